@@ -1,0 +1,271 @@
+//! A nightly batch on disk: its manifest, which files belong to which court,
+//! and the checks that decide whether a court's files can be used tonight
+//! (present, listed, record count, SHA-256).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+use schemas::contract;
+use sha2::{Digest, Sha256};
+
+use crate::kinds::FileKind;
+
+/// One row of `MANIFEST.csv`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub rows: u64,
+    pub sha256: String,
+    pub line: u64,
+}
+
+/// Why the batch as a whole cannot be imported.
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error("{0}: no MANIFEST.csv yet, the batch is still arriving; nothing imported")]
+    Incomplete(String),
+    #[error("{0}: the batch directory's name must be its export date, YYYYMMDD")]
+    BadName(String),
+    #[error("{path}: {reason}")]
+    BadManifest { path: String, reason: String },
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What the batch directory holds, sorted out per court.
+#[derive(Debug, Default)]
+pub struct BatchPlan {
+    pub date: Option<NaiveDate>,
+    pub dir: PathBuf,
+    pub courts: BTreeMap<String, CourtPlan>,
+    /// Things worth a look that make no court unusable.
+    pub warnings: Vec<String>,
+}
+
+/// One court's files and whatever is wrong with them before reading.
+#[derive(Debug, Default)]
+pub struct CourtPlan {
+    pub files: BTreeMap<FileKind, (PathBuf, Listed)>,
+    /// Non-empty: the court is unusable tonight.
+    pub problems: Vec<String>,
+}
+
+/// Checks the batch is complete and its name a date, without touching it.
+pub fn check_complete(dir: &Path) -> Result<NaiveDate, BatchError> {
+    let shown = dir.display().to_string();
+    let name = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| BatchError::BadName(shown.clone()))?;
+    let date =
+        crate::date::parse_batch_date(name).ok_or_else(|| BatchError::BadName(shown.clone()))?;
+    if !dir.join(&contract().batch.manifest).is_file() {
+        return Err(BatchError::Incomplete(shown));
+    }
+    Ok(date)
+}
+
+/// Reads the manifest and the directory listing and pairs them up.
+pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
+    let c = contract();
+    let manifest_path = dir.join(&c.batch.manifest);
+    let shown = manifest_path.display().to_string();
+    let bytes = fs::read(&manifest_path).map_err(|source| BatchError::Io {
+        path: shown.clone(),
+        source,
+    })?;
+    let mut plan = BatchPlan {
+        dir: dir.to_path_buf(),
+        ..BatchPlan::default()
+    };
+    let listed = parse_manifest(&bytes, &shown, &mut plan)?;
+
+    let mut present = BTreeMap::new();
+    let entries = fs::read_dir(dir).map_err(|source| BatchError::Io {
+        path: dir.display().to_string(),
+        source,
+    })?;
+    for entry in entries {
+        let entry = entry.map_err(|source| BatchError::Io {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            plan.warnings.push(format!(
+                "{}: file name is not UTF-8, ignored",
+                entry.path().display()
+            ));
+            continue;
+        };
+        if name == c.batch.manifest || name == c.batch.eudc {
+            continue;
+        }
+        match FileKind::from_file_name(&name) {
+            Some((court, kind)) => {
+                present.insert(name, (court, kind));
+            }
+            None => plan.warnings.push(format!(
+                "{name}: not a file of the export contract, ignored"
+            )),
+        }
+    }
+
+    for (name, (court, kind)) in &present {
+        let court_plan = plan.courts.entry(court.clone()).or_default();
+        match listed.get(name) {
+            Some(l) => {
+                court_plan.files.insert(*kind, (dir.join(name), l.clone()));
+            }
+            None => court_plan
+                .problems
+                .push(format!("{name} is present but not listed in MANIFEST.csv")),
+        }
+    }
+    for (name, l) in &listed {
+        if present.contains_key(name) {
+            continue;
+        }
+        match FileKind::from_file_name(name) {
+            Some((court, _)) => plan.courts.entry(court).or_default().problems.push(format!(
+                "{name} is listed in MANIFEST.csv (line {}) but absent",
+                l.line
+            )),
+            None => plan.warnings.push(format!(
+                "MANIFEST.csv:{}: `{name}` is not a file of the export contract",
+                l.line
+            )),
+        }
+    }
+    for (court, court_plan) in &mut plan.courts {
+        for kind in FileKind::ALL {
+            let name = kind.file_name(court);
+            if kind.spec().required && !present.contains_key(&name) && !listed.contains_key(&name) {
+                court_plan
+                    .problems
+                    .push(format!("{name} is missing (required)"));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Parses `MANIFEST.csv`. A wrong header or unreadable file makes the whole
+/// batch unusable; a bad row makes the court of the file it names unusable.
+fn parse_manifest(
+    bytes: &[u8],
+    shown: &str,
+    plan: &mut BatchPlan,
+) -> Result<BTreeMap<String, Listed>, BatchError> {
+    let bad = |reason: String| BatchError::BadManifest {
+        path: shown.to_string(),
+        reason,
+    };
+    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
+        .map_err(|e| bad(format!("not UTF-8 ({e})")))?;
+    let mut listed = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let n = i as u64 + 1;
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        if n == 1 {
+            if fields != contract().batch.manifest_header {
+                return Err(bad(format!(
+                    "line 1: header is `{line}`, the contract says `file,rows,sha256`"
+                )));
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let problem = |reason: String| format!("MANIFEST.csv:{n}: {reason}");
+        let [file, rows, sha] = fields[..] else {
+            plan.warnings.push(problem(format!(
+                "expected 3 fields, found {}",
+                fields.len()
+            )));
+            continue;
+        };
+        let court_of = |file: &str| FileKind::from_file_name(file).map(|(c, _)| c);
+        let row_problem = match (rows.parse::<u64>(), is_sha256(sha)) {
+            (Err(_), _) => Some(format!("rows `{rows}` is not a number")),
+            (_, false) => Some(format!("sha256 `{sha}` is not 64 lowercase hex digits")),
+            (Ok(rows), true) => {
+                if listed.contains_key(file) {
+                    Some(format!("{file} is listed twice"))
+                } else {
+                    listed.insert(
+                        file.to_string(),
+                        Listed {
+                            rows,
+                            sha256: sha.to_string(),
+                            line: n,
+                        },
+                    );
+                    None
+                }
+            }
+        };
+        if let Some(reason) = row_problem {
+            match court_of(file) {
+                Some(court) => plan
+                    .courts
+                    .entry(court)
+                    .or_default()
+                    .problems
+                    .push(problem(reason)),
+                None => plan.warnings.push(problem(reason)),
+            }
+        }
+    }
+    Ok(listed)
+}
+
+fn is_sha256(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
+/// Reads a court's files and checks each against its manifest hash. Record
+/// counts are checked after scanning, when they are known.
+pub fn read_verified(court: &CourtPlan) -> Result<BTreeMap<FileKind, Vec<u8>>, Vec<String>> {
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (kind, (path, listed)) in &court.files {
+        match fs::read(path) {
+            Ok(bytes) => {
+                let digest = hex(&Sha256::digest(&bytes));
+                if digest != listed.sha256 {
+                    problems.push(format!(
+                        "{}: SHA-256 is {digest}, MANIFEST.csv (line {}) says {}",
+                        file_name(path),
+                        listed.line,
+                        listed.sha256
+                    ));
+                } else {
+                    out.insert(*kind, bytes);
+                }
+            }
+            Err(e) => problems.push(format!("{}: cannot read: {e}", path.display())),
+        }
+    }
+    if problems.is_empty() {
+        Ok(out)
+    } else {
+        Err(problems)
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

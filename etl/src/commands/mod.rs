@@ -1,0 +1,123 @@
+//! The administrators' commands, one module each: `case`, `dump`,
+//! `snapshots`, `rollback`. Each takes the configuration and its own
+//! arguments and returns the process exit code.
+
+pub mod case;
+pub mod dump;
+pub mod rollback;
+pub mod snapshots;
+
+use std::collections::HashMap;
+
+use anyhow::{anyhow, Context, Result};
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use crate::date::{compact, parse_batch_date, roc};
+use crate::model::CaseData;
+use crate::snapshot::read::Snapshot;
+use crate::snapshot::store::Store;
+
+/// Exit code when the case asked for is not in the snapshot.
+pub const EXIT_NOT_FOUND: i32 = 4;
+
+/// Opens the live snapshot, or the newest kept build of `date`.
+pub fn open_snapshot(store: &Store, date: Option<&str>) -> Result<Snapshot> {
+    let file = match date {
+        Some(d) => {
+            let date: NaiveDate =
+                parse_batch_date(d).ok_or_else(|| anyhow!("--date `{d}` is not YYYYMMDD"))?;
+            store.find(date)?.ok_or_else(|| {
+                anyhow!(
+                    "no kept snapshot of {} in {}",
+                    compact(date),
+                    store.snapshots_dir().display()
+                )
+            })?
+        }
+        None => store.live()?.ok_or_else(|| {
+            anyhow!(
+                "no live snapshot in {} (run `cpor-etl import <BATCH_DIR>` first)",
+                store.root.display()
+            )
+        })?,
+    };
+    Snapshot::open(&file).with_context(|| format!("opening {}", file.path.display()))
+}
+
+/// A case as administrators see it (`case` and `dump`).
+#[derive(Debug, Serialize)]
+pub struct CaseJson<'a> {
+    pub court: &'a str,
+    pub category: &'a str,
+    pub year: u32,
+    pub word: &'a str,
+    pub number: u32,
+    pub division: &'a str,
+    pub status: &'a str,
+    pub status_date: Option<String>,
+    pub queryable: bool,
+    pub as_of: String,
+    pub entries: Vec<EntryJson<'a>>,
+    pub grants: Vec<GrantJson<'a>>,
+    pub prosecutors: &'a [String],
+}
+
+#[derive(Debug, Serialize)]
+pub struct EntryJson<'a> {
+    pub seq: u32,
+    pub posted: String,
+    pub text: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct GrantJson<'a> {
+    pub email: &'a str,
+    pub role: &'a str,
+    pub approved: String,
+}
+
+impl<'a> CaseJson<'a> {
+    pub fn new(court: &'a str, as_of: NaiveDate, c: &'a CaseData) -> CaseJson<'a> {
+        CaseJson {
+            court,
+            category: &c.key.category,
+            year: c.key.year,
+            word: &c.key.word,
+            number: c.key.number,
+            division: &c.division,
+            status: &c.status,
+            status_date: c.status_date.map(roc),
+            queryable: c.queryable,
+            as_of: roc(as_of),
+            entries: c
+                .entries
+                .iter()
+                .map(|e| EntryJson {
+                    seq: e.seq,
+                    posted: roc(e.posted),
+                    text: &e.text,
+                })
+                .collect(),
+            grants: c
+                .grants
+                .iter()
+                .map(|g| GrantJson {
+                    email: &g.email,
+                    role: &g.role,
+                    approved: roc(g.approved),
+                })
+                .collect(),
+            prosecutors: &c.prosecutors,
+        }
+    }
+}
+
+/// Each court's as-of date.
+pub fn as_of_by_court(snapshot: &Snapshot) -> Result<HashMap<String, NaiveDate>> {
+    Ok(snapshot
+        .courts()?
+        .into_iter()
+        .map(|c| (c.code, c.as_of))
+        .collect())
+}

@@ -1,0 +1,36 @@
+//! `cpor-etl rollback <YYYYMMDD>`: point `CURRENT` at a kept snapshot (its
+//! newest build). Takes the import lock, so it never races an import.
+
+use anyhow::{anyhow, Result};
+
+use crate::date::{compact, parse_batch_date};
+use crate::import::exit;
+use crate::snapshot::read::Snapshot;
+use crate::snapshot::store::Store;
+
+pub fn run(store: &Store, date: &str) -> Result<i32> {
+    let date = parse_batch_date(date).ok_or_else(|| anyhow!("`{date}` is not YYYYMMDD"))?;
+    let _lock = match store.lock() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cpor-etl: {e}");
+            return Ok(exit::LOCKED);
+        }
+    };
+    let target = store.find(date)?.ok_or_else(|| {
+        anyhow!(
+            "no kept snapshot of {} (see `cpor-etl snapshots`)",
+            compact(date)
+        )
+    })?;
+    // Refuse a file the server could not open either.
+    Snapshot::open(&target)?;
+    let before = store.live()?.map(|f| f.name());
+    store.point_current(&target)?;
+    println!(
+        "CURRENT now names {} (was {})",
+        target.name(),
+        before.as_deref().unwrap_or("nothing")
+    );
+    Ok(0)
+}

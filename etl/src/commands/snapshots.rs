@@ -1,0 +1,86 @@
+//! `cpor-etl snapshots [--json]`: the kept snapshots, with which one is live.
+
+use anyhow::Result;
+use serde::Serialize;
+
+use crate::date::{compact, roc};
+use crate::snapshot::read::Snapshot;
+use crate::snapshot::store::Store;
+
+#[derive(Serialize)]
+struct Row {
+    date: String,
+    roc_date: String,
+    build: u32,
+    file: String,
+    live: bool,
+    bytes: u64,
+    cases: Option<u64>,
+    entries: Option<u64>,
+    error: Option<String>,
+}
+
+pub fn run(store: &Store, json: bool) -> Result<i32> {
+    let live = store.live()?;
+    let mut rows = Vec::new();
+    for f in store.kept()?.into_iter().rev() {
+        let bytes = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
+        let (cases, entries, error) = match Snapshot::open(&f).and_then(|s| s.size()) {
+            Ok((c, e)) => (Some(c), Some(e), None),
+            Err(e) => (None, None, Some(e.to_string())),
+        };
+        rows.push(Row {
+            date: compact(f.date),
+            roc_date: roc(f.date),
+            build: f.build,
+            file: f.name(),
+            live: live.as_ref() == Some(&f),
+            bytes,
+            cases,
+            entries,
+            error,
+        });
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no snapshots in {}", store.snapshots_dir().display());
+        return Ok(0);
+    }
+    println!(
+        "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}",
+        "date", "ROC", "build", "live", "size", "cases", "entries"
+    );
+    for r in rows {
+        let n = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
+        println!(
+            "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}{}",
+            r.date,
+            r.roc_date,
+            r.build,
+            if r.live { "*" } else { "" },
+            human_bytes(r.bytes),
+            n(r.cases),
+            n(r.entries),
+            r.error.map(|e| format!("  ({e})")).unwrap_or_default()
+        );
+    }
+    Ok(0)
+}
+
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,169 @@
+//! Configuration: built-in defaults that work on a laptop, overridden by a
+//! TOML file (`--config`, `CPOR_CONFIG`, or `./cpor.toml` when present), then
+//! by environment variables, then by command-line flags.
+//!
+//! Every key has an environment variable named after its path:
+//! `data_dir` → `CPOR_DATA_DIR`, `[import] reject_share` →
+//! `CPOR_IMPORT_REJECT_SHARE`. `cpor.example.toml` documents them all.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub import: ImportConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// A court is unusable when rejects exceed this share of its rows...
+    pub reject_share: f64,
+    /// ...and are at least this many.
+    pub reject_floor: u64,
+    /// Published snapshots to keep (by date).
+    pub keep_snapshots: u64,
+    /// Worker threads; 0 means one per core.
+    pub threads: u64,
+    /// Rejects listed in the report per court (all are counted).
+    pub max_listed_rejects: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./data"),
+            import: ImportConfig::default(),
+        }
+    }
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        let contract = schemas::contract();
+        ImportConfig {
+            reject_share: contract.defaults.reject_share,
+            reject_floor: contract.defaults.reject_floor,
+            keep_snapshots: 7,
+            threads: 0,
+            max_listed_rejects: 10_000,
+        }
+    }
+}
+
+impl Config {
+    /// Loads the configuration: defaults, then the file, then environment.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
+        let env_path = std::env::var_os("CPOR_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(env_path);
+        let mut value = toml::Value::try_from(Config::default()).map_err(|e| e.to_string())?;
+        let file = match path {
+            Some(p) => Some(p),
+            None => Some(PathBuf::from("cpor.toml")).filter(|p| p.is_file()),
+        };
+        if let Some(p) = file {
+            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            let from_file: toml::Value =
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
+            merge(&mut value, from_file);
+        }
+        apply_env(&mut value, "CPOR", &|name| std::env::var(name).ok())?;
+        value
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("configuration: {e}"))
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(slot) => merge(slot, v),
+                    None => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, v) => *slot = v,
+    }
+}
+
+/// Overrides every known key from `<PREFIX>_<PATH>` variables, parsed as the
+/// type the key already has.
+fn apply_env(
+    value: &mut toml::Value,
+    prefix: &str,
+    get: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let toml::Value::Table(table) = value else {
+        return Ok(());
+    };
+    for (key, slot) in table.iter_mut() {
+        let name = format!("{prefix}_{}", key.to_uppercase());
+        if let toml::Value::Table(_) = slot {
+            apply_env(slot, &name, get)?;
+            continue;
+        }
+        let Some(raw) = get(&name) else { continue };
+        let bad = |e: &dyn std::fmt::Display| format!("{name}=`{raw}`: {e}");
+        *slot = match slot {
+            toml::Value::Integer(_) => toml::Value::Integer(raw.parse().map_err(|e| bad(&e))?),
+            toml::Value::Float(_) => toml::Value::Float(raw.parse().map_err(|e| bad(&e))?),
+            toml::Value::Boolean(_) => toml::Value::Boolean(raw.parse().map_err(|e| bad(&e))?),
+            _ => toml::Value::String(raw.clone()),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_overrides_file_which_overrides_defaults() {
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        merge(
+            &mut value,
+            toml::from_str(
+                "data_dir = '/srv/cpor'\n[import]\nreject_floor = 5\nkeep_snapshots = 3",
+            )
+            .unwrap(),
+        );
+        let env = |name: &str| match name {
+            "CPOR_IMPORT_KEEP_SNAPSHOTS" => Some("9".to_string()),
+            "CPOR_IMPORT_REJECT_SHARE" => Some("0.05".to_string()),
+            _ => None,
+        };
+        apply_env(&mut value, "CPOR", &env).unwrap();
+        let c: Config = value.try_into().unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/srv/cpor"));
+        assert_eq!(c.import.reject_floor, 5);
+        assert_eq!(c.import.keep_snapshots, 9);
+        assert_eq!(c.import.reject_share, 0.05);
+        assert_eq!(c.import.threads, 0);
+    }
+
+    #[test]
+    fn bad_environment_values_are_named() {
+        let mut value = toml::Value::try_from(Config::default()).unwrap();
+        let env = |name: &str| (name == "CPOR_IMPORT_REJECT_FLOOR").then(|| "many".to_string());
+        let err = apply_env(&mut value, "CPOR", &env).unwrap_err();
+        assert!(err.starts_with("CPOR_IMPORT_REJECT_FLOOR=`many`"), "{err}");
+    }
+
+    #[test]
+    fn the_example_file_is_complete_and_valid() {
+        let text = include_str!("../../cpor.example.toml");
+        let parsed: Config =
+            toml::from_str(text).expect("cpor.example.toml parses with deny_unknown_fields");
+        let defaults = Config::default();
+        assert_eq!(parsed.import.reject_share, defaults.import.reject_share);
+        assert_eq!(parsed.import.keep_snapshots, defaults.import.keep_snapshots);
+    }
+}

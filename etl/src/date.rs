@@ -1,0 +1,168 @@
+//! ROC (Minguo) dates: parsing both export forms, display, and the
+//! two-calendar-month cutoff.
+//!
+//! Internally every date is a Gregorian `NaiveDate`; the ROC year (Gregorian
+//! − 1911) exists only at the edges: in the export files and in what people
+//! read (`113/07/02`).
+
+use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
+
+const ROC_OFFSET: i32 = 1911;
+
+/// Parses a contract date: `yyy/mm/dd` (year of two or three digits, e.g.
+/// `113/07/02`, `99/12/01`) or the compact form, the year followed by four
+/// digits of month and day (`1130702`, `991201`, `0991201`).
+pub fn parse_roc_date(s: &str) -> Result<NaiveDate, String> {
+    let (y, m, d) = if let Some((y, rest)) = s.split_once('/') {
+        let (m, d) = rest
+            .split_once('/')
+            .ok_or_else(|| format!("`{s}` is not a date (yyy/mm/dd)"))?;
+        if !(2..=3).contains(&y.len()) || m.len() != 2 || d.len() != 2 {
+            return Err(format!("`{s}` is not a date (yyy/mm/dd)"));
+        }
+        (y, m, d)
+    } else {
+        if !(6..=7).contains(&s.len()) || !s.is_ascii() {
+            return Err(format!("`{s}` is not a date (yyy/mm/dd or yyymmdd)"));
+        }
+        let split = s.len() - 4;
+        (&s[..split], &s[split..split + 2], &s[split + 2..])
+    };
+    let num = |part: &str| -> Result<u32, String> {
+        if part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse().map_err(|_| format!("`{s}` is not a date"))
+        } else {
+            Err(format!("`{s}` is not a date"))
+        }
+    };
+    let (y, m, d) = (num(y)?, num(m)?, num(d)?);
+    if y == 0 {
+        return Err(format!("`{s}`: ROC year 0 does not exist"));
+    }
+    NaiveDate::from_ymd_opt(y as i32 + ROC_OFFSET, m, d)
+        .ok_or_else(|| format!("`{s}` is not a day of the calendar"))
+}
+
+/// Parses a contract date-time: a date, one space, `HH:MM:SS` (24 h).
+pub fn parse_roc_datetime(s: &str) -> Result<NaiveDateTime, String> {
+    let (date, time) = s
+        .split_once(' ')
+        .ok_or_else(|| format!("`{s}` is not a date-time (yyy/mm/dd HH:MM:SS)"))?;
+    let date = parse_roc_date(date)?;
+    let bad_time = || format!("`{s}`: `{time}` is not a time (HH:MM:SS)");
+    let parts: Vec<&str> = time.split(':').collect();
+    if parts.len() != 3
+        || parts
+            .iter()
+            .any(|p| p.len() != 2 || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(bad_time());
+    }
+    let n = |i: usize| parts[i].parse::<u32>().map_err(|_| bad_time());
+    let time = NaiveTime::from_hms_opt(n(0)?, n(1)?, n(2)?).ok_or_else(bad_time)?;
+    Ok(date.and_time(time))
+}
+
+/// `113/07/02`: how the courts and the public write a date.
+pub fn roc(date: NaiveDate) -> String {
+    format!(
+        "{}/{:02}/{:02}",
+        date.year() - ROC_OFFSET,
+        date.month(),
+        date.day()
+    )
+}
+
+/// The last day a case with a cutoff status that began on `status_date` can
+/// still be queried: two calendar months later, a day the later month lacks
+/// falling to its last day (113/12/31 → 114/02/28).
+pub fn last_queryable_day(status_date: NaiveDate, months: u32) -> NaiveDate {
+    status_date
+        .checked_add_months(Months::new(months))
+        .expect("ROC dates are far from chrono's limits")
+}
+
+/// Parses a batch directory name, `YYYYMMDD` (Gregorian).
+pub fn parse_batch_date(s: &str) -> Option<NaiveDate> {
+    if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    NaiveDate::parse_from_str(s, "%Y%m%d").ok()
+}
+
+/// `20261124`: how batches and snapshot files are named.
+pub fn compact(date: NaiveDate) -> String {
+    date.format("%Y%m%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn both_forms_and_short_years() {
+        let check = |s: &str, want: Option<NaiveDate>| {
+            assert_eq!(parse_roc_date(s).ok(), want, "{s}");
+        };
+        check("113/07/02", Some(ymd(2024, 7, 2)));
+        check("99/12/01", Some(ymd(2010, 12, 1)));
+        check("099/12/01", Some(ymd(2010, 12, 1)));
+        check("1130702", Some(ymd(2024, 7, 2)));
+        check("991201", Some(ymd(2010, 12, 1)));
+        check("0991201", Some(ymd(2010, 12, 1)));
+        check("113/02/30", None);
+        check("113/7/02", None);
+        check("1130230", None);
+        check("113-07-02", None);
+        check("11307022", None);
+        check("000/01/01", None);
+        check("", None);
+        check("11３0702", None);
+        check("113/02/29", Some(ymd(2024, 2, 29)));
+        check("112/02/29", None);
+    }
+
+    #[test]
+    fn date_times() {
+        let got = parse_roc_datetime("113/07/02 09:05:00").unwrap();
+        assert_eq!(got, ymd(2024, 7, 2).and_hms_opt(9, 5, 0).unwrap());
+        assert!(parse_roc_datetime("1130702 23:59:59").is_ok());
+        for bad in [
+            "113/07/02 24:00:00",
+            "113/07/02 9:05:00",
+            "113/07/02",
+            "113/07/02  09:05:00",
+            "113/07/02 09:05",
+        ] {
+            assert!(parse_roc_datetime(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn display_is_roc() {
+        assert_eq!(roc(ymd(2024, 7, 2)), "113/07/02");
+        assert_eq!(roc(ymd(2010, 12, 1)), "99/12/01");
+    }
+
+    #[test]
+    fn cutoff_examples_from_the_contract() {
+        // 113/03/31: queryable through 113/05/31.
+        assert_eq!(last_queryable_day(ymd(2024, 3, 31), 2), ymd(2024, 5, 31));
+        // 113/12/31: through 114/02/28, the month lacking the 31st.
+        assert_eq!(last_queryable_day(ymd(2024, 12, 31), 2), ymd(2025, 2, 28));
+        // Leap year: 112/12/30 → 113/02/29.
+        assert_eq!(last_queryable_day(ymd(2023, 12, 30), 2), ymd(2024, 2, 29));
+    }
+
+    #[test]
+    fn batch_names() {
+        assert_eq!(parse_batch_date("20261124"), Some(ymd(2026, 11, 24)));
+        assert_eq!(parse_batch_date("20261131"), None);
+        assert_eq!(parse_batch_date("2026-11-24"), None);
+        assert_eq!(compact(ymd(2026, 11, 24)), "20261124");
+    }
+}

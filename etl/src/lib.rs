@@ -1,0 +1,21 @@
+//! cpor-etl: the nightly import of the courts' export into published SQLite
+//! snapshots, and the administrators' commands around it.
+//!
+//! Data flows one way: `batch` (manifest, files) → `kinds` (bytes to typed
+//! rows, through `decode`) → `court` (the contract's `rules`) → `import`
+//! (carry-over, `snapshot::write`, `snapshot::store` publish) → `report`.
+
+pub mod batch;
+pub mod commands;
+pub mod config;
+pub mod court;
+pub mod date;
+pub mod decode;
+pub mod failpoint;
+pub mod import;
+pub mod kinds;
+pub mod model;
+pub mod report;
+pub mod rules;
+pub mod snapshot;
+pub mod ui;

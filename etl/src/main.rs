@@ -1,0 +1,182 @@
+//! `cpor-etl`: parse the command line, run one command, exit with its code.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use etl::commands;
+use etl::config::Config;
+use etl::import::{self, exit, ImportOptions};
+use etl::snapshot::store::Store;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  published (import); done (other commands)
+  1  usage or internal error; or the batch is older than the live snapshot
+  2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable
+  3  published, but some courts were not imported tonight (carried over or unusable)
+  4  case: no such case in the snapshot
+  5  another import or rollback holds the lock; nothing changed";
+
+/// Nightly import of the courts' case-progress export into a published SQLite
+/// snapshot, and the administrators' commands around it.
+#[derive(Parser)]
+#[command(name = "cpor-etl", version, after_help = EXIT_CODES)]
+struct Cli {
+    /// Data directory [default: ./data; env CPOR_DATA_DIR; config `data_dir`]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./cpor.toml if present; env CPOR_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Import one batch (a directory named YYYYMMDD) and publish its snapshot
+    #[command(after_help = EXIT_CODES)]
+    Import {
+        /// The batch directory, e.g. inbox/20261124
+        batch_dir: PathBuf,
+        /// Import even if the batch is older than the live snapshot
+        #[arg(long)]
+        force: bool,
+        /// Worker threads (0 = one per core) [config import.threads]
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Rejected share above which a court is unusable [config import.reject_share]
+        #[arg(long)]
+        reject_share: Option<f64>,
+        /// Rejected rows a court needs at least to be unusable [config import.reject_floor]
+        #[arg(long)]
+        reject_floor: Option<u64>,
+        /// Snapshots (nights) to keep [config import.keep_snapshots]
+        #[arg(long)]
+        keep: Option<u64>,
+    },
+    /// Print one case of the live (or a kept) snapshot as JSON; exit 4 if absent
+    Case {
+        /// Court code, e.g. TPD
+        court: String,
+        /// 民事, 刑事, 家事 or 行政
+        category: String,
+        /// ROC year; leading zeros do not matter
+        year: String,
+        /// 字別, e.g. 訴
+        word: String,
+        /// 案號; leading zeros do not matter
+        number: String,
+        /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// Print every case of the live (or a kept) snapshot as JSON lines
+    Dump {
+        /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
+        #[arg(long)]
+        date: Option<String>,
+    },
+    /// List kept snapshots: date, live or not, size, cases, entries
+    Snapshots {
+        /// Print JSON instead of a table
+        #[arg(long)]
+        json: bool,
+    },
+    /// Point CURRENT at a kept snapshot (its newest build of that date)
+    Rollback {
+        /// Date of the snapshot, YYYYMMDD
+        date: String,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CPOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .without_time()
+        .with_target(false)
+        .init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { exit::ERROR } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code as u8);
+        }
+    };
+    let code = match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("cpor-etl: {e:#}");
+            exit::ERROR
+        }
+    };
+    ExitCode::from(code as u8)
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    let store = Store::new(&config.data_dir);
+    match cli.command {
+        Command::Import {
+            batch_dir,
+            force,
+            threads,
+            reject_share,
+            reject_floor,
+            keep,
+        } => {
+            let imp = &mut config.import;
+            imp.reject_share = reject_share.unwrap_or(imp.reject_share);
+            imp.reject_floor = reject_floor.unwrap_or(imp.reject_floor);
+            imp.keep_snapshots = keep.unwrap_or(imp.keep_snapshots);
+            let threads = match threads.unwrap_or(imp.threads as usize) {
+                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+                n => n,
+            };
+            let opts = ImportOptions { batch_dir, force };
+            match import::run(&config, &opts, threads) {
+                Ok(run) => {
+                    print!(
+                        "{}",
+                        run.report.summary(&run.report_path.display().to_string())
+                    );
+                    Ok(run.report.exit_code)
+                }
+                Err(e) => {
+                    eprintln!("cpor-etl: {e}");
+                    Ok(e.exit_code())
+                }
+            }
+        }
+        Command::Case {
+            court,
+            category,
+            year,
+            word,
+            number,
+            date,
+        } => commands::case::run(
+            &store,
+            &commands::case::Args {
+                court,
+                category,
+                year,
+                word,
+                number,
+                date,
+            },
+        ),
+        Command::Dump { date } => commands::dump::run(&store, date.as_deref()),
+        Command::Snapshots { json } => commands::snapshots::run(&store, json),
+        Command::Rollback { date } => commands::rollback::run(&store, &date),
+    }
+}

@@ -1,0 +1,62 @@
+//! What a snapshot holds, as plain Rust values: the court stage produces
+//! these, the snapshot writer stores them, the reader gives them back (for
+//! carry-over and the administrators' commands). Database rows and JSON
+//! bodies are converted from these by hand, at their own boundaries.
+
+use chrono::{NaiveDate, NaiveDateTime};
+
+use crate::kinds::CaseKey;
+
+/// One court's part of a snapshot.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CourtData {
+    pub code: String,
+    pub name: String,
+    /// Export date of the batch this court's data came from.
+    pub as_of: NaiveDate,
+    /// Why the data was carried over from an earlier snapshot, if it was.
+    pub carry_reason: Option<String>,
+    /// Sorted by key.
+    pub cases: Vec<CaseData>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseData {
+    pub key: CaseKey,
+    pub division: String,
+    pub status: String,
+    pub status_date: Option<NaiveDate>,
+    pub queryable: bool,
+    /// At most three, newest first; empty unless queryable.
+    pub entries: Vec<EntryData>,
+    /// Sorted by address; empty unless queryable.
+    pub grants: Vec<GrantData>,
+    /// Sorted; empty unless queryable.
+    pub prosecutors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryData {
+    pub seq: u32,
+    pub posted: NaiveDate,
+    pub text: String,
+    pub modified: NaiveDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantData {
+    pub email: String,
+    pub role: String,
+    pub approved: NaiveDate,
+}
+
+impl CaseData {
+    /// Marks the case as past the cutoff: it stays listed, without the data
+    /// only a queryable case may show.
+    pub fn expire(&mut self) {
+        self.queryable = false;
+        self.entries.clear();
+        self.grants.clear();
+        self.prosecutors.clear();
+    }
+}

@@ -1,0 +1,175 @@
+//! The import report: one JSON file per run (`<data>/reports/<date>.json`)
+//! for machines and auditors, and a short summary for the person at the
+//! terminal or reading cron's mail.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::court::CourtStats;
+use crate::kinds::Reject;
+use crate::snapshot::write::Counts;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Published,
+    PublishedWithCarryOver,
+    NotPublished,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CourtStatus {
+    /// Tonight's files were imported.
+    Imported,
+    /// Tonight's files were missing or unusable; last known data kept.
+    CarriedOver,
+    /// Tonight's files were unusable and there was no earlier data.
+    Unusable,
+    /// Not a fact-finding court (or not in the contract): nothing is kept.
+    OutOfScope,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub batch: String,
+    pub batch_dir: String,
+    pub started_at: String,
+    pub finished_at: String,
+    pub outcome: Outcome,
+    pub exit_code: i32,
+    /// Why nothing was published, when nothing was.
+    pub message: Option<String>,
+    pub snapshot: Option<String>,
+    pub counts: Option<Counts>,
+    /// The snapshot that was live before this run.
+    pub previous: Option<String>,
+    pub threads: usize,
+    pub courts: Vec<CourtReport>,
+    pub eudc_mappings: usize,
+    pub warnings: Vec<String>,
+    pub timings_ms: Vec<Timing>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Timing {
+    pub stage: &'static str,
+    pub ms: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CourtReport {
+    pub court: String,
+    pub name: Option<String>,
+    pub status: CourtStatus,
+    /// Why the court was not imported tonight.
+    pub reasons: Vec<String>,
+    /// Export date of the data the snapshot holds for this court (ROC).
+    pub as_of: Option<String>,
+    /// Counts from tonight's files, when they were read.
+    pub stats: Option<CourtStats>,
+    /// Rejected rows, in file order (at most `max_listed_rejects`).
+    pub rejects: Vec<Reject>,
+    pub rejects_not_listed: u64,
+    /// For a carried-over court: what it holds after tonight's cutoff.
+    pub carried: Option<CarriedStats>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CarriedStats {
+    pub cases: u64,
+    pub cases_queryable: u64,
+    /// Queryable yesterday, past the two-month cutoff tonight.
+    pub expired_tonight: u64,
+}
+
+impl Report {
+    /// A few lines for people: the outcome, a row per court, the first
+    /// rejects, where the report is.
+    pub fn summary(&self, report_path: &str) -> String {
+        let mut s = String::new();
+        let what = match self.outcome {
+            Outcome::Published => "published",
+            Outcome::PublishedWithCarryOver => "published, with courts not imported tonight",
+            Outcome::NotPublished => "NOTHING PUBLISHED",
+        };
+        let _ = writeln!(
+            s,
+            "cpor-etl import {}: {what} (exit {})",
+            self.batch, self.exit_code
+        );
+        if let Some(m) = &self.message {
+            let _ = writeln!(s, "  {m}");
+        }
+        if let (Some(snap), Some(c)) = (&self.snapshot, &self.counts) {
+            let _ = writeln!(
+                s,
+                "  snapshot {snap}: {} courts, {} cases, {} entries, {} grants, {} prosecutor assignments",
+                c.courts, c.cases, c.entries, c.grants, c.prosecutors
+            );
+        }
+        if !self.courts.is_empty() {
+            let _ = writeln!(
+                s,
+                "  {:<5} {:<12} {:>9} {:>8} {:>7} {:>9}  {:<9}  note",
+                "court", "status", "rows", "rejected", "cases", "queryable", "as of"
+            );
+        }
+        for c in &self.courts {
+            let status = match c.status {
+                CourtStatus::Imported => "imported",
+                CourtStatus::CarriedOver => "CARRIED OVER",
+                CourtStatus::Unusable => "UNUSABLE",
+                CourtStatus::OutOfScope => "out of scope",
+            };
+            let (rows, rejected) = c.stats.as_ref().map_or(("-".into(), "-".into()), |st| {
+                (st.rows_read.to_string(), st.rejected.to_string())
+            });
+            let (cases, queryable) = match (&c.stats, &c.carried, c.status) {
+                (_, Some(k), _) => (k.cases.to_string(), k.cases_queryable.to_string()),
+                (Some(st), None, CourtStatus::Imported) => (
+                    (st.cases_queryable + st.cases_past_cutoff).to_string(),
+                    st.cases_queryable.to_string(),
+                ),
+                _ => ("-".into(), "-".into()),
+            };
+            let note = c.reasons.first().cloned().unwrap_or_default();
+            let unmapped = c.stats.as_ref().map_or(0, |st| st.udc_unmapped);
+            let note = if unmapped > 0 && note.is_empty() {
+                format!("{unmapped} unmapped user-defined characters")
+            } else {
+                note
+            };
+            let _ = writeln!(
+                s,
+                "  {:<5} {:<12} {:>9} {:>8} {:>7} {:>9}  {:<9}  {note}",
+                c.court,
+                status,
+                rows,
+                rejected,
+                cases,
+                queryable,
+                c.as_of.as_deref().unwrap_or("-")
+            );
+        }
+        let rejects: Vec<&Reject> = self.courts.iter().flat_map(|c| &c.rejects).collect();
+        if !rejects.is_empty() {
+            let total: u64 = self
+                .courts
+                .iter()
+                .filter_map(|c| c.stats.as_ref())
+                .map(|s| s.rejected)
+                .sum();
+            let _ = writeln!(s, "  rejected rows: {total}; the first ones:");
+            for r in rejects.iter().take(5) {
+                let _ = writeln!(s, "    {r}");
+            }
+        }
+        for w in self.warnings.iter().take(5) {
+            let _ = writeln!(s, "  warning: {w}");
+        }
+        let _ = writeln!(s, "  report: {report_path}");
+        s
+    }
+}

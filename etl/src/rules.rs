@@ -1,0 +1,268 @@
+//! The contract's rules, as pure functions: which version of an entry stands,
+//! which entries are a case's latest three, and whether a case is queryable.
+//! The court stage applies them; the property tests check them against a
+//! naive model.
+
+use std::collections::hash_map::{Entry, HashMap};
+use std::hash::Hash;
+
+use chrono::NaiveDate;
+use schemas::contract;
+
+use crate::date::last_queryable_day;
+use crate::kinds::progress::ProgressRow;
+
+/// The standing version of every entry, fed rows in file order.
+///
+/// The version with the latest 異動時間 wins; on a tie the later row in the
+/// file wins, which feeding in file order and replacing on `>=` gives.
+pub struct Versions<K> {
+    winners: HashMap<K, ProgressRow>,
+    /// Rows that lost to another version of the same entry.
+    pub collapsed: u64,
+}
+
+impl<K: Hash + Eq> Default for Versions<K> {
+    fn default() -> Self {
+        Versions {
+            winners: HashMap::new(),
+            collapsed: 0,
+        }
+    }
+}
+
+impl<K: Hash + Eq> Versions<K> {
+    pub fn add(&mut self, key: K, row: ProgressRow) {
+        match self.winners.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(row);
+            }
+            Entry::Occupied(mut o) => {
+                self.collapsed += 1;
+                if row.modified >= o.get().modified {
+                    o.insert(row);
+                }
+            }
+        }
+    }
+
+    /// The standing versions, withdrawn ones included (the caller counts and
+    /// drops them).
+    pub fn into_winners(self) -> impl Iterator<Item = (K, ProgressRow)> {
+        self.winners.into_iter()
+    }
+}
+
+/// The latest three existing entries: the greatest (登載日期, 序號), newest
+/// first. Withdrawn entries do not exist.
+pub fn latest_three(entries: &mut Vec<ProgressRow>) {
+    entries.retain(|e| !e.withdrawn);
+    entries.sort_unstable_by(|a, b| (b.posted, b.seq).cmp(&(a.posted, a.seq)));
+    entries.truncate(3);
+}
+
+/// Why a case is or is not queryable tonight.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Queryable,
+    /// Court is not a fact-finding court, or not in the contract's list.
+    CourtOutOfScope,
+    /// Category such as 少年 or 非訟.
+    CategoryOutOfScope,
+    /// Sent up, sent to execution or archived more than two months ago.
+    PastCutoff,
+}
+
+/// Whether a case with this status is still queryable on `batch_date`: a
+/// cutoff status stops it once `cutoff_months` calendar months have passed
+/// since its status date.
+pub fn within_cutoff(status: &str, status_date: Option<NaiveDate>, batch_date: NaiveDate) -> bool {
+    let c = contract();
+    match status_date {
+        Some(d) if c.status_has_cutoff(status) => {
+            batch_date <= last_queryable_day(d, c.scope.cutoff_months)
+        }
+        _ => true,
+    }
+}
+
+/// The scope of a case of `court` in `category` on `batch_date`.
+pub fn scope(
+    court: &str,
+    category: &str,
+    status: &str,
+    status_date: Option<NaiveDate>,
+    batch_date: NaiveDate,
+) -> Scope {
+    let c = contract();
+    if !c.court(court).is_some_and(|c| c.fact_finding) {
+        Scope::CourtOutOfScope
+    } else if !c.category_in_scope(category) {
+        Scope::CategoryOutOfScope
+    } else if !within_cutoff(status, status_date, batch_date) {
+        Scope::PastCutoff
+    } else {
+        Scope::Queryable
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDateTime;
+    use proptest::prelude::*;
+
+    fn day(n: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(u64::from(n))
+    }
+
+    fn at(n: u32) -> NaiveDateTime {
+        day(0).and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(n))
+    }
+
+    fn row(seq: u32, posted: u32, modified: u32, withdrawn: bool, text: &str) -> ProgressRow {
+        ProgressRow {
+            seq,
+            posted: day(posted),
+            text: text.into(),
+            modified: at(modified),
+            withdrawn,
+        }
+    }
+
+    fn standing(rows: Vec<ProgressRow>) -> Vec<(u32, String)> {
+        let mut versions = Versions::default();
+        for r in rows {
+            versions.add(r.seq, r);
+        }
+        let mut entries: Vec<ProgressRow> = versions.into_winners().map(|(_, r)| r).collect();
+        latest_three(&mut entries);
+        entries.into_iter().map(|e| (e.seq, e.text)).collect()
+    }
+
+    #[test]
+    fn latest_version_wins_and_ties_go_to_the_later_row() {
+        let got = standing(vec![
+            row(1, 1, 5, false, "late"),
+            row(1, 1, 3, false, "early, but later in the file"),
+            row(2, 2, 4, false, "tie, first"),
+            row(2, 2, 4, false, "tie, second"),
+        ]);
+        assert_eq!(got, vec![(2, "tie, second".into()), (1, "late".into())]);
+    }
+
+    #[test]
+    fn withdrawal_removes_the_entry_and_a_later_version_restores_it() {
+        let got = standing(vec![
+            row(1, 1, 1, false, "a"),
+            row(1, 1, 2, true, "a"),
+            row(2, 2, 1, false, "b"),
+            row(2, 2, 2, true, "b"),
+            row(2, 2, 3, false, "b again"),
+        ]);
+        assert_eq!(got, vec![(2, "b again".into())]);
+    }
+
+    #[test]
+    fn latest_three_orders_by_posted_then_seq() {
+        let got = standing(vec![
+            row(1, 10, 0, false, "s1 d10"),
+            row(2, 5, 0, false, "s2 d5"),
+            row(3, 10, 0, false, "s3 d10"),
+            row(4, 1, 0, false, "s4 d1"),
+            row(5, 7, 0, false, "s5 d7"),
+        ]);
+        let seqs: Vec<u32> = got.iter().map(|e| e.0).collect();
+        assert_eq!(seqs, vec![3, 1, 5]);
+    }
+
+    #[test]
+    fn cutoff_is_two_calendar_months_inclusive() {
+        let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+        let s = Some(d(2024, 3, 31));
+        assert!(within_cutoff("上訴", s, d(2024, 5, 31)));
+        assert!(!within_cutoff("上訴", s, d(2024, 6, 1)));
+        assert!(within_cutoff("歸檔", Some(d(2024, 12, 31)), d(2025, 2, 28)));
+        assert!(!within_cutoff("歸檔", Some(d(2024, 12, 31)), d(2025, 3, 1)));
+        // 已終結 and 審理中 never expire.
+        assert!(within_cutoff("已終結", Some(d(2000, 1, 1)), d(2024, 6, 1)));
+        assert!(within_cutoff("審理中", None, d(2024, 6, 1)));
+        for status in ["上訴", "抗告", "移送執行", "歸檔"] {
+            assert!(!within_cutoff(status, s, d(2024, 6, 1)), "{status}");
+        }
+    }
+
+    #[test]
+    fn scope_rules() {
+        let d = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        assert_eq!(scope("TPD", "刑事", "審理中", None, d), Scope::Queryable);
+        assert_eq!(
+            scope("TPS", "刑事", "審理中", None, d),
+            Scope::CourtOutOfScope
+        );
+        assert_eq!(
+            scope("XYZ", "刑事", "審理中", None, d),
+            Scope::CourtOutOfScope
+        );
+        assert_eq!(
+            scope("TPD", "少年", "審理中", None, d),
+            Scope::CategoryOutOfScope
+        );
+        let old = NaiveDate::from_ymd_opt(2026, 9, 23);
+        assert_eq!(scope("TPD", "民事", "上訴", old, d), Scope::PastCutoff);
+    }
+
+    /// The contract read literally, with no cleverness: for each 序號 take
+    /// the versions in file order, keep the last one with the greatest
+    /// 異動時間; drop withdrawn; sort everything; take three.
+    fn model(rows: &[ProgressRow]) -> Vec<(u32, String)> {
+        let mut seqs: Vec<u32> = rows.iter().map(|r| r.seq).collect();
+        seqs.sort();
+        seqs.dedup();
+        let mut entries = Vec::new();
+        for seq in seqs {
+            let versions: Vec<&ProgressRow> = rows.iter().filter(|r| r.seq == seq).collect();
+            let latest = versions.iter().map(|r| r.modified).max().unwrap();
+            let winner = versions
+                .iter()
+                .rev()
+                .find(|r| r.modified == latest)
+                .unwrap();
+            if !winner.withdrawn {
+                entries.push((winner.posted, winner.seq, winner.text.clone()));
+            }
+        }
+        entries.sort();
+        entries.reverse();
+        entries
+            .into_iter()
+            .take(3)
+            .map(|(_, s, t)| (s, t))
+            .collect()
+    }
+
+    proptest! {
+        #[test]
+        fn standing_entries_match_the_model(
+            raw in prop::collection::vec((1u32..8, 0u32..6, 0u32..4, prop::bool::weighted(0.2)), 0..40)
+        ) {
+            let rows: Vec<ProgressRow> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &(seq, posted, modified, w))| row(seq, posted, modified, w, &format!("row {i}")))
+                .collect();
+            prop_assert_eq!(standing(rows.clone()), model(&rows));
+        }
+
+        #[test]
+        fn cutoff_matches_month_arithmetic(y in 2000i32..2100, m in 1u32..=12, d in 1u32..=31, later in 0u32..120) {
+            prop_assume!(NaiveDate::from_ymd_opt(y, m, d).is_some());
+            let start = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            let batch = start + chrono::Days::new(u64::from(later));
+            // Model: the same day number two months on, or that month's last day.
+            let (ty, tm) = if m > 10 { (y + 1, m - 10) } else { (y, m + 2) };
+            let last = (28..=d.max(28)).rev().find_map(|dd| NaiveDate::from_ymd_opt(ty, tm, dd.min(d))).unwrap();
+            prop_assert_eq!(within_cutoff("上訴", Some(start), batch), batch <= last);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Reading a published snapshot back into the model: for carrying a court
+//! over to tonight's snapshot, and for the administrators' `case` and `dump`.
+//! Snapshots are opened read-only through `schemas`, which refuses files of
+//! an unknown schema version.
+
+use std::iter::Peekable;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use rusqlite::{params, Connection, OptionalExtension, Row};
+
+use super::store::SnapshotFile;
+use crate::kinds::CaseKey;
+use crate::model::{CaseData, CourtData, EntryData, GrantData};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error(transparent)]
+    Open(#[from] schemas::OpenError),
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("snapshot holds a malformed value: {0}")]
+    Malformed(String),
+}
+
+/// An open, read-only snapshot.
+pub struct Snapshot {
+    conn: Connection,
+    pub file: SnapshotFile,
+}
+
+/// A court row of the snapshot.
+#[derive(Debug, Clone)]
+pub struct CourtRow {
+    pub code: String,
+    pub name: String,
+    pub as_of: NaiveDate,
+    pub carry_reason: Option<String>,
+}
+
+fn date(s: String) -> rusqlite::Result<NaiveDate> {
+    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn datetime(s: String) -> rusqlite::Result<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S").map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+const CASE_COLUMNS: &str =
+    "id, court, category, year, word, number, division, status, status_date, queryable";
+
+fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        CaseData {
+            key: CaseKey {
+                category: r.get(2)?,
+                year: r.get(3)?,
+                word: r.get(4)?,
+                number: r.get(5)?,
+            },
+            division: r.get(6)?,
+            status: r.get(7)?,
+            status_date: r.get::<_, Option<String>>(8)?.map(date).transpose()?,
+            queryable: r.get(9)?,
+            entries: Vec::new(),
+            grants: Vec::new(),
+            prosecutors: Vec::new(),
+        },
+    ))
+}
+
+/// Takes the rows of case `id` from an iterator ordered by case id.
+fn rows_of<T>(
+    it: &mut Peekable<impl Iterator<Item = rusqlite::Result<(i64, T)>>>,
+    id: i64,
+) -> Result<Vec<T>, ReadError> {
+    let mut out = Vec::new();
+    loop {
+        match it.peek() {
+            Some(Ok((case_id, _))) if *case_id == id => {
+                let (_, value) = it.next().expect("peeked")?;
+                out.push(value);
+            }
+            Some(Ok((case_id, _))) if *case_id < id => {
+                return Err(ReadError::Malformed(format!(
+                    "row for case id {case_id}, which has no case"
+                )));
+            }
+            Some(Err(_)) => {
+                it.next().expect("peeked")?;
+            }
+            _ => return Ok(out),
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn open(file: &SnapshotFile) -> Result<Snapshot, ReadError> {
+        let conn = schemas::open_snapshot_readonly(&file.path)?;
+        Ok(Snapshot {
+            conn,
+            file: file.clone(),
+        })
+    }
+
+    pub fn courts(&self) -> Result<Vec<CourtRow>, ReadError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, name, as_of, carry_reason FROM courts ORDER BY code")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(CourtRow {
+                code: r.get(0)?,
+                name: r.get(1)?,
+                as_of: date(r.get(2)?)?,
+                carry_reason: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Number of cases and entries.
+    pub fn size(&self) -> Result<(u64, u64), ReadError> {
+        let n = |sql: &str| {
+            self.conn
+                .query_row(sql, [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
+        };
+        Ok((
+            n("SELECT count(*) FROM cases")?,
+            n("SELECT count(*) FROM entries")?,
+        ))
+    }
+
+    /// One case by key, with its court's as-of date.
+    pub fn find_case(
+        &self,
+        court: &str,
+        key: &CaseKey,
+    ) -> Result<Option<(String, CaseData)>, ReadError> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM cases WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4 AND number = ?5",
+                params![court, key.category, key.year, key.word, key.number],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let Some(id) = id else { return Ok(None) };
+        let mut found = None;
+        self.for_each_case(id, id, |court, case| {
+            found = Some((court.to_string(), case));
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// All of one court's data, as it was stored.
+    pub fn court_data(&self, code: &str) -> Result<Option<CourtData>, ReadError> {
+        let Some(court) = self.courts()?.into_iter().find(|c| c.code == code) else {
+            return Ok(None);
+        };
+        let (lo, hi): (Option<i64>, Option<i64>) = self.conn.query_row(
+            "SELECT min(id), max(id) FROM cases WHERE court = ?1",
+            [code],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let mut cases = Vec::new();
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            self.for_each_case(lo, hi, |_, case| {
+                cases.push(case);
+                Ok(())
+            })?;
+        }
+        Ok(Some(CourtData {
+            code: court.code,
+            name: court.name,
+            as_of: court.as_of,
+            carry_reason: court.carry_reason,
+            cases,
+        }))
+    }
+
+    /// Every case with id in `lo..=hi`, in id order (which is key order),
+    /// with its entries, grants and prosecutors. Streams: four ordered scans
+    /// merged by case id, so a national dump does not load everything.
+    pub fn for_each_case(
+        &self,
+        lo: i64,
+        hi: i64,
+        mut f: impl FnMut(&str, CaseData) -> Result<(), ReadError>,
+    ) -> Result<(), ReadError> {
+        let mut cases = self.conn.prepare(&format!(
+            "SELECT {CASE_COLUMNS} FROM cases WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
+        ))?;
+        let mut entries = self.conn.prepare(
+            "SELECT case_id, seq, posted, text, modified FROM entries
+             WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, rank",
+        )?;
+        let mut grants = self.conn.prepare(
+            "SELECT case_id, email, role, approved FROM grants
+             WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, email",
+        )?;
+        let mut prosecutors = self.conn.prepare(
+            "SELECT case_id, account FROM prosecutors WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, account",
+        )?;
+        let mut entries = entries
+            .query_map([lo, hi], |r| {
+                Ok((
+                    r.get(0)?,
+                    EntryData {
+                        seq: r.get(1)?,
+                        posted: date(r.get(2)?)?,
+                        text: r.get(3)?,
+                        modified: datetime(r.get(4)?)?,
+                    },
+                ))
+            })?
+            .peekable();
+        let mut grants = grants
+            .query_map([lo, hi], |r| {
+                Ok((
+                    r.get(0)?,
+                    GrantData {
+                        email: r.get(1)?,
+                        role: r.get(2)?,
+                        approved: date(r.get(3)?)?,
+                    },
+                ))
+            })?
+            .peekable();
+        let mut prosecutors = prosecutors
+            .query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .peekable();
+        for row in cases.query_map([lo, hi], case_row)? {
+            let (id, court, mut case) = row?;
+            case.entries = rows_of(&mut entries, id)?;
+            case.grants = rows_of(&mut grants, id)?;
+            case.prosecutors = rows_of(&mut prosecutors, id)?;
+            f(&court, case)?;
+        }
+        Ok(())
+    }
+
+    /// Id range of all cases, if there are any.
+    pub fn id_range(&self) -> Result<Option<(i64, i64)>, ReadError> {
+        let (lo, hi): (Option<i64>, Option<i64>) =
+            self.conn
+                .query_row("SELECT min(id), max(id) FROM cases", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+        Ok(lo.zip(hi))
+    }
+}
