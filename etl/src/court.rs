@@ -182,7 +182,6 @@ pub fn import_court(
         prosecutors.insert((case, account));
         Ok(())
     });
-    drop(rejects);
 
     stats.files = scans;
     stats.rows_read = stats.files.values().map(|s| s.records).sum();

@@ -98,6 +98,7 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("CPOR_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .without_time()
         .with_target(false)
         .init();

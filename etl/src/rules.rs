@@ -57,7 +57,7 @@ impl<K: Hash + Eq> Versions<K> {
 /// first. Withdrawn entries do not exist.
 pub fn latest_three(entries: &mut Vec<ProgressRow>) {
     entries.retain(|e| !e.withdrawn);
-    entries.sort_unstable_by(|a, b| (b.posted, b.seq).cmp(&(a.posted, a.seq)));
+    entries.sort_unstable_by_key(|e| std::cmp::Reverse((e.posted, e.seq)));
     entries.truncate(3);
 }
 

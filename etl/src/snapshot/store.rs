@@ -180,11 +180,7 @@ impl Store {
 
     /// The newest build of `date`.
     pub fn find(&self, date: NaiveDate) -> io::Result<Option<SnapshotFile>> {
-        Ok(self
-            .kept()?
-            .into_iter()
-            .filter(|f| f.date == date)
-            .next_back())
+        Ok(self.kept()?.into_iter().rfind(|f| f.date == date))
     }
 
     /// Publishes a built and verified snapshot: makes it durable and

@@ -1,0 +1,162 @@
+//! The administrators' commands: `case`, `dump`, `snapshots`, `rollback`,
+//! and `--help`.
+
+use crate::util::{sample, Env};
+
+fn two_nights() -> Env {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    env
+}
+
+#[test]
+fn case_prints_one_case_and_ignores_leading_zeros() {
+    let env = two_nights();
+    let run = env.etl(&["case", "TPD", "民事", "0115", "訴", "000100"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["court"], "TPD");
+    assert_eq!(v["year"], 115);
+    assert_eq!(v["number"], 100);
+    assert_eq!(v["division"], "忠");
+    assert_eq!(v["status"], "審理中");
+    assert_eq!(v["status_date"], serde_json::Value::Null);
+    assert_eq!(v["queryable"], true);
+    assert_eq!(v["as_of"], "115/11/24");
+    let seqs: Vec<u64> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, vec![8, 6, 5]);
+    assert_eq!(v["entries"][0]["posted"], "115/11/24");
+    assert_eq!(v["entries"][0]["text"], "115/12/10 10:00第一法庭言詞辯論");
+    assert_eq!(v["grants"][0]["email"], "huang.zhiwei@example.net");
+    assert_eq!(v["grants"][0]["approved"].as_str().unwrap().len(), 9);
+    assert_eq!(v["prosecutors"], serde_json::json!([]));
+
+    // The same case the night before, from the kept snapshot.
+    let run = env.etl(&[
+        "case", "TPD", "民事", "115", "訴", "100", "--date", "20261123",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["entries"][0]["seq"], 6);
+    assert_eq!(v["as_of"], "115/11/23");
+}
+
+#[test]
+fn case_shows_a_carried_over_court_with_its_own_date() {
+    let env = two_nights();
+    let run = env.etl(&["case", "HLD", "民事", "115", "訴", "7"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["as_of"], "115/11/23");
+    let run = env.etl(&["case", "TPD", "刑事", "115", "訴", "100"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v["prosecutors"], serde_json::json!(["chen.wm"]));
+}
+
+#[test]
+fn case_not_in_the_snapshot_exits_4() {
+    let env = two_nights();
+    for args in [
+        ["case", "TPD", "民事", "115", "訴", "99999"],
+        // Out of scope: never stored.
+        ["case", "TPD", "少年", "115", "少調", "12"],
+        ["case", "TPS", "民事", "115", "台上", "1234"],
+    ] {
+        let run = env.etl(&args);
+        assert_eq!(run.code, 4, "{args:?}");
+        assert!(run.stderr.contains("no case"), "{}", run.stderr);
+    }
+    let run = env.etl(&["case", "TPD", "民事", "abc", "訴", "1"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("YEAR"), "{}", run.stderr);
+}
+
+#[test]
+fn commands_without_a_snapshot_say_so() {
+    let env = Env::new();
+    let run = env.etl(&["dump"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no live snapshot"), "{}", run.stderr);
+}
+
+#[test]
+fn dump_is_ordered_by_key() {
+    let env = two_nights();
+    let keys: Vec<(String, String, u64, String, u64)> = env
+        .live_dump()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["court"].as_str().unwrap().into(),
+                v["category"].as_str().unwrap().into(),
+                v["year"].as_u64().unwrap(),
+                v["word"].as_str().unwrap().into(),
+                v["number"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted);
+    assert_eq!(keys.len(), 22);
+}
+
+#[test]
+fn snapshots_lists_and_rollback_switches() {
+    let env = two_nights();
+    let run = env.etl(&["snapshots", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(v[0]["file"], "20261124-1.sqlite");
+    assert_eq!(v[0]["live"], true);
+    assert_eq!(v[0]["cases"], 22);
+    assert_eq!(v[0]["entries"], 46);
+    assert_eq!(v[1]["file"], "20261123-1.sqlite");
+    assert_eq!(v[1]["live"], false);
+    let table = env.etl(&["snapshots"]).stdout;
+    assert!(table.contains("20261124   115/11/24      1 *"), "{table}");
+
+    let run = env.etl(&["rollback", "20261123"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run
+        .stdout
+        .contains("CURRENT now names 20261123-1.sqlite (was 20261124-1.sqlite)"));
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    assert_eq!(env.live_dump(), env.dump("20261123"));
+
+    let run = env.etl(&["rollback", "20261120"]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no kept snapshot of 20261120"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn help_documents_the_exit_codes() {
+    let env = Env::new();
+    for args in [vec!["--help"], vec!["import", "--help"]] {
+        let run = env.etl(&args);
+        assert_eq!(run.code, 0);
+        for code in [
+            "0  published",
+            "2  nothing published",
+            "3  published, but",
+            "4  case:",
+            "5  another import",
+        ] {
+            assert!(
+                run.stdout.contains(code),
+                "{args:?} lacks `{code}`:\n{}",
+                run.stdout
+            );
+        }
+    }
+    let run = env.etl(&["import"]);
+    assert_eq!(run.code, 1, "a usage error exits 1");
+}

@@ -1,0 +1,76 @@
+//! SIGKILL at every step of the publish sequence: the live snapshot must
+//! still open and be exactly the old one or the new one, and the next run
+//! must clean up and succeed.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use crate::util::{golden, sample, Env};
+
+/// Where the import can be stopped (see etl/src/failpoint.rs), and whether
+/// the new snapshot is live by then.
+const POINTS: &[(&str, bool)] = &[
+    ("after-lock", false),
+    ("after-parse", false),
+    ("before-commit", false),
+    ("before-publish", false),
+    ("before-snapshot-rename", false),
+    ("before-current-write", false),
+    ("before-current-rename", false),
+    ("before-dir-fsync", true),
+    ("after-publish", true),
+    ("after-first-removal", true),
+];
+
+#[test]
+fn sigkill_at_any_point_leaves_old_or_new_live_and_intact() {
+    let night2_golden =
+        std::fs::read_to_string(crate::util::repo_root().join("tests/golden/dump-20261124.jsonl"))
+            .unwrap();
+    for &(point, new_is_live) in POINTS {
+        let env = Env::new();
+        assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+        let old = env.live_dump();
+
+        let mut cmd = env.command();
+        // --keep 1 makes retention remove night 1, so every point is reached.
+        cmd.arg("import")
+            .arg(sample("20261124"))
+            .args(["--keep", "1"]);
+        cmd.env("CPOR_PAUSE_AT", point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let want = format!("cpor-etl: paused at {point}");
+        let reached = lines.by_ref().map_while(Result::ok).any(|l| l == want);
+        assert!(reached, "{point}: the import never paused there");
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let live = env.live_dump();
+        if new_is_live {
+            assert_eq!(
+                live, night2_golden,
+                "{point}: the new snapshot must be live and complete"
+            );
+        } else {
+            assert_eq!(
+                live, old,
+                "{point}: the old snapshot must still be live and intact"
+            );
+        }
+
+        // The next run cleans up what the killed one left and publishes.
+        let rerun = env.import(&sample("20261124"), &["--keep", "1"]);
+        assert_eq!(rerun.code, 3, "{point}: {}{}", rerun.stdout, rerun.stderr);
+        golden("dump-20261124.jsonl", &env.live_dump());
+        let leftovers: Vec<String> = std::fs::read_dir(env.data().join("snapshots"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty(), "{point}: stale files {leftovers:?}");
+        assert!(!env.data().join("CURRENT.tmp").exists(), "{point}");
+    }
+}

@@ -1,0 +1,310 @@
+//! Corrupted copies of the sample nights: every manifest fault, a truncated
+//! file, broken quoting, a wrong court prefix, a wrong header, and the reject
+//! limit. A faulty court is set aside for the night and its previous data
+//! carried over; every other court imports.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::{court, edit_manifest, rehash, replace_bytes, sample, Env};
+
+/// Imports night 1, then the corrupted night 2, and checks TPD was carried
+/// over with the reason, the rest imported. Returns the night-2 report.
+fn tpd_carried_over(corrupt: impl Fn(&Path), reason: &str) -> serde_json::Value {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let night1_tpd: Vec<String> = env
+        .dump("20261123")
+        .lines()
+        .filter(|l| l.contains(r#""court":"TPD""#))
+        .map(String::from)
+        .collect();
+    let batch = env.copy_night("20261124");
+    corrupt(&batch);
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("TPD   CARRIED OVER"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(reason),
+        "summary must give the reason `{reason}`:\n{}",
+        run.stdout
+    );
+    let report = env.report("20261124");
+    let tpd = court(&report, "TPD");
+    assert_eq!(tpd["status"], "carried_over");
+    assert_eq!(tpd["as_of"], "115/11/23");
+    let reasons = tpd["reasons"].to_string();
+    assert!(reasons.contains(reason), "{reasons}");
+    assert_eq!(court(&report, "KSD")["status"], "imported");
+    assert_eq!(court(&report, "PCD")["status"], "imported");
+
+    // TPD's cases are night 1's, with tonight's cutoff applied: 民事 114 訴 523
+    // (上訴 115/09/23) is no longer queryable, everything else unchanged.
+    let night2 = env.dump("20261124");
+    let tpd_now: Vec<&str> = night2
+        .lines()
+        .filter(|l| l.contains(r#""court":"TPD""#))
+        .collect();
+    assert_eq!(tpd_now.len(), night1_tpd.len());
+    for (now, before) in tpd_now.iter().zip(&night1_tpd) {
+        if now.contains(r#""word":"訴","number":523"#) {
+            assert!(
+                now.contains(r#""queryable":false"#) && now.contains(r#""entries":[]"#),
+                "{now}"
+            );
+        } else {
+            assert_eq!(now, before);
+        }
+    }
+    report
+}
+
+#[test]
+fn a_file_listed_but_absent() {
+    tpd_carried_over(
+        |b| fs::remove_file(b.join("TPD_applicant.csv")).unwrap(),
+        "TPD_applicant.csv is listed in MANIFEST.csv (line",
+    );
+}
+
+#[test]
+fn a_file_present_but_not_listed() {
+    tpd_carried_over(
+        |b| edit_manifest(b, "TPD_prosecutor.csv", |_, _| None),
+        "TPD_prosecutor.csv is present but not listed in MANIFEST.csv",
+    );
+}
+
+#[test]
+fn a_required_file_missing_from_both() {
+    tpd_carried_over(
+        |b| {
+            fs::remove_file(b.join("TPD_progress.csv")).unwrap();
+            edit_manifest(b, "TPD_progress.csv", |_, _| None);
+        },
+        "TPD_progress.csv is missing (required)",
+    );
+}
+
+#[test]
+fn a_wrong_record_count() {
+    tpd_carried_over(
+        |b| {
+            edit_manifest(b, "TPD_case.csv", |rows, sha| {
+                Some(format!(
+                    "TPD_case.csv,{},{sha}",
+                    rows.parse::<u64>().unwrap() + 1
+                ))
+            })
+        },
+        "TPD_case.csv: 14 records, MANIFEST.csv (line",
+    );
+}
+
+#[test]
+fn a_changed_byte_fails_the_hash() {
+    tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_applicant.csv");
+            let mut bytes = fs::read(&p).unwrap();
+            let last = bytes.len() - 3;
+            bytes[last] ^= 0x01;
+            fs::write(p, bytes).unwrap();
+        },
+        "TPD_applicant.csv: SHA-256 is",
+    );
+}
+
+#[test]
+fn a_truncated_file() {
+    tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_progress.csv");
+            let bytes = fs::read(&p).unwrap();
+            fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+        },
+        "TPD_progress.csv: SHA-256 is",
+    );
+}
+
+#[test]
+fn a_truncated_file_with_a_matching_hash_fails_the_count() {
+    // An exporter that hashed what it wrote but died before the end: the
+    // hash matches, the record count does not.
+    tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_progress.csv");
+            let bytes = fs::read(&p).unwrap();
+            fs::write(&p, &bytes[..bytes.len() / 2]).unwrap();
+            rehash(b, "TPD_progress.csv");
+        },
+        "records, MANIFEST.csv (line",
+    );
+}
+
+#[test]
+fn broken_quoting_swallows_records_and_fails_the_count() {
+    // An opening quote that is never closed runs to the end of the file.
+    tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_case.csv");
+            replace_bytes(&p, b"TPD,", b"TPD,\"");
+            rehash(b, "TPD_case.csv");
+        },
+        "TPD_case.csv: 1 records, MANIFEST.csv (line",
+    );
+}
+
+#[test]
+fn a_wrong_header_makes_the_court_unusable() {
+    tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_prosecutor.csv");
+            // 檢察官帳號 → 檢察官姓名 (CP950 of 帳號 is B162 B8B9; of 姓名 A96D A657).
+            replace_bytes(&p, b"\xB1\x62\xB8\xB9", b"\xA9\x6D\xA6\x57");
+            rehash(b, "TPD_prosecutor.csv");
+        },
+        "TPD_prosecutor.csv:1: header is",
+    );
+}
+
+#[test]
+fn a_wrong_court_prefix_on_every_row_passes_the_reject_limit() {
+    // The case file's rows all claim another court: every one is rejected,
+    // and so is every row that names their cases.
+    let report = tpd_carried_over(
+        |b| {
+            let p = b.join("TPD_case.csv");
+            let bytes = fs::read(&p).unwrap();
+            let text: Vec<u8> = bytes
+                .split(|&c| c == b'\n')
+                .enumerate()
+                .map(|(i, line)| {
+                    if i > 0 && line.starts_with(b"TPD,") {
+                        [b"TPX,", &line[4..]].concat()
+                    } else {
+                        line.to_vec()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(&b'\n');
+            fs::write(&p, text).unwrap();
+            rehash(b, "TPD_case.csv");
+        },
+        "rows rejected, over the limit (more than 2% and at least 10)",
+    );
+    let tpd = court(&report, "TPD");
+    let first = &tpd["rejects"][0];
+    assert_eq!(first["file"], "TPD_case.csv");
+    assert_eq!(first["line"], 2);
+    assert_eq!(first["field"], "法院代號");
+    assert!(first["reason"]
+        .as_str()
+        .unwrap()
+        .contains("`TPX` differs from the file's prefix `TPD`"));
+    let progress = tpd["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"] == "TPD_progress.csv")
+        .unwrap();
+    assert!(
+        progress["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is not in TPD_case.csv"),
+        "{progress}"
+    );
+}
+
+#[test]
+fn the_reject_limit_is_configurable() {
+    // Night 1 has 9 TPD rejects in 93 rows: under the default floor of 10,
+    // over a floor of 5 (9.7% is more than 2%).
+    let env = Env::new();
+    let run = env.import(&sample("20261123"), &["--reject-floor", "5"]);
+    assert_eq!(run.code, 3, "{}", run.stdout);
+    let tpd = court(&env.report("20261123"), "TPD").clone();
+    assert_eq!(
+        tpd["status"], "unusable",
+        "no earlier data to carry over on a first load"
+    );
+    assert!(
+        tpd["reasons"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("9 of 93 rows rejected"),
+        "{tpd}"
+    );
+    assert!(!env.live_dump().contains(r#""court":"TPD""#));
+
+    let env = Env::new();
+    let run = env.import(
+        &sample("20261123"),
+        &["--reject-floor", "5", "--reject-share", "0.1"],
+    );
+    assert_eq!(run.code, 0, "9.7% is not more than 10%: {}", run.stdout);
+}
+
+#[test]
+fn a_bad_manifest_header_publishes_nothing() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    let batch = env.copy_night("20261124");
+    fs::write(batch.join("MANIFEST.csv"), "name,count,hash\r\n").unwrap();
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("MANIFEST.csv: line 1: header is `name,count,hash`"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    assert_eq!(env.report("20261124")["outcome"], "not_published");
+}
+
+#[test]
+fn a_batch_where_no_court_imports_publishes_nothing() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    let batch = env.copy_night("20261124");
+    for court in ["TPD", "PCD", "KSD"] {
+        fs::remove_file(batch.join(format!("{court}_case.csv"))).unwrap();
+    }
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("no court of batch 20261124 could be imported"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.current(), "20261123-1.sqlite");
+}
+
+#[test]
+fn user_defined_codes_decode_through_eudc_and_never_as_hkscs() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    let dump = env.live_dump();
+    // C6A1 would be ヾ in a web Big5 decoder; EUDC.csv says 喆.
+    assert!(dump.contains("吳喆"), "C6A1 through EUDC.csv");
+    assert!(!dump.contains('ヾ'));
+    assert!(dump.contains("𩸽"), "FB5C through EUDC.csv");
+    assert!(dump.contains("陳〓之訴駁回"), "unmapped 8140 shows as 〓");
+    assert!(
+        !dump.chars().any(|c| ('\u{E000}'..='\u{F8FF}').contains(&c)),
+        "no private-use character"
+    );
+
+    // Without EUDC.csv every user-defined code shows as 〓 and is counted.
+    let batch = env.copy_night("20261123");
+    fs::remove_file(batch.join("EUDC.csv")).unwrap();
+    let env2 = Env::new();
+    assert_eq!(env2.import(&batch, &[]).code, 0);
+    let report = env2.report("20261123");
+    let tpd = &court(&report, "TPD")["stats"];
+    assert_eq!(tpd["udc_unmapped"], 7);
+    assert_eq!(tpd["udc_mapped"], 0);
+}

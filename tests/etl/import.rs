@@ -1,0 +1,244 @@
+//! The nightly import over the sample nights: what it publishes, its exit
+//! codes, re-runs, thread counts, the lock, and refusals.
+
+use std::fs;
+
+use crate::util::{court, golden, sample, Env};
+
+fn rejects_listing(report: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for c in report["courts"].as_array().unwrap() {
+        for r in c["rejects"].as_array().unwrap() {
+            out.push_str(&format!(
+                "{}:{} [{}] {}\n",
+                r["file"].as_str().unwrap(),
+                r["line"],
+                r["field"].as_str().unwrap_or("-"),
+                r["reason"].as_str().unwrap()
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn two_sample_nights_publish_what_the_contract_says() {
+    let env = Env::new();
+    let first = env.import(&sample("20261123"), &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("published (exit 0)"),
+        "{}",
+        first.stdout
+    );
+    let second = env.import(&sample("20261124"), &[]);
+    // HLD is absent on night 2: carried over, so exit 3.
+    assert_eq!(second.code, 3, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stdout.contains("HLD   CARRIED OVER"),
+        "{}",
+        second.stdout
+    );
+
+    // Checked row for row against sample-data/README.md, which was worked
+    // out by hand from the contract.
+    golden("dump-20261123.jsonl", &env.dump("20261123"));
+    golden("dump-20261124.jsonl", &env.dump("20261124"));
+    golden(
+        "rejects-20261123.txt",
+        &rejects_listing(&env.report("20261123")),
+    );
+    golden(
+        "rejects-20261124.txt",
+        &rejects_listing(&env.report("20261124")),
+    );
+}
+
+#[test]
+fn report_counts_what_each_court_brought() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    env.import(&sample("20261124"), &[]);
+    let r = env.report("20261124");
+    assert_eq!(r["outcome"], "published_with_carry_over");
+    assert_eq!(r["exit_code"], 3);
+    assert_eq!(r["previous"], "20261123-1.sqlite");
+    let tpd = &court(&r, "TPD")["stats"];
+    assert_eq!(tpd["rows_read"], 103);
+    assert_eq!(tpd["rejected"], 9);
+    assert_eq!(tpd["udc_mapped"], 4);
+    assert_eq!(tpd["udc_unmapped"], 3);
+    assert_eq!(tpd["udc_unmapped_codes"]["FEFE"], 1);
+    assert_eq!(tpd["cases_out_of_scope_category"], 1);
+    assert_eq!(tpd["files"]["progress"]["encoding"], "cp950");
+    assert_eq!(
+        court(&r, "PCD")["stats"]["files"]["case"]["encoding"],
+        "utf8"
+    );
+    assert_eq!(court(&r, "PCD")["stats"]["udc_unmapped_codes"]["U+E000"], 1);
+    assert_eq!(court(&r, "TPS")["status"], "out_of_scope");
+    let hld = court(&r, "HLD");
+    assert_eq!(hld["status"], "carried_over");
+    assert_eq!(hld["as_of"], "115/11/23");
+    assert_eq!(hld["reasons"][0], "absent from batch 20261124");
+    // 刑事 114 易 15 (上訴 115/09/23) crosses the cutoff on a carried-over night.
+    assert_eq!(hld["carried"]["expired_tonight"], 1);
+    let stages: Vec<&str> = r["timings_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["stage"].as_str().unwrap())
+        .collect();
+    assert!(stages.contains(&"write and verify snapshot"), "{stages:?}");
+}
+
+#[test]
+fn rerun_and_thread_count_give_identical_snapshots() {
+    let one = Env::new();
+    assert_eq!(one.import(&sample("20261123"), &["--threads", "1"]).code, 0);
+    let first = fs::read(one.data().join("snapshots/20261123-1.sqlite")).unwrap();
+    assert_eq!(one.import(&sample("20261123"), &["--threads", "1"]).code, 0);
+    assert_eq!(one.current(), "20261123-2.sqlite");
+    let rerun = fs::read(one.data().join("snapshots/20261123-2.sqlite")).unwrap();
+    assert!(first == rerun, "a re-run must give the same bytes");
+
+    let many = Env::new();
+    assert_eq!(
+        many.import(&sample("20261123"), &["--threads", "8"]).code,
+        0
+    );
+    let parallel = fs::read(many.data().join("snapshots/20261123-1.sqlite")).unwrap();
+    assert!(
+        first == parallel,
+        "one thread and eight must give the same bytes"
+    );
+}
+
+#[test]
+fn a_published_snapshot_is_read_only_and_never_rewritten() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    let path = env.data().join("snapshots/20261123-1.sqlite");
+    let before = fs::read(&path).unwrap();
+    assert!(fs::metadata(&path).unwrap().permissions().readonly());
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    assert!(
+        fs::read(&path).unwrap() == before,
+        "the next night must not touch it"
+    );
+    assert_eq!(env.current(), "20261124-1.sqlite");
+}
+
+#[test]
+fn an_older_batch_is_refused_unless_forced() {
+    let env = Env::new();
+    env.import(&sample("20261124"), &[]);
+    let run = env.import(&sample("20261123"), &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("older than the live snapshot 20261124-1.sqlite"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.current(), "20261124-1.sqlite");
+    let forced = env.import(&sample("20261123"), &["--force"]);
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    assert_eq!(env.current(), "20261123-1.sqlite");
+}
+
+#[test]
+fn an_incomplete_batch_changes_nothing() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    fs::remove_file(batch.join("MANIFEST.csv")).unwrap();
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr
+            .contains("no MANIFEST.csv yet, the batch is still arriving"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !env.data().exists(),
+        "the data directory must not even be created"
+    );
+}
+
+#[test]
+fn a_batch_directory_must_be_named_by_its_date() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let renamed = batch.with_file_name("tonight");
+    fs::rename(&batch, &renamed).unwrap();
+    let run = env.import(&renamed, &[]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("must be its export date, YYYYMMDD"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_second_import_waits_for_nobody_and_says_why() {
+    let env = Env::new();
+    fs::create_dir_all(env.data()).unwrap();
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(env.data().join("import.lock"))
+        .unwrap();
+    lock.lock().unwrap();
+    let run = env.import(&sample("20261123"), &[]);
+    assert_eq!(run.code, 5);
+    assert!(
+        run.stderr
+            .contains("another cpor-etl import or rollback is running"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.data().join("CURRENT").exists());
+    drop(lock);
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+}
+
+#[test]
+fn retention_keeps_the_last_n_nights() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    env.import(&sample("20261124"), &["--keep", "1"]);
+    let kept: Vec<String> = fs::read_dir(env.data().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(kept, vec!["20261124-1.sqlite"]);
+}
+
+#[test]
+fn the_data_directory_comes_from_the_environment_or_the_config_file() {
+    let env = Env::new();
+    let from_env = env.dir.path().join("from-env");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+    cmd.env("CPOR_DATA_DIR", &from_env)
+        .arg("import")
+        .arg(sample("20261123"));
+    assert_eq!(cmd.output().unwrap().status.code(), Some(0));
+    assert!(from_env.join("CURRENT").is_file());
+
+    let config = env.dir.path().join("cpor.toml");
+    fs::write(
+        &config,
+        "data_dir = \"from-file\"\n[import]\nkeep_snapshots = 2\n",
+    )
+    .unwrap();
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+    cmd.env_remove("CPOR_DATA_DIR")
+        .current_dir(env.dir.path())
+        .arg("import")
+        .arg(sample("20261123"));
+    assert_eq!(cmd.output().unwrap().status.code(), Some(0));
+    assert!(env.dir.path().join("from-file/CURRENT").is_file());
+}

@@ -1,0 +1,8 @@
+//! Integration tests of `cpor-etl`: the real binary over temp directories,
+//! the sample nights and corrupted copies of them.
+
+mod admin;
+mod crash;
+mod faults;
+mod import;
+mod util;

@@ -1,0 +1,191 @@
+//! The test harness: a temp directory with a data dir and an inbox, the real
+//! `cpor-etl` binary, and helpers to copy and corrupt sample batches.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use sha2::{Digest, Sha256};
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+pub fn sample(night: &str) -> PathBuf {
+    repo_root().join("sample-data").join(night)
+}
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+/// What a run of the binary gave.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl From<Output> for Run {
+    fn from(o: Output) -> Run {
+        Run {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+}
+
+impl Env {
+    pub fn new() -> Env {
+        Env {
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    pub fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The binary with a clean environment and this env's data directory.
+    pub fn command(&self) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("CPOR_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.env("CPOR_LOG", "warn").current_dir(self.dir.path());
+        cmd.arg("--data-dir").arg(self.data());
+        cmd
+    }
+
+    pub fn etl(&self, args: &[&str]) -> Run {
+        self.command().args(args).output().unwrap().into()
+    }
+
+    pub fn import(&self, batch: &Path, extra: &[&str]) -> Run {
+        let mut cmd = self.command();
+        cmd.arg("import").arg(batch).args(extra);
+        cmd.output().unwrap().into()
+    }
+
+    /// Copies a sample night into this env's inbox, to be modified.
+    pub fn copy_night(&self, night: &str) -> PathBuf {
+        let to = self.dir.path().join("inbox").join(night);
+        fs::create_dir_all(&to).unwrap();
+        for entry in fs::read_dir(sample(night)).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        to
+    }
+
+    pub fn dump(&self, date: &str) -> String {
+        let run = self.etl(&["dump", "--date", date]);
+        assert_eq!(run.code, 0, "dump failed: {}", run.stderr);
+        run.stdout
+    }
+
+    pub fn live_dump(&self) -> String {
+        let run = self.etl(&["dump"]);
+        assert_eq!(run.code, 0, "dump failed: {}", run.stderr);
+        run.stdout
+    }
+
+    pub fn report(&self, date: &str) -> serde_json::Value {
+        let path = self.data().join("reports").join(format!("{date}.json"));
+        serde_json::from_slice(&fs::read(&path).unwrap()).unwrap()
+    }
+
+    pub fn current(&self) -> String {
+        fs::read_to_string(self.data().join("CURRENT"))
+            .unwrap()
+            .trim()
+            .to_string()
+    }
+}
+
+/// The report's entry for one court.
+pub fn court<'a>(report: &'a serde_json::Value, code: &str) -> &'a serde_json::Value {
+    report["courts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["court"] == code)
+        .unwrap_or_else(|| panic!("no court {code} in report"))
+}
+
+/// Rewrites one manifest row (by file name) with `f(rows, sha)`.
+pub fn edit_manifest(batch: &Path, file: &str, f: impl Fn(&str, &str) -> Option<String>) {
+    let path = batch.join("MANIFEST.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let body = line.trim_end();
+        let mut parts = body.splitn(3, ',');
+        let (name, rows, sha) = (parts.next().unwrap(), parts.next(), parts.next());
+        if name == file {
+            if let Some(new) = f(rows.unwrap(), sha.unwrap()) {
+                out.push_str(&new);
+                out.push_str("\r\n");
+            }
+        } else {
+            out.push_str(line);
+        }
+    }
+    fs::write(path, out).unwrap();
+}
+
+/// Makes the manifest agree with a file's bytes again (as an exporter that
+/// wrote a bad file would still list it truthfully), keeping `rows`.
+pub fn rehash(batch: &Path, file: &str) {
+    let sha = sha256_hex(&fs::read(batch.join(file)).unwrap());
+    edit_manifest(batch, file, |rows, _| Some(format!("{file},{rows},{sha}")));
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Replaces the first occurrence of `from` in a file's raw bytes.
+pub fn replace_bytes(path: &Path, from: &[u8], to: &[u8]) {
+    let bytes = fs::read(path).unwrap();
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .unwrap_or_else(|| panic!("{from:?} not in {}", path.display()));
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(to);
+    out.extend_from_slice(&bytes[at + from.len()..]);
+    fs::write(path, out).unwrap();
+}
+
+/// Compares with a golden file; `UPDATE_GOLDEN=1` rewrites it instead.
+pub fn golden(name: &str, got: &str) {
+    let path = repo_root().join("tests/golden").join(name);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        fs::write(&path, got).unwrap();
+        return;
+    }
+    let want = fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if want != got {
+        let mut diff = String::new();
+        for (i, (w, g)) in want.lines().zip(got.lines()).enumerate() {
+            if w != g {
+                diff.push_str(&format!("line {}:\n  want {w}\n  got  {g}\n", i + 1));
+            }
+        }
+        panic!(
+            "{name} differs from the golden file ({} lines wanted, {} got):\n{diff}",
+            want.lines().count(),
+            got.lines().count()
+        );
+    }
+}
