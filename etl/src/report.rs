@@ -137,7 +137,8 @@ impl Report {
             let note = c.reasons.first().cloned().unwrap_or_default();
             let unmapped = c.stats.as_ref().map_or(0, |st| st.udc_unmapped);
             let note = if unmapped > 0 && note.is_empty() {
-                format!("{unmapped} unmapped user-defined characters")
+                let s = if unmapped == 1 { "" } else { "s" };
+                format!("{unmapped} unmapped user-defined character{s}")
             } else {
                 note
             };
