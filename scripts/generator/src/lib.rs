@@ -400,7 +400,7 @@ fn case_history(
         year,
         word,
         number: idx + 1,
-        division: rng.pick(DIVISIONS),
+        division: rng.choose(DIVISIONS),
         status,
         status_date: status_date.map(|d| d.max(opened)),
     };
@@ -490,7 +490,7 @@ fn case_history(
     };
     for j in 0..parties {
         grants.push(GrantRow {
-            role: rng.pick(roles),
+            role: rng.choose(roles),
             email: text::party_email(rng, code, idx, j),
             decided: opened + Days::new(rng.below(span.min(200) + 1)),
             approved: true,

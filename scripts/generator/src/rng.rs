@@ -41,6 +41,11 @@ impl Rng {
         &items[self.below(items.len() as u64) as usize]
     }
 
+    /// Picks a copy of one item.
+    pub fn choose<T: Copy>(&mut self, items: &[T]) -> T {
+        *self.pick(items)
+    }
+
     /// Picks by weight.
     pub fn weighted<'a, T>(&mut self, items: &'a [(T, u32)]) -> &'a T {
         let total: u64 = items.iter().map(|(_, w)| u64::from(*w)).sum();
