@@ -6,14 +6,17 @@
 //! grants to each (case, address) pair's last row, and the scope rules decide
 //! which cases keep entries, grants and prosecutors.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
+use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use crate::decode::{Decoder, UdcSeen};
+use crate::decode::Decoder;
+use crate::kinds::progress::Version;
 use crate::kinds::{
-    self, applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, FileScan, Reject,
+    applicant, case, progress, prosecutor, CaseKey, DataFile, FieldError, FileKind, FileScan,
+    Reject, ScanStats,
 };
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
 use crate::rules::{latest_three, scope, Scope, Versions};
@@ -46,11 +49,24 @@ pub struct CourtStats {
 }
 
 impl CourtStats {
-    fn count_udc(&mut self, udc: &UdcSeen) {
-        self.udc_mapped += u64::from(udc.mapped);
-        self.udc_unmapped += udc.unmapped.len() as u64;
-        for code in &udc.unmapped {
-            *self.udc_unmapped_codes.entry(code.clone()).or_default() += 1;
+    fn add_file(&mut self, file: &DataFile<'_>, scan: ScanStats) {
+        self.files.insert(
+            file.kind,
+            FileScan {
+                encoding: Some(file.encoding),
+                records: scan.records,
+                rejected: scan.rejected,
+            },
+        );
+        self.rows_read += scan.records;
+        self.rejected += scan.rejected;
+        for (k, v) in scan.rejected_by_field {
+            *self.rejected_by_field.entry(k).or_default() += v;
+        }
+        self.udc_mapped += scan.udc_mapped;
+        for (k, v) in scan.udc_unmapped {
+            self.udc_unmapped += v;
+            *self.udc_unmapped_codes.entry(k).or_default() += v;
         }
     }
 }
@@ -60,37 +76,19 @@ impl CourtStats {
 pub struct CourtImport {
     pub data: CourtData,
     pub stats: CourtStats,
-    /// The first `max_listed` rejects, in file order.
+    /// The first `max_listed` rejects, in file order (case, progress,
+    /// applicant, prosecutor).
     pub rejects: Vec<Reject>,
     /// A file that could not be used at all (wrong header): the court is
     /// unusable tonight.
     pub file_errors: Vec<String>,
 }
 
-/// Collects rejects: all of them counted, the first `max_listed` kept.
-struct Rejects<'a> {
-    stats: &'a mut CourtStats,
-    listed: &'a mut Vec<Reject>,
-    max_listed: usize,
-}
-
-impl Rejects<'_> {
-    fn push(&mut self, r: Reject) {
-        self.stats.rejected += 1;
-        let field = r.field.as_deref().unwrap_or("(row)");
-        *self
-            .stats
-            .rejected_by_field
-            .entry(format!("{} {field}", r.file))
-            .or_default() += 1;
-        if self.listed.len() < self.max_listed {
-            self.listed.push(r);
-        }
-    }
-}
+/// The output of a parallel scan of one file.
+type Scanned<'a, T, S> = Option<(DataFile<'a>, Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>)>;
 
 /// Imports one court from its files' bytes (already checked against the
-/// manifest). `files` must hold the required kinds.
+/// manifest).
 pub fn import_court(
     code: &str,
     name: &str,
@@ -100,120 +98,172 @@ pub fn import_court(
     max_listed: usize,
 ) -> CourtImport {
     let mut stats = CourtStats::default();
-    let mut listed = Vec::new();
+    let mut rejects: Vec<Reject> = Vec::new();
     let mut file_errors = Vec::new();
-    let mut rejects = Rejects {
-        stats: &mut stats,
-        listed: &mut listed,
-        max_listed,
+    let open = |kind: FileKind| -> Option<Result<DataFile<'_>, String>> {
+        files
+            .get(&kind)
+            .map(|bytes| DataFile::open(bytes, code, kind, decoder).map_err(|e| e.to_string()))
     };
-    let mut scans = BTreeMap::new();
-    let empty = Vec::new();
-    let bytes = |kind| files.get(&kind).unwrap_or(&empty);
 
-    // Cases, in file order; `index` finds them by key.
+    // Cases first, one thread: every other row must name a case listed here,
+    // and a case listed twice is rejected the second time.
     let mut cases: Vec<(CaseKey, case::CaseRow)> = Vec::new();
-    let mut index: HashMap<CaseKey, (u32, u64)> = HashMap::new();
-    let mut udc_counts = CourtStats::default();
-    let mut scan =
-        |kind: FileKind,
-         rejects: &mut Rejects<'_>,
-         row: &mut dyn FnMut(&kinds::Record<'_>) -> Result<(), FieldError>| {
-            if !files.contains_key(&kind) {
-                return;
-            }
-            match kinds::scan_file(bytes(kind), code, kind, decoder, row, |r| rejects.push(r)) {
-                Ok(s) => {
-                    scans.insert(kind, s);
+    let mut index: FxHashMap<CaseKey, (u32, u64)> = FxHashMap::default();
+    match open(FileKind::Case) {
+        Some(Ok(file)) => {
+            let (scan, listed) = file.for_each(decoder, None, max_listed, |r| {
+                let row = case::parse(r)?;
+                if let Some((_, first)) = index.get(r.key) {
+                    return Err(FieldError::at(
+                        4,
+                        format!(
+                            "case {} is listed again (first on line {first}); one row per case",
+                            r.key
+                        ),
+                    ));
                 }
-                Err(e) => file_errors.push(e.to_string()),
-            }
-        };
-
-    scan(FileKind::Case, &mut rejects, &mut |r| {
-        let row = case::parse(r)?;
-        if let Some((_, first)) = index.get(&r.key) {
-            return Err(FieldError::at(
-                4,
-                format!(
-                    "case {} is listed again (first on line {first}); one row per case",
-                    r.key
-                ),
-            ));
+                index.insert(r.key.clone(), (cases.len() as u32, r.line));
+                cases.push((r.key.clone(), row));
+                Ok(())
+            });
+            stats.add_file(&file, scan);
+            rejects.extend(listed);
         }
-        index.insert(r.key.clone(), (cases.len() as u32, r.line));
-        cases.push((r.key.clone(), row));
-        udc_counts.count_udc(r.udc);
-        Ok(())
-    });
+        Some(Err(e)) => file_errors.push(e),
+        None => {}
+    }
 
     let case_file = FileKind::Case.file_name(code);
-    let find = |key: &CaseKey| {
-        // Named by its 案號 column: the key as a whole names no case.
+    // Named by its 案號 column: the key as a whole names no case.
+    let resolve = |key: &CaseKey| {
         index
             .get(key)
             .map(|&(i, _)| i)
             .ok_or_else(|| FieldError::at(4, format!("case {key} is not in {case_file}")))
     };
+    fn par<'a, T: Send, S: Default + Send>(
+        file: Option<Result<DataFile<'a>, String>>,
+        decoder: &Decoder,
+        resolve: &(dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync),
+        max_listed: usize,
+        parse: impl Fn(&crate::kinds::Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+    ) -> Result<Scanned<'a, T, S>, String> {
+        match file {
+            None => Ok(None),
+            Some(Err(e)) => Err(e),
+            Some(Ok(file)) => {
+                let (chunks, scan, listed) =
+                    file.par_map(decoder, Some(resolve), max_listed, parse);
+                Ok(Some((file, chunks, scan, listed)))
+            }
+        }
+    }
 
-    let mut versions: Versions<(u32, u32)> = Versions::default();
-    scan(FileKind::Progress, &mut rejects, &mut |r| {
-        let case = find(&r.key)?;
-        let row = progress::parse(r)?;
-        versions.add((case, row.seq), row);
-        udc_counts.count_udc(r.udc);
-        Ok(())
-    });
+    let (progress_scan, (applicant_scan, prosecutor_scan)) = rayon::join(
+        || {
+            par(
+                open(FileKind::Progress),
+                decoder,
+                &resolve,
+                max_listed,
+                |r, arena: &mut String| progress::parse(r, arena).map(|v| (r.case, v)),
+            )
+        },
+        || {
+            rayon::join(
+                || {
+                    par(
+                        open(FileKind::Applicant),
+                        decoder,
+                        &resolve,
+                        max_listed,
+                        |r, _: &mut ()| applicant::parse(r).map(|a| (r.case, a)),
+                    )
+                },
+                || {
+                    par(
+                        open(FileKind::Prosecutor),
+                        decoder,
+                        &resolve,
+                        max_listed,
+                        |r, _: &mut ()| prosecutor::parse(r).map(|a| (r.case, a)),
+                    )
+                },
+            )
+        },
+    );
+
+    // Standing versions: fed in file order, chunk by chunk.
+    let mut arenas: Vec<String> = Vec::new();
+    let mut entries: Vec<Vec<(u32, Version)>> = vec![Vec::new(); cases.len()];
+    match progress_scan {
+        Ok(Some((file, chunks, scan, listed))) => {
+            stats.add_file(&file, scan);
+            rejects.extend(listed);
+            let rows: usize = chunks.iter().map(|(rows, _)| rows.len()).sum();
+            let mut versions = Versions::with_capacity(rows);
+            for (chunk, (rows, arena)) in chunks.into_iter().enumerate() {
+                for (case, v) in rows {
+                    versions.add((case, v.seq), v.modified, (chunk as u32, v));
+                }
+                arenas.push(arena);
+            }
+            stats.versions_collapsed = versions.collapsed;
+            for ((case, _), (chunk, v)) in versions.into_winners() {
+                if v.withdrawn {
+                    stats.withdrawn += 1;
+                }
+                entries[case as usize].push((chunk, v));
+            }
+        }
+        Ok(None) => {}
+        Err(e) => file_errors.push(e),
+    }
 
     // Each (case, address) pair's last row stands.
-    let mut grants: HashMap<(u32, String), applicant::ApplicantRow> = HashMap::new();
-    scan(FileKind::Applicant, &mut rejects, &mut |r| {
-        let case = find(&r.key)?;
-        let row = applicant::parse(r)?;
-        udc_counts.count_udc(r.udc);
-        grants.insert((case, row.email.clone()), row);
-        Ok(())
-    });
-
-    let mut prosecutors: BTreeSet<(u32, String)> = BTreeSet::new();
-    scan(FileKind::Prosecutor, &mut rejects, &mut |r| {
-        let case = find(&r.key)?;
-        let account = prosecutor::parse(r)?;
-        prosecutors.insert((case, account));
-        Ok(())
-    });
-
-    stats.files = scans;
-    stats.rows_read = stats.files.values().map(|s| s.records).sum();
-    stats.udc_mapped = udc_counts.udc_mapped;
-    stats.udc_unmapped = udc_counts.udc_unmapped;
-    stats.udc_unmapped_codes = udc_counts.udc_unmapped_codes;
-    stats.versions_collapsed = versions.collapsed;
-
-    // Standing entries, grouped by case.
-    let mut entries: Vec<Vec<progress::ProgressRow>> = vec![Vec::new(); cases.len()];
-    for ((case, _), row) in versions.into_winners() {
-        if row.withdrawn {
-            stats.withdrawn += 1;
-        }
-        entries[case as usize].push(row);
-    }
     let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases.len()];
-    for ((case, email), row) in grants {
-        if row.approved {
-            case_grants[case as usize].push(GrantData {
-                email,
-                role: row.role,
-                approved: row.decided,
-            });
-        } else {
-            stats.grants_revoked += 1;
+    match applicant_scan {
+        Ok(Some((file, chunks, scan, listed))) => {
+            stats.add_file(&file, scan);
+            rejects.extend(listed);
+            let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
+            for (rows, ()) in chunks {
+                for (case, row) in rows {
+                    last.insert((case, row.email.clone()), row);
+                }
+            }
+            for ((case, email), row) in last {
+                if row.approved {
+                    case_grants[case as usize].push(GrantData {
+                        email,
+                        role: row.role,
+                        approved: row.decided,
+                    });
+                } else {
+                    stats.grants_revoked += 1;
+                }
+            }
         }
+        Ok(None) => {}
+        Err(e) => file_errors.push(e),
     }
+
     let mut case_prosecutors: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
-    for (case, account) in prosecutors {
-        case_prosecutors[case as usize].push(account);
+    match prosecutor_scan {
+        Ok(Some((file, chunks, scan, listed))) => {
+            stats.add_file(&file, scan);
+            rejects.extend(listed);
+            for (rows, ()) in chunks {
+                for (case, account) in rows {
+                    case_prosecutors[case as usize].push(account);
+                }
+            }
+        }
+        Ok(None) => {}
+        Err(e) => file_errors.push(e),
     }
+    rejects.truncate(max_listed);
 
     let mut order: Vec<usize> = (0..cases.len()).collect();
     order.sort_unstable_by(|&a, &b| cases[a].0.cmp(&cases[b].0));
@@ -253,19 +303,21 @@ pub fn import_court(
             Scope::Queryable => {
                 stats.cases_queryable += 1;
                 let mut standing = std::mem::take(&mut entries[i]);
-                latest_three(&mut standing);
+                latest_three(&mut standing, |(_, v)| v);
                 data.entries = standing
                     .into_iter()
-                    .map(|e| EntryData {
-                        seq: e.seq,
-                        posted: e.posted,
-                        text: e.text,
-                        modified: e.modified,
+                    .map(|(chunk, v)| EntryData {
+                        seq: v.seq,
+                        posted: v.posted,
+                        text: v.text.get(&arenas[chunk as usize]).to_string(),
+                        modified: v.modified,
                     })
                     .collect();
                 data.grants = std::mem::take(&mut case_grants[i]);
                 data.grants.sort_unstable_by(|a, b| a.email.cmp(&b.email));
                 data.prosecutors = std::mem::take(&mut case_prosecutors[i]);
+                data.prosecutors.sort_unstable();
+                data.prosecutors.dedup();
                 stats.entries_kept += data.entries.len() as u64;
                 stats.grants_active += data.grants.len() as u64;
                 stats.prosecutor_assignments += data.prosecutors.len() as u64;
@@ -283,7 +335,7 @@ pub fn import_court(
             cases: out,
         },
         stats,
-        rejects: listed,
+        rejects,
         file_errors,
     }
 }

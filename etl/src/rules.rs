@@ -3,61 +3,61 @@
 //! The court stage applies them; the property tests check them against a
 //! naive model.
 
-use std::collections::hash_map::{Entry, HashMap};
+use std::collections::hash_map::Entry;
 use std::hash::Hash;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
+use rustc_hash::FxHashMap;
 use schemas::contract;
 
 use crate::date::last_queryable_day;
-use crate::kinds::progress::ProgressRow;
+use crate::kinds::progress::Version;
 
 /// The standing version of every entry, fed rows in file order.
 ///
 /// The version with the latest 異動時間 wins; on a tie the later row in the
 /// file wins, which feeding in file order and replacing on `>=` gives.
-pub struct Versions<K> {
-    winners: HashMap<K, ProgressRow>,
+pub struct Versions<K, V> {
+    winners: FxHashMap<K, (NaiveDateTime, V)>,
     /// Rows that lost to another version of the same entry.
     pub collapsed: u64,
 }
 
-impl<K: Hash + Eq> Default for Versions<K> {
-    fn default() -> Self {
+impl<K: Hash + Eq, V> Versions<K, V> {
+    pub fn with_capacity(n: usize) -> Self {
         Versions {
-            winners: HashMap::new(),
+            winners: FxHashMap::with_capacity_and_hasher(n, Default::default()),
             collapsed: 0,
         }
     }
-}
 
-impl<K: Hash + Eq> Versions<K> {
-    pub fn add(&mut self, key: K, row: ProgressRow) {
+    pub fn add(&mut self, key: K, modified: NaiveDateTime, value: V) {
         match self.winners.entry(key) {
             Entry::Vacant(v) => {
-                v.insert(row);
+                v.insert((modified, value));
             }
             Entry::Occupied(mut o) => {
                 self.collapsed += 1;
-                if row.modified >= o.get().modified {
-                    o.insert(row);
+                if modified >= o.get().0 {
+                    o.insert((modified, value));
                 }
             }
         }
     }
 
     /// The standing versions, withdrawn ones included (the caller counts and
-    /// drops them).
-    pub fn into_winners(self) -> impl Iterator<Item = (K, ProgressRow)> {
-        self.winners.into_iter()
+    /// drops them), in no particular order.
+    pub fn into_winners(self) -> impl Iterator<Item = (K, V)> {
+        self.winners.into_iter().map(|(k, (_, v))| (k, v))
     }
 }
 
 /// The latest three existing entries: the greatest (登載日期, 序號), newest
-/// first. Withdrawn entries do not exist.
-pub fn latest_three(entries: &mut Vec<ProgressRow>) {
-    entries.retain(|e| !e.withdrawn);
-    entries.sort_unstable_by_key(|e| std::cmp::Reverse((e.posted, e.seq)));
+/// first. Withdrawn entries do not exist. `T` carries a version and whatever
+/// else the caller needs (where its text is).
+pub fn latest_three<T>(entries: &mut Vec<T>, version: impl Fn(&T) -> &Version) {
+    entries.retain(|e| !version(e).withdrawn);
+    entries.sort_unstable_by_key(|e| std::cmp::Reverse((version(e).posted, version(e).seq)));
     entries.truncate(3);
 }
 
@@ -109,6 +109,7 @@ pub fn scope(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kinds::progress::TextRef;
     use chrono::NaiveDateTime;
     use proptest::prelude::*;
 
@@ -120,57 +121,62 @@ mod tests {
         day(0).and_hms_opt(0, 0, 0).unwrap() + chrono::Duration::minutes(i64::from(n))
     }
 
-    fn row(seq: u32, posted: u32, modified: u32, withdrawn: bool, text: &str) -> ProgressRow {
-        ProgressRow {
+    /// A version; `text` is an id standing for its text.
+    fn row(seq: u32, posted: u32, modified: u32, withdrawn: bool, text: u32) -> Version {
+        Version {
             seq,
             posted: day(posted),
-            text: text.into(),
             modified: at(modified),
             withdrawn,
+            text: TextRef {
+                start: text,
+                len: 0,
+            },
         }
     }
 
-    fn standing(rows: Vec<ProgressRow>) -> Vec<(u32, String)> {
-        let mut versions = Versions::default();
+    fn standing(rows: Vec<Version>) -> Vec<(u32, u32)> {
+        let mut versions = Versions::with_capacity(0);
         for r in rows {
-            versions.add(r.seq, r);
+            versions.add(r.seq, r.modified, r);
         }
-        let mut entries: Vec<ProgressRow> = versions.into_winners().map(|(_, r)| r).collect();
-        latest_three(&mut entries);
-        entries.into_iter().map(|e| (e.seq, e.text)).collect()
+        let mut entries: Vec<Version> = versions.into_winners().map(|(_, r)| r).collect();
+        latest_three(&mut entries, |v| v);
+        entries.into_iter().map(|e| (e.seq, e.text.start)).collect()
     }
 
     #[test]
     fn latest_version_wins_and_ties_go_to_the_later_row() {
+        let (late, early_but_later_in_file, tie_first, tie_second) = (10, 11, 12, 13);
         let got = standing(vec![
-            row(1, 1, 5, false, "late"),
-            row(1, 1, 3, false, "early, but later in the file"),
-            row(2, 2, 4, false, "tie, first"),
-            row(2, 2, 4, false, "tie, second"),
+            row(1, 1, 5, false, late),
+            row(1, 1, 3, false, early_but_later_in_file),
+            row(2, 2, 4, false, tie_first),
+            row(2, 2, 4, false, tie_second),
         ]);
-        assert_eq!(got, vec![(2, "tie, second".into()), (1, "late".into())]);
+        assert_eq!(got, vec![(2, tie_second), (1, late)]);
     }
 
     #[test]
     fn withdrawal_removes_the_entry_and_a_later_version_restores_it() {
         let got = standing(vec![
-            row(1, 1, 1, false, "a"),
-            row(1, 1, 2, true, "a"),
-            row(2, 2, 1, false, "b"),
-            row(2, 2, 2, true, "b"),
-            row(2, 2, 3, false, "b again"),
+            row(1, 1, 1, false, 1),
+            row(1, 1, 2, true, 2),
+            row(2, 2, 1, false, 3),
+            row(2, 2, 2, true, 4),
+            row(2, 2, 3, false, 5),
         ]);
-        assert_eq!(got, vec![(2, "b again".into())]);
+        assert_eq!(got, vec![(2, 5)]);
     }
 
     #[test]
     fn latest_three_orders_by_posted_then_seq() {
         let got = standing(vec![
-            row(1, 10, 0, false, "s1 d10"),
-            row(2, 5, 0, false, "s2 d5"),
-            row(3, 10, 0, false, "s3 d10"),
-            row(4, 1, 0, false, "s4 d1"),
-            row(5, 7, 0, false, "s5 d7"),
+            row(1, 10, 0, false, 1),
+            row(2, 5, 0, false, 2),
+            row(3, 10, 0, false, 3),
+            row(4, 1, 0, false, 4),
+            row(5, 7, 0, false, 5),
         ]);
         let seqs: Vec<u32> = got.iter().map(|e| e.0).collect();
         assert_eq!(seqs, vec![3, 1, 5]);
@@ -215,13 +221,13 @@ mod tests {
     /// The contract read literally, with no cleverness: for each 序號 take
     /// the versions in file order, keep the last one with the greatest
     /// 異動時間; drop withdrawn; sort everything; take three.
-    fn model(rows: &[ProgressRow]) -> Vec<(u32, String)> {
+    fn model(rows: &[Version]) -> Vec<(u32, u32)> {
         let mut seqs: Vec<u32> = rows.iter().map(|r| r.seq).collect();
         seqs.sort();
         seqs.dedup();
         let mut entries = Vec::new();
         for seq in seqs {
-            let versions: Vec<&ProgressRow> = rows.iter().filter(|r| r.seq == seq).collect();
+            let versions: Vec<&Version> = rows.iter().filter(|r| r.seq == seq).collect();
             let latest = versions.iter().map(|r| r.modified).max().unwrap();
             let winner = versions
                 .iter()
@@ -229,7 +235,7 @@ mod tests {
                 .find(|r| r.modified == latest)
                 .unwrap();
             if !winner.withdrawn {
-                entries.push((winner.posted, winner.seq, winner.text.clone()));
+                entries.push((winner.posted, winner.seq, winner.text.start));
             }
         }
         entries.sort();
@@ -246,10 +252,10 @@ mod tests {
         fn standing_entries_match_the_model(
             raw in prop::collection::vec((1u32..8, 0u32..6, 0u32..4, prop::bool::weighted(0.2)), 0..40)
         ) {
-            let rows: Vec<ProgressRow> = raw
+            let rows: Vec<Version> = raw
                 .iter()
                 .enumerate()
-                .map(|(i, &(seq, posted, modified, w))| row(seq, posted, modified, w, &format!("row {i}")))
+                .map(|(i, &(seq, posted, modified, w))| row(seq, posted, modified, w, i as u32))
                 .collect();
             prop_assert_eq!(standing(rows.clone()), model(&rows));
         }

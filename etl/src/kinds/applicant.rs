@@ -20,10 +20,10 @@ pub fn parse(r: &Record<'_>) -> Result<ApplicantRow, FieldError> {
     if f[5].is_empty() {
         return Err(FieldError::at(5, "role is empty"));
     }
-    let email = &f[6];
+    let email = f[6];
     check_email(email).map_err(|e| FieldError::at(6, e))?;
     let decided = date_field(f, 7)?;
-    let approved = match f[8].as_str() {
+    let approved = match f[8] {
         "核准" => true,
         "撤銷" => false,
         other => {
@@ -34,7 +34,7 @@ pub fn parse(r: &Record<'_>) -> Result<ApplicantRow, FieldError> {
         }
     };
     Ok(ApplicantRow {
-        role: f[5].clone(),
+        role: f[5].to_string(),
         email: email.to_lowercase(),
         decided,
         approved,

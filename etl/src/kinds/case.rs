@@ -26,8 +26,8 @@ pub fn parse(r: &Record<'_>) -> Result<CaseRow, FieldError> {
             ),
         ));
     }
-    let status = &f[6];
-    let spec = c.statuses.get(status.as_str()).ok_or_else(|| {
+    let status = f[6];
+    let spec = c.statuses.get(status).ok_or_else(|| {
         let known: Vec<&str> = c.statuses.keys().map(String::as_str).collect();
         FieldError::at(
             6,
@@ -46,8 +46,8 @@ pub fn parse(r: &Record<'_>) -> Result<CaseRow, FieldError> {
         (false, true) => None,
     };
     Ok(CaseRow {
-        division: f[5].clone(),
-        status: status.clone(),
+        division: f[5].to_string(),
+        status: status.to_string(),
         status_date,
     })
 }

@@ -11,6 +11,7 @@ pub mod case;
 pub mod progress;
 pub mod prosecutor;
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use schemas::{contract, FileKindSpec};
@@ -141,130 +142,396 @@ pub struct FileScan {
     pub rejected: u64,
 }
 
+/// Counts a scan keeps besides the rows: what the report needs.
+#[derive(Debug, Clone, Default)]
+pub struct ScanStats {
+    pub records: u64,
+    pub rejected: u64,
+    /// Rejects per `file field`, all of them.
+    pub rejected_by_field: BTreeMap<String, u64>,
+    pub udc_mapped: u64,
+    /// Unmapped user-defined codes in accepted rows, with their counts.
+    pub udc_unmapped: BTreeMap<String, u64>,
+}
+
+impl ScanStats {
+    fn merge(&mut self, other: ScanStats) {
+        self.records += other.records;
+        self.rejected += other.rejected;
+        for (k, v) in other.rejected_by_field {
+            *self.rejected_by_field.entry(k).or_default() += v;
+        }
+        self.udc_mapped += other.udc_mapped;
+        for (k, v) in other.udc_unmapped {
+            *self.udc_unmapped.entry(k).or_default() += v;
+        }
+    }
+
+    fn count_udc(&mut self, udc: &UdcSeen) {
+        self.udc_mapped += u64::from(udc.mapped);
+        for code in &udc.unmapped {
+            *self.udc_unmapped.entry(code.clone()).or_default() += 1;
+        }
+    }
+}
+
 /// A decoded, trimmed record handed to a kind's parser.
 pub struct Record<'a> {
     pub line: u64,
-    pub key: CaseKey,
-    /// All columns, key included, trimmed.
-    pub fields: &'a [String],
-    pub udc: &'a UdcSeen,
+    pub key: &'a CaseKey,
+    /// The case the key names, when the scan was given a resolver.
+    pub case: u32,
+    /// All columns, key included, decoded and trimmed.
+    pub fields: &'a [&'a str],
 }
 
-/// Scans one data file of `court`: checks the header, decodes and trims every
-/// record, checks the width and the case key, and hands each good record to
-/// `row`. Whatever `row` or the checks refuse is sent to `reject`.
-pub fn scan_file(
-    bytes: &[u8],
-    court: &str,
-    kind: FileKind,
-    decoder: &Decoder,
-    mut row: impl FnMut(&Record<'_>) -> Result<(), FieldError>,
-    mut reject: impl FnMut(Reject),
-) -> Result<FileScan, FileError> {
-    let file = kind.file_name(court);
-    let columns = &kind.spec().columns;
-    let (encoding, body) = Encoding::detect(bytes);
-    let mut scan = FileScan {
-        encoding: Some(encoding),
-        ..FileScan::default()
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(body);
-    let mut raw = csv::ByteRecord::new();
-    let mut fields: Vec<String> = vec![String::new(); columns.len()];
-    let mut buf = String::new();
-    let mut udc = UdcSeen::default();
+/// Finds the case a key names (`Err` rejects the row).
+pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 
-    // The header: decoded like any record, compared with the contract.
-    if !reader.read_byte_record(&mut raw).unwrap_or(false) {
-        return Err(FileError::Empty { file });
-    }
-    let found: Vec<String> = raw
-        .iter()
-        .map(|f| {
-            let mut s = String::new();
-            let mut ignore = UdcSeen::default();
-            match decoder.decode(encoding, f, &mut s, &mut ignore) {
-                Ok(()) => trim(&s).to_string(),
-                Err(_) => String::from_utf8_lossy(f).into_owned(),
-            }
-        })
-        .collect();
-    if &found != columns {
-        return Err(FileError::Header {
+/// Files larger than this are parsed in chunks, in parallel. The size alone
+/// decides the chunks, so the output never depends on the thread count.
+const CHUNK: usize = 4 << 20;
+
+/// One data file, its header checked, ready to scan.
+pub struct DataFile<'a> {
+    pub file: String,
+    pub kind: FileKind,
+    court: &'a str,
+    pub encoding: Encoding,
+    /// The whole file after any BOM.
+    body: &'a [u8],
+    /// Where the first record after the header starts in `body`.
+    start: usize,
+}
+
+impl<'a> DataFile<'a> {
+    /// Checks the header against the contract.
+    pub fn open(
+        bytes: &'a [u8],
+        court: &'a str,
+        kind: FileKind,
+        decoder: &Decoder,
+    ) -> Result<Self, FileError> {
+        let file = kind.file_name(court);
+        let columns = &kind.spec().columns;
+        let (encoding, body) = Encoding::detect(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut raw = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut raw).unwrap_or(false) {
+            return Err(FileError::Empty { file });
+        }
+        let found: Vec<String> = raw
+            .iter()
+            .map(|f| {
+                let mut s = String::new();
+                let mut ignore = UdcSeen::default();
+                match decoder.decode(encoding, f, &mut s, &mut ignore) {
+                    Ok(()) => trim(&s).to_string(),
+                    Err(_) => String::from_utf8_lossy(f).into_owned(),
+                }
+            })
+            .collect();
+        if &found != columns {
+            return Err(FileError::Header {
+                file,
+                found: found.join(","),
+                expected: columns.join(","),
+            });
+        }
+        let start = reader.position().byte() as usize;
+        Ok(DataFile {
             file,
-            found: found.join(","),
-            expected: columns.join(","),
-        });
+            kind,
+            court,
+            encoding,
+            body,
+            start,
+        })
     }
 
-    let mut fail = |line: u64, column: Option<usize>, reason: String| {
-        reject(Reject {
-            file: file.clone(),
-            line,
-            field: column.map(|c| {
+    /// Record boundaries splitting the body into chunks of about `size`
+    /// bytes, each with the number of line feeds before it: a line feed with
+    /// an even number of quotes before it ends a record (RFC 4180 quotes come
+    /// in pairs; no CP950 trail byte is a quote).
+    fn chunks(&self, size: usize) -> Vec<Chunk> {
+        let body = self.body;
+        let mut out = Vec::new();
+        let mut from = self.start;
+        let mut feeds = count(&body[..from], b'\n');
+        let mut quotes = 0usize;
+        while body.len() - from > size + size / 2 {
+            let at = from + size;
+            let mut odd = (quotes + count(&body[from..at], b'"')) % 2 == 1;
+            let mut split = None;
+            for (i, &b) in body[at..].iter().enumerate() {
+                match b {
+                    b'"' => odd = !odd,
+                    b'\n' if !odd => {
+                        split = Some(at + i + 1);
+                        break;
+                    }
+                    _ => {}
+                }
+            }
+            let Some(split) = split else { break };
+            out.push(Chunk {
+                from,
+                to: split,
+                feeds,
+            });
+            quotes += count(&body[from..split], b'"');
+            feeds += count(&body[from..split], b'\n');
+            from = split;
+        }
+        out.push(Chunk {
+            from,
+            to: body.len(),
+            feeds,
+        });
+        out
+    }
+
+    /// Scans every record in order, one thread (the case file, whose rows
+    /// depend on the rows before them).
+    pub fn for_each(
+        &self,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        mut row: impl FnMut(&Record<'_>) -> Result<(), FieldError>,
+    ) -> (ScanStats, Vec<Reject>) {
+        let whole = Chunk {
+            from: self.start,
+            to: self.body.len(),
+            feeds: count(&self.body[..self.start], b'\n'),
+        };
+        self.scan_range(whole, decoder, resolve, max_listed, &mut row)
+    }
+
+    /// Parses every record into a `T`, in chunks, in parallel; the rows come
+    /// back in file order, each chunk with its own state `S` (an arena).
+    pub fn par_map<T: Send, S: Default + Send>(
+        &self,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+    ) -> (Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>) {
+        self.par_map_in(CHUNK, decoder, resolve, max_listed, parse)
+    }
+
+    fn par_map_in<T: Send, S: Default + Send>(
+        &self,
+        chunk_size: usize,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+    ) -> (Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>) {
+        use rayon::prelude::*;
+        let results: Vec<_> = self
+            .chunks(chunk_size)
+            .into_par_iter()
+            .map(|chunk| {
+                let mut state = S::default();
+                let mut rows = Vec::with_capacity((chunk.to - chunk.from) / 64);
+                let (stats, rejects) =
+                    self.scan_range(chunk, decoder, resolve, max_listed, &mut |r| {
+                        rows.push(parse(r, &mut state)?);
+                        Ok(())
+                    });
+                ((rows, state), stats, rejects)
+            })
+            .collect();
+        let mut stats = ScanStats::default();
+        let mut rejects = Vec::new();
+        let mut chunks = Vec::with_capacity(results.len());
+        for (chunk, s, r) in results {
+            stats.merge(s);
+            rejects.extend(r.into_iter().take(max_listed.saturating_sub(rejects.len())));
+            chunks.push(chunk);
+        }
+        (chunks, stats, rejects)
+    }
+
+    fn scan_range(
+        &self,
+        Chunk { from, to, feeds }: Chunk,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        row: &mut dyn FnMut(&Record<'_>) -> Result<(), FieldError>,
+    ) -> (ScanStats, Vec<Reject>) {
+        let columns = &self.kind.spec().columns;
+        let n = columns.len();
+        let part = &self.body[from..to];
+        let mut stats = ScanStats::default();
+        let mut listed = Vec::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(part);
+        let mut raw = csv::ByteRecord::new();
+        let mut bufs: Vec<String> = vec![String::new(); n];
+        let mut udc = UdcSeen::default();
+        let mut lines = LineCounter {
+            offset: from,
+            feeds: feeds as u64,
+        };
+        // The key of the previous record, raw and parsed: consecutive rows
+        // of one case skip decoding and resolving it again.
+        let mut last_raw: Vec<Vec<u8>> = vec![Vec::new(); 5];
+        let mut last_key: Option<(CaseKey, [String; 5], UdcSeen, Result<u32, FieldError>)> = None;
+
+        let mut fail = |stats: &mut ScanStats, line: u64, column: Option<usize>, reason: String| {
+            stats.rejected += 1;
+            let field = column.map(|c| {
                 columns
                     .get(c)
                     .cloned()
                     .unwrap_or_else(|| format!("#{} (one field too many)", c + 1))
-            }),
-            reason,
-        });
-    };
-    let mut lines = LineCounter::default();
-    // In-memory reads cannot fail with I/O errors and byte records are never
-    // UTF-8 checked, so an Err here cannot happen; treat it as end of file.
-    while reader.read_byte_record(&mut raw).unwrap_or(false) {
-        scan.records += 1;
-        let start = raw.position().map_or(0, |p| p.byte()) as usize;
-        let line = lines.line_at(body, start);
-        if raw.len() != columns.len() {
-            scan.rejected += 1;
-            // Name the first missing column, or the first one too many.
-            let column = Some(raw.len().min(columns.len()));
-            fail(
-                line,
-                column,
-                format!("expected {} fields, found {}", columns.len(), raw.len()),
-            );
-            continue;
-        }
-        udc.clear();
-        let mut bad = None;
-        for (i, f) in raw.iter().enumerate() {
-            if let Err(e) = decoder.decode(encoding, f, &mut buf, &mut udc) {
-                bad = Some(FieldError::at(i, e.to_string()));
-                break;
-            }
-            fields[i].clear();
-            fields[i].push_str(trim(&buf));
-        }
-        let result = match bad {
-            Some(e) => Err(e),
-            None => parse_key(court, &fields).and_then(|key| {
-                row(&Record {
+            });
+            let by = format!("{} {}", self.file, field.as_deref().unwrap_or("(row)"));
+            *stats.rejected_by_field.entry(by).or_default() += 1;
+            if listed.len() < max_listed {
+                listed.push(Reject {
+                    file: self.file.clone(),
                     line,
-                    key,
-                    fields: &fields,
-                    udc: &udc,
-                })
-            }),
+                    field,
+                    reason,
+                });
+            }
         };
-        if let Err(e) = result {
-            scan.rejected += 1;
-            fail(line, e.column, e.reason);
+
+        // In-memory reads cannot fail with I/O errors and byte records are
+        // never UTF-8 checked, so an Err here cannot happen: end of input.
+        while reader.read_byte_record(&mut raw).unwrap_or(false) {
+            stats.records += 1;
+            let start = from + raw.position().map_or(0, |p| p.byte()) as usize;
+            let line = lines.line_at(self.body, start);
+            if raw.len() != n {
+                // Name the first missing column, or the first one too many.
+                let column = Some(raw.len().min(n));
+                fail(
+                    &mut stats,
+                    line,
+                    column,
+                    format!("expected {n} fields, found {}", raw.len()),
+                );
+                continue;
+            }
+            let same_key = last_key.is_some() && (0..5).all(|i| raw[i] == last_raw[i][..]);
+            if !same_key {
+                last_key = None;
+                for (i, slot) in last_raw.iter_mut().enumerate() {
+                    slot.clear();
+                    slot.extend_from_slice(&raw[i]);
+                }
+            }
+            udc.clear();
+            let mut bad = None;
+            let decode_range = |range: std::ops::Range<usize>,
+                                bufs: &mut Vec<String>,
+                                udc: &mut UdcSeen| {
+                for i in range {
+                    if !raw[i].is_ascii() {
+                        if let Err(e) = decoder.decode(self.encoding, &raw[i], &mut bufs[i], udc) {
+                            return Some(FieldError::at(i, e.to_string()));
+                        }
+                    }
+                }
+                None
+            };
+            if !same_key {
+                bad = decode_range(0..5, &mut bufs, &mut udc);
+                if bad.is_none() {
+                    let mut key_fields: [String; 5] = Default::default();
+                    for (i, k) in key_fields.iter_mut().enumerate() {
+                        k.push_str(ascii_or(&raw[i], &bufs[i]));
+                    }
+                    match parse_key(self.court, &key_fields) {
+                        Ok(key) => {
+                            let case = resolve.map_or(Ok(u32::MAX), |r| r(&key));
+                            last_key = Some((key, key_fields, udc.clone(), case));
+                        }
+                        Err(e) => bad = Some(e),
+                    }
+                }
+            } else if let Some((_, _, key_udc, _)) = &last_key {
+                // The key's own user-defined characters count on every row.
+                udc.mapped += key_udc.mapped;
+                udc.unmapped.extend(key_udc.unmapped.iter().cloned());
+            }
+            if bad.is_none() {
+                bad = decode_range(5..n, &mut bufs, &mut udc);
+            }
+            let result = match (bad, &last_key) {
+                (Some(e), _) => Err(e),
+                (None, None) => unreachable!("a good key is cached"),
+                (None, Some((_, _, _, Err(e)))) => Err(e.clone()),
+                (None, Some((key, key_fields, _, Ok(case)))) => {
+                    let mut fields: [&str; 10] = [""; 10];
+                    for (i, f) in fields.iter_mut().enumerate().take(n) {
+                        *f = if i < 5 {
+                            &key_fields[i]
+                        } else {
+                            ascii_or(&raw[i], &bufs[i])
+                        };
+                    }
+                    row(&Record {
+                        line,
+                        key,
+                        case: *case,
+                        fields: &fields[..n],
+                    })
+                }
+            };
+            match result {
+                Ok(()) => stats.count_udc(&udc),
+                Err(e) => fail(&mut stats, line, e.column, e.reason),
+            }
         }
+        (stats, listed)
     }
-    Ok(scan)
+}
+
+/// The trimmed text of a field: borrowed from the raw bytes when they are
+/// ASCII (the same in CP950 and UTF-8), else the decoded buffer.
+fn ascii_or<'b>(raw: &'b [u8], decoded: &'b str) -> &'b str {
+    if raw.is_ascii() {
+        trim(std::str::from_utf8(raw).expect("ASCII is UTF-8"))
+    } else {
+        trim(decoded)
+    }
+}
+
+/// A part of a file's body that starts and ends at record boundaries.
+#[derive(Debug, Clone, Copy)]
+struct Chunk {
+    from: usize,
+    to: usize,
+    /// Line feeds in the file before `from`.
+    feeds: usize,
+}
+
+/// How often `b` occurs in `bytes`. Summed in blocks of 32 into a byte
+/// counter, which the compiler turns into wide compares and adds.
+fn count(bytes: &[u8], b: u8) -> usize {
+    let blocks = bytes.chunks_exact(32);
+    let tail = blocks.remainder().iter().filter(|&&c| c == b).count();
+    blocks
+        .map(|block| block.iter().map(|&c| u8::from(c == b)).sum::<u8>() as usize)
+        .sum::<usize>()
+        + tail
 }
 
 /// Physical line numbers of records. The csv reader's own line count lags
 /// behind with CRLF line ends, so lines are counted from byte offsets: the
 /// line of a record is 1 + the line feeds before its first byte (a record's
 /// start offset may point at the line end of the record before it).
-#[derive(Default)]
 struct LineCounter {
     offset: usize,
     feeds: u64,
@@ -276,17 +543,14 @@ impl LineCounter {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .map_or(body.len(), |p| start + p);
-        self.feeds += body[self.offset..first]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count() as u64;
+        self.feeds += count(&body[self.offset..first], b'\n') as u64;
         self.offset = first;
         self.feeds + 1
     }
 }
 
 /// Checks the five key columns every file starts with.
-fn parse_key(court: &str, f: &[String]) -> Result<CaseKey, FieldError> {
+fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
     let limits = &contract().limits;
     if f[0] != court {
         return Err(FieldError::at(
@@ -336,8 +600,8 @@ pub fn parse_int(s: &str, max_digits: usize) -> Result<u32, String> {
 }
 
 /// Parses a date column, naming the column on failure.
-pub fn date_field(fields: &[String], column: usize) -> Result<chrono::NaiveDate, FieldError> {
-    crate::date::parse_roc_date(&fields[column]).map_err(|r| FieldError::at(column, r))
+pub fn date_field(fields: &[&str], column: usize) -> Result<chrono::NaiveDate, FieldError> {
+    crate::date::parse_roc_date(fields[column]).map_err(|r| FieldError::at(column, r))
 }
 
 #[cfg(test)]

@@ -6,7 +6,7 @@ use schemas::contract;
 use super::{FieldError, Record};
 
 pub fn parse(r: &Record<'_>) -> Result<String, FieldError> {
-    let account = &r.fields[5];
+    let account = r.fields[5];
     let max = contract().limits.prosecutor_account_chars;
     let ok_chars = account
         .bytes()
@@ -19,5 +19,5 @@ pub fn parse(r: &Record<'_>) -> Result<String, FieldError> {
             ),
         ));
     }
-    Ok(account.clone())
+    Ok(account.to_string())
 }

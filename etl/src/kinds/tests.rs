@@ -26,32 +26,36 @@ fn scan<T: std::fmt::Debug>(
     .concat();
     let decoder = Decoder::new(HashMap::new());
     let mut rows = Vec::new();
-    let mut rejects = Vec::new();
-    scan_file(
-        &bytes,
-        "TPD",
-        kind,
-        &decoder,
-        |r| {
-            rows.push(format!("{} {} {:?}", r.line, r.key, parse(r)?));
-            Ok(())
-        },
-        |r| {
-            rejects.push(format!(
-                "{} {}: {}",
-                r.line,
-                r.field.unwrap_or_default(),
-                r.reason
-            ))
-        },
-    )
-    .unwrap();
+    let file = DataFile::open(&bytes, "TPD", kind, &decoder).unwrap();
+    let (_, rejects) = file.for_each(&decoder, None, usize::MAX, |r| {
+        rows.push(format!("{} {} {:?}", r.line, r.key, parse(r)?));
+        Ok(())
+    });
+    let rejects = rejects
+        .into_iter()
+        .map(|r| format!("{} {}: {}", r.line, r.field.unwrap_or_default(), r.reason))
+        .collect();
     (rows, rejects)
+}
+
+/// Shows a parsed progress row with its text (which lives in the arena).
+struct Shown(String);
+
+impl std::fmt::Debug for Shown {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+fn progress_text(r: &Record<'_>) -> Result<Shown, FieldError> {
+    let mut arena = String::new();
+    let v = progress::parse(r, &mut arena)?;
+    Ok(Shown(format!("{v:?} text: {:?}", v.text.get(&arena))))
 }
 
 fn check_rejects(kind: FileKind, header: &str, body: &str, want: &[&str]) {
     let (_, got) = match kind {
-        FileKind::Progress => scan(kind, header, body, progress::parse),
+        FileKind::Progress => scan(kind, header, body, progress_text),
         FileKind::Case => scan(kind, header, body, case::parse),
         FileKind::Applicant => scan(kind, header, body, applicant::parse),
         FileKind::Prosecutor => scan(kind, header, body, prosecutor::parse),
@@ -65,14 +69,15 @@ fn check_rejects(kind: FileKind, header: &str, body: &str, want: &[&str]) {
 #[test]
 fn keys_accept_leading_zeros_and_trim_spaces() {
     let body = "TPD,刑事,000113,\u{3000}訴 ,0000100,007,113/07/02,準備程序,113/07/01 10:00:00,\r\n";
-    let (rows, rejects) = scan(FileKind::Progress, PROGRESS_HEADER, body, progress::parse);
+    let (rows, rejects) = scan(FileKind::Progress, PROGRESS_HEADER, body, progress_text);
     assert!(rejects.is_empty(), "{rejects:?}");
     assert_eq!(rows.len(), 1);
     assert!(
-        rows[0].starts_with("2 刑事 113年度訴字第100號 ProgressRow { seq: 7,"),
+        rows[0].starts_with("2 刑事 113年度訴字第100號 Version { seq: 7,"),
         "{}",
         rows[0]
     );
+    assert!(rows[0].ends_with("text: \"準備程序\""), "{}", rows[0]);
 }
 
 #[test]
@@ -81,7 +86,7 @@ fn quoted_commas_quotes_and_line_breaks_keep_line_numbers_right() {
         "TPD,民事,113,訴,1,1,113/07/02,\"函查,\"\"急件\"\"\r\n第二行\",113/07/01 10:00:00,N\r\n",
         "TPD,民事,113,訴,1,2,113/07/03,準備程序,113/07/01 10:00:00,X\r\n",
     );
-    let (rows, rejects) = scan(FileKind::Progress, PROGRESS_HEADER, body, progress::parse);
+    let (rows, rejects) = scan(FileKind::Progress, PROGRESS_HEADER, body, progress_text);
     assert_eq!(rows.len(), 1);
     assert!(
         rows[0].contains(r#"text: "函查,\"急件\"\r\n第二行""#),
@@ -215,28 +220,17 @@ fn prosecutor_accounts() {
 fn a_wrong_header_makes_the_file_unusable() {
     let bytes = "法院代號,案件類別,年度,字別,案號,股別,狀態,狀態日期\r\n".as_bytes();
     let bytes = [b"\xEF\xBB\xBF".as_slice(), bytes].concat();
-    let err = scan_file(
-        &bytes,
-        "TPD",
-        FileKind::Case,
-        &Decoder::new(HashMap::new()),
-        |_| Ok(()),
-        |_| {},
-    )
-    .unwrap_err();
+    let decoder = Decoder::new(HashMap::new());
+    let err = DataFile::open(&bytes, "TPD", FileKind::Case, &decoder)
+        .err()
+        .unwrap();
     assert!(
         err.to_string().starts_with("TPD_case.csv:1: header is"),
         "{err}"
     );
-    let err = scan_file(
-        b"",
-        "TPD",
-        FileKind::Case,
-        &Decoder::new(HashMap::new()),
-        |_| Ok(()),
-        |_| {},
-    )
-    .unwrap_err();
+    let err = DataFile::open(b"", "TPD", FileKind::Case, &decoder)
+        .err()
+        .unwrap();
     assert!(matches!(err, FileError::Empty { .. }));
 }
 
@@ -254,16 +248,10 @@ fn invalid_cp950_bytes_name_the_field() {
     bytes.extend_from_slice(
         b"TPD,\xA5\xC1\xA8\xC6,113,\xB6\x44,1,\xA4\x30,\xBC\x66\xB2\x7A\xA4\xA4,\r\n",
     );
-    let mut rejects = Vec::new();
-    scan_file(
-        &bytes,
-        "TPD",
-        FileKind::Case,
-        &Decoder::new(HashMap::new()),
-        |_| Ok(()),
-        |r| rejects.push(r.to_string()),
-    )
-    .unwrap();
+    let decoder = Decoder::new(HashMap::new());
+    let file = DataFile::open(&bytes, "TPD", FileKind::Case, &decoder).unwrap();
+    let (_, rejects) = file.for_each(&decoder, None, 10, |_| Ok(()));
+    let rejects: Vec<String> = rejects.iter().map(Reject::to_string).collect();
     assert_eq!(
         rejects,
         vec!["TPD_case.csv:2: field 股別: invalid CP950 bytes 0xA4 0x30 at byte 1"]
@@ -279,4 +267,84 @@ fn file_names() {
     assert_eq!(FileKind::from_file_name("tpd_case.csv"), None);
     assert_eq!(FileKind::from_file_name("TPDX_case.csv"), None);
     assert_eq!(FileKind::from_file_name("MANIFEST.csv"), None);
+}
+
+/// Rows for the chunking test: quoted line breaks, commas and quotes, bad
+/// rows, and runs of one case (the key cache).
+fn messy_progress(n: usize) -> String {
+    let mut body = String::new();
+    for i in 0..n {
+        let case = i / 7;
+        let text = match i % 6 {
+            0 => "準備程序".to_string(),
+            1 => format!("\"函查,\"\"{i}\"\"\r\n第二行\""),
+            2 => format!("\"多行\r\n\r\n{i}\""),
+            3 => "宣判".to_string(),
+            4 => format!("\"逗號, {i}\""),
+            _ => "調解".to_string(),
+        };
+        let date = if i % 53 == 0 {
+            "115/02/30"
+        } else {
+            "115/01/02"
+        };
+        let case = if i % 97 == 0 {
+            format!("{case},x")
+        } else {
+            case.to_string()
+        };
+        body.push_str(&format!(
+            "TPD,民事,115,訴,{case},{},{date},{text},115/01/02 10:00:00,N\r\n",
+            i % 7 + 1
+        ));
+    }
+    body
+}
+
+#[test]
+fn chunked_parsing_gives_exactly_what_one_pass_gives() {
+    let bytes = [
+        b"\xEF\xBB\xBF".as_slice(),
+        PROGRESS_HEADER.as_bytes(),
+        messy_progress(2000).as_bytes(),
+    ]
+    .concat();
+    let decoder = Decoder::new(HashMap::new());
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let show = |r: &Record<'_>, arena: &mut String| -> Result<String, FieldError> {
+        let v = progress::parse(r, arena)?;
+        Ok(format!(
+            "{} {} {:?} {}",
+            r.line,
+            r.key,
+            v.seq,
+            v.text.get(arena)
+        ))
+    };
+    let mut one_pass = Vec::new();
+    let mut arena = String::new();
+    let (stats, rejects) = file.for_each(&decoder, None, usize::MAX, |r| {
+        one_pass.push(show(r, &mut arena)?);
+        Ok(())
+    });
+    for size in [1, 64, 1000, 1 << 20] {
+        let (chunks, par_stats, par_rejects) =
+            file.par_map_in(size, &decoder, None, usize::MAX, show);
+        if size == 64 {
+            assert!(
+                chunks.len() > 100,
+                "small chunks must split the file: {}",
+                chunks.len()
+            );
+        }
+        let rows: Vec<String> = chunks.into_iter().flat_map(|(rows, _)| rows).collect();
+        assert_eq!(rows, one_pass, "chunk size {size}");
+        assert_eq!(par_rejects, rejects, "chunk size {size}");
+        assert_eq!(
+            (par_stats.records, par_stats.rejected),
+            (stats.records, stats.rejected)
+        );
+    }
+    assert_eq!(stats.records, 2000);
+    assert!(stats.rejected > 50);
 }

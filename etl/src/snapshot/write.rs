@@ -60,6 +60,7 @@ pub fn build(
     courts: &[CourtData],
     progress: &dyn Fn(u64),
 ) -> Result<Counts, WriteError> {
+    let started = std::time::Instant::now();
     let mut conn = Connection::open(path)?;
     conn.execute_batch(
         "PRAGMA journal_mode = OFF;
@@ -143,9 +144,16 @@ pub fn build(
     }
     pause("before-commit");
     tx.commit()?;
+    let t = std::time::Instant::now();
+    tracing::debug!("rows inserted in {:?}", started.elapsed());
     conn.execute_batch(SNAPSHOT_INDEXES)?;
+    tracing::debug!("indexes in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
     conn.execute_batch("ANALYZE")?;
+    tracing::debug!("analyze in {:?}", t.elapsed());
+    let t = std::time::Instant::now();
     verify(&conn, Counts::expected(courts))?;
+    tracing::debug!("verify in {:?}", t.elapsed());
     conn.close().map_err(|(_, e)| e)?;
     Ok(Counts::expected(courts))
 }
