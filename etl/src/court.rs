@@ -16,7 +16,7 @@ use crate::decode::Decoder;
 use crate::kinds::progress::Version;
 use crate::kinds::{
     applicant, case, progress, prosecutor, CaseKey, DataFile, FieldError, FileKind, FileScan,
-    Reject, ScanStats,
+    ParScan, Reject, ScanStats,
 };
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
 use crate::rules::{latest_three, scope, Scope, Versions};
@@ -84,8 +84,8 @@ pub struct CourtImport {
     pub file_errors: Vec<String>,
 }
 
-/// The output of a parallel scan of one file.
-type Scanned<'a, T, S> = Option<(DataFile<'a>, Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>)>;
+/// A file and what its parallel scan gave, if the court sent it.
+type Scanned<'a, T, S> = Option<(DataFile<'a>, ParScan<T, S>)>;
 
 /// Imports one court from its files' bytes (already checked against the
 /// manifest).
@@ -153,9 +153,8 @@ pub fn import_court(
             None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(file)) => {
-                let (chunks, scan, listed) =
-                    file.par_map(decoder, Some(resolve), max_listed, parse);
-                Ok(Some((file, chunks, scan, listed)))
+                let scan = file.par_map(decoder, Some(resolve), max_listed, parse);
+                Ok(Some((file, scan)))
             }
         }
     }
@@ -198,7 +197,14 @@ pub fn import_court(
     let mut arenas: Vec<String> = Vec::new();
     let mut entries: Vec<Vec<(u32, Version)>> = vec![Vec::new(); cases.len()];
     match progress_scan {
-        Ok(Some((file, chunks, scan, listed))) => {
+        Ok(Some((
+            file,
+            ParScan {
+                chunks,
+                stats: scan,
+                rejects: listed,
+            },
+        ))) => {
             stats.add_file(&file, scan);
             rejects.extend(listed);
             let rows: usize = chunks.iter().map(|(rows, _)| rows.len()).sum();
@@ -224,7 +230,14 @@ pub fn import_court(
     // Each (case, address) pair's last row stands.
     let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases.len()];
     match applicant_scan {
-        Ok(Some((file, chunks, scan, listed))) => {
+        Ok(Some((
+            file,
+            ParScan {
+                chunks,
+                stats: scan,
+                rejects: listed,
+            },
+        ))) => {
             stats.add_file(&file, scan);
             rejects.extend(listed);
             let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
@@ -251,7 +264,14 @@ pub fn import_court(
 
     let mut case_prosecutors: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
     match prosecutor_scan {
-        Ok(Some((file, chunks, scan, listed))) => {
+        Ok(Some((
+            file,
+            ParScan {
+                chunks,
+                stats: scan,
+                rejects: listed,
+            },
+        ))) => {
             stats.add_file(&file, scan);
             rejects.extend(listed);
             for (rows, ()) in chunks {

@@ -185,6 +185,14 @@ pub struct Record<'a> {
     pub fields: &'a [&'a str],
 }
 
+/// What a parallel scan gives: per chunk, in file order, its rows and its
+/// state (an arena); the counts; the first rejects.
+pub struct ParScan<T, S> {
+    pub chunks: Vec<(Vec<T>, S)>,
+    pub stats: ScanStats,
+    pub rejects: Vec<Reject>,
+}
+
 /// Finds the case a key names (`Err` rejects the row).
 pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 
@@ -319,7 +327,7 @@ impl<'a> DataFile<'a> {
         resolve: Option<Resolve<'_>>,
         max_listed: usize,
         parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
-    ) -> (Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>) {
+    ) -> ParScan<T, S> {
         self.par_map_in(CHUNK, decoder, resolve, max_listed, parse)
     }
 
@@ -330,7 +338,7 @@ impl<'a> DataFile<'a> {
         resolve: Option<Resolve<'_>>,
         max_listed: usize,
         parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
-    ) -> (Vec<(Vec<T>, S)>, ScanStats, Vec<Reject>) {
+    ) -> ParScan<T, S> {
         use rayon::prelude::*;
         let results: Vec<_> = self
             .chunks(chunk_size)
@@ -354,7 +362,11 @@ impl<'a> DataFile<'a> {
             rejects.extend(r.into_iter().take(max_listed.saturating_sub(rejects.len())));
             chunks.push(chunk);
         }
-        (chunks, stats, rejects)
+        ParScan {
+            chunks,
+            stats,
+            rejects,
+        }
     }
 
     fn scan_range(

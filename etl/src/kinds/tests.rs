@@ -328,8 +328,11 @@ fn chunked_parsing_gives_exactly_what_one_pass_gives() {
         Ok(())
     });
     for size in [1, 64, 1000, 1 << 20] {
-        let (chunks, par_stats, par_rejects) =
-            file.par_map_in(size, &decoder, None, usize::MAX, show);
+        let ParScan {
+            chunks,
+            stats: par_stats,
+            rejects: par_rejects,
+        } = file.par_map_in(size, &decoder, None, usize::MAX, show);
         if size == 64 {
             assert!(
                 chunks.len() > 100,
