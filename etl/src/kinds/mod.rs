@@ -396,7 +396,7 @@ impl<'a> DataFile<'a> {
         // The key of the previous record, raw and parsed: consecutive rows
         // of one case skip decoding and resolving it again.
         let mut last_raw: Vec<Vec<u8>> = vec![Vec::new(); 5];
-        let mut last_key: Option<(CaseKey, [String; 5], UdcSeen, Result<u32, FieldError>)> = None;
+        let mut last_key: Option<CachedKey> = None;
 
         let mut fail = |stats: &mut ScanStats, line: u64, column: Option<usize>, reason: String| {
             stats.rejected += 1;
@@ -467,12 +467,17 @@ impl<'a> DataFile<'a> {
                     match parse_key(self.court, &key_fields) {
                         Ok(key) => {
                             let case = resolve.map_or(Ok(u32::MAX), |r| r(&key));
-                            last_key = Some((key, key_fields, udc.clone(), case));
+                            last_key = Some(CachedKey {
+                                key,
+                                fields: key_fields,
+                                udc: udc.clone(),
+                                case,
+                            });
                         }
                         Err(e) => bad = Some(e),
                     }
                 }
-            } else if let Some((_, _, key_udc, _)) = &last_key {
+            } else if let Some(CachedKey { udc: key_udc, .. }) = &last_key {
                 // The key's own user-defined characters count on every row.
                 udc.mapped += key_udc.mapped;
                 udc.unmapped.extend(key_udc.unmapped.iter().cloned());
@@ -483,8 +488,16 @@ impl<'a> DataFile<'a> {
             let result = match (bad, &last_key) {
                 (Some(e), _) => Err(e),
                 (None, None) => unreachable!("a good key is cached"),
-                (None, Some((_, _, _, Err(e)))) => Err(e.clone()),
-                (None, Some((key, key_fields, _, Ok(case)))) => {
+                (None, Some(CachedKey { case: Err(e), .. })) => Err(e.clone()),
+                (
+                    None,
+                    Some(CachedKey {
+                        key,
+                        fields: key_fields,
+                        case: Ok(case),
+                        ..
+                    }),
+                ) => {
                     let mut fields: [&str; 10] = [""; 10];
                     for (i, f) in fields.iter_mut().enumerate().take(n) {
                         *f = if i < 5 {
@@ -508,6 +521,15 @@ impl<'a> DataFile<'a> {
         }
         (stats, listed)
     }
+}
+
+/// The previous record's key, parsed, with its decoded fields, the
+/// user-defined characters in them, and the case it resolved to.
+struct CachedKey {
+    key: CaseKey,
+    fields: [String; 5],
+    udc: UdcSeen,
+    case: Result<u32, FieldError>,
 }
 
 /// The trimmed text of a field: borrowed from the raw bytes when they are
