@@ -82,6 +82,37 @@ pub fn last_queryable_day(status_date: NaiveDate, months: u32) -> NaiveDate {
         .expect("ROC dates are far from chrono's limits")
 }
 
+/// A date as snapshots store it: the integer YYYYMMDD.
+pub fn to_int(d: NaiveDate) -> i64 {
+    i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
+}
+
+pub fn from_int(n: i64) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(
+        i32::try_from(n / 10_000).ok()?,
+        (n / 100 % 100) as u32,
+        (n % 100) as u32,
+    )
+}
+
+/// A date-time as snapshots store it: the integer YYYYMMDDHHMMSS.
+pub fn datetime_to_int(t: NaiveDateTime) -> i64 {
+    use chrono::Timelike;
+    to_int(t.date()) * 1_000_000
+        + i64::from(t.hour()) * 10_000
+        + i64::from(t.minute()) * 100
+        + i64::from(t.second())
+}
+
+pub fn datetime_from_int(n: i64) -> Option<NaiveDateTime> {
+    let time = n % 1_000_000;
+    from_int(n / 1_000_000)?.and_hms_opt(
+        (time / 10_000) as u32,
+        (time / 100 % 100) as u32,
+        (time % 100) as u32,
+    )
+}
+
 /// Parses a batch directory name, `YYYYMMDD` (Gregorian).
 pub fn parse_batch_date(s: &str) -> Option<NaiveDate> {
     if s.len() != 8 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -156,6 +187,17 @@ mod tests {
         assert_eq!(last_queryable_day(ymd(2024, 12, 31), 2), ymd(2025, 2, 28));
         // Leap year: 112/12/30 → 113/02/29.
         assert_eq!(last_queryable_day(ymd(2023, 12, 30), 2), ymd(2024, 2, 29));
+    }
+
+    #[test]
+    fn integer_forms_round_trip() {
+        let d = ymd(2026, 11, 24);
+        assert_eq!(to_int(d), 20261124);
+        assert_eq!(from_int(20261124), Some(d));
+        assert_eq!(from_int(20261131), None);
+        let t = d.and_hms_opt(9, 5, 7).unwrap();
+        assert_eq!(datetime_to_int(t), 20261124090507);
+        assert_eq!(datetime_from_int(20261124090507), Some(t));
     }
 
     #[test]

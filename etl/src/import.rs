@@ -5,12 +5,14 @@
 //! rules → carry over courts that are absent or unusable → build the snapshot
 //! in a temp file and verify it → publish → retention → report.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Condvar, Mutex};
 use std::time::Instant;
 
 use chrono::NaiveDate;
-use rayon::prelude::*;
+use indicatif::ProgressBar;
 use schemas::contract;
 
 use crate::batch::{self, BatchError, CourtPlan};
@@ -20,12 +22,11 @@ use crate::date::{compact, roc};
 use crate::decode::{load_eudc, Decoder};
 use crate::failpoint::pause;
 use crate::kinds::FileKind;
-use crate::model::CourtData;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
-use crate::snapshot::read::Snapshot;
+use crate::snapshot::read::{CourtRow, Snapshot};
 use crate::snapshot::store::Store;
-use crate::snapshot::write;
+use crate::snapshot::write::Builder;
 use crate::ui::Ui;
 
 /// Exit codes of `cpor-etl import` (also in `--help` and the README).
@@ -82,9 +83,11 @@ pub struct ImportRun {
 
 /// Per-court result of tonight's files.
 struct Tonight {
-    code: String,
     import: Option<CourtImport>,
+    /// Why the court cannot be imported tonight (empty: it can).
     reasons: Vec<String>,
+    /// Time spent reading, decoding and applying the rules.
+    ms: u64,
 }
 
 struct Stopwatch {
@@ -177,142 +180,101 @@ pub fn run(
     let decoder = Decoder::new(eudc);
     clock.lap("plan");
 
-    // Tonight's courts, in parallel; results come back in court order.
-    let total_bytes: u64 = plan
-        .courts
-        .values()
-        .flat_map(|c| c.files.values())
-        .filter_map(|(p, _)| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    let bar = ui.bytes_bar("courts", total_bytes);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| internal("thread pool")(&e))?;
-    let courts: Vec<(&String, &CourtPlan)> = plan.courts.iter().collect();
-    let tonight: Vec<Tonight> = pool.install(|| {
-        courts
-            .par_iter()
-            .map(|(code, court_plan)| {
-                let t = import_one(code, court_plan, &decoder, date, config);
-                bar.inc(
-                    court_plan
-                        .files
-                        .values()
-                        .filter_map(|(p, _)| std::fs::metadata(p).ok())
-                        .map(|m| m.len())
-                        .sum(),
-                );
-                t
-            })
-            .collect()
-    });
-    bar.finish_and_clear();
-    clock.lap("read, decode, rules");
-    pause("after-parse");
-
-    // Carry over what tonight did not bring.
+    // Tonight's courts are parsed by `threads` workers, in code order, while
+    // this thread writes each court into the snapshot as soon as it and every
+    // court before it are done. A court that did not come, or came unusable,
+    // is carried over from the previous snapshot at its place in the order.
     let previous = match &live {
         Some(l) => Some(Snapshot::open(l).map_err(|e| internal("opening the live snapshot")(&e))?),
         None => None,
     };
-    let mut data: BTreeMap<String, CourtData> = BTreeMap::new();
-    let mut reports: BTreeMap<String, CourtReport> = BTreeMap::new();
-    for t in tonight {
-        let name = contract().court(&t.code).map(|c| c.name.clone());
-        let in_scope = contract().court(&t.code).is_some_and(|c| c.fact_finding);
-        let mut r = CourtReport {
-            court: t.code.clone(),
-            name,
-            status: CourtStatus::Unusable,
-            reasons: t.reasons.clone(),
-            as_of: None,
-            stats: None,
-            rejects: Vec::new(),
-            rejects_not_listed: 0,
-            carried: None,
-        };
-        if let Some(import) = t.import {
-            r.rejects_not_listed = import
-                .stats
-                .rejected
-                .saturating_sub(import.rejects.len() as u64);
-            r.rejects = import.rejects;
-            r.stats = Some(import.stats);
-            if !in_scope {
-                r.status = CourtStatus::OutOfScope;
-            } else if t.reasons.is_empty() {
-                r.status = CourtStatus::Imported;
-                r.as_of = Some(roc(date));
-                data.insert(t.code.clone(), import.data);
-            }
-        } else if !in_scope {
-            r.status = CourtStatus::OutOfScope;
-        }
-        reports.insert(t.code, r);
-    }
-    if let Some(prev) = &previous {
-        let prev_courts = prev
+    let prev_courts: BTreeMap<String, CourtRow> = match &previous {
+        Some(p) => p
             .courts()
-            .map_err(|e| internal("reading the live snapshot")(&e))?;
-        for court in prev_courts {
-            if data.contains_key(&court.code) {
-                continue;
-            }
-            let reason = match reports.get(&court.code) {
-                Some(r) => format!(
-                    "not imported from batch {}: {}",
-                    compact(date),
-                    r.reasons.join("; ")
-                ),
-                None => format!("absent from batch {}", compact(date)),
-            };
-            let mut carried = prev
-                .court_data(&court.code)
-                .map_err(|e| internal("reading the live snapshot")(&e))?
-                .expect("court listed by the snapshot");
-            carried.carry_reason = Some(reason.clone());
-            let mut stats = CarriedStats {
-                cases: carried.cases.len() as u64,
-                cases_queryable: 0,
-                expired_tonight: 0,
-            };
-            for case in &mut carried.cases {
-                if case.queryable && !within_cutoff(&case.status, case.status_date, date) {
-                    case.expire();
-                    stats.expired_tonight += 1;
+            .map_err(|e| internal("reading the live snapshot")(&e))?
+            .into_iter()
+            .map(|c| (c.code.clone(), c))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    let courts: Vec<(&String, &CourtPlan)> = plan.courts.iter().collect();
+    let order: BTreeSet<&String> = plan.courts.keys().chain(prev_courts.keys()).collect();
+    let total_bytes: u64 = courts.iter().map(|(_, p)| plan_bytes(p)).sum();
+    let read_bar = ui.bytes_bar("read", total_bytes);
+    let write_bar = ui.count_bar("write", order.len() as u64, "courts");
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| internal("thread pool")(&e))?;
+    let temp = store.temp_path(date);
+    let mut builder =
+        Builder::create(&temp, date).map_err(|e| internal("creating the snapshot")(&e))?;
+    // Measured on the national batch: 4 courts per worker keeps both cores
+    // busy; a wider window only adds memory.
+    let gate = Gate::new(threads * 4);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Tonight)>();
+    let mut reports: Vec<CourtReport> = Vec::new();
+    let written: Result<(), ImportError> = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            pool.scope(|s| {
+                for _ in 0..threads {
+                    let tx = tx.clone();
+                    let (next, gate, courts, decoder, read_bar) =
+                        (&next, &gate, &courts, &decoder, &read_bar);
+                    s.spawn(move |_| loop {
+                        let i = next.fetch_add(1, Ordering::SeqCst);
+                        if i >= courts.len() || !gate.wait_for(i) {
+                            break;
+                        }
+                        let (code, court_plan) = courts[i];
+                        let t = import_one(code, court_plan, decoder, date, config);
+                        read_bar.inc(plan_bytes(court_plan));
+                        if tx.send((i, t)).is_err() {
+                            break;
+                        }
+                    });
                 }
-                stats.cases_queryable += u64::from(case.queryable);
-            }
-            let r = reports
-                .entry(court.code.clone())
-                .or_insert_with(|| CourtReport {
-                    court: court.code.clone(),
-                    name: Some(court.name.clone()),
-                    status: CourtStatus::CarriedOver,
-                    reasons: vec![format!("absent from batch {}", compact(date))],
-                    as_of: None,
-                    stats: None,
-                    rejects: Vec::new(),
-                    rejects_not_listed: 0,
-                    carried: None,
-                });
-            r.status = CourtStatus::CarriedOver;
-            r.as_of = Some(roc(carried.as_of));
-            r.carried = Some(stats);
-            data.insert(court.code.clone(), carried);
-        }
-    }
+            });
+            drop(tx);
+        });
+        let result = write_courts(
+            &order,
+            &courts,
+            &rx,
+            &gate,
+            &prev_courts,
+            previous.as_ref(),
+            date,
+            &mut builder,
+            &mut reports,
+            &write_bar,
+        );
+        // Whatever happened, let the workers go.
+        gate.abort();
+        drop(rx);
+        result
+    });
+    read_bar.finish_and_clear();
+    write_bar.finish_and_clear();
     drop(previous);
-    report.courts = reports.into_values().collect();
-    clock.lap("carry over");
+    report.courts = reports;
+    if let Err(e) = written {
+        drop(builder);
+        let _ = std::fs::remove_file(&temp);
+        return Err(e);
+    }
+    clock.lap("courts: read, decode, rules, write");
+    tracing::debug!("inserting rows took {} ms", builder.insert_ms);
+    pause("after-parse");
 
     let imported = report
         .courts
         .iter()
         .any(|c| c.status == CourtStatus::Imported);
     if !imported {
+        drop(builder);
+        let _ = std::fs::remove_file(&temp);
         report.message = Some(format!(
             "no court of batch {} could be imported; the live snapshot stays as it is",
             compact(date)
@@ -324,21 +286,24 @@ pub fn run(
         });
     }
 
-    let courts: Vec<CourtData> = data.into_values().collect();
-    let temp = store.temp_path(date);
-    let counts_expected = write::Counts::expected(&courts);
-    let bar = ui.count_bar("snapshot", counts_expected.cases);
-    let built = write::build(&temp, date, &courts, &|n| bar.inc(n));
-    bar.finish_and_clear();
-    drop(courts);
-    let counts = match built {
-        Ok(c) => c,
+    let counts = match builder.finish() {
+        Ok((counts, times)) => {
+            clock.timings.push(Timing {
+                stage: "indexes",
+                ms: times.indexes_ms,
+            });
+            clock.timings.push(Timing {
+                stage: "verify",
+                ms: times.verify_ms,
+            });
+            clock.last = Instant::now();
+            counts
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&temp);
             return Err(internal("building the snapshot")(&e));
         }
     };
-    clock.lap("write and verify snapshot");
     pause("before-publish");
     let published = store
         .publish(&temp, date)
@@ -376,6 +341,161 @@ pub fn run(
     })
 }
 
+fn plan_bytes(plan: &CourtPlan) -> u64 {
+    plan.files
+        .values()
+        .filter_map(|(p, _)| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// Lets parse workers run at most `window` courts ahead of the writer, so
+/// finished courts waiting to be written cannot pile up in memory.
+struct Gate {
+    state: Mutex<(usize, bool)>,
+    moved: Condvar,
+    window: usize,
+}
+
+impl Gate {
+    fn new(window: usize) -> Gate {
+        Gate {
+            state: Mutex::new((0, false)),
+            moved: Condvar::new(),
+            window,
+        }
+    }
+
+    /// Waits until court `i` may be parsed; false once the import gave up.
+    fn wait_for(&self, i: usize) -> bool {
+        let mut state = self.state.lock().expect("gate lock");
+        while i >= state.0 + self.window && !state.1 {
+            state = self.moved.wait(state).expect("gate lock");
+        }
+        !state.1
+    }
+
+    /// The writer has consumed courts before `done`.
+    fn advance(&self, done: usize) {
+        self.state.lock().expect("gate lock").0 = done;
+        self.moved.notify_all();
+    }
+
+    fn abort(&self) {
+        self.state.lock().expect("gate lock").1 = true;
+        self.moved.notify_all();
+    }
+}
+
+/// The writer's side of the pipeline: every court in code order, tonight's
+/// if usable, else the previous snapshot's with tonight's cutoff.
+#[allow(clippy::too_many_arguments)]
+fn write_courts(
+    order: &BTreeSet<&String>,
+    courts: &[(&String, &CourtPlan)],
+    rx: &mpsc::Receiver<(usize, Tonight)>,
+    gate: &Gate,
+    prev_courts: &BTreeMap<String, CourtRow>,
+    previous: Option<&Snapshot>,
+    date: NaiveDate,
+    builder: &mut Builder,
+    reports: &mut Vec<CourtReport>,
+    bar: &ProgressBar,
+) -> Result<(), ImportError> {
+    let mut pending: BTreeMap<usize, Tonight> = BTreeMap::new();
+    let mut consumed = 0;
+    for &code in order {
+        bar.inc(1);
+        let contract_court = contract().court(code);
+        let in_scope = contract_court.is_some_and(|c| c.fact_finding);
+        let mut r = CourtReport {
+            court: code.clone(),
+            name: contract_court.map(|c| c.name.clone()),
+            status: CourtStatus::Unusable,
+            reasons: Vec::new(),
+            as_of: None,
+            parse_ms: None,
+            stats: None,
+            rejects: Vec::new(),
+            rejects_not_listed: 0,
+            carried: None,
+        };
+        if let Some(i) = courts.iter().position(|(c, _)| *c == code) {
+            let t = loop {
+                if let Some(t) = pending.remove(&i) {
+                    break t;
+                }
+                let (j, t) = rx.recv().map_err(|_| {
+                    ImportError::Internal(format!("the worker importing {code} stopped"))
+                })?;
+                pending.insert(j, t);
+            };
+            consumed = consumed.max(i + 1);
+            gate.advance(consumed);
+            r.reasons = t.reasons;
+            r.parse_ms = Some(t.ms);
+            if let Some(import) = t.import {
+                r.rejects_not_listed = import
+                    .stats
+                    .rejected
+                    .saturating_sub(import.rejects.len() as u64);
+                r.rejects = import.rejects;
+                r.stats = Some(import.stats);
+                if !in_scope {
+                    r.status = CourtStatus::OutOfScope;
+                } else if r.reasons.is_empty() {
+                    builder
+                        .add_court(&import.data)
+                        .map_err(|e| internal("writing the snapshot")(&e))?;
+                    r.status = CourtStatus::Imported;
+                    r.as_of = Some(roc(date));
+                }
+            } else if !in_scope {
+                r.status = CourtStatus::OutOfScope;
+            }
+        }
+        if matches!(r.status, CourtStatus::Unusable) && prev_courts.contains_key(code.as_str()) {
+            let prev = previous.expect("courts come from the previous snapshot");
+            let reason = if r.reasons.is_empty() {
+                r.reasons
+                    .push(format!("absent from batch {}", compact(date)));
+                format!("absent from batch {}", compact(date))
+            } else {
+                format!(
+                    "not imported from batch {}: {}",
+                    compact(date),
+                    r.reasons.join("; ")
+                )
+            };
+            let mut carried = prev
+                .court_data(code)
+                .map_err(|e| internal("reading the live snapshot")(&e))?
+                .expect("court listed by the snapshot");
+            carried.carry_reason = Some(reason);
+            let mut stats = CarriedStats {
+                cases: carried.cases.len() as u64,
+                cases_queryable: 0,
+                expired_tonight: 0,
+            };
+            for case in &mut carried.cases {
+                if case.queryable && !within_cutoff(&case.status, case.status_date, date) {
+                    case.expire();
+                    stats.expired_tonight += 1;
+                }
+                stats.cases_queryable += u64::from(case.queryable);
+            }
+            builder
+                .add_court(&carried)
+                .map_err(|e| internal("writing the snapshot")(&e))?;
+            r.status = CourtStatus::CarriedOver;
+            r.as_of = Some(roc(carried.as_of));
+            r.carried = Some(stats);
+        }
+        reports.push(r);
+    }
+    Ok(())
+}
+
 fn finish(report: &mut Report, clock: Stopwatch, path: &Path) -> Result<(), ImportError> {
     report.timings_ms = clock.timings;
     report.finished_at = chrono::Utc::now().to_rfc3339();
@@ -391,21 +511,34 @@ fn import_one(
     date: NaiveDate,
     config: &Config,
 ) -> Tonight {
+    let started = Instant::now();
+    let mut t = import_checked(code, plan, decoder, date, config);
+    t.ms = started.elapsed().as_millis() as u64;
+    t
+}
+
+fn import_checked(
+    code: &str,
+    plan: &CourtPlan,
+    decoder: &Decoder,
+    date: NaiveDate,
+    config: &Config,
+) -> Tonight {
     let mut reasons = plan.problems.clone();
     if !reasons.is_empty() {
         return Tonight {
-            code: code.to_string(),
             import: None,
             reasons,
+            ms: 0,
         };
     }
     let files = match batch::read_verified(plan) {
         Ok(files) => files,
         Err(problems) => {
             return Tonight {
-                code: code.to_string(),
                 import: None,
                 reasons: problems,
+                ms: 0,
             }
         }
     };
@@ -454,8 +587,8 @@ fn import_one(
         ));
     }
     Tonight {
-        code: code.to_string(),
         import: Some(import),
         reasons,
+        ms: 0,
     }
 }

@@ -67,6 +67,8 @@ pub struct CourtReport {
     pub reasons: Vec<String>,
     /// Export date of the data the snapshot holds for this court (ROC).
     pub as_of: Option<String>,
+    /// Time spent on tonight's files: read, hash, decode, rules.
+    pub parse_ms: Option<u64>,
     /// Counts from tonight's files, when they were read.
     pub stats: Option<CourtStats>,
     /// Rejected rows, in file order (at most `max_listed_rejects`).

@@ -2,24 +2,24 @@
 
 use std::io::IsTerminal;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 pub struct Ui {
-    enabled: bool,
+    bars: Option<MultiProgress>,
 }
 
 impl Ui {
     pub fn new() -> Ui {
         Ui {
-            enabled: std::io::stderr().is_terminal(),
+            bars: std::io::stderr().is_terminal().then(MultiProgress::new),
         }
     }
 
     fn bar(&self, stage: &str, len: u64, template: &str) -> ProgressBar {
-        if !self.enabled {
+        let Some(bars) = &self.bars else {
             return ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::hidden());
-        }
-        let bar = ProgressBar::new(len);
+        };
+        let bar = bars.add(ProgressBar::new(len));
         bar.set_style(
             ProgressStyle::with_template(template)
                 .expect("valid template")
@@ -38,13 +38,10 @@ impl Ui {
         )
     }
 
-    /// A bar counting items (cases written).
-    pub fn count_bar(&self, stage: &str, len: u64) -> ProgressBar {
-        self.bar(
-            stage,
-            len,
-            "{prefix:>9} [{bar:40}] {human_pos}/{human_len} cases eta {eta}",
-        )
+    /// A bar counting items (`unit`: what they are).
+    pub fn count_bar(&self, stage: &str, len: u64, unit: &str) -> ProgressBar {
+        let template = format!("{{prefix:>9}} [{{bar:40}}] {{human_pos}}/{{human_len}} {unit}");
+        self.bar(stage, len, &template)
     }
 }
 

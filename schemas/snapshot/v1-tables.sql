@@ -5,8 +5,9 @@
 -- written once, verified, published by rename and never modified again; a new
 -- schema is a new version number, never an edit of a published one.
 -- `PRAGMA user_version` holds the version; `PRAGMA application_id` marks the
--- file as a cpor snapshot. Dates are ISO-8601 text (YYYY-MM-DD, Gregorian);
--- people see them in ROC form, converted at display time.
+-- file as a cpor snapshot. Dates are integers YYYYMMDD (Gregorian) and times
+-- YYYYMMDDHHMMSS: compact, sortable, readable in the sqlite3 shell; people see
+-- them in ROC form (113/07/02), converted at display time.
 --
 -- Indexes live in v1-indexes.sql: the ETL creates them after the bulk load,
 -- which is much faster than maintaining them row by row.
@@ -25,7 +26,7 @@ CREATE TABLE meta (
 CREATE TABLE courts (
     code         TEXT PRIMARY KEY,
     name         TEXT NOT NULL,
-    as_of        TEXT NOT NULL,
+    as_of        INTEGER NOT NULL,
     carried_over INTEGER NOT NULL CHECK (carried_over IN (0, 1)),
     carry_reason TEXT
 ) WITHOUT ROWID;
@@ -35,6 +36,14 @@ CREATE TABLE courts (
 -- same ids. `queryable` is 0 for a case past the two-month cutoff; such a case
 -- keeps its row (administrators can see why it is gone) but has no entries,
 -- grants or prosecutors.
+--
+-- The latest three existing entries, by (posted, seq), are stored in the row
+-- itself, newest first: entry 1 is the newest; columns of missing entries are
+-- NULL. Everything that reads entries (a case page, the e-mail diff) wants
+-- all three of one case at once, and one row instead of four keeps the
+-- nightly write and every read cheaper (measured: docs/BENCHMARKS.md).
+-- `modifiedN` is the standing version's 異動時間, so a diff can tell a text
+-- revised in place.
 CREATE TABLE cases (
     id          INTEGER PRIMARY KEY,
     court       TEXT    NOT NULL REFERENCES courts (code),
@@ -44,22 +53,13 @@ CREATE TABLE cases (
     number      INTEGER NOT NULL,
     division    TEXT    NOT NULL,
     status      TEXT    NOT NULL,
-    status_date TEXT,
-    queryable   INTEGER NOT NULL CHECK (queryable IN (0, 1))
+    status_date INTEGER,
+    queryable   INTEGER NOT NULL CHECK (queryable IN (0, 1)),
+    seq1 INTEGER, posted1 INTEGER, text1 TEXT, modified1 INTEGER,
+    seq2 INTEGER, posted2 INTEGER, text2 TEXT, modified2 INTEGER,
+    seq3 INTEGER, posted3 INTEGER, text3 TEXT, modified3 INTEGER,
+    CHECK ((seq2 IS NULL OR seq1 IS NOT NULL) AND (seq3 IS NULL OR seq2 IS NOT NULL))
 );
-
--- The latest three existing entries of each queryable case. `rank` 1 is the
--- newest by (posted, seq). `modified` is the winning version's 異動時間
--- (YYYY-MM-DD HH:MM:SS), kept so a later diff can tell a revised text.
-CREATE TABLE entries (
-    case_id  INTEGER NOT NULL REFERENCES cases (id),
-    rank     INTEGER NOT NULL CHECK (rank BETWEEN 1 AND 3),
-    seq      INTEGER NOT NULL,
-    posted   TEXT    NOT NULL,
-    text     TEXT    NOT NULL,
-    modified TEXT    NOT NULL,
-    PRIMARY KEY (case_id, rank)
-) WITHOUT ROWID;
 
 -- Active grants: a clerk approved the address for the case and did not revoke
 -- it. Addresses are stored lower-cased.
@@ -67,7 +67,7 @@ CREATE TABLE grants (
     case_id  INTEGER NOT NULL REFERENCES cases (id),
     email    TEXT    NOT NULL,
     role     TEXT    NOT NULL,
-    approved TEXT    NOT NULL,
+    approved INTEGER NOT NULL,
     PRIMARY KEY (case_id, email)
 ) WITHOUT ROWID;
 

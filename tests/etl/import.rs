@@ -89,7 +89,16 @@ fn report_counts_what_each_court_brought() {
         .iter()
         .map(|t| t["stage"].as_str().unwrap())
         .collect();
-    assert!(stages.contains(&"write and verify snapshot"), "{stages:?}");
+    for stage in [
+        "plan",
+        "courts: read, decode, rules, write",
+        "indexes",
+        "verify",
+        "publish",
+    ] {
+        assert!(stages.contains(&stage), "{stage} missing from {stages:?}");
+    }
+    assert!(court(&r, "TPD")["parse_ms"].is_u64());
 }
 
 #[test]

@@ -9,6 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use super::store::SnapshotFile;
+use crate::date::{datetime_from_int, from_int};
 use crate::kinds::CaseKey;
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
 
@@ -37,22 +38,39 @@ pub struct CourtRow {
     pub carry_reason: Option<String>,
 }
 
-fn date(s: String) -> rusqlite::Result<NaiveDate> {
-    NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+fn bad_value(what: &str, n: i64) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Integer,
+        format!("{n} is not a {what}").into(),
+    )
 }
 
-fn datetime(s: String) -> rusqlite::Result<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(&s, "%Y-%m-%d %H:%M:%S").map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+fn date(n: i64) -> rusqlite::Result<NaiveDate> {
+    from_int(n).ok_or_else(|| bad_value("date (YYYYMMDD)", n))
 }
 
-const CASE_COLUMNS: &str =
-    "id, court, category, year, word, number, division, status, status_date, queryable";
+fn datetime(n: i64) -> rusqlite::Result<NaiveDateTime> {
+    datetime_from_int(n).ok_or_else(|| bad_value("date-time (YYYYMMDDHHMMSS)", n))
+}
+
+const CASE_COLUMNS: &str = "id, court, category, year, word, number, division, status, status_date, queryable,
+    seq1, posted1, text1, modified1, seq2, posted2, text2, modified2, seq3, posted3, text3, modified3";
 
 fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
+    let mut entries = Vec::with_capacity(3);
+    for slot in 0..3 {
+        let at = 10 + slot * 4;
+        let Some(seq) = r.get::<_, Option<u32>>(at)? else {
+            break;
+        };
+        entries.push(EntryData {
+            seq,
+            posted: date(r.get(at + 1)?)?,
+            text: r.get(at + 2)?,
+            modified: datetime(r.get(at + 3)?)?,
+        });
+    }
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -65,9 +83,9 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             },
             division: r.get(6)?,
             status: r.get(7)?,
-            status_date: r.get::<_, Option<String>>(8)?.map(date).transpose()?,
+            status_date: r.get::<_, Option<i64>>(8)?.map(date).transpose()?,
             queryable: r.get(9)?,
-            entries: Vec::new(),
+            entries,
             grants: Vec::new(),
             prosecutors: Vec::new(),
         },
@@ -132,7 +150,7 @@ impl Snapshot {
         };
         Ok((
             n("SELECT count(*) FROM cases")?,
-            n("SELECT count(*) FROM entries")?,
+            n("SELECT count(seq1) + count(seq2) + count(seq3) FROM cases")?,
         ))
     }
 
@@ -186,7 +204,7 @@ impl Snapshot {
     }
 
     /// Every case with id in `lo..=hi`, in id order (which is key order),
-    /// with its entries, grants and prosecutors. Streams: four ordered scans
+    /// with its entries, grants and prosecutors. Streams: three ordered scans
     /// merged by case id, so a national dump does not load everything.
     pub fn for_each_case(
         &self,
@@ -197,10 +215,6 @@ impl Snapshot {
         let mut cases = self.conn.prepare(&format!(
             "SELECT {CASE_COLUMNS} FROM cases WHERE id BETWEEN ?1 AND ?2 ORDER BY id"
         ))?;
-        let mut entries = self.conn.prepare(
-            "SELECT case_id, seq, posted, text, modified FROM entries
-             WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, rank",
-        )?;
         let mut grants = self.conn.prepare(
             "SELECT case_id, email, role, approved FROM grants
              WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, email",
@@ -208,19 +222,6 @@ impl Snapshot {
         let mut prosecutors = self.conn.prepare(
             "SELECT case_id, account FROM prosecutors WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, account",
         )?;
-        let mut entries = entries
-            .query_map([lo, hi], |r| {
-                Ok((
-                    r.get(0)?,
-                    EntryData {
-                        seq: r.get(1)?,
-                        posted: date(r.get(2)?)?,
-                        text: r.get(3)?,
-                        modified: datetime(r.get(4)?)?,
-                    },
-                ))
-            })?
-            .peekable();
         let mut grants = grants
             .query_map([lo, hi], |r| {
                 Ok((
@@ -238,7 +239,6 @@ impl Snapshot {
             .peekable();
         for row in cases.query_map([lo, hi], case_row)? {
             let (id, court, mut case) = row?;
-            case.entries = rows_of(&mut entries, id)?;
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
             f(&court, case)?;

@@ -1,11 +1,13 @@
-//! Building a snapshot file: tables from `schemas`, a bulk load in key order
-//! inside one transaction, indexes after the load, then verification.
+//! Building a snapshot file: tables from `schemas`, courts appended in code
+//! order (cases in key order) inside one transaction, indexes after the
+//! load, then verification.
 //!
 //! The file is a private temp file until published, so durability settings
 //! are off while loading (no journal, no syncs); the publish step fsyncs it
 //! before anyone can see it.
 
 use std::path::Path;
+use std::time::Instant;
 
 use chrono::NaiveDate;
 use rusqlite::{params, Connection};
@@ -13,11 +15,11 @@ use schemas::{
     SNAPSHOT_APPLICATION_ID, SNAPSHOT_INDEXES, SNAPSHOT_SCHEMA_VERSION, SNAPSHOT_TABLES,
 };
 
-use crate::date::compact;
+use crate::date::{compact, datetime_to_int, to_int};
 use crate::failpoint::pause;
-use crate::model::CourtData;
+use crate::model::{CourtData, EntryData};
 
-/// Row counts of a snapshot's tables.
+/// Row counts of a snapshot's tables (entries: non-empty entry slots).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Counts {
     pub courts: u64,
@@ -25,23 +27,6 @@ pub struct Counts {
     pub entries: u64,
     pub grants: u64,
     pub prosecutors: u64,
-}
-
-impl Counts {
-    /// What the snapshot must hold once `courts` are written.
-    pub fn expected(courts: &[CourtData]) -> Counts {
-        let mut c = Counts {
-            courts: courts.len() as u64,
-            ..Counts::default()
-        };
-        for case in courts.iter().flat_map(|c| &c.cases) {
-            c.cases += 1;
-            c.entries += case.entries.len() as u64;
-            c.grants += case.grants.len() as u64;
-            c.prosecutors += case.prosecutors.len() as u64;
-        }
-        c
-    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -52,110 +37,156 @@ pub enum WriteError {
     Verify(String),
 }
 
-/// Writes `courts` (sorted by code, each with cases sorted by key) into a
-/// new snapshot at `path`, then verifies it. `progress` is told each case.
-pub fn build(
-    path: &Path,
-    batch_date: NaiveDate,
-    courts: &[CourtData],
-    progress: &dyn Fn(u64),
-) -> Result<Counts, WriteError> {
-    let started = std::time::Instant::now();
-    let mut conn = Connection::open(path)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = OFF;
-         PRAGMA synchronous = OFF;
-         PRAGMA locking_mode = EXCLUSIVE;
-         PRAGMA cache_size = -262144;",
-    )?;
-    conn.pragma_update(None, "application_id", SNAPSHOT_APPLICATION_ID)?;
-    conn.pragma_update(None, "user_version", SNAPSHOT_SCHEMA_VERSION)?;
-    conn.execute_batch(SNAPSHOT_TABLES)?;
+/// How long the last steps took, for the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FinishTimes {
+    pub indexes_ms: u64,
+    pub verify_ms: u64,
+}
 
-    let tx = conn.transaction()?;
-    {
-        let mut meta = tx.prepare("INSERT INTO meta (key, value) VALUES (?1, ?2)")?;
-        meta.execute(params!["batch_date", compact(batch_date)])?;
-        meta.execute(params![
-            "schema_version",
-            SNAPSHOT_SCHEMA_VERSION.to_string()
-        ])?;
-        let mut court_stmt = tx.prepare(
-            "INSERT INTO courts (code, name, as_of, carried_over, carry_reason) VALUES (?1, ?2, ?3, ?4, ?5)",
-        )?;
-        let mut case_stmt = tx.prepare(
-            "INSERT INTO cases (id, court, category, year, word, number, division, status, status_date, queryable)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-        )?;
-        let mut entry_stmt = tx.prepare(
-            "INSERT INTO entries (case_id, rank, seq, posted, text, modified) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        )?;
-        let mut grant_stmt = tx.prepare(
-            "INSERT INTO grants (case_id, email, role, approved) VALUES (?1, ?2, ?3, ?4)",
-        )?;
-        let mut prosecutor_stmt =
-            tx.prepare("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
+const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, number, division, status,
+     status_date, queryable, seq1, posted1, text1, modified1, seq2, posted2, text2, modified2,
+     seq3, posted3, text3, modified3)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-        let mut id: i64 = 0;
-        for court in courts {
-            court_stmt.execute(params![
+fn text(e: Option<&EntryData>) -> Option<&str> {
+    e.map(|e| e.text.as_str())
+}
+
+/// A snapshot being built. Courts must be added in code order.
+pub struct Builder {
+    conn: Connection,
+    next_id: i64,
+    counts: Counts,
+    /// Time spent inserting rows, for the report.
+    pub insert_ms: u64,
+}
+
+impl Builder {
+    /// Creates the file with its schema and opens the load transaction.
+    pub fn create(path: &Path, batch_date: NaiveDate) -> Result<Builder, WriteError> {
+        let conn = Connection::open(path)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = OFF;
+             PRAGMA synchronous = OFF;
+             PRAGMA locking_mode = EXCLUSIVE;
+             PRAGMA cache_size = -262144;",
+        )?;
+        conn.pragma_update(None, "application_id", SNAPSHOT_APPLICATION_ID)?;
+        conn.pragma_update(None, "user_version", SNAPSHOT_SCHEMA_VERSION)?;
+        conn.execute_batch(SNAPSHOT_TABLES)?;
+        conn.execute_batch("BEGIN")?;
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('batch_date', ?1), ('schema_version', ?2)",
+            params![compact(batch_date), SNAPSHOT_SCHEMA_VERSION.to_string()],
+        )?;
+        Ok(Builder {
+            conn,
+            next_id: 1,
+            counts: Counts::default(),
+            insert_ms: 0,
+        })
+    }
+
+    /// Appends one court: its row, its cases (already in key order) with
+    /// their entries, grants and prosecutors.
+    pub fn add_court(&mut self, court: &CourtData) -> Result<(), WriteError> {
+        let started = Instant::now();
+        self.insert_court(court)?;
+        self.insert_ms += started.elapsed().as_millis() as u64;
+        Ok(())
+    }
+
+    fn insert_court(&mut self, court: &CourtData) -> Result<(), WriteError> {
+        let conn = &self.conn;
+        conn.prepare_cached("INSERT INTO courts (code, name, as_of, carried_over, carry_reason) VALUES (?1, ?2, ?3, ?4, ?5)")?
+            .execute(params![
                 court.code,
                 court.name,
-                court.as_of.to_string(),
+                to_int(court.as_of),
                 court.carry_reason.is_some(),
                 court.carry_reason
             ])?;
-            for case in &court.cases {
-                id += 1;
-                case_stmt.execute(params![
-                    id,
-                    court.code,
-                    case.key.category,
-                    case.key.year,
-                    case.key.word,
-                    case.key.number,
-                    case.division,
-                    case.status,
-                    case.status_date.map(|d| d.to_string()),
-                    case.queryable
-                ])?;
-                for (rank, e) in case.entries.iter().enumerate() {
-                    entry_stmt.execute(params![
-                        id,
-                        rank as i64 + 1,
-                        e.seq,
-                        e.posted.to_string(),
-                        e.text,
-                        e.modified.format("%Y-%m-%d %H:%M:%S").to_string()
-                    ])?;
-                }
-                for g in &case.grants {
-                    grant_stmt.execute(params![id, g.email, g.role, g.approved.to_string()])?;
-                }
-                for p in &case.prosecutors {
-                    prosecutor_stmt.execute(params![id, p])?;
-                }
-                if id % 4096 == 0 {
-                    progress(4096);
-                }
+        self.counts.courts += 1;
+        let mut case_stmt = conn.prepare_cached(INSERT_CASE)?;
+        let mut grant_stmt = conn.prepare_cached(
+            "INSERT INTO grants (case_id, email, role, approved) VALUES (?1, ?2, ?3, ?4)",
+        )?;
+        let mut prosecutor_stmt =
+            conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
+        for case in &court.cases {
+            let id = self.next_id;
+            self.next_id += 1;
+            let e = |i: usize| case.entries.get(i);
+            let seq = |e: Option<&EntryData>| e.map(|e| e.seq);
+            let posted = |e: Option<&EntryData>| e.map(|e| to_int(e.posted));
+            let modified = |e: Option<&EntryData>| e.map(|e| datetime_to_int(e.modified));
+            case_stmt.execute(params![
+                id,
+                court.code,
+                case.key.category,
+                case.key.year,
+                case.key.word,
+                case.key.number,
+                case.division,
+                case.status,
+                case.status_date.map(to_int),
+                case.queryable,
+                seq(e(0)),
+                posted(e(0)),
+                text(e(0)),
+                modified(e(0)),
+                seq(e(1)),
+                posted(e(1)),
+                text(e(1)),
+                modified(e(1)),
+                seq(e(2)),
+                posted(e(2)),
+                text(e(2)),
+                modified(e(2)),
+            ])?;
+            for g in &case.grants {
+                grant_stmt.execute(params![id, g.email, g.role, to_int(g.approved)])?;
             }
+            for p in &case.prosecutors {
+                prosecutor_stmt.execute(params![id, p])?;
+            }
+            self.counts.cases += 1;
+            self.counts.entries += case.entries.len() as u64;
+            self.counts.grants += case.grants.len() as u64;
+            self.counts.prosecutors += case.prosecutors.len() as u64;
         }
-        progress(id as u64 % 4096);
+        Ok(())
     }
-    pause("before-commit");
-    tx.commit()?;
-    let t = std::time::Instant::now();
-    tracing::debug!("rows inserted in {:?}", started.elapsed());
-    conn.execute_batch(SNAPSHOT_INDEXES)?;
-    tracing::debug!("indexes in {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    conn.execute_batch("ANALYZE")?;
-    tracing::debug!("analyze in {:?}", t.elapsed());
-    let t = std::time::Instant::now();
-    verify(&conn, Counts::expected(courts))?;
-    tracing::debug!("verify in {:?}", t.elapsed());
-    conn.close().map_err(|(_, e)| e)?;
-    Ok(Counts::expected(courts))
+
+    /// Courts added so far.
+    pub fn courts(&self) -> u64 {
+        self.counts.courts
+    }
+
+    /// Commits the load, builds the indexes, verifies and closes the file.
+    pub fn finish(self) -> Result<(Counts, FinishTimes), WriteError> {
+        pause("before-commit");
+        self.conn.execute_batch("COMMIT")?;
+        let started = Instant::now();
+        self.conn.execute_batch(SNAPSHOT_INDEXES)?;
+        // Statistics for the query planner; a bounded sample is enough for
+        // point lookups and keeps this step cheap.
+        self.conn
+            .execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
+        let indexes_ms = started.elapsed().as_millis() as u64;
+        let started = Instant::now();
+        verify(&self.conn, self.counts)?;
+        let verify_ms = started.elapsed().as_millis() as u64;
+        self.conn.close().map_err(|(_, e)| e)?;
+        Ok((
+            self.counts,
+            FinishTimes {
+                indexes_ms,
+                verify_ms,
+            },
+        ))
+    }
 }
 
 /// Checks the file before it may be published: SQLite's own integrity and
@@ -174,18 +205,16 @@ pub fn verify(conn: &Connection, expected: Counts) -> Result<(), WriteError> {
             "{fk_violations} foreign key violations"
         )));
     }
-    let count = |table: &str| -> Result<u64, rusqlite::Error> {
-        conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| {
-            r.get::<_, i64>(0)
-        })
-        .map(|n| n as u64)
+    let count = |sql: &str| -> Result<u64, rusqlite::Error> {
+        conn.query_row(sql, [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
     };
     let found = Counts {
-        courts: count("courts")?,
-        cases: count("cases")?,
-        entries: count("entries")?,
-        grants: count("grants")?,
-        prosecutors: count("prosecutors")?,
+        courts: count("SELECT count(*) FROM courts")?,
+        cases: count("SELECT count(*) FROM cases")?,
+        entries: count("SELECT count(seq1) + count(seq2) + count(seq3) FROM cases")?,
+        grants: count("SELECT count(*) FROM grants")?,
+        prosecutors: count("SELECT count(*) FROM prosecutors")?,
     };
     if found != expected {
         return Err(WriteError::Verify(format!(
