@@ -19,7 +19,7 @@ use crate::kinds::{
     ParScan, Reject, ScanStats,
 };
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
-use crate::rules::{latest_three, scope, Scope, Versions};
+use crate::rules::{collapse_versions, latest_three, scope, Scope};
 
 /// Counts the report gives for an imported court.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -69,6 +69,14 @@ impl CourtStats {
             *self.udc_unmapped_codes.entry(k).or_default() += v;
         }
     }
+}
+
+/// Consecutive progress rows of one case within one chunk.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    chunk: u32,
+    start: u32,
+    end: u32,
 }
 
 /// What importing one court gave.
@@ -193,9 +201,14 @@ pub fn import_court(
         },
     );
 
-    // Standing versions: fed in file order, chunk by chunk.
+    // Progress rows, chunk by chunk in file order. Rows of one case mostly
+    // come as one run; a case whose rows are spread over several runs has
+    // the later ones listed in `more_runs`.
+    let mut progress: Vec<Vec<(u32, Version)>> = Vec::new();
     let mut arenas: Vec<String> = Vec::new();
-    let mut entries: Vec<Vec<(u32, Version)>> = vec![Vec::new(); cases.len()];
+    let mut runs: Vec<Run> = Vec::new();
+    let mut first_run: Vec<u32> = vec![u32::MAX; cases.len()];
+    let mut more_runs: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
     match progress_scan {
         Ok(Some((
             file,
@@ -207,25 +220,48 @@ pub fn import_court(
         ))) => {
             stats.add_file(&file, scan);
             rejects.extend(listed);
-            let rows: usize = chunks.iter().map(|(rows, _)| rows.len()).sum();
-            let mut versions = Versions::with_capacity(rows);
             for (chunk, (rows, arena)) in chunks.into_iter().enumerate() {
-                for (case, v) in rows {
-                    versions.add((case, v.seq), v.modified, (chunk as u32, v));
+                let mut start = 0;
+                while start < rows.len() {
+                    let case = rows[start].0;
+                    let end = start + rows[start..].iter().take_while(|(c, _)| *c == case).count();
+                    let id = runs.len() as u32;
+                    runs.push(Run {
+                        chunk: chunk as u32,
+                        start: start as u32,
+                        end: end as u32,
+                    });
+                    if first_run[case as usize] == u32::MAX {
+                        first_run[case as usize] = id;
+                    } else {
+                        more_runs.entry(case).or_default().push(id);
+                    }
+                    start = end;
                 }
+                progress.push(rows);
                 arenas.push(arena);
-            }
-            stats.versions_collapsed = versions.collapsed;
-            for ((case, _), (chunk, v)) in versions.into_winners() {
-                if v.withdrawn {
-                    stats.withdrawn += 1;
-                }
-                entries[case as usize].push((chunk, v));
             }
         }
         Ok(None) => {}
         Err(e) => file_errors.push(e),
     }
+    // One case's standing versions, in a buffer reused from case to case.
+    let mut standing: Vec<(u32, Version)> = Vec::new();
+    let gather = |case: usize, stats: &mut CourtStats, standing: &mut Vec<(u32, Version)>| {
+        standing.clear();
+        let first = first_run[case];
+        if first == u32::MAX {
+            return;
+        }
+        let more = more_runs.get(&(case as u32)).map_or(&[][..], Vec::as_slice);
+        for &id in std::iter::once(&first).chain(more) {
+            let run = runs[id as usize];
+            let rows = &progress[run.chunk as usize][run.start as usize..run.end as usize];
+            standing.extend(rows.iter().map(|&(_, v)| (run.chunk, v)));
+        }
+        stats.versions_collapsed += collapse_versions(standing, |(_, v)| v);
+        stats.withdrawn += standing.iter().filter(|(_, v)| v.withdrawn).count() as u64;
+    };
 
     // Each (case, address) pair's last row stands.
     let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases.len()];
@@ -291,6 +327,7 @@ pub fn import_court(
     for i in order {
         let (key, row) = &cases[i];
         stats.cases += 1;
+        gather(i, &mut stats, &mut standing);
         let mut data = CaseData {
             key: key.clone(),
             division: row.division.clone(),
@@ -322,11 +359,10 @@ pub fn import_court(
             }
             Scope::Queryable => {
                 stats.cases_queryable += 1;
-                let mut standing = std::mem::take(&mut entries[i]);
                 latest_three(&mut standing, |(_, v)| v);
                 data.entries = standing
-                    .into_iter()
-                    .map(|(chunk, v)| EntryData {
+                    .iter()
+                    .map(|&(chunk, v)| EntryData {
                         seq: v.seq,
                         posted: v.posted,
                         text: v.text.get(&arenas[chunk as usize]).to_string(),

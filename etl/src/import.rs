@@ -286,7 +286,8 @@ pub fn run(
         });
     }
 
-    let counts = match builder.finish() {
+    let verified = pool.install(|| builder.finish(&temp, threads));
+    let counts = match verified {
         Ok((counts, times)) => {
             clock.timings.push(Timing {
                 stage: "indexes",

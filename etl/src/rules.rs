@@ -3,53 +3,27 @@
 //! The court stage applies them; the property tests check them against a
 //! naive model.
 
-use std::collections::hash_map::Entry;
-use std::hash::Hash;
-
-use chrono::{NaiveDate, NaiveDateTime};
-use rustc_hash::FxHashMap;
+use chrono::NaiveDate;
 use schemas::contract;
 
 use crate::date::last_queryable_day;
 use crate::kinds::progress::Version;
 
-/// The standing version of every entry, fed rows in file order.
+/// Collapses the versions of one case's entries to the standing ones.
 ///
-/// The version with the latest 異動時間 wins; on a tie the later row in the
-/// file wins, which feeding in file order and replacing on `>=` gives.
-pub struct Versions<K, V> {
-    winners: FxHashMap<K, (NaiveDateTime, V)>,
-    /// Rows that lost to another version of the same entry.
-    pub collapsed: u64,
-}
-
-impl<K: Hash + Eq, V> Versions<K, V> {
-    pub fn with_capacity(n: usize) -> Self {
-        Versions {
-            winners: FxHashMap::with_capacity_and_hasher(n, Default::default()),
-            collapsed: 0,
-        }
-    }
-
-    pub fn add(&mut self, key: K, modified: NaiveDateTime, value: V) {
-        match self.winners.entry(key) {
-            Entry::Vacant(v) => {
-                v.insert((modified, value));
-            }
-            Entry::Occupied(mut o) => {
-                self.collapsed += 1;
-                if modified >= o.get().0 {
-                    o.insert((modified, value));
-                }
-            }
-        }
-    }
-
-    /// The standing versions, withdrawn ones included (the caller counts and
-    /// drops them), in no particular order.
-    pub fn into_winners(self) -> impl Iterator<Item = (K, V)> {
-        self.winners.into_iter().map(|(k, (_, v))| (k, v))
-    }
+/// `rows` are the case's valid progress rows in file order. The version with
+/// the latest 異動時間 wins; on a tie the later row in the file wins. On
+/// return `rows` holds one standing version per 序號 (withdrawn ones
+/// included: the caller counts and drops them); the result is how many rows
+/// lost to another version.
+pub fn collapse_versions<T>(rows: &mut Vec<T>, version: impl Fn(&T) -> &Version) -> u64 {
+    let before = rows.len();
+    // Reversed, a stable sort puts the later row first among equal times;
+    // the first of each 序號 is then the winner.
+    rows.reverse();
+    rows.sort_by_key(|r| (version(r).seq, std::cmp::Reverse(version(r).modified)));
+    rows.dedup_by_key(|r| version(r).seq);
+    (before - rows.len()) as u64
 }
 
 /// The latest three existing entries: the greatest (登載日期, 序號), newest
@@ -135,14 +109,12 @@ mod tests {
         }
     }
 
-    fn standing(rows: Vec<Version>) -> Vec<(u32, u32)> {
-        let mut versions = Versions::with_capacity(0);
-        for r in rows {
-            versions.add(r.seq, r.modified, r);
-        }
-        let mut entries: Vec<Version> = versions.into_winners().map(|(_, r)| r).collect();
-        latest_three(&mut entries, |v| v);
-        entries.into_iter().map(|e| (e.seq, e.text.start)).collect()
+    fn standing(mut rows: Vec<Version>) -> Vec<(u32, u32)> {
+        let total = rows.len();
+        let collapsed = collapse_versions(&mut rows, |v| v);
+        assert_eq!(collapsed as usize + rows.len(), total);
+        latest_three(&mut rows, |v| v);
+        rows.into_iter().map(|e| (e.seq, e.text.start)).collect()
     }
 
     #[test]

@@ -67,6 +67,8 @@ fn report_counts_what_each_court_brought() {
     assert_eq!(tpd["rows_read"], 103);
     assert_eq!(tpd["rejected"], 9);
     assert_eq!(tpd["udc_mapped"], 4);
+    assert_eq!(tpd["versions_collapsed"], 8);
+    assert_eq!(tpd["withdrawn"], 2);
     assert_eq!(tpd["udc_unmapped"], 3);
     assert_eq!(tpd["udc_unmapped_codes"]["FEFE"], 1);
     assert_eq!(tpd["cases_out_of_scope_category"], 1);
