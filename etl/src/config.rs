@@ -30,6 +30,8 @@ pub struct ImportConfig {
     pub threads: u64,
     /// Rejects listed in the report per court (all are counted).
     pub max_listed_rejects: u64,
+    /// Files larger than about this are parsed in parallel chunks.
+    pub chunk_bytes: u64,
 }
 
 impl Default for Config {
@@ -50,6 +52,7 @@ impl Default for ImportConfig {
             keep_snapshots: 7,
             threads: 0,
             max_listed_rejects: 10_000,
+            chunk_bytes: 4 << 20,
         }
     }
 }

@@ -104,6 +104,7 @@ pub fn import_court(
     decoder: &Decoder,
     batch_date: NaiveDate,
     max_listed: usize,
+    chunk_bytes: usize,
 ) -> CourtImport {
     let mut stats = CourtStats::default();
     let mut rejects: Vec<Reject> = Vec::new();
@@ -154,14 +155,14 @@ pub fn import_court(
         file: Option<Result<DataFile<'a>, String>>,
         decoder: &Decoder,
         resolve: &(dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync),
-        max_listed: usize,
+        (max_listed, chunk_bytes): (usize, usize),
         parse: impl Fn(&crate::kinds::Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
     ) -> Result<Scanned<'a, T, S>, String> {
         match file {
             None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(file)) => {
-                let scan = file.par_map(decoder, Some(resolve), max_listed, parse);
+                let scan = file.par_map_in(chunk_bytes, decoder, Some(resolve), max_listed, parse);
                 Ok(Some((file, scan)))
             }
         }
@@ -173,7 +174,7 @@ pub fn import_court(
                 open(FileKind::Progress),
                 decoder,
                 &resolve,
-                max_listed,
+                (max_listed, chunk_bytes),
                 |r, arena: &mut String| progress::parse(r, arena).map(|v| (r.case, v)),
             )
         },
@@ -184,7 +185,7 @@ pub fn import_court(
                         open(FileKind::Applicant),
                         decoder,
                         &resolve,
-                        max_listed,
+                        (max_listed, chunk_bytes),
                         |r, _: &mut ()| applicant::parse(r).map(|a| (r.case, a)),
                     )
                 },
@@ -193,7 +194,7 @@ pub fn import_court(
                         open(FileKind::Prosecutor),
                         decoder,
                         &resolve,
-                        max_listed,
+                        (max_listed, chunk_bytes),
                         |r, _: &mut ()| prosecutor::parse(r).map(|a| (r.case, a)),
                     )
                 },

@@ -551,6 +551,7 @@ fn import_checked(
         decoder,
         date,
         config.import.max_listed_rejects as usize,
+        config.import.chunk_bytes as usize,
     );
     drop(files);
     reasons.extend(import.file_errors.iter().cloned());

@@ -4,5 +4,6 @@
 mod admin;
 mod crash;
 mod faults;
+mod generated;
 mod import;
 mod util;

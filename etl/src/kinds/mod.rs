@@ -197,8 +197,9 @@ pub struct ParScan<T, S> {
 pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 
 /// Files larger than this are parsed in chunks, in parallel. The size alone
-/// decides the chunks, so the output never depends on the thread count.
-const CHUNK: usize = 4 << 20;
+/// decides the chunks, so the output never depends on the thread count (and
+/// the chunks never change it either: a test compares).
+pub const CHUNK: usize = 4 << 20;
 
 /// One data file, its header checked, ready to scan.
 pub struct DataFile<'a> {
@@ -331,7 +332,8 @@ impl<'a> DataFile<'a> {
         self.par_map_in(CHUNK, decoder, resolve, max_listed, parse)
     }
 
-    fn par_map_in<T: Send, S: Default + Send>(
+    /// [`DataFile::par_map`] with chunks of about `chunk_size` bytes.
+    pub fn par_map_in<T: Send, S: Default + Send>(
         &self,
         chunk_size: usize,
         decoder: &Decoder,

@@ -261,3 +261,89 @@ fn integrity(conn: &Connection, table: &str) -> Result<Option<String>, rusqlite:
     })?;
     Ok((result != "ok").then(|| format!("integrity_check({table}): {result}")))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kinds::CaseKey;
+    use crate::model::{CaseData, GrantData};
+
+    fn court(cases: u32) -> CourtData {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        CourtData {
+            code: "TPD".into(),
+            name: "臺灣臺北地方法院".into(),
+            as_of: day,
+            carry_reason: None,
+            cases: (1..=cases)
+                .map(|n| CaseData {
+                    key: CaseKey {
+                        category: "民事".into(),
+                        year: 115,
+                        word: "訴".into(),
+                        number: n,
+                    },
+                    division: "忠".into(),
+                    status: "審理中".into(),
+                    status_date: None,
+                    queryable: true,
+                    entries: vec![EntryData {
+                        seq: 1,
+                        posted: day,
+                        text: "準備程序".repeat(20),
+                        modified: day.and_hms_opt(9, 0, 0).unwrap(),
+                    }],
+                    grants: vec![GrantData {
+                        email: format!("p{n}@example.com"),
+                        role: "原告".into(),
+                        approved: day,
+                    }],
+                    prosecutors: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    fn build(path: &Path) -> Counts {
+        let mut b = Builder::create(path, NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()).unwrap();
+        b.add_court(&court(3000)).unwrap();
+        b.finish(path, 2).unwrap().0
+    }
+
+    #[test]
+    fn a_built_snapshot_verifies_and_counts_match() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let counts = build(&path);
+        assert_eq!(
+            (counts.cases, counts.entries, counts.grants),
+            (3000, 3000, 3000)
+        );
+        verify(&path, counts).unwrap();
+        let wrong = Counts {
+            grants: 2999,
+            ..counts
+        };
+        let err = verify(&path, wrong).unwrap_err().to_string();
+        assert!(err.contains("table counts"), "{err}");
+    }
+
+    #[test]
+    fn a_damaged_file_fails_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let counts = build(&path);
+        // Zero a page in the middle of the file: b-tree pages of the tables
+        // and their indexes live there.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let page = 4096;
+        let middle = bytes.len() / page / 2 * page;
+        bytes[middle..middle + page].fill(0);
+        std::fs::write(&path, &bytes).unwrap();
+        let err = verify(&path, counts).unwrap_err().to_string();
+        assert!(
+            err.contains("integrity_check") || err.contains("malformed"),
+            "{err}"
+        );
+    }
+}
