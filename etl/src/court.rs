@@ -132,7 +132,8 @@ pub fn import_court(
                         ),
                     ));
                 }
-                index.insert(r.key.clone(), (cases.len() as u32, r.line));
+                let line = r.line().expect("the case file is scanned in one pass");
+                index.insert(r.key.clone(), (cases.len() as u32, line));
                 cases.push((r.key.clone(), row));
                 Ok(())
             });

@@ -11,6 +11,7 @@ pub mod case;
 pub mod progress;
 pub mod prosecutor;
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -177,7 +178,10 @@ impl ScanStats {
 
 /// A decoded, trimmed record handed to a kind's parser.
 pub struct Record<'a> {
-    pub line: u64,
+    /// Where the record starts in the file's body.
+    start: usize,
+    lines: Option<&'a RefCell<LineCounter>>,
+    body: &'a [u8],
     pub key: &'a CaseKey,
     /// The case the key names, when the scan was given a resolver.
     pub case: u32,
@@ -191,6 +195,17 @@ pub struct ParScan<T, S> {
     pub chunks: Vec<(Vec<T>, S)>,
     pub stats: ScanStats,
     pub rejects: Vec<Reject>,
+}
+
+impl Record<'_> {
+    /// The physical line the record starts on (the header is line 1),
+    /// counted on demand: most records never need it. Only a one-pass scan
+    /// ([`DataFile::for_each`]) knows it; records of parallel chunks answer
+    /// `None` (their rejects still get exact lines).
+    pub fn line(&self) -> Option<u64> {
+        self.lines
+            .map(|l| l.borrow_mut().line_at(self.body, self.start))
+    }
 }
 
 /// Finds the case a key names (`Err` rejects the row).
@@ -262,14 +277,12 @@ impl<'a> DataFile<'a> {
     }
 
     /// Record boundaries splitting the body into chunks of about `size`
-    /// bytes, each with the number of line feeds before it: a line feed with
-    /// an even number of quotes before it ends a record (RFC 4180 quotes come
-    /// in pairs; no CP950 trail byte is a quote).
+    /// bytes: a line feed with an even number of quotes before it ends a
+    /// record (RFC 4180 quotes come in pairs; no CP950 trail byte is a quote).
     fn chunks(&self, size: usize) -> Vec<Chunk> {
         let body = self.body;
         let mut out = Vec::new();
         let mut from = self.start;
-        let mut feeds = count(&body[..from], b'\n');
         let mut quotes = 0usize;
         while body.len() - from > size + size / 2 {
             let at = from + size;
@@ -286,19 +299,13 @@ impl<'a> DataFile<'a> {
                 }
             }
             let Some(split) = split else { break };
-            out.push(Chunk {
-                from,
-                to: split,
-                feeds,
-            });
+            out.push(Chunk { from, to: split });
             quotes += count(&body[from..split], b'"');
-            feeds += count(&body[from..split], b'\n');
             from = split;
         }
         out.push(Chunk {
             from,
             to: body.len(),
-            feeds,
         });
         out
     }
@@ -313,11 +320,12 @@ impl<'a> DataFile<'a> {
         mut row: impl FnMut(&Record<'_>) -> Result<(), FieldError>,
     ) -> (ScanStats, Vec<Reject>) {
         let whole = Chunk {
-            from: self.start,
+            from: 0,
             to: self.body.len(),
-            feeds: count(&self.body[..self.start], b'\n'),
         };
-        self.scan_range(whole, decoder, resolve, max_listed, &mut row)
+        self.scan_range(
+            whole, self.start, true, decoder, resolve, max_listed, &mut row,
+        )
     }
 
     /// Parses every record into a `T`, in chunks, in parallel; the rows come
@@ -348,20 +356,38 @@ impl<'a> DataFile<'a> {
             .map(|chunk| {
                 let mut state = S::default();
                 let mut rows = Vec::with_capacity((chunk.to - chunk.from) / 64);
-                let (stats, rejects) =
-                    self.scan_range(chunk, decoder, resolve, max_listed, &mut |r| {
+                let (stats, rejects) = self.scan_range(
+                    chunk,
+                    chunk.from,
+                    false,
+                    decoder,
+                    resolve,
+                    max_listed,
+                    &mut |r| {
                         rows.push(parse(r, &mut state)?);
                         Ok(())
-                    });
+                    },
+                );
                 ((rows, state), stats, rejects)
             })
             .collect();
         let mut stats = ScanStats::default();
         let mut rejects = Vec::new();
         let mut chunks = Vec::with_capacity(results.len());
-        for (chunk, s, r) in results {
+        // Each chunk counted lines from its own start; the line feeds before
+        // it are counted only when it has rejects to place.
+        let (mut feeds, mut counted_to) = (0u64, 0usize);
+        for ((chunk, s, r), bounds) in results.into_iter().zip(self.chunks(chunk_size)) {
             stats.merge(s);
-            rejects.extend(r.into_iter().take(max_listed.saturating_sub(rejects.len())));
+            let room = max_listed.saturating_sub(rejects.len());
+            if room > 0 && !r.is_empty() {
+                feeds += count(&self.body[counted_to..bounds.from], b'\n') as u64;
+                counted_to = bounds.from;
+                rejects.extend(r.into_iter().take(room).map(|mut reject| {
+                    reject.line += feeds;
+                    reject
+                }));
+            }
             chunks.push(chunk);
         }
         ParScan {
@@ -371,9 +397,15 @@ impl<'a> DataFile<'a> {
         }
     }
 
+    /// Scans the records of `from..to`; the first starts at `first`. Line
+    /// numbers count from `from` (the caller adds the lines before it);
+    /// records may ask for theirs when `from` is the file's start (`whole`).
+    #[allow(clippy::too_many_arguments)]
     fn scan_range(
         &self,
-        Chunk { from, to, feeds }: Chunk,
+        Chunk { from, to }: Chunk,
+        first: usize,
+        whole: bool,
         decoder: &Decoder,
         resolve: Option<Resolve<'_>>,
         max_listed: usize,
@@ -381,7 +413,7 @@ impl<'a> DataFile<'a> {
     ) -> (ScanStats, Vec<Reject>) {
         let columns = &self.kind.spec().columns;
         let n = columns.len();
-        let part = &self.body[from..to];
+        let part = &self.body[first..to];
         let mut stats = ScanStats::default();
         let mut listed = Vec::new();
         let mut reader = csv::ReaderBuilder::new()
@@ -391,10 +423,10 @@ impl<'a> DataFile<'a> {
         let mut raw = csv::ByteRecord::new();
         let mut bufs: Vec<String> = vec![String::new(); n];
         let mut udc = UdcSeen::default();
-        let mut lines = LineCounter {
+        let lines = RefCell::new(LineCounter {
             offset: from,
-            feeds: feeds as u64,
-        };
+            feeds: 0,
+        });
         // The key of the previous record, raw and parsed: consecutive rows
         // of one case skip decoding and resolving it again.
         let mut last_raw: Vec<Vec<u8>> = vec![Vec::new(); 5];
@@ -424,14 +456,14 @@ impl<'a> DataFile<'a> {
         // never UTF-8 checked, so an Err here cannot happen: end of input.
         while reader.read_byte_record(&mut raw).unwrap_or(false) {
             stats.records += 1;
-            let start = from + raw.position().map_or(0, |p| p.byte()) as usize;
-            let line = lines.line_at(self.body, start);
+            let start = first + raw.position().map_or(0, |p| p.byte()) as usize;
+            let line = || lines.borrow_mut().line_at(self.body, start);
             if raw.len() != n {
                 // Name the first missing column, or the first one too many.
                 let column = Some(raw.len().min(n));
                 fail(
                     &mut stats,
-                    line,
+                    line(),
                     column,
                     format!("expected {n} fields, found {}", raw.len()),
                 );
@@ -451,7 +483,7 @@ impl<'a> DataFile<'a> {
                                 bufs: &mut Vec<String>,
                                 udc: &mut UdcSeen| {
                 for i in range {
-                    if !raw[i].is_ascii() {
+                    if std::str::from_utf8(&raw[i]).map_or(true, |s| !s.is_ascii()) {
                         if let Err(e) = decoder.decode(self.encoding, &raw[i], &mut bufs[i], udc) {
                             return Some(FieldError::at(i, e.to_string()));
                         }
@@ -509,7 +541,9 @@ impl<'a> DataFile<'a> {
                         };
                     }
                     row(&Record {
-                        line,
+                        start,
+                        lines: whole.then_some(&lines),
+                        body: self.body,
                         key,
                         case: *case,
                         fields: &fields[..n],
@@ -518,7 +552,7 @@ impl<'a> DataFile<'a> {
             };
             match result {
                 Ok(()) => stats.count_udc(&udc),
-                Err(e) => fail(&mut stats, line, e.column, e.reason),
+                Err(e) => fail(&mut stats, line(), e.column, e.reason),
             }
         }
         (stats, listed)
@@ -549,8 +583,6 @@ fn ascii_or<'b>(raw: &'b [u8], decoded: &'b str) -> &'b str {
 struct Chunk {
     from: usize,
     to: usize,
-    /// Line feeds in the file before `from`.
-    feeds: usize,
 }
 
 /// How often `b` occurs in `bytes`. Summed in blocks of 32 into a byte
