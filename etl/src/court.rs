@@ -71,6 +71,28 @@ impl CourtStats {
     }
 }
 
+/// Takes what a file's parallel scan gave into the court's counts and
+/// rejects; a file that could not be read at all becomes a file error.
+fn accept<T, S>(
+    scanned: Result<Scanned<'_, T, S>, String>,
+    stats: &mut CourtStats,
+    rejects: &mut Vec<Reject>,
+    file_errors: &mut Vec<String>,
+) -> Vec<(Vec<T>, S)> {
+    match scanned {
+        Ok(Some((file, scan))) => {
+            stats.add_file(&file, scan.stats);
+            rejects.extend(scan.rejects);
+            scan.chunks
+        }
+        Ok(None) => Vec::new(),
+        Err(e) => {
+            file_errors.push(e);
+            Vec::new()
+        }
+    }
+}
+
 /// Consecutive progress rows of one case within one chunk.
 #[derive(Debug, Clone, Copy)]
 struct Run {
@@ -211,41 +233,27 @@ pub fn import_court(
     let mut runs: Vec<Run> = Vec::new();
     let mut first_run: Vec<u32> = vec![u32::MAX; cases.len()];
     let mut more_runs: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    match progress_scan {
-        Ok(Some((
-            file,
-            ParScan {
-                chunks,
-                stats: scan,
-                rejects: listed,
-            },
-        ))) => {
-            stats.add_file(&file, scan);
-            rejects.extend(listed);
-            for (chunk, (rows, arena)) in chunks.into_iter().enumerate() {
-                let mut start = 0;
-                while start < rows.len() {
-                    let case = rows[start].0;
-                    let end = start + rows[start..].iter().take_while(|(c, _)| *c == case).count();
-                    let id = runs.len() as u32;
-                    runs.push(Run {
-                        chunk: chunk as u32,
-                        start: start as u32,
-                        end: end as u32,
-                    });
-                    if first_run[case as usize] == u32::MAX {
-                        first_run[case as usize] = id;
-                    } else {
-                        more_runs.entry(case).or_default().push(id);
-                    }
-                    start = end;
-                }
-                progress.push(rows);
-                arenas.push(arena);
+    let chunks = accept(progress_scan, &mut stats, &mut rejects, &mut file_errors);
+    for (chunk, (rows, arena)) in chunks.into_iter().enumerate() {
+        let mut start = 0;
+        while start < rows.len() {
+            let case = rows[start].0;
+            let end = start + rows[start..].iter().take_while(|(c, _)| *c == case).count();
+            let id = runs.len() as u32;
+            runs.push(Run {
+                chunk: chunk as u32,
+                start: start as u32,
+                end: end as u32,
+            });
+            if first_run[case as usize] == u32::MAX {
+                first_run[case as usize] = id;
+            } else {
+                more_runs.entry(case).or_default().push(id);
             }
+            start = end;
         }
-        Ok(None) => {}
-        Err(e) => file_errors.push(e),
+        progress.push(rows);
+        arenas.push(arena);
     }
     // One case's standing versions, in a buffer reused from case to case.
     let mut standing: Vec<(u32, Version)> = Vec::new();
@@ -267,59 +275,31 @@ pub fn import_court(
 
     // Each (case, address) pair's last row stands.
     let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases.len()];
-    match applicant_scan {
-        Ok(Some((
-            file,
-            ParScan {
-                chunks,
-                stats: scan,
-                rejects: listed,
-            },
-        ))) => {
-            stats.add_file(&file, scan);
-            rejects.extend(listed);
-            let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
-            for (rows, ()) in chunks {
-                for (case, row) in rows {
-                    last.insert((case, row.email.clone()), row);
-                }
-            }
-            for ((case, email), row) in last {
-                if row.approved {
-                    case_grants[case as usize].push(GrantData {
-                        email,
-                        role: row.role,
-                        approved: row.decided,
-                    });
-                } else {
-                    stats.grants_revoked += 1;
-                }
-            }
+    let chunks = accept(applicant_scan, &mut stats, &mut rejects, &mut file_errors);
+    let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
+    for (rows, ()) in chunks {
+        for (case, row) in rows {
+            last.insert((case, row.email.clone()), row);
         }
-        Ok(None) => {}
-        Err(e) => file_errors.push(e),
+    }
+    for ((case, email), row) in last {
+        if row.approved {
+            case_grants[case as usize].push(GrantData {
+                email,
+                role: row.role,
+                approved: row.decided,
+            });
+        } else {
+            stats.grants_revoked += 1;
+        }
     }
 
     let mut case_prosecutors: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
-    match prosecutor_scan {
-        Ok(Some((
-            file,
-            ParScan {
-                chunks,
-                stats: scan,
-                rejects: listed,
-            },
-        ))) => {
-            stats.add_file(&file, scan);
-            rejects.extend(listed);
-            for (rows, ()) in chunks {
-                for (case, account) in rows {
-                    case_prosecutors[case as usize].push(account);
-                }
-            }
+    let chunks = accept(prosecutor_scan, &mut stats, &mut rejects, &mut file_errors);
+    for (rows, ()) in chunks {
+        for (case, account) in rows {
+            case_prosecutors[case as usize].push(account);
         }
-        Ok(None) => {}
-        Err(e) => file_errors.push(e),
     }
     rejects.truncate(max_listed);
 
