@@ -15,6 +15,67 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub data_dir: PathBuf,
     pub import: ImportConfig,
+    pub mail: MailConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// The sender, `Name <address>`.
+    pub from: String,
+    /// Where the website is, for the links in mail.
+    pub site_url: String,
+    /// SMTP relay; empty: write each message as an .eml file under
+    /// `<data>/mail/` instead (the laptop default).
+    pub smtp_host: String,
+    pub smtp_port: u64,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_security: String,
+    pub smtp_user: String,
+    pub smtp_password: String,
+    pub smtp_timeout_seconds: u64,
+    /// SMTP connections used at once.
+    pub smtp_connections: u64,
+    /// Mail goes out between these times, Asia/Taipei (HH:MM).
+    pub window_start: String,
+    pub window_end: String,
+    /// A night's mail is spread over the first this many minutes.
+    pub spread_minutes: u64,
+    /// First retry after this many seconds, doubling, with jitter...
+    pub retry_base_seconds: u64,
+    /// ...until this many hours after the first attempt.
+    pub retry_hours: u64,
+    /// How long an activation link works.
+    pub activation_days: u64,
+    /// Hold a night's digests when news touches more than this share of
+    /// all followed cases...
+    pub flood_share: f64,
+    /// ...and at least this many followed cases exist (a handful is noise).
+    pub flood_min_cases: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            from: "案件進度查詢 <noreply@cpor.localhost>".into(),
+            site_url: "http://localhost:8080".into(),
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_security: "none".into(),
+            smtp_user: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_seconds: 30,
+            smtp_connections: 4,
+            window_start: "07:00".into(),
+            window_end: "21:00".into(),
+            spread_minutes: 20,
+            retry_base_seconds: 300,
+            retry_hours: 72,
+            activation_days: 14,
+            flood_share: 0.3,
+            flood_min_cases: 100,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +100,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("./data"),
             import: ImportConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }
@@ -168,5 +230,8 @@ mod tests {
         let defaults = Config::default();
         assert_eq!(parsed.import.reject_share, defaults.import.reject_share);
         assert_eq!(parsed.import.keep_snapshots, defaults.import.keep_snapshots);
+        assert_eq!(parsed.mail.window_start, defaults.mail.window_start);
+        assert_eq!(parsed.mail.retry_hours, defaults.mail.retry_hours);
+        assert_eq!(parsed.mail.flood_share, defaults.mail.flood_share);
     }
 }

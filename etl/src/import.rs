@@ -155,6 +155,8 @@ pub fn run(
         threads,
         courts: Vec::new(),
         eudc_mappings: 0,
+        mail: None,
+        mail_error: None,
         warnings: Vec::new(),
         timings_ms: Vec::new(),
     };
@@ -306,11 +308,35 @@ pub fn run(
         }
     };
     pause("before-publish");
+    let next = store
+        .next_file(date)
+        .map_err(|e| internal("naming the snapshot")(&e))?;
+    crate::notify::write_pending(&store, live.as_ref(), &next)
+        .map_err(|e| internal("notify.pending")(&e))?;
     let published = store
         .publish(&temp, date)
         .map_err(|e| internal("publishing")(&e))?;
     clock.lap("publish");
     pause("after-publish");
+    match crate::notify::notify(
+        &config.data_dir,
+        &config.mail,
+        live.as_ref(),
+        &published,
+        chrono::Utc::now(),
+    ) {
+        Ok(mail) => {
+            crate::notify::clear_pending(&store).map_err(|e| internal("notify.pending")(&e))?;
+            report.mail = Some(mail);
+        }
+        Err(e) => {
+            report.mail_error = Some(format!(
+                "snapshot {} is published, but its mail was not queued: {e}; the next import or send finishes it",
+                published.name()
+            ));
+        }
+    }
+    clock.lap("diff and queue mail");
     for gone in store
         .retain(config.import.keep_snapshots as usize)
         .map_err(|e| internal("retention")(&e))?
@@ -335,6 +361,9 @@ pub fn run(
     };
     report.snapshot = Some(published.name());
     report.counts = Some(counts);
+    if report.mail_error.is_some() {
+        report.exit_code = exit::ERROR;
+    }
     finish(&mut report, clock, &report_path)?;
     Ok(ImportRun {
         report,

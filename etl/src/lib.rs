@@ -15,6 +15,7 @@ pub mod failpoint;
 pub mod import;
 pub mod kinds;
 pub mod model;
+pub mod notify;
 pub mod report;
 pub mod rules;
 pub mod snapshot;

@@ -89,6 +89,43 @@ enum Command {
         /// Date of the snapshot, YYYYMMDD
         date: String,
     },
+    /// Deliver the e-mail that is due (SMTP, or .eml files when no relay is configured)
+    Send {
+        /// Send now: ignore the send window and the spread of a night's mail
+        #[arg(long)]
+        now: bool,
+    },
+    /// Inspect and manage the e-mail outbox
+    Outbox {
+        #[command(subcommand)]
+        action: OutboxCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List items: id, night, kind, state, attempts, next try, address, subject
+    List {
+        /// Only this night (YYYYMMDD)
+        #[arg(long)]
+        night: Option<String>,
+        /// Only this state: queued, held, sending, sent, retrying, failed, unknown, suppressed
+        #[arg(long)]
+        state: Option<String>,
+    },
+    /// Show one item with its whole message
+    Show { id: i64 },
+    /// Release a night's digests held by the flood guard
+    Release {
+        /// The night, YYYYMMDD
+        night: String,
+    },
+    /// Queue an item (or every failed one) again; clears the address's bounce flag
+    Retry {
+        id: Option<i64>,
+        #[arg(long)]
+        failed: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -179,5 +216,19 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Dump { date } => commands::dump::run(&store, date.as_deref()),
         Command::Snapshots { json } => commands::snapshots::run(&store, json),
         Command::Rollback { date } => commands::rollback::run(&store, &date),
+        Command::Send { now } => commands::send::run(&config, now),
+        Command::Outbox { action } => commands::outbox::run(
+            &config,
+            match action {
+                OutboxCommand::List { night, state } => {
+                    commands::outbox::Action::List { night, state }
+                }
+                OutboxCommand::Show { id } => commands::outbox::Action::Show { id },
+                OutboxCommand::Release { night } => commands::outbox::Action::Release { night },
+                OutboxCommand::Retry { id, failed } => {
+                    commands::outbox::Action::Retry { id, failed }
+                }
+            },
+        ),
     }
 }

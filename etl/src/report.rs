@@ -48,6 +48,10 @@ pub struct Report {
     pub threads: usize,
     pub courts: Vec<CourtReport>,
     pub eudc_mappings: usize,
+    /// The e-mail queued after publishing.
+    pub mail: Option<crate::notify::queue::QueueSummary>,
+    /// Why the mail could not be queued (the snapshot is published).
+    pub mail_error: Option<String>,
     pub warnings: Vec<String>,
     pub timings_ms: Vec<Timing>,
 }
@@ -168,6 +172,30 @@ impl Report {
             for r in rejects.iter().take(5) {
                 let _ = writeln!(s, "    {r}");
             }
+        }
+        if let Some(m) = &self.mail {
+            let _ = writeln!(
+                s,
+                "  mail queued: {} activation, {} approval, {} digest, {} expiry{}",
+                m.activation,
+                m.approval,
+                m.digest,
+                m.expiry,
+                if m.already_queued > 0 {
+                    format!(" ({} already queued by an earlier run)", m.already_queued)
+                } else {
+                    String::new()
+                }
+            );
+            if let Some(why) = &m.no_digests {
+                let _ = writeln!(s, "  no digests: {why}");
+            }
+            if let Some(why) = &m.held_reason {
+                let _ = writeln!(s, "  DIGESTS HELD: {why}");
+            }
+        }
+        if let Some(e) = &self.mail_error {
+            let _ = writeln!(s, "  MAIL NOT QUEUED: {e}");
         }
         for w in self.warnings.iter().take(5) {
             let _ = writeln!(s, "  warning: {w}");

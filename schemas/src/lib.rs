@@ -27,6 +27,68 @@ pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
 /// Snapshot indexes, created after the bulk load.
 pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
 
+/// Migrations of the accounts database, in order (shared with the website).
+pub const ACCOUNTS_MIGRATIONS: &[&str] = &[include_str!("../accounts/0001_init.sql")];
+
+/// Migrations of the outbox database, in order.
+pub const OUTBOX_MIGRATIONS: &[&str] = &[include_str!("../outbox/0001_init.sql")];
+
+/// Opens (creating if needed) a long-lived database: WAL with full syncs, so
+/// a committed change survives a crash, foreign keys on, a busy timeout for
+/// the other process that shares it, and every migration applied that the
+/// file does not have yet. Refuses a file newer than this build.
+pub fn open_migrated(path: &Path, migrations: &[&str]) -> Result<Connection, MigrateError> {
+    let shown = path.display().to_string();
+    let sqlite = |source| MigrateError::Sqlite {
+        path: shown.clone(),
+        source,
+    };
+    let mut conn = Connection::open(path).map_err(sqlite)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))
+        .map_err(sqlite)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+    .map_err(sqlite)?;
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(sqlite)?;
+    let version: usize = tx
+        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+        .map_err(sqlite)? as usize;
+    if version > migrations.len() {
+        return Err(MigrateError::Newer {
+            path: shown,
+            found: version,
+            known: migrations.len(),
+        });
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(version) {
+        tx.execute_batch(sql).map_err(sqlite)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)
+            .map_err(sqlite)?;
+    }
+    tx.commit().map_err(sqlite)?;
+    Ok(conn)
+}
+
+/// Why a long-lived database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    #[error("{path}: {source}")]
+    Sqlite {
+        path: String,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("{path}: schema version {found} is newer than this build ({known}); upgrade cpor")]
+    Newer {
+        path: String,
+        found: usize,
+        known: usize,
+    },
+}
+
 /// Why a file could not be opened as a snapshot.
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -119,6 +181,35 @@ mod tests {
             open_snapshot_readonly(&foreign),
             Err(OpenError::NotASnapshot { found: 7, .. })
         ));
+    }
+
+    #[test]
+    fn migrations_apply_once_and_newer_files_are_refused() {
+        let dir = tempfile_dir();
+        let path = dir.join("accounts.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let conn = open_migrated(&path, ACCOUNTS_MIGRATIONS).unwrap();
+        conn.execute(
+            "INSERT INTO accounts (email, created_at) VALUES ('a@example.com', '2026-11-24T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        // Reopening applies nothing again and keeps the data.
+        let conn = open_migrated(&path, ACCOUNTS_MIGRATIONS).unwrap();
+        let n: i64 = conn
+            .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1);
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        assert!(matches!(
+            open_migrated(&path, ACCOUNTS_MIGRATIONS),
+            Err(MigrateError::Newer { found: 99, .. })
+        ));
+        let outbox = dir.join("outbox.sqlite");
+        let _ = std::fs::remove_file(&outbox);
+        open_migrated(&outbox, OUTBOX_MIGRATIONS).unwrap();
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -4,7 +4,9 @@
 
 pub mod case;
 pub mod dump;
+pub mod outbox;
 pub mod rollback;
+pub mod send;
 pub mod snapshots;
 
 use std::collections::HashMap;

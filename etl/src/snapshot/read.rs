@@ -246,6 +246,15 @@ impl Snapshot {
         Ok(())
     }
 
+    /// The courts whose active grants name an address.
+    pub fn courts_of_address(&self, email: &str) -> Result<Vec<String>, ReadError> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT c.court FROM grants g JOIN cases c ON c.id = g.case_id WHERE g.email = ?1 ORDER BY 1",
+        )?;
+        let rows = stmt.query_map([email], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// Id range of all cases, if there are any.
     pub fn id_range(&self) -> Result<Option<(i64, i64)>, ReadError> {
         let (lo, hi): (Option<i64>, Option<i64>) =

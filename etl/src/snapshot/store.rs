@@ -86,7 +86,16 @@ impl Store {
 
     /// Takes the import lock, or says who holds it.
     pub fn lock(&self) -> Result<Lock, String> {
-        let path = self.root.join("import.lock");
+        self.lock_named("import.lock", "import or rollback")
+    }
+
+    /// Takes the lock of `send`.
+    pub fn send_lock(&self) -> Result<Lock, String> {
+        self.lock_named("send.lock", "send")
+    }
+
+    fn lock_named(&self, name: &str, what: &str) -> Result<Lock, String> {
+        let path = self.root.join(name);
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -103,7 +112,7 @@ impl Store {
             Err(fs::TryLockError::WouldBlock) => {
                 let holder = fs::read_to_string(&path).unwrap_or_default();
                 Err(format!(
-                    "another cpor-etl import or rollback is running ({}, lock {}); nothing changed",
+                    "another cpor-etl {what} is running ({}, lock {}); nothing changed",
                     holder.trim(),
                     path.display()
                 ))
@@ -183,6 +192,31 @@ impl Store {
         Ok(self.kept()?.into_iter().rfind(|f| f.date == date))
     }
 
+    /// The name the next snapshot of `date` will get (call with the lock
+    /// held): one build more than any kept.
+    pub fn next_file(&self, date: NaiveDate) -> io::Result<SnapshotFile> {
+        let build = self
+            .kept()?
+            .iter()
+            .filter(|f| f.date == date)
+            .map(|f| f.build)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let mut file = SnapshotFile {
+            date,
+            build,
+            path: PathBuf::new(),
+        };
+        file.path = self.snapshots_dir().join(file.name());
+        Ok(file)
+    }
+
+    /// A snapshot by its file name, if kept.
+    pub fn by_name(&self, name: &str) -> Option<SnapshotFile> {
+        SnapshotFile::parse(&self.snapshots_dir(), name).filter(|f| f.path.is_file())
+    }
+
     /// Publishes a built and verified snapshot: makes it durable and
     /// read-only, gives it its final name, and points `CURRENT` at it.
     pub fn publish(&self, temp: &Path, date: NaiveDate) -> io::Result<SnapshotFile> {
@@ -193,23 +227,7 @@ impl Store {
         fs::set_permissions(temp, perms)?;
         drop(file);
         pause("before-snapshot-rename");
-        let build = self
-            .kept()?
-            .iter()
-            .filter(|f| f.date == date)
-            .map(|f| f.build)
-            .max()
-            .unwrap_or(0)
-            + 1;
-        let target = SnapshotFile {
-            date,
-            build,
-            path: self.snapshots_dir().join(""),
-        };
-        let target = SnapshotFile {
-            path: self.snapshots_dir().join(target.name()),
-            ..target
-        };
+        let target = self.next_file(date)?;
         fs::rename(temp, &target.path)?;
         sync_dir(&self.snapshots_dir())?;
         pause("before-current-write");

@@ -1,0 +1,121 @@
+//! `cpor-etl send [--now]`: deliver the outbox items that are due, once
+//! each; write a send report listing the addresses flagged for the courts.
+
+use anyhow::{anyhow, Result};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::import::exit;
+use crate::notify::{catch_up, queue, send};
+use crate::snapshot::store::Store;
+
+#[derive(Serialize)]
+struct SendReport<'a> {
+    at: String,
+    summary: &'a send::SendSummary,
+    /// Every flagged address (mail to it is suppressed), with the courts
+    /// whose grants name it, for the courts to correct.
+    flagged_addresses: Vec<Flagged>,
+}
+
+#[derive(Serialize)]
+struct Flagged {
+    email: String,
+    flagged_at: String,
+    reason: String,
+    courts: Vec<String>,
+}
+
+pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
+    let store = Store::new(&config.data_dir);
+    store.create_dirs()?;
+    let _lock = match store.send_lock() {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("cpor-etl: {e}");
+            return Ok(exit::LOCKED);
+        }
+    };
+    // An import that died after publishing left its mail unqueued: finish
+    // it, unless an import is running right now (it will).
+    if let Ok(_import) = store.lock() {
+        if let Some(m) =
+            catch_up(&store, &config.mail, chrono::Utc::now()).map_err(|e| anyhow!(e))?
+        {
+            println!(
+                "queued the mail of an interrupted import: {} items",
+                m.activation + m.approval + m.digest + m.expiry
+            );
+        }
+    }
+    let now = chrono::Utc::now();
+    let summary =
+        send::send(&config.data_dir, &config.mail, now_flag, now).map_err(|e| anyhow!(e))?;
+    if summary.recovered > 0 {
+        println!(
+            "{} items a crash left while sending are retried once, same Message-ID",
+            summary.recovered
+        );
+    }
+    if summary.outside_window {
+        println!(
+            "outside the send window ({}–{} Asia/Taipei); nothing sent (use --now to send anyway)",
+            config.mail.window_start, config.mail.window_end
+        );
+        return Ok(0);
+    }
+    let target = if config.mail.smtp_host.is_empty() {
+        format!(
+            "as .eml files under {}",
+            config.data_dir.join("mail").display()
+        )
+    } else {
+        format!("to {}:{}", config.mail.smtp_host, config.mail.smtp_port)
+    };
+    println!(
+        "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",
+        summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
+    );
+    for (email, reason) in &summary.flagged {
+        println!("  flagged {email}: {reason}");
+    }
+
+    let accounts = queue::open_accounts(&config.data_dir).map_err(|e| anyhow!(e))?;
+    let courts_of = courts_by_address(&store);
+    let flagged_addresses = send::flagged_addresses(&accounts)
+        .map_err(|e| anyhow!(e))?
+        .into_iter()
+        .map(|(email, (flagged_at, reason))| Flagged {
+            courts: courts_of(&email),
+            email,
+            flagged_at,
+            reason,
+        })
+        .collect();
+    let report = SendReport {
+        at: now.to_rfc3339(),
+        summary: &summary,
+        flagged_addresses,
+    };
+    let path = store
+        .reports_dir()
+        .join(format!("send-{}.json", now.format("%Y%m%dT%H%M%SZ")));
+    Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+    println!("  report: {}", path.display());
+    Ok(0)
+}
+
+/// The courts whose grants in the live snapshot name an address.
+fn courts_by_address(store: &Store) -> impl Fn(&str) -> Vec<String> {
+    let snapshot = store
+        .live()
+        .ok()
+        .flatten()
+        .and_then(|f| crate::snapshot::read::Snapshot::open(&f).ok());
+    move |email| {
+        snapshot
+            .as_ref()
+            .map(|s| s.courts_of_address(email).unwrap_or_default())
+            .unwrap_or_default()
+    }
+}

@@ -1,0 +1,529 @@
+//! From a diff to outbox items: who gets which mail tonight.
+//!
+//! - A new grant: an activation link when the address has no activated
+//!   account, else an approval notice. A new grant clears a bounce flag.
+//! - News on cases an address already followed: one digest per address,
+//!   not on a first load, not after an unsubscribe, held by the flood guard.
+//! - A followed case about to stop being queryable: one warning per
+//!   (address, case), ever.
+//!
+//! The outbox key (night, address, kind) makes every step idempotent. An
+//! activation token is committed to the accounts database before its mail
+//! is queued: a crash in between leaves an unsent token that expires, and
+//! the re-run, finding no mail, makes a new one.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use lettre::message::Mailbox;
+use rayon::prelude::*;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::diff::Changes;
+use super::render::{self, CaseView, Kind, View};
+use super::secret;
+use crate::config::MailConfig;
+use crate::date::{compact, roc, to_int};
+
+/// Asia/Taipei: UTC+8 all year (no daylight saving since 1979).
+pub fn taipei() -> chrono::FixedOffset {
+    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+pub const ACCOUNTS_DB: &str = "accounts.sqlite";
+pub const OUTBOX_DB: &str = "outbox.sqlite";
+
+pub fn open_accounts(data_dir: &Path) -> Result<Connection, String> {
+    schemas::open_migrated(&data_dir.join(ACCOUNTS_DB), schemas::ACCOUNTS_MIGRATIONS)
+        .map_err(|e| e.to_string())
+}
+
+pub fn open_outbox(data_dir: &Path) -> Result<Connection, String> {
+    schemas::open_migrated(&data_dir.join(OUTBOX_DB), schemas::OUTBOX_MIGRATIONS)
+        .map_err(|e| e.to_string())
+}
+
+/// What a night's queueing did, for the report and the summary.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct QueueSummary {
+    pub activation: u64,
+    pub approval: u64,
+    pub digest: u64,
+    pub expiry: u64,
+    /// Items already in the outbox from an earlier run of this night.
+    pub already_queued: u64,
+    /// Digests not queued because the address unsubscribed.
+    pub unsubscribed: u64,
+    /// Items kept but not sent: the address is flagged (it bounced).
+    pub suppressed: u64,
+    /// Digests were held by the flood guard (see `held_reason`).
+    pub held: bool,
+    pub held_reason: Option<String>,
+    /// Why no digests were considered at all (first load, older night).
+    pub no_digests: Option<String>,
+    pub followed_cases: u64,
+    pub cases_with_news: u64,
+    /// Addresses the mail library refused to write to.
+    pub invalid_addresses: Vec<String>,
+}
+
+/// One item to insert.
+struct NewItem {
+    email: String,
+    kind: Kind,
+    state: &'static str,
+    message_id: String,
+    subject: String,
+    message: Vec<u8>,
+    cases: usize,
+}
+
+/// A mail to render: who, what, and the view.
+struct Job {
+    email: String,
+    kind: Kind,
+    state: &'static str,
+    view: View,
+}
+
+/// The Message-ID of an outbox item: derived from its key, so a retry can
+/// be recognised; the address is hashed, not shown.
+pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> String {
+    let hash: String = Sha256::digest(email.as_bytes())
+        .iter()
+        .take(10)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!(
+        "<{}.{}.{hash}@{}>",
+        compact(night),
+        kind.as_str(),
+        from.email.domain()
+    )
+}
+
+/// When mail queued at `now` may go out: the next opening of the send
+/// window (Asia/Taipei), or now if the window is open.
+pub fn window_opening(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> DateTime<Utc> {
+    let local = now.with_timezone(&taipei());
+    let today = local.date_naive();
+    let at = |day: NaiveDate, t: NaiveTime| {
+        taipei()
+            .from_local_datetime(&day.and_time(t))
+            .single()
+            .expect("a fixed offset has no gaps")
+            .with_timezone(&Utc)
+    };
+    let time = local.time();
+    if time < start {
+        at(today, start)
+    } else if time < end {
+        now
+    } else {
+        at(today + Duration::days(1), start)
+    }
+}
+
+pub fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time of day (HH:MM)"))
+}
+
+/// Queues tonight's mail. `first_load`: there was no previous snapshot.
+/// `older`: the new snapshot is older than the previous one (an import with
+/// --force of an old night): its differences are history, not news.
+pub fn queue(
+    data_dir: &Path,
+    cfg: &MailConfig,
+    night: NaiveDate,
+    changes: &Changes,
+    first_load: bool,
+    older: bool,
+    now: DateTime<Utc>,
+) -> Result<QueueSummary, String> {
+    let mut summary = QueueSummary {
+        followed_cases: changes.followed_cases,
+        cases_with_news: changes.cases_with_news,
+        ..QueueSummary::default()
+    };
+    if older {
+        summary.no_digests =
+            Some("the night is older than the snapshot it replaced: nothing is new".into());
+        return Ok(summary);
+    }
+    let from: Mailbox = cfg
+        .from
+        .parse()
+        .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
+    let key = secret::load_or_create_key(data_dir).map_err(|e| format!("secret key: {e}"))?;
+    let mut accounts = open_accounts(data_dir)?;
+    let mut outbox = open_outbox(data_dir)?;
+    let sql = |e: rusqlite::Error| e.to_string();
+    let night_text = compact(night);
+
+    let existing: BTreeSet<(String, String)> = {
+        let mut stmt = outbox
+            .prepare("SELECT email, kind FROM items WHERE night = ?1")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([&night_text], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let has = |email: &str, kind: Kind| {
+        existing.contains(&(email.to_string(), kind.as_str().to_string()))
+    };
+    let site = cfg.site_url.trim_end_matches('/');
+    let base_view = |email: &str, cases: Vec<CaseView>| View {
+        subject: String::new(),
+        email: email.to_string(),
+        cases,
+        link: format!("{site}/login"),
+        expires: String::new(),
+        night: roc(night),
+        unsubscribe: format!(
+            "{site}/unsubscribe?email={}&token={}",
+            url_encode(email),
+            secret::unsubscribe_token(&key, email)
+        ),
+    };
+    let mut jobs: Vec<Job> = Vec::new();
+
+    // New grants. Accounts first: flags cleared, rows and tokens committed.
+    {
+        let tx = accounts.transaction().map_err(sql)?;
+        for (email, granted) in &changes.new_grants {
+            tx.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])
+                .map_err(sql)?;
+            if has(email, Kind::Activation) || has(email, Kind::Approval) {
+                summary.already_queued += 1;
+                continue;
+            }
+            let cases: Vec<CaseView> = granted
+                .iter()
+                .map(|g| {
+                    let mut v = CaseView::new(&g.case);
+                    v.role = Some(g.role.clone());
+                    g.entries.iter().fold(v, |v, e| v.entry(e, false))
+                })
+                .collect();
+            let account: Option<(i64, bool)> = tx
+                .query_row(
+                    "SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1",
+                    [email],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(sql)?;
+            let mut view = base_view(email, cases);
+            let kind = match account {
+                Some((_, true)) => Kind::Approval,
+                _ => {
+                    let id = match account {
+                        Some((id, _)) => id,
+                        None => {
+                            tx.execute(
+                                "INSERT INTO accounts (email, created_at) VALUES (?1, ?2)",
+                                params![email, now.to_rfc3339()],
+                            )
+                            .map_err(sql)?;
+                            tx.last_insert_rowid()
+                        }
+                    };
+                    let (token, hash) = secret::new_token().map_err(|e| e.to_string())?;
+                    let expires = now + Duration::days(cfg.activation_days as i64);
+                    tx.execute(
+                        "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
+                         VALUES (?1, ?2, 'activate', ?3, ?4)",
+                        params![hash, id, now.to_rfc3339(), expires.to_rfc3339()],
+                    )
+                    .map_err(sql)?;
+                    view.link = format!("{site}/activate?token={token}");
+                    view.expires = roc(expires.with_timezone(&taipei()).date_naive());
+                    Kind::Activation
+                }
+            };
+            jobs.push(Job {
+                email: email.clone(),
+                kind,
+                state: "queued",
+                view,
+            });
+        }
+        tx.commit().map_err(sql)?;
+    }
+
+    let flagged: BTreeSet<String> = {
+        let mut stmt = accounts
+            .prepare("SELECT email FROM flagged_addresses")
+            .map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let unsubscribed: BTreeSet<String> = {
+        let mut stmt = accounts
+            .prepare("SELECT email FROM accounts WHERE digests = 0")
+            .map_err(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+
+    // Digests.
+    if first_load {
+        summary.no_digests = Some("first load: no previous snapshot to compare with".into());
+    } else {
+        let share = if changes.followed_cases == 0 {
+            0.0
+        } else {
+            changes.cases_with_news as f64 / changes.followed_cases as f64
+        };
+        if share > cfg.flood_share && changes.followed_cases >= cfg.flood_min_cases {
+            summary.held = true;
+            summary.held_reason = Some(format!(
+                "news on {} of {} followed cases ({:.1}%), more than {:.0}%: digests held until `cpor-etl outbox release {}`",
+                changes.cases_with_news,
+                changes.followed_cases,
+                share * 100.0,
+                cfg.flood_share * 100.0,
+                night_text
+            ));
+        }
+        for (email, news) in &changes.news {
+            if has(email, Kind::Digest) {
+                summary.already_queued += 1;
+                continue;
+            }
+            if unsubscribed.contains(email) {
+                summary.unsubscribed += 1;
+                continue;
+            }
+            let cases = news
+                .iter()
+                .map(|n| {
+                    n.entries
+                        .iter()
+                        .fold(CaseView::new(&n.case), |v, e| v.entry(&e.entry, e.revised))
+                })
+                .collect();
+            jobs.push(Job {
+                email: email.clone(),
+                kind: Kind::Digest,
+                state: if summary.held { "held" } else { "queued" },
+                view: base_view(email, cases),
+            });
+        }
+    }
+
+    // Expiry warnings, once per (address, case, last day).
+    let warned: BTreeSet<(String, String, i64)> = {
+        let mut stmt = outbox
+            .prepare("SELECT email, case_key, last_day FROM expiry_warned")
+            .map_err(sql)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(sql)?;
+        rows.collect::<Result<_, _>>().map_err(sql)?
+    };
+    let mut warn_rows: Vec<(String, String, i64)> = Vec::new();
+    for (email, expiring) in &changes.expiring {
+        if has(email, Kind::Expiry) {
+            summary.already_queued += 1;
+            continue;
+        }
+        let fresh: Vec<_> = expiring
+            .iter()
+            .filter(|x| !warned.contains(&(email.clone(), x.case.id(), to_int(x.last_day))))
+            .collect();
+        if fresh.is_empty() {
+            continue;
+        }
+        let cases = fresh
+            .iter()
+            .map(|x| {
+                let mut v = CaseView::new(&x.case);
+                v.last_day = Some(roc(x.last_day));
+                v
+            })
+            .collect();
+        warn_rows.extend(
+            fresh
+                .iter()
+                .map(|x| (email.clone(), x.case.id(), to_int(x.last_day))),
+        );
+        jobs.push(Job {
+            email: email.clone(),
+            kind: Kind::Expiry,
+            state: "queued",
+            view: base_view(email, cases),
+        });
+    }
+
+    // Render in parallel; the order of `jobs` is fixed (by kind, then address).
+    jobs.sort_by(|a, b| (a.kind, &a.email).cmp(&(b.kind, &b.email)));
+    let date = SystemTime::from(now);
+    let rendered: Vec<Result<NewItem, (String, String)>> = jobs
+        .into_par_iter()
+        .map(|mut job| {
+            job.view.subject = render::subject(job.kind, &job.view.cases);
+            let id = message_id(night, &job.email, job.kind, &from);
+            match render::render(job.kind, &job.view, &from, &id, date) {
+                Ok(r) => Ok(NewItem {
+                    cases: job.view.cases.len(),
+                    email: job.email,
+                    kind: job.kind,
+                    state: job.state,
+                    message_id: id,
+                    subject: r.subject,
+                    message: r.message,
+                }),
+                Err(e) => Err((job.email, e)),
+            }
+        })
+        .collect();
+
+    let start = parse_hhmm(&cfg.window_start)?;
+    let end = parse_hhmm(&cfg.window_end)?;
+    let opening = window_opening(now, start, end);
+    let n = rendered.len().max(1) as i64;
+    let spread = cfg.spread_minutes as i64 * 60;
+    let tx = outbox.transaction().map_err(sql)?;
+    {
+        let mut insert = tx
+            .prepare(
+                "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message, cases,
+                 queued_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )
+            .map_err(sql)?;
+        for (i, item) in rendered.into_iter().enumerate() {
+            let item = match item {
+                Ok(item) => item,
+                Err((email, e)) => {
+                    summary.invalid_addresses.push(format!("{email}: {e}"));
+                    continue;
+                }
+            };
+            let state = if flagged.contains(&item.email)
+                && item.kind != Kind::Activation
+                && item.kind != Kind::Approval
+            {
+                summary.suppressed += 1;
+                "suppressed"
+            } else {
+                item.state
+            };
+            let not_before = opening + Duration::seconds(spread * i as i64 / n);
+            let added = insert
+                .execute(params![
+                    night_text,
+                    item.email,
+                    item.kind.as_str(),
+                    state,
+                    item.message_id,
+                    item.subject,
+                    item.message,
+                    item.cases as i64,
+                    now.to_rfc3339(),
+                    not_before.to_rfc3339()
+                ])
+                .map_err(sql)?;
+            if added == 1 {
+                match item.kind {
+                    Kind::Activation => summary.activation += 1,
+                    Kind::Approval => summary.approval += 1,
+                    Kind::Digest => summary.digest += 1,
+                    Kind::Expiry => summary.expiry += 1,
+                }
+            }
+        }
+        let mut warn = tx
+            .prepare("INSERT OR IGNORE INTO expiry_warned (email, case_key, last_day, night) VALUES (?1, ?2, ?3, ?4)")
+            .map_err(sql)?;
+        for (email, case, day) in warn_rows {
+            warn.execute(params![email, case, day, night_text])
+                .map_err(sql)?;
+        }
+        if let Some(reason) = &summary.held_reason {
+            tx.execute(
+                "INSERT OR IGNORE INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)",
+                params![night_text, reason, now.to_rfc3339()],
+            )
+            .map_err(sql)?;
+        }
+    }
+    tx.commit().map_err(sql)?;
+    Ok(summary)
+}
+
+/// Percent-encodes a query value.
+pub fn url_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Counts of items per state, for a summary.
+pub fn counts_by_state(
+    outbox: &Connection,
+    night: Option<&str>,
+) -> Result<BTreeMap<String, u64>, String> {
+    let mut stmt = outbox
+        .prepare("SELECT state, count(*) FROM items WHERE ?1 IS NULL OR night = ?1 GROUP BY state")
+        .map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([night], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })
+        .map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_window_is_in_taipei_time() {
+        let (start, end) = (parse_hhmm("07:00").unwrap(), parse_hhmm("21:00").unwrap());
+        // 02:00 Taipei (18:00 UTC the day before): today's 07:00 Taipei.
+        assert_eq!(
+            window_opening(utc("2026-11-23T18:00:00Z"), start, end),
+            utc("2026-11-23T23:00:00Z")
+        );
+        // 10:00 Taipei: now.
+        assert_eq!(
+            window_opening(utc("2026-11-24T02:00:00Z"), start, end),
+            utc("2026-11-24T02:00:00Z")
+        );
+        // 22:00 Taipei: tomorrow's 07:00.
+        assert_eq!(
+            window_opening(utc("2026-11-24T14:00:00Z"), start, end),
+            utc("2026-11-24T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_hide_the_address() {
+        let from: Mailbox = "x <noreply@cpor.example>".parse().unwrap();
+        let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let a = message_id(night, "a@example.com", Kind::Digest, &from);
+        assert_eq!(a, message_id(night, "a@example.com", Kind::Digest, &from));
+        assert_ne!(a, message_id(night, "a@example.com", Kind::Expiry, &from));
+        assert!(
+            a.starts_with("<20261124.digest.") && a.ends_with("@cpor.example>"),
+            "{a}"
+        );
+        assert!(!a.contains("example.com."));
+    }
+}
