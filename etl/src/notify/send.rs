@@ -176,7 +176,10 @@ impl Transport for Smtp {
             return Outcome::Permanent(format!("address `{}`: {e}", item.email));
         }
         match self.attempt(item) {
-            Ok(()) => Outcome::Sent,
+            Ok(()) => {
+                crate::failpoint::pause("send-after-accept");
+                Outcome::Sent
+            }
             Err((in_data, e)) => {
                 // Start clean for the next message.
                 if let Some(mut c) = self.conn.take() {
@@ -348,6 +351,7 @@ pub fn send(
             }
         }
         tx.commit().map_err(sql)?;
+        crate::failpoint::pause("send-after-mark");
 
         let outcomes = deliver_all(&mut transports, items);
 

@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""A real SMTP server on loopback for cpor's e-mail tests (aiosmtpd).
+
+    smtp_server.py --dir DIR [--port 0]
+
+Prints `listening on PORT` and serves until killed. Every accepted message
+is stored as DIR/accepted/<n>.eml; every transaction (MAIL FROM) appends a
+line to DIR/transactions.log: `<n> <rcpt> <outcome>`.
+
+How it treats a message depends on the recipient's local part, so one
+server serves every test:
+  tempfailN@…   451 to the first N transactions for that address, then accept
+  reject@…      550 (permanent)
+  dropdata@…    the first time: close the connection in the middle of DATA,
+                without storing the message; then accept
+  slowN@…       wait N seconds before answering DATA, then accept
+  anything else accept
+A file DIR/down makes the server refuse new connections (421) while it exists.
+"""
+
+import argparse
+import asyncio
+import os
+import re
+import threading
+from pathlib import Path
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
+
+
+class Handler:
+    def __init__(self, root: Path):
+        self.root = root
+        (root / "accepted").mkdir(parents=True, exist_ok=True)
+        self.lock = threading.Lock()
+        self.seen = {}
+        self.count = 0
+
+    def log(self, rcpt, outcome):
+        with self.lock:
+            with open(self.root / "transactions.log", "a") as f:
+                f.write(f"{self.count} {rcpt} {outcome}\n")
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        if (self.root / "down").exists():
+            return ["421 service not available"]
+        session.host_name = hostname
+        return responses
+
+    async def handle_DATA(self, server, session, envelope):
+        rcpt = envelope.rcpt_tos[0].lower()
+        local = rcpt.split("@", 1)[0]
+        with self.lock:
+            self.count += 1
+            n = self.seen.get(rcpt, 0) + 1
+            self.seen[rcpt] = n
+        m = re.fullmatch(r"tempfail(\d+)", local)
+        if m and n <= int(m.group(1)):
+            self.log(rcpt, "451")
+            return "451 4.3.0 try again later"
+        if local == "reject":
+            self.log(rcpt, "550")
+            return "550 5.1.1 no such mailbox"
+        if local == "dropdata" and n == 1:
+            self.log(rcpt, "dropped")
+            server.transport.close()
+            return None
+        m = re.fullmatch(r"slow(\d+)", local)
+        if m:
+            await asyncio.sleep(int(m.group(1)))
+        with self.lock:
+            k = len(list((self.root / "accepted").iterdir())) + 1
+            tmp = self.root / "accepted" / f".{k}.tmp"
+            tmp.write_bytes(envelope.original_content)
+            os.rename(tmp, self.root / "accepted" / f"{k}.eml")
+        self.log(rcpt, "250")
+        return "250 2.0.0 accepted"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    args = ap.parse_args()
+    root = Path(args.dir)
+    root.mkdir(parents=True, exist_ok=True)
+    handler = Handler(root)
+    port = args.port
+    if port == 0:
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+    controller = Controller(handler, hostname="127.0.0.1", port=port,
+                            server_kwargs={"decode_data": False})
+    controller.start()
+    print(f"listening on {port}", flush=True)
+    try:
+        threading.Event().wait()
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    main()
