@@ -6,4 +6,5 @@ mod crash;
 mod faults;
 mod generated;
 mod import;
+mod mail;
 mod util;

@@ -14,12 +14,15 @@ server serves every test:
   dropdata@…    the first time: close the connection in the middle of DATA,
                 without storing the message; then accept
   slowN@…       wait N seconds before answering DATA, then accept
+  slowonceN@…   the first time: wait N seconds, then accept; later: accept
   anything else accept
 A file DIR/down makes the server refuse new connections (421) while it exists.
 """
 
 import argparse
 import asyncio
+import email
+import email.policy
 import os
 import re
 import threading
@@ -66,14 +69,20 @@ class Handler:
             self.log(rcpt, "dropped")
             server.transport.close()
             return None
-        m = re.fullmatch(r"slow(\d+)", local)
+        m = re.fullmatch(r"slow(\d+)", local) or (n == 1 and re.fullmatch(r"slowonce(\d+)", local))
         if m:
             await asyncio.sleep(int(m.group(1)))
         with self.lock:
-            k = len(list((self.root / "accepted").iterdir())) + 1
+            k = len(list((self.root / "accepted").glob("*.eml"))) + 1
             tmp = self.root / "accepted" / f".{k}.tmp"
             tmp.write_bytes(envelope.original_content)
             os.rename(tmp, self.root / "accepted" / f"{k}.eml")
+            # A decoded copy for tests: headers, then the text part.
+            msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+            body = msg.get_body(("plain",))
+            text = "".join(f"{h}: {msg[h]}\n" for h in ("To", "Subject", "Message-ID", "List-Unsubscribe"))
+            text += "\n" + (body.get_content() if body else "")
+            (self.root / "accepted" / f"{k}.txt").write_text(text)
         self.log(rcpt, "250")
         return "250 2.0.0 accepted"
 

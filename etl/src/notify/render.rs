@@ -273,18 +273,22 @@ mod tests {
             link: "http://localhost:8080/login".into(),
             expires: "115/12/08".into(),
             night: "115/11/24".into(),
-            unsubscribe: "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
+            unsubscribe:
+                "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
         }
     }
 
     /// Compares with tests/golden/mail/<name>; UPDATE_GOLDEN=1 rewrites.
     fn golden(name: &str, got: &str) {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden/mail").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/golden/mail")
+            .join(name);
         if std::env::var_os("UPDATE_GOLDEN").is_some() {
             std::fs::write(&path, got).unwrap();
             return;
         }
-        let want = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let want =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(got, want, "{name} differs from its golden file");
     }
 
@@ -292,9 +296,15 @@ mod tests {
         v.subject = subject(kind, &v.cases);
         let (text, html) = bodies(kind, &v).unwrap();
         let name = kind.as_str();
-        golden(&format!("{name}.txt"), &format!("Subject: {}\n\n{text}", v.subject));
+        golden(
+            &format!("{name}.txt"),
+            &format!("Subject: {}\n\n{text}", v.subject),
+        );
         golden(&format!("{name}.html"), &html);
-        assert!(!text.chars().chain(html.chars()).any(|c| ('\u{E000}'..='\u{F8FF}').contains(&c)));
+        assert!(!text
+            .chars()
+            .chain(html.chars())
+            .any(|c| ('\u{E000}'..='\u{F8FF}').contains(&c)));
     }
 
     #[test]
@@ -312,7 +322,8 @@ mod tests {
 
     #[test]
     fn approval() {
-        let mut a = CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(&entry(1, 24, "分案"), false);
+        let mut a =
+            CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(&entry(1, 24, "分案"), false);
         a.role = Some("訴訟代理人".into());
         check(Kind::Approval, view(vec![a]));
     }
@@ -323,8 +334,10 @@ mod tests {
             .entry(&entry(4, 28, "115/12/15 10:00第三法庭宣判(改期)"), true);
         // A private-use character (an unmapped user-defined one) shows as 〓,
         // and HTML special characters are escaped in the HTML part.
-        let b = CaseView::new(&case("TPD", "民事", "訴", 212))
-            .entry(&entry(6, 24, "被告陳\u{E000}明稱<已清償> & 請求駁回"), false);
+        let b = CaseView::new(&case("TPD", "民事", "訴", 212)).entry(
+            &entry(6, 24, "被告陳\u{E000}明稱<已清償> & 請求駁回"),
+            false,
+        );
         check(Kind::Digest, view(vec![a, b]));
     }
 
@@ -338,9 +351,15 @@ mod tests {
     #[test]
     fn subjects_name_the_case_when_there_is_one() {
         let one = vec![CaseView::new(&case("TPD", "民事", "訴", 100))];
-        assert_eq!(subject(Kind::Digest, &one), "【案件進度】臺灣臺北地方法院 民事 115年度訴字第100號 有新進行事項");
+        assert_eq!(
+            subject(Kind::Digest, &one),
+            "【案件進度】臺灣臺北地方法院 民事 115年度訴字第100號 有新進行事項"
+        );
         let two = vec![one[0].clone(), one[0].clone()];
-        assert_eq!(subject(Kind::Digest, &two), "【案件進度】您關注的 2 件案件有新進行事項");
+        assert_eq!(
+            subject(Kind::Digest, &two),
+            "【案件進度】您關注的 2 件案件有新進行事項"
+        );
     }
 
     #[test]
@@ -348,7 +367,14 @@ mod tests {
         let mut v = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100))]);
         v.subject = subject(Kind::Digest, &v.cases);
         let from: Mailbox = "案件進度查詢 <noreply@cpor.localhost>".parse().unwrap();
-        let r = render(Kind::Digest, &v, &from, "<x@cpor.localhost>", SystemTime::UNIX_EPOCH).unwrap();
+        let r = render(
+            Kind::Digest,
+            &v,
+            &from,
+            "<x@cpor.localhost>",
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
         let head = String::from_utf8_lossy(&r.message);
         let head = head.split("\r\n\r\n").next().unwrap();
         assert!(head.is_ascii(), "headers must be ASCII (RFC 2047): {head}");
@@ -356,7 +382,14 @@ mod tests {
         assert!(head.contains("Message-ID: <x@cpor.localhost>"));
         assert!(head.contains("List-Unsubscribe: <http://localhost:8080/unsubscribe?"));
         assert!(head.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
-        let approval = render(Kind::Approval, &v, &from, "<y@cpor.localhost>", SystemTime::UNIX_EPOCH).unwrap();
+        let approval = render(
+            Kind::Approval,
+            &v,
+            &from,
+            "<y@cpor.localhost>",
+            SystemTime::UNIX_EPOCH,
+        )
+        .unwrap();
         assert!(!String::from_utf8_lossy(&approval.message).contains("List-Unsubscribe"));
     }
 }

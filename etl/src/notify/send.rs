@@ -25,7 +25,7 @@ use lettre::address::Address;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
 use rusqlite::{params, Connection};
 use serde::Serialize;
@@ -164,6 +164,7 @@ impl Smtp {
             .map_err(|e| (false, e))?;
         conn.command(Rcpt::new(to, vec![]))
             .map_err(|e| (false, e))?;
+        conn.command(Data).map_err(|e| (false, e))?;
         // From here on the server may have the message.
         conn.message(&item.message).map_err(|e| (true, e))?;
         Ok(())

@@ -1,0 +1,553 @@
+//! E-mail end to end: imports queue mail, `cpor-etl send` delivers it to a
+//! real SMTP server on loopback (aiosmtpd, `tests/support/smtp_server.py`),
+//! and every failure the issue names is played out against it.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::util::{repo_root, sample, sha256_hex, Env, Run};
+
+/// The test SMTP server, killed on drop.
+pub struct Smtp {
+    child: Option<Child>,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("CPOR_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-test-deps (scripts/test does) to install aiosmtpd",
+        path.display()
+    );
+    path
+}
+
+impl Smtp {
+    pub fn start(dir: &Path) -> Smtp {
+        Smtp::start_on(dir, 0)
+    }
+
+    fn start_on(dir: &Path, port: u16) -> Smtp {
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/support/smtp_server.py"))
+            .arg("--dir")
+            .arg(dir)
+            .arg("--port")
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("smtp server said `{line}`"))
+            .parse()
+            .unwrap();
+        Smtp {
+            child: Some(child),
+            port,
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn restart(&mut self) {
+        self.stop();
+        *self = Smtp::start_on(&self.dir.clone(), self.port);
+    }
+
+    /// Decoded copies of the accepted messages, in order.
+    pub fn accepted(&self) -> Vec<String> {
+        let mut n = 1;
+        let mut out = Vec::new();
+        while let Ok(text) = fs::read_to_string(self.dir.join(format!("accepted/{n}.txt"))) {
+            out.push(text.replace("\r\n", "\n"));
+            n += 1;
+        }
+        out
+    }
+
+    pub fn transactions(&self) -> usize {
+        fs::read_to_string(self.dir.join("transactions.log")).map_or(0, |t| t.lines().count())
+    }
+
+    pub fn accepted_for(&self, rcpt: &str) -> Vec<String> {
+        let to = format!("To: {rcpt}\n");
+        self.accepted()
+            .into_iter()
+            .filter(|m| m.starts_with(&to))
+            .collect()
+    }
+}
+
+impl Drop for Smtp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// The binary configured for the test server.
+fn etl(env: &Env, smtp: &Smtp, args: &[&str]) -> Run {
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_MAIL_RETRY_BASE_SECONDS", "0")
+        .env("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "2")
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+        .args(args);
+    cmd.output().unwrap().into()
+}
+
+fn send(env: &Env, smtp: &Smtp) -> Run {
+    let run = etl(env, smtp, &["send", "--now"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run
+}
+
+fn state_of(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
+    let run = etl(env, smtp, &["outbox", "list"]);
+    run.stdout
+        .lines()
+        .filter(|l| l.contains(rcpt))
+        .map(|l| l.split_whitespace().nth(3).unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The outbox id of an address's (first) item.
+fn state_id(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
+    let run = etl(env, smtp, &["outbox", "list"]);
+    run.stdout
+        .lines()
+        .find(|l| l.contains(rcpt))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_string()
+}
+
+/// A one-court night (UTF-8 with a BOM): TPD 民事 115年度訴字第<n>號 cases,
+/// their entries and grants.
+struct Night {
+    cases: Vec<(u32, &'static str, &'static str)>,
+    entries: Vec<(u32, u32, &'static str, String)>,
+    grants: Vec<(u32, String)>,
+}
+
+impl Night {
+    fn write(&self, root: &Path, night: &str) -> PathBuf {
+        let dir = root.join(night);
+        fs::create_dir_all(&dir).unwrap();
+        let key = |n: u32| format!("TPD,民事,115,訴,{n}");
+        let mut files: Vec<(String, String)> = vec![
+            (
+                "TPD_case.csv".into(),
+                "法院代號,案件類別,年度,字別,案號,股別,案件狀態,狀態日期\r\n".into(),
+            ),
+            (
+                "TPD_progress.csv".into(),
+                "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n".into(),
+            ),
+            (
+                "TPD_applicant.csv".into(),
+                "法院代號,案件類別,年度,字別,案號,聲請人身分,電子郵件,核准日期,狀態\r\n".into(),
+            ),
+        ];
+        for (n, status, date) in &self.cases {
+            files[0].1 += &format!("{},忠,{status},{date}\r\n", key(*n));
+        }
+        for (n, seq, posted, text) in &self.entries {
+            files[1].1 += &format!("{},{seq},{posted},{text},{posted} 09:00:00,N\r\n", key(*n));
+        }
+        for (n, email) in &self.grants {
+            files[2].1 += &format!("{},原告,{email},115/11/01,核准\r\n", key(*n));
+        }
+        let mut manifest = String::from("file,rows,sha256\r\n");
+        for (name, text) in &files {
+            let bytes = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+            fs::write(dir.join(name), &bytes).unwrap();
+            manifest += &format!(
+                "{name},{},{}\r\n",
+                text.lines().count() - 1,
+                sha256_hex(&bytes)
+            );
+        }
+        fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+        dir
+    }
+}
+
+/// One case per address, each with a first entry; night 2 adds news.
+fn scenario(addresses: &[&str]) -> (Night, Night) {
+    let mut n1 = Night {
+        cases: Vec::new(),
+        entries: Vec::new(),
+        grants: Vec::new(),
+    };
+    for (i, email) in addresses.iter().enumerate() {
+        let n = i as u32 + 1;
+        n1.cases.push((n, "審理中", ""));
+        n1.entries.push((n, 1, "115/11/02", "準備程序".into()));
+        n1.grants.push((n, email.to_string()));
+    }
+    let mut n2 = Night {
+        cases: n1.cases.clone(),
+        entries: n1.entries.clone(),
+        grants: n1.grants.clone(),
+    };
+    for n in 1..=addresses.len() as u32 {
+        n2.entries.push((
+            n,
+            2,
+            "115/11/23",
+            format!("115/12/{n:02} 10:00第一法庭言詞辯論"),
+        ));
+    }
+    (n1, n2)
+}
+
+fn import(env: &Env, smtp: &Smtp, batch: &Path) -> Run {
+    let run = etl(env, smtp, &["import", batch.to_str().unwrap()]);
+    assert!(
+        run.code == 0 || run.code == 3,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    run
+}
+
+#[test]
+fn two_sample_nights_deliver_the_right_mail_once() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    import(&env, &smtp, &sample("20261123"));
+    import(&env, &smtp, &sample("20261124"));
+    let run = send(&env, &smtp);
+    assert!(run.stdout.contains("31 due; 31 sent"), "{}", run.stdout);
+    assert_eq!(smtp.accepted().len(), 31);
+
+    // lawyer.chen: activation and an expiry warning on night 1 (訴212 ends
+    // 115/11/24); night 2: activation again (still not activated; one new
+    // case) and a digest of the three cases with news.
+    let lawyer = smtp.accepted_for("lawyer.chen@example.com");
+    // Two connections deliver in parallel: compare the set, not the order.
+    let mut subjects: Vec<&str> = lawyer.iter().map(|m| m.lines().nth(1).unwrap()).collect();
+    subjects.sort();
+    let mut want = vec![
+        "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
+        "Subject: 【案件進度】臺灣臺北地方法院 民事 115年度訴字第212號 將於 115/11/24 後停止查詢",
+        "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
+        "Subject: 【案件進度】您關注的 3 件案件有新進行事項",
+    ];
+    want.sort();
+    assert_eq!(subjects, want);
+    let digest = lawyer.iter().find(|m| m.contains("有新進行事項")).unwrap();
+    for want in [
+        "■ 臺灣臺北地方法院 民事 115年度訴字第100號\n  115/11/24  115/12/10 10:00第一法庭言詞辯論",
+        "■ 臺灣臺北地方法院 刑事 115年度訴字第100號\n  115/10/28  115/12/15 10:00第三法庭宣判(改期)（內容更新）",
+        "■ 臺灣臺北地方法院 民事 115年度訴字第212號\n  115/11/24  檢送卷宗予民事執行處",
+        "List-Unsubscribe: <http://localhost:8080/unsubscribe?email=lawyer.chen%40example.com&token=",
+    ] {
+        assert!(digest.contains(want), "digest lacks `{want}`:\n{digest}");
+    }
+    // The address granted tonight gets its activation, not a digest.
+    let huang = smtp.accepted_for("huang.zhiwei@example.net");
+    assert_eq!(huang.len(), 1);
+    assert!(huang[0].contains("請啟用帳號") && huang[0].contains("/activate?token="));
+    // An entry surfacing after a withdrawal is not news: no digest for 交易45.
+    assert!(smtp
+        .accepted_for("li.ml@example.net")
+        .iter()
+        .all(|m| !m.contains("有新進行事項")));
+    // A revoked grant gets nothing on night 2 (night 1 gave an activation
+    // and an expiry warning).
+    let lin = smtp.accepted_for("lin.shufen@example.com");
+    assert_eq!(lin.len(), 2);
+    assert!(
+        lin.iter().all(|m| m.contains("Message-ID: <20261123.")),
+        "{lin:#?}"
+    );
+
+    // Running it all again sends nothing more: not the import, not a forced
+    // one, not send.
+    let before = smtp.transactions();
+    import(&env, &smtp, &sample("20261124"));
+    let forced = etl(
+        &env,
+        &smtp,
+        &["import", "--force", sample("20261123").to_str().unwrap()],
+    );
+    assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
+    import(&env, &smtp, &sample("20261124"));
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.transactions(),
+        before,
+        "no additional SMTP transactions"
+    );
+    smtp.stop();
+}
+
+#[test]
+fn a_451_three_times_then_success_is_delivered_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["tempfail3@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    for attempt in 1..=3 {
+        send(&env, &smtp);
+        assert_eq!(
+            state_of(&env, &smtp, "tempfail3@"),
+            "retrying",
+            "attempt {attempt}"
+        );
+    }
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "tempfail3@"), "sent");
+    assert_eq!(smtp.accepted_for("tempfail3@example.com").len(), 1);
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("tempfail3@example.com").len(), 1);
+}
+
+#[test]
+fn a_550_fails_after_one_attempt_and_flags_the_address() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["reject@example.com", "ok@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("flagged reject@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
+    assert_eq!(smtp.transactions(), 2, "one attempt each");
+    let report = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("send-")
+        })
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    assert_eq!(
+        report["flagged_addresses"][0]["email"],
+        "reject@example.com"
+    );
+    assert_eq!(report["flagged_addresses"][0]["courts"][0], "TPD");
+
+    // Night 2's digest to the flagged address is suppressed, not sent.
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed,suppressed");
+    assert_eq!(smtp.transactions(), 3, "only ok@'s digest went out");
+}
+
+#[test]
+fn a_connection_dropped_in_data_ends_with_one_complete_copy() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["dropdata@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata@"), "unknown");
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata@"), "sent");
+    let copies = smtp.accepted_for("dropdata@example.com");
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].contains("/activate?token="), "a complete message");
+}
+
+#[test]
+fn a_server_down_then_up_loses_nothing() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com", "b@example.com", "c@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    smtp.stop();
+    let run = send(&env, &smtp);
+    assert!(run.stdout.contains("3 to retry"), "{}", run.stdout);
+    smtp.restart();
+    send(&env, &smtp);
+    for who in ["a@example.com", "b@example.com", "c@example.com"] {
+        assert_eq!(smtp.accepted_for(who).len(), 1, "{who}");
+    }
+}
+
+#[test]
+fn a_slow_server_is_waited_for_and_a_timeout_after_data_is_retried_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // slow1: slower than nothing, within the 2 s timeout. slowonce4: the
+    // first answer comes after the timeout, the message was accepted anyway.
+    let (n1, _) = scenario(&[
+        "slow1@example.com",
+        "slowonce4@example.com",
+        "quick@example.com",
+    ]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slow1@"), "sent");
+    assert_eq!(state_of(&env, &smtp, "quick@"), "sent");
+    assert_eq!(state_of(&env, &smtp, "slowonce4@"), "unknown");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slowonce4@"), "sent");
+    // Whether the server kept the first copy is its business (aiosmtpd drops
+    // it with the connection); any copy there is carries the same Message-ID.
+    let copies = smtp.accepted_for("slowonce4@example.com");
+    assert!((1..=2).contains(&copies.len()), "{}", copies.len());
+    let id = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("Message-ID:"))
+            .unwrap()
+            .to_string()
+    };
+    assert!(copies.iter().all(|c| id(c) == id(&copies[0])));
+    let id = state_id(&env, &smtp, "slowonce4@");
+    let show = etl(&env, &smtp, &["outbox", "show", &id]);
+    assert!(
+        show.stdout.contains("attempts: 2"),
+        "one retry only:\n{}",
+        show.stdout
+    );
+}
+
+/// Kills `send` at a pause point; returns after the kill.
+fn kill_send_at(env: &Env, smtp: &Smtp, point: &str) {
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
+        .env("CPOR_PAUSE_AT", point)
+        .args(["send", "--now"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let want = format!("cpor-etl: paused at {point}");
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == want);
+    assert!(reached, "send never paused at {point}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn send_killed_before_the_server_has_the_message_loses_nothing_and_duplicates_nothing() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    kill_send_at(&env, &smtp, "send-after-mark");
+    assert_eq!(state_of(&env, &smtp, "a@"), "sending");
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("2 items a crash left while sending"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 1);
+    assert_eq!(smtp.accepted_for("b@example.com").len(), 1);
+}
+
+#[test]
+fn send_killed_after_the_server_accepted_sends_one_duplicate_with_the_same_message_id() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    kill_send_at(&env, &smtp, "send-after-accept");
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "a@"), "sent");
+    let copies = smtp.accepted_for("a@example.com");
+    assert_eq!(copies.len(), 2);
+    let id = |m: &str| {
+        m.lines()
+            .find(|l| l.starts_with("Message-ID:"))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(id(&copies[0]), id(&copies[1]));
+}
+
+#[test]
+fn the_flood_guard_holds_digests_until_released() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_FLOOD_MIN_CASES", "1")
+        .arg("import")
+        .arg(n2.write(env.dir.path(), "20261124"));
+    let run: Run = cmd.output().unwrap().into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("DIGESTS HELD: news on 2 of 2 followed cases (100.0%)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("cpor-etl outbox release 20261124"),
+        "{}",
+        run.stdout
+    );
+    let before = smtp.transactions();
+    send(&env, &smtp);
+    assert_eq!(smtp.transactions(), before, "held digests are not sent");
+    assert_eq!(state_of(&env, &smtp, "a@"), "sent,held");
+    let release = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert!(
+        release.stdout.contains("released 2 held digests"),
+        "{}",
+        release.stdout
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 2);
+}
+
+#[test]
+fn an_expiring_case_is_announced_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // 上訴 115/10/01: queryable through 115/12/01, within 14 days of both nights.
+    let night = |n| {
+        Night {
+            cases: vec![(1, "上訴", "115/10/01")],
+            entries: vec![(1, 1, "115/10/01", "上訴".into())],
+            grants: vec![(1, "party@example.com".into())],
+        }
+        .write(env.dir.path(), n)
+    };
+    import(&env, &smtp, &night("20261123"));
+    import(&env, &smtp, &night("20261124"));
+    send(&env, &smtp);
+    let mails = smtp.accepted_for("party@example.com");
+    let expiry: Vec<&String> = mails.iter().filter(|m| m.contains("停止查詢")).collect();
+    assert_eq!(expiry.len(), 1, "{mails:#?}");
+    assert!(expiry[0].contains("最後可查詢日：115/12/01"));
+}
