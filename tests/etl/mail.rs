@@ -551,3 +551,96 @@ fn an_expiring_case_is_announced_once() {
     assert_eq!(expiry.len(), 1, "{mails:#?}");
     assert!(expiry[0].contains("最後可查詢日：115/12/01"));
 }
+
+#[test]
+fn an_import_killed_after_publishing_loses_no_mail() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    import(&env, &smtp, &sample("20261123"));
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", "after-publish")
+        .arg("import")
+        .arg(sample("20261124"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == "cpor-etl: paused at after-publish");
+    assert!(reached);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        env.current(),
+        "20261124-1.sqlite",
+        "published before the kill"
+    );
+    // send finishes the interrupted import's mail first.
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout
+            .contains("queued the mail of an interrupted import: 8 items"),
+        "{}",
+        run.stdout
+    );
+    let digests = smtp
+        .accepted()
+        .into_iter()
+        .filter(|m| m.contains("Message-ID: <20261124.digest."))
+        .count();
+    assert_eq!(digests, 6);
+}
+
+#[test]
+fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
+    let env = Env::new();
+    let inbox = env.dir.path().join("inbox");
+    let night = inbox.join("20261123");
+    fs::create_dir_all(&night).unwrap();
+    // The transfer is still running: no MANIFEST.csv yet.
+    for entry in fs::read_dir(sample("20261123")).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_name() != "MANIFEST.csv" {
+            fs::copy(entry.path(), night.join(entry.file_name())).unwrap();
+        }
+    }
+    let script = |wait: &str| {
+        Command::new(repo_root().join("scripts/nightly"))
+            .arg(&inbox)
+            .arg("20261123")
+            .env("CPOR_ETL", env!("CARGO_BIN_EXE_cpor-etl"))
+            .env("CPOR_DATA_DIR", env.data())
+            .env("CPOR_WAIT_MINUTES", wait)
+            .env("CPOR_MAIL_WINDOW_START", "00:00")
+            .env("CPOR_MAIL_WINDOW_END", "23:59")
+            .env("CPOR_MAIL_SPREAD_MINUTES", "0")
+            .output()
+            .unwrap()
+    };
+    let out = script("0");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an incomplete batch is not imported"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("still incomplete"));
+    fs::copy(
+        sample("20261123").join("MANIFEST.csv"),
+        night.join("MANIFEST.csv"),
+    )
+    .unwrap();
+    let out = script("1");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let mail = env.data().join("mail/20261123");
+    assert_eq!(
+        fs::read_dir(mail).unwrap().count(),
+        23,
+        "the night's mail, as .eml files"
+    );
+}
