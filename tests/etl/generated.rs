@@ -16,6 +16,7 @@ fn generate(dir: &Path, cases: u64) -> Vec<PathBuf> {
             first_night: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
             nights: 2,
             courts: Vec::new(),
+            news_share: 0.05,
         },
     )
     .unwrap()

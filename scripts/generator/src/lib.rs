@@ -37,6 +37,9 @@ pub struct Params {
     pub nights: u32,
     /// Only these courts (all when empty).
     pub courts: Vec<String>,
+    /// Share of cases with new entries on each later night (real nights:
+    /// about 5%).
+    pub news_share: f64,
 }
 
 /// Relative caseloads of the 35 courts (about a year's new cases).
@@ -213,6 +216,7 @@ fn write_court(
             let day = first + Days::new(u64::from(n));
             later_night(
                 &mut nrng,
+                p.news_share,
                 &mut case,
                 &progress,
                 &grants,
@@ -546,8 +550,10 @@ impl ProgressRow {
 
 /// What changes on a later night: new entries on about 5% of cases,
 /// revisions, withdrawals, new and revoked grants, status changes.
+#[allow(clippy::too_many_arguments)]
 fn later_night(
     rng: &mut Rng,
+    news_share: f64,
     case: &mut Case,
     progress: &[ProgressRow],
     grants: &[GrantRow],
@@ -563,7 +569,7 @@ fn later_night(
         .unwrap_or(0)
         + 1;
     let yesterday = day - Days::new(1);
-    if rng.chance(0.05) {
+    if rng.chance(news_share) {
         for k in 0..rng.range(1, 2) as u32 {
             let posted = yesterday;
             extra_progress.push(ProgressRow {
@@ -629,6 +635,7 @@ mod tests {
             first_night: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
             nights: 2,
             courts: Vec::new(),
+            news_share: 0.05,
         }
     }
 

@@ -27,6 +27,9 @@ struct Cli {
     /// Only these courts (comma-separated codes); all when absent
     #[arg(long, value_delimiter = ',')]
     courts: Vec<String>,
+    /// Share of cases with new entries on each later night
+    #[arg(long, default_value_t = 0.05)]
+    news_share: f64,
     /// Worker threads (0 = one per core)
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -46,6 +49,7 @@ fn main() -> anyhow::Result<()> {
             first_night,
             nights: cli.nights,
             courts: cli.courts,
+            news_share: cli.news_share,
         },
     )?;
     for d in dirs {
