@@ -165,10 +165,40 @@ impl Smtp {
         conn.command(Rcpt::new(to, vec![]))
             .map_err(|e| (false, e))?;
         conn.command(Data).map_err(|e| (false, e))?;
-        // From here on the server may have the message.
-        conn.message(&item.message).map_err(|e| (true, e))?;
+        // From here on the server may have the message. It goes out in one
+        // write with its terminator: lettre's `message` writes the
+        // terminator separately, and that small second write waits for the
+        // server's delayed ACK (Nagle), about 40 ms a message.
+        match std::str::from_utf8(&item.message) {
+            Ok(text) => conn
+                .command(DataBody(dot_stuffed(text)))
+                .map_err(|e| (true, e))?,
+            Err(_) => conn.message(&item.message).map_err(|e| (true, e))?,
+        };
         Ok(())
     }
+}
+
+/// A message body with SMTP transparency applied and the terminator, sent
+/// as one "command".
+struct DataBody(String);
+
+impl std::fmt::Display for DataBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// RFC 5321 transparency: a `.` starting a line is doubled; then the
+/// terminating `CRLF.CRLF` (as lettre's own encoder does).
+fn dot_stuffed(message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 8);
+    if message.starts_with('.') {
+        out.push('.');
+    }
+    out.push_str(&message.replace("\r\n.", "\r\n.."));
+    out.push_str("\r\n.\r\n");
+    out
 }
 
 impl Transport for Smtp {
@@ -483,4 +513,16 @@ pub fn flagged_addresses(
         .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))
         .map_err(|e| e.to_string())?;
     rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_stuffing_doubles_leading_dots_and_terminates() {
+        assert_eq!(dot_stuffed("a\r\n.b\r\n..c"), "a\r\n..b\r\n...c\r\n.\r\n");
+        assert_eq!(dot_stuffed(".x"), "..x\r\n.\r\n");
+        assert_eq!(dot_stuffed("no dots.\r\n"), "no dots.\r\n\r\n.\r\n");
+    }
 }
