@@ -256,20 +256,8 @@ pub fn queue(
         tx.commit().map_err(sql)?;
     }
 
-    let flagged: BTreeSet<String> = {
-        let mut stmt = accounts
-            .prepare("SELECT email FROM flagged_addresses")
-            .map_err(sql)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
-    let unsubscribed: BTreeSet<String> = {
-        let mut stmt = accounts
-            .prepare("SELECT email FROM accounts WHERE digests = 0")
-            .map_err(sql)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
+    let flagged = addresses(&accounts, "SELECT email FROM flagged_addresses")?;
+    let unsubscribed = addresses(&accounts, "SELECT email FROM accounts WHERE digests = 0")?;
 
     // Digests.
     if first_load {
@@ -455,6 +443,13 @@ pub fn queue(
     }
     tx.commit().map_err(sql)?;
     Ok(summary)
+}
+
+/// The addresses a query selects (its first column).
+pub fn addresses(conn: &Connection, sql: &str) -> Result<BTreeSet<String>, String> {
+    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
+    let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
+    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 
 /// Percent-encodes a query value.

@@ -14,7 +14,7 @@
 //! mail to it is suppressed until a clerk grants it a case again. A timeout
 //! after the data was sent → unknown, retried once.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -30,7 +30,7 @@ use lettre::transport::smtp::extension::ClientId;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::queue::{open_accounts, open_outbox, parse_hhmm, taipei};
+use super::queue::{addresses, open_accounts, open_outbox, parse_hhmm, taipei};
 use super::secret::random_bytes;
 use crate::config::MailConfig;
 
@@ -329,13 +329,7 @@ pub fn send(
         });
     }
 
-    let mut flagged: BTreeSet<String> = {
-        let mut stmt = accounts
-            .prepare("SELECT email FROM flagged_addresses")
-            .map_err(sql)?;
-        let rows = stmt.query_map([], |r| r.get(0)).map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
+    let mut flagged = addresses(&accounts, "SELECT email FROM flagged_addresses")?;
     for batch in due.chunks(256) {
         // Load and mark the batch `sending` in one commit.
         let tx = outbox.transaction().map_err(sql)?;
