@@ -189,6 +189,7 @@ pub fn queue(
             url_encode(email),
             secret::unsubscribe_token(&key, email)
         ),
+        more: 0,
     };
     let mut jobs: Vec<Job> = Vec::new();
 
@@ -351,6 +352,11 @@ pub fn queue(
 
     // Render in parallel; the order of `jobs` is fixed (by kind, then address).
     jobs.sort_by(|a, b| (a.kind, &a.email).cmp(&(b.kind, &b.email)));
+    for job in &mut jobs {
+        let grants = matches!(job.kind, Kind::Activation | Kind::Approval);
+        let keep_entries = !grants || job.view.cases.len() <= render::ENTRIES_UP_TO;
+        job.view.trim(keep_entries);
+    }
     let date = SystemTime::from(now);
     let rendered: Vec<Result<NewItem, (String, String)>> = jobs
         .into_par_iter()
@@ -448,7 +454,9 @@ pub fn queue(
 /// The addresses a query selects (its first column).
 pub fn addresses(conn: &Connection, sql: &str) -> Result<BTreeSet<String>, String> {
     let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
-    let rows = stmt.query_map([], |r| r.get(0)).map_err(|e| e.to_string())?;
+    let rows = stmt
+        .query_map([], |r| r.get(0))
+        .map_err(|e| e.to_string())?;
     rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
 }
 

@@ -106,6 +106,29 @@ pub struct View {
     /// The night the data comes from (ROC).
     pub night: String,
     pub unsubscribe: String,
+    /// Cases not listed (a long list is cut: the site has them all).
+    pub more: usize,
+}
+
+/// At most this many cases are listed in one mail...
+pub const MAX_LISTED: usize = 30;
+/// ...and their entries only when an activation or approval names at most
+/// this many (a lawyer's first mail can name hundreds of cases).
+pub const ENTRIES_UP_TO: usize = 3;
+
+impl View {
+    /// Cuts the list of cases to what a mail should carry.
+    pub fn trim(&mut self, keep_entries: bool) {
+        if !keep_entries {
+            for c in &mut self.cases {
+                c.entries.clear();
+            }
+        }
+        if self.cases.len() > MAX_LISTED {
+            self.more = self.cases.len() - MAX_LISTED;
+            self.cases.truncate(MAX_LISTED);
+        }
+    }
 }
 
 macro_rules! templates {
@@ -275,6 +298,7 @@ mod tests {
             night: "115/11/24".into(),
             unsubscribe:
                 "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
+            more: 0,
         }
     }
 
@@ -346,6 +370,22 @@ mod tests {
         let mut a = CaseView::new(&case("TPD", "刑事", "訴", 88));
         a.last_day = Some("115/12/01".into());
         check(Kind::Expiry, view(vec![a]));
+    }
+
+    #[test]
+    fn a_long_list_is_cut_and_says_how_many_more() {
+        let cases: Vec<CaseView> = (1..=40)
+            .map(|n| {
+                CaseView::new(&case("TPD", "民事", "訴", n)).entry(&entry(1, 24, "分案"), false)
+            })
+            .collect();
+        let mut v = view(cases);
+        v.trim(false);
+        v.subject = subject(Kind::Approval, &v.cases);
+        let (text, html) = bodies(Kind::Approval, &v).unwrap();
+        assert_eq!(v.cases.len(), MAX_LISTED);
+        assert!(text.contains("另有 10 件案件，請登入查看。") && html.contains("另有 10 件案件"));
+        assert!(!text.contains("分案"), "no entries in a long list");
     }
 
     #[test]
