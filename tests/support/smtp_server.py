@@ -68,7 +68,9 @@ class Handler:
         if local == "dropdata" and n == 1:
             self.log(rcpt, "dropped")
             server.transport.close()
-            return None
+            # The connection is gone; aiosmtpd cancels this handler with it.
+            await asyncio.sleep(30)
+            return "421 4.4.2 connection dropped"
         m = re.fullmatch(r"slow(\d+)", local) or (n == 1 and re.fullmatch(r"slowonce(\d+)", local))
         if m:
             await asyncio.sleep(int(m.group(1)))
