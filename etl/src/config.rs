@@ -21,6 +21,8 @@ pub struct Config {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
+    /// Whether imports queue mail at all.
+    pub enabled: bool,
     /// The sender, `Name <address>`.
     pub from: String,
     /// Where the website is, for the links in mail.
@@ -57,6 +59,7 @@ pub struct MailConfig {
 impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
+            enabled: true,
             from: "案件進度查詢 <noreply@cpor.localhost>".into(),
             site_url: "http://localhost:8080".into(),
             smtp_host: String::new(),

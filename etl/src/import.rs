@@ -318,13 +318,15 @@ pub fn run(
         .map_err(|e| internal("publishing")(&e))?;
     clock.lap("publish");
     pause("after-publish");
-    match crate::notify::notify(
-        &config.data_dir,
-        &config.mail,
-        live.as_ref(),
-        &published,
-        chrono::Utc::now(),
-    ) {
+    let queued = if config.mail.enabled {
+        crate::notify::notify(&config.data_dir, &config.mail, live.as_ref(), &published, chrono::Utc::now())
+    } else {
+        Ok(crate::notify::queue::QueueSummary {
+            no_digests: Some("mail is disabled (mail.enabled = false): nothing queued".into()),
+            ..Default::default()
+        })
+    };
+    match queued {
         Ok(mail) => {
             crate::notify::clear_pending(&store).map_err(|e| internal("notify.pending")(&e))?;
             report.mail = Some(mail);

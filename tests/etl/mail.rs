@@ -644,3 +644,31 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
         "the night's mail, as .eml files"
     );
 }
+
+#[test]
+fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, mut n2) = scenario(&["quiet@example.com", "loud@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // What the website's one-click unsubscribe does (issue 5): digests off.
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    let changed = accounts
+        .execute("UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com'", [])
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(accounts);
+    // Night 2: news for both, and a new case granted to the quiet address.
+    n2.cases.push((9, "審理中", ""));
+    n2.grants.push((9, "quiet@example.com".into()));
+    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(run.stdout.contains("1 digest"), "{}", run.stdout);
+    send(&env, &smtp);
+    let quiet = smtp.accepted_for("quiet@example.com");
+    assert!(quiet.iter().all(|m| !m.contains("有新進行事項")), "no digest after unsubscribing");
+    assert!(quiet.iter().any(|m| m.contains("Message-ID: <20261124.activation.")), "grant mail still comes");
+    assert_eq!(
+        smtp.accepted_for("loud@example.com").iter().filter(|m| m.contains("有新進行事項")).count(),
+        1
+    );
+}

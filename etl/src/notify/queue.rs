@@ -193,11 +193,13 @@ pub fn queue(
     };
     let mut jobs: Vec<Job> = Vec::new();
 
+    let now_text = now.to_rfc3339();
     // New grants. Accounts first: flags cleared, rows and tokens committed.
     {
         let tx = accounts.transaction().map_err(sql)?;
         for (email, granted) in &changes.new_grants {
-            tx.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])
+            tx.prepare_cached("DELETE FROM flagged_addresses WHERE email = ?1")
+                .and_then(|mut st| st.execute([email]))
                 .map_err(sql)?;
             if has(email, Kind::Activation) || has(email, Kind::Approval) {
                 summary.already_queued += 1;
@@ -212,12 +214,8 @@ pub fn queue(
                 })
                 .collect();
             let account: Option<(i64, bool)> = tx
-                .query_row(
-                    "SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1",
-                    [email],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()
+                .prepare_cached("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")
+                .and_then(|mut st| st.query_row([email], |r| Ok((r.get(0)?, r.get(1)?))).optional())
                 .map_err(sql)?;
             let mut view = base_view(email, cases);
             let kind = match account {
@@ -226,21 +224,19 @@ pub fn queue(
                     let id = match account {
                         Some((id, _)) => id,
                         None => {
-                            tx.execute(
-                                "INSERT INTO accounts (email, created_at) VALUES (?1, ?2)",
-                                params![email, now.to_rfc3339()],
-                            )
-                            .map_err(sql)?;
+                            tx.prepare_cached("INSERT INTO accounts (email, created_at) VALUES (?1, ?2)")
+                                .and_then(|mut st| st.execute(params![email, now_text]))
+                                .map_err(sql)?;
                             tx.last_insert_rowid()
                         }
                     };
                     let (token, hash) = secret::new_token().map_err(|e| e.to_string())?;
                     let expires = now + Duration::days(cfg.activation_days as i64);
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
                          VALUES (?1, ?2, 'activate', ?3, ?4)",
-                        params![hash, id, now.to_rfc3339(), expires.to_rfc3339()],
                     )
+                    .and_then(|mut st| st.execute(params![hash, id, now_text, expires.to_rfc3339()]))
                     .map_err(sql)?;
                     view.link = format!("{site}/activate?token={token}");
                     view.expires = roc(expires.with_timezone(&taipei()).date_naive());
