@@ -319,7 +319,13 @@ pub fn run(
     clock.lap("publish");
     pause("after-publish");
     let queued = if config.mail.enabled {
-        crate::notify::notify(&config.data_dir, &config.mail, live.as_ref(), &published, chrono::Utc::now())
+        crate::notify::notify(
+            &config.data_dir,
+            &config.mail,
+            live.as_ref(),
+            &published,
+            chrono::Utc::now(),
+        )
     } else {
         Ok(crate::notify::queue::QueueSummary {
             no_digests: Some("mail is disabled (mail.enabled = false): nothing queued".into()),

@@ -24,9 +24,20 @@ pub fn notify(
     to: &SnapshotFile,
     now: DateTime<Utc>,
 ) -> Result<queue::QueueSummary, String> {
+    let started = std::time::Instant::now();
     let changes = diff::diff(from, to, to.date).map_err(|e| format!("diff: {e}"))?;
+    tracing::debug!(
+        "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",
+        started.elapsed(),
+        changes.new_grants.len(),
+        changes.news.len(),
+        changes.expiring.len()
+    );
     let older = from.is_some_and(|f| to.date < f.date);
-    queue::queue(data_dir, cfg, to.date, &changes, from.is_none(), older, now)
+    let started = std::time::Instant::now();
+    let summary = queue::queue(data_dir, cfg, to.date, &changes, from.is_none(), older, now);
+    tracing::debug!("queueing in {:?}", started.elapsed());
+    summary
 }
 
 const PENDING: &str = "notify.pending";

@@ -214,8 +214,13 @@ pub fn queue(
                 })
                 .collect();
             let account: Option<(i64, bool)> = tx
-                .prepare_cached("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")
-                .and_then(|mut st| st.query_row([email], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+                .prepare_cached(
+                    "SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                })
                 .map_err(sql)?;
             let mut view = base_view(email, cases);
             let kind = match account {
@@ -224,9 +229,11 @@ pub fn queue(
                     let id = match account {
                         Some((id, _)) => id,
                         None => {
-                            tx.prepare_cached("INSERT INTO accounts (email, created_at) VALUES (?1, ?2)")
-                                .and_then(|mut st| st.execute(params![email, now_text]))
-                                .map_err(sql)?;
+                            tx.prepare_cached(
+                                "INSERT INTO accounts (email, created_at) VALUES (?1, ?2)",
+                            )
+                            .and_then(|mut st| st.execute(params![email, now_text]))
+                            .map_err(sql)?;
                             tx.last_insert_rowid()
                         }
                     };
@@ -236,7 +243,9 @@ pub fn queue(
                         "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
                          VALUES (?1, ?2, 'activate', ?3, ?4)",
                     )
-                    .and_then(|mut st| st.execute(params![hash, id, now_text, expires.to_rfc3339()]))
+                    .and_then(|mut st| {
+                        st.execute(params![hash, id, now_text, expires.to_rfc3339()])
+                    })
                     .map_err(sql)?;
                     view.link = format!("{site}/activate?token={token}");
                     view.expires = roc(expires.with_timezone(&taipei()).date_naive());
