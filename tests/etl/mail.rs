@@ -654,7 +654,10 @@ fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
     // What the website's one-click unsubscribe does (issue 5): digests off.
     let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
     let changed = accounts
-        .execute("UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com'", [])
+        .execute(
+            "UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com'",
+            [],
+        )
         .unwrap();
     assert_eq!(changed, 1);
     drop(accounts);
@@ -665,10 +668,21 @@ fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
     assert!(run.stdout.contains("1 digest"), "{}", run.stdout);
     send(&env, &smtp);
     let quiet = smtp.accepted_for("quiet@example.com");
-    assert!(quiet.iter().all(|m| !m.contains("有新進行事項")), "no digest after unsubscribing");
-    assert!(quiet.iter().any(|m| m.contains("Message-ID: <20261124.activation.")), "grant mail still comes");
+    assert!(
+        quiet.iter().all(|m| !m.contains("有新進行事項")),
+        "no digest after unsubscribing"
+    );
+    assert!(
+        quiet
+            .iter()
+            .any(|m| m.contains("Message-ID: <20261124.activation.")),
+        "grant mail still comes"
+    );
     assert_eq!(
-        smtp.accepted_for("loud@example.com").iter().filter(|m| m.contains("有新進行事項")).count(),
+        smtp.accepted_for("loud@example.com")
+            .iter()
+            .filter(|m| m.contains("有新進行事項"))
+            .count(),
         1
     );
 }
