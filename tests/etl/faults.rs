@@ -59,6 +59,13 @@ fn tpd_carried_over(corrupt: impl Fn(&Path), reason: &str) -> serde_json::Value 
     report
 }
 
+/// Replaces bytes in a file and lists the new bytes truthfully in the
+/// manifest (an exporter that wrote a bad file but hashed what it wrote).
+fn rewrite(batch: &Path, file: &str, from: &[u8], to: &[u8]) {
+    replace_bytes(&batch.join(file), from, to);
+    rehash(batch, file);
+}
+
 #[test]
 fn a_file_listed_but_absent() {
     tpd_carried_over(
@@ -146,11 +153,7 @@ fn a_truncated_file_with_a_matching_hash_fails_the_count() {
 fn broken_quoting_swallows_records_and_fails_the_count() {
     // An opening quote that is never closed runs to the end of the file.
     tpd_carried_over(
-        |b| {
-            let p = b.join("TPD_case.csv");
-            replace_bytes(&p, b"TPD,", b"TPD,\"");
-            rehash(b, "TPD_case.csv");
-        },
+        |b| rewrite(b, "TPD_case.csv", b"TPD,", b"TPD,\""),
         "TPD_case.csv: 1 records, MANIFEST.csv (line",
     );
 }
@@ -158,11 +161,14 @@ fn broken_quoting_swallows_records_and_fails_the_count() {
 #[test]
 fn a_wrong_header_makes_the_court_unusable() {
     tpd_carried_over(
+        // 檢察官帳號 → 檢察官姓名 (CP950 of 帳號 is B162 B8B9; of 姓名 A96D A657).
         |b| {
-            let p = b.join("TPD_prosecutor.csv");
-            // 檢察官帳號 → 檢察官姓名 (CP950 of 帳號 is B162 B8B9; of 姓名 A96D A657).
-            replace_bytes(&p, b"\xB1\x62\xB8\xB9", b"\xA9\x6D\xA6\x57");
-            rehash(b, "TPD_prosecutor.csv");
+            rewrite(
+                b,
+                "TPD_prosecutor.csv",
+                b"\xB1\x62\xB8\xB9",
+                b"\xA9\x6D\xA6\x57",
+            )
         },
         "TPD_prosecutor.csv:1: header is",
     );
