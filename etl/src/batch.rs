@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use schemas::contract;
 use sha2::{Digest, Sha256};
 
+use crate::hex;
 use crate::kinds::FileKind;
 
 /// One row of `MANIFEST.csv`.
@@ -264,8 +265,4 @@ fn file_name(path: &Path) -> String {
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     )
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

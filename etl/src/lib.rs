@@ -20,3 +20,8 @@ pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod ui;
+
+/// Lower-case hex of bytes (digests, tokens, keys).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

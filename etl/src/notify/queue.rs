@@ -93,11 +93,7 @@ struct Job {
 /// The Message-ID of an outbox item: derived from its key, so a retry can
 /// be recognised; the address is hashed, not shown.
 pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> String {
-    let hash: String = Sha256::digest(email.as_bytes())
-        .iter()
-        .take(10)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = crate::hex(&Sha256::digest(email.as_bytes())[..10]);
     format!(
         "<{}.{}.{hash}@{}>",
         compact(night),

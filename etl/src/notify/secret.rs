@@ -12,6 +12,8 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::hex;
+
 const KEY_FILE: &str = "secret.key";
 
 /// The data directory's key, created if missing.
@@ -81,10 +83,6 @@ pub fn unsubscribe_token_ok(key: &[u8], email: &str, token: &str) -> bool {
     mac.update(b"cpor unsubscribe\0");
     mac.update(email.as_bytes());
     mac.verify_slice(&tag).is_ok()
-}
-
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn from_hex(s: &str) -> Option<Vec<u8>> {
