@@ -117,7 +117,7 @@ impl Default for ImportConfig {
             keep_snapshots: 7,
             threads: 0,
             max_listed_rejects: 10_000,
-            chunk_bytes: 4 << 20,
+            chunk_bytes: crate::kinds::CHUNK as u64,
         }
     }
 }

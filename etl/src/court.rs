@@ -185,7 +185,7 @@ pub fn import_court(
             None => Ok(None),
             Some(Err(e)) => Err(e),
             Some(Ok(file)) => {
-                let scan = file.par_map_in(chunk_bytes, decoder, Some(resolve), max_listed, parse);
+                let scan = file.par_map(chunk_bytes, decoder, Some(resolve), max_listed, parse);
                 Ok(Some((file, scan)))
             }
         }

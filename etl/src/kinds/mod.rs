@@ -211,7 +211,8 @@ impl Record<'_> {
 /// Finds the case a key names (`Err` rejects the row).
 pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 
-/// Files larger than this are parsed in chunks, in parallel. The size alone
+/// The default chunk size (`import.chunk_bytes`): files larger than this are
+/// parsed in chunks, in parallel. The size alone
 /// decides the chunks, so the output never depends on the thread count (and
 /// the chunks never change it either: a test compares).
 pub const CHUNK: usize = 4 << 20;
@@ -328,20 +329,10 @@ impl<'a> DataFile<'a> {
         )
     }
 
-    /// Parses every record into a `T`, in chunks, in parallel; the rows come
-    /// back in file order, each chunk with its own state `S` (an arena).
+    /// Parses every record into a `T`, in chunks of about `chunk_size` bytes,
+    /// in parallel; the rows come back in file order, each chunk with its own
+    /// state `S` (an arena).
     pub fn par_map<T: Send, S: Default + Send>(
-        &self,
-        decoder: &Decoder,
-        resolve: Option<Resolve<'_>>,
-        max_listed: usize,
-        parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
-    ) -> ParScan<T, S> {
-        self.par_map_in(CHUNK, decoder, resolve, max_listed, parse)
-    }
-
-    /// [`DataFile::par_map`] with chunks of about `chunk_size` bytes.
-    pub fn par_map_in<T: Send, S: Default + Send>(
         &self,
         chunk_size: usize,
         decoder: &Decoder,

@@ -328,7 +328,7 @@ fn chunked_parsing_gives_exactly_what_one_pass_gives() {
             chunks,
             stats: par_stats,
             rejects: par_rejects,
-        } = file.par_map_in(size, &decoder, None, usize::MAX, show);
+        } = file.par_map(size, &decoder, None, usize::MAX, show);
         if size == 64 {
             assert!(
                 chunks.len() > 100,
