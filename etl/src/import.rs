@@ -218,28 +218,29 @@ pub fn run(
     let (tx, rx) = mpsc::channel::<(usize, Tonight)>();
     let mut reports: Vec<CourtReport> = Vec::new();
     let written: Result<(), ImportError> = std::thread::scope(|scope| {
-        scope.spawn(|| {
-            pool.scope(|s| {
-                for _ in 0..threads {
-                    let tx = tx.clone();
-                    let (next, gate, courts, decoder, read_bar) =
-                        (&next, &gate, &courts, &decoder, &read_bar);
-                    s.spawn(move |_| loop {
-                        let i = next.fetch_add(1, Ordering::SeqCst);
-                        if i >= courts.len() || !gate.wait_for(i) {
-                            break;
-                        }
-                        let (code, court_plan) = courts[i];
-                        let t = import_one(code, court_plan, decoder, date, config);
-                        read_bar.inc(plan_bytes(court_plan));
-                        if tx.send((i, t)).is_err() {
-                            break;
-                        }
-                    });
+        // Court workers are plain threads, not rayon jobs: they block on the
+        // gate, and a rayon thread waiting inside one court's chunks could
+        // otherwise steal a worker loop, block in it, and never finish the
+        // court the writer waits for. Only the parse itself, which never
+        // blocks, runs in the pool.
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, gate, courts, decoder, read_bar, pool) =
+                (&next, &gate, &courts, &decoder, &read_bar, &pool);
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                if i >= courts.len() || !gate.wait_for(i) {
+                    break;
+                }
+                let (code, court_plan) = courts[i];
+                let t = pool.install(|| import_one(code, court_plan, decoder, date, config));
+                read_bar.inc(plan_bytes(court_plan));
+                if tx.send((i, t)).is_err() {
+                    break;
                 }
             });
-            drop(tx);
-        });
+        }
+        drop(tx);
         let result = write_courts(
             &order,
             &courts,
