@@ -16,6 +16,63 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub import: ImportConfig,
     pub mail: MailConfig,
+    pub server: ServerConfig,
+}
+
+/// The website (`cpor-server`). Its public address is `mail.site_url`
+/// (the links in mail point there); an `https://` address makes session
+/// cookies `Secure` with the `__Host-` prefix.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// Every night, between these times (Asia/Taipei, HH:MM), every route
+    /// but /healthz answers 503: the import is rebuilding the data.
+    pub maintenance_start: String,
+    pub maintenance_end: String,
+    /// A session ends after this long without a request...
+    pub session_idle_seconds: u64,
+    /// ...and this long after login in all.
+    pub session_max_seconds: u64,
+    /// How long a password reset link works.
+    pub reset_link_seconds: u64,
+    /// How long a captcha can be answered.
+    pub captcha_seconds: u64,
+    /// Failed logins per account per hour before every attempt answers 429;
+    /// after `slow_after` failures each further attempt waits longer.
+    pub account_failures_per_hour: u64,
+    pub slow_after: u64,
+    /// Failed attempts (login, captcha) per client IP per hour.
+    pub ip_failures_per_hour: u64,
+    /// Take the client IP from the last X-Forwarded-For hop (behind a
+    /// reverse proxy only).
+    pub trust_proxy: bool,
+    /// How often the server looks at CURRENT for a new snapshot.
+    pub snapshot_poll_ms: u64,
+    /// TESTS ONLY: every captcha is these six digits. Refused unless the
+    /// server listens on loopback only; a warning is logged while it is on.
+    pub fixed_captcha: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: "127.0.0.1:8080".into(),
+            maintenance_start: "00:30".into(),
+            maintenance_end: "03:00".into(),
+            session_idle_seconds: 30 * 60,
+            session_max_seconds: 12 * 3600,
+            reset_link_seconds: 30 * 60,
+            captcha_seconds: 5 * 60,
+            account_failures_per_hour: 100,
+            slow_after: 10,
+            ip_failures_per_hour: 300,
+            trust_proxy: false,
+            snapshot_poll_ms: 1000,
+            fixed_captcha: String::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -104,6 +161,7 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             import: ImportConfig::default(),
             mail: MailConfig::default(),
+            server: ServerConfig::default(),
         }
     }
 }

@@ -28,10 +28,16 @@ pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
 pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
 
 /// Migrations of the accounts database, in order (shared with the website).
-pub const ACCOUNTS_MIGRATIONS: &[&str] = &[include_str!("../accounts/0001_init.sql")];
+pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
+    include_str!("../accounts/0001_init.sql"),
+    include_str!("../accounts/0002_website.sql"),
+];
 
 /// Migrations of the outbox database, in order.
-pub const OUTBOX_MIGRATIONS: &[&str] = &[include_str!("../outbox/0001_init.sql")];
+pub const OUTBOX_MIGRATIONS: &[&str] = &[
+    include_str!("../outbox/0001_init.sql"),
+    include_str!("../outbox/0002_web_mail.sql"),
+];
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
 /// a committed change survives a crash, foreign keys on, a busy timeout for

@@ -7,6 +7,7 @@ pub mod queue;
 pub mod render;
 pub mod secret;
 pub mod send;
+pub mod web;
 
 use std::path::Path;
 

@@ -85,8 +85,16 @@ impl Transport for EmlDir {
                 }
             })
             .collect();
-        let path = dir.join(format!("{}-{safe}.eml", item.kind));
-        let tmp = dir.join(format!(".{}-{safe}.eml.tmp", item.kind));
+        // The website's kinds can go to one address several times a day:
+        // their files carry the message's own reference.
+        let name = match item.message_id.split('.').nth(2) {
+            Some(r) if matches!(item.kind.as_str(), "reset" | "changed") => {
+                format!("{}-{safe}-{}", item.kind, r.split('@').next().unwrap_or(r))
+            }
+            _ => format!("{}-{safe}", item.kind),
+        };
+        let path = dir.join(format!("{name}.eml"));
+        let tmp = dir.join(format!(".{name}.eml.tmp"));
         let write = || -> std::io::Result<()> {
             fs::create_dir_all(&dir)?;
             fs::write(&tmp, &item.message)?;
@@ -258,11 +266,43 @@ pub struct SendSummary {
     pub flagged: Vec<(String, String)>,
 }
 
-/// Delivers every due item once. `now_flag`: ignore the send window and the
-/// spread of the night's mail.
+/// Which items a sender delivers. The nightly mail is `cpor-etl send`'s,
+/// within the send window; the website's own mail (reset links, "password
+/// changed") is the website's, at once: a reset link that works for 30
+/// minutes cannot wait for 07:00. Each sender only ever touches its own
+/// kinds, so the two never deliver (or recover) one another's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Nightly,
+    Website,
+}
+
+impl Scope {
+    /// The SQL condition on `kind` that selects this scope's items.
+    fn kinds(self) -> &'static str {
+        match self {
+            Scope::Nightly => "kind IN ('activation', 'approval', 'digest', 'expiry')",
+            Scope::Website => "kind IN ('reset', 'changed')",
+        }
+    }
+}
+
+/// Delivers every due nightly item once. `now_flag`: ignore the send window
+/// and the spread of the night's mail.
 pub fn send(
     data_dir: &Path,
     cfg: &MailConfig,
+    now_flag: bool,
+    now: DateTime<Utc>,
+) -> Result<SendSummary, String> {
+    send_scope(data_dir, cfg, Scope::Nightly, now_flag, now)
+}
+
+/// Delivers every due item of `scope` once.
+pub fn send_scope(
+    data_dir: &Path,
+    cfg: &MailConfig,
+    scope: Scope,
     now_flag: bool,
     now: DateTime<Utc>,
 ) -> Result<SendSummary, String> {
@@ -275,9 +315,12 @@ pub fn send(
     let sql = |e: rusqlite::Error| e.to_string();
     let recovered = outbox
         .execute(
-            "UPDATE items SET state = 'unknown',
-             last_error = 'interrupted while sending (a crash or kill); retried once with the same Message-ID'
-             WHERE state = 'sending'",
+            &format!(
+                "UPDATE items SET state = 'unknown',
+                 last_error = 'interrupted while sending (a crash or kill); retried once with the same Message-ID'
+                 WHERE state = 'sending' AND {}",
+                scope.kinds()
+            ),
             [],
         )
         .map_err(sql)? as u64;
@@ -286,7 +329,7 @@ pub fn send(
         ..SendSummary::default()
     };
 
-    if !now_flag {
+    if !now_flag && scope == Scope::Nightly {
         let t = now.with_timezone(&taipei()).time();
         let (start, end) = (parse_hhmm(&cfg.window_start)?, parse_hhmm(&cfg.window_end)?);
         if t < start || t >= end {
@@ -297,11 +340,12 @@ pub fn send(
     let now_text = now.to_rfc3339();
     let due: Vec<i64> = {
         let mut stmt = outbox
-            .prepare(
-                "SELECT id FROM items WHERE state IN ('queued', 'retrying', 'unknown')
+            .prepare(&format!(
+                "SELECT id FROM items WHERE state IN ('queued', 'retrying', 'unknown') AND {}
                  AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
                  ORDER BY coalesce(next_try_at, not_before), id",
-            )
+                scope.kinds()
+            ))
             .map_err(sql)?;
         let rows = stmt
             .query_map(params![now_flag, now_text], |r| r.get(0))

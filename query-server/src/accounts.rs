@@ -1,0 +1,217 @@
+//! The accounts database as the website uses it: accounts, single-use
+//! tokens (activation, reset), digests on or off, and the lazily written
+//! records (case views, visits, session activity). The schema is
+//! `schemas/accounts/`, shared with `cpor-etl`, which creates accounts and
+//! activation tokens when a clerk approves an address.
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use etl::notify::secret;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: i64,
+    pub email: String,
+    pub password_hash: Option<String>,
+    pub digests: bool,
+}
+
+/// Addresses are kept lower-cased and trimmed, as grants store them.
+pub fn normalise_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached("SELECT id, email, password_hash, digests FROM accounts WHERE email = ?1")?
+        .query_row([email], |r| {
+            Ok(Account {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+                digests: r.get::<_, i64>(3)? == 1,
+            })
+        })
+        .optional()
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached("SELECT id, email, password_hash, digests FROM accounts WHERE id = ?1")?
+        .query_row([id], |r| {
+            Ok(Account {
+                id: r.get(0)?,
+                email: r.get(1)?,
+                password_hash: r.get(2)?,
+                digests: r.get::<_, i64>(3)? == 1,
+            })
+        })
+        .optional()
+}
+
+/// Sets a password (the first one activates the account).
+pub fn set_password(
+    conn: &Connection,
+    id: i64,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET password_hash = ?2, activated_at = coalesce(activated_at, ?3)
+         WHERE id = ?1",
+        params![id, hash, now.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE accounts SET digests = ?2 WHERE id = ?1",
+        params![id, on as i64],
+    )?;
+    Ok(())
+}
+
+/// Turns digests off for an address (one-click unsubscribe). Returns
+/// whether an account had the address.
+pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])? > 0)
+}
+
+/// Activation or reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Activate,
+    Reset,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Activate => "activate",
+            Purpose::Reset => "reset",
+        }
+    }
+}
+
+/// The account a token opens, if the token is of this purpose, unused and
+/// unexpired. Does not spend it.
+pub fn token_account(
+    conn: &Connection,
+    token: &str,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Option<Account>> {
+    let id: Option<i64> = conn
+        .prepare_cached(
+            "SELECT account_id FROM tokens WHERE hash = ?1 AND purpose = ?2
+             AND used_at IS NULL AND expires_at > ?3",
+        )?
+        .query_row(
+            params![
+                secret::token_hash(token),
+                purpose.as_str(),
+                now.to_rfc3339()
+            ],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match id {
+        Some(id) => by_id(conn, id),
+        None => Ok(None),
+    }
+}
+
+/// Spends a token and every other unused token of the account with the
+/// same purpose (an activation link used, the others are moot).
+pub fn spend_tokens(
+    conn: &Connection,
+    account_id: i64,
+    purpose: Purpose,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE tokens SET used_at = ?3 WHERE account_id = ?1 AND purpose = ?2 AND used_at IS NULL",
+        params![account_id, purpose.as_str(), now.to_rfc3339()],
+    )?;
+    Ok(())
+}
+
+/// A new token for an account; for a reset, every older unused reset link
+/// is voided first (a newer link voids the older ones).
+pub fn new_token(
+    conn: &Connection,
+    account_id: i64,
+    purpose: Purpose,
+    ttl: Duration,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<String> {
+    if purpose == Purpose::Reset {
+        spend_tokens(conn, account_id, Purpose::Reset, now)?;
+    }
+    let (token, hash) = secret::new_token().expect("randomness");
+    conn.execute(
+        "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![
+            hash,
+            account_id,
+            purpose.as_str(),
+            now.to_rfc3339(),
+            (now + ttl).to_rfc3339()
+        ],
+    )?;
+    Ok(token)
+}
+
+/// What the background writer records.
+#[derive(Debug)]
+pub enum Record {
+    View {
+        account_id: i64,
+        case: String,
+        at: DateTime<Utc>,
+    },
+    /// An HTML page served (a site visit), on this Taipei day.
+    Visit {
+        day: String,
+    },
+    Seen {
+        hash: [u8; 32],
+        at: DateTime<Utc>,
+    },
+}
+
+/// Writes a batch of records in one transaction.
+pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let mut view = tx.prepare_cached(
+            "INSERT INTO case_views (account_id, case_key, at) VALUES (?1, ?2, ?3)",
+        )?;
+        let mut visit = tx.prepare_cached(
+            "INSERT INTO daily_visits (day, visits) VALUES (?1, 1)
+             ON CONFLICT (day) DO UPDATE SET visits = visits + 1",
+        )?;
+        let mut seen = tx.prepare_cached(
+            "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
+        )?;
+        for r in records {
+            match r {
+                Record::View {
+                    account_id,
+                    case,
+                    at,
+                } => {
+                    view.execute(params![account_id, case, at.to_rfc3339()])?;
+                }
+                Record::Visit { day } => {
+                    visit.execute([day])?;
+                }
+                Record::Seen { hash, at } => {
+                    seen.execute(params![&hash[..], at.to_rfc3339()])?;
+                }
+            }
+        }
+    }
+    tx.commit()
+}

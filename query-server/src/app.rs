@@ -1,0 +1,225 @@
+//! The server's state, shared by every request, and its background work:
+//! following CURRENT, writing records in batches, delivering the website's
+//! mail, and sweeping expired sessions, captchas and counters.
+
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{NaiveTime, Utc};
+use rusqlite::Connection;
+
+use etl::config::Config;
+use etl::notify::send::{send_scope, Scope};
+
+use crate::accounts::{write_records, Record};
+use crate::captcha::Captchas;
+use crate::live::Live;
+use crate::metrics::Metrics;
+use crate::sessions::Sessions;
+use crate::throttle::Throttle;
+
+pub struct App {
+    pub cfg: Config,
+    pub data_dir: PathBuf,
+    /// `mail.site_url` is https: cookies are Secure and `__Host-` named.
+    pub https: bool,
+    pub live: Live,
+    /// The accounts database, for the request paths that write (login,
+    /// passwords, unsubscribe). Reads of sessions come from memory.
+    pub accounts: Mutex<Connection>,
+    pub outbox: Mutex<Connection>,
+    pub sessions: Sessions,
+    pub captchas: Captchas,
+    pub throttle: Throttle,
+    pub metrics: Metrics,
+    /// The data directory's key (unsubscribe links).
+    pub key: Vec<u8>,
+    pub maintenance: (NaiveTime, NaiveTime),
+    /// Argon2 runs at most this many at once (memory: 19 MiB each).
+    pub hashing: tokio::sync::Semaphore,
+    records: Mutex<Sender<Record>>,
+    mail: Mutex<Sender<()>>,
+}
+
+impl App {
+    /// Opens everything; refuses settings that must not be used.
+    pub fn open(cfg: Config, listen_loopback: bool) -> Result<Arc<App>, String> {
+        let data_dir = cfg.data_dir.clone();
+        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        let fixed = cfg.server.fixed_captcha.trim().to_string();
+        if !fixed.is_empty() {
+            if !listen_loopback {
+                return Err(format!(
+                    "server.fixed_captcha is set but the server listens on {}: a fixed captcha is for tests on loopback only",
+                    cfg.server.listen
+                ));
+            }
+            if fixed.len() != 6 || !fixed.chars().all(|c| c.is_ascii_digit()) {
+                return Err("server.fixed_captcha must be six digits".into());
+            }
+            tracing::warn!("server.fixed_captcha is on: every captcha is {fixed} (tests only)");
+        }
+        let parse = |s: &str| {
+            etl::notify::queue::parse_hhmm(s).map_err(|e| format!("server.maintenance: {e}"))
+        };
+        let maintenance = (
+            parse(&cfg.server.maintenance_start)?,
+            parse(&cfg.server.maintenance_end)?,
+        );
+        let accounts = etl::notify::queue::open_accounts(&data_dir)?;
+        let outbox = etl::notify::queue::open_outbox(&data_dir)?;
+        let records_conn = etl::notify::queue::open_accounts(&data_dir)?;
+        let sessions = Sessions::load(
+            &accounts,
+            chrono::Duration::seconds(cfg.server.session_idle_seconds as i64),
+            chrono::Duration::seconds(cfg.server.session_max_seconds as i64),
+        )
+        .map_err(|e| format!("sessions: {e}"))?;
+        let key = etl::notify::secret::load_or_create_key(&data_dir)
+            .map_err(|e| format!("secret key: {e}"))?;
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let (records_tx, records_rx) = mpsc::channel();
+        let (mail_tx, mail_rx) = mpsc::channel();
+        let app = Arc::new(App {
+            https: cfg.mail.site_url.starts_with("https://"),
+            live: Live::new(&data_dir),
+            accounts: Mutex::new(accounts),
+            outbox: Mutex::new(outbox),
+            sessions,
+            captchas: Captchas::new(
+                Duration::from_secs(cfg.server.captcha_seconds),
+                (!fixed.is_empty()).then_some(fixed),
+            ),
+            throttle: Throttle::new(
+                cfg.server.account_failures_per_hour,
+                cfg.server.slow_after,
+                cfg.server.ip_failures_per_hour,
+            ),
+            metrics: Metrics::default(),
+            key,
+            maintenance,
+            hashing: tokio::sync::Semaphore::new(cores),
+            records: Mutex::new(records_tx),
+            mail: Mutex::new(mail_tx),
+            data_dir,
+            cfg,
+        });
+        app.live.refresh();
+        spawn_writer(records_conn, records_rx);
+        spawn_mailer(Arc::clone(&app), mail_rx);
+        spawn_sweeper(Arc::clone(&app));
+        Ok(app)
+    }
+
+    /// Cookie names: `__Host-` prefixed over HTTPS.
+    pub fn cookie_name(&self, base: &'static str) -> String {
+        if self.https {
+            format!("__Host-{base}")
+        } else {
+            base.to_string()
+        }
+    }
+
+    /// Queues a record for the background writer.
+    pub fn record(&self, r: Record) {
+        let _ = self.records.lock().expect("records").send(r);
+    }
+
+    /// Wakes the mailer: the website queued mail.
+    pub fn mail_now(&self) {
+        let _ = self.mail.lock().expect("mail").send(());
+    }
+
+    /// Follows CURRENT (called by the poller).
+    pub fn poll_snapshot(self: &Arc<App>) {
+        let app = Arc::clone(self);
+        let every = Duration::from_millis(self.cfg.server.snapshot_poll_ms.max(50));
+        std::thread::Builder::new()
+            .name("snapshot-poll".into())
+            .spawn(move || loop {
+                std::thread::sleep(every);
+                app.live.refresh();
+            })
+            .expect("thread");
+    }
+}
+
+/// Case views, visits and session activity go to the database in batches:
+/// a page view must not wait for an fsync.
+fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
+    std::thread::Builder::new()
+        .name("records".into())
+        .spawn(move || {
+            let mut batch = Vec::new();
+            loop {
+                match rx.recv_timeout(Duration::from_millis(500)) {
+                    Ok(r) => {
+                        batch.push(r);
+                        while let Ok(r) = rx.try_recv() {
+                            batch.push(r);
+                            if batch.len() >= 5000 {
+                                break;
+                            }
+                        }
+                    }
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                if !batch.is_empty() {
+                    if let Err(e) = write_records(&mut conn, &batch) {
+                        tracing::error!("recording {} views/visits: {e}", batch.len());
+                    }
+                    batch.clear();
+                }
+            }
+        })
+        .expect("thread");
+}
+
+/// Delivers the website's mail at once when woken, and retries what is
+/// due every 30 seconds.
+fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
+    std::thread::Builder::new()
+        .name("mailer".into())
+        .spawn(move || loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(()) | Err(RecvTimeoutError::Timeout) => {
+                    while rx.try_recv().is_ok() {}
+                    match send_scope(
+                        &app.data_dir,
+                        &app.cfg.mail,
+                        Scope::Website,
+                        true,
+                        Utc::now(),
+                    ) {
+                        Ok(s) if s.due > 0 => tracing::info!(
+                            "website mail: {} sent, {} to retry, {} failed",
+                            s.sent,
+                            s.retrying,
+                            s.failed
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!("website mail: {e}"),
+                    }
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .expect("thread");
+}
+
+fn spawn_sweeper(app: Arc<App>) {
+    std::thread::Builder::new()
+        .name("sweeper".into())
+        .spawn(move || loop {
+            std::thread::sleep(Duration::from_secs(60));
+            app.captchas.sweep();
+            app.throttle.sweep(std::time::Instant::now());
+            if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
+                tracing::error!("sweeping sessions: {e}");
+            }
+        })
+        .expect("thread");
+}

@@ -1,0 +1,224 @@
+//! The request and response as the handlers see them: a plain struct built
+//! from warp's extractors, and small helpers for forms, queries, cookies
+//! and percent-encoding. Handlers never touch warp types.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use warp::http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+/// One request, read whole (bodies are small forms; see `MAX_BODY`).
+#[derive(Debug)]
+pub struct Req {
+    pub method: Method,
+    pub path: String,
+    pub query: String,
+    pub headers: HeaderMap,
+    pub ip: IpAddr,
+    pub body: Vec<u8>,
+}
+
+/// Forms and JSON bodies larger than this are refused (413).
+pub const MAX_BODY: usize = 16 * 1024;
+
+impl Req {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A cookie's value.
+    pub fn cookie(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get_all("cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v)
+    }
+
+    /// The bearer token of an API request.
+    pub fn bearer(&self) -> Option<&str> {
+        self.header("authorization")?
+            .strip_prefix("Bearer ")
+            .map(str::trim)
+    }
+
+    pub fn query_map(&self) -> HashMap<String, String> {
+        parse_urlencoded(self.query.as_bytes())
+    }
+
+    /// An `application/x-www-form-urlencoded` body.
+    pub fn form(&self) -> HashMap<String, String> {
+        parse_urlencoded(&self.body)
+    }
+
+    /// A JSON body, or `None` when it does not parse.
+    pub fn json<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_slice(&self.body).ok()
+    }
+
+    /// The path's segments, percent-decoded.
+    pub fn segments(&self) -> Vec<String> {
+        self.path
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(|s| percent_decode(s.as_bytes()))
+            .collect()
+    }
+}
+
+/// Decodes `%XX` escapes (and `+` as a space when `plus` is set); invalid
+/// UTF-8 becomes U+FFFD, which matches nothing.
+fn decode(bytes: &[u8], plus: bool) -> String {
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                        continue;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b'+' if plus => out.push(b' '),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub fn percent_decode(bytes: &[u8]) -> String {
+    decode(bytes, false)
+}
+
+pub fn parse_urlencoded(bytes: &[u8]) -> HashMap<String, String> {
+    bytes
+        .split(|b| *b == b'&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = match kv.iter().position(|b| *b == b'=') {
+                Some(p) => (&kv[..p], &kv[p + 1..]),
+                None => (kv, &kv[..0]),
+            };
+            (decode(k, true), decode(v, true))
+        })
+        .collect()
+}
+
+/// Percent-encodes a path segment or query value.
+pub fn encode(s: &str) -> String {
+    etl::notify::queue::url_encode(s)
+}
+
+/// A response under construction.
+pub struct Resp {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// The route's name for metrics (`/cases/{key}`, not the path).
+    pub route: &'static str,
+}
+
+impl Resp {
+    pub fn new(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Resp {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static(content_type));
+        Resp {
+            status,
+            headers,
+            body,
+            route: "other",
+        }
+    }
+
+    pub fn html(status: StatusCode, body: String) -> Resp {
+        Resp::new(status, "text/html; charset=utf-8", body.into_bytes())
+    }
+
+    pub fn json<T: serde::Serialize>(status: StatusCode, value: &T) -> Resp {
+        let body = serde_json::to_vec(value).expect("serialisable");
+        Resp::new(status, "application/json", body)
+    }
+
+    pub fn text(status: StatusCode, body: String) -> Resp {
+        Resp::new(status, "text/plain; charset=utf-8", body.into_bytes())
+    }
+
+    /// 303 See Other: after a form POST, the browser GETs `to`.
+    pub fn redirect(to: &str) -> Resp {
+        let mut r = Resp::new(
+            StatusCode::SEE_OTHER,
+            "text/plain; charset=utf-8",
+            Vec::new(),
+        );
+        r.header("location", to);
+        r
+    }
+
+    pub fn header(&mut self, name: &'static str, value: &str) -> &mut Resp {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            self.headers.append(name, v);
+        }
+        self
+    }
+
+    pub fn route(mut self, route: &'static str) -> Resp {
+        self.route = route;
+        self
+    }
+
+    pub fn into_response(self) -> Response<Vec<u8>> {
+        let mut r = Response::new(self.body);
+        *r.status_mut() = self.status;
+        *r.headers_mut() = self.headers;
+        r
+    }
+}
+
+/// A cookie as the server sets it: always HttpOnly and SameSite=Lax; over
+/// HTTPS also Secure (the `__Host-` prefix is part of the name).
+pub fn set_cookie(name: &str, value: &str, https: bool, max_age: Option<u64>) -> String {
+    let mut c = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+    if https {
+        c.push_str("; Secure");
+    }
+    if let Some(age) = max_age {
+        c.push_str(&format!("; Max-Age={age}"));
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forms_and_paths_decode() {
+        let f = parse_urlencoded(b"email=a%40b.tw&password=x+y%25&empty=&flag");
+        assert_eq!(f["email"], "a@b.tw");
+        assert_eq!(f["password"], "x y%");
+        assert_eq!(f["empty"], "");
+        assert_eq!(f["flag"], "");
+        assert_eq!(percent_decode("%E6%B0%91%E4%BA%8B".as_bytes()), "民事");
+        assert_eq!(percent_decode(b"100%"), "100%");
+        assert_eq!(percent_decode(b"a+b"), "a+b");
+        assert_eq!(encode("民事"), "%E6%B0%91%E4%BA%8B");
+    }
+
+    #[test]
+    fn cookies_are_http_only_and_lax_and_secure_over_https() {
+        assert_eq!(
+            set_cookie("sid", "x", false, None),
+            "sid=x; Path=/; HttpOnly; SameSite=Lax"
+        );
+        assert!(set_cookie("__Host-sid", "x", true, Some(0)).ends_with("; Secure; Max-Age=0"));
+    }
+}

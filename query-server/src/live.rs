@@ -1,0 +1,294 @@
+//! The live snapshot: the file `<data>/CURRENT` names, open read-only, and
+//! followed as imports publish new ones.
+//!
+//! Requests take an `Arc` of the snapshot that is live when they start and
+//! keep it to the end, so a swap never fails a request: the old file stays
+//! open (even once an import's retention deletes it) until the last request
+//! on it is done. A snapshot whose schema this build does not know is
+//! refused by `schemas::open_snapshot_readonly`: the server keeps the old
+//! one and logs an error on every check until CURRENT changes.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwapOption;
+use chrono::NaiveDate;
+use rusqlite::{Connection, OptionalExtension};
+
+use etl::date::from_int;
+
+/// One open snapshot with a pool of read-only connections.
+pub struct Snap {
+    /// The file's name, e.g. `20261124-1.sqlite`.
+    pub name: String,
+    pub path: PathBuf,
+    /// The batch date it was built from.
+    pub date: NaiveDate,
+    pub schema_version: i32,
+    pool: Mutex<Vec<Connection>>,
+}
+
+/// Connections opened with a snapshot, so a request rarely opens one (and
+/// never has to after retention deleted the file).
+const POOL: usize = 16;
+
+impl Snap {
+    pub fn open(path: &Path) -> Result<Snap, String> {
+        let first = schemas::open_snapshot_readonly(path).map_err(|e| e.to_string())?;
+        let date: String = first
+            .query_row("SELECT value FROM meta WHERE key = 'batch_date'", [], |r| {
+                r.get(0)
+            })
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        let date = etl::date::parse_batch_date(&date)
+            .ok_or_else(|| format!("{}: batch_date `{date}`", path.display()))?;
+        let mut pool = vec![first];
+        for _ in 1..POOL {
+            pool.push(schemas::open_snapshot_readonly(path).map_err(|e| e.to_string())?);
+        }
+        Ok(Snap {
+            name: path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            path: path.to_path_buf(),
+            date,
+            schema_version: schemas::SNAPSHOT_SCHEMA_VERSION,
+            pool: Mutex::new(pool),
+        })
+    }
+
+    /// Runs `f` on a pooled connection.
+    pub fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, String> {
+        let conn = self.pool.lock().expect("pool").pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => schemas::open_snapshot_readonly(&self.path).map_err(|e| e.to_string())?,
+        };
+        let out = f(&conn).map_err(|e| format!("{}: {e}", self.name));
+        let mut pool = self.pool.lock().expect("pool");
+        if pool.len() < POOL * 4 {
+            pool.push(conn);
+        }
+        out
+    }
+
+    /// The queryable cases granted to `email`, in key order.
+    pub fn cases_of(&self, email: &str) -> Result<Vec<CaseRow>, String> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM grants g
+                 JOIN cases c ON c.id = g.case_id JOIN courts co ON co.code = c.court
+                 WHERE g.email = ?1 AND c.queryable = 1
+                 ORDER BY c.court, c.category, c.year, c.word, c.number"
+            ))?;
+            let rows = st.query_map([email], CaseRow::from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// One case, only if it is queryable and granted to `email`: any other
+    /// case is indistinguishable from one that does not exist.
+    pub fn case_of(&self, email: &str, key: &CaseKey) -> Result<Option<CaseRow>, String> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM cases c
+                 JOIN grants g ON g.case_id = c.id AND g.email = ?6
+                 JOIN courts co ON co.code = c.court
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                   AND c.number = ?5 AND c.queryable = 1"
+            ))?
+            .query_row(
+                rusqlite::params![
+                    key.court,
+                    key.category,
+                    key.year,
+                    key.word,
+                    key.number,
+                    email
+                ],
+                CaseRow::from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// The queryable cases a prosecutor (MOJ single sign-on account) is
+    /// assigned to: the model's room for prosecutors, whose sign-in is a
+    /// later issue.
+    pub fn cases_of_prosecutor(&self, account: &str) -> Result<Vec<CaseRow>, String> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM prosecutors p
+                 JOIN cases c ON c.id = p.case_id JOIN courts co ON co.code = c.court
+                 WHERE p.account = ?1 AND c.queryable = 1
+                 ORDER BY c.court, c.category, c.year, c.word, c.number"
+            ))?;
+            let rows = st.query_map([account], CaseRow::from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Grants approved per day (YYYYMMDD), for `stats`.
+    pub fn grants_per_day(&self) -> Result<Vec<(i64, u64)>, String> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT approved, count(*) FROM grants GROUP BY approved ORDER BY approved",
+            )?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?;
+            rows.collect()
+        })
+    }
+}
+
+/// A case's key, as URLs carry it: /cases/TPD/民事/113/訴/100.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseKey {
+    pub court: String,
+    pub category: String,
+    pub year: i64,
+    pub word: String,
+    pub number: i64,
+}
+
+impl CaseKey {
+    /// From path segments; numbers may carry leading zeros.
+    pub fn from_segments(s: &[String]) -> Option<CaseKey> {
+        let [court, category, year, word, number] = s else {
+            return None;
+        };
+        Some(CaseKey {
+            court: court.clone(),
+            category: category.clone(),
+            year: year.parse().ok().filter(|y| *y > 0)?,
+            word: word.clone(),
+            number: number.parse().ok().filter(|n| *n > 0)?,
+        })
+    }
+
+    /// The page's path, percent-encoded.
+    pub fn path(&self) -> String {
+        use crate::http::encode;
+        format!(
+            "/cases/{}/{}/{}/{}/{}",
+            encode(&self.court),
+            encode(&self.category),
+            self.year,
+            encode(&self.word),
+            self.number
+        )
+    }
+
+    /// How views are recorded: `TPD|民事|113|訴|100`.
+    pub fn id(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.court, self.category, self.year, self.word, self.number
+        )
+    }
+
+    /// `113年度訴字第100號`
+    pub fn number_text(&self) -> String {
+        format!("{}年度{}字第{}號", self.year, self.word, self.number)
+    }
+}
+
+const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
+    c.status, c.status_date, co.as_of, co.carried_over,
+    c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3";
+
+/// A case row as the snapshot has it (dates still YYYYMMDD).
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub key: CaseKey,
+    pub court_name: String,
+    pub division: String,
+    pub status: String,
+    pub status_date: Option<NaiveDate>,
+    pub as_of: Option<NaiveDate>,
+    pub carried_over: bool,
+    /// The latest three entries, newest first: (posted, text).
+    pub entries: Vec<(NaiveDate, String)>,
+}
+
+impl CaseRow {
+    fn from_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRow> {
+        let mut entries = Vec::with_capacity(3);
+        for i in 0..3 {
+            let posted: Option<i64> = r.get(11 + 2 * i)?;
+            let text: Option<String> = r.get(12 + 2 * i)?;
+            if let (Some(p), Some(t)) = (posted.and_then(from_int), text) {
+                entries.push((p, t));
+            }
+        }
+        Ok(CaseRow {
+            key: CaseKey {
+                court: r.get(0)?,
+                category: r.get(2)?,
+                year: r.get(3)?,
+                word: r.get(4)?,
+                number: r.get(5)?,
+            },
+            court_name: r.get(1)?,
+            division: r.get(6)?,
+            status: r.get(7)?,
+            status_date: r.get::<_, Option<i64>>(8)?.and_then(from_int),
+            as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
+            carried_over: r.get::<_, i64>(10)? == 1,
+            entries,
+        })
+    }
+}
+
+/// The live snapshot, swapped atomically.
+pub struct Live {
+    data_dir: PathBuf,
+    current: ArcSwapOption<Snap>,
+    /// The last CURRENT content refused, so the error is logged per check
+    /// without re-reading a bad file's header each time.
+    refused: Mutex<Option<String>>,
+}
+
+impl Live {
+    pub fn new(data_dir: &Path) -> Live {
+        Live {
+            data_dir: data_dir.to_path_buf(),
+            current: ArcSwapOption::empty(),
+            refused: Mutex::new(None),
+        }
+    }
+
+    pub fn get(&self) -> Option<Arc<Snap>> {
+        self.current.load_full()
+    }
+
+    /// Looks at CURRENT and switches to the snapshot it names, if new and
+    /// usable. Returns whether it switched.
+    pub fn refresh(&self) -> bool {
+        let current = self.data_dir.join("CURRENT");
+        let name = match std::fs::read_to_string(&current) {
+            Ok(s) => s.trim().to_string(),
+            Err(_) => return false,
+        };
+        if self.get().is_some_and(|s| s.name == name) {
+            return false;
+        }
+        let path = self.data_dir.join("snapshots").join(&name);
+        match Snap::open(&path) {
+            Ok(snap) => {
+                tracing::info!("serving snapshot {} (batch {})", snap.name, snap.date);
+                self.current.store(Some(Arc::new(snap)));
+                *self.refused.lock().expect("refused") = None;
+                true
+            }
+            Err(e) => {
+                let still = self.get().map_or("nothing".into(), |s| s.name.clone());
+                tracing::error!(
+                    "REFUSED snapshot {name} named by CURRENT: {e}; still serving {still}"
+                );
+                *self.refused.lock().expect("refused") = Some(name);
+                false
+            }
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! `cpor-server`: serve the website and API, or print usage statistics.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{anyhow, Context, Result};
+use clap::{Parser, Subcommand};
+
+use etl::config::Config;
+use query_server::app::App;
+use query_server::{live, stats};
+
+/// The website and JSON API of cpor, over the live snapshot.
+#[derive(Parser)]
+#[command(name = "cpor-server", version)]
+struct Cli {
+    /// Data directory [default: ./data; env CPOR_DATA_DIR; config `data_dir`]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Configuration file [default: ./cpor.toml if present; env CPOR_CONFIG]
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080; env CPOR_SERVER_LISTEN; config `server.listen`]
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<String>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the site (the default)
+    Serve,
+    /// Print site visits, activated accounts, grants and case views, per day and per month
+    Stats,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("CPOR_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("cpor-server: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let mut config = Config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+    if let Some(d) = cli.data_dir {
+        config.data_dir = d;
+    }
+    if let Some(l) = cli.listen {
+        config.server.listen = l;
+    }
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config),
+        Command::Stats => print_stats(&config),
+    }
+}
+
+fn serve(config: Config) -> Result<()> {
+    let addr: SocketAddr = config
+        .server
+        .listen
+        .parse()
+        .with_context(|| format!("server.listen `{}`", config.server.listen))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let app = App::open(config, addr.ip().is_loopback()).map_err(|e| anyhow!(e))?;
+        app.poll_snapshot();
+        match app.live.get() {
+            Some(s) => tracing::info!("cpor-server on http://{addr}, snapshot {}", s.name),
+            None => tracing::warn!(
+                "cpor-server on http://{addr}, but no snapshot is published yet ({}/CURRENT); waiting for one",
+                app.data_dir.display()
+            ),
+        }
+        // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
+        println!("listening on http://{}", listener.local_addr()?);
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("signal handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            tracing::info!("shutting down");
+        };
+        query_server::server::serve(app, listener, shutdown).await;
+        Ok(())
+    })
+}
+
+fn print_stats(config: &Config) -> Result<()> {
+    let accounts = etl::notify::queue::open_accounts(&config.data_dir).map_err(|e| anyhow!(e))?;
+    let live = live::Live::new(&config.data_dir);
+    live.refresh();
+    let grants = match live.get() {
+        Some(s) => s.grants_per_day().map_err(|e| anyhow!(e))?,
+        None => Vec::new(),
+    };
+    let days = stats::daily(&accounts, &grants)?;
+    print!("{}", stats::table("per day", &days));
+    println!();
+    print!("{}", stats::table("per month", &stats::monthly(&days)));
+    Ok(())
+}

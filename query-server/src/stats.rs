@@ -1,0 +1,100 @@
+//! `cpor-server stats`: what the original service published about its
+//! use (site visits, applications, people who looked at their cases), per
+//! day and per month: visits, accounts activated, grants approved (in the
+//! live snapshot, by approval date), case views and the accounts that
+//! viewed.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+use rusqlite::Connection;
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Row {
+    pub visits: u64,
+    pub activated: u64,
+    pub grants: u64,
+    pub views: u64,
+    pub viewers: u64,
+}
+
+/// Per day (YYYY-MM-DD, Asia/Taipei for visits; UTC dates of the stored
+/// times for the rest, close enough for a daily count).
+pub fn daily(
+    accounts: &Connection,
+    grants_per_day: &[(i64, u64)],
+) -> rusqlite::Result<BTreeMap<String, Row>> {
+    let mut days: BTreeMap<String, Row> = BTreeMap::new();
+    let mut q = |sql: &str, set: &dyn Fn(&mut Row, u64)| -> rusqlite::Result<()> {
+        let mut st = accounts.prepare(sql)?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        for row in rows {
+            let (day, n) = row?;
+            set(days.entry(day).or_default(), n);
+        }
+        Ok(())
+    };
+    q("SELECT day, visits FROM daily_visits", &|r, n| r.visits = n)?;
+    q(
+        "SELECT substr(activated_at, 1, 10), count(*) FROM accounts WHERE activated_at IS NOT NULL GROUP BY 1",
+        &|r, n| r.activated = n,
+    )?;
+    q(
+        "SELECT substr(at, 1, 10), count(*) FROM case_views GROUP BY 1",
+        &|r, n| r.views = n,
+    )?;
+    q(
+        "SELECT substr(at, 1, 10), count(DISTINCT account_id) FROM case_views GROUP BY 1",
+        &|r, n| r.viewers = n,
+    )?;
+    for (day, n) in grants_per_day {
+        let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
+        days.entry(d).or_default().grants += n;
+    }
+    Ok(days)
+}
+
+/// Sums days into months (YYYY-MM). Viewers are summed per day, so a
+/// month's figure counts person-days, as the original's 人次 did.
+pub fn monthly(days: &BTreeMap<String, Row>) -> BTreeMap<String, Row> {
+    let mut months: BTreeMap<String, Row> = BTreeMap::new();
+    for (day, r) in days {
+        let m = months.entry(day[..7].to_string()).or_default();
+        m.visits += r.visits;
+        m.activated += r.activated;
+        m.grants += r.grants;
+        m.views += r.views;
+        m.viewers += r.viewers;
+    }
+    months
+}
+
+pub fn table(title: &str, rows: &BTreeMap<String, Row>) -> String {
+    let mut out = format!("{title}\n");
+    let _ = writeln!(
+        out,
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "visits", "activated", "grants", "views", "viewers"
+    );
+    let mut total = Row::default();
+    for (k, r) in rows {
+        let _ = writeln!(
+            out,
+            "{k:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            r.visits, r.activated, r.grants, r.views, r.viewers
+        );
+        total.visits += r.visits;
+        total.activated += r.activated;
+        total.grants += r.grants;
+        total.views += r.views;
+        total.viewers += r.viewers;
+    }
+    let _ = writeln!(
+        out,
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "total", total.visits, total.activated, total.grants, total.views, total.viewers
+    );
+    out
+}

@@ -1,0 +1,182 @@
+//! Throttling of failed attempts, per account and per client IP.
+//!
+//! Per account (keyed by the address typed, whether or not an account has
+//! it, so a 429 says nothing about existence): after `slow_after` failures
+//! in the last hour each attempt must wait 2^(n − slow_after) seconds
+//! (at most 15 minutes) after the previous failure; after
+//! `max_per_hour` failures every attempt is refused until the hour has
+//! passed. Per IP: `ip_per_hour` failures an hour. Refusals are 429 with
+//! Retry-After. Counters live in memory: one server process per data dir.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const HOUR: Duration = Duration::from_secs(3600);
+const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+
+pub struct Throttle {
+    accounts: Mutex<HashMap<String, VecDeque<Instant>>>,
+    ips: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
+    max_per_hour: usize,
+    slow_after: usize,
+    ip_per_hour: usize,
+    /// "Forgot password" requests, by address and by IP: links mailed.
+    forgot: Mutex<HashMap<String, VecDeque<Instant>>>,
+}
+
+/// Links mailed per address per hour, and requests per IP per hour: past
+/// these, "forgot password" still answers the same but mails nothing.
+pub const FORGOT_PER_ADDRESS: usize = 5;
+pub const FORGOT_PER_IP: usize = 30;
+
+fn prune(q: &mut VecDeque<Instant>, now: Instant) {
+    while q.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
+        q.pop_front();
+    }
+}
+
+impl Throttle {
+    pub fn new(max_per_hour: u64, slow_after: u64, ip_per_hour: u64) -> Throttle {
+        Throttle {
+            accounts: Mutex::new(HashMap::new()),
+            ips: Mutex::new(HashMap::new()),
+            max_per_hour: max_per_hour as usize,
+            slow_after: slow_after as usize,
+            ip_per_hour: ip_per_hour as usize,
+            forgot: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Some(seconds to wait)` when an attempt must be refused now.
+    pub fn check(&self, account: &str, ip: IpAddr, now: Instant) -> Option<u64> {
+        let mut ips = self.ips.lock().expect("throttle");
+        if let Some(q) = ips.get_mut(&ip) {
+            prune(q, now);
+            if q.len() >= self.ip_per_hour {
+                return Some(wait_until(q[q.len() - self.ip_per_hour] + HOUR, now));
+            }
+        }
+        drop(ips);
+        let mut accounts = self.accounts.lock().expect("throttle");
+        let q = accounts.get_mut(account)?;
+        prune(q, now);
+        let n = q.len();
+        if n >= self.max_per_hour {
+            return Some(wait_until(q[n - self.max_per_hour] + HOUR, now));
+        }
+        if n >= self.slow_after {
+            let exp = (n - self.slow_after).min(16) as u32;
+            let delay = Duration::from_secs(1u64 << exp).min(MAX_DELAY);
+            let last = *q.back().expect("n > 0");
+            if now < last + delay {
+                return Some(wait_until(last + delay, now));
+            }
+        }
+        None
+    }
+
+    /// Records a failed attempt (wrong password, wrong captcha).
+    pub fn failed(&self, account: Option<&str>, ip: IpAddr, now: Instant) {
+        self.ips
+            .lock()
+            .expect("throttle")
+            .entry(ip)
+            .or_default()
+            .push_back(now);
+        if let Some(a) = account {
+            self.accounts
+                .lock()
+                .expect("throttle")
+                .entry(a.to_string())
+                .or_default()
+                .push_back(now);
+        }
+    }
+
+    /// Whether a "forgot password" request must mail nothing (too many).
+    pub fn forgot_check(&self, email: &str, ip: IpAddr, now: Instant) -> bool {
+        let mut m = self.forgot.lock().expect("throttle");
+        let mut full = |key: String, limit: usize| {
+            m.get_mut(&key).is_some_and(|q| {
+                prune(q, now);
+                q.len() >= limit
+            })
+        };
+        full(format!("a:{email}"), FORGOT_PER_ADDRESS) || full(format!("i:{ip}"), FORGOT_PER_IP)
+    }
+
+    pub fn forgot_record(&self, email: &str, ip: IpAddr, now: Instant) {
+        let mut m = self.forgot.lock().expect("throttle");
+        m.entry(format!("a:{email}")).or_default().push_back(now);
+        m.entry(format!("i:{ip}")).or_default().push_back(now);
+    }
+
+    /// Forgets an account's failures (after a successful login).
+    pub fn succeeded(&self, account: &str) {
+        self.accounts.lock().expect("throttle").remove(account);
+    }
+
+    /// Drops counters older than an hour (called now and then).
+    pub fn sweep(&self, now: Instant) {
+        for map in [&self.accounts, &self.forgot] {
+            map.lock().expect("throttle").retain(|_, q| {
+                prune(q, now);
+                !q.is_empty()
+            });
+        }
+        self.ips.lock().expect("throttle").retain(|_, q| {
+            prune(q, now);
+            !q.is_empty()
+        });
+    }
+}
+
+fn wait_until(t: Instant, now: Instant) -> u64 {
+    t.saturating_duration_since(now).as_secs().max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delays_grow_after_ten_failures_and_stop_at_a_hundred() {
+        let t = Throttle::new(100, 10, 100_000);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let start = Instant::now();
+        for i in 0..10 {
+            assert_eq!(t.check("a@b.tw", ip, start), None, "attempt {i}");
+            t.failed(Some("a@b.tw"), ip, start);
+        }
+        // The 11th attempt right away waits 1 s; after it, it may go.
+        assert_eq!(t.check("a@b.tw", ip, start), Some(1));
+        assert_eq!(t.check("a@b.tw", ip, start + Duration::from_secs(1)), None);
+        // Another address is not affected.
+        assert_eq!(t.check("c@d.tw", ip, start), None);
+        let mut now = start;
+        for _ in 10..100 {
+            now += MAX_DELAY.min(Duration::from_secs(30));
+            t.failed(Some("a@b.tw"), ip, now);
+        }
+        // 100 failures in the hour: refused until the first leaves the hour.
+        let wait = t.check("a@b.tw", ip, now).expect("refused");
+        assert!(wait > 0);
+        assert_eq!(t.check("a@b.tw", ip, start + HOUR + MAX_DELAY * 2), None);
+    }
+
+    #[test]
+    fn an_ip_is_limited_across_accounts() {
+        let t = Throttle::new(100, 10, 5);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let now = Instant::now();
+        for i in 0..5 {
+            t.failed(Some(&format!("u{i}@b.tw")), ip, now);
+        }
+        assert!(t.check("new@b.tw", ip, now).is_some());
+        assert!(t
+            .check("new@b.tw", "10.0.0.2".parse().unwrap(), now)
+            .is_none());
+    }
+}
