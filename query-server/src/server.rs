@@ -6,7 +6,8 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes};
+use futures_util::StreamExt;
 use warp::http::{HeaderMap, Method, StatusCode};
 use warp::path::FullPath;
 use warp::{Filter, Rejection, Reply};
@@ -14,21 +15,37 @@ use warp::{Filter, Rejection, Reply};
 use crate::app::App;
 use crate::http::{Req, Resp, MAX_BODY};
 
+/// The request body, read whole up to `MAX_BODY` (a request without
+/// a body, whatever its method, has an empty one).
 fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    let bodiless = warp::method()
-        .and_then(|m: Method| async move {
-            if m == Method::GET || m == Method::HEAD || m == Method::DELETE {
-                Ok(())
-            } else {
-                Err(warp::reject::not_found())
-            }
-        })
-        .untuple_one()
-        .map(Bytes::new);
-    bodiless
-        .or(warp::body::content_length_limit(MAX_BODY as u64).and(warp::body::bytes()))
-        .unify()
+    warp::body::stream().and_then(collect)
 }
+
+async fn collect<S, B>(stream: S) -> Result<Bytes, Rejection>
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>>,
+    B: Buf,
+{
+    let mut stream = Box::pin(stream);
+    let mut out = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let mut chunk = chunk.map_err(|_| warp::reject::reject())?;
+        while chunk.has_remaining() {
+            let part = chunk.chunk();
+            if out.len() + part.len() > MAX_BODY {
+                return Err(warp::reject::custom(TooLarge));
+            }
+            out.extend_from_slice(part);
+            let n = part.len();
+            chunk.advance(n);
+        }
+    }
+    Ok(Bytes::from(out))
+}
+
+#[derive(Debug)]
+struct TooLarge;
+impl warp::reject::Reject for TooLarge {}
 
 /// Serves until `shutdown` resolves.
 pub async fn serve(
@@ -83,13 +100,10 @@ pub async fn serve(
         .await;
 }
 
-/// What warp refused before a handler ran: a body too large or without a
-/// length.
+/// What warp refused before a handler ran: a body too large.
 async fn recover(r: Rejection) -> Result<impl Reply, Infallible> {
-    let (status, text) = if r.find::<warp::reject::PayloadTooLarge>().is_some() {
+    let (status, text) = if r.find::<TooLarge>().is_some() {
         (StatusCode::PAYLOAD_TOO_LARGE, "內容過大。")
-    } else if r.find::<warp::reject::LengthRequired>().is_some() {
-        (StatusCode::LENGTH_REQUIRED, "需要 Content-Length。")
     } else {
         tracing::warn!("unhandled rejection: {r:?}");
         (StatusCode::BAD_REQUEST, "無法處理的請求。")

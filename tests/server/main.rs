@@ -1,0 +1,6 @@
+//! Integration tests of `cpor-server`: real binary, real SQLite files, HTTP
+//! over loopback, and a headless Chromium for the browser test.
+
+mod browser;
+mod util;
+mod web;

@@ -1,0 +1,940 @@
+//! HTTP tests of every rule of the website and API. Each security rule has
+//! a test that fails if the rule is removed.
+
+use std::time::{Duration, Instant};
+
+use rusqlite::Connection;
+use sha2::{Digest, Sha256};
+
+use crate::util::{eventually, Client, Data, Server, CAPTCHA, PASSWORD};
+
+const WANG: &str = "wang.ming@example.com";
+const LAWYER: &str = "lawyer.chen@example.com";
+const CASE: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100";
+
+fn accounts(data: &Data) -> Connection {
+    Connection::open(data.path().join("accounts.sqlite")).unwrap()
+}
+
+fn live_snapshot(data: &Data) -> Connection {
+    let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    Connection::open(data.path().join("snapshots").join(name.trim())).unwrap()
+}
+
+/// A signed-in client for `email` (activated with PASSWORD).
+fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
+    let mut c = Client::new(server);
+    let r = c.activate(data, email, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
+    c
+}
+
+/// A page with its per-request tokens (captcha id, csrf) blanked, to
+/// compare two answers.
+fn comparable(body: &str) -> String {
+    let mut out = String::new();
+    for line in body.lines() {
+        if line.contains("captcha_id")
+            || line.contains("/captcha/")
+            || line.contains("name=\"csrf\"")
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn a_new_user_activates_signs_in_and_sees_exactly_the_cases_granted_to_them() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let link = data.link("activation", LAWYER);
+    // Opening the link twice (a mail scanner, then the person) spends nothing.
+    assert_eq!(c.get(&link).status, 200);
+    let form = c.get(&link);
+    assert!(form.body.contains(LAWYER), "{}", form.body);
+    let (csrf, token) = (form.field("csrf"), form.field("token"));
+    let set = |c: &mut Client| {
+        c.post(
+            "/activate",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
+    };
+    assert_eq!(set(&mut c).header("location"), Some("/login?m=activated"));
+    // The link works once.
+    assert!(set(&mut c).body.contains("連結無效"));
+    assert!(c.get(&link).body.contains("連結無效"));
+
+    let r = c.login(LAWYER, PASSWORD);
+    assert_eq!(r.header("location"), Some("/cases"));
+    let list = c.get("/cases");
+    assert_eq!(list.status, 200);
+    // Exactly the queryable cases granted to the address in the live snapshot.
+    let want: Vec<String> = {
+        let db = live_snapshot(&data);
+        let mut st = db
+            .prepare(
+                "SELECT c.year || '年度' || c.word || '字第' || c.number || '號' FROM grants g JOIN cases c ON c.id = g.case_id
+                 WHERE g.email = ?1 AND c.queryable = 1 ORDER BY c.court, c.category, c.year, c.word, c.number",
+            )
+            .unwrap();
+        let rows = st.query_map([LAWYER], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert!(want.len() >= 5, "{want:?}");
+    let shown: Vec<&str> = list
+        .body
+        .split("data-label=\"案號\"><a href=\"")
+        .skip(1)
+        .map(|s| s.split('>').nth(1).unwrap().split('<').next().unwrap())
+        .collect();
+    assert_eq!(shown, want);
+    // A past-cutoff case granted to the address (民事 114 訴 523 is wu.jh's) is not there.
+    assert!(!list.body.contains("114年度訴字第523號"));
+}
+
+#[test]
+fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_file() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let page = c.get(CASE);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let db = live_snapshot(&data);
+    let (p1, t1, p3, t3, as_of): (i64, String, i64, String, i64) = db
+        .query_row(
+            "SELECT posted1, text1, posted3, text3, co.as_of FROM cases c JOIN courts co ON co.code = c.court
+             WHERE c.court = 'TPD' AND category = '民事' AND year = 115 AND word = '訴' AND number = 100",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+        )
+        .unwrap();
+    let roc = |d: i64| format!("{}/{:02}/{:02}", d / 10000 - 1911, d / 100 % 100, d % 100);
+    for want in [
+        "臺灣臺北地方法院",
+        "115年度訴字第100號",
+        &roc(p1),
+        &t1,
+        &roc(p3),
+        &t3,
+        &format!("資料日期</dt><dd>{}", roc(as_of)),
+    ] {
+        assert!(page.body.contains(want), "{want} missing:\n{}", page.body);
+    }
+    assert_eq!(page.body.matches("<td class=\"date\">").count(), 3);
+    // The newest entry schedules a hearing: a calendar file, Taipei time.
+    let ics_link = page
+        .body
+        .split("class=\"ics\" href=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let ics = c.get(ics_link);
+    assert_eq!(
+        ics.header("content-type"),
+        Some("text/calendar; charset=utf-8")
+    );
+    assert!(
+        ics.body
+            .contains("DTSTART;TZID=Asia/Taipei:20261210T100000"),
+        "{}",
+        ics.body
+    );
+    // The view is recorded (account, case, time).
+    let acc = accounts(&data);
+    eventually("the view to be recorded", || {
+        acc.query_row(
+            "SELECT count(*) FROM case_views WHERE case_key = 'TPD|民事|115|訴|100'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+            >= 1
+    });
+}
+
+#[test]
+fn a_case_not_granted_answers_exactly_like_a_case_that_does_not_exist() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    // 民事 115 訴 212 exists (lawyer.chen's), 民事 115 訴 999 does not.
+    let granted_to_other = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212");
+    let missing = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/999");
+    assert_eq!(granted_to_other.status, 404);
+    assert_eq!(
+        (granted_to_other.status, &granted_to_other.body),
+        (missing.status, &missing.body)
+    );
+    // Signed out: to the login page, not the case.
+    let mut anon = Client::new(&server);
+    assert_eq!(anon.get(CASE).header("location"), Some("/login"));
+}
+
+#[test]
+fn passwords_are_argon2id_at_least_12_code_points_and_not_common() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    for (bad, why) in [
+        ("short pass!", "至少需要 12"),
+        ("1qaz2wsx3edc", "太常見"),
+        ("password1234", "太常見"),
+    ] {
+        let r = c.activate(&data, WANG, bad);
+        assert_eq!(r.status, 422, "{bad}");
+        assert!(r.body.contains(why), "{bad}: {}", r.body);
+    }
+    // Twelve CJK characters (36 bytes) are fine; no composition rules.
+    let r = c.activate(&data, WANG, "臺灣高等法院臺中分院民事");
+    assert_eq!(r.status, 303, "{}", r.body);
+    let hash: String = accounts(&data)
+        .query_row(
+            "SELECT password_hash FROM accounts WHERE email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{hash}"
+    );
+    // NFKC: the full-width form of an ASCII password is the same password.
+    let mut d = Client::new(&server);
+    let r = d.activate(&data, LAWYER, "ｆｕｌｌｗｉｄｔｈ ｐａｓｓ");
+    assert_eq!(r.status, 303);
+    assert_eq!(
+        d.login(LAWYER, "fullwidth pass").header("location"),
+        Some("/cases")
+    );
+}
+
+#[test]
+fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    c.cookies.remove("sid");
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut bodies = Vec::new();
+    for i in 0..20 {
+        let (who, times) = if i % 2 == 0 {
+            (WANG, &mut known)
+        } else {
+            ("nobody@example.com", &mut unknown)
+        };
+        let page = c.get("/login");
+        let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+        let started = Instant::now();
+        let r = c.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("captcha_id", &id),
+                ("captcha", CAPTCHA),
+                ("email", who),
+                ("password", "wrong password!!"),
+            ],
+        );
+        times.push(started.elapsed());
+        bodies.push((r.status, comparable(&r.body).replace(who, "ADDRESS")));
+    }
+    assert!(bodies.windows(2).all(|w| w[0] == w[1]), "answers differ");
+    assert_eq!(bodies[0].0, 200);
+    // The fastest of each: other tests share the machine, and load only
+    // ever adds time.
+    let (k, u) = (*known.iter().min().unwrap(), *unknown.iter().min().unwrap());
+    // An unknown address costs one argon2 verification too (> 5 ms here).
+    assert!(
+        u > Duration::from_millis(5),
+        "unknown address answered in {u:?}: no argon2?"
+    );
+    let diff = if k > u { k - u } else { u - k };
+    assert!(
+        diff < Duration::from_millis(5),
+        "fastest known {k:?} vs unknown {u:?}"
+    );
+}
+
+#[test]
+fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minutes() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_RESET_LINK_SECONDS", "3")]);
+    let mut c = signed_in(&server, &data, WANG);
+    let mut other = Client::new(&server);
+    assert_eq!(
+        other.login(WANG, PASSWORD).header("location"),
+        Some("/cases")
+    );
+    let mut anon = Client::new(&server);
+    let ask = |anon: &mut Client, who: &str| {
+        let page = anon.get("/forgot");
+        let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+        anon.post(
+            "/forgot",
+            &[
+                ("csrf", &csrf),
+                ("captcha_id", &id),
+                ("captcha", CAPTCHA),
+                ("email", who),
+            ],
+        )
+    };
+    let known = ask(&mut anon, WANG);
+    let unknown = ask(&mut anon, "nobody@example.com");
+    assert_eq!(known.status, 200);
+    assert_eq!(
+        (known.status, comparable(&known.body)),
+        (unknown.status, comparable(&unknown.body))
+    );
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+    assert_eq!(data.mails("reset", "nobody@example.com"), 0);
+    let first = data.link("reset", WANG);
+    // A newer link voids the older one.
+    ask(&mut anon, WANG);
+    eventually("the second reset mail", || data.mails("reset", WANG) == 2);
+    let second = data.link("reset", WANG);
+    assert_ne!(first, second);
+    assert!(anon.get(&first).body.contains("連結無效"));
+    let form = anon.get(&second);
+    let (csrf, token) = (form.field("csrf"), form.field("token"));
+    let new = "a brand new passphrase";
+    let r = anon.post(
+        "/reset",
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/login?m=reset"));
+    // Works once; every session ended; a notice was mailed.
+    let again = anon.post(
+        "/reset",
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert!(again.body.contains("連結無效"));
+    assert_eq!(c.get("/cases").status, 303);
+    assert_eq!(other.get("/cases").status, 303);
+    eventually("the password-changed mail", || {
+        data.mails("changed", WANG) == 1
+    });
+    assert_eq!(anon.login(WANG, new).header("location"), Some("/cases"));
+    // A link expires (here after 3 s).
+    ask(&mut anon, WANG);
+    eventually("the third reset mail", || data.mails("reset", WANG) == 3);
+    let third = data.link("reset", WANG);
+    std::thread::sleep(Duration::from_millis(3200));
+    assert!(anon.get(&third).body.contains("連結無效"));
+}
+
+#[test]
+fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let mut other = Client::new(&server);
+    assert_eq!(
+        other.login(WANG, PASSWORD).header("location"),
+        Some("/cases")
+    );
+    let csrf = c.csrf();
+    let new = "another long passphrase";
+    let wrong = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "not my password"),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert!(wrong.body.contains("目前的密碼不正確"), "{}", wrong.body);
+    assert_eq!(other.get("/cases").status, 200);
+    let ok = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert!(ok.body.contains("密碼已變更"), "{}", ok.body);
+    assert_eq!(
+        c.get("/cases").status,
+        200,
+        "the session that changed it stays"
+    );
+    assert_eq!(other.get("/cases").status, 303, "every other session ends");
+    eventually("the password-changed mail", || {
+        data.mails("changed", WANG) == 1
+    });
+    let mut third = Client::new(&server);
+    assert_eq!(third.login(WANG, PASSWORD).status, 200);
+    assert_eq!(third.login(WANG, new).header("location"), Some("/cases"));
+}
+
+#[test]
+fn session_cookies_are_http_only_lax_hashed_renewed_and_expire() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_SESSION_IDLE_SECONDS", "2"),
+            ("CPOR_SERVER_SESSION_MAX_SECONDS", "4"),
+        ],
+    );
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    let r = c.login(WANG, PASSWORD);
+    let cookie = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("sid="))
+        .unwrap()
+        .to_string();
+    assert!(
+        cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && !cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let sid = c.cookies["sid"].clone();
+    assert!(sid.len() >= 32);
+    // Stored hashed.
+    let stored: Vec<Vec<u8>> = {
+        let db = accounts(&data);
+        let mut st = db.prepare("SELECT hash FROM sessions").unwrap();
+        let rows = st.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    assert!(stored.contains(&Sha256::digest(sid.as_bytes()).to_vec()));
+    assert!(!stored.iter().any(|h| h == sid.as_bytes()));
+    // A new id at every login; the old one is dead.
+    c.login(WANG, PASSWORD);
+    let renewed = c.cookies["sid"].clone();
+    assert_ne!(renewed, sid);
+    let mut old = Client::new(&server);
+    old.cookies.insert("sid".into(), sid);
+    assert_eq!(old.get("/cases").status, 303);
+    // Idle: 2 s without a request ends it.
+    std::thread::sleep(Duration::from_millis(2300));
+    assert_eq!(c.get("/cases").header("location"), Some("/login?m=expired"));
+    // In all: 4 s after login, however active.
+    c.login(WANG, PASSWORD);
+    for _ in 0..4 {
+        std::thread::sleep(Duration::from_millis(900));
+        assert_eq!(c.get("/cases").status, 200);
+    }
+    std::thread::sleep(Duration::from_millis(900));
+    assert_eq!(c.get("/cases").status, 303);
+}
+
+#[test]
+fn over_https_cookies_are_secure_with_the_host_prefix() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_MAIL_SITE_URL", "https://cpor.example.tw")]);
+    let mut c = Client::new(&server);
+    let page = c.get("/login");
+    let csrf = page
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-csrf="))
+        .expect("__Host-csrf")
+        .to_string();
+    assert!(
+        csrf.contains("Secure") && csrf.contains("Path=/") && !csrf.contains("Domain"),
+        "{csrf}"
+    );
+    c.activate(&data, WANG, PASSWORD);
+    let r = c.login(WANG, PASSWORD);
+    let sid = r
+        .set_cookies()
+        .into_iter()
+        .find(|c| c.starts_with("__Host-sid="))
+        .expect("__Host-sid")
+        .to_string();
+    assert!(sid.contains("Secure") && sid.contains("HttpOnly"), "{sid}");
+}
+
+#[test]
+fn every_form_is_protected_against_cross_site_forgery() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let new = "another long passphrase";
+    let forged = c.post(
+        "/account/password",
+        &[
+            ("csrf", "0123"),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(forged.status, 403);
+    assert_eq!(c.post("/logout", &[]).status, 403);
+    assert_eq!(c.post("/account/digests", &[("on", "0")]).status, 403);
+    assert_eq!(c.get("/cases").status, 200, "still signed in");
+    // Before login: the form must repeat the csrf cookie.
+    let mut anon = Client::new(&server);
+    let page = anon.get("/login");
+    let id = page.field("captcha_id");
+    let r = anon.post(
+        "/login",
+        &[
+            ("csrf", "f00"),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", WANG),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 403);
+    assert!(!r.set_cookies().iter().any(|c| c.starts_with("sid=")));
+    let r = anon.post("/forgot", &[("email", WANG)]);
+    assert_eq!(r.status, 403);
+}
+
+#[test]
+fn failed_logins_are_slowed_after_ten_and_refused_after_the_hourly_limit() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    for i in 0..10 {
+        assert_eq!(c.login(WANG, "wrong password!!").status, 200, "attempt {i}");
+    }
+    // The 11th comes too soon: 429 with Retry-After, even with the right password.
+    let r = c.login(WANG, PASSWORD);
+    assert_eq!(r.status, 429);
+    assert!(r.header("retry-after").is_some());
+    // The same for an address nobody has: a 429 tells nothing.
+    for _ in 0..10 {
+        c.login("nobody@example.com", "wrong password!!");
+    }
+    assert_eq!(
+        c.login("nobody@example.com", "wrong password!!").status,
+        429
+    );
+    // After the delay the right password works.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(c.login(WANG, PASSWORD).header("location"), Some("/cases"));
+
+    // The hourly cap (lowered here), and the per-IP limit.
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "3"),
+            ("CPOR_SERVER_SLOW_AFTER", "100"),
+            ("CPOR_SERVER_IP_FAILURES_PER_HOUR", "6"),
+        ],
+    );
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    for _ in 0..3 {
+        c.login(WANG, "wrong password!!");
+    }
+    assert_eq!(c.login(WANG, PASSWORD).status, 429);
+    for i in 0..3 {
+        assert_eq!(
+            c.login(&format!("u{i}@example.com"), "wrong password!!")
+                .status,
+            200
+        );
+    }
+    assert_eq!(
+        c.login("fresh@example.com", "wrong password!!").status,
+        429,
+        "the IP's limit"
+    );
+}
+
+#[test]
+fn a_captcha_works_once_and_a_fixed_one_needs_loopback() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_CAPTCHA_SECONDS", "1")]);
+    assert!(
+        server.log().contains("fixed_captcha is on"),
+        "{}",
+        server.log()
+    );
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    let page = c.get("/login");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    let png = c.get(&format!("/captcha/{id}.png"));
+    assert_eq!(png.header("content-type"), Some("image/png"));
+    assert_eq!(&png.bytes[1..4], b"PNG");
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("captcha_id", &id),
+        ("captcha", "000000"),
+        ("email", WANG),
+        ("password", PASSWORD),
+    ];
+    assert!(c.post("/login", &form).body.contains("驗證碼不正確"));
+    // Used up by the wrong answer: the right one no longer works.
+    let mut right = form;
+    right[2] = ("captcha", CAPTCHA);
+    assert!(c.post("/login", &right).body.contains("驗證碼不正確"));
+    // Expired after its time.
+    let page = c.get("/login");
+    let id = page.field("captcha_id");
+    std::thread::sleep(Duration::from_millis(1200));
+    let late = [
+        ("csrf", csrf.as_str()),
+        ("captcha_id", &id),
+        ("captcha", CAPTCHA),
+        ("email", WANG),
+        ("password", PASSWORD),
+    ];
+    assert!(c.post("/login", &late).body.contains("驗證碼不正確"));
+    // A fixed captcha on a public address is refused at start.
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"));
+    let out = cmd
+        .args(["--data-dir"])
+        .arg(data.path())
+        .args(["--listen", "0.0.0.0:0"])
+        .env("CPOR_SERVER_FIXED_CAPTCHA", CAPTCHA)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("loopback only"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
+    let data = Data::sample();
+    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
+    let start = (taipei - chrono::Duration::minutes(1))
+        .format("%H:%M")
+        .to_string();
+    let end = (taipei + chrono::Duration::minutes(3))
+        .format("%H:%M")
+        .to_string();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_MAINTENANCE_START", &start),
+            ("CPOR_SERVER_MAINTENANCE_END", &end),
+        ],
+    );
+    let mut c = Client::new(&server);
+    for path in ["/login", "/cases", CASE, "/static/site.css"] {
+        let r = c.get(path);
+        assert_eq!(r.status, 503, "{path}");
+        let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=240).contains(&wait), "{wait}");
+        assert!(r.body.contains(&format!("將於 {end}")), "{}", r.body);
+    }
+    let api = c.api("GET", "/api/v1/cases", None, None);
+    assert_eq!(api.status, 503);
+    assert_eq!(api.json()["error"], "maintenance");
+    let health = c.get("/healthz");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.json()["schema_version"], 1);
+}
+
+#[test]
+fn the_api_has_the_same_rules_as_the_pages() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    assert_eq!(c.api("GET", "/api/v1/cases", None, None).status, 401);
+    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
+    let login = |c: &mut Client, captcha: &serde_json::Value, password: &str| {
+        c.api(
+            "POST",
+            "/api/v1/session",
+            Some(serde_json::json!({"email": WANG, "password": password, "captcha_id": captcha["id"], "captcha": CAPTCHA})),
+            None,
+        )
+    };
+    assert_eq!(login(&mut c, &captcha, "wrong password!!").status, 401);
+    // The captcha was used up.
+    assert_eq!(
+        login(&mut c, &captcha, PASSWORD).json()["error"],
+        "bad_captcha"
+    );
+    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
+    let session = login(&mut c, &captcha, PASSWORD);
+    assert_eq!(session.status, 201, "{}", session.body);
+    let token = session.json()["token"].as_str().unwrap().to_string();
+    let list = c.api("GET", "/api/v1/cases", None, Some(&token)).json();
+    assert_eq!(list["cases"].as_array().unwrap().len(), 1, "{list}");
+    assert_eq!(list["cases"][0]["number_text"], "115年度訴字第100號");
+    let url = list["cases"][0]["url"].as_str().unwrap().to_string();
+    let case = c.api("GET", &url, None, Some(&token)).json();
+    assert_eq!(case["entries"].as_array().unwrap().len(), 3);
+    assert_eq!(case["court_name"], "臺灣臺北地方法院");
+    let other = c.api(
+        "GET",
+        "/api/v1/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212",
+        None,
+        Some(&token),
+    );
+    let missing = c.api(
+        "GET",
+        "/api/v1/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/999",
+        None,
+        Some(&token),
+    );
+    assert_eq!((other.status, &other.body), (missing.status, &missing.body));
+    assert_eq!(other.status, 404);
+    // A browser cookie is not a bearer token, nor the reverse.
+    let mut browser = Client::new(&server);
+    browser.cookies.insert("sid".into(), token.clone());
+    assert_eq!(browser.get("/cases").status, 303);
+    assert_eq!(
+        c.api("DELETE", "/api/v1/session", None, Some(&token))
+            .status,
+        204
+    );
+    assert_eq!(
+        c.api("GET", "/api/v1/cases", None, Some(&token)).status,
+        401
+    );
+    let spec = c.get("/api/v1/openapi.yaml");
+    assert!(spec.body.starts_with("openapi: 3"), "{}", spec.body);
+}
+
+#[test]
+fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    // The List-Unsubscribe header of wang.ming's digest.
+    let night = data.path().join("mail/20261124");
+    let eml = std::fs::read_to_string(night.join(format!("digest-{WANG}.eml"))).unwrap();
+    let header = eml
+        .lines()
+        .find(|l| l.starts_with("List-Unsubscribe:"))
+        .unwrap();
+    let url = header.split('<').nth(1).unwrap().split('>').next().unwrap();
+    let path = url.trim_start_matches("http://localhost:8080");
+    let digests = || -> i64 {
+        accounts(&data)
+            .query_row(
+                "SELECT digests FROM accounts WHERE email = ?1",
+                [WANG],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut c = Client::new(&server);
+    // GET only shows a button; a bad token changes nothing.
+    assert_eq!(c.get(path).status, 200);
+    let bad = path.replace("token=", "token=00");
+    assert_eq!(
+        c.post(&bad, &[("List-Unsubscribe", "One-Click")]).status,
+        400
+    );
+    assert_eq!(digests(), 1);
+    let r = c.post(path, &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!(r.status, 200);
+    assert_eq!(digests(), 0);
+    let mut me = signed_in(&server, &data, WANG);
+    let csrf = me.csrf();
+    assert!(me.get("/account").body.contains("開啟進度通知"));
+    me.post("/account/digests", &[("csrf", &csrf), ("on", "1")]);
+    assert_eq!(digests(), 1);
+}
+
+#[test]
+fn the_server_follows_current_without_failing_a_request_and_refuses_unknown_schemas() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let before = c.get("/healthz").json()["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let hammer = {
+        let (base, cookies, stop) = (server.base.clone(), c.cookies.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let agent = ureq::AgentBuilder::new().redirects(0).build();
+            let cookie: Vec<String> = cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let r = agent
+                    .get(&format!("{base}{CASE}"))
+                    .set("cookie", &cookie.join("; "))
+                    .call();
+                assert_eq!(
+                    r.map(|r| r.status()).unwrap_or(0),
+                    200,
+                    "request {n} failed during the swap"
+                );
+                n += 1;
+            }
+            n
+        })
+    };
+    // An import publishes a new build of the night.
+    data.import("20261124");
+    eventually("the new snapshot", || {
+        c.get("/healthz").json()["snapshot"].as_str().unwrap() != before
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let served = hammer.join().unwrap();
+    assert!(served > 10, "{served}");
+    let now = c.get("/healthz").json()["snapshot"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A snapshot of an unknown schema version: refused, loudly; the old one stays.
+    let snaps = data.path().join("snapshots");
+    let bad = snaps.join("20261125-1.sqlite");
+    std::fs::copy(snaps.join(&now), &bad).unwrap();
+    {
+        let mut perms = std::fs::metadata(&bad).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        std::fs::set_permissions(&bad, perms).unwrap();
+        Connection::open(&bad)
+            .unwrap()
+            .pragma_update(None, "user_version", 99)
+            .unwrap();
+    }
+    std::fs::write(data.path().join("CURRENT"), "20261125-1.sqlite\n").unwrap();
+    eventually("the refusal in the log", || {
+        server.log().contains("REFUSED snapshot 20261125-1.sqlite")
+    });
+    assert_eq!(c.get("/healthz").json()["snapshot"].as_str().unwrap(), now);
+    assert_eq!(c.get(CASE).status, 200);
+}
+
+#[test]
+fn metrics_count_requests_logins_and_show_the_snapshot_date() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    c.get(CASE);
+    c.get(CASE);
+    let m = c.get("/metrics").body;
+    assert!(
+        m.contains("cpor_http_requests_total{route=\"/cases/{key}\",status=\"200\"} 2"),
+        "{m}"
+    );
+    assert!(m.contains(
+        "cpor_http_request_duration_seconds_bucket{route=\"/cases/{key}\",le=\"+Inf\"} 2"
+    ));
+    assert!(m.contains("cpor_logins_total{outcome=\"success\"} 1"));
+    assert!(m.contains("cpor_live_snapshot_date{file=\""));
+    assert!(m.contains("} 20261124\n"));
+}
+
+#[test]
+fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    c.get(CASE);
+    let acc = accounts(&data);
+    eventually("records", || {
+        acc.query_row("SELECT count(*) FROM case_views", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+            == 1
+    });
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .env_remove("CPOR_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    let row = text
+        .lines()
+        .find(|l| l.starts_with(&today))
+        .unwrap_or_else(|| panic!("{text}"));
+    let cols: Vec<u64> = row
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    // visits ≥ 1, 1 activated, views 1 by 1 viewer.
+    assert!(
+        cols[0] >= 1 && cols[1] == 1 && cols[3] == 1 && cols[4] == 1,
+        "{row}"
+    );
+    assert!(text.contains("per month"));
+    let grants: i64 = live_snapshot(&data)
+        .query_row("SELECT count(*) FROM grants", [], |r| r.get(0))
+        .unwrap();
+    let total = text
+        .lines()
+        .filter(|l| l.starts_with("total"))
+        .next()
+        .unwrap();
+    assert_eq!(
+        total
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .parse::<i64>()
+            .unwrap(),
+        grants,
+        "{text}"
+    );
+}
+
+/// Issue 4's approval notice, end to end: an address activated on the
+/// site gets an approval (not a second activation) for its next grant.
+#[test]
+fn an_activated_address_gets_an_approval_notice_for_a_new_grant() {
+    let data = Data::empty();
+    data.import("20261123");
+    data.send();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    data.import("20261124");
+    data.send();
+    let approval = data
+        .path()
+        .join(format!("mail/20261124/approval-{LAWYER}.eml"));
+    let text = crate::util::mail_text(&std::fs::read(&approval).expect("an approval notice"));
+    assert!(text.contains("115年度訴字第1301號"), "{text}");
+    assert!(!data
+        .path()
+        .join(format!("mail/20261124/activation-{LAWYER}.eml"))
+        .exists());
+    assert_eq!(c.login(LAWYER, PASSWORD).header("location"), Some("/cases"));
+    eventually("the night-2 snapshot", || {
+        c.get("/healthz").body.contains("20261124")
+    });
+    let list = c.get("/cases");
+    assert!(list.body.contains("115年度訴字第1301號"), "{}", list.body);
+}
