@@ -48,9 +48,10 @@ impl Data {
     }
 
     pub fn config(&self) -> Config {
-        let mut c = Config::default();
-        c.data_dir = self.path();
-        c
+        Config {
+            data_dir: self.path(),
+            ..Config::default()
+        }
     }
 
     pub fn import(&self, night: &str) {

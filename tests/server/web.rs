@@ -261,7 +261,7 @@ fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
         u > Duration::from_millis(5),
         "unknown address answered in {u:?}: no argon2?"
     );
-    let diff = if k > u { k - u } else { u - k };
+    let diff = k.abs_diff(u);
     assert!(
         diff < Duration::from_millis(5),
         "fastest known {k:?} vs unknown {u:?}"
@@ -893,11 +893,7 @@ fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
     let grants: i64 = live_snapshot(&data)
         .query_row("SELECT count(*) FROM grants", [], |r| r.get(0))
         .unwrap();
-    let total = text
-        .lines()
-        .filter(|l| l.starts_with("total"))
-        .next()
-        .unwrap();
+    let total = text.lines().find(|l| l.starts_with("total")).unwrap();
     assert_eq!(
         total
             .split_whitespace()
