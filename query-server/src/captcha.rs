@@ -123,10 +123,11 @@ pub fn png(digits: &str) -> Vec<u8> {
     }
     for (i, c) in digits.chars().take(6).enumerate() {
         let Some(d) = c.to_digit(10) else { continue };
-        let scale = 5 + next() % 2;
-        let x0 = 10 + i * 31 + next() % 5;
-        let y0 = 6 + next() % (h - 7 * 6 - 6).max(1);
-        let shear = next() % 5;
+        // Up to 25 × 35 pixels a digit plus shear, 31 apart: they never touch.
+        let scale = 4 + next() % 2;
+        let x0 = 8 + i * 31 + next() % 4;
+        let y0 = 6 + next() % (h - 7 * 5 - 10);
+        let shear = next() % 4;
         let shade = (next() % 60) as u8;
         for (row, bits) in FONT[d as usize].iter().enumerate() {
             for col in 0..5 {
