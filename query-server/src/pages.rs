@@ -105,7 +105,10 @@ impl CaseDetail {
                 .map(|(i, (posted, text))| EntryItem {
                     posted: roc(*posted),
                     text: clean(text),
+                    // Only a hearing still to come (on or after the
+                    // court's data date) is worth a calendar entry.
                     ics: ics::hearing(text)
+                        .filter(|(when, _)| r.as_of.is_none_or(|d| when.date() >= d))
                         .map(|_| format!("{}/hearing/{}.ics", r.key.path(), i + 1)),
                 })
                 .collect(),

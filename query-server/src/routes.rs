@@ -95,7 +95,8 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["forgot"], true, _) => forgot_page(app, req, false, None),
         (["forgot"], _, true) => forgot_post(app, req),
         (["account"], true, _) => {
-            with_session(app, req, |s| account_page(app, req, &s, None, None)).route("/account")
+            let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
+            with_session(app, req, |s| account_page(app, req, &s, notice, None)).route("/account")
         }
         (["account", "password"], _, true) => change_password(app, req).await,
         (["account", "digests"], _, true) => digests(app, req),
@@ -707,7 +708,8 @@ async fn change_password(app: &Arc<App>, req: &Req) -> Resp {
     };
     let f = |k: &str| form.get(k).cloned().unwrap_or_default();
     match auth::change_password(app, &s, f("current"), f("password"), f("confirm")).await {
-        Change::Done => account_page(app, req, &s, pages::notice("changed"), None),
+        // Post/redirect/get: a reload does not post the form again.
+        Change::Done => Resp::redirect("/account?m=changed"),
         Change::WrongCurrent => account_page(app, req, &s, None, Some("目前的密碼不正確。".into())),
         Change::Refused(why) => account_page(app, req, &s, None, Some(why.into())),
     }
@@ -724,13 +726,11 @@ fn digests(app: &App, req: &Req) -> Resp {
     if let Err(e) = done {
         tracing::error!("digests: {e}");
     }
-    account_page(
-        app,
-        req,
-        &s,
-        pages::notice(if on { "digests-on" } else { "digests-off" }),
-        None,
-    )
+    Resp::redirect(if on {
+        "/account?m=digests-on"
+    } else {
+        "/account?m=digests-off"
+    })
     .route("/account/digests")
 }
 

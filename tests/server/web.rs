@@ -378,7 +378,8 @@ fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
             ("confirm", new),
         ],
     );
-    assert!(ok.body.contains("密碼已變更"), "{}", ok.body);
+    assert_eq!(ok.header("location"), Some("/account?m=changed"));
+    assert!(c.get("/account?m=changed").body.contains("密碼已變更"));
     assert_eq!(
         c.get("/cases").status,
         200,
