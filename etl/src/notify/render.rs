@@ -1,6 +1,7 @@
 //! Rendering e-mail: view models, one text + HTML template pair per kind
 //! (askama, `etl/templates/mail/`, sharing a base with header and footer),
-//! and the RFC 5322 message around them.
+//! and the RFC 5322 message around them (built by lettre; `encode` encodes
+//! the bodies byte for byte as lettre would, in a fraction of the time).
 //!
 //! Everything people read is Traditional Chinese with ROC dates. The subject
 //! names the case when there is one. Private-use code points (user-defined
@@ -9,10 +10,14 @@
 use std::time::SystemTime;
 
 use askama::Template;
+use lettre::address::Envelope;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::Message;
 
+mod encode;
+
+use self::encode::body;
 use super::diff::CaseRef;
 use crate::date::roc;
 use crate::decode::GETA;
@@ -240,7 +245,12 @@ pub fn render(
         .email
         .parse()
         .map_err(|e| format!("address `{}`: {e}", view.email))?;
+    // The envelope lettre would derive by parsing the From and To headers
+    // back, given: a third of the cost of a message otherwise.
+    let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
+        .map_err(|e| format!("message: {e}"))?;
     let mut builder = Message::builder()
+        .envelope(envelope)
         .from(from.clone())
         .to(to)
         .subject(view.subject.clone())
@@ -252,7 +262,7 @@ pub fn render(
             .header(ListUnsubscribePost);
     }
     let message = builder
-        .multipart(MultiPart::alternative_plain_html(text, html))
+        .multipart(MultiPart::alternative_plain_html(body(text), body(html)))
         .map_err(|e| format!("message: {e}"))?;
     Ok(Rendered {
         subject: view.subject.clone(),
@@ -399,6 +409,22 @@ mod tests {
         assert_eq!(
             subject(Kind::Digest, &two),
             "【案件進度】您關注的 2 件案件有新進行事項"
+        );
+    }
+
+    #[test]
+    fn the_envelope_given_is_the_one_lettre_derives() {
+        let from: Mailbox = "案件進度查詢 <noreply@cpor.localhost>".parse().unwrap();
+        let to: Mailbox = "wang.ming@example.com".parse().unwrap();
+        let message = Message::builder()
+            .from(from.clone())
+            .to(to.clone())
+            .subject("x")
+            .body(String::from("x"))
+            .unwrap();
+        assert_eq!(
+            message.envelope(),
+            &Envelope::new(Some(from.email), vec![to.email]).unwrap()
         );
     }
 
