@@ -23,29 +23,31 @@ pub fn normalise_email(email: &str) -> String {
 }
 
 pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached("SELECT id, email, password_hash, digests FROM accounts WHERE email = ?1")?
-        .query_row([email], |r| {
-            Ok(Account {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                password_hash: r.get(2)?,
-                digests: r.get::<_, i64>(3)? == 1,
-            })
-        })
-        .optional()
+    one(conn, "email = ?1", email)
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Account>> {
-    conn.prepare_cached("SELECT id, email, password_hash, digests FROM accounts WHERE id = ?1")?
-        .query_row([id], |r| {
-            Ok(Account {
-                id: r.get(0)?,
-                email: r.get(1)?,
-                password_hash: r.get(2)?,
-                digests: r.get::<_, i64>(3)? == 1,
-            })
+    one(conn, "id = ?1", id)
+}
+
+/// The account `condition` selects, if any.
+fn one(
+    conn: &Connection,
+    condition: &str,
+    value: impl rusqlite::ToSql,
+) -> rusqlite::Result<Option<Account>> {
+    conn.prepare_cached(&format!(
+        "SELECT id, email, password_hash, digests FROM accounts WHERE {condition}"
+    ))?
+    .query_row([value], |r| {
+        Ok(Account {
+            id: r.get(0)?,
+            email: r.get(1)?,
+            password_hash: r.get(2)?,
+            digests: r.get::<_, i64>(3)? == 1,
         })
-        .optional()
+    })
+    .optional()
 }
 
 /// Sets a password (the first one activates the account).
@@ -189,9 +191,11 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
             "INSERT INTO case_views (account_id, case_key, at) VALUES (?1, ?2, ?3)",
         )?;
         let mut visit = tx.prepare_cached(
-            "INSERT INTO daily_visits (day, visits) VALUES (?1, 1)
-             ON CONFLICT (day) DO UPDATE SET visits = visits + 1",
+            "INSERT INTO daily_visits (day, visits) VALUES (?1, ?2)
+             ON CONFLICT (day) DO UPDATE SET visits = visits + ?2",
         )?;
+        // One upsert per day and batch, not per page served.
+        let mut visits: std::collections::BTreeMap<&str, i64> = Default::default();
         let mut seen = tx.prepare_cached(
             "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
         )?;
@@ -205,12 +209,15 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
                     view.execute(params![account_id, case, at.to_rfc3339()])?;
                 }
                 Record::Visit { day } => {
-                    visit.execute([day])?;
+                    *visits.entry(day).or_default() += 1;
                 }
                 Record::Seen { hash, at } => {
                     seen.execute(params![&hash[..], at.to_rfc3339()])?;
                 }
             }
+        }
+        for (day, n) in visits {
+            visit.execute(params![day, n])?;
         }
     }
     tx.commit()

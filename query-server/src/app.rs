@@ -3,7 +3,7 @@
 //! mail, and sweeping expired sessions, captchas and counters.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -154,18 +154,16 @@ fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
         .spawn(move || {
             let mut batch = Vec::new();
             loop {
-                match rx.recv_timeout(Duration::from_millis(500)) {
-                    Ok(r) => {
-                        batch.push(r);
-                        while let Ok(r) = rx.try_recv() {
-                            batch.push(r);
-                            if batch.len() >= 5000 {
-                                break;
-                            }
-                        }
+                // Sleep, then take what came: a sender never wakes this
+                // thread (a blocked receiver would be woken per record).
+                std::thread::sleep(Duration::from_millis(500));
+                loop {
+                    match rx.try_recv() {
+                        Ok(r) => batch.push(r),
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) if batch.is_empty() => return,
+                        Err(TryRecvError::Disconnected) => break,
                     }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
                 }
                 if !batch.is_empty() {
                     if let Err(e) = write_records(&mut conn, &batch) {

@@ -10,6 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
 use chrono::NaiveDate;
@@ -75,14 +76,22 @@ impl Snap {
 
     /// The queryable cases granted to `email`, in key order.
     pub fn cases_of(&self, email: &str) -> Result<Vec<CaseRow>, String> {
+        self.list(
+            "grants g JOIN cases c ON c.id = g.case_id",
+            "g.email",
+            email,
+        )
+    }
+
+    /// The queryable cases `owner_column` = `owner` selects through `from`.
+    fn list(&self, from: &str, owner_column: &str, owner: &str) -> Result<Vec<CaseRow>, String> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {CASE_COLUMNS} FROM grants g
-                 JOIN cases c ON c.id = g.case_id JOIN courts co ON co.code = c.court
-                 WHERE g.email = ?1 AND c.queryable = 1
+                "SELECT {CASE_COLUMNS} FROM {from} JOIN courts co ON co.code = c.court
+                 WHERE {owner_column} = ?1 AND c.queryable = 1
                  ORDER BY c.court, c.category, c.year, c.word, c.number"
             ))?;
-            let rows = st.query_map([email], CaseRow::from_row)?;
+            let rows = st.query_map([owner], CaseRow::from_row)?;
             rows.collect()
         })
     }
@@ -117,16 +126,11 @@ impl Snap {
     /// assigned to: the model's room for prosecutors, whose sign-in is a
     /// later issue.
     pub fn cases_of_prosecutor(&self, account: &str) -> Result<Vec<CaseRow>, String> {
-        self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {CASE_COLUMNS} FROM prosecutors p
-                 JOIN cases c ON c.id = p.case_id JOIN courts co ON co.code = c.court
-                 WHERE p.account = ?1 AND c.queryable = 1
-                 ORDER BY c.court, c.category, c.year, c.word, c.number"
-            ))?;
-            let rows = st.query_map([account], CaseRow::from_row)?;
-            rows.collect()
-        })
+        self.list(
+            "prosecutors p JOIN cases c ON c.id = p.case_id",
+            "p.account",
+            account,
+        )
     }
 
     /// Grants approved per day (YYYYMMDD), for `stats`.
@@ -240,13 +244,15 @@ impl CaseRow {
     }
 }
 
+const RETRY_REFUSED: Duration = Duration::from_secs(60);
+
 /// The live snapshot, swapped atomically.
 pub struct Live {
     data_dir: PathBuf,
     current: ArcSwapOption<Snap>,
-    /// The last CURRENT content refused, so the error is logged per check
-    /// without re-reading a bad file's header each time.
-    refused: Mutex<Option<String>>,
+    /// The last name CURRENT gave that was refused, and when: it is tried
+    /// (and the refusal logged) again once a minute, not at every poll.
+    refused: Mutex<Option<(String, Instant)>>,
 }
 
 impl Live {
@@ -273,6 +279,11 @@ impl Live {
         if self.get().is_some_and(|s| s.name == name) {
             return false;
         }
+        if let Some((refused, at)) = &*self.refused.lock().expect("refused") {
+            if *refused == name && at.elapsed() < RETRY_REFUSED {
+                return false;
+            }
+        }
         let path = self.data_dir.join("snapshots").join(&name);
         match Snap::open(&path) {
             Ok(snap) => {
@@ -286,7 +297,7 @@ impl Live {
                 tracing::error!(
                     "REFUSED snapshot {name} named by CURRENT: {e}; still serving {still}"
                 );
-                *self.refused.lock().expect("refused") = Some(name);
+                *self.refused.lock().expect("refused") = Some((name, Instant::now()));
                 false
             }
         }

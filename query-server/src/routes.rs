@@ -540,10 +540,7 @@ fn link_form(app: &App, req: &Req, purpose: Purpose) -> Resp {
             .ok()
             .flatten()
     };
-    let (heading, action, route) = match purpose {
-        Purpose::Activate => ("啟用帳號：設定密碼", "/activate", "/activate"),
-        Purpose::Reset => ("重設密碼", "/reset", "/reset"),
-    };
+    let (heading, action, _) = link_page(purpose);
     let page = pages::PasswordForm {
         c: ctx(app, heading, None, csrf),
         heading,
@@ -556,7 +553,15 @@ fn link_form(app: &App, req: &Req, purpose: Purpose) -> Resp {
         Resp::html(StatusCode::OK, page.render().expect("template")),
         cookies,
     )
-    .route(route)
+    .route(action)
+}
+
+/// A link page's heading, its path (and route name), and the notice after it.
+fn link_page(purpose: Purpose) -> (&'static str, &'static str, &'static str) {
+    match purpose {
+        Purpose::Activate => ("啟用帳號：設定密碼", "/activate", "activated"),
+        Purpose::Reset => ("重設密碼", "/reset", "reset"),
+    }
 }
 
 async fn link_post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Resp {
@@ -566,14 +571,11 @@ async fn link_post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Resp {
     }
     let f = |k: &str| form.get(k).cloned().unwrap_or_default();
     let token = f("token");
-    let (heading, action, done, route) = match purpose {
-        Purpose::Activate => ("啟用帳號：設定密碼", "/activate", "activated", "/activate"),
-        Purpose::Reset => ("重設密碼", "/reset", "reset", "/reset"),
-    };
+    let (heading, action, done) = link_page(purpose);
     let outcome =
         auth::set_password_by_link(app, token.clone(), purpose, f("password"), f("confirm")).await;
     let (valid, error, status) = match outcome {
-        SetPassword::Done => return Resp::redirect(&format!("/login?m={done}")).route(route),
+        SetPassword::Done => return Resp::redirect(&format!("/login?m={done}")).route(action),
         SetPassword::BadLink => (false, None, StatusCode::OK),
         SetPassword::Refused(why) => (
             true,
@@ -600,7 +602,7 @@ async fn link_post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Resp {
         token,
         email,
     };
-    Resp::html(status, page.render().expect("template")).route(route)
+    Resp::html(status, page.render().expect("template")).route(action)
 }
 
 fn forgot_page(app: &App, req: &Req, sent: bool, error: Option<String>) -> Resp {

@@ -122,10 +122,23 @@ pub fn open_snapshot_readonly(path: &Path) -> Result<Connection, OpenError> {
         path: shown.clone(),
         source,
     };
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    // `immutable=1`: a published snapshot never changes, so SQLite may skip
+    // its hot-journal check and file locks on every query (measured: about
+    // an eighth of the website's CPU per case page).
+    let conn = match path.to_str() {
+        Some(p) => {
+            let escaped = p
+                .replace('%', "%25")
+                .replace('?', "%3f")
+                .replace('#', "%23");
+            Connection::open_with_flags(
+                format!("file:{escaped}?immutable=1"),
+                flags | OpenFlags::SQLITE_OPEN_URI,
+            )
+        }
+        None => Connection::open_with_flags(path, flags),
+    }
     .map_err(sqlite)?;
     let app_id: i32 = conn
         .query_row("PRAGMA application_id", [], |r| r.get(0))

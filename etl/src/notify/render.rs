@@ -136,6 +136,8 @@ impl View {
     }
 }
 
+/// Declares template structs over a `View` (the nightly kinds here, the
+/// website's in `web`).
 macro_rules! templates {
     ($($name:ident = $path:literal;)*) => {$(
         #[derive(Template)]
@@ -150,6 +152,7 @@ macro_rules! templates {
         }
     )*};
 }
+pub(crate) use templates;
 
 templates! {
     ActivationText = "mail/activation.txt";
@@ -241,6 +244,33 @@ pub fn render(
     date: SystemTime,
 ) -> Result<Rendered, String> {
     let (text, html) = bodies(kind, view).map_err(|e| format!("template: {e}"))?;
+    let message = message(
+        view,
+        text,
+        html,
+        from,
+        message_id,
+        date,
+        kind == Kind::Digest,
+    )?;
+    Ok(Rendered {
+        subject: view.subject.clone(),
+        message,
+    })
+}
+
+/// The RFC 5322 message around rendered bodies (multipart/alternative, text
+/// first), to `view.email` with `view.subject`; `unsubscribe` adds the
+/// RFC 8058 List-Unsubscribe headers for `view.unsubscribe`.
+pub fn message(
+    view: &View,
+    text: String,
+    html: String,
+    from: &Mailbox,
+    message_id: &str,
+    date: SystemTime,
+    unsubscribe: bool,
+) -> Result<Vec<u8>, String> {
     let to: Mailbox = view
         .email
         .parse()
@@ -256,7 +286,7 @@ pub fn render(
         .subject(view.subject.clone())
         .message_id(Some(message_id.to_string()))
         .date(date);
-    if kind == Kind::Digest {
+    if unsubscribe {
         builder = builder
             .header(ListUnsubscribe(format!("<{}>", view.unsubscribe)))
             .header(ListUnsubscribePost);
@@ -264,10 +294,7 @@ pub fn render(
     let message = builder
         .multipart(MultiPart::alternative_plain_html(body(text), body(html)))
         .map_err(|e| format!("message: {e}"))?;
-    Ok(Rendered {
-        subject: view.subject.clone(),
-        message: message.formatted(),
-    })
+    Ok(message.formatted())
 }
 
 #[cfg(test)]

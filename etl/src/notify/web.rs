@@ -10,12 +10,11 @@ use std::time::SystemTime;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
-use lettre::message::{Mailbox, MultiPart};
-use lettre::Message;
+use lettre::message::Mailbox;
 use rusqlite::{params, Connection};
 
 use super::queue::taipei;
-use super::render::View;
+use super::render::{message, templates, View};
 use super::secret::random_bytes;
 use crate::config::MailConfig;
 use crate::date::compact;
@@ -43,21 +42,6 @@ impl WebMail {
             WebMail::Changed => "【案件進度查詢】您的密碼已變更",
         }
     }
-}
-
-macro_rules! templates {
-    ($($name:ident = $path:literal;)*) => {$(
-        #[derive(Template)]
-        #[template(path = $path)]
-        struct $name<'a>(&'a View);
-
-        impl std::ops::Deref for $name<'_> {
-            type Target = View;
-            fn deref(&self) -> &View {
-                self.0
-            }
-        }
-    )*};
 }
 
 templates! {
@@ -110,10 +94,6 @@ pub fn queue(
         .from
         .parse()
         .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
-    let to: Mailbox = view
-        .email
-        .parse()
-        .map_err(|e| format!("address `{}`: {e}", view.email))?;
     let reference = crate::hex(&random_bytes::<8>().map_err(|e| e.to_string())?);
     let day = compact(now.with_timezone(&taipei()).date_naive());
     let message_id = format!(
@@ -122,14 +102,15 @@ pub fn queue(
         from.email.domain()
     );
     let (text, html) = bodies(kind, view).map_err(|e| format!("template: {e}"))?;
-    let message = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(view.subject.clone())
-        .message_id(Some(message_id.clone()))
-        .date(SystemTime::from(now))
-        .multipart(MultiPart::alternative_plain_html(text, html))
-        .map_err(|e| format!("message: {e}"))?;
+    let message = message(
+        view,
+        text,
+        html,
+        &from,
+        &message_id,
+        SystemTime::from(now),
+        false,
+    )?;
     let now_text = now.to_rfc3339();
     outbox
         .execute(
@@ -141,7 +122,7 @@ pub fn queue(
                 kind.as_str(),
                 message_id,
                 view.subject,
-                message.formatted(),
+                message,
                 now_text,
                 reference
             ],
