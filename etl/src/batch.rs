@@ -10,8 +10,8 @@ use chrono::NaiveDate;
 use schemas::contract;
 use sha2::{Digest, Sha256};
 
-use crate::hex;
 use crate::kinds::FileKind;
+use schemas::hex;
 
 /// One row of `MANIFEST.csv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ pub fn check_complete(dir: &Path) -> Result<NaiveDate, BatchError> {
         .and_then(|n| n.to_str())
         .ok_or_else(|| BatchError::BadName(shown.clone()))?;
     let date =
-        crate::date::parse_batch_date(name).ok_or_else(|| BatchError::BadName(shown.clone()))?;
+        schemas::date::parse_batch_date(name).ok_or_else(|| BatchError::BadName(shown.clone()))?;
     if !dir.join(&contract().batch.manifest).is_file() {
         return Err(BatchError::Incomplete(shown));
     }

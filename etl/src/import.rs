@@ -16,18 +16,18 @@ use indicatif::ProgressBar;
 use schemas::contract;
 
 use crate::batch::{self, BatchError, CourtPlan};
-use crate::config::Config;
 use crate::court::{import_court, too_many_rejects, CourtImport};
-use crate::date::{compact, roc};
 use crate::decode::{load_eudc, Decoder};
-use crate::failpoint::pause;
 use crate::kinds::FileKind;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
 use crate::snapshot::read::{CourtRow, Snapshot};
-use crate::snapshot::store::Store;
 use crate::snapshot::write::Builder;
 use crate::ui::Ui;
+use schemas::date::{compact, roc};
+use settings::Config;
+use store::failpoint::pause;
+use store::layout::Store;
 
 /// Exit codes of `cpor-etl import` (also in `--help` and the README).
 pub mod exit {

@@ -7,11 +7,8 @@
 
 pub mod batch;
 pub mod commands;
-pub mod config;
 pub mod court;
-pub mod date;
 pub mod decode;
-pub mod failpoint;
 pub mod import;
 pub mod kinds;
 pub mod model;
@@ -20,8 +17,3 @@ pub mod report;
 pub mod rules;
 pub mod snapshot;
 pub mod ui;
-
-/// Lower-case hex of bytes (digests, tokens, keys).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}

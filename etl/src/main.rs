@@ -5,9 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use etl::commands;
-use etl::config::Config;
 use etl::import::{self, exit, ImportOptions};
-use etl::snapshot::store::Store;
+use settings::Config;
+use store::layout::Store;
 
 const EXIT_CODES: &str = "\
 Exit codes:

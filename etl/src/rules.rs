@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 use schemas::contract;
 
-use crate::date::last_queryable_day;
 use crate::kinds::progress::Version;
+use schemas::date::last_queryable_day;
 
 /// Collapses the versions of one case's entries to the standing ones.
 ///

@@ -11,16 +11,16 @@ use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use warp::http::{Method, StatusCode};
 
-use etl::date::roc;
-use etl::notify::render::clean;
+use schemas::date::roc;
+use schemas::text::clean;
 
-use crate::accounts::Record;
 use crate::app::App;
 use crate::auth::{self, Login};
 use crate::http::{Req, Resp};
 use crate::live::{CaseKey, CaseRow};
 use crate::routes::OPENAPI;
 use crate::sessions::{Kind, Session};
+use store::accounts::Record;
 
 #[derive(Serialize)]
 pub struct Error {

@@ -10,15 +10,15 @@ use std::time::Duration;
 use chrono::{NaiveTime, Utc};
 use rusqlite::Connection;
 
-use etl::config::Config;
-use etl::notify::send::{send_scope, Scope};
+use mail::send::{send_scope, Scope};
+use settings::Config;
 
-use crate::accounts::{write_records, Record};
 use crate::captcha::Captchas;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::sessions::Sessions;
 use crate::throttle::Throttle;
+use store::accounts::{write_records, Record};
 
 pub struct App {
     pub cfg: Config,
@@ -61,24 +61,22 @@ impl App {
             }
             tracing::warn!("server.fixed_captcha is on: every captcha is {fixed} (tests only)");
         }
-        let parse = |s: &str| {
-            etl::notify::queue::parse_hhmm(s).map_err(|e| format!("server.maintenance: {e}"))
-        };
+        let parse = |s: &str| mail::parse_hhmm(s).map_err(|e| format!("server.maintenance: {e}"));
         let maintenance = (
             parse(&cfg.server.maintenance_start)?,
             parse(&cfg.server.maintenance_end)?,
         );
-        let accounts = etl::notify::queue::open_accounts(&data_dir)?;
-        let outbox = etl::notify::queue::open_outbox(&data_dir)?;
-        let records_conn = etl::notify::queue::open_accounts(&data_dir)?;
+        let accounts = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
+        let outbox = mail::outbox::open(&data_dir).map_err(|e| e.to_string())?;
+        let records_conn = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
         let sessions = Sessions::load(
             &accounts,
             chrono::Duration::seconds(cfg.server.session_idle_seconds as i64),
             chrono::Duration::seconds(cfg.server.session_max_seconds as i64),
         )
         .map_err(|e| format!("sessions: {e}"))?;
-        let key = etl::notify::secret::load_or_create_key(&data_dir)
-            .map_err(|e| format!("secret key: {e}"))?;
+        let key =
+            store::secret::load_or_create_key(&data_dir).map_err(|e| format!("secret key: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();

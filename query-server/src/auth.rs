@@ -13,12 +13,12 @@ use std::time::Instant;
 
 use chrono::{Duration, Utc};
 
-use etl::notify::web::{self, WebMail};
+use mail::web::{self, WebMail};
 
-use crate::accounts::{self, normalise_email, Purpose};
 use crate::app::App;
 use crate::password;
 use crate::sessions::{Kind, Session};
+use store::accounts::{self, normalise_email, Purpose};
 
 pub enum Login {
     Ok { id: String, session: Session },

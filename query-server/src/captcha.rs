@@ -10,7 +10,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use etl::notify::secret::random_bytes;
+use store::secret::random_bytes;
 
 const MAX_LIVE: usize = 100_000;
 
@@ -34,7 +34,7 @@ impl Captchas {
 
     /// A new captcha's id.
     pub fn create(&self) -> String {
-        let id = etl::hex(&random_bytes::<16>().expect("randomness"));
+        let id = schemas::hex(&random_bytes::<16>().expect("randomness"));
         let digits = match &self.fixed {
             Some(f) => f.clone(),
             None => {

@@ -115,7 +115,7 @@ pub fn parse_urlencoded(bytes: &[u8]) -> HashMap<String, String> {
 
 /// Percent-encodes a path segment or query value.
 pub fn encode(s: &str) -> String {
-    etl::notify::queue::url_encode(s)
+    mail::url_encode(s)
 }
 
 /// A response under construction.

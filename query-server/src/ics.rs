@@ -49,7 +49,7 @@ pub fn calendar(
 ) -> String {
     let end = when + chrono::Duration::hours(1);
     let fmt = |t: NaiveDateTime| t.format("%Y%m%dT%H%M%S").to_string();
-    let uid = etl::hex(&Sha256::digest(format!("{title}|{when}|{what}").as_bytes())[..12]);
+    let uid = schemas::hex(&Sha256::digest(format!("{title}|{when}|{what}").as_bytes())[..12]);
     let summary = if what.is_empty() {
         "開庭".to_string()
     } else {

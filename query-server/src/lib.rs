@@ -5,10 +5,9 @@
 //! (authorisation: a user sees exactly the queryable cases granted to
 //! their address) → `pages` (askama templates) or JSON. Credentials are
 //! `auth`'s (argon2 in `password`, `captcha`, `throttle`); the website's
-//! mail goes through the shared outbox (`etl::notify::web`). The server
+//! mail goes through the shared outbox (`mail::web`). The server
 //! never writes a snapshot and knows nothing of Big5.
 
-pub mod accounts;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -16,7 +16,7 @@ use arc_swap::ArcSwapOption;
 use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension};
 
-use etl::date::from_int;
+use schemas::date::from_int;
 
 /// One open snapshot with a pool of read-only connections.
 pub struct Snap {
@@ -41,7 +41,7 @@ impl Snap {
                 r.get(0)
             })
             .map_err(|e| format!("{}: {e}", path.display()))?;
-        let date = etl::date::parse_batch_date(&date)
+        let date = schemas::date::parse_batch_date(&date)
             .ok_or_else(|| format!("{}: batch_date `{date}`", path.display()))?;
         let mut pool = vec![first];
         for _ in 1..POOL {

@@ -7,9 +7,9 @@ use std::process::ExitCode;
 use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 
-use etl::config::Config;
 use query_server::app::App;
 use query_server::{live, stats};
+use settings::Config;
 
 /// The website and JSON API of cpor, over the live snapshot.
 #[derive(Parser)]
@@ -107,7 +107,7 @@ fn serve(config: Config) -> Result<()> {
 }
 
 fn print_stats(config: &Config) -> Result<()> {
-    let accounts = etl::notify::queue::open_accounts(&config.data_dir).map_err(|e| anyhow!(e))?;
+    let accounts = store::accounts::open(&config.data_dir)?;
     let live = live::Live::new(&config.data_dir);
     live.refresh();
     let grants = match live.get() {

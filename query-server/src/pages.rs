@@ -4,8 +4,8 @@
 
 use askama::Template;
 
-use etl::date::roc;
-use etl::notify::render::clean;
+use schemas::date::roc;
+use schemas::text::clean;
 
 use crate::ics;
 use crate::live::CaseRow;

@@ -74,7 +74,7 @@ fn argon2() -> Argon2<'static> {
 
 /// Hashes a (new) password.
 pub fn hash(password: &str) -> String {
-    let salt_bytes = etl::notify::secret::random_bytes::<16>().expect("randomness");
+    let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
     let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
     argon2()
         .hash_password(normalise(password).as_bytes(), &salt)
@@ -102,8 +102,8 @@ pub fn verify(password: &str, stored: Option<&str>) -> bool {
 fn dummy() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        hash(&etl::hex(
-            &etl::notify::secret::random_bytes::<16>().expect("randomness"),
+        hash(&schemas::hex(
+            &store::secret::random_bytes::<16>().expect("randomness"),
         ))
     })
 }

@@ -10,10 +10,9 @@ use askama::Template;
 use chrono::{NaiveTime, Timelike, Utc};
 use warp::http::{Method, StatusCode};
 
-use etl::notify::queue::taipei;
-use etl::notify::secret;
+use schemas::date::taipei;
+use store::secret;
 
-use crate::accounts::{self, Purpose, Record};
 use crate::api;
 use crate::app::App;
 use crate::auth::{self, Change, Login, SetPassword};
@@ -22,6 +21,7 @@ use crate::ics;
 use crate::live::CaseKey;
 use crate::pages::{self, Ctx};
 use crate::sessions::{Kind, Session};
+use store::accounts::{self, Purpose, Record};
 
 const CSS: &str = include_str!("../static/site.css");
 pub const OPENAPI: &str = include_str!("../openapi.yaml");
@@ -207,7 +207,7 @@ fn metrics(app: &App) -> Resp {
     let live = app.live.get();
     let snap = live
         .as_ref()
-        .map(|s| (etl::date::to_int(s.date), s.name.as_str()));
+        .map(|s| (schemas::date::to_int(s.date), s.name.as_str()));
     Resp::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
@@ -279,7 +279,7 @@ fn anon_csrf(app: &App, req: &Req, resp_cookies: &mut Vec<String>) -> String {
     match req.cookie(&name) {
         Some(v) if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => v.to_string(),
         _ => {
-            let v = etl::hex(&secret::random_bytes::<16>().expect("randomness"));
+            let v = schemas::hex(&secret::random_bytes::<16>().expect("randomness"));
             resp_cookies.push(set_cookie(&name, &v, app.https, None));
             v
         }

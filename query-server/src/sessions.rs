@@ -14,7 +14,7 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection};
 use sha2::{Digest, Sha256};
 
-use etl::notify::secret::random_bytes;
+use store::secret::random_bytes;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -114,8 +114,8 @@ impl Sessions {
         email: &str,
         kind: Kind,
     ) -> rusqlite::Result<(String, Session)> {
-        let id = etl::hex(&random_bytes::<32>().expect("randomness"));
-        let csrf = etl::hex(&random_bytes::<16>().expect("randomness"));
+        let id = schemas::hex(&random_bytes::<32>().expect("randomness"));
+        let csrf = schemas::hex(&random_bytes::<16>().expect("randomness"));
         let now = Utc::now();
         let s = Session {
             hash: hash(&id),

@@ -5,15 +5,31 @@
 //! function that opens a published snapshot for reading, so the ETL's
 //! administrators' commands and the website refuse the same unknown files.
 //! The courts' export contract (`contract/export-format.toml`) is parsed here
-//! so headers, court names and scope rules exist in one place.
+//! so headers, court names and scope rules exist in one place, with the
+//! contract's vocabulary every other crate shares: ROC and integer dates
+//! (`date`), the case key (`case`), and how text reaches people (`text`).
 
+pub mod case;
 pub mod contract;
+pub mod date;
+pub mod text;
 
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
 
+pub use case::{CaseKey, CaseRef};
 pub use contract::{contract, Contract, Court, FileKindSpec};
+
+/// Lower-case hex of bytes (digests, tokens, keys, Message-IDs).
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out
+}
 
 /// `PRAGMA application_id` of every cpor snapshot ("CPOR" in ASCII).
 pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use etl::kinds::CaseKey;
 use etl::snapshot::read::Snapshot;
-use etl::snapshot::store::Store;
+use store::Store;
 
 use crate::util::{enc, repo_root, Data, Server, CAPTCHA, PASSWORD};
 
@@ -220,8 +220,8 @@ fn snapshot_entries(data: &Data, court: &str, key: &CaseKey) -> Vec<(String, Str
         .iter()
         .map(|e| {
             (
-                etl::date::roc(e.posted),
-                squash(&etl::notify::render::clean(&e.text)),
+                schemas::date::roc(e.posted),
+                squash(&schemas::text::clean(&e.text)),
             )
         })
         .collect()

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use etl::config::Config;
 use etl::import::{self, ImportOptions};
+use settings::Config;
 
 pub const CAPTCHA: &str = "123456";
 pub const PASSWORD: &str = "correct horse battery";
@@ -64,7 +64,7 @@ impl Data {
 
     /// Delivers the nightly mail as .eml files.
     pub fn send(&self) {
-        etl::notify::send::send(&self.path(), &self.config().mail, true, chrono::Utc::now())
+        mail::send::send(&self.path(), &self.config().mail, true, chrono::Utc::now())
             .expect("send");
     }
 
@@ -223,7 +223,7 @@ impl Server {
 }
 
 fn rand_suffix() -> String {
-    etl::hex(&etl::notify::secret::random_bytes::<4>().unwrap())
+    schemas::hex(&store::secret::random_bytes::<4>().unwrap())
 }
 
 /// A response, read whole.
@@ -421,7 +421,7 @@ impl Client {
 }
 
 pub fn enc(s: &str) -> String {
-    etl::notify::queue::url_encode(s)
+    mail::url_encode(s)
 }
 
 /// Waits until `f` holds (the server works in the background: mail,

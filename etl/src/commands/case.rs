@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 
 use super::{as_of_by_court, open_snapshot, CaseJson, EXIT_NOT_FOUND};
 use crate::kinds::{parse_int, CaseKey};
-use crate::snapshot::store::Store;
+use store::layout::Store;
 
 pub struct Args {
     pub court: String,

@@ -6,7 +6,7 @@ use std::io::{BufWriter, Write};
 use anyhow::Result;
 
 use super::{as_of_by_court, open_snapshot, CaseJson};
-use crate::snapshot::store::Store;
+use store::layout::Store;
 
 pub fn run(store: &Store, date: Option<&str>) -> Result<i32> {
     let snapshot = open_snapshot(store, date)?;

@@ -15,10 +15,10 @@ use anyhow::{anyhow, Context, Result};
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::date::{compact, parse_batch_date, roc};
 use crate::model::CaseData;
 use crate::snapshot::read::Snapshot;
-use crate::snapshot::store::Store;
+use schemas::date::{compact, parse_batch_date, roc};
+use store::layout::Store;
 
 /// Exit code when the case asked for is not in the snapshot.
 pub const EXIT_NOT_FOUND: i32 = 4;

@@ -4,8 +4,8 @@
 use anyhow::{anyhow, bail, Result};
 use rusqlite::{params, OptionalExtension};
 
-use crate::config::Config;
-use crate::notify::queue::{counts_by_state, open_accounts, open_outbox};
+use mail::outbox::counts_by_state;
+use settings::Config;
 
 pub enum Action {
     List {
@@ -25,7 +25,7 @@ pub enum Action {
 }
 
 pub fn run(config: &Config, action: Action) -> Result<i32> {
-    let outbox = open_outbox(&config.data_dir).map_err(|e| anyhow!(e))?;
+    let outbox = mail::outbox::open(&config.data_dir)?;
     match action {
         Action::List { night, state } => {
             let mut stmt = outbox.prepare(
@@ -137,7 +137,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 [id],
             )?;
             // Retrying by hand is a decision to write to the address again.
-            let accounts = open_accounts(&config.data_dir).map_err(|e| anyhow!(e))?;
+            let accounts = store::accounts::open(&config.data_dir)?;
             for email in &emails {
                 accounts.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])?;
             }

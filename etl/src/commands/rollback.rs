@@ -3,10 +3,10 @@
 
 use anyhow::{anyhow, Result};
 
-use crate::date::{compact, parse_batch_date};
 use crate::import::exit;
 use crate::snapshot::read::Snapshot;
-use crate::snapshot::store::Store;
+use schemas::date::{compact, parse_batch_date};
+use store::layout::Store;
 
 pub fn run(store: &Store, date: &str) -> Result<i32> {
     let date = parse_batch_date(date).ok_or_else(|| anyhow!("`{date}` is not YYYYMMDD"))?;

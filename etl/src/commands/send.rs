@@ -4,10 +4,12 @@
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
-use crate::config::Config;
 use crate::import::exit;
-use crate::notify::{catch_up, queue, send};
-use crate::snapshot::store::Store;
+use mail::send;
+use settings::Config;
+
+use crate::notify::catch_up;
+use store::layout::Store;
 
 #[derive(Serialize)]
 struct SendReport<'a> {
@@ -80,7 +82,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         println!("  flagged {email}: {reason}");
     }
 
-    let accounts = queue::open_accounts(&config.data_dir).map_err(|e| anyhow!(e))?;
+    let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(&store);
     let flagged_addresses = send::flagged_addresses(&accounts)
         .map_err(|e| anyhow!(e))?

@@ -3,9 +3,9 @@
 use anyhow::Result;
 use serde::Serialize;
 
-use crate::date::{compact, roc};
 use crate::snapshot::read::Snapshot;
-use crate::snapshot::store::Store;
+use schemas::date::{compact, roc};
+use store::layout::Store;
 
 #[derive(Serialize)]
 struct Row {

@@ -63,26 +63,7 @@ impl FileKind {
     }
 }
 
-/// A case key within one court: category, year, word, number. Year and number
-/// are integers, so leading zeros in the export do not matter.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CaseKey {
-    pub category: String,
-    pub year: u32,
-    pub word: String,
-    pub number: u32,
-}
-
-impl fmt::Display for CaseKey {
-    /// `刑事 113年度訴字第100號`
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}年度{}字第{}號",
-            self.category, self.year, self.word, self.number
-        )
-    }
-}
+pub use schemas::CaseKey;
 
 /// One rejected record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -215,7 +196,7 @@ pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 /// parsed in chunks, in parallel. The size alone
 /// decides the chunks, so the output never depends on the thread count (and
 /// the chunks never change it either: a test compares).
-pub const CHUNK: usize = 4 << 20;
+pub const CHUNK: usize = settings::DEFAULT_CHUNK_BYTES as usize;
 
 /// One data file, its header checked, ready to scan.
 pub struct DataFile<'a> {
@@ -660,7 +641,7 @@ pub fn parse_int(s: &str, max_digits: usize) -> Result<u32, String> {
 
 /// Parses a date column, naming the column on failure.
 pub fn date_field(fields: &[&str], column: usize) -> Result<chrono::NaiveDate, FieldError> {
-    crate::date::parse_roc_date(fields[column]).map_err(|r| FieldError::at(column, r))
+    schemas::date::parse_roc_date(fields[column]).map_err(|r| FieldError::at(column, r))
 }
 
 #[cfg(test)]

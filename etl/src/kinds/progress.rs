@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use schemas::contract;
 
 use super::{date_field, parse_int, FieldError, Record};
-use crate::date::parse_roc_datetime;
+use schemas::date::parse_roc_datetime;
 
 /// Where a text lies in its chunk's arena.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,28 +21,12 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 use chrono::NaiveDate;
 use schemas::contract;
 
-use crate::date::last_queryable_day;
-use crate::kinds::CaseKey;
 use crate::model::{CaseData, EntryData};
 use crate::snapshot::read::{utf8, CaseCursor, DiffCase, RawEntry, ReadError, Roles, Snapshot};
-use crate::snapshot::store::SnapshotFile;
+use schemas::date::last_queryable_day;
+use store::layout::SnapshotFile;
 
-/// A case as mail names it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct CaseRef {
-    pub court: String,
-    pub key: CaseKey,
-}
-
-impl CaseRef {
-    /// `TPD|民事|113|訴|100`: a stable text key.
-    pub fn id(&self) -> String {
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.court, self.key.category, self.key.year, self.key.word, self.key.number
-        )
-    }
-}
+pub use schemas::CaseRef;
 
 /// An entry worth telling someone about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,6 +359,7 @@ fn compare(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use schemas::CaseKey;
     use std::collections::BTreeSet;
     use std::sync::mpsc;
 

@@ -4,17 +4,13 @@
 
 pub mod diff;
 pub mod queue;
-pub mod render;
-pub mod secret;
-pub mod send;
-pub mod web;
 
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use crate::config::MailConfig;
-use crate::snapshot::store::{SnapshotFile, Store};
+use settings::MailConfig;
+use store::layout::{SnapshotFile, Store};
 
 /// Compares `to` with `from` (the snapshot it replaced; `None` on a first
 /// load) and queues the night's mail.

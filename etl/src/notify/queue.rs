@@ -16,41 +16,25 @@
 //! thread inserts the chunk before (a national night is about 80,000 messages and
 //! 480 MB); the night's items, warnings and hold go in one transaction.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::SystemTime;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use lettre::message::Mailbox;
 use rayon::prelude::*;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use super::diff::{CaseNews, Changes, Expiring, Granted};
-use super::render::{self, CaseView, Kind, View};
-use super::secret;
-use crate::config::MailConfig;
-use crate::date::{compact, roc, to_int};
-
-/// Asia/Taipei: UTC+8 all year (no daylight saving since 1979).
-pub fn taipei() -> chrono::FixedOffset {
-    chrono::FixedOffset::east_opt(8 * 3600).expect("valid offset")
-}
-
-pub const ACCOUNTS_DB: &str = "accounts.sqlite";
-pub const OUTBOX_DB: &str = "outbox.sqlite";
-
-pub fn open_accounts(data_dir: &Path) -> Result<Connection, String> {
-    schemas::open_migrated(&data_dir.join(ACCOUNTS_DB), schemas::ACCOUNTS_MIGRATIONS)
-        .map_err(|e| e.to_string())
-}
-
-pub fn open_outbox(data_dir: &Path) -> Result<Connection, String> {
-    schemas::open_migrated(&data_dir.join(OUTBOX_DB), schemas::OUTBOX_MIGRATIONS)
-        .map_err(|e| e.to_string())
-}
+use mail::outbox::addresses;
+use mail::render::{self, CaseView, Kind, View};
+use mail::{message_id, parse_hhmm, url_encode, window_opening};
+use schemas::date::taipei;
+use schemas::date::{compact, roc, to_int};
+use settings::MailConfig;
+use store::secret;
 
 /// What a night's queueing did, for the report and the summary.
 #[derive(Debug, Default, Clone, Serialize)]
@@ -117,15 +101,17 @@ impl About<'_> {
                 .map(|g| {
                     let mut v = CaseView::new(&g.case);
                     v.role = Some(g.role.clone());
-                    g.entries.iter().fold(v, |v, e| v.entry(e, false))
+                    g.entries
+                        .iter()
+                        .fold(v, |v, e| v.entry(e.posted, &e.text, false))
                 })
                 .collect(),
             About::News(news) => news
                 .iter()
                 .map(|n| {
-                    n.entries
-                        .iter()
-                        .fold(CaseView::new(&n.case), |v, e| v.entry(&e.entry, e.revised))
+                    n.entries.iter().fold(CaseView::new(&n.case), |v, e| {
+                        v.entry(e.entry.posted, &e.entry.text, e.revised)
+                    })
                 })
                 .collect(),
             About::Expiring(expiring) => expiring
@@ -138,44 +124,6 @@ impl About<'_> {
                 .collect(),
         }
     }
-}
-
-/// The Message-ID of an outbox item: derived from its key, so a retry can
-/// be recognised; the address is hashed, not shown.
-pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> String {
-    let hash = crate::hex(&Sha256::digest(email.as_bytes())[..10]);
-    format!(
-        "<{}.{}.{hash}@{}>",
-        compact(night),
-        kind.as_str(),
-        from.email.domain()
-    )
-}
-
-/// When mail queued at `now` may go out: the next opening of the send
-/// window (Asia/Taipei), or now if the window is open.
-pub fn window_opening(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> DateTime<Utc> {
-    let local = now.with_timezone(&taipei());
-    let today = local.date_naive();
-    let at = |day: NaiveDate, t: NaiveTime| {
-        taipei()
-            .from_local_datetime(&day.and_time(t))
-            .single()
-            .expect("a fixed offset has no gaps")
-            .with_timezone(&Utc)
-    };
-    let time = local.time();
-    if time < start {
-        at(today, start)
-    } else if time < end {
-        now
-    } else {
-        at(today + Duration::days(1), start)
-    }
-}
-
-pub fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time of day (HH:MM)"))
 }
 
 /// Queues tonight's mail. `first_load`: there was no previous snapshot.
@@ -205,8 +153,8 @@ pub fn queue(
         .parse()
         .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
     let key = secret::load_or_create_key(data_dir).map_err(|e| format!("secret key: {e}"))?;
-    let mut accounts = open_accounts(data_dir)?;
-    let mut outbox = open_outbox(data_dir)?;
+    let mut accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
+    let mut outbox = mail::outbox::open(data_dir).map_err(|e| e.to_string())?;
     let sql = |e: rusqlite::Error| e.to_string();
     let night_text = compact(night);
 
@@ -501,84 +449,4 @@ pub fn queue(
     }
     tx.commit().map_err(sql)?;
     Ok(summary)
-}
-
-/// The addresses a query selects (its first column).
-pub fn addresses(conn: &Connection, sql: &str) -> Result<BTreeSet<String>, String> {
-    let mut stmt = conn.prepare(sql).map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([], |r| r.get(0))
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
-}
-
-/// Percent-encodes a query value.
-pub fn url_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Counts of items per state, for a summary.
-pub fn counts_by_state(
-    outbox: &Connection,
-    night: Option<&str>,
-) -> Result<BTreeMap<String, u64>, String> {
-    let mut stmt = outbox
-        .prepare("SELECT state, count(*) FROM items WHERE ?1 IS NULL OR night = ?1 GROUP BY state")
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([night], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
-        })
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn utc(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    #[test]
-    fn the_window_is_in_taipei_time() {
-        let (start, end) = (parse_hhmm("07:00").unwrap(), parse_hhmm("21:00").unwrap());
-        // 02:00 Taipei (18:00 UTC the day before): today's 07:00 Taipei.
-        assert_eq!(
-            window_opening(utc("2026-11-23T18:00:00Z"), start, end),
-            utc("2026-11-23T23:00:00Z")
-        );
-        // 10:00 Taipei: now.
-        assert_eq!(
-            window_opening(utc("2026-11-24T02:00:00Z"), start, end),
-            utc("2026-11-24T02:00:00Z")
-        );
-        // 22:00 Taipei: tomorrow's 07:00.
-        assert_eq!(
-            window_opening(utc("2026-11-24T14:00:00Z"), start, end),
-            utc("2026-11-24T23:00:00Z")
-        );
-    }
-
-    #[test]
-    fn message_ids_are_stable_and_hide_the_address() {
-        let from: Mailbox = "x <noreply@cpor.example>".parse().unwrap();
-        let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let a = message_id(night, "a@example.com", Kind::Digest, &from);
-        assert_eq!(a, message_id(night, "a@example.com", Kind::Digest, &from));
-        assert_ne!(a, message_id(night, "a@example.com", Kind::Expiry, &from));
-        assert!(
-            a.starts_with("<20261124.digest.") && a.ends_with("@cpor.example>"),
-            "{a}"
-        );
-        assert!(!a.contains("example.com."));
-    }
 }

@@ -14,10 +14,10 @@ use std::iter::Peekable;
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{params, Connection, OptionalExtension, Row, Rows, Statement};
 
-use super::store::SnapshotFile;
-use crate::date::{datetime_from_int, from_int};
 use crate::kinds::CaseKey;
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
+use schemas::date::{datetime_from_int, from_int};
+use store::layout::SnapshotFile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -15,9 +15,9 @@ use schemas::{
     SNAPSHOT_APPLICATION_ID, SNAPSHOT_INDEXES, SNAPSHOT_SCHEMA_VERSION, SNAPSHOT_TABLES,
 };
 
-use crate::date::{compact, datetime_to_int, to_int};
-use crate::failpoint::pause;
 use crate::model::{CourtData, EntryData};
+use schemas::date::{compact, datetime_to_int, to_int};
+use store::failpoint::pause;
 
 /// Row counts of a snapshot's tables (entries: non-empty entry slots).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]

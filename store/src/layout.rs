@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::date::{compact, parse_batch_date};
 use crate::failpoint::pause;
+use schemas::date::{compact, parse_batch_date};
 
 const CURRENT: &str = "CURRENT";
 const CURRENT_TMP: &str = "CURRENT.tmp";

@@ -17,11 +17,11 @@ use lettre::Message;
 
 mod encode;
 
+use chrono::NaiveDate;
+use schemas::date::roc;
+use schemas::CaseRef;
+
 use self::encode::body;
-use super::diff::CaseRef;
-use crate::date::roc;
-use crate::decode::GETA;
-use crate::model::EntryData;
 
 /// The kinds of mail, as the outbox names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,40 +63,25 @@ pub struct CaseView {
 
 impl CaseView {
     pub fn new(case: &CaseRef) -> CaseView {
-        let court = schemas::contract()
-            .court(&case.court)
-            .map_or(case.court.as_str(), |c| c.name.as_str());
         CaseView {
-            title: clean(&format!("{court} {}", case.key)),
+            title: clean(&case.title()),
             role: None,
             last_day: None,
             entries: Vec::new(),
         }
     }
 
-    pub fn entry(mut self, e: &EntryData, revised: bool) -> CaseView {
+    pub fn entry(mut self, posted: NaiveDate, text: &str, revised: bool) -> CaseView {
         self.entries.push(EntryView {
-            posted: roc(e.posted),
-            text: clean(&e.text),
+            posted: roc(posted),
+            text: clean(text),
             revised,
         });
         self
     }
 }
 
-/// Private-use code points shown as 〓 (defence in depth: the decoder
-/// already maps unmapped user-defined characters so).
-pub fn clean(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if ('\u{E000}'..='\u{F8FF}').contains(&c) {
-                GETA
-            } else {
-                c
-            }
-        })
-        .collect()
-}
+pub use schemas::text::clean;
 
 /// Everything any template may show.
 #[derive(Debug, Clone)]
@@ -300,8 +285,7 @@ pub fn message(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::CaseKey;
-    use chrono::NaiveDate;
+    use schemas::CaseKey;
 
     fn case(court: &str, category: &str, word: &str, number: u32) -> CaseRef {
         CaseRef {
@@ -315,14 +299,9 @@ mod tests {
         }
     }
 
-    fn entry(seq: u32, day: u32, text: &str) -> EntryData {
-        let posted = NaiveDate::from_ymd_opt(2026, 11, day).unwrap();
-        EntryData {
-            seq,
-            posted,
-            text: text.into(),
-            modified: posted.and_hms_opt(9, 0, 0).unwrap(),
-        }
+    /// A day of November 2026.
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
     }
 
     fn view(cases: Vec<CaseView>) -> View {
@@ -371,8 +350,8 @@ mod tests {
     #[test]
     fn activation() {
         let mut a = CaseView::new(&case("TPD", "民事", "訴", 100))
-            .entry(&entry(8, 24, "115/12/10 10:00第一法庭言詞辯論"), false)
-            .entry(&entry(6, 10, "通知兩造到庭"), false);
+            .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", false)
+            .entry(day(10), "通知兩造到庭", false);
         a.role = Some("原告".into());
         let mut b = CaseView::new(&case("PCD", "家事", "家親聲", 45));
         b.role = Some("法定代理人".into());
@@ -383,20 +362,23 @@ mod tests {
 
     #[test]
     fn approval() {
-        let mut a =
-            CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(&entry(1, 24, "分案"), false);
+        let mut a = CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(day(24), "分案", false);
         a.role = Some("訴訟代理人".into());
         check(Kind::Approval, view(vec![a]));
     }
 
     #[test]
     fn digest() {
-        let a = CaseView::new(&case("TPD", "刑事", "訴", 100))
-            .entry(&entry(4, 28, "115/12/15 10:00第三法庭宣判(改期)"), true);
+        let a = CaseView::new(&case("TPD", "刑事", "訴", 100)).entry(
+            day(28),
+            "115/12/15 10:00第三法庭宣判(改期)",
+            true,
+        );
         // A private-use character (an unmapped user-defined one) shows as 〓,
         // and HTML special characters are escaped in the HTML part.
         let b = CaseView::new(&case("TPD", "民事", "訴", 212)).entry(
-            &entry(6, 24, "被告陳\u{E000}明稱<已清償> & 請求駁回"),
+            day(24),
+            "被告陳\u{E000}明稱<已清償> & 請求駁回",
             false,
         );
         check(Kind::Digest, view(vec![a, b]));
@@ -412,9 +394,7 @@ mod tests {
     #[test]
     fn a_long_list_is_cut_and_says_how_many_more() {
         let cases: Vec<CaseView> = (1..=40)
-            .map(|n| {
-                CaseView::new(&case("TPD", "民事", "訴", n)).entry(&entry(1, 24, "分案"), false)
-            })
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "分案", false))
             .collect();
         let mut v = view(cases);
         v.trim(false);

@@ -5,7 +5,13 @@
 //! − 1911) exists only at the edges: in the export files and in what people
 //! read (`113/07/02`).
 
-use chrono::{Datelike, Months, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Asia/Taipei: UTC+8 all year (no daylight saving since 1979), so no time
+/// zone database is needed.
+pub fn taipei() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
 
 const ROC_OFFSET: i32 = 1911;
 

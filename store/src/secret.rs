@@ -12,7 +12,7 @@ use std::path::Path;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::hex;
+use schemas::hex;
 
 const KEY_FILE: &str = "secret.key";
 

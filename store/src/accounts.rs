@@ -1,13 +1,23 @@
-//! The accounts database as the website uses it: accounts, single-use
-//! tokens (activation, reset), digests on or off, and the lazily written
-//! records (case views, visits, session activity). The schema is
-//! `schemas/accounts/`, shared with `cpor-etl`, which creates accounts and
-//! activation tokens when a clerk approves an address.
+//! The accounts database (`<data>/accounts.sqlite`): accounts, single-use
+//! tokens (activation, reset), digests on or off, flagged addresses, and the
+//! website's lazily written records (case views, visits, session activity).
+//! The schema is `schemas/accounts/`. `cpor-etl` creates accounts and
+//! activation tokens when a clerk approves an address; the website sets
+//! passwords and sessions.
+
+use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use etl::notify::secret;
+use crate::secret;
+
+pub const ACCOUNTS_DB: &str = "accounts.sqlite";
+
+/// Opens the accounts database of a data directory, migrating it.
+pub fn open(data_dir: &Path) -> Result<Connection, schemas::MigrateError> {
+    schemas::open_migrated(&data_dir.join(ACCOUNTS_DB), schemas::ACCOUNTS_MIGRATIONS)
+}
 
 #[derive(Debug, Clone)]
 pub struct Account {

@@ -13,11 +13,11 @@ use chrono::{DateTime, Utc};
 use lettre::message::Mailbox;
 use rusqlite::{params, Connection};
 
-use super::queue::taipei;
-use super::render::{message, templates, View};
-use super::secret::random_bytes;
-use crate::config::MailConfig;
-use crate::date::compact;
+use schemas::date::{compact, roc, taipei};
+use settings::MailConfig;
+use store::secret::random_bytes;
+
+use crate::render::{message, templates, View};
 
 /// The website's kinds of mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,11 +64,7 @@ pub fn bodies(kind: WebMail, view: &View) -> Result<(String, String), askama::Er
 /// when the password changed), as `115/11/24 14:05`.
 pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View {
     let local = when.with_timezone(&taipei());
-    let shown = format!(
-        "{} {}",
-        crate::date::roc(local.date_naive()),
-        local.format("%H:%M")
-    );
+    let shown = format!("{} {}", roc(local.date_naive()), local.format("%H:%M"));
     View {
         subject: kind.subject().to_string(),
         email: email.to_string(),
@@ -94,7 +90,7 @@ pub fn queue(
         .from
         .parse()
         .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
-    let reference = crate::hex(&random_bytes::<8>().map_err(|e| e.to_string())?);
+    let reference = schemas::hex(&random_bytes::<8>().map_err(|e| e.to_string())?);
     let day = compact(now.with_timezone(&taipei()).date_naive());
     let message_id = format!(
         "<{day}.{}.{reference}@{}>",

@@ -30,9 +30,12 @@ use lettre::transport::smtp::extension::ClientId;
 use rusqlite::{params, Connection};
 use serde::Serialize;
 
-use super::queue::{addresses, open_accounts, open_outbox, parse_hhmm, taipei};
-use super::secret::random_bytes;
-use crate::config::MailConfig;
+use schemas::date::taipei;
+use settings::MailConfig;
+use store::secret::random_bytes;
+
+use crate::outbox::addresses;
+use crate::parse_hhmm;
 
 /// One item to deliver.
 #[derive(Debug, Clone)]
@@ -216,7 +219,7 @@ impl Transport for Smtp {
         }
         match self.attempt(item) {
             Ok(()) => {
-                crate::failpoint::pause("send-after-accept");
+                store::failpoint::pause("send-after-accept");
                 Outcome::Sent
             }
             Err((in_data, e)) => {
@@ -310,8 +313,8 @@ pub fn send_scope(
         .from
         .parse()
         .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
-    let mut outbox = open_outbox(data_dir)?;
-    let accounts = open_accounts(data_dir)?;
+    let mut outbox = crate::outbox::open(data_dir).map_err(|e| e.to_string())?;
+    let accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
     let sql = |e: rusqlite::Error| e.to_string();
     let recovered = outbox
         .execute(
@@ -420,7 +423,7 @@ pub fn send_scope(
             }
         }
         tx.commit().map_err(sql)?;
-        crate::failpoint::pause("send-after-mark");
+        store::failpoint::pause("send-after-mark");
 
         let outcomes = deliver_all(&mut transports, items);
 

@@ -1,0 +1,125 @@
+//! E-mail: what each kind of mail says and how it reads (`render`, the
+//! templates in `mail/templates/mail/`, the website's kinds in `web`), the
+//! durable outbox that holds every message from the moment it is queued
+//! (`outbox`), and its delivery over SMTP or as .eml files (`send`).
+//!
+//! This crate knows nothing of the courts' export format: the nightly import
+//! (`etl`) decides who gets which mail and hands it here; the website
+//! (`query-server`) queues its own kinds here too.
+
+pub mod outbox;
+pub mod render;
+pub mod send;
+pub mod web;
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use lettre::message::Mailbox;
+use sha2::{Digest, Sha256};
+
+use schemas::date::{compact, taipei};
+
+pub use render::Kind;
+
+/// The Message-ID of an outbox item: derived from its key, so a retry can
+/// be recognised; the address is hashed, not shown.
+pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> String {
+    let hash = schemas::hex(&Sha256::digest(email.as_bytes())[..10]);
+    format!(
+        "<{}.{}.{hash}@{}>",
+        compact(night),
+        kind.as_str(),
+        from.email.domain()
+    )
+}
+
+/// When mail queued at `now` may go out: the next opening of the send
+/// window (Asia/Taipei), or now if the window is open.
+pub fn window_opening(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> DateTime<Utc> {
+    let local = now.with_timezone(&taipei());
+    let today = local.date_naive();
+    let at = |day: NaiveDate, t: NaiveTime| {
+        taipei()
+            .from_local_datetime(&day.and_time(t))
+            .single()
+            .expect("a fixed offset has no gaps")
+            .with_timezone(&Utc)
+    };
+    let time = local.time();
+    if time < start {
+        at(today, start)
+    } else if time < end {
+        now
+    } else {
+        at(today + Duration::days(1), start)
+    }
+}
+
+pub fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
+    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time of day (HH:MM)"))
+}
+
+/// The characters a URL query value keeps as they are: RFC 3986's
+/// unreserved set.
+const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Percent-encodes a query value or path segment.
+pub fn url_encode(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_window_is_in_taipei_time() {
+        let (start, end) = (parse_hhmm("07:00").unwrap(), parse_hhmm("21:00").unwrap());
+        // 02:00 Taipei (18:00 UTC the day before): today's 07:00 Taipei.
+        assert_eq!(
+            window_opening(utc("2026-11-23T18:00:00Z"), start, end),
+            utc("2026-11-23T23:00:00Z")
+        );
+        // 10:00 Taipei: now.
+        assert_eq!(
+            window_opening(utc("2026-11-24T02:00:00Z"), start, end),
+            utc("2026-11-24T02:00:00Z")
+        );
+        // 22:00 Taipei: tomorrow's 07:00.
+        assert_eq!(
+            window_opening(utc("2026-11-24T14:00:00Z"), start, end),
+            utc("2026-11-24T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn query_values_keep_only_unreserved_characters() {
+        assert_eq!(
+            url_encode("wang.ming+x@example.com"),
+            "wang.ming%2Bx%40example.com"
+        );
+        assert_eq!(url_encode("民事"), "%E6%B0%91%E4%BA%8B");
+        assert_eq!(url_encode("a-b_c.d~e f"), "a-b_c.d~e%20f");
+    }
+
+    #[test]
+    fn message_ids_are_stable_and_hide_the_address() {
+        let from: Mailbox = "x <noreply@cpor.example>".parse().unwrap();
+        let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let a = message_id(night, "a@example.com", Kind::Digest, &from);
+        assert_eq!(a, message_id(night, "a@example.com", Kind::Digest, &from));
+        assert_ne!(a, message_id(night, "a@example.com", Kind::Expiry, &from));
+        assert!(
+            a.starts_with("<20261124.digest.") && a.ends_with("@cpor.example>"),
+            "{a}"
+        );
+        assert!(!a.contains("example.com."));
+    }
+}

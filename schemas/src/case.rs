@@ -1,0 +1,79 @@
+//! The contract's case key: court + category + year + word + number. Year and
+//! number are integers, so leading zeros in the export do not matter. The
+//! import, the mail and the website all name a case with these two types.
+
+use std::fmt;
+
+/// A case key within one court: category, year, word, number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseKey {
+    pub category: String,
+    pub year: u32,
+    pub word: String,
+    pub number: u32,
+}
+
+impl CaseKey {
+    /// `113年度訴字第100號`
+    pub fn number_text(&self) -> String {
+        format!("{}年度{}字第{}號", self.year, self.word, self.number)
+    }
+}
+
+impl fmt::Display for CaseKey {
+    /// `刑事 113年度訴字第100號`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}年度{}字第{}號",
+            self.category, self.year, self.word, self.number
+        )
+    }
+}
+
+/// A case anywhere: its court and its key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CaseRef {
+    pub court: String,
+    pub key: CaseKey,
+}
+
+impl CaseRef {
+    /// `TPD|民事|113|訴|100`: a stable text key (outbox, case views).
+    pub fn id(&self) -> String {
+        format!(
+            "{}|{}|{}|{}|{}",
+            self.court, self.key.category, self.key.year, self.key.word, self.key.number
+        )
+    }
+
+    /// `臺灣臺北地方法院 民事 115年度訴字第100號`: the court's name when the
+    /// contract knows its code.
+    pub fn title(&self) -> String {
+        let court = crate::contract()
+            .court(&self.court)
+            .map_or(self.court.as_str(), |c| c.name.as_str());
+        format!("{court} {}", self.key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cases_are_written_out_as_people_read_them() {
+        let c = CaseRef {
+            court: "TPD".into(),
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number: 100,
+            },
+        };
+        assert_eq!(c.title(), "臺灣臺北地方法院 民事 115年度訴字第100號");
+        assert_eq!(c.key.number_text(), "115年度訴字第100號");
+        assert_eq!(c.id(), "TPD|民事|115|訴|100");
+    }
+}
