@@ -16,6 +16,7 @@ use indicatif::ProgressBar;
 use schemas::contract;
 
 use crate::batch::{self, BatchError, CourtPlan};
+use crate::config::Config;
 use crate::court::{import_court, too_many_rejects, CourtImport};
 use crate::decode::{load_eudc, Decoder};
 use crate::kinds::FileKind;
@@ -25,7 +26,6 @@ use crate::snapshot::read::{CourtRow, Snapshot};
 use crate::snapshot::write::Builder;
 use crate::ui::Ui;
 use schemas::date::{compact, roc};
-use settings::Config;
 use store::failpoint::pause;
 use store::layout::Store;
 

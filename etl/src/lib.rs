@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod commands;
+pub mod config;
 pub mod court;
 pub mod decode;
 pub mod import;

@@ -5,8 +5,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use etl::commands;
+use etl::config::Config;
 use etl::import::{self, exit, ImportOptions};
-use settings::Config;
+use settings::Layers;
 use store::layout::Store;
 
 const EXIT_CODES: &str = "\
@@ -158,25 +159,41 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
-    let mut config = Config::load(cli.config.as_deref()).map_err(anyhow::Error::msg)?;
-    if let Some(dir) = cli.data_dir {
-        config.data_dir = dir;
+    // Every setting is read and checked here, before any work: a bad value
+    // stops the run with its key, value and source.
+    let mut layers = Layers::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        layers.flag("data_dir", "--data-dir", dir.display().to_string());
     }
+    if let Command::Import {
+        threads,
+        reject_share,
+        reject_floor,
+        keep,
+        ..
+    } = &cli.command
+    {
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        if let Some(n) = threads {
+            layers.flag("import.threads", "--threads", count(*n as u64));
+        }
+        if let Some(share) = reject_share {
+            layers.flag("import.reject_share", "--reject-share", *share);
+        }
+        if let Some(n) = reject_floor {
+            layers.flag("import.reject_floor", "--reject-floor", count(*n));
+        }
+        if let Some(n) = keep {
+            layers.flag("import.keep_snapshots", "--keep", count(*n));
+        }
+    }
+    let config = Config::load(&layers)?;
     let store = Store::new(&config.data_dir);
     match cli.command {
         Command::Import {
-            batch_dir,
-            force,
-            threads,
-            reject_share,
-            reject_floor,
-            keep,
+            batch_dir, force, ..
         } => {
-            let imp = &mut config.import;
-            imp.reject_share = reject_share.unwrap_or(imp.reject_share);
-            imp.reject_floor = reject_floor.unwrap_or(imp.reject_floor);
-            imp.keep_snapshots = keep.unwrap_or(imp.keep_snapshots);
-            let threads = match threads.unwrap_or(imp.threads as usize) {
+            let threads = match config.import.threads as usize {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             };

@@ -7,6 +7,7 @@
 //! (`etl`) decides who gets which mail and hands it here; the website
 //! (`query-server`) queues its own kinds here too.
 
+pub mod config;
 pub mod outbox;
 pub mod render;
 pub mod send;
@@ -18,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use schemas::date::{compact, taipei};
 
+pub use config::MailSettings;
 pub use render::Kind;
 
 /// The Message-ID of an outbox item: derived from its key, so a retry can
@@ -54,10 +56,6 @@ pub fn window_opening(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> D
     }
 }
 
-pub fn parse_hhmm(s: &str) -> Result<NaiveTime, String> {
-    NaiveTime::parse_from_str(s, "%H:%M").map_err(|_| format!("`{s}` is not a time of day (HH:MM)"))
-}
-
 /// The characters a URL query value keeps as they are: RFC 3986's
 /// unreserved set.
 const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -81,7 +79,8 @@ mod tests {
 
     #[test]
     fn the_window_is_in_taipei_time() {
-        let (start, end) = (parse_hhmm("07:00").unwrap(), parse_hhmm("21:00").unwrap());
+        let t = |s| NaiveTime::parse_from_str(s, "%H:%M").unwrap();
+        let (start, end) = (t("07:00"), t("21:00"));
         // 02:00 Taipei (18:00 UTC the day before): today's 07:00 Taipei.
         assert_eq!(
             window_opening(utc("2026-11-23T18:00:00Z"), start, end),

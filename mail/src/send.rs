@@ -31,11 +31,10 @@ use rusqlite::{params, Connection};
 use serde::Serialize;
 
 use schemas::date::taipei;
-use settings::MailConfig;
 use store::secret::random_bytes;
 
+use crate::config::{MailSettings, Relay, Security};
 use crate::outbox::addresses;
-use crate::parse_hhmm;
 
 /// One item to deliver.
 #[derive(Debug, Clone)]
@@ -114,7 +113,7 @@ impl Transport for EmlDir {
 pub struct Smtp {
     host: String,
     port: u16,
-    security: String,
+    security: Security,
     credentials: Option<Credentials>,
     timeout: StdDuration,
     from: Address,
@@ -122,30 +121,25 @@ pub struct Smtp {
 }
 
 impl Smtp {
-    pub fn new(cfg: &MailConfig, from: &Mailbox) -> Result<Smtp, String> {
-        if !["none", "starttls", "tls"].contains(&cfg.smtp_security.as_str()) {
-            return Err(format!(
-                "mail.smtp_security `{}`: none, starttls or tls",
-                cfg.smtp_security
-            ));
-        }
-        Ok(Smtp {
-            host: cfg.smtp_host.clone(),
-            port: u16::try_from(cfg.smtp_port)
-                .map_err(|_| format!("mail.smtp_port {}", cfg.smtp_port))?,
-            security: cfg.smtp_security.clone(),
-            credentials: (!cfg.smtp_user.is_empty())
-                .then(|| Credentials::new(cfg.smtp_user.clone(), cfg.smtp_password.clone())),
-            timeout: StdDuration::from_secs(cfg.smtp_timeout_seconds.max(1)),
+    pub fn new(relay: &Relay, from: &Mailbox) -> Smtp {
+        Smtp {
+            host: relay.host.clone(),
+            port: relay.port,
+            security: relay.security,
+            credentials: relay
+                .login
+                .as_ref()
+                .map(|(user, password)| Credentials::new(user.clone(), password.clone())),
+            timeout: relay.timeout,
             from: from.email.clone(),
             conn: None,
-        })
+        }
     }
 
     fn connect(&self) -> Result<SmtpConnection, lettre::transport::smtp::Error> {
         let hello = ClientId::default();
         let tls = TlsParameters::new(self.host.clone())?;
-        let wrapped = (self.security == "tls").then_some(&tls);
+        let wrapped = (self.security == Security::Tls).then_some(&tls);
         let mut conn = SmtpConnection::connect(
             (self.host.as_str(), self.port),
             Some(self.timeout),
@@ -153,7 +147,7 @@ impl Smtp {
             wrapped,
             None,
         )?;
-        if self.security == "starttls" {
+        if self.security == Security::StartTls {
             conn.starttls(&tls, &hello)?;
         }
         if let Some(credentials) = &self.credentials {
@@ -294,7 +288,7 @@ impl Scope {
 /// and the spread of the night's mail.
 pub fn send(
     data_dir: &Path,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     now_flag: bool,
     now: DateTime<Utc>,
 ) -> Result<SendSummary, String> {
@@ -304,15 +298,12 @@ pub fn send(
 /// Delivers every due item of `scope` once.
 pub fn send_scope(
     data_dir: &Path,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     scope: Scope,
     now_flag: bool,
     now: DateTime<Utc>,
 ) -> Result<SendSummary, String> {
-    let from: Mailbox = cfg
-        .from
-        .parse()
-        .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
+    let from = &cfg.from;
     let mut outbox = crate::outbox::open(data_dir).map_err(|e| e.to_string())?;
     let accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
     let sql = |e: rusqlite::Error| e.to_string();
@@ -332,13 +323,12 @@ pub fn send_scope(
         ..SendSummary::default()
     };
 
-    if !now_flag && scope == Scope::Nightly {
-        let t = now.with_timezone(&taipei()).time();
-        let (start, end) = (parse_hhmm(&cfg.window_start)?, parse_hhmm(&cfg.window_end)?);
-        if t < start || t >= end {
-            summary.outside_window = true;
-            return Ok(summary);
-        }
+    if !now_flag
+        && scope == Scope::Nightly
+        && !cfg.window.contains(now.with_timezone(&taipei()).time())
+    {
+        summary.outside_window = true;
+        return Ok(summary);
     }
     let now_text = now.to_rfc3339();
     let due: Vec<i64> = {
@@ -360,19 +350,14 @@ pub fn send_scope(
         return Ok(summary);
     }
 
-    let workers = if cfg.smtp_host.is_empty() {
-        1
-    } else {
-        cfg.smtp_connections.max(1) as usize
-    };
+    let workers = cfg.relay.as_ref().map_or(1, |r| r.connections);
     let mut transports: Vec<Box<dyn Transport>> = Vec::new();
     for _ in 0..workers {
-        transports.push(if cfg.smtp_host.is_empty() {
-            Box::new(EmlDir {
+        transports.push(match &cfg.relay {
+            None => Box::new(EmlDir {
                 root: data_dir.join("mail"),
-            })
-        } else {
-            Box::new(Smtp::new(cfg, &from)?)
+            }),
+            Some(relay) => Box::new(Smtp::new(relay, from)),
         });
     }
 
@@ -438,16 +423,14 @@ pub fn send_scope(
             let attempts = item.attempts + 1;
             let (state, error, next): (&str, Option<String>, Option<String>) = match outcome {
                 Outcome::Sent => ("sent", None, None),
-                Outcome::Transient(e) if now - first >= Duration::hours(cfg.retry_hours as i64) => {
-                    (
-                        "failed",
-                        Some(format!(
-                            "gave up after {attempts} attempts over {} hours: {e}",
-                            cfg.retry_hours
-                        )),
-                        None,
-                    )
-                }
+                Outcome::Transient(e) if now - first >= cfg.retry_for => (
+                    "failed",
+                    Some(format!(
+                        "gave up after {attempts} attempts over {} hours: {e}",
+                        cfg.retry_for.num_hours()
+                    )),
+                    None,
+                ),
                 Outcome::Transient(e) => (
                     "retrying",
                     Some(e),
@@ -534,8 +517,8 @@ fn deliver_all(transports: &mut [Box<dyn Transport>], items: Vec<Item>) -> Vec<(
 
 /// When to try again after `attempts` attempts: base × 2^(attempts−1),
 /// at most six hours, ±20% jitter.
-fn backoff(cfg: &MailConfig, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
-    let base = cfg.retry_base_seconds as f64 * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+    let base = cfg.retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
     let capped = base.min(6.0 * 3600.0);
     let r = random_bytes::<2>().map_or(0x8000, u16::from_le_bytes);
     let jitter = 0.8 + 0.4 * (f64::from(r) / f64::from(u16::MAX));

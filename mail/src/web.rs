@@ -10,13 +10,12 @@ use std::time::SystemTime;
 
 use askama::Template;
 use chrono::{DateTime, Utc};
-use lettre::message::Mailbox;
 use rusqlite::{params, Connection};
 
 use schemas::date::{compact, roc, taipei};
-use settings::MailConfig;
 use store::secret::random_bytes;
 
+use crate::config::MailSettings;
 use crate::render::{message, templates, View};
 
 /// The website's kinds of mail.
@@ -81,15 +80,12 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
 /// item's Message-ID.
 pub fn queue(
     outbox: &Connection,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     kind: WebMail,
     view: &View,
     now: DateTime<Utc>,
 ) -> Result<String, String> {
-    let from: Mailbox = cfg
-        .from
-        .parse()
-        .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
+    let from = &cfg.from;
     let reference = schemas::hex(&random_bytes::<8>().map_err(|e| e.to_string())?);
     let day = compact(now.with_timezone(&taipei()).date_naive());
     let message_id = format!(
@@ -102,7 +98,7 @@ pub fn queue(
         view,
         text,
         html,
-        &from,
+        from,
         &message_id,
         SystemTime::from(now),
         false,

@@ -154,7 +154,7 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
                 &Captcha {
                     image_url: format!("/captcha/{id}.png"),
                     id,
-                    expires_in: app.cfg.server.captcha_seconds,
+                    expires_in: app.cfg.server.captcha_ttl.as_secs(),
                 },
             )
             .route("/api/v1/captcha")

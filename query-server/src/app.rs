@@ -7,11 +7,11 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::{NaiveTime, Utc};
+use chrono::Utc;
 use rusqlite::Connection;
 
+use crate::config::{Config, Maintenance};
 use mail::send::{send_scope, Scope};
-use settings::Config;
 
 use crate::captcha::Captchas;
 use crate::live::Live;
@@ -36,7 +36,7 @@ pub struct App {
     pub metrics: Metrics,
     /// The data directory's key (unsubscribe links).
     pub key: Vec<u8>,
-    pub maintenance: (NaiveTime, NaiveTime),
+    pub maintenance: Maintenance,
     /// Argon2 runs at most this many at once (memory: 19 MiB each).
     pub hashing: tokio::sync::Semaphore,
     records: Mutex<Sender<Record>>,
@@ -45,51 +45,30 @@ pub struct App {
 
 impl App {
     /// Opens everything; refuses settings that must not be used.
-    pub fn open(cfg: Config, listen_loopback: bool) -> Result<Arc<App>, String> {
+    pub fn open(cfg: Config) -> Result<Arc<App>, String> {
         let data_dir = cfg.data_dir.clone();
         std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
-        let fixed = cfg.server.fixed_captcha.trim().to_string();
-        if !fixed.is_empty() {
-            if !listen_loopback {
-                return Err(format!(
-                    "server.fixed_captcha is set but the server listens on {}: a fixed captcha is for tests on loopback only",
-                    cfg.server.listen
-                ));
-            }
-            if fixed.len() != 6 || !fixed.chars().all(|c| c.is_ascii_digit()) {
-                return Err("server.fixed_captcha must be six digits".into());
-            }
+        if let Some(fixed) = &cfg.server.fixed_captcha {
             tracing::warn!("server.fixed_captcha is on: every captcha is {fixed} (tests only)");
         }
-        let parse = |s: &str| mail::parse_hhmm(s).map_err(|e| format!("server.maintenance: {e}"));
-        let maintenance = (
-            parse(&cfg.server.maintenance_start)?,
-            parse(&cfg.server.maintenance_end)?,
-        );
+        let maintenance = cfg.server.maintenance;
         let accounts = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
         let outbox = mail::outbox::open(&data_dir).map_err(|e| e.to_string())?;
         let records_conn = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
-        let sessions = Sessions::load(
-            &accounts,
-            chrono::Duration::seconds(cfg.server.session_idle_seconds as i64),
-            chrono::Duration::seconds(cfg.server.session_max_seconds as i64),
-        )
-        .map_err(|e| format!("sessions: {e}"))?;
+        let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
+            .map_err(|e| format!("sessions: {e}"))?;
         let key =
             store::secret::load_or_create_key(&data_dir).map_err(|e| format!("secret key: {e}"))?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
         let app = Arc::new(App {
-            https: cfg.mail.site_url.starts_with("https://"),
+            https: cfg.mail.https(),
             live: Live::new(&data_dir),
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
             sessions,
-            captchas: Captchas::new(
-                Duration::from_secs(cfg.server.captcha_seconds),
-                (!fixed.is_empty()).then_some(fixed),
-            ),
+            captchas: Captchas::new(cfg.server.captcha_ttl, cfg.server.fixed_captcha.clone()),
             throttle: Throttle::new(
                 cfg.server.account_failures_per_hour,
                 cfg.server.slow_after,
@@ -133,7 +112,7 @@ impl App {
     /// Follows CURRENT (called by the poller).
     pub fn poll_snapshot(self: &Arc<App>) {
         let app = Arc::clone(self);
-        let every = Duration::from_millis(self.cfg.server.snapshot_poll_ms.max(50));
+        let every = self.cfg.server.snapshot_poll;
         std::thread::Builder::new()
             .name("snapshot-poll".into())
             .spawn(move || loop {

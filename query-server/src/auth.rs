@@ -11,7 +11,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{Duration, Utc};
+use chrono::Utc;
 
 use mail::web::{self, WebMail};
 
@@ -247,7 +247,7 @@ fn queue_mail(app: &App, kind: WebMail, email: &str, link: &str, when: chrono::D
 }
 
 fn mail_changed(app: &App, email: &str) {
-    let link = format!("{}/forgot", app.cfg.mail.site_url.trim_end_matches('/'));
+    let link = format!("{}/forgot", app.cfg.mail.site_url);
     queue_mail(app, WebMail::Changed, email, &link, Utc::now());
 }
 
@@ -263,8 +263,8 @@ pub fn forgot(app: Arc<App>, email: String, ip: IpAddr) {
     app.throttle.forgot_record(&email, ip, now);
     std::thread::spawn(move || {
         let now = Utc::now();
-        let ttl = Duration::seconds(app.cfg.server.reset_link_seconds as i64);
-        let site = app.cfg.mail.site_url.trim_end_matches('/').to_string();
+        let ttl = app.cfg.server.reset_link;
+        let site = app.cfg.mail.site_url.clone();
         let made = {
             let conn = app.accounts.lock().expect("accounts");
             match accounts::by_email(&conn, &email) {

@@ -1,6 +1,5 @@
 //! `cpor-server`: serve the website and API, or print usage statistics.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -8,8 +7,9 @@ use anyhow::{anyhow, Context, Result};
 use clap::{Parser, Subcommand};
 
 use query_server::app::App;
+use query_server::config::Config;
 use query_server::{live, stats};
-use settings::Config;
+use settings::Layers;
 
 /// The website and JSON API of cpor, over the live snapshot.
 #[derive(Parser)]
@@ -55,13 +55,16 @@ fn main() -> ExitCode {
 
 fn run() -> Result<()> {
     let cli = Cli::parse();
-    let mut config = Config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
-    if let Some(d) = cli.data_dir {
-        config.data_dir = d;
+    // Every setting is read and checked here, before the socket opens: a bad
+    // value stops the server with its key, value and source.
+    let mut layers = Layers::load(cli.config.as_deref())?;
+    if let Some(d) = &cli.data_dir {
+        layers.flag("data_dir", "--data-dir", d.display().to_string());
     }
-    if let Some(l) = cli.listen {
-        config.server.listen = l;
+    if let Some(l) = &cli.listen {
+        layers.flag("server.listen", "--listen", l.clone());
     }
+    let config = Config::load(&layers)?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config),
         Command::Stats => print_stats(&config),
@@ -69,11 +72,7 @@ fn run() -> Result<()> {
 }
 
 fn serve(config: Config) -> Result<()> {
-    let addr: SocketAddr = config
-        .server
-        .listen
-        .parse()
-        .with_context(|| format!("server.listen `{}`", config.server.listen))?;
+    let addr = config.server.listen;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -81,7 +80,7 @@ fn serve(config: Config) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
-        let app = App::open(config, addr.ip().is_loopback()).map_err(|e| anyhow!(e))?;
+        let app = App::open(config).map_err(|e| anyhow!(e))?;
         app.poll_snapshot();
         match app.live.get() {
             Some(s) => tracing::info!("cpor-server on http://{addr}, snapshot {}", s.name),

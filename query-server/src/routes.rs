@@ -110,7 +110,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
 /// Whether `now` is in the nightly maintenance window; if so, the seconds
 /// until it ends.
 pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
-    let (start, end) = app.maintenance;
+    let (start, end) = (app.maintenance.start, app.maintenance.end);
     let t = now.with_timezone(&taipei()).time();
     let inside = if start <= end {
         t >= start && t < end
@@ -126,7 +126,7 @@ pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
 }
 
 fn maintenance(app: &App, req: &Req, left: u64) -> Resp {
-    let end = &app.cfg.server.maintenance_end;
+    let end = app.maintenance.end.format("%H:%M");
     let mut r = if req.path.starts_with("/api/") {
         Resp::json(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -155,10 +155,7 @@ fn maintenance(app: &App, req: &Req, left: u64) -> Resp {
 }
 
 fn window(app: &App) -> String {
-    format!(
-        "{} 至 {}",
-        app.cfg.server.maintenance_start, app.cfg.server.maintenance_end
-    )
+    app.maintenance.to_string()
 }
 
 /// Headers every answer carries. Personal pages are never cached; the

@@ -1,302 +1,435 @@
-//! Configuration: built-in defaults that work on a laptop, overridden by a
-//! TOML file (`--config`, `CPOR_CONFIG`, or `./cpor.toml` when present), then
-//! by environment variables, then by command-line flags.
+//! Configuration, validated once, at start-up.
 //!
-//! Every key has an environment variable named after its path:
-//! `data_dir` → `CPOR_DATA_DIR`, `[import] reject_share` →
+//! Every key has a built-in default that works on a laptop. A TOML file
+//! (`--config`, `CPOR_CONFIG`, or `./cpor.toml` when present) overrides the
+//! defaults, environment variables override the file, and command-line flags
+//! override everything. Every key has an environment variable named after its
+//! path: `data_dir` → `CPOR_DATA_DIR`, `[import] reject_share` →
 //! `CPOR_IMPORT_REJECT_SHARE`. `cpor.example.toml` documents them all.
+//!
+//! This crate is the loader only: it merges the layers and remembers where
+//! each value came from (`Source`). Each section is defined, as a plain serde
+//! struct, by the crate that uses it (`[mail]` by `mail`, `[import]` by
+//! `etl`, `[server]` by `query-server`), which turns it into typed values
+//! (addresses, times of day, durations, enums) before any work starts. A bad
+//! value stops the program with the key, the value and its source
+//! (`ConfigError`). A binary reads only the sections it uses; a section or key
+//! nobody knows is an error, so a typo is never silently ignored.
 
+use std::collections::BTreeMap;
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use chrono::NaiveTime;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-/// Files larger than about this are parsed in parallel chunks (4 MiB:
-/// measured on the national batch, docs/BENCHMARKS.md).
-pub const DEFAULT_CHUNK_BYTES: u64 = 4 << 20;
+/// Every top-level key a configuration file may have.
+pub const SECTIONS: &[&str] = &["data_dir", "import", "mail", "server"];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct Config {
-    pub data_dir: PathBuf,
-    pub import: ImportConfig,
-    pub mail: MailConfig,
-    pub server: ServerConfig,
+/// Where a value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env(String),
+    Flag(String),
 }
 
-/// The website (`cpor-server`). Its public address is `mail.site_url`
-/// (the links in mail point there); an `https://` address makes session
-/// cookies `Secure` with the `__Host-` prefix.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ServerConfig {
-    /// Address and port to listen on.
-    pub listen: String,
-    /// Every night, between these times (Asia/Taipei, HH:MM), every route
-    /// but /healthz answers 503: the import is rebuilding the data.
-    pub maintenance_start: String,
-    pub maintenance_end: String,
-    /// A session ends after this long without a request...
-    pub session_idle_seconds: u64,
-    /// ...and this long after login in all.
-    pub session_max_seconds: u64,
-    /// How long a password reset link works.
-    pub reset_link_seconds: u64,
-    /// How long a captcha can be answered.
-    pub captcha_seconds: u64,
-    /// Failed logins per account per hour before every attempt answers 429;
-    /// after `slow_after` failures each further attempt waits longer.
-    pub account_failures_per_hour: u64,
-    pub slow_after: u64,
-    /// Failed attempts (login, captcha) per client IP per hour.
-    pub ip_failures_per_hour: u64,
-    /// Take the client IP from the last X-Forwarded-For hop (behind a
-    /// reverse proxy only).
-    pub trust_proxy: bool,
-    /// How often the server looks at CURRENT for a new snapshot.
-    pub snapshot_poll_ms: u64,
-    /// TESTS ONLY: every captcha is these six digits. Refused unless the
-    /// server listens on loopback only; a warning is logged while it is on.
-    pub fixed_captcha: String,
-}
-
-impl Default for ServerConfig {
-    fn default() -> Self {
-        ServerConfig {
-            listen: "127.0.0.1:8080".into(),
-            maintenance_start: "00:30".into(),
-            maintenance_end: "03:00".into(),
-            session_idle_seconds: 30 * 60,
-            session_max_seconds: 12 * 3600,
-            reset_link_seconds: 30 * 60,
-            captcha_seconds: 5 * 60,
-            account_failures_per_hour: 100,
-            slow_after: 10,
-            ip_failures_per_hour: 300,
-            trust_proxy: false,
-            snapshot_poll_ms: 1000,
-            fixed_captcha: String::new(),
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("the built-in default"),
+            Source::File(p) => write!(f, "file {}", p.display()),
+            Source::Env(v) => write!(f, "environment variable {v}"),
+            Source::Flag(flag) => write!(f, "flag {flag}"),
         }
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MailConfig {
-    /// Whether imports queue mail at all.
-    pub enabled: bool,
-    /// The sender, `Name <address>`.
-    pub from: String,
-    /// Where the website is, for the links in mail.
-    pub site_url: String,
-    /// SMTP relay; empty: write each message as an .eml file under
-    /// `<data>/mail/` instead (the laptop default).
-    pub smtp_host: String,
-    pub smtp_port: u64,
-    /// `none`, `starttls` or `tls`.
-    pub smtp_security: String,
-    pub smtp_user: String,
-    pub smtp_password: String,
-    pub smtp_timeout_seconds: u64,
-    /// SMTP connections used at once.
-    pub smtp_connections: u64,
-    /// Mail goes out between these times, Asia/Taipei (HH:MM).
-    pub window_start: String,
-    pub window_end: String,
-    /// A night's mail is spread over the first this many minutes.
-    pub spread_minutes: u64,
-    /// First retry after this many seconds, doubling, with jitter...
-    pub retry_base_seconds: u64,
-    /// ...until this many hours after the first attempt.
-    pub retry_hours: u64,
-    /// How long an activation link works.
-    pub activation_days: u64,
-    /// Hold a night's digests when news touches more than this share of
-    /// all followed cases...
-    pub flood_share: f64,
-    /// ...and at least this many followed cases exist (a handful is noise).
-    pub flood_min_cases: u64,
+/// Why the configuration cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{key}: no such setting (in {origin}); cpor.example.toml lists them all")]
+    Unknown { key: String, origin: Source },
+    #[error("{key} = `{value}` (from {origin}): {reason}")]
+    Invalid {
+        key: String,
+        value: String,
+        origin: Source,
+        reason: String,
+    },
 }
 
-impl Default for MailConfig {
-    fn default() -> Self {
-        MailConfig {
-            enabled: true,
-            from: "案件進度查詢 <noreply@cpor.localhost>".into(),
-            site_url: "http://localhost:8080".into(),
-            smtp_host: String::new(),
-            smtp_port: 25,
-            smtp_security: "none".into(),
-            smtp_user: String::new(),
-            smtp_password: String::new(),
-            smtp_timeout_seconds: 30,
-            smtp_connections: 4,
-            window_start: "07:00".into(),
-            window_end: "21:00".into(),
-            spread_minutes: 20,
-            retry_base_seconds: 300,
-            retry_hours: 72,
-            activation_days: 14,
-            flood_share: 0.3,
-            flood_min_cases: 100,
-        }
-    }
+/// How the environment is read (the process's, or a test's).
+pub type Env = Box<dyn Fn(&str) -> Option<String>>;
+
+/// The layers, before any section is read.
+pub struct Layers {
+    file: Option<(PathBuf, toml::Table)>,
+    env: Env,
+    /// `section.key` (or `data_dir`) → (flag, value).
+    flags: BTreeMap<String, (String, toml::Value)>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ImportConfig {
-    /// A court is unusable when rejects exceed this share of its rows...
-    pub reject_share: f64,
-    /// ...and are at least this many.
-    pub reject_floor: u64,
-    /// Published snapshots to keep (by date).
-    pub keep_snapshots: u64,
-    /// Worker threads; 0 means one per core.
-    pub threads: u64,
-    /// Rejects listed in the report per court (all are counted).
-    pub max_listed_rejects: u64,
-    /// Files larger than about this are parsed in parallel chunks.
-    pub chunk_bytes: u64,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            data_dir: PathBuf::from("./data"),
-            import: ImportConfig::default(),
-            mail: MailConfig::default(),
-            server: ServerConfig::default(),
-        }
-    }
-}
-
-impl Default for ImportConfig {
-    fn default() -> Self {
-        let contract = schemas::contract();
-        ImportConfig {
-            reject_share: contract.defaults.reject_share,
-            reject_floor: contract.defaults.reject_floor,
-            keep_snapshots: 7,
-            threads: 0,
-            max_listed_rejects: 10_000,
-            chunk_bytes: DEFAULT_CHUNK_BYTES,
-        }
-    }
-}
-
-impl Config {
-    /// Loads the configuration: defaults, then the file, then environment.
-    pub fn load(explicit: Option<&Path>) -> Result<Config, String> {
-        let env_path = std::env::var_os("CPOR_CONFIG").map(PathBuf::from);
-        let path = explicit.map(Path::to_path_buf).or(env_path);
-        let mut value = toml::Value::try_from(Config::default()).map_err(|e| e.to_string())?;
+impl Layers {
+    /// The file (`explicit`, else `CPOR_CONFIG`, else `./cpor.toml` when
+    /// present) and the process environment.
+    pub fn load(explicit: Option<&Path>) -> Result<Layers, ConfigError> {
+        let from_env = std::env::var_os("CPOR_CONFIG").map(PathBuf::from);
+        let path = explicit
+            .map(Path::to_path_buf)
+            .or(from_env)
+            .or_else(|| Some(PathBuf::from("cpor.toml")).filter(|p| p.is_file()));
         let file = match path {
-            Some(p) => Some(p),
-            None => Some(PathBuf::from("cpor.toml")).filter(|p| p.is_file()),
+            None => None,
+            Some(p) => {
+                let text = std::fs::read_to_string(&p).map_err(|e| ConfigError::File {
+                    path: p.clone(),
+                    reason: e.to_string(),
+                })?;
+                Some((p, text))
+            }
         };
-        if let Some(p) = file {
-            let text = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            let from_file: toml::Value =
-                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?;
-            merge(&mut value, from_file);
-        }
-        apply_env(&mut value, "CPOR", &|name| std::env::var(name).ok())?;
-        value
-            .try_into()
-            .map_err(|e: toml::de::Error| format!("configuration: {e}"))
+        Layers::from_parts(file, Box::new(|name| std::env::var(name).ok()))
     }
-}
 
-fn merge(base: &mut toml::Value, over: toml::Value) {
-    match (base, over) {
-        (toml::Value::Table(b), toml::Value::Table(o)) => {
-            for (k, v) in o {
-                match b.get_mut(&k) {
-                    Some(slot) => merge(slot, v),
-                    None => {
-                        b.insert(k, v);
-                    }
+    /// Layers from a file's text (if any) and an environment lookup.
+    pub fn from_parts(
+        file: Option<(PathBuf, String)>,
+        env: Env,
+    ) -> Result<Layers, ConfigError> {
+        let file = match file {
+            None => None,
+            Some((path, text)) => {
+                let table: toml::Table = toml::from_str(&text).map_err(|e| ConfigError::File {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                if let Some(key) = table.keys().find(|k| !SECTIONS.contains(&k.as_str())) {
+                    return Err(ConfigError::Unknown {
+                        key: key.clone(),
+                        origin: Source::File(path),
+                    });
+                }
+                Some((path, table))
+            }
+        };
+        Ok(Layers {
+            file,
+            env,
+            flags: BTreeMap::new(),
+        })
+    }
+
+    /// Layers with nothing but the defaults (tests, and typed defaults).
+    pub fn defaults() -> Layers {
+        Layers {
+            file: None,
+            env: Box::new(|_| None),
+            flags: BTreeMap::new(),
+        }
+    }
+
+    /// A command-line flag sets `key` (`server.listen`, `data_dir`).
+    pub fn flag(&mut self, key: &str, flag: &str, value: impl Into<toml::Value>) {
+        self.flags
+            .insert(key.to_string(), (flag.to_string(), value.into()));
+    }
+
+    /// The data directory and where it came from.
+    pub fn data_dir(&self) -> Result<(PathBuf, Source), ConfigError> {
+        let mut value = (PathBuf::from("./data"), Source::Default);
+        if let Some((path, table)) = &self.file {
+            if let Some(v) = table.get("data_dir") {
+                let s = v.as_str().ok_or_else(|| ConfigError::Invalid {
+                    key: "data_dir".into(),
+                    value: v.to_string(),
+                    origin: Source::File(path.clone()),
+                    reason: "a path, as a string".into(),
+                })?;
+                value = (PathBuf::from(s), Source::File(path.clone()));
+            }
+        }
+        if let Some(v) = (self.env)("CPOR_DATA_DIR") {
+            value = (PathBuf::from(v), Source::Env("CPOR_DATA_DIR".into()));
+        }
+        if let Some((flag, toml::Value::String(s))) = self.flags.get("data_dir") {
+            value = (PathBuf::from(s), Source::Flag(flag.clone()));
+        }
+        if value.0.as_os_str().is_empty() {
+            return Err(ConfigError::Invalid {
+                key: "data_dir".into(),
+                value: String::new(),
+                origin: value.1,
+                reason: "must not be empty".into(),
+            });
+        }
+        Ok(value)
+    }
+
+    /// Reads section `name` as `T`: its defaults, then the file's
+    /// `[name]` table, the `CPOR_<NAME>_<KEY>` variables and the flags, each
+    /// value checked against the type of its default.
+    pub fn section<T: Serialize + DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<Section<T>, ConfigError> {
+        let toml::Value::Table(mut table) =
+            toml::Value::try_from(T::default()).expect("a section serialises to a table")
+        else {
+            panic!("section {name} is not a table");
+        };
+        let mut sources: BTreeMap<String, Source> =
+            table.keys().map(|k| (k.clone(), Source::Default)).collect();
+        let mut set = |table: &mut toml::Table, key: &str, value: toml::Value, source: Source| {
+            let Some(default) = table.get(key) else {
+                return Err(ConfigError::Unknown {
+                    key: format!("{name}.{key}"),
+                    origin: source,
+                });
+            };
+            let value =
+                same_type(default, value).map_err(|(value, expected)| ConfigError::Invalid {
+                    key: format!("{name}.{key}"),
+                    value,
+                    origin: source.clone(),
+                    reason: format!("expected {expected}"),
+                })?;
+            table.insert(key.to_string(), value);
+            sources.insert(key.to_string(), source);
+            Ok(())
+        };
+        if let Some((path, file)) = &self.file {
+            if let Some(section) = file.get(name) {
+                let toml::Value::Table(section) = section else {
+                    return Err(ConfigError::Invalid {
+                        key: name.to_string(),
+                        value: section.to_string(),
+                        origin: Source::File(path.clone()),
+                        reason: format!("expected a [{name}] table"),
+                    });
+                };
+                for (k, v) in section {
+                    set(&mut table, k, v.clone(), Source::File(path.clone()))?;
                 }
             }
         }
-        (slot, v) => *slot = v,
+        let keys: Vec<String> = table.keys().cloned().collect();
+        for key in keys {
+            let var = format!("CPOR_{}_{}", name.to_uppercase(), key.to_uppercase());
+            if let Some(raw) = (self.env)(&var) {
+                set(&mut table, &key, toml::Value::String(raw), Source::Env(var))?;
+            }
+        }
+        for (path, (flag, v)) in &self.flags {
+            if let Some(key) = path.strip_prefix(name).and_then(|k| k.strip_prefix('.')) {
+                set(&mut table, key, v.clone(), Source::Flag(flag.clone()))?;
+            }
+        }
+        let raw = T::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Invalid {
+            key: name.to_string(),
+            value: String::new(),
+            origin: Source::Default,
+            reason: e.to_string(),
+        })?;
+        Ok(Section {
+            name: name.to_string(),
+            raw,
+            sources,
+        })
     }
 }
 
-/// Overrides every known key from `<PREFIX>_<PATH>` variables, parsed as the
-/// type the key already has.
-fn apply_env(
-    value: &mut toml::Value,
-    prefix: &str,
-    get: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), String> {
-    let toml::Value::Table(table) = value else {
-        return Ok(());
+/// Converts `value` to the TOML type of `default`: strings from the
+/// environment parse as numbers and booleans; an integer is a float where a
+/// float is expected. On failure: the value as given, and what was expected.
+fn same_type(
+    default: &toml::Value,
+    value: toml::Value,
+) -> Result<toml::Value, (String, &'static str)> {
+    use toml::Value as V;
+    let shown = |v: &V| match v {
+        V::String(s) => s.clone(),
+        other => other.to_string(),
     };
-    for (key, slot) in table.iter_mut() {
-        let name = format!("{prefix}_{}", key.to_uppercase());
-        if let toml::Value::Table(_) = slot {
-            apply_env(slot, &name, get)?;
-            continue;
-        }
-        let Some(raw) = get(&name) else { continue };
-        let bad = |e: &dyn std::fmt::Display| format!("{name}=`{raw}`: {e}");
-        *slot = match slot {
-            toml::Value::Integer(_) => toml::Value::Integer(raw.parse().map_err(|e| bad(&e))?),
-            toml::Value::Float(_) => toml::Value::Float(raw.parse().map_err(|e| bad(&e))?),
-            toml::Value::Boolean(_) => toml::Value::Boolean(raw.parse().map_err(|e| bad(&e))?),
-            _ => toml::Value::String(raw.clone()),
-        };
+    match (default, value) {
+        (V::String(_), v @ V::String(_)) => Ok(v),
+        (V::Integer(_), v @ V::Integer(_)) => Ok(v),
+        (V::Integer(_), V::String(s)) => s
+            .trim()
+            .parse()
+            .map(V::Integer)
+            .map_err(|_| (s, "a whole number")),
+        (V::Float(_), v @ V::Float(_)) => Ok(v),
+        (V::Float(_), V::Integer(i)) => Ok(V::Float(i as f64)),
+        (V::Float(_), V::String(s)) => s.trim().parse().map(V::Float).map_err(|_| (s, "a number")),
+        (V::Boolean(_), v @ V::Boolean(_)) => Ok(v),
+        (V::Boolean(_), V::String(s)) => s
+            .trim()
+            .parse()
+            .map(V::Boolean)
+            .map_err(|_| (s, "true or false")),
+        (V::String(_), v) => Err((shown(&v), "a string")),
+        (V::Integer(_), v) => Err((shown(&v), "a whole number")),
+        (V::Float(_), v) => Err((shown(&v), "a number")),
+        (V::Boolean(_), v) => Err((shown(&v), "true or false")),
+        (_, v) => Ok(v),
     }
-    Ok(())
+}
+
+/// One section as read, with the source of each key, ready to be turned
+/// into typed values by the crate that owns it.
+pub struct Section<T> {
+    pub name: String,
+    pub raw: T,
+    sources: BTreeMap<String, Source>,
+}
+
+impl<T> Section<T> {
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+
+    /// The error for a bad value of `key`.
+    pub fn invalid(
+        &self,
+        key: &str,
+        value: impl fmt::Display,
+        reason: impl fmt::Display,
+    ) -> ConfigError {
+        ConfigError::Invalid {
+            key: format!("{}.{key}", self.name),
+            value: value.to_string(),
+            origin: self.source(key),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A time of day, `HH:MM` (Asia/Taipei wherever cpor uses one).
+    pub fn time_of_day(&self, key: &str, value: &str) -> Result<NaiveTime, ConfigError> {
+        NaiveTime::parse_from_str(value.trim(), "%H:%M")
+            .map_err(|_| self.invalid(key, value, "not a time of day (HH:MM, 24 h)"))
+    }
+
+    /// A whole number of seconds, at least `min`.
+    pub fn seconds(
+        &self,
+        key: &str,
+        value: u64,
+        min: u64,
+    ) -> Result<std::time::Duration, ConfigError> {
+        if value < min {
+            return Err(self.invalid(key, value, format!("at least {min} seconds")));
+        }
+        Ok(std::time::Duration::from_secs(value))
+    }
+
+    /// A share between 0 and 1.
+    pub fn share(&self, key: &str, value: f64) -> Result<f64, ConfigError> {
+        if !(0.0..=1.0).contains(&value) {
+            return Err(self.invalid(key, value, "a share between 0 and 1"));
+        }
+        Ok(value)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Serialize, Deserialize)]
+    #[serde(default, deny_unknown_fields)]
+    struct Demo {
+        keep: u64,
+        share: f64,
+        name: String,
+        on: bool,
+    }
+
+    impl Default for Demo {
+        fn default() -> Self {
+            Demo {
+                keep: 7,
+                share: 0.02,
+                name: "x".into(),
+                on: true,
+            }
+        }
+    }
+
+    fn layers(file: &str, env: &'static [(&'static str, &'static str)]) -> Layers {
+        Layers::from_parts(
+            Some((PathBuf::from("/etc/cpor.toml"), file.to_string())),
+            Box::new(move |name| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }),
+        )
+        .unwrap()
+    }
 
     #[test]
-    fn environment_overrides_file_which_overrides_defaults() {
-        let mut value = toml::Value::try_from(Config::default()).unwrap();
-        merge(
-            &mut value,
-            toml::from_str(
-                "data_dir = '/srv/cpor'\n[import]\nreject_floor = 5\nkeep_snapshots = 3",
-            )
-            .unwrap(),
+    fn environment_overrides_file_which_overrides_defaults_and_flags_win() {
+        let mut l = layers(
+            "data_dir = '/srv/cpor'\n[import]\nkeep = 3\nshare = 1\n",
+            &[("CPOR_IMPORT_KEEP", "9"), ("CPOR_IMPORT_NAME", "from env")],
         );
-        let env = |name: &str| match name {
-            "CPOR_IMPORT_KEEP_SNAPSHOTS" => Some("9".to_string()),
-            "CPOR_IMPORT_REJECT_SHARE" => Some("0.05".to_string()),
-            _ => None,
-        };
-        apply_env(&mut value, "CPOR", &env).unwrap();
-        let c: Config = value.try_into().unwrap();
-        assert_eq!(c.data_dir, PathBuf::from("/srv/cpor"));
-        assert_eq!(c.import.reject_floor, 5);
-        assert_eq!(c.import.keep_snapshots, 9);
-        assert_eq!(c.import.reject_share, 0.05);
-        assert_eq!(c.import.threads, 0);
+        l.flag("import.on", "--off", false);
+        let s: Section<Demo> = l.section("import").unwrap();
+        assert_eq!(s.raw.keep, 9);
+        assert_eq!(
+            s.raw.share, 1.0,
+            "an integer is a float where one is expected"
+        );
+        assert_eq!(s.raw.name, "from env");
+        assert!(!s.raw.on);
+        assert_eq!(s.source("keep"), Source::Env("CPOR_IMPORT_KEEP".into()));
+        assert_eq!(s.source("share"), Source::File("/etc/cpor.toml".into()));
+        assert_eq!(s.source("on"), Source::Flag("--off".into()));
+        let (dir, source) = l.data_dir().unwrap();
+        assert_eq!(dir, PathBuf::from("/srv/cpor"));
+        assert_eq!(source, Source::File("/etc/cpor.toml".into()));
     }
 
     #[test]
-    fn bad_environment_values_are_named() {
-        let mut value = toml::Value::try_from(Config::default()).unwrap();
-        let env = |name: &str| (name == "CPOR_IMPORT_REJECT_FLOOR").then(|| "many".to_string());
-        let err = apply_env(&mut value, "CPOR", &env).unwrap_err();
-        assert!(err.starts_with("CPOR_IMPORT_REJECT_FLOOR=`many`"), "{err}");
+    fn bad_values_name_the_key_the_value_and_the_source() {
+        let l = layers("", &[("CPOR_IMPORT_KEEP", "many")]);
+        let err = l.section::<Demo>("import").err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "import.keep = `many` (from environment variable CPOR_IMPORT_KEEP): expected a whole number"
+        );
+        let l = layers("[import]\nname = 5\n", &[]);
+        let err = l.section::<Demo>("import").err().unwrap().to_string();
+        assert!(
+            err.starts_with("import.name = `5` (from file /etc/cpor.toml)"),
+            "{err}"
+        );
+        let s: Section<Demo> = Layers::defaults().section("import").unwrap();
+        let err = s.time_of_day("name", "25:00").unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "import.name = `25:00` (from the built-in default): not a time of day (HH:MM, 24 h)"
+        );
     }
 
     #[test]
-    fn the_example_file_is_complete_and_valid() {
-        let text = include_str!("../../cpor.example.toml");
-        let parsed: Config =
-            toml::from_str(text).expect("cpor.example.toml parses with deny_unknown_fields");
-        let defaults = Config::default();
-        assert_eq!(parsed.import.reject_share, defaults.import.reject_share);
-        assert_eq!(parsed.import.keep_snapshots, defaults.import.keep_snapshots);
-        assert_eq!(parsed.mail.window_start, defaults.mail.window_start);
-        assert_eq!(parsed.mail.retry_hours, defaults.mail.retry_hours);
-        assert_eq!(parsed.mail.flood_share, defaults.mail.flood_share);
+    fn unknown_sections_and_keys_are_errors() {
+        let err = Layers::from_parts(
+            Some(("c.toml".into(), "[mial]\nfrom = 'x'\n".into())),
+            Box::new(|_| None),
+        )
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(err.starts_with("mial: no such setting"), "{err}");
+        let l = layers("[import]\nkep = 3\n", &[]);
+        let err = l.section::<Demo>("import").err().unwrap().to_string();
+        assert!(err.starts_with("import.kep: no such setting"), "{err}");
     }
 }

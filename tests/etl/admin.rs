@@ -1,7 +1,7 @@
 //! The administrators' commands: `case`, `dump`, `snapshots`, `rollback`,
 //! and `--help`.
 
-use crate::util::{sample, Env};
+use crate::util::{sample, Env, Run};
 
 fn two_nights() -> Env {
     let env = Env::new();
@@ -159,4 +159,53 @@ fn help_documents_the_exit_codes() {
     }
     let run = env.etl(&["import"]);
     assert_eq!(run.code, 1, "a usage error exits 1");
+}
+
+/// A bad setting is found before anything is touched: the key, the value
+/// and where it came from are named, and the data directory is not even
+/// created (issue: `mail.from` used to be parsed only after publishing).
+#[test]
+fn a_bad_setting_stops_import_before_any_work() {
+    let env = Env::new();
+    for (var, value, key) in [
+        ("CPOR_MAIL_FROM", "no address here", "mail.from"),
+        ("CPOR_MAIL_WINDOW_START", "7 o'clock", "mail.window_start"),
+        ("CPOR_IMPORT_REJECT_SHARE", "lots", "import.reject_share"),
+    ] {
+        let run: Run = env
+            .command()
+            .arg("import")
+            .arg(sample("20261123"))
+            .env(var, value)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{var}: {}", run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "{key} = `{value}` (from environment variable {var})"
+            )),
+            "{var}: {}",
+            run.stderr
+        );
+        assert!(!env.data().exists(), "nothing created before the check");
+    }
+    // The same from a file names the file.
+    let file = env.dir.path().join("cpor.toml");
+    std::fs::write(&file, "[mail]\nfrom = 'x'\n").unwrap();
+    let run: Run = env
+        .command()
+        .arg("--config")
+        .arg(&file)
+        .arg("send")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains(&format!("mail.from = `x` (from file {})", file.display())),
+        "{}",
+        run.stderr
+    );
 }

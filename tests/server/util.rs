@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use etl::config::Config;
 use etl::import::{self, ImportOptions};
-use settings::Config;
 
 pub const CAPTCHA: &str = "123456";
 pub const PASSWORD: &str = "correct horse battery";
@@ -48,10 +48,7 @@ impl Data {
     }
 
     pub fn config(&self) -> Config {
-        Config {
-            data_dir: self.path(),
-            ..Config::default()
-        }
+        Config::with_data_dir(self.path())
     }
 
     pub fn import(&self, night: &str) {

@@ -632,6 +632,50 @@ fn a_captcha_works_once_and_a_fixed_one_needs_loopback() {
     );
 }
 
+/// A bad setting stops the server before it listens, naming the key, the
+/// value and its source.
+#[test]
+fn a_bad_setting_stops_the_server_before_it_listens() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value, key) in [
+        ("CPOR_SERVER_LISTEN", "localhost", "server.listen"),
+        (
+            "CPOR_SERVER_MAINTENANCE_START",
+            "half past midnight",
+            "server.maintenance_start",
+        ),
+        ("CPOR_MAIL_FROM", "nobody", "mail.from"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .env(var, value)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{var}: {err}");
+        assert!(
+            err.contains(&format!(
+                "{key} = `{value}` (from environment variable {var})"
+            )),
+            "{var}: {err}"
+        );
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+        assert!(!dir.path().join("data").exists(), "nothing created");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .args(["--listen", "127.0.0.1:not-a-port"])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("server.listen = `127.0.0.1:not-a-port` (from flag --listen)"),
+        "{err}"
+    );
+}
+
 #[test]
 fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
     let data = Data::sample();

@@ -4,8 +4,8 @@
 use anyhow::{anyhow, bail, Result};
 use rusqlite::{params, OptionalExtension};
 
+use crate::config::Config;
 use mail::outbox::counts_by_state;
-use settings::Config;
 
 pub enum Action {
     List {

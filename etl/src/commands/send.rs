@@ -4,9 +4,9 @@
 use anyhow::{anyhow, Result};
 use serde::Serialize;
 
+use crate::config::Config;
 use crate::import::exit;
 use mail::send;
-use settings::Config;
 
 use crate::notify::catch_up;
 use store::layout::Store;
@@ -61,18 +61,17 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     }
     if summary.outside_window {
         println!(
-            "outside the send window ({}–{} Asia/Taipei); nothing sent (use --now to send anyway)",
-            config.mail.window_start, config.mail.window_end
+            "outside the send window ({} Asia/Taipei); nothing sent (use --now to send anyway)",
+            config.mail.window
         );
         return Ok(0);
     }
-    let target = if config.mail.smtp_host.is_empty() {
-        format!(
+    let target = match &config.mail.relay {
+        None => format!(
             "as .eml files under {}",
             config.data_dir.join("mail").display()
-        )
-    } else {
-        format!("to {}:{}", config.mail.smtp_host, config.mail.smtp_port)
+        ),
+        Some(relay) => format!("to {}:{}", relay.host, relay.port),
     };
     println!(
         "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",

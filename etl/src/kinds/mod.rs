@@ -196,7 +196,7 @@ pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
 /// parsed in chunks, in parallel. The size alone
 /// decides the chunks, so the output never depends on the thread count (and
 /// the chunks never change it either: a test compares).
-pub const CHUNK: usize = settings::DEFAULT_CHUNK_BYTES as usize;
+pub const CHUNK: usize = 4 << 20;
 
 /// One data file, its header checked, ready to scan.
 pub struct DataFile<'a> {

@@ -9,14 +9,14 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
-use settings::MailConfig;
+use mail::MailSettings;
 use store::layout::{SnapshotFile, Store};
 
 /// Compares `to` with `from` (the snapshot it replaced; `None` on a first
 /// load) and queues the night's mail.
 pub fn notify(
     data_dir: &Path,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     from: Option<&SnapshotFile>,
     to: &SnapshotFile,
     now: DateTime<Utc>,
@@ -65,7 +65,7 @@ pub fn clear_pending(store: &Store) -> std::io::Result<()> {
 /// Call with the import lock held. Returns what it queued, if anything.
 pub fn catch_up(
     store: &Store,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     now: DateTime<Utc>,
 ) -> Result<Option<queue::QueueSummary>, String> {
     let path = store.root.join(PENDING);

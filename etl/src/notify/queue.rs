@@ -22,7 +22,6 @@ use std::sync::mpsc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use lettre::message::Mailbox;
 use rayon::prelude::*;
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -30,10 +29,9 @@ use serde::Serialize;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use mail::outbox::addresses;
 use mail::render::{self, CaseView, Kind, View};
-use mail::{message_id, parse_hhmm, url_encode, window_opening};
+use mail::{message_id, url_encode, window_opening, MailSettings};
 use schemas::date::taipei;
 use schemas::date::{compact, roc, to_int};
-use settings::MailConfig;
 use store::secret;
 
 /// What a night's queueing did, for the report and the summary.
@@ -131,7 +129,7 @@ impl About<'_> {
 /// --force of an old night): its differences are history, not news.
 pub fn queue(
     data_dir: &Path,
-    cfg: &MailConfig,
+    cfg: &MailSettings,
     night: NaiveDate,
     changes: &Changes,
     first_load: bool,
@@ -148,10 +146,7 @@ pub fn queue(
             Some("the night is older than the snapshot it replaced: nothing is new".into());
         return Ok(summary);
     }
-    let from: Mailbox = cfg
-        .from
-        .parse()
-        .map_err(|e| format!("mail.from `{}`: {e}", cfg.from))?;
+    let from = &cfg.from;
     let key = secret::load_or_create_key(data_dir).map_err(|e| format!("secret key: {e}"))?;
     let mut accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
     let mut outbox = mail::outbox::open(data_dir).map_err(|e| e.to_string())?;
@@ -170,7 +165,7 @@ pub fn queue(
     let has = |email: &str, kind: Kind| {
         existing.contains(&(email.to_string(), kind.as_str().to_string()))
     };
-    let site = cfg.site_url.trim_end_matches('/');
+    let site = cfg.site_url.as_str();
     let base_view = |email: &str, cases: Vec<CaseView>| View {
         subject: String::new(),
         email: email.to_string(),
@@ -224,7 +219,7 @@ pub fn queue(
                         }
                     };
                     let (token, hash) = secret::new_token().map_err(|e| e.to_string())?;
-                    let expires = now + Duration::days(cfg.activation_days as i64);
+                    let expires = now + cfg.activation;
                     tx.prepare_cached(
                         "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
                          VALUES (?1, ?2, 'activate', ?3, ?4)",
@@ -343,8 +338,8 @@ pub fn queue(
         let keep_entries = !grants || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
         view.subject = render::subject(job.kind, &view.cases);
-        let id = message_id(night, job.email, job.kind, &from);
-        match render::render(job.kind, &view, &from, &id, date) {
+        let id = message_id(night, job.email, job.kind, from);
+        match render::render(job.kind, &view, from, &id, date) {
             Ok(r) => Ok(NewItem {
                 cases: view.cases.len(),
                 email: job.email.to_string(),
@@ -358,11 +353,9 @@ pub fn queue(
         }
     };
 
-    let start = parse_hhmm(&cfg.window_start)?;
-    let end = parse_hhmm(&cfg.window_end)?;
-    let opening = window_opening(now, start, end);
+    let opening = window_opening(now, cfg.window.start, cfg.window.end);
     let n = jobs.len().max(1) as i64;
-    let spread = cfg.spread_minutes as i64 * 60;
+    let spread = cfg.spread.num_seconds();
     let queued_at = now.to_rfc3339();
     let tx = outbox.transaction().map_err(sql)?;
     // Rendered in parallel, a chunk at a time, while this thread inserts the

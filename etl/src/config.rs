@@ -1,0 +1,124 @@
+//! What `cpor-etl` reads of the configuration: `data_dir`, `[import]` and
+//! `[mail]` (never the website's `[server]`), checked once at start-up,
+//! before any work (`settings` has the layers and the error type).
+
+use std::path::PathBuf;
+
+use mail::MailSettings;
+use serde::{Deserialize, Serialize};
+use settings::{ConfigError, Layers, Section};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportConfig {
+    /// A court is unusable when rejects exceed this share of its rows...
+    pub reject_share: f64,
+    /// ...and are at least this many.
+    pub reject_floor: u64,
+    /// Published snapshots to keep (by date).
+    pub keep_snapshots: u64,
+    /// Worker threads; 0 means one per core.
+    pub threads: u64,
+    /// Rejects listed in the report per court (all are counted).
+    pub max_listed_rejects: u64,
+    /// Files larger than about this are parsed in parallel chunks.
+    pub chunk_bytes: u64,
+}
+
+impl Default for ImportConfig {
+    fn default() -> Self {
+        let contract = schemas::contract();
+        ImportConfig {
+            reject_share: contract.defaults.reject_share,
+            reject_floor: contract.defaults.reject_floor,
+            keep_snapshots: 7,
+            threads: 0,
+            max_listed_rejects: 10_000,
+            chunk_bytes: crate::kinds::CHUNK as u64,
+        }
+    }
+}
+
+impl ImportConfig {
+    /// Checks `[import]`: the values are already numbers; their ranges are
+    /// checked here.
+    pub fn from_section(s: &Section<ImportConfig>) -> Result<ImportConfig, ConfigError> {
+        let c = s.raw.clone();
+        s.share("reject_share", c.reject_share)?;
+        if c.keep_snapshots == 0 {
+            return Err(s.invalid("keep_snapshots", 0, "at least 1 (the live snapshot)"));
+        }
+        if c.chunk_bytes < 64 {
+            return Err(s.invalid("chunk_bytes", c.chunk_bytes, "at least 64 bytes"));
+        }
+        Ok(c)
+    }
+}
+
+/// `cpor-etl`'s configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub import: ImportConfig,
+    pub mail: MailSettings,
+}
+
+impl Config {
+    /// Reads and checks everything `cpor-etl` uses.
+    pub fn load(layers: &Layers) -> Result<Config, ConfigError> {
+        Ok(Config {
+            data_dir: layers.data_dir()?.0,
+            import: ImportConfig::from_section(&layers.section("import")?)?,
+            mail: MailSettings::load(layers)?,
+        })
+    }
+
+    /// The built-in defaults with this data directory (tests, tools).
+    pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
+        let mut c = Config::load(&Layers::defaults()).expect("the defaults are valid");
+        c.data_dir = data_dir.into();
+        c
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_file_has_every_import_key_with_its_default() {
+        let text = include_str!("../../cpor.example.toml");
+        let layers = Layers::from_parts(
+            Some(("cpor.example.toml".into(), text.into())),
+            Box::new(|_| None),
+        )
+        .unwrap();
+        let c = Config::load(&layers).unwrap();
+        let d = ImportConfig::default();
+        assert_eq!(
+            toml::Value::try_from(&c.import).unwrap(),
+            toml::Value::try_from(&d).unwrap()
+        );
+        let table: toml::Table = toml::from_str(text).unwrap();
+        assert_eq!(
+            table["import"].as_table().unwrap().len(),
+            toml::Value::try_from(&d).unwrap().as_table().unwrap().len()
+        );
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_with_their_source() {
+        let layers = Layers::from_parts(
+            None,
+            Box::new(|n| (n == "CPOR_IMPORT_REJECT_SHARE").then(|| "2".to_string())),
+        )
+        .unwrap();
+        let err = Config::load(&layers).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "import.reject_share = `2` (from environment variable CPOR_IMPORT_REJECT_SHARE)"
+            ),
+            "{err}"
+        );
+    }
+}

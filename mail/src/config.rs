@@ -1,0 +1,316 @@
+//! The `[mail]` section: as written (`MailConfig`, every key a default that
+//! works on a laptop), and as used (`MailSettings`, parsed once at start-up:
+//! the sender a mailbox, the window times of day, the relay's security an
+//! enum). A bad value stops `cpor-etl` and `cpor-server` before any work,
+//! naming the key, the value and where it came from.
+
+use std::time::Duration as StdDuration;
+
+use chrono::{Duration, NaiveTime};
+use lettre::message::Mailbox;
+use serde::{Deserialize, Serialize};
+use settings::{ConfigError, Layers, Section};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    /// Whether imports queue mail at all.
+    pub enabled: bool,
+    /// The sender, `Name <address>`.
+    pub from: String,
+    /// Where the website is, for the links in mail.
+    pub site_url: String,
+    /// SMTP relay; empty: write each message as an .eml file under
+    /// `<data>/mail/` instead (the laptop default).
+    pub smtp_host: String,
+    pub smtp_port: u64,
+    /// `none`, `starttls` or `tls`.
+    pub smtp_security: String,
+    pub smtp_user: String,
+    pub smtp_password: String,
+    pub smtp_timeout_seconds: u64,
+    /// SMTP connections used at once.
+    pub smtp_connections: u64,
+    /// Mail goes out between these times, Asia/Taipei (HH:MM).
+    pub window_start: String,
+    pub window_end: String,
+    /// A night's mail is spread over the first this many minutes.
+    pub spread_minutes: u64,
+    /// First retry after this many seconds, doubling, with jitter...
+    pub retry_base_seconds: u64,
+    /// ...until this many hours after the first attempt.
+    pub retry_hours: u64,
+    /// How long an activation link works.
+    pub activation_days: u64,
+    /// Hold a night's digests when news touches more than this share of
+    /// all followed cases...
+    pub flood_share: f64,
+    /// ...and at least this many followed cases exist (a handful is noise).
+    pub flood_min_cases: u64,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            enabled: true,
+            from: "案件進度查詢 <noreply@cpor.localhost>".into(),
+            site_url: "http://localhost:8080".into(),
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_security: "none".into(),
+            smtp_user: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_seconds: 30,
+            smtp_connections: 4,
+            window_start: "07:00".into(),
+            window_end: "21:00".into(),
+            spread_minutes: 20,
+            retry_base_seconds: 300,
+            retry_hours: 72,
+            activation_days: 14,
+            flood_share: 0.3,
+            flood_min_cases: 100,
+        }
+    }
+}
+
+/// How the relay's connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// Plain SMTP (a relay on the same host or network).
+    None,
+    /// A plain connection upgraded with STARTTLS (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// The SMTP relay.
+#[derive(Debug, Clone)]
+pub struct Relay {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    /// User and password, when the relay needs a login.
+    pub login: Option<(String, String)>,
+    pub timeout: StdDuration,
+    /// Connections used at once.
+    pub connections: usize,
+}
+
+/// Mail goes out between these times of day, Asia/Taipei.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl Window {
+    pub fn contains(&self, t: NaiveTime) -> bool {
+        t >= self.start && t < self.end
+    }
+}
+
+impl std::fmt::Display for Window {
+    /// `07:00–21:00`
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}–{}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
+    }
+}
+
+/// `[mail]`, validated.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    pub enabled: bool,
+    pub from: Mailbox,
+    /// The website's public address, without a trailing slash.
+    pub site_url: String,
+    /// `None`: .eml files under `<data>/mail/`.
+    pub relay: Option<Relay>,
+    pub window: Window,
+    pub spread: Duration,
+    pub retry_base: StdDuration,
+    pub retry_for: Duration,
+    pub activation: Duration,
+    pub flood_share: f64,
+    pub flood_min_cases: u64,
+}
+
+impl MailSettings {
+    /// Reads and checks `[mail]`.
+    pub fn load(layers: &Layers) -> Result<MailSettings, ConfigError> {
+        MailSettings::from_section(&layers.section("mail")?)
+    }
+
+    pub fn from_section(s: &Section<MailConfig>) -> Result<MailSettings, ConfigError> {
+        let c = &s.raw;
+        let from: Mailbox = c.from.parse().map_err(|e| {
+            s.invalid(
+                "from",
+                &c.from,
+                format!("not a sender like `案件進度查詢 <noreply@example.tw>` ({e})"),
+            )
+        })?;
+        let site_url = c.site_url.trim().trim_end_matches('/').to_string();
+        let scheme_ok = site_url
+            .strip_prefix("https://")
+            .or_else(|| site_url.strip_prefix("http://"))
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
+        if !scheme_ok {
+            return Err(s.invalid(
+                "site_url",
+                &c.site_url,
+                "not a web address (http:// or https://, e.g. https://cpor.example.tw)",
+            ));
+        }
+        let relay = if c.smtp_host.trim().is_empty() {
+            None
+        } else {
+            let security = match c.smtp_security.trim() {
+                "none" => Security::None,
+                "starttls" => Security::StartTls,
+                "tls" => Security::Tls,
+                other => {
+                    return Err(s.invalid("smtp_security", other, "one of none, starttls, tls"))
+                }
+            };
+            let port = u16::try_from(c.smtp_port)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| s.invalid("smtp_port", c.smtp_port, "a port, 1 to 65535"))?;
+            if c.smtp_connections == 0 {
+                return Err(s.invalid("smtp_connections", 0, "at least 1"));
+            }
+            Some(Relay {
+                host: c.smtp_host.trim().to_string(),
+                port,
+                security,
+                login: (!c.smtp_user.is_empty())
+                    .then(|| (c.smtp_user.clone(), c.smtp_password.clone())),
+                timeout: s.seconds("smtp_timeout_seconds", c.smtp_timeout_seconds, 1)?,
+                connections: c.smtp_connections as usize,
+            })
+        };
+        let window = Window {
+            start: s.time_of_day("window_start", &c.window_start)?,
+            end: s.time_of_day("window_end", &c.window_end)?,
+        };
+        if window.start >= window.end {
+            return Err(s.invalid(
+                "window_end",
+                &c.window_end,
+                format!("must be later than window_start ({})", c.window_start),
+            ));
+        }
+        Ok(MailSettings {
+            enabled: c.enabled,
+            from,
+            site_url,
+            relay,
+            window,
+            spread: Duration::minutes(c.spread_minutes as i64),
+            retry_base: s.seconds("retry_base_seconds", c.retry_base_seconds, 0)?,
+            retry_for: Duration::hours(c.retry_hours as i64),
+            activation: Duration::days(c.activation_days.max(1) as i64),
+            flood_share: s.share("flood_share", c.flood_share)?,
+            flood_min_cases: c.flood_min_cases,
+        })
+    }
+
+    /// Whether links in mail, and so the website, are served over HTTPS.
+    pub fn https(&self) -> bool {
+        self.site_url.starts_with("https://")
+    }
+}
+
+impl Default for MailSettings {
+    /// The built-in defaults, validated.
+    fn default() -> Self {
+        MailSettings::load(&Layers::defaults()).expect("the defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn with_env(var: &'static str, value: &'static str) -> Result<MailSettings, ConfigError> {
+        let layers = Layers::from_parts(
+            None,
+            Box::new(move |name| (name == var).then(|| value.to_string())),
+        )?;
+        MailSettings::load(&layers)
+    }
+
+    #[test]
+    fn the_defaults_are_valid_and_typed() {
+        let m = MailSettings::default();
+        assert_eq!(m.from.email.domain(), "cpor.localhost");
+        assert!(m.relay.is_none());
+        assert_eq!(m.window.to_string(), "07:00–21:00");
+        assert!(!m.https());
+    }
+
+    #[test]
+    fn a_bad_sender_names_the_key_and_the_variable() {
+        let err = with_env("CPOR_MAIL_FROM", "not an address").unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("mail.from = `not an address` (from environment variable CPOR_MAIL_FROM): not a sender"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn bad_times_security_and_urls_are_refused() {
+        for (var, value, key) in [
+            ("CPOR_MAIL_WINDOW_START", "7am", "mail.window_start"),
+            ("CPOR_MAIL_WINDOW_END", "06:00", "mail.window_end"),
+            ("CPOR_MAIL_SITE_URL", "cpor.example.tw", "mail.site_url"),
+            ("CPOR_MAIL_FLOOD_SHARE", "1.5", "mail.flood_share"),
+        ] {
+            let err = with_env(var, value).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("{key} = `{value}`")), "{err}");
+        }
+        let layers = Layers::from_parts(
+            Some((
+                PathBuf::from("x.toml"),
+                "[mail]\nsmtp_host = 'relay'\nsmtp_security = 'ssl'\n".into(),
+            )),
+            Box::new(|_| None),
+        )
+        .unwrap();
+        let err = MailSettings::load(&layers).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "mail.smtp_security = `ssl` (from file x.toml): one of none, starttls, tls"
+        );
+    }
+
+    #[test]
+    fn the_example_file_documents_every_key_with_its_default() {
+        let text = include_str!("../../cpor.example.toml");
+        let layers = Layers::from_parts(
+            Some(("cpor.example.toml".into(), text.into())),
+            Box::new(|_| None),
+        )
+        .unwrap();
+        let s: Section<MailConfig> = layers.section("mail").unwrap();
+        let d = MailConfig::default();
+        let table: toml::Table = toml::from_str(text).unwrap();
+        let keys: Vec<&String> = table["mail"].as_table().unwrap().keys().collect();
+        let all = toml::Value::try_from(&d).unwrap();
+        assert_eq!(
+            keys.len(),
+            all.as_table().unwrap().len(),
+            "every key is in the example"
+        );
+        assert_eq!(toml::Value::try_from(&s.raw).unwrap(), all);
+    }
+}
