@@ -97,10 +97,7 @@ impl Layers {
     }
 
     /// Layers from a file's text (if any) and an environment lookup.
-    pub fn from_parts(
-        file: Option<(PathBuf, String)>,
-        env: Env,
-    ) -> Result<Layers, ConfigError> {
+    pub fn from_parts(file: Option<(PathBuf, String)>, env: Env) -> Result<Layers, ConfigError> {
         let file = match file {
             None => None,
             Some((path, text)) => {
