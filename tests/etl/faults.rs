@@ -314,3 +314,183 @@ fn user_defined_codes_decode_through_eudc_and_never_as_hkscs() {
     assert_eq!(tpd["udc_unmapped"], 7);
     assert_eq!(tpd["udc_mapped"], 0);
 }
+
+/// Makes a published (read-only) snapshot writable, for tests that damage it.
+fn writable(path: &Path) {
+    let mut perms = fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(path, perms).unwrap();
+}
+
+/// One character of an entry text changed in the live snapshot (請 → 講 in
+/// the fault test; here 檢 → 撿): SQLite's integrity checks pass, and the
+/// changed text used to be carried into the next night without a word. Now
+/// every use checks the checksum recorded at publishing: `dump` and
+/// `rollback` refuse it, and the next import carries nothing over from it.
+#[test]
+fn a_silently_changed_snapshot_is_never_dumped_rolled_back_to_or_carried_over() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let live = env.data().join("snapshots").join(env.current());
+    writable(&live);
+    replace_bytes(&live, "檢送卷宗".as_bytes(), "撿送卷宗".as_bytes());
+
+    let dump = env.etl(&["dump"]);
+    assert_eq!(dump.code, 1, "{}", dump.stderr);
+    assert!(dump.stdout.is_empty(), "no partial dump: {}", dump.stdout);
+    assert!(dump.stderr.contains("DAMAGED"), "{}", dump.stderr);
+    assert!(
+        dump.stderr.contains("rollback"),
+        "says what to do: {}",
+        dump.stderr
+    );
+
+    // Night 2 has no HLD: it used to be carried over from night 1, changed
+    // text and all. Now it cannot be, and the report says why.
+    let run = env.import(&sample("20261124"), &[]);
+    assert_eq!(
+        env.current(),
+        "20261124-1.sqlite",
+        "tonight still publishes"
+    );
+    assert!(run.code != 0, "{}{}", run.stdout, run.stderr);
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(all.contains("DAMAGED"), "{all}");
+    let night2 = env.live_dump();
+    assert!(
+        !night2.contains("撿送"),
+        "the damaged text was carried over"
+    );
+    assert!(!night2.contains(r#""court":"HLD""#), "{night2}");
+    let report = env.report("20261124");
+    assert!(
+        report.to_string().contains("DAMAGED"),
+        "the report names the damage: {report}"
+    );
+
+    let back = env.etl(&["rollback", "20261123"]);
+    assert_eq!(back.code, 1, "{}", back.stderr);
+    assert!(back.stderr.contains("DAMAGED"), "{}", back.stderr);
+    assert_eq!(env.current(), "20261124-1.sqlite", "CURRENT unchanged");
+}
+
+/// 64 bytes flipped in the middle of the file: `dump` used to print the
+/// cases before the damage and then exit 1.
+#[test]
+fn a_structurally_damaged_snapshot_prints_no_partial_dump() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let live = env.data().join("snapshots").join(env.current());
+    writable(&live);
+    let mut bytes = fs::read(&live).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0xFF;
+    }
+    fs::write(&live, bytes).unwrap();
+    let dump = env.etl(&["dump"]);
+    assert_eq!(dump.code, 1);
+    assert!(dump.stdout.is_empty(), "{}", dump.stdout);
+    assert!(dump.stderr.contains("DAMAGED"), "{}", dump.stderr);
+    let list = env.etl(&["snapshots"]);
+    assert_eq!(list.code, 0);
+    assert!(list.stdout.contains("DAMAGED"), "{}", list.stdout);
+}
+
+/// A lock file that cannot be opened for writing (a read-only data
+/// directory) used to be reported as "another run holds the lock" (exit
+/// 5, "wait"); it is an error with the operating system's reason (exit 1).
+#[test]
+fn a_data_directory_that_cannot_be_written_is_an_error_not_a_held_lock() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let lock = env.data().join("import.lock");
+    // As root, permissions do not stop a write: make the file immutable.
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let protect = |on: bool| {
+        if root {
+            let flag = if on { "+i" } else { "-i" };
+            let ok = std::process::Command::new("chattr")
+                .arg(flag)
+                .arg(&lock)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "chattr {flag}");
+        } else {
+            let mut p = fs::metadata(&lock).unwrap().permissions();
+            p.set_readonly(on);
+            fs::set_permissions(&lock, p).unwrap();
+        }
+    };
+    protect(true);
+    let run = env.import(&sample("20261124"), &[]);
+    let rollback = env.etl(&["rollback", "20261123"]);
+    protect(false);
+    for (what, r) in [("import", &run), ("rollback", &rollback)] {
+        assert_eq!(r.code, 1, "{what}: {}", r.stderr);
+        assert!(
+            !r.stderr.contains("another cpor-etl"),
+            "{what}: not a held lock: {}",
+            r.stderr
+        );
+        assert!(
+            r.stderr.contains("Operation not permitted") || r.stderr.contains("Permission denied"),
+            "{what}: the OS error: {}",
+            r.stderr
+        );
+    }
+}
+
+/// `cpor-etl case … | head` used to panic on the closed pipe.
+#[test]
+fn commands_piped_into_a_reader_that_stops_do_not_panic() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    for args in [
+        &["case", "TPD", "民事", "115", "訴", "100"][..],
+        &["snapshots"][..],
+        &["dump"][..],
+    ] {
+        let mut child = env
+            .command()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take()); // the reader goes away at once
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}
+
+/// Temp files of `write_atomically` left by killed runs are removed by the
+/// next import; they used to stay for ever.
+#[test]
+fn temp_files_of_killed_runs_are_cleaned_by_the_next_import() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let dead = 4_000_000; // above Linux's pid_max: no such process
+    let stale = [
+        env.data().join(format!(".secret.key.tmp-{dead}")),
+        env.data().join(format!(".notify.pending.tmp-{dead}")),
+        env.data()
+            .join("reports")
+            .join(format!(".20261124.json.tmp-{dead}")),
+    ];
+    for p in &stale {
+        fs::write(p, b"half").unwrap();
+    }
+    assert!(env.import(&sample("20261124"), &[]).code <= 3);
+    for p in &stale {
+        assert!(!p.exists(), "{} is still there", p.display());
+    }
+}
