@@ -49,8 +49,8 @@ pub struct ImportOptions {
 pub enum ImportError {
     #[error(transparent)]
     Batch(#[from] BatchError),
-    #[error("{0}")]
-    Locked(String),
+    #[error(transparent)]
+    Locked(#[from] store::layout::LockError),
     #[error("batch {batch} is older than the live snapshot {live}; nothing imported (use --force to import it anyway)")]
     Older { batch: String, live: String },
     #[error("{0}")]
@@ -63,7 +63,8 @@ impl ImportError {
             ImportError::Batch(
                 BatchError::Incomplete(_) | BatchError::BadName(_) | BatchError::BadManifest { .. },
             ) => exit::NOT_PUBLISHED,
-            ImportError::Locked(_) => exit::LOCKED,
+            ImportError::Locked(store::layout::LockError::Held { .. }) => exit::LOCKED,
+            ImportError::Locked(store::layout::LockError::Io { .. }) => exit::ERROR,
             ImportError::Batch(BatchError::Io { .. })
             | ImportError::Older { .. }
             | ImportError::Internal(_) => exit::ERROR,
@@ -347,7 +348,7 @@ pub fn run(
     }
     clock.lap("diff and queue mail");
     for gone in store
-        .retain(config.import.keep_snapshots as usize)
+        .retain(config.import.keep_snapshots as usize, &[])
         .map_err(|e| internal("retention")(&e))?
     {
         tracing::info!("removed old snapshot {}", gone.name());

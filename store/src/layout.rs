@@ -5,21 +5,31 @@
 //! <data>/snapshots/20261124-1.sqlite  published snapshots, read-only files
 //! <data>/snapshots/.building-*        a build in progress (stale after a crash)
 //! <data>/reports/20261124.json        one report per import run
+//! <data>/snapshots/20261124-1.sqlite.sha256  its checksum, as sha256sum writes it
 //! <data>/import.lock                  held by the one running import
 //! ```
 //!
-//! Publishing: the snapshot is built in a temp file, fsynced, renamed to its
-//! final name, and the directory fsynced; then `CURRENT` is replaced the same
-//! way (temp file, fsync, rename, fsync directory). A crash at any moment
-//! leaves `CURRENT` naming either the old snapshot or the new one, both
-//! complete. A re-run of the same night gets a new build number, so a
-//! published file is never replaced or modified.
+//! Publishing: the snapshot is built in a temp file, fsynced, its SHA-256
+//! recorded beside it (`<name>.sha256`, fsynced), renamed to its final name,
+//! and the directory fsynced; then `CURRENT` is replaced the same way (temp
+//! file, fsync, rename, fsync directory). A crash at any moment leaves
+//! `CURRENT` naming either the old snapshot or the new one, both complete. A
+//! re-run of the same night gets a new build number, so a published file is
+//! never replaced or modified.
+//!
+//! Every use of a published snapshot (carry-over, the mail's diff, rollback,
+//! `dump`, serving) first checks its content against the recorded checksum
+//! (`Store::verify`): SQLite's own checks pass on a file whose text was
+//! silently changed, and a damaged snapshot must never be carried into the
+//! next night or shown to anyone. `sha256sum -c <name>.sha256` checks the
+//! same by hand.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
 
 use crate::failpoint::pause;
 use schemas::date::{compact, parse_batch_date};
@@ -28,6 +38,7 @@ const CURRENT: &str = "CURRENT";
 const CURRENT_TMP: &str = "CURRENT.tmp";
 const BUILDING: &str = ".building-";
 const SUFFIX: &str = ".sqlite";
+const CHECKSUM: &str = ".sha256";
 
 /// A published snapshot file: `<date>-<build>.sqlite`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -40,6 +51,11 @@ pub struct SnapshotFile {
 impl SnapshotFile {
     pub fn name(&self) -> String {
         format!("{}-{}{SUFFIX}", compact(self.date), self.build)
+    }
+
+    /// Where its checksum is recorded: `<file>.sha256`.
+    pub fn checksum_path(&self) -> PathBuf {
+        checksum_path(&self.path)
     }
 
     fn parse(dir: &Path, name: &str) -> Option<SnapshotFile> {
@@ -65,6 +81,59 @@ pub struct Lock {
     _file: File,
 }
 
+/// Why a lock was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum LockError {
+    /// Another process holds it: wait for it (exit 5).
+    #[error("another cpor-etl {what} is running ({holder}, lock {path}); nothing changed")]
+    Held {
+        what: &'static str,
+        holder: String,
+        path: PathBuf,
+    },
+    /// The lock file cannot be made or locked at all (a read-only data
+    /// directory, a full disk, a permission): an error, not a wait.
+    #[error("{path}: cannot take the {what} lock: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Why a published snapshot must not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum Damaged {
+    #[error(
+        "{file}: no checksum recorded ({checksum} is missing or unreadable: {reason}); \
+         it cannot be trusted. Re-import its night's batch with `cpor-etl import --force`, \
+         or roll back to another kept snapshot"
+    )]
+    NoChecksum {
+        file: PathBuf,
+        checksum: PathBuf,
+        reason: String,
+    },
+    #[error(
+        "{file} is DAMAGED: its content's SHA-256 is {found}, but {recorded} was recorded when it \
+         was published. Do not use it: roll back to another kept snapshot \
+         (`cpor-etl snapshots`, `cpor-etl rollback <date>`) or re-import its night's batch \
+         with `cpor-etl import --force`, and check the disk"
+    )]
+    Mismatch {
+        file: PathBuf,
+        recorded: String,
+        found: String,
+    },
+    #[error("{file}: cannot be read to check it: {source}")]
+    Unreadable {
+        file: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
 impl Store {
     pub fn new(root: impl Into<PathBuf>) -> Store {
         Store { root: root.into() }
@@ -85,43 +154,51 @@ impl Store {
     }
 
     /// Takes the import lock, or says who holds it.
-    pub fn lock(&self) -> Result<Lock, String> {
+    pub fn lock(&self) -> Result<Lock, LockError> {
         self.lock_named("import.lock", "import or rollback")
     }
 
     /// Takes the lock of `send`.
-    pub fn send_lock(&self) -> Result<Lock, String> {
+    pub fn send_lock(&self) -> Result<Lock, LockError> {
         self.lock_named("send.lock", "send")
     }
 
-    fn lock_named(&self, name: &str, what: &str) -> Result<Lock, String> {
+    fn lock_named(&self, name: &str, what: &'static str) -> Result<Lock, LockError> {
         let path = self.root.join(name);
+        let io = |source| LockError::Io {
+            what,
+            path: path.clone(),
+            source,
+        };
         let mut file = OpenOptions::new()
             .create(true)
             .truncate(false)
             .read(true)
             .write(true)
             .open(&path)
-            .map_err(|e| format!("{}: cannot open: {e}", path.display()))?;
+            .map_err(io)?;
         match file.try_lock() {
             Ok(()) => {
                 file.set_len(0).ok();
                 let _ = writeln!(file, "pid {}", std::process::id());
                 Ok(Lock { _file: file })
             }
-            Err(fs::TryLockError::WouldBlock) => {
-                let holder = fs::read_to_string(&path).unwrap_or_default();
-                Err(format!(
-                    "another cpor-etl {what} is running ({}, lock {}); nothing changed",
-                    holder.trim(),
-                    path.display()
-                ))
-            }
-            Err(fs::TryLockError::Error(e)) => Err(format!("{}: cannot lock: {e}", path.display())),
+            Err(fs::TryLockError::WouldBlock) => Err(LockError::Held {
+                what,
+                holder: fs::read_to_string(&path)
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string(),
+                path,
+            }),
+            Err(fs::TryLockError::Error(e)) => Err(io(e)),
         }
     }
 
-    /// Removes what a killed run left behind. Call with the lock held.
+    /// Removes what a killed run left behind. Call with the lock held:
+    /// half-built snapshots, a half-written `CURRENT`, checksums whose
+    /// snapshot was never published, and the temp files of
+    /// `write_atomically` (`.<name>.tmp-<pid>`) whose process is gone.
     pub fn clean_stale(&self) -> io::Result<Vec<PathBuf>> {
         let mut removed = Vec::new();
         let tmp = self.root.join(CURRENT_TMP);
@@ -129,10 +206,22 @@ impl Store {
             fs::remove_file(&tmp)?;
             removed.push(tmp);
         }
-        if let Ok(entries) = fs::read_dir(self.snapshots_dir()) {
+        let snapshots = self.snapshots_dir();
+        for dir in [self.root.clone(), snapshots.clone(), self.reports_dir()] {
+            let entries = match fs::read_dir(&dir) {
+                Ok(e) => e,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
             for entry in entries {
                 let entry = entry?;
-                if entry.file_name().to_string_lossy().starts_with(BUILDING) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let stale = (dir == snapshots && name.starts_with(BUILDING))
+                    || (dir == snapshots
+                        && name.ends_with(CHECKSUM)
+                        && !dir.join(name.trim_end_matches(CHECKSUM)).exists())
+                    || temp_of_a_dead_process(&name);
+                if stale {
                     fs::remove_file(entry.path())?;
                     removed.push(entry.path());
                 }
@@ -217,6 +306,38 @@ impl Store {
         SnapshotFile::parse(&self.snapshots_dir(), name).filter(|f| f.path.is_file())
     }
 
+    /// Checks a published snapshot's content against the checksum recorded
+    /// when it was published. Call before using it for anything.
+    pub fn verify(&self, file: &SnapshotFile) -> Result<(), Damaged> {
+        let checksum = file.checksum_path();
+        let recorded = fs::read_to_string(&checksum)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                text.split_whitespace()
+                    .next()
+                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(str::to_ascii_lowercase)
+                    .ok_or_else(|| "not a SHA-256 line".to_string())
+            })
+            .map_err(|reason| Damaged::NoChecksum {
+                file: file.path.clone(),
+                checksum: checksum.clone(),
+                reason,
+            })?;
+        let found = sha256_file(&file.path).map_err(|source| Damaged::Unreadable {
+            file: file.path.clone(),
+            source,
+        })?;
+        if found != recorded {
+            return Err(Damaged::Mismatch {
+                file: file.path.clone(),
+                recorded,
+                found,
+            });
+        }
+        Ok(())
+    }
+
     /// Publishes a built and verified snapshot: makes it durable and
     /// read-only, gives it its final name, and points `CURRENT` at it.
     pub fn publish(&self, temp: &Path, date: NaiveDate) -> io::Result<SnapshotFile> {
@@ -226,8 +347,15 @@ impl Store {
         perms.set_readonly(true);
         fs::set_permissions(temp, perms)?;
         drop(file);
-        pause("before-snapshot-rename");
         let target = self.next_file(date)?;
+        // The checksum is on disk before the snapshot has its name: every
+        // published snapshot has one.
+        let sum = sha256_file(temp)?;
+        Store::write_atomically(
+            &target.checksum_path(),
+            format!("{sum}  {}\n", target.name()).as_bytes(),
+        )?;
+        pause("before-snapshot-rename");
         fs::rename(temp, &target.path)?;
         sync_dir(&self.snapshots_dir())?;
         pause("before-current-write");
@@ -249,9 +377,10 @@ impl Store {
         sync_dir(&self.root)
     }
 
-    /// Keeps the newest build of the latest `keep` dates, and the live one
-    /// whatever its date. Returns what was removed.
-    pub fn retain(&self, keep: usize) -> io::Result<Vec<SnapshotFile>> {
+    /// Keeps the newest build of the latest `keep` dates, the live one
+    /// whatever its date, and the snapshots named in `also_keep` (the mail
+    /// of a night still to be queued needs them). Returns what was removed.
+    pub fn retain(&self, keep: usize, also_keep: &[String]) -> io::Result<Vec<SnapshotFile>> {
         let live = self.live()?;
         let kept = self.kept()?;
         let mut dates: Vec<NaiveDate> = kept.iter().map(|f| f.date).collect();
@@ -264,8 +393,12 @@ impl Store {
                 .filter(|g| g.date == f.date)
                 .all(|g| g.build <= f.build);
             let wanted = keep_dates.contains(&f.date) && newest_of_its_date;
-            if !wanted && live.as_ref() != Some(f) {
+            if !wanted && live.as_ref() != Some(f) && !also_keep.contains(&f.name()) {
                 fs::remove_file(&f.path)?;
+                match fs::remove_file(f.checksum_path()) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => {}
+                }
                 removed.push(f.clone());
                 pause("after-first-removal");
             }
@@ -296,6 +429,41 @@ impl Store {
 
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
+}
+
+fn checksum_path(snapshot: &Path) -> PathBuf {
+    let mut p = snapshot.as_os_str().to_owned();
+    p.push(CHECKSUM);
+    PathBuf::from(p)
+}
+
+/// Lower-case hex SHA-256 of a file's bytes (SHA-NI where the CPU has it:
+/// a national snapshot of ~360 MB in about a quarter of a second).
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(schemas::hex(&hasher.finalize()))
+}
+
+/// `.<name>.tmp-<pid>` of `write_atomically`, left by a process no longer
+/// running (a live one may be writing it right now).
+fn temp_of_a_dead_process(name: &str) -> bool {
+    let Some(pid) = name
+        .strip_prefix('.')
+        .and_then(|n| n.rsplit_once(".tmp-"))
+        .and_then(|(_, pid)| pid.parse::<u32>().ok())
+    else {
+        return false;
+    };
+    pid != std::process::id() && !Path::new(&format!("/proc/{pid}")).exists()
 }
 
 #[cfg(test)]
@@ -343,7 +511,7 @@ mod tests {
         let oldest = store.find(d("20261120")).unwrap().unwrap();
         store.point_current(&oldest).unwrap();
         let removed: Vec<String> = store
-            .retain(2)
+            .retain(2, &[])
             .unwrap()
             .iter()
             .map(SnapshotFile::name)
@@ -374,8 +542,102 @@ mod tests {
         fs::write(dir.path().join(CURRENT_TMP), b"x").unwrap();
         let _held = store.lock().unwrap();
         let err = store.lock().unwrap_err();
-        assert!(err.contains("another cpor-etl import"), "{err}");
+        assert!(matches!(err, LockError::Held { .. }));
+        assert!(err.to_string().contains("another cpor-etl import"), "{err}");
         assert_eq!(store.clean_stale().unwrap().len(), 2);
         assert!(store.kept().unwrap().is_empty());
+    }
+
+    /// A snapshot whose text was changed by one character (SQLite's own
+    /// checks pass) is refused; so is one with no checksum.
+    #[test]
+    fn a_silently_changed_snapshot_fails_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        let tmp = store.temp_path(d("20261124"));
+        fs::write(&tmp, "法院 請求 entries".as_bytes()).unwrap();
+        let f = store.publish(&tmp, d("20261124")).unwrap();
+        store.verify(&f).unwrap();
+        let line = fs::read_to_string(f.checksum_path()).unwrap();
+        assert!(
+            line.ends_with("  20261124-1.sqlite\n"),
+            "sha256sum's format: {line}"
+        );
+        // 請 → 講: same length, same structure.
+        let mut perms = fs::metadata(&f.path).unwrap().permissions();
+        #[allow(clippy::permissions_set_readonly_false)]
+        perms.set_readonly(false);
+        fs::set_permissions(&f.path, perms).unwrap();
+        fs::write(&f.path, "法院 講求 entries".as_bytes()).unwrap();
+        let err = store.verify(&f).unwrap_err();
+        assert!(matches!(err, Damaged::Mismatch { .. }), "{err}");
+        assert!(err.to_string().contains("DAMAGED"), "{err}");
+        fs::remove_file(f.checksum_path()).unwrap();
+        assert!(matches!(
+            store.verify(&f).unwrap_err(),
+            Damaged::NoChecksum { .. }
+        ));
+    }
+
+    #[test]
+    fn retention_removes_checksums_with_their_snapshots_and_keeps_what_mail_needs() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        for day in ["20261121", "20261122", "20261123"] {
+            fake_publish(&store, day);
+        }
+        let removed = store.retain(1, &["20261121-1.sqlite".to_string()]).unwrap();
+        let names: Vec<String> = removed.iter().map(SnapshotFile::name).collect();
+        assert_eq!(names, vec!["20261122-1.sqlite"]);
+        assert!(!removed[0].checksum_path().exists());
+        assert!(store
+            .find(d("20261121"))
+            .unwrap()
+            .unwrap()
+            .checksum_path()
+            .exists());
+    }
+
+    /// Temp files of killed runs are removed; a running process's are not.
+    #[test]
+    fn temp_files_of_dead_processes_and_orphan_checksums_are_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        let dead = 4_000_000; // above Linux's pid_max
+        let stale = [
+            dir.path().join(format!(".secret.key.tmp-{dead}")),
+            dir.path().join(format!(".notify.pending.tmp-{dead}")),
+            store
+                .reports_dir()
+                .join(format!(".20261124.json.tmp-{dead}")),
+            store.snapshots_dir().join("20261124-9.sqlite.sha256"),
+        ];
+        let alive = store
+            .reports_dir()
+            .join(format!(".send.json.tmp-{}", std::process::id()));
+        for p in stale.iter().chain([&alive]) {
+            fs::write(p, b"x").unwrap();
+        }
+        let published = fake_publish(&store, "20261123");
+        let removed = store.clean_stale().unwrap();
+        for p in &stale {
+            assert!(removed.contains(p) && !p.exists(), "{}", p.display());
+        }
+        assert!(alive.exists(), "a running process's temp file stays");
+        assert!(published.checksum_path().exists());
+    }
+
+    /// A data directory that cannot be written is an error with the OS's
+    /// reason, not "another run holds the lock".
+    #[test]
+    fn an_unwritable_directory_is_not_a_held_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().join("does-not-exist"));
+        let err = store.lock().unwrap_err();
+        assert!(matches!(err, LockError::Io { .. }), "{err}");
+        assert!(err.to_string().contains("No such file"), "{err}");
     }
 }

@@ -4,7 +4,7 @@
 
 use anyhow::{anyhow, Result};
 
-use super::{as_of_by_court, open_snapshot, CaseJson, EXIT_NOT_FOUND};
+use super::{as_of_by_court, open_snapshot, print, CaseJson, EXIT_NOT_FOUND};
 use crate::kinds::{parse_int, CaseKey};
 use store::layout::Store;
 
@@ -36,9 +36,9 @@ pub fn run(store: &Store, args: &Args) -> Result<i32> {
         return Ok(EXIT_NOT_FOUND);
     };
     let as_of = as_of_by_court(&snapshot)?[&court];
-    println!(
-        "{}",
+    print(&format!(
+        "{}\n",
         serde_json::to_string_pretty(&CaseJson::new(&court, as_of, &case))?
-    );
+    ))?;
     Ok(0)
 }

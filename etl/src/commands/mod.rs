@@ -1,6 +1,7 @@
 //! The administrators' commands, one module each: `case`, `dump`,
-//! `snapshots`, `rollback`. Each takes the configuration and its own
-//! arguments and returns the process exit code.
+//! `snapshots`, `rollback`, `send`, `outbox`. Each takes the configuration
+//! (or the data directory) and its own arguments and returns the process
+//! exit code.
 
 pub mod case;
 pub mod dump;
@@ -23,7 +24,20 @@ use store::layout::Store;
 /// Exit code when the case asked for is not in the snapshot.
 pub const EXIT_NOT_FOUND: i32 = 4;
 
-/// Opens the live snapshot, or the newest kept build of `date`.
+/// Writes to standard output; a reader that went away (`| head`) is not an
+/// error worth a message or a panic.
+pub fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// Opens the live snapshot, or the newest kept build of `date`, after
+/// checking its content against the checksum recorded when it was
+/// published: nothing is printed from a damaged file.
 pub fn open_snapshot(store: &Store, date: Option<&str>) -> Result<Snapshot> {
     let file = match date {
         Some(d) => {
@@ -44,6 +58,7 @@ pub fn open_snapshot(store: &Store, date: Option<&str>) -> Result<Snapshot> {
             )
         })?,
     };
+    store.verify(&file)?;
     Snapshot::open(&file).with_context(|| format!("opening {}", file.path.display()))
 }
 

@@ -3,6 +3,7 @@
 use anyhow::Result;
 use serde::Serialize;
 
+use super::print;
 use crate::snapshot::read::Snapshot;
 use schemas::date::{compact, roc};
 use store::layout::Store;
@@ -25,9 +26,14 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
     let mut rows = Vec::new();
     for f in store.kept()?.into_iter().rev() {
         let bytes = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
-        let (cases, entries, error) = match Snapshot::open(&f).and_then(|s| s.size()) {
+        let checked = store.verify(&f).map_err(|e| e.to_string()).and_then(|()| {
+            Snapshot::open(&f)
+                .and_then(|s| s.size())
+                .map_err(|e| e.to_string())
+        });
+        let (cases, entries, error) = match checked {
             Ok((c, e)) => (Some(c), Some(e), None),
-            Err(e) => (None, None, Some(e.to_string())),
+            Err(e) => (None, None, Some(e)),
         };
         rows.push(Row {
             date: compact(f.date),
@@ -42,21 +48,24 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
         });
     }
     if json {
-        println!("{}", serde_json::to_string_pretty(&rows)?);
+        print(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
         return Ok(0);
     }
     if rows.is_empty() {
-        println!("no snapshots in {}", store.snapshots_dir().display());
+        print(&format!(
+            "no snapshots in {}\n",
+            store.snapshots_dir().display()
+        ))?;
         return Ok(0);
     }
-    println!(
-        "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}",
+    let mut text = format!(
+        "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}\n",
         "date", "ROC", "build", "live", "size", "cases", "entries"
     );
     for r in rows {
         let n = |v: Option<u64>| v.map_or_else(|| "?".to_string(), |v| v.to_string());
-        println!(
-            "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}{}",
+        text += &format!(
+            "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}{}\n",
             r.date,
             r.roc_date,
             r.build,
@@ -67,6 +76,7 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
             r.error.map(|e| format!("  ({e})")).unwrap_or_default()
         );
     }
+    print(&text)?;
     Ok(0)
 }
 
