@@ -7,6 +7,7 @@
 //! (`etl`) decides who gets which mail and hands it here; the website
 //! (`query-server`) queues its own kinds here too.
 
+pub mod bounce;
 pub mod config;
 pub mod outbox;
 pub mod render;

@@ -1,0 +1,327 @@
+//! Bounces that arrive later: delivery status notifications (RFC 3464).
+//!
+//! A relay that accepted a message may still fail to deliver it; it then
+//! mails a DSN to the envelope sender. Most arrive so, not as a refusal at
+//! RCPT or DATA. `parse` reads one message and gives, for every recipient it
+//! reports on, the address, the action and the enhanced status code, and
+//! what ties it back to our outbox: the original Message-ID (from the
+//! returned message or its headers, or Gmail's `X-Original-Message-ID`) and
+//! the VERP tag of the address the DSN was sent to. Only a `failed` action
+//! with a 5.x.x status is permanent; a `delayed` one (4.x.x) is news, not a
+//! bounce.
+//!
+//! MIME is mail-parser's job; the `message/delivery-status` body, a series
+//! of header blocks (one per message, then one per recipient), is read here.
+//! Older MTAs that send no DSN (Exim before 4.90, some appliances) still say
+//! `X-Failed-Recipients:`; those count as permanent failures without a code.
+
+use mail_parser::{MessageParser, MimeHeaders, PartType};
+
+/// What happened to one recipient, as the DSN says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Failed,
+    Delayed,
+    Delivered,
+    Relayed,
+    Expanded,
+}
+
+/// One recipient's report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounce {
+    /// The address that failed, lower-cased.
+    pub recipient: String,
+    pub action: Action,
+    /// The enhanced status code (`5.1.1`), if given.
+    pub status: Option<String>,
+    /// The remote server's words (`smtp; 550 5.1.1 user unknown`).
+    pub diagnostic: Option<String>,
+    /// The Message-ID of the message that bounced, with its angle brackets.
+    pub message_id: Option<String>,
+    /// The address the DSN was sent to (our envelope sender), lower-cased,
+    /// where the DSN says it (VERP: `bounces+<tag>@domain`).
+    pub to: Vec<String>,
+}
+
+impl Bounce {
+    /// A permanent failure: the address should get no more mail.
+    pub fn permanent(&self) -> bool {
+        self.action == Action::Failed && self.status.as_deref().is_none_or(|s| s.starts_with('5'))
+    }
+}
+
+/// Reads one message. An auto-reply or any message that is not a delivery
+/// report gives no bounce at all.
+pub fn parse(raw: &[u8]) -> Vec<Bounce> {
+    let Some(message) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    let mut to: Vec<String> = ["Delivered-To", "X-Original-To", "Envelope-To", "To"]
+        .iter()
+        .flat_map(|name| message.header_values(*name))
+        .flat_map(|v| {
+            v.as_address()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|a| a.address())
+                        .map(str::to_lowercase)
+                        .collect::<Vec<_>>()
+                })
+                .or_else(|| v.as_text().map(|t| vec![clean_address(t)]))
+                .unwrap_or_default()
+        })
+        .filter(|a| !a.is_empty())
+        .collect();
+    to.sort();
+    to.dedup();
+
+    let mut status_text: Option<String> = None;
+    let mut original_id: Option<String> = None;
+    for part in &message.parts {
+        let Some(ct) = part.content_type() else {
+            continue;
+        };
+        let (kind, sub) = (
+            ct.ctype().to_ascii_lowercase(),
+            ct.subtype().unwrap_or("").to_ascii_lowercase(),
+        );
+        match (kind.as_str(), sub.as_str(), &part.body) {
+            ("message", "delivery-status" | "global-delivery-status", body) => {
+                status_text = Some(match body {
+                    PartType::Text(t) => t.to_string(),
+                    _ => String::from_utf8_lossy(part.contents()).into_owned(),
+                });
+            }
+            ("message", "rfc822" | "global", PartType::Message(m)) => {
+                original_id = original_id.or(m.message_id().map(|id| format!("<{id}>")));
+            }
+            ("text", "rfc822-headers", _) | ("message", "rfc822-headers", _) => {
+                let text = String::from_utf8_lossy(part.contents()).into_owned();
+                original_id = original_id.or(field(&text, "Message-ID").map(|v| v.to_string()));
+            }
+            _ => {}
+        }
+    }
+
+    let Some(status_text) = status_text else {
+        // No DSN: an old-style bounce may still name its recipients.
+        let failed: Vec<String> = message
+            .header_values("X-Failed-Recipients")
+            .filter_map(|v| v.as_text())
+            .flat_map(|t| t.split(','))
+            .map(clean_address)
+            .filter(|a| a.contains('@'))
+            .collect();
+        return failed
+            .into_iter()
+            .map(|recipient| Bounce {
+                recipient,
+                action: Action::Failed,
+                status: None,
+                diagnostic: None,
+                message_id: original_id.clone(),
+                to: to.clone(),
+            })
+            .collect();
+    };
+
+    let blocks = blocks(&status_text);
+    let per_message = blocks.first().cloned().unwrap_or_default();
+    // Gmail and others name the original in the per-message block.
+    let id_from_report = ["X-Original-Message-ID", "Original-Message-ID"]
+        .iter()
+        .find_map(|name| lookup(&per_message, name))
+        .map(|v| v.trim().to_string());
+    let message_id = original_id.or(id_from_report).map(|id| {
+        let id = id.trim();
+        if id.starts_with('<') {
+            id.to_string()
+        } else {
+            format!("<{id}>")
+        }
+    });
+    blocks
+        .iter()
+        .skip(1)
+        .filter_map(|fields| {
+            let recipient = lookup(fields, "Final-Recipient")
+                .or_else(|| lookup(fields, "Original-Recipient"))
+                .map(address_field)?;
+            let action = match lookup(fields, "Action")?.trim().to_ascii_lowercase().as_str() {
+                "failed" => Action::Failed,
+                "delayed" => Action::Delayed,
+                "delivered" => Action::Delivered,
+                "relayed" => Action::Relayed,
+                "expanded" => Action::Expanded,
+                _ => return None,
+            };
+            let status = lookup(fields, "Status").and_then(|s| {
+                let code = s.split_whitespace().next()?.to_string();
+                let valid = code.split('.').count() == 3
+                    && code.split('.').all(|p| p.parse::<u16>().is_ok());
+                valid.then_some(code)
+            });
+            Some(Bounce {
+                recipient,
+                action,
+                status,
+                diagnostic: lookup(fields, "Diagnostic-Code").map(|d| d.trim().to_string()),
+                message_id: message_id.clone(),
+                to: to.clone(),
+            })
+        })
+        .collect()
+}
+
+/// The header blocks of a `message/delivery-status` body: fields separated
+/// by blank lines, continuation lines folded back in.
+fn blocks(text: &str) -> Vec<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    let mut block: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            if !block.is_empty() {
+                out.push(std::mem::take(&mut block));
+            }
+        } else if line.starts_with([' ', '\t']) {
+            if let Some((_, v)) = block.last_mut() {
+                v.push(' ');
+                v.push_str(line.trim());
+            }
+        } else if let Some((name, value)) = line.split_once(':') {
+            block.push((name.trim().to_string(), value.trim().to_string()));
+        }
+    }
+    if !block.is_empty() {
+        out.push(block);
+    }
+    out
+}
+
+fn lookup<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+/// A header field's value in a block of raw headers (unfolded).
+fn field<'a>(headers: &'a str, name: &str) -> Option<&'a str> {
+    headers.lines().find_map(|line| {
+        let (n, v) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// `rfc822; User@Example.com` → `user@example.com`.
+fn address_field(value: &str) -> String {
+    let v = value.split_once(';').map_or(value, |(_, a)| a);
+    clean_address(v)
+}
+
+fn clean_address(v: &str) -> String {
+    v.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+        .to_lowercase()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Vec<Bounce> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/support/dsn")
+            .join(name);
+        let raw = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        parse(&raw)
+    }
+
+    /// One check per MTA's format: who failed, how, and which of our
+    /// messages it was.
+    fn check(name: &str, recipient: &str, status: &str, to: &str) {
+        let got = sample(name);
+        assert_eq!(got.len(), 1, "{name}: {got:?}");
+        let b = &got[0];
+        assert_eq!(b.recipient, recipient, "{name}");
+        assert_eq!(b.status.as_deref(), Some(status), "{name}");
+        assert!(b.permanent(), "{name}");
+        assert_eq!(
+            b.message_id.as_deref(),
+            Some("<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>"),
+            "{name}"
+        );
+        assert!(b.to.iter().any(|t| t == to), "{name}: {:?}", b.to);
+        assert!(b.diagnostic.as_deref().is_some_and(|d| d.contains("550")), "{name}");
+    }
+
+    #[test]
+    fn postfix() {
+        check(
+            "postfix.eml",
+            "nobody@example.net",
+            "5.1.1",
+            "bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw",
+        );
+    }
+
+    #[test]
+    fn exim() {
+        check(
+            "exim.eml",
+            "gone@lawfirm.example.com",
+            "5.0.0",
+            "bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw",
+        );
+    }
+
+    #[test]
+    fn microsoft_365() {
+        check(
+            "microsoft365.eml",
+            "chen@contoso.example.com",
+            "5.1.10",
+            "bounces+1044.9a8b7c6d5e4f3021@cpor.example.tw",
+        );
+    }
+
+    #[test]
+    fn gmail() {
+        check(
+            "gmail.eml",
+            "wang.xiaoming.typo@gmail.com",
+            "5.1.1",
+            "bounces+1045.1122334455667788@cpor.example.tw",
+        );
+    }
+
+    #[test]
+    fn a_delay_is_not_a_bounce() {
+        let got = sample("postfix-delayed.eml");
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].action, Action::Delayed);
+        assert_eq!(got[0].status.as_deref(), Some("4.4.1"));
+        assert!(!got[0].permanent());
+    }
+
+    #[test]
+    fn an_old_exim_bounce_without_a_report_still_names_its_recipient() {
+        let got = sample("exim-legacy.eml");
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].recipient, "old@lawfirm.example.com");
+        assert!(got[0].permanent());
+        assert_eq!(
+            got[0].message_id.as_deref(),
+            Some("<20261124.approval.aa55aa55aa55aa55aa55@cpor.example.tw>")
+        );
+    }
+
+    #[test]
+    fn an_auto_reply_is_ignored() {
+        assert!(sample("auto-reply.eml").is_empty());
+        assert!(parse(b"not a message at all").is_empty());
+    }
+}
