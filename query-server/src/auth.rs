@@ -278,7 +278,7 @@ pub fn forgot(app: Arc<App>, email: String, ip: IpAddr) {
                         .map(|t| Some(format!("{site}/{path}?token={t}")))
                 }
                 Ok(None) => Ok(None),
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
         };
         match made {
