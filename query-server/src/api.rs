@@ -16,30 +16,21 @@ use schemas::text::clean;
 
 use crate::app::App;
 use crate::auth::{self, Login};
+use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
-use crate::live::{CaseKey, CaseRow};
-use crate::routes::OPENAPI;
+use crate::live::CaseRow;
+use crate::routes::cases::{case_path, parse_case};
 use crate::sessions::{Kind, Session};
 use store::accounts::Record;
 
+/// The API's description, served at `/api/v1/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../openapi.yaml");
+
+/// Every error body: a stable code for programs, a message for people.
 #[derive(Serialize)]
 pub struct Error {
     pub error: &'static str,
     pub message: String,
-}
-
-fn error(status: StatusCode, code: &'static str, message: &str) -> Resp {
-    Resp::json(
-        status,
-        &Error {
-            error: code,
-            message: message.to_string(),
-        },
-    )
-}
-
-pub fn not_found() -> Resp {
-    error(StatusCode::NOT_FOUND, "not_found", "找不到這個案件或資源。").route("/api/v1 not found")
 }
 
 #[derive(Serialize)]
@@ -104,87 +95,75 @@ struct CaseBody {
 }
 
 fn summary(r: &CaseRow) -> CaseSummary {
+    let (case, key) = (&r.case, &r.case.key);
     CaseSummary {
-        court: r.key.court.clone(),
+        court: case.court.clone(),
         court_name: clean(&r.court_name),
-        category: r.key.category.clone(),
-        year: r.key.year,
-        word: clean(&r.key.word),
-        number: r.key.number,
-        number_text: clean(&r.key.number_text()),
+        category: key.category.clone(),
+        year: key.year.into(),
+        word: clean(&key.word),
+        number: key.number.into(),
+        number_text: clean(&key.number_text()),
         division: clean(&r.division),
         status: clean(&r.status),
         latest_entry_date: r.entries.first().map(|(d, _)| roc(*d)),
-        url: format!("/api/v1{}", r.key.path()),
+        url: format!("/api/v1{}", case_path(case)),
     }
 }
 
-fn session(app: &App, req: &Req) -> Option<Session> {
-    let (s, persist) = app.sessions.get(req.bearer()?, Kind::Api)?;
+/// The session a bearer token names, or 401.
+fn session(app: &App, req: &Req) -> Result<Session, Failure> {
+    let (s, persist) = req
+        .bearer()
+        .and_then(|token| app.sessions.get(token, Kind::Api))
+        .ok_or(Failure::Unauthorised)?;
     if persist {
         app.record(Record::Seen {
             hash: s.hash,
             at: s.last_seen,
         });
     }
-    Some(s)
+    Ok(s)
 }
 
-fn unauthorised() -> Resp {
-    let mut r = error(
-        StatusCode::UNAUTHORIZED,
-        "unauthorised",
-        "請先登入（Bearer token）。",
-    );
-    r.header("www-authenticate", "Bearer");
-    r
-}
-
+/// Dispatch within `/api/v1`; every answer of a route carries its name,
+/// failures too.
 pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Resp {
     let m = &req.method;
+    let answer = |a: Answer| a.unwrap_or_else(|f| f.json(app, req));
     match s {
         ["openapi.yaml"] if m == Method::GET => {
             Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
                 .route("/api/v1/openapi.yaml")
         }
-        ["captcha"] if m == Method::POST => {
-            let id = app.captchas.create();
-            Resp::json(
-                StatusCode::CREATED,
-                &Captcha {
-                    image_url: format!("/captcha/{id}.png"),
-                    id,
-                    expires_in: app.cfg.server.captcha_ttl.as_secs(),
-                },
-            )
-            .route("/api/v1/captcha")
-        }
-        ["session"] if m == Method::POST => login(app, req).await.route("/api/v1/session"),
-        ["session"] if m == Method::DELETE => if let Some(s) = session(app, req) {
-            let _ = app
-                .sessions
-                .end(&app.accounts.lock().expect("accounts"), &s.hash);
-            Resp::new(StatusCode::NO_CONTENT, "application/json", Vec::new())
-        } else {
-            unauthorised()
-        }
-        .route("/api/v1/session"),
-        ["cases"] if m == Method::GET => cases(app, req).route("/api/v1/cases"),
+        ["captcha"] if m == Method::POST => answer(captcha(app)).route("/api/v1/captcha"),
+        ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
+        ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
+        ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
         ["cases", _, _, _, _, _] if m == Method::GET => {
-            case(app, req, &seg[1..]).route("/api/v1/cases/{key}")
+            answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
         }
-        _ => not_found(),
+        _ => Failure::NotFound.json(app, req),
     }
 }
 
-async fn login(app: &Arc<App>, req: &Req) -> Resp {
-    let Some(body) = req.json::<LoginBody>() else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad_request",
-            "需要 JSON：email、password、captcha_id、captcha。",
-        );
-    };
+fn captcha(app: &App) -> Answer {
+    let id = app.captchas.create()?;
+    Ok(Resp::json(
+        StatusCode::CREATED,
+        &Captcha {
+            image_url: format!("/captcha/{id}.png"),
+            id,
+            expires_in: app.cfg.server.captcha_ttl.as_secs(),
+        },
+    ))
+}
+
+async fn login(app: &Arc<App>, req: &Req) -> Answer {
+    let body = req.json::<LoginBody>().ok_or(Failure::BadRequest {
+        code: "bad_request",
+        message: "需要 JSON：email、password、captcha_id、captcha。",
+    })?;
     match auth::login(
         app,
         req.ip,
@@ -196,7 +175,7 @@ async fn login(app: &Arc<App>, req: &Req) -> Resp {
     )
     .await
     {
-        Login::Ok { id, session } => Resp::json(
+        Login::Ok { id, session } => Ok(Resp::json(
             StatusCode::CREATED,
             &SessionBody {
                 token: id,
@@ -204,106 +183,69 @@ async fn login(app: &Arc<App>, req: &Req) -> Resp {
                 idle_timeout: app.sessions.idle.num_seconds(),
                 expires_at: (session.created + app.sessions.max).to_rfc3339(),
             },
-        ),
-        Login::BadCaptcha => error(
-            StatusCode::BAD_REQUEST,
-            "bad_captcha",
-            "驗證碼不正確或已過期，請取得新的驗證碼。",
-        ),
-        Login::BadCredentials => error(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "帳號或密碼不正確。",
-        ),
-        Login::Throttled(wait) => {
-            let mut r = error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "throttled",
-                &format!("嘗試次數過多，請於 {wait} 秒後再試。"),
-            );
-            r.header("retry-after", &wait.to_string());
-            r
-        }
+        )),
+        Login::BadCaptcha => Err(Failure::BadRequest {
+            code: "bad_captcha",
+            message: "驗證碼不正確或已過期，請取得新的驗證碼。",
+        }),
+        Login::BadCredentials => Err(Failure::BadCredentials),
+        Login::Throttled(wait) => Err(Failure::Throttled(wait)),
     }
 }
 
-fn cases(app: &App, req: &Req) -> Resp {
-    let Some(s) = session(app, req) else {
-        return unauthorised();
-    };
-    let Some(live) = app.live.get() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "暫時無法提供服務。",
-        );
-    };
-    match live.cases_of(&s.email) {
-        Ok(rows) => Resp::json(
-            StatusCode::OK,
-            &CaseList {
-                snapshot_date: roc(live.date),
-                cases: rows.iter().map(summary).collect(),
-            },
-        ),
-        Err(e) => {
-            tracing::error!("api cases: {e}");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "暫時無法提供服務。",
-            )
-        }
+fn logout(app: &App, req: &Req) -> Answer {
+    let s = session(app, req)?;
+    let ended = app
+        .sessions
+        .end(&app.accounts.lock().expect("accounts"), &s.hash);
+    if let Err(e) = ended {
+        tracing::error!("ending an API session: {e}");
     }
+    Ok(Resp::new(
+        StatusCode::NO_CONTENT,
+        "application/json",
+        Vec::new(),
+    ))
 }
 
-fn case(app: &App, req: &Req, key: &[String]) -> Resp {
-    let Some(s) = session(app, req) else {
-        return unauthorised();
-    };
-    let Some(key) = CaseKey::from_segments(key) else {
-        return not_found();
-    };
-    let Some(live) = app.live.get() else {
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "暫時無法提供服務。",
-        );
-    };
-    match live.case_of(&s.email, &key) {
-        Ok(Some(r)) => {
-            app.record(Record::View {
-                account_id: s.account_id,
-                case: key.id(),
-                at: Utc::now(),
-            });
-            Resp::json(
-                StatusCode::OK,
-                &CaseBody {
-                    summary: summary(&r),
-                    as_of: r.as_of.map(roc),
-                    carried_over: r.carried_over,
-                    entries: r
-                        .entries
-                        .iter()
-                        .map(|(d, t)| Entry {
-                            posted: roc(*d),
-                            posted_iso: d.format("%Y-%m-%d").to_string(),
-                            text: clean(t),
-                        })
-                        .collect(),
-                },
-            )
-        }
-        Ok(None) => not_found(),
-        Err(e) => {
-            tracing::error!("api case: {e}");
-            error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "暫時無法提供服務。",
-            )
-        }
-    }
+fn cases(app: &App, req: &Req) -> Answer {
+    let s = session(app, req)?;
+    let live = app.live.get().ok_or(Failure::Unavailable(None))?;
+    let rows = live.cases_of(&s.email)?;
+    Ok(Resp::json(
+        StatusCode::OK,
+        &CaseList {
+            snapshot_date: roc(live.date),
+            cases: rows.iter().map(summary).collect(),
+        },
+    ))
+}
+
+fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
+    let s = session(app, req)?;
+    let case = parse_case(segments).ok_or(Failure::NotFound)?;
+    let live = app.live.get().ok_or(Failure::Unavailable(None))?;
+    let r = live.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
+    app.record(Record::View {
+        account_id: s.account_id,
+        case: case.id(),
+        at: Utc::now(),
+    });
+    Ok(Resp::json(
+        StatusCode::OK,
+        &CaseBody {
+            summary: summary(&r),
+            as_of: r.as_of.map(roc),
+            carried_over: r.carried_over,
+            entries: r
+                .entries
+                .iter()
+                .map(|(d, t)| Entry {
+                    posted: roc(*d),
+                    posted_iso: d.format("%Y-%m-%d").to_string(),
+                    text: clean(t),
+                })
+                .collect(),
+        },
+    ))
 }

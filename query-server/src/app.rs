@@ -43,22 +43,39 @@ pub struct App {
     mail: Mutex<Sender<()>>,
 }
 
+/// Why the server could not start on its data directory. The text is the
+/// whole story (it names the file), as `cpor-server` prints it.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("{path}: {error}")]
+    DataDir { path: String, error: std::io::Error },
+    /// The accounts or outbox database.
+    #[error("{0}")]
+    Database(schemas::MigrateError),
+    #[error("sessions: {0}")]
+    Sessions(rusqlite::Error),
+    #[error("secret key: {0}")]
+    Key(std::io::Error),
+}
+
 impl App {
     /// Opens everything; refuses settings that must not be used.
-    pub fn open(cfg: Config) -> Result<Arc<App>, String> {
+    pub fn open(cfg: Config) -> Result<Arc<App>, OpenError> {
         let data_dir = cfg.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+        std::fs::create_dir_all(&data_dir).map_err(|error| OpenError::DataDir {
+            path: data_dir.display().to_string(),
+            error,
+        })?;
         if let Some(fixed) = &cfg.server.fixed_captcha {
             tracing::warn!("server.fixed_captcha is on: every captcha is {fixed} (tests only)");
         }
         let maintenance = cfg.server.maintenance;
-        let accounts = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
-        let outbox = mail::outbox::open(&data_dir).map_err(|e| e.to_string())?;
-        let records_conn = store::accounts::open(&data_dir).map_err(|e| e.to_string())?;
+        let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
+        let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Database)?;
+        let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
-            .map_err(|e| format!("sessions: {e}"))?;
-        let key =
-            store::secret::load_or_create_key(&data_dir).map_err(|e| format!("secret key: {e}"))?;
+            .map_err(OpenError::Sessions)?;
+        let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();

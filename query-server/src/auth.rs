@@ -67,7 +67,8 @@ pub async fn login(
         if !password::verify(&password, stored) {
             return None;
         }
-        let account = account.expect("verified");
+        // Verified, so there is an account: no hash never verifies.
+        let account = account?;
         let conn = app2.accounts.lock().expect("accounts");
         match app2
             .sessions
@@ -278,7 +279,7 @@ pub fn forgot(app: Arc<App>, email: String, ip: IpAddr) {
                         .map(|t| Some(format!("{site}/{path}?token={t}")))
                 }
                 Ok(None) => Ok(None),
-                Err(e) => Err(e),
+                Err(e) => Err(e.into()),
             }
         };
         match made {

@@ -32,13 +32,13 @@ impl Captchas {
         }
     }
 
-    /// A new captcha's id.
-    pub fn create(&self) -> String {
-        let id = schemas::hex(&random_bytes::<16>().expect("randomness"));
+    /// A new captcha's id (an error only if the system has no randomness).
+    pub fn create(&self) -> std::io::Result<String> {
+        let id = schemas::hex(&random_bytes::<16>()?);
         let digits = match &self.fixed {
             Some(f) => f.clone(),
             None => {
-                let r = random_bytes::<6>().expect("randomness");
+                let r = random_bytes::<6>()?;
                 r.iter().map(|b| char::from(b'0' + b % 10)).collect()
             }
         };
@@ -54,7 +54,7 @@ impl Captchas {
         }
         map.insert(id.clone(), (digits, Instant::now()));
         order.push_back(id.clone());
-        id
+        Ok(id)
     }
 
     /// The digits of a live captcha (to draw it), without using it up.
@@ -102,11 +102,12 @@ pub const WIDTH: u32 = 200;
 pub const HEIGHT: u32 = 64;
 
 /// Draws the digits: each scaled, sheared and shifted at random, over
-/// noise lines and dots, as a grayscale PNG.
-pub fn png(digits: &str) -> Vec<u8> {
+/// noise lines and dots, as a grayscale PNG. An error only if the system
+/// has no randomness (the encoder writes to memory).
+pub fn png(digits: &str) -> std::io::Result<Vec<u8>> {
     let (w, h) = (WIDTH as usize, HEIGHT as usize);
     let mut img = vec![245u8; w * h];
-    let noise = random_bytes::<256>().expect("randomness");
+    let noise = random_bytes::<256>()?;
     let mut k = 0usize;
     let mut next = || {
         k = (k + 1) % noise.len();
@@ -156,10 +157,10 @@ pub fn png(digits: &str) -> Vec<u8> {
         let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().expect("png header");
-        writer.write_image_data(&img).expect("png data");
+        let mut writer = enc.write_header()?;
+        writer.write_image_data(&img)?;
     }
-    out
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -169,15 +170,15 @@ mod tests {
     #[test]
     fn a_captcha_works_once_and_expires() {
         let c = Captchas::new(Duration::from_millis(200), Some("123456".into()));
-        let id = c.create();
+        let id = c.create().unwrap();
         assert_eq!(c.digits(&id).as_deref(), Some("123456"));
         assert!(!c.take(&id, "654321"));
         // Wrong once: used up, the right answer no longer works.
         assert!(!c.take(&id, "123456"));
-        let id = c.create();
+        let id = c.create().unwrap();
         assert!(c.take(&id, "123456"));
         assert!(!c.take(&id, "123456"));
-        let id = c.create();
+        let id = c.create().unwrap();
         std::thread::sleep(Duration::from_millis(250));
         assert!(!c.take(&id, "123456"));
     }
@@ -185,11 +186,11 @@ mod tests {
     #[test]
     fn random_captchas_are_six_digits_and_draw_as_png() {
         let c = Captchas::new(Duration::from_secs(60), None);
-        let id = c.create();
+        let id = c.create().unwrap();
         let d = c.digits(&id).unwrap();
         assert_eq!(d.len(), 6);
         assert!(d.chars().all(|ch| ch.is_ascii_digit()));
-        let img = png(&d);
+        let img = png(&d).unwrap();
         assert_eq!(&img[1..4], b"PNG");
     }
 }

@@ -1,6 +1,7 @@
 //! The request and response as the handlers see them: a plain struct built
-//! from warp's extractors, and small helpers for forms, queries, cookies
-//! and percent-encoding. Handlers never touch warp types.
+//! from warp's extractors, and small helpers for forms, queries and cookies
+//! (decoding is `form_urlencoded`'s and `percent-encoding`'s). Handlers
+//! never touch warp's filters.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -69,48 +70,19 @@ impl Req {
     }
 }
 
-/// Decodes `%XX` escapes (and `+` as a space when `plus` is set); invalid
-/// UTF-8 becomes U+FFFD, which matches nothing.
-fn decode(bytes: &[u8], plus: bool) -> String {
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                        continue;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b'+' if plus => out.push(b' '),
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
+/// A path segment with its `%XX` escapes decoded (`+` stays a plus);
+/// invalid UTF-8 becomes U+FFFD, which matches nothing.
 pub fn percent_decode(bytes: &[u8]) -> String {
-    decode(bytes, false)
+    percent_encoding::percent_decode(bytes)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
+/// An `application/x-www-form-urlencoded` body or a query string: `+` is a
+/// space, a `%` without two hex digits stays as it is, invalid UTF-8
+/// becomes U+FFFD; of a repeated name, the last value counts.
 pub fn parse_urlencoded(bytes: &[u8]) -> HashMap<String, String> {
-    bytes
-        .split(|b| *b == b'&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = match kv.iter().position(|b| *b == b'=') {
-                Some(p) => (&kv[..p], &kv[p + 1..]),
-                None => (kv, &kv[..0]),
-            };
-            (decode(k, true), decode(v, true))
-        })
-        .collect()
+    form_urlencoded::parse(bytes).into_owned().collect()
 }
 
 /// Percent-encodes a path segment or query value.
@@ -211,6 +183,18 @@ mod tests {
         assert_eq!(percent_decode(b"100%"), "100%");
         assert_eq!(percent_decode(b"a+b"), "a+b");
         assert_eq!(encode("民事"), "%E6%B0%91%E4%BA%8B");
+    }
+
+    #[test]
+    fn decoding_keeps_bad_escapes_and_replaces_bad_utf8() {
+        let f = parse_urlencoded(b"a=%&b=%4&c=%zz1&d=%FF%41&e=1+1%2B1&e=2");
+        assert_eq!(f["a"], "%");
+        assert_eq!(f["b"], "%4");
+        assert_eq!(f["c"], "%zz1");
+        assert_eq!(f["d"], "\u{FFFD}A");
+        assert_eq!(f["e"], "2", "the last of a repeated name");
+        assert_eq!(parse_urlencoded(b"e=1+1%2B1")["e"], "1 1+1");
+        assert_eq!(percent_decode(b"%FF%"), "\u{FFFD}%");
     }
 
     #[test]

@@ -3,10 +3,15 @@
 //! (Asia/Taipei) and what follows become one iCalendar event (RFC 5545).
 //! The end is not known; the event lasts an hour and says so.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
 use sha2::{Digest, Sha256};
 
-/// The hearing an entry schedules: when, and the rest of the text.
+use schemas::date::roc;
+
+/// The hearing an entry schedules: when, and the rest of the text. Entries
+/// are free text, so the date is read more loosely than the export's
+/// (`schemas::date::parse_roc_date` wants two-digit months and days): a
+/// clerk's `113/8/10 9:30` is a hearing too.
 pub fn hearing(text: &str) -> Option<(NaiveDateTime, String)> {
     let t = text.trim_start();
     let (date, rest) = t.split_once(|c: char| c.is_whitespace() || c == '\u{3000}')?;
@@ -55,13 +60,7 @@ pub fn calendar(
     } else {
         what.to_string()
     };
-    let roc = format!(
-        "{}/{:02}/{:02} {}",
-        when.year() - 1911,
-        when.month(),
-        when.day(),
-        when.format("%H:%M")
-    );
+    let at = format!("{} {}", roc(when.date()), when.format("%H:%M"));
     let lines = [
         "BEGIN:VCALENDAR".to_string(),
         "VERSION:2.0".into(),
@@ -86,7 +85,7 @@ pub fn calendar(
         format!(
             "DESCRIPTION:{}",
             escape(&format!(
-                "{title}\n{roc} {what}\n結束時間未知，以一小時估計。庭期以法院傳票或通知書為準。"
+                "{title}\n{at} {what}\n結束時間未知，以一小時估計。庭期以法院傳票或通知書為準。"
             ))
         ),
         "END:VEVENT".into(),
@@ -129,6 +128,13 @@ mod tests {
         assert!(hearing("準備程序").is_none());
         assert!(hearing("函查 113/08/10").is_none());
         assert!(hearing("113/02/30 10:00 不存在的日子").is_none());
+    }
+
+    #[test]
+    fn single_digit_months_and_days_are_hearings_too() {
+        let (when, what) = hearing("113/8/1 9:30 第3法庭").unwrap();
+        assert_eq!(when.to_string(), "2024-08-01 09:30:00");
+        assert_eq!(what, "第3法庭");
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod captcha;
 pub mod config;
+pub mod failure;
 pub mod http;
 pub mod ics;
 pub mod live;

@@ -17,6 +17,34 @@ use chrono::NaiveDate;
 use rusqlite::{Connection, OptionalExtension};
 
 use schemas::date::from_int;
+use schemas::{CaseKey, CaseRef};
+
+/// Why a snapshot could not be opened or read. The text names the file.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Open(schemas::OpenError),
+    #[error("{path}: {error}")]
+    BatchDateUnreadable {
+        path: String,
+        error: rusqlite::Error,
+    },
+    #[error("{path}: batch_date `{value}`")]
+    BatchDate { path: String, value: String },
+    #[error("{snapshot}: {error}")]
+    Query {
+        snapshot: String,
+        error: rusqlite::Error,
+    },
+}
+
+// By hand, not `#[from]`: the text already holds the cause, and a source
+// would print it twice in a chain.
+impl From<schemas::OpenError> for Error {
+    fn from(e: schemas::OpenError) -> Error {
+        Error::Open(e)
+    }
+}
 
 /// One open snapshot with a pool of read-only connections.
 pub struct Snap {
@@ -34,18 +62,23 @@ pub struct Snap {
 const POOL: usize = 16;
 
 impl Snap {
-    pub fn open(path: &Path) -> Result<Snap, String> {
-        let first = schemas::open_snapshot_readonly(path).map_err(|e| e.to_string())?;
+    pub fn open(path: &Path) -> Result<Snap, Error> {
+        let first = schemas::open_snapshot_readonly(path)?;
         let date: String = first
             .query_row("SELECT value FROM meta WHERE key = 'batch_date'", [], |r| {
                 r.get(0)
             })
-            .map_err(|e| format!("{}: {e}", path.display()))?;
-        let date = schemas::date::parse_batch_date(&date)
-            .ok_or_else(|| format!("{}: batch_date `{date}`", path.display()))?;
+            .map_err(|error| Error::BatchDateUnreadable {
+                path: path.display().to_string(),
+                error,
+            })?;
+        let date = schemas::date::parse_batch_date(&date).ok_or_else(|| Error::BatchDate {
+            path: path.display().to_string(),
+            value: date,
+        })?;
         let mut pool = vec![first];
         for _ in 1..POOL {
-            pool.push(schemas::open_snapshot_readonly(path).map_err(|e| e.to_string())?);
+            pool.push(schemas::open_snapshot_readonly(path)?);
         }
         Ok(Snap {
             name: path
@@ -60,13 +93,16 @@ impl Snap {
     }
 
     /// Runs `f` on a pooled connection.
-    pub fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, String> {
+    pub fn with<R>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<R>) -> Result<R, Error> {
         let conn = self.pool.lock().expect("pool").pop();
         let conn = match conn {
             Some(c) => c,
-            None => schemas::open_snapshot_readonly(&self.path).map_err(|e| e.to_string())?,
+            None => schemas::open_snapshot_readonly(&self.path)?,
         };
-        let out = f(&conn).map_err(|e| format!("{}: {e}", self.name));
+        let out = f(&conn).map_err(|error| Error::Query {
+            snapshot: self.name.clone(),
+            error,
+        });
         let mut pool = self.pool.lock().expect("pool");
         if pool.len() < POOL * 4 {
             pool.push(conn);
@@ -75,7 +111,7 @@ impl Snap {
     }
 
     /// The queryable cases granted to `email`, in key order.
-    pub fn cases_of(&self, email: &str) -> Result<Vec<CaseRow>, String> {
+    pub fn cases_of(&self, email: &str) -> Result<Vec<CaseRow>, Error> {
         self.list(
             "grants g JOIN cases c ON c.id = g.case_id",
             "g.email",
@@ -84,7 +120,7 @@ impl Snap {
     }
 
     /// The queryable cases `owner_column` = `owner` selects through `from`.
-    fn list(&self, from: &str, owner_column: &str, owner: &str) -> Result<Vec<CaseRow>, String> {
+    fn list(&self, from: &str, owner_column: &str, owner: &str) -> Result<Vec<CaseRow>, Error> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {CASE_COLUMNS} FROM {from} JOIN courts co ON co.code = c.court
@@ -98,7 +134,7 @@ impl Snap {
 
     /// One case, only if it is queryable and granted to `email`: any other
     /// case is indistinguishable from one that does not exist.
-    pub fn case_of(&self, email: &str, key: &CaseKey) -> Result<Option<CaseRow>, String> {
+    pub fn case_of(&self, email: &str, case: &CaseRef) -> Result<Option<CaseRow>, Error> {
         self.with(|c| {
             c.prepare_cached(&format!(
                 "SELECT {CASE_COLUMNS} FROM cases c
@@ -109,11 +145,11 @@ impl Snap {
             ))?
             .query_row(
                 rusqlite::params![
-                    key.court,
-                    key.category,
-                    key.year,
-                    key.word,
-                    key.number,
+                    case.court,
+                    case.key.category,
+                    case.key.year,
+                    case.key.word,
+                    case.key.number,
                     email
                 ],
                 CaseRow::from_row,
@@ -125,7 +161,7 @@ impl Snap {
     /// The queryable cases a prosecutor (MOJ single sign-on account) is
     /// assigned to: the model's room for prosecutors, whose sign-in is a
     /// later issue.
-    pub fn cases_of_prosecutor(&self, account: &str) -> Result<Vec<CaseRow>, String> {
+    pub fn cases_of_prosecutor(&self, account: &str) -> Result<Vec<CaseRow>, Error> {
         self.list(
             "prosecutors p JOIN cases c ON c.id = p.case_id",
             "p.account",
@@ -134,7 +170,7 @@ impl Snap {
     }
 
     /// Grants approved per day (YYYYMMDD), for `stats`.
-    pub fn grants_per_day(&self) -> Result<Vec<(i64, u64)>, String> {
+    pub fn grants_per_day(&self) -> Result<Vec<(i64, u64)>, Error> {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT approved, count(*) FROM grants GROUP BY approved ORDER BY approved",
@@ -145,58 +181,6 @@ impl Snap {
     }
 }
 
-/// A case's key, as URLs carry it: /cases/TPD/民事/113/訴/100.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CaseKey {
-    pub court: String,
-    pub category: String,
-    pub year: i64,
-    pub word: String,
-    pub number: i64,
-}
-
-impl CaseKey {
-    /// From path segments; numbers may carry leading zeros.
-    pub fn from_segments(s: &[String]) -> Option<CaseKey> {
-        let [court, category, year, word, number] = s else {
-            return None;
-        };
-        Some(CaseKey {
-            court: court.clone(),
-            category: category.clone(),
-            year: year.parse().ok().filter(|y| *y > 0)?,
-            word: word.clone(),
-            number: number.parse().ok().filter(|n| *n > 0)?,
-        })
-    }
-
-    /// The page's path, percent-encoded.
-    pub fn path(&self) -> String {
-        use crate::http::encode;
-        format!(
-            "/cases/{}/{}/{}/{}/{}",
-            encode(&self.court),
-            encode(&self.category),
-            self.year,
-            encode(&self.word),
-            self.number
-        )
-    }
-
-    /// How views are recorded: `TPD|民事|113|訴|100`.
-    pub fn id(&self) -> String {
-        format!(
-            "{}|{}|{}|{}|{}",
-            self.court, self.category, self.year, self.word, self.number
-        )
-    }
-
-    /// `113年度訴字第100號`
-    pub fn number_text(&self) -> String {
-        format!("{}年度{}字第{}號", self.year, self.word, self.number)
-    }
-}
-
 const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
     c.status, c.status_date, co.as_of, co.carried_over,
     c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3";
@@ -204,7 +188,7 @@ const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.numb
 /// A case row as the snapshot has it (dates still YYYYMMDD).
 #[derive(Debug, Clone)]
 pub struct CaseRow {
-    pub key: CaseKey,
+    pub case: CaseRef,
     pub court_name: String,
     pub division: String,
     pub status: String,
@@ -226,12 +210,14 @@ impl CaseRow {
             }
         }
         Ok(CaseRow {
-            key: CaseKey {
+            case: CaseRef {
                 court: r.get(0)?,
-                category: r.get(2)?,
-                year: r.get(3)?,
-                word: r.get(4)?,
-                number: r.get(5)?,
+                key: CaseKey {
+                    category: r.get(2)?,
+                    year: r.get(3)?,
+                    word: r.get(4)?,
+                    number: r.get(5)?,
+                },
             },
             court_name: r.get(1)?,
             division: r.get(6)?,

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
 use query_server::app::App;
@@ -80,7 +80,7 @@ fn serve(config: Config) -> Result<()> {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .with_context(|| format!("listening on {addr}"))?;
-        let app = App::open(config).map_err(|e| anyhow!(e))?;
+        let app = App::open(config)?;
         app.poll_snapshot();
         match app.live.get() {
             Some(s) => tracing::info!("cpor-server on http://{addr}, snapshot {}", s.name),
@@ -91,9 +91,9 @@ fn serve(config: Config) -> Result<()> {
         }
         // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
         println!("listening on http://{}", listener.local_addr()?);
-        let shutdown = async {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("signal handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("SIGTERM handler")?;
+        let shutdown = async move {
             tokio::select! {
                 _ = tokio::signal::ctrl_c() => {}
                 _ = term.recv() => {}
@@ -110,7 +110,7 @@ fn print_stats(config: &Config) -> Result<()> {
     let live = live::Live::new(&config.data_dir);
     live.refresh();
     let grants = match live.get() {
-        Some(s) => s.grants_per_day().map_err(|e| anyhow!(e))?,
+        Some(s) => s.grants_per_day()?,
         None => Vec::new(),
     };
     let days = stats::daily(&accounts, &grants)?;

@@ -3,12 +3,22 @@
 //! `CaseDetail::from_row`), never the rows themselves.
 
 use askama::Template;
+use warp::http::StatusCode;
 
 use schemas::date::roc;
 use schemas::text::clean;
 
+use crate::failure::Answer;
+use crate::http::Resp;
 use crate::ics;
 use crate::live::CaseRow;
+use crate::routes::cases::case_path;
+
+/// A page as an answer; a template that does not render is the server's
+/// fault (`Failure::Internal`), never a panic.
+pub fn html(status: StatusCode, page: &impl Template) -> Answer {
+    Ok(Resp::html(status, page.render()?))
+}
 
 /// What the base layout needs.
 pub struct Ctx {
@@ -53,12 +63,12 @@ impl CaseItem {
     pub fn from_row(r: &CaseRow) -> CaseItem {
         CaseItem {
             court_name: clean(&r.court_name),
-            category: r.key.category.clone(),
-            number_text: clean(&r.key.number_text()),
+            category: r.case.key.category.clone(),
+            number_text: clean(&r.case.key.number_text()),
             division: clean(&r.division),
             status: clean(&r.status),
             latest: r.entries.first().map_or("—".into(), |(d, _)| roc(*d)),
-            url: r.key.path(),
+            url: case_path(&r.case),
         }
     }
 }
@@ -92,8 +102,8 @@ impl CaseDetail {
     pub fn from_row(r: &CaseRow) -> CaseDetail {
         CaseDetail {
             court_name: clean(&r.court_name),
-            category: r.key.category.clone(),
-            number_text: clean(&r.key.number_text()),
+            category: r.case.key.category.clone(),
+            number_text: clean(&r.case.key.number_text()),
             division: clean(&r.division),
             status: clean(&r.status),
             as_of: r.as_of.map_or("—".into(), roc),
@@ -109,7 +119,7 @@ impl CaseDetail {
                     // court's data date) is worth a calendar entry.
                     ics: ics::hearing(text)
                         .filter(|(when, _)| r.as_of.is_none_or(|d| when.date() >= d))
-                        .map(|_| format!("{}/hearing/{}.ics", r.key.path(), i + 1)),
+                        .map(|_| format!("{}/hearing/{}.ics", case_path(&r.case), i + 1)),
                 })
                 .collect(),
         }

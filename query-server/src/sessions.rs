@@ -55,6 +55,15 @@ pub fn hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
 }
 
+/// Why a session could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("no randomness for a session id: {0}")]
+    Randomness(std::io::Error),
+}
+
 /// How often a session's `last_seen_at` is written back at most.
 const PERSIST_EVERY: i64 = 60;
 
@@ -113,9 +122,9 @@ impl Sessions {
         account_id: i64,
         email: &str,
         kind: Kind,
-    ) -> rusqlite::Result<(String, Session)> {
-        let id = schemas::hex(&random_bytes::<32>().expect("randomness"));
-        let csrf = schemas::hex(&random_bytes::<16>().expect("randomness"));
+    ) -> Result<(String, Session), CreateError> {
+        let id = schemas::hex(&random_bytes::<32>().map_err(CreateError::Randomness)?);
+        let csrf = schemas::hex(&random_bytes::<16>().map_err(CreateError::Randomness)?);
         let now = Utc::now();
         let s = Session {
             hash: hash(&id),

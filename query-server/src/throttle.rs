@@ -66,10 +66,11 @@ impl Throttle {
         if n >= self.max_per_hour {
             return Some(wait_until(q[n - self.max_per_hour] + HOUR, now));
         }
-        if n >= self.slow_after {
+        // With `slow_after = 0` the first failure already slows; before
+        // any failure there is nothing to wait for.
+        if let (true, Some(&last)) = (n >= self.slow_after, q.back()) {
             let exp = (n - self.slow_after).min(16) as u32;
             let delay = Duration::from_secs(1u64 << exp).min(MAX_DELAY);
-            let last = *q.back().expect("n > 0");
             if now < last + delay {
                 return Some(wait_until(last + delay, now));
             }
@@ -164,6 +165,21 @@ mod tests {
         let wait = t.check("a@b.tw", ip, now).expect("refused");
         assert!(wait > 0);
         assert_eq!(t.check("a@b.tw", ip, start + HOUR + MAX_DELAY * 2), None);
+    }
+
+    #[test]
+    fn with_slow_after_zero_an_hour_old_failure_does_not_break_logins() {
+        // The failure leaves the hour; its account's (empty) queue stays
+        // until the sweep. Reading its last failure used to panic here,
+        // poisoning the lock: every later login failed.
+        let t = Throttle::new(100, 0, 1000);
+        let ip: IpAddr = "127.0.0.1".parse().unwrap();
+        let start = Instant::now();
+        t.failed(Some("a@b.tw"), ip, start);
+        assert_eq!(t.check("a@b.tw", ip, start), Some(2));
+        let later = start + HOUR + Duration::from_secs(1);
+        assert_eq!(t.check("a@b.tw", ip, later), None);
+        assert_eq!(t.check("a@b.tw", ip, later), None);
     }
 
     #[test]

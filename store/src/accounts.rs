@@ -148,6 +148,15 @@ pub fn spend_tokens(
     Ok(())
 }
 
+/// Why a token could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("no randomness for a token: {0}")]
+    Randomness(std::io::Error),
+}
+
 /// A new token for an account; for a reset, every older unused reset link
 /// is voided first (a newer link voids the older ones).
 pub fn new_token(
@@ -156,11 +165,11 @@ pub fn new_token(
     purpose: Purpose,
     ttl: Duration,
     now: DateTime<Utc>,
-) -> rusqlite::Result<String> {
+) -> Result<String, TokenError> {
     if purpose == Purpose::Reset {
         spend_tokens(conn, account_id, Purpose::Reset, now)?;
     }
-    let (token, hash) = secret::new_token().expect("randomness");
+    let (token, hash) = secret::new_token().map_err(TokenError::Randomness)?;
     conn.execute(
         "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -1,0 +1,457 @@
+//! Why a request failed, and how that is answered. Every handler returns
+//! an `Answer`; a `Failure` is rendered here: by the API's dispatcher as
+//! JSON `{error, message}` with the codes `openapi.yaml` lists, by the
+//! website's as an HTML page in the site's layout, and, for a request no
+//! route took, by its path (`/api/…` or not). A cause (a query that
+//! failed, a template that did not render) is logged here, never shown.
+
+use std::error::Error as StdError;
+
+use warp::http::{Method, StatusCode};
+
+use crate::api;
+use crate::app::App;
+use crate::http::{Req, Resp};
+use crate::pages;
+use crate::routes::{ctx, guard::browser_session, window};
+
+/// What went wrong underneath: logged, never shown.
+pub type Cause = Box<dyn StdError + Send + Sync>;
+
+/// A handler's answer: a response, or a failure to render by route.
+pub type Answer = Result<Resp, Failure>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// No such page, or a case that is not the user's: the same answer.
+    #[error("not found")]
+    NotFound,
+    /// The nightly maintenance window, with the seconds until it ends.
+    #[error("maintenance window, {0} s left")]
+    Maintenance(u64),
+    /// No snapshot is live (`None`), or reading a database failed.
+    #[error("unavailable")]
+    Unavailable(Option<Cause>),
+    /// A form that does not repeat its anti-forgery token.
+    #[error("form without its anti-forgery token")]
+    Forbidden,
+    /// Not signed in: a page sends the browser to the login page, the API
+    /// asks for a bearer token.
+    #[error("not signed in")]
+    Unauthorised,
+    /// An API request that cannot be taken as it is: code and message.
+    #[error("bad request: {code}")]
+    BadRequest {
+        code: &'static str,
+        message: &'static str,
+    },
+    /// A wrong address or password (the same for both).
+    #[error("bad credentials")]
+    BadCredentials,
+    /// Too many failed attempts: the seconds to wait.
+    #[error("throttled for {0} s")]
+    Throttled(u64),
+    /// A fault of the server's own (a template, the system's randomness).
+    #[error("internal: {0}")]
+    Internal(Cause),
+}
+
+impl Failure {
+    /// A database could not be read: the site is unavailable for now.
+    pub fn unavailable(cause: impl Into<Cause>) -> Failure {
+        Failure::Unavailable(Some(cause.into()))
+    }
+}
+
+impl From<crate::live::Error> for Failure {
+    fn from(e: crate::live::Error) -> Failure {
+        Failure::unavailable(e)
+    }
+}
+
+impl From<askama::Error> for Failure {
+    fn from(e: askama::Error) -> Failure {
+        Failure::Internal(Box::new(e))
+    }
+}
+
+/// The only I/O a handler does itself is drawing random bytes (tokens,
+/// captchas); without randomness the server cannot go on safely.
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::Internal(Box::new(e))
+    }
+}
+
+const INTERNAL: &str = "系統發生錯誤，請稍後再試。";
+const UNAVAILABLE_PAGE: &str = "系統暫時無法讀取案件資料，請稍後再試。";
+
+/// A page's words: title, heading, text, and a link to go on.
+struct Words {
+    title: &'static str,
+    heading: &'static str,
+    text: String,
+    link: Option<(&'static str, &'static str)>,
+}
+
+impl Failure {
+    /// The answer to a request no route took (or taken before routing):
+    /// JSON under `/api/`, else a page.
+    pub fn render(self, app: &App, req: &Req) -> Resp {
+        if req.path.starts_with("/api/") {
+            self.json(app, req)
+        } else {
+            self.page(app, req)
+        }
+    }
+
+    /// Logs the cause, if there is one; only the log sees it.
+    fn log(&self, req: &Req) {
+        if let Failure::Unavailable(Some(cause)) | Failure::Internal(cause) = self {
+            tracing::error!("{} {}: {cause}", req.method, req.path);
+        }
+    }
+
+    /// As the API answers: JSON `{error, message}`. The route name is a
+    /// default the dispatcher may replace.
+    pub fn json(self, app: &App, req: &Req) -> Resp {
+        self.log(req);
+        let (status, error, message) = match &self {
+            Failure::NotFound => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "找不到這個案件或資源。".into(),
+            ),
+            Failure::Maintenance(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "maintenance",
+                format!(
+                    "每日 {} 整理資料，{} 恢復服務。",
+                    window(app),
+                    app.maintenance.end.format("%H:%M")
+                ),
+            ),
+            Failure::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "暫時無法提供服務。".into(),
+            ),
+            Failure::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "這個請求不是從本網站送出。".into(),
+            ),
+            Failure::Unauthorised => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorised",
+                "請先登入（Bearer token）。".into(),
+            ),
+            Failure::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, *code, (*message).into())
+            }
+            Failure::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "帳號或密碼不正確。".into(),
+            ),
+            Failure::Throttled(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "throttled",
+                format!("嘗試次數過多，請於 {wait} 秒後再試。"),
+            ),
+            Failure::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                INTERNAL.into(),
+            ),
+        };
+        let mut r = Resp::json(status, &api::Error { error, message });
+        match self {
+            Failure::NotFound => r = r.route("/api/v1 not found"),
+            Failure::Maintenance(left) => {
+                r.header("retry-after", &left.to_string());
+                r = r.route("maintenance");
+            }
+            Failure::Unauthorised => {
+                r.header("www-authenticate", "Bearer");
+            }
+            Failure::Throttled(wait) => {
+                r.header("retry-after", &wait.to_string());
+            }
+            _ => {}
+        }
+        r
+    }
+
+    /// As the website answers: a page in the site's layout (or, signed
+    /// out, the login page). The route name is a default the dispatcher
+    /// may replace.
+    pub fn page(self, app: &App, req: &Req) -> Resp {
+        self.log(req);
+        let (status, words) = match &self {
+            Failure::Unauthorised => {
+                // A form posted from a signed-in page, or a session cookie
+                // the server no longer knows: the session has ended.
+                let ended = req.method == Method::POST
+                    || req.cookie(&app.cookie_name("sid")).is_some();
+                return Resp::redirect(if ended { "/login?m=expired" } else { "/login" });
+            }
+            Failure::NotFound => (
+                StatusCode::NOT_FOUND,
+                Words {
+                    title: "找不到頁面",
+                    heading: "找不到這個頁面",
+                    text: "您要找的頁面或案件不存在，或您沒有查詢它的權限。".into(),
+                    link: Some(("/cases", "回我的案件")),
+                },
+            ),
+            Failure::Maintenance(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Words {
+                    title: "資料整理中",
+                    heading: "資料整理中，暫停服務",
+                    text: format!(
+                        "本系統每日 {} 整理法院資料，將於 {}（臺北時間）恢復服務。造成不便，敬請見諒。",
+                        window(app),
+                        app.maintenance.end.format("%H:%M")
+                    ),
+                    link: None,
+                },
+            ),
+            Failure::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Words {
+                    title: "暫時無法提供服務",
+                    heading: "暫時無法提供服務",
+                    text: UNAVAILABLE_PAGE.into(),
+                    link: None,
+                },
+            ),
+            Failure::Forbidden => (
+                StatusCode::FORBIDDEN,
+                Words {
+                    title: "表單已失效",
+                    heading: "表單已失效",
+                    text: "這個表單已過期或不是從本網站送出。請回到上一頁重新整理後再試一次。"
+                        .into(),
+                    link: Some(("/login", "回登入頁")),
+                },
+            ),
+            Failure::BadRequest { message, .. } => (
+                StatusCode::BAD_REQUEST,
+                Words {
+                    title: "無法處理的請求",
+                    heading: "無法處理的請求",
+                    text: (*message).into(),
+                    link: None,
+                },
+            ),
+            Failure::BadCredentials => (
+                StatusCode::UNAUTHORIZED,
+                Words {
+                    title: "登入失敗",
+                    heading: "帳號或密碼不正確",
+                    text: "帳號或密碼不正確。".into(),
+                    link: Some(("/login", "回登入頁")),
+                },
+            ),
+            Failure::Throttled(wait) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                Words {
+                    title: "嘗試次數過多",
+                    heading: "嘗試次數過多",
+                    text: format!("嘗試次數過多，請於 {wait} 秒後再試。"),
+                    link: None,
+                },
+            ),
+            Failure::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Words {
+                    title: "系統發生錯誤",
+                    heading: "系統發生錯誤",
+                    text: INTERNAL.into(),
+                    link: None,
+                },
+            ),
+        };
+        // Who is signed in shows in the header; not during maintenance (the
+        // accounts are not looked at) nor after an internal fault.
+        let session = match self {
+            Failure::Maintenance(_) | Failure::Internal(_) => None,
+            _ => browser_session(app, req),
+        };
+        let page = pages::Message {
+            c: ctx(app, words.title, session.as_ref(), String::new()),
+            heading: words.heading,
+            text: words.text,
+            link: words.link,
+        };
+        let mut r = match askama::Template::render(&page) {
+            Ok(html) => Resp::html(status, html),
+            Err(e) => {
+                tracing::error!("{} {}: the failure page: {e}", req.method, req.path);
+                Resp::text(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.into())
+            }
+        };
+        match self {
+            Failure::NotFound => r = r.route("not found"),
+            Failure::Forbidden => r = r.route("csrf"),
+            Failure::Maintenance(left) => {
+                r.header("retry-after", &left.to_string());
+                r = r.route("maintenance");
+            }
+            Failure::Unavailable(_) => {
+                r.header("retry-after", "60");
+            }
+            Failure::Throttled(wait) => {
+                r.header("retry-after", &wait.to_string());
+            }
+            _ => {}
+        }
+        r
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use warp::http::HeaderMap;
+
+    use super::*;
+    use crate::config::Config;
+
+    fn app() -> (tempfile::TempDir, Arc<App>) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut layers = settings::Layers::from_parts(None, Box::new(|_| None)).unwrap();
+        layers.flag("data_dir", "--data-dir", dir.path().display().to_string());
+        let app = App::open(Config::load(&layers).unwrap()).unwrap();
+        (dir, app)
+    }
+
+    fn req(method: Method, path: &str, cookie: Option<&str>) -> Req {
+        let mut headers = HeaderMap::new();
+        if let Some(c) = cookie {
+            headers.insert("cookie", c.parse().unwrap());
+        }
+        Req {
+            method,
+            path: path.into(),
+            query: String::new(),
+            headers,
+            ip: [127, 0, 0, 1].into(),
+            body: Vec::new(),
+        }
+    }
+
+    fn header<'r>(r: &'r Resp, name: &str) -> Option<&'r str> {
+        r.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// A failure, its status, its API code, and a header both forms carry.
+    type Expected = (
+        fn() -> Failure,
+        u16,
+        &'static str,
+        Option<(&'static str, &'static str)>,
+    );
+
+    #[test]
+    fn each_failure_has_its_status_and_code_on_pages_and_in_json() {
+        let (_dir, app) = app();
+        let get = |path: &str| req(Method::GET, path, None);
+        let cases: [Expected; 8] = [
+            (|| Failure::NotFound, 404, "not_found", None),
+            (
+                || Failure::Maintenance(42),
+                503,
+                "maintenance",
+                Some(("retry-after", "42")),
+            ),
+            (|| Failure::Unavailable(None), 503, "unavailable", None),
+            (|| Failure::Forbidden, 403, "forbidden", None),
+            (
+                || Failure::BadRequest {
+                    code: "bad_captcha",
+                    message: "驗證碼不正確",
+                },
+                400,
+                "bad_captcha",
+                None,
+            ),
+            (|| Failure::BadCredentials, 401, "bad_credentials", None),
+            (
+                || Failure::Throttled(7),
+                429,
+                "throttled",
+                Some(("retry-after", "7")),
+            ),
+            (|| Failure::Internal("x".into()), 500, "internal", None),
+        ];
+        for (failure, status, code, extra) in cases {
+            let json = failure().json(&app, &get("/api/v1/cases"));
+            assert_eq!(json.status.as_u16(), status, "{code}");
+            let body: serde_json::Value = serde_json::from_slice(&json.body).unwrap();
+            assert_eq!(body["error"], code);
+            assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()));
+            let page = failure().page(&app, &get("/cases"));
+            assert_eq!(page.status.as_u16(), status, "{code}");
+            assert_eq!(
+                header(&page, "content-type"),
+                Some("text/html; charset=utf-8")
+            );
+            if let Some((name, value)) = extra {
+                assert_eq!(header(&json, name), Some(value), "{code}");
+                assert_eq!(header(&page, name), Some(value), "{code}");
+            }
+        }
+        // A page that cannot read the data asks to come back in a minute.
+        let page = Failure::Unavailable(None).page(&app, &get("/cases"));
+        assert_eq!(header(&page, "retry-after"), Some("60"));
+        // Not found: judged by the path when no route took the request.
+        let r = Failure::NotFound.render(&app, &get("/api/v2/x"));
+        assert_eq!(header(&r, "content-type"), Some("application/json"));
+        assert_eq!(r.route, "/api/v1 not found");
+        let r = Failure::NotFound.render(&app, &get("/nowhere"));
+        assert_eq!(r.route, "not found");
+        assert_eq!(Failure::Forbidden.page(&app, &get("/login")).route, "csrf");
+    }
+
+    #[test]
+    fn signed_out_is_the_login_page_or_a_bearer_challenge() {
+        let (_dir, app) = app();
+        let to = |r: Req| {
+            let resp = Failure::Unauthorised.page(&app, &r);
+            assert_eq!(resp.status, StatusCode::SEE_OTHER);
+            header(&resp, "location").unwrap().to_string()
+        };
+        assert_eq!(to(req(Method::GET, "/cases", None)), "/login");
+        assert_eq!(
+            to(req(Method::GET, "/cases", Some("sid=gone"))),
+            "/login?m=expired"
+        );
+        assert_eq!(
+            to(req(Method::POST, "/account/digests", None)),
+            "/login?m=expired"
+        );
+        let api = Failure::Unauthorised.json(&app, &req(Method::GET, "/api/v1/cases", None));
+        assert_eq!(api.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&api, "www-authenticate"), Some("Bearer"));
+    }
+
+    #[test]
+    fn an_internal_cause_is_logged_never_shown() {
+        let (_dir, app) = app();
+        let secret = "no such table: grants (in /srv/cpor/data)";
+        for path in ["/cases", "/api/v1/cases"] {
+            let r = Failure::Internal(secret.into()).render(&app, &req(Method::GET, path, None));
+            assert_eq!(r.status, StatusCode::INTERNAL_SERVER_ERROR);
+            let body = String::from_utf8(r.body).unwrap();
+            assert!(body.contains("系統發生錯誤"), "{body}");
+            assert!(!body.contains("no such table"), "{body}");
+            let r = Failure::unavailable(secret).render(&app, &req(Method::GET, path, None));
+            let body = String::from_utf8(r.body).unwrap();
+            assert!(!body.contains("no such table"), "{body}");
+        }
+    }
+}

@@ -1,0 +1,148 @@
+//! The case pages: the list of a user's cases, one case with its latest
+//! three entries, and a calendar file for an entry that schedules a
+//! hearing. Also a case's address: `/cases/TPD/民事/113/訴/100` (snapshot
+//! ids change from night to night; the key does not), built and parsed
+//! here for the pages and the API alike. A case that is not the user's
+//! answers exactly as one that does not exist.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use warp::http::StatusCode;
+
+use schemas::{CaseKey, CaseRef};
+use store::accounts::Record;
+
+use super::ctx;
+use crate::app::App;
+use crate::failure::{Answer, Failure};
+use crate::http::{encode, Resp};
+use crate::ics;
+use crate::live::Snap;
+use crate::pages;
+use crate::sessions::Session;
+
+/// A case's path, percent-encoded: `/cases/TPD/%E6%B0%91%E4%BA%8B/113/…`.
+pub fn case_path(case: &CaseRef) -> String {
+    format!(
+        "/cases/{}/{}/{}/{}/{}",
+        encode(&case.court),
+        encode(&case.key.category),
+        case.key.year,
+        encode(&case.key.word),
+        case.key.number
+    )
+}
+
+/// A case from the five decoded segments after `/cases`; year and number
+/// may carry leading zeros, and are never 0.
+pub fn parse_case(segments: &[String]) -> Option<CaseRef> {
+    let [court, category, year, word, number] = segments else {
+        return None;
+    };
+    Some(CaseRef {
+        court: court.clone(),
+        key: CaseKey {
+            category: category.clone(),
+            year: year.parse().ok().filter(|y| *y > 0)?,
+            word: word.clone(),
+            number: number.parse().ok().filter(|n| *n > 0)?,
+        },
+    })
+}
+
+/// The live snapshot, or unavailable until one is published.
+fn live(app: &App) -> Result<Arc<Snap>, Failure> {
+    app.live.get().ok_or(Failure::Unavailable(None))
+}
+
+pub fn list(app: &App, s: &Session) -> Answer {
+    let rows = live(app)?.cases_of(&s.email)?;
+    let page = pages::Cases {
+        c: ctx(app, "我的案件", Some(s), String::new()),
+        cases: rows.iter().map(pages::CaseItem::from_row).collect(),
+    };
+    pages::html(StatusCode::OK, &page)
+}
+
+pub fn page(app: &App, s: &Session, segments: &[String]) -> Answer {
+    let case = parse_case(segments).ok_or(Failure::NotFound)?;
+    let row = live(app)?
+        .case_of(&s.email, &case)?
+        .ok_or(Failure::NotFound)?;
+    app.record(Record::View {
+        account_id: s.account_id,
+        case: case.id(),
+        at: Utc::now(),
+    });
+    let k = pages::CaseDetail::from_row(&row);
+    let page = pages::Case {
+        c: ctx(app, &k.number_text, Some(s), String::new()),
+        k,
+    };
+    pages::html(StatusCode::OK, &page)
+}
+
+/// `…/hearing/{n}.ics`: the n-th latest entry as a calendar event, if it
+/// schedules a hearing.
+pub fn hearing(app: &App, s: &Session, segments: &[String], file: &str) -> Answer {
+    let n: Option<usize> = file.strip_suffix(".ics").and_then(|n| n.parse().ok());
+    let (Some(case), Some(n)) = (parse_case(segments), n) else {
+        return Err(Failure::NotFound);
+    };
+    // A case that cannot be read is, here, one without this hearing.
+    let row = live(app)?
+        .case_of(&s.email, &case)
+        .unwrap_or_else(|e| {
+            tracing::error!("a hearing's case: {e}");
+            None
+        })
+        .ok_or(Failure::NotFound)?;
+    let (when, what) = row
+        .entries
+        .get(n.wrapping_sub(1))
+        .and_then(|(_, text)| ics::hearing(text))
+        .ok_or(Failure::NotFound)?;
+    let title = format!("{} {}", row.court_name, row.case.key);
+    let body = ics::calendar(&title, &row.court_name, when, &what, Utc::now());
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/calendar; charset=utf-8",
+        body.into_bytes(),
+    );
+    r.header(
+        "content-disposition",
+        &format!(
+            "attachment; filename=\"hearing-{}.ics\"",
+            when.format("%Y%m%d-%H%M")
+        ),
+    );
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segments(s: &[&str]) -> Vec<String> {
+        s.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn a_case_path_parses_back_to_its_case() {
+        let case = parse_case(&segments(&["TPD", "民事", "0113", "訴", "100"])).unwrap();
+        assert_eq!(case.id(), "TPD|民事|113|訴|100");
+        assert_eq!(
+            case_path(&case),
+            "/cases/TPD/%E6%B0%91%E4%BA%8B/113/%E8%A8%B4/100"
+        );
+        for bad in [
+            &["TPD", "民事", "0", "訴", "100"][..],
+            &["TPD", "民事", "113", "訴", "-1"],
+            &["TPD", "民事", "113", "訴", "x"],
+            &["TPD", "民事", "113", "訴"],
+        ] {
+            assert!(parse_case(&segments(bad)).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! The pages that mailed links open: activation and reset (set a password
+//! through a single-use token) and unsubscribe (RFC 8058, authorised by the
+//! link's HMAC). A GET only shows a form, so a mail scanner following a
+//! link spends nothing; the POST does the work.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use warp::http::StatusCode;
+
+use store::accounts::{self, Account, Purpose};
+use store::secret;
+
+use super::guard::{anon_csrf, anon_csrf_ok, with_cookie};
+use super::{ctx, field};
+use crate::app::App;
+use crate::auth::{self, SetPassword};
+use crate::failure::{Answer, Failure};
+use crate::http::{Req, Resp};
+use crate::pages;
+
+/// A link page's heading, its path (and route name), and the notice after it.
+fn link_page(purpose: Purpose) -> (&'static str, &'static str, &'static str) {
+    match purpose {
+        Purpose::Activate => ("啟用帳號：設定密碼", "/activate", "activated"),
+        Purpose::Reset => ("重設密碼", "/reset", "reset"),
+    }
+}
+
+/// The account a link's token opens now, if any; a database that cannot be
+/// read opens none (the page says the link is not valid).
+fn token_account(app: &App, token: &str, purpose: Purpose) -> Option<Account> {
+    let conn = app.accounts.lock().expect("accounts");
+    accounts::token_account(&conn, token, purpose, Utc::now()).unwrap_or_else(|e| {
+        tracing::error!("token lookup: {e}");
+        None
+    })
+}
+
+pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
+    let (csrf, cookie) = anon_csrf(app, req)?;
+    let token = req.query_map().get("token").cloned().unwrap_or_default();
+    let account = token_account(app, &token, purpose);
+    let (heading, action, _) = link_page(purpose);
+    let page = pages::PasswordForm {
+        c: ctx(app, heading, None, csrf),
+        heading,
+        action,
+        valid: account.is_some(),
+        token,
+        email: account.map(|a| a.email),
+    };
+    Ok(with_cookie(pages::html(StatusCode::OK, &page)?, cookie).route(action))
+}
+
+pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
+    let form = req.form();
+    if !anon_csrf_ok(app, req, &form) {
+        return Err(Failure::Forbidden);
+    }
+    let token = field(&form, "token");
+    let (heading, action, done) = link_page(purpose);
+    let outcome = auth::set_password_by_link(
+        app,
+        token.clone(),
+        purpose,
+        field(&form, "password"),
+        field(&form, "confirm"),
+    )
+    .await;
+    let (valid, error, status) = match outcome {
+        SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
+        SetPassword::BadLink => (false, None, StatusCode::OK),
+        SetPassword::Refused(why) => (
+            true,
+            Some(why.to_string()),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    };
+    let email = if valid {
+        token_account(app, &token, purpose).map(|a| a.email)
+    } else {
+        None
+    };
+    let mut c = ctx(app, heading, None, field(&form, "csrf"));
+    c.error = error;
+    let page = pages::PasswordForm {
+        c,
+        heading,
+        action,
+        valid,
+        token,
+        email,
+    };
+    Ok(pages::html(status, &page)?.route(action))
+}
+
+/// Whether the link's HMAC is right, and the address it names.
+fn unsubscribe_target(app: &App, req: &Req) -> (bool, String) {
+    let q = req.query_map();
+    let email = q.get("email").cloned().unwrap_or_default();
+    let token = q.get("token").cloned().unwrap_or_default();
+    (
+        secret::unsubscribe_token_ok(&app.key, &email, &token),
+        email,
+    )
+}
+
+pub fn unsubscribe_page(app: &App, req: &Req) -> Answer {
+    let (valid, email) = unsubscribe_target(app, req);
+    let action = format!("/unsubscribe?{}", req.query);
+    let page = pages::Unsubscribe {
+        c: ctx(app, "取消案件進度通知", None, String::new()),
+        valid,
+        email,
+        action,
+    };
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    Ok(pages::html(status, &page)?.route("/unsubscribe"))
+}
+
+/// One POST stops digests: a mail client's RFC 8058 one-click (body
+/// `List-Unsubscribe=One-Click`) or the page's button. The link's HMAC is
+/// the authority; no session or CSRF token is involved.
+pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
+    let (valid, email) = unsubscribe_target(app, req);
+    if !valid {
+        return unsubscribe_page(app, req);
+    }
+    accounts::unsubscribe(&app.accounts.lock().expect("accounts"), &email)
+        .map_err(Failure::unavailable)?;
+    tracing::info!("digests turned off by unsubscribe link");
+    let one_click = req
+        .form()
+        .get("List-Unsubscribe")
+        .is_some_and(|v| v == "One-Click");
+    if one_click {
+        return Ok(Resp::text(StatusCode::OK, "已取消案件進度通知。".into()));
+    }
+    let page = pages::Message {
+        c: ctx(app, "已取消通知", None, String::new()),
+        heading: "已取消案件進度通知",
+        text: format!("{email} 將不再收到案件新進度的通知信。登入後可在「帳號設定」重新開啟。"),
+        link: Some(("/login", "登入")),
+    };
+    pages::html(StatusCode::OK, &page)
+}

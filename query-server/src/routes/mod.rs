@@ -1,0 +1,178 @@
+//! Every request goes through `handle`: the maintenance window, one match
+//! over (method, path) that dispatches to an area, security headers, no
+//! caching of personal pages, visits and metrics all sit here, so a new
+//! route cannot forget them. A handler returns an `Answer`; a `Failure` is
+//! rendered by `failure` (a page here, JSON under `/api/`) and then named
+//! for the metrics like any other answer.
+//!
+//! The areas: `accounts` (signing in and out, the account page, "forgot
+//! password"), `links` (the pages mailed links open: activation, reset,
+//! unsubscribe), `cases` (the list, a case, its calendar files),
+//! `operations` (health, metrics, the stylesheet, captcha images); `guard`
+//! is who is asking (the browser's session, the anti-forgery tokens). The
+//! JSON API is `api`.
+
+pub mod accounts;
+pub mod cases;
+pub mod guard;
+pub mod links;
+pub mod operations;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use chrono::{NaiveTime, Timelike, Utc};
+use warp::http::{Method, StatusCode};
+
+use schemas::date::taipei;
+use store::accounts::{Purpose, Record};
+
+use crate::api;
+use crate::app::App;
+use crate::failure::{Answer, Failure};
+use crate::http::{Req, Resp};
+use crate::pages::Ctx;
+use crate::sessions::Session;
+use guard::with_session;
+
+pub async fn handle(app: Arc<App>, req: Req) -> Resp {
+    let started = Instant::now();
+    let mut resp = if let Some(left) = in_maintenance(&app, Utc::now()) {
+        if req.path == "/healthz" {
+            operations::healthz(&app)
+        } else {
+            Failure::Maintenance(left).render(&app, &req)
+        }
+    } else {
+        route(&app, &req).await
+    };
+    secure(&mut resp, &req);
+    if req.method == Method::GET
+        && resp.status == StatusCode::OK
+        && resp
+            .headers
+            .get("content-type")
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/html"))
+    {
+        let day = Utc::now()
+            .with_timezone(&taipei())
+            .format("%Y-%m-%d")
+            .to_string();
+        app.record(Record::Visit { day });
+    }
+    app.metrics
+        .request(resp.route, resp.status.as_u16(), started.elapsed());
+    resp
+}
+
+/// Dispatch. An arm that names its route after `answer` names failures
+/// too; the others leave a failure its own name (`csrf`, `not found`).
+async fn route(app: &Arc<App>, req: &Req) -> Resp {
+    let seg = req.segments();
+    let s: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let get = req.method == Method::GET || req.method == Method::HEAD;
+    let post = req.method == Method::POST;
+    let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
+    match (s.as_slice(), get, post) {
+        (["healthz"], true, _) => operations::healthz(app),
+        (["metrics"], true, _) => operations::metrics(app),
+        (["static", "site.css"], true, _) => operations::stylesheet(),
+        (["captcha", file], true, _) => {
+            answer(operations::captcha_png(app, file)).route("/captcha")
+        }
+        ([], true, _) => accounts::home(app, req),
+        (["login"], true, _) => answer(accounts::login_page(app, req)),
+        (["login"], _, true) => answer(accounts::login_post(app, req).await),
+        (["logout"], _, true) => answer(accounts::logout(app, req)),
+        (["cases"], true, _) => {
+            answer(with_session(app, req, |s| cases::list(app, &s))).route("/cases")
+        }
+        (["cases", k @ ..], true, _) if k.len() == 5 => {
+            answer(with_session(app, req, |s| cases::page(app, &s, &seg[1..])))
+                .route("/cases/{key}")
+        }
+        (["cases", k @ .., "hearing", file], true, _) if k.len() == 5 => {
+            answer(with_session(app, req, |s| {
+                cases::hearing(app, &s, &seg[1..6], file)
+            }))
+            .route("/cases/{key}/hearing")
+        }
+        (["activate"], true, _) => answer(links::form(app, req, Purpose::Activate)),
+        (["activate"], _, true) => answer(links::post(app, req, Purpose::Activate).await),
+        (["reset"], true, _) => answer(links::form(app, req, Purpose::Reset)),
+        (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
+        (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
+        (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
+        (["account"], true, _) => {
+            answer(with_session(app, req, |s| accounts::account(app, req, &s))).route("/account")
+        }
+        (["account", "password"], _, true) => {
+            answer(accounts::change_password(app, req).await).route("/account/password")
+        }
+        (["account", "digests"], _, true) => {
+            answer(accounts::digests(app, req)).route("/account/digests")
+        }
+        (["unsubscribe"], true, _) => answer(links::unsubscribe_page(app, req)),
+        (["unsubscribe"], _, true) => {
+            answer(links::unsubscribe_post(app, req)).route("/unsubscribe")
+        }
+        (["api", "v1", rest @ ..], _, _) => api::route(app, req, rest, &seg[2..]).await,
+        _ => Failure::NotFound.render(app, req),
+    }
+}
+
+/// Whether `now` is in the nightly maintenance window; if so, the seconds
+/// until it ends.
+pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
+    let (start, end) = (app.maintenance.start, app.maintenance.end);
+    let t = now.with_timezone(&taipei()).time();
+    let inside = if start <= end {
+        t >= start && t < end
+    } else {
+        t >= start || t < end
+    };
+    if !inside {
+        return None;
+    }
+    let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
+    let left = (secs(end) - secs(t)).rem_euclid(24 * 3600);
+    Some(left.max(1) as u64)
+}
+
+/// The maintenance window as pages say it: `00:30 至 03:00`.
+pub fn window(app: &App) -> String {
+    app.maintenance.to_string()
+}
+
+/// Headers every answer carries. Personal pages are never cached; the
+/// referrer never leaves (activation and reset links carry tokens).
+fn secure(r: &mut Resp, _req: &Req) {
+    r.header(
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    );
+    r.header("x-content-type-options", "nosniff");
+    r.header("x-frame-options", "DENY");
+    r.header("referrer-policy", "no-referrer");
+    if !r.headers.contains_key("cache-control") {
+        r.header("cache-control", "no-store");
+    }
+}
+
+/// What the base layout needs: the title, who is signed in, and the
+/// page's anti-forgery token (the session's, else `csrf`).
+pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> Ctx {
+    Ctx {
+        title: title.to_string(),
+        user: session.map(|s| s.email.clone()),
+        csrf: session.map_or(csrf, |s| s.csrf.clone()),
+        notice: None,
+        error: None,
+        maintenance: window(app),
+    }
+}
+
+/// A form's field, or empty.
+fn field(form: &guard::Form, name: &str) -> String {
+    form.get(name).cloned().unwrap_or_default()
+}

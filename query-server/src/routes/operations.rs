@@ -1,0 +1,59 @@
+//! What operators and the pages' furniture need: `/healthz` (the live
+//! snapshot, for load balancers; answered even during maintenance),
+//! `/metrics` (Prometheus text), the stylesheet, and the captcha images
+//! the login and "forgot password" forms show.
+
+use warp::http::StatusCode;
+
+use crate::app::App;
+use crate::failure::Answer;
+use crate::http::Resp;
+
+const CSS: &str = include_str!("../../static/site.css");
+
+pub fn healthz(app: &App) -> Resp {
+    let live = app.live.get();
+    let body = serde_json::json!({
+        "status": if live.is_some() { "ok" } else { "no snapshot" },
+        "snapshot": live.as_ref().map(|s| s.name.clone()),
+        "snapshot_date": live.as_ref().map(|s| s.date.format("%Y-%m-%d").to_string()),
+        "schema_version": live.as_ref().map(|s| s.schema_version),
+    });
+    let status = if live.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    Resp::json(status, &body).route("/healthz")
+}
+
+pub fn metrics(app: &App) -> Resp {
+    let live = app.live.get();
+    let snap = live
+        .as_ref()
+        .map(|s| (schemas::date::to_int(s.date), s.name.as_str()));
+    Resp::new(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        app.metrics.render(snap).into_bytes(),
+    )
+    .route("/metrics")
+}
+
+pub fn stylesheet() -> Resp {
+    let mut r = Resp::new(StatusCode::OK, "text/css; charset=utf-8", CSS.into());
+    r.header("cache-control", "public, max-age=3600");
+    r.route("/static")
+}
+
+/// `/captcha/{id}.png`: a live captcha drawn afresh (each drawing differs).
+pub fn captcha_png(app: &App, file: &str) -> Answer {
+    let id = file.strip_suffix(".png").unwrap_or("");
+    Ok(match app.captchas.digits(id) {
+        Some(d) => Resp::new(StatusCode::OK, "image/png", crate::captcha::png(&d)?),
+        None => Resp::text(
+            StatusCode::NOT_FOUND,
+            "驗證碼已過期，請重新整理頁面。".into(),
+        ),
+    })
+}
