@@ -148,7 +148,11 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
             let recipient = lookup(fields, "Final-Recipient")
                 .or_else(|| lookup(fields, "Original-Recipient"))
                 .map(address_field)?;
-            let action = match lookup(fields, "Action")?.trim().to_ascii_lowercase().as_str() {
+            let action = match lookup(fields, "Action")?
+                .trim()
+                .to_ascii_lowercase()
+                .as_str()
+            {
                 "failed" => Action::Failed,
                 "delayed" => Action::Delayed,
                 "delivered" => Action::Delivered,
@@ -255,7 +259,10 @@ mod tests {
             "{name}"
         );
         assert!(b.to.iter().any(|t| t == to), "{name}: {:?}", b.to);
-        assert!(b.diagnostic.as_deref().is_some_and(|d| d.contains("550")), "{name}");
+        assert!(
+            b.diagnostic.as_deref().is_some_and(|d| d.contains("550")),
+            "{name}"
+        );
     }
 
     #[test]

@@ -130,10 +130,12 @@ impl App {
     pub fn poll_snapshot(self: &Arc<App>) {
         let app = Arc::clone(self);
         let every = self.cfg.server.snapshot_poll;
+        let check = self.cfg.server.snapshot_check;
         std::thread::Builder::new()
             .name("snapshot-poll".into())
             .spawn(move || loop {
                 std::thread::sleep(every);
+                app.live.recheck(check);
                 app.live.refresh();
             })
             .expect("thread");

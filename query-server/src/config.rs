@@ -42,6 +42,10 @@ pub struct ServerConfig {
     pub trust_proxy: bool,
     /// How often the server looks at CURRENT for a new snapshot.
     pub snapshot_poll_ms: u64,
+    /// How often the live snapshot's content is checked again against the
+    /// checksum recorded when it was published (it is always checked before
+    /// it is served, and again at once when SQLite reports damage).
+    pub snapshot_check_seconds: u64,
     /// TESTS ONLY: every captcha is these six digits. Refused unless the
     /// server listens on loopback only; a warning is logged while it is on.
     pub fixed_captcha: String,
@@ -62,6 +66,7 @@ impl Default for ServerConfig {
             ip_failures_per_hour: 300,
             trust_proxy: false,
             snapshot_poll_ms: 1000,
+            snapshot_check_seconds: 3600,
             fixed_captcha: String::new(),
         }
     }
@@ -100,6 +105,7 @@ pub struct ServerSettings {
     pub ip_failures_per_hour: u64,
     pub trust_proxy: bool,
     pub snapshot_poll: StdDuration,
+    pub snapshot_check: StdDuration,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
 }
@@ -148,6 +154,7 @@ impl ServerSettings {
             ip_failures_per_hour: c.ip_failures_per_hour.max(1),
             trust_proxy: c.trust_proxy,
             snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
+            snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
             fixed_captcha,
         })
     }

@@ -7,8 +7,16 @@
 //! on it is done. A snapshot whose schema this build does not know is
 //! refused by `schemas::open_snapshot_readonly`: the server keeps the old
 //! one and logs an error on every check until CURRENT changes.
+//!
+//! Nothing is served from a file that fails its checksum (recorded when it
+//! was published, `store::Store::verify`): it is checked before it is
+//! opened, the live one again every `snapshot_check`, and at once when a
+//! query meets SQLite's "database disk image is malformed". A damaged live
+//! snapshot stops being served (pages answer 503, `/healthz` says why)
+//! rather than show anyone damaged data.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -55,6 +63,8 @@ pub struct Snap {
     pub date: NaiveDate,
     pub schema_version: i32,
     pool: Mutex<Vec<Connection>>,
+    /// A query met SQLite's corruption errors: check the file now.
+    suspect: AtomicBool,
 }
 
 /// Connections opened with a snapshot, so a request rarely opens one (and
@@ -89,6 +99,7 @@ impl Snap {
             date,
             schema_version: schemas::SNAPSHOT_SCHEMA_VERSION,
             pool: Mutex::new(pool),
+            suspect: AtomicBool::new(false),
         })
     }
 
@@ -99,9 +110,17 @@ impl Snap {
             Some(c) => c,
             None => schemas::open_snapshot_readonly(&self.path)?,
         };
-        let out = f(&conn).map_err(|error| Error::Query {
-            snapshot: self.name.clone(),
-            error,
+        let out = f(&conn).map_err(|error| {
+            if matches!(
+                error.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            ) {
+                self.suspect.store(true, Ordering::Relaxed);
+            }
+            Error::Query {
+                snapshot: self.name.clone(),
+                error,
+            }
         });
         let mut pool = self.pool.lock().expect("pool");
         if pool.len() < POOL * 4 {
@@ -232,21 +251,32 @@ impl CaseRow {
 
 const RETRY_REFUSED: Duration = Duration::from_secs(60);
 
+/// A snapshot CURRENT names that is not served, and why.
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub name: String,
+    pub reason: String,
+    at: Instant,
+}
+
 /// The live snapshot, swapped atomically.
 pub struct Live {
-    data_dir: PathBuf,
+    store: store::Store,
     current: ArcSwapOption<Snap>,
-    /// The last name CURRENT gave that was refused, and when: it is tried
-    /// (and the refusal logged) again once a minute, not at every poll.
-    refused: Mutex<Option<(String, Instant)>>,
+    /// The last name CURRENT gave that was refused, why, and when: it is
+    /// tried (and the refusal logged) again once a minute, not at every poll.
+    refused: Mutex<Option<Refused>>,
+    /// When the live snapshot's content was last checked.
+    checked: Mutex<Instant>,
 }
 
 impl Live {
     pub fn new(data_dir: &Path) -> Live {
         Live {
-            data_dir: data_dir.to_path_buf(),
+            store: store::Store::new(data_dir),
             current: ArcSwapOption::empty(),
             refused: Mutex::new(None),
+            checked: Mutex::new(Instant::now()),
         }
     }
 
@@ -254,36 +284,100 @@ impl Live {
         self.current.load_full()
     }
 
+    /// The snapshot CURRENT names, if it is refused (damaged, unknown
+    /// schema), and why.
+    pub fn refused(&self) -> Option<Refused> {
+        self.refused.lock().expect("refused").clone()
+    }
+
+    /// Checks the live snapshot's content again if `every` has passed or a
+    /// query met corruption; a damaged one stops being served. Returns
+    /// whether it was found damaged.
+    pub fn recheck(&self, every: Duration) -> bool {
+        let Some(snap) = self.get() else {
+            return false;
+        };
+        let suspect = snap.suspect.swap(false, Ordering::Relaxed);
+        {
+            let mut checked = self.checked.lock().expect("checked");
+            if !suspect && checked.elapsed() < every {
+                return false;
+            }
+            *checked = Instant::now();
+        }
+        let verified = match self.store.by_name(&snap.name) {
+            Some(file) => self.store.verify(&file).map_err(|e| e.to_string()),
+            None => Err(format!(
+                "{} is no longer in {}",
+                snap.name,
+                self.store.snapshots_dir().display()
+            )),
+        };
+        match verified {
+            Ok(()) => false,
+            // Retention may have removed a file that is no longer live:
+            // only the one CURRENT names matters.
+            Err(_) if self.current_name().as_deref() != Some(snap.name.as_str()) => false,
+            Err(reason) => {
+                tracing::error!("STOPPED serving snapshot {}: {reason}", snap.name);
+                self.current.store(None);
+                *self.refused.lock().expect("refused") = Some(Refused {
+                    name: snap.name.clone(),
+                    reason,
+                    at: Instant::now(),
+                });
+                true
+            }
+        }
+    }
+
+    fn current_name(&self) -> Option<String> {
+        std::fs::read_to_string(self.store.root.join("CURRENT"))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
     /// Looks at CURRENT and switches to the snapshot it names, if new and
     /// usable. Returns whether it switched.
     pub fn refresh(&self) -> bool {
-        let current = self.data_dir.join("CURRENT");
-        let name = match std::fs::read_to_string(&current) {
-            Ok(s) => s.trim().to_string(),
-            Err(_) => return false,
+        let Some(name) = self.current_name() else {
+            return false;
         };
         if self.get().is_some_and(|s| s.name == name) {
             return false;
         }
-        if let Some((refused, at)) = &*self.refused.lock().expect("refused") {
-            if *refused == name && at.elapsed() < RETRY_REFUSED {
+        if let Some(r) = &*self.refused.lock().expect("refused") {
+            if r.name == name && r.at.elapsed() < RETRY_REFUSED {
                 return false;
             }
         }
-        let path = self.data_dir.join("snapshots").join(&name);
-        match Snap::open(&path) {
+        let path = self.store.snapshots_dir().join(&name);
+        let opened = match self.store.by_name(&name) {
+            Some(file) => self
+                .store
+                .verify(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|()| Snap::open(&path).map_err(|e| e.to_string())),
+            None => Snap::open(&path).map_err(|e| e.to_string()),
+        };
+        match opened {
             Ok(snap) => {
                 tracing::info!("serving snapshot {} (batch {})", snap.name, snap.date);
                 self.current.store(Some(Arc::new(snap)));
                 *self.refused.lock().expect("refused") = None;
+                *self.checked.lock().expect("checked") = Instant::now();
                 true
             }
-            Err(e) => {
+            Err(reason) => {
                 let still = self.get().map_or("nothing".into(), |s| s.name.clone());
                 tracing::error!(
-                    "REFUSED snapshot {name} named by CURRENT: {e}; still serving {still}"
+                    "REFUSED snapshot {name} named by CURRENT: {reason}; still serving {still}"
                 );
-                *self.refused.lock().expect("refused") = Some((name, Instant::now()));
+                *self.refused.lock().expect("refused") = Some(Refused {
+                    name,
+                    reason,
+                    at: Instant::now(),
+                });
                 false
             }
         }

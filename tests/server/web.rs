@@ -983,3 +983,55 @@ fn an_activated_address_gets_an_approval_notice_for_a_new_grant() {
     let list = c.get("/cases");
     assert!(list.body.contains("115年度訴字第1301號"), "{}", list.body);
 }
+
+/// Damages the live snapshot of a data directory: one character of an entry
+/// text changes, which SQLite's own checks do not notice.
+fn damage_live_snapshot(data: &Data) {
+    let current = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    let path = data.path().join("snapshots").join(current.trim());
+    let mut perms = std::fs::metadata(&path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(&path, perms).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let (from, to) = ("言詞辯論".as_bytes(), "言詞辯駁".as_bytes());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("an entry text to change");
+    let mut out = bytes[..at].to_vec();
+    out.extend_from_slice(to);
+    out.extend_from_slice(&bytes[at + from.len()..]);
+    std::fs::write(&path, out).unwrap();
+}
+
+/// A live snapshot whose content no longer matches the checksum recorded
+/// when it was published is not served, and /healthz says so (it used to
+/// answer "ok" while the API answered 503 for a damaged page).
+#[test]
+fn a_damaged_snapshot_is_not_served_and_healthz_says_why() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_SNAPSHOT_CHECK_SECONDS", "1")]);
+    let mut c = signed_in(&server, &data, WANG);
+    assert_eq!(c.get("/healthz").status, 200);
+    assert_eq!(c.get(CASE).status, 200);
+    damage_live_snapshot(&data);
+    eventually("the damaged snapshot to be refused", || {
+        c.get("/healthz").status == 503
+    });
+    let health = c.get("/healthz").json();
+    assert_eq!(health["status"], "refused", "{health}");
+    let reason = health["refused"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("DAMAGED"), "{health}");
+    let page = c.get(CASE);
+    assert_eq!(page.status, 503, "nothing is shown from a damaged file");
+    assert!(!page.body.contains("言詞辯駁"));
+    drop(server);
+
+    // A server started on a damaged snapshot never serves it.
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let health = c.get("/healthz");
+    assert_eq!(health.status, 503);
+    assert!(health.body.contains("DAMAGED"), "{}", health.body);
+}

@@ -13,11 +13,23 @@ const CSS: &str = include_str!("../../static/site.css");
 
 pub fn healthz(app: &App) -> Resp {
     let live = app.live.get();
+    let refused = app.live.refused();
+    let status = match (&live, &refused) {
+        (Some(_), _) => "ok",
+        (None, Some(_)) => "refused",
+        (None, None) => "no snapshot",
+    };
     let body = serde_json::json!({
-        "status": if live.is_some() { "ok" } else { "no snapshot" },
+        "status": status,
         "snapshot": live.as_ref().map(|s| s.name.clone()),
         "snapshot_date": live.as_ref().map(|s| s.date.format("%Y-%m-%d").to_string()),
         "schema_version": live.as_ref().map(|s| s.schema_version),
+        // CURRENT names a snapshot that is not served (damaged, unknown
+        // schema), even while an older one still is.
+        "refused": refused.as_ref().map(|r| serde_json::json!({
+            "snapshot": r.name,
+            "reason": r.reason,
+        })),
     });
     let status = if live.is_some() {
         StatusCode::OK
