@@ -1,6 +1,8 @@
 //! Integration tests of `cpor-server`: real binary, real SQLite files, HTTP
 //! over loopback, and a headless Chromium for the browser test.
 
+mod abuse;
 mod browser;
+mod hardening;
 mod util;
 mod web;
