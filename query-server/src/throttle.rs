@@ -134,6 +134,20 @@ impl Throttle {
     }
 }
 
+impl Throttle {
+    /// What the maps hold: entries, and the bytes of their keys.
+    pub fn footprint(&self) -> (usize, usize) {
+        let a = self.accounts.lock().expect("throttle");
+        let f = self.forgot.lock().expect("throttle");
+        let i = self.ips.lock().expect("throttle");
+        (
+            a.len() + f.len() + i.len(),
+            a.keys().chain(f.keys()).map(String::len).sum::<usize>()
+                + i.len() * std::mem::size_of::<IpAddr>(),
+        )
+    }
+}
+
 fn wait_until(t: Instant, now: Instant) -> u64 {
     t.saturating_duration_since(now).as_secs().max(1)
 }
@@ -180,6 +194,41 @@ mod tests {
         let later = start + HOUR + Duration::from_secs(1);
         assert_eq!(t.check("a@b.tw", ip, later), None);
         assert_eq!(t.check("a@b.tw", ip, later), None);
+    }
+
+    /// The finding: the maps kept every typed address (up to 16 KB, the
+    /// largest form) for an hour, with no cap across client addresses, so
+    /// anyone with enough addresses could grow the server's memory at
+    /// will. Keys are bounded in size and the maps in entries.
+    #[test]
+    fn addresses_typed_by_anyone_take_bounded_memory() {
+        let t = Throttle::new(100, 10, 300);
+        let now = Instant::now();
+        let huge = "x".repeat(16 * 1024);
+        for i in 0..64u32 {
+            let ip = IpAddr::from([10, 0, 0, i as u8]);
+            let email = format!("{i}{huge}@example.com");
+            t.failed(Some(&email), ip, now);
+            t.forgot_record(&email, ip, now);
+        }
+        let (entries, bytes) = t.footprint();
+        assert!(
+            bytes <= entries * 64,
+            "{bytes} bytes of keys in {entries} entries"
+        );
+        // Many client addresses (IPv6 makes them cheap), each under its
+        // own limit, each typing new addresses.
+        for i in 0..250_000u32 {
+            let ip = IpAddr::from([0x2001, 0xdb8, 0, 0, 0, 0, (i >> 16) as u16, i as u16]);
+            let email = format!("u{i}@example.com");
+            t.failed(Some(&email), ip, now);
+            t.forgot_record(&email, ip, now);
+        }
+        let (entries, bytes) = t.footprint();
+        // Three maps (accounts, client addresses, "forgot password"), each
+        // of at most 100,000 keys.
+        assert!(entries <= 300_000, "{entries} entries");
+        assert!(bytes <= entries * 64, "{bytes} bytes of keys");
     }
 
     #[test]
