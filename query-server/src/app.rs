@@ -16,6 +16,7 @@ use mail::send::{send_scope, Scope};
 use crate::captcha::Captchas;
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::password::Hashers;
 use crate::sessions::Sessions;
 use crate::throttle::Throttle;
 use store::accounts::{write_records, Record};
@@ -37,8 +38,8 @@ pub struct App {
     /// The data directory's key (unsubscribe links).
     pub key: Vec<u8>,
     pub maintenance: Maintenance,
-    /// Argon2 runs at most this many at once (memory: 19 MiB each).
-    pub hashing: tokio::sync::Semaphore,
+    /// The argon2 threads (memory: 19 MiB each, kept and reused).
+    pub hashers: Hashers,
     records: Mutex<Sender<Record>>,
     mail: Mutex<Sender<()>>,
 }
@@ -76,7 +77,6 @@ impl App {
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
         let app = Arc::new(App {
@@ -94,7 +94,7 @@ impl App {
             metrics: Metrics::default(),
             key,
             maintenance,
-            hashing: tokio::sync::Semaphore::new(cores),
+            hashers: Hashers::start(cfg.server.hashing_threads),
             records: Mutex::new(records_tx),
             mail: Mutex::new(mail_tx),
             data_dir,

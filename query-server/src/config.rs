@@ -46,6 +46,9 @@ pub struct ServerConfig {
     /// checksum recorded when it was published (it is always checked before
     /// it is served, and again at once when SQLite reports damage).
     pub snapshot_check_seconds: u64,
+    /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
+    /// per core, at most 4.
+    pub hashing_threads: u64,
     /// TESTS ONLY: every captcha is these six digits. Refused unless the
     /// server listens on loopback only; a warning is logged while it is on.
     pub fixed_captcha: String,
@@ -67,6 +70,7 @@ impl Default for ServerConfig {
             trust_proxy: false,
             snapshot_poll_ms: 1000,
             snapshot_check_seconds: 3600,
+            hashing_threads: 0,
             fixed_captcha: String::new(),
         }
     }
@@ -106,6 +110,7 @@ pub struct ServerSettings {
     pub trust_proxy: bool,
     pub snapshot_poll: StdDuration,
     pub snapshot_check: StdDuration,
+    pub hashing_threads: usize,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
 }
@@ -155,6 +160,10 @@ impl ServerSettings {
             trust_proxy: c.trust_proxy,
             snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
             snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
+            hashing_threads: match c.hashing_threads {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+                n => n.min(64) as usize,
+            },
             fixed_captcha,
         })
     }

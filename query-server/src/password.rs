@@ -1,4 +1,5 @@
-//! Passwords: the policy a new one must meet, and argon2id hashing.
+//! Passwords: the policy a new one must meet, and argon2id hashing on a
+//! fixed pool of hashing threads.
 //!
 //! The policy follows NIST SP 800-63B: 12 to 128 characters (Unicode code
 //! points, after NFKC normalisation, so the same password typed on another
@@ -7,15 +8,22 @@
 //! which kinds of characters to use.
 //!
 //! Hashes are argon2id PHC strings with m = 19 MiB, t = 2, p = 1 (OWASP's
-//! baseline). Verification is the costly part of a login, so it runs on
-//! the blocking pool; an unknown account is verified against a dummy hash,
-//! so it costs the same time.
+//! baseline). Verification is the costly part of a login; an unknown
+//! account is verified against a dummy hash, so it costs the same time.
+//!
+//! Memory: each hash needs 19 MiB of blocks. Every hashing thread keeps
+//! its own blocks and reuses them, so hashing takes threads × 19 MiB
+//! however many hashes run. (On the blocking pool each hash allocated its
+//! blocks afresh, and glibc kept them in the arena of every thread that
+//! ever hashed: 850 MiB through 1,000 hashes.) Jobs queue in order.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 
 pub const MIN_CHARS: usize = 12;
@@ -67,45 +75,189 @@ pub fn check_new(password: &str, email: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST, T_COST, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    Right,
+    /// Right, but the hash is of an older kind (other costs): hash the
+    /// password again.
+    RightOutdated,
 }
 
-/// Hashes a (new) password.
-pub fn hash(password: &str) -> String {
-    let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
-    let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
-    argon2()
-        .hash_password(normalise(password).as_bytes(), &salt)
-        .expect("argon2 hashing")
+impl Verdict {
+    pub fn right(self) -> bool {
+        self != Verdict::Wrong
+    }
+}
+
+/// One hashing thread's state: its blocks, reused by every hash it runs.
+pub struct Hasher {
+    blocks: Vec<Block>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+fn params() -> Params {
+    Params::new(M_COST, T_COST, 1, None).expect("valid argon2 parameters")
+}
+
+impl Default for Hasher {
+    fn default() -> Hasher {
+        Hasher::with(Arc::new(OnceLock::new()))
+    }
+}
+
+impl Hasher {
+    fn with(dummy: Arc<OnceLock<String>>) -> Hasher {
+        Hasher {
+            blocks: vec![Block::default(); M_COST as usize],
+            dummy,
+        }
+    }
+
+    /// Hashes a (new) password.
+    pub fn hash(&mut self, password: &str) -> String {
+        let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
+        let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
+        let params = params();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let input = normalise(password);
+        let blocks = &mut self.blocks;
+        let output = Output::init_with(32, |out| {
+            argon
+                .hash_password_into_with_memory(input.as_bytes(), &salt_bytes, out, &mut blocks[..])
+                .map_err(Into::into)
+        })
+        .expect("argon2 hashing");
+        PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: (&params).try_into().expect("PHC parameters"),
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        }
         .to_string()
-}
+    }
 
-/// Checks a password against a stored hash (or, for an unknown account,
-/// the dummy hash: same cost, always false).
-pub fn verify(password: &str, stored: Option<&str>) -> bool {
-    let (phc, real) = match stored {
-        Some(h) => (h, true),
-        None => (dummy(), false),
-    };
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let ok = argon2()
-        .verify_password(normalise(password).as_bytes(), &parsed)
-        .is_ok();
-    ok && real
-}
+    /// Checks a password against a stored hash (or, for an unknown
+    /// account, the dummy hash: same cost, always wrong).
+    pub fn verify(&mut self, password: &str, stored: Option<&str>) -> Verdict {
+        let real = stored.is_some();
+        let phc = match stored {
+            Some(h) => h.to_string(),
+            None => self.dummy(),
+        };
+        let right = self.check(password, &phc);
+        match right {
+            Some(current) if real && current => Verdict::Right,
+            Some(_) if real => Verdict::RightOutdated,
+            _ => Verdict::Wrong,
+        }
+    }
 
-/// A hash of a random password, made once per process.
-fn dummy() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash(&schemas::hex(
+    /// `Some(current kind)` when the password is right for `phc`.
+    fn check(&mut self, password: &str, phc: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let params = Params::try_from(&parsed).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::V0x10,
+        };
+        let expected = parsed.hash?;
+        let mut salt_buf = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+        let input = normalise(password).into_bytes();
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let mut out = vec![0u8; expected.len()];
+        let done =
+            argon.hash_password_into_with_memory(&input, salt, &mut out, &mut self.blocks[..]);
+        if self.blocks.len() > M_COST as usize {
+            // A costlier old hash: give the extra memory back.
+            self.blocks.truncate(M_COST as usize);
+            self.blocks.shrink_to_fit();
+        }
+        done.ok()?;
+        if !bool::from(out.ct_eq(expected.as_bytes())) {
+            return None;
+        }
+        let current = algorithm == Algorithm::Argon2id
+            && params.m_cost() == M_COST
+            && params.t_cost() == T_COST
+            && params.p_cost() == 1;
+        Some(current)
+    }
+
+    /// A hash of a random password, made once per pool.
+    fn dummy(&mut self) -> String {
+        if let Some(d) = self.dummy.get() {
+            return d.clone();
+        }
+        let d = self.hash(&schemas::hex(
             &store::secret::random_bytes::<16>().expect("randomness"),
-        ))
-    })
+        ));
+        self.dummy.get_or_init(|| d).clone()
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
+
+/// The hashing threads: jobs run in the order they come, each on a
+/// thread's own reused blocks.
+pub struct Hashers {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    threads: usize,
+}
+
+impl Hashers {
+    pub fn start(threads: usize) -> Hashers {
+        let threads = threads.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let dummy = Arc::new(OnceLock::new());
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let mut hasher = Hasher::with(Arc::clone(&dummy));
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().expect("hashing jobs").recv();
+                    let Ok(job) = job else { return };
+                    // A job that panics (no randomness) loses its answer,
+                    // not the thread.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut hasher));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a password hashing job failed");
+                    }
+                })
+                .expect("thread");
+        }
+        Hashers {
+            jobs: Mutex::new(tx),
+            threads,
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f` on a hashing thread; `None` if it failed.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Hasher) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |h| {
+            let _ = tx.send(f(h));
+        });
+        self.jobs.lock().expect("hashing jobs").send(job).ok()?;
+        rx.await.ok()
+    }
 }
 
 #[cfg(test)]
@@ -136,16 +288,63 @@ mod tests {
 
     #[test]
     fn hashes_are_argon2id_with_the_required_cost_and_never_truncate() {
-        let h = hash("correct horse battery staple");
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse battery staple", Some(&h)));
-        assert!(!verify("correct horse battery stapl", Some(&h)));
+        let mut h = Hasher::default();
+        let phc = h.hash("correct horse battery staple");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&phc)),
+            Verdict::Right
+        );
+        assert_eq!(
+            h.verify("correct horse battery stapl", Some(&phc)),
+            Verdict::Wrong
+        );
         // A full-width variant is the same password (NFKC).
-        assert!(verify("ｃｏｒｒｅｃｔ horse battery staple", Some(&h)));
+        assert!(h
+            .verify("ｃｏｒｒｅｃｔ horse battery staple", Some(&phc))
+            .right());
         let long = "y".repeat(128);
-        let h = hash(&long);
-        assert!(!verify(&"y".repeat(127), Some(&h)));
-        assert!(verify(&long, Some(&h)));
-        assert!(!verify(&long, None));
+        let phc = h.hash(&long);
+        assert!(!h.verify(&"y".repeat(127), Some(&phc)).right());
+        assert!(h.verify(&long, Some(&phc)).right());
+        assert_eq!(h.verify(&long, None), Verdict::Wrong);
+    }
+
+    #[test]
+    fn hashes_made_by_argon2_itself_still_verify() {
+        // What the server stored before it reused its blocks.
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+            .hash_password(b"correct horse battery staple", &salt)
+            .unwrap()
+            .to_string();
+        let mut h = Hasher::default();
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&stored)),
+            Verdict::Right
+        );
+        assert_eq!(
+            h.verify("correct horse battery stapl", Some(&stored)),
+            Verdict::Wrong
+        );
+        // Costlier parameters verify too, and ask for a new hash.
+        let costly = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2 * M_COST, T_COST, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery staple", &salt)
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&costly)),
+            Verdict::RightOutdated
+        );
+        assert_eq!(
+            h.blocks.len(),
+            M_COST as usize,
+            "the extra memory is given back"
+        );
     }
 }

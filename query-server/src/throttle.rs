@@ -49,16 +49,20 @@ impl Throttle {
         }
     }
 
+    /// `Some(seconds to wait)` when the client address has failed too
+    /// often (a made-up link, before it is looked up).
+    pub fn check_ip(&self, ip: IpAddr, now: Instant) -> Option<u64> {
+        let mut ips = self.ips.lock().expect("throttle");
+        let q = ips.get_mut(&ip)?;
+        prune(q, now);
+        (q.len() >= self.ip_per_hour).then(|| wait_until(q[q.len() - self.ip_per_hour] + HOUR, now))
+    }
+
     /// `Some(seconds to wait)` when an attempt must be refused now.
     pub fn check(&self, account: &str, ip: IpAddr, now: Instant) -> Option<u64> {
-        let mut ips = self.ips.lock().expect("throttle");
-        if let Some(q) = ips.get_mut(&ip) {
-            prune(q, now);
-            if q.len() >= self.ip_per_hour {
-                return Some(wait_until(q[q.len() - self.ip_per_hour] + HOUR, now));
-            }
+        if let Some(wait) = self.check_ip(ip, now) {
+            return Some(wait);
         }
-        drop(ips);
         let mut accounts = self.accounts.lock().expect("throttle");
         let q = accounts.get_mut(account)?;
         prune(q, now);
@@ -78,7 +82,8 @@ impl Throttle {
         None
     }
 
-    /// Records a failed attempt (wrong password, wrong captcha).
+    /// Records a failed attempt (wrong password, wrong captcha, a link
+    /// that opens nothing).
     pub fn failed(&self, account: Option<&str>, ip: IpAddr, now: Instant) {
         self.ips
             .lock()

@@ -75,6 +75,15 @@ pub fn set_password(
     Ok(())
 }
 
+/// Replaces a password hash by a new hash of the same password (an older
+/// kind of hash, after it verified), unless the password changed meanwhile.
+pub fn replace_hash(conn: &Connection, id: i64, old: &str, new: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE accounts SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+        params![id, old, new],
+    )? == 1)
+}
+
 pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE accounts SET digests = ?2 WHERE id = ?1",

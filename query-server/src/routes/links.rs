@@ -62,6 +62,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     let (heading, action, done) = link_page(purpose);
     let outcome = auth::set_password_by_link(
         app,
+        req.ip,
         token.clone(),
         purpose,
         field(&form, "password"),
@@ -71,6 +72,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     let (valid, error, status) = match outcome {
         SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
         SetPassword::BadLink => (false, None, StatusCode::OK),
+        SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
         SetPassword::Refused(why) => (
             true,
             Some(why.to_string()),
