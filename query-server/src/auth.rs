@@ -120,6 +120,9 @@ pub enum SetPassword {
     Refused(&'static str),
     /// Too many failures from this address: the seconds to wait.
     Throttled(u64),
+    /// The database could not be read or written even after waiting: the
+    /// link is not to blame, and still works.
+    Busy,
 }
 
 /// Sets a password through an activation or reset link; the token is
@@ -141,16 +144,20 @@ pub async fn set_password_by_link(
     let t = token.clone();
     let account = blocking(app, move |app| {
         let conn = app.accounts.lock().expect("accounts");
-        accounts::token_account(&conn, &t, purpose, Utc::now()).unwrap_or_else(|e| {
-            tracing::error!("token lookup: {e}");
-            None
-        })
+        accounts::token_account(&conn, &t, purpose, Utc::now())
     })
-    .await
-    .flatten();
-    let Some(account) = account else {
-        app.throttle.failed(None, ip, Instant::now());
-        return SetPassword::BadLink;
+    .await;
+    let account = match account {
+        Some(Ok(Some(account))) => account,
+        Some(Ok(None)) => {
+            app.throttle.failed(None, ip, Instant::now());
+            return SetPassword::BadLink;
+        }
+        Some(Err(e)) => {
+            tracing::error!("token lookup: {e}");
+            return SetPassword::Busy;
+        }
+        None => return SetPassword::Busy,
     };
     if new != confirm {
         return SetPassword::Refused("兩次輸入的新密碼不一致。");
@@ -159,13 +166,13 @@ pub async fn set_password_by_link(
         return SetPassword::Refused(why);
     }
     let Some(hash) = app.hashers.run(move |h| h.hash(&new)).await else {
-        return SetPassword::BadLink;
+        return SetPassword::Busy;
     };
     blocking(app, move |app| {
         spend_link(app, &token, purpose, &account, &hash)
     })
     .await
-    .unwrap_or(SetPassword::BadLink)
+    .unwrap_or(SetPassword::Busy)
 }
 
 /// Sets the new password if the link still opens the account, spending it.
@@ -177,9 +184,12 @@ fn spend_link(
     hash: &str,
 ) -> SetPassword {
     let now = Utc::now();
-    let conn = app.accounts.lock().expect("accounts");
+    let mut conn = app.accounts.lock().expect("accounts");
     let done = (|| -> rusqlite::Result<()> {
-        let tx = conn.unchecked_transaction()?;
+        // The write lock first, waiting for another writer up to the busy
+        // timeout: a transaction that reads and then writes cannot wait,
+        // SQLite answers "database is locked" at once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Spent, and still unspent at commit: a second POST of the
         // same link finds nothing.
         if accounts::token_account(&tx, token, purpose, now)?.is_none() {
@@ -207,7 +217,7 @@ fn spend_link(
         Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,
         Err(e) => {
             tracing::error!("setting a password: {e}");
-            SetPassword::BadLink
+            SetPassword::Busy
         }
     }
 }

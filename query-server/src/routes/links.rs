@@ -73,6 +73,11 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
         SetPassword::BadLink => (false, None, StatusCode::OK),
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
+        SetPassword::Busy => (
+            true,
+            Some("系統忙碌，密碼尚未設定。請稍後再送出一次；這個連結仍然有效。".to_string()),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
         SetPassword::Refused(why) => (
             true,
             Some(why.to_string()),
@@ -94,7 +99,11 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         token,
         email,
     };
-    Ok(pages::html(status, &page)?.route(action))
+    let mut r = pages::html(status, &page)?.route(action);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.header("retry-after", "10");
+    }
+    Ok(r)
 }
 
 /// Whether the link's HMAC is right, and the address it names.
