@@ -236,7 +236,8 @@ enum Checked {
 }
 
 /// Changes the password of a signed-in account: the current one must be
-/// right; every other session ends; a notice is mailed.
+/// right; every other session ends, every pending link is void; a notice
+/// is mailed.
 pub async fn change_password(
     app: &Arc<App>,
     session: &Session,
@@ -281,9 +282,18 @@ pub async fn change_password(
         None => return Change::Refused(UNAVAILABLE),
     };
     blocking(app, move |app| {
-        let conn = app.accounts.lock().expect("accounts");
-        let done = accounts::set_password(&conn, id, &hash, Utc::now())
-            .and_then(|_| app.sessions.end_all_of(&conn, id, Some(&keep)));
+        let mut conn = app.accounts.lock().expect("accounts");
+        let now = Utc::now();
+        let done = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            accounts::set_password(&tx, id, &hash, now)?;
+            // A link mailed before the change would undo it: whoever
+            // changes the password (the owner, having noticed) voids them.
+            accounts::spend_tokens(&tx, id, Purpose::Reset, now)?;
+            accounts::spend_tokens(&tx, id, Purpose::Activate, now)?;
+            tx.commit()
+        })()
+        .and_then(|_| app.sessions.end_all_of(&conn, id, Some(&keep)));
         drop(conn);
         match done {
             Ok(_) => {
