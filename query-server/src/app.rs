@@ -17,6 +17,7 @@ use crate::captcha::Captchas;
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::Hashers;
+use crate::server::Conns;
 use crate::sessions::Sessions;
 use crate::throttle::Throttle;
 use store::accounts::{write_records, Record};
@@ -40,6 +41,8 @@ pub struct App {
     pub maintenance: Maintenance,
     /// The argon2 threads (memory: 19 MiB each, kept and reused).
     pub hashers: Hashers,
+    /// Connections open, in all and per client address.
+    pub conns: Arc<Conns>,
     records: Mutex<Sender<Record>>,
     mail: Mutex<Sender<()>>,
 }
@@ -95,6 +98,11 @@ impl App {
             key,
             maintenance,
             hashers: Hashers::start(cfg.server.hashing_threads),
+            conns: Arc::new(Conns::new(
+                cfg.server.max_connections,
+                // Behind a proxy every connection comes from the proxy.
+                (!cfg.server.trust_proxy).then_some(cfg.server.max_connections_per_ip),
+            )),
             records: Mutex::new(records_tx),
             mail: Mutex::new(mail_tx),
             data_dir,

@@ -46,6 +46,19 @@ pub struct ServerConfig {
     /// checksum recorded when it was published (it is always checked before
     /// it is served, and again at once when SQLite reports damage).
     pub snapshot_check_seconds: u64,
+    /// A request's headers must arrive within this long...
+    pub header_timeout_seconds: u64,
+    /// ...and its body within this long after them (else 408).
+    pub body_timeout_seconds: u64,
+    /// A connection with no request in flight and no bytes moving for this
+    /// long is closed (kept alive, or never used).
+    pub idle_timeout_seconds: u64,
+    /// Connections open at once, in all and from one client address (an
+    /// IPv6 /64 counts as one); past either, 503 and closed at once. With
+    /// `trust_proxy`, only the total counts (every connection is the
+    /// proxy's).
+    pub max_connections: u64,
+    pub max_connections_per_ip: u64,
     /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
     /// per core, at most 4.
     pub hashing_threads: u64,
@@ -70,6 +83,11 @@ impl Default for ServerConfig {
             trust_proxy: false,
             snapshot_poll_ms: 1000,
             snapshot_check_seconds: 3600,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 20,
+            idle_timeout_seconds: 10,
+            max_connections: 2048,
+            max_connections_per_ip: 64,
             hashing_threads: 0,
             fixed_captcha: String::new(),
         }
@@ -110,6 +128,11 @@ pub struct ServerSettings {
     pub trust_proxy: bool,
     pub snapshot_poll: StdDuration,
     pub snapshot_check: StdDuration,
+    pub header_timeout: StdDuration,
+    pub body_timeout: StdDuration,
+    pub idle_timeout: StdDuration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
     pub hashing_threads: usize,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
@@ -160,6 +183,11 @@ impl ServerSettings {
             trust_proxy: c.trust_proxy,
             snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
             snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
+            header_timeout: secs("header_timeout_seconds", c.header_timeout_seconds)?,
+            body_timeout: secs("body_timeout_seconds", c.body_timeout_seconds)?,
+            idle_timeout: secs("idle_timeout_seconds", c.idle_timeout_seconds)?,
+            max_connections: c.max_connections.max(1) as usize,
+            max_connections_per_ip: c.max_connections_per_ip.max(1) as usize,
             hashing_threads: match c.hashing_threads {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
                 n => n.min(64) as usize,
@@ -216,6 +244,17 @@ mod tests {
             err.starts_with("server.maintenance_start = `0030` (from environment variable"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_timeout_is_30_seconds_or_less_by_default() {
+        let s = Config::load(&Layers::from_parts(None, Box::new(|_| None)).unwrap())
+            .unwrap()
+            .server;
+        for t in [s.header_timeout, s.body_timeout, s.idle_timeout] {
+            assert!(t <= StdDuration::from_secs(30), "{t:?}");
+        }
+        assert!(s.max_connections_per_ip < s.max_connections);
     }
 
     #[test]

@@ -47,7 +47,7 @@ pub fn metrics(app: &App) -> Resp {
     Resp::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
-        app.metrics.render(snap).into_bytes(),
+        app.metrics.render(snap, app.conns.open()).into_bytes(),
     )
     .route("/metrics")
 }
