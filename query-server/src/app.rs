@@ -1,11 +1,12 @@
 //! The server's state, shared by every request, and its background work:
-//! following CURRENT, writing records in batches, delivering the website's
-//! mail, and sweeping expired sessions, captchas and counters.
+//! following CURRENT, writing records in batches, making "forgot password"
+//! links, delivering the website's mail, and sweeping expired sessions,
+//! captchas and counters.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -45,6 +46,8 @@ pub struct App {
     pub conns: Arc<Conns>,
     records: Mutex<Sender<Record>>,
     mail: Mutex<Sender<()>>,
+    /// Addresses "forgot password" was asked for, to the link mailer.
+    links: Mutex<Sender<(String, Instant)>>,
 }
 
 /// Why the server could not start on its data directory. The text is the
@@ -77,11 +80,16 @@ impl App {
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Database)?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
+        let links_conns = (
+            store::accounts::open(&data_dir).map_err(OpenError::Database)?,
+            mail::outbox::open(&data_dir).map_err(OpenError::Database)?,
+        );
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
+        let (links_tx, links_rx) = mpsc::channel();
         let app = Arc::new(App {
             https: cfg.mail.https(),
             live: Live::new(&data_dir),
@@ -105,12 +113,14 @@ impl App {
             )),
             records: Mutex::new(records_tx),
             mail: Mutex::new(mail_tx),
+            links: Mutex::new(links_tx),
             data_dir,
             cfg,
         });
         app.live.refresh();
         spawn_writer(records_conn, records_rx);
         spawn_mailer(Arc::clone(&app), mail_rx);
+        spawn_link_mailer(Arc::clone(&app), links_conns, links_rx);
         spawn_sweeper(Arc::clone(&app));
         Ok(app)
     }
@@ -132,6 +142,15 @@ impl App {
     /// Wakes the mailer: the website queued mail.
     pub fn mail_now(&self) {
         let _ = self.mail.lock().expect("mail").send(());
+    }
+
+    /// Hands an address to the link mailer ("forgot password").
+    pub fn mail_link_to(&self, email: String) {
+        let _ = self
+            .links
+            .lock()
+            .expect("links")
+            .send((email, Instant::now()));
     }
 
     /// Follows CURRENT (called by the poller).
@@ -207,6 +226,30 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
                     }
                 }
                 Err(RecvTimeoutError::Disconnected) => return,
+            }
+        })
+        .expect("thread");
+}
+
+/// "Forgot password" links, made and queued apart from every request:
+/// its own thread, its own connections (see `auth::mail_link`), and each
+/// address handled 0.5 to 2.5 s (at random) after it came, so that the
+/// work, which only an address with an account causes, never coincides
+/// with the requests that follow the answer.
+fn spawn_link_mailer(
+    app: Arc<App>,
+    conns: (Connection, Connection),
+    rx: Receiver<(String, Instant)>,
+) {
+    std::thread::Builder::new()
+        .name("link-mailer".into())
+        .spawn(move || {
+            let (accounts, outbox) = conns;
+            while let Ok((email, came)) = rx.recv() {
+                let r = store::secret::random_bytes::<2>().map_or(0, u16::from_le_bytes);
+                let delay = Duration::from_millis(500 + u64::from(r) % 2000);
+                std::thread::sleep(delay.saturating_sub(came.elapsed()));
+                crate::auth::mail_link(&app, &accounts, &outbox, &email);
             }
         })
         .expect("thread");

@@ -5,7 +5,9 @@
 //!
 //! Login and "forgot password" answer the same, in the same time, whether
 //! or not an account has the address: an unknown address still costs one
-//! argon2 verification, and a link is made and mailed after the answer.
+//! argon2 verification, and a link is made and mailed after the answer by
+//! the link mailer, apart from every request (its own thread and database
+//! connections).
 //! A link's token is looked up before anything is hashed: a made-up link
 //! costs one lookup and counts as a failure of the client's address.
 
@@ -14,6 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use rusqlite::Connection;
 
 use mail::web::{self, WebMail};
 
@@ -311,12 +314,20 @@ pub async fn change_password(
 }
 
 fn queue_mail(app: &App, kind: WebMail, email: &str, link: &str, when: chrono::DateTime<Utc>) {
+    let outbox = app.outbox.lock().expect("outbox");
+    queue_mail_on(app, &outbox, kind, email, link, when);
+}
+
+fn queue_mail_on(
+    app: &App,
+    outbox: &Connection,
+    kind: WebMail,
+    email: &str,
+    link: &str,
+    when: chrono::DateTime<Utc>,
+) {
     let view = web::view(kind, email, link, when);
-    let queued = {
-        let outbox = app.outbox.lock().expect("outbox");
-        web::queue(&outbox, &app.cfg.mail, kind, &view, Utc::now())
-    };
-    match queued {
+    match web::queue(outbox, &app.cfg.mail, kind, &view, Utc::now()) {
         Ok(_) => app.mail_now(),
         Err(e) => tracing::error!("queueing {} mail: {e}", kind.as_str()),
     }
@@ -327,40 +338,46 @@ fn mail_changed(app: &App, email: &str) {
     queue_mail(app, WebMail::Changed, email, &link, Utc::now());
 }
 
-/// After "forgot password" was answered: mails a reset link to an
-/// activated account, a new activation link to one not yet activated, and
-/// nothing to an unknown address. At most 5 links an hour per address.
-pub fn forgot(app: Arc<App>, email: String, ip: IpAddr) {
-    let email = normalise_email(&email);
+/// "Forgot password", answered: hands the address to the link mailer
+/// (at most 5 links an hour per address, 30 requests per client address),
+/// and returns at once.
+pub fn forgot(app: &App, email: &str, ip: IpAddr) {
+    let email = normalise_email(email);
     let now = Instant::now();
     if app.throttle.forgot_check(&email, ip, now) {
         return;
     }
     app.throttle.forgot_record(&email, ip, now);
-    std::thread::spawn(move || {
-        let now = Utc::now();
-        let ttl = app.cfg.server.reset_link;
-        let site = app.cfg.mail.site_url.clone();
-        let made = {
-            let conn = app.accounts.lock().expect("accounts");
-            match accounts::by_email(&conn, &email) {
-                Ok(Some(a)) => {
-                    let (purpose, path) = if a.password_hash.is_some() {
-                        (Purpose::Reset, "reset")
-                    } else {
-                        (Purpose::Activate, "activate")
-                    };
-                    accounts::new_token(&conn, a.id, purpose, ttl, now)
-                        .map(|t| Some(format!("{site}/{path}?token={t}")))
-                }
-                Ok(None) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        };
-        match made {
-            Ok(Some(link)) => queue_mail(&app, WebMail::Reset, &email, &link, now + ttl),
-            Ok(None) => {}
-            Err(e) => tracing::error!("forgot password: {e}"),
+    app.mail_link_to(email);
+}
+
+/// The link mailer's work for one address: a reset link to an activated
+/// account, a new activation link to one not yet activated, nothing to an
+/// unknown address. It runs on the link mailer's own thread and its own
+/// connections to both databases, so no request ever waits for it: the
+/// token's fsync and the mail's queueing happened while holding the shared
+/// accounts lock, and the next request was slow only for an address that
+/// has an account.
+pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
+    let now = Utc::now();
+    let ttl = app.cfg.server.reset_link;
+    let site = &app.cfg.mail.site_url;
+    let made = match accounts::by_email(accounts_db, email) {
+        Ok(Some(a)) => {
+            let (purpose, path) = if a.password_hash.is_some() {
+                (Purpose::Reset, "reset")
+            } else {
+                (Purpose::Activate, "activate")
+            };
+            accounts::new_token(accounts_db, a.id, purpose, ttl, now)
+                .map(|t| Some(format!("{site}/{path}?token={t}")))
         }
-    });
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.into()),
+    };
+    match made {
+        Ok(Some(link)) => queue_mail_on(app, outbox, WebMail::Reset, email, &link, now + ttl),
+        Ok(None) => {}
+        Err(e) => tracing::error!("forgot password: {e}"),
+    }
 }

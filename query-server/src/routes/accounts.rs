@@ -234,6 +234,6 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         );
     }
     // The answer does not wait for the lookup: same page, same time.
-    auth::forgot(Arc::clone(app), field(&form, "email"), req.ip);
+    auth::forgot(app, &field(&form, "email"), req.ip);
     forgot_form(app, req, true, None)
 }
