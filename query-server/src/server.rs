@@ -98,13 +98,17 @@ struct BadBody;
 impl warp::reject::Reject for BadBody {}
 
 /// The client's address: the peer's, or behind a trusted proxy the last
-/// hop of `X-Forwarded-For`.
+/// hop of `X-Forwarded-For` across every line of it. A proxy may add its
+/// own line below the client's, and the client's lines say anything: only
+/// the last hop is the proxy's word.
 pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trust_proxy: bool) -> IpAddr {
     if !trust_proxy {
         return peer;
     }
     headers
-        .get("x-forwarded-for")
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.rsplit(',').next())
         .and_then(|v| v.trim().parse().ok())
@@ -459,5 +463,26 @@ impl AsyncWrite for Watched {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_last_forwarded_hop_of_the_last_line() {
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "10.9.0.1, 10.9.0.2".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true).to_string(), "203.0.113.7");
+        assert_eq!(client_ip(&h, peer, false), peer);
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "10.9.0.1, 198.51.100.4".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true).to_string(), "198.51.100.4");
+        // Nothing usable: the peer.
+        h.append("x-forwarded-for", "unknown".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true), peer);
     }
 }
