@@ -46,7 +46,7 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     } else {
         route(&app, &req).await
     };
-    secure(&mut resp, &req);
+    secure(&mut resp, app.https);
     if req.method == Method::GET
         && resp.status == StatusCode::OK
         && resp
@@ -145,8 +145,10 @@ pub fn window(app: &App) -> String {
 }
 
 /// Headers every answer carries. Personal pages are never cached; the
-/// referrer never leaves (activation and reset links carry tokens).
-fn secure(r: &mut Resp, _req: &Req) {
+/// referrer never leaves (activation and reset links carry tokens); over
+/// https, browsers are told to keep to https for a year (a first visit
+/// typed without it cannot be taken over after that).
+pub fn secure(r: &mut Resp, https: bool) {
     r.header(
         "content-security-policy",
         "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
@@ -154,6 +156,9 @@ fn secure(r: &mut Resp, _req: &Req) {
     r.header("x-content-type-options", "nosniff");
     r.header("x-frame-options", "DENY");
     r.header("referrer-policy", "no-referrer");
+    if https {
+        r.header("strict-transport-security", "max-age=31536000");
+    }
     if !r.headers.contains_key("cache-control") {
         r.header("cache-control", "no-store");
     }
