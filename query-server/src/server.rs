@@ -15,7 +15,8 @@
 //!   hyper's read buffer (so the headers) at 64 KiB.
 //!
 //! One filter turns every request into a plain `Req` and hands it to
-//! `routes::handle`; one `recover` answers what that filter refuses.
+//! `routes::handle`; one `recover` answers what that filter refuses, with
+//! the same security headers as every other answer.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -126,6 +127,7 @@ pub async fn serve(
     let (header_timeout, body_timeout, idle_timeout) =
         (s.header_timeout, s.body_timeout, s.idle_timeout);
     let trust_proxy = s.trust_proxy;
+    let https = app.https;
     let handler = Arc::clone(&app);
     let filter = warp::method()
         .and(warp::path::full())
@@ -155,7 +157,7 @@ pub async fn serve(
                 }
             },
         )
-        .recover(recover);
+        .recover(move |r| recover(r, https));
     let service = TowerToHyperService::new(warp::service(filter));
     let conns = Arc::clone(&app.conns);
     let graceful = GracefulShutdown::new();
@@ -178,7 +180,7 @@ pub async fn serve(
             Ok(slot) => slot,
             Err(why) => {
                 app.metrics.connection_refused(why);
-                refuse(&stream);
+                refuse(&stream, https);
                 continue;
             }
         };
@@ -225,8 +227,8 @@ pub async fn serve(
 }
 
 /// What the filter refused before a handler ran: a body too large, too
-/// slow, or unreadable.
-async fn recover(r: Rejection) -> Result<impl Reply, Infallible> {
+/// slow, or unreadable. The same security headers as every other answer.
+async fn recover(r: Rejection, https: bool) -> Result<impl Reply, Infallible> {
     let (status, text) = if r.find::<TooLarge>().is_some() {
         (StatusCode::PAYLOAD_TOO_LARGE, "內容過大。")
     } else if r.find::<SlowBody>().is_some() {
@@ -238,6 +240,7 @@ async fn recover(r: Rejection) -> Result<impl Reply, Infallible> {
         (StatusCode::BAD_REQUEST, "無法處理的請求。")
     };
     let mut resp = Resp::text(status, text.into());
+    crate::routes::secure(&mut resp, https);
     // What is left of the body is not read: the connection cannot go on.
     resp.header("connection", "close");
     Ok(resp.into_response())
@@ -245,12 +248,16 @@ async fn recover(r: Rejection) -> Result<impl Reply, Infallible> {
 
 /// Answers a connection over the limits 503 and closes it, without
 /// waiting for anything.
-fn refuse(stream: &TcpStream) {
+fn refuse(stream: &TcpStream, https: bool) {
     let body = "連線數過多，請稍後再試。";
     let mut head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\n\r\n",
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\ncache-control: no-store\r\n",
         body.len()
     );
+    for (name, value) in crate::routes::security_headers(https) {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
     head.push_str(body);
     let _ = stream.try_write(head.as_bytes());
 }

@@ -144,20 +144,32 @@ pub fn window(app: &App) -> String {
     app.maintenance.to_string()
 }
 
-/// Headers every answer carries. Personal pages are never cached; the
-/// referrer never leaves (activation and reset links carry tokens); over
-/// https, browsers are told to keep to https for a year (a first visit
-/// typed without it cannot be taken over after that).
-pub fn secure(r: &mut Resp, https: bool) {
-    r.header(
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
-    r.header("x-content-type-options", "nosniff");
-    r.header("x-frame-options", "DENY");
-    r.header("referrer-policy", "no-referrer");
+/// Headers every answer carries, whoever makes it (the routes, what the
+/// server refuses before them, a connection over the limits). Personal
+/// pages are never cached; the referrer never leaves (activation and reset
+/// links carry tokens); over https, browsers are told to keep to https for
+/// a year (a first visit typed without it cannot be taken over after that).
+pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
+    let mut h = vec![
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ];
     if https {
-        r.header("strict-transport-security", "max-age=31536000");
+        h.push(("strict-transport-security", "max-age=31536000"));
+    }
+    h
+}
+
+/// Adds `security_headers`, and `cache-control: no-store` unless the
+/// answer says otherwise.
+pub fn secure(r: &mut Resp, https: bool) {
+    for (name, value) in security_headers(https) {
+        r.header(name, value);
     }
     if !r.headers.contains_key("cache-control") {
         r.header("cache-control", "no-store");
