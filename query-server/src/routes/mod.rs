@@ -43,6 +43,11 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
         } else {
             Failure::Maintenance(left).render(&app, &req)
         }
+    } else if !(req.method == Method::GET || req.method == Method::HEAD)
+        && !guard::same_origin(&app, &req)
+    {
+        // Another site's page posting here: refused whatever its tokens.
+        Failure::Forbidden.render(&app, &req)
     } else {
         route(&app, &req).await
     };
@@ -146,8 +151,8 @@ pub fn window(app: &App) -> String {
 
 /// Headers every answer carries, whoever makes it (the routes, what the
 /// server refuses before them, a connection over the limits). Personal
-/// pages are never cached; the referrer never leaves (activation and reset
-/// links carry tokens); over https, browsers are told to keep to https for
+/// pages are never cached; the referrer never leaves the site (activation
+/// and reset links carry tokens); over https, browsers are told to keep to https for
 /// a year (a first visit typed without it cannot be taken over after that).
 pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
     let mut h = vec![
@@ -157,7 +162,10 @@ pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
         ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
-        ("referrer-policy", "no-referrer"),
+        // Not `no-referrer`: with it, browsers send `Origin: null` on the
+        // site's own form posts, and the origin check could not tell them
+        // from another site's. The referrer still never leaves the site.
+        ("referrer-policy", "same-origin"),
     ];
     if https {
         h.push(("strict-transport-security", "max-age=31536000"));
