@@ -2,7 +2,7 @@
 //! and `[mail]` (for the links in mail and the website's own mail; never the
 //! import's `[import]`), checked once at start-up, before the socket opens.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -62,6 +62,10 @@ pub struct ServerConfig {
     /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
     /// per core, at most 4.
     pub hashing_threads: u64,
+    /// Client addresses and networks (comma-separated, `addr` or
+    /// `addr/prefix`) that may read /metrics; everyone else gets a 404.
+    /// Empty: nobody.
+    pub metrics_allow: String,
     /// TESTS ONLY: every captcha is these six digits. Refused unless the
     /// server listens on loopback only; a warning is logged while it is on.
     pub fixed_captcha: String,
@@ -89,6 +93,7 @@ impl Default for ServerConfig {
             max_connections: 2048,
             max_connections_per_ip: 64,
             hashing_threads: 0,
+            metrics_allow: "127.0.0.0/8, ::1".into(),
             fixed_captcha: String::new(),
         }
     }
@@ -134,6 +139,7 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub hashing_threads: usize,
+    pub metrics_allow: Networks,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
 }
@@ -192,7 +198,57 @@ impl ServerSettings {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
                 n => n.min(64) as usize,
             },
+            metrics_allow: Networks::parse(&c.metrics_allow)
+                .map_err(|why| s.invalid("metrics_allow", &c.metrics_allow, why))?,
             fixed_captcha,
+        })
+    }
+}
+
+/// A list of addresses and networks (`127.0.0.0/8, ::1`).
+#[derive(Debug, Clone, Default)]
+pub struct Networks(Vec<(IpAddr, u8)>);
+
+impl Networks {
+    pub fn parse(text: &str) -> Result<Networks, String> {
+        let mut out = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, prefix) = match item.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (item, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("`{item}` is not an address or address/prefix"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                None => max,
+                Some(p) => p
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= max)
+                    .ok_or_else(|| format!("`{item}`: the prefix must be 0 to {max}"))?,
+            };
+            out.push((addr, prefix));
+        }
+        Ok(Networks(out))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, prefix)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
         })
     }
 }
@@ -255,6 +311,38 @@ mod tests {
             assert!(t <= StdDuration::from_secs(30), "{t:?}");
         }
         assert!(s.max_connections_per_ip < s.max_connections);
+    }
+
+    #[test]
+    fn metrics_networks_match_by_prefix_and_bad_ones_are_refused() {
+        let n = Networks::parse("127.0.0.0/8, ::1, 10.1.2.3, 2001:db8::/32").unwrap();
+        for yes in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "::1",
+            "10.1.2.3",
+            "2001:db8:1::5",
+            "::ffff:127.0.0.2",
+        ] {
+            assert!(n.contains(yes.parse().unwrap()), "{yes}");
+        }
+        for no in ["128.0.0.1", "10.1.2.4", "::2", "2001:db9::1"] {
+            assert!(!n.contains(no.parse().unwrap()), "{no}");
+        }
+        assert!(!Networks::parse("")
+            .unwrap()
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(Networks::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        let err = with_env("CPOR_SERVER_METRICS_ALLOW", "10.0.0.0/33")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("server.metrics_allow = `10.0.0.0/33`"),
+            "{err}"
+        );
+        assert!(with_env("CPOR_SERVER_METRICS_ALLOW", "localhost").is_err());
     }
 
     #[test]

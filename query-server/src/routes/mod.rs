@@ -83,7 +83,9 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
     let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
     match (s.as_slice(), get, post) {
         (["healthz"], true, _) => operations::healthz(app),
-        (["metrics"], true, _) => operations::metrics(app),
+        (["metrics"], true, _) if app.cfg.server.metrics_allow.contains(req.ip) => {
+            operations::metrics(app)
+        }
         (["static", "site.css"], true, _) => operations::stylesheet(),
         (["captcha", file], true, _) => {
             answer(operations::captcha_png(app, file)).route("/captcha")
