@@ -1,7 +1,7 @@
 //! The server's state, shared by every request, and its background work:
 //! following CURRENT, writing records in batches, making "forgot password"
-//! links, delivering the website's mail, and sweeping expired sessions,
-//! captchas and counters.
+//! links, delivering the website's mail, sweeping expired sessions,
+//! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
@@ -258,13 +258,30 @@ fn spawn_link_mailer(
 fn spawn_sweeper(app: Arc<App>) {
     std::thread::Builder::new()
         .name("sweeper".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(60));
+        .spawn(move || {
+            crate::retention::run(&app, Utc::now());
+            let mut retained = Utc::now();
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+                sweep(&app);
+                if Utc::now() - retained >= crate::retention::EVERY {
+                    retained = Utc::now();
+                    crate::retention::run(&app, retained);
+                }
+            }
+        })
+        .expect("thread");
+}
+
+/// Forgets expired captchas, counters and sessions.
+fn sweep(app: &App) {
+    {
+        {
             app.captchas.sweep();
             app.throttle.sweep(std::time::Instant::now());
             if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
                 tracing::error!("sweeping sessions: {e}");
             }
-        })
-        .expect("thread");
+        }
+    }
 }

@@ -66,6 +66,11 @@ pub struct ServerConfig {
     /// `addr/prefix`) that may read /metrics; everyone else gets a 404.
     /// Empty: nobody.
     pub metrics_allow: String,
+    /// Personal data kept only for a while: case views (who looked at
+    /// which case; their daily counts stay for `stats`), and the bodies of
+    /// sent mail (links included), in days.
+    pub keep_case_views_days: u64,
+    pub keep_sent_mail_days: u64,
     /// TESTS ONLY: every captcha is these six digits. Refused unless the
     /// server listens on loopback only; a warning is logged while it is on.
     pub fixed_captcha: String,
@@ -94,6 +99,8 @@ impl Default for ServerConfig {
             max_connections_per_ip: 64,
             hashing_threads: 0,
             metrics_allow: "127.0.0.0/8, ::1".into(),
+            keep_case_views_days: 365,
+            keep_sent_mail_days: 30,
             fixed_captcha: String::new(),
         }
     }
@@ -140,6 +147,8 @@ pub struct ServerSettings {
     pub max_connections_per_ip: usize,
     pub hashing_threads: usize,
     pub metrics_allow: Networks,
+    pub keep_case_views: Duration,
+    pub keep_sent_mail: Duration,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
 }
@@ -175,6 +184,10 @@ impl ServerSettings {
             Some(fixed.to_string())
         };
         let secs = |key: &str, v: u64| s.seconds(key, v, 1);
+        let days = |key: &str, v: u64| match v {
+            1..=36500 => Ok(Duration::days(v as i64)),
+            _ => Err(s.invalid(key, v, "1 to 36500 days")),
+        };
         let chrono = |d: StdDuration| Duration::seconds(d.as_secs() as i64);
         Ok(ServerSettings {
             listen,
@@ -198,6 +211,8 @@ impl ServerSettings {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
                 n => n.min(64) as usize,
             },
+            keep_case_views: days("keep_case_views_days", c.keep_case_views_days)?,
+            keep_sent_mail: days("keep_sent_mail_days", c.keep_sent_mail_days)?,
             metrics_allow: Networks::parse(&c.metrics_allow)
                 .map_err(|why| s.invalid("metrics_allow", &c.metrics_allow, why))?,
             fixed_captcha,

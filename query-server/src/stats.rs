@@ -49,6 +49,13 @@ pub fn daily(
         "SELECT substr(at, 1, 10), count(DISTINCT account_id) FROM case_views GROUP BY 1",
         &|r, n| r.viewers = n,
     )?;
+    // Days whose views were purged (retention) keep their counts.
+    q("SELECT day, views FROM daily_case_views", &|r, n| {
+        r.views += n
+    })?;
+    q("SELECT day, viewers FROM daily_case_views", &|r, n| {
+        r.viewers += n
+    })?;
     for (day, n) in grants_per_day {
         let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
         days.entry(d).or_default().grants += n;

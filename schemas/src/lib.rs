@@ -47,6 +47,7 @@ pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
 pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0001_init.sql"),
     include_str!("../accounts/0002_website.sql"),
+    include_str!("../accounts/0003_retention.sql"),
 ];
 
 /// Migrations of the outbox database, in order.

@@ -250,3 +250,31 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
     }
     tx.commit()
 }
+
+/// Deletes the case views of every (UTC) day before `before_day`
+/// (YYYY-MM-DD), each day in its own transaction after its counts (views,
+/// distinct viewers) went to `daily_case_views`. Returns the views deleted.
+pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Result<usize> {
+    let days: Vec<String> = conn
+        .prepare("SELECT DISTINCT substr(at, 1, 10) FROM case_views WHERE at < ?1 ORDER BY 1")?
+        .query_map([before_day], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut deleted = 0;
+    for day in days {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO daily_case_views (day, views, viewers)
+             SELECT ?1, count(*), count(DISTINCT account_id) FROM case_views
+             WHERE at >= ?1 AND at < date(?1, '+1 day')
+             ON CONFLICT (day) DO UPDATE
+             SET views = views + excluded.views, viewers = viewers + excluded.viewers",
+            [&day],
+        )?;
+        deleted += tx.execute(
+            "DELETE FROM case_views WHERE at >= ?1 AND at < date(?1, '+1 day')",
+            [&day],
+        )?;
+        tx.commit()?;
+    }
+    Ok(deleted)
+}
