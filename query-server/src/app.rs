@@ -17,7 +17,7 @@ use mail::send::{send_scope, Scope};
 use crate::captcha::Captchas;
 use crate::live::Live;
 use crate::metrics::Metrics;
-use crate::password::Hashers;
+use crate::password::{Hashers, Pepper};
 use crate::server::Conns;
 use crate::sessions::Sessions;
 use crate::throttle::Throttle;
@@ -63,6 +63,8 @@ pub enum OpenError {
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
     Key(std::io::Error),
+    #[error("password pepper (server.pepper_file): {0}")]
+    Pepper(std::io::Error),
 }
 
 impl App {
@@ -87,6 +89,12 @@ impl App {
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
+        let pepper_file = cfg
+            .server
+            .pepper_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("pepper.key"));
+        let pepper = Pepper::load_or_create(&pepper_file).map_err(OpenError::Pepper)?;
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
         let (links_tx, links_rx) = mpsc::channel();
@@ -105,7 +113,7 @@ impl App {
             metrics: Metrics::default(),
             key,
             maintenance,
-            hashers: Hashers::start(cfg.server.hashing_threads),
+            hashers: Hashers::start(cfg.server.hashing_threads, pepper),
             conns: Arc::new(Conns::new(
                 cfg.server.max_connections,
                 // Behind a proxy every connection comes from the proxy.

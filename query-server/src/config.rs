@@ -62,6 +62,11 @@ pub struct ServerConfig {
     /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
     /// per core, at most 4.
     pub hashing_threads: u64,
+    /// The pepper, a key file mixed into every password hash (created if
+    /// missing). Empty: `<data_dir>/pepper.key`. Kept apart from the
+    /// database's backups, a stolen accounts.sqlite is of no use offline;
+    /// lost, no password verifies (everyone uses "forgot password").
+    pub pepper_file: String,
     /// Client addresses and networks (comma-separated, `addr` or
     /// `addr/prefix`) that may read /metrics; everyone else gets a 404.
     /// Empty: nobody.
@@ -98,6 +103,7 @@ impl Default for ServerConfig {
             max_connections: 2048,
             max_connections_per_ip: 64,
             hashing_threads: 0,
+            pepper_file: String::new(),
             metrics_allow: "127.0.0.0/8, ::1".into(),
             keep_case_views_days: 365,
             keep_sent_mail_days: 30,
@@ -146,6 +152,8 @@ pub struct ServerSettings {
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
     pub hashing_threads: usize,
+    /// `None`: `<data_dir>/pepper.key`.
+    pub pepper_file: Option<PathBuf>,
     pub metrics_allow: Networks,
     pub keep_case_views: Duration,
     pub keep_sent_mail: Duration,
@@ -210,6 +218,10 @@ impl ServerSettings {
             hashing_threads: match c.hashing_threads {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
                 n => n.min(64) as usize,
+            },
+            pepper_file: match c.pepper_file.trim() {
+                "" => None,
+                p => Some(PathBuf::from(p)),
             },
             keep_case_views: days("keep_case_views_days", c.keep_case_views_days)?,
             keep_sent_mail: days("keep_sent_mail_days", c.keep_sent_mail_days)?,

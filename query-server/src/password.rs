@@ -11,6 +11,13 @@
 //! baseline). Verification is the costly part of a login; an unknown
 //! account is verified against a dummy hash, so it costs the same time.
 //!
+//! What argon2 hashes is HMAC-SHA256 of the normalised password under the
+//! pepper, a key kept in its own file outside the database
+//! (`server.pepper_file`): a copy of accounts.sqlite without that file
+//! cannot be attacked offline. The PHC string names the pepper by a
+//! `keyid`; a hash without one was made before the pepper and still
+//! verifies, and is replaced at the next successful login.
+//!
 //! Memory: each hash needs 19 MiB of blocks. Every hashing thread keeps
 //! its own blocks and reuses them, so hashing takes threads × 19 MiB
 //! however many hashes run. (On the blocking pool each hash allocated its
@@ -18,11 +25,14 @@
 //! ever hashed: 850 MiB through 1,000 hashes.) Jobs queue in order.
 
 use std::collections::HashSet;
+use std::path::Path;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
-use argon2::{Algorithm, Argon2, Block, Params, Version};
+use argon2::{Algorithm, Argon2, Block, KeyId, Params, ParamsBuilder, Version};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 
@@ -75,13 +85,42 @@ pub fn check_new(password: &str, email: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// The pepper: a key outside the database, mixed into every new hash.
+pub struct Pepper {
+    key: Vec<u8>,
+    /// What PHC strings call it: the first 6 bytes of its SHA-256.
+    id: [u8; 6],
+}
+
+impl Pepper {
+    pub fn new(key: Vec<u8>) -> Pepper {
+        let digest = Sha256::digest(&key);
+        let mut id = [0u8; 6];
+        id.copy_from_slice(&digest[..6]);
+        Pepper { key, id }
+    }
+
+    /// The pepper in `path`, created (32 random bytes, hex, mode 0600)
+    /// if missing.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Pepper> {
+        store::secret::load_or_create_key_at(path).map(Pepper::new)
+    }
+
+    /// What argon2 hashes: HMAC-SHA256(pepper, NFKC(password)).
+    fn mix(&self, password: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(normalise(password).as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// What checking a password against a stored hash found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
     Wrong,
     Right,
-    /// Right, but the hash is of an older kind (other costs): hash the
-    /// password again.
+    /// Right, but the hash is of an older kind (no pepper, other costs):
+    /// hash the password again.
     RightOutdated,
 }
 
@@ -94,23 +133,29 @@ impl Verdict {
 /// One hashing thread's state: its blocks, reused by every hash it runs.
 pub struct Hasher {
     blocks: Vec<Block>,
+    pepper: Arc<Pepper>,
     dummy: Arc<OnceLock<String>>,
 }
 
-fn params() -> Params {
-    Params::new(M_COST, T_COST, 1, None).expect("valid argon2 parameters")
-}
-
-impl Default for Hasher {
-    fn default() -> Hasher {
-        Hasher::with(Arc::new(OnceLock::new()))
-    }
+fn params(pepper: &Pepper) -> Params {
+    ParamsBuilder::new()
+        .m_cost(M_COST)
+        .t_cost(T_COST)
+        .p_cost(1)
+        .keyid(KeyId::new(&pepper.id).expect("a 6-byte key id"))
+        .build()
+        .expect("valid argon2 parameters")
 }
 
 impl Hasher {
-    fn with(dummy: Arc<OnceLock<String>>) -> Hasher {
+    pub fn new(pepper: Pepper) -> Hasher {
+        Hasher::with(Arc::new(pepper), Arc::new(OnceLock::new()))
+    }
+
+    fn with(pepper: Arc<Pepper>, dummy: Arc<OnceLock<String>>) -> Hasher {
         Hasher {
             blocks: vec![Block::default(); M_COST as usize],
+            pepper,
             dummy,
         }
     }
@@ -119,13 +164,13 @@ impl Hasher {
     pub fn hash(&mut self, password: &str) -> String {
         let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
         let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
-        let params = params();
+        let params = params(&self.pepper);
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let input = normalise(password);
+        let input = self.pepper.mix(password);
         let blocks = &mut self.blocks;
         let output = Output::init_with(32, |out| {
             argon
-                .hash_password_into_with_memory(input.as_bytes(), &salt_bytes, out, &mut blocks[..])
+                .hash_password_into_with_memory(&input, &salt_bytes, out, &mut blocks[..])
                 .map_err(Into::into)
         })
         .expect("argon2 hashing");
@@ -167,7 +212,16 @@ impl Hasher {
         let expected = parsed.hash?;
         let mut salt_buf = [0u8; 64];
         let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
-        let input = normalise(password).into_bytes();
+        let peppered = !params.keyid().is_empty();
+        let input: Vec<u8> = if peppered {
+            if params.keyid() != self.pepper.id {
+                tracing::error!("a password hash names another pepper than server.pepper_file's");
+                return None;
+            }
+            self.pepper.mix(password).to_vec()
+        } else {
+            normalise(password).into_bytes()
+        };
         let needed = params.block_count();
         if self.blocks.len() < needed {
             self.blocks.resize(needed, Block::default());
@@ -185,7 +239,8 @@ impl Hasher {
         if !bool::from(out.ct_eq(expected.as_bytes())) {
             return None;
         }
-        let current = algorithm == Algorithm::Argon2id
+        let current = peppered
+            && algorithm == Algorithm::Argon2id
             && params.m_cost() == M_COST
             && params.t_cost() == T_COST
             && params.p_cost() == 1;
@@ -214,14 +269,14 @@ pub struct Hashers {
 }
 
 impl Hashers {
-    pub fn start(threads: usize) -> Hashers {
+    pub fn start(threads: usize, pepper: Pepper) -> Hashers {
         let threads = threads.max(1);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        let dummy = Arc::new(OnceLock::new());
+        let (pepper, dummy) = (Arc::new(pepper), Arc::new(OnceLock::new()));
         for i in 0..threads {
             let rx = Arc::clone(&rx);
-            let mut hasher = Hasher::with(Arc::clone(&dummy));
+            let mut hasher = Hasher::with(Arc::clone(&pepper), Arc::clone(&dummy));
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
                 .spawn(move || loop {
@@ -264,6 +319,10 @@ impl Hashers {
 mod tests {
     use super::*;
 
+    fn hasher() -> Hasher {
+        Hasher::new(Pepper::new(vec![7; 32]))
+    }
+
     #[test]
     fn length_counts_code_points_after_nfkc() {
         // 12 CJK characters: 36 bytes, 12 code points: long enough.
@@ -288,9 +347,12 @@ mod tests {
 
     #[test]
     fn hashes_are_argon2id_with_the_required_cost_and_never_truncate() {
-        let mut h = Hasher::default();
+        let mut h = hasher();
         let phc = h.hash("correct horse battery staple");
-        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(
+            phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid="),
+            "{phc}"
+        );
         assert_eq!(
             h.verify("correct horse battery staple", Some(&phc)),
             Verdict::Right
@@ -311,18 +373,31 @@ mod tests {
     }
 
     #[test]
-    fn hashes_made_by_argon2_itself_still_verify() {
-        // What the server stored before it reused its blocks.
+    fn a_hash_is_useless_without_its_pepper() {
+        let mut h = hasher();
+        let phc = h.hash("correct horse battery staple");
+        // The database copied without the pepper file.
+        let mut other = Hasher::new(Pepper::new(vec![8; 32]));
+        assert_eq!(
+            other.verify("correct horse battery staple", Some(&phc)),
+            Verdict::Wrong
+        );
+    }
+
+    #[test]
+    fn hashes_made_before_the_pepper_still_verify_and_ask_for_a_new_one() {
+        // What the server stored before: argon2's own, of the password.
         use argon2::password_hash::PasswordHasher;
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
-        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
+        let plain = Params::new(M_COST, T_COST, 1, None).unwrap();
+        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, plain)
             .hash_password(b"correct horse battery staple", &salt)
             .unwrap()
             .to_string();
-        let mut h = Hasher::default();
+        let mut h = hasher();
         assert_eq!(
             h.verify("correct horse battery staple", Some(&stored)),
-            Verdict::Right
+            Verdict::RightOutdated
         );
         assert_eq!(
             h.verify("correct horse battery stapl", Some(&stored)),

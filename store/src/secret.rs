@@ -19,8 +19,18 @@ const KEY_FILE: &str = "secret.key";
 
 /// The data directory's key, created if missing.
 pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
-    let path = data_dir.join(KEY_FILE);
-    match fs::read_to_string(&path) {
+    load_or_create_key_at(&data_dir.join(KEY_FILE))
+}
+
+/// A key file (64 hex digits), created if missing: 32 random bytes, mode
+/// 0600, written whole under a temporary name first; if another process
+/// created it meanwhile, theirs stands.
+pub fn load_or_create_key_at(path: &Path) -> std::io::Result<Vec<u8>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "key".into(), |n| n.to_string_lossy().into_owned());
+    match fs::read_to_string(path) {
         Ok(text) => from_hex(text.trim())
             .filter(|k| k.len() >= 32)
             .ok_or_else(|| {
@@ -28,7 +38,7 @@ pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = random_bytes::<32>()?;
-            let tmp = data_dir.join(format!(".{KEY_FILE}.tmp-{}", std::process::id()));
+            let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
             let mut options = fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -37,9 +47,9 @@ pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             writeln!(f, "{}", hex(&key))?;
             f.sync_all()?;
             // Another process may have created it meanwhile: theirs stands.
-            if fs::hard_link(&tmp, &path).is_err() {
+            if fs::hard_link(&tmp, path).is_err() {
                 fs::remove_file(&tmp)?;
-                return load_or_create_key(data_dir);
+                return load_or_create_key_at(path);
             }
             fs::remove_file(&tmp)?;
             Ok(key.to_vec())
