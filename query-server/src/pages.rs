@@ -152,6 +152,36 @@ pub struct Account {
     pub c: Ctx,
     pub email: String,
     pub digests: bool,
+    pub sessions: Vec<SessionItem>,
+}
+
+/// One signed-in device on the account page.
+pub struct SessionItem {
+    /// 瀏覽器 or App.
+    pub kind: &'static str,
+    /// When it signed in and when it was last used, Taipei time.
+    pub created: String,
+    pub last_seen: String,
+    /// The browser looking at the page.
+    pub current: bool,
+}
+
+impl SessionItem {
+    pub fn from_session(s: &crate::sessions::Session, current: &[u8; 32]) -> SessionItem {
+        let when = |t: chrono::DateTime<chrono::Utc>| {
+            let t = t.with_timezone(&schemas::date::taipei());
+            format!("{} {}", roc(t.date_naive()), t.format("%H:%M"))
+        };
+        SessionItem {
+            kind: match s.kind {
+                crate::sessions::Kind::Browser => "瀏覽器",
+                crate::sessions::Kind::Api => "App",
+            },
+            created: when(s.created),
+            last_seen: when(s.last_seen),
+            current: &s.hash == current,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -182,6 +212,7 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "changed" => "密碼已變更，其他裝置上的登入都已登出。",
         "digests-on" => "已開啟案件進度通知。",
         "digests-off" => "已關閉案件進度通知。",
+        "sessions-ended" => "其他裝置上的登入都已登出。",
         _ => return None,
     })
 }

@@ -1,5 +1,6 @@
 //! The account pages: the front door, signing in and out, the account page
-//! (digests on or off, changing the password) and "forgot password". The
+//! (digests on or off, changing the password, the signed-in devices and
+//! "log out everywhere else") and "forgot password". The
 //! credential work (argon2, throttling, captchas, mailed links) is
 //! `auth`'s; these handlers read the forms, check their anti-forgery
 //! tokens and choose what page follows.
@@ -156,6 +157,12 @@ fn account_page(
         c,
         email: s.email.clone(),
         digests,
+        sessions: app
+            .sessions
+            .of(s.account_id)
+            .iter()
+            .map(|other| pages::SessionItem::from_session(other, &s.hash))
+            .collect(),
     };
     pages::html(status, &page)
 }
@@ -169,6 +176,22 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
         Change::WrongCurrent => account_page(app, &s, None, Some("目前的密碼不正確。".into())),
         Change::Refused(why) => account_page(app, &s, None, Some(why.into())),
     }
+}
+
+/// "Log out everywhere else": ends every session of the account but this
+/// browser's (other browsers, apps).
+pub fn end_other_sessions(app: &App, req: &Req) -> Answer {
+    let (s, _) = session_form(app, req)?;
+    let ended = app.sessions.end_all_of(
+        &app.accounts.lock().expect("accounts"),
+        s.account_id,
+        Some(&s.hash),
+    );
+    match ended {
+        Ok(n) => tracing::info!("{n} other sessions ended from the account page"),
+        Err(e) => return Err(Failure::unavailable(e)),
+    }
+    Ok(Resp::redirect("/account?m=sessions-ended"))
 }
 
 pub fn digests(app: &App, req: &Req) -> Answer {

@@ -119,6 +119,9 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["account", "password"], _, true) => {
             answer(accounts::change_password(app, req).await).route("/account/password")
         }
+        (["account", "sessions"], _, true) => {
+            answer(accounts::end_other_sessions(app, req)).route("/account/sessions")
+        }
         (["account", "digests"], _, true) => {
             answer(accounts::digests(app, req)).route("/account/digests")
         }
