@@ -136,6 +136,8 @@ pub struct PasswordForm {
     pub valid: bool,
     pub token: String,
     pub email: Option<String>,
+    /// After a refused password: how strong it looked.
+    pub strength: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -153,6 +155,8 @@ pub struct Account {
     pub email: String,
     pub digests: bool,
     pub sessions: Vec<SessionItem>,
+    /// After a refused new password: how strong it looked.
+    pub strength: Option<&'static str>,
 }
 
 /// One signed-in device on the account page.

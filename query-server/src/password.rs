@@ -5,7 +5,9 @@
 //! points, after NFKC normalisation, so the same password typed on another
 //! keyboard or IME still matches), never truncated, not on the bundled list
 //! of common passwords, not the account's own address, and no rules about
-//! which kinds of characters to use.
+//! which kinds of characters to use. `strength` is the estimate the pages
+//! show (the same formula as `static/password.js`, which shows it while
+//! typing); it refuses nothing.
 //!
 //! Hashes are argon2id PHC strings with m = 19 MiB, t = 2, p = 1 (OWASP's
 //! baseline). Verification is the costly part of a login; an unknown
@@ -83,6 +85,75 @@ pub fn check_new(password: &str, email: &str) -> Result<(), &'static str> {
         return Err("密碼不能與電子郵件信箱相同。");
     }
     Ok(())
+}
+
+/// How strong a password looks, as the pages say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    TooShort,
+    Common,
+    Weak,
+    Fair,
+    Strong,
+    VeryStrong,
+}
+
+impl Strength {
+    pub fn label(self) -> &'static str {
+        match self {
+            Strength::TooShort => "太短",
+            Strength::Common => "太常見",
+            Strength::Weak => "弱",
+            Strength::Fair => "普通",
+            Strength::Strong => "強",
+            Strength::VeryStrong => "很強",
+        }
+    }
+}
+
+/// A rough estimate of the bits a guesser must cover: each new character
+/// is worth log2 of the alphabet it seems drawn from, a repeated one a
+/// single bit. The same formula as `static/password.js`, which shows it
+/// while typing; the server says it again with a refusal.
+pub fn strength(password: &str, email: &str) -> Strength {
+    let p = normalise(password);
+    let n = p.chars().count();
+    if n < MIN_CHARS {
+        return Strength::TooShort;
+    }
+    let lower = p.to_lowercase();
+    if common().contains(&lower) || (!email.is_empty() && lower == email.to_lowercase()) {
+        return Strength::Common;
+    }
+    let mut alphabet = 0u32;
+    let has = |f: fn(char) -> bool| p.chars().any(f);
+    if has(|c| c.is_ascii_digit()) {
+        alphabet += 10;
+    }
+    if has(|c| c.is_ascii_lowercase()) {
+        alphabet += 26;
+    }
+    if has(|c| c.is_ascii_uppercase()) {
+        alphabet += 26;
+    }
+    if has(|c| c.is_ascii() && !c.is_ascii_alphanumeric()) {
+        alphabet += 33;
+    }
+    if has(|c| !c.is_ascii()) {
+        alphabet += 3000;
+    }
+    let per = f64::from(alphabet.max(2)).log2();
+    let mut seen = HashSet::new();
+    let bits: f64 = p
+        .chars()
+        .map(|c| if seen.insert(c) { per } else { 1.0 })
+        .sum();
+    match bits {
+        b if b < 40.0 => Strength::Weak,
+        b if b < 60.0 => Strength::Fair,
+        b if b < 80.0 => Strength::Strong,
+        _ => Strength::VeryStrong,
+    }
 }
 
 /// The pepper: a key outside the database, mixed into every new hash.
@@ -370,6 +441,32 @@ mod tests {
         assert!(!h.verify(&"y".repeat(127), Some(&phc)).right());
         assert!(h.verify(&long, Some(&phc)).right());
         assert_eq!(h.verify(&long, None), Verdict::Wrong);
+    }
+
+    #[test]
+    fn strength_grows_with_length_and_variety_and_never_praises_a_common_one() {
+        assert_eq!(strength("short", ""), Strength::TooShort);
+        assert_eq!(strength("password1234", ""), Strength::Common);
+        assert_eq!(
+            strength("wang@example.tw", "Wang@Example.tw"),
+            Strength::Common
+        );
+        assert_eq!(strength("aaaaaaaaaaaa", ""), Strength::Weak);
+        assert!(strength("correcthorsebatterystaple", "") >= Strength::Strong);
+        assert!(strength("臺灣高等法院臺中分院民事", "") >= Strength::Strong);
+        assert!(strength("abcdefghijkl", "") < strength("abcdefghijkl-Q9", ""));
+        // The labels the pages and static/password.js show.
+        let js = include_str!("../static/password.js");
+        for s in [
+            Strength::TooShort,
+            Strength::Common,
+            Strength::Weak,
+            Strength::Fair,
+            Strength::Strong,
+            Strength::VeryStrong,
+        ] {
+            assert!(js.contains(&format!("'{}'", s.label())), "{}", s.label());
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ use crate::auth::{self, Change, Login};
 use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages;
+use crate::password;
 use crate::sessions::Session;
 
 /// `/`: the cases of a signed-in browser, else the login page.
@@ -129,7 +130,7 @@ fn end(app: &App, s: &Session) {
 /// `/account`, with the notice a redirect asked for.
 pub fn account(app: &App, req: &Req, s: &Session) -> Answer {
     let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    account_page(app, s, notice, None)
+    account_page(app, s, notice, None, None)
 }
 
 fn account_page(
@@ -137,6 +138,7 @@ fn account_page(
     s: &Session,
     notice: Option<&'static str>,
     error: Option<String>,
+    strength: Option<&'static str>,
 ) -> Answer {
     let digests = {
         let conn = app.accounts.lock().expect("accounts");
@@ -163,6 +165,7 @@ fn account_page(
             .iter()
             .map(|other| pages::SessionItem::from_session(other, &s.hash))
             .collect(),
+        strength,
     };
     pages::html(status, &page)
 }
@@ -173,8 +176,13 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
     match auth::change_password(app, &s, f("current"), f("password"), f("confirm")).await {
         // Post/redirect/get: a reload does not post the form again.
         Change::Done => Ok(Resp::redirect("/account?m=changed")),
-        Change::WrongCurrent => account_page(app, &s, None, Some("目前的密碼不正確。".into())),
-        Change::Refused(why) => account_page(app, &s, None, Some(why.into())),
+        Change::WrongCurrent => {
+            account_page(app, &s, None, Some("目前的密碼不正確。".into()), None)
+        }
+        Change::Refused(why) => {
+            let strength = password::strength(&f("password"), &s.email).label();
+            account_page(app, &s, None, Some(why.into()), Some(strength))
+        }
     }
 }
 

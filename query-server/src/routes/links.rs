@@ -18,6 +18,7 @@ use crate::auth::{self, SetPassword};
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::pages;
+use crate::password;
 
 /// A link page's heading, its path (and route name), and the notice after it.
 fn link_page(purpose: Purpose) -> (&'static str, &'static str, &'static str) {
@@ -49,6 +50,7 @@ pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
         valid: account.is_some(),
         token,
         email: account.map(|a| a.email),
+        strength: None,
     };
     Ok(with_cookie(pages::html(StatusCode::OK, &page)?, cookie).route(action))
 }
@@ -69,6 +71,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         field(&form, "confirm"),
     )
     .await;
+    let refused = matches!(outcome, SetPassword::Refused(_));
     let (valid, error, status) = match outcome {
         SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
         SetPassword::BadLink => (false, None, StatusCode::OK),
@@ -89,6 +92,11 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     } else {
         None
     };
+    // Refused: how strong the password looked, on the server's word (the
+    // page's script says it while typing, if it runs).
+    let strength = refused.then(|| {
+        password::strength(&field(&form, "password"), email.as_deref().unwrap_or("")).label()
+    });
     let mut c = ctx(app, heading, None, field(&form, "csrf"));
     c.error = error;
     let page = pages::PasswordForm {
@@ -98,6 +106,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         valid,
         token,
         email,
+        strength,
     };
     let mut r = pages::html(status, &page)?.route(action);
     if status == StatusCode::SERVICE_UNAVAILABLE {

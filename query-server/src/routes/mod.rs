@@ -87,6 +87,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
             operations::metrics(app)
         }
         (["static", "site.css"], true, _) => operations::stylesheet(),
+        (["static", "password.js"], true, _) => operations::password_script(),
         (["captcha", file], true, _) => {
             answer(operations::captcha_png(app, file)).route("/captcha")
         }
@@ -166,7 +167,7 @@ pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
     let mut h = vec![
         (
             "content-security-policy",
-            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),

@@ -1,6 +1,7 @@
 //! What operators and the pages' furniture need: `/healthz` (the live
 //! snapshot, for load balancers; answered even during maintenance),
-//! `/metrics` (Prometheus text), the stylesheet, and the captcha images
+//! `/metrics` (Prometheus text), the stylesheet, the password fields'
+//! script, and the captcha images
 //! the login and "forgot password" forms show.
 
 use warp::http::StatusCode;
@@ -10,6 +11,7 @@ use crate::failure::Answer;
 use crate::http::Resp;
 
 const CSS: &str = include_str!("../../static/site.css");
+const PASSWORD_JS: &str = include_str!("../../static/password.js");
 
 pub fn healthz(app: &App) -> Resp {
     let live = app.live.get();
@@ -50,6 +52,17 @@ pub fn metrics(app: &App) -> Resp {
         app.metrics.render(snap, app.conns.open()).into_bytes(),
     )
     .route("/metrics")
+}
+
+/// The password fields' helpers (a strength meter, "show password").
+pub fn password_script() -> Resp {
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        PASSWORD_JS.into(),
+    );
+    r.header("cache-control", "public, max-age=3600");
+    r.route("/static")
 }
 
 pub fn stylesheet() -> Resp {
