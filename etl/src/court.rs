@@ -14,10 +14,8 @@ use serde::Serialize;
 
 use crate::decode::Decoder;
 use crate::kinds::progress::Version;
-use crate::kinds::{
-    applicant, case, progress, prosecutor, CaseKey, DataFile, FieldError, FileKind, FileScan,
-    ParScan, Reject, ScanStats,
-};
+use crate::kinds::scan::{DataFile, FileScan, ParScan, ScanStats};
+use crate::kinds::{applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, Reject};
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
 use crate::rules::{collapse_versions, latest_three, scope, Scope};
 
@@ -179,7 +177,7 @@ pub fn import_court(
         decoder: &Decoder,
         resolve: &(dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync),
         (max_listed, chunk_bytes): (usize, usize),
-        parse: impl Fn(&crate::kinds::Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+        parse: impl Fn(&crate::kinds::scan::Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
     ) -> Result<Scanned<'a, T, S>, String> {
         match file {
             None => Ok(None),
