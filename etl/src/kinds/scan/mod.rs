@@ -456,3 +456,6 @@ impl LineCounter {
         self.feeds + 1
     }
 }
+
+#[cfg(test)]
+mod tests;
