@@ -129,6 +129,33 @@ fn one_stray_quote_does_not_set_aside_the_whole_court() {
     }
 }
 
+#[test]
+fn a_bom_after_the_header_hides_no_line_break() {
+    // The one-pass scan's reader starts right after the header, and a reader
+    // drops a BOM at the start of its input; the first record's position
+    // still pointed at the BOM, so the line break after it went uncounted and
+    // the reject named line 2, where chunks (rightly) said line 3.
+    let bytes = [
+        b"\xEF\xBB\xBF".as_slice(),
+        PROGRESS_HEADER.as_bytes(),
+        b"\n\xEF\xBB\xBF\r\n",
+        "TPD,民事,115,訴,1,1,115/02/30,準備程序,115/01/02 10:00:00,N\r\n".as_bytes(),
+    ]
+    .concat();
+    let decoder = decoder();
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    let lines: Vec<u64> = whole.rejects.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3], "{whole:#?}");
+    for size in 1..=10 {
+        assert_eq!(
+            chunked(&file, &decoder, usize::MAX, size),
+            whole,
+            "chunk size {size}"
+        );
+    }
+}
+
 /// A piece of a generated field: text (written in the file's encoding) or
 /// raw bytes (written as they are, valid or not).
 #[derive(Debug, Clone)]
@@ -254,9 +281,17 @@ fn file() -> impl Strategy<Value = Bytes> {
     (
         any::<bool>(),
         prop::sample::select(vec!["\r\n", "\n", "\r"]),
+        // What a reader makes of a BOM depends on where it starts.
+        prop::sample::select(vec![
+            &b""[..],
+            b"",
+            b"",
+            b"\xEF\xBB\xBF",
+            b"\xEF\xBB\xBF\r\n",
+        ]),
         prop::collection::vec(record(), 0..40),
     )
-        .prop_map(|(utf8, header_end, records)| {
+        .prop_map(|(utf8, header_end, after_header, records)| {
             let encode = |s: &str| -> Vec<u8> {
                 if utf8 {
                     s.as_bytes().to_vec()
@@ -270,6 +305,7 @@ fn file() -> impl Strategy<Value = Bytes> {
             }
             bytes.extend(encode(PROGRESS_HEADER));
             bytes.extend_from_slice(header_end.as_bytes());
+            bytes.extend_from_slice(after_header);
             for atom in records.iter().flatten() {
                 match atom {
                     Atom::Text(s) => bytes.extend(encode(s)),
