@@ -20,7 +20,7 @@ use serde::Serialize;
 
 use super::{parse_key, CaseKey, FieldError, FileKind, Reject};
 use crate::decode::{trim, Decoder, Encoding, UdcSeen};
-use split::{count, Chunk};
+use split::{count, Chunk, BOM};
 
 /// A file that cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -272,6 +272,10 @@ impl<'a> DataFile<'a> {
         let columns = &self.kind.spec().columns;
         let n = columns.len();
         let part = &self.body[first..to];
+        // The reader drops a BOM at the start of its input, but the first
+        // record's position still points at it: no record starts before it
+        // ends (a line break after it would otherwise go uncounted).
+        let records_from = first + if part.starts_with(BOM) { BOM.len() } else { 0 };
         let mut stats = ScanStats::default();
         let mut listed = Vec::new();
         let mut reader = csv::ReaderBuilder::new()
@@ -314,7 +318,7 @@ impl<'a> DataFile<'a> {
         // never UTF-8 checked, so an Err here cannot happen: end of input.
         while reader.read_byte_record(&mut raw).unwrap_or(false) {
             stats.records += 1;
-            let start = first + raw.position().map_or(0, |p| p.byte()) as usize;
+            let start = (first + raw.position().map_or(0, |p| p.byte()) as usize).max(records_from);
             let line = || lines.borrow_mut().line_at(self.body, start);
             if raw.len() != n {
                 // Name the first missing column, or the first one too many.
