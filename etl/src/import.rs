@@ -16,7 +16,7 @@ use indicatif::ProgressBar;
 use schemas::contract;
 
 use crate::batch::{self, BatchError, CourtPlan};
-use crate::court::{import_court, too_many_rejects, CourtImport};
+use crate::court::{self, import_court, too_many_rejects, CourtImport};
 use crate::decode::{load_eudc, Decoder};
 use crate::kinds::FileKind;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
@@ -581,18 +581,17 @@ fn import_checked(
             }
         }
     };
-    let name = contract().court(code).map_or("", |c| c.name.as_str());
-    let import = import_court(
+    let court = court::Context {
         code,
-        name,
-        &files,
+        name: contract().court(code).map_or("", |c| c.name.as_str()),
         decoder,
-        date,
-        config.import.max_listed_rejects as usize,
-        config.import.chunk_bytes as usize,
-    );
+        batch_date: date,
+        max_listed: config.import.max_listed_rejects as usize,
+        chunk_bytes: config.import.chunk_bytes as usize,
+    };
+    let import = import_court(&court, &files);
     drop(files);
-    reasons.extend(import.file_errors.iter().cloned());
+    reasons.extend(import.file_errors.iter().map(ToString::to_string));
     let counted: HashMap<FileKind, u64> = import
         .stats
         .files
