@@ -3,7 +3,8 @@
 
 use schemas::contract;
 
-use super::{FieldError, Record};
+use super::scan::Record;
+use super::FieldError;
 
 pub fn parse(r: &Record<'_>) -> Result<String, FieldError> {
     let account = r.fields[5];
