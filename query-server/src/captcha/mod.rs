@@ -18,11 +18,16 @@
 //! answered under another binding is wrong (issue 12, item 5), without
 //! being used up, so no one can void another's captcha by answering it.
 //!
-//! The picture is still the 5×7 bitmap font.
+//! The picture (`draw`, `glyphs`) is drawn so that a per-glyph template
+//! matcher fails most of the time. It is not a wall: the throttle on
+//! failed attempts is the defence, a captcha only makes each attempt cost
+//! more.
 //!
 //! A fixed answer for tests (`server.fixed_captcha`) makes every captcha's
 //! digits those six; everything else (binding, single use, expiry) holds.
 
+mod draw;
+mod glyphs;
 mod limit;
 mod token;
 mod used;
@@ -36,6 +41,7 @@ use unicode_normalization::UnicodeNormalization;
 use store::secret::random_bytes;
 use token::Keys;
 
+pub use draw::{HEIGHT, WIDTH};
 pub use limit::{RateLimit, RateLimited, MAX_CLIENTS};
 pub use used::{MemoryUsedSet, UsedSet, DEFAULT_CAPACITY};
 
@@ -137,11 +143,12 @@ impl Captchas {
         Some((t, digits))
     }
 
-    /// The captcha's picture, a grey PNG of `WIDTH` × `HEIGHT`. None for an
-    /// id this server did not issue or that has expired.
+    /// The captcha's picture, a grey PNG of `WIDTH` × `HEIGHT`; the same id
+    /// always draws the same picture. None for an id this server did not
+    /// issue or that has expired.
     pub fn png(&self, id: &str) -> Option<Vec<u8>> {
-        let (_, digits) = self.digits_at(id, now_ms())?;
-        Some(png(&digits))
+        let (t, digits) = self.digits_at(id, now_ms())?;
+        Some(draw::png_seeded(&digits, self.keys.render_seed(&t.nonce)))
     }
 
     /// Whether `answer` is the captcha's, under the binding it was issued
@@ -198,82 +205,11 @@ fn normalise(answer: &str) -> String {
     answer.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 
-/// 5×7 bitmaps of the digits, one row per byte (low 5 bits, left = 0x10).
-const FONT: [[u8; 7]; 10] = [
-    [0x0E, 0x11, 0x13, 0x15, 0x19, 0x11, 0x0E],
-    [0x04, 0x0C, 0x04, 0x04, 0x04, 0x04, 0x0E],
-    [0x0E, 0x11, 0x01, 0x02, 0x04, 0x08, 0x1F],
-    [0x1F, 0x02, 0x04, 0x02, 0x01, 0x11, 0x0E],
-    [0x02, 0x06, 0x0A, 0x12, 0x1F, 0x02, 0x02],
-    [0x1F, 0x10, 0x1E, 0x01, 0x01, 0x11, 0x0E],
-    [0x06, 0x08, 0x10, 0x1E, 0x11, 0x11, 0x0E],
-    [0x1F, 0x01, 0x02, 0x04, 0x08, 0x08, 0x08],
-    [0x0E, 0x11, 0x11, 0x0E, 0x11, 0x11, 0x0E],
-    [0x0E, 0x11, 0x11, 0x0F, 0x01, 0x02, 0x0C],
-];
-
-pub const WIDTH: u32 = 200;
-pub const HEIGHT: u32 = 64;
-
-/// Draws the digits: each scaled, sheared and shifted at random, over
-/// noise lines and dots, as a grayscale PNG.
+/// A picture of `digits` drawn from fresh randomness (`Captchas::png`
+/// draws a captcha's own).
 pub fn png(digits: &str) -> Vec<u8> {
-    let (w, h) = (WIDTH as usize, HEIGHT as usize);
-    let mut img = vec![245u8; w * h];
-    let noise = random_bytes::<256>().expect("randomness");
-    let mut k = 0usize;
-    let mut next = || {
-        k = (k + 1) % noise.len();
-        noise[k] as usize
-    };
-    // Noise lines.
-    for _ in 0..5 {
-        let (y0, y1) = (next() % h, next() % h);
-        let shade = 120 + (next() % 80) as u8;
-        for x in 0..w {
-            let y = y0 as isize + (y1 as isize - y0 as isize) * x as isize / w as isize;
-            img[(y as usize).min(h - 1) * w + x] = shade;
-        }
-    }
-    for (i, c) in digits.chars().take(6).enumerate() {
-        let Some(d) = c.to_digit(10) else { continue };
-        // Up to 25 × 35 pixels a digit plus shear, 31 apart: they never touch.
-        let scale = 4 + next() % 2;
-        let x0 = 8 + i * 31 + next() % 4;
-        let y0 = 6 + next() % (h - 7 * 5 - 10);
-        let shear = next() % 4;
-        let shade = (next() % 60) as u8;
-        for (row, bits) in FONT[d as usize].iter().enumerate() {
-            for col in 0..5 {
-                if bits & (0x10 >> col) == 0 {
-                    continue;
-                }
-                for dy in 0..scale {
-                    for dx in 0..scale {
-                        let y = y0 + row * scale + dy;
-                        let x = x0 + col * scale + dx + (7 - row) * shear / 4;
-                        if x < w && y < h {
-                            img[y * w + x] = shade;
-                        }
-                    }
-                }
-            }
-        }
-    }
-    // Dots.
-    for _ in 0..200 {
-        let (x, y) = (next() * w / 256, next() * h / 256);
-        img[y * w + x] = (next() % 256) as u8;
-    }
-    let mut out = Vec::new();
-    {
-        let mut enc = png::Encoder::new(&mut out, WIDTH, HEIGHT);
-        enc.set_color(png::ColorType::Grayscale);
-        enc.set_depth(png::BitDepth::Eight);
-        let mut writer = enc.write_header().expect("png header");
-        writer.write_image_data(&img).expect("png data");
-    }
-    out
+    let seed = u64::from_le_bytes(random_bytes::<8>().expect("randomness"));
+    draw::png_seeded(digits, seed)
 }
 
 #[cfg(test)]
@@ -380,7 +316,7 @@ mod tests {
         let (one, two) = (captchas(60_000, None), captchas(60_000, None));
         let b = Binding::Page("cookie-a");
         let id = one.issue(b, ip("10.0.0.1")).unwrap().id;
-        assert!(two.png(&id).is_some());
+        assert_eq!(one.png(&id), two.png(&id), "the same picture");
         assert!(two.check(&id, &answer(&one, &id), b));
         let other = Captchas::new(
             &[8u8; 32],
@@ -427,6 +363,7 @@ mod tests {
         let id = c.issue(Binding::Page("c"), ip("10.0.0.1")).unwrap().id;
         let png = c.png(&id).unwrap();
         assert_eq!(&png[1..4], b"PNG");
+        assert_eq!(c.png(&id).unwrap(), png, "one id, one picture");
         let mut forged = id.clone().into_bytes();
         forged[0] ^= 1;
         let forged = String::from_utf8(forged).unwrap();

@@ -36,6 +36,7 @@ pub struct Keys {
     mac: [u8; 32],
     bind: [u8; 32],
     digits: [u8; 32],
+    render: [u8; 32],
 }
 
 /// A key for one purpose: HMAC(master, "cpor captcha v1\0" ‖ label), the
@@ -68,6 +69,7 @@ impl Keys {
             mac: derive(master, "mac"),
             bind: derive(master, "bind"),
             digits: derive(master, "digits"),
+            render: derive(master, "render"),
         }
     }
 
@@ -119,6 +121,13 @@ impl Keys {
         let h = hmac(&self.digits, &[nonce]);
         let n = u64::from_be_bytes(h[..8].try_into().expect("8 bytes")) % 1_000_000;
         format!("{n:06}")
+    }
+
+    /// The seed of a captcha's drawing: the same id draws the same picture,
+    /// so fetching it again and again gives nothing to average or vote over.
+    pub fn render_seed(&self, nonce: &[u8; NONCE]) -> u64 {
+        let h = hmac(&self.render, &[nonce]);
+        u64::from_be_bytes(h[..8].try_into().expect("8 bytes"))
     }
 }
 
