@@ -18,10 +18,11 @@
 //! answered under another binding is wrong (issue 12, item 5), without
 //! being used up, so no one can void another's captcha by answering it.
 //!
-//! The picture (`draw`, `glyphs`) is drawn so that a per-glyph template
-//! matcher fails most of the time. It is not a wall: the throttle on
-//! failed attempts is the defence, a captcha only makes each attempt cost
-//! more.
+//! The picture (`draw`, `glyphs`) is drawn so that a template matcher that
+//! knows the fonts fails most of the time: `solver` is that attacker, run
+//! as a test, and docs/CAPTCHA.md has its numbers. It is not a wall: the
+//! throttle on failed attempts is the defence, a captcha only makes each
+//! attempt cost more.
 //!
 //! A fixed answer for tests (`server.fixed_captcha`) makes every captcha's
 //! digits those six; everything else (binding, single use, expiry) holds.
@@ -31,6 +32,11 @@ mod glyphs;
 mod limit;
 mod token;
 mod used;
+
+#[cfg(test)]
+mod old;
+#[cfg(test)]
+mod solver;
 
 use std::net::IpAddr;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
