@@ -20,13 +20,14 @@
 //!
 //! The picture (`draw`, `glyphs`) is drawn so that a template matcher that
 //! knows the fonts fails most of the time: `solver` is that attacker, run
-//! as a test, and docs/CAPTCHA.md has its numbers. It is not a wall: the
-//! throttle on failed attempts is the defence, a captcha only makes each
-//! attempt cost more.
+//! as a test, and docs/CAPTCHA.md has its numbers. The sound (`audio`) is
+//! mixed anew at every request. Neither is a wall: the throttle on failed
+//! attempts is the defence, a captcha only makes each attempt cost more.
 //!
 //! A fixed answer for tests (`server.fixed_captcha`) makes every captcha's
 //! digits those six; everything else (binding, single use, expiry) holds.
 
+mod audio;
 mod draw;
 mod glyphs;
 mod limit;
@@ -47,6 +48,7 @@ use unicode_normalization::UnicodeNormalization;
 use store::secret::random_bytes;
 use token::Keys;
 
+pub use audio::wav;
 pub use draw::{HEIGHT, WIDTH};
 pub use limit::{RateLimit, RateLimited, MAX_CLIENTS};
 pub use used::{MemoryUsedSet, UsedSet, DEFAULT_CAPACITY};
@@ -155,6 +157,12 @@ impl Captchas {
     pub fn png(&self, id: &str) -> Option<Vec<u8>> {
         let (t, digits) = self.digits_at(id, now_ms())?;
         Some(draw::png_seeded(&digits, self.keys.render_seed(&t.nonce)))
+    }
+
+    /// The captcha read aloud, a WAV file, mixed anew each time.
+    pub fn wav(&self, id: &str) -> Option<Vec<u8>> {
+        let (_, digits) = self.digits_at(id, now_ms())?;
+        Some(audio::wav(&digits))
     }
 
     /// Whether `answer` is the captcha's, under the binding it was issued
@@ -364,16 +372,18 @@ mod tests {
     }
 
     #[test]
-    fn a_picture_for_live_ids_only() {
+    fn a_picture_and_a_sound_for_live_ids_only() {
         let c = captchas(60_000, None);
         let id = c.issue(Binding::Page("c"), ip("10.0.0.1")).unwrap().id;
         let png = c.png(&id).unwrap();
         assert_eq!(&png[1..4], b"PNG");
         assert_eq!(c.png(&id).unwrap(), png, "one id, one picture");
+        assert_eq!(&c.wav(&id).unwrap()[..4], b"RIFF");
         let mut forged = id.clone().into_bytes();
         forged[0] ^= 1;
         let forged = String::from_utf8(forged).unwrap();
         assert!(c.png(&forged).is_none());
+        assert!(c.wav(&forged).is_none());
         assert!(c.png("../../etc/passwd").is_none());
     }
 }
