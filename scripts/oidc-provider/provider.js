@@ -42,7 +42,9 @@
 //                              it issues has expired an hour ago)
 //   /admin/id-token?aud=X&...  overwrite these claims of every ID token the
 //                              token endpoint returns (re-signed with the
-//                              current key, so only the claims are wrong)
+//                              current key, so only the claims are wrong);
+//                              a value that parses as JSON is JSON
+//                              (exp=1700000000, aud=["a","b"])
 //   /admin/reset               undo sign-*, issuer, clock and id-token
 //                              (keys that were rotated in stay)
 //   GET /admin/state           the state, changing nothing
