@@ -23,5 +23,6 @@ pub mod password;
 pub mod routes;
 pub mod server;
 pub mod sessions;
+pub mod sso;
 pub mod stats;
 pub mod throttle;
