@@ -34,7 +34,7 @@ impl Default for ImportConfig {
             keep_snapshots: 7,
             threads: 0,
             max_listed_rejects: 10_000,
-            chunk_bytes: crate::kinds::CHUNK as u64,
+            chunk_bytes: crate::kinds::scan::CHUNK as u64,
         }
     }
 }

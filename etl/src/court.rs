@@ -4,7 +4,8 @@
 //! The case file is read first, because every other file's rows must name a
 //! case it lists. Progress rows are collapsed to their standing versions,
 //! grants to each (case, address) pair's last row, and the scope rules decide
-//! which cases keep entries, grants and prosecutors.
+//! which cases keep entries, grants and prosecutors. Each step is a function
+//! below, in the order `import_court` calls them.
 
 use std::collections::BTreeMap;
 
@@ -14,10 +15,8 @@ use serde::Serialize;
 
 use crate::decode::Decoder;
 use crate::kinds::progress::Version;
-use crate::kinds::{
-    applicant, case, progress, prosecutor, CaseKey, DataFile, FieldError, FileKind, FileScan,
-    ParScan, Reject, ScanStats,
-};
+use crate::kinds::scan::{DataFile, FileError, FileScan, ParScan, Record, Resolve, ScanStats};
+use crate::kinds::{applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, Reject};
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
 use crate::rules::{collapse_versions, latest_three, scope, Scope};
 
@@ -71,34 +70,17 @@ impl CourtStats {
     }
 }
 
-/// Takes what a file's parallel scan gave into the court's counts and
-/// rejects; a file that could not be read at all becomes a file error.
-fn accept<T, S>(
-    scanned: Result<Scanned<'_, T, S>, String>,
-    stats: &mut CourtStats,
-    rejects: &mut Vec<Reject>,
-    file_errors: &mut Vec<String>,
-) -> Vec<(Vec<T>, S)> {
-    match scanned {
-        Ok(Some((file, scan))) => {
-            stats.add_file(&file, scan.stats);
-            rejects.extend(scan.rejects);
-            scan.chunks
-        }
-        Ok(None) => Vec::new(),
-        Err(e) => {
-            file_errors.push(e);
-            Vec::new()
-        }
-    }
-}
-
-/// Consecutive progress rows of one case within one chunk.
-#[derive(Debug, Clone, Copy)]
-struct Run {
-    chunk: u32,
-    start: u32,
-    end: u32,
+/// What importing a court needs besides its files: which court, the
+/// night, and how its files are read.
+pub struct Context<'a> {
+    pub code: &'a str,
+    pub name: &'a str,
+    pub decoder: &'a Decoder,
+    pub batch_date: NaiveDate,
+    /// How many rejects are listed (all of them are counted).
+    pub max_listed: usize,
+    /// Files larger than this are parsed in chunks of about this size.
+    pub chunk_bytes: usize,
 }
 
 /// What importing one court gave.
@@ -111,171 +93,322 @@ pub struct CourtImport {
     pub rejects: Vec<Reject>,
     /// A file that could not be used at all (wrong header): the court is
     /// unusable tonight.
-    pub file_errors: Vec<String>,
+    pub file_errors: Vec<FileError>,
+}
+
+/// Imports one court from its files' bytes (already checked against the
+/// manifest).
+pub fn import_court(court: &Context<'_>, files: &BTreeMap<FileKind, Vec<u8>>) -> CourtImport {
+    let mut tally = Tally::default();
+    let cases = Cases::read(court, open(court, files, FileKind::Case), &mut tally);
+    let others = scan_others(court, files, &cases);
+    // Taken in file order: the rejects are listed in it.
+    let n = cases.rows.len();
+    let progress = ProgressRows::index(tally.take(others.progress), n);
+    let applicants = tally.take(others.applicants);
+    let grants = standing_grants(applicants, n, &mut tally.stats);
+    let prosecutors = assignments(tally.take(others.prosecutors), n);
+    tally.rejects.truncate(court.max_listed);
+    let out = assemble(
+        court,
+        &cases,
+        &progress,
+        grants,
+        prosecutors,
+        &mut tally.stats,
+    );
+    CourtImport {
+        data: CourtData {
+            code: court.code.to_string(),
+            name: court.name.to_string(),
+            as_of: court.batch_date,
+            carry_reason: None,
+            cases: out,
+        },
+        stats: tally.stats,
+        rejects: tally.rejects,
+        file_errors: tally.file_errors,
+    }
+}
+
+/// What the court's files gave besides rows, in file order: counts,
+/// rejects, files that could not be used.
+#[derive(Default)]
+struct Tally {
+    stats: CourtStats,
+    rejects: Vec<Reject>,
+    file_errors: Vec<FileError>,
+}
+
+impl Tally {
+    /// Takes what a file's parallel scan gave into the court's counts and
+    /// rejects, and hands back its chunks; a file that could not be read at
+    /// all becomes a file error.
+    fn take<T, S>(&mut self, scanned: Result<Scanned<'_, T, S>, FileError>) -> Vec<(Vec<T>, S)> {
+        match scanned {
+            Ok(Some((file, scan))) => {
+                self.stats.add_file(&file, scan.stats);
+                self.rejects.extend(scan.rejects);
+                scan.chunks
+            }
+            Ok(None) => Vec::new(),
+            Err(e) => {
+                self.file_errors.push(e);
+                Vec::new()
+            }
+        }
+    }
+}
+
+/// A file of the court's with its header checked, if the court sent it.
+fn open<'a>(
+    court: &Context<'a>,
+    files: &'a BTreeMap<FileKind, Vec<u8>>,
+    kind: FileKind,
+) -> Option<Result<DataFile<'a>, FileError>> {
+    files
+        .get(&kind)
+        .map(|bytes| DataFile::open(bytes, court.code, kind, court.decoder))
+}
+
+/// The case file's rows, in file order, and where each case is.
+struct Cases {
+    rows: Vec<(CaseKey, case::CaseRow)>,
+    /// A case's place in `rows`, and the line it is listed on.
+    index: FxHashMap<CaseKey, (u32, u64)>,
+    /// The case file's name, for rows that name a case it does not list.
+    file: String,
+}
+
+impl Cases {
+    /// Reads the case file in one pass, on one thread: every other row
+    /// must name a case listed here, and a case listed twice is rejected the
+    /// second time.
+    fn read(
+        court: &Context<'_>,
+        file: Option<Result<DataFile<'_>, FileError>>,
+        tally: &mut Tally,
+    ) -> Cases {
+        let mut rows: Vec<(CaseKey, case::CaseRow)> = Vec::new();
+        let mut index: FxHashMap<CaseKey, (u32, u64)> = FxHashMap::default();
+        match file {
+            Some(Ok(file)) => {
+                let (scan, listed) = file.for_each(court.decoder, None, court.max_listed, |r| {
+                    let row = case::parse(r)?;
+                    if let Some((_, first)) = index.get(r.key) {
+                        return Err(FieldError::at(
+                            4,
+                            format!(
+                                "case {} is listed again (first on line {first}); one row per case",
+                                r.key
+                            ),
+                        ));
+                    }
+                    let line = r.line().expect("the case file is scanned in one pass");
+                    index.insert(r.key.clone(), (rows.len() as u32, line));
+                    rows.push((r.key.clone(), row));
+                    Ok(())
+                });
+                tally.stats.add_file(&file, scan);
+                tally.rejects.extend(listed);
+            }
+            Some(Err(e)) => tally.file_errors.push(e),
+            None => {}
+        }
+        Cases {
+            rows,
+            index,
+            file: FileKind::Case.file_name(court.code),
+        }
+    }
+
+    /// The case a row's key names. Named by its 案號 column: the key as a
+    /// whole names no case.
+    fn resolve(&self, key: &CaseKey) -> Result<u32, FieldError> {
+        self.index
+            .get(key)
+            .map(|&(i, _)| i)
+            .ok_or_else(|| FieldError::at(4, format!("case {key} is not in {}", self.file)))
+    }
 }
 
 /// A file and what its parallel scan gave, if the court sent it.
 type Scanned<'a, T, S> = Option<(DataFile<'a>, ParScan<T, S>)>;
 
-/// Imports one court from its files' bytes (already checked against the
-/// manifest).
-pub fn import_court(
-    code: &str,
-    name: &str,
-    files: &BTreeMap<FileKind, Vec<u8>>,
-    decoder: &Decoder,
-    batch_date: NaiveDate,
-    max_listed: usize,
-    chunk_bytes: usize,
-) -> CourtImport {
-    let mut stats = CourtStats::default();
-    let mut rejects: Vec<Reject> = Vec::new();
-    let mut file_errors = Vec::new();
-    let open = |kind: FileKind| -> Option<Result<DataFile<'_>, String>> {
-        files
-            .get(&kind)
-            .map(|bytes| DataFile::open(bytes, code, kind, decoder).map_err(|e| e.to_string()))
-    };
+/// What scanning a file gave, or why it could not be used.
+type ScanResult<'a, T, S> = Result<Scanned<'a, T, S>, FileError>;
 
-    // Cases first, one thread: every other row must name a case listed here,
-    // and a case listed twice is rejected the second time.
-    let mut cases: Vec<(CaseKey, case::CaseRow)> = Vec::new();
-    let mut index: FxHashMap<CaseKey, (u32, u64)> = FxHashMap::default();
-    match open(FileKind::Case) {
-        Some(Ok(file)) => {
-            let (scan, listed) = file.for_each(decoder, None, max_listed, |r| {
-                let row = case::parse(r)?;
-                if let Some((_, first)) = index.get(r.key) {
-                    return Err(FieldError::at(
-                        4,
-                        format!(
-                            "case {} is listed again (first on line {first}); one row per case",
-                            r.key
-                        ),
-                    ));
-                }
-                let line = r.line().expect("the case file is scanned in one pass");
-                index.insert(r.key.clone(), (cases.len() as u32, line));
-                cases.push((r.key.clone(), row));
-                Ok(())
-            });
-            stats.add_file(&file, scan);
-            rejects.extend(listed);
-        }
-        Some(Err(e)) => file_errors.push(e),
-        None => {}
-    }
+/// The files read after the case file, each row with the case it names.
+struct Others<'a> {
+    progress: ScanResult<'a, (u32, Version), String>,
+    applicants: ScanResult<'a, (u32, applicant::ApplicantRow), ()>,
+    prosecutors: ScanResult<'a, (u32, String), ()>,
+}
 
-    let case_file = FileKind::Case.file_name(code);
-    // Named by its 案號 column: the key as a whole names no case.
-    let resolve = |key: &CaseKey| {
-        index
-            .get(key)
-            .map(|&(i, _)| i)
-            .ok_or_else(|| FieldError::at(4, format!("case {key} is not in {case_file}")))
-    };
-    fn par<'a, T: Send, S: Default + Send>(
-        file: Option<Result<DataFile<'a>, String>>,
-        decoder: &Decoder,
-        resolve: &(dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync),
-        (max_listed, chunk_bytes): (usize, usize),
-        parse: impl Fn(&crate::kinds::Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
-    ) -> Result<Scanned<'a, T, S>, String> {
-        match file {
-            None => Ok(None),
-            Some(Err(e)) => Err(e),
-            Some(Ok(file)) => {
-                let scan = file.par_map(chunk_bytes, decoder, Some(resolve), max_listed, parse);
-                Ok(Some((file, scan)))
-            }
-        }
-    }
-
-    let (progress_scan, (applicant_scan, prosecutor_scan)) = rayon::join(
+/// Scans the progress, applicant and prosecutor files at once, each in
+/// parallel chunks; a row naming a case the case file does not list is
+/// rejected.
+fn scan_others<'a>(
+    court: &Context<'a>,
+    files: &'a BTreeMap<FileKind, Vec<u8>>,
+    cases: &Cases,
+) -> Others<'a> {
+    let resolve = |key: &CaseKey| cases.resolve(key);
+    let (progress, (applicants, prosecutors)) = rayon::join(
         || {
-            par(
-                open(FileKind::Progress),
-                decoder,
+            scan_chunks(
+                court,
+                files,
+                FileKind::Progress,
                 &resolve,
-                (max_listed, chunk_bytes),
                 |r, arena: &mut String| progress::parse(r, arena).map(|v| (r.case, v)),
             )
         },
         || {
             rayon::join(
                 || {
-                    par(
-                        open(FileKind::Applicant),
-                        decoder,
+                    scan_chunks(
+                        court,
+                        files,
+                        FileKind::Applicant,
                         &resolve,
-                        (max_listed, chunk_bytes),
                         |r, _: &mut ()| applicant::parse(r).map(|a| (r.case, a)),
                     )
                 },
                 || {
-                    par(
-                        open(FileKind::Prosecutor),
-                        decoder,
+                    scan_chunks(
+                        court,
+                        files,
+                        FileKind::Prosecutor,
                         &resolve,
-                        (max_listed, chunk_bytes),
                         |r, _: &mut ()| prosecutor::parse(r).map(|a| (r.case, a)),
                     )
                 },
             )
         },
     );
-
-    // Progress rows, chunk by chunk in file order. Rows of one case mostly
-    // come as one run; a case whose rows are spread over several runs has
-    // the later ones listed in `more_runs`.
-    let mut progress: Vec<Vec<(u32, Version)>> = Vec::new();
-    let mut arenas: Vec<String> = Vec::new();
-    let mut runs: Vec<Run> = Vec::new();
-    let mut first_run: Vec<u32> = vec![u32::MAX; cases.len()];
-    let mut more_runs: FxHashMap<u32, Vec<u32>> = FxHashMap::default();
-    let chunks = accept(progress_scan, &mut stats, &mut rejects, &mut file_errors);
-    for (chunk, (rows, arena)) in chunks.into_iter().enumerate() {
-        let mut start = 0;
-        while start < rows.len() {
-            let case = rows[start].0;
-            let end = start + rows[start..].iter().take_while(|(c, _)| *c == case).count();
-            let id = runs.len() as u32;
-            runs.push(Run {
-                chunk: chunk as u32,
-                start: start as u32,
-                end: end as u32,
-            });
-            if first_run[case as usize] == u32::MAX {
-                first_run[case as usize] = id;
-            } else {
-                more_runs.entry(case).or_default().push(id);
-            }
-            start = end;
-        }
-        progress.push(rows);
-        arenas.push(arena);
+    Others {
+        progress,
+        applicants,
+        prosecutors,
     }
-    // One case's standing versions, in a buffer reused from case to case.
-    let mut standing: Vec<(u32, Version)> = Vec::new();
-    let gather = |case: usize, stats: &mut CourtStats, standing: &mut Vec<(u32, Version)>| {
+}
+
+/// Parses one of the court's files, if it sent it and its header is right,
+/// in chunks, in parallel.
+fn scan_chunks<'a, T: Send, S: Default + Send>(
+    court: &Context<'a>,
+    files: &'a BTreeMap<FileKind, Vec<u8>>,
+    kind: FileKind,
+    resolve: Resolve<'_>,
+    parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+) -> ScanResult<'a, T, S> {
+    let Some(file) = open(court, files, kind).transpose()? else {
+        return Ok(None);
+    };
+    let scan = file.par_map(
+        court.chunk_bytes,
+        court.decoder,
+        Some(resolve),
+        court.max_listed,
+        parse,
+    );
+    Ok(Some((file, scan)))
+}
+
+/// Consecutive progress rows of one case within one chunk.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    chunk: u32,
+    start: u32,
+    end: u32,
+}
+
+/// Progress rows, chunk by chunk in file order, with where each case's rows
+/// are. Rows of one case mostly come as one run; a case whose rows are
+/// spread over several runs has the later ones listed in `more_runs`.
+struct ProgressRows {
+    chunks: Vec<Vec<(u32, Version)>>,
+    /// Each chunk's texts.
+    arenas: Vec<String>,
+    runs: Vec<Run>,
+    /// Per case, its first run (`u32::MAX`: the case has no rows).
+    first_run: Vec<u32>,
+    more_runs: FxHashMap<u32, Vec<u32>>,
+}
+
+impl ProgressRows {
+    fn index(scanned: Vec<(Vec<(u32, Version)>, String)>, cases: usize) -> ProgressRows {
+        let mut p = ProgressRows {
+            chunks: Vec::new(),
+            arenas: Vec::new(),
+            runs: Vec::new(),
+            first_run: vec![u32::MAX; cases],
+            more_runs: FxHashMap::default(),
+        };
+        for (chunk, (rows, arena)) in scanned.into_iter().enumerate() {
+            let mut start = 0;
+            while start < rows.len() {
+                let case = rows[start].0;
+                let end = start + rows[start..].iter().take_while(|(c, _)| *c == case).count();
+                let id = p.runs.len() as u32;
+                p.runs.push(Run {
+                    chunk: chunk as u32,
+                    start: start as u32,
+                    end: end as u32,
+                });
+                if p.first_run[case as usize] == u32::MAX {
+                    p.first_run[case as usize] = id;
+                } else {
+                    p.more_runs.entry(case).or_default().push(id);
+                }
+                start = end;
+            }
+            p.chunks.push(rows);
+            p.arenas.push(arena);
+        }
+        p
+    }
+
+    /// One case's standing versions, each with its chunk, into `standing`
+    /// (a buffer reused from case to case).
+    fn standing(&self, case: usize, stats: &mut CourtStats, standing: &mut Vec<(u32, Version)>) {
         standing.clear();
-        let first = first_run[case];
+        let first = self.first_run[case];
         if first == u32::MAX {
             return;
         }
-        let more = more_runs.get(&(case as u32)).map_or(&[][..], Vec::as_slice);
+        let more = self
+            .more_runs
+            .get(&(case as u32))
+            .map_or(&[][..], Vec::as_slice);
         for &id in std::iter::once(&first).chain(more) {
-            let run = runs[id as usize];
-            let rows = &progress[run.chunk as usize][run.start as usize..run.end as usize];
+            let run = self.runs[id as usize];
+            let rows = &self.chunks[run.chunk as usize][run.start as usize..run.end as usize];
             standing.extend(rows.iter().map(|&(_, v)| (run.chunk, v)));
         }
         stats.versions_collapsed += collapse_versions(standing, |(_, v)| v);
         stats.withdrawn += standing.iter().filter(|(_, v)| v.withdrawn).count() as u64;
-    };
+    }
 
-    // Each (case, address) pair's last row stands.
-    let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases.len()];
-    let chunks = accept(applicant_scan, &mut stats, &mut rejects, &mut file_errors);
+    fn entry(&self, chunk: u32, v: Version) -> EntryData {
+        EntryData {
+            seq: v.seq,
+            posted: v.posted,
+            text: v.text.get(&self.arenas[chunk as usize]).to_string(),
+            modified: v.modified,
+        }
+    }
+}
+
+/// Each case's grants: each (case, address) pair's last row stands, and a
+/// standing row that is not an approval revokes.
+fn standing_grants(
+    chunks: Vec<(Vec<(u32, applicant::ApplicantRow)>, ())>,
+    cases: usize,
+    stats: &mut CourtStats,
+) -> Vec<Vec<GrantData>> {
+    let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases];
     let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
     for (rows, ()) in chunks {
         for (case, row) in rows {
@@ -293,23 +426,42 @@ pub fn import_court(
             stats.grants_revoked += 1;
         }
     }
+    case_grants
+}
 
-    let mut case_prosecutors: Vec<Vec<String>> = vec![Vec::new(); cases.len()];
-    let chunks = accept(prosecutor_scan, &mut stats, &mut rejects, &mut file_errors);
+/// Each case's prosecutors, as listed.
+fn assignments(chunks: Vec<(Vec<(u32, String)>, ())>, cases: usize) -> Vec<Vec<String>> {
+    let mut case_prosecutors: Vec<Vec<String>> = vec![Vec::new(); cases];
     for (rows, ()) in chunks {
         for (case, account) in rows {
             case_prosecutors[case as usize].push(account);
         }
     }
-    rejects.truncate(max_listed);
+    case_prosecutors
+}
 
+/// The court's cases in key order, each with what the scope rules let it
+/// keep: a queryable case its latest three entries, grants and
+/// prosecutors; a case past the cutoff nothing but its key and status; a
+/// case out of scope is left out.
+fn assemble(
+    court: &Context<'_>,
+    cases: &Cases,
+    progress: &ProgressRows,
+    mut case_grants: Vec<Vec<GrantData>>,
+    mut case_prosecutors: Vec<Vec<String>>,
+    stats: &mut CourtStats,
+) -> Vec<CaseData> {
+    let cases = &cases.rows;
     let mut order: Vec<usize> = (0..cases.len()).collect();
     order.sort_unstable_by(|&a, &b| cases[a].0.cmp(&cases[b].0));
+    // One case's standing versions, in a buffer reused from case to case.
+    let mut standing: Vec<(u32, Version)> = Vec::new();
     let mut out = Vec::with_capacity(cases.len());
     for i in order {
         let (key, row) = &cases[i];
         stats.cases += 1;
-        gather(i, &mut stats, &mut standing);
+        progress.standing(i, stats, &mut standing);
         let mut data = CaseData {
             key: key.clone(),
             division: row.division.clone(),
@@ -321,11 +473,11 @@ pub fn import_court(
             prosecutors: Vec::new(),
         };
         match scope(
-            code,
+            court.code,
             &key.category,
             &row.status,
             row.status_date,
-            batch_date,
+            court.batch_date,
         ) {
             Scope::CourtOutOfScope => {
                 stats.cases_out_of_scope_court += 1;
@@ -344,12 +496,7 @@ pub fn import_court(
                 latest_three(&mut standing, |(_, v)| v);
                 data.entries = standing
                     .iter()
-                    .map(|&(chunk, v)| EntryData {
-                        seq: v.seq,
-                        posted: v.posted,
-                        text: v.text.get(&arenas[chunk as usize]).to_string(),
-                        modified: v.modified,
-                    })
+                    .map(|&(chunk, v)| progress.entry(chunk, v))
                     .collect();
                 data.grants = std::mem::take(&mut case_grants[i]);
                 data.grants.sort_unstable_by(|a, b| a.email.cmp(&b.email));
@@ -363,19 +510,7 @@ pub fn import_court(
         }
         out.push(data);
     }
-
-    CourtImport {
-        data: CourtData {
-            code: code.to_string(),
-            name: name.to_string(),
-            as_of: batch_date,
-            carry_reason: None,
-            cases: out,
-        },
-        stats,
-        rejects,
-        file_errors,
-    }
+    out
 }
 
 /// The contract's limit: a court whose rejected rows are more than `share`

@@ -1,9 +1,12 @@
 //! `cpor-etl import`: one nightly batch in, one published snapshot out.
 //!
-//! Stages: check the batch is complete → lock → plan (manifest against the
-//! directory) → per court, in parallel: read and hash, decode and apply the
-//! rules → carry over courts that are absent or unusable → build the snapshot
-//! in a temp file and verify it → publish → retention → report.
+//! `run` calls the stages in order, each a function below: open the data
+//! directory (the batch is complete, the lock, stale files, the live
+//! snapshot) → plan the batch (manifest against the directory, EUDC.csv) →
+//! the court pipeline (per court, in parallel: read and hash, decode and
+//! apply the rules; meanwhile the writer appends every court in code order,
+//! tonight's or carried over from the live snapshot) → build the snapshot in
+//! a temp file and verify it → publish → mail → retention → report.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -13,21 +16,22 @@ use std::time::Instant;
 
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
+use rayon::ThreadPool;
 use schemas::contract;
 
-use crate::batch::{self, BatchError, CourtPlan};
-use crate::config::Config;
-use crate::court::{import_court, too_many_rejects, CourtImport};
+use crate::batch::{self, BatchError, BatchPlan, CourtPlan};
+use crate::config::{Config, ImportConfig};
+use crate::court::{self, import_court, too_many_rejects, CourtImport, CourtStats};
 use crate::decode::{load_eudc, Decoder};
 use crate::kinds::FileKind;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
-use crate::snapshot::read::{CourtRow, Snapshot};
-use crate::snapshot::write::Builder;
+use crate::snapshot::read::Snapshot;
+use crate::snapshot::write::{Builder, Counts};
 use crate::ui::Ui;
 use schemas::date::{compact, roc};
 use store::failpoint::pause;
-use store::layout::Store;
+use store::layout::{Lock, SnapshotFile, Store};
 
 /// Exit codes of `cpor-etl import` (also in `--help` and the README).
 pub mod exit {
@@ -97,6 +101,13 @@ struct Stopwatch {
 }
 
 impl Stopwatch {
+    fn start() -> Stopwatch {
+        Stopwatch {
+            last: Instant::now(),
+            timings: Vec::new(),
+        }
+    }
+
     fn lap(&mut self, stage: &'static str) {
         let now = Instant::now();
         self.timings.push(Timing {
@@ -105,6 +116,23 @@ impl Stopwatch {
         });
         self.last = now;
     }
+
+    /// Stages timed by someone else, which end now.
+    fn laps_ending_now(&mut self, laps: [(&'static str, u64); 2]) {
+        self.timings
+            .extend(laps.map(|(stage, ms)| Timing { stage, ms }));
+        self.last = Instant::now();
+    }
+}
+
+/// What every court of the night shares: the settings, the batch's date,
+/// its decoder and the pool the parsing runs in.
+struct Night<'a> {
+    config: &'a Config,
+    date: NaiveDate,
+    decoder: &'a Decoder,
+    pool: &'a ThreadPool,
+    threads: usize,
 }
 
 pub fn run(
@@ -113,98 +141,27 @@ pub fn run(
     threads: usize,
 ) -> Result<ImportRun, ImportError> {
     let started_at = chrono::Utc::now();
-    let mut clock = Stopwatch {
-        last: Instant::now(),
-        timings: Vec::new(),
-    };
+    let mut clock = Stopwatch::start();
     // Nothing is touched until the batch is known to be complete.
     let date = batch::check_complete(&opts.batch_dir)?;
     let store = Store::new(&config.data_dir);
-    store
-        .create_dirs()
-        .map_err(|e| internal("data directory")(&e))?;
-    let _lock = store.lock().map_err(ImportError::Locked)?;
-    pause("after-lock");
-    for stale in store
-        .clean_stale()
-        .map_err(|e| internal("cleaning stale files")(&e))?
-    {
-        tracing::warn!("removed {} left by an interrupted run", stale.display());
-    }
-    let live = store.live().map_err(|e| internal("reading CURRENT")(&e))?;
-    if let Some(live) = &live {
-        if date < live.date && !opts.force {
-            return Err(ImportError::Older {
-                batch: compact(date),
-                live: live.name(),
-            });
-        }
-    }
+    let (_lock, live) = open_store(&store, date, opts.force)?;
 
     let ui = Ui::new();
-    let mut report = Report {
-        batch: compact(date),
-        batch_dir: opts.batch_dir.display().to_string(),
-        started_at: started_at.to_rfc3339(),
-        finished_at: String::new(),
-        outcome: Outcome::NotPublished,
-        exit_code: exit::NOT_PUBLISHED,
-        message: None,
-        snapshot: None,
-        counts: None,
-        previous: live.as_ref().map(|l| l.name()),
-        threads,
-        courts: Vec::new(),
-        eudc_mappings: 0,
-        mail: None,
-        mail_error: None,
-        warnings: Vec::new(),
-        timings_ms: Vec::new(),
-    };
+    let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
     let report_path = store.reports_dir().join(format!("{}.json", compact(date)));
 
-    let plan = match batch::plan(&opts.batch_dir) {
-        Ok(plan) => plan,
-        Err(e) => {
+    let (plan, decoder) = match plan_batch(&opts.batch_dir, &mut report) {
+        Err(ImportError::Batch(e)) => {
             report.message = Some(e.to_string());
             finish(&mut report, clock, &report_path)?;
             return Err(e.into());
         }
+        planned => planned?,
     };
-    report.warnings.extend(plan.warnings.iter().cloned());
-    let (eudc, eudc_errors) = load_eudc(&opts.batch_dir.join(&contract().batch.eudc))
-        .map_err(|e| internal("EUDC.csv")(&e))?;
-    report.eudc_mappings = eudc.len();
-    for e in eudc_errors {
-        report
-            .warnings
-            .push(format!("EUDC.csv:{}: {}", e.line, e.reason));
-    }
-    let decoder = Decoder::new(eudc);
     clock.lap("plan");
 
-    // Tonight's courts are parsed by `threads` workers, in code order, while
-    // this thread writes each court into the snapshot as soon as it and every
-    // court before it are done. A court that did not come, or came unusable,
-    // is carried over from the previous snapshot at its place in the order.
-    let previous = match &live {
-        Some(l) => Some(Snapshot::open(l).map_err(|e| internal("opening the live snapshot")(&e))?),
-        None => None,
-    };
-    let prev_courts: BTreeMap<String, CourtRow> = match &previous {
-        Some(p) => p
-            .courts()
-            .map_err(|e| internal("reading the live snapshot")(&e))?
-            .into_iter()
-            .map(|c| (c.code.clone(), c))
-            .collect(),
-        None => BTreeMap::new(),
-    };
-    let courts: Vec<(&String, &CourtPlan)> = plan.courts.iter().collect();
-    let order: BTreeSet<&String> = plan.courts.keys().chain(prev_courts.keys()).collect();
-    let total_bytes: u64 = courts.iter().map(|(_, p)| plan_bytes(p)).sum();
-    let read_bar = ui.bytes_bar("read", total_bytes);
-    let write_bar = ui.count_bar("write", order.len() as u64, "courts");
+    let previous = Previous::open(&store, live.as_ref(), &mut report.warnings)?;
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -212,61 +169,20 @@ pub fn run(
     let temp = store.temp_path(date);
     let mut builder =
         Builder::create(&temp, date).map_err(|e| internal("creating the snapshot")(&e))?;
-    // Measured on the national batch: 4 courts per worker keeps both cores
-    // busy; a wider window only adds memory.
-    let gate = Gate::new(threads * 4);
-    let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Tonight)>();
-    let mut reports: Vec<CourtReport> = Vec::new();
-    let written: Result<(), ImportError> = std::thread::scope(|scope| {
-        // Court workers are plain threads, not rayon jobs: they block on the
-        // gate, and a rayon thread waiting inside one court's chunks could
-        // otherwise steal a worker loop, block in it, and never finish the
-        // court the writer waits for. Only the parse itself, which never
-        // blocks, runs in the pool.
-        for _ in 0..threads {
-            let tx = tx.clone();
-            let (next, gate, courts, decoder, read_bar, pool) =
-                (&next, &gate, &courts, &decoder, &read_bar, &pool);
-            scope.spawn(move || loop {
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                if i >= courts.len() || !gate.wait_for(i) {
-                    break;
-                }
-                let (code, court_plan) = courts[i];
-                let t = pool.install(|| import_one(code, court_plan, decoder, date, config));
-                read_bar.inc(plan_bytes(court_plan));
-                if tx.send((i, t)).is_err() {
-                    break;
-                }
-            });
+    let night = Night {
+        config,
+        date,
+        decoder: &decoder,
+        pool: &pool,
+        threads,
+    };
+    match run_courts(&night, &plan, previous, &mut builder, &ui) {
+        Ok(courts) => report.courts = courts,
+        Err(e) => {
+            drop(builder);
+            let _ = std::fs::remove_file(&temp);
+            return Err(e);
         }
-        drop(tx);
-        let result = write_courts(
-            &order,
-            &courts,
-            &rx,
-            &gate,
-            &prev_courts,
-            previous.as_ref(),
-            date,
-            &mut builder,
-            &mut reports,
-            &write_bar,
-        );
-        // Whatever happened, let the workers go.
-        gate.abort();
-        drop(rx);
-        result
-    });
-    read_bar.finish_and_clear();
-    write_bar.finish_and_clear();
-    drop(previous);
-    report.courts = reports;
-    if let Err(e) = written {
-        drop(builder);
-        let _ = std::fs::remove_file(&temp);
-        return Err(e);
     }
     clock.lap("courts: read, decode, rules, write");
     tracing::debug!("inserting rows took {} ms", builder.insert_ms);
@@ -290,34 +206,9 @@ pub fn run(
         });
     }
 
-    let verified = pool.install(|| builder.finish(&temp, threads));
-    let counts = match verified {
-        Ok((counts, times)) => {
-            clock.timings.push(Timing {
-                stage: "indexes",
-                ms: times.indexes_ms,
-            });
-            clock.timings.push(Timing {
-                stage: "verify",
-                ms: times.verify_ms,
-            });
-            clock.last = Instant::now();
-            counts
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&temp);
-            return Err(internal("building the snapshot")(&e));
-        }
-    };
+    let counts = build(builder, &temp, &pool, threads, &mut clock)?;
     pause("before-publish");
-    let next = store
-        .next_file(date)
-        .map_err(|e| internal("naming the snapshot")(&e))?;
-    crate::notify::write_pending(&store, live.as_ref(), &next)
-        .map_err(|e| internal("notify.pending")(&e))?;
-    let published = store
-        .publish(&temp, date)
-        .map_err(|e| internal("publishing")(&e))?;
+    let published = publish(&store, live.as_ref(), &temp, date)?;
     clock.lap("publish");
     pause("after-publish");
     let queued = if config.mail.enabled {
@@ -347,38 +238,258 @@ pub fn run(
         }
     }
     clock.lap("diff and queue mail");
-    for gone in store
-        .retain(config.import.keep_snapshots as usize, &[])
-        .map_err(|e| internal("retention")(&e))?
-    {
-        tracing::info!("removed old snapshot {}", gone.name());
-    }
+    retain(&store, config.import.keep_snapshots as usize)?;
     clock.lap("retention");
 
-    let all_imported = report
-        .courts
-        .iter()
-        .all(|c| matches!(c.status, CourtStatus::Imported | CourtStatus::OutOfScope));
-    report.outcome = if all_imported {
-        Outcome::Published
-    } else {
-        Outcome::PublishedWithCarryOver
-    };
-    report.exit_code = if all_imported {
-        exit::PUBLISHED
-    } else {
-        exit::CARRIED_OVER
-    };
-    report.snapshot = Some(published.name());
-    report.counts = Some(counts);
-    if report.mail_error.is_some() {
-        report.exit_code = exit::ERROR;
-    }
+    conclude(&mut report, &published, counts);
     finish(&mut report, clock, &report_path)?;
     Ok(ImportRun {
         report,
         report_path,
     })
+}
+
+/// Opens the data directory for a run: its folders, the lock (held until
+/// the run ends), files an interrupted run left, and the live snapshot,
+/// which a batch may not be older than unless forced.
+fn open_store(
+    store: &Store,
+    date: NaiveDate,
+    force: bool,
+) -> Result<(Lock, Option<SnapshotFile>), ImportError> {
+    store
+        .create_dirs()
+        .map_err(|e| internal("data directory")(&e))?;
+    let lock = store.lock().map_err(ImportError::Locked)?;
+    pause("after-lock");
+    for stale in store
+        .clean_stale()
+        .map_err(|e| internal("cleaning stale files")(&e))?
+    {
+        tracing::warn!("removed {} left by an interrupted run", stale.display());
+    }
+    let live = store.live().map_err(|e| internal("reading CURRENT")(&e))?;
+    if let Some(live) = &live {
+        if date < live.date && !force {
+            return Err(ImportError::Older {
+                batch: compact(date),
+                live: live.name(),
+            });
+        }
+    }
+    Ok((lock, live))
+}
+
+/// The report as it stands before anything is imported: nothing published.
+fn new_report(
+    opts: &ImportOptions,
+    date: NaiveDate,
+    started_at: chrono::DateTime<chrono::Utc>,
+    live: Option<&SnapshotFile>,
+    threads: usize,
+) -> Report {
+    Report {
+        batch: compact(date),
+        batch_dir: opts.batch_dir.display().to_string(),
+        started_at: started_at.to_rfc3339(),
+        finished_at: String::new(),
+        outcome: Outcome::NotPublished,
+        exit_code: exit::NOT_PUBLISHED,
+        message: None,
+        snapshot: None,
+        counts: None,
+        previous: live.map(|l| l.name()),
+        threads,
+        courts: Vec::new(),
+        eudc_mappings: 0,
+        mail: None,
+        mail_error: None,
+        warnings: Vec::new(),
+        timings_ms: Vec::new(),
+    }
+}
+
+/// Plans the batch (the manifest against the directory, court by court)
+/// and reads its EUDC.csv; what is only worth a warning goes into the
+/// report. `ImportError::Batch`: the batch cannot be planned at all.
+fn plan_batch(dir: &Path, report: &mut Report) -> Result<(BatchPlan, Decoder), ImportError> {
+    let plan = batch::plan(dir)?;
+    report.warnings.extend(plan.warnings.iter().cloned());
+    let (eudc, eudc_errors) =
+        load_eudc(&dir.join(&contract().batch.eudc)).map_err(|e| internal("EUDC.csv")(&e))?;
+    report.eudc_mappings = eudc.len();
+    for e in eudc_errors {
+        report
+            .warnings
+            .push(format!("EUDC.csv:{}: {}", e.line, e.reason));
+    }
+    Ok((plan, Decoder::new(eudc)))
+}
+
+/// The snapshot the courts that do not come usable tonight are carried
+/// over from: the live one, once its content matches the checksum recorded
+/// when it was published. A damaged live snapshot is never carried from (its
+/// changed text would pass into tonight's snapshot without a word): the
+/// newest older kept snapshot that verifies stands in, and the report says so.
+struct Previous {
+    /// `None`: nothing to carry from (a first load, or only damaged files).
+    snapshot: Option<Snapshot>,
+    courts: BTreeSet<String>,
+    /// The courts of a damaged live snapshot that nothing stands in for, and
+    /// its name: reported as not carried over, and why.
+    lost: BTreeSet<String>,
+    damaged: Option<String>,
+}
+
+impl Previous {
+    fn open(
+        store: &Store,
+        live: Option<&SnapshotFile>,
+        warnings: &mut Vec<String>,
+    ) -> Result<Previous, ImportError> {
+        let mut previous = Previous {
+            snapshot: None,
+            courts: BTreeSet::new(),
+            lost: BTreeSet::new(),
+            damaged: None,
+        };
+        let Some(live) = live else {
+            return Ok(previous);
+        };
+        let file = match store.verify(live) {
+            Ok(()) => live.clone(),
+            Err(damaged) => {
+                tracing::error!("{damaged}");
+                warnings.push(damaged.to_string());
+                previous.damaged = Some(live.name());
+                // Only the court codes are read from the damaged file, to
+                // say which courts could not be carried over.
+                previous.lost = Snapshot::open(live)
+                    .and_then(|s| s.courts())
+                    .map(|cs| cs.into_iter().map(|c| c.code).collect())
+                    .unwrap_or_default();
+                let kept = store
+                    .kept()
+                    .map_err(|e| internal("listing snapshots")(&e))?;
+                let standing_in = kept
+                    .into_iter()
+                    .rev()
+                    .filter(|f| f != live && f.date <= live.date)
+                    .find(|f| store.verify(f).is_ok());
+                match standing_in {
+                    Some(f) => {
+                        warnings.push(format!(
+                            "courts not usable tonight are carried over from {} instead of the damaged {}",
+                            f.name(),
+                            live.name()
+                        ));
+                        f
+                    }
+                    None => {
+                        warnings.push(format!(
+                            "no other kept snapshot verifies: courts not usable tonight cannot be carried over from the damaged {}",
+                            live.name()
+                        ));
+                        return Ok(previous);
+                    }
+                }
+            }
+        };
+        let snapshot =
+            Snapshot::open(&file).map_err(|e| internal("opening the live snapshot")(&e))?;
+        previous.courts = snapshot
+            .courts()
+            .map_err(|e| internal("reading the live snapshot")(&e))?
+            .into_iter()
+            .map(|c| c.code)
+            .collect();
+        previous.lost.retain(|c| !previous.courts.contains(c));
+        previous.snapshot = Some(snapshot);
+        Ok(previous)
+    }
+}
+
+/// The court pipeline. Tonight's courts are parsed by `threads` workers, in
+/// code order, while this thread writes each court into the snapshot as soon
+/// as it and every court before it are done. A court that did not come, or
+/// came unusable, is carried over from the previous snapshot at its place in
+/// the order. Gives the report of every court, in code order.
+fn run_courts(
+    night: &Night<'_>,
+    plan: &BatchPlan,
+    previous: Previous,
+    builder: &mut Builder,
+    ui: &Ui,
+) -> Result<Vec<CourtReport>, ImportError> {
+    let courts: Vec<(&String, &CourtPlan)> = plan.courts.iter().collect();
+    let carried = previous.courts.iter().chain(&previous.lost);
+    let order: BTreeSet<&String> = plan.courts.keys().chain(carried).collect();
+    let total_bytes: u64 = courts.iter().map(|(_, p)| plan_bytes(p)).sum();
+    let read_bar = ui.bytes_bar("read", total_bytes);
+    let write_bar = ui.count_bar("write", order.len() as u64, "courts");
+    // Measured on the national batch: 4 courts per worker keeps both cores
+    // busy; a wider window only adds memory.
+    let gate = Gate::new(night.threads * 4);
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Tonight)>();
+    let written = std::thread::scope(|scope| {
+        // Court workers are plain threads, not rayon jobs: they block on the
+        // gate, and a rayon thread waiting inside one court's chunks could
+        // otherwise steal a worker loop, block in it, and never finish the
+        // court the writer waits for. Only the parse itself, which never
+        // blocks, runs in the pool.
+        for _ in 0..night.threads {
+            let tx = tx.clone();
+            let (next, gate, courts, read_bar) = (&next, &gate, &courts, &read_bar);
+            scope.spawn(move || parse_courts(night, courts, next, gate, read_bar, &tx));
+        }
+        drop(tx);
+        let mut writer = Writer {
+            courts: &courts,
+            rx: &rx,
+            gate: &gate,
+            pending: BTreeMap::new(),
+            consumed: 0,
+            previous: &previous,
+            date: night.date,
+            builder,
+            bar: &write_bar,
+        };
+        let result = writer.write_all(&order);
+        // Whatever happened, let the workers go.
+        gate.abort();
+        drop(rx);
+        result
+    });
+    read_bar.finish_and_clear();
+    write_bar.finish_and_clear();
+    drop(previous);
+    written
+}
+
+/// A parse worker: takes tonight's courts in turn, as far ahead of the
+/// writer as the gate lets it, parses each in the pool and sends it to the
+/// writer.
+fn parse_courts(
+    night: &Night<'_>,
+    courts: &[(&String, &CourtPlan)],
+    next: &AtomicUsize,
+    gate: &Gate,
+    bar: &ProgressBar,
+    tx: &mpsc::Sender<(usize, Tonight)>,
+) {
+    loop {
+        let i = next.fetch_add(1, Ordering::SeqCst);
+        if i >= courts.len() || !gate.wait_for(i) {
+            break;
+        }
+        let (code, court_plan) = courts[i];
+        let t = night.pool.install(|| import_one(night, code, court_plan));
+        bar.inc(plan_bytes(court_plan));
+        if tx.send((i, t)).is_err() {
+            break;
+        }
+    }
 }
 
 fn plan_bytes(plan: &CourtPlan) -> u64 {
@@ -429,23 +540,35 @@ impl Gate {
 
 /// The writer's side of the pipeline: every court in code order, tonight's
 /// if usable, else the previous snapshot's with tonight's cutoff.
-#[allow(clippy::too_many_arguments)]
-fn write_courts(
-    order: &BTreeSet<&String>,
-    courts: &[(&String, &CourtPlan)],
-    rx: &mpsc::Receiver<(usize, Tonight)>,
-    gate: &Gate,
-    prev_courts: &BTreeMap<String, CourtRow>,
-    previous: Option<&Snapshot>,
+struct Writer<'a, 'b> {
+    /// Tonight's courts, in the order the workers take them.
+    courts: &'a [(&'a String, &'a CourtPlan)],
+    rx: &'a mpsc::Receiver<(usize, Tonight)>,
+    gate: &'a Gate,
+    /// Courts parsed before their turn, by their place in `courts`.
+    pending: BTreeMap<usize, Tonight>,
+    /// How many of `courts` the writer has taken (the gate's position).
+    consumed: usize,
+    previous: &'a Previous,
     date: NaiveDate,
-    builder: &mut Builder,
-    reports: &mut Vec<CourtReport>,
-    bar: &ProgressBar,
-) -> Result<(), ImportError> {
-    let mut pending: BTreeMap<usize, Tonight> = BTreeMap::new();
-    let mut consumed = 0;
-    for &code in order {
-        bar.inc(1);
+    builder: &'b mut Builder,
+    bar: &'a ProgressBar,
+}
+
+impl Writer<'_, '_> {
+    /// Writes the courts of `order`, and reports on each.
+    fn write_all(&mut self, order: &BTreeSet<&String>) -> Result<Vec<CourtReport>, ImportError> {
+        let mut reports = Vec::new();
+        for &code in order {
+            self.bar.inc(1);
+            reports.push(self.write_court(code)?);
+        }
+        Ok(reports)
+    }
+
+    /// One court: tonight's files if they came, else (or if they were
+    /// unusable) what the previous snapshot holds.
+    fn write_court(&mut self, code: &String) -> Result<CourtReport, ImportError> {
         let contract_court = contract().court(code);
         let in_scope = contract_court.is_some_and(|c| c.fact_finding);
         let mut r = CourtReport {
@@ -460,80 +583,190 @@ fn write_courts(
             rejects_not_listed: 0,
             carried: None,
         };
-        if let Some(i) = courts.iter().position(|(c, _)| *c == code) {
-            let t = loop {
-                if let Some(t) = pending.remove(&i) {
-                    break t;
+        if let Some(i) = self.courts.iter().position(|(c, _)| *c == code) {
+            let tonight = self.receive(i, code)?;
+            self.write_tonight(&mut r, tonight, in_scope)?;
+        }
+        if matches!(r.status, CourtStatus::Unusable) {
+            if self.previous.courts.contains(code) {
+                self.carry_over(&mut r, self.previous)?;
+            } else if let Some(damaged) = &self.previous.damaged {
+                if self.previous.lost.contains(code) {
+                    r.reasons.push(format!(
+                        "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED",
+                        compact(self.date)
+                    ));
                 }
-                let (j, t) = rx.recv().map_err(|_| {
-                    ImportError::Internal(format!("the worker importing {code} stopped"))
-                })?;
-                pending.insert(j, t);
-            };
-            consumed = consumed.max(i + 1);
-            gate.advance(consumed);
-            r.reasons = t.reasons;
-            r.parse_ms = Some(t.ms);
-            if let Some(import) = t.import {
-                r.rejects_not_listed = import
-                    .stats
-                    .rejected
-                    .saturating_sub(import.rejects.len() as u64);
-                r.rejects = import.rejects;
-                r.stats = Some(import.stats);
-                if !in_scope {
-                    r.status = CourtStatus::OutOfScope;
-                } else if r.reasons.is_empty() {
-                    builder
-                        .add_court(&import.data)
-                        .map_err(|e| internal("writing the snapshot")(&e))?;
-                    r.status = CourtStatus::Imported;
-                    r.as_of = Some(roc(date));
-                }
-            } else if !in_scope {
+            }
+        }
+        Ok(r)
+    }
+
+    /// Tonight's court `i`, once a worker has sent it; the gate then lets
+    /// the workers go on past it.
+    fn receive(&mut self, i: usize, code: &str) -> Result<Tonight, ImportError> {
+        let t = loop {
+            if let Some(t) = self.pending.remove(&i) {
+                break t;
+            }
+            let (j, t) = self.rx.recv().map_err(|_| {
+                ImportError::Internal(format!("the worker importing {code} stopped"))
+            })?;
+            self.pending.insert(j, t);
+        };
+        self.consumed = self.consumed.max(i + 1);
+        self.gate.advance(self.consumed);
+        Ok(t)
+    }
+
+    /// Tonight's files of a court into its report, and into the snapshot
+    /// when the court is in scope and nothing made them unusable.
+    fn write_tonight(
+        &mut self,
+        r: &mut CourtReport,
+        t: Tonight,
+        in_scope: bool,
+    ) -> Result<(), ImportError> {
+        r.reasons = t.reasons;
+        r.parse_ms = Some(t.ms);
+        if let Some(import) = t.import {
+            r.rejects_not_listed = import
+                .stats
+                .rejected
+                .saturating_sub(import.rejects.len() as u64);
+            r.rejects = import.rejects;
+            r.stats = Some(import.stats);
+            if !in_scope {
                 r.status = CourtStatus::OutOfScope;
+            } else if r.reasons.is_empty() {
+                self.builder
+                    .add_court(&import.data)
+                    .map_err(|e| internal("writing the snapshot")(&e))?;
+                r.status = CourtStatus::Imported;
+                r.as_of = Some(roc(self.date));
             }
+        } else if !in_scope {
+            r.status = CourtStatus::OutOfScope;
         }
-        if matches!(r.status, CourtStatus::Unusable) && prev_courts.contains_key(code.as_str()) {
-            let prev = previous.expect("courts come from the previous snapshot");
-            let reason = if r.reasons.is_empty() {
-                r.reasons
-                    .push(format!("absent from batch {}", compact(date)));
-                format!("absent from batch {}", compact(date))
-            } else {
-                format!(
-                    "not imported from batch {}: {}",
-                    compact(date),
-                    r.reasons.join("; ")
-                )
-            };
-            let mut carried = prev
-                .court_data(code)
-                .map_err(|e| internal("reading the live snapshot")(&e))?
-                .expect("court listed by the snapshot");
-            carried.carry_reason = Some(reason);
-            let mut stats = CarriedStats {
-                cases: carried.cases.len() as u64,
-                cases_queryable: 0,
-                expired_tonight: 0,
-            };
-            for case in &mut carried.cases {
-                if case.queryable && !within_cutoff(&case.status, case.status_date, date) {
-                    case.expire();
-                    stats.expired_tonight += 1;
-                }
-                stats.cases_queryable += u64::from(case.queryable);
+        Ok(())
+    }
+
+    /// The previous snapshot's data of a court, with tonight's cutoff
+    /// applied again, and why it is carried over.
+    fn carry_over(&mut self, r: &mut CourtReport, previous: &Previous) -> Result<(), ImportError> {
+        let date = self.date;
+        let reason = if r.reasons.is_empty() {
+            r.reasons
+                .push(format!("absent from batch {}", compact(date)));
+            format!("absent from batch {}", compact(date))
+        } else {
+            format!(
+                "not imported from batch {}: {}",
+                compact(date),
+                r.reasons.join("; ")
+            )
+        };
+        let mut carried = previous
+            .snapshot
+            .as_ref()
+            .expect("courts to carry come from a snapshot")
+            .court_data(&r.court)
+            .map_err(|e| internal("reading the live snapshot")(&e))?
+            .expect("court listed by the snapshot");
+        carried.carry_reason = Some(reason);
+        let mut stats = CarriedStats {
+            cases: carried.cases.len() as u64,
+            cases_queryable: 0,
+            expired_tonight: 0,
+        };
+        for case in &mut carried.cases {
+            if case.queryable && !within_cutoff(&case.status, case.status_date, date) {
+                case.expire();
+                stats.expired_tonight += 1;
             }
-            builder
-                .add_court(&carried)
-                .map_err(|e| internal("writing the snapshot")(&e))?;
-            r.status = CourtStatus::CarriedOver;
-            r.as_of = Some(roc(carried.as_of));
-            r.carried = Some(stats);
+            stats.cases_queryable += u64::from(case.queryable);
         }
-        reports.push(r);
+        self.builder
+            .add_court(&carried)
+            .map_err(|e| internal("writing the snapshot")(&e))?;
+        r.status = CourtStatus::CarriedOver;
+        r.as_of = Some(roc(carried.as_of));
+        r.carried = Some(stats);
+        Ok(())
+    }
+}
+
+/// Indexes the snapshot and verifies it, in the pool; a snapshot that fails
+/// is removed.
+fn build(
+    builder: Builder,
+    temp: &Path,
+    pool: &ThreadPool,
+    threads: usize,
+    clock: &mut Stopwatch,
+) -> Result<Counts, ImportError> {
+    match pool.install(|| builder.finish(temp, threads)) {
+        Ok((counts, times)) => {
+            clock.laps_ending_now([("indexes", times.indexes_ms), ("verify", times.verify_ms)]);
+            Ok(counts)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(temp);
+            Err(internal("building the snapshot")(&e))
+        }
+    }
+}
+
+/// Names the new snapshot, notes that its mail is still to be queued
+/// (`notify.pending`, for a run killed before it is), and publishes it.
+fn publish(
+    store: &Store,
+    live: Option<&SnapshotFile>,
+    temp: &Path,
+    date: NaiveDate,
+) -> Result<SnapshotFile, ImportError> {
+    let next = store
+        .next_file(date)
+        .map_err(|e| internal("naming the snapshot")(&e))?;
+    crate::notify::write_pending(store, live, &next).map_err(|e| internal("notify.pending")(&e))?;
+    store
+        .publish(temp, date)
+        .map_err(|e| internal("publishing")(&e))
+}
+
+/// Removes snapshots beyond the newest `keep`.
+fn retain(store: &Store, keep: usize) -> Result<(), ImportError> {
+    for gone in store
+        .retain(keep, &[])
+        .map_err(|e| internal("retention")(&e))?
+    {
+        tracing::info!("removed old snapshot {}", gone.name());
     }
     Ok(())
+}
+
+/// The outcome of a run that published: every court imported (or out of
+/// scope), or some carried over; an error if the mail was not queued.
+fn conclude(report: &mut Report, published: &SnapshotFile, counts: Counts) {
+    let all_imported = report
+        .courts
+        .iter()
+        .all(|c| matches!(c.status, CourtStatus::Imported | CourtStatus::OutOfScope));
+    report.outcome = if all_imported {
+        Outcome::Published
+    } else {
+        Outcome::PublishedWithCarryOver
+    };
+    report.exit_code = if all_imported {
+        exit::PUBLISHED
+    } else {
+        exit::CARRIED_OVER
+    };
+    report.snapshot = Some(published.name());
+    report.counts = Some(counts);
+    if report.mail_error.is_some() {
+        report.exit_code = exit::ERROR;
+    }
 }
 
 fn finish(report: &mut Report, clock: Stopwatch, path: &Path) -> Result<(), ImportError> {
@@ -544,62 +777,55 @@ fn finish(report: &mut Report, clock: Stopwatch, path: &Path) -> Result<(), Impo
 }
 
 /// Reads, checks and imports one court's files.
-fn import_one(
-    code: &str,
-    plan: &CourtPlan,
-    decoder: &Decoder,
-    date: NaiveDate,
-    config: &Config,
-) -> Tonight {
+fn import_one(night: &Night<'_>, code: &str, plan: &CourtPlan) -> Tonight {
     let started = Instant::now();
-    let mut t = import_checked(code, plan, decoder, date, config);
+    let mut t = import_checked(night, code, plan);
     t.ms = started.elapsed().as_millis() as u64;
     t
 }
 
-fn import_checked(
-    code: &str,
-    plan: &CourtPlan,
-    decoder: &Decoder,
-    date: NaiveDate,
-    config: &Config,
-) -> Tonight {
-    let mut reasons = plan.problems.clone();
-    if !reasons.is_empty() {
-        return Tonight {
-            import: None,
-            reasons,
-            ms: 0,
-        };
+/// A court's files, unless the plan already found them unusable or they
+/// differ from what MANIFEST.csv says; then whatever else makes tonight's
+/// import of the court unusable.
+fn import_checked(night: &Night<'_>, code: &str, plan: &CourtPlan) -> Tonight {
+    let unusable = |reasons| Tonight {
+        import: None,
+        reasons,
+        ms: 0,
+    };
+    if !plan.problems.is_empty() {
+        return unusable(plan.problems.clone());
     }
     let files = match batch::read_verified(plan) {
         Ok(files) => files,
-        Err(problems) => {
-            return Tonight {
-                import: None,
-                reasons: problems,
-                ms: 0,
-            }
-        }
+        Err(problems) => return unusable(problems),
     };
-    let name = contract().court(code).map_or("", |c| c.name.as_str());
-    let import = import_court(
+    let settings = &night.config.import;
+    let court = court::Context {
         code,
-        name,
-        &files,
-        decoder,
-        date,
-        config.import.max_listed_rejects as usize,
-        config.import.chunk_bytes as usize,
-    );
+        name: contract().court(code).map_or("", |c| c.name.as_str()),
+        decoder: night.decoder,
+        batch_date: night.date,
+        max_listed: settings.max_listed_rejects as usize,
+        chunk_bytes: settings.chunk_bytes as usize,
+    };
+    let import = import_court(&court, &files);
     drop(files);
-    reasons.extend(import.file_errors.iter().cloned());
-    let counted: HashMap<FileKind, u64> = import
-        .stats
-        .files
-        .iter()
-        .map(|(k, s)| (*k, s.records))
-        .collect();
+    let mut reasons: Vec<String> = import.file_errors.iter().map(|e| e.to_string()).collect();
+    reasons.extend(manifest_mismatches(code, plan, &import.stats));
+    reasons.extend(over_reject_limit(&import.stats, settings));
+    Tonight {
+        import: Some(import),
+        reasons,
+        ms: 0,
+    }
+}
+
+/// Files whose record count differs from the one MANIFEST.csv gives.
+fn manifest_mismatches(code: &str, plan: &CourtPlan, stats: &CourtStats) -> Vec<String> {
+    let counted: HashMap<FileKind, u64> =
+        stats.files.iter().map(|(k, s)| (*k, s.records)).collect();
+    let mut reasons = Vec::new();
     for (kind, (_, listed)) in &plan.files {
         if let Some(&records) = counted.get(kind) {
             if records != listed.rows {
@@ -612,24 +838,24 @@ fn import_checked(
             }
         }
     }
-    let st = &import.stats;
-    if too_many_rejects(
+    reasons
+}
+
+/// Why the court's rejected rows are too many, if they are.
+fn over_reject_limit(st: &CourtStats, settings: &ImportConfig) -> Option<String> {
+    too_many_rejects(
         st.rejected,
         st.rows_read,
-        config.import.reject_share,
-        config.import.reject_floor,
-    ) {
-        reasons.push(format!(
+        settings.reject_share,
+        settings.reject_floor,
+    )
+    .then(|| {
+        format!(
             "{} of {} rows rejected, over the limit (more than {}% and at least {})",
             st.rejected,
             st.rows_read,
-            config.import.reject_share * 100.0,
-            config.import.reject_floor
-        ));
-    }
-    Tonight {
-        import: Some(import),
-        reasons,
-        ms: 0,
-    }
+            settings.reject_share * 100.0,
+            settings.reject_floor
+        )
+    })
 }

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::config::{Config, Maintenance};
 use mail::send::{send_scope, Scope};
 
-use crate::captcha::Captchas;
+use crate::captcha::{Captchas, MemoryUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::{Hashers, Pepper};
@@ -104,7 +104,12 @@ impl App {
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
             sessions,
-            captchas: Captchas::new(cfg.server.captcha_ttl, cfg.server.fixed_captcha.clone()),
+            captchas: Captchas::new(
+                &key,
+                cfg.server.captcha_ttl,
+                cfg.server.fixed_captcha.clone(),
+                Box::new(MemoryUsedSet::default()),
+            ),
             throttle: Throttle::new(
                 cfg.server.account_failures_per_hour,
                 cfg.server.slow_after,

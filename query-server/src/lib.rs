@@ -24,5 +24,6 @@ pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod sessions;
+pub mod sso;
 pub mod stats;
 pub mod throttle;

@@ -101,6 +101,18 @@ impl Contract {
         self.scope.categories.iter().any(|c| c == category)
     }
 
+    /// Whether `account` is a 檢察官帳號 as the contract allows it: 1 to
+    /// `prosecutor_account_chars` ASCII letters, digits, `.`, `_` or `-`.
+    /// The import refuses rows with any other; the website refuses a single
+    /// sign-on account claim with any other (it could match no row).
+    pub fn is_prosecutor_account(&self, account: &str) -> bool {
+        !account.is_empty()
+            && account.len() <= self.limits.prosecutor_account_chars
+            && account
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+    }
+
     /// Whether this status starts the two-month countdown.
     pub fn status_has_cutoff(&self, status: &str) -> bool {
         self.scope.cutoff_statuses.iter().any(|s| s == status)

@@ -25,7 +25,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 /// Every top-level key a configuration file may have.
-pub const SECTIONS: &[&str] = &["data_dir", "import", "mail", "server"];
+pub const SECTIONS: &[&str] = &["data_dir", "import", "mail", "server", "sso"];
 
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -221,11 +221,14 @@ fn retention_keeps_the_last_n_nights() {
     let env = Env::new();
     env.import(&sample("20261123"), &[]);
     env.import(&sample("20261124"), &["--keep", "1"]);
-    let kept: Vec<String> = fs::read_dir(env.data().join("snapshots"))
+    let mut kept: Vec<String> = fs::read_dir(env.data().join("snapshots"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(kept, vec!["20261124-1.sqlite"]);
+    kept.sort();
+    // Each snapshot with the checksum recorded when it was published; the
+    // removed night's checksum goes with it.
+    assert_eq!(kept, vec!["20261124-1.sqlite", "20261124-1.sqlite.sha256"]);
 }
 
 #[test]

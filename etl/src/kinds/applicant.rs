@@ -3,7 +3,8 @@
 
 use chrono::NaiveDate;
 
-use super::{date_field, FieldError, Record};
+use super::scan::Record;
+use super::{date_field, FieldError};
 
 /// One valid row of the applicant file.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,8 @@
 use chrono::NaiveDate;
 use schemas::contract;
 
-use super::{date_field, FieldError, Record};
+use super::scan::Record;
+use super::{date_field, FieldError};
 
 /// One valid row of the case file.
 #[derive(Debug, Clone, PartialEq, Eq)]

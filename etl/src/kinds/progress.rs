@@ -9,7 +9,8 @@
 use chrono::{NaiveDate, NaiveDateTime};
 use schemas::contract;
 
-use super::{date_field, parse_int, FieldError, Record};
+use super::scan::Record;
+use super::{date_field, parse_int, FieldError};
 use schemas::date::parse_roc_datetime;
 
 /// Where a text lies in its chunk's arena.

@@ -3,15 +3,13 @@
 
 use schemas::contract;
 
-use super::{FieldError, Record};
+use super::scan::Record;
+use super::FieldError;
 
 pub fn parse(r: &Record<'_>) -> Result<String, FieldError> {
     let account = r.fields[5];
     let max = contract().limits.prosecutor_account_chars;
-    let ok_chars = account
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if account.is_empty() || account.len() > max || !ok_chars {
+    if !contract().is_prosecutor_account(account) {
         return Err(FieldError::at(
             5,
             format!(

@@ -4,7 +4,9 @@
 
 use std::collections::HashMap;
 
+use super::scan::*;
 use super::*;
+use crate::decode::Decoder;
 
 const PROGRESS_HEADER: &str =
     "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n";

@@ -7,7 +7,7 @@
 //! (one per core) take courts in turn, each reading the court's cases and
 //! grants from both snapshots in step on its own read-only connections. Only
 //! the columns the diff needs are read, into buffers reused from one case to
-//! the next (`snapshot::read::DiffScan`), texts as bytes and dates as the
+//! the next (`snapshot::read::diffscan`), texts as bytes and dates as the
 //! stored integers; a value is converted only when it goes into the result.
 //! The courts' results are appended in code order, so the outcome is the same
 //! as one pass over the whole key order (the tests compare it with such a
@@ -22,7 +22,8 @@ use chrono::NaiveDate;
 use schemas::contract;
 
 use crate::model::{CaseData, EntryData};
-use crate::snapshot::read::{utf8, CaseCursor, DiffCase, RawEntry, ReadError, Roles, Snapshot};
+use crate::snapshot::read::diffscan::{utf8, CaseCursor, DiffCase, RawEntry, Roles};
+use crate::snapshot::read::{ReadError, Snapshot};
 use schemas::date::last_queryable_day;
 use store::layout::SnapshotFile;
 

@@ -1,0 +1,465 @@
+//! The scan engine every file kind shares: a data file's bytes in, typed
+//! rows plus positioned rejects out.
+//!
+//! It owns the header check ([`DataFile::open`]), the loop over csv byte
+//! records (width, decode, trim, the case key and its cache from row to row,
+//! the resolver that finds the key's case), the [`Reject`] of every bad
+//! record with its physical line, and the counts the report needs. A big
+//! file is cut into chunks at record boundaries (`split`) and its chunks are
+//! parsed in parallel ([`DataFile::par_map`]); the case file, whose rows
+//! depend on the rows before them, is scanned in one pass
+//! ([`DataFile::for_each`]). What a kind makes of a record is the kind's
+//! (`kinds::case`, `kinds::progress`, ...).
+
+mod split;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use super::{parse_key, CaseKey, FieldError, FileKind, Reject};
+use crate::decode::{trim, Decoder, Encoding, UdcSeen};
+use split::{count, Chunk, BOM};
+
+/// A file that cannot be used at all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FileError {
+    #[error("{file}: the file is empty (no header line)")]
+    Empty { file: String },
+    #[error("{file}:1: header is `{found}`, the contract says `{expected}`")]
+    Header {
+        file: String,
+        found: String,
+        expected: String,
+    },
+}
+
+/// What scanning one file found, besides its rows.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct FileScan {
+    pub encoding: Option<Encoding>,
+    /// Records after the header, well-formed or not (what MANIFEST counts).
+    pub records: u64,
+    pub rejected: u64,
+}
+
+/// Counts a scan keeps besides the rows: what the report needs.
+#[derive(Debug, Clone, Default)]
+pub struct ScanStats {
+    pub records: u64,
+    pub rejected: u64,
+    /// Rejects per `file field`, all of them.
+    pub rejected_by_field: BTreeMap<String, u64>,
+    pub udc_mapped: u64,
+    /// Unmapped user-defined codes in accepted rows, with their counts.
+    pub udc_unmapped: BTreeMap<String, u64>,
+}
+
+impl ScanStats {
+    fn merge(&mut self, other: ScanStats) {
+        self.records += other.records;
+        self.rejected += other.rejected;
+        for (k, v) in other.rejected_by_field {
+            *self.rejected_by_field.entry(k).or_default() += v;
+        }
+        self.udc_mapped += other.udc_mapped;
+        for (k, v) in other.udc_unmapped {
+            *self.udc_unmapped.entry(k).or_default() += v;
+        }
+    }
+
+    fn count_udc(&mut self, udc: &UdcSeen) {
+        self.udc_mapped += u64::from(udc.mapped);
+        for code in &udc.unmapped {
+            *self.udc_unmapped.entry(code.clone()).or_default() += 1;
+        }
+    }
+}
+
+/// A decoded, trimmed record handed to a kind's parser.
+pub struct Record<'a> {
+    /// Where the record starts in the file's body.
+    start: usize,
+    lines: Option<&'a RefCell<LineCounter>>,
+    body: &'a [u8],
+    pub key: &'a CaseKey,
+    /// The case the key names, when the scan was given a resolver.
+    pub case: u32,
+    /// All columns, key included, decoded and trimmed.
+    pub fields: &'a [&'a str],
+}
+
+/// What a parallel scan gives: per chunk, in file order, its rows and its
+/// state (an arena); the counts; the first rejects.
+pub struct ParScan<T, S> {
+    pub chunks: Vec<(Vec<T>, S)>,
+    pub stats: ScanStats,
+    pub rejects: Vec<Reject>,
+}
+
+impl Record<'_> {
+    /// The physical line the record starts on (the header is line 1),
+    /// counted on demand: most records never need it. Only a one-pass scan
+    /// ([`DataFile::for_each`]) knows it; records of parallel chunks answer
+    /// `None` (their rejects still get exact lines).
+    pub fn line(&self) -> Option<u64> {
+        self.lines
+            .map(|l| l.borrow_mut().line_at(self.body, self.start))
+    }
+}
+
+/// Finds the case a key names (`Err` rejects the row).
+pub type Resolve<'a> = &'a (dyn Fn(&CaseKey) -> Result<u32, FieldError> + Sync);
+
+/// The default chunk size (`import.chunk_bytes`): files larger than this are
+/// parsed in chunks, in parallel. The size alone
+/// decides the chunks, so the output never depends on the thread count (and
+/// the chunks never change it either: a test compares).
+pub const CHUNK: usize = 4 << 20;
+
+/// One data file, its header checked, ready to scan.
+pub struct DataFile<'a> {
+    pub file: String,
+    pub kind: FileKind,
+    court: &'a str,
+    pub encoding: Encoding,
+    /// The whole file after any BOM.
+    body: &'a [u8],
+    /// Where the first record after the header starts in `body`.
+    start: usize,
+}
+
+impl<'a> DataFile<'a> {
+    /// Checks the header against the contract.
+    pub fn open(
+        bytes: &'a [u8],
+        court: &'a str,
+        kind: FileKind,
+        decoder: &Decoder,
+    ) -> Result<Self, FileError> {
+        let file = kind.file_name(court);
+        let columns = &kind.spec().columns;
+        let (encoding, body) = Encoding::detect(bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(body);
+        let mut raw = csv::ByteRecord::new();
+        if !reader.read_byte_record(&mut raw).unwrap_or(false) {
+            return Err(FileError::Empty { file });
+        }
+        let found: Vec<String> = raw
+            .iter()
+            .map(|f| {
+                let mut s = String::new();
+                let mut ignore = UdcSeen::default();
+                match decoder.decode(encoding, f, &mut s, &mut ignore) {
+                    Ok(()) => trim(&s).to_string(),
+                    Err(_) => String::from_utf8_lossy(f).into_owned(),
+                }
+            })
+            .collect();
+        if &found != columns {
+            return Err(FileError::Header {
+                file,
+                found: found.join(","),
+                expected: columns.join(","),
+            });
+        }
+        let start = reader.position().byte() as usize;
+        Ok(DataFile {
+            file,
+            kind,
+            court,
+            encoding,
+            body,
+            start,
+        })
+    }
+
+    /// Scans every record in order, one thread (the case file, whose rows
+    /// depend on the rows before them).
+    pub fn for_each(
+        &self,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        mut row: impl FnMut(&Record<'_>) -> Result<(), FieldError>,
+    ) -> (ScanStats, Vec<Reject>) {
+        let whole = Chunk {
+            from: 0,
+            to: self.body.len(),
+        };
+        self.scan_range(
+            whole, self.start, true, decoder, resolve, max_listed, &mut row,
+        )
+    }
+
+    /// Parses every record into a `T`, in chunks of about `chunk_size` bytes,
+    /// in parallel; the rows come back in file order, each chunk with its own
+    /// state `S` (an arena).
+    pub fn par_map<T: Send, S: Default + Send>(
+        &self,
+        chunk_size: usize,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        parse: impl Fn(&Record<'_>, &mut S) -> Result<T, FieldError> + Sync,
+    ) -> ParScan<T, S> {
+        use rayon::prelude::*;
+        let cuts = split::chunks(self.body, self.start, chunk_size);
+        let results: Vec<_> = cuts
+            .par_iter()
+            .map(|&chunk| {
+                let mut state = S::default();
+                let mut rows = Vec::with_capacity((chunk.to - chunk.from) / 64);
+                let (stats, rejects) = self.scan_range(
+                    chunk,
+                    chunk.from,
+                    false,
+                    decoder,
+                    resolve,
+                    max_listed,
+                    &mut |r| {
+                        rows.push(parse(r, &mut state)?);
+                        Ok(())
+                    },
+                );
+                ((rows, state), stats, rejects)
+            })
+            .collect();
+        let mut stats = ScanStats::default();
+        let mut rejects = Vec::new();
+        let mut chunks = Vec::with_capacity(results.len());
+        // Each chunk counted lines from its own start; the line feeds before
+        // it are counted only when it has rejects to place.
+        let (mut feeds, mut counted_to) = (0u64, 0usize);
+        for ((chunk, s, r), bounds) in results.into_iter().zip(cuts) {
+            stats.merge(s);
+            let room = max_listed.saturating_sub(rejects.len());
+            if room > 0 && !r.is_empty() {
+                feeds += count(&self.body[counted_to..bounds.from], b'\n') as u64;
+                counted_to = bounds.from;
+                rejects.extend(r.into_iter().take(room).map(|mut reject| {
+                    reject.line += feeds;
+                    reject
+                }));
+            }
+            chunks.push(chunk);
+        }
+        ParScan {
+            chunks,
+            stats,
+            rejects,
+        }
+    }
+
+    /// Scans the records of `from..to`; the first starts at `first`. Line
+    /// numbers count from `from` (the caller adds the lines before it);
+    /// records may ask for theirs when `from` is the file's start (`whole`).
+    #[allow(clippy::too_many_arguments)]
+    fn scan_range(
+        &self,
+        Chunk { from, to }: Chunk,
+        first: usize,
+        whole: bool,
+        decoder: &Decoder,
+        resolve: Option<Resolve<'_>>,
+        max_listed: usize,
+        row: &mut dyn FnMut(&Record<'_>) -> Result<(), FieldError>,
+    ) -> (ScanStats, Vec<Reject>) {
+        let columns = &self.kind.spec().columns;
+        let n = columns.len();
+        let part = &self.body[first..to];
+        // The reader drops a BOM at the start of its input, but the first
+        // record's position still points at it: no record starts before it
+        // ends (a line break after it would otherwise go uncounted).
+        let records_from = first + if part.starts_with(BOM) { BOM.len() } else { 0 };
+        let mut stats = ScanStats::default();
+        let mut listed = Vec::new();
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(part);
+        let mut raw = csv::ByteRecord::new();
+        let mut bufs: Vec<String> = vec![String::new(); n];
+        let mut udc = UdcSeen::default();
+        let lines = RefCell::new(LineCounter {
+            offset: from,
+            feeds: 0,
+        });
+        // The key of the previous record, raw and parsed: consecutive rows
+        // of one case skip decoding and resolving it again.
+        let mut last_raw: Vec<Vec<u8>> = vec![Vec::new(); 5];
+        let mut last_key: Option<CachedKey> = None;
+
+        let mut fail = |stats: &mut ScanStats, line: u64, column: Option<usize>, reason: String| {
+            stats.rejected += 1;
+            let field = column.map(|c| {
+                columns
+                    .get(c)
+                    .cloned()
+                    .unwrap_or_else(|| format!("#{} (one field too many)", c + 1))
+            });
+            let by = format!("{} {}", self.file, field.as_deref().unwrap_or("(row)"));
+            *stats.rejected_by_field.entry(by).or_default() += 1;
+            if listed.len() < max_listed {
+                listed.push(Reject {
+                    file: self.file.clone(),
+                    line,
+                    field,
+                    reason,
+                });
+            }
+        };
+
+        // In-memory reads cannot fail with I/O errors and byte records are
+        // never UTF-8 checked, so an Err here cannot happen: end of input.
+        while reader.read_byte_record(&mut raw).unwrap_or(false) {
+            stats.records += 1;
+            let start = (first + raw.position().map_or(0, |p| p.byte()) as usize).max(records_from);
+            let line = || lines.borrow_mut().line_at(self.body, start);
+            if raw.len() != n {
+                // Name the first missing column, or the first one too many.
+                let column = Some(raw.len().min(n));
+                fail(
+                    &mut stats,
+                    line(),
+                    column,
+                    format!("expected {n} fields, found {}", raw.len()),
+                );
+                continue;
+            }
+            let same_key = last_key.is_some() && (0..5).all(|i| raw[i] == last_raw[i][..]);
+            if !same_key {
+                last_key = None;
+                for (i, slot) in last_raw.iter_mut().enumerate() {
+                    slot.clear();
+                    slot.extend_from_slice(&raw[i]);
+                }
+            }
+            udc.clear();
+            let mut bad = None;
+            let decode_range = |range: std::ops::Range<usize>,
+                                bufs: &mut Vec<String>,
+                                udc: &mut UdcSeen| {
+                for i in range {
+                    if std::str::from_utf8(&raw[i]).map_or(true, |s| !s.is_ascii()) {
+                        if let Err(e) = decoder.decode(self.encoding, &raw[i], &mut bufs[i], udc) {
+                            return Some(FieldError::at(i, e.to_string()));
+                        }
+                    }
+                }
+                None
+            };
+            if !same_key {
+                bad = decode_range(0..5, &mut bufs, &mut udc);
+                if bad.is_none() {
+                    let mut key_fields: [String; 5] = Default::default();
+                    for (i, k) in key_fields.iter_mut().enumerate() {
+                        k.push_str(ascii_or(&raw[i], &bufs[i]));
+                    }
+                    match parse_key(self.court, &key_fields) {
+                        Ok(key) => {
+                            let case = resolve.map_or(Ok(u32::MAX), |r| r(&key));
+                            last_key = Some(CachedKey {
+                                key,
+                                fields: key_fields,
+                                udc: udc.clone(),
+                                case,
+                            });
+                        }
+                        Err(e) => bad = Some(e),
+                    }
+                }
+            } else if let Some(CachedKey { udc: key_udc, .. }) = &last_key {
+                // The key's own user-defined characters count on every row.
+                udc.mapped += key_udc.mapped;
+                udc.unmapped.extend(key_udc.unmapped.iter().cloned());
+            }
+            if bad.is_none() {
+                bad = decode_range(5..n, &mut bufs, &mut udc);
+            }
+            let result = match (bad, &last_key) {
+                (Some(e), _) => Err(e),
+                (None, None) => unreachable!("a good key is cached"),
+                (None, Some(CachedKey { case: Err(e), .. })) => Err(e.clone()),
+                (
+                    None,
+                    Some(CachedKey {
+                        key,
+                        fields: key_fields,
+                        case: Ok(case),
+                        ..
+                    }),
+                ) => {
+                    let mut fields: [&str; 10] = [""; 10];
+                    for (i, f) in fields.iter_mut().enumerate().take(n) {
+                        *f = if i < 5 {
+                            &key_fields[i]
+                        } else {
+                            ascii_or(&raw[i], &bufs[i])
+                        };
+                    }
+                    row(&Record {
+                        start,
+                        lines: whole.then_some(&lines),
+                        body: self.body,
+                        key,
+                        case: *case,
+                        fields: &fields[..n],
+                    })
+                }
+            };
+            match result {
+                Ok(()) => stats.count_udc(&udc),
+                Err(e) => fail(&mut stats, line(), e.column, e.reason),
+            }
+        }
+        (stats, listed)
+    }
+}
+
+/// The previous record's key, parsed, with its decoded fields, the
+/// user-defined characters in them, and the case it resolved to.
+struct CachedKey {
+    key: CaseKey,
+    fields: [String; 5],
+    udc: UdcSeen,
+    case: Result<u32, FieldError>,
+}
+
+/// The trimmed text of a field: borrowed from the raw bytes when they are
+/// ASCII (the same in CP950 and UTF-8), else the decoded buffer.
+fn ascii_or<'b>(raw: &'b [u8], decoded: &'b str) -> &'b str {
+    if raw.is_ascii() {
+        trim(std::str::from_utf8(raw).expect("ASCII is UTF-8"))
+    } else {
+        trim(decoded)
+    }
+}
+
+/// Physical line numbers of records. The csv reader's own line count lags
+/// behind with CRLF line ends, so lines are counted from byte offsets: the
+/// line of a record is 1 + the line feeds before its first byte (a record's
+/// start offset may point at the line end of the record before it).
+struct LineCounter {
+    offset: usize,
+    feeds: u64,
+}
+
+impl LineCounter {
+    fn line_at(&mut self, body: &[u8], start: usize) -> u64 {
+        let first = body[start..]
+            .iter()
+            .position(|&b| b != b'\r' && b != b'\n')
+            .map_or(body.len(), |p| start + p);
+        self.feeds += count(&body[self.offset..first], b'\n') as u64;
+        self.offset = first;
+        self.feeds + 1
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,704 @@
+//! Prosecutors' sign-in through the Ministry of Justice single sign-on: an
+//! OpenID Connect relying party (authorization code flow, PKCE S256), built
+//! on the `openidconnect` crate.
+//!
+//! `Sso` owns everything between "sign in with MOJ" and a verified
+//! `Identity`: the provider's metadata and keys (discovered, cached,
+//! refreshed on a schedule and when a token names a key not seen yet), the
+//! authorisation URL, the browser-bound flow (`flow`: a sealed cookie, used
+//! once), the code exchange, the ID token's checks (signature against the
+//! provider's keys, issuer, audience, expiry, nonce), the claims (the MOJ
+//! account from `sso.account_claim`, `sso.required_claims`, a verified
+//! e-mail) and the provider's logout URL. It makes no session and reads no
+//! snapshot: the caller maps `Identity::account` to `prosecutors.account`
+//! (refusing an unknown one with `SsoError::UnknownAccount`) and signs the
+//! browser in.
+//!
+//! Every method that may talk to the provider blocks (ureq, 10 s timeout):
+//! call them on the blocking pool (`tokio::task::spawn_blocking`).
+
+pub mod config;
+mod error;
+pub mod flow;
+mod http;
+
+#[cfg(test)]
+mod provider_harness;
+#[cfg(test)]
+mod tests;
+
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use openidconnect::core::{
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreClaimName, CoreClaimType,
+    CoreClientAuthMethod, CoreErrorResponseType, CoreGenderClaim, CoreGrantType, CoreJsonWebKey,
+    CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreJwsSigningAlgorithm,
+    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreSubjectIdentifierType, CoreTokenIntrospectionResponse, CoreTokenType,
+};
+use openidconnect::url::Url;
+use openidconnect::{
+    AccessToken, AdditionalClaims, AdditionalProviderMetadata, AuthorizationCode,
+    ClaimsVerificationError, Client, ClientId, ClientSecret, CsrfToken, DiscoveryError,
+    EmptyExtraTokenFields, EndSessionUrl, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken,
+    IdTokenClaims, IdTokenFields, IdTokenVerifier, IssuerUrl, JsonWebKeySet, JwsSigningAlgorithm,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadata, RedirectUrl, RequestTokenError, Scope,
+    SignatureVerificationError, StandardErrorResponse, StandardTokenResponse, SubjectIdentifier,
+    TokenResponse as _,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+pub use config::{SsoConfig, SsoSettings, CALLBACK_PATH};
+pub use error::SsoError;
+pub use flow::{safe_return_path, FLOW_SECONDS};
+use flow::{Consumed, Flow, Purpose, Unsealed};
+use http::HttpClient;
+
+/// The base name of the flow cookie (`__Host-` prefixed over HTTPS, like
+/// every cookie of the site). It lives `FLOW_SECONDS`.
+pub const FLOW_COOKIE: &str = "sso_flow";
+
+/// Clocks of the provider and of this server may disagree this much.
+const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
+
+/// At most one key-set fetch for an unknown `kid` this often: a stream of
+/// forged tokens with made-up key ids must not become a stream of requests
+/// to the provider.
+const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+/// Claims beyond the standard ones, whatever the provider sends (the account
+/// and required claims are named by configuration, not by type).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct OtherClaims(Map<String, Value>);
+impl AdditionalClaims for OtherClaims {}
+
+/// Discovery fields `openidconnect` leaves to extensions: RP-initiated
+/// logout, and RFC 9207's `iss` in the authorisation response.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExtraMetadata {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    end_session_endpoint: Option<EndSessionUrl>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    authorization_response_iss_parameter_supported: Option<bool>,
+}
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+type Metadata = ProviderMetadata<
+    ExtraMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+type Token = IdToken<
+    OtherClaims,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+type Claims = IdTokenClaims<OtherClaims, CoreGenderClaim>;
+type TokenResponse = StandardTokenResponse<
+    IdTokenFields<
+        OtherClaims,
+        EmptyExtraTokenFields,
+        CoreGenderClaim,
+        CoreJweContentEncryptionAlgorithm,
+        CoreJwsSigningAlgorithm,
+    >,
+    CoreTokenType,
+>;
+type OidcClient = Client<
+    OtherClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    TokenResponse,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
+/// A prosecutor as the provider vouches for them.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The MOJ account (`sso.account_claim`), a well-formed 檢察官帳號.
+    pub account: String,
+    /// The provider's `sub`.
+    pub subject: String,
+    /// `email`, when the provider says it is verified.
+    pub email_verified: Option<String>,
+    /// Every claim of the ID token, and of the userinfo response where the
+    /// ID token lacked one.
+    pub claims: Map<String, Value>,
+    /// The ID token as received: keep it for `logout_url`'s hint.
+    pub id_token: String,
+}
+
+/// A finished web sign-in.
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    pub identity: Identity,
+    /// A path on this site (never another origin).
+    pub return_to: String,
+}
+
+/// A started web sign-in: send the browser to `redirect`, with the flow
+/// cookie set (HttpOnly, SameSite=Lax: the callback is a top-level GET
+/// from the provider's site), for `FLOW_SECONDS`.
+#[derive(Debug, Clone)]
+pub struct Begin {
+    pub redirect: Url,
+    pub flow_cookie: String,
+}
+
+/// For a native app (RFC 8252): put `nonce` in the app's own authorisation
+/// request, and hand back `ticket` with the ID token.
+#[derive(Debug, Clone, Serialize)]
+pub struct NativeNonce {
+    pub nonce: String,
+    pub ticket: String,
+    pub expires_in: i64,
+}
+
+/// The callback's query, as the provider sent it.
+#[derive(Debug, Clone, Default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+impl Callback {
+    /// From the raw query string (`code=…&state=…&iss=…`).
+    pub fn from_query(query: &str) -> Callback {
+        let mut c = Callback::default();
+        for (k, v) in openidconnect::url::form_urlencoded::parse(query.as_bytes()) {
+            let slot = match &*k {
+                "code" => &mut c.code,
+                "state" => &mut c.state,
+                "iss" => &mut c.iss,
+                "error" => &mut c.error,
+                "error_description" => &mut c.error_description,
+                _ => continue,
+            };
+            // A repeated parameter is a malformed response: keep the first,
+            // the state check decides.
+            if slot.is_none() {
+                *slot = Some(v.into_owned());
+            }
+        }
+        c
+    }
+}
+
+/// The provider as last discovered.
+struct Discovered {
+    metadata: Metadata,
+    at: Instant,
+}
+
+/// The relying party. One per server; shared by every request.
+pub struct Sso {
+    settings: SsoSettings,
+    key: Vec<u8>,
+    issuer: IssuerUrl,
+    http: HttpClient,
+    discovered: RwLock<Option<Arc<Discovered>>>,
+    last_key_fetch: Mutex<Option<Instant>>,
+    key_refresh_every: Duration,
+    consumed: Consumed,
+    /// Fetches of the key set, discovery included (metrics, tests).
+    key_fetches: AtomicU64,
+}
+
+impl Sso {
+    /// `key` is the data directory's key (`store::secret`): it seals flows,
+    /// so every process that shares the directory can finish a flow. Talks
+    /// to nobody: the provider is discovered on first use.
+    pub fn new(settings: SsoSettings, key: &[u8]) -> Result<Sso, String> {
+        let http = HttpClient::new(settings.ca_file.as_deref())?;
+        let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(|e| e.to_string())?;
+        Ok(Sso {
+            settings,
+            key: key.to_vec(),
+            issuer,
+            http,
+            discovered: RwLock::new(None),
+            last_key_fetch: Mutex::new(None),
+            key_refresh_every: KEY_REFRESH_EVERY,
+            consumed: Consumed::default(),
+            key_fetches: AtomicU64::new(0),
+        })
+    }
+
+    pub fn settings(&self) -> &SsoSettings {
+        &self.settings
+    }
+
+    /// Fetches the discovery document and the key set now.
+    pub fn refresh(&self) -> Result<(), SsoError> {
+        let metadata = Metadata::discover(&self.issuer, &self.http).map_err(discovery_error)?;
+        self.key_fetches.fetch_add(1, Ordering::Relaxed);
+        *self.discovered.write().expect("sso metadata") = Some(Arc::new(Discovered {
+            metadata,
+            at: Instant::now(),
+        }));
+        Ok(())
+    }
+
+    /// The provider: cached, fetched when absent, refreshed when older than
+    /// `discovery_refresh` (a failed refresh keeps the old one, logged).
+    fn provider(&self) -> Result<Arc<Discovered>, SsoError> {
+        let cached = self.discovered.read().expect("sso metadata").clone();
+        match cached {
+            Some(d) if d.at.elapsed() < self.settings.discovery_refresh => Ok(d),
+            Some(d) => match self.refresh() {
+                Ok(()) => Ok(self.current().unwrap_or(d)),
+                Err(e) => {
+                    tracing::warn!(
+                        "sso: refreshing the provider's metadata failed, keeping the old: {e}"
+                    );
+                    Ok(d)
+                }
+            },
+            None => {
+                self.refresh()?;
+                self.current()
+                    .ok_or_else(|| SsoError::Unavailable("no metadata".into()))
+            }
+        }
+    }
+
+    fn current(&self) -> Option<Arc<Discovered>> {
+        self.discovered.read().expect("sso metadata").clone()
+    }
+
+    /// Refreshes the provider's metadata every `discovery_refresh`, on a
+    /// thread of its own.
+    pub fn spawn_refresher(self: &Arc<Self>) {
+        let sso = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("sso-refresh".into())
+            .spawn(move || loop {
+                if let Err(e) = sso.refresh() {
+                    tracing::warn!("sso: refreshing the provider's metadata: {e}");
+                }
+                sso.consumed.sweep(Utc::now().timestamp());
+                std::thread::sleep(sso.settings.discovery_refresh);
+            })
+            .expect("thread");
+    }
+
+    /// The key set fetched again because a token named a key we do not
+    /// have: `None` if one was fetched too recently.
+    fn refetch_keys(&self, d: &Discovered) -> Result<Option<Arc<Discovered>>, SsoError> {
+        {
+            let mut last = self.last_key_fetch.lock().expect("sso key fetch");
+            if last.is_some_and(|t| t.elapsed() < self.key_refresh_every) {
+                return Ok(None);
+            }
+            *last = Some(Instant::now());
+        }
+        let jwks = JsonWebKeySet::fetch(d.metadata.jwks_uri(), &self.http)
+            .map_err(|e| SsoError::Unavailable(format!("fetching the key set: {e}")))?;
+        self.key_fetches.fetch_add(1, Ordering::Relaxed);
+        tracing::info!("sso: fetched the provider's keys again (a token named an unknown key)");
+        let fresh = Arc::new(Discovered {
+            metadata: d.metadata.clone().set_jwks(jwks),
+            at: d.at,
+        });
+        *self.discovered.write().expect("sso metadata") = Some(Arc::clone(&fresh));
+        Ok(Some(fresh))
+    }
+
+    fn client(&self, d: &Discovered) -> OidcClient {
+        OidcClient::from_provider_metadata(
+            d.metadata.clone(),
+            ClientId::new(self.settings.client_id.clone()),
+            Some(ClientSecret::new(self.settings.client_secret.clone())),
+        )
+        .set_redirect_uri(RedirectUrl::from_url(self.settings.redirect_url.clone()))
+    }
+
+    /// Starts a web sign-in that will come back to `return_to` (a path on
+    /// this site; anything else becomes `/`).
+    pub fn begin(&self, return_to: &str) -> Result<Begin, SsoError> {
+        let d = self.provider()?;
+        let flow = Flow::new(return_to, Utc::now().timestamp())
+            .map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        let verifier = PkceCodeVerifier::new(flow.pkce_verifier(&self.key));
+        let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
+        let (state, nonce) = (flow.state(&self.key), flow.nonce(&self.key));
+        let client = self.client(&d);
+        let (url, _, _) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                move || CsrfToken::new(state),
+                move || Nonce::new(nonce),
+            )
+            .add_scopes(self.settings.scopes.iter().cloned().map(Scope::new))
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(Begin {
+            redirect: url,
+            flow_cookie: flow.seal(&self.key, Purpose::Web),
+        })
+    }
+
+    /// Finishes a web sign-in: the callback's query and this browser's flow
+    /// cookie. Whatever the outcome, the caller clears the flow cookie.
+    pub fn finish(
+        &self,
+        callback: &Callback,
+        flow_cookie: Option<&str>,
+    ) -> Result<SignIn, SsoError> {
+        let now = Utc::now().timestamp();
+        let sealed = flow_cookie.ok_or(SsoError::NoFlow("no flow cookie"))?;
+        let flow = Flow::open(&self.key, Purpose::Web, sealed, now).map_err(|e| match e {
+            Unsealed::Forged => SsoError::NoFlow("flow cookie forged or damaged"),
+            Unsealed::Expired => SsoError::NoFlow("flow cookie expired"),
+        })?;
+        let state = callback.state.as_deref().unwrap_or("");
+        if !ct_eq(state, &flow.state(&self.key)) {
+            return Err(SsoError::StateMismatch);
+        }
+        let d = self.provider()?;
+        // RFC 9207: a provider that says it sends `iss` must, and an `iss`
+        // sent must be ours (a mix-up with another provider otherwise).
+        let iss_promised = d
+            .metadata
+            .additional_metadata()
+            .authorization_response_iss_parameter_supported
+            == Some(true);
+        match &callback.iss {
+            Some(iss) if iss != self.issuer.as_str() => {
+                return Err(SsoError::WrongIssuer(format!("callback iss {iss}")))
+            }
+            None if iss_promised => {
+                return Err(SsoError::WrongIssuer("callback without iss".into()))
+            }
+            _ => {}
+        }
+        if let Some(error) = &callback.error {
+            return Err(SsoError::Denied {
+                error: error.clone(),
+                description: callback.error_description.clone().unwrap_or_default(),
+            });
+        }
+        let code = callback
+            .code
+            .clone()
+            .ok_or_else(|| SsoError::Exchange("callback without code".into()))?;
+        // Once, before anything is exchanged: a replayed callback (or the
+        // same authorisation request answered twice) stops here.
+        match self.consumed.consume(&flow, now) {
+            Ok(true) => {}
+            Ok(false) => return Err(SsoError::Replayed),
+            Err(()) => return Err(SsoError::Unavailable("too many sign-ins at once".into())),
+        }
+        let client = self.client(&d);
+        let response = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| SsoError::Unavailable(e.to_string()))?
+            .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier(&self.key)))
+            .request(&self.http)
+            .map_err(exchange_error)?;
+        let id_token = response
+            .id_token()
+            .ok_or_else(|| SsoError::InvalidToken("token response without id_token".into()))?;
+        let nonce = Nonce::new(flow.nonce(&self.key));
+        let client_id = self.settings.client_id.clone();
+        let claims = self.verify(id_token, &client_id, &nonce, d)?;
+        let identity = self.identity(id_token, claims, Some(response.access_token().clone()))?;
+        Ok(SignIn {
+            identity,
+            return_to: flow.return_to,
+        })
+    }
+
+    /// A nonce for a native app's own code flow, and the sealed ticket that
+    /// proves we issued it (single use, `FLOW_SECONDS`).
+    pub fn native_nonce(&self) -> Result<NativeNonce, SsoError> {
+        if self.settings.app_client_id.is_none() {
+            return Err(SsoError::NativeDisabled);
+        }
+        let flow = Flow::new("/", Utc::now().timestamp())
+            .map_err(|e| SsoError::Unavailable(e.to_string()))?;
+        Ok(NativeNonce {
+            nonce: flow.nonce(&self.key),
+            ticket: flow.seal(&self.key, Purpose::Native),
+            expires_in: FLOW_SECONDS,
+        })
+    }
+
+    /// A native app's ID token (audience `sso.app_client_id`, nonce from
+    /// `native_nonce`) for an identity; `access_token`, the app's, lets the
+    /// userinfo endpoint supply claims the ID token lacks.
+    pub fn exchange_native(
+        &self,
+        id_token: &str,
+        ticket: &str,
+        access_token: Option<&str>,
+    ) -> Result<Identity, SsoError> {
+        let app = self
+            .settings
+            .app_client_id
+            .clone()
+            .ok_or(SsoError::NativeDisabled)?;
+        let now = Utc::now().timestamp();
+        let flow = Flow::open(&self.key, Purpose::Native, ticket, now).map_err(|e| match e {
+            Unsealed::Forged => SsoError::NoFlow("ticket forged or damaged"),
+            Unsealed::Expired => SsoError::NoFlow("ticket expired"),
+        })?;
+        let token = Token::from_str(id_token)
+            .map_err(|e| SsoError::InvalidToken(format!("not an ID token: {e}")))?;
+        let d = self.provider()?;
+        let nonce = Nonce::new(flow.nonce(&self.key));
+        let claims = self.verify(&token, &app, &nonce, d)?;
+        match self.consumed.consume(&flow, now) {
+            Ok(true) => {}
+            Ok(false) => return Err(SsoError::Replayed),
+            Err(()) => return Err(SsoError::Unavailable("too many sign-ins at once".into())),
+        }
+        self.identity(
+            &token,
+            claims,
+            access_token.map(|t| AccessToken::new(t.to_string())),
+        )
+    }
+
+    /// Checks an ID token for `audience` against the provider's keys,
+    /// fetching them again once if the token names a key we do not have.
+    fn verify(
+        &self,
+        token: &Token,
+        audience: &str,
+        nonce: &Nonce,
+        d: Arc<Discovered>,
+    ) -> Result<Claims, SsoError> {
+        let check = |d: &Discovered| {
+            let verifier = self.verifier(d, audience);
+            token.claims(&verifier, nonce).cloned()
+        };
+        match check(&d) {
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) => match self.refetch_keys(&d)? {
+                Some(fresh) => check(&fresh).map_err(claims_error),
+                None => Err(SsoError::BadSignature(
+                    "no published key matches (keys fetched moments ago)".into(),
+                )),
+            },
+            other => other.map_err(claims_error),
+        }
+    }
+
+    fn verifier<'a>(
+        &self,
+        d: &'a Discovered,
+        audience: &str,
+    ) -> IdTokenVerifier<'a, CoreJsonWebKey> {
+        // Asymmetric signatures only: an HMAC keyed with the client secret
+        // would be the secret's proof, not the provider's.
+        let mut algs: Vec<CoreJwsSigningAlgorithm> = d
+            .metadata
+            .id_token_signing_alg_values_supported()
+            .iter()
+            .filter(|a| !a.uses_shared_secret())
+            .cloned()
+            .collect();
+        if algs.is_empty() {
+            algs.push(CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256);
+        }
+        IdTokenVerifier::new_public_client(
+            ClientId::new(audience.to_string()),
+            self.issuer.clone(),
+            d.metadata.jwks().clone(),
+        )
+        .set_allowed_algs(algs)
+        // Expiry with the skew allowed: "now" is a minute earlier.
+        .set_time_fn(|| Utc::now() - CLOCK_SKEW)
+        // Issued for this flow: not in the future, not before the flow
+        // could have started.
+        .set_issue_time_verifier_fn(|iat| {
+            let now = Utc::now();
+            if iat > now + CLOCK_SKEW {
+                Err(format!("issued in the future ({iat})"))
+            } else if iat < now - chrono::Duration::seconds(FLOW_SECONDS) - CLOCK_SKEW {
+                Err(format!("issued too long ago ({iat})"))
+            } else {
+                Ok(())
+            }
+        })
+    }
+
+    /// The claims of a verified ID token (plus userinfo for what it lacks)
+    /// checked against the configuration.
+    fn identity(
+        &self,
+        token: &Token,
+        claims: Claims,
+        access_token: Option<AccessToken>,
+    ) -> Result<Identity, SsoError> {
+        let subject = claims.subject().to_string();
+        let mut all = match serde_json::to_value(&claims) {
+            Ok(Value::Object(m)) => m,
+            _ => return Err(SsoError::InvalidToken("claims are not an object".into())),
+        };
+        let s = &self.settings;
+        let wanted = std::iter::once(s.account_claim.as_str())
+            .chain(s.required_claims.keys().map(String::as_str))
+            .chain(["email", "email_verified"]);
+        let lacking = wanted.clone().any(|c| !all.contains_key(c));
+        if let (true, Some(access_token)) = (lacking, access_token) {
+            let d = self.provider()?;
+            if d.metadata.userinfo_endpoint().is_some() {
+                let client = self.client(&d);
+                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> = client
+                    .user_info(access_token, Some(SubjectIdentifier::new(subject.clone())))
+                    .map_err(|e| SsoError::Unavailable(e.to_string()))?
+                    .request(&self.http)
+                    .map_err(|e| SsoError::Unavailable(format!("userinfo: {e}")))?;
+                if let Ok(Value::Object(info)) = serde_json::to_value(&info) {
+                    for (k, v) in info {
+                        all.entry(k).or_insert(v);
+                    }
+                }
+            }
+        }
+        let account = match all.get(&s.account_claim) {
+            None | Some(Value::Null) => {
+                return Err(SsoError::MissingClaim(s.account_claim.clone()))
+            }
+            Some(Value::String(a)) if schemas::contract().is_prosecutor_account(a) => a.clone(),
+            Some(other) => {
+                return Err(SsoError::InvalidAccount {
+                    claim: s.account_claim.clone(),
+                    value: match other {
+                        Value::String(v) => v.clone(),
+                        v => v.to_string(),
+                    },
+                })
+            }
+        };
+        for (claim, expected) in &s.required_claims {
+            match all.get(claim) {
+                None | Some(Value::Null) => return Err(SsoError::MissingClaim(claim.clone())),
+                Some(v) if claim_has(v, expected) => {}
+                Some(_) => return Err(SsoError::ClaimMismatch(claim.clone())),
+            }
+        }
+        let verified = matches!(all.get("email_verified"), Some(Value::Bool(true)))
+            || matches!(all.get("email_verified"), Some(Value::String(v)) if v == "true");
+        let email_verified = all
+            .get("email")
+            .and_then(Value::as_str)
+            .filter(|_| verified)
+            .map(str::to_string);
+        Ok(Identity {
+            account,
+            subject,
+            email_verified,
+            claims: all,
+            id_token: token.to_string(),
+        })
+    }
+
+    /// Where to send the browser to sign out at the provider too (RP-initiated
+    /// logout), when the provider advertises an `end_session_endpoint`.
+    /// Uses the metadata already fetched: never blocks.
+    pub fn logout_url(&self, id_token_hint: Option<&str>) -> Option<Url> {
+        let d = self.current()?;
+        let endpoint = d
+            .metadata
+            .additional_metadata()
+            .end_session_endpoint
+            .clone()?;
+        let mut req = LogoutRequest::from(endpoint)
+            .set_client_id(ClientId::new(self.settings.client_id.clone()))
+            .set_post_logout_redirect_uri(PostLogoutRedirectUrl::from_url(
+                self.settings.post_logout_redirect_url.clone(),
+            ));
+        if let Some(hint) = id_token_hint.and_then(|t| Token::from_str(t).ok()) {
+            req = req.set_id_token_hint(&hint);
+        }
+        Some(req.http_get_url())
+    }
+
+    /// How many times the key set was fetched (discovery included).
+    pub fn key_fetches(&self) -> u64 {
+        self.key_fetches.load(Ordering::Relaxed)
+    }
+}
+
+/// A required claim's value: the string itself, one of an array's strings
+/// (a `roles` list), or a boolean or number written as text.
+fn claim_has(v: &Value, expected: &str) -> bool {
+    match v {
+        Value::String(s) => s == expected,
+        Value::Array(items) => items.iter().any(|i| i.as_str() == Some(expected)),
+        Value::Bool(b) => b.to_string() == expected,
+        Value::Number(n) => n.to_string() == expected,
+        _ => false,
+    }
+}
+
+fn ct_eq(a: &str, b: &str) -> bool {
+    use subtle::ConstantTimeEq;
+    a.len() == b.len() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+}
+
+fn discovery_error<E: std::error::Error>(e: DiscoveryError<E>) -> SsoError {
+    match e {
+        // openidconnect checks the document's `issuer` against ours.
+        DiscoveryError::Validation(v) if v.contains("issuer") => SsoError::WrongIssuer(v),
+        other => SsoError::Unavailable(format!("discovery: {other}")),
+    }
+}
+
+fn exchange_error<RE: std::error::Error + 'static>(
+    e: RequestTokenError<RE, StandardErrorResponse<CoreErrorResponseType>>,
+) -> SsoError {
+    match e {
+        RequestTokenError::ServerResponse(r) => SsoError::Exchange(r.to_string()),
+        RequestTokenError::Request(e) => SsoError::Unavailable(format!("token endpoint: {e}")),
+        other => SsoError::Exchange(other.to_string()),
+    }
+}
+
+fn claims_error(e: ClaimsVerificationError) -> SsoError {
+    match e {
+        ClaimsVerificationError::InvalidIssuer(m) => SsoError::WrongIssuer(m),
+        ClaimsVerificationError::InvalidAudience(m) => SsoError::WrongAudience(m),
+        ClaimsVerificationError::Expired(m) => SsoError::Expired(m),
+        ClaimsVerificationError::InvalidNonce(m) => SsoError::NonceMismatch(m),
+        ClaimsVerificationError::SignatureVerification(s) => SsoError::BadSignature(s.to_string()),
+        other => SsoError::InvalidToken(other.to_string()),
+    }
+}

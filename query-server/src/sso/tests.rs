@@ -1,0 +1,666 @@
+//! The relying party against the real provider (scripts/oidc-provider/),
+//! one provider process per test: every rule of the issue has a test here
+//! that fails if the rule is removed.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use openidconnect::url::Url;
+
+use super::provider_harness::{Browser, Op, APP_CLIENT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT};
+use super::*;
+
+const KEY: [u8; 32] = [9; 32];
+
+fn settings(op: &Op) -> SsoSettings {
+    SsoSettings {
+        issuer: op.issuer.clone(),
+        client_id: CLIENT_ID.into(),
+        client_secret: CLIENT_SECRET.into(),
+        redirect_url: Url::parse(REDIRECT).unwrap(),
+        post_logout_redirect_url: Url::parse("http://127.0.0.1:8080/").unwrap(),
+        scopes: vec!["email".into(), "moj".into()],
+        account_claim: "moj_account".into(),
+        required_claims: BTreeMap::from([("role".to_string(), "prosecutor".to_string())]),
+        app_client_id: Some(APP_CLIENT_ID.into()),
+        ca_file: None,
+        discovery_refresh: Duration::from_secs(3600),
+    }
+}
+
+fn sso(op: &Op) -> Sso {
+    sso_with(op, |_| {})
+}
+
+fn sso_with(op: &Op, tweak: impl FnOnce(&mut SsoSettings)) -> Sso {
+    let mut s = settings(op);
+    tweak(&mut s);
+    let mut sso = Sso::new(s, &KEY).unwrap();
+    // Each test's provider is its own: no need to spare it refetches.
+    sso.key_refresh_every = Duration::ZERO;
+    sso
+}
+
+/// A browser's whole sign-in: begin, the provider's login, the callback.
+fn sign_in(sso: &Sso, browser: &mut Browser, user: &str) -> Result<SignIn, SsoError> {
+    let begin = sso.begin("/cases")?;
+    let back = browser
+        .sign_in(&begin.redirect, user, REDIRECT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    sso.finish(
+        &Callback::from_query(back.query().unwrap_or("")),
+        Some(&begin.flow_cookie),
+    )
+}
+
+fn query_with(url: &Url, name: &str, value: Option<&str>) -> String {
+    let mut q = openidconnect::url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in url.query_pairs().filter(|(k, _)| k != name) {
+        q.append_pair(&k, &v);
+    }
+    if let Some(v) = value {
+        q.append_pair(name, v);
+    }
+    q.finish()
+}
+
+#[track_caller]
+fn refused(r: Result<SignIn, SsoError>) -> SsoError {
+    match r {
+        Ok(s) => panic!(
+            "signed in as {} but should have been refused",
+            s.identity.account
+        ),
+        Err(e) => e,
+    }
+}
+
+#[test]
+fn a_prosecutor_signs_in_and_returns_where_they_started() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let s = sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+    assert_eq!(s.identity.account, "chen.wm");
+    assert_eq!(s.identity.subject, "chen.wm");
+    assert_eq!(
+        s.identity.email_verified.as_deref(),
+        Some("chen.wm@moj.example")
+    );
+    // The provider keeps scope claims for userinfo: they came from there.
+    assert_eq!(s.identity.claims["role"], "prosecutor");
+    assert_eq!(s.return_to, "/cases");
+    assert!(s.identity.id_token.split('.').count() == 3);
+}
+
+#[test]
+fn claims_in_the_id_token_need_no_userinfo() {
+    let op = Op::start(&["--id-token-claims"]);
+    let sso = sso(&op);
+    let s = sign_in(&sso, &mut Browser::default(), "kuo_jl-02").unwrap();
+    assert_eq!(s.identity.account, "kuo_jl-02");
+    // The ID token itself names the account.
+    let payload = s.identity.id_token.split('.').nth(1).unwrap();
+    assert!(String::from_utf8_lossy(&base64url(payload)).contains("\"moj_account\":\"kuo_jl-02\""));
+}
+
+fn base64url(s: &str) -> Vec<u8> {
+    // Enough of a decoder to look inside a JWT in a test.
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut bits = 0u32;
+    let mut n = 0;
+    let mut out = Vec::new();
+    for c in s.bytes() {
+        bits = (bits << 6) | A.iter().position(|&a| a == c).unwrap() as u32;
+        n += 6;
+        if n >= 8 {
+            n -= 8;
+            out.push((bits >> n) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_account_can_be_the_subject_and_an_unverified_email_is_not_taken() {
+    let op = Op::start(&[]);
+    let sso = sso_with(&op, |s| s.account_claim = "sub".into());
+    let s = sign_in(&sso, &mut Browser::default(), "tsai.mh").unwrap();
+    assert_eq!(s.identity.account, "tsai.mh");
+    assert_eq!(s.identity.claims["email"], "tsai.mh@moj.example");
+    assert_eq!(s.identity.email_verified, None, "email_verified is false");
+}
+
+#[test]
+fn an_account_claim_that_cannot_be_a_prosecutor_account_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso_with(&op, |s| s.account_claim = "email".into());
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::InvalidAccount { value, .. } if value == "chen.wm@moj.example"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_missing_or_mismatching_required_claim_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let e = refused(sign_in(&sso, &mut Browser::default(), "clerk.wu"));
+    assert!(
+        matches!(&e, SsoError::ClaimMismatch(c) if c == "role"),
+        "{e}"
+    );
+    assert_eq!(e.status(), 403);
+    let e = refused(sign_in(&sso, &mut Browser::default(), "guest.ho"));
+    assert!(
+        matches!(&e, SsoError::MissingClaim(c) if c == "role"),
+        "{e}"
+    );
+    // The account claim itself is required too.
+    let sso = sso_with(&op, |s| s.account_claim = "employee_number".into());
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::MissingClaim(c) if c == "employee_number"),
+        "{e}"
+    );
+}
+
+#[test]
+fn an_account_unknown_to_the_export_still_gets_an_identity_for_the_caller_to_refuse() {
+    // The provider vouches for nobody.x; whether the export knows the
+    // account is the caller's check against the live snapshot.
+    let op = Op::start(&[]);
+    let s = sign_in(&sso(&op), &mut Browser::default(), "nobody.x").unwrap();
+    assert_eq!(s.identity.account, "nobody.x");
+    let e = SsoError::UnknownAccount(s.identity.account);
+    assert_eq!(e.status(), 403);
+    assert!(e.user_message().contains("查無"));
+}
+
+#[test]
+fn a_token_from_another_issuer_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sso.refresh().unwrap();
+    op.admin("issuer", &format!("value={}/elsewhere", op.issuer));
+    // The callback says so (RFC 9207's iss).
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::WrongIssuer(m) if m.starts_with("callback iss")),
+        "{e}"
+    );
+    // A callback whose iss was made to look right: the ID token says so.
+    let begin = sso.begin("/").unwrap();
+    let back = Browser::default()
+        .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+        .unwrap();
+    let q = query_with(&back, "iss", Some(&op.issuer));
+    let e = refused(sso.finish(&Callback::from_query(&q), Some(&begin.flow_cookie)));
+    assert!(
+        matches!(&e, SsoError::WrongIssuer(m) if m.contains("elsewhere")),
+        "{e}"
+    );
+    // A provider that promises iss must send it.
+    let begin = sso.begin("/").unwrap();
+    let back = Browser::default()
+        .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+        .unwrap();
+    let q = query_with(&back, "iss", None);
+    let e = refused(sso.finish(&Callback::from_query(&q), Some(&begin.flow_cookie)));
+    assert!(
+        matches!(&e, SsoError::WrongIssuer(m) if m == "callback without iss"),
+        "{e}"
+    );
+    // And a discovery document naming another issuer is not used at all.
+    let fresh = sso_with(&op, |_| {});
+    let e = fresh.begin("/").unwrap_err();
+    assert!(matches!(&e, SsoError::WrongIssuer(_)), "{e}");
+}
+
+#[test]
+fn a_token_for_another_audience_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    op.admin("id-token", "aud=someone-else");
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(matches!(&e, SsoError::WrongAudience(_)), "{e}");
+    // Our audience among others we do not trust: refused as well.
+    op.admin("id-token", "aud=%5B%22cpor%22%2C%22someone-else%22%5D");
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::WrongAudience(m) if m.contains("not a trusted audience")),
+        "{e}"
+    );
+    // The override machinery itself leaves a right token right.
+    op.admin("id-token", "aud=cpor");
+    sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+}
+
+#[test]
+fn a_forged_signature_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sso.refresh().unwrap();
+    op.admin("sign-forged", "");
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(matches!(&e, SsoError::BadSignature(_)), "{e}");
+}
+
+#[test]
+fn a_token_signed_by_a_key_the_provider_does_not_publish_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sso.refresh().unwrap();
+    assert_eq!(sso.key_fetches(), 1);
+    op.admin("sign-unpublished", "");
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::BadSignature(m) if m.contains("No matching key")),
+        "{e}"
+    );
+    assert_eq!(
+        sso.key_fetches(),
+        2,
+        "the keys were fetched again before refusing"
+    );
+}
+
+#[test]
+fn a_rotated_signing_key_is_picked_up_from_the_key_set() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+    assert_eq!(sso.key_fetches(), 1);
+    // A new key, the old one still published.
+    op.admin("rotate", "keep_old=1");
+    sign_in(&sso, &mut Browser::default(), "lin_yt-01").unwrap();
+    assert_eq!(sso.key_fetches(), 2);
+    // Known keys cost no fetch.
+    sign_in(&sso, &mut Browser::default(), "lin_yt-01").unwrap();
+    assert_eq!(sso.key_fetches(), 2);
+    // A new key, the old one withdrawn.
+    op.admin("rotate", "keep_old=0");
+    sign_in(&sso, &mut Browser::default(), "tsai.mh").unwrap();
+    assert_eq!(sso.key_fetches(), 3);
+}
+
+#[test]
+fn key_fetches_for_unknown_keys_are_rate_limited() {
+    let op = Op::start(&[]);
+    let mut sso = sso(&op);
+    sso.key_refresh_every = Duration::from_secs(3600);
+    sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+    op.admin("sign-unpublished", "");
+    refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert_eq!(sso.key_fetches(), 2, "one refetch, then none");
+}
+
+#[test]
+fn an_expired_token_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let now = Utc::now().timestamp();
+    // Expired two minutes ago: past the minute of clock skew allowed.
+    op.admin("id-token", &format!("exp={}", now - 120));
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::Expired(m) if m.contains("expired at")),
+        "{e}"
+    );
+    // Within the skew: accepted.
+    op.admin("id-token", &format!("exp={}", now - 20));
+    sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+}
+
+#[test]
+fn a_token_issued_long_before_the_flow_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let now = Utc::now().timestamp();
+    // Still valid by its exp, but issued an hour ago: not for this flow.
+    op.admin("id-token", &format!("iat={}", now - 3600));
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::Expired(m) if m.contains("too long ago")),
+        "{e}"
+    );
+    // Or in the future.
+    op.admin("id-token", &format!("iat={}", now + 600));
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(
+        matches!(&e, SsoError::Expired(m) if m.contains("future")),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_provider_clock_far_behind_gives_expired_tokens() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sso.refresh().unwrap();
+    // The provider's clock two hours behind: its one-hour ID tokens expired
+    // an hour ago.
+    op.admin("clock", "offset=-7200");
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(matches!(&e, SsoError::Expired(_)), "{e}");
+}
+
+#[test]
+fn a_replayed_callback_or_authorisation_request_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let mut browser = Browser::default();
+    let begin = sso.begin("/").unwrap();
+    let back = browser
+        .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+        .unwrap();
+    let cb = Callback::from_query(back.query().unwrap());
+    sso.finish(&cb, Some(&begin.flow_cookie)).unwrap();
+    // The same callback again.
+    let e = refused(sso.finish(&cb, Some(&begin.flow_cookie)));
+    assert!(matches!(e, SsoError::Replayed), "{e}");
+    // The same authorisation request again: the provider, still signed in,
+    // answers at once with a fresh code for the same state and nonce.
+    let again = browser
+        .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+        .unwrap();
+    assert_ne!(again, back, "a new code");
+    let e = refused(sso.finish(
+        &Callback::from_query(again.query().unwrap()),
+        Some(&begin.flow_cookie),
+    ));
+    assert!(matches!(e, SsoError::Replayed), "{e}");
+}
+
+#[test]
+fn a_nonce_from_another_flow_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let mine = sso.begin("/").unwrap();
+    let other = sso.begin("/").unwrap();
+    let other_nonce = other
+        .redirect
+        .query_pairs()
+        .find(|(k, _)| k == "nonce")
+        .unwrap()
+        .1
+        .into_owned();
+    let mut url = mine.redirect.clone();
+    let q = query_with(&url, "nonce", Some(&other_nonce));
+    url.set_query(Some(&q));
+    let back = Browser::default()
+        .sign_in(&url, "chen.wm", REDIRECT)
+        .unwrap();
+    let e = refused(sso.finish(
+        &Callback::from_query(back.query().unwrap()),
+        Some(&mine.flow_cookie),
+    ));
+    assert!(matches!(e, SsoError::NonceMismatch(_)), "{e}");
+}
+
+#[test]
+fn a_callback_not_started_by_this_browser_is_refused() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let theirs = sso.begin("/").unwrap();
+    let mine = sso.begin("/").unwrap();
+    let back = Browser::default()
+        .sign_in(&theirs.redirect, "chen.wm", REDIRECT)
+        .unwrap();
+    let cb = Callback::from_query(back.query().unwrap());
+    // Another browser's callback, with my flow cookie.
+    let e = refused(sso.finish(&cb, Some(&mine.flow_cookie)));
+    assert!(matches!(e, SsoError::StateMismatch), "{e}");
+    // No flow cookie at all, or a forged one.
+    let e = refused(sso.finish(&cb, None));
+    assert!(matches!(e, SsoError::NoFlow(_)), "{e}");
+    let forged = theirs.flow_cookie.replace('1', "2");
+    let e = refused(sso.finish(&cb, Some(&forged)));
+    assert!(matches!(e, SsoError::NoFlow(_)), "{e}");
+    // A flow sealed under another data directory's key.
+    let elsewhere = Sso::new(settings(&op), &[1; 32]).unwrap();
+    let e = refused(elsewhere.finish(&cb, Some(&theirs.flow_cookie)));
+    assert!(matches!(e, SsoError::NoFlow(_)), "{e}");
+    // The right pair still works: none of the above consumed it.
+    sso.finish(&cb, Some(&theirs.flow_cookie)).unwrap();
+}
+
+#[test]
+fn the_callback_is_not_an_open_redirect() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    for evil in [
+        "https://evil.example/",
+        "//evil.example/x",
+        "/\\evil.example",
+    ] {
+        let begin = sso.begin(evil).unwrap();
+        let back = Browser::default()
+            .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+            .unwrap();
+        let s = sso
+            .finish(
+                &Callback::from_query(back.query().unwrap()),
+                Some(&begin.flow_cookie),
+            )
+            .unwrap();
+        assert_eq!(s.return_to, "/", "{evil}");
+    }
+    // The provider is sent to the configured redirect URL, whatever asked.
+    let begin = sso.begin("https://evil.example/").unwrap();
+    let redirect_uri = begin
+        .redirect
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .into_owned();
+    assert_eq!(redirect_uri, REDIRECT);
+}
+
+#[test]
+fn the_authorisation_request_uses_pkce_s256_state_and_nonce() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let begin = sso.begin("/").unwrap();
+    let q: BTreeMap<String, String> = begin.redirect.query_pairs().into_owned().collect();
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(q["scope"], "openid email moj");
+    assert_eq!(q["state"].len(), 64);
+    assert_eq!(q["nonce"].len(), 64);
+    assert_eq!(q["code_challenge"].len(), 43);
+    // The verifier never leaves the server: not in the URL, not in the cookie.
+    assert!(!begin.flow_cookie.contains(&q["state"]));
+    assert!(!begin.flow_cookie.contains(&q["nonce"]));
+}
+
+#[test]
+fn a_cancelled_sign_in_is_refused_with_its_reason() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let begin = sso.begin("/").unwrap();
+    let back = Browser::default().cancel(&begin.redirect, REDIRECT);
+    let e = refused(sso.finish(
+        &Callback::from_query(back.query().unwrap()),
+        Some(&begin.flow_cookie),
+    ));
+    assert!(
+        matches!(&e, SsoError::Denied { error, .. } if error == "access_denied"),
+        "{e}"
+    );
+    assert_eq!(e.user_message(), "您已在法務部單一登入取消登入。");
+}
+
+#[test]
+fn a_provider_that_is_down_is_unavailable() {
+    let op = Op::start(&[]);
+    let sso = sso_with(&op, |s| s.issuer = "http://127.0.0.1:9".into());
+    let e = sso.begin("/").unwrap_err();
+    assert!(matches!(e, SsoError::Unavailable(_)), "{e}");
+    assert_eq!(e.status(), 503);
+}
+
+#[test]
+fn logout_goes_through_the_providers_end_session_endpoint() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    assert!(sso.logout_url(None).is_none(), "nothing discovered yet");
+    let mut browser = Browser::default();
+    let s = sign_in(&sso, &mut browser, "chen.wm").unwrap();
+    let url = sso.logout_url(Some(&s.identity.id_token)).unwrap();
+    assert!(
+        url.as_str()
+            .starts_with(&format!("{}/session/end?", op.issuer)),
+        "{url}"
+    );
+    let q: BTreeMap<String, String> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["id_token_hint"], s.identity.id_token);
+    assert_eq!(q["post_logout_redirect_uri"], "http://127.0.0.1:8080/");
+    // The provider accepts the hint and the return address: it asks to
+    // confirm, then sends the browser back to us.
+    let page = browser.get(&url);
+    assert_eq!(page.status, 200, "{}", page.body);
+    let xsrf = page
+        .body
+        .split("name=\"xsrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("the provider's logout form");
+    let confirm = Url::parse(&format!("{}/session/end/confirm", op.issuer)).unwrap();
+    let done = browser.post(&confirm, &[("xsrf", xsrf), ("logout", "yes")]);
+    assert_eq!(
+        done.location.map(|l| l.to_string()).as_deref(),
+        Some("http://127.0.0.1:8080/")
+    );
+}
+
+/// The app's own code flow at the provider (RFC 8252: a public client,
+/// loopback redirect, PKCE), with a nonce from us; returns its ID token and
+/// access token.
+fn app_code_flow(op: &Op, nonce: &str) -> (String, String) {
+    let verifier = "a".repeat(43) + "-app-verifier";
+    let challenge =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
+    let redirect = "http://127.0.0.1:51234/callback";
+    let mut auth = Url::parse(&format!("{}/auth", op.issuer)).unwrap();
+    auth.query_pairs_mut()
+        .append_pair("client_id", APP_CLIENT_ID)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email moj")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "app-state")
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    let back = Browser::default()
+        .sign_in(&auth, "chen.wm", redirect)
+        .unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: serde_json::Value = ureq::post(&format!("{}/token", op.issuer))
+        .send_form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", APP_CLIENT_ID),
+            ("code_verifier", &verifier),
+        ])
+        .unwrap()
+        .into_json()
+        .unwrap();
+    (
+        tokens["id_token"].as_str().unwrap().to_string(),
+        tokens["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_native_app_exchanges_its_id_token_once() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let n = sso.native_nonce().unwrap();
+    let (id_token, access_token) = app_code_flow(&op, &n.nonce);
+    let identity = sso
+        .exchange_native(&id_token, &n.ticket, Some(&access_token))
+        .unwrap();
+    assert_eq!(identity.account, "chen.wm");
+    let e = sso
+        .exchange_native(&id_token, &n.ticket, Some(&access_token))
+        .unwrap_err();
+    assert!(matches!(e, SsoError::Replayed), "{e}");
+    // Another ticket's nonce.
+    let other = sso.native_nonce().unwrap();
+    let e = sso
+        .exchange_native(&id_token, &other.ticket, Some(&access_token))
+        .unwrap_err();
+    assert!(matches!(e, SsoError::NonceMismatch(_)), "{e}");
+    // The web client's ID token is not the app's.
+    let web = sign_in(&sso, &mut Browser::default(), "chen.wm").unwrap();
+    let fresh = sso.native_nonce().unwrap();
+    let e = sso
+        .exchange_native(&web.identity.id_token, &fresh.ticket, None)
+        .unwrap_err();
+    assert!(matches!(e, SsoError::WrongAudience(_)), "{e}");
+    // A web flow cookie is no ticket.
+    let begin = sso.begin("/").unwrap();
+    let e = sso
+        .exchange_native(&id_token, &begin.flow_cookie, None)
+        .unwrap_err();
+    assert!(matches!(e, SsoError::NoFlow(_)), "{e}");
+    // Off unless configured.
+    let off = sso_with(&op, |s| s.app_client_id = None);
+    assert!(matches!(off.native_nonce(), Err(SsoError::NativeDisabled)));
+}
+
+#[test]
+fn every_refusal_has_a_message_in_traditional_chinese() {
+    let all = [
+        SsoError::Unavailable(String::new()),
+        SsoError::NoFlow(""),
+        SsoError::StateMismatch,
+        SsoError::Replayed,
+        SsoError::Denied {
+            error: "x".into(),
+            description: String::new(),
+        },
+        SsoError::WrongIssuer(String::new()),
+        SsoError::WrongAudience(String::new()),
+        SsoError::BadSignature(String::new()),
+        SsoError::Expired(String::new()),
+        SsoError::NonceMismatch(String::new()),
+        SsoError::Exchange(String::new()),
+        SsoError::InvalidToken(String::new()),
+        SsoError::MissingClaim(String::new()),
+        SsoError::ClaimMismatch(String::new()),
+        SsoError::InvalidAccount {
+            claim: String::new(),
+            value: String::new(),
+        },
+        SsoError::UnknownAccount(String::new()),
+        SsoError::NativeDisabled,
+    ];
+    let mut kinds = std::collections::BTreeSet::new();
+    for e in &all {
+        assert!(e.user_message().ends_with('。'), "{}", e.kind());
+        assert!(kinds.insert(e.kind()));
+    }
+}
+
+#[test]
+fn required_claims_match_strings_lists_and_scalars() {
+    use serde_json::json;
+    assert!(claim_has(&json!("prosecutor"), "prosecutor"));
+    assert!(claim_has(&json!(["clerk", "prosecutor"]), "prosecutor"));
+    assert!(claim_has(&json!(true), "true"));
+    assert!(claim_has(&json!(3), "3"));
+    assert!(!claim_has(&json!("Prosecutor"), "prosecutor"));
+    assert!(!claim_has(&json!([["prosecutor"]]), "prosecutor"));
+    assert!(!claim_has(&json!({"role": "prosecutor"}), "prosecutor"));
+}
