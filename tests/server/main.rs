@@ -4,6 +4,7 @@
 mod abuse;
 mod asvs;
 mod browser;
+mod captcha;
 mod hardening;
 mod util;
 mod web;
