@@ -16,6 +16,7 @@ use schemas::text::clean;
 
 use crate::app::App;
 use crate::auth::{self, Login};
+use crate::captcha::Binding;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::live::CaseRow;
@@ -37,6 +38,8 @@ pub struct Error {
 struct Captcha {
     id: String,
     image_url: String,
+    /// The same six digits read aloud in Mandarin (WAV).
+    audio_url: String,
     expires_in: u64,
 }
 
@@ -136,7 +139,7 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
             Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
                 .route("/api/v1/openapi.yaml")
         }
-        ["captcha"] if m == Method::POST => answer(captcha(app)).route("/api/v1/captcha"),
+        ["captcha"] if m == Method::POST => answer(captcha(app, req)).route("/api/v1/captcha"),
         ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
         ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
         ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
@@ -147,14 +150,20 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
     }
 }
 
-fn captcha(app: &App) -> Answer {
-    let id = app.captchas.create()?;
+/// A captcha bound to the client's address (an app has no pre-login
+/// cookie), within the address's creation limit.
+fn captcha(app: &App, req: &Req) -> Answer {
+    let c = app
+        .captchas
+        .issue(Binding::Api(req.ip), req.ip)
+        .map_err(|l| Failure::Throttled(l.retry_after))?;
     Ok(Resp::json(
         StatusCode::CREATED,
         &Captcha {
-            image_url: format!("/captcha/{id}.png"),
-            id,
-            expires_in: app.cfg.server.captcha_ttl.as_secs(),
+            image_url: format!("/captcha/{}.png", c.id),
+            audio_url: format!("/captcha/{}.wav", c.id),
+            id: c.id,
+            expires_in: c.expires_in,
         },
     ))
 }
@@ -169,8 +178,11 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
         req.ip,
         &body.email,
         body.password,
-        &body.captcha_id,
-        &body.captcha,
+        auth::Answered {
+            id: &body.captcha_id,
+            typed: &body.captcha,
+            binding: Binding::Api(req.ip),
+        },
         Kind::Api,
     )
     .await

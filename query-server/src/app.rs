@@ -109,7 +109,8 @@ impl App {
                 cfg.server.captcha_ttl,
                 cfg.server.fixed_captcha.clone(),
                 Box::new(MemoryUsedSet::default()),
-            ),
+            )
+            .with_limit(cfg.server.captcha_limit),
             throttle: Throttle::new(
                 cfg.server.account_failures_per_hour,
                 cfg.server.slow_after,

@@ -21,6 +21,7 @@ use rusqlite::Connection;
 use mail::web::{self, WebMail};
 
 use crate::app::App;
+use crate::captcha::Binding;
 use crate::password::{self, Verdict};
 use crate::sessions::{Kind, Session};
 use store::accounts::{self, normalise_email, Account, Purpose};
@@ -41,15 +42,22 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(move || f(&app)).await.ok()
 }
 
-/// Checks throttling, then the captcha (used up either way), then the
-/// password, and starts a session of `kind`.
+/// A captcha as a form or body answered it, and whom the answer is from.
+pub struct Answered<'a> {
+    pub id: &'a str,
+    pub typed: &'a str,
+    pub binding: Binding<'a>,
+}
+
+/// Checks throttling, then the captcha (under the binding it was issued
+/// with; used up either way), then the password, and starts a session of
+/// `kind`.
 pub async fn login(
     app: &Arc<App>,
     ip: IpAddr,
     email: &str,
     password: String,
-    captcha_id: &str,
-    captcha: &str,
+    captcha: Answered<'_>,
     kind: Kind,
 ) -> Login {
     let email = normalise_email(email);
@@ -57,7 +65,10 @@ pub async fn login(
         app.metrics.login("throttled");
         return Login::Throttled(wait);
     }
-    if !app.captchas.take(captcha_id, captcha) {
+    if !app
+        .captchas
+        .check(captcha.id, captcha.typed, captcha.binding)
+    {
         app.throttle.failed(None, ip, Instant::now());
         app.metrics.login("bad_captcha");
         return Login::BadCaptcha;

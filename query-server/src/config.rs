@@ -11,6 +11,8 @@ use mail::MailSettings;
 use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
 
+use crate::captcha::RateLimit;
+
 /// The website (`cpor-server`). Its public address is `mail.site_url`
 /// (the links in mail point there); an `https://` address makes session
 /// cookies `Secure` with the `__Host-` prefix.
@@ -31,6 +33,10 @@ pub struct ServerConfig {
     pub reset_link_seconds: u64,
     /// How long a captcha can be answered.
     pub captcha_seconds: u64,
+    /// Captchas one client address (an IPv6 /64 counts as one) may fetch
+    /// at once, and then per minute; past that, 429 with Retry-After.
+    pub captcha_burst: u64,
+    pub captcha_per_minute: u64,
     /// Failed logins per account per hour before every attempt answers 429;
     /// after `slow_after` failures each further attempt waits longer.
     pub account_failures_per_hour: u64,
@@ -91,6 +97,8 @@ impl Default for ServerConfig {
             session_max_seconds: 12 * 3600,
             reset_link_seconds: 30 * 60,
             captcha_seconds: 5 * 60,
+            captcha_burst: 20,
+            captcha_per_minute: 10,
             account_failures_per_hour: 100,
             slow_after: 10,
             ip_failures_per_hour: 300,
@@ -140,6 +148,7 @@ pub struct ServerSettings {
     pub session_max: Duration,
     pub reset_link: Duration,
     pub captcha_ttl: StdDuration,
+    pub captcha_limit: RateLimit,
     pub account_failures_per_hour: u64,
     pub slow_after: u64,
     pub ip_failures_per_hour: u64,
@@ -196,6 +205,10 @@ impl ServerSettings {
             1..=36500 => Ok(Duration::days(v as i64)),
             _ => Err(s.invalid(key, v, "1 to 36500 days")),
         };
+        let count = |key: &str, v: u64| match v {
+            1..=1_000_000 => Ok(v as u32),
+            _ => Err(s.invalid(key, v, "1 to 1000000")),
+        };
         let chrono = |d: StdDuration| Duration::seconds(d.as_secs() as i64);
         Ok(ServerSettings {
             listen,
@@ -204,6 +217,10 @@ impl ServerSettings {
             session_max: chrono(secs("session_max_seconds", c.session_max_seconds)?),
             reset_link: chrono(secs("reset_link_seconds", c.reset_link_seconds)?),
             captcha_ttl: secs("captcha_seconds", c.captcha_seconds)?,
+            captcha_limit: RateLimit {
+                burst: count("captcha_burst", c.captcha_burst)?,
+                per_minute: count("captcha_per_minute", c.captcha_per_minute)?,
+            },
             account_failures_per_hour: c.account_failures_per_hour.max(1),
             slow_after: c.slow_after,
             ip_failures_per_hour: c.ip_failures_per_hour.max(1),

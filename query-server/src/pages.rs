@@ -37,6 +37,8 @@ pub struct Ctx {
 #[template(path = "login.html")]
 pub struct Login {
     pub c: Ctx,
+    /// Empty: this address has fetched too many (the page says when to
+    /// come back).
     pub captcha_id: String,
     pub email: String,
 }
@@ -145,7 +147,10 @@ pub struct PasswordForm {
 pub struct Forgot {
     pub c: Ctx,
     pub sent: bool,
+    /// Empty: sent, or this address has fetched too many captchas.
     pub captcha_id: String,
+    /// As typed, when the form comes back.
+    pub email: String,
 }
 
 #[derive(Template)]

@@ -8,7 +8,7 @@
 //! The areas: `accounts` (signing in and out, the account page, "forgot
 //! password"), `links` (the pages mailed links open: activation, reset,
 //! unsubscribe), `cases` (the list, a case, its calendar files),
-//! `operations` (health, metrics, the stylesheet, captcha images); `guard`
+//! `operations` (health, metrics, the stylesheet, captcha pictures and sounds); `guard`
 //! is who is asking (the browser's session, the anti-forgery tokens). The
 //! JSON API is `api`.
 
@@ -88,9 +88,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         }
         (["static", "site.css"], true, _) => operations::stylesheet(),
         (["static", "password.js"], true, _) => operations::password_script(),
-        (["captcha", file], true, _) => {
-            answer(operations::captcha_png(app, file)).route("/captcha")
-        }
+        (["captcha", file], true, _) => operations::captcha(app, file).route("/captcha"),
         ([], true, _) => accounts::home(app, req),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
@@ -167,7 +165,7 @@ pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
     let mut h = vec![
         (
             "content-security-policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
         ),
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
