@@ -1,4 +1,4 @@
-//! Delivery of the outbox: `cpor-etl send`.
+//! Delivery of the outbox: `cpor-etl send`, and the website's mailer.
 //!
 //! An item is marked *sending* (committed) before its SMTP transaction
 //! starts and *sent* only after the server accepted it; a run that dies in
@@ -13,8 +13,12 @@
 //! attempt → failed. A 5xx reply → failed, and the address is flagged: later
 //! mail to it is suppressed until a clerk grants it a case again. A timeout
 //! after the data was sent → unknown, retried once.
+//!
+//! A run is plan → deliver → write: `plan_claim` (send or suppress) and
+//! `decide` (what an outcome makes of the item) are pure; the transports
+//! deliver; the outbox (`outbox::Outbox`) records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -34,32 +38,20 @@ use schemas::date::taipei;
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security};
-use crate::outbox::addresses;
+use crate::outbox::{Event, Outbox, OutboxError, State};
 
-/// One item to deliver.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub id: i64,
-    pub night: String,
-    pub email: String,
-    pub kind: String,
-    pub state: String,
-    pub message_id: String,
-    pub message: Vec<u8>,
-    pub attempts: i64,
-    pub first_try_at: Option<String>,
-}
+pub use crate::kind::Scope;
+pub use crate::outbox::{Item, Outcome};
 
-/// How one attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    /// Try again later: a 4xx reply, no connection.
-    Transient(String),
-    /// Do not try again: a 5xx reply.
-    Permanent(String),
-    /// The data was sent but no answer came: it may have been delivered.
-    Unknown(String),
+/// Why a run could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Open(#[from] schemas::MigrateError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] rusqlite::Error),
 }
 
 /// Where messages go.
@@ -90,7 +82,7 @@ impl Transport for EmlDir {
         // The website's kinds can go to one address several times a day:
         // their files carry the message's own reference.
         let name = match item.message_id.split('.').nth(2) {
-            Some(r) if matches!(item.kind.as_str(), "reset" | "changed") => {
+            Some(r) if item.kind.scope() == Scope::Website => {
                 format!("{}-{safe}-{}", item.kind, r.split('@').next().unwrap_or(r))
             }
             _ => format!("{}-{safe}", item.kind),
@@ -263,27 +255,6 @@ pub struct SendSummary {
     pub flagged: Vec<(String, String)>,
 }
 
-/// Which items a sender delivers. The nightly mail is `cpor-etl send`'s,
-/// within the send window; the website's own mail (reset links, "password
-/// changed") is the website's, at once: a reset link that works for 30
-/// minutes cannot wait for 07:00. Each sender only ever touches its own
-/// kinds, so the two never deliver (or recover) one another's items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Nightly,
-    Website,
-}
-
-impl Scope {
-    /// The SQL condition on `kind` that selects this scope's items.
-    fn kinds(self) -> &'static str {
-        match self {
-            Scope::Nightly => "kind IN ('activation', 'approval', 'digest', 'expiry')",
-            Scope::Website => "kind IN ('reset', 'changed')",
-        }
-    }
-}
-
 /// Delivers every due nightly item once. `now_flag`: ignore the send window
 /// and the spread of the night's mail.
 pub fn send(
@@ -291,8 +262,92 @@ pub fn send(
     cfg: &MailSettings,
     now_flag: bool,
     now: DateTime<Utc>,
-) -> Result<SendSummary, String> {
+) -> Result<SendSummary, SendError> {
     send_scope(data_dir, cfg, Scope::Nightly, now_flag, now)
+}
+
+/// What to do with a due item: send it, or not, if its address is flagged.
+pub fn plan_claim(item: &Item, flagged: &BTreeSet<String>) -> Event {
+    if flagged.contains(&item.email) {
+        Event::Suppress
+    } else {
+        Event::Claim
+    }
+}
+
+/// What an attempt's outcome makes of an item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`.
+    pub event: Event,
+    pub error: Option<String>,
+    /// When to try again.
+    pub next_try: Option<DateTime<Utc>>,
+    /// Flag the address, for this reason (a 5xx).
+    pub flag: Option<String>,
+}
+
+/// What `outcome` makes of `item` (as claimed: its attempts include this
+/// one) at `now`; `jitter` in [0, 1] spreads the backoff.
+pub fn decide(
+    item: &Item,
+    outcome: Outcome,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+    jitter: f64,
+) -> Decision {
+    let plain = |event, error: Option<String>, next_try| Decision {
+        event,
+        error,
+        next_try,
+        flag: None,
+    };
+    match outcome {
+        Outcome::Sent => plain(Event::Accepted, None, None),
+        Outcome::Transient(e) if now - item.first_try_at >= cfg.retry_for => plain(
+            Event::Expired,
+            Some(format!(
+                "gave up after {} attempts over {} hours: {e}",
+                item.attempts,
+                cfg.retry_for.num_hours()
+            )),
+            None,
+        ),
+        Outcome::Transient(e) => plain(
+            Event::Deferred,
+            Some(e),
+            Some(backoff(cfg, item.attempts, now, jitter)),
+        ),
+        Outcome::Permanent(e) => Decision {
+            event: Event::Refused,
+            error: Some(e.clone()),
+            next_try: None,
+            flag: Some(e),
+        },
+        Outcome::Unknown(e) if item.state == State::Unknown => plain(
+            Event::Expired,
+            Some(format!("outcome unknown twice: {e}")),
+            None,
+        ),
+        Outcome::Unknown(e) => plain(
+            Event::Uncertain,
+            Some(e),
+            Some(backoff(cfg, 1, now, jitter)),
+        ),
+    }
+}
+
+impl SendSummary {
+    fn count(&mut self, event: Event) {
+        match event {
+            Event::Accepted => self.sent += 1,
+            Event::Deferred => self.retrying += 1,
+            Event::Uncertain => self.unknown += 1,
+            Event::Refused | Event::Expired => self.failed += 1,
+            Event::Suppress => self.suppressed += 1,
+            Event::Claim | Event::Interrupted | Event::Release | Event::Retry => {}
+        }
+    }
 }
 
 /// Delivers every due item of `scope` once.
@@ -302,24 +357,12 @@ pub fn send_scope(
     scope: Scope,
     now_flag: bool,
     now: DateTime<Utc>,
-) -> Result<SendSummary, String> {
+) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
-    let mut outbox = crate::outbox::open(data_dir).map_err(|e| e.to_string())?;
-    let accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
-    let sql = |e: rusqlite::Error| e.to_string();
-    let recovered = outbox
-        .execute(
-            &format!(
-                "UPDATE items SET state = 'unknown',
-                 last_error = 'interrupted while sending (a crash or kill); retried once with the same Message-ID'
-                 WHERE state = 'sending' AND {}",
-                scope.kinds()
-            ),
-            [],
-        )
-        .map_err(sql)? as u64;
+    let mut outbox = Outbox::open(data_dir)?;
+    let accounts = store::accounts::open(data_dir)?;
     let mut summary = SendSummary {
-        recovered,
+        recovered: outbox.recover(scope)?,
         ..SendSummary::default()
     };
 
@@ -330,21 +373,7 @@ pub fn send_scope(
         summary.outside_window = true;
         return Ok(summary);
     }
-    let now_text = now.to_rfc3339();
-    let due: Vec<i64> = {
-        let mut stmt = outbox
-            .prepare(&format!(
-                "SELECT id FROM items WHERE state IN ('queued', 'retrying', 'unknown') AND {}
-                 AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
-                 ORDER BY coalesce(next_try_at, not_before), id",
-                scope.kinds()
-            ))
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map(params![now_flag, now_text], |r| r.get(0))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
+    let due = outbox.due(scope, now, now_flag)?;
     summary.due = due.len() as u64;
     if due.is_empty() {
         return Ok(summary);
@@ -361,118 +390,63 @@ pub fn send_scope(
         });
     }
 
-    let mut flagged = addresses(&accounts, "SELECT email FROM flagged_addresses")?;
+    let mut flagged = flagged_set(&accounts)?;
     for batch in due.chunks(256) {
-        // Load and mark the batch `sending` in one commit.
-        let tx = outbox.transaction().map_err(sql)?;
-        let mut items = Vec::with_capacity(batch.len());
-        {
-            let mut load = tx
-                .prepare(
-                    "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at
-                     FROM items WHERE id = ?1",
-                )
-                .map_err(sql)?;
-            let mut mark = tx
-                .prepare(
-                    "UPDATE items SET state = 'sending', attempts = attempts + 1,
-                     first_try_at = coalesce(first_try_at, ?2) WHERE id = ?1",
-                )
-                .map_err(sql)?;
-            let mut suppress = tx
-                .prepare("UPDATE items SET state = 'suppressed', last_error = 'address flagged' WHERE id = ?1")
-                .map_err(sql)?;
-            for id in batch {
-                let item = load
-                    .query_row([id], |r| {
-                        Ok(Item {
-                            id: r.get(0)?,
-                            night: r.get(1)?,
-                            email: r.get(2)?,
-                            kind: r.get(3)?,
-                            state: r.get(4)?,
-                            message_id: r.get(5)?,
-                            message: r.get(6)?,
-                            attempts: r.get(7)?,
-                            first_try_at: r.get(8)?,
-                        })
-                    })
-                    .map_err(sql)?;
-                if flagged.contains(&item.email) {
-                    suppress.execute([id]).map_err(sql)?;
-                    summary.suppressed += 1;
-                    continue;
-                }
-                mark.execute(params![id, now_text]).map_err(sql)?;
-                items.push(item);
-            }
-        }
-        tx.commit().map_err(sql)?;
+        // Claim the batch (sending, or suppressed) in one commit.
+        let claimed = outbox.claim(batch, now, |item| plan_claim(item, &flagged))?;
+        summary.suppressed += claimed.suppressed.len() as u64;
         store::failpoint::pause("send-after-mark");
 
-        let outcomes = deliver_all(&mut transports, items);
-
-        let tx = outbox.transaction().map_err(sql)?;
-        let mut newly_flagged = Vec::new();
-        for (item, outcome) in outcomes {
-            let first = item
-                .first_try_at
-                .clone()
-                .unwrap_or_else(|| now_text.clone());
-            let first = DateTime::parse_from_rfc3339(&first).map_or(now, |t| t.with_timezone(&Utc));
-            let attempts = item.attempts + 1;
-            let (state, error, next): (&str, Option<String>, Option<String>) = match outcome {
-                Outcome::Sent => ("sent", None, None),
-                Outcome::Transient(e) if now - first >= cfg.retry_for => (
-                    "failed",
-                    Some(format!(
-                        "gave up after {attempts} attempts over {} hours: {e}",
-                        cfg.retry_for.num_hours()
-                    )),
-                    None,
-                ),
-                Outcome::Transient(e) => (
-                    "retrying",
-                    Some(e),
-                    Some(backoff(cfg, attempts, now).to_rfc3339()),
-                ),
-                Outcome::Permanent(e) => {
-                    newly_flagged.push((item.email.clone(), e.clone()));
-                    ("failed", Some(e), None)
-                }
-                Outcome::Unknown(e) if item.state == "unknown" => {
-                    ("failed", Some(format!("outcome unknown twice: {e}")), None)
-                }
-                Outcome::Unknown(e) => {
-                    ("unknown", Some(e), Some(backoff(cfg, 1, now).to_rfc3339()))
-                }
-            };
-            match state {
-                "sent" => summary.sent += 1,
-                "retrying" => summary.retrying += 1,
-                "failed" => summary.failed += 1,
-                _ => summary.unknown += 1,
+        let decided: Vec<(Item, Decision)> = deliver_all(&mut transports, claimed.items)
+            .into_iter()
+            .map(|(item, outcome)| {
+                let d = decide(&item, outcome, cfg, now, jitter());
+                (item, d)
+            })
+            .collect();
+        outbox.record_all(
+            decided
+                .iter()
+                .map(|(i, d)| (i.id, d.event, d.error.as_deref(), d.next_try)),
+            now,
+        )?;
+        for (item, d) in decided {
+            summary.count(d.event);
+            if let Some(reason) = d.flag {
+                flag(&accounts, &item.email, &reason, now)?;
+                flagged.insert(item.email.clone());
+                summary.flagged.push((item.email, reason));
             }
-            tx.execute(
-                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
-                 sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1",
-                params![item.id, state, error, next, now_text],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)?;
-        for (email, reason) in newly_flagged {
-            accounts
-                .execute(
-                    "INSERT OR REPLACE INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, ?3)",
-                    params![email, now_text, reason],
-                )
-                .map_err(sql)?;
-            flagged.insert(email.clone());
-            summary.flagged.push((email, reason));
         }
     }
     Ok(summary)
+}
+
+/// The flagged addresses (mail to them is suppressed).
+fn flagged_set(accounts: &Connection) -> Result<BTreeSet<String>, rusqlite::Error> {
+    let mut stmt = accounts.prepare("SELECT email FROM flagged_addresses")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Flags an address: a relay refused it for good.
+fn flag(
+    accounts: &Connection,
+    email: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<(), rusqlite::Error> {
+    accounts.execute(
+        "INSERT OR REPLACE INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, ?3)",
+        params![email, now.to_rfc3339(), reason],
+    )?;
+    Ok(())
+}
+
+/// A random number in [0, 1] for the backoff's jitter.
+fn jitter() -> f64 {
+    let r = random_bytes::<2>().map_or(0x8000, u16::from_le_bytes);
+    f64::from(r) / f64::from(u16::MAX)
 }
 
 /// Sends items over the transports (one thread each), returning every
@@ -516,27 +490,23 @@ fn deliver_all(transports: &mut [Box<dyn Transport>], items: Vec<Item>) -> Vec<(
 }
 
 /// When to try again after `attempts` attempts: base × 2^(attempts−1),
-/// at most six hours, ±20% jitter.
-fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+/// at most six hours, ±20% jitter (`jitter` 0 → −20%, 1 → +20%).
+fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>, jitter: f64) -> DateTime<Utc> {
     let base = cfg.retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
     let capped = base.min(6.0 * 3600.0);
-    let r = random_bytes::<2>().map_or(0x8000, u16::from_le_bytes);
-    let jitter = 0.8 + 0.4 * (f64::from(r) / f64::from(u16::MAX));
-    now + Duration::milliseconds((capped * jitter * 1000.0) as i64)
+    let factor = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
+    now + Duration::milliseconds((capped * factor * 1000.0) as i64)
 }
 
 /// Flagged addresses with the courts whose grants name them, for the
 /// courts to correct.
 pub fn flagged_addresses(
     accounts: &Connection,
-) -> Result<BTreeMap<String, (String, String)>, String> {
+) -> Result<BTreeMap<String, (String, String)>, rusqlite::Error> {
     let mut stmt = accounts
-        .prepare("SELECT email, flagged_at, reason FROM flagged_addresses ORDER BY email")
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+        .prepare("SELECT email, flagged_at, reason FROM flagged_addresses ORDER BY email")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    rows.collect()
 }
 
 #[cfg(test)]

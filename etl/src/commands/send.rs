@@ -1,7 +1,7 @@
 //! `cpor-etl send [--now]`: deliver the outbox items that are due, once
 //! each; write a send report listing the addresses flagged for the courts.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use serde::Serialize;
 
 use crate::config::Config;
@@ -41,9 +41,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     // An import that died after publishing left its mail unqueued: finish
     // it, unless an import is running right now (it will).
     if let Ok(_import) = store.lock() {
-        if let Some(m) =
-            catch_up(&store, &config.mail, chrono::Utc::now()).map_err(|e| anyhow!(e))?
-        {
+        if let Some(m) = catch_up(&store, &config.mail, chrono::Utc::now())? {
             println!(
                 "queued the mail of an interrupted import: {} items",
                 m.activation + m.approval + m.digest + m.expiry
@@ -51,8 +49,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         }
     }
     let now = chrono::Utc::now();
-    let summary =
-        send::send(&config.data_dir, &config.mail, now_flag, now).map_err(|e| anyhow!(e))?;
+    let summary = send::send(&config.data_dir, &config.mail, now_flag, now)?;
     if summary.recovered > 0 {
         println!(
             "{} items a crash left while sending are retried once, same Message-ID",
@@ -83,8 +80,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
 
     let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(&store);
-    let flagged_addresses = send::flagged_addresses(&accounts)
-        .map_err(|e| anyhow!(e))?
+    let flagged_addresses = send::flagged_addresses(&accounts)?
         .into_iter()
         .map(|(email, (flagged_at, reason))| Flagged {
             courts: courts_of(&email),

@@ -1,6 +1,6 @@
-//! E-mail: what changed between two snapshots (`diff`), what to tell whom
-//! (`queue`, into the durable outbox), how it reads (`render`), and its
-//! delivery (`send`).
+//! E-mail from the import: what changed between two snapshots (`diff`) and
+//! what to tell whom (`queue`, into the durable outbox of the `mail` crate,
+//! which renders and delivers it).
 
 pub mod diff;
 pub mod queue;
@@ -9,8 +9,33 @@ use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::snapshot::read::ReadError;
+use mail::outbox::OutboxError;
 use mail::MailSettings;
 use store::layout::{SnapshotFile, Store};
+
+/// Why a night's mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("diff: {0}")]
+    Diff(#[from] ReadError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Open(#[from] schemas::MigrateError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] rusqlite::Error),
+    #[error("secret key: {0}")]
+    Key(#[source] std::io::Error),
+    #[error("activation token: {0}")]
+    Token(#[source] std::io::Error),
+    #[error("{path}: {source}")]
+    Pending {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Compares `to` with `from` (the snapshot it replaced; `None` on a first
 /// load) and queues the night's mail.
@@ -20,9 +45,9 @@ pub fn notify(
     from: Option<&SnapshotFile>,
     to: &SnapshotFile,
     now: DateTime<Utc>,
-) -> Result<queue::QueueSummary, String> {
+) -> Result<queue::QueueSummary, NotifyError> {
     let started = std::time::Instant::now();
-    let changes = diff::diff(from, to, to.date).map_err(|e| format!("diff: {e}"))?;
+    let changes = diff::diff(from, to, to.date)?;
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",
         started.elapsed(),
@@ -30,9 +55,13 @@ pub fn notify(
         changes.news.len(),
         changes.expiring.len()
     );
-    let older = from.is_some_and(|f| to.date < f.date);
+    let night = queue::Night {
+        date: to.date,
+        first_load: from.is_none(),
+        older: from.is_some_and(|f| to.date < f.date),
+    };
     let started = std::time::Instant::now();
-    let summary = queue::queue(data_dir, cfg, to.date, &changes, from.is_none(), older, now);
+    let summary = queue::queue(data_dir, cfg, night, &changes, now);
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
 }
@@ -67,12 +96,16 @@ pub fn catch_up(
     store: &Store,
     cfg: &MailSettings,
     now: DateTime<Utc>,
-) -> Result<Option<queue::QueueSummary>, String> {
+) -> Result<Option<queue::QueueSummary>, NotifyError> {
     let path = store.root.join(PENDING);
+    let pending = |source| NotifyError::Pending {
+        path: path.display().to_string(),
+        source,
+    };
     let text = match std::fs::read_to_string(&path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
+        Err(e) => return Err(pending(e)),
     };
     let mut lines = text.lines();
     let (from, to) = (lines.next().unwrap_or("-"), lines.next().unwrap_or(""));
@@ -90,6 +123,6 @@ pub fn catch_up(
             Some(notify(&store.root, cfg, from.as_ref(), &to, now)?)
         }
     };
-    clear_pending(store).map_err(|e| e.to_string())?;
+    clear_pending(store).map_err(pending)?;
     Ok(result)
 }
