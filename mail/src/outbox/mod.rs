@@ -207,6 +207,7 @@ impl NightQueue<'_> {
 
     /// Commits the night.
     pub fn commit(self) -> Result<()> {
+        store::failpoint::pause("mail-before-commit");
         self.tx.commit()?;
         Ok(())
     }
