@@ -288,7 +288,8 @@ impl World {
                     Outcome::Permanent(_) => (State::Failed, Event::Refused),
                     Outcome::Transient(_) if past_deadline => (State::Failed, Event::Expired),
                     Outcome::Transient(_) => (State::Retrying, Event::Deferred),
-                    Outcome::Unknown(_) if past_deadline || item.state == State::Unknown => {
+                    // An unknown outcome is tried once more, whatever the deadline.
+                    Outcome::Unknown(_) if item.state == State::Unknown => {
                         (State::Failed, Event::Expired)
                     }
                     Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),
