@@ -312,8 +312,14 @@ pub fn run(
     let next = store
         .next_file(date)
         .map_err(|e| internal("naming the snapshot")(&e))?;
-    crate::notify::write_pending(&store, live.as_ref(), &next)
-        .map_err(|e| internal("notify.pending")(&e))?;
+    crate::notify::before_publish(
+        &store,
+        &config.mail,
+        live.as_ref(),
+        &next,
+        chrono::Utc::now(),
+    )
+    .map_err(|e| internal("pending mail")(&e))?;
     let published = store
         .publish(&temp, date)
         .map_err(|e| internal("publishing")(&e))?;
@@ -321,7 +327,7 @@ pub fn run(
     pause("after-publish");
     let queued = if config.mail.enabled {
         crate::notify::notify(
-            &config.data_dir,
+            &store,
             &config.mail,
             live.as_ref(),
             &published,
@@ -334,10 +340,7 @@ pub fn run(
         })
     };
     match queued {
-        Ok(mail) => {
-            crate::notify::clear_pending(&store).map_err(|e| internal("notify.pending")(&e))?;
-            report.mail = Some(mail);
-        }
+        Ok(mail) => report.mail = Some(mail),
         Err(e) => {
             report.mail_error = Some(format!(
                 "snapshot {} is published, but its mail was not queued: {e}; the next import or send finishes it",

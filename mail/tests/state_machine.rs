@@ -172,7 +172,7 @@ impl World {
                         added.push((e, k));
                     }
                 }
-                tx.commit().unwrap();
+                tx.commit(None).unwrap();
                 // The outbox's key is (night, address, kind): the model
                 // learns the new ids from the database.
                 let db = self.db();

@@ -8,7 +8,7 @@ use crate::config::Config;
 use crate::import::exit;
 use mail::send;
 
-use crate::notify::catch_up;
+use crate::notify::{catch_up, Finished};
 use store::layout::Store;
 
 #[derive(Serialize)]
@@ -41,11 +41,13 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     // An import that died after publishing left its mail unqueued: finish
     // it, unless an import is running right now (it will).
     if let Ok(_import) = store.lock() {
-        if let Some(m) = catch_up(&store, &config.mail, chrono::Utc::now())? {
-            println!(
-                "queued the mail of an interrupted import: {} items",
-                m.activation + m.approval + m.digest + m.expiry
-            );
+        for night in catch_up(&store, &config.mail, chrono::Utc::now())? {
+            if let Finished::Queued(m) = night.outcome {
+                println!(
+                    "queued the mail of an interrupted import: {} items",
+                    m.activation + m.approval + m.digest + m.expiry
+                );
+            }
         }
     }
     let now = chrono::Utc::now();

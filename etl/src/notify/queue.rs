@@ -14,7 +14,8 @@
 //! and the re-run, finding no mail, makes a new one); messages are rendered
 //! in parallel, a chunk at a time, while the queueing thread writes the
 //! chunk before (a national night is about 80,000 messages and 480 MB); the
-//! night's items, warnings and hold go into the outbox in one transaction.
+//! night's items, warnings and hold go into the outbox in one transaction,
+//! which also ends the night's pending record.
 //! The outbox key (night, address, kind) makes every step idempotent.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,7 +30,7 @@ use serde::Serialize;
 
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
-use mail::outbox::{Kind, NewItem, Outbox, State};
+use mail::outbox::{Kind, NewItem, Outbox, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, url_encode, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
@@ -305,15 +306,22 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
 }
 
 /// Queues tonight's mail: read what is known, plan, commit the accounts,
-/// render, write the outbox.
+/// render, write the outbox; the night's pending record (`done`) ends in
+/// the outbox's transaction.
 pub fn queue(
     data_dir: &Path,
     cfg: &MailSettings,
     night: Night,
     changes: &Changes,
+    done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
     if night.older {
+        if done.is_some() {
+            Outbox::open(data_dir)?
+                .begin_night(night.date, now)?
+                .commit(done)?;
+        }
         return Ok(plan(changes, &Known::default(), night, flood(cfg)).summary);
     }
     let key = secret::load_or_create_key(data_dir).map_err(NotifyError::Key)?;
@@ -322,7 +330,7 @@ pub fn queue(
     let known = read_known(&accounts, &outbox, night.date, changes)?;
     let mut plan = plan(changes, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(&mut outbox, cfg, night.date, plan, &key, now)
+    write(&mut outbox, cfg, night.date, plan, &key, done, now)
 }
 
 fn flood(cfg: &MailSettings) -> Flood {
@@ -421,6 +429,7 @@ fn write(
     night: NaiveDate,
     plan: Plan,
     key: &[u8],
+    done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
     let Plan {
@@ -521,7 +530,7 @@ fn write(
     if let Some(reason) = &summary.held_reason {
         tx.hold(reason)?;
     }
-    tx.commit()?;
+    tx.commit(done)?;
     Ok(summary)
 }
 

@@ -3,9 +3,9 @@
 //! the mail server, and the only code that writes it.
 //!
 //! Its tables are `items` (one rendered message each, with its state),
-//! `expiry_warned` and `held_nights`. Every write to them
+//! `expiry_warned`, `held_nights` and `pending_nights`. Every write to them
 //! is an operation here: queue a night (`Outbox::begin_night`, one
-//! transaction), queue a website mail
+//! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
 //! (`delivery`), release a held night, retry, list (`admin`). States and
 //! kinds are enums; the legal changes of state are the table in `state`.
@@ -19,7 +19,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rusqlite::{params, Connection, Transaction};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
@@ -81,9 +81,20 @@ pub struct NewItem {
     pub cases: usize,
 }
 
+/// A night whose mail is not queued yet: the snapshot it is about (`to`)
+/// and the one it replaced (`from`; `None` on a first load). Recorded
+/// before the snapshot is published; removed in the transaction that
+/// queues the night's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNight {
+    pub seq: i64,
+    pub from: Option<String>,
+    pub to: String,
+}
+
 impl Outbox {
     /// Opens the outbox with full syncs: every commit survives a power
-    /// failure.
+    /// failure (a pending night must, before its snapshot is published).
     pub fn open(data_dir: &Path) -> Result<Outbox> {
         Ok(Outbox {
             conn: open(data_dir)?,
@@ -130,13 +141,74 @@ impl Outbox {
     }
 
     /// Starts queueing a night's mail: everything added commits at once,
-    /// or not at all.
+    /// with the end of the night's pending record, or not at all.
     pub fn begin_night(&mut self, night: NaiveDate, now: DateTime<Utc>) -> Result<NightQueue<'_>> {
         Ok(NightQueue {
             tx: self.conn.transaction()?,
             night: compact(night),
             queued_at: now.to_rfc3339(),
         })
+    }
+    /// Records, before a snapshot is published, that its night's mail is
+    /// still to be queued. Recording the same snapshot again keeps one
+    /// record, the latest.
+    pub fn record_pending(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PendingNight> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pending_nights (to_snapshot, from_snapshot, recorded_at)
+             VALUES (?1, ?2, ?3)",
+            params![to, from, now.to_rfc3339()],
+        )?;
+        Ok(PendingNight {
+            seq: self.conn.last_insert_rowid(),
+            from: from.map(str::to_string),
+            to: to.to_string(),
+        })
+    }
+
+    /// The nights whose mail is still to be queued, in the order recorded.
+    pub fn pending(&self) -> Result<Vec<PendingNight>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, from_snapshot, to_snapshot FROM pending_nights ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingNight {
+                seq: r.get(0)?,
+                from: r.get(1)?,
+                to: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets a pending night without queueing anything (its snapshot was
+    /// never published, or mail is off).
+    pub fn drop_pending(&self, pending: &PendingNight) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM pending_nights WHERE seq = ?1", [pending.seq])?;
+        Ok(())
+    }
+
+    /// The pending night of snapshot `to`, if recorded.
+    pub fn pending_for(&self, to: &str) -> Result<Option<PendingNight>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, from_snapshot, to_snapshot FROM pending_nights WHERE to_snapshot = ?1",
+                [to],
+                |r| {
+                    Ok(PendingNight {
+                        seq: r.get(0)?,
+                        from: r.get(1)?,
+                        to: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
     }
 }
 
@@ -205,8 +277,12 @@ impl NightQueue<'_> {
         Ok(())
     }
 
-    /// Commits the night.
-    pub fn commit(self) -> Result<()> {
+    /// Commits the night, and with it the end of its pending record.
+    pub fn commit(self, done: Option<&PendingNight>) -> Result<()> {
+        if let Some(p) = done {
+            self.tx
+                .execute("DELETE FROM pending_nights WHERE seq = ?1", [p.seq])?;
+        }
         store::failpoint::pause("mail-before-commit");
         self.tx.commit()?;
         Ok(())
