@@ -856,3 +856,45 @@ fn an_import_killed_before_its_snapshot_went_live_queues_only_the_rerun() {
     assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);
     assert_eq!(outbox_items(&env), want);
 }
+
+#[test]
+fn send_killed_mid_run_sends_again_at_most_one_message_per_connection() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // The relay takes a second over each of these; two connections.
+    let addresses: Vec<String> = (1..=8).map(|i| format!("slow1@d{i}.example")).collect();
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+        .args(["send", "--now"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while smtp.transactions() < 3 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the relay never got three messages"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-run
+    child.wait().unwrap();
+    let accepted_before = smtp.transactions();
+    send(&env, &smtp);
+    let mut duplicates = 0;
+    for a in &addresses {
+        let copies = smtp.accepted_for(a).len();
+        assert!(copies >= 1, "{a} lost");
+        duplicates += copies - 1;
+    }
+    assert!(
+        duplicates <= 2,
+        "{duplicates} duplicates after a kill with {accepted_before} accepted: \
+         at most one per connection (2) may be in flight"
+    );
+}
