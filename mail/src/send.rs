@@ -5,8 +5,11 @@
 //! between leaves *sending*, which the next run turns into *unknown* and
 //! retries once with the same Message-ID. So nothing is lost, and a
 //! duplicate appears only if the server had accepted the message before the
-//! crash. Items are marked in batches, so a run costs two commits per batch,
-//! not per message.
+//! crash. Items are claimed in batches (one commit), and each outcome is
+//! committed as soon as it is known, by the connection's own thread before
+//! it takes its next message (WAL with `synchronous = NORMAL`: durable
+//! across a kill, no fsync per commit). So a killed run sends again at most
+//! the messages in flight, one per connection.
 //!
 //! Outcomes: accepted → sent. A 4xx reply or no connection → retrying, after
 //! an exponential backoff with jitter, until `retry_hours` after the first
@@ -21,7 +24,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -359,7 +362,7 @@ pub fn send_scope(
     now: DateTime<Utc>,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
-    let mut outbox = Outbox::open(data_dir)?;
+    let outbox = Outbox::open_for_sending(data_dir)?;
     let accounts = store::accounts::open(data_dir)?;
     let mut summary = SendSummary {
         recovered: outbox.recover(scope)?,
@@ -390,36 +393,58 @@ pub fn send_scope(
         });
     }
 
-    let mut flagged = flagged_set(&accounts)?;
+    let run = Run {
+        flagged: Mutex::new(flagged_set(&accounts)?),
+        outbox: Mutex::new(outbox),
+        accounts: Mutex::new(accounts),
+        summary: Mutex::new(summary),
+        cfg,
+        now,
+    };
     for batch in due.chunks(256) {
         // Claim the batch (sending, or suppressed) in one commit.
-        let claimed = outbox.claim(batch, now, |item| plan_claim(item, &flagged))?;
-        summary.suppressed += claimed.suppressed.len() as u64;
+        let claimed = {
+            let flagged = run.flagged.lock().expect("flagged");
+            lock(&run.outbox).claim(batch, now, |item| plan_claim(item, &flagged))?
+        };
+        lock(&run.summary).suppressed += claimed.suppressed.len() as u64;
         store::failpoint::pause("send-after-mark");
-
-        let decided: Vec<(Item, Decision)> = deliver_all(&mut transports, claimed.items)
-            .into_iter()
-            .map(|(item, outcome)| {
-                let d = decide(&item, outcome, cfg, now, jitter());
-                (item, d)
-            })
-            .collect();
-        outbox.record_all(
-            decided
-                .iter()
-                .map(|(i, d)| (i.id, d.event, d.error.as_deref(), d.next_try)),
-            now,
-        )?;
-        for (item, d) in decided {
-            summary.count(d.event);
-            if let Some(reason) = d.flag {
-                flag(&accounts, &item.email, &reason, now)?;
-                flagged.insert(item.email.clone());
-                summary.flagged.push((item.email, reason));
-            }
-        }
+        deliver_all(&mut transports, claimed.items, &|item, outcome| {
+            run.record(item, outcome)
+        })?;
     }
-    Ok(summary)
+    Ok(run.summary.into_inner().expect("summary"))
+}
+
+/// A run's shared state: the outbox, where each outcome is committed as
+/// soon as it is known, by the thread of the connection that delivered it.
+struct Run<'a> {
+    outbox: Mutex<Outbox>,
+    accounts: Mutex<Connection>,
+    flagged: Mutex<BTreeSet<String>>,
+    summary: Mutex<SendSummary>,
+    cfg: &'a MailSettings,
+    now: DateTime<Utc>,
+}
+
+impl Run<'_> {
+    /// Decides what an outcome makes of an item and commits it.
+    fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
+        let d = decide(item, outcome, self.cfg, self.now, jitter());
+        lock(&self.outbox).record(item.id, d.event, d.error.as_deref(), d.next_try, self.now)?;
+        let mut summary = lock(&self.summary);
+        summary.count(d.event);
+        if let Some(reason) = d.flag {
+            flag(&lock(&self.accounts), &item.email, &reason, self.now)?;
+            lock(&self.flagged).insert(item.email.clone());
+            summary.flagged.push((item.email.clone(), reason));
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("a sender thread panicked")
 }
 
 /// The flagged addresses (mail to them is suppressed).
@@ -449,44 +474,52 @@ fn jitter() -> f64 {
     f64::from(r) / f64::from(u16::MAX)
 }
 
-/// Sends items over the transports (one thread each), returning every
-/// item with its outcome. One slow or failing address holds up one
-/// connection, never the others.
-fn deliver_all(transports: &mut [Box<dyn Transport>], items: Vec<Item>) -> Vec<(Item, Outcome)> {
+/// Sends items over the transports (one thread each); `done` records each
+/// outcome before the thread takes its next item, so at most one message
+/// per connection is delivered but not recorded at any moment. One slow or
+/// failing address holds up one connection, never the others. Stops at the
+/// first error `done` returns.
+fn deliver_all(
+    transports: &mut [Box<dyn Transport>],
+    items: Vec<Item>,
+    done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
+) -> Result<(), SendError> {
     if transports.len() == 1 {
         let t = &mut transports[0];
-        return items
-            .into_iter()
-            .map(|i| {
-                let o = t.deliver(&i);
-                (i, o)
-            })
-            .collect();
+        for item in items {
+            let outcome = t.deliver(&item);
+            done(&item, outcome)?;
+        }
+        return Ok(());
     }
     let (work_tx, work_rx) = mpsc::channel::<Item>();
-    let work_rx = std::sync::Mutex::new(work_rx);
-    let (done_tx, done_rx) = mpsc::channel();
+    let work_rx = Mutex::new(work_rx);
     for item in items {
         work_tx.send(item).expect("receiver alive");
     }
     drop(work_tx);
+    let failed: Mutex<Option<SendError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for t in transports.iter_mut() {
-            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            let (work_rx, failed) = (&work_rx, &failed);
             scope.spawn(move || loop {
-                let next = work_rx.lock().expect("work queue").recv();
+                if lock(failed).is_some() {
+                    break;
+                }
+                let next = lock(work_rx).recv();
                 let Ok(item) = next else { break };
                 let outcome = t.deliver(&item);
-                if done_tx.send((item, outcome)).is_err() {
+                if let Err(e) = done(&item, outcome) {
+                    lock(failed).get_or_insert(e);
                     break;
                 }
             });
         }
     });
-    drop(done_tx);
-    let mut out: Vec<(Item, Outcome)> = done_rx.into_iter().collect();
-    out.sort_by_key(|(i, _)| i.id);
-    out
+    match failed.into_inner().expect("failed") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// When to try again after `attempts` attempts: base × 2^(attempts−1),

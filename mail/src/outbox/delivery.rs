@@ -171,8 +171,7 @@ impl Outbox {
 
     /// Records how an attempt on a *sending* item ended: `event` is
     /// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`;
-    /// `next_try` when to try again. One statement, so one commit unless a
-    /// batch (`record_all`) is open.
+    /// `next_try` when to try again. One statement: one commit.
     pub fn record(
         &self,
         id: i64,
@@ -182,20 +181,6 @@ impl Outbox {
         now: DateTime<Utc>,
     ) -> Result<()> {
         record(&self.conn, id, event, error, next_try, now)
-    }
-
-    /// Records several outcomes in one commit.
-    pub fn record_all<'a>(
-        &mut self,
-        outcomes: impl IntoIterator<Item = (i64, Event, Option<&'a str>, Option<DateTime<Utc>>)>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        for (id, event, error, next_try) in outcomes {
-            record(&tx, id, event, error, next_try, now)?;
-        }
-        tx.commit()?;
-        Ok(())
     }
 }
 
