@@ -5,11 +5,13 @@
 //! between leaves *sending*, which the next run turns into *unknown* and
 //! retries once with the same Message-ID. So nothing is lost, and a
 //! duplicate appears only if the server had accepted the message before the
-//! crash. Items are claimed in batches (one commit), and each outcome is
-//! committed as soon as it is known, by the connection's own thread before
-//! it takes its next message (WAL with `synchronous = NORMAL`: durable
-//! across a kill, no fsync per commit). So a killed run sends again at most
-//! the messages in flight, one per connection.
+//! crash. Items are claimed in batches (one commit). Each outcome is
+//! committed before the connection that delivered it takes its next message,
+//! as one small row (`outbox::Outbox::record`; WAL with `synchronous =
+//! NORMAL`: durable across a kill, no fsync per commit), and a batch's
+//! outcomes are settled onto their items in one transaction; a run that
+//! dies in between has them settled by the next. So a killed run sends again
+//! at most the messages in flight, one per connection.
 //!
 //! Outcomes: accepted → sent. A 4xx reply or no connection → retrying, after
 //! an exponential backoff with jitter, until `retry_hours` after the first
@@ -41,7 +43,7 @@ use schemas::date::taipei;
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security};
-use crate::outbox::{Event, Outbox, OutboxError, State};
+use crate::outbox::{Event, Outbox, OutboxError, Recorded, State};
 
 pub use crate::kind::Scope;
 pub use crate::outbox::{Item, Outcome};
@@ -362,7 +364,7 @@ pub fn send_scope(
     now: DateTime<Utc>,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
-    let outbox = Outbox::open_for_sending(data_dir)?;
+    let mut outbox = Outbox::open_for_sending(data_dir)?;
     let accounts = store::accounts::open(data_dir)?;
     let mut summary = SendSummary {
         recovered: outbox.recover(scope)?,
@@ -412,12 +414,13 @@ pub fn send_scope(
         deliver_all(&mut transports, claimed.items, &|item, outcome| {
             run.record(item, outcome)
         })?;
+        lock(&run.outbox).settle(scope)?;
     }
     Ok(run.summary.into_inner().expect("summary"))
 }
 
-/// A run's shared state: the outbox, where each outcome is committed as
-/// soon as it is known, by the thread of the connection that delivered it.
+/// A run's shared state: the outbox, where each outcome is committed before
+/// the connection that delivered it takes its next message.
 struct Run<'a> {
     outbox: Mutex<Outbox>,
     accounts: Mutex<Connection>,
@@ -428,10 +431,17 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
-    /// Decides what an outcome makes of an item and commits it.
+    /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let d = decide(item, outcome, self.cfg, self.now, jitter());
-        lock(&self.outbox).record(item.id, d.event, d.error.as_deref(), d.next_try, self.now)?;
+        let recorded = Recorded {
+            id: item.id,
+            event: d.event,
+            error: d.error,
+            next_try: d.next_try,
+        };
+        lock(&self.outbox).record(&recorded, self.now)?;
+        store::failpoint::pause("send-after-record");
         let mut summary = lock(&self.summary);
         summary.count(d.event);
         if let Some(reason) = d.flag {

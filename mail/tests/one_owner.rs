@@ -6,7 +6,13 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-const TABLES: &[&str] = &["items", "expiry_warned", "held_nights", "pending_nights"];
+const TABLES: &[&str] = &[
+    "items",
+    "expiry_warned",
+    "held_nights",
+    "pending_nights",
+    "outcomes",
+];
 
 /// The writes to `table` a text contains (case and spacing ignored):
 /// INSERT [OR …] INTO, REPLACE INTO, UPDATE [OR …], DELETE FROM.

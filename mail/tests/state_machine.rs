@@ -1,5 +1,6 @@
 //! The outbox's state machine against a small model: random histories of
-//! queueing, claiming, outcomes, crashes, releases, retries and time passing,
+//! queueing, claiming, outcomes (recorded, then settled), crashes, releases,
+//! retries and time passing,
 //! played on a real outbox database through `mail::outbox` and on a literal
 //! model side by side. After every step the states agree, every change is a
 //! row of `outbox::TRANSITIONS` for the step's event, and no item is lost:
@@ -11,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 
-use mail::outbox::{self, Event, Item, Kind, NewItem, Outbox, RetryWhich, Scope, State};
+use mail::outbox::{self, Event, Item, Kind, NewItem, Outbox, Recorded, RetryWhich, Scope, State};
 use mail::send::{decide, Outcome};
 use mail::MailSettings;
 
@@ -35,8 +36,13 @@ enum Op {
     QueueWebsite { email: usize, changed: bool },
     /// A sender claims what is due (its scope's), at most `max`.
     Claim { website: bool, max: usize },
-    /// An attempt in flight ends.
-    Outcome { pick: usize, outcome: u8 },
+    /// An attempt in flight ends; its outcome is recorded, and, if
+    /// `settle`, the scope's recorded outcomes are settled.
+    Outcome {
+        pick: usize,
+        outcome: u8,
+        settle: bool,
+    },
     /// The sender dies; the next run recovers both scopes.
     Crash,
     /// A relay refuses an address for good elsewhere: it is flagged.
@@ -55,7 +61,8 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(night, items, held)| Op::QueueNight { night, items, held }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
         3 => (any::<bool>(), 1usize..6).prop_map(|(website, max)| Op::Claim { website, max }),
-        4 => (any::<usize>(), 0u8..4).prop_map(|(pick, outcome)| Op::Outcome { pick, outcome }),
+        4 => (any::<usize>(), 0u8..4, any::<bool>())
+            .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
@@ -75,6 +82,9 @@ struct Model {
     first_try: Option<DateTime<Utc>>,
     next_try: Option<DateTime<Utc>>,
     not_before: DateTime<Utc>,
+    /// A recorded outcome not settled yet: the state it leads to, by which
+    /// event, and the next try.
+    recorded: Option<(State, Event, Option<DateTime<Utc>>)>,
 }
 
 struct World {
@@ -188,6 +198,7 @@ impl World {
                                 first_try: None,
                                 next_try: None,
                                 not_before: self.now,
+                                recorded: None,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -225,6 +236,7 @@ impl World {
                         first_try: None,
                         next_try: None,
                         not_before: self.now,
+                        recorded: None,
                     },
                 );
             }
@@ -263,7 +275,11 @@ impl World {
                 assert_eq!(claimed.items.len() + claimed.suppressed.len(), ids.len());
                 self.in_flight.extend(claimed.items);
             }
-            Op::Outcome { pick, outcome } => {
+            Op::Outcome {
+                pick,
+                outcome,
+                settle,
+            } => {
                 if self.in_flight.is_empty() {
                     return events;
                 }
@@ -275,9 +291,13 @@ impl World {
                     _ => Outcome::Unknown("timeout".into()),
                 };
                 let d = decide(&item, outcome.clone(), &self.cfg, self.now, 0.5);
-                self.outbox
-                    .record(item.id, d.event, d.error.as_deref(), d.next_try, self.now)
-                    .unwrap();
+                let recorded = Recorded {
+                    id: item.id,
+                    event: d.event,
+                    error: d.error.clone(),
+                    next_try: d.next_try,
+                };
+                self.outbox.record(&recorded, self.now).unwrap();
                 if d.flag.is_some() {
                     self.flagged.insert(item.email.clone());
                 }
@@ -294,18 +314,25 @@ impl World {
                     }
                     Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),
                 };
-                m.state = state;
-                m.next_try = d.next_try;
+                assert_eq!(m.state, State::Sending, "recorded, not settled");
+                m.recorded = Some((state, event, d.next_try));
                 if matches!(state, State::Retrying | State::Unknown) {
                     let next = d.next_try.expect("a next try");
                     assert!(next > self.now && next <= self.now + Duration::hours(8));
                 }
-                events.insert(item.id, event);
+                if *settle {
+                    let scope = item.kind.scope();
+                    let n = self.outbox.settle(scope).unwrap();
+                    assert_eq!(n, self.settle(scope, &mut events));
+                }
             }
             Op::Crash => {
                 self.in_flight.clear();
                 let n = self.outbox.recover(Scope::Nightly).unwrap()
                     + self.outbox.recover(Scope::Website).unwrap();
+                // Recorded outcomes are settled first: they are not lost.
+                self.settle(Scope::Nightly, &mut events);
+                self.settle(Scope::Website, &mut events);
                 let mut want = 0;
                 for (id, m) in self.model.iter_mut() {
                     if m.state == State::Sending {
@@ -356,6 +383,22 @@ impl World {
         events
     }
 
+    /// The model's settle: each recorded outcome of `scope` takes effect.
+    fn settle(&mut self, scope: Scope, events: &mut BTreeMap<i64, Event>) -> u64 {
+        let mut n = 0;
+        for (id, m) in self.model.iter_mut() {
+            if m.scope == scope {
+                if let Some((state, event, next_try)) = m.recorded.take() {
+                    m.state = state;
+                    m.next_try = next_try;
+                    events.insert(*id, event);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
     fn check(&self, before: &BTreeMap<i64, (State, i64)>, events: &BTreeMap<i64, Event>) {
         let after = self.db();
         assert_eq!(after.len(), self.model.len(), "no item appears or vanishes");
@@ -373,7 +416,12 @@ impl World {
             }
         }
         let sending = after.values().filter(|(s, _)| *s == State::Sending).count();
-        assert_eq!(sending, self.in_flight.len(), "sending = in flight");
+        let recorded = self.model.values().filter(|m| m.recorded.is_some()).count();
+        assert_eq!(
+            sending,
+            self.in_flight.len() + recorded,
+            "sending = in flight or recorded"
+        );
     }
 }
 
@@ -404,7 +452,7 @@ proptest! {
                 w.check(&before, &events);
                 while !w.in_flight.is_empty() {
                     let before = w.db();
-                    let events = w.step(&Op::Outcome { pick: 0, outcome: 1 });
+                    let events = w.step(&Op::Outcome { pick: 0, outcome: 1, settle: true });
                     w.check(&before, &events);
                 }
             }

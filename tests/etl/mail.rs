@@ -898,3 +898,18 @@ fn send_killed_mid_run_sends_again_at_most_one_message_per_connection() {
          at most one per connection (2) may be in flight"
     );
 }
+
+#[test]
+fn send_killed_after_recording_an_outcome_sends_that_message_never_again() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    kill_send_at(&env, &smtp, "send-after-record");
+    // Recorded, not yet settled onto the item: still `sending`.
+    assert_eq!(state_of(&env, &smtp, "a@"), "sending");
+    let run = send(&env, &smtp);
+    assert!(run.stdout.contains("0 due"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, "a@"), "sent");
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 1);
+}

@@ -1,13 +1,14 @@
 //! The sender's operations: recover what a dead run left *sending*, list
 //! what is due, claim it (each item *sending* or *suppressed*), record how
-//! each attempt ended. Each update names the states its event may leave
-//! (`state::sql_sources`), and one that finds its item elsewhere is an
-//! error, never a silent change.
+//! each attempt ended (at once, durably, in the small `outcomes` table) and
+//! settle the recorded outcomes onto their items (a batch at a time). Each
+//! update names the states its event may leave (`state::sql_sources`), and
+//! one that finds its item elsewhere is an error, never a silent change.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::state::{sql_sources, target, Event, State};
+use super::state::{next, sources, sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, scope_sql, Outbox, OutboxError, Result, Scope};
 use crate::kind::Kind;
 
@@ -40,6 +41,17 @@ pub enum Outcome {
     Unknown(String),
 }
 
+/// How an attempt on a *sending* item ended, to record: `event` is
+/// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`; `next_try`
+/// when to try again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub id: i64,
+    pub event: Event,
+    pub error: Option<String>,
+    pub next_try: Option<DateTime<Utc>>,
+}
+
 /// What a claim gave.
 #[derive(Debug, Default)]
 pub struct Claimed {
@@ -53,10 +65,14 @@ const INTERRUPTED: &str =
     "interrupted while sending (a crash or kill); tried again with the same Message-ID";
 
 impl Outbox {
-    /// Items a run that died left *sending*: they become *unknown* (the
-    /// relay may have accepted them) and are due at once. Only `scope`'s.
-    pub fn recover(&self, scope: Scope) -> Result<u64> {
-        let n = self.conn.execute(
+    /// After a run that died: first the outcomes it recorded are settled
+    /// (`settle`), then the items it left *sending* with no outcome become
+    /// *unknown* (the relay may have accepted them) and are due at once.
+    /// Only `scope`'s. Returns how many became unknown.
+    pub fn recover(&mut self, scope: Scope) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        settle(&tx, scope)?;
+        let n = tx.execute(
             &format!(
                 "UPDATE items SET state = ?1, last_error = ?2 WHERE state IN {} AND {}",
                 sql_sources(Event::Interrupted),
@@ -64,6 +80,7 @@ impl Outbox {
             ),
             params![target(Event::Interrupted).as_str(), INTERRUPTED],
         )?;
+        tx.commit()?;
         Ok(n as u64)
     }
 
@@ -169,61 +186,106 @@ impl Outbox {
         Ok(claimed)
     }
 
-    /// Records how an attempt on a *sending* item ended: `event` is
-    /// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`;
-    /// `next_try` when to try again. One statement: one commit.
-    pub fn record(
-        &self,
-        id: i64,
-        event: Event,
-        error: Option<&str>,
-        next_try: Option<DateTime<Utc>>,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        record(&self.conn, id, event, error, next_try, now)
+    /// Records how an attempt on a *sending* item ended, durably (one
+    /// small commit): the item keeps *sending* until `settle` moves the
+    /// outcome onto it.
+    pub fn record(&self, outcome: &Recorded, now: DateTime<Utc>) -> Result<()> {
+        let Recorded {
+            id,
+            event,
+            ref error,
+            next_try,
+        } = *outcome;
+        let is_outcome = matches!(
+            event,
+            Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
+        );
+        let from = sources(event);
+        let added = match (is_outcome, from.as_slice()) {
+            (true, [from]) => self.conn.prepare_cached(RECORD)?.execute(params![
+                id,
+                target(event).as_str(),
+                error,
+                next_try.map(|t| t.to_rfc3339()),
+                now.to_rfc3339(),
+                from.as_str()
+            ])?,
+            _ => 0,
+        };
+        if added == 1 {
+            return Ok(());
+        }
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Err(OutboxError::Illegal {
+            id,
+            event,
+            found: found.unwrap_or_else(|| "no such item".into()),
+        })
+    }
+
+    /// Moves the recorded outcomes of `scope`'s items onto them, in one
+    /// transaction. Returns how many.
+    pub fn settle(&mut self, scope: Scope) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let n = settle(&tx, scope)?;
+        tx.commit()?;
+        Ok(n)
     }
 }
 
-fn record(
-    conn: &rusqlite::Connection,
-    id: i64,
-    event: Event,
-    error: Option<&str>,
-    next_try: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let outcome = matches!(
-        event,
-        Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
-    );
-    let changed = if outcome {
-        let to = target(event);
-        conn.prepare_cached(&format!(
-            "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
-             sent_at = CASE WHEN ?2 = ?6 THEN ?5 ELSE sent_at END
-             WHERE id = ?1 AND state IN {}",
-            sql_sources(event)
-        ))?
-        .execute(params![
-            id,
-            to.as_str(),
-            error,
-            next_try.map(|t| t.to_rfc3339()),
-            now.to_rfc3339(),
-            State::Sent.as_str()
-        ])?
-    } else {
-        0
+/// An outcome, kept until settled: only for an item still in its event's
+/// one source state (`sending`), bound as ?6.
+const RECORD: &str = "INSERT INTO outcomes (item_id, state, last_error, next_try_at, at)
+     SELECT id, ?2, ?3, ?4, ?5 FROM items WHERE id = ?1 AND state = ?6";
+
+fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
+    // outcomes first (CROSS JOIN keeps that order): it is small, items is
+    // not, and each outcome finds its item by id.
+    let rows: Vec<(i64, String, Option<String>, Option<String>, String)> = {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT o.item_id, o.state, o.last_error, o.next_try_at, o.at
+             FROM outcomes AS o CROSS JOIN items AS i ON i.id = o.item_id WHERE i.{}",
+            scope_sql(scope)
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
     };
-    if changed == 1 {
-        return Ok(());
+    let mut apply = conn.prepare_cached(
+        "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
+         sent_at = CASE WHEN ?2 = ?6 THEN ?5 ELSE sent_at END
+         WHERE id = ?1 AND state = ?7",
+    )?;
+    let mut forget = conn.prepare_cached("DELETE FROM outcomes WHERE item_id = ?1")?;
+    let mut n = 0;
+    for (id, state, error, next_try, at) in rows {
+        let state = parse_state(id, &state)?;
+        // Only an outcome's state, and only onto an item still sending.
+        let legal = [
+            Event::Accepted,
+            Event::Deferred,
+            Event::Uncertain,
+            Event::Refused,
+            Event::Expired,
+        ]
+        .into_iter()
+        .any(|e| next(State::Sending, e) == Some(state));
+        if legal {
+            n += apply.execute(params![
+                id,
+                state.as_str(),
+                error,
+                next_try,
+                at,
+                State::Sent.as_str(),
+                State::Sending.as_str()
+            ])? as u64;
+        }
+        forget.execute([id])?;
     }
-    let found: Option<String> = conn
-        .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?;
-    Err(OutboxError::Illegal {
-        id,
-        event,
-        found: found.unwrap_or_else(|| "no such item".into()),
-    })
+    Ok(n)
 }

@@ -3,7 +3,7 @@
 //! the mail server, and the only code that writes it.
 //!
 //! Its tables are `items` (one rendered message each, with its state),
-//! `expiry_warned`, `held_nights` and `pending_nights`. Every write to them
+//! `expiry_warned`, `held_nights`, `pending_nights` and `outcomes`. Every write to them
 //! is an operation here: queue a night (`Outbox::begin_night`, one
 //! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
@@ -24,7 +24,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use schemas::date::compact;
 
 pub use self::admin::{Listed, RetryWhich, Shown};
-pub use self::delivery::{Claimed, Item, Outcome};
+pub use self::delivery::{Claimed, Item, Outcome, Recorded};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
 pub use crate::kind::{Kind, Scope};
 
