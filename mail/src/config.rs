@@ -293,6 +293,25 @@ mod tests {
         );
     }
 
+    /// RFC 5321 §4.5.3.2: the 220 greeting, MAIL and RCPT 5 minutes, DATA
+    /// 2 minutes, a data block 3 and the reply to the final "." 10 minutes.
+    /// A relay slower than 30 s got each message twice and then failed.
+    #[test]
+    fn smtp_timeouts_default_to_rfc_5321s() {
+        let d = toml::Value::try_from(MailConfig::default()).unwrap();
+        for (key, seconds) in [
+            ("smtp_command_timeout_seconds", 300),
+            ("smtp_data_timeout_seconds", 120),
+            ("smtp_data_end_timeout_seconds", 600),
+        ] {
+            assert_eq!(
+                d.get(key).and_then(|v| v.as_integer()),
+                Some(seconds),
+                "{key}"
+            );
+        }
+    }
+
     #[test]
     fn the_example_file_documents_every_key_with_its_default() {
         let text = include_str!("../../cpor.example.toml");

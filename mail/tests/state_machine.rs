@@ -308,10 +308,8 @@ impl World {
                     Outcome::Permanent(_) => (State::Failed, Event::Refused),
                     Outcome::Transient(_) if past_deadline => (State::Failed, Event::Expired),
                     Outcome::Transient(_) => (State::Retrying, Event::Deferred),
-                    // An unknown outcome is tried once more, whatever the deadline.
-                    Outcome::Unknown(_) if item.state == State::Unknown => {
-                        (State::Failed, Event::Expired)
-                    }
+                    // Tried again until the deadline, like a temporary failure.
+                    Outcome::Unknown(_) if past_deadline => (State::Failed, Event::Expired),
                     Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),
                 };
                 assert_eq!(m.state, State::Sending, "recorded, not settled");

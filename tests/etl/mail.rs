@@ -913,3 +913,87 @@ fn send_killed_after_recording_an_outcome_sends_that_message_never_again() {
     assert_eq!(state_of(&env, &smtp, "a@"), "sent");
     assert_eq!(smtp.accepted_for("a@example.com").len(), 1);
 }
+
+#[test]
+fn a_message_whose_relay_timed_out_twice_is_delivered_not_failed() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // Twice the answer to the data comes after the (2 s) timeout, then in
+    // time: the outcome is unknown twice, then sent.
+    let (n1, _) = scenario(&["slowtwice4@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slowtwice4@"), "unknown");
+    send(&env, &smtp);
+    assert_eq!(
+        state_of(&env, &smtp, "slowtwice4@"),
+        "unknown",
+        "an unknown outcome is retried until the retry deadline, like a temporary failure"
+    );
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slowtwice4@"), "sent");
+}
+
+#[test]
+fn a_relay_that_dropped_the_connection_in_data_twice_delivers_once_it_recovers() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["dropdata2@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata2@"), "unknown");
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata2@"), "sent");
+    let copies = smtp.accepted_for("dropdata2@example.com");
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].contains("/activate?token="), "a complete message");
+}
+
+#[test]
+fn the_send_summary_names_every_state() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[
+        "ok@example.com",
+        "tempfail1@example.com",
+        "reject@example.com",
+    ]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = send(&env, &smtp);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("outbox now:"))
+        .unwrap_or_else(|| panic!("no `outbox now:` line:\n{}", run.stdout));
+    for (state, n) in [
+        ("queued", 0),
+        ("held", 0),
+        ("sending", 0),
+        ("sent", 1),
+        ("retrying", 1),
+        ("failed", 1),
+        ("unknown", 0),
+        ("suppressed", 0),
+    ] {
+        assert!(line.contains(&format!("{n} {state}")), "{state}: {line}");
+    }
+    let report = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("send-")
+        })
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let states = report["summary"]["states"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no summary.states: {report}"));
+    assert_eq!(states.len(), 8, "{states:?}");
+    assert_eq!(states["sent"], 1);
+    assert_eq!(states["retrying"], 1);
+    assert_eq!(states["failed"], 1);
+}
