@@ -3,7 +3,7 @@
 //! An item is marked *sending* (committed) before its SMTP transaction
 //! starts and *sent* only after the server accepted it; a run that dies in
 //! between leaves *sending*, which the next run turns into *unknown* and
-//! retries once with the same Message-ID. So nothing is lost, and a
+//! retries with the same Message-ID. So nothing is lost, and a
 //! duplicate appears only if the server had accepted the message before the
 //! crash. Items are claimed in batches (one commit). Each outcome is
 //! committed before the connection that delivered it takes its next message,
@@ -16,8 +16,10 @@
 //! Outcomes: accepted → sent. A 4xx reply or no connection → retrying, after
 //! an exponential backoff with jitter, until `retry_hours` after the first
 //! attempt → failed. A 5xx reply → failed, and the address is flagged: later
-//! mail to it is suppressed until a clerk grants it a case again. A timeout
-//! after the data was sent → unknown, retried once.
+//! mail to it is suppressed until a clerk grants it a case again. No answer
+//! after the data was sent (a timeout, a dropped connection) → unknown,
+//! retried like a temporary failure, same Message-ID, until the deadline.
+//! The timeouts are RFC 5321 §4.5.3.2's (`config::Timeouts`).
 //!
 //! A run is plan → deliver → write: `plan_claim` (send or suppress) and
 //! `decide` (what an outcome makes of the item) are pure; the transports
@@ -42,7 +44,7 @@ use serde::Serialize;
 use schemas::date::taipei;
 use store::secret::random_bytes;
 
-use crate::config::{MailSettings, Relay, Security};
+use crate::config::{MailSettings, Relay, Security, Timeouts};
 use crate::outbox::{Event, Outbox, OutboxError, Recorded, State};
 
 pub use crate::kind::Scope;
@@ -112,9 +114,28 @@ pub struct Smtp {
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
-    timeout: StdDuration,
+    timeouts: Timeouts,
     from: Address,
     conn: Option<SmtpConnection>,
+    /// The timeout the connection has now (set only when it changes).
+    conn_timeout: StdDuration,
+}
+
+/// Why an attempt failed: the relay's answer (or its silence), and whether
+/// the message data had been sent; or the socket refused a timeout.
+enum Failure {
+    Smtp {
+        in_data: bool,
+        error: lettre::transport::smtp::Error,
+    },
+    Socket(std::io::Error),
+}
+
+fn before_data(error: lettre::transport::smtp::Error) -> Failure {
+    Failure::Smtp {
+        in_data: false,
+        error,
+    }
 }
 
 impl Smtp {
@@ -127,9 +148,10 @@ impl Smtp {
                 .login
                 .as_ref()
                 .map(|(user, password)| Credentials::new(user.clone(), password.clone())),
-            timeout: relay.timeout,
+            timeouts: relay.timeouts,
             from: from.email.clone(),
             conn: None,
+            conn_timeout: relay.timeouts.command,
         }
     }
 
@@ -139,7 +161,7 @@ impl Smtp {
         let wrapped = (self.security == Security::Tls).then_some(&tls);
         let mut conn = SmtpConnection::connect(
             (self.host.as_str(), self.port),
-            Some(self.timeout),
+            Some(self.timeouts.command),
             &hello,
             wrapped,
             None,
@@ -153,29 +175,48 @@ impl Smtp {
         Ok(conn)
     }
 
-    fn attempt(&mut self, item: &Item) -> Result<(), (bool, lettre::transport::smtp::Error)> {
-        if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
-            self.conn = Some(self.connect().map_err(|e| (false, e))?);
+    /// Gives the connection timeout `t` for what follows.
+    fn timeout(&mut self, t: StdDuration) -> Result<(), Failure> {
+        if self.conn_timeout != t {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.set_timeout(Some(t)).map_err(Failure::Socket)?;
+            }
+            self.conn_timeout = t;
         }
-        let conn = self.conn.as_mut().expect("connected");
+        Ok(())
+    }
+
+    fn attempt(&mut self, item: &Item) -> Result<(), Failure> {
+        let t = self.timeouts;
+        if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
+            self.conn = Some(self.connect().map_err(before_data)?);
+            self.conn_timeout = t.command;
+        }
+        self.timeout(t.command)?;
         let to: Address = item
             .email
             .parse()
             .expect("addresses are checked when queued");
+        let conn = self.conn.as_mut().expect("connected");
         conn.command(Mail::new(Some(self.from.clone()), vec![]))
-            .map_err(|e| (false, e))?;
-        conn.command(Rcpt::new(to, vec![]))
-            .map_err(|e| (false, e))?;
-        conn.command(Data).map_err(|e| (false, e))?;
+            .map_err(before_data)?;
+        conn.command(Rcpt::new(to, vec![])).map_err(before_data)?;
+        self.timeout(t.data)?;
+        let conn = self.conn.as_mut().expect("connected");
+        conn.command(Data).map_err(before_data)?;
+        self.timeout(t.data_end)?;
+        let conn = self.conn.as_mut().expect("connected");
         // From here on the server may have the message. It goes out in one
         // write with its terminator: lettre's `message` writes the
         // terminator separately, and that small second write waits for the
         // server's delayed ACK (Nagle), about 40 ms a message.
+        let in_data = |error| Failure::Smtp {
+            in_data: true,
+            error,
+        };
         match std::str::from_utf8(&item.message) {
-            Ok(text) => conn
-                .command(DataBody(dot_stuffed(text)))
-                .map_err(|e| (true, e))?,
-            Err(_) => conn.message(&item.message).map_err(|e| (true, e))?,
+            Ok(text) => conn.command(DataBody(dot_stuffed(text))).map_err(in_data)?,
+            Err(_) => conn.message(&item.message).map_err(in_data)?,
         };
         Ok(())
     }
@@ -213,11 +254,15 @@ impl Transport for Smtp {
                 store::failpoint::pause("send-after-accept");
                 Outcome::Sent
             }
-            Err((in_data, e)) => {
+            Err(failure) => {
                 // Start clean for the next message.
                 if let Some(mut c) = self.conn.take() {
                     c.abort();
                 }
+                let (in_data, e) = match failure {
+                    Failure::Smtp { in_data, error } => (in_data, error),
+                    Failure::Socket(e) => return Outcome::Transient(format!("socket: {e}")),
+                };
                 let what = e.to_string();
                 if e.is_permanent() {
                     Outcome::Permanent(what)
@@ -258,6 +303,30 @@ pub struct SendSummary {
     pub outside_window: bool,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
+    /// After the run: how many of the sender's items are in each state,
+    /// every state named.
+    pub states: BTreeMap<String, u64>,
+}
+
+impl SendSummary {
+    /// `0 queued, 2 held, …, 0 suppressed`: every state, in the order of
+    /// the state machine.
+    pub fn states_line(&self) -> String {
+        State::ALL
+            .iter()
+            .map(|s| format!("{} {s}", self.states.get(s.as_str()).unwrap_or(&0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    fn count_states(&mut self, outbox: &Outbox, scope: Scope) -> Result<(), OutboxError> {
+        self.states = outbox
+            .counts(scope)?
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_string(), n))
+            .collect();
+        Ok(())
+    }
 }
 
 /// Delivers every due nightly item once. `now_flag`: ignore the send window
@@ -329,15 +398,19 @@ pub fn decide(
             next_try: None,
             flag: Some(e),
         },
-        Outcome::Unknown(e) if item.state == State::Unknown => plain(
+        Outcome::Unknown(e) if now - item.first_try_at >= cfg.retry_for => plain(
             Event::Expired,
-            Some(format!("outcome unknown twice: {e}")),
+            Some(format!(
+                "gave up after {} attempts over {} hours; the last outcome unknown: {e}",
+                item.attempts,
+                cfg.retry_for.num_hours()
+            )),
             None,
         ),
         Outcome::Unknown(e) => plain(
             Event::Uncertain,
             Some(e),
-            Some(backoff(cfg, 1, now, jitter)),
+            Some(backoff(cfg, item.attempts, now, jitter)),
         ),
     }
 }
@@ -376,11 +449,13 @@ pub fn send_scope(
         && !cfg.window.contains(now.with_timezone(&taipei()).time())
     {
         summary.outside_window = true;
+        summary.count_states(&outbox, scope)?;
         return Ok(summary);
     }
     let due = outbox.due(scope, now, now_flag)?;
     summary.due = due.len() as u64;
     if due.is_empty() {
+        summary.count_states(&outbox, scope)?;
         return Ok(summary);
     }
 
@@ -416,7 +491,9 @@ pub fn send_scope(
         })?;
         lock(&run.outbox).settle(scope)?;
     }
-    Ok(run.summary.into_inner().expect("summary"))
+    let mut summary = run.summary.into_inner().expect("summary");
+    summary.count_states(&run.outbox.into_inner().expect("outbox"), scope)?;
+    Ok(summary)
 }
 
 /// A run's shared state: the outbox, where each outcome is committed before

@@ -54,7 +54,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     let summary = send::send(&config.data_dir, &config.mail, now_flag, now)?;
     if summary.recovered > 0 {
         println!(
-            "{} items a crash left while sending are retried once, same Message-ID",
+            "{} items a crash left while sending are retried, same Message-ID",
             summary.recovered
         );
     }
@@ -76,6 +76,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
+    println!("  outbox now: {}", summary.states_line());
     for (email, reason) in &summary.flagged {
         println!("  flagged {email}: {reason}");
     }
