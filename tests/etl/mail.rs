@@ -997,3 +997,31 @@ fn the_send_summary_names_every_state() {
     assert_eq!(states["retrying"], 1);
     assert_eq!(states["failed"], 1);
 }
+
+#[test]
+fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // `cpor-etl send | head -0`: the reader is gone before the first line.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .args(["send", "--now"])
+        .stdout(writer);
+    let run: Run = cmd.output().unwrap().into();
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(smtp.accepted().len(), 2, "the mail went out all the same");
+    assert!(
+        fs::read_dir(env.data().join("reports")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("send-")),
+        "and the report was written"
+    );
+}
