@@ -4,6 +4,15 @@
 use anyhow::Result;
 use serde::Serialize;
 
+/// A line of output. A closed stdout (`cpor-etl send | head`) is not an
+/// error: the mail is sent and the report written all the same.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 use crate::config::Config;
 use crate::import::exit;
 use mail::send;
@@ -43,7 +52,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     if let Ok(_import) = store.lock() {
         for night in catch_up(&store, &config.mail, chrono::Utc::now())? {
             if let Finished::Queued(m) = night.outcome {
-                println!(
+                say!(
                     "queued the mail of an interrupted import: {} items",
                     m.activation + m.approval + m.digest + m.expiry
                 );
@@ -53,13 +62,13 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     let now = chrono::Utc::now();
     let summary = send::send(&config.data_dir, &config.mail, now_flag, now)?;
     if summary.recovered > 0 {
-        println!(
+        say!(
             "{} items a crash left while sending are retried, same Message-ID",
             summary.recovered
         );
     }
     if summary.outside_window {
-        println!(
+        say!(
             "outside the send window ({} Asia/Taipei); nothing sent (use --now to send anyway)",
             config.mail.window
         );
@@ -72,13 +81,13 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         ),
         Some(relay) => format!("to {}:{}", relay.host, relay.port),
     };
-    println!(
+    say!(
         "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
-    println!("  outbox now: {}", summary.states_line());
+    say!("  outbox now: {}", summary.states_line());
     for (email, reason) in &summary.flagged {
-        println!("  flagged {email}: {reason}");
+        say!("  flagged {email}: {reason}");
     }
 
     let accounts = store::accounts::open(&config.data_dir)?;
@@ -101,7 +110,7 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         .reports_dir()
         .join(format!("send-{}.json", now.format("%Y%m%dT%H%M%SZ")));
     Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
-    println!("  report: {}", path.display());
+    say!("  report: {}", path.display());
     Ok(0)
 }
 
