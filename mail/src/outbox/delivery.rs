@@ -241,10 +241,13 @@ impl Outbox {
 const RECORD: &str = "INSERT INTO outcomes (item_id, state, last_error, next_try_at, at)
      SELECT id, ?2, ?3, ?4, ?5 FROM items WHERE id = ?1 AND state = ?6";
 
+/// A recorded outcome: item id, state, last error, next try, when.
+type OutcomeRow = (i64, String, Option<String>, Option<String>, String);
+
 fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
     // outcomes first (CROSS JOIN keeps that order): it is small, items is
     // not, and each outcome finds its item by id.
-    let rows: Vec<(i64, String, Option<String>, Option<String>, String)> = {
+    let rows: Vec<OutcomeRow> = {
         let mut stmt = conn.prepare_cached(&format!(
             "SELECT o.item_id, o.state, o.last_error, o.next_try_at, o.at
              FROM outcomes AS o CROSS JOIN items AS i ON i.id = o.item_id WHERE i.{}",
