@@ -632,6 +632,80 @@ pub fn flagged_addresses(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn item(state: State, attempts: i64, first_try_at: DateTime<Utc>) -> Item {
+        Item {
+            id: 1,
+            night: "20261123".into(),
+            email: "a@example.com".into(),
+            kind: crate::Kind::Digest,
+            state,
+            message_id: "<x@y>".into(),
+            message: Vec::new(),
+            attempts,
+            first_try_at,
+        }
+    }
+
+    proptest! {
+        /// What an outcome makes of an item: sent only when accepted; a 5xx
+        /// fails and flags; a temporary or unknown outcome is tried again
+        /// after base × 2^(attempts−1) (at most 6 h) ± 20%, until the
+        /// deadline, then fails; every decision is a transition from
+        /// sending in the table.
+        #[test]
+        fn decide_follows_the_retry_policy(
+            outcome in 0u8..4,
+            attempts in 1i64..40,
+            hours_since_first in 0i64..100,
+            jitter in 0.0f64..=1.0,
+            was_unknown in any::<bool>(),
+        ) {
+            let cfg = MailSettings::default();
+            let now = DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z").unwrap().with_timezone(&Utc);
+            let first = now - Duration::hours(hours_since_first);
+            let state = if was_unknown { State::Unknown } else { State::Retrying };
+            let outcome = match outcome {
+                0 => Outcome::Sent,
+                1 => Outcome::Transient("451".into()),
+                2 => Outcome::Permanent("550".into()),
+                _ => Outcome::Unknown("timed out".into()),
+            };
+            let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
+            prop_assert!(crate::outbox::next(State::Sending, d.event).is_some());
+            let past = now - first >= cfg.retry_for;
+            match outcome {
+                Outcome::Sent => prop_assert_eq!(
+                    (d.event, d.error, d.next_try, d.flag),
+                    (Event::Accepted, None, None, None)
+                ),
+                Outcome::Permanent(_) => {
+                    prop_assert_eq!(d.event, Event::Refused);
+                    prop_assert!(d.flag.is_some() && d.next_try.is_none());
+                }
+                Outcome::Transient(_) | Outcome::Unknown(_) if past => {
+                    prop_assert_eq!(d.event, Event::Expired);
+                    prop_assert!(d.next_try.is_none() && d.flag.is_none());
+                    prop_assert!(d.error.unwrap().starts_with("gave up after"));
+                }
+                Outcome::Transient(_) | Outcome::Unknown(_) => {
+                    let want = if matches!(outcome, Outcome::Transient(_)) {
+                        Event::Deferred
+                    } else {
+                        Event::Uncertain
+                    };
+                    prop_assert_eq!(d.event, want);
+                    let base = cfg.retry_base.as_secs_f64()
+                        * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+                    let wait = (d.next_try.unwrap() - now).num_milliseconds() as f64 / 1000.0;
+                    let capped = base.min(6.0 * 3600.0);
+                    prop_assert!(wait >= capped * 0.8 - 0.001 && wait <= capped * 1.2 + 0.001, "{}", wait);
+                    prop_assert!(d.flag.is_none());
+                }
+            }
+        }
+    }
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_and_terminates() {
