@@ -53,6 +53,8 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
 pub const OUTBOX_MIGRATIONS: &[&str] = &[
     include_str!("../outbox/0001_init.sql"),
     include_str!("../outbox/0002_web_mail.sql"),
+    include_str!("../outbox/0003_pending_nights.sql"),
+    include_str!("../outbox/0004_outcomes.sql"),
 ];
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
