@@ -297,14 +297,7 @@ impl Text {
     }
 
     fn starts_with(&self, i: usize, word: &str) -> bool {
-        let mut j = i;
-        for w in word.chars() {
-            if self.at(j) != Some(w) {
-                return false;
-            }
-            j += 1;
-        }
-        true
+        (i..).zip(word.chars()).all(|(j, w)| self.at(j) == Some(w))
     }
 
     fn find(&self, word: &str, from: usize) -> Option<usize> {

@@ -136,7 +136,7 @@ impl Hearing {
             at: day
                 .and_hms_opt(9 + rng.below(7) as u32, *rng.pick(&[0u32, 30, 40]), 0)
                 .expect("office hours"),
-            room: *rng.pick(ROOMS),
+            room: rng.choose(ROOMS),
             kind: *rng.pick(KINDS),
         }
     }
@@ -149,7 +149,7 @@ impl Hearing {
             room: if rng.chance(0.8) {
                 self.room
             } else {
-                *rng.pick(ROOMS)
+                rng.choose(ROOMS)
             },
             kind: self.kind,
         }
