@@ -222,6 +222,11 @@ TPD_PROGRESS = [
     # {udc:8E40} is 峯, {udc:C6A1} is 喆, both via EUDC.csv.
     (BOTH, L + ("4", "115/07/07", "函查：函詢證人陳{udc:8E40}與吳{udc:C6A1}之送達地址", "115/07/07 10:00:00", "N")),
     (BOTH, L + ("5", "115/10/20", "115/12/03 10:30第十二法庭言詞辯論", "115/10/20 10:00:00", "N")),
+    # Hearings 7 days and 1 day after night 2 on a case lawyer.chen follows
+    # (reminders). Entry 7 moves entry 5's 言詞辯論 from 115/12/03 to
+    # 115/12/01: one hearing, one UID, SEQUENCE 1.
+    (BOTH, L + ("7", "115/11/20", "115/12/01 10:30第十二法庭言詞辯論（改期）", "115/11/20 16:00:00", "N")),
+    (BOTH, L + ("8", "115/11/21", "115/11/25 14:00第十二法庭勘驗", "115/11/21 09:00:00", "N")),
     # Night 2: a late posting with an old 登載日期: ranks below the latest three.
     (N2, L + ("6", "115/04/01", "補登：收被告民事答辯狀", "115/11/24 10:00:00", "N")),
     # Night 1, BAD: 115/02/30 does not exist.
@@ -303,6 +308,9 @@ PCD_PROGRESS = [
     # Quoted: a comma and a CRLF inside.
     (BOTH, P3 + ("3", "115/10/21", "115/12/01 09:30第三法庭言詞辯論\r\n應到：原告, 被告",
                  "115/10/21 10:00:00", "N")),
+    # A mediation scheduled, then cancelled (its hearing: cancelled, SEQUENCE 1).
+    (BOTH, P3 + ("4", "115/11/02", "115/11/27 14:00第三法庭調解", "115/11/02 10:00:00", "N")),
+    (BOTH, P3 + ("5", "115/11/16", "115/11/27 14:00調解庭期取消", "115/11/16 10:00:00", "N")),
 ]
 
 PCD_APPLICANT = [

@@ -4,8 +4,9 @@
 //! The case file is read first, because every other file's rows must name a
 //! case it lists. Progress rows are collapsed to their standing versions,
 //! grants to each (case, address) pair's last row, and the scope rules decide
-//! which cases keep entries, grants and prosecutors. Each step is a function
-//! below, in the order `import_court` calls them.
+//! which cases keep entries, grants, prosecutors and hearings (read from all
+//! of a case's existing entries, `hearings`). Each step is a function below,
+//! in the order `import_court` calls them.
 
 use std::collections::BTreeMap;
 
@@ -14,11 +15,12 @@ use rustc_hash::FxHashMap;
 use serde::Serialize;
 
 use crate::decode::Decoder;
+use crate::hearings;
 use crate::kinds::progress::Version;
 use crate::kinds::scan::{DataFile, FileError, FileScan, ParScan, Record, Resolve, ScanStats};
 use crate::kinds::{applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, Reject};
 use crate::model::{CaseData, CourtData, EntryData, GrantData};
-use crate::rules::{collapse_versions, latest_three, scope, Scope};
+use crate::rules::{collapse_versions, existing_newest_first, scope, Scope};
 
 /// Counts the report gives for an imported court.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -37,6 +39,10 @@ pub struct CourtStats {
     pub cases_out_of_scope_court: u64,
     pub cases_out_of_scope_category: u64,
     pub entries_kept: u64,
+    /// Hearings the queryable cases' entries schedule (rows of the
+    /// `hearings` table), and how many of them the rules were unsure about.
+    pub hearings: u64,
+    pub hearings_uncertain: u64,
     pub grants_active: u64,
     pub grants_revoked: u64,
     pub prosecutor_assignments: u64,
@@ -395,9 +401,13 @@ impl ProgressRows {
         EntryData {
             seq: v.seq,
             posted: v.posted,
-            text: v.text.get(&self.arenas[chunk as usize]).to_string(),
+            text: self.text(chunk, v).to_string(),
             modified: v.modified,
         }
+    }
+
+    fn text(&self, chunk: u32, v: Version) -> &str {
+        v.text.get(&self.arenas[chunk as usize])
     }
 }
 
@@ -441,8 +451,8 @@ fn assignments(chunks: Vec<(Vec<(u32, String)>, ())>, cases: usize) -> Vec<Vec<S
 }
 
 /// The court's cases in key order, each with what the scope rules let it
-/// keep: a queryable case its latest three entries, grants and
-/// prosecutors; a case past the cutoff nothing but its key and status; a
+/// keep: a queryable case its latest three entries, grants, prosecutors
+/// and hearings; a case past the cutoff nothing but its key and status; a
 /// case out of scope is left out.
 fn assemble(
     court: &Context<'_>,
@@ -471,6 +481,7 @@ fn assemble(
             entries: Vec::new(),
             grants: Vec::new(),
             prosecutors: Vec::new(),
+            hearings: Vec::new(),
         };
         match scope(
             court.code,
@@ -493,7 +504,23 @@ fn assemble(
             }
             Scope::Queryable => {
                 stats.cases_queryable += 1;
-                latest_three(&mut standing, |(_, v)| v);
+                existing_newest_first(&mut standing, |(_, v)| v);
+                data.hearings = hearings::extract(
+                    court.code,
+                    key,
+                    standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
+                        seq: v.seq,
+                        posted: v.posted,
+                        text: progress.text(chunk, v),
+                    }),
+                );
+                stats.hearings += data.hearings.len() as u64;
+                stats.hearings_uncertain += data
+                    .hearings
+                    .iter()
+                    .filter(|h| h.state == schemas::hearing::State::Uncertain)
+                    .count() as u64;
+                standing.truncate(3);
                 data.entries = standing
                     .iter()
                     .map(|&(chunk, v)| progress.entry(chunk, v))

@@ -29,6 +29,7 @@ use crate::rules::within_cutoff;
 use crate::snapshot::read::Snapshot;
 use crate::snapshot::write::{Builder, Counts};
 use crate::ui::Ui;
+use mail::MailSettings;
 use schemas::date::{compact, roc};
 use store::failpoint::pause;
 use store::layout::{Lock, SnapshotFile, Store};
@@ -150,6 +151,7 @@ pub fn run(
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
     let report_path = store.reports_dir().join(format!("{}.json", compact(date)));
+    finish_earlier_mail(&store, config, &mut report);
 
     let (plan, decoder) = match plan_batch(&opts.batch_dir, &mut report) {
         Err(ImportError::Batch(e)) => {
@@ -208,12 +210,12 @@ pub fn run(
 
     let counts = build(builder, &temp, &pool, threads, &mut clock)?;
     pause("before-publish");
-    let published = publish(&store, live.as_ref(), &temp, date)?;
+    let published = publish(&store, &config.mail, live.as_ref(), &temp, date)?;
     clock.lap("publish");
     pause("after-publish");
     let queued = if config.mail.enabled {
         crate::notify::notify(
-            &config.data_dir,
+            &store,
             &config.mail,
             live.as_ref(),
             &published,
@@ -226,10 +228,7 @@ pub fn run(
         })
     };
     match queued {
-        Ok(mail) => {
-            crate::notify::clear_pending(&store).map_err(|e| internal("notify.pending")(&e))?;
-            report.mail = Some(mail);
-        }
+        Ok(mail) => report.mail = Some(mail),
         Err(e) => {
             report.mail_error = Some(format!(
                 "snapshot {} is published, but its mail was not queued: {e}; the next import or send finishes it",
@@ -719,8 +718,43 @@ fn build(
 
 /// Names the new snapshot, notes that its mail is still to be queued
 /// (`notify.pending`, for a run killed before it is), and publishes it.
+/// The mail of nights an earlier run published but did not queue (it died,
+/// or its queueing failed) is queued first, before anything else: exactly
+/// what that run would have queued. A night that cannot be queued stays
+/// pending, loudly, and does not stop tonight's import.
+fn finish_earlier_mail(store: &Store, config: &Config, report: &mut Report) {
+    match crate::notify::catch_up(store, &config.mail, chrono::Utc::now()) {
+        Ok(nights) => {
+            for n in nights {
+                match n.outcome {
+                    crate::notify::Finished::Queued(m) => report.warnings.push(format!(
+                        "queued the mail of snapshot {}, left by an earlier run: {} items",
+                        n.night.to,
+                        m.activation + m.approval + m.digest + m.expiry
+                    )),
+                    crate::notify::Finished::Failed(why) => report.warnings.push(format!(
+                        "the mail of snapshot {} is still not queued: {why}",
+                        n.night.to
+                    )),
+                    crate::notify::Finished::Lost(why) => report.warnings.push(format!(
+                        "the mail of snapshot {} cannot be queued: {why}",
+                        n.night.to
+                    )),
+                    _ => {}
+                }
+            }
+        }
+        Err(e) => report.warnings.push(format!(
+            "the mail of earlier nights could not be checked: {e}"
+        )),
+    }
+}
+
+/// Records the night's mail as pending (durably: if the run dies from here
+/// on, the next import or send queues it), then publishes.
 fn publish(
     store: &Store,
+    mail: &MailSettings,
     live: Option<&SnapshotFile>,
     temp: &Path,
     date: NaiveDate,
@@ -728,16 +762,22 @@ fn publish(
     let next = store
         .next_file(date)
         .map_err(|e| internal("naming the snapshot")(&e))?;
-    crate::notify::write_pending(store, live, &next).map_err(|e| internal("notify.pending")(&e))?;
+    crate::notify::before_publish(store, mail, live, &next, chrono::Utc::now())
+        .map_err(|e| internal("pending mail")(&e))?;
     store
         .publish(temp, date)
         .map_err(|e| internal("publishing")(&e))
 }
 
-/// Removes snapshots beyond the newest `keep`.
+/// Removes snapshots beyond the newest `keep`, but never one that a
+/// night's mail still to be queued needs.
 fn retain(store: &Store, keep: usize) -> Result<(), ImportError> {
+    let needed: Vec<String> = crate::notify::snapshots_needed(store)
+        .map_err(|e| internal("pending mail")(&e))?
+        .into_iter()
+        .collect();
     for gone in store
-        .retain(keep, &[])
+        .retain(keep, &needed)
         .map_err(|e| internal("retention")(&e))?
     {
         tracing::info!("removed old snapshot {}", gone.name());

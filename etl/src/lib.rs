@@ -2,7 +2,8 @@
 //! snapshots, and the administrators' commands around it.
 //!
 //! Data flows one way: `batch` (manifest, files) → `kinds` (bytes to typed
-//! rows, through `decode`) → `court` (the contract's `rules`) → `import`
+//! rows, through `decode`) → `court` (the contract's `rules`, and the
+//! `hearings` the entries schedule) → `import`
 //! (carry-over, `snapshot::write`, `snapshot::store` publish) → `report`.
 
 pub mod batch;
@@ -10,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod court;
 pub mod decode;
+pub mod hearings;
 pub mod import;
 pub mod kinds;
 pub mod model;

@@ -96,6 +96,14 @@ enum Command {
         #[arg(long)]
         now: bool,
     },
+    /// Read delivery reports (bounces) from a Maildir: fail their items, flag their addresses
+    Bounces {
+        /// The Maildir the bounce address's mail is delivered to (reads new/, files them in cur/)
+        maildir: PathBuf,
+        /// Read cur/ again as well (after changing mail.bounce_address, say)
+        #[arg(long)]
+        all: bool,
+    },
     /// Inspect and manage the e-mail outbox
     Outbox {
         #[command(subcommand)]
@@ -126,6 +134,21 @@ enum OutboxCommand {
         id: Option<i64>,
         #[arg(long)]
         failed: bool,
+    },
+    /// List the nights whose mail is not queued yet (an import that died, a damaged snapshot)
+    Pending,
+    /// Queue a pending night's mail by comparing it with another kept snapshot
+    Rediff {
+        /// The night's snapshot, as `outbox pending` names it
+        snapshot: String,
+        /// The kept snapshot to compare with (news since it may repeat), or `none`: as a first load
+        #[arg(long)]
+        from: String,
+    },
+    /// Give a pending night up: its news is never mailed (say so to the courts)
+    Forget {
+        /// The night's snapshot, as `outbox pending` names it
+        snapshot: String,
     },
 }
 
@@ -245,7 +268,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 OutboxCommand::Retry { id, failed } => {
                     commands::outbox::Action::Retry { id, failed }
                 }
+                OutboxCommand::Pending => commands::outbox::Action::Pending,
+                OutboxCommand::Rediff { snapshot, from } => {
+                    commands::outbox::Action::Rediff { snapshot, from }
+                }
+                OutboxCommand::Forget { snapshot } => commands::outbox::Action::Forget { snapshot },
             },
         ),
+        Command::Bounces { maildir, all } => commands::bounces::run(&config, &maildir, all),
     }
 }

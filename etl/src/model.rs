@@ -4,6 +4,7 @@
 //! bodies are converted from these by hand, at their own boundaries.
 
 use chrono::{NaiveDate, NaiveDateTime};
+use schemas::hearing::State;
 
 use crate::kinds::CaseKey;
 
@@ -33,6 +34,9 @@ pub struct CaseData {
     pub grants: Vec<GrantData>,
     /// Sorted; empty unless queryable.
     pub prosecutors: Vec<String>,
+    /// Every hearing the case's existing entries schedule (`hearings`),
+    /// sorted by the entry's 序號; empty unless queryable.
+    pub hearings: Vec<HearingData>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,27 @@ pub struct EntryData {
     pub posted: NaiveDate,
     pub text: String,
     pub modified: NaiveDateTime,
+}
+
+/// A hearing an entry schedules, and what later entries did to it
+/// (`hearings`, docs/HEARINGS.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HearingData {
+    /// The entry that schedules it: 序號 and 登載日期.
+    pub seq: u32,
+    pub posted: NaiveDate,
+    /// The same for every date a hearing is moved to.
+    pub uid: String,
+    /// Changes the entries show, up to this row.
+    pub sequence: u32,
+    /// Asia/Taipei local time.
+    pub at: NaiveDateTime,
+    pub courtroom: Option<String>,
+    pub kind: String,
+    pub state: State,
+    /// The later entry (序號, 登載日期) that moved or cancelled it, or made
+    /// it uncertain.
+    pub by: Option<(u32, NaiveDate)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,5 +83,6 @@ impl CaseData {
         self.entries.clear();
         self.grants.clear();
         self.prosecutors.clear();
+        self.hearings.clear();
     }
 }

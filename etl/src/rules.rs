@@ -30,9 +30,16 @@ pub fn collapse_versions<T>(rows: &mut Vec<T>, version: impl Fn(&T) -> &Version)
 /// first. Withdrawn entries do not exist. `T` carries a version and whatever
 /// else the caller needs (where its text is).
 pub fn latest_three<T>(entries: &mut Vec<T>, version: impl Fn(&T) -> &Version) {
+    existing_newest_first(entries, version);
+    entries.truncate(3);
+}
+
+/// Every existing entry, newest first by (登載日期, 序號): the latest three
+/// are its first three, and the hearings are read from all of it, oldest
+/// first.
+pub fn existing_newest_first<T>(entries: &mut Vec<T>, version: impl Fn(&T) -> &Version) {
     entries.retain(|e| !version(e).withdrawn);
     entries.sort_unstable_by_key(|e| std::cmp::Reverse((version(e).posted, version(e).seq)));
-    entries.truncate(3);
 }
 
 /// Why a case is or is not queryable tonight.

@@ -18,6 +18,11 @@ pub struct MailConfig {
     pub enabled: bool,
     /// The sender, `Name <address>`.
     pub from: String,
+    /// Where delivery reports (bounces) go, e.g. `bounces@cpor.example.tw`:
+    /// each message's envelope sender becomes `bounces+<item>.<tag>@…`
+    /// (VERP), so `cpor-etl bounces` can tell which message bounced. Empty:
+    /// the envelope sender is `from`'s address.
+    pub bounce_address: String,
     /// Where the website is, for the links in mail.
     pub site_url: String,
     /// SMTP relay; empty: write each message as an .eml file under
@@ -28,6 +33,15 @@ pub struct MailConfig {
     pub smtp_security: String,
     pub smtp_user: String,
     pub smtp_password: String,
+    /// How long to wait for the greeting and for the reply to each command
+    /// up to RCPT (RFC 5321 §4.5.3.2: 5 minutes each)...
+    pub smtp_command_timeout_seconds: u64,
+    /// ...for the reply to DATA (2 minutes)...
+    pub smtp_data_timeout_seconds: u64,
+    /// ...and to send the message and get the reply to its final "."
+    /// (a data block 3 minutes, the reply 10).
+    pub smtp_data_end_timeout_seconds: u64,
+    /// When not 0, an upper limit on the three.
     pub smtp_timeout_seconds: u64,
     /// SMTP connections used at once.
     pub smtp_connections: u64,
@@ -54,13 +68,17 @@ impl Default for MailConfig {
         MailConfig {
             enabled: true,
             from: "案件進度查詢 <noreply@cpor.localhost>".into(),
+            bounce_address: String::new(),
             site_url: "http://localhost:8080".into(),
             smtp_host: String::new(),
             smtp_port: 25,
             smtp_security: "none".into(),
             smtp_user: String::new(),
             smtp_password: String::new(),
-            smtp_timeout_seconds: 30,
+            smtp_command_timeout_seconds: 300,
+            smtp_data_timeout_seconds: 120,
+            smtp_data_end_timeout_seconds: 600,
+            smtp_timeout_seconds: 0,
             smtp_connections: 4,
             window_start: "07:00".into(),
             window_end: "21:00".into(),
@@ -93,9 +111,22 @@ pub struct Relay {
     pub security: Security,
     /// User and password, when the relay needs a login.
     pub login: Option<(String, String)>,
-    pub timeout: StdDuration,
+    pub timeouts: Timeouts,
     /// Connections used at once.
     pub connections: usize,
+}
+
+/// How long to wait for the relay at each step of a transaction (RFC 5321
+/// §4.5.3.2, as lettre can set them: one timeout covers a write and the
+/// reply after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Connecting, the 220 greeting, EHLO, STARTTLS, AUTH, MAIL, RCPT.
+    pub command: StdDuration,
+    /// The 354 reply to DATA.
+    pub data: StdDuration,
+    /// Sending the message and the reply to its final ".".
+    pub data_end: StdDuration,
 }
 
 /// Mail goes out between these times of day, Asia/Taipei.
@@ -128,6 +159,8 @@ impl std::fmt::Display for Window {
 pub struct MailSettings {
     pub enabled: bool,
     pub from: Mailbox,
+    /// VERP bounces (`mail.bounce_address`), if set.
+    pub bounce_address: Option<lettre::Address>,
     /// The website's public address, without a trailing slash.
     pub site_url: String,
     /// `None`: .eml files under `<data>/mail/`.
@@ -192,7 +225,29 @@ impl MailSettings {
                 security,
                 login: (!c.smtp_user.is_empty())
                     .then(|| (c.smtp_user.clone(), c.smtp_password.clone())),
-                timeout: s.seconds("smtp_timeout_seconds", c.smtp_timeout_seconds, 1)?,
+                timeouts: {
+                    let cap = |t: StdDuration| match c.smtp_timeout_seconds {
+                        0 => t,
+                        n => t.min(StdDuration::from_secs(n)),
+                    };
+                    Timeouts {
+                        command: cap(s.seconds(
+                            "smtp_command_timeout_seconds",
+                            c.smtp_command_timeout_seconds,
+                            1,
+                        )?),
+                        data: cap(s.seconds(
+                            "smtp_data_timeout_seconds",
+                            c.smtp_data_timeout_seconds,
+                            1,
+                        )?),
+                        data_end: cap(s.seconds(
+                            "smtp_data_end_timeout_seconds",
+                            c.smtp_data_end_timeout_seconds,
+                            1,
+                        )?),
+                    }
+                },
                 connections: c.smtp_connections as usize,
             })
         };
@@ -207,9 +262,20 @@ impl MailSettings {
                 format!("must be later than window_start ({})", c.window_start),
             ));
         }
+        let bounce_address = match c.bounce_address.trim() {
+            "" => None,
+            b => Some(b.parse::<lettre::Address>().map_err(|e| {
+                s.invalid(
+                    "bounce_address",
+                    b,
+                    format!("not an address like bounces@cpor.example.tw ({e})"),
+                )
+            })?),
+        };
         Ok(MailSettings {
             enabled: c.enabled,
             from,
+            bounce_address,
             site_url,
             relay,
             window,
@@ -290,6 +356,58 @@ mod tests {
         assert_eq!(
             err,
             "mail.smtp_security = `ssl` (from file x.toml): one of none, starttls, tls"
+        );
+    }
+
+    /// RFC 5321 §4.5.3.2: the 220 greeting, MAIL and RCPT 5 minutes, DATA
+    /// 2 minutes, a data block 3 and the reply to the final "." 10 minutes.
+    /// A relay slower than 30 s got each message twice and then failed.
+    #[test]
+    fn smtp_timeouts_default_to_rfc_5321s() {
+        let d = toml::Value::try_from(MailConfig::default()).unwrap();
+        for (key, seconds) in [
+            ("smtp_command_timeout_seconds", 300),
+            ("smtp_data_timeout_seconds", 120),
+            ("smtp_data_end_timeout_seconds", 600),
+        ] {
+            assert_eq!(
+                d.get(key).and_then(|v| v.as_integer()),
+                Some(seconds),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_smtp_timeouts_are_typed_and_capped_by_smtp_timeout_seconds() {
+        let relay = |text: &str| {
+            let layers = Layers::from_parts(
+                Some((
+                    PathBuf::from("x.toml"),
+                    format!("[mail]\nsmtp_host = 'relay'\n{text}"),
+                )),
+                Box::new(|_| None),
+            )
+            .unwrap();
+            MailSettings::load(&layers).unwrap().relay.unwrap().timeouts
+        };
+        let min = |m: u64| StdDuration::from_secs(60 * m);
+        assert_eq!(
+            relay(""),
+            Timeouts {
+                command: min(5),
+                data: min(2),
+                data_end: min(10),
+            }
+        );
+        let capped = relay("smtp_timeout_seconds = 150");
+        assert_eq!(
+            (capped.command, capped.data, capped.data_end),
+            (
+                StdDuration::from_secs(150),
+                min(2),
+                StdDuration::from_secs(150)
+            )
         );
     }
 

@@ -1,7 +1,9 @@
-//! E-mail: what each kind of mail says and how it reads (`render`, the
-//! templates in `mail/templates/mail/`, the website's kinds in `web`), the
-//! durable outbox that holds every message from the moment it is queued
-//! (`outbox`), and its delivery over SMTP or as .eml files (`send`).
+//! E-mail: the kinds of mail (`kind`: nightly and website, each with its
+//! sender, subject and templates), how they read (`render`, the templates in
+//! `mail/templates/mail/`; the website's views in `web`), the durable outbox
+//! that holds every message from the moment it is queued and is the only
+//! code that writes it (`outbox`, with its state machine), and delivery over
+//! SMTP or as .eml files (`send`).
 //!
 //! This crate knows nothing of the courts' export format: the nightly import
 //! (`etl`) decides who gets which mail and hands it here; the website
@@ -9,9 +11,11 @@
 
 pub mod bounce;
 pub mod config;
+pub mod kind;
 pub mod outbox;
 pub mod render;
 pub mod send;
+pub mod verp;
 pub mod web;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
@@ -21,7 +25,7 @@ use sha2::{Digest, Sha256};
 use schemas::date::{compact, taipei};
 
 pub use config::MailSettings;
-pub use render::Kind;
+pub use kind::{Kind, Scope};
 
 /// The Message-ID of an outbox item: derived from its key, so a retry can
 /// be recognised; the address is hashed, not shown.

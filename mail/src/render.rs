@@ -1,6 +1,6 @@
 //! Rendering e-mail: view models, one text + HTML template pair per kind
-//! (askama, `etl/templates/mail/`, sharing a base with header and footer),
-//! and the RFC 5322 message around them (built by lettre; `encode` encodes
+//! (askama, `mail/templates/mail/`, sharing a base with header and footer;
+//! each `Kind` knows its pair), and the RFC 5322 message around them (built by lettre; `encode` encodes
 //! the bodies byte for byte as lettre would, in a fraction of the time).
 //!
 //! Everything people read is Traditional Chinese with ROC dates. The subject
@@ -9,7 +9,6 @@
 
 use std::time::SystemTime;
 
-use askama::Template;
 use lettre::address::Envelope;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
@@ -23,25 +22,7 @@ use schemas::CaseRef;
 
 use self::encode::body;
 
-/// The kinds of mail, as the outbox names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
-    Activation,
-    Approval,
-    Digest,
-    Expiry,
-}
-
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Activation => "activation",
-            Kind::Approval => "approval",
-            Kind::Digest => "digest",
-            Kind::Expiry => "expiry",
-        }
-    }
-}
+pub use crate::kind::Kind;
 
 /// An entry as mail shows it.
 #[derive(Debug, Clone)]
@@ -121,65 +102,25 @@ impl View {
     }
 }
 
-/// Declares template structs over a `View` (the nightly kinds here, the
-/// website's in `web`).
-macro_rules! templates {
-    ($($name:ident = $path:literal;)*) => {$(
-        #[derive(Template)]
-        #[template(path = $path)]
-        struct $name<'a>(&'a View);
-
-        impl std::ops::Deref for $name<'_> {
-            type Target = View;
-            fn deref(&self) -> &View {
-                self.0
-            }
-        }
-    )*};
-}
-pub(crate) use templates;
-
-templates! {
-    ActivationText = "mail/activation.txt";
-    ActivationHtml = "mail/activation.html";
-    ApprovalText = "mail/approval.txt";
-    ApprovalHtml = "mail/approval.html";
-    DigestText = "mail/digest.txt";
-    DigestHtml = "mail/digest.html";
-    ExpiryText = "mail/expiry.txt";
-    ExpiryHtml = "mail/expiry.html";
-}
-
 /// The subject: the case when there is one, else how many.
 pub fn subject(kind: Kind, cases: &[CaseView]) -> String {
-    let one = (cases.len() == 1).then(|| cases[0].title.as_str());
-    let n = cases.len();
-    match (kind, one) {
-        (Kind::Activation, Some(t)) => format!("【案件進度查詢】請啟用帳號：{t} 已核准查詢"),
-        (Kind::Activation, None) => format!("【案件進度查詢】請啟用帳號：{n} 件案件已核准查詢"),
-        (Kind::Approval, Some(t)) => format!("【案件進度查詢】已核准查詢：{t}"),
-        (Kind::Approval, None) => format!("【案件進度查詢】已核准查詢 {n} 件案件"),
-        (Kind::Digest, Some(t)) => format!("【案件進度】{t} 有新進行事項"),
-        (Kind::Digest, None) => format!("【案件進度】您關注的 {n} 件案件有新進行事項"),
-        (Kind::Expiry, Some(t)) => {
-            let day = cases[0].last_day.as_deref().unwrap_or("");
-            format!("【案件進度】{t} 將於 {day} 後停止查詢")
-        }
-        (Kind::Expiry, None) => format!("【案件進度】您關注的 {n} 件案件即將停止查詢"),
-    }
+    kind.subject(cases)
 }
 
 /// The text and HTML bodies of a mail.
 pub fn bodies(kind: Kind, view: &View) -> Result<(String, String), askama::Error> {
-    Ok(match kind {
-        Kind::Activation => (
-            ActivationText(view).render()?,
-            ActivationHtml(view).render()?,
-        ),
-        Kind::Approval => (ApprovalText(view).render()?, ApprovalHtml(view).render()?),
-        Kind::Digest => (DigestText(view).render()?, DigestHtml(view).render()?),
-        Kind::Expiry => (ExpiryText(view).render()?, ExpiryHtml(view).render()?),
-    })
+    kind.bodies(view)
+}
+
+/// Why a mail could not be rendered.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("template: {0}")]
+    Template(#[from] askama::Error),
+    #[error("address `{address}`: {reason}")]
+    Address { address: String, reason: String },
+    #[error("message: {0}")]
+    Message(String),
 }
 
 #[derive(Clone)]
@@ -227,17 +168,9 @@ pub fn render(
     from: &Mailbox,
     message_id: &str,
     date: SystemTime,
-) -> Result<Rendered, String> {
-    let (text, html) = bodies(kind, view).map_err(|e| format!("template: {e}"))?;
-    let message = message(
-        view,
-        text,
-        html,
-        from,
-        message_id,
-        date,
-        kind == Kind::Digest,
-    )?;
+) -> Result<Rendered, RenderError> {
+    let (text, html) = kind.bodies(view)?;
+    let message = message(view, text, html, from, message_id, date, kind.unsubscribe())?;
     Ok(Rendered {
         subject: view.subject.clone(),
         message,
@@ -255,15 +188,15 @@ pub fn message(
     message_id: &str,
     date: SystemTime,
     unsubscribe: bool,
-) -> Result<Vec<u8>, String> {
-    let to: Mailbox = view
-        .email
-        .parse()
-        .map_err(|e| format!("address `{}`: {e}", view.email))?;
+) -> Result<Vec<u8>, RenderError> {
+    let to: Mailbox = view.email.parse().map_err(|e| RenderError::Address {
+        address: view.email.clone(),
+        reason: format!("{e}"),
+    })?;
     // The envelope lettre would derive by parsing the From and To headers
     // back, given: a third of the cost of a message otherwise.
     let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])
-        .map_err(|e| format!("message: {e}"))?;
+        .map_err(|e| RenderError::Message(e.to_string()))?;
     let mut builder = Message::builder()
         .envelope(envelope)
         .from(from.clone())
@@ -278,7 +211,7 @@ pub fn message(
     }
     let message = builder
         .multipart(MultiPart::alternative_plain_html(body(text), body(html)))
-        .map_err(|e| format!("message: {e}"))?;
+        .map_err(|e| RenderError::Message(e.to_string()))?;
     Ok(message.formatted())
 }
 

@@ -1,23 +1,34 @@
-//! Delivery of the outbox: `cpor-etl send`.
+//! Delivery of the outbox: `cpor-etl send`, and the website's mailer.
 //!
 //! An item is marked *sending* (committed) before its SMTP transaction
 //! starts and *sent* only after the server accepted it; a run that dies in
 //! between leaves *sending*, which the next run turns into *unknown* and
-//! retries once with the same Message-ID. So nothing is lost, and a
+//! retries with the same Message-ID. So nothing is lost, and a
 //! duplicate appears only if the server had accepted the message before the
-//! crash. Items are marked in batches, so a run costs two commits per batch,
-//! not per message.
+//! crash. Items are claimed in batches (one commit). Each outcome is
+//! committed before the connection that delivered it takes its next message,
+//! as one small row (`outbox::Outbox::record`; WAL with `synchronous =
+//! NORMAL`: durable across a kill, no fsync per commit), and a batch's
+//! outcomes are settled onto their items in one transaction; a run that
+//! dies in between has them settled by the next. So a killed run sends again
+//! at most the messages in flight, one per connection.
 //!
 //! Outcomes: accepted → sent. A 4xx reply or no connection → retrying, after
 //! an exponential backoff with jitter, until `retry_hours` after the first
 //! attempt → failed. A 5xx reply → failed, and the address is flagged: later
-//! mail to it is suppressed until a clerk grants it a case again. A timeout
-//! after the data was sent → unknown, retried once.
+//! mail to it is suppressed until a clerk grants it a case again. No answer
+//! after the data was sent (a timeout, a dropped connection) → unknown,
+//! retried like a temporary failure, same Message-ID, until the deadline.
+//! The timeouts are RFC 5321 §4.5.3.2's (`config::Timeouts`).
+//!
+//! A run is plan → deliver → write: `plan_claim` (send or suppress) and
+//! `decide` (what an outcome makes of the item) are pure; the transports
+//! deliver; the outbox (`outbox::Outbox`) records.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -27,39 +38,29 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::ClientId;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 use serde::Serialize;
 
 use schemas::date::taipei;
 use store::secret::random_bytes;
 
-use crate::config::{MailSettings, Relay, Security};
-use crate::outbox::addresses;
+use crate::config::{MailSettings, Relay, Security, Timeouts};
+use crate::outbox::{Event, Outbox, OutboxError, Recorded, State};
 
-/// One item to deliver.
-#[derive(Debug, Clone)]
-pub struct Item {
-    pub id: i64,
-    pub night: String,
-    pub email: String,
-    pub kind: String,
-    pub state: String,
-    pub message_id: String,
-    pub message: Vec<u8>,
-    pub attempts: i64,
-    pub first_try_at: Option<String>,
-}
+pub use crate::kind::Scope;
+pub use crate::outbox::{Item, Outcome};
 
-/// How one attempt ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    /// Try again later: a 4xx reply, no connection.
-    Transient(String),
-    /// Do not try again: a 5xx reply.
-    Permanent(String),
-    /// The data was sent but no answer came: it may have been delivered.
-    Unknown(String),
+/// Why a run could not deliver.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Open(#[from] schemas::MigrateError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] rusqlite::Error),
+    #[error("secret key: {0}")]
+    Key(#[source] std::io::Error),
 }
 
 /// Where messages go.
@@ -90,7 +91,7 @@ impl Transport for EmlDir {
         // The website's kinds can go to one address several times a day:
         // their files carry the message's own reference.
         let name = match item.message_id.split('.').nth(2) {
-            Some(r) if matches!(item.kind.as_str(), "reset" | "changed") => {
+            Some(r) if item.kind.scope() == Scope::Website => {
                 format!("{}-{safe}-{}", item.kind, r.split('@').next().unwrap_or(r))
             }
             _ => format!("{}-{safe}", item.kind),
@@ -115,13 +116,34 @@ pub struct Smtp {
     port: u16,
     security: Security,
     credentials: Option<Credentials>,
-    timeout: StdDuration,
+    timeouts: Timeouts,
     from: Address,
+    /// VERP: the bounce address and the key of the per-message tags.
+    verp: Option<(Address, Vec<u8>)>,
     conn: Option<SmtpConnection>,
+    /// The timeout the connection has now (set only when it changes).
+    conn_timeout: StdDuration,
+}
+
+/// Why an attempt failed: the relay's answer (or its silence), and whether
+/// the message data had been sent; or the socket refused a timeout.
+enum Failure {
+    Smtp {
+        in_data: bool,
+        error: lettre::transport::smtp::Error,
+    },
+    Socket(std::io::Error),
+}
+
+fn before_data(error: lettre::transport::smtp::Error) -> Failure {
+    Failure::Smtp {
+        in_data: false,
+        error,
+    }
 }
 
 impl Smtp {
-    pub fn new(relay: &Relay, from: &Mailbox) -> Smtp {
+    pub fn new(relay: &Relay, from: &Mailbox, verp: Option<(Address, Vec<u8>)>) -> Smtp {
         Smtp {
             host: relay.host.clone(),
             port: relay.port,
@@ -130,9 +152,11 @@ impl Smtp {
                 .login
                 .as_ref()
                 .map(|(user, password)| Credentials::new(user.clone(), password.clone())),
-            timeout: relay.timeout,
+            timeouts: relay.timeouts,
             from: from.email.clone(),
+            verp,
             conn: None,
+            conn_timeout: relay.timeouts.command,
         }
     }
 
@@ -142,7 +166,7 @@ impl Smtp {
         let wrapped = (self.security == Security::Tls).then_some(&tls);
         let mut conn = SmtpConnection::connect(
             (self.host.as_str(), self.port),
-            Some(self.timeout),
+            Some(self.timeouts.command),
             &hello,
             wrapped,
             None,
@@ -156,29 +180,52 @@ impl Smtp {
         Ok(conn)
     }
 
-    fn attempt(&mut self, item: &Item) -> Result<(), (bool, lettre::transport::smtp::Error)> {
-        if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
-            self.conn = Some(self.connect().map_err(|e| (false, e))?);
+    /// Gives the connection timeout `t` for what follows.
+    fn timeout(&mut self, t: StdDuration) -> Result<(), Failure> {
+        if self.conn_timeout != t {
+            if let Some(conn) = self.conn.as_mut() {
+                conn.set_timeout(Some(t)).map_err(Failure::Socket)?;
+            }
+            self.conn_timeout = t;
         }
-        let conn = self.conn.as_mut().expect("connected");
+        Ok(())
+    }
+
+    fn attempt(&mut self, item: &Item) -> Result<(), Failure> {
+        let t = self.timeouts;
+        if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
+            self.conn = Some(self.connect().map_err(before_data)?);
+            self.conn_timeout = t.command;
+        }
+        self.timeout(t.command)?;
         let to: Address = item
             .email
             .parse()
             .expect("addresses are checked when queued");
-        conn.command(Mail::new(Some(self.from.clone()), vec![]))
-            .map_err(|e| (false, e))?;
-        conn.command(Rcpt::new(to, vec![]))
-            .map_err(|e| (false, e))?;
-        conn.command(Data).map_err(|e| (false, e))?;
+        let sender = match &self.verp {
+            Some((bounce, key)) => crate::verp::sender(bounce, key, item.id),
+            None => self.from.clone(),
+        };
+        let conn = self.conn.as_mut().expect("connected");
+        conn.command(Mail::new(Some(sender), vec![]))
+            .map_err(before_data)?;
+        conn.command(Rcpt::new(to, vec![])).map_err(before_data)?;
+        self.timeout(t.data)?;
+        let conn = self.conn.as_mut().expect("connected");
+        conn.command(Data).map_err(before_data)?;
+        self.timeout(t.data_end)?;
+        let conn = self.conn.as_mut().expect("connected");
         // From here on the server may have the message. It goes out in one
         // write with its terminator: lettre's `message` writes the
         // terminator separately, and that small second write waits for the
         // server's delayed ACK (Nagle), about 40 ms a message.
+        let in_data = |error| Failure::Smtp {
+            in_data: true,
+            error,
+        };
         match std::str::from_utf8(&item.message) {
-            Ok(text) => conn
-                .command(DataBody(dot_stuffed(text)))
-                .map_err(|e| (true, e))?,
-            Err(_) => conn.message(&item.message).map_err(|e| (true, e))?,
+            Ok(text) => conn.command(DataBody(dot_stuffed(text))).map_err(in_data)?,
+            Err(_) => conn.message(&item.message).map_err(in_data)?,
         };
         Ok(())
     }
@@ -216,11 +263,15 @@ impl Transport for Smtp {
                 store::failpoint::pause("send-after-accept");
                 Outcome::Sent
             }
-            Err((in_data, e)) => {
+            Err(failure) => {
                 // Start clean for the next message.
                 if let Some(mut c) = self.conn.take() {
                     c.abort();
                 }
+                let (in_data, e) = match failure {
+                    Failure::Smtp { in_data, error } => (in_data, error),
+                    Failure::Socket(e) => return Outcome::Transient(format!("socket: {e}")),
+                };
                 let what = e.to_string();
                 if e.is_permanent() {
                     Outcome::Permanent(what)
@@ -261,26 +312,29 @@ pub struct SendSummary {
     pub outside_window: bool,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
+    /// After the run: how many of the sender's items are in each state,
+    /// every state named.
+    pub states: BTreeMap<String, u64>,
 }
 
-/// Which items a sender delivers. The nightly mail is `cpor-etl send`'s,
-/// within the send window; the website's own mail (reset links, "password
-/// changed") is the website's, at once: a reset link that works for 30
-/// minutes cannot wait for 07:00. Each sender only ever touches its own
-/// kinds, so the two never deliver (or recover) one another's items.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    Nightly,
-    Website,
-}
+impl SendSummary {
+    /// `0 queued, 2 held, …, 0 suppressed`: every state, in the order of
+    /// the state machine.
+    pub fn states_line(&self) -> String {
+        State::ALL
+            .iter()
+            .map(|s| format!("{} {s}", self.states.get(s.as_str()).unwrap_or(&0)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 
-impl Scope {
-    /// The SQL condition on `kind` that selects this scope's items.
-    fn kinds(self) -> &'static str {
-        match self {
-            Scope::Nightly => "kind IN ('activation', 'approval', 'digest', 'expiry')",
-            Scope::Website => "kind IN ('reset', 'changed')",
-        }
+    fn count_states(&mut self, outbox: &Outbox, scope: Scope) -> Result<(), OutboxError> {
+        self.states = outbox
+            .counts(scope)?
+            .into_iter()
+            .map(|(s, n)| (s.as_str().to_string(), n))
+            .collect();
+        Ok(())
     }
 }
 
@@ -291,8 +345,96 @@ pub fn send(
     cfg: &MailSettings,
     now_flag: bool,
     now: DateTime<Utc>,
-) -> Result<SendSummary, String> {
+) -> Result<SendSummary, SendError> {
     send_scope(data_dir, cfg, Scope::Nightly, now_flag, now)
+}
+
+/// What to do with a due item: send it, or not, if its address is flagged.
+pub fn plan_claim(item: &Item, flagged: &BTreeSet<String>) -> Event {
+    if flagged.contains(&item.email) {
+        Event::Suppress
+    } else {
+        Event::Claim
+    }
+}
+
+/// What an attempt's outcome makes of an item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`.
+    pub event: Event,
+    pub error: Option<String>,
+    /// When to try again.
+    pub next_try: Option<DateTime<Utc>>,
+    /// Flag the address, for this reason (a 5xx).
+    pub flag: Option<String>,
+}
+
+/// What `outcome` makes of `item` (as claimed: its attempts include this
+/// one) at `now`; `jitter` in [0, 1] spreads the backoff.
+pub fn decide(
+    item: &Item,
+    outcome: Outcome,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+    jitter: f64,
+) -> Decision {
+    let plain = |event, error: Option<String>, next_try| Decision {
+        event,
+        error,
+        next_try,
+        flag: None,
+    };
+    match outcome {
+        Outcome::Sent => plain(Event::Accepted, None, None),
+        Outcome::Transient(e) if now - item.first_try_at >= cfg.retry_for => plain(
+            Event::Expired,
+            Some(format!(
+                "gave up after {} attempts over {} hours: {e}",
+                item.attempts,
+                cfg.retry_for.num_hours()
+            )),
+            None,
+        ),
+        Outcome::Transient(e) => plain(
+            Event::Deferred,
+            Some(e),
+            Some(backoff(cfg, item.attempts, now, jitter)),
+        ),
+        Outcome::Permanent(e) => Decision {
+            event: Event::Refused,
+            error: Some(e.clone()),
+            next_try: None,
+            flag: Some(e),
+        },
+        Outcome::Unknown(e) if now - item.first_try_at >= cfg.retry_for => plain(
+            Event::Expired,
+            Some(format!(
+                "gave up after {} attempts over {} hours; the last outcome unknown: {e}",
+                item.attempts,
+                cfg.retry_for.num_hours()
+            )),
+            None,
+        ),
+        Outcome::Unknown(e) => plain(
+            Event::Uncertain,
+            Some(e),
+            Some(backoff(cfg, item.attempts, now, jitter)),
+        ),
+    }
+}
+
+impl SendSummary {
+    fn count(&mut self, event: Event) {
+        match event {
+            Event::Accepted => self.sent += 1,
+            Event::Deferred => self.retrying += 1,
+            Event::Uncertain => self.unknown += 1,
+            Event::Refused | Event::Expired => self.failed += 1,
+            Event::Suppress => self.suppressed += 1,
+            Event::Claim | Event::Interrupted | Event::Release | Event::Retry | Event::Bounced => {}
+        }
+    }
 }
 
 /// Delivers every due item of `scope` once.
@@ -302,24 +444,12 @@ pub fn send_scope(
     scope: Scope,
     now_flag: bool,
     now: DateTime<Utc>,
-) -> Result<SendSummary, String> {
+) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
-    let mut outbox = crate::outbox::open(data_dir).map_err(|e| e.to_string())?;
-    let accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
-    let sql = |e: rusqlite::Error| e.to_string();
-    let recovered = outbox
-        .execute(
-            &format!(
-                "UPDATE items SET state = 'unknown',
-                 last_error = 'interrupted while sending (a crash or kill); retried once with the same Message-ID'
-                 WHERE state = 'sending' AND {}",
-                scope.kinds()
-            ),
-            [],
-        )
-        .map_err(sql)? as u64;
+    let mut outbox = Outbox::open_for_sending(data_dir)?;
+    let accounts = store::accounts::open(data_dir)?;
     let mut summary = SendSummary {
-        recovered,
+        recovered: outbox.recover(scope)?,
         ..SendSummary::default()
     };
 
@@ -328,220 +458,238 @@ pub fn send_scope(
         && !cfg.window.contains(now.with_timezone(&taipei()).time())
     {
         summary.outside_window = true;
+        summary.count_states(&outbox, scope)?;
         return Ok(summary);
     }
-    let now_text = now.to_rfc3339();
-    let due: Vec<i64> = {
-        let mut stmt = outbox
-            .prepare(&format!(
-                "SELECT id FROM items WHERE state IN ('queued', 'retrying', 'unknown') AND {}
-                 AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
-                 ORDER BY coalesce(next_try_at, not_before), id",
-                scope.kinds()
-            ))
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map(params![now_flag, now_text], |r| r.get(0))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
+    let due = outbox.due(scope, now, now_flag)?;
     summary.due = due.len() as u64;
     if due.is_empty() {
+        summary.count_states(&outbox, scope)?;
         return Ok(summary);
     }
 
     let workers = cfg.relay.as_ref().map_or(1, |r| r.connections);
+    let verp = match &cfg.bounce_address {
+        Some(bounce) => Some((
+            bounce.clone(),
+            store::secret::load_or_create_key(data_dir).map_err(SendError::Key)?,
+        )),
+        None => None,
+    };
     let mut transports: Vec<Box<dyn Transport>> = Vec::new();
     for _ in 0..workers {
         transports.push(match &cfg.relay {
             None => Box::new(EmlDir {
                 root: data_dir.join("mail"),
             }),
-            Some(relay) => Box::new(Smtp::new(relay, from)),
+            Some(relay) => Box::new(Smtp::new(relay, from, verp.clone())),
         });
     }
 
-    let mut flagged = addresses(&accounts, "SELECT email FROM flagged_addresses")?;
+    let run = Run {
+        flagged: Mutex::new(store::accounts::flagged_set(&accounts)?),
+        outbox: Mutex::new(outbox),
+        accounts: Mutex::new(accounts),
+        summary: Mutex::new(summary),
+        cfg,
+        now,
+    };
     for batch in due.chunks(256) {
-        // Load and mark the batch `sending` in one commit.
-        let tx = outbox.transaction().map_err(sql)?;
-        let mut items = Vec::with_capacity(batch.len());
-        {
-            let mut load = tx
-                .prepare(
-                    "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at
-                     FROM items WHERE id = ?1",
-                )
-                .map_err(sql)?;
-            let mut mark = tx
-                .prepare(
-                    "UPDATE items SET state = 'sending', attempts = attempts + 1,
-                     first_try_at = coalesce(first_try_at, ?2) WHERE id = ?1",
-                )
-                .map_err(sql)?;
-            let mut suppress = tx
-                .prepare("UPDATE items SET state = 'suppressed', last_error = 'address flagged' WHERE id = ?1")
-                .map_err(sql)?;
-            for id in batch {
-                let item = load
-                    .query_row([id], |r| {
-                        Ok(Item {
-                            id: r.get(0)?,
-                            night: r.get(1)?,
-                            email: r.get(2)?,
-                            kind: r.get(3)?,
-                            state: r.get(4)?,
-                            message_id: r.get(5)?,
-                            message: r.get(6)?,
-                            attempts: r.get(7)?,
-                            first_try_at: r.get(8)?,
-                        })
-                    })
-                    .map_err(sql)?;
-                if flagged.contains(&item.email) {
-                    suppress.execute([id]).map_err(sql)?;
-                    summary.suppressed += 1;
-                    continue;
-                }
-                mark.execute(params![id, now_text]).map_err(sql)?;
-                items.push(item);
-            }
-        }
-        tx.commit().map_err(sql)?;
+        // Claim the batch (sending, or suppressed) in one commit.
+        let claimed = {
+            let flagged = run.flagged.lock().expect("flagged");
+            lock(&run.outbox).claim(batch, now, |item| plan_claim(item, &flagged))?
+        };
+        lock(&run.summary).suppressed += claimed.suppressed.len() as u64;
         store::failpoint::pause("send-after-mark");
-
-        let outcomes = deliver_all(&mut transports, items);
-
-        let tx = outbox.transaction().map_err(sql)?;
-        let mut newly_flagged = Vec::new();
-        for (item, outcome) in outcomes {
-            let first = item
-                .first_try_at
-                .clone()
-                .unwrap_or_else(|| now_text.clone());
-            let first = DateTime::parse_from_rfc3339(&first).map_or(now, |t| t.with_timezone(&Utc));
-            let attempts = item.attempts + 1;
-            let (state, error, next): (&str, Option<String>, Option<String>) = match outcome {
-                Outcome::Sent => ("sent", None, None),
-                Outcome::Transient(e) if now - first >= cfg.retry_for => (
-                    "failed",
-                    Some(format!(
-                        "gave up after {attempts} attempts over {} hours: {e}",
-                        cfg.retry_for.num_hours()
-                    )),
-                    None,
-                ),
-                Outcome::Transient(e) => (
-                    "retrying",
-                    Some(e),
-                    Some(backoff(cfg, attempts, now).to_rfc3339()),
-                ),
-                Outcome::Permanent(e) => {
-                    newly_flagged.push((item.email.clone(), e.clone()));
-                    ("failed", Some(e), None)
-                }
-                Outcome::Unknown(e) if item.state == "unknown" => {
-                    ("failed", Some(format!("outcome unknown twice: {e}")), None)
-                }
-                Outcome::Unknown(e) => {
-                    ("unknown", Some(e), Some(backoff(cfg, 1, now).to_rfc3339()))
-                }
-            };
-            match state {
-                "sent" => summary.sent += 1,
-                "retrying" => summary.retrying += 1,
-                "failed" => summary.failed += 1,
-                _ => summary.unknown += 1,
-            }
-            tx.execute(
-                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
-                 sent_at = CASE WHEN ?2 = 'sent' THEN ?5 ELSE sent_at END WHERE id = ?1",
-                params![item.id, state, error, next, now_text],
-            )
-            .map_err(sql)?;
-        }
-        tx.commit().map_err(sql)?;
-        for (email, reason) in newly_flagged {
-            accounts
-                .execute(
-                    "INSERT OR REPLACE INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, ?3)",
-                    params![email, now_text, reason],
-                )
-                .map_err(sql)?;
-            flagged.insert(email.clone());
-            summary.flagged.push((email, reason));
-        }
+        deliver_all(&mut transports, claimed.items, &|item, outcome| {
+            run.record(item, outcome)
+        })?;
+        lock(&run.outbox).settle(scope)?;
     }
+    let mut summary = run.summary.into_inner().expect("summary");
+    summary.count_states(&run.outbox.into_inner().expect("outbox"), scope)?;
     Ok(summary)
 }
 
-/// Sends items over the transports (one thread each), returning every
-/// item with its outcome. One slow or failing address holds up one
-/// connection, never the others.
-fn deliver_all(transports: &mut [Box<dyn Transport>], items: Vec<Item>) -> Vec<(Item, Outcome)> {
+/// A run's shared state: the outbox, where each outcome is committed before
+/// the connection that delivered it takes its next message.
+struct Run<'a> {
+    outbox: Mutex<Outbox>,
+    accounts: Mutex<Connection>,
+    flagged: Mutex<BTreeSet<String>>,
+    summary: Mutex<SendSummary>,
+    cfg: &'a MailSettings,
+    now: DateTime<Utc>,
+}
+
+impl Run<'_> {
+    /// Decides what an outcome makes of an item and records it.
+    fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
+        let d = decide(item, outcome, self.cfg, self.now, jitter());
+        let recorded = Recorded {
+            id: item.id,
+            event: d.event,
+            error: d.error,
+            next_try: d.next_try,
+        };
+        lock(&self.outbox).record(&recorded, self.now)?;
+        store::failpoint::pause("send-after-record");
+        let mut summary = lock(&self.summary);
+        summary.count(d.event);
+        if let Some(reason) = d.flag {
+            store::accounts::flag(&lock(&self.accounts), &item.email, &reason, self.now)?;
+            lock(&self.flagged).insert(item.email.clone());
+            summary.flagged.push((item.email.clone(), reason));
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().expect("a sender thread panicked")
+}
+
+/// A random number in [0, 1] for the backoff's jitter.
+fn jitter() -> f64 {
+    let r = random_bytes::<2>().map_or(0x8000, u16::from_le_bytes);
+    f64::from(r) / f64::from(u16::MAX)
+}
+
+/// Sends items over the transports (one thread each); `done` records each
+/// outcome before the thread takes its next item, so at most one message
+/// per connection is delivered but not recorded at any moment. One slow or
+/// failing address holds up one connection, never the others. Stops at the
+/// first error `done` returns.
+fn deliver_all(
+    transports: &mut [Box<dyn Transport>],
+    items: Vec<Item>,
+    done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
+) -> Result<(), SendError> {
     if transports.len() == 1 {
         let t = &mut transports[0];
-        return items
-            .into_iter()
-            .map(|i| {
-                let o = t.deliver(&i);
-                (i, o)
-            })
-            .collect();
+        for item in items {
+            let outcome = t.deliver(&item);
+            done(&item, outcome)?;
+        }
+        return Ok(());
     }
     let (work_tx, work_rx) = mpsc::channel::<Item>();
-    let work_rx = std::sync::Mutex::new(work_rx);
-    let (done_tx, done_rx) = mpsc::channel();
+    let work_rx = Mutex::new(work_rx);
     for item in items {
         work_tx.send(item).expect("receiver alive");
     }
     drop(work_tx);
+    let failed: Mutex<Option<SendError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for t in transports.iter_mut() {
-            let (work_rx, done_tx) = (&work_rx, done_tx.clone());
+            let (work_rx, failed) = (&work_rx, &failed);
             scope.spawn(move || loop {
-                let next = work_rx.lock().expect("work queue").recv();
+                if lock(failed).is_some() {
+                    break;
+                }
+                let next = lock(work_rx).recv();
                 let Ok(item) = next else { break };
                 let outcome = t.deliver(&item);
-                if done_tx.send((item, outcome)).is_err() {
+                if let Err(e) = done(&item, outcome) {
+                    lock(failed).get_or_insert(e);
                     break;
                 }
             });
         }
     });
-    drop(done_tx);
-    let mut out: Vec<(Item, Outcome)> = done_rx.into_iter().collect();
-    out.sort_by_key(|(i, _)| i.id);
-    out
+    match failed.into_inner().expect("failed") {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// When to try again after `attempts` attempts: base × 2^(attempts−1),
-/// at most six hours, ±20% jitter.
-fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>) -> DateTime<Utc> {
+/// at most six hours, ±20% jitter (`jitter` 0 → −20%, 1 → +20%).
+fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>, jitter: f64) -> DateTime<Utc> {
     let base = cfg.retry_base.as_secs_f64() * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
     let capped = base.min(6.0 * 3600.0);
-    let r = random_bytes::<2>().map_or(0x8000, u16::from_le_bytes);
-    let jitter = 0.8 + 0.4 * (f64::from(r) / f64::from(u16::MAX));
-    now + Duration::milliseconds((capped * jitter * 1000.0) as i64)
-}
-
-/// Flagged addresses with the courts whose grants name them, for the
-/// courts to correct.
-pub fn flagged_addresses(
-    accounts: &Connection,
-) -> Result<BTreeMap<String, (String, String)>, String> {
-    let mut stmt = accounts
-        .prepare("SELECT email, flagged_at, reason FROM flagged_addresses ORDER BY email")
-        .map_err(|e| e.to_string())?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))
-        .map_err(|e| e.to_string())?;
-    rows.collect::<Result<_, _>>().map_err(|e| e.to_string())
+    let factor = 0.8 + 0.4 * jitter.clamp(0.0, 1.0);
+    now + Duration::milliseconds((capped * factor * 1000.0) as i64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn item(state: State, attempts: i64, first_try_at: DateTime<Utc>) -> Item {
+        Item {
+            id: 1,
+            night: "20261123".into(),
+            email: "a@example.com".into(),
+            kind: crate::Kind::Digest,
+            state,
+            message_id: "<x@y>".into(),
+            message: Vec::new(),
+            attempts,
+            first_try_at,
+        }
+    }
+
+    proptest! {
+        /// What an outcome makes of an item: sent only when accepted; a 5xx
+        /// fails and flags; a temporary or unknown outcome is tried again
+        /// after base × 2^(attempts−1) (at most 6 h) ± 20%, until the
+        /// deadline, then fails; every decision is a transition from
+        /// sending in the table.
+        #[test]
+        fn decide_follows_the_retry_policy(
+            outcome in 0u8..4,
+            attempts in 1i64..40,
+            hours_since_first in 0i64..100,
+            jitter in 0.0f64..=1.0,
+            was_unknown in any::<bool>(),
+        ) {
+            let cfg = MailSettings::default();
+            let now = DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z").unwrap().with_timezone(&Utc);
+            let first = now - Duration::hours(hours_since_first);
+            let state = if was_unknown { State::Unknown } else { State::Retrying };
+            let outcome = match outcome {
+                0 => Outcome::Sent,
+                1 => Outcome::Transient("451".into()),
+                2 => Outcome::Permanent("550".into()),
+                _ => Outcome::Unknown("timed out".into()),
+            };
+            let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
+            prop_assert!(crate::outbox::next(State::Sending, d.event).is_some());
+            let past = now - first >= cfg.retry_for;
+            match outcome {
+                Outcome::Sent => prop_assert_eq!(
+                    (d.event, d.error, d.next_try, d.flag),
+                    (Event::Accepted, None, None, None)
+                ),
+                Outcome::Permanent(_) => {
+                    prop_assert_eq!(d.event, Event::Refused);
+                    prop_assert!(d.flag.is_some() && d.next_try.is_none());
+                }
+                Outcome::Transient(_) | Outcome::Unknown(_) if past => {
+                    prop_assert_eq!(d.event, Event::Expired);
+                    prop_assert!(d.next_try.is_none() && d.flag.is_none());
+                    prop_assert!(d.error.unwrap().starts_with("gave up after"));
+                }
+                Outcome::Transient(_) | Outcome::Unknown(_) => {
+                    let want = if matches!(outcome, Outcome::Transient(_)) {
+                        Event::Deferred
+                    } else {
+                        Event::Uncertain
+                    };
+                    prop_assert_eq!(d.event, want);
+                    let base = cfg.retry_base.as_secs_f64()
+                        * 2f64.powi((attempts - 1).clamp(0, 20) as i32);
+                    let wait = (d.next_try.unwrap() - now).num_milliseconds() as f64 / 1000.0;
+                    let capped = base.min(6.0 * 3600.0);
+                    prop_assert!(wait >= capped * 0.8 - 0.001 && wait <= capped * 1.2 + 0.001, "{}", wait);
+                    prop_assert!(d.flag.is_none());
+                }
+            }
+        }
+    }
 
     #[test]
     fn dot_stuffing_doubles_leading_dots_and_terminates() {

@@ -8,54 +8,37 @@
 
 use std::time::SystemTime;
 
-use askama::Template;
 use chrono::{DateTime, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 use schemas::date::{compact, roc, taipei};
 use store::secret::random_bytes;
 
 use crate::config::MailSettings;
-use crate::render::{message, templates, View};
+use crate::kind::Scope;
+use crate::outbox::{self, NewItem, OutboxError};
+use crate::render::{message, RenderError, View};
 
-/// The website's kinds of mail.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WebMail {
-    /// A link to set a new password; `link` and `expires` (a time of day).
-    Reset,
-    /// The password was changed; `link` is the forgot-password page.
-    Changed,
-}
+/// The website's kinds of mail: `Kind::Reset` (a link to set a new
+/// password) and `Kind::Changed` (the password was changed).
+pub use crate::kind::Kind as WebMail;
 
-impl WebMail {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            WebMail::Reset => "reset",
-            WebMail::Changed => "changed",
-        }
-    }
-
-    fn subject(self) -> &'static str {
-        match self {
-            WebMail::Reset => "【案件進度查詢】重設密碼連結",
-            WebMail::Changed => "【案件進度查詢】您的密碼已變更",
-        }
-    }
-}
-
-templates! {
-    ResetText = "mail/reset.txt";
-    ResetHtml = "mail/reset.html";
-    ChangedText = "mail/changed.txt";
-    ChangedHtml = "mail/changed.html";
+/// Why a website mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum WebMailError {
+    #[error("a {0} mail is not one the website sends")]
+    NotWebsite(WebMail),
+    #[error("a message reference: {0}")]
+    Random(#[source] std::io::Error),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
 }
 
 /// The text and HTML bodies of a website mail.
 pub fn bodies(kind: WebMail, view: &View) -> Result<(String, String), askama::Error> {
-    Ok(match kind {
-        WebMail::Reset => (ResetText(view).render()?, ResetHtml(view).render()?),
-        WebMail::Changed => (ChangedText(view).render()?, ChangedHtml(view).render()?),
-    })
+    kind.bodies(view)
 }
 
 /// The view of a website mail to `email`: `link` is what the mail is
@@ -65,7 +48,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
     let local = when.with_timezone(&taipei());
     let shown = format!("{} {}", roc(local.date_naive()), local.format("%H:%M"));
     View {
-        subject: kind.subject().to_string(),
+        subject: kind.subject(&[]),
         email: email.to_string(),
         cases: Vec::new(),
         link: link.to_string(),
@@ -84,16 +67,20 @@ pub fn queue(
     kind: WebMail,
     view: &View,
     now: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, WebMailError> {
+    if kind.scope() != Scope::Website {
+        return Err(WebMailError::NotWebsite(kind));
+    }
     let from = &cfg.from;
-    let reference = schemas::hex(&random_bytes::<8>().map_err(|e| e.to_string())?);
-    let day = compact(now.with_timezone(&taipei()).date_naive());
+    let reference = schemas::hex(&random_bytes::<8>().map_err(WebMailError::Random)?);
+    let day = now.with_timezone(&taipei()).date_naive();
     let message_id = format!(
-        "<{day}.{}.{reference}@{}>",
+        "<{}.{}.{reference}@{}>",
+        compact(day),
         kind.as_str(),
         from.email.domain()
     );
-    let (text, html) = bodies(kind, view).map_err(|e| format!("template: {e}"))?;
+    let (text, html) = kind.bodies(view).map_err(RenderError::from)?;
     let message = message(
         view,
         text,
@@ -103,23 +90,15 @@ pub fn queue(
         SystemTime::from(now),
         false,
     )?;
-    let now_text = now.to_rfc3339();
-    outbox
-        .execute(
-            "INSERT INTO items (night, email, kind, state, message_id, subject, message, cases,
-             queued_at, not_before, ref) VALUES (?1, ?2, ?3, 'queued', ?4, ?5, ?6, 0, ?7, ?7, ?8)",
-            params![
-                day,
-                view.email,
-                kind.as_str(),
-                message_id,
-                view.subject,
-                message,
-                now_text,
-                reference
-            ],
-        )
-        .map_err(|e| e.to_string())?;
+    let item = NewItem {
+        email: view.email.clone(),
+        kind,
+        message_id: message_id.clone(),
+        subject: view.subject.clone(),
+        message,
+        cases: 0,
+    };
+    outbox::queue_website(outbox, &item, day, &reference, now)?;
     Ok(message_id)
 }
 

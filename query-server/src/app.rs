@@ -59,6 +59,8 @@ pub enum OpenError {
     /// The accounts or outbox database.
     #[error("{0}")]
     Database(schemas::MigrateError),
+    #[error("{0}")]
+    Outbox(mail::outbox::OutboxError),
     #[error("sessions: {0}")]
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
@@ -80,11 +82,11 @@ impl App {
         }
         let maintenance = cfg.server.maintenance;
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
-        let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Database)?;
+        let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let links_conns = (
             store::accounts::open(&data_dir).map_err(OpenError::Database)?,
-            mail::outbox::open(&data_dir).map_err(OpenError::Database)?,
+            mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?,
         );
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;

@@ -1,50 +1,35 @@
-//! Hearings as calendar files. An entry such as
-//! `113/08/10 10:00第一法庭言詞辯論` schedules a hearing: its date and time
-//! (Asia/Taipei) and what follows become one iCalendar event (RFC 5545).
-//! The end is not known; the event lasts an hour and says so.
+//! Hearings as calendar files, written by the shared RFC 5545 writer
+//! (`schemas::calendar`: VTIMEZONE Asia/Taipei, folding, escaping, the
+//! summons notice).
+//!
+//! Two sources. An entry of the latest three that schedules a hearing
+//! (`hearing`, read by `schemas::hearing` exactly as the import reads it)
+//! becomes a one-event file (`calendar`); its UID is a digest of the entry,
+//! so a moved hearing would be a second event. A hearing of the snapshot's
+//! `hearings` table (`live::HearingRow`) has a UID that stays with the
+//! hearing when it is moved and a SEQUENCE that rises when it changes
+//! (`hearing_calendar`, `hearing_event`): what the case page's links, the
+//! feed and the mail should use. The end of a hearing is not known; the
+//! event lasts an hour and says so.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Utc};
+use chrono::{DateTime, NaiveDateTime, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::live::HearingRow;
+use schemas::calendar::{Calendar, Event, Hearing, Method, Organizer, Status};
 use schemas::date::roc;
+use schemas::hearing::State;
 
 /// The hearing an entry schedules: when, and the rest of the text. Entries
 /// are free text, so the date is read more loosely than the export's
-/// (`schemas::date::parse_roc_date` wants two-digit months and days): a
-/// clerk's `113/8/10 9:30` is a hearing too.
+/// (`113/8/10 9:30`, full-width digits, `1130810`); see `schemas::hearing`.
+/// A text that cancels a hearing schedules none.
 pub fn hearing(text: &str) -> Option<(NaiveDateTime, String)> {
-    let t = text.trim_start();
-    let (date, rest) = t.split_once(|c: char| c.is_whitespace() || c == '\u{3000}')?;
-    let mut parts = date.split('/');
-    let (y, m, d) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || !(2..=3).contains(&y.len()) {
-        return None;
-    }
-    let day = NaiveDate::from_ymd_opt(
-        y.parse::<i32>().ok()? + 1911,
-        m.parse().ok()?,
-        d.parse().ok()?,
-    )?;
-    let rest = rest.trim_start();
-    let colon = rest.find(':')?;
-    let (h, after) = rest.split_at(colon);
-    let mins: String = after[1..].chars().take(2).collect();
-    if h.is_empty() || h.len() > 2 || mins.len() != 2 {
-        return None;
-    }
-    let time = NaiveTime::from_hms_opt(h.parse().ok()?, mins.parse().ok()?, 0)?;
-    let what = after[1 + mins.len()..].trim().to_string();
-    Some((day.and_time(time), what))
+    schemas::hearing::scheduled(text).map(|(at, what)| (at, what.to_string()))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace(';', "\\;")
-        .replace(',', "\\,")
-        .replace('\n', "\\n")
-}
-
-/// An iCalendar file with the hearing. `title`: the case, as people read it.
+/// An iCalendar file with the hearing an entry schedules. `title`: the
+/// case, as people read it.
 pub fn calendar(
     title: &str,
     court: &str,
@@ -52,71 +37,85 @@ pub fn calendar(
     what: &str,
     now: DateTime<Utc>,
 ) -> String {
-    let end = when + chrono::Duration::hours(1);
-    let fmt = |t: NaiveDateTime| t.format("%Y%m%dT%H%M%S").to_string();
     let uid = schemas::hex(&Sha256::digest(format!("{title}|{when}|{what}").as_bytes())[..12]);
-    let summary = if what.is_empty() {
-        "開庭".to_string()
-    } else {
-        what.to_string()
-    };
+    let summary = if what.is_empty() { "開庭" } else { what };
     let at = format!("{} {}", roc(when.date()), when.format("%H:%M"));
-    let lines = [
-        "BEGIN:VCALENDAR".to_string(),
-        "VERSION:2.0".into(),
-        "PRODID:-//cpor//案件進度線上查詢服務//ZH-TW".into(),
-        "CALSCALE:GREGORIAN".into(),
-        "BEGIN:VTIMEZONE".into(),
-        "TZID:Asia/Taipei".into(),
-        "BEGIN:STANDARD".into(),
-        "DTSTART:19700101T000000".into(),
-        "TZOFFSETFROM:+0800".into(),
-        "TZOFFSETTO:+0800".into(),
-        "TZNAME:CST".into(),
-        "END:STANDARD".into(),
-        "END:VTIMEZONE".into(),
-        "BEGIN:VEVENT".into(),
-        format!("UID:{uid}@cpor"),
-        format!("DTSTAMP:{}", now.format("%Y%m%dT%H%M%SZ")),
-        format!("DTSTART;TZID=Asia/Taipei:{}", fmt(when)),
-        format!("DTEND;TZID=Asia/Taipei:{}", fmt(end)),
-        format!("SUMMARY:{}", escape(&format!("{summary}（{title}）"))),
-        format!("LOCATION:{}", escape(court)),
-        format!(
-            "DESCRIPTION:{}",
-            escape(&format!(
-                "{title}\n{at} {what}\n結束時間未知，以一小時估計。庭期以法院傳票或通知書為準。"
-            ))
-        ),
-        "END:VEVENT".into(),
-        "END:VCALENDAR".into(),
-    ];
-    let mut out = String::new();
-    for l in lines {
-        out.push_str(&fold(&l));
-        out.push_str("\r\n");
+    Calendar {
+        method: Method::Publish,
+        name: None,
+        organizer: None,
+        events: vec![Event {
+            uid: format!("{uid}@cpor"),
+            sequence: 0,
+            start: when,
+            end: when + chrono::Duration::hours(1),
+            summary: format!("{summary}（{title}）"),
+            location: court.to_string(),
+            description: format!("{title}\n{at} {what}\n結束時間未知，以一小時估計。"),
+            status: Status::Confirmed,
+            url: None,
+        }],
     }
-    out
+    .write(now)
 }
 
-/// RFC 5545 line folding at 75 octets, never inside a UTF-8 character.
-fn fold(line: &str) -> String {
-    let mut out = String::new();
-    let mut len = 0;
-    for c in line.chars() {
-        if len + c.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            len = 1;
-        }
-        out.push(c);
-        len += c.len_utf8();
+/// A hearing of the snapshot as an event. `title`: the case as people read
+/// it; `court_name`: its court's.
+pub fn hearing_event(title: &str, court_name: &str, h: &HearingRow) -> Event {
+    Hearing {
+        uid: &h.uid,
+        sequence: h.sequence,
+        at: h.at,
+        courtroom: h.courtroom.as_deref(),
+        kind: &h.kind,
+        state: h.state,
+        case_title: title,
+        court_name,
     }
-    out
+    .event()
+}
+
+/// The calendar file of one hearing (`uid`) of a case, from the case's rows
+/// (`live::Snap::hearings_of`): the hearing as it now stands (its row with
+/// the greatest sequence), published, or cancelled (`METHOD:CANCEL`) if it
+/// no longer takes place at that time. `None`: no such hearing.
+pub fn hearing_calendar(
+    title: &str,
+    court_name: &str,
+    rows: &[HearingRow],
+    uid: &str,
+    organizer: Option<Organizer>,
+    now: DateTime<Utc>,
+) -> Option<String> {
+    let current = rows
+        .iter()
+        .filter(|h| h.uid == uid)
+        .max_by_key(|h| h.sequence)?;
+    let method = match current.state {
+        State::Moved | State::Cancelled => Method::Cancel,
+        State::Scheduled | State::Uncertain => Method::Publish,
+    };
+    Some(
+        Calendar {
+            method,
+            name: None,
+            organizer,
+            events: vec![hearing_event(title, court_name, current)],
+        }
+        .write(now),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::NaiveDate;
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
 
     #[test]
     fn hearings_are_found_in_entries() {
@@ -128,6 +127,7 @@ mod tests {
         assert!(hearing("準備程序").is_none());
         assert!(hearing("函查 113/08/10").is_none());
         assert!(hearing("113/02/30 10:00 不存在的日子").is_none());
+        assert!(hearing("115/11/27 14:00調解庭期取消").is_none());
     }
 
     #[test]
@@ -140,19 +140,66 @@ mod tests {
     #[test]
     fn the_calendar_is_in_taipei_time_and_folded() {
         let (when, what) = hearing("113/08/10 10:00第一法庭言詞辯論").unwrap();
-        let now = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
         let ics = calendar(
             "臺灣臺北地方法院 民事 113年度訴字第100號",
             "臺灣臺北地方法院",
             when,
             &what,
-            now,
+            now(),
         );
         assert!(ics.contains("DTSTART;TZID=Asia/Taipei:20240810T100000\r\n"));
         assert!(ics.contains("DTEND;TZID=Asia/Taipei:20240810T110000\r\n"));
         assert!(ics.lines().all(|l| l.len() <= 75), "{ics}");
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.ends_with("END:VCALENDAR\r\n"));
+        assert!(ics.contains("BEGIN:VTIMEZONE\r\nTZID:Asia/Taipei\r\n"));
+        assert!(ics.contains("METHOD:PUBLISH\r\n"));
+    }
+
+    fn row(seq: u32, sequence: u32, when: &str, state: State) -> HearingRow {
+        HearingRow {
+            seq,
+            posted: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            uid: "3dcb6689af23ca89@cpor".into(),
+            sequence,
+            at: NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M").unwrap(),
+            courtroom: Some("第十二法庭".into()),
+            kind: "言詞辯論".into(),
+            state,
+            by: None,
+        }
+    }
+
+    #[test]
+    fn a_moved_hearing_is_one_event_at_its_new_time_with_a_higher_sequence() {
+        let rows = [
+            row(5, 0, "2026-12-03 10:30", State::Moved),
+            row(7, 1, "2026-12-01 10:30", State::Scheduled),
+        ];
+        let title = "臺灣臺北地方法院 民事 115年度重訴字第77號";
+        let ics =
+            hearing_calendar(title, "臺灣臺北地方法院", &rows, &rows[0].uid, None, now()).unwrap();
+        let lines = schemas::calendar::unfold(&ics);
+        for want in [
+            "METHOD:PUBLISH",
+            "UID:3dcb6689af23ca89@cpor",
+            "SEQUENCE:1",
+            "DTSTART;TZID=Asia/Taipei:20261201T103000",
+            "LOCATION:臺灣臺北地方法院 第十二法庭",
+        ] {
+            assert!(lines.iter().any(|l| l == want), "{want} missing:\n{ics}");
+        }
+        assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1);
+        assert!(
+            hearing_calendar(title, "臺灣臺北地方法院", &rows, "other@cpor", None, now()).is_none()
+        );
+    }
+
+    #[test]
+    fn a_cancelled_hearing_is_a_cancel_of_its_uid() {
+        let rows = [row(4, 1, "2026-11-27 14:00", State::Cancelled)];
+        let ics = hearing_calendar("案", "法院", &rows, &rows[0].uid, None, now()).unwrap();
+        assert!(ics.contains("METHOD:CANCEL\r\n"));
+        assert!(ics.contains("STATUS:CANCELLED\r\n"));
+        assert!(ics.contains("SEQUENCE:1\r\n"));
     }
 }

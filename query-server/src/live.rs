@@ -14,6 +14,10 @@
 //! query meets SQLite's "database disk image is malformed". A damaged live
 //! snapshot stops being served (pages answer 503, `/healthz` says why)
 //! rather than show anyone damaged data.
+//!
+//! Both snapshot schema versions this build reads are served: a version 1
+//! snapshot (from before `hearings`, live until the first import after an
+//! upgrade) simply has no hearings to show.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,10 +25,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension};
 
-use schemas::date::from_int;
+use schemas::date::{datetime_from_int, datetime_to_int, from_int};
+use schemas::hearing::State;
 use schemas::{CaseKey, CaseRef};
 
 /// Why a snapshot could not be opened or read. The text names the file.
@@ -61,6 +66,7 @@ pub struct Snap {
     pub path: PathBuf,
     /// The batch date it was built from.
     pub date: NaiveDate,
+    /// Its schema version (`schemas::SNAPSHOT_READABLE_VERSIONS`).
     pub schema_version: i32,
     pool: Mutex<Vec<Connection>>,
     /// A query met SQLite's corruption errors: check the file now.
@@ -86,6 +92,10 @@ impl Snap {
             path: path.display().to_string(),
             value: date,
         })?;
+        let schema_version = schemas::snapshot_version(&first).map_err(|error| Error::Query {
+            snapshot: path.display().to_string(),
+            error,
+        })?;
         let mut pool = vec![first];
         for _ in 1..POOL {
             pool.push(schemas::open_snapshot_readonly(path)?);
@@ -97,7 +107,7 @@ impl Snap {
                 .unwrap_or_default(),
             path: path.to_path_buf(),
             date,
-            schema_version: schemas::SNAPSHOT_SCHEMA_VERSION,
+            schema_version,
             pool: Mutex::new(pool),
             suspect: AtomicBool::new(false),
         })
@@ -188,6 +198,112 @@ impl Snap {
         )
     }
 
+    /// Every hearing of a queryable case, as its entries give them (the
+    /// moved and cancelled ones too), by the 序號 of the entry that schedules
+    /// each. It does not ask who wants to know: the caller has authorised
+    /// the case first (`case_of` for an address, `cases_of_prosecutor` for
+    /// a prosecutor), as every case page does. A case that is not queryable,
+    /// or not there, has none; so has every case of a version 1 snapshot.
+    pub fn hearings_of(&self, case: &CaseRef) -> Result<Vec<HearingRow>, Error> {
+        if self.schema_version < 2 {
+            return Ok(Vec::new());
+        }
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {HEARING_COLUMNS} FROM cases c JOIN hearings h ON h.case_id = c.id
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                   AND c.number = ?5 AND c.queryable = 1
+                 ORDER BY h.seq"
+            ))?;
+            let rows = st.query_map(
+                rusqlite::params![
+                    case.court,
+                    case.key.category,
+                    case.key.year,
+                    case.key.word,
+                    case.key.number
+                ],
+                |r| HearingRow::from_row(r, 0),
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// The hearings to come of the queryable cases granted to `email`: each
+    /// hearing's current row (the greatest `sequence` of its UID) that
+    /// starts at or after `from` (Asia/Taipei), in time order. Cancelled,
+    /// moved-without-a-date and uncertain ones are included, marked by
+    /// their state: a reminder skips them, a calendar cancels them.
+    pub fn upcoming_hearings_for(
+        &self,
+        email: &str,
+        from: NaiveDateTime,
+    ) -> Result<Vec<UpcomingHearing>, Error> {
+        self.upcoming(
+            "grants g JOIN cases c ON c.id = g.case_id",
+            "g.email",
+            email,
+            from,
+        )
+    }
+
+    /// The same for a prosecutor (MOJ single sign-on account), through the
+    /// cases assigned to them.
+    pub fn upcoming_hearings_for_prosecutor(
+        &self,
+        account: &str,
+        from: NaiveDateTime,
+    ) -> Result<Vec<UpcomingHearing>, Error> {
+        self.upcoming(
+            "prosecutors p JOIN cases c ON c.id = p.case_id",
+            "p.account",
+            account,
+            from,
+        )
+    }
+
+    fn upcoming(
+        &self,
+        from_cases: &str,
+        owner_column: &str,
+        owner: &str,
+        from: NaiveDateTime,
+    ) -> Result<Vec<UpcomingHearing>, Error> {
+        if self.schema_version < 2 {
+            return Ok(Vec::new());
+        }
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {HEARING_COLUMNS}, c.court, co.name, c.category, c.year, c.word, c.number
+                 FROM {from_cases}
+                 JOIN courts co ON co.code = c.court
+                 JOIN hearings h ON h.case_id = c.id
+                 WHERE {owner_column} = ?1 AND c.queryable = 1 AND h.starts >= ?2
+                   AND NOT EXISTS (SELECT 1 FROM hearings later
+                       WHERE later.case_id = h.case_id AND later.uid = h.uid
+                         AND later.sequence > h.sequence)
+                 ORDER BY h.starts, c.court, c.category, c.year, c.word, c.number, h.seq"
+            ))?;
+            let rows = st.query_map(rusqlite::params![owner, datetime_to_int(from)], |r| {
+                let n = HEARING_FIELDS;
+                Ok(UpcomingHearing {
+                    hearing: HearingRow::from_row(r, 0)?,
+                    case: CaseRef {
+                        court: r.get(n)?,
+                        key: CaseKey {
+                            category: r.get(n + 2)?,
+                            year: r.get(n + 3)?,
+                            word: r.get(n + 4)?,
+                            number: r.get(n + 5)?,
+                        },
+                    },
+                    court_name: r.get(n + 1)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
     /// Grants approved per day (YYYYMMDD), for `stats`.
     pub fn grants_per_day(&self) -> Result<Vec<(i64, u64)>, Error> {
         self.with(|c| {
@@ -245,6 +361,77 @@ impl CaseRow {
             as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
             carried_over: r.get::<_, i64>(10)? == 1,
             entries,
+        })
+    }
+}
+
+const HEARING_COLUMNS: &str = "h.seq, h.posted, h.uid, h.sequence, h.starts, h.courtroom,
+    h.kind, h.state, h.by_seq, h.by_posted";
+const HEARING_FIELDS: usize = 10;
+
+/// A hearing row as the snapshot has it (`hearings`; docs/HEARINGS.md):
+/// the entry that schedules it, its calendar identity, when and where, and
+/// what later entries did to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HearingRow {
+    /// The entry (序號, 登載日期) that schedules it.
+    pub seq: u32,
+    pub posted: NaiveDate,
+    /// The calendar UID: the same for every date a hearing is moved to.
+    pub uid: String,
+    /// The calendar SEQUENCE as of this row; a UID's row with the greatest
+    /// one is the hearing as it now stands.
+    pub sequence: u32,
+    /// Asia/Taipei local time.
+    pub at: NaiveDateTime,
+    pub courtroom: Option<String>,
+    pub kind: String,
+    pub state: State,
+    /// The later entry (序號, 登載日期) that moved or cancelled it, or made it
+    /// uncertain.
+    pub by: Option<(u32, NaiveDate)>,
+}
+
+/// A hearing to come, with its case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpcomingHearing {
+    pub case: CaseRef,
+    pub court_name: String,
+    pub hearing: HearingRow,
+}
+
+impl HearingRow {
+    /// From `HEARING_COLUMNS` starting at column `at`.
+    fn from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<HearingRow> {
+        let bad = |i: usize, what: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                at + i,
+                rusqlite::types::Type::Integer,
+                what.into(),
+            )
+        };
+        let date = |i: usize| -> rusqlite::Result<NaiveDate> {
+            let n: i64 = r.get(at + i)?;
+            from_int(n).ok_or_else(|| bad(i, format!("{n} is not a date")))
+        };
+        let starts: i64 = r.get(at + 4)?;
+        let state: String = r.get(at + 7)?;
+        let by = match r.get::<_, Option<u32>>(at + 8)? {
+            Some(seq) => Some((seq, date(9)?)),
+            None => None,
+        };
+        Ok(HearingRow {
+            seq: r.get(at)?,
+            posted: date(1)?,
+            uid: r.get(at + 2)?,
+            sequence: r.get(at + 3)?,
+            at: datetime_from_int(starts)
+                .ok_or_else(|| bad(4, format!("{starts} is not a date-time")))?,
+            courtroom: r.get(at + 5)?,
+            kind: r.get(at + 6)?,
+            state: State::parse(&state)
+                .ok_or_else(|| bad(7, format!("`{state}` is not a hearing state")))?,
+            by,
         })
     }
 }
@@ -381,5 +568,159 @@ impl Live {
                 false
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use etl::model::{CaseData, CourtData, GrantData, HearingData};
+    use etl::snapshot::write::Builder;
+
+    fn day() -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
+    }
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    fn key() -> CaseKey {
+        CaseKey {
+            category: "民事".into(),
+            year: 115,
+            word: "重訴".into(),
+            number: 77,
+        }
+    }
+
+    fn hearing(seq: u32, uid: &str, sequence: u32, when: &str, state: State) -> HearingData {
+        HearingData {
+            seq,
+            posted: day(),
+            uid: uid.into(),
+            sequence,
+            at: at(when),
+            courtroom: Some("第十二法庭".into()),
+            kind: "言詞辯論".into(),
+            state,
+            by: (state != State::Scheduled).then(|| (seq + 2, day())),
+        }
+    }
+
+    /// A version 2 snapshot with one case: a hearing moved (two rows of one
+    /// UID), one to come, one past, one cancelled.
+    fn snapshot(dir: &Path) -> PathBuf {
+        let path = dir.join("20261124-1.sqlite");
+        let case = CaseData {
+            key: key(),
+            division: "禮股".into(),
+            status: "審理中".into(),
+            status_date: None,
+            queryable: true,
+            entries: Vec::new(),
+            grants: vec![GrantData {
+                email: "a@example.com".into(),
+                role: "原告".into(),
+                approved: day(),
+            }],
+            prosecutors: vec!["chen.wm".into()],
+            hearings: vec![
+                hearing(2, "u3", 0, "2026-04-10 10:00", State::Scheduled),
+                hearing(5, "u1", 0, "2026-12-03 10:30", State::Moved),
+                hearing(7, "u1", 1, "2026-12-01 10:30", State::Scheduled),
+                hearing(8, "u2", 0, "2026-11-25 14:00", State::Scheduled),
+                hearing(9, "u4", 1, "2026-11-27 14:00", State::Cancelled),
+            ],
+        };
+        let mut b = Builder::create(&path, day()).unwrap();
+        b.add_court(&CourtData {
+            code: "TPD".into(),
+            name: "臺灣臺北地方法院".into(),
+            as_of: day(),
+            carry_reason: None,
+            cases: vec![case],
+        })
+        .unwrap();
+        b.finish(&path, 1).unwrap();
+        path
+    }
+
+    fn case() -> CaseRef {
+        CaseRef {
+            court: "TPD".into(),
+            key: key(),
+        }
+    }
+
+    #[test]
+    fn a_cases_hearings_and_the_ones_to_come_of_an_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let snap = Snap::open(&snapshot(dir.path())).unwrap();
+        assert_eq!(snap.schema_version, 2);
+        let all = snap.hearings_of(&case()).unwrap();
+        let seqs: Vec<u32> = all.iter().map(|h| h.seq).collect();
+        assert_eq!(seqs, [2, 5, 7, 8, 9]);
+        assert_eq!(all[1].state, State::Moved);
+        assert_eq!(all[1].by, Some((7, day())));
+        assert_eq!(all[2].at, at("2026-12-01 10:30"));
+
+        // From the night of 115/11/24 on: the moved row is not the hearing
+        // any more (its UID's row 7 is), the past one is past.
+        let from = day().and_hms_opt(0, 0, 0).unwrap();
+        let upcoming = snap.upcoming_hearings_for("a@example.com", from).unwrap();
+        let got: Vec<(u32, State)> = upcoming
+            .iter()
+            .map(|u| (u.hearing.seq, u.hearing.state))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (8, State::Scheduled),
+                (9, State::Cancelled),
+                (7, State::Scheduled)
+            ]
+        );
+        assert_eq!(upcoming[0].case, case());
+        assert_eq!(upcoming[0].court_name, "臺灣臺北地方法院");
+        assert!(snap
+            .upcoming_hearings_for("b@example.com", from)
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            snap.upcoming_hearings_for_prosecutor("chen.wm", from)
+                .unwrap(),
+            upcoming
+        );
+        let later = at("2026-11-28 00:00");
+        assert_eq!(
+            snap.upcoming_hearings_for("a@example.com", later)
+                .unwrap()
+                .len(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_version_1_snapshot_is_served_without_hearings() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("20261123-1.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(schemas::SNAPSHOT_V1_TABLES).unwrap();
+        conn.execute_batch(schemas::SNAPSHOT_V1_INDEXES).unwrap();
+        conn.execute_batch("INSERT INTO meta VALUES ('batch_date', '20261123')")
+            .unwrap();
+        conn.pragma_update(None, "application_id", schemas::SNAPSHOT_APPLICATION_ID)
+            .unwrap();
+        conn.pragma_update(None, "user_version", 1).unwrap();
+        drop(conn);
+        let snap = Snap::open(&path).unwrap();
+        assert_eq!(snap.schema_version, 1);
+        assert!(snap.hearings_of(&case()).unwrap().is_empty());
+        let from = day().and_hms_opt(0, 0, 0).unwrap();
+        assert!(snap
+            .upcoming_hearings_for("a@example.com", from)
+            .unwrap()
+            .is_empty());
     }
 }

@@ -7,11 +7,15 @@
 //! The courts' export contract (`contract/export-format.toml`) is parsed here
 //! so headers, court names and scope rules exist in one place, with the
 //! contract's vocabulary every other crate shares: ROC and integer dates
-//! (`date`), the case key (`case`), and how text reaches people (`text`).
+//! (`date`), the case key (`case`), how text reaches people (`text`), what
+//! an entry says about hearings (`hearing`), and the calendar files that
+//! carry them (`calendar`).
 
+pub mod calendar;
 pub mod case;
 pub mod contract;
 pub mod date;
+pub mod hearing;
 pub mod text;
 
 use std::path::Path;
@@ -34,14 +38,24 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `PRAGMA application_id` of every cpor snapshot ("CPOR" in ASCII).
 pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 
-/// Version of the snapshot schema this build writes and reads.
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 1;
+/// Version of the snapshot schema this build writes: 2 added `hearings`.
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 2;
+
+/// Versions this build reads: the one it writes, and version 1, so the
+/// night after an upgrade still carries courts over from (and compares
+/// with) the snapshot before it, and the website serves it until then.
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2];
 
 /// Snapshot tables, created before the bulk load.
-pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
+pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v2-tables.sql");
 
 /// Snapshot indexes, created after the bulk load.
-pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
+pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v2-indexes.sql");
+
+/// Version 1's tables and indexes: only for tests that build an old
+/// snapshot to read.
+pub const SNAPSHOT_V1_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
+pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
 
 /// Migrations of the accounts database, in order (shared with the website).
 pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
@@ -54,6 +68,8 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
 pub const OUTBOX_MIGRATIONS: &[&str] = &[
     include_str!("../outbox/0001_init.sql"),
     include_str!("../outbox/0002_web_mail.sql"),
+    include_str!("../outbox/0003_pending_nights.sql"),
+    include_str!("../outbox/0004_outcomes.sql"),
 ];
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
@@ -123,16 +139,17 @@ pub enum OpenError {
     },
     #[error("{path}: not a cpor snapshot (application_id {found:#x})")]
     NotASnapshot { path: String, found: i32 },
-    #[error("{path}: snapshot schema version {found}, this build knows only version {known}")]
+    #[error("{path}: snapshot schema version {found}, this build reads versions {known:?}")]
     UnknownVersion {
         path: String,
         found: i32,
-        known: i32,
+        known: &'static [i32],
     },
 }
 
 /// Opens a published snapshot read-only and checks that this build knows its
-/// schema. Published snapshots are immutable, so readers never write.
+/// schema ([`SNAPSHOT_READABLE_VERSIONS`]; [`snapshot_version`] says which).
+/// Published snapshots are immutable, so readers never write.
 pub fn open_snapshot_readonly(path: &Path) -> Result<Connection, OpenError> {
     let shown = path.display().to_string();
     let sqlite = |source| OpenError::Sqlite {
@@ -169,14 +186,19 @@ pub fn open_snapshot_readonly(path: &Path) -> Result<Connection, OpenError> {
     let version: i32 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .map_err(sqlite)?;
-    if version != SNAPSHOT_SCHEMA_VERSION {
+    if !SNAPSHOT_READABLE_VERSIONS.contains(&version) {
         return Err(OpenError::UnknownVersion {
             path: shown,
             found: version,
-            known: SNAPSHOT_SCHEMA_VERSION,
+            known: SNAPSHOT_READABLE_VERSIONS,
         });
     }
     Ok(conn)
+}
+
+/// The schema version of an open snapshot (`PRAGMA user_version`).
+pub fn snapshot_version(conn: &Connection) -> rusqlite::Result<i32> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
 }
 
 #[cfg(test)]
@@ -185,9 +207,15 @@ mod tests {
 
     fn build(dir: &Path, app_id: i32, version: i32) -> std::path::PathBuf {
         let path = dir.join(format!("s-{app_id}-{version}.sqlite"));
+        let _ = std::fs::remove_file(&path);
         let conn = Connection::open(&path).unwrap();
-        conn.execute_batch(SNAPSHOT_TABLES).unwrap();
-        conn.execute_batch(SNAPSHOT_INDEXES).unwrap();
+        if version == 1 {
+            conn.execute_batch(SNAPSHOT_V1_TABLES).unwrap();
+            conn.execute_batch(SNAPSHOT_V1_INDEXES).unwrap();
+        } else {
+            conn.execute_batch(SNAPSHOT_TABLES).unwrap();
+            conn.execute_batch(SNAPSHOT_INDEXES).unwrap();
+        }
         conn.pragma_update(None, "application_id", app_id).unwrap();
         conn.pragma_update(None, "user_version", version).unwrap();
         path
@@ -202,6 +230,24 @@ mod tests {
             .execute("INSERT INTO meta VALUES ('k', 'v')", [])
             .unwrap_err();
         assert!(err.to_string().contains("readonly"), "{err}");
+    }
+
+    #[test]
+    fn reads_version_1_and_says_which() {
+        let dir = tempfile_dir();
+        let old = build(&dir, SNAPSHOT_APPLICATION_ID, 1);
+        let conn = open_snapshot_readonly(&old).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 1);
+        let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
+        let conn = open_snapshot_readonly(&new).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 2);
+        conn.query_row("SELECT count(*) FROM hearings", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+        let zero = build(&dir, SNAPSHOT_APPLICATION_ID, 0);
+        assert!(matches!(
+            open_snapshot_readonly(&zero),
+            Err(OpenError::UnknownVersion { found: 0, .. })
+        ));
     }
 
     #[test]

@@ -278,3 +278,43 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
     }
     Ok(deleted)
 }
+
+/// Flags an address: mail to it failed for good (a 5xx reply, or a
+/// delivery report that came back later). Later mail to it is suppressed
+/// until a clerk grants it a case again (`unflag`).
+pub fn flag(
+    conn: &Connection,
+    email: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![email, now.to_rfc3339(), reason])?;
+    Ok(())
+}
+
+/// Clears an address's flag (a new grant, or an administrator retrying).
+pub fn unflag(conn: &Connection, email: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM flagged_addresses WHERE email = ?1")?
+        .execute([email])?;
+    Ok(())
+}
+
+/// The flagged addresses.
+pub fn flagged_set(conn: &Connection) -> rusqlite::Result<std::collections::BTreeSet<String>> {
+    let mut stmt = conn.prepare("SELECT email FROM flagged_addresses")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// Every flagged address with when and why, by address.
+pub fn flagged_addresses(
+    conn: &Connection,
+) -> rusqlite::Result<std::collections::BTreeMap<String, (String, String)>> {
+    let mut stmt =
+        conn.prepare("SELECT email, flagged_at, reason FROM flagged_addresses ORDER BY email")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, (r.get(1)?, r.get(2)?))))?;
+    rows.collect()
+}

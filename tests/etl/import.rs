@@ -64,7 +64,7 @@ fn report_counts_what_each_court_brought() {
     assert_eq!(r["exit_code"], 3);
     assert_eq!(r["previous"], "20261123-1.sqlite");
     let tpd = &court(&r, "TPD")["stats"];
-    assert_eq!(tpd["rows_read"], 103);
+    assert_eq!(tpd["rows_read"], 105);
     assert_eq!(tpd["rejected"], 9);
     assert_eq!(tpd["udc_mapped"], 4);
     assert_eq!(tpd["versions_collapsed"], 8);

@@ -9,6 +9,9 @@ use std::process::{Child, Command, Stdio};
 
 use crate::util::{repo_root, sample, sha256_hex, Env, Run};
 
+mod bounces;
+mod recovery;
+
 /// The test SMTP server, killed on drop.
 pub struct Smtp {
     child: Option<Child>,
@@ -104,8 +107,14 @@ impl Drop for Smtp {
 
 /// The binary configured for the test server.
 fn etl(env: &Env, smtp: &Smtp, args: &[&str]) -> Run {
+    etl_with(env, smtp, args, &[])
+}
+
+/// The same, with more settings.
+fn etl_with(env: &Env, smtp: &Smtp, args: &[&str], vars: &[(&str, &str)]) -> Run {
     let mut cmd = env.command();
-    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+    cmd.envs(vars.iter().copied())
+        .env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
         .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
         .env("CPOR_MAIL_RETRY_BASE_SECONDS", "0")
         .env("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "2")
@@ -684,5 +693,117 @@ fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
             .filter(|m| m.contains("有新進行事項"))
             .count(),
         1
+    );
+}
+
+#[test]
+fn a_message_whose_relay_timed_out_twice_is_delivered_not_failed() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // Twice the answer to the data comes after the (2 s) timeout, then in
+    // time: the outcome is unknown twice, then sent.
+    let (n1, _) = scenario(&["slowtwice4@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slowtwice4@"), "unknown");
+    send(&env, &smtp);
+    assert_eq!(
+        state_of(&env, &smtp, "slowtwice4@"),
+        "unknown",
+        "an unknown outcome is retried until the retry deadline, like a temporary failure"
+    );
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "slowtwice4@"), "sent");
+}
+
+#[test]
+fn a_relay_that_dropped_the_connection_in_data_twice_delivers_once_it_recovers() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["dropdata2@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata2@"), "unknown");
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "dropdata2@"), "sent");
+    let copies = smtp.accepted_for("dropdata2@example.com");
+    assert_eq!(copies.len(), 1);
+    assert!(copies[0].contains("/activate?token="), "a complete message");
+}
+
+#[test]
+fn the_send_summary_names_every_state() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[
+        "ok@example.com",
+        "tempfail1@example.com",
+        "reject@example.com",
+    ]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = send(&env, &smtp);
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("outbox now:"))
+        .unwrap_or_else(|| panic!("no `outbox now:` line:\n{}", run.stdout));
+    for (state, n) in [
+        ("queued", 0),
+        ("held", 0),
+        ("sending", 0),
+        ("sent", 1),
+        ("retrying", 1),
+        ("failed", 1),
+        ("unknown", 0),
+        ("suppressed", 0),
+    ] {
+        assert!(line.contains(&format!("{n} {state}")), "{state}: {line}");
+    }
+    let report = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("send-")
+        })
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let states = report["summary"]["states"]
+        .as_object()
+        .unwrap_or_else(|| panic!("no summary.states: {report}"));
+    assert_eq!(states.len(), 8, "{states:?}");
+    assert_eq!(states["sent"], 1);
+    assert_eq!(states["retrying"], 1);
+    assert_eq!(states["failed"], 1);
+}
+
+#[test]
+fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // `cpor-etl send | head -0`: the reader is gone before the first line.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .args(["send", "--now"])
+        .stdout(writer);
+    let run: Run = cmd.output().unwrap().into();
+    assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(smtp.accepted().len(), 2, "the mail went out all the same");
+    assert!(
+        fs::read_dir(env.data().join("reports")).unwrap().any(|e| e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .starts_with("send-")),
+        "and the report was written"
     );
 }

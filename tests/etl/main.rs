@@ -5,6 +5,7 @@ mod admin;
 mod crash;
 mod faults;
 mod generated;
+mod hearings;
 mod import;
 mod mail;
 mod util;

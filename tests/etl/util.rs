@@ -189,3 +189,23 @@ pub fn golden(name: &str, got: &str) {
         );
     }
 }
+
+/// Makes a published (read-only) snapshot writable, for tests that damage it.
+pub fn writable(path: &Path) {
+    let mut perms = fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(path, perms).unwrap();
+}
+
+/// Flips 64 bytes in the middle of a published snapshot, as a failing
+/// disk might.
+pub fn damage(path: &Path) {
+    writable(path);
+    let mut bytes = fs::read(path).unwrap();
+    let mid = bytes.len() / 2;
+    for b in &mut bytes[mid..mid + 64] {
+        *b ^= 0xFF;
+    }
+    fs::write(path, bytes).unwrap();
+}

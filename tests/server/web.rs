@@ -721,7 +721,10 @@ fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
     assert_eq!(api.json()["error"], "maintenance");
     let health = c.get("/healthz");
     assert_eq!(health.status, 200);
-    assert_eq!(health.json()["schema_version"], 1);
+    assert_eq!(
+        health.json()["schema_version"],
+        schemas::SNAPSHOT_SCHEMA_VERSION
+    );
 }
 
 #[test]

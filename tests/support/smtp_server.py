@@ -13,8 +13,10 @@ server serves every test:
   reject@…      550 (permanent)
   dropdata@…    the first time: close the connection in the middle of DATA,
                 without storing the message; then accept
+  dropdataN@…   the same, the first N times
   slowN@…       wait N seconds before answering DATA, then accept
   slowonceN@…   the first time: wait N seconds, then accept; later: accept
+  slowtwiceN@…  the first two times: wait N seconds, then accept; later: accept
   anything else accept
 A file DIR/down makes the server refuse new connections (421) while it exists.
 """
@@ -65,13 +67,16 @@ class Handler:
         if local == "reject":
             self.log(rcpt, "550")
             return "550 5.1.1 no such mailbox"
-        if local == "dropdata" and n == 1:
+        m = re.fullmatch(r"dropdata(\d*)", local)
+        if m and n <= int(m.group(1) or 1):
             self.log(rcpt, "dropped")
             server.transport.close()
             # The connection is gone; aiosmtpd cancels this handler with it.
             await asyncio.sleep(30)
             return "421 4.4.2 connection dropped"
-        m = re.fullmatch(r"slow(\d+)", local) or (n == 1 and re.fullmatch(r"slowonce(\d+)", local))
+        m = (re.fullmatch(r"slow(\d+)", local)
+             or (n == 1 and re.fullmatch(r"slowonce(\d+)", local))
+             or (n <= 2 and re.fullmatch(r"slowtwice(\d+)", local)))
         if m:
             await asyncio.sleep(int(m.group(1)))
         with self.lock:
@@ -83,6 +88,7 @@ class Handler:
             msg = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
             body = msg.get_body(("plain",))
             text = "".join(f"{h}: {msg[h]}\n" for h in ("To", "Subject", "Message-ID", "List-Unsubscribe"))
+            text += f"Return-Path: <{envelope.mail_from}>\n"
             text += "\n" + (body.get_content() if body else "")
             (self.root / "accepted" / f"{k}.txt").write_text(text)
         self.log(rcpt, "250")

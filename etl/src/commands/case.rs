@@ -1,10 +1,11 @@
 //! `cpor-etl case <COURT> <CATEGORY> <YEAR> <WORD> <NUMBER> [--date]`: one
-//! case of a snapshot as JSON. Year and number are matched as integers, so
-//! `0113` finds 113.
+//! case of a snapshot as JSON, with its hearings. Year and number are
+//! matched as integers, so `0113` finds 113.
 
 use anyhow::{anyhow, Result};
 
-use super::{as_of_by_court, open_snapshot, print, CaseJson, EXIT_NOT_FOUND};
+use super::dump::WithHearings;
+use super::{as_of_by_court, open_snapshot, print, EXIT_NOT_FOUND};
 use crate::kinds::{parse_int, CaseKey};
 use store::layout::Store;
 
@@ -38,7 +39,7 @@ pub fn run(store: &Store, args: &Args) -> Result<i32> {
     let as_of = as_of_by_court(&snapshot)?[&court];
     print(&format!(
         "{}\n",
-        serde_json::to_string_pretty(&CaseJson::new(&court, as_of, &case))?
+        serde_json::to_string_pretty(&WithHearings::new(&court, as_of, &case))?
     ))?;
     Ok(0)
 }

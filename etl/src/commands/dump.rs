@@ -1,12 +1,75 @@
 //! `cpor-etl dump [--date]`: every case of a snapshot as JSON lines, ordered
 //! by court, category, year, word and number (the order of case ids).
+//! `case` and `dump` show a case the same way: `CaseJson` and its hearings
+//! (`WithHearings`).
 
 use std::io::{BufWriter, Write};
 
 use anyhow::Result;
+use chrono::NaiveDate;
+use serde::Serialize;
 
 use super::{as_of_by_court, open_snapshot, CaseJson};
+use crate::model::{CaseData, HearingData};
+use schemas::date::roc;
 use store::layout::Store;
+
+/// A case as administrators see it, with its hearings.
+#[derive(Debug, Serialize)]
+pub struct WithHearings<'a> {
+    #[serde(flatten)]
+    pub case: CaseJson<'a>,
+    pub hearings: Vec<HearingJson<'a>>,
+}
+
+/// A hearing as administrators see it: when, where, what, how it stands,
+/// the entry that schedules it and the one that changed it.
+#[derive(Debug, Serialize)]
+pub struct HearingJson<'a> {
+    pub seq: u32,
+    pub posted: String,
+    pub at: String,
+    pub courtroom: Option<&'a str>,
+    pub kind: &'a str,
+    pub state: &'static str,
+    pub by: Option<ByJson>,
+    pub uid: &'a str,
+    pub sequence: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ByJson {
+    pub seq: u32,
+    pub posted: String,
+}
+
+impl<'a> WithHearings<'a> {
+    pub fn new(court: &'a str, as_of: NaiveDate, c: &'a CaseData) -> WithHearings<'a> {
+        WithHearings {
+            case: CaseJson::new(court, as_of, c),
+            hearings: c.hearings.iter().map(HearingJson::new).collect(),
+        }
+    }
+}
+
+impl<'a> HearingJson<'a> {
+    fn new(h: &'a HearingData) -> HearingJson<'a> {
+        HearingJson {
+            seq: h.seq,
+            posted: roc(h.posted),
+            at: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+            courtroom: h.courtroom.as_deref(),
+            kind: &h.kind,
+            state: h.state.as_str(),
+            by: h.by.map(|(seq, posted)| ByJson {
+                seq,
+                posted: roc(posted),
+            }),
+            uid: &h.uid,
+            sequence: h.sequence,
+        }
+    }
+}
 
 pub fn run(store: &Store, date: Option<&str>) -> Result<i32> {
     let snapshot = open_snapshot(store, date)?;
@@ -16,7 +79,7 @@ pub fn run(store: &Store, date: Option<&str>) -> Result<i32> {
     let mut io_error = None;
     if let Some((lo, hi)) = snapshot.id_range()? {
         snapshot.for_each_case(lo, hi, |court, case| {
-            let line = serde_json::to_string(&CaseJson::new(court, as_of[court], &case))
+            let line = serde_json::to_string(&WithHearings::new(court, as_of[court], &case))
                 .expect("plain data serializes");
             if io_error.is_none() {
                 if let Err(e) = writeln!(out, "{line}") {

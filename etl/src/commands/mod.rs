@@ -1,8 +1,9 @@
 //! The administrators' commands, one module each: `case`, `dump`,
-//! `snapshots`, `rollback`, `send`, `outbox`. Each takes the configuration
+//! `snapshots`, `rollback`, `send`, `outbox`, `bounces`. Each takes the configuration
 //! (or the data directory) and its own arguments and returns the process
 //! exit code.
 
+pub mod bounces;
 pub mod case;
 pub mod dump;
 pub mod outbox;

@@ -1,11 +1,24 @@
-//! `cpor-etl outbox list|show|release|retry`: what the outbox holds and
-//! what administrators may do with it.
+//! `cpor-etl outbox list|show|release|retry|pending|rediff|forget`: what the outbox holds and
+//! what administrators may do with it (through `mail::outbox`, which owns
+//! its tables).
 
 use anyhow::{anyhow, bail, Result};
-use rusqlite::{params, OptionalExtension};
 
 use crate::config::Config;
-use mail::outbox::counts_by_state;
+use mail::outbox::{Outbox, PendingNight, RetryWhich};
+use store::layout::Store;
+
+/// Whether a pending night can be queued as it stands.
+fn readiness(store: &Store, p: &PendingNight) -> String {
+    let check = |name: &str| match store.by_name(name) {
+        None => Err(format!("{name} is gone")),
+        Some(f) => store.verify(&f).map_err(|e| format!("DAMAGED: {e}")),
+    };
+    match check(&p.to).and_then(|()| p.from.as_deref().map_or(Ok(()), check)) {
+        Ok(()) => "ready".into(),
+        Err(e) => e,
+    }
+}
 
 pub enum Action {
     List {
@@ -22,37 +35,102 @@ pub enum Action {
         id: Option<i64>,
         failed: bool,
     },
+    Pending,
+    Rediff {
+        snapshot: String,
+        from: String,
+    },
+    Forget {
+        snapshot: String,
+    },
 }
 
 pub fn run(config: &Config, action: Action) -> Result<i32> {
-    let outbox = mail::outbox::open(&config.data_dir)?;
+    let mut outbox = Outbox::open(&config.data_dir)?;
     match action {
+        Action::Pending => {
+            let pending = outbox.pending()?;
+            if pending.is_empty() {
+                println!("no night waits: every published night's mail is queued");
+                return Ok(0);
+            }
+            let store = Store::new(&config.data_dir);
+            println!(
+                "{:>4} {:<28} {:<28} state",
+                "seq", "night (snapshot)", "compared with"
+            );
+            for p in &pending {
+                println!(
+                    "{:>4} {:<28} {:<28} {}",
+                    p.seq,
+                    p.to,
+                    p.from.as_deref().unwrap_or("(none: a first load)"),
+                    readiness(&store, p)
+                );
+            }
+            println!("`cpor-etl send` or the next import queues each ready night; see docs/OPERATIONS.md for the others");
+            Ok(0)
+        }
+        Action::Rediff { snapshot, from } => {
+            let store = Store::new(&config.data_dir);
+            let from = match from.as_str() {
+                "none" => None,
+                name => {
+                    let file = store.by_name(name).ok_or_else(|| {
+                        anyhow!(
+                            "no kept snapshot `{name}` in {} (see `cpor-etl snapshots`)",
+                            store.snapshots_dir().display()
+                        )
+                    })?;
+                    store.verify(&file)?;
+                    Some(name)
+                }
+            };
+            if outbox.pending_for(&snapshot)?.is_none() {
+                eprintln!(
+                    "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
+                );
+                return Ok(crate::commands::EXIT_NOT_FOUND);
+            }
+            outbox.compare_pending_with(&snapshot, from)?;
+            println!(
+                "night {snapshot} will be compared with {}; `cpor-etl send` queues and delivers its mail",
+                from.unwrap_or("nothing (as a first load)")
+            );
+            Ok(0)
+        }
+        Action::Forget { snapshot } => {
+            if !outbox.forget_pending(&snapshot)? {
+                eprintln!(
+                    "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
+                );
+                return Ok(crate::commands::EXIT_NOT_FOUND);
+            }
+            println!(
+                "night {snapshot} given up: its news will not be mailed; tell the courts' clerks"
+            );
+            Ok(0)
+        }
         Action::List { night, state } => {
-            let mut stmt = outbox.prepare(
-                "SELECT id, night, kind, state, email, attempts, coalesce(next_try_at, not_before), subject
-                 FROM items WHERE (?1 IS NULL OR night = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![night, state], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, i64>(5)?,
-                    r.get::<_, String>(6)?,
-                    r.get::<_, String>(7)?,
-                ))
-            })?;
+            let items = outbox.list(night.as_deref(), state.as_deref())?;
             println!(
                 "{:>6} {:<8} {:<10} {:<10} {:>3} {:<25} {:<32} subject",
                 "id", "night", "kind", "state", "try", "next", "address"
             );
-            for row in rows {
-                let (id, night, kind, state, email, attempts, next, subject) = row?;
-                println!("{id:>6} {night:<8} {kind:<10} {state:<10} {attempts:>3} {next:<25} {email:<32} {subject}");
+            for i in items {
+                println!(
+                    "{:>6} {:<8} {:<10} {:<10} {:>3} {:<25} {:<32} {}",
+                    i.id,
+                    i.night,
+                    i.kind.as_str(),
+                    i.state.as_str(),
+                    i.attempts,
+                    i.next,
+                    i.email,
+                    i.subject
+                );
             }
-            let counts = counts_by_state(&outbox, night.as_deref()).map_err(|e| anyhow!(e))?;
+            let counts = outbox.counts_by_state(night.as_deref())?;
             let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
             println!(
                 "total: {}",
@@ -65,82 +143,35 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
         Action::Show { id } => {
-            let row = outbox
-                .query_row(
-                    "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
-                     first_try_at, next_try_at, sent_at, last_error, message FROM items WHERE id = ?1",
-                    [id],
-                    |r| {
-                        let text = |i| r.get::<_, Option<String>>(i).map(|v| v.unwrap_or_else(|| "-".into()));
-                        Ok((
-                            [
-                                ("night", text(0)?),
-                                ("kind", text(1)?),
-                                ("state", text(2)?),
-                                ("address", text(3)?),
-                                ("message-id", text(4)?),
-                                ("attempts", r.get::<_, i64>(5)?.to_string()),
-                                ("queued", text(6)?),
-                                ("not before", text(7)?),
-                                ("first try", text(8)?),
-                                ("next try", text(9)?),
-                                ("sent", text(10)?),
-                                ("last error", text(11)?),
-                            ],
-                            r.get::<_, Vec<u8>>(12)?,
-                        ))
-                    },
-                )
-                .optional()?;
-            let Some((fields, message)) = row else {
+            let Some(shown) = outbox.show(id)? else {
                 eprintln!("cpor-etl: no outbox item {id}");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             };
-            for (name, value) in fields {
+            for (name, value) in shown.fields {
                 println!("{name:>11}: {value}");
             }
             println!();
-            print!("{}", String::from_utf8_lossy(&message));
+            print!("{}", String::from_utf8_lossy(&shown.message));
             Ok(0)
         }
         Action::Release { night } => {
-            let n = outbox.execute(
-                "UPDATE items SET state = 'queued' WHERE night = ?1 AND state = 'held'",
-                [&night],
-            )?;
-            outbox.execute(
-                "UPDATE held_nights SET released_at = ?2 WHERE night = ?1 AND released_at IS NULL",
-                params![night, chrono::Utc::now().to_rfc3339()],
-            )?;
+            let n = outbox.release(&night, chrono::Utc::now())?;
             println!("released {n} held digests of night {night}; `cpor-etl send` delivers them");
             Ok(0)
         }
         Action::Retry { id, failed } => {
-            let (sql, what) = match (id, failed) {
-                (Some(_), _) => (
-                    "id = ?1 AND state IN ('failed', 'unknown', 'retrying', 'suppressed')",
-                    "item",
-                ),
-                (None, true) => ("?1 IS NULL AND state = 'failed'", "failed items"),
+            let (which, what) = match (id, failed) {
+                (Some(id), _) => (RetryWhich::Item(id), "item"),
+                (None, true) => (RetryWhich::Failed, "failed items"),
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
-            let emails: Vec<String> = {
-                let mut stmt = outbox.prepare(&format!("SELECT email FROM items WHERE {sql}"))?;
-                let rows = stmt.query_map([id], |r| r.get(0))?;
-                rows.collect::<Result<_, _>>()?
-            };
-            let n = outbox.execute(
-                &format!(
-                    "UPDATE items SET state = 'queued', attempts = 0, first_try_at = NULL, next_try_at = NULL
-                     WHERE {sql}"
-                ),
-                [id],
-            )?;
+            let emails = outbox.retry(which)?;
             // Retrying by hand is a decision to write to the address again.
             let accounts = store::accounts::open(&config.data_dir)?;
             for email in &emails {
-                accounts.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])?;
+                store::accounts::unflag(&accounts, email)?;
             }
+            let n = emails.len();
             println!("queued {n} {what} again");
             Ok(if n == 0 {
                 crate::commands::EXIT_NOT_FOUND

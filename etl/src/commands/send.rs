@@ -1,14 +1,23 @@
 //! `cpor-etl send [--now]`: deliver the outbox items that are due, once
 //! each; write a send report listing the addresses flagged for the courts.
 
-use anyhow::{anyhow, Result};
+use anyhow::Result;
 use serde::Serialize;
+
+/// A line of output. A closed stdout (`cpor-etl send | head`) is not an
+/// error: the mail is sent and the report written all the same.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
 
 use crate::config::Config;
 use crate::import::exit;
 use mail::send;
 
-use crate::notify::catch_up;
+use crate::notify::{catch_up, Finished};
 use store::layout::Store;
 
 #[derive(Serialize)]
@@ -33,38 +42,57 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
     store.create_dirs()?;
     let _lock = match store.send_lock() {
         Ok(l) => l,
-        Err(e) => {
+        Err(e @ store::layout::LockError::Held { .. }) => {
             eprintln!("cpor-etl: {e}");
             return Ok(exit::LOCKED);
         }
+        Err(e) => return Err(e.into()),
     };
     // An import that died after publishing left its mail unqueued: finish
     // it, unless an import is running right now (it will).
+    // A night that cannot be queued (a damaged snapshot, a full disk) is
+    // reported and stays pending; it never holds up what is already queued.
+    let mut unfinished = 0;
     if let Ok(_import) = store.lock() {
-        if let Some(m) =
-            catch_up(&store, &config.mail, chrono::Utc::now()).map_err(|e| anyhow!(e))?
-        {
-            println!(
-                "queued the mail of an interrupted import: {} items",
-                m.activation + m.approval + m.digest + m.expiry
-            );
+        match catch_up(&store, &config.mail, chrono::Utc::now()) {
+            Ok(nights) => {
+                for night in nights {
+                    match night.outcome {
+                        Finished::Queued(m) => say!(
+                            "queued the mail of an interrupted import: {} items",
+                            m.activation + m.approval + m.digest + m.expiry
+                        ),
+                        Finished::Failed(why) => {
+                            unfinished += 1;
+                            eprintln!(
+                                "cpor-etl: the mail of snapshot {} is NOT queued: {why}",
+                                night.night.to
+                            );
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            Err(e) => {
+                unfinished += 1;
+                eprintln!("cpor-etl: the mail of earlier nights could not be checked: {e}");
+            }
         }
     }
     let now = chrono::Utc::now();
-    let summary =
-        send::send(&config.data_dir, &config.mail, now_flag, now).map_err(|e| anyhow!(e))?;
+    let summary = send::send(&config.data_dir, &config.mail, now_flag, now)?;
     if summary.recovered > 0 {
-        println!(
-            "{} items a crash left while sending are retried once, same Message-ID",
+        say!(
+            "{} items a crash left while sending are retried, same Message-ID",
             summary.recovered
         );
     }
     if summary.outside_window {
-        println!(
+        say!(
             "outside the send window ({} Asia/Taipei); nothing sent (use --now to send anyway)",
             config.mail.window
         );
-        return Ok(0);
+        return Ok(if unfinished > 0 { exit::ERROR } else { 0 });
     }
     let target = match &config.mail.relay {
         None => format!(
@@ -73,18 +101,18 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         ),
         Some(relay) => format!("to {}:{}", relay.host, relay.port),
     };
-    println!(
+    say!(
         "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
+    say!("  outbox now: {}", summary.states_line());
     for (email, reason) in &summary.flagged {
-        println!("  flagged {email}: {reason}");
+        say!("  flagged {email}: {reason}");
     }
 
     let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(&store);
-    let flagged_addresses = send::flagged_addresses(&accounts)
-        .map_err(|e| anyhow!(e))?
+    let flagged_addresses = store::accounts::flagged_addresses(&accounts)?
         .into_iter()
         .map(|(email, (flagged_at, reason))| Flagged {
             courts: courts_of(&email),
@@ -102,12 +130,18 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
         .reports_dir()
         .join(format!("send-{}.json", now.format("%Y%m%dT%H%M%SZ")));
     Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
-    println!("  report: {}", path.display());
+    say!("  report: {}", path.display());
+    if unfinished > 0 {
+        eprintln!(
+            "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail still wait (see above; docs/OPERATIONS.md)"
+        );
+        return Ok(exit::ERROR);
+    }
     Ok(0)
 }
 
 /// The courts whose grants in the live snapshot name an address.
-fn courts_by_address(store: &Store) -> impl Fn(&str) -> Vec<String> {
+pub(crate) fn courts_by_address(store: &Store) -> impl Fn(&str) -> Vec<String> {
     let snapshot = store
         .live()
         .ok()

@@ -545,6 +545,7 @@ mod tests {
                         })
                         .collect(),
                     prosecutors: vec![],
+                    hearings: vec![],
                 };
                 if !queryable {
                     case.expire();

@@ -1,28 +1,91 @@
-//! E-mail: what changed between two snapshots (`diff`), what to tell whom
-//! (`queue`, into the durable outbox), how it reads (`render`), and its
-//! delivery (`send`).
+//! E-mail from the import: what changed between two snapshots (`diff`) and
+//! what to tell whom (`queue`, into the durable outbox of the `mail` crate,
+//! which renders and delivers it).
+//!
+//! A night's mail is queued by the run that published it or, if that run
+//! died or its queueing failed, by the next `import` or `send`, first thing.
+//! Before publishing, an import records its night (the snapshot it will
+//! publish and the one it replaces) in the outbox's `pending_nights`, after
+//! finishing every night still pending there; the transaction that queues a
+//! night's items ends its record, so finishing a night twice is harmless and
+//! a night is never half queued.
 
 pub mod diff;
 pub mod queue;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
 
+use crate::snapshot::read::ReadError;
+use mail::outbox::{Outbox, OutboxError, PendingNight};
 use mail::MailSettings;
 use store::layout::{SnapshotFile, Store};
 
+/// Why a night's mail could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error("diff: {0}")]
+    Diff(#[from] ReadError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Open(#[from] schemas::MigrateError),
+    #[error("accounts: {0}")]
+    Accounts(#[from] rusqlite::Error),
+    #[error("secret key: {0}")]
+    Key(#[source] std::io::Error),
+    #[error("activation token: {0}")]
+    Token(#[source] std::io::Error),
+    #[error("data directory: {0}")]
+    Data(#[source] std::io::Error),
+    #[error("{path}: {source}")]
+    Pending {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A snapshot the diff needs fails its checksum: the night waits until
+    /// an operator restores it or names another one to compare with.
+    #[error(
+        "{0}. The night's mail waits: restore the file (its checksum is beside it), or compare \
+         with another kept snapshot: `cpor-etl outbox rediff <night's snapshot> --from <kept snapshot>` \
+         (news since then may repeat), or give the night up: `cpor-etl outbox forget <night's snapshot>`"
+    )]
+    Damaged(#[from] store::layout::Damaged),
+}
+
 /// Compares `to` with `from` (the snapshot it replaced; `None` on a first
-/// load) and queues the night's mail.
+/// load) and queues the night's mail, ending the night's pending record in
+/// the same transaction.
 pub fn notify(
-    data_dir: &Path,
+    store: &Store,
     cfg: &MailSettings,
     from: Option<&SnapshotFile>,
     to: &SnapshotFile,
     now: DateTime<Utc>,
-) -> Result<queue::QueueSummary, String> {
+) -> Result<queue::QueueSummary, NotifyError> {
+    let pending = Outbox::open(&store.root)?.pending_for(&to.name())?;
+    queue_night(store, cfg, from, to, pending.as_ref(), now)
+}
+
+fn queue_night(
+    store: &Store,
+    cfg: &MailSettings,
+    from: Option<&SnapshotFile>,
+    to: &SnapshotFile,
+    pending: Option<&PendingNight>,
+    now: DateTime<Utc>,
+) -> Result<queue::QueueSummary, NotifyError> {
+    // A damaged file would tell people of news that is not there, or miss
+    // news that is: both snapshots are checked first.
+    for file in from.into_iter().chain([to]) {
+        store.verify(file)?;
+    }
+    let data_dir: &Path = &store.root;
     let started = std::time::Instant::now();
-    let changes = diff::diff(from, to, to.date).map_err(|e| format!("diff: {e}"))?;
+    let changes = diff::diff(from, to, to.date)?;
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",
         started.elapsed(),
@@ -30,66 +93,256 @@ pub fn notify(
         changes.news.len(),
         changes.expiring.len()
     );
-    let older = from.is_some_and(|f| to.date < f.date);
+    let night = queue::Night {
+        date: to.date,
+        first_load: from.is_none(),
+        older: from.is_some_and(|f| to.date < f.date),
+    };
     let started = std::time::Instant::now();
-    let summary = queue::queue(data_dir, cfg, to.date, &changes, from.is_none(), older, now);
+    let summary = queue::queue(data_dir, cfg, night, &changes, pending, now);
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
 }
 
-const PENDING: &str = "notify.pending";
-
-/// Records, before a publish, which diff the new snapshot will need: if the
-/// run dies after publishing, the next run finishes the mail.
-pub fn write_pending(
+/// Before publishing `next`, which replaces `live`: finishes the mail of
+/// every earlier night still pending (`catch_up`), then records `next`'s
+/// night as pending, durably. Call with the import lock held. If the run
+/// dies after this, the next import or send queues the night's mail.
+pub fn before_publish(
     store: &Store,
-    from: Option<&SnapshotFile>,
-    to: &SnapshotFile,
-) -> std::io::Result<()> {
-    let text = format!(
-        "{}\n{}\n",
-        from.map_or("-".to_string(), SnapshotFile::name),
-        to.name()
-    );
-    Store::write_atomically(&store.root.join(PENDING), text.as_bytes())
-}
-
-pub fn clear_pending(store: &Store) -> std::io::Result<()> {
-    match std::fs::remove_file(store.root.join(PENDING)) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
-        _ => Ok(()),
+    cfg: &MailSettings,
+    live: Option<&SnapshotFile>,
+    next: &SnapshotFile,
+    now: DateTime<Utc>,
+) -> Result<Vec<CaughtUp>, NotifyError> {
+    let caught_up = catch_up(store, cfg, now)?;
+    if cfg.enabled {
+        let from = live.map(SnapshotFile::name);
+        Outbox::open(&store.root)?.record_pending(from.as_deref(), &next.name(), now)?;
     }
+    Ok(caught_up)
 }
 
-/// Finishes the mail of a run that published but died before queueing it.
-/// Call with the import lock held. Returns what it queued, if anything.
+/// What `catch_up` did with a pending night.
+#[derive(Debug)]
+pub struct CaughtUp {
+    pub night: PendingNight,
+    pub outcome: Finished,
+}
+
+#[derive(Debug)]
+pub enum Finished {
+    /// Its mail is queued now.
+    Queued(queue::QueueSummary),
+    /// Its snapshot never went live (the run died before `CURRENT` named
+    /// it): there is nothing to tell.
+    NeverPublished,
+    /// Mail is off (`mail.enabled = false`): nothing is queued.
+    MailOff,
+    /// A snapshot the diff needs is gone: the night's mail cannot be made.
+    Lost(String),
+    /// Queueing failed (a damaged snapshot, a full disk): the night stays
+    /// pending, and the next import or send tries again. Other nights, and
+    /// the delivery of what is queued, go on.
+    Failed(String),
+}
+
+/// Finishes the mail of every night an earlier run recorded but did not
+/// queue (it died, or its queueing failed), in the order recorded: a night
+/// whose snapshot was published gets exactly the mail an uninterrupted run
+/// would have queued (the outbox key makes a second try harmless); one
+/// whose snapshot never went live is dropped. Call with the import lock
+/// held.
 pub fn catch_up(
     store: &Store,
     cfg: &MailSettings,
     now: DateTime<Utc>,
-) -> Result<Option<queue::QueueSummary>, String> {
-    let path = store.root.join(PENDING);
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("{}: {e}", path.display())),
-    };
-    let mut lines = text.lines();
-    let (from, to) = (lines.next().unwrap_or("-"), lines.next().unwrap_or(""));
-    let result = match store.by_name(to) {
-        // Never published: nothing to tell.
-        None => None,
-        Some(to) => {
-            let from = store.by_name(from);
-            tracing::warn!(
-                "finishing the mail of an interrupted run: {} → {}",
-                from.as_ref()
-                    .map_or("(first load)".into(), SnapshotFile::name),
-                to.name()
-            );
-            Some(notify(&store.root, cfg, from.as_ref(), &to, now)?)
+) -> Result<Vec<CaughtUp>, NotifyError> {
+    adopt_pending_file(store, now)?;
+    let outbox = Outbox::open(&store.root)?;
+    let pending = outbox.pending()?;
+    if pending.is_empty() {
+        return Ok(Vec::new());
+    }
+    let live = store.live().map_err(NotifyError::Data)?;
+    let published = published(&pending, live.as_ref().map(SnapshotFile::name).as_deref());
+    let mut done = Vec::new();
+    for night in pending {
+        let from = night.from.as_deref().map(|f| (f, store.by_name(f)));
+        let outcome = match (store.by_name(&night.to), from) {
+            _ if !cfg.enabled => Finished::MailOff,
+            _ if !published.contains(&night.seq) => Finished::NeverPublished,
+            (None, _) => Finished::Lost(format!("{} is gone", night.to)),
+            (Some(_), Some((name, None))) => Finished::Lost(format!(
+                "{name}, the snapshot it replaced, is gone: what changed cannot be told"
+            )),
+            (Some(to), from) => {
+                let from = from.and_then(|(_, f)| f);
+                tracing::warn!(
+                    "finishing the mail of an interrupted run: {} → {}",
+                    from.as_ref()
+                        .map_or("(first load)".into(), SnapshotFile::name),
+                    to.name()
+                );
+                let outcome = match queue_night(store, cfg, from.as_ref(), &to, Some(&night), now) {
+                    Ok(summary) => Finished::Queued(summary),
+                    Err(e) => {
+                        tracing::error!(
+                            "the mail of snapshot {} is NOT queued: {e}; the night stays pending",
+                            night.to
+                        );
+                        Finished::Failed(e.to_string())
+                    }
+                };
+                done.push(CaughtUp { night, outcome });
+                continue;
+            }
+        };
+        match &outcome {
+            Finished::Lost(why) => tracing::error!(
+                "the mail of snapshot {} cannot be queued: {why}; its night is dropped",
+                night.to
+            ),
+            _ => tracing::warn!(
+                "dropping the pending mail of snapshot {}: {}",
+                night.to,
+                match &outcome {
+                    Finished::MailOff => "mail is off (mail.enabled = false)",
+                    _ => "it was never published",
+                }
+            ),
         }
+        outbox.drop_pending(&night)?;
+        done.push(CaughtUp { night, outcome });
+    }
+    Ok(done)
+}
+
+/// Which pending nights' snapshots were published: the live one, and,
+/// going back, each one a published night replaced (a run publishes only
+/// after it finished every earlier night, so later records replace
+/// earlier ones in order).
+fn published(pending: &[PendingNight], live: Option<&str>) -> BTreeSet<i64> {
+    let mut out = BTreeSet::new();
+    let mut wanted = live.map(str::to_string);
+    for p in pending.iter().rev() {
+        if wanted.as_deref() == Some(p.to.as_str()) {
+            out.insert(p.seq);
+            wanted = p.from.clone();
+        }
+    }
+    out
+}
+
+/// The snapshots that pending nights still need to be diffed: retention
+/// must keep them.
+pub fn snapshots_needed(store: &Store) -> Result<BTreeSet<String>, NotifyError> {
+    Ok(Outbox::open(&store.root)?
+        .pending()?
+        .into_iter()
+        .flat_map(|p| [Some(p.to), p.from])
+        .flatten()
+        .collect())
+}
+
+/// The file earlier versions recorded a pending night in (`<from>` or `-`,
+/// then `<to>`, a line each).
+const PENDING_FILE: &str = "notify.pending";
+
+/// Moves a pending night recorded by an earlier version into the outbox,
+/// and removes that file and the temp files its writes could leave.
+fn adopt_pending_file(store: &Store, now: DateTime<Utc>) -> Result<(), NotifyError> {
+    let path = store.root.join(PENDING_FILE);
+    let io = |source| NotifyError::Pending {
+        path: path.display().to_string(),
+        source,
     };
-    clear_pending(store).map_err(|e| e.to_string())?;
-    Ok(result)
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let mut lines = text.lines();
+            let (from, to) = (lines.next().unwrap_or("-"), lines.next().unwrap_or(""));
+            if !to.is_empty() {
+                let outbox = Outbox::open(&store.root)?;
+                if outbox.pending_for(to)?.is_none() {
+                    outbox.record_pending((from != "-").then_some(from), to, now)?;
+                }
+            }
+            std::fs::remove_file(&path).map_err(io)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    let prefix = format!(".{PENDING_FILE}.tmp-");
+    if let Ok(entries) = std::fs::read_dir(&store.root) {
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().starts_with(&prefix) {
+                std::fs::remove_file(entry.path()).map_err(io)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(seq: i64, from: Option<&str>, to: &str) -> PendingNight {
+        PendingNight {
+            seq,
+            from: from.map(str::to_string),
+            to: to.into(),
+        }
+    }
+
+    #[test]
+    fn a_pending_night_is_published_if_live_or_replaced_by_a_published_one() {
+        let chain = [
+            p(1, Some("a"), "b"),
+            p(2, Some("b"), "c"),
+            p(3, Some("c"), "d"),
+        ];
+        // d never went live: c is live, and so were b and, before, a.
+        assert_eq!(published(&chain, Some("c")), BTreeSet::from([1, 2]));
+        assert_eq!(published(&chain, Some("d")), BTreeSet::from([1, 2, 3]));
+        // Killed before CURRENT named b; the re-run's build is b2.
+        let rerun = [p(1, Some("a"), "b"), p(2, Some("a"), "b2")];
+        assert_eq!(published(&rerun, Some("b2")), BTreeSet::from([2]));
+        assert_eq!(published(&rerun, Some("a")), BTreeSet::new());
+        assert_eq!(
+            published(&[p(1, None, "a")], Some("a")),
+            BTreeSet::from([1])
+        );
+        assert_eq!(published(&[p(1, None, "a")], None), BTreeSet::new());
+    }
+
+    #[test]
+    fn retention_keeps_both_snapshots_of_a_pending_night_and_an_old_pending_file_is_adopted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        std::fs::write(
+            dir.path().join(PENDING_FILE),
+            "20261123-1.sqlite\n20261124-1.sqlite\n",
+        )
+        .unwrap();
+        let tmp = dir.path().join(format!(".{PENDING_FILE}.tmp-4242"));
+        std::fs::write(&tmp, "x").unwrap();
+        let now = Utc::now();
+        adopt_pending_file(&store, now).unwrap();
+        assert!(!dir.path().join(PENDING_FILE).exists());
+        assert!(!tmp.exists(), "the temp file an old write left is removed");
+        Outbox::open(dir.path())
+            .unwrap()
+            .record_pending(None, "20261125-1.sqlite", now)
+            .unwrap();
+        assert_eq!(
+            snapshots_needed(&store).unwrap(),
+            BTreeSet::from([
+                "20261123-1.sqlite".to_string(),
+                "20261124-1.sqlite".to_string(),
+                "20261125-1.sqlite".to_string()
+            ])
+        );
+    }
 }

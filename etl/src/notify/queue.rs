@@ -7,35 +7,37 @@
 //! - A followed case about to stop being queryable: one warning per
 //!   (address, case), ever.
 //!
-//! The outbox key (night, address, kind) makes every step idempotent. An
-//! activation token is committed to the accounts database before its mail
-//! is queued: a crash in between leaves an unsent token that expires, and
-//! the re-run, finding no mail, makes a new one.
-//!
-//! Messages are rendered in parallel, a chunk at a time, while the queueing
-//! thread inserts the chunk before (a national night is about 80,000 messages and
-//! 480 MB); the night's items, warnings and hold go in one transaction.
+//! A night is read → plan → render → write. `plan` is a pure function of the
+//! diff and what the databases already hold (`Known`); the accounts step
+//! clears flags and commits each activation's account and token before its
+//! mail is queued (a crash in between leaves an unsent token that expires,
+//! and the re-run, finding no mail, makes a new one); messages are rendered
+//! in parallel, a chunk at a time, while the queueing thread writes the
+//! chunk before (a national night is about 80,000 messages and 480 MB); the
+//! night's items, warnings and hold go into the outbox in one transaction,
+//! which also ends the night's pending record.
+//! The outbox key (night, address, kind) makes every step idempotent.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rayon::prelude::*;
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::diff::{CaseNews, Changes, Expiring, Granted};
-use mail::outbox::addresses;
-use mail::render::{self, CaseView, Kind, View};
+use super::NotifyError;
+use mail::outbox::{Kind, NewItem, Outbox, PendingNight, State};
+use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, url_encode, window_opening, MailSettings};
-use schemas::date::taipei;
-use schemas::date::{compact, roc, to_int};
+use schemas::date::{compact, roc, taipei, to_int};
 use store::secret;
 
 /// What a night's queueing did, for the report and the summary.
-#[derive(Debug, Default, Clone, Serialize)]
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
 pub struct QueueSummary {
     pub activation: u64,
     pub approval: u64,
@@ -62,33 +64,80 @@ pub struct QueueSummary {
 /// inserted.
 const RENDER_CHUNK: usize = 1024;
 
-/// One item to insert.
-struct NewItem {
-    email: String,
-    kind: Kind,
-    state: &'static str,
-    message_id: String,
-    subject: String,
-    message: Vec<u8>,
-    cases: usize,
+/// The night being queued.
+#[derive(Debug, Clone, Copy)]
+pub struct Night {
+    pub date: NaiveDate,
+    /// There was no previous snapshot.
+    pub first_load: bool,
+    /// The new snapshot is older than the previous one (an import with
+    /// --force of an old night): its differences are history, not news.
+    pub older: bool,
 }
 
-/// A mail to render: who, what about. Its view is built where it is
-/// rendered, in parallel.
-struct Job<'a> {
-    email: &'a str,
-    kind: Kind,
-    state: &'static str,
-    about: About<'a>,
-    /// An activation's link, and until when it works (ROC).
-    activation: Option<(String, String)>,
+/// The flood guard: hold the digests when news touches more than `share`
+/// of all followed cases, and at least `min_cases` are followed.
+#[derive(Debug, Clone, Copy)]
+pub struct Flood {
+    pub share: f64,
+    pub min_cases: u64,
+}
+
+/// An address's account, as a new grant needs to know it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Account {
+    Activated,
+    /// Created (by an earlier grant) but never activated.
+    NotActivated(i64),
+}
+
+/// What the databases already hold that the plan depends on.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    /// (address, kind) already queued for the night.
+    pub queued: BTreeSet<(String, Kind)>,
+    /// The accounts of the addresses with new grants (absent: none).
+    pub accounts: BTreeMap<String, Account>,
+    /// Flagged addresses, before tonight's grants clear any.
+    pub flagged: BTreeSet<String>,
+    /// Addresses that turned digests off.
+    pub unsubscribed: BTreeSet<String>,
+    /// Expiry warnings given: (address, case key, last day YYYYMMDD).
+    pub warned: BTreeSet<(String, String, i64)>,
+}
+
+/// One mail to render and queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job<'a> {
+    pub email: &'a str,
+    pub kind: Kind,
+    /// Queued, held (flood guard) or suppressed (a flagged address).
+    pub state: State,
+    pub about: About<'a>,
+    /// An activation's link, and until when it works (ROC): made by the
+    /// accounts step.
+    pub activation: Option<(String, String)>,
 }
 
 /// The cases a mail is about.
-enum About<'a> {
+#[derive(Debug, Clone, PartialEq)]
+pub enum About<'a> {
     Grants(&'a [Granted]),
     News(&'a [CaseNews]),
     Expiring(Vec<&'a Expiring>),
+}
+
+/// Tonight's mail, decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan<'a> {
+    /// In (kind, address) order, one per (kind, address).
+    pub jobs: Vec<Job<'a>>,
+    /// Addresses whose bounce flag tonight's grants clear.
+    pub unflag: Vec<&'a str>,
+    /// Expiry warnings to record: (address, case key, last day).
+    pub warn: Vec<(String, String, i64)>,
+    /// The summary so far: everything but what was written.
+    pub summary: QueueSummary,
 }
 
 impl About<'_> {
@@ -124,133 +173,58 @@ impl About<'_> {
     }
 }
 
-/// Queues tonight's mail. `first_load`: there was no previous snapshot.
-/// `older`: the new snapshot is older than the previous one (an import with
-/// --force of an old night): its differences are history, not news.
-pub fn queue(
-    data_dir: &Path,
-    cfg: &MailSettings,
-    night: NaiveDate,
-    changes: &Changes,
-    first_load: bool,
-    older: bool,
-    now: DateTime<Utc>,
-) -> Result<QueueSummary, String> {
+/// Decides tonight's mail from the diff and what is known. Pure.
+pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood) -> Plan<'a> {
     let mut summary = QueueSummary {
         followed_cases: changes.followed_cases,
         cases_with_news: changes.cases_with_news,
         ..QueueSummary::default()
     };
-    if older {
+    let mut plan = Plan {
+        jobs: Vec::new(),
+        unflag: Vec::new(),
+        warn: Vec::new(),
+        summary: QueueSummary::default(),
+    };
+    if night.older {
         summary.no_digests =
             Some("the night is older than the snapshot it replaced: nothing is new".into());
-        return Ok(summary);
+        plan.summary = summary;
+        return plan;
     }
-    let from = &cfg.from;
-    let key = secret::load_or_create_key(data_dir).map_err(|e| format!("secret key: {e}"))?;
-    let mut accounts = store::accounts::open(data_dir).map_err(|e| e.to_string())?;
-    let mut outbox = mail::outbox::open(data_dir).map_err(|e| e.to_string())?;
-    let sql = |e: rusqlite::Error| e.to_string();
-    let night_text = compact(night);
-
-    let existing: BTreeSet<(String, String)> = {
-        let mut stmt = outbox
-            .prepare("SELECT email, kind FROM items WHERE night = ?1")
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map([&night_text], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
-    let has = |email: &str, kind: Kind| {
-        existing.contains(&(email.to_string(), kind.as_str().to_string()))
-    };
-    let site = cfg.site_url.as_str();
-    let base_view = |email: &str, cases: Vec<CaseView>| View {
-        subject: String::new(),
-        email: email.to_string(),
-        cases,
-        link: format!("{site}/login"),
-        expires: String::new(),
-        night: roc(night),
-        unsubscribe: format!(
-            "{site}/unsubscribe?email={}&token={}",
-            url_encode(email),
-            secret::unsubscribe_token(&key, email)
-        ),
-        more: 0,
-    };
-    let mut jobs: Vec<Job> = Vec::new();
-
-    let now_text = now.to_rfc3339();
-    // New grants. Accounts first: flags cleared, rows and tokens committed.
-    {
-        let tx = accounts.transaction().map_err(sql)?;
-        for (email, granted) in &changes.new_grants {
-            tx.prepare_cached("DELETE FROM flagged_addresses WHERE email = ?1")
-                .and_then(|mut st| st.execute([email]))
-                .map_err(sql)?;
-            if has(email, Kind::Activation) || has(email, Kind::Approval) {
-                summary.already_queued += 1;
-                continue;
-            }
-            let account: Option<(i64, bool)> = tx
-                .prepare_cached(
-                    "SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1",
-                )
-                .and_then(|mut st| {
-                    st.query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
-                        .optional()
-                })
-                .map_err(sql)?;
-            let mut activation = None;
-            let kind = match account {
-                Some((_, true)) => Kind::Approval,
-                _ => {
-                    let id = match account {
-                        Some((id, _)) => id,
-                        None => {
-                            tx.prepare_cached(
-                                "INSERT INTO accounts (email, created_at) VALUES (?1, ?2)",
-                            )
-                            .and_then(|mut st| st.execute(params![email, now_text]))
-                            .map_err(sql)?;
-                            tx.last_insert_rowid()
-                        }
-                    };
-                    let (token, hash) = secret::new_token().map_err(|e| e.to_string())?;
-                    let expires = now + cfg.activation;
-                    tx.prepare_cached(
-                        "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
-                         VALUES (?1, ?2, 'activate', ?3, ?4)",
-                    )
-                    .and_then(|mut st| {
-                        st.execute(params![hash, id, now_text, expires.to_rfc3339()])
-                    })
-                    .map_err(sql)?;
-                    activation = Some((
-                        format!("{site}/activate?token={token}"),
-                        roc(expires.with_timezone(&taipei()).date_naive()),
-                    ));
-                    Kind::Activation
-                }
-            };
-            jobs.push(Job {
-                email,
-                kind,
-                state: "queued",
-                about: About::Grants(granted),
-                activation,
-            });
+    let has = |email: &str, kind: Kind| known.queued.contains(&(email.to_string(), kind));
+    // A new grant clears the address's flag, so only mail to addresses
+    // still flagged after tonight's grants is suppressed (never a grant's).
+    let flagged =
+        |email: &str| known.flagged.contains(email) && !changes.new_grants.contains_key(email);
+    let state = |email: &str, kind: Kind, otherwise: State| {
+        if !kind.is_grant() && flagged(email) {
+            State::Suppressed
+        } else {
+            otherwise
         }
-        tx.commit().map_err(sql)?;
+    };
+
+    for (email, granted) in &changes.new_grants {
+        plan.unflag.push(email);
+        if has(email, Kind::Activation) || has(email, Kind::Approval) {
+            summary.already_queued += 1;
+            continue;
+        }
+        let kind = match known.accounts.get(email) {
+            Some(Account::Activated) => Kind::Approval,
+            _ => Kind::Activation,
+        };
+        plan.jobs.push(Job {
+            email,
+            kind,
+            state: State::Queued,
+            about: About::Grants(granted),
+            activation: None,
+        });
     }
 
-    let flagged = addresses(&accounts, "SELECT email FROM flagged_addresses")?;
-    let unsubscribed = addresses(&accounts, "SELECT email FROM accounts WHERE digests = 0")?;
-
-    // Digests.
-    if first_load {
+    if night.first_load {
         summary.no_digests = Some("first load: no previous snapshot to compare with".into());
     } else {
         let share = if changes.followed_cases == 0 {
@@ -258,30 +232,35 @@ pub fn queue(
         } else {
             changes.cases_with_news as f64 / changes.followed_cases as f64
         };
-        if share > cfg.flood_share && changes.followed_cases >= cfg.flood_min_cases {
+        if share > flood.share && changes.followed_cases >= flood.min_cases {
             summary.held = true;
             summary.held_reason = Some(format!(
                 "news on {} of {} followed cases ({:.1}%), more than {:.0}%: digests held until `cpor-etl outbox release {}`",
                 changes.cases_with_news,
                 changes.followed_cases,
                 share * 100.0,
-                cfg.flood_share * 100.0,
-                night_text
+                flood.share * 100.0,
+                compact(night.date)
             ));
         }
+        let digest_state = if summary.held {
+            State::Held
+        } else {
+            State::Queued
+        };
         for (email, news) in &changes.news {
             if has(email, Kind::Digest) {
                 summary.already_queued += 1;
                 continue;
             }
-            if unsubscribed.contains(email) {
+            if known.unsubscribed.contains(email) {
                 summary.unsubscribed += 1;
                 continue;
             }
-            jobs.push(Job {
+            plan.jobs.push(Job {
                 email,
                 kind: Kind::Digest,
-                state: if summary.held { "held" } else { "queued" },
+                state: state(email, Kind::Digest, digest_state),
                 about: About::News(news),
                 activation: None,
             });
@@ -289,66 +268,213 @@ pub fn queue(
     }
 
     // Expiry warnings, once per (address, case, last day).
-    let warned: BTreeSet<(String, String, i64)> = {
-        let mut stmt = outbox
-            .prepare("SELECT email, case_key, last_day FROM expiry_warned")
-            .map_err(sql)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(sql)?;
-        rows.collect::<Result<_, _>>().map_err(sql)?
-    };
-    let mut warn_rows: Vec<(String, String, i64)> = Vec::new();
     for (email, expiring) in &changes.expiring {
         if has(email, Kind::Expiry) {
             summary.already_queued += 1;
             continue;
         }
-        let fresh: Vec<_> = expiring
+        let fresh: Vec<&Expiring> = expiring
             .iter()
-            .filter(|x| !warned.contains(&(email.clone(), x.case.id(), to_int(x.last_day))))
+            .filter(|x| {
+                !known
+                    .warned
+                    .contains(&(email.clone(), x.case.id(), to_int(x.last_day)))
+            })
             .collect();
         if fresh.is_empty() {
             continue;
         }
-        warn_rows.extend(
+        plan.warn.extend(
             fresh
                 .iter()
                 .map(|x| (email.clone(), x.case.id(), to_int(x.last_day))),
         );
-        jobs.push(Job {
+        plan.jobs.push(Job {
             email,
             kind: Kind::Expiry,
-            state: "queued",
+            state: state(email, Kind::Expiry, State::Queued),
             about: About::Expiring(fresh),
             activation: None,
         });
     }
 
-    // Render in parallel; the order of `jobs` is fixed (by kind, then address).
-    jobs.sort_by(|a, b| (a.kind, a.email).cmp(&(b.kind, b.email)));
+    // The order of the night's items is fixed: by kind, then address.
+    plan.jobs
+        .sort_by(|a, b| (a.kind, a.email).cmp(&(b.kind, b.email)));
+    plan.summary = summary;
+    plan
+}
+
+/// Queues tonight's mail: read what is known, plan, commit the accounts,
+/// render, write the outbox; the night's pending record (`done`) ends in
+/// the outbox's transaction.
+pub fn queue(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    night: Night,
+    changes: &Changes,
+    done: Option<&PendingNight>,
+    now: DateTime<Utc>,
+) -> Result<QueueSummary, NotifyError> {
+    if night.older {
+        if done.is_some() {
+            Outbox::open(data_dir)?
+                .begin_night(night.date, now)?
+                .commit(done)?;
+        }
+        return Ok(plan(changes, &Known::default(), night, flood(cfg)).summary);
+    }
+    let key = secret::load_or_create_key(data_dir).map_err(NotifyError::Key)?;
+    let mut accounts = store::accounts::open(data_dir)?;
+    let mut outbox = Outbox::open(data_dir)?;
+    let known = read_known(&accounts, &outbox, night.date, changes)?;
+    let mut plan = plan(changes, &known, night, flood(cfg));
+    commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
+    write(&mut outbox, cfg, night.date, plan, &key, done, now)
+}
+
+fn flood(cfg: &MailSettings) -> Flood {
+    Flood {
+        share: cfg.flood_share,
+        min_cases: cfg.flood_min_cases,
+    }
+}
+
+/// What the plan needs from the accounts and the outbox.
+fn read_known(
+    accounts: &Connection,
+    outbox: &Outbox,
+    night: NaiveDate,
+    changes: &Changes,
+) -> Result<Known, NotifyError> {
+    let addresses = |sql: &str| -> Result<BTreeSet<String>, rusqlite::Error> {
+        let mut stmt = accounts.prepare(sql)?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        rows.collect()
+    };
+    let mut known = Known {
+        queued: outbox.queued_for(night)?,
+        accounts: BTreeMap::new(),
+        flagged: store::accounts::flagged_set(accounts)?,
+        unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
+        warned: outbox.warned()?,
+    };
+    let mut find =
+        accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
+    for email in changes.new_grants.keys() {
+        let found: Option<(i64, bool)> = find
+            .query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        if let Some((id, activated)) = found {
+            known.accounts.insert(
+                email.clone(),
+                if activated {
+                    Account::Activated
+                } else {
+                    Account::NotActivated(id)
+                },
+            );
+        }
+    }
+    Ok(known)
+}
+
+/// The accounts step, one transaction: tonight's grants clear flags; each
+/// activation gets its account (created if need be) and a new token, and
+/// its job the link.
+fn commit_accounts(
+    accounts: &mut Connection,
+    plan: &mut Plan,
+    known: &Known,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+) -> Result<(), NotifyError> {
+    let site = cfg.site_url.as_str();
+    let now_text = now.to_rfc3339();
+    let tx = accounts.transaction()?;
+    for email in &plan.unflag {
+        store::accounts::unflag(&tx, email)?;
+    }
+    for job in plan.jobs.iter_mut().filter(|j| j.kind == Kind::Activation) {
+        let id = match known.accounts.get(job.email) {
+            Some(Account::NotActivated(id)) => *id,
+            _ => {
+                tx.prepare_cached("INSERT INTO accounts (email, created_at) VALUES (?1, ?2)")?
+                    .execute(params![job.email, now_text])?;
+                tx.last_insert_rowid()
+            }
+        };
+        let (token, hash) = secret::new_token().map_err(NotifyError::Token)?;
+        let expires = now + cfg.activation;
+        tx.prepare_cached(
+            "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
+             VALUES (?1, ?2, 'activate', ?3, ?4)",
+        )?
+        .execute(params![hash, id, now_text, expires.to_rfc3339()])?;
+        job.activation = Some((
+            format!("{site}/activate?token={token}"),
+            roc(expires.with_timezone(&taipei()).date_naive()),
+        ));
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Renders the plan's jobs in parallel, a chunk at a time, while this
+/// thread writes the chunk before; the night commits at once.
+fn write(
+    outbox: &mut Outbox,
+    cfg: &MailSettings,
+    night: NaiveDate,
+    plan: Plan,
+    key: &[u8],
+    done: Option<&PendingNight>,
+    now: DateTime<Utc>,
+) -> Result<QueueSummary, NotifyError> {
+    let Plan {
+        jobs,
+        warn,
+        mut summary,
+        ..
+    } = plan;
+    let from = &cfg.from;
+    let site = cfg.site_url.as_str();
     let date = SystemTime::from(now);
-    let render_one = |job: Job| -> Result<NewItem, (String, String)> {
-        let mut view = base_view(job.email, job.about.views());
+    let render_one = |job: Job| -> Result<(NewItem, State), (String, RenderError)> {
+        let mut view = View {
+            subject: String::new(),
+            email: job.email.to_string(),
+            cases: job.about.views(),
+            link: format!("{site}/login"),
+            expires: String::new(),
+            night: roc(night),
+            unsubscribe: format!(
+                "{site}/unsubscribe?email={}&token={}",
+                url_encode(job.email),
+                secret::unsubscribe_token(key, job.email)
+            ),
+            more: 0,
+        };
         if let Some((link, expires)) = job.activation {
             view.link = link;
             view.expires = expires;
         }
-        let grants = matches!(job.kind, Kind::Activation | Kind::Approval);
-        let keep_entries = !grants || view.cases.len() <= render::ENTRIES_UP_TO;
+        let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
-        view.subject = render::subject(job.kind, &view.cases);
+        view.subject = job.kind.subject(&view.cases);
         let id = message_id(night, job.email, job.kind, from);
         match render::render(job.kind, &view, from, &id, date) {
-            Ok(r) => Ok(NewItem {
-                cases: view.cases.len(),
-                email: job.email.to_string(),
-                kind: job.kind,
-                state: job.state,
-                message_id: id,
-                subject: r.subject,
-                message: r.message,
-            }),
+            Ok(r) => Ok((
+                NewItem {
+                    cases: view.cases.len(),
+                    email: job.email.to_string(),
+                    kind: job.kind,
+                    message_id: id,
+                    subject: r.subject,
+                    message: r.message,
+                },
+                job.state,
+            )),
             Err(e) => Err((job.email.to_string(), e)),
         }
     };
@@ -356,12 +482,10 @@ pub fn queue(
     let opening = window_opening(now, cfg.window.start, cfg.window.end);
     let n = jobs.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
-    let queued_at = now.to_rfc3339();
-    let tx = outbox.transaction().map_err(sql)?;
-    // Rendered in parallel, a chunk at a time, while this thread inserts the
-    // chunk before: the messages never all sit in memory at once.
-    std::thread::scope(|scope| -> Result<(), String> {
-        let (chunks_tx, chunks) = mpsc::sync_channel::<Vec<Result<NewItem, (String, String)>>>(2);
+    let tx = outbox.begin_night(night, now)?;
+    std::thread::scope(|scope| -> Result<(), NotifyError> {
+        type Rendered = Result<(NewItem, State), (String, RenderError)>;
+        let (chunks_tx, chunks) = mpsc::sync_channel::<Vec<Rendered>>(2);
         scope.spawn(move || {
             let mut jobs = jobs.into_iter();
             loop {
@@ -375,71 +499,291 @@ pub fn queue(
                 }
             }
         });
-        let mut insert = tx
-            .prepare(
-                "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message, cases,
-                 queued_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-            )
-            .map_err(sql)?;
-        for (i, item) in chunks.into_iter().flatten().enumerate() {
-            let item = match item {
-                Ok(item) => item,
+        for (i, rendered) in chunks.into_iter().flatten().enumerate() {
+            let (item, state) = match rendered {
+                Ok(r) => r,
                 Err((email, e)) => {
                     summary.invalid_addresses.push(format!("{email}: {e}"));
                     continue;
                 }
             };
-            let state = if flagged.contains(&item.email)
-                && item.kind != Kind::Activation
-                && item.kind != Kind::Approval
-            {
+            if state == State::Suppressed {
                 summary.suppressed += 1;
-                "suppressed"
-            } else {
-                item.state
-            };
+            }
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
-            let added = insert
-                .execute(params![
-                    night_text,
-                    item.email,
-                    item.kind.as_str(),
-                    state,
-                    item.message_id,
-                    item.subject,
-                    item.message,
-                    item.cases as i64,
-                    queued_at,
-                    not_before.to_rfc3339()
-                ])
-                .map_err(sql)?;
-            if added == 1 {
+            if tx.add(&item, state, not_before)? {
                 match item.kind {
                     Kind::Activation => summary.activation += 1,
                     Kind::Approval => summary.approval += 1,
                     Kind::Digest => summary.digest += 1,
                     Kind::Expiry => summary.expiry += 1,
+                    Kind::Reset | Kind::Changed => {}
                 }
             }
         }
         Ok(())
     })?;
-    {
-        let mut warn = tx
-            .prepare("INSERT OR IGNORE INTO expiry_warned (email, case_key, last_day, night) VALUES (?1, ?2, ?3, ?4)")
-            .map_err(sql)?;
-        for (email, case, day) in warn_rows {
-            warn.execute(params![email, case, day, night_text])
-                .map_err(sql)?;
-        }
-        if let Some(reason) = &summary.held_reason {
-            tx.execute(
-                "INSERT OR IGNORE INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)",
-                params![night_text, reason, now.to_rfc3339()],
-            )
-            .map_err(sql)?;
+    for (email, case, day) in &warn {
+        tx.warned(email, case, *day)?;
+    }
+    if let Some(reason) = &summary.held_reason {
+        tx.hold(reason)?;
+    }
+    tx.commit(done)?;
+    Ok(summary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::EntryData;
+    use proptest::prelude::*;
+    use schemas::{CaseKey, CaseRef};
+
+    const EMAILS: [&str; 4] = ["a@x.tw", "b@x.tw", "c@x.tw", "d@x.tw"];
+
+    fn case(n: u32) -> CaseRef {
+        CaseRef {
+            court: "TPD".into(),
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number: n,
+            },
         }
     }
-    tx.commit().map_err(sql)?;
-    Ok(summary)
+
+    fn day(d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
+    }
+
+    /// One address's part in a night: grants, news, expiring cases (by
+    /// number), what is already queued, its account, flag, unsubscribe and
+    /// the expiry warnings it had.
+    #[derive(Debug, Clone)]
+    struct Who {
+        grants: Vec<u32>,
+        news: Vec<u32>,
+        expiring: Vec<u32>,
+        queued: Vec<Kind>,
+        account: Option<Account>,
+        flagged: bool,
+        unsubscribed: bool,
+        warned: Vec<u32>,
+    }
+
+    fn who() -> impl Strategy<Value = Who> {
+        let cases = || prop::collection::vec(1u32..5, 0..3);
+        let kinds = prop::collection::vec(
+            prop_oneof![
+                Just(Kind::Activation),
+                Just(Kind::Approval),
+                Just(Kind::Digest),
+                Just(Kind::Expiry)
+            ],
+            0..3,
+        );
+        let account = prop_oneof![
+            Just(None),
+            Just(Some(Account::Activated)),
+            Just(Some(Account::NotActivated(7)))
+        ];
+        (
+            cases(),
+            cases(),
+            cases(),
+            kinds,
+            account,
+            any::<bool>(),
+            any::<bool>(),
+            cases(),
+        )
+            .prop_map(
+                |(grants, news, expiring, queued, account, flagged, unsubscribed, warned)| Who {
+                    grants,
+                    news,
+                    expiring,
+                    queued,
+                    account,
+                    flagged,
+                    unsubscribed,
+                    warned,
+                },
+            )
+    }
+
+    fn build(people: &[Who], followed: u64, with_news: u64) -> (Changes, Known) {
+        let mut changes = Changes {
+            followed_cases: followed,
+            cases_with_news: with_news.min(followed),
+            ..Changes::default()
+        };
+        let mut known = Known::default();
+        let entry = |n: u32| EntryData {
+            seq: n,
+            posted: day(1),
+            text: format!("事項{n}"),
+            modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
+        };
+        for (w, email) in people.iter().zip(EMAILS) {
+            let e = email.to_string();
+            if !w.grants.is_empty() {
+                changes.new_grants.insert(
+                    e.clone(),
+                    w.grants
+                        .iter()
+                        .map(|&n| Granted {
+                            case: case(n),
+                            role: "原告".into(),
+                            entries: vec![entry(n)],
+                        })
+                        .collect(),
+                );
+            }
+            if !w.news.is_empty() {
+                changes.news.insert(
+                    e.clone(),
+                    w.news
+                        .iter()
+                        .map(|&n| CaseNews {
+                            case: case(n),
+                            entries: vec![super::super::diff::NewsEntry {
+                                entry: entry(n),
+                                revised: false,
+                            }],
+                        })
+                        .collect(),
+                );
+            }
+            if !w.expiring.is_empty() {
+                changes.expiring.insert(
+                    e.clone(),
+                    w.expiring
+                        .iter()
+                        .map(|&n| Expiring {
+                            case: case(n),
+                            status: "上訴".into(),
+                            last_day: day(n),
+                        })
+                        .collect(),
+                );
+            }
+            for k in &w.queued {
+                known.queued.insert((e.clone(), *k));
+            }
+            if let Some(a) = w.account {
+                known.accounts.insert(e.clone(), a);
+            }
+            if w.flagged {
+                known.flagged.insert(e.clone());
+            }
+            if w.unsubscribed {
+                known.unsubscribed.insert(e.clone());
+            }
+            for &n in &w.warned {
+                known
+                    .warned
+                    .insert((e.clone(), case(n).id(), to_int(day(n))));
+            }
+        }
+        (changes, known)
+    }
+
+    proptest! {
+        /// The plan against a literal model, address by address.
+        #[test]
+        fn the_plan_is_the_rules_address_by_address(
+            people in prop::collection::vec(who(), 4),
+            followed in 0u64..300,
+            with_news in 0u64..300,
+            first_load in any::<bool>(),
+            older in any::<bool>(),
+        ) {
+            let (changes, known) = build(&people, followed, with_news);
+            let night = Night { date: day(1), first_load, older };
+            let flood = Flood { share: 0.3, min_cases: 100 };
+            let got = plan(&changes, &known, night, flood);
+
+            let with_news = changes.cases_with_news;
+            let held = !older && !first_load && followed >= 100
+                && followed > 0 && with_news as f64 / followed as f64 > 0.3;
+            let mut want: Vec<(Kind, &str, State)> = Vec::new();
+            let mut already = 0;
+            let mut unsubscribed = 0;
+            let mut warn = Vec::new();
+            if !older {
+                for (w, email) in people.iter().zip(EMAILS) {
+                    let queued = |k: Kind| w.queued.contains(&k);
+                    // A grant tonight clears the flag.
+                    let flagged = w.flagged && w.grants.is_empty();
+                    if !w.grants.is_empty() {
+                        if queued(Kind::Activation) || queued(Kind::Approval) {
+                            already += 1;
+                        } else if w.account == Some(Account::Activated) {
+                            want.push((Kind::Approval, email, State::Queued));
+                        } else {
+                            want.push((Kind::Activation, email, State::Queued));
+                        }
+                    }
+                    if !w.news.is_empty() && !first_load {
+                        if queued(Kind::Digest) {
+                            already += 1;
+                        } else if w.unsubscribed {
+                            unsubscribed += 1;
+                        } else {
+                            let state = if flagged {
+                                State::Suppressed
+                            } else if held {
+                                State::Held
+                            } else {
+                                State::Queued
+                            };
+                            want.push((Kind::Digest, email, state));
+                        }
+                    }
+                    if !w.expiring.is_empty() {
+                        if queued(Kind::Expiry) {
+                            already += 1;
+                        } else {
+                            let fresh: Vec<u32> = w
+                                .expiring
+                                .iter()
+                                .copied()
+                                .filter(|n| !w.warned.contains(n))
+                                .collect();
+                            if !fresh.is_empty() {
+                                let state = if flagged { State::Suppressed } else { State::Queued };
+                                want.push((Kind::Expiry, email, state));
+                                for n in fresh {
+                                    warn.push((email.to_string(), case(n).id(), to_int(day(n))));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            want.sort();
+            let jobs: Vec<(Kind, &str, State)> =
+                got.jobs.iter().map(|j| (j.kind, j.email, j.state)).collect();
+            prop_assert_eq!(jobs, want, "jobs in (kind, address) order");
+            prop_assert_eq!(got.summary.already_queued, already);
+            prop_assert_eq!(got.summary.unsubscribed, unsubscribed);
+            prop_assert_eq!(got.summary.held, held);
+            let mut got_warn = got.warn.clone();
+            got_warn.sort();
+            warn.sort();
+            prop_assert_eq!(got_warn, warn);
+            let unflag: Vec<&str> = if older {
+                Vec::new()
+            } else {
+                changes.new_grants.keys().map(String::as_str).collect()
+            };
+            prop_assert_eq!(got.unflag, unflag);
+            for j in &got.jobs {
+                prop_assert!(j.activation.is_none(), "links are made after the plan");
+                prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind)));
+            }
+        }
+    }
 }

@@ -1,7 +1,9 @@
 //! Reading a published snapshot back into the model: for carrying a court
 //! over to tonight's snapshot, and for the administrators' `case` and `dump`.
 //! Snapshots are opened read-only through `schemas`, which refuses files of
-//! an unknown schema version.
+//! an unknown schema version. A version 1 snapshot (from before `hearings`)
+//! reads as if it had them: derived from the latest three entries it
+//! stores, all it has, by the same rules (`hearings::extract`).
 //!
 //! The e-mail diff reads a narrower projection instead, in `diffscan`.
 
@@ -12,9 +14,11 @@ use std::iter::Peekable;
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
+use crate::hearings;
 use crate::kinds::CaseKey;
-use crate::model::{CaseData, CourtData, EntryData, GrantData};
+use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingData};
 use schemas::date::{datetime_from_int, from_int};
+use schemas::hearing::State;
 use store::layout::SnapshotFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -31,6 +35,8 @@ pub enum ReadError {
 pub struct Snapshot {
     conn: Connection,
     pub file: SnapshotFile,
+    /// Its schema version (`schemas::SNAPSHOT_READABLE_VERSIONS`).
+    pub version: i32,
 }
 
 /// A court row of the snapshot.
@@ -92,8 +98,56 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             entries,
             grants: Vec::new(),
             prosecutors: Vec::new(),
+            hearings: Vec::new(),
         },
     ))
+}
+
+const HEARING_COLUMNS: &str =
+    "case_id, seq, posted, uid, sequence, starts, courtroom, kind, state, by_seq, by_posted";
+
+fn hearing_row(r: &Row<'_>) -> rusqlite::Result<(i64, HearingData)> {
+    let state: String = r.get(8)?;
+    let by = match (r.get::<_, Option<u32>>(9)?, r.get::<_, Option<i64>>(10)?) {
+        (Some(seq), Some(posted)) => Some((seq, date(posted)?)),
+        _ => None,
+    };
+    Ok((
+        r.get(0)?,
+        HearingData {
+            seq: r.get(1)?,
+            posted: date(r.get(2)?)?,
+            uid: r.get(3)?,
+            sequence: r.get(4)?,
+            at: datetime(r.get(5)?)?,
+            courtroom: r.get(6)?,
+            kind: r.get(7)?,
+            state: State::parse(&state).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    8,
+                    rusqlite::types::Type::Text,
+                    format!("`{state}` is not a hearing state").into(),
+                )
+            })?,
+            by,
+        },
+    ))
+}
+
+/// A version 1 case's hearings: from the entries it stores.
+fn hearings_from_entries(court: &str, case: &CaseData) -> Vec<HearingData> {
+    if !case.queryable {
+        return Vec::new();
+    }
+    hearings::extract(
+        court,
+        &case.key,
+        case.entries.iter().rev().map(|e| hearings::Entry {
+            seq: e.seq,
+            posted: e.posted,
+            text: &e.text,
+        }),
+    )
 }
 
 /// Takes the rows of case `id` from an iterator ordered by case id.
@@ -124,9 +178,11 @@ fn rows_of<T>(
 impl Snapshot {
     pub fn open(file: &SnapshotFile) -> Result<Snapshot, ReadError> {
         let conn = schemas::open_snapshot_readonly(&file.path)?;
+        let version = schemas::snapshot_version(&conn)?;
         Ok(Snapshot {
             conn,
             file: file.clone(),
+            version,
         })
     }
 
@@ -203,8 +259,9 @@ impl Snapshot {
     }
 
     /// Every case with id in `lo..=hi`, in id order (which is key order),
-    /// with its entries, grants and prosecutors. Streams: three ordered scans
-    /// merged by case id, so a national dump does not load everything.
+    /// with its entries, grants, prosecutors and hearings. Streams: ordered
+    /// scans merged by case id, so a national dump does not load
+    /// everything.
     pub fn for_each_case(
         &self,
         lo: i64,
@@ -236,10 +293,27 @@ impl Snapshot {
         let mut prosecutors = prosecutors
             .query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
             .peekable();
+        // Version 1 has no such table: its hearings come from its entries.
+        let mut hearing_stmt = if self.version >= 2 {
+            Some(self.conn.prepare(&format!(
+                "SELECT {HEARING_COLUMNS} FROM hearings
+                 WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, seq"
+            ))?)
+        } else {
+            None
+        };
+        let mut hearings = match &mut hearing_stmt {
+            Some(stmt) => Some(stmt.query_map([lo, hi], hearing_row)?.peekable()),
+            None => None,
+        };
         for row in cases.query_map([lo, hi], case_row)? {
             let (id, court, mut case) = row?;
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
+            case.hearings = match hearings.as_mut() {
+                Some(stored) => rows_of(stored, id)?,
+                None => hearings_from_entries(&court, &case),
+            };
             f(&court, case)?;
         }
         Ok(())

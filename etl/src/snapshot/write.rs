@@ -27,6 +27,7 @@ pub struct Counts {
     pub entries: u64,
     pub grants: u64,
     pub prosecutors: u64,
+    pub hearings: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +49,10 @@ const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, n
      status_date, queryable, seq1, posted1, text1, modified1, seq2, posted2, text2, modified2,
      seq3, posted3, text3, modified3)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
+
+const INSERT_HEARING: &str = "INSERT INTO hearings (case_id, seq, posted, uid, sequence, starts,
+     courtroom, kind, state, by_seq, by_posted)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
 fn text(e: Option<&EntryData>) -> Option<&str> {
     e.map(|e| e.text.as_str())
@@ -89,7 +94,7 @@ impl Builder {
     }
 
     /// Appends one court: its row, its cases (already in key order) with
-    /// their entries, grants and prosecutors.
+    /// their entries, grants, prosecutors and hearings.
     pub fn add_court(&mut self, court: &CourtData) -> Result<(), WriteError> {
         let started = Instant::now();
         self.insert_court(court)?;
@@ -114,6 +119,7 @@ impl Builder {
         )?;
         let mut prosecutor_stmt =
             conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
+        let mut hearing_stmt = conn.prepare_cached(INSERT_HEARING)?;
         for case in &court.cases {
             let id = self.next_id;
             self.next_id += 1;
@@ -151,10 +157,26 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
+            for h in &case.hearings {
+                hearing_stmt.execute(params![
+                    id,
+                    h.seq,
+                    to_int(h.posted),
+                    h.uid,
+                    h.sequence,
+                    datetime_to_int(h.at),
+                    h.courtroom,
+                    h.kind,
+                    h.state.as_str(),
+                    h.by.map(|b| b.0),
+                    h.by.map(|b| to_int(b.1)),
+                ])?;
+            }
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
             self.counts.prosecutors += case.prosecutors.len() as u64;
+            self.counts.hearings += case.hearings.len() as u64;
         }
         Ok(())
     }
@@ -209,8 +231,9 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
         |sql: &str| -> Result<i64, rusqlite::Error> { open()?.query_row(sql, [], |r| r.get(0)) };
     // Each check on its own connection, as many at once as there are
     // threads; the biggest first.
-    let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 6] = [
+    let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 7] = [
         &|| integrity(&open()?, "grants"),
+        &|| integrity(&open()?, "hearings"),
         &|| integrity(&open()?, "cases"),
         &|| {
             let fk = one("SELECT count(*) FROM pragma_foreign_key_check")?;
@@ -223,6 +246,7 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
                 entries: one("SELECT count(seq1) + count(seq2) + count(seq3) FROM cases")? as u64,
                 grants: one("SELECT count(*) FROM grants")? as u64,
                 prosecutors: one("SELECT count(*) FROM prosecutors")? as u64,
+                hearings: one("SELECT count(*) FROM hearings")? as u64,
             };
             Ok((found != expected)
                 .then(|| format!("table counts {found:?}, expected {expected:?}")))
@@ -266,7 +290,8 @@ fn integrity(conn: &Connection, table: &str) -> Result<Option<String>, rusqlite:
 mod tests {
     use super::*;
     use crate::kinds::CaseKey;
-    use crate::model::{CaseData, GrantData};
+    use crate::model::{CaseData, GrantData, HearingData};
+    use schemas::hearing::State;
 
     fn court(cases: u32) -> CourtData {
         let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
@@ -299,6 +324,17 @@ mod tests {
                         approved: day,
                     }],
                     prosecutors: Vec::new(),
+                    hearings: vec![HearingData {
+                        seq: 1,
+                        posted: day,
+                        uid: format!("{n}@cpor"),
+                        sequence: 0,
+                        at: (day + chrono::Days::new(7)).and_hms_opt(10, 0, 0).unwrap(),
+                        courtroom: Some("第一法庭".into()),
+                        kind: "言詞辯論".into(),
+                        state: State::Scheduled,
+                        by: None,
+                    }],
                 })
                 .collect(),
         }
@@ -316,8 +352,8 @@ mod tests {
         let path = dir.path().join("s.sqlite");
         let counts = build(&path);
         assert_eq!(
-            (counts.cases, counts.entries, counts.grants),
-            (3000, 3000, 3000)
+            (counts.cases, counts.entries, counts.grants, counts.hearings),
+            (3000, 3000, 3000, 3000)
         );
         verify(&path, counts).unwrap();
         let wrong = Counts {

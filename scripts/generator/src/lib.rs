@@ -10,9 +10,12 @@
 //! 0.3% withdrawals; three courts in UTF-8 with a BOM, four with compact
 //! dates, three with leading zeros; out-of-scope courts and categories;
 //! statuses around the two-month cutoff; about two grants per case, with a
-//! few lawyers on thousands of cases. Each later night is a full export that
-//! differs as real nights do.
+//! few lawyers on thousands of cases; hearings announced in about a quarter
+//! of the entries, about one in ten of them moved or cancelled by a later
+//! entry (`hearings`). Each later night is a full export that differs as
+//! real nights do.
 
+pub mod hearings;
 mod rng;
 mod text;
 
@@ -418,6 +421,8 @@ fn case_history(
     let last_day = born - Days::new(1);
     let span = (last_day - opened).num_days().max(1) as u64;
     let mut progress = Vec::with_capacity(n as usize + 2);
+    // The last hearing announced, while it may still be moved or cancelled.
+    let mut last_hearing: Option<hearings::Hearing> = None;
     for seq in 1..=n {
         let mut posted = opened + Days::new(span * u64::from(seq) / u64::from(n + 1));
         if rng.chance(0.03) {
@@ -435,7 +440,20 @@ fn case_history(
                 rng.below(60) as u32,
             )
             .unwrap();
-        let text = text::progress_text(rng, posted);
+        let change = last_hearing
+            .filter(|h| h.at.date() >= posted)
+            .and_then(|h| hearings::change(rng, &h));
+        let text = match change {
+            Some((text, standing)) => {
+                last_hearing = standing;
+                text
+            }
+            None => {
+                let (text, hearing) = text::progress_text(rng, posted);
+                last_hearing = hearing.or(last_hearing);
+                text
+            }
+        };
         let base = ProgressRow {
             seq,
             posted,
@@ -576,9 +594,9 @@ fn later_night(
                 seq: next_seq + k,
                 posted,
                 text: if rng.chance(0.5) {
-                    hearing_text(rng, posted)
+                    hearing_text(rng, posted).0
                 } else {
-                    text::progress_text(rng, posted)
+                    text::progress_text(rng, posted).0
                 },
                 modified: posted.and_hms_opt(17, rng.below(60) as u32, 0).unwrap(),
                 withdrawn: false,

@@ -2,9 +2,10 @@
 //! file writer (RFC 4180 quoting, CRLF, CP950 or UTF-8 with a BOM, raw
 //! user-defined codes).
 
-use chrono::{Datelike, Days, NaiveDate};
+use chrono::NaiveDate;
 use encoding_rs::{EncoderResult, BIG5};
 
+use crate::hearings::{Form, Hearing};
 use crate::rng::Rng;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,39 +181,32 @@ const STEPS: &[&str] = &[
     "收受答辯狀",
     "發函調閱卷證",
 ];
-const ROOMS: &[&str] = &[
-    "一", "二", "三", "五", "七", "八", "十", "十二", "十五", "二十",
-];
-const HEARINGS: &[&str] = &["言詞辯論", "準備程序", "審理", "調解", "宣判", "訊問"];
 
 fn name(rng: &mut Rng) -> String {
     format!("{}{}", rng.pick(SURNAMES), rng.pick(GIVEN))
 }
 
-fn roc(d: NaiveDate) -> String {
-    format!("{}/{:02}/{:02}", d.year() - 1911, d.month(), d.day())
+/// `113/08/10 10:00第一法庭言詞辯論`: a scheduled hearing, and what it
+/// says.
+pub fn hearing_text(rng: &mut Rng, posted: NaiveDate) -> (String, Hearing) {
+    let h = Hearing::draw(rng, posted);
+    let form = Form::draw(rng);
+    (h.text(form), h)
 }
 
-/// `113/08/10 10:00第一法庭言詞辯論`: a scheduled hearing.
-pub fn hearing_text(rng: &mut Rng, posted: NaiveDate) -> String {
-    let day = posted + Days::new(7 + rng.below(40));
-    format!(
-        "{} {:02}:{}第{}法庭{}",
-        roc(day),
-        9 + rng.below(7),
-        rng.pick(&["00", "30", "40"]),
-        rng.pick(ROOMS),
-        rng.pick(HEARINGS)
-    )
-}
-
-/// A progress text as courts write them.
-pub fn progress_text(rng: &mut Rng, posted: NaiveDate) -> String {
+/// A progress text as courts write them, and the hearing it schedules.
+pub fn progress_text(rng: &mut Rng, posted: NaiveDate) -> (String, Option<Hearing>) {
     let roll = rng.unit();
-    if roll < 0.35 {
+    if (0.35..0.60).contains(&roll) {
+        let (text, h) = hearing_text(rng, posted);
+        return (text, Some(h));
+    }
+    if (0.95..0.96).contains(&roll) {
+        let h = Hearing::draw(rng, posted);
+        return (h.text(Form::Note), Some(h));
+    }
+    let text = if roll < 0.35 {
         rng.pick(STEPS).to_string()
-    } else if roll < 0.60 {
-        hearing_text(rng, posted)
     } else if roll < 0.85 {
         format!("{}：函請{}查復", rng.pick(STEPS), rng.pick(AGENCIES))
     } else if roll < 0.93 {
@@ -224,8 +218,6 @@ pub fn progress_text(rng: &mut Rng, posted: NaiveDate) -> String {
         )
     } else if roll < 0.95 {
         format!("被告稱\"{}\"，請求調查證據", rng.pick(STEPS))
-    } else if roll < 0.96 {
-        format!("{}\r\n請攜帶身分證明文件到庭", hearing_text(rng, posted))
     } else if roll < 0.963 {
         // Close to the 500-character limit.
         let mut t = String::from("函查：");
@@ -253,7 +245,8 @@ pub fn progress_text(rng: &mut Rng, posted: NaiveDate) -> String {
             rng.pick(STEPS),
             rng.pick(&["續行", "補正", "改期", "定期"])
         )
-    }
+    };
+    (text, None)
 }
 
 pub fn party_email(rng: &mut Rng, court: &str, idx: u64, j: u32) -> String {

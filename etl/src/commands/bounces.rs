@@ -1,0 +1,263 @@
+//! `cpor-etl bounces <MAILDIR>`: delivery reports that came back after the
+//! relay accepted a message.
+//!
+//! Most failed deliveries are not refused at RCPT or DATA: the relay takes
+//! the message and mails a report (RFC 3464) to the envelope sender days or
+//! minutes later. The mailbox that receives them is delivered as a Maildir
+//! (any MTA or `fetchmail`/`getmail` can do that); this command reads each
+//! new message, finds the outbox item it is about and, for a permanent
+//! failure, marks the item failed and flags the address, exactly as a 5xx
+//! at DATA would have.
+//!
+//! Which item: the VERP address the report was sent to
+//! (`mail.bounce_address`, `bounces+<id>.<tag>@…`), whose tag only we can
+//! make, is authoritative. Without it, the original Message-ID is used, and
+//! only if the report's recipient is the item's own address: a report
+//! anyone can forge must not be able to silence someone else's mail.
+//!
+//! A message is moved from `new/` to `cur/` (flagged seen, `:2,S`) only
+//! after what it says is committed, so a killed run is simply run again.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+use serde::Serialize;
+
+use crate::commands::send::courts_by_address;
+use crate::config::Config;
+use mail::bounce::{self, Bounce};
+use mail::outbox::{Outbox, Reported};
+use store::layout::Store;
+
+/// What became of one recipient's report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+enum Verdict {
+    /// Permanent failure of one of our items: failed and flagged.
+    Flagged,
+    /// Permanent, but the item was already failed (a second report).
+    AlreadyFailed,
+    /// A delay or other news, not a failure.
+    NotPermanent,
+    /// Names no item of ours, or a forged tag, or another recipient.
+    Unmatched,
+}
+
+#[derive(Serialize)]
+struct Line {
+    file: String,
+    recipient: String,
+    status: Option<String>,
+    verdict: Verdict,
+    item: Option<i64>,
+    kind: Option<&'static str>,
+    night: Option<String>,
+    courts: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    at: String,
+    maildir: String,
+    messages: usize,
+    not_reports: usize,
+    counts: BTreeMap<&'a str, usize>,
+    flagged_by_court: BTreeMap<String, Vec<String>>,
+    lines: &'a [Line],
+}
+
+pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
+    let store = Store::new(&config.data_dir);
+    let new = maildir.join("new");
+    let cur = maildir.join("cur");
+    if !new.is_dir() {
+        anyhow::bail!(
+            "{} is not a Maildir (it has no new/ folder)",
+            maildir.display()
+        );
+    }
+    fs::create_dir_all(&cur).with_context(|| format!("creating {}", cur.display()))?;
+    let mut files = messages_in(&new)?;
+    if all {
+        files.extend(messages_in(&cur)?);
+    }
+
+    let outbox = Outbox::open(&config.data_dir)?;
+    let accounts = store::accounts::open(&config.data_dir)?;
+    let verp = match &config.mail.bounce_address {
+        Some(address) => Some((
+            address.clone(),
+            store::secret::load_or_create_key(&config.data_dir)?,
+        )),
+        None => None,
+    };
+    let courts_of = courts_by_address(&store);
+    let now = Utc::now();
+
+    let mut lines = Vec::new();
+    let mut not_reports = 0;
+    for path in &files {
+        let raw = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let bounces = bounce::parse(&raw);
+        if bounces.is_empty() {
+            not_reports += 1;
+        }
+        for b in bounces {
+            let item = find_item(&outbox, verp.as_ref(), &b)?;
+            let verdict = match (&item, b.permanent()) {
+                (None, _) => Verdict::Unmatched,
+                (Some(_), false) => Verdict::NotPermanent,
+                (Some(item), true) => {
+                    let reason = reason_of(&b);
+                    if outbox.bounced(item.id, &reason)? {
+                        store::accounts::flag(&accounts, &item.email, &reason, now)?;
+                        Verdict::Flagged
+                    } else {
+                        Verdict::AlreadyFailed
+                    }
+                }
+            };
+            lines.push(Line {
+                file: name.clone(),
+                courts: match (&item, verdict) {
+                    (Some(i), Verdict::Flagged) => courts_of(&i.email),
+                    _ => Vec::new(),
+                },
+                recipient: b.recipient.clone(),
+                status: b.status.clone(),
+                verdict,
+                item: item.as_ref().map(|i| i.id),
+                kind: item.as_ref().map(|i| i.kind.as_str()),
+                night: item.map(|i| i.night),
+            });
+        }
+        // Committed above (each write is its own transaction): only now is
+        // the message marked as read.
+        if path.parent() == Some(new.as_path()) {
+            let seen = cur.join(format!("{}:2,S", name.split(":2,").next().unwrap_or(&name)));
+            fs::rename(path, &seen)
+                .with_context(|| format!("moving {} to {}", path.display(), seen.display()))?;
+        }
+    }
+
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut flagged_by_court: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for l in &lines {
+        *counts.entry(verdict_name(l.verdict)).or_default() += 1;
+        if l.verdict == Verdict::Flagged {
+            let courts = if l.courts.is_empty() {
+                vec!["(none in the live snapshot)".to_string()]
+            } else {
+                l.courts.clone()
+            };
+            for c in courts {
+                flagged_by_court
+                    .entry(c)
+                    .or_default()
+                    .push(l.recipient.clone());
+            }
+        }
+    }
+    let report = Report {
+        at: now.to_rfc3339(),
+        maildir: maildir.display().to_string(),
+        messages: files.len(),
+        not_reports,
+        counts: counts.clone(),
+        flagged_by_court: flagged_by_court.clone(),
+        lines: &lines,
+    };
+    store.create_dirs()?;
+    let report_path = store
+        .reports_dir()
+        .join(format!("bounces-{}.json", now.format("%Y%m%dT%H%M%SZ")));
+    Store::write_atomically(&report_path, &serde_json::to_vec_pretty(&report)?)?;
+
+    let mut out = format!(
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched\n",
+        files.len(),
+        not_reports,
+        counts.get("flagged").unwrap_or(&0),
+        counts.get("already_failed").unwrap_or(&0),
+        counts.get("not_permanent").unwrap_or(&0),
+        counts.get("unmatched").unwrap_or(&0),
+    );
+    for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
+        out += &format!(
+            "  flagged {} (item {}, {} of {}): {}\n",
+            l.recipient,
+            l.item.unwrap_or_default(),
+            l.kind.unwrap_or(""),
+            l.night.as_deref().unwrap_or(""),
+            l.status.as_deref().unwrap_or("no status code"),
+        );
+    }
+    for (court, addresses) in &flagged_by_court {
+        out += &format!(
+            "  {court}: {} address(es) to ask the clerks about\n",
+            addresses.len()
+        );
+    }
+    out += &format!("  report: {}\n", report_path.display());
+    crate::commands::print(&out)?;
+    Ok(0)
+}
+
+/// The messages in one Maildir folder, oldest name first (names start with
+/// the delivery time).
+fn messages_in(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .with_context(|| format!("reading {}", dir.display()))?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The outbox item a report is about, if it can be told for sure.
+fn find_item(
+    outbox: &Outbox,
+    verp: Option<&(lettre::Address, Vec<u8>)>,
+    b: &Bounce,
+) -> Result<Option<Reported>> {
+    if let Some((address, key)) = verp {
+        if let Some(id) =
+            b.to.iter()
+                .find_map(|to| mail::verp::item(address, key, to))
+        {
+            return Ok(outbox.item(id)?);
+        }
+    }
+    let Some(message_id) = &b.message_id else {
+        return Ok(None);
+    };
+    Ok(outbox
+        .item_by_message_id(message_id)?
+        .filter(|item| item.email.eq_ignore_ascii_case(&b.recipient)))
+}
+
+fn reason_of(b: &Bounce) -> String {
+    let mut reason = format!("bounced later: {}", b.status.as_deref().unwrap_or("failed"));
+    if let Some(d) = &b.diagnostic {
+        reason += &format!(" ({d})");
+    }
+    reason
+}
+
+fn verdict_name(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Flagged => "flagged",
+        Verdict::AlreadyFailed => "already_failed",
+        Verdict::NotPermanent => "not_permanent",
+        Verdict::Unmatched => "unmatched",
+    }
+}

@@ -1,0 +1,781 @@
+//! Hearings (庭期): from a case's existing entries to its rows of the
+//! snapshot's `hearings` table.
+//!
+//! The export is full every night, so the hearings are derived again from
+//! all of a case's existing entries each night, not only the latest three,
+//! deterministically and with no state kept between nights: the same
+//! entries always give the same rows, UIDs and SEQUENCEs. `schemas::hearing`
+//! reads what one entry says (a hearing it schedules, a move or
+//! cancellation it announces, which hearing that is about); this module
+//! applies the entries in order, oldest first by (登載日期, 序號), as the
+//! latest-three rule orders them. The rules, one test each below and a table
+//! in docs/HEARINGS.md:
+//!
+//! 1. **Announce.** An entry that begins with a date and a time schedules a
+//!    hearing: `scheduled`, a new UID, SEQUENCE 0.
+//! 2. **Restated.** The same kind at the same time in the same courtroom as a
+//!    hearing still open is that hearing again: no new row.
+//! 3. **New date.** A hearing of the same kind still to come (its date on or
+//!    after the new entry's 登載日期), announced on an earlier day, with an
+//!    earlier date, is moved by the new one: `moved`, `by` the new entry; the
+//!    new row keeps its UID, SEQUENCE one more.
+//! 4. **Not sure.** The same, but announced on the same day, or for a later
+//!    date than the new one: two sessions, or a move? Both are kept; the
+//!    earlier becomes `uncertain` (SEQUENCE one more), the new one is a
+//!    hearing of its own.
+//! 5. **Marked move** (改期, 延期, 改定, 延展 and a new date): moves the hearing
+//!    it names by date (and time), else the latest of its kind still to
+//!    come, else the only hearing still to come; several: `uncertain`;
+//!    none: the new hearing stands alone with SEQUENCE 1 (moved from a date
+//!    the entries no longer show, e.g. an entry revised in place).
+//! 6. **Move without a date** (`言詞辯論改期`): the same target becomes
+//!    `moved` (SEQUENCE one more), awaiting a date: the next hearing of its
+//!    kind joins its UID, whatever its date.
+//! 7. **Cancel** (取消, 庭期取消): the same target becomes `cancelled`
+//!    (SEQUENCE one more); several: `uncertain`; none: nothing happens.
+//! 8. **Unclear** (move and cancel words, no new date): the target becomes
+//!    `uncertain`.
+//! 9. **Requests** (聲請, 請求: a party's, which may be refused) change
+//!    nothing.
+//! 10. **History.** A hearing whose date is before an entry's 登載日期 is not
+//!     moved or cancelled by it (unless the entry names its date).
+//!
+//! Withdrawn entries do not exist (the contract), so neither do their
+//! hearings and changes: a hearing whose moving entry is withdrawn stands
+//! again, with the lower SEQUENCE the entries now show.
+//!
+//! The UID is derived from the case key, the kind and the 序號 of the entry
+//! that first announced the hearing: stable while that entry exists, and
+//! the same for every date the hearing is moved to.
+
+use chrono::NaiveDate;
+use schemas::hearing::{read, Change, Notice, Refers, Slot, State};
+use sha2::{Digest, Sha256};
+
+use crate::kinds::CaseKey;
+use crate::model::HearingData;
+
+/// One existing entry of a case.
+#[derive(Debug, Clone, Copy)]
+pub struct Entry<'a> {
+    pub seq: u32,
+    pub posted: NaiveDate,
+    pub text: &'a str,
+}
+
+/// The hearings of one case of `court`, from its existing entries given
+/// oldest first by (登載日期, 序號); sorted by 序號.
+pub fn extract<'a>(
+    court: &str,
+    key: &CaseKey,
+    oldest_first: impl IntoIterator<Item = Entry<'a>>,
+) -> Vec<HearingData> {
+    let mut book = Book::default();
+    for e in oldest_first {
+        if let Some(notice) = read(e.text) {
+            book.apply(&e, notice);
+        }
+    }
+    book.rows(court, key)
+}
+
+/// A calendar UID: the case, the kind, the entry that first announced it.
+pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
+    let digest = Sha256::digest(
+        format!(
+            "{court}|{}|{}|{}|{}|{kind}|{seq}",
+            key.category, key.year, key.word, key.number
+        )
+        .as_bytes(),
+    );
+    format!("{}@cpor", schemas::hex(&digest[..8]))
+}
+
+/// A row being worked out.
+struct Row {
+    seq: u32,
+    posted: NaiveDate,
+    slot: Slot,
+    chain: usize,
+    sequence: u32,
+    state: State,
+    by: Option<(u32, NaiveDate)>,
+}
+
+/// A hearing and the dates it was moved to: rows of one UID.
+struct Chain {
+    /// The row of the entry that first announced it.
+    origin: usize,
+    /// Its latest row.
+    head: usize,
+    /// Changes so far (the head's sequence).
+    changes: u32,
+}
+
+/// What a new hearing is to the ones before it.
+enum Before {
+    /// A hearing of its own.
+    New,
+    /// The same hearing again.
+    Restated,
+    /// The new date of this chain.
+    Joins(usize),
+    /// Maybe these chains' new date, maybe not.
+    Doubts(Vec<usize>),
+}
+
+#[derive(Default)]
+struct Book {
+    rows: Vec<Row>,
+    chains: Vec<Chain>,
+}
+
+impl Book {
+    fn head(&self, c: usize) -> &Row {
+        &self.rows[self.chains[c].head]
+    }
+
+    /// Moved with no new date yet.
+    fn awaiting(&self, c: usize) -> bool {
+        self.head(c).state == State::Moved
+    }
+
+    /// Chains a change may still apply to: scheduled or uncertain, and, if
+    /// `awaiting`, moved with no new date yet.
+    fn open(&self, awaiting: bool) -> impl Iterator<Item = usize> + '_ {
+        (0..self.chains.len()).filter(move |&c| match self.head(c).state {
+            State::Scheduled | State::Uncertain => true,
+            State::Moved => awaiting,
+            State::Cancelled => false,
+        })
+    }
+
+    /// Still to come on `posted` (or awaiting a date).
+    fn to_come(&self, c: usize, posted: NaiveDate) -> bool {
+        self.awaiting(c) || self.head(c).slot.at.date() >= posted
+    }
+
+    /// The latest announced of `chains`.
+    fn latest(&self, chains: impl Iterator<Item = usize>) -> Option<usize> {
+        chains.max_by_key(|&c| (self.head(c).posted, self.head(c).seq))
+    }
+
+    /// The chains a change is about: the hearing it names by date (and
+    /// time, and kind); else the latest of the kind it names still to
+    /// come; else every hearing still to come.
+    fn referred(&self, r: &Refers, posted: NaiveDate, awaiting: bool) -> Vec<usize> {
+        if let Some(date) = r.date {
+            return self
+                .open(awaiting)
+                .filter(|&c| {
+                    let h = &self.head(c).slot;
+                    h.at.date() == date
+                        && r.time.is_none_or(|t| h.at.time() == t)
+                        && r.kind.is_none_or(|k| !h.kind_named || h.kind == k)
+                })
+                .collect();
+        }
+        let to_come = self.open(awaiting).filter(|&c| self.to_come(c, posted));
+        match r.kind {
+            Some(kind) => self
+                .latest(to_come.filter(|&c| self.head(c).slot.kind == kind))
+                .into_iter()
+                .collect(),
+            None => to_come.collect(),
+        }
+    }
+
+    fn apply(&mut self, e: &Entry<'_>, notice: Notice) {
+        let by = (e.seq, e.posted);
+        match notice.slot {
+            None => {
+                let Some(change) = notice.change else { return };
+                // A move without a date does not move what is already moved.
+                let awaiting = change != Change::Moved;
+                let targets = self.referred(&notice.refers, e.posted, awaiting);
+                let state = match (targets.len(), change) {
+                    (0, _) => return,
+                    (1, Change::Moved) => State::Moved,
+                    (1, Change::Cancelled) => State::Cancelled,
+                    _ => State::Uncertain,
+                };
+                for c in targets {
+                    self.mark(c, state, by);
+                }
+            }
+            Some(slot) => {
+                let moved = notice.change == Some(Change::Moved);
+                let before = if moved {
+                    self.marked_move(&notice.refers, &slot, e.posted)
+                } else {
+                    self.new_date(&slot, e.posted)
+                };
+                match before {
+                    Before::Restated => {}
+                    Before::Joins(c) => {
+                        let old = self.chains[c].head;
+                        if self.rows[old].state != State::Moved {
+                            self.rows[old].state = State::Moved;
+                            self.rows[old].by = Some(by);
+                        }
+                        self.chains[c].changes += 1;
+                        let sequence = self.chains[c].changes;
+                        self.push(e, slot, c, sequence);
+                    }
+                    Before::Doubts(cs) => {
+                        for c in cs {
+                            self.mark(c, State::Uncertain, by);
+                        }
+                        self.push_new(e, slot, u32::from(moved));
+                    }
+                    Before::New => self.push_new(e, slot, u32::from(moved)),
+                }
+            }
+        }
+    }
+
+    /// Rules 2–4: a hearing announced without a move word.
+    fn new_date(&self, slot: &Slot, posted: NaiveDate) -> Before {
+        let same_kind = self
+            .open(true)
+            .filter(|&c| self.head(c).slot.kind == slot.kind && self.to_come(c, posted));
+        let Some(c) = self.latest(same_kind) else {
+            return Before::New;
+        };
+        let head = self.head(c);
+        if self.restates(c, slot) {
+            Before::Restated
+        } else if self.awaiting(c) {
+            Before::Joins(c)
+        } else if head.posted == posted || slot.at.date() < head.slot.at.date() {
+            Before::Doubts(vec![c])
+        } else {
+            Before::Joins(c)
+        }
+    }
+
+    /// Rule 5: a hearing announced with a move word.
+    fn marked_move(&self, refers: &Refers, slot: &Slot, posted: NaiveDate) -> Before {
+        if refers.date.is_some() {
+            match self.referred(refers, posted, true).as_slice() {
+                [] => {}
+                [c] => return self.joins_unless_restated(*c, slot),
+                many => return Before::Doubts(many.to_vec()),
+            }
+        }
+        let kind = refers.kind.or(slot.kind_named.then_some(slot.kind));
+        let by_kind = Refers {
+            kind,
+            ..Refers::default()
+        };
+        match self.referred(&by_kind, posted, true).as_slice() {
+            [] => Before::New,
+            [c] => self.joins_unless_restated(*c, slot),
+            many => Before::Doubts(many.to_vec()),
+        }
+    }
+
+    fn joins_unless_restated(&self, c: usize, slot: &Slot) -> Before {
+        if self.restates(c, slot) {
+            Before::Restated
+        } else {
+            Before::Joins(c)
+        }
+    }
+
+    fn restates(&self, c: usize, slot: &Slot) -> bool {
+        let head = &self.head(c).slot;
+        !self.awaiting(c) && head.at == slot.at && head.courtroom == slot.courtroom
+    }
+
+    /// A change to a chain's current row: one more change.
+    fn mark(&mut self, c: usize, state: State, by: (u32, NaiveDate)) {
+        let chain = &mut self.chains[c];
+        chain.changes += 1;
+        let head = &mut self.rows[chain.head];
+        head.state = state;
+        head.by = Some(by);
+        head.sequence = chain.changes;
+    }
+
+    fn push(&mut self, e: &Entry<'_>, slot: Slot, chain: usize, sequence: u32) {
+        self.chains[chain].head = self.rows.len();
+        self.rows.push(Row {
+            seq: e.seq,
+            posted: e.posted,
+            slot,
+            chain,
+            sequence,
+            state: State::Scheduled,
+            by: None,
+        });
+    }
+
+    fn push_new(&mut self, e: &Entry<'_>, slot: Slot, changes: u32) {
+        let chain = self.chains.len();
+        self.chains.push(Chain {
+            origin: self.rows.len(),
+            head: self.rows.len(),
+            changes,
+        });
+        self.push(e, slot, chain, changes);
+    }
+
+    fn rows(self, court: &str, key: &CaseKey) -> Vec<HearingData> {
+        let uids: Vec<String> = self
+            .chains
+            .iter()
+            .map(|c| {
+                let origin = &self.rows[c.origin];
+                uid(court, key, origin.slot.kind, origin.seq)
+            })
+            .collect();
+        let mut out: Vec<HearingData> = self
+            .rows
+            .into_iter()
+            .map(|r| HearingData {
+                seq: r.seq,
+                posted: r.posted,
+                uid: uids[r.chain].clone(),
+                sequence: r.sequence,
+                at: r.slot.at,
+                courtroom: r.slot.courtroom,
+                kind: r.slot.kind.to_string(),
+                state: r.state,
+                by: r.by,
+            })
+            .collect();
+        out.sort_unstable_by_key(|h| h.seq);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDateTime;
+    use generator::hearings::{Cancel, Form, Hearing, Move, ROOMS};
+    use proptest::prelude::*;
+
+    fn key() -> CaseKey {
+        CaseKey {
+            category: "民事".into(),
+            year: 115,
+            word: "訴".into(),
+            number: 100,
+        }
+    }
+
+    fn day(roc: &str) -> NaiveDate {
+        schemas::date::parse_roc_date(roc).unwrap()
+    }
+
+    /// A hearing as the generator writes one: `at` is `115/12/01 10:00`.
+    fn h(at: &str, room: &'static str, kind: Option<&'static str>) -> Hearing {
+        let (d, t) = at.split_once(' ').unwrap();
+        Hearing {
+            at: day(d).and_time(chrono::NaiveTime::parse_from_str(t, "%H:%M").unwrap()),
+            room,
+            kind,
+        }
+    }
+
+    /// Runs the rules over `(序號, 登載日期, text)` and lists each row as
+    /// `序號 when kind state sequence [by 序號] uid-letter`, UIDs lettered in
+    /// order of first appearance.
+    fn check(entries: &[(u32, &str, String)], expect: &[&str]) {
+        let mut sorted: Vec<(u32, NaiveDate, &str)> = entries
+            .iter()
+            .map(|(s, p, t)| (*s, day(p), t.as_str()))
+            .collect();
+        sorted.sort_by_key(|e| (e.1, e.0));
+        let rows = extract(
+            "TPD",
+            &key(),
+            sorted
+                .iter()
+                .map(|&(seq, posted, text)| Entry { seq, posted, text }),
+        );
+        let mut uids: Vec<&str> = Vec::new();
+        let got: Vec<String> = rows
+            .iter()
+            .map(|r| {
+                let letter = match uids.iter().position(|u| *u == r.uid) {
+                    Some(i) => i,
+                    None => {
+                        uids.push(&r.uid);
+                        uids.len() - 1
+                    }
+                };
+                let by = r.by.map_or(String::new(), |(s, _)| format!(" by {s}"));
+                format!(
+                    "{} {} {} {} {}{by} {}",
+                    r.seq,
+                    r.at.format("%m/%d %H:%M"),
+                    r.kind,
+                    r.state.as_str(),
+                    r.sequence,
+                    (b'A' + letter as u8) as char
+                )
+            })
+            .collect();
+        assert_eq!(got, expect, "\n{entries:#?}");
+    }
+
+    const DEBATE: Option<&str> = Some("言詞辯論");
+    const PREP: Option<&str> = Some("準備程序");
+
+    #[test]
+    fn rule_1_an_entry_that_begins_with_a_date_and_time_schedules_a_hearing() {
+        let a = h("115/12/01 10:00", "第一法庭", DEBATE);
+        let b = h("115/12/03 09:30", "第3法庭", None);
+        check(
+            &[
+                (1, "115/11/01", "分案".into()),
+                (2, "115/11/02", a.text(Form::Plain)),
+                (3, "115/11/03", b.text(Form::Loose)),
+                (4, "115/11/04", "函查 115/12/20 10:00".into()),
+            ],
+            &[
+                "2 12/01 10:00 言詞辯論 scheduled 0 A",
+                "3 12/03 09:30 開庭 scheduled 0 B",
+            ],
+        );
+    }
+
+    #[test]
+    fn rule_2_the_same_hearing_announced_again_is_one_hearing() {
+        let a = h("115/12/01 10:00", "第一法庭", DEBATE);
+        check(
+            &[
+                (2, "115/11/02", a.text(Form::Plain)),
+                (3, "115/11/09", a.text(Form::FullWidth)),
+            ],
+            &["2 12/01 10:00 言詞辯論 scheduled 0 A"],
+        );
+    }
+
+    #[test]
+    fn rule_3_a_new_date_for_the_same_kind_moves_the_one_to_come() {
+        let a = h("115/12/01 10:00", "第一法庭", DEBATE);
+        let b = h("115/12/15 10:00", "第一法庭", DEBATE);
+        let other = h("115/12/08 10:00", "第一法庭", PREP);
+        check(
+            &[
+                (2, "115/11/02", a.text(Form::Plain)),
+                (3, "115/11/05", other.text(Form::Plain)),
+                (4, "115/11/20", b.text(Form::Compact)),
+            ],
+            &[
+                "2 12/01 10:00 言詞辯論 moved 0 by 4 A",
+                "3 12/08 10:00 準備程序 scheduled 0 B",
+                "4 12/15 10:00 言詞辯論 scheduled 1 A",
+            ],
+        );
+    }
+
+    #[test]
+    fn rule_4_same_day_or_an_earlier_date_keeps_both_and_says_so() {
+        let a = h("115/12/10 10:00", "第一法庭", PREP);
+        let same_day = h("115/12/17 10:00", "第一法庭", PREP);
+        let earlier = h("115/12/03 10:00", "第一法庭", PREP);
+        check(
+            &[
+                (2, "115/11/02", a.text(Form::Plain)),
+                (3, "115/11/02", same_day.text(Form::Plain)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 uncertain 1 by 3 A",
+                "3 12/17 10:00 準備程序 scheduled 0 B",
+            ],
+        );
+        check(
+            &[
+                (2, "115/11/02", a.text(Form::Plain)),
+                (3, "115/11/09", earlier.text(Form::Plain)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 uncertain 1 by 3 A",
+                "3 12/03 10:00 準備程序 scheduled 0 B",
+            ],
+        );
+    }
+
+    #[test]
+    fn rule_5_a_marked_move_moves_what_it_names() {
+        let a = h("115/12/03 10:30", "第十二法庭", DEBATE);
+        let to = h("115/12/17 10:30", "第十二法庭", DEBATE);
+        let prep = h("115/12/05 14:00", "第3法庭", PREP);
+        for how in [Move::Marked, Move::FromTo] {
+            check(
+                &[
+                    (5, "115/10/20", a.text(Form::Plain)),
+                    (6, "115/10/21", prep.text(Form::Plain)),
+                    (7, "115/11/20", a.moved(how, &to)),
+                ],
+                &[
+                    "5 12/03 10:30 言詞辯論 moved 0 by 7 A",
+                    "6 12/05 14:00 準備程序 scheduled 0 B",
+                    "7 12/17 10:30 言詞辯論 scheduled 1 A",
+                ],
+            );
+        }
+        // Nothing to move (the entry was revised in place): it stands alone,
+        // moved once from a date the entries no longer show.
+        check(
+            &[(4, "115/10/28", a.moved(Move::Marked, &to))],
+            &["4 12/17 10:30 言詞辯論 scheduled 1 A"],
+        );
+        // No kind named, two hearings to come: both may be the one moved.
+        let unnamed = h("115/12/20 10:00", "第一法庭", None);
+        check(
+            &[
+                (5, "115/10/20", a.text(Form::Plain)),
+                (6, "115/10/21", prep.text(Form::Plain)),
+                (7, "115/11/20", a.moved(Move::Marked, &unnamed)),
+            ],
+            &[
+                "5 12/03 10:30 言詞辯論 uncertain 1 by 7 A",
+                "6 12/05 14:00 準備程序 uncertain 1 by 7 B",
+                "7 12/20 10:00 開庭 scheduled 1 C",
+            ],
+        );
+    }
+
+    #[test]
+    fn rule_6_a_move_without_a_date_awaits_the_next_of_its_kind() {
+        let a = h("115/12/03 10:30", "第十二法庭", DEBATE);
+        let next = h("116/01/07 10:30", "第十二法庭", DEBATE);
+        check(
+            &[
+                (5, "115/10/20", a.text(Form::Plain)),
+                (6, "115/11/20", a.moved(Move::Dateless, &a)),
+                (7, "115/12/20", next.text(Form::Plain)),
+            ],
+            &[
+                "5 12/03 10:30 言詞辯論 moved 1 by 6 A",
+                "7 01/07 10:30 言詞辯論 scheduled 2 A",
+            ],
+        );
+    }
+
+    #[test]
+    fn rule_7_a_cancellation_cancels_what_it_names() {
+        let a = h("115/11/27 14:00", "第三法庭", Some("調解"));
+        let b = h("115/12/01 09:30", "第三法庭", DEBATE);
+        for how in [Cancel::Dated, Cancel::Kind] {
+            check(
+                &[
+                    (3, "115/10/21", b.text(Form::Plain)),
+                    (4, "115/11/02", a.text(Form::Plain)),
+                    (5, "115/11/16", a.cancelled(how)),
+                ],
+                &[
+                    "3 12/01 09:30 言詞辯論 scheduled 0 A",
+                    "4 11/27 14:00 調解 cancelled 1 by 5 B",
+                ],
+            );
+        }
+        // A bare 庭期取消 with one hearing to come cancels it; with two, it
+        // is not clear which: both uncertain. With none, nothing happens.
+        check(
+            &[
+                (4, "115/11/02", a.text(Form::Plain)),
+                (5, "115/11/16", a.cancelled(Cancel::Bare)),
+            ],
+            &["4 11/27 14:00 調解 cancelled 1 by 5 A"],
+        );
+        check(
+            &[
+                (3, "115/10/21", b.text(Form::Plain)),
+                (4, "115/11/02", a.text(Form::Plain)),
+                (5, "115/11/16", a.cancelled(Cancel::Bare)),
+            ],
+            &[
+                "3 12/01 09:30 言詞辯論 uncertain 1 by 5 A",
+                "4 11/27 14:00 調解 uncertain 1 by 5 B",
+            ],
+        );
+        check(&[(5, "115/11/16", a.cancelled(Cancel::Bare))], &[]);
+    }
+
+    #[test]
+    fn rule_8_move_and_cancel_words_together_make_it_uncertain() {
+        let a = h("115/12/03 10:30", "第十二法庭", DEBATE);
+        check(
+            &[
+                (5, "115/10/20", a.text(Form::Plain)),
+                (6, "115/11/20", "言詞辯論改期取消".into()),
+            ],
+            &["5 12/03 10:30 言詞辯論 uncertain 1 by 6 A"],
+        );
+    }
+
+    #[test]
+    fn rule_9_a_request_changes_nothing() {
+        let a = h("115/12/03 10:30", "第十二法庭", DEBATE);
+        check(
+            &[
+                (5, "115/10/20", a.text(Form::Plain)),
+                (6, "115/11/20", "原告具狀聲請言詞辯論改期".into()),
+                (7, "115/11/21", "被告請求取消庭期".into()),
+            ],
+            &["5 12/03 10:30 言詞辯論 scheduled 0 A"],
+        );
+    }
+
+    #[test]
+    fn rule_10_a_hearing_that_took_place_is_history() {
+        let past = h("115/10/01 10:00", "第一法庭", DEBATE);
+        let next = h("115/12/01 10:00", "第一法庭", DEBATE);
+        check(
+            &[
+                (2, "115/09/01", past.text(Form::Plain)),
+                (3, "115/10/02", past.cancelled(Cancel::Kind)),
+                (4, "115/10/03", "改期".into()),
+                (5, "115/10/04", next.text(Form::Plain)),
+            ],
+            &[
+                "2 10/01 10:00 言詞辯論 scheduled 0 A",
+                "5 12/01 10:00 言詞辯論 scheduled 0 B",
+            ],
+        );
+        // Unless the entry names its date.
+        check(
+            &[
+                (2, "115/09/01", past.text(Form::Plain)),
+                (3, "115/10/02", past.cancelled(Cancel::Dated)),
+            ],
+            &["2 10/01 10:00 言詞辯論 cancelled 1 by 3 A"],
+        );
+    }
+
+    #[test]
+    fn uids_follow_the_case_the_kind_and_the_first_entry() {
+        let u = uid("TPD", &key(), "言詞辯論", 5);
+        assert_eq!(u, uid("TPD", &key(), "言詞辯論", 5));
+        assert!(u.ends_with("@cpor") && u.len() == 16 + 5, "{u}");
+        assert_ne!(u, uid("TPD", &key(), "言詞辯論", 6));
+        assert_ne!(u, uid("TPD", &key(), "準備程序", 5));
+        assert_ne!(u, uid("PCD", &key(), "言詞辯論", 5));
+    }
+
+    fn arb_hearing() -> impl Strategy<Value = Hearing> {
+        (
+            0u64..3000,
+            0u32..24,
+            0u32..60,
+            0..ROOMS.len(),
+            0..generator::hearings::KINDS.len(),
+        )
+            .prop_map(|(d, hh, mm, room, kind)| Hearing {
+                at: (day("100/01/01") + chrono::Days::new(d))
+                    .and_hms_opt(hh, mm, 0)
+                    .unwrap(),
+                room: ROOMS[room],
+                kind: generator::hearings::KINDS[kind],
+            })
+    }
+
+    fn expected(h: &Hearing) -> (NaiveDateTime, Option<String>, &'static str) {
+        // Digits in a courtroom are read as ASCII.
+        (h.at, Some(h.room.to_string()), h.kind.unwrap_or("開庭"))
+    }
+
+    proptest! {
+        #[test]
+        fn generated_hearing_texts_read_back_as_generated(h in arb_hearing(), form in 0..Form::ALL.len()) {
+            let text = h.text(Form::ALL[form]);
+            let n = read(&text).expect("a hearing");
+            prop_assert_eq!(n.change, None);
+            let s = n.slot.expect("a slot");
+            prop_assert_eq!((s.at, s.courtroom, s.kind), expected(&h), "{}", text);
+        }
+
+        #[test]
+        fn generated_moves_read_back_as_generated(h in arb_hearing(), to in arb_hearing(), how in 0..3usize) {
+            let how = [Move::Marked, Move::FromTo, Move::Dateless][how];
+            prop_assume!(how != Move::Dateless || h.kind.is_some());
+            let text = h.moved(how, &to);
+            let n = read(&text).expect("a move");
+            prop_assert_eq!(n.change, Some(Change::Moved), "{}", &text);
+            match how {
+                Move::Dateless => {
+                    prop_assert!(n.slot.is_none());
+                    prop_assert_eq!(n.refers.kind, h.kind);
+                }
+                Move::Marked => {
+                    let s = n.slot.expect("a new date");
+                    prop_assert_eq!((s.at, s.courtroom, s.kind), expected(&to), "{}", &text);
+                }
+                Move::FromTo => {
+                    let s = n.slot.expect("a new date");
+                    prop_assert_eq!((s.at, s.courtroom), (to.at, Some(to.room.to_string())));
+                    prop_assert_eq!(n.refers.date, Some(h.at.date()));
+                    prop_assert_eq!(n.refers.time, Some(h.at.time()));
+                    prop_assert_eq!(n.refers.kind, h.kind);
+                }
+            }
+        }
+
+        #[test]
+        fn generated_cancellations_read_back_as_generated(h in arb_hearing(), how in 0..3usize) {
+            let how = [Cancel::Dated, Cancel::Kind, Cancel::Bare][how];
+            prop_assume!(how != Cancel::Kind || h.kind.is_some());
+            let n = read(&h.cancelled(how)).expect("a cancellation");
+            prop_assert_eq!(n.change, Some(Change::Cancelled));
+            prop_assert!(n.slot.is_none());
+            if how == Cancel::Dated {
+                prop_assert_eq!((n.refers.date, n.refers.time), (Some(h.at.date()), Some(h.at.time())));
+            }
+            if how != Cancel::Bare {
+                prop_assert_eq!(n.refers.kind, h.kind);
+            }
+        }
+
+        #[test]
+        fn any_text_reads_without_panicking(text in "\\PC{0,80}") {
+            let _ = read(&text);
+            let _ = schemas::hearing::scheduled(&text);
+        }
+
+        #[test]
+        fn texts_near_the_grammar_read_without_panicking(
+            parts in prop::collection::vec(prop::sample::select(vec![
+                "115", "/", "１", "12", "0", "9", ":", "：", "30", " ", "　", "年", "月", "日", "時", "分",
+                "下午", "第", "十二", "法庭", "室", "調解", "改期", "至", "取消", "庭期", "(", "）", "1151201",
+            ]), 0..20)
+        ) {
+            let text: String = parts.concat();
+            let _ = read(&text);
+        }
+
+        /// Whatever the entries, the rows hold together: one per scheduling
+        /// entry at most, sorted by 序號, a chain's current row the one with
+        /// the greatest sequence, and `by` exactly on changed rows.
+        #[test]
+        fn rows_hold_together(
+            raw in prop::collection::vec((arb_hearing(), 0u64..60, 0..8usize), 0..12)
+        ) {
+            let texts: Vec<(u32, NaiveDate, String)> = raw.iter().enumerate().map(|(i, (h, p, form))| {
+                let text = match form {
+                    0..=4 => h.text(Form::ALL[*form]),
+                    5 => h.moved(Move::Marked, h),
+                    6 => h.cancelled(Cancel::Bare),
+                    _ => h.moved(Move::Dateless, h),
+                };
+                (i as u32 + 1, day("115/01/01") + chrono::Days::new(*p), text)
+            }).collect();
+            let mut order: Vec<&(u32, NaiveDate, String)> = texts.iter().collect();
+            order.sort_by_key(|e| (e.1, e.0));
+            let rows = extract("TPD", &key(), order.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }));
+            prop_assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq));
+            for r in &rows {
+                prop_assert_eq!(r.state == State::Scheduled, r.by.is_none());
+                if let Some((s, _)) = r.by {
+                    prop_assert!(texts.iter().any(|t| t.0 == s));
+                }
+            }
+        }
+    }
+}

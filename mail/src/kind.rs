@@ -1,0 +1,186 @@
+//! The kinds of mail, nightly and website, in one type: how the outbox
+//! names each, which sender delivers it (`Scope`), its subject and its
+//! text + HTML template pair.
+
+use askama::Template;
+
+use crate::render::{CaseView, View};
+
+/// The kinds of mail, as the outbox names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A new grant to an address without an activated account: a link to
+    /// set a password.
+    Activation,
+    /// A new grant to an activated account.
+    Approval,
+    /// News on the cases an address already followed.
+    Digest,
+    /// A followed case about to stop being queryable.
+    Expiry,
+    /// The website's link to set a new password; `link` and `expires` (a
+    /// time of day).
+    Reset,
+    /// The website's notice that a password was changed; `link` is the
+    /// forgot-password page.
+    Changed,
+}
+
+/// Which items a sender delivers. The nightly mail is `cpor-etl send`'s,
+/// within the send window; the website's own mail (reset links, "password
+/// changed") is the website's, at once: a reset link that works for 30
+/// minutes cannot wait for 07:00. Each sender only ever touches its own
+/// kinds, so the two never deliver (or recover) one another's items.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    Nightly,
+    Website,
+}
+
+impl Scope {
+    pub fn kinds(self) -> impl Iterator<Item = Kind> {
+        Kind::ALL.into_iter().filter(move |k| k.scope() == self)
+    }
+}
+
+impl Kind {
+    pub const ALL: [Kind; 6] = [
+        Kind::Activation,
+        Kind::Approval,
+        Kind::Digest,
+        Kind::Expiry,
+        Kind::Reset,
+        Kind::Changed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Activation => "activation",
+            Kind::Approval => "approval",
+            Kind::Digest => "digest",
+            Kind::Expiry => "expiry",
+            Kind::Reset => "reset",
+            Kind::Changed => "changed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    /// Who delivers it: `cpor-etl send` (the nightly import's kinds) or the
+    /// website.
+    pub fn scope(self) -> Scope {
+        match self {
+            Kind::Activation | Kind::Approval | Kind::Digest | Kind::Expiry => Scope::Nightly,
+            Kind::Reset | Kind::Changed => Scope::Website,
+        }
+    }
+
+    /// Whether it tells of a new grant (sent even to a flagged address: the
+    /// grant clears the flag).
+    pub fn is_grant(self) -> bool {
+        matches!(self, Kind::Activation | Kind::Approval)
+    }
+
+    /// The subject: the case when there is one, else how many (the
+    /// website's kinds have one subject each).
+    pub fn subject(self, cases: &[CaseView]) -> String {
+        let one = (cases.len() == 1).then(|| cases[0].title.as_str());
+        let n = cases.len();
+        match (self, one) {
+            (Kind::Activation, Some(t)) => format!("【案件進度查詢】請啟用帳號：{t} 已核准查詢"),
+            (Kind::Activation, None) => {
+                format!("【案件進度查詢】請啟用帳號：{n} 件案件已核准查詢")
+            }
+            (Kind::Approval, Some(t)) => format!("【案件進度查詢】已核准查詢：{t}"),
+            (Kind::Approval, None) => format!("【案件進度查詢】已核准查詢 {n} 件案件"),
+            (Kind::Digest, Some(t)) => format!("【案件進度】{t} 有新進行事項"),
+            (Kind::Digest, None) => format!("【案件進度】您關注的 {n} 件案件有新進行事項"),
+            (Kind::Expiry, Some(t)) => {
+                let day = cases[0].last_day.as_deref().unwrap_or("");
+                format!("【案件進度】{t} 將於 {day} 後停止查詢")
+            }
+            (Kind::Expiry, None) => format!("【案件進度】您關注的 {n} 件案件即將停止查詢"),
+            (Kind::Reset, _) => "【案件進度查詢】重設密碼連結".into(),
+            (Kind::Changed, _) => "【案件進度查詢】您的密碼已變更".into(),
+        }
+    }
+
+    /// The text and HTML bodies of a mail of this kind.
+    pub fn bodies(self, view: &View) -> Result<(String, String), askama::Error> {
+        Ok(match self {
+            Kind::Activation => (
+                ActivationText(view).render()?,
+                ActivationHtml(view).render()?,
+            ),
+            Kind::Approval => (ApprovalText(view).render()?, ApprovalHtml(view).render()?),
+            Kind::Digest => (DigestText(view).render()?, DigestHtml(view).render()?),
+            Kind::Expiry => (ExpiryText(view).render()?, ExpiryHtml(view).render()?),
+            Kind::Reset => (ResetText(view).render()?, ResetHtml(view).render()?),
+            Kind::Changed => (ChangedText(view).render()?, ChangedHtml(view).render()?),
+        })
+    }
+
+    /// Whether its message offers RFC 8058 one-click unsubscribe.
+    pub fn unsubscribe(self) -> bool {
+        self == Kind::Digest
+    }
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Declares template structs over a `View`.
+macro_rules! templates {
+    ($($name:ident = $path:literal;)*) => {$(
+        #[derive(Template)]
+        #[template(path = $path)]
+        struct $name<'a>(&'a View);
+
+        impl std::ops::Deref for $name<'_> {
+            type Target = View;
+            fn deref(&self) -> &View {
+                self.0
+            }
+        }
+    )*};
+}
+
+templates! {
+    ActivationText = "mail/activation.txt";
+    ActivationHtml = "mail/activation.html";
+    ApprovalText = "mail/approval.txt";
+    ApprovalHtml = "mail/approval.html";
+    DigestText = "mail/digest.txt";
+    DigestHtml = "mail/digest.html";
+    ExpiryText = "mail/expiry.txt";
+    ExpiryHtml = "mail/expiry.html";
+    ResetText = "mail/reset.txt";
+    ResetHtml = "mail/reset.html";
+    ChangedText = "mail/changed.txt";
+    ChangedHtml = "mail/changed.html";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_has_one_name_and_one_scope() {
+        for k in Kind::ALL {
+            assert_eq!(Kind::parse(k.as_str()), Some(k));
+        }
+        let nightly: Vec<Kind> = Scope::Nightly.kinds().collect();
+        let website: Vec<Kind> = Scope::Website.kinds().collect();
+        assert_eq!(
+            nightly,
+            [Kind::Activation, Kind::Approval, Kind::Digest, Kind::Expiry]
+        );
+        assert_eq!(website, [Kind::Reset, Kind::Changed]);
+        assert_eq!(Kind::parse("bounce"), None);
+    }
+}

@@ -1,0 +1,190 @@
+//! What administrators see and do (`cpor-etl outbox`): list, show, count,
+//! release a held night, queue items again.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::state::{sql_sources, target, Event, State};
+use super::{parse_kind, parse_state, scope_sql, Outbox, Result, Scope};
+use crate::kind::Kind;
+
+/// An item as `outbox list` shows it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub id: i64,
+    pub night: String,
+    pub kind: Kind,
+    pub state: State,
+    pub email: String,
+    pub attempts: i64,
+    /// When it is tried next (or was first due).
+    pub next: String,
+    pub subject: String,
+}
+
+/// An item as `outbox show` shows it: named fields ("-" when empty), then
+/// the whole message.
+#[derive(Debug, Clone)]
+pub struct Shown {
+    pub fields: Vec<(&'static str, String)>,
+    pub message: Vec<u8>,
+}
+
+/// Which items `retry` queues again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetryWhich {
+    /// One item, if it is failed, unknown, retrying or suppressed.
+    Item(i64),
+    /// Every failed item.
+    Failed,
+}
+
+impl Outbox {
+    /// Items, oldest first, of a night and in a state if given (a state no
+    /// item can be in selects nothing).
+    pub fn list(&self, night: Option<&str>, state: Option<&str>) -> Result<Vec<Listed>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, night, kind, state, email, attempts, coalesce(next_try_at, not_before), subject
+             FROM items WHERE (?1 IS NULL OR night = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id",
+        )?;
+        let rows = stmt.query_map(params![night, state], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, String>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, night, kind, state, email, attempts, next, subject) = row?;
+            out.push(Listed {
+                id,
+                night,
+                kind: parse_kind(id, &kind)?,
+                state: parse_state(id, &state)?,
+                email,
+                attempts,
+                next,
+                subject,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One item, whole.
+    pub fn show(&self, id: i64) -> Result<Option<Shown>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
+                 first_try_at, next_try_at, sent_at, last_error, message FROM items WHERE id = ?1",
+                [id],
+                |r| {
+                    let text = |i| {
+                        r.get::<_, Option<String>>(i)
+                            .map(|v| v.unwrap_or_else(|| "-".into()))
+                    };
+                    Ok(Shown {
+                        fields: vec![
+                            ("night", text(0)?),
+                            ("kind", text(1)?),
+                            ("state", text(2)?),
+                            ("address", text(3)?),
+                            ("message-id", text(4)?),
+                            ("attempts", r.get::<_, i64>(5)?.to_string()),
+                            ("queued", text(6)?),
+                            ("not before", text(7)?),
+                            ("first try", text(8)?),
+                            ("next try", text(9)?),
+                            ("sent", text(10)?),
+                            ("last error", text(11)?),
+                        ],
+                        message: r.get(12)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+
+    /// How many items are in each state (only states some item is in), of
+    /// one night if given.
+    pub fn counts_by_state(&self, night: Option<&str>) -> Result<BTreeMap<String, u64>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT state, count(*) FROM items WHERE ?1 IS NULL OR night = ?1 GROUP BY state",
+        )?;
+        let rows = stmt.query_map([night], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// How many of `scope`'s items are in each state, every state named.
+    pub fn counts(&self, scope: Scope) -> Result<Vec<(State, u64)>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT state, count(*) FROM items WHERE {} GROUP BY state",
+            scope_sql(scope)
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+        })?;
+        let found: BTreeMap<String, u64> = rows.collect::<Result<_, _>>()?;
+        Ok(State::ALL
+            .into_iter()
+            .map(|s| (s, found.get(s.as_str()).copied().unwrap_or(0)))
+            .collect())
+    }
+
+    /// Releases a night's held digests: they are queued. Returns how many.
+    pub fn release(&mut self, night: &str, now: DateTime<Utc>) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE items SET state = ?2 WHERE night = ?1 AND state IN {}",
+                sql_sources(Event::Release)
+            ),
+            params![night, target(Event::Release).as_str()],
+        )?;
+        tx.execute(
+            "UPDATE held_nights SET released_at = ?2 WHERE night = ?1 AND released_at IS NULL",
+            params![night, now.to_rfc3339()],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// Queues items again, as new: no attempts, no first try. Returns the
+    /// address of each (one per item).
+    pub fn retry(&mut self, which: RetryWhich) -> Result<Vec<String>> {
+        let (filter, id) = match which {
+            RetryWhich::Item(id) => ("id = ?1".to_string(), Some(id)),
+            RetryWhich::Failed => (
+                format!("?1 IS NULL AND state = '{}'", State::Failed.as_str()),
+                None,
+            ),
+        };
+        let condition = format!("{filter} AND state IN {}", sql_sources(Event::Retry));
+        let tx = self.conn.transaction()?;
+        let emails: Vec<String> = {
+            let mut stmt = tx.prepare(&format!("SELECT email FROM items WHERE {condition}"))?;
+            let rows = stmt.query_map([id], |r| r.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        tx.execute(
+            &format!(
+                "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
+                 WHERE {condition}",
+                target(Event::Retry).as_str()
+            ),
+            [id],
+        )?;
+        tx.commit()?;
+        Ok(emails)
+    }
+}

@@ -1,0 +1,294 @@
+//! The sender's operations: recover what a dead run left *sending*, list
+//! what is due, claim it (each item *sending* or *suppressed*), record how
+//! each attempt ended (at once, durably, in the small `outcomes` table) and
+//! settle the recorded outcomes onto their items (a batch at a time). Each
+//! update names the states its event may leave (`state::sql_sources`), and
+//! one that finds its item elsewhere is an error, never a silent change.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::state::{next, sources, sql_sources, target, Event, State};
+use super::{parse_kind, parse_state, scope_sql, Outbox, OutboxError, Result, Scope};
+use crate::kind::Kind;
+
+/// One item to deliver, as claimed.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub id: i64,
+    pub night: String,
+    pub email: String,
+    pub kind: Kind,
+    /// Its state when it was claimed (queued, retrying or unknown).
+    pub state: State,
+    pub message_id: String,
+    pub message: Vec<u8>,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    /// When it was first tried (this attempt, if it is the first).
+    pub first_try_at: DateTime<Utc>,
+}
+
+/// How one attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// Try again later: a 4xx reply, no connection.
+    Transient(String),
+    /// Do not try again: a 5xx reply.
+    Permanent(String),
+    /// The data was sent but no answer came: it may have been delivered.
+    Unknown(String),
+}
+
+/// How an attempt on a *sending* item ended, to record: `event` is
+/// `Accepted`, `Deferred`, `Uncertain`, `Refused` or `Expired`; `next_try`
+/// when to try again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    pub id: i64,
+    pub event: Event,
+    pub error: Option<String>,
+    pub next_try: Option<DateTime<Utc>>,
+}
+
+/// What a claim gave.
+#[derive(Debug, Default)]
+pub struct Claimed {
+    /// Now *sending*, in the order asked.
+    pub items: Vec<Item>,
+    /// Not sent: their addresses are flagged.
+    pub suppressed: Vec<Item>,
+}
+
+const INTERRUPTED: &str =
+    "interrupted while sending (a crash or kill); tried again with the same Message-ID";
+
+impl Outbox {
+    /// After a run that died: first the outcomes it recorded are settled
+    /// (`settle`), then the items it left *sending* with no outcome become
+    /// *unknown* (the relay may have accepted them) and are due at once.
+    /// Only `scope`'s. Returns how many became unknown.
+    pub fn recover(&mut self, scope: Scope) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        settle(&tx, scope)?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE items SET state = ?1, last_error = ?2 WHERE state IN {} AND {}",
+                sql_sources(Event::Interrupted),
+                scope_sql(scope)
+            ),
+            params![target(Event::Interrupted).as_str(), INTERRUPTED],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// The ids of `scope`'s items that may be claimed at `now`, oldest
+    /// due first. `ignore_spread`: also those whose `not_before` (the
+    /// spread of a night's mail) is still ahead.
+    pub fn due(&self, scope: Scope, now: DateTime<Utc>, ignore_spread: bool) -> Result<Vec<i64>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id FROM items WHERE state IN {} AND {}
+             AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
+             ORDER BY coalesce(next_try_at, not_before), id",
+            sql_sources(Event::Claim),
+            scope_sql(scope)
+        ))?;
+        let rows = stmt.query_map(params![ignore_spread, now.to_rfc3339()], |r| r.get(0))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Claims items in one commit: each is loaded and `plan` says whether
+    /// it is sent (`Event::Claim`: *sending*, one more attempt) or not
+    /// (`Event::Suppress`). Items no longer claimable are skipped.
+    pub fn claim(
+        &mut self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        mut plan: impl FnMut(&Item) -> Event,
+    ) -> Result<Claimed> {
+        let now_text = now.to_rfc3339();
+        let tx = self.conn.transaction()?;
+        let mut claimed = Claimed::default();
+        {
+            let mut load = tx.prepare(&format!(
+                "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at
+                 FROM items WHERE id = ?1 AND state IN {}",
+                sql_sources(Event::Claim)
+            ))?;
+            let mut mark = tx.prepare(&format!(
+                "UPDATE items SET state = ?2, attempts = attempts + 1,
+                 first_try_at = coalesce(first_try_at, ?3) WHERE id = ?1 AND state IN {}",
+                sql_sources(Event::Claim)
+            ))?;
+            let mut suppress = tx.prepare(&format!(
+                "UPDATE items SET state = ?2, last_error = 'address flagged'
+                 WHERE id = ?1 AND state IN {}",
+                sql_sources(Event::Suppress)
+            ))?;
+            for &id in ids {
+                let row = load
+                    .query_row([id], |r| {
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, String>(2)?,
+                            r.get::<_, String>(3)?,
+                            r.get::<_, String>(4)?,
+                            r.get::<_, String>(5)?,
+                            r.get::<_, Vec<u8>>(6)?,
+                            r.get::<_, i64>(7)?,
+                            r.get::<_, Option<String>>(8)?,
+                        ))
+                    })
+                    .optional()?;
+                let Some((id, night, email, kind, state, message_id, message, attempts, first)) =
+                    row
+                else {
+                    continue;
+                };
+                let mut item = Item {
+                    id,
+                    night,
+                    email,
+                    kind: parse_kind(id, &kind)?,
+                    state: parse_state(id, &state)?,
+                    message_id,
+                    message,
+                    attempts,
+                    first_try_at: first
+                        .as_deref()
+                        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+                        .map_or(now, |t| t.with_timezone(&Utc)),
+                };
+                match plan(&item) {
+                    Event::Claim => {
+                        mark.execute(params![id, target(Event::Claim).as_str(), now_text])?;
+                        item.attempts += 1;
+                        claimed.items.push(item);
+                    }
+                    Event::Suppress => {
+                        suppress.execute(params![id, target(Event::Suppress).as_str()])?;
+                        claimed.suppressed.push(item);
+                    }
+                    other => {
+                        return Err(OutboxError::Illegal {
+                            id,
+                            event: other,
+                            found: "a claim".into(),
+                        })
+                    }
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(claimed)
+    }
+
+    /// Records how an attempt on a *sending* item ended, durably (one
+    /// small commit): the item keeps *sending* until `settle` moves the
+    /// outcome onto it.
+    pub fn record(&self, outcome: &Recorded, now: DateTime<Utc>) -> Result<()> {
+        let Recorded {
+            id,
+            event,
+            ref error,
+            next_try,
+        } = *outcome;
+        let is_outcome = matches!(
+            event,
+            Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
+        );
+        let from = sources(event);
+        let added = match (is_outcome, from.as_slice()) {
+            (true, [from]) => self.conn.prepare_cached(RECORD)?.execute(params![
+                id,
+                target(event).as_str(),
+                error,
+                next_try.map(|t| t.to_rfc3339()),
+                now.to_rfc3339(),
+                from.as_str()
+            ])?,
+            _ => 0,
+        };
+        if added == 1 {
+            return Ok(());
+        }
+        let found: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        Err(OutboxError::Illegal {
+            id,
+            event,
+            found: found.unwrap_or_else(|| "no such item".into()),
+        })
+    }
+
+    /// Moves the recorded outcomes of `scope`'s items onto them, in one
+    /// transaction. Returns how many.
+    pub fn settle(&mut self, scope: Scope) -> Result<u64> {
+        let tx = self.conn.transaction()?;
+        let n = settle(&tx, scope)?;
+        tx.commit()?;
+        Ok(n)
+    }
+}
+
+/// An outcome, kept until settled: only for an item still in its event's
+/// one source state (`sending`), bound as ?6.
+const RECORD: &str = "INSERT INTO outcomes (item_id, state, last_error, next_try_at, at)
+     SELECT id, ?2, ?3, ?4, ?5 FROM items WHERE id = ?1 AND state = ?6";
+
+/// A recorded outcome: item id, state, last error, next try, when.
+type OutcomeRow = (i64, String, Option<String>, Option<String>, String);
+
+fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
+    // outcomes first (CROSS JOIN keeps that order): it is small, items is
+    // not, and each outcome finds its item by id.
+    let rows: Vec<OutcomeRow> = {
+        let mut stmt = conn.prepare_cached(&format!(
+            "SELECT o.item_id, o.state, o.last_error, o.next_try_at, o.at
+             FROM outcomes AS o CROSS JOIN items AS i ON i.id = o.item_id WHERE i.{}",
+            scope_sql(scope)
+        ))?;
+        let rows = stmt.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut apply = conn.prepare_cached(
+        "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
+         sent_at = CASE WHEN ?2 = ?6 THEN ?5 ELSE sent_at END
+         WHERE id = ?1 AND state = ?7",
+    )?;
+    let mut forget = conn.prepare_cached("DELETE FROM outcomes WHERE item_id = ?1")?;
+    let mut n = 0;
+    for (id, state, error, next_try, at) in rows {
+        let state = parse_state(id, &state)?;
+        // Only an outcome's state, and only onto an item still sending.
+        let legal = [
+            Event::Accepted,
+            Event::Deferred,
+            Event::Uncertain,
+            Event::Refused,
+            Event::Expired,
+        ]
+        .into_iter()
+        .any(|e| next(State::Sending, e) == Some(state));
+        if legal {
+            n += apply.execute(params![
+                id,
+                state.as_str(),
+                error,
+                next_try,
+                at,
+                State::Sent.as_str(),
+                State::Sending.as_str()
+            ])? as u64;
+        }
+        forget.execute([id])?;
+    }
+    Ok(n)
+}

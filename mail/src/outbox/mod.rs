@@ -1,0 +1,369 @@
+//! The outbox database (`<data>/outbox.sqlite`): the durable queue between
+//! whoever decides to write to someone (the nightly import, the website) and
+//! the mail server, and the only code that writes it.
+//!
+//! Its tables are `items` (one rendered message each, with its state),
+//! `expiry_warned`, `held_nights`, `pending_nights` and `outcomes`. Every write to them
+//! is an operation here: queue a night (`Outbox::begin_night`, one
+//! transaction with the end of the night's pending record), queue a website mail
+//! (`queue_website`), claim what is due and record each outcome
+//! (`delivery`), release a held night, retry, list (`admin`). States and
+//! kinds are enums; the legal changes of state are the table in `state`.
+//! (`mail/tests/one_owner.rs` checks that no other file writes these tables.)
+
+mod admin;
+mod bounces;
+mod delivery;
+mod state;
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+
+use schemas::date::compact;
+
+pub use self::admin::{Listed, RetryWhich, Shown};
+pub use self::bounces::Reported;
+pub use self::delivery::{Claimed, Item, Outcome, Recorded};
+pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
+pub use crate::kind::{Kind, Scope};
+
+pub const OUTBOX_DB: &str = "outbox.sqlite";
+
+/// Why an outbox operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Open(#[from] schemas::MigrateError),
+    #[error("outbox: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("outbox item {id}: {event:?} cannot happen in state {found}")]
+    Illegal {
+        id: i64,
+        event: Event,
+        found: String,
+    },
+    #[error("outbox: a {kind} mail cannot be queued {how}")]
+    Misqueued { kind: Kind, how: &'static str },
+    #[error("outbox item {id}: `{value}` is no {what} this build knows")]
+    Unknown {
+        id: i64,
+        what: &'static str,
+        value: String,
+    },
+}
+
+type Result<T, E = OutboxError> = std::result::Result<T, E>;
+
+/// Opens the outbox of a data directory, migrating it: the website's
+/// handle, which it passes back to `web::queue`.
+pub fn open(data_dir: &Path) -> Result<Connection> {
+    Ok(schemas::open_migrated(
+        &data_dir.join(OUTBOX_DB),
+        schemas::OUTBOX_MIGRATIONS,
+    )?)
+}
+
+/// The outbox, open.
+pub struct Outbox {
+    conn: Connection,
+}
+
+/// A message to queue, rendered.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub email: String,
+    pub kind: Kind,
+    pub message_id: String,
+    pub subject: String,
+    pub message: Vec<u8>,
+    /// How many cases it reports.
+    pub cases: usize,
+}
+
+/// A night whose mail is not queued yet: the snapshot it is about (`to`)
+/// and the one it replaced (`from`; `None` on a first load). Recorded
+/// before the snapshot is published; removed in the transaction that
+/// queues the night's mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingNight {
+    pub seq: i64,
+    pub from: Option<String>,
+    pub to: String,
+}
+
+impl Outbox {
+    /// Opens the outbox with full syncs: every commit survives a power
+    /// failure (a pending night must, before its snapshot is published).
+    pub fn open(data_dir: &Path) -> Result<Outbox> {
+        Ok(Outbox {
+            conn: open(data_dir)?,
+        })
+    }
+
+    /// Opens the outbox for a sender: WAL with `synchronous = NORMAL`, so a
+    /// commit (one per message outcome) survives a process kill without an
+    /// fsync; a power failure may lose the last outcomes, which are then
+    /// sent again (same Message-ID).
+    pub fn open_for_sending(data_dir: &Path) -> Result<Outbox> {
+        let conn = open(data_dir)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(Outbox { conn })
+    }
+
+    /// What is already queued for `night`, by address and kind.
+    pub fn queued_for(&self, night: NaiveDate) -> Result<BTreeSet<(String, Kind)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, email, kind FROM items WHERE night = ?1")?;
+        let rows = stmt.query_map([compact(night)], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut out = BTreeSet::new();
+        for row in rows {
+            let (id, email, kind) = row?;
+            out.insert((email, parse_kind(id, &kind)?));
+        }
+        Ok(out)
+    }
+
+    /// Expiry warnings already given: (address, case, last day).
+    pub fn warned(&self) -> Result<BTreeSet<(String, String, i64)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT email, case_key, last_day FROM expiry_warned")?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Starts queueing a night's mail: everything added commits at once,
+    /// with the end of the night's pending record, or not at all.
+    pub fn begin_night(&mut self, night: NaiveDate, now: DateTime<Utc>) -> Result<NightQueue<'_>> {
+        Ok(NightQueue {
+            tx: self.conn.transaction()?,
+            night: compact(night),
+            queued_at: now.to_rfc3339(),
+        })
+    }
+    /// Records, before a snapshot is published, that its night's mail is
+    /// still to be queued. Recording the same snapshot again keeps one
+    /// record, the latest.
+    pub fn record_pending(
+        &self,
+        from: Option<&str>,
+        to: &str,
+        now: DateTime<Utc>,
+    ) -> Result<PendingNight> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO pending_nights (to_snapshot, from_snapshot, recorded_at)
+             VALUES (?1, ?2, ?3)",
+            params![to, from, now.to_rfc3339()],
+        )?;
+        Ok(PendingNight {
+            seq: self.conn.last_insert_rowid(),
+            from: from.map(str::to_string),
+            to: to.to_string(),
+        })
+    }
+
+    /// The nights whose mail is still to be queued, in the order recorded.
+    pub fn pending(&self) -> Result<Vec<PendingNight>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, from_snapshot, to_snapshot FROM pending_nights ORDER BY seq")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingNight {
+                seq: r.get(0)?,
+                from: r.get(1)?,
+                to: r.get(2)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Forgets a pending night without queueing anything (its snapshot was
+    /// never published, or mail is off).
+    pub fn drop_pending(&self, pending: &PendingNight) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM pending_nights WHERE seq = ?1", [pending.seq])?;
+        Ok(())
+    }
+
+    /// An operator's decision for a night whose diff cannot be made (the
+    /// snapshot it replaced is damaged or gone): compare it with `from`
+    /// instead (another kept snapshot; `None`: as a first load). Returns
+    /// whether the night was pending.
+    pub fn compare_pending_with(&self, to: &str, from: Option<&str>) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE pending_nights SET from_snapshot = ?2 WHERE to_snapshot = ?1",
+            params![to, from],
+        )? > 0)
+    }
+
+    /// An operator gives a pending night up: its mail is never queued.
+    /// Returns whether the night was pending.
+    pub fn forget_pending(&self, to: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM pending_nights WHERE to_snapshot = ?1", [to])?
+            > 0)
+    }
+
+    /// The pending night of snapshot `to`, if recorded.
+    pub fn pending_for(&self, to: &str) -> Result<Option<PendingNight>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT seq, from_snapshot, to_snapshot FROM pending_nights WHERE to_snapshot = ?1",
+                [to],
+                |r| {
+                    Ok(PendingNight {
+                        seq: r.get(0)?,
+                        from: r.get(1)?,
+                        to: r.get(2)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+/// A night's mail being queued: one transaction.
+pub struct NightQueue<'a> {
+    tx: Transaction<'a>,
+    night: String,
+    queued_at: String,
+}
+
+impl NightQueue<'_> {
+    /// Adds a message in one of the states an item may be queued in.
+    /// Returns false if the night already has its (address, kind).
+    pub fn add(&self, item: &NewItem, state: State, not_before: DateTime<Utc>) -> Result<bool> {
+        if item.kind.scope() != Scope::Nightly {
+            return Err(OutboxError::Misqueued {
+                kind: item.kind,
+                how: "with a night's mail",
+            });
+        }
+        if !QUEUED_AS.contains(&state) {
+            return Err(OutboxError::Misqueued {
+                kind: item.kind,
+                how: "in that state",
+            });
+        }
+        let added = self
+            .tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
+                 cases, queued_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                self.night,
+                item.email,
+                item.kind.as_str(),
+                state.as_str(),
+                item.message_id,
+                item.subject,
+                item.message,
+                item.cases as i64,
+                self.queued_at,
+                not_before.to_rfc3339()
+            ])?;
+        Ok(added == 1)
+    }
+
+    /// Records that `email` was warned that a case stops being queryable
+    /// after `last_day` (YYYYMMDD).
+    pub fn warned(&self, email: &str, case_key: &str, last_day: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT OR IGNORE INTO expiry_warned (email, case_key, last_day, night)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![email, case_key, last_day, self.night])?;
+        Ok(())
+    }
+
+    /// Records that the night's digests are held, and why.
+    pub fn hold(&self, reason: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)",
+            params![self.night, reason, self.queued_at],
+        )?;
+        Ok(())
+    }
+
+    /// Commits the night, and with it the end of its pending record.
+    pub fn commit(self, done: Option<&PendingNight>) -> Result<()> {
+        if let Some(p) = done {
+            self.tx
+                .execute("DELETE FROM pending_nights WHERE seq = ?1", [p.seq])?;
+        }
+        store::failpoint::pause("mail-before-commit");
+        self.tx.commit()?;
+        Ok(())
+    }
+}
+
+/// Queues a website mail (`item`, rendered) for delivery now, under the
+/// Taipei `day` and its own `reference`.
+pub fn queue_website(
+    conn: &Connection,
+    item: &NewItem,
+    day: NaiveDate,
+    reference: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    if item.kind.scope() != Scope::Website {
+        return Err(OutboxError::Misqueued {
+            kind: item.kind,
+            how: "by the website",
+        });
+    }
+    let now_text = now.to_rfc3339();
+    conn.execute(
+        "INSERT INTO items (night, email, kind, state, message_id, subject, message, cases,
+         queued_at, not_before, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        params![
+            compact(day),
+            item.email,
+            item.kind.as_str(),
+            State::Queued.as_str(),
+            item.message_id,
+            item.subject,
+            item.message,
+            item.cases as i64,
+            now_text,
+            reference
+        ],
+    )?;
+    Ok(())
+}
+
+fn parse_kind(id: i64, value: &str) -> Result<Kind> {
+    Kind::parse(value).ok_or_else(|| OutboxError::Unknown {
+        id,
+        what: "kind",
+        value: value.to_string(),
+    })
+}
+
+fn parse_state(id: i64, value: &str) -> Result<State> {
+    State::parse(value).ok_or_else(|| OutboxError::Unknown {
+        id,
+        what: "state",
+        value: value.to_string(),
+    })
+}
+
+/// The SQL condition on `kind` that selects a scope's items.
+fn scope_sql(scope: Scope) -> String {
+    let names: Vec<String> = scope.kinds().map(|k| format!("'{}'", k.as_str())).collect();
+    format!("kind IN ({})", names.join(", "))
+}

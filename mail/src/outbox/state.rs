@@ -1,0 +1,261 @@
+//! The delivery state machine of an outbox item, written down once.
+//!
+//! An item is queued in one of `QUEUED_AS`; every later change of state is
+//! an `Event`, and `TRANSITIONS` lists every legal (from, event, to). The
+//! outbox's SQL is built from this table (an update names the states its
+//! event may leave), so no code path can make a change the table does not
+//! list; `tests/state_machine.rs` plays random histories against a model.
+//!
+//! In words: a sender claims a due item (queued, retrying, unknown) and it
+//! is *sending*, or, if its address is flagged, *suppressed*. From sending:
+//! accepted → sent; a temporary failure → retrying, an uncertain outcome (or
+//! a run that died) → unknown, both tried again after a backoff until the
+//! retry deadline, then failed; a 5xx → failed. A held digest is released to
+//! queued; an administrator may queue a failed, unknown, retrying or
+//! suppressed item again. Sent is left only for failed, when a delivery
+//! report that comes back later says the message bounced.
+
+use std::fmt;
+
+/// Where an outbox item is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    /// Waiting for its time (`not_before`).
+    Queued,
+    /// A digest held by the flood guard until `cpor-etl outbox release`.
+    Held,
+    /// Handed to a transport; committed before the SMTP transaction starts.
+    Sending,
+    /// The relay accepted it (or its .eml file was written).
+    Sent,
+    /// A temporary failure; tried again after a backoff.
+    Retrying,
+    /// It may or may not have been delivered (no answer after the data, or
+    /// a run died while sending); tried again after a backoff, same
+    /// Message-ID.
+    Unknown,
+    /// Refused (5xx), or no success before the retry deadline.
+    Failed,
+    /// Not sent: its address is flagged.
+    Suppressed,
+}
+
+impl State {
+    pub const ALL: [State; 8] = [
+        State::Queued,
+        State::Held,
+        State::Sending,
+        State::Sent,
+        State::Retrying,
+        State::Failed,
+        State::Unknown,
+        State::Suppressed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Queued => "queued",
+            State::Held => "held",
+            State::Sending => "sending",
+            State::Sent => "sent",
+            State::Retrying => "retrying",
+            State::Failed => "failed",
+            State::Unknown => "unknown",
+            State::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happens to an item after it was queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Event {
+    /// A sender takes a due item to deliver it.
+    Claim,
+    /// A sender finds a due item's address flagged: it is not sent.
+    Suppress,
+    /// The relay accepted the message.
+    Accepted,
+    /// A temporary failure (4xx reply, no connection) before the retry
+    /// deadline.
+    Deferred,
+    /// The data was sent but no answer came (a timeout, a dropped
+    /// connection), before the retry deadline.
+    Uncertain,
+    /// A permanent failure (5xx reply).
+    Refused,
+    /// A temporary or uncertain outcome after the retry deadline.
+    Expired,
+    /// A run died while the item was sending (found by the next run).
+    Interrupted,
+    /// An administrator released a held night.
+    Release,
+    /// An administrator queued the item again.
+    Retry,
+    /// A delivery status notification (RFC 3464) reports, after the relay
+    /// accepted the message, that it failed for good (`cpor-etl bounces`).
+    Bounced,
+}
+
+impl Event {
+    pub const ALL: [Event; 11] = [
+        Event::Claim,
+        Event::Suppress,
+        Event::Accepted,
+        Event::Deferred,
+        Event::Uncertain,
+        Event::Refused,
+        Event::Expired,
+        Event::Interrupted,
+        Event::Release,
+        Event::Retry,
+        Event::Bounced,
+    ];
+}
+
+/// The states an item may be queued in: queued; held (a flood-guarded
+/// digest); suppressed (mail other than a grant's to a flagged address).
+pub const QUEUED_AS: [State; 3] = [State::Queued, State::Held, State::Suppressed];
+
+use Event as E;
+use State as S;
+
+/// Every legal transition: (from, event, to).
+pub const TRANSITIONS: &[(State, Event, State)] = &[
+    (S::Queued, E::Claim, S::Sending),
+    (S::Retrying, E::Claim, S::Sending),
+    (S::Unknown, E::Claim, S::Sending),
+    (S::Queued, E::Suppress, S::Suppressed),
+    (S::Retrying, E::Suppress, S::Suppressed),
+    (S::Unknown, E::Suppress, S::Suppressed),
+    (S::Sending, E::Accepted, S::Sent),
+    (S::Sending, E::Deferred, S::Retrying),
+    (S::Sending, E::Uncertain, S::Unknown),
+    (S::Sending, E::Refused, S::Failed),
+    (S::Sending, E::Expired, S::Failed),
+    (S::Sending, E::Interrupted, S::Unknown),
+    (S::Held, E::Release, S::Queued),
+    (S::Failed, E::Retry, S::Queued),
+    (S::Unknown, E::Retry, S::Queued),
+    (S::Retrying, E::Retry, S::Queued),
+    (S::Suppressed, E::Retry, S::Queued),
+    (S::Sent, E::Bounced, S::Failed),
+    (S::Unknown, E::Bounced, S::Failed),
+];
+
+/// Where `event` takes an item in state `from`, if it may happen there.
+pub fn next(from: State, event: Event) -> Option<State> {
+    TRANSITIONS
+        .iter()
+        .find(|(f, e, _)| *f == from && *e == event)
+        .map(|(_, _, to)| *to)
+}
+
+/// The state every occurrence of `event` leads to (each event has one).
+pub fn target(event: Event) -> State {
+    TRANSITIONS
+        .iter()
+        .find(|(_, e, _)| *e == event)
+        .map(|(_, _, to)| *to)
+        .expect("every event has a transition")
+}
+
+/// The states `event` may happen in.
+pub fn sources(event: Event) -> Vec<State> {
+    TRANSITIONS
+        .iter()
+        .filter(|(_, e, _)| *e == event)
+        .map(|(from, _, _)| *from)
+        .collect()
+}
+
+/// `('queued', 'retrying')`: the states `event` may happen in, as an SQL
+/// list (the names are fixed ASCII words: nothing to escape).
+pub(crate) fn sql_sources(event: Event) -> String {
+    let names: Vec<String> = sources(event)
+        .into_iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect();
+    format!("({})", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_event_leads_to_one_state_and_the_table_has_no_duplicates() {
+        for e in Event::ALL {
+            let targets: std::collections::BTreeSet<State> = TRANSITIONS
+                .iter()
+                .filter(|(_, ev, _)| *ev == e)
+                .map(|(_, _, to)| *to)
+                .collect();
+            assert_eq!(targets.len(), 1, "{e:?}");
+            assert_eq!(targets.into_iter().next(), Some(target(e)));
+        }
+        for (i, (f, e, _)) in TRANSITIONS.iter().enumerate() {
+            assert!(
+                TRANSITIONS[i + 1..]
+                    .iter()
+                    .all(|(f2, e2, _)| (f2, e2) != (f, e)),
+                "({f:?}, {e:?}) twice"
+            );
+        }
+    }
+
+    #[test]
+    fn sent_is_reached_only_from_sending_and_left_only_by_a_bounce() {
+        for (from, e, to) in TRANSITIONS {
+            if *to == State::Sent {
+                assert_eq!((*from, *e), (State::Sending, Event::Accepted));
+            }
+            if *from == State::Sent {
+                assert_eq!(
+                    (*e, *to),
+                    (Event::Bounced, State::Failed),
+                    "{e:?} leaves sent"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn every_state_is_reachable_from_a_queued_one() {
+        use std::collections::BTreeSet;
+        let mut seen: BTreeSet<State> = QUEUED_AS.into_iter().collect();
+        loop {
+            let more: BTreeSet<State> = TRANSITIONS
+                .iter()
+                .filter(|(f, _, to)| seen.contains(f) && !seen.contains(to))
+                .map(|(_, _, to)| *to)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            seen.extend(more);
+        }
+        assert_eq!(seen, State::ALL.into_iter().collect());
+    }
+
+    #[test]
+    fn sql_lists_name_the_table_sources() {
+        assert_eq!(
+            sql_sources(Event::Claim),
+            "('queued', 'retrying', 'unknown')"
+        );
+        assert_eq!(sql_sources(Event::Accepted), "('sending')");
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+    }
+}

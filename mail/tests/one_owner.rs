@@ -1,0 +1,125 @@
+//! The outbox has one owner: no file of the workspace but those of
+//! `mail/src/outbox/` writes its tables (ARCHITECTURE.md; STYLE.md habit
+//! 14). Migrations in `schemas/outbox/` create and rebuild them, and are the
+//! one other place allowed to.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const TABLES: &[&str] = &[
+    "items",
+    "expiry_warned",
+    "held_nights",
+    "pending_nights",
+    "outcomes",
+];
+
+/// The writes to `table` a text contains (case and spacing ignored):
+/// INSERT [OR …] INTO, REPLACE INTO, UPDATE [OR …], DELETE FROM.
+fn writes(text: &str, table: &str) -> Vec<String> {
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let mut found = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        let at = |k: usize| words.get(i + k).map(String::as_str);
+        let hit = match w.as_str() {
+            // INSERT INTO t, INSERT OR IGNORE INTO t
+            "insert" => {
+                (at(1) == Some("into") && at(2) == Some(table))
+                    || (at(1) == Some("or") && at(3) == Some("into") && at(4) == Some(table))
+            }
+            // REPLACE INTO t (but not INSERT OR REPLACE INTO t, counted above)
+            "replace" => {
+                (i == 0 || words[i - 1] != "or") && at(1) == Some("into") && at(2) == Some(table)
+            }
+            "update" => at(1) == Some(table) || (at(1) == Some("or") && at(3) == Some(table)),
+            "delete" => at(1) == Some("from") && at(2) == Some(table),
+            _ => false,
+        };
+        if hit {
+            let end = (i + 5).min(words.len());
+            found.push(words[i..end].join(" "));
+        }
+    }
+    found
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(name.as_str(), "target" | ".git" | "node_modules") {
+                sources(&path, out);
+            }
+        } else if [".rs", ".py", ".sql", ".sh"]
+            .iter()
+            .any(|e| name.ends_with(e))
+            || path.parent().is_some_and(|p| p.ends_with("scripts"))
+        {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn the_check_finds_every_form_of_write() {
+    for (text, want) in [
+        ("INSERT INTO items (night) VALUES (1)", 1),
+        ("INSERT OR IGNORE INTO\n   items (night)", 1),
+        ("insert or replace into items(x)", 1),
+        ("REPLACE INTO items VALUES (1)", 1),
+        ("UPDATE items SET state = 'queued'", 1),
+        ("UPDATE OR ROLLBACK items SET x = 1", 1),
+        ("DELETE FROM items WHERE id = 1", 1),
+        ("SELECT id FROM items WHERE state = 'queued'", 0),
+        ("INSERT INTO items_v2 SELECT * FROM items", 0),
+        ("UPDATE accounts SET digests = 0", 0),
+        ("// update the items list", 0),
+    ] {
+        assert_eq!(writes(text, "items").len(), want, "{text}");
+    }
+}
+
+#[test]
+fn only_the_outbox_module_writes_the_outbox_tables() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let owner = root.join("mail/src/outbox");
+    let migrations = root.join("schemas/outbox");
+    let this = Path::new(file!()).file_name().unwrap().to_owned();
+    let mut files = Vec::new();
+    sources(root, &mut files);
+    assert!(files.len() > 50, "the workspace's sources were found");
+    let mut offenders = Vec::new();
+    for path in files {
+        if path.starts_with(&owner)
+            || path.starts_with(&migrations)
+            || path.file_name() == Some(&this)
+        {
+            continue;
+        }
+        let Ok(text) = fs::read_to_string(&path) else {
+            continue;
+        };
+        for table in TABLES {
+            for w in writes(&text, table) {
+                offenders.push(format!(
+                    "{}: {w}",
+                    path.strip_prefix(root).unwrap().display()
+                ));
+            }
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "outbox tables written outside mail/src/outbox/:\n{}",
+        offenders.join("\n")
+    );
+}

@@ -1,0 +1,485 @@
+//! The outbox's state machine against a small model: random histories of
+//! queueing, claiming, outcomes (recorded, then settled), crashes, releases,
+//! retries and time passing,
+//! played on a real outbox database through `mail::outbox` and on a literal
+//! model side by side. After every step the states agree, every change is a
+//! row of `outbox::TRANSITIONS` for the step's event, and no item is lost:
+//! each ends sent, failed, suppressed, held, or still pending with a try to
+//! come.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use proptest::prelude::*;
+
+use mail::outbox::{self, Event, Item, Kind, NewItem, Outbox, Recorded, RetryWhich, Scope, State};
+use mail::send::{decide, Outcome};
+use mail::MailSettings;
+
+const EMAILS: [&str; 4] = [
+    "a@example.com",
+    "b@example.com",
+    "c@example.com",
+    "d@example.com",
+];
+const NIGHTLY: [Kind; 4] = [Kind::Activation, Kind::Approval, Kind::Digest, Kind::Expiry];
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Queue a night's items: (address, kind); `held` digests.
+    QueueNight {
+        night: u32,
+        items: Vec<(usize, usize)>,
+        held: bool,
+    },
+    /// The website queues a mail.
+    QueueWebsite { email: usize, changed: bool },
+    /// A sender claims what is due (its scope's), at most `max`.
+    Claim { website: bool, max: usize },
+    /// An attempt in flight ends; its outcome is recorded, and, if
+    /// `settle`, the scope's recorded outcomes are settled.
+    Outcome {
+        pick: usize,
+        outcome: u8,
+        settle: bool,
+    },
+    /// The sender dies; the next run recovers both scopes.
+    Crash,
+    /// A relay refuses an address for good elsewhere: it is flagged.
+    Flag { email: usize },
+    /// An administrator releases a night.
+    Release { night: u32 },
+    /// An administrator queues an item again.
+    Retry { pick: usize },
+    /// A delivery report comes back: the item bounced.
+    Bounce { pick: usize },
+    /// Time passes.
+    Wait { minutes: i64 },
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        2 => (0u32..3, prop::collection::vec((0usize..4, 0usize..4), 1..6), any::<bool>())
+            .prop_map(|(night, items, held)| Op::QueueNight { night, items, held }),
+        1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
+        3 => (any::<bool>(), 1usize..6).prop_map(|(website, max)| Op::Claim { website, max }),
+        4 => (any::<usize>(), 0u8..4, any::<bool>())
+            .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
+        1 => Just(Op::Crash),
+        1 => (0usize..4).prop_map(|email| Op::Flag { email }),
+        1 => (0u32..3).prop_map(|night| Op::Release { night }),
+        1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
+        2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
+            .prop_map(|minutes| Op::Wait { minutes }),
+    ]
+}
+
+/// An item as the model knows it.
+#[derive(Debug, Clone)]
+struct Model {
+    state: State,
+    scope: Scope,
+    night: String,
+    attempts: i64,
+    first_try: Option<DateTime<Utc>>,
+    next_try: Option<DateTime<Utc>>,
+    not_before: DateTime<Utc>,
+    /// A recorded outcome not settled yet: the state it leads to, by which
+    /// event, and the next try.
+    recorded: Option<(State, Event, Option<DateTime<Utc>>)>,
+}
+
+struct World {
+    _dir: tempfile::TempDir,
+    outbox: Outbox,
+    web: rusqlite::Connection,
+    cfg: MailSettings,
+    now: DateTime<Utc>,
+    model: BTreeMap<i64, Model>,
+    flagged: BTreeSet<String>,
+    in_flight: Vec<Item>,
+    refs: u64,
+}
+
+fn night_date(n: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23 + n).unwrap()
+}
+
+fn night_text(n: u32) -> String {
+    night_date(n).format("%Y%m%d").to_string()
+}
+
+impl World {
+    fn new() -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open_for_sending(dir.path()).unwrap();
+        let web = outbox::open(dir.path()).unwrap();
+        World {
+            _dir: dir,
+            outbox,
+            web,
+            cfg: MailSettings::default(),
+            now: DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            model: BTreeMap::new(),
+            flagged: BTreeSet::new(),
+            in_flight: Vec::new(),
+            refs: 0,
+        }
+    }
+
+    fn db(&self) -> BTreeMap<i64, (State, i64)> {
+        self.outbox
+            .list(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.id, (l.state, l.attempts)))
+            .collect()
+    }
+
+    /// The model's items a sender of `scope` may claim now.
+    fn due(&self, scope: Scope) -> Vec<i64> {
+        self.model
+            .iter()
+            .filter(|(_, m)| {
+                m.scope == scope
+                    && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
+                    && m.not_before <= self.now
+                    && m.next_try.is_none_or(|t| t <= self.now)
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// Plays one step on both; returns the event each changed item saw.
+    fn step(&mut self, op: &Op) -> BTreeMap<i64, Event> {
+        let mut events = BTreeMap::new();
+        match op {
+            Op::QueueNight { night, items, held } => {
+                let tx = self
+                    .outbox
+                    .begin_night(night_date(*night), self.now)
+                    .unwrap();
+                let mut added = Vec::new();
+                for &(e, k) in items {
+                    let kind = NIGHTLY[k];
+                    let email = EMAILS[e];
+                    let state = if *held && kind == Kind::Digest {
+                        State::Held
+                    } else if !kind.is_grant() && self.flagged.contains(email) {
+                        State::Suppressed
+                    } else {
+                        State::Queued
+                    };
+                    let item = NewItem {
+                        email: email.into(),
+                        kind,
+                        message_id: format!("<{}.{kind}.{e}@x>", night_text(*night)),
+                        subject: "s".into(),
+                        message: b"m".to_vec(),
+                        cases: 1,
+                    };
+                    if tx.add(&item, state, self.now).unwrap() {
+                        added.push((e, k));
+                    }
+                }
+                tx.commit(None).unwrap();
+                // The outbox's key is (night, address, kind): the model
+                // learns the new ids from the database.
+                let db = self.db();
+                for (id, (state, _)) in db {
+                    if !self.model.contains_key(&id) {
+                        self.model.insert(
+                            id,
+                            Model {
+                                state,
+                                scope: Scope::Nightly,
+                                night: night_text(*night),
+                                attempts: 0,
+                                first_try: None,
+                                next_try: None,
+                                not_before: self.now,
+                                recorded: None,
+                            },
+                        );
+                        assert!(outbox::QUEUED_AS.contains(&state));
+                    }
+                }
+                let distinct: BTreeSet<&(usize, usize)> = added.iter().collect();
+                assert_eq!(
+                    distinct.len(),
+                    added.len(),
+                    "one item per (night, address, kind)"
+                );
+            }
+            Op::QueueWebsite { email, changed } => {
+                self.refs += 1;
+                let kind = if *changed { Kind::Changed } else { Kind::Reset };
+                let item = NewItem {
+                    email: EMAILS[*email].into(),
+                    kind,
+                    message_id: format!("<w.{}@x>", self.refs),
+                    subject: "s".into(),
+                    message: b"m".to_vec(),
+                    cases: 0,
+                };
+                let day = self.now.date_naive();
+                outbox::queue_website(&self.web, &item, day, &self.refs.to_string(), self.now)
+                    .unwrap();
+                let id = self.db().keys().max().copied().unwrap();
+                self.model.insert(
+                    id,
+                    Model {
+                        state: State::Queued,
+                        scope: Scope::Website,
+                        night: day.format("%Y%m%d").to_string(),
+                        attempts: 0,
+                        first_try: None,
+                        next_try: None,
+                        not_before: self.now,
+                        recorded: None,
+                    },
+                );
+            }
+            Op::Claim { website, max } => {
+                let scope = if *website {
+                    Scope::Website
+                } else {
+                    Scope::Nightly
+                };
+                let due = self.outbox.due(scope, self.now, false).unwrap();
+                assert_eq!(due.iter().copied().collect::<BTreeSet<_>>(), {
+                    self.due(scope).into_iter().collect::<BTreeSet<_>>()
+                });
+                let ids: Vec<i64> = due.into_iter().take(*max).collect();
+                let flagged = self.flagged.clone();
+                let claimed = self
+                    .outbox
+                    .claim(&ids, self.now, |item| {
+                        mail::send::plan_claim(item, &flagged)
+                    })
+                    .unwrap();
+                for item in &claimed.suppressed {
+                    let m = self.model.get_mut(&item.id).unwrap();
+                    m.state = State::Suppressed;
+                    events.insert(item.id, Event::Suppress);
+                }
+                for item in &claimed.items {
+                    let m = self.model.get_mut(&item.id).unwrap();
+                    m.state = State::Sending;
+                    m.attempts += 1;
+                    m.first_try = m.first_try.or(Some(self.now));
+                    assert_eq!(item.attempts, m.attempts);
+                    assert_eq!(Some(item.first_try_at), m.first_try);
+                    events.insert(item.id, Event::Claim);
+                }
+                assert_eq!(claimed.items.len() + claimed.suppressed.len(), ids.len());
+                self.in_flight.extend(claimed.items);
+            }
+            Op::Outcome {
+                pick,
+                outcome,
+                settle,
+            } => {
+                if self.in_flight.is_empty() {
+                    return events;
+                }
+                let item = self.in_flight.remove(pick % self.in_flight.len());
+                let outcome = match outcome {
+                    0 => Outcome::Sent,
+                    1 => Outcome::Transient("451".into()),
+                    2 => Outcome::Permanent("550".into()),
+                    _ => Outcome::Unknown("timeout".into()),
+                };
+                let d = decide(&item, outcome.clone(), &self.cfg, self.now, 0.5);
+                let recorded = Recorded {
+                    id: item.id,
+                    event: d.event,
+                    error: d.error.clone(),
+                    next_try: d.next_try,
+                };
+                self.outbox.record(&recorded, self.now).unwrap();
+                if d.flag.is_some() {
+                    self.flagged.insert(item.email.clone());
+                }
+                let m = self.model.get_mut(&item.id).unwrap();
+                let past_deadline = self.now - m.first_try.unwrap() >= self.cfg.retry_for;
+                let (state, event) = match outcome {
+                    Outcome::Sent => (State::Sent, Event::Accepted),
+                    Outcome::Permanent(_) => (State::Failed, Event::Refused),
+                    Outcome::Transient(_) if past_deadline => (State::Failed, Event::Expired),
+                    Outcome::Transient(_) => (State::Retrying, Event::Deferred),
+                    // Tried again until the deadline, like a temporary failure.
+                    Outcome::Unknown(_) if past_deadline => (State::Failed, Event::Expired),
+                    Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),
+                };
+                assert_eq!(m.state, State::Sending, "recorded, not settled");
+                m.recorded = Some((state, event, d.next_try));
+                if matches!(state, State::Retrying | State::Unknown) {
+                    let next = d.next_try.expect("a next try");
+                    assert!(next > self.now && next <= self.now + Duration::hours(8));
+                }
+                if *settle {
+                    let scope = item.kind.scope();
+                    let n = self.outbox.settle(scope).unwrap();
+                    assert_eq!(n, self.settle(scope, &mut events));
+                }
+            }
+            Op::Crash => {
+                self.in_flight.clear();
+                let n = self.outbox.recover(Scope::Nightly).unwrap()
+                    + self.outbox.recover(Scope::Website).unwrap();
+                // Recorded outcomes are settled first: they are not lost.
+                self.settle(Scope::Nightly, &mut events);
+                self.settle(Scope::Website, &mut events);
+                let mut want = 0;
+                for (id, m) in self.model.iter_mut() {
+                    if m.state == State::Sending {
+                        m.state = State::Unknown;
+                        events.insert(*id, Event::Interrupted);
+                        want += 1;
+                    }
+                }
+                assert_eq!(n, want);
+            }
+            Op::Flag { email } => {
+                self.flagged.insert(EMAILS[*email].into());
+            }
+            Op::Release { night } => {
+                let n = self.outbox.release(&night_text(*night), self.now).unwrap();
+                let mut want = 0;
+                for (id, m) in self.model.iter_mut() {
+                    if m.night == night_text(*night) && m.state == State::Held {
+                        m.state = State::Queued;
+                        events.insert(*id, Event::Release);
+                        want += 1;
+                    }
+                }
+                assert_eq!(n, want);
+            }
+            Op::Retry { pick } => {
+                if self.model.is_empty() {
+                    return events;
+                }
+                let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
+                let n = self.outbox.retry(RetryWhich::Item(id)).unwrap().len();
+                let m = self.model.get_mut(&id).unwrap();
+                let retried = matches!(
+                    m.state,
+                    State::Failed | State::Unknown | State::Retrying | State::Suppressed
+                );
+                assert_eq!(n, usize::from(retried));
+                if retried {
+                    m.state = State::Queued;
+                    m.attempts = 0;
+                    m.first_try = None;
+                    m.next_try = None;
+                    events.insert(id, Event::Retry);
+                }
+            }
+            Op::Bounce { pick } => {
+                if self.model.is_empty() {
+                    return events;
+                }
+                let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
+                let changed = self.outbox.bounced(id, "5.1.1 user unknown").unwrap();
+                let m = self.model.get_mut(&id).unwrap();
+                // Only a message a relay took (or may have taken) bounces.
+                let bounces =
+                    matches!(m.state, State::Sent | State::Unknown) && m.recorded.is_none();
+                assert_eq!(changed, bounces, "item {id} in {}", m.state);
+                if bounces {
+                    m.state = State::Failed;
+                    m.next_try = None;
+                    events.insert(id, Event::Bounced);
+                }
+            }
+            Op::Wait { minutes } => self.now += Duration::minutes(*minutes),
+        }
+        events
+    }
+
+    /// The model's settle: each recorded outcome of `scope` takes effect.
+    fn settle(&mut self, scope: Scope, events: &mut BTreeMap<i64, Event>) -> u64 {
+        let mut n = 0;
+        for (id, m) in self.model.iter_mut() {
+            if m.scope == scope {
+                if let Some((state, event, next_try)) = m.recorded.take() {
+                    m.state = state;
+                    m.next_try = next_try;
+                    events.insert(*id, event);
+                    n += 1;
+                }
+            }
+        }
+        n
+    }
+
+    fn check(&self, before: &BTreeMap<i64, (State, i64)>, events: &BTreeMap<i64, Event>) {
+        let after = self.db();
+        assert_eq!(after.len(), self.model.len(), "no item appears or vanishes");
+        for (id, (state, attempts)) in &after {
+            let m = &self.model[id];
+            assert_eq!((*state, *attempts), (m.state, m.attempts), "item {id}");
+            match (before.get(id), events.get(id)) {
+                (Some((old, _)), Some(event)) => assert_eq!(
+                    outbox::next(*old, *event),
+                    Some(*state),
+                    "item {id}: {old} --{event:?}--> {state} is not in the table"
+                ),
+                (Some((old, _)), None) => assert_eq!(old, state, "item {id} changed by itself"),
+                (None, _) => assert!(outbox::QUEUED_AS.contains(state)),
+            }
+        }
+        let sending = after.values().filter(|(s, _)| *s == State::Sending).count();
+        let recorded = self.model.values().filter(|m| m.recorded.is_some()).count();
+        assert_eq!(
+            sending,
+            self.in_flight.len() + recorded,
+            "sending = in flight or recorded"
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_histories_follow_the_table_and_lose_nothing(ops in prop::collection::vec(op(), 1..40)) {
+        let mut w = World::new();
+        for op in &ops {
+            let before = w.db();
+            let events = w.step(op);
+            w.check(&before, &events);
+        }
+        // A crash, then time enough for every deadline: every due item is
+        // tried until nothing is due. Nothing stays pending for ever, and
+        // what is left is final (or held, waiting for an administrator).
+        let before = w.db();
+        let events = w.step(&Op::Crash);
+        w.check(&before, &events);
+        for _ in 0..50 {
+            let before = w.db();
+            let events = w.step(&Op::Wait { minutes: 24 * 60 });
+            w.check(&before, &events);
+            for website in [false, true] {
+                let before = w.db();
+                let events = w.step(&Op::Claim { website, max: usize::MAX });
+                w.check(&before, &events);
+                while !w.in_flight.is_empty() {
+                    let before = w.db();
+                    let events = w.step(&Op::Outcome { pick: 0, outcome: 1, settle: true });
+                    w.check(&before, &events);
+                }
+            }
+        }
+        for (id, m) in &w.model {
+            prop_assert!(
+                matches!(m.state, State::Sent | State::Failed | State::Suppressed | State::Held),
+                "item {} ends {}", id, m.state
+            );
+        }
+    }
+}

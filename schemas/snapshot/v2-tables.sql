@@ -1,0 +1,114 @@
+-- Snapshot schema, version 2: the tables. Version 1's, and `hearings`.
+--
+-- A snapshot is one immutable SQLite file built by `cpor-etl import` from one
+-- nightly batch (plus courts carried over from the snapshot before it). It is
+-- written once, verified, published by rename and never modified again; a new
+-- schema is a new version number, never an edit of a published one.
+-- `PRAGMA user_version` holds the version; `PRAGMA application_id` marks the
+-- file as a cpor snapshot. Dates are integers YYYYMMDD (Gregorian) and times
+-- YYYYMMDDHHMMSS: compact, sortable, readable in the sqlite3 shell; people see
+-- them in ROC form (113/07/02), converted at display time.
+--
+-- Indexes live in v2-indexes.sql: the ETL creates them after the bulk load,
+-- which is much faster than maintaining them row by row.
+
+-- Facts about the snapshot as a whole: 'batch_date' (YYYYMMDD of the batch it
+-- was built from) and 'schema_version'.
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- One row per court whose data is in the snapshot. `as_of` is the export date
+-- of the batch that court's data came from: tonight's for an imported court,
+-- an earlier one for a court carried over because its files were missing or
+-- unusable (`carry_reason` says why).
+CREATE TABLE courts (
+    code         TEXT PRIMARY KEY,
+    name         TEXT NOT NULL,
+    as_of        INTEGER NOT NULL,
+    carried_over INTEGER NOT NULL CHECK (carried_over IN (0, 1)),
+    carry_reason TEXT
+) WITHOUT ROWID;
+
+-- Every case of an in-scope court and category. Ids are assigned in key order
+-- (court, category, year, word, number), so the same batch always gives the
+-- same ids. `queryable` is 0 for a case past the two-month cutoff; such a case
+-- keeps its row (administrators can see why it is gone) but has no entries,
+-- grants or prosecutors.
+--
+-- The latest three existing entries, by (posted, seq), are stored in the row
+-- itself, newest first: entry 1 is the newest; columns of missing entries are
+-- NULL. Everything that reads entries (a case page, the e-mail diff) wants
+-- all three of one case at once, and one row instead of four keeps the
+-- nightly write and every read cheaper (measured: docs/BENCHMARKS.md).
+-- `modifiedN` is the standing version's 異動時間, so a diff can tell a text
+-- revised in place.
+CREATE TABLE cases (
+    id          INTEGER PRIMARY KEY,
+    court       TEXT    NOT NULL REFERENCES courts (code),
+    category    TEXT    NOT NULL,
+    year        INTEGER NOT NULL,
+    word        TEXT    NOT NULL,
+    number      INTEGER NOT NULL,
+    division    TEXT    NOT NULL,
+    status      TEXT    NOT NULL,
+    status_date INTEGER,
+    queryable   INTEGER NOT NULL CHECK (queryable IN (0, 1)),
+    seq1 INTEGER, posted1 INTEGER, text1 TEXT, modified1 INTEGER,
+    seq2 INTEGER, posted2 INTEGER, text2 TEXT, modified2 INTEGER,
+    seq3 INTEGER, posted3 INTEGER, text3 TEXT, modified3 INTEGER,
+    CHECK ((seq2 IS NULL OR seq1 IS NOT NULL) AND (seq3 IS NULL OR seq2 IS NOT NULL))
+);
+
+-- Active grants: a clerk approved the address for the case and did not revoke
+-- it. Addresses are stored lower-cased.
+CREATE TABLE grants (
+    case_id  INTEGER NOT NULL REFERENCES cases (id),
+    email    TEXT    NOT NULL,
+    role     TEXT    NOT NULL,
+    approved INTEGER NOT NULL,
+    PRIMARY KEY (case_id, email)
+) WITHOUT ROWID;
+
+-- Prosecutors (MOJ single sign-on account ids) assigned to a case.
+CREATE TABLE prosecutors (
+    case_id INTEGER NOT NULL REFERENCES cases (id),
+    account TEXT    NOT NULL,
+    PRIMARY KEY (case_id, account)
+) WITHOUT ROWID;
+
+-- Hearings (庭期) that a queryable case's entries schedule, past and to
+-- come. The export is full, so every existing entry of the case is read each
+-- night, not only the latest three: a hearing stays known after its entry
+-- leaves the latest three, for as long as the case is queryable (a case
+-- past the cutoff has none). Everything here is derived from the entries
+-- alone by the rules of docs/HEARINGS.md (`etl::hearings`); nothing is
+-- carried from one night to the next.
+--
+-- One row per entry that schedules a hearing. A hearing that later entries
+-- move keeps its `uid` across the dates it is moved to (the rows of one
+-- chain); `sequence` counts the changes the entries show, up to and
+-- including what happened to this row, so a chain's current event is its
+-- row with the greatest `sequence` (a calendar's SEQUENCE for that UID).
+CREATE TABLE hearings (
+    case_id   INTEGER NOT NULL REFERENCES cases (id),
+    -- The entry that schedules it: 序號 and 登載日期.
+    seq       INTEGER NOT NULL,
+    posted    INTEGER NOT NULL,
+    uid       TEXT    NOT NULL,
+    sequence  INTEGER NOT NULL CHECK (sequence >= 0),
+    -- Asia/Taipei wall-clock time, YYYYMMDDHHMMSS.
+    starts    INTEGER NOT NULL,
+    -- As written (第一法庭, 家事調解室); NULL when the text names none.
+    courtroom TEXT,
+    -- 言詞辯論, 準備程序, 宣判, 調解, 訊問, ...; 開庭 when the text names none.
+    kind      TEXT    NOT NULL,
+    state     TEXT    NOT NULL
+        CHECK (state IN ('scheduled', 'moved', 'cancelled', 'uncertain')),
+    -- The later entry that moved or cancelled it, or made it uncertain.
+    by_seq    INTEGER,
+    by_posted INTEGER,
+    CHECK ((state = 'scheduled') = (by_seq IS NULL) AND (by_seq IS NULL) = (by_posted IS NULL)),
+    PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;

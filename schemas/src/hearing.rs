@@ -1,0 +1,710 @@
+//! What one progress entry says about hearings (庭期).
+//!
+//! The contract: "A scheduled hearing is written into the text, e.g.
+//! `113/08/10 10:00第一法庭言詞辯論` (date, time, courtroom, what)". Clerks
+//! write it more loosely than the export's own fields (`9:30`, full-width
+//! digits and spaces, `1151210`, `115年12月10日`), and later entries move or
+//! cancel hearings (`115/12/17 10:30第十二法庭言詞辯論（改期）`,
+//! `言詞辯論改期`, `庭期取消`). [`read`] turns one text into a [`Notice`]:
+//! the hearing it schedules, the change it announces, and which earlier
+//! hearing that change is about. It sees one text alone; what notices do to
+//! a case's hearings, in order (the supersede rules), is the import's
+//! (`etl::hearings`, `docs/HEARINGS.md`).
+//!
+//! It lives here, with the contract's vocabulary, so the website reads an
+//! entry exactly as the import does. Reading never fails and never panics:
+//! a text that is not about hearings is `None`.
+//!
+//! What it reads, in order:
+//! - A hearing is scheduled by a text that **begins** with a date and a time
+//!   (a weekday in brackets may sit between them), or by a date and time
+//!   that follow a move word (`改期至115/12/17 10:30`). A date anywhere else
+//!   (`函查 113/08/10`) schedules nothing.
+//! - The courtroom is the first `第…法庭` / `第…庭` / `第…室` (a number in
+//!   digits or Chinese numerals, up to four characters before the suffix:
+//!   `第二家事法庭`) or a named room from [`ROOMS`]; none is `None`.
+//! - The kind is the first word of [`KINDS`] after the time, courtrooms
+//!   skipped (`家事調解室調解` is 調解 in 家事調解室); none is [`UNNAMED`].
+//! - Move words: [`MOVE_WORDS`]; cancel words: [`CANCEL_WORDS`]. A text that
+//!   asks for something (`聲請`, `請求`: a party's request, which may be
+//!   refused) announces no change.
+//! - A change that names neither a date nor a kind counts only if it speaks
+//!   of a hearing date (`庭期`, `期日`, `開庭`) or is nothing but the word
+//!   (`改期`): `函查（改期）` is not about a hearing.
+
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+
+/// Kinds of hearing, as written → as stored; the first that occurs in the
+/// text wins, the longer one on the same spot.
+pub const KINDS: &[(&str, &str)] = &[
+    ("言詞辯論", "言詞辯論"),
+    ("準備程序", "準備程序"),
+    ("宣示判決", "宣判"),
+    ("宣判", "宣判"),
+    ("調解", "調解"),
+    ("和解", "和解"),
+    ("訊問", "訊問"),
+    ("審理", "審理"),
+    ("勘驗", "勘驗"),
+    ("調查", "調查"),
+    ("開庭", "開庭"),
+];
+
+/// The kind of a hearing whose text names none.
+pub const UNNAMED: &str = "開庭";
+
+/// Courtrooms without a number.
+pub const ROOMS: &[&str] = &[
+    "刑事大法庭",
+    "民事大法庭",
+    "大法庭",
+    "家事調解室",
+    "民事調解室",
+    "調解室",
+    "視訊法庭",
+    "偵查庭",
+];
+
+/// Words that move a hearing.
+pub const MOVE_WORDS: &[&str] = &["改期", "延期", "改定", "延展", "變更期日", "期日變更"];
+
+/// Words that cancel a hearing.
+pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
+
+/// Words that make a text a request, not a decision.
+const REQUEST_WORDS: &[&str] = &["聲請", "請求"];
+
+/// Words that make a change without a date or a kind about a hearing.
+const HEARING_WORDS: &[&str] = &["庭期", "期日", "開庭"];
+
+/// A hearing a text schedules.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Slot {
+    /// Asia/Taipei local time.
+    pub at: NaiveDateTime,
+    pub courtroom: Option<String>,
+    /// From [`KINDS`]' stored forms, or [`UNNAMED`].
+    pub kind: &'static str,
+    /// Whether the text names the kind.
+    pub kind_named: bool,
+    /// Byte offset in the text just after the time: what the text says
+    /// after it is `text[after..]`.
+    pub after: usize,
+}
+
+/// A change a text announces to an earlier hearing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// 改期, 延期, …: with a new date (`Notice::slot`) or without.
+    Moved,
+    /// 取消, 庭期取消, …
+    Cancelled,
+    /// Both move and cancel words, and no new date: which one is meant is
+    /// not clear.
+    Unclear,
+}
+
+/// The earlier hearing a change is about, as far as the text says.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Refers {
+    pub date: Option<NaiveDate>,
+    pub time: Option<NaiveTime>,
+    pub kind: Option<&'static str>,
+}
+
+/// What one text says about hearings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The hearing it schedules (for a move: the new date).
+    pub slot: Option<Slot>,
+    pub change: Option<Change>,
+    /// Which earlier hearing the change is about (empty without a change).
+    pub refers: Refers,
+}
+
+/// How a hearing stands in a snapshot (`hearings.state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    Scheduled,
+    /// A later entry moved it: to another date (a later row of the same
+    /// UID), or to a date not known yet.
+    Moved,
+    Cancelled,
+    /// A later entry may have moved or cancelled it; kept, and said so.
+    Uncertain,
+}
+
+impl State {
+    pub const ALL: [State; 4] = [
+        State::Scheduled,
+        State::Moved,
+        State::Cancelled,
+        State::Uncertain,
+    ];
+
+    /// As stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Scheduled => "scheduled",
+            State::Moved => "moved",
+            State::Cancelled => "cancelled",
+            State::Uncertain => "uncertain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// How people read it.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Scheduled => "預定",
+            State::Moved => "已改期",
+            State::Cancelled => "已取消",
+            State::Uncertain => "可能已變更",
+        }
+    }
+}
+
+/// What `text` says about hearings, if anything.
+pub fn read(text: &str) -> Option<Notice> {
+    // Most entries are not about hearings: decide that without allocating.
+    let first = text.trim_start_matches(is_space).chars().next()?;
+    let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
+    if !digit_led && !text.contains(['改', '延', '取', '撤', '變']) {
+        return None;
+    }
+    let t = Text::new(text);
+    let change_at = if REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
+        (None, None)
+    } else {
+        (t.find_any(MOVE_WORDS, 0), t.find_any(CANCEL_WORDS, 0))
+    };
+    let lead = t.skip_spaces(0);
+    let lead = t.date_time(lead).filter(|_| digit_led);
+    match change_at {
+        (None, None) => {
+            let (date, time, end) = lead?;
+            Some(Notice {
+                slot: Some(t.slot(date, time?, end)),
+                change: None,
+                refers: Refers::default(),
+            })
+        }
+        (Some(moved), cancelled) => {
+            // The new date: the first date and time after the move word.
+            if let Some((date, time, end)) = t.first_date_time(moved, true) {
+                let mut slot = t.slot(date, time.expect("asked for a time"), end);
+                let before = t.kind_in(0, moved);
+                if !slot.kind_named {
+                    if let Some(kind) = before {
+                        slot.kind = kind;
+                        slot.kind_named = true;
+                    }
+                }
+                let old = t.first_date_time(0, false).filter(|d| d.2 <= moved);
+                let refers = Refers {
+                    date: old.map(|d| d.0),
+                    time: old.and_then(|d| d.1),
+                    kind: before.or(slot.kind_named.then_some(slot.kind)),
+                };
+                return Some(Notice {
+                    slot: Some(slot),
+                    change: Some(Change::Moved),
+                    refers,
+                });
+            }
+            let change = if cancelled.is_some() {
+                Change::Unclear
+            } else {
+                Change::Moved
+            };
+            // A text that begins with a hearing and ends with a move word
+            // (`…言詞辯論（改期）`) gives the new date.
+            if let (Some((date, Some(time), end)), Change::Moved) = (lead, change) {
+                let slot = t.slot(date, time, end);
+                let refers = Refers {
+                    kind: slot.kind_named.then_some(slot.kind),
+                    ..Refers::default()
+                };
+                return Some(Notice {
+                    slot: Some(slot),
+                    change: Some(change),
+                    refers,
+                });
+            }
+            t.dateless(change)
+        }
+        (None, Some(_)) => t.dateless(Change::Cancelled),
+    }
+}
+
+/// The hearing a text schedules and what it says after the time: the
+/// website's reading of one entry.
+pub fn scheduled(text: &str) -> Option<(NaiveDateTime, &str)> {
+    let notice = read(text)?;
+    if matches!(notice.change, Some(Change::Cancelled | Change::Unclear)) {
+        return None;
+    }
+    let slot = notice.slot?;
+    Some((slot.at, text[slot.after..].trim()))
+}
+
+fn is_space(c: char) -> bool {
+    c.is_whitespace() || c == '\u{3000}'
+}
+
+/// A text's characters with full-width digits, slashes, colons, brackets
+/// and spaces made ASCII (one character for one), each with its byte
+/// offset in the text.
+struct Text {
+    chars: Vec<char>,
+    offsets: Vec<usize>,
+    len: usize,
+}
+
+impl Text {
+    fn new(text: &str) -> Text {
+        let mut chars = Vec::with_capacity(text.len() / 2);
+        let mut offsets = Vec::with_capacity(text.len() / 2);
+        for (i, c) in text.char_indices() {
+            let c = match c {
+                '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
+                '／' => '/',
+                '：' => ':',
+                '（' => '(',
+                '）' => ')',
+                c if is_space(c) => ' ',
+                c => c,
+            };
+            chars.push(c);
+            offsets.push(i);
+        }
+        Text {
+            chars,
+            offsets,
+            len: text.len(),
+        }
+    }
+
+    fn at(&self, i: usize) -> Option<char> {
+        self.chars.get(i).copied()
+    }
+
+    fn byte(&self, i: usize) -> usize {
+        self.offsets.get(i).copied().unwrap_or(self.len)
+    }
+
+    fn starts_with(&self, i: usize, word: &str) -> bool {
+        (i..).zip(word.chars()).all(|(j, w)| self.at(j) == Some(w))
+    }
+
+    fn find(&self, word: &str, from: usize) -> Option<usize> {
+        (from..self.chars.len()).find(|&i| self.starts_with(i, word))
+    }
+
+    /// Where the first of `words` begins.
+    fn find_any(&self, words: &[&str], from: usize) -> Option<usize> {
+        words.iter().filter_map(|w| self.find(w, from)).min()
+    }
+
+    fn skip_spaces(&self, mut i: usize) -> usize {
+        while self.at(i) == Some(' ') {
+            i += 1;
+        }
+        i
+    }
+
+    fn is_digit(&self, i: usize) -> bool {
+        self.at(i).is_some_and(|c| c.is_ascii_digit())
+    }
+
+    /// A run of ASCII digits at `i`: its value (saturating) and its end.
+    fn digits(&self, i: usize) -> (u32, usize) {
+        let mut j = i;
+        let mut n: u32 = 0;
+        while let Some(c) = self.at(j).filter(char::is_ascii_digit) {
+            n = n.saturating_mul(10).saturating_add(c as u32 - '0' as u32);
+            j += 1;
+        }
+        (n, j)
+    }
+
+    /// A run of 1 to `max` digits at `i`.
+    fn number(&self, i: usize, max: usize) -> Option<(u32, usize)> {
+        let (n, j) = self.digits(i);
+        (j > i && j - i <= max).then_some((n, j))
+    }
+
+    /// A date at `i`: `115/12/10` (month and day of one or two digits),
+    /// `115年12月10日` or `1151210`.
+    fn date(&self, i: usize) -> Option<(NaiveDate, usize)> {
+        if i > 0 && self.is_digit(i - 1) {
+            return None;
+        }
+        let (y, j) = self.digits(i);
+        let (y, m, d, end) = match (j - i, self.at(j)) {
+            (7, _) => (y / 10_000, y / 100 % 100, y % 100, j),
+            (2..=3, Some(sep @ ('/' | '年'))) => {
+                let (m, k) = self.number(j + 1, 2)?;
+                let (sep2, sep3) = if sep == '/' {
+                    ('/', None)
+                } else {
+                    ('月', Some('日'))
+                };
+                if self.at(k) != Some(sep2) {
+                    return None;
+                }
+                let (d, mut end) = self.number(k + 1, 2)?;
+                if let Some(s) = sep3 {
+                    if self.at(end) != Some(s) {
+                        return None;
+                    }
+                    end += 1;
+                }
+                (y, m, d, end)
+            }
+            _ => return None,
+        };
+        if y == 0 || self.is_digit(end) {
+            return None;
+        }
+        let date = NaiveDate::from_ymd_opt(y as i32 + 1911, m, d)?;
+        Some((date, end))
+    }
+
+    /// A time at `i`: `9:30`, `09:30`, `10時`, `10時30分`, after 上午 or 下午.
+    fn time(&self, i: usize) -> Option<(NaiveTime, usize)> {
+        let mut i = i;
+        let mut afternoon = false;
+        for (word, pm) in [("上午", false), ("下午", true), ("晚上", true)] {
+            if self.starts_with(i, word) {
+                afternoon = pm;
+                i = self.skip_spaces(i + 2);
+            }
+        }
+        let (mut h, j) = self.number(i, 2)?;
+        let (m, end) = match self.at(j) {
+            Some(':') => {
+                let (m, k) = self.digits(j + 1);
+                if k - (j + 1) != 2 {
+                    return None;
+                }
+                (m, k)
+            }
+            Some('時' | '点' | '點') => match self.number(j + 1, 2) {
+                Some((m, k)) if self.at(k) == Some('分') => (m, k + 1),
+                _ => (0, j + 1),
+            },
+            _ => return None,
+        };
+        if afternoon && h < 12 {
+            h += 12;
+        }
+        Some((NaiveTime::from_hms_opt(h, m, 0)?, end))
+    }
+
+    /// A date at `i` and the time after it, if one follows (spaces and a
+    /// bracketed weekday may sit between them).
+    fn date_time(&self, i: usize) -> Option<(NaiveDate, Option<NaiveTime>, usize)> {
+        let (date, end) = self.date(i)?;
+        let mut j = self.skip_spaces(end);
+        if self.at(j) == Some('(') {
+            if let Some(close) =
+                (j + 1..(j + 7).min(self.chars.len())).find(|&k| self.at(k) == Some(')'))
+            {
+                j = self.skip_spaces(close + 1);
+            }
+        }
+        match self.time(j) {
+            Some((time, end)) => Some((date, Some(time), end)),
+            None => Some((date, None, end)),
+        }
+    }
+
+    /// The first date (with a time, if `timed`) from `from` on.
+    fn first_date_time(
+        &self,
+        from: usize,
+        timed: bool,
+    ) -> Option<(NaiveDate, Option<NaiveTime>, usize)> {
+        (from..self.chars.len())
+            .filter(|&i| self.is_digit(i))
+            .filter_map(|i| self.date_time(i))
+            .find(|d| !timed || d.1.is_some())
+    }
+
+    /// A courtroom at `i`, and its end.
+    fn room(&self, i: usize) -> Option<usize> {
+        if self.at(i) == Some('第') {
+            let mut j = i + 1;
+            while self
+                .at(j)
+                .is_some_and(|c| c.is_ascii_digit() || "一二三四五六七八九十百零〇兩".contains(c))
+            {
+                j += 1;
+            }
+            if j == i + 1 {
+                return None;
+            }
+            for middle in 0..=4 {
+                let k = j + middle;
+                if (j..k).any(|x| !self.at(x).is_some_and(is_room_char)) {
+                    return None;
+                }
+                if self.starts_with(k, "法庭") {
+                    return Some(k + 2);
+                }
+                if matches!(self.at(k), Some('庭' | '室')) {
+                    return Some(k + 1);
+                }
+            }
+            return None;
+        }
+        ROOMS
+            .iter()
+            .find(|r| self.starts_with(i, r))
+            .map(|r| i + r.chars().count())
+    }
+
+    /// The first courtroom in `from..to`: where it begins and ends.
+    fn first_room(&self, from: usize, to: usize) -> Option<(usize, usize)> {
+        (from..to).find_map(|i| self.room(i).filter(|&e| e <= to).map(|e| (i, e)))
+    }
+
+    /// The first kind named in `from..to`, courtrooms skipped.
+    fn kind_in(&self, from: usize, to: usize) -> Option<&'static str> {
+        let mut i = from;
+        while i < to {
+            if let Some(end) = self.room(i).filter(|&e| e <= to) {
+                i = end;
+                continue;
+            }
+            if let Some((_, kind)) = KINDS
+                .iter()
+                .find(|(w, _)| i + w.chars().count() <= to && self.starts_with(i, w))
+            {
+                return Some(kind);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// The hearing a date and time at `end` begin: the courtroom and kind
+    /// that follow.
+    fn slot(&self, date: NaiveDate, time: NaiveTime, end: usize) -> Slot {
+        let n = self.chars.len();
+        let courtroom = self
+            .first_room(end, n)
+            .map(|(a, b)| self.chars[a..b].iter().collect());
+        let kind = self.kind_in(end, n);
+        Slot {
+            at: date.and_time(time),
+            courtroom,
+            kind: kind.unwrap_or(UNNAMED),
+            kind_named: kind.is_some(),
+            after: self.byte(end),
+        }
+    }
+
+    /// A change without a new date: about the date (and time) it names, or
+    /// the kind, or — if it speaks of a hearing at all — whatever hearing is
+    /// to come.
+    fn dateless(&self, change: Change) -> Option<Notice> {
+        let old = self.first_date_time(0, false);
+        let kind = self.kind_in(0, self.chars.len());
+        if old.is_none() && kind.is_none() && !self.about_a_hearing() {
+            return None;
+        }
+        Some(Notice {
+            slot: None,
+            change: Some(change),
+            refers: Refers {
+                date: old.map(|d| d.0),
+                time: old.and_then(|d| d.1),
+                kind,
+            },
+        })
+    }
+
+    /// Speaks of a hearing date, or is nothing but change words.
+    fn about_a_hearing(&self) -> bool {
+        if HEARING_WORDS.iter().any(|w| self.find(w, 0).is_some()) {
+            return true;
+        }
+        let mut bare: String = self
+            .chars
+            .iter()
+            .filter(|c| !(c.is_ascii_punctuation() || **c == ' ' || "，。、；".contains(**c)))
+            .collect();
+        for word in MOVE_WORDS.iter().chain(CANCEL_WORDS) {
+            bare = bare.replace(word, "");
+        }
+        bare.is_empty()
+    }
+}
+
+fn is_room_char(c: char) -> bool {
+    !(c.is_ascii() || c.is_whitespace() || "，。、；：「」『』".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> NaiveDateTime {
+        NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
+    }
+
+    /// `check(text, expect)`: the slot as `when room kind` (`-` for no
+    /// room, `kind?` for an unnamed kind), the change and what it refers to.
+    fn check(text: &str, expect: &str) {
+        let got = match read(text) {
+            None => "none".to_string(),
+            Some(n) => {
+                let mut parts = Vec::new();
+                if let Some(s) = &n.slot {
+                    parts.push(format!(
+                        "{} {} {}{}",
+                        s.at.format("%Y-%m-%d %H:%M"),
+                        s.courtroom.as_deref().unwrap_or("-"),
+                        s.kind,
+                        if s.kind_named { "" } else { "?" }
+                    ));
+                }
+                if let Some(c) = n.change {
+                    let r = n.refers;
+                    parts.push(format!(
+                        "{c:?} ({} {} {})",
+                        r.date.map_or("-".into(), |d| d.to_string()),
+                        r.time.map_or("-".into(), |t| t.format("%H:%M").to_string()),
+                        r.kind.unwrap_or("-")
+                    ));
+                }
+                parts.join(" / ")
+            }
+        };
+        assert_eq!(got, expect, "{text}");
+    }
+
+    #[test]
+    fn the_contracts_example_and_the_clerks_variants() {
+        check(
+            "113/08/10 10:00第一法庭言詞辯論",
+            "2024-08-10 10:00 第一法庭 言詞辯論",
+        );
+        check(
+            "115/12/01 9:30 第3法庭準備程序",
+            "2026-12-01 09:30 第3法庭 準備程序",
+        );
+        check(
+            "１１５／１２／０１　０９：３０第３法庭準備程序",
+            "2026-12-01 09:30 第3法庭 準備程序",
+        );
+        check(
+            "1151201 14:00第十三法庭宣判",
+            "2026-12-01 14:00 第十三法庭 宣判",
+        );
+        check(
+            "115年12月1日下午2時30分第二家事法庭審理",
+            "2026-12-01 14:30 第二家事法庭 審理",
+        );
+        check(
+            "115/12/01(二) 10:00大法庭言詞辯論",
+            "2026-12-01 10:00 大法庭 言詞辯論",
+        );
+        check(
+            "115/08/12 14:00家事調解室調解",
+            "2026-08-12 14:00 家事調解室 調解",
+        );
+        check("115/08/12 14:00調解室調解", "2026-08-12 14:00 調解室 調解");
+        check("115/12/01 10:00 定期宣示判決", "2026-12-01 10:00 - 宣判");
+        check("113/8/1 9:30 第3法庭", "2024-08-01 09:30 第3法庭 開庭?");
+        check(
+            "115/05/20 09:30第三法庭審理\r\n請被告攜帶身分證明文件到庭",
+            "2026-05-20 09:30 第三法庭 審理",
+        );
+        check(
+            "115/04/10 10:00第十二法庭準備程序，通知證人王〓華到庭",
+            "2026-04-10 10:00 第十二法庭 準備程序",
+        );
+    }
+
+    #[test]
+    fn texts_that_schedule_nothing() {
+        for text in [
+            "準備程序",
+            "函查 113/08/10",
+            "113/02/30 10:00 不存在的日子",
+            "115/11/26 評議",
+            "1151126",
+            "分案",
+            "",
+            "　",
+            "123456789 10:00",
+            "115/12/01 25:00第一法庭",
+            "民法第四百四十條第一項",
+            "函查（改期）",
+            "準備程序（續行）",
+            "原告具狀聲請改期",
+            "被告請求延期審理",
+        ] {
+            check(text, "none");
+        }
+    }
+
+    #[test]
+    fn moves_cancellations_and_what_they_refer_to() {
+        check(
+            "115/12/17 10:30第十二法庭言詞辯論（改期）",
+            "2026-12-17 10:30 第十二法庭 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        check(
+            "原定115/12/03 10:30言詞辯論改期至115/12/17 10:30第十二法庭",
+            "2026-12-17 10:30 第十二法庭 言詞辯論 / Moved (2026-12-03 10:30 言詞辯論)",
+        );
+        check(
+            "改定115/12/17 10:30第十二法庭言詞辯論",
+            "2026-12-17 10:30 第十二法庭 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        check("言詞辯論改期", "Moved (- - 言詞辯論)");
+        check("準備程序（延期）", "Moved (- - 準備程序)");
+        check("改期", "Moved (- - -)");
+        check("（改期）", "Moved (- - -)");
+        check("庭期取消", "Cancelled (- - -)");
+        check("調解庭期取消", "Cancelled (- - 調解)");
+        check(
+            "115/11/27 14:00調解庭期取消",
+            "Cancelled (2026-11-27 14:00 調解)",
+        );
+        check("115/11/27庭期取消", "Cancelled (2026-11-27 - -)");
+        check("改期取消", "Unclear (- - -)");
+        check(
+            "115/12/01 10:00第一法庭言詞辯論，被告聲請延期",
+            "2026-12-01 10:00 第一法庭 言詞辯論",
+        );
+    }
+
+    #[test]
+    fn the_website_reads_what_follows_the_time() {
+        assert_eq!(
+            scheduled("113/08/10 10:00第一法庭言詞辯論"),
+            Some((at("2024-08-10 10:00"), "第一法庭言詞辯論"))
+        );
+        assert_eq!(
+            scheduled("１１３/08/10　10：00　第一法庭"),
+            Some((at("2024-08-10 10:00"), "第一法庭"))
+        );
+        assert_eq!(scheduled("115/11/27 14:00調解庭期取消"), None);
+    }
+
+    #[test]
+    fn states_are_stored_as_words() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("gone"), None);
+    }
+}

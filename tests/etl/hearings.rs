@@ -1,0 +1,357 @@
+//! Hearings over the sample nights: the night after the upgrade to snapshot
+//! version 2, which reads and carries over a version 1 snapshot; and every
+//! hearing as a calendar file that a real calendar library reads
+//! (`tests/support/check_ics.py`, Python's icalendar, installed by
+//! `scripts/setup-test-deps`).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use etl::model::{CaseData, HearingData};
+use etl::snapshot::read::Snapshot;
+use schemas::calendar::{Calendar, Hearing, Method, Organizer, Status};
+use schemas::hearing::State;
+use schemas::{CaseRef, SNAPSHOT_SCHEMA_VERSION};
+use store::layout::Store;
+
+use crate::util::{repo_root, sample, Env};
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("CPOR_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-test-deps (scripts/test does) to install icalendar",
+        path.display()
+    );
+    path
+}
+
+/// Every case of the live snapshot, with its court, and the snapshot's
+/// schema version.
+fn live_cases(env: &Env) -> (i32, Vec<(String, CaseData)>) {
+    let store = Store::new(env.data());
+    let snap = Snapshot::open(&store.live().unwrap().unwrap()).unwrap();
+    let mut out = Vec::new();
+    if let Some((lo, hi)) = snap.id_range().unwrap() {
+        snap.for_each_case(lo, hi, |court, case| {
+            out.push((court.to_string(), case));
+            Ok(())
+        })
+        .unwrap();
+    }
+    (snap.version, out)
+}
+
+/// A hearing as a dump shows it: (序號, when, state, sequence, UID).
+type Row = (u64, String, String, u64, String);
+
+/// A dump's cases: the 序號 of each one's latest three entries, and its
+/// hearings.
+fn hearings_by_case(dump: &str) -> BTreeMap<String, (Vec<u64>, Vec<Row>)> {
+    dump.lines()
+        .map(|l| {
+            let c: serde_json::Value = serde_json::from_str(l).unwrap();
+            let key = format!(
+                "{} {} {} {} {}",
+                c["court"], c["category"], c["year"], c["word"], c["number"]
+            );
+            let latest = c["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["seq"].as_u64().unwrap())
+                .collect();
+            let rows = c["hearings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["seq"].as_u64().unwrap(),
+                        h["at"].as_str().unwrap().to_string(),
+                        h["state"].as_str().unwrap().to_string(),
+                        h["sequence"].as_u64().unwrap(),
+                        h["uid"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect();
+            (key, (latest, rows))
+        })
+        .collect()
+}
+
+#[test]
+fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(live_cases(&env).0, SNAPSHOT_SCHEMA_VERSION);
+    let v2 = env.dump("20261123");
+
+    // Night 1 as a build before version 2 would have published it.
+    let store = Store::new(env.data());
+    let live = store.live().unwrap().unwrap();
+    let temp = env.dir.path().join("v1.sqlite");
+    fs::copy(&live.path, &temp).unwrap();
+    let mut perms = fs::metadata(&temp).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&temp, perms).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&temp).unwrap();
+        conn.execute_batch("DROP TABLE hearings; PRAGMA user_version = 1; VACUUM;")
+            .unwrap();
+    }
+    store
+        .publish(&temp, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
+        .unwrap();
+    assert_eq!(env.current(), "20261123-2.sqlite");
+    assert_eq!(live_cases(&env).0, 1);
+
+    // Read back, each case's hearings are those its latest three entries
+    // (all a version 1 snapshot stores) give: the rows of version 2 whose
+    // entry is among them, the same in every respect.
+    let (full, old) = (
+        hearings_by_case(&v2),
+        hearings_by_case(&env.dump("20261123")),
+    );
+    assert_eq!(
+        full.keys().collect::<Vec<_>>(),
+        old.keys().collect::<Vec<_>>()
+    );
+    let mut fewer = 0;
+    for (case, (latest, rows)) in &full {
+        let kept: Vec<Row> = rows
+            .iter()
+            .filter(|h| latest.contains(&h.0))
+            .cloned()
+            .collect();
+        fewer += rows.len() - kept.len();
+        assert_eq!(old[case], (latest.clone(), kept), "{case}");
+    }
+    // 民事 115 重訴 77's 準備程序 and 刑事 115 交易 45's are older than the
+    // latest three.
+    assert_eq!(fewer, 2);
+
+    // Night 2 over it: HLD, absent, is carried over from version 1 with the
+    // hearing its entries give. The result is what night 2 always gives.
+    let second = env.import(&sample("20261124"), &[]);
+    assert_eq!(second.code, 3, "{}{}", second.stdout, second.stderr);
+    assert_eq!(live_cases(&env).0, SNAPSHOT_SCHEMA_VERSION);
+    let want = fs::read_to_string(repo_root().join("tests/golden/dump-20261124.jsonl")).unwrap();
+    assert!(
+        env.dump("20261124") == want,
+        "night 2 over version 1 differs from the golden dump"
+    );
+}
+
+/// A hearing's current event: its row with the greatest sequence.
+fn heads(hearings: &[HearingData]) -> Vec<&HearingData> {
+    let mut by_uid: BTreeMap<&str, &HearingData> = BTreeMap::new();
+    for h in hearings {
+        let e = by_uid.entry(&h.uid).or_insert(h);
+        if h.sequence > e.sequence {
+            *e = h;
+        }
+    }
+    by_uid.into_values().collect()
+}
+
+#[test]
+fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    env.import(&sample("20261124"), &[]);
+    let dir = env.dir.path().join("ics");
+    fs::create_dir_all(&dir).unwrap();
+    let stamp = Utc.with_ymd_and_hms(2026, 11, 24, 1, 2, 3).unwrap();
+    let organizer = Organizer {
+        name: "案件進度線上查詢服務".into(),
+        email: "noreply@example.org".into(),
+    };
+    let mut files = Vec::new();
+    let mut want = Vec::new();
+    let mut feed = Vec::new();
+    for (court, case) in live_cases(&env).1 {
+        let case_ref = CaseRef {
+            court: court.clone(),
+            key: case.key.clone(),
+        };
+        let title = case_ref.title();
+        let court_name = schemas::contract().court(&court).unwrap().name.clone();
+        for h in heads(&case.hearings) {
+            let event = Hearing {
+                uid: &h.uid,
+                sequence: h.sequence,
+                at: h.at,
+                courtroom: h.courtroom.as_deref(),
+                kind: &h.kind,
+                state: h.state,
+                case_title: &title,
+                court_name: &court_name,
+            }
+            .event();
+            // A hearing that no longer takes place at that time is
+            // cancelled; any other is published (tentative if uncertain).
+            let method = match h.state {
+                State::Moved | State::Cancelled => Method::Cancel,
+                State::Scheduled | State::Uncertain => Method::Publish,
+            };
+            let status = match method {
+                Method::Cancel => "CANCELLED",
+                Method::Publish if event.status == Status::Tentative => "TENTATIVE",
+                Method::Publish => "CONFIRMED",
+            };
+            want.push(format!(
+                "{} {} {} {status}",
+                h.uid,
+                h.sequence,
+                match method {
+                    Method::Cancel => "CANCEL",
+                    Method::Publish => "PUBLISH",
+                }
+            ));
+            let path = dir.join(format!("{}.ics", h.uid));
+            let cal = Calendar {
+                method,
+                name: None,
+                organizer: Some(organizer.clone()),
+                events: vec![event.clone()],
+            };
+            fs::write(&path, cal.write(stamp)).unwrap();
+            files.push(path);
+            feed.push(event);
+        }
+    }
+    // All of them in one calendar, as a feed lists them.
+    let n = feed.len();
+    let path = dir.join("feed.ics");
+    let cal = Calendar {
+        method: Method::Publish,
+        name: Some("案件庭期".into()),
+        organizer: None,
+        events: feed,
+    };
+    fs::write(&path, cal.write(stamp)).unwrap();
+    files.push(path);
+
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/support/check_ics.py"))
+        .args(&files)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "check_ics.py: {stderr}");
+    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(events.len(), files.len() - 1 + n);
+    let mut got: Vec<String> = events
+        .iter()
+        .filter(|e| !e["file"].as_str().unwrap().ends_with("feed.ics"))
+        .map(|e| {
+            format!(
+                "{} {} {} {}",
+                e["uid"].as_str().unwrap(),
+                e["sequence"],
+                e["method"].as_str().unwrap(),
+                e["status"].as_str().unwrap()
+            )
+        })
+        .collect();
+    got.sort();
+    want.sort();
+    assert_eq!(got, want);
+    // The sample's moved hearing (民事 115 重訴 77: 115/12/03 → 115/12/01),
+    // its cancelled one (民事 115 簡 33's 調解) and the revised 宣判 (刑事 115
+    // 訴 100: 115/11/30 on night 1, 115/12/15 now), as a library reads them.
+    let find = |start: &str| {
+        events
+            .iter()
+            .find(|e| e["start"] == start && !e["file"].as_str().unwrap().ends_with("feed.ics"))
+            .unwrap_or_else(|| panic!("no event at {start}: {events:#?}"))
+    };
+    let moved = find("2026-12-01T10:30:00+08:00");
+    assert_eq!(
+        (moved["sequence"].as_u64(), moved["method"].as_str()),
+        (Some(1), Some("PUBLISH"))
+    );
+    let cancelled = find("2026-11-27T14:00:00+08:00");
+    assert_eq!(
+        (cancelled["sequence"].as_u64(), cancelled["status"].as_str()),
+        (Some(1), Some("CANCELLED"))
+    );
+    assert_eq!(find("2026-12-15T10:00:00+08:00")["sequence"], 1);
+    assert_eq!(find("2026-11-25T14:00:00+08:00")["sequence"], 0);
+}
+
+#[test]
+fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = Calendar {
+        method: Method::Publish,
+        name: None,
+        organizer: None,
+        events: vec![Hearing {
+            uid: "x@cpor",
+            sequence: 0,
+            at: NaiveDate::from_ymd_opt(2026, 12, 1)
+                .unwrap()
+                .and_hms_opt(9, 30, 0)
+                .unwrap(),
+            courtroom: None,
+            kind: "開庭",
+            state: State::Scheduled,
+            case_title: "臺灣臺北地方法院 民事 115年度訴字第100號",
+            court_name: "臺灣臺北地方法院",
+        }
+        .event()],
+    }
+    .write(Utc::now());
+    let broken = [
+        ("no-uid", good.replace("UID:x@cpor\r\n", "")),
+        ("no-dtstamp", {
+            let at = good.find("DTSTAMP:").unwrap();
+            let end = at + good[at..].find("\r\n").unwrap() + 2;
+            format!("{}{}", &good[..at], &good[end..])
+        }),
+        (
+            "floating",
+            good.replace("DTSTART;TZID=Asia/Taipei:", "DTSTART:"),
+        ),
+        ("no-method", good.replace("METHOD:PUBLISH\r\n", "")),
+        ("lf", good.replace("\r\n", "\n")),
+    ];
+    let mut paths = Vec::new();
+    for (name, text) in &broken {
+        let path = dir.path().join(format!("{name}.ics"));
+        fs::write(&path, text).unwrap();
+        paths.push(path);
+    }
+    for path in &paths {
+        let out = Command::new(python())
+            .arg(repo_root().join("tests/support/check_ics.py"))
+            .arg(path)
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{} passed", path.display());
+    }
+    let path = dir.path().join("good.ics");
+    fs::write(&path, &good).unwrap();
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/support/check_ics.py"))
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -1,0 +1,290 @@
+//! Delivery reports that come back after the relay took a message
+//! (`cpor-etl bounces <Maildir>`), in the formats real MTAs send
+//! (`tests/support/dsn/`: Postfix, Exim, Microsoft 365, Gmail), tied to
+//! their outbox items by the VERP envelope sender or the Message-ID.
+
+use std::fs;
+use std::path::Path;
+
+use super::{etl_with, scenario, state_of, Smtp};
+use crate::util::Run;
+use crate::util::{repo_root, Env};
+
+const BOUNCE: &str = "bounces@cpor.example.tw";
+
+/// `cpor-etl` with VERP senders on.
+fn etl(env: &Env, smtp: &Smtp, args: &[&str]) -> Run {
+    etl_with(env, smtp, args, &[("CPOR_MAIL_BOUNCE_ADDRESS", BOUNCE)])
+}
+
+fn send(env: &Env, smtp: &Smtp) {
+    let run = etl(env, smtp, &["send", "--now"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+/// The envelope sender and Message-ID of the message accepted for `rcpt`.
+fn sent_to(smtp: &Smtp, rcpt: &str) -> (String, String) {
+    let all = smtp.accepted_for(rcpt);
+    let m = all
+        .first()
+        .unwrap_or_else(|| panic!("nothing accepted for {rcpt}"));
+    let header = |name: &str| {
+        m.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}: ")))
+            .unwrap_or_else(|| panic!("no {name} in {m}"))
+            .trim_matches(|c| c == '<' || c == '>')
+            .to_string()
+    };
+    (header("Return-Path"), format!("<{}>", header("Message-ID")))
+}
+
+/// A sample report rewritten to be about our message: its recipient, the
+/// address it came back to and the Message-ID it quotes replaced.
+fn report(sample: &str, rcpt: (&str, &str), to: (&str, &str), id: (&str, &str)) -> String {
+    let text = fs::read_to_string(repo_root().join("tests/support/dsn").join(sample)).unwrap();
+    assert!(
+        text.contains(rcpt.0) && text.contains(to.0) && text.contains(id.0),
+        "{sample}"
+    );
+    text.replace(to.0, to.1)
+        .replace(id.0, id.1)
+        .replace(rcpt.0, rcpt.1)
+}
+
+fn deliver(maildir: &Path, name: &str, text: &str) {
+    for d in ["new", "cur", "tmp"] {
+        fs::create_dir_all(maildir.join(d)).unwrap();
+    }
+    fs::write(maildir.join("new").join(name), text).unwrap();
+}
+
+#[test]
+fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let people = [
+        "nobody@example.net",
+        "gone@lawfirm.example.com",
+        "chen@contoso.example.com",
+        "wang.xiaoming.typo@gmail.com",
+        "slow@example.net",
+        "lawyer@lawfirm.example.com",
+        "keep@example.com",
+    ];
+    let (n1, _) = scenario(&people);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    for p in people {
+        assert_eq!(state_of(&env, &smtp, p), "sent", "{p}");
+        let (from, _) = sent_to(&smtp, p);
+        assert!(from.starts_with("bounces+"), "VERP sender for {p}: {from}");
+    }
+
+    let maildir = env.dir.path().join("Maildir");
+    let verp = |p: &str| sent_to(&smtp, p).0;
+    let id = |p: &str| sent_to(&smtp, p).1;
+    let sample_id = "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>";
+    // Postfix, to the VERP address: the tag names the item.
+    deliver(
+        &maildir,
+        "1.postfix",
+        &report(
+            "postfix.eml",
+            ("nobody@example.net", "nobody@example.net"),
+            (
+                "bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw",
+                &verp("nobody@example.net"),
+            ),
+            (sample_id, "<not-ours@example.org>"),
+        ),
+    );
+    // Exim, to a plain address: only the Message-ID, with the same recipient.
+    deliver(
+        &maildir,
+        "2.exim",
+        &report(
+            "exim.eml",
+            ("gone@lawfirm.example.com", "gone@lawfirm.example.com"),
+            ("bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw", BOUNCE),
+            (sample_id, &id("gone@lawfirm.example.com")),
+        ),
+    );
+    // Microsoft 365, VERP.
+    deliver(
+        &maildir,
+        "3.m365",
+        &report(
+            "microsoft365.eml",
+            ("chen@contoso.example.com", "chen@contoso.example.com"),
+            (
+                "bounces+1044.9a8b7c6d5e4f3021@cpor.example.tw",
+                &verp("chen@contoso.example.com"),
+            ),
+            (sample_id, sample_id),
+        ),
+    );
+    // Gmail: its X-Original-Message-ID.
+    deliver(
+        &maildir,
+        "4.gmail",
+        &report(
+            "gmail.eml",
+            (
+                "wang.xiaoming.typo@gmail.com",
+                "wang.xiaoming.typo@gmail.com",
+            ),
+            ("bounces+1045.1122334455667788@cpor.example.tw", BOUNCE),
+            (sample_id, &id("wang.xiaoming.typo@gmail.com")),
+        ),
+    );
+    // A delay is news, not a failure.
+    deliver(
+        &maildir,
+        "5.delayed",
+        &report(
+            "postfix-delayed.eml",
+            ("slow@example.net", "slow@example.net"),
+            (
+                "bounces+1046.77aa88bb99cc00dd@cpor.example.tw",
+                &verp("slow@example.net"),
+            ),
+            (
+                "<20261124.digest.1111222233334444aaaa@cpor.example.tw>",
+                &id("slow@example.net"),
+            ),
+        ),
+    );
+    // An out-of-office reply is no report at all.
+    deliver(
+        &maildir,
+        "6.ooo",
+        &report(
+            "auto-reply.eml",
+            ("lawyer@lawfirm.example.com", "lawyer@lawfirm.example.com"),
+            (
+                "bounces+1048.0000111122223333@cpor.example.tw",
+                &verp("lawyer@lawfirm.example.com"),
+            ),
+            (sample_id, &id("lawyer@lawfirm.example.com")),
+        ),
+    );
+    // Forgeries aimed at keep@: a VERP address with a made-up tag, and the
+    // right Message-ID reported for another recipient.
+    let keep = verp("keep@example.com");
+    let forged_tag = format!(
+        "{}0000@cpor.example.tw",
+        &keep[..keep.find('.').unwrap() + 1]
+    );
+    deliver(
+        &maildir,
+        "7.forged-tag",
+        &report(
+            "postfix.eml",
+            ("nobody@example.net", "keep@example.com"),
+            ("bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw", &forged_tag),
+            (sample_id, "<not-ours@example.org>"),
+        ),
+    );
+    deliver(
+        &maildir,
+        "8.forged-rcpt",
+        &report(
+            "postfix.eml",
+            ("nobody@example.net", "someone.else@example.org"),
+            ("bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw", BOUNCE),
+            (sample_id, &id("keep@example.com")),
+        ),
+    );
+
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("8 message(s) read, 1 not a delivery report; 4 flagged, 0 already failed, 1 not permanent, 2 unmatched"),
+        "{}",
+        run.stdout
+    );
+    for p in &people[..4] {
+        assert_eq!(state_of(&env, &smtp, p), "failed", "{p}");
+        assert!(
+            run.stdout.contains(&format!("flagged {p}")),
+            "{p}: {}",
+            run.stdout
+        );
+    }
+    for p in &people[4..] {
+        assert_eq!(state_of(&env, &smtp, p), "sent", "{p}");
+    }
+    assert!(run.stdout.contains("TPD: 4 address(es)"), "{}", run.stdout);
+
+    // The clerks' report, per court.
+    let reports: Vec<_> = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("bounces-")
+        })
+        .collect();
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(&reports[0]).unwrap()).unwrap();
+    let mut tpd: Vec<String> = json["flagged_by_court"]["TPD"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    tpd.sort();
+    let mut want: Vec<String> = people[..4].iter().map(|s| s.to_string()).collect();
+    want.sort();
+    assert_eq!(tpd, want);
+
+    // Every message is filed as seen; a second run finds nothing new, and
+    // reading them all again changes nothing.
+    assert_eq!(fs::read_dir(maildir.join("new")).unwrap().count(), 0);
+    let seen: Vec<String> = fs::read_dir(maildir.join("cur"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(seen.len(), 8);
+    assert!(seen.iter().all(|n| n.ends_with(":2,S")), "{seen:?}");
+    let again = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert!(
+        again.stdout.contains("0 message(s) read"),
+        "{}",
+        again.stdout
+    );
+    let all = etl(
+        &env,
+        &smtp,
+        &["bounces", "--all", maildir.to_str().unwrap()],
+    );
+    assert!(
+        all.stdout
+            .contains("8 message(s) read, 1 not a delivery report; 0 flagged, 4 already failed"),
+        "{}",
+        all.stdout
+    );
+
+    // A flagged address gets no more mail: the next night's news for it is
+    // suppressed, and the others' goes out.
+    let (_, n2) = scenario(&people);
+    let batch = n2.write(env.dir.path(), "20261124");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    for p in &people[..4] {
+        assert_eq!(
+            smtp.accepted_for(p).len(),
+            1,
+            "{p} got mail after its bounce"
+        );
+    }
+    for p in &people[4..] {
+        assert_eq!(smtp.accepted_for(p).len(), 2, "{p}");
+    }
+    smtp.stop();
+}

@@ -1,0 +1,339 @@
+//! Crashes and failures around mail: an import that dies after publishing
+//! (or whose queueing fails) and the runs that finish its night; `send`
+//! killed mid-run.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use super::{etl, import, kill_send_at, scenario, send, state_of, Night, Smtp};
+use crate::util::{damage, Env};
+
+/// The outbox as (night, kind, address), one line per item, sorted.
+fn outbox_items(env: &Env) -> Vec<String> {
+    let db = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    let mut stmt = db
+        .prepare("SELECT night, kind, email FROM items ORDER BY night, kind, email")
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Runs an import of `batch` and SIGKILLs it at pause point `point`.
+fn kill_import_at(env: &Env, batch: &Path, point: &str) {
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", point)
+        .arg("import")
+        .arg(batch)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let want = format!("cpor-etl: paused at {point}");
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == want);
+    assert!(reached, "the import never paused at {point}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+/// Three nights with news each, a grant on night 2 and 3, and a case
+/// expiring within 14 days of night 2.
+fn three_nights(root: &Path) -> [PathBuf; 3] {
+    let (n1, mut n2) = scenario(&["a@example.com", "b@example.com", "c@example.com"]);
+    n2.cases.push((4, "上訴", "115/10/01"));
+    n2.entries.push((4, 1, "115/10/01", "上訴".into()));
+    n2.grants.push((4, "b@example.com".into()));
+    n2.grants.push((1, "d@example.com".into()));
+    let mut n3 = Night {
+        cases: n2.cases.clone(),
+        entries: n2.entries.clone(),
+        grants: n2.grants.clone(),
+    };
+    for n in 1..=3 {
+        n3.entries.push((n, 3, "115/11/24", "宣判".into()));
+    }
+    n3.grants.push((2, "e@example.com".into()));
+    [
+        n1.write(root, "20261123"),
+        n2.write(root, "20261124"),
+        n3.write(root, "20261125"),
+    ]
+}
+
+/// The outbox of running `nights` one after the other, undisturbed.
+fn undisturbed(nights: &[&Path]) -> Vec<String> {
+    let env = Env::new();
+    for night in nights {
+        let run = env.import(night, &[]);
+        assert!(
+            run.code == 0 || run.code == 3,
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+    }
+    outbox_items(&env)
+}
+
+const QUEUEING_KILLS: [&str; 2] = ["after-publish", "mail-before-commit"];
+
+#[test]
+fn an_import_killed_while_queueing_then_run_again_loses_no_mail() {
+    let env = Env::new();
+    let [n1, n2, _] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2]);
+    assert!(
+        want.iter().any(|l| l.starts_with("20261124 digest")),
+        "{want:#?}"
+    );
+    for point in QUEUEING_KILLS {
+        let env = Env::new();
+        assert_eq!(env.import(&n1, &[]).code, 0);
+        kill_import_at(&env, &n2, point);
+        assert_eq!(env.current(), "20261124-1.sqlite", "{point}: published");
+        let rerun = env.import(&n2, &[]);
+        assert_eq!(rerun.code, 0, "{point}: {}{}", rerun.stdout, rerun.stderr);
+        assert_eq!(outbox_items(&env), want, "{point}: the re-run's outbox");
+    }
+}
+
+#[test]
+fn an_import_killed_while_queueing_then_the_next_night_loses_no_mail() {
+    let env = Env::new();
+    let [n1, n2, n3] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2, &n3]);
+    for point in QUEUEING_KILLS {
+        let env = Env::new();
+        assert_eq!(env.import(&n1, &[]).code, 0);
+        kill_import_at(&env, &n2, point);
+        let next = env.import(&n3, &[]);
+        assert_eq!(next.code, 0, "{point}: {}{}", next.stdout, next.stderr);
+        assert_eq!(outbox_items(&env), want, "{point}: the next night's outbox");
+    }
+}
+
+#[test]
+fn an_import_killed_while_queueing_then_send_loses_no_mail() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2]);
+    for point in QUEUEING_KILLS {
+        let env = Env::new();
+        assert_eq!(env.import(&n1, &[]).code, 0);
+        kill_import_at(&env, &n2, point);
+        send(&env, &smtp);
+        assert_eq!(outbox_items(&env), want, "{point}: after send");
+    }
+}
+
+#[test]
+fn an_import_whose_mail_failed_to_queue_then_the_next_night_loses_no_mail() {
+    let env = Env::new();
+    let [n1, n2, n3] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2, &n3]);
+    assert_eq!(env.import(&n1, &[]).code, 0);
+    // Queueing fails (as on a full disk): the accounts database cannot be
+    // opened while night 2 is queued.
+    let accounts = env.data().join("accounts.sqlite");
+    let aside = env.data().join("accounts.sqlite.aside");
+    fs::rename(&accounts, &aside).unwrap();
+    fs::create_dir(&accounts).unwrap();
+    let failed = env.import(&n2, &[]);
+    assert_eq!(failed.code, 1, "{}{}", failed.stdout, failed.stderr);
+    assert!(
+        failed.stdout.contains("MAIL NOT QUEUED"),
+        "{}",
+        failed.stdout
+    );
+    assert_eq!(env.current(), "20261124-1.sqlite");
+    fs::remove_dir(&accounts).unwrap();
+    fs::rename(&aside, &accounts).unwrap();
+    let next = env.import(&n3, &[]);
+    assert_eq!(next.code, 0, "{}{}", next.stdout, next.stderr);
+    assert_eq!(outbox_items(&env), want);
+}
+
+#[test]
+fn an_import_killed_before_its_snapshot_went_live_queues_only_the_rerun() {
+    let env = Env::new();
+    let [n1, n2, _] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2]);
+    let env = Env::new();
+    assert_eq!(env.import(&n1, &[]).code, 0);
+    kill_import_at(&env, &n2, "before-current-write");
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    let rerun = env.import(&n2, &[]);
+    assert_eq!(rerun.code, 0, "{}{}", rerun.stdout, rerun.stderr);
+    assert_eq!(outbox_items(&env), want);
+}
+
+#[test]
+fn send_killed_mid_run_sends_again_at_most_one_message_per_connection() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // The relay takes a second over each of these; two connections.
+    let addresses: Vec<String> = (1..=8).map(|i| format!("slow1@d{i}.example")).collect();
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+        .args(["send", "--now"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let started = std::time::Instant::now();
+    while smtp.transactions() < 3 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "the relay never got three messages"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL, mid-run
+    child.wait().unwrap();
+    let accepted_before = smtp.transactions();
+    send(&env, &smtp);
+    let mut duplicates = 0;
+    for a in &addresses {
+        let copies = smtp.accepted_for(a).len();
+        assert!(copies >= 1, "{a} lost");
+        duplicates += copies - 1;
+    }
+    assert!(
+        duplicates <= 2,
+        "{duplicates} duplicates after a kill with {accepted_before} accepted: \
+         at most one per connection (2) may be in flight"
+    );
+}
+
+#[test]
+fn send_killed_after_recording_an_outcome_sends_that_message_never_again() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    kill_send_at(&env, &smtp, "send-after-record");
+    // Recorded, not yet settled onto the item: still `sending`.
+    assert_eq!(state_of(&env, &smtp, "a@"), "sending");
+    let run = send(&env, &smtp);
+    assert!(run.stdout.contains("0 due"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, "a@"), "sent");
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 1);
+}
+
+/// Night 1's snapshot damaged (64 bytes flipped) before night 2: night 2's
+/// mail cannot be worked out, and that used to stop every later `send`
+/// from delivering anything. Now the night waits, named, and everything
+/// already queued goes out; the operator decides what becomes of the night.
+#[test]
+fn a_damaged_previous_snapshot_never_blocks_what_is_already_queued() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    assert_eq!(import(&env, &smtp, &n1).code, 0);
+    let queued = outbox_items(&env).len();
+    assert!(queued >= 3, "night 1 queued its mail");
+
+    damage(&env.data().join("snapshots/20261123-1.sqlite"));
+
+    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
+    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    assert_eq!(env.current(), "20261124-1.sqlite", "night 2 is published");
+    let said = format!("{}{}", night2.stdout, night2.stderr);
+    assert!(said.contains("DAMAGED"), "{said}");
+
+    let sent = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(sent.code, 1, "{}{}", sent.stdout, sent.stderr);
+    assert!(sent.stderr.contains("DAMAGED"), "{}", sent.stderr);
+    assert!(
+        sent.stderr.contains("outbox rediff") && sent.stderr.contains("outbox forget"),
+        "says what to do: {}",
+        sent.stderr
+    );
+    assert_eq!(smtp.accepted().len(), queued, "everything queued went out");
+
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert_eq!(pending.code, 0);
+    assert!(
+        pending.stdout.contains("20261124-1.sqlite") && pending.stdout.contains("DAMAGED"),
+        "{}",
+        pending.stdout
+    );
+    // Comparing with a damaged snapshot is refused; as a first load it goes.
+    let refused = etl(
+        &env,
+        &smtp,
+        &[
+            "outbox",
+            "rediff",
+            "20261124-1.sqlite",
+            "--from",
+            "20261123-1.sqlite",
+        ],
+    );
+    assert_eq!(refused.code, 1, "{}", refused.stdout);
+    assert!(refused.stderr.contains("DAMAGED"), "{}", refused.stderr);
+    let rediff = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124-1.sqlite", "--from", "none"],
+    );
+    assert_eq!(rediff.code, 0, "{}{}", rediff.stdout, rediff.stderr);
+    let sent = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    assert!(
+        outbox_items(&env)
+            .iter()
+            .any(|l| l.starts_with("20261124 ")),
+        "night 2's mail is queued: {:#?}",
+        outbox_items(&env)
+    );
+    assert!(smtp.accepted().len() > queued);
+    let none = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(none.stdout.contains("no night waits"), "{}", none.stdout);
+}
+
+/// An operator may give a pending night up instead.
+#[test]
+fn a_pending_night_can_be_given_up() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    assert_eq!(import(&env, &smtp, &n1).code, 0);
+    damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
+    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(
+        pending.stdout.contains("20261124-1.sqlite"),
+        "{}\n{}{}",
+        pending.stdout,
+        night2.stdout,
+        night2.stderr
+    );
+    let unknown = etl(&env, &smtp, &["outbox", "forget", "20991231-1.sqlite"]);
+    assert_eq!(unknown.code, 4, "{}", unknown.stderr);
+    let forget = etl(&env, &smtp, &["outbox", "forget", "20261124-1.sqlite"]);
+    assert_eq!(forget.code, 0, "{}", forget.stderr);
+    let sent = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    assert!(!outbox_items(&env)
+        .iter()
+        .any(|l| l.starts_with("20261124 ")));
+}
