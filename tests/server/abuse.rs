@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    connect_from, eventually, median, read_response, rss, Client, Data, Server, Source, CAPTCHA,
-    PASSWORD,
+    connect_from, eventually, measuring, median, read_response, rss, Client, Data, Server, Source,
+    CAPTCHA, PASSWORD,
 };
 
 const WANG: &str = "wang.ming@example.com";
@@ -42,6 +42,7 @@ fn post_made_up_link(c: &mut Client, path: &str, i: usize) -> crate::util::Resp 
 /// login (one argon2 verification), comparing the fastest of each.
 #[test]
 fn a_made_up_link_is_refused_before_any_password_hashing() {
+    let _turn = measuring();
     let data = Data::sample();
     let server = Server::start(
         &data,
@@ -135,6 +136,7 @@ fn made_up_links_count_against_the_client_address() {
 /// under twice as long as they did with the site quiet.
 #[test]
 fn a_flood_of_made_up_links_does_not_slow_anyones_login() {
+    let _turn = measuring();
     let data = Data::sample();
     let server = Server::start(&data, &[("CPOR_SERVER_IP_FAILURES_PER_HOUR", "1000000")]);
     let mut c = Client::new(&server);
@@ -219,6 +221,7 @@ fn a_flood_of_made_up_links_does_not_slow_anyones_login() {
 /// throughout, must stay under 200 MB.
 #[test]
 fn a_thousand_password_hashes_keep_the_server_under_200_mb() {
+    let _turn = measuring();
     let data = Data::sample();
     let server = Server::start(
         &data,
@@ -470,6 +473,7 @@ fn the_service_unit_gives_the_server_files_for_every_connection_it_allows() {
 /// threshold against 1, 5, 5, 1 and 3 unknown ones: noise, both ways.
 #[test]
 fn forgot_password_leaves_no_trace_in_the_next_requests_timing() {
+    let _turn = measuring();
     let data = Data::sample();
     {
         let db = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();

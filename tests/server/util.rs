@@ -635,3 +635,13 @@ pub fn median(times: &[Duration]) -> Duration {
     t.sort();
     t[t.len() / 2]
 }
+
+/// Taken by the tests that time the server and by those that load it on
+/// purpose, so that they run one at a time: on two cores, one test's flood
+/// (a thousand hashes) is another's noise (a login median during a flood
+/// of its own).
+pub fn measuring() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it still passes the turn on.
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::util::{eventually, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{eventually, measuring, Client, Data, Server, CAPTCHA, PASSWORD};
 
 const WANG: &str = "wang.ming@example.com";
 const LAWYER: &str = "lawyer.chen@example.com";
@@ -223,6 +223,7 @@ fn passwords_are_argon2id_at_least_12_code_points_and_not_common() {
 
 #[test]
 fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
+    let _turn = measuring();
     let data = Data::sample();
     let server = Server::start(
         &data,
