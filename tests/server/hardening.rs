@@ -326,3 +326,85 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!((cols[4], cols[5]), ("3", "1"), "{line}");
 }
+
+/// The finding: the outbox kept every sent message whole, activation and
+/// reset links included, for ever. Sent bodies older than
+/// `server.keep_sent_mail_days` (default 30) are emptied at start-up and
+/// daily; the record of each message (who, what kind, when, the outcome)
+/// stays, and newer or unsent mail keeps its body.
+#[test]
+fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
+    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Recorded, Scope};
+    let data = Data::sample();
+    let now = chrono::Utc::now();
+    // Through the outbox's own operations: queued, claimed and accepted
+    // by the mail server 40 days ago and 1 day ago; one still queued.
+    let conn = outbox::open(&data.path()).unwrap();
+    for (i, days) in [40, 1, 0].into_iter().enumerate() {
+        let item = NewItem {
+            email: WANG.into(),
+            kind: Kind::Reset,
+            message_id: format!("<purge-{i}@cpor.test>"),
+            subject: "重設密碼".into(),
+            message: format!("reset link /reset?token={i:064}\r\n").into_bytes(),
+            cases: 0,
+        };
+        let at = now - chrono::Duration::days(days);
+        outbox::queue_website(&conn, &item, at.date_naive(), &format!("r{i}"), at).unwrap();
+    }
+    let mut ob = Outbox::open(&data.path()).unwrap();
+    let ids = ob.due(Scope::Website, now, true).unwrap();
+    let id_of = |ob: &Outbox, mid: &str| {
+        ids.iter()
+            .copied()
+            .find(|id| {
+                let shown = ob.show(*id).unwrap().unwrap();
+                shown
+                    .fields
+                    .iter()
+                    .any(|(k, v)| *k == "message-id" && v == mid)
+            })
+            .unwrap()
+    };
+    let (old, recent, queued) = (
+        id_of(&ob, "<purge-0@cpor.test>"),
+        id_of(&ob, "<purge-1@cpor.test>"),
+        id_of(&ob, "<purge-2@cpor.test>"),
+    );
+    for (id, days) in [(old, 40), (recent, 1)] {
+        let at = now - chrono::Duration::days(days);
+        ob.claim(&[id], at, |_| Event::Claim).unwrap();
+        let accepted = Recorded {
+            id,
+            event: Event::Accepted,
+            error: None,
+            next_try: None,
+        };
+        ob.record(&accepted, at).unwrap();
+    }
+    ob.settle(Scope::Website).unwrap();
+    drop(ob);
+
+    let _server = Server::start(&data, &[]);
+    let ob = Outbox::open(&data.path()).unwrap();
+    let state = |shown: &outbox::Shown| {
+        let (_, v) = shown.fields.iter().find(|(k, _)| *k == "state").unwrap();
+        v.clone()
+    };
+    eventually("the old body purged", || {
+        ob.show(old).unwrap().unwrap().message.is_empty()
+    });
+    let shown = ob.show(old).unwrap().unwrap();
+    assert_eq!(state(&shown), "sent", "the record stays");
+    assert!(shown
+        .fields
+        .iter()
+        .any(|(k, v)| *k == "address" && v == WANG));
+    for id in [recent, queued] {
+        let body = ob.show(id).unwrap().unwrap().message;
+        assert!(
+            String::from_utf8_lossy(&body).contains("/reset?token="),
+            "item {id} lost its body"
+        );
+    }
+}
