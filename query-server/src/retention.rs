@@ -31,16 +31,19 @@ pub fn run(app: &App, now: DateTime<Utc>) {
 
 /// The outbox keeps each sent message whole, activation and reset links
 /// included; after `keep_sent_mail_days` only its record (who, what kind,
-/// when, the outcome) is to stay.
-///
-/// TODO(outbox): the outbox is the mail crate's (its schema and its state
-/// machine, which nothing else writes), and is being rewritten; its owner
-/// provides `mail::outbox::purge_sent_bodies(conn, older_than)`. Call it
-/// here, on a connection of its own (`mail::outbox::open(&app.data_dir)`),
-/// and log what it purged, as for case views above. Until then sent
-/// bodies are kept.
+/// when, the outcome) stays. The outbox is the mail crate's: its own
+/// operation does it, on a connection of this pass's own.
 fn purge_sent_mail_bodies(app: &App, older_than: DateTime<Utc>) {
-    let _ = (app, older_than);
+    let purged = mail::outbox::Outbox::open(&app.data_dir)
+        .and_then(|outbox| outbox.purge_sent_bodies(older_than));
+    match purged {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            "retention: the bodies of {n} mails sent before {} emptied (their records kept)",
+            older_than.format("%Y-%m-%d")
+        ),
+        Err(e) => tracing::error!("retention: purging sent mail bodies: {e}"),
+    }
 }
 
 /// How often the sweeper runs `run`.
