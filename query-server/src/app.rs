@@ -16,7 +16,9 @@ use mail::send::{send_scope, Scope};
 use crate::captcha::{Captchas, MemoryUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::prosecutors::ProsecutorSessions;
 use crate::sessions::Sessions;
+use crate::sso::Sso;
 use crate::throttle::Throttle;
 use store::accounts::{write_records, Record};
 
@@ -31,6 +33,10 @@ pub struct App {
     pub accounts: Mutex<Connection>,
     pub outbox: Mutex<Connection>,
     pub sessions: Sessions,
+    /// Prosecutors' sessions (single sign-on), a store of their own.
+    pub prosecutors: ProsecutorSessions,
+    /// The MOJ single sign-on, when `[sso] issuer` is set.
+    pub sso: Option<Arc<Sso>>,
     pub captchas: Captchas,
     pub throttle: Throttle,
     pub metrics: Metrics,
@@ -58,6 +64,8 @@ pub enum OpenError {
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
     Key(std::io::Error),
+    #[error("sso: {0}")]
+    Sso(String),
 }
 
 impl App {
@@ -77,7 +85,16 @@ impl App {
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
+        let prosecutors =
+            ProsecutorSessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
+                .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
+        let sso = match &cfg.sso {
+            Some(settings) => Some(Arc::new(
+                Sso::new(settings.clone(), &key).map_err(OpenError::Sso)?,
+            )),
+            None => None,
+        };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
@@ -87,6 +104,8 @@ impl App {
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
             sessions,
+            prosecutors,
+            sso,
             captchas: Captchas::new(
                 &key,
                 cfg.server.captcha_ttl,
@@ -108,6 +127,11 @@ impl App {
             cfg,
         });
         app.live.refresh();
+        if let Some(sso) = &app.sso {
+            // Discovers the provider now (a failure is logged and retried
+            // at the first sign-in), then every discovery_refresh_seconds.
+            sso.spawn_refresher();
+        }
         spawn_writer(records_conn, records_rx);
         spawn_mailer(Arc::clone(&app), mail_rx);
         spawn_sweeper(Arc::clone(&app));
@@ -220,6 +244,12 @@ fn spawn_sweeper(app: Arc<App>) {
             app.throttle.sweep(std::time::Instant::now());
             if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
                 tracing::error!("sweeping sessions: {e}");
+            }
+            if let Err(e) = app
+                .prosecutors
+                .sweep(&app.accounts.lock().expect("accounts"))
+            {
+                tracing::error!("sweeping prosecutors' sessions: {e}");
             }
         })
         .expect("thread");

@@ -39,6 +39,8 @@ pub struct Login {
     pub c: Ctx,
     pub captcha_id: String,
     pub email: String,
+    /// `[sso]` is configured: the prosecutors' sign-in shows.
+    pub sso: bool,
 }
 
 #[derive(Template)]

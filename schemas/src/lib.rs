@@ -61,6 +61,7 @@ pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql")
 pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0001_init.sql"),
     include_str!("../accounts/0002_website.sql"),
+    include_str!("../accounts/0004_prosecutors.sql"),
 ];
 
 /// Migrations of the outbox database, in order.

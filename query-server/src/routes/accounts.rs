@@ -22,7 +22,7 @@ use crate::sessions::Session;
 
 /// `/`: the cases of a signed-in browser, else the login page.
 pub fn home(app: &App, req: &Req) -> Resp {
-    match browser_session(app, req) {
+    match crate::prosecutors::browser_viewer(app, req) {
         Some(_) => Resp::redirect("/cases"),
         None => Resp::redirect("/login"),
     }
@@ -48,6 +48,7 @@ fn login_form(
         c,
         captcha_id: app.captchas.create()?,
         email,
+        sso: app.sso.is_some(),
     };
     Ok(with_cookie(pages::html(status, &page)?, cookie).route("/login"))
 }

@@ -32,6 +32,7 @@ use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::pages::Ctx;
+use crate::prosecutors::{self, with_viewer};
 use crate::sessions::Session;
 use guard::with_session;
 
@@ -83,17 +84,20 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         ([], true, _) => accounts::home(app, req),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
+        (["logout"], _, true) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::web::logout(app, req))
+        }
         (["logout"], _, true) => answer(accounts::logout(app, req)),
+        (["sso", rest @ ..], _, _) => prosecutors::web::route(app, req, rest).await,
         (["cases"], true, _) => {
-            answer(with_session(app, req, |s| cases::list(app, &s))).route("/cases")
+            answer(with_viewer(app, req, |v| cases::list(app, &v))).route("/cases")
         }
         (["cases", k @ ..], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| cases::page(app, &s, &seg[1..])))
-                .route("/cases/{key}")
+            answer(with_viewer(app, req, |v| cases::page(app, &v, &seg[1..]))).route("/cases/{key}")
         }
         (["cases", k @ .., "hearing", file], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| {
-                cases::hearing(app, &s, &seg[1..6], file)
+            answer(with_viewer(app, req, |v| {
+                cases::hearing(app, &v, &seg[1..6], file)
             }))
             .route("/cases/{key}/hearing")
         }
@@ -103,6 +107,12 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
         (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
         (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
+        (["account"], true, _) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::with_prosecutor(app, req, |p| {
+                prosecutors::web::account(app, req, &p)
+            }))
+            .route("/account")
+        }
         (["account"], true, _) => {
             answer(with_session(app, req, |s| accounts::account(app, req, &s))).route("/account")
         }
