@@ -40,7 +40,7 @@ pub fn sso_env(op: &Op) -> Vec<(&'static str, String)> {
 }
 
 /// A server for `op` with extra settings.
-fn server(data: &Data, op: &Op, extra: &[(&str, &str)]) -> Server {
+pub(crate) fn server(data: &Data, op: &Op, extra: &[(&str, &str)]) -> Server {
     let env = sso_env(op);
     let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     all.extend_from_slice(extra);
@@ -75,7 +75,7 @@ fn count(data: &Data, table: &str) -> i64 {
 
 /// The case paths the live snapshot assigns to `account` (queryable
 /// ones), as the pages write them: read straight from the file.
-fn assigned(data: &Data, account: &str) -> BTreeSet<String> {
+pub(crate) fn assigned(data: &Data, account: &str) -> BTreeSet<String> {
     let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
     let db = Connection::open(data.path().join("snapshots").join(name.trim())).unwrap();
     let mut st = db
@@ -199,6 +199,10 @@ fn without_an_issuer_nothing_of_single_sign_on_shows() {
     assert_eq!(login.status, 200);
     assert!(!login.body.contains("法務部"), "{}", login.body);
     assert!(!login.body.contains("/sso/"));
+    assert!(login
+        .header("content-security-policy")
+        .unwrap()
+        .contains("form-action 'self';"));
     for path in ["/sso/login", "/sso/callback?code=x&state=y"] {
         assert_eq!(c.get(path).status, 404, "{path}");
     }
@@ -433,7 +437,22 @@ fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let server = server(&data, &op, &[]);
     let mut c = Client::new(&server);
     sign_in(&mut c, "chen.wm");
-    let csrf = c.get("/account").field("csrf");
+    let account = c.get("/account");
+    let csrf = account.field("csrf");
+    // The sign-out form's redirect to the provider is allowed by the CSP
+    // (form-action covers redirects), and only that origin.
+    let origin = Url::parse(&op.issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(
+        account
+            .header("content-security-policy")
+            .unwrap()
+            .contains(&format!("form-action 'self' {origin};")),
+        "{:?}",
+        account.header("content-security-policy")
+    );
     // Without the form's token: refused, still signed in.
     assert_eq!(c.post("/logout", &[]).status, 403);
     assert_eq!(c.get("/cases").status, 200);

@@ -47,7 +47,7 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     } else {
         route(&app, &req).await
     };
-    secure(&mut resp, &req);
+    secure(&app, &mut resp);
     if req.method == Method::GET
         && resp.status == StatusCode::OK
         && resp
@@ -155,11 +155,18 @@ pub fn window(app: &App) -> String {
 }
 
 /// Headers every answer carries. Personal pages are never cached; the
-/// referrer never leaves (activation and reset links carry tokens).
-fn secure(r: &mut Resp, _req: &Req) {
+/// referrer never leaves (activation and reset links carry tokens). With
+/// single sign-on, forms may also end at the provider: a prosecutor's
+/// "登出" posts here and is redirected to its logout (CSP's form-action
+/// covers redirects).
+fn secure(app: &App, r: &mut Resp) {
+    let form_action = match &app.sso {
+        Some(sso) => format!("'self' {}", sso.origin()),
+        None => "'self'".to_string(),
+    };
     r.header(
         "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        &format!("default-src 'none'; style-src 'self'; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
     );
     r.header("x-content-type-options", "nosniff");
     r.header("x-frame-options", "DENY");
