@@ -141,6 +141,14 @@ fn a_prosecutor_signs_in_and_sees_exactly_the_cases_assigned_in_the_live_snapsho
             assert_eq!(c.get(path).status, 200, "{user} {path}");
         }
     }
+    // lin_yt-01's 刑事 114 易 310 is assigned but not queryable: a 404.
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "lin_yt-01");
+    assert_eq!(
+        c.get("/cases/TPD/%E5%88%91%E4%BA%8B/114/%E6%98%93/310")
+            .status,
+        404
+    );
 
     // chen.wm's case page: the same page as anyone's, with the case number
     // written out; a case that is not theirs is the same 404 as none.
@@ -162,9 +170,12 @@ fn a_prosecutor_signs_in_and_sees_exactly_the_cases_assigned_in_the_live_snapsho
     eventually("the prosecutors' views recorded", || {
         count(&data, "prosecutor_case_views") >= 4
     });
+    assert!(!assigned(&data, "lin_yt-01")
+        .iter()
+        .any(|p| p.contains("310")));
     assert!(views <= count(&data, "prosecutor_case_views"));
     assert_eq!(count(&data, "case_views"), 0);
-    assert_eq!(count(&data, "prosecutor_sign_ins"), 4);
+    assert_eq!(count(&data, "prosecutor_sign_ins"), 5);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
         .arg("--data-dir")
         .arg(data.path())
@@ -187,7 +198,7 @@ fn a_prosecutor_signs_in_and_sees_exactly_the_cases_assigned_in_the_live_snapsho
         .map(|n| n.parse().unwrap())
         .collect();
     let pviews = count(&data, "prosecutor_case_views") as u64;
-    assert_eq!((total[3], total[5], total[6]), (0, 4, pviews), "{text}");
+    assert_eq!((total[3], total[5], total[6]), (0, 5, pviews), "{text}");
 }
 
 #[test]
