@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use warp::http::{Method, StatusCode};
 
@@ -20,6 +19,7 @@ use crate::captcha::Binding;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::live::CaseRow;
+use crate::prosecutors::{self, Viewer};
 use crate::routes::cases::{case_path, parse_case};
 use crate::sessions::{Kind, Session};
 use store::accounts::Record;
@@ -142,6 +142,12 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
         ["captcha"] if m == Method::POST => answer(captcha(app, req)).route("/api/v1/captcha"),
         ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
         ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
+        ["sso", "nonce"] if m == Method::POST => {
+            answer(prosecutors::api::nonce(app)).route("/api/v1/sso/nonce")
+        }
+        ["sso", "token"] if m == Method::POST => {
+            answer(prosecutors::api::token(app, req).await).route("/api/v1/sso/token")
+        }
         ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
         ["cases", _, _, _, _, _] if m == Method::GET => {
             answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
@@ -206,6 +212,14 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
 }
 
 fn logout(app: &App, req: &Req) -> Answer {
+    if let Some(p) = prosecutors::api_prosecutor(app, req) {
+        prosecutors::end(app, &p);
+        return Ok(Resp::new(
+            StatusCode::NO_CONTENT,
+            "application/json",
+            Vec::new(),
+        ));
+    }
     let s = session(app, req)?;
     let ended = app
         .sessions
@@ -220,10 +234,18 @@ fn logout(app: &App, req: &Req) -> Answer {
     ))
 }
 
+/// Who a bearer token names: a prosecutor's API session or an applicant's.
+fn viewer(app: &App, req: &Req) -> Result<Viewer, Failure> {
+    match prosecutors::api_prosecutor(app, req) {
+        Some(p) => Ok(Viewer::Prosecutor(p)),
+        None => session(app, req).map(Viewer::Applicant),
+    }
+}
+
 fn cases(app: &App, req: &Req) -> Answer {
-    let s = session(app, req)?;
+    let v = viewer(app, req)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let rows = live.cases_of(&s.email)?;
+    let rows = v.cases(&live)?;
     Ok(Resp::json(
         StatusCode::OK,
         &CaseList {
@@ -234,15 +256,11 @@ fn cases(app: &App, req: &Req) -> Answer {
 }
 
 fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
-    let s = session(app, req)?;
+    let v = viewer(app, req)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let r = live.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
-    app.record(Record::View {
-        account_id: s.account_id,
-        case: case.id(),
-        at: Utc::now(),
-    });
+    let r = v.case(&live, &case)?.ok_or(Failure::NotFound)?;
+    v.viewed(app, &case);
     Ok(Resp::json(
         StatusCode::OK,
         &CaseBody {

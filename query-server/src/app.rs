@@ -18,8 +18,10 @@ use crate::captcha::{Captchas, MemoryUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::{Hashers, Pepper};
+use crate::prosecutors::ProsecutorSessions;
 use crate::server::Conns;
 use crate::sessions::Sessions;
+use crate::sso::Sso;
 use crate::throttle::Throttle;
 use store::accounts::{write_records, Record};
 
@@ -34,6 +36,10 @@ pub struct App {
     pub accounts: Mutex<Connection>,
     pub outbox: Mutex<Connection>,
     pub sessions: Sessions,
+    /// Prosecutors' sessions (single sign-on), a store of their own.
+    pub prosecutors: ProsecutorSessions,
+    /// The MOJ single sign-on, when `[sso] issuer` is set.
+    pub sso: Option<Arc<Sso>>,
     pub captchas: Captchas,
     pub throttle: Throttle,
     pub metrics: Metrics,
@@ -67,6 +73,8 @@ pub enum OpenError {
     Key(std::io::Error),
     #[error("password pepper (server.pepper_file): {0}")]
     Pepper(std::io::Error),
+    #[error("sso: {0}")]
+    Sso(String),
 }
 
 impl App {
@@ -90,6 +98,9 @@ impl App {
         );
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
+        let prosecutors =
+            ProsecutorSessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
+                .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let pepper_file = cfg
             .server
@@ -97,6 +108,12 @@ impl App {
             .clone()
             .unwrap_or_else(|| data_dir.join("pepper.key"));
         let pepper = Pepper::load_or_create(&pepper_file).map_err(OpenError::Pepper)?;
+        let sso = match &cfg.sso {
+            Some(settings) => Some(Arc::new(
+                Sso::new(settings.clone(), &key).map_err(OpenError::Sso)?,
+            )),
+            None => None,
+        };
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
         let (links_tx, links_rx) = mpsc::channel();
@@ -106,6 +123,8 @@ impl App {
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
             sessions,
+            prosecutors,
+            sso,
             captchas: Captchas::new(
                 &key,
                 cfg.server.captcha_ttl,
@@ -134,6 +153,11 @@ impl App {
             cfg,
         });
         app.live.refresh();
+        if let Some(sso) = &app.sso {
+            // Discovers the provider now (a failure is logged and retried
+            // at the first sign-in), then every discovery_refresh_seconds.
+            sso.spawn_refresher();
+        }
         spawn_writer(records_conn, records_rx);
         spawn_mailer(Arc::clone(&app), mail_rx);
         spawn_link_mailer(Arc::clone(&app), links_conns, links_rx);
@@ -291,13 +315,15 @@ fn spawn_sweeper(app: Arc<App>) {
 
 /// Forgets expired captchas, counters and sessions.
 fn sweep(app: &App) {
+    app.captchas.sweep();
+    app.throttle.sweep(std::time::Instant::now());
+    if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
+        tracing::error!("sweeping sessions: {e}");
+    }
+    if let Err(e) = app
+        .prosecutors
+        .sweep(&app.accounts.lock().expect("accounts"))
     {
-        {
-            app.captchas.sweep();
-            app.throttle.sweep(std::time::Instant::now());
-            if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
-                tracing::error!("sweeping sessions: {e}");
-            }
-        }
+        tracing::error!("sweeping prosecutors' sessions: {e}");
     }
 }

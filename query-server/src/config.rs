@@ -303,15 +303,19 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub server: ServerSettings,
     pub mail: MailSettings,
+    /// `[sso]`: the MOJ single sign-on, `None` when no issuer is set.
+    pub sso: Option<crate::sso::SsoSettings>,
 }
 
 impl Config {
     /// Reads and checks everything `cpor-server` uses.
     pub fn load(layers: &Layers) -> Result<Config, ConfigError> {
+        let mail = MailSettings::load(layers)?;
         Ok(Config {
             data_dir: layers.data_dir()?.0,
             server: ServerSettings::from_section(&layers.section("server")?)?,
-            mail: MailSettings::load(layers)?,
+            sso: crate::sso::SsoSettings::load(layers, &mail.site_url)?,
+            mail,
         })
     }
 }

@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Serve the site (the default)
     Serve,
-    /// Print site visits, activated accounts, grants and case views, per day and per month
+    /// Print site visits, activated accounts, grants, case views and prosecutors' sign-ins and views, per day and per month
     Stats,
 }
 

@@ -41,6 +41,8 @@ pub struct Login {
     /// come back).
     pub captcha_id: String,
     pub email: String,
+    /// `[sso]` is configured: the prosecutors' sign-in shows.
+    pub sso: bool,
 }
 
 #[derive(Template)]

@@ -240,7 +240,7 @@ async fn recover(r: Rejection, https: bool) -> Result<impl Reply, Infallible> {
         (StatusCode::BAD_REQUEST, "無法處理的請求。")
     };
     let mut resp = Resp::text(status, text.into());
-    crate::routes::secure(&mut resp, https);
+    crate::routes::secure(&mut resp, https, "'self'");
     // What is left of the body is not read: the connection cannot go on.
     resp.header("connection", "close");
     Ok(resp.into_response())
@@ -254,7 +254,7 @@ fn refuse(stream: &TcpStream, https: bool) {
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\ncache-control: no-store\r\n",
         body.len()
     );
-    for (name, value) in crate::routes::security_headers(https) {
+    for (name, value) in crate::routes::security_headers(https, "'self'") {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     head.push_str("\r\n");

@@ -62,6 +62,7 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0001_init.sql"),
     include_str!("../accounts/0002_website.sql"),
     include_str!("../accounts/0003_retention.sql"),
+    include_str!("../accounts/0004_prosecutors.sql"),
 ];
 
 /// Migrations of the outbox database, in order.

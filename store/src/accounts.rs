@@ -12,6 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::secret;
 
+pub mod prosecutors;
+
 pub const ACCOUNTS_DB: &str = "accounts.sqlite";
 
 /// Opens the accounts database of a data directory, migrating it.
@@ -92,10 +94,16 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Turns digests off for an address (one-click unsubscribe). Returns
-/// whether an account had the address.
+/// Turns digests off for an address (one-click unsubscribe): an
+/// applicant's account, and a prosecutor's opt-in to the same address.
+/// Returns whether an account had the address.
 pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])? > 0)
+    let applicants = conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])?;
+    let prosecutors = conn.execute(
+        "UPDATE prosecutor_accounts SET digests = 0 WHERE email = ?1",
+        [email],
+    )?;
+    Ok(applicants + prosecutors > 0)
 }
 
 /// Activation or reset.
@@ -202,11 +210,13 @@ pub enum Record {
         at: DateTime<Utc>,
     },
     /// An HTML page served (a site visit), on this Taipei day.
-    Visit {
-        day: String,
-    },
-    Seen {
-        hash: [u8; 32],
+    Visit { day: String },
+    /// A session's last request (an applicant's or a prosecutor's).
+    Seen { hash: [u8; 32], at: DateTime<Utc> },
+    /// A prosecutor's case view (`prosecutor_case_views`).
+    ProsecutorView {
+        prosecutor_id: i64,
+        case: String,
         at: DateTime<Utc>,
     },
 }
@@ -227,6 +237,12 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
         let mut seen = tx.prepare_cached(
             "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
         )?;
+        let mut prosecutor_seen = tx.prepare_cached(
+            "UPDATE prosecutor_sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
+        )?;
+        let mut prosecutor_view = tx.prepare_cached(
+            "INSERT INTO prosecutor_case_views (prosecutor_id, case_key, at) VALUES (?1, ?2, ?3)",
+        )?;
         for r in records {
             match r {
                 Record::View {
@@ -240,7 +256,16 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
                     *visits.entry(day).or_default() += 1;
                 }
                 Record::Seen { hash, at } => {
+                    // Ids are random: the hash names a row of one table.
                     seen.execute(params![&hash[..], at.to_rfc3339()])?;
+                    prosecutor_seen.execute(params![&hash[..], at.to_rfc3339()])?;
+                }
+                Record::ProsecutorView {
+                    prosecutor_id,
+                    case,
+                    at,
+                } => {
+                    prosecutor_view.execute(params![prosecutor_id, case, at.to_rfc3339()])?;
                 }
             }
         }

@@ -34,6 +34,10 @@ const FAILURE_SHOT: &str = "failure-phone.png";
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The prosecutors' single sign-on in the same browser harness.
+#[path = "browser_sso.rs"]
+mod sso;
+
 #[test]
 fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_password() {
     let shots = repo_root().join("target").join("screenshots");

@@ -6,5 +6,6 @@ mod asvs;
 mod browser;
 mod captcha;
 mod hardening;
+mod sso;
 mod util;
 mod web;

@@ -27,7 +27,7 @@ use crate::sessions::Session;
 
 /// `/`: the cases of a signed-in browser, else the login page.
 pub fn home(app: &App, req: &Req) -> Resp {
-    match browser_session(app, req) {
+    match crate::prosecutors::browser_viewer(app, req) {
         Some(_) => Resp::redirect("/cases"),
         None => Resp::redirect("/login"),
     }
@@ -80,6 +80,7 @@ fn login_form(
         c,
         captcha_id: captcha.clone().unwrap_or_default(),
         email,
+        sso: app.sso.is_some(),
     };
     let r = with_cookie(pages::html(StatusCode::OK, &page)?, cookie);
     Ok(waiting(r, wait, captcha.err()).route("/login"))

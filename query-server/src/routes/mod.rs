@@ -32,6 +32,7 @@ use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::pages::Ctx;
+use crate::prosecutors::{self, with_viewer};
 use crate::sessions::Session;
 use guard::with_session;
 
@@ -49,7 +50,7 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     } else {
         route(&app, &req).await
     };
-    secure(&mut resp, app.https);
+    secure(&mut resp, app.https, &form_action(&app));
     if req.method == Method::GET
         && resp.status == StatusCode::OK
         && resp
@@ -92,17 +93,20 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         ([], true, _) => accounts::home(app, req),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
+        (["logout"], _, true) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::web::logout(app, req))
+        }
         (["logout"], _, true) => answer(accounts::logout(app, req)),
+        (["sso", rest @ ..], _, _) => prosecutors::web::route(app, req, rest).await,
         (["cases"], true, _) => {
-            answer(with_session(app, req, |s| cases::list(app, &s))).route("/cases")
+            answer(with_viewer(app, req, |v| cases::list(app, &v))).route("/cases")
         }
         (["cases", k @ ..], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| cases::page(app, &s, &seg[1..])))
-                .route("/cases/{key}")
+            answer(with_viewer(app, req, |v| cases::page(app, &v, &seg[1..]))).route("/cases/{key}")
         }
         (["cases", k @ .., "hearing", file], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| {
-                cases::hearing(app, &s, &seg[1..6], file)
+            answer(with_viewer(app, req, |v| {
+                cases::hearing(app, &v, &seg[1..6], file)
             }))
             .route("/cases/{key}/hearing")
         }
@@ -112,6 +116,12 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
         (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
         (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
+        (["account"], true, _) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::with_prosecutor(app, req, |p| {
+                prosecutors::web::account(app, req, &p)
+            }))
+            .route("/account")
+        }
         (["account"], true, _) => {
             answer(with_session(app, req, |s| accounts::account(app, req, &s))).route("/account")
         }
@@ -156,35 +166,48 @@ pub fn window(app: &App) -> String {
     app.maintenance.to_string()
 }
 
+/// Where the site's forms may end: here, and with single sign-on also at
+/// the provider (a prosecutor's "登出" posts here and is redirected to its
+/// logout; CSP's form-action covers redirects).
+pub fn form_action(app: &App) -> String {
+    match &app.sso {
+        Some(sso) => format!("'self' {}", sso.origin()),
+        None => "'self'".to_string(),
+    }
+}
+
 /// Headers every answer carries, whoever makes it (the routes, what the
-/// server refuses before them, a connection over the limits). Personal
+/// server refuses before them, a connection over the limits; those two
+/// pass `'self'` as `form_action`, having no forms). The site's own
+/// stylesheet, script, pictures and the captcha's sound only. Personal
 /// pages are never cached; the referrer never leaves the site (activation
-/// and reset links carry tokens); over https, browsers are told to keep to https for
-/// a year (a first visit typed without it cannot be taken over after that).
-pub fn security_headers(https: bool) -> Vec<(&'static str, &'static str)> {
+/// and reset links carry tokens); over https, browsers are told to keep to
+/// https for a year (a first visit typed without it cannot be taken over
+/// after that).
+pub fn security_headers(https: bool, form_action: &str) -> Vec<(&'static str, String)> {
     let mut h = vec![
         (
             "content-security-policy",
-            "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
         ),
-        ("x-content-type-options", "nosniff"),
-        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff".into()),
+        ("x-frame-options", "DENY".into()),
         // Not `no-referrer`: with it, browsers send `Origin: null` on the
         // site's own form posts, and the origin check could not tell them
         // from another site's. The referrer still never leaves the site.
-        ("referrer-policy", "same-origin"),
+        ("referrer-policy", "same-origin".into()),
     ];
     if https {
-        h.push(("strict-transport-security", "max-age=31536000"));
+        h.push(("strict-transport-security", "max-age=31536000".into()));
     }
     h
 }
 
 /// Adds `security_headers`, and `cache-control: no-store` unless the
 /// answer says otherwise.
-pub fn secure(r: &mut Resp, https: bool) {
-    for (name, value) in security_headers(https) {
-        r.header(name, value);
+pub fn secure(r: &mut Resp, https: bool, form_action: &str) {
+    for (name, value) in security_headers(https, form_action) {
+        r.header(name, &value);
     }
     if !r.headers.contains_key("cache-control") {
         r.header("cache-control", "no-store");
