@@ -126,6 +126,11 @@ pub async fn login(
     }
 }
 
+/// A new password typed twice, differently.
+pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
+/// The accounts database could not be read to change a password.
+pub const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
+
 pub enum SetPassword {
     Done,
     /// The link is unknown, used or expired.
@@ -174,7 +179,7 @@ pub async fn set_password_by_link(
         None => return SetPassword::Busy,
     };
     if new != confirm {
-        return SetPassword::Refused("兩次輸入的新密碼不一致。");
+        return SetPassword::Refused(MISMATCH);
     }
     if let Err(why) = password::check_new(&new, &account.email) {
         return SetPassword::Refused(why);
@@ -259,7 +264,6 @@ pub async fn change_password(
     new: String,
     confirm: String,
 ) -> Change {
-    const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
     let (id, keep) = (session.account_id, session.hash);
     let account = blocking(app, move |app| {
         let conn = app.accounts.lock().expect("accounts");
@@ -278,7 +282,7 @@ pub async fn change_password(
                 return Checked::Wrong;
             }
             if new != confirm {
-                return Checked::Refused("兩次輸入的新密碼不一致。");
+                return Checked::Refused(MISMATCH);
             }
             if let Err(why) = password::check_new(&new, &email) {
                 return Checked::Refused(why);

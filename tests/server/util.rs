@@ -82,14 +82,17 @@ impl Data {
             .last()
             .unwrap_or_else(|| panic!("no {kind} mail to {email}"));
         let text = mail_text(&std::fs::read(newest).unwrap());
-        let start = text
-            .find("http://localhost:8080/")
-            .unwrap_or_else(|| panic!("no link in {}:\n{text}", newest.display()));
-        let link: String = text[start..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        link.trim_start_matches("http://localhost:8080").to_string()
+        // The mail's own link, not the links to each case it lists.
+        text.match_indices("http://localhost:8080/")
+            .map(|(start, _)| {
+                text[start..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect::<String>()
+            })
+            .map(|l| l.trim_start_matches("http://localhost:8080").to_string())
+            .find(|l| !l.starts_with("/cases/"))
+            .unwrap_or_else(|| panic!("no link in {}:\n{text}", newest.display()))
     }
 
     /// Mail files of `kind` to `email`, across nights.
@@ -399,9 +402,21 @@ impl Client {
         )
     }
 
+    /// The login page, even when signed in (a signed-in browser is sent on
+    /// from /login to its cases): fetched without the session cookie, which
+    /// a login then replaces.
+    pub fn login_page(&mut self) -> Resp {
+        let sid = self.cookies.remove("sid");
+        let page = self.get("/login");
+        if let Some(sid) = sid {
+            self.cookies.insert("sid".into(), sid);
+        }
+        page
+    }
+
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
-        let page = self.get("/login");
+        let page = self.login_page();
         let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
         self.post(
             "/login",
@@ -603,7 +618,13 @@ impl<'s> Source<'s> {
 
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
+        // A signed-in browser is sent on from /login to its cases: the form
+        // is fetched without the session, which the login then replaces.
+        let sid = self.cookies.remove("sid");
         let page = self.get("/login");
+        if let Some(sid) = sid {
+            self.cookies.insert("sid".into(), sid);
+        }
         let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
         self.post(
             "/login",
