@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::config::{Config, Maintenance};
 use mail::send::{send_scope, Scope};
 
-use crate::captcha::{Captchas, MemoryUsedSet};
+use crate::captcha::{Captchas, SqliteUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::{Hashers, Pepper};
@@ -67,7 +67,7 @@ pub enum OpenError {
     Database(schemas::MigrateError),
     #[error("{0}")]
     Outbox(mail::outbox::OutboxError),
-    #[error("sessions: {0}")]
+    #[error("sessions, captchas or counters: {0}")]
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
     Key(std::io::Error),
@@ -96,11 +96,32 @@ impl App {
             store::accounts::open(&data_dir).map_err(OpenError::Database)?,
             mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?,
         );
-        let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
-            .map_err(OpenError::Sessions)?;
-        let prosecutors =
-            ProsecutorSessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
-                .map_err(OpenError::Sessions)?;
+        // Every piece of state another process on this data directory must
+        // see lives in the accounts database, each on a connection of its
+        // own: sessions, used captchas, throttle counters.
+        let own = || store::accounts::open(&data_dir).map_err(OpenError::Database);
+        let sessions = Sessions::load(
+            &accounts,
+            own()?,
+            cfg.server.session_idle,
+            cfg.server.session_max,
+        )
+        .map_err(OpenError::Sessions)?;
+        let prosecutors = ProsecutorSessions::load(
+            &accounts,
+            own()?,
+            cfg.server.session_idle,
+            cfg.server.session_max,
+        )
+        .map_err(OpenError::Sessions)?;
+        let used = SqliteUsedSet::new(own()?).map_err(OpenError::Sessions)?;
+        let throttle = Throttle::new(
+            own()?,
+            cfg.server.account_failures_per_hour,
+            cfg.server.slow_after,
+            cfg.server.ip_failures_per_hour,
+        )
+        .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let pepper_file = cfg
             .server
@@ -129,14 +150,10 @@ impl App {
                 &key,
                 cfg.server.captcha_ttl,
                 cfg.server.fixed_captcha.clone(),
-                Box::new(MemoryUsedSet::default()),
+                Box::new(used),
             )
             .with_limit(cfg.server.captcha_limit),
-            throttle: Throttle::new(
-                cfg.server.account_failures_per_hour,
-                cfg.server.slow_after,
-                cfg.server.ip_failures_per_hour,
-            ),
+            throttle,
             metrics: Metrics::default(),
             key,
             maintenance,
@@ -313,10 +330,12 @@ fn spawn_sweeper(app: Arc<App>) {
         .expect("thread");
 }
 
-/// Forgets expired captchas, counters and sessions.
+/// Forgets expired captchas, counters and sessions (every process sweeps
+/// the shared tables; each sweep is one short DELETE, and a second one
+/// finds nothing).
 fn sweep(app: &App) {
     app.captchas.sweep();
-    app.throttle.sweep(std::time::Instant::now());
+    app.throttle.sweep(crate::throttle::now_ms());
     if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
         tracing::error!("sweeping sessions: {e}");
     }

@@ -6,7 +6,6 @@
 //! tokens and choose what page follows.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use warp::http::StatusCode;
 
@@ -206,6 +205,7 @@ fn account_page(
         sessions: app
             .sessions
             .of(s.account_id)
+            .map_err(Failure::unavailable)?
             .iter()
             .map(|other| pages::SessionItem::from_session(other, &s.hash))
             .collect(),
@@ -300,7 +300,7 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
     if wants_new_captcha(&form) {
         return forgot_form(app, req, false, None, email, None);
     }
-    if let Some(wait) = app.throttle.check("", req.ip, Instant::now()) {
+    if let Some(wait) = app.throttle.check_ip(req.ip, crate::throttle::now_ms()) {
         let error = format!("嘗試次數過多，請於 {wait} 秒後再試。");
         return forgot_form(app, req, false, Some(error), email, Some(wait));
     }
@@ -311,7 +311,7 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         Binding::Page(&csrf),
     );
     if !answered {
-        app.throttle.failed(None, req.ip, Instant::now());
+        app.throttle.failed(None, req.ip, crate::throttle::now_ms());
         let error = "驗證碼不正確或已過期，請輸入新的驗證碼。".to_string();
         return forgot_form(app, req, false, Some(error), email, None);
     }
