@@ -4,6 +4,7 @@
 //! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -50,7 +51,11 @@ pub struct App {
     pub hashers: Hashers,
     /// Connections open, in all and per client address.
     pub conns: Arc<Conns>,
-    records: Mutex<Sender<Record>>,
+    /// The records writer: `None` once `finish` closed it.
+    records: Mutex<Option<Sender<Record>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Addresses handed to the link mailer and not yet handled.
+    links_pending: AtomicUsize,
     mail: Mutex<Sender<()>>,
     /// Addresses "forgot password" was asked for, to the link mailer.
     links: Mutex<Sender<(String, Instant)>>,
@@ -160,10 +165,17 @@ impl App {
             hashers: Hashers::start(cfg.server.hashing_threads, pepper),
             conns: Arc::new(Conns::new(
                 cfg.server.max_connections,
+                Some(cfg.server.max_connections_per_ip),
                 // Behind a proxy every connection comes from the proxy.
-                (!cfg.server.trust_proxy).then_some(cfg.server.max_connections_per_ip),
+                if cfg.server.trust_proxy {
+                    cfg.server.trusted_proxies.clone()
+                } else {
+                    crate::config::Networks::default()
+                },
             )),
-            records: Mutex::new(records_tx),
+            records: Mutex::new(Some(records_tx)),
+            writer: Mutex::new(None),
+            links_pending: AtomicUsize::new(0),
             mail: Mutex::new(mail_tx),
             links: Mutex::new(links_tx),
             data_dir,
@@ -175,7 +187,7 @@ impl App {
             // at the first sign-in), then every discovery_refresh_seconds.
             sso.spawn_refresher();
         }
-        spawn_writer(records_conn, records_rx);
+        *app.writer.lock().expect("writer") = Some(spawn_writer(records_conn, records_rx));
         spawn_mailer(Arc::clone(&app), mail_rx);
         spawn_link_mailer(Arc::clone(&app), links_conns, links_rx);
         spawn_sweeper(Arc::clone(&app));
@@ -193,7 +205,37 @@ impl App {
 
     /// Queues a record for the background writer.
     pub fn record(&self, r: Record) {
-        let _ = self.records.lock().expect("records").send(r);
+        if let Some(tx) = &*self.records.lock().expect("records") {
+            let _ = tx.send(r);
+        }
+    }
+
+    /// After the last request (SIGTERM): the records writer writes what it
+    /// holds and stops; the link mailer handles the addresses it was
+    /// given; the website mail they queued is delivered. Within `within`
+    /// at most (what is left then is in the outbox, for another process or
+    /// the next start). Claims in the outbox are exclusive, so this
+    /// process's mailer thread running meanwhile sends nothing twice.
+    pub fn finish(&self, within: Duration) {
+        let until = Instant::now() + within;
+        drop(self.records.lock().expect("records").take());
+        if let Some(writer) = self.writer.lock().expect("writer").take() {
+            let _ = writer.join();
+        }
+        while self.links_pending.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        match send_scope(
+            &self.data_dir,
+            &self.cfg.mail,
+            Scope::Website,
+            true,
+            Utc::now(),
+        ) {
+            Ok(s) if s.due > 0 => tracing::info!("website mail at exit: {} sent", s.sent),
+            Ok(_) => {}
+            Err(e) => tracing::error!("website mail at exit: {e}"),
+        }
     }
 
     /// Wakes the mailer: the website queued mail.
@@ -203,6 +245,7 @@ impl App {
 
     /// Hands an address to the link mailer ("forgot password").
     pub fn mail_link_to(&self, email: String) {
+        self.links_pending.fetch_add(1, Ordering::SeqCst);
         let _ = self
             .links
             .lock()
@@ -228,7 +271,7 @@ impl App {
 
 /// Case views, visits and session activity go to the database in batches:
 /// a page view must not wait for an fsync.
-fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
+fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("records".into())
         .spawn(move || {
@@ -253,7 +296,7 @@ fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
                 }
             }
         })
-        .expect("thread");
+        .expect("thread")
 }
 
 /// Delivers the website's mail at once when woken, and retries what is
@@ -307,6 +350,7 @@ fn spawn_link_mailer(
                 let delay = Duration::from_millis(500 + u64::from(r) % 2000);
                 std::thread::sleep(delay.saturating_sub(came.elapsed()));
                 crate::auth::mail_link(&app, &accounts, &outbox, &email);
+                app.links_pending.fetch_sub(1, Ordering::SeqCst);
             }
         })
         .expect("thread");
