@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -168,26 +168,13 @@ pub async fn serve(
     let conns = Arc::clone(&app.conns);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of files, most likely: the connections already
-                    // open still get served meanwhile.
-                    tracing::warn!("accepting a connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let serve_one = |stream: TcpStream, peer: SocketAddr| {
         let slot = match conns.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 app.metrics.connection_refused(why);
                 refuse(&stream, https);
-                continue;
+                return;
             }
         };
         let watcher = graceful.watcher();
@@ -227,6 +214,29 @@ pub async fn serve(
                 }
             }
         });
+    };
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of files, most likely: the connections already
+                    // open still get served meanwhile.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        serve_one(stream, peer);
+    }
+    // Closing the listener resets the connections the kernel queued for it
+    // and nobody accepted yet: take those first. (Those that arrive
+    // between the last accept and the close are still reset: with a proxy
+    // in front, proxy_next_upstream sends them elsewhere.)
+    while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
+        serve_one(stream, peer);
     }
     drop(listener);
     let drain = app.cfg.server.drain;
