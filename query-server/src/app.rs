@@ -136,7 +136,9 @@ impl App {
         let pepper = Pepper::load_or_create(&pepper_file).map_err(OpenError::Pepper)?;
         let sso = match &cfg.sso {
             Some(settings) => Some(Arc::new(
-                Sso::new(settings.clone(), &key).map_err(OpenError::Sso)?,
+                Sso::new(settings.clone(), &key)
+                    .map_err(OpenError::Sso)?
+                    .with_shared_flows(own()?),
             )),
             None => None,
         };

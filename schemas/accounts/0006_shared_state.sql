@@ -30,3 +30,11 @@ CREATE TABLE captchas_used (
 ) WITHOUT ROWID;
 
 CREATE INDEX captchas_used_expires ON captchas_used (expires_ms);
+
+-- Single sign-on flows finished (web callbacks and native tickets), by the
+-- 32-byte seed of their sealed cookie or ticket, until the flow would have
+-- expired: a flow is used once, on whichever process.
+CREATE TABLE sso_flows_used (
+    seed       BLOB PRIMARY KEY,
+    expires_s  INTEGER NOT NULL        -- seconds since 1970, UTC
+) WITHOUT ROWID;

@@ -140,6 +140,20 @@ pub fn spend_captcha(
     Ok(added == 1)
 }
 
+/// Records a single sign-on flow's seed as finished: true the first time,
+/// false if any process finished it before.
+pub fn spend_flow(conn: &Connection, seed: &[u8], expires_s: i64) -> rusqlite::Result<bool> {
+    let added = conn
+        .prepare_cached("INSERT OR IGNORE INTO sso_flows_used (seed, expires_s) VALUES (?1, ?2)")?
+        .execute(params![seed, expires_s])?;
+    Ok(added == 1)
+}
+
+/// Forgets the flows expired by `now_s`.
+pub fn sweep_flows(conn: &Connection, now_s: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM sso_flows_used WHERE expires_s < ?1", [now_s])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
