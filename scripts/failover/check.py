@@ -261,7 +261,10 @@ def browser_login(lb, email_, password):
     return s, c, body.decode(errors="replace")
 
 
-CASE_LINK = re.compile(r"/cases/([A-Z]+/[^\"'<>?#\s]+/\d+/[^\"'<>?#\s/]+/[^\"'<>?#\s/]+)")
+# A case's address: /cases/{court}/{kind}/{year}/{word}/{number}, raw or
+# percent-encoded (five segments; what follows, such as a hearing's .ics,
+# is not part of it).
+CASE_LINK = re.compile(r"/cases/([A-Z]+/[^/\"'<>?#\s]+/\d+/[^/\"'<>?#\s]+/[^/\"'<>?#\s]+)")
 
 
 def keys_in(text):
