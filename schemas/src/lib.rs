@@ -61,6 +61,7 @@ pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql")
 pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0001_init.sql"),
     include_str!("../accounts/0002_website.sql"),
+    include_str!("../accounts/0005_hearings.sql"),
 ];
 
 /// Migrations of the outbox database, in order.
@@ -69,6 +70,7 @@ pub const OUTBOX_MIGRATIONS: &[&str] = &[
     include_str!("../outbox/0002_web_mail.sql"),
     include_str!("../outbox/0003_pending_nights.sql"),
     include_str!("../outbox/0004_outcomes.sql"),
+    include_str!("../outbox/0005_reminders.sql"),
 ];
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
