@@ -2,5 +2,6 @@
 //! over loopback, and a headless Chromium for the browser test.
 
 mod browser;
+mod hearings;
 mod util;
 mod web;

@@ -137,6 +137,17 @@ fn account_page(
     notice: Option<&'static str>,
     error: Option<String>,
 ) -> Answer {
+    account_page_with(app, s, notice, error, None)
+}
+
+/// The account page; `feed_url`: a calendar feed URL just made, shown once.
+pub fn account_page_with(
+    app: &App,
+    s: &Session,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    feed_url: Option<String>,
+) -> Answer {
     let digests = {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_id(&conn, s.account_id)
@@ -156,6 +167,7 @@ fn account_page(
         c,
         email: s.email.clone(),
         digests,
+        h: super::hearings::account_hearings(app, s.account_id, feed_url),
     };
     pages::html(status, &page)
 }

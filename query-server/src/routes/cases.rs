@@ -67,9 +67,9 @@ pub fn list(app: &App, s: &Session) -> Answer {
 
 pub fn page(app: &App, s: &Session, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
-    let row = live(app)?
-        .case_of(&s.email, &case)?
-        .ok_or(Failure::NotFound)?;
+    let snap = live(app)?;
+    let row = snap.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
+    let hearings = super::hearings::items(&case, &snap.hearings_of(&case)?);
     app.record(Record::View {
         account_id: s.account_id,
         case: case.id(),
@@ -79,6 +79,7 @@ pub fn page(app: &App, s: &Session, segments: &[String]) -> Answer {
     let page = pages::Case {
         c: ctx(app, &k.number_text, Some(s), String::new()),
         k,
+        hearings,
     };
     pages::html(StatusCode::OK, &page)
 }
