@@ -19,7 +19,7 @@ use store::layout::Store;
 
 use crate::util::{repo_root, sample, Env};
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let path = std::env::var_os("CPOR_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));

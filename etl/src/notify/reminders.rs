@@ -598,3 +598,236 @@ pub fn announced(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+    use proptest::prelude::*;
+
+    fn window() -> Window {
+        Window {
+            start: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+        }
+    }
+
+    const EMAILS: [&str; 3] = ["a@x.tw", "b@x.tw", "c@x.tw"];
+    const STATES: [HearingState; 4] = [
+        HearingState::Scheduled,
+        HearingState::Moved,
+        HearingState::Cancelled,
+        HearingState::Uncertain,
+    ];
+
+    /// Days around month ends (Jan 31, Feb 28/29, Apr 30, Dec 31 and the
+    /// days next to them), 2026 to 2028.
+    fn base_day() -> impl Strategy<Value = NaiveDate> {
+        (
+            2026i32..=2028,
+            prop::sample::select(vec![(1, 31), (2, 28), (2, 29), (4, 30), (12, 31), (6, 15)]),
+            -8i64..=8,
+        )
+            .prop_map(|(y, (m, d), off)| {
+                let d = NaiveDate::from_ymd_opt(y, m, d)
+                    .unwrap_or_else(|| NaiveDate::from_ymd_opt(y, m, 28).unwrap());
+                d + Duration::days(off)
+            })
+    }
+
+    /// Times of day around midnight and the window's edges.
+    fn time_of_day() -> impl Strategy<Value = NaiveTime> {
+        prop_oneof![
+            prop::sample::select(vec![
+                (0, 0, 0),
+                (0, 0, 1),
+                (6, 59, 59),
+                (7, 0, 0),
+                (20, 59, 59),
+                (21, 0, 0),
+                (23, 59, 59)
+            ])
+            .prop_map(|(h, m, s)| NaiveTime::from_hms_opt(h, m, s).unwrap()),
+            (0u32..24, 0u32..60).prop_map(|(h, m)| NaiveTime::from_hms_opt(h, m, 0).unwrap()),
+        ]
+    }
+
+    fn candidate() -> impl Strategy<Value = (usize, u8, i64, NaiveTime, usize)> {
+        // address, hearing number, day offset from the base day, time, state
+        (0usize..3, 0u8..6, -2i64..=10, time_of_day(), 0usize..4)
+    }
+
+    fn case() -> CaseRef {
+        CaseRef {
+            court: "TPD".into(),
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number: 1,
+            },
+        }
+    }
+
+    proptest! {
+        /// Reminders over two weeks of sends, in Asia/Taipei: each run at a
+        /// random time of a day queues that run's reminder day; a hearing
+        /// is reminded exactly once per lead, on the Taipei day `lead` days
+        /// before its own, inside the window and before it starts, only
+        /// while scheduled or uncertain and the account wants reminders;
+        /// at most one message per address and day.
+        #[test]
+        fn reminders_come_once_per_lead_on_the_right_taipei_day(
+            base in base_day(),
+            raw in prop::collection::vec(candidate(), 0..12),
+            runs in prop::collection::vec((0i64..14, time_of_day()), 1..30),
+            off in prop::collection::vec(any::<bool>(), 3),
+        ) {
+            let leads = [7u32, 1];
+            let w = window();
+            let candidates: Vec<Candidate> = raw
+                .iter()
+                .map(|&(who, n, day, t, state)| Candidate {
+                    email: EMAILS[who].into(),
+                    uid: format!("{n}@cpor"),
+                    sequence: 0,
+                    at: (base + Duration::days(day)).and_time(t),
+                    courtroom: None,
+                    kind: "言詞辯論".into(),
+                    state: STATES[state],
+                    case: case(),
+                    court_name: "臺灣臺北地方法院".into(),
+                })
+                .collect();
+            let mut known = Known::default();
+            for (i, o) in off.iter().enumerate() {
+                if *o {
+                    known.off.insert(EMAILS[i].to_string());
+                }
+            }
+            let mut runs = runs;
+            runs.sort();
+            // (address, day) → hearings (uid, at, lead) reminded that day
+            let mut sent: BTreeMap<(String, NaiveDate), Vec<(String, NaiveDateTime, u32)>> =
+                BTreeMap::new();
+            // The first run of each reminder day, and when it may send.
+            let mut first: BTreeMap<NaiveDate, NaiveDateTime> = BTreeMap::new();
+            for (d, t) in runs {
+                let local = (base + Duration::days(d)).and_time(t);
+                let now = taipei().from_local_datetime(&local).unwrap().with_timezone(&Utc);
+                let day = reminder_day(now, w);
+                // The day is the window's next opening.
+                if t < w.end {
+                    prop_assert_eq!(day, local.date());
+                } else {
+                    prop_assert_eq!(day, local.date() + Duration::days(1));
+                }
+                let from = send_from(day, now, w);
+                let from_local = from.with_timezone(&taipei()).naive_local();
+                prop_assert_eq!(from_local.date(), day);
+                prop_assert!(w.contains(from_local.time()));
+                first.entry(day).or_insert(from_local);
+                known.today = sent
+                    .keys()
+                    .filter(|(_, d)| *d == day)
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                let due = plan(day, from_local, &leads, &candidates, &known);
+                let mut seen = BTreeSet::new();
+                for d in &due {
+                    prop_assert!(seen.insert(d.email), "one message per address");
+                    prop_assert!(!known.off.contains(d.email));
+                    prop_assert!(!d.hearings.is_empty());
+                    for (c, lead) in &d.hearings {
+                        prop_assert_eq!(c.at.date() - day, Duration::days(i64::from(*lead)));
+                        prop_assert!(leads.contains(lead));
+                        prop_assert!(c.at > from_local, "never a past hearing");
+                        prop_assert!(matches!(
+                            c.state,
+                            HearingState::Scheduled | HearingState::Uncertain
+                        ));
+                        known.reminded.insert((
+                            c.email.clone(),
+                            c.uid.clone(),
+                            datetime_to_int(c.at),
+                            *lead,
+                        ));
+                    }
+                    let key = (d.email.to_string(), day);
+                    prop_assert!(!sent.contains_key(&key), "one message a day");
+                    sent.insert(
+                        key,
+                        d.hearings.iter().map(|(c, l)| (c.uid.clone(), c.at, *l)).collect(),
+                    );
+                }
+            }
+            // Never twice for the same hearing and lead.
+            let mut all = BTreeSet::new();
+            for ((email, _), hs) in &sent {
+                for (uid, at, lead) in hs {
+                    prop_assert!(all.insert((email.clone(), uid.clone(), *at, *lead)));
+                }
+            }
+            // And every hearing that should be, is: the first run of the
+            // day `lead` days before it, if that run sends before it starts.
+            for c in &candidates {
+                let wanted = matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
+                    && !known.off.contains(&c.email);
+                for lead in leads {
+                    let day = c.at.date() - Duration::days(i64::from(lead));
+                    let due = wanted && first.get(&day).is_some_and(|from| c.at > *from);
+                    let got = all.contains(&(c.email.clone(), c.uid.clone(), c.at, lead));
+                    prop_assert_eq!(got, due, "{:?} lead {}", c, lead);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn around_midnight_and_a_month_end() {
+        let w = window();
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let c = |s: &str, state| Candidate {
+            email: "a@x.tw".into(),
+            uid: format!("{s}@cpor"),
+            sequence: 0,
+            at: at(s),
+            courtroom: None,
+            kind: "宣判".into(),
+            state,
+            case: case(),
+            court_name: "臺灣臺北地方法院".into(),
+        };
+        let candidates = vec![
+            c("2027-03-01 00:00", HearingState::Scheduled),
+            c("2027-03-07 23:59", HearingState::Scheduled),
+            c("2027-03-01 09:00", HearingState::Cancelled),
+            c("2027-03-01 10:00", HearingState::Moved),
+            c("2027-03-02 00:00", HearingState::Scheduled),
+        ];
+        // 22:30 Taipei on Feb 27 (14:30 UTC): the window is closed; the
+        // next opening is Feb 28 07:00, and its reminders are for Mar 1
+        // (1 day) and Mar 7 (7 days), whatever the UTC date says.
+        let now = DateTime::parse_from_rfc3339("2027-02-27T14:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let day = reminder_day(now, w);
+        assert_eq!(day, NaiveDate::from_ymd_opt(2027, 2, 28).unwrap());
+        let from = send_from(day, now, w)
+            .with_timezone(&taipei())
+            .naive_local();
+        assert_eq!(from, at("2027-02-28 07:00"));
+        let due = plan(day, from, &[7, 1], &candidates, &Known::default());
+        assert_eq!(due.len(), 1);
+        let got: Vec<(&str, u32)> = due[0]
+            .hearings
+            .iter()
+            .map(|(c, l)| (c.uid.as_str(), *l))
+            .collect();
+        assert_eq!(
+            got,
+            [("2027-03-01 00:00@cpor", 1), ("2027-03-07 23:59@cpor", 7)]
+        );
+        assert_eq!(when(at("2027-03-01 00:00")), "116/03/01（一）00:00");
+    }
+}
