@@ -687,9 +687,12 @@ mod tests {
             let w = window();
             let candidates: Vec<Candidate> = raw
                 .iter()
-                .map(|&(who, n, day, t, state)| Candidate {
+                .enumerate()
+                // One row per hearing and address, as the snapshot's current
+                // rows are: the UID names the hearing, `n` its case.
+                .map(|(i, &(who, n, day, t, state))| Candidate {
                     email: EMAILS[who].into(),
-                    uid: format!("{n}@cpor"),
+                    uid: format!("{i}.{n}@cpor"),
                     sequence: 0,
                     at: (base + Duration::days(day)).and_time(t),
                     courtroom: None,

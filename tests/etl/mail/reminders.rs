@@ -6,8 +6,9 @@
 //!
 //! The sample hearings are in November and December 2026, so the reminder
 //! day is given (`send --today`), and the imports here queue none of their
-//! own (`CPOR_MAIL_REMINDER_DAYS` empty): nothing depends on the clock
-//! except where a test says so.
+//! own (`CPOR_MAIL_REMINDER_DAYS` empty, as every test's environment has
+//! it; `send_for` sets `7,1`): nothing depends on the clock except where a
+//! test says so.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -35,7 +36,13 @@ fn sample_env() -> Env {
 }
 
 fn send_for(env: &Env, day: &str) -> Run {
-    let run = env.etl(&["send", "--now", "--today", day]);
+    let out = env
+        .command()
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--today", day])
+        .output()
+        .unwrap();
+    let run: Run = out.into();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     run
 }
@@ -271,6 +278,7 @@ fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
     let mut child = env
         .command()
         .env("CPOR_PAUSE_AT", "reminders-before-commit")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
         .args(["send", "--now", "--today", "2026-11-24"])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -308,7 +316,7 @@ fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
 #[test]
 fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
     let env = sample_env();
-    env.etl(&["send", "--now"]);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
     // Night 2's news on 民事 115 訴 100: `115/12/10 10:00第一法庭言詞辯論`.
     let eml = env
         .data()
