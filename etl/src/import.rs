@@ -246,11 +246,23 @@ pub fn run(
         )),
     }
     clock.lap("reminders");
-    retain(&store, config.import.keep_snapshots as usize)?;
+    // The night is published: from here on, nothing may hide that. A
+    // failure (a full disk, say) becomes part of the summary, not instead
+    // of it.
+    if let Err(e) = retain(&store, config.import.keep_snapshots as usize) {
+        report
+            .warnings
+            .insert(0, format!("no old snapshot was removed this time: {e}"));
+    }
     clock.lap("retention");
 
     conclude(&mut report, &published, counts);
-    finish(&mut report, clock, &report_path)?;
+    if let Err(e) = finish(&mut report, clock, &report_path) {
+        report
+            .warnings
+            .insert(0, format!("{e}: this summary is all there is of the run"));
+        report.exit_code = exit::ERROR;
+    }
     Ok(ImportRun {
         report,
         report_path,

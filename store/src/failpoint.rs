@@ -3,7 +3,9 @@
 //! With `CPOR_PAUSE_AT=<name>` in the environment, the process prints
 //! `cpor-etl: paused at <name>` to standard error when it reaches that point
 //! and waits there forever, so a test can SIGKILL it at a known moment of the
-//! publish sequence. Without the variable this is one environment lookup.
+//! publish sequence. With `CPOR_PAUSE_RESUME=<path>` as well, it goes on
+//! once that path exists (the fault matrix fills the disk meanwhile).
+//! Without the variables this is one environment lookup.
 
 use std::io::Write;
 
@@ -12,8 +14,13 @@ pub fn pause(name: &str) {
         let mut err = std::io::stderr();
         let _ = writeln!(err, "cpor-etl: paused at {name}");
         let _ = err.flush();
+        let resume = std::env::var_os("CPOR_PAUSE_RESUME").map(std::path::PathBuf::from);
         loop {
-            std::thread::sleep(std::time::Duration::from_secs(3600));
+            match &resume {
+                Some(path) if path.exists() => return,
+                Some(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                None => std::thread::sleep(std::time::Duration::from_secs(3600)),
+            }
         }
     }
 }

@@ -17,8 +17,18 @@ server serves every test:
   slowN@…       wait N seconds before answering DATA, then accept
   slowonceN@…   the first time: wait N seconds, then accept; later: accept
   slowtwiceN@…  the first two times: wait N seconds, then accept; later: accept
+  rejectrcpt@…  550 at RCPT (permanent)
   anything else accept
 A file DIR/down makes the server refuse new connections (421) while it exists.
+
+For the fault matrix (scripts/fault-matrix):
+  --mode LOCAL     treat every recipient as if its local part were LOCAL
+                   (`tempfail1`, `reject`, `rejectrcpt`, `dropdata`,
+                   `dropdata99`, `slow3`); a file DIR/mode, if present, is
+                   read instead at each message, so a test can change it
+  --greeting-delay S  wait S seconds before the 220 greeting
+  --ids-only       store nothing but one line per accepted message in
+                   DIR/accepted.log: its Message-ID (fast, for large runs)
 """
 
 import argparse
@@ -35,8 +45,10 @@ from aiosmtpd.smtp import SMTP
 
 
 class Handler:
-    def __init__(self, root: Path):
+    def __init__(self, root: Path, mode=None, ids_only=False):
         self.root = root
+        self.mode = mode
+        self.ids_only = ids_only
         (root / "accepted").mkdir(parents=True, exist_ok=True)
         self.lock = threading.Lock()
         self.seen = {}
@@ -53,9 +65,22 @@ class Handler:
         session.host_name = hostname
         return responses
 
+    def local_of(self, rcpt):
+        override = self.root / "mode"
+        if override.exists():
+            return override.read_text().strip() or rcpt.split("@", 1)[0]
+        return self.mode or rcpt.split("@", 1)[0]
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.local_of(address.lower()) == "rejectrcpt":
+            self.log(address.lower(), "550-rcpt")
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):
         rcpt = envelope.rcpt_tos[0].lower()
-        local = rcpt.split("@", 1)[0]
+        local = self.local_of(rcpt)
         with self.lock:
             self.count += 1
             n = self.seen.get(rcpt, 0) + 1
@@ -79,6 +104,14 @@ class Handler:
              or (n <= 2 and re.fullmatch(r"slowtwice(\d+)", local)))
         if m:
             await asyncio.sleep(int(m.group(1)))
+        if self.ids_only:
+            head = envelope.original_content.split(b"\r\n\r\n", 1)[0]
+            mid = next((l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+                        if l.lower().startswith(b"message-id:")), b"-")
+            with self.lock:
+                with open(self.root / "accepted.log", "ab") as f:
+                    f.write(mid + b" " + rcpt.encode() + b"\n")
+            return "250 2.0.0 accepted"
         with self.lock:
             k = len(list((self.root / "accepted").glob("*.eml"))) + 1
             tmp = self.root / "accepted" / f".{k}.tmp"
@@ -99,10 +132,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--mode")
+    ap.add_argument("--greeting-delay", type=float, default=0)
+    ap.add_argument("--ids-only", action="store_true")
     args = ap.parse_args()
     root = Path(args.dir)
     root.mkdir(parents=True, exist_ok=True)
-    handler = Handler(root)
+    handler = Handler(root, args.mode, args.ids_only)
     port = args.port
     if port == 0:
         import socket
@@ -110,8 +146,20 @@ def main():
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
         s.close()
-    controller = Controller(handler, hostname="127.0.0.1", port=port,
-                            server_kwargs={"decode_data": False})
+    delay = args.greeting_delay
+
+    class SlowGreeting(SMTP):
+        async def _handle_client(self):
+            if delay:
+                await asyncio.sleep(delay)
+            return await super()._handle_client()
+
+    class Slow(Controller):
+        def factory(self):
+            return SlowGreeting(self.handler, **self.SMTP_kwargs)
+
+    controller = Slow(handler, hostname="127.0.0.1", port=port,
+                      server_kwargs={"decode_data": False})
     controller.start()
     print(f"listening on {port}", flush=True)
     try:

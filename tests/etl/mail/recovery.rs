@@ -337,3 +337,72 @@ fn a_pending_night_can_be_given_up() {
         .iter()
         .any(|l| l.starts_with("20261124 ")));
 }
+
+/// The disk fills up after night 2 is published, while its mail is being
+/// queued (a real, small tmpfs, mounted in a user and mount namespace of
+/// its own). The import used to say only that its report could not be
+/// written. Now it says the snapshot is published, its mail is not queued
+/// and how that recovers; and once there is space, running it again queues
+/// exactly the mail an undisturbed run would have.
+#[test]
+fn a_full_disk_while_queueing_says_what_happened_and_the_rerun_loses_no_mail() {
+    let env = Env::new();
+    let [n1, n2, _] = three_nights(env.dir.path());
+    let want = undisturbed(&[&n1, &n2]);
+    assert_eq!(env.import(&n1, &[]).code, 0);
+    let out = env.dir.path().join("out");
+    fs::create_dir_all(&out).unwrap();
+    let mnt = env.dir.path().join("mnt");
+    fs::create_dir_all(&mnt).unwrap();
+    let script = r#"
+set -e
+mount -t tmpfs -o size=16m tmpfs "$MNT"
+cp -a "$SRC" "$MNT/data"
+CPOR_PAUSE_AT=after-publish CPOR_PAUSE_RESUME="$OUT/resume" \
+  "$ETL" --data-dir "$MNT/data" import "$N2" >"$OUT/first.out" 2>"$OUT/first.err" &
+pid=$!
+for i in $(seq 1 1200); do grep -q "paused at after-publish" "$OUT/first.err" && break; sleep 0.05; done
+dd if=/dev/zero of="$MNT/filler" bs=1M 2>/dev/null || true
+dd if=/dev/zero of="$MNT/filler2" bs=512 2>/dev/null || true
+touch "$OUT/resume"
+set +e; wait $pid; echo $? >"$OUT/first.code"; set -e
+rm -f "$MNT/filler" "$MNT/filler2"
+set +e; "$ETL" --data-dir "$MNT/data" import "$N2" >"$OUT/second.out" 2>&1; echo $? >"$OUT/second.code"; set -e
+cp -a "$MNT/data" "$OUT/data"
+"#;
+    let status = std::process::Command::new("unshare")
+        .args(["--user", "--map-root-user", "--mount", "sh", "-c", script])
+        .env("MNT", &mnt)
+        .env("SRC", env.data())
+        .env("OUT", &out)
+        .env("N2", &n2)
+        .env("ETL", env!("CARGO_BIN_EXE_cpor-etl"))
+        .env("CPOR_LOG", "warn")
+        .status()
+        .expect("unshare (util-linux) runs");
+    assert!(status.success(), "the namespace script failed");
+    let read = |name: &str| fs::read_to_string(out.join(name)).unwrap();
+    let first = format!("{}{}", read("first.out"), read("first.err"));
+    assert_eq!(read("first.code").trim(), "1", "{first}");
+    assert!(first.contains("20261124-1.sqlite is published"), "{first}");
+    assert!(first.contains("MAIL NOT QUEUED"), "{first}");
+    assert!(first.contains("the next import or send"), "{first}");
+    assert_eq!(read("second.code").trim(), "0", "{}", read("second.out"));
+    let db = rusqlite::Connection::open(out.join("data/outbox.sqlite")).unwrap();
+    let mut stmt = db
+        .prepare("SELECT night, kind, email FROM items ORDER BY night, kind, email")
+        .unwrap();
+    let got: Vec<String> = stmt
+        .query_map([], |r| {
+            Ok(format!(
+                "{} {} {}",
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(got, want);
+}
