@@ -613,6 +613,9 @@ mod tests {
     }
 
     const EMAILS: [&str; 3] = ["a@x.tw", "b@x.tw", "c@x.tw"];
+
+    /// A reminder given: UID, start, lead.
+    type Given = (String, NaiveDateTime, u32);
     const STATES: [HearingState; 4] = [
         HearingState::Scheduled,
         HearingState::Moved,
@@ -711,8 +714,7 @@ mod tests {
             let mut runs = runs;
             runs.sort();
             // (address, day) → hearings (uid, at, lead) reminded that day
-            let mut sent: BTreeMap<(String, NaiveDate), Vec<(String, NaiveDateTime, u32)>> =
-                BTreeMap::new();
+            let mut sent: BTreeMap<(String, NaiveDate), Vec<Given>> = BTreeMap::new();
             // The first run of each reminder day, and when it may send.
             let mut first: BTreeMap<NaiveDate, NaiveDateTime> = BTreeMap::new();
             for (d, t) in runs {
