@@ -237,15 +237,6 @@ pub fn run(
         }
     }
     clock.lap("diff and queue mail");
-    // The day's hearing reminders, from the snapshot just published (a day
-    // without an import gets them from `send`; docs/OPERATIONS.md).
-    match crate::notify::reminders::queue_due(&store, &config.mail, chrono::Utc::now(), None) {
-        Ok(r) => report.reminders = Some(r),
-        Err(e) => report.warnings.push(format!(
-            "hearing reminders not queued: {e}; the next send queues them"
-        )),
-    }
-    clock.lap("reminders");
     // The night is published: from here on, nothing may hide that. A
     // failure (a full disk, say) becomes part of the summary, not instead
     // of it.
@@ -324,7 +315,6 @@ fn new_report(
         eudc_mappings: 0,
         mail: None,
         mail_error: None,
-        reminders: None,
         warnings: Vec::new(),
         timings_ms: Vec::new(),
     }

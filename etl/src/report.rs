@@ -52,8 +52,6 @@ pub struct Report {
     pub mail: Option<crate::notify::queue::QueueSummary>,
     /// Why the mail could not be queued (the snapshot is published).
     pub mail_error: Option<String>,
-    /// The hearing reminders queued after the night's mail.
-    pub reminders: Option<crate::notify::reminders::ReminderSummary>,
     pub warnings: Vec<String>,
     pub timings_ms: Vec<Timing>,
 }
@@ -199,15 +197,7 @@ impl Report {
         if let Some(e) = &self.mail_error {
             let _ = writeln!(s, "  MAIL NOT QUEUED: {e}");
         }
-        if let Some(r) = &self.reminders {
-            if r.skipped.is_none() {
-                let _ = writeln!(
-                    s,
-                    "  reminders for {}: {} messages, {} hearings",
-                    r.day, r.reminders, r.hearings
-                );
-            }
-        }
+
         for w in self.warnings.iter().take(5) {
             let _ = writeln!(s, "  warning: {w}");
         }

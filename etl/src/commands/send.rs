@@ -79,9 +79,15 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
             }
         }
     }
-    // The day's hearing reminders: queued here too, so a day without an
-    // import gets them (once per day and live snapshot; a no-op after).
-    match crate::notify::reminders::queue_due(&store, &config.mail, chrono::Utc::now(), today) {
+    // The day's hearing reminders, from the live snapshot: once per day and
+    // live snapshot, a no-op after (etl::notify::reminders).
+    match crate::notify::reminders::queue_due(
+        &store,
+        &config.mail,
+        chrono::Utc::now(),
+        today,
+        false,
+    ) {
         Ok(r) if r.skipped.is_none() => say!(
             "reminders for {}: {} queued ({} hearings), {} addresses had theirs already",
             r.day,

@@ -2,13 +2,15 @@
 //! each hearing of a followed case, and the calendar files that mail
 //! carries (reminders, and digests that announce a hearing).
 //!
-//! **Who queues them.** Both the nightly import (after publishing and
-//! queueing the night's mail) and `cpor-etl send` (every few minutes) call
-//! [`queue_due`]: a day without an import still gets its reminders, from
-//! the live snapshot, at the first `send` of the day; a night's import
-//! queues them before the window opens, from the freshest snapshot. The
-//! work is done once per (day, live snapshot) (`reminder_runs`): a later
-//! `send` that finds it done costs one query.
+//! **Who queues them.** `cpor-etl send`, every run, before delivering
+//! ([`queue_due`]), from the live snapshot: the nightly job runs `send`
+//! right after the import (`scripts/nightly`), so they are queued from the
+//! night's snapshot before the window opens; a day without an import gets
+//! them from the first `send` of the day all the same. The work is done
+//! once per (day, live snapshot) (`reminder_runs`): a later `send` that
+//! finds it done costs one query. Not the import: a national day is about
+//! 20,000 reminders, seconds of rendering that the night's critical path
+//! (the maintenance window) need not carry (docs/BENCHMARKS.md).
 //!
 //! **Which day.** Reminders queued at `now` are those of the Taipei day on
 //! which the send window next opens ([`reminder_day`]): an import at 01:30
@@ -317,11 +319,15 @@ fn lead_text(lead: u32) -> String {
 /// --today`), those of that Taipei day as if it were that day's window
 /// opening: an operator's catch-up of a missed day, and the sample data's
 /// (`scripts/run-sample`); the outbox keys still keep every reminder once.
+/// `verified`: the caller has just checked the live snapshot against its
+/// checksum (the import, which built it and diffed it): a second check of a
+/// national snapshot costs seconds.
 pub fn queue_due(
     store: &Store,
     cfg: &MailSettings,
     now: DateTime<Utc>,
     day: Option<NaiveDate>,
+    verified: bool,
 ) -> Result<ReminderSummary, NotifyError> {
     let simulated = day.is_some();
     let day = day.unwrap_or_else(|| reminder_day(now, cfg.window));
@@ -343,7 +349,9 @@ pub fn queue_due(
         summary.skipped = Some(format!("done already from {name}"));
         return Ok(summary);
     }
-    store.verify(&live)?;
+    if !verified {
+        store.verify(&live)?;
+    }
     let from = send_from(
         day,
         if simulated {
@@ -359,9 +367,16 @@ pub fn queue_due(
         .iter()
         .map(|l| day + Duration::days(i64::from(*l)))
         .collect();
+    let started = std::time::Instant::now();
     let conn = schemas::open_snapshot_readonly(&live.path)?;
     let found = candidates(&conn, &days).map_err(NotifyError::Accounts)?;
     drop(conn);
+    tracing::debug!(
+        "reminders of {day}: {} hearings of followed cases on {days:?} ({:?})",
+        found.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
     let accounts = store::accounts::open(&store.root)?;
     let known = Known {
         reminded: outbox.reminded_since(to_int(day) * 1_000_000)?,
@@ -466,6 +481,12 @@ pub fn queue_due(
             })
         })
         .collect();
+    tracing::debug!(
+        "{} reminders rendered ({:?})",
+        rendered.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
     let mut items = Vec::with_capacity(rendered.len());
     for r in rendered {
         match r {
@@ -480,6 +501,7 @@ pub fn queue_due(
         }
     }
     let done = outbox.queue_reminders(day, &name, items, now)?;
+    tracing::debug!("reminders queued ({:?})", started.elapsed());
     summary.reminders = done.added;
     summary.already += done.already;
     Ok(summary)

@@ -5,10 +5,10 @@
 //! turned them off; digests attach the hearings they announce.
 //!
 //! The sample hearings are in November and December 2026, so the reminder
-//! day is given (`send --today`), and the imports here queue none of their
-//! own (`CPOR_MAIL_REMINDER_DAYS` empty, as every test's environment has
+//! day is given (`send --today`), and every other run here has reminders
+//! off (`CPOR_MAIL_REMINDER_DAYS` empty, as every test's environment has
 //! it; `send_for` sets `7,1`): nothing depends on the clock except where a
-//! test says so.
+//! test says so. The imports queue none (`send` does).
 
 use std::collections::BTreeMap;
 use std::fs;
