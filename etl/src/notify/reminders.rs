@@ -431,7 +431,9 @@ pub fn queue_due(
                     .collect(),
             };
             let mut view = view;
-            view.cases.dedup_by(|a, b| a.title == b.title);
+            // One case with two hearings is one case.
+            let mut titles = BTreeSet::new();
+            view.cases.retain(|c| titles.insert(c.title.clone()));
             view.subject = Kind::Reminder.subject(&view.cases);
             let mut files: Vec<CalendarFile> = d
                 .hearings
