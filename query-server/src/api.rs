@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use warp::http::{Method, StatusCode};
 
@@ -16,9 +15,11 @@ use schemas::text::clean;
 
 use crate::app::App;
 use crate::auth::{self, Login};
+use crate::captcha::Binding;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::live::CaseRow;
+use crate::prosecutors::{self, Viewer};
 use crate::routes::cases::{case_path, parse_case};
 use crate::sessions::{Kind, Session};
 use store::accounts::Record;
@@ -37,6 +38,8 @@ pub struct Error {
 struct Captcha {
     id: String,
     image_url: String,
+    /// The same six digits read aloud in Mandarin (WAV).
+    audio_url: String,
     expires_in: u64,
 }
 
@@ -185,9 +188,15 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
             Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
                 .route("/api/v1/openapi.yaml")
         }
-        ["captcha"] if m == Method::POST => answer(captcha(app)).route("/api/v1/captcha"),
+        ["captcha"] if m == Method::POST => answer(captcha(app, req)).route("/api/v1/captcha"),
         ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
         ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
+        ["sso", "nonce"] if m == Method::POST => {
+            answer(prosecutors::api::nonce(app)).route("/api/v1/sso/nonce")
+        }
+        ["sso", "token"] if m == Method::POST => {
+            answer(prosecutors::api::token(app, req).await).route("/api/v1/sso/token")
+        }
         ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
         ["hearings"] if m == Method::GET => answer(hearings(app, req)).route("/api/v1/hearings"),
         ["cases", _, _, _, _, _] if m == Method::GET => {
@@ -197,14 +206,20 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
     }
 }
 
-fn captcha(app: &App) -> Answer {
-    let id = app.captchas.create()?;
+/// A captcha bound to the client's address (an app has no pre-login
+/// cookie), within the address's creation limit.
+fn captcha(app: &App, req: &Req) -> Answer {
+    let c = app
+        .captchas
+        .issue(Binding::Api(req.ip), req.ip)
+        .map_err(|l| Failure::Throttled(l.retry_after))?;
     Ok(Resp::json(
         StatusCode::CREATED,
         &Captcha {
-            image_url: format!("/captcha/{id}.png"),
-            id,
-            expires_in: app.cfg.server.captcha_ttl.as_secs(),
+            image_url: format!("/captcha/{}.png", c.id),
+            audio_url: format!("/captcha/{}.wav", c.id),
+            id: c.id,
+            expires_in: c.expires_in,
         },
     ))
 }
@@ -219,8 +234,11 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
         req.ip,
         &body.email,
         body.password,
-        &body.captcha_id,
-        &body.captcha,
+        auth::Answered {
+            id: &body.captcha_id,
+            typed: &body.captcha,
+            binding: Binding::Api(req.ip),
+        },
         Kind::Api,
     )
     .await
@@ -244,6 +262,14 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
 }
 
 fn logout(app: &App, req: &Req) -> Answer {
+    if let Some(p) = prosecutors::api_prosecutor(app, req) {
+        prosecutors::end(app, &p);
+        return Ok(Resp::new(
+            StatusCode::NO_CONTENT,
+            "application/json",
+            Vec::new(),
+        ));
+    }
     let s = session(app, req)?;
     let ended = app
         .sessions
@@ -258,10 +284,18 @@ fn logout(app: &App, req: &Req) -> Answer {
     ))
 }
 
+/// Who a bearer token names: a prosecutor's API session or an applicant's.
+fn viewer(app: &App, req: &Req) -> Result<Viewer, Failure> {
+    match prosecutors::api_prosecutor(app, req) {
+        Some(p) => Ok(Viewer::Prosecutor(p)),
+        None => session(app, req).map(Viewer::Applicant),
+    }
+}
+
 fn cases(app: &App, req: &Req) -> Answer {
-    let s = session(app, req)?;
+    let v = viewer(app, req)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let rows = live.cases_of(&s.email)?;
+    let rows = v.cases(&live)?;
     Ok(Resp::json(
         StatusCode::OK,
         &CaseList {
@@ -272,20 +306,16 @@ fn cases(app: &App, req: &Req) -> Answer {
 }
 
 fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
-    let s = session(app, req)?;
+    let v = viewer(app, req)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let r = live.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
+    let r = v.case(&live, &case)?.ok_or(Failure::NotFound)?;
     let rows = live.hearings_of(&case)?;
     let hearings = crate::routes::hearings::current(&rows)
         .into_iter()
         .map(|h| hearing_body(&case, h))
         .collect();
-    app.record(Record::View {
-        account_id: s.account_id,
-        case: case.id(),
-        at: Utc::now(),
-    });
+    v.viewed(app, &case);
     Ok(Resp::json(
         StatusCode::OK,
         &CaseBody {
@@ -309,8 +339,8 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
 /// `GET /api/v1/hearings`: the hearings to come of the user's cases, in
 /// time order, as they now stand (cancelled and moved ones say so).
 fn hearings(app: &App, req: &Req) -> Answer {
-    let s = session(app, req)?;
-    let (live, rows) = crate::routes::hearings::upcoming(app, &s.email)?;
+    let v = viewer(app, req)?;
+    let (live, rows) = crate::routes::hearings::upcoming(app, &v)?;
     Ok(Resp::json(
         StatusCode::OK,
         &HearingList {

@@ -1,11 +1,12 @@
 //! The server's state, shared by every request, and its background work:
-//! following CURRENT, writing records in batches, delivering the website's
-//! mail, and sweeping expired sessions, captchas and counters.
+//! following CURRENT, writing records in batches, making "forgot password"
+//! links, delivering the website's mail, sweeping expired sessions,
+//! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -16,7 +17,11 @@ use mail::send::{send_scope, Scope};
 use crate::captcha::{Captchas, MemoryUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
+use crate::password::{Hashers, Pepper};
+use crate::prosecutors::ProsecutorSessions;
+use crate::server::Conns;
 use crate::sessions::Sessions;
+use crate::sso::Sso;
 use crate::throttle::Throttle;
 use store::accounts::{write_records, Record};
 
@@ -31,16 +36,24 @@ pub struct App {
     pub accounts: Mutex<Connection>,
     pub outbox: Mutex<Connection>,
     pub sessions: Sessions,
+    /// Prosecutors' sessions (single sign-on), a store of their own.
+    pub prosecutors: ProsecutorSessions,
+    /// The MOJ single sign-on, when `[sso] issuer` is set.
+    pub sso: Option<Arc<Sso>>,
     pub captchas: Captchas,
     pub throttle: Throttle,
     pub metrics: Metrics,
     /// The data directory's key (unsubscribe links).
     pub key: Vec<u8>,
     pub maintenance: Maintenance,
-    /// Argon2 runs at most this many at once (memory: 19 MiB each).
-    pub hashing: tokio::sync::Semaphore,
+    /// The argon2 threads (memory: 19 MiB each, kept and reused).
+    pub hashers: Hashers,
+    /// Connections open, in all and per client address.
+    pub conns: Arc<Conns>,
     records: Mutex<Sender<Record>>,
     mail: Mutex<Sender<()>>,
+    /// Addresses "forgot password" was asked for, to the link mailer.
+    links: Mutex<Sender<(String, Instant)>>,
 }
 
 /// Why the server could not start on its data directory. The text is the
@@ -58,6 +71,10 @@ pub enum OpenError {
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
     Key(std::io::Error),
+    #[error("password pepper (server.pepper_file): {0}")]
+    Pepper(std::io::Error),
+    #[error("sso: {0}")]
+    Sso(String),
 }
 
 impl App {
@@ -75,24 +92,46 @@ impl App {
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
+        let links_conns = (
+            store::accounts::open(&data_dir).map_err(OpenError::Database)?,
+            mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?,
+        );
         let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
             .map_err(OpenError::Sessions)?;
+        let prosecutors =
+            ProsecutorSessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
+                .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let pepper_file = cfg
+            .server
+            .pepper_file
+            .clone()
+            .unwrap_or_else(|| data_dir.join("pepper.key"));
+        let pepper = Pepper::load_or_create(&pepper_file).map_err(OpenError::Pepper)?;
+        let sso = match &cfg.sso {
+            Some(settings) => Some(Arc::new(
+                Sso::new(settings.clone(), &key).map_err(OpenError::Sso)?,
+            )),
+            None => None,
+        };
         let (records_tx, records_rx) = mpsc::channel();
         let (mail_tx, mail_rx) = mpsc::channel();
+        let (links_tx, links_rx) = mpsc::channel();
         let app = Arc::new(App {
             https: cfg.mail.https(),
             live: Live::new(&data_dir),
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
             sessions,
+            prosecutors,
+            sso,
             captchas: Captchas::new(
                 &key,
                 cfg.server.captcha_ttl,
                 cfg.server.fixed_captcha.clone(),
                 Box::new(MemoryUsedSet::default()),
-            ),
+            )
+            .with_limit(cfg.server.captcha_limit),
             throttle: Throttle::new(
                 cfg.server.account_failures_per_hour,
                 cfg.server.slow_after,
@@ -101,15 +140,27 @@ impl App {
             metrics: Metrics::default(),
             key,
             maintenance,
-            hashing: tokio::sync::Semaphore::new(cores),
+            hashers: Hashers::start(cfg.server.hashing_threads, pepper),
+            conns: Arc::new(Conns::new(
+                cfg.server.max_connections,
+                // Behind a proxy every connection comes from the proxy.
+                (!cfg.server.trust_proxy).then_some(cfg.server.max_connections_per_ip),
+            )),
             records: Mutex::new(records_tx),
             mail: Mutex::new(mail_tx),
+            links: Mutex::new(links_tx),
             data_dir,
             cfg,
         });
         app.live.refresh();
+        if let Some(sso) = &app.sso {
+            // Discovers the provider now (a failure is logged and retried
+            // at the first sign-in), then every discovery_refresh_seconds.
+            sso.spawn_refresher();
+        }
         spawn_writer(records_conn, records_rx);
         spawn_mailer(Arc::clone(&app), mail_rx);
+        spawn_link_mailer(Arc::clone(&app), links_conns, links_rx);
         spawn_sweeper(Arc::clone(&app));
         Ok(app)
     }
@@ -131,6 +182,15 @@ impl App {
     /// Wakes the mailer: the website queued mail.
     pub fn mail_now(&self) {
         let _ = self.mail.lock().expect("mail").send(());
+    }
+
+    /// Hands an address to the link mailer ("forgot password").
+    pub fn mail_link_to(&self, email: String) {
+        let _ = self
+            .links
+            .lock()
+            .expect("links")
+            .send((email, Instant::now()));
     }
 
     /// Follows CURRENT (called by the poller).
@@ -211,16 +271,59 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
         .expect("thread");
 }
 
-fn spawn_sweeper(app: Arc<App>) {
+/// "Forgot password" links, made and queued apart from every request:
+/// its own thread, its own connections (see `auth::mail_link`), and each
+/// address handled 0.5 to 2.5 s (at random) after it came, so that the
+/// work, which only an address with an account causes, never coincides
+/// with the requests that follow the answer.
+fn spawn_link_mailer(
+    app: Arc<App>,
+    conns: (Connection, Connection),
+    rx: Receiver<(String, Instant)>,
+) {
     std::thread::Builder::new()
-        .name("sweeper".into())
-        .spawn(move || loop {
-            std::thread::sleep(Duration::from_secs(60));
-            app.captchas.sweep();
-            app.throttle.sweep(std::time::Instant::now());
-            if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
-                tracing::error!("sweeping sessions: {e}");
+        .name("link-mailer".into())
+        .spawn(move || {
+            let (accounts, outbox) = conns;
+            while let Ok((email, came)) = rx.recv() {
+                let r = store::secret::random_bytes::<2>().map_or(0, u16::from_le_bytes);
+                let delay = Duration::from_millis(500 + u64::from(r) % 2000);
+                std::thread::sleep(delay.saturating_sub(came.elapsed()));
+                crate::auth::mail_link(&app, &accounts, &outbox, &email);
             }
         })
         .expect("thread");
+}
+
+fn spawn_sweeper(app: Arc<App>) {
+    std::thread::Builder::new()
+        .name("sweeper".into())
+        .spawn(move || {
+            crate::retention::run(&app, Utc::now());
+            let mut retained = Utc::now();
+            loop {
+                std::thread::sleep(Duration::from_secs(60));
+                sweep(&app);
+                if Utc::now() - retained >= crate::retention::EVERY {
+                    retained = Utc::now();
+                    crate::retention::run(&app, retained);
+                }
+            }
+        })
+        .expect("thread");
+}
+
+/// Forgets expired captchas, counters and sessions.
+fn sweep(app: &App) {
+    app.captchas.sweep();
+    app.throttle.sweep(std::time::Instant::now());
+    if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
+        tracing::error!("sweeping sessions: {e}");
+    }
+    if let Err(e) = app
+        .prosecutors
+        .sweep(&app.accounts.lock().expect("accounts"))
+    {
+        tracing::error!("sweeping prosecutors' sessions: {e}");
+    }
 }

@@ -1,24 +1,30 @@
 //! The credential flows shared by the pages and the API: login, setting a
 //! password through a link (activation, reset), changing it, and asking
-//! for a link. Each runs its argon2 work on the blocking pool, at most one
-//! per core at a time.
+//! for a link. Database work runs on the blocking pool, argon2 on the
+//! hashing threads (`password::Hashers`, one 19 MiB set of blocks each).
 //!
 //! Login and "forgot password" answer the same, in the same time, whether
 //! or not an account has the address: an unknown address still costs one
-//! argon2 verification, and a link is made and mailed after the answer.
+//! argon2 verification, and a link is made and mailed after the answer by
+//! the link mailer, apart from every request (its own thread and database
+//! connections).
+//! A link's token is looked up before anything is hashed: a made-up link
+//! costs one lookup and counts as a failure of the client's address.
 
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
+use rusqlite::Connection;
 
 use mail::web::{self, WebMail};
 
 use crate::app::App;
-use crate::password;
+use crate::captcha::Binding;
+use crate::password::{self, Verdict};
 use crate::sessions::{Kind, Session};
-use store::accounts::{self, normalise_email, Purpose};
+use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
     Ok { id: String, session: Session },
@@ -27,15 +33,31 @@ pub enum Login {
     Throttled(u64),
 }
 
-/// Checks throttling, then the captcha (used up either way), then the
-/// password, and starts a session of `kind`.
+/// Runs database work on the blocking pool (`None`: it panicked).
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> T + Send + 'static,
+) -> Option<T> {
+    let app = Arc::clone(app);
+    tokio::task::spawn_blocking(move || f(&app)).await.ok()
+}
+
+/// A captcha as a form or body answered it, and whom the answer is from.
+pub struct Answered<'a> {
+    pub id: &'a str,
+    pub typed: &'a str,
+    pub binding: Binding<'a>,
+}
+
+/// Checks throttling, then the captcha (under the binding it was issued
+/// with; used up either way), then the password, and starts a session of
+/// `kind`.
 pub async fn login(
     app: &Arc<App>,
     ip: IpAddr,
     email: &str,
     password: String,
-    captcha_id: &str,
-    captcha: &str,
+    captcha: Answered<'_>,
     kind: Kind,
 ) -> Login {
     let email = normalise_email(email);
@@ -43,48 +65,54 @@ pub async fn login(
         app.metrics.login("throttled");
         return Login::Throttled(wait);
     }
-    if !app.captchas.take(captcha_id, captcha) {
+    if !app
+        .captchas
+        .check(captcha.id, captcha.typed, captcha.binding)
+    {
         app.throttle.failed(None, ip, Instant::now());
         app.metrics.login("bad_captcha");
         return Login::BadCaptcha;
     }
-    let _permit = app.hashing.acquire().await.expect("semaphore open");
-    let app2 = Arc::clone(app);
-    let email2 = email.clone();
-    let result = tokio::task::spawn_blocking(move || {
-        let account = {
-            let conn = app2.accounts.lock().expect("accounts");
-            accounts::by_email(&conn, &email2)
-        };
-        let account = match account {
-            Ok(a) => a,
-            Err(e) => {
-                tracing::error!("login lookup: {e}");
-                None
-            }
-        };
-        let stored = account.as_ref().and_then(|a| a.password_hash.as_deref());
-        if !password::verify(&password, stored) {
-            return None;
-        }
-        // Verified, so there is an account: no hash never verifies.
-        let account = account?;
-        let conn = app2.accounts.lock().expect("accounts");
-        match app2
-            .sessions
-            .create(&conn, account.id, &account.email, kind)
-        {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::error!("creating a session: {e}");
-                None
-            }
-        }
+    let address = email.clone();
+    let account = blocking(app, move |app| {
+        let conn = app.accounts.lock().expect("accounts");
+        accounts::by_email(&conn, &address).unwrap_or_else(|e| {
+            tracing::error!("login lookup: {e}");
+            None
+        })
     })
     .await
-    .ok()
     .flatten();
-    match result {
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verdict = app
+        .hashers
+        .run(move |h| {
+            let verdict = h.verify(&password, stored.as_deref());
+            // An older kind of hash is replaced while the password is at
+            // hand (only ever after it verified).
+            let rehash = (verdict == Verdict::RightOutdated).then(|| h.hash(&password));
+            (verdict, rehash)
+        })
+        .await;
+    let session = match (verdict, account) {
+        // Verified, so there is an account: no hash never verifies.
+        (Some((verdict, rehash)), Some(account)) if verdict.right() => blocking(app, move |app| {
+            let conn = app.accounts.lock().expect("accounts");
+            if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
+                if let Err(e) = accounts::replace_hash(&conn, account.id, old, &new) {
+                    tracing::error!("replacing an outdated password hash: {e}");
+                }
+            }
+            app.sessions
+                .create(&conn, account.id, &account.email, kind)
+                .map_err(|e| tracing::error!("creating a session: {e}"))
+                .ok()
+        })
+        .await
+        .flatten(),
+        _ => None,
+    };
+    match session {
         Some((id, session)) => {
             app.throttle.succeeded(&email);
             app.metrics.login("success");
@@ -104,77 +132,108 @@ pub enum SetPassword {
     BadLink,
     /// The new password is refused (the message to show).
     Refused(&'static str),
+    /// Too many failures from this address: the seconds to wait.
+    Throttled(u64),
+    /// The database could not be read or written even after waiting: the
+    /// link is not to blame, and still works.
+    Busy,
 }
 
 /// Sets a password through an activation or reset link; the token is
-/// spent only here (a GET of the link only shows the form). A reset ends
-/// every session of the account and mails a notice.
+/// spent only here (a GET of the link only shows the form). The token is
+/// checked first: a link that opens no account is a failure of `ip`, and
+/// nothing is hashed for it. A reset ends every session of the account
+/// and mails a notice.
 pub async fn set_password_by_link(
     app: &Arc<App>,
+    ip: IpAddr,
     token: String,
     purpose: Purpose,
     new: String,
     confirm: String,
 ) -> SetPassword {
-    let _permit = app.hashing.acquire().await.expect("semaphore open");
-    let app2 = Arc::clone(app);
-    tokio::task::spawn_blocking(move || {
-        let now = Utc::now();
-        let account = {
-            let conn = app2.accounts.lock().expect("accounts");
-            accounts::token_account(&conn, &token, purpose, now).unwrap_or_else(|e| {
-                tracing::error!("token lookup: {e}");
-                None
-            })
-        };
-        let Some(account) = account else {
-            // Same cost as a good link.
-            let _ = password::hash(&new);
+    if let Some(wait) = app.throttle.check_ip(ip, Instant::now()) {
+        return SetPassword::Throttled(wait);
+    }
+    let t = token.clone();
+    let account = blocking(app, move |app| {
+        let conn = app.accounts.lock().expect("accounts");
+        accounts::token_account(&conn, &t, purpose, Utc::now())
+    })
+    .await;
+    let account = match account {
+        Some(Ok(Some(account))) => account,
+        Some(Ok(None)) => {
+            app.throttle.failed(None, ip, Instant::now());
             return SetPassword::BadLink;
-        };
-        if new != confirm {
-            return SetPassword::Refused("兩次輸入的新密碼不一致。");
         }
-        if let Err(why) = password::check_new(&new, &account.email) {
-            return SetPassword::Refused(why);
+        Some(Err(e)) => {
+            tracing::error!("token lookup: {e}");
+            return SetPassword::Busy;
         }
-        let hash = password::hash(&new);
-        let conn = app2.accounts.lock().expect("accounts");
-        let done = (|| -> rusqlite::Result<()> {
-            let tx = conn.unchecked_transaction()?;
-            // Spent, and still unspent at commit: a second POST of the
-            // same link finds nothing.
-            if accounts::token_account(&tx, &token, purpose, now)?.is_none() {
-                return Err(rusqlite::Error::QueryReturnedNoRows);
-            }
-            accounts::set_password(&tx, account.id, &hash, now)?;
-            accounts::spend_tokens(&tx, account.id, purpose, now)?;
-            if purpose == Purpose::Activate {
-                // The first password also spends any reset link.
-                accounts::spend_tokens(&tx, account.id, Purpose::Reset, now)?;
-            }
-            tx.commit()
-        })();
-        match done {
-            Ok(()) => {
-                if purpose == Purpose::Reset {
-                    if let Err(e) = app2.sessions.end_all_of(&conn, account.id, None) {
-                        tracing::error!("ending sessions: {e}");
-                    }
-                    drop(conn);
-                    mail_changed(&app2, &account.email);
-                }
-                SetPassword::Done
-            }
-            Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,
-            Err(e) => {
-                tracing::error!("setting a password: {e}");
-                SetPassword::BadLink
-            }
-        }
+        None => return SetPassword::Busy,
+    };
+    if new != confirm {
+        return SetPassword::Refused("兩次輸入的新密碼不一致。");
+    }
+    if let Err(why) = password::check_new(&new, &account.email) {
+        return SetPassword::Refused(why);
+    }
+    let Some(hash) = app.hashers.run(move |h| h.hash(&new)).await else {
+        return SetPassword::Busy;
+    };
+    blocking(app, move |app| {
+        spend_link(app, &token, purpose, &account, &hash)
     })
     .await
-    .unwrap_or(SetPassword::BadLink)
+    .unwrap_or(SetPassword::Busy)
+}
+
+/// Sets the new password if the link still opens the account, spending it.
+fn spend_link(
+    app: &App,
+    token: &str,
+    purpose: Purpose,
+    account: &Account,
+    hash: &str,
+) -> SetPassword {
+    let now = Utc::now();
+    let mut conn = app.accounts.lock().expect("accounts");
+    let done = (|| -> rusqlite::Result<()> {
+        // The write lock first, waiting for another writer up to the busy
+        // timeout: a transaction that reads and then writes cannot wait,
+        // SQLite answers "database is locked" at once.
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Spent, and still unspent at commit: a second POST of the
+        // same link finds nothing.
+        if accounts::token_account(&tx, token, purpose, now)?.is_none() {
+            return Err(rusqlite::Error::QueryReturnedNoRows);
+        }
+        accounts::set_password(&tx, account.id, hash, now)?;
+        accounts::spend_tokens(&tx, account.id, purpose, now)?;
+        if purpose == Purpose::Activate {
+            // The first password also spends any reset link.
+            accounts::spend_tokens(&tx, account.id, Purpose::Reset, now)?;
+        }
+        tx.commit()
+    })();
+    match done {
+        Ok(()) => {
+            if purpose == Purpose::Reset {
+                if let Err(e) = app.sessions.end_all_of(&conn, account.id, None) {
+                    tracing::error!("ending sessions: {e}");
+                }
+                drop(conn);
+                mail_changed(app, &account.email);
+            }
+            SetPassword::Done
+        }
+        Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,
+        Err(e) => {
+            tracing::error!("setting a password: {e}");
+            SetPassword::Busy
+        }
+    }
 }
 
 pub enum Change {
@@ -183,8 +242,16 @@ pub enum Change {
     Refused(&'static str),
 }
 
+/// What the hashing thread decided about a password change.
+enum Checked {
+    Wrong,
+    Refused(&'static str),
+    Hashed(String),
+}
+
 /// Changes the password of a signed-in account: the current one must be
-/// right; every other session ends; a notice is mailed.
+/// right; every other session ends, every pending link is void; a notice
+/// is mailed.
 pub async fn change_password(
     app: &Arc<App>,
     session: &Session,
@@ -192,56 +259,86 @@ pub async fn change_password(
     new: String,
     confirm: String,
 ) -> Change {
-    let _permit = app.hashing.acquire().await.expect("semaphore open");
-    let app2 = Arc::clone(app);
+    const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
     let (id, keep) = (session.account_id, session.hash);
-    tokio::task::spawn_blocking(move || {
-        let account = {
-            let conn = app2.accounts.lock().expect("accounts");
-            accounts::by_id(&conn, id).ok().flatten()
-        };
-        let Some(account) = account else {
-            return Change::WrongCurrent;
-        };
-        if !password::verify(&current, account.password_hash.as_deref()) {
-            return Change::WrongCurrent;
-        }
-        if new != confirm {
-            return Change::Refused("兩次輸入的新密碼不一致。");
-        }
-        if let Err(why) = password::check_new(&new, &account.email) {
-            return Change::Refused(why);
-        }
-        if password::verify(&new, account.password_hash.as_deref()) {
-            return Change::Refused("新密碼與目前的密碼相同。");
-        }
-        let hash = password::hash(&new);
-        let conn = app2.accounts.lock().expect("accounts");
-        let done = accounts::set_password(&conn, id, &hash, Utc::now())
-            .and_then(|_| app2.sessions.end_all_of(&conn, id, Some(&keep)));
+    let account = blocking(app, move |app| {
+        let conn = app.accounts.lock().expect("accounts");
+        accounts::by_id(&conn, id).ok().flatten()
+    })
+    .await
+    .flatten();
+    let Some(account) = account else {
+        return Change::WrongCurrent;
+    };
+    let (stored, email) = (account.password_hash.clone(), account.email.clone());
+    let checked = app
+        .hashers
+        .run(move |h| {
+            if !h.verify(&current, stored.as_deref()).right() {
+                return Checked::Wrong;
+            }
+            if new != confirm {
+                return Checked::Refused("兩次輸入的新密碼不一致。");
+            }
+            if let Err(why) = password::check_new(&new, &email) {
+                return Checked::Refused(why);
+            }
+            if h.verify(&new, stored.as_deref()).right() {
+                return Checked::Refused("新密碼與目前的密碼相同。");
+            }
+            Checked::Hashed(h.hash(&new))
+        })
+        .await;
+    let hash = match checked {
+        Some(Checked::Hashed(hash)) => hash,
+        Some(Checked::Wrong) => return Change::WrongCurrent,
+        Some(Checked::Refused(why)) => return Change::Refused(why),
+        None => return Change::Refused(UNAVAILABLE),
+    };
+    blocking(app, move |app| {
+        let mut conn = app.accounts.lock().expect("accounts");
+        let now = Utc::now();
+        let done = (|| -> rusqlite::Result<()> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            accounts::set_password(&tx, id, &hash, now)?;
+            // A link mailed before the change would undo it: whoever
+            // changes the password (the owner, having noticed) voids them.
+            accounts::spend_tokens(&tx, id, Purpose::Reset, now)?;
+            accounts::spend_tokens(&tx, id, Purpose::Activate, now)?;
+            tx.commit()
+        })()
+        .and_then(|_| app.sessions.end_all_of(&conn, id, Some(&keep)));
         drop(conn);
         match done {
             Ok(_) => {
-                mail_changed(&app2, &account.email);
+                mail_changed(app, &account.email);
                 Change::Done
             }
             Err(e) => {
                 tracing::error!("changing a password: {e}");
-                Change::Refused("系統暫時無法變更密碼，請稍後再試。")
+                Change::Refused(UNAVAILABLE)
             }
         }
     })
     .await
-    .unwrap_or(Change::Refused("系統暫時無法變更密碼，請稍後再試。"))
+    .unwrap_or(Change::Refused(UNAVAILABLE))
 }
 
 fn queue_mail(app: &App, kind: WebMail, email: &str, link: &str, when: chrono::DateTime<Utc>) {
+    let outbox = app.outbox.lock().expect("outbox");
+    queue_mail_on(app, &outbox, kind, email, link, when);
+}
+
+fn queue_mail_on(
+    app: &App,
+    outbox: &Connection,
+    kind: WebMail,
+    email: &str,
+    link: &str,
+    when: chrono::DateTime<Utc>,
+) {
     let view = web::view(kind, email, link, when);
-    let queued = {
-        let outbox = app.outbox.lock().expect("outbox");
-        web::queue(&outbox, &app.cfg.mail, kind, &view, Utc::now())
-    };
-    match queued {
+    match web::queue(outbox, &app.cfg.mail, kind, &view, Utc::now()) {
         Ok(_) => app.mail_now(),
         Err(e) => tracing::error!("queueing {} mail: {e}", kind.as_str()),
     }
@@ -252,40 +349,46 @@ fn mail_changed(app: &App, email: &str) {
     queue_mail(app, WebMail::Changed, email, &link, Utc::now());
 }
 
-/// After "forgot password" was answered: mails a reset link to an
-/// activated account, a new activation link to one not yet activated, and
-/// nothing to an unknown address. At most 5 links an hour per address.
-pub fn forgot(app: Arc<App>, email: String, ip: IpAddr) {
-    let email = normalise_email(&email);
+/// "Forgot password", answered: hands the address to the link mailer
+/// (at most 5 links an hour per address, 30 requests per client address),
+/// and returns at once.
+pub fn forgot(app: &App, email: &str, ip: IpAddr) {
+    let email = normalise_email(email);
     let now = Instant::now();
     if app.throttle.forgot_check(&email, ip, now) {
         return;
     }
     app.throttle.forgot_record(&email, ip, now);
-    std::thread::spawn(move || {
-        let now = Utc::now();
-        let ttl = app.cfg.server.reset_link;
-        let site = app.cfg.mail.site_url.clone();
-        let made = {
-            let conn = app.accounts.lock().expect("accounts");
-            match accounts::by_email(&conn, &email) {
-                Ok(Some(a)) => {
-                    let (purpose, path) = if a.password_hash.is_some() {
-                        (Purpose::Reset, "reset")
-                    } else {
-                        (Purpose::Activate, "activate")
-                    };
-                    accounts::new_token(&conn, a.id, purpose, ttl, now)
-                        .map(|t| Some(format!("{site}/{path}?token={t}")))
-                }
-                Ok(None) => Ok(None),
-                Err(e) => Err(e.into()),
-            }
-        };
-        match made {
-            Ok(Some(link)) => queue_mail(&app, WebMail::Reset, &email, &link, now + ttl),
-            Ok(None) => {}
-            Err(e) => tracing::error!("forgot password: {e}"),
+    app.mail_link_to(email);
+}
+
+/// The link mailer's work for one address: a reset link to an activated
+/// account, a new activation link to one not yet activated, nothing to an
+/// unknown address. It runs on the link mailer's own thread and its own
+/// connections to both databases, so no request ever waits for it: the
+/// token's fsync and the mail's queueing happened while holding the shared
+/// accounts lock, and the next request was slow only for an address that
+/// has an account.
+pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
+    let now = Utc::now();
+    let ttl = app.cfg.server.reset_link;
+    let site = &app.cfg.mail.site_url;
+    let made = match accounts::by_email(accounts_db, email) {
+        Ok(Some(a)) => {
+            let (purpose, path) = if a.password_hash.is_some() {
+                (Purpose::Reset, "reset")
+            } else {
+                (Purpose::Activate, "activate")
+            };
+            accounts::new_token(accounts_db, a.id, purpose, ttl, now)
+                .map(|t| Some(format!("{site}/{path}?token={t}")))
         }
-    });
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.into()),
+    };
+    match made {
+        Ok(Some(link)) => queue_mail_on(app, outbox, WebMail::Reset, email, &link, now + ttl),
+        Ok(None) => {}
+        Err(e) => tracing::error!("forgot password: {e}"),
+    }
 }

@@ -2,7 +2,7 @@
 //! and `[mail]` (for the links in mail and the website's own mail; never the
 //! import's `[import]`), checked once at start-up, before the socket opens.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
@@ -10,6 +10,8 @@ use chrono::{Duration, NaiveTime};
 use mail::MailSettings;
 use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
+
+use crate::captcha::RateLimit;
 
 /// The website (`cpor-server`). Its public address is `mail.site_url`
 /// (the links in mail point there); an `https://` address makes session
@@ -31,6 +33,10 @@ pub struct ServerConfig {
     pub reset_link_seconds: u64,
     /// How long a captcha can be answered.
     pub captcha_seconds: u64,
+    /// Captchas one client address (an IPv6 /64 counts as one) may fetch
+    /// at once, and then per minute; past that, 429 with Retry-After.
+    pub captcha_burst: u64,
+    pub captcha_per_minute: u64,
     /// Failed logins per account per hour before every attempt answers 429;
     /// after `slow_after` failures each further attempt waits longer.
     pub account_failures_per_hour: u64,
@@ -46,6 +52,36 @@ pub struct ServerConfig {
     /// checksum recorded when it was published (it is always checked before
     /// it is served, and again at once when SQLite reports damage).
     pub snapshot_check_seconds: u64,
+    /// A request's headers must arrive within this long...
+    pub header_timeout_seconds: u64,
+    /// ...and its body within this long after them (else 408).
+    pub body_timeout_seconds: u64,
+    /// A connection with no request in flight and no bytes moving for this
+    /// long is closed (kept alive, or never used).
+    pub idle_timeout_seconds: u64,
+    /// Connections open at once, in all and from one client address (an
+    /// IPv6 /64 counts as one); past either, 503 and closed at once. With
+    /// `trust_proxy`, only the total counts (every connection is the
+    /// proxy's).
+    pub max_connections: u64,
+    pub max_connections_per_ip: u64,
+    /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
+    /// per core, at most 4.
+    pub hashing_threads: u64,
+    /// The pepper, a key file mixed into every password hash (created if
+    /// missing). Empty: `<data_dir>/pepper.key`. Kept apart from the
+    /// database's backups, a stolen accounts.sqlite is of no use offline;
+    /// lost, no password verifies (everyone uses "forgot password").
+    pub pepper_file: String,
+    /// Client addresses and networks (comma-separated, `addr` or
+    /// `addr/prefix`) that may read /metrics; everyone else gets a 404.
+    /// Empty: nobody.
+    pub metrics_allow: String,
+    /// Personal data kept only for a while: case views (who looked at
+    /// which case; their daily counts stay for `stats`), and the bodies of
+    /// sent mail (links included), in days.
+    pub keep_case_views_days: u64,
+    pub keep_sent_mail_days: u64,
     /// TESTS ONLY: every captcha is these six digits. Refused unless the
     /// server listens on loopback only; a warning is logged while it is on.
     pub fixed_captcha: String,
@@ -61,12 +97,24 @@ impl Default for ServerConfig {
             session_max_seconds: 12 * 3600,
             reset_link_seconds: 30 * 60,
             captcha_seconds: 5 * 60,
+            captcha_burst: 20,
+            captcha_per_minute: 10,
             account_failures_per_hour: 100,
             slow_after: 10,
             ip_failures_per_hour: 300,
             trust_proxy: false,
             snapshot_poll_ms: 1000,
             snapshot_check_seconds: 3600,
+            header_timeout_seconds: 10,
+            body_timeout_seconds: 20,
+            idle_timeout_seconds: 10,
+            max_connections: 2048,
+            max_connections_per_ip: 64,
+            hashing_threads: 0,
+            pepper_file: String::new(),
+            metrics_allow: "127.0.0.0/8, ::1".into(),
+            keep_case_views_days: 365,
+            keep_sent_mail_days: 30,
             fixed_captcha: String::new(),
         }
     }
@@ -100,12 +148,24 @@ pub struct ServerSettings {
     pub session_max: Duration,
     pub reset_link: Duration,
     pub captcha_ttl: StdDuration,
+    pub captcha_limit: RateLimit,
     pub account_failures_per_hour: u64,
     pub slow_after: u64,
     pub ip_failures_per_hour: u64,
     pub trust_proxy: bool,
     pub snapshot_poll: StdDuration,
     pub snapshot_check: StdDuration,
+    pub header_timeout: StdDuration,
+    pub body_timeout: StdDuration,
+    pub idle_timeout: StdDuration,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub hashing_threads: usize,
+    /// `None`: `<data_dir>/pepper.key`.
+    pub pepper_file: Option<PathBuf>,
+    pub metrics_allow: Networks,
+    pub keep_case_views: Duration,
+    pub keep_sent_mail: Duration,
     /// TESTS ONLY: every captcha is these six digits (loopback only).
     pub fixed_captcha: Option<String>,
 }
@@ -141,6 +201,14 @@ impl ServerSettings {
             Some(fixed.to_string())
         };
         let secs = |key: &str, v: u64| s.seconds(key, v, 1);
+        let days = |key: &str, v: u64| match v {
+            1..=36500 => Ok(Duration::days(v as i64)),
+            _ => Err(s.invalid(key, v, "1 to 36500 days")),
+        };
+        let count = |key: &str, v: u64| match v {
+            1..=1_000_000 => Ok(v as u32),
+            _ => Err(s.invalid(key, v, "1 to 1000000")),
+        };
         let chrono = |d: StdDuration| Duration::seconds(d.as_secs() as i64);
         Ok(ServerSettings {
             listen,
@@ -149,13 +217,82 @@ impl ServerSettings {
             session_max: chrono(secs("session_max_seconds", c.session_max_seconds)?),
             reset_link: chrono(secs("reset_link_seconds", c.reset_link_seconds)?),
             captcha_ttl: secs("captcha_seconds", c.captcha_seconds)?,
+            captcha_limit: RateLimit {
+                burst: count("captcha_burst", c.captcha_burst)?,
+                per_minute: count("captcha_per_minute", c.captcha_per_minute)?,
+            },
             account_failures_per_hour: c.account_failures_per_hour.max(1),
             slow_after: c.slow_after,
             ip_failures_per_hour: c.ip_failures_per_hour.max(1),
             trust_proxy: c.trust_proxy,
             snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
             snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
+            header_timeout: secs("header_timeout_seconds", c.header_timeout_seconds)?,
+            body_timeout: secs("body_timeout_seconds", c.body_timeout_seconds)?,
+            idle_timeout: secs("idle_timeout_seconds", c.idle_timeout_seconds)?,
+            max_connections: c.max_connections.max(1) as usize,
+            max_connections_per_ip: c.max_connections_per_ip.max(1) as usize,
+            hashing_threads: match c.hashing_threads {
+                0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
+                n => n.min(64) as usize,
+            },
+            pepper_file: match c.pepper_file.trim() {
+                "" => None,
+                p => Some(PathBuf::from(p)),
+            },
+            keep_case_views: days("keep_case_views_days", c.keep_case_views_days)?,
+            keep_sent_mail: days("keep_sent_mail_days", c.keep_sent_mail_days)?,
+            metrics_allow: Networks::parse(&c.metrics_allow)
+                .map_err(|why| s.invalid("metrics_allow", &c.metrics_allow, why))?,
             fixed_captcha,
+        })
+    }
+}
+
+/// A list of addresses and networks (`127.0.0.0/8, ::1`).
+#[derive(Debug, Clone, Default)]
+pub struct Networks(Vec<(IpAddr, u8)>);
+
+impl Networks {
+    pub fn parse(text: &str) -> Result<Networks, String> {
+        let mut out = Vec::new();
+        for item in text.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            let (addr, prefix) = match item.split_once('/') {
+                Some((a, p)) => (a, Some(p)),
+                None => (item, None),
+            };
+            let addr: IpAddr = addr
+                .parse()
+                .map_err(|_| format!("`{item}` is not an address or address/prefix"))?;
+            let max = if addr.is_ipv4() { 32 } else { 128 };
+            let prefix = match prefix {
+                None => max,
+                Some(p) => p
+                    .parse::<u8>()
+                    .ok()
+                    .filter(|p| *p <= max)
+                    .ok_or_else(|| format!("`{item}`: the prefix must be 0 to {max}"))?,
+            };
+            out.push((addr, prefix));
+        }
+        Ok(Networks(out))
+    }
+
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        self.0.iter().any(|(net, prefix)| match (net, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(*prefix)).unwrap_or(0);
+                u32::from(*n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(*prefix)).unwrap_or(0);
+                u128::from(*n) & mask == u128::from(a) & mask
+            }
+            _ => false,
         })
     }
 }
@@ -166,15 +303,19 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub server: ServerSettings,
     pub mail: MailSettings,
+    /// `[sso]`: the MOJ single sign-on, `None` when no issuer is set.
+    pub sso: Option<crate::sso::SsoSettings>,
 }
 
 impl Config {
     /// Reads and checks everything `cpor-server` uses.
     pub fn load(layers: &Layers) -> Result<Config, ConfigError> {
+        let mail = MailSettings::load(layers)?;
         Ok(Config {
             data_dir: layers.data_dir()?.0,
             server: ServerSettings::from_section(&layers.section("server")?)?,
-            mail: MailSettings::load(layers)?,
+            sso: crate::sso::SsoSettings::load(layers, &mail.site_url)?,
+            mail,
         })
     }
 }
@@ -207,6 +348,49 @@ mod tests {
             err.starts_with("server.maintenance_start = `0030` (from environment variable"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn every_timeout_is_30_seconds_or_less_by_default() {
+        let s = Config::load(&Layers::from_parts(None, Box::new(|_| None)).unwrap())
+            .unwrap()
+            .server;
+        for t in [s.header_timeout, s.body_timeout, s.idle_timeout] {
+            assert!(t <= StdDuration::from_secs(30), "{t:?}");
+        }
+        assert!(s.max_connections_per_ip < s.max_connections);
+    }
+
+    #[test]
+    fn metrics_networks_match_by_prefix_and_bad_ones_are_refused() {
+        let n = Networks::parse("127.0.0.0/8, ::1, 10.1.2.3, 2001:db8::/32").unwrap();
+        for yes in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "::1",
+            "10.1.2.3",
+            "2001:db8:1::5",
+            "::ffff:127.0.0.2",
+        ] {
+            assert!(n.contains(yes.parse().unwrap()), "{yes}");
+        }
+        for no in ["128.0.0.1", "10.1.2.4", "::2", "2001:db9::1"] {
+            assert!(!n.contains(no.parse().unwrap()), "{no}");
+        }
+        assert!(!Networks::parse("")
+            .unwrap()
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(Networks::parse("0.0.0.0/0")
+            .unwrap()
+            .contains("8.8.8.8".parse().unwrap()));
+        let err = with_env("CPOR_SERVER_METRICS_ALLOW", "10.0.0.0/33")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("server.metrics_allow = `10.0.0.0/33`"),
+            "{err}"
+        );
+        assert!(with_env("CPOR_SERVER_METRICS_ALLOW", "localhost").is_err());
     }
 
     #[test]

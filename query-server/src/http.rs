@@ -22,6 +22,22 @@ pub struct Req {
 /// Forms and JSON bodies larger than this are refused (413).
 pub const MAX_BODY: usize = 16 * 1024;
 
+/// A client as per-address limits count it: an IPv4 address, or an IPv6
+/// /64 (what one subscriber line usually gets; an address within it
+/// costs nothing). An IPv4-mapped IPv6 address is its IPv4 address.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::from([s[0], s[1], s[2], s[3], 0, 0, 0, 0])
+            }
+        },
+    }
+}
+
 impl Req {
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())

@@ -20,6 +20,8 @@ pub mod live;
 pub mod metrics;
 pub mod pages;
 pub mod password;
+pub mod prosecutors;
+pub mod retention;
 pub mod routes;
 pub mod server;
 pub mod sessions;

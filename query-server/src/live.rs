@@ -188,14 +188,55 @@ impl Snap {
     }
 
     /// The queryable cases a prosecutor (MOJ single sign-on account) is
-    /// assigned to: the model's room for prosecutors, whose sign-in is a
-    /// later issue.
+    /// assigned to, in key order: a signed-in prosecutor's list.
     pub fn cases_of_prosecutor(&self, account: &str) -> Result<Vec<CaseRow>, Error> {
         self.list(
             "prosecutors p JOIN cases c ON c.id = p.case_id",
             "p.account",
             account,
         )
+    }
+
+    /// One case, only if it is queryable and assigned to the prosecutor
+    /// `account`: any other case is indistinguishable from one that does
+    /// not exist (as `case_of` for an address).
+    pub fn case_of_prosecutor(
+        &self,
+        account: &str,
+        case: &CaseRef,
+    ) -> Result<Option<CaseRow>, Error> {
+        self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM cases c
+                 JOIN prosecutors p ON p.case_id = c.id AND p.account = ?6
+                 JOIN courts co ON co.code = c.court
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                   AND c.number = ?5 AND c.queryable = 1"
+            ))?
+            .query_row(
+                rusqlite::params![
+                    case.court,
+                    case.key.category,
+                    case.key.year,
+                    case.key.word,
+                    case.key.number,
+                    account
+                ],
+                CaseRow::from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Whether the export names `account` as the prosecutor of any case
+    /// (queryable or not): who may sign in through the single sign-on.
+    pub fn knows_prosecutor(&self, account: &str) -> Result<bool, Error> {
+        self.with(|c| {
+            c.prepare_cached("SELECT 1 FROM prosecutors WHERE account = ?1 LIMIT 1")?
+                .query_row([account], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
     }
 
     /// Every hearing of a queryable case, as its entries give them (the

@@ -32,7 +32,7 @@ struct Cli {
 enum Command {
     /// Serve the site (the default)
     Serve,
-    /// Print site visits, activated accounts, grants and case views, per day and per month
+    /// Print site visits, activated accounts, grants, case views and prosecutors' sign-ins and views, per day and per month
     Stats,
 }
 
@@ -89,6 +89,7 @@ fn serve(config: Config) -> Result<()> {
                 app.data_dir.display()
             ),
         }
+        warn_if_few_files(app.cfg.server.max_connections);
         // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
         println!("listening on http://{}", listener.local_addr()?);
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -103,6 +104,28 @@ fn serve(config: Config) -> Result<()> {
         query_server::server::serve(app, listener, shutdown).await;
         Ok(())
     })
+}
+
+/// Each connection takes a file; with fewer files than connections
+/// allowed, accepting fails for everyone before the cap refuses anyone.
+fn warn_if_few_files(max_connections: usize) {
+    let soft = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+            line["Max open files".len()..]
+                .split_whitespace()
+                .next()?
+                .parse::<usize>()
+                .ok()
+        });
+    if let Some(soft) = soft {
+        if soft < max_connections + 256 {
+            tracing::warn!(
+                "the open-file limit ({soft}) is below server.max_connections ({max_connections}) + 256: raise it (LimitNOFILE in the systemd unit, ulimit -n) or lower max_connections"
+            );
+        }
+    }
 }
 
 fn print_stats(config: &Config) -> Result<()> {

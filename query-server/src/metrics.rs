@@ -1,6 +1,6 @@
 //! Prometheus metrics, as text at /metrics: requests by route and status,
-//! a latency histogram by route, logins by outcome, and the live
-//! snapshot's date. Routes are names (`/cases/{key}`), never raw paths, so
+//! a latency histogram by route, logins by outcome, connections open and
+//! refused, and the live snapshot's date. Routes are names (`/cases/{key}`), never raw paths, so
 //! the label set stays small.
 
 use std::collections::BTreeMap;
@@ -25,6 +25,7 @@ struct Inner {
     requests: BTreeMap<(&'static str, u16), u64>,
     latency: BTreeMap<&'static str, Hist>,
     logins: BTreeMap<&'static str, u64>,
+    refused: BTreeMap<&'static str, u64>,
 }
 
 #[derive(Default)]
@@ -56,9 +57,20 @@ impl Metrics {
             .or_default() += 1;
     }
 
+    /// A connection refused over a limit.
+    pub fn connection_refused(&self, why: crate::server::Refused) {
+        *self
+            .inner
+            .lock()
+            .expect("metrics")
+            .refused
+            .entry(why.as_str())
+            .or_default() += 1;
+    }
+
     /// The exposition text. `snapshot`: the live snapshot's batch date
     /// (YYYYMMDD) and name.
-    pub fn render(&self, snapshot: Option<(i64, &str)>) -> String {
+    pub fn render(&self, snapshot: Option<(i64, &str)>, connections_open: usize) -> String {
         let m = self.inner.lock().expect("metrics");
         let mut out = String::new();
         out.push_str("# HELP cpor_http_requests_total HTTP requests by route and status.\n");
@@ -102,6 +114,17 @@ impl Metrics {
             let n = m.logins.get(outcome).copied().unwrap_or(0);
             let _ = writeln!(out, "cpor_logins_total{{outcome=\"{outcome}\"}} {n}");
         }
+        out.push_str("# HELP cpor_connections_open Connections open now.\n");
+        out.push_str("# TYPE cpor_connections_open gauge\n");
+        let _ = writeln!(out, "cpor_connections_open {connections_open}");
+        out.push_str(
+            "# HELP cpor_connections_refused_total Connections refused over a limit (total or per address).\n",
+        );
+        out.push_str("# TYPE cpor_connections_refused_total counter\n");
+        for why in ["total", "per_address"] {
+            let n = m.refused.get(why).copied().unwrap_or(0);
+            let _ = writeln!(out, "cpor_connections_refused_total{{limit=\"{why}\"}} {n}");
+        }
         out.push_str(
             "# HELP cpor_live_snapshot_date Batch date (YYYYMMDD) of the snapshot being served.\n",
         );
@@ -124,12 +147,14 @@ mod tests {
         m.request("/cases/{key}", 200, Duration::from_millis(3));
         m.request("/cases/{key}", 404, Duration::from_millis(30));
         m.login("success");
-        let t = m.render(Some((20261124, "20261124-1.sqlite")));
+        let t = m.render(Some((20261124, "20261124-1.sqlite")), 3);
         assert!(t.contains("cpor_http_requests_total{route=\"/cases/{key}\",status=\"200\"} 2"));
         assert!(t.contains("le=\"0.0005\"} 1\n"));
         assert!(t.contains("le=\"0.005\"} 2\n"));
         assert!(t.contains("le=\"+Inf\"} 3\n"));
         assert!(t.contains("cpor_logins_total{outcome=\"success\"} 1"));
         assert!(t.contains("cpor_live_snapshot_date{file=\"20261124-1.sqlite\"} 20261124"));
+        assert!(t.contains("cpor_connections_open 3\n"));
+        assert!(t.contains("cpor_connections_refused_total{limit=\"per_address\"} 0\n"));
     }
 }

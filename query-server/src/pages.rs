@@ -37,8 +37,12 @@ pub struct Ctx {
 #[template(path = "login.html")]
 pub struct Login {
     pub c: Ctx,
+    /// Empty: this address has fetched too many (the page says when to
+    /// come back).
     pub captcha_id: String,
     pub email: String,
+    /// `[sso]` is configured: the prosecutors' sign-in shows.
+    pub sso: bool,
 }
 
 #[derive(Template)]
@@ -138,6 +142,8 @@ pub struct PasswordForm {
     pub valid: bool,
     pub token: String,
     pub email: Option<String>,
+    /// After a refused password: how strong it looked.
+    pub strength: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -145,7 +151,10 @@ pub struct PasswordForm {
 pub struct Forgot {
     pub c: Ctx,
     pub sent: bool,
+    /// Empty: sent, or this address has fetched too many captchas.
     pub captcha_id: String,
+    /// As typed, when the form comes back.
+    pub email: String,
 }
 
 #[derive(Template)]
@@ -156,6 +165,38 @@ pub struct Account {
     pub digests: bool,
     /// Hearing reminders and the calendar feed.
     pub h: crate::routes::hearings::AccountHearings,
+    pub sessions: Vec<SessionItem>,
+    /// After a refused new password: how strong it looked.
+    pub strength: Option<&'static str>,
+}
+
+/// One signed-in device on the account page.
+pub struct SessionItem {
+    /// 瀏覽器 or App.
+    pub kind: &'static str,
+    /// When it signed in and when it was last used, Taipei time.
+    pub created: String,
+    pub last_seen: String,
+    /// The browser looking at the page.
+    pub current: bool,
+}
+
+impl SessionItem {
+    pub fn from_session(s: &crate::sessions::Session, current: &[u8; 32]) -> SessionItem {
+        let when = |t: chrono::DateTime<chrono::Utc>| {
+            let t = t.with_timezone(&schemas::date::taipei());
+            format!("{} {}", roc(t.date_naive()), t.format("%H:%M"))
+        };
+        SessionItem {
+            kind: match s.kind {
+                crate::sessions::Kind::Browser => "瀏覽器",
+                crate::sessions::Kind::Api => "App",
+            },
+            created: when(s.created),
+            last_seen: when(s.last_seen),
+            current: &s.hash == current,
+        }
+    }
 }
 
 #[derive(Template)]
@@ -189,6 +230,7 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "reminders-on" => "已開啟庭期提醒。",
         "reminders-off" => "已關閉庭期提醒。",
         "feed-revoked" => "行事曆訂閱網址已停止使用。",
+        "sessions-ended" => "其他裝置上的登入都已登出。",
         _ => return None,
     })
 }

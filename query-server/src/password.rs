@@ -1,21 +1,41 @@
-//! Passwords: the policy a new one must meet, and argon2id hashing.
+//! Passwords: the policy a new one must meet, and argon2id hashing on a
+//! fixed pool of hashing threads.
 //!
 //! The policy follows NIST SP 800-63B: 12 to 128 characters (Unicode code
 //! points, after NFKC normalisation, so the same password typed on another
 //! keyboard or IME still matches), never truncated, not on the bundled list
 //! of common passwords, not the account's own address, and no rules about
-//! which kinds of characters to use.
+//! which kinds of characters to use. `strength` is the estimate the pages
+//! show (the same formula as `static/password.js`, which shows it while
+//! typing); it refuses nothing.
 //!
 //! Hashes are argon2id PHC strings with m = 19 MiB, t = 2, p = 1 (OWASP's
-//! baseline). Verification is the costly part of a login, so it runs on
-//! the blocking pool; an unknown account is verified against a dummy hash,
-//! so it costs the same time.
+//! baseline). Verification is the costly part of a login; an unknown
+//! account is verified against a dummy hash, so it costs the same time.
+//!
+//! What argon2 hashes is HMAC-SHA256 of the normalised password under the
+//! pepper, a key kept in its own file outside the database
+//! (`server.pepper_file`): a copy of accounts.sqlite without that file
+//! cannot be attacked offline. The PHC string names the pepper by a
+//! `keyid`; a hash without one was made before the pepper and still
+//! verifies, and is replaced at the next successful login.
+//!
+//! Memory: each hash needs 19 MiB of blocks. Every hashing thread keeps
+//! its own blocks and reuses them, so hashing takes threads × 19 MiB
+//! however many hashes run. (On the blocking pool each hash allocated its
+//! blocks afresh, and glibc kept them in the arena of every thread that
+//! ever hashed: 850 MiB through 1,000 hashes.) Jobs queue in order.
 
 use std::collections::HashSet;
-use std::sync::OnceLock;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, KeyId, Params, ParamsBuilder, Version};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
 
 pub const MIN_CHARS: usize = 12;
@@ -67,50 +87,312 @@ pub fn check_new(password: &str, email: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-fn argon2() -> Argon2<'static> {
-    let params = Params::new(M_COST, T_COST, 1, None).expect("valid argon2 parameters");
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+/// How strong a password looks, as the pages say it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    TooShort,
+    Common,
+    Weak,
+    Fair,
+    Strong,
+    VeryStrong,
 }
 
-/// Hashes a (new) password.
-pub fn hash(password: &str) -> String {
-    let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
-    let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
-    argon2()
-        .hash_password(normalise(password).as_bytes(), &salt)
-        .expect("argon2 hashing")
+impl Strength {
+    pub fn label(self) -> &'static str {
+        match self {
+            Strength::TooShort => "太短",
+            Strength::Common => "太常見",
+            Strength::Weak => "弱",
+            Strength::Fair => "普通",
+            Strength::Strong => "強",
+            Strength::VeryStrong => "很強",
+        }
+    }
+}
+
+/// A rough estimate of the bits a guesser must cover: each new character
+/// is worth log2 of the alphabet it seems drawn from, a repeated one a
+/// single bit. The same formula as `static/password.js`, which shows it
+/// while typing; the server says it again with a refusal.
+pub fn strength(password: &str, email: &str) -> Strength {
+    let p = normalise(password);
+    let n = p.chars().count();
+    if n < MIN_CHARS {
+        return Strength::TooShort;
+    }
+    let lower = p.to_lowercase();
+    if common().contains(&lower) || (!email.is_empty() && lower == email.to_lowercase()) {
+        return Strength::Common;
+    }
+    let mut alphabet = 0u32;
+    let has = |f: fn(char) -> bool| p.chars().any(f);
+    if has(|c| c.is_ascii_digit()) {
+        alphabet += 10;
+    }
+    if has(|c| c.is_ascii_lowercase()) {
+        alphabet += 26;
+    }
+    if has(|c| c.is_ascii_uppercase()) {
+        alphabet += 26;
+    }
+    if has(|c| c.is_ascii() && !c.is_ascii_alphanumeric()) {
+        alphabet += 33;
+    }
+    if has(|c| !c.is_ascii()) {
+        alphabet += 3000;
+    }
+    let per = f64::from(alphabet.max(2)).log2();
+    let mut seen = HashSet::new();
+    let bits: f64 = p
+        .chars()
+        .map(|c| if seen.insert(c) { per } else { 1.0 })
+        .sum();
+    match bits {
+        b if b < 40.0 => Strength::Weak,
+        b if b < 60.0 => Strength::Fair,
+        b if b < 80.0 => Strength::Strong,
+        _ => Strength::VeryStrong,
+    }
+}
+
+/// The pepper: a key outside the database, mixed into every new hash.
+pub struct Pepper {
+    key: Vec<u8>,
+    /// What PHC strings call it: the first 6 bytes of its SHA-256.
+    id: [u8; 6],
+}
+
+impl Pepper {
+    pub fn new(key: Vec<u8>) -> Pepper {
+        let digest = Sha256::digest(&key);
+        let mut id = [0u8; 6];
+        id.copy_from_slice(&digest[..6]);
+        Pepper { key, id }
+    }
+
+    /// The pepper in `path`, created (32 random bytes, hex, mode 0600)
+    /// if missing.
+    pub fn load_or_create(path: &Path) -> std::io::Result<Pepper> {
+        store::secret::load_or_create_key_at(path).map(Pepper::new)
+    }
+
+    /// What argon2 hashes: HMAC-SHA256(pepper, NFKC(password)).
+    fn mix(&self, password: &str) -> [u8; 32] {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("HMAC takes any key length");
+        mac.update(normalise(password).as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// What checking a password against a stored hash found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Wrong,
+    Right,
+    /// Right, but the hash is of an older kind (no pepper, other costs):
+    /// hash the password again.
+    RightOutdated,
+}
+
+impl Verdict {
+    pub fn right(self) -> bool {
+        self != Verdict::Wrong
+    }
+}
+
+/// One hashing thread's state: its blocks, reused by every hash it runs.
+pub struct Hasher {
+    blocks: Vec<Block>,
+    pepper: Arc<Pepper>,
+    dummy: Arc<OnceLock<String>>,
+}
+
+fn params(pepper: &Pepper) -> Params {
+    ParamsBuilder::new()
+        .m_cost(M_COST)
+        .t_cost(T_COST)
+        .p_cost(1)
+        .keyid(KeyId::new(&pepper.id).expect("a 6-byte key id"))
+        .build()
+        .expect("valid argon2 parameters")
+}
+
+impl Hasher {
+    pub fn new(pepper: Pepper) -> Hasher {
+        Hasher::with(Arc::new(pepper), Arc::new(OnceLock::new()))
+    }
+
+    fn with(pepper: Arc<Pepper>, dummy: Arc<OnceLock<String>>) -> Hasher {
+        Hasher {
+            blocks: vec![Block::default(); M_COST as usize],
+            pepper,
+            dummy,
+        }
+    }
+
+    /// Hashes a (new) password.
+    pub fn hash(&mut self, password: &str) -> String {
+        let salt_bytes = store::secret::random_bytes::<16>().expect("randomness");
+        let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt");
+        let params = params(&self.pepper);
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let input = self.pepper.mix(password);
+        let blocks = &mut self.blocks;
+        let output = Output::init_with(32, |out| {
+            argon
+                .hash_password_into_with_memory(&input, &salt_bytes, out, &mut blocks[..])
+                .map_err(Into::into)
+        })
+        .expect("argon2 hashing");
+        PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: (&params).try_into().expect("PHC parameters"),
+            salt: Some(salt.as_salt()),
+            hash: Some(output),
+        }
         .to_string()
-}
+    }
 
-/// Checks a password against a stored hash (or, for an unknown account,
-/// the dummy hash: same cost, always false).
-pub fn verify(password: &str, stored: Option<&str>) -> bool {
-    let (phc, real) = match stored {
-        Some(h) => (h, true),
-        None => (dummy(), false),
-    };
-    let Ok(parsed) = PasswordHash::new(phc) else {
-        return false;
-    };
-    let ok = argon2()
-        .verify_password(normalise(password).as_bytes(), &parsed)
-        .is_ok();
-    ok && real
-}
+    /// Checks a password against a stored hash (or, for an unknown
+    /// account, the dummy hash: same cost, always wrong).
+    pub fn verify(&mut self, password: &str, stored: Option<&str>) -> Verdict {
+        let real = stored.is_some();
+        let phc = match stored {
+            Some(h) => h.to_string(),
+            None => self.dummy(),
+        };
+        let right = self.check(password, &phc);
+        match right {
+            Some(current) if real && current => Verdict::Right,
+            Some(_) if real => Verdict::RightOutdated,
+            _ => Verdict::Wrong,
+        }
+    }
 
-/// A hash of a random password, made once per process.
-fn dummy() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        hash(&schemas::hex(
+    /// `Some(current kind)` when the password is right for `phc`.
+    fn check(&mut self, password: &str, phc: &str) -> Option<bool> {
+        let parsed = PasswordHash::new(phc).ok()?;
+        let params = Params::try_from(&parsed).ok()?;
+        let algorithm = Algorithm::try_from(parsed.algorithm).ok()?;
+        let version = match parsed.version {
+            Some(v) => Version::try_from(v).ok()?,
+            None => Version::V0x10,
+        };
+        let expected = parsed.hash?;
+        let mut salt_buf = [0u8; 64];
+        let salt = parsed.salt?.decode_b64(&mut salt_buf).ok()?;
+        let peppered = !params.keyid().is_empty();
+        let input: Vec<u8> = if peppered {
+            if params.keyid() != self.pepper.id {
+                tracing::error!("a password hash names another pepper than server.pepper_file's");
+                return None;
+            }
+            self.pepper.mix(password).to_vec()
+        } else {
+            normalise(password).into_bytes()
+        };
+        let needed = params.block_count();
+        if self.blocks.len() < needed {
+            self.blocks.resize(needed, Block::default());
+        }
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let mut out = vec![0u8; expected.len()];
+        let done =
+            argon.hash_password_into_with_memory(&input, salt, &mut out, &mut self.blocks[..]);
+        if self.blocks.len() > M_COST as usize {
+            // A costlier old hash: give the extra memory back.
+            self.blocks.truncate(M_COST as usize);
+            self.blocks.shrink_to_fit();
+        }
+        done.ok()?;
+        if !bool::from(out.ct_eq(expected.as_bytes())) {
+            return None;
+        }
+        let current = peppered
+            && algorithm == Algorithm::Argon2id
+            && params.m_cost() == M_COST
+            && params.t_cost() == T_COST
+            && params.p_cost() == 1;
+        Some(current)
+    }
+
+    /// A hash of a random password, made once per pool.
+    fn dummy(&mut self) -> String {
+        if let Some(d) = self.dummy.get() {
+            return d.clone();
+        }
+        let d = self.hash(&schemas::hex(
             &store::secret::random_bytes::<16>().expect("randomness"),
-        ))
-    })
+        ));
+        self.dummy.get_or_init(|| d).clone()
+    }
+}
+
+type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
+
+/// The hashing threads: jobs run in the order they come, each on a
+/// thread's own reused blocks.
+pub struct Hashers {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    threads: usize,
+}
+
+impl Hashers {
+    pub fn start(threads: usize, pepper: Pepper) -> Hashers {
+        let threads = threads.max(1);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let (pepper, dummy) = (Arc::new(pepper), Arc::new(OnceLock::new()));
+        for i in 0..threads {
+            let rx = Arc::clone(&rx);
+            let mut hasher = Hasher::with(Arc::clone(&pepper), Arc::clone(&dummy));
+            std::thread::Builder::new()
+                .name(format!("argon2-{i}"))
+                .spawn(move || loop {
+                    let job = rx.lock().expect("hashing jobs").recv();
+                    let Ok(job) = job else { return };
+                    // A job that panics (no randomness) loses its answer,
+                    // not the thread.
+                    let run = std::panic::AssertUnwindSafe(|| job(&mut hasher));
+                    if std::panic::catch_unwind(run).is_err() {
+                        tracing::error!("a password hashing job failed");
+                    }
+                })
+                .expect("thread");
+        }
+        Hashers {
+            jobs: Mutex::new(tx),
+            threads,
+        }
+    }
+
+    pub fn threads(&self) -> usize {
+        self.threads
+    }
+
+    /// Runs `f` on a hashing thread; `None` if it failed.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Hasher) -> T + Send + 'static,
+    ) -> Option<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |h| {
+            let _ = tx.send(f(h));
+        });
+        self.jobs.lock().expect("hashing jobs").send(job).ok()?;
+        rx.await.ok()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn hasher() -> Hasher {
+        Hasher::new(Pepper::new(vec![7; 32]))
+    }
 
     #[test]
     fn length_counts_code_points_after_nfkc() {
@@ -136,16 +418,105 @@ mod tests {
 
     #[test]
     fn hashes_are_argon2id_with_the_required_cost_and_never_truncate() {
-        let h = hash("correct horse battery staple");
-        assert!(h.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{h}");
-        assert!(verify("correct horse battery staple", Some(&h)));
-        assert!(!verify("correct horse battery stapl", Some(&h)));
+        let mut h = hasher();
+        let phc = h.hash("correct horse battery staple");
+        assert!(
+            phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1,keyid="),
+            "{phc}"
+        );
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&phc)),
+            Verdict::Right
+        );
+        assert_eq!(
+            h.verify("correct horse battery stapl", Some(&phc)),
+            Verdict::Wrong
+        );
         // A full-width variant is the same password (NFKC).
-        assert!(verify("ｃｏｒｒｅｃｔ horse battery staple", Some(&h)));
+        assert!(h
+            .verify("ｃｏｒｒｅｃｔ horse battery staple", Some(&phc))
+            .right());
         let long = "y".repeat(128);
-        let h = hash(&long);
-        assert!(!verify(&"y".repeat(127), Some(&h)));
-        assert!(verify(&long, Some(&h)));
-        assert!(!verify(&long, None));
+        let phc = h.hash(&long);
+        assert!(!h.verify(&"y".repeat(127), Some(&phc)).right());
+        assert!(h.verify(&long, Some(&phc)).right());
+        assert_eq!(h.verify(&long, None), Verdict::Wrong);
+    }
+
+    #[test]
+    fn strength_grows_with_length_and_variety_and_never_praises_a_common_one() {
+        assert_eq!(strength("short", ""), Strength::TooShort);
+        assert_eq!(strength("password1234", ""), Strength::Common);
+        assert_eq!(
+            strength("wang@example.tw", "Wang@Example.tw"),
+            Strength::Common
+        );
+        assert_eq!(strength("aaaaaaaaaaaa", ""), Strength::Weak);
+        assert!(strength("correcthorsebatterystaple", "") >= Strength::Strong);
+        assert!(strength("臺灣高等法院臺中分院民事", "") >= Strength::Strong);
+        assert!(strength("abcdefghijkl", "") < strength("abcdefghijkl-Q9", ""));
+        // The labels the pages and static/password.js show.
+        let js = include_str!("../static/password.js");
+        for s in [
+            Strength::TooShort,
+            Strength::Common,
+            Strength::Weak,
+            Strength::Fair,
+            Strength::Strong,
+            Strength::VeryStrong,
+        ] {
+            assert!(js.contains(&format!("'{}'", s.label())), "{}", s.label());
+        }
+    }
+
+    #[test]
+    fn a_hash_is_useless_without_its_pepper() {
+        let mut h = hasher();
+        let phc = h.hash("correct horse battery staple");
+        // The database copied without the pepper file.
+        let mut other = Hasher::new(Pepper::new(vec![8; 32]));
+        assert_eq!(
+            other.verify("correct horse battery staple", Some(&phc)),
+            Verdict::Wrong
+        );
+    }
+
+    #[test]
+    fn hashes_made_before_the_pepper_still_verify_and_ask_for_a_new_one() {
+        // What the server stored before: argon2's own, of the password.
+        use argon2::password_hash::PasswordHasher;
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let plain = Params::new(M_COST, T_COST, 1, None).unwrap();
+        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, plain)
+            .hash_password(b"correct horse battery staple", &salt)
+            .unwrap()
+            .to_string();
+        let mut h = hasher();
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&stored)),
+            Verdict::RightOutdated
+        );
+        assert_eq!(
+            h.verify("correct horse battery stapl", Some(&stored)),
+            Verdict::Wrong
+        );
+        // Costlier parameters verify too, and ask for a new hash.
+        let costly = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(2 * M_COST, T_COST, 1, None).unwrap(),
+        )
+        .hash_password(b"correct horse battery staple", &salt)
+        .unwrap()
+        .to_string();
+        assert_eq!(
+            h.verify("correct horse battery staple", Some(&costly)),
+            Verdict::RightOutdated
+        );
+        assert_eq!(
+            h.blocks.len(),
+            M_COST as usize,
+            "the extra memory is given back"
+        );
     }
 }

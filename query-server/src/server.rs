@@ -1,24 +1,65 @@
-//! warp as the HTTP server: one filter turns every request into a `Req`
-//! (bodies of POST and friends capped at `MAX_BODY`) and hands it to
-//! `routes::handle`; one `recover` answers what warp itself refuses.
+//! The HTTP server: our own accept loop in front of hyper's HTTP/1
+//! connections, with warp's one filter as the service. The loop is ours so
+//! that every limit a client could otherwise exhaust is the server's own
+//! (it may face clients directly, with no proxy in front):
+//!
+//! - connections: at most `max_connections` in all and
+//!   `max_connections_per_ip` from one client address (an IPv6 /64 is one
+//!   address); past either, a connection is answered 503 and closed at
+//!   once;
+//! - time: a request's headers must arrive within `header_timeout`, its
+//!   body within `body_timeout` (else 408), and a connection with no
+//!   request in flight and no bytes either way for `idle_timeout` is
+//!   closed (a kept-alive connection, or one that never sent anything);
+//! - size: bodies of POST and friends are capped at `MAX_BODY` (413), and
+//!   hyper's read buffer (so the headers) at 64 KiB.
+//!
+//! One filter turns every request into a plain `Req` and hands it to
+//! `routes::handle`; one `recover` answers what that filter refuses, with
+//! the same security headers as every other answer.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use futures_util::StreamExt;
-use warp::http::{HeaderMap, Method, StatusCode};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use warp::http::{HeaderMap, Method, Request, StatusCode};
 use warp::path::FullPath;
 use warp::{Filter, Rejection, Reply};
 
 use crate::app::App;
-use crate::http::{Req, Resp, MAX_BODY};
+use crate::http::{client_key, Req, Resp, MAX_BODY};
 
-/// The request body, read whole up to `MAX_BODY` (a request without
-/// a body, whatever its method, has an empty one).
-fn body() -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::body::stream().and_then(collect)
+/// hyper's read buffer: the request line and headers must fit.
+const MAX_BUF: usize = 64 * 1024;
+
+/// The connection's peer, for the filter (warp's own `addr::remote` is
+/// set only by `warp::serve`).
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+/// The request body, read whole up to `MAX_BODY` within `timeout` (a
+/// request without a body, whatever its method, has an empty one).
+fn body(timeout: Duration) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
+    warp::body::stream().and_then(move |stream| async move {
+        match tokio::time::timeout(timeout, collect(stream)).await {
+            Ok(body) => body,
+            Err(_) => Err(warp::reject::custom(SlowBody)),
+        }
+    })
 }
 
 async fn collect<S, B>(stream: S) -> Result<Bytes, Rejection>
@@ -29,7 +70,7 @@ where
     let mut stream = Box::pin(stream);
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|_| warp::reject::reject())?;
+        let mut chunk = chunk.map_err(|_| warp::reject::custom(BadBody))?;
         while chunk.has_remaining() {
             let part = chunk.chunk();
             if out.len() + part.len() > MAX_BODY {
@@ -47,66 +88,408 @@ where
 struct TooLarge;
 impl warp::reject::Reject for TooLarge {}
 
-/// Serves until `shutdown` resolves.
+/// The body did not arrive within `body_timeout`.
+#[derive(Debug)]
+struct SlowBody;
+impl warp::reject::Reject for SlowBody {}
+
+/// The body could not be read (a broken chunked encoding, a reset).
+#[derive(Debug)]
+struct BadBody;
+impl warp::reject::Reject for BadBody {}
+
+/// The client's address: the peer's, or behind a trusted proxy the last
+/// hop of `X-Forwarded-For` across every line of it. A proxy may add its
+/// own line below the client's, and the client's lines say anything: only
+/// the last hop is the proxy's word.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trust_proxy: bool) -> IpAddr {
+    if !trust_proxy {
+        return peer;
+    }
+    headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .next_back()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.rsplit(',').next())
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(peer)
+}
+
+/// Serves until `shutdown` resolves; then stops accepting and lets the
+/// connections finish their requests.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
-    let trust_proxy = app.cfg.server.trust_proxy;
-    let routes = warp::method()
+    let s = &app.cfg.server;
+    let (header_timeout, body_timeout, idle_timeout) =
+        (s.header_timeout, s.body_timeout, s.idle_timeout);
+    let trust_proxy = s.trust_proxy;
+    let https = app.https;
+    let handler = Arc::clone(&app);
+    let filter = warp::method()
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
-        .and(body())
+        .and(warp::ext::optional::<Peer>())
+        .and(body(body_timeout))
         .then(
             move |method: Method,
                   path: FullPath,
                   query: String,
                   headers: HeaderMap,
-                  remote: Option<SocketAddr>,
+                  peer: Option<Peer>,
                   body: Bytes| {
-                let app = Arc::clone(&app);
+                let app = Arc::clone(&handler);
                 async move {
-                    let mut ip = remote.map_or([127, 0, 0, 1].into(), |a| a.ip());
-                    if trust_proxy {
-                        if let Some(last) = headers
-                            .get("x-forwarded-for")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.rsplit(',').next())
-                            .and_then(|v| v.trim().parse().ok())
-                        {
-                            ip = last;
-                        }
-                    }
+                    let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
                     let req = Req {
+                        ip: client_ip(&headers, peer, trust_proxy),
                         method,
                         path: path.as_str().to_string(),
                         query,
                         headers,
-                        ip,
                         body: body.to_vec(),
                     };
                     crate::routes::handle(app, req).await.into_response()
                 }
             },
         )
-        .recover(recover);
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+        .recover(move |r| recover(r, https));
+    let service = TowerToHyperService::new(warp::service(filter));
+    let conns = Arc::clone(&app.conns);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of files, most likely: the connections already
+                    // open still get served meanwhile.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let slot = match conns.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(why) => {
+                app.metrics.connection_refused(why);
+                refuse(&stream, https);
+                continue;
+            }
+        };
+        let watcher = graceful.watcher();
+        let service = service.clone();
+        tokio::spawn(async move {
+            let _slot = slot;
+            let activity = Arc::new(Activity::new());
+            let busy = Arc::clone(&activity);
+            let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
+                req.extensions_mut().insert(Peer(peer));
+                let request = busy.request();
+                let answer = hyper::service::Service::call(&service, req);
+                async move {
+                    let r = answer.await;
+                    drop(request);
+                    r
+                }
+            });
+            let io = TokioIo::new(Watched {
+                stream,
+                activity: Arc::clone(&activity),
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_timeout)
+                .max_buf_size(MAX_BUF)
+                .keep_alive(true)
+                .serve_connection(io, service);
+            tokio::select! {
+                done = watcher.watch(conn) => {
+                    if let Err(e) = done {
+                        tracing::debug!("connection from {peer}: {e}");
+                    }
+                }
+                () = idle(&activity, idle_timeout) => {
+                    tracing::debug!("closing an idle connection from {peer}");
+                }
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
 }
 
-/// What warp refused before a handler ran: a body too large.
-async fn recover(r: Rejection) -> Result<impl Reply, Infallible> {
+/// What the filter refused before a handler ran: a body too large, too
+/// slow, or unreadable. The same security headers as every other answer.
+async fn recover(r: Rejection, https: bool) -> Result<impl Reply, Infallible> {
     let (status, text) = if r.find::<TooLarge>().is_some() {
         (StatusCode::PAYLOAD_TOO_LARGE, "內容過大。")
+    } else if r.find::<SlowBody>().is_some() {
+        (StatusCode::REQUEST_TIMEOUT, "傳送逾時，請重新整理後再試。")
     } else {
-        tracing::warn!("unhandled rejection: {r:?}");
+        if r.find::<BadBody>().is_none() {
+            tracing::warn!("unhandled rejection: {r:?}");
+        }
         (StatusCode::BAD_REQUEST, "無法處理的請求。")
     };
-    Ok(Resp::text(status, text.into()).into_response())
+    let mut resp = Resp::text(status, text.into());
+    crate::routes::secure(&mut resp, https, "'self'");
+    // What is left of the body is not read: the connection cannot go on.
+    resp.header("connection", "close");
+    Ok(resp.into_response())
+}
+
+/// Answers a connection over the limits 503 and closes it, without
+/// waiting for anything.
+fn refuse(stream: &TcpStream, https: bool) {
+    let body = "連線數過多，請稍後再試。";
+    let mut head = format!(
+        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\ncache-control: no-store\r\n",
+        body.len()
+    );
+    for (name, value) in crate::routes::security_headers(https, "'self'") {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    head.push_str(body);
+    let _ = stream.try_write(head.as_bytes());
+}
+
+/// Why a connection was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// `max_connections` are open.
+    Total,
+    /// The client's address holds `max_connections_per_ip`.
+    PerAddress,
+}
+
+impl Refused {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refused::Total => "total",
+            Refused::PerAddress => "per_address",
+        }
+    }
+}
+
+/// Open connections, in all and per client address. Only addresses with
+/// an open connection are kept, so the map is bounded by the total.
+pub struct Conns {
+    max: usize,
+    /// `None`: not counted per address (behind a proxy, every connection
+    /// comes from the proxy).
+    per_ip: Option<usize>,
+    open: Mutex<(usize, HashMap<IpAddr, usize>)>,
+}
+
+/// A connection's place; given back when dropped.
+pub struct Slot {
+    conns: Arc<Conns>,
+    key: Option<IpAddr>,
+}
+
+impl Conns {
+    pub fn new(max: usize, per_ip: Option<usize>) -> Conns {
+        Conns {
+            max,
+            per_ip,
+            open: Mutex::new((0, HashMap::new())),
+        }
+    }
+
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        let mut g = self.open.lock().expect("connections");
+        let (total, by_ip) = &mut *g;
+        if *total >= self.max {
+            return Err(Refused::Total);
+        }
+        let key = match self.per_ip {
+            Some(cap) => {
+                let key = client_key(ip);
+                let n = by_ip.entry(key).or_default();
+                if *n >= cap {
+                    return Err(Refused::PerAddress);
+                }
+                *n += 1;
+                Some(key)
+            }
+            None => None,
+        };
+        *total += 1;
+        Ok(Slot {
+            conns: Arc::clone(self),
+            key,
+        })
+    }
+
+    pub fn open(&self) -> usize {
+        self.open.lock().expect("connections").0
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut g = self.conns.open.lock().expect("connections");
+        let (total, by_ip) = &mut *g;
+        *total -= 1;
+        if let Some(key) = self.key {
+            if let Some(n) = by_ip.get_mut(&key) {
+                *n -= 1;
+                if *n == 0 {
+                    by_ip.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+/// When a connection last moved a byte, and how many of its requests are
+/// being answered.
+struct Activity {
+    start: Instant,
+    /// Milliseconds after `start`.
+    last: AtomicU64,
+    requests: AtomicUsize,
+}
+
+/// A request being answered; its end counts as activity.
+struct InFlight(Arc<Activity>);
+
+impl Activity {
+    fn new() -> Activity {
+        Activity {
+            start: Instant::now(),
+            last: AtomicU64::new(0),
+            requests: AtomicUsize::new(0),
+        }
+    }
+
+    fn touch(&self) {
+        let ms = self.start.elapsed().as_millis() as u64;
+        self.last.fetch_max(ms, Ordering::Relaxed);
+    }
+
+    fn request(self: &Arc<Self>) -> InFlight {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        InFlight(Arc::clone(self))
+    }
+
+    /// How long the connection has been idle (zero while a request is
+    /// being answered).
+    fn idle(&self) -> Duration {
+        if self.requests.load(Ordering::Relaxed) > 0 {
+            return Duration::ZERO;
+        }
+        let last = Duration::from_millis(self.last.load(Ordering::Relaxed));
+        self.start.elapsed().saturating_sub(last)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.requests.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once the connection has been idle for `limit`.
+async fn idle(a: &Activity, limit: Duration) {
+    loop {
+        let idle = a.idle();
+        if idle >= limit {
+            return;
+        }
+        tokio::time::sleep((limit - idle).max(Duration::from_millis(50))).await;
+    }
+}
+
+/// A TCP stream that records when it last moved a byte.
+struct Watched {
+    stream: TcpStream,
+    activity: Arc<Activity>,
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        let r = Pin::new(&mut this.stream).poll_read(cx, buf);
+        if matches!(r, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            this.activity.touch();
+        }
+        r
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write(cx, buf);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let r = Pin::new(&mut this.stream).poll_write_vectored(cx, bufs);
+        if matches!(r, Poll::Ready(Ok(n)) if n > 0) {
+            this.activity.touch();
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().stream).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_client_is_the_last_forwarded_hop_of_the_last_line() {
+        let peer: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "10.9.0.1, 10.9.0.2".parse().unwrap());
+        h.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true).to_string(), "203.0.113.7");
+        assert_eq!(client_ip(&h, peer, false), peer);
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "10.9.0.1, 198.51.100.4".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true).to_string(), "198.51.100.4");
+        // Nothing usable: the peer.
+        h.append("x-forwarded-for", "unknown".parse().unwrap());
+        assert_eq!(client_ip(&h, peer, true), peer);
+    }
 }

@@ -25,7 +25,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Browser => "browser",
             Kind::Api => "api",
@@ -217,6 +217,22 @@ impl Sessions {
             ],
         )?;
         Ok(())
+    }
+
+    /// The live sessions of an account, oldest first.
+    pub fn of(&self, account_id: i64) -> Vec<Session> {
+        let now = Utc::now();
+        let mut all: Vec<Session> = self
+            .live
+            .lock()
+            .expect("sessions")
+            .values()
+            .filter(|s| s.account_id == account_id)
+            .filter(|s| now - s.last_seen < self.idle && now - s.created < self.max)
+            .cloned()
+            .collect();
+        all.sort_by_key(|s| s.created);
+        all
     }
 
     pub fn count(&self) -> usize {

@@ -2,7 +2,8 @@
 //! use (site visits, applications, people who looked at their cases), per
 //! day and per month: visits, accounts activated, grants approved (in the
 //! live snapshot, by approval date), case views and the accounts that
-//! viewed.
+//! viewed; and, apart, prosecutors' single sign-on sign-ins and their case
+//! views (applicants' columns never count a prosecutor).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -16,6 +17,9 @@ pub struct Row {
     pub grants: u64,
     pub views: u64,
     pub viewers: u64,
+    /// Prosecutors' sign-ins (web and app) and case views.
+    pub p_sign_ins: u64,
+    pub p_views: u64,
 }
 
 /// Per day (YYYY-MM-DD, Asia/Taipei for visits; UTC dates of the stored
@@ -49,6 +53,21 @@ pub fn daily(
         "SELECT substr(at, 1, 10), count(DISTINCT account_id) FROM case_views GROUP BY 1",
         &|r, n| r.viewers = n,
     )?;
+    // Days whose views were purged (retention) keep their counts.
+    q("SELECT day, views FROM daily_case_views", &|r, n| {
+        r.views += n
+    })?;
+    q("SELECT day, viewers FROM daily_case_views", &|r, n| {
+        r.viewers += n
+    })?;
+    q(
+        "SELECT substr(at, 1, 10), count(*) FROM prosecutor_sign_ins GROUP BY 1",
+        &|r, n| r.p_sign_ins = n,
+    )?;
+    q(
+        "SELECT substr(at, 1, 10), count(*) FROM prosecutor_case_views GROUP BY 1",
+        &|r, n| r.p_views = n,
+    )?;
     for (day, n) in grants_per_day {
         let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
         days.entry(d).or_default().grants += n;
@@ -67,34 +86,37 @@ pub fn monthly(days: &BTreeMap<String, Row>) -> BTreeMap<String, Row> {
         m.grants += r.grants;
         m.views += r.views;
         m.viewers += r.viewers;
+        m.p_sign_ins += r.p_sign_ins;
+        m.p_views += r.p_views;
     }
     months
 }
 
 pub fn table(title: &str, rows: &BTreeMap<String, Row>) -> String {
     let mut out = format!("{title}\n");
+    let line = |out: &mut String, k: &str, r: &Row| {
+        let _ = writeln!(
+            out,
+            "{k:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+            r.visits, r.activated, r.grants, r.views, r.viewers, r.p_sign_ins, r.p_views
+        );
+    };
     let _ = writeln!(
         out,
-        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "", "visits", "activated", "grants", "views", "viewers"
+        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        "", "visits", "activated", "grants", "views", "viewers", "p.sign-ins", "p.views"
     );
     let mut total = Row::default();
     for (k, r) in rows {
-        let _ = writeln!(
-            out,
-            "{k:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-            r.visits, r.activated, r.grants, r.views, r.viewers
-        );
+        line(&mut out, k, r);
         total.visits += r.visits;
         total.activated += r.activated;
         total.grants += r.grants;
         total.views += r.views;
         total.viewers += r.viewers;
+        total.p_sign_ins += r.p_sign_ins;
+        total.p_views += r.p_views;
     }
-    let _ = writeln!(
-        out,
-        "{:<10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "total", total.visits, total.activated, total.grants, total.views, total.viewers
-    );
+    line(&mut out, "total", &total);
     out
 }

@@ -61,6 +61,8 @@ pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql")
 pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0001_init.sql"),
     include_str!("../accounts/0002_website.sql"),
+    include_str!("../accounts/0003_retention.sql"),
+    include_str!("../accounts/0004_prosecutors.sql"),
     include_str!("../accounts/0005_hearings.sql"),
 ];
 

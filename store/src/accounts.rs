@@ -12,6 +12,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::secret;
 
+pub mod prosecutors;
+
 pub const ACCOUNTS_DB: &str = "accounts.sqlite";
 
 /// Opens the accounts database of a data directory, migrating it.
@@ -75,6 +77,15 @@ pub fn set_password(
     Ok(())
 }
 
+/// Replaces a password hash by a new hash of the same password (an older
+/// kind of hash, after it verified), unless the password changed meanwhile.
+pub fn replace_hash(conn: &Connection, id: i64, old: &str, new: &str) -> rusqlite::Result<bool> {
+    Ok(conn.execute(
+        "UPDATE accounts SET password_hash = ?3 WHERE id = ?1 AND password_hash = ?2",
+        params![id, old, new],
+    )? == 1)
+}
+
 pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()> {
     conn.execute(
         "UPDATE accounts SET digests = ?2 WHERE id = ?1",
@@ -83,10 +94,16 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()>
     Ok(())
 }
 
-/// Turns digests off for an address (one-click unsubscribe). Returns
-/// whether an account had the address.
+/// Turns digests off for an address (one-click unsubscribe): an
+/// applicant's account, and a prosecutor's opt-in to the same address.
+/// Returns whether an account had the address.
 pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
-    Ok(conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])? > 0)
+    let applicants = conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])?;
+    let prosecutors = conn.execute(
+        "UPDATE prosecutor_accounts SET digests = 0 WHERE email = ?1",
+        [email],
+    )?;
+    Ok(applicants + prosecutors > 0)
 }
 
 /// Activation or reset.
@@ -193,11 +210,13 @@ pub enum Record {
         at: DateTime<Utc>,
     },
     /// An HTML page served (a site visit), on this Taipei day.
-    Visit {
-        day: String,
-    },
-    Seen {
-        hash: [u8; 32],
+    Visit { day: String },
+    /// A session's last request (an applicant's or a prosecutor's).
+    Seen { hash: [u8; 32], at: DateTime<Utc> },
+    /// A prosecutor's case view (`prosecutor_case_views`).
+    ProsecutorView {
+        prosecutor_id: i64,
+        case: String,
         at: DateTime<Utc>,
     },
 }
@@ -218,6 +237,12 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
         let mut seen = tx.prepare_cached(
             "UPDATE sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
         )?;
+        let mut prosecutor_seen = tx.prepare_cached(
+            "UPDATE prosecutor_sessions SET last_seen_at = max(last_seen_at, ?2) WHERE hash = ?1",
+        )?;
+        let mut prosecutor_view = tx.prepare_cached(
+            "INSERT INTO prosecutor_case_views (prosecutor_id, case_key, at) VALUES (?1, ?2, ?3)",
+        )?;
         for r in records {
             match r {
                 Record::View {
@@ -231,7 +256,16 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
                     *visits.entry(day).or_default() += 1;
                 }
                 Record::Seen { hash, at } => {
+                    // Ids are random: the hash names a row of one table.
                     seen.execute(params![&hash[..], at.to_rfc3339()])?;
+                    prosecutor_seen.execute(params![&hash[..], at.to_rfc3339()])?;
+                }
+                Record::ProsecutorView {
+                    prosecutor_id,
+                    case,
+                    at,
+                } => {
+                    prosecutor_view.execute(params![prosecutor_id, case, at.to_rfc3339()])?;
                 }
             }
         }
@@ -240,6 +274,34 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
         }
     }
     tx.commit()
+}
+
+/// Deletes the case views of every (UTC) day before `before_day`
+/// (YYYY-MM-DD), each day in its own transaction after its counts (views,
+/// distinct viewers) went to `daily_case_views`. Returns the views deleted.
+pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Result<usize> {
+    let days: Vec<String> = conn
+        .prepare("SELECT DISTINCT substr(at, 1, 10) FROM case_views WHERE at < ?1 ORDER BY 1")?
+        .query_map([before_day], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut deleted = 0;
+    for day in days {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO daily_case_views (day, views, viewers)
+             SELECT ?1, count(*), count(DISTINCT account_id) FROM case_views
+             WHERE at >= ?1 AND at < date(?1, '+1 day')
+             ON CONFLICT (day) DO UPDATE
+             SET views = views + excluded.views, viewers = viewers + excluded.viewers",
+            [&day],
+        )?;
+        deleted += tx.execute(
+            "DELETE FROM case_views WHERE at >= ?1 AND at < date(?1, '+1 day')",
+            [&day],
+        )?;
+        tx.commit()?;
+    }
+    Ok(deleted)
 }
 
 /// Flags an address: mail to it failed for good (a 5xx reply, or a

@@ -1,5 +1,6 @@
-//! Secrets: the data directory's key, unsubscribe tokens derived from it,
-//! and random single-use tokens (activation) stored only as hashes.
+//! Secrets: the data directory's key, unsubscribe tokens and signed
+//! anti-forgery tokens derived from it, and random single-use tokens
+//! (activation) stored only as hashes.
 //!
 //! `<data>/secret.key` is created on first use (32 random bytes, hex, mode
 //! 0600). The website reads the same file to check unsubscribe links, so an
@@ -18,8 +19,18 @@ const KEY_FILE: &str = "secret.key";
 
 /// The data directory's key, created if missing.
 pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
-    let path = data_dir.join(KEY_FILE);
-    match fs::read_to_string(&path) {
+    load_or_create_key_at(&data_dir.join(KEY_FILE))
+}
+
+/// A key file (64 hex digits), created if missing: 32 random bytes, mode
+/// 0600, written whole under a temporary name first; if another process
+/// created it meanwhile, theirs stands.
+pub fn load_or_create_key_at(path: &Path) -> std::io::Result<Vec<u8>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map_or_else(|| "key".into(), |n| n.to_string_lossy().into_owned());
+    match fs::read_to_string(path) {
         Ok(text) => from_hex(text.trim())
             .filter(|k| k.len() >= 32)
             .ok_or_else(|| {
@@ -27,7 +38,7 @@ pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = random_bytes::<32>()?;
-            let tmp = data_dir.join(format!(".{KEY_FILE}.tmp-{}", std::process::id()));
+            let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
             let mut options = fs::OpenOptions::new();
             options.write(true).create_new(true);
             #[cfg(unix)]
@@ -36,9 +47,9 @@ pub fn load_or_create_key(data_dir: &Path) -> std::io::Result<Vec<u8>> {
             writeln!(f, "{}", hex(&key))?;
             f.sync_all()?;
             // Another process may have created it meanwhile: theirs stands.
-            if fs::hard_link(&tmp, &path).is_err() {
+            if fs::hard_link(&tmp, path).is_err() {
                 fs::remove_file(&tmp)?;
-                return load_or_create_key(data_dir);
+                return load_or_create_key_at(path);
             }
             fs::remove_file(&tmp)?;
             Ok(key.to_vec())
@@ -85,6 +96,45 @@ pub fn unsubscribe_token_ok(key: &[u8], email: &str, token: &str) -> bool {
     mac.verify_slice(&tag).is_ok()
 }
 
+/// A token the server can recognise as its own without storing it: 16
+/// random bytes and their HMAC-SHA256 (first 16 bytes) under the key for
+/// `purpose`, in hex (64 digits). The website's pre-login anti-forgery
+/// token: a value a client chose never passes.
+pub fn signed_token(key: &[u8], purpose: &str) -> std::io::Result<String> {
+    let nonce = random_bytes::<16>()?;
+    Ok(format!(
+        "{}{}",
+        hex(&nonce),
+        hex(&signature(key, purpose, &nonce))
+    ))
+}
+
+/// Checks a `signed_token` in constant time.
+pub fn signed_token_ok(key: &[u8], purpose: &str, token: &str) -> bool {
+    if token.len() != 64 || !token.is_ascii() {
+        return false;
+    }
+    let (Some(nonce), Some(tag)) = (from_hex(&token[..32]), from_hex(&token[32..])) else {
+        return false;
+    };
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(&nonce);
+    mac.verify_truncated_left(&tag).is_ok()
+}
+
+fn signature(key: &[u8], purpose: &str, nonce: &[u8]) -> [u8; 16] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(nonce);
+    let full = mac.finalize().into_bytes();
+    let mut out = [0u8; 16];
+    out.copy_from_slice(&full[..16]);
+    out
+}
+
 fn from_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
@@ -125,6 +175,31 @@ mod tests {
         assert!(!unsubscribe_token_ok(&key, "b@example.com", &t));
         assert!(!unsubscribe_token_ok(&[8u8; 32], "a@example.com", &t));
         assert!(!unsubscribe_token_ok(&key, "a@example.com", "zz"));
+    }
+
+    #[test]
+    fn signed_tokens_pass_only_under_their_key_and_purpose() {
+        let key = [7u8; 32];
+        let t = signed_token(&key, "csrf").unwrap();
+        assert_eq!(t.len(), 64);
+        assert!(signed_token_ok(&key, "csrf", &t));
+        assert!(!signed_token_ok(&key, "other", &t));
+        assert!(!signed_token_ok(&[8u8; 32], "csrf", &t));
+        let mut forged = t.clone();
+        forged.replace_range(63.., if t.ends_with('0') { "1" } else { "0" });
+        assert!(!signed_token_ok(&key, "csrf", &forged));
+        assert!(!signed_token_ok(
+            &key,
+            "csrf",
+            "0123456789abcdef0123456789abcdef"
+        ));
+        assert!(!signed_token_ok(&key, "csrf", &"é".repeat(32)));
+        assert!(!signed_token_ok(
+            &key,
+            "csrf",
+            &format!("a{}", "é".repeat(31) + "b")
+        ));
+        assert_ne!(t, signed_token(&key, "csrf").unwrap());
     }
 
     #[test]

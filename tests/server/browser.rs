@@ -34,6 +34,10 @@ const FAILURE_SHOT: &str = "failure-phone.png";
 /// The W3C WebDriver key of an element reference.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// The prosecutors' single sign-on in the same browser harness.
+#[path = "browser_sso.rs"]
+mod sso;
+
 #[test]
 fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_password() {
     let shots = repo_root().join("target").join("screenshots");
@@ -52,6 +56,19 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     assert!(heading.starts_with("啟用帳號"), "{heading}");
     assert!(b.text(&b.find("main")).contains(WANG));
     b.type_into("#password", PASSWORD);
+    // As it is typed, the page says how strong the password looks
+    // (ASVS 2.1.8), and it can be shown to check it (2.1.12).
+    b.wait("the strength meter", || {
+        b.find_all("#password-strength")
+            .first()
+            .is_some_and(|m| b.text(m).starts_with("密碼強度："))
+    });
+    let kind = |b: &Browser| b.script("return document.querySelector('#password').type", json!([]));
+    assert_eq!(kind(&b), json!("password"));
+    b.click(&b.find("#password-show"));
+    assert_eq!(kind(&b), json!("text"), "shown");
+    b.click(&b.find("#password-show"));
+    assert_eq!(kind(&b), json!("password"), "hidden again");
     b.type_into("#confirm", PASSWORD);
     b.click_button("設定密碼");
     b.wait_path("/login?m=activated");

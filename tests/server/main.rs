@@ -1,7 +1,12 @@
 //! Integration tests of `cpor-server`: real binary, real SQLite files, HTTP
 //! over loopback, and a headless Chromium for the browser test.
 
+mod abuse;
+mod asvs;
 mod browser;
+mod captcha;
+mod hardening;
 mod hearings;
+mod sso;
 mod util;
 mod web;

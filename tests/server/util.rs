@@ -221,6 +221,10 @@ impl Server {
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 fn rand_suffix() -> String {
@@ -435,4 +439,213 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("timed out waiting for {what}");
+}
+
+/// The server's socket address (from `http://127.0.0.1:PORT`).
+pub fn server_addr(server: &Server) -> std::net::SocketAddr {
+    server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .expect("the server's address")
+}
+
+/// A TCP connection to the server from a chosen loopback source address
+/// (127.0.0.2, 127.0.0.3, …): per-address limits see each as another
+/// client. Reads time out after 20 s, so a test never hangs.
+pub fn connect_from(server: &Server, source: &str) -> std::io::Result<std::net::TcpStream> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None)?;
+    let local: std::net::SocketAddr = format!("{source}:0").parse().expect("an IPv4 address");
+    socket.bind(&local.into())?;
+    socket.connect_timeout(&server_addr(server).into(), Duration::from_secs(10))?;
+    let stream: std::net::TcpStream = socket.into();
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}
+
+/// Reads one HTTP/1.1 response from a stream (headers, then a body of
+/// `content-length` bytes, or to the end of the stream without one).
+pub fn read_response(stream: &mut impl std::io::Read) -> std::io::Result<Resp> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1];
+    while !buf.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&buf).into_owned();
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("not a response: {head}")))?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k == "content-length")
+        .and_then(|(_, v)| v.parse::<usize>().ok());
+    let mut bytes = Vec::new();
+    match length {
+        Some(n) => {
+            bytes.resize(n, 0);
+            stream.read_exact(&mut bytes)?;
+        }
+        None => {
+            stream.read_to_end(&mut bytes)?;
+        }
+    }
+    Ok(Resp {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
+    })
+}
+
+/// One request on a new connection from `source`, with `Connection: close`.
+pub fn request_from(
+    server: &Server,
+    source: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> std::io::Result<Resp> {
+    use std::io::Write;
+    let mut s = connect_from(server, source)?;
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nhost: {}\r\nconnection: close\r\n",
+        server_addr(server)
+    );
+    if !headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("transfer-encoding"))
+    {
+        head.push_str(&format!("content-length: {}\r\n", body.len()));
+    }
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes())?;
+    s.write_all(body)?;
+    read_response(&mut s)
+}
+
+/// A form body, encoded.
+pub fn form_body(form: &[(&str, &str)]) -> Vec<u8> {
+    form.iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+        .into_bytes()
+}
+
+/// A browser-like client from a chosen loopback source address: each
+/// request on its own connection, cookies kept.
+pub struct Source<'s> {
+    pub server: &'s Server,
+    pub source: String,
+    pub cookies: BTreeMap<String, String>,
+    /// Headers sent with every request (say, `x-forwarded-for`).
+    pub headers: Vec<(String, String)>,
+}
+
+impl<'s> Source<'s> {
+    pub fn new(server: &'s Server, source: &str) -> Source<'s> {
+        Source {
+            server,
+            source: source.to_string(),
+            cookies: BTreeMap::new(),
+            headers: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, method: &str, path: &str, extra: &[(&str, &str)], body: &[u8]) -> Resp {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let cookie = cookie.join("; ");
+        let mut headers: Vec<(&str, &str)> = extra.to_vec();
+        headers.extend(self.headers.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+        if !cookie.is_empty() {
+            headers.push(("cookie", &cookie));
+        }
+        if method == "POST" {
+            headers.push(("content-type", "application/x-www-form-urlencoded"));
+        }
+        let r = request_from(self.server, &self.source, method, path, &headers, body)
+            .unwrap_or_else(|e| panic!("{method} {path} from {}: {e}", self.source));
+        for c in r.set_cookies() {
+            let pair = c.split(';').next().unwrap();
+            let (name, value) = pair.split_once('=').unwrap();
+            if value.is_empty() || c.contains("Max-Age=0") {
+                self.cookies.remove(name);
+            } else {
+                self.cookies.insert(name.to_string(), value.to_string());
+            }
+        }
+        r
+    }
+
+    pub fn get(&mut self, path: &str) -> Resp {
+        self.send("GET", path, &[], &[])
+    }
+
+    pub fn post(&mut self, path: &str, form: &[(&str, &str)]) -> Resp {
+        self.send("POST", path, &[], &form_body(form))
+    }
+
+    /// Logs in through the login page (fixed captcha).
+    pub fn login(&mut self, email: &str, password: &str) -> Resp {
+        let page = self.get("/login");
+        let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+        self.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("captcha_id", &id),
+                ("captcha", CAPTCHA),
+                ("email", email),
+                ("password", password),
+            ],
+        )
+    }
+}
+
+/// The server's resident memory, in bytes (`VmRSS` of /proc/<pid>/status).
+pub fn rss(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.pid())).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024
+}
+
+/// The median of some durations.
+pub fn median(times: &[Duration]) -> Duration {
+    let mut t = times.to_vec();
+    t.sort();
+    t[t.len() / 2]
+}
+
+/// Taken by the tests that time the server and by those that load it on
+/// purpose, so that they run one at a time: on two cores, one test's flood
+/// (a thousand hashes) is another's noise (a login median during a flood
+/// of its own).
+pub fn measuring() -> std::sync::MutexGuard<'static, ()> {
+    static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    // A test that failed while holding it still passes the turn on.
+    TURN.lock().unwrap_or_else(|e| e.into_inner())
 }

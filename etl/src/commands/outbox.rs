@@ -151,7 +151,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 println!("{name:>11}: {value}");
             }
             println!();
-            print!("{}", String::from_utf8_lossy(&shown.message));
+            if shown.message.is_empty() {
+                // cpor-server empties sent bodies after server.keep_sent_mail_days.
+                println!("(the message was sent and its body since deleted)");
+            } else {
+                print!("{}", String::from_utf8_lossy(&shown.message));
+            }
             Ok(0)
         }
         Action::Release { night } => {

@@ -11,6 +11,7 @@
 //! a night is never half queued.
 
 pub mod diff;
+pub mod prosecutors;
 pub mod queue;
 pub mod reminders;
 
@@ -88,7 +89,11 @@ fn queue_night(
     }
     let data_dir: &Path = &store.root;
     let started = std::time::Instant::now();
-    let changes = diff::diff(from, to, to.date)?;
+    let mut changes = diff::diff(from, to, to.date)?;
+    // Opted-in prosecutors' news on their cases (single sign-on accounts).
+    if let Some(from) = from.filter(|f| to.date >= f.date) {
+        prosecutors::add_news(&store.root, from, to, &mut changes)?;
+    }
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",
         started.elapsed(),

@@ -78,6 +78,21 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Empties the bodies of mail sent before `before`: activation and
+    /// reset links are in them, and once delivered the outbox has no use
+    /// for them. The item stays (who, what kind, when, the outcome), so
+    /// `list` and `show` still account for it; unsent items keep their
+    /// bodies for retries. Returns how many were emptied.
+    pub fn purge_sent_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        // sent_at is to_rfc3339 of a UTC time, as `before` is written:
+        // the same form, so the text order is the time order.
+        let n = self.conn.execute(
+            "UPDATE items SET message = X'' WHERE state = ?1 AND sent_at < ?2 AND length(message) > 0",
+            params![State::Sent.as_str(), before.to_rfc3339()],
+        )?;
+        Ok(n as u64)
+    }
+
     /// One item, whole.
     pub fn show(&self, id: i64) -> Result<Option<Shown>> {
         Ok(self

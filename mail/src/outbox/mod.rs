@@ -8,8 +8,9 @@
 //! is an operation here: queue a night (`Outbox::begin_night`, one
 //! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
-//! (`delivery`), release a held night, retry, list (`admin`). States and
-//! kinds are enums; the legal changes of state are the table in `state`.
+//! (`delivery`), release a held night, retry, list, empty the bodies of
+//! old sent mail (`admin`). States and kinds are enums; the legal changes
+//! of state are the table in `state`.
 //! (`mail/tests/one_owner.rs` checks that no other file writes these tables.)
 
 mod admin;

@@ -72,9 +72,6 @@ impl Binding<'_> {
     }
 }
 
-/// What the transitional calls (`create`, `take`) bind to: anyone.
-const UNBOUND: &[u8] = b"unbound\0";
-
 /// A new captcha: its id (for the form, the picture and the sound) and how
 /// long it can be answered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -193,37 +190,10 @@ impl Captchas {
     }
 }
 
-/// Transitional: the calls `routes` and `api` make today, bound to anyone
-/// and not limited, until they pass a binding and a client address to
-/// `issue` and `check` (docs/CAPTCHA.md, "Integration"). Remove them then.
-impl Captchas {
-    /// A new captcha's id, answerable by anyone.
-    pub fn create(&self) -> std::io::Result<String> {
-        Ok(self.issue_at(UNBOUND, now_ms()).id)
-    }
-
-    /// The digits of a live captcha, to draw them.
-    pub fn digits(&self, id: &str) -> Option<String> {
-        self.digits_at(id, now_ms()).map(|(_, d)| d)
-    }
-
-    /// `check` for a captcha from `create`.
-    pub fn take(&self, id: &str, answer: &str) -> bool {
-        self.check_at(id, answer, UNBOUND, now_ms())
-    }
-}
-
 /// What a person typed, as the digits it means: full-width digits (a
 /// Chinese input method's) read as ASCII, and spaces ignored.
 fn normalise(answer: &str) -> String {
     answer.nfkc().filter(|c| !c.is_whitespace()).collect()
-}
-
-/// A picture of `digits` drawn from fresh randomness (`Captchas::png`
-/// draws a captcha's own).
-pub fn png(digits: &str) -> std::io::Result<Vec<u8>> {
-    let seed = u64::from_le_bytes(random_bytes::<8>()?);
-    Ok(draw::png_seeded(digits, seed))
 }
 
 #[cfg(test)]
@@ -247,7 +217,18 @@ mod tests {
 
     /// The digits of an id, as a test (not a client) can know them.
     fn answer(c: &Captchas, id: &str) -> String {
-        c.digits(id).unwrap()
+        c.digits_at(id, now_ms()).unwrap().1
+    }
+
+    /// A binding of the tests' own, past the creation limit.
+    const ANY: &[u8] = b"test\0";
+
+    fn create(c: &Captchas) -> String {
+        c.issue_at(ANY, now_ms()).id
+    }
+
+    fn take(c: &Captchas, id: &str, typed: &str) -> bool {
+        c.check_at(id, typed, ANY, now_ms())
     }
 
     #[test]
@@ -272,11 +253,11 @@ mod tests {
         assert!(!c.check(&id, &right, page));
         // Expired: wrong, and no picture.
         let t0 = now_ms();
-        let x = c.issue_at(UNBOUND, t0);
+        let x = c.issue_at(ANY, t0);
         let right = answer(&c, &x.id);
-        assert!(!c.check_at(&x.id, &right, UNBOUND, t0 + 60_000));
+        assert!(!c.check_at(&x.id, &right, ANY, t0 + 60_000));
         assert!(c.digits_at(&x.id, t0 + 60_000).is_none());
-        assert!(c.check_at(&x.id, &right, UNBOUND, t0 + 59_999));
+        assert!(c.check_at(&x.id, &right, ANY, t0 + 59_999));
         assert_eq!(x.expires_in, 60);
     }
 
@@ -316,10 +297,10 @@ mod tests {
             c.issue(Binding::Api(flooder), flooder),
             Err(RateLimited { retry_after: 6 })
         );
-        // Even unlimited (the transitional call), making captchas stores
-        // nothing and pushes nothing out.
+        // Even past the limit, making captchas stores nothing and pushes
+        // nothing out.
         for _ in 0..100_000 {
-            c.create().unwrap();
+            create(&c);
         }
         assert!(c.check(&id, &answer(&c, &id), mine));
     }
@@ -351,23 +332,22 @@ mod tests {
         assert!(!c.check(&id, "123456", Binding::Page("cookie-b")));
         assert!(c.check(&id, "123456", b));
         assert!(!c.check(&id, "123456", b));
-        // The transitional calls, as the routes make them today.
-        let id = c.create().unwrap();
-        assert_eq!(c.digits(&id).as_deref(), Some("123456"));
-        assert!(!c.take(&id, "654321"));
-        assert!(!c.take(&id, "123456"));
-        let id = c.create().unwrap();
-        assert!(c.take(&id, " 123456 "));
+        let id = create(&c);
+        assert_eq!(answer(&c, &id), "123456");
+        assert!(!take(&c, &id, "654321"));
+        assert!(!take(&c, &id, "123456"));
+        let id = create(&c);
+        assert!(take(&c, &id, " 123456 "));
     }
 
     #[test]
     fn full_width_digits_and_spaces_are_read_as_typed() {
         let c = captchas(60_000, Some("123456"));
         for typed in ["１２３４５６", "123 456", "\t123456\n"] {
-            assert!(c.take(&c.create().unwrap(), typed), "{typed:?}");
+            assert!(take(&c, &create(&c), typed), "{typed:?}");
         }
         for typed in ["12345", "1234567", "12345６x", ""] {
-            assert!(!c.take(&c.create().unwrap(), typed), "{typed:?}");
+            assert!(!take(&c, &create(&c), typed), "{typed:?}");
         }
     }
 

@@ -1,5 +1,6 @@
 //! The account pages: the front door, signing in and out, the account page
-//! (digests on or off, changing the password) and "forgot password". The
+//! (digests on or off, changing the password, the signed-in devices and
+//! "log out everywhere else") and "forgot password". The
 //! credential work (argon2, throttling, captchas, mailed links) is
 //! `auth`'s; these handlers read the forms, check their anti-forgery
 //! tokens and choose what page follows.
@@ -11,18 +12,22 @@ use warp::http::StatusCode;
 
 use store::accounts;
 
-use super::guard::{anon_csrf, anon_csrf_ok, browser_session, same, session_form, with_cookie};
+use super::guard::{
+    self, anon_csrf, anon_csrf_ok, browser_session, same, session_form, with_cookie,
+};
 use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, Change, Login};
+use crate::captcha::Binding;
 use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages;
+use crate::password;
 use crate::sessions::Session;
 
 /// `/`: the cases of a signed-in browser, else the login page.
 pub fn home(app: &App, req: &Req) -> Resp {
-    match browser_session(app, req) {
+    match crate::prosecutors::browser_viewer(app, req) {
         Some(_) => Resp::redirect("/cases"),
         None => Resp::redirect("/login"),
     }
@@ -30,26 +35,61 @@ pub fn home(app: &App, req: &Req) -> Resp {
 }
 
 pub fn login_page(app: &App, req: &Req) -> Answer {
-    login_form(app, req, None, String::new(), StatusCode::OK)
+    login_form(app, req, None, String::new(), None)
 }
 
+/// A captcha for a page form, bound to the browser's pre-login token, or
+/// how long this client address must wait for one.
+fn page_captcha(app: &App, req: &Req, csrf: &str) -> Result<String, u64> {
+    app.captchas
+        .issue(Binding::Page(csrf), req.ip)
+        .map(|c| c.id)
+        .map_err(|l| l.retry_after)
+}
+
+/// A form page's status and wait: 429 with Retry-After when the client
+/// must wait, for its failures (`wait`) or for a new captcha (`limited`).
+fn waiting(mut r: Resp, wait: Option<u64>, limited: Option<u64>) -> Resp {
+    if let Some(w) = wait.max(limited) {
+        r.status = StatusCode::TOO_MANY_REQUESTS;
+        r.header("retry-after", &w.to_string());
+    }
+    r
+}
+
+/// What a page says when this address has fetched too many captchas.
+fn captcha_limited(wait: u64) -> String {
+    format!("驗證碼索取次數過多，請於 {wait} 秒後重新整理本頁。")
+}
+
+/// The login page: `email` as typed (never the password), an error, and
+/// a wait if the client must (429).
 fn login_form(
     app: &App,
     req: &Req,
     error: Option<String>,
     email: String,
-    status: StatusCode,
+    wait: Option<u64>,
 ) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
+    let captcha = page_captcha(app, req, &csrf);
     let mut c = ctx(app, "登入", None, csrf);
     c.notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    c.error = error;
+    c.error = error.or_else(|| captcha.as_ref().err().map(|w| captcha_limited(*w)));
     let page = pages::Login {
         c,
-        captcha_id: app.captchas.create()?,
+        captcha_id: captcha.clone().unwrap_or_default(),
         email,
+        sso: app.sso.is_some(),
     };
-    Ok(with_cookie(pages::html(status, &page)?, cookie).route("/login"))
+    let r = with_cookie(pages::html(StatusCode::OK, &page)?, cookie);
+    Ok(waiting(r, wait, captcha.err()).route("/login"))
+}
+
+/// Whether a form's "換一張" (a new captcha) was pressed: the same page
+/// again with what was typed, no failure counted.
+fn wants_new_captcha(form: &guard::Form) -> bool {
+    form.get("action").is_some_and(|a| a == "new-captcha")
 }
 
 pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
@@ -58,13 +98,21 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
         return Err(Failure::Forbidden);
     }
     let email = field(&form, "email");
+    if wants_new_captcha(&form) {
+        return login_form(app, req, None, email, None);
+    }
+    // anon_csrf_ok: the form's token is the browser's signed cookie.
+    let csrf = field(&form, "csrf");
     let error = match auth::login(
         app,
         req.ip,
         &email,
         field(&form, "password"),
-        &field(&form, "captcha_id"),
-        &field(&form, "captcha"),
+        auth::Answered {
+            id: &field(&form, "captcha_id"),
+            typed: &field(&form, "captcha"),
+            binding: Binding::Page(&csrf),
+        },
         crate::sessions::Kind::Browser,
     )
     .await
@@ -86,18 +134,16 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             "帳號或密碼不正確。尚未啟用帳號者，請使用核准通知信中的啟用連結。".to_string()
         }
         Login::Throttled(wait) => {
-            let mut r = login_form(
+            return login_form(
                 app,
                 req,
                 Some(format!("嘗試次數過多，請於 {wait} 秒後再試。")),
                 email,
-                StatusCode::TOO_MANY_REQUESTS,
-            )?;
-            r.header("retry-after", &wait.to_string());
-            return Ok(r);
+                Some(wait),
+            );
         }
     };
-    login_form(app, req, Some(error), email, StatusCode::OK)
+    login_form(app, req, Some(error), email, None)
 }
 
 pub fn logout(app: &App, req: &Req) -> Answer {
@@ -128,7 +174,7 @@ fn end(app: &App, s: &Session) {
 /// `/account`, with the notice a redirect asked for.
 pub fn account(app: &App, req: &Req, s: &Session) -> Answer {
     let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    account_page(app, s, notice, None)
+    account_page(app, s, notice, None, None)
 }
 
 fn account_page(
@@ -136,8 +182,9 @@ fn account_page(
     s: &Session,
     notice: Option<&'static str>,
     error: Option<String>,
+    strength: Option<&'static str>,
 ) -> Answer {
-    account_page_with(app, s, notice, error, None)
+    account_page_with(app, s, notice, error, strength, None)
 }
 
 /// The account page; `feed_url`: a calendar feed URL just made, shown once.
@@ -146,6 +193,7 @@ pub fn account_page_with(
     s: &Session,
     notice: Option<&'static str>,
     error: Option<String>,
+    strength: Option<&'static str>,
     feed_url: Option<String>,
 ) -> Answer {
     let digests = {
@@ -168,6 +216,13 @@ pub fn account_page_with(
         email: s.email.clone(),
         digests,
         h: super::hearings::account_hearings(app, s.account_id, feed_url),
+        sessions: app
+            .sessions
+            .of(s.account_id)
+            .iter()
+            .map(|other| pages::SessionItem::from_session(other, &s.hash))
+            .collect(),
+        strength,
     };
     pages::html(status, &page)
 }
@@ -178,9 +233,30 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
     match auth::change_password(app, &s, f("current"), f("password"), f("confirm")).await {
         // Post/redirect/get: a reload does not post the form again.
         Change::Done => Ok(Resp::redirect("/account?m=changed")),
-        Change::WrongCurrent => account_page(app, &s, None, Some("目前的密碼不正確。".into())),
-        Change::Refused(why) => account_page(app, &s, None, Some(why.into())),
+        Change::WrongCurrent => {
+            account_page(app, &s, None, Some("目前的密碼不正確。".into()), None)
+        }
+        Change::Refused(why) => {
+            let strength = password::strength(&f("password"), &s.email).label();
+            account_page(app, &s, None, Some(why.into()), Some(strength))
+        }
     }
+}
+
+/// "Log out everywhere else": ends every session of the account but this
+/// browser's (other browsers, apps).
+pub fn end_other_sessions(app: &App, req: &Req) -> Answer {
+    let (s, _) = session_form(app, req)?;
+    let ended = app.sessions.end_all_of(
+        &app.accounts.lock().expect("accounts"),
+        s.account_id,
+        Some(&s.hash),
+    );
+    match ended {
+        Ok(n) => tracing::info!("{n} other sessions ended from the account page"),
+        Err(e) => return Err(Failure::unavailable(e)),
+    }
+    Ok(Resp::redirect("/account?m=sessions-ended"))
 }
 
 pub fn digests(app: &App, req: &Req) -> Answer {
@@ -198,23 +274,34 @@ pub fn digests(app: &App, req: &Req) -> Answer {
 }
 
 pub fn forgot_page(app: &App, req: &Req) -> Answer {
-    forgot_form(app, req, false, None)
+    forgot_form(app, req, false, None, String::new(), None)
 }
 
-fn forgot_form(app: &App, req: &Req, sent: bool, error: Option<String>) -> Answer {
+fn forgot_form(
+    app: &App,
+    req: &Req,
+    sent: bool,
+    error: Option<String>,
+    email: String,
+    wait: Option<u64>,
+) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
+    // Sent: the page has no form, so no captcha.
+    let captcha = if sent {
+        Ok(String::new())
+    } else {
+        page_captcha(app, req, &csrf)
+    };
     let mut c = ctx(app, "忘記密碼", None, csrf);
-    c.error = error;
+    c.error = error.or_else(|| captcha.as_ref().err().map(|w| captcha_limited(*w)));
     let page = pages::Forgot {
         c,
         sent,
-        captcha_id: if sent {
-            String::new()
-        } else {
-            app.captchas.create()?
-        },
+        captcha_id: captcha.clone().unwrap_or_default(),
+        email,
     };
-    Ok(with_cookie(pages::html(StatusCode::OK, &page)?, cookie).route("/forgot"))
+    let r = with_cookie(pages::html(StatusCode::OK, &page)?, cookie);
+    Ok(waiting(r, wait, captcha.err()).route("/forgot"))
 }
 
 pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
@@ -222,30 +309,26 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
     if !anon_csrf_ok(app, req, &form) {
         return Err(Failure::Forbidden);
     }
-    if let Some(wait) = app.throttle.check("", req.ip, Instant::now()) {
-        let mut r = forgot_form(
-            app,
-            req,
-            false,
-            Some(format!("嘗試次數過多，請於 {wait} 秒後再試。")),
-        )?;
-        r.status = StatusCode::TOO_MANY_REQUESTS;
-        r.header("retry-after", &wait.to_string());
-        return Ok(r);
+    let email = field(&form, "email");
+    if wants_new_captcha(&form) {
+        return forgot_form(app, req, false, None, email, None);
     }
-    if !app
-        .captchas
-        .take(&field(&form, "captcha_id"), &field(&form, "captcha"))
-    {
+    if let Some(wait) = app.throttle.check("", req.ip, Instant::now()) {
+        let error = format!("嘗試次數過多，請於 {wait} 秒後再試。");
+        return forgot_form(app, req, false, Some(error), email, Some(wait));
+    }
+    let csrf = field(&form, "csrf");
+    let answered = app.captchas.check(
+        &field(&form, "captcha_id"),
+        &field(&form, "captcha"),
+        Binding::Page(&csrf),
+    );
+    if !answered {
         app.throttle.failed(None, req.ip, Instant::now());
-        return forgot_form(
-            app,
-            req,
-            false,
-            Some("驗證碼不正確或已過期，請輸入新的驗證碼。".into()),
-        );
+        let error = "驗證碼不正確或已過期，請輸入新的驗證碼。".to_string();
+        return forgot_form(app, req, false, Some(error), email, None);
     }
     // The answer does not wait for the lookup: same page, same time.
-    auth::forgot(Arc::clone(app), field(&form, "email"), req.ip);
-    forgot_form(app, req, true, None)
+    auth::forgot(app, &email, req.ip);
+    forgot_form(app, req, true, None, String::new(), None)
 }

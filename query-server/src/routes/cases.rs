@@ -11,16 +11,14 @@ use chrono::Utc;
 use warp::http::StatusCode;
 
 use schemas::{CaseKey, CaseRef};
-use store::accounts::Record;
 
-use super::ctx;
 use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{encode, Resp};
 use crate::ics;
 use crate::live::Snap;
 use crate::pages;
-use crate::sessions::Session;
+use crate::prosecutors::Viewer;
 
 /// A case's path, percent-encoded: `/cases/TPD/%E6%B0%91%E4%BA%8B/113/…`.
 pub fn case_path(case: &CaseRef) -> String {
@@ -56,28 +54,24 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
     app.live.get().ok_or(Failure::Unavailable(None))
 }
 
-pub fn list(app: &App, s: &Session) -> Answer {
-    let rows = live(app)?.cases_of(&s.email)?;
+pub fn list(app: &App, v: &Viewer) -> Answer {
+    let rows = v.cases(&*live(app)?)?;
     let page = pages::Cases {
-        c: ctx(app, "我的案件", Some(s), String::new()),
+        c: v.ctx(app, "我的案件"),
         cases: rows.iter().map(pages::CaseItem::from_row).collect(),
     };
     pages::html(StatusCode::OK, &page)
 }
 
-pub fn page(app: &App, s: &Session, segments: &[String]) -> Answer {
+pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
-    let row = snap.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
+    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
     let hearings = super::hearings::items(&case, &snap.hearings_of(&case)?);
-    app.record(Record::View {
-        account_id: s.account_id,
-        case: case.id(),
-        at: Utc::now(),
-    });
+    v.viewed(app, &case);
     let k = pages::CaseDetail::from_row(&row);
     let page = pages::Case {
-        c: ctx(app, &k.number_text, Some(s), String::new()),
+        c: v.ctx(app, &k.number_text),
         k,
         hearings,
     };
@@ -86,14 +80,14 @@ pub fn page(app: &App, s: &Session, segments: &[String]) -> Answer {
 
 /// `…/hearing/{n}.ics`: the n-th latest entry as a calendar event, if it
 /// schedules a hearing.
-pub fn hearing(app: &App, s: &Session, segments: &[String], file: &str) -> Answer {
+pub fn hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
     let n: Option<usize> = file.strip_suffix(".ics").and_then(|n| n.parse().ok());
     let (Some(case), Some(n)) = (parse_case(segments), n) else {
         return Err(Failure::NotFound);
     };
     // A case that cannot be read is, here, one without this hearing.
-    let row = live(app)?
-        .case_of(&s.email, &case)
+    let row = v
+        .case(&*live(app)?, &case)
         .unwrap_or_else(|e| {
             tracing::error!("a hearing's case: {e}");
             None

@@ -1,7 +1,8 @@
-//! Who is asking: the browser's session (by its cookie) and the
-//! anti-forgery tokens every state-changing form repeats — the session's
-//! once signed in, before that the `csrf` cookie's. Tokens are compared in
-//! constant time.
+//! Who is asking: the browser's session (by its cookie), the anti-forgery
+//! tokens every state-changing form repeats — the session's once signed
+//! in, before that the `csrf` cookie's, signed with the server's key —
+//! and where a POST comes from (`Origin`). Tokens are compared in constant
+//! time.
 
 use std::collections::HashMap;
 
@@ -51,27 +52,74 @@ pub fn session_form(app: &App, req: &Req) -> Result<(Session, Form), Failure> {
     Ok((s, form))
 }
 
+/// What the pre-login token is signed for.
+const ANON_CSRF: &str = "cpor csrf";
+
 /// The pre-login anti-forgery token: the `csrf` cookie, which each form
-/// must repeat; when the browser has none, a new one and the cookie to set.
+/// must repeat; when the browser has none that the server signed, a new
+/// one and the cookie to set.
 pub fn anon_csrf(app: &App, req: &Req) -> std::io::Result<(String, Option<String>)> {
     let name = app.cookie_name("csrf");
     Ok(match req.cookie(&name) {
-        Some(v) if v.len() == 32 && v.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            (v.to_string(), None)
-        }
+        Some(v) if secret::signed_token_ok(&app.key, ANON_CSRF, v) => (v.to_string(), None),
         _ => {
-            let v = schemas::hex(&secret::random_bytes::<16>()?);
+            let v = secret::signed_token(&app.key, ANON_CSRF)?;
             let cookie = set_cookie(&name, &v, app.https, None);
             (v, Some(cookie))
         }
     })
 }
 
-/// A form POST before login must repeat the `csrf` cookie.
+/// A form POST before login must repeat the `csrf` cookie, and the cookie
+/// must be the server's (signed with its key): a cookie and form of the
+/// client's choosing, matching, used to pass — a page elsewhere that can
+/// set a cookie for the site (a sibling subdomain over http) could post.
 pub fn anon_csrf_ok(app: &App, req: &Req, form: &Form) -> bool {
     match (req.cookie(&app.cookie_name("csrf")), form.get("csrf")) {
-        (Some(c), Some(f)) => !c.is_empty() && same(c, f),
+        (Some(c), Some(f)) => secret::signed_token_ok(&app.key, ANON_CSRF, c) && same(c, f),
         _ => false,
+    }
+}
+
+/// Whether a state-changing request may have come from the site's own
+/// pages, by its `Origin` (defence in depth, after the tokens): none
+/// (not a browser, or an old one) or the site's. The site is
+/// `mail.site_url`'s origin, or the `Host` the request was sent to (the
+/// address the browser used, behind a proxy or not). `null` (a sandboxed
+/// or privacy-stripped origin) is not the site's.
+pub fn same_origin(app: &App, req: &Req) -> bool {
+    let Some(origin) = req.header("origin") else {
+        return true;
+    };
+    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
+    if origin == site_origin(&app.cfg.mail.site_url) {
+        return true;
+    }
+    let authority = |o: &str| -> Option<String> {
+        let (scheme, rest) = o.split_once("://")?;
+        let default = match scheme {
+            "https" => ":443",
+            "http" => ":80",
+            _ => return None,
+        };
+        Some(rest.trim_end_matches(default).to_string())
+    };
+    let host = req.header("host").map(|h| h.trim().to_ascii_lowercase());
+    match (authority(&origin), host) {
+        (Some(a), Some(h)) => a == h.trim_end_matches(":443").trim_end_matches(":80"),
+        _ => false,
+    }
+}
+
+/// `scheme://host[:port]` of a URL, lower-cased.
+fn site_origin(url: &str) -> String {
+    let url = url.trim().to_ascii_lowercase();
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.split('/').next().unwrap_or("");
+            format!("{scheme}://{host}")
+        }
+        None => url,
     }
 }
 
@@ -91,7 +139,19 @@ pub fn with_cookie(mut r: Resp, cookie: Option<String>) -> Resp {
 
 #[cfg(test)]
 mod tests {
-    use super::same;
+    use super::{same, site_origin};
+
+    #[test]
+    fn the_site_origin_is_scheme_and_authority() {
+        assert_eq!(
+            site_origin("https://CPOR.example.tw/"),
+            "https://cpor.example.tw"
+        );
+        assert_eq!(
+            site_origin("http://localhost:8080/x/y"),
+            "http://localhost:8080"
+        );
+    }
 
     #[test]
     fn tokens_match_only_whole() {

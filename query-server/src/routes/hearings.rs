@@ -38,7 +38,7 @@ use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
-use crate::sessions::Session;
+use crate::prosecutors::Viewer;
 
 /// Feed fetches a client address may make in an hour.
 pub const FEED_PER_HOUR: usize = 60;
@@ -184,11 +184,11 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
 
 /// `GET /cases/{key}/hearings/{uid}.ics`: one hearing of a case the user
 /// follows, as it now stands (METHOD:CANCEL once moved or cancelled).
-pub fn case_hearing(app: &App, s: &Session, segments: &[String], file: &str) -> Answer {
+pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
     let uid = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
-    let row = snap.case_of(&s.email, &case)?.ok_or(Failure::NotFound)?;
+    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
     let rows = snap.hearings_of(&case)?;
     let title = format!("{} {}", row.court_name, row.case.key);
     let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, None, Utc::now())
@@ -273,6 +273,7 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
                 &s,
                 Some("已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。"),
                 None,
+                None,
                 Some(url),
             )
         }
@@ -292,10 +293,14 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
     }
 }
 
-/// The hearings to come of `email`'s cases (from now, Taipei), for the API.
-pub fn upcoming(app: &App, email: &str) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
+/// The hearings to come of a viewer's cases (from now, Taipei), for the
+/// API: an address's, or a prosecutor's (the cases assigned to them).
+pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
     let snap = live(app)?;
-    let rows = snap.upcoming_hearings_for(email, taipei_now())?;
+    let rows = match v {
+        Viewer::Applicant(s) => snap.upcoming_hearings_for(&s.email, taipei_now())?,
+        Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, taipei_now())?,
+    };
     Ok((snap, rows))
 }
 

@@ -18,6 +18,7 @@ use crate::auth::{self, SetPassword};
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::pages;
+use crate::password;
 
 /// A link page's heading, its path (and route name), and the notice after it.
 fn link_page(purpose: Purpose) -> (&'static str, &'static str, &'static str) {
@@ -49,6 +50,7 @@ pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
         valid: account.is_some(),
         token,
         email: account.map(|a| a.email),
+        strength: None,
     };
     Ok(with_cookie(pages::html(StatusCode::OK, &page)?, cookie).route(action))
 }
@@ -62,15 +64,23 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     let (heading, action, done) = link_page(purpose);
     let outcome = auth::set_password_by_link(
         app,
+        req.ip,
         token.clone(),
         purpose,
         field(&form, "password"),
         field(&form, "confirm"),
     )
     .await;
+    let refused = matches!(outcome, SetPassword::Refused(_));
     let (valid, error, status) = match outcome {
         SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
         SetPassword::BadLink => (false, None, StatusCode::OK),
+        SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
+        SetPassword::Busy => (
+            true,
+            Some("系統忙碌，密碼尚未設定。請稍後再送出一次；這個連結仍然有效。".to_string()),
+            StatusCode::SERVICE_UNAVAILABLE,
+        ),
         SetPassword::Refused(why) => (
             true,
             Some(why.to_string()),
@@ -82,6 +92,11 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     } else {
         None
     };
+    // Refused: how strong the password looked, on the server's word (the
+    // page's script says it while typing, if it runs).
+    let strength = refused.then(|| {
+        password::strength(&field(&form, "password"), email.as_deref().unwrap_or("")).label()
+    });
     let mut c = ctx(app, heading, None, field(&form, "csrf"));
     c.error = error;
     let page = pages::PasswordForm {
@@ -91,8 +106,13 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         valid,
         token,
         email,
+        strength,
     };
-    Ok(pages::html(status, &page)?.route(action))
+    let mut r = pages::html(status, &page)?.route(action);
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        r.header("retry-after", "10");
+    }
+    Ok(r)
 }
 
 /// Whether the link's HMAC is right, and the address it names.

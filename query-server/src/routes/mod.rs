@@ -8,7 +8,7 @@
 //! The areas: `accounts` (signing in and out, the account page, "forgot
 //! password"), `links` (the pages mailed links open: activation, reset,
 //! unsubscribe), `cases` (the list, a case, its calendar files),
-//! `operations` (health, metrics, the stylesheet, captcha images); `guard`
+//! `operations` (health, metrics, the stylesheet, captcha pictures and sounds); `guard`
 //! is who is asking (the browser's session, the anti-forgery tokens). The
 //! JSON API is `api`.
 
@@ -33,6 +33,7 @@ use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::pages::Ctx;
+use crate::prosecutors::{self, with_viewer};
 use crate::sessions::Session;
 use guard::with_session;
 
@@ -44,10 +45,13 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
         } else {
             Failure::Maintenance(left).render(&app, &req)
         }
+    } else if !reads_only(&req) && !guard::same_origin(&app, &req) {
+        // Another site's page posting here: refused whatever its tokens.
+        Failure::Forbidden.render(&app, &req)
     } else {
         route(&app, &req).await
     };
-    secure(&mut resp, &req);
+    secure(&mut resp, app.https, &form_action(&app));
     if req.method == Method::GET
         && resp.status == StatusCode::OK
         && resp
@@ -66,6 +70,11 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     resp
 }
 
+/// GET and HEAD change nothing (what `Origin` is not checked for).
+fn reads_only(req: &Req) -> bool {
+    req.method == Method::GET || req.method == Method::HEAD
+}
+
 /// Dispatch. An arm that names its route after `answer` names failures
 /// too; the others leave a failure its own name (`csrf`, `not found`).
 async fn route(app: &Arc<App>, req: &Req) -> Resp {
@@ -76,31 +85,35 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
     let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
     match (s.as_slice(), get, post) {
         (["healthz"], true, _) => operations::healthz(app),
-        (["metrics"], true, _) => operations::metrics(app),
-        (["static", "site.css"], true, _) => operations::stylesheet(),
-        (["captcha", file], true, _) => {
-            answer(operations::captcha_png(app, file)).route("/captcha")
+        (["metrics"], true, _) if app.cfg.server.metrics_allow.contains(req.ip) => {
+            operations::metrics(app)
         }
+        (["static", "site.css"], true, _) => operations::stylesheet(),
+        (["static", "password.js"], true, _) => operations::password_script(),
+        (["captcha", file], true, _) => operations::captcha(app, file).route("/captcha"),
         ([], true, _) => accounts::home(app, req),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
+        (["logout"], _, true) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::web::logout(app, req))
+        }
         (["logout"], _, true) => answer(accounts::logout(app, req)),
+        (["sso", rest @ ..], _, _) => prosecutors::web::route(app, req, rest).await,
         (["cases"], true, _) => {
-            answer(with_session(app, req, |s| cases::list(app, &s))).route("/cases")
+            answer(with_viewer(app, req, |v| cases::list(app, &v))).route("/cases")
         }
         (["cases", k @ ..], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| cases::page(app, &s, &seg[1..])))
-                .route("/cases/{key}")
+            answer(with_viewer(app, req, |v| cases::page(app, &v, &seg[1..]))).route("/cases/{key}")
         }
         (["cases", k @ .., "hearing", file], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| {
-                cases::hearing(app, &s, &seg[1..6], file)
+            answer(with_viewer(app, req, |v| {
+                cases::hearing(app, &v, &seg[1..6], file)
             }))
             .route("/cases/{key}/hearing")
         }
         (["cases", k @ .., "hearings", file], true, _) if k.len() == 5 => {
-            answer(with_session(app, req, |s| {
-                hearings::case_hearing(app, &s, &seg[1..6], file)
+            answer(with_viewer(app, req, |v| {
+                hearings::case_hearing(app, &v, &seg[1..6], file)
             }))
             .route("/cases/{key}/hearings")
         }
@@ -117,11 +130,20 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
         (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
         (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
+        (["account"], true, _) if prosecutors::browser_prosecutor(app, req).is_some() => {
+            answer(prosecutors::with_prosecutor(app, req, |p| {
+                prosecutors::web::account(app, req, &p)
+            }))
+            .route("/account")
+        }
         (["account"], true, _) => {
             answer(with_session(app, req, |s| accounts::account(app, req, &s))).route("/account")
         }
         (["account", "password"], _, true) => {
             answer(accounts::change_password(app, req).await).route("/account/password")
+        }
+        (["account", "sessions"], _, true) => {
+            answer(accounts::end_other_sessions(app, req)).route("/account/sessions")
         }
         (["account", "digests"], _, true) => {
             answer(accounts::digests(app, req)).route("/account/digests")
@@ -158,16 +180,49 @@ pub fn window(app: &App) -> String {
     app.maintenance.to_string()
 }
 
-/// Headers every answer carries. Personal pages are never cached; the
-/// referrer never leaves (activation and reset links carry tokens).
-fn secure(r: &mut Resp, _req: &Req) {
-    r.header(
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-    );
-    r.header("x-content-type-options", "nosniff");
-    r.header("x-frame-options", "DENY");
-    r.header("referrer-policy", "no-referrer");
+/// Where the site's forms may end: here, and with single sign-on also at
+/// the provider (a prosecutor's "登出" posts here and is redirected to its
+/// logout; CSP's form-action covers redirects).
+pub fn form_action(app: &App) -> String {
+    match &app.sso {
+        Some(sso) => format!("'self' {}", sso.origin()),
+        None => "'self'".to_string(),
+    }
+}
+
+/// Headers every answer carries, whoever makes it (the routes, what the
+/// server refuses before them, a connection over the limits; those two
+/// pass `'self'` as `form_action`, having no forms). The site's own
+/// stylesheet, script, pictures and the captcha's sound only. Personal
+/// pages are never cached; the referrer never leaves the site (activation
+/// and reset links carry tokens); over https, browsers are told to keep to
+/// https for a year (a first visit typed without it cannot be taken over
+/// after that).
+pub fn security_headers(https: bool, form_action: &str) -> Vec<(&'static str, String)> {
+    let mut h = vec![
+        (
+            "content-security-policy",
+            format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
+        ),
+        ("x-content-type-options", "nosniff".into()),
+        ("x-frame-options", "DENY".into()),
+        // Not `no-referrer`: with it, browsers send `Origin: null` on the
+        // site's own form posts, and the origin check could not tell them
+        // from another site's. The referrer still never leaves the site.
+        ("referrer-policy", "same-origin".into()),
+    ];
+    if https {
+        h.push(("strict-transport-security", "max-age=31536000".into()));
+    }
+    h
+}
+
+/// Adds `security_headers`, and `cache-control: no-store` unless the
+/// answer says otherwise.
+pub fn secure(r: &mut Resp, https: bool, form_action: &str) {
+    for (name, value) in security_headers(https, form_action) {
+        r.header(name, &value);
+    }
     if !r.headers.contains_key("cache-control") {
         r.header("cache-control", "no-store");
     }

@@ -1,15 +1,16 @@
 //! What operators and the pages' furniture need: `/healthz` (the live
 //! snapshot, for load balancers; answered even during maintenance),
-//! `/metrics` (Prometheus text), the stylesheet, and the captcha images
-//! the login and "forgot password" forms show.
+//! `/metrics` (Prometheus text), the stylesheet, the password fields'
+//! script, and the captcha pictures and sounds of the login and "forgot
+//! password" forms.
 
 use warp::http::StatusCode;
 
 use crate::app::App;
-use crate::failure::Answer;
 use crate::http::Resp;
 
 const CSS: &str = include_str!("../../static/site.css");
+const PASSWORD_JS: &str = include_str!("../../static/password.js");
 
 pub fn healthz(app: &App) -> Resp {
     let live = app.live.get();
@@ -47,9 +48,20 @@ pub fn metrics(app: &App) -> Resp {
     Resp::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
-        app.metrics.render(snap).into_bytes(),
+        app.metrics.render(snap, app.conns.open()).into_bytes(),
     )
     .route("/metrics")
+}
+
+/// The password fields' helpers (a strength meter, "show password").
+pub fn password_script() -> Resp {
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/javascript; charset=utf-8",
+        PASSWORD_JS.into(),
+    );
+    r.header("cache-control", "public, max-age=3600");
+    r.route("/static")
 }
 
 pub fn stylesheet() -> Resp {
@@ -58,14 +70,23 @@ pub fn stylesheet() -> Resp {
     r.route("/static")
 }
 
-/// `/captcha/{id}.png`: a live captcha drawn afresh (each drawing differs).
-pub fn captcha_png(app: &App, file: &str) -> Answer {
-    let id = file.strip_suffix(".png").unwrap_or("");
-    Ok(match app.captchas.digits(id) {
-        Some(d) => Resp::new(StatusCode::OK, "image/png", crate::captcha::png(&d)?),
+/// `/captcha/{id}.png`, the picture (the same for one id), and
+/// `/captcha/{id}.wav`, the digits read aloud (mixed anew each time); 404
+/// for an id this server did not issue or that has expired. Never cached:
+/// an id is answered once.
+pub fn captcha(app: &App, file: &str) -> Resp {
+    let made = if let Some(id) = file.strip_suffix(".png") {
+        app.captchas.png(id).map(|b| ("image/png", b))
+    } else if let Some(id) = file.strip_suffix(".wav") {
+        app.captchas.wav(id).map(|b| ("audio/wav", b))
+    } else {
+        None
+    };
+    match made {
+        Some((kind, bytes)) => Resp::new(StatusCode::OK, kind, bytes),
         None => Resp::text(
             StatusCode::NOT_FOUND,
             "驗證碼已過期，請重新整理頁面。".into(),
         ),
-    })
+    }
 }

@@ -261,6 +261,12 @@ impl Sso {
         &self.settings
     }
 
+    /// The issuer's origin (`https://sso.moj.example`), for the site's
+    /// Content-Security-Policy.
+    pub fn origin(&self) -> String {
+        self.issuer.url().origin().ascii_serialization()
+    }
+
     /// Fetches the discovery document and the key set now.
     pub fn refresh(&self) -> Result<(), SsoError> {
         let metadata = Metadata::discover(&self.issuer, &self.http).map_err(discovery_error)?;

@@ -1,0 +1,99 @@
+//! Prosecutors' nightly digest (issue 11): a prosecutor who signed in
+//! through the MOJ single sign-on with a verified address and opted in on
+//! their account page gets the news on the cases assigned to them, in the
+//! same digest mail as an address's news on its granted cases.
+//!
+//! News is what `diff::news` says of a case's latest three entries, for a
+//! queryable case assigned to the prosecutor in both snapshots (like an
+//! address's news on a case it already followed): an assignment that ends
+//! tonight ends the digest about that case tonight. The few opted-in
+//! prosecutors are read through `store::accounts`; their news joins
+//! `Changes::news` under their address (merged with the address's own, one
+//! digest per address and night, a case once), and from there the plan
+//! treats it like anyone's: not on a first load, never after an
+//! unsubscribe (which turns the opt-in off too), suppressed for a flagged
+//! address, held by the flood guard.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::diff::{self, CaseNews, Changes};
+use super::NotifyError;
+use crate::kinds::CaseKey;
+use crate::snapshot::read::{ReadError, Snapshot};
+use schemas::CaseRef;
+use store::layout::SnapshotFile;
+
+/// The queryable cases assigned to `account` in a snapshot.
+fn assigned(conn: &Connection, account: &str) -> Result<Vec<CaseRef>, ReadError> {
+    let mut st = conn.prepare_cached(
+        "SELECT c.court, c.category, c.year, c.word, c.number
+         FROM prosecutors p JOIN cases c ON c.id = p.case_id
+         WHERE p.account = ?1 AND c.queryable = 1
+         ORDER BY c.court, c.category, c.year, c.word, c.number",
+    )?;
+    let rows = st.query_map([account], |r| {
+        Ok(CaseRef {
+            court: r.get(0)?,
+            key: CaseKey {
+                category: r.get(1)?,
+                year: r.get(2)?,
+                word: r.get(3)?,
+                number: r.get(4)?,
+            },
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Adds the opted-in prosecutors' news between `from` and `to` to
+/// `changes.news`. Returns how many prosecutors have news tonight.
+pub fn add_news(
+    data_dir: &Path,
+    from: &SnapshotFile,
+    to: &SnapshotFile,
+    changes: &mut Changes,
+) -> Result<usize, NotifyError> {
+    let accounts = store::accounts::open(data_dir)?;
+    let recipients = store::accounts::prosecutors::digest_recipients(&accounts)?;
+    drop(accounts);
+    if recipients.is_empty() {
+        return Ok(0);
+    }
+    let (old, new) = (Snapshot::open(from)?, Snapshot::open(to)?);
+    let (old_conn, new_conn) = (
+        schemas::open_snapshot_readonly(&from.path).map_err(ReadError::from)?,
+        schemas::open_snapshot_readonly(&to.path).map_err(ReadError::from)?,
+    );
+    let mut with_news = 0;
+    for (account, email) in recipients {
+        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?.into_iter().collect();
+        let mut news = Vec::new();
+        for case in assigned(&new_conn, &account)? {
+            if !before.contains(&case) {
+                continue;
+            }
+            let (Some((_, then)), Some((_, now))) = (
+                old.find_case(&case.court, &case.key)?,
+                new.find_case(&case.court, &case.key)?,
+            ) else {
+                continue;
+            };
+            let entries = diff::news(&then.entries, &now.entries);
+            if !entries.is_empty() {
+                news.push(CaseNews { case, entries });
+            }
+        }
+        if news.is_empty() {
+            continue;
+        }
+        with_news += 1;
+        let all = changes.news.entry(email).or_default();
+        let known: BTreeSet<CaseRef> = all.iter().map(|n| n.case.clone()).collect();
+        all.extend(news.into_iter().filter(|n| !known.contains(&n.case)));
+        all.sort_by(|a, b| a.case.cmp(&b.case));
+    }
+    Ok(with_news)
+}

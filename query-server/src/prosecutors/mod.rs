@@ -1,0 +1,160 @@
+//! Prosecutors on the website and the API, signed in through the Ministry
+//! of Justice single sign-on (`crate::sso` is the relying party; this is
+//! what the site does with a verified identity).
+//!
+//! - `web`: `/sso/login` (start), `/sso/callback`, `/sso/logout`
+//!   (RP-initiated logout when the provider advertises it), the
+//!   prosecutor's account page and digest opt-in. Wired only when
+//!   `[sso] issuer` is set; otherwise every `/sso/…` path is a 404 and the
+//!   login page shows nothing of it.
+//! - `api`: the native app's ID-token exchange (RFC 8252),
+//!   `/api/v1/sso/nonce` and `/api/v1/sso/token`.
+//! - `sessions`: prosecutors' own session store.
+//! - `Viewer`: who is looking at the case pages and the API's cases, an
+//!   applicant (their grants) or a prosecutor (the live snapshot's
+//!   `prosecutors` rows for their account, read on every request: an
+//!   assignment that tonight's export ends ends access with the next
+//!   snapshot). Anything else answers as a case that does not exist.
+
+pub mod api;
+pub mod sessions;
+pub mod web;
+
+use chrono::Utc;
+
+use schemas::CaseRef;
+use store::accounts::Record;
+
+use crate::app::App;
+use crate::failure::{Answer, Failure};
+use crate::http::Req;
+use crate::live::{self, CaseRow, Snap};
+use crate::pages::Ctx;
+use crate::routes::{guard::browser_session, window};
+use crate::sessions::{Kind, Session};
+pub use sessions::{ProsecutorSession, ProsecutorSessions};
+
+/// Who is asking for cases.
+#[derive(Debug, Clone)]
+pub enum Viewer {
+    Applicant(Session),
+    Prosecutor(ProsecutorSession),
+}
+
+impl Viewer {
+    /// Every queryable case this viewer may see, in key order.
+    pub fn cases(&self, snap: &Snap) -> Result<Vec<CaseRow>, live::Error> {
+        match self {
+            Viewer::Applicant(s) => snap.cases_of(&s.email),
+            Viewer::Prosecutor(p) => snap.cases_of_prosecutor(&p.account),
+        }
+    }
+
+    /// One case, if this viewer may see it.
+    pub fn case(&self, snap: &Snap, case: &CaseRef) -> Result<Option<CaseRow>, live::Error> {
+        match self {
+            Viewer::Applicant(s) => snap.case_of(&s.email, case),
+            Viewer::Prosecutor(p) => snap.case_of_prosecutor(&p.account, case),
+        }
+    }
+
+    /// Records a case view (`case_views` or `prosecutor_case_views`).
+    pub fn viewed(&self, app: &App, case: &CaseRef) {
+        let (case, at) = (case.id(), Utc::now());
+        app.record(match self {
+            Viewer::Applicant(s) => Record::View {
+                account_id: s.account_id,
+                case,
+                at,
+            },
+            Viewer::Prosecutor(p) => Record::ProsecutorView {
+                prosecutor_id: p.prosecutor_id,
+                case,
+                at,
+            },
+        });
+    }
+
+    /// The base layout's context: the header names the viewer.
+    pub fn ctx(&self, app: &App, title: &str) -> Ctx {
+        match self {
+            Viewer::Applicant(s) => crate::routes::ctx(app, title, Some(s), String::new()),
+            Viewer::Prosecutor(p) => prosecutor_ctx(app, title, p),
+        }
+    }
+}
+
+/// The layout's context for a prosecutor's page.
+pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
+    Ctx {
+        title: title.to_string(),
+        user: Some(format!("{}（檢察官）", p.account)),
+        csrf: p.csrf.clone(),
+        notice: None,
+        error: None,
+        maintenance: window(app),
+    }
+}
+
+/// The browser's prosecutor session, if its cookie names one.
+pub fn browser_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
+    let id = req.cookie(&app.cookie_name("sid"))?;
+    let (s, persist) = app.prosecutors.get(id, Kind::Browser)?;
+    if persist {
+        app.record(Record::Seen {
+            hash: s.hash,
+            at: s.last_seen,
+        });
+    }
+    Some(s)
+}
+
+/// The browser's viewer: a prosecutor's session or an applicant's.
+pub fn browser_viewer(app: &App, req: &Req) -> Option<Viewer> {
+    browser_prosecutor(app, req)
+        .map(Viewer::Prosecutor)
+        .or_else(|| browser_session(app, req).map(Viewer::Applicant))
+}
+
+/// Runs `f` for a signed-in browser; anyone else is sent to the login page.
+pub fn with_viewer(app: &App, req: &Req, f: impl FnOnce(Viewer) -> Answer) -> Answer {
+    match browser_viewer(app, req) {
+        Some(v) => f(v),
+        None => Err(Failure::Unauthorised),
+    }
+}
+
+/// Runs `f` for a browser signed in as a prosecutor.
+pub fn with_prosecutor(
+    app: &App,
+    req: &Req,
+    f: impl FnOnce(ProsecutorSession) -> Answer,
+) -> Answer {
+    match browser_prosecutor(app, req) {
+        Some(p) => f(p),
+        None => Err(Failure::Unauthorised),
+    }
+}
+
+/// The prosecutor an API bearer token names, if any.
+pub fn api_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
+    let (s, persist) = app.prosecutors.get(req.bearer()?, Kind::Api)?;
+    if persist {
+        app.record(Record::Seen {
+            hash: s.hash,
+            at: s.last_seen,
+        });
+    }
+    Some(s)
+}
+
+/// Ends a prosecutor's session; signed out whether or not the database
+/// took it.
+pub fn end(app: &App, p: &ProsecutorSession) {
+    let ended = app
+        .prosecutors
+        .end(&app.accounts.lock().expect("accounts"), &p.hash);
+    if let Err(e) = ended {
+        tracing::error!("ending a prosecutor's session: {e}");
+    }
+}

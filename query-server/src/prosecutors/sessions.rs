@@ -1,0 +1,197 @@
+//! Prosecutors' sessions (`prosecutor_sessions`): as applicants'
+//! (`crate::sessions`), kept by the SHA-256 of a 256-bit id, in memory and
+//! in the accounts database, with the same idle and total lifetimes
+//! (`server.session_idle_seconds`, `server.session_max_seconds`); a new id
+//! at every sign-in. They are a store of their own so that nothing made
+//! for an applicant's session (grants, passwords, the applicants' account
+//! page) can ever take a prosecutor's, and the other way round.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use rusqlite::{params, Connection};
+
+use crate::sessions::{hash, CreateError, Kind};
+use store::secret::random_bytes;
+
+#[derive(Debug, Clone)]
+pub struct ProsecutorSession {
+    pub hash: [u8; 32],
+    pub prosecutor_id: i64,
+    /// The MOJ account: the live snapshot's `prosecutors.account`.
+    pub account: String,
+    pub kind: Kind,
+    pub csrf: String,
+    /// The sign-in's ID token, for the provider's logout.
+    pub id_token: Option<String>,
+    pub created: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    persisted_seen: DateTime<Utc>,
+}
+
+pub struct ProsecutorSessions {
+    live: Mutex<HashMap<[u8; 32], ProsecutorSession>>,
+    pub idle: Duration,
+    pub max: Duration,
+}
+
+/// How often a session's `last_seen_at` is written back at most.
+const PERSIST_EVERY: i64 = 60;
+
+fn kind_str(k: Kind) -> &'static str {
+    match k {
+        Kind::Browser => "browser",
+        Kind::Api => "api",
+    }
+}
+
+impl ProsecutorSessions {
+    /// Loads the sessions still alive; deletes the others.
+    pub fn load(
+        conn: &Connection,
+        idle: Duration,
+        max: Duration,
+    ) -> rusqlite::Result<ProsecutorSessions> {
+        let now = Utc::now();
+        let mut st = conn.prepare(
+            "SELECT s.hash, s.prosecutor_id, p.account, s.kind, s.csrf, s.id_token,
+                    s.created_at, s.last_seen_at
+             FROM prosecutor_sessions s JOIN prosecutor_accounts p ON p.id = s.prosecutor_id",
+        )?;
+        let rows = st.query_map([], |r| {
+            let h: Vec<u8> = r.get(0)?;
+            let kind: String = r.get(3)?;
+            let t = |s: String| {
+                DateTime::parse_from_rfc3339(&s).map_or(now - max, |t| t.with_timezone(&Utc))
+            };
+            let last_seen = t(r.get(7)?);
+            Ok(ProsecutorSession {
+                hash: h.try_into().unwrap_or([0; 32]),
+                prosecutor_id: r.get(1)?,
+                account: r.get(2)?,
+                kind: if kind == "api" {
+                    Kind::Api
+                } else {
+                    Kind::Browser
+                },
+                csrf: r.get(4)?,
+                id_token: r.get(5)?,
+                created: t(r.get(6)?),
+                last_seen,
+                persisted_seen: last_seen,
+            })
+        })?;
+        let mut live = HashMap::new();
+        for s in rows {
+            let s = s?;
+            if now - s.last_seen < idle && now - s.created < max {
+                live.insert(s.hash, s);
+            }
+        }
+        let store = ProsecutorSessions {
+            live: Mutex::new(live),
+            idle,
+            max,
+        };
+        store.delete_expired(conn, now)?;
+        Ok(store)
+    }
+
+    fn delete_expired(&self, conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<()> {
+        conn.execute(
+            "DELETE FROM prosecutor_sessions WHERE last_seen_at < ?1 OR created_at < ?2",
+            params![
+                (now - self.idle).to_rfc3339(),
+                (now - self.max).to_rfc3339()
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Starts a session with a new random id (for the cookie or bearer
+    /// token).
+    pub fn create(
+        &self,
+        conn: &Connection,
+        prosecutor_id: i64,
+        account: &str,
+        kind: Kind,
+        id_token: Option<&str>,
+    ) -> Result<(String, ProsecutorSession), CreateError> {
+        let id = schemas::hex(&random_bytes::<32>().map_err(CreateError::Randomness)?);
+        let csrf = schemas::hex(&random_bytes::<16>().map_err(CreateError::Randomness)?);
+        let now = Utc::now();
+        let s = ProsecutorSession {
+            hash: hash(&id),
+            prosecutor_id,
+            account: account.to_string(),
+            kind,
+            csrf,
+            id_token: id_token.map(str::to_string),
+            created: now,
+            last_seen: now,
+            persisted_seen: now,
+        };
+        conn.execute(
+            "INSERT INTO prosecutor_sessions
+                 (hash, prosecutor_id, kind, csrf, id_token, created_at, last_seen_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
+            params![
+                &s.hash[..],
+                prosecutor_id,
+                kind_str(kind),
+                s.csrf,
+                s.id_token,
+                now.to_rfc3339()
+            ],
+        )?;
+        self.live
+            .lock()
+            .expect("prosecutor sessions")
+            .insert(s.hash, s.clone());
+        Ok((id, s))
+    }
+
+    /// The live session with this id and kind, touched; the second value
+    /// is set when `last_seen_at` should be written back.
+    pub fn get(&self, id: &str, kind: Kind) -> Option<(ProsecutorSession, bool)> {
+        let h = hash(id);
+        let now = Utc::now();
+        let mut live = self.live.lock().expect("prosecutor sessions");
+        let s = live.get_mut(&h)?;
+        if s.kind != kind {
+            return None;
+        }
+        if now - s.last_seen >= self.idle || now - s.created >= self.max {
+            live.remove(&h);
+            return None;
+        }
+        s.last_seen = now;
+        let persist = (now - s.persisted_seen).num_seconds() >= PERSIST_EVERY;
+        if persist {
+            s.persisted_seen = now;
+        }
+        Some((s.clone(), persist))
+    }
+
+    pub fn end(&self, conn: &Connection, h: &[u8; 32]) -> rusqlite::Result<()> {
+        self.live.lock().expect("prosecutor sessions").remove(h);
+        conn.execute("DELETE FROM prosecutor_sessions WHERE hash = ?1", [&h[..]])?;
+        Ok(())
+    }
+
+    /// Forgets expired sessions (memory and database).
+    pub fn sweep(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let now = Utc::now();
+        self.live
+            .lock()
+            .expect("prosecutor sessions")
+            .retain(|_, s| now - s.last_seen < self.idle && now - s.created < self.max);
+        self.delete_expired(conn, now)
+    }
+
+    pub fn count(&self) -> usize {
+        self.live.lock().expect("prosecutor sessions").len()
+    }
+}

@@ -1,0 +1,286 @@
+//! The prosecutors' web sign-in and pages: `/sso/login` starts the code
+//! flow, `/sso/callback` finishes it, `/sso/logout` signs out here and, when
+//! the provider advertises an `end_session_endpoint`, there too;
+//! `/sso/digests` is the digest opt-in of the prosecutor's account page.
+//!
+//! Every refusal — whatever `Sso::finish` refuses (issuer, audience,
+//! signature, expiry, nonce, state, replay, claims) and an account the live
+//! snapshot's `prosecutors` does not name — is a page in words, with the
+//! refusal's status, and no session; the flow cookie is cleared whatever
+//! the outcome. A sign-in ends any session the browser had and makes a new
+//! id. The callback goes on only to a path of this site
+//! (`sso::safe_return_path`, applied when the flow was sealed and again
+//! when it is opened).
+
+use std::sync::Arc;
+
+use warp::http::StatusCode;
+
+use store::accounts::prosecutors::{self as store_p, Via};
+
+use super::{browser_prosecutor, end, prosecutor_ctx, ProsecutorSession};
+use crate::app::App;
+use crate::failure::{Answer, Failure};
+use crate::http::{set_cookie, Req, Resp};
+use crate::pages;
+use crate::routes::ctx;
+use crate::routes::guard::{browser_session, same};
+use crate::sessions::Kind;
+use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
+
+/// `/sso/…`; a 404 for everything when single sign-on is off.
+pub async fn route(app: &Arc<App>, req: &Req, rest: &[&str]) -> Resp {
+    let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
+    if app.sso.is_none() {
+        return Failure::NotFound.render(app, req);
+    }
+    let get = req.method == warp::http::Method::GET || req.method == warp::http::Method::HEAD;
+    let post = req.method == warp::http::Method::POST;
+    match (rest, get, post) {
+        (["login"], true, _) => answer(login(app, req).await).route("/sso/login"),
+        (["callback"], true, _) => answer(callback(app, req).await).route("/sso/callback"),
+        (["logout"], _, true) => answer(logout(app, req)).route("/sso/logout"),
+        (["digests"], _, true) => answer(digests(app, req)).route("/sso/digests"),
+        _ => Failure::NotFound.render(app, req),
+    }
+}
+
+/// `GET /sso/login?return_to=/cases`: to the provider, with the flow
+/// cookie.
+async fn login(app: &Arc<App>, req: &Req) -> Answer {
+    let sso = Arc::clone(app.sso.as_ref().ok_or(Failure::NotFound)?);
+    let return_to = req
+        .query_map()
+        .get("return_to")
+        .cloned()
+        .unwrap_or_else(|| "/cases".into());
+    let begun = tokio::task::spawn_blocking(move || sso.begin(&return_to))
+        .await
+        .map_err(|e| Failure::Internal(Box::new(e)))?;
+    match begun {
+        Ok(b) => {
+            let mut r = Resp::redirect(b.redirect.as_str());
+            r.header(
+                "set-cookie",
+                &set_cookie(
+                    &app.cookie_name(FLOW_COOKIE),
+                    &b.flow_cookie,
+                    app.https,
+                    Some(FLOW_SECONDS as u64),
+                ),
+            );
+            Ok(r)
+        }
+        Err(e) => refusal(app, req, &e),
+    }
+}
+
+/// `GET /sso/callback?code&state&iss`: the provider's answer.
+async fn callback(app: &Arc<App>, req: &Req) -> Answer {
+    let sso = Arc::clone(app.sso.as_ref().ok_or(Failure::NotFound)?);
+    let flow = req
+        .cookie(&app.cookie_name(FLOW_COOKIE))
+        .map(str::to_string);
+    let query = Callback::from_query(&req.query);
+    let finished = tokio::task::spawn_blocking(move || sso.finish(&query, flow.as_deref()))
+        .await
+        .map_err(|e| Failure::Internal(Box::new(e)))?;
+    let mut r = match finished {
+        Ok(sign_in) => match start_session(app, req, &sign_in.identity, Kind::Browser, Via::Web)? {
+            Ok((id, _)) => {
+                let mut r = Resp::redirect(&location(&safe_return_path(&sign_in.return_to)));
+                r.header(
+                    "set-cookie",
+                    &set_cookie(&app.cookie_name("sid"), &id, app.https, None),
+                );
+                r
+            }
+            Err(e) => refusal(app, req, &e)?,
+        },
+        Err(e) => refusal(app, req, &e)?,
+    };
+    // The flow is over whatever happened: its cookie goes.
+    r.header(
+        "set-cookie",
+        &set_cookie(&app.cookie_name(FLOW_COOKIE), "", app.https, Some(0)),
+    );
+    Ok(r)
+}
+
+/// Signs a verified identity in, if the live snapshot names its account:
+/// records the sign-in and starts a session with a new id. For the browser
+/// (`Kind::Browser`), any session it had ends first.
+pub fn start_session(
+    app: &App,
+    req: &Req,
+    identity: &Identity,
+    kind: Kind,
+    via: Via,
+) -> Result<Result<(String, ProsecutorSession), SsoError>, Failure> {
+    let snap = app.live.get().ok_or(Failure::Unavailable(None))?;
+    if !snap.knows_prosecutor(&identity.account)? {
+        return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
+    }
+    if kind == Kind::Browser {
+        if let Some(old) = browser_prosecutor(app, req) {
+            end(app, &old);
+        }
+        if let Some(old) = browser_session(app, req) {
+            let ended = app
+                .sessions
+                .end(&app.accounts.lock().expect("accounts"), &old.hash);
+            if let Err(e) = ended {
+                tracing::error!("ending a session at a prosecutor's sign-in: {e}");
+            }
+        }
+    }
+    let mut conn = app.accounts.lock().expect("accounts");
+    let p = store_p::sign_in(
+        &mut conn,
+        &identity.account,
+        &identity.subject,
+        identity.email_verified.as_deref(),
+        via,
+        chrono::Utc::now(),
+    )
+    .map_err(Failure::unavailable)?;
+    let created = app
+        .prosecutors
+        .create(
+            &conn,
+            p.id,
+            &p.account,
+            kind,
+            (kind == Kind::Browser).then_some(identity.id_token.as_str()),
+        )
+        .map_err(|e| Failure::Internal(Box::new(e)))?;
+    tracing::info!(
+        "sso: prosecutor {} signed in ({})",
+        p.account,
+        match via {
+            Via::Web => "web",
+            Via::App => "app",
+        }
+    );
+    Ok(Ok(created))
+}
+
+/// A path for the Location header: what is not ASCII percent-encoded
+/// (`/cases/TPD/刑事/…`); the path was checked to be this site's.
+fn location(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for ch in path.chars() {
+        if ch.is_ascii() {
+            out.push(ch);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in ch.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// The refusal page: what went wrong in words, the refusal's status, no
+/// session. The detail goes to the log only.
+fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
+    tracing::warn!("sso: sign-in refused ({}) from {}: {e}", e.kind(), req.ip);
+    let page = pages::Message {
+        c: ctx(app, "檢察官登入", None, String::new()),
+        heading: "無法以法務部單一登入登入",
+        text: e.user_message().to_string(),
+        link: Some(("/login", "回到登入頁")),
+    };
+    let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut r = pages::html(status, &page)?;
+    r.header("x-cpor-sso-refusal", e.kind());
+    Ok(r)
+}
+
+/// `POST /sso/logout` (and `/logout` for a prosecutor): ends the session,
+/// then, when the provider advertises it, its own logout.
+pub fn logout(app: &App, req: &Req) -> Answer {
+    let mut to = "/login?m=logout".to_string();
+    if let Some(p) = browser_prosecutor(app, req) {
+        let form = req.form();
+        if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
+            return Err(Failure::Forbidden);
+        }
+        end(app, &p);
+        if let Some(url) = app
+            .sso
+            .as_ref()
+            .and_then(|sso| sso.logout_url(p.id_token.as_deref()))
+        {
+            to = url.to_string();
+        }
+    }
+    let mut r = Resp::redirect(&to);
+    r.header(
+        "set-cookie",
+        &set_cookie(&app.cookie_name("sid"), "", app.https, Some(0)),
+    );
+    Ok(r.route("/sso/logout"))
+}
+
+/// `/account` for a prosecutor: the account, the verified address, the
+/// digest. No password: the provider keeps it.
+pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
+    let row = store_p::by_id(&app.accounts.lock().expect("accounts"), p.prosecutor_id)
+        .map_err(Failure::unavailable)?
+        .ok_or(Failure::Unauthorised)?;
+    let mut c = prosecutor_ctx(app, "帳號設定", p);
+    c.notice = req.query_map().get("m").and_then(|m| pages::notice(m));
+    let page = ProsecutorAccount {
+        c,
+        account: row.account,
+        email: row.email,
+        digests: row.digests,
+    };
+    pages::html(StatusCode::OK, &page)
+}
+
+#[derive(askama::Template)]
+#[template(path = "prosecutor_account.html")]
+struct ProsecutorAccount {
+    c: pages::Ctx,
+    account: String,
+    email: Option<String>,
+    digests: bool,
+}
+
+/// `POST /sso/digests`: the opt-in (only with a verified address).
+fn digests(app: &App, req: &Req) -> Answer {
+    let p = browser_prosecutor(app, req).ok_or(Failure::Unauthorised)?;
+    let form = req.form();
+    if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
+        return Err(Failure::Forbidden);
+    }
+    let want = form.get("on").is_some_and(|v| v == "1");
+    let on = store_p::set_digests(
+        &app.accounts.lock().expect("accounts"),
+        p.prosecutor_id,
+        want,
+    )
+    .map_err(Failure::unavailable)?;
+    Ok(Resp::redirect(if on {
+        "/account?m=digests-on"
+    } else {
+        "/account?m=digests-off"
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::location;
+
+    #[test]
+    fn a_return_path_is_ascii_for_the_location_header() {
+        assert_eq!(
+            location("/cases/TPD/刑事/115/訴/100"),
+            "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100"
+        );
+        assert_eq!(location("/cases?x=1"), "/cases?x=1");
+    }
+}

@@ -1,0 +1,161 @@
+//! Prosecutors who signed in through the MOJ single sign-on
+//! (`prosecutor_accounts`, accounts migration 4): who they are, the verified
+//! address the provider last gave, their opt-in to the nightly digest, and
+//! their sign-ins (for `cpor-server stats`). They have no password and no
+//! tokens: none of the applicants' functions above applies to them, and
+//! none of these to an applicant. What a prosecutor may see is not stored
+//! here: it is the live snapshot's `prosecutors` rows for the account.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+
+/// A prosecutor's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prosecutor {
+    pub id: i64,
+    /// The MOJ account (檢察官帳號).
+    pub account: String,
+    /// The verified address of the last sign-in, if any.
+    pub email: Option<String>,
+    pub digests: bool,
+}
+
+/// Web (the code flow) or app (the native ID-token exchange).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Web,
+    App,
+}
+
+impl Via {
+    fn as_str(self) -> &'static str {
+        match self {
+            Via::Web => "web",
+            Via::App => "app",
+        }
+    }
+}
+
+/// Records a sign-in: the account's row (made on the first), the address
+/// the provider vouches for now (none: the address is forgotten and the
+/// digest turned off, since it can no longer be sent anywhere verified),
+/// and a row for the statistics. One transaction.
+pub fn sign_in(
+    conn: &mut Connection,
+    account: &str,
+    subject: &str,
+    email_verified: Option<&str>,
+    via: Via,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<Prosecutor> {
+    let email = email_verified.map(crate::accounts::normalise_email);
+    let now = now.to_rfc3339();
+    let tx = conn.transaction()?;
+    tx.execute(
+        "INSERT INTO prosecutor_accounts (account, subject, email, created_at, last_sign_in_at)
+         VALUES (?1, ?2, ?3, ?4, ?4)
+         ON CONFLICT (account) DO UPDATE SET subject = ?2, email = ?3, last_sign_in_at = ?4,
+             digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END",
+        params![account, subject, email, now],
+    )?;
+    let p = one(&tx, "account = ?1", account)?.expect("just written");
+    tx.execute(
+        "INSERT INTO prosecutor_sign_ins (prosecutor_id, kind, at) VALUES (?1, ?2, ?3)",
+        params![p.id, via.as_str(), now],
+    )?;
+    tx.commit()?;
+    Ok(p)
+}
+
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Prosecutor>> {
+    one(conn, "id = ?1", id)
+}
+
+fn one(
+    conn: &Connection,
+    condition: &str,
+    value: impl rusqlite::ToSql,
+) -> rusqlite::Result<Option<Prosecutor>> {
+    conn.prepare_cached(&format!(
+        "SELECT id, account, email, digests FROM prosecutor_accounts WHERE {condition}"
+    ))?
+    .query_row([value], |r| {
+        Ok(Prosecutor {
+            id: r.get(0)?,
+            account: r.get(1)?,
+            email: r.get(2)?,
+            digests: r.get::<_, i64>(3)? == 1,
+        })
+    })
+    .optional()
+}
+
+/// Turns the digest on or off. On only with a verified address: returns
+/// whether it is on afterwards.
+pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<bool> {
+    conn.execute(
+        "UPDATE prosecutor_accounts SET digests = (?2 AND email IS NOT NULL) WHERE id = ?1",
+        params![id, on as i64],
+    )?;
+    Ok(by_id(conn, id)?.is_some_and(|p| p.digests))
+}
+
+/// Who gets tonight's digest of news on their cases: (account, address)
+/// of every prosecutor who opted in with a verified address, by account.
+pub fn digest_recipients(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st = conn.prepare(
+        "SELECT account, email FROM prosecutor_accounts
+         WHERE digests = 1 AND email IS NOT NULL ORDER BY account",
+    )?;
+    let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    rows.collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::accounts::open(dir.path()).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn a_digest_needs_a_verified_address_and_ends_without_one() {
+        let (_d, mut c) = db();
+        let now = Utc::now();
+        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::Web, now).unwrap();
+        assert!(
+            !set_digests(&c, p.id, true).unwrap(),
+            "no address: stays off"
+        );
+        let p = sign_in(
+            &mut c,
+            "chen.wm",
+            "chen.wm",
+            Some("Chen@MOJ.example"),
+            Via::Web,
+            now,
+        )
+        .unwrap();
+        assert_eq!(p.email.as_deref(), Some("chen@moj.example"));
+        assert!(set_digests(&c, p.id, true).unwrap());
+        assert_eq!(
+            digest_recipients(&c).unwrap(),
+            [("chen.wm".to_string(), "chen@moj.example".to_string())]
+        );
+        // Unsubscribing by address (the digest's link) turns it off.
+        assert!(crate::accounts::unsubscribe(&c, "chen@moj.example").unwrap());
+        assert!(digest_recipients(&c).unwrap().is_empty());
+        assert!(set_digests(&c, p.id, true).unwrap());
+        // A later sign-in without a verified address forgets it.
+        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::App, now).unwrap();
+        assert_eq!((p.email, p.digests), (None, false));
+        assert!(digest_recipients(&c).unwrap().is_empty());
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 3);
+    }
+}

@@ -1,0 +1,131 @@
+//! The headless Chromium test of the prosecutors' single sign-on: a
+//! prosecutor opens the login page, follows "檢察官登入（法務部單一窗口）" to
+//! the real test provider (scripts/oidc-provider), signs in on its own login
+//! page, comes back signed in, and sees exactly the cases the live snapshot
+//! assigns to the account; opens one; signs out here and at the provider.
+//! The browser follows every redirect itself, so the server listens on a
+//! port chosen first and registered with the provider as the redirect URI.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use super::{free_port, phone_screenshot, Browser};
+use crate::sso::{assigned, provider::Op, provider::PASSWORD as OP_PASSWORD, sso_env};
+use crate::util::{repo_root, Data};
+
+/// `cpor-server` on a given loopback port, killed when dropped.
+struct FixedServer {
+    child: Child,
+    base: String,
+}
+
+impl Drop for FixedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
+    let log = data.dir.path().join("server-sso-browser.log");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-server"));
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CPOR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.arg("--data-dir")
+        .arg(data.path())
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .env("CPOR_SERVER_MAINTENANCE_START", "00:00")
+        .env("CPOR_SERVER_MAINTENANCE_END", "00:00")
+        .env("CPOR_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(
+        line.starts_with("listening on "),
+        "server did not start: {line}\n{}",
+        std::fs::read_to_string(&log).unwrap_or_default()
+    );
+    FixedServer {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    }
+}
+
+#[test]
+fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_cases() {
+    let shots = repo_root().join("target").join("screenshots");
+    let data = Data::sample();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let op = Op::start(&[
+        "--redirect-uri",
+        &format!("{base}/sso/callback"),
+        "--post-logout-redirect-uri",
+        &format!("{base}/"),
+    ]);
+    let mut env = sso_env(&op);
+    env.retain(|(k, _)| *k != "CPOR_SSO_REDIRECT_URL");
+    env.push(("CPOR_MAIL_SITE_URL", base.clone()));
+    let server = start_server(&data, port, &env);
+    let b = Browser::start();
+
+    b.go(&format!("{}/login", server.base));
+    let entry = b.find("#sso a[href=\"/sso/login\"]");
+    assert_eq!(b.text(&entry), "檢察官登入（法務部單一窗口）");
+    b.click(&entry);
+    // The provider's own login page.
+    b.find("form#login");
+    assert!(b.path().starts_with("/interaction/"), "{}", b.path());
+    b.type_into("#username", "chen.wm");
+    b.type_into("#password", OP_PASSWORD);
+    b.click(&b.find("#submit"));
+    b.wait_path("/cases");
+    assert_eq!(b.text(&b.find("header .who")), "chen.wm（檢察官）");
+
+    // Exactly the snapshot's assigned queryable cases, each written out.
+    let want = assigned(&data, "chen.wm");
+    assert!(!want.is_empty());
+    let rows = b.find_all("table.list tbody tr");
+    assert_eq!(rows.len(), want.len(), "{}", b.source());
+    let shown: std::collections::BTreeSet<String> = b
+        .find_all("table.list tbody tr td[data-label=\"案號\"] a")
+        .iter()
+        .map(|a| {
+            let href = b.script(
+                "return arguments[0].getAttribute('href')",
+                serde_json::json!([{ super::ELEMENT: a.0 }]),
+            );
+            href.as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_eq!(shown, want);
+    phone_screenshot(&b, &shots, "prosecutor-cases");
+
+    // One of them: the same case page as anyone's.
+    let path = want.iter().next().unwrap().clone();
+    b.click(&b.find(&format!("a[href=\"{path}\"]")));
+    b.wait_path(&path);
+    let h1 = b.text(&b.find("h1"));
+    assert!(h1.contains("年度") && h1.ends_with('號'), "{h1}");
+
+    // Signing out here, then at the provider, lands on the login page.
+    b.click_button("登出");
+    b.wait("the provider's logout page", || {
+        b.path().starts_with("/session/end")
+    });
+    b.click_button("登出");
+    b.wait_path("/login");
+    b.go(&format!("{}{path}", server.base));
+    b.wait_path("/login");
+}

@@ -1,0 +1,410 @@
+//! The low findings of issue 12's security test, each with the test that
+//! failed before its fix: forwarded addresses, HSTS, reset links after a
+//! password change, forged pre-login tokens and foreign origins, a busy
+//! database at activation, answers warp refuses, /metrics, retention.
+
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::util::{eventually, Client, Data, Server, Source, CAPTCHA, PASSWORD};
+
+const WANG: &str = "wang.ming@example.com";
+const LAWYER: &str = "lawyer.chen@example.com";
+
+fn accounts(data: &Data) -> Connection {
+    let c = Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    c.busy_timeout(Duration::from_secs(10)).unwrap();
+    c
+}
+
+/// A signed-in client for `email` (activated with PASSWORD).
+fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
+    let mut c = Client::new(server);
+    let r = c.activate(data, email, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
+    c
+}
+
+/// "Forgot password" for `who`, from `c`.
+fn ask_reset(c: &mut Client, who: &str) {
+    let page = c.get("/forgot");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    let r = c.post(
+        "/forgot",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", who),
+        ],
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// The finding: with `trust_proxy`, the client address was taken from the
+/// first `X-Forwarded-For` line, which the client writes; a proxy that
+/// adds its own line let anyone pick a new address per attempt and pass
+/// the per-address limit. The last hop across all lines is the proxy's
+/// word.
+#[test]
+fn behind_a_proxy_the_client_is_the_last_hop_of_all_forwarded_lines() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_TRUST_PROXY", "true"),
+            ("CPOR_SERVER_IP_FAILURES_PER_HOUR", "2"),
+        ],
+    );
+    let mut statuses = Vec::new();
+    for i in 0..4 {
+        let mut c = Source::new(&server, "127.0.0.1");
+        c.headers = vec![
+            // What the client wrote: a new address each time.
+            ("x-forwarded-for".into(), format!("10.9.{i}.1")),
+            // What the proxy added: the address it saw.
+            ("x-forwarded-for".into(), "203.0.113.7".into()),
+        ];
+        statuses.push(
+            c.login(&format!("user{i}@example.com"), "wrong password!!")
+                .status,
+        );
+    }
+    assert_eq!(statuses, [200, 200, 429, 429]);
+}
+
+/// The finding: no `Strict-Transport-Security`, so a first visit typed
+/// without https could be taken over. Sent whenever `mail.site_url` is
+/// https (the site is served over TLS), on every answer.
+#[test]
+fn over_https_every_answer_asks_browsers_to_keep_to_https() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_MAIL_SITE_URL", "https://cpor.example.tw")]);
+    let mut c = Client::new(&server);
+    for path in ["/login", "/nowhere", "/healthz"] {
+        let r = c.get(path);
+        let hsts = r.header("strict-transport-security").unwrap_or_default();
+        let age: u64 = hsts
+            .strip_prefix("max-age=")
+            .and_then(|v| v.split(';').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        assert!(age >= 365 * 24 * 3600, "{path}: `{hsts}`");
+    }
+    drop(server);
+    // Over plain http (a laptop) it would be wrong: nothing.
+    let server = Server::start(&data, &[]);
+    let r = Client::new(&server).get("/login");
+    assert_eq!(r.header("strict-transport-security"), None);
+}
+
+/// The finding: a reset link mailed before a password change still worked
+/// after it. Whoever changes the password (the owner, having noticed)
+/// voids every pending link.
+#[test]
+fn a_password_change_voids_pending_reset_links() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let mut anon = Client::new(&server);
+    ask_reset(&mut anon, WANG);
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+    let link = data.link("reset", WANG);
+    assert!(anon.get(&link).body.contains("帳號："), "the link works");
+    let csrf = c.csrf();
+    let new = "another long passphrase";
+    let r = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/account?m=changed"));
+    let form = anon.get(&link);
+    assert!(form.body.contains("連結無效"), "{}", form.body);
+}
+
+/// The finding: before login, the anti-forgery check took any value the
+/// client chose, as long as cookie and form agreed — a page elsewhere that
+/// can set a cookie (a sibling subdomain over http) could post forms.
+/// The token is now the server's: signed with its key.
+#[test]
+fn a_pre_login_token_of_the_clients_choosing_is_refused() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    c.activate(&data, WANG, PASSWORD);
+    let mut forger = Client::new(&server);
+    let page = forger.get("/login");
+    let id = page.field("captcha_id");
+    let chosen = "0123456789abcdef0123456789abcdef";
+    forger.cookies.insert("csrf".into(), chosen.into());
+    let r = forger.post(
+        "/login",
+        &[
+            ("csrf", chosen),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", WANG),
+            ("password", PASSWORD),
+        ],
+    );
+    assert_eq!(r.status, 403, "{}", r.body);
+    // The server's own token still works.
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, PASSWORD)
+            .header("location"),
+        Some("/cases")
+    );
+}
+
+/// Defence in depth: a browser names the page a form came from in
+/// `Origin`; a POST from another site is refused whatever its tokens.
+#[test]
+fn a_post_from_another_site_is_refused() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    Client::new(&server).activate(&data, WANG, PASSWORD);
+    let mut evil = Source::new(&server, "127.0.0.1");
+    evil.headers = vec![("origin".into(), "https://evil.example".into())];
+    let r = evil.login(WANG, PASSWORD);
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(!r.set_cookies().iter().any(|c| c.starts_with("sid=")));
+    // The site's own origin (as the browser saw it) is fine.
+    let mut own = Source::new(&server, "127.0.0.1");
+    own.headers = vec![("origin".into(), server.base.clone())];
+    assert_eq!(own.login(WANG, PASSWORD).header("location"), Some("/cases"));
+}
+
+/// The finding: "database is locked" during activation (2 in 45 under
+/// load) was shown as "this link is not valid". The link transaction read
+/// the token and then wrote, and SQLite does not wait for a lock to
+/// upgrade a read; it now takes the write lock first and waits. Here the
+/// database is busy with another writer for a second.
+#[test]
+fn activation_waits_for_a_busy_database_instead_of_blaming_the_link() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let form = c.get(&data.link("activation", WANG));
+    let (csrf, token) = (form.field("csrf"), form.field("token"));
+    let busy = accounts(&data);
+    busy.execute_batch(
+        "BEGIN IMMEDIATE; INSERT INTO daily_visits (day, visits) VALUES ('2000-01-01', 1)",
+    )
+    .unwrap();
+    let r = std::thread::scope(|s| {
+        let posting = s.spawn(|| {
+            c.post(
+                "/activate",
+                &[
+                    ("csrf", &csrf),
+                    ("token", &token),
+                    ("password", PASSWORD),
+                    ("confirm", PASSWORD),
+                ],
+            )
+        });
+        std::thread::sleep(Duration::from_millis(1500));
+        busy.execute_batch("COMMIT").unwrap();
+        posting.join().unwrap()
+    });
+    assert_eq!(
+        r.header("location"),
+        Some("/login?m=activated"),
+        "{}",
+        r.body
+    );
+}
+
+/// The finding: the answers warp gives itself (400 for a body that cannot
+/// be read, 413 for one too large) lacked the security headers every
+/// other answer carries.
+#[test]
+fn refused_requests_carry_the_security_headers() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let check = |r: &crate::util::Resp, status: u16| {
+        assert_eq!(r.status, status, "{}", r.body);
+        for h in [
+            "content-security-policy",
+            "x-content-type-options",
+            "x-frame-options",
+            "referrer-policy",
+            "cache-control",
+        ] {
+            assert!(r.header(h).is_some(), "{status} without {h}");
+        }
+    };
+    let mut c = Source::new(&server, "127.0.0.1");
+    let big = vec![b'a'; 20 * 1024];
+    check(&c.send("POST", "/login", &[], &big), 413);
+    // A chunked body that is not chunked.
+    let r = crate::util::request_from(
+        &server,
+        "127.0.0.1",
+        "POST",
+        "/login",
+        &[("transfer-encoding", "chunked")],
+        b"zz\r\nnot a chunk\r\n",
+    )
+    .unwrap();
+    check(&r, 400);
+}
+
+/// The finding: `/metrics` (request counts, login outcomes) answered
+/// anyone. It answers the configured addresses only (default: loopback),
+/// and looks like any unknown page to the rest.
+#[test]
+fn metrics_answer_only_the_configured_addresses() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_METRICS_ALLOW", "127.0.0.3, ::1")]);
+    let r = Source::new(&server, "127.0.0.1").get("/metrics");
+    assert_eq!(r.status, 404, "{}", r.body);
+    let r = Source::new(&server, "127.0.0.3").get("/metrics");
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.contains("cpor_http_requests_total"));
+}
+
+/// The finding: case views (who looked at which case, when) were kept
+/// for ever. Views older than `server.keep_case_views_days` (default a
+/// year) are purged at start-up and daily; their daily counts stay for
+/// `cpor-server stats`.
+#[test]
+fn case_views_older_than_a_year_are_purged_but_still_counted() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    signed_in(&server, &data, LAWYER);
+    drop(server);
+    let db = accounts(&data);
+    let id: i64 = db
+        .query_row("SELECT id FROM accounts WHERE email = ?1", [LAWYER], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let now = chrono::Utc::now();
+    for (days, n) in [(800, 3), (366, 2), (300, 1), (1, 1)] {
+        let at = (now - chrono::Duration::days(days)).to_rfc3339();
+        for _ in 0..n {
+            db.execute(
+                "INSERT INTO case_views (account_id, case_key, at) VALUES (?1, 'TPD|民事|115|訴|100', ?2)",
+                rusqlite::params![id, at],
+            )
+            .unwrap();
+        }
+    }
+    let old_day = (now - chrono::Duration::days(800))
+        .format("%Y-%m-%d")
+        .to_string();
+    let _server = Server::start(&data, &[]);
+    eventually("old views purged", || {
+        db.query_row("SELECT count(*) FROM case_views", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap()
+            == 2
+    });
+    // Still counted by the statistics, day by day.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&old_day))
+        .unwrap_or_else(|| panic!("no line for {old_day}:\n{text}"));
+    // day, visits, activated, grants, views, viewers
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((cols[4], cols[5]), ("3", "1"), "{line}");
+}
+
+/// The finding: the outbox kept every sent message whole, activation and
+/// reset links included, for ever. Sent bodies older than
+/// `server.keep_sent_mail_days` (default 30) are emptied at start-up and
+/// daily; the record of each message (who, what kind, when, the outcome)
+/// stays, and newer or unsent mail keeps its body.
+#[test]
+fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
+    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Recorded, Scope};
+    let data = Data::sample();
+    let now = chrono::Utc::now();
+    // Through the outbox's own operations: queued, claimed and accepted
+    // by the mail server 40 days ago and 1 day ago; one still queued.
+    let conn = outbox::open(&data.path()).unwrap();
+    for (i, days) in [40, 1, 0].into_iter().enumerate() {
+        let item = NewItem {
+            email: WANG.into(),
+            kind: Kind::Reset,
+            message_id: format!("<purge-{i}@cpor.test>"),
+            subject: "重設密碼".into(),
+            message: format!("reset link /reset?token={i:064}\r\n").into_bytes(),
+            cases: 0,
+        };
+        let at = now - chrono::Duration::days(days);
+        outbox::queue_website(&conn, &item, at.date_naive(), &format!("r{i}"), at).unwrap();
+    }
+    let mut ob = Outbox::open(&data.path()).unwrap();
+    let ids = ob.due(Scope::Website, now, true).unwrap();
+    let id_of = |ob: &Outbox, mid: &str| {
+        ids.iter()
+            .copied()
+            .find(|id| {
+                let shown = ob.show(*id).unwrap().unwrap();
+                shown
+                    .fields
+                    .iter()
+                    .any(|(k, v)| *k == "message-id" && v == mid)
+            })
+            .unwrap()
+    };
+    let (old, recent, queued) = (
+        id_of(&ob, "<purge-0@cpor.test>"),
+        id_of(&ob, "<purge-1@cpor.test>"),
+        id_of(&ob, "<purge-2@cpor.test>"),
+    );
+    for (id, days) in [(old, 40), (recent, 1)] {
+        let at = now - chrono::Duration::days(days);
+        ob.claim(&[id], at, |_| Event::Claim).unwrap();
+        let accepted = Recorded {
+            id,
+            event: Event::Accepted,
+            error: None,
+            next_try: None,
+        };
+        ob.record(&accepted, at).unwrap();
+    }
+    ob.settle(Scope::Website).unwrap();
+    drop(ob);
+
+    let _server = Server::start(&data, &[]);
+    let ob = Outbox::open(&data.path()).unwrap();
+    let state = |shown: &outbox::Shown| {
+        let (_, v) = shown.fields.iter().find(|(k, _)| *k == "state").unwrap();
+        v.clone()
+    };
+    eventually("the old body purged", || {
+        ob.show(old).unwrap().unwrap().message.is_empty()
+    });
+    let shown = ob.show(old).unwrap().unwrap();
+    assert_eq!(state(&shown), "sent", "the record stays");
+    assert!(shown
+        .fields
+        .iter()
+        .any(|(k, v)| *k == "address" && v == WANG));
+    for id in [recent, queued] {
+        let body = ob.show(id).unwrap().unwrap().message;
+        assert!(
+            String::from_utf8_lossy(&body).contains("/reset?token="),
+            "item {id} lost its body"
+        );
+    }
+}

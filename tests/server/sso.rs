@@ -1,0 +1,793 @@
+//! Prosecutors' single sign-on over HTTP, against the real OpenID provider
+//! of scripts/oidc-provider (panva's oidc-provider on Node.js, started on
+//! loopback per test): the whole code flow through `cpor-server`'s
+//! `/sso/login` and `/sso/callback`, what a prosecutor then sees (exactly
+//! the live snapshot's queryable cases assigned to the account), every
+//! refusal (a page in words, no session), sessions (new id, applicants'
+//! lifetimes), logout at the provider, the native app's exchange, records
+//! and statistics, and the nightly digest of an opted-in prosecutor.
+//!
+//! The test client plays the browser: it keeps cpor's cookies (the flow
+//! cookie too), the provider's in its own jar, fills in the provider's login
+//! form, and stops at the registered redirect URI, whose query it hands to
+//! this server's `/sso/callback`.
+
+use std::collections::BTreeSet;
+
+use openidconnect::url::Url;
+use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
+use rusqlite::Connection;
+
+use crate::util::{enc, eventually, Client, Data, Resp, Server, CAPTCHA};
+
+#[allow(dead_code)]
+#[path = "../../query-server/src/sso/provider_harness.rs"]
+pub mod provider;
+use provider::{Browser, Op, APP_CLIENT_ID, CLIENT_ID, CLIENT_SECRET, REDIRECT};
+
+/// The SSO settings of a server for `op`, as the environment gives them.
+pub fn sso_env(op: &Op) -> Vec<(&'static str, String)> {
+    vec![
+        ("CPOR_SSO_ISSUER", op.issuer.clone()),
+        ("CPOR_SSO_CLIENT_ID", CLIENT_ID.into()),
+        ("CPOR_SSO_CLIENT_SECRET", CLIENT_SECRET.into()),
+        ("CPOR_SSO_REDIRECT_URL", REDIRECT.into()),
+        ("CPOR_SSO_SCOPES", "email moj".into()),
+        ("CPOR_SSO_ACCOUNT_CLAIM", "moj_account".into()),
+        ("CPOR_SSO_REQUIRED_CLAIMS", "role=prosecutor".into()),
+        ("CPOR_SSO_APP_CLIENT_ID", APP_CLIENT_ID.into()),
+    ]
+}
+
+/// A server for `op` with extra settings.
+pub(crate) fn server(data: &Data, op: &Op, extra: &[(&str, &str)]) -> Server {
+    let env = sso_env(op);
+    let mut all: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    all.extend_from_slice(extra);
+    Server::start(data, &all)
+}
+
+/// `/sso/login` → the provider (signing in as `user`) → `/sso/callback`:
+/// the callback's answer.
+fn sign_in_from(c: &mut Client, op_browser: &mut Browser, user: &str, start: &str) -> Resp {
+    let begin = c.get(start);
+    assert_eq!(begin.status, 303, "{}", begin.body);
+    let to = Url::parse(begin.header("location").unwrap()).unwrap();
+    let back = op_browser
+        .sign_in(&to, user, REDIRECT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    c.get(&format!("/sso/callback?{}", back.query().unwrap_or("")))
+}
+
+fn sign_in(c: &mut Client, user: &str) -> Resp {
+    sign_in_from(c, &mut Browser::default(), user, "/sso/login")
+}
+
+fn accounts(data: &Data) -> Connection {
+    Connection::open(data.path().join("accounts.sqlite")).unwrap()
+}
+
+fn count(data: &Data, table: &str) -> i64 {
+    accounts(data)
+        .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+        .unwrap()
+}
+
+/// The case paths the live snapshot assigns to `account` (queryable
+/// ones), as the pages write them: read straight from the file.
+pub(crate) fn assigned(data: &Data, account: &str) -> BTreeSet<String> {
+    let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    let db = Connection::open(data.path().join("snapshots").join(name.trim())).unwrap();
+    let mut st = db
+        .prepare(
+            "SELECT c.court, c.category, c.year, c.word, c.number FROM prosecutors p
+             JOIN cases c ON c.id = p.case_id WHERE p.account = ?1 AND c.queryable = 1",
+        )
+        .unwrap();
+    let rows = st
+        .query_map([account], |r| {
+            Ok(format!(
+                "/cases/{}/{}/{}/{}/{}",
+                r.get::<_, String>(0)?,
+                enc(&r.get::<_, String>(1)?),
+                r.get::<_, i64>(2)?,
+                enc(&r.get::<_, String>(3)?),
+                r.get::<_, i64>(4)?
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// The case links of the list page.
+fn listed(c: &mut Client) -> BTreeSet<String> {
+    let page = c.get("/cases");
+    assert_eq!(page.status, 200, "{}", page.body);
+    page.body
+        .split("href=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .filter(|h| h.starts_with("/cases/"))
+        .collect()
+}
+
+const TPD_SU_100: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100";
+const TPD_JIAOYI_45: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E4%BA%A4%E6%98%93/45";
+/// A case granted to applicants, assigned to no prosecutor.
+const TPD_CIVIL_100: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100";
+const NO_SUCH_CASE: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/99999";
+
+#[test]
+fn a_prosecutor_signs_in_and_sees_exactly_the_cases_assigned_in_the_live_snapshot() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    let login = c.get("/login");
+    assert!(login.body.contains("檢察官登入（法務部單一窗口）"));
+    assert!(login.body.contains("href=\"/sso/login\""));
+
+    for (user, min) in [("chen.wm", 1), ("lin_yt-01", 2), ("kuo_jl-02", 1)] {
+        let mut c = Client::new(&server);
+        let r = sign_in(&mut c, user);
+        assert_eq!(r.status, 303, "{user}: {}", r.body);
+        assert_eq!(r.header("location"), Some("/cases"));
+        let want = assigned(&data, user);
+        assert!(want.len() >= min, "{user}: {want:?}");
+        assert_eq!(listed(&mut c), want, "{user}");
+        let list = c.get("/cases");
+        assert!(list.body.contains(&format!("{user}（檢察官）")));
+        for path in &want {
+            assert_eq!(c.get(path).status, 200, "{user} {path}");
+        }
+    }
+    // lin_yt-01's 刑事 114 易 310 is assigned but not queryable: a 404.
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "lin_yt-01");
+    assert_eq!(
+        c.get("/cases/TPD/%E5%88%91%E4%BA%8B/114/%E6%98%93/310")
+            .status,
+        404
+    );
+
+    // chen.wm's case page: the same page as anyone's, with the case number
+    // written out; a case that is not theirs is the same 404 as none.
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let page = c.get(TPD_SU_100);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("115年度訴字第100號"), "{}", page.body);
+    let missing = c.get(NO_SUCH_CASE);
+    assert_eq!(missing.status, 404);
+    for other in [TPD_JIAOYI_45, TPD_CIVIL_100] {
+        let r = c.get(other);
+        assert_eq!(r.status, 404, "{other}");
+        assert_eq!(r.body, missing.body, "{other}");
+    }
+
+    // Records: the views are a prosecutor's, counted apart.
+    let views = count(&data, "prosecutor_case_views");
+    eventually("the prosecutors' views recorded", || {
+        count(&data, "prosecutor_case_views") >= 4
+    });
+    assert!(!assigned(&data, "lin_yt-01")
+        .iter()
+        .any(|p| p.contains("310")));
+    assert!(views <= count(&data, "prosecutor_case_views"));
+    assert_eq!(count(&data, "case_views"), 0);
+    assert_eq!(count(&data, "prosecutor_sign_ins"), 5);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .env_remove("CPOR_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("p.sign-ins") && text.contains("p.views"),
+        "{text}"
+    );
+    let total: Vec<u64> = text
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap()
+        .split_whitespace()
+        .skip(1)
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let pviews = count(&data, "prosecutor_case_views") as u64;
+    assert_eq!((total[3], total[5], total[6]), (0, 5, pviews), "{text}");
+}
+
+#[test]
+fn without_an_issuer_nothing_of_single_sign_on_shows() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let login = c.get("/login");
+    assert_eq!(login.status, 200);
+    assert!(!login.body.contains("法務部"), "{}", login.body);
+    assert!(!login.body.contains("/sso/"));
+    assert!(login
+        .header("content-security-policy")
+        .unwrap()
+        .contains("form-action 'self';"));
+    for path in ["/sso/login", "/sso/callback?code=x&state=y"] {
+        assert_eq!(c.get(path).status, 404, "{path}");
+    }
+    let r = c.api("POST", "/api/v1/sso/nonce", None, None);
+    assert_eq!(r.status, 404);
+}
+
+#[test]
+fn an_assignment_that_ends_in_tonights_export_ends_access_with_the_next_snapshot() {
+    let data = Data::empty();
+    data.import("20261123");
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
+    let before = listed(&mut c);
+    assert!(before.contains(TPD_JIAOYI_45), "{before:?}");
+    assert_eq!(c.get(TPD_JIAOYI_45).status, 200);
+    // Night 2 gives 交易 45 to lin_yt-01.
+    data.import("20261124");
+    eventually("the next snapshot to be served", || {
+        c.get(TPD_JIAOYI_45).status == 404
+    });
+    let after = listed(&mut c);
+    assert_eq!(after, assigned(&data, "chen.wm"));
+    assert!(!after.contains(TPD_JIAOYI_45));
+    assert!(after.contains(TPD_SU_100));
+}
+
+/// A refused callback: the page, its status and kind, no session.
+fn assert_refused(data: &Data, c: &mut Client, r: &Resp, status: u16, kind: &str, words: &str) {
+    assert_eq!(r.status, status, "{kind}: {}", r.body);
+    assert_eq!(r.header("x-cpor-sso-refusal"), Some(kind), "{}", r.body);
+    assert!(r.body.contains(words), "{kind}: {}", r.body);
+    assert!(r.body.contains("lang=\"zh-Hant\""));
+    assert!(
+        !r.set_cookies().iter().any(|c| c.starts_with("sid=")),
+        "{kind}: {:?}",
+        r.set_cookies()
+    );
+    assert!(!c.cookies.contains_key("sid"));
+    assert_eq!(count(data, "prosecutor_sessions"), 0, "{kind}");
+    assert_eq!(c.get("/cases").status, 303, "{kind}");
+}
+
+#[test]
+fn every_refusal_is_a_page_in_words_and_makes_no_session() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let fresh = || Client::new(&server);
+
+    // Accounts: unknown to the export, not a prosecutor, no role.
+    let mut c = fresh();
+    let r = sign_in(&mut c, "nobody.x");
+    assert_refused(
+        &data,
+        &mut c,
+        &r,
+        403,
+        "unknown_account",
+        "查無以您的法務部帳號承辦的案件",
+    );
+    let mut c = fresh();
+    let r = sign_in(&mut c, "clerk.wu");
+    assert_refused(&data, &mut c, &r, 403, "claim_mismatch", "不具檢察官身分");
+    let mut c = fresh();
+    let r = sign_in(&mut c, "guest.ho");
+    assert_refused(
+        &data,
+        &mut c,
+        &r,
+        403,
+        "missing_claim",
+        "未提供確認身分所需的資料",
+    );
+
+    // State: a callback this browser did not start (another browser's), and
+    // one with no flow cookie at all.
+    let (mut a, mut b) = (fresh(), fresh());
+    let begin_a = a.get("/sso/login");
+    b.get("/sso/login");
+    let back = Browser::default()
+        .sign_in(
+            &Url::parse(begin_a.header("location").unwrap()).unwrap(),
+            "chen.wm",
+            REDIRECT,
+        )
+        .unwrap();
+    let callback = format!("/sso/callback?{}", back.query().unwrap());
+    let r = b.get(&callback);
+    assert_refused(&data, &mut b, &r, 400, "state_mismatch", "不符");
+    let mut none = fresh();
+    let r = none.get(&callback);
+    assert_refused(
+        &data,
+        &mut none,
+        &r,
+        400,
+        "no_flow",
+        "不是由這個瀏覽器開始的",
+    );
+
+    // Replayed: the same callback twice in the browser that started it.
+    let first = a.get(&callback);
+    assert_eq!(first.status, 303, "{}", first.body);
+    let sid = a.cookies["sid"].clone();
+    let mut replay = fresh();
+    replay.cookies = a.cookies.clone();
+    replay.cookies.remove("sid");
+    replay.cookies.insert(
+        "sso_flow".into(),
+        begin_a
+            .set_cookies()
+            .iter()
+            .find(|c| c.starts_with("sso_flow="))
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()["sso_flow=".len()..]
+            .to_string(),
+    );
+    let r = replay.get(&callback);
+    assert_eq!(
+        r.header("x-cpor-sso-refusal"),
+        Some("replayed"),
+        "{}",
+        r.body
+    );
+    assert!(r.body.contains("已經使用過"));
+    assert!(!replay.cookies.contains_key("sid"));
+    assert_eq!(count(&data, "prosecutor_sessions"), 1, "only the first");
+    assert!(!sid.is_empty());
+
+    // Every refusal clears the flow cookie.
+    assert!(r.set_cookies().iter().any(|c| c.starts_with("sso_flow=;")));
+    assert!(!server.log().contains(CLIENT_SECRET));
+}
+
+#[test]
+fn a_rotated_signing_key_is_picked_up_and_an_old_key_dropped_from_the_set_is_not_trusted() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
+    let state = op.admin("rotate", "keep_old=0");
+    assert_eq!(state["published_kids"].as_array().unwrap().len(), 1);
+    let mut c = Client::new(&server);
+    let r = sign_in(&mut c, "chen.wm");
+    assert_eq!(r.status, 303, "{}\n{}", r.body, server.log());
+    assert_eq!(listed(&mut c), assigned(&data, "chen.wm"));
+}
+
+#[test]
+fn a_sign_in_makes_a_new_session_id_and_ends_the_browsers_old_session() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    // A session id planted before the sign-in (fixation) is not taken.
+    c.cookies.insert("sid".into(), "a".repeat(64));
+    assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
+    let first = c.cookies["sid"].clone();
+    assert_ne!(first, "a".repeat(64));
+    let mut op_browser = Browser::default();
+    assert_eq!(
+        sign_in_from(&mut c, &mut op_browser, "lin_yt-01", "/sso/login").status,
+        303
+    );
+    let second = c.cookies["sid"].clone();
+    assert_ne!(first, second);
+    // The first session ended with the second sign-in.
+    let mut old = Client::new(&server);
+    old.cookies.insert("sid".into(), first);
+    assert_eq!(old.get("/cases").status, 303);
+    assert_eq!(count(&data, "prosecutor_sessions"), 1);
+    assert_eq!(listed(&mut c), assigned(&data, "lin_yt-01"));
+}
+
+#[test]
+fn prosecutor_sessions_have_the_applicants_lifetimes() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    // Idle: 2 s without a request ends it.
+    let server_idle = server(&data, &op, &[("CPOR_SERVER_SESSION_IDLE_SECONDS", "2")]);
+    let mut c = Client::new(&server_idle);
+    sign_in(&mut c, "chen.wm");
+    assert_eq!(c.get("/cases").status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(c.get("/cases").status, 303);
+    drop(server_idle);
+    // In all: 3 s after sign-in, however busy.
+    let server_max = server(&data, &op, &[("CPOR_SERVER_SESSION_MAX_SECONDS", "3")]);
+    let mut c = Client::new(&server_max);
+    sign_in(&mut c, "chen.wm");
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_millis(2500) {
+        assert_eq!(c.get("/cases").status, 200);
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    assert_eq!(c.get("/cases").status, 303);
+}
+
+#[test]
+fn the_callback_is_not_an_open_redirect() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    for (asked, lands) in [
+        ("https://evil.example/", "/"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("javascript:alert(1)", "/"),
+        (
+            "/cases/TPD/刑事/115/訴/100",
+            "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100",
+        ),
+    ] {
+        let mut c = Client::new(&server);
+        let start = format!("/sso/login?return_to={}", enc(asked));
+        let r = sign_in_from(&mut c, &mut Browser::default(), "chen.wm", &start);
+        assert_eq!(r.status, 303, "{asked}: {}", r.body);
+        assert_eq!(r.header("location"), Some(lands), "{asked}");
+    }
+}
+
+#[test]
+fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let account = c.get("/account");
+    let csrf = account.field("csrf");
+    // The sign-out form's redirect to the provider is allowed by the CSP
+    // (form-action covers redirects), and only that origin.
+    let origin = Url::parse(&op.issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    assert!(
+        account
+            .header("content-security-policy")
+            .unwrap()
+            .contains(&format!("form-action 'self' {origin};")),
+        "{:?}",
+        account.header("content-security-policy")
+    );
+    // Without the form's token: refused, still signed in.
+    assert_eq!(c.post("/logout", &[]).status, 403);
+    assert_eq!(c.get("/cases").status, 200);
+    let r = c.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    let to = Url::parse(r.header("location").unwrap()).unwrap();
+    assert!(
+        to.as_str()
+            .starts_with(&format!("{}/session/end", op.issuer)),
+        "{to}"
+    );
+    let q: std::collections::HashMap<String, String> = to.query_pairs().into_owned().collect();
+    assert!(q.contains_key("id_token_hint"), "{to}");
+    assert_eq!(q["post_logout_redirect_uri"], "http://localhost:8080/");
+    assert_eq!(q["client_id"], CLIENT_ID);
+    assert_eq!(count(&data, "prosecutor_sessions"), 0);
+    assert_eq!(c.get("/cases").status, 303);
+    // The provider knows the hint: its logout page answers.
+    let page = Browser::default().get(&to);
+    assert_eq!(page.status, 200, "{}", page.body);
+}
+
+#[test]
+fn the_applicants_password_reset_and_activation_flows_never_apply_to_a_prosecutor() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let account = c.get("/account");
+    assert_eq!(account.status, 200);
+    assert!(account.body.contains("chen.wm"));
+    assert!(
+        !account.body.contains("/account/password"),
+        "{}",
+        account.body
+    );
+    assert!(account.body.contains("無法變更或重設"));
+    let csrf = account.field("csrf");
+    // The applicants' forms do not take a prosecutor's session.
+    let r = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", "x"),
+            ("password", "a new password 2026"),
+            ("confirm", "a new password 2026"),
+        ],
+    );
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/login?m=expired"));
+    assert_eq!(
+        c.post("/account/digests", &[("csrf", &csrf), ("on", "1")])
+            .header("location"),
+        Some("/login?m=expired")
+    );
+    // Their verified address is no applicant's account: no login, no
+    // reset mail, no activation.
+    let mut anon = Client::new(&server);
+    let r = anon.login("chen.wm@moj.example", "cpor-sso-2026");
+    assert_eq!(r.status, 200);
+    assert!(r.body.contains("帳號或密碼不正確"));
+    let forgot = anon.get("/forgot");
+    anon.post(
+        "/forgot",
+        &[
+            ("csrf", &forgot.field("csrf")),
+            ("captcha_id", &forgot.field("captcha_id")),
+            ("captcha", CAPTCHA),
+            ("email", "chen.wm@moj.example"),
+        ],
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(data.mails("reset", "chen.wm@moj.example"), 0);
+    assert_eq!(
+        count(&data, "accounts WHERE email = 'chen.wm@moj.example'"),
+        0
+    );
+    assert_eq!(
+        count(&data, "tokens"),
+        count(&data, "tokens WHERE purpose = 'activate'")
+    );
+}
+
+/// The app's own code flow at the provider (a public native client,
+/// PKCE, loopback redirect) with cpor's nonce: its ID token.
+fn app_code_flow(op: &Op, nonce: &str, user: &str) -> (String, String) {
+    let verifier = "b".repeat(43) + "-app";
+    let challenge =
+        PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
+    let redirect = "http://127.0.0.1:51234/callback";
+    let mut auth = Url::parse(&format!("{}/auth", op.issuer)).unwrap();
+    auth.query_pairs_mut()
+        .append_pair("client_id", APP_CLIENT_ID)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email moj")
+        .append_pair("redirect_uri", redirect)
+        .append_pair("state", "app-state")
+        .append_pair("nonce", nonce)
+        .append_pair("code_challenge", challenge.as_str())
+        .append_pair("code_challenge_method", "S256");
+    let back = Browser::default().sign_in(&auth, user, redirect).unwrap();
+    let code = back
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let tokens: serde_json::Value = ureq::post(&format!("{}/token", op.issuer))
+        .send_form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", redirect),
+            ("client_id", APP_CLIENT_ID),
+            ("code_verifier", &verifier),
+        ])
+        .unwrap()
+        .into_json()
+        .unwrap();
+    (
+        tokens["id_token"].as_str().unwrap().to_string(),
+        tokens["access_token"].as_str().unwrap().to_string(),
+    )
+}
+
+#[test]
+fn a_native_app_exchanges_its_id_token_for_a_bearer_token_that_sees_the_assigned_cases() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    let n = c.api("POST", "/api/v1/sso/nonce", None, None);
+    assert_eq!(n.status, 201, "{}", n.body);
+    let n = n.json();
+    let (id_token, access_token) = app_code_flow(&op, n["nonce"].as_str().unwrap(), "chen.wm");
+    let body = serde_json::json!({
+        "id_token": id_token, "ticket": n["ticket"], "access_token": access_token,
+    });
+    let r = c.api("POST", "/api/v1/sso/token", Some(body.clone()), None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    let s = r.json();
+    assert_eq!(s["token_type"], "Bearer");
+    assert_eq!(s["account"], "chen.wm");
+    let token = s["token"].as_str().unwrap().to_string();
+
+    let list = c.api("GET", "/api/v1/cases", None, Some(&token));
+    assert_eq!(list.status, 200, "{}", list.body);
+    let urls: BTreeSet<String> = list.json()["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            k["url"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("/api/v1")
+                .to_string()
+        })
+        .collect();
+    assert_eq!(urls, assigned(&data, "chen.wm"));
+    let case = c.api("GET", &format!("/api/v1{TPD_SU_100}"), None, Some(&token));
+    assert_eq!(case.status, 200);
+    assert_eq!(case.json()["number_text"], "115年度訴字第100號");
+    let missing = c.api("GET", &format!("/api/v1{NO_SUCH_CASE}"), None, Some(&token));
+    for other in [TPD_JIAOYI_45, TPD_CIVIL_100] {
+        let r = c.api("GET", &format!("/api/v1{other}"), None, Some(&token));
+        assert_eq!((r.status, &r.body), (404, &missing.body), "{other}");
+    }
+    // The bearer token is no browser session, and the browser's is no
+    // bearer token.
+    c.cookies.insert("sid".into(), token.clone());
+    assert_eq!(c.get("/cases").status, 303);
+    c.cookies.clear();
+
+    // The ticket is used once.
+    let again = c.api("POST", "/api/v1/sso/token", Some(body), None);
+    assert_eq!(again.status, 400);
+    assert_eq!(again.json()["error"], "replayed");
+    // An account unknown to the export is refused as on the web.
+    let n2 = c.api("POST", "/api/v1/sso/nonce", None, None).json();
+    let (nobody, nobody_access) = app_code_flow(&op, n2["nonce"].as_str().unwrap(), "nobody.x");
+    let r = c.api(
+        "POST",
+        "/api/v1/sso/token",
+        Some(serde_json::json!({
+            "id_token": nobody, "ticket": n2["ticket"], "access_token": nobody_access,
+        })),
+        None,
+    );
+    assert_eq!(
+        (r.status, r.json()["error"].clone()),
+        (403, "unknown_account".into())
+    );
+    assert_eq!(count(&data, "prosecutor_sessions"), 1);
+    // Signing out of the API ends the token.
+    assert_eq!(
+        c.api("DELETE", "/api/v1/session", None, Some(&token))
+            .status,
+        204
+    );
+    assert_eq!(
+        c.api("GET", "/api/v1/cases", None, Some(&token)).status,
+        401
+    );
+    assert_eq!(count(&data, "prosecutor_sign_ins WHERE kind = 'app'"), 1);
+}
+
+#[test]
+fn an_opted_in_prosecutor_gets_the_nightly_digest_of_news_on_assigned_cases() {
+    let data = Data::empty();
+    data.import("20261123");
+    data.send();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    // chen.wm opts in (the provider vouches for chen.wm@moj.example).
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let account = c.get("/account");
+    assert!(
+        account.body.contains("chen.wm@moj.example"),
+        "{}",
+        account.body
+    );
+    let r = c.post(
+        "/sso/digests",
+        &[("csrf", &account.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(r.header("location"), Some("/account?m=digests-on"));
+    // tsai.mh's address is not verified: no opt-in.
+    let mut t = Client::new(&server);
+    sign_in(&mut t, "tsai.mh");
+    let account = t.get("/account");
+    assert!(
+        account.body.contains("未提供已驗證的電子郵件"),
+        "{}",
+        account.body
+    );
+    let r = t.post(
+        "/sso/digests",
+        &[("csrf", &account.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(r.header("location"), Some("/account?m=digests-off"));
+    // lin_yt-01 signs in but does not opt in.
+    sign_in(&mut Client::new(&server), "lin_yt-01");
+
+    // Night 2: 刑事 115 訴 100 (chen.wm's) has a revised entry; 交易 45
+    // moves from chen.wm to lin_yt-01; KSD 刑事 115 訴 100 (tsai.mh's) has
+    // a new entry.
+    data.import("20261124");
+    data.send();
+    assert_eq!(data.mails("digest", "chen.wm@moj.example"), 1);
+    assert_eq!(data.mails("digest", "tsai.mh@moj.example"), 0);
+    assert_eq!(data.mails("digest", "lin.yt@moj.example"), 0);
+    let text = digest_text(&data, "chen.wm@moj.example");
+    assert!(text.contains("115年度訴字第100號"), "{text}");
+    assert!(!text.contains("交易"), "{text}");
+    assert!(
+        text.contains("/unsubscribe?email=chen.wm%40moj.example"),
+        "{text}"
+    );
+
+    // The digest's one-click unsubscribe (RFC 8058) turns the opt-in off.
+    let start = text.find("/unsubscribe?").unwrap();
+    let link: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let r = c.post(&link, &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        count(&data, "prosecutor_accounts WHERE digests = 1"),
+        0,
+        "unsubscribed"
+    );
+}
+
+#[test]
+fn every_refusal_of_the_id_token_is_a_page_in_words_and_makes_no_session() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let fresh = || Client::new(&server);
+    // The ID token: another audience, a forged signature, a key the
+    // provider does not publish, expired, another nonce, another issuer.
+    let token_cases: [(&str, &str, &str, &str); 6] = [
+        ("id-token", "aud=someone-else", "wrong_audience", "對象不符"),
+        (
+            "id-token",
+            "nonce=not-this-flow",
+            "nonce_mismatch",
+            "不屬於這次登入流程",
+        ),
+        ("sign-forged", "", "bad_signature", "簽章無法驗證"),
+        ("clock", "offset=-7200", "expired", "已過期"),
+        (
+            "issuer",
+            "value=http://127.0.0.1:9/other",
+            "wrong_issuer",
+            "發行者不符",
+        ),
+        // Last: the reset after it publishes a new key, which the server
+        // would fetch only after its 30 s between fetches for unknown keys.
+        ("sign-unpublished", "", "bad_signature", "簽章無法驗證"),
+    ];
+    for (op_name, q, kind, words) in token_cases {
+        op.admin(op_name, q);
+        let mut c = fresh();
+        let r = sign_in(&mut c, "chen.wm");
+        assert_refused(&data, &mut c, &r, 400, kind, words);
+        op.admin("reset", "");
+    }
+}
+
+/// The text of the newest digest to `email`.
+fn digest_text(data: &Data, email: &str) -> String {
+    let mut newest = None;
+    for night in std::fs::read_dir(data.path().join("mail")).unwrap() {
+        for f in std::fs::read_dir(night.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if name.starts_with(&format!("digest-{email}")) {
+                newest = Some(p);
+            }
+        }
+    }
+    crate::util::mail_text(&std::fs::read(newest.expect("a digest")).unwrap())
+}
