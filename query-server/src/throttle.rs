@@ -259,6 +259,30 @@ impl Throttle {
         })
     }
 
+    /// A calendar-feed fetch from `ip`: counted, or refused
+    /// (`Some(seconds to wait)`) past `per_hour` in the last hour, in one
+    /// transaction shared by every process. A database that cannot be
+    /// written lets the fetch through (logged): the feed's token is the
+    /// credential, the limit only keeps a looping subscription cheap.
+    pub fn feed(&self, ip: IpAddr, per_hour: usize, now: i64) -> Option<u64> {
+        let mut conn = self.conn.lock().expect("throttle");
+        let key = client(ip);
+        let run = |conn: &mut Connection| -> rusqlite::Result<Option<u64>> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let q = shared::recent(&tx, Scope::Feed, &key, now, per_hour)?;
+            if q.len() >= per_hour {
+                return Ok(Some(wait_until(q[0] + HOUR_MS, now)));
+            }
+            shared::add(&tx, Scope::Feed, &key, now, per_hour)?;
+            tx.commit()?;
+            Ok(None)
+        };
+        run(&mut conn).unwrap_or_else(|e| {
+            tracing::error!("throttle: a calendar feed fetch: {e}");
+            None
+        })
+    }
+
     /// Drops events older than an hour and expired captchas (called every
     /// minute by the sweeper).
     pub fn sweep(&self, now: i64) {
@@ -430,6 +454,22 @@ mod tests {
         }
         assert!(t.check_ip(v6("2001:db8:1:2:ffff::9"), now).is_some());
         assert!(t.check_ip(v6("2001:db8:1:3::1"), now).is_none());
+    }
+
+    #[test]
+    fn a_client_may_fetch_the_feed_sixty_times_an_hour_on_any_process() {
+        let d = tempfile::tempdir().unwrap();
+        let (one, two) = (throttle(&d, 100, 10, 300), throttle(&d, 100, 10, 300));
+        let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let start = 100 * HOUR;
+        for i in 0..60 {
+            let t = if i % 2 == 0 { &one } else { &two };
+            assert_eq!(t.feed(ip, 60, start), None, "fetch {i}");
+        }
+        let wait = two.feed(ip, 60, start).expect("the 61st is refused");
+        assert!(wait > 3500 && wait <= 3600, "{wait}");
+        assert_eq!(one.feed("192.0.2.2".parse().unwrap(), 60, start), None);
+        assert_eq!(one.feed(ip, 60, start + HOUR), None, "an hour later, again");
     }
 
     #[test]

@@ -8,12 +8,13 @@
 -- Throttle counters: one row per failed attempt (or attempt under way)
 -- within the last hour. `scope` says what is counted: 'account' (the
 -- address typed, as the first 16 bytes of its SHA-256, whether or not an
--- account has it), 'ip' (a client address; an IPv6 /64 is one), and
--- "forgot password"'s 'forgot_address' and 'forgot_client'. Rows older
+-- account has it), 'ip' (a client address; an IPv6 /64 is one),
+-- "forgot password"'s 'forgot_address' and 'forgot_client', and 'feed'
+-- (calendar-feed fetches per client address). Rows older
 -- than an hour are swept every minute; each key keeps at most its limit.
 CREATE TABLE throttle_events (
     id    INTEGER PRIMARY KEY,
-    scope TEXT NOT NULL CHECK (scope IN ('account', 'ip', 'forgot_address', 'forgot_client')),
+    scope TEXT NOT NULL CHECK (scope IN ('account', 'ip', 'forgot_address', 'forgot_client', 'feed')),
     key   BLOB NOT NULL,
     at_ms INTEGER NOT NULL            -- milliseconds since 1970, UTC
 );

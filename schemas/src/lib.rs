@@ -63,7 +63,7 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0002_website.sql"),
     include_str!("../accounts/0003_retention.sql"),
     include_str!("../accounts/0004_prosecutors.sql"),
-    // 0005 is the hearings branch's; it goes before this one when merged.
+    include_str!("../accounts/0005_hearings.sql"),
     include_str!("../accounts/0006_shared_state.sql"),
 ];
 
@@ -73,7 +73,7 @@ pub const OUTBOX_MIGRATIONS: &[&str] = &[
     include_str!("../outbox/0002_web_mail.sql"),
     include_str!("../outbox/0003_pending_nights.sql"),
     include_str!("../outbox/0004_outcomes.sql"),
-    // 0005 is the hearings branch's; it goes before this one when merged.
+    include_str!("../outbox/0005_reminders.sql"),
     include_str!("../outbox/0006_leases.sql"),
 ];
 

@@ -6,6 +6,7 @@ mod asvs;
 mod browser;
 mod captcha;
 mod hardening;
+mod hearings;
 mod scale;
 mod sso;
 mod util;

@@ -183,6 +183,18 @@ fn account_page(
     error: Option<String>,
     strength: Option<&'static str>,
 ) -> Answer {
+    account_page_with(app, s, notice, error, strength, None)
+}
+
+/// The account page; `feed_url`: a calendar feed URL just made, shown once.
+pub fn account_page_with(
+    app: &App,
+    s: &Session,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    strength: Option<&'static str>,
+    feed_url: Option<String>,
+) -> Answer {
     let digests = {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_id(&conn, s.account_id)
@@ -202,6 +214,7 @@ fn account_page(
         c,
         email: s.email.clone(),
         digests,
+        h: super::hearings::account_hearings(app, s.account_id, feed_url),
         sessions: app
             .sessions
             .of(s.account_id)

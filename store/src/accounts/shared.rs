@@ -26,6 +26,8 @@ pub enum Scope {
     ForgotAddress,
     /// ...and requests from a client address.
     ForgotClient,
+    /// Calendar-feed fetches from a client address.
+    Feed,
 }
 
 impl Scope {
@@ -35,6 +37,7 @@ impl Scope {
             Scope::Ip => "ip",
             Scope::ForgotAddress => "forgot_address",
             Scope::ForgotClient => "forgot_client",
+            Scope::Feed => "feed",
         }
     }
 }
