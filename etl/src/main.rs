@@ -100,6 +100,11 @@ enum Command {
         /// Send now: ignore the send window and the spread of a night's mail
         #[arg(long)]
         now: bool,
+        /// Queue the hearing reminders of this Asia/Taipei day (YYYY-MM-DD)
+        /// instead of today's: catching up a missed day, or trying the
+        /// sample data (scripts/run-sample)
+        #[arg(long, value_name = "YYYY-MM-DD")]
+        today: Option<chrono::NaiveDate>,
     },
     /// Read delivery reports (bounces) from a Maildir: fail their items, flag their addresses
     Bounces {
@@ -272,7 +277,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Dump { date } => commands::dump::run(&store, date.as_deref()),
         Command::Snapshots { json } => commands::snapshots::run(&store, json),
         Command::Rollback { date } => commands::rollback::run(&store, &date),
-        Command::Send { now } => commands::send::run(&config, now),
+        Command::Send { now, today } => commands::send::run(&config, now, today),
         Command::Outbox { action } => commands::outbox::run(
             &config,
             match action {

@@ -197,6 +197,7 @@ impl Report {
         if let Some(e) = &self.mail_error {
             let _ = writeln!(s, "  MAIL NOT QUEUED: {e}");
         }
+
         for w in self.warnings.iter().take(5) {
             let _ = writeln!(s, "  warning: {w}");
         }

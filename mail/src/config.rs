@@ -61,6 +61,9 @@ pub struct MailConfig {
     pub flood_share: f64,
     /// ...and at least this many followed cases exist (a handful is noise).
     pub flood_min_cases: u64,
+    /// Hearing reminders go out this many days before a hearing (Asia/Taipei
+    /// calendar days, 1 to 60), inside the send window; `[]`: none.
+    pub reminder_days: Vec<u64>,
 }
 
 impl Default for MailConfig {
@@ -88,6 +91,7 @@ impl Default for MailConfig {
             activation_days: 14,
             flood_share: 0.3,
             flood_min_cases: 100,
+            reminder_days: vec![7, 1],
         }
     }
 }
@@ -172,6 +176,8 @@ pub struct MailSettings {
     pub activation: Duration,
     pub flood_share: f64,
     pub flood_min_cases: u64,
+    /// Days before a hearing a reminder goes out, largest first, distinct.
+    pub reminder_days: Vec<u32>,
 }
 
 impl MailSettings {
@@ -285,6 +291,22 @@ impl MailSettings {
             activation: Duration::days(c.activation_days.max(1) as i64),
             flood_share: s.share("flood_share", c.flood_share)?,
             flood_min_cases: c.flood_min_cases,
+            reminder_days: {
+                let mut days = Vec::new();
+                for &d in &c.reminder_days {
+                    if !(1..=60).contains(&d) {
+                        return Err(s.invalid(
+                            "reminder_days",
+                            format!("{:?}", c.reminder_days),
+                            "days before a hearing, each 1 to 60 (e.g. [7, 1]; [] for none)",
+                        ));
+                    }
+                    days.push(d as u32);
+                }
+                days.sort_unstable_by(|a, b| b.cmp(a));
+                days.dedup();
+                days
+            },
         })
     }
 
@@ -312,6 +334,30 @@ mod tests {
             Box::new(move |name| (name == var).then(|| value.to_string())),
         )?;
         MailSettings::load(&layers)
+    }
+
+    #[test]
+    fn reminder_days_are_sorted_distinct_and_bounded() {
+        let load = |text: &str| {
+            let layers = Layers::from_parts(
+                Some((PathBuf::from("x.toml"), format!("[mail]\n{text}\n"))),
+                Box::new(|_| None),
+            )
+            .unwrap();
+            MailSettings::load(&layers)
+        };
+        assert_eq!(MailSettings::default().reminder_days, vec![7, 1]);
+        assert_eq!(
+            load("reminder_days = [1, 3, 1]").unwrap().reminder_days,
+            vec![3, 1]
+        );
+        assert!(load("reminder_days = []").unwrap().reminder_days.is_empty());
+        for bad in ["[0]", "[61]", "[7, 0]"] {
+            let err = load(&format!("reminder_days = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("mail.reminder_days = "), "{err}");
+        }
     }
 
     #[test]

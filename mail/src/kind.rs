@@ -18,6 +18,10 @@ pub enum Kind {
     Digest,
     /// A followed case about to stop being queryable.
     Expiry,
+    /// Hearings coming in `mail.reminder_days` days (7 and 1): one a day
+    /// per address, covering all its hearings due that day, each with its
+    /// calendar file. Keyed by the Taipei day it is sent on.
+    Reminder,
     /// The website's link to set a new password; `link` and `expires` (a
     /// time of day).
     Reset,
@@ -44,11 +48,12 @@ impl Scope {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 6] = [
+    pub const ALL: [Kind; 7] = [
         Kind::Activation,
         Kind::Approval,
         Kind::Digest,
         Kind::Expiry,
+        Kind::Reminder,
         Kind::Reset,
         Kind::Changed,
     ];
@@ -59,6 +64,7 @@ impl Kind {
             Kind::Approval => "approval",
             Kind::Digest => "digest",
             Kind::Expiry => "expiry",
+            Kind::Reminder => "reminder",
             Kind::Reset => "reset",
             Kind::Changed => "changed",
         }
@@ -72,7 +78,9 @@ impl Kind {
     /// website.
     pub fn scope(self) -> Scope {
         match self {
-            Kind::Activation | Kind::Approval | Kind::Digest | Kind::Expiry => Scope::Nightly,
+            Kind::Activation | Kind::Approval | Kind::Digest | Kind::Expiry | Kind::Reminder => {
+                Scope::Nightly
+            }
             Kind::Reset | Kind::Changed => Scope::Website,
         }
     }
@@ -102,6 +110,8 @@ impl Kind {
                 format!("【案件進度】{t} 將於 {day} 後停止查詢")
             }
             (Kind::Expiry, None) => format!("【案件進度】您關注的 {n} 件案件即將停止查詢"),
+            (Kind::Reminder, Some(t)) => format!("【庭期提醒】{t} 即將開庭"),
+            (Kind::Reminder, None) => format!("【庭期提醒】您關注的 {n} 件案件即將開庭"),
             (Kind::Reset, _) => "【案件進度查詢】重設密碼連結".into(),
             (Kind::Changed, _) => "【案件進度查詢】您的密碼已變更".into(),
         }
@@ -117,6 +127,7 @@ impl Kind {
             Kind::Approval => (ApprovalText(view).render()?, ApprovalHtml(view).render()?),
             Kind::Digest => (DigestText(view).render()?, DigestHtml(view).render()?),
             Kind::Expiry => (ExpiryText(view).render()?, ExpiryHtml(view).render()?),
+            Kind::Reminder => (ReminderText(view).render()?, ReminderHtml(view).render()?),
             Kind::Reset => (ResetText(view).render()?, ResetHtml(view).render()?),
             Kind::Changed => (ChangedText(view).render()?, ChangedHtml(view).render()?),
         })
@@ -159,6 +170,8 @@ templates! {
     DigestHtml = "mail/digest.html";
     ExpiryText = "mail/expiry.txt";
     ExpiryHtml = "mail/expiry.html";
+    ReminderText = "mail/reminder.txt";
+    ReminderHtml = "mail/reminder.html";
     ResetText = "mail/reset.txt";
     ResetHtml = "mail/reset.html";
     ChangedText = "mail/changed.txt";
@@ -178,7 +191,13 @@ mod tests {
         let website: Vec<Kind> = Scope::Website.kinds().collect();
         assert_eq!(
             nightly,
-            [Kind::Activation, Kind::Approval, Kind::Digest, Kind::Expiry]
+            [
+                Kind::Activation,
+                Kind::Approval,
+                Kind::Digest,
+                Kind::Expiry,
+                Kind::Reminder
+            ]
         );
         assert_eq!(website, [Kind::Reset, Kind::Changed]);
         assert_eq!(Kind::parse("bounce"), None);

@@ -10,8 +10,9 @@
 use std::time::SystemTime;
 
 use lettre::address::Envelope;
+use lettre::message::header::ContentType;
 use lettre::message::header::{Header, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 
 mod encode;
@@ -75,6 +76,31 @@ impl CaseView {
 
 pub use schemas::text::clean;
 
+/// A hearing as a reminder shows it.
+#[derive(Debug, Clone)]
+pub struct HearingView {
+    /// `115/12/01（二）10:30`
+    pub when: String,
+    /// `明天`, `7 天後`
+    pub lead: String,
+    pub kind: String,
+    /// `臺灣臺北地方法院 民事 115年度訴字第100號`
+    pub case_title: String,
+    /// The court and the courtroom.
+    pub place: String,
+    /// A later entry may have moved or cancelled it.
+    pub uncertain: bool,
+}
+
+/// A calendar file attached to a mail (`hearing-20261201-1030.ics`).
+#[derive(Debug, Clone)]
+pub struct CalendarFile {
+    pub filename: String,
+    /// `REQUEST` or `CANCEL`: the MIME type's `method` (RFC 6047 §2.4).
+    pub method: &'static str,
+    pub text: String,
+}
+
 /// Everything any template may show.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -90,9 +116,13 @@ pub struct View {
     pub expires: String,
     /// The night the data comes from (ROC).
     pub night: String,
+    /// The one-click unsubscribe link (digests); for a reminder, the
+    /// account page, where reminders are turned off.
     pub unsubscribe: String,
     /// Cases not listed (a long list is cut: the site has them all).
     pub more: usize,
+    /// The hearings a reminder is about, in time order.
+    pub hearings: Vec<HearingView>,
 }
 
 /// At most this many cases are listed in one mail...
@@ -183,8 +213,30 @@ pub fn render(
     message_id: &str,
     date: SystemTime,
 ) -> Result<Rendered, RenderError> {
+    render_with(kind, view, from, message_id, date, &[])
+}
+
+/// `render`, with calendar files attached (multipart/mixed: the bodies,
+/// then each file as `text/calendar; method=…`).
+pub fn render_with(
+    kind: Kind,
+    view: &View,
+    from: &Mailbox,
+    message_id: &str,
+    date: SystemTime,
+    calendars: &[CalendarFile],
+) -> Result<Rendered, RenderError> {
     let (text, html) = kind.bodies(view)?;
-    let message = message(view, text, html, from, message_id, date, kind.unsubscribe())?;
+    let message = message_with(
+        view,
+        text,
+        html,
+        from,
+        message_id,
+        date,
+        kind.unsubscribe(),
+        calendars,
+    )?;
     Ok(Rendered {
         subject: view.subject.clone(),
         message,
@@ -202,6 +254,21 @@ pub fn message(
     message_id: &str,
     date: SystemTime,
     unsubscribe: bool,
+) -> Result<Vec<u8>, RenderError> {
+    message_with(view, text, html, from, message_id, date, unsubscribe, &[])
+}
+
+/// `message`, with calendar files attached.
+#[allow(clippy::too_many_arguments)]
+pub fn message_with(
+    view: &View,
+    text: String,
+    html: String,
+    from: &Mailbox,
+    message_id: &str,
+    date: SystemTime,
+    unsubscribe: bool,
+    calendars: &[CalendarFile],
 ) -> Result<Vec<u8>, RenderError> {
     let to: Mailbox = view.email.parse().map_err(|e| RenderError::Address {
         address: view.email.clone(),
@@ -223,9 +290,24 @@ pub fn message(
             .header(ListUnsubscribe(format!("<{}>", view.unsubscribe)))
             .header(ListUnsubscribePost);
     }
-    let message = builder
-        .multipart(MultiPart::alternative_plain_html(body(text), body(html)))
-        .map_err(|e| RenderError::Message(e.to_string()))?;
+    let bodies = MultiPart::alternative_plain_html(body(text), body(html));
+    let message = if calendars.is_empty() {
+        builder.multipart(bodies)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(bodies);
+        for c in calendars {
+            let content_type = ContentType::parse(&format!(
+                "text/calendar; charset=utf-8; method={}",
+                c.method
+            ))
+            .map_err(|e| RenderError::Message(e.to_string()))?;
+            mixed = mixed.singlepart(
+                Attachment::new(c.filename.clone()).body(c.text.clone().into_bytes(), content_type),
+            );
+        }
+        builder.multipart(mixed)
+    }
+    .map_err(|e| RenderError::Message(e.to_string()))?;
     Ok(message.formatted())
 }
 
@@ -263,6 +345,7 @@ mod tests {
             unsubscribe:
                 "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
             more: 0,
+            hearings: Vec::new(),
         }
     }
 

@@ -12,6 +12,8 @@ const TABLES: &[&str] = &[
     "held_nights",
     "pending_nights",
     "outcomes",
+    "reminded",
+    "reminder_runs",
 ];
 
 /// The writes to `table` a text contains (case and spacing ignored):

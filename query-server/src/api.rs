@@ -95,6 +95,55 @@ struct CaseBody {
     as_of: Option<String>,
     carried_over: bool,
     entries: Vec<Entry>,
+    /// Every hearing of the case as it now stands (past ones too).
+    hearings: Vec<HearingBody>,
+}
+
+/// A hearing, as it now stands. `starts`: ISO 8601 with the +08:00 offset.
+#[derive(Serialize)]
+struct HearingBody {
+    uid: String,
+    sequence: u32,
+    starts: String,
+    /// `115/12/01 10:30`
+    starts_roc: String,
+    courtroom: Option<String>,
+    kind: String,
+    /// scheduled, moved, cancelled, uncertain
+    state: &'static str,
+    /// The case's calendar file of this hearing (a session cookie's).
+    ics_url: String,
+}
+
+#[derive(Serialize)]
+struct UpcomingBody {
+    #[serde(flatten)]
+    hearing: HearingBody,
+    court: String,
+    court_name: String,
+    number_text: String,
+    case_url: String,
+}
+
+#[derive(Serialize)]
+struct HearingList {
+    snapshot_date: String,
+    /// Said with every list of hearings: the summons governs.
+    notice: &'static str,
+    hearings: Vec<UpcomingBody>,
+}
+
+fn hearing_body(case: &schemas::CaseRef, h: &crate::live::HearingRow) -> HearingBody {
+    HearingBody {
+        uid: h.uid.clone(),
+        sequence: h.sequence,
+        starts: format!("{}+08:00", h.at.format("%Y-%m-%dT%H:%M:%S")),
+        starts_roc: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+        courtroom: h.courtroom.as_deref().map(clean),
+        kind: h.kind.clone(),
+        state: h.state.as_str(),
+        ics_url: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+    }
 }
 
 fn summary(r: &CaseRow) -> CaseSummary {
@@ -149,6 +198,7 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
             answer(prosecutors::api::token(app, req).await).route("/api/v1/sso/token")
         }
         ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
+        ["hearings"] if m == Method::GET => answer(hearings(app, req)).route("/api/v1/hearings"),
         ["cases", _, _, _, _, _] if m == Method::GET => {
             answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
         }
@@ -260,6 +310,11 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
     let r = v.case(&live, &case)?.ok_or(Failure::NotFound)?;
+    let rows = live.hearings_of(&case)?;
+    let hearings = crate::routes::hearings::current(&rows)
+        .into_iter()
+        .map(|h| hearing_body(&case, h))
+        .collect();
     v.viewed(app, &case);
     Ok(Resp::json(
         StatusCode::OK,
@@ -274,6 +329,31 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
                     posted: roc(*d),
                     posted_iso: d.format("%Y-%m-%d").to_string(),
                     text: clean(t),
+                })
+                .collect(),
+            hearings,
+        },
+    ))
+}
+
+/// `GET /api/v1/hearings`: the hearings to come of the user's cases, in
+/// time order, as they now stand (cancelled and moved ones say so).
+fn hearings(app: &App, req: &Req) -> Answer {
+    let v = viewer(app, req)?;
+    let (live, rows) = crate::routes::hearings::upcoming(app, &v)?;
+    Ok(Resp::json(
+        StatusCode::OK,
+        &HearingList {
+            snapshot_date: roc(live.date),
+            notice: schemas::calendar::NOTICE,
+            hearings: rows
+                .iter()
+                .map(|u| UpcomingBody {
+                    hearing: hearing_body(&u.case, &u.hearing),
+                    court: u.case.court.clone(),
+                    court_name: clean(&u.court_name),
+                    number_text: clean(&u.case.key.number_text()),
+                    case_url: format!("/api/v1{}", case_path(&u.case)),
                 })
                 .collect(),
         },

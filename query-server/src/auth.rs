@@ -13,7 +13,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -24,6 +23,7 @@ use crate::app::App;
 use crate::captcha::Binding;
 use crate::password::{self, Verdict};
 use crate::sessions::{Kind, Session};
+use crate::throttle::now_ms;
 use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
@@ -61,15 +61,23 @@ pub async fn login(
     kind: Kind,
 ) -> Login {
     let email = normalise_email(email);
-    if let Some(wait) = app.throttle.check(&email, ip, Instant::now()) {
-        app.metrics.login("throttled");
-        return Login::Throttled(wait);
-    }
+    // Counted before anything is checked, in the same transaction as the
+    // limit, by whichever process: the hour's last slot goes to one
+    // attempt however many run at once.
+    let typed = email.clone();
+    let counted = blocking(app, move |app| app.throttle.attempt(&typed, ip, now_ms())).await;
+    let attempt = match counted.unwrap_or(Err(5)) {
+        Ok(a) => a,
+        Err(wait) => {
+            app.metrics.login("throttled");
+            return Login::Throttled(wait);
+        }
+    };
     if !app
         .captchas
         .check(captcha.id, captcha.typed, captcha.binding)
     {
-        app.throttle.failed(None, ip, Instant::now());
+        app.throttle.captcha_failed(attempt);
         app.metrics.login("bad_captcha");
         return Login::BadCaptcha;
     }
@@ -114,12 +122,13 @@ pub async fn login(
     };
     match session {
         Some((id, session)) => {
-            app.throttle.succeeded(&email);
+            app.throttle.succeeded(attempt);
             app.metrics.login("success");
             Login::Ok { id, session }
         }
         None => {
-            app.throttle.failed(Some(&email), ip, Instant::now());
+            // The attempt was counted as a failure when it began.
+            drop(attempt);
             app.metrics.login("bad_credentials");
             Login::BadCredentials
         }
@@ -157,7 +166,7 @@ pub async fn set_password_by_link(
     new: String,
     confirm: String,
 ) -> SetPassword {
-    if let Some(wait) = app.throttle.check_ip(ip, Instant::now()) {
+    if let Some(wait) = app.throttle.check_ip(ip, now_ms()) {
         return SetPassword::Throttled(wait);
     }
     let t = token.clone();
@@ -169,7 +178,7 @@ pub async fn set_password_by_link(
     let account = match account {
         Some(Ok(Some(account))) => account,
         Some(Ok(None)) => {
-            app.throttle.failed(None, ip, Instant::now());
+            app.throttle.failed(None, ip, now_ms());
             return SetPassword::BadLink;
         }
         Some(Err(e)) => {
@@ -358,12 +367,9 @@ fn mail_changed(app: &App, email: &str) {
 /// and returns at once.
 pub fn forgot(app: &App, email: &str, ip: IpAddr) {
     let email = normalise_email(email);
-    let now = Instant::now();
-    if app.throttle.forgot_check(&email, ip, now) {
-        return;
+    if app.throttle.forgot(&email, ip, now_ms()) {
+        app.mail_link_to(email);
     }
-    app.throttle.forgot_record(&email, ip, now);
-    app.mail_link_to(email);
 }
 
 /// The link mailer's work for one address: a reset link to an activated

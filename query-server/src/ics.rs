@@ -44,6 +44,7 @@ pub fn calendar(
         method: Method::Publish,
         name: None,
         organizer: None,
+        attendee: None,
         events: vec![Event {
             uid: format!("{uid}@cpor"),
             sequence: 0,
@@ -100,6 +101,7 @@ pub fn hearing_calendar(
             method,
             name: None,
             organizer,
+            attendee: None,
             events: vec![hearing_event(title, court_name, current)],
         }
         .write(now),

@@ -218,6 +218,8 @@ pub const DEADLINE_NOTICE_DAYS: i64 = 14;
 pub struct Case {
     pub c: Ctx,
     pub k: CaseDetail,
+    /// Hearings to come, as they now stand.
+    pub hearings: Vec<crate::routes::hearings::HearingItem>,
 }
 
 pub struct CaseDetail {
@@ -323,6 +325,8 @@ pub struct Account {
     pub c: Ctx,
     pub email: String,
     pub digests: bool,
+    /// Hearing reminders and the calendar feed.
+    pub h: crate::routes::hearings::AccountHearings,
     pub sessions: Vec<SessionItem>,
     /// After a refused new password: how strong it looked.
     pub strength: Option<&'static str>,
@@ -385,6 +389,9 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "changed" => "密碼已變更，其他裝置上的登入都已登出。",
         "digests-on" => "已開啟案件進度通知。",
         "digests-off" => "已關閉案件進度通知。",
+        "reminders-on" => "已開啟庭期提醒。",
+        "reminders-off" => "已關閉庭期提醒。",
+        "feed-revoked" => "行事曆訂閱網址已停止使用。",
         "sessions-ended" => "其他裝置上的登入都已登出。",
         _ => return None,
     })

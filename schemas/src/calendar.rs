@@ -31,10 +31,25 @@ pub const TZID: &str = "Asia/Taipei";
 /// What the receiving app is asked to do (RFC 5546).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
-    /// Add or update the events.
+    /// Add or update the events (a file downloaded, a subscribed feed).
     Publish,
+    /// Add or update the event, sent to an attendee by mail (RFC 6047
+    /// iMIP): the organizer and the attendee are named, and no reply is
+    /// asked for (`RSVP=FALSE`). One UID per calendar (RFC 5546 §1.4).
+    Request,
     /// Remove the events (their UIDs).
     Cancel,
+}
+
+impl Method {
+    /// As `METHOD` and a MIME type's `method` parameter say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Publish => "PUBLISH",
+            Method::Request => "REQUEST",
+            Method::Cancel => "CANCEL",
+        }
+    }
 }
 
 /// An event's `STATUS`.
@@ -98,6 +113,9 @@ pub struct Calendar {
     /// `X-WR-CALNAME`, the name a subscribed feed shows.
     pub name: Option<String>,
     pub organizer: Option<Organizer>,
+    /// The address a mailed calendar is for (`ATTENDEE`, no reply asked):
+    /// RFC 5546 wants one on `REQUEST` and on a mailed `CANCEL`.
+    pub attendee: Option<String>,
     pub events: Vec<Event>,
 }
 
@@ -161,13 +179,7 @@ impl Calendar {
         line("VERSION:2.0".into());
         line("PRODID:-//cpor//案件進度線上查詢服務//ZH-TW".into());
         line("CALSCALE:GREGORIAN".into());
-        line(format!(
-            "METHOD:{}",
-            match self.method {
-                Method::Publish => "PUBLISH",
-                Method::Cancel => "CANCEL",
-            }
-        ));
+        line(format!("METHOD:{}", self.method.as_str()));
         if let Some(name) = &self.name {
             line(format!("X-WR-CALNAME:{}", escape(name)));
         }
@@ -189,7 +201,7 @@ impl Calendar {
         for e in &self.events {
             let status = match self.method {
                 Method::Cancel => Status::Cancelled,
-                Method::Publish => e.status,
+                Method::Publish | Method::Request => e.status,
             };
             line("BEGIN:VEVENT".into());
             line(format!("UID:{}", escape(&e.uid)));
@@ -212,6 +224,12 @@ impl Calendar {
                     "ORGANIZER;CN=\"{}\":mailto:{}",
                     param(&o.name),
                     o.email
+                ));
+            }
+            if let Some(a) = &self.attendee {
+                line(format!(
+                    "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{}",
+                    param(a)
                 ));
             }
             if let Some(url) = &e.url {
@@ -312,6 +330,7 @@ mod tests {
             method: Method::Publish,
             name: None,
             organizer: None,
+            attendee: None,
             events: vec![hearing(State::Scheduled)],
         };
         let ics = cal.write(stamp());
@@ -352,6 +371,7 @@ mod tests {
                 name: "案件進度\"線上\"查詢".into(),
                 email: "noreply@example.org".into(),
             }),
+            attendee: Some("a@example.com".into()),
             events: vec![hearing(State::Scheduled)],
         };
         let lines = unfold(&cal.write(stamp()));
@@ -360,6 +380,9 @@ mod tests {
         assert!(lines.contains(&"UID:0123456789abcdef@cpor".to_string()));
         assert!(lines
             .contains(&"ORGANIZER;CN=\"案件進度線上查詢\":mailto:noreply@example.org".to_string()));
+        assert!(lines.iter().any(|l| l.starts_with("ATTENDEE;")
+            && l.contains("RSVP=FALSE")
+            && l.ends_with(":mailto:a@example.com")));
     }
 
     #[test]

@@ -269,6 +269,11 @@ fn same_type(
             .parse()
             .map(V::Boolean)
             .map_err(|_| (s, "true or false")),
+        // A list from the environment: comma-separated (`7,1`; empty: none).
+        (V::Array(_), V::String(s)) => toml::from_str::<toml::Table>(&format!("v = [{s}]"))
+            .ok()
+            .and_then(|mut t| t.remove("v"))
+            .ok_or((s, "a comma-separated list")),
         (V::String(_), v) => Err((shown(&v), "a string")),
         (V::Integer(_), v) => Err((shown(&v), "a whole number")),
         (V::Float(_), v) => Err((shown(&v), "a number")),

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 pub mod failpoint;
+pub mod hearings;
 pub mod layout;
 pub mod secret;
 

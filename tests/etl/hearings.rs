@@ -19,7 +19,7 @@ use store::layout::Store;
 
 use crate::util::{repo_root, sample, Env};
 
-fn python() -> PathBuf {
+pub fn python() -> PathBuf {
     let path = std::env::var_os("CPOR_TEST_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
@@ -203,8 +203,8 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
             };
             let status = match method {
                 Method::Cancel => "CANCELLED",
-                Method::Publish if event.status == Status::Tentative => "TENTATIVE",
-                Method::Publish => "CONFIRMED",
+                _ if event.status == Status::Tentative => "TENTATIVE",
+                _ => "CONFIRMED",
             };
             want.push(format!(
                 "{} {} {} {status}",
@@ -212,7 +212,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
                 h.sequence,
                 match method {
                     Method::Cancel => "CANCEL",
-                    Method::Publish => "PUBLISH",
+                    _ => "PUBLISH",
                 }
             ));
             let path = dir.join(format!("{}.ics", h.uid));
@@ -220,6 +220,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
                 method,
                 name: None,
                 organizer: Some(organizer.clone()),
+                attendee: None,
                 events: vec![event.clone()],
             };
             fs::write(&path, cal.write(stamp)).unwrap();
@@ -234,6 +235,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
         method: Method::Publish,
         name: Some("案件庭期".into()),
         organizer: None,
+        attendee: None,
         events: feed,
     };
     fs::write(&path, cal.write(stamp)).unwrap();
@@ -298,6 +300,7 @@ fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
         method: Method::Publish,
         name: None,
         organizer: None,
+        attendee: None,
         events: vec![Hearing {
             uid: "x@cpor",
             sequence: 0,

@@ -11,6 +11,7 @@ use crate::util::{repo_root, sample, sha256_hex, Env, Run};
 
 mod bounces;
 mod recovery;
+mod reminders;
 
 /// The test SMTP server, killed on drop.
 pub struct Smtp {

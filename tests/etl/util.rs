@@ -59,6 +59,10 @@ impl Env {
             }
         }
         cmd.env("CPOR_LOG", "warn").current_dir(self.dir.path());
+        // Hearing reminders depend on the clock (the sample's hearings are
+        // in late 2026): off unless a test turns them on
+        // (tests/etl/mail/reminders.rs).
+        cmd.env("CPOR_MAIL_REMINDER_DAYS", "");
         cmd.arg("--data-dir").arg(self.data());
         cmd
     }

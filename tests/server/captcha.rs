@@ -177,6 +177,8 @@ fn the_captcha_can_be_heard_in_mandarin() {
     let id = r.json()["id"].as_str().unwrap().to_string();
     assert_eq!(r.json()["audio_url"], format!("/captcha/{id}.wav"));
     assert_eq!(c.get(&format!("/captcha/{id}.wav")).status, 200);
+    // Another last character (an id that ends in '0' made this the real
+    // id, 1 time in 16 or so, and the test failed).
     let last = if id.ends_with('0') { '1' } else { '0' };
     let forged = format!("{}{last}", &id[..id.len() - 1]);
     assert_eq!(c.get(&format!("/captcha/{forged}.wav")).status, 404);

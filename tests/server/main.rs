@@ -6,6 +6,8 @@ mod asvs;
 mod browser;
 mod captcha;
 mod hardening;
+mod hearings;
+mod scale;
 mod sso;
 mod util;
 mod web;

@@ -6,7 +6,8 @@ event instead of adding a second one.
     check_ics.py FILE.ics...
 
 For every file: it parses; lines end in CRLF and are at most 75 octets;
-VERSION 2.0, a PRODID and a METHOD (PUBLISH or CANCEL); a VTIMEZONE for
+VERSION 2.0, a PRODID and a METHOD (PUBLISH, REQUEST or CANCEL; a mailed
+REQUEST has one UID, an ORGANIZER and an ATTENDEE, RFC 5546); a VTIMEZONE for
 every TZID used, Asia/Taipei at +08:00. For every VEVENT: a UID, a DTSTAMP
 in UTC, a SEQUENCE >= 0, DTSTART and DTEND with TZID=Asia/Taipei that the
 library places at +08:00, the end after the start, a SUMMARY, a DESCRIPTION
@@ -41,8 +42,15 @@ def check(path, problems):
     if not cal.get("PRODID"):
         where("no PRODID")
     method = str(cal.get("METHOD", ""))
-    if method not in ("PUBLISH", "CANCEL"):
+    if method not in ("PUBLISH", "REQUEST", "CANCEL"):
         where(f"METHOD `{method}`")
+    if method == "REQUEST":
+        uids = {str(ev.get("UID", "")) for ev in cal.walk("VEVENT")}
+        if len(uids) != 1:
+            where(f"METHOD:REQUEST with {len(uids)} UIDs (RFC 5546: one)")
+        for ev in cal.walk("VEVENT"):
+            if not ev.get("ORGANIZER") or not ev.get("ATTENDEE"):
+                where("METHOD:REQUEST without ORGANIZER and ATTENDEE (RFC 5546 3.2.2)")
     zones = {}
     for tz in cal.walk("VTIMEZONE"):
         offsets = {o.get("TZOFFSETTO").td for o in tz.walk() if o.get("TZOFFSETTO")}

@@ -37,7 +37,7 @@ struct Flagged {
     courts: Vec<String>,
 }
 
-pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
+pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) -> Result<i32> {
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
     let _lock = match store.send_lock() {
@@ -77,6 +77,28 @@ pub fn run(config: &Config, now_flag: bool) -> Result<i32> {
                 unfinished += 1;
                 eprintln!("cpor-etl: the mail of earlier nights could not be checked: {e}");
             }
+        }
+    }
+    // The day's hearing reminders, from the live snapshot: once per day and
+    // live snapshot, a no-op after (etl::notify::reminders).
+    match crate::notify::reminders::queue_due(
+        &store,
+        &config.mail,
+        chrono::Utc::now(),
+        today,
+        false,
+    ) {
+        Ok(r) if r.skipped.is_none() => say!(
+            "reminders for {}: {} queued ({} hearings), {} addresses had theirs already",
+            r.day,
+            r.reminders,
+            r.hearings,
+            r.already
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            unfinished += 1;
+            eprintln!("cpor-etl: the hearing reminders could not be queued: {e}");
         }
     }
     let now = chrono::Utc::now();

@@ -13,6 +13,7 @@
 pub mod diff;
 pub mod prosecutors;
 pub mod queue;
+pub mod reminders;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -33,6 +34,8 @@ pub enum NotifyError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Open(#[from] schemas::MigrateError),
+    #[error(transparent)]
+    Snapshot(#[from] schemas::OpenError),
     #[error("accounts: {0}")]
     Accounts(#[from] rusqlite::Error),
     #[error("secret key: {0}")]
@@ -103,8 +106,20 @@ fn queue_night(
         first_load: from.is_none(),
         older: from.is_some_and(|f| to.date < f.date),
     };
+    // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
-    let summary = queue::queue(data_dir, cfg, night, &changes, pending, now);
+    let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();
+    let conn = schemas::open_snapshot_readonly(&to.path)?;
+    let announced =
+        reminders::announced(&conn, &changes, taipei_now).map_err(NotifyError::Accounts)?;
+    drop(conn);
+    tracing::debug!(
+        "{} news entries announce hearings ({:?})",
+        announced.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let summary = queue::queue(data_dir, cfg, night, &changes, &announced, pending, now);
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
 }

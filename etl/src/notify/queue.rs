@@ -313,6 +313,7 @@ pub fn queue(
     cfg: &MailSettings,
     night: Night,
     changes: &Changes,
+    announced: &Announced,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -330,7 +331,63 @@ pub fn queue(
     let known = read_known(&accounts, &outbox, night.date, changes)?;
     let mut plan = plan(changes, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(&mut outbox, cfg, night.date, plan, &key, done, now)
+    write(
+        &mut outbox,
+        cfg,
+        night.date,
+        plan,
+        &key,
+        announced,
+        done,
+        now,
+    )
+}
+
+/// The hearings news entries announce, by (case id, 序號).
+pub type Announced = BTreeMap<(String, u32), Vec<super::reminders::Announced>>;
+
+/// The calendar files a digest to `email` attaches: one per hearing to
+/// come that its entries announce (REQUEST, or CANCEL once it no longer
+/// takes place at that time).
+fn digest_calendars(
+    news: &[CaseNews],
+    announced: &Announced,
+    email: &str,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+) -> Vec<render::CalendarFile> {
+    let mut uids = BTreeSet::new();
+    let mut files = Vec::new();
+    for n in news {
+        for e in &n.entries {
+            for h in announced
+                .get(&(n.case.id(), e.entry.seq))
+                .into_iter()
+                .flatten()
+            {
+                if !uids.insert(h.uid.clone()) {
+                    continue;
+                }
+                files.push(super::reminders::mailed_calendar(
+                    &super::reminders::Mailed {
+                        uid: &h.uid,
+                        sequence: h.sequence,
+                        at: h.at,
+                        courtroom: h.courtroom.as_deref(),
+                        kind: &h.kind,
+                        state: h.state,
+                        case: &n.case,
+                        court_name: &h.court_name,
+                    },
+                    email,
+                    cfg,
+                    now,
+                ));
+            }
+        }
+    }
+    super::reminders::distinct_names(&mut files);
+    files
 }
 
 fn flood(cfg: &MailSettings) -> Flood {
@@ -422,12 +479,14 @@ fn commit_accounts(
 
 /// Renders the plan's jobs in parallel, a chunk at a time, while this
 /// thread writes the chunk before; the night commits at once.
+#[allow(clippy::too_many_arguments)]
 fn write(
     outbox: &mut Outbox,
     cfg: &MailSettings,
     night: NaiveDate,
     plan: Plan,
     key: &[u8],
+    announced: &Announced,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -455,6 +514,7 @@ fn write(
                 secret::unsubscribe_token(key, job.email)
             ),
             more: 0,
+            hearings: Vec::new(),
         };
         if let Some((link, expires)) = job.activation {
             view.link = link;
@@ -464,7 +524,11 @@ fn write(
         view.trim(keep_entries);
         view.subject = job.kind.subject(&view.cases);
         let id = message_id(night, job.email, job.kind, from);
-        match render::render(job.kind, &view, from, &id, date) {
+        let calendars = match &job.about {
+            About::News(news) => digest_calendars(news, announced, job.email, cfg, now),
+            _ => Vec::new(),
+        };
+        match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {
                     cases: view.cases.len(),
@@ -518,7 +582,7 @@ fn write(
                     Kind::Approval => summary.approval += 1,
                     Kind::Digest => summary.digest += 1,
                     Kind::Expiry => summary.expiry += 1,
-                    Kind::Reset | Kind::Changed => {}
+                    Kind::Reminder | Kind::Reset | Kind::Changed => {}
                 }
             }
         }

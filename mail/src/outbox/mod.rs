@@ -3,7 +3,8 @@
 //! the mail server, and the only code that writes it.
 //!
 //! Its tables are `items` (one rendered message each, with its state),
-//! `expiry_warned`, `held_nights`, `pending_nights` and `outcomes`. Every write to them
+//! `expiry_warned`, `held_nights`, `pending_nights`, `outcomes`, and the
+//! hearing reminders' `reminded` and `reminder_runs`. Every write to them
 //! is an operation here: queue a night (`Outbox::begin_night`, one
 //! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
@@ -15,6 +16,7 @@
 mod admin;
 mod bounces;
 mod delivery;
+mod reminders;
 mod state;
 
 use std::collections::BTreeSet;
@@ -27,7 +29,8 @@ use schemas::date::compact;
 
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
-pub use self::delivery::{Claimed, Item, Outcome, Recorded};
+pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded};
+pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
 pub use crate::kind::{Kind, Scope};
 

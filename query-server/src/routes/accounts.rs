@@ -6,7 +6,6 @@
 //! tokens and choose what page follows.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use warp::http::StatusCode;
 
@@ -256,6 +255,18 @@ fn account_page(
     problem: Option<Problem>,
     strength: Option<&'static str>,
 ) -> Answer {
+    account_page_with(app, s, notice, problem, strength, None)
+}
+
+/// The account page; `feed_url`: a calendar feed URL just made, shown once.
+pub fn account_page_with(
+    app: &App,
+    s: &Session,
+    notice: Option<&'static str>,
+    problem: Option<Problem>,
+    strength: Option<&'static str>,
+    feed_url: Option<String>,
+) -> Answer {
     let digests = {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_id(&conn, s.account_id)
@@ -277,9 +288,11 @@ fn account_page(
         c,
         email: s.email.clone(),
         digests,
+        h: super::hearings::account_hearings(app, s.account_id, feed_url),
         sessions: app
             .sessions
             .of(s.account_id)
+            .map_err(Failure::unavailable)?
             .iter()
             .map(|other| pages::SessionItem::from_session(other, &s.hash))
             .collect(),
@@ -388,7 +401,7 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
     if !missing.is_empty() {
         return forgot_form(app, req, false, missing, email, None);
     }
-    if let Some(wait) = app.throttle.check("", req.ip, Instant::now()) {
+    if let Some(wait) = app.throttle.check_ip(req.ip, crate::throttle::now_ms()) {
         let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
         return forgot_form(app, req, false, vec![p], email, Some(wait));
     }
@@ -399,7 +412,7 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         Binding::Page(&csrf),
     );
     if !answered {
-        app.throttle.failed(None, req.ip, Instant::now());
+        app.throttle.failed(None, req.ip, crate::throttle::now_ms());
         let p = Problem::Field("captcha", BAD_CAPTCHA.into());
         return forgot_form(app, req, false, vec![p], email, None);
     }

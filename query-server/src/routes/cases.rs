@@ -78,12 +78,15 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
 
 pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
-    let row = v.case(&*live(app)?, &case)?.ok_or(Failure::NotFound)?;
+    let snap = live(app)?;
+    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
+    let hearings = super::hearings::items(&case, &snap.hearings_of(&case)?);
     v.viewed(app, &case);
     let k = pages::CaseDetail::from_row(&row);
     let page = pages::Case {
         c: v.ctx(app, &k.title),
         k,
+        hearings,
     };
     pages::html(StatusCode::OK, &page)
 }

@@ -15,6 +15,7 @@
 pub mod accounts;
 pub mod cases;
 pub mod guard;
+pub mod hearings;
 pub mod links;
 pub mod operations;
 
@@ -112,6 +113,19 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
                 cases::hearing(app, &v, &seg[1..6], file)
             }))
             .route("/cases/{key}/hearing")
+        }
+        (["cases", k @ .., "hearings", file], true, _) if k.len() == 5 => {
+            answer(with_viewer(app, req, |v| {
+                hearings::case_hearing(app, &v, &seg[1..6], file)
+            }))
+            .route("/cases/{key}/hearings")
+        }
+        (["calendar", file], true, _) => answer(hearings::feed(app, req, file)).route("/calendar"),
+        (["account", "reminders"], _, true) => {
+            answer(hearings::reminders(app, req)).route("/account/reminders")
+        }
+        (["account", "feed"], _, true) => {
+            answer(hearings::feed_post(app, req)).route("/account/feed")
         }
         (["activate"], true, _) => answer(links::form(app, req, Purpose::Activate)),
         (["activate"], _, true) => answer(links::post(app, req, Purpose::Activate).await),

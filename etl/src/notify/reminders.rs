@@ -1,0 +1,863 @@
+//! Hearing reminders by e-mail, `mail.reminder_days` (7 and 1) days before
+//! each hearing of a followed case, and the calendar files that mail
+//! carries (reminders, and digests that announce a hearing).
+//!
+//! **Who queues them.** `cpor-etl send`, every run, before delivering
+//! ([`queue_due`]), from the live snapshot: the nightly job runs `send`
+//! right after the import (`scripts/nightly`), so they are queued from the
+//! night's snapshot before the window opens; a day without an import gets
+//! them from the first `send` of the day all the same. The work is done
+//! once per (day, live snapshot) (`reminder_runs`): a later `send` that
+//! finds it done costs one query. Not the import: a national day is about
+//! 20,000 reminders, seconds of rendering that the night's critical path
+//! (the maintenance window) need not carry (docs/BENCHMARKS.md).
+//!
+//! **Which day.** Reminders queued at `now` are those of the Taipei day on
+//! which the send window next opens ([`reminder_day`]): an import at 01:30
+//! queues the day's reminders for 07:00; a run after the window closed
+//! queues tomorrow's. A reminder of day D with lead L is about hearings on
+//! day D + L (Taipei calendar days), so "1 day before" a hearing at 00:30
+//! on the 1st is sent during the day of the 31st (or 30th): month ends and
+//! midnight need no special case.
+//!
+//! **The rules** ([`plan`], pure, property-tested): the hearing is as it
+//! now stands (its UID's row with the greatest SEQUENCE), `scheduled` or
+//! `uncertain` (said so in the mail), never moved or cancelled; it starts
+//! after the moment the reminder may go out (never a past one); the
+//! address has not turned reminders off and has no reminder that day yet;
+//! (address, UID, start, lead) was never reminded (`reminded`, written in
+//! the same transaction as the item: so never twice, even after a crash).
+//! A hearing moved to another day is reminded again for its new date. One
+//! message per address per day, covering all its hearings due that day,
+//! each with its calendar file (METHOD:REQUEST, one UID each, RFC 5546).
+//! A flagged address's reminder is kept but suppressed, as digests are.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::SystemTime;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use rayon::prelude::*;
+use rusqlite::Connection;
+use serde::Serialize;
+
+use super::NotifyError;
+use mail::config::Window;
+use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Reminded, State};
+use mail::render::{self, CalendarFile, HearingView, View};
+use mail::{message_id, url_encode, window_opening, MailSettings};
+use schemas::calendar::{Calendar, Hearing, Method, Organizer};
+use schemas::date::{datetime_from_int, datetime_to_int, roc, taipei, to_int};
+use schemas::hearing::State as HearingState;
+use schemas::{CaseKey, CaseRef};
+use store::layout::Store;
+
+/// A hearing of a case an address follows, as it now stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub email: String,
+    pub uid: String,
+    pub sequence: u32,
+    /// Asia/Taipei local time.
+    pub at: NaiveDateTime,
+    pub courtroom: Option<String>,
+    pub kind: String,
+    pub state: HearingState,
+    pub case: CaseRef,
+    pub court_name: String,
+}
+
+/// One address's reminder: its hearings (with their lead) in time order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Due<'a> {
+    pub email: &'a str,
+    pub hearings: Vec<(&'a Candidate, u32)>,
+}
+
+/// What the accounts and the outbox already say.
+#[derive(Debug, Default, Clone)]
+pub struct Known {
+    pub reminded: BTreeSet<Reminded>,
+    /// Addresses whose accounts turned reminders off.
+    pub off: BTreeSet<String>,
+    /// Addresses that have their reminder of the day already.
+    pub today: BTreeSet<String>,
+}
+
+/// What a day's reminders did, for the report and the output.
+#[derive(Debug, Default, Clone, PartialEq, Serialize)]
+pub struct ReminderSummary {
+    /// The Taipei day, YYYY-MM-DD.
+    pub day: String,
+    /// Reminder messages queued, and hearings in them.
+    pub reminders: u64,
+    pub hearings: u64,
+    /// Addresses that had their reminder of the day already.
+    pub already: u64,
+    pub suppressed: u64,
+    /// Why nothing was worked out (no live snapshot, reminders off, done).
+    pub skipped: Option<String>,
+    pub invalid_addresses: Vec<String>,
+}
+
+/// The Taipei day whose reminders are queued at `now`: the day the send
+/// window next opens (today while it is open or before it opens).
+pub fn reminder_day(now: DateTime<Utc>, window: Window) -> NaiveDate {
+    window_opening(now, window.start, window.end)
+        .with_timezone(&taipei())
+        .date_naive()
+}
+
+/// When `day`'s reminders may first go out: the window's opening that day,
+/// or `now` if later (a run inside the window).
+pub fn send_from(day: NaiveDate, now: DateTime<Utc>, window: Window) -> DateTime<Utc> {
+    let opening = taipei()
+        .from_local_datetime(&day.and_time(window.start))
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc);
+    opening.max(now)
+}
+
+/// Decides `day`'s reminders. `from`: the Taipei time they may first go out
+/// (a hearing must start after it). Pure.
+pub fn plan<'a>(
+    day: NaiveDate,
+    from: NaiveDateTime,
+    leads: &[u32],
+    candidates: &'a [Candidate],
+    known: &Known,
+) -> Vec<Due<'a>> {
+    let mut by_address: BTreeMap<&str, Vec<(&Candidate, u32)>> = BTreeMap::new();
+    for c in candidates {
+        let lead = (c.at.date() - day).num_days();
+        let Ok(lead) = u32::try_from(lead) else {
+            continue;
+        };
+        if !leads.contains(&lead)
+            || c.at <= from
+            || !matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
+            || known.off.contains(&c.email)
+            || known.today.contains(&c.email)
+            || known.reminded.contains(&(
+                c.email.clone(),
+                c.uid.clone(),
+                datetime_to_int(c.at),
+                lead,
+            ))
+        {
+            continue;
+        }
+        by_address.entry(&c.email).or_default().push((c, lead));
+    }
+    by_address
+        .into_iter()
+        .map(|(email, mut hearings)| {
+            hearings.sort_by(|a, b| {
+                (a.0.at, a.0.case.id(), &a.0.uid).cmp(&(b.0.at, b.0.case.id(), &b.0.uid))
+            });
+            hearings.dedup_by(|a, b| a.0.uid == b.0.uid && a.0.at == b.0.at);
+            Due { email, hearings }
+        })
+        .collect()
+}
+
+/// The hearings of followed, queryable cases on the given Taipei days, as
+/// they now stand, from a snapshot (none from a version 1 snapshot).
+pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec<Candidate>> {
+    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 2 || days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ranges: Vec<String> = days
+        .iter()
+        .map(|d| {
+            let start = to_int(*d) * 1_000_000;
+            format!("h.starts BETWEEN {start} AND {}", start + 235_959)
+        })
+        .collect();
+    let mut stmt = conn.prepare(&format!(
+        "SELECT g.email, h.uid, h.sequence, h.starts, h.courtroom, h.kind, h.state,
+                c.court, co.name, c.category, c.year, c.word, c.number
+         FROM hearings h
+         JOIN cases c ON c.id = h.case_id
+         JOIN courts co ON co.code = c.court
+         JOIN grants g ON g.case_id = c.id
+         WHERE ({}) AND c.queryable = 1 AND h.state IN ('scheduled', 'uncertain')
+           AND NOT EXISTS (SELECT 1 FROM hearings later
+               WHERE later.case_id = h.case_id AND later.uid = h.uid
+                 AND later.sequence > h.sequence)",
+        ranges.join(" OR ")
+    ))?;
+    let rows = stmt.query_map([], |r| {
+        let starts: i64 = r.get(3)?;
+        let state: String = r.get(6)?;
+        let bad = |i: usize, what: String| {
+            rusqlite::Error::FromSqlConversionFailure(
+                i,
+                rusqlite::types::Type::Integer,
+                what.into(),
+            )
+        };
+        Ok(Candidate {
+            email: r.get(0)?,
+            uid: r.get(1)?,
+            sequence: r.get(2)?,
+            at: datetime_from_int(starts)
+                .ok_or_else(|| bad(3, format!("{starts} is not a date-time")))?,
+            courtroom: r.get(4)?,
+            kind: r.get(5)?,
+            state: HearingState::parse(&state)
+                .ok_or_else(|| bad(6, format!("`{state}` is not a hearing state")))?,
+            case: CaseRef {
+                court: r.get(7)?,
+                key: CaseKey {
+                    category: r.get(9)?,
+                    year: r.get(10)?,
+                    word: r.get(11)?,
+                    number: r.get(12)?,
+                },
+            },
+            court_name: r.get(8)?,
+        })
+    })?;
+    rows.collect()
+}
+
+/// A case's page on the website.
+pub fn case_url(site: &str, case: &CaseRef) -> String {
+    format!(
+        "{site}/cases/{}/{}/{}/{}/{}",
+        url_encode(&case.court),
+        url_encode(&case.key.category),
+        case.key.year,
+        url_encode(&case.key.word),
+        case.key.number
+    )
+}
+
+/// What a mailed calendar file says of one hearing.
+pub struct Mailed<'a> {
+    pub uid: &'a str,
+    pub sequence: u32,
+    pub at: NaiveDateTime,
+    pub courtroom: Option<&'a str>,
+    pub kind: &'a str,
+    pub state: HearingState,
+    pub case: &'a CaseRef,
+    pub court_name: &'a str,
+}
+
+/// The calendar file mailed to `email` for one hearing: METHOD:REQUEST
+/// (organizer: the sender; attendee: the address, no reply asked) while it
+/// takes place, METHOD:CANCEL once moved or cancelled; one UID (RFC 5546).
+pub fn mailed_calendar(
+    h: &Mailed,
+    email: &str,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+) -> CalendarFile {
+    let title = h.case.title();
+    let mut event = Hearing {
+        uid: h.uid,
+        sequence: h.sequence,
+        at: h.at,
+        courtroom: h.courtroom,
+        kind: h.kind,
+        state: h.state,
+        case_title: &title,
+        court_name: h.court_name,
+    }
+    .event();
+    event.url = Some(case_url(&cfg.site_url, h.case));
+    let method = match h.state {
+        HearingState::Moved | HearingState::Cancelled => Method::Cancel,
+        HearingState::Scheduled | HearingState::Uncertain => Method::Request,
+    };
+    let text = Calendar {
+        method,
+        name: None,
+        organizer: Some(Organizer {
+            name: cfg
+                .from
+                .name
+                .clone()
+                .unwrap_or_else(|| "案件進度查詢".into()),
+            email: cfg.from.email.to_string(),
+        }),
+        attendee: Some(email.to_string()),
+        events: vec![event],
+    }
+    .write(now);
+    CalendarFile {
+        filename: format!("hearing-{}.ics", h.at.format("%Y%m%d-%H%M")),
+        method: method.as_str(),
+        text,
+    }
+}
+
+/// `115/12/01（二）10:30`
+pub fn when(at: NaiveDateTime) -> String {
+    const DAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+    format!(
+        "{}（{}）{}",
+        roc(at.date()),
+        DAYS[at.weekday().num_days_from_monday() as usize],
+        at.format("%H:%M")
+    )
+}
+
+fn lead_text(lead: u32) -> String {
+    match lead {
+        1 => "明天".into(),
+        2 => "後天".into(),
+        n => format!("{n} 天後"),
+    }
+}
+
+/// Queues the reminders due at `now` from the live snapshot, unless that
+/// day was done from that snapshot already. With `day` (`cpor-etl send
+/// --today`), those of that Taipei day as if it were that day's window
+/// opening: an operator's catch-up of a missed day, and the sample data's
+/// (`scripts/run-sample`); the outbox keys still keep every reminder once.
+/// `verified`: the caller has just checked the live snapshot against its
+/// checksum (the import, which built it and diffed it): a second check of a
+/// national snapshot costs seconds.
+pub fn queue_due(
+    store: &Store,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+    day: Option<NaiveDate>,
+    verified: bool,
+) -> Result<ReminderSummary, NotifyError> {
+    let simulated = day.is_some();
+    let day = day.unwrap_or_else(|| reminder_day(now, cfg.window));
+    let mut summary = ReminderSummary {
+        day: day.format("%Y-%m-%d").to_string(),
+        ..ReminderSummary::default()
+    };
+    if !cfg.enabled || cfg.reminder_days.is_empty() {
+        summary.skipped = Some("reminders are off (mail.enabled, mail.reminder_days)".into());
+        return Ok(summary);
+    }
+    let Some(live) = store.live().map_err(NotifyError::Data)? else {
+        summary.skipped = Some("no live snapshot yet".into());
+        return Ok(summary);
+    };
+    let mut outbox = Outbox::open(&store.root)?;
+    let name = live.name();
+    if outbox.reminders_done(day, &name)? {
+        summary.skipped = Some(format!("done already from {name}"));
+        return Ok(summary);
+    }
+    if !verified {
+        store.verify(&live)?;
+    }
+    let from = send_from(
+        day,
+        if simulated {
+            DateTime::<Utc>::MIN_UTC
+        } else {
+            now
+        },
+        cfg.window,
+    );
+    let from_local = from.with_timezone(&taipei()).naive_local();
+    let days: Vec<NaiveDate> = cfg
+        .reminder_days
+        .iter()
+        .map(|l| day + Duration::days(i64::from(*l)))
+        .collect();
+    let started = std::time::Instant::now();
+    let conn = schemas::open_snapshot_readonly(&live.path)?;
+    let found = candidates(&conn, &days).map_err(NotifyError::Accounts)?;
+    drop(conn);
+    tracing::debug!(
+        "reminders of {day}: {} hearings of followed cases on {days:?} ({:?})",
+        found.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let accounts = store::accounts::open(&store.root)?;
+    let known = Known {
+        reminded: outbox.reminded_since(to_int(day) * 1_000_000)?,
+        off: store::hearings::reminders_off(&accounts)?,
+        today: outbox.reminded_on(day)?,
+    };
+    let flagged = store::accounts::flagged_set(&accounts)?;
+    drop(accounts);
+    let due = plan(day, from_local, &cfg.reminder_days, &found, &known);
+    summary.already = found
+        .iter()
+        .filter(|c| known.today.contains(&c.email))
+        .map(|c| &c.email)
+        .collect::<BTreeSet<_>>()
+        .len() as u64;
+
+    let site = cfg.site_url.as_str();
+    let date = SystemTime::from(now);
+    let n = due.len().max(1) as i64;
+    let spread = cfg.spread.num_seconds();
+    let rendered: Vec<Result<NewReminder, String>> = due
+        .par_iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let view = View {
+                subject: String::new(),
+                email: d.email.to_string(),
+                cases: d
+                    .hearings
+                    .iter()
+                    .map(|(c, _)| render::CaseView::new(&c.case))
+                    .collect(),
+                site: site.to_string(),
+                link: format!("{site}/cases"),
+                expires: String::new(),
+                night: roc(day),
+                unsubscribe: format!("{site}/account"),
+                more: 0,
+                hearings: d
+                    .hearings
+                    .iter()
+                    .map(|(c, lead)| HearingView {
+                        when: when(c.at),
+                        lead: lead_text(*lead),
+                        kind: c.kind.clone(),
+                        case_title: render::clean(&c.case.title()),
+                        place: match &c.courtroom {
+                            Some(r) => format!("{} {r}", c.court_name),
+                            None => c.court_name.clone(),
+                        },
+                        uncertain: c.state == HearingState::Uncertain,
+                    })
+                    .collect(),
+            };
+            let mut view = view;
+            // One case with two hearings is one case.
+            let mut titles = BTreeSet::new();
+            view.cases.retain(|c| titles.insert(c.title.clone()));
+            view.subject = Kind::Reminder.subject(&view.cases);
+            let mut files: Vec<CalendarFile> = d
+                .hearings
+                .iter()
+                .map(|(c, _)| {
+                    mailed_calendar(
+                        &Mailed {
+                            uid: &c.uid,
+                            sequence: c.sequence,
+                            at: c.at,
+                            courtroom: c.courtroom.as_deref(),
+                            kind: &c.kind,
+                            state: c.state,
+                            case: &c.case,
+                            court_name: &c.court_name,
+                        },
+                        d.email,
+                        cfg,
+                        now,
+                    )
+                })
+                .collect();
+            distinct_names(&mut files);
+            let id = message_id(day, d.email, Kind::Reminder, &cfg.from);
+            let r = render::render_with(Kind::Reminder, &view, &cfg.from, &id, date, &files)
+                .map_err(|e| format!("{}: {e}", d.email))?;
+            Ok(NewReminder {
+                item: NewItem {
+                    email: d.email.to_string(),
+                    kind: Kind::Reminder,
+                    message_id: id,
+                    subject: r.subject,
+                    message: r.message,
+                    cases: view.cases.len(),
+                },
+                state: if flagged.contains(d.email) {
+                    State::Suppressed
+                } else {
+                    State::Queued
+                },
+                not_before: from + Duration::seconds(spread * i as i64 / n),
+                hearings: d
+                    .hearings
+                    .iter()
+                    .map(|(c, lead)| (c.uid.clone(), datetime_to_int(c.at), *lead))
+                    .collect(),
+            })
+        })
+        .collect();
+    tracing::debug!(
+        "{} reminders rendered ({:?})",
+        rendered.len(),
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let mut items = Vec::with_capacity(rendered.len());
+    for r in rendered {
+        match r {
+            Ok(item) => {
+                summary.hearings += item.hearings.len() as u64;
+                if item.state == State::Suppressed {
+                    summary.suppressed += 1;
+                }
+                items.push(item);
+            }
+            Err(e) => summary.invalid_addresses.push(e),
+        }
+    }
+    let done = outbox.queue_reminders(day, &name, items, now)?;
+    tracing::debug!("reminders queued ({:?})", started.elapsed());
+    summary.reminders = done.added;
+    summary.already += done.already;
+    Ok(summary)
+}
+
+/// Two files of one mail never share a name (two hearings at one time).
+pub fn distinct_names(files: &mut [CalendarFile]) {
+    let mut seen = BTreeSet::new();
+    for f in files.iter_mut() {
+        let mut name = f.filename.clone();
+        let mut k = 2;
+        while !seen.insert(name.clone()) {
+            name = f.filename.replace(".ics", &format!("-{k}.ics"));
+            k += 1;
+        }
+        f.filename = name;
+    }
+}
+
+/// A hearing a digest's entry announces (schedules, moves or cancels), as
+/// it now stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Announced {
+    pub uid: String,
+    pub sequence: u32,
+    pub at: NaiveDateTime,
+    pub courtroom: Option<String>,
+    pub kind: String,
+    pub state: HearingState,
+    pub court_name: String,
+}
+
+/// The hearings to come that tonight's news entries announce, by (case id,
+/// 序號): what a digest attaches as calendar files. Only entries that say
+/// something about hearings (`schemas::hearing::read`) are looked up.
+pub fn announced(
+    conn: &Connection,
+    changes: &super::diff::Changes,
+    from: NaiveDateTime,
+) -> rusqlite::Result<BTreeMap<(String, u32), Vec<Announced>>> {
+    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let mut out = BTreeMap::new();
+    if version < 2 {
+        return Ok(out);
+    }
+    let mut stmt = conn.prepare(
+        "SELECT DISTINCT h2.uid, h2.sequence, h2.starts, h2.courtroom, h2.kind, h2.state, co.name
+         FROM cases c
+         JOIN courts co ON co.code = c.court
+         JOIN hearings h ON h.case_id = c.id
+         JOIN hearings h2 ON h2.case_id = c.id AND h2.uid = h.uid
+         WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+           AND c.number = ?5 AND c.queryable = 1 AND (h.seq = ?6 OR h.by_seq = ?6)
+           AND h2.starts >= ?7
+           AND NOT EXISTS (SELECT 1 FROM hearings later
+               WHERE later.case_id = h2.case_id AND later.uid = h2.uid
+                 AND later.sequence > h2.sequence)
+         ORDER BY h2.starts, h2.uid",
+    )?;
+    let from = datetime_to_int(from);
+    let mut seen = BTreeSet::new();
+    for news in changes.news.values().flatten() {
+        for e in &news.entries {
+            let key = (news.case.id(), e.entry.seq);
+            if seen.contains(&key) || schemas::hearing::read(&e.entry.text).is_none() {
+                continue;
+            }
+            seen.insert(key.clone());
+            let k = &news.case.key;
+            let rows = stmt.query_map(
+                rusqlite::params![
+                    news.case.court,
+                    k.category,
+                    k.year,
+                    k.word,
+                    k.number,
+                    e.entry.seq,
+                    from
+                ],
+                |r| {
+                    let starts: i64 = r.get(2)?;
+                    let state: String = r.get(5)?;
+                    Ok((
+                        starts,
+                        state,
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(6)?,
+                    ))
+                },
+            )?;
+            let mut found = Vec::new();
+            for row in rows {
+                let (starts, state, uid, sequence, courtroom, kind, court_name) = row?;
+                let (Some(at), Some(state)) =
+                    (datetime_from_int(starts), HearingState::parse(&state))
+                else {
+                    continue;
+                };
+                found.push(Announced {
+                    uid,
+                    sequence,
+                    at,
+                    courtroom,
+                    kind,
+                    state,
+                    court_name,
+                });
+            }
+            if !found.is_empty() {
+                out.insert(key, found);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveTime;
+    use proptest::prelude::*;
+
+    fn window() -> Window {
+        Window {
+            start: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+        }
+    }
+
+    const EMAILS: [&str; 3] = ["a@x.tw", "b@x.tw", "c@x.tw"];
+
+    /// A reminder given: UID, start, lead.
+    type Given = (String, NaiveDateTime, u32);
+    const STATES: [HearingState; 4] = [
+        HearingState::Scheduled,
+        HearingState::Moved,
+        HearingState::Cancelled,
+        HearingState::Uncertain,
+    ];
+
+    /// Days around month ends (Jan 31, Feb 28/29, Apr 30, Dec 31 and the
+    /// days next to them), 2026 to 2028.
+    fn base_day() -> impl Strategy<Value = NaiveDate> {
+        (
+            2026i32..=2028,
+            prop::sample::select(vec![(1, 31), (2, 28), (2, 29), (4, 30), (12, 31), (6, 15)]),
+            -8i64..=8,
+        )
+            .prop_map(|(y, (m, d), off)| {
+                let d = NaiveDate::from_ymd_opt(y, m, d)
+                    .unwrap_or_else(|| NaiveDate::from_ymd_opt(y, m, 28).unwrap());
+                d + Duration::days(off)
+            })
+    }
+
+    /// Times of day around midnight and the window's edges.
+    fn time_of_day() -> impl Strategy<Value = NaiveTime> {
+        prop_oneof![
+            prop::sample::select(vec![
+                (0, 0, 0),
+                (0, 0, 1),
+                (6, 59, 59),
+                (7, 0, 0),
+                (20, 59, 59),
+                (21, 0, 0),
+                (23, 59, 59)
+            ])
+            .prop_map(|(h, m, s)| NaiveTime::from_hms_opt(h, m, s).unwrap()),
+            (0u32..24, 0u32..60).prop_map(|(h, m)| NaiveTime::from_hms_opt(h, m, 0).unwrap()),
+        ]
+    }
+
+    fn candidate() -> impl Strategy<Value = (usize, u8, i64, NaiveTime, usize)> {
+        // address, hearing number, day offset from the base day, time, state
+        (0usize..3, 0u8..6, -2i64..=10, time_of_day(), 0usize..4)
+    }
+
+    fn case() -> CaseRef {
+        CaseRef {
+            court: "TPD".into(),
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number: 1,
+            },
+        }
+    }
+
+    proptest! {
+        /// Reminders over two weeks of sends, in Asia/Taipei: each run at a
+        /// random time of a day queues that run's reminder day; a hearing
+        /// is reminded exactly once per lead, on the Taipei day `lead` days
+        /// before its own, inside the window and before it starts, only
+        /// while scheduled or uncertain and the account wants reminders;
+        /// at most one message per address and day.
+        #[test]
+        fn reminders_come_once_per_lead_on_the_right_taipei_day(
+            base in base_day(),
+            raw in prop::collection::vec(candidate(), 0..12),
+            runs in prop::collection::vec((0i64..14, time_of_day()), 1..30),
+            off in prop::collection::vec(any::<bool>(), 3),
+        ) {
+            let leads = [7u32, 1];
+            let w = window();
+            let candidates: Vec<Candidate> = raw
+                .iter()
+                .enumerate()
+                // One row per hearing and address, as the snapshot's current
+                // rows are: the UID names the hearing, `n` its case.
+                .map(|(i, &(who, n, day, t, state))| Candidate {
+                    email: EMAILS[who].into(),
+                    uid: format!("{i}.{n}@cpor"),
+                    sequence: 0,
+                    at: (base + Duration::days(day)).and_time(t),
+                    courtroom: None,
+                    kind: "言詞辯論".into(),
+                    state: STATES[state],
+                    case: case(),
+                    court_name: "臺灣臺北地方法院".into(),
+                })
+                .collect();
+            let mut known = Known::default();
+            for (i, o) in off.iter().enumerate() {
+                if *o {
+                    known.off.insert(EMAILS[i].to_string());
+                }
+            }
+            let mut runs = runs;
+            runs.sort();
+            // (address, day) → hearings (uid, at, lead) reminded that day
+            let mut sent: BTreeMap<(String, NaiveDate), Vec<Given>> = BTreeMap::new();
+            // The first run of each reminder day, and when it may send.
+            let mut first: BTreeMap<NaiveDate, NaiveDateTime> = BTreeMap::new();
+            for (d, t) in runs {
+                let local = (base + Duration::days(d)).and_time(t);
+                let now = taipei().from_local_datetime(&local).unwrap().with_timezone(&Utc);
+                let day = reminder_day(now, w);
+                // The day is the window's next opening.
+                if t < w.end {
+                    prop_assert_eq!(day, local.date());
+                } else {
+                    prop_assert_eq!(day, local.date() + Duration::days(1));
+                }
+                let from = send_from(day, now, w);
+                let from_local = from.with_timezone(&taipei()).naive_local();
+                prop_assert_eq!(from_local.date(), day);
+                prop_assert!(w.contains(from_local.time()));
+                first.entry(day).or_insert(from_local);
+                known.today = sent
+                    .keys()
+                    .filter(|(_, d)| *d == day)
+                    .map(|(e, _)| e.clone())
+                    .collect();
+                let due = plan(day, from_local, &leads, &candidates, &known);
+                let mut seen = BTreeSet::new();
+                for d in &due {
+                    prop_assert!(seen.insert(d.email), "one message per address");
+                    prop_assert!(!known.off.contains(d.email));
+                    prop_assert!(!d.hearings.is_empty());
+                    for (c, lead) in &d.hearings {
+                        prop_assert_eq!(c.at.date() - day, Duration::days(i64::from(*lead)));
+                        prop_assert!(leads.contains(lead));
+                        prop_assert!(c.at > from_local, "never a past hearing");
+                        prop_assert!(matches!(
+                            c.state,
+                            HearingState::Scheduled | HearingState::Uncertain
+                        ));
+                        known.reminded.insert((
+                            c.email.clone(),
+                            c.uid.clone(),
+                            datetime_to_int(c.at),
+                            *lead,
+                        ));
+                    }
+                    let key = (d.email.to_string(), day);
+                    prop_assert!(!sent.contains_key(&key), "one message a day");
+                    sent.insert(
+                        key,
+                        d.hearings.iter().map(|(c, l)| (c.uid.clone(), c.at, *l)).collect(),
+                    );
+                }
+            }
+            // Never twice for the same hearing and lead.
+            let mut all = BTreeSet::new();
+            for ((email, _), hs) in &sent {
+                for (uid, at, lead) in hs {
+                    prop_assert!(all.insert((email.clone(), uid.clone(), *at, *lead)));
+                }
+            }
+            // And every hearing that should be, is: the first run of the
+            // day `lead` days before it, if that run sends before it starts.
+            for c in &candidates {
+                let wanted = matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
+                    && !known.off.contains(&c.email);
+                for lead in leads {
+                    let day = c.at.date() - Duration::days(i64::from(lead));
+                    let due = wanted && first.get(&day).is_some_and(|from| c.at > *from);
+                    let got = all.contains(&(c.email.clone(), c.uid.clone(), c.at, lead));
+                    prop_assert_eq!(got, due, "{:?} lead {}", c, lead);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn around_midnight_and_a_month_end() {
+        let w = window();
+        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
+        let c = |s: &str, state| Candidate {
+            email: "a@x.tw".into(),
+            uid: format!("{s}@cpor"),
+            sequence: 0,
+            at: at(s),
+            courtroom: None,
+            kind: "宣判".into(),
+            state,
+            case: case(),
+            court_name: "臺灣臺北地方法院".into(),
+        };
+        let candidates = vec![
+            c("2027-03-01 00:00", HearingState::Scheduled),
+            c("2027-03-07 23:59", HearingState::Scheduled),
+            c("2027-03-01 09:00", HearingState::Cancelled),
+            c("2027-03-01 10:00", HearingState::Moved),
+            c("2027-03-02 00:00", HearingState::Scheduled),
+        ];
+        // 22:30 Taipei on Feb 27 (14:30 UTC): the window is closed; the
+        // next opening is Feb 28 07:00, and its reminders are for Mar 1
+        // (1 day) and Mar 7 (7 days), whatever the UTC date says.
+        let now = DateTime::parse_from_rfc3339("2027-02-27T14:30:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let day = reminder_day(now, w);
+        assert_eq!(day, NaiveDate::from_ymd_opt(2027, 2, 28).unwrap());
+        let from = send_from(day, now, w)
+            .with_timezone(&taipei())
+            .naive_local();
+        assert_eq!(from, at("2027-02-28 07:00"));
+        let due = plan(day, from, &[7, 1], &candidates, &Known::default());
+        assert_eq!(due.len(), 1);
+        let got: Vec<(&str, u32)> = due[0]
+            .hearings
+            .iter()
+            .map(|(c, l)| (c.uid.as_str(), *l))
+            .collect();
+        assert_eq!(
+            got,
+            [("2027-03-01 00:00@cpor", 1), ("2027-03-07 23:59@cpor", 7)]
+        );
+        assert_eq!(when(at("2027-03-01 00:00")), "116/03/01（一）00:00");
+    }
+}

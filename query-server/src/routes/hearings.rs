@@ -1,0 +1,276 @@
+//! Hearings on the website: the case page's list of hearings to come (with
+//! a calendar file each, by UID, so calendar apps update rather than
+//! duplicate), the account's hearing reminders on or off, and its private
+//! calendar feed.
+//!
+//! The feed, `GET /calendar/<token>.ics`, is for calendar apps (Google
+//! Calendar, Outlook, Apple Calendar subscribe to a URL and fetch it every
+//! few hours, without cookies): the URL's 256-bit random token is the only
+//! credential, and only its SHA-256 is stored (`store::hearings`). It is
+//! shown once, when made on the account page (POST with the session's
+//! anti-forgery token); renewing replaces it, revoking ends it. Any token
+//! that is not an account's current one answers the site's one 404, and
+//! every client address may fetch the feed at most `FEED_PER_HOUR` times
+//! an hour, across every server process (`throttle::Throttle::feed`; 429
+//! with Retry-After after that): guessing is hopeless, and
+//! the limit keeps a leaked or looping subscription from costing much.
+//! The feed lists every hearing of the account's queryable cases, past
+//! ones too while the case is queryable (a calendar that drops an event
+//! from a feed deletes it), each as it now stands: moved and cancelled
+//! ones as cancelled events of their UID.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{NaiveDate, NaiveDateTime, Utc};
+use warp::http::StatusCode;
+
+use schemas::calendar::{Calendar, Method};
+use schemas::date::{roc, taipei};
+use schemas::hearing::State;
+use store::hearings as store_hearings;
+
+use super::accounts::account_page_with;
+use super::cases::{case_path, parse_case};
+use crate::app::App;
+use crate::failure::{Answer, Failure};
+use crate::http::{Req, Resp};
+use crate::ics;
+use crate::live::{HearingRow, Snap, UpcomingHearing};
+use crate::prosecutors::Viewer;
+
+/// Feed fetches a client address may make in an hour.
+pub const FEED_PER_HOUR: usize = 60;
+/// How long a calendar app (or a proxy of the user's) may reuse a feed.
+const FEED_CACHE: &str = "private, max-age=900";
+
+fn live(app: &App) -> Result<Arc<Snap>, Failure> {
+    app.live.get().ok_or(Failure::Unavailable(None))
+}
+
+/// Now, Asia/Taipei.
+fn taipei_now() -> NaiveDateTime {
+    Utc::now().with_timezone(&taipei()).naive_local()
+}
+
+/// The beginning of time, as far as hearings go: every hearing a
+/// queryable case has.
+fn all_time() -> NaiveDateTime {
+    NaiveDate::from_ymd_opt(1912, 1, 1)
+        .expect("a date")
+        .and_hms_opt(0, 0, 0)
+        .expect("a time")
+}
+
+/// `GET /calendar/<token>.ics`
+pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
+    // Counted in the accounts database: the limit holds across every
+    // server process on the data directory.
+    if let Some(wait) = app
+        .throttle
+        .feed(req.ip, FEED_PER_HOUR, crate::throttle::now_ms())
+    {
+        return Err(Failure::Throttled(wait));
+    }
+    let token = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
+    let owner = store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token)
+        .unwrap_or_else(|e| {
+            tracing::error!("a calendar feed's token: {e}");
+            None
+        });
+    let (_, email) = owner.ok_or(Failure::NotFound)?;
+    let hearings = live(app)?.upcoming_hearings_for(&email, all_time())?;
+    let events = hearings
+        .iter()
+        .map(|u| {
+            let title = u.case.title();
+            let mut e = ics::hearing_event(&title, &u.court_name, &u.hearing);
+            e.url = Some(format!("{}{}", app.cfg.mail.site_url, case_path(&u.case)));
+            e
+        })
+        .collect();
+    let body = Calendar {
+        method: Method::Publish,
+        name: Some("案件庭期".into()),
+        organizer: None,
+        attendee: None,
+        events,
+    }
+    .write(Utc::now());
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/calendar; charset=utf-8",
+        body.into_bytes(),
+    );
+    r.header("cache-control", FEED_CACHE);
+    r.header("content-disposition", "inline; filename=\"cpor.ics\"");
+    Ok(r)
+}
+
+/// The current row of each hearing of a case (the greatest SEQUENCE of its
+/// UID), in time order.
+pub fn current(rows: &[HearingRow]) -> Vec<&HearingRow> {
+    let mut by_uid: HashMap<&str, &HearingRow> = HashMap::new();
+    for h in rows {
+        let e = by_uid.entry(&h.uid).or_insert(h);
+        if h.sequence > e.sequence {
+            *e = h;
+        }
+    }
+    let mut out: Vec<&HearingRow> = by_uid.into_values().collect();
+    out.sort_by(|a, b| (a.at, &a.uid).cmp(&(b.at, &b.uid)));
+    out
+}
+
+/// A hearing as the case page lists it.
+pub struct HearingItem {
+    /// `115/12/01 10:30`
+    pub when: String,
+    pub kind: String,
+    pub courtroom: String,
+    /// Empty, or `（已改期）`, `（已取消）`, `（可能已變更）`.
+    pub note: String,
+    pub ics: String,
+}
+
+/// The case page's hearings: those to come (from today, Taipei), as they
+/// now stand.
+pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
+    let today = taipei_now().date();
+    current(rows)
+        .into_iter()
+        .filter(|h| h.at.date() >= today)
+        .map(|h| HearingItem {
+            when: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+            kind: h.kind.clone(),
+            courtroom: h.courtroom.clone().unwrap_or_default(),
+            note: match h.state {
+                State::Scheduled => String::new(),
+                other => format!("（{}）", other.label()),
+            },
+            ics: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+        })
+        .collect()
+}
+
+/// `GET /cases/{key}/hearings/{uid}.ics`: one hearing of a case the user
+/// follows, as it now stands (METHOD:CANCEL once moved or cancelled).
+pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
+    let uid = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
+    let case = parse_case(segments).ok_or(Failure::NotFound)?;
+    let snap = live(app)?;
+    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
+    let rows = snap.hearings_of(&case)?;
+    let title = format!("{} {}", row.court_name, row.case.key);
+    let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, None, Utc::now())
+        .ok_or(Failure::NotFound)?;
+    let at = rows
+        .iter()
+        .filter(|h| h.uid == uid)
+        .max_by_key(|h| h.sequence)
+        .map(|h| h.at.format("%Y%m%d-%H%M").to_string())
+        .unwrap_or_default();
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/calendar; charset=utf-8",
+        body.into_bytes(),
+    );
+    r.header(
+        "content-disposition",
+        &format!("attachment; filename=\"hearing-{at}.ics\""),
+    );
+    Ok(r)
+}
+
+/// What the account page shows about hearings.
+pub struct AccountHearings {
+    pub reminders: bool,
+    /// When the feed was made (ROC date), if there is one.
+    pub feed_since: Option<String>,
+    /// The feed's URL, only right after it was made.
+    pub feed_url: Option<String>,
+}
+
+pub fn account_hearings(app: &App, account_id: i64, feed_url: Option<String>) -> AccountHearings {
+    let conn = app.accounts.lock().expect("accounts");
+    let reminders = store_hearings::reminders_on(&conn, account_id).unwrap_or(true);
+    let feed_since = store_hearings::feed_created(&conn, account_id)
+        .ok()
+        .flatten()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+        .map(|t| roc(t.with_timezone(&taipei()).date_naive()));
+    AccountHearings {
+        reminders,
+        feed_since,
+        feed_url,
+    }
+}
+
+/// `POST /account/reminders` (`on` = 1 or 0).
+pub fn reminders(app: &App, req: &Req) -> Answer {
+    let (s, form) = super::guard::session_form(app, req)?;
+    let on = form.get("on").is_some_and(|v| v == "1");
+    let done =
+        store_hearings::set_reminders(&app.accounts.lock().expect("accounts"), s.account_id, on);
+    if let Err(e) = done {
+        tracing::error!("reminders: {e}");
+        return Err(Failure::Unavailable(None));
+    }
+    Ok(Resp::redirect(if on {
+        "/account?m=reminders-on"
+    } else {
+        "/account?m=reminders-off"
+    }))
+}
+
+/// `POST /account/feed` (`action` = renew or revoke). A new URL is shown on
+/// the page that answers, once: it is not stored.
+pub fn feed_post(app: &App, req: &Req) -> Answer {
+    let (s, form) = super::guard::session_form(app, req)?;
+    match form.get("action").map(String::as_str) {
+        Some("renew") => {
+            let token = store_hearings::renew_feed(
+                &app.accounts.lock().expect("accounts"),
+                s.account_id,
+                Utc::now(),
+            )
+            .map_err(|e| {
+                tracing::error!("a calendar feed: {e}");
+                Failure::Unavailable(None)
+            })?;
+            let url = format!("{}/calendar/{token}.ics", app.cfg.mail.site_url);
+            account_page_with(
+                app,
+                &s,
+                Some("已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。"),
+                None,
+                None,
+                Some(url),
+            )
+        }
+        Some("revoke") => {
+            let done =
+                store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), s.account_id);
+            if let Err(e) = done {
+                tracing::error!("a calendar feed: {e}");
+                return Err(Failure::Unavailable(None));
+            }
+            Ok(Resp::redirect("/account?m=feed-revoked"))
+        }
+        _ => Err(Failure::BadRequest {
+            code: "bad_request",
+            message: "不明的操作。",
+        }),
+    }
+}
+
+/// The hearings to come of a viewer's cases (from now, Taipei), for the
+/// API: an address's, or a prosecutor's (the cases assigned to them).
+pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
+    let snap = live(app)?;
+    let rows = match v {
+        Viewer::Applicant(s) => snap.upcoming_hearings_for(&s.email, taipei_now())?,
+        Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, taipei_now())?,
+    };
+    Ok((snap, rows))
+}

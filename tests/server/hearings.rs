@@ -1,0 +1,370 @@
+//! Hearings on the website (issue 14): the private calendar feed (made,
+//! renewed and revoked on the account page, one 404 for any other token,
+//! throttled per client), the case page's hearings and their calendar
+//! files, the API's hearings, and turning reminders off. Every calendar
+//! file is read by Python's icalendar (tests/support/check_ics.py).
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::Command;
+
+use rusqlite::Connection;
+
+use crate::util::{repo_root, Client, Data, Server, CAPTCHA, PASSWORD};
+
+const LAWYER: &str = "lawyer.chen@example.com";
+/// 民事 115 重訴 77, which lawyer.chen follows: a moved hearing and a 勘驗.
+const CASE77: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E9%87%8D%E8%A8%B4/77";
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("CPOR_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/setup-test-deps",
+        path.display()
+    );
+    path
+}
+
+/// Checks calendar files with check_ics.py; its events as JSON.
+fn check_ics(files: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir().unwrap();
+    let mut paths = Vec::new();
+    for (name, bytes) in files {
+        let p = dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        paths.push(p);
+    }
+    let out = Command::new(python())
+        .arg(repo_root().join("tests/support/check_ics.py"))
+        .args(&paths)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "check_ics.py: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The current row (UID, SEQUENCE, start) of every hearing of `email`'s
+/// queryable cases in the live snapshot, read here with SQL of its own.
+fn hearings_of(data: &Data, email: &str) -> BTreeSet<(String, u64, String)> {
+    hearings_where(data, email, "")
+}
+
+/// The same, of 民事 115 重訴 77 alone.
+fn hearings_of_77(data: &Data, email: &str) -> BTreeSet<(String, u64, String)> {
+    hearings_where(
+        data,
+        email,
+        "AND c.court = 'TPD' AND c.category = '民事' AND c.year = 115 AND c.word = '重訴' AND c.number = 77",
+    )
+}
+
+fn hearings_where(data: &Data, email: &str, and: &str) -> BTreeSet<(String, u64, String)> {
+    let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    let db = Connection::open(data.path().join("snapshots").join(name.trim())).unwrap();
+    let mut stmt = db
+        .prepare(&format!(
+            "SELECT h.uid, h.sequence, h.starts FROM hearings h
+             JOIN cases c ON c.id = h.case_id JOIN grants g ON g.case_id = c.id
+             WHERE g.email = ?1 AND c.queryable = 1 {and}"
+        ))
+        .unwrap();
+    let rows: Vec<(String, u64, i64)> = stmt
+        .query_map([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut out = BTreeSet::new();
+    for (uid, seq, starts) in &rows {
+        if rows.iter().any(|(u, s, _)| u == uid && s > seq) {
+            continue;
+        }
+        let s = starts.to_string();
+        out.insert((
+            uid.clone(),
+            *seq,
+            format!(
+                "{}-{}-{}T{}:{}:{}+08:00",
+                &s[0..4],
+                &s[4..6],
+                &s[6..8],
+                &s[8..10],
+                &s[10..12],
+                &s[12..14]
+            ),
+        ));
+    }
+    out
+}
+
+fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
+    let mut c = Client::new(server);
+    let r = c.activate(data, email, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
+    c
+}
+
+/// The feed URL's path shown on the page that made it.
+fn feed_path(page: &str) -> String {
+    let start = page
+        .find("http://localhost:8080/calendar/")
+        .unwrap_or_else(|| panic!("no feed URL on the page:\n{page}"));
+    let url: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    url.trim_start_matches("http://localhost:8080").to_string()
+}
+
+#[test]
+fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let page = c.get("/account");
+    assert!(page.body.contains("尚未建立訂閱網址"), "{}", page.body);
+    // Without the anti-forgery token: refused.
+    assert_eq!(c.post("/account/feed", &[("action", "renew")]).status, 403);
+    let csrf = c.csrf();
+    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    assert_eq!(made.status, 200, "{}", made.body);
+    let path = feed_path(&made.body);
+    let token = path
+        .trim_start_matches("/calendar/")
+        .trim_end_matches(".ics")
+        .to_string();
+    assert_eq!(token.len(), 64, "256 random bits: {token}");
+    // Only its hash is stored.
+    let db = Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    let stored: Vec<u8> = db
+        .query_row("SELECT hash FROM calendar_feeds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert!(!String::from_utf8_lossy(&stored).contains(&token));
+    // The URL is not shown again.
+    let later = c.get("/account");
+    assert!(!later.body.contains(&token) && later.body.contains("已於"));
+
+    // A calendar app fetches it without cookies.
+    let mut app = Client::new(&server);
+    let feed = app.get(&path);
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    assert_eq!(
+        feed.header("content-type"),
+        Some("text/calendar; charset=utf-8")
+    );
+    assert_eq!(feed.header("cache-control"), Some("private, max-age=900"));
+    let events = check_ics(&[("feed.ics", &feed.bytes)]);
+    let got: BTreeSet<(String, u64, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+                e["start"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let want = hearings_of(&data, LAWYER);
+    assert!(
+        want.len() >= 3,
+        "the sample's hearings of lawyer.chen: {want:?}"
+    );
+    assert_eq!(got, want);
+    // The sample's moved hearing is there at its new time, SEQUENCE 1.
+    assert!(got
+        .iter()
+        .any(|(_, seq, start)| *seq == 1 && start == "2026-12-01T10:30:00+08:00"));
+
+    // Any other token is the site's one 404.
+    let unknown = app.get(&format!("/calendar/{}.ics", "0".repeat(64)));
+    let garbage = app.get("/calendar/x.ics");
+    let nowhere = app.get("/no-such-page");
+    assert_eq!(unknown.status, 404);
+    assert_eq!((garbage.status, &garbage.body), (404, &unknown.body));
+    assert_eq!(nowhere.body, unknown.body);
+
+    // Renewing: the old URL stops, the new one works.
+    let csrf = c.csrf();
+    let renewed = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    let new_path = feed_path(&renewed.body);
+    assert_ne!(new_path, path);
+    assert_eq!(app.get(&path).status, 404);
+    assert_eq!(app.get(&new_path).status, 200);
+    // Revoking: 404, the same as any unknown token.
+    let csrf = c.csrf();
+    let revoked = c.post("/account/feed", &[("csrf", &csrf), ("action", "revoke")]);
+    assert_eq!(revoked.header("location"), Some("/account?m=feed-revoked"));
+    let gone = app.get(&new_path);
+    assert_eq!((gone.status, &gone.body), (404, &unknown.body));
+}
+
+#[test]
+fn the_feed_is_throttled_per_client_address() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    // Unknown tokens count too: guessing is limited.
+    for i in 0..60 {
+        let r = c.get(&format!("/calendar/{i:064}.ics"));
+        assert_eq!(r.status, 404, "fetch {i}");
+    }
+    let r = c.get(&format!("/calendar/{}.ics", "f".repeat(64)));
+    assert_eq!(r.status, 429, "{}", r.body);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait > 3000 && wait <= 3600, "{wait}");
+    // Other pages are not affected.
+    assert_eq!(c.get("/login").status, 200);
+}
+
+#[test]
+fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_too() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let page = c.get(CASE77);
+    assert_eq!(page.status, 200);
+    // Hearings to come, by the clock: compare with the snapshot.
+    let now = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m-%d")
+        .to_string();
+    let links: Vec<String> = page
+        .body
+        .match_indices("/hearings/")
+        .map(|(i, _)| {
+            let from = page.body[..i].rfind('"').unwrap() + 1;
+            let to = i + page.body[i..].find('"').unwrap();
+            page.body[from..to].to_string()
+        })
+        .collect();
+    let mut want: Vec<String> = hearings_of_77(&data, LAWYER)
+        .into_iter()
+        .filter(|(_, _, start)| start[..10] >= *now)
+        .map(|(uid, _, _)| format!("{CASE77}/hearings/{uid}.ics"))
+        .collect();
+    let mut got = links.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want);
+    if !links.is_empty() {
+        assert!(page.body.contains("庭期以法院傳票或通知書為準"));
+        let files: Vec<(String, Vec<u8>)> = links
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                let r = c.get(l);
+                assert_eq!(r.status, 200, "{l}");
+                assert_eq!(
+                    r.header("content-type"),
+                    Some("text/calendar; charset=utf-8")
+                );
+                (format!("{i}.ics"), r.bytes)
+            })
+            .collect();
+        let refs: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|(n, b)| (n.as_str(), b.as_slice()))
+            .collect();
+        check_ics(&refs);
+    }
+    // A UID of another case, or none, is a 404.
+    assert_eq!(
+        c.get(&format!("{CASE77}/hearings/nothing@cpor.ics")).status,
+        404
+    );
+
+    // The API: the case's hearings (past ones too) and the hearings to come.
+    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
+    let session = c.api(
+        "POST",
+        "/api/v1/session",
+        Some(serde_json::json!({"email": LAWYER, "password": PASSWORD,
+            "captcha_id": captcha["id"], "captcha": CAPTCHA})),
+        None,
+    );
+    let token = session.json()["token"].as_str().unwrap().to_string();
+    assert_eq!(c.api("GET", "/api/v1/hearings", None, None).status, 401);
+    let case = c
+        .api("GET", &format!("/api/v1{CASE77}"), None, Some(&token))
+        .json();
+    let in_case: BTreeSet<(String, u64, String)> = case["hearings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["uid"].as_str().unwrap().to_string(),
+                h["sequence"].as_u64().unwrap(),
+                h["starts"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(in_case.len() >= 3, "{case}");
+    assert_eq!(in_case, hearings_of_77(&data, LAWYER));
+    assert!(case["hearings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|h| h["state"] == "scheduled" && h["kind"] == "勘驗"));
+    let list = c.api("GET", "/api/v1/hearings", None, Some(&token)).json();
+    assert_eq!(list["notice"], "庭期以法院傳票或通知書為準。");
+    let got: BTreeSet<(String, u64, String)> = list["hearings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["uid"].as_str().unwrap().to_string(),
+                h["sequence"].as_u64().unwrap(),
+                h["starts"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let now_full = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let want: BTreeSet<(String, u64, String)> = hearings_of(&data, LAWYER)
+        .into_iter()
+        .filter(|(_, _, start)| start[..19] >= *now_full)
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn the_account_page_turns_reminders_off_and_on() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let reminders = || -> i64 {
+        Connection::open(data.path().join("accounts.sqlite"))
+            .unwrap()
+            .query_row(
+                "SELECT reminders FROM accounts WHERE email = ?1",
+                [LAWYER],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(reminders(), 1);
+    assert!(c.get("/account").body.contains("關閉庭期提醒"));
+    assert_eq!(c.post("/account/reminders", &[("on", "0")]).status, 403);
+    let csrf = c.csrf();
+    let off = c.post("/account/reminders", &[("csrf", &csrf), ("on", "0")]);
+    assert_eq!(off.header("location"), Some("/account?m=reminders-off"));
+    assert_eq!(reminders(), 0);
+    let page = c.get("/account?m=reminders-off");
+    assert!(page.body.contains("已關閉庭期提醒") && page.body.contains("開啟庭期提醒"));
+    let csrf = c.csrf();
+    c.post("/account/reminders", &[("csrf", &csrf), ("on", "1")]);
+    assert_eq!(reminders(), 1);
+}
