@@ -24,6 +24,8 @@ pub struct Listed {
 /// Why the batch as a whole cannot be imported.
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
+    #[error("{0}: no such directory; check the batch's path")]
+    NoDirectory(String),
     #[error("{0}: no MANIFEST.csv yet, the batch is still arriving; nothing imported")]
     Incomplete(String),
     #[error("{0}: the batch directory's name must be its export date, YYYYMMDD")]
@@ -59,6 +61,9 @@ pub struct CourtPlan {
 /// Checks the batch is complete and its name a date, without touching it.
 pub fn check_complete(dir: &Path) -> Result<NaiveDate, BatchError> {
     let shown = dir.display().to_string();
+    if !dir.is_dir() {
+        return Err(BatchError::NoDirectory(shown));
+    }
     let name = dir
         .file_name()
         .and_then(|n| n.to_str())

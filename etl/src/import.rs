@@ -70,7 +70,7 @@ impl ImportError {
             ) => exit::NOT_PUBLISHED,
             ImportError::Locked(store::layout::LockError::Held { .. }) => exit::LOCKED,
             ImportError::Locked(store::layout::LockError::Io { .. }) => exit::ERROR,
-            ImportError::Batch(BatchError::Io { .. })
+            ImportError::Batch(BatchError::Io { .. } | BatchError::NoDirectory(_))
             | ImportError::Older { .. }
             | ImportError::Internal(_) => exit::ERROR,
         }

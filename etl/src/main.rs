@@ -13,11 +13,14 @@ use store::layout::Store;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
-  1  usage or internal error; or the batch is older than the live snapshot
+  1  usage or internal error; the batch directory or the data directory does not
+     exist; or the batch is older than the live snapshot
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable
   3  published, but some courts were not imported tonight (carried over or unusable)
-  4  case: no such case in the snapshot
-  5  another import or rollback holds the lock; nothing changed";
+  4  case: no such case in the snapshot; outbox show, retry, forget: no such item
+     or night (retry: nothing to queue again)
+  5  another import or rollback holds the lock; send: another send is running;
+     nothing changed";
 
 /// Nightly import of the courts' case-progress export into a published SQLite
 /// snapshot, and the administrators' commands around it.
@@ -90,7 +93,9 @@ enum Command {
         /// Date of the snapshot, YYYYMMDD
         date: String,
     },
-    /// Deliver the e-mail that is due (SMTP, or .eml files when no relay is configured)
+    /// Deliver the e-mail that is due (SMTP, or .eml files when no relay is configured);
+    /// exit 5 if another send is running
+    #[command(after_help = EXIT_CODES)]
     Send {
         /// Send now: ignore the send window and the spread of a night's mail
         #[arg(long)]
@@ -134,7 +139,9 @@ enum OutboxCommand {
         /// The night, YYYYMMDD
         night: String,
     },
-    /// Queue an item (or every failed one) again; clears the address's bounce flag
+    /// Queue an item (or every failed one) again; clears the address's bounce flag;
+    /// exit 4 if there is nothing to queue again
+    #[command(after_help = EXIT_CODES)]
     Retry {
         id: Option<i64>,
         #[arg(long)]
@@ -216,6 +223,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         }
     }
     let config = Config::load(&layers)?;
+    // Only an import makes the data directory; any other command on one
+    // that does not exist is a mistyped path, not an empty service.
+    if !matches!(cli.command, Command::Import { .. }) && !config.data_dir.is_dir() {
+        anyhow::bail!(
+            "data directory {} does not exist (--data-dir, CPOR_DATA_DIR or config data_dir); \
+             `cpor-etl import` creates it",
+            config.data_dir.display()
+        );
+    }
     let store = Store::new(&config.data_dir);
     match cli.command {
         Command::Import {

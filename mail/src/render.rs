@@ -38,6 +38,9 @@ pub struct EntryView {
 pub struct CaseView {
     /// `臺灣臺北地方法院 民事 115年度訴字第100號`
     pub title: String,
+    /// The case's page on the site, from the site's root:
+    /// `/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100`.
+    pub path: String,
     pub role: Option<String>,
     pub last_day: Option<String>,
     pub entries: Vec<EntryView>,
@@ -47,6 +50,14 @@ impl CaseView {
     pub fn new(case: &CaseRef) -> CaseView {
         CaseView {
             title: clean(&case.title()),
+            path: format!(
+                "/cases/{}/{}/{}/{}/{}",
+                crate::url_encode(&case.court),
+                crate::url_encode(&case.key.category),
+                case.key.year,
+                crate::url_encode(&case.key.word),
+                case.key.number
+            ),
             role: None,
             last_day: None,
             entries: Vec::new(),
@@ -96,6 +107,9 @@ pub struct View {
     pub subject: String,
     pub email: String,
     pub cases: Vec<CaseView>,
+    /// The site's address (`mail.site_url`), before each case's path; empty:
+    /// the cases are not linked.
+    pub site: String,
     /// The link the mail is about (activation, login).
     pub link: String,
     /// Until when an activation link works (ROC).
@@ -324,6 +338,7 @@ mod tests {
             subject: String::new(),
             email: "wang.ming@example.com".into(),
             cases,
+            site: "http://localhost:8080".into(),
             link: "http://localhost:8080/login".into(),
             expires: "115/12/08".into(),
             night: "115/11/24".into(),

@@ -448,8 +448,15 @@ pub fn send_scope(
     let from = &cfg.from;
     let mut outbox = Outbox::open_for_sending(data_dir)?;
     let accounts = store::accounts::open(data_dir)?;
+    // The nightly sender runs alone (send.lock): whatever is sending was
+    // left by a dead run. The website's mailers are one per server process:
+    // only a lease that ran out says its claimer is gone.
+    let recovered = match scope {
+        Scope::Nightly => outbox.recover(scope)?,
+        Scope::Website => outbox.recover_expired(scope, now)?,
+    };
     let mut summary = SendSummary {
-        recovered: outbox.recover(scope)?,
+        recovered,
         ..SendSummary::default()
     };
 

@@ -51,6 +51,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         subject: kind.subject(&[]),
         email: email.to_string(),
         cases: Vec::new(),
+        site: String::new(),
         link: link.to_string(),
         expires: shown.clone(),
         night: shown,

@@ -4,6 +4,7 @@
 //! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -14,7 +15,7 @@ use rusqlite::Connection;
 use crate::config::{Config, Maintenance};
 use mail::send::{send_scope, Scope};
 
-use crate::captcha::{Captchas, MemoryUsedSet};
+use crate::captcha::{Captchas, SqliteUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::{Hashers, Pepper};
@@ -50,7 +51,11 @@ pub struct App {
     pub hashers: Hashers,
     /// Connections open, in all and per client address.
     pub conns: Arc<Conns>,
-    records: Mutex<Sender<Record>>,
+    /// The records writer: `None` once `finish` closed it.
+    records: Mutex<Option<Sender<Record>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Addresses handed to the link mailer and not yet handled.
+    links_pending: AtomicUsize,
     mail: Mutex<Sender<()>>,
     /// Addresses "forgot password" was asked for, to the link mailer.
     links: Mutex<Sender<(String, Instant)>>,
@@ -67,7 +72,7 @@ pub enum OpenError {
     Database(schemas::MigrateError),
     #[error("{0}")]
     Outbox(mail::outbox::OutboxError),
-    #[error("sessions: {0}")]
+    #[error("sessions, captchas or counters: {0}")]
     Sessions(rusqlite::Error),
     #[error("secret key: {0}")]
     Key(std::io::Error),
@@ -96,11 +101,32 @@ impl App {
             store::accounts::open(&data_dir).map_err(OpenError::Database)?,
             mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?,
         );
-        let sessions = Sessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
-            .map_err(OpenError::Sessions)?;
-        let prosecutors =
-            ProsecutorSessions::load(&accounts, cfg.server.session_idle, cfg.server.session_max)
-                .map_err(OpenError::Sessions)?;
+        // Every piece of state another process on this data directory must
+        // see lives in the accounts database, each on a connection of its
+        // own: sessions, used captchas, throttle counters.
+        let own = || store::accounts::open(&data_dir).map_err(OpenError::Database);
+        let sessions = Sessions::load(
+            &accounts,
+            own()?,
+            cfg.server.session_idle,
+            cfg.server.session_max,
+        )
+        .map_err(OpenError::Sessions)?;
+        let prosecutors = ProsecutorSessions::load(
+            &accounts,
+            own()?,
+            cfg.server.session_idle,
+            cfg.server.session_max,
+        )
+        .map_err(OpenError::Sessions)?;
+        let used = SqliteUsedSet::new(own()?).map_err(OpenError::Sessions)?;
+        let throttle = Throttle::new(
+            own()?,
+            cfg.server.account_failures_per_hour,
+            cfg.server.slow_after,
+            cfg.server.ip_failures_per_hour,
+        )
+        .map_err(OpenError::Sessions)?;
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let pepper_file = cfg
             .server
@@ -110,7 +136,9 @@ impl App {
         let pepper = Pepper::load_or_create(&pepper_file).map_err(OpenError::Pepper)?;
         let sso = match &cfg.sso {
             Some(settings) => Some(Arc::new(
-                Sso::new(settings.clone(), &key).map_err(OpenError::Sso)?,
+                Sso::new(settings.clone(), &key)
+                    .map_err(OpenError::Sso)?
+                    .with_shared_flows(own()?),
             )),
             None => None,
         };
@@ -129,24 +157,27 @@ impl App {
                 &key,
                 cfg.server.captcha_ttl,
                 cfg.server.fixed_captcha.clone(),
-                Box::new(MemoryUsedSet::default()),
+                Box::new(used),
             )
             .with_limit(cfg.server.captcha_limit),
-            throttle: Throttle::new(
-                cfg.server.account_failures_per_hour,
-                cfg.server.slow_after,
-                cfg.server.ip_failures_per_hour,
-            ),
+            throttle,
             metrics: Metrics::default(),
             key,
             maintenance,
             hashers: Hashers::start(cfg.server.hashing_threads, pepper),
             conns: Arc::new(Conns::new(
                 cfg.server.max_connections,
+                Some(cfg.server.max_connections_per_ip),
                 // Behind a proxy every connection comes from the proxy.
-                (!cfg.server.trust_proxy).then_some(cfg.server.max_connections_per_ip),
+                if cfg.server.trust_proxy {
+                    cfg.server.trusted_proxies.clone()
+                } else {
+                    crate::config::Networks::default()
+                },
             )),
-            records: Mutex::new(records_tx),
+            records: Mutex::new(Some(records_tx)),
+            writer: Mutex::new(None),
+            links_pending: AtomicUsize::new(0),
             mail: Mutex::new(mail_tx),
             links: Mutex::new(links_tx),
             data_dir,
@@ -158,7 +189,7 @@ impl App {
             // at the first sign-in), then every discovery_refresh_seconds.
             sso.spawn_refresher();
         }
-        spawn_writer(records_conn, records_rx);
+        *app.writer.lock().expect("writer") = Some(spawn_writer(records_conn, records_rx));
         spawn_mailer(Arc::clone(&app), mail_rx);
         spawn_link_mailer(Arc::clone(&app), links_conns, links_rx);
         spawn_sweeper(Arc::clone(&app));
@@ -176,7 +207,37 @@ impl App {
 
     /// Queues a record for the background writer.
     pub fn record(&self, r: Record) {
-        let _ = self.records.lock().expect("records").send(r);
+        if let Some(tx) = &*self.records.lock().expect("records") {
+            let _ = tx.send(r);
+        }
+    }
+
+    /// After the last request (SIGTERM): the records writer writes what it
+    /// holds and stops; the link mailer handles the addresses it was
+    /// given; the website mail they queued is delivered. Within `within`
+    /// at most (what is left then is in the outbox, for another process or
+    /// the next start). Claims in the outbox are exclusive, so this
+    /// process's mailer thread running meanwhile sends nothing twice.
+    pub fn finish(&self, within: Duration) {
+        let until = Instant::now() + within;
+        drop(self.records.lock().expect("records").take());
+        if let Some(writer) = self.writer.lock().expect("writer").take() {
+            let _ = writer.join();
+        }
+        while self.links_pending.load(Ordering::SeqCst) > 0 && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        match send_scope(
+            &self.data_dir,
+            &self.cfg.mail,
+            Scope::Website,
+            true,
+            Utc::now(),
+        ) {
+            Ok(s) if s.due > 0 => tracing::info!("website mail at exit: {} sent", s.sent),
+            Ok(_) => {}
+            Err(e) => tracing::error!("website mail at exit: {e}"),
+        }
     }
 
     /// Wakes the mailer: the website queued mail.
@@ -186,6 +247,7 @@ impl App {
 
     /// Hands an address to the link mailer ("forgot password").
     pub fn mail_link_to(&self, email: String) {
+        self.links_pending.fetch_add(1, Ordering::SeqCst);
         let _ = self
             .links
             .lock()
@@ -211,7 +273,7 @@ impl App {
 
 /// Case views, visits and session activity go to the database in batches:
 /// a page view must not wait for an fsync.
-fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
+fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) -> std::thread::JoinHandle<()> {
     std::thread::Builder::new()
         .name("records".into())
         .spawn(move || {
@@ -236,7 +298,7 @@ fn spawn_writer(mut conn: Connection, rx: Receiver<Record>) {
                 }
             }
         })
-        .expect("thread");
+        .expect("thread")
 }
 
 /// Delivers the website's mail at once when woken, and retries what is
@@ -290,6 +352,7 @@ fn spawn_link_mailer(
                 let delay = Duration::from_millis(500 + u64::from(r) % 2000);
                 std::thread::sleep(delay.saturating_sub(came.elapsed()));
                 crate::auth::mail_link(&app, &accounts, &outbox, &email);
+                app.links_pending.fetch_sub(1, Ordering::SeqCst);
             }
         })
         .expect("thread");
@@ -313,10 +376,12 @@ fn spawn_sweeper(app: Arc<App>) {
         .expect("thread");
 }
 
-/// Forgets expired captchas, counters and sessions.
+/// Forgets expired captchas, counters and sessions (every process sweeps
+/// the shared tables; each sweep is one short DELETE, and a second one
+/// finds nothing).
 fn sweep(app: &App) {
     app.captchas.sweep();
-    app.throttle.sweep(std::time::Instant::now());
+    app.throttle.sweep(crate::throttle::now_ms());
     if let Err(e) = app.sessions.sweep(&app.accounts.lock().expect("accounts")) {
         tracing::error!("sweeping sessions: {e}");
     }

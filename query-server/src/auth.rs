@@ -13,7 +13,6 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
 use chrono::Utc;
 use rusqlite::Connection;
@@ -24,6 +23,7 @@ use crate::app::App;
 use crate::captcha::Binding;
 use crate::password::{self, Verdict};
 use crate::sessions::{Kind, Session};
+use crate::throttle::now_ms;
 use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
@@ -61,15 +61,23 @@ pub async fn login(
     kind: Kind,
 ) -> Login {
     let email = normalise_email(email);
-    if let Some(wait) = app.throttle.check(&email, ip, Instant::now()) {
-        app.metrics.login("throttled");
-        return Login::Throttled(wait);
-    }
+    // Counted before anything is checked, in the same transaction as the
+    // limit, by whichever process: the hour's last slot goes to one
+    // attempt however many run at once.
+    let typed = email.clone();
+    let counted = blocking(app, move |app| app.throttle.attempt(&typed, ip, now_ms())).await;
+    let attempt = match counted.unwrap_or(Err(5)) {
+        Ok(a) => a,
+        Err(wait) => {
+            app.metrics.login("throttled");
+            return Login::Throttled(wait);
+        }
+    };
     if !app
         .captchas
         .check(captcha.id, captcha.typed, captcha.binding)
     {
-        app.throttle.failed(None, ip, Instant::now());
+        app.throttle.captcha_failed(attempt);
         app.metrics.login("bad_captcha");
         return Login::BadCaptcha;
     }
@@ -114,17 +122,23 @@ pub async fn login(
     };
     match session {
         Some((id, session)) => {
-            app.throttle.succeeded(&email);
+            app.throttle.succeeded(attempt);
             app.metrics.login("success");
             Login::Ok { id, session }
         }
         None => {
-            app.throttle.failed(Some(&email), ip, Instant::now());
+            // The attempt was counted as a failure when it began.
+            drop(attempt);
             app.metrics.login("bad_credentials");
             Login::BadCredentials
         }
     }
 }
+
+/// A new password typed twice, differently.
+pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
+/// The accounts database could not be read to change a password.
+pub const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
 
 pub enum SetPassword {
     Done,
@@ -152,7 +166,7 @@ pub async fn set_password_by_link(
     new: String,
     confirm: String,
 ) -> SetPassword {
-    if let Some(wait) = app.throttle.check_ip(ip, Instant::now()) {
+    if let Some(wait) = app.throttle.check_ip(ip, now_ms()) {
         return SetPassword::Throttled(wait);
     }
     let t = token.clone();
@@ -164,7 +178,7 @@ pub async fn set_password_by_link(
     let account = match account {
         Some(Ok(Some(account))) => account,
         Some(Ok(None)) => {
-            app.throttle.failed(None, ip, Instant::now());
+            app.throttle.failed(None, ip, now_ms());
             return SetPassword::BadLink;
         }
         Some(Err(e)) => {
@@ -174,7 +188,7 @@ pub async fn set_password_by_link(
         None => return SetPassword::Busy,
     };
     if new != confirm {
-        return SetPassword::Refused("兩次輸入的新密碼不一致。");
+        return SetPassword::Refused(MISMATCH);
     }
     if let Err(why) = password::check_new(&new, &account.email) {
         return SetPassword::Refused(why);
@@ -259,7 +273,6 @@ pub async fn change_password(
     new: String,
     confirm: String,
 ) -> Change {
-    const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
     let (id, keep) = (session.account_id, session.hash);
     let account = blocking(app, move |app| {
         let conn = app.accounts.lock().expect("accounts");
@@ -278,7 +291,7 @@ pub async fn change_password(
                 return Checked::Wrong;
             }
             if new != confirm {
-                return Checked::Refused("兩次輸入的新密碼不一致。");
+                return Checked::Refused(MISMATCH);
             }
             if let Err(why) = password::check_new(&new, &email) {
                 return Checked::Refused(why);
@@ -354,12 +367,9 @@ fn mail_changed(app: &App, email: &str) {
 /// and returns at once.
 pub fn forgot(app: &App, email: &str, ip: IpAddr) {
     let email = normalise_email(email);
-    let now = Instant::now();
-    if app.throttle.forgot_check(&email, ip, now) {
-        return;
+    if app.throttle.forgot(&email, ip, now_ms()) {
+        app.mail_link_to(email);
     }
-    app.throttle.forgot_record(&email, ip, now);
-    app.mail_link_to(email);
 }
 
 /// The link mailer's work for one address: a reset link to an activated

@@ -44,8 +44,19 @@ pub struct ServerConfig {
     /// Failed attempts (login, captcha) per client IP per hour.
     pub ip_failures_per_hour: u64,
     /// Take the client IP from the last X-Forwarded-For hop (behind a
-    /// reverse proxy only).
+    /// reverse proxy only)...
     pub trust_proxy: bool,
+    /// ...of requests whose connection comes from one of these addresses
+    /// or networks (the proxies; comma-separated, `addr` or `addr/prefix`):
+    /// anyone else's X-Forwarded-For is ignored, and their connections
+    /// count per address as if there were no proxy.
+    pub trusted_proxies: String,
+    /// Listen with SO_REUSEPORT, so that a new process can take the same
+    /// address before the old one stops (a restart without downtime).
+    pub reuse_port: bool,
+    /// On SIGTERM: stop accepting, let requests in flight (and the
+    /// background work's last batch) finish within this long, then exit.
+    pub drain_seconds: u64,
     /// How often the server looks at CURRENT for a new snapshot.
     pub snapshot_poll_ms: u64,
     /// How often the live snapshot's content is checked again against the
@@ -103,6 +114,9 @@ impl Default for ServerConfig {
             slow_after: 10,
             ip_failures_per_hour: 300,
             trust_proxy: false,
+            trusted_proxies: "127.0.0.1, ::1".into(),
+            reuse_port: true,
+            drain_seconds: 20,
             snapshot_poll_ms: 1000,
             snapshot_check_seconds: 3600,
             header_timeout_seconds: 10,
@@ -153,6 +167,9 @@ pub struct ServerSettings {
     pub slow_after: u64,
     pub ip_failures_per_hour: u64,
     pub trust_proxy: bool,
+    pub trusted_proxies: Networks,
+    pub reuse_port: bool,
+    pub drain: StdDuration,
     pub snapshot_poll: StdDuration,
     pub snapshot_check: StdDuration,
     pub header_timeout: StdDuration,
@@ -225,6 +242,10 @@ impl ServerSettings {
             slow_after: c.slow_after,
             ip_failures_per_hour: c.ip_failures_per_hour.max(1),
             trust_proxy: c.trust_proxy,
+            trusted_proxies: Networks::parse(&c.trusted_proxies)
+                .map_err(|why| s.invalid("trusted_proxies", &c.trusted_proxies, why))?,
+            reuse_port: c.reuse_port,
+            drain: s.seconds("drain_seconds", c.drain_seconds, 1)?,
             snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
             snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
             header_timeout: secs("header_timeout_seconds", c.header_timeout_seconds)?,

@@ -194,7 +194,21 @@ impl Failure {
                 // the server no longer knows: the session has ended.
                 let ended = req.method == Method::POST
                     || req.cookie(&app.cookie_name("sid")).is_some();
-                return Resp::redirect(if ended { "/login?m=expired" } else { "/login" });
+                // A page asked for while signed out (a case's address from
+                // a mail or a bookmark) is where the login goes next.
+                let next = (req.method == Method::GET)
+                    .then(|| crate::routes::accounts::safe_next(&req.path))
+                    .flatten()
+                    // The list is where a login goes anyway.
+                    .filter(|p| p != "/cases")
+                    .map(|p| format!("next={}", crate::http::encode(&p)));
+                let to = match (ended, next) {
+                    (true, Some(n)) => format!("/login?m=expired&{n}"),
+                    (true, None) => "/login?m=expired".to_string(),
+                    (false, Some(n)) => format!("/login?{n}"),
+                    (false, None) => "/login".to_string(),
+                };
+                return Resp::redirect(&to);
             }
             Failure::NotFound => (
                 StatusCode::NOT_FOUND,

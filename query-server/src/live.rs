@@ -73,6 +73,10 @@ pub struct Snap {
     suspect: AtomicBool,
 }
 
+/// How many kept earlier snapshots an empty list of cases looks through
+/// for the cases that left it.
+const GONE_LOOKBACK: usize = 7;
+
 /// Connections opened with a snapshot, so a request rarely opens one (and
 /// never has to after retention deleted the file).
 const POOL: usize = 16;
@@ -145,16 +149,90 @@ impl Snap {
             "grants g JOIN cases c ON c.id = g.case_id",
             "g.email",
             email,
+            true,
         )
     }
 
-    /// The queryable cases `owner_column` = `owner` selects through `from`.
-    fn list(&self, from: &str, owner_column: &str, owner: &str) -> Result<Vec<CaseRow>, Error> {
+    /// The cases of `email` that are no longer queryable (two months past
+    /// 上訴, 抗告, 移送執行 or 歸檔): what an empty list of cases names. The
+    /// live snapshot keeps no grant of such a case, so the kept earlier
+    /// snapshots (newest first, at most `GONE_LOOKBACK`) say which cases
+    /// the address had; those the live snapshot holds as not queryable are
+    /// the ones that left. A revoked grant is not among them (it is in no
+    /// earlier snapshot's cases that are now past their cutoff, or it is,
+    /// and then it left as well); a snapshot that cannot be read is passed
+    /// over.
+    pub fn gone_of(&self, email: &str) -> Result<Vec<CaseRow>, Error> {
+        let Some(dir) = self.path.parent() else {
+            return Ok(Vec::new());
+        };
+        let mut earlier: Vec<PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e == "sqlite") && *p != self.path)
+            .collect();
+        earlier.sort();
+        earlier.reverse();
+        let mut keys: Vec<(String, String, i64, String, i64)> = Vec::new();
+        for path in earlier.iter().take(GONE_LOOKBACK) {
+            let Ok(conn) = schemas::open_snapshot_readonly(path) else {
+                continue;
+            };
+            let found: rusqlite::Result<Vec<_>> = conn
+                .prepare(
+                    "SELECT c.court, c.category, c.year, c.word, c.number
+                     FROM grants g JOIN cases c ON c.id = g.case_id WHERE g.email = ?1",
+                )
+                .and_then(|mut st| {
+                    st.query_map([email], |r| {
+                        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                    })?
+                    .collect()
+                });
+            for k in found.unwrap_or_default() {
+                if !keys.contains(&k) {
+                    keys.push(k);
+                }
+            }
+        }
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM cases c JOIN courts co ON co.code = c.court
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                   AND c.number = ?5 AND c.queryable = 0"
+            ))?;
+            let mut out = Vec::new();
+            for (court, category, year, word, number) in &keys {
+                let rows = st.query_map(
+                    rusqlite::params![court, category, year, word, number],
+                    CaseRow::from_row,
+                )?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            out.sort_by_key(|r: &CaseRow| r.case.id());
+            Ok(out)
+        })
+    }
+
+    /// The cases `owner_column` = `owner` selects through `from`, queryable
+    /// or not.
+    fn list(
+        &self,
+        from: &str,
+        owner_column: &str,
+        owner: &str,
+        queryable: bool,
+    ) -> Result<Vec<CaseRow>, Error> {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {CASE_COLUMNS} FROM {from} JOIN courts co ON co.code = c.court
-                 WHERE {owner_column} = ?1 AND c.queryable = 1
-                 ORDER BY c.court, c.category, c.year, c.word, c.number"
+                 WHERE {owner_column} = ?1 AND c.queryable = {}
+                 ORDER BY c.court, c.category, c.year, c.word, c.number",
+                i32::from(queryable)
             ))?;
             let rows = st.query_map([owner], CaseRow::from_row)?;
             rows.collect()
@@ -194,6 +272,7 @@ impl Snap {
             "prosecutors p JOIN cases c ON c.id = p.case_id",
             "p.account",
             account,
+            true,
         )
     }
 

@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
@@ -43,6 +44,8 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colours only on a terminal: a log file or journal gets no escapes.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     match run() {
         Ok(()) => ExitCode::SUCCESS,
@@ -77,8 +80,7 @@ fn serve(config: Config) -> Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
+        let listener = query_server::server::listen(addr, config.server.reuse_port)
             .with_context(|| format!("listening on {addr}"))?;
         let app = App::open(config)?;
         app.poll_snapshot();
@@ -101,7 +103,12 @@ fn serve(config: Config) -> Result<()> {
             }
             tracing::info!("shutting down");
         };
-        query_server::server::serve(app, listener, shutdown).await;
+        query_server::server::serve(Arc::clone(&app), listener, shutdown).await;
+        // The requests are answered; the background work's last batch goes
+        // too: records written, "forgot password" links made and mailed.
+        let drain = app.cfg.server.drain;
+        tokio::task::spawn_blocking(move || app.finish(drain)).await?;
+        tracing::info!("stopped");
         Ok(())
     })
 }

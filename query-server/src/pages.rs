@@ -28,9 +28,60 @@ pub struct Ctx {
     /// The anti-forgery token for this page's forms.
     pub csrf: String,
     pub notice: Option<&'static str>,
+    /// What went wrong that no one field is to blame for (too many
+    /// attempts, a busy server): said in the error summary.
     pub error: Option<String>,
+    /// What is wrong with each field, in the form's order: listed in the
+    /// error summary (each a link to its field) and said beside the field.
+    pub errors: Vec<FieldError>,
     /// `00:30 至 03:00`
     pub maintenance: String,
+}
+
+/// What went wrong with a form: a field's (by its id), or no one field's.
+pub enum Problem {
+    Field(&'static str, String),
+    General(String),
+}
+
+/// A field's error: the field's id and what to do about it.
+pub struct FieldError {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Ctx {
+    /// Whether the page shows errors (its title then starts with 錯誤：,
+    /// and the error summary takes the focus).
+    pub fn failed(&self) -> bool {
+        self.error.is_some() || !self.errors.is_empty()
+    }
+
+    /// The error of the field `id`, if it has one.
+    pub fn field_error(&self, id: &str) -> Option<&str> {
+        self.errors
+            .iter()
+            .find(|e| e.field == id)
+            .map(|e| e.message.as_str())
+    }
+
+    /// Adds what went wrong to the page.
+    pub fn add(&mut self, p: Problem) {
+        match p {
+            Problem::General(m) => self.error = Some(m),
+            Problem::Field(field, message) => self.errors.push(FieldError { field, message }),
+        }
+    }
+
+    /// The `aria-describedby` of the field `id`: its hints (`hints`, ids
+    /// separated by spaces, may be empty) and its error message, if any.
+    pub fn described(&self, id: &str, hints: &str) -> String {
+        let mut ids: Vec<String> = hints.split_whitespace().map(str::to_string).collect();
+        if self.field_error(id).is_some() {
+            ids.push(format!("{id}-error"));
+        }
+        ids.join(" ")
+    }
 }
 
 #[derive(Template)]
@@ -41,6 +92,8 @@ pub struct Login {
     /// come back).
     pub captcha_id: String,
     pub email: String,
+    /// Where to go after logging in (a safe local path), or empty.
+    pub next: String,
     /// `[sso]` is configured: the prosecutors' sign-in shows.
     pub sso: bool,
 }
@@ -50,6 +103,33 @@ pub struct Login {
 pub struct Cases {
     pub c: Ctx,
     pub cases: Vec<CaseItem>,
+    /// The courts whose data tonight is an earlier night's, as the page
+    /// says it (`carried_note`), once each.
+    pub carried: Vec<String>,
+    /// With no case to show: the account's cases that are no longer
+    /// queryable, and since when.
+    pub gone: Vec<GoneItem>,
+}
+
+/// A case of the account's that has left the list.
+pub struct GoneItem {
+    pub title: String,
+    /// Why and since when: `上訴 115/09/23，查詢期限至 115/11/23`.
+    pub why: String,
+}
+
+impl GoneItem {
+    pub fn from_row(r: &CaseRow) -> GoneItem {
+        let status = clean(&r.status);
+        let why = match (r.status_date, last_day(r)) {
+            (Some(d), Some(last)) => format!("{status} {}，查詢期限至 {} 止", roc(d), roc(last)),
+            _ => format!("{status}，已不在查詢範圍"),
+        };
+        GoneItem {
+            title: case_title(r),
+            why,
+        }
+    }
 }
 
 pub struct CaseItem {
@@ -61,6 +141,10 @@ pub struct CaseItem {
     /// The latest entry's date, or a dash.
     pub latest: String,
     pub url: String,
+    /// The court's data is an earlier night's: what the list says.
+    pub carried: Option<String>,
+    /// The last day the case can be queried, if its status counts down.
+    pub last_day: Option<String>,
 }
 
 impl CaseItem {
@@ -69,13 +153,65 @@ impl CaseItem {
             court_name: clean(&r.court_name),
             category: r.case.key.category.clone(),
             number_text: clean(&r.case.key.number_text()),
-            division: clean(&r.division),
+            division: division(&r.division),
             status: clean(&r.status),
             latest: r.entries.first().map_or("—".into(), |(d, _)| roc(*d)),
             url: case_path(&r.case),
+            carried: carried_note(r),
+            last_day: last_day(r).map(roc),
         }
     }
 }
+
+/// 股別 as people say it: 忠 and 忠股 alike are 忠股; none is a dash.
+pub fn division(d: &str) -> String {
+    let d = clean(d);
+    let d = d.trim();
+    if d.is_empty() || d == "—" {
+        "—".into()
+    } else if d.ends_with('股') {
+        d.to_string()
+    } else {
+        format!("{d}股")
+    }
+}
+
+/// A case's title as heading, `<title>` and lists say it: court, category
+/// and number (`臺灣臺北地方法院 民事 115年度訴字第100號`); two courts' cases
+/// of the same number are told apart.
+pub fn case_title(r: &CaseRow) -> String {
+    format!(
+        "{} {} {}",
+        clean(&r.court_name),
+        r.case.key.category,
+        clean(&r.case.key.number_text())
+    )
+}
+
+/// For a court whose data tonight is an earlier night's, the service
+/// saying so: `臺灣花蓮地方法院今日資料尚未送達，以下為 115/11/23 之資料`.
+pub fn carried_note(r: &CaseRow) -> Option<String> {
+    r.carried_over.then(|| {
+        format!(
+            "{}今日資料尚未送達，以下為 {} 之資料",
+            clean(&r.court_name),
+            r.as_of.map_or("—".into(), roc)
+        )
+    })
+}
+
+/// The last day a case can be queried: for a status that starts the
+/// contract's countdown (上訴, 抗告, 移送執行, 歸檔), its date plus the
+/// contract's calendar months (what the import's `within_cutoff` keeps).
+pub fn last_day(r: &CaseRow) -> Option<chrono::NaiveDate> {
+    let c = schemas::contract::contract();
+    let d = r.status_date?;
+    c.status_has_cutoff(r.status.trim())
+        .then(|| schemas::date::last_queryable_day(d, c.scope.cutoff_months))
+}
+
+/// The days before the last day within which the case page warns.
+pub const DEADLINE_NOTICE_DAYS: i64 = 14;
 
 #[derive(Template)]
 #[template(path = "case.html")]
@@ -87,13 +223,20 @@ pub struct Case {
 }
 
 pub struct CaseDetail {
+    /// Court, category and number: the heading and the title.
+    pub title: String,
     pub court_name: String,
     pub category: String,
     pub number_text: String,
     pub division: String,
     pub status: String,
     pub as_of: String,
-    pub carried_over: bool,
+    /// The court's data is an earlier night's: what the page says.
+    pub carried: Option<String>,
+    /// The last day the case can be queried, if its status counts down.
+    pub last_day: Option<String>,
+    /// In the last days before it: the notice.
+    pub deadline: Option<String>,
     pub entries: Vec<EntryItem>,
 }
 
@@ -106,14 +249,33 @@ pub struct EntryItem {
 
 impl CaseDetail {
     pub fn from_row(r: &CaseRow) -> CaseDetail {
+        let last = last_day(r);
+        // Counted from the court's data date: the day the page speaks of.
+        let deadline = last.zip(r.as_of).and_then(|(last, today)| {
+            let left = (last - today).num_days();
+            (0..=DEADLINE_NOTICE_DAYS).contains(&left).then(|| {
+                let when = if left == 0 {
+                    "今天是最後一天".to_string()
+                } else {
+                    format!("還有 {left} 天")
+                };
+                format!(
+                    "本案查詢期限將至：{} 之後即不再提供查詢（{when}）。",
+                    roc(last)
+                )
+            })
+        });
         CaseDetail {
+            title: case_title(r),
             court_name: clean(&r.court_name),
             category: r.case.key.category.clone(),
             number_text: clean(&r.case.key.number_text()),
-            division: clean(&r.division),
+            division: division(&r.division),
             status: clean(&r.status),
             as_of: r.as_of.map_or("—".into(), roc),
-            carried_over: r.carried_over,
+            carried: carried_note(r),
+            last_day: last.map(roc),
+            deadline,
             entries: r
                 .entries
                 .iter()

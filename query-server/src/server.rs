@@ -29,7 +29,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -41,6 +41,7 @@ use warp::path::FullPath;
 use warp::{Filter, Rejection, Reply};
 
 use crate::app::App;
+use crate::config::Networks;
 use crate::http::{client_key, Req, Resp, MAX_BODY};
 
 /// hyper's read buffer: the request line and headers must fit.
@@ -98,12 +99,13 @@ impl warp::reject::Reject for SlowBody {}
 struct BadBody;
 impl warp::reject::Reject for BadBody {}
 
-/// The client's address: the peer's, or behind a trusted proxy the last
-/// hop of `X-Forwarded-For` across every line of it. A proxy may add its
-/// own line below the client's, and the client's lines say anything: only
-/// the last hop is the proxy's word.
-pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trust_proxy: bool) -> IpAddr {
-    if !trust_proxy {
+/// The client's address: the peer's, or when the peer is a trusted proxy
+/// (`trust_proxy` on and the peer in `trusted_proxies`; `proxies` is then
+/// `Some`) the last hop of `X-Forwarded-For` across every line of it. A
+/// proxy may add its own line below the client's, and the client's lines
+/// say anything: only the last hop is the proxy's word, and only a proxy's.
+pub fn client_ip(headers: &HeaderMap, peer: IpAddr, proxies: Option<&Networks>) -> IpAddr {
+    if !proxies.is_some_and(|p| p.contains(peer)) {
         return peer;
     }
     headers
@@ -116,8 +118,11 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, trust_proxy: bool) -> IpAddr
         .unwrap_or(peer)
 }
 
-/// Serves until `shutdown` resolves; then stops accepting and lets the
-/// connections finish their requests.
+/// Serves until `shutdown` resolves; then stops accepting (the listener is
+/// closed: with SO_REUSEPORT, the other processes on the address take every
+/// new connection) and lets the connections finish the requests in flight
+/// within `server.drain_seconds` (idle kept-alive connections are closed at
+/// once); what is still open then is dropped.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -126,7 +131,7 @@ pub async fn serve(
     let s = &app.cfg.server;
     let (header_timeout, body_timeout, idle_timeout) =
         (s.header_timeout, s.body_timeout, s.idle_timeout);
-    let trust_proxy = s.trust_proxy;
+    let proxies = s.trust_proxy.then(|| Arc::new(s.trusted_proxies.clone()));
     let https = app.https;
     let handler = Arc::clone(&app);
     let filter = warp::method()
@@ -143,10 +148,11 @@ pub async fn serve(
                   peer: Option<Peer>,
                   body: Bytes| {
                 let app = Arc::clone(&handler);
+                let proxies = proxies.clone();
                 async move {
                     let peer = peer.map_or(IpAddr::from([127, 0, 0, 1]), |p| p.0.ip());
                     let req = Req {
-                        ip: client_ip(&headers, peer, trust_proxy),
+                        ip: client_ip(&headers, peer, proxies.as_deref()),
                         method,
                         path: path.as_str().to_string(),
                         query,
@@ -162,26 +168,13 @@ pub async fn serve(
     let conns = Arc::clone(&app.conns);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let (stream, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    // Out of files, most likely: the connections already
-                    // open still get served meanwhile.
-                    tracing::warn!("accepting a connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
+    let serve_one = |stream: TcpStream, peer: SocketAddr| {
         let slot = match conns.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 app.metrics.connection_refused(why);
                 refuse(&stream, https);
-                continue;
+                return;
             }
         };
         let watcher = graceful.watcher();
@@ -221,9 +214,64 @@ pub async fn serve(
                 }
             }
         });
+    };
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    // Out of files, most likely: the connections already
+                    // open still get served meanwhile.
+                    tracing::warn!("accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        serve_one(stream, peer);
+    }
+    // Closing the listener resets the connections the kernel queued for it
+    // and nobody accepted yet: take those first. (Those that arrive
+    // between the last accept and the close are still reset: with a proxy
+    // in front, proxy_next_upstream sends them elsewhere.)
+    while let Some(Ok((stream, peer))) = listener.accept().now_or_never() {
+        serve_one(stream, peer);
     }
     drop(listener);
-    graceful.shutdown().await;
+    let drain = app.cfg.server.drain;
+    let open = app.conns.open();
+    tracing::info!(
+        "draining {open} connections (at most {} s)",
+        drain.as_secs()
+    );
+    if tokio::time::timeout(drain, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{} connections still open after {} s: dropped",
+            app.conns.open(),
+            drain.as_secs()
+        );
+    }
+}
+
+/// The listening socket: SO_REUSEADDR, and SO_REUSEPORT when asked, so a
+/// new process can bind the address while the old one still serves (Linux
+/// spreads new connections across every socket bound to it, and allows
+/// that only to sockets of the same user).
+pub fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<tokio::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    tokio::net::TcpListener::from_std(socket.into())
 }
 
 /// What the filter refused before a handler ran: a body too large, too
@@ -284,9 +332,11 @@ impl Refused {
 /// an open connection are kept, so the map is bounded by the total.
 pub struct Conns {
     max: usize,
-    /// `None`: not counted per address (behind a proxy, every connection
-    /// comes from the proxy).
+    /// `None`: not counted per address.
     per_ip: Option<usize>,
+    /// Addresses not counted per address: the trusted proxies (every
+    /// connection through a proxy comes from it).
+    exempt: Networks,
     open: Mutex<(usize, HashMap<IpAddr, usize>)>,
 }
 
@@ -297,10 +347,11 @@ pub struct Slot {
 }
 
 impl Conns {
-    pub fn new(max: usize, per_ip: Option<usize>) -> Conns {
+    pub fn new(max: usize, per_ip: Option<usize>, exempt: Networks) -> Conns {
         Conns {
             max,
             per_ip,
+            exempt,
             open: Mutex::new((0, HashMap::new())),
         }
     }
@@ -312,7 +363,7 @@ impl Conns {
             return Err(Refused::Total);
         }
         let key = match self.per_ip {
-            Some(cap) => {
+            Some(cap) if !self.exempt.contains(ip) => {
                 let key = client_key(ip);
                 let n = by_ip.entry(key).or_default();
                 if *n >= cap {
@@ -321,7 +372,7 @@ impl Conns {
                 *n += 1;
                 Some(key)
             }
-            None => None,
+            _ => None,
         };
         *total += 1;
         Ok(Slot {
@@ -483,13 +534,29 @@ mod tests {
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", "10.9.0.1, 10.9.0.2".parse().unwrap());
         h.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
-        assert_eq!(client_ip(&h, peer, true).to_string(), "203.0.113.7");
-        assert_eq!(client_ip(&h, peer, false), peer);
+        let proxy = Networks::parse("127.0.0.1").unwrap();
+        let trust = Some(&proxy);
+        assert_eq!(client_ip(&h, peer, trust).to_string(), "203.0.113.7");
+        assert_eq!(client_ip(&h, peer, None), peer);
         let mut h = HeaderMap::new();
         h.append("x-forwarded-for", "10.9.0.1, 198.51.100.4".parse().unwrap());
-        assert_eq!(client_ip(&h, peer, true).to_string(), "198.51.100.4");
+        assert_eq!(client_ip(&h, peer, trust).to_string(), "198.51.100.4");
         // Nothing usable: the peer.
         h.append("x-forwarded-for", "unknown".parse().unwrap());
-        assert_eq!(client_ip(&h, peer, true), peer);
+        assert_eq!(client_ip(&h, peer, trust), peer);
+    }
+
+    /// Issue 15: with `trust_proxy`, anyone who reached the server past the
+    /// proxy could name any client address.
+    #[test]
+    fn only_a_trusted_proxy_names_the_client() {
+        let mut h = HeaderMap::new();
+        h.append("x-forwarded-for", "203.0.113.7".parse().unwrap());
+        let proxies = Networks::parse("127.0.0.1, 10.1.0.0/16").unwrap();
+        let from = |peer: &str| client_ip(&h, peer.parse().unwrap(), Some(&proxies)).to_string();
+        assert_eq!(from("127.0.0.1"), "203.0.113.7");
+        assert_eq!(from("10.1.2.3"), "203.0.113.7");
+        assert_eq!(from("127.0.0.2"), "127.0.0.2");
+        assert_eq!(from("198.51.100.9"), "198.51.100.9");
     }
 }

@@ -1,7 +1,13 @@
 //! Sessions: who is signed in. The accounts database keeps each session
-//! (by the SHA-256 of its id) so a restart signs nobody out; this module
-//! keeps them in memory too, so checking one costs no database read, and
-//! writes `last_seen_at` back lazily through the background writer.
+//! (by the SHA-256 of its id) and is the truth, shared by every server
+//! process on the data directory: a session made on one process works on
+//! every other at once, and one ended anywhere is refused everywhere
+//! within `FRESH`. Each process keeps the sessions it served lately in
+//! memory, each entry read again from the database when it is older than
+//! `FRESH` (500 ms), so a busy session costs at most two indexed reads a
+//! second per process; `last_seen_at` is written back lazily (at most once
+//! a minute) through the background writer, and idleness is judged on the
+//! newer of the database's and this process's.
 //!
 //! Ids are 256 random bits. A session ends `idle` after its last request
 //! and `max` after login; a new id is issued at every login; a password
@@ -9,9 +15,10 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
 use store::secret::random_bytes;
@@ -46,10 +53,19 @@ pub struct Session {
 }
 
 pub struct Sessions {
-    live: Mutex<HashMap<[u8; 32], Session>>,
+    /// Sessions served lately, each with when it was last read from the
+    /// database.
+    live: Mutex<HashMap<[u8; 32], (Session, Instant)>>,
+    /// A connection of its own to the accounts database, for those reads.
+    reader: Mutex<Connection>,
     pub idle: Duration,
     pub max: Duration,
 }
+
+/// How long a session read from the database is taken as it was: the
+/// bound on how late a process learns that another ended a session
+/// (tests/server/scale.rs holds it to 1 s).
+pub const FRESH: std::time::Duration = std::time::Duration::from_millis(500);
 
 pub fn hash(id: &str) -> [u8; 32] {
     Sha256::digest(id.as_bytes()).into()
@@ -68,51 +84,60 @@ pub enum CreateError {
 const PERSIST_EVERY: i64 = 60;
 
 impl Sessions {
-    /// Loads the sessions still alive from the accounts database.
-    pub fn load(conn: &Connection, idle: Duration, max: Duration) -> rusqlite::Result<Sessions> {
+    /// Sessions in the accounts database: `conn` deletes the expired
+    /// ones now, `reader` (a connection of their own) reads them later.
+    pub fn load(
+        conn: &Connection,
+        reader: Connection,
+        idle: Duration,
+        max: Duration,
+    ) -> rusqlite::Result<Sessions> {
         let now = Utc::now();
-        let mut st = conn.prepare(
-            "SELECT s.hash, s.account_id, a.email, s.kind, s.csrf, s.created_at, s.last_seen_at
-             FROM sessions s JOIN accounts a ON a.id = s.account_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            let hash: Vec<u8> = r.get(0)?;
-            let kind: String = r.get(3)?;
-            let t = |s: String| {
-                DateTime::parse_from_rfc3339(&s).map_or(now - max, |t| t.with_timezone(&Utc))
-            };
-            let last_seen = t(r.get(6)?);
-            Ok(Session {
-                hash: hash.try_into().unwrap_or([0; 32]),
-                account_id: r.get(1)?,
-                email: r.get(2)?,
-                kind: if kind == "api" {
-                    Kind::Api
-                } else {
-                    Kind::Browser
-                },
-                csrf: r.get(4)?,
-                created: t(r.get(5)?),
-                last_seen,
-                persisted_seen: last_seen,
-            })
-        })?;
-        let mut live = HashMap::new();
-        for s in rows {
-            let s = s?;
-            if now - s.last_seen < idle && now - s.created < max {
-                live.insert(s.hash, s);
-            }
-        }
         conn.execute(
             "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
             params![(now - idle).to_rfc3339(), (now - max).to_rfc3339()],
         )?;
         Ok(Sessions {
-            live: Mutex::new(live),
+            live: Mutex::new(HashMap::new()),
+            reader: Mutex::new(reader),
             idle,
             max,
         })
+    }
+
+    /// The session stored under `h`, if any.
+    fn read(&self, h: &[u8; 32]) -> rusqlite::Result<Option<Session>> {
+        let conn = self.reader.lock().expect("sessions");
+        let now = Utc::now();
+        let max = self.max;
+        let found = conn
+            .prepare_cached(
+                "SELECT s.account_id, a.email, s.kind, s.csrf, s.created_at, s.last_seen_at
+             FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.hash = ?1",
+            )?
+            .query_row([&h[..]], |r| {
+                let kind: String = r.get(2)?;
+                let t = |s: String| {
+                    DateTime::parse_from_rfc3339(&s).map_or(now - max, |t| t.with_timezone(&Utc))
+                };
+                let last_seen = t(r.get(5)?);
+                Ok(Session {
+                    hash: *h,
+                    account_id: r.get(0)?,
+                    email: r.get(1)?,
+                    kind: if kind == "api" {
+                        Kind::Api
+                    } else {
+                        Kind::Browser
+                    },
+                    csrf: r.get(3)?,
+                    created: t(r.get(4)?),
+                    last_seen,
+                    persisted_seen: last_seen,
+                })
+            })
+            .optional();
+        found
     }
 
     /// Starts a session: returns its id (for the cookie or bearer token).
@@ -150,17 +175,47 @@ impl Sessions {
         self.live
             .lock()
             .expect("sessions")
-            .insert(s.hash, s.clone());
+            .insert(s.hash, (s.clone(), Instant::now()));
         Ok((id, s))
     }
 
     /// The live session with this id and kind, touched. The second value
-    /// is set when `last_seen_at` should be written back.
+    /// is set when `last_seen_at` should be written back. Read from the
+    /// database unless this process read it within `FRESH`; a database
+    /// that cannot be read refuses the session (logged).
     pub fn get(&self, id: &str, kind: Kind) -> Option<(Session, bool)> {
         let h = hash(id);
+        let fresh = self
+            .live
+            .lock()
+            .expect("sessions")
+            .get(&h)
+            .is_some_and(|(_, read)| read.elapsed() < FRESH);
+        if !fresh {
+            let stored = self.read(&h).unwrap_or_else(|e| {
+                tracing::error!("reading a session: {e}");
+                None
+            });
+            let mut live = self.live.lock().expect("sessions");
+            match stored {
+                None => {
+                    live.remove(&h);
+                    return None;
+                }
+                Some(mut s) => {
+                    if let Some((mine, _)) = live.get(&h) {
+                        // This process may have seen it later than the
+                        // database says.
+                        s.last_seen = s.last_seen.max(mine.last_seen);
+                        s.persisted_seen = s.persisted_seen.max(mine.persisted_seen);
+                    }
+                    live.insert(h, (s, Instant::now()));
+                }
+            }
+        }
         let now = Utc::now();
         let mut live = self.live.lock().expect("sessions");
-        let s = live.get_mut(&h)?;
+        let (s, _) = live.get_mut(&h)?;
         if s.kind != kind {
             return None;
         }
@@ -194,7 +249,7 @@ impl Sessions {
         self.live
             .lock()
             .expect("sessions")
-            .retain(|h, s| s.account_id != account_id || Some(h) == keep);
+            .retain(|h, (s, _)| s.account_id != account_id || Some(h) == keep);
         let keep: &[u8] = keep.map_or(&[], |k| &k[..]);
         conn.execute(
             "DELETE FROM sessions WHERE account_id = ?1 AND hash != ?2",
@@ -202,13 +257,14 @@ impl Sessions {
         )
     }
 
-    /// Forgets expired sessions (memory and database).
+    /// Forgets expired sessions (database), and what this process read
+    /// longer ago than `FRESH` (it would be read again anyway).
     pub fn sweep(&self, conn: &Connection) -> rusqlite::Result<()> {
         let now = Utc::now();
         self.live
             .lock()
             .expect("sessions")
-            .retain(|_, s| now - s.last_seen < self.idle && now - s.created < self.max);
+            .retain(|_, (_, read)| read.elapsed() < FRESH);
         conn.execute(
             "DELETE FROM sessions WHERE last_seen_at < ?1 OR created_at < ?2",
             params![
@@ -219,23 +275,36 @@ impl Sessions {
         Ok(())
     }
 
-    /// The live sessions of an account, oldest first.
-    pub fn of(&self, account_id: i64) -> Vec<Session> {
+    /// The live sessions of an account, oldest first (from the database:
+    /// every process's).
+    pub fn of(&self, account_id: i64) -> rusqlite::Result<Vec<Session>> {
+        let hashes: Vec<Vec<u8>> = {
+            let conn = self.reader.lock().expect("sessions");
+            let mut st = conn.prepare_cached("SELECT hash FROM sessions WHERE account_id = ?1")?;
+            let rows = st.query_map([account_id], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
         let now = Utc::now();
-        let mut all: Vec<Session> = self
-            .live
-            .lock()
-            .expect("sessions")
-            .values()
-            .filter(|s| s.account_id == account_id)
-            .filter(|s| now - s.last_seen < self.idle && now - s.created < self.max)
-            .cloned()
-            .collect();
+        let mut all = Vec::new();
+        for h in hashes {
+            let Ok(h) = <[u8; 32]>::try_from(h) else {
+                continue;
+            };
+            if let Some(mut s) = self.read(&h)? {
+                if let Some((mine, _)) = self.live.lock().expect("sessions").get(&h) {
+                    s.last_seen = s.last_seen.max(mine.last_seen);
+                }
+                if now - s.last_seen < self.idle && now - s.created < self.max {
+                    all.push(s);
+                }
+            }
+        }
         all.sort_by_key(|s| s.created);
-        all
+        Ok(all)
     }
 
-    pub fn count(&self) -> usize {
+    /// Sessions this process holds in memory.
+    pub fn cached(&self) -> usize {
         self.live.lock().expect("sessions").len()
     }
 }

@@ -64,6 +64,7 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0003_retention.sql"),
     include_str!("../accounts/0004_prosecutors.sql"),
     include_str!("../accounts/0005_hearings.sql"),
+    include_str!("../accounts/0006_shared_state.sql"),
 ];
 
 /// Migrations of the outbox database, in order.
@@ -73,6 +74,7 @@ pub const OUTBOX_MIGRATIONS: &[&str] = &[
     include_str!("../outbox/0003_pending_nights.sql"),
     include_str!("../outbox/0004_outcomes.sql"),
     include_str!("../outbox/0005_reminders.sql"),
+    include_str!("../outbox/0006_leases.sql"),
 ];
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so

@@ -13,6 +13,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use crate::secret;
 
 pub mod prosecutors;
+pub mod shared;
 
 pub const ACCOUNTS_DB: &str = "accounts.sqlite";
 

@@ -78,6 +78,7 @@ fn case_not_in_the_snapshot_exits_4() {
 #[test]
 fn commands_without_a_snapshot_say_so() {
     let env = Env::new();
+    std::fs::create_dir_all(env.data()).unwrap();
     let run = env.etl(&["dump"]);
     assert_eq!(run.code, 1);
     assert!(run.stderr.contains("no live snapshot"), "{}", run.stderr);
@@ -149,6 +150,8 @@ fn help_documents_the_exit_codes() {
             "3  published, but",
             "4  case:",
             "5  another import",
+            "send: another send is running",
+            "outbox show, retry, forget",
         ] {
             assert!(
                 run.stdout.contains(code),
@@ -207,5 +210,112 @@ fn a_bad_setting_stops_import_before_any_work() {
             .contains(&format!("mail.from = `x` (from file {})", file.display())),
         "{}",
         run.stderr
+    );
+}
+
+/// A mistyped batch path is said as such and exits 1, not 2 ("still
+/// arriving"), which a cron job would wait on for nothing.
+#[test]
+fn import_of_a_directory_that_does_not_exist_says_so_and_exits_1() {
+    let env = Env::new();
+    let missing = env.dir.path().join("inbox").join("20261124");
+    let run = env.import(&missing, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("no such directory"), "{}", run.stderr);
+    assert!(!run.stderr.contains("still arriving"), "{}", run.stderr);
+}
+
+/// Every command but `import` refuses a data directory that does not
+/// exist, and creates nothing.
+#[test]
+fn a_data_directory_that_does_not_exist_is_an_error_except_for_import() {
+    let env = Env::new();
+    for args in [
+        vec!["send"],
+        vec!["snapshots"],
+        vec!["dump"],
+        vec!["case", "TPD", "民事", "115", "訴", "100"],
+        vec!["rollback", "20261123"],
+        vec!["outbox", "list"],
+        vec!["outbox", "pending"],
+    ] {
+        let run = env.etl(&args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("does not exist"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        assert!(
+            !env.data().exists(),
+            "{args:?} created {}",
+            env.data().display()
+        );
+    }
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert!(env.data().is_dir());
+}
+
+/// `outbox list`: an unknown --state is refused; mail already sent has
+/// no next time; the columns line up (each column starts at the same
+/// character in every line).
+#[test]
+fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
+    let env = two_nights();
+    let run = env.etl(&["outbox", "list", "--state", "snet"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("no state `snet`"), "{}", run.stderr);
+    assert!(run.stderr.contains("sent"), "{}", run.stderr);
+
+    let sent = env.etl(&["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let run = env.etl(&["outbox", "list"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run
+        .stdout
+        .lines()
+        .take_while(|l| !l.starts_with("total:"))
+        .collect();
+    assert!(lines.len() > 2, "{}", run.stdout);
+    let header = lines[0];
+    let starts: Vec<usize> = [
+        "night", "kind", "state", "try", "next", "address", "subject",
+    ]
+    .iter()
+    .map(|h| header.find(h).unwrap())
+    .collect();
+    let mut sent_rows = 0;
+    for line in &lines[1..] {
+        let chars: Vec<char> = line.chars().collect();
+        // Every column but the right-aligned try count starts after a gap.
+        for (i, &at) in starts.iter().enumerate() {
+            if i == 3 {
+                continue;
+            }
+            assert!(
+                at >= 2 && chars[at - 1] == ' ' && chars[at - 2] == ' ' && chars[at] != ' ',
+                "column {} misaligned in\n{header}\n{line}",
+                i + 1
+            );
+        }
+        let cell = |i: usize| -> String {
+            chars[starts[i]..]
+                .iter()
+                .take_while(|c| **c != ' ')
+                .collect()
+        };
+        if cell(2) == "sent" {
+            sent_rows += 1;
+            assert_eq!(cell(4), "—", "a sent item with a next time: {line}");
+        }
+    }
+    assert!(sent_rows > 0, "{}", run.stdout);
+    let only_sent = env.etl(&["outbox", "list", "--state", "sent"]);
+    assert_eq!(only_sent.code, 0, "{}", only_sent.stderr);
+    assert_eq!(
+        only_sent.stdout.lines().count(),
+        sent_rows + 2,
+        "{}",
+        only_sent.stdout
     );
 }

@@ -144,7 +144,7 @@ fn a_flood_of_made_up_links_does_not_slow_anyones_login() {
     let logins = |c: &mut Client, n: usize| -> Vec<Duration> {
         (0..n)
             .map(|_| {
-                let page = c.get("/login");
+                let page = c.login_page();
                 let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
                 let started = Instant::now();
                 let r = c.post(

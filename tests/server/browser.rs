@@ -26,7 +26,32 @@ use crate::util::{enc, repo_root, Data, Server, CAPTCHA, PASSWORD};
 const WANG: &str = "wang.ming@example.com";
 const NEW_PASSWORD: &str = "a brand new passphrase, please";
 /// CSS pixels and device pixel ratio of the emulated phone.
-const PHONE: (u32, u32, u32) = (390, 844, 3);
+const PHONE: Screen = Screen {
+    name: "phone",
+    width: 390,
+    height: 844,
+    ratio: 3,
+    mobile: true,
+};
+/// A laptop's browser window.
+const DESKTOP: Screen = Screen {
+    name: "desktop",
+    width: 1366,
+    height: 900,
+    ratio: 1,
+    mobile: false,
+};
+
+/// The size the browser emulates.
+#[derive(Clone, Copy, Debug)]
+struct Screen {
+    /// In screenshot names: `case-phone.png`.
+    name: &'static str,
+    width: u32,
+    height: u32,
+    ratio: u32,
+    mobile: bool,
+}
 /// How long to wait for an element, a page or the driver.
 const WAIT: Duration = Duration::from_secs(10);
 /// What the browser showed when the test failed, in target/screenshots/.
@@ -38,6 +63,11 @@ const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 #[path = "browser_sso.rs"]
 mod sso;
 
+/// WCAG 2.1 AA measured with axe-core on every page and state, at both
+/// sizes; the keyboard-only path; the GOV.UK-style errors.
+#[path = "browser_a11y.rs"]
+mod a11y;
+
 #[test]
 fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_password() {
     let shots = repo_root().join("target").join("screenshots");
@@ -45,7 +75,7 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     let _ = std::fs::remove_file(shots.join(FAILURE_SHOT));
     let data = Data::sample();
     let server = Server::start(&data, &[]);
-    let b = Browser::start();
+    let b = Browser::start(PHONE);
     let base = &server.base;
 
     // The activation link, from the mail the notification stage wrote.
@@ -101,7 +131,10 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     phone_screenshot(&b, &shots, "cases");
     b.click(&b.find(&format!("a[href=\"{path}\"]")));
     b.wait_path(&path);
-    let number = format!("{}年度{}字第{}號", key.year, key.word, key.number);
+    let number = format!(
+        "臺灣臺北地方法院 {} {}年度{}字第{}號",
+        key.category, key.year, key.word, key.number
+    );
     assert_eq!(b.text(&b.find("h1")), number);
 
     // Exactly the three entries of the live snapshot, newest first, as the
@@ -142,7 +175,7 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     // Answered in place (POST /account/password) or redirected to /account.
     b.wait("the answer to the password change", || {
         b.path().starts_with("/account")
-            && !(b.find_all("p.notice").is_empty() && b.find_all("p.error").is_empty())
+            && !(b.find_all("p.notice").is_empty() && b.find_all(".error-summary").is_empty())
     });
     assert_eq!(
         b.text(&b.find("p.notice")),
@@ -150,23 +183,24 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
         "{}",
         b.source()
     );
-    assert!(b.find_all("p.error").is_empty(), "{}", b.source());
+    assert!(b.find_all(".error-summary").is_empty(), "{}", b.source());
 
     // Logging out ends the session: the case is no longer shown.
     b.click_button("登出");
     b.wait_path("/login?m=logout");
     assert_eq!(b.text(&b.find("p.notice")), "您已登出。");
     b.go(&format!("{base}{path}"));
-    b.wait_path("/login");
+    b.wait_path(&format!("/login?next={}", enc(&path)));
 
     // The old password no longer works; the new one does.
     fill_login(&b, WANG, PASSWORD);
     b.click_button("登入");
     b.wait("the login page to refuse the old password", || {
-        b.path() == "/login" && !b.find_all("p.error").is_empty()
+        b.path() == "/login" && !b.find_all(".error-summary").is_empty()
     });
-    sign_in(&b, WANG, NEW_PASSWORD);
-    b.go(&format!("{base}{path}"));
+    // Logging in from there returns to the case.
+    fill_login(&b, WANG, NEW_PASSWORD);
+    b.click_button("登入");
     b.wait_path(&path);
     assert_eq!(b.text(&b.find("h1")), number);
 }
@@ -197,26 +231,35 @@ fn fill_login(b: &Browser, email: &str, password: &str) {
 /// Checks that the page fits the phone's width (no sideways scrolling) and
 /// saves what the phone shows as `shots/<name>-phone.png`.
 fn phone_screenshot(b: &Browser, shots: &Path, name: &str) -> PathBuf {
+    screenshot(b, shots, name)
+}
+
+/// Checks that the page fits the browser's width (no sideways scrolling)
+/// and saves what it shows as `shots/<name>-<screen>.png`.
+fn screenshot(b: &Browser, shots: &Path, name: &str) -> PathBuf {
+    let screen = b.screen;
     let widths = b.script(
-        "return [document.documentElement.scrollWidth, window.innerWidth]",
+        "const d = document.documentElement;
+         return [window.innerWidth, d.scrollWidth <= d.clientWidth]",
         json!([]),
     );
     assert_eq!(
         widths,
-        json!([PHONE.0, PHONE.0]),
-        "{} scrolls sideways on a {}px-wide phone",
+        json!([screen.width, true]),
+        "{} scrolls sideways {}px wide (or the window is not that wide)",
         b.path(),
-        PHONE.0
+        screen.width
     );
     let png = b.screenshot();
     assert_eq!(
         png_size(&png),
-        (PHONE.0 * PHONE.2, PHONE.1 * PHONE.2),
-        "a phone-sized screenshot of {}",
+        (screen.width * screen.ratio, screen.height * screen.ratio),
+        "a {}-sized screenshot of {}",
+        screen.name,
         b.path()
     );
     std::fs::create_dir_all(shots).unwrap();
-    let shot = shots.join(format!("{name}-phone.png"));
+    let shot = shots.join(format!("{name}-{}.png", screen.name));
     std::fs::write(&shot, &png).unwrap();
     shot
 }
@@ -406,6 +449,7 @@ struct El(String);
 struct Browser {
     agent: ureq::Agent,
     session: String,
+    screen: Screen,
     // Dropped after the session has ended.
     driver: Driver,
 }
@@ -416,7 +460,7 @@ impl Drop for Browser {
             let shot = repo_root()
                 .join("target")
                 .join("screenshots")
-                .join(FAILURE_SHOT);
+                .join(FAILURE_SHOT.replace("phone", self.screen.name));
             if let Ok(v) = self.cmd("GET", "/screenshot", None) {
                 let _ = std::fs::create_dir_all(shot.parent().unwrap());
                 let _ = std::fs::write(&shot, base64_decode(v.as_str().unwrap_or("")));
@@ -432,14 +476,14 @@ impl Drop for Browser {
 }
 
 impl Browser {
-    fn start() -> Browser {
+    fn start(screen: Screen) -> Browser {
         let chromium = program("chromium");
         let agent = ureq::AgentBuilder::new()
             .timeout(Duration::from_secs(60))
             .build();
         let driver = Driver::start(&agent);
         let profile = driver.dir.path().join("profile");
-        let (w, h, ratio) = PHONE;
+        let (w, h, ratio, mobile) = (screen.width, screen.height, screen.ratio, screen.mobile);
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "pageLoadStrategy": "normal",
@@ -461,7 +505,7 @@ impl Browser {
                     format!("--user-data-dir={}", profile.display()),
                 ],
                 "mobileEmulation": {
-                    "deviceMetrics": {"width": w, "height": h, "pixelRatio": ratio, "mobile": true, "touch": true},
+                    "deviceMetrics": {"width": w, "height": h, "pixelRatio": ratio, "mobile": mobile, "touch": mobile},
                 },
             },
         }}});
@@ -483,6 +527,7 @@ impl Browser {
         Browser {
             agent,
             session,
+            screen,
             driver,
         }
     }

@@ -78,7 +78,7 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
     env.retain(|(k, _)| *k != "CPOR_SSO_REDIRECT_URL");
     env.push(("CPOR_MAIL_SITE_URL", base.clone()));
     let server = start_server(&data, port, &env);
-    let b = Browser::start();
+    let b = Browser::start(super::PHONE);
 
     b.go(&format!("{}/login", server.base));
     let entry = b.find("#sso a[href=\"/sso/login\"]");
@@ -127,5 +127,5 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
     b.click_button("登出");
     b.wait_path("/login");
     b.go(&format!("{}{path}", server.base));
-    b.wait_path("/login");
+    b.wait_path(&format!("/login?next={}", crate::util::enc(&path)));
 }

@@ -7,6 +7,7 @@ mod browser;
 mod captcha;
 mod hardening;
 mod hearings;
+mod scale;
 mod sso;
 mod util;
 mod web;

@@ -55,12 +55,33 @@ impl Data {
         c
     }
 
+    /// Imports a sample night with the ETL's library, in this process.
+    ///
+    /// The import lock is an flock, held by an open file description. A
+    /// server (or provider, or browser) that another test thread spawns
+    /// meanwhile is forked with a copy of every descriptor, and keeps that
+    /// description (and so the lock) until it execs, which closes it
+    /// (O_CLOEXEC): the next import of this directory could find
+    /// `import.lock` "held by pid <ours>" for that moment, and failed
+    /// (sso::without_an_issuer_nothing_of_single_sign_on_shows, now and then
+    /// in full runs). A lock held by our own pid is that window: wait for
+    /// it, a bounded number of times.
     pub fn import(&self, night: &str) {
         let opts = ImportOptions {
             batch_dir: repo_root().join("sample-data").join(night),
             force: true,
         };
-        import::run(&self.config(), &opts, 2).expect("sample night imports");
+        let ours = format!("(pid {}, lock", std::process::id());
+        for _ in 0..200 {
+            match import::run(&self.config(), &opts, 2) {
+                Ok(_) => return,
+                Err(e) if format!("{e:#}").contains(&ours) => {
+                    std::thread::sleep(Duration::from_millis(25))
+                }
+                Err(e) => panic!("sample night imports: {e:#}"),
+            }
+        }
+        panic!("import.lock still held by this test process after 5 s");
     }
 
     /// Delivers the nightly mail as .eml files.
@@ -86,14 +107,17 @@ impl Data {
             .last()
             .unwrap_or_else(|| panic!("no {kind} mail to {email}"));
         let text = mail_text(&std::fs::read(newest).unwrap());
-        let start = text
-            .find("http://localhost:8080/")
-            .unwrap_or_else(|| panic!("no link in {}:\n{text}", newest.display()));
-        let link: String = text[start..]
-            .chars()
-            .take_while(|c| !c.is_whitespace())
-            .collect();
-        link.trim_start_matches("http://localhost:8080").to_string()
+        // The mail's own link, not the links to each case it lists.
+        text.match_indices("http://localhost:8080/")
+            .map(|(start, _)| {
+                text[start..]
+                    .chars()
+                    .take_while(|c| !c.is_whitespace())
+                    .collect::<String>()
+            })
+            .map(|l| l.trim_start_matches("http://localhost:8080").to_string())
+            .find(|l| !l.starts_with("/cases/"))
+            .unwrap_or_else(|| panic!("no link in {}:\n{text}", newest.display()))
     }
 
     /// Mail files of `kind` to `email`, across nights.
@@ -175,6 +199,16 @@ impl Server {
     }
 
     pub fn try_start(data: &Data, env: &[(&str, &str)]) -> Result<Server, String> {
+        Server::try_start_on(data, "127.0.0.1:0", env)
+    }
+
+    /// Starts `cpor-server` listening on `listen` (with SO_REUSEPORT, an
+    /// address another process already serves).
+    pub fn start_on(data: &Data, listen: &str, env: &[(&str, &str)]) -> Server {
+        Server::try_start_on(data, listen, env).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    pub fn try_start_on(data: &Data, listen: &str, env: &[(&str, &str)]) -> Result<Server, String> {
         let log = data
             .dir
             .path()
@@ -188,7 +222,7 @@ impl Server {
         cmd.arg("--data-dir")
             .arg(data.path())
             .arg("--listen")
-            .arg("127.0.0.1:0")
+            .arg(listen)
             .env("CPOR_SERVER_FIXED_CAPTCHA", CAPTCHA)
             // Never in the maintenance window unless a test asks.
             .env("CPOR_SERVER_MAINTENANCE_START", "00:00")
@@ -224,6 +258,29 @@ impl Server {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Sends the process a signal (`TERM`, `KILL`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{name} {}", self.pid());
+    }
+
+    /// The process's exit status, once it has exited within `within`.
+    pub fn exited_within(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let until = std::time::Instant::now() + within;
+        while std::time::Instant::now() < until {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 }
 
@@ -403,9 +460,21 @@ impl Client {
         )
     }
 
+    /// The login page, even when signed in (a signed-in browser is sent on
+    /// from /login to its cases): fetched without the session cookie, which
+    /// a login then replaces.
+    pub fn login_page(&mut self) -> Resp {
+        let sid = self.cookies.remove("sid");
+        let page = self.get("/login");
+        if let Some(sid) = sid {
+            self.cookies.insert("sid".into(), sid);
+        }
+        page
+    }
+
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
-        let page = self.get("/login");
+        let page = self.login_page();
         let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
         self.post(
             "/login",
@@ -607,7 +676,13 @@ impl<'s> Source<'s> {
 
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
+        // A signed-in browser is sent on from /login to its cases: the form
+        // is fetched without the session, which the login then replaces.
+        let sid = self.cookies.remove("sid");
         let page = self.get("/login");
+        if let Some(sid) = sid {
+            self.cookies.insert("sid".into(), sid);
+        }
         let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
         self.post(
             "/login",

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::util::{eventually, measuring, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{enc, eventually, measuring, Client, Data, Server, CAPTCHA, PASSWORD};
 
 const WANG: &str = "wang.ming@example.com";
 const LAWYER: &str = "lawyer.chen@example.com";
@@ -177,9 +177,12 @@ fn a_case_not_granted_answers_exactly_like_a_case_that_does_not_exist() {
         (granted_to_other.status, &granted_to_other.body),
         (missing.status, &missing.body)
     );
-    // Signed out: to the login page, not the case.
+    // Signed out: to the login page (which returns to the case), not the case.
     let mut anon = Client::new(&server);
-    assert_eq!(anon.get(CASE).header("location"), Some("/login"));
+    assert_eq!(
+        anon.get(CASE).header("location"),
+        Some(format!("/login?next={}", enc(CASE)).as_str())
+    );
 }
 
 #[test]
@@ -710,7 +713,11 @@ fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
         ],
     );
     let mut c = Client::new(&server);
-    for path in ["/login", "/cases", CASE, "/static/site.css"] {
+    // The stylesheet is still served: the maintenance page is styled.
+    let css = c.get("/static/site.css");
+    assert_eq!(css.status, 200);
+    assert!(css.body.contains(".error-summary"), "{}", css.body);
+    for path in ["/login", "/cases", CASE] {
         let r = c.get(path);
         assert_eq!(r.status, 503, "{path}");
         let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
@@ -1053,4 +1060,77 @@ fn a_damaged_snapshot_is_not_served_and_healthz_says_why() {
     let health = c.get("/healthz");
     assert_eq!(health.status, 503);
     assert!(health.body.contains("DAMAGED"), "{}", health.body);
+}
+
+/// The server's log is written without colour escapes when stderr is not
+/// a terminal (a file, a pipe, the journal): the test's log is a file.
+#[test]
+fn the_server_log_has_no_colour_codes_when_not_a_terminal() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.get("/login").status, 200);
+    assert_eq!(c.get("/no-such-page").status, 404);
+    eventually("the server to log", || !server.log().is_empty());
+    let log = server.log();
+    assert!(log.contains("INFO"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape codes in the log:\n{log:?}");
+}
+
+/// A case's address opened while signed out returns there after the
+/// login; only a local path of the site's own pages is followed (never
+/// another site), and `/login` while signed in goes to the cases.
+#[test]
+fn the_login_returns_to_the_page_asked_for_and_never_elsewhere() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let r = c.get(CASE);
+    assert_eq!(r.status, 303);
+    let to = r.header("location").unwrap().to_string();
+    assert_eq!(to, format!("/login?next={}", enc(CASE)));
+    let login_with = |c: &mut Client, next: &str| {
+        let page = c.get(&format!("/login?next={}", enc(next)));
+        assert_eq!(page.status, 200, "{}", page.body);
+        let kept = if page.body.contains("name=\"next\"") {
+            page.field("next")
+        } else {
+            String::new()
+        };
+        let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+        let r = c.post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("captcha_id", &id),
+                ("captcha", CAPTCHA),
+                ("email", WANG),
+                ("password", PASSWORD),
+                ("next", next),
+            ],
+        );
+        assert_eq!(r.status, 303, "{}", r.body);
+        (kept, r.header("location").unwrap().to_string())
+    };
+    let (kept, went) = login_with(&mut c, CASE);
+    assert_eq!((kept.as_str(), went.as_str()), (CASE, CASE));
+    // Signed in: /login goes on to the cases.
+    let r = c.get("/login");
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("location"), Some("/cases"));
+    for evil in [
+        "//evil.example/cases",
+        "https://evil.example/",
+        "/\\evil.example",
+        "/cases/../\\evil.example",
+        "/cases//evil.example",
+        "javascript:alert(1)",
+        "/logout",
+    ] {
+        let mut c = Client::new(&server);
+        let (kept, went) = login_with(&mut c, evil);
+        assert_eq!(kept, "", "{evil} kept in the form");
+        assert_eq!(went, "/cases", "{evil}");
+    }
 }

@@ -112,24 +112,17 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
         Action::List { night, state } => {
-            let items = outbox.list(night.as_deref(), state.as_deref())?;
-            println!(
-                "{:>6} {:<8} {:<10} {:<10} {:>3} {:<25} {:<32} subject",
-                "id", "night", "kind", "state", "try", "next", "address"
-            );
-            for i in items {
-                println!(
-                    "{:>6} {:<8} {:<10} {:<10} {:>3} {:<25} {:<32} {}",
-                    i.id,
-                    i.night,
-                    i.kind.as_str(),
-                    i.state.as_str(),
-                    i.attempts,
-                    i.next,
-                    i.email,
-                    i.subject
-                );
+            if let Some(s) = &state {
+                if mail::outbox::State::parse(s).is_none() {
+                    let known: Vec<&str> = mail::outbox::State::ALL
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect();
+                    bail!("no state `{s}`: say one of {}", known.join(", "));
+                }
             }
+            let items = outbox.list(night.as_deref(), state.as_deref())?;
+            print!("{}", list_table(&items));
             let counts = outbox.counts_by_state(night.as_deref())?;
             let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
             println!(
@@ -185,4 +178,58 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             })
         }
     }
+}
+
+/// `outbox list`'s table: columns as wide as their widest value, the
+/// subject last. Only mail still to be tried has a next time; sent,
+/// failed and suppressed items show a dash.
+fn list_table(items: &[mail::outbox::Listed]) -> String {
+    use mail::outbox::State;
+    let header = [
+        "id", "night", "kind", "state", "try", "next", "address", "subject",
+    ];
+    let mut rows: Vec<[String; 8]> = vec![header.map(String::from)];
+    for i in items {
+        let waiting = matches!(
+            i.state,
+            State::Queued | State::Held | State::Retrying | State::Unknown
+        );
+        rows.push([
+            i.id.to_string(),
+            i.night.clone(),
+            i.kind.as_str().to_string(),
+            i.state.as_str().to_string(),
+            i.attempts.to_string(),
+            if waiting {
+                i.next.clone()
+            } else {
+                "—".into()
+            },
+            i.email.clone(),
+            i.subject.clone(),
+        ]);
+    }
+    let width = |c: usize| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..7).map(width).collect();
+    let mut out = String::new();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, w) in widths.iter().enumerate() {
+            let cell = &r[c];
+            let pad = w - cell.chars().count();
+            // Numbers right-aligned, text left.
+            if c == 0 || c == 4 {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(pad));
+            }
+            line.push_str("  ");
+        }
+        line.push_str(&r[7]);
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
 }

@@ -504,6 +504,7 @@ fn write(
             subject: String::new(),
             email: job.email.to_string(),
             cases: job.about.views(),
+            site: site.to_string(),
             link: format!("{site}/login"),
             expires: String::new(),
             night: roc(night),

@@ -409,6 +409,7 @@ pub fn queue_due(
                     .iter()
                     .map(|(c, _)| render::CaseView::new(&c.case))
                     .collect(),
+                site: site.to_string(),
                 link: format!("{site}/cases"),
                 expires: String::new(),
                 night: roc(day),

@@ -4,9 +4,17 @@
 //! settle the recorded outcomes onto their items (a batch at a time). Each
 //! update names the states its event may leave (`state::sql_sources`), and
 //! one that finds its item elsewhere is an error, never a silent change.
+//!
+//! Several senders may share one outbox (every `cpor-server` process runs a
+//! website mailer): a claim is an IMMEDIATE transaction that takes only
+//! items still claimable, and writes a lease (`lease_until`, outbox
+//! migration 6). `recover_expired` (the website's) turns into *unknown*
+//! only the *sending* items whose lease ran out, never those another live
+//! process is delivering; `recover` (the nightly sender's, alone under
+//! send.lock) all of its scope's at once.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::state::{next, sources, sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, scope_sql, Outbox, OutboxError, Result, Scope};
@@ -64,13 +72,23 @@ pub struct Claimed {
 const INTERRUPTED: &str =
     "interrupted while sending (a crash or kill); tried again with the same Message-ID";
 
+/// How long a claim holds: longer than one message can take with every
+/// RFC 5321 timeout run out (5 min for the greeting and each command, 2 for
+/// DATA, 10 for its end: 32 min), so a live claimer is never overtaken.
+/// Only a claimer that died makes its items wait this long.
+pub fn lease() -> chrono::Duration {
+    chrono::Duration::minutes(60)
+}
+
 impl Outbox {
     /// After a run that died: first the outcomes it recorded are settled
     /// (`settle`), then the items it left *sending* with no outcome become
     /// *unknown* (the relay may have accepted them) and are due at once.
     /// Only `scope`'s. Returns how many became unknown.
     pub fn recover(&mut self, scope: Scope) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
@@ -79,6 +97,31 @@ impl Outbox {
                 scope_sql(scope)
             ),
             params![target(Event::Interrupted).as_str(), INTERRUPTED],
+        )?;
+        tx.commit()?;
+        Ok(n as u64)
+    }
+
+    /// As `recover`, for a sender that shares the outbox with others (the
+    /// website's mailers, one per server process): only the items whose
+    /// lease has run out by `now` (or that have none) become unknown.
+    pub fn recover_expired(&mut self, scope: Scope, now: DateTime<Utc>) -> Result<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        settle(&tx, scope)?;
+        let n = tx.execute(
+            &format!(
+                "UPDATE items SET state = ?1, last_error = ?2
+                 WHERE state IN {} AND {} AND (lease_until IS NULL OR lease_until <= ?3)",
+                sql_sources(Event::Interrupted),
+                scope_sql(scope)
+            ),
+            params![
+                target(Event::Interrupted).as_str(),
+                INTERRUPTED,
+                now.to_rfc3339()
+            ],
         )?;
         tx.commit()?;
         Ok(n as u64)
@@ -100,8 +143,9 @@ impl Outbox {
     }
 
     /// Claims items in one commit: each is loaded and `plan` says whether
-    /// it is sent (`Event::Claim`: *sending*, one more attempt) or not
-    /// (`Event::Suppress`). Items no longer claimable are skipped.
+    /// it is sent (`Event::Claim`: *sending*, one more attempt, leased until
+    /// `now + lease()`) or not (`Event::Suppress`). Items no longer
+    /// claimable (another sender took them) are skipped.
     pub fn claim(
         &mut self,
         ids: &[i64],
@@ -109,7 +153,10 @@ impl Outbox {
         mut plan: impl FnMut(&Item) -> Event,
     ) -> Result<Claimed> {
         let now_text = now.to_rfc3339();
-        let tx = self.conn.transaction()?;
+        let lease_text = (now + lease()).to_rfc3339();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut claimed = Claimed::default();
         {
             let mut load = tx.prepare(&format!(
@@ -119,7 +166,8 @@ impl Outbox {
             ))?;
             let mut mark = tx.prepare(&format!(
                 "UPDATE items SET state = ?2, attempts = attempts + 1,
-                 first_try_at = coalesce(first_try_at, ?3) WHERE id = ?1 AND state IN {}",
+                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4
+                 WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
             let mut suppress = tx.prepare(&format!(
@@ -164,13 +212,21 @@ impl Outbox {
                 };
                 match plan(&item) {
                     Event::Claim => {
-                        mark.execute(params![id, target(Event::Claim).as_str(), now_text])?;
-                        item.attempts += 1;
-                        claimed.items.push(item);
+                        let n = mark.execute(params![
+                            id,
+                            target(Event::Claim).as_str(),
+                            now_text,
+                            lease_text
+                        ])?;
+                        if n == 1 {
+                            item.attempts += 1;
+                            claimed.items.push(item);
+                        }
                     }
                     Event::Suppress => {
-                        suppress.execute(params![id, target(Event::Suppress).as_str()])?;
-                        claimed.suppressed.push(item);
+                        if suppress.execute(params![id, target(Event::Suppress).as_str()])? == 1 {
+                            claimed.suppressed.push(item);
+                        }
                     }
                     other => {
                         return Err(OutboxError::Illegal {
@@ -229,7 +285,9 @@ impl Outbox {
     /// Moves the recorded outcomes of `scope`'s items onto them, in one
     /// transaction. Returns how many.
     pub fn settle(&mut self, scope: Scope) -> Result<u64> {
-        let tx = self.conn.transaction()?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let n = settle(&tx, scope)?;
         tx.commit()?;
         Ok(n)

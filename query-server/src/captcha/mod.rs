@@ -8,10 +8,9 @@
 //! and check any captcha, and creating captchas fills no memory: one
 //! client can no longer push everyone else's captchas out (issue 12, item
 //! 1). What is stored is what has been answered (`used`, until it expires:
-//! a captcha counts once, right or wrong), behind a trait so that it can
-//! move into the shared accounts database when several processes serve one
-//! data directory, and a token bucket per client address (`limit`) on
-//! creation.
+//! a captcha counts once, right or wrong), in the accounts database shared
+//! by every process on the data directory (`SqliteUsedSet`), and a token
+//! bucket per client address (`limit`) on creation, per process.
 //!
 //! A captcha is bound to who fetched it: the page flow binds it to its
 //! pre-login cookie, the API to the client's address, and a captcha
@@ -51,7 +50,7 @@ use token::Keys;
 pub use audio::wav;
 pub use draw::{HEIGHT, WIDTH};
 pub use limit::{RateLimit, RateLimited, MAX_CLIENTS};
-pub use used::{MemoryUsedSet, UsedSet, DEFAULT_CAPACITY};
+pub use used::{MemoryUsedSet, SqliteUsedSet, UsedSet, DEFAULT_CAPACITY};
 
 /// Who a captcha is for. A captcha answers only under the binding it was
 /// issued with.

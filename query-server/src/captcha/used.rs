@@ -1,13 +1,16 @@
 //! Single use: the set of captcha nonces already answered, each kept until
 //! its captcha expires (after that the expiry alone refuses it).
 //!
-//! Behind a trait so that the set can live in memory now (one process per
-//! data directory) and in the shared accounts database when several
-//! processes serve one data directory: in memory, a captcha answered on
-//! one process could be answered once more on another.
+//! Behind a trait: the server keeps it in the accounts database
+//! (`SqliteUsedSet`), shared by every process on the data directory, since
+//! in memory a captcha answered on one process could be answered once
+//! more on another; `MemoryUsedSet` is the bounded in-memory set, for one
+//! process alone.
 
 use std::collections::BTreeSet;
 use std::sync::Mutex;
+
+use rusqlite::Connection;
 
 use super::token::NONCE;
 
@@ -121,6 +124,46 @@ impl UsedSet for MemoryUsedSet {
     }
 }
 
+/// The used set in the accounts database (`captchas_used`, accounts
+/// migration 6): one row per answered captcha until it expires, whichever
+/// process answered it. Its size is bounded by the creation limit per
+/// client address times the addresses, over one captcha lifetime; rows
+/// are small (16-byte nonce, expiry).
+pub struct SqliteUsedSet {
+    conn: Mutex<Connection>,
+}
+
+impl SqliteUsedSet {
+    /// On its own connection to the accounts database (commits without an
+    /// fsync: a power failure forgets at most the last answers, of
+    /// captchas that then expire within minutes).
+    pub fn new(conn: Connection) -> rusqlite::Result<SqliteUsedSet> {
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        Ok(SqliteUsedSet {
+            conn: Mutex::new(conn),
+        })
+    }
+}
+
+impl UsedSet for SqliteUsedSet {
+    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> bool {
+        let conn = self.conn.lock().expect("used set");
+        store::accounts::shared::spend_captcha(&conn, nonce, expires as i64, now as i64)
+            .unwrap_or_else(|e| {
+                // Not recorded: not answerable (never true twice).
+                tracing::error!("captcha used set: {e}");
+                false
+            })
+    }
+
+    fn sweep(&self, now: u64) {
+        let conn = self.conn.lock().expect("used set");
+        if let Err(e) = store::accounts::shared::sweep_captchas(&conn, now as i64) {
+            tracing::error!("captcha used set: sweeping: {e}");
+        }
+    }
+}
+
 fn prune(used: &mut BTreeSet<(u64, u64)>, now: u64) {
     while used.first().is_some_and(|(e, _)| *e <= now) {
         used.pop_first();
@@ -135,6 +178,20 @@ mod tests {
         let mut b = [0u8; NONCE];
         b[..4].copy_from_slice(&n.to_be_bytes());
         b
+    }
+
+    #[test]
+    fn a_nonce_is_spent_once_across_processes_in_the_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || SqliteUsedSet::new(store::accounts::open(dir.path()).unwrap()).unwrap();
+        let (one, two) = (open(), open());
+        assert!(one.spend(&nonce(1), 1_000, 0));
+        assert!(!two.spend(&nonce(1), 1_000, 500), "spent on the other");
+        assert!(!one.spend(&nonce(1), 1_000, 500));
+        assert!(two.spend(&nonce(2), 1_000, 500));
+        assert!(!two.spend(&nonce(3), 1_000, 1_000), "expired");
+        one.sweep(1_000);
+        assert!(one.spend(&nonce(4), 2_000, 1_000));
     }
 
     #[test]

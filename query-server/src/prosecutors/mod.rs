@@ -50,6 +50,15 @@ impl Viewer {
         }
     }
 
+    /// The viewer's cases that are no longer queryable (an applicant's
+    /// grants; a prosecutor's list has none).
+    pub fn gone(&self, snap: &Snap) -> Result<Vec<CaseRow>, live::Error> {
+        match self {
+            Viewer::Applicant(s) => snap.gone_of(&s.email),
+            Viewer::Prosecutor(_) => Ok(Vec::new()),
+        }
+    }
+
     /// One case, if this viewer may see it.
     pub fn case(&self, snap: &Snap, case: &CaseRef) -> Result<Option<CaseRow>, live::Error> {
         match self {
@@ -92,6 +101,7 @@ pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
         csrf: p.csrf.clone(),
         notice: None,
         error: None,
+        errors: Vec::new(),
         maintenance: window(app),
     }
 }

@@ -1,6 +1,7 @@
 //! Prosecutors' sessions (`prosecutor_sessions`): as applicants'
-//! (`crate::sessions`), kept by the SHA-256 of a 256-bit id, in memory and
-//! in the accounts database, with the same idle and total lifetimes
+//! (`crate::sessions`), kept by the SHA-256 of a 256-bit id in the accounts
+//! database, shared by every server process, and for `sessions::FRESH` in
+//! this process's memory, with the same idle and total lifetimes
 //! (`server.session_idle_seconds`, `server.session_max_seconds`); a new id
 //! at every sign-in. They are a store of their own so that nothing made
 //! for an applicant's session (grants, passwords, the applicants' account
@@ -8,11 +9,12 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{params, Connection};
+use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::sessions::{hash, CreateError, Kind};
+use crate::sessions::{hash, CreateError, Kind, FRESH};
 use store::secret::random_bytes;
 
 #[derive(Debug, Clone)]
@@ -31,7 +33,9 @@ pub struct ProsecutorSession {
 }
 
 pub struct ProsecutorSessions {
-    live: Mutex<HashMap<[u8; 32], ProsecutorSession>>,
+    /// Sessions served lately, with when each was read from the database.
+    live: Mutex<HashMap<[u8; 32], (ProsecutorSession, Instant)>>,
+    reader: Mutex<Connection>,
     pub idle: Duration,
     pub max: Duration,
 }
@@ -47,55 +51,59 @@ fn kind_str(k: Kind) -> &'static str {
 }
 
 impl ProsecutorSessions {
-    /// Loads the sessions still alive; deletes the others.
+    /// The sessions in the accounts database: `conn` deletes the expired
+    /// ones now, `reader` (a connection of their own) reads them later.
     pub fn load(
         conn: &Connection,
+        reader: Connection,
         idle: Duration,
         max: Duration,
     ) -> rusqlite::Result<ProsecutorSessions> {
-        let now = Utc::now();
-        let mut st = conn.prepare(
-            "SELECT s.hash, s.prosecutor_id, p.account, s.kind, s.csrf, s.id_token,
-                    s.created_at, s.last_seen_at
-             FROM prosecutor_sessions s JOIN prosecutor_accounts p ON p.id = s.prosecutor_id",
-        )?;
-        let rows = st.query_map([], |r| {
-            let h: Vec<u8> = r.get(0)?;
-            let kind: String = r.get(3)?;
-            let t = |s: String| {
-                DateTime::parse_from_rfc3339(&s).map_or(now - max, |t| t.with_timezone(&Utc))
-            };
-            let last_seen = t(r.get(7)?);
-            Ok(ProsecutorSession {
-                hash: h.try_into().unwrap_or([0; 32]),
-                prosecutor_id: r.get(1)?,
-                account: r.get(2)?,
-                kind: if kind == "api" {
-                    Kind::Api
-                } else {
-                    Kind::Browser
-                },
-                csrf: r.get(4)?,
-                id_token: r.get(5)?,
-                created: t(r.get(6)?),
-                last_seen,
-                persisted_seen: last_seen,
-            })
-        })?;
-        let mut live = HashMap::new();
-        for s in rows {
-            let s = s?;
-            if now - s.last_seen < idle && now - s.created < max {
-                live.insert(s.hash, s);
-            }
-        }
         let store = ProsecutorSessions {
-            live: Mutex::new(live),
+            live: Mutex::new(HashMap::new()),
+            reader: Mutex::new(reader),
             idle,
             max,
         };
-        store.delete_expired(conn, now)?;
+        store.delete_expired(conn, Utc::now())?;
         Ok(store)
+    }
+
+    fn read(&self, h: &[u8; 32]) -> rusqlite::Result<Option<ProsecutorSession>> {
+        let conn = self.reader.lock().expect("prosecutor sessions");
+        let now = Utc::now();
+        let max = self.max;
+        let found = conn
+            .prepare_cached(
+                "SELECT s.prosecutor_id, p.account, s.kind, s.csrf, s.id_token,
+                    s.created_at, s.last_seen_at
+             FROM prosecutor_sessions s JOIN prosecutor_accounts p ON p.id = s.prosecutor_id
+             WHERE s.hash = ?1",
+            )?
+            .query_row([&h[..]], |r| {
+                let kind: String = r.get(2)?;
+                let t = |s: String| {
+                    DateTime::parse_from_rfc3339(&s).map_or(now - max, |t| t.with_timezone(&Utc))
+                };
+                let last_seen = t(r.get(6)?);
+                Ok(ProsecutorSession {
+                    hash: *h,
+                    prosecutor_id: r.get(0)?,
+                    account: r.get(1)?,
+                    kind: if kind == "api" {
+                        Kind::Api
+                    } else {
+                        Kind::Browser
+                    },
+                    csrf: r.get(3)?,
+                    id_token: r.get(4)?,
+                    created: t(r.get(5)?),
+                    last_seen,
+                    persisted_seen: last_seen,
+                })
+            })
+            .optional();
+        found
     }
 
     fn delete_expired(&self, conn: &Connection, now: DateTime<Utc>) -> rusqlite::Result<()> {
@@ -149,7 +157,7 @@ impl ProsecutorSessions {
         self.live
             .lock()
             .expect("prosecutor sessions")
-            .insert(s.hash, s.clone());
+            .insert(s.hash, (s.clone(), Instant::now()));
         Ok((id, s))
     }
 
@@ -157,9 +165,35 @@ impl ProsecutorSessions {
     /// is set when `last_seen_at` should be written back.
     pub fn get(&self, id: &str, kind: Kind) -> Option<(ProsecutorSession, bool)> {
         let h = hash(id);
+        let fresh = self
+            .live
+            .lock()
+            .expect("prosecutor sessions")
+            .get(&h)
+            .is_some_and(|(_, read)| read.elapsed() < FRESH);
+        if !fresh {
+            let stored = self.read(&h).unwrap_or_else(|e| {
+                tracing::error!("reading a prosecutor's session: {e}");
+                None
+            });
+            let mut live = self.live.lock().expect("prosecutor sessions");
+            match stored {
+                None => {
+                    live.remove(&h);
+                    return None;
+                }
+                Some(mut s) => {
+                    if let Some((mine, _)) = live.get(&h) {
+                        s.last_seen = s.last_seen.max(mine.last_seen);
+                        s.persisted_seen = s.persisted_seen.max(mine.persisted_seen);
+                    }
+                    live.insert(h, (s, Instant::now()));
+                }
+            }
+        }
         let now = Utc::now();
         let mut live = self.live.lock().expect("prosecutor sessions");
-        let s = live.get_mut(&h)?;
+        let (s, _) = live.get_mut(&h)?;
         if s.kind != kind {
             return None;
         }
@@ -187,7 +221,7 @@ impl ProsecutorSessions {
         self.live
             .lock()
             .expect("prosecutor sessions")
-            .retain(|_, s| now - s.last_seen < self.idle && now - s.created < self.max);
+            .retain(|_, (_, read)| read.elapsed() < FRESH);
         self.delete_expired(conn, now)
     }
 

@@ -6,7 +6,6 @@
 //! tokens and choose what page follows.
 
 use std::sync::Arc;
-use std::time::Instant;
 
 use warp::http::StatusCode;
 
@@ -21,7 +20,7 @@ use crate::auth::{self, Change, Login};
 use crate::captcha::Binding;
 use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
-use crate::pages;
+use crate::pages::{self, Problem};
 use crate::password;
 use crate::sessions::Session;
 
@@ -34,8 +33,33 @@ pub fn home(app: &App, req: &Req) -> Resp {
     .route("/")
 }
 
+/// `/login`; a browser already signed in goes on to its cases (or the
+/// page it was sent here from).
 pub fn login_page(app: &App, req: &Req) -> Answer {
-    login_form(app, req, None, String::new(), None)
+    let next = next_of(req.query_map().get("next").map(String::as_str));
+    if crate::prosecutors::browser_viewer(app, req).is_some() {
+        return Ok(Resp::redirect(next.as_deref().unwrap_or("/cases")).route("/login"));
+    }
+    login_form(app, req, Vec::new(), String::new(), next, None)
+}
+
+/// Where a login may go next: a page of this site's own that needs a
+/// login (a case, the list, the account page), as a path; never another
+/// site (`//host`, `\\host`, a scheme), never anything with spaces or
+/// control characters.
+pub fn safe_next(path: &str) -> Option<String> {
+    let ok = path.len() <= 512
+        && (path == "/cases" || path.starts_with("/cases/") || path == "/account")
+        && !path.contains("//")
+        && !path.contains('\\')
+        && !path.contains("..")
+        && path.bytes().all(|b| b.is_ascii_graphic());
+    ok.then(|| path.to_string())
+}
+
+/// A form's or query's `next`, if safe.
+fn next_of(next: Option<&str>) -> Option<String> {
+    next.and_then(safe_next)
 }
 
 /// A captcha for a page form, bound to the browser's pre-login token, or
@@ -62,28 +86,52 @@ fn captcha_limited(wait: u64) -> String {
     format!("驗證碼索取次數過多，請於 {wait} 秒後重新整理本頁。")
 }
 
-/// The login page: `email` as typed (never the password), an error, and
-/// a wait if the client must (429).
+/// The login page: `email` as typed (never the password), what went
+/// wrong, where to go after, and a wait if the client must (429).
 fn login_form(
     app: &App,
     req: &Req,
-    error: Option<String>,
+    problems: Vec<Problem>,
     email: String,
+    next: Option<String>,
     wait: Option<u64>,
 ) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
     let captcha = page_captcha(app, req, &csrf);
     let mut c = ctx(app, "登入", None, csrf);
     c.notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    c.error = error.or_else(|| captcha.as_ref().err().map(|w| captcha_limited(*w)));
+    problems.into_iter().for_each(|p| c.add(p));
+    if let Err(w) = &captcha {
+        c.add(Problem::General(captcha_limited(*w)));
+    }
     let page = pages::Login {
         c,
         captcha_id: captcha.clone().unwrap_or_default(),
         email,
+        next: next.unwrap_or_default(),
         sso: app.sso.is_some(),
     };
     let r = with_cookie(pages::html(StatusCode::OK, &page)?, cookie);
     Ok(waiting(r, wait, captcha.err()).route("/login"))
+}
+
+const NO_EMAIL: &str = "請輸入帳號（電子郵件信箱）。";
+const BAD_CAPTCHA: &str = "驗證碼不正確或已過期，請輸入新圖片中的六位數字。";
+
+/// The captcha field, if it is not six digits: what to say beside it.
+fn captcha_missing(form: &guard::Form) -> Option<Problem> {
+    let typed = field(form, "captcha");
+    let typed = typed.trim();
+    if typed.is_empty() {
+        Some(Problem::Field("captcha", "請輸入圖中的六位數字。".into()))
+    } else if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
+        Some(Problem::Field(
+            "captcha",
+            "驗證碼是六位數字，請再輸入一次。".into(),
+        ))
+    } else {
+        None
+    }
 }
 
 /// Whether a form's "換一張" (a new captcha) was pressed: the same page
@@ -98,12 +146,27 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
         return Err(Failure::Forbidden);
     }
     let email = field(&form, "email");
+    let next = next_of(form.get("next").map(String::as_str));
     if wants_new_captcha(&form) {
-        return login_form(app, req, None, email, None);
+        return login_form(app, req, Vec::new(), email, next, None);
+    }
+    // Fields left empty are said beside each, before anything is checked.
+    let mut missing = Vec::new();
+    if email.trim().is_empty() {
+        missing.push(Problem::Field("email", NO_EMAIL.into()));
+    }
+    if field(&form, "password").is_empty() {
+        missing.push(Problem::Field("password", "請輸入密碼。".into()));
+    }
+    if let Some(p) = captcha_missing(&form) {
+        missing.push(p);
+    }
+    if !missing.is_empty() {
+        return login_form(app, req, missing, email, next, None);
     }
     // anon_csrf_ok: the form's token is the browser's signed cookie.
     let csrf = field(&form, "csrf");
-    let error = match auth::login(
+    let problem = match auth::login(
         app,
         req.ip,
         &email,
@@ -122,28 +185,24 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             if let Some(old) = browser_session(app, req) {
                 end(app, &old);
             }
-            let mut r = Resp::redirect("/cases");
+            let mut r = Resp::redirect(next.as_deref().unwrap_or("/cases"));
             r.header(
                 "set-cookie",
                 &set_cookie(&app.cookie_name("sid"), &id, app.https, None),
             );
             return Ok(r.route("/login"));
         }
-        Login::BadCaptcha => "驗證碼不正確或已過期，請輸入新的驗證碼。".to_string(),
-        Login::BadCredentials => {
-            "帳號或密碼不正確。尚未啟用帳號者，請使用核准通知信中的啟用連結。".to_string()
-        }
+        Login::BadCaptcha => Problem::Field("captcha", BAD_CAPTCHA.into()),
+        Login::BadCredentials => Problem::Field(
+            "email",
+            "帳號或密碼不正確。尚未啟用帳號者，請使用核准通知信中的啟用連結。".into(),
+        ),
         Login::Throttled(wait) => {
-            return login_form(
-                app,
-                req,
-                Some(format!("嘗試次數過多，請於 {wait} 秒後再試。")),
-                email,
-                Some(wait),
-            );
+            let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
+            return login_form(app, req, vec![p], email, next, Some(wait));
         }
     };
-    login_form(app, req, Some(error), email, None)
+    login_form(app, req, vec![problem], email, next, None)
 }
 
 pub fn logout(app: &App, req: &Req) -> Answer {
@@ -177,14 +236,26 @@ pub fn account(app: &App, req: &Req, s: &Session) -> Answer {
     account_page(app, s, notice, None, None)
 }
 
+/// Where a refused new password's reason belongs: the confirmation, the
+/// new password, or (the server could not check) no one field.
+pub fn password_problem(why: &'static str) -> Problem {
+    if why == auth::MISMATCH {
+        Problem::Field("confirm", why.into())
+    } else if why == auth::UNAVAILABLE {
+        Problem::General(why.into())
+    } else {
+        Problem::Field("password", why.into())
+    }
+}
+
 fn account_page(
     app: &App,
     s: &Session,
     notice: Option<&'static str>,
-    error: Option<String>,
+    problem: Option<Problem>,
     strength: Option<&'static str>,
 ) -> Answer {
-    account_page_with(app, s, notice, error, strength, None)
+    account_page_with(app, s, notice, problem, strength, None)
 }
 
 /// The account page; `feed_url`: a calendar feed URL just made, shown once.
@@ -192,7 +263,7 @@ pub fn account_page_with(
     app: &App,
     s: &Session,
     notice: Option<&'static str>,
-    error: Option<String>,
+    problem: Option<Problem>,
     strength: Option<&'static str>,
     feed_url: Option<String>,
 ) -> Answer {
@@ -205,12 +276,14 @@ pub fn account_page_with(
     };
     let mut c = ctx(app, "帳號設定", Some(s), String::new());
     c.notice = notice;
-    let status = if error.is_some() {
+    let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
         StatusCode::OK
     };
-    c.error = error;
+    if let Some(p) = problem {
+        c.add(p);
+    }
     let page = pages::Account {
         c,
         email: s.email.clone(),
@@ -219,6 +292,7 @@ pub fn account_page_with(
         sessions: app
             .sessions
             .of(s.account_id)
+            .map_err(Failure::unavailable)?
             .iter()
             .map(|other| pages::SessionItem::from_session(other, &s.hash))
             .collect(),
@@ -234,11 +308,12 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
         // Post/redirect/get: a reload does not post the form again.
         Change::Done => Ok(Resp::redirect("/account?m=changed")),
         Change::WrongCurrent => {
-            account_page(app, &s, None, Some("目前的密碼不正確。".into()), None)
+            let p = Problem::Field("current", "目前的密碼不正確。".into());
+            account_page(app, &s, None, Some(p), None)
         }
         Change::Refused(why) => {
             let strength = password::strength(&f("password"), &s.email).label();
-            account_page(app, &s, None, Some(why.into()), Some(strength))
+            account_page(app, &s, None, Some(password_problem(why)), Some(strength))
         }
     }
 }
@@ -274,14 +349,14 @@ pub fn digests(app: &App, req: &Req) -> Answer {
 }
 
 pub fn forgot_page(app: &App, req: &Req) -> Answer {
-    forgot_form(app, req, false, None, String::new(), None)
+    forgot_form(app, req, false, Vec::new(), String::new(), None)
 }
 
 fn forgot_form(
     app: &App,
     req: &Req,
     sent: bool,
-    error: Option<String>,
+    problems: Vec<Problem>,
     email: String,
     wait: Option<u64>,
 ) -> Answer {
@@ -293,7 +368,10 @@ fn forgot_form(
         page_captcha(app, req, &csrf)
     };
     let mut c = ctx(app, "忘記密碼", None, csrf);
-    c.error = error.or_else(|| captcha.as_ref().err().map(|w| captcha_limited(*w)));
+    problems.into_iter().for_each(|p| c.add(p));
+    if let Err(w) = &captcha {
+        c.add(Problem::General(captcha_limited(*w)));
+    }
     let page = pages::Forgot {
         c,
         sent,
@@ -311,11 +389,21 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
     }
     let email = field(&form, "email");
     if wants_new_captcha(&form) {
-        return forgot_form(app, req, false, None, email, None);
+        return forgot_form(app, req, false, Vec::new(), email, None);
     }
-    if let Some(wait) = app.throttle.check("", req.ip, Instant::now()) {
-        let error = format!("嘗試次數過多，請於 {wait} 秒後再試。");
-        return forgot_form(app, req, false, Some(error), email, Some(wait));
+    let mut missing = Vec::new();
+    if email.trim().is_empty() {
+        missing.push(Problem::Field("email", NO_EMAIL.into()));
+    }
+    if let Some(p) = captcha_missing(&form) {
+        missing.push(p);
+    }
+    if !missing.is_empty() {
+        return forgot_form(app, req, false, missing, email, None);
+    }
+    if let Some(wait) = app.throttle.check_ip(req.ip, crate::throttle::now_ms()) {
+        let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
+        return forgot_form(app, req, false, vec![p], email, Some(wait));
     }
     let csrf = field(&form, "csrf");
     let answered = app.captchas.check(
@@ -324,11 +412,11 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         Binding::Page(&csrf),
     );
     if !answered {
-        app.throttle.failed(None, req.ip, Instant::now());
-        let error = "驗證碼不正確或已過期，請輸入新的驗證碼。".to_string();
-        return forgot_form(app, req, false, Some(error), email, None);
+        app.throttle.failed(None, req.ip, crate::throttle::now_ms());
+        let p = Problem::Field("captcha", BAD_CAPTCHA.into());
+        return forgot_form(app, req, false, vec![p], email, None);
     }
     // The answer does not wait for the lookup: same page, same time.
     auth::forgot(app, &email, req.ip);
-    forgot_form(app, req, true, None, String::new(), None)
+    forgot_form(app, req, true, Vec::new(), String::new(), None)
 }

@@ -55,10 +55,23 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
 }
 
 pub fn list(app: &App, v: &Viewer) -> Answer {
-    let rows = v.cases(&*live(app)?)?;
+    let snap = live(app)?;
+    let rows = v.cases(&snap)?;
+    let gone = if rows.is_empty() {
+        v.gone(&snap)?
+            .iter()
+            .map(pages::GoneItem::from_row)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let mut carried: Vec<String> = rows.iter().filter_map(pages::carried_note).collect();
+    carried.dedup();
     let page = pages::Cases {
         c: v.ctx(app, "我的案件"),
         cases: rows.iter().map(pages::CaseItem::from_row).collect(),
+        carried,
+        gone,
     };
     pages::html(StatusCode::OK, &page)
 }
@@ -71,7 +84,7 @@ pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     v.viewed(app, &case);
     let k = pages::CaseDetail::from_row(&row);
     let page = pages::Case {
-        c: v.ctx(app, &k.number_text),
+        c: v.ctx(app, &k.title),
         k,
         hearings,
     };

@@ -11,17 +11,16 @@
 //! anti-forgery token); renewing replaces it, revoking ends it. Any token
 //! that is not an account's current one answers the site's one 404, and
 //! every client address may fetch the feed at most `FEED_PER_HOUR` times
-//! an hour (429 with Retry-After after that): guessing is hopeless, and
+//! an hour, across every server process (`throttle::Throttle::feed`; 429
+//! with Retry-After after that): guessing is hopeless, and
 //! the limit keeps a leaked or looping subscription from costing much.
 //! The feed lists every hearing of the account's queryable cases, past
 //! ones too while the case is queryable (a calendar that drops an event
 //! from a feed deletes it), each as it now stands: moved and cancelled
 //! ones as cancelled events of their UID.
 
-use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
 use warp::http::StatusCode;
@@ -42,41 +41,8 @@ use crate::prosecutors::Viewer;
 
 /// Feed fetches a client address may make in an hour.
 pub const FEED_PER_HOUR: usize = 60;
-const HOUR: Duration = Duration::from_secs(3600);
 /// How long a calendar app (or a proxy of the user's) may reuse a feed.
 const FEED_CACHE: &str = "private, max-age=900";
-
-/// Feed fetches per client address in the last hour.
-#[derive(Default)]
-pub struct FeedLimit {
-    seen: Mutex<HashMap<IpAddr, VecDeque<Instant>>>,
-}
-
-impl FeedLimit {
-    /// Counts a fetch; `Some(seconds)` to wait when over the limit.
-    pub fn hit(&self, ip: IpAddr, now: Instant) -> Option<u64> {
-        let mut seen = self.seen.lock().expect("feed limit");
-        if seen.len() > 100_000 {
-            seen.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < HOUR));
-        }
-        let q = seen.entry(ip).or_default();
-        while q.front().is_some_and(|t| now.duration_since(*t) >= HOUR) {
-            q.pop_front();
-        }
-        if q.len() >= FEED_PER_HOUR {
-            let wait = (q[q.len() - FEED_PER_HOUR] + HOUR).saturating_duration_since(now);
-            return Some(wait.as_secs().max(1));
-        }
-        q.push_back(now);
-        None
-    }
-}
-
-/// The process's feed limiter (one server process per data directory).
-fn limit() -> &'static FeedLimit {
-    static LIMIT: std::sync::OnceLock<FeedLimit> = std::sync::OnceLock::new();
-    LIMIT.get_or_init(FeedLimit::default)
-}
 
 fn live(app: &App) -> Result<Arc<Snap>, Failure> {
     app.live.get().ok_or(Failure::Unavailable(None))
@@ -98,7 +64,12 @@ fn all_time() -> NaiveDateTime {
 
 /// `GET /calendar/<token>.ics`
 pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
-    if let Some(wait) = limit().hit(req.ip, Instant::now()) {
+    // Counted in the accounts database: the limit holds across every
+    // server process on the data directory.
+    if let Some(wait) = app
+        .throttle
+        .feed(req.ip, FEED_PER_HOUR, crate::throttle::now_ms())
+    {
         return Err(Failure::Throttled(wait));
     }
     let token = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
@@ -302,23 +273,4 @@ pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing
         Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, taipei_now())?,
     };
     Ok((snap, rows))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_client_may_fetch_the_feed_sixty_times_an_hour() {
-        let l = FeedLimit::default();
-        let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        let start = Instant::now();
-        for i in 0..FEED_PER_HOUR {
-            assert_eq!(l.hit(ip, start), None, "fetch {i}");
-        }
-        let wait = l.hit(ip, start).expect("the 61st is refused");
-        assert!(wait > 3500 && wait <= 3600, "{wait}");
-        assert_eq!(l.hit("192.0.2.2".parse().unwrap(), start), None);
-        assert_eq!(l.hit(ip, start + HOUR), None, "an hour later, again");
-    }
 }

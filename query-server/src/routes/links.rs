@@ -17,7 +17,7 @@ use crate::app::App;
 use crate::auth::{self, SetPassword};
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
-use crate::pages;
+use crate::pages::{self, Problem};
 use crate::password;
 
 /// A link page's heading, its path (and route name), and the notice after it.
@@ -78,12 +78,14 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
         SetPassword::Busy => (
             true,
-            Some("系統忙碌，密碼尚未設定。請稍後再送出一次；這個連結仍然有效。".to_string()),
+            Some(Problem::General(
+                "系統忙碌，密碼尚未設定。請稍後再送出一次；這個連結仍然有效。".to_string(),
+            )),
             StatusCode::SERVICE_UNAVAILABLE,
         ),
         SetPassword::Refused(why) => (
             true,
-            Some(why.to_string()),
+            Some(super::accounts::password_problem(why)),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     };
@@ -98,7 +100,9 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         password::strength(&field(&form, "password"), email.as_deref().unwrap_or("")).label()
     });
     let mut c = ctx(app, heading, None, field(&form, "csrf"));
-    c.error = error;
+    if let Some(p) = error {
+        c.add(p);
+    }
     let page = pages::PasswordForm {
         c,
         heading,

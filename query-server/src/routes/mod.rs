@@ -42,6 +42,9 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     let mut resp = if let Some(left) = in_maintenance(&app, Utc::now()) {
         if req.path == "/healthz" {
             operations::healthz(&app)
+        } else if req.path == "/static/site.css" && reads_only(&req) {
+            // The maintenance page is styled like every other.
+            operations::stylesheet()
         } else {
             Failure::Maintenance(left).render(&app, &req)
         }
@@ -237,6 +240,7 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         csrf: session.map_or(csrf, |s| s.csrf.clone()),
         notice: None,
         error: None,
+        errors: Vec::new(),
         maintenance: window(app),
     }
 }

@@ -11,7 +11,8 @@
 //!
 //! What the server does keep is the set of seeds already finished
 //! (`Consumed`), until they would have expired anyway: a flow is used once.
-//! That set is per process; see docs/SSO.md for several processes.
+//! The server keeps that set in the accounts database (`Consumed::shared`),
+//! so a flow finished on one process is refused by every other.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -181,6 +182,9 @@ pub fn safe_return_path(p: &str) -> String {
 #[derive(Default)]
 pub struct Consumed {
     seen: Mutex<HashMap<[u8; 32], i64>>,
+    /// The accounts database (`sso_flows_used`), shared by every process;
+    /// `None`: the map above, one process alone.
+    db: Option<Mutex<rusqlite::Connection>>,
 }
 
 const MAX_CONSUMED: usize = 100_000;
@@ -190,6 +194,15 @@ impl Consumed {
     /// many at once.
     #[allow(clippy::result_unit_err)]
     pub fn consume(&self, flow: &Flow, now: i64) -> Result<bool, ()> {
+        if let Some(db) = &self.db {
+            let expires = flow.created + FLOW_SECONDS + 60;
+            return store::accounts::shared::spend_flow(
+                &db.lock().expect("flows"),
+                &flow.seed,
+                expires,
+            )
+            .map_err(|e| tracing::error!("single sign-on flows: {e}"));
+        }
         let mut seen = self.seen.lock().expect("consumed flows");
         if seen.len() >= MAX_CONSUMED / 2 {
             seen.retain(|_, expires| *expires >= now);
@@ -204,8 +217,22 @@ impl Consumed {
         Ok(true)
     }
 
+    /// The set in the accounts database behind `conn`, shared by every
+    /// process on the data directory.
+    pub fn shared(conn: rusqlite::Connection) -> Consumed {
+        Consumed {
+            seen: Mutex::default(),
+            db: Some(Mutex::new(conn)),
+        }
+    }
+
     /// Forgets the expired ones (the sweeper's job).
     pub fn sweep(&self, now: i64) {
+        if let Some(db) = &self.db {
+            if let Err(e) = store::accounts::shared::sweep_flows(&db.lock().expect("flows"), now) {
+                tracing::error!("single sign-on flows: {e}");
+            }
+        }
         self.seen
             .lock()
             .expect("consumed flows")
@@ -305,5 +332,19 @@ mod tests {
         // Swept once it could not open any more: the memory is given back.
         c.sweep(100 + FLOW_SECONDS + 61);
         assert_eq!(c.seen.lock().unwrap().len(), 0);
+    }
+
+    /// Issue 15: a flow finished on one process is refused on another.
+    #[test]
+    fn a_flow_is_consumed_once_across_processes() {
+        let dir = tempfile::tempdir().unwrap();
+        let open = || Consumed::shared(store::accounts::open(dir.path()).unwrap());
+        let (one, two) = (open(), open());
+        let f = Flow::new("/", 100).unwrap();
+        assert_eq!(one.consume(&f, 100), Ok(true));
+        assert_eq!(two.consume(&f, 101), Ok(false));
+        assert_eq!(one.consume(&f, 102), Ok(false));
+        let g = Flow::new("/", 100).unwrap();
+        assert_eq!(two.consume(&g, 102), Ok(true));
     }
 }

@@ -257,6 +257,13 @@ impl Sso {
         })
     }
 
+    /// Keeps the flows already finished in the accounts database behind
+    /// `conn` (shared by every process) rather than in this process alone.
+    pub fn with_shared_flows(mut self, conn: rusqlite::Connection) -> Sso {
+        self.consumed = Consumed::shared(conn);
+        self
+    }
+
     pub fn settings(&self) -> &SsoSettings {
         &self.settings
     }

@@ -1,0 +1,11 @@
+-- Outbox, migration 6 (issue 15): a lease on each claimed item.
+--
+-- Every `cpor-server` process on a data directory runs a website mailer.
+-- A mailer that claims an item (*sending*) writes until when its claim
+-- holds; another process's mailer treats a *sending* item as abandoned
+-- (a process that died: *unknown*, tried again with the same Message-ID)
+-- only once its lease has run out, never while its claimer may still be
+-- delivering it. The nightly sender runs alone under send.lock and
+-- recovers its own scope at once. (Numbered 0006: 0005 is another
+-- branch's migration of the same database.)
+ALTER TABLE items ADD COLUMN lease_until TEXT;  -- RFC 3339 UTC; NULL: never leased

@@ -1,0 +1,218 @@
+//! What every `cpor-server` process on one data directory shares beyond
+//! sessions (accounts migration 6): throttle events and the captchas
+//! already answered. The SQL only; the rules (what a count means, how long
+//! to wait) are the server's (`query_server::throttle`, `captcha`). The
+//! caller makes the transactions: a check and the event it adds must be one
+//! IMMEDIATE transaction, so two processes never both pass a limit's last
+//! slot.
+
+use rusqlite::{params, Connection};
+
+/// An hour, in milliseconds: what a throttle event counts for.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Rows `throttle_events` may hold; past it, `sweep` drops the oldest
+/// tenth (about 60 bytes a row: some 60 MB at most).
+pub const MAX_EVENTS: i64 = 1_000_000;
+
+/// What a throttle event counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// The address typed at login (16 bytes of its SHA-256).
+    Account,
+    /// A client address (an IPv6 /64 is one).
+    Ip,
+    /// "Forgot password": links asked for an address...
+    ForgotAddress,
+    /// ...and requests from a client address.
+    ForgotClient,
+    /// Calendar-feed fetches from a client address.
+    Feed,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Account => "account",
+            Scope::Ip => "ip",
+            Scope::ForgotAddress => "forgot_address",
+            Scope::ForgotClient => "forgot_client",
+            Scope::Feed => "feed",
+        }
+    }
+}
+
+/// The key's events in the hour before `now_ms`, oldest first, at most
+/// the newest `limit`.
+pub fn recent(
+    conn: &Connection,
+    scope: Scope,
+    key: &[u8],
+    now_ms: i64,
+    limit: usize,
+) -> rusqlite::Result<Vec<i64>> {
+    let mut st = conn.prepare_cached(
+        "SELECT at_ms FROM (SELECT at_ms FROM throttle_events
+             WHERE scope = ?1 AND key = ?2 AND at_ms > ?3 ORDER BY at_ms DESC LIMIT ?4)
+         ORDER BY at_ms",
+    )?;
+    let rows = st.query_map(
+        params![scope.as_str(), key, now_ms - HOUR_MS, limit as i64],
+        |r| r.get(0),
+    )?;
+    rows.collect()
+}
+
+/// Adds an event; the key keeps only its newest `keep`. Returns the
+/// event's id (to take it back with `remove`).
+pub fn add(
+    conn: &Connection,
+    scope: Scope,
+    key: &[u8],
+    now_ms: i64,
+    keep: usize,
+) -> rusqlite::Result<i64> {
+    conn.prepare_cached("INSERT INTO throttle_events (scope, key, at_ms) VALUES (?1, ?2, ?3)")?
+        .execute(params![scope.as_str(), key, now_ms])?;
+    let id = conn.last_insert_rowid();
+    conn.prepare_cached(
+        "DELETE FROM throttle_events WHERE scope = ?1 AND key = ?2 AND id NOT IN
+             (SELECT id FROM throttle_events WHERE scope = ?1 AND key = ?2
+              ORDER BY at_ms DESC, id DESC LIMIT ?3)",
+    )?
+    .execute(params![scope.as_str(), key, keep.max(1) as i64])?;
+    Ok(id)
+}
+
+/// Takes one event back (an attempt that turned out not to count).
+pub fn remove(conn: &Connection, id: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM throttle_events WHERE id = ?1")?
+        .execute([id])?;
+    Ok(())
+}
+
+/// Forgets every event of a key (a successful login clears the account's).
+pub fn forget(conn: &Connection, scope: Scope, key: &[u8]) -> rusqlite::Result<()> {
+    conn.prepare_cached("DELETE FROM throttle_events WHERE scope = ?1 AND key = ?2")?
+        .execute(params![scope.as_str(), key])?;
+    Ok(())
+}
+
+/// Drops events older than an hour; if the events still exceed
+/// `MAX_EVENTS`, the oldest tenth. Returns the rows deleted.
+pub fn sweep(conn: &Connection, now_ms: i64) -> rusqlite::Result<usize> {
+    let mut n = conn.execute(
+        "DELETE FROM throttle_events WHERE at_ms <= ?1",
+        [now_ms - HOUR_MS],
+    )?;
+    let rows: i64 = conn.query_row("SELECT count(*) FROM throttle_events", [], |r| r.get(0))?;
+    if rows > MAX_EVENTS {
+        n += conn.execute(
+            "DELETE FROM throttle_events WHERE id IN
+                 (SELECT id FROM throttle_events ORDER BY at_ms LIMIT ?1)",
+            [rows / 10],
+        )?;
+    }
+    Ok(n)
+}
+
+/// How many throttle events are kept (all keys).
+pub fn events(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("SELECT count(*) FROM throttle_events", [], |r| r.get(0))
+}
+
+/// Forgets the captchas expired by `now_ms` (their expiry refuses them).
+pub fn sweep_captchas(conn: &Connection, now_ms: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM captchas_used WHERE expires_ms <= ?1", [now_ms])
+}
+
+/// Records a captcha's nonce as answered: true the first time, false if
+/// any process answered it before (or it has expired).
+pub fn spend_captcha(
+    conn: &Connection,
+    nonce: &[u8],
+    expires_ms: i64,
+    now_ms: i64,
+) -> rusqlite::Result<bool> {
+    if expires_ms <= now_ms {
+        return Ok(false);
+    }
+    let added = conn
+        .prepare_cached("INSERT OR IGNORE INTO captchas_used (nonce, expires_ms) VALUES (?1, ?2)")?
+        .execute(params![nonce, expires_ms])?;
+    Ok(added == 1)
+}
+
+/// Records a single sign-on flow's seed as finished: true the first time,
+/// false if any process finished it before.
+pub fn spend_flow(conn: &Connection, seed: &[u8], expires_s: i64) -> rusqlite::Result<bool> {
+    let added = conn
+        .prepare_cached("INSERT OR IGNORE INTO sso_flows_used (seed, expires_s) VALUES (?1, ?2)")?
+        .execute(params![seed, expires_s])?;
+    Ok(added == 1)
+}
+
+/// Forgets the flows expired by `now_s`.
+pub fn sweep_flows(conn: &Connection, now_s: i64) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM sso_flows_used WHERE expires_s < ?1", [now_s])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn db() -> (tempfile::TempDir, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = crate::accounts::open(dir.path()).unwrap();
+        (dir, conn)
+    }
+
+    #[test]
+    fn events_count_for_an_hour_and_a_key_keeps_its_newest() {
+        let (_d, c) = db();
+        let t = 10 * HOUR_MS;
+        for i in 0..5 {
+            add(&c, Scope::Account, b"k", t + i, 3).unwrap();
+        }
+        add(&c, Scope::Ip, b"k", t, 3).unwrap();
+        assert_eq!(
+            recent(&c, Scope::Account, b"k", t + 10, 100).unwrap(),
+            [t + 2, t + 3, t + 4]
+        );
+        assert_eq!(
+            recent(&c, Scope::Account, b"k", t + 10, 2).unwrap(),
+            [t + 3, t + 4]
+        );
+        assert!(recent(&c, Scope::Account, b"k", t + 2 + HOUR_MS, 100)
+            .unwrap()
+            .iter()
+            .all(|&a| a > t + 2));
+        let id = add(&c, Scope::Account, b"other", t, 3).unwrap();
+        remove(&c, id).unwrap();
+        assert!(recent(&c, Scope::Account, b"other", t, 10)
+            .unwrap()
+            .is_empty());
+        forget(&c, Scope::Account, b"k").unwrap();
+        assert!(recent(&c, Scope::Account, b"k", t, 10).unwrap().is_empty());
+        assert_eq!(recent(&c, Scope::Ip, b"k", t, 10).unwrap(), [t]);
+        assert_eq!(sweep(&c, t + HOUR_MS).unwrap(), 1);
+        assert_eq!(events(&c).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_captcha_is_spent_once_on_any_connection() {
+        let (d, a) = db();
+        let b = crate::accounts::open(d.path()).unwrap();
+        assert!(spend_captcha(&a, &[1; 16], 2_000, 1_000).unwrap());
+        assert!(!spend_captcha(&b, &[1; 16], 2_000, 1_500).unwrap());
+        assert!(
+            !spend_captcha(&b, &[2; 16], 2_000, 2_000).unwrap(),
+            "expired"
+        );
+        assert_eq!(sweep_captchas(&a, 2_000).unwrap(), 1);
+        let n: i64 = b
+            .query_row("SELECT count(*) FROM captchas_used", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
+    }
+}

@@ -1,0 +1,514 @@
+//! Pages everyone can use, measured in the real browser. axe-core (npm
+//! `axe-core`, the exact version of tests/support/axe/package-lock.json,
+//! installed by scripts/setup-test-deps) is injected into every page and
+//! state at phone (390×844) and desktop (1366×900) size and must find no
+//! violation of WCAG 2.1 A or AA (tags wcag2a, wcag2aa, wcag21a, wcag21aa);
+//! every page's screenshot is saved as target/screenshots/a11y/<page>-<size>.png.
+//! The login → case → logout path is walked with the keyboard only, with a
+//! visible focus on everything Tab reaches. The forms' errors are the
+//! GOV.UK pattern: a summary that takes the focus and links to each field,
+//! the message beside its field, `aria-invalid`, `aria-describedby`, a
+//! title starting 錯誤：, and what was typed kept.
+
+use super::*;
+use crate::util::Client;
+
+/// What axe-core checks: WCAG 2.0 and 2.1, levels A and AA.
+const TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
+
+/// The accounts the walk signs in as, activated first: a case list with
+/// one case (WANG), with many (a lawyer, one case on its last day), with
+/// only a carried-over court's case, with only cases that are no longer
+/// queryable, and with none at all (its only grant revoked on night 2).
+const LAWYER: &str = "lawyer.chen@example.com";
+const CARRIED: &str = "lee.hua@example.net";
+const GONE: &str = "wu.jh@example.com";
+const NONE: &str = "lin.shufen@example.com";
+
+const PLENTY_OF_CAPTCHAS: &[(&str, &str)] = &[
+    ("CPOR_SERVER_CAPTCHA_BURST", "1000"),
+    ("CPOR_SERVER_CAPTCHA_PER_MINUTE", "1000"),
+];
+
+fn axe_source() -> String {
+    let path = repo_root().join("tests/support/axe/node_modules/axe-core/axe.min.js");
+    std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}. The browser test needs axe-core: run scripts/setup-test-deps \
+             (npm ci in tests/support/axe).",
+            path.display()
+        )
+    })
+}
+
+/// Every page's violations and screenshots, gathered as the walk goes:
+/// the test fails at the end listing all of them, not only the first.
+struct Audit {
+    axe: String,
+    shots: PathBuf,
+    violations: Vec<String>,
+    pages: usize,
+}
+
+impl Audit {
+    fn new() -> Audit {
+        let shots = repo_root().join("target").join("screenshots").join("a11y");
+        Audit {
+            axe: axe_source(),
+            shots,
+            violations: Vec::new(),
+            pages: 0,
+        }
+    }
+
+    /// Runs axe-core on what the browser shows now, records its
+    /// violations, and saves the screenshot `<name>-<size>.png`.
+    fn check(&mut self, b: &Browser, name: &str) {
+        b.script(&format!("{}\nreturn typeof axe;", self.axe), json!([]));
+        let found = b.script_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {
+                 runOnly: {type: 'tag', values: arguments[0]},
+                 resultTypes: ['violations'],
+             }).then(r => done(r.violations.map(v => ({
+                 id: v.id, impact: v.impact, help: v.help,
+                 nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary),
+             })))).catch(e => done({error: String(e)}));",
+            json!([TAGS]),
+        );
+        let list = found
+            .as_array()
+            .unwrap_or_else(|| panic!("axe-core failed on {name}: {found}"));
+        for v in list {
+            self.violations.push(format!(
+                "{name} at {} ({}): {} [{}] {}\n    {}",
+                b.screen.name,
+                b.path(),
+                v["id"].as_str().unwrap_or("?"),
+                v["impact"].as_str().unwrap_or("?"),
+                v["help"].as_str().unwrap_or("?"),
+                v["nodes"]
+                    .as_array()
+                    .map(|n| n
+                        .iter()
+                        .map(|n| n.as_str().unwrap_or("?").replace('\n', " "))
+                        .collect::<Vec<_>>()
+                        .join("\n    "))
+                    .unwrap_or_default()
+            ));
+        }
+        screenshot(b, &self.shots, name);
+        self.pages += 1;
+    }
+}
+
+#[test]
+fn every_page_and_state_passes_axe_core_at_wcag_2_1_aa_on_a_phone_and_a_desktop() {
+    let data = Data::sample();
+    // The walk fetches some forty captchas in a few minutes, from one address.
+    let server = Server::start(&data, PLENTY_OF_CAPTCHAS);
+    let mut c = Client::new(&server);
+    for who in [WANG, LAWYER, CARRIED, GONE, NONE] {
+        let r = c.activate(&data, who, PASSWORD);
+        assert_eq!(r.status, 303, "activating {who}: {}", r.body);
+    }
+    // The maintenance page comes from a second server, in its window now.
+    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
+    let start = (taipei - chrono::Duration::minutes(1)).format("%H:%M");
+    let end = (taipei + chrono::Duration::minutes(30)).format("%H:%M");
+    let closed = Server::start(
+        &data,
+        &[
+            PLENTY_OF_CAPTCHAS[0],
+            PLENTY_OF_CAPTCHAS[1],
+            ("CPOR_SERVER_MAINTENANCE_START", &start.to_string()),
+            ("CPOR_SERVER_MAINTENANCE_END", &end.to_string()),
+        ],
+    );
+    let mut audit = Audit::new();
+    for screen in [PHONE, DESKTOP] {
+        let b = Browser::start(screen);
+        walk(&b, &data, &server, &closed, &mut audit);
+    }
+    eprintln!(
+        "axe-core checked {} pages and states; screenshots in {}",
+        audit.pages,
+        audit.shots.display()
+    );
+    assert!(
+        audit.violations.is_empty(),
+        "{} WCAG 2.1 AA violations:\n{}",
+        audit.violations.len(),
+        audit.violations.join("\n")
+    );
+}
+
+/// Every page and state, at the browser's size.
+fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut Audit) {
+    let base = &server.base;
+
+    // The login page, empty.
+    b.go(&format!("{base}/login"));
+    b.wait_path("/login");
+    audit.check(b, "login");
+
+    // Sent empty: the site's own messages, one per field (no browser
+    // bubble: the form is `novalidate`).
+    b.click_button("登入");
+    expect_errors(b, &["email", "password", "captcha"]);
+    audit.check(b, "login-error-empty");
+
+    // A wrong password: the address stays.
+    fill_login(b, WANG, "not the password at all");
+    b.click_button("登入");
+    expect_errors(b, &["email"]);
+    assert_eq!(b.value("#email"), WANG, "the address is kept");
+    audit.check(b, "login-error-credentials");
+
+    // A wrong captcha.
+    fill_login(b, WANG, PASSWORD);
+    b.type_into("#captcha", "000000");
+    b.click_button("登入");
+    expect_errors(b, &["captcha"]);
+    assert_eq!(b.value("#email"), WANG, "the address is kept");
+    audit.check(b, "login-error-captcha");
+
+    // A captcha that is not six digits.
+    fill_login(b, WANG, PASSWORD);
+    b.type_into("#captcha", "12a");
+    b.click_button("登入");
+    expect_errors(b, &["captcha"]);
+
+    // A new captcha keeps the address typed.
+    b.type_into("#email", LAWYER);
+    let before = b.value("input[name=captcha_id]");
+    b.click_button("換一張驗證碼");
+    b.wait("a new captcha", || {
+        b.find_all("input[name=captcha_id]")
+            .first()
+            .is_some_and(|_| b.value("input[name=captcha_id]") != before)
+    });
+    assert_eq!(b.value("#email"), LAWYER, "a new captcha erased the form");
+    assert!(b.find_all(".error-summary").is_empty(), "{}", b.source());
+
+    // Forgot password: empty, its errors, the address kept.
+    b.go(&format!("{base}/forgot"));
+    b.wait_path("/forgot");
+    audit.check(b, "forgot");
+    b.click_button("寄送連結");
+    expect_errors(b, &["email", "captcha"]);
+    audit.check(b, "forgot-error-empty");
+    b.type_into("#email", LAWYER);
+    b.type_into("#captcha", "000000");
+    b.click_button("寄送連結");
+    expect_errors(b, &["captcha"]);
+    assert_eq!(b.value("#email"), LAWYER, "the address is kept");
+    audit.check(b, "forgot-error-captcha");
+
+    // Activation (a link not used yet): the form, then its errors; the
+    // password rules are said before the password fields.
+    let link = data.link("activation", "huang.zhiwei@example.net");
+    b.go(&format!("{base}{link}"));
+    b.find("#password");
+    let rule_first = b.script(
+        "const r = document.getElementById('rule'), p = document.getElementById('password');
+         return !!(r.compareDocumentPosition(p) & Node.DOCUMENT_POSITION_FOLLOWING)",
+        json!([]),
+    );
+    assert_eq!(rule_first, json!(true), "the rules come before the field");
+    audit.check(b, "activate");
+    b.type_into("#password", "short");
+    b.type_into("#confirm", "short");
+    b.click_button("設定密碼");
+    expect_errors(b, &["password"]);
+    assert!(
+        b.text(&b.find("#password-error")).contains("12 個字元"),
+        "the site's own message: {}",
+        b.source()
+    );
+    audit.check(b, "activate-error-short");
+    b.type_into("#password", NEW_PASSWORD);
+    b.type_into("#confirm", "a different passphrase, then");
+    b.click_button("設定密碼");
+    expect_errors(b, &["confirm"]);
+    audit.check(b, "activate-error-mismatch");
+
+    // Reset with a link that is not valid.
+    b.go(&format!("{base}/reset?token=not-a-token"));
+    b.wait_path("/reset?token=not-a-token");
+    audit.check(b, "reset-invalid");
+
+    // Not found.
+    b.go(&format!("{base}/no-such-page"));
+    b.wait_path("/no-such-page");
+    audit.check(b, "404");
+
+    // The case list, full; a case on its last day; a case; the account.
+    b.go(&format!("{base}/login"));
+    sign_in(b, LAWYER, PASSWORD);
+    audit.check(b, "cases");
+    let last_day = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212";
+    b.go(&format!("{base}{last_day}"));
+    b.wait_path(last_day);
+    let deadline = b.text(&b.find(".deadline"));
+    assert!(deadline.contains("115/11/24"), "{deadline}");
+    audit.check(b, "case-last-day");
+    sign_out(b);
+
+    sign_in(b, WANG, PASSWORD);
+    let case = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100";
+    b.go(&format!("{base}{case}"));
+    b.wait_path(case);
+    audit.check(b, "case");
+    b.go(&format!("{base}/account"));
+    b.wait_path("/account");
+    audit.check(b, "account");
+    b.type_into("#current", "not the password at all");
+    b.type_into("#password", NEW_PASSWORD);
+    b.type_into("#confirm", NEW_PASSWORD);
+    b.click_button("變更密碼");
+    expect_errors(b, &["current"]);
+    audit.check(b, "account-error");
+    sign_out(b);
+
+    // A court whose data did not arrive tonight: said on the list and
+    // the case, as the service speaking.
+    sign_in(b, CARRIED, PASSWORD);
+    let note = b.text(&b.find("p.carried"));
+    assert_eq!(
+        note,
+        "臺灣花蓮地方法院今日資料尚未送達，以下為 115/11/23 之資料"
+    );
+    audit.check(b, "cases-carried-over");
+    b.click(&b.find("table.list a"));
+    b.find("p.carried");
+    assert_eq!(b.text(&b.find("p.carried")), note);
+    audit.check(b, "case-carried-over");
+    sign_out(b);
+
+    // Empty lists that explain themselves.
+    sign_in(b, GONE, PASSWORD);
+    let gone = b.text(&b.find("ul.gone"));
+    assert!(
+        gone.contains("臺灣臺北地方法院 民事 114年度訴字第523號") && gone.contains("115/11/23"),
+        "{gone}"
+    );
+    audit.check(b, "cases-empty-gone");
+    sign_out(b);
+    sign_in(b, NONE, PASSWORD);
+    assert!(b.find_all("ul.gone").is_empty(), "{}", b.source());
+    assert!(
+        b.text(&b.find("p.empty")).contains("還沒有法院核准的案件"),
+        "{}",
+        b.source()
+    );
+    audit.check(b, "cases-empty-none");
+    sign_out(b);
+
+    // The maintenance page, styled, saying when the service is back.
+    b.go(&format!("{}/login", closed.base));
+    b.find("h1");
+    let rules = b.script(
+        "return Array.from(document.styleSheets).reduce((n, s) => n + s.cssRules.length, 0)",
+        json!([]),
+    );
+    assert!(
+        rules.as_u64().is_some_and(|n| n > 10),
+        "the stylesheet is served during maintenance: {rules}"
+    );
+    assert!(
+        b.text(&b.find("main")).contains("恢復服務"),
+        "{}",
+        b.source()
+    );
+    audit.check(b, "maintenance");
+}
+
+/// The GOV.UK error pattern, with errors on exactly `fields` (ids).
+fn expect_errors(b: &Browser, fields: &[&str]) {
+    b.find(".error-summary");
+    b.wait("the error summary to take the focus", || {
+        b.script(
+            "return document.activeElement && document.activeElement.id",
+            json!([]),
+        ) == json!("error-summary")
+    });
+    let title = b.script("return document.title", json!([]));
+    assert!(
+        title.as_str().is_some_and(|t| t.starts_with("錯誤：")),
+        "{title}"
+    );
+    let links: Vec<String> = b
+        .find_all(".error-summary a")
+        .iter()
+        .map(|a| b.attribute(a, "href"))
+        .map(|h| h.rsplit('#').next().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(links, fields, "the summary's links: {}", b.source());
+    let invalid: Vec<String> = b
+        .find_all("[aria-invalid=true]")
+        .iter()
+        .map(|f| b.attribute(f, "id"))
+        .collect();
+    assert_eq!(invalid, fields, "aria-invalid: {}", b.source());
+    for f in fields {
+        let field = b.find(&format!("#{f}"));
+        let described = b.attribute(&field, "aria-describedby");
+        assert!(
+            described
+                .split_whitespace()
+                .any(|d| d == format!("{f}-error")),
+            "#{f} aria-describedby={described:?}"
+        );
+        let message = b.text(&b.find(&format!("#{f}-error")));
+        assert!(message.starts_with("錯誤："), "{message}");
+    }
+    // A summary link takes the focus to its field.
+    let first = b.find(".error-summary a");
+    b.click(&first);
+    b.wait("the field to take the focus", || {
+        b.script("return document.activeElement.id", json!([])) == json!(fields[0])
+    });
+}
+
+fn sign_out(b: &Browser) {
+    b.click_button("登出");
+    b.wait_path("/login?m=logout");
+}
+
+#[test]
+fn the_keyboard_alone_signs_in_opens_a_case_and_signs_out_with_a_visible_focus() {
+    let data = Data::sample();
+    let server = Server::start(&data, PLENTY_OF_CAPTCHAS);
+    let mut c = Client::new(&server);
+    let r = c.activate(&data, WANG, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    for screen in [DESKTOP, PHONE] {
+        let b = Browser::start(screen);
+        b.go(&format!("{}/login", server.base));
+        b.wait_path("/login");
+        b.find(".captcha img");
+
+        // The first Tab reaches the skip link, and the audio captcha is on
+        // the way to the captcha field, named for screen readers.
+        b.tab_to("a.skip");
+        let audio = b.tab_to(".captcha-audio a");
+        assert_eq!(b.text(&audio), "聽語音驗證碼（國語）");
+        let player = b.find(".captcha-audio audio");
+        assert_eq!(b.attribute(&player, "aria-label"), "語音驗證碼（國語）");
+        let href = b.attribute(&audio, "href");
+        let url = if href.starts_with("http") {
+            href
+        } else {
+            format!("{}{href}", server.base)
+        };
+        let sound = ureq::get(&url).call().unwrap();
+        assert_eq!(sound.content_type(), "audio/wav");
+
+        // From the top again: address, password, captcha, Enter.
+        b.go(&format!("{}/login", server.base));
+        b.wait_path("/login");
+        b.tab_to("#email");
+        b.keys(WANG);
+        b.tab_to("#password");
+        b.keys(PASSWORD);
+        b.tab_to("#captcha");
+        b.keys(CAPTCHA);
+        b.keys("\u{E007}");
+        b.wait_path("/cases");
+
+        // The case, by Tab and Enter.
+        b.tab_to("table.list a");
+        b.keys("\u{E007}");
+        b.find(".entries");
+        assert!(b.path().starts_with("/cases/TPD/"), "{}", b.path());
+
+        // Sign out: Tab to the button, Enter.
+        b.tab_to("nav button");
+        b.keys("\u{E007}");
+        b.wait_path("/login?m=logout");
+    }
+}
+
+impl Browser {
+    /// Runs a script that answers through its last argument, a callback.
+    fn script_async(&self, js: &str, args: Value) -> Value {
+        self.must(
+            "POST",
+            "/execute/async",
+            Some(json!({ "script": js, "args": args })),
+        )
+    }
+
+    fn attribute(&self, el: &El, name: &str) -> String {
+        let v = self.must("GET", &format!("/element/{}/attribute/{name}", el.0), None);
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// A field's current value.
+    fn value(&self, css: &str) -> String {
+        self.find(css);
+        // In one script: a page that reloads meanwhile gives no stale element.
+        let v = self.script(
+            "const e = document.querySelector(arguments[0]); return e ? e.value : null",
+            json!([css]),
+        );
+        v.as_str().unwrap_or_default().to_string()
+    }
+
+    /// Presses and releases each key of `text` (WebDriver key codes such as
+    /// U+E004 Tab and U+E007 Enter included), on whatever has the focus.
+    fn keys(&self, text: &str) {
+        let actions: Vec<Value> = text
+            .chars()
+            .flat_map(|k| {
+                [
+                    json!({"type": "keyDown", "value": k.to_string()}),
+                    json!({"type": "keyUp", "value": k.to_string()}),
+                ]
+            })
+            .collect();
+        self.must(
+            "POST",
+            "/actions",
+            Some(json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]})),
+        );
+    }
+
+    /// Presses Tab until the element `css` has the focus (at most 60
+    /// times), checking that every element Tab reaches on the way shows
+    /// where the focus is: an outline of 2 px or more.
+    fn tab_to(&self, css: &str) -> El {
+        for _ in 0..60 {
+            self.keys("\u{E004}");
+            let (matches, what, outline) = {
+                let v = self.script(
+                    "const e = document.activeElement;
+                     if (!e || e === document.body) return [false, 'body', 'n/a'];
+                     const s = getComputedStyle(e);
+                     const seen = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
+                     return [e.matches(arguments[0]), e.outerHTML.slice(0, 120), seen ? 'ok' : s.outlineStyle + ' ' + s.outlineWidth];",
+                    json!([css]),
+                );
+                (
+                    v[0] == json!(true),
+                    v[1].as_str().unwrap_or("?").to_string(),
+                    v[2].as_str().unwrap_or("?").to_string(),
+                )
+            };
+            if what != "body" {
+                assert_eq!(
+                    outline,
+                    "ok",
+                    "no visible focus on {what} at {} ({})",
+                    self.path(),
+                    self.screen.name
+                );
+            }
+            if matches {
+                return self.find(css);
+            }
+        }
+        panic!("Tab never reached {css} on {}", self.path());
+    }
+}
