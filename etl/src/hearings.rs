@@ -81,14 +81,29 @@ pub fn extract<'a>(
 
 /// A calendar UID: the case, the kind, the entry that first announced it.
 pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
-    let digest = Sha256::digest(
-        format!(
-            "{court}|{}|{}|{}|{}|{kind}|{seq}",
-            key.category, key.year, key.word, key.number
-        )
-        .as_bytes(),
+    use std::fmt::Write;
+    // The digest of `court|category|year|word|number|kind|seq`, hashed as
+    // it is formatted: no string in between.
+    struct Hashing(Sha256);
+    impl Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    let _ = write!(
+        h,
+        "{court}|{}|{}|{}|{}|{kind}|{seq}",
+        key.category, key.year, key.word, key.number
     );
-    format!("{}@cpor", schemas::hex(&digest[..8]))
+    let digest = h.0.finalize();
+    let mut out = String::with_capacity(16 + 5);
+    for b in &digest[..8] {
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push_str("@cpor");
+    out
 }
 
 /// A row being worked out.

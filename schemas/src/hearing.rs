@@ -71,6 +71,9 @@ pub const MOVE_WORDS: &[&str] = &["改期", "延期", "改定", "延展", "變�
 /// Words that cancel a hearing.
 pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 
+/// A character of every word of [`MOVE_WORDS`] and [`CANCEL_WORDS`].
+const CHANGE_CHARS: [char; 5] = ['改', '延', '取', '撤', '變'];
+
 /// Words that make a text a request, not a decision.
 const REQUEST_WORDS: &[&str] = &["聲請", "請求"];
 
@@ -172,11 +175,14 @@ pub fn read(text: &str) -> Option<Notice> {
     // Most entries are not about hearings: decide that without allocating.
     let first = text.trim_start_matches(is_space).chars().next()?;
     let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
-    if !digit_led && !text.contains(['改', '延', '取', '撤', '變']) {
+    // Every move and cancel word holds one of these characters (a test
+    // checks it): a text without them announces no change.
+    let may_change = text.contains(CHANGE_CHARS);
+    if !digit_led && !may_change {
         return None;
     }
     let t = Text::new(text);
-    let change_at = if REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
+    let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
         (None, None)
     } else {
         (t.find_any(MOVE_WORDS, 0), t.find_any(CANCEL_WORDS, 0))
@@ -698,6 +704,13 @@ mod tests {
             Some((at("2024-08-10 10:00"), "第一法庭"))
         );
         assert_eq!(scheduled("115/11/27 14:00調解庭期取消"), None);
+    }
+
+    #[test]
+    fn every_change_word_holds_a_change_character() {
+        for w in MOVE_WORDS.iter().chain(CANCEL_WORDS) {
+            assert!(w.contains(CHANGE_CHARS), "{w}");
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use schemas::{
     SNAPSHOT_APPLICATION_ID, SNAPSHOT_INDEXES, SNAPSHOT_SCHEMA_VERSION, SNAPSHOT_TABLES,
 };
 
-use crate::model::{CourtData, EntryData};
+use crate::model::{CourtData, EntryData, HearingData};
 use schemas::date::{compact, datetime_to_int, to_int};
 use store::failpoint::pause;
 
@@ -50,9 +50,80 @@ const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, n
      seq3, posted3, text3, modified3)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-const INSERT_HEARING: &str = "INSERT INTO hearings (case_id, seq, posted, uid, sequence, starts,
-     courtroom, kind, state, by_seq, by_posted)
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
+/// Hearings are inserted this many rows to a statement: a national night
+/// has millions of them, and one row to a statement spends most of its time
+/// opening and closing the statement's cursors.
+const HEARINGS_PER_INSERT: usize = 64;
+
+/// Columns of a `hearings` row, as bound.
+const HEARING_COLUMNS: usize = 11;
+
+/// An insert of `rows` hearing rows.
+fn insert_hearings(rows: usize) -> String {
+    let mut sql = String::from(
+        "INSERT INTO hearings (case_id, seq, posted, uid, sequence, starts,
+     courtroom, kind, state, by_seq, by_posted) VALUES ",
+    );
+    for r in 0..rows {
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push('(');
+        for c in 0..HEARING_COLUMNS {
+            if c > 0 {
+                sql.push(',');
+            }
+            sql.push('?');
+        }
+        sql.push(')');
+    }
+    sql
+}
+
+/// Binds one hearing row's columns from parameter `at` (1-based) on.
+fn bind_hearing(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    at: usize,
+    case_id: i64,
+    h: &HearingData,
+) -> rusqlite::Result<()> {
+    stmt.raw_bind_parameter(at, case_id)?;
+    stmt.raw_bind_parameter(at + 1, h.seq)?;
+    stmt.raw_bind_parameter(at + 2, to_int(h.posted))?;
+    stmt.raw_bind_parameter(at + 3, h.uid.as_str())?;
+    stmt.raw_bind_parameter(at + 4, h.sequence)?;
+    stmt.raw_bind_parameter(at + 5, datetime_to_int(h.at))?;
+    stmt.raw_bind_parameter(at + 6, h.courtroom.as_deref())?;
+    stmt.raw_bind_parameter(at + 7, h.kind.as_str())?;
+    stmt.raw_bind_parameter(at + 8, h.state.as_str())?;
+    stmt.raw_bind_parameter(at + 9, h.by.map(|b| b.0))?;
+    stmt.raw_bind_parameter(at + 10, h.by.map(|b| to_int(b.1)))?;
+    Ok(())
+}
+
+/// Inserts `rows` (case id and hearing) in order: full batches of
+/// [`HEARINGS_PER_INSERT`] by one statement each, the rest one by one.
+fn insert_hearing_rows(conn: &Connection, rows: &[(i64, &HearingData)]) -> rusqlite::Result<()> {
+    let mut batches = rows.chunks_exact(HEARINGS_PER_INSERT);
+    if batches.len() > 0 {
+        let mut stmt = conn.prepare_cached(&insert_hearings(HEARINGS_PER_INSERT))?;
+        for batch in &mut batches {
+            for (i, (id, h)) in batch.iter().enumerate() {
+                bind_hearing(&mut stmt, i * HEARING_COLUMNS + 1, *id, h)?;
+            }
+            stmt.raw_execute()?;
+        }
+    }
+    let rest = batches.remainder();
+    if !rest.is_empty() {
+        let mut stmt = conn.prepare_cached(&insert_hearings(1))?;
+        for (id, h) in rest {
+            bind_hearing(&mut stmt, 1, *id, h)?;
+            stmt.raw_execute()?;
+        }
+    }
+    Ok(())
+}
 
 fn text(e: Option<&EntryData>) -> Option<&str> {
     e.map(|e| e.text.as_str())
@@ -119,7 +190,8 @@ impl Builder {
         )?;
         let mut prosecutor_stmt =
             conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
-        let mut hearing_stmt = conn.prepare_cached(INSERT_HEARING)?;
+        // The court's hearings, inserted in batches once its cases are in.
+        let mut hearings: Vec<(i64, &HearingData)> = Vec::new();
         for case in &court.cases {
             let id = self.next_id;
             self.next_id += 1;
@@ -157,27 +229,14 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
-            for h in &case.hearings {
-                hearing_stmt.execute(params![
-                    id,
-                    h.seq,
-                    to_int(h.posted),
-                    h.uid,
-                    h.sequence,
-                    datetime_to_int(h.at),
-                    h.courtroom,
-                    h.kind,
-                    h.state.as_str(),
-                    h.by.map(|b| b.0),
-                    h.by.map(|b| to_int(b.1)),
-                ])?;
-            }
+            hearings.extend(case.hearings.iter().map(|h| (id, h)));
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
             self.counts.prosecutors += case.prosecutors.len() as u64;
             self.counts.hearings += case.hearings.len() as u64;
         }
+        insert_hearing_rows(conn, &hearings)?;
         Ok(())
     }
 
