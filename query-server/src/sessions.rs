@@ -55,7 +55,7 @@ pub struct Session {
 pub struct Sessions {
     /// Sessions served lately, each with when it was last read from the
     /// database.
-    live: Mutex<HashMap<[u8; 32], (Session, Instant)>>,
+    live: Live<Session>,
     /// A connection of its own to the accounts database, for those reads.
     reader: Mutex<Connection>,
     pub idle: Duration,
@@ -82,6 +82,92 @@ pub enum CreateError {
 
 /// How often a session's `last_seen_at` is written back at most.
 const PERSIST_EVERY: i64 = 60;
+
+/// What the in-process cache needs of a session, applicant's or
+/// prosecutor's.
+pub(crate) trait Cached: Clone {
+    fn kind(&self) -> Kind;
+    fn created(&self) -> DateTime<Utc>;
+    /// `last_seen` and `persisted_seen`.
+    fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>);
+}
+
+impl Cached for Session {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn created(&self) -> DateTime<Utc> {
+        self.created
+    }
+    fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>) {
+        (&mut self.last_seen, &mut self.persisted_seen)
+    }
+}
+
+/// Sessions served lately, with when each was read from the database.
+pub(crate) type Live<S> = Mutex<HashMap<[u8; 32], (S, Instant)>>;
+
+/// The session of hash `h` and this kind if it is live (within the `idle`
+/// and `max` lifetimes), touched; the second value is set when its
+/// `last_seen_at` should be written back. `read` gives the stored one; it
+/// is called unless this process read it within `FRESH`, so a session
+/// ended by any process is refused here within `FRESH`. A database that
+/// cannot be read refuses the session (logged).
+pub(crate) fn get_cached<S: Cached>(
+    live: &Live<S>,
+    h: [u8; 32],
+    kind: Kind,
+    (idle, max): (Duration, Duration),
+    read: impl FnOnce() -> rusqlite::Result<Option<S>>,
+) -> Option<(S, bool)> {
+    let fresh = live
+        .lock()
+        .expect("sessions")
+        .get(&h)
+        .is_some_and(|(_, read)| read.elapsed() < FRESH);
+    if !fresh {
+        let stored = read().unwrap_or_else(|e| {
+            tracing::error!("reading a session: {e}");
+            None
+        });
+        let mut live = live.lock().expect("sessions");
+        match stored {
+            None => {
+                live.remove(&h);
+                return None;
+            }
+            Some(mut s) => {
+                if let Some((mine, _)) = live.get_mut(&h) {
+                    // This process may have seen it later than the
+                    // database says.
+                    let (mine_seen, mine_persisted) = mine.seen();
+                    let (seen, persisted) = s.seen();
+                    *seen = (*seen).max(*mine_seen);
+                    *persisted = (*persisted).max(*mine_persisted);
+                }
+                live.insert(h, (s, Instant::now()));
+            }
+        }
+    }
+    let now = Utc::now();
+    let mut live = live.lock().expect("sessions");
+    let (s, _) = live.get_mut(&h)?;
+    if s.kind() != kind {
+        return None;
+    }
+    let created = s.created();
+    let (seen, persisted) = s.seen();
+    if now - *seen >= idle || now - created >= max {
+        live.remove(&h);
+        return None;
+    }
+    *seen = now;
+    let persist = (now - *persisted).num_seconds() >= PERSIST_EVERY;
+    if persist {
+        *persisted = now;
+    }
+    Some((s.clone(), persist))
+}
 
 impl Sessions {
     /// Sessions in the accounts database: `conn` deletes the expired
@@ -185,50 +271,7 @@ impl Sessions {
     /// that cannot be read refuses the session (logged).
     pub fn get(&self, id: &str, kind: Kind) -> Option<(Session, bool)> {
         let h = hash(id);
-        let fresh = self
-            .live
-            .lock()
-            .expect("sessions")
-            .get(&h)
-            .is_some_and(|(_, read)| read.elapsed() < FRESH);
-        if !fresh {
-            let stored = self.read(&h).unwrap_or_else(|e| {
-                tracing::error!("reading a session: {e}");
-                None
-            });
-            let mut live = self.live.lock().expect("sessions");
-            match stored {
-                None => {
-                    live.remove(&h);
-                    return None;
-                }
-                Some(mut s) => {
-                    if let Some((mine, _)) = live.get(&h) {
-                        // This process may have seen it later than the
-                        // database says.
-                        s.last_seen = s.last_seen.max(mine.last_seen);
-                        s.persisted_seen = s.persisted_seen.max(mine.persisted_seen);
-                    }
-                    live.insert(h, (s, Instant::now()));
-                }
-            }
-        }
-        let now = Utc::now();
-        let mut live = self.live.lock().expect("sessions");
-        let (s, _) = live.get_mut(&h)?;
-        if s.kind != kind {
-            return None;
-        }
-        if now - s.last_seen >= self.idle || now - s.created >= self.max {
-            live.remove(&h);
-            return None;
-        }
-        s.last_seen = now;
-        let persist = (now - s.persisted_seen).num_seconds() >= PERSIST_EVERY;
-        if persist {
-            s.persisted_seen = now;
-        }
-        Some((s.clone(), persist))
+        get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))
     }
 
     /// Ends one session.

@@ -14,7 +14,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::sessions::{hash, CreateError, Kind, FRESH};
+use crate::sessions::{get_cached, hash, Cached, CreateError, Kind, Live, FRESH};
 use store::secret::random_bytes;
 
 #[derive(Debug, Clone)]
@@ -34,19 +34,21 @@ pub struct ProsecutorSession {
 
 pub struct ProsecutorSessions {
     /// Sessions served lately, with when each was read from the database.
-    live: Mutex<HashMap<[u8; 32], (ProsecutorSession, Instant)>>,
+    live: Live<ProsecutorSession>,
     reader: Mutex<Connection>,
     pub idle: Duration,
     pub max: Duration,
 }
 
-/// How often a session's `last_seen_at` is written back at most.
-const PERSIST_EVERY: i64 = 60;
-
-fn kind_str(k: Kind) -> &'static str {
-    match k {
-        Kind::Browser => "browser",
-        Kind::Api => "api",
+impl Cached for ProsecutorSession {
+    fn kind(&self) -> Kind {
+        self.kind
+    }
+    fn created(&self) -> DateTime<Utc> {
+        self.created
+    }
+    fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>) {
+        (&mut self.last_seen, &mut self.persisted_seen)
     }
 }
 
@@ -148,7 +150,7 @@ impl ProsecutorSessions {
             params![
                 &s.hash[..],
                 prosecutor_id,
-                kind_str(kind),
+                kind.as_str(),
                 s.csrf,
                 s.id_token,
                 now.to_rfc3339()
@@ -162,51 +164,11 @@ impl ProsecutorSessions {
     }
 
     /// The live session with this id and kind, touched; the second value
-    /// is set when `last_seen_at` should be written back.
+    /// is set when `last_seen_at` should be written back (as applicants':
+    /// `sessions::get_cached`).
     pub fn get(&self, id: &str, kind: Kind) -> Option<(ProsecutorSession, bool)> {
         let h = hash(id);
-        let fresh = self
-            .live
-            .lock()
-            .expect("prosecutor sessions")
-            .get(&h)
-            .is_some_and(|(_, read)| read.elapsed() < FRESH);
-        if !fresh {
-            let stored = self.read(&h).unwrap_or_else(|e| {
-                tracing::error!("reading a prosecutor's session: {e}");
-                None
-            });
-            let mut live = self.live.lock().expect("prosecutor sessions");
-            match stored {
-                None => {
-                    live.remove(&h);
-                    return None;
-                }
-                Some(mut s) => {
-                    if let Some((mine, _)) = live.get(&h) {
-                        s.last_seen = s.last_seen.max(mine.last_seen);
-                        s.persisted_seen = s.persisted_seen.max(mine.persisted_seen);
-                    }
-                    live.insert(h, (s, Instant::now()));
-                }
-            }
-        }
-        let now = Utc::now();
-        let mut live = self.live.lock().expect("prosecutor sessions");
-        let (s, _) = live.get_mut(&h)?;
-        if s.kind != kind {
-            return None;
-        }
-        if now - s.last_seen >= self.idle || now - s.created >= self.max {
-            live.remove(&h);
-            return None;
-        }
-        s.last_seen = now;
-        let persist = (now - s.persisted_seen).num_seconds() >= PERSIST_EVERY;
-        if persist {
-            s.persisted_seen = now;
-        }
-        Some((s.clone(), persist))
+        get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))
     }
 
     pub fn end(&self, conn: &Connection, h: &[u8; 32]) -> rusqlite::Result<()> {
