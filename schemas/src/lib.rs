@@ -65,6 +65,7 @@ pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
     include_str!("../accounts/0004_prosecutors.sql"),
     include_str!("../accounts/0005_hearings.sql"),
     include_str!("../accounts/0006_shared_state.sql"),
+    include_str!("../accounts/0007_devices_and_buckets.sql"),
 ];
 
 /// Migrations of the outbox database, in order.

@@ -101,34 +101,41 @@ pub fn unsubscribe_token_ok(key: &[u8], email: &str, token: &str) -> bool {
 /// `purpose`, in hex (64 digits). The website's pre-login anti-forgery
 /// token: a value a client chose never passes.
 pub fn signed_token(key: &[u8], purpose: &str) -> std::io::Result<String> {
-    let nonce = random_bytes::<16>()?;
-    Ok(format!(
-        "{}{}",
-        hex(&nonce),
-        hex(&signature(key, purpose, &nonce))
-    ))
+    Ok(sealed(key, purpose, &random_bytes::<16>()?))
 }
 
 /// Checks a `signed_token` in constant time.
 pub fn signed_token_ok(key: &[u8], purpose: &str, token: &str) -> bool {
-    if token.len() != 64 || !token.is_ascii() {
-        return false;
-    }
-    let (Some(nonce), Some(tag)) = (from_hex(&token[..32]), from_hex(&token[32..])) else {
-        return false;
-    };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(purpose.as_bytes());
-    mac.update(b"\0");
-    mac.update(&nonce);
-    mac.verify_truncated_left(&tag).is_ok()
+    token.len() == 64 && opened(key, purpose, token).is_some()
 }
 
-fn signature(key: &[u8], purpose: &str, nonce: &[u8]) -> [u8; 16] {
+/// `data` and its HMAC-SHA256 (first 16 bytes) under the key for
+/// `purpose`, in hex: what the server said, readable by anyone, changed by
+/// no one (the website's device cookies).
+pub fn sealed(key: &[u8], purpose: &str, data: &[u8]) -> String {
+    format!("{}{}", hex(data), hex(&signature(key, purpose, data)))
+}
+
+/// The data of a `sealed` token made under the key for `purpose`, checked
+/// in constant time; `None` for anything else.
+pub fn opened(key: &[u8], purpose: &str, token: &str) -> Option<Vec<u8>> {
+    if token.len() < 32 || !token.is_ascii() {
+        return None;
+    }
+    let (data, tag) = token.split_at(token.len() - 32);
+    let (data, tag) = (from_hex(data)?, from_hex(tag)?);
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(purpose.as_bytes());
     mac.update(b"\0");
-    mac.update(nonce);
+    mac.update(&data);
+    mac.verify_truncated_left(&tag).is_ok().then_some(data)
+}
+
+fn signature(key: &[u8], purpose: &str, data: &[u8]) -> [u8; 16] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(purpose.as_bytes());
+    mac.update(b"\0");
+    mac.update(data);
     let full = mac.finalize().into_bytes();
     let mut out = [0u8; 16];
     out.copy_from_slice(&full[..16]);

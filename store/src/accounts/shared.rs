@@ -1,6 +1,6 @@
 //! What every `cpor-server` process on one data directory shares beyond
-//! sessions (accounts migration 6): throttle events and the captchas
-//! already answered. The SQL only; the rules (what a count means, how long
+//! sessions (accounts migrations 6 and 7): throttle events, the captchas
+//! already answered, and token buckets (the captcha allowance). The SQL only; the rules (what a count means, how long
 //! to wait) are the server's (`query_server::throttle`, `captcha`). The
 //! caller makes the transactions: a check and the event it adds must be one
 //! IMMEDIATE transaction, so two processes never both pass a limit's last
@@ -28,6 +28,8 @@ pub enum Scope {
     ForgotClient,
     /// Calendar-feed fetches from a client address.
     Feed,
+    /// Failed logins through a device cookie (16 bytes of its nonce).
+    Device,
 }
 
 impl Scope {
@@ -38,6 +40,7 @@ impl Scope {
             Scope::ForgotAddress => "forgot_address",
             Scope::ForgotClient => "forgot_client",
             Scope::Feed => "feed",
+            Scope::Device => "device",
         }
     }
 }
@@ -121,6 +124,87 @@ pub fn events(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT count(*) FROM throttle_events", [], |r| r.get(0))
 }
 
+/// Token buckets a table may hold; past it, `sweep_buckets` drops the
+/// oldest tenth (a forgotten bucket is a full one: a small gift to a very
+/// large attacker, memory bounded).
+pub const MAX_BUCKETS: i64 = 200_000;
+
+/// A token bucket: `burst` at once, refilled by `per_ms` a millisecond.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub burst: f64,
+    pub per_ms: f64,
+}
+
+impl Bucket {
+    fn refill(&self, tokens: f64, elapsed_ms: i64) -> f64 {
+        (tokens + elapsed_ms.max(0) as f64 * self.per_ms).min(self.burst)
+    }
+}
+
+/// Takes a token from the bucket (`scope`, `key`) in one IMMEDIATE
+/// transaction: `Ok(())`, or `Err(milliseconds until one is there)` with
+/// nothing written. A key without a row has a full bucket.
+pub fn take_token(
+    conn: &mut Connection,
+    scope: &str,
+    key: &[u8],
+    bucket: Bucket,
+    now_ms: i64,
+) -> rusqlite::Result<Result<(), i64>> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let row: Option<(f64, i64)> = tx
+        .prepare_cached("SELECT tokens, at_ms FROM rate_buckets WHERE scope = ?1 AND key = ?2")?
+        .query_row(params![scope, key], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map(Some)
+        .or_else(|e| match e {
+            rusqlite::Error::QueryReturnedNoRows => Ok(None),
+            e => Err(e),
+        })?;
+    let tokens = match row {
+        Some((tokens, at)) => bucket.refill(tokens, now_ms - at),
+        None => bucket.burst,
+    };
+    if tokens < 1.0 {
+        let wait = if bucket.per_ms > 0.0 {
+            ((1.0 - tokens) / bucket.per_ms).ceil() as i64
+        } else {
+            HOUR_MS
+        };
+        return Ok(Err(wait.max(1)));
+    }
+    tx.prepare_cached(
+        "INSERT INTO rate_buckets (scope, key, tokens, at_ms) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (scope, key) DO UPDATE SET tokens = excluded.tokens, at_ms = excluded.at_ms",
+    )?
+    .execute(params![scope, key, tokens - 1.0, now_ms])?;
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+/// Drops the buckets of `scope` that have refilled by `now_ms` (the same
+/// as no row), and past `MAX_BUCKETS` rows the oldest tenth.
+pub fn sweep_buckets(
+    conn: &Connection,
+    scope: &str,
+    bucket: Bucket,
+    now_ms: i64,
+) -> rusqlite::Result<usize> {
+    let mut n = conn.execute(
+        "DELETE FROM rate_buckets WHERE scope = ?1 AND tokens + (?2 - at_ms) * ?3 >= ?4",
+        params![scope, now_ms, bucket.per_ms, bucket.burst],
+    )?;
+    let rows: i64 = conn.query_row("SELECT count(*) FROM rate_buckets", [], |r| r.get(0))?;
+    if rows > MAX_BUCKETS {
+        n += conn.execute(
+            "DELETE FROM rate_buckets WHERE rowid IN
+                 (SELECT rowid FROM rate_buckets ORDER BY at_ms LIMIT ?1)",
+            [rows / 10],
+        )?;
+    }
+    Ok(n)
+}
+
 /// Forgets the captchas expired by `now_ms` (their expiry refuses them).
 pub fn sweep_captchas(conn: &Connection, now_ms: i64) -> rusqlite::Result<usize> {
     conn.execute("DELETE FROM captchas_used WHERE expires_ms <= ?1", [now_ms])
@@ -197,6 +281,43 @@ mod tests {
         assert_eq!(recent(&c, Scope::Ip, b"k", t, 10).unwrap(), [t]);
         assert_eq!(sweep(&c, t + HOUR_MS).unwrap(), 1);
         assert_eq!(events(&c).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_bucket_is_shared_by_every_connection_and_refills() {
+        let (d, mut a) = db();
+        let mut b = crate::accounts::open(d.path()).unwrap();
+        // 3 at once, then one a second.
+        let bucket = Bucket {
+            burst: 3.0,
+            per_ms: 0.001,
+        };
+        let t = 10 * HOUR_MS;
+        let taken = (0..6)
+            .filter(|i| {
+                let c = if i % 2 == 0 { &mut a } else { &mut b };
+                take_token(c, "captcha", b"k", bucket, t).unwrap().is_ok()
+            })
+            .count();
+        assert_eq!(taken, 3);
+        assert_eq!(
+            take_token(&mut a, "captcha", b"k", bucket, t).unwrap(),
+            Err(1000)
+        );
+        assert_eq!(
+            take_token(&mut b, "captcha", b"other", bucket, t).unwrap(),
+            Ok(())
+        );
+        assert_eq!(
+            take_token(&mut b, "captcha", b"k", bucket, t + 1000).unwrap(),
+            Ok(())
+        );
+        assert!(take_token(&mut a, "captcha", b"k", bucket, t + 1000)
+            .unwrap()
+            .is_err());
+        // Refilled: the same as no row, swept.
+        assert_eq!(sweep_buckets(&a, "captcha", bucket, t + 3000).unwrap(), 1);
+        assert_eq!(sweep_buckets(&a, "captcha", bucket, t + 4000).unwrap(), 1);
     }
 
     #[test]
