@@ -240,10 +240,11 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
             binding: Binding::Api(req.ip),
         },
         Kind::Api,
+        None,
     )
     .await
     {
-        Login::Ok { id, session } => Ok(Resp::json(
+        Login::Ok { id, session, .. } => Ok(Resp::json(
             StatusCode::CREATED,
             &SessionBody {
                 token: id,
@@ -257,7 +258,7 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
             message: "驗證碼不正確或已過期，請取得新的驗證碼。",
         }),
         Login::BadCredentials => Err(Failure::BadCredentials),
-        Login::Throttled(wait) => Err(Failure::Throttled(wait)),
+        Login::Throttled(wait) | Login::Busy(wait) => Err(Failure::Throttled(wait)),
     }
 }
 

@@ -15,7 +15,7 @@ use rusqlite::Connection;
 use crate::config::{Config, Maintenance};
 use mail::send::{send_scope, Scope};
 
-use crate::captcha::{Captchas, SqliteUsedSet};
+use crate::captcha::{Captchas, SqliteAllowance, SqliteUsedSet};
 use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::password::{Hashers, Pepper};
@@ -120,13 +120,16 @@ impl App {
         )
         .map_err(OpenError::Sessions)?;
         let used = SqliteUsedSet::new(own()?).map_err(OpenError::Sessions)?;
+        let allowance =
+            SqliteAllowance::new(own()?, cfg.server.captcha_limit).map_err(OpenError::Sessions)?;
         let throttle = Throttle::new(
             own()?,
             cfg.server.account_failures_per_hour,
             cfg.server.slow_after,
             cfg.server.ip_failures_per_hour,
         )
-        .map_err(OpenError::Sessions)?;
+        .map_err(OpenError::Sessions)?
+        .with_device_failures(cfg.server.device_failures_per_hour);
         let key = store::secret::load_or_create_key(&data_dir).map_err(OpenError::Key)?;
         let pepper_file = cfg
             .server
@@ -159,22 +162,25 @@ impl App {
                 cfg.server.fixed_captcha.clone(),
                 Box::new(used),
             )
-            .with_limit(cfg.server.captcha_limit),
+            .with_allowance(Box::new(allowance)),
             throttle,
             metrics: Metrics::default(),
             key,
             maintenance,
-            hashers: Hashers::start(cfg.server.hashing_threads, pepper),
-            conns: Arc::new(Conns::new(
-                cfg.server.max_connections,
-                Some(cfg.server.max_connections_per_ip),
-                // Behind a proxy every connection comes from the proxy.
-                if cfg.server.trust_proxy {
-                    cfg.server.trusted_proxies.clone()
-                } else {
-                    crate::config::Networks::default()
-                },
-            )),
+            hashers: Hashers::start(cfg.server.hashing_threads, cfg.server.hashing_queue, pepper),
+            conns: Arc::new(
+                Conns::new(
+                    cfg.server.max_connections,
+                    Some(cfg.server.max_connections_per_ip),
+                    // Behind a proxy every connection comes from the proxy.
+                    if cfg.server.trust_proxy {
+                        cfg.server.trusted_proxies.clone()
+                    } else {
+                        crate::config::Networks::default()
+                    },
+                )
+                .with_rate(cfg.server.new_connections_per_ip),
+            ),
             records: Mutex::new(Some(records_tx)),
             writer: Mutex::new(None),
             links_pending: AtomicUsize::new(0),

@@ -10,6 +10,12 @@
 //! connections).
 //! A link's token is looked up before anything is hashed: a made-up link
 //! costs one lookup and counts as a failure of the client's address.
+//!
+//! A login from a browser that signed in to the account before (a valid
+//! device cookie, `device`) is a known user's: its own failure limit
+//! instead of the account's and the address's, and the hashing threads'
+//! known lane. A stranger's login finds the strangers' lane full under a
+//! flood and is refused at once (`Login::Busy`, 429), not queued.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -21,16 +27,25 @@ use mail::web::{self, WebMail};
 
 use crate::app::App;
 use crate::captcha::Binding;
-use crate::password::{self, Verdict};
+use crate::password::{self, Lane, NotRun, Verdict, BUSY_WAIT};
 use crate::sessions::{Kind, Session};
 use crate::throttle::now_ms;
 use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
-    Ok { id: String, session: Session },
+    Ok {
+        id: String,
+        session: Session,
+        /// The browser's new device cookie (`None` if it could not be
+        /// made: no randomness).
+        device: Option<String>,
+    },
     BadCaptcha,
     BadCredentials,
     Throttled(u64),
+    /// The hashing threads have too many strangers' logins waiting: try
+    /// again after this many seconds (nothing was counted).
+    Busy(u64),
 }
 
 /// Runs database work on the blocking pool (`None`: it panicked).
@@ -49,9 +64,10 @@ pub struct Answered<'a> {
     pub binding: Binding<'a>,
 }
 
-/// Checks throttling, then the captcha (under the binding it was issued
+/// Checks throttling (a known device's own limit, or the account's and
+/// the address's), then the captcha (under the binding it was issued
 /// with; used up either way), then the password, and starts a session of
-/// `kind`.
+/// `kind`. `device`: the browser's device cookie, if it sent one.
 pub async fn login(
     app: &Arc<App>,
     ip: IpAddr,
@@ -59,14 +75,33 @@ pub async fn login(
     password: String,
     captcha: Answered<'_>,
     kind: Kind,
+    device: Option<&str>,
 ) -> Login {
     let email = normalise_email(email);
+    let now = now_ms();
+    let nonce = device.and_then(|c| crate::device::open(&app.key, c, &email, now / 1000));
+    // A stranger finding the queue full is refused before anything is
+    // counted, looked up or written: under a flood this answer must be
+    // the cheapest there is. (The captcha is not used up.)
+    if nonce.is_none() && app.hashers.full(Lane::Stranger) {
+        app.metrics.login("busy");
+        return Login::Busy(BUSY_WAIT);
+    }
     // Counted before anything is checked, in the same transaction as the
     // limit, by whichever process: the hour's last slot goes to one
     // attempt however many run at once.
     let typed = email.clone();
-    let counted = blocking(app, move |app| app.throttle.attempt(&typed, ip, now_ms())).await;
-    let attempt = match counted.unwrap_or(Err(5)) {
+    let counted = blocking(app, move |app| {
+        match nonce.and_then(|n| app.throttle.device_attempt(&typed, n, now)) {
+            Some(a) => Ok((a, Lane::Known)),
+            None => app
+                .throttle
+                .attempt(&typed, ip, now)
+                .map(|a| (a, Lane::Stranger)),
+        }
+    })
+    .await;
+    let (attempt, lane) = match counted.unwrap_or(Err(5)) {
         Ok(a) => a,
         Err(wait) => {
             app.metrics.login("throttled");
@@ -94,7 +129,7 @@ pub async fn login(
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = app
         .hashers
-        .run(move |h| {
+        .run(lane, move |h| {
             let verdict = h.verify(&password, stored.as_deref());
             // An older kind of hash is replaced while the password is at
             // hand (only ever after it verified).
@@ -102,6 +137,15 @@ pub async fn login(
             (verdict, rehash)
         })
         .await;
+    let verdict = match verdict {
+        Ok(v) => Some(v),
+        Err(NotRun::Busy) => {
+            app.throttle.not_checked(attempt);
+            app.metrics.login("busy");
+            return Login::Busy(BUSY_WAIT);
+        }
+        Err(NotRun::Failed) => None,
+    };
     let session = match (verdict, account) {
         // Verified, so there is an account: no hash never verifies.
         (Some((verdict, rehash)), Some(account)) if verdict.right() => blocking(app, move |app| {
@@ -124,7 +168,15 @@ pub async fn login(
         Some((id, session)) => {
             app.throttle.succeeded(attempt);
             app.metrics.login("success");
-            Login::Ok { id, session }
+            let expires = now / 1000 + app.cfg.server.device_cookie.as_secs() as i64;
+            let device = crate::device::issue(&app.key, &email, expires)
+                .map_err(|e| tracing::error!("a device cookie: {e}"))
+                .ok();
+            Login::Ok {
+                id,
+                session,
+                device,
+            }
         }
         None => {
             // The attempt was counted as a failure when it began.
@@ -193,7 +245,8 @@ pub async fn set_password_by_link(
     if let Err(why) = password::check_new(&new, &account.email) {
         return SetPassword::Refused(why);
     }
-    let Some(hash) = app.hashers.run(move |h| h.hash(&new)).await else {
+    // The link opened an account: whoever holds it is no stranger.
+    let Ok(hash) = app.hashers.run(Lane::Known, move |h| h.hash(&new)).await else {
         return SetPassword::Busy;
     };
     blocking(app, move |app| {
@@ -286,7 +339,7 @@ pub async fn change_password(
     let (stored, email) = (account.password_hash.clone(), account.email.clone());
     let checked = app
         .hashers
-        .run(move |h| {
+        .run(Lane::Known, move |h| {
             if !h.verify(&current, stored.as_deref()).right() {
                 return Checked::Wrong;
             }
@@ -303,10 +356,10 @@ pub async fn change_password(
         })
         .await;
     let hash = match checked {
-        Some(Checked::Hashed(hash)) => hash,
-        Some(Checked::Wrong) => return Change::WrongCurrent,
-        Some(Checked::Refused(why)) => return Change::Refused(why),
-        None => return Change::Refused(UNAVAILABLE),
+        Ok(Checked::Hashed(hash)) => hash,
+        Ok(Checked::Wrong) => return Change::WrongCurrent,
+        Ok(Checked::Refused(why)) => return Change::Refused(why),
+        Err(_) => return Change::Refused(UNAVAILABLE),
     };
     blocking(app, move |app| {
         let mut conn = app.accounts.lock().expect("accounts");

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
 
 use crate::captcha::RateLimit;
+use crate::rate::Rate;
 
 /// The website (`cpor-server`). Its public address is `mail.site_url`
 /// (the links in mail point there); an `https://` address makes session
@@ -76,9 +77,34 @@ pub struct ServerConfig {
     /// proxy's).
     pub max_connections: u64,
     pub max_connections_per_ip: u64,
+    /// New connections one client address may open at once, and then per
+    /// second; past that the accept loop answers 429 and closes the
+    /// connection before reading a byte of it. A trusted proxy's own
+    /// connections (`trust_proxy`) are not counted. 0 per second: no
+    /// limit.
+    pub new_connections_burst_per_ip: u64,
+    pub new_connections_per_second_per_ip: u64,
+    /// Requests one client address (behind a trusted proxy, the
+    /// X-Forwarded-For client) may send at once, and then per second, on
+    /// any connections; past that 429 and the connection closed, before
+    /// the request is routed. 0 per second: no limit.
+    pub requests_burst_per_ip: u64,
+    pub requests_per_second_per_ip: u64,
     /// Threads that hash passwords (argon2, 19 MiB each, kept); 0: one
-    /// per core, at most 4.
+    /// per core, at most 4. With two or more, one is kept for known users
+    /// (a device cookie, a signed-in user, a checked link).
     pub hashing_threads: u64,
+    /// Logins waiting for a hashing thread, at most, per lane (known
+    /// users, strangers); past it a login is refused at once (429,
+    /// Retry-After) instead of waiting for seconds.
+    pub hashing_queue: u64,
+    /// A browser that signed in gets a device cookie for this long: its
+    /// logins to that account skip the limits per address and per
+    /// account and the strangers' hashing lane...
+    pub device_cookie_days: u64,
+    /// ...until it has failed this often in an hour (a stolen cookie gives
+    /// that many guesses, no more).
+    pub device_failures_per_hour: u64,
     /// The pepper, a key file mixed into every password hash (created if
     /// missing). Empty: `<data_dir>/pepper.key`. Kept apart from the
     /// database's backups, a stolen accounts.sqlite is of no use offline;
@@ -124,7 +150,14 @@ impl Default for ServerConfig {
             idle_timeout_seconds: 10,
             max_connections: 2048,
             max_connections_per_ip: 64,
+            new_connections_burst_per_ip: 250,
+            new_connections_per_second_per_ip: 50,
+            requests_burst_per_ip: 500,
+            requests_per_second_per_ip: 100,
             hashing_threads: 0,
+            hashing_queue: 8,
+            device_cookie_days: 180,
+            device_failures_per_hour: 5,
             pepper_file: String::new(),
             metrics_allow: "127.0.0.0/8, ::1".into(),
             keep_case_views_days: 365,
@@ -177,7 +210,13 @@ pub struct ServerSettings {
     pub idle_timeout: StdDuration,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// `None`: no limit.
+    pub new_connections_per_ip: Option<Rate>,
+    pub requests_per_ip: Option<Rate>,
     pub hashing_threads: usize,
+    pub hashing_queue: usize,
+    pub device_cookie: StdDuration,
+    pub device_failures_per_hour: u64,
     /// `None`: `<data_dir>/pepper.key`.
     pub pepper_file: Option<PathBuf>,
     pub metrics_allow: Networks,
@@ -227,6 +266,15 @@ impl ServerSettings {
             _ => Err(s.invalid(key, v, "1 to 1000000")),
         };
         let chrono = |d: StdDuration| Duration::seconds(d.as_secs() as i64);
+        let rate = |burst_key: &str, burst: u64, per_second_key: &str, per_second: u64| {
+            if per_second == 0 {
+                return Ok(None);
+            }
+            Ok(Some(Rate {
+                burst: f64::from(count(burst_key, burst)?),
+                per_second: f64::from(count(per_second_key, per_second)?),
+            }))
+        };
         Ok(ServerSettings {
             listen,
             maintenance,
@@ -253,6 +301,27 @@ impl ServerSettings {
             idle_timeout: secs("idle_timeout_seconds", c.idle_timeout_seconds)?,
             max_connections: c.max_connections.max(1) as usize,
             max_connections_per_ip: c.max_connections_per_ip.max(1) as usize,
+            new_connections_per_ip: rate(
+                "new_connections_burst_per_ip",
+                c.new_connections_burst_per_ip,
+                "new_connections_per_second_per_ip",
+                c.new_connections_per_second_per_ip,
+            )?,
+            requests_per_ip: rate(
+                "requests_burst_per_ip",
+                c.requests_burst_per_ip,
+                "requests_per_second_per_ip",
+                c.requests_per_second_per_ip,
+            )?,
+            hashing_queue: count("hashing_queue", c.hashing_queue)? as usize,
+            device_cookie: StdDuration::from_secs(
+                days("device_cookie_days", c.device_cookie_days)?.num_seconds() as u64,
+            ),
+            device_failures_per_hour: count(
+                "device_failures_per_hour",
+                c.device_failures_per_hour,
+            )?
+            .into(),
             hashing_threads: match c.hashing_threads {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
                 n => n.min(64) as usize,
@@ -412,6 +481,37 @@ mod tests {
             "{err}"
         );
         assert!(with_env("CPOR_SERVER_METRICS_ALLOW", "localhost").is_err());
+    }
+
+    /// The defaults must never hurt an office behind one address: a
+    /// hundred people each opening a page (a few connections, five or so
+    /// requests) within the same few seconds.
+    #[test]
+    fn the_rate_limits_per_address_leave_room_for_an_office_and_can_be_turned_off() {
+        let s = Config::load(&Layers::from_parts(None, Box::new(|_| None)).unwrap())
+            .unwrap()
+            .server;
+        let (conns, reqs) = (
+            s.new_connections_per_ip.unwrap(),
+            s.requests_per_ip.unwrap(),
+        );
+        assert!(
+            conns.burst >= 4.0 * 50.0 && conns.per_second >= 20.0,
+            "{conns:?}"
+        );
+        assert!(
+            reqs.burst >= 5.0 * 100.0 && reqs.per_second >= 50.0,
+            "{reqs:?}"
+        );
+        let off = with_env("CPOR_SERVER_REQUESTS_PER_SECOND_PER_IP", "0").unwrap();
+        assert!(off.server.requests_per_ip.is_none());
+        let err = with_env("CPOR_SERVER_NEW_CONNECTIONS_BURST_PER_IP", "0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("server.new_connections_burst_per_ip = `0`"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -46,7 +46,7 @@ impl Metrics {
         }
     }
 
-    /// `success`, `bad_credentials`, `bad_captcha`, `throttled`.
+    /// `success`, `bad_credentials`, `bad_captcha`, `throttled`, `busy`.
     pub fn login(&self, outcome: &'static str) {
         *self
             .inner
@@ -110,7 +110,13 @@ impl Metrics {
         }
         out.push_str("# HELP cpor_logins_total Login attempts by outcome.\n");
         out.push_str("# TYPE cpor_logins_total counter\n");
-        for outcome in ["success", "bad_credentials", "bad_captcha", "throttled"] {
+        for outcome in [
+            "success",
+            "bad_credentials",
+            "bad_captcha",
+            "throttled",
+            "busy",
+        ] {
             let n = m.logins.get(outcome).copied().unwrap_or(0);
             let _ = writeln!(out, "cpor_logins_total{{outcome=\"{outcome}\"}} {n}");
         }
@@ -118,10 +124,10 @@ impl Metrics {
         out.push_str("# TYPE cpor_connections_open gauge\n");
         let _ = writeln!(out, "cpor_connections_open {connections_open}");
         out.push_str(
-            "# HELP cpor_connections_refused_total Connections refused over a limit (total or per address).\n",
+            "# HELP cpor_connections_refused_total Connections refused over a limit (total, per address, or new ones per address and second).\n",
         );
         out.push_str("# TYPE cpor_connections_refused_total counter\n");
-        for why in ["total", "per_address"] {
+        for why in ["total", "per_address", "rate"] {
             let n = m.refused.get(why).copied().unwrap_or(0);
             let _ = writeln!(out, "cpor_connections_refused_total{{limit=\"{why}\"}} {n}");
         }

@@ -24,12 +24,19 @@
 //! its own blocks and reuses them, so hashing takes threads × 19 MiB
 //! however many hashes run. (On the blocking pool each hash allocated its
 //! blocks afresh, and glibc kept them in the arena of every thread that
-//! ever hashed: 850 MiB through 1,000 hashes.) Jobs queue in order.
+//! ever hashed: 850 MiB through 1,000 hashes.)
+//!
+//! Jobs queue in two lanes (`Lane`), each bounded (`server.hashing_queue`):
+//! the site's known users and strangers. One thread alone takes known
+//! users' jobs first. With two threads or more, one takes known users'
+//! jobs only, and the others strangers' only, at the lowest CPU priority
+//! (nice 19): under credential stuffing they keep a core busy, and a known
+//! user's hash, and every request, still get the CPU first. A stranger's
+//! login past the bound is refused at once (429), not queued for seconds.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::Path;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, KeyId, Params, ParamsBuilder, Version};
@@ -332,39 +339,84 @@ impl Hasher {
 
 type Job = Box<dyn FnOnce(&mut Hasher) + Send>;
 
-/// The hashing threads: jobs run in the order they come, each on a
-/// thread's own reused blocks.
+/// Whose hashing job it is. A flood of strangers' logins (credential
+/// stuffing) must not make the site's own users wait: with two threads or
+/// more one thread takes theirs only, so a known user's login never waits
+/// for a stranger's hash to finish (one thread alone takes theirs first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    /// A browser that signed in to the account before (a valid device
+    /// cookie), a signed-in user, a link already checked.
+    Known,
+    /// Anyone else: an anonymous login.
+    Stranger,
+}
+
+/// Why a job was not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotRun {
+    /// Its lane already has `queue` jobs waiting: refused at once (429
+    /// with Retry-After) rather than queued for seconds.
+    Busy,
+    /// The job failed (no randomness).
+    Failed,
+}
+
+/// Seconds a refused (`NotRun::Busy`) client is asked to wait.
+pub const BUSY_WAIT: u64 = 2;
+
+#[derive(Default)]
+struct Queues {
+    known: VecDeque<Job>,
+    stranger: VecDeque<Job>,
+    closed: bool,
+}
+
+/// The hashing threads: a lane's jobs in the order they come, each job on
+/// a thread's own reused blocks.
 pub struct Hashers {
-    jobs: Mutex<mpsc::Sender<Job>>,
+    queues: Arc<(Mutex<Queues>, Condvar)>,
     threads: usize,
+    /// Jobs waiting per lane, at most.
+    queue: usize,
 }
 
 impl Hashers {
-    pub fn start(threads: usize, pepper: Pepper) -> Hashers {
+    pub fn start(threads: usize, queue: usize, pepper: Pepper) -> Hashers {
         let threads = threads.max(1);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        let queues = Arc::new((Mutex::new(Queues::default()), Condvar::new()));
         let (pepper, dummy) = (Arc::new(pepper), Arc::new(OnceLock::new()));
         for i in 0..threads {
-            let rx = Arc::clone(&rx);
+            let queues = Arc::clone(&queues);
+            // The last of two or more is kept for known users, the others
+            // are the strangers'.
+            let takes = match (threads, i + 1 == threads) {
+                (1, _) => Takes::Both,
+                (_, true) => Takes::Known,
+                (_, false) => Takes::Strangers,
+            };
             let mut hasher = Hasher::with(Arc::clone(&pepper), Arc::clone(&dummy));
             std::thread::Builder::new()
                 .name(format!("argon2-{i}"))
-                .spawn(move || loop {
-                    let job = rx.lock().expect("hashing jobs").recv();
-                    let Ok(job) = job else { return };
-                    // A job that panics (no randomness) loses its answer,
-                    // not the thread.
-                    let run = std::panic::AssertUnwindSafe(|| job(&mut hasher));
-                    if std::panic::catch_unwind(run).is_err() {
-                        tracing::error!("a password hashing job failed");
+                .spawn(move || {
+                    if takes == Takes::Strangers {
+                        lowest_priority();
+                    }
+                    while let Some(job) = next_job(&queues, takes) {
+                        // A job that panics (no randomness) loses its
+                        // answer, not the thread.
+                        let run = std::panic::AssertUnwindSafe(|| job(&mut hasher));
+                        if std::panic::catch_unwind(run).is_err() {
+                            tracing::error!("a password hashing job failed");
+                        }
                     }
                 })
                 .expect("thread");
         }
         Hashers {
-            jobs: Mutex::new(tx),
+            queues,
             threads,
+            queue: queue.max(1),
         }
     }
 
@@ -372,17 +424,92 @@ impl Hashers {
         self.threads
     }
 
-    /// Runs `f` on a hashing thread; `None` if it failed.
+    /// Whether `lane`'s queue is full now: a job would be refused. Asked
+    /// before a stranger's login does anything else, so that under a flood
+    /// a refusal costs no database work at all.
+    pub fn full(&self, lane: Lane) -> bool {
+        let q = self.queues.0.lock().expect("hashing jobs");
+        match lane {
+            Lane::Known => q.known.len() >= self.queue,
+            Lane::Stranger => q.stranger.len() >= self.queue,
+        }
+    }
+
+    /// Runs `f` on a hashing thread, in `lane`; refused at once when the
+    /// lane's queue is full.
     pub async fn run<T: Send + 'static>(
         &self,
+        lane: Lane,
         f: impl FnOnce(&mut Hasher) -> T + Send + 'static,
-    ) -> Option<T> {
+    ) -> Result<T, NotRun> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let job: Job = Box::new(move |h| {
             let _ = tx.send(f(h));
         });
-        self.jobs.lock().expect("hashing jobs").send(job).ok()?;
-        rx.await.ok()
+        {
+            let (lock, ready) = &*self.queues;
+            let mut q = lock.lock().expect("hashing jobs");
+            let waiting = match lane {
+                Lane::Known => &mut q.known,
+                Lane::Stranger => &mut q.stranger,
+            };
+            if waiting.len() >= self.queue {
+                return Err(NotRun::Busy);
+            }
+            waiting.push_back(job);
+            // Every thread: the one woken must be one that takes the lane.
+            ready.notify_all();
+        }
+        rx.await.map_err(|_| NotRun::Failed)
+    }
+}
+
+/// Which lanes a hashing thread takes jobs from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Takes {
+    /// Known users' first (a pool of one thread).
+    Both,
+    Known,
+    Strangers,
+}
+
+/// The next job for a thread (`None`: the pool is gone).
+fn next_job(queues: &(Mutex<Queues>, Condvar), takes: Takes) -> Option<Job> {
+    let (lock, ready) = queues;
+    let mut q = lock.lock().expect("hashing jobs");
+    loop {
+        if q.closed {
+            return None;
+        }
+        if takes != Takes::Strangers {
+            if let Some(job) = q.known.pop_front() {
+                return Some(job);
+            }
+        }
+        if takes != Takes::Known {
+            if let Some(job) = q.stranger.pop_front() {
+                return Some(job);
+            }
+        }
+        q = ready.wait(q).expect("hashing jobs");
+    }
+}
+
+/// Lowers the calling thread's CPU priority as far as it goes (nice 19;
+/// Linux takes a thread id for `PRIO_PROCESS`). A thread cannot raise it
+/// again without privileges: only the strangers' threads call this.
+fn lowest_priority() {
+    let me = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
+        tracing::warn!("could not lower a hashing thread's priority: {e}");
+    }
+}
+
+impl Drop for Hashers {
+    fn drop(&mut self) {
+        let (lock, ready) = &*self.queues;
+        lock.lock().expect("hashing jobs").closed = true;
+        ready.notify_all();
     }
 }
 
@@ -479,6 +606,47 @@ mod tests {
             other.verify("correct horse battery staple", Some(&phc)),
             Verdict::Wrong
         );
+    }
+
+    /// Issue 12: credential stuffing from 64 addresses took a person's
+    /// login from 33 ms to 442 ms, queued behind the strangers' hashes.
+    #[test]
+    fn a_known_users_job_passes_a_queue_of_strangers_and_an_overfull_lane_is_refused() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let pool = Arc::new(Hashers::start(2, 4, Pepper::new(vec![7; 32])));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        rt.block_on(async {
+            let job = |name: &'static str, lane| {
+                let (pool, order) = (Arc::clone(&pool), Arc::clone(&order));
+                tokio::spawn(async move {
+                    pool.run(lane, move |_| {
+                        order.lock().unwrap().push(name);
+                        std::thread::sleep(std::time::Duration::from_millis(100));
+                    })
+                    .await
+                })
+            };
+            let pause = || tokio::time::sleep(std::time::Duration::from_millis(30));
+            // One hashing on the strangers' thread, then four waiting: full.
+            let mut strangers = vec![job("s1", Lane::Stranger)];
+            pause().await;
+            strangers.extend(["s2", "s3", "s4", "s5"].map(|n| job(n, Lane::Stranger)));
+            pause().await;
+            let refused = pool.run(Lane::Stranger, |_| ()).await;
+            assert_eq!(refused, Err(NotRun::Busy));
+            let known = job("known", Lane::Known);
+            assert_eq!(known.await.unwrap(), Ok(()));
+            for s in strangers {
+                assert_eq!(s.await.unwrap(), Ok(()));
+            }
+        });
+        let order = order.lock().unwrap().clone();
+        // The known user's job began while the strangers' first was still
+        // hashing, ahead of the four waiting.
+        assert_eq!(order[..2], ["s1", "known"], "{order:?}");
     }
 
     #[test]

@@ -7,6 +7,15 @@
 //!   `max_connections_per_ip` from one client address (an IPv6 /64 is one
 //!   address); past either, a connection is answered 503 and closed at
 //!   once;
+//! - rates: new connections per client address (a token bucket,
+//!   `new_connections_*_per_ip`) are counted in the accept loop itself,
+//!   and past the rate a connection is answered 429 and closed before a
+//!   byte of it is read; requests per client address
+//!   (`requests_*_per_ip`, the X-Forwarded-For client behind a trusted
+//!   proxy) are counted as soon as hyper has read a request's head, and
+//!   past the rate answered 429 (the connection closed) without routing,
+//!   reading the body or touching a database. A flood from one address
+//!   then costs the server an accept and a write, not a request;
 //! - time: a request's headers must arrive within `header_timeout`, its
 //!   body within `body_timeout` (else 408), and a connection with no
 //!   request in flight and no bytes either way for `idle_timeout` is
@@ -32,7 +41,6 @@ use bytes::{Buf, Bytes};
 use futures_util::{FutureExt, StreamExt};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -43,6 +51,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::app::App;
 use crate::config::Networks;
 use crate::http::{client_key, Req, Resp, MAX_BODY};
+use crate::rate::{Limiter, MAX_CLIENTS};
 
 /// hyper's read buffer: the request line and headers must fit.
 const MAX_BUF: usize = 64 * 1024;
@@ -121,8 +130,10 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, proxies: Option<&Networks>) 
 /// Serves until `shutdown` resolves; then stops accepting (the listener is
 /// closed: with SO_REUSEPORT, the other processes on the address take every
 /// new connection) and lets the connections finish the requests in flight
-/// within `server.drain_seconds` (idle kept-alive connections are closed at
-/// once); what is still open then is dropped.
+/// within `server.drain_seconds`: kept-alive connections between requests
+/// are closed at once, a connection that has not sent its first request
+/// yet gets it answered (within `header_timeout`); what is still open
+/// after the drain is dropped.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -165,20 +176,41 @@ pub async fn serve(
         )
         .recover(move |r| recover(r, https));
     let service = TowerToHyperService::new(warp::service(filter));
+    let requests = s
+        .requests_per_ip
+        .map(|rate| Arc::new(Limiter::new(rate, MAX_CLIENTS)));
+    let request_proxies = s.trust_proxy.then(|| Arc::new(s.trusted_proxies.clone()));
     let conns = Arc::clone(&app.conns);
-    let graceful = GracefulShutdown::new();
+    let sweeping = Arc::clone(&conns);
+    let swept = requests.clone();
+    tokio::spawn(async move {
+        // Buckets that have refilled are the same as none: memory.
+        let mut every = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            sweeping.sweep();
+            if let Some(l) = &swept {
+                l.sweep(Instant::now());
+            }
+        }
+    });
+    // Tells every connection the server is stopping; each holds a
+    // receiver until it ends, so the drain waits for them all.
+    let (stopping, stop) = tokio::sync::watch::channel(false);
     let mut shutdown = std::pin::pin!(shutdown);
     let serve_one = |stream: TcpStream, peer: SocketAddr| {
         let slot = match conns.admit(peer.ip()) {
             Ok(slot) => slot,
             Err(why) => {
                 app.metrics.connection_refused(why);
-                refuse(&stream, https);
+                refuse(&stream, https, why);
                 return;
             }
         };
-        let watcher = graceful.watcher();
+        let mut stop = stop.clone();
         let service = service.clone();
+        let (requests, proxies) = (requests.clone(), request_proxies.clone());
+        let site = Arc::clone(&app);
         tokio::spawn(async move {
             let _slot = slot;
             let activity = Arc::new(Activity::new());
@@ -186,9 +218,26 @@ pub async fn serve(
             let service = hyper::service::service_fn(move |mut req: Request<Incoming>| {
                 req.extensions_mut().insert(Peer(peer));
                 let request = busy.request();
-                let answer = hyper::service::Service::call(&service, req);
+                // Counted on the head alone: a request over the rate is
+                // answered before its body is read or anything is routed.
+                let limited = requests.as_ref().and_then(|l| {
+                    let ip = client_ip(req.headers(), peer.ip(), proxies.as_deref());
+                    l.take(ip, Instant::now()).err()
+                });
+                let answer = match limited {
+                    None => Some(hyper::service::Service::call(&service, req)),
+                    Some(_) => None,
+                };
+                let site = Arc::clone(&site);
                 async move {
-                    let r = answer.await;
+                    let r = match (answer, limited) {
+                        (Some(answer), _) => answer.await,
+                        (None, limited) => {
+                            let wait = limited.map_or(1, |l| l.retry_after);
+                            site.metrics.request("rate-limited", 429, Duration::ZERO);
+                            Ok(too_many_requests(https, wait))
+                        }
+                    };
                     drop(request);
                     r
                 }
@@ -203,16 +252,26 @@ pub async fn serve(
                 .max_buf_size(MAX_BUF)
                 .keep_alive(true)
                 .serve_connection(io, service);
-            tokio::select! {
-                done = watcher.watch(conn) => {
-                    if let Err(e) = done {
-                        tracing::debug!("connection from {peer}: {e}");
+            let mut conn = std::pin::pin!(conn);
+            let ended = tokio::select! {
+                done = conn.as_mut() => Some(done),
+                () = idle(&activity, idle_timeout) => None,
+                () = draining(&mut stop, &activity, header_timeout) => {
+                    // The request in flight is answered, then the
+                    // connection ends.
+                    conn.as_mut().graceful_shutdown();
+                    tokio::select! {
+                        done = conn.as_mut() => Some(done),
+                        () = idle(&activity, idle_timeout) => None,
                     }
                 }
-                () = idle(&activity, idle_timeout) => {
-                    tracing::debug!("closing an idle connection from {peer}");
-                }
+            };
+            match ended {
+                Some(Err(e)) => tracing::debug!("connection from {peer}: {e}"),
+                None => tracing::debug!("closing an idle connection from {peer}"),
+                Some(Ok(())) => {}
             }
+            drop(stop);
         });
     };
     loop {
@@ -239,13 +298,15 @@ pub async fn serve(
         serve_one(stream, peer);
     }
     drop(listener);
+    drop(stop);
     let drain = app.cfg.server.drain;
     let open = app.conns.open();
     tracing::info!(
         "draining {open} connections (at most {} s)",
         drain.as_secs()
     );
-    if tokio::time::timeout(drain, graceful.shutdown())
+    stopping.send_replace(true);
+    if tokio::time::timeout(drain, stopping.closed())
         .await
         .is_err()
     {
@@ -294,12 +355,28 @@ async fn recover(r: Rejection, https: bool) -> Result<impl Reply, Infallible> {
     Ok(resp.into_response())
 }
 
-/// Answers a connection over the limits 503 and closes it, without
-/// waiting for anything.
-fn refuse(stream: &TcpStream, https: bool) {
-    let body = "連線數過多，請稍後再試。";
+/// A request over its client's rate: 429, and the connection closed (a
+/// client that goes on must open a new one, counted in the accept loop).
+fn too_many_requests(https: bool, wait: u64) -> warp::reply::Response {
+    let mut resp = Resp::text(
+        StatusCode::TOO_MANY_REQUESTS,
+        format!("請求過於頻繁，請於 {wait} 秒後再試。"),
+    );
+    crate::routes::secure(&mut resp, https, "'self'");
+    resp.header("retry-after", &wait.to_string());
+    resp.header("connection", "close");
+    resp.into_response().into_response()
+}
+
+/// Answers a connection over the limits (503, or 429 over the rate) and
+/// closes it, without waiting for anything or reading what it sent.
+fn refuse(stream: &TcpStream, https: bool, why: Refused) {
+    let (status, body, wait) = match why {
+        Refused::Rate(wait) => ("429 Too Many Requests", "連線過於頻繁，請稍後再試。", wait),
+        _ => ("503 Service Unavailable", "連線數過多，請稍後再試。", 5),
+    };
     let mut head = format!(
-        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: 5\r\nconnection: close\r\ncache-control: no-store\r\n",
+        "HTTP/1.1 {status}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nretry-after: {wait}\r\nconnection: close\r\ncache-control: no-store\r\n",
         body.len()
     );
     for (name, value) in crate::routes::security_headers(https, "'self'") {
@@ -317,6 +394,9 @@ pub enum Refused {
     Total,
     /// The client's address holds `max_connections_per_ip`.
     PerAddress,
+    /// The client's address opens connections faster than
+    /// `new_connections_*_per_ip`: the seconds to wait.
+    Rate(u64),
 }
 
 impl Refused {
@@ -324,16 +404,21 @@ impl Refused {
         match self {
             Refused::Total => "total",
             Refused::PerAddress => "per_address",
+            Refused::Rate(_) => "rate",
         }
     }
 }
 
-/// Open connections, in all and per client address. Only addresses with
-/// an open connection are kept, so the map is bounded by the total.
+/// Open connections, in all and per client address, and new ones per
+/// client address and second. Only addresses with an open connection are
+/// kept, so the map is bounded by the total; the rate's buckets are
+/// bounded by `rate::MAX_CLIENTS`.
 pub struct Conns {
     max: usize,
     /// `None`: not counted per address.
     per_ip: Option<usize>,
+    /// New connections per address; `None`: not limited.
+    rate: Option<Limiter>,
     /// Addresses not counted per address: the trusted proxies (every
     /// connection through a proxy comes from it).
     exempt: Networks,
@@ -351,12 +436,25 @@ impl Conns {
         Conns {
             max,
             per_ip,
+            rate: None,
             exempt,
             open: Mutex::new((0, HashMap::new())),
         }
     }
 
+    /// New connections per client address limited to `rate`.
+    pub fn with_rate(mut self, rate: Option<crate::rate::Rate>) -> Conns {
+        self.rate = rate.map(|r| Limiter::new(r, MAX_CLIENTS));
+        self
+    }
+
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, Refused> {
+        if let Some(rate) = &self.rate {
+            if !self.exempt.contains(ip) {
+                rate.take(ip, Instant::now())
+                    .map_err(|l| Refused::Rate(l.retry_after))?;
+            }
+        }
         let mut g = self.open.lock().expect("connections");
         let (total, by_ip) = &mut *g;
         if *total >= self.max {
@@ -384,6 +482,13 @@ impl Conns {
     pub fn open(&self) -> usize {
         self.open.lock().expect("connections").0
     }
+
+    /// Forgets the rate's buckets that have refilled.
+    pub fn sweep(&self) {
+        if let Some(rate) = &self.rate {
+            rate.sweep(Instant::now());
+        }
+    }
 }
 
 impl Drop for Slot {
@@ -402,13 +507,14 @@ impl Drop for Slot {
     }
 }
 
-/// When a connection last moved a byte, and how many of its requests are
-/// being answered.
+/// When a connection last moved a byte, how many of its requests are
+/// being answered, and how many it has begun.
 struct Activity {
     start: Instant,
     /// Milliseconds after `start`.
     last: AtomicU64,
     requests: AtomicUsize,
+    begun: AtomicUsize,
 }
 
 /// A request being answered; its end counts as activity.
@@ -420,6 +526,7 @@ impl Activity {
             start: Instant::now(),
             last: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
+            begun: AtomicUsize::new(0),
         }
     }
 
@@ -430,6 +537,7 @@ impl Activity {
 
     fn request(self: &Arc<Self>) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
+        self.begun.fetch_add(1, Ordering::Relaxed);
         InFlight(Arc::clone(self))
     }
 
@@ -448,6 +556,27 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
         self.0.requests.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Resolves once the server is stopping and the connection has begun a
+/// request (or has had `header_timeout` since it opened to begin one).
+/// Told to stop before its first request, hyper would close a connection
+/// at once, unread: one accepted just before SIGTERM (or taken from the
+/// listener's queue after it) would lose the request its client was
+/// sending, and that client would see the connection reset.
+async fn draining(
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+    a: &Activity,
+    header_timeout: Duration,
+) {
+    if stop.wait_for(|stopping| *stopping).await.is_err() {
+        // The server is gone: nothing to wait for.
+        return std::future::pending().await;
+    }
+    let until = a.start + header_timeout;
+    while a.begun.load(Ordering::Relaxed) == 0 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

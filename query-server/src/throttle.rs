@@ -17,6 +17,10 @@
 //! if the attempt turns out not to count (a wrong captcha counts against
 //! the client address only; a success clears the account's failures).
 //!
+//! A login through a device cookie (`device`) is counted against the
+//! device alone: at most `device_per_hour` failures, then its logins are
+//! strangers' again.
+//!
 //! Storage is bounded whoever types what: a typed address is kept as 16
 //! bytes of its SHA-256, not as typed; each key keeps at most its limit of
 //! events; events leave after the hour (swept every minute), and the table
@@ -47,8 +51,8 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A typed address, as the table keeps it.
-fn address(typed: &str) -> [u8; 16] {
+/// A typed address, as the table (and a device cookie) keeps it.
+pub fn address(typed: &str) -> [u8; 16] {
     let mut a = [0u8; 16];
     a.copy_from_slice(&Sha256::digest(typed.as_bytes())[..16]);
     a
@@ -67,14 +71,19 @@ pub struct Throttle {
     max_per_hour: usize,
     slow_after: usize,
     ip_per_hour: usize,
+    device_per_hour: usize,
 }
 
 /// A login under way: its events, counted already.
 #[derive(Debug)]
 pub struct Attempt {
     account: String,
-    account_event: i64,
-    ip_event: i64,
+    /// The account's event (a stranger's attempt) or the device's.
+    event: i64,
+    /// The client address's event (a stranger's attempt only).
+    ip_event: Option<i64>,
+    /// The device cookie's nonce (a known device's attempt).
+    device: Option<[u8; 16]>,
 }
 
 /// Seconds to wait until `t_ms` (at least 1).
@@ -98,7 +107,15 @@ impl Throttle {
             max_per_hour: max_per_hour.max(1) as usize,
             slow_after: slow_after as usize,
             ip_per_hour: ip_per_hour.max(1) as usize,
+            device_per_hour: 5,
         })
+    }
+
+    /// Failed logins a device cookie may have in an hour (default 5)
+    /// before its logins count as strangers' again.
+    pub fn with_device_failures(mut self, per_hour: u64) -> Throttle {
+        self.device_per_hour = per_hour.max(1) as usize;
+        self
     }
 
     fn ip_wait(&self, conn: &Connection, ip: IpAddr, now: i64) -> rusqlite::Result<Option<u64>> {
@@ -186,8 +203,9 @@ impl Throttle {
             tx.commit()?;
             Ok(Ok(Attempt {
                 account: account.to_string(),
-                account_event,
-                ip_event,
+                event: account_event,
+                ip_event: Some(ip_event),
+                device: None,
             }))
         };
         run(&mut conn).unwrap_or_else(|e| {
@@ -196,21 +214,70 @@ impl Throttle {
         })
     }
 
+    /// A login through a valid device cookie (`nonce`) for `account`:
+    /// counted at once as a failure of the device alone — neither the
+    /// account's nor the client address's limits apply, so strangers
+    /// failing at an account or from a shared address lock its owner's
+    /// known browser out of neither. `None` when the device has failed
+    /// `device_per_hour` times in the hour (or the count could not be
+    /// written): the login is then a stranger's.
+    pub fn device_attempt(&self, account: &str, nonce: [u8; 16], now: i64) -> Option<Attempt> {
+        let mut conn = self.conn.lock().expect("throttle");
+        let limit = self.device_per_hour;
+        let run = |conn: &mut Connection| -> rusqlite::Result<Option<Attempt>> {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if shared::recent(&tx, Scope::Device, &nonce, now, limit)?.len() >= limit {
+                return Ok(None);
+            }
+            let event = shared::add(&tx, Scope::Device, &nonce, now, limit)?;
+            tx.commit()?;
+            Ok(Some(Attempt {
+                account: account.to_string(),
+                event,
+                ip_event: None,
+                device: Some(nonce),
+            }))
+        };
+        run(&mut conn).unwrap_or_else(|e| {
+            tracing::error!("throttle: counting a device's login attempt: {e}");
+            None
+        })
+    }
+
     /// The attempt's captcha was wrong: a failure of the client address
-    /// only (the account's event is taken back).
+    /// only (the account's or device's event is taken back).
     pub fn captcha_failed(&self, attempt: Attempt) {
         let conn = self.conn.lock().expect("throttle");
-        if let Err(e) = shared::remove(&conn, attempt.account_event) {
+        if let Err(e) = shared::remove(&conn, attempt.event) {
             tracing::error!("throttle: {e}");
         }
     }
 
-    /// The attempt succeeded: the account's failures are forgotten, and
-    /// the attempt is no failure of the client address.
+    /// The attempt was not checked (the hashing threads were too busy):
+    /// it counts against no one.
+    pub fn not_checked(&self, attempt: Attempt) {
+        let conn = self.conn.lock().expect("throttle");
+        let done = shared::remove(&conn, attempt.event).and_then(|()| {
+            attempt
+                .ip_event
+                .map_or(Ok(()), |e| shared::remove(&conn, e))
+        });
+        if let Err(e) = done {
+            tracing::error!("throttle: {e}");
+        }
+    }
+
+    /// The attempt succeeded: the account's (and the device's) failures
+    /// are forgotten, and the attempt is no failure of the client address.
     pub fn succeeded(&self, attempt: Attempt) {
         let conn = self.conn.lock().expect("throttle");
-        let done = shared::forget(&conn, Scope::Account, &address(&attempt.account))
-            .and_then(|()| shared::remove(&conn, attempt.ip_event));
+        let mut done = shared::forget(&conn, Scope::Account, &address(&attempt.account));
+        if let Some(e) = attempt.ip_event {
+            done = done.and_then(|()| shared::remove(&conn, e));
+        }
+        if let Some(nonce) = attempt.device {
+            done = done.and_then(|()| shared::forget(&conn, Scope::Device, &nonce));
+        }
         if let Err(e) = done {
             tracing::error!("throttle: {e}");
         }
@@ -432,6 +499,30 @@ mod tests {
         assert_eq!(per[..2], [300, 100], "ip and account, each at its limit");
         t.sweep(now + HOUR + 1000);
         assert_eq!(t.events(), 0);
+    }
+
+    #[test]
+    fn a_device_fails_a_few_times_past_every_other_limit_and_no_more() {
+        let d = tempfile::tempdir().unwrap();
+        let t = throttle(&d, 2, 100, 2).with_device_failures(3);
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let now = 100 * HOUR;
+        for _ in 0..2 {
+            fail(&t, "a@b.tw", ip, now);
+        }
+        assert!(t.attempt("a@b.tw", ip, now).is_err(), "strangers: locked");
+        let (mine, stolen) = ([1u8; 16], [2u8; 16]);
+        for i in 0..3 {
+            assert!(t.device_attempt("a@b.tw", stolen, now).is_some(), "{i}");
+        }
+        assert!(t.device_attempt("a@b.tw", stolen, now).is_none());
+        // The owner's own device is another key; its success clears it.
+        let a = t.device_attempt("a@b.tw", mine, now).unwrap();
+        t.succeeded(a);
+        let other: IpAddr = "10.0.0.2".parse().unwrap();
+        assert_eq!(t.check("a@b.tw", other, now), None, "the account cleared");
+        assert!(t.check_ip(ip, now).is_some(), "not the address");
+        assert!(t.device_attempt("a@b.tw", stolen, now + HOUR).is_some());
     }
 
     #[test]

@@ -232,6 +232,8 @@ fn a_thousand_password_hashes_keep_the_server_under_200_mb() {
             // Many captchas from one address: past the default allowance (20,
             // then 10 a minute), which is not what this test is about.
             ("CPOR_SERVER_CAPTCHA_BURST", "10000"),
+            // Every login hashed: none refused for a full queue.
+            ("CPOR_SERVER_HASHING_QUEUE", "64"),
         ],
     );
     let next = std::sync::atomic::AtomicUsize::new(0);

@@ -5,6 +5,7 @@ mod abuse;
 mod asvs;
 mod browser;
 mod captcha;
+mod flood;
 mod hardening;
 mod hearings;
 mod scale;

@@ -5,7 +5,7 @@
 //! and their end, statistics; and the process model: SO_REUSEPORT and the
 //! drain on SIGTERM.
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
 use crate::util::*;
@@ -60,6 +60,31 @@ fn a_captcha_from_one_process_is_answered_on_the_other_once() {
     browser.base = a.base.clone();
     let replay = browser.post("/login", &form);
     assert_ne!(replay.status, 303, "a used captcha signed in again on A");
+}
+
+/// The captcha allowance per address was per process: N processes behind
+/// one proxy gave a client N times the burst. Asked alternately of A and
+/// B, one address gets the burst (here 4) once.
+#[test]
+fn two_processes_share_one_captcha_allowance() {
+    let data = Data::sample();
+    let env = [
+        ("CPOR_SERVER_CAPTCHA_BURST", "4"),
+        ("CPOR_SERVER_CAPTCHA_PER_MINUTE", "1"),
+    ];
+    let (a, b) = two(&data, &env);
+    let made = (0..10)
+        .filter(|i| {
+            let server = if i % 2 == 0 { &a } else { &b };
+            let r = Source::new(server, "127.0.0.2").send("POST", "/api/v1/captcha", &[], b"");
+            assert!(matches!(r.status, 201 | 429), "{}", r.status);
+            r.status == 201
+        })
+        .count();
+    assert_eq!(made, 4);
+    // Another address has its own.
+    let r = Source::new(&b, "127.0.0.3").send("POST", "/api/v1/captcha", &[], b"");
+    assert_eq!(r.status, 201);
 }
 
 /// 12 wrong passwords at once, half to each process, against a limit of 6
@@ -231,6 +256,31 @@ fn visits_served_by_two_processes_add_up() {
     assert_eq!(visits(), 12);
 }
 
+/// The flaky reset of the drain test below (about 1 in 1,500 connections
+/// with tcp_migrate_req on): a connection A accepted just before SIGTERM,
+/// whose request had not arrived yet, was closed unread by the drain
+/// (hyper's graceful shutdown closes a connection that has begun no
+/// request), and its client saw a reset. Such a connection gets its first
+/// request answered, then closed.
+#[test]
+fn a_connection_accepted_before_sigterm_gets_its_first_request_answered() {
+    let data = Data::sample();
+    let mut a = Server::start(&data, &[]);
+    let mut s = connect_from(&a, "127.0.0.2").unwrap();
+    // Accepted by A (it serves a request on another connection after).
+    assert_eq!(Source::new(&a, "127.0.0.3").get("/healthz").status, 200);
+    a.signal("TERM");
+    std::thread::sleep(Duration::from_millis(300));
+    s.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .unwrap();
+    let r = read_response(&mut s).expect("an answer, not a reset");
+    assert_eq!(r.status, 200, "{}", r.body);
+    let mut rest = Vec::new();
+    assert_eq!(s.read_to_end(&mut rest).unwrap_or(0), 0, "then closed");
+    let status = a.exited_within(Duration::from_secs(10)).expect("A exited");
+    assert!(status.success(), "{status:?}");
+}
+
 /// SO_REUSEPORT: B binds the address A serves; A, sent SIGTERM, stops
 /// accepting and B takes every new connection, with no request failing
 /// meanwhile; a request A had begun is answered before A exits.
@@ -246,7 +296,13 @@ fn a_second_process_takes_the_address_and_sigterm_drains_the_first() {
         "net.ipv4.tcp_migrate_req must be 1 (scripts/setup-test-deps sets it)"
     );
     let data = Data::sample();
-    let mut a = Server::start(&data, &[]);
+    // A thousand new connections a second from one address: past the
+    // default rates, which are not what this test is about.
+    let env = [
+        ("CPOR_SERVER_NEW_CONNECTIONS_PER_SECOND_PER_IP", "0"),
+        ("CPOR_SERVER_REQUESTS_PER_SECOND_PER_IP", "0"),
+    ];
+    let mut a = Server::start(&data, &env);
     let addr = server_addr(&a);
     // A request under way on A (alone on the address yet): its headers
     // and half its body.
@@ -254,7 +310,7 @@ fn a_second_process_takes_the_address_and_sigterm_drains_the_first() {
     pending
         .write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n01234")
         .unwrap();
-    let b = Server::start_on(&data, &addr.to_string(), &[]);
+    let b = Server::start_on(&data, &addr.to_string(), &env);
     assert_eq!(server_addr(&b), addr);
     a.signal("TERM");
     // New connections, one request each, for 1.5 s: none fails.

@@ -10,7 +10,8 @@
 //! 1). What is stored is what has been answered (`used`, until it expires:
 //! a captcha counts once, right or wrong), in the accounts database shared
 //! by every process on the data directory (`SqliteUsedSet`), and a token
-//! bucket per client address (`limit`) on creation, per process.
+//! bucket per client address on creation (`allowance`), in the same
+//! database (`SqliteAllowance`).
 //!
 //! A captcha is bound to who fetched it: the page flow binds it to its
 //! pre-login cookie, the API to the client's address, and a captcha
@@ -26,10 +27,10 @@
 //! A fixed answer for tests (`server.fixed_captcha`) makes every captcha's
 //! digits those six; everything else (binding, single use, expiry) holds.
 
+mod allowance;
 mod audio;
 mod draw;
 mod glyphs;
-mod limit;
 mod token;
 mod used;
 
@@ -39,7 +40,7 @@ mod old;
 mod solver;
 
 use std::net::IpAddr;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use subtle::ConstantTimeEq;
 use unicode_normalization::UnicodeNormalization;
@@ -47,9 +48,10 @@ use unicode_normalization::UnicodeNormalization;
 use store::secret::random_bytes;
 use token::Keys;
 
+pub use crate::rate::RateLimited;
+pub use allowance::{Allowance, MemoryAllowance, RateLimit, SqliteAllowance};
 pub use audio::wav;
 pub use draw::{HEIGHT, WIDTH};
-pub use limit::{RateLimit, RateLimited, MAX_CLIENTS};
 pub use used::{MemoryUsedSet, SqliteUsedSet, UsedSet, DEFAULT_CAPACITY};
 
 /// Who a captcha is for. A captcha answers only under the binding it was
@@ -85,7 +87,7 @@ pub struct Captchas {
     ttl: Duration,
     fixed: Option<String>,
     used: Box<dyn UsedSet>,
-    limit: limit::Limiter,
+    allowance: Box<dyn Allowance>,
 }
 
 fn now_ms() -> u64 {
@@ -97,7 +99,8 @@ fn now_ms() -> u64 {
 impl Captchas {
     /// Captchas under the data directory's `key` (`store::secret::
     /// load_or_create_key`), answerable for `ttl`, with the default
-    /// creation limit per address (`with_limit` sets another).
+    /// creation limit per address in this process's memory
+    /// (`with_allowance` sets another).
     pub fn new(
         key: &[u8],
         ttl: Duration,
@@ -109,19 +112,19 @@ impl Captchas {
             ttl,
             fixed,
             used,
-            limit: limit::Limiter::new(RateLimit::default(), MAX_CLIENTS),
+            allowance: Box::new(MemoryAllowance::new(RateLimit::default())),
         }
     }
 
-    pub fn with_limit(mut self, limit: RateLimit) -> Captchas {
-        self.limit = limit::Limiter::new(limit, MAX_CLIENTS);
+    pub fn with_allowance(mut self, allowance: Box<dyn Allowance>) -> Captchas {
+        self.allowance = allowance;
         self
     }
 
     /// A new captcha for `binding`, unless the client at `ip` has made too
     /// many lately.
     pub fn issue(&self, binding: Binding, ip: IpAddr) -> Result<Captcha, RateLimited> {
-        self.limit.take(ip, Instant::now())?;
+        self.allowance.take(ip)?;
         Ok(self.issue_at(&binding.bytes(), now_ms()))
     }
 
@@ -185,7 +188,7 @@ impl Captchas {
     /// Forgets what has expired (call now and then).
     pub fn sweep(&self) {
         self.used.sweep(now_ms());
-        self.limit.sweep(Instant::now());
+        self.allowance.sweep();
     }
 }
 

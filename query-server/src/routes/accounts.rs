@@ -18,6 +18,7 @@ use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, Change, Login};
 use crate::captcha::Binding;
+use crate::device;
 use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
@@ -166,6 +167,7 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
     }
     // anon_csrf_ok: the form's token is the browser's signed cookie.
     let csrf = field(&form, "csrf");
+    let device_cookie = app.cookie_name(device::COOKIE);
     let problem = match auth::login(
         app,
         req.ip,
@@ -177,10 +179,11 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             binding: Binding::Page(&csrf),
         },
         crate::sessions::Kind::Browser,
+        req.cookie(&device_cookie),
     )
     .await
     {
-        Login::Ok { id, .. } => {
+        Login::Ok { id, device, .. } => {
             // A new id at every login; the old session, if any, ends.
             if let Some(old) = browser_session(app, req) {
                 end(app, &old);
@@ -190,6 +193,13 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
                 "set-cookie",
                 &set_cookie(&app.cookie_name("sid"), &id, app.https, None),
             );
+            if let Some(d) = device {
+                let age = app.cfg.server.device_cookie.as_secs();
+                r.header(
+                    "set-cookie",
+                    &set_cookie(&device_cookie, &d, app.https, Some(age)),
+                );
+            }
             return Ok(r.route("/login"));
         }
         Login::BadCaptcha => Problem::Field("captcha", BAD_CAPTCHA.into()),
@@ -199,6 +209,10 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
         ),
         Login::Throttled(wait) => {
             let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
+            return login_form(app, req, vec![p], email, next, Some(wait));
+        }
+        Login::Busy(wait) => {
+            let p = Problem::General(format!("目前登入的人數過多，請於 {wait} 秒後再試。"));
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
     };

@@ -1,36 +1,49 @@
-//! How many captchas one client address may have made: a token bucket per
-//! address (an IPv6 address counts as its /64, what one subscriber gets),
-//! in a bounded map.
+//! Token buckets per client address (an IPv6 address counts as its /64,
+//! what one subscriber gets), in a bounded map, in one process's memory:
+//! the accept loop's new connections and the requests per address
+//! (`server`), and the captcha allowance of a process alone
+//! (`captcha::MemoryAllowance`; the server shares its allowance through the
+//! accounts database instead).
 //!
 //! A bucket that has refilled is the same as no bucket, so those go first
 //! when the map is full. Full of draining buckets (that many addresses
 //! asking at once), it forgets the half with the most tokens left: those
 //! addresses get a fresh burst, a small gift to a very large attacker, but
 //! memory stays bounded and no address is ever refused for lack of room.
-//! Counters are per process.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-/// Captchas an address may make at once, and refilled per minute.
+/// So many at once, then refilled at this rate.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct RateLimit {
-    pub burst: u32,
-    pub per_minute: u32,
+pub struct Rate {
+    pub burst: f64,
+    pub per_second: f64,
 }
 
-impl Default for RateLimit {
-    /// A person reloads the login page and asks for new pictures a few
-    /// times; an office behind one address has several people. Twenty at
-    /// once and ten a minute after that is room for both, and 100,000
-    /// captchas take one address about a week instead of seven seconds.
-    fn default() -> Self {
-        RateLimit {
-            burst: 20,
-            per_minute: 10,
+impl Rate {
+    pub fn per_minute(burst: u32, per_minute: u32) -> Rate {
+        Rate {
+            burst: f64::from(burst),
+            per_second: f64::from(per_minute) / 60.0,
         }
+    }
+
+    /// Tokens in a bucket that held `tokens` `elapsed` seconds ago.
+    pub fn refill(&self, tokens: f64, elapsed: f64) -> f64 {
+        (tokens + elapsed.max(0.0) * self.per_second).min(self.burst)
+    }
+
+    /// Seconds until a bucket holding `tokens` (< 1) holds one (at least 1).
+    pub fn wait(&self, tokens: f64) -> u64 {
+        let wait = if self.per_second > 0.0 {
+            ((1.0 - tokens) / self.per_second).ceil() as u64
+        } else {
+            3600
+        };
+        wait.max(1)
     }
 }
 
@@ -44,7 +57,7 @@ pub struct RateLimited {
 pub const MAX_CLIENTS: usize = 100_000;
 
 pub struct Limiter {
-    limit: RateLimit,
+    rate: Rate,
     max_clients: usize,
     buckets: Mutex<HashMap<Client, Bucket>>,
     start: Instant,
@@ -52,7 +65,7 @@ pub struct Limiter {
 
 /// An IPv4 address, or the first 64 bits of an IPv6 one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-enum Client {
+pub enum Client {
     V4(u32),
     V6(u64),
 }
@@ -77,9 +90,9 @@ struct Bucket {
 }
 
 impl Limiter {
-    pub fn new(limit: RateLimit, max_clients: usize) -> Limiter {
+    pub fn new(rate: Rate, max_clients: usize) -> Limiter {
         Limiter {
-            limit,
+            rate,
             max_clients: max_clients.max(2),
             buckets: Mutex::new(HashMap::new()),
             start: Instant::now(),
@@ -87,21 +100,19 @@ impl Limiter {
     }
 
     fn refilled(&self, b: &Bucket, now: f64) -> f64 {
-        let rate = f64::from(self.limit.per_minute) / 60.0;
-        (b.tokens + (now - b.at).max(0.0) * rate).min(f64::from(self.limit.burst))
+        self.rate.refill(b.tokens, now - b.at)
     }
 
-    /// Takes one captcha from `ip`'s bucket, or says how long to wait.
+    /// Takes one token from `ip`'s bucket, or says how long to wait.
     pub fn take(&self, ip: IpAddr, now: Instant) -> Result<(), RateLimited> {
         let now = now.saturating_duration_since(self.start).as_secs_f64();
-        let burst = f64::from(self.limit.burst);
         let client = Client::from(ip);
-        let mut map = self.buckets.lock().expect("captcha limiter");
+        let mut map = self.buckets.lock().expect("rate limiter");
         if !map.contains_key(&client) && map.len() >= self.max_clients {
             self.make_room(&mut map, now);
         }
         let b = map.entry(client).or_insert(Bucket {
-            tokens: burst,
+            tokens: self.rate.burst,
             at: now,
         });
         let tokens = self.refilled(b, now);
@@ -113,20 +124,13 @@ impl Limiter {
             return Ok(());
         }
         *b = Bucket { tokens, at: now };
-        let rate = f64::from(self.limit.per_minute) / 60.0;
-        let wait = if rate > 0.0 {
-            ((1.0 - tokens) / rate).ceil() as u64
-        } else {
-            3600
-        };
         Err(RateLimited {
-            retry_after: wait.max(1),
+            retry_after: self.rate.wait(tokens),
         })
     }
 
     fn make_room(&self, map: &mut HashMap<Client, Bucket>, now: f64) {
-        let burst = f64::from(self.limit.burst);
-        map.retain(|_, b| self.refilled(b, now) < burst);
+        map.retain(|_, b| self.refilled(b, now) < self.rate.burst);
         if map.len() < self.max_clients {
             return;
         }
@@ -144,16 +148,15 @@ impl Limiter {
     /// Drops the buckets that have refilled (called now and then).
     pub fn sweep(&self, now: Instant) {
         let now = now.saturating_duration_since(self.start).as_secs_f64();
-        let burst = f64::from(self.limit.burst);
         self.buckets
             .lock()
-            .expect("captcha limiter")
-            .retain(|_, b| self.refilled(b, now) < burst);
+            .expect("rate limiter")
+            .retain(|_, b| self.refilled(b, now) < self.rate.burst);
     }
 
     #[cfg(test)]
     fn tracked(&self) -> usize {
-        self.buckets.lock().expect("captcha limiter").len()
+        self.buckets.lock().expect("rate limiter").len()
     }
 }
 
@@ -168,13 +171,7 @@ mod tests {
 
     #[test]
     fn an_address_gets_its_burst_then_its_rate() {
-        let l = Limiter::new(
-            RateLimit {
-                burst: 3,
-                per_minute: 6,
-            },
-            100,
-        );
+        let l = Limiter::new(Rate::per_minute(3, 6), 100);
         let t0 = Instant::now();
         for _ in 0..3 {
             assert_eq!(l.take(ip("10.0.0.1"), t0), Ok(()));
@@ -207,7 +204,7 @@ mod tests {
     /// Issue 12, item 1: one client made 100,000 captchas in 7 s.
     #[test]
     fn one_address_cannot_make_a_hundred_thousand_captchas() {
-        let l = Limiter::new(RateLimit::default(), MAX_CLIENTS);
+        let l = Limiter::new(Rate::per_minute(20, 10), MAX_CLIENTS);
         let t0 = Instant::now();
         let made = (0..100_000)
             .filter(|i| {
@@ -221,13 +218,7 @@ mod tests {
 
     #[test]
     fn the_map_stays_bounded_and_keeps_the_drained_addresses() {
-        let l = Limiter::new(
-            RateLimit {
-                burst: 2,
-                per_minute: 1,
-            },
-            10,
-        );
+        let l = Limiter::new(Rate::per_minute(2, 1), 10);
         let t0 = Instant::now();
         // A drained address...
         for _ in 0..2 {
