@@ -385,6 +385,17 @@ fn refuse(stream: &TcpStream, https: bool, why: Refused) {
     head.push_str("\r\n");
     head.push_str(body);
     let _ = stream.try_write(head.as_bytes());
+    // What the client sent already is read (and dropped): closed with
+    // unread bytes, the socket would be reset, and the client might never
+    // see the answer. (Bytes that arrive after the close still reset it.)
+    let socket = socket2::SockRef::from(stream);
+    let mut buf = [0u8; 4096];
+    for _ in 0..4 {
+        match std::io::Read::read(&mut &*socket, &mut buf) {
+            Ok(n) if n > 0 => {}
+            _ => break,
+        }
+    }
 }
 
 /// Why a connection was refused.
