@@ -144,20 +144,7 @@ fn a_flood_of_made_up_links_does_not_slow_anyones_login() {
     let logins = |c: &mut Client, n: usize| -> Vec<Duration> {
         (0..n)
             .map(|_| {
-                let page = c.login_page();
-                let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-                let started = Instant::now();
-                let r = c.post(
-                    "/login",
-                    &[
-                        ("csrf", &csrf),
-                        ("captcha_id", &id),
-                        ("captcha", CAPTCHA),
-                        ("email", WANG),
-                        ("password", PASSWORD),
-                    ],
-                );
-                let took = started.elapsed();
+                let (r, took) = c.timed_login(WANG, PASSWORD);
                 assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
                 took
             })

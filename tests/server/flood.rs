@@ -165,20 +165,7 @@ fn behind_a_trusted_proxy_the_rates_count_the_forwarded_client_not_the_proxy() {
 fn timed_logins(c: &mut Client, n: usize) -> Vec<Duration> {
     (0..n)
         .map(|_| {
-            let page = c.login_page();
-            let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-            let started = Instant::now();
-            let r = c.post(
-                "/login",
-                &[
-                    ("csrf", &csrf),
-                    ("captcha_id", &id),
-                    ("captcha", CAPTCHA),
-                    ("email", WANG),
-                    ("password", PASSWORD),
-                ],
-            );
-            let took = started.elapsed();
+            let (r, took) = c.timed_login(WANG, PASSWORD);
             assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
             took
         })

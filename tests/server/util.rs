@@ -474,9 +474,16 @@ impl Client {
 
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
+        self.timed_login(email, password).0
+    }
+
+    /// Logs in through the login page (fixed captcha): the answer, and how
+    /// long the POST took (the page before it not counted).
+    pub fn timed_login(&mut self, email: &str, password: &str) -> (Resp, Duration) {
         let page = self.login_page();
         let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-        self.post(
+        let started = std::time::Instant::now();
+        let r = self.post(
             "/login",
             &[
                 ("csrf", &csrf),
@@ -485,7 +492,8 @@ impl Client {
                 ("email", email),
                 ("password", password),
             ],
-        )
+        );
+        (r, started.elapsed())
     }
 
     /// The CSRF token of a signed-in page's forms.

@@ -104,19 +104,25 @@ pub fn forget(conn: &Connection, scope: Scope, key: &[u8]) -> rusqlite::Result<(
 /// Drops events older than an hour; if the events still exceed
 /// `MAX_EVENTS`, the oldest tenth. Returns the rows deleted.
 pub fn sweep(conn: &Connection, now_ms: i64) -> rusqlite::Result<usize> {
-    let mut n = conn.execute(
+    let n = conn.execute(
         "DELETE FROM throttle_events WHERE at_ms <= ?1",
         [now_ms - HOUR_MS],
     )?;
-    let rows: i64 = conn.query_row("SELECT count(*) FROM throttle_events", [], |r| r.get(0))?;
-    if rows > MAX_EVENTS {
-        n += conn.execute(
-            "DELETE FROM throttle_events WHERE id IN
-                 (SELECT id FROM throttle_events ORDER BY at_ms LIMIT ?1)",
-            [rows / 10],
-        )?;
+    Ok(n + drop_oldest_tenth(conn, "throttle_events", MAX_EVENTS)?)
+}
+
+/// Past `max` rows, deletes the oldest tenth of `table` (by `at_ms`).
+fn drop_oldest_tenth(conn: &Connection, table: &str, max: i64) -> rusqlite::Result<usize> {
+    let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))?;
+    if rows <= max {
+        return Ok(0);
     }
-    Ok(n)
+    conn.execute(
+        &format!(
+            "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} ORDER BY at_ms LIMIT ?1)"
+        ),
+        [rows / 10],
+    )
 }
 
 /// How many throttle events are kept (all keys).
@@ -190,19 +196,11 @@ pub fn sweep_buckets(
     bucket: Bucket,
     now_ms: i64,
 ) -> rusqlite::Result<usize> {
-    let mut n = conn.execute(
+    let n = conn.execute(
         "DELETE FROM rate_buckets WHERE scope = ?1 AND tokens + (?2 - at_ms) * ?3 >= ?4",
         params![scope, now_ms, bucket.per_ms, bucket.burst],
     )?;
-    let rows: i64 = conn.query_row("SELECT count(*) FROM rate_buckets", [], |r| r.get(0))?;
-    if rows > MAX_BUCKETS {
-        n += conn.execute(
-            "DELETE FROM rate_buckets WHERE rowid IN
-                 (SELECT rowid FROM rate_buckets ORDER BY at_ms LIMIT ?1)",
-            [rows / 10],
-        )?;
-    }
-    Ok(n)
+    Ok(n + drop_oldest_tenth(conn, "rate_buckets", MAX_BUCKETS)?)
 }
 
 /// Forgets the captchas expired by `now_ms` (their expiry refuses them).
