@@ -281,6 +281,29 @@ mod tests {
         assert_eq!(events(&c).unwrap(), 0);
     }
 
+    /// Migration 7 rebuilds `throttle_events` for the `device` scope: a
+    /// data directory upgraded while counting keeps its counts.
+    #[test]
+    fn migration_7_keeps_the_throttle_events_and_takes_device_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(crate::accounts::ACCOUNTS_DB);
+        let six = &schemas::ACCOUNTS_MIGRATIONS[..6];
+        let old = schemas::open_migrated(&path, six).unwrap();
+        let t = 10 * HOUR_MS;
+        add(&old, Scope::Ip, b"k", t, 10).unwrap();
+        add(&old, Scope::Account, b"a", t + 1, 10).unwrap();
+        assert!(add(&old, Scope::Device, b"n", t, 10).is_err(), "not yet");
+        drop(old);
+        let c = crate::accounts::open(dir.path()).unwrap();
+        assert_eq!(recent(&c, Scope::Ip, b"k", t + 5, 10).unwrap(), [t]);
+        assert_eq!(
+            recent(&c, Scope::Account, b"a", t + 5, 10).unwrap(),
+            [t + 1]
+        );
+        add(&c, Scope::Device, b"n", t + 2, 10).unwrap();
+        assert_eq!(events(&c).unwrap(), 3);
+    }
+
     #[test]
     fn a_bucket_is_shared_by_every_connection_and_refills() {
         let (d, mut a) = db();
