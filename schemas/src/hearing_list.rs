@@ -20,16 +20,23 @@
 //!
 //! ```text
 //! list    = FORMAT (one byte, 1) count record*
-//! record  = seq posted origin-kind origin-seq sequence day seconds kind flags
-//!           [courtroom-length courtroom-bytes] [by-seq by-posted]
+//! record  = seq posted origin-kind origin-seq sequence day minute kind flags
+//!           [second] [courtroom] [by-seq by-day]
+//! courtroom = 0 length bytes | n (the list's n-th courtroom so far, from 1)
 //! ```
 //!
-//! Dates are days from the common era (`num_days_from_ce`), `seconds` the
-//! time of day; kinds are places in [`STORED_KINDS`] (one byte); `flags`
-//! holds the state (bits 0–1, [`State::ALL`]'s order), whether a
-//! courtroom follows (bit 2) and whether the entry that changed it follows
-//! (bit 3). A courtroom is UTF-8. Decoding checks everything and never
-//! panics: a list that does not decode is an error naming what is wrong.
+//! `posted` is days from the common era (`num_days_from_ce`); `day` (of the
+//! hearing) and `by-day` are days after `posted`, zigzag-encoded (a later
+//! entry may be dated earlier); `minute` is the minute of the day, and
+//! `second` follows only when the time has seconds. Kinds are places in
+//! [`STORED_KINDS`] (one byte). `flags` holds the state (bits 0–1,
+//! [`State::ALL`]'s order), whether a courtroom follows (bit 2), whether
+//! the entry that changed it follows (bit 3) and whether `second` follows
+//! (bit 4). A courtroom is UTF-8, written out the first time the list names
+//! it and referred to by its place after that (hearings of a case are
+//! mostly in one or two rooms). So a record is about 12 bytes, plus a
+//! courtroom's. Decoding checks everything and never panics: a list that
+//! does not decode is an error naming what is wrong.
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use sha2::{Digest, Sha256};
@@ -204,6 +211,12 @@ fn day(d: NaiveDate) -> u32 {
     d.num_days_from_ce().max(0) as u32
 }
 
+/// Days from `from` to `to`, zigzag-encoded.
+fn days_after(from: NaiveDate, to: NaiveDate) -> u32 {
+    let d = i64::from(to.num_days_from_ce()) - i64::from(from.num_days_from_ce());
+    ((d << 1) ^ (d >> 63)) as u32
+}
+
 /// Appends the packing of `list` to `out` (nothing for an empty list: a
 /// case without hearings has no row).
 pub fn encode(list: &[Hearing], out: &mut Vec<u8>) -> Result<(), PackError> {
@@ -213,26 +226,40 @@ pub fn encode(list: &[Hearing], out: &mut Vec<u8>) -> Result<(), PackError> {
     let code = |k: &str| kind_code(k).ok_or_else(|| PackError::UnknownKind(k.to_string()));
     out.push(FORMAT);
     put(out, list.len() as u32);
+    let mut rooms: Vec<&str> = Vec::new();
     for h in list {
         put(out, h.seq);
         put(out, day(h.posted));
         out.push(code(h.origin.kind)?);
         put(out, h.origin.seq);
         put(out, h.sequence);
-        put(out, day(h.at.date()));
-        put(out, h.at.time().num_seconds_from_midnight());
+        put(out, days_after(h.posted, h.at.date()));
+        let seconds = h.at.time().num_seconds_from_midnight();
+        put(out, seconds / 60);
         out.push(code(h.kind)?);
         let state = State::ALL.iter().position(|s| *s == h.state).unwrap_or(0) as u8;
-        let flags =
-            state | if h.courtroom.is_some() { 4 } else { 0 } | if h.by.is_some() { 8 } else { 0 };
+        let flags = state
+            | if h.courtroom.is_some() { 4 } else { 0 }
+            | if h.by.is_some() { 8 } else { 0 }
+            | if seconds % 60 != 0 { 16 } else { 0 };
         out.push(flags);
+        if seconds % 60 != 0 {
+            put(out, seconds % 60);
+        }
         if let Some(room) = &h.courtroom {
-            put(out, room.len() as u32);
-            out.extend_from_slice(room.as_bytes());
+            match rooms.iter().position(|r| r == room) {
+                Some(i) => put(out, i as u32 + 1),
+                None => {
+                    put(out, 0);
+                    put(out, room.len() as u32);
+                    out.extend_from_slice(room.as_bytes());
+                    rooms.push(room);
+                }
+            }
         }
         if let Some((seq, posted)) = h.by {
             put(out, seq);
-            put(out, day(posted));
+            put(out, days_after(h.posted, posted));
         }
     }
     Ok(())
@@ -243,9 +270,11 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     record: usize,
+    /// The courtrooms the list has named so far.
+    rooms: Vec<&'a str>,
 }
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn byte(&mut self) -> Result<u8, PackError> {
         let b = *self
             .bytes
@@ -282,12 +311,46 @@ impl Reader<'_> {
             .ok_or_else(|| self.bad("a date is out of range"))
     }
 
+    /// A date given as days after `from`.
+    fn date_after(&mut self, from: NaiveDate) -> Result<NaiveDate, PackError> {
+        let z = i64::from(self.int()?);
+        let days = (z >> 1) ^ -(z & 1);
+        i32::try_from(i64::from(from.num_days_from_ce()) + days)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| self.bad("a date is out of range"))
+    }
+
     fn kind(&mut self) -> Result<&'static str, PackError> {
         let code = self.byte()?;
         STORED_KINDS
             .get(usize::from(code))
             .copied()
             .ok_or_else(|| self.bad("unknown kind"))
+    }
+
+    /// A courtroom: written out, or one named before.
+    fn room(&mut self) -> Result<&'a str, PackError> {
+        let n = self.int()? as usize;
+        if n > 0 {
+            return self
+                .rooms
+                .get(n - 1)
+                .copied()
+                .ok_or_else(|| self.bad("a courtroom not named before"));
+        }
+        let len = self.int()? as usize;
+        let bytes: &'a [u8] = self.bytes;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|e| *e <= bytes.len())
+            .ok_or(PackError::Truncated(self.record))?;
+        let room = std::str::from_utf8(&bytes[self.at..end])
+            .map_err(|_| self.bad("a courtroom is not UTF-8"))?;
+        self.at = end;
+        self.rooms.push(room);
+        Ok(room)
     }
 
     fn record(&mut self) -> Result<Hearing, PackError> {
@@ -298,32 +361,27 @@ impl Reader<'_> {
             seq: self.int()?,
         };
         let sequence = self.int()?;
-        let date = self.date()?;
-        let seconds = self.int()?;
-        let time = NaiveTime::from_num_seconds_from_midnight_opt(seconds, 0)
-            .ok_or_else(|| self.bad("a time of day is out of range"))?;
+        let date = self.date_after(posted)?;
+        let minute = self.int()?;
         let kind = self.kind()?;
         let flags = self.byte()?;
-        if flags & !0x0f != 0 {
+        if flags & !0x1f != 0 {
             return Err(self.bad("unknown flags"));
         }
+        let second = if flags & 16 != 0 { self.int()? } else { 0 };
+        let time = minute
+            .checked_mul(60)
+            .filter(|_| second < 60)
+            .and_then(|m| NaiveTime::from_num_seconds_from_midnight_opt(m + second, 0))
+            .ok_or_else(|| self.bad("a time of day is out of range"))?;
         let state = State::ALL[usize::from(flags & 3)];
         let courtroom = if flags & 4 != 0 {
-            let len = self.int()? as usize;
-            let end = self
-                .at
-                .checked_add(len)
-                .filter(|e| *e <= self.bytes.len())
-                .ok_or(PackError::Truncated(self.record))?;
-            let room = std::str::from_utf8(&self.bytes[self.at..end])
-                .map_err(|_| self.bad("a courtroom is not UTF-8"))?;
-            self.at = end;
-            Some(room.to_string())
+            Some(self.room()?.to_string())
         } else {
             None
         };
         let by = if flags & 8 != 0 {
-            Some((self.int()?, self.date()?))
+            Some((self.int()?, self.date_after(posted)?))
         } else {
             None
         };
@@ -350,14 +408,15 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
         bytes,
         at: 0,
         record: 0,
+        rooms: Vec::new(),
     };
     let format = r.byte()?;
     if format != FORMAT {
         return Err(PackError::Format(format));
     }
     let count = r.int()? as usize;
-    // At least 12 bytes a record: a count beyond the bytes is a lie.
-    let mut out = Vec::with_capacity(count.min(bytes.len() / 12 + 1));
+    // At least 9 bytes a record: a count beyond the bytes is a lie.
+    let mut out = Vec::with_capacity(count.min(bytes.len() / 9 + 1));
     for i in 0..count {
         r.record = i;
         out.push(r.record()?);
@@ -390,7 +449,14 @@ mod tests {
         let kind = proptest::sample::select(STORED_KINDS);
         let date =
             (700_000i32..800_000).prop_map(|d| NaiveDate::from_num_days_from_ce_opt(d).unwrap());
-        let room = proptest::option::of("[第一二三四五六七八九十0-9a-z法庭調解室 ]{0,12}");
+        // Few rooms, so that lists name one again.
+        let room = proptest::option::of(proptest::sample::select(vec![
+            "第一法庭".to_string(),
+            "第十二法庭".to_string(),
+            "家事調解室".to_string(),
+            String::new(),
+            "x".repeat(200),
+        ]));
         (
             (
                 any::<u32>(),
