@@ -13,7 +13,7 @@ use std::process::Command;
 use rusqlite::Connection;
 
 use crate::sso;
-use crate::util::{repo_root, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{repo_root, unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
 
 const LAWYER: &str = "lawyer.chen@example.com";
 /// 民事 115 重訴 77, which lawyer.chen follows: a moved hearing and a 勘驗.
@@ -461,4 +461,73 @@ fn a_prosecutors_feed_lists_the_hearings_of_the_cases_assigned_to_them() {
         .collect();
     assert_eq!(feed_events(&app.get(&path).bytes), night2);
     renew_then_revoke(&mut c, &mut app, &path);
+}
+
+/// A prosecutor's reminders: off until turned on (the address is the
+/// ministry's provider's, docs/HEARINGS.md), only with a verified address
+/// (the page says why not), with their session's token; the reminder
+/// comes to that address with its calendar file, and its one-click
+/// unsubscribe turns them off again.
+#[test]
+fn a_prosecutor_turns_reminders_on_and_a_reminders_one_click_unsubscribe_turns_them_off() {
+    let data = Data::empty();
+    data.import("20261123");
+    data.import("20261124");
+    let op = sso::provider::Op::start(&[]);
+    let server = sso::server(&data, &op, &[]);
+    let reminders = |account: &str| -> i64 {
+        sso::accounts(&data)
+            .query_row(
+                "SELECT reminders FROM prosecutor_accounts WHERE account = ?1",
+                [account],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut c = Client::new(&server);
+    sso::sign_in(&mut c, "chen.wm");
+    let page = c.get("/account");
+    assert!(page.body.contains("開啟庭期提醒"), "off: {}", page.body);
+    assert_eq!(reminders("chen.wm"), 0);
+    assert_eq!(c.post("/account/reminders", &[("on", "1")]).status, 403);
+    let on = c.post(
+        "/account/reminders",
+        &[("csrf", &page.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(on.header("location"), Some("/account?m=reminders-on"));
+    assert_eq!(reminders("chen.wm"), 1);
+    assert!(c.get("/account").body.contains("關閉庭期提醒"));
+
+    // tsai.mh's address is not verified: no reminders, and the page says so.
+    let mut t = Client::new(&server);
+    sso::sign_in(&mut t, "tsai.mh");
+    let page = t.get("/account");
+    assert!(page.body.contains("因此無法寄送庭期提醒"), "{}", page.body);
+    let refused = t.post(
+        "/account/reminders",
+        &[("csrf", &page.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(refused.header("location"), Some("/account?m=reminders-off"));
+    assert_eq!(reminders("tsai.mh"), 0);
+
+    // 7 days before chen.wm's 宣判 (115/12/15 10:00).
+    data.remind("2026-12-08");
+    assert_eq!(data.mails("reminder", "chen.wm@moj.example"), 1);
+    let message = data.newest("reminder", "chen.wm@moj.example");
+    let text = crate::util::mail_text(&message);
+    for want in [
+        "115/12/15（二）10:00（7 天後）宣判",
+        "以法院寄發的傳票或通知書為準",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    let raw = String::from_utf8_lossy(&message);
+    assert!(raw.contains("text/calendar"), "a calendar file");
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let link = unsubscribe_link(&text);
+    assert!(link.contains("list=reminders"), "{link}");
+    let r = c.post(&link, &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!((r.status, r.body.as_str()), (200, "已取消庭期提醒。"));
+    assert_eq!(reminders("chen.wm"), 0);
+    assert!(c.get("/account").body.contains("開啟庭期提醒"));
 }

@@ -1,4 +1,7 @@
-//! Prosecutors' nightly digest (issue 11): a prosecutor who signed in
+//! Prosecutors' mail: the nightly digest (issue 11) and the hearings their
+//! reminders are about (issue 14, [`reminder_candidates`]).
+//!
+//! The digest: a prosecutor who signed in
 //! through the MOJ single sign-on with a verified address and opted in on
 //! their account page gets the news on the cases assigned to them, in the
 //! same digest mail as an address's news on its granted cases.
@@ -14,15 +17,20 @@
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
 //! address, held by the flood guard.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use chrono::NaiveDate;
 use rusqlite::Connection;
 
 use super::diff::{self, CaseNews, Changes};
+use super::reminders::Candidate;
 use super::NotifyError;
 use crate::kinds::CaseKey;
+use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
+use schemas::hearing::State;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
@@ -96,4 +104,88 @@ pub fn add_news(
         all.sort_by(|a, b| a.case.cmp(&b.case));
     }
     Ok(with_news)
+}
+
+/// The hearings on the Taipei `days` of the queryable cases assigned to
+/// each prosecutor who turned reminders on, under their verified address
+/// (`recipients`: (account, address)), as they now stand: for the
+/// reminders' plan, beside the grants' candidates. Hearings are read
+/// through the snapshot reader (`Snapshot::find_case`), each case once
+/// however many recipients it has; a version 1 snapshot has none, as for
+/// the grants. Only the current row of a UID counts, and only while
+/// scheduled or uncertain: a moved or cancelled hearing is never reminded.
+pub fn reminder_candidates(
+    live: &SnapshotFile,
+    recipients: &[(String, String)],
+    days: &[NaiveDate],
+) -> Result<Vec<Candidate>, NotifyError> {
+    if recipients.is_empty() || days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let snap = Snapshot::open(live)?;
+    if snap.version < 2 {
+        return Ok(Vec::new());
+    }
+    let conn = schemas::open_snapshot_readonly(&live.path).map_err(ReadError::from)?;
+    let courts: BTreeMap<String, String> = snap
+        .courts()?
+        .into_iter()
+        .map(|c| (c.code, c.name))
+        .collect();
+    let mut due: BTreeMap<CaseRef, Vec<HearingData>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (account, email) in recipients {
+        for case in assigned(&conn, account)? {
+            let rows = match due.entry(case.clone()) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(due_on(&snap, &case, days)?),
+            };
+            let court_name = courts.get(&case.court).cloned().unwrap_or_default();
+            out.extend(rows.iter().map(|h| Candidate {
+                email: email.clone(),
+                uid: h.uid.clone(),
+                sequence: h.sequence,
+                at: h.at,
+                courtroom: h.courtroom.clone(),
+                kind: h.kind.clone(),
+                state: h.state,
+                case: case.clone(),
+                court_name: court_name.clone(),
+            }));
+        }
+    }
+    Ok(out)
+}
+
+/// A case's hearings on the `days` that may be reminded: as they now
+/// stand, scheduled or uncertain.
+fn due_on(
+    snap: &Snapshot,
+    case: &CaseRef,
+    days: &[NaiveDate],
+) -> Result<Vec<HearingData>, ReadError> {
+    let Some((_, data)) = snap.find_case(&case.court, &case.key)? else {
+        return Ok(Vec::new());
+    };
+    Ok(current(data.hearings)
+        .into_iter()
+        .filter(|h| {
+            days.contains(&h.at.date()) && matches!(h.state, State::Scheduled | State::Uncertain)
+        })
+        .collect())
+}
+
+/// Each hearing as it now stands: its UID's row with the greatest
+/// SEQUENCE.
+fn current(rows: Vec<HearingData>) -> Vec<HearingData> {
+    let mut by_uid: BTreeMap<String, HearingData> = BTreeMap::new();
+    for h in rows {
+        if by_uid
+            .get(&h.uid)
+            .is_none_or(|kept| kept.sequence < h.sequence)
+        {
+            by_uid.insert(h.uid.clone(), h);
+        }
+    }
+    by_uid.into_values().collect()
 }
