@@ -8,14 +8,16 @@
 //! so headers, court names and scope rules exist in one place, with the
 //! contract's vocabulary every other crate shares: ROC and integer dates
 //! (`date`), the case key (`case`), how text reaches people (`text`), what
-//! an entry says about hearings (`hearing`), and the calendar files that
-//! carry them (`calendar`).
+//! an entry says about hearings (`hearing`), how the snapshot stores a
+//! case's hearings (`hearing_list`), and the calendar files that carry them
+//! (`calendar`).
 
 pub mod calendar;
 pub mod case;
 pub mod contract;
 pub mod date;
 pub mod hearing;
+pub mod hearing_list;
 pub mod text;
 
 use std::path::Path;
@@ -38,19 +40,27 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `PRAGMA application_id` of every cpor snapshot ("CPOR" in ASCII).
 pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 
-/// Version of the snapshot schema this build writes: 2 added `hearings`.
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 2;
+/// Version of the snapshot schema this build writes: 2 added `hearings`, a
+/// row per hearing; 3 packs a case's hearings into one row
+/// (`hearing_list`).
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 3;
 
-/// Versions this build reads: the one it writes, and version 1, so the
-/// night after an upgrade still carries courts over from (and compares
+/// The first version whose `hearings` this build reads. Version 2's table
+/// (never in a release) is not read: its hearings are treated as version
+/// 1's, derived again from the stored entries when a court is carried over,
+/// and none on the website until the next night.
+pub const SNAPSHOT_HEARINGS_VERSION: i32 = 3;
+
+/// Versions this build reads: the one it writes, and versions 1 and 2, so
+/// the night after an upgrade still carries courts over from (and compares
 /// with) the snapshot before it, and the website serves it until then.
-pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2];
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3];
 
 /// Snapshot tables, created before the bulk load.
-pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v2-tables.sql");
+pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v3-tables.sql");
 
 /// Snapshot indexes, created after the bulk load.
-pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v2-indexes.sql");
+pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v3-indexes.sql");
 
 /// Version 1's tables and indexes: only for tests that build an old
 /// snapshot to read.
@@ -281,7 +291,7 @@ mod tests {
         let path = dir.join(format!("s-{app_id}-{version}.sqlite"));
         let _ = std::fs::remove_file(&path);
         let conn = Connection::open(&path).unwrap();
-        if version == 1 {
+        if version < SNAPSHOT_HEARINGS_VERSION {
             conn.execute_batch(SNAPSHOT_V1_TABLES).unwrap();
             conn.execute_batch(SNAPSHOT_V1_INDEXES).unwrap();
         } else {
@@ -310,9 +320,14 @@ mod tests {
         let old = build(&dir, SNAPSHOT_APPLICATION_ID, 1);
         let conn = open_snapshot_readonly(&old).unwrap();
         assert_eq!(snapshot_version(&conn).unwrap(), 1);
+        // Version 2 (a row per hearing, never in a release) is read too:
+        // its other tables are version 1's.
+        let two = build(&dir, SNAPSHOT_APPLICATION_ID, 2);
+        let conn = open_snapshot_readonly(&two).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 2);
         let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
         let conn = open_snapshot_readonly(&new).unwrap();
-        assert_eq!(snapshot_version(&conn).unwrap(), 2);
+        assert_eq!(snapshot_version(&conn).unwrap(), 3);
         conn.query_row("SELECT count(*) FROM hearings", [], |r| r.get::<_, i64>(0))
             .unwrap();
         let zero = build(&dir, SNAPSHOT_APPLICATION_ID, 0);

@@ -151,9 +151,9 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
 
 /// A hearing's current event: its row with the greatest sequence.
 fn heads(hearings: &[HearingData]) -> Vec<&HearingData> {
-    let mut by_uid: BTreeMap<&str, &HearingData> = BTreeMap::new();
+    let mut by_uid: BTreeMap<_, &HearingData> = BTreeMap::new();
     for h in hearings {
-        let e = by_uid.entry(&h.uid).or_insert(h);
+        let e = by_uid.entry(h.origin).or_insert(h);
         if h.sequence > e.sequence {
             *e = h;
         }
@@ -184,12 +184,13 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
         let title = case_ref.title();
         let court_name = schemas::contract().court(&court).unwrap().name.clone();
         for h in heads(&case.hearings) {
+            let uid = h.uid(&court, &case.key);
             let event = Hearing {
-                uid: &h.uid,
+                uid: &uid,
                 sequence: h.sequence,
                 at: h.at,
                 courtroom: h.courtroom.as_deref(),
-                kind: &h.kind,
+                kind: h.kind,
                 state: h.state,
                 case_title: &title,
                 court_name: &court_name,
@@ -208,14 +209,14 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
             };
             want.push(format!(
                 "{} {} {} {status}",
-                h.uid,
+                uid,
                 h.sequence,
                 match method {
                     Method::Cancel => "CANCEL",
                     _ => "PUBLISH",
                 }
             ));
-            let path = dir.join(format!("{}.ics", h.uid));
+            let path = dir.join(format!("{uid}.ics"));
             let cal = Calendar {
                 method,
                 name: None,

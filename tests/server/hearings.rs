@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use rusqlite::Connection;
+use schemas::hearing_list;
 
 use crate::sso;
 use crate::util::{repo_root, unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
@@ -77,35 +78,37 @@ fn hearings_where(data: &Data, email: &str, and: &str) -> BTreeSet<(String, u64,
     let db = Connection::open(data.path().join("snapshots").join(name.trim())).unwrap();
     let mut stmt = db
         .prepare(&format!(
-            "SELECT h.uid, h.sequence, h.starts FROM hearings h
+            "SELECT h.list, c.court, c.category, c.year, c.word, c.number FROM hearings h
              JOIN cases c ON c.id = h.case_id JOIN grants g ON g.case_id = c.id
              WHERE g.email = ?1 AND c.queryable = 1 {and}"
         ))
         .unwrap();
-    let rows: Vec<(String, u64, i64)> = stmt
-        .query_map([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let mut rows = stmt.query([email]).unwrap();
     let mut out = BTreeSet::new();
-    for (uid, seq, starts) in &rows {
-        if rows.iter().any(|(u, s, _)| u == uid && s > seq) {
-            continue;
+    while let Some(r) = rows.next().unwrap() {
+        let list = r.get::<_, hearing_list::List>(0).unwrap().0;
+        let court: String = r.get(1).unwrap();
+        let key = schemas::CaseKey {
+            category: r.get(2).unwrap(),
+            year: r.get(3).unwrap(),
+            word: r.get(4).unwrap(),
+            number: r.get(5).unwrap(),
+        };
+        for h in &list {
+            // The hearing as it stands: no record of it has a greater
+            // SEQUENCE.
+            if list
+                .iter()
+                .any(|o| o.origin == h.origin && o.sequence > h.sequence)
+            {
+                continue;
+            }
+            out.insert((
+                h.uid(&court, &key),
+                u64::from(h.sequence),
+                h.at.format("%Y-%m-%dT%H:%M:%S+08:00").to_string(),
+            ));
         }
-        let s = starts.to_string();
-        out.insert((
-            uid.clone(),
-            *seq,
-            format!(
-                "{}-{}-{}T{}:{}:{}+08:00",
-                &s[0..4],
-                &s[4..6],
-                &s[6..8],
-                &s[8..10],
-                &s[10..12],
-                &s[12..14]
-            ),
-        ));
     }
     out
 }

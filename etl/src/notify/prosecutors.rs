@@ -25,32 +25,45 @@ use chrono::NaiveDate;
 use rusqlite::Connection;
 
 use super::diff::{self, CaseNews, Changes};
-use super::reminders::Candidate;
+use super::reminders::{remindable, Candidate};
 use super::NotifyError;
 use crate::kinds::CaseKey;
 use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
-use schemas::hearing::State;
+use schemas::hearing_list;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
+/// A queryable case assigned to a prosecutor in a snapshot: its id there,
+/// its name and its court's name.
+struct Assigned {
+    id: i64,
+    case: CaseRef,
+    court_name: String,
+}
+
 /// The queryable cases assigned to `account` in a snapshot.
-fn assigned(conn: &Connection, account: &str) -> Result<Vec<CaseRef>, ReadError> {
+fn assigned(conn: &Connection, account: &str) -> Result<Vec<Assigned>, ReadError> {
     let mut st = conn.prepare_cached(
-        "SELECT c.court, c.category, c.year, c.word, c.number
+        "SELECT c.id, c.court, co.name, c.category, c.year, c.word, c.number
          FROM prosecutors p JOIN cases c ON c.id = p.case_id
+         JOIN courts co ON co.code = c.court
          WHERE p.account = ?1 AND c.queryable = 1
          ORDER BY c.court, c.category, c.year, c.word, c.number",
     )?;
     let rows = st.query_map([account], |r| {
-        Ok(CaseRef {
-            court: r.get(0)?,
-            key: CaseKey {
-                category: r.get(1)?,
-                year: r.get(2)?,
-                word: r.get(3)?,
-                number: r.get(4)?,
+        Ok(Assigned {
+            id: r.get(0)?,
+            case: CaseRef {
+                court: r.get(1)?,
+                key: CaseKey {
+                    category: r.get(3)?,
+                    year: r.get(4)?,
+                    word: r.get(5)?,
+                    number: r.get(6)?,
+                },
             },
+            court_name: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -77,9 +90,12 @@ pub fn add_news(
     );
     let mut with_news = 0;
     for (account, email) in recipients {
-        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?.into_iter().collect();
+        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?
+            .into_iter()
+            .map(|a| a.case)
+            .collect();
         let mut news = Vec::new();
-        for case in assigned(&new_conn, &account)? {
+        for Assigned { case, .. } in assigned(&new_conn, &account)? {
             if !before.contains(&case) {
                 continue;
             }
@@ -108,12 +124,11 @@ pub fn add_news(
 
 /// The hearings on the Taipei `days` of the queryable cases assigned to
 /// each prosecutor who turned reminders on, under their verified address
-/// (`recipients`: (account, address)), as they now stand: for the
-/// reminders' plan, beside the grants' candidates. Hearings are read
-/// through the snapshot reader (`Snapshot::find_case`), each case once
-/// however many recipients it has; a version 1 snapshot has none, as for
-/// the grants. Only the current row of a UID counts, and only while
-/// scheduled or uncertain: a moved or cancelled hearing is never reminded.
+/// (`recipients`: (account, address)), as they now stand and only while
+/// they take place (`reminders::remindable`): for the reminders' plan,
+/// beside the grants' candidates. Each case's hearing list is read once
+/// however many recipients it has (`hearing_list::of_case`: none before
+/// snapshot version 3, as for the grants).
 pub fn reminder_candidates(
     live: &SnapshotFile,
     recipients: &[(String, String)],
@@ -122,70 +137,28 @@ pub fn reminder_candidates(
     if recipients.is_empty() || days.is_empty() {
         return Ok(Vec::new());
     }
-    let snap = Snapshot::open(live)?;
-    if snap.version < 2 {
-        return Ok(Vec::new());
-    }
     let conn = schemas::open_snapshot_readonly(&live.path).map_err(ReadError::from)?;
-    let courts: BTreeMap<String, String> = snap
-        .courts()?
-        .into_iter()
-        .map(|c| (c.code, c.name))
-        .collect();
-    let mut due: BTreeMap<CaseRef, Vec<HearingData>> = BTreeMap::new();
+    let mut due: BTreeMap<i64, Vec<HearingData>> = BTreeMap::new();
     let mut out = Vec::new();
     for (account, email) in recipients {
-        for case in assigned(&conn, account)? {
-            let rows = match due.entry(case.clone()) {
+        for a in assigned(&conn, account)? {
+            let rows = match due.entry(a.id) {
                 Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => e.insert(due_on(&snap, &case, days)?),
+                Entry::Vacant(e) => {
+                    let list = hearing_list::of_case(&conn, a.id).map_err(ReadError::from)?;
+                    e.insert(
+                        hearing_list::current(&list)
+                            .filter(|h| remindable(h, days))
+                            .cloned()
+                            .collect(),
+                    )
+                }
             };
-            let court_name = courts.get(&case.court).cloned().unwrap_or_default();
-            out.extend(rows.iter().map(|h| Candidate {
-                email: email.clone(),
-                uid: h.uid.clone(),
-                sequence: h.sequence,
-                at: h.at,
-                courtroom: h.courtroom.clone(),
-                kind: h.kind.clone(),
-                state: h.state,
-                case: case.clone(),
-                court_name: court_name.clone(),
-            }));
+            out.extend(
+                rows.iter()
+                    .map(|h| Candidate::of(email, &a.case, &a.court_name, h)),
+            );
         }
     }
     Ok(out)
-}
-
-/// A case's hearings on the `days` that may be reminded: as they now
-/// stand, scheduled or uncertain.
-fn due_on(
-    snap: &Snapshot,
-    case: &CaseRef,
-    days: &[NaiveDate],
-) -> Result<Vec<HearingData>, ReadError> {
-    let Some((_, data)) = snap.find_case(&case.court, &case.key)? else {
-        return Ok(Vec::new());
-    };
-    Ok(current(data.hearings)
-        .into_iter()
-        .filter(|h| {
-            days.contains(&h.at.date()) && matches!(h.state, State::Scheduled | State::Uncertain)
-        })
-        .collect())
-}
-
-/// Each hearing as it now stands: its UID's row with the greatest
-/// SEQUENCE.
-fn current(rows: Vec<HearingData>) -> Vec<HearingData> {
-    let mut by_uid: BTreeMap<String, HearingData> = BTreeMap::new();
-    for h in rows {
-        if by_uid
-            .get(&h.uid)
-            .is_none_or(|kept| kept.sequence < h.sequence)
-        {
-            by_uid.insert(h.uid.clone(), h);
-        }
-    }
-    by_uid.into_values().collect()
 }

@@ -46,7 +46,7 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rayon::prelude::*;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::NotifyError;
@@ -55,8 +55,9 @@ use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method, Organizer};
-use schemas::date::{datetime_from_int, datetime_to_int, roc, taipei, to_int};
+use schemas::date::{datetime_to_int, roc, taipei, to_int};
 use schemas::hearing::State as HearingState;
+use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::{CaseKey, CaseRef};
 use store::layout::Store;
 use store::secret::Mailing;
@@ -75,6 +76,30 @@ pub struct Candidate {
     pub state: HearingState,
     pub case: CaseRef,
     pub court_name: String,
+}
+
+impl Candidate {
+    /// A hearing of `case` (in the court `court_name`) for `email`.
+    pub fn of(email: &str, case: &CaseRef, court_name: &str, h: &HearingData) -> Candidate {
+        Candidate {
+            email: email.to_string(),
+            uid: h.uid(&case.court, &case.key),
+            sequence: h.sequence,
+            at: h.at,
+            courtroom: h.courtroom.clone(),
+            kind: h.kind.to_string(),
+            state: h.state,
+            case: case.clone(),
+            court_name: court_name.to_string(),
+        }
+    }
+}
+
+/// Whether a hearing row, as it now stands, may be reminded on one of
+/// `days`: it takes place then (scheduled, or uncertain).
+pub fn remindable(h: &HearingData, days: &[NaiveDate]) -> bool {
+    matches!(h.state, HearingState::Scheduled | HearingState::Uncertain)
+        && days.contains(&h.at.date())
 }
 
 /// One address's reminder: its hearings (with their lead) in time order.
@@ -186,65 +211,56 @@ pub fn followed(
 }
 
 /// The hearings of followed, queryable cases on the given Taipei days, as
-/// they now stand, from a snapshot (none from a version 1 snapshot).
+/// they now stand, from a snapshot (none before version 3): one pass over
+/// every case's hearing list, then the addresses that follow the cases
+/// that have one on those days.
 pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec<Candidate>> {
-    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 2 || days.is_empty() {
+    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
         return Ok(Vec::new());
     }
-    let ranges: Vec<String> = days
-        .iter()
-        .map(|d| {
-            let start = to_int(*d) * 1_000_000;
-            format!("h.starts BETWEEN {start} AND {}", start + 235_959)
-        })
-        .collect();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT g.email, h.uid, h.sequence, h.starts, h.courtroom, h.kind, h.state,
-                c.court, co.name, c.category, c.year, c.word, c.number
-         FROM hearings h
-         JOIN cases c ON c.id = h.case_id
+    let mut on_days: Vec<(i64, Vec<HearingData>)> = Vec::new();
+    let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
+    let mut rows = lists.query([])?;
+    while let Some(row) = rows.next()? {
+        let list = row.get::<_, hearing_list::List>(1)?.0;
+        let due: Vec<HearingData> = hearing_list::current(&list)
+            .filter(|h| remindable(h, days))
+            .cloned()
+            .collect();
+        if !due.is_empty() {
+            on_days.push((row.get(0)?, due));
+        }
+    }
+    let mut followers = conn.prepare(
+        "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number
+         FROM cases c
          JOIN courts co ON co.code = c.court
          JOIN grants g ON g.case_id = c.id
-         WHERE ({}) AND c.queryable = 1 AND h.state IN ('scheduled', 'uncertain')
-           AND NOT EXISTS (SELECT 1 FROM hearings later
-               WHERE later.case_id = h.case_id AND later.uid = h.uid
-                 AND later.sequence > h.sequence)",
-        ranges.join(" OR ")
-    ))?;
-    let rows = stmt.query_map([], |r| {
-        let starts: i64 = r.get(3)?;
-        let state: String = r.get(6)?;
-        let bad = |i: usize, what: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                rusqlite::types::Type::Integer,
-                what.into(),
-            )
-        };
-        Ok(Candidate {
-            email: r.get(0)?,
-            uid: r.get(1)?,
-            sequence: r.get(2)?,
-            at: datetime_from_int(starts)
-                .ok_or_else(|| bad(3, format!("{starts} is not a date-time")))?,
-            courtroom: r.get(4)?,
-            kind: r.get(5)?,
-            state: HearingState::parse(&state)
-                .ok_or_else(|| bad(6, format!("`{state}` is not a hearing state")))?,
-            case: CaseRef {
-                court: r.get(7)?,
+         WHERE c.id = ?1 AND c.queryable = 1",
+    )?;
+    let mut out = Vec::new();
+    for (case_id, due) in on_days {
+        let rows = followers.query_map([case_id], |r| {
+            let case = CaseRef {
+                court: r.get(1)?,
                 key: CaseKey {
-                    category: r.get(9)?,
-                    year: r.get(10)?,
-                    word: r.get(11)?,
-                    number: r.get(12)?,
+                    category: r.get(3)?,
+                    year: r.get(4)?,
+                    word: r.get(5)?,
+                    number: r.get(6)?,
                 },
-            },
-            court_name: r.get(8)?,
-        })
-    })?;
-    rows.collect()
+            };
+            Ok((r.get::<_, String>(0)?, case, r.get::<_, String>(2)?))
+        })?;
+        for row in rows {
+            let (email, case, court_name) = row?;
+            out.extend(
+                due.iter()
+                    .map(|h| Candidate::of(&email, &case, &court_name, h)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// A case's page on the website.
@@ -568,83 +584,68 @@ pub struct Announced {
 
 /// The hearings to come that tonight's news entries announce, by (case id,
 /// 序號): what a digest attaches as calendar files. Only entries that say
-/// something about hearings (`schemas::hearing::read`) are looked up.
+/// something about hearings (`schemas::hearing::read`) are looked up: the
+/// hearings each schedules or changes, as they now stand, if they start at
+/// or after `from`.
 pub fn announced(
     conn: &Connection,
     changes: &super::diff::Changes,
     from: NaiveDateTime,
 ) -> rusqlite::Result<BTreeMap<(String, u32), Vec<Announced>>> {
-    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let mut out = BTreeMap::new();
-    if version < 2 {
+    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION {
         return Ok(out);
     }
     let mut stmt = conn.prepare(
-        "SELECT DISTINCT h2.uid, h2.sequence, h2.starts, h2.courtroom, h2.kind, h2.state, co.name
+        "SELECT h.list, co.name
          FROM cases c
          JOIN courts co ON co.code = c.court
          JOIN hearings h ON h.case_id = c.id
-         JOIN hearings h2 ON h2.case_id = c.id AND h2.uid = h.uid
          WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-           AND c.number = ?5 AND c.queryable = 1 AND (h.seq = ?6 OR h.by_seq = ?6)
-           AND h2.starts >= ?7
-           AND NOT EXISTS (SELECT 1 FROM hearings later
-               WHERE later.case_id = h2.case_id AND later.uid = h2.uid
-                 AND later.sequence > h2.sequence)
-         ORDER BY h2.starts, h2.uid",
+           AND c.number = ?5 AND c.queryable = 1",
     )?;
-    let from = datetime_to_int(from);
-    let mut seen = BTreeSet::new();
+    // Each case's list is read once, however many of its entries are news.
+    let mut lists: BTreeMap<String, Option<(Vec<HearingData>, String)>> = BTreeMap::new();
     for news in changes.news.values().flatten() {
+        let k = &news.case.key;
         for e in &news.entries {
             let key = (news.case.id(), e.entry.seq);
-            if seen.contains(&key) || schemas::hearing::read(&e.entry.text).is_none() {
+            if out.contains_key(&key) || schemas::hearing::read(&e.entry.text).is_none() {
                 continue;
             }
-            seen.insert(key.clone());
-            let k = &news.case.key;
-            let rows = stmt.query_map(
-                rusqlite::params![
-                    news.case.court,
-                    k.category,
-                    k.year,
-                    k.word,
-                    k.number,
-                    e.entry.seq,
-                    from
-                ],
-                |r| {
-                    let starts: i64 = r.get(2)?;
-                    let state: String = r.get(5)?;
-                    Ok((
-                        starts,
-                        state,
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(6)?,
-                    ))
-                },
-            )?;
-            let mut found = Vec::new();
-            for row in rows {
-                let (starts, state, uid, sequence, courtroom, kind, court_name) = row?;
-                let (Some(at), Some(state)) =
-                    (datetime_from_int(starts), HearingState::parse(&state))
-                else {
-                    continue;
-                };
-                found.push(Announced {
-                    uid,
-                    sequence,
-                    at,
-                    courtroom,
-                    kind,
-                    state,
-                    court_name,
-                });
-            }
+            let list = match lists.entry(key.0.clone()) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => v.insert(
+                    stmt.query_row(
+                        rusqlite::params![news.case.court, k.category, k.year, k.word, k.number],
+                        |r| Ok((r.get::<_, hearing_list::List>(0)?.0, r.get(1)?)),
+                    )
+                    .optional()?,
+                ),
+            };
+            let Some((list, court_name)) = list else {
+                continue;
+            };
+            // The hearings this entry schedules or changes.
+            let origins: BTreeSet<hearing_list::Origin> = list
+                .iter()
+                .filter(|h| h.seq == e.entry.seq || h.by.is_some_and(|b| b.0 == e.entry.seq))
+                .map(|h| h.origin)
+                .collect();
+            let mut found: Vec<Announced> = hearing_list::current(list)
+                .filter(|h| origins.contains(&h.origin) && h.at >= from)
+                .map(|h| Announced {
+                    uid: h.uid(&news.case.court, k),
+                    sequence: h.sequence,
+                    at: h.at,
+                    courtroom: h.courtroom.clone(),
+                    kind: h.kind.to_string(),
+                    state: h.state,
+                    court_name: court_name.clone(),
+                })
+                .collect();
+            found.sort_by(|a, b| (a.at, &a.uid).cmp(&(b.at, &b.uid)));
+            found.dedup();
             if !found.is_empty() {
                 out.insert(key, found);
             }
