@@ -27,7 +27,6 @@ use rusqlite::Connection;
 use super::diff::{self, CaseNews, Changes};
 use super::reminders::{remindable, Candidate};
 use super::NotifyError;
-use crate::kinds::CaseKey;
 use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
 use schemas::hearing_list;
@@ -54,15 +53,7 @@ fn assigned(conn: &Connection, account: &str) -> Result<Vec<Assigned>, ReadError
     let rows = st.query_map([account], |r| {
         Ok(Assigned {
             id: r.get(0)?,
-            case: CaseRef {
-                court: r.get(1)?,
-                key: CaseKey {
-                    category: r.get(3)?,
-                    year: r.get(4)?,
-                    word: r.get(5)?,
-                    number: r.get(6)?,
-                },
-            },
+            case: CaseRef::from_row(r, 1, 3)?,
             court_name: r.get(2)?,
         })
     })?;

@@ -58,7 +58,7 @@ use schemas::calendar::{Calendar, Hearing, Method, Organizer};
 use schemas::date::{datetime_to_int, roc, taipei, to_int};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
-use schemas::{CaseKey, CaseRef};
+use schemas::CaseRef;
 use store::layout::Store;
 use store::secret::Mailing;
 
@@ -241,16 +241,11 @@ pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec
     let mut out = Vec::new();
     for (case_id, due) in on_days {
         let rows = followers.query_map([case_id], |r| {
-            let case = CaseRef {
-                court: r.get(1)?,
-                key: CaseKey {
-                    category: r.get(3)?,
-                    year: r.get(4)?,
-                    word: r.get(5)?,
-                    number: r.get(6)?,
-                },
-            };
-            Ok((r.get::<_, String>(0)?, case, r.get::<_, String>(2)?))
+            Ok((
+                r.get::<_, String>(0)?,
+                CaseRef::from_row(r, 1, 3)?,
+                r.get::<_, String>(2)?,
+            ))
         })?;
         for row in rows {
             let (email, case, court_name) = row?;
@@ -659,6 +654,7 @@ mod tests {
     use super::*;
     use chrono::NaiveTime;
     use proptest::prelude::*;
+    use schemas::CaseKey;
 
     fn window() -> Window {
         Window {
