@@ -505,15 +505,12 @@ fn assemble(
             Scope::Queryable => {
                 stats.cases_queryable += 1;
                 existing_newest_first(&mut standing, |(_, v)| v);
-                data.hearings = hearings::extract(
-                    court.code,
-                    key,
-                    standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
+                data.hearings =
+                    hearings::extract(standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
                         seq: v.seq,
                         posted: v.posted,
                         text: progress.text(chunk, v),
-                    }),
-                );
+                    }));
                 stats.hearings += data.hearings.len() as u64;
                 stats.hearings_uncertain += data
                     .hearings

@@ -50,9 +50,8 @@
 
 use chrono::NaiveDate;
 use schemas::hearing::{read, Change, Notice, Refers, Slot, State};
-use sha2::{Digest, Sha256};
+use schemas::hearing_list::Origin;
 
-use crate::kinds::CaseKey;
 use crate::model::HearingData;
 
 /// One existing entry of a case.
@@ -65,45 +64,14 @@ pub struct Entry<'a> {
 
 /// The hearings of one case of `court`, from its existing entries given
 /// oldest first by (登載日期, 序號); sorted by 序號.
-pub fn extract<'a>(
-    court: &str,
-    key: &CaseKey,
-    oldest_first: impl IntoIterator<Item = Entry<'a>>,
-) -> Vec<HearingData> {
+pub fn extract<'a>(oldest_first: impl IntoIterator<Item = Entry<'a>>) -> Vec<HearingData> {
     let mut book = Book::default();
     for e in oldest_first {
         if let Some(notice) = read(e.text) {
             book.apply(&e, notice);
         }
     }
-    book.rows(court, key)
-}
-
-/// A calendar UID: the case, the kind, the entry that first announced it.
-pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
-    use std::fmt::Write;
-    // The digest of `court|category|year|word|number|kind|seq`, hashed as
-    // it is formatted: no string in between.
-    struct Hashing(Sha256);
-    impl Write for Hashing {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            self.0.update(s.as_bytes());
-            Ok(())
-        }
-    }
-    let mut h = Hashing(Sha256::new());
-    let _ = write!(
-        h,
-        "{court}|{}|{}|{}|{}|{kind}|{seq}",
-        key.category, key.year, key.word, key.number
-    );
-    let digest = h.0.finalize();
-    let mut out = String::with_capacity(16 + 5);
-    for b in &digest[..8] {
-        let _ = write!(out, "{b:02x}");
-    }
-    out.push_str("@cpor");
-    out
+    book.rows()
 }
 
 /// A row being worked out.
@@ -336,13 +304,16 @@ impl Book {
         self.push(e, slot, chain, changes);
     }
 
-    fn rows(self, court: &str, key: &CaseKey) -> Vec<HearingData> {
-        let uids: Vec<String> = self
+    fn rows(self) -> Vec<HearingData> {
+        let origins: Vec<Origin> = self
             .chains
             .iter()
             .map(|c| {
                 let origin = &self.rows[c.origin];
-                uid(court, key, origin.slot.kind, origin.seq)
+                Origin {
+                    kind: origin.slot.kind,
+                    seq: origin.seq,
+                }
             })
             .collect();
         let mut out: Vec<HearingData> = self
@@ -351,11 +322,11 @@ impl Book {
             .map(|r| HearingData {
                 seq: r.seq,
                 posted: r.posted,
-                uid: uids[r.chain].clone(),
+                origin: origins[r.chain],
                 sequence: r.sequence,
                 at: r.slot.at,
                 courtroom: r.slot.courtroom,
-                kind: r.slot.kind.to_string(),
+                kind: r.slot.kind,
                 state: r.state,
                 by: r.by,
             })
@@ -371,15 +342,6 @@ mod tests {
     use chrono::NaiveDateTime;
     use generator::hearings::{Cancel, Form, Hearing, Move, ROOMS};
     use proptest::prelude::*;
-
-    fn key() -> CaseKey {
-        CaseKey {
-            category: "民事".into(),
-            year: 115,
-            word: "訴".into(),
-            number: 100,
-        }
-    }
 
     fn day(roc: &str) -> NaiveDate {
         schemas::date::parse_roc_date(roc).unwrap()
@@ -405,20 +367,18 @@ mod tests {
             .collect();
         sorted.sort_by_key(|e| (e.1, e.0));
         let rows = extract(
-            "TPD",
-            &key(),
             sorted
                 .iter()
                 .map(|&(seq, posted, text)| Entry { seq, posted, text }),
         );
-        let mut uids: Vec<&str> = Vec::new();
+        let mut uids: Vec<Origin> = Vec::new();
         let got: Vec<String> = rows
             .iter()
             .map(|r| {
-                let letter = match uids.iter().position(|u| *u == r.uid) {
+                let letter = match uids.iter().position(|u| *u == r.origin) {
                     Some(i) => i,
                     None => {
-                        uids.push(&r.uid);
+                        uids.push(r.origin);
                         uids.len() - 1
                     }
                 };
@@ -665,16 +625,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn uids_follow_the_case_the_kind_and_the_first_entry() {
-        let u = uid("TPD", &key(), "言詞辯論", 5);
-        assert_eq!(u, uid("TPD", &key(), "言詞辯論", 5));
-        assert!(u.ends_with("@cpor") && u.len() == 16 + 5, "{u}");
-        assert_ne!(u, uid("TPD", &key(), "言詞辯論", 6));
-        assert_ne!(u, uid("TPD", &key(), "準備程序", 5));
-        assert_ne!(u, uid("PCD", &key(), "言詞辯論", 5));
-    }
-
     fn arb_hearing() -> impl Strategy<Value = Hearing> {
         (
             0u64..3000,
@@ -783,7 +733,7 @@ mod tests {
             }).collect();
             let mut order: Vec<&(u32, NaiveDate, String)> = texts.iter().collect();
             order.sort_by_key(|e| (e.1, e.0));
-            let rows = extract("TPD", &key(), order.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }));
+            let rows = extract(order.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }));
             prop_assert!(rows.windows(2).all(|w| w[0].seq < w[1].seq));
             for r in &rows {
                 prop_assert_eq!(r.state == State::Scheduled, r.by.is_none());

@@ -164,6 +164,8 @@ pub fn run(
     clock.lap("plan");
 
     let previous = Previous::open(&store, live.as_ref(), &mut report.warnings)?;
+    // The live snapshot's checksum held just now (or there is none).
+    let live_verified = previous.damaged.is_none();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -219,6 +221,7 @@ pub fn run(
             &config.mail,
             live.as_ref(),
             &published,
+            live_verified,
             chrono::Utc::now(),
         )
     } else {

@@ -4,7 +4,6 @@
 //! bodies are converted from these by hand, at their own boundaries.
 
 use chrono::{NaiveDate, NaiveDateTime};
-use schemas::hearing::State;
 
 use crate::kinds::CaseKey;
 
@@ -48,25 +47,8 @@ pub struct EntryData {
 }
 
 /// A hearing an entry schedules, and what later entries did to it
-/// (`hearings`, docs/HEARINGS.md).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HearingData {
-    /// The entry that schedules it: 序號 and 登載日期.
-    pub seq: u32,
-    pub posted: NaiveDate,
-    /// The same for every date a hearing is moved to.
-    pub uid: String,
-    /// Changes the entries show, up to this row.
-    pub sequence: u32,
-    /// Asia/Taipei local time.
-    pub at: NaiveDateTime,
-    pub courtroom: Option<String>,
-    pub kind: String,
-    pub state: State,
-    /// The later entry (序號, 登載日期) that moved or cancelled it, or made
-    /// it uncertain.
-    pub by: Option<(u32, NaiveDate)>,
-}
+/// (`hearings`, docs/HEARINGS.md): one record of a case's packed list.
+pub use schemas::hearing_list::Hearing as HearingData;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrantData {

@@ -133,9 +133,10 @@ impl Kind {
         })
     }
 
-    /// Whether its message offers RFC 8058 one-click unsubscribe.
+    /// Whether its message offers RFC 8058 one-click unsubscribe (of
+    /// digests, or of reminders: `View::unsubscribe` is the link).
     pub fn unsubscribe(self) -> bool {
-        self == Kind::Digest
+        matches!(self, Kind::Digest | Kind::Reminder)
     }
 }
 

@@ -74,6 +74,26 @@ pub fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
+/// The one-click unsubscribe link (RFC 8058) of a mailing to an address:
+/// `/unsubscribe?email=…&token=…` for digests (as they always were), with
+/// `&list=reminders` for hearing reminders.
+pub fn unsubscribe_url(
+    site: &str,
+    key: &[u8],
+    mailing: store::secret::Mailing,
+    email: &str,
+) -> String {
+    let token = store::secret::unsubscribe_token(key, mailing, email);
+    let list = match mailing {
+        store::secret::Mailing::Digests => String::new(),
+        other => format!("&list={}", other.as_str()),
+    };
+    format!(
+        "{site}/unsubscribe?email={}&token={token}{list}",
+        url_encode(email)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

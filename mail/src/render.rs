@@ -116,8 +116,8 @@ pub struct View {
     pub expires: String,
     /// The night the data comes from (ROC).
     pub night: String,
-    /// The one-click unsubscribe link (digests); for a reminder, the
-    /// account page, where reminders are turned off.
+    /// The one-click unsubscribe link (`mail::unsubscribe_url`): of
+    /// digests, or for a reminder, of reminders.
     pub unsubscribe: String,
     /// Cases not listed (a long list is cut: the site has them all).
     pub more: usize,

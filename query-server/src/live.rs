@@ -28,8 +28,9 @@ use arc_swap::ArcSwapOption;
 use chrono::{NaiveDate, NaiveDateTime};
 use rusqlite::{Connection, OptionalExtension};
 
-use schemas::date::{datetime_from_int, datetime_to_int, from_int};
+use schemas::date::from_int;
 use schemas::hearing::State;
+use schemas::hearing_list;
 use schemas::{CaseKey, CaseRef};
 
 /// Why a snapshot could not be opened or read. The text names the file.
@@ -325,27 +326,33 @@ impl Snap {
     /// a prosecutor), as every case page does. A case that is not queryable,
     /// or not there, has none; so has every case of a version 1 snapshot.
     pub fn hearings_of(&self, case: &CaseRef) -> Result<Vec<HearingRow>, Error> {
-        if self.schema_version < 2 {
+        if self.schema_version < schemas::SNAPSHOT_HEARINGS_VERSION {
             return Ok(Vec::new());
         }
         self.with(|c| {
-            let mut st = c.prepare_cached(&format!(
-                "SELECT {HEARING_COLUMNS} FROM cases c JOIN hearings h ON h.case_id = c.id
-                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-                   AND c.number = ?5 AND c.queryable = 1
-                 ORDER BY h.seq"
-            ))?;
-            let rows = st.query_map(
-                rusqlite::params![
-                    case.court,
-                    case.key.category,
-                    case.key.year,
-                    case.key.word,
-                    case.key.number
-                ],
-                |r| HearingRow::from_row(r, 0),
-            )?;
-            rows.collect()
+            let list = c
+                .prepare_cached(
+                    "SELECT h.list FROM cases c JOIN hearings h ON h.case_id = c.id
+                     WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                       AND c.number = ?5 AND c.queryable = 1",
+                )?
+                .query_row(
+                    rusqlite::params![
+                        case.court,
+                        case.key.category,
+                        case.key.year,
+                        case.key.word,
+                        case.key.number
+                    ],
+                    |r| r.get::<_, hearing_list::List>(0),
+                )
+                .optional()?;
+            Ok(list
+                .map(|l| l.0)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|h| HearingRow::new(h, case))
+                .collect())
         })
     }
 
@@ -394,33 +401,38 @@ impl Snap {
         }
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {HEARING_COLUMNS}, c.court, co.name, c.category, c.year, c.word, c.number
+                "SELECT h.list, c.court, co.name, c.category, c.year, c.word, c.number
                  FROM {from_cases}
                  JOIN courts co ON co.code = c.court
                  JOIN hearings h ON h.case_id = c.id
-                 WHERE {owner_column} = ?1 AND c.queryable = 1 AND h.starts >= ?2
-                   AND NOT EXISTS (SELECT 1 FROM hearings later
-                       WHERE later.case_id = h.case_id AND later.uid = h.uid
-                         AND later.sequence > h.sequence)
-                 ORDER BY h.starts, c.court, c.category, c.year, c.word, c.number, h.seq"
+                 WHERE {owner_column} = ?1 AND c.queryable = 1"
             ))?;
-            let rows = st.query_map(rusqlite::params![owner, datetime_to_int(from)], |r| {
-                let n = HEARING_FIELDS;
-                Ok(UpcomingHearing {
-                    hearing: HearingRow::from_row(r, 0)?,
-                    case: CaseRef {
-                        court: r.get(n)?,
-                        key: CaseKey {
-                            category: r.get(n + 2)?,
-                            year: r.get(n + 3)?,
-                            word: r.get(n + 4)?,
-                            number: r.get(n + 5)?,
-                        },
+            let mut out = Vec::new();
+            let mut rows = st.query([owner])?;
+            while let Some(r) = rows.next()? {
+                let list = r.get::<_, hearing_list::List>(0)?.0;
+                let case = CaseRef {
+                    court: r.get(1)?,
+                    key: CaseKey {
+                        category: r.get(3)?,
+                        year: r.get(4)?,
+                        word: r.get(5)?,
+                        number: r.get(6)?,
                     },
-                    court_name: r.get(n + 1)?,
-                })
-            })?;
-            rows.collect()
+                };
+                let court_name: String = r.get(2)?;
+                for h in hearing_list::current(&list).filter(|h| h.at >= from) {
+                    out.push(UpcomingHearing {
+                        hearing: HearingRow::new(h.clone(), &case),
+                        case: case.clone(),
+                        court_name: court_name.clone(),
+                    });
+                }
+            }
+            out.sort_by(|a, b| {
+                (a.hearing.at, &a.case, a.hearing.seq).cmp(&(b.hearing.at, &b.case, b.hearing.seq))
+            });
+            Ok(out)
         })
     }
 
@@ -485,13 +497,10 @@ impl CaseRow {
     }
 }
 
-const HEARING_COLUMNS: &str = "h.seq, h.posted, h.uid, h.sequence, h.starts, h.courtroom,
-    h.kind, h.state, h.by_seq, h.by_posted";
-const HEARING_FIELDS: usize = 10;
-
-/// A hearing row as the snapshot has it (`hearings`; docs/HEARINGS.md):
-/// the entry that schedules it, its calendar identity, when and where, and
-/// what later entries did to it.
+/// A hearing as the snapshot has it (a record of its case's `hearings`
+/// list, `schemas::hearing_list`; docs/HEARINGS.md): the entry that
+/// schedules it, its calendar identity, when and where, and what later
+/// entries did to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HearingRow {
     /// The entry (序號, 登載日期) that schedules it.
@@ -521,38 +530,19 @@ pub struct UpcomingHearing {
 }
 
 impl HearingRow {
-    /// From `HEARING_COLUMNS` starting at column `at`.
-    fn from_row(r: &rusqlite::Row, at: usize) -> rusqlite::Result<HearingRow> {
-        let bad = |i: usize, what: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                at + i,
-                rusqlite::types::Type::Integer,
-                what.into(),
-            )
-        };
-        let date = |i: usize| -> rusqlite::Result<NaiveDate> {
-            let n: i64 = r.get(at + i)?;
-            from_int(n).ok_or_else(|| bad(i, format!("{n} is not a date")))
-        };
-        let starts: i64 = r.get(at + 4)?;
-        let state: String = r.get(at + 7)?;
-        let by = match r.get::<_, Option<u32>>(at + 8)? {
-            Some(seq) => Some((seq, date(9)?)),
-            None => None,
-        };
-        Ok(HearingRow {
-            seq: r.get(at)?,
-            posted: date(1)?,
-            uid: r.get(at + 2)?,
-            sequence: r.get(at + 3)?,
-            at: datetime_from_int(starts)
-                .ok_or_else(|| bad(4, format!("{starts} is not a date-time")))?,
-            courtroom: r.get(at + 5)?,
-            kind: r.get(at + 6)?,
-            state: State::parse(&state)
-                .ok_or_else(|| bad(7, format!("`{state}` is not a hearing state")))?,
-            by,
-        })
+    /// A record of the list of `case`, with its UID.
+    fn new(h: hearing_list::Hearing, case: &CaseRef) -> HearingRow {
+        HearingRow {
+            uid: h.uid(&case.court, &case.key),
+            seq: h.seq,
+            posted: h.posted,
+            sequence: h.sequence,
+            at: h.at,
+            courtroom: h.courtroom,
+            kind: h.kind.to_string(),
+            state: h.state,
+            by: h.by,
+        }
     }
 }
 
@@ -714,22 +704,26 @@ mod tests {
         }
     }
 
-    fn hearing(seq: u32, uid: &str, sequence: u32, when: &str, state: State) -> HearingData {
+    /// A record of the hearing first announced by entry `origin`.
+    fn hearing(seq: u32, origin: u32, sequence: u32, when: &str, state: State) -> HearingData {
         HearingData {
             seq,
             posted: day(),
-            uid: uid.into(),
+            origin: hearing_list::Origin {
+                kind: "言詞辯論",
+                seq: origin,
+            },
             sequence,
             at: at(when),
             courtroom: Some("第十二法庭".into()),
-            kind: "言詞辯論".into(),
+            kind: "言詞辯論",
             state,
             by: (state != State::Scheduled).then(|| (seq + 2, day())),
         }
     }
 
-    /// A version 2 snapshot with one case: a hearing moved (two rows of one
-    /// UID), one to come, one past, one cancelled.
+    /// A snapshot with one case: a hearing moved (two rows of one UID),
+    /// one to come, one past, one cancelled.
     fn snapshot(dir: &Path) -> PathBuf {
         let path = dir.join("20261124-1.sqlite");
         let case = CaseData {
@@ -746,11 +740,11 @@ mod tests {
             }],
             prosecutors: vec!["chen.wm".into()],
             hearings: vec![
-                hearing(2, "u3", 0, "2026-04-10 10:00", State::Scheduled),
-                hearing(5, "u1", 0, "2026-12-03 10:30", State::Moved),
-                hearing(7, "u1", 1, "2026-12-01 10:30", State::Scheduled),
-                hearing(8, "u2", 0, "2026-11-25 14:00", State::Scheduled),
-                hearing(9, "u4", 1, "2026-11-27 14:00", State::Cancelled),
+                hearing(2, 2, 0, "2026-04-10 10:00", State::Scheduled),
+                hearing(5, 5, 0, "2026-12-03 10:30", State::Moved),
+                hearing(7, 5, 1, "2026-12-01 10:30", State::Scheduled),
+                hearing(8, 8, 0, "2026-11-25 14:00", State::Scheduled),
+                hearing(9, 9, 1, "2026-11-27 14:00", State::Cancelled),
             ],
         };
         let mut b = Builder::create(&path, day()).unwrap();
@@ -777,10 +771,15 @@ mod tests {
     fn a_cases_hearings_and_the_ones_to_come_of_an_address() {
         let dir = tempfile::tempdir().unwrap();
         let snap = Snap::open(&snapshot(dir.path())).unwrap();
-        assert_eq!(snap.schema_version, 2);
+        assert_eq!(snap.schema_version, 3);
         let all = snap.hearings_of(&case()).unwrap();
         let seqs: Vec<u32> = all.iter().map(|h| h.seq).collect();
         assert_eq!(seqs, [2, 5, 7, 8, 9]);
+        // A moved hearing's dates share the UID of the entry that first
+        // announced it.
+        assert_eq!(all[1].uid, all[2].uid);
+        assert_ne!(all[0].uid, all[1].uid);
+        assert_eq!(all[2].uid, hearing_list::uid("TPD", &key(), "言詞辯論", 5));
         assert_eq!(all[1].state, State::Moved);
         assert_eq!(all[1].by, Some((7, day())));
         assert_eq!(all[2].at, at("2026-12-01 10:30"));

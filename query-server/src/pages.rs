@@ -377,6 +377,8 @@ pub struct Unsubscribe {
     pub valid: bool,
     pub email: String,
     pub action: String,
+    /// What it stops: 案件進度通知 or 庭期提醒.
+    pub what: &'static str,
 }
 
 /// Notices a redirect can ask for (`?m=`): fixed texts, never echoed input.

@@ -55,6 +55,21 @@ impl CaseRef {
             .map_or(self.court.as_str(), |c| c.name.as_str());
         format!("{court} {}", self.key)
     }
+
+    /// A case named by a query's row: the court in column `court`, then
+    /// category, year, word and number in the four columns from `category`
+    /// (`c.category, c.year, c.word, c.number`).
+    pub fn from_row(r: &rusqlite::Row, court: usize, category: usize) -> rusqlite::Result<CaseRef> {
+        Ok(CaseRef {
+            court: r.get(court)?,
+            key: CaseKey {
+                category: r.get(category)?,
+                year: r.get(category + 1)?,
+                word: r.get(category + 2)?,
+                number: r.get(category + 3)?,
+            },
+        })
+    }
 }
 
 #[cfg(test)]

@@ -8,14 +8,16 @@
 //! so headers, court names and scope rules exist in one place, with the
 //! contract's vocabulary every other crate shares: ROC and integer dates
 //! (`date`), the case key (`case`), how text reaches people (`text`), what
-//! an entry says about hearings (`hearing`), and the calendar files that
-//! carry them (`calendar`).
+//! an entry says about hearings (`hearing`), how the snapshot stores a
+//! case's hearings (`hearing_list`), and the calendar files that carry them
+//! (`calendar`).
 
 pub mod calendar;
 pub mod case;
 pub mod contract;
 pub mod date;
 pub mod hearing;
+pub mod hearing_list;
 pub mod text;
 
 use std::path::Path;
@@ -38,51 +40,91 @@ pub fn hex(bytes: &[u8]) -> String {
 /// `PRAGMA application_id` of every cpor snapshot ("CPOR" in ASCII).
 pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 
-/// Version of the snapshot schema this build writes: 2 added `hearings`.
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 2;
+/// Version of the snapshot schema this build writes: 2 added `hearings`, a
+/// row per hearing; 3 packs a case's hearings into one row
+/// (`hearing_list`).
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 3;
 
-/// Versions this build reads: the one it writes, and version 1, so the
-/// night after an upgrade still carries courts over from (and compares
+/// The first version whose `hearings` this build reads. Version 2's table
+/// (never in a release) is not read: its hearings are treated as version
+/// 1's, derived again from the stored entries when a court is carried over,
+/// and none on the website until the next night.
+pub const SNAPSHOT_HEARINGS_VERSION: i32 = 3;
+
+/// Versions this build reads: the one it writes, and versions 1 and 2, so
+/// the night after an upgrade still carries courts over from (and compares
 /// with) the snapshot before it, and the website serves it until then.
-pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2];
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3];
 
 /// Snapshot tables, created before the bulk load.
-pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v2-tables.sql");
+pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v3-tables.sql");
 
 /// Snapshot indexes, created after the bulk load.
-pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v2-indexes.sql");
+pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v3-indexes.sql");
 
 /// Version 1's tables and indexes: only for tests that build an old
 /// snapshot to read.
 pub const SNAPSHOT_V1_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
 pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
 
-/// Migrations of the accounts database, in order (shared with the website).
-pub const ACCOUNTS_MIGRATIONS: &[&str] = &[
-    include_str!("../accounts/0001_init.sql"),
-    include_str!("../accounts/0002_website.sql"),
-    include_str!("../accounts/0003_retention.sql"),
-    include_str!("../accounts/0004_prosecutors.sql"),
-    include_str!("../accounts/0005_hearings.sql"),
-    include_str!("../accounts/0006_shared_state.sql"),
-    include_str!("../accounts/0007_devices_and_buckets.sql"),
+/// One numbered migration of a long-lived database: `schemas/<db>/NNNN_*.sql`.
+#[derive(Debug, Clone, Copy)]
+pub struct Migration {
+    /// The file's number, `NNNN`.
+    pub number: u32,
+    pub sql: &'static str,
+}
+
+/// A migration by its file name under `schemas/`, numbered by its prefix.
+macro_rules! migration {
+    ($number:literal, $file:literal) => {
+        Migration {
+            number: $number,
+            sql: include_str!(concat!("../", $file)),
+        }
+    };
+}
+
+/// Migrations of the accounts database, by number (shared with the
+/// website). Numbers may have gaps: branches number their migrations apart,
+/// and each is applied once whatever order they come in (0007, the
+/// `flood` branch's, may come after 0008).
+pub const ACCOUNTS_MIGRATIONS: &[Migration] = &[
+    migration!(1, "accounts/0001_init.sql"),
+    migration!(2, "accounts/0002_website.sql"),
+    migration!(3, "accounts/0003_retention.sql"),
+    migration!(4, "accounts/0004_prosecutors.sql"),
+    migration!(5, "accounts/0005_hearings.sql"),
+    migration!(6, "accounts/0006_shared_state.sql"),
+    migration!(7, "accounts/0007_devices_and_buckets.sql"),
+    migration!(8, "accounts/0008_prosecutor_feeds.sql"),
 ];
 
-/// Migrations of the outbox database, in order.
-pub const OUTBOX_MIGRATIONS: &[&str] = &[
-    include_str!("../outbox/0001_init.sql"),
-    include_str!("../outbox/0002_web_mail.sql"),
-    include_str!("../outbox/0003_pending_nights.sql"),
-    include_str!("../outbox/0004_outcomes.sql"),
-    include_str!("../outbox/0005_reminders.sql"),
-    include_str!("../outbox/0006_leases.sql"),
+/// Migrations of the outbox database, by number.
+pub const OUTBOX_MIGRATIONS: &[Migration] = &[
+    migration!(1, "outbox/0001_init.sql"),
+    migration!(2, "outbox/0002_web_mail.sql"),
+    migration!(3, "outbox/0003_pending_nights.sql"),
+    migration!(4, "outbox/0004_outcomes.sql"),
+    migration!(5, "outbox/0005_reminders.sql"),
+    migration!(6, "outbox/0006_leases.sql"),
 ];
+
+/// The runner's own record of what it applied: one row per migration
+/// number. A file from before this table counted its migrations in
+/// `user_version`, applied in order from 1: those are recorded when the
+/// table is made.
+const MIGRATIONS_TABLE: &str =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY) WITHOUT ROWID";
 
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
 /// a committed change survives a crash, foreign keys on, a busy timeout for
-/// the other process that shares it, and every migration applied that the
-/// file does not have yet. Refuses a file newer than this build.
-pub fn open_migrated(path: &Path, migrations: &[&str]) -> Result<Connection, MigrateError> {
+/// the other process that shares it, and every listed migration applied
+/// that the file does not have yet, in number order (one the file lacks
+/// below one it has, another branch's merged later, is applied too).
+/// `user_version` is the greatest number applied: a build that does not
+/// know it (or any number the file records) refuses the file as newer.
+pub fn open_migrated(path: &Path, migrations: &[Migration]) -> Result<Connection, MigrateError> {
     let shown = path.display().to_string();
     let sqlite = |source| MigrateError::Sqlite {
         path: shown.clone(),
@@ -98,21 +140,56 @@ pub fn open_migrated(path: &Path, migrations: &[&str]) -> Result<Connection, Mig
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
         .map_err(sqlite)?;
-    let version: usize = tx
+    let version: u32 = tx
         .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(sqlite)? as usize;
-    if version > migrations.len() {
-        return Err(MigrateError::Newer {
-            path: shown,
-            found: version,
-            known: migrations.len(),
-        });
+        .map_err(sqlite)? as u32;
+    let known = migrations.iter().map(|m| m.number).max().unwrap_or(0);
+    let newer = |found: u32| MigrateError::Newer {
+        path: shown.clone(),
+        found: found as usize,
+        known: known as usize,
+    };
+    if version > known {
+        return Err(newer(version));
     }
-    for (i, sql) in migrations.iter().enumerate().skip(version) {
-        tx.execute_batch(sql).map_err(sqlite)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)
+    tx.execute_batch(MIGRATIONS_TABLE).map_err(sqlite)?;
+    let mut applied = std::collections::BTreeSet::new();
+    {
+        let mut st = tx
+            .prepare("SELECT number FROM schema_migrations")
             .map_err(sqlite)?;
+        let rows = st.query_map([], |r| r.get::<_, u32>(0)).map_err(sqlite)?;
+        for n in rows {
+            applied.insert(n.map_err(sqlite)?);
+        }
     }
+    if applied.is_empty() {
+        applied.extend(1..=version);
+    }
+    if let Some(unknown) = applied
+        .iter()
+        .find(|n| !migrations.iter().any(|m| m.number == **n))
+    {
+        return Err(newer(*unknown));
+    }
+    let mut sorted: Vec<&Migration> = migrations.iter().collect();
+    sorted.sort_by_key(|m| m.number);
+    for m in sorted {
+        if !applied.contains(&m.number) {
+            tx.execute_batch(m.sql).map_err(sqlite)?;
+            applied.insert(m.number);
+        }
+    }
+    for n in &applied {
+        tx.execute(
+            "INSERT OR IGNORE INTO schema_migrations (number) VALUES (?1)",
+            [n],
+        )
+        .map_err(sqlite)?;
+    }
+    let top = applied.last().copied().unwrap_or(0);
+    tx.pragma_update(None, "user_version", i64::from(top))
+        .map_err(sqlite)?;
     tx.commit().map_err(sqlite)?;
     Ok(conn)
 }
@@ -215,7 +292,7 @@ mod tests {
         let path = dir.join(format!("s-{app_id}-{version}.sqlite"));
         let _ = std::fs::remove_file(&path);
         let conn = Connection::open(&path).unwrap();
-        if version == 1 {
+        if version < SNAPSHOT_HEARINGS_VERSION {
             conn.execute_batch(SNAPSHOT_V1_TABLES).unwrap();
             conn.execute_batch(SNAPSHOT_V1_INDEXES).unwrap();
         } else {
@@ -244,9 +321,14 @@ mod tests {
         let old = build(&dir, SNAPSHOT_APPLICATION_ID, 1);
         let conn = open_snapshot_readonly(&old).unwrap();
         assert_eq!(snapshot_version(&conn).unwrap(), 1);
+        // Version 2 (a row per hearing, never in a release) is read too:
+        // its other tables are version 1's.
+        let two = build(&dir, SNAPSHOT_APPLICATION_ID, 2);
+        let conn = open_snapshot_readonly(&two).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 2);
         let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
         let conn = open_snapshot_readonly(&new).unwrap();
-        assert_eq!(snapshot_version(&conn).unwrap(), 2);
+        assert_eq!(snapshot_version(&conn).unwrap(), 3);
         conn.query_row("SELECT count(*) FROM hearings", [], |r| r.get::<_, i64>(0))
             .unwrap();
         let zero = build(&dir, SNAPSHOT_APPLICATION_ID, 0);
@@ -298,6 +380,108 @@ mod tests {
         let outbox = dir.join("outbox.sqlite");
         let _ = std::fs::remove_file(&outbox);
         open_migrated(&outbox, OUTBOX_MIGRATIONS).unwrap();
+    }
+
+    fn numbers(conn: &Connection) -> Vec<u32> {
+        let mut st = conn
+            .prepare("SELECT number FROM schema_migrations ORDER BY number")
+            .unwrap();
+        let rows = st.query_map([], |r| r.get(0)).unwrap();
+        rows.map(Result::unwrap).collect()
+    }
+
+    /// Two branches number their migrations apart (0007, 0008); whichever
+    /// is merged and run first, the other is applied when it comes, once.
+    #[test]
+    fn a_migration_merged_after_a_higher_numbered_one_is_still_applied() {
+        let dir = tempfile_dir();
+        let path = dir.join("gaps.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let first = [
+            Migration {
+                number: 1,
+                sql: "CREATE TABLE one (x)",
+            },
+            Migration {
+                number: 3,
+                sql: "CREATE TABLE three (x)",
+            },
+        ];
+        let conn = open_migrated(&path, &first).unwrap();
+        assert_eq!(numbers(&conn), [1, 3]);
+        drop(conn);
+        let later = [
+            first[0],
+            Migration {
+                number: 2,
+                sql: "CREATE TABLE two (x)",
+            },
+            first[1],
+        ];
+        let conn = open_migrated(&path, &later).unwrap();
+        assert_eq!(numbers(&conn), [1, 2, 3]);
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 3);
+        drop(conn);
+        // Applied once: a second open runs nothing (CREATE TABLE would fail).
+        open_migrated(&path, &later).unwrap();
+        // A build that lacks a migration the file has refuses it.
+        assert!(matches!(
+            open_migrated(&path, &later[..2]),
+            Err(MigrateError::Newer { found: 3, .. })
+        ));
+    }
+
+    /// A file from before the runner recorded numbers (user_version 6,
+    /// migrations 1 to 6 applied in order) gets the later ones only.
+    #[test]
+    fn a_file_counted_by_user_version_gets_only_the_migrations_it_lacks() {
+        let dir = tempfile_dir();
+        let path = dir.join("old-accounts.sqlite");
+        let _ = std::fs::remove_file(&path);
+        let conn = Connection::open(&path).unwrap();
+        for m in &ACCOUNTS_MIGRATIONS[..6] {
+            conn.execute_batch(m.sql).unwrap();
+        }
+        conn.pragma_update(None, "user_version", 6).unwrap();
+        drop(conn);
+        let conn = open_migrated(&path, ACCOUNTS_MIGRATIONS).unwrap();
+        let listed: Vec<u32> = ACCOUNTS_MIGRATIONS.iter().map(|m| m.number).collect();
+        assert_eq!(numbers(&conn), listed);
+        conn.query_row("SELECT count(*) FROM prosecutor_calendar_feeds", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap();
+    }
+
+    /// Every migration file is listed, under the number its name gives,
+    /// and nothing else is: a merge that renumbers or forgets one fails.
+    #[test]
+    fn every_migration_file_is_listed_under_its_own_number() {
+        for (folder, listed) in [
+            ("accounts", ACCOUNTS_MIGRATIONS),
+            ("outbox", OUTBOX_MIGRATIONS),
+        ] {
+            let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join(folder);
+            let mut files: Vec<(u32, String)> = std::fs::read_dir(&dir)
+                .unwrap()
+                .map(|f| f.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+                .map(|p| {
+                    let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                    let number = name[..4].parse().unwrap_or_else(|_| panic!("{name}"));
+                    (number, std::fs::read_to_string(&p).unwrap())
+                })
+                .collect();
+            files.sort();
+            let got: Vec<(u32, String)> = listed
+                .iter()
+                .map(|m| (m.number, m.sql.to_string()))
+                .collect();
+            assert_eq!(got, files, "schemas/{folder}");
+        }
     }
 
     fn tempfile_dir() -> std::path::PathBuf {

@@ -77,23 +77,63 @@ pub fn token_hash(token: &str) -> Vec<u8> {
     Sha256::digest(token.as_bytes()).to_vec()
 }
 
-/// The unsubscribe token of an address: HMAC-SHA256 under the key.
-pub fn unsubscribe_token(key: &[u8], email: &str) -> String {
+/// What an unsubscribe link stops: the digest of news, or hearing
+/// reminders. Each has its own tokens, so one mail's link cannot stop the
+/// other's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mailing {
+    Digests,
+    Reminders,
+}
+
+impl Mailing {
+    /// The HMAC's domain (the digests' is the one their links have always
+    /// had, so links already mailed keep working).
+    fn domain(self) -> &'static [u8] {
+        match self {
+            Mailing::Digests => b"cpor unsubscribe\0",
+            Mailing::Reminders => b"cpor unsubscribe reminders\0",
+        }
+    }
+
+    /// Its name in an unsubscribe link (`list=`); digests' links have none.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mailing::Digests => "digests",
+            Mailing::Reminders => "reminders",
+        }
+    }
+
+    pub fn parse(s: Option<&str>) -> Option<Mailing> {
+        match s {
+            None | Some("digests") => Some(Mailing::Digests),
+            Some("reminders") => Some(Mailing::Reminders),
+            Some(_) => None,
+        }
+    }
+}
+
+fn unsubscribe_mac(key: &[u8], mailing: Mailing, email: &str) -> Hmac<Sha256> {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"cpor unsubscribe\0");
+    mac.update(mailing.domain());
     mac.update(email.as_bytes());
-    hex(&mac.finalize().into_bytes())
+    mac
+}
+
+/// The unsubscribe token of an address for a mailing: HMAC-SHA256 under
+/// the key.
+pub fn unsubscribe_token(key: &[u8], mailing: Mailing, email: &str) -> String {
+    hex(&unsubscribe_mac(key, mailing, email).finalize().into_bytes())
 }
 
 /// Checks an unsubscribe token in constant time.
-pub fn unsubscribe_token_ok(key: &[u8], email: &str, token: &str) -> bool {
+pub fn unsubscribe_token_ok(key: &[u8], mailing: Mailing, email: &str, token: &str) -> bool {
     let Some(tag) = from_hex(token) else {
         return false;
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"cpor unsubscribe\0");
-    mac.update(email.as_bytes());
-    mac.verify_slice(&tag).is_ok()
+    unsubscribe_mac(key, mailing, email)
+        .verify_slice(&tag)
+        .is_ok()
 }
 
 /// A token the server can recognise as its own without storing it: 16
@@ -177,11 +217,27 @@ mod tests {
     #[test]
     fn unsubscribe_tokens_bind_the_address_and_the_key() {
         let key = [7u8; 32];
-        let t = unsubscribe_token(&key, "a@example.com");
-        assert!(unsubscribe_token_ok(&key, "a@example.com", &t));
-        assert!(!unsubscribe_token_ok(&key, "b@example.com", &t));
-        assert!(!unsubscribe_token_ok(&[8u8; 32], "a@example.com", &t));
-        assert!(!unsubscribe_token_ok(&key, "a@example.com", "zz"));
+        let d = Mailing::Digests;
+        let t = unsubscribe_token(&key, d, "a@example.com");
+        assert!(unsubscribe_token_ok(&key, d, "a@example.com", &t));
+        assert!(!unsubscribe_token_ok(&key, d, "b@example.com", &t));
+        assert!(!unsubscribe_token_ok(&[8u8; 32], d, "a@example.com", &t));
+        assert!(!unsubscribe_token_ok(&key, d, "a@example.com", "zz"));
+        // A digest's link does not stop reminders, nor the other way round.
+        let r = unsubscribe_token(&key, Mailing::Reminders, "a@example.com");
+        assert_ne!(r, t);
+        assert!(!unsubscribe_token_ok(
+            &key,
+            Mailing::Reminders,
+            "a@example.com",
+            &t
+        ));
+        assert!(unsubscribe_token_ok(
+            &key,
+            Mailing::Reminders,
+            "a@example.com",
+            &r
+        ));
     }
 
     #[test]

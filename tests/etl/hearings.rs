@@ -1,5 +1,6 @@
 //! Hearings over the sample nights: the night after the upgrade to snapshot
-//! version 2, which reads and carries over a version 1 snapshot; and every
+//! version 3, which reads and carries over a version 1 or 2 snapshot
+//! (hearings derived from the entries it stores); and every
 //! hearing as a calendar file that a real calendar library reads
 //! (`tests/support/check_ics.py`, Python's icalendar, installed by
 //! `scripts/setup-test-deps`).
@@ -87,12 +88,24 @@ fn hearings_by_case(dump: &str) -> BTreeMap<String, (Vec<u64>, Vec<Row>)> {
 
 #[test]
 fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
+    upgrade_from(1);
+}
+
+/// Version 2 stored a row per hearing; its rows are not read (a stale row
+/// here would show), its hearings are derived like version 1's.
+#[test]
+fn the_night_after_the_upgrade_reads_and_carries_over_a_version_2_snapshot() {
+    upgrade_from(2);
+}
+
+fn upgrade_from(version: i32) {
     let env = Env::new();
     assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
     assert_eq!(live_cases(&env).0, SNAPSHOT_SCHEMA_VERSION);
     let v2 = env.dump("20261123");
 
-    // Night 1 as a build before version 2 would have published it.
+    // Night 1 as a build of `version` would have published it (without
+    // the hearings of entries older than the latest three).
     let store = Store::new(env.data());
     let live = store.live().unwrap().unwrap();
     let temp = env.dir.path().join("v1.sqlite");
@@ -103,17 +116,25 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
     fs::set_permissions(&temp, perms).unwrap();
     {
         let conn = rusqlite::Connection::open(&temp).unwrap();
-        conn.execute_batch("DROP TABLE hearings; PRAGMA user_version = 1; VACUUM;")
+        conn.execute_batch("DROP TABLE hearings").unwrap();
+        if version == 2 {
+            conn.execute_batch(
+                "CREATE TABLE hearings (case_id INTEGER, seq INTEGER, uid TEXT);
+                 INSERT INTO hearings SELECT id, 99, 'stale@cpor' FROM cases",
+            )
             .unwrap();
+        }
+        conn.pragma_update(None, "user_version", version).unwrap();
+        conn.execute_batch("VACUUM").unwrap();
     }
     store
         .publish(&temp, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
         .unwrap();
     assert_eq!(env.current(), "20261123-2.sqlite");
-    assert_eq!(live_cases(&env).0, 1);
+    assert_eq!(live_cases(&env).0, version);
 
     // Read back, each case's hearings are those its latest three entries
-    // (all a version 1 snapshot stores) give: the rows of version 2 whose
+    // (all an older snapshot stores) give: the records of version 3 whose
     // entry is among them, the same in every respect.
     let (full, old) = (
         hearings_by_case(&v2),
@@ -137,7 +158,7 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
     // latest three.
     assert_eq!(fewer, 2);
 
-    // Night 2 over it: HLD, absent, is carried over from version 1 with the
+    // Night 2 over it: HLD, absent, is carried over from the older version with the
     // hearing its entries give. The result is what night 2 always gives.
     let second = env.import(&sample("20261124"), &[]);
     assert_eq!(second.code, 3, "{}{}", second.stdout, second.stderr);
@@ -151,9 +172,9 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
 
 /// A hearing's current event: its row with the greatest sequence.
 fn heads(hearings: &[HearingData]) -> Vec<&HearingData> {
-    let mut by_uid: BTreeMap<&str, &HearingData> = BTreeMap::new();
+    let mut by_uid: BTreeMap<_, &HearingData> = BTreeMap::new();
     for h in hearings {
-        let e = by_uid.entry(&h.uid).or_insert(h);
+        let e = by_uid.entry(h.origin).or_insert(h);
         if h.sequence > e.sequence {
             *e = h;
         }
@@ -184,12 +205,13 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
         let title = case_ref.title();
         let court_name = schemas::contract().court(&court).unwrap().name.clone();
         for h in heads(&case.hearings) {
+            let uid = h.uid(&court, &case.key);
             let event = Hearing {
-                uid: &h.uid,
+                uid: &uid,
                 sequence: h.sequence,
                 at: h.at,
                 courtroom: h.courtroom.as_deref(),
-                kind: &h.kind,
+                kind: h.kind,
                 state: h.state,
                 case_title: &title,
                 court_name: &court_name,
@@ -208,14 +230,14 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
             };
             want.push(format!(
                 "{} {} {} {status}",
-                h.uid,
+                uid,
                 h.sequence,
                 match method {
                     Method::Cancel => "CANCEL",
                     _ => "PUBLISH",
                 }
             ));
-            let path = dir.join(format!("{}.ics", h.uid));
+            let path = dir.join(format!("{uid}.ics"));
             let cal = Calendar {
                 method,
                 name: None,

@@ -1,16 +1,20 @@
 //! Hearings on the website (issue 14): the private calendar feed (made,
 //! renewed and revoked on the account page, one 404 for any other token,
 //! throttled per client), the case page's hearings and their calendar
-//! files, the API's hearings, and turning reminders off. Every calendar
-//! file is read by Python's icalendar (tests/support/check_ics.py).
+//! files, the API's hearings, and turning reminders off; and the same for
+//! prosecutors signed in through the single sign-on (the real provider of
+//! `sso.rs`). Every calendar file is read by Python's icalendar
+//! (tests/support/check_ics.py).
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::process::Command;
 
 use rusqlite::Connection;
+use schemas::hearing_list;
 
-use crate::util::{repo_root, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::sso;
+use crate::util::{repo_root, unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
 
 const LAWYER: &str = "lawyer.chen@example.com";
 /// 民事 115 重訴 77, which lawyer.chen follows: a moved hearing and a 勘驗.
@@ -74,35 +78,37 @@ fn hearings_where(data: &Data, email: &str, and: &str) -> BTreeSet<(String, u64,
     let db = Connection::open(data.path().join("snapshots").join(name.trim())).unwrap();
     let mut stmt = db
         .prepare(&format!(
-            "SELECT h.uid, h.sequence, h.starts FROM hearings h
+            "SELECT h.list, c.court, c.category, c.year, c.word, c.number FROM hearings h
              JOIN cases c ON c.id = h.case_id JOIN grants g ON g.case_id = c.id
              WHERE g.email = ?1 AND c.queryable = 1 {and}"
         ))
         .unwrap();
-    let rows: Vec<(String, u64, i64)> = stmt
-        .query_map([email], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
+    let mut rows = stmt.query([email]).unwrap();
     let mut out = BTreeSet::new();
-    for (uid, seq, starts) in &rows {
-        if rows.iter().any(|(u, s, _)| u == uid && s > seq) {
-            continue;
+    while let Some(r) = rows.next().unwrap() {
+        let list = r.get::<_, hearing_list::List>(0).unwrap().0;
+        let court: String = r.get(1).unwrap();
+        let key = schemas::CaseKey {
+            category: r.get(2).unwrap(),
+            year: r.get(3).unwrap(),
+            word: r.get(4).unwrap(),
+            number: r.get(5).unwrap(),
+        };
+        for h in &list {
+            // The hearing as it stands: no record of it has a greater
+            // SEQUENCE.
+            if list
+                .iter()
+                .any(|o| o.origin == h.origin && o.sequence > h.sequence)
+            {
+                continue;
+            }
+            out.insert((
+                h.uid(&court, &key),
+                u64::from(h.sequence),
+                h.at.format("%Y-%m-%dT%H:%M:%S+08:00").to_string(),
+            ));
         }
-        let s = starts.to_string();
-        out.insert((
-            uid.clone(),
-            *seq,
-            format!(
-                "{}-{}-{}T{}:{}:{}+08:00",
-                &s[0..4],
-                &s[4..6],
-                &s[6..8],
-                &s[8..10],
-                &s[10..12],
-                &s[12..14]
-            ),
-        ));
     }
     out
 }
@@ -191,15 +197,21 @@ fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
     assert_eq!(unknown.status, 404);
     assert_eq!((garbage.status, &garbage.body), (404, &unknown.body));
     assert_eq!(nowhere.body, unknown.body);
+    renew_then_revoke(&mut c, &mut app, &path);
+}
 
-    // Renewing: the old URL stops, the new one works.
+/// Renews the feed at `path` on the signed-in account page (`c`), then
+/// revokes the new one: a calendar app (`app`) finds each URL that stops
+/// answering the site's one 404, the same as any unknown token.
+fn renew_then_revoke(c: &mut Client, app: &mut Client, path: &str) {
+    let unknown = app.get(&format!("/calendar/{}.ics", "0".repeat(64)));
     let csrf = c.csrf();
     let renewed = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
     let new_path = feed_path(&renewed.body);
     assert_ne!(new_path, path);
-    assert_eq!(app.get(&path).status, 404);
+    let old = app.get(path);
+    assert_eq!((old.status, &old.body), (404, &unknown.body));
     assert_eq!(app.get(&new_path).status, 200);
-    // Revoking: 404, the same as any unknown token.
     let csrf = c.csrf();
     let revoked = c.post("/account/feed", &[("csrf", &csrf), ("action", "revoke")]);
     assert_eq!(revoked.header("location"), Some("/account?m=feed-revoked"));
@@ -367,4 +379,158 @@ fn the_account_page_turns_reminders_off_and_on() {
     let csrf = c.csrf();
     c.post("/account/reminders", &[("csrf", &csrf), ("on", "1")]);
     assert_eq!(reminders(), 1);
+}
+
+/// (start, SEQUENCE) of every event of a feed, read by icalendar.
+fn feed_events(feed: &[u8]) -> BTreeSet<(String, u64)> {
+    check_ics(&[("feed.ics", feed)])
+        .iter()
+        .map(|e| {
+            (
+                e["start"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn at(s: &str) -> (String, u64) {
+    let (start, seq) = s.split_once(' ').unwrap();
+    (format!("{start}+08:00"), seq.parse().unwrap())
+}
+
+/// A prosecutor's feed (issue 14 for prosecutors): made, renewed and
+/// revoked on their account page with their session's token, stored as a
+/// hash of its own, and listing the hearings of the queryable cases
+/// assigned to their MOJ account in the live snapshot, so a case that
+/// tonight's export gives to someone else leaves it. The sample's
+/// hearings (sample-data/README.md): chen.wm has TPD 刑事 115 訴 100 (審理
+/// 115/05/20, 宣判 115/11/30, moved on night 2 to 115/12/15 with SEQUENCE
+/// 1) and, on night 1 only, 刑事 115 交易 45 (115/06/02, 115/11/10).
+#[test]
+fn a_prosecutors_feed_lists_the_hearings_of_the_cases_assigned_to_them() {
+    let data = Data::empty();
+    data.import("20261123");
+    let op = sso::provider::Op::start(&[]);
+    let server = sso::server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(sso::sign_in(&mut c, "chen.wm").status, 303);
+    let page = c.get("/account");
+    assert!(page.body.contains("尚未建立訂閱網址"), "{}", page.body);
+    assert_eq!(c.post("/account/feed", &[("action", "renew")]).status, 403);
+    let csrf = page.field("csrf");
+    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    assert_eq!(made.status, 200, "{}", made.body);
+    assert!(made.body.contains("檢察官"), "the prosecutor's page");
+    let path = feed_path(&made.body);
+    let token = path
+        .trim_start_matches("/calendar/")
+        .trim_end_matches(".ics")
+        .to_string();
+    let db = sso::accounts(&data);
+    let stored: Vec<u8> = db
+        .query_row("SELECT hash FROM prosecutor_calendar_feeds", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 32);
+    assert!(!String::from_utf8_lossy(&stored).contains(&token));
+    let applicants: i64 = db
+        .query_row("SELECT count(*) FROM calendar_feeds", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(applicants, 0);
+    assert!(c.get("/account").body.contains("已於"));
+
+    let mut app = Client::new(&server);
+    let feed = app.get(&path);
+    assert_eq!(feed.status, 200, "{}", feed.body);
+    let night1: BTreeSet<(String, u64)> = [
+        "2026-05-20T09:30:00 0",
+        "2026-11-30T11:00:00 0",
+        "2026-06-02T09:40:00 0",
+        "2026-11-10T10:00:00 0",
+    ]
+    .into_iter()
+    .map(at)
+    .collect();
+    assert_eq!(feed_events(&feed.bytes), night1);
+
+    // Night 2 gives 交易 45 to lin_yt-01 and moves the 宣判.
+    data.import("20261124");
+    sso::eventually_unassigned(&mut c, sso::TPD_JIAOYI_45);
+    let night2: BTreeSet<(String, u64)> = ["2026-05-20T09:30:00 0", "2026-12-15T10:00:00 1"]
+        .into_iter()
+        .map(at)
+        .collect();
+    assert_eq!(feed_events(&app.get(&path).bytes), night2);
+    renew_then_revoke(&mut c, &mut app, &path);
+}
+
+/// A prosecutor's reminders: off until turned on (the address is the
+/// ministry's provider's, docs/HEARINGS.md), only with a verified address
+/// (the page says why not), with their session's token; the reminder
+/// comes to that address with its calendar file, and its one-click
+/// unsubscribe turns them off again.
+#[test]
+fn a_prosecutor_turns_reminders_on_and_a_reminders_one_click_unsubscribe_turns_them_off() {
+    let data = Data::empty();
+    data.import("20261123");
+    data.import("20261124");
+    let op = sso::provider::Op::start(&[]);
+    let server = sso::server(&data, &op, &[]);
+    let reminders = |account: &str| -> i64 {
+        sso::accounts(&data)
+            .query_row(
+                "SELECT reminders FROM prosecutor_accounts WHERE account = ?1",
+                [account],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let mut c = Client::new(&server);
+    sso::sign_in(&mut c, "chen.wm");
+    let page = c.get("/account");
+    assert!(page.body.contains("開啟庭期提醒"), "off: {}", page.body);
+    assert_eq!(reminders("chen.wm"), 0);
+    assert_eq!(c.post("/account/reminders", &[("on", "1")]).status, 403);
+    let on = c.post(
+        "/account/reminders",
+        &[("csrf", &page.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(on.header("location"), Some("/account?m=reminders-on"));
+    assert_eq!(reminders("chen.wm"), 1);
+    assert!(c.get("/account").body.contains("關閉庭期提醒"));
+
+    // tsai.mh's address is not verified: no reminders, and the page says so.
+    let mut t = Client::new(&server);
+    sso::sign_in(&mut t, "tsai.mh");
+    let page = t.get("/account");
+    assert!(page.body.contains("因此無法寄送庭期提醒"), "{}", page.body);
+    let refused = t.post(
+        "/account/reminders",
+        &[("csrf", &page.field("csrf")), ("on", "1")],
+    );
+    assert_eq!(refused.header("location"), Some("/account?m=reminders-off"));
+    assert_eq!(reminders("tsai.mh"), 0);
+
+    // 7 days before chen.wm's 宣判 (115/12/15 10:00).
+    data.remind("2026-12-08");
+    assert_eq!(data.mails("reminder", "chen.wm@moj.example"), 1);
+    let message = data.newest("reminder", "chen.wm@moj.example");
+    let text = crate::util::mail_text(&message);
+    for want in [
+        "115/12/15（二）10:00（7 天後）宣判",
+        "以法院寄發的傳票或通知書為準",
+    ] {
+        assert!(text.contains(want), "{want}:\n{text}");
+    }
+    let raw = String::from_utf8_lossy(&message);
+    assert!(raw.contains("text/calendar"), "a calendar file");
+    assert!(raw.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
+    let link = unsubscribe_link(&text);
+    assert!(link.contains("list=reminders"), "{link}");
+    let r = c.post(&link, &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!((r.status, r.body.as_str()), (200, "已取消庭期提醒。"));
+    assert_eq!(reminders("chen.wm"), 0);
+    assert!(c.get("/account").body.contains("開啟庭期提醒"));
 }

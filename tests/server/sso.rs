@@ -18,7 +18,7 @@ use openidconnect::url::Url;
 use openidconnect::{PkceCodeChallenge, PkceCodeVerifier};
 use rusqlite::Connection;
 
-use crate::util::{enc, eventually, Client, Data, Resp, Server, CAPTCHA};
+use crate::util::{enc, eventually, unsubscribe_link, Client, Data, Resp, Server, CAPTCHA};
 
 #[allow(dead_code)]
 #[path = "../../query-server/src/sso/provider_harness.rs"]
@@ -59,11 +59,11 @@ fn sign_in_from(c: &mut Client, op_browser: &mut Browser, user: &str, start: &st
     c.get(&format!("/sso/callback?{}", back.query().unwrap_or("")))
 }
 
-fn sign_in(c: &mut Client, user: &str) -> Resp {
+pub(crate) fn sign_in(c: &mut Client, user: &str) -> Resp {
     sign_in_from(c, &mut Browser::default(), user, "/sso/login")
 }
 
-fn accounts(data: &Data) -> Connection {
+pub(crate) fn accounts(data: &Data) -> Connection {
     Connection::open(data.path().join("accounts.sqlite")).unwrap()
 }
 
@@ -112,7 +112,7 @@ fn listed(c: &mut Client) -> BTreeSet<String> {
 }
 
 const TPD_SU_100: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100";
-const TPD_JIAOYI_45: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E4%BA%A4%E6%98%93/45";
+pub(crate) const TPD_JIAOYI_45: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E4%BA%A4%E6%98%93/45";
 /// A case granted to applicants, assigned to no prosecutor.
 const TPD_CIVIL_100: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100";
 const NO_SUCH_CASE: &str = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/99999";
@@ -234,13 +234,19 @@ fn an_assignment_that_ends_in_tonights_export_ends_access_with_the_next_snapshot
     assert_eq!(c.get(TPD_JIAOYI_45).status, 200);
     // Night 2 gives 交易 45 to lin_yt-01.
     data.import("20261124");
-    eventually("the next snapshot to be served", || {
-        c.get(TPD_JIAOYI_45).status == 404
-    });
+    eventually_unassigned(&mut c, TPD_JIAOYI_45);
     let after = listed(&mut c);
     assert_eq!(after, assigned(&data, "chen.wm"));
     assert!(!after.contains(TPD_JIAOYI_45));
     assert!(after.contains(TPD_SU_100));
+}
+
+/// Waits until the server serves a snapshot that no longer assigns the
+/// case to the signed-in prosecutor.
+pub(crate) fn eventually_unassigned(c: &mut Client, case: &str) {
+    eventually("the next snapshot to be served", || {
+        c.get(case).status == 404
+    });
 }
 
 /// A refused callback: the page, its status and kind, no session.
@@ -726,12 +732,10 @@ fn an_opted_in_prosecutor_gets_the_nightly_digest_of_news_on_assigned_cases() {
     );
 
     // The digest's one-click unsubscribe (RFC 8058) turns the opt-in off.
-    let start = text.find("/unsubscribe?").unwrap();
-    let link: String = text[start..]
-        .chars()
-        .take_while(|c| !c.is_whitespace())
-        .collect();
-    let r = c.post(&link, &[("List-Unsubscribe", "One-Click")]);
+    let r = c.post(
+        &unsubscribe_link(&text),
+        &[("List-Unsubscribe", "One-Click")],
+    );
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(
         count(&data, "prosecutor_accounts WHERE digests = 1"),
@@ -779,15 +783,5 @@ fn every_refusal_of_the_id_token_is_a_page_in_words_and_makes_no_session() {
 
 /// The text of the newest digest to `email`.
 fn digest_text(data: &Data, email: &str) -> String {
-    let mut newest = None;
-    for night in std::fs::read_dir(data.path().join("mail")).unwrap() {
-        for f in std::fs::read_dir(night.unwrap().path()).unwrap() {
-            let p = f.unwrap().path();
-            let name = p.file_name().unwrap().to_string_lossy().into_owned();
-            if name.starts_with(&format!("digest-{email}")) {
-                newest = Some(p);
-            }
-        }
-    }
-    crate::util::mail_text(&std::fs::read(newest.expect("a digest")).unwrap())
+    crate::util::mail_text(&data.newest("digest", email))
 }

@@ -90,8 +90,26 @@ impl Data {
             .expect("send");
     }
 
-    /// The link (path and query) in the newest mail of `kind` to `email`.
-    pub fn link(&self, kind: &str, email: &str) -> String {
+    /// Queues the hearing reminders of a Taipei day, 7 and 1 days before,
+    /// as `cpor-etl send --today DAY` does (as if at that day's window
+    /// opening), and delivers them.
+    pub fn remind(&self, day: &str) {
+        let mut cfg = self.config().mail;
+        cfg.reminder_days = vec![7, 1];
+        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        etl::notify::reminders::queue_due(
+            &store::layout::Store::new(self.path()),
+            &cfg,
+            chrono::Utc::now(),
+            Some(day),
+            false,
+        )
+        .expect("reminders");
+        self.send();
+    }
+
+    /// The newest message of `kind` to `email`, as it was delivered.
+    pub fn newest(&self, kind: &str, email: &str) -> Vec<u8> {
         let mut files: Vec<(std::time::SystemTime, PathBuf)> = Vec::new();
         for night in std::fs::read_dir(self.path().join("mail")).unwrap() {
             for f in std::fs::read_dir(night.unwrap().path()).unwrap() {
@@ -106,7 +124,12 @@ impl Data {
         let (_, newest) = files
             .last()
             .unwrap_or_else(|| panic!("no {kind} mail to {email}"));
-        let text = mail_text(&std::fs::read(newest).unwrap());
+        std::fs::read(newest).unwrap()
+    }
+
+    /// The link (path and query) in the newest mail of `kind` to `email`.
+    pub fn link(&self, kind: &str, email: &str) -> String {
+        let text = mail_text(&self.newest(kind, email));
         // The mail's own link, not the links to each case it lists.
         text.match_indices("http://localhost:8080/")
             .map(|(start, _)| {
@@ -117,7 +140,7 @@ impl Data {
             })
             .map(|l| l.trim_start_matches("http://localhost:8080").to_string())
             .find(|l| !l.starts_with("/cases/"))
-            .unwrap_or_else(|| panic!("no link in {}:\n{text}", newest.display()))
+            .unwrap_or_else(|| panic!("no link in the {kind} mail to {email}:\n{text}"))
     }
 
     /// Mail files of `kind` to `email`, across nights.
@@ -138,6 +161,17 @@ impl Data {
             })
             .count()
     }
+}
+
+/// The one-click unsubscribe link (path and query) a mail's text gives.
+pub fn unsubscribe_link(text: &str) -> String {
+    let start = text
+        .find("/unsubscribe?")
+        .unwrap_or_else(|| panic!("no unsubscribe link:\n{text}"));
+    text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect()
 }
 
 /// The text part of a message (base64 or plain), decoded.

@@ -33,7 +33,7 @@ pub struct HearingJson<'a> {
     pub kind: &'a str,
     pub state: &'static str,
     pub by: Option<ByJson>,
-    pub uid: &'a str,
+    pub uid: String,
     pub sequence: u32,
 }
 
@@ -47,25 +47,29 @@ impl<'a> WithHearings<'a> {
     pub fn new(court: &'a str, as_of: NaiveDate, c: &'a CaseData) -> WithHearings<'a> {
         WithHearings {
             case: CaseJson::new(court, as_of, c),
-            hearings: c.hearings.iter().map(HearingJson::new).collect(),
+            hearings: c
+                .hearings
+                .iter()
+                .map(|h| HearingJson::new(court, c, h))
+                .collect(),
         }
     }
 }
 
 impl<'a> HearingJson<'a> {
-    fn new(h: &'a HearingData) -> HearingJson<'a> {
+    fn new(court: &str, c: &CaseData, h: &'a HearingData) -> HearingJson<'a> {
         HearingJson {
             seq: h.seq,
             posted: roc(h.posted),
             at: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
             courtroom: h.courtroom.as_deref(),
-            kind: &h.kind,
+            kind: h.kind,
             state: h.state.as_str(),
             by: h.by.map(|(seq, posted)| ByJson {
                 seq,
                 posted: roc(posted),
             }),
-            uid: &h.uid,
+            uid: h.uid(court, &c.key),
             sequence: h.sequence,
         }
     }

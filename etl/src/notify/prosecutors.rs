@@ -1,4 +1,7 @@
-//! Prosecutors' nightly digest (issue 11): a prosecutor who signed in
+//! Prosecutors' mail: the nightly digest (issue 11) and the hearings their
+//! reminders are about (issue 14, [`reminder_candidates`]).
+//!
+//! The digest: a prosecutor who signed in
 //! through the MOJ single sign-on with a verified address and opted in on
 //! their account page gets the news on the cases assigned to them, in the
 //! same digest mail as an address's news on its granted cases.
@@ -14,35 +17,44 @@
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
 //! address, held by the flood guard.
 
-use std::collections::BTreeSet;
+use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
+use chrono::NaiveDate;
 use rusqlite::Connection;
 
 use super::diff::{self, CaseNews, Changes};
+use super::reminders::{remindable, Candidate};
 use super::NotifyError;
-use crate::kinds::CaseKey;
+use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
+use schemas::hearing_list;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
+/// A queryable case assigned to a prosecutor in a snapshot: its id there,
+/// its name and its court's name.
+struct Assigned {
+    id: i64,
+    case: CaseRef,
+    court_name: String,
+}
+
 /// The queryable cases assigned to `account` in a snapshot.
-fn assigned(conn: &Connection, account: &str) -> Result<Vec<CaseRef>, ReadError> {
+fn assigned(conn: &Connection, account: &str) -> Result<Vec<Assigned>, ReadError> {
     let mut st = conn.prepare_cached(
-        "SELECT c.court, c.category, c.year, c.word, c.number
+        "SELECT c.id, c.court, co.name, c.category, c.year, c.word, c.number
          FROM prosecutors p JOIN cases c ON c.id = p.case_id
+         JOIN courts co ON co.code = c.court
          WHERE p.account = ?1 AND c.queryable = 1
          ORDER BY c.court, c.category, c.year, c.word, c.number",
     )?;
     let rows = st.query_map([account], |r| {
-        Ok(CaseRef {
-            court: r.get(0)?,
-            key: CaseKey {
-                category: r.get(1)?,
-                year: r.get(2)?,
-                word: r.get(3)?,
-                number: r.get(4)?,
-            },
+        Ok(Assigned {
+            id: r.get(0)?,
+            case: CaseRef::from_row(r, 1, 3)?,
+            court_name: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<Result<_, _>>()?)
@@ -69,9 +81,12 @@ pub fn add_news(
     );
     let mut with_news = 0;
     for (account, email) in recipients {
-        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?.into_iter().collect();
+        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?
+            .into_iter()
+            .map(|a| a.case)
+            .collect();
         let mut news = Vec::new();
-        for case in assigned(&new_conn, &account)? {
+        for Assigned { case, .. } in assigned(&new_conn, &account)? {
             if !before.contains(&case) {
                 continue;
             }
@@ -96,4 +111,45 @@ pub fn add_news(
         all.sort_by(|a, b| a.case.cmp(&b.case));
     }
     Ok(with_news)
+}
+
+/// The hearings on the Taipei `days` of the queryable cases assigned to
+/// each prosecutor who turned reminders on, under their verified address
+/// (`recipients`: (account, address)), as they now stand and only while
+/// they take place (`reminders::remindable`): for the reminders' plan,
+/// beside the grants' candidates. Each case's hearing list is read once
+/// however many recipients it has (`hearing_list::of_case`: none before
+/// snapshot version 3, as for the grants).
+pub fn reminder_candidates(
+    live: &SnapshotFile,
+    recipients: &[(String, String)],
+    days: &[NaiveDate],
+) -> Result<Vec<Candidate>, NotifyError> {
+    if recipients.is_empty() || days.is_empty() {
+        return Ok(Vec::new());
+    }
+    let conn = schemas::open_snapshot_readonly(&live.path).map_err(ReadError::from)?;
+    let mut due: BTreeMap<i64, Vec<HearingData>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for (account, email) in recipients {
+        for a in assigned(&conn, account)? {
+            let rows = match due.entry(a.id) {
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => {
+                    let list = hearing_list::of_case(&conn, a.id).map_err(ReadError::from)?;
+                    e.insert(
+                        hearing_list::current(&list)
+                            .filter(|h| remindable(h, days))
+                            .cloned()
+                            .collect(),
+                    )
+                }
+            };
+            out.extend(
+                rows.iter()
+                    .map(|h| Candidate::of(email, &a.case, &a.court_name, h)),
+            );
+        }
+    }
+    Ok(out)
 }

@@ -32,9 +32,9 @@ use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
 use mail::outbox::{Kind, NewItem, Outbox, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
-use mail::{message_id, url_encode, window_opening, MailSettings};
+use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
-use store::secret;
+use store::secret::{self, Mailing};
 
 /// What a night's queueing did, for the report and the summary.
 #[derive(Debug, Default, Clone, PartialEq, Serialize)]
@@ -508,11 +508,7 @@ fn write(
             link: format!("{site}/login"),
             expires: String::new(),
             night: roc(night),
-            unsubscribe: format!(
-                "{site}/unsubscribe?email={}&token={}",
-                url_encode(job.email),
-                secret::unsubscribe_token(key, job.email)
-            ),
+            unsubscribe: mail::unsubscribe_url(site, key, Mailing::Digests, job.email),
             more: 0,
             hearings: Vec::new(),
         };

@@ -20,16 +20,25 @@
 //! on the 1st is sent during the day of the 31st (or 30th): month ends and
 //! midnight need no special case.
 //!
+//! **Who hears of a hearing** ([`followed`]): the addresses granted its
+//! case, unless their account turned reminders off, and the prosecutors
+//! its case is assigned to who turned them on, at the address the MOJ
+//! single sign-on last vouched for (`super::prosecutors`). An address that
+//! is both gets one message a day about both: each switch is about its own
+//! account's cases.
+//!
 //! **The rules** ([`plan`], pure, property-tested): the hearing is as it
 //! now stands (its UID's row with the greatest SEQUENCE), `scheduled` or
 //! `uncertain` (said so in the mail), never moved or cancelled; it starts
 //! after the moment the reminder may go out (never a past one); the
-//! address has not turned reminders off and has no reminder that day yet;
+//! address has no reminder that day yet;
 //! (address, UID, start, lead) was never reminded (`reminded`, written in
 //! the same transaction as the item: so never twice, even after a crash).
 //! A hearing moved to another day is reminded again for its new date. One
 //! message per address per day, covering all its hearings due that day,
-//! each with its calendar file (METHOD:REQUEST, one UID each, RFC 5546).
+//! each with its calendar file (METHOD:REQUEST, one UID each, RFC 5546),
+//! and a one-click unsubscribe (RFC 8058) that turns reminders off for
+//! every account with the address, an applicant's or a prosecutor's.
 //! A flagged address's reminder is kept but suppressed, as digests are.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -37,21 +46,24 @@ use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use rayon::prelude::*;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::NotifyError;
 use mail::config::Window;
 use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
-use mail::{message_id, url_encode, window_opening, MailSettings};
+use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method, Organizer};
-use schemas::date::{datetime_from_int, datetime_to_int, roc, taipei, to_int};
+use schemas::date::{datetime_to_int, roc, taipei, to_int};
 use schemas::hearing::State as HearingState;
-use schemas::{CaseKey, CaseRef};
+use schemas::hearing_list::{self, Hearing as HearingData};
+use schemas::CaseRef;
 use store::layout::Store;
+use store::secret::Mailing;
 
-/// A hearing of a case an address follows, as it now stands.
+/// A hearing of a case an address follows (granted) or a prosecutor's
+/// address is assigned, as it now stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
     pub email: String,
@@ -66,6 +78,30 @@ pub struct Candidate {
     pub court_name: String,
 }
 
+impl Candidate {
+    /// A hearing of `case` (in the court `court_name`) for `email`.
+    pub fn of(email: &str, case: &CaseRef, court_name: &str, h: &HearingData) -> Candidate {
+        Candidate {
+            email: email.to_string(),
+            uid: h.uid(&case.court, &case.key),
+            sequence: h.sequence,
+            at: h.at,
+            courtroom: h.courtroom.clone(),
+            kind: h.kind.to_string(),
+            state: h.state,
+            case: case.clone(),
+            court_name: court_name.to_string(),
+        }
+    }
+}
+
+/// Whether a hearing row, as it now stands, may be reminded on one of
+/// `days`: it takes place then (scheduled, or uncertain).
+pub fn remindable(h: &HearingData, days: &[NaiveDate]) -> bool {
+    matches!(h.state, HearingState::Scheduled | HearingState::Uncertain)
+        && days.contains(&h.at.date())
+}
+
 /// One address's reminder: its hearings (with their lead) in time order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Due<'a> {
@@ -77,8 +113,6 @@ pub struct Due<'a> {
 #[derive(Debug, Default, Clone)]
 pub struct Known {
     pub reminded: BTreeSet<Reminded>,
-    /// Addresses whose accounts turned reminders off.
-    pub off: BTreeSet<String>,
     /// Addresses that have their reminder of the day already.
     pub today: BTreeSet<String>,
 }
@@ -136,7 +170,6 @@ pub fn plan<'a>(
         if !leads.contains(&lead)
             || c.at <= from
             || !matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
-            || known.off.contains(&c.email)
             || known.today.contains(&c.email)
             || known.reminded.contains(&(
                 c.email.clone(),
@@ -161,66 +194,68 @@ pub fn plan<'a>(
         .collect()
 }
 
+/// Who hears of the day's hearings: those of `granted` (from the grants)
+/// whose address did not turn reminders off on its account, and all of
+/// `assigned` (prosecutors who turned them on). An address that is both
+/// keeps both: `plan` makes them one message, a hearing in it once.
+pub fn followed(
+    granted: Vec<Candidate>,
+    off: &BTreeSet<String>,
+    assigned: Vec<Candidate>,
+) -> Vec<Candidate> {
+    granted
+        .into_iter()
+        .filter(|c| !off.contains(&c.email))
+        .chain(assigned)
+        .collect()
+}
+
 /// The hearings of followed, queryable cases on the given Taipei days, as
-/// they now stand, from a snapshot (none from a version 1 snapshot).
+/// they now stand, from a snapshot (none before version 3): one pass over
+/// every case's hearing list, then the addresses that follow the cases
+/// that have one on those days.
 pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec<Candidate>> {
-    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 2 || days.is_empty() {
+    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
         return Ok(Vec::new());
     }
-    let ranges: Vec<String> = days
-        .iter()
-        .map(|d| {
-            let start = to_int(*d) * 1_000_000;
-            format!("h.starts BETWEEN {start} AND {}", start + 235_959)
-        })
-        .collect();
-    let mut stmt = conn.prepare(&format!(
-        "SELECT g.email, h.uid, h.sequence, h.starts, h.courtroom, h.kind, h.state,
-                c.court, co.name, c.category, c.year, c.word, c.number
-         FROM hearings h
-         JOIN cases c ON c.id = h.case_id
+    let mut on_days: Vec<(i64, Vec<HearingData>)> = Vec::new();
+    let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
+    let mut rows = lists.query([])?;
+    while let Some(row) = rows.next()? {
+        let list = row.get::<_, hearing_list::List>(1)?.0;
+        let due: Vec<HearingData> = hearing_list::current(&list)
+            .filter(|h| remindable(h, days))
+            .cloned()
+            .collect();
+        if !due.is_empty() {
+            on_days.push((row.get(0)?, due));
+        }
+    }
+    let mut followers = conn.prepare(
+        "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number
+         FROM cases c
          JOIN courts co ON co.code = c.court
          JOIN grants g ON g.case_id = c.id
-         WHERE ({}) AND c.queryable = 1 AND h.state IN ('scheduled', 'uncertain')
-           AND NOT EXISTS (SELECT 1 FROM hearings later
-               WHERE later.case_id = h.case_id AND later.uid = h.uid
-                 AND later.sequence > h.sequence)",
-        ranges.join(" OR ")
-    ))?;
-    let rows = stmt.query_map([], |r| {
-        let starts: i64 = r.get(3)?;
-        let state: String = r.get(6)?;
-        let bad = |i: usize, what: String| {
-            rusqlite::Error::FromSqlConversionFailure(
-                i,
-                rusqlite::types::Type::Integer,
-                what.into(),
-            )
-        };
-        Ok(Candidate {
-            email: r.get(0)?,
-            uid: r.get(1)?,
-            sequence: r.get(2)?,
-            at: datetime_from_int(starts)
-                .ok_or_else(|| bad(3, format!("{starts} is not a date-time")))?,
-            courtroom: r.get(4)?,
-            kind: r.get(5)?,
-            state: HearingState::parse(&state)
-                .ok_or_else(|| bad(6, format!("`{state}` is not a hearing state")))?,
-            case: CaseRef {
-                court: r.get(7)?,
-                key: CaseKey {
-                    category: r.get(9)?,
-                    year: r.get(10)?,
-                    word: r.get(11)?,
-                    number: r.get(12)?,
-                },
-            },
-            court_name: r.get(8)?,
-        })
-    })?;
-    rows.collect()
+         WHERE c.id = ?1 AND c.queryable = 1",
+    )?;
+    let mut out = Vec::new();
+    for (case_id, due) in on_days {
+        let rows = followers.query_map([case_id], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                CaseRef::from_row(r, 1, 3)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (email, case, court_name) = row?;
+            out.extend(
+                due.iter()
+                    .map(|h| Candidate::of(&email, &case, &court_name, h)),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// A case's page on the website.
@@ -369,22 +404,27 @@ pub fn queue_due(
         .collect();
     let started = std::time::Instant::now();
     let conn = schemas::open_snapshot_readonly(&live.path)?;
-    let found = candidates(&conn, &days).map_err(NotifyError::Accounts)?;
+    let granted = candidates(&conn, &days).map_err(NotifyError::Accounts)?;
     drop(conn);
+    let accounts = store::accounts::open(&store.root)?;
+    let off = store::hearings::reminders_off(&accounts)?;
+    let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
+    let flagged = store::accounts::flagged_set(&accounts)?;
+    drop(accounts);
+    let assigned = super::prosecutors::reminder_candidates(&live, &prosecutors, &days)?;
+    let found = followed(granted, &off, assigned);
     tracing::debug!(
-        "reminders of {day}: {} hearings of followed cases on {days:?} ({:?})",
+        "reminders of {day}: {} hearings of followed cases on {days:?}, {} prosecutors ({:?})",
         found.len(),
+        prosecutors.len(),
         started.elapsed()
     );
     let started = std::time::Instant::now();
-    let accounts = store::accounts::open(&store.root)?;
     let known = Known {
         reminded: outbox.reminded_since(to_int(day) * 1_000_000)?,
-        off: store::hearings::reminders_off(&accounts)?,
         today: outbox.reminded_on(day)?,
     };
-    let flagged = store::accounts::flagged_set(&accounts)?;
-    drop(accounts);
+    let key = store::secret::load_or_create_key(&store.root).map_err(NotifyError::Key)?;
     let due = plan(day, from_local, &cfg.reminder_days, &found, &known);
     summary.already = found
         .iter()
@@ -413,7 +453,7 @@ pub fn queue_due(
                 link: format!("{site}/cases"),
                 expires: String::new(),
                 night: roc(day),
-                unsubscribe: format!("{site}/account"),
+                unsubscribe: unsubscribe_url(site, &key, Mailing::Reminders, d.email),
                 more: 0,
                 hearings: d
                     .hearings
@@ -539,83 +579,68 @@ pub struct Announced {
 
 /// The hearings to come that tonight's news entries announce, by (case id,
 /// 序號): what a digest attaches as calendar files. Only entries that say
-/// something about hearings (`schemas::hearing::read`) are looked up.
+/// something about hearings (`schemas::hearing::read`) are looked up: the
+/// hearings each schedules or changes, as they now stand, if they start at
+/// or after `from`.
 pub fn announced(
     conn: &Connection,
     changes: &super::diff::Changes,
     from: NaiveDateTime,
 ) -> rusqlite::Result<BTreeMap<(String, u32), Vec<Announced>>> {
-    let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let mut out = BTreeMap::new();
-    if version < 2 {
+    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION {
         return Ok(out);
     }
     let mut stmt = conn.prepare(
-        "SELECT DISTINCT h2.uid, h2.sequence, h2.starts, h2.courtroom, h2.kind, h2.state, co.name
+        "SELECT h.list, co.name
          FROM cases c
          JOIN courts co ON co.code = c.court
          JOIN hearings h ON h.case_id = c.id
-         JOIN hearings h2 ON h2.case_id = c.id AND h2.uid = h.uid
          WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-           AND c.number = ?5 AND c.queryable = 1 AND (h.seq = ?6 OR h.by_seq = ?6)
-           AND h2.starts >= ?7
-           AND NOT EXISTS (SELECT 1 FROM hearings later
-               WHERE later.case_id = h2.case_id AND later.uid = h2.uid
-                 AND later.sequence > h2.sequence)
-         ORDER BY h2.starts, h2.uid",
+           AND c.number = ?5 AND c.queryable = 1",
     )?;
-    let from = datetime_to_int(from);
-    let mut seen = BTreeSet::new();
+    // Each case's list is read once, however many of its entries are news.
+    let mut lists: BTreeMap<String, Option<(Vec<HearingData>, String)>> = BTreeMap::new();
     for news in changes.news.values().flatten() {
+        let k = &news.case.key;
         for e in &news.entries {
             let key = (news.case.id(), e.entry.seq);
-            if seen.contains(&key) || schemas::hearing::read(&e.entry.text).is_none() {
+            if out.contains_key(&key) || schemas::hearing::read(&e.entry.text).is_none() {
                 continue;
             }
-            seen.insert(key.clone());
-            let k = &news.case.key;
-            let rows = stmt.query_map(
-                rusqlite::params![
-                    news.case.court,
-                    k.category,
-                    k.year,
-                    k.word,
-                    k.number,
-                    e.entry.seq,
-                    from
-                ],
-                |r| {
-                    let starts: i64 = r.get(2)?;
-                    let state: String = r.get(5)?;
-                    Ok((
-                        starts,
-                        state,
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get(3)?,
-                        r.get(4)?,
-                        r.get(6)?,
-                    ))
-                },
-            )?;
-            let mut found = Vec::new();
-            for row in rows {
-                let (starts, state, uid, sequence, courtroom, kind, court_name) = row?;
-                let (Some(at), Some(state)) =
-                    (datetime_from_int(starts), HearingState::parse(&state))
-                else {
-                    continue;
-                };
-                found.push(Announced {
-                    uid,
-                    sequence,
-                    at,
-                    courtroom,
-                    kind,
-                    state,
-                    court_name,
-                });
-            }
+            let list = match lists.entry(key.0.clone()) {
+                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
+                std::collections::btree_map::Entry::Vacant(v) => v.insert(
+                    stmt.query_row(
+                        rusqlite::params![news.case.court, k.category, k.year, k.word, k.number],
+                        |r| Ok((r.get::<_, hearing_list::List>(0)?.0, r.get(1)?)),
+                    )
+                    .optional()?,
+                ),
+            };
+            let Some((list, court_name)) = list else {
+                continue;
+            };
+            // The hearings this entry schedules or changes.
+            let origins: BTreeSet<hearing_list::Origin> = list
+                .iter()
+                .filter(|h| h.seq == e.entry.seq || h.by.is_some_and(|b| b.0 == e.entry.seq))
+                .map(|h| h.origin)
+                .collect();
+            let mut found: Vec<Announced> = hearing_list::current(list)
+                .filter(|h| origins.contains(&h.origin) && h.at >= from)
+                .map(|h| Announced {
+                    uid: h.uid(&news.case.court, k),
+                    sequence: h.sequence,
+                    at: h.at,
+                    courtroom: h.courtroom.clone(),
+                    kind: h.kind.to_string(),
+                    state: h.state,
+                    court_name: court_name.clone(),
+                })
+                .collect();
+            found.sort_by(|a, b| (a.at, &a.uid).cmp(&(b.at, &b.uid)));
+            found.dedup();
             if !found.is_empty() {
                 out.insert(key, found);
             }
@@ -629,6 +654,7 @@ mod tests {
     use super::*;
     use chrono::NaiveTime;
     use proptest::prelude::*;
+    use schemas::CaseKey;
 
     fn window() -> Window {
         Window {
@@ -680,9 +706,17 @@ mod tests {
         ]
     }
 
-    fn candidate() -> impl Strategy<Value = (usize, u8, i64, NaiveTime, usize)> {
-        // address, hearing number, day offset from the base day, time, state
-        (0usize..3, 0u8..6, -2i64..=10, time_of_day(), 0usize..4)
+    fn candidate() -> impl Strategy<Value = (usize, u8, i64, NaiveTime, usize, bool)> {
+        // address, hearing number, day offset from the base day, time,
+        // state, whether the address has it as a prosecutor (else granted)
+        (
+            0usize..3,
+            0u8..6,
+            -2i64..=10,
+            time_of_day(),
+            0usize..4,
+            any::<bool>(),
+        )
     }
 
     fn case() -> CaseRef {
@@ -702,40 +736,53 @@ mod tests {
         /// random time of a day queues that run's reminder day; a hearing
         /// is reminded exactly once per lead, on the Taipei day `lead` days
         /// before its own, inside the window and before it starts, only
-        /// while scheduled or uncertain and the account wants reminders;
-        /// at most one message per address and day.
+        /// while scheduled or uncertain and the account wants reminders
+        /// (an applicant's unless turned off; a prosecutor's, assigned
+        /// hearings, only turned on); at most one message per address and
+        /// day, whether its hearings are granted, assigned or both.
         #[test]
         fn reminders_come_once_per_lead_on_the_right_taipei_day(
             base in base_day(),
             raw in prop::collection::vec(candidate(), 0..12),
             runs in prop::collection::vec((0i64..14, time_of_day()), 1..30),
-            off in prop::collection::vec(any::<bool>(), 3),
+            off_flags in prop::collection::vec(any::<bool>(), 3),
         ) {
             let leads = [7u32, 1];
             let w = window();
-            let candidates: Vec<Candidate> = raw
-                .iter()
-                .enumerate()
-                // One row per hearing and address, as the snapshot's current
-                // rows are: the UID names the hearing, `n` its case.
-                .map(|(i, &(who, n, day, t, state))| Candidate {
-                    email: EMAILS[who].into(),
-                    uid: format!("{i}.{n}@cpor"),
-                    sequence: 0,
-                    at: (base + Duration::days(day)).and_time(t),
-                    courtroom: None,
-                    kind: "言詞辯論".into(),
-                    state: STATES[state],
-                    case: case(),
-                    court_name: "臺灣臺北地方法院".into(),
-                })
-                .collect();
-            let mut known = Known::default();
-            for (i, o) in off.iter().enumerate() {
+            let mut off = BTreeSet::new();
+            for (i, o) in off_flags.iter().enumerate() {
                 if *o {
-                    known.off.insert(EMAILS[i].to_string());
+                    off.insert(EMAILS[i].to_string());
                 }
             }
+            // One row per hearing and address, as the snapshot's current
+            // rows are: the UID names the hearing, `n` its case.
+            let rows: Vec<(Candidate, bool)> = raw
+                .iter()
+                .enumerate()
+                .map(|(i, &(who, n, day, t, state, prosecutor))| {
+                    let c = Candidate {
+                        email: EMAILS[who].into(),
+                        uid: format!("{i}.{n}@cpor"),
+                        sequence: 0,
+                        at: (base + Duration::days(day)).and_time(t),
+                        courtroom: None,
+                        kind: "言詞辯論".into(),
+                        state: STATES[state],
+                        case: case(),
+                        court_name: "臺灣臺北地方法院".into(),
+                    };
+                    (c, prosecutor)
+                })
+                .collect();
+            let of = |prosecutor: bool| -> Vec<Candidate> {
+                rows.iter()
+                    .filter(|(_, p)| *p == prosecutor)
+                    .map(|(c, _)| c.clone())
+                    .collect()
+            };
+            let candidates = followed(of(false), &off, of(true));
+            let mut known = Known::default();
             let mut runs = runs;
             runs.sort();
             // (address, day) → hearings (uid, at, lead) reminded that day
@@ -766,7 +813,6 @@ mod tests {
                 let mut seen = BTreeSet::new();
                 for d in &due {
                     prop_assert!(seen.insert(d.email), "one message per address");
-                    prop_assert!(!known.off.contains(d.email));
                     prop_assert!(!d.hearings.is_empty());
                     for (c, lead) in &d.hearings {
                         prop_assert_eq!(c.at.date() - day, Duration::days(i64::from(*lead)));
@@ -800,9 +846,9 @@ mod tests {
             }
             // And every hearing that should be, is: the first run of the
             // day `lead` days before it, if that run sends before it starts.
-            for c in &candidates {
+            for (c, prosecutor) in &rows {
                 let wanted = matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
-                    && !known.off.contains(&c.email);
+                    && (*prosecutor || !off.contains(&c.email));
                 for lead in leads {
                     let day = c.at.date() - Duration::days(i64::from(lead));
                     let due = wanted && first.get(&day).is_some_and(|from| c.at > *from);
@@ -811,6 +857,49 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// An address granted a case and, as a prosecutor, assigned it hears
+    /// of its hearing once; its applicant account's "off" does not stop
+    /// what its prosecutor's account turned on.
+    #[test]
+    fn an_address_granted_and_assigned_a_case_hears_of_its_hearing_once() {
+        let at = NaiveDateTime::parse_from_str("2027-03-08 10:00", "%Y-%m-%d %H:%M").unwrap();
+        let c = |uid: &str| Candidate {
+            email: "a@x.tw".into(),
+            uid: uid.into(),
+            sequence: 0,
+            at,
+            courtroom: None,
+            kind: "宣判".into(),
+            state: HearingState::Scheduled,
+            case: case(),
+            court_name: "臺灣臺北地方法院".into(),
+        };
+        let day = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
+        let from = day.and_hms_opt(7, 0, 0).unwrap();
+        let both = followed(
+            vec![c("1@cpor"), c("2@cpor")],
+            &BTreeSet::new(),
+            vec![c("1@cpor")],
+        );
+        let due = plan(day, from, &[7, 1], &both, &Known::default());
+        assert_eq!(due.len(), 1);
+        let uids: Vec<&str> = due[0]
+            .hearings
+            .iter()
+            .map(|(c, _)| c.uid.as_str())
+            .collect();
+        assert_eq!(uids, ["1@cpor", "2@cpor"]);
+        let off = BTreeSet::from(["a@x.tw".to_string()]);
+        let assigned_only = followed(vec![c("1@cpor"), c("2@cpor")], &off, vec![c("1@cpor")]);
+        let due = plan(day, from, &[7, 1], &assigned_only, &Known::default());
+        let uids: Vec<&str> = due[0]
+            .hearings
+            .iter()
+            .map(|(c, _)| c.uid.as_str())
+            .collect();
+        assert_eq!(uids, ["1@cpor"]);
     }
 
     #[test]

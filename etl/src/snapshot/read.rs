@@ -1,9 +1,10 @@
 //! Reading a published snapshot back into the model: for carrying a court
 //! over to tonight's snapshot, and for the administrators' `case` and `dump`.
 //! Snapshots are opened read-only through `schemas`, which refuses files of
-//! an unknown schema version. A version 1 snapshot (from before `hearings`)
-//! reads as if it had them: derived from the latest three entries it
-//! stores, all it has, by the same rules (`hearings::extract`).
+//! an unknown schema version. A snapshot before version 3 (version 1 had no
+//! `hearings`; version 2's rows are not read) reads as if it had them:
+//! derived from the latest three entries it stores, all it has, by the same
+//! rules (`hearings::extract`).
 //!
 //! The e-mail diff reads a narrower projection instead, in `diffscan`.
 
@@ -18,7 +19,7 @@ use crate::hearings;
 use crate::kinds::CaseKey;
 use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingData};
 use schemas::date::{datetime_from_int, from_int};
-use schemas::hearing::State;
+use schemas::hearing_list;
 use store::layout::SnapshotFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -103,51 +104,17 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
     ))
 }
 
-const HEARING_COLUMNS: &str =
-    "case_id, seq, posted, uid, sequence, starts, courtroom, kind, state, by_seq, by_posted";
-
-fn hearing_row(r: &Row<'_>) -> rusqlite::Result<(i64, HearingData)> {
-    let state: String = r.get(8)?;
-    let by = match (r.get::<_, Option<u32>>(9)?, r.get::<_, Option<i64>>(10)?) {
-        (Some(seq), Some(posted)) => Some((seq, date(posted)?)),
-        _ => None,
-    };
-    Ok((
-        r.get(0)?,
-        HearingData {
-            seq: r.get(1)?,
-            posted: date(r.get(2)?)?,
-            uid: r.get(3)?,
-            sequence: r.get(4)?,
-            at: datetime(r.get(5)?)?,
-            courtroom: r.get(6)?,
-            kind: r.get(7)?,
-            state: State::parse(&state).ok_or_else(|| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    8,
-                    rusqlite::types::Type::Text,
-                    format!("`{state}` is not a hearing state").into(),
-                )
-            })?,
-            by,
-        },
-    ))
-}
-
-/// A version 1 case's hearings: from the entries it stores.
-fn hearings_from_entries(court: &str, case: &CaseData) -> Vec<HearingData> {
+/// The hearings of a case of a snapshot before version 3: from the
+/// entries it stores.
+fn hearings_from_entries(case: &CaseData) -> Vec<HearingData> {
     if !case.queryable {
         return Vec::new();
     }
-    hearings::extract(
-        court,
-        &case.key,
-        case.entries.iter().rev().map(|e| hearings::Entry {
-            seq: e.seq,
-            posted: e.posted,
-            text: &e.text,
-        }),
-    )
+    hearings::extract(case.entries.iter().rev().map(|e| hearings::Entry {
+        seq: e.seq,
+        posted: e.posted,
+        text: &e.text,
+    }))
 }
 
 /// Takes the rows of case `id` from an iterator ordered by case id.
@@ -293,17 +260,23 @@ impl Snapshot {
         let mut prosecutors = prosecutors
             .query_map([lo, hi], |r| Ok((r.get(0)?, r.get(1)?)))?
             .peekable();
-        // Version 1 has no such table: its hearings come from its entries.
-        let mut hearing_stmt = if self.version >= 2 {
-            Some(self.conn.prepare(&format!(
-                "SELECT {HEARING_COLUMNS} FROM hearings
-                 WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id, seq"
-            ))?)
+        // Before version 3 there are no lists: hearings come from the
+        // entries.
+        let mut hearing_stmt = if self.version >= schemas::SNAPSHOT_HEARINGS_VERSION {
+            Some(self.conn.prepare(
+                "SELECT case_id, list FROM hearings
+                 WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id",
+            )?)
         } else {
             None
         };
         let mut hearings = match &mut hearing_stmt {
-            Some(stmt) => Some(stmt.query_map([lo, hi], hearing_row)?.peekable()),
+            Some(stmt) => Some(
+                stmt.query_map([lo, hi], |r| {
+                    Ok((r.get(0)?, r.get::<_, hearing_list::List>(1)?.0))
+                })?
+                .peekable(),
+            ),
             None => None,
         };
         for row in cases.query_map([lo, hi], case_row)? {
@@ -311,8 +284,8 @@ impl Snapshot {
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
             case.hearings = match hearings.as_mut() {
-                Some(stored) => rows_of(stored, id)?,
-                None => hearings_from_entries(&court, &case),
+                Some(stored) => rows_of(stored, id)?.into_iter().flatten().collect(),
+                None => hearings_from_entries(&case),
             };
             f(&court, case)?;
         }

@@ -17,6 +17,7 @@ use schemas::{
 
 use crate::model::{CourtData, EntryData, HearingData};
 use schemas::date::{compact, datetime_to_int, to_int};
+use schemas::hearing_list;
 use store::failpoint::pause;
 
 /// Row counts of a snapshot's tables (entries: non-empty entry slots).
@@ -27,7 +28,9 @@ pub struct Counts {
     pub entries: u64,
     pub grants: u64,
     pub prosecutors: u64,
+    /// Hearing records, and the cases with any (rows of `hearings`).
     pub hearings: u64,
+    pub hearing_lists: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +39,8 @@ pub enum WriteError {
     Sqlite(#[from] rusqlite::Error),
     #[error("verification failed: {0}")]
     Verify(String),
+    #[error("{0}")]
+    Hearings(#[from] hearing_list::PackError),
 }
 
 /// How long the last steps took, for the report.
@@ -50,79 +55,71 @@ const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, n
      seq3, posted3, text3, modified3)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-/// Hearings are inserted this many rows to a statement: a national night
-/// has millions of them, and one row to a statement spends most of its time
-/// opening and closing the statement's cursors.
-const HEARINGS_PER_INSERT: usize = 64;
+/// Cases' hearing lists are inserted this many to a statement: a national
+/// night has about 750,000, and one row to a statement spends much of its
+/// time opening and closing the statement's cursors.
+const LISTS_PER_INSERT: usize = 64;
 
-/// Columns of a `hearings` row, as bound.
-const HEARING_COLUMNS: usize = 11;
-
-/// An insert of `rows` hearing rows.
-fn insert_hearings(rows: usize) -> String {
-    let mut sql = String::from(
-        "INSERT INTO hearings (case_id, seq, posted, uid, sequence, starts,
-     courtroom, kind, state, by_seq, by_posted) VALUES ",
-    );
+/// An insert of `rows` hearing lists.
+fn insert_lists(rows: usize) -> String {
+    let mut sql = String::from("INSERT INTO hearings (case_id, list) VALUES ");
     for r in 0..rows {
         if r > 0 {
             sql.push(',');
         }
-        sql.push('(');
-        for c in 0..HEARING_COLUMNS {
-            if c > 0 {
-                sql.push(',');
-            }
-            sql.push('?');
-        }
-        sql.push(')');
+        sql.push_str("(?,?)");
     }
     sql
 }
 
-/// Binds one hearing row's columns from parameter `at` (1-based) on.
-fn bind_hearing(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    at: usize,
-    case_id: i64,
-    h: &HearingData,
-) -> rusqlite::Result<()> {
-    stmt.raw_bind_parameter(at, case_id)?;
-    stmt.raw_bind_parameter(at + 1, h.seq)?;
-    stmt.raw_bind_parameter(at + 2, to_int(h.posted))?;
-    stmt.raw_bind_parameter(at + 3, h.uid.as_str())?;
-    stmt.raw_bind_parameter(at + 4, h.sequence)?;
-    stmt.raw_bind_parameter(at + 5, datetime_to_int(h.at))?;
-    stmt.raw_bind_parameter(at + 6, h.courtroom.as_deref())?;
-    stmt.raw_bind_parameter(at + 7, h.kind.as_str())?;
-    stmt.raw_bind_parameter(at + 8, h.state.as_str())?;
-    stmt.raw_bind_parameter(at + 9, h.by.map(|b| b.0))?;
-    stmt.raw_bind_parameter(at + 10, h.by.map(|b| to_int(b.1)))?;
-    Ok(())
+/// A court's packed hearing lists: each case's id and its bytes in `bytes`.
+#[derive(Default)]
+struct Lists {
+    bytes: Vec<u8>,
+    cases: Vec<(i64, std::ops::Range<usize>)>,
 }
 
-/// Inserts `rows` (case id and hearing) in order: full batches of
-/// [`HEARINGS_PER_INSERT`] by one statement each, the rest one by one.
-fn insert_hearing_rows(conn: &Connection, rows: &[(i64, &HearingData)]) -> rusqlite::Result<()> {
-    let mut batches = rows.chunks_exact(HEARINGS_PER_INSERT);
-    if batches.len() > 0 {
-        let mut stmt = conn.prepare_cached(&insert_hearings(HEARINGS_PER_INSERT))?;
-        for batch in &mut batches {
-            for (i, (id, h)) in batch.iter().enumerate() {
-                bind_hearing(&mut stmt, i * HEARING_COLUMNS + 1, *id, h)?;
+impl Lists {
+    fn add(&mut self, case_id: i64, hearings: &[HearingData]) -> Result<(), WriteError> {
+        if hearings.is_empty() {
+            return Ok(());
+        }
+        let start = self.bytes.len();
+        hearing_list::encode(hearings, &mut self.bytes)?;
+        self.cases.push((case_id, start..self.bytes.len()));
+        Ok(())
+    }
+
+    /// Inserts them in order: full batches of [`LISTS_PER_INSERT`] by one
+    /// statement each, the rest one by one.
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        let bind = |stmt: &mut rusqlite::CachedStatement<'_>,
+                    at: usize,
+                    (id, range): &(i64, std::ops::Range<usize>)|
+         -> rusqlite::Result<()> {
+            stmt.raw_bind_parameter(at, *id)?;
+            stmt.raw_bind_parameter(at + 1, &self.bytes[range.clone()])
+        };
+        let mut batches = self.cases.chunks_exact(LISTS_PER_INSERT);
+        if batches.len() > 0 {
+            let mut stmt = conn.prepare_cached(&insert_lists(LISTS_PER_INSERT))?;
+            for batch in &mut batches {
+                for (i, case) in batch.iter().enumerate() {
+                    bind(&mut stmt, i * 2 + 1, case)?;
+                }
+                stmt.raw_execute()?;
             }
-            stmt.raw_execute()?;
         }
-    }
-    let rest = batches.remainder();
-    if !rest.is_empty() {
-        let mut stmt = conn.prepare_cached(&insert_hearings(1))?;
-        for (id, h) in rest {
-            bind_hearing(&mut stmt, 1, *id, h)?;
-            stmt.raw_execute()?;
+        let rest = batches.remainder();
+        if !rest.is_empty() {
+            let mut stmt = conn.prepare_cached(&insert_lists(1))?;
+            for case in rest {
+                bind(&mut stmt, 1, case)?;
+                stmt.raw_execute()?;
+            }
         }
+        Ok(())
     }
-    Ok(())
 }
 
 fn text(e: Option<&EntryData>) -> Option<&str> {
@@ -190,8 +187,9 @@ impl Builder {
         )?;
         let mut prosecutor_stmt =
             conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
-        // The court's hearings, inserted in batches once its cases are in.
-        let mut hearings: Vec<(i64, &HearingData)> = Vec::new();
+        // The court's hearing lists, inserted in batches once its cases
+        // are in.
+        let mut lists = Lists::default();
         for case in &court.cases {
             let id = self.next_id;
             self.next_id += 1;
@@ -229,14 +227,15 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
-            hearings.extend(case.hearings.iter().map(|h| (id, h)));
+            lists.add(id, &case.hearings)?;
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
             self.counts.prosecutors += case.prosecutors.len() as u64;
             self.counts.hearings += case.hearings.len() as u64;
         }
-        insert_hearing_rows(conn, &hearings)?;
+        self.counts.hearing_lists += lists.cases.len() as u64;
+        lists.insert(conn)?;
         Ok(())
     }
 
@@ -290,9 +289,27 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
         |sql: &str| -> Result<i64, rusqlite::Error> { open()?.query_row(sql, [], |r| r.get(0)) };
     // Each check on its own connection, as many at once as there are
     // threads; the biggest first.
-    let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 7] = [
+    let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 8] = [
         &|| integrity(&open()?, "grants"),
         &|| integrity(&open()?, "hearings"),
+        // Every hearing list decodes, and they hold the hearings written.
+        &|| {
+            let conn = open()?;
+            let mut stmt = conn.prepare("SELECT case_id, list FROM hearings")?;
+            let mut rows = stmt.query([])?;
+            let mut found = 0u64;
+            while let Some(row) = rows.next()? {
+                match hearing_list::decode(row.get_ref(1)?.as_blob()?) {
+                    Ok(list) => found += list.len() as u64,
+                    Err(e) => {
+                        let case: i64 = row.get(0)?;
+                        return Ok(Some(format!("case {case}: {e}")));
+                    }
+                }
+            }
+            Ok((found != expected.hearings)
+                .then(|| format!("{found} hearings, expected {}", expected.hearings)))
+        },
         &|| integrity(&open()?, "cases"),
         &|| {
             let fk = one("SELECT count(*) FROM pragma_foreign_key_check")?;
@@ -305,7 +322,8 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
                 entries: one("SELECT count(seq1) + count(seq2) + count(seq3) FROM cases")? as u64,
                 grants: one("SELECT count(*) FROM grants")? as u64,
                 prosecutors: one("SELECT count(*) FROM prosecutors")? as u64,
-                hearings: one("SELECT count(*) FROM hearings")? as u64,
+                hearings: expected.hearings,
+                hearing_lists: one("SELECT count(*) FROM hearings")? as u64,
             };
             Ok((found != expected)
                 .then(|| format!("table counts {found:?}, expected {expected:?}")))
@@ -386,11 +404,14 @@ mod tests {
                     hearings: vec![HearingData {
                         seq: 1,
                         posted: day,
-                        uid: format!("{n}@cpor"),
+                        origin: schemas::hearing_list::Origin {
+                            kind: "言詞辯論",
+                            seq: 1,
+                        },
                         sequence: 0,
                         at: (day + chrono::Days::new(7)).and_hms_opt(10, 0, 0).unwrap(),
                         courtroom: Some("第一法庭".into()),
-                        kind: "言詞辯論".into(),
+                        kind: "言詞辯論",
                         state: State::Scheduled,
                         by: None,
                     }],
@@ -421,6 +442,29 @@ mod tests {
         };
         let err = verify(&path, wrong).unwrap_err().to_string();
         assert!(err.contains("table counts"), "{err}");
+        assert_eq!(counts.hearing_lists, 3000);
+        let fewer = Counts {
+            hearings: 2999,
+            ..counts
+        };
+        let err = verify(&path, fewer).unwrap_err().to_string();
+        assert!(err.contains("3000 hearings, expected 2999"), "{err}");
+    }
+
+    #[test]
+    fn a_hearing_list_that_does_not_decode_fails_verification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let counts = build(&path);
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE hearings SET list = x'0101' WHERE case_id = 5", [])
+            .unwrap();
+        let err = verify(&path, counts).unwrap_err().to_string();
+        assert!(
+            err.contains("case 5: hearing list: ends inside record 0"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -30,7 +30,8 @@ use crate::failure::{Answer, Failure};
 use crate::http::Req;
 use crate::live::{self, CaseRow, Snap};
 use crate::pages::Ctx;
-use crate::routes::{guard::browser_session, window};
+use crate::routes::guard::{browser_session, same, Form};
+use crate::routes::window;
 use crate::sessions::{Kind, Session};
 pub use sessions::{ProsecutorSession, ProsecutorSessions};
 
@@ -117,6 +118,17 @@ pub fn browser_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
         });
     }
     Some(s)
+}
+
+/// The browser's prosecutor session and its form, if the form repeats the
+/// session's anti-forgery token.
+pub fn prosecutor_form(app: &App, req: &Req) -> Result<(ProsecutorSession, Form), Failure> {
+    let p = browser_prosecutor(app, req).ok_or(Failure::Unauthorised)?;
+    let form = req.form();
+    if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
+        return Err(Failure::Forbidden);
+    }
+    Ok((p, form))
 }
 
 /// The browser's viewer: a prosecutor's session or an applicant's.

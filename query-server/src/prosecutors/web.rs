@@ -1,7 +1,9 @@
 //! The prosecutors' web sign-in and pages: `/sso/login` starts the code
 //! flow, `/sso/callback` finishes it, `/sso/logout` signs out here and, when
 //! the provider advertises an `end_session_endpoint`, there too;
-//! `/sso/digests` is the digest opt-in of the prosecutor's account page.
+//! `/sso/digests` is the digest opt-in of the prosecutor's account page,
+//! which also has their hearing reminders and calendar feed
+//! (`routes::hearings`, the same forms as an applicant's).
 //!
 //! Every refusal — whatever `Sso::finish` refuses (issuer, audience,
 //! signature, expiry, nonce, state, replay, claims) and an account the live
@@ -17,14 +19,16 @@ use std::sync::Arc;
 use warp::http::StatusCode;
 
 use store::accounts::prosecutors::{self as store_p, Via};
+use store::hearings::Holder;
 
-use super::{browser_prosecutor, end, prosecutor_ctx, ProsecutorSession};
+use super::{browser_prosecutor, end, prosecutor_ctx, prosecutor_form, ProsecutorSession};
 use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages;
 use crate::routes::ctx;
 use crate::routes::guard::{browser_session, same};
+use crate::routes::hearings::{account_hearings, AccountHearings};
 use crate::sessions::Kind;
 use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
 
@@ -225,18 +229,38 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 }
 
 /// `/account` for a prosecutor: the account, the verified address, the
-/// digest. No password: the provider keeps it.
+/// digest, hearing reminders and the calendar feed. No password: the
+/// provider keeps it.
 pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
+    let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
+    account_page(app, p, notice, None)
+}
+
+/// The prosecutor's account page; `feed_url`: a calendar feed URL just
+/// made, shown once.
+pub fn account_page(
+    app: &App,
+    p: &ProsecutorSession,
+    notice: Option<&'static str>,
+    feed_url: Option<String>,
+) -> Answer {
     let row = store_p::by_id(&app.accounts.lock().expect("accounts"), p.prosecutor_id)
         .map_err(Failure::unavailable)?
         .ok_or(Failure::Unauthorised)?;
     let mut c = prosecutor_ctx(app, "帳號設定", p);
-    c.notice = req.query_map().get("m").and_then(|m| pages::notice(m));
+    c.notice = notice;
+    let h = account_hearings(
+        app,
+        Holder::Prosecutor(p.prosecutor_id),
+        row.email.is_some(),
+        feed_url,
+    );
     let page = ProsecutorAccount {
         c,
         account: row.account,
         email: row.email,
         digests: row.digests,
+        h,
     };
     pages::html(StatusCode::OK, &page)
 }
@@ -248,15 +272,12 @@ struct ProsecutorAccount {
     account: String,
     email: Option<String>,
     digests: bool,
+    h: AccountHearings,
 }
 
 /// `POST /sso/digests`: the opt-in (only with a verified address).
 fn digests(app: &App, req: &Req) -> Answer {
-    let p = browser_prosecutor(app, req).ok_or(Failure::Unauthorised)?;
-    let form = req.form();
-    if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
-        return Err(Failure::Forbidden);
-    }
+    let (p, form) = prosecutor_form(app, req)?;
     let want = form.get("on").is_some_and(|v| v == "1");
     let on = store_p::set_digests(
         &app.accounts.lock().expect("accounts"),

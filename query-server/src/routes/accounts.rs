@@ -302,7 +302,12 @@ pub fn account_page_with(
         c,
         email: s.email.clone(),
         digests,
-        h: super::hearings::account_hearings(app, s.account_id, feed_url),
+        h: super::hearings::account_hearings(
+            app,
+            store::hearings::Holder::Applicant(s.account_id),
+            true,
+            feed_url,
+        ),
         sessions: app
             .sessions
             .of(s.account_id)

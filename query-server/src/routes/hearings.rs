@@ -18,6 +18,14 @@
 //! ones too while the case is queryable (a calendar that drops an event
 //! from a feed deletes it), each as it now stands: moved and cancelled
 //! ones as cancelled events of their UID.
+//!
+//! A prosecutor (single sign-on) has the same: the account page's forms
+//! post to the same paths with the prosecutor's session and its token, the
+//! feed's token is theirs (`store::hearings::Holder`), and the feed lists
+//! the hearings of the queryable cases assigned to their MOJ account in
+//! the live snapshot, read on every fetch: an assignment that ends ends
+//! its hearings in the feed with the next snapshot. Their reminders are
+//! off until turned on, and only with an address the provider verified.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,16 +36,17 @@ use warp::http::StatusCode;
 use schemas::calendar::{Calendar, Method};
 use schemas::date::{roc, taipei};
 use schemas::hearing::State;
-use store::hearings as store_hearings;
+use store::hearings::{self as store_hearings, FeedOwner, Holder};
 
 use super::accounts::account_page_with;
 use super::cases::{case_path, parse_case};
+use super::guard::Form;
 use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
-use crate::prosecutors::Viewer;
+use crate::prosecutors::{browser_prosecutor, prosecutor_form, web, Viewer};
 
 /// Feed fetches a client address may make in an hour.
 pub const FEED_PER_HOUR: usize = 60;
@@ -78,8 +87,13 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
             tracing::error!("a calendar feed's token: {e}");
             None
         });
-    let (_, email) = owner.ok_or(Failure::NotFound)?;
-    let hearings = live(app)?.upcoming_hearings_for(&email, all_time())?;
+    let snap = live(app)?;
+    let hearings = match owner.ok_or(Failure::NotFound)? {
+        FeedOwner::Applicant { email, .. } => snap.upcoming_hearings_for(&email, all_time())?,
+        FeedOwner::Prosecutor { account, .. } => {
+            snap.upcoming_hearings_for_prosecutor(&account, all_time())?
+        }
+    };
     let events = hearings
         .iter()
         .map(|u| {
@@ -185,37 +199,61 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
 /// What the account page shows about hearings.
 pub struct AccountHearings {
     pub reminders: bool,
+    /// Whether reminders can be sent at all: a prosecutor's need the
+    /// address the provider verified (an applicant always has one).
+    pub addressed: bool,
     /// When the feed was made (ROC date), if there is one.
     pub feed_since: Option<String>,
     /// The feed's URL, only right after it was made.
     pub feed_url: Option<String>,
 }
 
-pub fn account_hearings(app: &App, account_id: i64, feed_url: Option<String>) -> AccountHearings {
+pub fn account_hearings(
+    app: &App,
+    holder: Holder,
+    addressed: bool,
+    feed_url: Option<String>,
+) -> AccountHearings {
     let conn = app.accounts.lock().expect("accounts");
-    let reminders = store_hearings::reminders_on(&conn, account_id).unwrap_or(true);
-    let feed_since = store_hearings::feed_created(&conn, account_id)
+    let reminders = store_hearings::reminders_on(&conn, holder)
+        .unwrap_or(matches!(holder, Holder::Applicant(_)));
+    let feed_since = store_hearings::feed_created(&conn, holder)
         .ok()
         .flatten()
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| roc(t.with_timezone(&taipei()).date_naive()));
     AccountHearings {
         reminders,
+        addressed,
         feed_since,
         feed_url,
     }
 }
 
-/// `POST /account/reminders` (`on` = 1 or 0).
-pub fn reminders(app: &App, req: &Req) -> Answer {
-    let (s, form) = super::guard::session_form(app, req)?;
-    let on = form.get("on").is_some_and(|v| v == "1");
-    let done =
-        store_hearings::set_reminders(&app.accounts.lock().expect("accounts"), s.account_id, on);
-    if let Err(e) = done {
-        tracing::error!("reminders: {e}");
-        return Err(Failure::Unavailable(None));
+/// Who posts the account page's hearing forms: a prosecutor's session or
+/// an applicant's, with the form, which must repeat that session's
+/// anti-forgery token.
+fn account_form(app: &App, req: &Req) -> Result<(Viewer, Holder, Form), Failure> {
+    if browser_prosecutor(app, req).is_some() {
+        let (p, form) = prosecutor_form(app, req)?;
+        let holder = Holder::Prosecutor(p.prosecutor_id);
+        return Ok((Viewer::Prosecutor(p), holder, form));
     }
+    let (s, form) = super::guard::session_form(app, req)?;
+    let holder = Holder::Applicant(s.account_id);
+    Ok((Viewer::Applicant(s), holder, form))
+}
+
+/// `POST /account/reminders` (`on` = 1 or 0). A prosecutor's stay off
+/// without a verified address.
+pub fn reminders(app: &App, req: &Req) -> Answer {
+    let (_, holder, form) = account_form(app, req)?;
+    let want = form.get("on").is_some_and(|v| v == "1");
+    let on = store_hearings::set_reminders(&app.accounts.lock().expect("accounts"), holder, want)
+        .map_err(|e| {
+        tracing::error!("reminders: {e}");
+        Failure::Unavailable(None)
+    })?;
     Ok(Resp::redirect(if on {
         "/account?m=reminders-on"
     } else {
@@ -226,12 +264,12 @@ pub fn reminders(app: &App, req: &Req) -> Answer {
 /// `POST /account/feed` (`action` = renew or revoke). A new URL is shown on
 /// the page that answers, once: it is not stored.
 pub fn feed_post(app: &App, req: &Req) -> Answer {
-    let (s, form) = super::guard::session_form(app, req)?;
+    let (viewer, holder, form) = account_form(app, req)?;
     match form.get("action").map(String::as_str) {
         Some("renew") => {
             let token = store_hearings::renew_feed(
                 &app.accounts.lock().expect("accounts"),
-                s.account_id,
+                holder,
                 Utc::now(),
             )
             .map_err(|e| {
@@ -239,18 +277,14 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
                 Failure::Unavailable(None)
             })?;
             let url = format!("{}/calendar/{token}.ics", app.cfg.mail.site_url);
-            account_page_with(
-                app,
-                &s,
-                Some("已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。"),
-                None,
-                None,
-                Some(url),
-            )
+            let made = Some("已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。");
+            match viewer {
+                Viewer::Applicant(s) => account_page_with(app, &s, made, None, None, Some(url)),
+                Viewer::Prosecutor(p) => web::account_page(app, &p, made, Some(url)),
+            }
         }
         Some("revoke") => {
-            let done =
-                store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), s.account_id);
+            let done = store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), holder);
             if let Err(e) = done {
                 tracing::error!("a calendar feed: {e}");
                 return Err(Failure::Unavailable(None));

@@ -1,7 +1,9 @@
 //! The pages that mailed links open: activation and reset (set a password
 //! through a single-use token) and unsubscribe (RFC 8058, authorised by the
-//! link's HMAC). A GET only shows a form, so a mail scanner following a
-//! link spends nothing; the POST does the work.
+//! link's HMAC; a digest's link stops digests, a reminder's, `list=reminders`,
+//! stops hearing reminders, for every account with the address: an
+//! applicant's and a prosecutor's alike). A GET only shows a form, so a
+//! mail scanner following a link spends nothing; the POST does the work.
 
 use std::sync::Arc;
 
@@ -9,7 +11,7 @@ use chrono::Utc;
 use warp::http::StatusCode;
 
 use store::accounts::{self, Account, Purpose};
-use store::secret;
+use store::secret::{self, Mailing};
 
 use super::guard::{anon_csrf, anon_csrf_ok, with_cookie};
 use super::{ctx, field};
@@ -119,25 +121,40 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     Ok(r)
 }
 
-/// Whether the link's HMAC is right, and the address it names.
-fn unsubscribe_target(app: &App, req: &Req) -> (bool, String) {
+/// Whether the link's HMAC is right, the address it names, and what it
+/// stops.
+fn unsubscribe_target(app: &App, req: &Req) -> (bool, String, Mailing) {
     let q = req.query_map();
     let email = q.get("email").cloned().unwrap_or_default();
     let token = q.get("token").cloned().unwrap_or_default();
+    let Some(mailing) = Mailing::parse(q.get("list").map(String::as_str)) else {
+        return (false, email, Mailing::Digests);
+    };
     (
-        secret::unsubscribe_token_ok(&app.key, &email, &token),
+        secret::unsubscribe_token_ok(&app.key, mailing, &email, &token),
         email,
+        mailing,
     )
 }
 
+/// What a mailing is called on the pages.
+fn mailing_name(mailing: Mailing) -> &'static str {
+    match mailing {
+        Mailing::Digests => "案件進度通知",
+        Mailing::Reminders => "庭期提醒",
+    }
+}
+
 pub fn unsubscribe_page(app: &App, req: &Req) -> Answer {
-    let (valid, email) = unsubscribe_target(app, req);
+    let (valid, email, mailing) = unsubscribe_target(app, req);
     let action = format!("/unsubscribe?{}", req.query);
+    let what = mailing_name(mailing);
     let page = pages::Unsubscribe {
-        c: ctx(app, "取消案件進度通知", None, String::new()),
+        c: ctx(app, &format!("取消{what}"), None, String::new()),
         valid,
         email,
         action,
+        what,
     };
     let status = if valid {
         StatusCode::OK
@@ -147,28 +164,38 @@ pub fn unsubscribe_page(app: &App, req: &Req) -> Answer {
     Ok(pages::html(status, &page)?.route("/unsubscribe"))
 }
 
-/// One POST stops digests: a mail client's RFC 8058 one-click (body
-/// `List-Unsubscribe=One-Click`) or the page's button. The link's HMAC is
-/// the authority; no session or CSRF token is involved.
+/// One POST stops digests or reminders: a mail client's RFC 8058
+/// one-click (body `List-Unsubscribe=One-Click`) or the page's button. The
+/// link's HMAC is the authority; no session or CSRF token is involved.
 pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
-    let (valid, email) = unsubscribe_target(app, req);
+    let (valid, email, mailing) = unsubscribe_target(app, req);
     if !valid {
         return unsubscribe_page(app, req);
     }
-    accounts::unsubscribe(&app.accounts.lock().expect("accounts"), &email)
-        .map_err(Failure::unavailable)?;
-    tracing::info!("digests turned off by unsubscribe link");
+    let conn = app.accounts.lock().expect("accounts");
+    let done = match mailing {
+        Mailing::Digests => accounts::unsubscribe(&conn, &email),
+        Mailing::Reminders => store::hearings::stop_reminders(&conn, &email),
+    };
+    drop(conn);
+    done.map_err(Failure::unavailable)?;
+    tracing::info!("{} turned off by unsubscribe link", mailing.as_str());
+    let what = mailing_name(mailing);
     let one_click = req
         .form()
         .get("List-Unsubscribe")
         .is_some_and(|v| v == "One-Click");
     if one_click {
-        return Ok(Resp::text(StatusCode::OK, "已取消案件進度通知。".into()));
+        return Ok(Resp::text(StatusCode::OK, format!("已取消{what}。")));
     }
+    let heading = match mailing {
+        Mailing::Digests => "已取消案件進度通知",
+        Mailing::Reminders => "已取消庭期提醒",
+    };
     let page = pages::Message {
         c: ctx(app, "已取消通知", None, String::new()),
-        heading: "已取消案件進度通知",
-        text: format!("{email} 將不再收到案件新進度的通知信。登入後可在「帳號設定」重新開啟。"),
+        heading,
+        text: format!("{email} 將不再收到{what}信。登入後可在「帳號設定」重新開啟。"),
         link: Some(("/login", "登入")),
     };
     pages::html(StatusCode::OK, &page)

@@ -18,6 +18,8 @@ pub struct Prosecutor {
     /// The verified address of the last sign-in, if any.
     pub email: Option<String>,
     pub digests: bool,
+    /// Hearing reminders (off until turned on; only with an address).
+    pub reminders: bool,
 }
 
 /// Web (the code flow) or app (the native ID-token exchange).
@@ -38,7 +40,8 @@ impl Via {
 
 /// Records a sign-in: the account's row (made on the first), the address
 /// the provider vouches for now (none: the address is forgotten and the
-/// digest turned off, since it can no longer be sent anywhere verified),
+/// digest and reminders turned off, since they can no longer be sent
+/// anywhere verified),
 /// and a row for the statistics. One transaction.
 pub fn sign_in(
     conn: &mut Connection,
@@ -55,7 +58,8 @@ pub fn sign_in(
         "INSERT INTO prosecutor_accounts (account, subject, email, created_at, last_sign_in_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
          ON CONFLICT (account) DO UPDATE SET subject = ?2, email = ?3, last_sign_in_at = ?4,
-             digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END",
+             digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END,
+             reminders = CASE WHEN ?3 IS NULL THEN 0 ELSE reminders END",
         params![account, subject, email, now],
     )?;
     let p = one(&tx, "account = ?1", account)?.expect("just written");
@@ -77,7 +81,7 @@ fn one(
     value: impl rusqlite::ToSql,
 ) -> rusqlite::Result<Option<Prosecutor>> {
     conn.prepare_cached(&format!(
-        "SELECT id, account, email, digests FROM prosecutor_accounts WHERE {condition}"
+        "SELECT id, account, email, digests, reminders FROM prosecutor_accounts WHERE {condition}"
     ))?
     .query_row([value], |r| {
         Ok(Prosecutor {
@@ -85,6 +89,7 @@ fn one(
             account: r.get(1)?,
             email: r.get(2)?,
             digests: r.get::<_, i64>(3)? == 1,
+            reminders: r.get::<_, i64>(4)? == 1,
         })
     })
     .optional()
@@ -103,10 +108,20 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<boo
 /// Who gets tonight's digest of news on their cases: (account, address)
 /// of every prosecutor who opted in with a verified address, by account.
 pub fn digest_recipients(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    let mut st = conn.prepare(
+    opted_in(conn, "digests")
+}
+
+/// Who gets hearing reminders: (account, address) of every prosecutor who
+/// turned them on with a verified address, by account.
+pub fn reminder_recipients(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
+    opted_in(conn, "reminders")
+}
+
+fn opted_in(conn: &Connection, column: &str) -> rusqlite::Result<Vec<(String, String)>> {
+    let mut st = conn.prepare(&format!(
         "SELECT account, email FROM prosecutor_accounts
-         WHERE digests = 1 AND email IS NOT NULL ORDER BY account",
-    )?;
+         WHERE {column} = 1 AND email IS NOT NULL ORDER BY account"
+    ))?;
     let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
     rows.collect()
 }

@@ -2,7 +2,9 @@
 //! before, one message per address and day with a calendar file per
 //! hearing that Python's icalendar reads, never twice for the same hearing
 //! and lead, not after a SIGKILL while queueing, not to an account that
-//! turned them off; digests attach the hearings they announce.
+//! turned them off; digests attach the hearings they announce. Prosecutors
+//! who turned them on get those of the cases assigned to them, at their
+//! verified address, in the same one message a day as the address's own.
 //!
 //! The sample hearings are in November and December 2026, so the reminder
 //! day is given (`send --today`), and every other run here has reminders
@@ -36,9 +38,14 @@ fn sample_env() -> Env {
 }
 
 fn send_for(env: &Env, day: &str) -> Run {
+    send_with(env, day, "7,1")
+}
+
+/// `send` with other lead days (`mail.reminder_days`).
+fn send_with(env: &Env, day: &str, leads: &str) -> Run {
     let out = env
         .command()
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .env("CPOR_MAIL_REMINDER_DAYS", leads)
         .args(["send", "--now", "--today", day])
         .output()
         .unwrap();
@@ -131,6 +138,33 @@ fn check(files: &[PathBuf]) -> Vec<serde_json::Value> {
         .collect()
 }
 
+/// A reminder's text holds each of `wants`; its calendar files, each
+/// METHOD:REQUEST (in MIME and in the file), as check_ics.py reads them:
+/// (start, SEQUENCE) in time order.
+fn reminder_checked(env: &Env, eml: &Path, wants: &[&str]) -> Vec<(String, u64)> {
+    let text = text_of(eml);
+    for want in wants {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let dir = env.dir.path().join("ics");
+    fs::create_dir_all(&dir).unwrap();
+    let files = calendars(eml, &dir);
+    assert!(files.iter().all(|(_, m)| m == "REQUEST"), "{files:?}");
+    let paths: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
+    let mut got: Vec<(String, u64)> = check(&paths)
+        .iter()
+        .map(|e| {
+            assert_eq!(e["method"], "REQUEST");
+            (
+                e["start"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    got.sort();
+    got
+}
+
 fn text_of(eml: &Path) -> String {
     let script = r#"
 import email, sys
@@ -180,33 +214,16 @@ fn the_sample_reminds_7_days_and_1_day_before_once_with_calendar_files() {
     let eml = env
         .data()
         .join("mail/20261124/reminder-lawyer.chen@example.com.eml");
-    let text = text_of(&eml);
-    for want in [
-        "115/11/25（三）14:00（明天）勘驗",
-        "115/12/01（二）10:30（7 天後）言詞辯論",
-        "以法院寄發的傳票或通知書為準",
-        "臺灣臺北地方法院 第十二法庭",
-    ] {
-        assert!(text.contains(want), "{want} missing:\n{text}");
-    }
-    let dir = env.dir.path().join("ics");
-    fs::create_dir_all(&dir).unwrap();
-    let files = calendars(&eml, &dir);
-    assert_eq!(files.len(), 2, "{files:?}");
-    assert!(files.iter().all(|(_, m)| m == "REQUEST"));
-    let paths: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
-    let events = check(&paths);
-    let mut got: Vec<(String, u64)> = events
-        .iter()
-        .map(|e| {
-            assert_eq!(e["method"], "REQUEST");
-            (
-                e["start"].as_str().unwrap().to_string(),
-                e["sequence"].as_u64().unwrap(),
-            )
-        })
-        .collect();
-    got.sort();
+    let got = reminder_checked(
+        &env,
+        &eml,
+        &[
+            "115/11/25（三）14:00（明天）勘驗",
+            "115/12/01（二）10:30（7 天後）言詞辯論",
+            "以法院寄發的傳票或通知書為準",
+            "臺灣臺北地方法院 第十二法庭",
+        ],
+    );
     // The moved hearing keeps its UID with SEQUENCE 1.
     assert_eq!(
         got,
@@ -272,14 +289,13 @@ fn the_sample_reminds_7_days_and_1_day_before_once_with_calendar_files() {
     );
 }
 
-#[test]
-fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
-    let env = sample_env();
+/// A `send` of `day`'s reminders SIGKILLed just before it commits them.
+fn killed_while_queueing(env: &Env, day: &str, leads: &str) {
     let mut child = env
         .command()
         .env("CPOR_PAUSE_AT", "reminders-before-commit")
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .args(["send", "--now", "--today", "2026-11-24"])
+        .env("CPOR_MAIL_REMINDER_DAYS", leads)
+        .args(["send", "--now", "--today", day])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -291,6 +307,12 @@ fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
     assert!(reached, "send never paused before committing the reminders");
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+#[test]
+fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
+    let env = sample_env();
+    killed_while_queueing(&env, "2026-11-24", "7,1");
     assert!(
         reminders(&env).is_empty(),
         "nothing of the killed run stays"
@@ -345,3 +367,140 @@ fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
         .join("mail/20261124/digest-mother.lin@example.org.eml");
     assert!(calendars(&other, &dir).is_empty());
 }
+
+/// A prosecutor's account as the single sign-on leaves it (accounts
+/// migrations 4 and 8): the MOJ account, the address the provider
+/// verified (or none), reminders on or off.
+fn prosecutor(env: &Env, account: &str, email: Option<&str>, reminders: bool) {
+    let db = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    db.execute(
+        "INSERT INTO prosecutor_accounts (account, subject, email, reminders, created_at, last_sign_in_at)
+         VALUES (?1, ?1, ?2, ?3, '2026-11-20T00:00:00Z', '2026-11-20T00:00:00Z')",
+        rusqlite::params![account, email, reminders as i64],
+    )
+    .unwrap();
+}
+
+/// The reminders of addresses at `domain` only.
+fn reminders_at(env: &Env, domain: &str) -> BTreeMap<(String, String), Vec<String>> {
+    reminders(env)
+        .into_iter()
+        .filter(|((_, email), _)| email.ends_with(domain))
+        .collect()
+}
+
+/// The sample's prosecutors' hearings (sample-data/README.md): chen.wm's
+/// TPD 刑事 115 訴 100 has its 宣判 on 115/12/15 10:00 (moved there on night
+/// 2, SEQUENCE 1); tsai.mh's KSD 刑事 115 訴 100 its 審理 on 115/12/04 09:30.
+#[test]
+fn a_prosecutor_who_turned_reminders_on_is_reminded_at_the_verified_address_only() {
+    let env = sample_env();
+    prosecutor(&env, "chen.wm", Some("chen.wm@moj.example"), true);
+    prosecutor(&env, "lin_yt-01", Some("lin.yt@moj.example"), false);
+    // On, but no verified address (a row the site cannot make, so the
+    // reminders' own rule is tested): nothing.
+    prosecutor(&env, "tsai.mh", None, true);
+
+    send_for(&env, "2026-11-27");
+    assert!(
+        reminders_at(&env, "@moj.example").is_empty(),
+        "tsai.mh has no address"
+    );
+    let kao = ("20261127".to_string(), "kao.lawyer@example.com".to_string());
+    assert!(reminders(&env).contains_key(&kao), "the grants' own");
+
+    send_for(&env, "2026-12-08");
+    let want = BTreeMap::from([(
+        ("20261208".to_string(), "chen.wm@moj.example".to_string()),
+        vec!["20261215100000 7".to_string()],
+    )]);
+    assert_eq!(reminders_at(&env, "@moj.example"), want);
+    let eml = env
+        .data()
+        .join("mail/20261208/reminder-chen.wm@moj.example.eml");
+    let got = reminder_checked(
+        &env,
+        &eml,
+        &[
+            "115/12/15（二）10:00（7 天後）宣判",
+            "以法院寄發的傳票或通知書為準",
+            "臺灣臺北地方法院 第三法庭",
+            "/unsubscribe?email=chen.wm%40moj.example&token=",
+        ],
+    );
+    assert_eq!(got, [("2026-12-15T10:00:00+08:00".to_string(), 1)]);
+
+    // Re-runs add nothing; the 1-day reminder comes on its own day; an
+    // address the provider vouches for later is reminded from then on.
+    send_for(&env, "2026-12-08");
+    assert_eq!(reminders_at(&env, "@moj.example"), want);
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute(
+            "UPDATE prosecutor_accounts SET email = 'tsai.mh@moj.example' WHERE account = 'tsai.mh'",
+            [],
+        )
+        .unwrap();
+    send_for(&env, "2026-12-03");
+    send_for(&env, "2026-12-14");
+    let got = reminders_at(&env, "@moj.example");
+    assert_eq!(
+        got[&("20261203".to_string(), "tsai.mh@moj.example".to_string())],
+        ["20261204093000 1"]
+    );
+    assert_eq!(
+        got[&("20261214".to_string(), "chen.wm@moj.example".to_string())],
+        ["20261215100000 1"]
+    );
+    assert_eq!(got.len(), 3, "{got:?}");
+}
+
+/// lawyer.chen@example.com follows 民事 115 重訴 77 (hearings on 11/25 and
+/// 12/01) and is also, here, the address tsai.mh's provider verified
+/// (KSD 刑事 115 訴 100, 12/04): one message a day covering all three, after
+/// a SIGKILL and re-runs too; the applicant account's "off" stops only the
+/// hearings of its grants.
+#[test]
+fn an_address_that_is_an_applicants_and_a_prosecutors_gets_one_reminder_a_day() {
+    let env = sample_env();
+    prosecutor(&env, "tsai.mh", Some("lawyer.chen@example.com"), true);
+    // Leads 1, 7 and 10 from 11/24: 11/25, 12/01 and 12/04.
+    killed_while_queueing(&env, "2026-11-24", "7,1,10");
+    assert!(
+        reminders(&env).is_empty(),
+        "nothing of the killed run stays"
+    );
+    send_with(&env, "2026-11-24", "7,1,10");
+    send_with(&env, "2026-11-24", "7,1,10");
+    let lawyer = ("20261124".to_string(), LAWYER.to_string());
+    assert_eq!(
+        reminders(&env)[&lawyer],
+        ["20261125140000 1", "20261201103000 7", "20261204093000 10"]
+    );
+    let files: Vec<String> = fs::read_dir(env.data().join("mail/20261124"))
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(&format!("reminder-{LAWYER}")))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = text_of(&env.data().join("mail/20261124").join(&files[0]));
+    assert!(text.contains("臺灣高雄地方法院 第十四法庭"), "{text}");
+
+    // The applicant turns reminders off: 11/30's 12/01 (lead 1, granted)
+    // is not sent; the 12/04 (lead 4, assigned) is.
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    let off = accounts
+        .execute(
+            "UPDATE accounts SET reminders = 0 WHERE email = ?1",
+            [LAWYER],
+        )
+        .unwrap();
+    assert_eq!(off, 1);
+    send_with(&env, "2026-11-30", "1,4");
+    assert_eq!(
+        reminders(&env)[&("20261130".to_string(), LAWYER.to_string())],
+        ["20261204093000 4"]
+    );
+}
+
+const LAWYER: &str = "lawyer.chen@example.com";

@@ -1,5 +1,5 @@
--- Snapshot schema, version 2: the indexes, created after the bulk load.
--- The same as version 1: hearings are found by their primary key (case_id, seq).
+-- Snapshot schema, version 3: the indexes, created after the bulk load.
+-- The same as version 1: a case's hearings are found by its id.
 
 -- Case lookup by key (administrators' `case` command, the website's case page).
 CREATE UNIQUE INDEX cases_key ON cases (court, category, year, word, number);

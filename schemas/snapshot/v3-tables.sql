@@ -1,4 +1,7 @@
--- Snapshot schema, version 2: the tables. Version 1's, and `hearings`.
+-- Snapshot schema, version 3: the tables. Version 1's, and `hearings`.
+-- (Version 2 had the same tables with one `hearings` row per hearing; see
+-- below for why 3 packs them. Readers treat a version 2 file's hearings as
+-- version 1's: derived from the stored entries, or none.)
 --
 -- A snapshot is one immutable SQLite file built by `cpor-etl import` from one
 -- nightly batch (plus courts carried over from the snapshot before it). It is
@@ -9,7 +12,7 @@
 -- YYYYMMDDHHMMSS: compact, sortable, readable in the sqlite3 shell; people see
 -- them in ROC form (113/07/02), converted at display time.
 --
--- Indexes live in v2-indexes.sql: the ETL creates them after the bulk load,
+-- Indexes live in v3-indexes.sql: the ETL creates them after the bulk load,
 -- which is much faster than maintaining them row by row.
 
 -- Facts about the snapshot as a whole: 'batch_date' (YYYYMMDD of the batch it
@@ -86,29 +89,23 @@ CREATE TABLE prosecutors (
 -- alone by the rules of docs/HEARINGS.md (`etl::hearings`); nothing is
 -- carried from one night to the next.
 --
--- One row per entry that schedules a hearing. A hearing that later entries
--- move keeps its `uid` across the dates it is moved to (the rows of one
--- chain); `sequence` counts the changes the entries show, up to and
--- including what happened to this row, so a chain's current event is its
--- row with the greatest `sequence` (a calendar's SEQUENCE for that UID).
+-- One row per case that has any hearing: `list` holds the case's hearings,
+-- one record per entry that schedules one, packed by `schemas::hearing_list`
+-- (the format is documented there; `cpor-etl case` and `cpor-etl dump` show
+-- them as text). Each record has the entry that schedules it (序號, 登載日期),
+-- when (Asia/Taipei wall-clock time) and where (the courtroom as written, or
+-- none), the kind (言詞辯論, 準備程序, 宣判, 調解, 訊問, ...; 開庭 when the text
+-- names none), its state (scheduled, moved, cancelled, uncertain) and the
+-- later entry that changed it, and the hearing it is a date of (its origin:
+-- the kind and 序號 of the entry that first announced it, from which the
+-- calendar UID is derived). `sequence` counts the changes the entries show,
+-- up to and including what happened to that record, so a hearing's current
+-- event is its record with the greatest `sequence` (a calendar's SEQUENCE).
+--
+-- Why packed: a national night has about 3.35 million hearings; as rows
+-- (version 2) inserting, indexing and verifying them cost the import
+-- several CPU-seconds, and every reader wants a case's hearings together.
 CREATE TABLE hearings (
-    case_id   INTEGER NOT NULL REFERENCES cases (id),
-    -- The entry that schedules it: 序號 and 登載日期.
-    seq       INTEGER NOT NULL,
-    posted    INTEGER NOT NULL,
-    uid       TEXT    NOT NULL,
-    sequence  INTEGER NOT NULL CHECK (sequence >= 0),
-    -- Asia/Taipei wall-clock time, YYYYMMDDHHMMSS.
-    starts    INTEGER NOT NULL,
-    -- As written (第一法庭, 家事調解室); NULL when the text names none.
-    courtroom TEXT,
-    -- 言詞辯論, 準備程序, 宣判, 調解, 訊問, ...; 開庭 when the text names none.
-    kind      TEXT    NOT NULL,
-    state     TEXT    NOT NULL
-        CHECK (state IN ('scheduled', 'moved', 'cancelled', 'uncertain')),
-    -- The later entry that moved or cancelled it, or made it uncertain.
-    by_seq    INTEGER,
-    by_posted INTEGER,
-    CHECK ((state = 'scheduled') = (by_seq IS NULL) AND (by_seq IS NULL) = (by_posted IS NULL)),
-    PRIMARY KEY (case_id, seq)
-) WITHOUT ROWID;
+    case_id INTEGER PRIMARY KEY REFERENCES cases (id),
+    list    BLOB    NOT NULL CHECK (length(list) > 0)
+);

@@ -1,0 +1,615 @@
+//! A case's hearings as the snapshot stores them (schema version 3).
+//!
+//! The snapshot's `hearings` table has one row per case that has any
+//! hearing, its `list` column the case's hearings packed one after another
+//! (the format below). Version 2 had a row per hearing; a national night
+//! has about 3.35 million of them, 1M cases, and inserting, indexing and
+//! verifying those rows was most of what hearings added to the import
+//! (docs/BENCHMARKS.md, "Hearings"). Every reader wants a case's hearings
+//! together anyway: a case page, the feed of an account's cases, the
+//! reminders of a day (one pass over every list), a digest's calendar
+//! files. So the table holds what the import works out, in the order it
+//! works it out, and this module is the one place that writes and reads
+//! the packing; `cpor-etl dump` and `cpor-etl case` show it as text.
+//!
+//! A hearing's calendar UID is not stored: it is derived from the case,
+//! the kind and the 序號 of the entry that first announced the hearing (its
+//! [`Origin`]), by [`uid`], whenever a calendar needs it.
+//!
+//! The packing, every integer an unsigned LEB128 varint:
+//!
+//! ```text
+//! list    = FORMAT (one byte, 1) count record*
+//! record  = seq posted origin-kind origin-seq sequence day minute kind flags
+//!           [second] [courtroom] [by-seq by-day]
+//! courtroom = 0 length bytes | n (the list's n-th courtroom so far, from 1)
+//! ```
+//!
+//! `posted` is days from the common era (`num_days_from_ce`); `day` (of the
+//! hearing) and `by-day` are days after `posted`, zigzag-encoded (a later
+//! entry may be dated earlier); `minute` is the minute of the day, and
+//! `second` follows only when the time has seconds. Kinds are places in
+//! [`STORED_KINDS`] (one byte). `flags` holds the state (bits 0–1,
+//! [`State::ALL`]'s order), whether a courtroom follows (bit 2), whether
+//! the entry that changed it follows (bit 3) and whether `second` follows
+//! (bit 4). A courtroom is UTF-8, written out the first time the list names
+//! it and referred to by its place after that (hearings of a case are
+//! mostly in one or two rooms). So a record is about 12 bytes, plus a
+//! courtroom's. Decoding checks everything and never panics: a list that
+//! does not decode is an error naming what is wrong.
+
+use chrono::{Datelike, NaiveDate, NaiveDateTime, NaiveTime, Timelike};
+use sha2::{Digest, Sha256};
+
+use crate::hearing::State;
+use crate::CaseKey;
+
+/// Every kind a hearing can have, as stored (`hearing::KINDS`' stored forms
+/// and `hearing::UNNAMED`): a record names one by its place here. Append
+/// only: a kind's place is part of the snapshot format.
+pub const STORED_KINDS: &[&str] = &[
+    "言詞辯論",
+    "準備程序",
+    "宣判",
+    "調解",
+    "和解",
+    "訊問",
+    "審理",
+    "勘驗",
+    "調查",
+    "開庭",
+];
+
+/// The packing's version, the first byte of every list.
+const FORMAT: u8 = 1;
+
+/// The hearing a row belongs to: the kind and 序號 of the entry that first
+/// announced it. The same for every date the hearing is moved to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Origin {
+    pub kind: &'static str,
+    pub seq: u32,
+}
+
+/// One row of a case's hearings: a hearing an entry schedules, and what
+/// later entries did to it (docs/HEARINGS.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hearing {
+    /// The entry that schedules it: 序號 and 登載日期.
+    pub seq: u32,
+    pub posted: NaiveDate,
+    /// The hearing this row is a date of (its calendar UID, [`uid`]).
+    pub origin: Origin,
+    /// Changes the entries show, up to this row: the calendar SEQUENCE. A
+    /// hearing's row with the greatest one is the hearing as it now stands.
+    pub sequence: u32,
+    /// Asia/Taipei local time.
+    pub at: NaiveDateTime,
+    /// As written (第一法庭, 家事調解室); `None` when the text names none.
+    pub courtroom: Option<String>,
+    /// From [`STORED_KINDS`].
+    pub kind: &'static str,
+    pub state: State,
+    /// The later entry (序號, 登載日期) that moved or cancelled it, or made
+    /// it uncertain; `None` exactly when scheduled.
+    pub by: Option<(u32, NaiveDate)>,
+}
+
+impl Hearing {
+    /// Its calendar UID, in the case `key` of `court`.
+    pub fn uid(&self, court: &str, key: &CaseKey) -> String {
+        uid(court, key, self.origin.kind, self.origin.seq)
+    }
+}
+
+/// A calendar UID: `<16 hex digits>@cpor`, the first 8 bytes of the SHA-256
+/// of `court|category|year|word|number|kind|seq` (the entry that first
+/// announced the hearing). Stable while that entry exists.
+pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
+    use std::fmt::Write;
+    // Hashed as it is formatted: no string in between.
+    struct Hashing(Sha256);
+    impl Write for Hashing {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Hashing(Sha256::new());
+    let _ = write!(
+        h,
+        "{court}|{}|{}|{}|{}|{kind}|{seq}",
+        key.category, key.year, key.word, key.number
+    );
+    let digest = h.0.finalize();
+    let mut out = String::with_capacity(16 + 5);
+    for b in &digest[..8] {
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push_str("@cpor");
+    out
+}
+
+/// The rows of `list` as the hearings now stand, in `list`'s order: each
+/// row no row of the same hearing has a greater `sequence` than (the
+/// import gives a hearing's rows distinct ones).
+pub fn current(list: &[Hearing]) -> impl Iterator<Item = &Hearing> {
+    list.iter().filter(move |h| {
+        !list
+            .iter()
+            .any(|o| o.origin == h.origin && o.sequence > h.sequence)
+    })
+}
+
+/// The place of a kind in [`STORED_KINDS`].
+pub fn kind_code(kind: &str) -> Option<u8> {
+    STORED_KINDS
+        .iter()
+        .position(|k| *k == kind)
+        .map(|i| i as u8)
+}
+
+/// A kind by its text, as the `&'static str` of [`STORED_KINDS`].
+pub fn stored_kind(kind: &str) -> Option<&'static str> {
+    STORED_KINDS.iter().copied().find(|k| *k == kind)
+}
+
+/// A `hearings.list` value, read straight from a query:
+/// `row.get::<_, List>(i)?`. A value that does not decode is a conversion
+/// error naming what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct List(pub Vec<Hearing>);
+
+impl rusqlite::types::FromSql for List {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        decode(v.as_blob()?)
+            .map(List)
+            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
+}
+
+/// The hearings of the case with id `case_id` in an open snapshot; none for
+/// a case without any, and for a snapshot before version 3
+/// ([`crate::SNAPSHOT_HEARINGS_VERSION`]).
+pub fn of_case(conn: &rusqlite::Connection, case_id: i64) -> rusqlite::Result<Vec<Hearing>> {
+    use rusqlite::OptionalExtension;
+    if crate::snapshot_version(conn)? < crate::SNAPSHOT_HEARINGS_VERSION {
+        return Ok(Vec::new());
+    }
+    let list = conn
+        .prepare_cached("SELECT list FROM hearings WHERE case_id = ?1")?
+        .query_row([case_id], |r| r.get::<_, List>(0))
+        .optional()?;
+    Ok(list.map(|l| l.0).unwrap_or_default())
+}
+
+/// A list that cannot be packed or unpacked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PackError {
+    #[error("a hearing's kind `{0}` is not one of the stored kinds")]
+    UnknownKind(String),
+    #[error("hearing list: unknown format {0}")]
+    Format(u8),
+    #[error("hearing list: ends inside record {0}")]
+    Truncated(usize),
+    #[error("hearing list: record {record}: {what}")]
+    Bad { record: usize, what: &'static str },
+    #[error("hearing list: {0} bytes after the last record")]
+    Trailing(usize),
+}
+
+fn put(out: &mut Vec<u8>, mut n: u32) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn day(d: NaiveDate) -> u32 {
+    // Dates in an export are ROC dates, after the common era began.
+    d.num_days_from_ce().max(0) as u32
+}
+
+/// Days from `from` to `to`, zigzag-encoded.
+fn days_after(from: NaiveDate, to: NaiveDate) -> u32 {
+    let d = i64::from(to.num_days_from_ce()) - i64::from(from.num_days_from_ce());
+    ((d << 1) ^ (d >> 63)) as u32
+}
+
+/// Appends the packing of `list` to `out` (nothing for an empty list: a
+/// case without hearings has no row).
+pub fn encode(list: &[Hearing], out: &mut Vec<u8>) -> Result<(), PackError> {
+    if list.is_empty() {
+        return Ok(());
+    }
+    let code = |k: &str| kind_code(k).ok_or_else(|| PackError::UnknownKind(k.to_string()));
+    out.push(FORMAT);
+    put(out, list.len() as u32);
+    let mut rooms: Vec<&str> = Vec::new();
+    for h in list {
+        put(out, h.seq);
+        put(out, day(h.posted));
+        out.push(code(h.origin.kind)?);
+        put(out, h.origin.seq);
+        put(out, h.sequence);
+        put(out, days_after(h.posted, h.at.date()));
+        let seconds = h.at.time().num_seconds_from_midnight();
+        put(out, seconds / 60);
+        out.push(code(h.kind)?);
+        let state = State::ALL.iter().position(|s| *s == h.state).unwrap_or(0) as u8;
+        let flags = state
+            | if h.courtroom.is_some() { 4 } else { 0 }
+            | if h.by.is_some() { 8 } else { 0 }
+            | if seconds % 60 != 0 { 16 } else { 0 };
+        out.push(flags);
+        if seconds % 60 != 0 {
+            put(out, seconds % 60);
+        }
+        if let Some(room) = &h.courtroom {
+            match rooms.iter().position(|r| r == room) {
+                Some(i) => put(out, i as u32 + 1),
+                None => {
+                    put(out, 0);
+                    put(out, room.len() as u32);
+                    out.extend_from_slice(room.as_bytes());
+                    rooms.push(room);
+                }
+            }
+        }
+        if let Some((seq, posted)) = h.by {
+            put(out, seq);
+            put(out, days_after(h.posted, posted));
+        }
+    }
+    Ok(())
+}
+
+/// Reads a packed list back.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    record: usize,
+    /// The courtrooms the list has named so far.
+    rooms: Vec<&'a str>,
+}
+
+impl<'a> Reader<'a> {
+    fn byte(&mut self) -> Result<u8, PackError> {
+        let b = *self
+            .bytes
+            .get(self.at)
+            .ok_or(PackError::Truncated(self.record))?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn int(&mut self) -> Result<u32, PackError> {
+        let mut n: u64 = 0;
+        for shift in (0..35).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return u32::try_from(n).map_err(|_| self.bad("a number is too large"));
+            }
+        }
+        Err(self.bad("a number is too long"))
+    }
+
+    fn bad(&self, what: &'static str) -> PackError {
+        PackError::Bad {
+            record: self.record,
+            what,
+        }
+    }
+
+    fn date(&mut self) -> Result<NaiveDate, PackError> {
+        let n = self.int()?;
+        i32::try_from(n)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| self.bad("a date is out of range"))
+    }
+
+    /// A date given as days after `from`.
+    fn date_after(&mut self, from: NaiveDate) -> Result<NaiveDate, PackError> {
+        let z = i64::from(self.int()?);
+        let days = (z >> 1) ^ -(z & 1);
+        i32::try_from(i64::from(from.num_days_from_ce()) + days)
+            .ok()
+            .and_then(NaiveDate::from_num_days_from_ce_opt)
+            .ok_or_else(|| self.bad("a date is out of range"))
+    }
+
+    fn kind(&mut self) -> Result<&'static str, PackError> {
+        let code = self.byte()?;
+        STORED_KINDS
+            .get(usize::from(code))
+            .copied()
+            .ok_or_else(|| self.bad("unknown kind"))
+    }
+
+    /// A courtroom: written out, or one named before.
+    fn room(&mut self) -> Result<&'a str, PackError> {
+        let n = self.int()? as usize;
+        if n > 0 {
+            return self
+                .rooms
+                .get(n - 1)
+                .copied()
+                .ok_or_else(|| self.bad("a courtroom not named before"));
+        }
+        let len = self.int()? as usize;
+        let bytes: &'a [u8] = self.bytes;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|e| *e <= bytes.len())
+            .ok_or(PackError::Truncated(self.record))?;
+        let room = std::str::from_utf8(&bytes[self.at..end])
+            .map_err(|_| self.bad("a courtroom is not UTF-8"))?;
+        self.at = end;
+        self.rooms.push(room);
+        Ok(room)
+    }
+
+    fn record(&mut self) -> Result<Hearing, PackError> {
+        let seq = self.int()?;
+        let posted = self.date()?;
+        let origin = Origin {
+            kind: self.kind()?,
+            seq: self.int()?,
+        };
+        let sequence = self.int()?;
+        let date = self.date_after(posted)?;
+        let minute = self.int()?;
+        let kind = self.kind()?;
+        let flags = self.byte()?;
+        if flags & !0x1f != 0 {
+            return Err(self.bad("unknown flags"));
+        }
+        let second = if flags & 16 != 0 { self.int()? } else { 0 };
+        let time = minute
+            .checked_mul(60)
+            .filter(|_| second < 60)
+            .and_then(|m| NaiveTime::from_num_seconds_from_midnight_opt(m + second, 0))
+            .ok_or_else(|| self.bad("a time of day is out of range"))?;
+        let state = State::ALL[usize::from(flags & 3)];
+        let courtroom = if flags & 4 != 0 {
+            Some(self.room()?.to_string())
+        } else {
+            None
+        };
+        let by = if flags & 8 != 0 {
+            Some((self.int()?, self.date_after(posted)?))
+        } else {
+            None
+        };
+        if (state == State::Scheduled) != by.is_none() {
+            return Err(self.bad("a changed hearing names no entry, or a scheduled one does"));
+        }
+        Ok(Hearing {
+            seq,
+            posted,
+            origin,
+            sequence,
+            at: date.and_time(time),
+            courtroom,
+            kind,
+            state,
+            by,
+        })
+    }
+}
+
+/// The hearings packed in `bytes` by [`encode`].
+pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
+    let mut r = Reader {
+        bytes,
+        at: 0,
+        record: 0,
+        rooms: Vec::new(),
+    };
+    let format = r.byte()?;
+    if format != FORMAT {
+        return Err(PackError::Format(format));
+    }
+    let count = r.int()? as usize;
+    // At least 9 bytes a record: a count beyond the bytes is a lie.
+    let mut out = Vec::with_capacity(count.min(bytes.len() / 9 + 1));
+    for i in 0..count {
+        r.record = i;
+        out.push(r.record()?);
+    }
+    if r.at != bytes.len() {
+        return Err(PackError::Trailing(bytes.len() - r.at));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hearing::{KINDS, UNNAMED};
+    use proptest::prelude::*;
+
+    #[test]
+    fn every_kind_the_reader_gives_can_be_stored() {
+        for (_, stored) in KINDS {
+            assert!(kind_code(stored).is_some(), "{stored}");
+        }
+        assert!(kind_code(UNNAMED).is_some());
+        // Each kind once: a place names one kind.
+        for (i, k) in STORED_KINDS.iter().enumerate() {
+            assert_eq!(kind_code(k), Some(i as u8), "{k}");
+        }
+    }
+
+    fn hearing() -> impl Strategy<Value = Hearing> {
+        let kind = proptest::sample::select(STORED_KINDS);
+        let date =
+            (700_000i32..800_000).prop_map(|d| NaiveDate::from_num_days_from_ce_opt(d).unwrap());
+        // Few rooms, so that lists name one again.
+        let room = proptest::option::of(proptest::sample::select(vec![
+            "第一法庭".to_string(),
+            "第十二法庭".to_string(),
+            "家事調解室".to_string(),
+            String::new(),
+            "x".repeat(200),
+        ]));
+        (
+            (
+                any::<u32>(),
+                date.clone(),
+                kind.clone(),
+                any::<u32>(),
+                any::<u32>(),
+            ),
+            (date.clone(), 0u32..86_400, room, kind, 0usize..4),
+            (any::<u32>(), date),
+        )
+            .prop_map(
+                |((seq, posted, okind, oseq, sequence), (day, secs, courtroom, kind, st), by)| {
+                    let state = State::ALL[st];
+                    Hearing {
+                        seq,
+                        posted,
+                        origin: Origin {
+                            kind: okind,
+                            seq: oseq,
+                        },
+                        sequence,
+                        at: day.and_time(
+                            NaiveTime::from_num_seconds_from_midnight_opt(secs, 0).unwrap(),
+                        ),
+                        courtroom,
+                        kind,
+                        state,
+                        by: (state != State::Scheduled).then_some(by),
+                    }
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn a_list_comes_back_as_it_went_in(list in proptest::collection::vec(hearing(), 0..20)) {
+            let mut bytes = Vec::new();
+            encode(&list, &mut bytes).unwrap();
+            if list.is_empty() {
+                prop_assert!(bytes.is_empty());
+            } else {
+                prop_assert_eq!(decode(&bytes).unwrap(), list);
+            }
+        }
+
+        #[test]
+        fn damaged_bytes_are_an_error_never_a_panic(
+            list in proptest::collection::vec(hearing(), 1..6),
+            cut in any::<prop::sample::Index>(),
+            flip in any::<prop::sample::Index>(),
+            noise in proptest::collection::vec(any::<u8>(), 0..64),
+        ) {
+            let mut bytes = Vec::new();
+            encode(&list, &mut bytes).unwrap();
+            // Cut short: always an error.
+            let short = &bytes[..cut.index(bytes.len())];
+            prop_assert!(decode(short).is_err());
+            // One byte changed, or noise: an error or some list, no panic.
+            let mut changed = bytes.clone();
+            let i = flip.index(changed.len());
+            changed[i] ^= 0x5a;
+            let _ = decode(&changed);
+            let _ = decode(&noise);
+            // Bytes after the list are refused.
+            let mut longer = bytes.clone();
+            longer.push(0);
+            prop_assert_eq!(decode(&longer), Err(PackError::Trailing(1)));
+        }
+    }
+
+    #[test]
+    fn an_unknown_kind_or_format_is_refused() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+        let mut h = Hearing {
+            seq: 3,
+            posted: day,
+            origin: Origin {
+                kind: "言詞辯論",
+                seq: 3,
+            },
+            sequence: 0,
+            at: day.and_hms_opt(10, 0, 0).unwrap(),
+            courtroom: Some("第一法庭".into()),
+            kind: "言詞辯論",
+            state: State::Scheduled,
+            by: None,
+        };
+        let mut bytes = Vec::new();
+        encode(std::slice::from_ref(&h), &mut bytes).unwrap();
+        bytes[0] = 2;
+        assert_eq!(decode(&bytes), Err(PackError::Format(2)));
+        h.kind = "散步";
+        assert_eq!(
+            encode(&[h], &mut Vec::new()),
+            Err(PackError::UnknownKind("散步".into()))
+        );
+    }
+
+    #[test]
+    fn the_current_row_of_each_hearing_is_its_greatest_sequence() {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 10).unwrap();
+        let row = |seq: u32, origin: u32, sequence: u32| Hearing {
+            seq,
+            posted: day,
+            origin: Origin {
+                kind: "調解",
+                seq: origin,
+            },
+            sequence,
+            at: day.and_hms_opt(9, 30, 0).unwrap(),
+            courtroom: None,
+            kind: "調解",
+            state: State::Scheduled,
+            by: None,
+        };
+        // Hearing 1 moved twice (rows 1, 4, 6), hearing 2 never.
+        let list = [row(1, 1, 0), row(2, 2, 0), row(4, 1, 1), row(6, 1, 2)];
+        let got: Vec<u32> = current(&list).map(|h| h.seq).collect();
+        assert_eq!(got, vec![2, 6]);
+    }
+
+    #[test]
+    fn uids_follow_the_case_the_kind_and_the_first_entry() {
+        let key = CaseKey {
+            category: "民事".into(),
+            year: 115,
+            word: "訴".into(),
+            number: 100,
+        };
+        let u = uid("TPD", &key, "言詞辯論", 5);
+        assert_eq!(u, uid("TPD", &key, "言詞辯論", 5));
+        assert!(u.ends_with("@cpor") && u.len() == 16 + 5, "{u}");
+        assert_ne!(u, uid("TPD", &key, "言詞辯論", 6));
+        assert_ne!(u, uid("TPD", &key, "準備程序", 5));
+        assert_ne!(u, uid("PCD", &key, "言詞辯論", 5));
+    }
+
+    #[test]
+    fn a_uid_is_the_same_as_before_the_packing() {
+        // The UID version 2 stored for this hearing: calendars that have
+        // it keep updating the same event.
+        let key = CaseKey {
+            category: "民事".into(),
+            year: 115,
+            word: "訴".into(),
+            number: 100,
+        };
+        let u = uid("TPD", &key, "言詞辯論", 7);
+        assert_eq!(u.len(), 21);
+        assert!(u.ends_with("@cpor"));
+        let mut h = Sha256::new();
+        h.update("TPD|民事|115|訴|100|言詞辯論|7".as_bytes());
+        assert_eq!(u[..16], crate::hex(&h.finalize()[..8]));
+    }
+}
