@@ -301,27 +301,41 @@ fn a_flood_from_one_address_costs_the_server_a_fraction_of_serving_it() {
     );
 }
 
-/// One wrong-password login over the API from `source` (its own captcha):
-/// the status.
-fn stranger_login(server: &Server, source: &str, i: usize) -> u16 {
-    let mut s = Source::new(server, source);
-    let captcha = s.send("POST", "/api/v1/captcha", &[], b"");
-    if captcha.status != 201 {
-        return captcha.status;
+/// A stranger's wrong-password login over the API, as a client at one
+/// address: a captcha first (`None` when refused), then the login.
+struct Stranger<'s>(Source<'s>);
+
+impl Stranger<'_> {
+    fn captcha(&mut self) -> Result<serde_json::Value, u16> {
+        let r = self.0.send("POST", "/api/v1/captcha", &[], b"");
+        if r.status == 201 {
+            Ok(r.json())
+        } else {
+            Err(r.status)
+        }
     }
-    let body = serde_json::json!({
-        "email": format!("nobody{i}@example.com"),
-        "password": "wrong password!!",
-        "captcha_id": captcha.json()["id"],
-        "captcha": CAPTCHA,
-    });
-    s.send(
-        "POST",
-        "/api/v1/session",
-        &[("content-type", "application/json")],
-        body.to_string().as_bytes(),
-    )
-    .status
+
+    fn login(&mut self, captcha: &serde_json::Value, i: usize) -> Resp {
+        let body = serde_json::json!({
+            "email": format!("nobody{i}@example.com"),
+            "password": "wrong password!!",
+            "captcha_id": captcha["id"],
+            "captcha": CAPTCHA,
+        });
+        let json = [("content-type", "application/json")];
+        let body = body.to_string();
+        self.0
+            .send("POST", "/api/v1/session", &json, body.as_bytes())
+    }
+}
+
+/// One stranger's login from `source`: the status.
+fn stranger_login(server: &Server, source: &str, i: usize) -> u16 {
+    let mut s = Stranger(Source::new(server, source));
+    match s.captcha() {
+        Ok(captcha) => s.login(&captcha, i).status,
+        Err(status) => status,
+    }
 }
 
 /// Credential stuffing, the worst figure (13.4× a quiet login):
@@ -388,22 +402,11 @@ fn strangers_logins_past_the_hashing_queue_are_refused_at_once() {
             .map(|i| {
                 let (server, start) = (&server, &start);
                 scope.spawn(move || {
-                    let mut s = Source::new(server, &format!("127.0.4.{}", i + 1));
-                    let captcha = s.send("POST", "/api/v1/captcha", &[], b"").json();
-                    let body = serde_json::json!({
-                        "email": format!("nobody{i}@example.com"),
-                        "password": "wrong password!!",
-                        "captcha_id": captcha["id"],
-                        "captcha": CAPTCHA,
-                    });
+                    let mut s = Stranger(Source::new(server, &format!("127.0.4.{}", i + 1)));
+                    let captcha = s.captcha().expect("a captcha");
                     start.wait();
                     let started = Instant::now();
-                    let r = s.send(
-                        "POST",
-                        "/api/v1/session",
-                        &[("content-type", "application/json")],
-                        body.to_string().as_bytes(),
-                    );
+                    let r = s.login(&captcha, i);
                     let wait = r.header("retry-after").map(String::from);
                     (r.status, wait, started.elapsed())
                 })
