@@ -13,7 +13,10 @@ use crate::app::App;
 pub fn run(app: &App, now: DateTime<Utc>) {
     let keep = app.cfg.server.keep_case_views;
     // Whole days only, so a day's counts are made once from all its views.
-    let before = (now - keep).format("%Y-%m-%d").to_string();
+    let before = (now - keep)
+        .with_timezone(&schemas::date::taipei())
+        .format("%Y-%m-%d")
+        .to_string();
     let purged = store::accounts::open(&app.data_dir)
         .map_err(|e| e.to_string())
         .and_then(|mut conn| {

@@ -22,8 +22,9 @@ pub struct Row {
     pub p_views: u64,
 }
 
-/// Per day (YYYY-MM-DD, Asia/Taipei for visits; UTC dates of the stored
-/// times for the rest, close enough for a daily count).
+/// Per day (YYYY-MM-DD), every column by the Asia/Taipei day: visits are
+/// counted by it, and stored times (UTC, RFC 3339) are moved to it (Taiwan
+/// has no daylight saving time, so always 8 hours).
 pub fn daily(
     accounts: &Connection,
     grants_per_day: &[(i64, u64)],
@@ -42,15 +43,15 @@ pub fn daily(
     };
     q("SELECT day, visits FROM daily_visits", &|r, n| r.visits = n)?;
     q(
-        "SELECT substr(activated_at, 1, 10), count(*) FROM accounts WHERE activated_at IS NOT NULL GROUP BY 1",
+        "SELECT date(activated_at, '+8 hours'), count(*) FROM accounts WHERE activated_at IS NOT NULL GROUP BY 1",
         &|r, n| r.activated = n,
     )?;
     q(
-        "SELECT substr(at, 1, 10), count(*) FROM case_views GROUP BY 1",
+        "SELECT date(at, '+8 hours'), count(*) FROM case_views GROUP BY 1",
         &|r, n| r.views = n,
     )?;
     q(
-        "SELECT substr(at, 1, 10), count(DISTINCT account_id) FROM case_views GROUP BY 1",
+        "SELECT date(at, '+8 hours'), count(DISTINCT account_id) FROM case_views GROUP BY 1",
         &|r, n| r.viewers = n,
     )?;
     // Days whose views were purged (retention) keep their counts.
@@ -61,11 +62,11 @@ pub fn daily(
         r.viewers += n
     })?;
     q(
-        "SELECT substr(at, 1, 10), count(*) FROM prosecutor_sign_ins GROUP BY 1",
+        "SELECT date(at, '+8 hours'), count(*) FROM prosecutor_sign_ins GROUP BY 1",
         &|r, n| r.p_sign_ins = n,
     )?;
     q(
-        "SELECT substr(at, 1, 10), count(*) FROM prosecutor_case_views GROUP BY 1",
+        "SELECT date(at, '+8 hours'), count(*) FROM prosecutor_case_views GROUP BY 1",
         &|r, n| r.p_views = n,
     )?;
     for (day, n) in grants_per_day {

@@ -277,12 +277,16 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
     tx.commit()
 }
 
-/// Deletes the case views of every (UTC) day before `before_day`
-/// (YYYY-MM-DD), each day in its own transaction after its counts (views,
-/// distinct viewers) went to `daily_case_views`. Returns the views deleted.
+/// Deletes the case views of every Asia/Taipei day (the days of `stats`)
+/// before `before_day` (YYYY-MM-DD), each day in its own transaction after
+/// its counts (views, distinct viewers) went to `daily_case_views`.
+/// Returns the views deleted.
 pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Result<usize> {
     let days: Vec<String> = conn
-        .prepare("SELECT DISTINCT substr(at, 1, 10) FROM case_views WHERE at < ?1 ORDER BY 1")?
+        .prepare(
+            "SELECT DISTINCT date(at, '+8 hours') AS day FROM case_views
+             WHERE day < ?1 ORDER BY 1",
+        )?
         .query_map([before_day], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut deleted = 0;
@@ -291,13 +295,13 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
         tx.execute(
             "INSERT INTO daily_case_views (day, views, viewers)
              SELECT ?1, count(*), count(DISTINCT account_id) FROM case_views
-             WHERE at >= ?1 AND at < date(?1, '+1 day')
+             WHERE date(at, '+8 hours') = ?1
              ON CONFLICT (day) DO UPDATE
              SET views = views + excluded.views, viewers = viewers + excluded.viewers",
             [&day],
         )?;
         deleted += tx.execute(
-            "DELETE FROM case_views WHERE at >= ?1 AND at < date(?1, '+1 day')",
+            "DELETE FROM case_views WHERE date(at, '+8 hours') = ?1",
             [&day],
         )?;
         tx.commit()?;

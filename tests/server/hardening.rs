@@ -299,7 +299,9 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
             .unwrap();
         }
     }
+    // `stats` counts Taipei days.
     let old_day = (now - chrono::Duration::days(800))
+        .with_timezone(&schemas::date::taipei())
         .format("%Y-%m-%d")
         .to_string();
     let _server = Server::start(&data, &[]);

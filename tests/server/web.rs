@@ -951,7 +951,11 @@ fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
-    let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+    // Every column counts Taipei days (the site's visits always did).
+    let today = chrono::Utc::now()
+        .with_timezone(&schemas::date::taipei())
+        .format("%Y-%m-%d")
+        .to_string();
     let row = text
         .lines()
         .find(|l| l.starts_with(&today))
