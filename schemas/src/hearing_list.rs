@@ -579,14 +579,18 @@ mod tests {
         assert_eq!(got, vec![2, 6]);
     }
 
-    #[test]
-    fn uids_follow_the_case_the_kind_and_the_first_entry() {
-        let key = CaseKey {
+    fn key() -> CaseKey {
+        CaseKey {
             category: "民事".into(),
             year: 115,
             word: "訴".into(),
             number: 100,
-        };
+        }
+    }
+
+    #[test]
+    fn uids_follow_the_case_the_kind_and_the_first_entry() {
+        let key = key();
         let u = uid("TPD", &key, "言詞辯論", 5);
         assert_eq!(u, uid("TPD", &key, "言詞辯論", 5));
         assert!(u.ends_with("@cpor") && u.len() == 16 + 5, "{u}");
@@ -599,12 +603,7 @@ mod tests {
     fn a_uid_is_the_same_as_before_the_packing() {
         // The UID version 2 stored for this hearing: calendars that have
         // it keep updating the same event.
-        let key = CaseKey {
-            category: "民事".into(),
-            year: 115,
-            word: "訴".into(),
-            number: 100,
-        };
+        let key = key();
         let u = uid("TPD", &key, "言詞辯論", 7);
         assert_eq!(u.len(), 21);
         assert!(u.ends_with("@cpor"));
