@@ -248,18 +248,10 @@ impl Snap {
                 "SELECT {CASE_COLUMNS} FROM cases c
                  JOIN grants g ON g.case_id = c.id AND g.email = ?6
                  JOIN courts co ON co.code = c.court
-                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-                   AND c.number = ?5 AND c.queryable = 1"
+                 WHERE {WHERE_KEY}"
             ))?
             .query_row(
-                rusqlite::params![
-                    case.court,
-                    case.key.category,
-                    case.key.year,
-                    case.key.word,
-                    case.key.number,
-                    email
-                ],
+                rusqlite::params_from_iter(key_params(case, Some(&email))),
                 CaseRow::from_row,
             )
             .optional()
@@ -290,18 +282,10 @@ impl Snap {
                 "SELECT {CASE_COLUMNS} FROM cases c
                  JOIN prosecutors p ON p.case_id = c.id AND p.account = ?6
                  JOIN courts co ON co.code = c.court
-                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-                   AND c.number = ?5 AND c.queryable = 1"
+                 WHERE {WHERE_KEY}"
             ))?
             .query_row(
-                rusqlite::params![
-                    case.court,
-                    case.key.category,
-                    case.key.year,
-                    case.key.word,
-                    case.key.number,
-                    account
-                ],
+                rusqlite::params_from_iter(key_params(case, Some(&account))),
                 CaseRow::from_row,
             )
             .optional()
@@ -331,21 +315,13 @@ impl Snap {
         }
         self.with(|c| {
             let list = c
-                .prepare_cached(
+                .prepare_cached(&format!(
                     "SELECT h.list FROM cases c JOIN hearings h ON h.case_id = c.id
-                     WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-                       AND c.number = ?5 AND c.queryable = 1",
-                )?
-                .query_row(
-                    rusqlite::params![
-                        case.court,
-                        case.key.category,
-                        case.key.year,
-                        case.key.word,
-                        case.key.number
-                    ],
-                    |r| r.get::<_, hearing_list::List>(0),
-                )
+                     WHERE {WHERE_KEY}"
+                ))?
+                .query_row(rusqlite::params_from_iter(key_params(case, None)), |r| {
+                    r.get::<_, hearing_list::List>(0)
+                })
                 .optional()?;
             Ok(list
                 .map(|l| l.0)
@@ -446,6 +422,25 @@ impl Snap {
             rows.collect()
         })
     }
+}
+
+/// A queryable case by its key: parameters ?1 to ?5, [`key_params`].
+const WHERE_KEY: &str = "c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+    AND c.number = ?5 AND c.queryable = 1";
+
+/// The parameters of [`WHERE_KEY`], then `more`, if any, as ?6.
+fn key_params<'a>(
+    case: &'a CaseRef,
+    more: Option<&'a dyn rusqlite::ToSql>,
+) -> impl Iterator<Item = &'a dyn rusqlite::ToSql> {
+    let key: [&'a dyn rusqlite::ToSql; 5] = [
+        &case.court,
+        &case.key.category,
+        &case.key.year,
+        &case.key.word,
+        &case.key.number,
+    ];
+    key.into_iter().chain(more)
 }
 
 const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
