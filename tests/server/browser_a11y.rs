@@ -43,7 +43,7 @@ fn axe_source() -> String {
 
 /// Every page's violations and screenshots, gathered as the walk goes:
 /// the test fails at the end listing all of them, not only the first.
-struct Audit {
+pub(super) struct Audit {
     axe: String,
     shots: PathBuf,
     violations: Vec<String>,
@@ -51,7 +51,7 @@ struct Audit {
 }
 
 impl Audit {
-    fn new() -> Audit {
+    pub(super) fn new() -> Audit {
         let shots = repo_root().join("target").join("screenshots").join("a11y");
         Audit {
             axe: axe_source(),
@@ -63,7 +63,7 @@ impl Audit {
 
     /// Runs axe-core on what the browser shows now, records its
     /// violations, and saves the screenshot `<name>-<size>.png`.
-    fn check(&mut self, b: &Browser, name: &str) {
+    pub(super) fn check(&mut self, b: &Browser, name: &str) {
         b.script(&format!("{}\nreturn typeof axe;", self.axe), json!([]));
         let found = b.script_async(
             "const done = arguments[arguments.length - 1];
@@ -100,6 +100,21 @@ impl Audit {
         screenshot(b, &self.shots, name);
         self.pages += 1;
     }
+
+    /// Fails, listing every violation found, if there was any.
+    pub(super) fn assert_none(&self) {
+        eprintln!(
+            "axe-core checked {} pages and states; screenshots in {}",
+            self.pages,
+            self.shots.display()
+        );
+        assert!(
+            self.violations.is_empty(),
+            "{} WCAG 2.1 AA violations:\n{}",
+            self.violations.len(),
+            self.violations.join("\n")
+        );
+    }
 }
 
 #[test]
@@ -130,17 +145,7 @@ fn every_page_and_state_passes_axe_core_at_wcag_2_1_aa_on_a_phone_and_a_desktop(
         let b = Browser::start(screen);
         walk(&b, &data, &server, &closed, &mut audit);
     }
-    eprintln!(
-        "axe-core checked {} pages and states; screenshots in {}",
-        audit.pages,
-        audit.shots.display()
-    );
-    assert!(
-        audit.violations.is_empty(),
-        "{} WCAG 2.1 AA violations:\n{}",
-        audit.violations.len(),
-        audit.violations.join("\n")
-    );
+    audit.assert_none();
 }
 
 /// Every page and state, at the browser's size.

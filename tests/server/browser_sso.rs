@@ -111,6 +111,19 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
         .collect();
     assert_eq!(shown, want);
     phone_screenshot(&b, &shots, "prosecutor-cases");
+    // The prosecutor's pages pass axe-core (WCAG 2.1 AA) like everyone's:
+    // the list, and the account page with its digest, reminders and
+    // calendar feed (issues 11 and 14), a feed made and shown once.
+    let mut audit = super::a11y::Audit::new();
+    audit.check(&b, "prosecutor-cases");
+    b.go(&format!("{}/account", server.base));
+    audit.check(&b, "prosecutor-account");
+    b.click_button("建立訂閱網址");
+    b.wait("the new feed's address", || {
+        b.source().contains("/calendar/")
+    });
+    audit.check(&b, "prosecutor-account-feed");
+    b.go(&format!("{}/cases", server.base));
 
     // One of them: the same case page as anyone's.
     let path = want.iter().next().unwrap().clone();
@@ -118,6 +131,8 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
     b.wait_path(&path);
     let h1 = b.text(&b.find("h1"));
     assert!(h1.contains("年度") && h1.ends_with('號'), "{h1}");
+    audit.check(&b, "prosecutor-case");
+    audit.assert_none();
 
     // Signing out here, then at the provider, lands on the login page.
     b.click_button("登出");
