@@ -70,6 +70,7 @@ mod a11y;
 
 #[test]
 fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_password() {
+    let _busy = crate::util::busy();
     let shots = repo_root().join("target").join("screenshots");
     // Only this run's failure, if any, is left to look at.
     let _ = std::fs::remove_file(shots.join(FAILURE_SHOT));

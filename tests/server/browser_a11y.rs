@@ -119,6 +119,7 @@ impl Audit {
 
 #[test]
 fn every_page_and_state_passes_axe_core_at_wcag_2_1_aa_on_a_phone_and_a_desktop() {
+    let _busy = crate::util::busy();
     let data = Data::sample();
     // The walk fetches some forty captchas in a few minutes, from one address.
     let server = Server::start(&data, PLENTY_OF_CAPTCHAS);
@@ -383,6 +384,7 @@ fn sign_out(b: &Browser) {
 
 #[test]
 fn the_keyboard_alone_signs_in_opens_a_case_and_signs_out_with_a_visible_focus() {
+    let _busy = crate::util::busy();
     let data = Data::sample();
     let server = Server::start(&data, PLENTY_OF_CAPTCHAS);
     let mut c = Client::new(&server);

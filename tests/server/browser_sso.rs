@@ -64,6 +64,7 @@ fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
 
 #[test]
 fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_cases() {
+    let _busy = crate::util::busy();
     let shots = repo_root().join("target").join("screenshots");
     let data = Data::sample();
     let port = free_port();
