@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
-use std::process::Command;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use etl::model::{CaseData, HearingData};
@@ -18,19 +16,8 @@ use schemas::hearing::State;
 use schemas::{CaseRef, SNAPSHOT_SCHEMA_VERSION};
 use store::layout::Store;
 
+use crate::python::{check_ics, run_check_ics};
 use crate::util::{repo_root, sample, Env};
-
-pub fn python() -> PathBuf {
-    let path = std::env::var_os("CPOR_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup-test-deps (scripts/test does) to install icalendar",
-        path.display()
-    );
-    path
-}
 
 /// Every case of the live snapshot, with its court, and the snapshot's
 /// schema version.
@@ -263,18 +250,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
     fs::write(&path, cal.write(stamp)).unwrap();
     files.push(path);
 
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/support/check_ics.py"))
-        .args(&files)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "check_ics.py: {stderr}");
-    let events: Vec<serde_json::Value> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events = check_ics(&files);
     assert_eq!(events.len(), files.len() - 1 + n);
     let mut got: Vec<String> = events
         .iter()
@@ -360,23 +336,10 @@ fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
         paths.push(path);
     }
     for path in &paths {
-        let out = Command::new(python())
-            .arg(repo_root().join("tests/support/check_ics.py"))
-            .arg(path)
-            .output()
-            .unwrap();
+        let out = run_check_ics(&[path]);
         assert!(!out.status.success(), "{} passed", path.display());
     }
     let path = dir.path().join("good.ics");
     fs::write(&path, &good).unwrap();
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/support/check_ics.py"))
-        .arg(&path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    check_ics(&[&path]);
 }

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
+use crate::python::python;
 use crate::util::{repo_root, sample, sha256_hex, Env, Run};
 
 mod bounces;
@@ -18,18 +19,6 @@ pub struct Smtp {
     child: Option<Child>,
     pub port: u16,
     pub dir: PathBuf,
-}
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("CPOR_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup-test-deps (scripts/test does) to install aiosmtpd",
-        path.display()
-    );
-    path
 }
 
 impl Smtp {

@@ -9,3 +9,7 @@ mod hearings;
 mod import;
 mod mail;
 mod util;
+
+/// The tests' Python and check_ics.py, shared with the server's tests.
+#[path = "../support/python.rs"]
+mod python;

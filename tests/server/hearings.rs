@@ -7,30 +7,16 @@
 //! (tests/support/check_ics.py).
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
-use std::process::Command;
 
 use rusqlite::Connection;
 use schemas::hearing_list;
 
 use crate::sso;
-use crate::util::{repo_root, unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
 
 const LAWYER: &str = "lawyer.chen@example.com";
 /// 民事 115 重訴 77, which lawyer.chen follows: a moved hearing and a 勘驗.
 const CASE77: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E9%87%8D%E8%A8%B4/77";
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("CPOR_TEST_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join("target/test-venv/bin/python"));
-    assert!(
-        path.exists(),
-        "{} is missing: run scripts/setup-test-deps",
-        path.display()
-    );
-    path
-}
 
 /// Checks calendar files with check_ics.py; its events as JSON.
 fn check_ics(files: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
@@ -41,21 +27,7 @@ fn check_ics(files: &[(&str, &[u8])]) -> Vec<serde_json::Value> {
         std::fs::write(&p, bytes).unwrap();
         paths.push(p);
     }
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/support/check_ics.py"))
-        .args(&paths)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "check_ics.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    crate::python::check_ics(&paths)
 }
 
 /// The current row (UID, SEQUENCE, start) of every hearing of `email`'s

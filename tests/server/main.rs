@@ -11,4 +11,8 @@ mod hearings;
 mod scale;
 mod sso;
 mod util;
+
+/// The tests' Python and check_ics.py, shared with the import's tests.
+#[path = "../support/python.rs"]
+mod python;
 mod web;

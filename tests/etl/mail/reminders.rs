@@ -18,8 +18,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::hearings::python;
-use crate::util::{repo_root, sample, Env, Run};
+use crate::python::{check_ics, python};
+use crate::util::{sample, Env, Run};
 
 /// Both sample nights imported, no reminders queued by the imports.
 fn sample_env() -> Env {
@@ -119,25 +119,6 @@ for i, part in enumerate(msg.walk()):
         .collect()
 }
 
-/// check_ics.py's events of some files.
-fn check(files: &[PathBuf]) -> Vec<serde_json::Value> {
-    let out = Command::new(python())
-        .arg(repo_root().join("tests/support/check_ics.py"))
-        .args(files)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "check_ics.py: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 /// A reminder's text holds each of `wants`; its calendar files, each
 /// METHOD:REQUEST (in MIME and in the file), as check_ics.py reads them:
 /// (start, SEQUENCE) in time order.
@@ -151,7 +132,7 @@ fn reminder_checked(env: &Env, eml: &Path, wants: &[&str]) -> Vec<(String, u64)>
     let files = calendars(eml, &dir);
     assert!(files.iter().all(|(_, m)| m == "REQUEST"), "{files:?}");
     let paths: Vec<PathBuf> = files.into_iter().map(|(p, _)| p).collect();
-    let mut got: Vec<(String, u64)> = check(&paths)
+    let mut got: Vec<(String, u64)> = check_ics(&paths)
         .iter()
         .map(|e| {
             assert_eq!(e["method"], "REQUEST");
@@ -354,7 +335,7 @@ fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
         return;
     }
     let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-    let events = check(&paths);
+    let events = check_ics(&paths);
     assert!(
         events
             .iter()
