@@ -168,21 +168,6 @@ impl rusqlite::types::FromSql for List {
     }
 }
 
-/// The hearings of the case with id `case_id` in an open snapshot; none for
-/// a case without any, and for a snapshot before version 3
-/// ([`crate::SNAPSHOT_HEARINGS_VERSION`]).
-pub fn of_case(conn: &rusqlite::Connection, case_id: i64) -> rusqlite::Result<Vec<Hearing>> {
-    use rusqlite::OptionalExtension;
-    if crate::snapshot_version(conn)? < crate::SNAPSHOT_HEARINGS_VERSION {
-        return Ok(Vec::new());
-    }
-    let list = conn
-        .prepare_cached("SELECT list FROM hearings WHERE case_id = ?1")?
-        .query_row([case_id], |r| r.get::<_, List>(0))
-        .optional()?;
-    Ok(list.map(|l| l.0).unwrap_or_default())
-}
-
 /// A list that cannot be packed or unpacked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {

@@ -17,19 +17,16 @@
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
 //! address, held by the flood guard.
 
-use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use chrono::NaiveDate;
 use rusqlite::Connection;
 
 use super::diff::{self, CaseNews, Changes};
-use super::reminders::{remindable, Candidate};
+use super::reminders::Candidate;
 use super::NotifyError;
 use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
-use schemas::hearing_list;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
@@ -113,40 +110,28 @@ pub fn add_news(
     Ok(with_news)
 }
 
-/// The hearings on the Taipei `days` of the queryable cases assigned to
-/// each prosecutor who turned reminders on, under their verified address
-/// (`recipients`: (account, address)), as they now stand and only while
-/// they take place (`reminders::remindable`): for the reminders' plan,
-/// beside the grants' candidates. Each case's hearing list is read once
-/// however many recipients it has (`hearing_list::of_case`: none before
-/// snapshot version 3, as for the grants).
+/// The hearings `due` (`reminders::due_on`: on the reminder days, as they
+/// now stand, only while they take place) of the queryable cases assigned
+/// to each prosecutor who turned reminders on, under their verified
+/// address (`recipients`: (account, address)): for the reminders' plan,
+/// beside the grants' candidates.
 pub fn reminder_candidates(
-    live: &SnapshotFile,
+    conn: &Connection,
     recipients: &[(String, String)],
-    days: &[NaiveDate],
+    due: &BTreeMap<i64, Vec<HearingData>>,
 ) -> Result<Vec<Candidate>, NotifyError> {
-    if recipients.is_empty() || days.is_empty() {
-        return Ok(Vec::new());
-    }
-    let conn = schemas::open_snapshot_readonly(&live.path).map_err(ReadError::from)?;
-    let mut due: BTreeMap<i64, Vec<HearingData>> = BTreeMap::new();
     let mut out = Vec::new();
+    if due.is_empty() {
+        return Ok(out);
+    }
     for (account, email) in recipients {
-        for a in assigned(&conn, account)? {
-            let rows = match due.entry(a.id) {
-                Entry::Occupied(e) => e.into_mut(),
-                Entry::Vacant(e) => {
-                    let list = hearing_list::of_case(&conn, a.id).map_err(ReadError::from)?;
-                    e.insert(
-                        hearing_list::current(&list)
-                            .filter(|h| remindable(h, days))
-                            .cloned()
-                            .collect(),
-                    )
-                }
+        for a in assigned(conn, account)? {
+            let Some(hearings) = due.get(&a.id) else {
+                continue;
             };
             out.extend(
-                rows.iter()
+                hearings
+                    .iter()
                     .map(|h| Candidate::of(email, &a.case, &a.court_name, h)),
             );
         }

@@ -210,27 +210,40 @@ pub fn followed(
         .collect()
 }
 
-/// The hearings of followed, queryable cases on the given Taipei days, as
-/// they now stand, from a snapshot (none before version 3): one pass over
-/// every case's hearing list, then the addresses that follow the cases
-/// that have one on those days.
-pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec<Candidate>> {
+/// The hearings, as they now stand and only while they take place
+/// ([`remindable`]), on the given Taipei days, by case id: one pass over
+/// every case's hearing list of a snapshot (none before version 3). The
+/// grants' [`candidates`] and the prosecutors'
+/// (`prosecutors::reminder_candidates`) are the people of these cases.
+pub fn due_on(
+    conn: &Connection,
+    days: &[NaiveDate],
+) -> rusqlite::Result<BTreeMap<i64, Vec<HearingData>>> {
+    let mut due = BTreeMap::new();
     if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
-        return Ok(Vec::new());
+        return Ok(due);
     }
-    let mut on_days: Vec<(i64, Vec<HearingData>)> = Vec::new();
     let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
     let mut rows = lists.query([])?;
     while let Some(row) = rows.next()? {
         let list = row.get::<_, hearing_list::List>(1)?.0;
-        let due: Vec<HearingData> = hearing_list::current(&list)
+        let on_days: Vec<HearingData> = hearing_list::current(&list)
             .filter(|h| remindable(h, days))
             .cloned()
             .collect();
-        if !due.is_empty() {
-            on_days.push((row.get(0)?, due));
+        if !on_days.is_empty() {
+            due.insert(row.get(0)?, on_days);
         }
     }
+    Ok(due)
+}
+
+/// The hearings `due` (by [`due_on`]) of followed, queryable cases: one
+/// candidate per granted address and hearing.
+pub fn candidates(
+    conn: &Connection,
+    due: &BTreeMap<i64, Vec<HearingData>>,
+) -> rusqlite::Result<Vec<Candidate>> {
     let mut followers = conn.prepare(
         "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number
          FROM cases c
@@ -239,7 +252,7 @@ pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec
          WHERE c.id = ?1 AND c.queryable = 1",
     )?;
     let mut out = Vec::new();
-    for (case_id, due) in on_days {
+    for (case_id, hearings) in due {
         let rows = followers.query_map([case_id], |r| {
             Ok((
                 r.get::<_, String>(0)?,
@@ -250,7 +263,8 @@ pub fn candidates(conn: &Connection, days: &[NaiveDate]) -> rusqlite::Result<Vec
         for row in rows {
             let (email, case, court_name) = row?;
             out.extend(
-                due.iter()
+                hearings
+                    .iter()
                     .map(|h| Candidate::of(&email, &case, &court_name, h)),
             );
         }
@@ -404,14 +418,15 @@ pub fn queue_due(
         .collect();
     let started = std::time::Instant::now();
     let conn = schemas::open_snapshot_readonly(&live.path)?;
-    let granted = candidates(&conn, &days).map_err(NotifyError::Accounts)?;
-    drop(conn);
+    let due = due_on(&conn, &days).map_err(NotifyError::Accounts)?;
+    let granted = candidates(&conn, &due).map_err(NotifyError::Accounts)?;
     let accounts = store::accounts::open(&store.root)?;
     let off = store::hearings::reminders_off(&accounts)?;
     let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     let flagged = store::accounts::flagged_set(&accounts)?;
     drop(accounts);
-    let assigned = super::prosecutors::reminder_candidates(&live, &prosecutors, &days)?;
+    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due)?;
+    drop(conn);
     let found = followed(granted, &off, assigned);
     tracing::debug!(
         "reminders of {day}: {} hearings of followed cases on {days:?}, {} prosecutors ({:?})",
