@@ -11,7 +11,10 @@
 //! NORMAL`: durable across a kill, no fsync per commit), and a batch's
 //! outcomes are settled onto their items in one transaction; a run that
 //! dies in between has them settled by the next. So a killed run sends again
-//! at most the messages in flight, one per connection.
+//! at most the messages in flight, one per connection. A run asked to stop
+//! (`stop`, set by a signal handler) sends nothing again: it starts no new
+//! message, records the ones in flight, and gives back the claimed items it
+//! had not started (`Outbox::withdraw`).
 //!
 //! Outcomes: accepted → sent. A 4xx reply or no connection → retrying, after
 //! an exponential backoff with jitter, until `retry_hours` after the first
@@ -28,6 +31,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration as StdDuration;
 
@@ -310,6 +314,11 @@ pub struct SendSummary {
     /// Items a crash had left in `sending`, now unknown.
     pub recovered: u64,
     pub outside_window: bool,
+    /// The run was asked to stop (`stop`): what was with a relay was
+    /// finished and recorded, and the claimed items whose turn had not come
+    /// were queued again (`withdrawn`); later batches were not claimed.
+    pub stopped: bool,
+    pub withdrawn: u64,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
     /// After the run: how many of the sender's items are in each state,
@@ -339,14 +348,16 @@ impl SendSummary {
 }
 
 /// Delivers every due nightly item once. `now_flag`: ignore the send window
-/// and the spread of the night's mail.
+/// and the spread of the night's mail. `stop`: once set (a signal), no new
+/// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
     cfg: &MailSettings,
     now_flag: bool,
     now: DateTime<Utc>,
+    stop: &AtomicBool,
 ) -> Result<SendSummary, SendError> {
-    send_scope(data_dir, cfg, Scope::Nightly, now_flag, now)
+    send_scope(data_dir, cfg, Scope::Nightly, now_flag, now, stop)
 }
 
 /// What to do with a due item: send it, or not, if its address is flagged.
@@ -432,18 +443,24 @@ impl SendSummary {
             Event::Uncertain => self.unknown += 1,
             Event::Refused | Event::Expired => self.failed += 1,
             Event::Suppress => self.suppressed += 1,
-            Event::Claim | Event::Interrupted | Event::Release | Event::Retry | Event::Bounced => {}
+            Event::Claim
+            | Event::Interrupted
+            | Event::Withdrawn
+            | Event::Release
+            | Event::Retry
+            | Event::Bounced => {}
         }
     }
 }
 
-/// Delivers every due item of `scope` once.
+/// Delivers every due item of `scope` once, or until `stop` is set.
 pub fn send_scope(
     data_dir: &Path,
     cfg: &MailSettings,
     scope: Scope,
     now_flag: bool,
     now: DateTime<Utc>,
+    stop: &AtomicBool,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
     let mut outbox = Outbox::open_for_sending(data_dir)?;
@@ -502,6 +519,10 @@ pub fn send_scope(
         now,
     };
     for batch in due.chunks(256) {
+        if stop.load(Ordering::SeqCst) {
+            lock(&run.summary).stopped = true;
+            break;
+        }
         // Claim the batch (sending, or suppressed) in one commit.
         let claimed = {
             let flagged = run.flagged.lock().expect("flagged");
@@ -509,10 +530,18 @@ pub fn send_scope(
         };
         lock(&run.summary).suppressed += claimed.suppressed.len() as u64;
         store::failpoint::pause("send-after-mark");
-        deliver_all(&mut transports, claimed.items, &|item, outcome| {
+        let unstarted = deliver_all(&mut transports, claimed.items, stop, &|item, outcome| {
             run.record(item, outcome)
         })?;
-        lock(&run.outbox).settle(scope)?;
+        let mut outbox = lock(&run.outbox);
+        outbox.settle(scope)?;
+        if !unstarted.is_empty() {
+            let n = outbox.withdraw(&unstarted)?;
+            let mut summary = lock(&run.summary);
+            summary.withdrawn += n;
+            summary.stopped = true;
+            break;
+        }
     }
     let mut summary = run.summary.into_inner().expect("summary");
     summary.count_states(&run.outbox.into_inner().expect("outbox"), scope)?;
@@ -567,19 +596,25 @@ fn jitter() -> f64 {
 /// outcome before the thread takes its next item, so at most one message
 /// per connection is delivered but not recorded at any moment. One slow or
 /// failing address holds up one connection, never the others. Stops at the
-/// first error `done` returns.
+/// first error `done` returns. Once `stop` is set no thread starts another
+/// message: returns the items never started.
 fn deliver_all(
     transports: &mut [Box<dyn Transport>],
     items: Vec<Item>,
+    stop: &AtomicBool,
     done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
-) -> Result<(), SendError> {
+) -> Result<Vec<Item>, SendError> {
     if transports.len() == 1 {
         let t = &mut transports[0];
-        for item in items {
+        let mut items = items.into_iter();
+        for item in items.by_ref() {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(std::iter::once(item).chain(items).collect());
+            }
             let outcome = t.deliver(&item);
             done(&item, outcome)?;
         }
-        return Ok(());
+        return Ok(Vec::new());
     }
     let (work_tx, work_rx) = mpsc::channel::<Item>();
     let work_rx = Mutex::new(work_rx);
@@ -592,7 +627,7 @@ fn deliver_all(
         for t in transports.iter_mut() {
             let (work_rx, failed) = (&work_rx, &failed);
             scope.spawn(move || loop {
-                if lock(failed).is_some() {
+                if lock(failed).is_some() || stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let next = lock(work_rx).recv();
@@ -607,7 +642,7 @@ fn deliver_all(
     });
     match failed.into_inner().expect("failed") {
         Some(e) => Err(e),
-        None => Ok(()),
+        None => Ok(work_rx.into_inner().expect("work").try_iter().collect()),
     }
 }
 

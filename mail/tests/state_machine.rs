@@ -43,6 +43,10 @@ enum Op {
         outcome: u8,
         settle: bool,
     },
+    /// The sender is asked to stop: `n` of the claimed items whose turn
+    /// has not come are given back (and an item whose outcome is recorded
+    /// but not settled is offered too, and must stay as it is).
+    Withdraw { n: usize },
     /// The sender dies; the next run recovers both scopes.
     Crash,
     /// A relay refuses an address for good elsewhere: it is flagged.
@@ -66,6 +70,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (any::<usize>(), 0u8..4, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
+        1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
@@ -325,6 +330,41 @@ impl World {
                     let scope = item.kind.scope();
                     let n = self.outbox.settle(scope).unwrap();
                     assert_eq!(n, self.settle(scope, &mut events));
+                }
+            }
+            Op::Withdraw { n } => {
+                let n = (*n).min(self.in_flight.len());
+                let mut given: Vec<Item> = self.in_flight.drain(..n).collect();
+                let recorded: Vec<i64> = self
+                    .model
+                    .iter()
+                    .filter(|(_, m)| m.recorded.is_some())
+                    .map(|(id, _)| *id)
+                    .collect();
+                if let Some(&id) = recorded.first() {
+                    // withdraw goes by id only.
+                    given.push(Item {
+                        id,
+                        night: String::new(),
+                        email: String::new(),
+                        kind: Kind::Digest,
+                        state: State::Queued,
+                        message_id: String::new(),
+                        message: Vec::new(),
+                        attempts: 1,
+                        first_try_at: self.now,
+                    });
+                }
+                let changed = self.outbox.withdraw(&given).unwrap();
+                assert_eq!(changed, n as u64, "only the unstarted ones");
+                for item in &given[..n] {
+                    let m = self.model.get_mut(&item.id).unwrap();
+                    m.state = State::Queued;
+                    m.attempts -= 1;
+                    if m.attempts == 0 {
+                        m.first_try = None;
+                    }
+                    events.insert(item.id, Event::Withdrawn);
                 }
             }
             Op::Crash => {

@@ -4,7 +4,7 @@
 //! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -239,6 +239,7 @@ impl App {
             Scope::Website,
             true,
             Utc::now(),
+            &AtomicBool::new(false),
         ) {
             Ok(s) if s.due > 0 => tracing::info!("website mail at exit: {} sent", s.sent),
             Ok(_) => {}
@@ -322,6 +323,7 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
                         Scope::Website,
                         true,
                         Utc::now(),
+                        &AtomicBool::new(false),
                     ) {
                         Ok(s) if s.due > 0 => tracing::info!(
                             "website mail: {} sent, {} to retry, {} failed",

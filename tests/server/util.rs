@@ -86,8 +86,15 @@ impl Data {
 
     /// Delivers the nightly mail as .eml files.
     pub fn send(&self) {
-        mail::send::send(&self.path(), &self.config().mail, true, chrono::Utc::now())
-            .expect("send");
+        let never = std::sync::atomic::AtomicBool::new(false);
+        mail::send::send(
+            &self.path(),
+            &self.config().mail,
+            true,
+            chrono::Utc::now(),
+            &never,
+        )
+        .expect("send");
     }
 
     /// Queues the hearing reminders of a Taipei day, 7 and 1 days before,

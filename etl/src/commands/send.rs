@@ -1,6 +1,9 @@
 //! `cpor-etl send [--now]`: deliver the outbox items that are due, once
 //! each; write a send report listing the addresses flagged for the courts.
 
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
 use anyhow::Result;
 use serde::Serialize;
 
@@ -37,7 +40,54 @@ struct Flagged {
     courts: Vec<String>,
 }
 
+/// What asks a run to stop: systemd's SIGTERM, Ctrl-C's SIGINT, a closed
+/// terminal's SIGHUP. The first sets the flag `mail::send` watches (the
+/// messages with a relay are finished and recorded, nothing new starts);
+/// a second one ends the process at once, as a kill would (at most the
+/// message each connection has with its relay is then sent again).
+struct Stop {
+    flag: Arc<AtomicBool>,
+    signal: Arc<AtomicUsize>,
+}
+
+impl Stop {
+    const SIGNALS: [(i32, &'static str); 3] = [
+        (signal_hook::consts::SIGTERM, "SIGTERM"),
+        (signal_hook::consts::SIGINT, "SIGINT"),
+        (signal_hook::consts::SIGHUP, "SIGHUP"),
+    ];
+
+    fn install() -> Result<Stop> {
+        let stop = Stop {
+            flag: Arc::new(AtomicBool::new(false)),
+            signal: Arc::new(AtomicUsize::new(0)),
+        };
+        for (signal, _) in Self::SIGNALS {
+            // Registered first, so it sees the flag of an earlier signal.
+            signal_hook::flag::register_conditional_shutdown(
+                signal,
+                128 + signal,
+                Arc::clone(&stop.flag),
+            )?;
+            signal_hook::flag::register_usize(signal, Arc::clone(&stop.signal), signal as usize)?;
+            signal_hook::flag::register(signal, Arc::clone(&stop.flag))?;
+        }
+        Ok(stop)
+    }
+
+    /// The signal that asked to stop: its name and the exit status that
+    /// says so (128 + its number, as a shell reports it).
+    fn received(&self) -> Option<(&'static str, i32)> {
+        let n = self.signal.load(Ordering::SeqCst) as i32;
+        Self::SIGNALS
+            .iter()
+            .find(|(s, _)| *s == n)
+            .map(|(s, name)| (*name, 128 + s))
+    }
+}
+
 pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) -> Result<i32> {
+    let stop = Stop::install()?;
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
     let _lock = match store.send_lock() {
@@ -102,7 +152,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         }
     }
     let now = chrono::Utc::now();
-    let summary = send::send(&config.data_dir, &config.mail, now_flag, now)?;
+    let summary = send::send(&config.data_dir, &config.mail, now_flag, now, &stop.flag)?;
     if summary.recovered > 0 {
         say!(
             "{} items a crash left while sending are retried, same Message-ID",
@@ -128,6 +178,14 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
     say!("  outbox now: {}", summary.states_line());
+    let stopped = stop.received().filter(|_| summary.stopped);
+    if let Some((name, _)) = stopped {
+        say!(
+            "  stopped by {name}: the messages with the relay were finished and recorded; \
+             {} claimed items not yet started are queued again, and the rest waits, for the next run",
+            summary.withdrawn
+        );
+    }
     for (email, reason) in &summary.flagged {
         say!("  flagged {email}: {reason}");
     }
@@ -153,6 +211,9 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         .join(format!("send-{}.json", now.format("%Y%m%dT%H%M%SZ")));
     Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
     say!("  report: {}", path.display());
+    if let Some((_, status)) = stopped {
+        return Ok(status);
+    }
     if unfinished > 0 {
         eprintln!(
             "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail still wait (see above; docs/OPERATIONS.md)"

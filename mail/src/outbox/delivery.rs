@@ -242,6 +242,33 @@ impl Outbox {
         Ok(claimed)
     }
 
+    /// Gives back claimed items that were never handed to a transport (the
+    /// sender was asked to stop): each is queued again, in one commit, as
+    /// if this claim had not happened: its attempt uncounted, its first
+    /// try forgotten if this was to be it, its lease gone. Only items still
+    /// *sending* with no recorded outcome. Returns how many.
+    pub fn withdraw(&mut self, items: &[Item]) -> Result<u64> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut n = 0;
+        {
+            let mut give_back = tx.prepare(&format!(
+                "UPDATE items SET state = ?2, attempts = attempts - 1,
+                 first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END,
+                 lease_until = NULL
+                 WHERE id = ?1 AND state IN {}
+                 AND NOT EXISTS (SELECT 1 FROM outcomes WHERE item_id = ?1)",
+                sql_sources(Event::Withdrawn)
+            ))?;
+            for item in items {
+                n += give_back.execute(params![item.id, target(Event::Withdrawn).as_str()])? as u64;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
     /// Records how an attempt on a *sending* item ended, durably (one
     /// small commit): the item keeps *sending* until `settle` moves the
     /// outcome onto it.

@@ -97,6 +97,10 @@ pub enum Event {
     Expired,
     /// A run died while the item was sending (found by the next run).
     Interrupted,
+    /// A sender asked to stop (SIGTERM, SIGINT, SIGHUP) gives back a
+    /// claimed item whose turn had not come: it never reached a relay, so
+    /// it is queued again, the attempt not counted.
+    Withdrawn,
     /// An administrator released a held night.
     Release,
     /// An administrator queued the item again.
@@ -107,7 +111,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 11] = [
+    pub const ALL: [Event; 12] = [
         Event::Claim,
         Event::Suppress,
         Event::Accepted,
@@ -116,6 +120,7 @@ impl Event {
         Event::Refused,
         Event::Expired,
         Event::Interrupted,
+        Event::Withdrawn,
         Event::Release,
         Event::Retry,
         Event::Bounced,
@@ -143,6 +148,7 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Sending, E::Refused, S::Failed),
     (S::Sending, E::Expired, S::Failed),
     (S::Sending, E::Interrupted, S::Unknown),
+    (S::Sending, E::Withdrawn, S::Queued),
     (S::Held, E::Release, S::Queued),
     (S::Failed, E::Retry, S::Queued),
     (S::Unknown, E::Retry, S::Queued),

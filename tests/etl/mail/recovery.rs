@@ -406,3 +406,75 @@ cp -a "$MNT/data" "$OUT/data"
         .collect();
     assert_eq!(got, want);
 }
+
+/// `cpor-etl send` stopped the way people stop it (systemd's SIGTERM,
+/// Ctrl-C's SIGINT, a closed terminal's SIGHUP) while a message is with
+/// the relay: the message in flight is finished and recorded, the items
+/// not yet started go back to the queue untouched, and the run says so.
+/// The next run sends the rest: every message exactly once. (Before, the
+/// signal killed the process like SIGKILL: the accepted messages were sent
+/// again by the next run.)
+#[test]
+fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
+    for (signal, name) in [(15, "SIGTERM"), (2, "SIGINT"), (1, "SIGHUP")] {
+        let env = Env::new();
+        let smtp = Smtp::start(&env.dir.path().join("smtp"));
+        let addresses: Vec<String> = (1..=12).map(|i| format!("p{i}@d{i}.example")).collect();
+        let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+        let (n1, _) = scenario(&refs);
+        import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+        let resume = env.dir.path().join("resume");
+        let mut cmd = env.command();
+        cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+            .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+            .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+            .env("CPOR_PAUSE_AT", "send-after-accept")
+            .env("CPOR_PAUSE_RESUME", &resume)
+            .args(["send", "--now"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("paused at") {
+            line.clear();
+        }
+        assert!(line.contains("send-after-accept"), "{name}: never paused");
+        // The relay has the message; its outcome is not yet recorded.
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        fs::write(&resume, b"").unwrap();
+        let out = child.wait_with_output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(128 + signal), "{name}: {stdout}");
+        assert!(
+            stdout.contains(&format!("stopped by {name}")),
+            "{name}: {stdout}"
+        );
+        let accepted = smtp.transactions();
+        assert!(
+            (1..=2).contains(&accepted),
+            "{name}: {accepted} sent before stopping"
+        );
+        // Nothing is left sending or unknown: the rest is queued as before.
+        let states = etl(&env, &smtp, &["outbox", "list"]).stdout;
+        assert!(
+            !states.contains(" sending ") && !states.contains(" unknown "),
+            "{name}: {states}"
+        );
+        let run = send(&env, &smtp);
+        assert!(
+            run.stdout.contains(&format!("{} due", 12 - accepted)),
+            "{name}: {}",
+            run.stdout
+        );
+        for a in &addresses {
+            assert_eq!(smtp.accepted_for(a).len(), 1, "{name}: {a}");
+        }
+    }
+}
