@@ -98,6 +98,11 @@ pub struct ServerConfig {
     /// users, strangers); past it a login is refused at once (429,
     /// Retry-After) instead of waiting for seconds.
     pub hashing_queue: u64,
+    /// How far below the known users' password checks (in nice steps,
+    /// 0–19) the threads that answer requests run: a flood's requests are
+    /// cheap and can wait a moment, a returning user's login is one long
+    /// computation that person waits for. 0: the same priority.
+    pub request_threads_nice: u64,
     /// A browser that signed in gets a device cookie for this long: its
     /// logins to that account skip the limits per address and per
     /// account and the strangers' hashing lane...
@@ -156,6 +161,7 @@ impl Default for ServerConfig {
             requests_per_second_per_ip: 100,
             hashing_threads: 0,
             hashing_queue: 8,
+            request_threads_nice: 4,
             device_cookie_days: 180,
             device_failures_per_hour: 5,
             pepper_file: String::new(),
@@ -215,6 +221,7 @@ pub struct ServerSettings {
     pub requests_per_ip: Option<Rate>,
     pub hashing_threads: usize,
     pub hashing_queue: usize,
+    pub request_threads_nice: i32,
     pub device_cookie: StdDuration,
     pub device_failures_per_hour: u64,
     /// `None`: `<data_dir>/pepper.key`.
@@ -314,6 +321,10 @@ impl ServerSettings {
                 c.requests_per_second_per_ip,
             )?,
             hashing_queue: count("hashing_queue", c.hashing_queue)? as usize,
+            request_threads_nice: match c.request_threads_nice {
+                n @ 0..=19 => n as i32,
+                n => return Err(s.invalid("request_threads_nice", n, "0 to 19")),
+            },
             device_cookie: StdDuration::from_secs(
                 days("device_cookie_days", c.device_cookie_days)?.num_seconds() as u64,
             ),

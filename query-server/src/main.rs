@@ -76,8 +76,17 @@ fn run() -> Result<()> {
 
 fn serve(config: Config) -> Result<()> {
     let addr = config.server.listen;
+    // The threads that answer requests run a little below the password
+    // checks of known users (server.request_threads_nice), which are the
+    // one long computation a person waits for during a flood.
+    let nice = config.server.request_threads_nice;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .on_thread_start(move || {
+            if nice > 0 {
+                query_server::password::lower_this_thread(nice);
+            }
+        })
         .build()?;
     runtime.block_on(async move {
         let listener = query_server::server::listen(addr, config.server.reuse_port)

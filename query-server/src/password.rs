@@ -37,6 +37,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, KeyId, Params, ParamsBuilder, Version};
@@ -370,6 +371,30 @@ struct Queues {
     known: VecDeque<Job>,
     stranger: VecDeque<Job>,
     closed: bool,
+    /// The known users' thread is waiting for a job.
+    known_idle: bool,
+    /// When the known users' thread last took a stranger's job.
+    last_help: Option<Instant>,
+}
+
+/// The known users' thread takes a stranger's job at most this often, and
+/// only one that waits alone: a new browser's login during a flood of
+/// other requests then runs at the process's priority instead of nice 19,
+/// while credential stuffing (a queue of strangers) never gets it, and a
+/// known user waits at most for one stranger's hash, at most four times a
+/// second.
+const HELP_EVERY: Duration = Duration::from_millis(250);
+
+impl Queues {
+    /// Whether the known users' thread would take the stranger's job that
+    /// waits now.
+    fn known_helps(&self, now: Instant) -> bool {
+        self.known.is_empty()
+            && self.stranger.len() == 1
+            && self
+                .last_help
+                .is_none_or(|t| now.duration_since(t) >= HELP_EVERY)
+    }
 }
 
 /// The hashing threads: a lane's jobs in the order they come, each job on
@@ -400,7 +425,7 @@ impl Hashers {
                 .name(format!("argon2-{i}"))
                 .spawn(move || {
                     if takes == Takes::Strangers {
-                        lowest_priority();
+                        lower_this_thread(19);
                     }
                     while let Some(job) = next_job(&queues, takes) {
                         // A job that panics (no randomness) loses its
@@ -473,7 +498,10 @@ enum Takes {
     Strangers,
 }
 
-/// The next job for a thread (`None`: the pool is gone).
+/// The next job for a thread (`None`: the pool is gone). The known
+/// users' thread takes theirs first, then, now and then, a stranger's that
+/// waits alone (`Queues::known_helps`); the strangers' threads leave that
+/// one to it while it is idle.
 fn next_job(queues: &(Mutex<Queues>, Condvar), takes: Takes) -> Option<Job> {
     let (lock, ready) = queues;
     let mut q = lock.lock().expect("hashing jobs");
@@ -481,27 +509,54 @@ fn next_job(queues: &(Mutex<Queues>, Condvar), takes: Takes) -> Option<Job> {
         if q.closed {
             return None;
         }
-        if takes != Takes::Strangers {
-            if let Some(job) = q.known.pop_front() {
-                return Some(job);
+        let now = Instant::now();
+        match takes {
+            Takes::Both => {
+                if let Some(job) = q.known.pop_front().or_else(|| q.stranger.pop_front()) {
+                    return Some(job);
+                }
             }
-        }
-        if takes != Takes::Known {
-            if let Some(job) = q.stranger.pop_front() {
-                return Some(job);
+            Takes::Known => {
+                let job = q.known.pop_front().or_else(|| {
+                    if q.known_helps(now) {
+                        q.last_help = Some(now);
+                        q.stranger.pop_front()
+                    } else {
+                        None
+                    }
+                });
+                if let Some(job) = job {
+                    q.known_idle = false;
+                    if !q.stranger.is_empty() {
+                        // A stranger's job left for this thread is theirs again.
+                        ready.notify_all();
+                    }
+                    return Some(job);
+                }
+                q.known_idle = true;
+            }
+            Takes::Strangers => {
+                if q.known_idle && q.known_helps(now) {
+                    // Left for the known users' thread: make sure it looks.
+                    ready.notify_all();
+                } else if let Some(job) = q.stranger.pop_front() {
+                    return Some(job);
+                }
             }
         }
         q = ready.wait(q).expect("hashing jobs");
     }
 }
 
-/// Lowers the calling thread's CPU priority as far as it goes (nice 19;
-/// Linux takes a thread id for `PRIO_PROCESS`). A thread cannot raise it
-/// again without privileges: only the strangers' threads call this.
-fn lowest_priority() {
+/// Lowers the calling thread's CPU priority to `nice` (Linux takes a
+/// thread id for `PRIO_PROCESS`). A thread cannot raise it again without
+/// privileges: the strangers' hashing threads (19) and the threads that
+/// answer requests (`server.request_threads_nice`) call this, never a
+/// known user's hashing thread.
+pub fn lower_this_thread(nice: i32) {
     let me = rustix::thread::gettid();
-    if let Err(e) = rustix::process::setpriority_process(Some(me), 19) {
-        tracing::warn!("could not lower a hashing thread's priority: {e}");
+    if let Err(e) = rustix::process::setpriority_process(Some(me), nice) {
+        tracing::warn!("could not lower a thread's priority to nice {nice}: {e}");
     }
 }
 
@@ -608,45 +663,133 @@ mod tests {
         );
     }
 
-    /// Issue 12: credential stuffing from 64 addresses took a person's
-    /// login from 33 ms to 442 ms, queued behind the strangers' hashes.
-    #[test]
-    fn a_known_users_job_passes_a_queue_of_strangers_and_an_overfull_lane_is_refused() {
-        let rt = tokio::runtime::Builder::new_current_thread()
+    /// Runs named jobs on `pool`, each `ms` long, recording (name, thread).
+    struct Recorder {
+        pool: Arc<Hashers>,
+        order: Arc<Mutex<Vec<(&'static str, String, Instant)>>>,
+    }
+
+    impl Recorder {
+        fn new(threads: usize, queue: usize) -> Recorder {
+            Recorder {
+                pool: Arc::new(Hashers::start(threads, queue, Pepper::new(vec![7; 32]))),
+                order: Arc::new(Mutex::new(Vec::new())),
+            }
+        }
+
+        fn job(
+            &self,
+            name: &'static str,
+            lane: Lane,
+            ms: u64,
+        ) -> tokio::task::JoinHandle<Result<(), NotRun>> {
+            let (pool, order) = (Arc::clone(&self.pool), Arc::clone(&self.order));
+            tokio::spawn(async move {
+                pool.run(lane, move |_| {
+                    let thread = std::thread::current().name().unwrap_or("").to_string();
+                    order.lock().unwrap().push((name, thread, Instant::now()));
+                    std::thread::sleep(Duration::from_millis(ms));
+                })
+                .await
+            })
+        }
+
+        fn order(&self) -> Vec<(&'static str, String)> {
+            let order = self.order.lock().unwrap();
+            order.iter().map(|(n, t, _)| (*n, t.clone())).collect()
+        }
+
+        fn started(&self) -> Vec<(&'static str, String, Instant)> {
+            self.order.lock().unwrap().clone()
+        }
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
-            .unwrap();
-        let pool = Arc::new(Hashers::start(2, 4, Pepper::new(vec![7; 32])));
-        let order = Arc::new(Mutex::new(Vec::new()));
-        rt.block_on(async {
-            let job = |name: &'static str, lane| {
-                let (pool, order) = (Arc::clone(&pool), Arc::clone(&order));
-                tokio::spawn(async move {
-                    pool.run(lane, move |_| {
-                        order.lock().unwrap().push(name);
-                        std::thread::sleep(std::time::Duration::from_millis(100));
-                    })
-                    .await
-                })
-            };
-            let pause = || tokio::time::sleep(std::time::Duration::from_millis(30));
-            // One hashing on the strangers' thread, then four waiting: full.
-            let mut strangers = vec![job("s1", Lane::Stranger)];
-            pause().await;
-            strangers.extend(["s2", "s3", "s4", "s5"].map(|n| job(n, Lane::Stranger)));
-            pause().await;
-            let refused = pool.run(Lane::Stranger, |_| ()).await;
+            .unwrap()
+    }
+
+    async fn pause(ms: u64) {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Issue 12: credential stuffing from 64 addresses took a person's
+    /// login from 33 ms to 442 ms, queued behind the strangers' hashes.
+    /// A known user's job now waits for no queue of strangers: at most for
+    /// the one stranger's hash the known users' thread may be helping with.
+    #[test]
+    fn a_known_users_job_passes_a_queue_of_strangers_and_an_overfull_lane_is_refused() {
+        let r = Recorder::new(2, 4);
+        runtime().block_on(async {
+            pause(50).await; // the threads are up and waiting
+                             // s1 waits alone: the idle known users' thread takes it.
+            let mut strangers = vec![r.job("s1", Lane::Stranger, 200)];
+            pause(80).await;
+            // s2 to the strangers' thread, then four waiting: full.
+            strangers.push(r.job("s2", Lane::Stranger, 200));
+            pause(30).await;
+            strangers.extend(["s3", "s4", "s5", "s6"].map(|n| r.job(n, Lane::Stranger, 200)));
+            pause(30).await;
+            let refused = r.pool.run(Lane::Stranger, |_| ()).await;
             assert_eq!(refused, Err(NotRun::Busy));
-            let known = job("known", Lane::Known);
+            let known = r.job("known", Lane::Known, 10);
             assert_eq!(known.await.unwrap(), Ok(()));
             for s in strangers {
                 assert_eq!(s.await.unwrap(), Ok(()));
             }
         });
-        let order = order.lock().unwrap().clone();
-        // The known user's job began while the strangers' first was still
-        // hashing, ahead of the four waiting.
-        assert_eq!(order[..2], ["s1", "known"], "{order:?}");
+        let order = r.order();
+        let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+        // The known user's job began as soon as the known users' thread
+        // was free (s1 done), ahead of the four strangers waiting.
+        assert_eq!(names[..3], ["s1", "s2", "known"], "{order:?}");
+        assert_eq!(order[0].1, "argon2-1", "{order:?}");
+        assert_eq!(order[2].1, "argon2-1", "{order:?}");
+        // While others waited behind them, strangers kept to their thread
+        // (the last, left waiting alone, may be helped).
+        assert!(
+            order[3..6].iter().all(|(_, t)| t == "argon2-0"),
+            "a queue of strangers never gets the known users' thread: {order:?}"
+        );
+    }
+
+    /// A new browser's login during a flood of other requests (made-up
+    /// links, captchas) is a stranger's job waiting alone: it runs on the
+    /// known users' thread, at the process's priority, not at nice 19
+    /// behind the flood (abuse-check: 2.8-3.3x a quiet login before). Not
+    /// more than once per HELP_EVERY, so strangers keep to their threads
+    /// when they come faster.
+    #[test]
+    fn a_stranger_waiting_alone_runs_on_the_known_users_thread_now_and_then() {
+        let r = Recorder::new(2, 8);
+        runtime().block_on(async {
+            pause(50).await; // the threads are up and waiting
+            assert_eq!(r.job("alone", Lane::Stranger, 20).await.unwrap(), Ok(()));
+            // Within HELP_EVERY of the first, one after the other.
+            for name in ["next1", "next2", "next3"] {
+                assert_eq!(r.job(name, Lane::Stranger, 20).await.unwrap(), Ok(()));
+            }
+            pause(HELP_EVERY.as_millis() as u64 + 50).await;
+            assert_eq!(r.job("later", Lane::Stranger, 20).await.unwrap(), Ok(()));
+        });
+        let started = r.started();
+        let on = |name: &str| started.iter().find(|(n, ..)| *n == name).unwrap().1.clone();
+        assert_eq!(on("alone"), "argon2-1", "{started:?}");
+        assert_eq!(on("later"), "argon2-1", "{started:?}");
+        // The known users' thread helped at most once per HELP_EVERY: a job
+        // that came sooner after its last help went to the strangers'.
+        let mut last_help = None;
+        for (name, thread, at) in &started {
+            let soon = last_help.is_some_and(|h: Instant| at.duration_since(h) < HELP_EVERY);
+            if thread == "argon2-1" {
+                assert!(!soon, "{name} helped too soon: {started:?}");
+                last_help = Some(*at);
+            }
+        }
+        // On a machine that is not crawling, next1 came that soon.
+        assert_eq!(on("next1"), "argon2-0", "{started:?}");
     }
 
     #[test]
