@@ -666,8 +666,11 @@ mod tests {
     /// Runs named jobs on `pool`, each `ms` long, recording (name, thread).
     struct Recorder {
         pool: Arc<Hashers>,
-        order: Arc<Mutex<Vec<(&'static str, String, Instant)>>>,
+        order: Arc<Mutex<Vec<Started>>>,
     }
+
+    /// A job's name, its thread, and when it began.
+    type Started = (&'static str, String, Instant);
 
     impl Recorder {
         fn new(threads: usize, queue: usize) -> Recorder {
@@ -699,7 +702,7 @@ mod tests {
             order.iter().map(|(n, t, _)| (*n, t.clone())).collect()
         }
 
-        fn started(&self) -> Vec<(&'static str, String, Instant)> {
+        fn started(&self) -> Vec<Started> {
             self.order.lock().unwrap().clone()
         }
     }
