@@ -31,7 +31,10 @@
 //! users' jobs first. With two threads or more, one takes known users'
 //! jobs only, and the others strangers' only, at the lowest CPU priority
 //! (nice 19): under credential stuffing they keep a core busy, and a known
-//! user's hash, and every request, still get the CPU first. A stranger's
+//! user's hash, and every request, still get the CPU first. The known
+//! users' thread also takes a stranger's job that waits alone, at most
+//! every 250 ms (`HELP_EVERY`): a new browser's login during a flood of
+//! other requests is not left at nice 19. A stranger's
 //! login past the bound is refused at once (429), not queued for seconds.
 
 use std::collections::{HashSet, VecDeque};
