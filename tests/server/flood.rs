@@ -202,15 +202,20 @@ fn login_during(
     (quiet, flooded, sent)
 }
 
+/// The fields of a /proc `stat` line after the name in brackets: the
+/// state (field 3 of proc(5)) is `[0]`, field N is `[N - 3]`.
+fn stat_fields(stat: &str) -> Vec<&str> {
+    stat.rsplit(')')
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect()
+}
+
 /// CPU seconds the server has used (user + system).
 fn cpu(server: &Server) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.pid())).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
+    let fields = stat_fields(&stat);
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
 }
@@ -503,14 +508,8 @@ fn thread_priorities(server: &Server) -> Vec<(String, i64)> {
         let dir = task.unwrap().path();
         let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
         let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
-        // After the name in brackets: state is field 3, nice field 19.
-        let fields: Vec<&str> = stat
-            .rsplit(')')
-            .next()
-            .unwrap()
-            .split_whitespace()
-            .collect();
-        if let Some(nice) = fields.get(16).and_then(|n| n.parse().ok()) {
+        // nice is field 19.
+        if let Some(nice) = stat_fields(&stat).get(16).and_then(|n| n.parse().ok()) {
             out.push((name.trim().to_string(), nice));
         }
     }
