@@ -2,10 +2,9 @@
 //! still open and be exactly the old one or the new one, and the next run
 //! must clean up and succeed.
 
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use crate::util::{golden, sample, Env};
+use crate::util::{golden, sample, until_paused, Env};
 
 /// Where the import can be stopped (see etl/src/failpoint.rs), and whether
 /// the new snapshot is live by then.
@@ -41,10 +40,7 @@ fn sigkill_at_any_point_leaves_old_or_new_live_and_intact() {
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let want = format!("cpor-etl: paused at {point}");
-        let reached = lines.by_ref().map_while(Result::ok).any(|l| l == want);
-        assert!(reached, "{point}: the import never paused there");
+        until_paused(&mut child, point);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
 

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::python::python;
-use crate::util::{repo_root, sample, sha256_hex, Env, Run};
+use crate::util::{repo_root, sample, sha256_hex, until_paused, Env, Run};
 
 mod bounces;
 mod recovery;
@@ -444,12 +444,7 @@ fn kill_send_at(env: &Env, smtp: &Smtp, point: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let want = format!("cpor-etl: paused at {point}");
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l == want);
-    assert!(reached, "send never paused at {point}");
+    until_paused(&mut child, point);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -564,11 +559,7 @@ fn an_import_killed_after_publishing_loses_no_mail() {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l == "cpor-etl: paused at after-publish");
-    assert!(reached);
+    until_paused(&mut child, "after-publish");
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(

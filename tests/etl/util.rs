@@ -2,8 +2,9 @@
 //! `cpor-etl` binary, and helpers to copy and corrupt sample batches.
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output};
 
 use sha2::{Digest, Sha256};
 
@@ -212,4 +213,21 @@ pub fn damage(path: &Path) {
         *b ^= 0xFF;
     }
     fs::write(path, bytes).unwrap();
+}
+
+/// Reads `child`'s standard error until it says it paused at `point`
+/// (`CPOR_PAUSE_AT`, store::failpoint); panics if it ends first. Returns
+/// the reader: kept, the child can write more once it goes on.
+pub fn until_paused(child: &mut Child, point: &str) -> BufReader<ChildStderr> {
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
+    let want = format!("cpor-etl: paused at {point}");
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = stderr.read_line(&mut line).expect("stderr");
+        assert!(n > 0, "never paused at {point}");
+        if line.trim_end() == want {
+            return stderr;
+        }
+    }
 }

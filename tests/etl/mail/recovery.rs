@@ -3,12 +3,11 @@
 //! killed mid-run.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::{etl, import, kill_send_at, scenario, send, state_of, Night, Smtp};
-use crate::util::{damage, Env};
+use crate::util::{damage, until_paused, Env};
 
 /// The outbox as (night, kind, address), one line per item, sorted.
 fn outbox_items(env: &Env) -> Vec<String> {
@@ -38,12 +37,7 @@ fn kill_import_at(env: &Env, batch: &Path, point: &str) {
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
-    let want = format!("cpor-etl: paused at {point}");
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l == want);
-    assert!(reached, "the import never paused at {point}");
+    until_paused(&mut child, point);
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -434,12 +428,7 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let mut stderr = BufReader::new(child.stderr.take().unwrap());
-        let mut line = String::new();
-        while stderr.read_line(&mut line).unwrap() > 0 && !line.contains("paused at") {
-            line.clear();
-        }
-        assert!(line.contains("send-after-accept"), "{name}: never paused");
+        let _stderr = until_paused(&mut child, "send-after-accept");
         // The relay has the message; its outcome is not yet recorded.
         let sent = std::process::Command::new("kill")
             .arg(format!("-{signal}"))

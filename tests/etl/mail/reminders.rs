@@ -14,12 +14,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::python::{check_ics, python};
-use crate::util::{sample, Env, Run};
+use crate::util::{sample, until_paused, Env, Run};
 
 /// Both sample nights imported, no reminders queued by the imports.
 fn sample_env() -> Env {
@@ -281,11 +280,7 @@ fn killed_while_queueing(env: &Env, day: &str, leads: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l == "cpor-etl: paused at reminders-before-commit");
-    assert!(reached, "send never paused before committing the reminders");
+    until_paused(&mut child, "reminders-before-commit");
     child.kill().unwrap();
     child.wait().unwrap();
 }
