@@ -666,7 +666,8 @@ mod tests {
         );
     }
 
-    /// Runs named jobs on `pool`, each `ms` long, recording (name, thread).
+    /// Runs named jobs on `pool`, each `ms` long, recording when each
+    /// began and on which thread.
     struct Recorder {
         pool: Arc<Hashers>,
         order: Arc<Mutex<Vec<Started>>>,
@@ -700,11 +701,6 @@ mod tests {
             })
         }
 
-        fn order(&self) -> Vec<(&'static str, String)> {
-            let order = self.order.lock().unwrap();
-            order.iter().map(|(n, t, _)| (*n, t.clone())).collect()
-        }
-
         fn started(&self) -> Vec<Started> {
             self.order.lock().unwrap().clone()
         }
@@ -729,8 +725,9 @@ mod tests {
     fn a_known_users_job_passes_a_queue_of_strangers_and_an_overfull_lane_is_refused() {
         let r = Recorder::new(2, 4);
         runtime().block_on(async {
-            pause(50).await; // the threads are up and waiting
-                             // s1 waits alone: the idle known users' thread takes it.
+            // The threads are up and waiting; s1 waits alone: the idle
+            // known users' thread takes it.
+            pause(50).await;
             let mut strangers = vec![r.job("s1", Lane::Stranger, 200)];
             pause(80).await;
             // s2 to the strangers' thread, then four waiting: full.
@@ -746,8 +743,8 @@ mod tests {
                 assert_eq!(s.await.unwrap(), Ok(()));
             }
         });
-        let order = r.order();
-        let names: Vec<&str> = order.iter().map(|(n, _)| *n).collect();
+        let order = r.started();
+        let names: Vec<&str> = order.iter().map(|(n, ..)| *n).collect();
         // The known user's job began as soon as the known users' thread
         // was free (s1 done), ahead of the four strangers waiting.
         assert_eq!(names[..3], ["s1", "s2", "known"], "{order:?}");
@@ -756,7 +753,7 @@ mod tests {
         // While others waited behind them, strangers kept to their thread
         // (the last, left waiting alone, may be helped).
         assert!(
-            order[3..6].iter().all(|(_, t)| t == "argon2-0"),
+            order[3..6].iter().all(|(_, t, _)| t == "argon2-0"),
             "a queue of strangers never gets the known users' thread: {order:?}"
         );
     }
