@@ -49,6 +49,9 @@ struct LoginBody {
     password: String,
     captcha_id: String,
     captcha: String,
+    /// The device token the app's last login got (`crate::device`).
+    #[serde(default)]
+    device: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -57,6 +60,12 @@ struct SessionBody {
     token_type: &'static str,
     idle_timeout: i64,
     expires_at: String,
+    /// The app's device token, to send with its next login: what a
+    /// browser's device cookie is (an app keeps no cookies).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    device_expires_at: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -240,17 +249,27 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
             binding: Binding::Api(req.ip),
         },
         Kind::Api,
-        None,
+        body.device.as_deref(),
     )
     .await
     {
-        Login::Ok { id, session, .. } => Ok(Resp::json(
+        Login::Ok {
+            id,
+            session,
+            device,
+        } => Ok(Resp::json(
             StatusCode::CREATED,
             &SessionBody {
                 token: id,
                 token_type: "Bearer",
                 idle_timeout: app.sessions.idle.num_seconds(),
                 expires_at: (session.created + app.sessions.max).to_rfc3339(),
+                device_expires_at: device.is_some().then(|| {
+                    let age =
+                        chrono::Duration::seconds(app.cfg.server.device_cookie.as_secs() as i64);
+                    (session.created + age).to_rfc3339()
+                }),
+                device,
             },
         )),
         Login::BadCaptcha => Err(Failure::BadRequest {

@@ -500,6 +500,76 @@ fn a_lockout_by_strangers_keeps_the_owners_browser_out_but_a_stolen_cookie_gets_
     );
 }
 
+/// An app's login over the API from `source`, with the device token its
+/// last login got (if any).
+fn app_login(app: &mut Source, email: &str, password: &str, device: Option<&str>) -> Resp {
+    let r = app.send("POST", "/api/v1/captcha", &[], b"");
+    assert_eq!(r.status, 201, "{}", r.body);
+    let mut body = serde_json::json!({
+        "email": email,
+        "password": password,
+        "captcha_id": r.json()["id"],
+        "captcha": CAPTCHA,
+    });
+    if let Some(d) = device {
+        body["device"] = d.into();
+    }
+    let json = [("content-type", "application/json")];
+    app.send(
+        "POST",
+        "/api/v1/session",
+        &json,
+        body.to_string().as_bytes(),
+    )
+}
+
+/// An app is a known user as a browser is: its login answers a device token
+/// (the API has no cookies), which the app sends with its next login. A
+/// lockout by strangers does not keep that app out, and its logins are
+/// hashed in the known users' lane; without the token it is a stranger.
+#[test]
+fn an_app_that_signed_in_before_gets_past_a_lockout_by_strangers() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "3")]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let mut app = Source::new(&server, "127.0.0.2");
+    let r = app_login(&mut app, WANG, PASSWORD, None);
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert!(r.set_cookies().is_empty(), "the API sets no cookie");
+    let first = r.json();
+    let device = first["device"]
+        .as_str()
+        .expect("a device token")
+        .to_string();
+    assert!(first["device_expires_at"].as_str().is_some(), "{first}");
+    // Strangers lock the account.
+    let mut stranger = Source::new(&server, "127.0.0.3");
+    for _ in 0..3 {
+        assert_eq!(stranger.login(WANG, "wrong password!!").status, 200);
+    }
+    assert_eq!(stranger.login(WANG, PASSWORD).status, 429, "locked");
+    // Without its token, or with one that is not a token, the app is a
+    // stranger.
+    assert_eq!(app_login(&mut app, WANG, PASSWORD, None).status, 429);
+    assert_eq!(
+        app_login(&mut app, WANG, PASSWORD, Some("forged")).status,
+        429
+    );
+    // With it: signed in, and a new token.
+    let r = app_login(&mut app, WANG, PASSWORD, Some(&device));
+    assert_eq!(r.status, 201, "{}", r.body);
+    let next = r.json()["device"]
+        .as_str()
+        .expect("a new token")
+        .to_string();
+    assert_ne!(next, device, "a new token each login");
+    // A browser's cookie and an app's token are the same kind of thing.
+    let mut browser = Source::new(&server, "127.0.0.4");
+    browser.cookies.insert("device".into(), next);
+    assert_eq!(browser.login(WANG, PASSWORD).status, 303);
+}
+
 /// Each of the server's threads: its name and its nice value, from /proc.
 fn thread_priorities(server: &Server) -> Vec<(String, i64)> {
     let tasks = format!("/proc/{}/task", server.pid());
