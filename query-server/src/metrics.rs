@@ -70,7 +70,14 @@ impl Metrics {
 
     /// The exposition text. `snapshot`: the live snapshot's batch date
     /// (YYYYMMDD) and name.
-    pub fn render(&self, snapshot: Option<(i64, &str)>, connections_open: usize) -> String {
+    /// `session_reads`: by store (`applicants`, `prosecutors`), how many
+    /// times a request's session was read from the accounts database.
+    pub fn render(
+        &self,
+        snapshot: Option<(i64, &str)>,
+        connections_open: usize,
+        session_reads: [(&str, u64); 2],
+    ) -> String {
         let m = self.inner.lock().expect("metrics");
         let mut out = String::new();
         out.push_str("# HELP cpor_http_requests_total HTTP requests by route and status.\n");
@@ -132,6 +139,13 @@ impl Metrics {
             let _ = writeln!(out, "cpor_connections_refused_total{{limit=\"{why}\"}} {n}");
         }
         out.push_str(
+            "# HELP cpor_session_reads_total Sessions read from the accounts database (a process re-reads a session it holds after 0.5 s).\n",
+        );
+        out.push_str("# TYPE cpor_session_reads_total counter\n");
+        for (store, n) in session_reads {
+            let _ = writeln!(out, "cpor_session_reads_total{{store=\"{store}\"}} {n}");
+        }
+        out.push_str(
             "# HELP cpor_live_snapshot_date Batch date (YYYYMMDD) of the snapshot being served.\n",
         );
         out.push_str("# TYPE cpor_live_snapshot_date gauge\n");
@@ -153,7 +167,11 @@ mod tests {
         m.request("/cases/{key}", 200, Duration::from_millis(3));
         m.request("/cases/{key}", 404, Duration::from_millis(30));
         m.login("success");
-        let t = m.render(Some((20261124, "20261124-1.sqlite")), 3);
+        let t = m.render(
+            Some((20261124, "20261124-1.sqlite")),
+            3,
+            [("applicants", 5), ("prosecutors", 0)],
+        );
         assert!(t.contains("cpor_http_requests_total{route=\"/cases/{key}\",status=\"200\"} 2"));
         assert!(t.contains("le=\"0.0005\"} 1\n"));
         assert!(t.contains("le=\"0.005\"} 2\n"));
@@ -162,5 +180,6 @@ mod tests {
         assert!(t.contains("cpor_live_snapshot_date{file=\"20261124-1.sqlite\"} 20261124"));
         assert!(t.contains("cpor_connections_open 3\n"));
         assert!(t.contains("cpor_connections_refused_total{limit=\"per_address\"} 0\n"));
+        assert!(t.contains("cpor_session_reads_total{store=\"applicants\"} 5\n"));
     }
 }

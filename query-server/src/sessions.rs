@@ -14,7 +14,8 @@
 //! change or reset ends every other session of the account.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{LockResult, Mutex, MutexGuard};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -105,7 +106,40 @@ impl Cached for Session {
 }
 
 /// Sessions served lately, with when each was read from the database.
-pub(crate) type Live<S> = Mutex<HashMap<[u8; 32], (S, Instant)>>;
+/// Whether `id` has the form of a session id: `prefix` and 64 hex digits
+/// (an applicant's ids have no prefix, a prosecutor's `p-`). A request
+/// looks only in its id's own store, and a cookie or token of another form
+/// costs no database read.
+pub(crate) fn is_id(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix)
+        .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+pub(crate) struct Live<S> {
+    map: Mutex<HashMap<[u8; 32], (S, Instant)>>,
+    /// Reads from the database (`cpor_session_reads_total`).
+    reads: AtomicU64,
+}
+
+type Map<S> = HashMap<[u8; 32], (S, Instant)>;
+
+impl<S> Live<S> {
+    pub(crate) fn new() -> Live<S> {
+        Live {
+            map: Mutex::new(HashMap::new()),
+            reads: AtomicU64::new(0),
+        }
+    }
+
+    pub(crate) fn lock(&self) -> LockResult<MutexGuard<'_, Map<S>>> {
+        self.map.lock()
+    }
+
+    /// How many times a session was read from the database.
+    pub(crate) fn reads(&self) -> u64 {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
 
 /// The session of hash `h` and this kind if it is live (within the `idle`
 /// and `max` lifetimes), touched; the second value is set when its
@@ -126,6 +160,7 @@ pub(crate) fn get_cached<S: Cached>(
         .get(&h)
         .is_some_and(|(_, read)| read.elapsed() < FRESH);
     if !fresh {
+        live.reads.fetch_add(1, Ordering::Relaxed);
         let stored = read().unwrap_or_else(|e| {
             tracing::error!("reading a session: {e}");
             None
@@ -184,7 +219,7 @@ impl Sessions {
             params![(now - idle).to_rfc3339(), (now - max).to_rfc3339()],
         )?;
         Ok(Sessions {
-            live: Mutex::new(HashMap::new()),
+            live: Live::new(),
             reader: Mutex::new(reader),
             idle,
             max,
@@ -270,6 +305,9 @@ impl Sessions {
     /// database unless this process read it within `FRESH`; a database
     /// that cannot be read refuses the session (logged).
     pub fn get(&self, id: &str, kind: Kind) -> Option<(Session, bool)> {
+        if !is_id(id, "") {
+            return None;
+        }
         let h = hash(id);
         get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))
     }
@@ -349,5 +387,10 @@ impl Sessions {
     /// Sessions this process holds in memory.
     pub fn cached(&self) -> usize {
         self.live.lock().expect("sessions").len()
+    }
+
+    /// How many times a request's session was read from the database.
+    pub fn reads(&self) -> u64 {
+        self.live.reads()
     }
 }

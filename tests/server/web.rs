@@ -928,6 +928,75 @@ fn metrics_count_requests_logins_and_show_the_snapshot_date() {
     assert!(m.contains("} 20261124\n"));
 }
 
+/// `cpor_session_reads_total` by store, from /metrics.
+fn session_reads(c: &mut Client) -> (u64, u64) {
+    let m = c.get("/metrics").body;
+    let n = |store: &str| {
+        let line = format!("cpor_session_reads_total{{store=\"{store}\"}} ");
+        m.lines()
+            .find_map(|l| l.strip_prefix(line.as_str()))
+            .unwrap_or_else(|| panic!("no {line}in {m}"))
+            .parse::<u64>()
+            .unwrap()
+    };
+    (n("applicants"), n("prosecutors"))
+}
+
+/// A session is read from the accounts database at most once per 0.5 s
+/// (`sessions::FRESH`), and only from its own store: an applicant's
+/// pages and API calls never look in the prosecutors' sessions (every
+/// request did, a database read on the busiest path), and a cookie or
+/// token that is no session id of either kind is looked up in neither.
+#[test]
+fn a_request_reads_at_most_its_own_kind_of_session_and_junk_none() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
+    let login = c.api(
+        "POST",
+        "/api/v1/session",
+        Some(serde_json::json!({"email": WANG, "password": PASSWORD, "captcha_id": captcha["id"], "captcha": CAPTCHA})),
+        None,
+    );
+    assert_eq!(login.status, 201, "{}", login.body);
+    let token = login.json()["token"].as_str().unwrap().to_string();
+    let (applicants0, prosecutors0) = session_reads(&mut c);
+    let started = Instant::now();
+    for _ in 0..30 {
+        assert_eq!(c.get(CASE).status, 200);
+        let r = c.api("GET", "/api/v1/cases", None, Some(&token));
+        assert_eq!(r.status, 200);
+    }
+    let took = started.elapsed().as_secs_f64();
+    let (applicants, prosecutors) = session_reads(&mut c);
+    assert_eq!(
+        prosecutors, prosecutors0,
+        "an applicant's requests read prosecutors' sessions"
+    );
+    // Two sessions, each read at most once a FRESH (0.5 s), and once more
+    // at each end.
+    let most = 2 * (2 + (took / 0.5).ceil() as u64);
+    assert!(
+        applicants - applicants0 <= most,
+        "{} reads for 60 requests in {took:.2} s",
+        applicants - applicants0
+    );
+    // Not session ids: a short one, one of the right length but not hex,
+    // and one of a prosecutor's form but not hex.
+    let mut junk = Client::new(&server);
+    let before = session_reads(&mut junk);
+    for bad in ["x", &"z".repeat(64), &format!("p-{}", "z".repeat(64))] {
+        junk.cookies.insert("sid".into(), bad.to_string());
+        assert_eq!(junk.get(CASE).status, 303, "{bad}");
+        assert_eq!(
+            junk.api("GET", "/api/v1/cases", None, Some(bad)).status,
+            401
+        );
+    }
+    assert_eq!(session_reads(&mut junk), before);
+}
+
 #[test]
 fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
     let data = Data::sample();

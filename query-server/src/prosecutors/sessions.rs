@@ -3,18 +3,22 @@
 //! database, shared by every server process, and for `sessions::FRESH` in
 //! this process's memory, with the same idle and total lifetimes
 //! (`server.session_idle_seconds`, `server.session_max_seconds`); a new id
-//! at every sign-in. They are a store of their own so that nothing made
+//! at every sign-in, `p-` and 64 hex digits, so that a request looks in
+//! this store only for an id of this form (`ID_PREFIX`). They are a store of their own so that nothing made
 //! for an applicant's session (grants, passwords, the applicants' account
 //! page) can ever take a prosecutor's, and the other way round.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::sessions::{get_cached, hash, Cached, CreateError, Kind, Live, FRESH};
+use crate::sessions::{get_cached, hash, is_id, Cached, CreateError, Kind, Live, FRESH};
+
+/// What a prosecutor's session id starts with (then 64 hex digits, as an
+/// applicant's): an applicant's requests never look in this store.
+pub const ID_PREFIX: &str = "p-";
 use store::secret::random_bytes;
 
 #[derive(Debug, Clone)]
@@ -62,7 +66,7 @@ impl ProsecutorSessions {
         max: Duration,
     ) -> rusqlite::Result<ProsecutorSessions> {
         let store = ProsecutorSessions {
-            live: Mutex::new(HashMap::new()),
+            live: Live::new(),
             reader: Mutex::new(reader),
             idle,
             max,
@@ -129,7 +133,10 @@ impl ProsecutorSessions {
         kind: Kind,
         id_token: Option<&str>,
     ) -> Result<(String, ProsecutorSession), CreateError> {
-        let id = schemas::hex(&random_bytes::<32>().map_err(CreateError::Randomness)?);
+        let id = format!(
+            "{ID_PREFIX}{}",
+            schemas::hex(&random_bytes::<32>().map_err(CreateError::Randomness)?)
+        );
         let csrf = schemas::hex(&random_bytes::<16>().map_err(CreateError::Randomness)?);
         let now = Utc::now();
         let s = ProsecutorSession {
@@ -167,6 +174,9 @@ impl ProsecutorSessions {
     /// is set when `last_seen_at` should be written back (as applicants':
     /// `sessions::get_cached`).
     pub fn get(&self, id: &str, kind: Kind) -> Option<(ProsecutorSession, bool)> {
+        if !is_id(id, ID_PREFIX) {
+            return None;
+        }
         let h = hash(id);
         get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))
     }
@@ -189,5 +199,10 @@ impl ProsecutorSessions {
 
     pub fn count(&self) -> usize {
         self.live.lock().expect("prosecutor sessions").len()
+    }
+
+    /// How many times a request's session was read from the database.
+    pub fn reads(&self) -> u64 {
+        self.live.reads()
     }
 }

@@ -48,7 +48,16 @@ pub fn metrics(app: &App) -> Resp {
     Resp::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
-        app.metrics.render(snap, app.conns.open()).into_bytes(),
+        app.metrics
+            .render(
+                snap,
+                app.conns.open(),
+                [
+                    ("applicants", app.sessions.reads()),
+                    ("prosecutors", app.prosecutors.reads()),
+                ],
+            )
+            .into_bytes(),
     )
     .route("/metrics")
 }
