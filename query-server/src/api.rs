@@ -330,7 +330,7 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
     let r = v.case(&live, &case)?.ok_or(Failure::NotFound)?;
-    let rows = live.hearings_of(&case)?;
+    let rows = live.hearings_of(&r)?;
     let hearings = crate::routes::hearings::current(&rows)
         .into_iter()
         .map(|h| hearing_body(&case, h))

@@ -303,31 +303,27 @@ impl Snap {
         })
     }
 
-    /// Every hearing of a queryable case, as its entries give them (the
+    /// Every hearing of the case `row`, as its entries give them (the
     /// moved and cancelled ones too), by the 序號 of the entry that schedules
-    /// each. It does not ask who wants to know: the caller has authorised
-    /// the case first (`case_of` for an address, `cases_of_prosecutor` for
-    /// a prosecutor), as every case page does. A case that is not queryable,
-    /// or not there, has none; so has every case of a version 1 snapshot.
-    pub fn hearings_of(&self, case: &CaseRef) -> Result<Vec<HearingRow>, Error> {
+    /// each. It does not ask who wants to know: `row` is what the caller's
+    /// authorised, queryable-only look-up found (`case_of` for an address,
+    /// `case_of_prosecutor` for a prosecutor), as on every case page. Every
+    /// case of a version 1 snapshot has none.
+    pub fn hearings_of(&self, row: &CaseRow) -> Result<Vec<HearingRow>, Error> {
         if self.schema_version < schemas::SNAPSHOT_HEARINGS_VERSION {
             return Ok(Vec::new());
         }
         self.with(|c| {
+            // By the id the case's own query found: one look-up by rowid.
             let list = c
-                .prepare_cached(&format!(
-                    "SELECT h.list FROM cases c JOIN hearings h ON h.case_id = c.id
-                     WHERE {WHERE_KEY}"
-                ))?
-                .query_row(rusqlite::params_from_iter(key_params(case, None)), |r| {
-                    r.get::<_, hearing_list::List>(0)
-                })
+                .prepare_cached("SELECT list FROM hearings WHERE case_id = ?1")?
+                .query_row([row.id], |r| r.get::<_, hearing_list::List>(0))
                 .optional()?;
             Ok(list
                 .map(|l| l.0)
                 .unwrap_or_default()
                 .into_iter()
-                .map(|h| HearingRow::new(h, case))
+                .map(|h| HearingRow::new(h, &row.case))
                 .collect())
         })
     }
@@ -445,11 +441,13 @@ fn key_params<'a>(
 
 const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
     c.status, c.status_date, co.as_of, co.carried_over,
-    c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3";
+    c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3, c.id";
 
 /// A case row as the snapshot has it (dates still YYYYMMDD).
 #[derive(Debug, Clone)]
 pub struct CaseRow {
+    /// The snapshot's `cases.id` (this snapshot's only).
+    pub id: i64,
     pub case: CaseRef,
     pub court_name: String,
     pub division: String,
@@ -472,6 +470,7 @@ impl CaseRow {
             }
         }
         Ok(CaseRow {
+            id: r.get(17)?,
             case: CaseRef {
                 court: r.get(0)?,
                 key: CaseKey {
@@ -767,7 +766,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let snap = Snap::open(&snapshot(dir.path())).unwrap();
         assert_eq!(snap.schema_version, 3);
-        let all = snap.hearings_of(&case()).unwrap();
+        let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
+        let all = snap.hearings_of(&row).unwrap();
         let seqs: Vec<u32> = all.iter().map(|h| h.seq).collect();
         assert_eq!(seqs, [2, 5, 7, 8, 9]);
         // A moved hearing's dates share the UID of the entry that first
@@ -830,7 +830,18 @@ mod tests {
         drop(conn);
         let snap = Snap::open(&path).unwrap();
         assert_eq!(snap.schema_version, 1);
-        assert!(snap.hearings_of(&case()).unwrap().is_empty());
+        let row = CaseRow {
+            id: 1,
+            case: case(),
+            court_name: "臺灣臺北地方法院".into(),
+            division: String::new(),
+            status: String::new(),
+            status_date: None,
+            as_of: None,
+            carried_over: false,
+            entries: Vec::new(),
+        };
+        assert!(snap.hearings_of(&row).unwrap().is_empty());
         let from = day().and_hms_opt(0, 0, 0).unwrap();
         assert!(snap
             .upcoming_hearings_for("a@example.com", from)

@@ -80,7 +80,7 @@ pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
-    let hearings = super::hearings::items(&case, &snap.hearings_of(&case)?);
+    let hearings = super::hearings::items(&case, &snap.hearings_of(&row)?);
     v.viewed(app, &case);
     let k = pages::CaseDetail::from_row(&row);
     let page = pages::Case {

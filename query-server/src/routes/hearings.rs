@@ -174,7 +174,7 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
-    let rows = snap.hearings_of(&case)?;
+    let rows = snap.hearings_of(&row)?;
     let title = format!("{} {}", row.court_name, row.case.key);
     let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, None, Utc::now())
         .ok_or(Failure::NotFound)?;
