@@ -105,7 +105,6 @@ impl Cached for Session {
     }
 }
 
-/// Sessions served lately, with when each was read from the database.
 /// Whether `id` has the form of a session id: `prefix` and 64 hex digits
 /// (an applicant's ids have no prefix, a prosecutor's `p-`). A request
 /// looks only in its id's own store, and a cookie or token of another form
@@ -115,13 +114,16 @@ pub(crate) fn is_id(id: &str, prefix: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Sessions served lately, by hash, with when each was read from the
+/// database.
+type Map<S> = HashMap<[u8; 32], (S, Instant)>;
+
+/// A store's sessions in memory, and how often it went to the database.
 pub(crate) struct Live<S> {
-    map: Mutex<HashMap<[u8; 32], (S, Instant)>>,
+    map: Mutex<Map<S>>,
     /// Reads from the database (`cpor_session_reads_total`).
     reads: AtomicU64,
 }
-
-type Map<S> = HashMap<[u8; 32], (S, Instant)>;
 
 impl<S> Live<S> {
     pub(crate) fn new() -> Live<S> {

@@ -4,9 +4,10 @@
 //! this process's memory, with the same idle and total lifetimes
 //! (`server.session_idle_seconds`, `server.session_max_seconds`); a new id
 //! at every sign-in, `p-` and 64 hex digits, so that a request looks in
-//! this store only for an id of this form (`ID_PREFIX`). They are a store of their own so that nothing made
-//! for an applicant's session (grants, passwords, the applicants' account
-//! page) can ever take a prosecutor's, and the other way round.
+//! this store only for an id of this form (`ID_PREFIX`). They are a store
+//! of their own so that nothing made for an applicant's session (grants,
+//! passwords, the applicants' account page) can ever take a prosecutor's,
+//! and the other way round.
 
 use std::sync::Mutex;
 use std::time::Instant;
@@ -15,11 +16,11 @@ use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
 use crate::sessions::{get_cached, hash, is_id, Cached, CreateError, Kind, Live, FRESH};
+use store::secret::random_bytes;
 
 /// What a prosecutor's session id starts with (then 64 hex digits, as an
 /// applicant's): an applicant's requests never look in this store.
 pub const ID_PREFIX: &str = "p-";
-use store::secret::random_bytes;
 
 #[derive(Debug, Clone)]
 pub struct ProsecutorSession {
