@@ -48,13 +48,14 @@ pub enum Login {
     Busy(u64),
 }
 
-/// Runs database work on the blocking pool (`None`: it panicked).
-async fn blocking<T: Send + 'static>(
+/// A sign-in's database step, at `lane`'s priority (`Hashers::step`).
+async fn step<T: Send + 'static>(
     app: &Arc<App>,
-    f: impl FnOnce(&App) -> T + Send + 'static,
+    lane: Lane,
+    f: impl FnOnce(&App) -> T + Send + Clone + 'static,
 ) -> Option<T> {
-    let app = Arc::clone(app);
-    tokio::task::spawn_blocking(move || f(&app)).await.ok()
+    let a = Arc::clone(app);
+    app.hashers.step(lane, move || f(&a)).await
 }
 
 /// A captcha as a form or body answered it, and whom the answer is from.
@@ -91,7 +92,12 @@ pub async fn login(
     // limit, by whichever process: the hour's last slot goes to one
     // attempt however many run at once.
     let typed = email.clone();
-    let counted = blocking(app, move |app| {
+    let hint = if nonce.is_some() {
+        Lane::Known
+    } else {
+        Lane::Stranger
+    };
+    let counted = step(app, hint, move |app| {
         match nonce.and_then(|n| app.throttle.device_attempt(&typed, n, now)) {
             Some(a) => Ok((a, Lane::Known)),
             None => app
@@ -117,7 +123,7 @@ pub async fn login(
         return Login::BadCaptcha;
     }
     let address = email.clone();
-    let account = blocking(app, move |app| {
+    let account = step(app, lane, move |app| {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_email(&conn, &address).unwrap_or_else(|e| {
             tracing::error!("login lookup: {e}");
@@ -148,20 +154,22 @@ pub async fn login(
     };
     let session = match (verdict, account) {
         // Verified, so there is an account: no hash never verifies.
-        (Some((verdict, rehash)), Some(account)) if verdict.right() => blocking(app, move |app| {
-            let conn = app.accounts.lock().expect("accounts");
-            if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
-                if let Err(e) = accounts::replace_hash(&conn, account.id, old, &new) {
-                    tracing::error!("replacing an outdated password hash: {e}");
+        (Some((verdict, rehash)), Some(account)) if verdict.right() => {
+            step(app, lane, move |app| {
+                let conn = app.accounts.lock().expect("accounts");
+                if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
+                    if let Err(e) = accounts::replace_hash(&conn, account.id, old, &new) {
+                        tracing::error!("replacing an outdated password hash: {e}");
+                    }
                 }
-            }
-            app.sessions
-                .create(&conn, account.id, &account.email, kind)
-                .map_err(|e| tracing::error!("creating a session: {e}"))
-                .ok()
-        })
-        .await
-        .flatten(),
+                app.sessions
+                    .create(&conn, account.id, &account.email, kind)
+                    .map_err(|e| tracing::error!("creating a session: {e}"))
+                    .ok()
+            })
+            .await
+            .flatten()
+        }
         _ => None,
     };
     match session {
@@ -222,7 +230,8 @@ pub async fn set_password_by_link(
         return SetPassword::Throttled(wait);
     }
     let t = token.clone();
-    let account = blocking(app, move |app| {
+    // Not yet known to be a link: a stranger's step.
+    let account = step(app, Lane::Stranger, move |app| {
         let conn = app.accounts.lock().expect("accounts");
         accounts::token_account(&conn, &t, purpose, Utc::now())
     })
@@ -249,7 +258,7 @@ pub async fn set_password_by_link(
     let Ok(hash) = app.hashers.run(Lane::Known, move |h| h.hash(&new)).await else {
         return SetPassword::Busy;
     };
-    blocking(app, move |app| {
+    step(app, Lane::Known, move |app| {
         spend_link(app, &token, purpose, &account, &hash)
     })
     .await
@@ -327,7 +336,7 @@ pub async fn change_password(
     confirm: String,
 ) -> Change {
     let (id, keep) = (session.account_id, session.hash);
-    let account = blocking(app, move |app| {
+    let account = step(app, Lane::Known, move |app| {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_id(&conn, id).ok().flatten()
     })
@@ -361,7 +370,7 @@ pub async fn change_password(
         Ok(Checked::Refused(why)) => return Change::Refused(why),
         Err(_) => return Change::Refused(UNAVAILABLE),
     };
-    blocking(app, move |app| {
+    step(app, Lane::Known, move |app| {
         let mut conn = app.accounts.lock().expect("accounts");
         let now = Utc::now();
         let done = (|| -> rusqlite::Result<()> {

@@ -490,6 +490,28 @@ impl Hashers {
         }
         rx.await.map_err(|_| NotRun::Failed)
     }
+
+    /// Runs a login's database step (throttle, account, session): a known
+    /// user's on the known users' thread, at the priority of its password
+    /// check, since the blocking pool runs at `server.request_threads_nice`
+    /// beside the threads that answer a flood; also on the blocking pool
+    /// when the known users' queue is full, and a stranger's always.
+    /// `None`: the step panicked.
+    pub async fn step<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        f: impl FnOnce() -> T + Send + Clone + 'static,
+    ) -> Option<T> {
+        if lane == Lane::Known {
+            let g = f.clone();
+            match self.run(Lane::Known, move |_| g()).await {
+                Ok(t) => return Some(t),
+                Err(NotRun::Failed) => return None,
+                Err(NotRun::Busy) => {}
+            }
+        }
+        tokio::task::spawn_blocking(f).await.ok()
+    }
 }
 
 /// Which lanes a hashing thread takes jobs from.
@@ -715,6 +737,42 @@ mod tests {
 
     async fn pause(ms: u64) {
         tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+
+    /// Issue 12: a known user's login also waited for its database steps
+    /// (throttle, account, session) on the blocking pool, which runs at
+    /// `server.request_threads_nice` beside the threads answering a flood.
+    /// They now run on the known users' thread, like its password check;
+    /// a stranger's stay on the pool, and a full known queue sends the step
+    /// to the pool rather than refusing it.
+    #[test]
+    fn a_known_users_database_step_runs_on_the_known_users_thread() {
+        runtime().block_on(async {
+            let pool = Arc::new(Hashers::start(2, 1, Pepper::new(vec![7; 32])));
+            let name = || std::thread::current().name().unwrap_or("").to_string();
+            assert_eq!(pool.step(Lane::Known, name).await.unwrap(), "argon2-1");
+            let stranger = pool.step(Lane::Stranger, name).await.unwrap();
+            assert!(!stranger.starts_with("argon2"), "{stranger}");
+            // The known users' thread busy and its queue (1) full.
+            let busy: Vec<_> = (0..2)
+                .map(|_| {
+                    let pool = Arc::clone(&pool);
+                    tokio::spawn(async move {
+                        pool.run(Lane::Known, |_| {
+                            std::thread::sleep(Duration::from_millis(300))
+                        })
+                        .await
+                    })
+                })
+                .collect();
+            pause(100).await;
+            assert!(pool.full(Lane::Known));
+            let overflow = pool.step(Lane::Known, name).await.unwrap();
+            assert!(!overflow.starts_with("argon2"), "{overflow}");
+            for b in busy {
+                assert!(b.await.unwrap().is_ok());
+            }
+        });
     }
 
     /// Issue 12: credential stuffing from 64 addresses took a person's
