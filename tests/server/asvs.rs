@@ -98,18 +98,7 @@ fn the_account_page_lists_every_session_and_ends_the_others() {
         phone.login(WANG, PASSWORD).header("location"),
         Some("/cases")
     );
-    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
-    let app = c.api(
-        "POST",
-        "/api/v1/session",
-        Some(serde_json::json!({
-            "email": WANG,
-            "password": PASSWORD,
-            "captcha_id": captcha["id"],
-            "captcha": crate::util::CAPTCHA,
-        })),
-        None,
-    );
+    let app = c.api_login(WANG, PASSWORD);
     assert_eq!(app.status, 201, "{}", app.body);
     let token = app.json()["token"].as_str().unwrap().to_string();
 

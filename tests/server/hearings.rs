@@ -12,7 +12,7 @@ use rusqlite::Connection;
 use schemas::hearing_list;
 
 use crate::sso;
-use crate::util::{unsubscribe_link, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{unsubscribe_link, Client, Data, Server, PASSWORD};
 
 const LAWYER: &str = "lawyer.chen@example.com";
 /// 民事 115 重訴 77, which lawyer.chen follows: a moved hearing and a 勘驗.
@@ -267,14 +267,7 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
     );
 
     // The API: the case's hearings (past ones too) and the hearings to come.
-    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
-    let session = c.api(
-        "POST",
-        "/api/v1/session",
-        Some(serde_json::json!({"email": LAWYER, "password": PASSWORD,
-            "captcha_id": captcha["id"], "captcha": CAPTCHA})),
-        None,
-    );
+    let session = c.api_login(LAWYER, PASSWORD);
     let token = session.json()["token"].as_str().unwrap().to_string();
     assert_eq!(c.api("GET", "/api/v1/hearings", None, None).status, 401);
     let case = c

@@ -513,6 +513,19 @@ impl Client {
         page
     }
 
+    /// Logs in over the API as an app does: a captcha (fixed answer), then
+    /// `POST /api/v1/session`.
+    pub fn api_login(&mut self, email: &str, password: &str) -> Resp {
+        let captcha = self.api("POST", "/api/v1/captcha", None, None).json();
+        self.api(
+            "POST",
+            "/api/v1/session",
+            Some(serde_json::json!({"email": email, "password": password,
+                "captcha_id": captcha["id"], "captcha": CAPTCHA})),
+            None,
+        )
+    }
+
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
         self.timed_login(email, password).0

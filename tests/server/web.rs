@@ -952,13 +952,7 @@ fn a_request_reads_at_most_its_own_kind_of_session_and_junk_none() {
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, WANG);
-    let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
-    let login = c.api(
-        "POST",
-        "/api/v1/session",
-        Some(serde_json::json!({"email": WANG, "password": PASSWORD, "captcha_id": captcha["id"], "captcha": CAPTCHA})),
-        None,
-    );
+    let login = c.api_login(WANG, PASSWORD);
     assert_eq!(login.status, 201, "{}", login.body);
     let token = login.json()["token"].as_str().unwrap().to_string();
     let (applicants0, prosecutors0) = session_reads(&mut c);
