@@ -753,25 +753,32 @@ mod tests {
             assert_eq!(pool.step(Lane::Known, name).await.unwrap(), "argon2-1");
             let stranger = pool.step(Lane::Stranger, name).await.unwrap();
             assert!(!stranger.starts_with("argon2"), "{stranger}");
-            // The known users' thread busy and its queue (1) full.
-            let busy: Vec<_> = (0..2)
-                .map(|_| {
-                    let pool = Arc::clone(&pool);
-                    tokio::spawn(async move {
-                        pool.run(Lane::Known, |_| {
-                            std::thread::sleep(Duration::from_millis(300))
-                        })
-                        .await
+            // The known users' thread held by a job until released, and
+            // its queue (1) full behind it.
+            let (started, has_started) = tokio::sync::oneshot::channel::<()>();
+            let (release, held) = std::sync::mpsc::channel::<()>();
+            let holding = Arc::clone(&pool);
+            let first = tokio::spawn(async move {
+                holding
+                    .run(Lane::Known, move |_| {
+                        let _ = started.send(());
+                        held.recv_timeout(Duration::from_secs(10)).is_ok()
                     })
-                })
-                .collect();
-            pause(100).await;
+                    .await
+            });
+            has_started.await.unwrap();
+            let queued = Arc::clone(&pool);
+            let second = tokio::spawn(async move { queued.run(Lane::Known, |_| ()).await });
+            let waiting = Instant::now();
+            while !pool.full(Lane::Known) && waiting.elapsed() < Duration::from_secs(5) {
+                pause(5).await;
+            }
             assert!(pool.full(Lane::Known));
             let overflow = pool.step(Lane::Known, name).await.unwrap();
             assert!(!overflow.starts_with("argon2"), "{overflow}");
-            for b in busy {
-                assert!(b.await.unwrap().is_ok());
-            }
+            release.send(()).unwrap();
+            assert_eq!(first.await.unwrap(), Ok(true));
+            assert_eq!(second.await.unwrap(), Ok(()));
         });
     }
 
