@@ -251,7 +251,7 @@ impl Snap {
                  WHERE {WHERE_KEY}"
             ))?
             .query_row(
-                rusqlite::params_from_iter(key_params(case, Some(&email))),
+                rusqlite::params_from_iter(key_params(case, &email)),
                 CaseRow::from_row,
             )
             .optional()
@@ -285,7 +285,7 @@ impl Snap {
                  WHERE {WHERE_KEY}"
             ))?
             .query_row(
-                rusqlite::params_from_iter(key_params(case, Some(&account))),
+                rusqlite::params_from_iter(key_params(case, &account)),
                 CaseRow::from_row,
             )
             .optional()
@@ -424,10 +424,10 @@ impl Snap {
 const WHERE_KEY: &str = "c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
     AND c.number = ?5 AND c.queryable = 1";
 
-/// The parameters of [`WHERE_KEY`], then `more`, if any, as ?6.
+/// The parameters of [`WHERE_KEY`], then `more` as ?6 (who asks).
 fn key_params<'a>(
     case: &'a CaseRef,
-    more: Option<&'a dyn rusqlite::ToSql>,
+    more: &'a dyn rusqlite::ToSql,
 ) -> impl Iterator<Item = &'a dyn rusqlite::ToSql> {
     let key: [&'a dyn rusqlite::ToSql; 5] = [
         &case.court,
@@ -436,7 +436,7 @@ fn key_params<'a>(
         &case.key.word,
         &case.key.number,
     ];
-    key.into_iter().chain(more)
+    key.into_iter().chain(std::iter::once(more))
 }
 
 const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
