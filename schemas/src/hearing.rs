@@ -65,6 +65,12 @@ pub const ROOMS: &[&str] = &[
     "偵查庭",
 ];
 
+/// The first characters of [`ROOMS`] and of [`KINDS`]' written forms (a
+/// test checks them): where none of them is, no room and no kind begins,
+/// and the words need not be compared one by one.
+const ROOM_FIRSTS: [char; 7] = ['刑', '民', '大', '家', '調', '視', '偵'];
+const KIND_FIRSTS: [char; 9] = ['言', '準', '宣', '調', '和', '訊', '審', '勘', '開'];
+
 /// Words that move a hearing.
 pub const MOVE_WORDS: &[&str] = &["改期", "延期", "改定", "延展", "變更期日", "期日變更"];
 
@@ -73,6 +79,46 @@ pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 
 /// A character of every word of [`MOVE_WORDS`] and [`CANCEL_WORDS`].
 const CHANGE_CHARS: [char; 5] = ['改', '延', '取', '撤', '變'];
+
+/// [`CHANGE_CHARS`] as UTF-8, three bytes each.
+const CHANGE_BYTES: [[u8; 3]; 5] = {
+    const fn utf8(c: char) -> [u8; 3] {
+        let c = c as u32;
+        assert!(c >= 0x800 && c <= 0xFFFF, "a character of three bytes");
+        [
+            0xE0 | (c >> 12) as u8,
+            0x80 | ((c >> 6) & 0x3F) as u8,
+            0x80 | (c & 0x3F) as u8,
+        ]
+    }
+    let mut out = [[0; 3]; 5];
+    let mut i = 0;
+    while i < out.len() {
+        out[i] = utf8(CHANGE_CHARS[i]);
+        i += 1;
+    }
+    out
+};
+
+/// Whether `text` holds one of [`CHANGE_CHARS`], looked for in its bytes,
+/// not its decoded characters: every entry of every case is looked at, and
+/// most hold none. A character's whole encoding can only be found where
+/// that character is (UTF-8 is self-synchronising), and three bytes are
+/// only compared where the last is one of theirs (a table of 256).
+fn may_change(text: &str) -> bool {
+    const ENDS: [bool; 256] = {
+        let mut t = [false; 256];
+        let mut i = 0;
+        while i < CHANGE_BYTES.len() {
+            t[CHANGE_BYTES[i][2] as usize] = true;
+            i += 1;
+        }
+        t
+    };
+    text.as_bytes()
+        .windows(3)
+        .any(|w| ENDS[usize::from(w[2])] && CHANGE_BYTES.iter().any(|c| w == c))
+}
 
 /// Words that make a text a request, not a decision.
 const REQUEST_WORDS: &[&str] = &["聲請", "請求"];
@@ -173,11 +219,11 @@ impl State {
 /// What `text` says about hearings, if anything.
 pub fn read(text: &str) -> Option<Notice> {
     // Most entries are not about hearings: decide that without allocating.
-    let first = text.trim_start_matches(is_space).chars().next()?;
+    let first = text.chars().find(|&c| !is_space(c))?;
     let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
     // Every move and cancel word holds one of these characters (a test
     // checks it): a text without them announces no change.
-    let may_change = text.contains(CHANGE_CHARS);
+    let may_change = may_change(text);
     if !digit_led && !may_change {
         return None;
     }
@@ -265,15 +311,17 @@ fn is_space(c: char) -> bool {
 /// and spaces made ASCII (one character for one), each with its byte
 /// offset in the text.
 struct Text {
-    chars: Vec<char>,
-    offsets: Vec<usize>,
+    /// Each character, made ASCII where it has a form there, and where it
+    /// begins in the text: one vector, one allocation.
+    chars: Vec<(char, usize)>,
     len: usize,
 }
 
 impl Text {
     fn new(text: &str) -> Text {
-        let mut chars = Vec::with_capacity(text.len() / 2);
-        let mut offsets = Vec::with_capacity(text.len() / 2);
+        // A text has at most as many characters as bytes: one allocation,
+        // never grown.
+        let mut chars = Vec::with_capacity(text.len());
         for (i, c) in text.char_indices() {
             let c = match c {
                 '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
@@ -284,22 +332,20 @@ impl Text {
                 c if is_space(c) => ' ',
                 c => c,
             };
-            chars.push(c);
-            offsets.push(i);
+            chars.push((c, i));
         }
         Text {
             chars,
-            offsets,
             len: text.len(),
         }
     }
 
     fn at(&self, i: usize) -> Option<char> {
-        self.chars.get(i).copied()
+        self.chars.get(i).map(|c| c.0)
     }
 
     fn byte(&self, i: usize) -> usize {
-        self.offsets.get(i).copied().unwrap_or(self.len)
+        self.chars.get(i).map_or(self.len, |c| c.1)
     }
 
     fn starts_with(&self, i: usize, word: &str) -> bool {
@@ -310,9 +356,9 @@ impl Text {
         (from..self.chars.len()).find(|&i| self.starts_with(i, word))
     }
 
-    /// Where the first of `words` begins.
+    /// Where the first of `words` begins: one pass over the text.
     fn find_any(&self, words: &[&str], from: usize) -> Option<usize> {
-        words.iter().filter_map(|w| self.find(w, from)).min()
+        (from..self.chars.len()).find(|&i| words.iter().any(|w| self.starts_with(i, w)))
     }
 
     fn skip_spaces(&self, mut i: usize) -> usize {
@@ -443,12 +489,28 @@ impl Text {
 
     /// A courtroom at `i`, and its end.
     fn room(&self, i: usize) -> Option<usize> {
-        if self.at(i) == Some('第') {
+        let first = self.at(i)?;
+        if first == '第' {
             let mut j = i + 1;
-            while self
-                .at(j)
-                .is_some_and(|c| c.is_ascii_digit() || "一二三四五六七八九十百零〇兩".contains(c))
-            {
+            while self.at(j).is_some_and(|c| {
+                c.is_ascii_digit()
+                    || matches!(
+                        c,
+                        '一' | '二'
+                            | '三'
+                            | '四'
+                            | '五'
+                            | '六'
+                            | '七'
+                            | '八'
+                            | '九'
+                            | '十'
+                            | '百'
+                            | '零'
+                            | '〇'
+                            | '兩'
+                    )
+            }) {
                 j += 1;
             }
             if j == i + 1 {
@@ -468,10 +530,13 @@ impl Text {
             }
             return None;
         }
+        if !ROOM_FIRSTS.contains(&first) {
+            return None;
+        }
         ROOMS
             .iter()
             .find(|r| self.starts_with(i, r))
-            .map(|r| i + r.chars().count())
+            .map(|r| i + chars(r))
     }
 
     /// The first courtroom in `from..to`: where it begins and ends.
@@ -487,9 +552,13 @@ impl Text {
                 i = end;
                 continue;
             }
+            if !self.at(i).is_some_and(|c| KIND_FIRSTS.contains(&c)) {
+                i += 1;
+                continue;
+            }
             if let Some((_, kind)) = KINDS
                 .iter()
-                .find(|(w, _)| i + w.chars().count() <= to && self.starts_with(i, w))
+                .find(|(w, _)| self.starts_with(i, w) && i + chars(w) <= to)
             {
                 return Some(kind);
             }
@@ -504,7 +573,7 @@ impl Text {
         let n = self.chars.len();
         let courtroom = self
             .first_room(end, n)
-            .map(|(a, b)| self.chars[a..b].iter().collect());
+            .map(|(a, b)| self.chars[a..b].iter().map(|c| c.0).collect());
         let kind = self.kind_in(end, n);
         Slot {
             at: date.and_time(time),
@@ -543,7 +612,8 @@ impl Text {
         let mut bare: String = self
             .chars
             .iter()
-            .filter(|c| !(c.is_ascii_punctuation() || **c == ' ' || "，。、；".contains(**c)))
+            .map(|c| c.0)
+            .filter(|c| !(c.is_ascii_punctuation() || *c == ' ' || "，。、；".contains(*c)))
             .collect();
         for word in MOVE_WORDS.iter().chain(CANCEL_WORDS) {
             bare = bare.replace(word, "");
@@ -552,8 +622,20 @@ impl Text {
     }
 }
 
+/// The number of characters of a word of this module's lists: all of them
+/// are CJK, three bytes each in UTF-8 (a test checks it); counting
+/// characters the general way was a tenth of reading the hearings.
+fn chars(word: &str) -> usize {
+    word.len() / 3
+}
+
 fn is_room_char(c: char) -> bool {
-    !(c.is_ascii() || c.is_whitespace() || "，。、；：「」『』".contains(c))
+    !(c.is_ascii()
+        || c.is_whitespace()
+        || matches!(
+            c,
+            '，' | '。' | '、' | '；' | '：' | '「' | '」' | '『' | '』'
+        ))
 }
 
 #[cfg(test)]
@@ -710,6 +792,78 @@ mod tests {
     fn every_change_word_holds_a_change_character() {
         for w in MOVE_WORDS.iter().chain(CANCEL_WORDS) {
             assert!(w.contains(CHANGE_CHARS), "{w}");
+            assert!(may_change(w), "{w}");
+        }
+    }
+
+    #[test]
+    fn the_change_characters_bytes_are_theirs() {
+        for (c, bytes) in CHANGE_CHARS.iter().zip(CHANGE_BYTES) {
+            assert_eq!(c.encode_utf8(&mut [0; 4]).as_bytes(), bytes);
+        }
+        for t in [
+            "改",
+            "x延y",
+            "庭期取消",
+            "撤回",
+            "變更",
+            "收文",
+            "",
+            "ab",
+            "改\u{3000}",
+        ] {
+            assert_eq!(may_change(t), t.contains(CHANGE_CHARS), "{t}");
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Over any text, the bytes' search finds what the characters'
+        /// does, with change characters, their neighbours in Unicode and
+        /// texts that hold their bytes apart, mixed in.
+        #[test]
+        fn looking_for_change_characters_in_bytes_finds_what_characters_do(
+            parts in proptest::collection::vec(
+                prop_oneof![
+                    proptest::sample::select(vec!['改', '延', '取', '撤', '變', '攺', '廷', '叔', '擷', '讋', '法', '庭', '1', ' ']).prop_map(String::from),
+                    ".{0,4}",
+                ],
+                0..12,
+            )
+        ) {
+            let text: String = parts.concat();
+            prop_assert_eq!(may_change(&text), text.contains(CHANGE_CHARS));
+        }
+    }
+
+    #[test]
+    fn the_first_characters_are_those_of_the_rooms_and_kinds() {
+        let firsts = |words: &mut dyn Iterator<Item = &str>| -> std::collections::BTreeSet<char> {
+            words.filter_map(|w| w.chars().next()).collect()
+        };
+        assert_eq!(
+            firsts(&mut ROOMS.iter().copied()),
+            ROOM_FIRSTS.into_iter().collect()
+        );
+        assert_eq!(
+            firsts(&mut KINDS.iter().map(|k| k.0)),
+            KIND_FIRSTS.into_iter().collect()
+        );
+    }
+
+    #[test]
+    fn every_listed_word_is_counted_right() {
+        let lists = [
+            KINDS.iter().map(|k| k.0).collect::<Vec<_>>(),
+            ROOMS.to_vec(),
+            MOVE_WORDS.to_vec(),
+            CANCEL_WORDS.to_vec(),
+            REQUEST_WORDS.to_vec(),
+            HEARING_WORDS.to_vec(),
+        ];
+        for w in lists.iter().flatten() {
+            assert_eq!(chars(w), w.chars().count(), "{w}");
         }
     }
 

@@ -1,0 +1,162 @@
+//! How long reading hearings takes, alone: `schemas::hearing::read` over
+//! every text of a court's progress file, and `etl::hearings::extract` over
+//! every case's entries, a few rounds each, best round reported. The import
+//! does the same work inside a court's stage, where it is one share of many
+//! (docs/BENCHMARKS.md, "Hearings"); this measures it without the rest of
+//! the import's noise. It also prints a digest of what was read, so that two
+//! builds can be checked to read the same hearings.
+//!
+//! ```sh
+//! cargo run --release -p etl --example hearings-bench -- \
+//!     target/bench-data/court-CHD-s1-c1000000/20261123/CHD_progress.csv [rounds]
+//! ```
+
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use chrono::NaiveDate;
+use etl::hearings::{extract, Entry};
+
+type Key = (String, String, String, String, String);
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let path = args
+        .next()
+        .ok_or_else(|| anyhow::anyhow!("usage: hearings-bench PROGRESS.csv [rounds]"))?;
+    let rounds: usize = args.next().map(|r| r.parse()).transpose()?.unwrap_or(5);
+
+    let mut reader = csv::ReaderBuilder::new().from_path(&path)?;
+    // The texts one after another in one string, as the import keeps them
+    // (in its chunks' arenas), not each in an allocation of its own.
+    let mut arena = String::new();
+    let mut cases: BTreeMap<Key, Vec<(NaiveDate, u32, Range<usize>)>> = BTreeMap::new();
+    let field = |r: &csv::ByteRecord, i: usize| {
+        encoding_rs::BIG5
+            .decode_without_bom_handling(r.get(i).unwrap_or_default())
+            .0
+            .into_owned()
+    };
+    for record in reader.byte_records() {
+        let r = record?;
+        if field(&r, 9) == "Y" {
+            continue;
+        }
+        let key = (
+            field(&r, 0),
+            field(&r, 1),
+            field(&r, 2),
+            field(&r, 3),
+            field(&r, 4),
+        );
+        let seq: u32 = field(&r, 5).parse()?;
+        let d = field(&r, 6);
+        let posted = NaiveDate::from_ymd_opt(
+            d[..3].parse::<i32>()? + 1911,
+            d[3..5].parse()?,
+            d[5..7].parse()?,
+        )
+        .ok_or_else(|| anyhow::anyhow!("bad date {d}"))?;
+        let start = arena.len();
+        arena.push_str(&field(&r, 7));
+        cases
+            .entry(key)
+            .or_default()
+            .push((posted, seq, start..arena.len()));
+    }
+    for entries in cases.values_mut() {
+        entries.sort_unstable_by_key(|e| (e.0, e.1));
+    }
+    let texts: Vec<&str> = cases
+        .values()
+        .flatten()
+        .map(|e| &arena[e.2.clone()])
+        .collect();
+
+    let mut best_read = Duration::MAX;
+    let mut best_extract = Duration::MAX;
+    let (mut notices, mut hearings) = (0usize, 0usize);
+    let (mut read_digest, mut extract_digest) = (DefaultHasher::new(), DefaultHasher::new());
+    for round in 0..rounds {
+        let started = Instant::now();
+        let mut found = 0;
+        let mut digest = DefaultHasher::new();
+        for t in &texts {
+            let notice = schemas::hearing::read(t);
+            found += usize::from(notice.is_some());
+            if round == 0 {
+                format!("{notice:?}").hash(&mut digest);
+            }
+        }
+        best_read = best_read.min(started.elapsed());
+        if round == 0 {
+            notices = found;
+            read_digest = digest;
+        }
+
+        let started = Instant::now();
+        let mut rows = 0;
+        let mut digest = DefaultHasher::new();
+        for entries in cases.values() {
+            let list = extract(entries.iter().map(|e| Entry {
+                seq: e.1,
+                posted: e.0,
+                text: &arena[e.2.clone()],
+            }));
+            rows += list.len();
+            if round == 0 {
+                format!("{list:?}").hash(&mut digest);
+            }
+        }
+        best_extract = best_extract.min(started.elapsed());
+        if round == 0 {
+            hearings = rows;
+            extract_digest = digest;
+        }
+    }
+    // The same reading, split: texts that say nothing about hearings (most)
+    // and those that do.
+    let (silent, telling): (Vec<&str>, Vec<&str>) = texts
+        .iter()
+        .partition(|t| schemas::hearing::read(t).is_none());
+    let time = |texts: &[&str]| {
+        (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                for t in texts {
+                    std::hint::black_box(schemas::hearing::read(t));
+                }
+                started.elapsed()
+            })
+            .min()
+            .unwrap_or_default()
+            .as_nanos() as f64
+            / texts.len().max(1) as f64
+    };
+    let (silent_ns, telling_ns) = (time(&silent), time(&telling));
+    println!(
+        "{} texts, {} cases; best of {rounds} rounds",
+        texts.len(),
+        cases.len()
+    );
+    println!(
+        "read:    {:>8.1} ms, {:>6.1} ns a text; {notices} notices, digest {:016x}",
+        best_read.as_secs_f64() * 1e3,
+        best_read.as_nanos() as f64 / texts.len() as f64,
+        read_digest.finish()
+    );
+    println!(
+        "read, texts about no hearing: {silent_ns:.1} ns each ({}); about hearings: {telling_ns:.1} ns each ({})",
+        silent.len(),
+        telling.len()
+    );
+    println!(
+        "extract: {:>8.1} ms, {:>6.1} ns a case; {hearings} hearings, digest {:016x}",
+        best_extract.as_secs_f64() * 1e3,
+        best_extract.as_nanos() as f64 / cases.len() as f64,
+        extract_digest.finish()
+    );
+    Ok(())
+}
