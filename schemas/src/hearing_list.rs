@@ -338,7 +338,9 @@ impl<'a> Reader<'a> {
         Ok(room)
     }
 
-    fn record(&mut self) -> Result<Hearing, PackError> {
+    /// The next record; its courtroom is read (and remembered for later
+    /// records) but copied only if `courtroom`.
+    fn record(&mut self, courtroom: bool) -> Result<Hearing, PackError> {
         let seq = self.int()?;
         let posted = self.date()?;
         let origin = Origin {
@@ -361,7 +363,7 @@ impl<'a> Reader<'a> {
             .ok_or_else(|| self.bad("a time of day is out of range"))?;
         let state = State::ALL[usize::from(flags & 3)];
         let courtroom = if flags & 4 != 0 {
-            Some(self.room()?.to_string())
+            Some(self.room()?).filter(|_| courtroom).map(str::to_string)
         } else {
             None
         };
@@ -389,6 +391,24 @@ impl<'a> Reader<'a> {
 
 /// The hearings packed in `bytes` by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
+    let mut out = Vec::new();
+    walk(bytes, true, |h| out.push(h))?;
+    Ok(out)
+}
+
+/// Whether a hearing packed in `bytes` (any row, whatever its state) takes
+/// place on one of `days`: checked as [`decode`] checks, but with nothing
+/// kept or copied, so that a pass over every list of a snapshot for the
+/// few with a hearing on some days decodes only those.
+pub fn on_days(bytes: &[u8], days: &[NaiveDate]) -> Result<bool, PackError> {
+    let mut found = false;
+    walk(bytes, false, |h| found |= days.contains(&h.at.date()))?;
+    Ok(found)
+}
+
+/// Reads every record of `bytes` into `each`, courtrooms copied if
+/// `courtrooms`.
+fn walk(bytes: &[u8], courtrooms: bool, mut each: impl FnMut(Hearing)) -> Result<(), PackError> {
     let mut r = Reader {
         bytes,
         at: 0,
@@ -400,16 +420,14 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
         return Err(PackError::Format(format));
     }
     let count = r.int()? as usize;
-    // At least 9 bytes a record: a count beyond the bytes is a lie.
-    let mut out = Vec::with_capacity(count.min(bytes.len() / 9 + 1));
     for i in 0..count {
         r.record = i;
-        out.push(r.record()?);
+        each(r.record(courtrooms)?);
     }
     if r.at != bytes.len() {
         return Err(PackError::Trailing(bytes.len() - r.at));
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -489,6 +507,24 @@ mod tests {
         }
 
         #[test]
+        fn a_list_is_on_the_days_its_hearings_take_place(
+            list in proptest::collection::vec(hearing(), 1..12),
+            pick in proptest::collection::vec(any::<prop::sample::Index>(), 0..3),
+            others in proptest::collection::vec(700_000i32..800_000, 0..3),
+        ) {
+            let mut bytes = Vec::new();
+            encode(&list, &mut bytes).unwrap();
+            // Some days of its hearings, some days at random.
+            let days: Vec<NaiveDate> = pick
+                .iter()
+                .map(|i| list[i.index(list.len())].at.date())
+                .chain(others.iter().filter_map(|&d| NaiveDate::from_num_days_from_ce_opt(d)))
+                .collect();
+            let expected = list.iter().any(|h| days.contains(&h.at.date()));
+            prop_assert_eq!(on_days(&bytes, &days), Ok(expected));
+        }
+
+        #[test]
         fn damaged_bytes_are_an_error_never_a_panic(
             list in proptest::collection::vec(hearing(), 1..6),
             cut in any::<prop::sample::Index>(),
@@ -504,8 +540,10 @@ mod tests {
             let mut changed = bytes.clone();
             let i = flip.index(changed.len());
             changed[i] ^= 0x5a;
-            let _ = decode(&changed);
-            let _ = decode(&noise);
+            // `on_days` checks what `decode` checks.
+            for b in [short, &changed[..], &noise[..]] {
+                prop_assert_eq!(on_days(b, &[]).is_err(), decode(b).is_err());
+            }
             // Bytes after the list are refused.
             let mut longer = bytes.clone();
             longer.push(0);

@@ -212,7 +212,8 @@ pub fn followed(
 
 /// The hearings, as they now stand and only while they take place
 /// ([`remindable`]), on the given Taipei days, by case id: one pass over
-/// every case's hearing list of a snapshot (none before version 3). The
+/// every case's hearing list of a snapshot (none before version 3), which
+/// decodes only the lists with a hearing on those days. The
 /// grants' [`candidates`] and the prosecutors'
 /// (`prosecutors::reminder_candidates`) are the people of these cases.
 pub fn due_on(
@@ -226,6 +227,13 @@ pub fn due_on(
     let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
     let mut rows = lists.query([])?;
     while let Some(row) = rows.next()? {
+        // Most lists have no hearing on these days: looked at, not decoded.
+        let bytes = row.get_ref(1)?.as_blob()?;
+        if !hearing_list::on_days(bytes, days).map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
+        })? {
+            continue;
+        }
         let list = row.get::<_, hearing_list::List>(1)?.0;
         let on_days: Vec<HearingData> = hearing_list::current(&list)
             .filter(|h| remindable(h, days))
