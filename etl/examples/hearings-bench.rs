@@ -12,6 +12,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::fmt::Debug;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::ops::Range;
 use std::time::{Duration, Instant};
@@ -75,67 +76,29 @@ fn main() -> anyhow::Result<()> {
         .map(|e| &arena[e.2.clone()])
         .collect();
 
-    let mut best_read = Duration::MAX;
-    let mut best_extract = Duration::MAX;
-    let (mut notices, mut hearings) = (0usize, 0usize);
-    let (mut read_digest, mut extract_digest) = (DefaultHasher::new(), DefaultHasher::new());
-    for round in 0..rounds {
-        let started = Instant::now();
-        let mut found = 0;
-        let mut digest = DefaultHasher::new();
-        for t in &texts {
-            let notice = schemas::hearing::read(t);
-            found += usize::from(notice.is_some());
-            if round == 0 {
-                format!("{notice:?}").hash(&mut digest);
-            }
-        }
-        best_read = best_read.min(started.elapsed());
-        if round == 0 {
-            notices = found;
-            read_digest = digest;
-        }
-
-        let started = Instant::now();
-        let mut rows = 0;
-        let mut digest = DefaultHasher::new();
-        for entries in cases.values() {
-            let list = extract(entries.iter().map(|e| Entry {
-                seq: e.1,
-                posted: e.0,
-                text: &arena[e.2.clone()],
-            }));
-            rows += list.len();
-            if round == 0 {
-                format!("{list:?}").hash(&mut digest);
-            }
-        }
-        best_extract = best_extract.min(started.elapsed());
-        if round == 0 {
-            hearings = rows;
-            extract_digest = digest;
-        }
-    }
+    let (best_read, notices, read_digest) = measure(rounds, &texts, |t| {
+        let notice = schemas::hearing::read(t);
+        (usize::from(notice.is_some()), notice)
+    });
+    let cases: Vec<&Vec<(NaiveDate, u32, Range<usize>)>> = cases.values().collect();
+    let (best_extract, hearings, extract_digest) = measure(rounds, &cases, |entries| {
+        let list = extract(entries.iter().map(|e| Entry {
+            seq: e.1,
+            posted: e.0,
+            text: &arena[e.2.clone()],
+        }));
+        (list.len(), list)
+    });
     // The same reading, split: texts that say nothing about hearings (most)
     // and those that do.
     let (silent, telling): (Vec<&str>, Vec<&str>) = texts
         .iter()
         .partition(|t| schemas::hearing::read(t).is_none());
-    let time = |texts: &[&str]| {
-        (0..rounds)
-            .map(|_| {
-                let started = Instant::now();
-                for t in texts {
-                    std::hint::black_box(schemas::hearing::read(t));
-                }
-                started.elapsed()
-            })
-            .min()
-            .unwrap_or_default()
-            .as_nanos() as f64
-            / texts.len().max(1) as f64
+    let ns = |texts: &[&str]| {
+        let (best, _, _) = measure(rounds, texts, |t| (0, schemas::hearing::read(t)));
+        best.as_nanos() as f64 / texts.len().max(1) as f64
     };
-    let (silent_ns, telling_ns) = (time(&silent), time(&telling));
+    let (silent_ns, telling_ns) = (ns(&silent), ns(&telling));
     println!(
         "{} texts, {} cases; best of {rounds} rounds",
         texts.len(),
@@ -145,7 +108,7 @@ fn main() -> anyhow::Result<()> {
         "read:    {:>8.1} ms, {:>6.1} ns a text; {notices} notices, digest {:016x}",
         best_read.as_secs_f64() * 1e3,
         best_read.as_nanos() as f64 / texts.len() as f64,
-        read_digest.finish()
+        read_digest
     );
     println!(
         "read, texts about no hearing: {silent_ns:.1} ns each ({}); about hearings: {telling_ns:.1} ns each ({})",
@@ -156,7 +119,35 @@ fn main() -> anyhow::Result<()> {
         "extract: {:>8.1} ms, {:>6.1} ns a case; {hearings} hearings, digest {:016x}",
         best_extract.as_secs_f64() * 1e3,
         best_extract.as_nanos() as f64 / cases.len() as f64,
-        extract_digest.finish()
+        extract_digest
     );
     Ok(())
+}
+
+/// `work` over every item: once untimed, summing the counts it returns and
+/// digesting what it gives (its `Debug` form), then `rounds` times timed.
+/// The best round's time, the count and the digest.
+fn measure<I: Copy, T: Debug>(
+    rounds: usize,
+    items: &[I],
+    mut work: impl FnMut(I) -> (usize, T),
+) -> (Duration, usize, u64) {
+    let mut digest = DefaultHasher::new();
+    let mut count = 0;
+    for &item in items {
+        let (n, given) = work(item);
+        count += n;
+        format!("{given:?}").hash(&mut digest);
+    }
+    let best = (0..rounds.max(1))
+        .map(|_| {
+            let started = Instant::now();
+            for &item in items {
+                std::hint::black_box(work(item));
+            }
+            started.elapsed()
+        })
+        .min()
+        .unwrap_or_default();
+    (best, count, digest.finish())
 }
