@@ -391,7 +391,9 @@ impl<'a> Reader<'a> {
 
 /// The hearings packed in `bytes` by [`encode`].
 pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
-    let mut out = Vec::new();
+    // About 12 bytes a record (from the bytes, not the list's own count,
+    // which a damaged list could make anything).
+    let mut out = Vec::with_capacity(bytes.len() / 12 + 1);
     walk(bytes, true, |h| out.push(h))?;
     Ok(out)
 }
