@@ -143,11 +143,11 @@ pub fn reminder_candidates(
     due: &BTreeMap<i64, Vec<HearingData>>,
 ) -> Result<Vec<Candidate>, NotifyError> {
     // Whichever side is smaller is looked up one by one: each prosecutor's
-    // cases (the usual case: far fewer prosecutors turn reminders on than
-    // a national day has cases with a hearing due: 38,628 hearings on the
-    // benchmark's day), or each
-    // due case's prosecutors (the national benchmark turns on all 85,611
-    // of its generated accounts, whose look-ups one by one took 1.2 s).
+    // cases (the usual case: far fewer prosecutors turn reminders on than a
+    // national day has hearings due, 38,628 on the benchmark's day), or
+    // each due case's prosecutors (the national benchmark turns on all
+    // 85,611 of its generated accounts, whose look-ups one by one took
+    // 1.2 s).
     let by = if recipients.len() <= due.len() {
         By::Prosecutor
     } else {
