@@ -38,44 +38,43 @@ struct Assigned {
     court_name: String,
 }
 
-/// The queryable cases assigned to `account` in a snapshot.
-fn assigned(conn: &Connection, account: &str) -> Result<Vec<Assigned>, ReadError> {
-    let mut st = conn.prepare_cached(
-        "SELECT c.id, c.court, co.name, c.category, c.year, c.word, c.number
-         FROM prosecutors p JOIN cases c ON c.id = p.case_id
-         JOIN courts co ON co.code = c.court
-         WHERE p.account = ?1 AND c.queryable = 1
-         ORDER BY c.court, c.category, c.year, c.word, c.number",
-    )?;
-    let rows = st.query_map([account], |r| {
+/// The columns [`Assigned::from_row`] reads, in its order.
+const ASSIGNED_COLUMNS: &str = "c.id, c.court, co.name, c.category, c.year, c.word, c.number";
+
+impl Assigned {
+    /// A row that starts with [`ASSIGNED_COLUMNS`].
+    fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Assigned> {
         Ok(Assigned {
             id: r.get(0)?,
             case: CaseRef::from_row(r, 1, 3)?,
             court_name: r.get(2)?,
         })
-    })?;
+    }
+}
+
+/// The queryable cases assigned to `account` in a snapshot.
+fn assigned(conn: &Connection, account: &str) -> Result<Vec<Assigned>, ReadError> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {ASSIGNED_COLUMNS}
+         FROM prosecutors p JOIN cases c ON c.id = p.case_id
+         JOIN courts co ON co.code = c.court
+         WHERE p.account = ?1 AND c.queryable = 1
+         ORDER BY c.court, c.category, c.year, c.word, c.number"
+    ))?;
+    let rows = st.query_map([account], Assigned::from_row)?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The prosecutors of the case `case_id`, if it is queryable, each with
 /// the case as [`assigned`] gives it.
 fn assigned_to(conn: &Connection, case_id: i64) -> Result<Vec<(String, Assigned)>, ReadError> {
-    let mut st = conn.prepare_cached(
-        "SELECT p.account, c.id, c.court, co.name, c.category, c.year, c.word, c.number
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {ASSIGNED_COLUMNS}, p.account
          FROM cases c JOIN prosecutors p ON p.case_id = c.id
          JOIN courts co ON co.code = c.court
-         WHERE c.id = ?1 AND c.queryable = 1",
-    )?;
-    let rows = st.query_map([case_id], |r| {
-        Ok((
-            r.get(0)?,
-            Assigned {
-                id: r.get(1)?,
-                case: CaseRef::from_row(r, 2, 4)?,
-                court_name: r.get(3)?,
-            },
-        ))
-    })?;
+         WHERE c.id = ?1 AND c.queryable = 1"
+    ))?;
+    let rows = st.query_map([case_id], |r| Ok((r.get(7)?, Assigned::from_row(r)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -171,10 +170,10 @@ fn candidates_by(
     due: &BTreeMap<i64, Vec<HearingData>>,
     by: By,
 ) -> Result<Vec<Candidate>, NotifyError> {
-    let mut found: Vec<(usize, Assigned)> = Vec::new();
     if due.is_empty() || recipients.is_empty() {
         return Ok(Vec::new());
     }
+    let mut found: Vec<(usize, Assigned)> = Vec::new();
     match by {
         By::Prosecutor => {
             for (i, (account, _)) in recipients.iter().enumerate() {
