@@ -1,6 +1,8 @@
 //! How long reading hearings takes, alone: `schemas::hearing::read` over
-//! every text of a court's progress file, and `etl::hearings::extract` over
-//! every case's entries, a few rounds each, best round reported. The import
+//! every text of a court's progress file, `etl::hearings::extract` over
+//! every case's entries, and the import's way of doing it (one
+//! `Extractor` for every case, each case's list packed), a few rounds each,
+//! best round reported. The import
 //! does the same work inside a court's stage, where it is one share of many
 //! (docs/BENCHMARKS.md, "Hearings"); this measures it without the rest of
 //! the import's noise. It also prints a digest of what was read, so that two
@@ -18,7 +20,7 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
-use etl::hearings::{extract, Entry};
+use etl::hearings::{extract, Entry, Extractor};
 
 type Key = (String, String, String, String, String);
 
@@ -89,6 +91,16 @@ fn main() -> anyhow::Result<()> {
         }));
         (list.len(), list)
     });
+    // The import's way: one extractor for case after case, lists packed.
+    let mut extractor = Extractor::default();
+    let (best_pack, _, pack_digest) = measure(rounds, &cases, |entries| {
+        let (list, _) = extractor.pack(entries.iter().map(|e| Entry {
+            seq: e.1,
+            posted: e.0,
+            text: &arena[e.2.clone()],
+        }));
+        (list.len(), list)
+    });
     // The same reading, split: texts that say nothing about hearings (most)
     // and those that do.
     let (silent, telling): (Vec<&str>, Vec<&str>) = texts
@@ -120,6 +132,12 @@ fn main() -> anyhow::Result<()> {
         best_extract.as_secs_f64() * 1e3,
         best_extract.as_nanos() as f64 / cases.len() as f64,
         extract_digest
+    );
+    println!(
+        "pack:    {:>8.1} ms, {:>6.1} ns a case (reused buffers, packed as stored), digest {:016x}",
+        best_pack.as_secs_f64() * 1e3,
+        best_pack.as_nanos() as f64 / cases.len() as f64,
+        pack_digest
     );
     Ok(())
 }

@@ -19,7 +19,7 @@ use crate::hearings;
 use crate::kinds::progress::Version;
 use crate::kinds::scan::{DataFile, FileError, FileScan, ParScan, Record, Resolve, ScanStats};
 use crate::kinds::{applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, Reject};
-use crate::model::{CaseData, CourtData, EntryData, GrantData};
+use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingList};
 use crate::rules::{collapse_versions, existing_newest_first, scope, Scope};
 
 /// Counts the report gives for an imported court.
@@ -465,8 +465,10 @@ fn assemble(
     let cases = &cases.rows;
     let mut order: Vec<usize> = (0..cases.len()).collect();
     order.sort_unstable_by(|&a, &b| cases[a].0.cmp(&cases[b].0));
-    // One case's standing versions, in a buffer reused from case to case.
+    // One case's standing versions, in a buffer reused from case to case;
+    // its hearings worked out with buffers reused too.
     let mut standing: Vec<(u32, Version)> = Vec::new();
+    let mut extractor = hearings::Extractor::default();
     let mut out = Vec::with_capacity(cases.len());
     for i in order {
         let (key, row) = &cases[i];
@@ -481,7 +483,7 @@ fn assemble(
             entries: Vec::new(),
             grants: Vec::new(),
             prosecutors: Vec::new(),
-            hearings: Vec::new(),
+            hearings: HearingList::default(),
         };
         match scope(
             court.code,
@@ -505,18 +507,17 @@ fn assemble(
             Scope::Queryable => {
                 stats.cases_queryable += 1;
                 existing_newest_first(&mut standing, |(_, v)| v);
-                data.hearings =
-                    hearings::extract(standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
-                        seq: v.seq,
-                        posted: v.posted,
-                        text: progress.text(chunk, v),
-                    }));
-                stats.hearings += data.hearings.len() as u64;
-                stats.hearings_uncertain += data
-                    .hearings
-                    .iter()
-                    .filter(|h| h.state == schemas::hearing::State::Uncertain)
-                    .count() as u64;
+                if hearings::EXTRACTED {
+                    let (list, uncertain) =
+                        extractor.pack(standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
+                            seq: v.seq,
+                            posted: v.posted,
+                            text: progress.text(chunk, v),
+                        }));
+                    data.hearings = list;
+                    stats.hearings += data.hearings.len() as u64;
+                    stats.hearings_uncertain += u64::from(uncertain);
+                }
                 standing.truncate(3);
                 data.entries = standing
                     .iter()

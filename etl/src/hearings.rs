@@ -48,11 +48,19 @@
 //! that first announced the hearing: stable while that entry exists, and
 //! the same for every date the hearing is moved to.
 
-use chrono::NaiveDate;
-use schemas::hearing::{read, Change, Notice, Refers, Slot, State};
-use schemas::hearing_list::Origin;
+use std::borrow::Cow;
 
-use crate::model::HearingData;
+use chrono::NaiveDate;
+use schemas::hearing::{Change, Notice, Reader, Refers, Slot, State};
+use schemas::hearing_list::{self, Hearing, Origin};
+
+use crate::model::{HearingData, HearingList};
+
+/// Whether the import works out hearings: always, but for a build made to
+/// measure what they cost (`cargo build --no-default-features`, the
+/// `hearings` feature off; `scripts/bench-hearings`), which imports every
+/// case with none.
+pub const EXTRACTED: bool = cfg!(feature = "hearings");
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -62,23 +70,71 @@ pub struct Entry<'a> {
     pub text: &'a str,
 }
 
-/// The hearings of one case of `court`, from its existing entries given
-/// oldest first by (登載日期, 序號); sorted by 序號.
+/// The hearings of one case, from its existing entries given oldest first
+/// by (登載日期, 序號); sorted by 序號.
 pub fn extract<'a>(oldest_first: impl IntoIterator<Item = Entry<'a>>) -> Vec<HearingData> {
-    let mut book = Book::default();
-    for e in oldest_first {
-        if let Some(notice) = read(e.text) {
-            book.apply(&e, notice);
+    Extractor::default()
+        .extract(oldest_first)
+        .iter()
+        .map(|h| h.clone().map_room(Cow::into_owned))
+        .collect()
+}
+
+/// Works out case after case with the same buffers: the import's, where a
+/// national night reads 16 million entries of 900,000 cases, and
+/// allocating for each text, row and courtroom cost more than the rules
+/// (docs/BENCHMARKS.md). The texts are borrowed for `'a`: a court's.
+#[derive(Default)]
+pub struct Extractor<'a> {
+    reader: Reader,
+    book: Book<'a>,
+    out: Vec<Hearing<Cow<'a, str>>>,
+    bytes: Vec<u8>,
+}
+
+impl<'a> Extractor<'a> {
+    /// [`extract`], into this extractor's buffer.
+    pub fn extract(
+        &mut self,
+        oldest_first: impl IntoIterator<Item = Entry<'a>>,
+    ) -> &[Hearing<Cow<'a, str>>] {
+        self.book.clear();
+        for e in oldest_first {
+            if let Some(notice) = self.reader.read(e.text) {
+                self.book.apply(&e, notice);
+            }
         }
+        self.book.rows(&mut self.out);
+        &self.out
     }
-    book.rows()
+
+    /// The case's hearings packed as the snapshot stores them, and how
+    /// many of them the rules were unsure about.
+    pub fn pack(
+        &mut self,
+        oldest_first: impl IntoIterator<Item = Entry<'a>>,
+    ) -> (HearingList, u32) {
+        self.extract(oldest_first);
+        let uncertain = self
+            .out
+            .iter()
+            .filter(|h| h.state == State::Uncertain)
+            .count() as u32;
+        self.bytes.clear();
+        // Packing fails only for a kind that is not stored, and every kind
+        // `read` gives is (schemas' `every_kind_the_reader_gives_can_be_stored`).
+        hearing_list::encode(&self.out, &mut self.bytes).expect("read gives stored kinds only");
+        // Exactly its size: the list is kept until the court is written.
+        let list = HearingList::packed(self.bytes.as_slice().to_vec(), self.out.len() as u32);
+        (list, uncertain)
+    }
 }
 
 /// A row being worked out.
-struct Row {
+struct Row<'a> {
     seq: u32,
     posted: NaiveDate,
-    slot: Slot,
+    slot: Slot<'a>,
     chain: usize,
     sequence: u32,
     state: State,
@@ -108,13 +164,18 @@ enum Before {
 }
 
 #[derive(Default)]
-struct Book {
-    rows: Vec<Row>,
+struct Book<'a> {
+    rows: Vec<Row<'a>>,
     chains: Vec<Chain>,
 }
 
-impl Book {
-    fn head(&self, c: usize) -> &Row {
+impl<'a> Book<'a> {
+    fn clear(&mut self) {
+        self.rows.clear();
+        self.chains.clear();
+    }
+
+    fn head(&self, c: usize) -> &Row<'a> {
         &self.rows[self.chains[c].head]
     }
 
@@ -168,7 +229,7 @@ impl Book {
         }
     }
 
-    fn apply(&mut self, e: &Entry<'_>, notice: Notice) {
+    fn apply(&mut self, e: &Entry<'a>, notice: Notice<'a>) {
         let by = (e.seq, e.posted);
         match notice.slot {
             None => {
@@ -281,7 +342,7 @@ impl Book {
         head.sequence = chain.changes;
     }
 
-    fn push(&mut self, e: &Entry<'_>, slot: Slot, chain: usize, sequence: u32) {
+    fn push(&mut self, e: &Entry<'a>, slot: Slot<'a>, chain: usize, sequence: u32) {
         self.chains[chain].head = self.rows.len();
         self.rows.push(Row {
             seq: e.seq,
@@ -294,7 +355,7 @@ impl Book {
         });
     }
 
-    fn push_new(&mut self, e: &Entry<'_>, slot: Slot, changes: u32) {
+    fn push_new(&mut self, e: &Entry<'a>, slot: Slot<'a>, changes: u32) {
         let chain = self.chains.len();
         self.chains.push(Chain {
             origin: self.rows.len(),
@@ -304,35 +365,35 @@ impl Book {
         self.push(e, slot, chain, changes);
     }
 
-    fn rows(self) -> Vec<HearingData> {
-        let origins: Vec<Origin> = self
-            .chains
-            .iter()
-            .map(|c| {
-                let origin = &self.rows[c.origin];
-                Origin {
-                    kind: origin.slot.kind,
-                    seq: origin.seq,
-                }
-            })
-            .collect();
-        let mut out: Vec<HearingData> = self
-            .rows
-            .into_iter()
-            .map(|r| HearingData {
+    /// The rows worked out, into `out` (emptied first), sorted by 序號;
+    /// the book is left empty.
+    fn rows(&mut self, out: &mut Vec<Hearing<Cow<'a, str>>>) {
+        out.clear();
+        let (rows, chains) = (&mut self.rows, &self.chains);
+        let origin = |rows: &[Row<'a>], chain: usize| {
+            let first = &rows[chains[chain].origin];
+            Origin {
+                kind: first.slot.kind,
+                seq: first.seq,
+            }
+        };
+        for i in 0..rows.len() {
+            let origin = origin(rows, rows[i].chain);
+            let r = &mut rows[i];
+            out.push(Hearing {
                 seq: r.seq,
                 posted: r.posted,
-                origin: origins[r.chain],
+                origin,
                 sequence: r.sequence,
                 at: r.slot.at,
-                courtroom: r.slot.courtroom,
+                courtroom: r.slot.courtroom.take(),
                 kind: r.slot.kind,
                 state: r.state,
                 by: r.by,
-            })
-            .collect();
+            });
+        }
+        self.clear();
         out.sort_unstable_by_key(|h| h.seq);
-        out
     }
 }
 
@@ -342,6 +403,7 @@ mod tests {
     use chrono::NaiveDateTime;
     use generator::hearings::{Cancel, Form, Hearing, Move, ROOMS};
     use proptest::prelude::*;
+    use schemas::hearing::read;
 
     fn day(roc: &str) -> NaiveDate {
         schemas::date::parse_roc_date(roc).unwrap()
@@ -654,7 +716,7 @@ mod tests {
             let n = read(&text).expect("a hearing");
             prop_assert_eq!(n.change, None);
             let s = n.slot.expect("a slot");
-            prop_assert_eq!((s.at, s.courtroom, s.kind), expected(&h), "{}", text);
+            prop_assert_eq!((s.at, s.courtroom.map(Cow::into_owned), s.kind), expected(&h), "{}", text);
         }
 
         #[test]
@@ -671,11 +733,11 @@ mod tests {
                 }
                 Move::Marked => {
                     let s = n.slot.expect("a new date");
-                    prop_assert_eq!((s.at, s.courtroom, s.kind), expected(&to), "{}", &text);
+                    prop_assert_eq!((s.at, s.courtroom.map(Cow::into_owned), s.kind), expected(&to), "{}", &text);
                 }
                 Move::FromTo => {
                     let s = n.slot.expect("a new date");
-                    prop_assert_eq!((s.at, s.courtroom), (to.at, Some(to.room.to_string())));
+                    prop_assert_eq!((s.at, s.courtroom.map(Cow::into_owned)), (to.at, Some(to.room.to_string())));
                     prop_assert_eq!(n.refers.date, Some(h.at.date()));
                     prop_assert_eq!(n.refers.time, Some(h.at.time()));
                     prop_assert_eq!(n.refers.kind, h.kind);
@@ -687,7 +749,8 @@ mod tests {
         fn generated_cancellations_read_back_as_generated(h in arb_hearing(), how in 0..3usize) {
             let how = [Cancel::Dated, Cancel::Kind, Cancel::Bare][how];
             prop_assume!(how != Cancel::Kind || h.kind.is_some());
-            let n = read(&h.cancelled(how)).expect("a cancellation");
+            let text = h.cancelled(how);
+            let n = read(&text).expect("a cancellation");
             prop_assert_eq!(n.change, Some(Change::Cancelled));
             prop_assert!(n.slot.is_none());
             if how == Cancel::Dated {
@@ -740,6 +803,40 @@ mod tests {
                 if let Some((s, _)) = r.by {
                     prop_assert!(texts.iter().any(|t| t.0 == s));
                 }
+            }
+        }
+
+        /// The import's way (one extractor for case after case, its lists
+        /// packed) gives what a fresh `extract` gives for each case: nothing
+        /// left over in the reused buffers from the case before.
+        #[test]
+        fn an_extractor_reused_packs_what_extract_gives(
+            cases in prop::collection::vec(
+                prop::collection::vec((arb_hearing(), 0u64..60, 0..8usize), 0..8), 1..5)
+        ) {
+            let cases: Vec<Vec<(u32, NaiveDate, String)>> = cases.iter().map(|raw| {
+                let mut texts: Vec<(u32, NaiveDate, String)> = raw.iter().enumerate().map(|(i, (h, p, form))| {
+                    let text = match form {
+                        0..=4 => h.text(Form::ALL[*form]),
+                        5 => h.moved(Move::Marked, h),
+                        6 => h.cancelled(Cancel::Bare),
+                        _ => h.moved(Move::Dateless, h),
+                    };
+                    (i as u32 + 1, day("115/01/01") + chrono::Days::new(*p), text)
+                }).collect();
+                texts.sort_by_key(|e| (e.1, e.0));
+                texts
+            }).collect();
+            fn entries(c: &[(u32, NaiveDate, String)]) -> Vec<Entry<'_>> {
+                c.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }).collect()
+            }
+            let mut extractor = Extractor::default();
+            for c in &cases {
+                let alone = extract(entries(c));
+                let (list, uncertain) = extractor.pack(entries(c));
+                prop_assert_eq!(list.len(), alone.len());
+                prop_assert_eq!(uncertain as usize, alone.iter().filter(|h| h.state == State::Uncertain).count());
+                prop_assert_eq!(list.decode(), alone);
             }
         }
     }

@@ -5,6 +5,8 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
+use schemas::hearing_list::{self, PackError};
+
 use crate::kinds::CaseKey;
 
 /// One court's part of a snapshot.
@@ -34,8 +36,70 @@ pub struct CaseData {
     /// Sorted; empty unless queryable.
     pub prosecutors: Vec<String>,
     /// Every hearing the case's existing entries schedule (`hearings`),
-    /// sorted by the entry's 序號; empty unless queryable.
-    pub hearings: Vec<HearingData>,
+    /// sorted by the entry's 序號; empty unless queryable. Packed as the
+    /// snapshot stores them: the import packs them where it works them out,
+    /// in parallel, and a court carried over copies its bytes.
+    pub hearings: HearingList,
+}
+
+/// A case's hearings packed by `schemas::hearing_list`, checked when made:
+/// [`HearingList::decode`] cannot fail.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HearingList {
+    bytes: Vec<u8>,
+    count: u32,
+}
+
+impl HearingList {
+    /// Packs `list`.
+    pub fn pack(list: &[HearingData]) -> Result<HearingList, PackError> {
+        let mut bytes = Vec::new();
+        hearing_list::encode(list, &mut bytes)?;
+        Ok(HearingList {
+            bytes,
+            count: list.len() as u32,
+        })
+    }
+
+    /// Packed bytes as a snapshot stores them, checked (empty: none).
+    pub fn from_bytes(bytes: Vec<u8>) -> Result<HearingList, PackError> {
+        let count = if bytes.is_empty() {
+            0
+        } else {
+            hearing_list::count(&bytes)? as u32
+        };
+        Ok(HearingList { bytes, count })
+    }
+
+    /// Bytes that [`hearing_list::encode`] just packed, with their count.
+    pub(crate) fn packed(bytes: Vec<u8>, count: u32) -> HearingList {
+        debug_assert_eq!(
+            hearing_list::count(&bytes).unwrap_or(0),
+            count as usize,
+            "packed as counted"
+        );
+        HearingList { bytes, count }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// How many hearings.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn decode(&self) -> Vec<HearingData> {
+        if self.bytes.is_empty() {
+            return Vec::new();
+        }
+        hearing_list::decode(&self.bytes).expect("a hearing list is checked when made")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +129,6 @@ impl CaseData {
         self.entries.clear();
         self.grants.clear();
         self.prosecutors.clear();
-        self.hearings.clear();
+        self.hearings = HearingList::default();
     }
 }

@@ -678,7 +678,7 @@ impl Live {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use etl::model::{CaseData, CourtData, GrantData, HearingData};
+    use etl::model::{CaseData, CourtData, GrantData, HearingData, HearingList};
     use etl::snapshot::write::Builder;
 
     fn day() -> NaiveDate {
@@ -733,13 +733,14 @@ mod tests {
                 approved: day(),
             }],
             prosecutors: vec!["chen.wm".into()],
-            hearings: vec![
+            hearings: HearingList::pack(&[
                 hearing(2, 2, 0, "2026-04-10 10:00", State::Scheduled),
                 hearing(5, 5, 0, "2026-12-03 10:30", State::Moved),
                 hearing(7, 5, 1, "2026-12-01 10:30", State::Scheduled),
                 hearing(8, 8, 0, "2026-11-25 14:00", State::Scheduled),
                 hearing(9, 9, 1, "2026-11-27 14:00", State::Cancelled),
-            ],
+            ])
+            .unwrap(),
         };
         let mut b = Builder::create(&path, day()).unwrap();
         b.add_court(&CourtData {

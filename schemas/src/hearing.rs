@@ -32,6 +32,8 @@
 //!   of a hearing date (`庭期`, `期日`, `開庭`) or is nothing but the word
 //!   (`改期`): `函查（改期）` is not about a hearing.
 
+use std::borrow::Cow;
+
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 
 /// Kinds of hearing, as written → as stored; the first that occurs in the
@@ -128,10 +130,13 @@ const HEARING_WORDS: &[&str] = &["庭期", "期日", "開庭"];
 
 /// A hearing a text schedules.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Slot {
+pub struct Slot<'a> {
     /// Asia/Taipei local time.
     pub at: NaiveDateTime,
-    pub courtroom: Option<String>,
+    /// As the courtroom is written (`第一法庭`, `家事調解室`), full-width
+    /// digits made ASCII (`第１法庭` is `第1法庭`): borrowed from the text,
+    /// copied only when a digit was made ASCII.
+    pub courtroom: Option<Cow<'a, str>>,
     /// From [`KINDS`]' stored forms, or [`UNNAMED`].
     pub kind: &'static str,
     /// Whether the text names the kind.
@@ -163,9 +168,9 @@ pub struct Refers {
 
 /// What one text says about hearings.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Notice {
+pub struct Notice<'a> {
     /// The hearing it schedules (for a move: the new date).
-    pub slot: Option<Slot>,
+    pub slot: Option<Slot<'a>>,
     pub change: Option<Change>,
     /// Which earlier hearing the change is about (empty without a change).
     pub refers: Refers,
@@ -216,79 +221,106 @@ impl State {
     }
 }
 
-/// What `text` says about hearings, if anything.
-pub fn read(text: &str) -> Option<Notice> {
-    // Most entries are not about hearings: decide that without allocating.
-    let first = text.chars().find(|&c| !is_space(c))?;
-    let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
-    // Every move and cancel word holds one of these characters (a test
-    // checks it): a text without them announces no change.
-    let may_change = may_change(text);
-    if !digit_led && !may_change {
-        return None;
+/// What `text` says about hearings, if anything. (To read many texts,
+/// [`Reader`] reuses its buffer from one to the next.)
+pub fn read(text: &str) -> Option<Notice<'_>> {
+    Reader::default().read(text)
+}
+
+/// Reads texts one after another with one buffer for their characters: a
+/// national night reads about 16 million, and allocating one for each was
+/// a fifth of what reading them cost the import (docs/BENCHMARKS.md).
+#[derive(Debug, Default)]
+pub struct Reader {
+    chars: Vec<(char, usize)>,
+}
+
+impl Reader {
+    /// What `text` says about hearings, if anything: [`read`].
+    pub fn read<'a>(&mut self, text: &'a str) -> Option<Notice<'a>> {
+        // Most entries are not about hearings: decide that without
+        // touching the buffer.
+        let first = text.chars().find(|&c| !is_space(c))?;
+        let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
+        // Every move and cancel word holds one of these characters (a test
+        // checks it): a text without them announces no change.
+        let may_change = may_change(text);
+        if !digit_led && !may_change {
+            return None;
+        }
+        let t = Text::new(text, std::mem::take(&mut self.chars));
+        let notice = t.notice(digit_led, may_change);
+        self.chars = t.chars;
+        notice
     }
-    let t = Text::new(text);
-    let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
-        (None, None)
-    } else {
-        (t.find_any(MOVE_WORDS, 0), t.find_any(CANCEL_WORDS, 0))
-    };
-    let lead = t.skip_spaces(0);
-    let lead = t.date_time(lead).filter(|_| digit_led);
-    match change_at {
-        (None, None) => {
-            let (date, time, end) = lead?;
-            Some(Notice {
-                slot: Some(t.slot(date, time?, end)),
-                change: None,
-                refers: Refers::default(),
-            })
-        }
-        (Some(moved), cancelled) => {
-            // The new date: the first date and time after the move word.
-            if let Some((date, time, end)) = t.first_date_time(moved, true) {
-                let mut slot = t.slot(date, time.expect("asked for a time"), end);
-                let before = t.kind_in(0, moved);
-                if !slot.kind_named {
-                    if let Some(kind) = before {
-                        slot.kind = kind;
-                        slot.kind_named = true;
+}
+
+impl<'a> Text<'a> {
+    /// What the text says, once it may say something.
+    fn notice(&self, digit_led: bool, may_change: bool) -> Option<Notice<'a>> {
+        let t = self;
+        let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
+            (None, None)
+        } else {
+            (t.find_any(MOVE_WORDS, 0), t.find_any(CANCEL_WORDS, 0))
+        };
+        let lead = t.skip_spaces(0);
+        let lead = t.date_time(lead).filter(|_| digit_led);
+        match change_at {
+            (None, None) => {
+                let (date, time, end) = lead?;
+                Some(Notice {
+                    slot: Some(t.slot(date, time?, end)),
+                    change: None,
+                    refers: Refers::default(),
+                })
+            }
+            (Some(moved), cancelled) => {
+                // The new date: the first date and time after the move word.
+                if let Some((date, time, end)) = t.first_date_time(moved, true) {
+                    let mut slot = t.slot(date, time.expect("asked for a time"), end);
+                    let before = t.kind_in(0, moved);
+                    if !slot.kind_named {
+                        if let Some(kind) = before {
+                            slot.kind = kind;
+                            slot.kind_named = true;
+                        }
                     }
+                    let old = t.first_date_time(0, false).filter(|d| d.2 <= moved);
+                    let refers = Refers {
+                        date: old.map(|d| d.0),
+                        time: old.and_then(|d| d.1),
+                        kind: before.or(slot.kind_named.then_some(slot.kind)),
+                    };
+                    return Some(Notice {
+                        slot: Some(slot),
+                        change: Some(Change::Moved),
+                        refers,
+                    });
                 }
-                let old = t.first_date_time(0, false).filter(|d| d.2 <= moved);
-                let refers = Refers {
-                    date: old.map(|d| d.0),
-                    time: old.and_then(|d| d.1),
-                    kind: before.or(slot.kind_named.then_some(slot.kind)),
+                let change = if cancelled.is_some() {
+                    Change::Unclear
+                } else {
+                    Change::Moved
                 };
-                return Some(Notice {
-                    slot: Some(slot),
-                    change: Some(Change::Moved),
-                    refers,
-                });
+                // A text that begins with a hearing and ends with a move word
+                // (`…言詞辯論（改期）`) gives the new date.
+                if let (Some((date, Some(time), end)), Change::Moved) = (lead, change) {
+                    let slot = t.slot(date, time, end);
+                    let refers = Refers {
+                        kind: slot.kind_named.then_some(slot.kind),
+                        ..Refers::default()
+                    };
+                    return Some(Notice {
+                        slot: Some(slot),
+                        change: Some(change),
+                        refers,
+                    });
+                }
+                t.dateless(change)
             }
-            let change = if cancelled.is_some() {
-                Change::Unclear
-            } else {
-                Change::Moved
-            };
-            // A text that begins with a hearing and ends with a move word
-            // (`…言詞辯論（改期）`) gives the new date.
-            if let (Some((date, Some(time), end)), Change::Moved) = (lead, change) {
-                let slot = t.slot(date, time, end);
-                let refers = Refers {
-                    kind: slot.kind_named.then_some(slot.kind),
-                    ..Refers::default()
-                };
-                return Some(Notice {
-                    slot: Some(slot),
-                    change: Some(change),
-                    refers,
-                });
-            }
-            t.dateless(change)
+            (None, Some(_)) => t.dateless(Change::Cancelled),
         }
-        (None, Some(_)) => t.dateless(Change::Cancelled),
     }
 }
 
@@ -310,18 +342,21 @@ fn is_space(c: char) -> bool {
 /// A text's characters with full-width digits, slashes, colons, brackets
 /// and spaces made ASCII (one character for one), each with its byte
 /// offset in the text.
-struct Text {
+struct Text<'a> {
+    text: &'a str,
     /// Each character, made ASCII where it has a form there, and where it
-    /// begins in the text: one vector, one allocation.
+    /// begins in the text: one vector, a reader's, reused.
     chars: Vec<(char, usize)>,
     len: usize,
 }
 
-impl Text {
-    fn new(text: &str) -> Text {
-        // A text has at most as many characters as bytes: one allocation,
-        // never grown.
-        let mut chars = Vec::with_capacity(text.len());
+impl<'a> Text<'a> {
+    /// The text's characters, into `chars` (emptied first).
+    fn new(text: &'a str, mut chars: Vec<(char, usize)>) -> Text<'a> {
+        // A text has at most as many characters as bytes: never grown
+        // while it is filled.
+        chars.clear();
+        chars.reserve(text.len());
         for (i, c) in text.char_indices() {
             let c = match c {
                 '０'..='９' => char::from(b'0' + (c as u32 - '０' as u32) as u8),
@@ -335,6 +370,7 @@ impl Text {
             chars.push((c, i));
         }
         Text {
+            text,
             chars,
             len: text.len(),
         }
@@ -569,11 +605,19 @@ impl Text {
 
     /// The hearing a date and time at `end` begin: the courtroom and kind
     /// that follow.
-    fn slot(&self, date: NaiveDate, time: NaiveTime, end: usize) -> Slot {
+    fn slot(&self, date: NaiveDate, time: NaiveTime, end: usize) -> Slot<'a> {
         let n = self.chars.len();
-        let courtroom = self
-            .first_room(end, n)
-            .map(|(a, b)| self.chars[a..b].iter().map(|c| c.0).collect());
+        let courtroom = self.first_room(end, n).map(|(a, b)| {
+            let chars = &self.chars[a..b];
+            let written = &self.text[self.byte(a)..self.byte(b)];
+            // Only a digit in a room's number can have been made ASCII (one
+            // byte for three): else the room is the text's own bytes.
+            if chars.iter().map(|c| c.0.len_utf8()).sum::<usize>() == written.len() {
+                Cow::Borrowed(written)
+            } else {
+                Cow::Owned(chars.iter().map(|c| c.0).collect())
+            }
+        });
         let kind = self.kind_in(end, n);
         Slot {
             at: date.and_time(time),
@@ -587,7 +631,7 @@ impl Text {
     /// A change without a new date: about the date (and time) it names, or
     /// the kind, or — if it speaks of a hearing at all — whatever hearing is
     /// to come.
-    fn dateless(&self, change: Change) -> Option<Notice> {
+    fn dateless(&self, change: Change) -> Option<Notice<'a>> {
         let old = self.first_date_time(0, false);
         let kind = self.kind_in(0, self.chars.len());
         if old.is_none() && kind.is_none() && !self.about_a_hearing() {
@@ -773,6 +817,36 @@ mod tests {
             "115/12/01 10:00第一法庭言詞辯論，被告聲請延期",
             "2026-12-01 10:00 第一法庭 言詞辯論",
         );
+    }
+
+    #[test]
+    fn a_room_is_the_texts_own_bytes_unless_a_digit_was_made_ascii() {
+        let room = |t: &'static str| read(t).unwrap().slot.unwrap().courtroom.unwrap();
+        assert!(matches!(
+            room("115/12/10 10:00第一法庭言詞辯論"),
+            Cow::Borrowed("第一法庭")
+        ));
+        assert!(matches!(
+            room("115/12/10 10:00第12法庭言詞辯論"),
+            Cow::Borrowed("第12法庭")
+        ));
+        assert!(matches!(
+            room("115/12/10 10:00家事調解室調解"),
+            Cow::Borrowed("家事調解室")
+        ));
+        let made_ascii = room("115/12/10 10:00第１２法庭言詞辯論");
+        assert!(matches!(made_ascii, Cow::Owned(_)));
+        assert_eq!(made_ascii, "第12法庭");
+        // One reader, many texts: each reads as alone.
+        let mut reader = Reader::default();
+        for t in [
+            "115/12/10 10:00第１２法庭言詞辯論",
+            "言詞辯論改期",
+            "函查",
+            "115/12/17 9:30第三法庭宣判",
+        ] {
+            assert_eq!(reader.read(t), read(t), "{t}");
+        }
     }
 
     #[test]

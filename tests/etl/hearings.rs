@@ -191,7 +191,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
         };
         let title = case_ref.title();
         let court_name = schemas::contract().court(&court).unwrap().name.clone();
-        for h in heads(&case.hearings) {
+        for h in heads(&case.hearings.decode()) {
             let uid = h.uid(&court, &case.key);
             let event = Hearing {
                 uid: &uid,

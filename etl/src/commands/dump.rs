@@ -19,18 +19,18 @@ use store::layout::Store;
 pub struct WithHearings<'a> {
     #[serde(flatten)]
     pub case: CaseJson<'a>,
-    pub hearings: Vec<HearingJson<'a>>,
+    pub hearings: Vec<HearingJson>,
 }
 
 /// A hearing as administrators see it: when, where, what, how it stands,
 /// the entry that schedules it and the one that changed it.
 #[derive(Debug, Serialize)]
-pub struct HearingJson<'a> {
+pub struct HearingJson {
     pub seq: u32,
     pub posted: String,
     pub at: String,
-    pub courtroom: Option<&'a str>,
-    pub kind: &'a str,
+    pub courtroom: Option<String>,
+    pub kind: &'static str,
     pub state: &'static str,
     pub by: Option<ByJson>,
     pub uid: String,
@@ -49,27 +49,28 @@ impl<'a> WithHearings<'a> {
             case: CaseJson::new(court, as_of, c),
             hearings: c
                 .hearings
-                .iter()
+                .decode()
+                .into_iter()
                 .map(|h| HearingJson::new(court, c, h))
                 .collect(),
         }
     }
 }
 
-impl<'a> HearingJson<'a> {
-    fn new(court: &str, c: &CaseData, h: &'a HearingData) -> HearingJson<'a> {
+impl HearingJson {
+    fn new(court: &str, c: &CaseData, h: HearingData) -> HearingJson {
         HearingJson {
             seq: h.seq,
             posted: roc(h.posted),
             at: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
-            courtroom: h.courtroom.as_deref(),
+            uid: h.uid(court, &c.key),
+            courtroom: h.courtroom,
             kind: h.kind,
             state: h.state.as_str(),
             by: h.by.map(|(seq, posted)| ByJson {
                 seq,
                 posted: roc(posted),
             }),
-            uid: h.uid(court, &c.key),
             sequence: h.sequence,
         }
     }

@@ -545,7 +545,7 @@ mod tests {
                         })
                         .collect(),
                     prosecutors: vec![],
-                    hearings: vec![],
+                    hearings: Default::default(),
                 };
                 if !queryable {
                     case.expire();

@@ -17,9 +17,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 
 use crate::hearings;
 use crate::kinds::CaseKey;
-use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingData};
+use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingList};
 use schemas::date::{datetime_from_int, from_int};
-use schemas::hearing_list;
 use store::layout::SnapshotFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -99,22 +98,33 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             entries,
             grants: Vec::new(),
             prosecutors: Vec::new(),
-            hearings: Vec::new(),
+            hearings: HearingList::default(),
         },
     ))
 }
 
 /// The hearings of a case of a snapshot before version 3: from the
 /// entries it stores.
-fn hearings_from_entries(case: &CaseData) -> Vec<HearingData> {
+fn hearings_from_entries(case: &CaseData) -> HearingList {
     if !case.queryable {
-        return Vec::new();
+        return HearingList::default();
     }
-    hearings::extract(case.entries.iter().rev().map(|e| hearings::Entry {
-        seq: e.seq,
-        posted: e.posted,
-        text: &e.text,
-    }))
+    hearings::Extractor::default()
+        .pack(case.entries.iter().rev().map(|e| hearings::Entry {
+            seq: e.seq,
+            posted: e.posted,
+            text: &e.text,
+        }))
+        .0
+}
+
+/// A stored list is copied as it is, checked (not decoded): carrying a
+/// court over writes the same bytes again.
+impl rusqlite::types::FromSql for HearingList {
+    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        HearingList::from_bytes(v.as_blob()?.to_vec())
+            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
+    }
 }
 
 /// Takes the rows of case `id` from an iterator ordered by case id.
@@ -272,10 +282,8 @@ impl Snapshot {
         };
         let mut hearings = match &mut hearing_stmt {
             Some(stmt) => Some(
-                stmt.query_map([lo, hi], |r| {
-                    Ok((r.get(0)?, r.get::<_, hearing_list::List>(1)?.0))
-                })?
-                .peekable(),
+                stmt.query_map([lo, hi], |r| Ok((r.get(0)?, r.get::<_, HearingList>(1)?)))?
+                    .peekable(),
             ),
             None => None,
         };
@@ -284,7 +292,7 @@ impl Snapshot {
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
             case.hearings = match hearings.as_mut() {
-                Some(stored) => rows_of(stored, id)?.into_iter().flatten().collect(),
+                Some(stored) => rows_of(stored, id)?.into_iter().next().unwrap_or_default(),
                 None => hearings_from_entries(&case),
             };
             f(&court, case)?;

@@ -15,7 +15,7 @@ use schemas::{
     SNAPSHOT_APPLICATION_ID, SNAPSHOT_INDEXES, SNAPSHOT_SCHEMA_VERSION, SNAPSHOT_TABLES,
 };
 
-use crate::model::{CourtData, EntryData, HearingData};
+use crate::model::{CourtData, EntryData, HearingList};
 use schemas::date::{compact, datetime_to_int, to_int};
 use schemas::hearing_list;
 use store::failpoint::pause;
@@ -39,8 +39,6 @@ pub enum WriteError {
     Sqlite(#[from] rusqlite::Error),
     #[error("verification failed: {0}")]
     Verify(String),
-    #[error("{0}")]
-    Hearings(#[from] hearing_list::PackError),
 }
 
 /// How long the last steps took, for the report.
@@ -72,22 +70,18 @@ fn insert_lists(rows: usize) -> String {
     sql
 }
 
-/// A court's packed hearing lists: each case's id and its bytes in `bytes`.
+/// A court's packed hearing lists (packed where they were worked out):
+/// each case's id and its bytes.
 #[derive(Default)]
-struct Lists {
-    bytes: Vec<u8>,
-    cases: Vec<(i64, std::ops::Range<usize>)>,
+struct Lists<'c> {
+    cases: Vec<(i64, &'c [u8])>,
 }
 
-impl Lists {
-    fn add(&mut self, case_id: i64, hearings: &[HearingData]) -> Result<(), WriteError> {
-        if hearings.is_empty() {
-            return Ok(());
+impl<'c> Lists<'c> {
+    fn add(&mut self, case_id: i64, hearings: &'c HearingList) {
+        if !hearings.is_empty() {
+            self.cases.push((case_id, hearings.bytes()));
         }
-        let start = self.bytes.len();
-        hearing_list::encode(hearings, &mut self.bytes)?;
-        self.cases.push((case_id, start..self.bytes.len()));
-        Ok(())
     }
 
     /// Inserts them in order: full batches of [`LISTS_PER_INSERT`] by one
@@ -95,10 +89,10 @@ impl Lists {
     fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
         let bind = |stmt: &mut rusqlite::CachedStatement<'_>,
                     at: usize,
-                    (id, range): &(i64, std::ops::Range<usize>)|
+                    (id, bytes): &(i64, &[u8])|
          -> rusqlite::Result<()> {
             stmt.raw_bind_parameter(at, *id)?;
-            stmt.raw_bind_parameter(at + 1, &self.bytes[range.clone()])
+            stmt.raw_bind_parameter(at + 1, bytes)
         };
         let mut batches = self.cases.chunks_exact(LISTS_PER_INSERT);
         if batches.len() > 0 {
@@ -227,7 +221,7 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
-            lists.add(id, &case.hearings)?;
+            lists.add(id, &case.hearings);
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
@@ -292,15 +286,16 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
     let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 8] = [
         &|| integrity(&open()?, "grants"),
         &|| integrity(&open()?, "hearings"),
-        // Every hearing list decodes, and they hold the hearings written.
+        // Every hearing list decodes, and they hold the hearings written
+        // (checked as decoding checks, nothing copied).
         &|| {
             let conn = open()?;
             let mut stmt = conn.prepare("SELECT case_id, list FROM hearings")?;
             let mut rows = stmt.query([])?;
             let mut found = 0u64;
             while let Some(row) = rows.next()? {
-                match hearing_list::decode(row.get_ref(1)?.as_blob()?) {
-                    Ok(list) => found += list.len() as u64,
+                match hearing_list::count(row.get_ref(1)?.as_blob()?) {
+                    Ok(n) => found += n as u64,
                     Err(e) => {
                         let case: i64 = row.get(0)?;
                         return Ok(Some(format!("case {case}: {e}")));
@@ -401,7 +396,7 @@ mod tests {
                         approved: day,
                     }],
                     prosecutors: Vec::new(),
-                    hearings: vec![HearingData {
+                    hearings: HearingList::pack(&[HearingData {
                         seq: 1,
                         posted: day,
                         origin: schemas::hearing_list::Origin {
@@ -414,7 +409,8 @@ mod tests {
                         kind: "言詞辯論",
                         state: State::Scheduled,
                         by: None,
-                    }],
+                    }])
+                    .unwrap(),
                 })
                 .collect(),
         }

@@ -1,0 +1,56 @@
+"""What the benchmark scripts share: the cached national batch and one
+measured run of a command. (Imported by scripts/bench-import and
+scripts/bench-hearings; not a script itself.)"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(os.environ.get("CPOR_BENCH_DIR", ROOT / "target" / "bench-data"))
+
+
+def national_batch(gen, cases, seed):
+    """The national batch of `cases` cases (seed `seed`), generated once
+    with `cpor-gen` and cached under BENCH: its directory, with nights
+    20261123 and 20261124 in it."""
+    base = BENCH / f"national-s{seed}-c{cases}"
+    if not (base / ".complete").exists():
+        print(f"generating {cases} cases into {base} (once) ...", flush=True)
+        shutil.rmtree(base, ignore_errors=True)
+        t = time.perf_counter()
+        subprocess.run([gen, "--out", base, "--cases", str(cases), "--seed", str(seed)], check=True, stdout=subprocess.DEVNULL)
+        print(f"  generated in {time.perf_counter() - t:.1f} s")
+        (base / ".complete").touch()
+    return base
+
+
+@dataclass
+class Measured:
+    wall: float  # seconds
+    cpu: float  # user + system, seconds
+    rss: float  # peak, MiB
+    out: str
+    err: str
+
+
+def run_measured(cmd, env=None, ok=(0,), what="bench"):
+    """Runs `cmd` to its end and measures it (getrusage of the child).
+    Exits, naming the command, if its exit code is not in `ok`."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        t = time.perf_counter()
+        p = subprocess.Popen(cmd, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(p.pid, 0)
+        wall = time.perf_counter() - t
+        p.returncode = code = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        o, e = out.read().decode(errors="replace"), err.read().decode(errors="replace")
+    if code not in ok:
+        sys.exit(f"{what}: {' '.join(map(str, cmd))} exited {code}\n{e}")
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, o, e)
