@@ -709,6 +709,24 @@ mod tests {
         (h.at, Some(h.room.to_string()), h.kind.unwrap_or("開庭"))
     }
 
+    /// A case's entries (序號, 登載日期, text) from generated hearings, each
+    /// with a day after 115/01/01 and a form: announced in one of the
+    /// generator's forms, moved (marked or without a date), or cancelled.
+    fn case_texts(raw: &[(Hearing, u64, usize)]) -> Vec<(u32, NaiveDate, String)> {
+        raw.iter()
+            .enumerate()
+            .map(|(i, (h, p, form))| {
+                let text = match form {
+                    0..=4 => h.text(Form::ALL[*form]),
+                    5 => h.moved(Move::Marked, h),
+                    6 => h.cancelled(Cancel::Bare),
+                    _ => h.moved(Move::Dateless, h),
+                };
+                (i as u32 + 1, day("115/01/01") + chrono::Days::new(*p), text)
+            })
+            .collect()
+    }
+
     proptest! {
         #[test]
         fn generated_hearing_texts_read_back_as_generated(h in arb_hearing(), form in 0..Form::ALL.len()) {
@@ -785,15 +803,7 @@ mod tests {
         fn rows_hold_together(
             raw in prop::collection::vec((arb_hearing(), 0u64..60, 0..8usize), 0..12)
         ) {
-            let texts: Vec<(u32, NaiveDate, String)> = raw.iter().enumerate().map(|(i, (h, p, form))| {
-                let text = match form {
-                    0..=4 => h.text(Form::ALL[*form]),
-                    5 => h.moved(Move::Marked, h),
-                    6 => h.cancelled(Cancel::Bare),
-                    _ => h.moved(Move::Dateless, h),
-                };
-                (i as u32 + 1, day("115/01/01") + chrono::Days::new(*p), text)
-            }).collect();
+            let texts = case_texts(&raw);
             let mut order: Vec<&(u32, NaiveDate, String)> = texts.iter().collect();
             order.sort_by_key(|e| (e.1, e.0));
             let rows = extract(order.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }));
@@ -815,15 +825,7 @@ mod tests {
                 prop::collection::vec((arb_hearing(), 0u64..60, 0..8usize), 0..8), 1..5)
         ) {
             let cases: Vec<Vec<(u32, NaiveDate, String)>> = cases.iter().map(|raw| {
-                let mut texts: Vec<(u32, NaiveDate, String)> = raw.iter().enumerate().map(|(i, (h, p, form))| {
-                    let text = match form {
-                        0..=4 => h.text(Form::ALL[*form]),
-                        5 => h.moved(Move::Marked, h),
-                        6 => h.cancelled(Cancel::Bare),
-                        _ => h.moved(Move::Dateless, h),
-                    };
-                    (i as u32 + 1, day("115/01/01") + chrono::Days::new(*p), text)
-                }).collect();
+                let mut texts = case_texts(raw);
                 texts.sort_by_key(|e| (e.1, e.0));
                 texts
             }).collect();

@@ -113,24 +113,6 @@ impl<R> Hearing<R> {
         }
     }
 
-    /// The same hearing, its courtroom borrowed.
-    pub fn by_ref(&self) -> Hearing<&str>
-    where
-        R: AsRef<str>,
-    {
-        Hearing {
-            seq: self.seq,
-            posted: self.posted,
-            origin: self.origin,
-            sequence: self.sequence,
-            at: self.at,
-            courtroom: self.courtroom.as_ref().map(AsRef::as_ref),
-            kind: self.kind,
-            state: self.state,
-            by: self.by,
-        }
-    }
-
     /// Its calendar UID, in the case `key` of `court`.
     pub fn uid(&self, court: &str, key: &CaseKey) -> String {
         uid(court, key, self.origin.kind, self.origin.seq)
@@ -554,7 +536,11 @@ mod tests {
             // Borrowed courtrooms pack to the same bytes.
             let borrowed: Vec<Hearing<&str>> = list
                 .iter()
-                .map(|h| h.by_ref())
+                .map(|h| {
+                    let mut b = h.clone().map_room(|_| "");
+                    b.courtroom = h.courtroom.as_deref();
+                    b
+                })
                 .collect();
             let mut again = Vec::new();
             encode(&borrowed, &mut again).unwrap();
