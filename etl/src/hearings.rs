@@ -73,10 +73,12 @@ pub struct Entry<'a> {
 /// The hearings of one case, from its existing entries given oldest first
 /// by (登載日期, 序號); sorted by 序號.
 pub fn extract<'a>(oldest_first: impl IntoIterator<Item = Entry<'a>>) -> Vec<HearingData> {
-    Extractor::default()
-        .extract(oldest_first)
-        .iter()
-        .map(|h| h.clone().map_room(Cow::into_owned))
+    let mut extractor = Extractor::default();
+    extractor.extract(oldest_first);
+    extractor
+        .out
+        .into_iter()
+        .map(|h| h.map_room(Cow::into_owned))
         .collect()
 }
 
@@ -370,7 +372,8 @@ impl<'a> Book<'a> {
     fn rows(&mut self, out: &mut Vec<Hearing<Cow<'a, str>>>) {
         out.clear();
         let (rows, chains) = (&mut self.rows, &self.chains);
-        let origin = |rows: &[Row<'a>], chain: usize| {
+        // The hearing a row is a date of: its chain's first row.
+        let origin_of = |rows: &[Row<'a>], chain: usize| {
             let first = &rows[chains[chain].origin];
             Origin {
                 kind: first.slot.kind,
@@ -378,7 +381,7 @@ impl<'a> Book<'a> {
             }
         };
         for i in 0..rows.len() {
-            let origin = origin(rows, rows[i].chain);
+            let origin = origin_of(rows, rows[i].chain);
             let r = &mut rows[i];
             out.push(Hearing {
                 seq: r.seq,
