@@ -116,28 +116,41 @@ fn main() -> anyhow::Result<()> {
         texts.len(),
         cases.len()
     );
-    println!(
-        "read:    {:>8.1} ms, {:>6.1} ns a text; {notices} notices, digest {:016x}",
-        best_read.as_secs_f64() * 1e3,
-        best_read.as_nanos() as f64 / texts.len() as f64,
-        read_digest
+    let line = |name: &str, best: Duration, per: &str, n: usize, what: String, digest: u64| {
+        println!(
+            "{name:<8} {:>8.1} ms, {:>6.1} ns a {per}; {what}, digest {digest:016x}",
+            best.as_secs_f64() * 1e3,
+            best.as_nanos() as f64 / n.max(1) as f64,
+        )
+    };
+    line(
+        "read:",
+        best_read,
+        "text",
+        texts.len(),
+        format!("{notices} notices"),
+        read_digest,
     );
     println!(
         "read, texts about no hearing: {silent_ns:.1} ns each ({}); about hearings: {telling_ns:.1} ns each ({})",
         silent.len(),
         telling.len()
     );
-    println!(
-        "extract: {:>8.1} ms, {:>6.1} ns a case; {hearings} hearings, digest {:016x}",
-        best_extract.as_secs_f64() * 1e3,
-        best_extract.as_nanos() as f64 / cases.len() as f64,
-        extract_digest
+    line(
+        "extract:",
+        best_extract,
+        "case",
+        cases.len(),
+        format!("{hearings} hearings"),
+        extract_digest,
     );
-    println!(
-        "pack:    {:>8.1} ms, {:>6.1} ns a case (reused buffers, packed as stored), digest {:016x}",
-        best_pack.as_secs_f64() * 1e3,
-        best_pack.as_nanos() as f64 / cases.len() as f64,
-        pack_digest
+    line(
+        "pack:",
+        best_pack,
+        "case",
+        cases.len(),
+        "reused buffers, packed as stored".to_string(),
+        pack_digest,
     );
     Ok(())
 }

@@ -52,7 +52,7 @@ use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use schemas::hearing::{Change, Notice, Reader, Refers, Slot, State};
-use schemas::hearing_list::{self, Hearing, Origin};
+use schemas::hearing_list::{Hearing, Origin};
 
 use crate::model::{HearingData, HearingList};
 
@@ -122,12 +122,10 @@ impl<'a> Extractor<'a> {
             .iter()
             .filter(|h| h.state == State::Uncertain)
             .count() as u32;
-        self.bytes.clear();
         // Packing fails only for a kind that is not stored, and every kind
         // `read` gives is (schemas' `every_kind_the_reader_gives_can_be_stored`).
-        hearing_list::encode(&self.out, &mut self.bytes).expect("read gives stored kinds only");
-        // Exactly its size: the list is kept until the court is written.
-        let list = HearingList::packed(self.bytes.as_slice().to_vec(), self.out.len() as u32);
+        let list =
+            HearingList::pack_in(&self.out, &mut self.bytes).expect("read gives stored kinds only");
         (list, uncertain)
     }
 }

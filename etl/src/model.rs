@@ -5,7 +5,7 @@
 
 use chrono::{NaiveDate, NaiveDateTime};
 
-use schemas::hearing_list::{self, PackError};
+use schemas::hearing_list::{self, Hearing, PackError};
 
 use crate::kinds::CaseKey;
 
@@ -53,10 +53,20 @@ pub struct HearingList {
 impl HearingList {
     /// Packs `list`.
     pub fn pack(list: &[HearingData]) -> Result<HearingList, PackError> {
-        let mut bytes = Vec::new();
-        hearing_list::encode(list, &mut bytes)?;
+        HearingList::pack_in(list, &mut Vec::new())
+    }
+
+    /// Packs `list` in `scratch` (emptied first), kept at exactly its size:
+    /// the import packs case after case in one buffer and keeps each list
+    /// until its court is written.
+    pub fn pack_in<R: AsRef<str>>(
+        list: &[Hearing<R>],
+        scratch: &mut Vec<u8>,
+    ) -> Result<HearingList, PackError> {
+        scratch.clear();
+        hearing_list::encode(list, scratch)?;
         Ok(HearingList {
-            bytes,
+            bytes: scratch.as_slice().to_vec(),
             count: list.len() as u32,
         })
     }
@@ -69,16 +79,6 @@ impl HearingList {
             hearing_list::count(&bytes)? as u32
         };
         Ok(HearingList { bytes, count })
-    }
-
-    /// Bytes that [`hearing_list::encode`] just packed, with their count.
-    pub(crate) fn packed(bytes: Vec<u8>, count: u32) -> HearingList {
-        debug_assert_eq!(
-            hearing_list::count(&bytes).unwrap_or(0),
-            count as usize,
-            "packed as counted"
-        );
-        HearingList { bytes, count }
     }
 
     pub fn bytes(&self) -> &[u8] {

@@ -84,19 +84,14 @@ const CHANGE_CHARS: [char; 5] = ['改', '延', '取', '撤', '變'];
 
 /// [`CHANGE_CHARS`] as UTF-8, three bytes each.
 const CHANGE_BYTES: [[u8; 3]; 5] = {
-    const fn utf8(c: char) -> [u8; 3] {
-        let c = c as u32;
-        assert!(c >= 0x800 && c <= 0xFFFF, "a character of three bytes");
-        [
-            0xE0 | (c >> 12) as u8,
-            0x80 | ((c >> 6) & 0x3F) as u8,
-            0x80 | (c & 0x3F) as u8,
-        ]
-    }
     let mut out = [[0; 3]; 5];
     let mut i = 0;
     while i < out.len() {
-        out[i] = utf8(CHANGE_CHARS[i]);
+        assert!(
+            CHANGE_CHARS[i].len_utf8() == 3,
+            "a character of three bytes"
+        );
+        CHANGE_CHARS[i].encode_utf8(&mut out[i]);
         i += 1;
     }
     out
@@ -258,35 +253,34 @@ impl Reader {
 impl<'a> Text<'a> {
     /// What the text says, once it may say something.
     fn notice(&self, digit_led: bool, may_change: bool) -> Option<Notice<'a>> {
-        let t = self;
-        let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| t.find(w, 0).is_some()) {
+        let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| self.find(w, 0).is_some()) {
             (None, None)
         } else {
-            (t.find_any(MOVE_WORDS, 0), t.find_any(CANCEL_WORDS, 0))
+            (self.find_any(MOVE_WORDS, 0), self.find_any(CANCEL_WORDS, 0))
         };
-        let lead = t.skip_spaces(0);
-        let lead = t.date_time(lead).filter(|_| digit_led);
+        let lead = self.skip_spaces(0);
+        let lead = self.date_time(lead).filter(|_| digit_led);
         match change_at {
             (None, None) => {
                 let (date, time, end) = lead?;
                 Some(Notice {
-                    slot: Some(t.slot(date, time?, end)),
+                    slot: Some(self.slot(date, time?, end)),
                     change: None,
                     refers: Refers::default(),
                 })
             }
             (Some(moved), cancelled) => {
                 // The new date: the first date and time after the move word.
-                if let Some((date, time, end)) = t.first_date_time(moved, true) {
-                    let mut slot = t.slot(date, time.expect("asked for a time"), end);
-                    let before = t.kind_in(0, moved);
+                if let Some((date, time, end)) = self.first_date_time(moved, true) {
+                    let mut slot = self.slot(date, time.expect("asked for a time"), end);
+                    let before = self.kind_in(0, moved);
                     if !slot.kind_named {
                         if let Some(kind) = before {
                             slot.kind = kind;
                             slot.kind_named = true;
                         }
                     }
-                    let old = t.first_date_time(0, false).filter(|d| d.2 <= moved);
+                    let old = self.first_date_time(0, false).filter(|d| d.2 <= moved);
                     let refers = Refers {
                         date: old.map(|d| d.0),
                         time: old.and_then(|d| d.1),
@@ -306,7 +300,7 @@ impl<'a> Text<'a> {
                 // A text that begins with a hearing and ends with a move word
                 // (`…言詞辯論（改期）`) gives the new date.
                 if let (Some((date, Some(time), end)), Change::Moved) = (lead, change) {
-                    let slot = t.slot(date, time, end);
+                    let slot = self.slot(date, time, end);
                     let refers = Refers {
                         kind: slot.kind_named.then_some(slot.kind),
                         ..Refers::default()
@@ -317,9 +311,9 @@ impl<'a> Text<'a> {
                         refers,
                     });
                 }
-                t.dateless(change)
+                self.dateless(change)
             }
-            (None, Some(_)) => t.dateless(Change::Cancelled),
+            (None, Some(_)) => self.dateless(Change::Cancelled),
         }
     }
 }
@@ -347,7 +341,6 @@ struct Text<'a> {
     /// Each character, made ASCII where it has a form there, and where it
     /// begins in the text: one vector, a reader's, reused.
     chars: Vec<(char, usize)>,
-    len: usize,
 }
 
 impl<'a> Text<'a> {
@@ -369,11 +362,7 @@ impl<'a> Text<'a> {
             };
             chars.push((c, i));
         }
-        Text {
-            text,
-            chars,
-            len: text.len(),
-        }
+        Text { text, chars }
     }
 
     fn at(&self, i: usize) -> Option<char> {
@@ -381,7 +370,7 @@ impl<'a> Text<'a> {
     }
 
     fn byte(&self, i: usize) -> usize {
-        self.chars.get(i).map_or(self.len, |c| c.1)
+        self.chars.get(i).map_or(self.text.len(), |c| c.1)
     }
 
     fn starts_with(&self, i: usize, word: &str) -> bool {
