@@ -43,6 +43,9 @@ pub struct CourtStats {
     /// `hearings` table), and how many of them the rules were unsure about.
     pub hearings: u64,
     pub hearings_uncertain: u64,
+    /// Queryable cases whose hearings were copied from the live snapshot,
+    /// their key and entries unchanged since (`Earlier`), not read again.
+    pub hearing_lists_reused: u64,
     pub grants_active: u64,
     pub grants_revoked: u64,
     pub prosecutor_assignments: u64,
@@ -102,9 +105,26 @@ pub struct CourtImport {
     pub file_errors: Vec<FileError>,
 }
 
+/// The court's hearing lists in the live snapshot, by what they were worked
+/// out from: lets a night copy the list of a case whose key and entries
+/// did not change instead of reading its entries again (most cases, most
+/// nights). Implemented over the snapshot in `snapshot::read`.
+pub trait Earlier {
+    /// The list the live snapshot holds for the case whose entries have
+    /// `digest` (`hearings::Extractor::digest`), and how many of its hearings
+    /// are uncertain; `None`: not there, or not to be trusted (then the case
+    /// is worked out). Asked in the court's key order.
+    fn list(&mut self, digest: u64) -> Option<(HearingList, u32)>;
+}
+
 /// Imports one court from its files' bytes (already checked against the
-/// manifest).
-pub fn import_court(court: &Context<'_>, files: &BTreeMap<FileKind, Vec<u8>>) -> CourtImport {
+/// manifest), copying from `earlier` the hearing lists of cases that did
+/// not change.
+pub fn import_court(
+    court: &Context<'_>,
+    files: &BTreeMap<FileKind, Vec<u8>>,
+    earlier: Option<&mut dyn Earlier>,
+) -> CourtImport {
     let mut tally = Tally::default();
     let cases = Cases::read(court, open(court, files, FileKind::Case), &mut tally);
     let others = scan_others(court, files, &cases);
@@ -121,6 +141,7 @@ pub fn import_court(court: &Context<'_>, files: &BTreeMap<FileKind, Vec<u8>>) ->
         &progress,
         grants,
         prosecutors,
+        earlier,
         &mut tally.stats,
     );
     CourtImport {
@@ -460,6 +481,7 @@ fn assemble(
     progress: &ProgressRows,
     mut case_grants: Vec<Vec<GrantData>>,
     mut case_prosecutors: Vec<Vec<String>>,
+    mut earlier: Option<&mut dyn Earlier>,
     stats: &mut CourtStats,
 ) -> Vec<CaseData> {
     let cases = &cases.rows;
@@ -484,6 +506,7 @@ fn assemble(
             grants: Vec::new(),
             prosecutors: Vec::new(),
             hearings: HearingList::default(),
+            extracted: None,
         };
         match scope(
             court.code,
@@ -508,13 +531,19 @@ fn assemble(
                 stats.cases_queryable += 1;
                 existing_newest_first(&mut standing, |(_, v)| v);
                 if hearings::EXTRACTED {
-                    let (list, uncertain) =
-                        extractor.pack(standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
+                    let entries = || {
+                        standing.iter().rev().map(|&(chunk, v)| hearings::Entry {
                             seq: v.seq,
                             posted: v.posted,
                             text: progress.text(chunk, v),
-                        }));
+                        })
+                    };
+                    let digest = extractor.digest(key, entries());
+                    let copied = earlier.as_mut().and_then(|e| e.list(digest));
+                    stats.hearing_lists_reused += u64::from(copied.is_some());
+                    let (list, uncertain) = copied.unwrap_or_else(|| extractor.pack(entries()));
                     data.hearings = list;
+                    data.extracted = Some(digest);
                     stats.hearings += data.hearings.len() as u64;
                     stats.hearings_uncertain += u64::from(uncertain);
                 }

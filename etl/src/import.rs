@@ -26,7 +26,7 @@ use crate::decode::{load_eudc, Decoder};
 use crate::kinds::FileKind;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
-use crate::snapshot::read::Snapshot;
+use crate::snapshot::read::{self, Snapshot};
 use crate::snapshot::write::{Builder, Counts};
 use crate::ui::Ui;
 use mail::MailSettings;
@@ -134,6 +134,9 @@ struct Night<'a> {
     decoder: &'a Decoder,
     pool: &'a ThreadPool,
     threads: usize,
+    /// The snapshot whose hearing lists unchanged cases copy (the one
+    /// courts are carried over from: checked against its checksum).
+    earlier: Option<SnapshotFile>,
 }
 
 pub fn run(
@@ -179,6 +182,11 @@ pub fn run(
         decoder: &decoder,
         pool: &pool,
         threads,
+        earlier: previous
+            .snapshot
+            .as_ref()
+            .filter(|_| crate::hearings::EXTRACTED)
+            .map(|s| s.file.clone()),
     };
     match run_courts(&night, &plan, previous, &mut builder, &ui) {
         Ok(courts) => report.courts = courts,
@@ -870,7 +878,12 @@ fn import_checked(night: &Night<'_>, code: &str, plan: &CourtPlan) -> Tonight {
         max_listed: settings.max_listed_rejects as usize,
         chunk_bytes: settings.chunk_bytes as usize,
     };
-    let import = import_court(&court, &files);
+    let import = match &night.earlier {
+        Some(file) => {
+            read::with_earlier(file, code, |earlier| import_court(&court, &files, earlier))
+        }
+        None => import_court(&court, &files, None),
+    };
     drop(files);
     let mut reasons: Vec<String> = import.file_errors.iter().map(|e| e.to_string()).collect();
     reasons.extend(manifest_mismatches(code, plan, &import.stats));

@@ -40,6 +40,12 @@ pub struct CaseData {
     /// snapshot stores them: the import packs them where it works them out,
     /// in parallel, and a court carried over copies its bytes.
     pub hearings: HearingList,
+    /// The digest of what `hearings` were worked out from tonight
+    /// (`hearings::Extractor::digest`), stored in `extracted`; `None` for a
+    /// case whose hearings were not worked out tonight (carried over, past
+    /// the cutoff, or a build without hearings), which the next night
+    /// works out again.
+    pub extracted: Option<u64>,
 }
 
 /// A case's hearings packed by `schemas::hearing_list`, checked when made:
@@ -79,6 +85,19 @@ impl HearingList {
             hearing_list::count(&bytes)? as u32
         };
         Ok(HearingList { bytes, count })
+    }
+
+    /// A list as the live snapshot stores it, checked, and how many of its
+    /// hearings are uncertain: for copying it to tonight's.
+    pub fn from_stored(bytes: Vec<u8>) -> Result<(HearingList, u32), PackError> {
+        let (count, uncertain) = hearing_list::tally(&bytes)?;
+        Ok((
+            HearingList {
+                bytes,
+                count: count as u32,
+            },
+            uncertain as u32,
+        ))
     }
 
     pub fn bytes(&self) -> &[u8] {
@@ -130,5 +149,6 @@ impl CaseData {
         self.grants.clear();
         self.prosecutors.clear();
         self.hearings = HearingList::default();
+        self.extracted = None;
     }
 }

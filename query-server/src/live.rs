@@ -741,6 +741,7 @@ mod tests {
                 hearing(9, 9, 1, "2026-11-27 14:00", State::Cancelled),
             ])
             .unwrap(),
+            extracted: None,
         };
         let mut b = Builder::create(&path, day()).unwrap();
         b.add_court(&CourtData {
@@ -766,7 +767,7 @@ mod tests {
     fn a_cases_hearings_and_the_ones_to_come_of_an_address() {
         let dir = tempfile::tempdir().unwrap();
         let snap = Snap::open(&snapshot(dir.path())).unwrap();
-        assert_eq!(snap.schema_version, 3);
+        assert_eq!(snap.schema_version, schemas::SNAPSHOT_SCHEMA_VERSION);
         let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
         let all = snap.hearings_of(&row).unwrap();
         let seqs: Vec<u32> = all.iter().map(|h| h.seq).collect();

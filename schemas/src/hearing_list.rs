@@ -424,6 +424,18 @@ pub fn count(bytes: &[u8]) -> Result<usize, PackError> {
     Ok(n)
 }
 
+/// How many hearings `bytes` packs, and how many of them are uncertain,
+/// checked as [`decode`] checks, nothing copied: for a list a night copies
+/// from the live snapshot, whose report counts them as if worked out.
+pub fn tally(bytes: &[u8]) -> Result<(usize, usize), PackError> {
+    let (mut n, mut uncertain) = (0, 0);
+    walk(bytes, false, |h| {
+        n += 1;
+        uncertain += usize::from(h.state == State::Uncertain);
+    })?;
+    Ok((n, uncertain))
+}
+
 /// Whether a hearing packed in `bytes` (any row, whatever its state) takes
 /// place on one of `days`: checked as [`decode`] checks, but with nothing
 /// kept or copied, so that a pass over every list of a snapshot for the

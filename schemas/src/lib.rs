@@ -42,8 +42,9 @@ pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 
 /// Version of the snapshot schema this build writes: 2 added `hearings`, a
 /// row per hearing; 3 packs a case's hearings into one row
-/// (`hearing_list`).
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 3;
+/// (`hearing_list`); 4 adds `extracted`, what each case's hearings were
+/// worked out from, so the next night works out only the changed cases.
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 4;
 
 /// The first version whose `hearings` this build reads. Version 2's table
 /// (never in a release) is not read: its hearings are treated as version
@@ -51,16 +52,19 @@ pub const SNAPSHOT_SCHEMA_VERSION: i32 = 3;
 /// and none on the website until the next night.
 pub const SNAPSHOT_HEARINGS_VERSION: i32 = 3;
 
-/// Versions this build reads: the one it writes, and versions 1 and 2, so
+/// The first version with `extracted` and `meta.hearing_rules`.
+pub const SNAPSHOT_EXTRACTED_VERSION: i32 = 4;
+
+/// Versions this build reads: the one it writes, and versions 1 to 3, so
 /// the night after an upgrade still carries courts over from (and compares
 /// with) the snapshot before it, and the website serves it until then.
-pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3];
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3, 4];
 
 /// Snapshot tables, created before the bulk load.
-pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v3-tables.sql");
+pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v4-tables.sql");
 
 /// Snapshot indexes, created after the bulk load.
-pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v3-indexes.sql");
+pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v4-indexes.sql");
 
 /// Version 1's tables and indexes: only for tests that build an old
 /// snapshot to read.
@@ -328,9 +332,15 @@ mod tests {
         assert_eq!(snapshot_version(&conn).unwrap(), 2);
         let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
         let conn = open_snapshot_readonly(&new).unwrap();
-        assert_eq!(snapshot_version(&conn).unwrap(), 3);
+        assert_eq!(snapshot_version(&conn).unwrap(), 4);
         conn.query_row("SELECT count(*) FROM hearings", [], |r| r.get::<_, i64>(0))
             .unwrap();
+        conn.query_row("SELECT count(*) FROM extracted", [], |r| r.get::<_, i64>(0))
+            .unwrap();
+        // Version 3 (no `extracted`) is read too.
+        let three = build(&dir, SNAPSHOT_APPLICATION_ID, 3);
+        let conn = open_snapshot_readonly(&three).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 3);
         let zero = build(&dir, SNAPSHOT_APPLICATION_ID, 0);
         assert!(matches!(
             open_snapshot_readonly(&zero),

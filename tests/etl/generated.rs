@@ -78,3 +78,197 @@ fn threads_and_chunks_never_change_the_snapshot() {
     );
     assert_eq!(court(&report, "TPS")["status"], "out_of_scope");
 }
+
+/// Per court of a night's report: (court, hearings, uncertain, lists
+/// copied from the live snapshot).
+fn hearing_stats(env: &Env, date: &str) -> Vec<(String, u64, u64, u64)> {
+    env.report(date)["courts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["status"] == "imported")
+        .map(|c| {
+            let s = &c["stats"];
+            (
+                c["court"].as_str().unwrap().to_string(),
+                s["hearings"].as_u64().unwrap(),
+                s["hearings_uncertain"].as_u64().unwrap(),
+                s["hearing_lists_reused"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// The live snapshot's `extracted`, by case key.
+fn digests(env: &Env) -> Vec<(String, String, i64, String, i64, i64)> {
+    let store = store::layout::Store::new(env.data());
+    let live = store.live().unwrap().unwrap();
+    let conn = rusqlite::Connection::open(&live.path).unwrap();
+    let mut stmt = conn
+        .prepare(
+            "SELECT c.court, c.category, c.year, c.word, c.number, x.digest
+             FROM extracted x JOIN cases c ON c.id = x.case_id ORDER BY c.id",
+        )
+        .unwrap();
+    let rows = stmt
+        .query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
+}
+
+/// Night 2's PCD_progress.csv (UTF-8) with the first row of a `queryable`
+/// 民事 case that announces a hearing (`115/10/24 15:30第十五法庭訊問`) dated 115/12/30
+/// instead: the same length, the same entry otherwise, which only reading
+/// its text again shows. Gives the case's key as the dump names it, and
+/// the text.
+fn move_a_hearing(night: &Path, queryable: impl Fn(&str) -> bool) -> (String, String) {
+    let path = night.join("PCD_progress.csv");
+    let text = fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.split_inclusive('\n').map(str::to_string).collect();
+    let announces = |t: &str| {
+        let b = t.as_bytes();
+        b.len() > 16 && b[3] == b'/' && b[6] == b'/' && b[9] == b' ' && t[10..15].contains(':')
+    };
+    let at = lines
+        .iter()
+        .position(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f.len() == 10
+                && f[1] == "民事"
+                && announces(f[7])
+                && !f[7].starts_with("115/12/30")
+                && queryable(&format!("{} {} {} {}", f[1], f[2], f[3], f[4]))
+        })
+        .unwrap();
+    let fields: Vec<&str> = lines[at].trim_end().split(',').collect();
+    let moved = format!("115/12/30{}", &fields[7][9..]);
+    assert_eq!(moved.len(), fields[7].len());
+    let key = format!("{} {} {} {}", fields[1], fields[2], fields[3], fields[4]);
+    let mut changed: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+    changed[7] = moved.clone();
+    lines[at] = changed.join(",") + "\r\n";
+    fs::write(&path, lines.concat()).unwrap();
+    crate::util::rehash(night, "PCD_progress.csv");
+    (key, moved)
+}
+
+/// A case's line of a dump, by its key (`民事 115 訴 1`).
+fn dumped_opt<'a>(dump: &'a str, court: &str, key: &str) -> Option<&'a str> {
+    let parts: Vec<&str> = key.split(' ').collect();
+    dump.lines().find(|l| {
+        let c: serde_json::Value = serde_json::from_str(l).unwrap();
+        c["court"] == court
+            && c["category"] == parts[0]
+            && c["year"] == parts[1].parse::<u64>().unwrap()
+            && c["word"] == parts[2]
+            && c["number"] == parts[3].parse::<u64>().unwrap()
+    })
+}
+
+fn dumped<'a>(dump: &'a str, court: &str, key: &str) -> &'a str {
+    dumped_opt(dump, court, key).unwrap_or_else(|| panic!("{court} {key} not in the dump"))
+}
+
+/// A night copies the hearing lists of the cases whose entries did not
+/// change from the live snapshot and works out the rest (issue 14's
+/// benchmark): what it publishes is exactly what a first load of the same
+/// batch gives, whatever the live snapshot was. Here over night 1 as
+/// published, over one whose lists were worked out by other rules, and over
+/// one of version 3 (without `extracted`); one entry of one case changed in
+/// night 2 (`move_a_hearing`).
+#[test]
+fn a_night_over_the_last_gives_the_hearings_a_first_load_gives() {
+    let gen = tempfile::tempdir().unwrap();
+    let nights = generate(gen.path(), 3000);
+    let scratch = Env::new();
+    assert_eq!(scratch.import(&nights[0], &[]).code, 0);
+    let night1 = scratch.dump("20261123");
+    let (key, moved) = move_a_hearing(&nights[1], |key| {
+        dumped_opt(&night1, "PCD", key).is_some_and(|l| l.contains("\"queryable\":true"))
+    });
+
+    let first = Env::new();
+    let run = first.import(&nights[1], &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let want = first.dump("20261124");
+    let want_stats = hearing_stats(&first, "20261124");
+    assert!(want_stats.iter().all(|s| s.3 == 0), "{want_stats:?}");
+    assert!(want_stats.iter().map(|s| s.1).sum::<u64>() > 1000);
+    let want_digests = digests(&first);
+    assert!(!want_digests.is_empty());
+    let line = dumped(&want, "PCD", &key);
+    assert!(line.contains("\"at\":\"115/12/30"), "{moved}: {line}");
+
+    // How the live snapshot of night 1 is made before night 2 imports over it.
+    type Edit = fn(&rusqlite::Connection);
+    let edits: [(&str, Option<Edit>); 3] = [
+        ("as published", None),
+        (
+            "worked out by other rules",
+            Some(|c| {
+                c.execute_batch("UPDATE meta SET value = '0' WHERE key = 'hearing_rules'")
+                    .unwrap()
+            }),
+        ),
+        (
+            "of version 3",
+            Some(|c| {
+                c.execute_batch("DROP TABLE extracted").unwrap();
+                c.pragma_update(None, "user_version", 3).unwrap();
+            }),
+        ),
+    ];
+    for (what, edit) in edits {
+        let env = Env::new();
+        let run = env.import(&nights[0], &[]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let before = env.dump("20261123");
+        if let Some(edit) = edit {
+            let store = store::layout::Store::new(env.data());
+            let live = store.live().unwrap().unwrap();
+            let temp = env.dir.path().join("edited.sqlite");
+            fs::copy(&live.path, &temp).unwrap();
+            crate::util::writable(&temp);
+            edit(&rusqlite::Connection::open(&temp).unwrap());
+            store.publish(&temp, live.date).unwrap();
+        }
+        let run = env.import(&nights[1], &[]);
+        assert_eq!(run.code, 0, "{what}: {}{}", run.stdout, run.stderr);
+        let got = env.dump("20261124");
+        assert!(
+            got == want,
+            "{what}: night 2 over night 1 differs from a first load of night 2"
+        );
+        assert_ne!(
+            dumped(&before, "PCD", &key),
+            dumped(&got, "PCD", &key),
+            "{what}"
+        );
+        assert_eq!(digests(&env), want_digests, "{what}");
+        let stats = hearing_stats(&env, "20261124");
+        let strip = |s: &[(String, u64, u64, u64)]| -> Vec<(String, u64, u64)> {
+            s.iter().map(|(c, h, u, _)| (c.clone(), *h, *u)).collect()
+        };
+        assert_eq!(strip(&stats), strip(&want_stats), "{what}");
+        let reused: u64 = stats.iter().map(|s| s.3).sum();
+        let cases: u64 = digests(&env).len() as u64;
+        if edit.is_none() {
+            // Most cases did not change; some did.
+            assert!(
+                reused > cases / 2 && reused < cases,
+                "{what}: {reused} of {cases} copied"
+            );
+        } else {
+            assert_eq!(reused, 0, "{what}");
+        }
+    }
+}

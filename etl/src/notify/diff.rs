@@ -546,6 +546,7 @@ mod tests {
                         .collect(),
                     prosecutors: vec![],
                     hearings: Default::default(),
+                    extracted: None,
                 };
                 if !queryable {
                     case.expire();

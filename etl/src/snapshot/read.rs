@@ -6,9 +6,14 @@
 //! derived from the latest three entries it stores, all it has, by the same
 //! rules (`hearings::extract`).
 //!
-//! The e-mail diff reads a narrower projection instead, in `diffscan`.
+//! The e-mail diff reads a narrower projection instead, in `diffscan`; a
+//! night's court workers read the live snapshot's hearing lists to copy
+//! those of unchanged cases, in `earlier`.
 
 pub mod diffscan;
+mod earlier;
+
+pub use earlier::with_earlier;
 
 use std::iter::Peekable;
 
@@ -99,6 +104,7 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             grants: Vec::new(),
             prosecutors: Vec::new(),
             hearings: HearingList::default(),
+            extracted: None,
         },
     ))
 }

@@ -15,7 +15,7 @@ use schemas::{
     SNAPSHOT_APPLICATION_ID, SNAPSHOT_INDEXES, SNAPSHOT_SCHEMA_VERSION, SNAPSHOT_TABLES,
 };
 
-use crate::model::{CourtData, EntryData, HearingList};
+use crate::model::{CourtData, EntryData};
 use schemas::date::{compact, datetime_to_int, to_int};
 use schemas::hearing_list;
 use store::failpoint::pause;
@@ -31,6 +31,9 @@ pub struct Counts {
     /// Hearing records, and the cases with any (rows of `hearings`).
     pub hearings: u64,
     pub hearing_lists: u64,
+    /// Rows of `extracted`: the cases whose hearings were worked out (or
+    /// copied) tonight.
+    pub extracted: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -53,14 +56,16 @@ const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, n
      seq3, posted3, text3, modified3)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-/// Cases' hearing lists are inserted this many to a statement: a national
-/// night has about 750,000, and one row to a statement spends much of its
-/// time opening and closing the statement's cursors.
-const LISTS_PER_INSERT: usize = 64;
+/// Cases' hearing lists and digests are inserted this many to a
+/// statement: a national night has about 750,000 lists and 900,000
+/// digests, and one row to a statement spends much of its time opening and
+/// closing the statement's cursors.
+const ROWS_PER_INSERT: usize = 64;
 
-/// An insert of `rows` hearing lists.
-fn insert_lists(rows: usize) -> String {
-    let mut sql = String::from("INSERT INTO hearings (case_id, list) VALUES ");
+/// An insert of `rows` (case id, value) pairs into `into` (`table (id
+/// column, value column)`).
+fn insert_pairs(into: &str, rows: usize) -> String {
+    let mut sql = format!("INSERT INTO {into} VALUES ");
     for r in 0..rows {
         if r > 0 {
             sql.push(',');
@@ -70,45 +75,47 @@ fn insert_lists(rows: usize) -> String {
     sql
 }
 
-/// A court's packed hearing lists (packed where they were worked out):
-/// each case's id and its bytes.
-#[derive(Default)]
-struct Lists<'c> {
-    cases: Vec<(i64, &'c [u8])>,
+/// A court's rows of a table keyed by case id with one value: its packed
+/// hearing lists (packed where they were worked out), or what they were
+/// worked out from.
+struct Pairs<V> {
+    into: &'static str,
+    rows: Vec<(i64, V)>,
 }
 
-impl<'c> Lists<'c> {
-    fn add(&mut self, case_id: i64, hearings: &'c HearingList) {
-        if !hearings.is_empty() {
-            self.cases.push((case_id, hearings.bytes()));
+impl<V: rusqlite::ToSql> Pairs<V> {
+    fn new(into: &'static str) -> Pairs<V> {
+        Pairs {
+            into,
+            rows: Vec::new(),
         }
     }
 
-    /// Inserts them in order: full batches of [`LISTS_PER_INSERT`] by one
+    /// Inserts them in order: full batches of [`ROWS_PER_INSERT`] by one
     /// statement each, the rest one by one.
     fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
         let bind = |stmt: &mut rusqlite::CachedStatement<'_>,
                     at: usize,
-                    (id, bytes): &(i64, &[u8])|
+                    (id, value): &(i64, V)|
          -> rusqlite::Result<()> {
             stmt.raw_bind_parameter(at, *id)?;
-            stmt.raw_bind_parameter(at + 1, bytes)
+            stmt.raw_bind_parameter(at + 1, value)
         };
-        let mut batches = self.cases.chunks_exact(LISTS_PER_INSERT);
+        let mut batches = self.rows.chunks_exact(ROWS_PER_INSERT);
         if batches.len() > 0 {
-            let mut stmt = conn.prepare_cached(&insert_lists(LISTS_PER_INSERT))?;
+            let mut stmt = conn.prepare_cached(&insert_pairs(self.into, ROWS_PER_INSERT))?;
             for batch in &mut batches {
-                for (i, case) in batch.iter().enumerate() {
-                    bind(&mut stmt, i * 2 + 1, case)?;
+                for (i, row) in batch.iter().enumerate() {
+                    bind(&mut stmt, i * 2 + 1, row)?;
                 }
                 stmt.raw_execute()?;
             }
         }
         let rest = batches.remainder();
         if !rest.is_empty() {
-            let mut stmt = conn.prepare_cached(&insert_lists(1))?;
-            for case in rest {
-                bind(&mut stmt, 1, case)?;
+            let mut stmt = conn.prepare_cached(&insert_pairs(self.into, 1))?;
+            for row in rest {
+                bind(&mut stmt, 1, row)?;
                 stmt.raw_execute()?;
             }
         }
@@ -144,8 +151,13 @@ impl Builder {
         conn.execute_batch(SNAPSHOT_TABLES)?;
         conn.execute_batch("BEGIN")?;
         conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('batch_date', ?1), ('schema_version', ?2)",
-            params![compact(batch_date), SNAPSHOT_SCHEMA_VERSION.to_string()],
+            "INSERT INTO meta (key, value) VALUES ('batch_date', ?1), ('schema_version', ?2),
+             ('hearing_rules', ?3)",
+            params![
+                compact(batch_date),
+                SNAPSHOT_SCHEMA_VERSION.to_string(),
+                crate::hearings::RULES.to_string()
+            ],
         )?;
         Ok(Builder {
             conn,
@@ -181,9 +193,10 @@ impl Builder {
         )?;
         let mut prosecutor_stmt =
             conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
-        // The court's hearing lists, inserted in batches once its cases
-        // are in.
-        let mut lists = Lists::default();
+        // The court's hearing lists and what they were worked out from,
+        // inserted in batches once its cases are in.
+        let mut lists = Pairs::<&[u8]>::new("hearings (case_id, list)");
+        let mut extracted = Pairs::<i64>::new("extracted (case_id, digest)");
         for case in &court.cases {
             let id = self.next_id;
             self.next_id += 1;
@@ -221,15 +234,23 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
-            lists.add(id, &case.hearings);
+            if !case.hearings.is_empty() {
+                lists.rows.push((id, case.hearings.bytes()));
+            }
+            if let Some(digest) = case.extracted {
+                // Stored as SQLite's integer, the same 64 bits.
+                extracted.rows.push((id, digest as i64));
+            }
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
             self.counts.prosecutors += case.prosecutors.len() as u64;
             self.counts.hearings += case.hearings.len() as u64;
         }
-        self.counts.hearing_lists += lists.cases.len() as u64;
+        self.counts.hearing_lists += lists.rows.len() as u64;
+        self.counts.extracted += extracted.rows.len() as u64;
         lists.insert(conn)?;
+        extracted.insert(conn)?;
         Ok(())
     }
 
@@ -319,13 +340,14 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
                 prosecutors: one("SELECT count(*) FROM prosecutors")? as u64,
                 hearings: expected.hearings,
                 hearing_lists: one("SELECT count(*) FROM hearings")? as u64,
+                extracted: one("SELECT count(*) FROM extracted")? as u64,
             };
             Ok((found != expected)
                 .then(|| format!("table counts {found:?}, expected {expected:?}")))
         },
         &|| {
             let conn = open()?;
-            for table in ["prosecutors", "courts", "meta"] {
+            for table in ["prosecutors", "extracted", "courts", "meta"] {
                 if let Some(problem) = integrity(&conn, table)? {
                     return Ok(Some(problem));
                 }
@@ -362,7 +384,7 @@ fn integrity(conn: &Connection, table: &str) -> Result<Option<String>, rusqlite:
 mod tests {
     use super::*;
     use crate::kinds::CaseKey;
-    use crate::model::{CaseData, GrantData, HearingData};
+    use crate::model::{CaseData, GrantData, HearingData, HearingList};
     use schemas::hearing::State;
 
     fn court(cases: u32) -> CourtData {
@@ -411,6 +433,8 @@ mod tests {
                         by: None,
                     }])
                     .unwrap(),
+                    // Every other case's digest: a carried case has none.
+                    extracted: (n % 2 == 1).then_some(u64::MAX - u64::from(n)),
                 })
                 .collect(),
         }
@@ -445,6 +469,27 @@ mod tests {
         };
         let err = verify(&path, fewer).unwrap_err().to_string();
         assert!(err.contains("3000 hearings, expected 2999"), "{err}");
+        // The digests, all 64 bits of them, as written.
+        assert_eq!(counts.extracted, 1500);
+        let conn = Connection::open(&path).unwrap();
+        let (n, first): (i64, i64) = conn
+            .query_row("SELECT count(*), min(case_id) FROM extracted", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((n, first), (1500, 1));
+        let d: i64 = conn
+            .query_row("SELECT digest FROM extracted WHERE case_id = 1", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(d as u64, u64::MAX - 1);
+        let more = Counts {
+            extracted: 1501,
+            ..counts
+        };
+        let err = verify(&path, more).unwrap_err().to_string();
+        assert!(err.contains("extracted: 1500"), "{err}");
     }
 
     #[test]

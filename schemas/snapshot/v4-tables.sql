@@ -1,7 +1,9 @@
--- Snapshot schema, version 3: the tables. Version 1's, and `hearings`.
--- (Version 2 had the same tables with one `hearings` row per hearing; see
--- below for why 3 packs them. Readers treat a version 2 file's hearings as
--- version 1's: derived from the stored entries, or none.)
+-- Snapshot schema, version 4: the tables. Version 1's, `hearings` and
+-- `extracted`. (Version 2 had one `hearings` row per hearing; see below for
+-- why 3 packs them. Readers treat a version 2 file's hearings as version
+-- 1's: derived from the stored entries, or none. Version 3 is version 4
+-- without `extracted`: every case's hearings are worked out again the night
+-- after it.)
 --
 -- A snapshot is one immutable SQLite file built by `cpor-etl import` from one
 -- nightly batch (plus courts carried over from the snapshot before it). It is
@@ -12,11 +14,13 @@
 -- YYYYMMDDHHMMSS: compact, sortable, readable in the sqlite3 shell; people see
 -- them in ROC form (113/07/02), converted at display time.
 --
--- Indexes live in v3-indexes.sql: the ETL creates them after the bulk load,
+-- Indexes live in v4-indexes.sql: the ETL creates them after the bulk load,
 -- which is much faster than maintaining them row by row.
 
 -- Facts about the snapshot as a whole: 'batch_date' (YYYYMMDD of the batch it
--- was built from) and 'schema_version'.
+-- was built from), 'schema_version' and, from version 4, 'hearing_rules'
+-- (the version of the rules and packing its hearing lists were worked out
+-- by, `etl::hearings::RULES`).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -108,4 +112,17 @@ CREATE TABLE prosecutors (
 CREATE TABLE hearings (
     case_id INTEGER PRIMARY KEY REFERENCES cases (id),
     list    BLOB    NOT NULL CHECK (length(list) > 0)
+);
+
+-- What each queryable case's hearings were worked out from (version 4): a
+-- 64-bit digest (XXH3) of the existing entries the rules read, oldest
+-- first, each as its 序號, 登載日期 and text (`etl::hearings::digest`).
+-- The next night reads again only the cases whose entries changed: a
+-- case's list is copied from this snapshot when tonight's digest equals
+-- the one here and `meta.hearing_rules` names tonight's rules. A case
+-- without a row (carried over, or written by a build that does not work
+-- out hearings) is worked out again.
+CREATE TABLE extracted (
+    case_id INTEGER PRIMARY KEY REFERENCES cases (id),
+    digest  INTEGER NOT NULL
 );

@@ -1,0 +1,197 @@
+//! The live snapshot's hearing lists of one court, for a night's court
+//! worker (`court::Earlier`): most cases' entries did not change since, and
+//! copying their lists costs a fraction of reading their entries again
+//! (docs/BENCHMARKS.md, "Hearings").
+//!
+//! The digests of the court's cases are read at once into a map (a
+//! digest names the case's key and entries, so it finds the case by
+//! itself); its lists in one forward scan by case id, which rises with the
+//! key, as tonight's cases are asked. A snapshot whose lists were worked
+//! out by other rules (`meta.hearing_rules`), or before version 4, gives
+//! nothing; so does one that cannot be read, after a warning: every case is
+//! then worked out, which is slower, never wrong.
+
+use rusqlite::{OptionalExtension, Rows};
+use rustc_hash::FxHashMap;
+use store::layout::SnapshotFile;
+
+use super::{ReadError, Snapshot};
+use crate::court::Earlier;
+use crate::hearings::RULES;
+use crate::model::HearingList;
+
+/// A live snapshot whose lists tonight's rules may copy, with the court's
+/// digests and its range of case ids.
+struct Opened {
+    snapshot: Snapshot,
+    /// Digest → case id.
+    ids: FxHashMap<u64, i64>,
+    range: (i64, i64),
+}
+
+/// Opens `file` for the lists of court `code`, if tonight's rules may copy
+/// them and it has the court.
+fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
+    let snapshot = Snapshot::open(file)?;
+    if snapshot.version < schemas::SNAPSHOT_EXTRACTED_VERSION {
+        return Ok(None);
+    }
+    let rules: Option<String> = snapshot
+        .conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'hearing_rules'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if rules != Some(RULES.to_string()) {
+        return Ok(None);
+    }
+    let Some(range) = snapshot.court_id_range(code)? else {
+        return Ok(None);
+    };
+    let mut ids = FxHashMap::default();
+    let mut shared = Vec::new();
+    {
+        let mut stmt = snapshot
+            .conn
+            .prepare("SELECT case_id, digest FROM extracted WHERE case_id BETWEEN ?1 AND ?2")?;
+        let mut rows = stmt.query([range.0, range.1])?;
+        while let Some(row) = rows.next()? {
+            let (id, digest): (i64, i64) = (row.get(0)?, row.get(1)?);
+            if ids.insert(digest as u64, id).is_some() {
+                shared.push(digest as u64);
+            }
+        }
+    }
+    // Two cases with one digest (a collision): neither is copied.
+    for d in shared {
+        ids.remove(&d);
+    }
+    Ok(Some(Opened {
+        snapshot,
+        ids,
+        range,
+    }))
+}
+
+/// Runs `f` with the live snapshot's lists of court `code` in `file`, if
+/// they can be copied by tonight's rules; with `None` otherwise.
+pub fn with_earlier<R>(
+    file: &SnapshotFile,
+    code: &str,
+    f: impl FnOnce(Option<&mut dyn Earlier>) -> R,
+) -> R {
+    let Opened {
+        snapshot,
+        ids,
+        range,
+    } = match open(file, code) {
+        Ok(Some(opened)) => opened,
+        Ok(None) => return f(None),
+        Err(e) => {
+            tracing::warn!(
+                "court {code}: the hearing lists of {} cannot be read ({e}); every case's are worked out",
+                file.name()
+            );
+            return f(None);
+        }
+    };
+    let mut stmt = match snapshot.conn.prepare(
+        "SELECT case_id, list FROM hearings WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id",
+    ) {
+        Ok(stmt) => stmt,
+        Err(e) => {
+            tracing::warn!("court {code}: the hearing lists of {}: {e}", file.name());
+            return f(None);
+        }
+    };
+    let lists = match stmt.query([range.0, range.1]) {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!("court {code}: the hearing lists of {}: {e}", file.name());
+            return f(None);
+        }
+    };
+    let mut earlier = Lists {
+        ids,
+        lists,
+        at: None,
+        bytes: Vec::new(),
+        done: false,
+        last: i64::MIN,
+        failed: None,
+    };
+    let out = f(Some(&mut earlier));
+    if let Some(e) = earlier.failed {
+        tracing::warn!(
+            "court {code}: reading the hearing lists of {} stopped ({e}); the cases after were worked out",
+            file.name()
+        );
+    }
+    out
+}
+
+/// A court's lists, scanned forward as tonight's cases ask for them.
+struct Lists<'s> {
+    /// Digest → case id in the live snapshot.
+    ids: FxHashMap<u64, i64>,
+    lists: Rows<'s>,
+    /// The case id of the list the scan stands on, its bytes in `bytes`.
+    at: Option<i64>,
+    bytes: Vec<u8>,
+    done: bool,
+    /// The last case id asked for: they must rise, or the scan has passed.
+    last: i64,
+    failed: Option<String>,
+}
+
+impl Lists<'_> {
+    /// Moves the scan to the first list of a case `id` or later.
+    fn seek(&mut self, id: i64) -> rusqlite::Result<()> {
+        while !self.done && self.at.is_none_or(|at| at < id) {
+            match self.lists.next()? {
+                Some(row) => {
+                    self.at = Some(row.get(0)?);
+                    self.bytes.clear();
+                    self.bytes.extend_from_slice(row.get_ref(1)?.as_blob()?);
+                }
+                None => {
+                    self.done = true;
+                    self.at = None;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Earlier for Lists<'_> {
+    fn list(&mut self, digest: u64) -> Option<(HearingList, u32)> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let id = *self.ids.get(&digest)?;
+        if id <= self.last {
+            // Not in the order the scan goes (a key order other than the
+            // live snapshot's): worked out instead.
+            return None;
+        }
+        self.last = id;
+        if let Err(e) = self.seek(id) {
+            self.failed = Some(e.to_string());
+            return None;
+        }
+        if self.at != Some(id) {
+            // No row: the case had no hearings.
+            return Some((HearingList::default(), 0));
+        }
+        match HearingList::from_stored(self.bytes.clone()) {
+            Ok(found) => Some(found),
+            Err(e) => {
+                self.failed = Some(format!("case {id}: hearing list: {e}"));
+                None
+            }
+        }
+    }
+}
