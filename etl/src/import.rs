@@ -878,12 +878,9 @@ fn import_checked(night: &Night<'_>, code: &str, plan: &CourtPlan) -> Tonight {
         max_listed: settings.max_listed_rejects as usize,
         chunk_bytes: settings.chunk_bytes as usize,
     };
-    let import = match &night.earlier {
-        Some(file) => {
-            read::with_earlier(file, code, |earlier| import_court(&court, &files, earlier))
-        }
-        None => import_court(&court, &files, None),
-    };
+    let import = read::with_earlier(night.earlier.as_ref(), code, |earlier| {
+        import_court(&court, &files, earlier)
+    });
     drop(files);
     let mut reasons: Vec<String> = import.file_errors.iter().map(|e| e.to_string()).collect();
     reasons.extend(manifest_mismatches(code, plan, &import.stats));

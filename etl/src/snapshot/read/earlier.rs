@@ -75,13 +75,25 @@ fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     }))
 }
 
-/// Runs `f` with the live snapshot's lists of court `code` in `file`, if
-/// they can be copied by tonight's rules; with `None` otherwise.
+/// Runs `f` with the lists of court `code` in `file` (the live snapshot,
+/// if there is one), if they can be copied by tonight's rules; with `None`
+/// otherwise.
 pub fn with_earlier<R>(
-    file: &SnapshotFile,
+    file: Option<&SnapshotFile>,
     code: &str,
     f: impl FnOnce(Option<&mut dyn Earlier>) -> R,
 ) -> R {
+    let Some(file) = file else {
+        return f(None);
+    };
+    // Anything that stops the lists being read: said, and every case of
+    // the court worked out.
+    let unread = |e: &dyn std::fmt::Display| {
+        tracing::warn!(
+            "court {code}: the hearing lists of {} cannot be read ({e}); every case's are worked out",
+            file.name()
+        );
+    };
     let Opened {
         snapshot,
         ids,
@@ -90,10 +102,7 @@ pub fn with_earlier<R>(
         Ok(Some(opened)) => opened,
         Ok(None) => return f(None),
         Err(e) => {
-            tracing::warn!(
-                "court {code}: the hearing lists of {} cannot be read ({e}); every case's are worked out",
-                file.name()
-            );
+            unread(&e);
             return f(None);
         }
     };
@@ -102,14 +111,14 @@ pub fn with_earlier<R>(
     ) {
         Ok(stmt) => stmt,
         Err(e) => {
-            tracing::warn!("court {code}: the hearing lists of {}: {e}", file.name());
+            unread(&e);
             return f(None);
         }
     };
     let lists = match stmt.query([range.0, range.1]) {
         Ok(rows) => rows,
         Err(e) => {
-            tracing::warn!("court {code}: the hearing lists of {}: {e}", file.name());
+            unread(&e);
             return f(None);
         }
     };
