@@ -233,13 +233,7 @@ fn a_night_over_the_last_gives_the_hearings_a_first_load_gives() {
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         let before = env.dump("20261123");
         if let Some(edit) = edit {
-            let store = store::layout::Store::new(env.data());
-            let live = store.live().unwrap().unwrap();
-            let temp = env.dir.path().join("edited.sqlite");
-            fs::copy(&live.path, &temp).unwrap();
-            crate::util::writable(&temp);
-            edit(&rusqlite::Connection::open(&temp).unwrap());
-            store.publish(&temp, live.date).unwrap();
+            env.republish_live(edit);
         }
         let run = env.import(&nights[1], &[]);
         assert_eq!(run.code, 0, "{what}: {}{}", run.stdout, run.stderr);
@@ -253,14 +247,15 @@ fn a_night_over_the_last_gives_the_hearings_a_first_load_gives() {
             dumped(&got, "PCD", &key),
             "{what}"
         );
-        assert_eq!(digests(&env), want_digests, "{what}");
+        let got_digests = digests(&env);
+        assert_eq!(got_digests, want_digests, "{what}");
         let stats = hearing_stats(&env, "20261124");
         let strip = |s: &[(String, u64, u64, u64)]| -> Vec<(String, u64, u64)> {
             s.iter().map(|(c, h, u, _)| (c.clone(), *h, *u)).collect()
         };
         assert_eq!(strip(&stats), strip(&want_stats), "{what}");
         let reused: u64 = stats.iter().map(|s| s.3).sum();
-        let cases: u64 = digests(&env).len() as u64;
+        let cases = got_digests.len() as u64;
         if edit.is_none() {
             // Most cases did not change; some did.
             assert!(

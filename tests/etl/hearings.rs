@@ -93,17 +93,9 @@ fn upgrade_from(version: i32) {
 
     // Night 1 as a build of `version` would have published it (without
     // the hearings of entries older than the latest three).
-    let store = Store::new(env.data());
-    let live = store.live().unwrap().unwrap();
-    let temp = env.dir.path().join("v1.sqlite");
-    fs::copy(&live.path, &temp).unwrap();
-    let mut perms = fs::metadata(&temp).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    fs::set_permissions(&temp, perms).unwrap();
-    {
-        let conn = rusqlite::Connection::open(&temp).unwrap();
-        conn.execute_batch("DROP TABLE hearings").unwrap();
+    env.republish_live(|conn| {
+        conn.execute_batch("DROP TABLE hearings; DROP TABLE extracted")
+            .unwrap();
         if version == 2 {
             conn.execute_batch(
                 "CREATE TABLE hearings (case_id INTEGER, seq INTEGER, uid TEXT);
@@ -113,10 +105,7 @@ fn upgrade_from(version: i32) {
         }
         conn.pragma_update(None, "user_version", version).unwrap();
         conn.execute_batch("VACUUM").unwrap();
-    }
-    store
-        .publish(&temp, NaiveDate::from_ymd_opt(2026, 11, 23).unwrap())
-        .unwrap();
+    });
     assert_eq!(env.current(), "20261123-2.sqlite");
     assert_eq!(live_cases(&env).0, version);
 

@@ -106,6 +106,19 @@ impl Env {
         serde_json::from_slice(&fs::read(&path).unwrap()).unwrap()
     }
 
+    /// Publishes the live snapshot again as `edit` leaves it (a copy made
+    /// writable, edited, published as the same night's next build): an
+    /// older build's or another build's snapshot, as the next night meets it.
+    pub fn republish_live(&self, edit: impl FnOnce(&rusqlite::Connection)) {
+        let store = store::layout::Store::new(self.data());
+        let live = store.live().unwrap().unwrap();
+        let temp = self.dir.path().join("edited.sqlite");
+        fs::copy(&live.path, &temp).unwrap();
+        writable(&temp);
+        edit(&rusqlite::Connection::open(&temp).unwrap());
+        store.publish(&temp, live.date).unwrap();
+    }
+
     pub fn current(&self) -> String {
         fs::read_to_string(self.data().join("CURRENT"))
             .unwrap()
