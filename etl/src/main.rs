@@ -10,6 +10,13 @@ use etl::import::{self, exit, ImportOptions};
 use settings::Layers;
 use store::layout::Store;
 
+/// mimalloc instead of the system allocator: a night's court workers
+/// allocate and free millions of small strings and lists across threads,
+/// which glibc's malloc serves with more CPU and memory (docs/BENCHMARKS.md,
+/// seventh measurement).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
