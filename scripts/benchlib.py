@@ -37,6 +37,10 @@ class Measured:
     rss: float  # peak, MiB
     out: str
     err: str
+    # Bytes the process wrote to storage (getrusage's ru_oublock, in 512-byte
+    # blocks, counted when a page is dirtied), MB: unlike time, it does not
+    # move with a noisy machine.
+    written: float = 0.0
 
 
 def run_measured(cmd, env=None, ok=(0,), what="bench"):
@@ -53,4 +57,4 @@ def run_measured(cmd, env=None, ok=(0,), what="bench"):
         o, e = out.read().decode(errors="replace"), err.read().decode(errors="replace")
     if code not in ok:
         sys.exit(f"{what}: {' '.join(map(str, cmd))} exited {code}\n{e}")
-    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, o, e)
+    return Measured(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024.0, o, e, usage.ru_oublock * 512 / 1e6)
