@@ -193,8 +193,7 @@ fn login_during(
                     // here, at the default priority, its threads would
                     // take the two cores from the server's (which answer
                     // requests at nice 4) and measure the test's client.
-                    rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19)
-                        .expect("lowering the flooding client's priority");
+                    query_server::password::lower_this_thread(19);
                     flood(t, stop)
                 })
             })
