@@ -97,7 +97,7 @@ pub fn queue(
         kind,
         message_id: message_id.clone(),
         subject: view.subject.clone(),
-        message,
+        message: outbox::Packed::new(&message),
         cases: 0,
     };
     outbox::queue_website(outbox, &item, day, &reference, now)?;

@@ -4,7 +4,7 @@
 //! website mail goes out once whichever process queued it.
 
 use chrono::{Duration, Utc};
-use mail::outbox::{self, Event, Kind, NewItem, Outbox, Scope, State};
+use mail::outbox::{self, Event, Kind, NewItem, Outbox, Packed, Scope, State};
 
 fn queue(dir: &std::path::Path, n: usize) {
     let conn = outbox::open(dir).unwrap();
@@ -15,7 +15,7 @@ fn queue(dir: &std::path::Path, n: usize) {
             kind: Kind::Reset,
             message_id: format!("<lease.{i}@x>"),
             subject: "s".into(),
-            message: b"m".to_vec(),
+            message: Packed::new(b"m"),
             cases: 0,
         };
         outbox::queue_website(&conn, &item, now.date_naive(), &i.to_string(), now).unwrap();

@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 
-use mail::outbox::{self, Event, Item, Kind, NewItem, Outbox, Recorded, RetryWhich, Scope, State};
+use mail::outbox::{
+    self, Event, Item, Kind, NewItem, Outbox, Packed, Recorded, RetryWhich, Scope, State,
+};
 use mail::send::{decide, Outcome};
 use mail::MailSettings;
 
@@ -183,7 +185,7 @@ impl World {
                         kind,
                         message_id: format!("<{}.{kind}.{e}@x>", night_text(*night)),
                         subject: "s".into(),
-                        message: b"m".to_vec(),
+                        message: Packed::new(b"m"),
                         cases: 1,
                     };
                     if tx.add(&item, state, self.now).unwrap() {
@@ -227,7 +229,7 @@ impl World {
                     kind,
                     message_id: format!("<w.{}@x>", self.refs),
                     subject: "s".into(),
-                    message: b"m".to_vec(),
+                    message: Packed::new(b"m"),
                     cases: 0,
                 };
                 let day = self.now.date_naive();

@@ -336,7 +336,7 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
 /// stays, and newer or unsent mail keeps its body.
 #[test]
 fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
-    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Recorded, Scope};
+    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Packed, Recorded, Scope};
     let data = Data::sample();
     let now = chrono::Utc::now();
     // Through the outbox's own operations: queued, claimed and accepted
@@ -348,7 +348,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             kind: Kind::Reset,
             message_id: format!("<purge-{i}@cpor.test>"),
             subject: "重設密碼".into(),
-            message: format!("reset link /reset?token={i:064}\r\n").into_bytes(),
+            message: Packed::new(format!("reset link /reset?token={i:064}\r\n").as_bytes()),
             cases: 0,
         };
         let at = now - chrono::Duration::days(days);

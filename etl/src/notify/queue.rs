@@ -30,7 +30,7 @@ use serde::Serialize;
 
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
-use mail::outbox::{Kind, NewItem, Outbox, PendingNight, State};
+use mail::outbox::{Kind, NewItem, Outbox, Packed, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
@@ -532,7 +532,7 @@ fn write(
                     kind: job.kind,
                     message_id: id,
                     subject: r.subject,
-                    message: r.message,
+                    message: Packed::new(&r.message),
                 },
                 job.state,
             )),

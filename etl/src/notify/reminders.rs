@@ -51,7 +51,7 @@ use serde::Serialize;
 
 use super::NotifyError;
 use mail::config::Window;
-use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Reminded, State};
+use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method, Organizer};
@@ -530,7 +530,7 @@ pub fn queue_due(
                     kind: Kind::Reminder,
                     message_id: id,
                     subject: r.subject,
-                    message: r.message,
+                    message: Packed::new(&r.message),
                     cases: view.cases.len(),
                 },
                 state: if flagged.contains(d.email) {

@@ -87,7 +87,7 @@ impl Outbox {
         // sent_at is to_rfc3339 of a UTC time, as `before` is written:
         // the same form, so the text order is the time order.
         let n = self.conn.execute(
-            "UPDATE items SET message = X'' WHERE state = ?1 AND sent_at < ?2 AND length(message) > 0",
+            "UPDATE items SET message = X'', coding = 'identity' WHERE state = ?1 AND sent_at < ?2 AND length(message) > 0",
             params![State::Sent.as_str(), before.to_rfc3339()],
         )?;
         Ok(n as u64)
@@ -95,37 +95,42 @@ impl Outbox {
 
     /// One item, whole.
     pub fn show(&self, id: i64) -> Result<Option<Shown>> {
-        Ok(self
+        let found = self
             .conn
             .query_row(
                 "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
-                 first_try_at, next_try_at, sent_at, last_error, message FROM items WHERE id = ?1",
+                 first_try_at, next_try_at, sent_at, last_error, message, coding
+                 FROM items WHERE id = ?1",
                 [id],
                 |r| {
                     let text = |i| {
                         r.get::<_, Option<String>>(i)
                             .map(|v| v.unwrap_or_else(|| "-".into()))
                     };
-                    Ok(Shown {
-                        fields: vec![
-                            ("night", text(0)?),
-                            ("kind", text(1)?),
-                            ("state", text(2)?),
-                            ("address", text(3)?),
-                            ("message-id", text(4)?),
-                            ("attempts", r.get::<_, i64>(5)?.to_string()),
-                            ("queued", text(6)?),
-                            ("not before", text(7)?),
-                            ("first try", text(8)?),
-                            ("next try", text(9)?),
-                            ("sent", text(10)?),
-                            ("last error", text(11)?),
-                        ],
-                        message: r.get(12)?,
-                    })
+                    let fields = vec![
+                        ("night", text(0)?),
+                        ("kind", text(1)?),
+                        ("state", text(2)?),
+                        ("address", text(3)?),
+                        ("message-id", text(4)?),
+                        ("attempts", r.get::<_, i64>(5)?.to_string()),
+                        ("queued", text(6)?),
+                        ("not before", text(7)?),
+                        ("first try", text(8)?),
+                        ("next try", text(9)?),
+                        ("sent", text(10)?),
+                        ("last error", text(11)?),
+                    ];
+                    Ok((fields, r.get::<_, Vec<u8>>(12)?, r.get::<_, String>(13)?))
                 },
             )
-            .optional()?)
+            .optional()?;
+        let Some((mut fields, stored, coding)) = found else {
+            return Ok(None);
+        };
+        fields.push(("stored", format!("{} bytes, {coding}", stored.len())));
+        let message = super::packed::unpack(id, &coding, stored)?;
+        Ok(Some(Shown { fields, message }))
     }
 
     /// How many items are in each state (only states some item is in), of

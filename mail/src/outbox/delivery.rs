@@ -160,8 +160,8 @@ impl Outbox {
         let mut claimed = Claimed::default();
         {
             let mut load = tx.prepare(&format!(
-                "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at
-                 FROM items WHERE id = ?1 AND state IN {}",
+                "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
+                 coding FROM items WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -188,11 +188,22 @@ impl Outbox {
                             r.get::<_, Vec<u8>>(6)?,
                             r.get::<_, i64>(7)?,
                             r.get::<_, Option<String>>(8)?,
+                            r.get::<_, String>(9)?,
                         ))
                     })
                     .optional()?;
-                let Some((id, night, email, kind, state, message_id, message, attempts, first)) =
-                    row
+                let Some((
+                    id,
+                    night,
+                    email,
+                    kind,
+                    state,
+                    message_id,
+                    stored,
+                    attempts,
+                    first,
+                    coding,
+                )) = row
                 else {
                     continue;
                 };
@@ -203,7 +214,7 @@ impl Outbox {
                     kind: parse_kind(id, &kind)?,
                     state: parse_state(id, &state)?,
                     message_id,
-                    message,
+                    message: super::packed::unpack(id, &coding, stored)?,
                     attempts,
                     first_try_at: first
                         .as_deref()

@@ -16,6 +16,7 @@
 mod admin;
 mod bounces;
 mod delivery;
+mod packed;
 mod reminders;
 mod state;
 
@@ -30,6 +31,7 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded};
+pub use self::packed::Packed;
 pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
 pub use crate::kind::{Kind, Scope};
@@ -51,6 +53,8 @@ pub enum OutboxError {
     },
     #[error("outbox: a {kind} mail cannot be queued {how}")]
     Misqueued { kind: Kind, how: &'static str },
+    #[error("outbox item {id}: message unreadable ({reason})")]
+    Unreadable { id: i64, reason: String },
     #[error("outbox item {id}: `{value}` is no {what} this build knows")]
     Unknown {
         id: i64,
@@ -82,7 +86,8 @@ pub struct NewItem {
     pub kind: Kind,
     pub message_id: String,
     pub subject: String,
-    pub message: Vec<u8>,
+    /// Packed where it was rendered ([`Packed::new`]).
+    pub message: Packed,
     /// How many cases it reports.
     pub cases: usize,
 }
@@ -265,7 +270,8 @@ impl NightQueue<'_> {
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
-                 cases, queued_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                 coding, cases, queued_at, not_before)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             )?
             .execute(params![
                 self.night,
@@ -274,7 +280,8 @@ impl NightQueue<'_> {
                 state.as_str(),
                 item.message_id,
                 item.subject,
-                item.message,
+                item.message.stored(),
+                item.message.coding().as_str(),
                 item.cases as i64,
                 self.queued_at,
                 not_before.to_rfc3339()
@@ -332,8 +339,9 @@ pub fn queue_website(
     }
     let now_text = now.to_rfc3339();
     conn.execute(
-        "INSERT INTO items (night, email, kind, state, message_id, subject, message, cases,
-         queued_at, not_before, ref) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9, ?10)",
+        "INSERT INTO items (night, email, kind, state, message_id, subject, message, coding,
+         cases, queued_at, not_before, ref)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
         params![
             compact(day),
             item.email,
@@ -341,7 +349,8 @@ pub fn queue_website(
             State::Queued.as_str(),
             item.message_id,
             item.subject,
-            item.message,
+            item.message.stored(),
+            item.message.coding().as_str(),
             item.cases as i64,
             now_text,
             reference

@@ -101,7 +101,8 @@ impl Outbox {
             let added = tx
                 .prepare_cached(
                     "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject,
-                     message, cases, queued_at, not_before) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     message, coding, cases, queued_at, not_before)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )?
                 .execute(params![
                     night,
@@ -110,7 +111,8 @@ impl Outbox {
                     r.state.as_str(),
                     r.item.message_id,
                     r.item.subject,
-                    r.item.message,
+                    r.item.message.stored(),
+                    r.item.message.coding().as_str(),
                     r.item.cases as i64,
                     queued_at,
                     r.not_before.to_rfc3339()

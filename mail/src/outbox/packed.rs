@@ -1,0 +1,254 @@
+//! How the outbox keeps a message: one zstd frame (`items.coding =
+//! 'zstd'`), or, for what was queued before outbox migration 7, the
+//! message as sent (`'identity'`).
+//!
+//! A night's digests and a day's reminders are the outbox's largest write,
+//! and SQLite writes each byte twice (the WAL, then the checkpoint). Their
+//! text parts are quoted-printable Chinese and their calendar files base64
+//! of much the same text, so zstd makes them about a third as large
+//! (docs/BENCHMARKS.md, "The outbox's messages, compressed"). A message is
+//! packed where it is rendered (the night's render workers, in parallel),
+//! so the single writer only writes fewer bytes; it is unpacked where it is
+//! read (the sender's claim, `outbox show`), so no reader outside this
+//! module sees the stored form.
+
+use std::cell::RefCell;
+
+use super::{OutboxError, Result};
+
+/// zstd's level 1: on the outbox's messages 271 MB/s and 3.05× on the
+/// 2-core machine of docs/BENCHMARKS.md, against 165 MB/s and 3.13× at
+/// the default level 3 (zlib-rs at its fastest: 167 MB/s, 2.46×).
+const LEVEL: i32 = 1;
+
+thread_local! {
+    /// One compressor per thread, used for every message it packs: a new
+    /// context per message (the allocation and clearing of its tables) cost
+    /// more than packing a 9 KB message.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// How a message is stored (`items.coding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Coding {
+    /// As sent: rows queued before outbox migration 7.
+    Identity,
+    /// One zstd frame.
+    Zstd,
+}
+
+impl Coding {
+    pub(super) fn as_str(self) -> &'static str {
+        match self {
+            Coding::Identity => "identity",
+            Coding::Zstd => "zstd",
+        }
+    }
+
+    fn parse(id: i64, value: &str) -> Result<Coding> {
+        match value {
+            "identity" => Ok(Coding::Identity),
+            "zstd" => Ok(Coding::Zstd),
+            other => Err(OutboxError::Unknown {
+                id,
+                what: "message coding",
+                value: other.to_string(),
+            }),
+        }
+    }
+}
+
+/// A rendered message as the outbox stores it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Packed {
+    stored: Vec<u8>,
+}
+
+impl Packed {
+    /// Packs a rendered message (RFC 5322 bytes).
+    pub fn new(message: &[u8]) -> Packed {
+        // Fails only if zstd cannot allocate its context, as a Vec that
+        // cannot grow would.
+        let stored = COMPRESSOR.with(|c| {
+            let mut c = c.borrow_mut();
+            if c.is_none() {
+                *c = Some(zstd::bulk::Compressor::new(LEVEL).expect("zstd: out of memory"));
+            }
+            let compressor = c.as_mut().expect("made above");
+            compressor.compress(message).expect("zstd: out of memory")
+        });
+        Packed { stored }
+    }
+
+    /// The bytes written to `items.message`.
+    pub(super) fn stored(&self) -> &[u8] {
+        &self.stored
+    }
+
+    /// How `stored` is coded.
+    pub(super) fn coding(&self) -> Coding {
+        Coding::Zstd
+    }
+
+    /// The stored size, in bytes.
+    pub fn stored_len(&self) -> usize {
+        self.stored.len()
+    }
+
+    /// The message as it will be sent.
+    pub fn unpacked(&self) -> Vec<u8> {
+        zstd::stream::decode_all(&self.stored[..]).expect("a frame packed by this build")
+    }
+}
+
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Packed({} bytes stored)", self.stored.len())
+    }
+}
+
+/// Item `id`'s message as it will be sent, from `items.message` and
+/// `items.coding`. An emptied body (`outbox purge`) is empty in any coding.
+pub(super) fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
+    if stored.is_empty() {
+        return Ok(stored);
+    }
+    match Coding::parse(id, coding)? {
+        Coding::Identity => Ok(stored),
+        Coding::Zstd => {
+            zstd::stream::decode_all(&stored[..]).map_err(|e| OutboxError::Unreadable {
+                id,
+                reason: e.to_string(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outbox::{self, Event, Kind, NewItem, Outbox, Scope};
+    use chrono::Utc;
+
+    fn message() -> Vec<u8> {
+        let mut m = b"From: =?UTF-8?B?5Y+45rOV6Zmi?= <noreply@example.com>\r\n\r\n".to_vec();
+        for _ in 0..50 {
+            m.extend_from_slice(b"=E6=A1=88=E4=BB=B6=E9=80=B2=E5=BA=A6 113/07/02\r\n");
+        }
+        m
+    }
+
+    #[test]
+    fn a_packed_message_unpacks_to_the_same_bytes_and_is_smaller() {
+        let m = message();
+        let p = Packed::new(&m);
+        assert!(
+            p.stored_len() * 3 < m.len(),
+            "{} of {}",
+            p.stored_len(),
+            m.len()
+        );
+        assert_eq!(p.unpacked(), m);
+        assert_eq!(
+            unpack(1, p.coding().as_str(), p.stored().to_vec()).unwrap(),
+            m
+        );
+    }
+
+    #[test]
+    fn rows_from_before_the_migration_and_emptied_bodies_read_as_stored() {
+        let m = message();
+        assert_eq!(unpack(1, "identity", m.clone()).unwrap(), m);
+        assert!(unpack(1, "zstd", Vec::new()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_damaged_body_or_an_unknown_coding_is_an_error_naming_the_item() {
+        let mut stored = Packed::new(&message()).stored().to_vec();
+        let last = stored.len() - 1;
+        stored.truncate(last);
+        let e = unpack(7, "zstd", stored).unwrap_err().to_string();
+        assert!(e.starts_with("outbox item 7: message unreadable"), "{e}");
+        let e = unpack(8, "gzip", b"x".to_vec()).unwrap_err().to_string();
+        assert!(e.contains("item 8") && e.contains("gzip"), "{e}");
+    }
+
+    /// An outbox from before migration 7 keeps sending what it holds, byte
+    /// for byte; what is queued after it is stored packed and sent as
+    /// rendered; `show` tells the two apart.
+    #[test]
+    fn an_outbox_from_before_the_migration_sends_old_and_new_messages_as_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(outbox::OUTBOX_DB);
+        let old = message();
+        {
+            let conn = schemas::open_migrated(&path, &schemas::OUTBOX_MIGRATIONS[..6]).unwrap();
+            conn.execute(
+                "INSERT INTO items (night, email, kind, state, message_id, subject, message,
+                 cases, queued_at, not_before, ref)
+                 VALUES ('20261130', 'old@example.com', 'reset', 'queued', '<old@x>', 's', ?1,
+                 0, '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', 'o')",
+                [&old],
+            )
+            .unwrap();
+        }
+        let now = Utc::now();
+        let new = [old.as_slice(), b"\r\nafter the migration\r\n"].concat();
+        let conn = outbox::open(dir.path()).unwrap();
+        let item = NewItem {
+            email: "new@example.com".into(),
+            kind: Kind::Reset,
+            message_id: "<new@x>".into(),
+            subject: "s".into(),
+            message: Packed::new(&new),
+            cases: 0,
+        };
+        outbox::queue_website(&conn, &item, now.date_naive(), "n", now).unwrap();
+        let stored: Vec<(String, String, i64)> = conn
+            .prepare("SELECT email, coding, length(message) FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(
+            stored[0],
+            (
+                "old@example.com".into(),
+                "identity".into(),
+                old.len() as i64
+            )
+        );
+        assert_eq!(
+            (stored[1].0.as_str(), stored[1].1.as_str()),
+            ("new@example.com", "zstd")
+        );
+        assert!(stored[1].2 * 3 < new.len() as i64, "{stored:?}");
+
+        let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
+        let ids = ob.due(Scope::Website, now, true).unwrap();
+        let claimed = ob.claim(&ids, now, |_| Event::Claim).unwrap();
+        let sent: Vec<(&str, &[u8])> = claimed
+            .items
+            .iter()
+            .map(|i| (i.email.as_str(), i.message.as_slice()))
+            .collect();
+        assert_eq!(
+            sent,
+            [("old@example.com", &old[..]), ("new@example.com", &new[..])]
+        );
+        let shown = ob.show(ids[1]).unwrap().unwrap();
+        assert_eq!(shown.message, new);
+        let field = |name| {
+            shown
+                .fields
+                .iter()
+                .find(|(n, _)| *n == name)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(field("stored"), format!("{} bytes, zstd", stored[1].2));
+    }
+}

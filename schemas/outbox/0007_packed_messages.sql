@@ -1,0 +1,13 @@
+-- Outbox, migration 7 (issue 14, the seventh measurement's second lever):
+-- messages are stored compressed.
+--
+-- A night's digests and a day's reminders are the outbox's largest write
+-- (a national night: 413 MB of digests; a day's reminders: 190 MB), and
+-- SQLite writes every byte twice (the WAL, then the checkpoint). zstd
+-- makes them about a third as large; the render workers compress, so the
+-- single writer writes fewer bytes. `coding` says how `message` is stored:
+-- 'zstd' (one zstd frame) for everything queued from this migration on,
+-- 'identity' (as sent) for what was queued before it. An emptied body
+-- (`outbox purge`) is an empty `message`, whatever the coding.
+ALTER TABLE items ADD COLUMN coding TEXT NOT NULL DEFAULT 'identity'
+    CHECK (coding IN ('identity', 'zstd'));
