@@ -97,7 +97,8 @@ pub fn queue(
         kind,
         message_id: message_id.clone(),
         subject: view.subject.clone(),
-        message: outbox::Packed::new(&message),
+        // As sent, not packed: see `Packed::plain`.
+        message: outbox::Packed::plain(message),
         cases: 0,
     };
     outbox::queue_website(outbox, &item, day, &reference, now)?;

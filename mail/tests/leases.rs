@@ -15,7 +15,7 @@ fn queue(dir: &std::path::Path, n: usize) {
             kind: Kind::Reset,
             message_id: format!("<lease.{i}@x>"),
             subject: "s".into(),
-            message: Packed::new(b"m"),
+            message: Packed::plain(b"m".to_vec()),
             cases: 0,
         };
         outbox::queue_website(&conn, &item, now.date_naive(), &i.to_string(), now).unwrap();

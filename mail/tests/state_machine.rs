@@ -229,7 +229,7 @@ impl World {
                     kind,
                     message_id: format!("<w.{}@x>", self.refs),
                     subject: "s".into(),
-                    message: Packed::new(b"m"),
+                    message: Packed::plain(b"m".to_vec()),
                     cases: 0,
                 };
                 let day = self.now.date_naive();

@@ -6,8 +6,10 @@
 -- SQLite writes every byte twice (the WAL, then the checkpoint). zstd
 -- makes them about a third as large; the render workers compress, so the
 -- single writer writes fewer bytes. `coding` says how `message` is stored:
--- 'zstd' (one zstd frame) for everything queued from this migration on,
--- 'identity' (as sent) for what was queued before it. An emptied body
--- (`outbox purge`) is an empty `message`, whatever the coding.
+-- 'zstd' (one zstd frame) for the nightly mail queued from this migration
+-- on; 'identity' (as sent) for what was queued before it and for the
+-- website's mail (a few small messages a day, which a server of an older
+-- build still running during an upgrade may claim without reading
+-- `coding`). An emptied body is an empty `message`, whatever the coding.
 ALTER TABLE items ADD COLUMN coding TEXT NOT NULL DEFAULT 'identity'
     CHECK (coding IN ('identity', 'zstd'));

@@ -348,7 +348,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             kind: Kind::Reset,
             message_id: format!("<purge-{i}@cpor.test>"),
             subject: "重設密碼".into(),
-            message: Packed::new(format!("reset link /reset?token={i:064}\r\n").as_bytes()),
+            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
             cases: 0,
         };
         let at = now - chrono::Duration::days(days);

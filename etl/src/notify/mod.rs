@@ -25,6 +25,51 @@ use mail::outbox::{Outbox, OutboxError, PendingNight};
 use mail::MailSettings;
 use store::layout::{SnapshotFile, Store};
 
+/// Messages rendered at a time, in parallel, while the chunk before is
+/// written.
+const RENDER_CHUNK: usize = 1024;
+
+/// Renders `jobs` a chunk ([`RENDER_CHUNK`]) at a time on the rayon pool
+/// while the calling thread writes what is rendered, in order (`write`):
+/// rendering and writing overlap, and only a few chunks are in memory at
+/// once. If `write` returns before the end (an error), rendering stops
+/// after the chunk it is on. The night's mail (`queue`) and a day's
+/// reminders (`reminders`) are queued through it, each in one transaction
+/// that `write` holds.
+pub(crate) fn render_while_writing<J, T, R>(
+    jobs: impl Iterator<Item = J> + Send,
+    render: impl Fn(J) -> T + Sync,
+    write: impl FnOnce(&mut dyn Iterator<Item = T>) -> R,
+) -> R
+where
+    J: Send,
+    T: Send,
+{
+    use rayon::prelude::*;
+    std::thread::scope(|scope| {
+        let (chunks_tx, chunks) = std::sync::mpsc::sync_channel::<Vec<T>>(2);
+        let render = &render;
+        scope.spawn(move || {
+            let mut jobs = jobs;
+            loop {
+                let chunk: Vec<J> = jobs.by_ref().take(RENDER_CHUNK).collect();
+                if chunk.is_empty() {
+                    break;
+                }
+                let rendered = chunk.into_par_iter().map(render).collect();
+                if chunks_tx.send(rendered).is_err() {
+                    break; // the writer is done
+                }
+            }
+        });
+        let mut rendered = chunks.into_iter().flatten();
+        let written = write(&mut rendered);
+        // Ends the renderer's next send before the scope waits for it.
+        drop(rendered);
+        written
+    })
+}
+
 /// Why a night's mail could not be queued.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifyError {

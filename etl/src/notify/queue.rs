@@ -20,11 +20,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::sync::mpsc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rayon::prelude::*;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -59,10 +57,6 @@ pub struct QueueSummary {
     /// Addresses the mail library refused to write to.
     pub invalid_addresses: Vec<String>,
 }
-
-/// Messages rendered at a time, in parallel, while the chunk before is
-/// inserted.
-const RENDER_CHUNK: usize = 1024;
 
 /// The night being queued.
 #[derive(Debug, Clone, Copy)]
@@ -544,23 +538,8 @@ fn write(
     let n = jobs.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
     let tx = outbox.begin_night(night, now)?;
-    std::thread::scope(|scope| -> Result<(), NotifyError> {
-        type Rendered = Result<(NewItem, State), (String, RenderError)>;
-        let (chunks_tx, chunks) = mpsc::sync_channel::<Vec<Rendered>>(2);
-        scope.spawn(move || {
-            let mut jobs = jobs.into_iter();
-            loop {
-                let chunk: Vec<Job> = jobs.by_ref().take(RENDER_CHUNK).collect();
-                if chunk.is_empty() {
-                    break;
-                }
-                let rendered = chunk.into_par_iter().map(render_one).collect();
-                if chunks_tx.send(rendered).is_err() {
-                    break; // the writer failed
-                }
-            }
-        });
-        for (i, rendered) in chunks.into_iter().flatten().enumerate() {
+    super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
+        for (i, rendered) in rendered.enumerate() {
             let (item, state) = match rendered {
                 Ok(r) => r,
                 Err((email, e)) => {
@@ -582,7 +561,7 @@ fn write(
                 }
             }
         }
-        Ok(())
+        Ok::<(), NotifyError>(())
     })?;
     for (email, case, day) in &warn {
         tx.warned(email, case, *day)?;

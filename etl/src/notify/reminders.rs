@@ -45,7 +45,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
-use rayon::prelude::*;
 use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
@@ -460,114 +459,112 @@ pub fn queue_due(
     let date = SystemTime::from(now);
     let n = due.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
-    let rendered: Vec<Result<NewReminder, String>> = due
-        .par_iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let view = View {
-                subject: String::new(),
-                email: d.email.to_string(),
-                cases: d
-                    .hearings
-                    .iter()
-                    .map(|(c, _)| render::CaseView::new(&c.case))
-                    .collect(),
-                site: site.to_string(),
-                link: format!("{site}/cases"),
-                expires: String::new(),
-                night: roc(day),
-                unsubscribe: unsubscribe_url(site, &key, Mailing::Reminders, d.email),
-                more: 0,
-                hearings: d
-                    .hearings
-                    .iter()
-                    .map(|(c, lead)| HearingView {
-                        when: when(c.at),
-                        lead: lead_text(*lead),
-                        kind: c.kind.clone(),
-                        case_title: render::clean(&c.case.title()),
-                        place: match &c.courtroom {
-                            Some(r) => format!("{} {r}", c.court_name),
-                            None => c.court_name.clone(),
-                        },
-                        uncertain: c.state == HearingState::Uncertain,
-                    })
-                    .collect(),
-            };
-            let mut view = view;
-            // One case with two hearings is one case.
-            let mut titles = BTreeSet::new();
-            view.cases.retain(|c| titles.insert(c.title.clone()));
-            view.subject = Kind::Reminder.subject(&view.cases);
-            let mut files: Vec<CalendarFile> = d
+    let render_one = |(i, d): (usize, &Due)| -> Result<NewReminder, String> {
+        let view = View {
+            subject: String::new(),
+            email: d.email.to_string(),
+            cases: d
                 .hearings
                 .iter()
-                .map(|(c, _)| {
-                    mailed_calendar(
-                        &Mailed {
-                            uid: &c.uid,
-                            sequence: c.sequence,
-                            at: c.at,
-                            courtroom: c.courtroom.as_deref(),
-                            kind: &c.kind,
-                            state: c.state,
-                            case: &c.case,
-                            court_name: &c.court_name,
-                        },
-                        d.email,
-                        cfg,
-                        now,
-                    )
+                .map(|(c, _)| render::CaseView::new(&c.case))
+                .collect(),
+            site: site.to_string(),
+            link: format!("{site}/cases"),
+            expires: String::new(),
+            night: roc(day),
+            unsubscribe: unsubscribe_url(site, &key, Mailing::Reminders, d.email),
+            more: 0,
+            hearings: d
+                .hearings
+                .iter()
+                .map(|(c, lead)| HearingView {
+                    when: when(c.at),
+                    lead: lead_text(*lead),
+                    kind: c.kind.clone(),
+                    case_title: render::clean(&c.case.title()),
+                    place: match &c.courtroom {
+                        Some(r) => format!("{} {r}", c.court_name),
+                        None => c.court_name.clone(),
+                    },
+                    uncertain: c.state == HearingState::Uncertain,
                 })
-                .collect();
-            distinct_names(&mut files);
-            let id = message_id(day, d.email, Kind::Reminder, &cfg.from);
-            let r = render::render_with(Kind::Reminder, &view, &cfg.from, &id, date, &files)
-                .map_err(|e| format!("{}: {e}", d.email))?;
-            Ok(NewReminder {
-                item: NewItem {
-                    email: d.email.to_string(),
-                    kind: Kind::Reminder,
-                    message_id: id,
-                    subject: r.subject,
-                    message: Packed::new(&r.message),
-                    cases: view.cases.len(),
-                },
-                state: if flagged.contains(d.email) {
-                    State::Suppressed
-                } else {
-                    State::Queued
-                },
-                not_before: from + Duration::seconds(spread * i as i64 / n),
-                hearings: d
-                    .hearings
-                    .iter()
-                    .map(|(c, lead)| (c.uid.clone(), datetime_to_int(c.at), *lead))
-                    .collect(),
+                .collect(),
+        };
+        let mut view = view;
+        // One case with two hearings is one case.
+        let mut titles = BTreeSet::new();
+        view.cases.retain(|c| titles.insert(c.title.clone()));
+        view.subject = Kind::Reminder.subject(&view.cases);
+        let mut files: Vec<CalendarFile> = d
+            .hearings
+            .iter()
+            .map(|(c, _)| {
+                mailed_calendar(
+                    &Mailed {
+                        uid: &c.uid,
+                        sequence: c.sequence,
+                        at: c.at,
+                        courtroom: c.courtroom.as_deref(),
+                        kind: &c.kind,
+                        state: c.state,
+                        case: &c.case,
+                        court_name: &c.court_name,
+                    },
+                    d.email,
+                    cfg,
+                    now,
+                )
             })
+            .collect();
+        distinct_names(&mut files);
+        let id = message_id(day, d.email, Kind::Reminder, &cfg.from);
+        let r = render::render_with(Kind::Reminder, &view, &cfg.from, &id, date, &files)
+            .map_err(|e| format!("{}: {e}", d.email))?;
+        Ok(NewReminder {
+            item: NewItem {
+                email: d.email.to_string(),
+                kind: Kind::Reminder,
+                message_id: id,
+                subject: r.subject,
+                message: Packed::new(&r.message),
+                cases: view.cases.len(),
+            },
+            state: if flagged.contains(d.email) {
+                State::Suppressed
+            } else {
+                State::Queued
+            },
+            not_before: from + Duration::seconds(spread * i as i64 / n),
+            hearings: d
+                .hearings
+                .iter()
+                .map(|(c, lead)| (c.uid.clone(), datetime_to_int(c.at), *lead))
+                .collect(),
         })
-        .collect();
-    tracing::debug!(
-        "{} reminders rendered ({:?})",
-        rendered.len(),
-        started.elapsed()
-    );
-    let started = std::time::Instant::now();
-    let mut items = Vec::with_capacity(rendered.len());
-    for r in rendered {
-        match r {
+    };
+    // Rendered a chunk at a time while the chunk before is inserted, all
+    // in the one transaction of `queue_reminders`.
+    let done = super::render_while_writing(due.iter().enumerate(), render_one, |rendered| {
+        let items = rendered.filter_map(|r| match r {
             Ok(item) => {
                 summary.hearings += item.hearings.len() as u64;
                 if item.state == State::Suppressed {
                     summary.suppressed += 1;
                 }
-                items.push(item);
+                Some(item)
             }
-            Err(e) => summary.invalid_addresses.push(e),
-        }
-    }
-    let done = outbox.queue_reminders(day, &name, items, now)?;
-    tracing::debug!("reminders queued ({:?})", started.elapsed());
+            Err(e) => {
+                summary.invalid_addresses.push(e);
+                None
+            }
+        });
+        outbox.queue_reminders(day, &name, items, now)
+    })?;
+    tracing::debug!(
+        "{} reminders rendered and queued ({:?})",
+        due.len(),
+        started.elapsed()
+    );
     summary.reminders = done.added;
     summary.already += done.already;
     Ok(summary)

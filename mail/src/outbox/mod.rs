@@ -86,7 +86,8 @@ pub struct NewItem {
     pub kind: Kind,
     pub message_id: String,
     pub subject: String,
-    /// Packed where it was rendered ([`Packed::new`]).
+    /// Packed where it was rendered ([`Packed::new`]); the website's mail
+    /// as sent ([`Packed::plain`]).
     pub message: Packed,
     /// How many cases it reports.
     pub cases: usize,
@@ -335,6 +336,12 @@ pub fn queue_website(
         return Err(OutboxError::Misqueued {
             kind: item.kind,
             how: "by the website",
+        });
+    }
+    if item.message.coding() != packed::Coding::Identity {
+        return Err(OutboxError::Misqueued {
+            kind: item.kind,
+            how: "packed (the website's mail is stored as sent: `Packed::plain`)",
         });
     }
     let now_text = now.to_rfc3339();

@@ -63,6 +63,7 @@ impl Coding {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Packed {
     stored: Vec<u8>,
+    coding: Coding,
 }
 
 impl Packed {
@@ -78,7 +79,24 @@ impl Packed {
             let compressor = c.as_mut().expect("made above");
             compressor.compress(message).expect("zstd: out of memory")
         });
-        Packed { stored }
+        Packed {
+            stored,
+            coding: Coding::Zstd,
+        }
+    }
+
+    /// Keeps a message as it is sent: the website's mail (a reset link, a
+    /// "password changed"; a few a day, 7 KB each). During a rolling
+    /// upgrade a `cpor-server` of an older build may still be running, and
+    /// its mailer, whose connection predates the migration, claims website
+    /// mail without reading `coding`: it must find bytes it can send. The
+    /// nightly mail, packed, is claimed only by `cpor-etl send`, which
+    /// opens the outbox afresh each run and refuses it if it is older.
+    pub fn plain(message: Vec<u8>) -> Packed {
+        Packed {
+            stored: message,
+            coding: Coding::Identity,
+        }
     }
 
     /// The bytes written to `items.message`.
@@ -88,7 +106,7 @@ impl Packed {
 
     /// How `stored` is coded.
     pub(super) fn coding(&self) -> Coding {
-        Coding::Zstd
+        self.coding
     }
 
     /// The stored size, in bytes.
@@ -98,13 +116,23 @@ impl Packed {
 
     /// The message as it will be sent.
     pub fn unpacked(&self) -> Vec<u8> {
-        zstd::stream::decode_all(&self.stored[..]).expect("a frame packed by this build")
+        match self.coding {
+            Coding::Identity => self.stored.clone(),
+            Coding::Zstd => {
+                zstd::stream::decode_all(&self.stored[..]).expect("a frame packed by this build")
+            }
+        }
     }
 }
 
 impl std::fmt::Debug for Packed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Packed({} bytes stored)", self.stored.len())
+        write!(
+            f,
+            "Packed({} bytes, {})",
+            self.stored.len(),
+            self.coding.as_str()
+        )
     }
 }
 
@@ -128,7 +156,7 @@ pub(super) fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outbox::{self, Event, Kind, NewItem, Outbox, Scope};
+    use crate::outbox::{self, Event, Kind, NewItem, Outbox, Scope, State};
     use chrono::Utc;
 
     fn message() -> Vec<u8> {
@@ -175,8 +203,10 @@ mod tests {
     }
 
     /// An outbox from before migration 7 keeps sending what it holds, byte
-    /// for byte; what is queued after it is stored packed and sent as
-    /// rendered; `show` tells the two apart.
+    /// for byte; a night's mail queued after it is stored packed and sent
+    /// as rendered; the website's is stored as sent, so that an older
+    /// server still running (reading `message` without `coding`) sends it
+    /// right; `show` tells them apart.
     #[test]
     fn an_outbox_from_before_the_migration_sends_old_and_new_messages_as_rendered() {
         let dir = tempfile::tempdir().unwrap();
@@ -187,59 +217,84 @@ mod tests {
             conn.execute(
                 "INSERT INTO items (night, email, kind, state, message_id, subject, message,
                  cases, queued_at, not_before, ref)
-                 VALUES ('20261130', 'old@example.com', 'reset', 'queued', '<old@x>', 's', ?1,
-                 0, '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', 'o')",
+                 VALUES ('20261130', 'old@example.com', 'digest', 'queued', '<old@x>', 's', ?1,
+                 0, '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', '')",
                 [&old],
             )
             .unwrap();
         }
         let now = Utc::now();
-        let new = [old.as_slice(), b"\r\nafter the migration\r\n"].concat();
-        let conn = outbox::open(dir.path()).unwrap();
-        let item = NewItem {
-            email: "new@example.com".into(),
-            kind: Kind::Reset,
-            message_id: "<new@x>".into(),
+        let nightly = [old.as_slice(), b"\r\nafter the migration\r\n"].concat();
+        let website = [old.as_slice(), b"\r\nfrom the website\r\n"].concat();
+        let item = |email: &str, kind, message| NewItem {
+            email: email.into(),
+            kind,
+            message_id: format!("<{email}>"),
             subject: "s".into(),
-            message: Packed::new(&new),
+            message,
             cases: 0,
         };
-        outbox::queue_website(&conn, &item, now.date_naive(), "n", now).unwrap();
-        let stored: Vec<(String, String, i64)> = conn
-            .prepare("SELECT email, coding, length(message) FROM items ORDER BY id")
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        let night = ob.begin_night(now.date_naive(), now).unwrap();
+        let digest = item("night@example.com", Kind::Digest, Packed::new(&nightly));
+        assert!(night.add(&digest, State::Queued, now).unwrap());
+        night.commit(None).unwrap();
+        let reset = item(
+            "web@example.com",
+            Kind::Reset,
+            Packed::plain(website.clone()),
+        );
+        let conn = outbox::open(dir.path()).unwrap();
+        outbox::queue_website(&conn, &reset, now.date_naive(), "w", now).unwrap();
+        // A packed message is not website mail.
+        let packed = item("web2@example.com", Kind::Reset, Packed::new(&website));
+        assert!(outbox::queue_website(&conn, &packed, now.date_naive(), "p", now).is_err());
+
+        let stored: Vec<(String, String, Vec<u8>)> = conn
+            .prepare("SELECT email, coding, message FROM items ORDER BY id")
             .unwrap()
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(
-            stored[0],
-            (
-                "old@example.com".into(),
-                "identity".into(),
-                old.len() as i64
-            )
-        );
-        assert_eq!(
-            (stored[1].0.as_str(), stored[1].1.as_str()),
-            ("new@example.com", "zstd")
-        );
-        assert!(stored[1].2 * 3 < new.len() as i64, "{stored:?}");
-
-        let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
-        let ids = ob.due(Scope::Website, now, true).unwrap();
-        let claimed = ob.claim(&ids, now, |_| Event::Claim).unwrap();
-        let sent: Vec<(&str, &[u8])> = claimed
-            .items
+        let codings: Vec<(&str, &str)> = stored
             .iter()
-            .map(|i| (i.email.as_str(), i.message.as_slice()))
+            .map(|(e, c, _)| (e.as_str(), c.as_str()))
             .collect();
         assert_eq!(
-            sent,
-            [("old@example.com", &old[..]), ("new@example.com", &new[..])]
+            codings,
+            [
+                ("old@example.com", "identity"),
+                ("night@example.com", "zstd"),
+                ("web@example.com", "identity")
+            ]
         );
-        let shown = ob.show(ids[1]).unwrap().unwrap();
-        assert_eq!(shown.message, new);
+        assert_eq!(stored[0].2, old);
+        assert!(
+            stored[1].2.len() * 3 < nightly.len(),
+            "{}",
+            stored[1].2.len()
+        );
+        // What an older build's mailer reads is what it must send.
+        assert_eq!(stored[2].2, website);
+
+        let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
+        let mut sent = Vec::new();
+        for scope in [Scope::Nightly, Scope::Website] {
+            let ids = ob.due(scope, now, true).unwrap();
+            let claimed = ob.claim(&ids, now, |_| Event::Claim).unwrap();
+            sent.extend(claimed.items.into_iter().map(|i| (i.email, i.message)));
+        }
+        assert_eq!(
+            sent,
+            [
+                ("old@example.com".to_string(), old.clone()),
+                ("night@example.com".to_string(), nightly.clone()),
+                ("web@example.com".to_string(), website.clone()),
+            ]
+        );
+        let shown = ob.show(2).unwrap().unwrap();
+        assert_eq!(shown.message, nightly);
         let field = |name| {
             shown
                 .fields
@@ -249,6 +304,9 @@ mod tests {
                 .1
                 .clone()
         };
-        assert_eq!(field("stored"), format!("{} bytes, zstd", stored[1].2));
+        assert_eq!(
+            field("stored"),
+            format!("{} bytes, zstd", stored[1].2.len())
+        );
     }
 }
