@@ -4,7 +4,7 @@
 -- A night's digests and a day's reminders are the outbox's largest write
 -- (a national night: 413 MB of digests; a day's reminders: 190 MB), and
 -- SQLite writes every byte twice (the WAL, then the checkpoint). zstd
--- makes them about a third as large; the render workers compress, so the
+-- makes them about half as large; the render workers compress, so the
 -- single writer writes fewer bytes. `coding` says how `message` is stored:
 -- 'zstd' (one zstd frame) for the nightly mail queued from this migration
 -- on; 'identity' (as sent) for what was queued before it and for the

@@ -5,7 +5,7 @@
 //! A night's digests and a day's reminders are the outbox's largest write,
 //! and SQLite writes each byte twice (the WAL, then the checkpoint). Their
 //! text parts are quoted-printable Chinese and their calendar files base64
-//! of much the same text, so zstd makes them about a third as large
+//! of much the same text, so zstd makes them about half as large
 //! (docs/BENCHMARKS.md, "The outbox's messages, compressed"). A message is
 //! packed where it is rendered (the night's render workers, in parallel),
 //! so the single writer only writes fewer bytes; it is unpacked where it is
