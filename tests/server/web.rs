@@ -253,20 +253,8 @@ fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
             .into_iter()
             .enumerate()
         {
-            let page = c.get("/login");
-            let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-            let started = Instant::now();
-            let r = c.post(
-                "/login",
-                &[
-                    ("csrf", &csrf),
-                    ("captcha_id", &id),
-                    ("captcha", CAPTCHA),
-                    ("email", who),
-                    ("password", "wrong password!!"),
-                ],
-            );
-            pair[slot] = started.elapsed();
+            let (r, took) = c.timed_login(who, "wrong password!!");
+            pair[slot] = took;
             bodies.push((r.status, comparable(&r.body).replace(who, "ADDRESS")));
         }
         pairs.push(pair);
