@@ -212,55 +212,19 @@ pub fn followed(
 /// The hearings, as they now stand and only while they take place
 /// ([`remindable`]), on the given Taipei days, by case id: one pass over
 /// every case's hearing list of a snapshot (none before version 3), which
-/// decodes only the lists with a hearing on those days. The pass is split
-/// into ranges of case ids, one per thread of the rayon pool, each read on
-/// its own read-only connection to `path` (the file `conn` has open). The
+/// decodes only the lists with a hearing on those days. The
 /// grants' [`candidates`] and the prosecutors'
 /// (`prosecutors::reminder_candidates`) are the people of these cases.
 pub fn due_on(
     conn: &Connection,
-    path: &std::path::Path,
-    days: &[NaiveDate],
-) -> rusqlite::Result<BTreeMap<i64, Vec<HearingData>>> {
-    use rayon::prelude::*;
-    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let (lo, hi): (Option<i64>, Option<i64>) =
-        conn.query_row("SELECT min(case_id), max(case_id) FROM hearings", [], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    let (Some(lo), Some(hi)) = (lo, hi) else {
-        return Ok(BTreeMap::new());
-    };
-    let parts = rayon::current_num_threads().max(1) as i64;
-    let step = (hi - lo) / parts + 1;
-    let ranges: Vec<(i64, i64)> = (0..parts)
-        .map(|k| (lo + k * step, (lo + (k + 1) * step).min(hi + 1)))
-        .filter(|(a, b)| a < b)
-        .collect();
-    let found = ranges
-        .into_par_iter()
-        .map(|(from, to)| {
-            let conn =
-                Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-            due_in(&conn, from, to, days)
-        })
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    Ok(found.into_iter().flatten().collect())
-}
-
-/// [`due_on`] over the case ids `from..to`.
-fn due_in(
-    conn: &Connection,
-    from: i64,
-    to: i64,
     days: &[NaiveDate],
 ) -> rusqlite::Result<BTreeMap<i64, Vec<HearingData>>> {
     let mut due = BTreeMap::new();
-    let mut lists =
-        conn.prepare("SELECT case_id, list FROM hearings WHERE case_id >= ?1 AND case_id < ?2")?;
-    let mut rows = lists.query([from, to])?;
+    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
+        return Ok(due);
+    }
+    let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
+    let mut rows = lists.query([])?;
     while let Some(row) = rows.next()? {
         // Most lists have no hearing on these days: looked at, not decoded.
         let bytes = row.get_ref(1)?.as_blob()?;
@@ -461,7 +425,7 @@ pub fn queue_due(
         .collect();
     let started = std::time::Instant::now();
     let conn = schemas::open_snapshot_readonly(&live.path)?;
-    let due = due_on(&conn, &live.path, &days).map_err(NotifyError::Accounts)?;
+    let due = due_on(&conn, &days).map_err(NotifyError::Accounts)?;
     let granted = candidates(&conn, &due).map_err(NotifyError::Accounts)?;
     let accounts = store::accounts::open(&store.root)?;
     let off = store::hearings::reminders_off(&accounts)?;
