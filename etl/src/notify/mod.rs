@@ -33,9 +33,12 @@ const RENDER_CHUNK: usize = 1024;
 /// while the calling thread writes what is rendered, in order (`write`):
 /// rendering and writing overlap, and only a few chunks are in memory at
 /// once. If `write` returns before the end (an error), rendering stops
-/// after the chunk it is on. The night's mail (`queue`) and a day's
-/// reminders (`reminders`) are queued through it, each in one transaction
-/// that `write` holds.
+/// after the chunk it is on. The items end only when every job is
+/// rendered: a renderer that panics makes the next item panic too, so a
+/// `write` that commits what it was given (a day's reminders) never
+/// commits a part as the whole. The night's mail (`queue`) and a day's
+/// reminders (`reminders`) are queued through it, each in one outbox
+/// transaction open around it.
 pub(crate) fn render_while_writing<J, T, R>(
     jobs: impl Iterator<Item = J> + Send,
     render: impl Fn(J) -> T + Sync,
@@ -47,25 +50,33 @@ where
 {
     use rayon::prelude::*;
     std::thread::scope(|scope| {
-        let (chunks_tx, chunks) = std::sync::mpsc::sync_channel::<Vec<T>>(2);
+        // A chunk, or the end (`None`): a channel closed without it is a
+        // renderer that died.
+        let (chunks_tx, chunks) = std::sync::mpsc::sync_channel::<Option<Vec<T>>>(2);
         let render = &render;
         scope.spawn(move || {
             let mut jobs = jobs;
             loop {
                 let chunk: Vec<J> = jobs.by_ref().take(RENDER_CHUNK).collect();
                 if chunk.is_empty() {
+                    let _ = chunks_tx.send(None);
                     break;
                 }
                 let rendered = chunk.into_par_iter().map(render).collect();
-                if chunks_tx.send(rendered).is_err() {
+                if chunks_tx.send(Some(rendered)).is_err() {
                     break; // the writer is done
                 }
             }
         });
-        let mut rendered = chunks.into_iter().flatten();
+        let mut rendered = std::iter::from_fn(|| match chunks.recv() {
+            Ok(chunk) => chunk,
+            Err(_) => panic!("rendering the mail stopped before its end"),
+        })
+        .flatten();
         let written = write(&mut rendered);
         // Ends the renderer's next send before the scope waits for it.
         drop(rendered);
+        drop(chunks);
         written
     })
 }
@@ -443,5 +454,55 @@ mod tests {
                 "20261125-1.sqlite".to_string()
             ])
         );
+    }
+
+    /// What is rendered reaches the writer in order, across chunks.
+    #[test]
+    fn rendered_items_reach_the_writer_in_order_across_chunks() {
+        let n = RENDER_CHUNK * 2 + 7;
+        let got: Vec<usize> = render_while_writing(0..n, |i| i * 2, |items| items.collect());
+        assert_eq!(got, (0..n).map(|i| i * 2).collect::<Vec<_>>());
+    }
+
+    /// A writer that stops early (an error) ends the rendering: the call
+    /// returns instead of waiting on a full channel.
+    #[test]
+    fn a_writer_that_stops_early_ends_the_rendering() {
+        let rendered = std::sync::atomic::AtomicUsize::new(0);
+        let first: Vec<usize> = render_while_writing(
+            0..RENDER_CHUNK * 50,
+            |i| {
+                rendered.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                i
+            },
+            |items| items.take(3).collect(),
+        );
+        assert_eq!(first, [0, 1, 2]);
+        // The chunk taken from, at most two waiting, one being rendered.
+        assert!(rendered.into_inner() <= RENDER_CHUNK * 4);
+    }
+
+    /// A renderer that panics never looks to the writer like the end of
+    /// the jobs: the writer (which commits what it was given, as a day's
+    /// reminders do) never gets to its commit.
+    #[test]
+    fn a_renderer_that_panics_never_looks_like_the_end() {
+        let committed = std::sync::atomic::AtomicBool::new(false);
+        let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            render_while_writing(
+                0..RENDER_CHUNK * 3,
+                |i| {
+                    assert!(i != RENDER_CHUNK + 5, "a template failed");
+                    i
+                },
+                |items| {
+                    let n = items.count();
+                    committed.store(true, std::sync::atomic::Ordering::Relaxed);
+                    n
+                },
+            )
+        }));
+        assert!(run.is_err(), "the panic is not swallowed");
+        assert!(!committed.into_inner(), "a part was committed as the whole");
     }
 }

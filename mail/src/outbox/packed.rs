@@ -1,6 +1,6 @@
-//! How the outbox keeps a message: one zstd frame (`items.coding =
-//! 'zstd'`), or, for what was queued before outbox migration 7, the
-//! message as sent (`'identity'`).
+//! How the outbox keeps a message: the nightly mail as one zstd frame
+//! (`items.coding = 'zstd'`); the website's mail, and whatever was queued
+//! before outbox migration 7, as sent (`'identity'`).
 //!
 //! A night's digests and a day's reminders are the outbox's largest write,
 //! and SQLite writes each byte twice (the WAL, then the checkpoint). Their
@@ -32,7 +32,8 @@ thread_local! {
 /// How a message is stored (`items.coding`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Coding {
-    /// As sent: rows queued before outbox migration 7.
+    /// As sent: the website's mail, and rows queued before outbox
+    /// migration 7.
     Identity,
     /// One zstd frame.
     Zstd,
@@ -86,12 +87,12 @@ impl Packed {
     }
 
     /// Keeps a message as it is sent: the website's mail (a reset link, a
-    /// "password changed"; a few a day, 7 KB each). During a rolling
-    /// upgrade a `cpor-server` of an older build may still be running, and
-    /// its mailer, whose connection predates the migration, claims website
-    /// mail without reading `coding`: it must find bytes it can send. The
-    /// nightly mail, packed, is claimed only by `cpor-etl send`, which
-    /// opens the outbox afresh each run and refuses it if it is older.
+    /// "password changed"; a few a day, 7 KB each, nothing to save). A
+    /// `cpor-server` of an older build refuses the outbox once it is
+    /// migrated, at its mailer's next pass (each opens the outbox afresh),
+    /// but a pass that opened it just before may still claim website mail
+    /// without reading `coding`: it must find bytes it can send. The
+    /// nightly mail, packed, is claimed only by `cpor-etl send`.
     pub fn plain(message: Vec<u8>) -> Packed {
         Packed {
             stored: message,
@@ -107,21 +108,6 @@ impl Packed {
     /// How `stored` is coded.
     pub(super) fn coding(&self) -> Coding {
         self.coding
-    }
-
-    /// The stored size, in bytes.
-    pub fn stored_len(&self) -> usize {
-        self.stored.len()
-    }
-
-    /// The message as it will be sent.
-    pub fn unpacked(&self) -> Vec<u8> {
-        match self.coding {
-            Coding::Identity => self.stored.clone(),
-            Coding::Zstd => {
-                zstd::stream::decode_all(&self.stored[..]).expect("a frame packed by this build")
-            }
-        }
     }
 }
 
@@ -159,10 +145,28 @@ mod tests {
     use crate::outbox::{self, Event, Kind, NewItem, Outbox, Scope, State};
     use chrono::Utc;
 
+    /// A digest's shape: headers, then one line per case and entry, each
+    /// different (the case's number, the entry's date and text, in
+    /// quoted-printable Chinese).
     fn message() -> Vec<u8> {
         let mut m = b"From: =?UTF-8?B?5Y+45rOV6Zmi?= <noreply@example.com>\r\n\r\n".to_vec();
-        for _ in 0..50 {
-            m.extend_from_slice(b"=E6=A1=88=E4=BB=B6=E9=80=B2=E5=BA=A6 113/07/02\r\n");
+        let words = [
+            "=E5=AE=A3=E5=88=A4",
+            "=E6=BA=96=E5=82=99",
+            "=E8=A8=80=E8=A9=9E",
+        ];
+        for i in 0..60u32 {
+            m.extend_from_slice(
+                format!(
+                    "115=E5=B9=B4=E5=BA=A6=E8=A8=B4=E5=AD=97=E7=AC=AC{}=E8=99=9F 113/{:02}/{:02} {}{}\r\n",
+                    100 + i * 7,
+                    1 + i % 12,
+                    1 + (i * 5) % 28,
+                    words[i as usize % 3],
+                    words[(i as usize / 3) % 3],
+                )
+                .as_bytes(),
+            );
         }
         m
     }
@@ -172,12 +176,12 @@ mod tests {
         let m = message();
         let p = Packed::new(&m);
         assert!(
-            p.stored_len() * 3 < m.len(),
+            p.stored().len() * 2 < m.len(),
             "{} of {}",
-            p.stored_len(),
+            p.stored().len(),
             m.len()
         );
-        assert_eq!(p.unpacked(), m);
+        assert_eq!(p.coding(), Coding::Zstd);
         assert_eq!(
             unpack(1, p.coding().as_str(), p.stored().to_vec()).unwrap(),
             m
@@ -248,7 +252,10 @@ mod tests {
         outbox::queue_website(&conn, &reset, now.date_naive(), "w", now).unwrap();
         // A packed message is not website mail.
         let packed = item("web2@example.com", Kind::Reset, Packed::new(&website));
-        assert!(outbox::queue_website(&conn, &packed, now.date_naive(), "p", now).is_err());
+        assert!(matches!(
+            outbox::queue_website(&conn, &packed, now.date_naive(), "p", now),
+            Err(OutboxError::Misqueued { .. })
+        ));
 
         let stored: Vec<(String, String, Vec<u8>)> = conn
             .prepare("SELECT email, coding, message FROM items ORDER BY id")
@@ -269,7 +276,6 @@ mod tests {
                 ("web@example.com", "identity")
             ]
         );
-        assert_eq!(stored[0].2, old);
         assert!(
             stored[1].2.len() * 3 < nightly.len(),
             "{}",
@@ -293,20 +299,35 @@ mod tests {
                 ("web@example.com".to_string(), website.clone()),
             ]
         );
-        let shown = ob.show(2).unwrap().unwrap();
-        assert_eq!(shown.message, nightly);
-        let field = |name| {
-            shown
-                .fields
-                .iter()
-                .find(|(n, _)| *n == name)
-                .unwrap()
-                .1
-                .clone()
+        let stored_field = |ob: &Outbox, id| {
+            let shown = ob.show(id).unwrap().unwrap();
+            let field = shown.fields.iter().find(|(n, _)| *n == "stored").unwrap();
+            (field.1.clone(), shown.message)
         };
         assert_eq!(
-            field("stored"),
-            format!("{} bytes, zstd", stored[1].2.len())
+            stored_field(&ob, 2),
+            (format!("{} bytes, zstd", stored[1].2.len()), nightly)
+        );
+        // Delivered, and its body emptied after the days it is kept.
+        ob.record(
+            &outbox::Recorded {
+                id: 2,
+                event: Event::Accepted,
+                error: None,
+                next_try: None,
+            },
+            now,
+        )
+        .unwrap();
+        assert_eq!(ob.settle(Scope::Nightly).unwrap(), 1);
+        assert_eq!(
+            ob.purge_sent_bodies(now + chrono::Duration::seconds(1))
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            stored_field(&ob, 2),
+            ("0 bytes, identity".to_string(), Vec::new())
         );
     }
 }
