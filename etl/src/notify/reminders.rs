@@ -460,7 +460,7 @@ pub fn queue_due(
     let n = due.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
     let render_one = |(i, d): (usize, &Due)| -> Result<NewReminder, String> {
-        let view = View {
+        let mut view = View {
             subject: String::new(),
             email: d.email.to_string(),
             cases: d
@@ -490,7 +490,6 @@ pub fn queue_due(
                 })
                 .collect(),
         };
-        let mut view = view;
         // One case with two hearings is one case.
         let mut titles = BTreeSet::new();
         view.cases.retain(|c| titles.insert(c.title.clone()));

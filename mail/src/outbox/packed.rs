@@ -25,8 +25,10 @@ thread_local! {
     /// One compressor per thread, used for every message it packs: a new
     /// context per message (the allocation and clearing of its tables) cost
     /// more than packing a 9 KB message.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { RefCell::new(None) };
+    /// (Made on the thread's first message; fails only if zstd cannot
+    /// allocate its context, as a Vec that cannot grow would.)
+    static COMPRESSOR: RefCell<zstd::bulk::Compressor<'static>> =
+        RefCell::new(zstd::bulk::Compressor::new(LEVEL).expect("zstd: out of memory"));
 }
 
 /// How a message is stored (`items.coding`).
@@ -70,16 +72,8 @@ pub struct Packed {
 impl Packed {
     /// Packs a rendered message (RFC 5322 bytes).
     pub fn new(message: &[u8]) -> Packed {
-        // Fails only if zstd cannot allocate its context, as a Vec that
-        // cannot grow would.
-        let stored = COMPRESSOR.with(|c| {
-            let mut c = c.borrow_mut();
-            if c.is_none() {
-                *c = Some(zstd::bulk::Compressor::new(LEVEL).expect("zstd: out of memory"));
-            }
-            let compressor = c.as_mut().expect("made above");
-            compressor.compress(message).expect("zstd: out of memory")
-        });
+        let stored =
+            COMPRESSOR.with_borrow_mut(|c| c.compress(message).expect("zstd: out of memory"));
         Packed {
             stored,
             coding: Coding::Zstd,
