@@ -8,6 +8,7 @@ mod captcha;
 mod flood;
 mod hardening;
 mod hearings;
+mod sample;
 mod scale;
 mod sso;
 mod util;
