@@ -173,11 +173,19 @@ impl Default for ServerConfig {
     }
 }
 
-/// The nightly maintenance window, Asia/Taipei.
+/// The nightly maintenance window, Asia/Taipei. From a time to the same
+/// time is none (the sample site's, and the tests').
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Maintenance {
     pub start: NaiveTime,
     pub end: NaiveTime,
+}
+
+impl Maintenance {
+    /// Whether there is no window at all (start and end the same).
+    pub fn is_none(&self) -> bool {
+        self.start == self.end
+    }
 }
 
 impl std::fmt::Display for Maintenance {

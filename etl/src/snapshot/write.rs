@@ -336,6 +336,7 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
         &|| integrity(&open()?, "cases"),
         &|| foreign_keys(&open()?, expected.cases),
         &|| {
+            // `foreign_keys` counts on `cases` being held to its count here.
             let found = Counts {
                 courts: one("SELECT count(*) FROM courts")? as u64,
                 cases: one("SELECT count(*) FROM cases")? as u64,
@@ -378,16 +379,18 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
     }
 }
 
-/// Every foreign key holds. A column that refers to a case (`REFERENCES
-/// cases (id)`) is checked by its range: a build numbers its cases
-/// `1..=cases` (checked here: the least id is 1 and the greatest `cases`,
-/// and the table counts check holds `cases` rows to that count, so the ids
-/// are exactly those), so a case id refers to a case exactly when it lies
-/// in that range, and a column's least and greatest value are one b-tree
-/// seek each where it leads the key, as every such column does. SQLite's
-/// own check looks every row's case up: on a national night 4.5 million
-/// lookups, 1.5 million of them for hearing lists and digests (0.6 CPU-s,
-/// docs/BENCHMARKS.md). Any other foreign key gets SQLite's check.
+/// Every foreign key holds. A key that is its table's integer primary key
+/// and refers to a case (`hearings`, `extracted`) is checked by its range:
+/// a build numbers its cases `1..=cases` (checked here: the least id is 1
+/// and the greatest `cases`; the table counts check holds `cases` rows to
+/// the same count, and `verify` fails if either does, so the ids are
+/// exactly those), and a rowid is an integer, never NULL, so it refers to
+/// a case exactly when it lies in that range: two b-tree seeks for the
+/// table. SQLite's own check looks every row's case up, 1.5 million
+/// lookups for a national night's hearing lists and digests (0.64 CPU-s,
+/// docs/BENCHMARKS.md). Every other key gets SQLite's check: an ordinary
+/// INTEGER column (`grants.case_id`) can hold 2.5 or text, which no range
+/// of integers rules out.
 fn foreign_keys(conn: &Connection, cases: u64) -> Result<Option<String>, rusqlite::Error> {
     let range =
         |table: &str, column: &str| -> Result<(Option<i64>, Option<i64>), rusqlite::Error> {
@@ -420,37 +423,51 @@ fn foreign_keys(conn: &Connection, cases: u64) -> Result<Option<String>, rusqlit
             .prepare("SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1)")?
             .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
             .collect::<Result<_, _>>()?;
-        let to_cases = |(parent, _, to): &(String, String, Option<String>)| {
-            parent == "cases" && to.as_deref() == Some("id")
-        };
-        if keys.is_empty() {
-            continue;
-        }
-        if !keys.iter().all(to_cases) {
-            let n: i64 = conn.query_row(
-                "SELECT count(*) FROM pragma_foreign_key_check(?1)",
-                [table],
-                |r| r.get(0),
-            )?;
-            if n != 0 {
-                return Ok(Some(format!(
-                    "foreign keys: {n} rows of {table} refer to nothing"
-                )));
+        match keys.as_slice() {
+            [] => {}
+            [(parent, column, Some(to))]
+                if parent == "cases" && to == "id" && is_rowid(conn, table, column)? =>
+            {
+                if let (Some(least), Some(greatest)) = range(table, column)? {
+                    if least < 1 || greatest > last {
+                        return Ok(Some(format!(
+                            "foreign keys: {table}.{column} runs {least} to {greatest}, \
+                             outside the case ids 1 to {last}"
+                        )));
+                    }
+                }
             }
-            continue;
-        }
-        for (_, column, _) in &keys {
-            if let (Some(least), Some(greatest)) = range(table, column)? {
-                if least < 1 || greatest > last {
+            _ => {
+                let n: i64 = conn.query_row(
+                    "SELECT count(*) FROM pragma_foreign_key_check(?1)",
+                    [table],
+                    |r| r.get(0),
+                )?;
+                if n != 0 {
                     return Ok(Some(format!(
-                        "foreign keys: {table}.{column} runs {least} to {greatest}, \
-                         outside the case ids 1 to {last}"
+                        "foreign keys: {n} rows of {table} refer to nothing"
                     )));
                 }
             }
         }
     }
     Ok(None)
+}
+
+/// Whether `column` is `table`'s rowid: its one primary key column,
+/// declared `INTEGER`, of a table with a rowid (not `WITHOUT ROWID`).
+fn is_rowid(conn: &Connection, table: &str, column: &str) -> Result<bool, rusqlite::Error> {
+    let without_rowid: bool = conn.query_row(
+        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
+        [table],
+        |r| r.get(0),
+    )?;
+    let key: Vec<(String, String)> = conn
+        .prepare("SELECT name, type FROM pragma_table_info(?1) WHERE pk > 0")?
+        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(!without_rowid
+        && matches!(key.as_slice(), [(name, kind)] if name == column && kind.eq_ignore_ascii_case("INTEGER")))
 }
 
 fn integrity(conn: &Connection, table: &str) -> Result<Option<String>, rusqlite::Error> {
@@ -609,6 +626,10 @@ mod tests {
         for damage in [
             "UPDATE grants SET case_id = 3001 WHERE case_id = 3000",
             "UPDATE grants SET case_id = 0 WHERE case_id = 1",
+            // Between 1 and n but no case's id: an ordinary INTEGER column
+            // keeps a REAL, which integrity_check accepts.
+            "UPDATE grants SET case_id = 2.5 WHERE case_id = 2",
+            "UPDATE prosecutors SET case_id = '10' || 'x' WHERE case_id = 10",
             "UPDATE prosecutors SET case_id = 4000 WHERE case_id = 10",
             "UPDATE hearings SET case_id = 3001 WHERE case_id = 3000",
             "UPDATE extracted SET case_id = -1 WHERE case_id = 1",

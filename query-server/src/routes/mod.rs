@@ -178,9 +178,14 @@ pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
     Some(left.max(1) as u64)
 }
 
-/// The maintenance window as pages say it: `00:30 至 03:00`.
+/// The maintenance window as pages say it: `00:30 至 03:00`; empty when
+/// there is none, and pages then say nothing of it.
 pub fn window(app: &App) -> String {
-    app.maintenance.to_string()
+    if app.maintenance.is_none() {
+        String::new()
+    } else {
+        app.maintenance.to_string()
+    }
 }
 
 /// Where the site's forms may end: here, and with single sign-on also at
