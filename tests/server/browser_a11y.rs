@@ -11,7 +11,7 @@
 //! title starting 錯誤：, and what was typed kept.
 
 use super::*;
-use crate::util::Client;
+use crate::util::{taipei_clock, Client};
 
 /// What axe-core checks: WCAG 2.0 and 2.1, levels A and AA.
 const TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
@@ -129,16 +129,15 @@ fn every_page_and_state_passes_axe_core_at_wcag_2_1_aa_on_a_phone_and_a_desktop(
         assert_eq!(r.status, 303, "activating {who}: {}", r.body);
     }
     // The maintenance page comes from a second server, in its window now.
-    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
-    let start = (taipei - chrono::Duration::minutes(1)).format("%H:%M");
-    let end = (taipei + chrono::Duration::minutes(30)).format("%H:%M");
+    let start = taipei_clock(chrono::Duration::minutes(-1));
+    let end = taipei_clock(chrono::Duration::minutes(30));
     let closed = Server::start(
         &data,
         &[
             PLENTY_OF_CAPTCHAS[0],
             PLENTY_OF_CAPTCHAS[1],
-            ("CPOR_SERVER_MAINTENANCE_START", &start.to_string()),
-            ("CPOR_SERVER_MAINTENANCE_END", &end.to_string()),
+            ("CPOR_SERVER_MAINTENANCE_START", &start),
+            ("CPOR_SERVER_MAINTENANCE_END", &end),
         ],
     );
     let mut audit = Audit::new();

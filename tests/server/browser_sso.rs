@@ -7,11 +7,11 @@
 //! port chosen first and registered with the provider as the redirect URI.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 
 use super::{free_port, phone_screenshot, Browser};
 use crate::sso::{assigned, provider::Op, provider::PASSWORD as OP_PASSWORD, sso_env};
-use crate::util::{repo_root, Data};
+use crate::util::{clean_command, repo_root, Data};
 
 /// `cpor-server` on a given loopback port, killed when dropped.
 struct FixedServer {
@@ -28,12 +28,7 @@ impl Drop for FixedServer {
 
 fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
     let log = data.dir.path().join("server-sso-browser.log");
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-server"));
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("CPOR_") {
-            cmd.env_remove(k);
-        }
-    }
+    let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
     cmd.arg("--data-dir")
         .arg(data.path())
         .arg("--listen")

@@ -2,39 +2,24 @@
 //! new user tries them whenever they like, and between 00:30 and 03:00 in
 //! Taipei (16:30–19:00 UTC) the website's maintenance window is on.
 
-use std::process::Command;
-
 use crate::python::python;
-use crate::util::{repo_root, Client, Data, Server};
+use crate::util::{clean_command, repo_root, taipei_clock, Client, Data, Server};
 
 const LAWYER: &str = "lawyer.chen@example.com";
 const PASSWORD: &str = "sample password 2026";
-
-/// A maintenance window (Asia/Taipei) that holds this minute.
-fn window_now() -> (String, String) {
-    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
-    let at = |minutes: i64| {
-        (taipei + chrono::Duration::minutes(minutes))
-            .format("%H:%M")
-            .to_string()
-    };
-    (at(-2), at(5))
-}
 
 #[test]
 fn sample_activate_works_inside_the_maintenance_window() {
     let data = Data::empty();
     data.import("20261123");
     data.send();
-    let (start, end) = window_now();
-    let mut cmd = Command::new(python());
+    // A maintenance window that holds this minute.
+    let (start, end) = (
+        taipei_clock(chrono::Duration::minutes(-2)),
+        taipei_clock(chrono::Duration::minutes(5)),
+    );
     // Only what the test sets: no developer's CPOR_CONFIG or captcha.
-    for (k, _) in std::env::vars_os() {
-        if k.to_string_lossy().starts_with("CPOR_") {
-            cmd.env_remove(k);
-        }
-    }
-    let out = cmd
+    let out = clean_command(python())
         .arg(repo_root().join("scripts/sample-activate"))
         .arg(data.path())
         .args([LAWYER, PASSWORD])
@@ -70,13 +55,10 @@ fn pages_name_the_maintenance_window_only_when_there_is_one() {
     assert!(!page.body.contains("00:00 至 00:00"), "{}", page.body);
     drop(none);
     // A window that does not hold this minute is said on every page.
-    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
-    let at = |hours: i64| {
-        (taipei + chrono::Duration::hours(hours))
-            .format("%H:%M")
-            .to_string()
-    };
-    let (start, end) = (at(2), at(3));
+    let (start, end) = (
+        taipei_clock(chrono::Duration::hours(2)),
+        taipei_clock(chrono::Duration::hours(3)),
+    );
     let some = Server::start(
         &data,
         &[

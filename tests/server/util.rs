@@ -12,6 +12,26 @@ use std::time::Duration;
 use etl::config::Config;
 use etl::import::{self, ImportOptions};
 
+/// `program` without the developer's `CPOR_` variables: it runs with only
+/// what the test sets.
+pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut cmd = Command::new(program);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("CPOR_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd
+}
+
+/// Taipei's wall clock `from_now`, as `HH:MM`: the ends of a maintenance
+/// window around the test's minute.
+pub fn taipei_clock(from_now: chrono::Duration) -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8) + from_now)
+        .format("%H:%M")
+        .to_string()
+}
+
 pub const CAPTCHA: &str = "123456";
 pub const PASSWORD: &str = "correct horse battery";
 
@@ -254,12 +274,7 @@ impl Server {
             .dir
             .path()
             .join(format!("server-{}.log", rand_suffix()));
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-server"));
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("CPOR_") {
-                cmd.env_remove(k);
-            }
-        }
+        let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
         cmd.arg("--data-dir")
             .arg(data.path())
             .arg("--listen")

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
-use crate::util::{enc, eventually, measuring, Client, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{
+    enc, eventually, measuring, taipei_clock, Client, Data, Server, CAPTCHA, PASSWORD,
+};
 
 const WANG: &str = "wang.ming@example.com";
 const LAWYER: &str = "lawyer.chen@example.com";
@@ -704,13 +706,8 @@ fn a_bad_setting_stops_the_server_before_it_listens() {
 #[test]
 fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
     let data = Data::sample();
-    let taipei = chrono::Utc::now() + chrono::Duration::hours(8);
-    let start = (taipei - chrono::Duration::minutes(1))
-        .format("%H:%M")
-        .to_string();
-    let end = (taipei + chrono::Duration::minutes(3))
-        .format("%H:%M")
-        .to_string();
+    let start = taipei_clock(chrono::Duration::minutes(-1));
+    let end = taipei_clock(chrono::Duration::minutes(3));
     let server = Server::start(
         &data,
         &[
