@@ -130,7 +130,7 @@ fn lay_out<'a>(
 impl<'a> Extractor<'a> {
     /// A 64-bit digest (XXH3) of the case's key and of the entries its
     /// hearings are worked out from, each as its 序號, 登載日期 and text, in
-    /// the order given; stored in the snapshot's `extracted`. The next night
+    /// the order given; stored in the snapshot beside the case's list. The next night
     /// copies the case's list instead of reading its entries again when the
     /// digest is the same: the key and every entry the rules read, in the
     /// same order (the key in it, a digest names one case of a court, so it

@@ -41,7 +41,7 @@ pub struct CaseData {
     /// in parallel, and a court carried over copies its bytes.
     pub hearings: HearingList,
     /// The digest of what `hearings` were worked out from tonight
-    /// (`hearings::Extractor::digest`), stored in `extracted`; `None` for a
+    /// (`hearings::Extractor::digest`), stored beside its list; `None` for a
     /// case whose hearings were not worked out tonight (carried over, past
     /// the cutoff, or a build without hearings), which the next night
     /// works out again.

@@ -15,9 +15,10 @@
 //! snapshot stops being served (pages answer 503, `/healthz` says why)
 //! rather than show anyone damaged data.
 //!
-//! Both snapshot schema versions this build reads are served: a version 1
-//! snapshot (from before `hearings`, live until the first import after an
-//! upgrade) simply has no hearings to show.
+//! Every snapshot schema version this build reads is served (the live one
+//! until the first import after an upgrade): hearings are read through
+//! `schemas::hearing_store`, whatever the version, and a version 1 or 2
+//! snapshot simply has none to show.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +32,7 @@ use rusqlite::{Connection, OptionalExtension};
 use schemas::date::from_int;
 use schemas::hearing::State;
 use schemas::hearing_list;
+use schemas::hearing_store::Layout;
 use schemas::{CaseKey, CaseRef};
 
 /// Why a snapshot could not be opened or read. The text names the file.
@@ -310,18 +312,15 @@ impl Snap {
     /// `case_of_prosecutor` for a prosecutor), as on every case page. Every
     /// case of a version 1 snapshot has none.
     pub fn hearings_of(&self, row: &CaseRow) -> Result<Vec<HearingRow>, Error> {
-        if self.schema_version < schemas::SNAPSHOT_HEARINGS_VERSION {
+        let layout = Layout::of(self.schema_version);
+        if !layout.has_lists() {
             return Ok(Vec::new());
         }
         self.with(|c| {
-            // By the id the case's own query found: one look-up by rowid.
-            let list = c
-                .prepare_cached("SELECT list FROM hearings WHERE case_id = ?1")?
-                .query_row([row.id], |r| r.get::<_, hearing_list::List>(0))
-                .optional()?;
-            Ok(list
-                .map(|l| l.0)
-                .unwrap_or_default()
+            // By the id the case's own query found: one look-up by rowid
+            // (the case's, or its chunk's).
+            Ok(layout
+                .hearings_of(c, row.id)?
                 .into_iter()
                 .map(|h| HearingRow::new(h, &row.case))
                 .collect())
@@ -368,21 +367,24 @@ impl Snap {
         owner: &str,
         from: NaiveDateTime,
     ) -> Result<Vec<UpcomingHearing>, Error> {
-        if self.schema_version < 2 {
+        let layout = Layout::of(self.schema_version);
+        let Some((join, list)) = layout.join("c.id") else {
             return Ok(Vec::new());
-        }
+        };
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT h.list, c.court, co.name, c.category, c.year, c.word, c.number
+                "SELECT {list}, c.court, co.name, c.category, c.year, c.word, c.number, c.id
                  FROM {from_cases}
                  JOIN courts co ON co.code = c.court
-                 JOIN hearings h ON h.case_id = c.id
+                 {join}
                  WHERE {owner_column} = ?1 AND c.queryable = 1"
             ))?;
             let mut out = Vec::new();
             let mut rows = st.query([owner])?;
             while let Some(r) = rows.next()? {
-                let list = r.get::<_, hearing_list::List>(0)?.0;
+                let Some(list) = layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(7)?, 0)? else {
+                    continue;
+                };
                 let case = CaseRef {
                     court: r.get(1)?,
                     key: CaseKey {

@@ -171,20 +171,6 @@ pub fn stored_kind(kind: &str) -> Option<&'static str> {
     STORED_KINDS.iter().copied().find(|k| *k == kind)
 }
 
-/// A `hearings.list` value, read straight from a query:
-/// `row.get::<_, List>(i)?`. A value that does not decode is a conversion
-/// error naming what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct List(pub Vec<Hearing>);
-
-impl rusqlite::types::FromSql for List {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        decode(v.as_blob()?)
-            .map(List)
-            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
-    }
-}
-
 /// A list that cannot be packed or unpacked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PackError {
@@ -198,6 +184,14 @@ pub enum PackError {
     Bad { record: usize, what: &'static str },
     #[error("hearing list: {0} bytes after the last record")]
     Trailing(usize),
+}
+
+impl PackError {
+    /// As a conversion error of column `column`, for callers that read
+    /// lists with rusqlite.
+    pub fn sql(self, column: usize) -> rusqlite::Error {
+        crate::blob_error(column, self)
+    }
 }
 
 fn put(out: &mut Vec<u8>, mut n: u32) {

@@ -18,6 +18,7 @@ pub mod contract;
 pub mod date;
 pub mod hearing;
 pub mod hearing_list;
+pub mod hearing_store;
 pub mod text;
 
 use std::path::Path;
@@ -43,8 +44,9 @@ pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 /// Version of the snapshot schema this build writes: 2 added `hearings`, a
 /// row per hearing; 3 packs a case's hearings into one row
 /// (`hearing_list`); 4 adds `extracted`, what each case's hearings were
-/// worked out from, so the next night works out only the changed cases.
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 4;
+/// worked out from, so the next night works out only the changed cases;
+/// 5 keeps both in `hearing_chunks`, 64 cases to a row (`hearing_store`).
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 5;
 
 /// The first version whose `hearings` this build reads. Version 2's table
 /// (never in a release) is not read: its hearings are treated as version
@@ -52,24 +54,42 @@ pub const SNAPSHOT_SCHEMA_VERSION: i32 = 4;
 /// and none on the website until the next night.
 pub const SNAPSHOT_HEARINGS_VERSION: i32 = 3;
 
-/// The first version with `extracted` and `meta.hearing_rules`.
+/// The first version with digests (`extracted`) and
+/// `meta.hearing_rules`.
 pub const SNAPSHOT_EXTRACTED_VERSION: i32 = 4;
 
-/// Versions this build reads: the one it writes, and versions 1 to 3, so
+/// The first version with lists and digests in `hearing_chunks`.
+pub const SNAPSHOT_CHUNKS_VERSION: i32 = 5;
+
+/// A value of column `column` that does not read as what it should
+/// (a hearing list, a chunk of them), as rusqlite's conversion error.
+pub(crate) fn blob_error(
+    column: usize,
+    e: impl std::error::Error + Send + Sync + 'static,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, Box::new(e))
+}
+
+/// Versions this build reads: the one it writes, and versions 1 to 4, so
 /// the night after an upgrade still carries courts over from (and compares
 /// with) the snapshot before it, and the website serves it until then.
-pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3, 4];
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3, 4, 5];
 
 /// Snapshot tables, created before the bulk load.
-pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v4-tables.sql");
+pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v5-tables.sql");
 
-/// Snapshot indexes, created after the bulk load.
+/// Snapshot indexes, created after the bulk load (unchanged since version
+/// 3).
 pub const SNAPSHOT_INDEXES: &str = include_str!("../snapshot/v4-indexes.sql");
 
 /// Version 1's tables and indexes: only for tests that build an old
 /// snapshot to read.
 pub const SNAPSHOT_V1_TABLES: &str = include_str!("../snapshot/v1-tables.sql");
 pub const SNAPSHOT_V1_INDEXES: &str = include_str!("../snapshot/v1-indexes.sql");
+
+/// Version 4's tables (its indexes are [`SNAPSHOT_INDEXES`]): only for
+/// tests that build an old snapshot to read.
+pub const SNAPSHOT_V4_TABLES: &str = include_str!("../snapshot/v4-tables.sql");
 
 /// One numbered migration of a long-lived database: `schemas/<db>/NNNN_*.sql`.
 #[derive(Debug, Clone, Copy)]
@@ -300,6 +320,9 @@ mod tests {
         if version < SNAPSHOT_HEARINGS_VERSION {
             conn.execute_batch(SNAPSHOT_V1_TABLES).unwrap();
             conn.execute_batch(SNAPSHOT_V1_INDEXES).unwrap();
+        } else if version < SNAPSHOT_CHUNKS_VERSION {
+            conn.execute_batch(SNAPSHOT_V4_TABLES).unwrap();
+            conn.execute_batch(SNAPSHOT_INDEXES).unwrap();
         } else {
             conn.execute_batch(SNAPSHOT_TABLES).unwrap();
             conn.execute_batch(SNAPSHOT_INDEXES).unwrap();
@@ -333,6 +356,14 @@ mod tests {
         assert_eq!(snapshot_version(&conn).unwrap(), 2);
         let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
         let conn = open_snapshot_readonly(&new).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 5);
+        conn.query_row("SELECT count(*) FROM hearing_chunks", [], |r| {
+            r.get::<_, i64>(0)
+        })
+        .unwrap();
+        // Version 4 (`hearings` and `extracted`) is read too.
+        let four = build(&dir, SNAPSHOT_APPLICATION_ID, 4);
+        let conn = open_snapshot_readonly(&four).unwrap();
         assert_eq!(snapshot_version(&conn).unwrap(), 4);
         conn.query_row("SELECT count(*) FROM hearings", [], |r| r.get::<_, i64>(0))
             .unwrap();

@@ -85,6 +85,31 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_2_snapshot() {
     upgrade_from(2);
 }
 
+/// Version 4 kept the lists and digests as rows of their own (`hearings`,
+/// `extracted`): read as they are (every hearing, not only those of the
+/// latest three entries, as versions 1 and 2 give), a court carried over
+/// from it keeps them, and the night after gives the golden dump.
+#[test]
+fn the_night_after_the_upgrade_reads_and_carries_over_a_version_4_snapshot() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let v5 = env.dump("20261123");
+    env.republish_live(crate::snapshots::as_version_4);
+    assert_eq!(live_cases(&env).0, 4);
+    assert!(
+        env.dump("20261123") == v5,
+        "a version 4 snapshot reads otherwise than the version 5 it was made from"
+    );
+    let second = env.import(&sample("20261124"), &[]);
+    assert_eq!(second.code, 3, "{}{}", second.stdout, second.stderr);
+    assert_eq!(live_cases(&env).0, SNAPSHOT_SCHEMA_VERSION);
+    let want = fs::read_to_string(repo_root().join("tests/golden/dump-20261124.jsonl")).unwrap();
+    assert!(
+        env.dump("20261124") == want,
+        "night 2 over version 4 differs from the golden dump"
+    );
+}
+
 fn upgrade_from(version: i32) {
     let env = Env::new();
     assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
@@ -94,8 +119,7 @@ fn upgrade_from(version: i32) {
     // Night 1 as a build of `version` would have published it (without
     // the hearings of entries older than the latest three).
     env.republish_live(|conn| {
-        conn.execute_batch("DROP TABLE hearings; DROP TABLE extracted")
-            .unwrap();
+        conn.execute_batch("DROP TABLE hearing_chunks").unwrap();
         if version == 2 {
             conn.execute_batch(
                 "CREATE TABLE hearings (case_id INTEGER, seq INTEGER, uid TEXT);

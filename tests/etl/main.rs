@@ -13,3 +13,6 @@ mod util;
 /// The tests' Python and check_ics.py, shared with the server's tests.
 #[path = "../support/python.rs"]
 mod python;
+/// Old snapshot versions, shared with the other test crate.
+#[path = "../support/snapshots.rs"]
+mod snapshots;

@@ -110,13 +110,7 @@ impl Env {
     /// writable, edited, published as the same night's next build): an
     /// older build's or another build's snapshot, as the next night meets it.
     pub fn republish_live(&self, edit: impl FnOnce(&rusqlite::Connection)) {
-        let store = store::layout::Store::new(self.data());
-        let live = store.live().unwrap().unwrap();
-        let temp = self.dir.path().join("edited.sqlite");
-        fs::copy(&live.path, &temp).unwrap();
-        writable(&temp);
-        edit(&rusqlite::Connection::open(&temp).unwrap());
-        store.publish(&temp, live.date).unwrap();
+        crate::snapshots::republish_live(&self.data(), self.dir.path(), edit);
     }
 
     pub fn current(&self) -> String {

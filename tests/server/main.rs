@@ -16,4 +16,7 @@ mod util;
 /// The tests' Python and check_ics.py, shared with the import's tests.
 #[path = "../support/python.rs"]
 mod python;
+/// Old snapshot versions, shared with the other test crate.
+#[path = "../support/snapshots.rs"]
+mod snapshots;
 mod web;

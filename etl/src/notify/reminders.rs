@@ -57,6 +57,7 @@ use schemas::calendar::{Calendar, Hearing, Method, Organizer};
 use schemas::date::{datetime_to_int, roc, taipei, to_int};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
+use schemas::hearing_store::{Cursor, Layout};
 use schemas::CaseRef;
 use store::layout::Store;
 use store::secret::Mailing;
@@ -220,26 +221,25 @@ pub fn due_on(
     days: &[NaiveDate],
 ) -> rusqlite::Result<BTreeMap<i64, Vec<HearingData>>> {
     let mut due = BTreeMap::new();
-    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION || days.is_empty() {
+    let layout = Layout::read(conn)?;
+    let Some(sql) = layout.range_sql().filter(|_| !days.is_empty()) else {
         return Ok(due);
-    }
-    let mut lists = conn.prepare("SELECT case_id, list FROM hearings")?;
-    let mut rows = lists.query([])?;
-    while let Some(row) = rows.next()? {
+    };
+    let mut stmt = conn.prepare(&sql)?;
+    let mut lists = Cursor::new(layout, stmt.query([1, i64::MAX])?, 1, i64::MAX);
+    let bad = |e: hearing_list::PackError| e.sql(1);
+    while let Some(stored) = lists.next()? {
         // Most lists have no hearing on these days: looked at, not decoded.
-        let bytes = row.get_ref(1)?.as_blob()?;
-        if !hearing_list::on_days(bytes, days).map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(1, rusqlite::types::Type::Blob, Box::new(e))
-        })? {
+        if stored.list.is_empty() || !hearing_list::on_days(stored.list, days).map_err(bad)? {
             continue;
         }
-        let list = row.get::<_, hearing_list::List>(1)?.0;
+        let list = hearing_list::decode(stored.list).map_err(bad)?;
         let on_days: Vec<HearingData> = hearing_list::current(&list)
             .filter(|h| remindable(h, days))
             .cloned()
             .collect();
         if !on_days.is_empty() {
-            due.insert(row.get(0)?, on_days);
+            due.insert(stored.case_id, on_days);
         }
     }
     Ok(due)
@@ -607,17 +607,18 @@ pub fn announced(
     from: NaiveDateTime,
 ) -> rusqlite::Result<BTreeMap<(String, u32), Vec<Announced>>> {
     let mut out = BTreeMap::new();
-    if schemas::snapshot_version(conn)? < schemas::SNAPSHOT_HEARINGS_VERSION {
+    let layout = Layout::read(conn)?;
+    let Some((join, list)) = layout.join("c.id") else {
         return Ok(out);
-    }
-    let mut stmt = conn.prepare(
-        "SELECT h.list, co.name
+    };
+    let mut stmt = conn.prepare(&format!(
+        "SELECT {list}, co.name, c.id
          FROM cases c
          JOIN courts co ON co.code = c.court
-         JOIN hearings h ON h.case_id = c.id
+         {join}
          WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-           AND c.number = ?5 AND c.queryable = 1",
-    )?;
+           AND c.number = ?5 AND c.queryable = 1"
+    ))?;
     // Each case's list is read once, however many of its entries are news.
     let mut lists: BTreeMap<String, Option<(Vec<HearingData>, String)>> = BTreeMap::new();
     for news in changes.news.values().flatten() {
@@ -632,9 +633,17 @@ pub fn announced(
                 std::collections::btree_map::Entry::Vacant(v) => v.insert(
                     stmt.query_row(
                         rusqlite::params![news.case.court, k.category, k.year, k.word, k.number],
-                        |r| Ok((r.get::<_, hearing_list::List>(0)?.0, r.get(1)?)),
+                        |r| {
+                            Ok(
+                                match layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(2)?, 0)? {
+                                    Some(list) => Some((list, r.get(1)?)),
+                                    None => None,
+                                },
+                            )
+                        },
                     )
-                    .optional()?,
+                    .optional()?
+                    .flatten(),
                 ),
             };
             let Some((list, court_name)) = list else {

@@ -24,6 +24,7 @@ use crate::hearings;
 use crate::kinds::CaseKey;
 use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingList};
 use schemas::date::{datetime_from_int, from_int};
+use schemas::hearing_store;
 use store::layout::SnapshotFile;
 
 #[derive(Debug, thiserror::Error)]
@@ -122,15 +123,6 @@ fn hearings_from_entries(case: &CaseData) -> HearingList {
             text: &e.text,
         }))
         .0
-}
-
-/// A stored list is copied as it is, checked (not decoded): carrying a
-/// court over writes the same bytes again.
-impl rusqlite::types::FromSql for HearingList {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        HearingList::from_bytes(v.as_blob()?.to_vec())
-            .map_err(|e| rusqlite::types::FromSqlError::Other(Box::new(e)))
-    }
 }
 
 /// Takes the rows of case `id` from an iterator ordered by case id.
@@ -278,30 +270,69 @@ impl Snapshot {
             .peekable();
         // Before version 3 there are no lists: hearings come from the
         // entries.
-        let mut hearing_stmt = if self.version >= schemas::SNAPSHOT_HEARINGS_VERSION {
-            Some(self.conn.prepare(
-                "SELECT case_id, list FROM hearings
-                 WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id",
-            )?)
-        } else {
-            None
+        let layout = hearing_store::Layout::of(self.version);
+        let mut hearing_stmt = match layout.range_sql() {
+            Some(sql) => Some(self.conn.prepare(&sql)?),
+            None => None,
         };
         let mut hearings = match &mut hearing_stmt {
-            Some(stmt) => Some(
-                stmt.query_map([lo, hi], |r| Ok((r.get(0)?, r.get::<_, HearingList>(1)?)))?
-                    .peekable(),
-            ),
+            Some(stmt) => Some(hearing_store::Cursor::new(
+                layout,
+                stmt.query([lo, hi])?,
+                lo,
+                hi,
+            )),
             None => None,
+        };
+        // The next case with a list (the cursor's, copied), ahead of the
+        // cases read.
+        let mut next_list: Option<(i64, HearingList)> = None;
+        let read_list = |stored: &mut hearing_store::Cursor<'_>| -> Result<_, ReadError> {
+            Ok(match stored.next_list()? {
+                // Copied as it is, checked (not decoded): carrying a court
+                // over writes the same bytes again.
+                Some((at, bytes)) => Some((
+                    at,
+                    HearingList::from_bytes(bytes.to_vec()).map_err(|e| {
+                        ReadError::Malformed(format!("case {at}: hearing list: {e}"))
+                    })?,
+                )),
+                None => None,
+            })
+        };
+        let no_case = |at: i64| {
+            ReadError::Malformed(format!("hearing list for case id {at}, which has no case"))
         };
         for row in cases.query_map([lo, hi], case_row)? {
             let (id, court, mut case) = row?;
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
             case.hearings = match hearings.as_mut() {
-                Some(stored) => rows_of(stored, id)?.into_iter().next().unwrap_or_default(),
+                Some(stored) => {
+                    if next_list.is_none() {
+                        next_list = read_list(stored)?;
+                    }
+                    match next_list.take() {
+                        Some((at, _)) if at < id => return Err(no_case(at)),
+                        Some((at, list)) if at == id => list,
+                        ahead => {
+                            next_list = ahead;
+                            HearingList::default()
+                        }
+                    }
+                }
                 None => hearings_from_entries(&case),
             };
             f(&court, case)?;
+        }
+        // Past the last case: no list may be left.
+        if let Some(stored) = hearings.as_mut() {
+            if next_list.is_none() {
+                next_list = read_list(stored)?;
+            }
+            if let Some((at, _)) = next_list {
+                return Err(no_case(at));
+            }
         }
         Ok(())
     }

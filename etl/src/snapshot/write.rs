@@ -17,7 +17,7 @@ use schemas::{
 
 use crate::model::{CourtData, EntryData};
 use schemas::date::{compact, datetime_to_int, to_int};
-use schemas::hearing_list;
+use schemas::{hearing_list, hearing_store};
 use store::failpoint::pause;
 
 /// Row counts of a snapshot's tables (entries: non-empty entry slots).
@@ -28,11 +28,11 @@ pub struct Counts {
     pub entries: u64,
     pub grants: u64,
     pub prosecutors: u64,
-    /// Hearing records, and the cases with any (rows of `hearings`).
+    /// Hearing records, and the cases with any (their lists).
     pub hearings: u64,
     pub hearing_lists: u64,
-    /// Rows of `extracted`: the cases whose hearings were worked out (or
-    /// copied) tonight.
+    /// Digests: the cases whose hearings were worked out (or copied)
+    /// tonight.
     pub extracted: u64,
 }
 
@@ -56,72 +56,8 @@ const INSERT_CASE: &str = "INSERT INTO cases (id, court, category, year, word, n
      seq3, posted3, text3, modified3)
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)";
 
-/// Cases' hearing lists and digests are inserted this many to a
-/// statement: a national night has about 750,000 lists and 900,000
-/// digests, and one row to a statement spends much of its time opening and
-/// closing the statement's cursors.
-const ROWS_PER_INSERT: usize = 64;
-
-/// An insert of `rows` (case id, value) pairs into `into` (`table (id
-/// column, value column)`).
-fn insert_pairs(into: &str, rows: usize) -> String {
-    let mut sql = format!("INSERT INTO {into} VALUES ");
-    for r in 0..rows {
-        if r > 0 {
-            sql.push(',');
-        }
-        sql.push_str("(?,?)");
-    }
-    sql
-}
-
-/// A court's rows of a table keyed by case id with one value: its packed
-/// hearing lists (packed where they were worked out), or what they were
-/// worked out from.
-struct Pairs<V> {
-    into: &'static str,
-    rows: Vec<(i64, V)>,
-}
-
-impl<V: rusqlite::ToSql> Pairs<V> {
-    fn new(into: &'static str) -> Pairs<V> {
-        Pairs {
-            into,
-            rows: Vec::new(),
-        }
-    }
-
-    /// Inserts them in order: full batches of [`ROWS_PER_INSERT`] by one
-    /// statement each, the rest one by one.
-    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
-        let bind = |stmt: &mut rusqlite::CachedStatement<'_>,
-                    at: usize,
-                    (id, value): &(i64, V)|
-         -> rusqlite::Result<()> {
-            stmt.raw_bind_parameter(at, *id)?;
-            stmt.raw_bind_parameter(at + 1, value)
-        };
-        let mut batches = self.rows.chunks_exact(ROWS_PER_INSERT);
-        if batches.len() > 0 {
-            let mut stmt = conn.prepare_cached(&insert_pairs(self.into, ROWS_PER_INSERT))?;
-            for batch in &mut batches {
-                for (i, row) in batch.iter().enumerate() {
-                    bind(&mut stmt, i * 2 + 1, row)?;
-                }
-                stmt.raw_execute()?;
-            }
-        }
-        let rest = batches.remainder();
-        if !rest.is_empty() {
-            let mut stmt = conn.prepare_cached(&insert_pairs(self.into, 1))?;
-            for row in rest {
-                bind(&mut stmt, 1, row)?;
-                stmt.raw_execute()?;
-            }
-        }
-        Ok(())
-    }
-}
+/// A row of 64 cases' hearing lists and digests (`schemas::hearing_store`).
+const INSERT_CHUNK: &str = "INSERT INTO hearing_chunks (chunk, data) VALUES (?1, ?2)";
 
 fn text(e: Option<&EntryData>) -> Option<&str> {
     e.map(|e| e.text.as_str())
@@ -132,6 +68,9 @@ pub struct Builder {
     conn: Connection,
     next_id: i64,
     counts: Counts,
+    /// The cases' hearing lists and digests, packed 64 cases to a row
+    /// (`schemas::hearing_store`); a chunk may span two courts.
+    chunks: hearing_store::Builder,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
 }
@@ -163,6 +102,7 @@ impl Builder {
             conn,
             next_id: 1,
             counts: Counts::default(),
+            chunks: hearing_store::Builder::default(),
             insert_ms: 0,
         })
     }
@@ -193,10 +133,7 @@ impl Builder {
         )?;
         let mut prosecutor_stmt =
             conn.prepare_cached("INSERT INTO prosecutors (case_id, account) VALUES (?1, ?2)")?;
-        // The court's hearing lists and what they were worked out from,
-        // inserted in batches once its cases are in.
-        let mut lists = Pairs::<&[u8]>::new("hearings (case_id, list)");
-        let mut extracted = Pairs::<i64>::new("extracted (case_id, digest)");
+        let mut chunk_stmt = conn.prepare_cached(INSERT_CHUNK)?;
         for case in &court.cases {
             let id = self.next_id;
             self.next_id += 1;
@@ -234,23 +171,18 @@ impl Builder {
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
             }
-            if !case.hearings.is_empty() {
-                lists.rows.push((id, case.hearings.bytes()));
+            if let Some((chunk, data)) = self.chunks.push(id, case.hearings.bytes(), case.extracted)
+            {
+                chunk_stmt.execute(params![chunk, data])?;
             }
-            if let Some(digest) = case.extracted {
-                // Stored as SQLite's integer, the same 64 bits.
-                extracted.rows.push((id, digest as i64));
-            }
+            self.counts.hearing_lists += u64::from(!case.hearings.is_empty());
+            self.counts.extracted += u64::from(case.extracted.is_some());
             self.counts.cases += 1;
             self.counts.entries += case.entries.len() as u64;
             self.counts.grants += case.grants.len() as u64;
             self.counts.prosecutors += case.prosecutors.len() as u64;
             self.counts.hearings += case.hearings.len() as u64;
         }
-        self.counts.hearing_lists += lists.rows.len() as u64;
-        self.counts.extracted += extracted.rows.len() as u64;
-        lists.insert(conn)?;
-        extracted.insert(conn)?;
         Ok(())
     }
 
@@ -261,7 +193,14 @@ impl Builder {
 
     /// Commits the load, builds the indexes, closes the file and verifies
     /// it.
-    pub fn finish(self, path: &Path, threads: usize) -> Result<(Counts, FinishTimes), WriteError> {
+    pub fn finish(
+        mut self,
+        path: &Path,
+        threads: usize,
+    ) -> Result<(Counts, FinishTimes), WriteError> {
+        if let Some((chunk, data)) = self.chunks.finish() {
+            self.conn.execute(INSERT_CHUNK, params![chunk, data])?;
+        }
         pause("before-commit");
         self.conn.execute_batch("COMMIT")?;
         let started = Instant::now();
@@ -306,33 +245,12 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
     // threads; the biggest first.
     let checks: [&(dyn Fn() -> Result<Option<String>, rusqlite::Error> + Sync); 8] = [
         &|| integrity(&open()?, "grants"),
-        &|| integrity(&open()?, "hearings"),
-        // Every hearing list decodes, and the lists and the hearings in
-        // them are those written (checked as decoding checks, nothing
-        // copied; counted in the same scan, the table's largest read).
-        &|| {
-            let conn = open()?;
-            let mut stmt = conn.prepare("SELECT case_id, list FROM hearings")?;
-            let mut rows = stmt.query([])?;
-            let (mut lists, mut found) = (0u64, 0u64);
-            while let Some(row) = rows.next()? {
-                match hearing_list::count(row.get_ref(1)?.as_blob()?) {
-                    Ok(n) => (lists, found) = (lists + 1, found + n as u64),
-                    Err(e) => {
-                        let case: i64 = row.get(0)?;
-                        return Ok(Some(format!("case {case}: {e}")));
-                    }
-                }
-            }
-            Ok(
-                ((lists, found) != (expected.hearing_lists, expected.hearings)).then(|| {
-                    format!(
-                        "{lists} hearing lists holding {found} hearings, expected {} holding {}",
-                        expected.hearing_lists, expected.hearings
-                    )
-                }),
-            )
-        },
+        &|| integrity(&open()?, "hearing_chunks"),
+        // Every chunk reads, its cases are cases, every hearing list
+        // decodes, and the lists, the hearings in them and the digests are
+        // those written (checked as decoding checks, nothing copied;
+        // counted in the same scan).
+        &|| hearing_chunks(&open()?, expected),
         &|| integrity(&open()?, "cases"),
         &|| foreign_keys(&open()?, expected.cases),
         &|| {
@@ -343,17 +261,17 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
                 entries: one("SELECT count(seq1) + count(seq2) + count(seq3) FROM cases")? as u64,
                 grants: one("SELECT count(*) FROM grants")? as u64,
                 prosecutors: one("SELECT count(*) FROM prosecutors")? as u64,
-                // Counted where every list is decoded, above.
+                // Counted where every chunk is read (`hearing_chunks`).
                 hearings: expected.hearings,
                 hearing_lists: expected.hearing_lists,
-                extracted: one("SELECT count(*) FROM extracted")? as u64,
+                extracted: expected.extracted,
             };
             Ok((found != expected)
                 .then(|| format!("table counts {found:?}, expected {expected:?}")))
         },
         &|| {
             let conn = open()?;
-            for table in ["prosecutors", "extracted", "courts", "meta"] {
+            for table in ["prosecutors", "courts", "meta"] {
                 if let Some(problem) = integrity(&conn, table)? {
                     return Ok(Some(problem));
                 }
@@ -379,32 +297,16 @@ pub fn verify(path: &Path, expected: Counts) -> Result<(), WriteError> {
     }
 }
 
-/// Every foreign key holds. A key that is its table's integer primary key
-/// and refers to a case (`hearings`, `extracted`) is checked by its range:
-/// a build numbers its cases `1..=cases` (checked here: the least id is 1
-/// and the greatest `cases`; the table counts check holds `cases` rows to
-/// the same count, and `verify` fails if either does, so the ids are
-/// exactly those), and a rowid is an integer, never NULL, so it refers to
-/// a case exactly when it lies in that range: two b-tree seeks for the
-/// table. SQLite's own check looks every row's case up, 1.5 million
-/// lookups for a national night's hearing lists and digests (0.64 CPU-s,
-/// docs/BENCHMARKS.md). Every other key gets SQLite's check: an ordinary
-/// INTEGER column (`grants.case_id`) can hold 2.5 or text, which no range
-/// of integers rules out.
+/// Every foreign key holds (SQLite's check), and the case ids run `1` to
+/// `cases` (a build numbers them so; the table counts check holds `cases`
+/// rows to the same count, so the ids are exactly those), which
+/// [`hearing_chunks`] counts on for the chunks' cases.
 fn foreign_keys(conn: &Connection, cases: u64) -> Result<Option<String>, rusqlite::Error> {
-    let range =
-        |table: &str, column: &str| -> Result<(Option<i64>, Option<i64>), rusqlite::Error> {
-            conn.query_row(
-                &format!(
-                    "SELECT (SELECT min(\"{column}\") FROM \"{table}\"), \
-                        (SELECT max(\"{column}\") FROM \"{table}\")"
-                ),
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-        };
     let last = cases as i64;
-    let ids = range("cases", "id")?;
+    let ids: (Option<i64>, Option<i64>) =
+        conn.query_row("SELECT min(id), max(id) FROM cases", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
     if ids != ((cases > 0).then_some(1), (cases > 0).then_some(last)) {
         let show = |id: Option<i64>| id.map_or("none".to_string(), |id| id.to_string());
         return Ok(Some(format!(
@@ -413,61 +315,57 @@ fn foreign_keys(conn: &Connection, cases: u64) -> Result<Option<String>, rusqlit
             show(ids.1)
         )));
     }
-    let tables: Vec<String> = conn
-        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for table in &tables {
-        // (parent table, child column, parent column) of each key.
-        let keys: Vec<(String, String, Option<String>)> = conn
-            .prepare("SELECT \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?1)")?
-            .query_map([table], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
-            .collect::<Result<_, _>>()?;
-        match keys.as_slice() {
-            [] => {}
-            [(parent, column, Some(to))]
-                if parent == "cases" && to == "id" && is_rowid(conn, table, column)? =>
-            {
-                if let (Some(least), Some(greatest)) = range(table, column)? {
-                    if least < 1 || greatest > last {
-                        return Ok(Some(format!(
-                            "foreign keys: {table}.{column} runs {least} to {greatest}, \
-                             outside the case ids 1 to {last}"
-                        )));
-                    }
-                }
+    let n: i64 = conn.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+        r.get(0)
+    })?;
+    Ok((n != 0).then(|| format!("foreign keys: {n} rows refer to nothing")))
+}
+
+/// Every chunk of hearing lists and digests reads, names only cases that
+/// are there (ids `1` to `expected.cases`, as [`foreign_keys`] checks),
+/// every list decodes, and the lists, their hearings and the digests are
+/// as many as were written.
+fn hearing_chunks(conn: &Connection, expected: Counts) -> Result<Option<String>, rusqlite::Error> {
+    let mut stmt = conn.prepare("SELECT chunk, data FROM hearing_chunks ORDER BY chunk")?;
+    let mut rows = stmt.query([])?;
+    let (mut lists, mut found, mut digests) = (0u64, 0u64, 0u64);
+    let last = expected.cases as i64;
+    while let Some(row) = rows.next()? {
+        let key: i64 = row.get(0)?;
+        let chunk = match hearing_store::Chunk::parse(row.get_ref(1)?.as_blob()?) {
+            Ok(chunk) => chunk,
+            Err(e) => return Ok(Some(format!("hearing chunk {key}: {e}"))),
+        };
+        for (case, list, _) in chunk.cases(key) {
+            // Below 1 only past its CHECK (which `integrity_check` reports
+            // too); past the last case, a list of a case not there.
+            if case < 1 || case > last {
+                return Ok(Some(format!(
+                    "hearing chunk {key}: case {case}, outside the case ids 1 to {last}"
+                )));
             }
-            _ => {
-                let n: i64 = conn.query_row(
-                    "SELECT count(*) FROM pragma_foreign_key_check(?1)",
-                    [table],
-                    |r| r.get(0),
-                )?;
-                if n != 0 {
-                    return Ok(Some(format!(
-                        "foreign keys: {n} rows of {table} refer to nothing"
-                    )));
+            if !list.is_empty() {
+                match hearing_list::count(list) {
+                    Ok(n) => (lists, found) = (lists + 1, found + n as u64),
+                    Err(e) => return Ok(Some(format!("case {case}: {e}"))),
                 }
             }
         }
+        digests += u64::from(chunk.counts().1);
     }
-    Ok(None)
-}
-
-/// Whether `column` is `table`'s rowid: its one primary key column,
-/// declared `INTEGER`, of a table with a rowid (not `WITHOUT ROWID`).
-fn is_rowid(conn: &Connection, table: &str, column: &str) -> Result<bool, rusqlite::Error> {
-    let without_rowid: bool = conn.query_row(
-        "SELECT wr FROM pragma_table_list WHERE schema = 'main' AND name = ?1",
-        [table],
-        |r| r.get(0),
-    )?;
-    let key: Vec<(String, String)> = conn
-        .prepare("SELECT name, type FROM pragma_table_info(?1) WHERE pk > 0")?
-        .query_map([table], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    Ok(!without_rowid
-        && matches!(key.as_slice(), [(name, kind)] if name == column && kind.eq_ignore_ascii_case("INTEGER")))
+    Ok(((lists, found, digests)
+        != (
+            expected.hearing_lists,
+            expected.hearings,
+            expected.extracted,
+        ))
+        .then(|| {
+            format!(
+                "{lists} hearing lists holding {found} hearings and {digests} digests, \
+                     expected {} holding {} and {}",
+                expected.hearing_lists, expected.hearings, expected.extracted
+            )
+        }))
 }
 
 fn integrity(conn: &Connection, table: &str) -> Result<Option<String>, rusqlite::Error> {
@@ -566,7 +464,10 @@ mod tests {
         };
         let err = verify(&path, fewer).unwrap_err().to_string();
         assert!(
-            err.contains("3000 hearing lists holding 3000 hearings, expected 3000 holding 2999"),
+            err.contains(
+                "3000 hearing lists holding 3000 hearings and 1500 digests, \
+                 expected 3000 holding 2999 and 1500"
+            ),
             "{err}"
         );
         let more_lists = Counts {
@@ -575,27 +476,30 @@ mod tests {
         };
         let err = verify(&path, more_lists).unwrap_err().to_string();
         assert!(err.contains("expected 3001 holding 3000"), "{err}");
-        // The digests, all 64 bits of them, as written.
+        // The digests, all 64 bits of them, as written, and the lists.
         assert_eq!(counts.extracted, 1500);
         let conn = Connection::open(&path).unwrap();
-        let (n, first): (i64, i64) = conn
-            .query_row("SELECT count(*), min(case_id) FROM extracted", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .unwrap();
-        assert_eq!((n, first), (1500, 1));
-        let d: i64 = conn
-            .query_row("SELECT digest FROM extracted WHERE case_id = 1", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(d as u64, u64::MAX - 1);
+        let layout = hearing_store::Layout::read(&conn).unwrap();
+        let digests = layout.digests(&conn, 1, 3000).unwrap();
+        assert_eq!(digests.len(), 1500);
+        assert_eq!(digests[0], (1, u64::MAX - 1));
+        assert_eq!(digests[1499], (2999, u64::MAX - 2999));
+        for id in [1, 64, 65, 3000] {
+            assert_eq!(
+                layout.list_of(&conn, id).unwrap(),
+                court(3000).cases[0].hearings.bytes()
+            );
+        }
+        assert!(layout.list_of(&conn, 3001).unwrap().is_empty());
         let more = Counts {
             extracted: 1501,
             ..counts
         };
         let err = verify(&path, more).unwrap_err().to_string();
-        assert!(err.contains("extracted: 1500"), "{err}");
+        assert!(
+            err.contains("and 1500 digests, expected 3000 holding 3000 and 1501"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -603,10 +507,32 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
         let counts = build(&path);
-        Connection::open(&path)
-            .unwrap()
-            .execute("UPDATE hearings SET list = x'0101' WHERE case_id = 5", [])
+        // Chunk 0 again, case 5's list made two bytes that do not decode.
+        let conn = Connection::open(&path).unwrap();
+        let data: Vec<u8> = conn
+            .query_row("SELECT data FROM hearing_chunks WHERE chunk = 0", [], |r| {
+                r.get(0)
+            })
             .unwrap();
+        let chunk = hearing_store::Chunk::parse(&data).unwrap();
+        let mut b = hearing_store::Builder::default();
+        for slot in chunk.slots() {
+            let list = if slot == 4 {
+                &[1u8, 1][..]
+            } else {
+                chunk.list(slot).unwrap_or_default()
+            };
+            assert!(b
+                .push(i64::from(slot) + 1, list, chunk.digest(slot))
+                .is_none());
+        }
+        let (_, damaged) = b.finish().unwrap();
+        conn.execute(
+            "UPDATE hearing_chunks SET data = ?1 WHERE chunk = 0",
+            [damaged],
+        )
+        .unwrap();
+        drop(conn);
         let err = verify(&path, counts).unwrap_err().to_string();
         assert!(
             err.contains("case 5: hearing list: ends inside record 0"),
@@ -618,7 +544,8 @@ mod tests {
     fn a_row_of_a_case_that_is_not_there_fails_verification() {
         // Each table that refers to a case or a court, given a row that
         // refers to none, with the counts as expected: only the foreign
-        // keys can tell.
+        // keys (and, for the hearing chunks, which have none, the chunks'
+        // own check) can tell.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s.sqlite");
         let counts = build(&path);
@@ -631,10 +558,8 @@ mod tests {
             "UPDATE grants SET case_id = 2.5 WHERE case_id = 2",
             "UPDATE prosecutors SET case_id = '10' || 'x' WHERE case_id = 10",
             "UPDATE prosecutors SET case_id = 4000 WHERE case_id = 10",
-            "UPDATE hearings SET case_id = 3001 WHERE case_id = 3000",
-            "UPDATE extracted SET case_id = -1 WHERE case_id = 1",
             // A case moved to another id: the ids are no longer 1..=3000,
-            // and its grant and list point at nothing.
+            // and its grant points at nothing.
             "UPDATE cases SET id = 3005 WHERE id = 2999",
             "UPDATE cases SET court = 'XXX' WHERE id = 7",
         ] {
@@ -645,6 +570,33 @@ mod tests {
             drop(conn);
             let err = verify(&path, counts).unwrap_err().to_string();
             assert!(err.contains("foreign key"), "{damage}: {err}");
+        }
+        // A chunk of hearing lists moved past the last case or before the
+        // first (3000 cases fill chunks 0 to 46), or one that does not
+        // read.
+        for (damage, says) in [
+            (
+                "UPDATE hearing_chunks SET chunk = 47 WHERE chunk = 46",
+                "hearing chunk 47: case 3009, outside the case ids 1 to 3000",
+            ),
+            (
+                "UPDATE hearing_chunks SET data = zeroblob(16) WHERE chunk = 3",
+                "hearing chunk 3: it names no list and no digest",
+            ),
+            // Before the first case, past the table's CHECK.
+            (
+                "UPDATE hearing_chunks SET chunk = -1 WHERE chunk = 0",
+                "hearing chunk -1: case -63, outside the case ids 1 to 3000",
+            ),
+        ] {
+            std::fs::write(&path, &pristine).unwrap();
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("PRAGMA ignore_check_constraints = ON")
+                .unwrap();
+            assert_eq!(conn.execute(damage, []).unwrap(), 1, "{damage}");
+            drop(conn);
+            let err = verify(&path, counts).unwrap_err().to_string();
+            assert!(err.contains(says), "{damage}: {err}");
         }
         std::fs::write(&path, &pristine).unwrap();
         verify(&path, counts).unwrap();

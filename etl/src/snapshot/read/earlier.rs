@@ -7,12 +7,14 @@
 //! digest names the case's key and entries, so it finds the case by
 //! itself); its lists in one forward scan by case id, which rises with the
 //! key, as tonight's cases are asked. A snapshot whose lists were worked
-//! out by other rules (`meta.hearing_rules`), or before version 4, gives
+//! out by other rules (`meta.hearing_rules`), or before version 4 (no
+//! digests), gives
 //! nothing; so does one that cannot be read, after a warning: every case is
 //! then worked out, which is slower, never wrong.
 
-use rusqlite::{OptionalExtension, Rows};
+use rusqlite::OptionalExtension;
 use rustc_hash::FxHashMap;
+use schemas::hearing_store::{Cursor, Layout};
 use store::layout::SnapshotFile;
 
 use super::{ReadError, Snapshot};
@@ -24,6 +26,7 @@ use crate::model::HearingList;
 /// digests and its range of case ids.
 struct Opened {
     snapshot: Snapshot,
+    layout: Layout,
     /// Digest → case id.
     ids: FxHashMap<u64, i64>,
     range: (i64, i64),
@@ -33,7 +36,8 @@ struct Opened {
 /// them and it has the court.
 fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     let snapshot = Snapshot::open(file)?;
-    if snapshot.version < schemas::SNAPSHOT_EXTRACTED_VERSION {
+    let layout = Layout::of(snapshot.version);
+    if !layout.has_digests() {
         return Ok(None);
     }
     let rules: Option<String> = snapshot
@@ -52,16 +56,9 @@ fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     };
     let mut ids = FxHashMap::default();
     let mut shared = Vec::new();
-    {
-        let mut stmt = snapshot
-            .conn
-            .prepare("SELECT case_id, digest FROM extracted WHERE case_id BETWEEN ?1 AND ?2")?;
-        let mut rows = stmt.query([range.0, range.1])?;
-        while let Some(row) = rows.next()? {
-            let (id, digest): (i64, i64) = (row.get(0)?, row.get(1)?);
-            if ids.insert(digest as u64, id).is_some() {
-                shared.push(digest as u64);
-            }
+    for (id, digest) in layout.digests(&snapshot.conn, range.0, range.1)? {
+        if ids.insert(digest, id).is_some() {
+            shared.push(digest);
         }
     }
     // Two cases with one digest (a collision): neither is copied.
@@ -70,6 +67,7 @@ fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     }
     Ok(Some(Opened {
         snapshot,
+        layout,
         ids,
         range,
     }))
@@ -96,6 +94,7 @@ pub fn with_earlier<R>(
     };
     let Opened {
         snapshot,
+        layout,
         ids,
         range,
     } = match open(file, code) {
@@ -106,9 +105,8 @@ pub fn with_earlier<R>(
             return f(None);
         }
     };
-    let mut stmt = match snapshot.conn.prepare(
-        "SELECT case_id, list FROM hearings WHERE case_id BETWEEN ?1 AND ?2 ORDER BY case_id",
-    ) {
+    let sql = layout.range_sql().expect("a layout with digests has lists");
+    let mut stmt = match snapshot.conn.prepare(&sql) {
         Ok(stmt) => stmt,
         Err(e) => {
             unread(&e);
@@ -124,7 +122,7 @@ pub fn with_earlier<R>(
     };
     let mut earlier = Lists {
         ids,
-        lists,
+        lists: Cursor::new(layout, lists, range.0, range.1),
         at: None,
         bytes: Vec::new(),
         done: false,
@@ -145,7 +143,7 @@ pub fn with_earlier<R>(
 struct Lists<'s> {
     /// Digest → case id in the live snapshot.
     ids: FxHashMap<u64, i64>,
-    lists: Rows<'s>,
+    lists: Cursor<'s>,
     /// The case id of the list the scan stands on, its bytes in `bytes`.
     at: Option<i64>,
     bytes: Vec<u8>,
@@ -159,11 +157,11 @@ impl Lists<'_> {
     /// Moves the scan to the first list of a case `id` or later.
     fn seek(&mut self, id: i64) -> rusqlite::Result<()> {
         while !self.done && self.at.is_none_or(|at| at < id) {
-            match self.lists.next()? {
-                Some(row) => {
-                    self.at = Some(row.get(0)?);
+            match self.lists.next_list()? {
+                Some((at, list)) => {
+                    self.at = Some(at);
                     self.bytes.clear();
-                    self.bytes.extend_from_slice(row.get_ref(1)?.as_blob()?);
+                    self.bytes.extend_from_slice(list);
                 }
                 None => {
                     self.done = true;
