@@ -288,15 +288,6 @@ pub enum Layout {
     Chunks,
 }
 
-/// One case's stored list and digest, from a [`Cursor`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Stored<'a> {
-    pub case_id: i64,
-    /// The packed list; empty for a case with none.
-    pub list: &'a [u8],
-    pub digest: Option<u64>,
-}
-
 impl Layout {
     /// The layout of snapshot schema version `version`.
     pub fn of(version: i32) -> Layout {
@@ -471,13 +462,9 @@ impl Layout {
     }
 }
 
-/// A case a [`Cursor`] stands on: its id, where its list lies in the
-/// cursor's value, its digest.
-type At = (i64, std::ops::Range<usize>, Option<u64>);
-
-/// The stored lists (and, in chunks, digests) of a range of cases, in id
-/// order: the rows of [`Layout::range_sql`], one case at a time. Only
-/// cases with a list or a digest are given.
+/// The stored lists of a range of cases, in id order: the rows of
+/// [`Layout::range_sql`], one case with a list at a time (a case with
+/// only a digest has no hearings; digests are [`Layout::digests`]).
 pub struct Cursor<'s> {
     layout: Layout,
     rows: Rows<'s>,
@@ -485,8 +472,9 @@ pub struct Cursor<'s> {
     hi: i64,
     /// The value of the row the cursor stands on.
     value: Vec<u8>,
-    /// Its cases still to give.
-    cases: Vec<At>,
+    /// Its cases with a list still to give: each case's id and where its
+    /// list lies in `value`.
+    cases: Vec<(i64, std::ops::Range<usize>)>,
     next: usize,
 }
 
@@ -505,19 +493,8 @@ impl<'s> Cursor<'s> {
         }
     }
 
-    /// The next case's list and digest, or `None` after the last.
-    #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> rusqlite::Result<Option<Stored<'_>>> {
-        Ok(self.advance()?.map(|(case_id, list, digest)| Stored {
-            case_id,
-            list: &self.value[list],
-            digest,
-        }))
-    }
-
-    /// Moves to the next case: its id, where its list lies in `value`,
-    /// its digest.
-    fn advance(&mut self) -> rusqlite::Result<Option<At>> {
+    /// The next case with a list, and its list, or `None` after the last.
+    pub fn next_list(&mut self) -> rusqlite::Result<Option<(i64, &[u8])>> {
         while self.next == self.cases.len() {
             let Some(row) = self.rows.next()? else {
                 return Ok(None);
@@ -528,36 +505,26 @@ impl<'s> Cursor<'s> {
             self.cases.clear();
             self.next = 0;
             if self.layout != Layout::Chunks {
-                self.cases.push((key, 0..self.value.len(), None));
+                if !self.value.is_empty() {
+                    self.cases.push((key, 0..self.value.len()));
+                }
                 continue;
             }
             let chunk = Chunk::parse(&self.value).map_err(|e| ChunkOf(key, e).sql(1))?;
             let at = chunk.area_start();
             for slot in chunk.slots() {
                 let id = case_of(key, slot);
-                if (self.lo..=self.hi).contains(&id) {
-                    let list = chunk
-                        .list_range(slot)
-                        .map_or(0..0, |r| r.start + at..r.end + at);
-                    self.cases.push((id, list, chunk.digest(slot)));
+                if let Some(r) = chunk
+                    .list_range(slot)
+                    .filter(|_| (self.lo..=self.hi).contains(&id))
+                {
+                    self.cases.push((id, r.start + at..r.end + at));
                 }
             }
         }
         self.next += 1;
-        Ok(Some(self.cases[self.next - 1].clone()))
-    }
-
-    /// The next case with a list, and its list: cases with only a digest
-    /// (no hearings) are passed over.
-    pub fn next_list(&mut self) -> rusqlite::Result<Option<(i64, &[u8])>> {
-        loop {
-            let Some((at, range, _)) = self.advance()? else {
-                return Ok(None);
-            };
-            if !range.is_empty() {
-                return Ok(Some((at, &self.value[range])));
-            }
-        }
+        let (id, range) = self.cases[self.next - 1].clone();
+        Ok(Some((id, &self.value[range])))
     }
 }
 
@@ -708,14 +675,6 @@ mod tests {
                 .filter(|c| (lo..=hi).contains(&c.0) && (!c.1.is_empty() || c.2.is_some()))
                 .collect();
             let mut stmt = conn.prepare(&layout.range_sql().unwrap()).unwrap();
-            let mut got = Vec::new();
-            {
-                let mut cursor = Cursor::new(layout, stmt.query([lo, hi]).unwrap(), lo, hi);
-                while let Some(s) = cursor.next().unwrap() {
-                    got.push((s.case_id, s.list.to_vec(), s.digest));
-                }
-            }
-            assert_eq!(got.iter().collect::<Vec<_>>(), want, "{lo}..={hi}");
             let mut lists = Vec::new();
             let mut cursor = Cursor::new(layout, stmt.query([lo, hi]).unwrap(), lo, hi);
             while let Some((id, list)) = cursor.next_list().unwrap() {

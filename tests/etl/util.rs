@@ -8,6 +8,8 @@ use std::process::{Child, ChildStderr, Command, Output};
 
 use sha2::{Digest, Sha256};
 
+pub use crate::snapshots::writable;
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
@@ -200,14 +202,6 @@ pub fn golden(name: &str, got: &str) {
             got.lines().count()
         );
     }
-}
-
-/// Makes a published (read-only) snapshot writable, for tests that damage it.
-pub fn writable(path: &Path) {
-    let mut perms = fs::metadata(path).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    fs::set_permissions(path, perms).unwrap();
 }
 
 /// Flips 64 bytes in the middle of a published snapshot, as a failing

@@ -20,10 +20,8 @@ pub fn as_version_4(conn: &rusqlite::Connection) {
             1,
             i64::MAX,
         );
-        while let Some(s) = cursor.next().unwrap() {
-            if !s.list.is_empty() {
-                lists.push((s.case_id, s.list.to_vec()));
-            }
+        while let Some((id, list)) = cursor.next_list().unwrap() {
+            lists.push((id, list.to_vec()));
         }
     }
     assert!(!lists.is_empty() && !digests.is_empty());
@@ -72,10 +70,15 @@ pub fn republish_live(
     let live = store.live().unwrap().unwrap();
     let temp = scratch.join("edited.sqlite");
     std::fs::copy(&live.path, &temp).unwrap();
-    let mut perms = std::fs::metadata(&temp).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    std::fs::set_permissions(&temp, perms).unwrap();
+    writable(&temp);
     edit(&rusqlite::Connection::open(&temp).unwrap());
     store.publish(&temp, live.date).unwrap();
+}
+
+/// Makes a file (a copy of a read-only published snapshot) writable.
+pub fn writable(path: &std::path::Path) {
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    std::fs::set_permissions(path, perms).unwrap();
 }

@@ -228,18 +228,18 @@ pub fn due_on(
     let mut stmt = conn.prepare(&sql)?;
     let mut lists = Cursor::new(layout, stmt.query([1, i64::MAX])?, 1, i64::MAX);
     let bad = |e: hearing_list::PackError| e.sql(1);
-    while let Some(stored) = lists.next()? {
+    while let Some((case_id, list)) = lists.next_list()? {
         // Most lists have no hearing on these days: looked at, not decoded.
-        if stored.list.is_empty() || !hearing_list::on_days(stored.list, days).map_err(bad)? {
+        if !hearing_list::on_days(list, days).map_err(bad)? {
             continue;
         }
-        let list = hearing_list::decode(stored.list).map_err(bad)?;
+        let list = hearing_list::decode(list).map_err(bad)?;
         let on_days: Vec<HearingData> = hearing_list::current(&list)
             .filter(|h| remindable(h, days))
             .cloned()
             .collect();
         if !on_days.is_empty() {
-            due.insert(stored.case_id, on_days);
+            due.insert(case_id, on_days);
         }
     }
     Ok(due)

@@ -334,7 +334,7 @@ fn hearing_chunks(conn: &Connection, expected: Counts) -> Result<Option<String>,
         let key: i64 = row.get(0)?;
         let chunk = match hearing_store::Chunk::parse(row.get_ref(1)?.as_blob()?) {
             Ok(chunk) => chunk,
-            Err(e) => return Ok(Some(format!("hearing chunk {key}: {e}"))),
+            Err(e) => return Ok(Some(hearing_store::ChunkOf(key, e).to_string())),
         };
         for (case, list, _) in chunk.cases(key) {
             // Below 1 only past its CHECK (which `integrity_check` reports
