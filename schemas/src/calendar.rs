@@ -17,7 +17,9 @@
 //! at 75 octets, never inside a UTF-8 character. Every event's description
 //! ends with [`NOTICE`]: the summons, not this file, governs.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, NaiveDateTime, Timelike, Utc};
 
 use crate::hearing::State;
 
@@ -138,9 +140,10 @@ impl Hearing<'_> {
     /// the court and courtroom.
     pub fn event(&self) -> Event {
         let when = format!(
-            "{} {}",
+            "{} {:02}:{:02}",
             crate::date::roc(self.at.date()),
-            self.at.format("%H:%M")
+            self.at.hour(),
+            self.at.minute()
         );
         let room = self.courtroom.unwrap_or("");
         let state = match self.state {
@@ -170,75 +173,136 @@ impl Hearing<'_> {
 impl Calendar {
     /// The file, CRLF line ends, folded. `stamp`: when it is written
     /// (`DTSTAMP`).
+    ///
+    /// Written into one buffer, each content line into one reused line
+    /// buffer and folded from it: a day's reminders and a night's digests
+    /// write tens of thousands of these (docs/BENCHMARKS.md).
     pub fn write(&self, stamp: DateTime<Utc>) -> String {
-        let mut out = String::new();
-        let mut line = |l: String| {
-            fold_into(&mut out, &l);
-        };
-        line("BEGIN:VCALENDAR".into());
-        line("VERSION:2.0".into());
-        line("PRODID:-//cpor//案件進度線上查詢服務//ZH-TW".into());
-        line("CALSCALE:GREGORIAN".into());
-        line(format!("METHOD:{}", self.method.as_str()));
+        let mut out = String::with_capacity(HEAD.len() + ZONE.len() + 900 * self.events.len());
+        let mut l = String::with_capacity(256);
+        // One content line: `l` cleared, written by `f`, folded into `out`.
+        fn line(out: &mut String, l: &mut String, f: impl FnOnce(&mut String)) {
+            l.clear();
+            f(l);
+            fold_into(out, l);
+        }
+        out.push_str(HEAD);
+        line(&mut out, &mut l, |l| {
+            l.push_str("METHOD:");
+            l.push_str(self.method.as_str());
+        });
         if let Some(name) = &self.name {
-            line(format!("X-WR-CALNAME:{}", escape(name)));
+            line(&mut out, &mut l, |l| {
+                l.push_str("X-WR-CALNAME:");
+                escape_into(l, name);
+            });
         }
-        line(format!("X-WR-TIMEZONE:{TZID}"));
-        for l in [
-            "BEGIN:VTIMEZONE".to_string(),
-            format!("TZID:{TZID}"),
-            "BEGIN:STANDARD".into(),
-            "DTSTART:19700101T000000".into(),
-            "TZOFFSETFROM:+0800".into(),
-            "TZOFFSETTO:+0800".into(),
-            "TZNAME:CST".into(),
-            "END:STANDARD".into(),
-            "END:VTIMEZONE".into(),
-        ] {
-            line(l);
-        }
-        let local = |t: NaiveDateTime| t.format("%Y%m%dT%H%M%S").to_string();
+        out.push_str(ZONE);
+        let mut dtstamp = String::new();
+        basic_time(&mut dtstamp, stamp.naive_utc());
+        dtstamp.push('Z');
         for e in &self.events {
             let status = match self.method {
                 Method::Cancel => Status::Cancelled,
                 Method::Publish | Method::Request => e.status,
             };
-            line("BEGIN:VEVENT".into());
-            line(format!("UID:{}", escape(&e.uid)));
-            line(format!("DTSTAMP:{}", stamp.format("%Y%m%dT%H%M%SZ")));
-            line(format!("SEQUENCE:{}", e.sequence));
-            line(format!("DTSTART;TZID={TZID}:{}", local(e.start)));
-            line(format!("DTEND;TZID={TZID}:{}", local(e.end)));
-            line(format!("SUMMARY:{}", escape(&e.summary)));
-            line(format!("LOCATION:{}", escape(&e.location)));
-            let description = if e.description.is_empty() {
-                NOTICE.to_string()
-            } else {
-                format!("{}\n{NOTICE}", e.description)
-            };
-            line(format!("DESCRIPTION:{}", escape(&description)));
-            line(format!("STATUS:{}", status.as_str()));
-            line("TRANSP:OPAQUE".into());
+            line(&mut out, &mut l, |l| l.push_str("BEGIN:VEVENT"));
+            line(&mut out, &mut l, |l| {
+                l.push_str("UID:");
+                escape_into(l, &e.uid);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("DTSTAMP:");
+                l.push_str(&dtstamp);
+            });
+            line(&mut out, &mut l, |l| {
+                let _ = write!(l, "SEQUENCE:{}", e.sequence);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("DTSTART;TZID=");
+                l.push_str(TZID);
+                l.push(':');
+                basic_time(l, e.start);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("DTEND;TZID=");
+                l.push_str(TZID);
+                l.push(':');
+                basic_time(l, e.end);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("SUMMARY:");
+                escape_into(l, &e.summary);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("LOCATION:");
+                escape_into(l, &e.location);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("DESCRIPTION:");
+                if !e.description.is_empty() {
+                    escape_into(l, &e.description);
+                    l.push_str("\\n");
+                }
+                escape_into(l, NOTICE);
+            });
+            line(&mut out, &mut l, |l| {
+                l.push_str("STATUS:");
+                l.push_str(status.as_str());
+            });
+            line(&mut out, &mut l, |l| l.push_str("TRANSP:OPAQUE"));
             if let Some(o) = &self.organizer {
-                line(format!(
-                    "ORGANIZER;CN=\"{}\":mailto:{}",
-                    param(&o.name),
-                    o.email
-                ));
+                line(&mut out, &mut l, |l| {
+                    l.push_str("ORGANIZER;CN=\"");
+                    param_into(l, &o.name);
+                    l.push_str("\":mailto:");
+                    l.push_str(&o.email);
+                });
             }
             if let Some(a) = &self.attendee {
-                line(format!(
-                    "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{}",
-                    param(a)
-                ));
+                line(&mut out, &mut l, |l| {
+                    l.push_str(
+                        "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:",
+                    );
+                    param_into(l, a);
+                });
             }
             if let Some(url) = &e.url {
-                line(format!("URL:{url}"));
+                line(&mut out, &mut l, |l| {
+                    l.push_str("URL:");
+                    l.push_str(url);
+                });
             }
-            line("END:VEVENT".into());
+            line(&mut out, &mut l, |l| l.push_str("END:VEVENT"));
         }
-        line("END:VCALENDAR".into());
+        line(&mut out, &mut l, |l| l.push_str("END:VCALENDAR"));
         out
+    }
+}
+
+/// The lines every calendar starts with, each shorter than the fold.
+const HEAD: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//cpor//案件進度線上查詢服務//ZH-TW\r\nCALSCALE:GREGORIAN\r\n";
+
+/// The time zone every event is in: +08:00 all year.
+const ZONE: &str = "X-WR-TIMEZONE:Asia/Taipei\r\nBEGIN:VTIMEZONE\r\nTZID:Asia/Taipei\r\nBEGIN:STANDARD\r\nDTSTART:19700101T000000\r\nTZOFFSETFROM:+0800\r\nTZOFFSETTO:+0800\r\nTZNAME:CST\r\nEND:STANDARD\r\nEND:VTIMEZONE\r\n";
+
+/// RFC 5545's basic DATE-TIME form, `20261201T093000`, as chrono's
+/// `%Y%m%dT%H%M%S` writes it (which it does for years it cannot write in
+/// four digits, and for a leap second).
+fn basic_time(out: &mut String, t: NaiveDateTime) {
+    if (0..=9999).contains(&t.year()) && t.nanosecond() < 1_000_000_000 {
+        let _ = write!(
+            out,
+            "{:04}{:02}{:02}T{:02}{:02}{:02}",
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+    } else {
+        let _ = write!(out, "{}", t.format("%Y%m%dT%H%M%S"));
     }
 }
 
@@ -246,6 +310,21 @@ impl Calendar {
 /// `\n`; other control characters (not allowed in TEXT) dropped.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
+    escape_into(&mut out, s);
+    out
+}
+
+/// [`escape`], appended to `out`. Text with none of the bytes that may
+/// need it (ASCII controls, `\`, `;`, `,`, DEL, and 0xC2, which leads the
+/// C1 controls) is appended as it is.
+fn escape_into(out: &mut String, s: &str) {
+    if !s
+        .bytes()
+        .any(|b| b < 0x20 || matches!(b, b'\\' | b';' | b',' | 0x7f | 0xc2))
+    {
+        out.push_str(s);
+        return;
+    }
     let mut chars = s.chars().peekable();
     while let Some(c) = chars.next() {
         match c {
@@ -259,26 +338,30 @@ pub fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
-    out
 }
 
 /// A quoted parameter value: no double quotes or control characters.
-fn param(s: &str) -> String {
-    s.chars().filter(|c| *c != '"' && !c.is_control()).collect()
+fn param_into(out: &mut String, s: &str) {
+    out.extend(s.chars().filter(|c| *c != '"' && !c.is_control()));
 }
 
 /// Appends one content line folded at 75 octets (RFC 5545 §3.1), never
-/// inside a UTF-8 character, with CRLF.
+/// inside a UTF-8 character, with CRLF: as many whole characters as fit on
+/// each line (75 octets, 74 after the space that starts a continuation).
 fn fold_into(out: &mut String, line: &str) {
-    let mut len = 0;
-    for c in line.chars() {
-        if len + c.len_utf8() > 75 {
-            out.push_str("\r\n ");
-            len = 1;
+    let mut rest = line;
+    let mut room = 75;
+    while rest.len() > room {
+        let mut cut = room;
+        while !rest.is_char_boundary(cut) {
+            cut -= 1;
         }
-        out.push(c);
-        len += c.len_utf8();
+        out.push_str(&rest[..cut]);
+        out.push_str("\r\n ");
+        rest = &rest[cut..];
+        room = 74;
     }
+    out.push_str(rest);
     out.push_str("\r\n");
 }
 
@@ -308,6 +391,76 @@ mod tests {
         DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    /// A mailed calendar, byte for byte: the lines calendar apps read
+    /// (RFC 5545, RFC 5546's REQUEST), text escaped, long lines folded
+    /// between characters at 75 octets (74 after a continuation's space),
+    /// CRLF, an hour past midnight into the next year.
+    #[test]
+    fn a_mailed_calendar_is_written_byte_for_byte() {
+        let mut e = Hearing {
+            uid: "0123456789abcdef@cpor",
+            sequence: 3,
+            at: NaiveDateTime::parse_from_str("2026-12-31 23:30", "%Y-%m-%d %H:%M").unwrap(),
+            courtroom: Some("第十五法庭;B,1"),
+            kind: "準備程序",
+            state: State::Uncertain,
+            case_title: "臺灣臺北地方法院 民事 115年度重訴字第1234號",
+            court_name: "臺灣臺北地方法院",
+        }
+        .event();
+        e.url = Some("https://cpor.example/cases/TPD/%E6%B0%91/115/%E9%87%8D%E8%A8%B4/1234".into());
+        let cal = Calendar {
+            method: Method::Request,
+            name: Some("王律師的庭期".into()),
+            organizer: Some(Organizer {
+                name: "案件進度查詢".into(),
+                email: "noreply@cpor.example".into(),
+            }),
+            attendee: Some("lawyer.wang@example.com.tw".into()),
+            events: vec![e],
+        };
+        let want = [
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//cpor//案件進度線上查詢服務//ZH-TW",
+            "CALSCALE:GREGORIAN",
+            "METHOD:REQUEST",
+            "X-WR-CALNAME:王律師的庭期",
+            "X-WR-TIMEZONE:Asia/Taipei",
+            "BEGIN:VTIMEZONE",
+            "TZID:Asia/Taipei",
+            "BEGIN:STANDARD",
+            "DTSTART:19700101T000000",
+            "TZOFFSETFROM:+0800",
+            "TZOFFSETTO:+0800",
+            "TZNAME:CST",
+            "END:STANDARD",
+            "END:VTIMEZONE",
+            "BEGIN:VEVENT",
+            "UID:0123456789abcdef@cpor",
+            "DTSTAMP:20261124T000000Z",
+            "SEQUENCE:3",
+            "DTSTART;TZID=Asia/Taipei:20261231T233000",
+            "DTEND;TZID=Asia/Taipei:20270101T003000",
+            "SUMMARY:準備程序（可能已變更）（臺灣臺北地方法院 民事",
+            "  115年度重訴字第1234號）",
+            "LOCATION:臺灣臺北地方法院 第十五法庭\\;B\\,1",
+            "DESCRIPTION:臺灣臺北地方法院 民事 115年度重訴字第1234號\\n1",
+            " 15/12/31 23:30 第十五法庭\\;B\\,1準備程序（可能已變更）\\n結",
+            " 束時間未知，以一小時估計。\\n庭期以法院傳票或通知書",
+            " 為準。",
+            "STATUS:TENTATIVE",
+            "TRANSP:OPAQUE",
+            "ORGANIZER;CN=\"案件進度查詢\":mailto:noreply@cpor.example",
+            "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=",
+            " FALSE:mailto:lawyer.wang@example.com.tw",
+            "URL:https://cpor.example/cases/TPD/%E6%B0%91/115/%E9%87%8D%E8%A8%B4/1234",
+            "END:VEVENT",
+            "END:VCALENDAR",
+        ];
+        assert_eq!(cal.write(stamp()), want.join("\r\n") + "\r\n");
     }
 
     fn hearing(state: State) -> Event {

@@ -279,6 +279,25 @@ pub fn candidates(
     Ok(out)
 }
 
+/// The hearings on `days` of the snapshot at `path`, one [`Candidate`] per
+/// address that hears of it ([`followed`]), and the flagged addresses.
+fn hearings_followed(
+    store: &Store,
+    path: &std::path::Path,
+    days: &[NaiveDate],
+) -> Result<(Vec<Candidate>, BTreeSet<String>), NotifyError> {
+    let conn = schemas::open_snapshot_readonly(path)?;
+    let due = due_on(&conn, days).map_err(NotifyError::Accounts)?;
+    let granted = candidates(&conn, &due).map_err(NotifyError::Accounts)?;
+    let accounts = store::accounts::open(&store.root)?;
+    let off = store::hearings::reminders_off(&accounts)?;
+    let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
+    let flagged = store::accounts::flagged_set(&accounts)?;
+    drop(accounts);
+    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due)?;
+    Ok((followed(granted, &off, assigned), flagged))
+}
+
 /// A case's page on the website.
 pub fn case_url(site: &str, case: &CaseRef) -> String {
     format!(
@@ -405,9 +424,6 @@ pub fn queue_due(
         summary.skipped = Some(format!("done already from {name}"));
         return Ok(summary);
     }
-    if !verified {
-        store.verify(&live)?;
-    }
     let from = send_from(
         day,
         if simulated {
@@ -424,21 +440,22 @@ pub fn queue_due(
         .map(|l| day + Duration::days(i64::from(*l)))
         .collect();
     let started = std::time::Instant::now();
-    let conn = schemas::open_snapshot_readonly(&live.path)?;
-    let due = due_on(&conn, &days).map_err(NotifyError::Accounts)?;
-    let granted = candidates(&conn, &due).map_err(NotifyError::Accounts)?;
-    let accounts = store::accounts::open(&store.root)?;
-    let off = store::hearings::reminders_off(&accounts)?;
-    let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
-    let flagged = store::accounts::flagged_set(&accounts)?;
-    drop(accounts);
-    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due)?;
-    drop(conn);
-    let found = followed(granted, &off, assigned);
+    // The snapshot's checksum is checked while its hearings are looked up,
+    // each reading the whole file on a core of its own (a national
+    // snapshot: about half a second each). Nothing is queued unless it
+    // matches, and a damaged file is reported as such even when the
+    // lookup failed on it first.
+    let (found, flagged) = std::thread::scope(|scope| {
+        let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
+        let found = hearings_followed(store, &live.path, &days);
+        if let Some(check) = check {
+            check.join().expect("checking a snapshot does not panic")?;
+        }
+        found
+    })?;
     tracing::debug!(
-        "reminders of {day}: {} hearings of followed cases on {days:?}, {} prosecutors ({:?})",
+        "reminders of {day}: {} hearings of followed cases on {days:?} ({:?})",
         found.len(),
-        prosecutors.len(),
         started.elapsed()
     );
     let started = std::time::Instant::now();

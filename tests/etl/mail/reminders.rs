@@ -311,6 +311,53 @@ fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
     assert_eq!(files.len(), 2, "{files:?}");
 }
 
+/// A live snapshot whose bytes no longer match the checksum recorded when
+/// it was published is not trusted for reminders: `send` queues none,
+/// says which file is damaged and fails; once the file is whole again, the
+/// day's reminders come, once.
+#[test]
+fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
+    let env = sample_env();
+    let live = env.data().join("snapshots").join(
+        fs::read_to_string(env.data().join("CURRENT"))
+            .unwrap()
+            .trim(),
+    );
+    let whole = fs::read(&live).unwrap();
+    let mut damaged = whole.clone();
+    let last = damaged.len() - 1;
+    damaged[last] ^= 0x5a;
+    fs::write(&live, &damaged).unwrap();
+
+    let out: Run = env
+        .command()
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the hearing reminders could not be queued")
+            && out.stderr.contains("is DAMAGED")
+            && out.stderr.contains(&live.display().to_string()),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        reminders(&env).is_empty(),
+        "no reminder from a damaged snapshot"
+    );
+
+    fs::write(&live, &whole).unwrap();
+    send_for(&env, "2026-11-24");
+    send_for(&env, "2026-11-24");
+    let got = reminders(&env);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert_eq!(got.values().map(Vec::len).sum::<usize>(), 3);
+}
+
 #[test]
 fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
     let env = sample_env();
