@@ -185,7 +185,7 @@ impl World {
                         kind,
                         message_id: format!("<{}.{kind}.{e}@x>", night_text(*night)),
                         subject: "s".into(),
-                        message: Packed::new(b"m"),
+                        message: Packed::new(kind, b"m"),
                         cases: 1,
                     };
                     if tx.add(&item, state, self.now).unwrap() {

@@ -526,7 +526,7 @@ fn write(
                     kind: job.kind,
                     message_id: id,
                     subject: r.subject,
-                    message: Packed::new(&r.message),
+                    message: Packed::new(job.kind, &r.message),
                 },
                 job.state,
             )),

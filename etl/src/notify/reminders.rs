@@ -542,7 +542,7 @@ pub fn queue_due(
                 kind: Kind::Reminder,
                 message_id: id,
                 subject: r.subject,
-                message: Packed::new(&r.message),
+                message: Packed::new(Kind::Reminder, &r.message),
                 cases: view.cases.len(),
             },
             state: if flagged.contains(d.email) {
