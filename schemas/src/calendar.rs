@@ -241,7 +241,13 @@ impl Calendar {
             line(&mut out, &mut l, |l| {
                 l.push_str("DESCRIPTION:");
                 if !e.description.is_empty() {
-                    escape_into(l, &e.description);
+                    // Escaped as the description, a line break and the
+                    // notice would be as one text: a CR at its end and
+                    // that break are one break.
+                    escape_into(
+                        l,
+                        e.description.strip_suffix('\r').unwrap_or(&e.description),
+                    );
                     l.push_str("\\n");
                 }
                 escape_into(l, NOTICE);
@@ -545,6 +551,30 @@ mod tests {
         assert!(e.summary.starts_with("言詞辯論（可能已變更）"));
         assert_eq!(hearing(State::Moved).status, Status::Cancelled);
         assert_eq!(hearing(State::Cancelled).status, Status::Cancelled);
+    }
+
+    /// A description's own line ends and the break before the notice are
+    /// one text: a CR at its end and that break make one line break.
+    #[test]
+    fn a_description_ending_in_a_carriage_return_has_one_break_before_the_notice() {
+        let description = |text: &str| {
+            let mut e = hearing(State::Scheduled);
+            e.description = text.into();
+            let cal = Calendar {
+                method: Method::Publish,
+                name: None,
+                organizer: None,
+                attendee: None,
+                events: vec![e],
+            };
+            unfold(&cal.write(stamp()))
+                .into_iter()
+                .find(|l| l.starts_with("DESCRIPTION:"))
+                .unwrap()
+        };
+        assert_eq!(description("a\r"), description("a"));
+        assert_eq!(description("a\r\r"), description("a\n"));
+        assert_eq!(description("a"), format!("DESCRIPTION:a\\n{NOTICE}"));
     }
 
     #[test]

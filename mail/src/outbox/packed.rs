@@ -7,7 +7,11 @@
 //! text parts are Chinese in base64 (plain text, reminders' HTML) or
 //! quoted-printable (digests' HTML) and their calendar files base64 of
 //! much the same text, so zstd makes them about half as large
-//! (docs/BENCHMARKS.md, "The outbox's messages, compressed"). A message is
+//! (docs/BENCHMARKS.md, "The outbox's messages, compressed"), and about a
+//! ninth with a dictionary of the message's kind ([`DICTIONARIES`], since
+//! outbox migration 8, which older builds, unable to read such frames,
+//! refuse; tenth measurement). Every frame carries zstd's checksum of its
+//! content, so a damaged row is refused, never sent wrong. A message is
 //! packed where it is rendered (the night's render workers, in parallel),
 //! so the single writer only writes fewer bytes; it is unpacked where it is
 //! read (the sender's claim, `outbox show`), so no reader outside this
@@ -118,11 +122,17 @@ impl Packed {
             let at = match compressors.iter().position(|(k, _)| *k == kind) {
                 Some(at) => at,
                 None => {
-                    let c = match newest(kind) {
+                    let mut c = match newest(kind) {
                         Some(d) => zstd::bulk::Compressor::with_dictionary(LEVEL, d),
                         None => zstd::bulk::Compressor::new(LEVEL),
-                    };
-                    compressors.push((kind, c.expect("zstd: out of memory")));
+                    }
+                    .expect("zstd: out of memory");
+                    // A frame damaged where it still decodes (literals,
+                    // or an id turned into another shipped dictionary's)
+                    // fails its checksum instead of unpacking wrong.
+                    c.set_parameter(zstd::zstd_safe::CParameter::ChecksumFlag(true))
+                        .expect("zstd: a known parameter");
+                    compressors.push((kind, c));
                     compressors.len() - 1
                 }
             };
@@ -197,7 +207,10 @@ fn unzstd(frame: &[u8]) -> std::result::Result<Vec<u8>, String> {
         .find(|(_, d)| dictionary_id(d) == Some(wanted))
         .map(|(_, d)| *d)
         .ok_or_else(|| {
-            format!("packed with zstd dictionary {wanted}, which this build of cpor does not have")
+            format!(
+                "it names zstd dictionary {wanted}, which this build of cpor does not have \
+                 (packed by a newer build, or the frame is damaged)"
+            )
         })?;
     let mut out = Vec::new();
     zstd::stream::Decoder::with_dictionary(frame, dictionary)
@@ -279,6 +292,53 @@ mod tests {
         assert!(newest(Kind::Reminder).is_some() && newest(Kind::Approval).is_none());
     }
 
+    /// Every dictionary ever shipped: its kind, id and SHA-256.
+    const PINNED: &[(Kind, u32, &str)] = &[
+        (
+            Kind::Activation,
+            2126260853,
+            "b05884ab8aa2a6e419e92d99212abefd21f7c67e0c8a5a0d7e6ed59ff614192f",
+        ),
+        (
+            Kind::Digest,
+            1690662260,
+            "d6a0f0d48ea9c437e173fe831a33f936eccb43622635b7980affaafdc352c32a",
+        ),
+        (
+            Kind::Expiry,
+            151235391,
+            "bf2ab3d382c73e6b6473f36f3013e926ff3adb79d88f45077c1063e9f3f301a8",
+        ),
+        (
+            Kind::Reminder,
+            1385166673,
+            "9e4cc510cc66fec830b01f7d85641555e2b91f556789ac395e5a9452f57ca7a9",
+        ),
+    ];
+
+    /// The shipped dictionaries are exactly these, byte for byte: one
+    /// edited or removed would leave every row packed with it unreadable.
+    /// A new one is added to `DICTIONARIES` and here, never in place of one.
+    #[test]
+    fn shipped_dictionaries_are_never_edited_or_removed() {
+        use sha2::{Digest, Sha256};
+        let shipped: Vec<(Kind, u32, String)> = DICTIONARIES
+            .iter()
+            .map(|(kind, d)| {
+                let sha: String = Sha256::digest(d)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                (*kind, dictionary_id(d).map_or(0, |id| id.get()), sha)
+            })
+            .collect();
+        let pinned: Vec<(Kind, u32, String)> = PINNED
+            .iter()
+            .map(|(kind, id, sha)| (*kind, *id, sha.to_string()))
+            .collect();
+        assert_eq!(shipped, pinned);
+    }
+
     /// Frames packed before the outbox had dictionaries (no id in them)
     /// still unpack; a frame naming a dictionary this build lacks (packed
     /// by a newer build) is an error that names the item and the
@@ -315,6 +375,25 @@ mod tests {
                 && e.contains(&format!("dictionary {id}")),
             "{e}"
         );
+    }
+
+    /// A stored message damaged anywhere (each byte of its frame flipped in
+    /// turn) either does not unpack or unpacks to what was rendered: the
+    /// frame's checksum stops a wrong message going out.
+    #[test]
+    fn a_damaged_frame_never_unpacks_to_another_message() {
+        let m = message();
+        let stored = Packed::new(Kind::Reminder, &m).stored().to_vec();
+        let mut refused = 0;
+        for at in 0..stored.len() {
+            let mut damaged = stored.clone();
+            damaged[at] ^= 0x20;
+            match unpack(5, "zstd", damaged) {
+                Ok(got) => assert_eq!(got, m, "byte {at} flipped gave another message"),
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(refused > stored.len() / 2, "{refused} of {}", stored.len());
     }
 
     #[test]

@@ -324,6 +324,7 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
             .trim(),
     );
     let whole = fs::read(&live).unwrap();
+    crate::util::writable(&live);
     let mut damaged = whole.clone();
     let last = damaged.len() - 1;
     damaged[last] ^= 0x5a;

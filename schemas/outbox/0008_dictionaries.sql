@@ -1,0 +1,10 @@
+-- Outbox, migration 8 (issue 14; docs/BENCHMARKS.md, tenth measurement):
+-- the nightly messages are packed with a zstd dictionary of their kind.
+--
+-- No table changes. `coding` stays 'zstd', and each frame names the
+-- dictionary it was packed with (mail/src/outbox/packed.rs, which keeps
+-- every dictionary ever shipped). A build from before this migration
+-- cannot unpack those frames: it would fail on the first such item it
+-- claims, and a claim is one transaction, so it would send nothing.
+-- Recording this migration makes every older build refuse the outbox at
+-- once as newer than itself ("upgrade cpor") instead.
