@@ -318,17 +318,9 @@ fn a_sigkill_while_queueing_reminders_loses_and_doubles_nothing() {
 #[test]
 fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
     let env = sample_env();
-    let live = env.data().join("snapshots").join(
-        fs::read_to_string(env.data().join("CURRENT"))
-            .unwrap()
-            .trim(),
-    );
+    let live = env.data().join("snapshots").join(env.current());
     let whole = fs::read(&live).unwrap();
-    crate::util::writable(&live);
-    let mut damaged = whole.clone();
-    let last = damaged.len() - 1;
-    damaged[last] ^= 0x5a;
-    fs::write(&live, &damaged).unwrap();
+    crate::util::damage(&live);
 
     let out: Run = env
         .command()
