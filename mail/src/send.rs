@@ -49,7 +49,7 @@ use schemas::date::taipei;
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security, Timeouts};
-use crate::outbox::{Event, Outbox, OutboxError, Recorded, State};
+use crate::outbox::{Event, Outbox, OutboxError, Recorded, State, Unreadable};
 
 pub use crate::kind::Scope;
 pub use crate::outbox::{Item, Outcome};
@@ -321,6 +321,10 @@ pub struct SendSummary {
     pub withdrawn: u64,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
+    /// Items this run found unreadable (their stored message damaged):
+    /// failed, not sent, and counted in `failed`; an operator must hear of
+    /// each.
+    pub unreadable: Vec<Unreadable>,
     /// After the run: how many of the sender's items are in each state,
     /// every state named.
     pub states: BTreeMap<String, u64>,
@@ -441,7 +445,7 @@ impl SendSummary {
             Event::Accepted => self.sent += 1,
             Event::Deferred => self.retrying += 1,
             Event::Uncertain => self.unknown += 1,
-            Event::Refused | Event::Expired => self.failed += 1,
+            Event::Refused | Event::Expired | Event::Unreadable => self.failed += 1,
             Event::Suppress => self.suppressed += 1,
             Event::Claim
             | Event::Interrupted
@@ -528,7 +532,14 @@ pub fn send_scope(
             let flagged = run.flagged.lock().expect("flagged");
             lock(&run.outbox).claim(batch, now, |item| plan_claim(item, &flagged))?
         };
-        lock(&run.summary).suppressed += claimed.suppressed.len() as u64;
+        {
+            let mut summary = lock(&run.summary);
+            summary.suppressed += claimed.suppressed.len() as u64;
+            for item in claimed.unreadable {
+                summary.count(Event::Unreadable);
+                summary.unreadable.push(item);
+            }
+        }
         store::failpoint::pause("send-after-mark");
         let unstarted = deliver_all(&mut transports, claimed.items, stop, &|item, outcome| {
             run.record(item, outcome)

@@ -1,6 +1,6 @@
 //! The outbox's state machine against a small model: random histories of
 //! queueing, claiming, outcomes (recorded, then settled), crashes, releases,
-//! retries and time passing,
+//! retries, stored messages damaged and time passing,
 //! played on a real outbox database through `mail::outbox` and on a literal
 //! model side by side. After every step the states agree, every change is a
 //! row of `outbox::TRANSITIONS` for the step's event, and no item is lost:
@@ -17,6 +17,10 @@ use mail::outbox::{
 };
 use mail::send::{decide, Outcome};
 use mail::MailSettings;
+
+/// Damage to a database file as a disk does it.
+#[path = "../../tests/support/disk.rs"]
+mod disk;
 
 const EMAILS: [&str; 4] = [
     "a@example.com",
@@ -59,6 +63,9 @@ enum Op {
     Retry { pick: usize },
     /// A delivery report comes back: the item bounced.
     Bounce { pick: usize },
+    /// An item's stored message is damaged (cut short): a nightly one can
+    /// no longer be read (the website's are stored as sent).
+    Damage { pick: usize },
     /// Time passes.
     Wait { minutes: i64 },
 }
@@ -77,6 +84,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
+        1 => any::<usize>().prop_map(|pick| Op::Damage { pick }),
         2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
             .prop_map(|minutes| Op::Wait { minutes }),
     ]
@@ -95,6 +103,8 @@ struct Model {
     /// A recorded outcome not settled yet: the state it leads to, by which
     /// event, and the next try.
     recorded: Option<(State, Event, Option<DateTime<Utc>>)>,
+    /// Its stored message cannot be read.
+    damaged: bool,
 }
 
 struct World {
@@ -185,7 +195,8 @@ impl World {
                         kind,
                         message_id: format!("<{}.{kind}.{e}@x>", night_text(*night)),
                         subject: "s".into(),
-                        message: Packed::new(kind, b"m"),
+                        // Each its own bytes, so damage can find its row.
+                        message: Packed::new(kind, format!("m {night} {e} {k}").as_bytes()),
                         cases: 1,
                     };
                     if tx.add(&item, state, self.now).unwrap() {
@@ -209,6 +220,7 @@ impl World {
                                 next_try: None,
                                 not_before: self.now,
                                 recorded: None,
+                                damaged: false,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -247,6 +259,7 @@ impl World {
                         next_try: None,
                         not_before: self.now,
                         recorded: None,
+                        damaged: false,
                     },
                 );
             }
@@ -268,6 +281,12 @@ impl World {
                         mail::send::plan_claim(item, &flagged)
                     })
                     .unwrap();
+                for item in &claimed.unreadable {
+                    let m = self.model.get_mut(&item.id).unwrap();
+                    assert!(m.damaged, "item {} is whole", item.id);
+                    m.state = State::Failed;
+                    events.insert(item.id, Event::Unreadable);
+                }
                 for item in &claimed.suppressed {
                     let m = self.model.get_mut(&item.id).unwrap();
                     m.state = State::Suppressed;
@@ -275,6 +294,7 @@ impl World {
                 }
                 for item in &claimed.items {
                     let m = self.model.get_mut(&item.id).unwrap();
+                    assert!(!m.damaged, "item {} was damaged", item.id);
                     m.state = State::Sending;
                     m.attempts += 1;
                     m.first_try = m.first_try.or(Some(self.now));
@@ -282,7 +302,10 @@ impl World {
                     assert_eq!(Some(item.first_try_at), m.first_try);
                     events.insert(item.id, Event::Claim);
                 }
-                assert_eq!(claimed.items.len() + claimed.suppressed.len(), ids.len());
+                assert_eq!(
+                    claimed.items.len() + claimed.suppressed.len() + claimed.unreadable.len(),
+                    ids.len()
+                );
                 self.in_flight.extend(claimed.items);
             }
             Op::Outcome {
@@ -436,6 +459,33 @@ impl World {
                     m.state = State::Failed;
                     m.next_try = None;
                     events.insert(id, Event::Bounced);
+                }
+            }
+            Op::Damage { pick } => {
+                if self.model.is_empty() {
+                    return events;
+                }
+                let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
+                let m = self.model.get_mut(&id).unwrap();
+                if m.scope == Scope::Nightly && !m.damaged {
+                    // Its zstd frame's magic number flipped on disk (once:
+                    // twice would mend it): never read again. The connections are closed meanwhile.
+                    let stored: Vec<u8> = self
+                        .web
+                        .query_row("SELECT message FROM items WHERE id = ?1", [id], |r| {
+                            r.get(0)
+                        })
+                        .unwrap();
+                    let path = self._dir.path().to_path_buf();
+                    // Closed: the handles point elsewhere meanwhile.
+                    let elsewhere = path.join("elsewhere");
+                    std::fs::create_dir_all(&elsewhere).unwrap();
+                    self.outbox = Outbox::open(&elsewhere).unwrap();
+                    self.web = rusqlite::Connection::open_in_memory().unwrap();
+                    disk::flip_stored_bytes(&path.join(outbox::OUTBOX_DB), &stored, 0, 4);
+                    self.outbox = Outbox::open_for_sending(&path).unwrap();
+                    self.web = outbox::open(&path).unwrap();
+                    m.damaged = true;
                 }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),

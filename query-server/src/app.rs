@@ -241,8 +241,7 @@ impl App {
             Utc::now(),
             &AtomicBool::new(false),
         ) {
-            Ok(s) if s.due > 0 => tracing::info!("website mail at exit: {} sent", s.sent),
-            Ok(_) => {}
+            Ok(s) => log_website_mail("website mail at exit", &s),
             Err(e) => tracing::error!("website mail at exit: {e}"),
         }
     }
@@ -325,13 +324,7 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
                         Utc::now(),
                         &AtomicBool::new(false),
                     ) {
-                        Ok(s) if s.due > 0 => tracing::info!(
-                            "website mail: {} sent, {} to retry, {} failed",
-                            s.sent,
-                            s.retrying,
-                            s.failed
-                        ),
-                        Ok(_) => {}
+                        Ok(s) => log_website_mail("website mail", &s),
                         Err(e) => tracing::error!("website mail: {e}"),
                     }
                 }
@@ -339,6 +332,22 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
             }
         })
         .expect("thread");
+}
+
+/// What a pass of the website's mailer did, in the log; an item whose
+/// stored message could not be read (failed, never sent) as an error.
+fn log_website_mail(what: &str, s: &mail::send::SendSummary) {
+    if s.due > 0 {
+        tracing::info!(
+            "{what}: {} sent, {} to retry, {} failed",
+            s.sent,
+            s.retrying,
+            s.failed
+        );
+    }
+    for item in &s.unreadable {
+        tracing::error!("{what}: {}", item.notice());
+    }
 }
 
 /// "Forgot password" links, made and queued apart from every request:

@@ -10,6 +10,9 @@ mod import;
 mod mail;
 mod util;
 
+/// Damage to a database file as a disk does it.
+#[path = "../support/disk.rs"]
+mod disk;
 /// The tests' Python and check_ics.py, shared with the server's tests.
 #[path = "../support/python.rs"]
 mod python;

@@ -394,7 +394,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
         v.clone()
     };
     eventually("the old body purged", || {
-        ob.show(old).unwrap().unwrap().message.is_empty()
+        ob.show(old).unwrap().unwrap().message.unwrap().is_empty()
     });
     let shown = ob.show(old).unwrap().unwrap();
     assert_eq!(state(&shown), "sent", "the record stays");
@@ -403,7 +403,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
         .iter()
         .any(|(k, v)| *k == "address" && v == WANG));
     for id in [recent, queued] {
-        let body = ob.show(id).unwrap().unwrap().message;
+        let body = ob.show(id).unwrap().unwrap().message.unwrap();
         assert!(
             String::from_utf8_lossy(&body).contains("/reset?token="),
             "item {id} lost its body"

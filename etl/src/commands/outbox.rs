@@ -144,11 +144,15 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 println!("{name:>11}: {value}");
             }
             println!();
-            if shown.message.is_empty() {
+            match shown.message {
+                Err(why) => {
+                    println!("({why}: docs/OPERATIONS.md, \"A message the outbox cannot read\")")
+                }
                 // cpor-server empties sent bodies after server.keep_sent_mail_days.
-                println!("(the message was sent and its body since deleted)");
-            } else {
-                print!("{}", String::from_utf8_lossy(&shown.message));
+                Ok(m) if m.is_empty() => {
+                    println!("(the message was sent and its body since deleted)")
+                }
+                Ok(m) => print!("{}", String::from_utf8_lossy(&m)),
             }
             Ok(0)
         }

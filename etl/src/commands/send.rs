@@ -189,6 +189,9 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     for (email, reason) in &summary.flagged {
         say!("  flagged {email}: {reason}");
     }
+    for item in &summary.unreadable {
+        eprintln!("cpor-etl: {}", item.notice());
+    }
 
     let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(&store);
@@ -214,13 +217,23 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     if let Some((_, status)) = stopped {
         return Ok(status);
     }
+    if !summary.unreadable.is_empty() {
+        eprintln!(
+            "cpor-etl: everything else due is delivered, but {} message(s) could not be read (see above)",
+            summary.unreadable.len()
+        );
+    }
     if unfinished > 0 {
         eprintln!(
             "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail still wait (see above; docs/OPERATIONS.md)"
         );
         return Ok(exit::ERROR);
     }
-    Ok(0)
+    Ok(if summary.unreadable.is_empty() {
+        0
+    } else {
+        exit::ERROR
+    })
 }
 
 /// The courts whose grants in the live snapshot name an address.

@@ -25,11 +25,11 @@ pub struct Listed {
 }
 
 /// An item as `outbox show` shows it: named fields ("-" when empty), then
-/// the whole message.
+/// the whole message, or why its stored message cannot be read.
 #[derive(Debug, Clone)]
 pub struct Shown {
     pub fields: Vec<(&'static str, String)>,
-    pub message: Vec<u8>,
+    pub message: std::result::Result<Vec<u8>, String>,
 }
 
 /// Which items `retry` queues again.
@@ -129,7 +129,8 @@ impl Outbox {
             return Ok(None);
         };
         fields.push(("stored", format!("{} bytes, {coding}", stored.len())));
-        let message = super::packed::unpack(id, &coding, stored)?;
+        let message = super::packed::unpack(id, &coding, stored)
+            .map_err(|e| super::delivery::unreadable_reason(&e));
         Ok(Some(Shown { fields, message }))
     }
 

@@ -67,6 +67,41 @@ pub struct Claimed {
     pub items: Vec<Item>,
     /// Not sent: their addresses are flagged.
     pub suppressed: Vec<Item>,
+    /// Now *failed*: their stored messages cannot be read.
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// An item whose stored message could not be read when it was claimed:
+/// failed (`Event::Unreadable`), never sent. What an operator is told.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Unreadable {
+    pub id: i64,
+    pub night: String,
+    pub email: String,
+    pub kind: String,
+    /// As recorded in the item's `last_error`.
+    pub reason: String,
+}
+
+impl Unreadable {
+    /// What an operator is told: which item, whose, why, and where to look.
+    pub fn notice(&self) -> String {
+        format!(
+            "outbox item {} ({} of night {} to {}) is NOT sent and is failed: {}; \
+             see `cpor-etl outbox show {}` and docs/OPERATIONS.md, \"A message the outbox cannot read\"",
+            self.id, self.kind, self.night, self.email, self.reason, self.id
+        )
+    }
+}
+
+/// Why an item's stored message cannot be read, as its `last_error` and
+/// `outbox show` say it.
+pub(crate) fn unreadable_reason(e: &OutboxError) -> String {
+    let why = match e {
+        OutboxError::Unreadable { reason, .. } => reason.clone(),
+        other => other.to_string(),
+    };
+    format!("the stored message cannot be read ({why}); it was not sent")
 }
 
 const INTERRUPTED: &str =
@@ -144,8 +179,11 @@ impl Outbox {
 
     /// Claims items in one commit: each is loaded and `plan` says whether
     /// it is sent (`Event::Claim`: *sending*, one more attempt, leased until
-    /// `now + lease()`) or not (`Event::Suppress`). Items no longer
-    /// claimable (another sender took them) are skipped.
+    /// `now + lease()`) or not (`Event::Suppress`). An item whose stored
+    /// message cannot be read fails on its own (`Event::Unreadable`, the
+    /// reason in `last_error`) and the claim goes on: one damaged row never
+    /// holds up the others. Items no longer claimable (another sender took
+    /// them) are skipped.
     pub fn claim(
         &mut self,
         ids: &[i64],
@@ -174,6 +212,11 @@ impl Outbox {
                 "UPDATE items SET state = ?2, last_error = 'address flagged'
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Suppress)
+            ))?;
+            let mut fail = tx.prepare(&format!(
+                "UPDATE items SET state = ?2, last_error = ?3
+                 WHERE id = ?1 AND state IN {}",
+                sql_sources(Event::Unreadable)
             ))?;
             for &id in ids {
                 let row = load
@@ -207,6 +250,23 @@ impl Outbox {
                 else {
                     continue;
                 };
+                let message = match super::packed::unpack(id, &coding, stored) {
+                    Ok(message) => message,
+                    Err(e) => {
+                        let reason = unreadable_reason(&e);
+                        let failed = target(Event::Unreadable).as_str();
+                        if fail.execute(params![id, failed, reason])? == 1 {
+                            claimed.unreadable.push(Unreadable {
+                                id,
+                                night,
+                                email,
+                                kind,
+                                reason,
+                            });
+                        }
+                        continue;
+                    }
+                };
                 let mut item = Item {
                     id,
                     night,
@@ -214,7 +274,7 @@ impl Outbox {
                     kind: parse_kind(id, &kind)?,
                     state: parse_state(id, &state)?,
                     message_id,
-                    message: super::packed::unpack(id, &coding, stored)?,
+                    message,
                     attempts,
                     first_try_at: first
                         .as_deref()

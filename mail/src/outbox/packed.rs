@@ -526,7 +526,7 @@ mod tests {
         let stored_field = |ob: &Outbox, id| {
             let shown = ob.show(id).unwrap().unwrap();
             let field = shown.fields.iter().find(|(n, _)| *n == "stored").unwrap();
-            (field.1.clone(), shown.message)
+            (field.1.clone(), shown.message.unwrap())
         };
         assert_eq!(
             stored_field(&ob, 2),

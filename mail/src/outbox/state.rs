@@ -34,7 +34,8 @@ pub enum State {
     /// a run died while sending); tried again after a backoff, same
     /// Message-ID.
     Unknown,
-    /// Refused (5xx), or no success before the retry deadline.
+    /// Refused (5xx), no success before the retry deadline, or its stored
+    /// message could not be read.
     Failed,
     /// Not sent: its address is flagged.
     Suppressed,
@@ -83,6 +84,10 @@ pub enum Event {
     Claim,
     /// A sender finds a due item's address flagged: it is not sent.
     Suppress,
+    /// A sender finds a due item's stored message cannot be read (a damaged
+    /// page, a frame that fails its checksum): it cannot be sent as queued,
+    /// so it fails on its own, with the reason, and the claim goes on.
+    Unreadable,
     /// The relay accepted the message.
     Accepted,
     /// A temporary failure (4xx reply, no connection) before the retry
@@ -111,9 +116,10 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 12] = [
+    pub const ALL: [Event; 13] = [
         Event::Claim,
         Event::Suppress,
+        Event::Unreadable,
         Event::Accepted,
         Event::Deferred,
         Event::Uncertain,
@@ -142,6 +148,9 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Suppress, S::Suppressed),
     (S::Retrying, E::Suppress, S::Suppressed),
     (S::Unknown, E::Suppress, S::Suppressed),
+    (S::Queued, E::Unreadable, S::Failed),
+    (S::Retrying, E::Unreadable, S::Failed),
+    (S::Unknown, E::Unreadable, S::Failed),
     (S::Sending, E::Accepted, S::Sent),
     (S::Sending, E::Deferred, S::Retrying),
     (S::Sending, E::Uncertain, S::Unknown),

@@ -467,3 +467,62 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
         }
     }
 }
+
+/// One outbox row whose stored message cannot be read (a damaged page, a
+/// bad restore) must not stop the rest of the night's mail: it fails on its
+/// own, with its reason, and `send` says which item and what to do.
+#[test]
+fn one_unreadable_message_fails_alone_and_the_rest_is_delivered() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let addresses = ["a@example.com", "b@example.com", "c@example.com"];
+    let (n1, _) = scenario(&addresses);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+
+    // b's stored message: bytes of its page flipped mid-frame (zstd's
+    // checksum, or its frame, refuses it).
+    let outbox = env.data().join("outbox.sqlite");
+    let (id, stored): (i64, Vec<u8>) = rusqlite::Connection::open(&outbox)
+        .unwrap()
+        .query_row(
+            "SELECT id, message FROM items WHERE email = 'b@example.com'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    crate::disk::flip_stored_bytes(&outbox, &stored, stored.len() / 2, 8);
+
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(
+        run.code, 1,
+        "an operator is told: {}{}",
+        run.stdout, run.stderr
+    );
+    for ok in ["a@example.com", "c@example.com"] {
+        assert_eq!(smtp.accepted_for(ok).len(), 1, "{ok}: {}", run.stderr);
+        assert_eq!(state_of(&env, &smtp, ok), "sent");
+    }
+    assert!(smtp.accepted_for("b@example.com").is_empty());
+    assert_eq!(state_of(&env, &smtp, "b@example.com"), "failed");
+    assert!(
+        run.stderr.contains(&format!("item {id}"))
+            && run.stderr.contains("b@example.com")
+            && run.stderr.contains(&format!("outbox show {id}")),
+        "names the item and what to do: {}",
+        run.stderr
+    );
+
+    // What an administrator then sees: the item's fields and why.
+    let shown = etl(&env, &smtp, &["outbox", "show", &id.to_string()]);
+    assert_eq!(shown.code, 0, "{}{}", shown.stdout, shown.stderr);
+    assert!(
+        shown.stdout.contains("b@example.com") && shown.stdout.contains("cannot be read"),
+        "{}",
+        shown.stdout
+    );
+
+    // A run after: nothing sent again, nothing more to report.
+    let again = send(&env, &smtp);
+    assert!(again.stderr.is_empty(), "{}", again.stderr);
+    assert_eq!(smtp.accepted().len(), 2);
+}
