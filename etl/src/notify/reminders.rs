@@ -41,7 +41,7 @@
 //! every account with the address, an applicant's or a prosecutor's.
 //! A flagged address's reminder is kept but suppressed, as digests are.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -619,6 +619,11 @@ pub struct Announced {
 /// something about hearings (`schemas::hearing::read`) are looked up: the
 /// hearings each schedules or changes, as they now stand, if they start at
 /// or after `from`.
+///
+/// A case followed by several addresses is in the news of each: its
+/// entries are read once, and its list is looked up once, the cases in key
+/// order, which is the snapshot's (its pages are read in turn, not at
+/// random: a national night's 33,000 entries took about 1 s at random).
 pub fn announced(
     conn: &Connection,
     changes: &super::diff::Changes,
@@ -629,6 +634,21 @@ pub fn announced(
     let Some((join, list)) = layout.join("c.id") else {
         return Ok(out);
     };
+    // Each case's news entries, each read once: whether it speaks of
+    // hearings.
+    let mut cases: HashMap<&CaseRef, BTreeMap<u32, bool>> = HashMap::new();
+    for news in changes.news.values().flatten() {
+        let seqs = cases.entry(&news.case).or_default();
+        for e in &news.entries {
+            seqs.entry(e.entry.seq)
+                .or_insert_with(|| schemas::hearing::read(&e.entry.text).is_some());
+        }
+    }
+    let mut cases: Vec<(&CaseRef, BTreeMap<u32, bool>)> = cases
+        .into_iter()
+        .filter(|(_, seqs)| seqs.values().any(|&speaks| speaks))
+        .collect();
+    cases.sort_unstable_by(|a, b| a.0.cmp(b.0));
     let mut stmt = conn.prepare(&format!(
         "SELECT {list}, co.name, c.id
          FROM cases c
@@ -637,46 +657,37 @@ pub fn announced(
          WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
            AND c.number = ?5 AND c.queryable = 1"
     ))?;
-    // Each case's list is read once, however many of its entries are news.
-    let mut lists: BTreeMap<String, Option<(Vec<HearingData>, String)>> = BTreeMap::new();
-    for news in changes.news.values().flatten() {
-        let k = &news.case.key;
-        for e in &news.entries {
-            let key = (news.case.id(), e.entry.seq);
-            if out.contains_key(&key) || schemas::hearing::read(&e.entry.text).is_none() {
-                continue;
-            }
-            let list = match lists.entry(key.0.clone()) {
-                std::collections::btree_map::Entry::Occupied(o) => o.into_mut(),
-                std::collections::btree_map::Entry::Vacant(v) => v.insert(
-                    stmt.query_row(
-                        rusqlite::params![news.case.court, k.category, k.year, k.word, k.number],
-                        |r| {
-                            Ok(
-                                match layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(2)?, 0)? {
-                                    Some(list) => Some((list, r.get(1)?)),
-                                    None => None,
-                                },
-                            )
+    for (case, seqs) in cases {
+        let k = &case.key;
+        let found = stmt
+            .query_row(
+                rusqlite::params![case.court, k.category, k.year, k.word, k.number],
+                |r| {
+                    Ok(
+                        match layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(2)?, 0)? {
+                            Some(list) => Some((list, r.get::<_, String>(1)?)),
+                            None => None,
                         },
                     )
-                    .optional()?
-                    .flatten(),
-                ),
-            };
-            let Some((list, court_name)) = list else {
-                continue;
-            };
+                },
+            )
+            .optional()?
+            .flatten();
+        let Some((list, court_name)) = found else {
+            continue;
+        };
+        let id = case.id();
+        for (seq, _) in seqs.into_iter().filter(|&(_, speaks)| speaks) {
             // The hearings this entry schedules or changes.
             let origins: BTreeSet<hearing_list::Origin> = list
                 .iter()
-                .filter(|h| h.seq == e.entry.seq || h.by.is_some_and(|b| b.0 == e.entry.seq))
+                .filter(|h| h.seq == seq || h.by.is_some_and(|b| b.0 == seq))
                 .map(|h| h.origin)
                 .collect();
-            let mut found: Vec<Announced> = hearing_list::current(list)
+            let mut found: Vec<Announced> = hearing_list::current(&list)
                 .filter(|h| origins.contains(&h.origin) && h.at >= from)
                 .map(|h| Announced {
-                    uid: h.uid(&news.case.court, k),
+                    uid: h.uid(&case.court, k),
                     sequence: h.sequence,
                     at: h.at,
                     courtroom: h.courtroom.clone(),
@@ -688,7 +699,7 @@ pub fn announced(
             found.sort_by(|a, b| (a.at, &a.uid).cmp(&(b.at, &b.uid)));
             found.dedup();
             if !found.is_empty() {
-                out.insert(key, found);
+                out.insert((id.clone(), seq), found);
             }
         }
     }
