@@ -1,7 +1,9 @@
 //! The outbox has one owner: no file of the workspace but those of
 //! `mail/src/outbox/` writes its tables (ARCHITECTURE.md; STYLE.md habit
 //! 14). Migrations in `schemas/outbox/` create and rebuild them, and are the
-//! one other place allowed to.
+//! one other place allowed to. (The tests' `tests/support/disk.rs` damages
+//! a stored message as a failing disk would, changing bytes of the file,
+//! not through SQL: it plays the disk, not a writer.)
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -63,8 +63,9 @@ enum Op {
     Retry { pick: usize },
     /// A delivery report comes back: the item bounced.
     Bounce { pick: usize },
-    /// An item's stored message is damaged (cut short): a nightly one can
-    /// no longer be read (the website's are stored as sent).
+    /// An item's stored message is damaged on disk (its zstd frame's magic
+    /// number flipped): a nightly one can no longer be read (the website's
+    /// are stored as sent, and left alone).
     Damage { pick: usize },
     /// Time passes.
     Wait { minutes: i64 },
@@ -145,6 +146,19 @@ impl World {
             in_flight: Vec::new(),
             refs: 0,
         }
+    }
+
+    /// Runs `f` on the outbox's file with this world's connections closed
+    /// (pointed at a scratch directory meanwhile), then opens them again.
+    fn closed(&mut self, f: impl FnOnce(&std::path::Path)) {
+        let dir = self._dir.path().to_path_buf();
+        let scratch = dir.join("scratch");
+        std::fs::create_dir_all(&scratch).unwrap();
+        self.outbox = Outbox::open(&scratch).unwrap();
+        self.web = rusqlite::Connection::open_in_memory().unwrap();
+        f(&dir.join(outbox::OUTBOX_DB));
+        self.outbox = Outbox::open_for_sending(&dir).unwrap();
+        self.web = outbox::open(&dir).unwrap();
     }
 
     fn db(&self) -> BTreeMap<i64, (State, i64)> {
@@ -284,12 +298,22 @@ impl World {
                 for item in &claimed.unreadable {
                     let m = self.model.get_mut(&item.id).unwrap();
                     assert!(m.damaged, "item {} is whole", item.id);
+                    assert_eq!(item.night, m.night);
+                    assert!(EMAILS.contains(&item.email.as_str()));
+                    assert!(item.reason.contains("cannot be read"), "{}", item.reason);
                     m.state = State::Failed;
+                    m.next_try = None;
                     events.insert(item.id, Event::Unreadable);
                 }
                 for item in &claimed.suppressed {
+                    assert!(
+                        !self.model[&item.id].damaged,
+                        "item {} was damaged",
+                        item.id
+                    );
                     let m = self.model.get_mut(&item.id).unwrap();
                     m.state = State::Suppressed;
+                    m.next_try = None;
                     events.insert(item.id, Event::Suppress);
                 }
                 for item in &claimed.items {
@@ -466,26 +490,12 @@ impl World {
                     return events;
                 }
                 let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
-                let m = self.model.get_mut(&id).unwrap();
+                let m = &self.model[&id];
+                // Its zstd frame's magic number flipped on disk, once (twice
+                // would mend it): never read again.
                 if m.scope == Scope::Nightly && !m.damaged {
-                    // Its zstd frame's magic number flipped on disk (once:
-                    // twice would mend it): never read again. The connections are closed meanwhile.
-                    let stored: Vec<u8> = self
-                        .web
-                        .query_row("SELECT message FROM items WHERE id = ?1", [id], |r| {
-                            r.get(0)
-                        })
-                        .unwrap();
-                    let path = self._dir.path().to_path_buf();
-                    // Closed: the handles point elsewhere meanwhile.
-                    let elsewhere = path.join("elsewhere");
-                    std::fs::create_dir_all(&elsewhere).unwrap();
-                    self.outbox = Outbox::open(&elsewhere).unwrap();
-                    self.web = rusqlite::Connection::open_in_memory().unwrap();
-                    disk::flip_stored_bytes(&path.join(outbox::OUTBOX_DB), &stored, 0, 4);
-                    self.outbox = Outbox::open_for_sending(&path).unwrap();
-                    self.web = outbox::open(&path).unwrap();
-                    m.damaged = true;
+                    self.closed(|db| disk::damage_stored_message(db, id, |_| 0, 4));
+                    self.model.get_mut(&id).unwrap().damaged = true;
                 }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),

@@ -1,20 +1,30 @@
 //! Damage as a disk does it: bytes of an SQLite file changed behind
-//! SQLite's back, never through SQL (only the outbox's own module writes
-//! its tables: `mail/tests/one_owner.rs`). Shared by the test crates
-//! (`#[path]`).
+//! SQLite's back, never through SQL. It is the one place outside
+//! `mail/src/outbox/` that changes the outbox's rows, as a failing disk
+//! would: `mail/tests/one_owner.rs` checks that no SQL elsewhere writes
+//! them. Shared by the test crates (`#[path]`).
 
 use std::fs;
 use std::path::Path;
 
-/// Flips `len` bytes of `stored` (a value of a row, read beforehand) where
-/// it lies in the database file at `db`, from `at` bytes into it. The
-/// file's WAL is checkpointed into it first; no connection may be open to
-/// it while the bytes change (a connection's page cache would not see
-/// them), so callers close theirs and open them again after. Every copy is
-/// flipped (a page SQLite freed may still hold an old one: harmless either
-/// way); panics unless `stored` lies in the file whole (on one page), so a
-/// value only one row holds is damaged where that row is.
-pub fn flip_stored_bytes(db: &Path, stored: &[u8], at: usize, len: usize) {
+/// Flips `len` bytes of outbox item `id`'s stored message in the database
+/// file `db`, starting `at(length of the message)` bytes into it. The WAL
+/// is checkpointed into the file first; no other connection may be open to
+/// it meanwhile (its page cache would not see the change), so callers close
+/// theirs and open them again after. Every copy of the message's bytes in
+/// the file is flipped (a page SQLite freed may still hold an old one); the
+/// message read back afterwards must differ, or this panics.
+pub fn damage_stored_message(db: &Path, id: i64, at: impl FnOnce(usize) -> usize, len: usize) {
+    let read = || -> Vec<u8> {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row("SELECT message FROM items WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap()
+    };
+    let stored = read();
+    let at = at(stored.len());
     assert!(at + len <= stored.len(), "{at}+{len} > {}", stored.len());
     rusqlite::Connection::open(db)
         .unwrap()
@@ -32,7 +42,7 @@ pub fn flip_stored_bytes(db: &Path, stored: &[u8], at: usize, len: usize) {
         .collect();
     assert!(
         !found.is_empty(),
-        "the stored value lies in the file, whole"
+        "item {id}'s message lies in the file whole"
     );
     for start in found {
         for b in &mut file[start + at..start + at + len] {
@@ -40,4 +50,9 @@ pub fn flip_stored_bytes(db: &Path, stored: &[u8], at: usize, len: usize) {
         }
     }
     fs::write(db, file).unwrap();
+    assert_ne!(
+        read(),
+        stored,
+        "item {id}'s message is damaged where it is read"
+    );
 }

@@ -146,7 +146,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             println!();
             match shown.message {
                 Err(why) => {
-                    println!("({why}: docs/OPERATIONS.md, \"A message the outbox cannot read\")")
+                    println!("({why}: {})", mail::outbox::UNREADABLE_HELP)
                 }
                 // cpor-server empties sent bodies after server.keep_sent_mail_days.
                 Ok(m) if m.is_empty() => {

@@ -219,7 +219,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     }
     if !summary.unreadable.is_empty() {
         eprintln!(
-            "cpor-etl: everything else due is delivered, but {} message(s) could not be read (see above)",
+            "cpor-etl: {} message(s) could not be read and are failed (see above); the rest is as counted above",
             summary.unreadable.len()
         );
     }

@@ -41,7 +41,7 @@
 //! every account with the address, an applicant's or a prosecutor's.
 //! A flagged address's reminder is kept but suppressed, as digests are.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
@@ -634,9 +634,10 @@ pub fn announced(
     let Some((join, list)) = layout.join("c.id") else {
         return Ok(out);
     };
-    // Each case's news entries, each read once: whether it speaks of
-    // hearings.
-    let mut cases: HashMap<&CaseRef, BTreeMap<u32, bool>> = HashMap::new();
+    // Each case's news entries, each read once (a case's entry of one 序號
+    // is the same in every follower's news: one snapshot's): whether it
+    // speaks of hearings.
+    let mut cases: BTreeMap<&CaseRef, BTreeMap<u32, bool>> = BTreeMap::new();
     for news in changes.news.values().flatten() {
         let seqs = cases.entry(&news.case).or_default();
         for e in &news.entries {
@@ -644,11 +645,7 @@ pub fn announced(
                 .or_insert_with(|| schemas::hearing::read(&e.entry.text).is_some());
         }
     }
-    let mut cases: Vec<(&CaseRef, BTreeMap<u32, bool>)> = cases
-        .into_iter()
-        .filter(|(_, seqs)| seqs.values().any(|&speaks| speaks))
-        .collect();
-    cases.sort_unstable_by(|a, b| a.0.cmp(b.0));
+    cases.retain(|_, seqs| seqs.values().any(|&speaks| speaks));
     let mut stmt = conn.prepare(&format!(
         "SELECT {list}, co.name, c.id
          FROM cases c

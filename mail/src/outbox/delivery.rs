@@ -83,25 +83,33 @@ pub struct Unreadable {
     pub reason: String,
 }
 
+/// Where docs/OPERATIONS.md says what to do about an unreadable message.
+pub const UNREADABLE_HELP: &str = "docs/OPERATIONS.md, \"A message the outbox cannot read\"";
+
 impl Unreadable {
     /// What an operator is told: which item, whose, why, and where to look.
     pub fn notice(&self) -> String {
         format!(
-            "outbox item {} ({} of night {} to {}) is NOT sent and is failed: {}; \
-             see `cpor-etl outbox show {}` and docs/OPERATIONS.md, \"A message the outbox cannot read\"",
+            "outbox item {} ({} of night {} to {}) is NOT sent: {}; see `cpor-etl outbox show {}` \
+             and {UNREADABLE_HELP}",
             self.id, self.kind, self.night, self.email, self.reason, self.id
         )
     }
 }
 
-/// Why an item's stored message cannot be read, as its `last_error` and
-/// `outbox show` say it.
+/// Why an item's stored message cannot be read, as `outbox show` says it
+/// (and, with what became of the item, its `last_error`).
+///
+/// Any error of `unpack` is damage: its frame fails its checksum or does
+/// not decode, or it names a coding or a dictionary this build lacks, which
+/// only damage can make, since a new coding or dictionary comes with an
+/// outbox migration that older builds refuse (as migration 8 did).
 pub(crate) fn unreadable_reason(e: &OutboxError) -> String {
     let why = match e {
         OutboxError::Unreadable { reason, .. } => reason.clone(),
         other => other.to_string(),
     };
-    format!("the stored message cannot be read ({why}); it was not sent")
+    format!("the stored message cannot be read ({why})")
 }
 
 const INTERRUPTED: &str =
@@ -208,16 +216,16 @@ impl Outbox {
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
-            let mut suppress = tx.prepare(&format!(
-                "UPDATE items SET state = ?2, last_error = 'address flagged'
-                 WHERE id = ?1 AND state IN {}",
-                sql_sources(Event::Suppress)
-            ))?;
-            let mut fail = tx.prepare(&format!(
-                "UPDATE items SET state = ?2, last_error = ?3
-                 WHERE id = ?1 AND state IN {}",
-                sql_sources(Event::Unreadable)
-            ))?;
+            // Not sent: the state, the reason, and no next try.
+            let not_sent = |event| {
+                tx.prepare(&format!(
+                    "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
+                     WHERE id = ?1 AND state IN {}",
+                    sql_sources(event)
+                ))
+            };
+            let mut suppress = not_sent(Event::Suppress)?;
+            let mut fail = not_sent(Event::Unreadable)?;
             for &id in ids {
                 let row = load
                     .query_row([id], |r| {
@@ -253,7 +261,7 @@ impl Outbox {
                 let message = match super::packed::unpack(id, &coding, stored) {
                     Ok(message) => message,
                     Err(e) => {
-                        let reason = unreadable_reason(&e);
+                        let reason = format!("{}; it was not sent", unreadable_reason(&e));
                         let failed = target(Event::Unreadable).as_str();
                         if fail.execute(params![id, failed, reason])? == 1 {
                             claimed.unreadable.push(Unreadable {
@@ -295,7 +303,8 @@ impl Outbox {
                         }
                     }
                     Event::Suppress => {
-                        if suppress.execute(params![id, target(Event::Suppress).as_str()])? == 1 {
+                        let suppressed = target(Event::Suppress).as_str();
+                        if suppress.execute(params![id, suppressed, "address flagged"])? == 1 {
                             claimed.suppressed.push(item);
                         }
                     }

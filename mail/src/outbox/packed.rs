@@ -32,7 +32,9 @@ const LEVEL: i32 = 1;
 /// is packed with its kind's newest and unpacked with the one its frame
 /// names, so a dictionary, once shipped, is kept for as long as the rows
 /// that need it may be; a new one (after a kind's template changes a lot)
-/// is added after it. Each was trained by
+/// is added after it, with an outbox migration (as 8 was) so that a build
+/// without it refuses the outbox instead of taking its frames for damage
+/// (a claim fails an item it cannot unpack). Each was trained by
 /// `mail/examples/outbox-dictionary.rs` on its kind's messages of a
 /// generated national night (docs/BENCHMARKS.md, tenth measurement): what
 /// every message of the kind shares (headers, HTML, the calendar files'

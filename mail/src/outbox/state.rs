@@ -7,7 +7,9 @@
 //! list; `tests/state_machine.rs` plays random histories against a model.
 //!
 //! In words: a sender claims a due item (queued, retrying, unknown) and it
-//! is *sending*, or, if its address is flagged, *suppressed*. From sending:
+//! is *sending*, or, if its address is flagged, *suppressed*, or, if its
+//! stored message cannot be read (damage), *failed* on its own, the claim
+//! going on with the others. From sending:
 //! accepted → sent; a temporary failure → retrying, an uncertain outcome (or
 //! a run that died) → unknown, both tried again after a backoff until the
 //! retry deadline, then failed; a 5xx → failed. A held digest is released to

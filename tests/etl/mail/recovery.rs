@@ -479,18 +479,18 @@ fn one_unreadable_message_fails_alone_and_the_rest_is_delivered() {
     let (n1, _) = scenario(&addresses);
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
 
-    // b's stored message: bytes of its page flipped mid-frame (zstd's
+    // b's stored message: 8 bytes flipped mid-frame on disk (zstd's
     // checksum, or its frame, refuses it).
     let outbox = env.data().join("outbox.sqlite");
-    let (id, stored): (i64, Vec<u8>) = rusqlite::Connection::open(&outbox)
+    let id: i64 = rusqlite::Connection::open(&outbox)
         .unwrap()
         .query_row(
-            "SELECT id, message FROM items WHERE email = 'b@example.com'",
+            "SELECT id FROM items WHERE email = 'b@example.com'",
             [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| r.get(0),
         )
         .unwrap();
-    crate::disk::flip_stored_bytes(&outbox, &stored, stored.len() / 2, 8);
+    crate::disk::damage_stored_message(&outbox, id, |n| n / 2, 8);
 
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(
@@ -511,6 +511,25 @@ fn one_unreadable_message_fails_alone_and_the_rest_is_delivered() {
         "names the item and what to do: {}",
         run.stderr
     );
+
+    // The send report lists it, counted as failed.
+    let report = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("send-")
+        })
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let listed = &report["summary"]["unreadable"];
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{report}");
+    assert_eq!(listed[0]["id"], id);
+    assert_eq!(listed[0]["email"], "b@example.com");
+    assert_eq!(report["summary"]["failed"], 1);
+    assert_eq!(report["summary"]["sent"], 2);
 
     // What an administrator then sees: the item's fields and why.
     let shown = etl(&env, &smtp, &["outbox", "show", &id.to_string()]);
