@@ -302,7 +302,7 @@ pub fn message_with(
             ))
             .map_err(|e| RenderError::Message(e.to_string()))?;
             mixed = mixed.singlepart(
-                Attachment::new(c.filename.clone()).body(c.text.clone().into_bytes(), content_type),
+                Attachment::new(c.filename.clone()).body(encode::attachment(&c.text), content_type),
             );
         }
         builder.multipart(mixed)

@@ -33,6 +33,18 @@ pub fn body(text: String) -> Body {
     }
 }
 
+/// A text attachment (a calendar file), byte for byte as
+/// `Body::new(text.as_bytes().to_vec())` makes it: bytes with any non-ASCII
+/// byte are base64, line ends as they are (email-encoding takes them for
+/// binary); ASCII is left to lettre (rare here: a calendar file names its
+/// court in Chinese).
+pub fn attachment(text: &str) -> Body {
+    if text.is_ascii() {
+        return Body::new(text.as_bytes().to_vec());
+    }
+    Body::dangerous_pre_encoded(base64(text.as_bytes()), ContentTransferEncoding::Base64)
+}
+
 /// The encoding `Body::new` chooses for a `String`: 7bit for ASCII whose
 /// lines are short enough (as email-encoding measures them, LF counted),
 /// else quoted-printable when at most a third of the bytes are not
@@ -277,6 +289,33 @@ mod tests {
         ) {
             let text = pieces.concat();
             prop_assert_eq!(ours(&text), lettre(&text));
+        }
+
+        /// Attachments as lettre encodes bytes: calendar files' CRLF lines,
+        /// and any other line ends.
+        #[test]
+        fn any_attachment_is_encoded_as_lettre_encodes_its_bytes(
+            pieces in prop::collection::vec(
+                prop_oneof![
+                    6 => Just("\r\n".to_string()),
+                    1 => Just("\n".to_string()),
+                    1 => Just("\r".to_string()),
+                    2 => Just(" ".to_string()),
+                    1 => Just("=".to_string()),
+                    4 => "[A-Z:;=/0-9T]{1,30}",
+                    3 => "[臺灣臺北地方法院言詞辯論第一法庭]{1,20}",
+                    1 => (1usize..90).prop_map(|n| "x".repeat(n)),
+                ],
+                0..60,
+            )
+        ) {
+            let text = pieces.concat();
+            let lettre = Body::new(text.as_bytes().to_vec());
+            let ours = attachment(&text);
+            prop_assert_eq!(
+                (ours.encoding(), ours.into_vec()),
+                (lettre.encoding(), lettre.into_vec())
+            );
         }
 
         #[test]
