@@ -325,8 +325,9 @@ pub struct SendSummary {
     /// failed, not sent, and counted in `failed`; an operator must hear of
     /// each.
     pub unreadable: Vec<Unreadable>,
-    /// After the run: how many of the sender's items are in each state,
-    /// every state named.
+    /// After a nightly run: how many of its items are in each state, every
+    /// state named (`outbox now:`). Empty after a website mailer's pass,
+    /// which reports no counts.
     pub states: BTreeMap<String, u64>,
 }
 
@@ -341,7 +342,16 @@ impl SendSummary {
             .join(", ")
     }
 
+    /// Counts every item of the scope by state: a pass over the whole
+    /// outbox, rows and bodies (a month of them is kept; no index holds the
+    /// kind), so only for the nightly sender's summary, never for the
+    /// website's mailer, which passes every 30 s in each server process and
+    /// reports no counts (measured on a national outbox of 406 MB: 0.1 s
+    /// a pass from the page cache, 0.8 s from disk).
     fn count_states(&mut self, outbox: &Outbox, scope: Scope) -> Result<(), OutboxError> {
+        if scope == Scope::Website {
+            return Ok(());
+        }
         self.states = outbox
             .counts(scope)?
             .into_iter()

@@ -119,6 +119,22 @@ fn send(env: &Env, smtp: &Smtp) -> Run {
     run
 }
 
+/// The latest send report (`reports/send-<time>.json`).
+fn send_report(env: &Env) -> serde_json::Value {
+    let latest = fs::read_dir(env.data().join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("send-")
+        })
+        .max()
+        .expect("a send report");
+    serde_json::from_slice(&fs::read(latest).unwrap()).unwrap()
+}
+
 fn state_of(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
     let run = etl(env, smtp, &["outbox", "list"]);
     run.stdout
@@ -339,17 +355,7 @@ fn a_550_fails_after_one_attempt_and_flags_the_address() {
     );
     assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
     assert_eq!(smtp.transactions(), 2, "one attempt each");
-    let report = fs::read_dir(env.data().join("reports"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("send-")
-        })
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let report = send_report(&env);
     assert_eq!(
         report["flagged_addresses"][0]["email"],
         "reject@example.com"
@@ -742,17 +748,7 @@ fn the_send_summary_names_every_state() {
     ] {
         assert!(line.contains(&format!("{n} {state}")), "{state}: {line}");
     }
-    let report = fs::read_dir(env.data().join("reports"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("send-")
-        })
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let report = send_report(&env);
     let states = report["summary"]["states"]
         .as_object()
         .unwrap_or_else(|| panic!("no summary.states: {report}"));

@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-use super::{etl, import, kill_send_at, scenario, send, state_of, Night, Smtp};
+use super::{etl, import, kill_send_at, scenario, send, send_report, state_of, Night, Smtp};
 use crate::util::{damage, until_paused, Env};
 
 /// The outbox as (night, kind, address), one line per item, sorted.
@@ -513,17 +513,7 @@ fn one_unreadable_message_fails_alone_and_the_rest_is_delivered() {
     );
 
     // The send report lists it, counted as failed.
-    let report = fs::read_dir(env.data().join("reports"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .find(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("send-")
-        })
-        .unwrap();
-    let report: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let report = send_report(&env);
     let listed = &report["summary"]["unreadable"];
     assert_eq!(listed.as_array().map(Vec::len), Some(1), "{report}");
     assert_eq!(listed[0]["id"], id);
