@@ -79,7 +79,7 @@ pub struct Unreadable {
     pub night: String,
     pub email: String,
     pub kind: String,
-    /// As recorded in the item's `last_error`.
+    /// Why (its `last_error` adds that it was not sent).
     pub reason: String,
 }
 
@@ -261,9 +261,10 @@ impl Outbox {
                 let message = match super::packed::unpack(id, &coding, stored) {
                     Ok(message) => message,
                     Err(e) => {
-                        let reason = format!("{}; it was not sent", unreadable_reason(&e));
+                        let reason = unreadable_reason(&e);
                         let failed = target(Event::Unreadable).as_str();
-                        if fail.execute(params![id, failed, reason])? == 1 {
+                        let last_error = format!("{reason}; it was not sent");
+                        if fail.execute(params![id, failed, last_error])? == 1 {
                             claimed.unreadable.push(Unreadable {
                                 id,
                                 night,
