@@ -119,19 +119,21 @@ fn send(env: &Env, smtp: &Smtp) -> Run {
     run
 }
 
-/// The latest send report (`reports/send-<time>.json`).
-fn send_report(env: &Env) -> serde_json::Value {
-    let latest = fs::read_dir(env.data().join("reports"))
+/// The reports whose names start with `kind` (`send-`, `bounces-`), oldest
+/// first.
+fn reports(env: &Env, kind: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = fs::read_dir(env.data().join("reports"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("send-")
-        })
-        .max()
-        .expect("a send report");
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(kind))
+        .collect();
+    found.sort();
+    found
+}
+
+/// The latest send report (`reports/send-<time>.json`).
+fn send_report(env: &Env) -> serde_json::Value {
+    let latest = reports(env, "send-").pop().expect("a send report");
     serde_json::from_slice(&fs::read(latest).unwrap()).unwrap()
 }
 

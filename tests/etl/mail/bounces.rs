@@ -219,16 +219,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
     assert!(run.stdout.contains("TPD: 4 address(es)"), "{}", run.stdout);
 
     // The clerks' report, per court.
-    let reports: Vec<_> = fs::read_dir(env.data().join("reports"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .unwrap()
-                .to_string_lossy()
-                .starts_with("bounces-")
-        })
-        .collect();
+    let reports = super::reports(&env, "bounces-");
     assert_eq!(reports.len(), 1, "{reports:?}");
     let json: serde_json::Value = serde_json::from_slice(&fs::read(&reports[0]).unwrap()).unwrap();
     let mut tpd: Vec<String> = json["flagged_by_court"]["TPD"]
