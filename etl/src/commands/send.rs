@@ -192,6 +192,12 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     for item in &summary.unreadable {
         eprintln!("cpor-etl: {}", item.notice());
     }
+    if !summary.unreadable.is_empty() {
+        eprintln!(
+            "cpor-etl: {} message(s) could not be read and are failed (see above); the rest is as counted above",
+            summary.unreadable.len()
+        );
+    }
 
     let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(&store);
@@ -217,22 +223,15 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     if let Some((_, status)) = stopped {
         return Ok(status);
     }
-    if !summary.unreadable.is_empty() {
-        eprintln!(
-            "cpor-etl: {} message(s) could not be read and are failed (see above); the rest is as counted above",
-            summary.unreadable.len()
-        );
-    }
     if unfinished > 0 {
         eprintln!(
             "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail still wait (see above; docs/OPERATIONS.md)"
         );
-        return Ok(exit::ERROR);
     }
-    Ok(if summary.unreadable.is_empty() {
-        0
-    } else {
+    Ok(if unfinished > 0 || !summary.unreadable.is_empty() {
         exit::ERROR
+    } else {
+        0
     })
 }
 
