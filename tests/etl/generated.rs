@@ -277,3 +277,38 @@ fn a_night_over_the_last_gives_the_hearings_a_first_load_gives() {
         }
     }
 }
+
+/// Night 2's digests attach the hearings its news announces, looked up in
+/// runs of cases on threads of their own: how the cases are split changes
+/// nothing.
+#[test]
+fn the_hearings_a_nights_news_announces_do_not_depend_on_the_split() {
+    let gen = tempfile::tempdir().unwrap();
+    let nights = generate(gen.path(), 3000);
+    let env = Env::new();
+    import_both(&env, &nights, "2", "1000000000");
+    let store = store::layout::Store::new(env.data());
+    let kept = store.kept().unwrap();
+    let [night1, night2] = &kept[..] else {
+        panic!("two snapshots: {kept:?}");
+    };
+    let (night1, night2) = if night1.date < night2.date {
+        (night1, night2)
+    } else {
+        (night2, night1)
+    };
+    let changes = etl::notify::diff::diff(Some(night1), night2, night2.date).unwrap();
+    let since = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap();
+    let announced = |runs| {
+        etl::notify::reminders::announced_in_runs(&night2.path, &changes, since, runs).unwrap()
+    };
+    let whole = announced(1);
+    let cases: std::collections::BTreeSet<&str> = whole.keys().map(|(id, _)| id.as_str()).collect();
+    assert!(cases.len() > 10, "{} cases announce hearings", cases.len());
+    for runs in [2, 3, 7, 10_000] {
+        assert!(announced(runs) == whole, "split into {runs} runs");
+    }
+}

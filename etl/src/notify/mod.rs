@@ -199,10 +199,7 @@ fn queue_checked<'a>(
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
     let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();
-    let conn = schemas::open_snapshot_readonly(&to.path)?;
-    let announced =
-        reminders::announced(&conn, &changes, taipei_now).map_err(NotifyError::Accounts)?;
-    drop(conn);
+    let announced = reminders::announced(&to.path, &changes, taipei_now)?;
     tracing::debug!(
         "{} news entries announce hearings ({:?})",
         announced.len(),

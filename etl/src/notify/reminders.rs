@@ -49,6 +49,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::NotifyError;
+use crate::snapshot::read::ReadError;
 use mail::config::Window;
 use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
@@ -624,28 +625,62 @@ pub struct Announced {
 /// entries are read once, and its list is looked up once, the cases in key
 /// order, which is the snapshot's (its pages are read in turn, not at
 /// random: a national night's 33,000 entries took about 1 s at random).
+/// The cases are split into as many runs of consecutive keys as there are
+/// cores, each read and looked up on a thread and connection of its own:
+/// nothing else runs between the diff and the queueing.
 pub fn announced(
-    conn: &Connection,
+    snapshot: &std::path::Path,
     changes: &super::diff::Changes,
     from: NaiveDateTime,
-) -> rusqlite::Result<BTreeMap<(String, u32), Vec<Announced>>> {
-    let mut out = BTreeMap::new();
-    let layout = Layout::read(conn)?;
-    let Some((join, list)) = layout.join("c.id") else {
-        return Ok(out);
-    };
-    // Each case's news entries, each read once (a case's entry of one 序號
-    // is the same in every follower's news: one snapshot's): whether it
-    // speaks of hearings.
-    let mut cases: BTreeMap<&CaseRef, BTreeMap<u32, bool>> = BTreeMap::new();
+) -> Result<super::queue::Announced, ReadError> {
+    announced_in_runs(snapshot, changes, from, rayon::current_num_threads())
+}
+
+/// [`announced`], the cases split into at most `runs` runs (a test checks
+/// that the split changes nothing).
+pub fn announced_in_runs(
+    snapshot: &std::path::Path,
+    changes: &super::diff::Changes,
+    from: NaiveDateTime,
+    runs: usize,
+) -> Result<super::queue::Announced, ReadError> {
+    // Each case's news entries, by 序號, each once (a case's entry of one
+    // 序號 is the same in every follower's news: one snapshot's).
+    let mut cases: BTreeMap<&CaseRef, BTreeMap<u32, &str>> = BTreeMap::new();
     for news in changes.news.values().flatten() {
         let seqs = cases.entry(&news.case).or_default();
         for e in &news.entries {
-            seqs.entry(e.entry.seq)
-                .or_insert_with(|| schemas::hearing::read(&e.entry.text).is_some());
+            seqs.entry(e.entry.seq).or_insert(e.entry.text.as_str());
         }
     }
-    cases.retain(|_, seqs| seqs.values().any(|&speaks| speaks));
+    let cases: Vec<(&CaseRef, BTreeMap<u32, &str>)> = cases.into_iter().collect();
+    let run = cases.len().div_ceil(runs.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = cases
+            .chunks(run)
+            .map(|cases| scope.spawn(move || announced_in(snapshot, cases, from)))
+            .collect();
+        let mut out = BTreeMap::new();
+        for run in runs {
+            out.extend(run.join().expect("looking up hearings does not panic")?);
+        }
+        Ok(out)
+    })
+}
+
+/// [`announced`] for one run of cases in key order, on a connection of its
+/// own.
+fn announced_in(
+    snapshot: &std::path::Path,
+    cases: &[(&CaseRef, BTreeMap<u32, &str>)],
+    from: NaiveDateTime,
+) -> Result<super::queue::Announced, ReadError> {
+    let mut out = BTreeMap::new();
+    let conn = schemas::open_snapshot_readonly(snapshot)?;
+    let layout = Layout::read(&conn)?;
+    let Some((join, list)) = layout.join("c.id") else {
+        return Ok(out);
+    };
     let mut stmt = conn.prepare(&format!(
         "SELECT {list}, co.name, c.id
          FROM cases c
@@ -654,7 +689,16 @@ pub fn announced(
          WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
            AND c.number = ?5 AND c.queryable = 1"
     ))?;
-    for (case, seqs) in cases {
+    for (case, texts) in cases {
+        // The entries that speak of hearings.
+        let seqs: Vec<u32> = texts
+            .iter()
+            .filter(|(_, text)| schemas::hearing::read(text).is_some())
+            .map(|(&seq, _)| seq)
+            .collect();
+        if seqs.is_empty() {
+            continue;
+        }
         let k = &case.key;
         let found = stmt
             .query_row(
@@ -674,7 +718,7 @@ pub fn announced(
             continue;
         };
         let id = case.id();
-        for (seq, _) in seqs.into_iter().filter(|&(_, speaks)| speaks) {
+        for seq in seqs {
             // The hearings this entry schedules or changes.
             let origins: BTreeSet<hearing_list::Origin> = list
                 .iter()
