@@ -193,7 +193,9 @@ impl Earlier for Lists<'_> {
             // No row: the case had no hearings.
             return Some((HearingList::default(), 0));
         }
-        match HearingList::from_stored(self.bytes.clone()) {
+        // Each list is asked for once (the ids rise): its bytes are handed
+        // over, not copied.
+        match HearingList::from_stored(std::mem::take(&mut self.bytes)) {
             Ok(found) => Some(found),
             Err(e) => {
                 self.failed = Some(format!("case {id}: hearing list: {e}"));
