@@ -10,6 +10,7 @@
 //! night's items ends its record, so finishing a night twice is harmless and
 //! a night is never half queued.
 
+pub mod announced;
 pub mod diff;
 pub mod prosecutors;
 pub mod queue;
@@ -86,6 +87,8 @@ where
 pub enum NotifyError {
     #[error("diff: {0}")]
     Diff(#[from] ReadError),
+    #[error("the hearings tonight's news announces: {0}")]
+    Announced(#[source] ReadError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
     #[error(transparent)]
@@ -199,7 +202,8 @@ fn queue_checked<'a>(
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
     let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();
-    let announced = reminders::announced(&to.path, &changes, taipei_now)?;
+    let announced =
+        announced::announced(&to.path, &changes, taipei_now).map_err(NotifyError::Announced)?;
     tracing::debug!(
         "{} news entries announce hearings ({:?})",
         announced.len(),

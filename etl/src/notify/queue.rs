@@ -26,6 +26,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
+use super::announced::Announced;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
 use mail::outbox::{Kind, NewItem, Outbox, Packed, PendingNight, State};
@@ -336,9 +337,6 @@ pub fn queue(
         now,
     )
 }
-
-/// The hearings news entries announce, by (case id, 序號).
-pub type Announced = BTreeMap<(String, u32), Vec<super::reminders::Announced>>;
 
 /// The calendar files a digest to `email` attaches: one per hearing to
 /// come that its entries announce (REQUEST, or CANCEL once it no longer

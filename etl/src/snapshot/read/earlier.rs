@@ -154,14 +154,16 @@ struct Lists<'s> {
 }
 
 impl Lists<'_> {
-    /// Moves the scan to the first list of a case `id` or later.
+    /// Moves the scan to the first list of a case `id` or later; only the
+    /// list it stops on is copied.
     fn seek(&mut self, id: i64) -> rusqlite::Result<()> {
         while !self.done && self.at.is_none_or(|at| at < id) {
             match self.lists.next_list()? {
                 Some((at, list)) => {
                     self.at = Some(at);
-                    self.bytes.clear();
-                    self.bytes.extend_from_slice(list);
+                    if at >= id {
+                        self.bytes = list.to_vec();
+                    }
                 }
                 None => {
                     self.done = true;
