@@ -8,29 +8,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::NaiveDateTime;
 use rusqlite::OptionalExtension;
-use schemas::hearing::State as HearingState;
 use schemas::hearing_list;
 use schemas::hearing_store::Layout;
 use schemas::CaseRef;
 
 use super::diff::Changes;
+use super::reminders::Standing;
 use crate::snapshot::read::ReadError;
 
 /// The hearings news entries announce, by (case id, 序號).
-pub type Announced = BTreeMap<(String, u32), Vec<Hearing>>;
-
-/// A hearing a digest's entry announces (schedules, moves or cancels), as
-/// it now stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Hearing {
-    pub uid: String,
-    pub sequence: u32,
-    pub at: NaiveDateTime,
-    pub courtroom: Option<String>,
-    pub kind: String,
-    pub state: HearingState,
-    pub court_name: String,
-}
+pub type Announced = BTreeMap<(String, u32), Vec<Standing>>;
 
 /// The hearings to come that tonight's news entries announce, by (case id,
 /// 序號): what a digest attaches as calendar files. Only entries that say
@@ -148,17 +135,9 @@ fn announced_in(
                 .filter(|h| h.seq == seq || h.by.is_some_and(|b| b.0 == seq))
                 .map(|h| h.origin)
                 .collect();
-            let mut found: Vec<Hearing> = hearing_list::current(&list)
+            let mut found: Vec<Standing> = hearing_list::current(&list)
                 .filter(|h| origins.contains(&h.origin) && h.at >= from)
-                .map(|h| Hearing {
-                    uid: h.uid(&case.court, k),
-                    sequence: h.sequence,
-                    at: h.at,
-                    courtroom: h.courtroom.clone(),
-                    kind: h.kind.to_string(),
-                    state: h.state,
-                    court_name: court_name.clone(),
-                })
+                .map(|h| Standing::of(case, &court_name, h))
                 .collect();
             found.sort_by(|a, b| (a.at, &a.uid).cmp(&(b.at, &b.uid)));
             found.dedup();

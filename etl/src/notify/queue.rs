@@ -360,21 +360,7 @@ fn digest_calendars(
                 if !uids.insert(h.uid.clone()) {
                     continue;
                 }
-                files.push(super::reminders::mailed_calendar(
-                    &super::reminders::Mailed {
-                        uid: &h.uid,
-                        sequence: h.sequence,
-                        at: h.at,
-                        courtroom: h.courtroom.as_deref(),
-                        kind: &h.kind,
-                        state: h.state,
-                        case: &n.case,
-                        court_name: &h.court_name,
-                    },
-                    email,
-                    cfg,
-                    now,
-                ));
+                files.push(h.calendar(&n.case, email, cfg, now));
             }
         }
     }

@@ -62,11 +62,12 @@ use schemas::CaseRef;
 use store::layout::Store;
 use store::secret::Mailing;
 
-/// A hearing of a case an address follows (granted) or a prosecutor's
-/// address is assigned, as it now stands.
+/// A hearing as mail shows it: as it now stands (the row of its UID with
+/// the greatest SEQUENCE), with its calendar UID and its court's name. What
+/// a reminder is about, and what a digest's entry announces
+/// (`super::announced`); each becomes a calendar file ([`Standing::calendar`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Candidate {
-    pub email: String,
+pub struct Standing {
     pub uid: String,
     pub sequence: u32,
     /// Asia/Taipei local time.
@@ -74,8 +75,31 @@ pub struct Candidate {
     pub courtroom: Option<String>,
     pub kind: String,
     pub state: HearingState,
-    pub case: CaseRef,
     pub court_name: String,
+}
+
+impl Standing {
+    /// A hearing of `case`, in the court `court_name`.
+    pub fn of(case: &CaseRef, court_name: &str, h: &HearingData) -> Standing {
+        Standing {
+            uid: h.uid(&case.court, &case.key),
+            sequence: h.sequence,
+            at: h.at,
+            courtroom: h.courtroom.clone(),
+            kind: h.kind.to_string(),
+            state: h.state,
+            court_name: court_name.to_string(),
+        }
+    }
+}
+
+/// A hearing of a case an address follows (granted) or a prosecutor's
+/// address is assigned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub email: String,
+    pub case: CaseRef,
+    pub hearing: Standing,
 }
 
 impl Candidate {
@@ -83,14 +107,8 @@ impl Candidate {
     pub fn of(email: &str, case: &CaseRef, court_name: &str, h: &HearingData) -> Candidate {
         Candidate {
             email: email.to_string(),
-            uid: h.uid(&case.court, &case.key),
-            sequence: h.sequence,
-            at: h.at,
-            courtroom: h.courtroom.clone(),
-            kind: h.kind.to_string(),
-            state: h.state,
             case: case.clone(),
-            court_name: court_name.to_string(),
+            hearing: Standing::of(case, court_name, h),
         }
     }
 }
@@ -163,18 +181,21 @@ pub fn plan<'a>(
 ) -> Vec<Due<'a>> {
     let mut by_address: BTreeMap<&str, Vec<(&Candidate, u32)>> = BTreeMap::new();
     for c in candidates {
-        let lead = (c.at.date() - day).num_days();
+        let lead = (c.hearing.at.date() - day).num_days();
         let Ok(lead) = u32::try_from(lead) else {
             continue;
         };
         if !leads.contains(&lead)
-            || c.at <= from
-            || !matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
+            || c.hearing.at <= from
+            || !matches!(
+                c.hearing.state,
+                HearingState::Scheduled | HearingState::Uncertain
+            )
             || known.today.contains(&c.email)
             || known.reminded.contains(&(
                 c.email.clone(),
-                c.uid.clone(),
-                datetime_to_int(c.at),
+                c.hearing.uid.clone(),
+                datetime_to_int(c.hearing.at),
                 lead,
             ))
         {
@@ -186,9 +207,15 @@ pub fn plan<'a>(
         .into_iter()
         .map(|(email, mut hearings)| {
             hearings.sort_by(|a, b| {
-                (a.0.at, a.0.case.id(), &a.0.uid).cmp(&(b.0.at, b.0.case.id(), &b.0.uid))
+                (a.0.hearing.at, a.0.case.id(), &a.0.hearing.uid).cmp(&(
+                    b.0.hearing.at,
+                    b.0.case.id(),
+                    &b.0.hearing.uid,
+                ))
             });
-            hearings.dedup_by(|a, b| a.0.uid == b.0.uid && a.0.at == b.0.at);
+            hearings.dedup_by(|a, b| {
+                a.0.hearing.uid == b.0.hearing.uid && a.0.hearing.at == b.0.hearing.at
+            });
             Due { email, hearings }
         })
         .collect()
@@ -310,63 +337,55 @@ pub fn case_url(site: &str, case: &CaseRef) -> String {
     )
 }
 
-/// What a mailed calendar file says of one hearing.
-pub struct Mailed<'a> {
-    pub uid: &'a str,
-    pub sequence: u32,
-    pub at: NaiveDateTime,
-    pub courtroom: Option<&'a str>,
-    pub kind: &'a str,
-    pub state: HearingState,
-    pub case: &'a CaseRef,
-    pub court_name: &'a str,
-}
-
-/// The calendar file mailed to `email` for one hearing: METHOD:REQUEST
-/// (organizer: the sender; attendee: the address, no reply asked) while it
-/// takes place, METHOD:CANCEL once moved or cancelled; one UID (RFC 5546).
-pub fn mailed_calendar(
-    h: &Mailed,
-    email: &str,
-    cfg: &MailSettings,
-    now: DateTime<Utc>,
-) -> CalendarFile {
-    let title = h.case.title();
-    let mut event = Hearing {
-        uid: h.uid,
-        sequence: h.sequence,
-        at: h.at,
-        courtroom: h.courtroom,
-        kind: h.kind,
-        state: h.state,
-        case_title: &title,
-        court_name: h.court_name,
-    }
-    .event();
-    event.url = Some(case_url(&cfg.site_url, h.case));
-    let method = match h.state {
-        HearingState::Moved | HearingState::Cancelled => Method::Cancel,
-        HearingState::Scheduled | HearingState::Uncertain => Method::Request,
-    };
-    let text = Calendar {
-        method,
-        name: None,
-        organizer: Some(Organizer {
-            name: cfg
-                .from
-                .name
-                .clone()
-                .unwrap_or_else(|| "案件進度查詢".into()),
-            email: cfg.from.email.to_string(),
-        }),
-        attendee: Some(email.to_string()),
-        events: vec![event],
-    }
-    .write(now);
-    CalendarFile {
-        filename: format!("hearing-{}.ics", h.at.format("%Y%m%d-%H%M")),
-        method: method.as_str(),
-        text,
+impl Standing {
+    /// The calendar file mailed to `email` for this hearing of `case`:
+    /// METHOD:REQUEST (organizer: the sender; attendee: the address, no
+    /// reply asked) while it takes place, METHOD:CANCEL once moved or
+    /// cancelled; one UID (RFC 5546).
+    pub fn calendar(
+        &self,
+        case: &CaseRef,
+        email: &str,
+        cfg: &MailSettings,
+        now: DateTime<Utc>,
+    ) -> CalendarFile {
+        let title = case.title();
+        let mut event = Hearing {
+            uid: &self.uid,
+            sequence: self.sequence,
+            at: self.at,
+            courtroom: self.courtroom.as_deref(),
+            kind: &self.kind,
+            state: self.state,
+            case_title: &title,
+            court_name: &self.court_name,
+        }
+        .event();
+        event.url = Some(case_url(&cfg.site_url, case));
+        let method = match self.state {
+            HearingState::Moved | HearingState::Cancelled => Method::Cancel,
+            HearingState::Scheduled | HearingState::Uncertain => Method::Request,
+        };
+        let text = Calendar {
+            method,
+            name: None,
+            organizer: Some(Organizer {
+                name: cfg
+                    .from
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "案件進度查詢".into()),
+                email: cfg.from.email.to_string(),
+            }),
+            attendee: Some(email.to_string()),
+            events: vec![event],
+        }
+        .write(now);
+        CalendarFile {
+            filename: format!("hearing-{}.ics", self.at.format("%Y%m%d-%H%M")),
+            method: method.as_str(),
+            text,
+        }
     }
 }
 
@@ -496,15 +515,15 @@ pub fn queue_due(
                 .hearings
                 .iter()
                 .map(|(c, lead)| HearingView {
-                    when: when(c.at),
+                    when: when(c.hearing.at),
                     lead: lead_text(*lead),
-                    kind: c.kind.clone(),
+                    kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
-                    place: match &c.courtroom {
-                        Some(r) => format!("{} {r}", c.court_name),
-                        None => c.court_name.clone(),
+                    place: match &c.hearing.courtroom {
+                        Some(r) => format!("{} {r}", c.hearing.court_name),
+                        None => c.hearing.court_name.clone(),
                     },
-                    uncertain: c.state == HearingState::Uncertain,
+                    uncertain: c.hearing.state == HearingState::Uncertain,
                 })
                 .collect(),
         };
@@ -515,23 +534,7 @@ pub fn queue_due(
         let mut files: Vec<CalendarFile> = d
             .hearings
             .iter()
-            .map(|(c, _)| {
-                mailed_calendar(
-                    &Mailed {
-                        uid: &c.uid,
-                        sequence: c.sequence,
-                        at: c.at,
-                        courtroom: c.courtroom.as_deref(),
-                        kind: &c.kind,
-                        state: c.state,
-                        case: &c.case,
-                        court_name: &c.court_name,
-                    },
-                    d.email,
-                    cfg,
-                    now,
-                )
-            })
+            .map(|(c, _)| c.hearing.calendar(&c.case, d.email, cfg, now))
             .collect();
         distinct_names(&mut files);
         let id = message_id(day, d.email, Kind::Reminder, &cfg.from);
@@ -555,7 +558,7 @@ pub fn queue_due(
             hearings: d
                 .hearings
                 .iter()
-                .map(|(c, lead)| (c.uid.clone(), datetime_to_int(c.at), *lead))
+                .map(|(c, lead)| (c.hearing.uid.clone(), datetime_to_int(c.hearing.at), *lead))
                 .collect(),
         })
     };
@@ -715,15 +718,16 @@ mod tests {
                 .map(|(i, &(who, n, day, t, state, prosecutor))| {
                     let c = Candidate {
                         email: EMAILS[who].into(),
-                        uid: format!("{i}.{n}@cpor"),
-                        sequence: 0,
-                        at: (base + Duration::days(day)).and_time(t),
-                        courtroom: None,
-                        kind: "言詞辯論".into(),
-                        state: STATES[state],
                         case: case(),
-                        court_name: "臺灣臺北地方法院".into(),
-                    };
+                        hearing: Standing {
+                            uid: format!("{i}.{n}@cpor"),
+                            sequence: 0,
+                            at: (base + Duration::days(day)).and_time(t),
+                            courtroom: None,
+                            kind: "言詞辯論".into(),
+                            state: STATES[state],
+                            court_name: "臺灣臺北地方法院".into(),
+                        },                    };
                     (c, prosecutor)
                 })
                 .collect();
@@ -767,17 +771,17 @@ mod tests {
                     prop_assert!(seen.insert(d.email), "one message per address");
                     prop_assert!(!d.hearings.is_empty());
                     for (c, lead) in &d.hearings {
-                        prop_assert_eq!(c.at.date() - day, Duration::days(i64::from(*lead)));
+                        prop_assert_eq!(c.hearing.at.date() - day, Duration::days(i64::from(*lead)));
                         prop_assert!(leads.contains(lead));
-                        prop_assert!(c.at > from_local, "never a past hearing");
+                        prop_assert!(c.hearing.at > from_local, "never a past hearing");
                         prop_assert!(matches!(
-                            c.state,
+                            c.hearing.state,
                             HearingState::Scheduled | HearingState::Uncertain
                         ));
                         known.reminded.insert((
                             c.email.clone(),
-                            c.uid.clone(),
-                            datetime_to_int(c.at),
+                            c.hearing.uid.clone(),
+                            datetime_to_int(c.hearing.at),
                             *lead,
                         ));
                     }
@@ -785,7 +789,7 @@ mod tests {
                     prop_assert!(!sent.contains_key(&key), "one message a day");
                     sent.insert(
                         key,
-                        d.hearings.iter().map(|(c, l)| (c.uid.clone(), c.at, *l)).collect(),
+                        d.hearings.iter().map(|(c, l)| (c.hearing.uid.clone(), c.hearing.at, *l)).collect(),
                     );
                 }
             }
@@ -799,12 +803,12 @@ mod tests {
             // And every hearing that should be, is: the first run of the
             // day `lead` days before it, if that run sends before it starts.
             for (c, prosecutor) in &rows {
-                let wanted = matches!(c.state, HearingState::Scheduled | HearingState::Uncertain)
+                let wanted = matches!(c.hearing.state, HearingState::Scheduled | HearingState::Uncertain)
                     && (*prosecutor || !off.contains(&c.email));
                 for lead in leads {
-                    let day = c.at.date() - Duration::days(i64::from(lead));
-                    let due = wanted && first.get(&day).is_some_and(|from| c.at > *from);
-                    let got = all.contains(&(c.email.clone(), c.uid.clone(), c.at, lead));
+                    let day = c.hearing.at.date() - Duration::days(i64::from(lead));
+                    let due = wanted && first.get(&day).is_some_and(|from| c.hearing.at > *from);
+                    let got = all.contains(&(c.email.clone(), c.hearing.uid.clone(), c.hearing.at, lead));
                     prop_assert_eq!(got, due, "{:?} lead {}", c, lead);
                 }
             }
@@ -819,14 +823,16 @@ mod tests {
         let at = NaiveDateTime::parse_from_str("2027-03-08 10:00", "%Y-%m-%d %H:%M").unwrap();
         let c = |uid: &str| Candidate {
             email: "a@x.tw".into(),
-            uid: uid.into(),
-            sequence: 0,
-            at,
-            courtroom: None,
-            kind: "宣判".into(),
-            state: HearingState::Scheduled,
             case: case(),
-            court_name: "臺灣臺北地方法院".into(),
+            hearing: Standing {
+                uid: uid.into(),
+                sequence: 0,
+                at,
+                courtroom: None,
+                kind: "宣判".into(),
+                state: HearingState::Scheduled,
+                court_name: "臺灣臺北地方法院".into(),
+            },
         };
         let day = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
         let from = day.and_hms_opt(7, 0, 0).unwrap();
@@ -840,7 +846,7 @@ mod tests {
         let uids: Vec<&str> = due[0]
             .hearings
             .iter()
-            .map(|(c, _)| c.uid.as_str())
+            .map(|(c, _)| c.hearing.uid.as_str())
             .collect();
         assert_eq!(uids, ["1@cpor", "2@cpor"]);
         let off = BTreeSet::from(["a@x.tw".to_string()]);
@@ -849,7 +855,7 @@ mod tests {
         let uids: Vec<&str> = due[0]
             .hearings
             .iter()
-            .map(|(c, _)| c.uid.as_str())
+            .map(|(c, _)| c.hearing.uid.as_str())
             .collect();
         assert_eq!(uids, ["1@cpor"]);
     }
@@ -860,14 +866,16 @@ mod tests {
         let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
         let c = |s: &str, state| Candidate {
             email: "a@x.tw".into(),
-            uid: format!("{s}@cpor"),
-            sequence: 0,
-            at: at(s),
-            courtroom: None,
-            kind: "宣判".into(),
-            state,
             case: case(),
-            court_name: "臺灣臺北地方法院".into(),
+            hearing: Standing {
+                uid: format!("{s}@cpor"),
+                sequence: 0,
+                at: at(s),
+                courtroom: None,
+                kind: "宣判".into(),
+                state,
+                court_name: "臺灣臺北地方法院".into(),
+            },
         };
         let candidates = vec![
             c("2027-03-01 00:00", HearingState::Scheduled),
@@ -893,7 +901,7 @@ mod tests {
         let got: Vec<(&str, u32)> = due[0]
             .hearings
             .iter()
-            .map(|(c, l)| (c.uid.as_str(), *l))
+            .map(|(c, l)| (c.hearing.uid.as_str(), *l))
             .collect();
         assert_eq!(
             got,
