@@ -181,21 +181,19 @@ pub fn plan<'a>(
 ) -> Vec<Due<'a>> {
     let mut by_address: BTreeMap<&str, Vec<(&Candidate, u32)>> = BTreeMap::new();
     for c in candidates {
-        let lead = (c.hearing.at.date() - day).num_days();
+        let h = &c.hearing;
+        let lead = (h.at.date() - day).num_days();
         let Ok(lead) = u32::try_from(lead) else {
             continue;
         };
         if !leads.contains(&lead)
-            || c.hearing.at <= from
-            || !matches!(
-                c.hearing.state,
-                HearingState::Scheduled | HearingState::Uncertain
-            )
+            || h.at <= from
+            || !matches!(h.state, HearingState::Scheduled | HearingState::Uncertain)
             || known.today.contains(&c.email)
             || known.reminded.contains(&(
                 c.email.clone(),
-                c.hearing.uid.clone(),
-                datetime_to_int(c.hearing.at),
+                h.uid.clone(),
+                datetime_to_int(h.at),
                 lead,
             ))
         {
@@ -206,15 +204,12 @@ pub fn plan<'a>(
     by_address
         .into_iter()
         .map(|(email, mut hearings)| {
-            hearings.sort_by(|a, b| {
-                (a.0.hearing.at, a.0.case.id(), &a.0.hearing.uid).cmp(&(
-                    b.0.hearing.at,
-                    b.0.case.id(),
-                    &b.0.hearing.uid,
-                ))
-            });
+            // By time, case and UID; a hearing once.
+            let order =
+                |(c, _): &(&Candidate, u32)| (c.hearing.at, c.case.id(), c.hearing.uid.clone());
+            hearings.sort_by_cached_key(order);
             hearings.dedup_by(|a, b| {
-                a.0.hearing.uid == b.0.hearing.uid && a.0.hearing.at == b.0.hearing.at
+                (a.0.hearing.at, &a.0.hearing.uid) == (b.0.hearing.at, &b.0.hearing.uid)
             });
             Due { email, hearings }
         })
