@@ -289,13 +289,9 @@ fn the_hearings_a_nights_news_announces_do_not_depend_on_the_split() {
     import_both(&env, &nights, "2", "1000000000");
     let store = store::layout::Store::new(env.data());
     let kept = store.kept().unwrap();
+    // Oldest first.
     let [night1, night2] = &kept[..] else {
         panic!("two snapshots: {kept:?}");
-    };
-    let (night1, night2) = if night1.date < night2.date {
-        (night1, night2)
-    } else {
-        (night2, night1)
     };
     let changes = etl::notify::diff::diff(Some(night1), night2, night2.date).unwrap();
     let since = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
@@ -319,6 +315,5 @@ fn the_hearings_a_nights_news_announces_do_not_depend_on_the_split() {
             differs, None,
             "split into {runs} runs: the first entry that differs"
         );
-        assert_eq!(split.len(), whole.len(), "split into {runs} runs");
     }
 }

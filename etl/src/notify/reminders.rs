@@ -91,6 +91,56 @@ impl Standing {
             court_name: court_name.to_string(),
         }
     }
+
+    /// The calendar file mailed to `email` for this hearing of `case`:
+    /// METHOD:REQUEST (organizer: the sender; attendee: the address, no
+    /// reply asked) while it takes place, METHOD:CANCEL once moved or
+    /// cancelled; one UID (RFC 5546).
+    pub fn calendar(
+        &self,
+        case: &CaseRef,
+        email: &str,
+        cfg: &MailSettings,
+        now: DateTime<Utc>,
+    ) -> CalendarFile {
+        let title = case.title();
+        let mut event = Hearing {
+            uid: &self.uid,
+            sequence: self.sequence,
+            at: self.at,
+            courtroom: self.courtroom.as_deref(),
+            kind: &self.kind,
+            state: self.state,
+            case_title: &title,
+            court_name: &self.court_name,
+        }
+        .event();
+        event.url = Some(case_url(&cfg.site_url, case));
+        let method = match self.state {
+            HearingState::Moved | HearingState::Cancelled => Method::Cancel,
+            HearingState::Scheduled | HearingState::Uncertain => Method::Request,
+        };
+        let text = Calendar {
+            method,
+            name: None,
+            organizer: Some(Organizer {
+                name: cfg
+                    .from
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| "案件進度查詢".into()),
+                email: cfg.from.email.to_string(),
+            }),
+            attendee: Some(email.to_string()),
+            events: vec![event],
+        }
+        .write(now);
+        CalendarFile {
+            filename: format!("hearing-{}.ics", self.at.format("%Y%m%d-%H%M")),
+            method: method.as_str(),
+            text,
+        }
+    }
 }
 
 /// A hearing of a case an address follows (granted) or a prosecutor's
@@ -330,58 +380,6 @@ pub fn case_url(site: &str, case: &CaseRef) -> String {
         url_encode(&case.key.word),
         case.key.number
     )
-}
-
-impl Standing {
-    /// The calendar file mailed to `email` for this hearing of `case`:
-    /// METHOD:REQUEST (organizer: the sender; attendee: the address, no
-    /// reply asked) while it takes place, METHOD:CANCEL once moved or
-    /// cancelled; one UID (RFC 5546).
-    pub fn calendar(
-        &self,
-        case: &CaseRef,
-        email: &str,
-        cfg: &MailSettings,
-        now: DateTime<Utc>,
-    ) -> CalendarFile {
-        let title = case.title();
-        let mut event = Hearing {
-            uid: &self.uid,
-            sequence: self.sequence,
-            at: self.at,
-            courtroom: self.courtroom.as_deref(),
-            kind: &self.kind,
-            state: self.state,
-            case_title: &title,
-            court_name: &self.court_name,
-        }
-        .event();
-        event.url = Some(case_url(&cfg.site_url, case));
-        let method = match self.state {
-            HearingState::Moved | HearingState::Cancelled => Method::Cancel,
-            HearingState::Scheduled | HearingState::Uncertain => Method::Request,
-        };
-        let text = Calendar {
-            method,
-            name: None,
-            organizer: Some(Organizer {
-                name: cfg
-                    .from
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| "案件進度查詢".into()),
-                email: cfg.from.email.to_string(),
-            }),
-            attendee: Some(email.to_string()),
-            events: vec![event],
-        }
-        .write(now);
-        CalendarFile {
-            filename: format!("hearing-{}.ics", self.at.format("%Y%m%d-%H%M")),
-            method: method.as_str(),
-            text,
-        }
-    }
 }
 
 /// `115/12/01（二）10:30`
