@@ -1,6 +1,9 @@
 """What the benchmark scripts share: the cached national batch and one
-measured run of a command. (Imported by scripts/bench-import and
-scripts/bench-hearings; not a script itself.)"""
+measured run of a command. (Imported by scripts/bench-import,
+scripts/bench-hearings and scripts/bench-hearings-instructions; not a
+script itself.)"""
+
+import datetime
 
 import os
 import shutil
@@ -13,6 +16,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = Path(os.environ.get("CPOR_BENCH_DIR", ROOT / "target" / "bench-data"))
+
+
+def build_etl(features, target):
+    """cpor-etl built from this tree into `target` with cargo's `features`
+    arguments (`[]`: as shipped); its path."""
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target))
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "etl", *features], cwd=ROOT, env=env, check=True)
+    return target / "release" / "cpor-etl"
+
+
+def closed_window():
+    """A send window of one minute, six hours from now (Asia/Taipei): a
+    `send` queues the day's reminders and delivers nothing."""
+    taipei = datetime.datetime.now(datetime.timezone(datetime.timedelta(hours=8)))
+    start = taipei + datetime.timedelta(hours=6)
+    end = start + datetime.timedelta(minutes=1)
+    return start.strftime("%H:%M"), end.strftime("%H:%M")
 
 
 def national_batch(gen, cases, seed):

@@ -262,79 +262,153 @@ pub fn encode<R: AsRef<str>>(list: &[Hearing<R>], out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
+/// The days from the common era (`num_days_from_ce`) chrono can hold: a
+/// packed day outside them is out of range. Checked against chrono by
+/// `the_day_range_is_chronos`.
+const FIRST_DAY: i64 = -95_746_129;
+const LAST_DAY: i64 = 95_745_399;
+
+/// A record as packed, its numbers checked as [`decode`] checks them but
+/// not made into dates and times: what a pass over every list of a
+/// snapshot needs (how many, which are uncertain, on which days) costs a
+/// few shifts a field instead of a calendar computation.
+#[derive(Debug, Clone, Copy)]
+struct Raw<'a> {
+    seq: u32,
+    /// Days from the common era.
+    posted: i32,
+    origin_kind: &'static str,
+    origin_seq: u32,
+    sequence: u32,
+    /// Days from the common era.
+    day: i32,
+    /// Seconds from midnight.
+    seconds: u32,
+    kind: &'static str,
+    state: State,
+    room: Option<Room<'a>>,
+    by: Option<(u32, i32)>,
+}
+
+/// A record's courtroom: written out (the list's next), or the n-th the
+/// list named before (from 0, checked to be one it named).
+#[derive(Debug, Clone, Copy)]
+enum Room<'a> {
+    New(&'a str),
+    Again(usize),
+}
+
+/// What is wrong where the reader stopped: one byte, so that every read
+/// returns in a register; made a [`PackError`] naming the record by [`walk`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Truncated,
+    TooLarge,
+    TooLong,
+    DateRange,
+    Kind,
+    RoomBefore,
+    RoomUtf8,
+    Flags,
+    Time,
+    Changed,
+}
+
+impl Fault {
+    fn error(self, record: usize) -> PackError {
+        let what = match self {
+            Fault::Truncated => return PackError::Truncated(record),
+            Fault::TooLarge => "a number is too large",
+            Fault::TooLong => "a number is too long",
+            Fault::DateRange => "a date is out of range",
+            Fault::Kind => "unknown kind",
+            Fault::RoomBefore => "a courtroom not named before",
+            Fault::RoomUtf8 => "a courtroom is not UTF-8",
+            Fault::Flags => "unknown flags",
+            Fault::Time => "a time of day is out of range",
+            Fault::Changed => "a changed hearing names no entry, or a scheduled one does",
+        };
+        PackError::Bad { record, what }
+    }
+}
+
 /// Reads a packed list back.
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
-    record: usize,
-    /// The courtrooms the list has named so far.
-    rooms: Vec<&'a str>,
+    /// How many courtrooms the list has named so far.
+    rooms: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, PackError> {
-        let b = *self
-            .bytes
-            .get(self.at)
-            .ok_or(PackError::Truncated(self.record))?;
+    fn byte(&mut self) -> Result<u8, Fault> {
+        let b = *self.bytes.get(self.at).ok_or(Fault::Truncated)?;
         self.at += 1;
         Ok(b)
     }
 
-    fn int(&mut self) -> Result<u32, PackError> {
+    /// A varint: most fields are under 128, one byte.
+    #[inline]
+    fn int(&mut self) -> Result<u32, Fault> {
+        match self.bytes.get(self.at) {
+            Some(&b) if b < 0x80 => {
+                self.at += 1;
+                Ok(u32::from(b))
+            }
+            _ => self.long_int(),
+        }
+    }
+
+    #[cold]
+    fn long_int(&mut self) -> Result<u32, Fault> {
         let mut n: u64 = 0;
         for shift in (0..35).step_by(7) {
             let b = self.byte()?;
             n |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return u32::try_from(n).map_err(|_| self.bad("a number is too large"));
+                return u32::try_from(n).map_err(|_| Fault::TooLarge);
             }
         }
-        Err(self.bad("a number is too long"))
+        Err(Fault::TooLong)
     }
 
-    fn bad(&self, what: &'static str) -> PackError {
-        PackError::Bad {
-            record: self.record,
-            what,
+    /// A day of the calendar, as days from the common era.
+    fn in_range(day: i64) -> Result<i32, Fault> {
+        if (FIRST_DAY..=LAST_DAY).contains(&day) {
+            Ok(day as i32)
+        } else {
+            Err(Fault::DateRange)
         }
     }
 
-    fn date(&mut self) -> Result<NaiveDate, PackError> {
+    fn date(&mut self) -> Result<i32, Fault> {
         let n = self.int()?;
-        i32::try_from(n)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .ok_or_else(|| self.bad("a date is out of range"))
+        Self::in_range(i64::from(n))
     }
 
     /// A date given as days after `from`.
-    fn date_after(&mut self, from: NaiveDate) -> Result<NaiveDate, PackError> {
+    fn date_after(&mut self, from: i32) -> Result<i32, Fault> {
         let z = i64::from(self.int()?);
-        let days = (z >> 1) ^ -(z & 1);
-        i32::try_from(i64::from(from.num_days_from_ce()) + days)
-            .ok()
-            .and_then(NaiveDate::from_num_days_from_ce_opt)
-            .ok_or_else(|| self.bad("a date is out of range"))
+        Self::in_range(i64::from(from) + ((z >> 1) ^ -(z & 1)))
     }
 
-    fn kind(&mut self) -> Result<&'static str, PackError> {
+    fn kind(&mut self) -> Result<&'static str, Fault> {
         let code = self.byte()?;
         STORED_KINDS
             .get(usize::from(code))
             .copied()
-            .ok_or_else(|| self.bad("unknown kind"))
+            .ok_or(Fault::Kind)
     }
 
     /// A courtroom: written out, or one named before.
-    fn room(&mut self) -> Result<&'a str, PackError> {
+    fn room(&mut self) -> Result<Room<'a>, Fault> {
         let n = self.int()? as usize;
         if n > 0 {
-            return self
-                .rooms
-                .get(n - 1)
-                .copied()
-                .ok_or_else(|| self.bad("a courtroom not named before"));
+            return if n <= self.rooms {
+                Ok(Room::Again(n - 1))
+            } else {
+                Err(Fault::RoomBefore)
+            };
         }
         let len = self.int()? as usize;
         let bytes: &'a [u8] = self.bytes;
@@ -342,40 +416,37 @@ impl<'a> Reader<'a> {
             .at
             .checked_add(len)
             .filter(|e| *e <= bytes.len())
-            .ok_or(PackError::Truncated(self.record))?;
-        let room = std::str::from_utf8(&bytes[self.at..end])
-            .map_err(|_| self.bad("a courtroom is not UTF-8"))?;
+            .ok_or(Fault::Truncated)?;
+        let room = std::str::from_utf8(&bytes[self.at..end]).map_err(|_| Fault::RoomUtf8)?;
         self.at = end;
-        self.rooms.push(room);
-        Ok(room)
+        self.rooms += 1;
+        Ok(Room::New(room))
     }
 
-    /// The next record; its courtroom is read (and remembered for later
-    /// records) but copied only if `courtroom`.
-    fn record(&mut self, courtroom: bool) -> Result<Hearing, PackError> {
+    /// The next record.
+    fn record(&mut self) -> Result<Raw<'a>, Fault> {
         let seq = self.int()?;
         let posted = self.date()?;
-        let origin = Origin {
-            kind: self.kind()?,
-            seq: self.int()?,
-        };
+        let origin_kind = self.kind()?;
+        let origin_seq = self.int()?;
         let sequence = self.int()?;
-        let date = self.date_after(posted)?;
+        let day = self.date_after(posted)?;
         let minute = self.int()?;
         let kind = self.kind()?;
         let flags = self.byte()?;
         if flags & !0x1f != 0 {
-            return Err(self.bad("unknown flags"));
+            return Err(Fault::Flags);
         }
         let second = if flags & 16 != 0 { self.int()? } else { 0 };
-        let time = minute
+        let seconds = minute
             .checked_mul(60)
             .filter(|_| second < 60)
-            .and_then(|m| NaiveTime::from_num_seconds_from_midnight_opt(m + second, 0))
-            .ok_or_else(|| self.bad("a time of day is out of range"))?;
+            .map(|m| u64::from(m) + u64::from(second))
+            .filter(|s| *s < 86_400)
+            .ok_or(Fault::Time)? as u32;
         let state = State::ALL[usize::from(flags & 3)];
-        let courtroom = if flags & 4 != 0 {
-            Some(self.room()?).filter(|_| courtroom).map(str::to_string)
+        let room = if flags & 4 != 0 {
+            Some(self.room()?)
         } else {
             None
         };
@@ -385,20 +456,27 @@ impl<'a> Reader<'a> {
             None
         };
         if (state == State::Scheduled) != by.is_none() {
-            return Err(self.bad("a changed hearing names no entry, or a scheduled one does"));
+            return Err(Fault::Changed);
         }
-        Ok(Hearing {
+        Ok(Raw {
             seq,
             posted,
-            origin,
+            origin_kind,
+            origin_seq,
             sequence,
-            at: date.and_time(time),
-            courtroom,
+            day,
+            seconds,
             kind,
             state,
+            room,
             by,
         })
     }
+}
+
+/// A day the reader checked to be in chrono's range.
+fn date_of(day: i32) -> NaiveDate {
+    NaiveDate::from_num_days_from_ce_opt(day).expect("the reader checks a day's range")
 }
 
 /// The hearings packed in `bytes` by [`encode`].
@@ -406,7 +484,32 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
     // About 12 bytes a record (from the bytes, not the list's own count,
     // which a damaged list could make anything).
     let mut out = Vec::with_capacity(bytes.len() / 12 + 1);
-    walk(bytes, true, |h| out.push(h))?;
+    let mut rooms: Vec<&str> = Vec::new();
+    walk(bytes, |r| {
+        let courtroom = r.room.map(|room| match room {
+            Room::New(text) => {
+                rooms.push(text);
+                text.to_string()
+            }
+            Room::Again(n) => rooms[n].to_string(),
+        });
+        let time = NaiveTime::from_num_seconds_from_midnight_opt(r.seconds, 0)
+            .expect("the reader checks a time's range");
+        out.push(Hearing {
+            seq: r.seq,
+            posted: date_of(r.posted),
+            origin: Origin {
+                kind: r.origin_kind,
+                seq: r.origin_seq,
+            },
+            sequence: r.sequence,
+            at: date_of(r.day).and_time(time),
+            courtroom,
+            kind: r.kind,
+            state: r.state,
+            by: r.by.map(|(seq, day)| (seq, date_of(day))),
+        });
+    })?;
     Ok(out)
 }
 
@@ -414,7 +517,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
 /// nothing copied: for verifying a snapshot's lists and carrying them over.
 pub fn count(bytes: &[u8]) -> Result<usize, PackError> {
     let mut n = 0;
-    walk(bytes, false, |_| n += 1)?;
+    walk(bytes, |_| n += 1)?;
     Ok(n)
 }
 
@@ -423,40 +526,52 @@ pub fn count(bytes: &[u8]) -> Result<usize, PackError> {
 /// from the live snapshot, whose report counts them as if worked out.
 pub fn tally(bytes: &[u8]) -> Result<(usize, usize), PackError> {
     let (mut n, mut uncertain) = (0, 0);
-    walk(bytes, false, |h| {
+    walk(bytes, |h| {
         n += 1;
         uncertain += usize::from(h.state == State::Uncertain);
     })?;
     Ok((n, uncertain))
 }
 
+/// Days of the calendar to look for in lists ([`on_days`]), as the packing
+/// counts them.
+#[derive(Debug, Clone, Default)]
+pub struct Days(Vec<i32>);
+
+impl Days {
+    pub fn new(days: &[NaiveDate]) -> Days {
+        Days(days.iter().map(|d| d.num_days_from_ce()).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// Whether a hearing packed in `bytes` (any row, whatever its state) takes
 /// place on one of `days`: checked as [`decode`] checks, but with nothing
 /// kept or copied, so that a pass over every list of a snapshot for the
 /// few with a hearing on some days decodes only those.
-pub fn on_days(bytes: &[u8], days: &[NaiveDate]) -> Result<bool, PackError> {
+pub fn on_days(bytes: &[u8], days: &Days) -> Result<bool, PackError> {
     let mut found = false;
-    walk(bytes, false, |h| found |= days.contains(&h.at.date()))?;
+    walk(bytes, |h| found |= days.0.contains(&h.day))?;
     Ok(found)
 }
 
-/// Reads every record of `bytes` into `each`, courtrooms copied if
-/// `courtrooms`.
-fn walk(bytes: &[u8], courtrooms: bool, mut each: impl FnMut(Hearing)) -> Result<(), PackError> {
+/// Reads every record of `bytes` into `each`.
+fn walk<'a>(bytes: &'a [u8], mut each: impl FnMut(Raw<'a>)) -> Result<(), PackError> {
     let mut r = Reader {
         bytes,
         at: 0,
-        record: 0,
-        rooms: Vec::new(),
+        rooms: 0,
     };
-    let format = r.byte()?;
+    let format = r.byte().map_err(|f| f.error(0))?;
     if format != FORMAT {
         return Err(PackError::Format(format));
     }
-    let count = r.int()? as usize;
+    let count = r.int().map_err(|f| f.error(0))? as usize;
     for i in 0..count {
-        r.record = i;
-        each(r.record(courtrooms)?);
+        each(r.record().map_err(|f| f.error(i))?);
     }
     if r.at != bytes.len() {
         return Err(PackError::Trailing(bytes.len() - r.at));
@@ -568,7 +683,7 @@ mod tests {
                 .chain(others.iter().filter_map(|&d| NaiveDate::from_num_days_from_ce_opt(d)))
                 .collect();
             let expected = list.iter().any(|h| days.contains(&h.at.date()));
-            prop_assert_eq!(on_days(&bytes, &days), Ok(expected));
+            prop_assert_eq!(on_days(&bytes, &Days::new(&days)), Ok(expected));
         }
 
         #[test]
@@ -587,16 +702,32 @@ mod tests {
             let mut changed = bytes.clone();
             let i = flip.index(changed.len());
             changed[i] ^= 0x5a;
-            // `on_days` and `count` check what `decode` checks.
+            // `on_days`, `count` and `tally` check what `decode` checks,
+            // and say the same of what they find wrong.
             for b in [short, &changed[..], &noise[..]] {
-                prop_assert_eq!(on_days(b, &[]).is_err(), decode(b).is_err());
-                prop_assert_eq!(count(b).ok(), decode(b).ok().map(|l| l.len()));
+                let decoded = decode(b);
+                let error = decoded.as_ref().err().cloned();
+                prop_assert_eq!(on_days(b, &Days::default()).err(), error.clone());
+                prop_assert_eq!(count(b), decoded.as_ref().map(|l| l.len()).map_err(Clone::clone));
+                let uncertain = |l: &Vec<Hearing>| {
+                    (l.len(), l.iter().filter(|h| h.state == State::Uncertain).count())
+                };
+                prop_assert_eq!(tally(b), decoded.as_ref().map(uncertain).map_err(Clone::clone));
             }
             // Bytes after the list are refused.
             let mut longer = bytes.clone();
             longer.push(0);
             prop_assert_eq!(decode(&longer), Err(PackError::Trailing(1)));
         }
+    }
+
+    #[test]
+    fn the_day_range_is_chronos() {
+        let day = |d: i64| NaiveDate::from_num_days_from_ce_opt(i32::try_from(d).unwrap());
+        assert_eq!(day(FIRST_DAY), Some(NaiveDate::MIN));
+        assert_eq!(day(LAST_DAY), Some(NaiveDate::MAX));
+        assert_eq!(day(FIRST_DAY - 1), None);
+        assert_eq!(day(LAST_DAY + 1), None);
     }
 
     #[test]

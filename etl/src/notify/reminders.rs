@@ -300,9 +300,10 @@ pub fn due_on(
     let mut stmt = conn.prepare(&sql)?;
     let mut lists = Cursor::new(layout, stmt.query([1, i64::MAX])?, 1, i64::MAX);
     let bad = |e: hearing_list::PackError| e.sql(1);
+    let wanted = hearing_list::Days::new(days);
     while let Some((case_id, list)) = lists.next_list()? {
         // Most lists have no hearing on these days: looked at, not decoded.
-        if !hearing_list::on_days(list, days).map_err(bad)? {
+        if !hearing_list::on_days(list, &wanted).map_err(bad)? {
             continue;
         }
         let list = hearing_list::decode(list).map_err(bad)?;
