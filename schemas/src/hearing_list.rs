@@ -298,116 +298,80 @@ enum Room<'a> {
     Again(usize),
 }
 
-/// What is wrong where the reader stopped: one byte, so that every read
-/// returns in a register; made a [`PackError`] naming the record by [`walk`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Fault {
-    Truncated,
-    TooLarge,
-    TooLong,
-    DateRange,
-    Kind,
-    RoomBefore,
-    RoomUtf8,
-    Flags,
-    Time,
-    Changed,
-}
-
-impl Fault {
-    fn error(self, record: usize) -> PackError {
-        let what = match self {
-            Fault::Truncated => return PackError::Truncated(record),
-            Fault::TooLarge => "a number is too large",
-            Fault::TooLong => "a number is too long",
-            Fault::DateRange => "a date is out of range",
-            Fault::Kind => "unknown kind",
-            Fault::RoomBefore => "a courtroom not named before",
-            Fault::RoomUtf8 => "a courtroom is not UTF-8",
-            Fault::Flags => "unknown flags",
-            Fault::Time => "a time of day is out of range",
-            Fault::Changed => "a changed hearing names no entry, or a scheduled one does",
-        };
-        PackError::Bad { record, what }
-    }
-}
-
 /// Reads a packed list back.
 struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
+    record: usize,
     /// How many courtrooms the list has named so far.
     rooms: usize,
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8, Fault> {
-        let b = *self.bytes.get(self.at).ok_or(Fault::Truncated)?;
+    fn byte(&mut self) -> Result<u8, PackError> {
+        let b = *self
+            .bytes
+            .get(self.at)
+            .ok_or(PackError::Truncated(self.record))?;
         self.at += 1;
         Ok(b)
     }
 
-    /// A varint: most fields are under 128, one byte.
-    #[inline]
-    fn int(&mut self) -> Result<u32, Fault> {
-        match self.bytes.get(self.at) {
-            Some(&b) if b < 0x80 => {
-                self.at += 1;
-                Ok(u32::from(b))
-            }
-            _ => self.long_int(),
-        }
-    }
-
-    #[cold]
-    fn long_int(&mut self) -> Result<u32, Fault> {
+    fn int(&mut self) -> Result<u32, PackError> {
         let mut n: u64 = 0;
         for shift in (0..35).step_by(7) {
             let b = self.byte()?;
             n |= u64::from(b & 0x7f) << shift;
             if b & 0x80 == 0 {
-                return u32::try_from(n).map_err(|_| Fault::TooLarge);
+                return u32::try_from(n).map_err(|_| self.bad("a number is too large"));
             }
         }
-        Err(Fault::TooLong)
+        Err(self.bad("a number is too long"))
+    }
+
+    fn bad(&self, what: &'static str) -> PackError {
+        PackError::Bad {
+            record: self.record,
+            what,
+        }
     }
 
     /// A day of the calendar, as days from the common era.
-    fn in_range(day: i64) -> Result<i32, Fault> {
+    fn in_range(&self, day: i64) -> Result<i32, PackError> {
         if (FIRST_DAY..=LAST_DAY).contains(&day) {
             Ok(day as i32)
         } else {
-            Err(Fault::DateRange)
+            Err(self.bad("a date is out of range"))
         }
     }
 
-    fn date(&mut self) -> Result<i32, Fault> {
+    fn date(&mut self) -> Result<i32, PackError> {
         let n = self.int()?;
-        Self::in_range(i64::from(n))
+        self.in_range(i64::from(n))
     }
 
     /// A date given as days after `from`.
-    fn date_after(&mut self, from: i32) -> Result<i32, Fault> {
+    fn date_after(&mut self, from: i32) -> Result<i32, PackError> {
         let z = i64::from(self.int()?);
-        Self::in_range(i64::from(from) + ((z >> 1) ^ -(z & 1)))
+        self.in_range(i64::from(from) + ((z >> 1) ^ -(z & 1)))
     }
 
-    fn kind(&mut self) -> Result<&'static str, Fault> {
+    fn kind(&mut self) -> Result<&'static str, PackError> {
         let code = self.byte()?;
         STORED_KINDS
             .get(usize::from(code))
             .copied()
-            .ok_or(Fault::Kind)
+            .ok_or_else(|| self.bad("unknown kind"))
     }
 
     /// A courtroom: written out, or one named before.
-    fn room(&mut self) -> Result<Room<'a>, Fault> {
+    fn room(&mut self) -> Result<Room<'a>, PackError> {
         let n = self.int()? as usize;
         if n > 0 {
             return if n <= self.rooms {
                 Ok(Room::Again(n - 1))
             } else {
-                Err(Fault::RoomBefore)
+                Err(self.bad("a courtroom not named before"))
             };
         }
         let len = self.int()? as usize;
@@ -416,15 +380,16 @@ impl<'a> Reader<'a> {
             .at
             .checked_add(len)
             .filter(|e| *e <= bytes.len())
-            .ok_or(Fault::Truncated)?;
-        let room = std::str::from_utf8(&bytes[self.at..end]).map_err(|_| Fault::RoomUtf8)?;
+            .ok_or(PackError::Truncated(self.record))?;
+        let room = std::str::from_utf8(&bytes[self.at..end])
+            .map_err(|_| self.bad("a courtroom is not UTF-8"))?;
         self.at = end;
         self.rooms += 1;
         Ok(Room::New(room))
     }
 
     /// The next record.
-    fn record(&mut self) -> Result<Raw<'a>, Fault> {
+    fn record(&mut self) -> Result<Raw<'a>, PackError> {
         let seq = self.int()?;
         let posted = self.date()?;
         let origin_kind = self.kind()?;
@@ -435,7 +400,7 @@ impl<'a> Reader<'a> {
         let kind = self.kind()?;
         let flags = self.byte()?;
         if flags & !0x1f != 0 {
-            return Err(Fault::Flags);
+            return Err(self.bad("unknown flags"));
         }
         let second = if flags & 16 != 0 { self.int()? } else { 0 };
         let seconds = minute
@@ -443,7 +408,7 @@ impl<'a> Reader<'a> {
             .filter(|_| second < 60)
             .map(|m| u64::from(m) + u64::from(second))
             .filter(|s| *s < 86_400)
-            .ok_or(Fault::Time)? as u32;
+            .ok_or_else(|| self.bad("a time of day is out of range"))? as u32;
         let state = State::ALL[usize::from(flags & 3)];
         let room = if flags & 4 != 0 {
             Some(self.room()?)
@@ -456,7 +421,7 @@ impl<'a> Reader<'a> {
             None
         };
         if (state == State::Scheduled) != by.is_none() {
-            return Err(Fault::Changed);
+            return Err(self.bad("a changed hearing names no entry, or a scheduled one does"));
         }
         Ok(Raw {
             seq,
@@ -563,15 +528,17 @@ fn walk<'a>(bytes: &'a [u8], mut each: impl FnMut(Raw<'a>)) -> Result<(), PackEr
     let mut r = Reader {
         bytes,
         at: 0,
+        record: 0,
         rooms: 0,
     };
-    let format = r.byte().map_err(|f| f.error(0))?;
+    let format = r.byte()?;
     if format != FORMAT {
         return Err(PackError::Format(format));
     }
-    let count = r.int().map_err(|f| f.error(0))? as usize;
+    let count = r.int()? as usize;
     for i in 0..count {
-        each(r.record().map_err(|f| f.error(i))?);
+        r.record = i;
+        each(r.record()?);
     }
     if r.at != bytes.len() {
         return Err(PackError::Trailing(bytes.len() - r.at));

@@ -317,3 +317,36 @@ fn the_hearings_a_nights_news_announces_do_not_depend_on_the_split() {
         );
     }
 }
+
+/// A court's id range, as the diff, the carried courts and the copied
+/// hearing lists ask for it, is its least and greatest case id: read at
+/// the ends of the key's index, it relies on ids rising with the key,
+/// which this checks on a generated night of every court.
+#[test]
+fn a_courts_id_range_is_its_least_and_greatest_case_id() {
+    let gen = tempfile::tempdir().unwrap();
+    let nights = generate(gen.path(), 3000);
+    let env = Env::new();
+    assert_eq!(env.import(&nights[0], &[]).code, 0);
+    let store = store::layout::Store::new(env.data());
+    let live = store.live().unwrap().expect("a live snapshot");
+    let snapshot = etl::snapshot::read::Snapshot::open(&live).unwrap();
+    let courts = snapshot.courts().unwrap();
+    assert!(courts.len() > 5, "{} courts", courts.len());
+    let conn = rusqlite::Connection::open(&live.path).unwrap();
+    for court in courts {
+        let scanned: (Option<i64>, Option<i64>) = conn
+            .query_row(
+                "SELECT min(id), max(id) FROM cases WHERE court = ?1",
+                [&court.code],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(
+            snapshot.court_id_range(&court.code).unwrap(),
+            scanned.0.zip(scanned.1),
+            "court {}",
+            court.code
+        );
+    }
+}

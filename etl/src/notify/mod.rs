@@ -97,6 +97,14 @@ pub enum NotifyError {
     Snapshot(#[from] schemas::OpenError),
     #[error("accounts: {0}")]
     Accounts(#[from] rusqlite::Error),
+    /// The live snapshot's hearings of the reminders' days, or the people
+    /// of their cases, could not be read.
+    #[error("the hearings of {days} in the live snapshot: {source}")]
+    Due {
+        days: String,
+        #[source]
+        source: rusqlite::Error,
+    },
     #[error("secret key: {0}")]
     Key(#[source] std::io::Error),
     #[error("activation token: {0}")]

@@ -360,14 +360,28 @@ fn hearings_followed(
     days: &[NaiveDate],
 ) -> Result<(Vec<Candidate>, BTreeSet<String>), NotifyError> {
     let conn = schemas::open_snapshot_readonly(path)?;
-    let due = due_on(&conn, days).map_err(NotifyError::Accounts)?;
-    let granted = candidates(&conn, &due).map_err(NotifyError::Accounts)?;
+    // What goes wrong in the snapshot is said of it, not of the accounts.
+    let in_snapshot = |source| NotifyError::Due {
+        days: days
+            .iter()
+            .map(|d| d.format("%Y-%m-%d").to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
+        source,
+    };
+    let due = due_on(&conn, days).map_err(in_snapshot)?;
+    let granted = candidates(&conn, &due).map_err(in_snapshot)?;
     let accounts = store::accounts::open(&store.root)?;
     let off = store::hearings::reminders_off(&accounts)?;
     let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     let flagged = store::accounts::flagged_set(&accounts)?;
     drop(accounts);
-    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due)?;
+    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(
+        |e| match e {
+            NotifyError::Accounts(source) => in_snapshot(source),
+            other => other,
+        },
+    )?;
     Ok((followed(granted, &off, assigned), flagged))
 }
 

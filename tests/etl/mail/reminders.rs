@@ -351,6 +351,72 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
     assert_eq!(got.values().map(Vec::len).sum::<usize>(), 3);
 }
 
+/// A live snapshot whose checksum holds but whose hearing lists do not
+/// read (a bug that wrote them wrong, say) stops the day's reminders with
+/// an error that names the hearings and the snapshot, not the accounts
+/// database, which has nothing wrong with it.
+#[test]
+fn a_hearing_list_that_does_not_read_is_named_as_such_not_as_the_accounts() {
+    use sha2::Digest;
+    let env = sample_env();
+    let live = env.data().join("snapshots").join(env.current());
+    let mut perms = fs::metadata(&live).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&live, perms).unwrap();
+    {
+        let db = rusqlite::Connection::open(&live).unwrap();
+        // The first list of the first chunk: its format byte (after the
+        // two bitmaps, the digests and the list ends) made unknown.
+        let (chunk, mut value): (i64, Vec<u8>) = db
+            .query_row(
+                "SELECT chunk, data FROM hearing_chunks ORDER BY chunk LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let bits = |at: usize| u64::from_le_bytes(value[at..at + 8].try_into().unwrap());
+        let first = 16 + 8 * bits(8).count_ones() as usize + 4 * bits(0).count_ones() as usize;
+        assert_eq!(value[first], 1, "a list starts with its format");
+        value[first] = 9;
+        db.execute(
+            "UPDATE hearing_chunks SET data = ?1 WHERE chunk = ?2",
+            rusqlite::params![value, chunk],
+        )
+        .unwrap();
+    }
+    // Its checksum recorded again: the file is whole, its lists are not.
+    let sum = sha2::Sha256::digest(fs::read(&live).unwrap());
+    let name = live.file_name().unwrap().to_string_lossy().to_string();
+    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+    fs::write(
+        env.data().join("snapshots").join(format!("{name}.sha256")),
+        format!("{hex}  {name}\n"),
+    )
+    .unwrap();
+
+    let out: Run = env
+        .command()
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr
+            .contains("the hearings of 2026-12-01, 2026-11-25")
+            && out.stderr.contains("unknown format 9")
+            && !out.stderr.contains("accounts:"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        reminders(&env).is_empty(),
+        "no reminder from lists that do not read"
+    );
+}
+
 #[test]
 fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
     let env = sample_env();
