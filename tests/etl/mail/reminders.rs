@@ -40,16 +40,28 @@ fn send_for(env: &Env, day: &str) -> Run {
     send_with(env, day, "7,1")
 }
 
-/// `send` with other lead days (`mail.reminder_days`).
-fn send_with(env: &Env, day: &str, leads: &str) -> Run {
-    let out = env
-        .command()
+/// `send` for `day` with the lead days `leads` (`mail.reminder_days`),
+/// whatever its exit.
+fn run_send(env: &Env, day: &str, leads: &str) -> Run {
+    env.command()
         .env("CPOR_MAIL_REMINDER_DAYS", leads)
         .args(["send", "--now", "--today", day])
         .output()
-        .unwrap();
-    let run: Run = out.into();
+        .unwrap()
+        .into()
+}
+
+/// `send` with other lead days (`mail.reminder_days`).
+fn send_with(env: &Env, day: &str, leads: &str) -> Run {
+    let run = run_send(env, day, leads);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run
+}
+
+/// `send` for `day` (7 and 1 days ahead) that must fail.
+fn send_failing(env: &Env, day: &str) -> Run {
+    let run = run_send(env, day, "7,1");
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
     run
 }
 
@@ -322,14 +334,7 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
     let whole = fs::read(&live).unwrap();
     crate::util::damage(&live);
 
-    let out: Run = env
-        .command()
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .args(["send", "--now", "--today", "2026-11-24"])
-        .output()
-        .unwrap()
-        .into();
-    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = send_failing(&env, "2026-11-24");
     assert!(
         out.stderr
             .contains("the hearing reminders could not be queued")
@@ -395,14 +400,7 @@ fn a_hearing_list_that_does_not_read_is_named_as_such_not_as_the_accounts() {
     )
     .unwrap();
 
-    let out: Run = env
-        .command()
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .args(["send", "--now", "--today", "2026-11-24"])
-        .output()
-        .unwrap()
-        .into();
-    assert_ne!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let out = send_failing(&env, "2026-11-24");
     assert!(
         out.stderr
             .contains("the hearings of 2026-12-01, 2026-11-25")
