@@ -688,6 +688,33 @@ mod tests {
         }
     }
 
+    /// A minute so large that minute × 60 + second passes u32::MAX: the
+    /// reader before this one added in u32, which wrapped to a time just
+    /// after midnight in a release build (and panicked in a debug one).
+    #[test]
+    fn a_time_past_the_day_is_refused_even_where_u32_would_wrap() {
+        let mut bytes = vec![FORMAT];
+        for n in [1, 1, 739_000] {
+            put(&mut bytes, n); // count, seq, posted
+        }
+        bytes.push(0); // origin kind
+        put(&mut bytes, 1); // origin seq
+        put(&mut bytes, 0); // sequence
+        put(&mut bytes, 0); // day: the day posted
+        put(&mut bytes, 71_582_788); // minute: × 60 = u32::MAX − 15
+        bytes.push(0); // kind
+        bytes.push(16); // scheduled, a second follows
+        put(&mut bytes, 16);
+        let wanted = Err(PackError::Bad {
+            record: 0,
+            what: "a time of day is out of range",
+        });
+        assert_eq!(decode(&bytes), wanted.clone().map(|()| Vec::new()));
+        assert_eq!(count(&bytes), wanted.clone().map(|()| 0));
+        assert_eq!(tally(&bytes), wanted.clone().map(|()| (0, 0)));
+        assert_eq!(on_days(&bytes, &Days::default()), wanted.map(|()| false));
+    }
+
     #[test]
     fn the_day_range_is_chronos() {
         let day = |d: i64| NaiveDate::from_num_days_from_ce_opt(i32::try_from(d).unwrap());

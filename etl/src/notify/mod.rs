@@ -103,7 +103,7 @@ pub enum NotifyError {
     Due {
         days: String,
         #[source]
-        source: rusqlite::Error,
+        source: ReadError,
     },
     #[error("secret key: {0}")]
     Key(#[source] std::io::Error),

@@ -140,7 +140,7 @@ pub fn reminder_candidates(
     conn: &Connection,
     recipients: &[(String, String)],
     due: &BTreeMap<i64, Vec<HearingData>>,
-) -> Result<Vec<Candidate>, NotifyError> {
+) -> Result<Vec<Candidate>, ReadError> {
     // Whichever side is smaller is looked up one by one: each prosecutor's
     // cases (the usual case: far fewer prosecutors turn reminders on than a
     // national day has hearings due, 38,628 on the benchmark's day), or
@@ -169,7 +169,7 @@ fn candidates_by(
     recipients: &[(String, String)],
     due: &BTreeMap<i64, Vec<HearingData>>,
     by: By,
-) -> Result<Vec<Candidate>, NotifyError> {
+) -> Result<Vec<Candidate>, ReadError> {
     if due.is_empty() || recipients.is_empty() {
         return Ok(Vec::new());
     }

@@ -62,6 +62,8 @@ use schemas::CaseRef;
 use store::layout::Store;
 use store::secret::Mailing;
 
+use crate::snapshot::read::ReadError;
+
 /// A hearing as mail shows it: as it now stands (the row of its UID with
 /// the greatest SEQUENCE), with its calendar UID and its court's name. What
 /// a reminder is about, and what a digest's entry announces
@@ -361,7 +363,7 @@ fn hearings_followed(
 ) -> Result<(Vec<Candidate>, BTreeSet<String>), NotifyError> {
     let conn = schemas::open_snapshot_readonly(path)?;
     // What goes wrong in the snapshot is said of it, not of the accounts.
-    let in_snapshot = |source| NotifyError::Due {
+    let in_snapshot = |source: ReadError| NotifyError::Due {
         days: days
             .iter()
             .map(|d| d.format("%Y-%m-%d").to_string())
@@ -369,19 +371,15 @@ fn hearings_followed(
             .join(", "),
         source,
     };
-    let due = due_on(&conn, days).map_err(in_snapshot)?;
-    let granted = candidates(&conn, &due).map_err(in_snapshot)?;
+    let due = due_on(&conn, days).map_err(|e| in_snapshot(e.into()))?;
+    let granted = candidates(&conn, &due).map_err(|e| in_snapshot(e.into()))?;
     let accounts = store::accounts::open(&store.root)?;
     let off = store::hearings::reminders_off(&accounts)?;
     let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     let flagged = store::accounts::flagged_set(&accounts)?;
     drop(accounts);
-    let assigned = super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(
-        |e| match e {
-            NotifyError::Accounts(source) => in_snapshot(source),
-            other => other,
-        },
-    )?;
+    let assigned =
+        super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(in_snapshot)?;
     Ok((followed(granted, &off, assigned), flagged))
 }
 

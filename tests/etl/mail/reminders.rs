@@ -356,21 +356,35 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
     assert_eq!(got.values().map(Vec::len).sum::<usize>(), 3);
 }
 
+/// Changes the live snapshot with `change` and records its checksum
+/// again: the file is whole as far as the checksum can tell, its content
+/// is not what the import wrote.
+fn edit_live(env: &Env, change: impl FnOnce(&rusqlite::Connection)) {
+    use sha2::Digest;
+    let live = env.data().join("snapshots").join(env.current());
+    let mut perms = fs::metadata(&live).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&live, perms).unwrap();
+    change(&rusqlite::Connection::open(&live).unwrap());
+    let sum = sha2::Sha256::digest(fs::read(&live).unwrap());
+    let name = live.file_name().unwrap().to_string_lossy().to_string();
+    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
+    fs::write(
+        env.data().join("snapshots").join(format!("{name}.sha256")),
+        format!("{hex}  {name}\n"),
+    )
+    .unwrap();
+}
+
 /// A live snapshot whose checksum holds but whose hearing lists do not
 /// read (a bug that wrote them wrong, say) stops the day's reminders with
 /// an error that names the hearings and the snapshot, not the accounts
 /// database, which has nothing wrong with it.
 #[test]
 fn a_hearing_list_that_does_not_read_is_named_as_such_not_as_the_accounts() {
-    use sha2::Digest;
     let env = sample_env();
-    let live = env.data().join("snapshots").join(env.current());
-    let mut perms = fs::metadata(&live).unwrap().permissions();
-    #[allow(clippy::permissions_set_readonly_false)]
-    perms.set_readonly(false);
-    fs::set_permissions(&live, perms).unwrap();
-    {
-        let db = rusqlite::Connection::open(&live).unwrap();
+    edit_live(&env, |db| {
         // The first list of the first chunk: its format byte (after the
         // two bitmaps, the digests and the list ends) made unknown.
         let (chunk, mut value): (i64, Vec<u8>) = db
@@ -389,16 +403,7 @@ fn a_hearing_list_that_does_not_read_is_named_as_such_not_as_the_accounts() {
             rusqlite::params![value, chunk],
         )
         .unwrap();
-    }
-    // Its checksum recorded again: the file is whole, its lists are not.
-    let sum = sha2::Sha256::digest(fs::read(&live).unwrap());
-    let name = live.file_name().unwrap().to_string_lossy().to_string();
-    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
-    fs::write(
-        env.data().join("snapshots").join(format!("{name}.sha256")),
-        format!("{hex}  {name}\n"),
-    )
-    .unwrap();
+    });
 
     let out = send_failing(&env, "2026-11-24");
     assert!(
@@ -413,6 +418,29 @@ fn a_hearing_list_that_does_not_read_is_named_as_such_not_as_the_accounts() {
         reminders(&env).is_empty(),
         "no reminder from lists that do not read"
     );
+}
+
+/// The same for the prosecutors' side of the lookup: their assignments
+/// in the snapshot that cannot be read are said to be the hearings'
+/// (the snapshot's), not the diff's or the accounts'.
+#[test]
+fn a_prosecutors_assignments_that_do_not_read_are_named_as_the_snapshots() {
+    let env = sample_env();
+    prosecutor(&env, "A123456789", Some("prosecutor@moj.example"), true);
+    edit_live(&env, |db| {
+        db.execute_batch("DROP TABLE prosecutors").unwrap();
+    });
+    let out = send_failing(&env, "2026-11-24");
+    assert!(
+        out.stderr
+            .contains("the hearings of 2026-12-01, 2026-11-25 in the live snapshot")
+            && out.stderr.contains("no such table: prosecutors")
+            && !out.stderr.contains("diff:")
+            && !out.stderr.contains("accounts:"),
+        "{}",
+        out.stderr
+    );
+    assert!(reminders(&env).is_empty(), "nothing queued");
 }
 
 #[test]
