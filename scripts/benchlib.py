@@ -26,6 +26,12 @@ def build_etl(features, target):
     return target / "release" / "cpor-etl"
 
 
+def build_generator(target):
+    """cpor-gen built from this tree (release) into `target`; its path."""
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "generator"], cwd=ROOT, check=True)
+    return target / "release" / "cpor-gen"
+
+
 def closed_window():
     """A send window of one minute, six hours from now (Asia/Taipei): a
     `send` queues the day's reminders and delivers nothing."""

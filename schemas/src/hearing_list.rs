@@ -507,10 +507,6 @@ impl Days {
     pub fn new(days: &[NaiveDate]) -> Days {
         Days(days.iter().map(|d| d.num_days_from_ce()).collect())
     }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Whether a hearing packed in `bytes` (any row, whatever its state) takes

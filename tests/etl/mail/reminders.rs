@@ -360,16 +360,14 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
 /// again: the file is whole as far as the checksum can tell, its content
 /// is not what the import wrote.
 fn edit_live(env: &Env, change: impl FnOnce(&rusqlite::Connection)) {
-    use sha2::Digest;
     let live = env.data().join("snapshots").join(env.current());
     let mut perms = fs::metadata(&live).unwrap().permissions();
     #[allow(clippy::permissions_set_readonly_false)]
     perms.set_readonly(false);
     fs::set_permissions(&live, perms).unwrap();
     change(&rusqlite::Connection::open(&live).unwrap());
-    let sum = sha2::Sha256::digest(fs::read(&live).unwrap());
+    let hex = crate::util::sha256_hex(&fs::read(&live).unwrap());
     let name = live.file_name().unwrap().to_string_lossy().to_string();
-    let hex: String = sum.iter().map(|b| format!("{b:02x}")).collect();
     fs::write(
         env.data().join("snapshots").join(format!("{name}.sha256")),
         format!("{hex}  {name}\n"),
