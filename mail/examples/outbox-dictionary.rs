@@ -45,7 +45,7 @@ fn main() -> ExitCode {
             .into_iter()
             .step_by(step)
             .map(|(id, coding, stored)| {
-                mail::outbox::unpack(id, &coding, stored).expect("a readable message")
+                mail::outbox::unpack_kept(id, &coding, stored).expect("a readable message")
             })
             .filter(|m| !m.is_empty())
             .collect();

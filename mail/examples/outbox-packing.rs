@@ -1,30 +1,34 @@
 //! How an outbox's messages pack (`mail/src/outbox/packed.rs`) and what
-//! the other ways of packing them would give, kind by kind:
+//! other ways of packing them would give, kind by kind:
 //!
 //!     cargo run --release -p mail --example outbox-packing -- \
 //!         OUTBOX.sqlite [KIND ...]
 //!
 //! KIND: `reminder` and `digest` unless given. For each kind, its messages
-//! as stored (unpacked once), then each way of packing all of them, best
-//! of five passes on one thread, with the bytes packed:
-//! - `shipped`: as `Packed::new` packs (zstd level 1, the kind's newest
-//!   shipped dictionary, a checksum);
+//! as sent (`outbox::unpack`: the parts base64, as every build sends them),
+//! then each way of packing all of them, best of five passes on one
+//! thread, with the bytes packed:
+//! - `sent, first`: as builds before outbox migration 9 packed them (zstd
+//!   level 1, the kind's first dictionary, a checksum);
 //! - `attach`, `copy`: the same with zstd told to attach the dictionary's
 //!   tables, or to copy them, whatever the message's size (zstd copies
 //!   them for a message over 8 KiB at level 1);
-//! - `level 2`, `level -1`: other levels, the shipped dictionary;
-//! - `retrained`: a dictionary trained on 2,000 of these messages (every
-//!   n-th), the shipped one's size;
-//! - `8bit, shipped`, `8bit, retrained`: the messages with every base64
-//!   part written as its 8bit text instead (RFC 6152: what a relay offering
-//!   8BITMIME accepts), packed with the shipped dictionary and with one
-//!   trained on them. Lines longer than RFC 5322's 998 octets (which 8bit
-//!   may not carry) are counted.
+//! - `level 2`, `level -1`: other levels, the first dictionary;
+//! - `sent, retrained`: a dictionary trained on 2,000 of these messages
+//!   (every n-th), the first one's size;
+//! - `8bit, first`, `8bit, newest`, `8bit, retrained`: the messages with
+//!   every base64 part written as its 8bit text instead, as `render` keeps
+//!   them since migration 9, packed with the first dictionary, the kind's
+//!   newest (what `Packed::new` packs with) and one trained on them. Lines
+//!   longer than RFC 5322's 998 octets, which 8bit could not carry on the
+//!   wire, are counted (the outbox keeps them; `render::wire` sends
+//!   base64).
 //!
 //! Run on a generated night's outbox (`cpor-etl import` of the national
 //! batch, then `send --today 2026-11-30` with the window closed, as
-//! docs/BENCHMARKS.md's fourteenth measurement did); the dictionaries
-//! trained here are not written anywhere (`outbox-dictionary` does that).
+//! docs/BENCHMARKS.md's fourteenth and fifteenth measurements did); the
+//! dictionaries trained here are not written anywhere
+//! (`outbox-dictionary` does that).
 
 use std::process::ExitCode;
 use std::time::Instant;
@@ -63,7 +67,10 @@ fn main() -> ExitCode {
             println!("{kind}: no messages");
             continue;
         }
-        let Some(shipped) = shipped_dictionary(kind) else {
+        let (Some(first), Some(newest)) = (
+            shipped_dictionary(kind, true),
+            shipped_dictionary(kind, false),
+        ) else {
             println!("{kind}: no shipped dictionary");
             continue;
         };
@@ -76,23 +83,24 @@ fn main() -> ExitCode {
             messages.iter().filter(|m| m.len() > 8192).count(),
             mb(eight.iter().map(Vec::len).sum()),
         );
-        let retrained = train(&messages, shipped.len());
-        let retrained_8bit = train(&eight, shipped.len());
+        let retrained = train(&messages, first.len());
+        let retrained_8bit = train(&eight, first.len());
         // (name, the messages as 8bit, dictionary, level, attaching)
         let ways = [
-            Way("shipped", false, &shipped, 1, None),
+            Way("sent, first", false, &first, 1, None),
             Way(
                 "attach",
                 false,
-                &shipped,
+                &first,
                 1,
                 Some(DictAttachPref::ForceAttach),
             ),
-            Way("copy", false, &shipped, 1, Some(DictAttachPref::ForceCopy)),
-            Way("level 2", false, &shipped, 2, None),
-            Way("level -1", false, &shipped, -1, None),
-            Way("retrained", false, &retrained, 1, None),
-            Way("8bit, shipped", true, &shipped, 1, None),
+            Way("copy", false, &first, 1, Some(DictAttachPref::ForceCopy)),
+            Way("level 2", false, &first, 2, None),
+            Way("level -1", false, &first, -1, None),
+            Way("sent, retrained", false, &retrained, 1, None),
+            Way("8bit, first", true, &first, 1, None),
+            Way("8bit, newest", true, &newest, 1, None),
             Way("8bit, retrained", true, &retrained_8bit, 1, None),
         ];
         println!(
@@ -121,14 +129,19 @@ fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
 }
 
-/// The kind's newest dictionary in `mail/src/outbox/dictionaries/`.
-fn shipped_dictionary(kind: &str) -> Option<Vec<u8>> {
+/// The kind's first (`first`) or newest dictionary in
+/// `mail/src/outbox/dictionaries/`.
+fn shipped_dictionary(kind: &str, first: bool) -> Option<Vec<u8>> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/outbox/dictionaries");
-    (1..100)
+    let mut shipped = (1..100)
         .map(|n| dir.join(format!("{kind}-{n}.zdict")))
-        .take_while(|p| p.exists())
-        .last()
-        .map(|p| std::fs::read(p).expect("the dictionary reads"))
+        .take_while(|p| p.exists());
+    let path = if first {
+        shipped.next()
+    } else {
+        shipped.last()
+    }?;
+    Some(std::fs::read(path).expect("the dictionary reads"))
 }
 
 fn train(messages: &[Vec<u8>], size: usize) -> Vec<u8> {

@@ -1,7 +1,9 @@
 //! Rendering e-mail: view models, one text + HTML template pair per kind
 //! (askama, `mail/templates/mail/`, sharing a base with header and footer;
 //! each `Kind` knows its pair), and the RFC 5322 message around them (built by lettre; `encode` encodes
-//! the bodies byte for byte as lettre would, in a fraction of the time).
+//! the bodies byte for byte as lettre would, in a fraction of the time,
+//! keeping those lettre would send as base64 as 8bit, which `wire` encodes
+//! when the message is sent).
 //!
 //! Everything people read is Traditional Chinese with ROC dates. The subject
 //! names the case when there is one. Private-use code points (user-defined
@@ -16,6 +18,9 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 
 mod encode;
+mod wire;
+
+pub use self::wire::wire;
 
 use chrono::NaiveDate;
 use schemas::date::roc;
@@ -198,7 +203,9 @@ impl Header for ListUnsubscribePost {
     }
 }
 
-/// A whole message, ready to store and send as it is.
+/// A whole message, as the outbox keeps it: [`wire`] makes it what is
+/// sent (its bodies and calendar files that go as base64 are kept as
+/// 8bit).
 pub struct Rendered {
     pub subject: String,
     pub message: Vec<u8>,

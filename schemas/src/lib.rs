@@ -134,6 +134,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(6, "outbox/0006_leases.sql"),
     migration!(7, "outbox/0007_packed_messages.sql"),
     migration!(8, "outbox/0008_dictionaries.sql"),
+    migration!(9, "outbox/0009_kept_8bit.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

@@ -31,7 +31,7 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded, Unreadable, UNREADABLE_HELP};
-pub use self::packed::{unpack, Packed};
+pub use self::packed::{unpack, unpack_kept, Packed};
 pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
 pub use crate::kind::{Kind, Scope};
