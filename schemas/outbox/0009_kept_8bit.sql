@@ -6,8 +6,9 @@
 -- No table changes. `coding` stays 'zstd'; `mail::render::wire` writes
 -- those parts as base64 when a message is taken out to be sent or shown,
 -- so what is sent does not change, byte for byte. A build from before
--- this migration could not unpack the new frames (it does not have the
--- dictionaries) and, had it one, would send the 8bit parts as they are.
--- Recording this migration makes every older build refuse the outbox as
--- newer than itself ("upgrade cpor") instead. The website's mail is kept
--- as sent, as before.
+-- this migration could not unpack most new frames (it does not have the
+-- dictionaries), and one it could (an approval's, packed without a
+-- dictionary) it would send with its 8bit parts as they are. Recording
+-- this migration makes every older build refuse the outbox as newer than
+-- itself ("upgrade cpor") instead. The website's mail is kept as sent, as
+-- before.

@@ -20,7 +20,8 @@
 //! never sent wrong. A message is packed where it is rendered (the night's
 //! render workers, in parallel), so the single writer only writes fewer
 //! bytes; it is unpacked where it is read (the sender's claim, `outbox
-//! show`), so no reader outside this module sees the stored form.
+//! show`), so no reader outside this module sees the stored form but the
+//! dictionary trainer ([`unpack_kept`]).
 
 use std::cell::RefCell;
 
@@ -187,9 +188,15 @@ impl Packed {
     /// nightly mail, packed, is claimed only by `cpor-etl send`. So a
     /// rendered message is kept as [`crate::render::wire`] makes it, its
     /// 8bit parts base64, as every build sends it.
+    /// One that cannot be (never so far) is kept as rendered, and its
+    /// claim then fails it, named, as [`unpack`] does.
     pub fn plain(message: Vec<u8>) -> Packed {
+        let written = match crate::render::wire(&message) {
+            Ok(std::borrow::Cow::Owned(written)) => Some(written),
+            Ok(std::borrow::Cow::Borrowed(_)) | Err(_) => None,
+        };
         Packed {
-            stored: crate::render::wire(message),
+            stored: written.unwrap_or(message),
             coding: Coding::Identity,
         }
     }
@@ -218,8 +225,17 @@ impl std::fmt::Debug for Packed {
 
 /// Item `id`'s message as it will be sent, from `items.message` and
 /// `items.coding`. An emptied body (`outbox purge`) is empty in any coding.
+/// One that cannot be written as sent ([`crate::render::wire`]: not ASCII
+/// once written) is unreadable, as a damaged one is: its item fails alone,
+/// named, and is never sent as it is.
 pub fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
-    Ok(crate::render::wire(unpack_kept(id, coding, stored)?))
+    let kept = unpack_kept(id, coding, stored)?;
+    let written = match crate::render::wire(&kept) {
+        Ok(std::borrow::Cow::Owned(written)) => Some(written),
+        Ok(std::borrow::Cow::Borrowed(_)) => None,
+        Err(reason) => return Err(OutboxError::Unreadable { id, reason }),
+    };
+    Ok(written.unwrap_or(kept))
 }
 
 /// Item `id`'s message as rendered and kept (its base64 parts as 8bit,
@@ -347,7 +363,7 @@ mod tests {
     #[test]
     fn a_message_is_packed_as_kept_and_taken_out_as_sent() {
         let kept = reminder();
-        let sent = crate::render::wire(kept.clone());
+        let sent = crate::render::wire(&kept).unwrap().into_owned();
         assert_ne!(kept, sent);
         let p = Packed::new(Kind::Reminder, &kept);
         assert_eq!(unpack_kept(1, "zstd", p.stored().to_vec()).unwrap(), kept);
@@ -362,6 +378,18 @@ mod tests {
         assert_eq!(web.coding(), Coding::Identity);
         assert_eq!(web.stored(), sent.as_slice());
         assert_eq!(unpack(3, "identity", web.stored().to_vec()).unwrap(), sent);
+        // A row that would not be ASCII once written is unreadable, as a
+        // damaged one is: never handed over to be sent.
+        let unmarked = String::from_utf8(reminder()).unwrap().replace(
+            "Content-Transfer-Encoding: 8bit",
+            "Content-Transfer-Encoding: 7bit",
+        );
+        match unpack(4, "identity", unmarked.into_bytes()) {
+            Err(OutboxError::Unreadable { id: 4, reason }) => {
+                assert!(reason.contains("not ASCII"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// Every shipped dictionary is one zstd can load, named by an id of

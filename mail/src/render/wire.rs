@@ -1,7 +1,7 @@
 //! A message as sent, from the message as rendered and kept: every part
 //! kept as `8bit` ([`super::encode`]) written as base64, byte for byte as
 //! lettre's `Body::new` writes it; the rest as it is. A message with no such
-//! part (the website's mail, anything queued before outbox migration 9) is
+//! part (one queued before outbox migration 9, one already written so) is
 //! sent as kept.
 //!
 //! The parts are found by their MIME structure (mail-parser's offsets), not
@@ -9,45 +9,75 @@
 //! `Content-Transfer-Encoding: 8bit` included, and only a part's own header
 //! counts. A part ends where its multipart's boundary (40 random characters
 //! per message, lettre's) begins, as for any reader of the message.
+//!
+//! Everything cpor sends is ASCII (RFC 2047 headers, 7bit, quoted-printable
+//! or base64 parts), and the sender announces no 8BITMIME: a message that
+//! is not ASCII once written is refused ([`wire`]'s error), never sent as
+//! it is.
+
+use std::borrow::Cow;
 
 use mail_parser::{MessageParser, PartType};
 
 const MARK: &[u8] = b"Content-Transfer-Encoding: 8bit\r\n";
 
-/// The message as sent (see the module).
-pub fn wire(message: Vec<u8>) -> Vec<u8> {
-    if find(&message, MARK).is_none() {
-        return message;
-    }
-    // `parse` gives nothing only for a message with no header at all, which
-    // has no part to encode.
-    let Some(parsed) = MessageParser::new().parse(&message[..]) else {
-        return message;
+/// The message as sent (see the module): borrowed when nothing is to be
+/// written. An error says why it cannot be sent: a byte that is not ASCII
+/// outside any part kept as 8bit (a damaged or foreign row, or a change in
+/// lettre's or mail-parser's output that the tests missed).
+pub fn wire(message: &[u8]) -> Result<Cow<'_, [u8]>, String> {
+    let out = if find(message, MARK).is_none() {
+        Cow::Borrowed(message)
+    } else {
+        Cow::Owned(written(message)?)
     };
+    match out.iter().position(|b| !b.is_ascii()) {
+        None => Ok(out),
+        Some(at) => Err(format!(
+            "byte {at} of the message is not ASCII and is in no part kept as 8bit: \
+             it cannot be sent as it is"
+        )),
+    }
+}
+
+/// Every part marked `8bit` in its own header written as base64.
+fn written(message: &[u8]) -> Result<Vec<u8>, String> {
+    // `parse` gives nothing only for a message with no header at all.
+    let Some(parsed) = MessageParser::new().parse(message) else {
+        return Ok(message.to_vec());
+    };
+    let outside = || "a part's offsets lie outside the message".to_string();
     // Each leaf part marked `8bit` in its own header: where the mark's
     // value starts, and its body.
-    let mut kept: Vec<(usize, usize, usize)> = parsed
-        .parts
-        .iter()
-        .filter(|p| !matches!(p.body, PartType::Multipart(_) | PartType::Message(_)))
-        .filter_map(|p| {
-            let (head, start, end) = (
-                p.offset_header as usize,
-                p.offset_body as usize,
-                p.offset_end as usize,
-            );
-            let at = head + line_at(&message[head..start], MARK)?;
-            Some((at + MARK.len() - b"8bit\r\n".len(), start, end))
-        })
-        .collect();
-    if kept.is_empty() {
-        return message;
+    let mut kept: Vec<(usize, usize, usize)> = Vec::new();
+    for p in &parsed.parts {
+        if matches!(p.body, PartType::Multipart(_) | PartType::Message(_)) {
+            continue;
+        }
+        let (head, start, end) = (
+            p.offset_header as usize,
+            p.offset_body as usize,
+            p.offset_end as usize,
+        );
+        let header = message.get(head..start).ok_or_else(outside)?;
+        if end < start || end > message.len() {
+            return Err(outside());
+        }
+        if let Some(at) = line_at(header, MARK) {
+            kept.push((head + at + MARK.len() - b"8bit\r\n".len(), start, end));
+        }
     }
     kept.sort_unstable();
-    let grown: usize = kept.iter().map(|&(_, s, e)| (e - s) / 3 + 2 + 2).sum();
+    let grown: usize = kept
+        .iter()
+        .map(|&(_, s, e)| (e - s).div_ceil(3) * 4 + (e - s).div_ceil(57) * 2)
+        .sum();
     let mut out = Vec::with_capacity(message.len() + grown);
     let mut at = 0;
     for (value, start, end) in kept {
+        if value < at {
+            return Err("two parts overlap".to_string());
+        }
         out.extend_from_slice(&message[at..value]);
         out.extend_from_slice(b"base64\r\n");
         out.extend_from_slice(&message[value + b"8bit\r\n".len()..start]);
@@ -55,7 +85,7 @@ pub fn wire(message: Vec<u8>) -> Vec<u8> {
         at = end;
     }
     out.extend_from_slice(&message[at..]);
-    out
+    Ok(out)
 }
 
 /// Where `line` starts a line of `head` (at its start or after a CRLF).
@@ -181,10 +211,37 @@ mod tests {
             3,
             "both bodies and the file are kept as 8bit"
         );
-        let sent = wire(m.clone());
+        let sent = wire(&m).unwrap().into_owned();
         assert_eq!(sent, lettres(&m, text, html, &files));
         assert!(sent.is_ascii());
-        assert_eq!(wire(sent.clone()), sent, "what is sent is sent as it is");
+        assert!(
+            matches!(wire(&sent), Ok(Cow::Borrowed(s)) if s == sent.as_slice()),
+            "what is sent is sent as it is"
+        );
+    }
+
+    /// A message that would not be ASCII once written is refused, never
+    /// handed over to be sent: text outside any part kept as 8bit (a part
+    /// marked 7bit that is not, as a damaged or foreign row could be), or
+    /// a part kept as 8bit inside an attached message, which is not
+    /// written.
+    #[test]
+    fn a_message_that_cannot_be_sent_as_ascii_is_refused() {
+        let m = kept("", "提醒您", &[]);
+        let sent = wire(&m).unwrap().into_owned();
+        let unmarked = String::from_utf8(m.clone()).unwrap().replace(
+            "Content-Transfer-Encoding: 8bit",
+            "Content-Transfer-Encoding: 7bit",
+        );
+        let e = wire(unmarked.as_bytes()).unwrap_err();
+        assert!(e.contains("not ASCII"), "{e}");
+        let inner = String::from_utf8(m).unwrap();
+        let nested = format!(
+            "From: a@b.c\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"zz\"\r\n\r\n\
+             --zz\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--zz--\r\n"
+        );
+        assert!(wire(nested.as_bytes()).is_err());
+        assert!(sent.is_ascii() && wire(&sent).is_ok());
     }
 
     proptest! {
@@ -197,13 +254,17 @@ mod tests {
         fn any_message_is_sent_as_lettre_sends_it(
             text in text(),
             html in text(),
-            files in prop::collection::vec(text(), 0..4),
+            files in prop::collection::vec((text(), any::<bool>()), 0..4),
         ) {
-            let files: Vec<String> = files.into_iter().map(|f| f.replace('\n', "\r\n")).collect();
+            // Calendar files have CRLF lines; some here keep bare LFs.
+            let files: Vec<String> = files
+                .into_iter()
+                .map(|(f, crlf)| if crlf { f.replace('\n', "\r\n") } else { f })
+                .collect();
             let m = kept(&text, &html, &files);
-            let sent = wire(m.clone());
+            let sent = wire(&m).unwrap().into_owned();
             prop_assert_eq!(&sent, &lettres(&m, &text, &html, &files));
-            prop_assert_eq!(wire(sent.clone()), sent);
+            prop_assert_eq!(wire(&sent).unwrap().into_owned(), sent);
         }
     }
 
