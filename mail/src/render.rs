@@ -18,7 +18,7 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 
 mod encode;
-mod wire;
+pub(crate) mod wire;
 
 pub use self::wire::wire;
 

@@ -326,34 +326,11 @@ mod tests {
 
     /// A reminder as rendered: its bodies and calendar file kept as 8bit.
     fn reminder() -> Vec<u8> {
-        let view = crate::render::View {
-            subject: "【庭期提醒】臺灣新北地方法院 民事 115年度簡字第33號 即將開庭".into(),
-            email: "wang.ming@example.com".into(),
-            cases: Vec::new(),
-            site: String::new(),
-            link: String::new(),
-            expires: String::new(),
-            night: String::new(),
-            unsubscribe: "http://localhost:8080/unsubscribe?x=1".into(),
-            more: 0,
-            hearings: Vec::new(),
-        };
-        let ics = "BEGIN:VCALENDAR\r\nSUMMARY:言詞辯論（臺灣新北地方法院 民事 115年度簡字第33號）\r\nEND:VCALENDAR\r\n";
-        crate::render::message_with(
-            &view,
-            "提醒您，您關注的案件即將開庭：\n115/12/01（二）09:30 言詞辯論\n".into(),
-            "<p>提醒您，您關注的案件即將開庭：</p>\n".into(),
-            &"案件進度查詢 <noreply@cpor.localhost>".parse().unwrap(),
-            "<x@cpor.localhost>",
-            std::time::SystemTime::UNIX_EPOCH,
-            true,
-            &[crate::render::CalendarFile {
-                filename: "hearing.ics".into(),
-                method: "REQUEST",
-                text: ics.into(),
-            }],
+        crate::render::wire::tests::kept(
+            "提醒您，您關注的案件即將開庭：\n115/12/01（二）09:30 言詞辯論\n",
+            "<p>提醒您，您關注的案件即將開庭：</p>\n",
+            &["BEGIN:VCALENDAR\r\nSUMMARY:言詞辯論（臺灣新北地方法院 民事 115年度簡字第33號）\r\nEND:VCALENDAR\r\n".to_string()],
         )
-        .unwrap()
     }
 
     /// A nightly message is packed as kept (8bit) and taken out as sent

@@ -106,7 +106,7 @@ fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::{message_with, CalendarFile, View};
     use super::*;
     use lettre::message::header::ContentTransferEncoding;
@@ -128,8 +128,9 @@ mod tests {
         }
     }
 
-    /// A message rendered from these bodies and calendar files, as kept.
-    fn kept(text: &str, html: &str, files: &[String]) -> Vec<u8> {
+    /// A message rendered from these bodies and calendar files, as kept
+    /// (`outbox::packed`'s tests use it too).
+    pub(crate) fn kept(text: &str, html: &str, files: &[String]) -> Vec<u8> {
         let from: Mailbox = "案件進度查詢 <noreply@cpor.localhost>".parse().unwrap();
         let calendars: Vec<CalendarFile> = files
             .iter()
