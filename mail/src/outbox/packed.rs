@@ -191,12 +191,8 @@ impl Packed {
     /// One that cannot be (never so far) is kept as rendered, and its
     /// claim then fails it, named, as [`unpack`] does.
     pub fn plain(message: Vec<u8>) -> Packed {
-        let written = match crate::render::wire(&message) {
-            Ok(std::borrow::Cow::Owned(written)) => Some(written),
-            Ok(std::borrow::Cow::Borrowed(_)) | Err(_) => None,
-        };
         Packed {
-            stored: written.unwrap_or(message),
+            stored: as_sent(message).unwrap_or_else(|(message, _)| message),
             coding: Coding::Identity,
         }
     }
@@ -229,13 +225,24 @@ impl std::fmt::Debug for Packed {
 /// once written) is unreadable, as a damaged one is: its item fails alone,
 /// named, and is never sent as it is.
 pub fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
-    let kept = unpack_kept(id, coding, stored)?;
-    let written = match crate::render::wire(&kept) {
-        Ok(std::borrow::Cow::Owned(written)) => Some(written),
-        Ok(std::borrow::Cow::Borrowed(_)) => None,
-        Err(reason) => return Err(OutboxError::Unreadable { id, reason }),
+    as_sent(unpack_kept(id, coding, stored)?)
+        .map_err(|(_, reason)| OutboxError::Unreadable { id, reason })
+}
+
+/// `message` as sent ([`crate::render::wire`]), taken over: the same
+/// bytes, not copied, when nothing is to be written; given back with the
+/// reason when it cannot be sent.
+fn as_sent(message: Vec<u8>) -> std::result::Result<Vec<u8>, (Vec<u8>, String)> {
+    use std::borrow::Cow;
+    let written = match crate::render::wire(&message) {
+        Ok(Cow::Owned(written)) => Ok(Some(written)),
+        Ok(Cow::Borrowed(_)) => Ok(None),
+        Err(reason) => Err(reason),
     };
-    Ok(written.unwrap_or(kept))
+    match written {
+        Ok(written) => Ok(written.unwrap_or(message)),
+        Err(reason) => Err((message, reason)),
+    }
 }
 
 /// Item `id`'s message as rendered and kept (its base64 parts as 8bit,

@@ -20,6 +20,8 @@ use std::borrow::Cow;
 use mail_parser::{MessageParser, PartType};
 
 const MARK: &[u8] = b"Content-Transfer-Encoding: 8bit\r\n";
+/// The mark's value, which becomes `base64`.
+const VALUE: &[u8] = b"8bit\r\n";
 
 /// The message as sent (see the module): borrowed when nothing is to be
 /// written. An error says why it cannot be sent: a byte that is not ASCII
@@ -64,7 +66,7 @@ fn written(message: &[u8]) -> Result<Vec<u8>, String> {
             return Err(outside());
         }
         if let Some(at) = line_at(header, MARK) {
-            kept.push((head + at + MARK.len() - b"8bit\r\n".len(), start, end));
+            kept.push((head + at + MARK.len() - VALUE.len(), start, end));
         }
     }
     kept.sort_unstable();
@@ -80,7 +82,7 @@ fn written(message: &[u8]) -> Result<Vec<u8>, String> {
         }
         out.extend_from_slice(&message[at..value]);
         out.extend_from_slice(b"base64\r\n");
-        out.extend_from_slice(&message[value + b"8bit\r\n".len()..start]);
+        out.extend_from_slice(&message[value + VALUE.len()..start]);
         out.extend_from_slice(&super::encode::base64(&message[start..end]));
         at = end;
     }
