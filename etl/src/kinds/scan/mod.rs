@@ -341,11 +341,16 @@ impl<'a> DataFile<'a> {
             }
             udc.clear();
             let mut bad = None;
+            // Which fields were decoded into `bufs` (the others are ASCII,
+            // the same in CP950 and UTF-8, and read from the raw bytes).
+            let mut decoded = [false; 10];
             let decode_range = |range: std::ops::Range<usize>,
                                 bufs: &mut Vec<String>,
+                                decoded: &mut [bool; 10],
                                 udc: &mut UdcSeen| {
                 for i in range {
-                    if std::str::from_utf8(&raw[i]).map_or(true, |s| !s.is_ascii()) {
+                    decoded[i] = !raw[i].is_ascii();
+                    if decoded[i] {
                         if let Err(e) = decoder.decode(self.encoding, &raw[i], &mut bufs[i], udc) {
                             return Some(FieldError::at(i, e.to_string()));
                         }
@@ -354,11 +359,11 @@ impl<'a> DataFile<'a> {
                 None
             };
             if !same_key {
-                bad = decode_range(0..5, &mut bufs, &mut udc);
+                bad = decode_range(0..5, &mut bufs, &mut decoded, &mut udc);
                 if bad.is_none() {
                     let mut key_fields: [String; 5] = Default::default();
                     for (i, k) in key_fields.iter_mut().enumerate() {
-                        k.push_str(ascii_or(&raw[i], &bufs[i]));
+                        k.push_str(ascii_or(&raw[i], &bufs[i], decoded[i]));
                     }
                     match parse_key(self.court, &key_fields) {
                         Ok(key) => {
@@ -379,7 +384,7 @@ impl<'a> DataFile<'a> {
                 udc.unmapped.extend(key_udc.unmapped.iter().cloned());
             }
             if bad.is_none() {
-                bad = decode_range(5..n, &mut bufs, &mut udc);
+                bad = decode_range(5..n, &mut bufs, &mut decoded, &mut udc);
             }
             let result = match (bad, &last_key) {
                 (Some(e), _) => Err(e),
@@ -399,7 +404,7 @@ impl<'a> DataFile<'a> {
                         *f = if i < 5 {
                             &key_fields[i]
                         } else {
-                            ascii_or(&raw[i], &bufs[i])
+                            ascii_or(&raw[i], &bufs[i], decoded[i])
                         };
                     }
                     row(&Record {
@@ -430,13 +435,15 @@ struct CachedKey {
     case: Result<u32, FieldError>,
 }
 
-/// The trimmed text of a field: borrowed from the raw bytes when they are
-/// ASCII (the same in CP950 and UTF-8), else the decoded buffer.
-fn ascii_or<'b>(raw: &'b [u8], decoded: &'b str) -> &'b str {
-    if raw.is_ascii() {
-        trim(std::str::from_utf8(raw).expect("ASCII is UTF-8"))
+/// The trimmed text of a field: the buffer it was decoded into, or, when
+/// it was not decoded for being ASCII (the same in CP950 and UTF-8), its
+/// raw bytes. Each field is looked at once for being ASCII (the scan's
+/// `decode_range`): a national night has about 190 million.
+fn ascii_or<'b>(raw: &'b [u8], buf: &'b str, decoded: bool) -> &'b str {
+    if decoded {
+        trim(buf)
     } else {
-        trim(decoded)
+        trim(std::str::from_utf8(raw).expect("a field not decoded is ASCII"))
     }
 }
 
