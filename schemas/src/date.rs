@@ -29,7 +29,8 @@ pub fn parse_roc_date(s: &str) -> Result<NaiveDate, String> {
     }
 }
 
-/// The digits `b` spell, if it is nothing but ASCII digits (at most four).
+/// The number `b` spells, if it is nothing but ASCII digits (the callers
+/// give one to three, so it cannot overflow).
 #[inline]
 fn digits(b: &[u8]) -> Option<u32> {
     b.iter().try_fold(0u32, |n, &c| {
@@ -199,6 +200,7 @@ pub fn compact(date: NaiveDate) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -242,8 +244,6 @@ mod tests {
             assert!(parse_roc_datetime(bad).is_err(), "{bad}");
         }
     }
-
-    use proptest::prelude::*;
 
     /// Dates as the contract writes them, and near misses: years, months
     /// and days in and out of range, of one to four digits, with or
