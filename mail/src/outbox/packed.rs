@@ -234,13 +234,9 @@ pub fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
 /// reason when it cannot be sent.
 fn as_sent(message: Vec<u8>) -> std::result::Result<Vec<u8>, (Vec<u8>, String)> {
     use std::borrow::Cow;
-    let written = match crate::render::wire(&message) {
-        Ok(Cow::Owned(written)) => Ok(Some(written)),
-        Ok(Cow::Borrowed(_)) => Ok(None),
-        Err(reason) => Err(reason),
-    };
-    match written {
-        Ok(written) => Ok(written.unwrap_or(message)),
+    match crate::render::wire(&message) {
+        Ok(Cow::Owned(written)) => Ok(written),
+        Ok(Cow::Borrowed(_)) => Ok(message),
         Err(reason) => Err((message, reason)),
     }
 }
