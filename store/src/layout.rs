@@ -9,7 +9,8 @@
 //! <data>/import.lock                  held by the one running import
 //! ```
 //!
-//! Publishing: the snapshot is built in a temp file, fsynced, its SHA-256
+//! Publishing: the snapshot is built in a temp file, sealed (fsynced, made
+//! read-only, its SHA-256 computed: `Store::seal`), then its SHA-256 is
 //! recorded beside it (`<name>.sha256`, fsynced), renamed to its final name,
 //! and the directory fsynced; then `CURRENT` is replaced the same way (temp
 //! file, fsync, rename, fsync directory). A crash at any moment leaves
@@ -338,25 +339,36 @@ impl Store {
         Ok(())
     }
 
-    /// Publishes a built and verified snapshot: makes it durable and
-    /// read-only, gives it its final name, and points `CURRENT` at it.
-    pub fn publish(&self, temp: &Path, date: NaiveDate) -> io::Result<SnapshotFile> {
+    /// Seals a built snapshot: makes its bytes durable, makes it read-only
+    /// and computes its checksum. The builder's connection must be closed:
+    /// from here on nothing writes the file, so an import seals it while
+    /// it verifies it (reading only), both cores busy, instead of after.
+    pub fn seal(temp: &Path) -> io::Result<Sealed> {
         let file = File::open(temp)?;
         file.sync_all()?;
         let mut perms = file.metadata()?.permissions();
         perms.set_readonly(true);
         fs::set_permissions(temp, perms)?;
         drop(file);
+        Ok(Sealed {
+            path: temp.to_path_buf(),
+            sum: sha256_file(temp)?,
+        })
+    }
+
+    /// Publishes a sealed and verified snapshot: records its checksum,
+    /// gives it its final name, and points `CURRENT` at it.
+    pub fn publish(&self, sealed: Sealed, date: NaiveDate) -> io::Result<SnapshotFile> {
+        let Sealed { path: temp, sum } = sealed;
         let target = self.next_file(date)?;
         // The checksum is on disk before the snapshot has its name: every
         // published snapshot has one.
-        let sum = sha256_file(temp)?;
         Store::write_atomically(
             &target.checksum_path(),
             format!("{sum}  {}\n", target.name()).as_bytes(),
         )?;
         pause("before-snapshot-rename");
-        fs::rename(temp, &target.path)?;
+        fs::rename(&temp, &target.path)?;
         sync_dir(&self.snapshots_dir())?;
         pause("before-current-write");
         self.point_current(&target)?;
@@ -427,6 +439,14 @@ impl Store {
     }
 }
 
+/// A built snapshot made durable and read-only, with its checksum: what
+/// `Store::publish` takes (`Store::seal` makes one).
+#[derive(Debug)]
+pub struct Sealed {
+    path: PathBuf,
+    sum: String,
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
@@ -478,7 +498,7 @@ mod tests {
         let date = d(date);
         let tmp = store.temp_path(date);
         fs::write(&tmp, b"x").unwrap();
-        store.publish(&tmp, date).unwrap()
+        store.publish(Store::seal(&tmp).unwrap(), date).unwrap()
     }
 
     #[test]
@@ -548,6 +568,30 @@ mod tests {
         assert!(store.kept().unwrap().is_empty());
     }
 
+    /// Sealing makes the built file read-only and takes its checksum from
+    /// the bytes as they are then; publishing records exactly that.
+    #[test]
+    fn sealing_makes_the_file_read_only_and_publishing_records_its_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        let tmp = store.temp_path(d("20261124"));
+        let bytes = "案件進度 115/12/10".repeat(1000);
+        fs::write(&tmp, &bytes).unwrap();
+        let sealed = Store::seal(&tmp).unwrap();
+        assert!(fs::metadata(&tmp).unwrap().permissions().readonly());
+        let f = store.publish(sealed, d("20261124")).unwrap();
+        assert!(!tmp.exists());
+        assert_eq!(
+            fs::read_to_string(f.checksum_path()).unwrap(),
+            format!(
+                "{}  20261124-1.sqlite\n",
+                schemas::hex(&Sha256::digest(bytes.as_bytes()))
+            )
+        );
+        assert!(fs::metadata(&f.path).unwrap().permissions().readonly());
+    }
+
     /// A snapshot whose text was changed by one character (SQLite's own
     /// checks pass) is refused; so is one with no checksum.
     #[test]
@@ -557,7 +601,9 @@ mod tests {
         store.create_dirs().unwrap();
         let tmp = store.temp_path(d("20261124"));
         fs::write(&tmp, "法院 請求 entries".as_bytes()).unwrap();
-        let f = store.publish(&tmp, d("20261124")).unwrap();
+        let f = store
+            .publish(Store::seal(&tmp).unwrap(), d("20261124"))
+            .unwrap();
         store.verify(&f).unwrap();
         let line = fs::read_to_string(f.checksum_path()).unwrap();
         assert!(

@@ -12,6 +12,7 @@ const POINTS: &[(&str, bool)] = &[
     ("after-lock", false),
     ("after-parse", false),
     ("before-commit", false),
+    ("before-verify", false),
     ("before-publish", false),
     ("before-snapshot-rename", false),
     ("before-current-write", false),

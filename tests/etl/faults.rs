@@ -480,3 +480,72 @@ fn temp_files_of_killed_runs_are_cleaned_by_the_next_import() {
         assert!(!p.exists(), "{} is still there", p.display());
     }
 }
+
+/// A snapshot that fails its checks is never published, even though it is
+/// sealed (fsynced, made read-only, hashed) while it is checked: the run
+/// fails, says why, leaves the live snapshot as it was and removes the
+/// file, and the next run publishes the night.
+#[test]
+fn a_snapshot_that_fails_its_checks_is_removed_not_published() {
+    use std::io::Read;
+    use std::process::Stdio;
+
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let old = env.live_dump();
+    let current = env.current();
+    let resume = env.data().join("resume");
+    let mut child = env
+        .command()
+        .arg("import")
+        .arg(sample("20261124"))
+        .env("CPOR_PAUSE_AT", "before-verify")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = crate::util::until_paused(&mut child, "before-verify");
+    // The built file, closed and not yet checked: one grant less than the
+    // import wrote.
+    let building: Vec<_> = fs::read_dir(env.data().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(".building")
+        })
+        .collect();
+    assert_eq!(building.len(), 1, "{building:?}");
+    let conn = rusqlite::Connection::open(&building[0]).unwrap();
+    let removed = conn
+        .execute(
+            "DELETE FROM grants WHERE (case_id, email) =
+                 (SELECT case_id, email FROM grants ORDER BY case_id, email LIMIT 1)",
+            [],
+        )
+        .unwrap();
+    assert_eq!(removed, 1);
+    drop(conn);
+    fs::write(&resume, b"").unwrap();
+    let status = child.wait().unwrap();
+    let mut said = String::new();
+    stderr.read_to_string(&mut said).unwrap();
+
+    assert_eq!(status.code(), Some(1), "{said}");
+    assert!(said.contains("verification failed"), "{said}");
+    assert_eq!(env.current(), current, "CURRENT must not move");
+    assert_eq!(env.live_dump(), old, "the live snapshot must be as it was");
+    let left: Vec<String> = fs::read_dir(env.data().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.') || n.starts_with("20261124"))
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    fs::remove_file(&resume).unwrap();
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    crate::util::golden("dump-20261124.jsonl", &env.live_dump());
+}

@@ -72,7 +72,9 @@ pub fn republish_live(
     std::fs::copy(&live.path, &temp).unwrap();
     writable(&temp);
     edit(&rusqlite::Connection::open(&temp).unwrap());
-    store.publish(&temp, live.date).unwrap();
+    store
+        .publish(store::layout::Store::seal(&temp).unwrap(), live.date)
+        .unwrap();
 }
 
 /// Makes a file (a copy of a read-only published snapshot) writable.

@@ -42,6 +42,8 @@ pub enum WriteError {
     Sqlite(#[from] rusqlite::Error),
     #[error("verification failed: {0}")]
     Verify(String),
+    #[error("writing the snapshot to disk: {0}")]
+    Flush(std::io::Error),
 }
 
 /// How long the last steps took, for the report.
@@ -193,37 +195,57 @@ impl Builder {
 
     /// Commits the load, builds the indexes, closes the file and verifies
     /// it.
-    pub fn finish(
-        mut self,
-        path: &Path,
-        threads: usize,
-    ) -> Result<(Counts, FinishTimes), WriteError> {
+    pub fn finish(self, path: &Path, threads: usize) -> Result<(Counts, FinishTimes), WriteError> {
+        let (counts, indexes_ms) = self.complete(path, threads)?;
+        let started = Instant::now();
+        verify(path, counts)?;
+        let verify_ms = started.elapsed().as_millis() as u64;
+        Ok((
+            counts,
+            FinishTimes {
+                indexes_ms,
+                verify_ms,
+            },
+        ))
+    }
+
+    /// Commits the load, builds the indexes and closes the file: what is
+    /// left is `verify` (and sealing, which may run beside it). Returns
+    /// the counts and how long the indexes took.
+    ///
+    /// The committed pages go to the disk while the indexes are built (one
+    /// core sorting, the disk otherwise idle), so the fsync before publishing
+    /// has only the indexes' pages left to write. An error from that early
+    /// fsync fails the build: a failed write-back may not be reported twice,
+    /// and the later fsync could then succeed over pages that were lost.
+    pub fn complete(mut self, path: &Path, threads: usize) -> Result<(Counts, u64), WriteError> {
         if let Some((chunk, data)) = self.chunks.finish() {
             self.conn.execute(INSERT_CHUNK, params![chunk, data])?;
         }
         pause("before-commit");
         self.conn.execute_batch("COMMIT")?;
         let started = Instant::now();
-        // Helper threads for the sorter that builds each index.
-        self.conn
-            .pragma_update(None, "threads", threads.saturating_sub(1) as i64)?;
-        self.conn.execute_batch(SNAPSHOT_INDEXES)?;
-        // Statistics for the query planner; a bounded sample is enough for
-        // point lookups and keeps this step cheap.
-        self.conn
-            .execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")?;
+        let conn = &self.conn;
+        let (flushed, indexed) = std::thread::scope(|scope| {
+            let flushing = scope.spawn(|| std::fs::File::open(path)?.sync_data());
+            let indexed = (|| -> Result<(), rusqlite::Error> {
+                // Helper threads for the sorter that builds each index.
+                conn.pragma_update(None, "threads", threads.saturating_sub(1) as i64)?;
+                conn.execute_batch(SNAPSHOT_INDEXES)?;
+                // Statistics for the query planner; a bounded sample is
+                // enough for point lookups and keeps this step cheap.
+                conn.execute_batch("PRAGMA analysis_limit = 1000; ANALYZE;")
+            })();
+            let flushed = flushing
+                .join()
+                .unwrap_or_else(|_| Err(std::io::Error::other("the early fsync panicked")));
+            (flushed, indexed)
+        });
+        indexed?;
+        flushed.map_err(WriteError::Flush)?;
         let indexes_ms = started.elapsed().as_millis() as u64;
         self.conn.close().map_err(|(_, e)| e)?;
-        let started = Instant::now();
-        verify(path, self.counts)?;
-        let verify_ms = started.elapsed().as_millis() as u64;
-        Ok((
-            self.counts,
-            FinishTimes {
-                indexes_ms,
-                verify_ms,
-            },
-        ))
+        Ok((self.counts, indexes_ms))
     }
 }
 
