@@ -138,6 +138,14 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         today,
         false,
     ) {
+        Ok(crate::notify::reminders::ReminderSummary {
+            day,
+            waiting: Some(live),
+            ..
+        }) => say!(
+            "reminders for {day}: waiting for the night's import (the live snapshot is {live}); \
+             if none comes, they are worked out from the live snapshot when the send window opens"
+        ),
         Ok(r) if r.skipped.is_none() => say!(
             "reminders for {}: {} queued ({} hearings), {} addresses had theirs already",
             r.day,

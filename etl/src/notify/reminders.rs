@@ -14,8 +14,17 @@
 //!
 //! **Which day.** Reminders queued at `now` are those of the Taipei day on
 //! which the send window next opens ([`reminder_day`]): an import at 01:30
-//! queues the day's reminders for 07:00; a run after the window closed
-//! queues tomorrow's. A reminder of day D with lead L is about hearings on
+//! queues the day's reminders for 07:00; a run after the window closed is
+//! about tomorrow's.
+//!
+//! **Which snapshot.** The night's: a day's reminders wait for the batch
+//! dated that day (the night's import, scripts/nightly) until the window
+//! opens ([`waits_for_the_night`]). A `send` after the window closed finds
+//! today's snapshot live, whose hearings the night's batch may still move
+//! or cancel, and a queued reminder is not taken back: it says it waits,
+//! and the `send` after the import works them out. A day without an import
+//! gets them at the window's opening from whatever is live. `--today`
+//! (an operator's day) never waits. A reminder of day D with lead L is about hearings on
 //! day D + L (Taipei calendar days), so "1 day before" a hearing at 00:30
 //! on the 1st is sent during the day of the 31st (or 30th): month ends and
 //! midnight need no special case.
@@ -200,7 +209,29 @@ pub struct ReminderSummary {
     pub suppressed: u64,
     /// Why nothing was worked out (no live snapshot, reminders off, done).
     pub skipped: Option<String>,
+    /// The day's reminders wait for the night's import ([`waits_for_the_night`]):
+    /// the live snapshot's name.
+    pub waiting: Option<String>,
     pub invalid_addresses: Vec<String>,
+}
+
+/// Whether `day`'s reminders wait, at `now`, for a snapshot of the night
+/// before `day`: the live one is of an earlier batch (`live_batch`, its
+/// export date), and the send window has not opened on `day` yet. The
+/// night's import (scripts/nightly, in the maintenance window, imports the
+/// batch dated that day) may move or cancel the hearings today's snapshot
+/// has on `day + lead`, and a queued reminder is not taken back, so a
+/// `send` after the window closed (the timer's, every five minutes) leaves
+/// tomorrow's reminders to the `send` after that import. A day without an
+/// import still gets them: at the window's opening they are worked out
+/// from the live snapshot, whatever its date. Pure.
+pub fn waits_for_the_night(
+    day: NaiveDate,
+    live_batch: NaiveDate,
+    now: DateTime<Utc>,
+    window: Window,
+) -> bool {
+    live_batch < day && now < send_from(day, DateTime::<Utc>::MIN_UTC, window)
 }
 
 /// The Taipei day whose reminders are queued at `now`: the day the send
@@ -444,8 +475,13 @@ pub fn queue_due(
         summary.skipped = Some("no live snapshot yet".into());
         return Ok(summary);
     };
-    let mut outbox = Outbox::open(&store.root)?;
     let name = live.name();
+    // An operator's day (`--today`) is worked out at once, from what is live.
+    if !simulated && waits_for_the_night(day, live.date, now, cfg.window) {
+        summary.waiting = Some(name);
+        return Ok(summary);
+    }
+    let mut outbox = Outbox::open(&store.root)?;
     if outbox.reminders_done(day, &name)? {
         summary.skipped = Some(format!("done already from {name}"));
         return Ok(summary);
@@ -864,6 +900,48 @@ mod tests {
             .map(|(c, _)| c.hearing.uid.as_str())
             .collect();
         assert_eq!(uids, ["1@cpor"]);
+    }
+
+    /// The night's batch is awaited from the window's close until its
+    /// opening the next day, and only while the live snapshot is older;
+    /// at the opening, whatever is live is used.
+    #[test]
+    fn a_days_reminders_wait_for_its_nights_batch_until_the_window_opens() {
+        let w = window();
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let taipei_at = |s: &str| {
+            taipei()
+                .from_local_datetime(
+                    &NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap(),
+                )
+                .single()
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        // (Taipei now, live batch, whether the reminder day's wait)
+        let cases = [
+            // The timer after the window closed: tomorrow's, not from today's batch.
+            ("2027-02-27 21:05:00", "2027-02-27", true),
+            ("2027-02-27 23:59:59", "2027-02-27", true),
+            ("2027-02-28 00:05:00", "2027-02-27", true),
+            // The night's import published batch Feb 28: at once.
+            ("2027-02-28 01:40:00", "2027-02-28", false),
+            // No import yet a second before the opening; at it, from what is live.
+            ("2027-02-28 06:59:59", "2027-02-27", true),
+            ("2027-02-28 07:00:00", "2027-02-27", false),
+            ("2027-02-28 12:00:00", "2027-02-20", false),
+            // Inside the window the day is today's, its batch awaited no more.
+            ("2027-02-28 20:59:59", "2027-02-27", false),
+        ];
+        for (now, live, waits) in cases {
+            let now = taipei_at(now);
+            let day = reminder_day(now, w);
+            assert_eq!(
+                waits_for_the_night(day, d(live), now, w),
+                waits,
+                "at {now} (reminders of {day}), live batch {live}"
+            );
+        }
     }
 
     #[test]

@@ -610,3 +610,142 @@ fn an_address_that_is_an_applicants_and_a_prosecutors_gets_one_reminder_a_day() 
 }
 
 const LAWYER: &str = "lawyer.chen@example.com";
+
+/// The Taipei date and time now.
+fn taipei_now() -> chrono::NaiveDateTime {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).naive_utc()
+}
+
+/// A send window that is closed now, and the Taipei day it next opens:
+/// 01:00–02:00 from 02:00 on (it opens tomorrow), 03:00–04:00 before
+/// (today). Neither edge moves that day while a test runs.
+fn closed_window() -> (chrono::NaiveDate, &'static str, &'static str) {
+    let now = taipei_now();
+    if now.time() >= chrono::NaiveTime::from_hms_opt(2, 0, 0).unwrap() {
+        (now.date() + chrono::Duration::days(1), "01:00", "02:00")
+    } else {
+        (now.date(), "03:00", "04:00")
+    }
+}
+
+/// The sample's second night as a batch named `name`, the lawyer's 勘驗
+/// (115/11/25 14:00 in the sample) on `hearing` instead.
+fn night_with_hearing(env: &Env, name: &str, hearing: chrono::NaiveDate) -> PathBuf {
+    use chrono::Datelike;
+    let batch = env.data().with_file_name("batches").join(name);
+    fs::create_dir_all(&batch).unwrap();
+    for entry in fs::read_dir(sample("20261124")).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), batch.join(entry.file_name())).unwrap();
+    }
+    let roc = format!(
+        "{}/{:02}/{:02} 14:00",
+        hearing.year() - 1911,
+        hearing.month(),
+        hearing.day()
+    );
+    crate::util::replace_bytes(
+        &batch.join("TPD_progress.csv"),
+        b"115/11/25 14:00",
+        roc.as_bytes(),
+    );
+    crate::util::rehash(&batch, "TPD_progress.csv");
+    batch
+}
+
+/// `send` as the timer runs it (the real clock, no `--today`), with the
+/// send window `start`–`end` and reminders 7 and 1 days ahead.
+fn send_on_the_clock(env: &Env, start: &str, end: &str) -> Run {
+    let run: Run = env
+        .command()
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .env("CPOR_MAIL_WINDOW_START", start)
+        .env("CPOR_MAIL_WINDOW_END", end)
+        .arg("send")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run
+}
+
+/// The reminder of a hearing the night's batch moved is never queued: a
+/// `send` after the window closed (the timer's, every five minutes) does
+/// not work out tomorrow's reminders from today's snapshot, whose hearings
+/// the night's import may still move or cancel; it waits for that import,
+/// and the `send` after it queues them from the night's snapshot.
+#[test]
+fn tomorrows_reminders_wait_for_the_nights_import() {
+    let (day, start, end) = closed_window();
+    let env = Env::new();
+    let today = night_with_hearing(&env, "20261124", day + chrono::Duration::days(1));
+    assert!(matches!(env.import(&today, &[]).code, 0 | 3));
+
+    let run = send_on_the_clock(&env, start, end);
+    assert!(
+        reminders(&env).is_empty(),
+        "queued from the snapshot before the night's import: {:?}\n{}",
+        reminders(&env),
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(&format!(
+            "reminders for {day}: waiting for the night's import (the live snapshot is 20261124-1.sqlite)"
+        )),
+        "{}",
+        run.stdout
+    );
+
+    // The night's batch moves the hearing three days later: nothing is
+    // due on `day` any more.
+    let name = day.format("%Y%m%d").to_string();
+    let night = night_with_hearing(&env, &name, day + chrono::Duration::days(3));
+    assert!(matches!(env.import(&night, &[]).code, 0 | 3));
+    let run = send_on_the_clock(&env, start, end);
+    assert!(
+        run.stdout.contains(&format!("reminders for {day}: ")),
+        "worked out from the night's snapshot: {}",
+        run.stdout
+    );
+    let moved = format!(
+        "{}140000 1",
+        (day + chrono::Duration::days(1)).format("%Y%m%d")
+    );
+    let got = reminders(&env);
+    assert!(
+        got.values().flatten().all(|h| *h != moved),
+        "the moved hearing reminded: {got:?}"
+    );
+}
+
+/// A day without an import still gets its reminders: the first `send`
+/// once the window is open works them out from the live snapshot.
+#[test]
+fn without_a_nights_import_the_window_opening_queues_them_from_the_live_snapshot() {
+    // Open all day but the last minute: wait that minute out.
+    while taipei_now().time() >= chrono::NaiveTime::from_hms_opt(23, 58, 50).unwrap() {
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+    let day = taipei_now().date();
+    let env = Env::new();
+    let hearing = day + chrono::Duration::days(1);
+    let batch = night_with_hearing(&env, "20261124", hearing);
+    assert!(matches!(env.import(&batch, &[]).code, 0 | 3));
+    let run = send_on_the_clock(&env, "00:00", "23:59");
+    assert!(
+        run.stdout.contains(&format!("reminders for {day}: ")),
+        "{}",
+        run.stdout
+    );
+    let got = reminders(&env);
+    let lawyers = got
+        .get(&(
+            day.format("%Y%m%d").to_string(),
+            "lawyer.chen@example.com".to_string(),
+        ))
+        .unwrap_or_else(|| panic!("no reminder for the lawyer: {got:?}"));
+    assert!(
+        lawyers.contains(&format!("{}140000 1", hearing.format("%Y%m%d"))),
+        "{lawyers:?}"
+    );
+}
