@@ -166,9 +166,6 @@ pub fn run(
     };
     clock.lap("plan");
 
-    let previous = Previous::open(&store, live.as_ref(), &mut report.warnings)?;
-    // The live snapshot's checksum held just now (or there is none).
-    let live_verified = previous.damaged.is_none();
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
         .build()
@@ -176,26 +173,55 @@ pub fn run(
     let temp = store.temp_path(date);
     let mut builder =
         Builder::create(&temp, date).map_err(|e| internal("creating the snapshot")(&e))?;
-    let night = Night {
+    let mut night = Night {
         config,
         date,
         decoder: &decoder,
         pool: &pool,
         threads,
-        earlier: previous
-            .snapshot
-            .as_ref()
-            .filter(|_| crate::hearings::EXTRACTED)
-            .map(|s| s.file.clone()),
+        // The courts are parsed while the live snapshot is checked against
+        // its checksum (about 0.4 s of a core for a national one), copying
+        // hearing lists from it on the bet that it is whole; the writer
+        // settles the bet before it writes anything (`Previous::settle`).
+        earlier: live.clone().filter(|_| crate::hearings::EXTRACTED),
     };
-    match run_courts(&night, &plan, previous, &mut builder, &ui) {
-        Ok(courts) => report.courts = courts,
+    let mut previous = Previous::Unchecked(live.as_ref());
+    let written = loop {
+        match run_courts(
+            &night,
+            &plan,
+            previous,
+            &store,
+            &mut builder,
+            &mut report.warnings,
+            &ui,
+        ) {
+            // The live snapshot is damaged: the lists come from the one
+            // standing in for it, or from nowhere, and the courts are parsed
+            // again (nothing was written).
+            Ok(Courts::Settled(checked)) => {
+                night.earlier = checked.earlier();
+                previous = Previous::Checked(checked);
+            }
+            other => break other,
+        }
+    };
+    // The live snapshot's checksum held just now (or there is none).
+    let live_verified = match written {
+        Ok(Courts::Written {
+            courts,
+            live_verified,
+        }) => {
+            report.courts = courts;
+            live_verified
+        }
+        Ok(Courts::Settled(_)) => unreachable!("a settled bet is not settled again"),
         Err(e) => {
             drop(builder);
             let _ = std::fs::remove_file(&temp);
             return Err(e);
         }
-    }
+    };
     clock.lap("courts: read, decode, rules, write");
     tracing::debug!("inserting rows took {} ms", builder.insert_ms);
     pause("after-parse");
@@ -359,7 +385,7 @@ fn plan_batch(dir: &Path, report: &mut Report) -> Result<(BatchPlan, Decoder), I
 /// when it was published. A damaged live snapshot is never carried from (its
 /// changed text would pass into tonight's snapshot without a word): the
 /// newest older kept snapshot that verifies stands in, and the report says so.
-struct Previous {
+struct Checked {
     /// `None`: nothing to carry from (a first load, or only damaged files).
     snapshot: Option<Snapshot>,
     courts: BTreeSet<String>,
@@ -369,13 +395,66 @@ struct Previous {
     damaged: Option<String>,
 }
 
-impl Previous {
+/// The previous snapshot as the court pipeline gets it: the live one not
+/// checked yet (its courts parsed on the bet that it is whole), or checked.
+enum Previous<'a> {
+    Unchecked(Option<&'a SnapshotFile>),
+    Checked(Box<Checked>),
+}
+
+/// Whether the courts were parsed with the hearing lists of the snapshot
+/// that turned out to be the previous one.
+enum Bet {
+    Won(Checked),
+    Lost(Checked),
+}
+
+impl Previous<'_> {
+    /// Checks the live snapshot, unless it was, and settles the bet that
+    /// the courts' lists came from `earlier`.
+    fn settle(
+        self,
+        store: &Store,
+        warnings: &mut Vec<String>,
+        earlier: Option<&SnapshotFile>,
+    ) -> Result<Bet, ImportError> {
+        let checked = match self {
+            Previous::Unchecked(live) => Checked::open(store, live, warnings)?,
+            Previous::Checked(checked) => *checked,
+        };
+        Ok(if checked.earlier().as_ref() == earlier {
+            Bet::Won(checked)
+        } else {
+            Bet::Lost(checked)
+        })
+    }
+}
+
+/// What the court pipeline gives: every court written, or the bet on the
+/// live snapshot lost and what stands in for it, for a second pass.
+enum Courts {
+    Written {
+        courts: Vec<CourtReport>,
+        live_verified: bool,
+    },
+    Settled(Box<Checked>),
+}
+
+impl Checked {
+    /// The snapshot whose hearing lists unchanged cases copy.
+    fn earlier(&self) -> Option<SnapshotFile> {
+        self.snapshot
+            .as_ref()
+            .filter(|_| crate::hearings::EXTRACTED)
+            .map(|s| s.file.clone())
+    }
+
     fn open(
         store: &Store,
         live: Option<&SnapshotFile>,
         warnings: &mut Vec<String>,
-    ) -> Result<Previous, ImportError> {
-        let mut previous = Previous {
+    ) -> Result<Checked, ImportError> {
+        let mut previous = Checked {
             snapshot: None,
             courts: BTreeSet::new(),
             lost: BTreeSet::new(),
@@ -442,19 +521,24 @@ impl Previous {
 /// as it and every court before it are done. A court that did not come, or
 /// came unusable, is carried over from the previous snapshot at its place in
 /// the order. Gives the report of every court, in code order.
+///
+/// An unchecked live snapshot is checked here, while the workers parse on
+/// the bet that it is whole, before anything is written: if it is not, the
+/// bet is lost (`Courts::Settled`, what stands in for it) and the caller
+/// runs the pipeline again with the lists of the snapshot standing in.
 fn run_courts(
     night: &Night<'_>,
     plan: &BatchPlan,
-    previous: Previous,
+    previous: Previous<'_>,
+    store: &Store,
     builder: &mut Builder,
+    warnings: &mut Vec<String>,
     ui: &Ui,
-) -> Result<Vec<CourtReport>, ImportError> {
+) -> Result<Courts, ImportError> {
     let courts: Vec<(&String, &CourtPlan)> = plan.courts.iter().collect();
-    let carried = previous.courts.iter().chain(&previous.lost);
-    let order: BTreeSet<&String> = plan.courts.keys().chain(carried).collect();
     let total_bytes: u64 = courts.iter().map(|(_, p)| plan_bytes(p)).sum();
     let read_bar = ui.bytes_bar("read", total_bytes);
-    let write_bar = ui.count_bar("write", order.len() as u64, "courts");
+    let write_bar = ui.count_bar("write", courts.len() as u64, "courts");
     // Measured on the national batch: 4 courts per worker keeps both cores
     // busy; a wider window only adds memory.
     let gate = Gate::new(night.threads * 4);
@@ -472,18 +556,30 @@ fn run_courts(
             scope.spawn(move || parse_courts(night, courts, next, gate, read_bar, &tx));
         }
         drop(tx);
-        let mut writer = Writer {
-            courts: &courts,
-            rx: &rx,
-            gate: &gate,
-            pending: BTreeMap::new(),
-            consumed: 0,
-            previous: &previous,
-            date: night.date,
-            builder,
-            bar: &write_bar,
+        let result = match previous.settle(store, warnings, night.earlier.as_ref()) {
+            Err(e) => Err(e),
+            Ok(Bet::Lost(checked)) => Ok(Courts::Settled(Box::new(checked))),
+            Ok(Bet::Won(checked)) => {
+                let carried = checked.courts.iter().chain(&checked.lost);
+                let order: BTreeSet<&String> = plan.courts.keys().chain(carried).collect();
+                write_bar.set_length(order.len() as u64);
+                let mut writer = Writer {
+                    courts: &courts,
+                    rx: &rx,
+                    gate: &gate,
+                    pending: BTreeMap::new(),
+                    consumed: 0,
+                    previous: &checked,
+                    date: night.date,
+                    builder,
+                    bar: &write_bar,
+                };
+                writer.write_all(&order).map(|courts| Courts::Written {
+                    courts,
+                    live_verified: checked.damaged.is_none(),
+                })
+            }
         };
-        let result = writer.write_all(&order);
         // Whatever happened, let the workers go.
         gate.abort();
         drop(rx);
@@ -491,7 +587,6 @@ fn run_courts(
     });
     read_bar.finish_and_clear();
     write_bar.finish_and_clear();
-    drop(previous);
     written
 }
 
@@ -577,7 +672,7 @@ struct Writer<'a, 'b> {
     pending: BTreeMap<usize, Tonight>,
     /// How many of `courts` the writer has taken (the gate's position).
     consumed: usize,
-    previous: &'a Previous,
+    previous: &'a Checked,
     date: NaiveDate,
     builder: &'b mut Builder,
     bar: &'a ProgressBar,
@@ -681,7 +776,7 @@ impl Writer<'_, '_> {
 
     /// The previous snapshot's data of a court, with tonight's cutoff
     /// applied again, and why it is carried over.
-    fn carry_over(&mut self, r: &mut CourtReport, previous: &Previous) -> Result<(), ImportError> {
+    fn carry_over(&mut self, r: &mut CourtReport, previous: &Checked) -> Result<(), ImportError> {
         let date = self.date;
         let reason = if r.reasons.is_empty() {
             r.reasons

@@ -549,3 +549,78 @@ fn a_snapshot_that_fails_its_checks_is_removed_not_published() {
     assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
     crate::util::golden("dump-20261124.jsonl", &env.live_dump());
 }
+
+/// The courts are parsed while the live snapshot is checked, copying the
+/// hearing lists of unchanged cases from it on the bet that it is whole.
+/// A live snapshot whose lists were changed (its checksum no longer holds)
+/// loses the bet: none of its lists reaches the next night, whose lists are
+/// what the entries give, as after a first load.
+#[test]
+fn a_damaged_live_snapshot_lends_no_hearing_list_to_the_next_night() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let live = env.data().join("snapshots").join(env.current());
+    writable(&live);
+    {
+        // TPD 民事 115 訴更一 3's hearing, unchanged on night 2, in 第九法庭
+        // instead of 第二法庭.
+        let conn = rusqlite::Connection::open(&live).unwrap();
+        let chunks: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT chunk, data FROM hearing_chunks")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        let (from, to) = ("第二法庭".as_bytes(), "第九法庭".as_bytes());
+        let mut changed = 0;
+        for (chunk, mut data) in chunks {
+            while let Some(at) = data.windows(from.len()).position(|w| w == from) {
+                data[at..at + to.len()].copy_from_slice(to);
+                changed += 1;
+            }
+            conn.execute(
+                "UPDATE hearing_chunks SET data = ?2 WHERE chunk = ?1",
+                rusqlite::params![chunk, data],
+            )
+            .unwrap();
+        }
+        assert!(changed > 0, "no list names 第二法庭");
+    }
+    let run = env.import(&sample("20261124"), &[]);
+    assert_eq!(
+        env.current(),
+        "20261124-1.sqlite",
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let night2 = env.live_dump();
+    assert!(
+        !night2.contains("第九法庭"),
+        "a hearing list was copied from the damaged snapshot"
+    );
+    // Every case's hearings are those of the night imported whole (the
+    // golden dump; HLD, carried over there, is missing here).
+    let hearings = |dump: &str| -> std::collections::BTreeMap<String, String> {
+        dump.lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|d| d.get("hearings").is_some())
+            .map(|d| {
+                let key = ["court", "category", "year", "word", "number"]
+                    .map(|k| d[k].to_string())
+                    .join(" ");
+                (key, d["hearings"].to_string())
+            })
+            .collect()
+    };
+    let whole = hearings(
+        &fs::read_to_string(crate::util::repo_root().join("tests/golden/dump-20261124.jsonl"))
+            .unwrap(),
+    );
+    let got = hearings(&night2);
+    assert!(got.values().any(|h| h.contains("第二法庭")), "{got:?}");
+    for (case, h) in &got {
+        assert_eq!(Some(h), whole.get(case), "{case}");
+    }
+}
