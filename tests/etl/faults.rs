@@ -323,9 +323,7 @@ fn user_defined_codes_decode_through_eudc_and_never_as_hkscs() {
 #[test]
 fn a_silently_changed_snapshot_is_never_dumped_rolled_back_to_or_carried_over() {
     let env = Env::new();
-    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
-    let live = env.data().join("snapshots").join(env.current());
-    writable(&live);
+    let live = night_1_live_writable(&env);
     replace_bytes(&live, "檢送卷宗".as_bytes(), "撿送卷宗".as_bytes());
 
     let dump = env.etl(&["dump"]);
@@ -550,6 +548,14 @@ fn a_snapshot_that_fails_its_checks_is_removed_not_published() {
     crate::util::golden("dump-20261124.jsonl", &env.live_dump());
 }
 
+/// Night 1 imported; its live snapshot, made writable to be damaged.
+fn night_1_live_writable(env: &Env) -> std::path::PathBuf {
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let live = env.data().join("snapshots").join(env.current());
+    writable(&live);
+    live
+}
+
 /// The courts are parsed while the live snapshot is checked, copying the
 /// hearing lists of unchanged cases from it on the bet that it is whole.
 /// A live snapshot whose lists were changed (its checksum no longer holds)
@@ -558,9 +564,7 @@ fn a_snapshot_that_fails_its_checks_is_removed_not_published() {
 #[test]
 fn a_damaged_live_snapshot_lends_no_hearing_list_to_the_next_night() {
     let env = Env::new();
-    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
-    let live = env.data().join("snapshots").join(env.current());
-    writable(&live);
+    let live = night_1_live_writable(&env);
     {
         // TPD 民事 115 訴更一 3's hearing, unchanged on night 2, in 第九法庭
         // instead of 第二法庭.
