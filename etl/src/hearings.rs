@@ -13,8 +13,9 @@
 //!
 //! 1. **Announce.** An entry that begins with a date and a time schedules a
 //!    hearing: `scheduled`, a new UID, SEQUENCE 0.
-//! 2. **Restated.** The same kind at the same time in the same courtroom as a
-//!    hearing still open is that hearing again: no new row.
+//! 2. **Restated.** The same kind at the same time in the same courtroom (or
+//!    in none named) as any hearing still open is that hearing again: no
+//!    new row.
 //! 3. **New date.** A hearing of the same kind still to come (its date on or
 //!    after the new entry's 登載日期), announced on an earlier day, with an
 //!    earlier date, is moved by the new one: `moved`, `by` the new entry; the
@@ -70,7 +71,7 @@ pub const EXTRACTED: bool = cfg!(feature = "hearings");
 /// and the case's entries are the same ([`Extractor::digest`]). Raise it
 /// with any change to what the entries give: `rules_fingerprint` below
 /// fails until it is raised.
-pub const RULES: u32 = 1;
+pub const RULES: u32 = 2;
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -330,18 +331,22 @@ impl<'a> Book<'a> {
         }
     }
 
-    /// Rules 2–4: a hearing announced without a move word.
+    /// Rules 2–4: a hearing announced without a move word. Rule 2 is
+    /// asked of every open hearing of the kind to come, rules 3 and 4 of the
+    /// latest announced.
     fn new_date(&self, slot: &Slot, posted: NaiveDate) -> Before {
-        let same_kind = self
-            .open(true)
-            .filter(|&c| self.head(c).slot.kind == slot.kind && self.to_come(c, posted));
-        let Some(c) = self.latest(same_kind) else {
+        let same_kind = || {
+            self.open(true)
+                .filter(|&c| self.head(c).slot.kind == slot.kind && self.to_come(c, posted))
+        };
+        if same_kind().any(|c| self.restates(c, slot)) {
+            return Before::Restated;
+        }
+        let Some(c) = self.latest(same_kind()) else {
             return Before::New;
         };
         let head = self.head(c);
-        if self.restates(c, slot) {
-            Before::Restated
-        } else if self.awaiting(c) {
+        if self.awaiting(c) {
             Before::Joins(c)
         } else if head.posted == posted || slot.at.date() < head.slot.at.date() {
             Before::Doubts(vec![c])
@@ -379,9 +384,13 @@ impl<'a> Book<'a> {
         }
     }
 
+    /// The hearing again: at its time, and in its courtroom or in none
+    /// named (a notice that names one it lacked moves it there).
     fn restates(&self, c: usize, slot: &Slot) -> bool {
         let head = &self.head(c).slot;
-        !self.awaiting(c) && head.at == slot.at && head.courtroom == slot.courtroom
+        !self.awaiting(c)
+            && head.at == slot.at
+            && (slot.courtroom.is_none() || head.courtroom == slot.courtroom)
     }
 
     /// A change to a chain's current row: one more change.
@@ -542,6 +551,62 @@ mod tests {
                 (3, "115/11/09", a.text(Form::FullWidth)),
             ],
             &["2 12/01 10:00 言詞辯論 scheduled 0 A"],
+        );
+    }
+
+    /// Rule 2 holds for every hearing still open, not only the latest
+    /// announced: a notice posted again after another of its kind changes
+    /// nothing (it made a second UID for one hearing, or moved the real
+    /// one to the repeated date). A repeat that leaves out the courtroom
+    /// is the same hearing too; one that adds it moves it there.
+    #[test]
+    fn rule_2_a_hearing_announced_again_after_another_of_its_kind_is_still_one() {
+        let first = h("115/12/10 10:00", "第一法庭", PREP);
+        let later = h("115/12/17 10:00", "第一法庭", PREP);
+        let earlier = h("115/12/03 10:00", "第一法庭", PREP);
+        // Two the same day (rule 4), then the first again.
+        check(
+            &[
+                (2, "115/11/02", first.text(Form::Plain)),
+                (3, "115/11/02", later.text(Form::Plain)),
+                (4, "115/11/20", first.text(Form::Plain)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 uncertain 1 by 3 A",
+                "3 12/17 10:00 準備程序 scheduled 0 B",
+            ],
+        );
+        // An earlier date next (rule 4), then the first again.
+        check(
+            &[
+                (2, "115/11/02", first.text(Form::Plain)),
+                (3, "115/11/09", earlier.text(Form::Plain)),
+                (4, "115/11/20", first.text(Form::FullWidth)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 uncertain 1 by 3 A",
+                "3 12/03 10:00 準備程序 scheduled 0 B",
+            ],
+        );
+        // Without its courtroom: the same hearing.
+        let bare = h("115/12/10 10:00", "", PREP);
+        check(
+            &[
+                (2, "115/11/02", first.text(Form::Plain)),
+                (3, "115/11/20", bare.text(Form::Plain)),
+            ],
+            &["2 12/10 10:00 準備程序 scheduled 0 A"],
+        );
+        // With a courtroom it lacked: moved there (one more change).
+        check(
+            &[
+                (2, "115/11/02", bare.text(Form::Plain)),
+                (3, "115/11/20", first.text(Form::Plain)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 moved 0 by 3 A",
+                "3 12/10 10:00 準備程序 scheduled 1 A",
+            ],
         );
     }
 
@@ -806,6 +871,19 @@ mod tests {
                     .collect();
                 let mut texts = case_texts(&raw);
                 texts.sort_by_key(|e| (e.1, e.0));
+                // Notices posted again after the others (rule 2), with
+                // and without their courtroom.
+                if let (Some((first, _, _)), Some(last)) = (raw.first(), texts.last()) {
+                    let again = match c % 4 {
+                        0 => Some(first.text(Form::Plain)),
+                        1 => Some(Hearing { room: "", ..*first }.text(Form::Plain)),
+                        _ => None,
+                    };
+                    if let Some(text) = again {
+                        let seq = texts.iter().map(|e| e.0).max().unwrap_or(0) + 1;
+                        texts.push((seq, last.1, text));
+                    }
+                }
                 texts
             })
             .collect();
@@ -829,7 +907,7 @@ mod tests {
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (1, 0x8ddf_4316_aee4_256c),
+            (2, 0xc229_9351_b0df_28fc),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }
