@@ -66,6 +66,19 @@ fn client(ip: IpAddr) -> Vec<u8> {
     }
 }
 
+/// What a calendar-feed fetch counts against (`Throttle::feed`).
+#[derive(Debug, Clone, Copy)]
+pub enum FeedFetch {
+    /// A token that names a feed: that feed's owner, whatever the client.
+    /// Calendar services fetch every subscriber's feed from a few addresses
+    /// of their own; a count per address would cut all of them off.
+    /// `owner` is 9 bytes (a kind byte and the account's id), so it never
+    /// shares a count with a client address (4 or 16 bytes).
+    Known { owner: [u8; 9] },
+    /// Any other token: the client address, so junk stays cheap.
+    Unknown(IpAddr),
+}
+
 pub struct Throttle {
     conn: Mutex<Connection>,
     max_per_hour: usize,
@@ -326,14 +339,17 @@ impl Throttle {
         })
     }
 
-    /// A calendar-feed fetch from `ip`: counted, or refused
-    /// (`Some(seconds to wait)`) past `per_hour` in the last hour, in one
-    /// transaction shared by every process. A database that cannot be
-    /// written lets the fetch through (logged): the feed's token is the
+    /// A calendar-feed fetch: counted against what `fetch` says, or
+    /// refused (`Some(seconds to wait)`) past `per_hour` in the last hour,
+    /// in one transaction shared by every process. A database that cannot
+    /// be written lets the fetch through (logged): the feed's token is the
     /// credential, the limit only keeps a looping subscription cheap.
-    pub fn feed(&self, ip: IpAddr, per_hour: usize, now: i64) -> Option<u64> {
+    pub fn feed(&self, fetch: FeedFetch, per_hour: usize, now: i64) -> Option<u64> {
         let mut conn = self.conn.lock().expect("throttle");
-        let key = client(ip);
+        let key = match fetch {
+            FeedFetch::Known { owner } => owner.to_vec(),
+            FeedFetch::Unknown(ip) => client(ip),
+        };
         let run = |conn: &mut Connection| -> rusqlite::Result<Option<u64>> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let q = shared::recent(&tx, Scope::Feed, &key, now, per_hour)?;
@@ -548,19 +564,41 @@ mod tests {
     }
 
     #[test]
-    fn a_client_may_fetch_the_feed_sixty_times_an_hour_on_any_process() {
+    fn a_feed_and_a_client_with_unknown_tokens_may_fetch_sixty_times_an_hour_on_any_process() {
         let d = tempfile::tempdir().unwrap();
         let (one, two) = (throttle(&d, 100, 10, 300), throttle(&d, 100, 10, 300));
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let start = 100 * HOUR;
+        let unknown = |ip: IpAddr| FeedFetch::Unknown(ip);
         for i in 0..60 {
             let t = if i % 2 == 0 { &one } else { &two };
-            assert_eq!(t.feed(ip, 60, start), None, "fetch {i}");
+            assert_eq!(t.feed(unknown(ip), 60, start), None, "fetch {i}");
         }
-        let wait = two.feed(ip, 60, start).expect("the 61st is refused");
+        let wait = two
+            .feed(unknown(ip), 60, start)
+            .expect("the 61st is refused");
         assert!(wait > 3500 && wait <= 3600, "{wait}");
-        assert_eq!(one.feed("192.0.2.2".parse().unwrap(), 60, start), None);
-        assert_eq!(one.feed(ip, 60, start + HOUR), None, "an hour later, again");
+        assert_eq!(
+            one.feed(unknown("192.0.2.2".parse().unwrap()), 60, start),
+            None
+        );
+        assert_eq!(
+            one.feed(unknown(ip), 60, start + HOUR),
+            None,
+            "an hour later, again"
+        );
+        // A known feed counts by itself, not by the address it came from.
+        let mine = FeedFetch::Known {
+            owner: [b'a', 0, 0, 0, 0, 0, 0, 0, 7],
+        };
+        for i in 0..60 {
+            assert_eq!(one.feed(mine, 60, start), None, "feed fetch {i}");
+        }
+        assert!(two.feed(mine, 60, start).is_some(), "the feed's 61st");
+        let theirs = FeedFetch::Known {
+            owner: [b'p', 0, 0, 0, 0, 0, 0, 0, 7],
+        };
+        assert_eq!(two.feed(theirs, 60, start), None, "another feed");
     }
 
     #[test]

@@ -47,8 +47,10 @@ use crate::http::{Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
 use crate::prosecutors::{browser_prosecutor, prosecutor_form, web, Viewer};
+use crate::throttle::FeedFetch;
 
-/// Feed fetches a client address may make in an hour.
+/// Fetches of one feed in an hour, and of unknown tokens from one client
+/// address.
 pub const FEED_PER_HOUR: usize = 60;
 /// How long a calendar app (or a proxy of the user's) may reuse a feed.
 const FEED_CACHE: &str = "private, max-age=900";
@@ -71,22 +73,42 @@ fn all_time() -> NaiveDateTime {
         .expect("a time")
 }
 
+/// A feed owner's throttle key: its kind and its account's id.
+fn feed_key(kind: u8, id: i64) -> [u8; 9] {
+    let mut key = [kind; 9];
+    key[1..].copy_from_slice(&id.to_be_bytes());
+    key
+}
+
 /// `GET /calendar/<token>.ics`
 pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
-    // Counted in the accounts database: the limit holds across every
-    // server process on the data directory.
+    let owner = file.strip_suffix(".ics").and_then(|token| {
+        store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token).unwrap_or_else(
+            |e| {
+                tracing::error!("a calendar feed's token: {e}");
+                None
+            },
+        )
+    });
+    // Counted in the accounts database, so the limit holds across every
+    // server process on the data directory: a feed by itself, anything
+    // else by the client address (`FeedFetch`). A token is 256 random
+    // bits; the limit keeps a looping subscription cheap, not guessing out.
+    let fetch = match &owner {
+        Some(FeedOwner::Applicant { id, .. }) => FeedFetch::Known {
+            owner: feed_key(b'a', *id),
+        },
+        Some(FeedOwner::Prosecutor { id, .. }) => FeedFetch::Known {
+            owner: feed_key(b'p', *id),
+        },
+        None => FeedFetch::Unknown(req.ip),
+    };
     if let Some(wait) = app
         .throttle
-        .feed(req.ip, FEED_PER_HOUR, crate::throttle::now_ms())
+        .feed(fetch, FEED_PER_HOUR, crate::throttle::now_ms())
     {
         return Err(Failure::Throttled(wait));
     }
-    let token = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
-    let owner = store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token)
-        .unwrap_or_else(|e| {
-            tracing::error!("a calendar feed's token: {e}");
-            None
-        });
     let snap = live(app)?;
     let hearings = match owner.ok_or(Failure::NotFound)? {
         FeedOwner::Applicant { email, .. } => snap.upcoming_hearings_for(&email, all_time())?,
