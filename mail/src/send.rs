@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, TimeZone, Utc};
 use lettre::address::Address;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -48,8 +48,9 @@ use serde::Serialize;
 use schemas::date::taipei;
 use store::secret::random_bytes;
 
-use crate::config::{MailSettings, Relay, Security, Timeouts};
+use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
 use crate::outbox::{Event, Outbox, OutboxError, Recorded, State, Unreadable};
+use crate::Kind;
 
 pub use crate::kind::Scope;
 pub use crate::outbox::{Item, Outcome};
@@ -321,6 +322,9 @@ pub struct SendSummary {
     pub withdrawn: u64,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
+    /// Reminders this run found past their day (`Event::Outdated`): failed,
+    /// not sent, and counted in `failed`.
+    pub outdated: u64,
     /// Items this run found unreadable (their stored message damaged):
     /// failed, not sent, and counted in `failed`; an operator must hear of
     /// each.
@@ -374,13 +378,45 @@ pub fn send(
     send_scope(data_dir, cfg, Scope::Nightly, now_flag, now, stop)
 }
 
-/// What to do with a due item: send it, or not, if its address is flagged.
-pub fn plan_claim(item: &Item, flagged: &BTreeSet<String>) -> Event {
-    if flagged.contains(&item.email) {
+/// What to do with a due item at `now`: send it; or not, if its address
+/// is flagged; or, if it is a reminder whose day's send window (`window`,
+/// Asia/Taipei) ended after it was queued, fail it ([`past_its_day`]).
+pub fn plan_claim(
+    item: &Item,
+    flagged: &BTreeSet<String>,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Event {
+    if item.kind == Kind::Reminder && past_its_day(&item.night, item.queued_at, window, now) {
+        Event::Outdated
+    } else if flagged.contains(&item.email) {
         Event::Suppress
     } else {
         Event::Claim
     }
+}
+
+/// Whether a reminder of `day` (YYYYMMDD) queued at `queued_at` is past its
+/// day at `now`: the send window of that day has ended, and it had not
+/// when the reminder was queued. Its text is about that day ("明天", "7
+/// 天後"), so after it, it would mislead; one queued after that day's
+/// window (an operator's `send --today` catch-up) was meant to go late.
+/// A day that does not read as one is not judged (the item goes out). Pure.
+pub fn past_its_day(
+    day: &str,
+    queued_at: DateTime<Utc>,
+    window: Window,
+    now: DateTime<Utc>,
+) -> bool {
+    let Ok(day) = chrono::NaiveDate::parse_from_str(day, "%Y%m%d") else {
+        return false;
+    };
+    let end = taipei()
+        .from_local_datetime(&day.and_time(window.end))
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc);
+    queued_at < end && now >= end
 }
 
 /// What an attempt's outcome makes of an item.
@@ -455,7 +491,9 @@ impl SendSummary {
             Event::Accepted => self.sent += 1,
             Event::Deferred => self.retrying += 1,
             Event::Uncertain => self.unknown += 1,
-            Event::Refused | Event::Expired | Event::Unreadable => self.failed += 1,
+            Event::Refused | Event::Expired | Event::Unreadable | Event::Outdated => {
+                self.failed += 1
+            }
             Event::Suppress => self.suppressed += 1,
             Event::Claim
             | Event::Interrupted
@@ -540,11 +578,17 @@ pub fn send_scope(
         // Claim the batch (sending, or suppressed) in one commit.
         let claimed = {
             let flagged = run.flagged.lock().expect("flagged");
-            lock(&run.outbox).claim(batch, now, |item| plan_claim(item, &flagged))?
+            lock(&run.outbox).claim(batch, now, |item| {
+                plan_claim(item, &flagged, cfg.window, now)
+            })?
         };
         {
             let mut summary = lock(&run.summary);
             summary.suppressed += claimed.suppressed.len() as u64;
+            for _ in &claimed.outdated {
+                summary.count(Event::Outdated);
+            }
+            summary.outdated += claimed.outdated.len() as u64;
             for item in claimed.unreadable {
                 summary.count(Event::Unreadable);
                 summary.unreadable.push(item);
@@ -692,7 +736,67 @@ mod tests {
             message: Vec::new(),
             attempts,
             first_try_at,
+            queued_at: first_try_at,
         }
+    }
+
+    /// A reminder of a day is past it from the end of that day's send
+    /// window (Asia/Taipei), unless it was queued after that end (an
+    /// operator's catch-up); other kinds never are.
+    #[test]
+    fn a_reminder_is_past_its_day_from_the_end_of_that_days_window() {
+        let w = Window {
+            start: chrono::NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
+            end: chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap(),
+        };
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        // Queued at 01:40 Taipei on the 24th; its window ends 21:00 there,
+        // 13:00 UTC.
+        let queued = at("2026-11-23T17:40:00Z");
+        assert!(!past_its_day(
+            "20261124",
+            queued,
+            w,
+            at("2026-11-24T12:59:59Z")
+        ));
+        assert!(past_its_day(
+            "20261124",
+            queued,
+            w,
+            at("2026-11-24T13:00:00Z")
+        ));
+        assert!(past_its_day(
+            "20261124",
+            queued,
+            w,
+            at("2026-12-02T01:00:00Z")
+        ));
+        // Queued after that window: meant to go late.
+        assert!(!past_its_day(
+            "20261124",
+            at("2026-12-02T00:00:00Z"),
+            w,
+            at("2026-12-02T01:00:00Z")
+        ));
+        assert!(!past_its_day(
+            "not a day",
+            queued,
+            w,
+            at("2026-12-02T01:00:00Z")
+        ));
+        let mut late = item(State::Retrying, 3, queued);
+        late.night = "20261124".into();
+        let none = BTreeSet::new();
+        let now = at("2026-11-25T00:00:00Z");
+        assert_eq!(plan_claim(&late, &none, w, now), Event::Claim, "a digest");
+        late.kind = crate::Kind::Reminder;
+        assert_eq!(plan_claim(&late, &none, w, now), Event::Outdated);
+        let flagged = BTreeSet::from([late.email.clone()]);
+        assert_eq!(
+            plan_claim(&late, &flagged, w, now),
+            Event::Outdated,
+            "past before flagged"
+        );
     }
 
     proptest! {

@@ -55,7 +55,21 @@ impl Env {
 
     /// The binary with a clean environment and this env's data directory.
     pub fn command(&self) -> Command {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+        self.prepared(Command::new(env!("CARGO_BIN_EXE_cpor-etl")))
+    }
+
+    /// `command`, with the clock set to `utc` (`2026-11-23 17:40:00`) and
+    /// running on from there: Debian's `faketime` (libfaketime), which
+    /// `scripts/setup-test-deps` installs.
+    pub fn command_at(&self, utc: &str) -> Command {
+        let mut cmd = Command::new("faketime");
+        cmd.env("TZ", "UTC")
+            .arg(utc)
+            .arg(env!("CARGO_BIN_EXE_cpor-etl"));
+        self.prepared(cmd)
+    }
+
+    fn prepared(&self, mut cmd: Command) -> Command {
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("CPOR_") {
                 cmd.env_remove(k);

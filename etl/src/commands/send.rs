@@ -194,6 +194,13 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
             summary.withdrawn
         );
     }
+    if summary.outdated > 0 {
+        say!(
+            "  {} reminders too late: their day's send window ended before they could go, so they are failed, \
+             not sent late (counted in failed; `cpor-etl outbox` lists them)",
+            summary.outdated
+        );
+    }
     for (email, reason) in &summary.flagged {
         say!("  flagged {email}: {reason}");
     }

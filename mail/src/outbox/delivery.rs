@@ -35,6 +35,8 @@ pub struct Item {
     pub attempts: i64,
     /// When it was first tried (this attempt, if it is the first).
     pub first_try_at: DateTime<Utc>,
+    /// When it was queued.
+    pub queued_at: DateTime<Utc>,
 }
 
 /// How one attempt ended.
@@ -69,6 +71,8 @@ pub struct Claimed {
     pub suppressed: Vec<Item>,
     /// Now *failed*: their stored messages cannot be read.
     pub unreadable: Vec<Unreadable>,
+    /// Now *failed*: reminders past their day (`Event::Outdated`).
+    pub outdated: Vec<Item>,
 }
 
 /// An item whose stored message could not be read when it was claimed:
@@ -207,7 +211,7 @@ impl Outbox {
         {
             let mut load = tx.prepare(&format!(
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
-                 coding FROM items WHERE id = ?1 AND state IN {}",
+                 coding, queued_at FROM items WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -226,6 +230,7 @@ impl Outbox {
             };
             let mut suppress = not_sent(Event::Suppress)?;
             let mut fail = not_sent(Event::Unreadable)?;
+            let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
                 let row = load
                     .query_row([id], |r| {
@@ -240,6 +245,7 @@ impl Outbox {
                             r.get::<_, i64>(7)?,
                             r.get::<_, Option<String>>(8)?,
                             r.get::<_, String>(9)?,
+                            r.get::<_, String>(10)?,
                         ))
                     })
                     .optional()?;
@@ -254,6 +260,7 @@ impl Outbox {
                     attempts,
                     first,
                     coding,
+                    queued_at,
                 )) = row
                 else {
                     continue;
@@ -289,6 +296,13 @@ impl Outbox {
                         .as_deref()
                         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
                         .map_or(now, |t| t.with_timezone(&Utc)),
+                    queued_at: DateTime::parse_from_rfc3339(&queued_at)
+                        .map_err(|_| OutboxError::Unknown {
+                            id,
+                            what: "time of queueing",
+                            value: queued_at.clone(),
+                        })?
+                        .with_timezone(&Utc),
                 };
                 match plan(&item) {
                     Event::Claim => {
@@ -307,6 +321,16 @@ impl Outbox {
                         let suppressed = target(Event::Suppress).as_str();
                         if suppress.execute(params![id, suppressed, "address flagged"])? == 1 {
                             claimed.suppressed.push(item);
+                        }
+                    }
+                    Event::Outdated => {
+                        let failed = target(Event::Outdated).as_str();
+                        let why = format!(
+                            "a reminder of {} not sent by the end of that day's send window; it was not sent late",
+                            item.night
+                        );
+                        if outdate.execute(params![id, failed, why])? == 1 {
+                            claimed.outdated.push(item);
                         }
                     }
                     other => {

@@ -8,8 +8,9 @@
 //!
 //! In words: a sender claims a due item (queued, retrying, unknown) and it
 //! is *sending*, or, if its address is flagged, *suppressed*, or, if its
-//! stored message cannot be read (damage), *failed* on its own, the claim
-//! going on with the others. From sending:
+//! stored message cannot be read (damage) or it is a reminder past its
+//! day's send window, *failed* on its own, the claim going on with the
+//! others. From sending:
 //! accepted → sent; a temporary failure → retrying, an uncertain outcome (or
 //! a run that died) → unknown, both tried again after a backoff until the
 //! retry deadline, then failed; a 5xx → failed. A held digest is released to
@@ -86,6 +87,10 @@ pub enum Event {
     Claim,
     /// A sender finds a due item's address flagged: it is not sent.
     Suppress,
+    /// A sender finds a due reminder past its day: the send window of the
+    /// day it is about ("明天", "7 天後") has ended since it was queued. It
+    /// fails, never sent late.
+    Outdated,
     /// A sender finds a due item's stored message cannot be read (a damaged
     /// page, a frame that fails its checksum): it cannot be sent as queued,
     /// so it fails on its own, with the reason, and the claim goes on.
@@ -118,9 +123,10 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 13] = [
+    pub const ALL: [Event; 14] = [
         Event::Claim,
         Event::Suppress,
+        Event::Outdated,
         Event::Unreadable,
         Event::Accepted,
         Event::Deferred,
@@ -150,6 +156,9 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Suppress, S::Suppressed),
     (S::Retrying, E::Suppress, S::Suppressed),
     (S::Unknown, E::Suppress, S::Suppressed),
+    (S::Queued, E::Outdated, S::Failed),
+    (S::Retrying, E::Outdated, S::Failed),
+    (S::Unknown, E::Outdated, S::Failed),
     (S::Queued, E::Unreadable, S::Failed),
     (S::Retrying, E::Unreadable, S::Failed),
     (S::Unknown, E::Unreadable, S::Failed),

@@ -749,3 +749,79 @@ fn without_a_nights_import_the_window_opening_queues_them_from_the_live_snapshot
         "{lawyers:?}"
     );
 }
+
+/// A reminder is about its day ("明天", "7 天後"): one that was not sent
+/// by the end of that day's send window (the relay was down, the sender
+/// stopped) is failed, never sent late, and `send` says so; sent inside
+/// it, it goes. The clock is set with `faketime`: the night's `send` at
+/// 01:40 on 2026-11-24 (Asia/Taipei) queues the sample's reminders of that
+/// day, as in production.
+#[test]
+fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
+    let queue = |env: &Env| {
+        let run: Run = env
+            .command_at("2026-11-23 17:40:00")
+            .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+            .arg("send")
+            .output()
+            .unwrap()
+            .into();
+        assert!(
+            run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+            "{}{}",
+            run.stdout,
+            run.stderr
+        );
+    };
+    let eml = |env: &Env| -> Vec<String> {
+        fs::read_dir(env.data().join("mail/20261124"))
+            .map(|d| {
+                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                    .filter(|f| f.starts_with("reminder-"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // Inside that day's window (08:00): both go.
+    let on_time = sample_env();
+    queue(&on_time);
+    let run: Run = on_time
+        .command_at("2026-11-24 00:00:00")
+        .arg("send")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(eml(&on_time).len(), 2, "{}", run.stdout);
+
+    // A week later (the relay was down): neither goes.
+    let env = sample_env();
+    queue(&env);
+    let late: Run = env
+        .command()
+        .args(["send", "--now"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(late.code, 0, "{}{}", late.stdout, late.stderr);
+    assert!(
+        late.stdout.contains("2 reminders too late"),
+        "{}",
+        late.stdout
+    );
+    assert!(eml(&env).is_empty(), "{:?}", eml(&env));
+    let db = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    let states: Vec<(String, String)> = db
+        .prepare("SELECT state, last_error FROM items WHERE kind = 'reminder'")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(states.len(), 2);
+    for (state, why) in &states {
+        assert_eq!(state, "failed");
+        assert!(why.contains("20261124"), "{why}");
+    }
+}
