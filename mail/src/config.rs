@@ -181,6 +181,20 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
+    /// The organizer calendar files name (RFC 5546: a mailed REQUEST and
+    /// any CANCEL need one): the sender, under its display name or the
+    /// service's.
+    pub fn organizer(&self) -> schemas::calendar::Organizer {
+        schemas::calendar::Organizer {
+            name: self
+                .from
+                .name
+                .clone()
+                .unwrap_or_else(|| "案件進度查詢".into()),
+            email: self.from.email.to_string(),
+        }
+    }
+
     /// Reads and checks `[mail]`.
     pub fn load(layers: &Layers) -> Result<MailSettings, ConfigError> {
         MailSettings::from_section(&layers.section("mail")?)

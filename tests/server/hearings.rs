@@ -351,6 +351,42 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
     assert_eq!(got, want);
 }
 
+/// A hearing's calendar file on the case page once it is cancelled:
+/// METHOD:CANCEL, with the ORGANIZER RFC 5546 requires of one (Outlook
+/// refuses a cancellation without it).
+#[test]
+fn a_cancelled_hearings_calendar_file_names_its_organizer() {
+    const FISHMONGER: &str = "fishmonger@example.net";
+    const CASE33: &str = "/cases/PCD/%E6%B0%91%E4%BA%8B/115/%E7%B0%A1/33";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, FISHMONGER);
+    let hearings = hearings_where(
+        &data,
+        FISHMONGER,
+        "AND c.court = 'PCD' AND c.category = '民事' AND c.year = 115 AND c.word = '簡' AND c.number = 33",
+    );
+    assert!(!hearings.is_empty(), "the sample's PCD 簡 33 has hearings");
+    let files: Vec<(String, Vec<u8>)> = hearings
+        .iter()
+        .map(|(uid, _, _)| {
+            let r = c.get(&format!("{CASE33}/hearings/{uid}.ics"));
+            assert_eq!(r.status, 200, "{uid}");
+            (format!("{uid}.ics"), r.bytes)
+        })
+        .collect();
+    let cancels = files
+        .iter()
+        .filter(|(_, b)| String::from_utf8_lossy(b).contains("METHOD:CANCEL"))
+        .count();
+    assert_eq!(cancels, 1, "the sample's cancelled hearing");
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    check_ics(&refs);
+}
+
 #[test]
 fn the_account_page_turns_reminders_off_and_on() {
     let data = Data::sample();

@@ -62,7 +62,7 @@ use mail::config::Window;
 use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
-use schemas::calendar::{Calendar, Hearing, Method, Organizer};
+use schemas::calendar::{Calendar, Hearing, Method};
 use schemas::date::{datetime_to_int, roc, taipei, to_int};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
@@ -134,14 +134,7 @@ impl Standing {
         let text = Calendar {
             method,
             name: None,
-            organizer: Some(Organizer {
-                name: cfg
-                    .from
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| "案件進度查詢".into()),
-                email: cfg.from.email.to_string(),
-            }),
+            organizer: Some(cfg.organizer()),
             attendee: Some(email.to_string()),
             events: vec![event],
         }

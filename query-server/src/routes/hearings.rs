@@ -198,7 +198,8 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
     let rows = snap.hearings_of(&row)?;
     let title = format!("{} {}", row.court_name, row.case.key);
-    let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, None, Utc::now())
+    let organizer = Some(app.cfg.mail.organizer());
+    let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, organizer, Utc::now())
         .ok_or(Failure::NotFound)?;
     let at = rows
         .iter()
