@@ -199,23 +199,25 @@ pub fn run(
             // The live snapshot is damaged: the lists come from the one
             // standing in for it, or from nowhere, and the courts are parsed
             // again (nothing was written).
+            // (A second pass cannot lose: its lists come from the snapshot
+            // just settled on.)
             Ok(Courts::Settled(checked)) => {
                 night.earlier = checked.earlier();
                 previous = Previous::Checked(checked);
             }
-            other => break other,
+            Ok(Courts::Written {
+                courts,
+                live_verified,
+            }) => break Ok((courts, live_verified)),
+            Err(e) => break Err(e),
         }
     };
     // The live snapshot's checksum held just now (or there is none).
     let live_verified = match written {
-        Ok(Courts::Written {
-            courts,
-            live_verified,
-        }) => {
+        Ok((courts, live_verified)) => {
             report.courts = courts;
             live_verified
         }
-        Ok(Courts::Settled(_)) => unreachable!("a settled bet is not settled again"),
         Err(e) => {
             drop(builder);
             let _ = std::fs::remove_file(&temp);
