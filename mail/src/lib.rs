@@ -18,11 +18,11 @@ pub mod send;
 pub mod verp;
 pub mod web;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use lettre::message::Mailbox;
 use sha2::{Digest, Sha256};
 
-use schemas::date::{compact, taipei};
+use schemas::date::{compact, taipei, taipei_at};
 
 pub use config::MailSettings;
 pub use kind::{Kind, Scope};
@@ -44,20 +44,13 @@ pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> 
 pub fn window_opening(now: DateTime<Utc>, start: NaiveTime, end: NaiveTime) -> DateTime<Utc> {
     let local = now.with_timezone(&taipei());
     let today = local.date_naive();
-    let at = |day: NaiveDate, t: NaiveTime| {
-        taipei()
-            .from_local_datetime(&day.and_time(t))
-            .single()
-            .expect("a fixed offset has no gaps")
-            .with_timezone(&Utc)
-    };
     let time = local.time();
     if time < start {
-        at(today, start)
+        taipei_at(today, start)
     } else if time < end {
         now
     } else {
-        at(today + Duration::days(1), start)
+        taipei_at(today + Duration::days(1), start)
     }
 }
 

@@ -35,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Mutex};
 use std::time::Duration as StdDuration;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use lettre::address::Address;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
@@ -45,7 +45,7 @@ use lettre::transport::smtp::extension::ClientId;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use schemas::date::taipei;
+use schemas::date::{parse_batch_date, taipei, taipei_at};
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
@@ -408,14 +408,10 @@ pub fn past_its_day(
     window: Window,
     now: DateTime<Utc>,
 ) -> bool {
-    let Ok(day) = chrono::NaiveDate::parse_from_str(day, "%Y%m%d") else {
+    let Some(day) = parse_batch_date(day) else {
         return false;
     };
-    let end = taipei()
-        .from_local_datetime(&day.and_time(window.end))
-        .single()
-        .expect("a fixed offset has no gaps")
-        .with_timezone(&Utc);
+    let end = taipei_at(day, window.end);
     queued_at < end && now >= end
 }
 
@@ -491,8 +487,10 @@ impl SendSummary {
             Event::Accepted => self.sent += 1,
             Event::Deferred => self.retrying += 1,
             Event::Uncertain => self.unknown += 1,
-            Event::Refused | Event::Expired | Event::Unreadable | Event::Outdated => {
-                self.failed += 1
+            Event::Refused | Event::Expired | Event::Unreadable => self.failed += 1,
+            Event::Outdated => {
+                self.failed += 1;
+                self.outdated += 1;
             }
             Event::Suppress => self.suppressed += 1,
             Event::Claim
@@ -588,7 +586,6 @@ pub fn send_scope(
             for _ in &claimed.outdated {
                 summary.count(Event::Outdated);
             }
-            summary.outdated += claimed.outdated.len() as u64;
             for item in claimed.unreadable {
                 summary.count(Event::Unreadable);
                 summary.unreadable.push(item);

@@ -69,12 +69,11 @@ fn client(ip: IpAddr) -> Vec<u8> {
 /// What a calendar-feed fetch counts against (`Throttle::feed`).
 #[derive(Debug, Clone, Copy)]
 pub enum FeedFetch {
-    /// A token that names a feed: that feed's owner, whatever the client.
-    /// Calendar services fetch every subscriber's feed from a few addresses
-    /// of their own; a count per address would cut all of them off.
-    /// `owner` is 9 bytes (a kind byte and the account's id), so it never
-    /// shares a count with a client address (4 or 16 bytes).
-    Known { owner: [u8; 9] },
+    /// A token that names a feed: that feed's account (a prosecutor's or
+    /// an applicant's, by id), whatever the client. Calendar services fetch
+    /// every subscriber's feed from a few addresses of their own; a count
+    /// per address would cut all of them off.
+    Known { prosecutor: bool, account: i64 },
     /// Any other token: the client address, so junk stays cheap.
     Unknown(IpAddr),
 }
@@ -347,7 +346,16 @@ impl Throttle {
     pub fn feed(&self, fetch: FeedFetch, per_hour: usize, now: i64) -> Option<u64> {
         let mut conn = self.conn.lock().expect("throttle");
         let key = match fetch {
-            FeedFetch::Known { owner } => owner.to_vec(),
+            // A kind byte and the id: 9 bytes, never a client address's 4
+            // or 16.
+            FeedFetch::Known {
+                prosecutor,
+                account,
+            } => [
+                &[if prosecutor { b'p' } else { b'a' }][..],
+                &account.to_be_bytes(),
+            ]
+            .concat(),
             FeedFetch::Unknown(ip) => client(ip),
         };
         let run = |conn: &mut Connection| -> rusqlite::Result<Option<u64>> {
@@ -589,14 +597,16 @@ mod tests {
         );
         // A known feed counts by itself, not by the address it came from.
         let mine = FeedFetch::Known {
-            owner: [b'a', 0, 0, 0, 0, 0, 0, 0, 7],
+            prosecutor: false,
+            account: 7,
         };
         for i in 0..60 {
             assert_eq!(one.feed(mine, 60, start), None, "feed fetch {i}");
         }
         assert!(two.feed(mine, 60, start).is_some(), "the feed's 61st");
         let theirs = FeedFetch::Known {
-            owner: [b'p', 0, 0, 0, 0, 0, 0, 0, 7],
+            prosecutor: true,
+            account: 7,
         };
         assert_eq!(two.feed(theirs, 60, start), None, "another feed");
     }

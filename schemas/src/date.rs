@@ -5,12 +5,24 @@
 //! − 1911) exists only at the edges: in the export files and in what people
 //! read (`113/07/02`).
 
-use chrono::{Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::{
+    DateTime, Datelike, FixedOffset, Months, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc,
+};
 
 /// Asia/Taipei: UTC+8 all year (no daylight saving since 1979), so no time
 /// zone database is needed.
 pub fn taipei() -> FixedOffset {
     FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// The instant that is `time` on `day` in Asia/Taipei (a fixed offset:
+/// every local time is one instant).
+pub fn taipei_at(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
+    taipei()
+        .from_local_datetime(&day.and_time(time))
+        .single()
+        .expect("a fixed offset has no gaps")
+        .with_timezone(&Utc)
 }
 
 const ROC_OFFSET: i32 = 1911;

@@ -53,7 +53,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -63,7 +63,7 @@ use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method};
-use schemas::date::{datetime_to_int, roc, taipei, to_int};
+use schemas::date::{datetime_to_int, roc, taipei, taipei_at, to_int};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
@@ -224,7 +224,7 @@ pub fn waits_for_the_night(
     now: DateTime<Utc>,
     window: Window,
 ) -> bool {
-    live_batch < day && now < send_from(day, DateTime::<Utc>::MIN_UTC, window)
+    live_batch < day && now < taipei_at(day, window.start)
 }
 
 /// The Taipei day whose reminders are queued at `now`: the day the send
@@ -238,12 +238,7 @@ pub fn reminder_day(now: DateTime<Utc>, window: Window) -> NaiveDate {
 /// When `day`'s reminders may first go out: the window's opening that day,
 /// or `now` if later (a run inside the window).
 pub fn send_from(day: NaiveDate, now: DateTime<Utc>, window: Window) -> DateTime<Utc> {
-    let opening = taipei()
-        .from_local_datetime(&day.and_time(window.start))
-        .single()
-        .expect("a fixed offset has no gaps")
-        .with_timezone(&Utc);
-    opening.max(now)
+    taipei_at(day, window.start).max(now)
 }
 
 /// Decides `day`'s reminders. `from`: the Taipei time they may first go out
@@ -642,7 +637,7 @@ pub fn distinct_names(files: &mut [CalendarFile]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveTime;
+    use chrono::{NaiveTime, TimeZone};
     use proptest::prelude::*;
     use schemas::CaseKey;
 
@@ -902,14 +897,9 @@ mod tests {
     fn a_days_reminders_wait_for_its_nights_batch_until_the_window_opens() {
         let w = window();
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        let taipei_at = |s: &str| {
-            taipei()
-                .from_local_datetime(
-                    &NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap(),
-                )
-                .single()
-                .unwrap()
-                .with_timezone(&Utc)
+        let local = |s: &str| {
+            let t = NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+            taipei_at(t.date(), t.time())
         };
         // (Taipei now, live batch, whether the reminder day's wait)
         let cases = [
@@ -927,7 +917,7 @@ mod tests {
             ("2027-02-28 20:59:59", "2027-02-27", false),
         ];
         for (now, live, waits) in cases {
-            let now = taipei_at(now);
+            let now = local(now);
             let day = reminder_day(now, w);
             assert_eq!(
                 waits_for_the_night(day, d(live), now, w),

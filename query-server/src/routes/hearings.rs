@@ -73,13 +73,6 @@ fn all_time() -> NaiveDateTime {
         .expect("a time")
 }
 
-/// A feed owner's throttle key: its kind and its account's id.
-fn feed_key(kind: u8, id: i64) -> [u8; 9] {
-    let mut key = [kind; 9];
-    key[1..].copy_from_slice(&id.to_be_bytes());
-    key
-}
-
 /// `GET /calendar/<token>.ics`
 pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
     let owner = file.strip_suffix(".ics").and_then(|token| {
@@ -96,10 +89,12 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
     // bits; the limit keeps a looping subscription cheap, not guessing out.
     let fetch = match &owner {
         Some(FeedOwner::Applicant { id, .. }) => FeedFetch::Known {
-            owner: feed_key(b'a', *id),
+            prosecutor: false,
+            account: *id,
         },
         Some(FeedOwner::Prosecutor { id, .. }) => FeedFetch::Known {
-            owner: feed_key(b'p', *id),
+            prosecutor: true,
+            account: *id,
         },
         None => FeedFetch::Unknown(req.ip),
     };
