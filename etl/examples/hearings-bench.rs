@@ -94,11 +94,16 @@ fn main() -> anyhow::Result<()> {
     // The import's way: one extractor for case after case, lists packed.
     let mut extractor = Extractor::default();
     let (best_pack, _, pack_digest) = measure(rounds, &cases, |entries| {
-        let (list, _) = extractor.pack(entries.iter().map(|e| Entry {
-            seq: e.1,
-            posted: e.0,
-            text: &arena[e.2.clone()],
-        }));
+        let list = extractor
+            .pack(
+                entries.iter().map(|e| Entry {
+                    seq: e.1,
+                    posted: e.0,
+                    text: &arena[e.2.clone()],
+                }),
+                None,
+            )
+            .list;
         (list.len(), list)
     });
     // The same reading, split: texts that say nothing about hearings (most)

@@ -21,6 +21,7 @@ use crate::kinds::scan::{DataFile, FileError, FileScan, ParScan, Record, Resolve
 use crate::kinds::{applicant, case, progress, prosecutor, CaseKey, FieldError, FileKind, Reject};
 use crate::model::{CaseData, CourtData, EntryData, GrantData, HearingList};
 use crate::rules::{collapse_versions, existing_newest_first, scope, Scope};
+use schemas::hearing_list::Hearing;
 
 /// Counts the report gives for an imported court.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -46,6 +47,11 @@ pub struct CourtStats {
     /// Queryable cases whose hearings were copied from the live snapshot,
     /// their key and entries unchanged since (`Earlier`), not read again.
     pub hearing_lists_reused: u64,
+    /// Hearings of the cases worked out again whose UID or SEQUENCE was
+    /// kept from the live snapshot's lists for the calendars they were
+    /// sent to (`hearings::carry_on`): entries the court revised or
+    /// withdrew.
+    pub hearings_carried_on: u64,
     pub grants_active: u64,
     pub grants_revoked: u64,
     pub prosecutor_assignments: u64,
@@ -115,6 +121,12 @@ pub trait Earlier {
     /// are uncertain; `None`: not there, or not to be trusted (then the case
     /// is worked out). Asked in the court's key order.
     fn list(&mut self, digest: u64) -> Option<(HearingList, u32)>;
+
+    /// The list the live snapshot holds for the case `key`, whose entries
+    /// changed (no [`Earlier::list`] for them), for tonight's list to carry
+    /// on from (`hearings::carry_on`); `None`: none, or not to be read.
+    /// Asked in the court's key order, mixed with [`Earlier::list`].
+    fn previous(&mut self, key: &CaseKey) -> Option<Vec<Hearing>>;
 }
 
 /// Imports one court from its files' bytes (already checked against the
@@ -541,7 +553,15 @@ fn assemble(
                     let digest = extractor.digest(key, entries());
                     let copied = earlier.as_mut().and_then(|e| e.list(digest));
                     stats.hearing_lists_reused += u64::from(copied.is_some());
-                    let (list, uncertain) = copied.unwrap_or_else(|| extractor.pack(entries()));
+                    let (list, uncertain) = match copied {
+                        Some(copied) => copied,
+                        None => {
+                            let previous = earlier.as_mut().and_then(|e| e.previous(key));
+                            let packed = extractor.pack(entries(), previous.as_deref());
+                            stats.hearings_carried_on += u64::from(packed.carried);
+                            (packed.list, packed.uncertain)
+                        }
+                    };
                     data.hearings = list;
                     data.extracted = Some(digest);
                     stats.hearings += data.hearings.len() as u64;

@@ -3,8 +3,11 @@
 //!
 //! The export is full every night, so the hearings are derived again from
 //! all of a case's existing entries each night, not only the latest three,
-//! deterministically and with no state kept between nights: the same
-//! entries always give the same rows, UIDs and SEQUENCEs. `schemas::hearing`
+//! deterministically: the same entries always give the same rows. Only
+//! what calendars were already sent is kept between nights, in the live
+//! snapshot's lists: [`carry_on`] keeps a hearing's UID and never lets its
+//! SEQUENCE fall when a court revises or withdraws an entry.
+//! `schemas::hearing`
 //! reads what one entry says (a hearing it schedules, a move or
 //! cancellation it announces, which hearing that is about); this module
 //! applies the entries in order, oldest first by (登載日期, 序號), as the
@@ -43,11 +46,13 @@
 //!
 //! Withdrawn entries do not exist (the contract), so neither do their
 //! hearings and changes: a hearing whose moving entry is withdrawn stands
-//! again, with the lower SEQUENCE the entries now show.
+//! again, with the lower SEQUENCE the entries now show, which
+//! [`carry_on`] raises above the one calendars were sent.
 //!
 //! The UID is derived from the case key, the kind and the 序號 of the entry
-//! that first announced the hearing: stable while that entry exists, and
-//! the same for every date the hearing is moved to.
+//! that first announced the hearing (its `Origin`, stored): stable while
+//! that entry exists, the same for every date the hearing is moved to,
+//! and kept by [`carry_on`] when the entry is revised to another kind.
 
 use std::borrow::Cow;
 
@@ -163,13 +168,16 @@ impl<'a> Extractor<'a> {
         &self.out
     }
 
-    /// The case's hearings packed as the snapshot stores them, and how
-    /// many of them the rules were unsure about.
+    /// The case's hearings packed as the snapshot stores them, carried on
+    /// from `previous`, the case's list in the live snapshot if it has one
+    /// ([`carry_on`]).
     pub fn pack(
         &mut self,
         oldest_first: impl IntoIterator<Item = Entry<'a>>,
-    ) -> (HearingList, u32) {
+        previous: Option<&[Hearing]>,
+    ) -> Packed {
         self.extract(oldest_first);
+        let carried = previous.map_or(0, |previous| carry_on(previous, &mut self.out));
         let uncertain = self
             .out
             .iter()
@@ -179,8 +187,113 @@ impl<'a> Extractor<'a> {
         // `read` gives is (schemas' `every_kind_the_reader_gives_can_be_stored`).
         let list =
             HearingList::pack_in(&self.out, &mut self.bytes).expect("read gives stored kinds only");
-        (list, uncertain)
+        Packed {
+            list,
+            uncertain,
+            carried,
+        }
     }
+}
+
+/// A case's hearings as [`Extractor::pack`] gives them.
+pub struct Packed {
+    pub list: HearingList,
+    /// How many of them the rules were unsure about.
+    pub uncertain: u32,
+    /// How many hearings [`carry_on`] gave the live snapshot's UID or a
+    /// higher SEQUENCE than the entries show.
+    pub carried: u32,
+}
+
+/// Carries on from `previous`, a case's hearings as the live snapshot
+/// holds them (and as calendars were sent them), to `rows`, the same
+/// case's worked out again tonight from its entries as they now stand.
+/// The entries alone cannot say what calendars already hold: a court may
+/// revise or withdraw an entry (the contract's versions and 刪除), and
+/// what the rules give then can go back where it was. Two rules keep
+/// calendars updating instead of ignoring or doubling (docs/HEARINGS.md,
+/// "Across nights"):
+///
+/// - **Same entry, same hearing.** A hearing new tonight, one of whose
+///   entries first announced a hearing of the previous list that tonight
+///   has not, keeps that hearing's origin, so its UID: the entry revised
+///   in place (勘驗 to 準備程序), or joined to an earlier hearing by an
+///   entry posted late (補登). Its own first entry's if that is one, else
+///   the only one.
+/// - **SEQUENCE never falls.** A hearing the previous list has: if it
+///   now stands as it stood (time, courtroom, kind, state), its SEQUENCE
+///   is at least the previous one; otherwise at least one more, so that a
+///   withdrawn move, which gives back the old date with the lower SEQUENCE
+///   the entries show, is still an update that apps apply (RFC 5546
+///   §2.1.5: they ignore a lower SEQUENCE than they hold). Every row of
+///   the hearing is raised by the same amount, so its rows' sequences stay
+///   distinct and its latest row stays the greatest.
+///
+/// A hearing the previous list has and tonight's has not (its entry
+/// withdrawn) is not carried: it leaves the case page and the feed.
+///
+/// Gives how many of tonight's hearings it kept a UID or raised a
+/// SEQUENCE for.
+pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) -> u32 {
+    if previous.is_empty() || rows.is_empty() {
+        return 0;
+    }
+    // Tonight's hearings, and whether each was carried on.
+    let mut origins: Vec<(Origin, bool)> = rows.iter().map(|h| (h.origin, false)).collect();
+    origins.sort_unstable();
+    origins.dedup();
+    for i in 0..origins.len() {
+        let now = origins[i].0;
+        if previous.iter().any(|p| p.origin == now) {
+            continue;
+        }
+        // A hearing calendars hold that tonight has not, first announced
+        // by an entry that tonight is a date of this one: the entry
+        // revised to another kind, or joined to an earlier hearing by an
+        // entry posted late (補登). Its own entry first, else the only one.
+        let gone = |p: &&Hearing| {
+            rows.iter()
+                .any(|r| r.origin == now && r.seq == p.origin.seq)
+                && !origins.iter().any(|(o, _)| *o == p.origin)
+        };
+        let mut candidates: Vec<Origin> = previous.iter().filter(gone).map(|p| p.origin).collect();
+        candidates.sort_unstable();
+        candidates.dedup();
+        let was = match candidates.iter().find(|p| p.seq == now.seq) {
+            Some(own) => *own,
+            None if candidates.len() == 1 => candidates[0],
+            None => continue,
+        };
+        for r in rows.iter_mut().filter(|r| r.origin == now) {
+            r.origin = was;
+        }
+        origins[i] = (was, true);
+    }
+    for (origin, carried) in &mut origins {
+        let was = previous
+            .iter()
+            .filter(|p| p.origin == *origin)
+            .max_by_key(|p| p.sequence);
+        let Some(was) = was else { continue };
+        let now = rows
+            .iter()
+            .filter(|r| r.origin == *origin)
+            .max_by_key(|r| r.sequence)
+            .expect("an origin of the rows");
+        let unchanged = now.at == was.at
+            && now.courtroom.as_ref().map(AsRef::as_ref) == was.courtroom.as_deref()
+            && now.kind == was.kind
+            && now.state == was.state;
+        let floor = was.sequence + u32::from(!unchanged);
+        if now.sequence < floor {
+            let raise = floor - now.sequence;
+            for r in rows.iter_mut().filter(|r| r.origin == *origin) {
+                r.sequence += raise;
+            }
+            *carried = true;
+        }
+    }
+    origins.iter().filter(|(_, carried)| *carried).count() as u32
 }
 
 /// A row being worked out.
@@ -523,6 +636,139 @@ mod tests {
 
     const DEBATE: Option<&str> = Some("言詞辯論");
     const PREP: Option<&str> = Some("準備程序");
+
+    /// Night after night, each night's entries `(序號, 登載日期, text)`
+    /// worked out and carried on from the night before's list; each row
+    /// of the last night as `序號 when kind state sequence uid-kind uid-序號`.
+    fn nights(nights: &[&[(u32, &str, &str)]]) -> Vec<String> {
+        let mut previous: Option<Vec<HearingData>> = None;
+        for entries in nights {
+            let mut sorted: Vec<(u32, NaiveDate, &str)> =
+                entries.iter().map(|&(s, p, t)| (s, day(p), t)).collect();
+            sorted.sort_by_key(|e| (e.1, e.0));
+            let mut rows =
+                extract(
+                    sorted
+                        .iter()
+                        .map(|&(seq, posted, text)| Entry { seq, posted, text }),
+                );
+            if let Some(previous) = &previous {
+                carry_on(previous, &mut rows);
+            }
+            previous = Some(rows);
+        }
+        previous
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {} {} {} {} {}{}",
+                    r.seq,
+                    r.at.format("%m/%d %H:%M"),
+                    r.kind,
+                    r.state.as_str(),
+                    r.sequence,
+                    r.origin.kind,
+                    r.origin.seq
+                )
+            })
+            .collect()
+    }
+
+    const ARGUED: (u32, &str, &str) = (5, "115/10/20", "115/12/03 10:30第十二法庭言詞辯論");
+    const MOVED: (u32, &str, &str) = (7, "115/11/20", "115/12/01 10:30第十二法庭言詞辯論（改期）");
+    const INSPECTED: (u32, &str, &str) = (8, "115/11/21", "115/11/25 14:00第十二法庭勘驗");
+    const FILED: (u32, &str, &str) = (9, "115/11/22", "收原告陳報狀");
+
+    #[test]
+    fn across_nights_a_withdrawn_move_is_a_change_with_a_higher_sequence() {
+        // The entries alone give the hearing back with SEQUENCE 0.
+        assert_eq!(
+            nights(&[&[ARGUED]]),
+            ["5 12/03 10:30 言詞辯論 scheduled 0 言詞辯論5"]
+        );
+        // Calendars hold the move's 1: the withdrawal is sent as 2.
+        assert_eq!(
+            nights(&[&[ARGUED, MOVED], &[ARGUED]]),
+            ["5 12/03 10:30 言詞辯論 scheduled 2 言詞辯論5"]
+        );
+    }
+
+    #[test]
+    fn across_nights_an_unchanged_hearing_keeps_its_sequence() {
+        // The withdrawal's 2 stays while nothing changes it, whatever else
+        // the case's entries do.
+        assert_eq!(
+            nights(&[&[ARGUED, MOVED], &[ARGUED], &[ARGUED, FILED]]),
+            ["5 12/03 10:30 言詞辯論 scheduled 2 言詞辯論5"]
+        );
+        assert_eq!(
+            nights(&[&[ARGUED, MOVED], &[ARGUED, MOVED, FILED]]),
+            [
+                "5 12/03 10:30 言詞辯論 moved 0 言詞辯論5",
+                "7 12/01 10:30 言詞辯論 scheduled 1 言詞辯論5"
+            ]
+        );
+    }
+
+    #[test]
+    fn across_nights_a_change_after_a_withdrawal_goes_on_from_its_sequence() {
+        let again = (10, "115/11/26", "115/12/05 09:00第十二法庭言詞辯論（改期）");
+        assert_eq!(
+            nights(&[&[ARGUED, MOVED], &[ARGUED], &[ARGUED, again]]),
+            [
+                "5 12/03 10:30 言詞辯論 moved 2 言詞辯論5",
+                "10 12/05 09:00 言詞辯論 scheduled 3 言詞辯論5"
+            ]
+        );
+        // Moved back where the calendars have it: a change all the same
+        // for a night that had it elsewhere.
+        assert_eq!(
+            nights(&[&[ARGUED], &[ARGUED, MOVED], &[ARGUED]]),
+            ["5 12/03 10:30 言詞辯論 scheduled 2 言詞辯論5"]
+        );
+    }
+
+    #[test]
+    fn across_nights_an_entry_revised_or_joined_to_another_keeps_its_uid() {
+        let revised = (8, "115/11/21", "115/11/25 14:00第十二法庭準備程序");
+        assert_eq!(
+            nights(&[&[INSPECTED], &[revised]]),
+            ["8 11/25 14:00 準備程序 scheduled 1 勘驗8"]
+        );
+        // And keeps it after: the next night carries on from the list
+        // that says so.
+        assert_eq!(
+            nights(&[&[INSPECTED], &[revised], &[revised, FILED]]),
+            ["8 11/25 14:00 準備程序 scheduled 1 勘驗8"]
+        );
+        // A late entry (補登, posted before it) announcing a hearing of its
+        // kind that it moves: the hearing calendars hold under its UID.
+        let late = (6, "115/11/01", "115/11/22 14:00第十二法庭勘驗");
+        assert_eq!(
+            nights(&[&[INSPECTED, late]]),
+            [
+                "6 11/22 14:00 勘驗 moved 0 勘驗6",
+                "8 11/25 14:00 勘驗 scheduled 1 勘驗6"
+            ]
+        );
+        assert_eq!(
+            nights(&[&[INSPECTED], &[INSPECTED, late]]),
+            [
+                "6 11/22 14:00 勘驗 moved 0 勘驗8",
+                "8 11/25 14:00 勘驗 scheduled 1 勘驗8"
+            ]
+        );
+        // Another entry's hearing is a hearing of its own.
+        let other = (9, "115/11/22", "115/11/28 14:00第十二法庭調解");
+        assert_eq!(
+            nights(&[&[INSPECTED], &[INSPECTED, other]]),
+            [
+                "8 11/25 14:00 勘驗 scheduled 0 勘驗8",
+                "9 11/28 14:00 調解 scheduled 0 調解9"
+            ]
+        );
+    }
 
     #[test]
     fn rule_1_an_entry_that_begins_with_a_date_and_time_schedules_a_hearing() {
@@ -891,11 +1137,16 @@ mod tests {
         let mut lists = Vec::new();
         let mut states = std::collections::BTreeSet::new();
         for texts in &cases {
-            let (list, _) = extractor.pack(texts.iter().map(|e| Entry {
-                seq: e.0,
-                posted: e.1,
-                text: &e.2,
-            }));
+            let list = extractor
+                .pack(
+                    texts.iter().map(|e| Entry {
+                        seq: e.0,
+                        posted: e.1,
+                        text: &e.2,
+                    }),
+                    None,
+                )
+                .list;
             lists.extend_from_slice(list.bytes());
             lists.push(0xff);
             for h in list.decode() {
@@ -1001,6 +1252,66 @@ mod tests {
             }
         }
 
+        /// Across nights of withdrawn, revised and new entries, carried on
+        /// night after night: no hearing's SEQUENCE falls, and it rises
+        /// whenever the hearing as it now stands (time, courtroom, kind,
+        /// state) changed; an entry that announced a hearing both nights
+        /// keeps its UID; each hearing's rows keep distinct sequences.
+        #[test]
+        fn across_nights_no_sequence_falls_and_no_entry_changes_its_uid(
+            raw in prop::collection::vec((arb_hearing(), 0u64..60, 0..8usize), 1..10),
+            edits in prop::collection::vec(
+                prop::collection::vec((0..3usize, 0..16usize, arb_hearing(), 0u64..60, 0..8usize), 0..4),
+                1..4),
+        ) {
+            let mut texts = case_texts(&raw);
+            let work = |texts: &[(u32, NaiveDate, String)]| {
+                let mut order: Vec<&(u32, NaiveDate, String)> = texts.iter().collect();
+                order.sort_by_key(|e| (e.1, e.0));
+                extract(order.iter().map(|e| Entry { seq: e.0, posted: e.1, text: &e.2 }))
+            };
+            let mut before = work(&texts);
+            for night in &edits {
+                for (op, at, h, posted, form) in night {
+                    let text = case_texts(&[(*h, *posted, *form)]).remove(0);
+                    match (op, texts.len()) {
+                        (0, n) if n > 0 => { texts.remove(at % n); }
+                        (1, n) if n > 0 => texts[at % n].2 = text.2,
+                        _ => {
+                            let seq = texts.iter().map(|t| t.0).max().unwrap_or(0) + 1;
+                            texts.push((seq, text.1, text.2));
+                        }
+                    }
+                }
+                let mut now = work(&texts);
+                carry_on(&before, &mut now);
+                let head = |rows: &[HearingData], o: Origin| -> Option<HearingData> {
+                    rows.iter().filter(|r| r.origin == o).max_by_key(|r| r.sequence).cloned()
+                };
+                for o in now.iter().map(|r| r.origin) {
+                    let mut sequences: Vec<u32> =
+                        now.iter().filter(|r| r.origin == o).map(|r| r.sequence).collect();
+                    let n = sequences.len();
+                    sequences.sort_unstable();
+                    sequences.dedup();
+                    prop_assert_eq!(sequences.len(), n, "{:?}", now);
+                    let (Some(was), Some(is)) = (head(&before, o), head(&now, o)) else { continue };
+                    let same = (was.at, &was.courtroom, was.kind, was.state)
+                        == (is.at, &is.courtroom, is.kind, is.state);
+                    prop_assert!(
+                        is.sequence >= was.sequence + u32::from(!same),
+                        "{:?} after {:?}", is, was
+                    );
+                }
+                for o in now.iter().map(|r| r.origin) {
+                    if let Some(b) = before.iter().find(|b| b.origin.seq == o.seq) {
+                        prop_assert_eq!(b.origin, o);
+                    }
+                }
+                before = now;
+            }
+        }
+
         /// The import's way (one extractor for case after case, its lists
         /// packed) gives what a fresh `extract` gives for each case: nothing
         /// left over in the reused buffers from the case before.
@@ -1020,7 +1331,8 @@ mod tests {
             let mut extractor = Extractor::default();
             for c in &cases {
                 let alone = extract(entries(c));
-                let (list, uncertain) = extractor.pack(entries(c));
+                let packed = extractor.pack(entries(c), None);
+                let (list, uncertain) = (packed.list, packed.uncertain);
                 prop_assert_eq!(list.len(), alone.len());
                 prop_assert_eq!(uncertain as usize, alone.iter().filter(|h| h.state == State::Uncertain).count());
                 prop_assert_eq!(list.decode(), alone);

@@ -356,3 +356,88 @@ fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
     fs::write(&path, &good).unwrap();
     check_ics(&[&path]);
 }
+
+/// The hearings of one case of a dump, as JSON.
+pub fn case_hearings(dump: &str, court: &str, word: &str, number: u64) -> Vec<serde_json::Value> {
+    dump.lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|c| c["court"] == court && c["word"] == word && c["number"] == number)
+        .unwrap_or_else(|| panic!("no case {court} {word} {number} in the dump"))["hearings"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// A hearing's row with the greatest sequence: the event as calendars get
+/// it tonight.
+fn head_of<'a>(rows: &'a [serde_json::Value], uid: &str) -> &'a serde_json::Value {
+    rows.iter()
+        .filter(|h| h["uid"] == uid)
+        .max_by_key(|h| h["sequence"].as_u64().unwrap())
+        .unwrap_or_else(|| panic!("no hearing {uid} in {rows:?}"))
+}
+
+/// Night 2's corrections to 民事 115 重訴 77 (sample night 1): 序號 7, the
+/// move of 序號 5's 言詞辯論 from 115/12/03 to 115/12/01, withdrawn; 序號
+/// 8's 勘驗 on 115/11/25 revised to 準備程序.
+pub const CORRECTIONS: [&str; 2] = [
+    "TPD,民事,115,重訴,77,7,115/11/20,115/12/01 10:30第十二法庭言詞辯論（改期）,115/11/24 18:00:00,Y",
+    "TPD,民事,115,重訴,77,8,115/11/21,115/11/25 14:00第十二法庭準備程序,115/11/24 18:05:00,N",
+];
+
+/// A correction a court makes to what calendars already hold updates them
+/// instead of being ignored or making a second event. 民事 115 重訴 77
+/// (sample night 1): 序號 5's 言詞辯論 on 115/12/03 moved by 序號 7 to
+/// 115/12/01 (SEQUENCE 1), and 序號 8's 勘驗 on 115/11/25. Night 2's
+/// export withdraws 序號 7 (刪除 = Y) and revises 序號 8 to 準備程序.
+///
+/// - The hearing stands on 115/12/03 again. Calendars that took the move
+///   hold SEQUENCE 1, and an app ignores an update with a lower SEQUENCE
+///   than it holds (RFC 5546 §2.1.5): tonight's must be higher, or their
+///   owners keep the withdrawn date.
+/// - The revised 勘驗 is the same hearing (the same entry): the same UID
+///   with a higher SEQUENCE, or calendars show both.
+/// - A hearing nothing changed keeps its SEQUENCE.
+#[test]
+fn a_correction_by_the_court_updates_calendars_instead_of_being_ignored_or_doubled() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let before = case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+    let uid_of = |seq: u64| -> String {
+        let row = before.iter().find(|h| h["seq"] == seq).unwrap();
+        row["uid"].as_str().unwrap().to_string()
+    };
+    let (argued, inspected, prepared) = (uid_of(5), uid_of(8), uid_of(2));
+    assert_eq!(head_of(&before, &argued)["sequence"], 1);
+    assert_eq!(head_of(&before, &argued)["at"], "115/12/01 10:30");
+
+    let night = env.copy_night("20261124");
+    crate::util::append_rows(&night, "TPD_progress.csv", &CORRECTIONS);
+    let run = env.import(&night, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let after = case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+
+    let back = head_of(&after, &argued);
+    assert_eq!(back["at"], "115/12/03 10:30", "{after:?}");
+    assert_eq!(back["state"], "scheduled");
+    assert!(
+        back["sequence"].as_u64().unwrap() > 1,
+        "the move withdrawn, the hearing's SEQUENCE fell back to {} (calendars hold 1)",
+        back["sequence"]
+    );
+
+    let revised: Vec<_> = after.iter().filter(|h| h["seq"] == 8).collect();
+    assert_eq!(revised.len(), 1, "{after:?}");
+    assert_eq!(revised[0]["kind"], "準備程序");
+    assert_eq!(
+        revised[0]["uid"], inspected,
+        "the revised entry's hearing has a new UID: calendars would show it twice"
+    );
+    assert!(revised[0]["sequence"].as_u64().unwrap() > 0);
+
+    assert_eq!(head_of(&after, &prepared), head_of(&before, &prepared));
+    // The report counts them for the operator.
+    let report = env.report("20261124");
+    let stats = &crate::util::court(&report, "TPD")["stats"];
+    assert_eq!(stats["hearings_carried_on"], 2, "{stats}");
+}

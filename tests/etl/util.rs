@@ -182,6 +182,26 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// Appends `rows` (UTF-8, without line ends) to a batch's CSV file as the
+/// courts write it (CP950, CRLF), and makes the manifest count and hash
+/// them.
+pub fn append_rows(batch: &Path, file: &str, rows: &[&str]) {
+    let path = batch.join(file);
+    let mut bytes = fs::read(&path).unwrap();
+    for row in rows {
+        let (encoded, _, unmappable) = encoding_rs::BIG5.encode(row);
+        assert!(!unmappable, "{row} is not CP950");
+        bytes.extend_from_slice(&encoded);
+        bytes.extend_from_slice(b"\r\n");
+    }
+    fs::write(&path, &bytes).unwrap();
+    let sha = sha256_hex(&bytes);
+    edit_manifest(batch, file, |count, _| {
+        let count: usize = count.parse().unwrap();
+        Some(format!("{file},{},{sha}", count + rows.len()))
+    });
+}
+
 /// Replaces the first occurrence of `from` in a file's raw bytes.
 pub fn replace_bytes(path: &Path, from: &[u8], to: &[u8]) {
     let bytes = fs::read(path).unwrap();

@@ -117,12 +117,15 @@ fn hearings_from_entries(case: &CaseData) -> HearingList {
         return HearingList::default();
     }
     hearings::Extractor::default()
-        .pack(case.entries.iter().rev().map(|e| hearings::Entry {
-            seq: e.seq,
-            posted: e.posted,
-            text: &e.text,
-        }))
-        .0
+        .pack(
+            case.entries.iter().rev().map(|e| hearings::Entry {
+                seq: e.seq,
+                posted: e.posted,
+                text: &e.text,
+            }),
+            None,
+        )
+        .list
 }
 
 /// Takes the rows of case `id` from an iterator ordered by case id.

@@ -173,6 +173,56 @@ for part in msg.walk():
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A court's correction reaches the calendars that took the hearing from a
+/// reminder: the lawyer of 民事 115 重訴 77 is reminded, after night 2
+/// withdrew the move of its 言詞辯論 and revised its 勘驗 to 準備程序
+/// (`hearings::CORRECTIONS`), of the 準備程序 under the 勘驗's UID with a
+/// higher SEQUENCE, and of the 言詞辯論 back on 115/12/03 with a SEQUENCE
+/// above the move's 1: updates a calendar app applies, not a second event
+/// or one it ignores.
+#[test]
+fn a_hearing_the_court_corrected_is_reminded_as_an_update_calendars_apply() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let before = crate::hearings::case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+    let uid_of = |seq: u64| {
+        let row = before.iter().find(|h| h["seq"] == seq).unwrap();
+        row["uid"].as_str().unwrap().to_string()
+    };
+    let (argued, inspected) = (uid_of(5), uid_of(8));
+    let night = env.copy_night("20261124");
+    crate::util::append_rows(&night, "TPD_progress.csv", &crate::hearings::CORRECTIONS);
+    assert_eq!(env.import(&night, &[]).code, 3);
+
+    let dir = env.dir.path().join("ics");
+    fs::create_dir_all(&dir).unwrap();
+    for (day, want) in [
+        ("2026-11-24", (inspected, "2026-11-25T14:00:00+08:00", 1)),
+        ("2026-11-26", (argued, "2026-12-03T10:30:00+08:00", 2)),
+    ] {
+        send_for(&env, day);
+        let eml = env.data().join(format!(
+            "mail/{}/reminder-{LAWYER}.eml",
+            day.replace('-', "")
+        ));
+        let files: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
+        let got: Vec<(String, String, u64)> = check_ics(&files)
+            .iter()
+            .map(|e| {
+                (
+                    e["uid"].as_str().unwrap().to_string(),
+                    e["start"].as_str().unwrap().to_string(),
+                    e["sequence"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, [(want.0, want.1.to_string(), want.2)], "{day}");
+        for f in files {
+            fs::remove_file(f).unwrap();
+        }
+    }
+}
+
 #[test]
 fn the_sample_reminds_7_days_and_1_day_before_once_with_calendar_files() {
     let env = sample_env();

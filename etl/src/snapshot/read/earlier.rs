@@ -6,14 +6,19 @@
 //! The digests of the court's cases are read at once into a map (a
 //! digest names the case's key and entries, so it finds the case by
 //! itself); its lists in one forward scan by case id, which rises with the
-//! key, as tonight's cases are asked. A snapshot whose lists were worked
-//! out by other rules (`meta.hearing_rules`), or before version 4 (no
-//! digests), gives
-//! nothing; so does one that cannot be read, after a warning: every case is
-//! then worked out, which is slower, never wrong.
+//! key, as tonight's cases are asked. A case whose entries changed is
+//! worked out again, and carried on from its list here
+//! (`hearings::carry_on`), found by its key: the same scan. A snapshot
+//! whose lists were worked out by other rules (`meta.hearing_rules`)
+//! lends no list to copy, only lists to carry on from, as does one of
+//! version 3 (no digests); one before version 3 (no lists) gives nothing,
+//! nor does one that cannot be read, after a warning: every case is then worked out from its entries alone, which
+//! is slower, and what calendars were sent is not carried on that night.
 
-use rusqlite::OptionalExtension;
+use crate::kinds::CaseKey;
+use rusqlite::{OptionalExtension, Statement};
 use rustc_hash::FxHashMap;
+use schemas::hearing_list::{self, Hearing};
 use schemas::hearing_store::{Cursor, Layout};
 use store::layout::SnapshotFile;
 
@@ -27,17 +32,18 @@ use crate::model::HearingList;
 struct Opened {
     snapshot: Snapshot,
     layout: Layout,
-    /// Digest → case id.
+    /// Digest → case id: empty if tonight's rules may not copy the
+    /// lists.
     ids: FxHashMap<u64, i64>,
     range: (i64, i64),
 }
 
-/// Opens `file` for the lists of court `code`, if tonight's rules may copy
-/// them and it has the court.
+/// Opens `file` for the lists of court `code`, if it has the court and
+/// lists.
 fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     let snapshot = Snapshot::open(file)?;
     let layout = Layout::of(snapshot.version);
-    if !layout.has_digests() {
+    if !layout.has_lists() {
         return Ok(None);
     }
     let rules: Option<String> = snapshot
@@ -48,15 +54,17 @@ fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
             |r| r.get(0),
         )
         .optional()?;
-    if rules != Some(RULES.to_string()) {
-        return Ok(None);
-    }
     let Some(range) = snapshot.court_id_range(code)? else {
         return Ok(None);
     };
     let mut ids = FxHashMap::default();
     let mut shared = Vec::new();
-    for (id, digest) in layout.digests(&snapshot.conn, range.0, range.1)? {
+    let copied = if rules == Some(RULES.to_string()) {
+        layout.digests(&snapshot.conn, range.0, range.1)?
+    } else {
+        Vec::new()
+    };
+    for (id, digest) in copied {
         if ids.insert(digest, id).is_some() {
             shared.push(digest);
         }
@@ -105,8 +113,18 @@ pub fn with_earlier<R>(
             return f(None);
         }
     };
-    let sql = layout.range_sql().expect("a layout with digests has lists");
+    let sql = layout.range_sql().expect("a layout with lists has a range");
     let mut stmt = match snapshot.conn.prepare(&sql) {
+        Ok(stmt) => stmt,
+        Err(e) => {
+            unread(&e);
+            return f(None);
+        }
+    };
+    let mut by_key = match snapshot.conn.prepare(
+        "SELECT id FROM cases \
+         WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4 AND number = ?5",
+    ) {
         Ok(stmt) => stmt,
         Err(e) => {
             unread(&e);
@@ -121,6 +139,8 @@ pub fn with_earlier<R>(
         }
     };
     let mut earlier = Lists {
+        court: code,
+        by_key: &mut by_key,
         ids,
         lists: Cursor::new(layout, lists, range.0, range.1),
         at: None,
@@ -140,7 +160,10 @@ pub fn with_earlier<R>(
 }
 
 /// A court's lists, scanned forward as tonight's cases ask for them.
-struct Lists<'s> {
+struct Lists<'s, 'k> {
+    court: &'s str,
+    /// A case's id by its key.
+    by_key: &'k mut Statement<'s>,
     /// Digest → case id in the live snapshot.
     ids: FxHashMap<u64, i64>,
     lists: Cursor<'s>,
@@ -153,7 +176,7 @@ struct Lists<'s> {
     failed: Option<String>,
 }
 
-impl Lists<'_> {
+impl Lists<'_, '_> {
     /// Moves the scan to the first list of a case `id` or later; only the
     /// list it stops on is copied.
     fn seek(&mut self, id: i64) -> rusqlite::Result<()> {
@@ -173,15 +196,12 @@ impl Lists<'_> {
         }
         Ok(())
     }
-}
 
-impl Earlier for Lists<'_> {
-    fn list(&mut self, digest: u64) -> Option<(HearingList, u32)> {
-        if self.failed.is_some() {
-            return None;
-        }
-        let id = *self.ids.get(&digest)?;
-        if id <= self.last {
+    /// The bytes of case `id`'s list (empty: it had none), if the scan can
+    /// still reach it; each list is asked for once (the ids rise), so its
+    /// bytes are handed over, not copied.
+    fn take(&mut self, id: i64) -> Option<Vec<u8>> {
+        if self.failed.is_some() || id <= self.last {
             // Not in the order the scan goes (a key order other than the
             // live snapshot's): worked out instead.
             return None;
@@ -193,14 +213,58 @@ impl Earlier for Lists<'_> {
         }
         if self.at != Some(id) {
             // No row: the case had no hearings.
+            return Some(Vec::new());
+        }
+        Some(std::mem::take(&mut self.bytes))
+    }
+
+    fn fail(&mut self, id: i64, e: impl std::fmt::Display) {
+        self.failed = Some(format!("case {id}: hearing list: {e}"));
+    }
+}
+
+impl Earlier for Lists<'_, '_> {
+    fn list(&mut self, digest: u64) -> Option<(HearingList, u32)> {
+        let id = *self.ids.get(&digest)?;
+        let bytes = self.take(id)?;
+        if bytes.is_empty() {
             return Some((HearingList::default(), 0));
         }
-        // Each list is asked for once (the ids rise): its bytes are handed
-        // over, not copied.
-        match HearingList::from_stored(std::mem::take(&mut self.bytes)) {
+        match HearingList::from_stored(bytes) {
             Ok(found) => Some(found),
             Err(e) => {
-                self.failed = Some(format!("case {id}: hearing list: {e}"));
+                self.fail(id, e);
+                None
+            }
+        }
+    }
+
+    fn previous(&mut self, key: &CaseKey) -> Option<Vec<Hearing>> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let id = self
+            .by_key
+            .query_row(
+                rusqlite::params![self.court, key.category, key.year, key.word, key.number],
+                |r| r.get::<_, i64>(0),
+            )
+            .optional();
+        let id = match id {
+            Ok(id) => id?,
+            Err(e) => {
+                self.failed = Some(e.to_string());
+                return None;
+            }
+        };
+        let bytes = self.take(id)?;
+        if bytes.is_empty() {
+            return None;
+        }
+        match hearing_list::decode(&bytes) {
+            Ok(list) => Some(list),
+            Err(e) => {
+                self.fail(id, e);
                 None
             }
         }
