@@ -619,19 +619,23 @@ mod tests {
                         uids.len() - 1
                     }
                 };
-                let by = r.by.map_or(String::new(), |(s, _)| format!(" by {s}"));
-                format!(
-                    "{} {} {} {} {}{by} {}",
-                    r.seq,
-                    r.at.format("%m/%d %H:%M"),
-                    r.kind,
-                    r.state.as_str(),
-                    r.sequence,
-                    (b'A' + letter as u8) as char
-                )
+                line(r, (b'A' + letter as u8) as char)
             })
             .collect();
         assert_eq!(got, expect, "\n{entries:#?}");
+    }
+
+    /// A row as `序號 when kind state sequence [by 序號] uid`.
+    fn line<R>(r: &schemas::hearing_list::Hearing<R>, uid: impl std::fmt::Display) -> String {
+        let by = r.by.map_or(String::new(), |(s, _)| format!(" by {s}"));
+        format!(
+            "{} {} {} {} {}{by} {uid}",
+            r.seq,
+            r.at.format("%m/%d %H:%M"),
+            r.kind,
+            r.state.as_str(),
+            r.sequence,
+        )
     }
 
     const DEBATE: Option<&str> = Some("言詞辯論");
@@ -639,7 +643,8 @@ mod tests {
 
     /// Night after night, each night's entries `(序號, 登載日期, text)`
     /// worked out and carried on from the night before's list; each row
-    /// of the last night as `序號 when kind state sequence uid-kind uid-序號`.
+    /// of the last night as [`line`] gives it, its UID as its origin's
+    /// kind and 序號.
     fn nights(nights: &[&[(u32, &str, &str)]]) -> Vec<String> {
         let mut previous: Option<Vec<HearingData>> = None;
         for entries in nights {
@@ -660,18 +665,7 @@ mod tests {
         previous
             .unwrap()
             .iter()
-            .map(|r| {
-                format!(
-                    "{} {} {} {} {} {}{}",
-                    r.seq,
-                    r.at.format("%m/%d %H:%M"),
-                    r.kind,
-                    r.state.as_str(),
-                    r.sequence,
-                    r.origin.kind,
-                    r.origin.seq
-                )
-            })
+            .map(|r| line(r, format!("{}{}", r.origin.kind, r.origin.seq)))
             .collect()
     }
 
@@ -705,7 +699,7 @@ mod tests {
         assert_eq!(
             nights(&[&[ARGUED, MOVED], &[ARGUED, MOVED, FILED]]),
             [
-                "5 12/03 10:30 言詞辯論 moved 0 言詞辯論5",
+                "5 12/03 10:30 言詞辯論 moved 0 by 7 言詞辯論5",
                 "7 12/01 10:30 言詞辯論 scheduled 1 言詞辯論5"
             ]
         );
@@ -717,7 +711,7 @@ mod tests {
         assert_eq!(
             nights(&[&[ARGUED, MOVED], &[ARGUED], &[ARGUED, again]]),
             [
-                "5 12/03 10:30 言詞辯論 moved 2 言詞辯論5",
+                "5 12/03 10:30 言詞辯論 moved 2 by 10 言詞辯論5",
                 "10 12/05 09:00 言詞辯論 scheduled 3 言詞辯論5"
             ]
         );
@@ -748,14 +742,14 @@ mod tests {
         assert_eq!(
             nights(&[&[INSPECTED, late]]),
             [
-                "6 11/22 14:00 勘驗 moved 0 勘驗6",
+                "6 11/22 14:00 勘驗 moved 0 by 8 勘驗6",
                 "8 11/25 14:00 勘驗 scheduled 1 勘驗6"
             ]
         );
         assert_eq!(
             nights(&[&[INSPECTED], &[INSPECTED, late]]),
             [
-                "6 11/22 14:00 勘驗 moved 0 勘驗8",
+                "6 11/22 14:00 勘驗 moved 0 by 8 勘驗8",
                 "8 11/25 14:00 勘驗 scheduled 1 勘驗8"
             ]
         );
