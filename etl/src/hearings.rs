@@ -214,12 +214,14 @@ pub struct Packed {
 /// calendars updating instead of ignoring or doubling (docs/HEARINGS.md,
 /// "Across nights"):
 ///
-/// - **Same entry, same hearing.** A hearing new tonight, one of whose
-///   entries first announced a hearing of the previous list that tonight
-///   has not, keeps that hearing's origin, so its UID: the entry revised
-///   in place (勘驗 to 準備程序), or joined to an earlier hearing by an
-///   entry posted late (補登). Its own first entry's if that is one, else
-///   the only one.
+/// - **Same entry, same hearing.** A hearing new tonight that has a date
+///   from an entry of a hearing of the previous list that tonight has not
+///   keeps that hearing's origin, so its UID: the first entry revised in
+///   place (勘驗 to 準備程序), or joined to an earlier hearing by an entry
+///   posted late (補登), or withdrawn while the entry that moved the
+///   hearing stays. Matched first by the previous hearing's first entry,
+///   then by any of its entries; its own first entry's if that is one,
+///   else the only one.
 /// - **SEQUENCE never falls.** A hearing the previous list has: if it
 ///   now stands as it stood (time, courtroom, kind, state), its SEQUENCE
 ///   is at least the previous one; otherwise at least one more, so that a
@@ -242,32 +244,41 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
     let mut origins: Vec<(Origin, bool)> = rows.iter().map(|h| (h.origin, false)).collect();
     origins.sort_unstable();
     origins.dedup();
-    for i in 0..origins.len() {
-        let now = origins[i].0;
-        if previous.iter().any(|p| p.origin == now) {
-            continue;
+    // A hearing calendars hold that tonight has not, one of whose entries
+    // is a date of a hearing new tonight: its first entry revised to
+    // another kind, or joined to an earlier hearing by an entry posted
+    // late (補登), or the first entry withdrawn and a later one (a move)
+    // standing alone. First by the entry that first announced it (so
+    // that a hearing whose own entry it is keeps it), then by any of its
+    // entries; in each, the hearing's own first entry's, else the only
+    // one.
+    for by_any_entry in [false, true] {
+        for i in 0..origins.len() {
+            let now = origins[i].0;
+            if previous.iter().any(|p| p.origin == now) {
+                continue;
+            }
+            let shares = |p: &Hearing| {
+                let seq = if by_any_entry { p.seq } else { p.origin.seq };
+                rows.iter().any(|r| r.origin == now && r.seq == seq)
+            };
+            let mut candidates: Vec<Origin> = previous
+                .iter()
+                .filter(|p| shares(p) && !origins.iter().any(|(o, _)| *o == p.origin))
+                .map(|p| p.origin)
+                .collect();
+            candidates.sort_unstable();
+            candidates.dedup();
+            let was = match candidates.iter().find(|p| p.seq == now.seq) {
+                Some(own) => *own,
+                None if candidates.len() == 1 => candidates[0],
+                None => continue,
+            };
+            for r in rows.iter_mut().filter(|r| r.origin == now) {
+                r.origin = was;
+            }
+            origins[i] = (was, true);
         }
-        // A hearing calendars hold that tonight has not, first announced
-        // by an entry that tonight is a date of this one: the entry
-        // revised to another kind, or joined to an earlier hearing by an
-        // entry posted late (補登). Its own entry first, else the only one.
-        let gone = |p: &&Hearing| {
-            rows.iter()
-                .any(|r| r.origin == now && r.seq == p.origin.seq)
-                && !origins.iter().any(|(o, _)| *o == p.origin)
-        };
-        let mut candidates: Vec<Origin> = previous.iter().filter(gone).map(|p| p.origin).collect();
-        candidates.sort_unstable();
-        candidates.dedup();
-        let was = match candidates.iter().find(|p| p.seq == now.seq) {
-            Some(own) => *own,
-            None if candidates.len() == 1 => candidates[0],
-            None => continue,
-        };
-        for r in rows.iter_mut().filter(|r| r.origin == now) {
-            r.origin = was;
-        }
-        origins[i] = (was, true);
     }
     for (origin, carried) in &mut origins {
         let was = previous
@@ -284,7 +295,7 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
             && now.courtroom.as_ref().map(AsRef::as_ref) == was.courtroom.as_deref()
             && now.kind == was.kind
             && now.state == was.state;
-        let floor = was.sequence + u32::from(!unchanged);
+        let floor = was.sequence.saturating_add(u32::from(!unchanged));
         if now.sequence < floor {
             let raise = floor - now.sequence;
             for r in rows.iter_mut().filter(|r| r.origin == *origin) {
@@ -752,6 +763,16 @@ mod tests {
                 "6 11/22 14:00 勘驗 moved 0 by 8 勘驗8",
                 "8 11/25 14:00 勘驗 scheduled 1 勘驗8"
             ]
+        );
+        // And keeps it when the entry that first announced it goes: by
+        // the entry that is still a date of it.
+        assert_eq!(
+            nights(&[&[INSPECTED], &[INSPECTED, late], &[late]]),
+            ["6 11/22 14:00 勘驗 scheduled 2 勘驗8"]
+        );
+        assert_eq!(
+            nights(&[&[ARGUED, MOVED], &[MOVED]]),
+            ["7 12/01 10:30 言詞辯論 scheduled 1 言詞辯論5"]
         );
         // Another entry's hearing is a hearing of its own.
         let other = (9, "115/11/22", "115/11/28 14:00第十二法庭調解");
@@ -1258,7 +1279,12 @@ mod tests {
                 prop::collection::vec((0..3usize, 0..16usize, arb_hearing(), 0u64..60, 0..8usize), 0..4),
                 1..4),
         ) {
-            let mut texts = case_texts(&raw);
+            // 序號 ten apart, so that an entry added later can take one
+            // between them (a late entry, 補登) or after them.
+            let mut texts: Vec<(u32, NaiveDate, String)> = case_texts(&raw)
+                .into_iter()
+                .map(|(seq, posted, text)| (seq * 10, posted, text))
+                .collect();
             let work = |texts: &[(u32, NaiveDate, String)]| {
                 let mut order: Vec<&(u32, NaiveDate, String)> = texts.iter().collect();
                 order.sort_by_key(|e| (e.1, e.0));
@@ -1271,13 +1297,16 @@ mod tests {
                     match (op, texts.len()) {
                         (0, n) if n > 0 => { texts.remove(at % n); }
                         (1, n) if n > 0 => texts[at % n].2 = text.2,
-                        _ => {
-                            let seq = texts.iter().map(|t| t.0).max().unwrap_or(0) + 1;
+                        (_, n) => {
+                            let last = texts.iter().map(|t| t.0).max().unwrap_or(0);
+                            let late = 10 * (*at as u32 % (n as u32 + 1)) + 5;
+                            let seq = if texts.iter().any(|t| t.0 == late) { last + 1 } else { late };
                             texts.push((seq, text.1, text.2));
                         }
                     }
                 }
-                let mut now = work(&texts);
+                let worked_out = work(&texts);
+                let mut now = worked_out.clone();
                 carry_on(&before, &mut now);
                 let head = |rows: &[HearingData], o: Origin| -> Option<HearingData> {
                     rows.iter().filter(|r| r.origin == o).max_by_key(|r| r.sequence).cloned()
@@ -1292,8 +1321,13 @@ mod tests {
                     let (Some(was), Some(is)) = (head(&before, o), head(&now, o)) else { continue };
                     let same = (was.at, &was.courtroom, was.kind, was.state)
                         == (is.at, &is.courtroom, is.kind, is.state);
-                    prop_assert!(
-                        is.sequence >= was.sequence + u32::from(!same),
+                    // Exactly as high as the rule says: what the entries
+                    // give, raised to the previous one (plus one if it
+                    // changed), and no higher.
+                    let given = worked_out.iter().find(|r| r.seq == is.seq).unwrap().sequence;
+                    prop_assert_eq!(
+                        is.sequence,
+                        given.max(was.sequence + u32::from(!same)),
                         "{:?} after {:?}", is, was
                     );
                 }
