@@ -27,12 +27,25 @@ use schemas::date::{compact, taipei, taipei_at};
 pub use config::MailSettings;
 pub use kind::{Kind, Scope};
 
-/// The Message-ID of an outbox item: derived from its key, so a retry can
-/// be recognised; the address is hashed, not shown.
-pub fn message_id(night: NaiveDate, email: &str, kind: Kind, from: &Mailbox) -> String {
+/// The Message-ID of an outbox item: derived from its key (night, address,
+/// kind and reference, which is empty but for a night's re-run,
+/// `outbox::NightQueue`), so a retry can be recognised; the address is
+/// hashed, not shown.
+pub fn message_id(
+    night: NaiveDate,
+    email: &str,
+    kind: Kind,
+    reference: &str,
+    from: &Mailbox,
+) -> String {
     let hash = schemas::hex(&Sha256::digest(email.as_bytes())[..10]);
+    let reference = if reference.is_empty() {
+        String::new()
+    } else {
+        format!("{reference}.")
+    };
     format!(
-        "<{}.{}.{hash}@{}>",
+        "<{}.{}.{reference}{hash}@{}>",
         compact(night),
         kind.as_str(),
         from.email.domain()
@@ -130,9 +143,19 @@ mod tests {
     fn message_ids_are_stable_and_hide_the_address() {
         let from: Mailbox = "x <noreply@cpor.example>".parse().unwrap();
         let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let a = message_id(night, "a@example.com", Kind::Digest, &from);
-        assert_eq!(a, message_id(night, "a@example.com", Kind::Digest, &from));
-        assert_ne!(a, message_id(night, "a@example.com", Kind::Expiry, &from));
+        let a = message_id(night, "a@example.com", Kind::Digest, "", &from);
+        assert_eq!(
+            a,
+            message_id(night, "a@example.com", Kind::Digest, "", &from)
+        );
+        assert_ne!(
+            a,
+            message_id(night, "a@example.com", Kind::Expiry, "", &from)
+        );
+        // A re-run's mail of the night: its own.
+        let rerun = message_id(night, "a@example.com", Kind::Digest, "build-2", &from);
+        assert_ne!(a, rerun);
+        assert!(rerun.contains(".digest.build-2."), "{rerun}");
         assert!(
             a.starts_with("<20261124.digest.") && a.ends_with("@cpor.example>"),
             "{a}"

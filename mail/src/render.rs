@@ -126,6 +126,9 @@ pub struct View {
     pub unsubscribe: String,
     /// Cases not listed (a long list is cut: the site has them all).
     pub more: usize,
+    /// A digest of a re-run of the night: only what the night's earlier
+    /// digest lacked (a court's corrected files), said so.
+    pub rerun: bool,
     /// The hearings a reminder is about, in time order.
     pub hearings: Vec<HearingView>,
 }
@@ -352,6 +355,7 @@ mod tests {
             unsubscribe:
                 "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
             more: 0,
+            rerun: false,
             hearings: Vec::new(),
         }
     }

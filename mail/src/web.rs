@@ -57,6 +57,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         night: shown,
         unsubscribe: String::new(),
         more: 0,
+        rerun: false,
         hearings: Vec::new(),
     }
 }

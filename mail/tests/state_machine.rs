@@ -200,7 +200,7 @@ impl World {
             Op::QueueNight { night, items, held } => {
                 let tx = self
                     .outbox
-                    .begin_night(night_date(*night), self.now)
+                    .begin_night(night_date(*night), "", self.now)
                     .unwrap();
                 let mut added = Vec::new();
                 for &(e, k) in items {

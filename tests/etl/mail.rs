@@ -322,6 +322,78 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     smtp.stop();
 }
 
+/// A court that re-exports the night with what its first export lacked
+/// (OPERATIONS: "re-run the night"): the re-run's news reaches the people
+/// who follow it, even those who had a digest of the first run already,
+/// in a second digest of what the first did not say; re-running again
+/// sends nothing more.
+#[test]
+fn a_rerun_with_a_courts_corrected_files_mails_what_the_first_run_lacked() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.two@example.com";
+    let (n1, _) = scenario(&[WHO, WHO]);
+    let mut first = Night {
+        cases: n1.cases.clone(),
+        entries: n1.entries.clone(),
+        grants: n1.grants.clone(),
+    };
+    first
+        .entries
+        .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
+    let mut corrected = Night {
+        cases: first.cases.clone(),
+        entries: first.entries.clone(),
+        grants: first.grants.clone(),
+    };
+    corrected
+        .entries
+        .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    let night = "20261124";
+    import(&env, &smtp, &first.write(&env.dir.path().join("b"), night));
+    send(&env, &smtp);
+    let corrected = corrected.write(&env.dir.path().join("c"), night);
+    import(&env, &smtp, &corrected);
+    send(&env, &smtp);
+
+    let digests: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    assert_eq!(digests.len(), 2, "{digests:#?}");
+    let first_digest = digests.iter().find(|m| m.contains("言詞辯論")).unwrap();
+    assert!(!first_digest.contains("函請補正起訴狀"), "{first_digest}");
+    let second = digests.iter().find(|m| m.contains("函請補正起訴狀"));
+    let second = second.unwrap_or_else(|| panic!("the re-run's news is not mailed: {digests:#?}"));
+    assert!(
+        !second.contains("言詞辯論"),
+        "the first run's news mailed again: {second}"
+    );
+    assert!(second.contains("115年度訴字第2號") && !second.contains("115年度訴字第1號"));
+    // Each says what it is: the night's news, then what the court sent
+    // again.
+    assert!(
+        second.contains("（115/11/24 資料，法院更正後補送，稍早的通知未列）"),
+        "{second}"
+    );
+    assert!(
+        first_digest.contains("（115/11/24 資料）"),
+        "{first_digest}"
+    );
+
+    // The same corrected files again: nothing more.
+    let before = smtp.transactions();
+    import(&env, &smtp, &corrected);
+    send(&env, &smtp);
+    assert_eq!(smtp.transactions(), before);
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();

@@ -206,6 +206,9 @@ fn queue_checked<'a>(
         date: to.date,
         first_load: from.is_none(),
         older: from.is_some_and(|f| to.date < f.date),
+        rerun: from
+            .filter(|f| f.date == to.date && f.build < to.build)
+            .map(|_| to.build),
     };
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();

@@ -68,6 +68,20 @@ pub struct Night {
     /// The new snapshot is older than the previous one (an import with
     /// --force of an old night): its differences are history, not news.
     pub older: bool,
+    /// A re-run of the night: the build of the new snapshot, compared with
+    /// an earlier build of the same night, so what it finds is only what
+    /// that build lacked (a court's corrected files). Its digests and
+    /// expiry warnings are queued beside the night's earlier ones, under
+    /// their own reference ([`Night::reference`]), not taken for them.
+    pub rerun: Option<u32>,
+}
+
+impl Night {
+    /// The outbox reference of the night's items (`outbox::NightQueue`):
+    /// empty, or the re-run's build (`build-2`).
+    pub fn reference(&self) -> String {
+        self.rerun.map_or(String::new(), |b| format!("build-{b}"))
+    }
 }
 
 /// The flood guard: hold the digests when news touches more than `share`
@@ -89,8 +103,8 @@ pub enum Account {
 /// What the databases already hold that the plan depends on.
 #[derive(Debug, Default, Clone)]
 pub struct Known {
-    /// (address, kind) already queued for the night.
-    pub queued: BTreeSet<(String, Kind)>,
+    /// (address, kind, reference) already queued for the night.
+    pub queued: BTreeSet<(String, Kind, String)>,
     /// The accounts of the addresses with new grants (absent: none).
     pub accounts: BTreeMap<String, Account>,
     /// Flagged addresses, before tonight's grants clear any.
@@ -187,7 +201,22 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
         plan.summary = summary;
         return plan;
     }
-    let has = |email: &str, kind: Kind| known.queued.contains(&(email.to_string(), kind));
+    // Grants: one mail a night, whichever run found them (a second
+    // activation would make a new link and void the first). News and
+    // expiry warnings: one mail per run's reference, so that a re-run's,
+    // which is only what the night's earlier build lacked, is not lost.
+    let reference = night.reference();
+    let grant_queued = |email: &str| {
+        known
+            .queued
+            .iter()
+            .any(|(e, k, _)| e == email && k.is_grant())
+    };
+    let has = |email: &str, kind: Kind| {
+        known
+            .queued
+            .contains(&(email.to_string(), kind, reference.clone()))
+    };
     // A new grant clears the address's flag, so only mail to addresses
     // still flagged after tonight's grants is suppressed (never a grant's).
     let flagged =
@@ -202,7 +231,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
 
     for (email, granted) in &changes.new_grants {
         plan.unflag.push(email);
-        if has(email, Kind::Activation) || has(email, Kind::Approval) {
+        if grant_queued(email) {
             summary.already_queued += 1;
             continue;
         }
@@ -315,7 +344,7 @@ pub fn queue(
     if night.older {
         if done.is_some() {
             Outbox::open(data_dir)?
-                .begin_night(night.date, now)?
+                .begin_night(night.date, &night.reference(), now)?
                 .commit(done)?;
         }
         return Ok(plan(changes, &Known::default(), night, flood(cfg)).summary);
@@ -326,16 +355,7 @@ pub fn queue(
     let known = read_known(&accounts, &outbox, night.date, changes)?;
     let mut plan = plan(changes, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(
-        &mut outbox,
-        cfg,
-        night.date,
-        plan,
-        &key,
-        announced,
-        done,
-        now,
-    )
+    write(&mut outbox, cfg, night, plan, &key, announced, done, now)
 }
 
 /// The calendar files a digest to `email` attaches: one per hearing to
@@ -461,7 +481,7 @@ fn commit_accounts(
 fn write(
     outbox: &mut Outbox,
     cfg: &MailSettings,
-    night: NaiveDate,
+    night: Night,
     plan: Plan,
     key: &[u8],
     announced: &Announced,
@@ -474,6 +494,8 @@ fn write(
         mut summary,
         ..
     } = plan;
+    let (reference, rerun) = (night.reference(), night.rerun);
+    let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
     let date = SystemTime::from(now);
@@ -488,6 +510,7 @@ fn write(
             night: roc(night),
             unsubscribe: mail::unsubscribe_url(site, key, Mailing::Digests, job.email),
             more: 0,
+            rerun: rerun.is_some(),
             hearings: Vec::new(),
         };
         if let Some((link, expires)) = job.activation {
@@ -497,7 +520,7 @@ fn write(
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
         view.subject = job.kind.subject(&view.cases);
-        let id = message_id(night, job.email, job.kind, from);
+        let id = message_id(night, job.email, job.kind, &reference, from);
         let calendars = match &job.about {
             About::News(news) => digest_calendars(news, announced, job.email, cfg, now),
             _ => Vec::new(),
@@ -521,7 +544,7 @@ fn write(
     let opening = window_opening(now, cfg.window.start, cfg.window.end);
     let n = jobs.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
-    let tx = outbox.begin_night(night, now)?;
+    let tx = outbox.begin_night(night, &reference, now)?;
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
             let (item, state) = match rendered {
@@ -693,8 +716,9 @@ mod tests {
                         .collect(),
                 );
             }
+            // Queued by the night's first run (no reference).
             for k in &w.queued {
-                known.queued.insert((e.clone(), *k));
+                known.queued.insert((e.clone(), *k, String::new()));
             }
             if let Some(a) = w.account {
                 known.accounts.insert(e.clone(), a);
@@ -723,9 +747,13 @@ mod tests {
             with_news in 0u64..300,
             first_load in any::<bool>(),
             older in any::<bool>(),
+            rerun in any::<bool>(),
         ) {
             let (changes, known) = build(&people, followed, with_news);
-            let night = Night { date: day(1), first_load, older };
+            // A re-run compares with the night's earlier build: never a
+            // first load or an older night.
+            let rerun = rerun && !first_load && !older;
+            let night = Night { date: day(1), first_load, older, rerun: rerun.then_some(2) };
             let flood = Flood { share: 0.3, min_cases: 100 };
             let got = plan(&changes, &known, night, flood);
 
@@ -738,11 +766,14 @@ mod tests {
             let mut warn = Vec::new();
             if !older {
                 for (w, email) in people.iter().zip(EMAILS) {
-                    let queued = |k: Kind| w.queued.contains(&k);
+                    // What the first run queued stands for grants; for news
+                    // and expiry only in that run (a re-run's are its own).
+                    let granted = |k: Kind| w.queued.contains(&k);
+                    let queued = |k: Kind| !rerun && w.queued.contains(&k);
                     // A grant tonight clears the flag.
                     let flagged = w.flagged && w.grants.is_empty();
                     if !w.grants.is_empty() {
-                        if queued(Kind::Activation) || queued(Kind::Approval) {
+                        if granted(Kind::Activation) || granted(Kind::Approval) {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
                             want.push((Kind::Approval, email, State::Queued));
@@ -806,7 +837,7 @@ mod tests {
             prop_assert_eq!(got.unflag, unflag);
             for j in &got.jobs {
                 prop_assert!(j.activation.is_none(), "links are made after the plan");
-                prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind)));
+                prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind, night.reference())));
             }
         }
     }

@@ -123,22 +123,23 @@ impl Outbox {
         Ok(Outbox { conn })
     }
 
-    /// What is already queued for `night`, by address and kind.
-    pub fn queued_for(&self, night: NaiveDate) -> Result<BTreeSet<(String, Kind)>> {
+    /// What is already queued for `night`, by address, kind and reference.
+    pub fn queued_for(&self, night: NaiveDate) -> Result<BTreeSet<(String, Kind, String)>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, email, kind FROM items WHERE night = ?1")?;
+            .prepare("SELECT id, email, kind, ref FROM items WHERE night = ?1")?;
         let rows = stmt.query_map([compact(night)], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
             ))
         })?;
         let mut out = BTreeSet::new();
         for row in rows {
-            let (id, email, kind) = row?;
-            out.insert((email, parse_kind(id, &kind)?));
+            let (id, email, kind, reference) = row?;
+            out.insert((email, parse_kind(id, &kind)?, reference));
         }
         Ok(out)
     }
@@ -153,11 +154,21 @@ impl Outbox {
     }
 
     /// Starts queueing a night's mail: everything added commits at once,
-    /// with the end of the night's pending record, or not at all.
-    pub fn begin_night(&mut self, night: NaiveDate, now: DateTime<Utc>) -> Result<NightQueue<'_>> {
+    /// with the end of the night's pending record, or not at all. Its
+    /// items are keyed (night, address, kind, `reference`): `reference` is
+    /// empty for what a night's snapshot brings against an earlier night's,
+    /// and names the build for what a re-run of the night brings against
+    /// the night's earlier build (`NightQueue::reference`).
+    pub fn begin_night(
+        &mut self,
+        night: NaiveDate,
+        reference: &str,
+        now: DateTime<Utc>,
+    ) -> Result<NightQueue<'_>> {
         Ok(NightQueue {
             tx: self.conn.transaction()?,
             night: compact(night),
+            reference: reference.to_string(),
             queued_at: now.to_rfc3339(),
         })
     }
@@ -248,12 +259,18 @@ impl Outbox {
 pub struct NightQueue<'a> {
     tx: Transaction<'a>,
     night: String,
+    /// The items' `ref`: empty for the night's mail, the build (`build-2`)
+    /// for a re-run's, whose news is only what the night's earlier build
+    /// lacked, so that it is mailed beside the first run's mail instead of
+    /// being taken for it.
+    reference: String,
     queued_at: String,
 }
 
 impl NightQueue<'_> {
     /// Adds a message in one of the states an item may be queued in.
-    /// Returns false if the night already has its (address, kind).
+    /// Returns false if the night already has its (address, kind) under
+    /// this queue's reference.
     pub fn add(&self, item: &NewItem, state: State, not_before: DateTime<Utc>) -> Result<bool> {
         if item.kind.scope() != Scope::Nightly {
             return Err(OutboxError::Misqueued {
@@ -271,8 +288,8 @@ impl NightQueue<'_> {
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
-                 coding, cases, queued_at, not_before)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                 coding, cases, queued_at, not_before, ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
             )?
             .execute(params![
                 self.night,
@@ -285,7 +302,8 @@ impl NightQueue<'_> {
                 item.message.coding().as_str(),
                 item.cases as i64,
                 self.queued_at,
-                not_before.to_rfc3339()
+                not_before.to_rfc3339(),
+                self.reference
             ])?;
         Ok(added == 1)
     }

@@ -568,7 +568,7 @@ mod tests {
             cases: 0,
         };
         let mut ob = Outbox::open(dir.path()).unwrap();
-        let night = ob.begin_night(now.date_naive(), now).unwrap();
+        let night = ob.begin_night(now.date_naive(), "", now).unwrap();
         let digest = item(
             "night@example.com",
             Kind::Digest,

@@ -124,6 +124,7 @@ pub(crate) mod tests {
             night: String::new(),
             unsubscribe: "http://localhost:8080/unsubscribe?x=1".into(),
             more: 0,
+            rerun: false,
             hearings: Vec::new(),
         }
     }
