@@ -321,6 +321,30 @@ fn a_night_over_the_last_gives_the_hearings_a_first_load_gives() {
             "{what}: a case whose hearings are not the first load's carried on from night 1's"
         );
         assert_eq!(got_lists.len(), want_lists.len(), "{what}");
+        // And what that means, checked without carry_on: no hearing of
+        // night 1 comes back with a lower SEQUENCE, nor with the same one
+        // if it changed.
+        let mut compared = 0;
+        for (case, before) in &night1_lists {
+            let Some(after) = got_lists.get(case) else {
+                continue;
+            };
+            for was in schemas::hearing_list::current(before) {
+                let Some(is) =
+                    schemas::hearing_list::current(after).find(|h| h.origin == was.origin)
+                else {
+                    continue;
+                };
+                let same = (was.at, &was.courtroom, was.kind, was.state)
+                    == (is.at, &is.courtroom, is.kind, is.state);
+                assert!(
+                    is.sequence >= was.sequence + u32::from(!same),
+                    "{what}: {case}: {is:?} after {was:?}"
+                );
+                compared += 1;
+            }
+        }
+        assert!(compared > 1000, "{what}: {compared} hearings compared");
         let got_digests = digests(&env);
         assert_eq!(got_digests, want_digests, "{what}");
         let stats = hearing_stats(&env, "20261124");
