@@ -329,6 +329,17 @@ fn two_sample_nights_deliver_the_right_mail_once() {
 /// sends nothing more.
 #[test]
 fn a_rerun_with_a_courts_corrected_files_mails_what_the_first_run_lacked() {
+    rerun_with_corrected_files(false);
+}
+
+/// The same, the re-run killed once its snapshot is live and before its
+/// mail is queued: the next `send` queues it, once.
+#[test]
+fn a_rerun_killed_after_publishing_still_mails_what_the_first_run_lacked() {
+    rerun_with_corrected_files(true);
+}
+
+fn rerun_with_corrected_files(killed: bool) {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     const WHO: &str = "follows.two@example.com";
@@ -358,8 +369,29 @@ fn a_rerun_with_a_courts_corrected_files_mails_what_the_first_run_lacked() {
     import(&env, &smtp, &first.write(&env.dir.path().join("b"), night));
     send(&env, &smtp);
     let corrected = corrected.write(&env.dir.path().join("c"), night);
-    import(&env, &smtp, &corrected);
-    send(&env, &smtp);
+    if killed {
+        let mut cmd = env.command();
+        cmd.env("CPOR_PAUSE_AT", "after-publish")
+            .arg("import")
+            .arg(&corrected)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        until_paused(&mut child, "after-publish");
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(env.current(), "20261124-2.sqlite");
+        let run = send(&env, &smtp);
+        assert!(
+            run.stdout
+                .contains("queued the mail of an interrupted import: 1 items"),
+            "{}",
+            run.stdout
+        );
+    } else {
+        import(&env, &smtp, &corrected);
+        send(&env, &smtp);
+    }
 
     let digests: Vec<String> = smtp
         .accepted_for(WHO)
