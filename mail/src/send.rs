@@ -93,13 +93,13 @@ impl Transport for EmlDir {
                 }
             })
             .collect();
-        // The website's kinds can go to one address several times a day:
-        // their files carry the message's own reference.
-        let name = match item.message_id.split('.').nth(2) {
-            Some(r) if item.kind.scope() == Scope::Website => {
-                format!("{}-{safe}-{}", item.kind, r.split('@').next().unwrap_or(r))
-            }
-            _ => format!("{}-{safe}", item.kind),
+        // The website's kinds can go to one address several times a day,
+        // and a re-run of a night mails beside the night's first mail:
+        // their files carry the item's reference.
+        let name = if item.reference.is_empty() {
+            format!("{}-{safe}", item.kind)
+        } else {
+            format!("{}-{safe}-{}", item.kind, item.reference)
         };
         let path = dir.join(format!("{name}.eml"));
         let tmp = dir.join(format!(".{name}.eml.tmp"));
@@ -730,11 +730,53 @@ mod tests {
             kind: crate::Kind::Digest,
             state,
             message_id: "<x@y>".into(),
+            reference: String::new(),
             message: Vec::new(),
             attempts,
             first_try_at,
             queued_at: first_try_at,
         }
+    }
+
+    /// Without a relay, each item is a file of its own: a re-run's digest
+    /// of the night beside the night's first, a website mail by its
+    /// reference; nothing overwrites another.
+    #[test]
+    fn eml_files_of_one_address_and_night_do_not_overwrite_each_other() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut eml = EmlDir {
+            root: dir.path().to_path_buf(),
+        };
+        let now = Utc::now();
+        for (kind, reference, body) in [
+            (crate::Kind::Digest, "", "first"),
+            (crate::Kind::Digest, "build-2", "second"),
+            (crate::Kind::Reset, "0a1b2c3d", "reset"),
+        ] {
+            let mut it = item(State::Queued, 1, now);
+            it.kind = kind;
+            it.reference = reference.into();
+            it.message = body.as_bytes().to_vec();
+            assert_eq!(eml.deliver(&it), Outcome::Sent);
+        }
+        let night = dir.path().join("20261123");
+        let mut names: Vec<String> = fs::read_dir(&night)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "digest-a@example.com-build-2.eml",
+                "digest-a@example.com.eml",
+                "reset-a@example.com-0a1b2c3d.eml"
+            ]
+        );
+        assert_eq!(
+            fs::read(night.join("digest-a@example.com.eml")).unwrap(),
+            b"first"
+        );
     }
 
     /// A reminder of a day is past it from the end of that day's send

@@ -408,6 +408,7 @@ impl World {
                         kind: Kind::Digest,
                         state: State::Queued,
                         message_id: String::new(),
+                        reference: String::new(),
                         message: Vec::new(),
                         attempts: 1,
                         first_try_at: self.now,

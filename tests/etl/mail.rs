@@ -352,6 +352,10 @@ fn rerun_with_corrected_files(killed: bool) {
     first
         .entries
         .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
+    // And a case granted to the address tonight: its activation link.
+    first.cases.push((4, "審理中", ""));
+    first.entries.push((4, 1, "115/11/20", "分案".into()));
+    first.grants.push((4, WHO.to_string()));
     let mut corrected = Night {
         cases: first.cases.clone(),
         entries: first.entries.clone(),
@@ -424,6 +428,53 @@ fn rerun_with_corrected_files(killed: bool) {
     import(&env, &smtp, &corrected);
     send(&env, &smtp);
     assert_eq!(smtp.transactions(), before);
+
+    // A third correction, after the address activated its account with
+    // the night's link: one more entry, and a case newly granted to it.
+    // Its news is mailed as the night's third digest, only that entry,
+    // and the grant as an approval, though the night's activation went
+    // out.
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    let activated = accounts
+        .execute(
+            "UPDATE accounts SET password_hash = 'x' WHERE email = ?1",
+            [WHO],
+        )
+        .unwrap();
+    assert_eq!(activated, 1);
+    let mut third = Night {
+        cases: first.cases.clone(),
+        entries: first.entries.clone(),
+        grants: first.grants.clone(),
+    };
+    third
+        .entries
+        .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    third
+        .entries
+        .push((1, 3, "115/11/23", "收原告準備書狀".into()));
+    third.cases.push((3, "審理中", ""));
+    third.entries.push((3, 1, "115/11/20", "分案".into()));
+    third.grants.push((3, WHO.to_string()));
+    import(&env, &smtp, &third.write(&env.dir.path().join("d"), night));
+    send(&env, &smtp);
+    let mail = smtp.accepted_for(WHO);
+    let third_digest: Vec<&String> = mail
+        .iter()
+        .filter(|m| m.contains("收原告準備書狀"))
+        .collect();
+    assert_eq!(third_digest.len(), 1, "{mail:#?}");
+    assert!(
+        !third_digest[0].contains("函請補正起訴狀") && !third_digest[0].contains("言詞辯論"),
+        "{}",
+        third_digest[0]
+    );
+    let approvals: Vec<&String> = mail
+        .iter()
+        .filter(|m| m.contains("115年度訴字第3號") && !m.contains("有新進行事項"))
+        .collect();
+    assert_eq!(approvals.len(), 1, "the re-run's grant: {mail:#?}");
+    assert!(!approvals[0].contains("請啟用帳號"), "{}", approvals[0]);
 }
 
 #[test]

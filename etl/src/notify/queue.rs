@@ -113,6 +113,8 @@ pub struct Known {
     pub unsubscribed: BTreeSet<String>,
     /// Expiry warnings given: (address, case key, last day YYYYMMDD).
     pub warned: BTreeSet<(String, String, i64)>,
+    /// The night's digests are held by the flood guard, not yet released.
+    pub night_held: bool,
 }
 
 /// One mail to render and queue.
@@ -201,21 +203,29 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
         plan.summary = summary;
         return plan;
     }
-    // Grants: one mail a night, whichever run found them (a second
-    // activation would make a new link and void the first). News and
-    // expiry warnings: one mail per run's reference, so that a re-run's,
-    // which is only what the night's earlier build lacked, is not lost.
+    // What the night already has. A re-run's news and expiry warnings
+    // are its own (only what the night's earlier build lacked): skipped
+    // only if this run's reference has them. Any other run's are the
+    // night's, once, whichever run queued them (a run compared with an
+    // earlier night after a rollback finds a re-run's news again).
+    let rerun = night.rerun.is_some();
     let reference = night.reference();
-    let grant_queued = |email: &str| {
+    let queued = |email: &str, kind: Kind, any_run: bool| {
         known
             .queued
             .iter()
-            .any(|(e, k, _)| e == email && k.is_grant())
+            .any(|(e, k, r)| e == email && *k == kind && (any_run || *r == reference))
     };
-    let has = |email: &str, kind: Kind| {
-        known
-            .queued
-            .contains(&(email.to_string(), kind, reference.clone()))
+    let has = |email: &str, kind: Kind| queued(email, kind, !rerun);
+    // Grant mail: once a night; but a re-run's grants to an activated
+    // account get their approval, while an activation link already out
+    // covers them (a second link would void the first).
+    let grant_queued = |email: &str| {
+        let this_run =
+            queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun);
+        let link_out = queued(email, Kind::Activation, true)
+            && !matches!(known.accounts.get(email), Some(Account::Activated));
+        this_run || (rerun && link_out)
     };
     // A new grant clears the address's flag, so only mail to addresses
     // still flagged after tonight's grants is suppressed (never a grant's).
@@ -256,7 +266,13 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
         } else {
             changes.cases_with_news as f64 / changes.followed_cases as f64
         };
-        if share > flood.share && changes.followed_cases >= flood.min_cases {
+        if rerun && known.night_held {
+            summary.held = true;
+            summary.held_reason = Some(format!(
+                "the night's digests are held: this re-run's are held with them until `cpor-etl outbox release {}`",
+                compact(night.date)
+            ));
+        } else if share > flood.share && changes.followed_cases >= flood.min_cases {
             summary.held = true;
             summary.held_reason = Some(format!(
                 "news on {} of {} followed cases ({:.1}%), more than {:.0}%: digests held until `cpor-etl outbox release {}`",
@@ -413,6 +429,7 @@ fn read_known(
         flagged: store::accounts::flagged_set(accounts)?,
         unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
         warned: outbox.warned()?,
+        night_held: outbox.held(night)?,
     };
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
@@ -748,32 +765,55 @@ mod tests {
             first_load in any::<bool>(),
             older in any::<bool>(),
             rerun in any::<bool>(),
+            by_rerun in any::<bool>(),
+            held_before in any::<bool>(),
         ) {
-            let (changes, known) = build(&people, followed, with_news);
+            let (changes, mut known) = build(&people, followed, with_news);
             // A re-run compares with the night's earlier build: never a
             // first load or an older night.
             let rerun = rerun && !first_load && !older;
             let night = Night { date: day(1), first_load, older, rerun: rerun.then_some(2) };
+            // What is queued was queued by the night's first run, or by a
+            // re-run of build 2: this very re-run done again, or for any
+            // other run (one compared with an earlier night after a
+            // rollback), an earlier re-run.
+            if by_rerun {
+                known.queued = known
+                    .queued
+                    .into_iter()
+                    .map(|(e, k, _)| (e, k, "build-2".to_string()))
+                    .collect();
+            }
+            known.night_held = held_before;
             let flood = Flood { share: 0.3, min_cases: 100 };
             let got = plan(&changes, &known, night, flood);
 
             let with_news = changes.cases_with_news;
-            let held = !older && !first_load && followed >= 100
-                && followed > 0 && with_news as f64 / followed as f64 > 0.3;
+            let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
+                && followed > 0 && with_news as f64 / followed as f64 > 0.3));
             let mut want: Vec<(Kind, &str, State)> = Vec::new();
             let mut already = 0;
             let mut unsubscribed = 0;
             let mut warn = Vec::new();
             if !older {
                 for (w, email) in people.iter().zip(EMAILS) {
-                    // What the first run queued stands for grants; for news
-                    // and expiry only in that run (a re-run's are its own).
-                    let granted = |k: Kind| w.queued.contains(&k);
-                    let queued = |k: Kind| !rerun && w.queued.contains(&k);
+                    // News and expiry: a re-run's are its own; any other
+                    // run's are the night's, whichever run queued them.
+                    let queued = |k: Kind| w.queued.contains(&k) && (!rerun || by_rerun);
+                    // Grants: once a night, but a re-run's to an activated
+                    // account get their approval.
+                    let grant_done = if rerun {
+                        queued(Kind::Activation)
+                            || queued(Kind::Approval)
+                            || (w.queued.contains(&Kind::Activation)
+                                && w.account != Some(Account::Activated))
+                    } else {
+                        queued(Kind::Activation) || queued(Kind::Approval)
+                    };
                     // A grant tonight clears the flag.
                     let flagged = w.flagged && w.grants.is_empty();
                     if !w.grants.is_empty() {
-                        if granted(Kind::Activation) || granted(Kind::Approval) {
+                        if grant_done {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
                             want.push((Kind::Approval, email, State::Queued));

@@ -30,6 +30,9 @@ pub struct Item {
     /// Its state when it was claimed (queued, retrying or unknown).
     pub state: State,
     pub message_id: String,
+    /// Its key's reference: the website's own per message, a re-run's
+    /// build (`build-2`) for the nightly kinds, else empty.
+    pub reference: String,
     pub message: Vec<u8>,
     /// Attempts so far, this one included.
     pub attempts: i64,
@@ -211,7 +214,7 @@ impl Outbox {
         {
             let mut load = tx.prepare(&format!(
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
-                 coding, queued_at FROM items WHERE id = ?1 AND state IN {}",
+                 coding, queued_at, ref FROM items WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -246,6 +249,7 @@ impl Outbox {
                             r.get::<_, Option<String>>(8)?,
                             r.get::<_, String>(9)?,
                             r.get::<_, String>(10)?,
+                            r.get::<_, String>(11)?,
                         ))
                     })
                     .optional()?;
@@ -261,6 +265,7 @@ impl Outbox {
                     first,
                     coding,
                     queued_at,
+                    reference,
                 )) = row
                 else {
                     continue;
@@ -290,6 +295,7 @@ impl Outbox {
                     kind: parse_kind(id, &kind)?,
                     state: parse_state(id, &state)?,
                     message_id,
+                    reference,
                     message,
                     attempts,
                     first_try_at: first

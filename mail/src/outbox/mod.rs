@@ -144,6 +144,20 @@ impl Outbox {
         Ok(out)
     }
 
+    /// Whether `night`'s digests are held by the flood guard and not
+    /// released.
+    pub fn held(&self, night: NaiveDate) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM held_nights WHERE night = ?1 AND released_at IS NULL",
+                [compact(night)],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// Expiry warnings already given: (address, case, last day).
     pub fn warned(&self) -> Result<BTreeSet<(String, String, i64)>> {
         let mut stmt = self
