@@ -160,6 +160,7 @@ fn state_id(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
 
 /// A one-court night (UTF-8 with a BOM): TPD 民事 115年度訴字第<n>號 cases,
 /// their entries and grants.
+#[derive(Clone)]
 struct Night {
     cases: Vec<(u32, &'static str, &'static str)>,
     entries: Vec<(u32, u32, &'static str, String)>,
@@ -167,6 +168,13 @@ struct Night {
 }
 
 impl Night {
+    /// Case `n`, pending, with its first entry, granted to `email`.
+    fn new_case_granted(&mut self, n: u32, email: &str) {
+        self.cases.push((n, "審理中", ""));
+        self.entries.push((n, 1, "115/11/20", "分案".into()));
+        self.grants.push((n, email.to_string()));
+    }
+
     fn write(&self, root: &Path, night: &str) -> PathBuf {
         let dir = root.join(night);
         fs::create_dir_all(&dir).unwrap();
@@ -222,11 +230,7 @@ fn scenario(addresses: &[&str]) -> (Night, Night) {
         n1.entries.push((n, 1, "115/11/02", "準備程序".into()));
         n1.grants.push((n, email.to_string()));
     }
-    let mut n2 = Night {
-        cases: n1.cases.clone(),
-        entries: n1.entries.clone(),
-        grants: n1.grants.clone(),
-    };
+    let mut n2 = n1.clone();
     for n in 1..=addresses.len() as u32 {
         n2.entries.push((
             n,
@@ -236,6 +240,21 @@ fn scenario(addresses: &[&str]) -> (Night, Night) {
         ));
     }
     (n1, n2)
+}
+
+/// An import of `batch` SIGKILLed once its snapshot is live, before its
+/// mail is queued.
+fn import_killed_after_publishing(env: &Env, batch: &Path) {
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", "after-publish")
+        .arg("import")
+        .arg(batch)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    until_paused(&mut child, "after-publish");
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 fn import(env: &Env, smtp: &Smtp, batch: &Path) -> Run {
@@ -344,23 +363,13 @@ fn rerun_with_corrected_files(killed: bool) {
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     const WHO: &str = "follows.two@example.com";
     let (n1, _) = scenario(&[WHO, WHO]);
-    let mut first = Night {
-        cases: n1.cases.clone(),
-        entries: n1.entries.clone(),
-        grants: n1.grants.clone(),
-    };
+    let mut first = n1.clone();
     first
         .entries
         .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
     // And a case granted to the address tonight: its activation link.
-    first.cases.push((4, "審理中", ""));
-    first.entries.push((4, 1, "115/11/20", "分案".into()));
-    first.grants.push((4, WHO.to_string()));
-    let mut corrected = Night {
-        cases: first.cases.clone(),
-        entries: first.entries.clone(),
-        grants: first.grants.clone(),
-    };
+    first.new_case_granted(4, WHO);
+    let mut corrected = first.clone();
     corrected
         .entries
         .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
@@ -372,18 +381,9 @@ fn rerun_with_corrected_files(killed: bool) {
     let night = "20261124";
     import(&env, &smtp, &first.write(&env.dir.path().join("b"), night));
     send(&env, &smtp);
-    let corrected = corrected.write(&env.dir.path().join("c"), night);
+    let corrected_dir = corrected.write(&env.dir.path().join("c"), night);
     if killed {
-        let mut cmd = env.command();
-        cmd.env("CPOR_PAUSE_AT", "after-publish")
-            .arg("import")
-            .arg(&corrected)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        until_paused(&mut child, "after-publish");
-        child.kill().unwrap();
-        child.wait().unwrap();
+        import_killed_after_publishing(&env, &corrected_dir);
         assert_eq!(env.current(), "20261124-2.sqlite");
         let run = send(&env, &smtp);
         assert!(
@@ -393,7 +393,7 @@ fn rerun_with_corrected_files(killed: bool) {
             run.stdout
         );
     } else {
-        import(&env, &smtp, &corrected);
+        import(&env, &smtp, &corrected_dir);
         send(&env, &smtp);
     }
 
@@ -425,7 +425,7 @@ fn rerun_with_corrected_files(killed: bool) {
 
     // The same corrected files again: nothing more.
     let before = smtp.transactions();
-    import(&env, &smtp, &corrected);
+    import(&env, &smtp, &corrected_dir);
     send(&env, &smtp);
     assert_eq!(smtp.transactions(), before);
 
@@ -442,20 +442,11 @@ fn rerun_with_corrected_files(killed: bool) {
         )
         .unwrap();
     assert_eq!(activated, 1);
-    let mut third = Night {
-        cases: first.cases.clone(),
-        entries: first.entries.clone(),
-        grants: first.grants.clone(),
-    };
-    third
-        .entries
-        .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    let mut third = corrected.clone();
     third
         .entries
         .push((1, 3, "115/11/23", "收原告準備書狀".into()));
-    third.cases.push((3, "審理中", ""));
-    third.entries.push((3, 1, "115/11/20", "分案".into()));
-    third.grants.push((3, WHO.to_string()));
+    third.new_case_granted(3, WHO);
     import(&env, &smtp, &third.write(&env.dir.path().join("d"), night));
     send(&env, &smtp);
     let mail = smtp.accepted_for(WHO);
@@ -715,16 +706,7 @@ fn an_import_killed_after_publishing_loses_no_mail() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     import(&env, &smtp, &sample("20261123"));
-    let mut cmd = env.command();
-    cmd.env("CPOR_PAUSE_AT", "after-publish")
-        .arg("import")
-        .arg(sample("20261124"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    until_paused(&mut child, "after-publish");
-    child.kill().unwrap();
-    child.wait().unwrap();
+    import_killed_after_publishing(&env, &sample("20261124"));
     assert_eq!(
         env.current(),
         "20261124-1.sqlite",

@@ -790,7 +790,7 @@ mod tests {
 
             let with_news = changes.cases_with_news;
             let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
-                && followed > 0 && with_news as f64 / followed as f64 > 0.3));
+                && with_news as f64 / followed as f64 > 0.3));
             let mut want: Vec<(Kind, &str, State)> = Vec::new();
             let mut already = 0;
             let mut unsubscribed = 0;
