@@ -422,6 +422,14 @@ fn rerun_with_corrected_files(killed: bool) {
         first_digest.contains("（115/11/24 資料）"),
         "{first_digest}"
     );
+    // `outbox list` tells them apart.
+    let listed = etl(&env, &smtp, &["outbox", "list"]).stdout;
+    let rows: Vec<&str> = listed.lines().filter(|l| l.contains(" digest ")).collect();
+    assert_eq!(rows.len(), 2, "{listed}");
+    assert!(
+        rows[0].contains(" 20261124 ") && rows[1].contains(" 20261124/build-2 "),
+        "{listed}"
+    );
 
     // The same corrected files again: nothing more.
     let before = smtp.transactions();

@@ -186,7 +186,8 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
 
 /// `outbox list`'s table: columns as wide as their widest value, the
 /// subject last. Only mail still to be tried has a next time; sent,
-/// failed and suppressed items show a dash.
+/// failed and suppressed items show a dash. A re-run's mail of a night
+/// shows its build beside the night (`20261124/build-2`).
 fn list_table(items: &[mail::outbox::Listed]) -> String {
     use mail::outbox::State;
     let header = [
@@ -198,9 +199,14 @@ fn list_table(items: &[mail::outbox::Listed]) -> String {
             i.state,
             State::Queued | State::Held | State::Retrying | State::Unknown
         );
+        let night = if i.reference.is_empty() || i.kind.scope() != mail::Scope::Nightly {
+            i.night.clone()
+        } else {
+            format!("{}/{}", i.night, i.reference)
+        };
         rows.push([
             i.id.to_string(),
-            i.night.clone(),
+            night,
             i.kind.as_str().to_string(),
             i.state.as_str().to_string(),
             i.attempts.to_string(),

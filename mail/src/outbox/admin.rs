@@ -15,6 +15,9 @@ use crate::kind::Kind;
 pub struct Listed {
     pub id: i64,
     pub night: String,
+    /// Its key's reference: a re-run's build (`build-2`) for the nightly
+    /// kinds, the message's own for the website's, else empty.
+    pub reference: String,
     pub kind: Kind,
     pub state: State,
     pub email: String,
@@ -46,8 +49,8 @@ impl Outbox {
     /// item can be in selects nothing).
     pub fn list(&self, night: Option<&str>, state: Option<&str>) -> Result<Vec<Listed>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, night, kind, state, email, attempts, coalesce(next_try_at, not_before), subject
-             FROM items WHERE (?1 IS NULL OR night = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id",
+            "SELECT id, night, kind, state, email, attempts, coalesce(next_try_at, not_before), subject,
+             ref FROM items WHERE (?1 IS NULL OR night = ?1) AND (?2 IS NULL OR state = ?2) ORDER BY id",
         )?;
         let rows = stmt.query_map(params![night, state], |r| {
             Ok((
@@ -59,14 +62,16 @@ impl Outbox {
                 r.get::<_, i64>(5)?,
                 r.get::<_, String>(6)?,
                 r.get::<_, String>(7)?,
+                r.get::<_, String>(8)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, night, kind, state, email, attempts, next, subject) = row?;
+            let (id, night, kind, state, email, attempts, next, subject, reference) = row?;
             out.push(Listed {
                 id,
                 night,
+                reference,
                 kind: parse_kind(id, &kind)?,
                 state: parse_state(id, &state)?,
                 email,
