@@ -893,7 +893,8 @@ fn finish_earlier_mail(store: &Store, config: &Config, report: &mut Report) {
 }
 
 /// Records the night's mail as pending (durably: if the run dies from here
-/// on, the next import or send queues it), then publishes.
+/// on, the next import or send queues it), publishes, and marks the night
+/// published.
 fn publish(
     store: &Store,
     mail: &MailSettings,
@@ -906,9 +907,11 @@ fn publish(
         .map_err(|e| internal("naming the snapshot")(&e))?;
     crate::notify::before_publish(store, mail, live, &next, chrono::Utc::now())
         .map_err(|e| internal("pending mail")(&e))?;
-    store
+    let published = store
         .publish(sealed, date)
-        .map_err(|e| internal("publishing")(&e))
+        .map_err(|e| internal("publishing")(&e))?;
+    crate::notify::after_publish(store, mail, &published);
+    Ok(published)
 }
 
 /// Removes snapshots beyond the newest `keep`, but never one that a

@@ -476,6 +476,207 @@ fn rerun_with_corrected_files(killed: bool) {
     assert!(!approvals[0].contains("請啟用帳號"), "{}", approvals[0]);
 }
 
+/// The finding (review of the re-run rules): the night's first mail waits
+/// while the snapshot it is compared with is damaged; a court's corrected
+/// files are re-run meanwhile. The re-run's mail, only what the corrected
+/// files changed, went out at once, saying an earlier notice had been
+/// sent; once the damaged snapshot was restored, the night's own digest
+/// was taken as already sent to every address that had the re-run's, and
+/// its news never reached them. A re-run's mail now waits for the mail of
+/// the build it is compared with: the night's digest, then the
+/// correction's, each once.
+#[test]
+fn a_rerun_while_the_nights_mail_waits_for_a_damaged_snapshot_loses_none_of_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.two@example.com";
+    let (n1, _) = scenario(&[WHO, WHO]);
+    let mut first = n1.clone();
+    first
+        .entries
+        .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
+    let mut corrected = first.clone();
+    corrected
+        .entries
+        .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let before = smtp.accepted_for(WHO).len();
+    let previous = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&previous).unwrap();
+    crate::util::damage(&previous);
+    let night = "20261124";
+    let run = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            first
+                .write(&env.dir.path().join("b"), night)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(
+        run.stdout.contains("DAMAGED") || run.stderr.contains("DAMAGED"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            corrected
+                .write(&env.dir.path().join("c"), night)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(
+        env.current(),
+        "20261124-2.sqlite",
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(
+        run.code, 1,
+        "the night's mail is not queued: {}{}",
+        run.stdout, run.stderr
+    );
+    // Nothing of the night goes out before the night's own mail.
+    assert_eq!(
+        smtp.accepted_for(WHO).len(),
+        before,
+        "{:#?}",
+        smtp.accepted_for(WHO)
+    );
+
+    // The operator restores the file from backup (OPERATIONS); the next
+    // send queues the night's mail, then the correction's.
+    fs::write(&previous, &intact).unwrap();
+    let run = send(&env, &smtp);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let digests: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    let nights = digests.iter().filter(|m| m.contains("言詞辯論")).count();
+    let corrections = digests
+        .iter()
+        .filter(|m| m.contains("函請補正起訴狀"))
+        .count();
+    assert_eq!((nights, corrections), (1, 1), "{digests:#?}");
+    assert!(
+        digests
+            .iter()
+            .all(|m| m.contains("言詞辯論") != m.contains("函請補正起訴狀")),
+        "{digests:#?}"
+    );
+    let correction = digests
+        .iter()
+        .find(|m| m.contains("函請補正起訴狀"))
+        .unwrap();
+    assert!(correction.contains("法院更正後補送"), "{correction}");
+
+    // Sending again sends nothing more.
+    let sent = smtp.transactions();
+    send(&env, &smtp);
+    assert_eq!(smtp.transactions(), sent);
+}
+
+/// The same review: the night's mail waits for a damaged snapshot, and
+/// the next night is imported (cron does not wait for the operator) and
+/// mailed. Once the damaged file was restored, the waiting night was
+/// dropped as "never published" (only a chain of pending records back from
+/// the live snapshot counted as published, and the next night's record had
+/// ended when its mail was queued): its news was never mailed. A night is
+/// now marked published when it is, and its mail is queued after the
+/// restore, once.
+#[test]
+fn a_night_whose_mail_waits_for_a_damaged_snapshot_is_mailed_after_the_next_night() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.two@example.com";
+    let (n1, n2) = scenario(&[WHO, WHO]);
+    let mut n3 = n2.clone();
+    n3.entries
+        .push((2, 3, "115/11/24", "函請補正起訴狀".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let previous = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&previous).unwrap();
+    crate::util::damage(&previous);
+    let run = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            n2.write(&env.dir.path().join("b"), "20261124")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(
+        run.stdout.contains("MAIL NOT QUEUED"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            n3.write(&env.dir.path().join("c"), "20261125")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(
+        env.current(),
+        "20261125-1.sqlite",
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(
+        run.code, 1,
+        "the night's mail is not queued: {}{}",
+        run.stdout, run.stderr
+    );
+
+    fs::write(&previous, &intact).unwrap();
+    let run = send(&env, &smtp);
+    let digests: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    let night2 = digests.iter().filter(|m| m.contains("言詞辯論")).count();
+    let night3 = digests
+        .iter()
+        .filter(|m| m.contains("函請補正起訴狀"))
+        .count();
+    assert_eq!((night2, night3), (1, 1), "{}{digests:#?}", run.stdout);
+    let sent = smtp.transactions();
+    send(&env, &smtp);
+    assert_eq!(smtp.transactions(), sent);
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();
@@ -685,6 +886,51 @@ fn the_flood_guard_holds_digests_until_released() {
     );
     send(&env, &smtp);
     assert_eq!(smtp.accepted_for("a@example.com").len(), 2);
+
+    // The finding (review of the re-run rules): a re-run whose own news
+    // trips the guard after the night was released had its digests held,
+    // but the night's record still said released, so the next re-run's
+    // digests went out past them. Held again, the night says so.
+    let mut corrected = n2.clone();
+    corrected
+        .entries
+        .push((1, 3, "115/11/23", "函請補正起訴狀".into()));
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_FLOOD_MIN_CASES", "1")
+        .arg("import")
+        .arg(corrected.write(&env.dir.path().join("c"), "20261124"));
+    let run: Run = cmd.output().unwrap().into();
+    assert!(
+        run.stdout.contains("DIGESTS HELD"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let mut third = corrected.clone();
+    third.entries.push((2, 3, "115/11/23", "收受答辯狀".into()));
+    let run = import(
+        &env,
+        &smtp,
+        &third.write(&env.dir.path().join("d"), "20261124"),
+    );
+    assert!(
+        run.stdout.contains("DIGESTS HELD"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    let before = smtp.transactions();
+    send(&env, &smtp);
+    assert_eq!(smtp.transactions(), before, "held digests are not sent");
+    let release = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert!(
+        release.stdout.contains("released 2 held digests"),
+        "{}",
+        release.stdout
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 3);
+    assert_eq!(smtp.accepted_for("b@example.com").len(), 3);
 }
 
 #[test]

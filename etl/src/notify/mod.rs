@@ -125,6 +125,9 @@ pub enum NotifyError {
          (news since then may repeat), or give the night up: `cpor-etl outbox forget <night's snapshot>`"
     )]
     Damaged(#[from] store::layout::Damaged),
+    /// A re-run of a night whose earlier build's mail is still pending.
+    #[error("{0}")]
+    Waits(String),
 }
 
 /// Compares `to` with `from` (the snapshot it replaced; `None` on a first
@@ -141,9 +144,33 @@ pub fn notify(
     from_verified: bool,
     now: DateTime<Utc>,
 ) -> Result<queue::QueueSummary, NotifyError> {
-    let pending = Outbox::open(&store.root)?.pending_for(&to.name())?;
+    let outbox = Outbox::open(&store.root)?;
+    let pending = outbox.pending_for(&to.name())?;
+    if let Some(from) = from.filter(|f| is_rerun(f, to)) {
+        if outbox.pending_for(&from.name())?.is_some() {
+            return Err(NotifyError::Waits(waits_for(&from.name())));
+        }
+    }
     let check = if from_verified { None } else { from };
     queue_checked(store, cfg, check, from, to, pending.as_ref(), now)
+}
+
+/// Whether `to` re-runs the night of `from`: a later build of the same
+/// night, compared with the earlier one. Its mail is what the earlier
+/// build's lacked, queued as the night's next (`queue::Night::rerun`).
+fn is_rerun(from: &SnapshotFile, to: &SnapshotFile) -> bool {
+    from.date == to.date && from.build < to.build
+}
+
+/// Why a re-run's mail is not queued while the earlier build's is not: the
+/// night's mail first, then what the re-run adds (queued the other way
+/// round, the night's mail took the re-run's for its own, and the night's
+/// news was lost).
+fn waits_for(earlier: &str) -> String {
+    format!(
+        "it re-runs the night of {earlier}, whose own mail is not queued yet; it is queued right \
+         after that, by the same import or send"
+    )
 }
 
 fn queue_night(
@@ -206,9 +233,7 @@ fn queue_checked<'a>(
         date: to.date,
         first_load: from.is_none(),
         older: from.is_some_and(|f| to.date < f.date),
-        rerun: from
-            .filter(|f| f.date == to.date && f.build < to.build)
-            .map(|_| to.build),
+        rerun: from.filter(|f| is_rerun(f, to)).map(|_| to.build),
     };
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
@@ -243,6 +268,23 @@ pub fn before_publish(
         Outbox::open(&store.root)?.record_pending(from.as_deref(), &next.name(), now)?;
     }
     Ok(caught_up)
+}
+
+/// Once `published` is live: marks its pending night published, so that
+/// its mail is queued when it can be, whatever goes live after it. A run
+/// that dies before this is covered by the next catch-up, which finds the
+/// night live.
+pub fn after_publish(store: &Store, cfg: &MailSettings, published: &SnapshotFile) {
+    if !cfg.enabled {
+        return;
+    }
+    let marked = Outbox::open(&store.root).and_then(|o| o.mark_published(&published.name()));
+    if let Err(e) = marked {
+        tracing::warn!(
+            "could not mark {} published in the outbox ({e}); the next import or send does",
+            published.name()
+        );
+    }
 }
 
 /// What `catch_up` did with a pending night.
@@ -288,6 +330,16 @@ pub fn catch_up(
     }
     let live = store.live().map_err(NotifyError::Data)?;
     let published = published(&pending, live.as_ref().map(SnapshotFile::name).as_deref());
+    // Known now, kept: whatever goes live later, these nights' mail is
+    // still queued when it can be.
+    for night in pending.iter().filter(|p| !p.published) {
+        if cfg.enabled && published.contains(&night.seq) {
+            outbox.mark_published(&night.to)?;
+        }
+    }
+    // Nights left pending by this pass: a re-run compared with one of
+    // them waits for it.
+    let mut unfinished: BTreeSet<String> = BTreeSet::new();
     let mut done = Vec::new();
     for night in pending {
         let from = night.from.as_deref().map(|f| (f, store.by_name(f)));
@@ -298,6 +350,18 @@ pub fn catch_up(
             (Some(_), Some((name, None))) => Finished::Lost(format!(
                 "{name}, the snapshot it replaced, is gone: what changed cannot be told"
             )),
+            (Some(to), Some((name, Some(from))))
+                if unfinished.contains(name) && is_rerun(&from, &to) =>
+            {
+                unfinished.insert(night.to.clone());
+                let why = waits_for(name);
+                tracing::error!("the mail of snapshot {} is NOT queued: {why}", night.to);
+                done.push(CaughtUp {
+                    night,
+                    outcome: Finished::Failed(why),
+                });
+                continue;
+            }
             (Some(to), from) => {
                 let from = from.and_then(|(_, f)| f);
                 tracing::warn!(
@@ -309,6 +373,7 @@ pub fn catch_up(
                 let outcome = match queue_night(store, cfg, from.as_ref(), &to, Some(&night), now) {
                     Ok(summary) => Finished::Queued(summary),
                     Err(e) => {
+                        unfinished.insert(night.to.clone());
                         tracing::error!(
                             "the mail of snapshot {} is NOT queued: {e}; the night stays pending",
                             night.to
@@ -340,12 +405,18 @@ pub fn catch_up(
     Ok(done)
 }
 
-/// Which pending nights' snapshots were published: the live one, and,
+/// Which pending nights' snapshots were published: those marked so (the
+/// import marks its night once its snapshot is live), the live one, and,
 /// going back, each one a published night replaced (a run publishes only
-/// after it finished every earlier night, so later records replace
-/// earlier ones in order).
+/// after it tried every earlier night, so later records replace earlier
+/// ones in order). The chain alone is not enough: a night whose mail
+/// waits leaves it once a later night's mail is queued (its record ends).
 fn published(pending: &[PendingNight], live: Option<&str>) -> BTreeSet<i64> {
-    let mut out = BTreeSet::new();
+    let mut out: BTreeSet<i64> = pending
+        .iter()
+        .filter(|p| p.published)
+        .map(|p| p.seq)
+        .collect();
     let mut wanted = live.map(str::to_string);
     for p in pending.iter().rev() {
         if wanted.as_deref() == Some(p.to.as_str()) {
@@ -414,6 +485,7 @@ mod tests {
             seq,
             from: from.map(str::to_string),
             to: to.into(),
+            published: false,
         }
     }
 
@@ -436,6 +508,15 @@ mod tests {
             BTreeSet::from([1])
         );
         assert_eq!(published(&[p(1, None, "a")], None), BTreeSet::new());
+        // b's mail waits (a damaged a) while c is published and its mail
+        // queued (its record gone): only the mark says b went live.
+        let waiting = [p(1, Some("a"), "b")];
+        assert_eq!(published(&waiting, Some("c")), BTreeSet::new());
+        let marked = [PendingNight {
+            published: true,
+            ..waiting[0].clone()
+        }];
+        assert_eq!(published(&marked, Some("c")), BTreeSet::from([1]));
     }
 
     #[test]

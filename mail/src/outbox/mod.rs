@@ -102,6 +102,20 @@ pub struct PendingNight {
     pub seq: i64,
     pub from: Option<String>,
     pub to: String,
+    /// Its snapshot went live (`Outbox::mark_published`); a night not
+    /// marked may still have (the run died before it marked it).
+    pub published: bool,
+}
+
+/// A `pending_nights` row as `PendingNight`: `seq, from_snapshot,
+/// to_snapshot, published`.
+fn pending_night(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingNight> {
+    Ok(PendingNight {
+        seq: r.get(0)?,
+        from: r.get(1)?,
+        to: r.get(2)?,
+        published: r.get(3)?,
+    })
 }
 
 impl Outbox {
@@ -204,21 +218,26 @@ impl Outbox {
             seq: self.conn.last_insert_rowid(),
             from: from.map(str::to_string),
             to: to.to_string(),
+            published: false,
         })
+    }
+
+    /// Marks the pending night of snapshot `to` as published: its
+    /// snapshot went live, and its mail is queued whenever it can be,
+    /// whatever is published after it. Returns whether it was pending.
+    pub fn mark_published(&self, to: &str) -> Result<bool> {
+        Ok(self.conn.execute(
+            "UPDATE pending_nights SET published = 1 WHERE to_snapshot = ?1 AND published = 0",
+            [to],
+        )? > 0)
     }
 
     /// The nights whose mail is still to be queued, in the order recorded.
     pub fn pending(&self) -> Result<Vec<PendingNight>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT seq, from_snapshot, to_snapshot FROM pending_nights ORDER BY seq")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(PendingNight {
-                seq: r.get(0)?,
-                from: r.get(1)?,
-                to: r.get(2)?,
-            })
-        })?;
+        let mut stmt = self.conn.prepare(
+            "SELECT seq, from_snapshot, to_snapshot, published FROM pending_nights ORDER BY seq",
+        )?;
+        let rows = stmt.query_map([], pending_night)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -255,15 +274,10 @@ impl Outbox {
         Ok(self
             .conn
             .query_row(
-                "SELECT seq, from_snapshot, to_snapshot FROM pending_nights WHERE to_snapshot = ?1",
+                "SELECT seq, from_snapshot, to_snapshot, published FROM pending_nights
+                 WHERE to_snapshot = ?1",
                 [to],
-                |r| {
-                    Ok(PendingNight {
-                        seq: r.get(0)?,
-                        from: r.get(1)?,
-                        to: r.get(2)?,
-                    })
-                },
+                pending_night,
             )
             .optional()?)
     }
@@ -334,10 +348,15 @@ impl NightQueue<'_> {
         Ok(())
     }
 
-    /// Records that the night's digests are held, and why.
+    /// Records that the night's digests are held, and why: a night held
+    /// again after a release (a re-run's news trips the guard) is held
+    /// again, so that later re-runs' digests wait with these.
     pub fn hold(&self, reason: &str) -> Result<()> {
         self.tx.execute(
-            "INSERT OR IGNORE INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)",
+            "INSERT INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (night) DO UPDATE SET reason = excluded.reason,
+                 held_at = excluded.held_at, released_at = NULL
+             WHERE held_nights.released_at IS NOT NULL",
             params![self.night, reason, self.queued_at],
         )?;
         Ok(())

@@ -1,0 +1,11 @@
+-- Outbox, migration 10: a pending night whose snapshot went live says so.
+--
+-- Which pending nights were published used to be worked out from the live
+-- snapshot alone: it, and going back, each one a pending night replaced.
+-- A night whose mail waited (the snapshot it is compared with damaged)
+-- left that chain as soon as the next night's mail was queued (its record
+-- ends then), and the restore that should have queued it dropped it as
+-- never published. The import now marks its night here once the snapshot
+-- is live, and every catch-up marks what the chain shows, so a published
+-- night stays known as one until its mail is queued.
+ALTER TABLE pending_nights ADD COLUMN published INTEGER NOT NULL DEFAULT 0;
