@@ -4,7 +4,8 @@
 //! Data flows one way: `batch` (manifest, files) → `kinds` (bytes to typed
 //! rows, through `decode`) → `court` (the contract's `rules`, and the
 //! `hearings` the entries schedule) → `import`
-//! (carry-over, `snapshot::write`, `snapshot::store` publish) → `report`.
+//! (carry-over, `snapshot::write`, `store::layout` seal and publish) →
+//! `report`.
 
 pub mod batch;
 pub mod commands;

@@ -1,12 +1,16 @@
 //! The outbox has one owner: no file of the workspace but those of
-//! `mail/src/outbox/` writes its tables (ARCHITECTURE.md; STYLE.md habit
+//! `mail/src/outbox/` writes its tables (ARCHITECTURE.md; `../shared/STYLE.md` habit
 //! 14). Migrations in `schemas/outbox/` create and rebuild them, and are the
 //! one other place allowed to. (The tests' `tests/support/disk.rs` damages
 //! a stored message as a failing disk would, changing bytes of the file,
 //! not through SQL: it plays the disk, not a writer.)
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+#[path = "../../tests/support/sources.rs"]
+mod workspace;
+use workspace::sources;
 
 const TABLES: &[&str] = &[
     "items",
@@ -52,27 +56,6 @@ fn writes(text: &str, table: &str) -> Vec<String> {
     found
 }
 
-fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if path.is_dir() {
-            if !matches!(name.as_str(), "target" | ".git" | "node_modules") {
-                sources(&path, out);
-            }
-        } else if [".rs", ".py", ".sql", ".sh"]
-            .iter()
-            .any(|e| name.ends_with(e))
-            || path.parent().is_some_and(|p| p.ends_with("scripts"))
-        {
-            out.push(path);
-        }
-    }
-}
-
 #[test]
 fn the_check_finds_every_form_of_write() {
     for (text, want) in [
@@ -94,7 +77,7 @@ fn the_check_finds_every_form_of_write() {
 
 #[test]
 fn only_the_outbox_module_writes_the_outbox_tables() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let root = &workspace::root(env!("CARGO_MANIFEST_DIR"));
     let owner = root.join("mail/src/outbox");
     let migrations = root.join("schemas/outbox");
     let this = Path::new(file!()).file_name().unwrap().to_owned();

@@ -1,0 +1,133 @@
+//! Two of ARCHITECTURE.md's invariants that no compiler checks, checked
+//! over the programs' sources (`tests/support/sources.rs`: each member
+//! crate's `src/` without its tests, and the Python scripts):
+//! - every SQL schema lives in `schemas/`: no other program says `CREATE
+//!   TABLE`, `INDEX`, `VIEW` or `TRIGGER` (tests may build an older
+//!   snapshot's tables by hand: `tests/support/snapshots.rs`);
+//! - only `etl::decode` reads Big5: no other program names `encoding_rs`.
+//!   The generator (`scripts/generator`) writes Big5, as the courts'
+//!   systems do: it plays the courts, and is left out.
+
+use std::path::Path;
+
+#[path = "../../tests/support/sources.rs"]
+mod workspace;
+
+/// The statements that make a schema object in `text` (case and spacing
+/// ignored): CREATE [TEMP|TEMPORARY|UNIQUE|VIRTUAL] TABLE|INDEX|VIEW|TRIGGER.
+fn creates(text: &str) -> Vec<String> {
+    let words: Vec<String> = text
+        .to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect();
+    let object = |w: Option<&String>| {
+        w.is_some_and(|w| matches!(w.as_str(), "table" | "index" | "view" | "trigger"))
+    };
+    let mut found = Vec::new();
+    for (i, w) in words.iter().enumerate() {
+        if w != "create" {
+            continue;
+        }
+        let next = words.get(i + 1);
+        let modified =
+            next.is_some_and(|m| matches!(m.as_str(), "temp" | "temporary" | "unique" | "virtual"));
+        if object(next) || (modified && object(words.get(i + 2))) {
+            found.push(words[i..(i + 4).min(words.len())].join(" "));
+        }
+    }
+    found
+}
+
+/// Where `text` names the `encoding_rs` crate.
+fn names_encoding_rs(text: &str) -> bool {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .any(|w| w == "encoding_rs")
+}
+
+#[test]
+fn the_checks_find_what_they_look_for() {
+    for (text, want) in [
+        ("CREATE TABLE cases (id INTEGER)", 1),
+        (
+            "create  unique index\n  grants_by_email ON grants(email)",
+            1,
+        ),
+        ("CREATE TEMP TABLE t AS SELECT 1", 1),
+        ("CREATE VIRTUAL TABLE f USING fts5(x)", 1),
+        ("CREATE TRIGGER t AFTER INSERT ON x BEGIN SELECT 1; END", 1),
+        ("// creates the table cases", 0),
+        ("SELECT created FROM cases", 0),
+        ("create a table of the courts", 0),
+    ] {
+        assert_eq!(creates(text).len(), want, "{text}");
+    }
+    assert!(names_encoding_rs(
+        "let (s, _) = encoding_rs::BIG5.decode(b);"
+    ));
+    assert!(names_encoding_rs("use encoding_rs::Encoding;"));
+    assert!(!names_encoding_rs("let encoding_rsx = 1; // big5"));
+}
+
+#[test]
+fn every_sql_schema_lives_in_the_schemas_crate() {
+    let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
+    let files = workspace::production(&root);
+    assert!(files.len() > 50, "the programs' sources were found");
+    assert!(
+        files
+            .iter()
+            .any(|(p, t)| p.starts_with("schemas") && !creates(t).is_empty()),
+        "the schemas crate itself creates no table: is the check looking?"
+    );
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|(p, _)| !p.starts_with("schemas"))
+        .flat_map(|(p, text)| {
+            creates(text)
+                .into_iter()
+                .map(move |c| format!("{}: {c}", p.display()))
+        })
+        .collect();
+    // And no SQL file anywhere else, tests' or not.
+    let mut all = Vec::new();
+    workspace::sources(&root, &mut all);
+    let offenders: Vec<String> = offenders
+        .into_iter()
+        .chain(
+            all.iter()
+                .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+                .filter(|p| !p.starts_with(root.join("schemas")))
+                .map(|p| p.display().to_string()),
+        )
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "SQL schema outside schemas/:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn only_the_etl_decoder_reads_big5() {
+    let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
+    let decoder = Path::new("etl/src/decode");
+    let courts = Path::new("scripts/generator");
+    let files = workspace::production(&root);
+    assert!(
+        files
+            .iter()
+            .any(|(p, t)| p.starts_with(decoder) && names_encoding_rs(t)),
+        "the decoder names no encoding_rs: is the check looking?"
+    );
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|(p, t)| !p.starts_with(decoder) && !p.starts_with(courts) && names_encoding_rs(t))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "Big5 read outside etl::decode: {offenders:?}"
+    );
+}

@@ -1,0 +1,78 @@
+//! The workspace's own files, for the tests that check where things live
+//! (`mail/tests/one_owner.rs`, `schemas/tests/one_place.rs`; the
+//! invariants of ARCHITECTURE.md). Shared by the test crates (`#[path]`),
+//! each using what it needs.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// The workspace's root, from a member crate's manifest directory.
+pub fn root(manifest_dir: &str) -> PathBuf {
+    let mut dir = Path::new(manifest_dir);
+    while !dir.join("Cargo.lock").exists() {
+        dir = dir.parent().expect("the workspace's root has Cargo.lock");
+    }
+    dir.to_path_buf()
+}
+
+/// Every source, SQL, Python and shell file under `dir` (and the scripts
+/// without a suffix), skipping `target`, `.git` and `node_modules`.
+pub fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if !matches!(name.as_str(), "target" | ".git" | "node_modules") {
+                sources(&path, out);
+            }
+        } else if [".rs", ".py", ".sql", ".sh"]
+            .iter()
+            .any(|e| name.ends_with(e))
+            || path.parent().is_some_and(|p| p.ends_with("scripts"))
+        {
+            out.push(path);
+        }
+    }
+}
+
+/// What the programs are made of, without their tests: each member
+/// crate's `src/` (a file named `tests.rs` left out, and every other file
+/// up to its first `#[cfg(test)]`, where the tests' module begins by this
+/// workspace's habit) and the Python scripts of `scripts/`. With each
+/// file's path from the root.
+pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
+    let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = manifest
+        .split("members = [")
+        .nth(1)
+        .and_then(|m| m.split(']').next())
+        .expect("the workspace lists its members");
+    let mut files = Vec::new();
+    for member in members.split(',') {
+        let member = member.trim().trim_matches('"');
+        if !member.is_empty() {
+            sources(&root.join(member).join("src"), &mut files);
+        }
+    }
+    for entry in fs::read_dir(root.join("scripts")).unwrap().flatten() {
+        if entry.path().extension().is_some_and(|e| e == "py") {
+            files.push(entry.path());
+        }
+    }
+    files
+        .into_iter()
+        .filter(|p| p.file_name().is_some_and(|n| n != "tests.rs"))
+        .filter_map(|p| {
+            let text = fs::read_to_string(&p).ok()?;
+            let text = match text.find("#[cfg(test)]") {
+                Some(at) if p.extension().is_some_and(|e| e == "rs") => text[..at].to_string(),
+                _ => text,
+            };
+            Some((p.strip_prefix(root).unwrap().to_path_buf(), text))
+        })
+        .collect()
+}
