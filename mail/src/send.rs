@@ -399,9 +399,11 @@ pub fn plan_claim(
 /// Whether a reminder of `day` (YYYYMMDD) queued at `queued_at` is past its
 /// day at `now`: the send window of that day has ended, and it had not
 /// when the reminder was queued. Its text is about that day ("明天", "7
-/// 天後"), so after it, it would mislead; one queued after that day's
-/// window (an operator's `send --today` catch-up) was meant to go late.
-/// A day that does not read as one is not judged (the item goes out). Pure.
+/// 天後"), so after it, it would mislead. One queued after that day's
+/// window (an operator's `send --today` catch-up) was meant to go late,
+/// but on the day it was queued (Asia/Taipei): from the next midnight
+/// there it is past too. A day that does not read as one is not judged
+/// (the item goes out). Pure.
 pub fn past_its_day(
     day: &str,
     queued_at: DateTime<Utc>,
@@ -412,7 +414,17 @@ pub fn past_its_day(
         return false;
     };
     let end = taipei_at(day, window.end);
-    queued_at < end && now >= end
+    if queued_at < end {
+        return now >= end;
+    }
+    let queued_on = queued_at
+        .with_timezone(&schemas::date::taipei())
+        .date_naive();
+    let midnight = taipei_at(
+        queued_on + chrono::Duration::days(1),
+        chrono::NaiveTime::MIN,
+    );
+    now >= midnight
 }
 
 /// What an attempt's outcome makes of an item.
@@ -810,12 +822,34 @@ mod tests {
             w,
             at("2026-12-02T01:00:00Z")
         ));
-        // Queued after that window: meant to go late.
+        // Queued after that window: meant to go late, but only on the
+        // (Asia/Taipei) day it was queued (an operator's catch-up, 08:00
+        // on 12/02 there): after it, its 明天 would name the wrong day
+        // (review: a relay down kept such a reminder retrying for days).
+        let catch_up = at("2026-12-02T00:00:00Z");
         assert!(!past_its_day(
             "20261124",
-            at("2026-12-02T00:00:00Z"),
+            catch_up,
             w,
             at("2026-12-02T01:00:00Z")
+        ));
+        assert!(!past_its_day(
+            "20261124",
+            catch_up,
+            w,
+            at("2026-12-02T15:59:59Z")
+        ));
+        assert!(past_its_day(
+            "20261124",
+            catch_up,
+            w,
+            at("2026-12-02T16:00:00Z")
+        ));
+        assert!(past_its_day(
+            "20261124",
+            catch_up,
+            w,
+            at("2026-12-05T01:00:00Z")
         ));
         assert!(!past_its_day(
             "not a day",

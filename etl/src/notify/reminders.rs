@@ -241,6 +241,25 @@ pub fn send_from(day: NaiveDate, now: DateTime<Utc>, window: Window) -> DateTime
     taipei_at(day, window.start).max(now)
 }
 
+/// Over how long `day`'s reminders are spread from `from` (`mail.spread`,
+/// so that the relay is not handed a day's reminders at once): the whole
+/// spread if it ends a spread's length before the window closes, so that
+/// the `send` runs to come have time to send the last; else none, and the
+/// run that queues them sends them all (a reminder not sent by the
+/// window's end is failed, never sent late). Pure.
+pub fn spread_within(
+    day: NaiveDate,
+    from: DateTime<Utc>,
+    window: Window,
+    spread: Duration,
+) -> Duration {
+    if from + spread + spread <= taipei_at(day, window.end) {
+        spread
+    } else {
+        Duration::zero()
+    }
+}
+
 /// Decides `day`'s reminders. `from`: the Taipei time they may first go out
 /// (a hearing must start after it). Pure.
 pub fn plan<'a>(
@@ -525,7 +544,7 @@ pub fn queue_due(
     let site = cfg.site_url.as_str();
     let date = SystemTime::from(now);
     let n = due.len().max(1) as i64;
-    let spread = cfg.spread.num_seconds();
+    let spread = spread_within(day, from, cfg.window, cfg.spread).num_seconds();
     let render_one = |(i, d): (usize, &Due)| -> Result<NewReminder, String> {
         let mut view = View {
             subject: String::new(),
@@ -650,6 +669,31 @@ mod tests {
     }
 
     const EMAILS: [&str; 3] = ["a@x.tw", "b@x.tw", "c@x.tw"];
+
+    /// Spread only when the spread ends a spread before the window closes:
+    /// the last reminder is then due by 20:40 at the latest (window 07:00
+    /// to 21:00, 20 minutes), and the runs to come send it in time.
+    #[test]
+    fn reminders_are_spread_only_where_the_window_leaves_room() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let at = |h, m| taipei_at(day, NaiveTime::from_hms_opt(h, m, 0).unwrap());
+        let spread = Duration::minutes(20);
+        for (from, want) in [
+            (at(7, 0), 20),
+            (at(12, 0), 20),
+            (at(20, 20), 20),
+            (at(20, 21), 0),
+            (at(20, 55), 0),
+            (at(20, 59), 0),
+        ] {
+            assert_eq!(
+                spread_within(day, from, window(), spread),
+                Duration::minutes(want),
+                "{from}"
+            );
+            assert!(from + spread_within(day, from, window(), spread) <= at(21, 0));
+        }
+    }
 
     /// A reminder given: UID, start, lead.
     type Given = (String, NaiveDateTime, u32);

@@ -332,7 +332,7 @@ impl Outbox {
                     Event::Outdated => {
                         let failed = target(Event::Outdated).as_str();
                         let why = format!(
-                            "a reminder of {} not sent by the end of that day's send window; it was not sent late",
+                            "a reminder of {} not sent in time (by the end of that day's send window; queued after it by `send --today`, by the end of the day it was queued); it was not sent late",
                             item.night
                         );
                         if outdate.execute(params![id, failed, why])? == 1 {

@@ -9,11 +9,14 @@
 //! credential, and only its SHA-256 is stored (`store::hearings`). It is
 //! shown once, when made on the account page (POST with the session's
 //! anti-forgery token); renewing replaces it, revoking ends it. Any token
-//! that is not an account's current one answers the site's one 404, and
-//! every client address may fetch the feed at most `FEED_PER_HOUR` times
-//! an hour, across every server process (`throttle::Throttle::feed`; 429
-//! with Retry-After after that): guessing is hopeless, and
-//! the limit keeps a leaked or looping subscription from costing much.
+//! that is not an account's current one answers the site's one 404. A
+//! known feed may be fetched at most `FEED_PER_HOUR` times an hour from
+//! anywhere (calendar services fetch every subscriber's feed from a few
+//! addresses of their own), and a client address may present unknown
+//! tokens as often, across every server process
+//! (`throttle::Throttle::feed`, `FeedFetch`; 429 with Retry-After after
+//! that): guessing is hopeless, and the limit keeps a leaked or looping
+//! subscription from costing much.
 //! The feed lists every hearing of the account's queryable cases, past
 //! ones too while the case is queryable (a calendar that drops an event
 //! from a feed deletes it), each as it now stands: moved and cancelled

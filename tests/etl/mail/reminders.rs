@@ -875,3 +875,67 @@ fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
         assert!(why.contains("20261124"), "{why}");
     }
 }
+
+/// The finding (review of the reminders): a day's reminders queued late in
+/// its send window (the first `send` of a day whose timer was down until
+/// the evening, or a snapshot published then) were spread over the next 20
+/// minutes (`mail.spread`), past the window's end, and the ones not due
+/// before it were failed as too late the next morning: those hearings got
+/// no reminder. Reminders now start spread only when the spread ends a
+/// spread's length before the window closes; queued later, they are all
+/// due at once, and the same run sends them. (Sample day 2026-11-24, its
+/// first `send` at 20:55 Asia/Taipei.)
+#[test]
+fn reminders_queued_late_in_the_window_go_out_before_it_closes() {
+    let env = sample_env();
+    let run: Run = env
+        .command_at("2026-11-24 12:55:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .arg("send")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+        "{}",
+        run.stdout
+    );
+    let sent: Vec<String> = fs::read_dir(env.data().join("mail/20261124"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|f| f.starts_with("reminder-"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+}
+
+/// The same review: `send --today <day>`, an operator's catch-up for a day
+/// whose `send` did not run (OPERATIONS, "A missed day"), queued that
+/// day's reminders but, run after the window (23:00 Asia/Taipei), sent
+/// nothing: they went out at 07:00 the next day, their 明天 about a
+/// hearing that was today. `--today` sends what it queues at once.
+#[test]
+fn send_today_after_the_window_sends_the_days_reminders_at_once() {
+    let env = sample_env();
+    let run: Run = env
+        .command_at("2026-11-24 15:00:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+        "{}",
+        run.stdout
+    );
+    let sent: Vec<String> = fs::read_dir(env.data().join("mail/20261124"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|f| f.starts_with("reminder-"))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+}
