@@ -122,6 +122,7 @@ pub const ACCOUNTS_MIGRATIONS: &[Migration] = &[
     migration!(6, "accounts/0006_shared_state.sql"),
     migration!(7, "accounts/0007_devices_and_buckets.sql"),
     migration!(8, "accounts/0008_prosecutor_feeds.sql"),
+    migration!(9, "accounts/0009_prosecutor_feed_last_used.sql"),
 ];
 
 /// Migrations of the outbox database, by number.

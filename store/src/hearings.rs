@@ -98,15 +98,43 @@ pub fn stop_reminders(conn: &Connection, email: &str) -> rusqlite::Result<bool> 
     Ok(applicants + prosecutors > 0)
 }
 
-/// When a holder's feed was made, if it has one.
-pub fn feed_created(conn: &Connection, holder: Holder) -> rusqlite::Result<Option<String>> {
+/// A holder's feed as its account page tells of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedStatus {
+    /// When it was made (RFC 3339).
+    pub created_at: String,
+    /// The Taipei day a calendar last fetched it (YYYY-MM-DD), if any has.
+    pub last_used: Option<String>,
+}
+
+/// A holder's feed, if it has one.
+pub fn feed_status(conn: &Connection, holder: Holder) -> rusqlite::Result<Option<FeedStatus>> {
     let (_, feeds, column, id) = holder.tables();
     conn.query_row(
-        &format!("SELECT created_at FROM {feeds} WHERE {column} = ?1"),
+        &format!("SELECT created_at, last_used FROM {feeds} WHERE {column} = ?1"),
         [id],
-        |r| r.get(0),
+        |r| {
+            Ok(FeedStatus {
+                created_at: r.get(0)?,
+                last_used: r.get(1)?,
+            })
+        },
     )
     .optional()
+}
+
+/// A calendar fetched the holder's feed on `day` (Taipei, YYYY-MM-DD):
+/// written once a day at most (the row changes only when the day does).
+pub fn feed_fetched(conn: &Connection, holder: Holder, day: &str) -> rusqlite::Result<()> {
+    let (_, feeds, column, id) = holder.tables();
+    conn.execute(
+        &format!(
+            "UPDATE {feeds} SET last_used = ?2
+             WHERE {column} = ?1 AND (last_used IS NULL OR last_used <> ?2)"
+        ),
+        params![id, day],
+    )?;
+    Ok(())
 }
 
 /// A new feed token for a holder, replacing its old one (which stops
@@ -252,7 +280,17 @@ mod tests {
                 account: "tsai.mh".into()
             })
         );
-        assert_eq!(feed_created(&conn, Holder::Applicant(p.id)).unwrap(), None);
+        assert_eq!(feed_status(&conn, Holder::Applicant(p.id)).unwrap(), None);
+        // Fetched: the day is kept, once a day; a new token starts unfetched.
+        let fetched = |conn: &Connection| feed_status(conn, holder).unwrap().unwrap().last_used;
+        assert_eq!(fetched(&conn), None);
+        feed_fetched(&conn, holder, "2026-12-03").unwrap();
+        feed_fetched(&conn, holder, "2026-12-03").unwrap();
+        assert_eq!(fetched(&conn).as_deref(), Some("2026-12-03"));
+        feed_fetched(&conn, Holder::Applicant(p.id), "2026-12-04").unwrap();
+        assert_eq!(fetched(&conn).as_deref(), Some("2026-12-03"), "another's");
+        let token = renew_feed(&conn, holder, now).unwrap();
+        assert_eq!(fetched(&conn), None);
         // The reminders' one-click unsubscribe: off for both accounts.
         assert!(stop_reminders(&conn, "a@example.com").unwrap());
         assert!(!reminders_on(&conn, holder).unwrap());

@@ -111,6 +111,17 @@ fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
     c
 }
 
+/// What the account page says of a feed no calendar has fetched yet.
+const NEVER_FETCHED: &str = "尚無行事曆讀取過這個網址";
+
+/// What it says once one has, today (Asia/Taipei).
+fn fetched_today() -> String {
+    let today = chrono::Utc::now()
+        .with_timezone(&schemas::date::taipei())
+        .date_naive();
+    format!("行事曆最近一次讀取：{}", schemas::date::roc(today))
+}
+
 /// The feed URL's path shown on the page that made it.
 fn feed_path(page: &str) -> String {
     let start = page
@@ -148,11 +159,14 @@ fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
     // The URL is not shown again.
     let later = c.get("/account");
     assert!(!later.body.contains(&token) && later.body.contains("已於"));
+    assert!(later.body.contains(NEVER_FETCHED), "{}", later.body);
 
     // A calendar app fetches it without cookies.
     let mut app = Client::new(&server);
     let feed = app.get(&path);
     assert_eq!(feed.status, 200, "{}", feed.body);
+    // The account page says it was (is the subscription working?).
+    assert!(c.get("/account").body.contains(&fetched_today()));
     assert_eq!(
         feed.header("content-type"),
         Some("text/calendar; charset=utf-8")
@@ -199,6 +213,10 @@ fn renew_then_revoke(c: &mut Client, app: &mut Client, path: &str) {
     let renewed = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
     let new_path = feed_path(&renewed.body);
     assert_ne!(new_path, path);
+    assert!(
+        c.get("/account").body.contains(NEVER_FETCHED),
+        "a new URL was never fetched"
+    );
     let old = app.get(path);
     assert_eq!((old.status, &old.body), (404, &unknown.body));
     assert_eq!(app.get(&new_path).status, 200);
@@ -476,9 +494,11 @@ fn a_prosecutors_feed_lists_the_hearings_of_the_cases_assigned_to_them() {
     assert_eq!(applicants, 0);
     assert!(c.get("/account").body.contains("已於"));
 
+    assert!(c.get("/account").body.contains(NEVER_FETCHED));
     let mut app = Client::new(&server);
     let feed = app.get(&path);
     assert_eq!(feed.status, 200, "{}", feed.body);
+    assert!(c.get("/account").body.contains(&fetched_today()));
     let night1: BTreeSet<(String, u64)> = [
         "2026-05-20T09:30:00 0",
         "2026-11-30T11:00:00 0",

@@ -108,11 +108,15 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
         return Err(Failure::Throttled(wait));
     }
     let snap = live(app)?;
-    let hearings = match owner.ok_or(Failure::NotFound)? {
-        FeedOwner::Applicant { email, .. } => snap.upcoming_hearings_for(&email, all_time())?,
-        FeedOwner::Prosecutor { account, .. } => {
-            snap.upcoming_hearings_for_prosecutor(&account, all_time())?
-        }
+    let (holder, hearings) = match owner.ok_or(Failure::NotFound)? {
+        FeedOwner::Applicant { id, email } => (
+            Holder::Applicant(id),
+            snap.upcoming_hearings_for(&email, all_time())?,
+        ),
+        FeedOwner::Prosecutor { id, account } => (
+            Holder::Prosecutor(id),
+            snap.upcoming_hearings_for_prosecutor(&account, all_time())?,
+        ),
     };
     let events = hearings
         .iter()
@@ -131,6 +135,13 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
         events,
     }
     .write(Utc::now());
+    // The account page tells its owner that a calendar reads the feed.
+    let day = taipei_now().date().format("%Y-%m-%d").to_string();
+    if let Err(e) =
+        store_hearings::feed_fetched(&app.accounts.lock().expect("accounts"), holder, &day)
+    {
+        tracing::warn!("a calendar feed's last fetch: {e}");
+    }
     let mut r = Resp::new(
         StatusCode::OK,
         "text/calendar; charset=utf-8",
@@ -225,6 +236,8 @@ pub struct AccountHearings {
     pub addressed: bool,
     /// When the feed was made (ROC date), if there is one.
     pub feed_since: Option<String>,
+    /// The day a calendar last fetched it (ROC date), if any has.
+    pub feed_used: Option<String>,
     /// The feed's URL, only right after it was made.
     pub feed_url: Option<String>,
 }
@@ -238,15 +251,20 @@ pub fn account_hearings(
     let conn = app.accounts.lock().expect("accounts");
     let reminders = store_hearings::reminders_on(&conn, holder)
         .unwrap_or(matches!(holder, Holder::Applicant(_)));
-    let feed_since = store_hearings::feed_created(&conn, holder)
-        .ok()
-        .flatten()
-        .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok())
+    let feed = store_hearings::feed_status(&conn, holder).ok().flatten();
+    let feed_since = feed
+        .as_ref()
+        .and_then(|f| chrono::DateTime::parse_from_rfc3339(&f.created_at).ok())
         .map(|t| roc(t.with_timezone(&taipei()).date_naive()));
+    let feed_used = feed
+        .and_then(|f| f.last_used)
+        .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
+        .map(roc);
     AccountHearings {
         reminders,
         addressed,
         feed_since,
+        feed_used,
         feed_url,
     }
 }
