@@ -25,12 +25,7 @@ const TABLES: &[&str] = &[
 /// The writes to `table` a text contains (case and spacing ignored):
 /// INSERT [OR …] INTO, REPLACE INTO, UPDATE [OR …], DELETE FROM.
 fn writes(text: &str, table: &str) -> Vec<String> {
-    let words: Vec<String> = text
-        .to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let words = workspace::words(text);
     let mut found = Vec::new();
     for (i, w) in words.iter().enumerate() {
         let at = |k: usize| words.get(i + k).map(String::as_str);

@@ -16,12 +16,7 @@ mod workspace;
 /// The statements that make a schema object in `text` (case and spacing
 /// ignored): CREATE [TEMP|TEMPORARY|UNIQUE|VIRTUAL] TABLE|INDEX|VIEW|TRIGGER.
 fn creates(text: &str) -> Vec<String> {
-    let words: Vec<String> = text
-        .to_lowercase()
-        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_string)
-        .collect();
+    let words = workspace::words(text);
     let object = |w: Option<&String>| {
         w.is_some_and(|w| matches!(w.as_str(), "table" | "index" | "view" | "trigger"))
     };
@@ -42,8 +37,7 @@ fn creates(text: &str) -> Vec<String> {
 
 /// Where `text` names the `encoding_rs` crate.
 fn names_encoding_rs(text: &str) -> bool {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .any(|w| w == "encoding_rs")
+    workspace::words(text).iter().any(|w| w == "encoding_rs")
 }
 
 #[test]

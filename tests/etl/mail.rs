@@ -487,10 +487,7 @@ fn rerun_with_corrected_files(killed: bool) {
 /// correction's, each once.
 #[test]
 fn a_rerun_while_the_nights_mail_waits_for_a_damaged_snapshot_loses_none_of_it() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const WHO: &str = "follows.two@example.com";
-    let (n1, _) = scenario(&[WHO, WHO]);
+    let (env, smtp, n1) = damaged_after_night_1();
     let mut first = n1.clone();
     first
         .entries
@@ -499,98 +496,98 @@ fn a_rerun_while_the_nights_mail_waits_for_a_damaged_snapshot_loses_none_of_it()
     corrected
         .entries
         .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    let before = smtp.accepted_for(FOLLOWS_TWO).len();
+    imported_while_damaged(
+        &env,
+        &smtp,
+        [(&first, "20261124"), (&corrected, "20261124")],
+        "20261124-2.sqlite",
+    );
+    // Nothing of the night goes out before the night's own mail.
+    let mail = smtp.accepted_for(FOLLOWS_TWO);
+    assert_eq!(mail.len(), before, "{mail:#?}");
+
+    // The operator restores the file from backup (OPERATIONS); the next
+    // send queues the night's mail, then the correction's.
+    let digests = restored_then_digests(&env, &smtp);
+    let night = digests.iter().filter(|m| m.contains("言詞辯論")).count();
+    let correction: Vec<&String> = digests
+        .iter()
+        .filter(|m| m.contains("函請補正起訴狀"))
+        .collect();
+    assert_eq!((night, correction.len()), (1, 1), "{digests:#?}");
+    assert!(
+        !correction[0].contains("言詞辯論") && correction[0].contains("法院更正後補送"),
+        "{}",
+        correction[0]
+    );
+}
+
+/// The address of the damaged-snapshot tests: it follows cases 1 and 2.
+const FOLLOWS_TWO: &str = "follows.two@example.com";
+
+/// Night 1 of a scenario where `FOLLOWS_TWO` follows two cases, imported
+/// and mailed, then its snapshot damaged (kept intact beside it, under
+/// `intact`, for the operator's restore). Gives night 1's batch.
+fn damaged_after_night_1() -> (Env, Smtp, Night) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[FOLLOWS_TWO, FOLLOWS_TWO]);
     import(
         &env,
         &smtp,
         &n1.write(&env.dir.path().join("a"), "20261123"),
     );
     send(&env, &smtp);
-    let before = smtp.accepted_for(WHO).len();
-    let previous = env.data().join("snapshots").join(env.current());
-    let intact = fs::read(&previous).unwrap();
-    crate::util::damage(&previous);
-    let night = "20261124";
-    let run = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            first
-                .write(&env.dir.path().join("b"), night)
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert!(
-        run.stdout.contains("DAMAGED") || run.stderr.contains("DAMAGED"),
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    let run = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            corrected
-                .write(&env.dir.path().join("c"), night)
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert_eq!(
-        env.current(),
-        "20261124-2.sqlite",
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    let run = etl(&env, &smtp, &["send", "--now"]);
+    let snapshot = env.data().join("snapshots").join(env.current());
+    fs::copy(&snapshot, env.dir.path().join("intact")).unwrap();
+    fs::write(env.dir.path().join("intact.name"), env.current()).unwrap();
+    crate::util::damage(&snapshot);
+    (env, smtp, n1)
+}
+
+/// Imports the two batches (`damaged_after_night_1` has damaged the
+/// snapshot the first is compared with): the first's mail is not queued,
+/// the second goes live as `live`, and a `send` then says the mail still
+/// waits (exit 1).
+fn imported_while_damaged(env: &Env, smtp: &Smtp, batches: [(&Night, &str); 2], live: &str) {
+    for (i, (batch, night)) in batches.into_iter().enumerate() {
+        let dir = batch.write(&env.dir.path().join(format!("b{i}")), night);
+        let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
+        let all = format!("{}{}", run.stdout, run.stderr);
+        assert!(i > 0 || all.contains("MAIL NOT QUEUED"), "{all}");
+    }
+    assert_eq!(env.current(), live);
+    let run = etl(env, smtp, &["send", "--now"]);
     assert_eq!(
         run.code, 1,
         "the night's mail is not queued: {}{}",
         run.stdout, run.stderr
     );
-    // Nothing of the night goes out before the night's own mail.
-    assert_eq!(
-        smtp.accepted_for(WHO).len(),
-        before,
-        "{:#?}",
-        smtp.accepted_for(WHO)
-    );
+}
 
-    // The operator restores the file from backup (OPERATIONS); the next
-    // send queues the night's mail, then the correction's.
-    fs::write(&previous, &intact).unwrap();
-    let run = send(&env, &smtp);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    let digests: Vec<String> = smtp
-        .accepted_for(WHO)
+/// Restores the snapshot `damaged_after_night_1` damaged, sends (which
+/// must now queue and send everything), checks that sending again sends
+/// nothing more, and gives `FOLLOWS_TWO`'s digests.
+fn restored_then_digests(env: &Env, smtp: &Smtp) -> Vec<String> {
+    let name = fs::read_to_string(env.dir.path().join("intact.name")).unwrap();
+    fs::copy(
+        env.dir.path().join("intact"),
+        env.data().join("snapshots").join(name),
+    )
+    .unwrap();
+    send(env, smtp);
+    let sent = smtp.transactions();
+    send(env, smtp);
+    assert_eq!(
+        smtp.transactions(),
+        sent,
+        "sending again sends nothing more"
+    );
+    smtp.accepted_for(FOLLOWS_TWO)
         .into_iter()
         .filter(|m| m.contains("有新進行事項"))
-        .collect();
-    let nights = digests.iter().filter(|m| m.contains("言詞辯論")).count();
-    let corrections = digests
-        .iter()
-        .filter(|m| m.contains("函請補正起訴狀"))
-        .count();
-    assert_eq!((nights, corrections), (1, 1), "{digests:#?}");
-    assert!(
-        digests
-            .iter()
-            .all(|m| m.contains("言詞辯論") != m.contains("函請補正起訴狀")),
-        "{digests:#?}"
-    );
-    let correction = digests
-        .iter()
-        .find(|m| m.contains("函請補正起訴狀"))
-        .unwrap();
-    assert!(correction.contains("法院更正後補送"), "{correction}");
-
-    // Sending again sends nothing more.
-    let sent = smtp.transactions();
-    send(&env, &smtp);
-    assert_eq!(smtp.transactions(), sent);
+        .collect()
 }
 
 /// The same review: the night's mail waits for a damaged snapshot, and
@@ -603,78 +600,27 @@ fn a_rerun_while_the_nights_mail_waits_for_a_damaged_snapshot_loses_none_of_it()
 /// restore, once.
 #[test]
 fn a_night_whose_mail_waits_for_a_damaged_snapshot_is_mailed_after_the_next_night() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const WHO: &str = "follows.two@example.com";
-    let (n1, n2) = scenario(&[WHO, WHO]);
+    let (env, smtp, n1) = damaged_after_night_1();
+    let mut n2 = n1.clone();
+    n2.entries
+        .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
     let mut n3 = n2.clone();
     n3.entries
         .push((2, 3, "115/11/24", "函請補正起訴狀".into()));
-    import(
+    imported_while_damaged(
         &env,
         &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
-    let previous = env.data().join("snapshots").join(env.current());
-    let intact = fs::read(&previous).unwrap();
-    crate::util::damage(&previous);
-    let run = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            n2.write(&env.dir.path().join("b"), "20261124")
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert!(
-        run.stdout.contains("MAIL NOT QUEUED"),
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    let run = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            n3.write(&env.dir.path().join("c"), "20261125")
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert_eq!(
-        env.current(),
+        [(&n2, "20261124"), (&n3, "20261125")],
         "20261125-1.sqlite",
-        "{}{}",
-        run.stdout,
-        run.stderr
-    );
-    let run = etl(&env, &smtp, &["send", "--now"]);
-    assert_eq!(
-        run.code, 1,
-        "the night's mail is not queued: {}{}",
-        run.stdout, run.stderr
     );
 
-    fs::write(&previous, &intact).unwrap();
-    let run = send(&env, &smtp);
-    let digests: Vec<String> = smtp
-        .accepted_for(WHO)
-        .into_iter()
-        .filter(|m| m.contains("有新進行事項"))
-        .collect();
+    let digests = restored_then_digests(&env, &smtp);
     let night2 = digests.iter().filter(|m| m.contains("言詞辯論")).count();
     let night3 = digests
         .iter()
         .filter(|m| m.contains("函請補正起訴狀"))
         .count();
-    assert_eq!((night2, night3), (1, 1), "{}{digests:#?}", run.stdout);
-    let sent = smtp.transactions();
-    send(&env, &smtp);
-    assert_eq!(smtp.transactions(), sent);
+    assert_eq!((night2, night3), (1, 1), "{digests:#?}");
 }
 
 #[test]

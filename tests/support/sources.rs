@@ -76,3 +76,13 @@ pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
         })
         .collect()
 }
+
+/// The words of `text`, lowercased: runs of letters, digits and `_` (SQL
+/// keywords and names, whatever the spacing and case).
+pub fn words(text: &str) -> Vec<String> {
+    text.to_lowercase()
+        .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
+}

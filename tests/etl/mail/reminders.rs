@@ -809,29 +809,9 @@ fn without_a_nights_import_the_window_opening_queues_them_from_the_live_snapshot
 #[test]
 fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
     let queue = |env: &Env| {
-        let run: Run = env
-            .command_at("2026-11-23 17:40:00")
-            .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-            .arg("send")
-            .output()
-            .unwrap()
-            .into();
-        assert!(
-            run.stdout.contains("reminders for 2026-11-24: 2 queued"),
-            "{}{}",
-            run.stdout,
-            run.stderr
-        );
+        queue_sample_day_at(env, "2026-11-23 17:40:00", &["send"]);
     };
-    let eml = |env: &Env| -> Vec<String> {
-        fs::read_dir(env.data().join("mail/20261124"))
-            .map(|d| {
-                d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                    .filter(|f| f.starts_with("reminder-"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
+    let eml = reminder_files;
 
     // Inside that day's window (08:00): both go.
     let on_time = sample_env();
@@ -888,10 +868,18 @@ fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
 #[test]
 fn reminders_queued_late_in_the_window_go_out_before_it_closes() {
     let env = sample_env();
+    let run = queue_sample_day_at(&env, "2026-11-24 12:55:00", &["send"]);
+    let sent = reminder_files(&env);
+    assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+}
+
+/// `args` run at `utc` (faketime) with reminders 7 and 1 days before, on
+/// the sample: it must queue the two reminders of 2026-11-24.
+fn queue_sample_day_at(env: &Env, utc: &str, args: &[&str]) -> Run {
     let run: Run = env
-        .command_at("2026-11-24 12:55:00")
+        .command_at(utc)
         .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .arg("send")
+        .args(args)
         .output()
         .unwrap()
         .into();
@@ -901,12 +889,18 @@ fn reminders_queued_late_in_the_window_go_out_before_it_closes() {
         "{}",
         run.stdout
     );
-    let sent: Vec<String> = fs::read_dir(env.data().join("mail/20261124"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|f| f.starts_with("reminder-"))
-        .collect();
-    assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+    run
+}
+
+/// The sample day's reminders written as .eml files (sent without a relay).
+fn reminder_files(env: &Env) -> Vec<String> {
+    fs::read_dir(env.data().join("mail/20261124"))
+        .map(|d| {
+            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|f| f.starts_with("reminder-"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The same review: `send --today <day>`, an operator's catch-up for a day
@@ -917,25 +911,11 @@ fn reminders_queued_late_in_the_window_go_out_before_it_closes() {
 #[test]
 fn send_today_after_the_window_sends_the_days_reminders_at_once() {
     let env = sample_env();
-    let run: Run = env
-        .command_at("2026-11-24 15:00:00")
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .args(["send", "--today", "2026-11-24"])
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
-        "{}",
-        run.stdout
+    let run = queue_sample_day_at(
+        &env,
+        "2026-11-24 15:00:00",
+        &["send", "--today", "2026-11-24"],
     );
-    let sent: Vec<String> = fs::read_dir(env.data().join("mail/20261124"))
-        .map(|d| {
-            d.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-                .filter(|f| f.starts_with("reminder-"))
-                .collect()
-        })
-        .unwrap_or_default();
+    let sent = reminder_files(&env);
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
