@@ -108,9 +108,9 @@ enum Command {
         #[arg(long)]
         now: bool,
         /// Queue the hearing reminders of this Asia/Taipei day (YYYY-MM-DD)
-        /// instead of today's, and send at once as with --now: catching up
-        /// a missed day (on the day it is noticed), or trying the sample
-        /// data (scripts/run-sample)
+        /// instead of today's: catching up a missed day (with --now, on the
+        /// day it is noticed: what is not sent by the end of that day is
+        /// failed), or trying the sample data (scripts/run-sample)
         #[arg(long, value_name = "YYYY-MM-DD")]
         today: Option<chrono::NaiveDate>,
     },

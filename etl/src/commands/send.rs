@@ -160,10 +160,6 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         }
     }
     let now = chrono::Utc::now();
-    // An operator's catch-up (`--today`) is sent as it is asked for, even
-    // outside the window: waiting for the next opening would make its
-    // 明天 name the wrong day.
-    let now_flag = now_flag || today.is_some();
     let summary = send::send(&config.data_dir, &config.mail, now_flag, now, &stop.flag)?;
     if summary.recovered > 0 {
         say!(

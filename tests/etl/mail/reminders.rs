@@ -904,18 +904,45 @@ fn reminder_files(env: &Env) -> Vec<String> {
 }
 
 /// The same review: `send --today <day>`, an operator's catch-up for a day
-/// whose `send` did not run (OPERATIONS, "A missed day"), queued that
-/// day's reminders but, run after the window (23:00 Asia/Taipei), sent
-/// nothing: they went out at 07:00 the next day, their 明天 about a
-/// hearing that was today. `--today` sends what it queues at once.
+/// whose `send` did not run (OPERATIONS, "A missed day"), queued after
+/// that day's window was exempt from the never-late rule for good: run
+/// without `--now` at 23:00 (Asia/Taipei), its reminders went out at 07:00
+/// the next day, their 明天 about a hearing that was today, and a relay
+/// down kept them retrying for days. A catch-up now goes out on the day it
+/// was run, or not at all; with `--now` it goes at once.
 #[test]
-fn send_today_after_the_window_sends_the_days_reminders_at_once() {
+fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
     let env = sample_env();
     let run = queue_sample_day_at(
         &env,
         "2026-11-24 15:00:00",
         &["send", "--today", "2026-11-24"],
     );
-    let sent = reminder_files(&env);
+    assert!(run.stdout.contains("use --now"), "{}", run.stdout);
+    let morning: Run = env
+        .command_at("2026-11-24 23:05:00")
+        .arg("send")
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        morning.stdout.contains("2 reminders too late"),
+        "{}{}",
+        morning.stdout,
+        morning.stderr
+    );
+    assert!(
+        reminder_files(&env).is_empty(),
+        "{:?}",
+        reminder_files(&env)
+    );
+
+    let now = sample_env();
+    let run = queue_sample_day_at(
+        &now,
+        "2026-11-24 15:00:00",
+        &["send", "--now", "--today", "2026-11-24"],
+    );
+    let sent = reminder_files(&now);
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
