@@ -623,6 +623,50 @@ fn a_night_whose_mail_waits_for_a_damaged_snapshot_is_mailed_after_the_next_nigh
     assert_eq!((night2, night3), (1, 1), "{digests:#?}");
 }
 
+/// A night live and then rolled back before its mail was queued (its
+/// import killed after publishing): its news is still mailed, since people
+/// may have seen it on the site, unless the operator gives it up; the
+/// rollback says which night and how. (Before pending nights were marked
+/// published, such a night was dropped without a word.)
+#[test]
+fn a_rollback_names_the_mail_still_to_go_and_forget_gives_it_up() {
+    for forget in [false, true] {
+        let env = Env::new();
+        let smtp = Smtp::start(&env.dir.path().join("smtp"));
+        const WHO: &str = "follows.one@example.com";
+        let (n1, n2) = scenario(&[WHO]);
+        import(
+            &env,
+            &smtp,
+            &n1.write(&env.dir.path().join("a"), "20261123"),
+        );
+        send(&env, &smtp);
+        import_killed_after_publishing(&env, &n2.write(&env.dir.path().join("b"), "20261124"));
+        let back = etl(&env, &smtp, &["rollback", "20261123"]);
+        assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+        assert!(
+            back.stdout
+                .contains("note: the mail of 20261124-1.sqlite, which was live, is not queued yet")
+                && back
+                    .stdout
+                    .contains("cpor-etl outbox forget 20261124-1.sqlite"),
+            "{}",
+            back.stdout
+        );
+        if forget {
+            let run = etl(&env, &smtp, &["outbox", "forget", "20261124-1.sqlite"]);
+            assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        }
+        send(&env, &smtp);
+        let digests = smtp
+            .accepted_for(WHO)
+            .into_iter()
+            .filter(|m| m.contains("有新進行事項"))
+            .count();
+        assert_eq!(digests, usize::from(!forget), "forget: {forget}");
+    }
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();

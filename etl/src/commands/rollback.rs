@@ -34,5 +34,27 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         target.name(),
         before.as_deref().unwrap_or("nothing")
     );
+    for night in still_to_mail(store)? {
+        println!(
+            "note: the mail of {night}, which was live, is not queued yet: the next import or send \
+             queues it; if its news must not go out, `cpor-etl outbox forget {night}`"
+        );
+    }
     Ok(0)
+}
+
+/// The snapshots that went live and whose night's mail is still to be
+/// queued (`pending_nights`, marked published): rolled back or not, their
+/// news is mailed unless an operator gives it up. Nothing if there is no
+/// outbox yet.
+fn still_to_mail(store: &Store) -> Result<Vec<String>> {
+    if !store.root.join(mail::outbox::OUTBOX_DB).exists() {
+        return Ok(Vec::new());
+    }
+    Ok(mail::outbox::Outbox::open(&store.root)?
+        .pending()?
+        .into_iter()
+        .filter(|p| p.published)
+        .map(|p| p.to)
+        .collect())
 }
