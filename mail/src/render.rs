@@ -129,6 +129,9 @@ pub struct View {
     /// A digest of a re-run of the night: only what the night's earlier
     /// digest lacked (a court's corrected files), said so.
     pub rerun: bool,
+    /// Of a re-run's digest: the address had the night's earlier digest,
+    /// which did not list this (not said to an address that had none).
+    pub after_earlier: bool,
     /// The hearings a reminder is about, in time order.
     pub hearings: Vec<HearingView>,
 }
@@ -356,6 +359,7 @@ mod tests {
                 "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),
             more: 0,
             rerun: false,
+            after_earlier: false,
             hearings: Vec::new(),
         }
     }

@@ -58,6 +58,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         unsubscribe: String::new(),
         more: 0,
         rerun: false,
+        after_earlier: false,
         hearings: Vec::new(),
     }
 }

@@ -362,7 +362,10 @@ fn rerun_with_corrected_files(killed: bool) {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     const WHO: &str = "follows.two@example.com";
-    let (n1, _) = scenario(&[WHO, WHO]);
+    // And an address whose case has news only in the corrected files.
+    const ONLY_LATER: &str = "news.only.later@example.com";
+    let (mut n1, _) = scenario(&[WHO, WHO]);
+    n1.new_case_granted(5, ONLY_LATER);
     let mut first = n1.clone();
     first
         .entries
@@ -373,6 +376,9 @@ fn rerun_with_corrected_files(killed: bool) {
     corrected
         .entries
         .push((2, 2, "115/11/23", "函請補正起訴狀".into()));
+    corrected
+        .entries
+        .push((5, 2, "115/11/23", "定期宣示判決".into()));
     import(
         &env,
         &smtp,
@@ -388,7 +394,7 @@ fn rerun_with_corrected_files(killed: bool) {
         let run = send(&env, &smtp);
         assert!(
             run.stdout
-                .contains("queued the mail of an interrupted import: 1 items"),
+                .contains("queued the mail of an interrupted import: 2 items"),
             "{}",
             run.stdout
         );
@@ -422,9 +428,26 @@ fn rerun_with_corrected_files(killed: bool) {
         first_digest.contains("（115/11/24 資料）"),
         "{first_digest}"
     );
+    // An address that had no digest of the night is not told of an
+    // earlier notice it never received.
+    let later: Vec<String> = smtp
+        .accepted_for(ONLY_LATER)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    assert_eq!(later.len(), 1, "{later:#?}");
+    assert!(
+        later[0].contains("定期宣示判決")
+            && later[0].contains("（115/11/24 資料，法院更正後補送）"),
+        "{}",
+        later[0]
+    );
     // `outbox list` tells them apart.
     let listed = etl(&env, &smtp, &["outbox", "list"]).stdout;
-    let rows: Vec<&str> = listed.lines().filter(|l| l.contains(" digest ")).collect();
+    let rows: Vec<&str> = listed
+        .lines()
+        .filter(|l| l.contains(" digest ") && l.contains(WHO))
+        .collect();
     assert_eq!(rows.len(), 2, "{listed}");
     assert!(
         rows[0].contains(" 20261124 ") && rows[1].contains(" 20261124/build-2 "),

@@ -128,6 +128,9 @@ pub struct Job<'a> {
     /// An activation's link, and until when it works (ROC): made by the
     /// accounts step.
     pub activation: Option<(String, String)>,
+    /// A re-run's digest to an address that has a digest of the night
+    /// from an earlier build: it says that one did not list this.
+    pub after_earlier: bool,
 }
 
 /// The cases a mail is about.
@@ -255,6 +258,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
             state: State::Queued,
             about: About::Grants(granted),
             activation: None,
+            after_earlier: false,
         });
     }
 
@@ -303,6 +307,9 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
                 state: state(email, Kind::Digest, digest_state),
                 about: About::News(news),
                 activation: None,
+                // (the night's digest from an earlier build: this run's
+                // own would have skipped the address above)
+                after_earlier: rerun && queued(email, Kind::Digest, true),
             });
         }
     }
@@ -335,6 +342,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
             state: state(email, Kind::Expiry, State::Queued),
             about: About::Expiring(fresh),
             activation: None,
+            after_earlier: false,
         });
     }
 
@@ -528,6 +536,7 @@ fn write(
             unsubscribe: mail::unsubscribe_url(site, key, Mailing::Digests, job.email),
             more: 0,
             rerun: rerun.is_some(),
+            after_earlier: job.after_earlier,
             hearings: Vec::new(),
         };
         if let Some((link, expires)) = job.activation {
@@ -791,7 +800,9 @@ mod tests {
             let with_news = changes.cases_with_news;
             let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
                 && with_news as f64 / followed as f64 > 0.3));
-            let mut want: Vec<(Kind, &str, State)> = Vec::new();
+            // (kind, address, state, whether a re-run's digest says the
+            // night's earlier digest did not list it)
+            let mut want: Vec<(Kind, &str, State, bool)> = Vec::new();
             let mut already = 0;
             let mut unsubscribed = 0;
             let mut warn = Vec::new();
@@ -816,9 +827,9 @@ mod tests {
                         if grant_done {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
-                            want.push((Kind::Approval, email, State::Queued));
+                            want.push((Kind::Approval, email, State::Queued, false));
                         } else {
-                            want.push((Kind::Activation, email, State::Queued));
+                            want.push((Kind::Activation, email, State::Queued, false));
                         }
                     }
                     if !w.news.is_empty() && !first_load {
@@ -834,7 +845,11 @@ mod tests {
                             } else {
                                 State::Queued
                             };
-                            want.push((Kind::Digest, email, state));
+                            // Said only to an address that had the
+                            // night's digest from an earlier build.
+                            let after_earlier =
+                                rerun && !by_rerun && w.queued.contains(&Kind::Digest);
+                            want.push((Kind::Digest, email, state, after_earlier));
                         }
                     }
                     if !w.expiring.is_empty() {
@@ -849,7 +864,7 @@ mod tests {
                                 .collect();
                             if !fresh.is_empty() {
                                 let state = if flagged { State::Suppressed } else { State::Queued };
-                                want.push((Kind::Expiry, email, state));
+                                want.push((Kind::Expiry, email, state, false));
                                 for n in fresh {
                                     warn.push((email.to_string(), case(n).id(), to_int(day(n))));
                                 }
@@ -859,8 +874,11 @@ mod tests {
                 }
             }
             want.sort();
-            let jobs: Vec<(Kind, &str, State)> =
-                got.jobs.iter().map(|j| (j.kind, j.email, j.state)).collect();
+            let jobs: Vec<(Kind, &str, State, bool)> = got
+                .jobs
+                .iter()
+                .map(|j| (j.kind, j.email, j.state, j.after_earlier))
+                .collect();
             prop_assert_eq!(jobs, want, "jobs in (kind, address) order");
             prop_assert_eq!(got.summary.already_queued, already);
             prop_assert_eq!(got.summary.unsubscribed, unsubscribed);

@@ -561,6 +561,7 @@ pub fn queue_due(
             unsubscribe: unsubscribe_url(site, &key, Mailing::Reminders, d.email),
             more: 0,
             rerun: false,
+            after_earlier: false,
             hearings: d
                 .hearings
                 .iter()

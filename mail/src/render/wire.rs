@@ -125,6 +125,7 @@ pub(crate) mod tests {
             unsubscribe: "http://localhost:8080/unsubscribe?x=1".into(),
             more: 0,
             rerun: false,
+            after_earlier: false,
             hearings: Vec::new(),
         }
     }
