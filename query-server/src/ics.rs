@@ -2,22 +2,20 @@
 //! (`schemas::calendar`: VTIMEZONE Asia/Taipei, folding, escaping, the
 //! summons notice).
 //!
-//! Two sources. An entry of the latest three that schedules a hearing
-//! (`hearing`, read by `schemas::hearing` exactly as the import reads it)
-//! becomes a one-event file (`calendar`); its UID is a digest of the entry,
-//! so a moved hearing would be a second event. A hearing of the snapshot's
-//! `hearings` table (`live::HearingRow`) has a UID that stays with the
-//! hearing when it is moved and a SEQUENCE that rises when it changes
-//! (`hearing_calendar`, `hearing_event`): what the case page's links, the
-//! feed and the mail should use. The end of a hearing is not known; the
-//! event lasts an hour and says so.
+//! A hearing of the snapshot's lists (`live::HearingRow`) has a UID that
+//! stays with the hearing when it is moved and a SEQUENCE that rises when
+//! it changes (`hearing_calendar`, `hearing_event`): what the case page's
+//! links and the feed give, as the mail does. (An entry's calendar link
+//! once made an event of its own from the entry's text, whose UID no
+//! update or cancellation reached; its address now leads to its hearing's
+//! file, `routes::cases::hearing`.) `hearing` reads the date an entry
+//! names, exactly as the import does (`schemas::hearing`). The end of a
+//! hearing is not known; the event lasts an hour and says so.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::live::HearingRow;
-use schemas::calendar::{Calendar, Event, Hearing, Method, Organizer, Status};
-use schemas::date::roc;
+use schemas::calendar::{Calendar, Event, Hearing, Method, Organizer};
 use schemas::hearing::State;
 
 /// The hearing an entry schedules: when, and the rest of the text. Entries
@@ -26,38 +24,6 @@ use schemas::hearing::State;
 /// A text that cancels a hearing schedules none.
 pub fn hearing(text: &str) -> Option<(NaiveDateTime, String)> {
     schemas::hearing::scheduled(text).map(|(at, what)| (at, what.to_string()))
-}
-
-/// An iCalendar file with the hearing an entry schedules. `title`: the
-/// case, as people read it.
-pub fn calendar(
-    title: &str,
-    court: &str,
-    when: NaiveDateTime,
-    what: &str,
-    now: DateTime<Utc>,
-) -> String {
-    let uid = schemas::hex(&Sha256::digest(format!("{title}|{when}|{what}").as_bytes())[..12]);
-    let summary = if what.is_empty() { "開庭" } else { what };
-    let at = format!("{} {}", roc(when.date()), when.format("%H:%M"));
-    Calendar {
-        method: Method::Publish,
-        name: None,
-        organizer: None,
-        attendee: None,
-        events: vec![Event {
-            uid: format!("{uid}@cpor"),
-            sequence: 0,
-            start: when,
-            end: when + chrono::Duration::hours(1),
-            summary: format!("{summary}（{title}）"),
-            location: court.to_string(),
-            description: format!("{title}\n{at} {what}\n結束時間未知，以一小時估計。"),
-            status: Status::Confirmed,
-            url: None,
-        }],
-    }
-    .write(now)
 }
 
 /// A hearing of the snapshot as an event. `title`: the case as people read
@@ -141,14 +107,10 @@ mod tests {
 
     #[test]
     fn the_calendar_is_in_taipei_time_and_folded() {
-        let (when, what) = hearing("113/08/10 10:00第一法庭言詞辯論").unwrap();
-        let ics = calendar(
-            "臺灣臺北地方法院 民事 113年度訴字第100號",
-            "臺灣臺北地方法院",
-            when,
-            &what,
-            now(),
-        );
+        let rows = [row(5, 0, "2024-08-10 10:00", State::Scheduled)];
+        let title = "臺灣臺北地方法院 民事 113年度訴字第100號";
+        let ics =
+            hearing_calendar(title, "臺灣臺北地方法院", &rows, &rows[0].uid, None, now()).unwrap();
         assert!(ics.contains("DTSTART;TZID=Asia/Taipei:20240810T100000\r\n"));
         assert!(ics.contains("DTEND;TZID=Asia/Taipei:20240810T110000\r\n"));
         assert!(ics.lines().all(|l| l.len() <= 75), "{ics}");

@@ -10,7 +10,6 @@ use schemas::text::clean;
 
 use crate::failure::Answer;
 use crate::http::Resp;
-use crate::ics;
 use crate::live::CaseRow;
 use crate::routes::cases::case_path;
 
@@ -243,8 +242,6 @@ pub struct CaseDetail {
 pub struct EntryItem {
     pub posted: String,
     pub text: String,
-    /// A calendar file for an entry that schedules a hearing.
-    pub ics: Option<String>,
 }
 
 impl CaseDetail {
@@ -279,15 +276,9 @@ impl CaseDetail {
             entries: r
                 .entries
                 .iter()
-                .enumerate()
-                .map(|(i, (posted, text))| EntryItem {
+                .map(|(posted, text)| EntryItem {
                     posted: roc(*posted),
                     text: clean(text),
-                    // Only a hearing still to come (on or after the
-                    // court's data date) is worth a calendar entry.
-                    ics: ics::hearing(text)
-                        .filter(|(when, _)| r.as_of.is_none_or(|d| when.date() >= d))
-                        .map(|_| format!("{}/hearing/{}.ics", case_path(&r.case), i + 1)),
                 })
                 .collect(),
         }

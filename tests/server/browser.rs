@@ -148,15 +148,14 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
         .map(|row| {
             let cells = b.find_all_in(row, "td");
             assert_eq!(cells.len(), 2, "{}", b.source());
-            let mut text = b.text(&cells[1]);
-            // A hearing's entry ends with its calendar link.
-            if !b.find_all_in(&cells[1], "a.ics").is_empty() {
-                text = text
-                    .strip_suffix("加入行事曆")
-                    .unwrap_or_else(|| panic!("calendar link not last in {text:?}"))
-                    .to_string();
-            }
-            (b.text(&cells[0]), squash(&text))
+            // An entry has no calendar file of its own: the hearings
+            // table has each hearing's, by its UID.
+            assert!(
+                b.find_all_in(&cells[1], "a.ics").is_empty(),
+                "{}",
+                b.source()
+            );
+            (b.text(&cells[0]), squash(&b.text(&cells[1])))
         })
         .collect();
     assert_eq!(shown, want);

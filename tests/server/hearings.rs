@@ -405,6 +405,87 @@ fn a_cancelled_hearings_calendar_file_names_its_organizer() {
     check_ics(&refs);
 }
 
+/// The finding (review of the case page): each entry that named a hearing
+/// had a calendar link of its own, an event with a UID made from the
+/// entry, always confirmed: the sample's cancelled 調解 of PCD 簡 33 was
+/// added as confirmed by its entry's link, and 重訴 77's moved hearing
+/// was three events (the old entry's, on the old date, the move's and the
+/// hearing's), which no update or cancellation could reach. Every
+/// calendar link on the case page is now a hearing's, by its UID, and an
+/// entry's old address leads to the file of the hearing it dates, as the
+/// hearing now stands.
+#[test]
+fn every_calendar_file_of_the_case_page_is_a_hearings_own_as_it_now_stands() {
+    const FISHMONGER: &str = "fishmonger@example.net";
+    const CASE33: &str = "/cases/PCD/%E6%B0%91%E4%BA%8B/115/%E7%B0%A1/33";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    for (email, case, and) in [
+        (
+            FISHMONGER,
+            CASE33,
+            "AND c.court = 'PCD' AND c.category = '民事' AND c.year = 115 AND c.word = '簡' AND c.number = 33",
+        ),
+        (
+            LAWYER,
+            CASE77,
+            "AND c.court = 'TPD' AND c.category = '民事' AND c.year = 115 AND c.word = '重訴' AND c.number = 77",
+        ),
+    ] {
+        let mut c = signed_in(&server, &data, email);
+        let uids: BTreeSet<String> = hearings_where(&data, email, and)
+            .into_iter()
+            .map(|(uid, _, _)| uid)
+            .collect();
+        let page = c.get(case);
+        assert_eq!(page.status, 200);
+        // Every calendar link is a hearing's.
+        for (i, _) in page.body.match_indices(".ics\"") {
+            let from = page.body[..i].rfind('"').unwrap() + 1;
+            let link = &page.body[from..i];
+            let uid = link.strip_prefix(&format!("{case}/hearings/"));
+            assert!(
+                uid.is_some_and(|u| uids.contains(u)),
+                "{link} is not a hearing's calendar file ({uids:?})"
+            );
+        }
+        // An entry's old address: the file of the hearing the entry
+        // dates, as it now stands, or nothing.
+        let mut led = 0;
+        for n in 1..=3 {
+            let r = c.get(&format!("{case}/hearing/{n}.ics"));
+            if r.status == 404 {
+                continue;
+            }
+            assert_eq!(r.status, 303, "{case}/hearing/{n}.ics: {}", r.body);
+            let to = r.header("location").unwrap().to_string();
+            let uid = to
+                .strip_prefix(&format!("{case}/hearings/"))
+                .and_then(|u| u.strip_suffix(".ics"))
+                .unwrap_or_else(|| panic!("{to}"));
+            assert!(uids.contains(uid), "{to}");
+            assert_eq!(c.get(&to).status, 200, "{to}");
+            led += 1;
+        }
+        assert!(led > 0, "{case}: its entries date hearings");
+        if case == CASE33 {
+            // The entry that set the 調解 since cancelled leads to the
+            // cancellation.
+            let mut cancelled = 0;
+            for n in 1..=3 {
+                let r = c.get(&format!("{CASE33}/hearing/{n}.ics"));
+                if r.status == 303 {
+                    let file = c.get(r.header("location").unwrap());
+                    cancelled += usize::from(
+                        String::from_utf8_lossy(&file.bytes).contains("METHOD:CANCEL"),
+                    );
+                }
+            }
+            assert_eq!(cancelled, 1, "the cancelled 調解's entry");
+        }
+    }
+}
+
 #[test]
 fn the_account_page_turns_reminders_off_and_on() {
     let data = Data::sample();

@@ -1,13 +1,12 @@
 //! The case pages: the list of a user's cases, one case with its latest
-//! three entries, and a calendar file for an entry that schedules a
-//! hearing. Also a case's address: `/cases/TPD/民事/113/訴/100` (snapshot
+//! three entries (and the old address of an entry's calendar file, which
+//! leads to its hearing's). Also a case's address: `/cases/TPD/民事/113/訴/100` (snapshot
 //! ids change from night to night; the key does not), built and parsed
 //! here for the pages and the API alike. A case that is not the user's
 //! answers exactly as one that does not exist.
 
 use std::sync::Arc;
 
-use chrono::Utc;
 use warp::http::StatusCode;
 
 use schemas::{CaseKey, CaseRef};
@@ -91,41 +90,37 @@ pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     pages::html(StatusCode::OK, &page)
 }
 
-/// `…/hearing/{n}.ics`: the n-th latest entry as a calendar event, if it
-/// schedules a hearing.
+/// `…/hearing/{n}.ics`, the address an entry's calendar link once had
+/// (an event of its own, made from the entry: a moved or cancelled hearing
+/// stayed confirmed in calendars under it): leads to the calendar file of
+/// the hearing the n-th latest entry dates, by its UID, as the hearing now
+/// stands (`hearings::case_hearing`); 404 if it dates none.
 pub fn hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
     let n: Option<usize> = file.strip_suffix(".ics").and_then(|n| n.parse().ok());
     let (Some(case), Some(n)) = (parse_case(segments), n) else {
         return Err(Failure::NotFound);
     };
-    // A case that cannot be read is, here, one without this hearing.
-    let row = v
-        .case(&*live(app)?, &case)
-        .unwrap_or_else(|e| {
-            tracing::error!("a hearing's case: {e}");
-            None
-        })
-        .ok_or(Failure::NotFound)?;
-    let (when, what) = row
+    let snap = live(app)?;
+    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
+    let (posted, text) = row
         .entries
         .get(n.wrapping_sub(1))
-        .and_then(|(_, text)| ics::hearing(text))
         .ok_or(Failure::NotFound)?;
-    let title = format!("{} {}", row.court_name, row.case.key);
-    let body = ics::calendar(&title, &row.court_name, when, &what, Utc::now());
-    let mut r = Resp::new(
-        StatusCode::OK,
-        "text/calendar; charset=utf-8",
-        body.into_bytes(),
-    );
-    r.header(
-        "content-disposition",
-        &format!(
-            "attachment; filename=\"hearing-{}.ics\"",
-            when.format("%Y%m%d-%H%M")
-        ),
-    );
-    Ok(r)
+    let (when, _) = ics::hearing(text).ok_or(Failure::NotFound)?;
+    // The record this entry dated: its day of posting and the date it
+    // names (an entry's 序號 is not on the case's row).
+    let uid = snap
+        .hearings_of(&row)?
+        .into_iter()
+        .find(|h| h.posted == *posted && h.at == when)
+        .map(|h| h.uid)
+        .ok_or(Failure::NotFound)?;
+    // (A UID is hex digits and `@cpor`: a path segment as it is, as the
+    // case page links it.)
+    Ok(Resp::redirect(&format!(
+        "{}/hearings/{uid}.ics",
+        case_path(&row.case)
+    )))
 }
 
 #[cfg(test)]
