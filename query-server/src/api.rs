@@ -128,8 +128,14 @@ struct HearingBody {
 struct UpcomingBody {
     #[serde(flatten)]
     hearing: HearingBody,
+    /// The case, as the case list names it (115年度訴字第100號 alone is
+    /// the same for 民事 and 刑事).
     court: String,
     court_name: String,
+    category: String,
+    year: u32,
+    word: String,
+    number: u32,
     number_text: String,
     case_url: String,
 }
@@ -372,6 +378,10 @@ fn hearings(app: &App, req: &Req) -> Answer {
                     hearing: hearing_body(&u.case, &u.hearing),
                     court: u.case.court.clone(),
                     court_name: clean(&u.court_name),
+                    category: u.case.key.category.clone(),
+                    year: u.case.key.year,
+                    word: clean(&u.case.key.word),
+                    number: u.case.key.number,
                     number_text: clean(&u.case.key.number_text()),
                     case_url: format!("/api/v1{}", case_path(&u.case)),
                 })

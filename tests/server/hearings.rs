@@ -367,6 +367,30 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
         .filter(|(_, _, start)| start[..19] >= *now_full)
         .collect();
     assert_eq!(got, want);
+    // Each names its case as the case list does (review finding: only
+    // court and 115年度訴字第100號, the same for 民事 and 刑事 115 訴 100,
+    // which the lawyer both follows): category, year, word and number,
+    // which its case_url is made of.
+    for h in list["hearings"].as_array().unwrap() {
+        let case = schemas::CaseRef {
+            court: h["court"].as_str().unwrap().to_string(),
+            key: schemas::CaseKey {
+                category: h["category"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{h}"))
+                    .into(),
+                year: h["year"].as_u64().unwrap_or_else(|| panic!("{h}")) as u32,
+                word: h["word"].as_str().unwrap_or_else(|| panic!("{h}")).into(),
+                number: h["number"].as_u64().unwrap_or_else(|| panic!("{h}")) as u32,
+            },
+        };
+        assert_eq!(
+            h["case_url"].as_str().unwrap(),
+            format!("/api/v1{}", query_server::routes::cases::case_path(&case)),
+            "{h}"
+        );
+        assert_eq!(h["number_text"].as_str().unwrap(), case.key.number_text());
+    }
 }
 
 /// A hearing's calendar file on the case page once it is cancelled:
