@@ -384,6 +384,7 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "digests-off" => "已關閉案件進度通知。",
         "reminders-on" => "已開啟庭期提醒。",
         "reminders-off" => "已關閉庭期提醒。",
+        "feed-made" => "已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。",
         "feed-revoked" => "行事曆訂閱網址已停止使用。",
         "sessions-ended" => "其他裝置上的登入都已登出。",
         _ => return None,

@@ -43,6 +43,16 @@ pub enum FeedOwner {
     Prosecutor { id: i64, account: String },
 }
 
+impl FeedOwner {
+    /// The account whose feed it is.
+    pub fn holder(&self) -> Holder {
+        match self {
+            FeedOwner::Applicant { id, .. } => Holder::Applicant(*id),
+            FeedOwner::Prosecutor { id, .. } => Holder::Prosecutor(*id),
+        }
+    }
+}
+
 /// Whether a holder gets hearing reminders. An unknown applicant account:
 /// yes (the default); an unknown prosecutor: no.
 pub fn reminders_on(conn: &Connection, holder: Holder) -> rusqlite::Result<bool> {

@@ -122,6 +122,23 @@ fn fetched_today() -> String {
     format!("行事曆最近一次讀取：{}", schemas::date::roc(today))
 }
 
+/// Makes a new feed URL on the signed-in account page (`c`, with its
+/// anti-forgery token `csrf`): the POST redirects to the account page,
+/// which shows the URL once. Gives that page.
+fn make_feed(c: &mut Client, csrf: &str) -> crate::util::Resp {
+    let made = c.post("/account/feed", &[("csrf", csrf), ("action", "renew")]);
+    assert_eq!(made.status, 303, "{}", made.body);
+    assert_eq!(made.header("location"), Some("/account?m=feed-made"));
+    let page = c.get("/account?m=feed-made");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body.contains("已建立新的行事曆訂閱網址"),
+        "{}",
+        page.body
+    );
+    page
+}
+
 /// The feed URL's path shown on the page that made it.
 fn feed_path(page: &str) -> String {
     let start = page
@@ -141,8 +158,7 @@ fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
     // Without the anti-forgery token: refused.
     assert_eq!(c.post("/account/feed", &[("action", "renew")]).status, 403);
     let csrf = c.csrf();
-    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
-    assert_eq!(made.status, 200, "{}", made.body);
+    let made = make_feed(&mut c, &csrf);
     let path = feed_path(&made.body);
     let token = path
         .trim_start_matches("/calendar/")
@@ -204,13 +220,51 @@ fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
     renew_then_revoke(&mut c, &mut app, &path);
 }
 
+/// The finding (review of the account page): the page that showed a new
+/// feed URL was the answer to the POST that made it, so reloading it (and
+/// accepting the browser's offer to send the form again) made another URL
+/// and stopped the one just copied into a calendar, which then silently
+/// never updated. The URL is now shown by the page the POST redirects to,
+/// once; a reload gets that page again and the URL keeps working.
+#[test]
+fn reloading_the_page_that_shows_a_new_feed_url_keeps_that_url_working() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let csrf = c.csrf();
+    let form = [("csrf", csrf.as_str()), ("action", "renew")];
+    let made = c.post("/account/feed", &form);
+    // A reload sends again what gave the page: the POST, or the GET it
+    // was redirected to.
+    let shown = if made.status == 303 {
+        let to = made.header("location").unwrap().to_string();
+        let page = c.get(&to);
+        assert_eq!(page.status, 200);
+        let path = feed_path(&page.body);
+        let again = c.get(&to);
+        assert_eq!(again.status, 200);
+        assert!(!again.body.contains(&path), "shown once: {}", again.body);
+        path
+    } else {
+        let path = feed_path(&made.body);
+        c.post("/account/feed", &form);
+        path
+    };
+    let mut app = Client::new(&server);
+    assert_eq!(
+        app.get(&shown).status,
+        200,
+        "the URL just made stopped working when its page was reloaded"
+    );
+}
+
 /// Renews the feed at `path` on the signed-in account page (`c`), then
 /// revokes the new one: a calendar app (`app`) finds each URL that stops
 /// answering the site's one 404, the same as any unknown token.
 fn renew_then_revoke(c: &mut Client, app: &mut Client, path: &str) {
     let unknown = app.get(&format!("/calendar/{}.ics", "0".repeat(64)));
     let csrf = c.csrf();
-    let renewed = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    let renewed = make_feed(c, &csrf);
     let new_path = feed_path(&renewed.body);
     assert_ne!(new_path, path);
     assert!(
@@ -238,7 +292,7 @@ fn the_feed_is_throttled_per_feed_and_unknown_tokens_per_client_address() {
     let server = Server::start(&data, &[]);
     let mut account = signed_in(&server, &data, LAWYER);
     let csrf = account.csrf();
-    let made = account.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    let made = make_feed(&mut account, &csrf);
     let path = feed_path(&made.body);
     let mut c = Client::new(&server);
     // Unknown tokens count by address: junk stays cheap.
@@ -577,8 +631,7 @@ fn a_prosecutors_feed_lists_the_hearings_of_the_cases_assigned_to_them() {
     assert!(page.body.contains("尚未建立訂閱網址"), "{}", page.body);
     assert_eq!(c.post("/account/feed", &[("action", "renew")]).status, 403);
     let csrf = page.field("csrf");
-    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
-    assert_eq!(made.status, 200, "{}", made.body);
+    let made = make_feed(&mut c, &csrf);
     assert!(made.body.contains("檢察官"), "the prosecutor's page");
     let path = feed_path(&made.body);
     let token = path
@@ -760,7 +813,7 @@ fn a_snapshot_of_version_4_shows_the_same_hearings() {
         let mut c = signed_in(&server, &data, LAWYER);
         c.get("/account");
         let csrf = c.csrf();
-        let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+        let made = make_feed(&mut c, &csrf);
         let feed = feed_path(&made.body);
         (hearings_shown(&mut c, &feed), feed)
     };

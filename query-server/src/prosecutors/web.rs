@@ -233,7 +233,13 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 /// provider keeps it.
 pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
     let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    account_page(app, p, notice, None)
+    let holder = Holder::Prosecutor(p.prosecutor_id);
+    let (feed_url, clear) = crate::routes::hearings::just_made(app, req, holder);
+    let mut r = account_page(app, p, notice, feed_url)?;
+    if let Some(clear) = clear {
+        r.header("set-cookie", &clear);
+    }
+    Ok(r)
 }
 
 /// The prosecutor's account page; `feed_url`: a calendar feed URL just

@@ -41,15 +41,14 @@ use schemas::date::{roc, taipei};
 use schemas::hearing::State;
 use store::hearings::{self as store_hearings, FeedOwner, Holder};
 
-use super::accounts::account_page_with;
 use super::cases::{case_path, parse_case};
 use super::guard::Form;
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::{Req, Resp};
+use crate::http::{set_cookie, Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
-use crate::prosecutors::{browser_prosecutor, prosecutor_form, web, Viewer};
+use crate::prosecutors::{browser_prosecutor, prosecutor_form, Viewer};
 use crate::throttle::FeedFetch;
 
 /// Fetches of one feed in an hour, and of unknown tokens from one client
@@ -272,21 +271,19 @@ pub fn account_hearings(
 /// Who posts the account page's hearing forms: a prosecutor's session or
 /// an applicant's, with the form, which must repeat that session's
 /// anti-forgery token.
-fn account_form(app: &App, req: &Req) -> Result<(Viewer, Holder, Form), Failure> {
+fn account_form(app: &App, req: &Req) -> Result<(Holder, Form), Failure> {
     if browser_prosecutor(app, req).is_some() {
         let (p, form) = prosecutor_form(app, req)?;
-        let holder = Holder::Prosecutor(p.prosecutor_id);
-        return Ok((Viewer::Prosecutor(p), holder, form));
+        return Ok((Holder::Prosecutor(p.prosecutor_id), form));
     }
     let (s, form) = super::guard::session_form(app, req)?;
-    let holder = Holder::Applicant(s.account_id);
-    Ok((Viewer::Applicant(s), holder, form))
+    Ok((Holder::Applicant(s.account_id), form))
 }
 
 /// `POST /account/reminders` (`on` = 1 or 0). A prosecutor's stay off
 /// without a verified address.
 pub fn reminders(app: &App, req: &Req) -> Answer {
-    let (_, holder, form) = account_form(app, req)?;
+    let (holder, form) = account_form(app, req)?;
     let want = form.get("on").is_some_and(|v| v == "1");
     let on = store_hearings::set_reminders(&app.accounts.lock().expect("accounts"), holder, want)
         .map_err(|e| {
@@ -300,10 +297,40 @@ pub fn reminders(app: &App, req: &Req) -> Answer {
     }))
 }
 
-/// `POST /account/feed` (`action` = renew or revoke). A new URL is shown on
-/// the page that answers, once: it is not stored.
+/// The cookie that takes a feed URL just made from the POST that made it
+/// to the account page that shows it, once (post/redirect/get: the page
+/// that showed it was the POST's answer, and reloading it made another URL
+/// and stopped the one just copied into a calendar). It holds the token:
+/// HttpOnly, SameSite=Lax, and over HTTPS Secure and `__Host-`; it lasts
+/// two minutes and the page that reads it clears it.
+const JUST_MADE: &str = "feed";
+const JUST_MADE_SECONDS: u64 = 120;
+
+/// For the account page of `holder`: the feed URL this browser just made,
+/// if it brings one that is still the holder's feed, and the `set-cookie`
+/// that clears the cookie (if there was one).
+pub fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Option<String>) {
+    let name = app.cookie_name(JUST_MADE);
+    let Some(token) = req.cookie(&name) else {
+        return (None, None);
+    };
+    let clear = set_cookie(&name, "", app.https, Some(0));
+    let owner = store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token)
+        .unwrap_or_else(|e| {
+            tracing::error!("a calendar feed's token: {e}");
+            None
+        });
+    let url = owner
+        .filter(|o| o.holder() == holder)
+        .map(|_| format!("{}/calendar/{token}.ics", app.cfg.mail.site_url));
+    (url, Some(clear))
+}
+
+/// `POST /account/feed` (`action` = renew or revoke). A new URL is shown
+/// once, by the page the POST redirects to (`just_made`): it is not
+/// stored.
 pub fn feed_post(app: &App, req: &Req) -> Answer {
-    let (viewer, holder, form) = account_form(app, req)?;
+    let (holder, form) = account_form(app, req)?;
     match form.get("action").map(String::as_str) {
         Some("renew") => {
             let token = store_hearings::renew_feed(
@@ -315,12 +342,17 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
                 tracing::error!("a calendar feed: {e}");
                 Failure::Unavailable(None)
             })?;
-            let url = format!("{}/calendar/{token}.ics", app.cfg.mail.site_url);
-            let made = Some("已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。");
-            match viewer {
-                Viewer::Applicant(s) => account_page_with(app, &s, made, None, None, Some(url)),
-                Viewer::Prosecutor(p) => web::account_page(app, &p, made, Some(url)),
-            }
+            let mut r = Resp::redirect("/account?m=feed-made");
+            r.header(
+                "set-cookie",
+                &set_cookie(
+                    &app.cookie_name(JUST_MADE),
+                    &token,
+                    app.https,
+                    Some(JUST_MADE_SECONDS),
+                ),
+            );
+            Ok(r)
         }
         Some("revoke") => {
             let done = store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), holder);
