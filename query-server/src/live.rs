@@ -26,7 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use arc_swap::ArcSwapOption;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rusqlite::{Connection, OptionalExtension};
 
 use schemas::date::from_int;
@@ -71,6 +71,11 @@ pub struct Snap {
     pub date: NaiveDate,
     /// Its schema version (`schemas::SNAPSHOT_READABLE_VERSIONS`).
     pub schema_version: i32,
+    /// When it was built: the file's last write (it is read-only once
+    /// sealed), else the start of its batch date. What is made from it
+    /// alone, the calendar feed, is stamped with it (DTSTAMP), so that it
+    /// stays the same until the next snapshot.
+    pub built: DateTime<Utc>,
     pool: Mutex<Vec<Connection>>,
     /// A query met SQLite's corruption errors: check the file now.
     suspect: AtomicBool,
@@ -103,6 +108,10 @@ impl Snap {
             snapshot: path.display().to_string(),
             error,
         })?;
+        let built = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map(DateTime::<Utc>::from)
+            .unwrap_or_else(|_| date.and_time(chrono::NaiveTime::MIN).and_utc());
         let mut pool = vec![first];
         for _ in 1..POOL {
             pool.push(schemas::open_snapshot_readonly(path)?);
@@ -115,6 +124,7 @@ impl Snap {
             path: path.to_path_buf(),
             date,
             schema_version,
+            built,
             pool: Mutex::new(pool),
             suspect: AtomicBool::new(false),
         })

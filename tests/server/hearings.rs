@@ -258,6 +258,54 @@ fn reloading_the_page_that_shows_a_new_feed_url_keeps_that_url_working() {
     );
 }
 
+/// The finding (review of the feed): every fetch was a full download of
+/// a body that changed each time (DTSTAMP was the time of the request),
+/// with no validator, so a calendar app could never be told "unchanged":
+/// a lawyer's feed of hundreds of cases went over the wire at every poll.
+/// The feed is stamped with its snapshot's time, so it is the same until
+/// the next snapshot, and has an ETag; a fetch that names it gets 304.
+#[test]
+fn a_calendar_app_that_has_the_feed_is_told_it_is_unchanged() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let csrf = c.csrf();
+    let path = feed_path(&make_feed(&mut c, &csrf).body);
+    let fetch = |headers: &[(&str, &str)]| {
+        crate::util::request_from(&server, "127.0.0.1", "GET", &path, headers, b"").unwrap()
+    };
+    let first = fetch(&[]);
+    assert_eq!(first.status, 200);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let second = fetch(&[]);
+    assert!(
+        second.bytes == first.bytes,
+        "the same snapshot, the same feed:\n{}\n{}",
+        first.body,
+        second.body
+    );
+    let etag = first
+        .header("etag")
+        .unwrap_or_else(|| panic!("no ETag: {:?}", first.headers))
+        .to_string();
+    assert_eq!(second.header("etag"), Some(etag.as_str()));
+    for named in [
+        etag.clone(),
+        format!("W/{etag}"),
+        format!("\"x\", {etag}"),
+        "*".to_string(),
+    ] {
+        let again = fetch(&[("if-none-match", &named)]);
+        assert_eq!(again.status, 304, "If-None-Match: {named}");
+        assert!(again.bytes.is_empty());
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        assert_eq!(again.header("cache-control"), Some("private, max-age=900"));
+    }
+    let stale = fetch(&[("if-none-match", "\"0123\"")]);
+    assert_eq!(stale.status, 200);
+    assert!(stale.bytes == first.bytes, "{}", stale.body);
+}
+
 /// Renews the feed at `path` on the signed-in account page (`c`), then
 /// revokes the new one: a calendar app (`app`) finds each URL that stops
 /// answering the site's one 404, the same as any unknown token.

@@ -16,7 +16,9 @@
 //! tokens as often, across every server process
 //! (`throttle::Throttle::feed`, `FeedFetch`; 429 with Retry-After after
 //! that): guessing is hopeless, and the limit keeps a leaked or looping
-//! subscription from costing much.
+//! subscription from costing much. The feed is stamped with its
+//! snapshot's time (`Snap::built`), so it stays the same until the next
+//! snapshot, and has an ETag: a fetch that names it gets 304.
 //! The feed lists every hearing of the account's queryable cases, past
 //! ones too while the case is queryable (a calendar that drops an event
 //! from a feed deletes it), each as it now stands: moved and cancelled
@@ -34,6 +36,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
+use sha2::{Digest, Sha256};
 use warp::http::StatusCode;
 
 use schemas::calendar::{Calendar, Method};
@@ -133,7 +136,7 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
         attendee: None,
         events,
     }
-    .write(Utc::now());
+    .write(snap.built);
     // The account page tells its owner that a calendar reads the feed.
     let day = taipei_now().date().format("%Y-%m-%d").to_string();
     if let Err(e) =
@@ -141,14 +144,40 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
     {
         tracing::warn!("a calendar feed's last fetch: {e}");
     }
-    let mut r = Resp::new(
-        StatusCode::OK,
-        "text/calendar; charset=utf-8",
-        body.into_bytes(),
+    // The same snapshot gives the same feed: a calendar app that names
+    // it (If-None-Match) is told it is unchanged, without the body.
+    let etag = format!(
+        "\"{}\"",
+        schemas::hex(&Sha256::digest(body.as_bytes())[..16])
     );
+    let mut r = if names_etag(req.header("if-none-match"), &etag) {
+        Resp::new(
+            StatusCode::NOT_MODIFIED,
+            "text/calendar; charset=utf-8",
+            Vec::new(),
+        )
+    } else {
+        let mut r = Resp::new(
+            StatusCode::OK,
+            "text/calendar; charset=utf-8",
+            body.into_bytes(),
+        );
+        r.header("content-disposition", "inline; filename=\"cpor.ics\"");
+        r
+    };
+    r.header("etag", &etag);
     r.header("cache-control", FEED_CACHE);
-    r.header("content-disposition", "inline; filename=\"cpor.ics\"");
     Ok(r)
+}
+
+/// Whether an If-None-Match header names `etag` (RFC 9110 §13.1.2: weak
+/// comparison, a list, or `*`).
+fn names_etag(header: Option<&str>, etag: &str) -> bool {
+    header.is_some_and(|h| {
+        h.split(',')
+            .map(str::trim)
+            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
+    })
 }
 
 /// The current row of each hearing of a case (the greatest SEQUENCE of its
