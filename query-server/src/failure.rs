@@ -94,6 +94,16 @@ struct Words {
     link: Option<(&'static str, &'static str)>,
 }
 
+/// A request's path as a log line names it: a calendar feed's token (its
+/// only credential) left out.
+fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    if path.starts_with("/calendar/") {
+        "/calendar/<token>.ics".into()
+    } else {
+        path.into()
+    }
+}
+
 impl Failure {
     /// The answer to a request no route took (or taken before routing):
     /// JSON under `/api/`, else a page.
@@ -108,7 +118,7 @@ impl Failure {
     /// Logs the cause, if there is one; only the log sees it.
     fn log(&self, req: &Req) {
         if let Failure::Unavailable(Some(cause)) | Failure::Internal(cause) = self {
-            tracing::error!("{} {}: {cause}", req.method, req.path);
+            tracing::error!("{} {}: {cause}", req.method, logged_path(&req.path));
         }
     }
 
@@ -303,7 +313,11 @@ impl Failure {
         let mut r = match askama::Template::render(&page) {
             Ok(html) => Resp::html(status, html),
             Err(e) => {
-                tracing::error!("{} {}: the failure page: {e}", req.method, req.path);
+                tracing::error!(
+                    "{} {}: the failure page: {e}",
+                    req.method,
+                    logged_path(&req.path)
+                );
                 Resp::text(StatusCode::INTERNAL_SERVER_ERROR, INTERNAL.into())
             }
         };
@@ -341,6 +355,19 @@ mod tests {
         layers.flag("data_dir", "--data-dir", dir.path().display().to_string());
         let app = App::open(Config::load(&layers).unwrap()).unwrap();
         (dir, app)
+    }
+
+    /// A calendar feed's path holds its token, the feed's only
+    /// credential: a failure's log line names the route, not the token
+    /// (found by review: anyone who reads the logs could read the feed).
+    #[test]
+    fn a_failures_log_line_does_not_hold_a_feed_token() {
+        let token = "ab".repeat(32);
+        let path = format!("/calendar/{token}.ics");
+        let logged = logged_path(&path);
+        assert!(!logged.contains(&token), "{logged}");
+        assert_eq!(logged, "/calendar/<token>.ics");
+        assert_eq!(logged_path("/cases/TPD/x"), "/cases/TPD/x");
     }
 
     fn req(method: Method, path: &str, cookie: Option<&str>) -> Req {

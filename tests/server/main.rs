@@ -5,6 +5,7 @@ mod abuse;
 mod asvs;
 mod browser;
 mod captcha;
+mod deploy;
 mod flood;
 mod hardening;
 mod hearings;
