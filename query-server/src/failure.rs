@@ -95,9 +95,11 @@ struct Words {
 }
 
 /// A request's path as a log line names it: a calendar feed's token (its
-/// only credential) left out.
+/// only credential) left out, of any path the router takes to the feed
+/// (its first segment, decoded, empty ones skipped, as `Req::segments`).
 fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
-    if path.starts_with("/calendar/") {
+    let first = path.split('/').find(|s| !s.is_empty());
+    if first.is_some_and(|s| crate::http::percent_decode(s.as_bytes()) == "calendar") {
         "/calendar/<token>.ics".into()
     } else {
         path.into()
@@ -367,6 +369,15 @@ mod tests {
         let logged = logged_path(&path);
         assert!(!logged.contains(&token), "{logged}");
         assert_eq!(logged, "/calendar/<token>.ics");
+        // Every path the router takes to the feed (it merges slashes and
+        // decodes each segment), found by review.
+        for routed in [
+            format!("//calendar/{token}.ics"),
+            format!("/%63alendar/{token}.ics"),
+            format!("/calendar//{token}.ics"),
+        ] {
+            assert_eq!(logged_path(&routed), "/calendar/<token>.ics", "{routed}");
+        }
         assert_eq!(logged_path("/cases/TPD/x"), "/cases/TPD/x");
     }
 

@@ -40,22 +40,28 @@ fn free_port() -> u16 {
 }
 
 /// `scripts/deploy/nginx-cpor.conf` as shipped, but for what a test
-/// machine must change: its one upstream is `upstream`, it listens on
-/// 127.0.0.1:`port` for HTTPS (with the shipped listen options) and
-/// 127.0.0.1:`plain` for HTTP, with a certificate and a log of `dir`.
-fn shipped_config(dir: &Path, upstream: &str, port: u16, plain: u16) -> String {
+/// machine must change: its upstreams are `upstream` and `closed` (a port
+/// nothing listens on: a process that is down, whose failures nginx logs),
+/// it listens on 127.0.0.1:`port` for HTTPS (with the shipped listen
+/// options) and 127.0.0.1:`plain` for HTTP, its certificate and logs are
+/// in `dir`.
+fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16) -> String {
     let shipped = std::fs::read_to_string(repo_root().join("scripts/deploy/nginx-cpor.conf"))
         .expect("the shipped nginx configuration");
+    let d = dir.display().to_string();
     let mut upstreams = 0;
     let mut out = String::new();
     for line in shipped.lines() {
         let t = line.trim_start();
         let line = if t.starts_with("server 127.0.0.1:") {
             upstreams += 1;
-            if upstreams > 1 {
-                continue;
+            match upstreams {
+                1 => format!("    server {upstream} max_fails=1 fail_timeout=5s;"),
+                // Tried at every turn (never taken out), so that each
+                // request below may fail on it once.
+                2 => format!("    server 127.0.0.1:{closed} max_fails=0;"),
+                _ => continue,
             }
-            format!("    server {upstream} max_fails=1 fail_timeout=5s;")
         } else if t.starts_with("listen [::]:") {
             continue;
         } else if let Some(rest) = t.strip_prefix("listen 443 ") {
@@ -63,24 +69,15 @@ fn shipped_config(dir: &Path, upstream: &str, port: u16, plain: u16) -> String {
         } else if t == "listen 80;" {
             format!("    listen 127.0.0.1:{plain};")
         } else {
-            line.replace(
-                "/etc/ssl/cpor/fullchain.pem",
-                &dir.join("cert.pem").display().to_string(),
-            )
-            .replace(
-                "/etc/ssl/cpor/privkey.pem",
-                &dir.join("key.pem").display().to_string(),
-            )
-            .replace(
-                "/var/log/nginx/cpor.access.log",
-                &dir.join("access.log").display().to_string(),
-            )
+            line.replace("/etc/ssl/cpor/fullchain.pem", &format!("{d}/cert.pem"))
+                .replace("/etc/ssl/cpor/privkey.pem", &format!("{d}/key.pem"))
+                .replace("/var/log/nginx/", &format!("{d}/"))
         };
         out.push_str(&line);
         out.push('\n');
     }
     assert!(
-        upstreams > 0
+        upstreams > 1
             && out.contains(&format!("listen 127.0.0.1:{port} ssl"))
             && out.contains(&format!("listen 127.0.0.1:{plain};")),
         "{out}"
@@ -88,23 +85,29 @@ fn shipped_config(dir: &Path, upstream: &str, port: u16, plain: u16) -> String {
     out
 }
 
-/// A GET over TLS (the test's certificate is self-signed): the status;
-/// on failure, what went wrong and nginx's error log (in `dir`).
-fn https_status(url: &str, dir: &Path) -> u16 {
+/// A GET of `path` as sent (no redirect followed), over TLS with
+/// `tls` (the test's certificate is self-signed): the status; on failure,
+/// what went wrong and nginx's error log (in `dir`).
+fn status(tls: bool, port: u16, path: &str, dir: &Path) -> u16 {
     let out = Command::new(crate::python::python())
         .args([
             "-c",
-            "import ssl, sys, urllib.request, urllib.error\n\
-             ctx = ssl._create_unverified_context()\n\
-             try:\n    print(urllib.request.urlopen(sys.argv[1], context=ctx, timeout=10).status)\n\
-             except urllib.error.HTTPError as e:\n    print(e.code)\n",
-            url,
+            "import http.client, ssl, sys\n\
+             tls, port, path = sys.argv[1] == 'tls', int(sys.argv[2]), sys.argv[3]\n\
+             c = (http.client.HTTPSConnection('127.0.0.1', port, timeout=10,\n\
+                  context=ssl._create_unverified_context()) if tls else\n\
+                  http.client.HTTPConnection('127.0.0.1', port, timeout=10))\n\
+             c.request('GET', path)\n\
+             print(c.getresponse().status)\n",
+            if tls { "tls" } else { "plain" },
+            &port.to_string(),
+            path,
         ])
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "GET {url}: {}\nnginx's error log:\n{}",
+        "GET {path}: {}\nnginx's error log:\n{}",
         String::from_utf8_lossy(&out.stderr),
         std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
     );
@@ -113,8 +116,13 @@ fn https_status(url: &str, dir: &Path) -> u16 {
 
 /// The nginx configuration operators install loads in Debian's nginx (the
 /// `http2 on;` directive of nginx 1.25 stopped Debian 12's 1.22 from
-/// starting), serves the site over TLS, and its access log names a
-/// calendar feed's route but never its token, the feed's only credential.
+/// starting), serves the site over TLS, and no log of it holds a calendar
+/// feed's token, the feed's only credential: not its access log, which
+/// names the route; not Debian's default access log (port 80's redirect
+/// wrote there); not the error log, where nginx writes the request line of
+/// every request a process that is down failed (found by review); however
+/// the path is spelled (`//calendar/`, `/%63alendar/`: the server routes
+/// both to the feed).
 #[test]
 fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_feed_token() {
     let nginx = Path::new("/usr/sbin/nginx");
@@ -148,18 +156,24 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_feed_token() {
         "{}",
         String::from_utf8_lossy(&key.stderr)
     );
-    let (port, plain) = (free_port(), free_port());
+    let (port, plain, closed) = (free_port(), free_port(), free_port());
     let p = dir.path().display().to_string();
     std::fs::write(
         dir.path().join("cpor.conf"),
-        shipped_config(dir.path(), &server_addr(&server).to_string(), port, plain),
+        shipped_config(
+            dir.path(),
+            &server_addr(&server).to_string(),
+            closed,
+            port,
+            plain,
+        ),
     )
     .unwrap();
     std::fs::write(
         dir.path().join("nginx.conf"),
         format!(
             "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n\
-             client_body_temp_path {p}/body;\nproxy_temp_path {p}/proxy;\n\
+             access_log {p}/default.log;\nclient_body_temp_path {p}/body;\nproxy_temp_path {p}/proxy;\n\
              fastcgi_temp_path {p}/fastcgi;\nuwsgi_temp_path {p}/uwsgi;\n\
              scgi_temp_path {p}/scgi;\ninclude {p}/cpor.conf;\n}}\n"
         ),
@@ -199,18 +213,48 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_feed_token() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let base = format!("https://127.0.0.1:{port}");
-    assert_eq!(https_status(&format!("{base}/login"), dir.path()), 200);
     let token = "5a".repeat(32);
+    // Feed fetches first, each way the server routes it, while one of the
+    // two processes is down: nginx logs the failed attempts.
+    for path in [
+        format!("/calendar/{token}.ics"),
+        format!("//calendar/{token}.ics"),
+        format!("/%63alendar/{token}.ics"),
+        format!("/calendar/{token}.ics?x=1"),
+    ] {
+        assert_eq!(status(true, port, &path, dir.path()), 404, "{path}");
+    }
+    for _ in 0..2 {
+        assert_eq!(status(true, port, "/login", dir.path()), 200);
+    }
     assert_eq!(
-        https_status(&format!("{base}/calendar/{token}.ics"), dir.path()),
-        404
+        status(false, plain, &format!("/calendar/{token}.ics"), dir.path()),
+        301
     );
-    let log = std::fs::read_to_string(dir.path().join("access.log")).unwrap();
-    assert!(log.contains("GET /login "), "{log}");
-    assert!(log.contains("GET /calendar/<token>.ics "), "{log}");
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap_or_default();
+    let (access, errors) = (read("cpor.access.log"), read("error.log"));
+    assert!(access.contains("GET /login "), "{access}");
+    assert!(access.contains("GET /calendar/<token>.ics "), "{access}");
+    // The process that is down was tried, and its failures are logged
+    // (the login's, by its request line).
     assert!(
-        !log.contains(&token),
-        "the feed's token in the access log:\n{log}"
+        errors.contains(&format!("127.0.0.1:{closed}")) && errors.contains("GET /login "),
+        "{errors}"
     );
+    // Every log nginx wrote (the shipped ones, Debian's default access log,
+    // the error log).
+    let mut logs = 0;
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "log") {
+            let log = std::fs::read_to_string(&path).unwrap();
+            assert!(
+                !log.contains(&token),
+                "the feed's token in {}:\n{log}",
+                path.display()
+            );
+            logs += 1;
+        }
+    }
+    assert!(logs >= 3, "the access, default and error logs");
 }
