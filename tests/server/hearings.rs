@@ -244,6 +244,15 @@ fn reloading_the_page_that_shows_a_new_feed_url_keeps_that_url_working() {
         let again = c.get(&to);
         assert_eq!(again.status, 200);
         assert!(!again.body.contains(&path), "shown once: {}", again.body);
+        // Nor does it say a new one was made (whoever looks for the URL
+        // would make another and stop the one copied: second review), but
+        // that the one copied keeps working.
+        assert!(
+            !again.body.contains("已建立新的行事曆訂閱網址")
+                && again.body.contains("已複製的網址仍然有效"),
+            "{}",
+            again.body
+        );
         path
     } else {
         let path = feed_path(&made.body);

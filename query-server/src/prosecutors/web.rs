@@ -232,9 +232,11 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 /// digest, hearing reminders and the calendar feed. No password: the
 /// provider keeps it.
 pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
-    let notice = req.query_map().get("m").and_then(|m| pages::notice(m));
     let holder = Holder::Prosecutor(p.prosecutor_id);
     let (feed_url, clear) = crate::routes::hearings::just_made(app, req, holder);
+    let query = req.query_map();
+    let notice =
+        crate::routes::hearings::account_notice(query.get("m").map(String::as_str), &feed_url);
     let mut r = account_page(app, p, notice, feed_url)?;
     if let Some(clear) = clear {
         r.header("set-cookie", &clear);

@@ -355,6 +355,19 @@ pub fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Optio
     (url, Some(clear))
 }
 
+/// The account page's notice for `m` (`?m=`): `feed-made` says a new URL
+/// was made only on the page that shows it; reloaded (the URL shown once
+/// already), it says the URL copied keeps working instead, so that whoever
+/// looks for it does not make another and stop that one.
+pub fn account_notice(m: Option<&str>, feed_url: &Option<String>) -> Option<&'static str> {
+    match m {
+        Some("feed-made") if feed_url.is_none() => {
+            Some("訂閱網址只顯示一次；已複製的網址仍然有效，不必重新建立。")
+        }
+        _ => m.and_then(crate::pages::notice),
+    }
+}
+
 /// `POST /account/feed` (`action` = renew or revoke). A new URL is shown
 /// once, by the page the POST redirects to (`just_made`): it is not
 /// stored.
