@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use warp::http::StatusCode;
 
 use schemas::{CaseKey, CaseRef};
@@ -15,7 +16,7 @@ use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{encode, Resp};
 use crate::ics;
-use crate::live::Snap;
+use crate::live::{HearingRow, Snap};
 use crate::pages;
 use crate::prosecutors::Viewer;
 
@@ -106,15 +107,8 @@ pub fn hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer
         .entries
         .get(n.wrapping_sub(1))
         .ok_or(Failure::NotFound)?;
-    let (when, _) = ics::hearing(text).ok_or(Failure::NotFound)?;
-    // The record this entry dated: its day of posting and the date it
-    // names (an entry's 序號 is not on the case's row).
-    let uid = snap
-        .hearings_of(&row)?
-        .into_iter()
-        .find(|h| h.posted == *posted && h.at == when)
-        .map(|h| h.uid)
-        .ok_or(Failure::NotFound)?;
+    let rows = snap.hearings_of(&row)?;
+    let uid = hearing_of_entry(&rows, *posted, text).ok_or(Failure::NotFound)?;
     // (A UID is hex digits and `@cpor`: a path segment as it is, as the
     // case page links it.)
     Ok(Resp::redirect(&format!(
@@ -123,12 +117,87 @@ pub fn hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer
     )))
 }
 
+/// The UID of the hearing an entry (posted on `posted`, saying `text`)
+/// dates, from its case's records: the record it made (posted that day,
+/// for the time, kind and courtroom it names; an entry's 序號 is not on
+/// the case's row), else the one hearing it restates (rule 2: the same
+/// time and kind, its courtroom or none, no record of its own). None if it
+/// dates no hearing, cancels one, or could be either of two.
+pub fn hearing_of_entry<'r>(
+    rows: &'r [HearingRow],
+    posted: NaiveDate,
+    text: &str,
+) -> Option<&'r str> {
+    ics::hearing(text)?;
+    let slot = schemas::hearing::read(text)?.slot?;
+    let names = |h: &&HearingRow| {
+        h.at == slot.at
+            && h.kind == slot.kind
+            && slot
+                .courtroom
+                .as_deref()
+                .is_none_or(|c| h.courtroom.as_deref() == Some(c))
+    };
+    if let Some(made) = rows.iter().filter(names).find(|h| h.posted == posted) {
+        return Some(&made.uid);
+    }
+    let mut uids = rows.iter().filter(names).map(|h| h.uid.as_str());
+    let first = uids.next()?;
+    uids.all(|u| u == first).then_some(first)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::{NaiveDate, NaiveDateTime};
+    use schemas::hearing::State;
 
     fn segments(s: &[&str]) -> Vec<String> {
         s.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn row(seq: u32, posted: u32, uid: &str, at: &str, room: &str, kind: &str) -> HearingRow {
+        HearingRow {
+            seq,
+            posted: NaiveDate::from_ymd_opt(2026, 11, posted).unwrap(),
+            uid: uid.into(),
+            sequence: 0,
+            at: NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M").unwrap(),
+            courtroom: Some(room.into()),
+            kind: kind.into(),
+            state: State::Scheduled,
+            by: None,
+        }
+    }
+
+    /// The finding (second review): the record an entry dated was found by
+    /// its day of posting and the time it names alone, so of two entries
+    /// posted the same day for the same time (a courtroom corrected, rule
+    /// 4: both kept), the second led to the first's hearing; and an entry
+    /// that restates a hearing (rule 2: no record of its own) led nowhere.
+    #[test]
+    fn an_entry_leads_to_the_hearing_it_dates() {
+        let day = |d: u32| NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let mut first = row(5, 20, "a@cpor", "2026-12-10 10:00", "第一法庭", "言詞辯論");
+        first.state = State::Uncertain;
+        let rows = [
+            first,
+            row(6, 20, "b@cpor", "2026-12-10 10:00", "第二法庭", "言詞辯論"),
+            row(7, 21, "c@cpor", "2026-12-11 09:30", "第三法庭", "準備程序"),
+        ];
+        let of = |posted: u32, text: &str| hearing_of_entry(&rows, day(posted), text);
+        assert_eq!(of(20, "115/12/10 10:00第一法庭言詞辯論"), Some("a@cpor"));
+        assert_eq!(of(20, "115/12/10 10:00第二法庭言詞辯論"), Some("b@cpor"));
+        // Restated on a later day: the hearing it restates.
+        assert_eq!(of(22, "115/12/11 09:30第三法庭準備程序"), Some("c@cpor"));
+        // Another kind at a time of the list, or a time of none: nothing.
+        assert_eq!(of(22, "115/12/11 09:30第三法庭宣判"), None);
+        assert_eq!(of(22, "115/12/12 09:30第三法庭準備程序"), None);
+        // A cancellation dates nothing.
+        assert_eq!(of(22, "115/12/11 09:30第三法庭準備程序庭期取消"), None);
+        // Restated without its courtroom, when two of its kind share the
+        // time: not sure which, so nothing.
+        assert_eq!(of(22, "115/12/10 10:00言詞辯論"), None);
     }
 
     #[test]
