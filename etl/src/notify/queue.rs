@@ -115,6 +115,9 @@ pub struct Known {
     pub warned: BTreeSet<(String, String, i64)>,
     /// The night's digests are held by the flood guard, not yet released.
     pub night_held: bool,
+    /// Addresses a digest of the night reaches or may still reach (queued
+    /// in any state but suppressed or failed).
+    pub reached: BTreeSet<String>,
 }
 
 /// One mail to render and queue.
@@ -307,9 +310,10 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
                 state: state(email, Kind::Digest, digest_state),
                 about: About::News(news),
                 activation: None,
-                // (the night's digest from an earlier build: this run's
-                // own would have skipped the address above)
-                after_earlier: rerun && queued(email, Kind::Digest, true),
+                // (the night's digest from an earlier build, this run's own
+                // having skipped the address above, that reaches it: not
+                // one suppressed or failed)
+                after_earlier: rerun && known.reached.contains(email.as_str()),
             });
         }
     }
@@ -438,6 +442,7 @@ fn read_known(
         unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
+        reached: outbox.digests_reaching(night)?,
     };
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
@@ -640,6 +645,9 @@ mod tests {
         news: Vec<u32>,
         expiring: Vec<u32>,
         queued: Vec<Kind>,
+        /// The night's digest queued for it never reaches it (suppressed,
+        /// or failed).
+        digest_lost: bool,
         account: Option<Account>,
         flagged: bool,
         unsubscribed: bool,
@@ -671,13 +679,25 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             cases(),
+            any::<bool>(),
         )
             .prop_map(
-                |(grants, news, expiring, queued, account, flagged, unsubscribed, warned)| Who {
+                |(
                     grants,
                     news,
                     expiring,
                     queued,
+                    account,
+                    flagged,
+                    unsubscribed,
+                    warned,
+                    digest_lost,
+                )| Who {
+                    grants,
+                    news,
+                    expiring,
+                    queued,
+                    digest_lost,
                     account,
                     flagged,
                     unsubscribed,
@@ -745,6 +765,9 @@ mod tests {
             // Queued by the night's first run (no reference).
             for k in &w.queued {
                 known.queued.insert((e.clone(), *k, String::new()));
+            }
+            if w.queued.contains(&Kind::Digest) && !w.digest_lost {
+                known.reached.insert(e.clone());
             }
             if let Some(a) = w.account {
                 known.accounts.insert(e.clone(), a);
@@ -845,10 +868,13 @@ mod tests {
                             } else {
                                 State::Queued
                             };
-                            // Said only to an address that had the
-                            // night's digest from an earlier build.
-                            let after_earlier =
-                                rerun && !by_rerun && w.queued.contains(&Kind::Digest);
+                            // Said only to an address that the night's
+                            // digest from an earlier build reaches (not
+                            // one suppressed or failed: second review).
+                            let after_earlier = rerun
+                                && !by_rerun
+                                && w.queued.contains(&Kind::Digest)
+                                && !w.digest_lost;
                             want.push((Kind::Digest, email, state, after_earlier));
                         }
                     }

@@ -137,6 +137,25 @@ impl Outbox {
         Ok(Outbox { conn })
     }
 
+    /// The addresses a digest of `night` reaches or may still reach: one
+    /// queued in any state but suppressed or failed.
+    pub fn digests_reaching(&self, night: NaiveDate) -> Result<BTreeSet<String>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT email FROM items
+             WHERE night = ?1 AND kind = ?2 AND state NOT IN (?3, ?4)",
+        )?;
+        let rows = stmt.query_map(
+            rusqlite::params![
+                compact(night),
+                Kind::Digest.as_str(),
+                State::Suppressed.as_str(),
+                State::Failed.as_str()
+            ],
+            |r| r.get::<_, String>(0),
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// What is already queued for `night`, by address, kind and reference.
     pub fn queued_for(&self, night: NaiveDate) -> Result<BTreeSet<(String, Kind, String)>> {
         let mut stmt = self
