@@ -122,9 +122,9 @@ fn status(tls: bool, port: u16, path: &str, dir: &Path) -> u16 {
 /// wrote there); not the error log, where nginx writes the request line of
 /// every request a process that is down failed (found by review); however
 /// the path is spelled (`//calendar/`, `/%63alendar/`: the server routes
-/// both to the feed).
+/// both to the feed). Nor the secret a mailed link carries in its query.
 #[test]
-fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_feed_token() {
+fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
     let nginx = Path::new("/usr/sbin/nginx");
     assert!(
         nginx.exists(),
