@@ -197,12 +197,12 @@ fn session(app: &App, req: &Req) -> Result<Session, Failure> {
 /// failures too.
 pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Resp {
     let m = &req.method;
+    // HEAD is answered as GET (hyper sends no body), as the website does.
+    let reads = m == Method::GET || m == Method::HEAD;
     let answer = |a: Answer| a.unwrap_or_else(|f| f.json(app, req));
     match s {
-        ["openapi.yaml"] if m == Method::GET => {
-            Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
-                .route("/api/v1/openapi.yaml")
-        }
+        ["openapi.yaml"] if reads => Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
+            .route("/api/v1/openapi.yaml"),
         ["captcha"] if m == Method::POST => answer(captcha(app, req)).route("/api/v1/captcha"),
         ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
         ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
@@ -212,9 +212,9 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
         ["sso", "token"] if m == Method::POST => {
             answer(prosecutors::api::token(app, req).await).route("/api/v1/sso/token")
         }
-        ["cases"] if m == Method::GET => answer(cases(app, req)).route("/api/v1/cases"),
-        ["hearings"] if m == Method::GET => answer(hearings(app, req)).route("/api/v1/hearings"),
-        ["cases", _, _, _, _, _] if m == Method::GET => {
+        ["cases"] if reads => answer(cases(app, req)).route("/api/v1/cases"),
+        ["hearings"] if reads => answer(hearings(app, req)).route("/api/v1/hearings"),
+        ["cases", _, _, _, _, _] if reads => {
             answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
         }
         _ => Failure::NotFound.json(app, req),

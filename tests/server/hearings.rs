@@ -457,6 +457,22 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
         .any(|h| h["state"] == "scheduled" && h["kind"] == "勘驗"));
     let list = c.api("GET", "/api/v1/hearings", None, Some(&token)).json();
     assert_eq!(list["notice"], "庭期以法院傳票或通知書為準。");
+    // HEAD answers as GET does, without the body (as the website's pages
+    // do; it was the API's 404: review finding).
+    for path in [
+        "/api/v1/hearings",
+        "/api/v1/cases",
+        &format!("/api/v1{CASE77}"),
+    ] {
+        let head = c.api("HEAD", path, None, Some(&token));
+        assert_eq!(head.status, 200, "HEAD {path}");
+        assert!(head.bytes.is_empty(), "HEAD {path}");
+        assert_eq!(
+            head.header("content-type"),
+            Some("application/json"),
+            "HEAD {path}"
+        );
+    }
     let got: BTreeSet<(String, u64, String)> = list["hearings"]
         .as_array()
         .unwrap()
