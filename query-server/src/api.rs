@@ -198,7 +198,7 @@ fn session(app: &App, req: &Req) -> Result<Session, Failure> {
 pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Resp {
     let m = &req.method;
     // HEAD is answered as GET (hyper sends no body), as the website does.
-    let reads = m == Method::GET || m == Method::HEAD;
+    let reads = crate::routes::reads_only(req);
     let answer = |a: Answer| a.unwrap_or_else(|f| f.json(app, req));
     match s {
         ["openapi.yaml"] if reads => Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())

@@ -8,23 +8,15 @@
 //! links and the feed give, as the mail does. (An entry's calendar link
 //! once made an event of its own from the entry's text, whose UID no
 //! update or cancellation reached; its address now leads to its hearing's
-//! file, `routes::cases::hearing`.) `hearing` reads the date an entry
-//! names, exactly as the import does (`schemas::hearing`). The end of a
-//! hearing is not known; the event lasts an hour and says so.
+//! file, `routes::cases::hearing`, which reads the entry exactly as the
+//! import does, `schemas::hearing::scheduled_slot`.) The end of a hearing
+//! is not known; the event lasts an hour and says so.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::live::HearingRow;
 use schemas::calendar::{Calendar, Event, Hearing, Method, Organizer};
 use schemas::hearing::State;
-
-/// The hearing an entry schedules: when, and the rest of the text. Entries
-/// are free text, so the date is read more loosely than the export's
-/// (`113/8/10 9:30`, full-width digits, `1130810`); see `schemas::hearing`.
-/// A text that cancels a hearing schedules none.
-pub fn hearing(text: &str) -> Option<(NaiveDateTime, String)> {
-    schemas::hearing::scheduled(text).map(|(at, what)| (at, what.to_string()))
-}
 
 /// A hearing of the snapshot as an event. `title`: the case as people read
 /// it; `court_name`: its court's.
@@ -77,13 +69,19 @@ pub fn hearing_calendar(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::NaiveDate;
+    use chrono::{NaiveDate, NaiveDateTime};
 
     fn now() -> DateTime<Utc> {
         DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
             .unwrap()
             .with_timezone(&Utc)
     }
+
+    /// What the website reads of an entry (`schemas::hearing::scheduled`).
+    /// Entries are free text, so the date is read more loosely than the
+    /// export's (`113/8/10 9:30`, full-width digits, `1130810`); a text
+    /// that cancels a hearing schedules none.
+    use schemas::hearing::scheduled as hearing;
 
     #[test]
     fn hearings_are_found_in_entries() {

@@ -318,14 +318,20 @@ impl<'a> Text<'a> {
     }
 }
 
-/// The hearing a text schedules and what it says after the time: the
-/// website's reading of one entry.
-pub fn scheduled(text: &str) -> Option<(NaiveDateTime, &str)> {
+/// The slot of the hearing a text schedules (or moves to): none if it
+/// cancels one or is unclear. The website's reading of one entry.
+pub fn scheduled_slot(text: &str) -> Option<Slot<'_>> {
     let notice = read(text)?;
     if matches!(notice.change, Some(Change::Cancelled | Change::Unclear)) {
         return None;
     }
-    let slot = notice.slot?;
+    notice.slot
+}
+
+/// The time of the hearing a text schedules and what it says after the
+/// time ([`scheduled_slot`]).
+pub fn scheduled(text: &str) -> Option<(NaiveDateTime, &str)> {
+    let slot = scheduled_slot(text)?;
     Some((slot.at, text[slot.after..].trim()))
 }
 

@@ -10,7 +10,6 @@
 //!
 //! The WebDriver client is the few commands this needs, over `ureq`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,7 +20,7 @@ use etl::kinds::CaseKey;
 use etl::snapshot::read::Snapshot;
 use store::Store;
 
-use crate::util::{enc, repo_root, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{enc, free_port, repo_root, Data, Server, CAPTCHA, PASSWORD};
 
 const WANG: &str = "wang.ming@example.com";
 const NEW_PASSWORD: &str = "a brand new passphrase, please";
@@ -344,14 +343,6 @@ fn program(name: &str) -> PathBuf {
                  chromium-driver. Run scripts/setup-test-deps (it installs them with apt-get)."
             )
         })
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// chromedriver on a loopback port, killed when dropped.

@@ -9,8 +9,9 @@
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 
-use super::{free_port, phone_screenshot, Browser};
+use super::{phone_screenshot, Browser};
 use crate::sso::{assigned, provider::Op, provider::PASSWORD as OP_PASSWORD, sso_env};
+use crate::util::free_port;
 use crate::util::{clean_command, repo_root, Data};
 
 /// `cpor-server` on a given loopback port, killed when dropped.

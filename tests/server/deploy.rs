@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{repo_root, server_addr, Data, Server};
+use crate::util::{free_port, repo_root, server_addr, Data, Server};
 
 /// nginx, stopped when dropped.
 struct Nginx(Child);
@@ -28,15 +28,6 @@ impl Drop for Nginx {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A free port on 127.0.0.1 (bound and let go).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// `scripts/deploy/nginx-cpor.conf` as shipped, but for what a test

@@ -587,6 +587,15 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// A free port on 127.0.0.1 (bound and let go).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// The server's socket address (from `http://127.0.0.1:PORT`).
 pub fn server_addr(server: &Server) -> std::net::SocketAddr {
     server

@@ -233,15 +233,9 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 /// provider keeps it.
 pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
     let holder = Holder::Prosecutor(p.prosecutor_id);
-    let (feed_url, clear) = crate::routes::hearings::just_made(app, req, holder);
-    let query = req.query_map();
-    let notice =
-        crate::routes::hearings::account_notice(query.get("m").map(String::as_str), &feed_url);
-    let mut r = account_page(app, p, notice, feed_url)?;
-    if let Some(clear) = clear {
-        r.header("set-cookie", &clear);
-    }
-    Ok(r)
+    crate::routes::hearings::account_get(app, req, holder, |notice, feed_url| {
+        account_page(app, p, notice, feed_url)
+    })
 }
 
 /// The prosecutor's account page; `feed_url`: a calendar feed URL just

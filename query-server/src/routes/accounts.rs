@@ -247,14 +247,9 @@ fn end(app: &App, s: &Session) {
 /// `/account`, with the notice a redirect asked for.
 pub fn account(app: &App, req: &Req, s: &Session) -> Answer {
     let holder = store::hearings::Holder::Applicant(s.account_id);
-    let (feed_url, clear) = super::hearings::just_made(app, req, holder);
-    let query = req.query_map();
-    let notice = super::hearings::account_notice(query.get("m").map(String::as_str), &feed_url);
-    let mut r = account_page_with(app, s, notice, None, None, feed_url)?;
-    if let Some(clear) = clear {
-        r.header("set-cookie", &clear);
-    }
-    Ok(r)
+    super::hearings::account_get(app, req, holder, |notice, feed_url| {
+        account_page_with(app, s, notice, None, None, feed_url)
+    })
 }
 
 /// Where a refused new password's reason belongs: the confirmation, the

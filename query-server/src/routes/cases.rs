@@ -15,7 +15,6 @@ use schemas::{CaseKey, CaseRef};
 use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{encode, Resp};
-use crate::ics;
 use crate::live::{HearingRow, Snap};
 use crate::pages;
 use crate::prosecutors::Viewer;
@@ -128,8 +127,7 @@ pub fn hearing_of_entry<'r>(
     posted: NaiveDate,
     text: &str,
 ) -> Option<&'r str> {
-    ics::hearing(text)?;
-    let slot = schemas::hearing::read(text)?.slot?;
+    let slot = schemas::hearing::scheduled_slot(text)?;
     let names = |h: &&HearingRow| {
         h.at == slot.at
             && h.kind == slot.kind

@@ -338,7 +338,7 @@ const JUST_MADE_SECONDS: u64 = 120;
 /// For the account page of `holder`: the feed URL this browser just made,
 /// if it brings one that is still the holder's feed, and the `set-cookie`
 /// that clears the cookie (if there was one).
-pub fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Option<String>) {
+fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Option<String>) {
     let name = app.cookie_name(JUST_MADE);
     let Some(token) = req.cookie(&name) else {
         return (None, None);
@@ -359,13 +359,32 @@ pub fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Optio
 /// was made only on the page that shows it; reloaded (the URL shown once
 /// already), it says the URL copied keeps working instead, so that whoever
 /// looks for it does not make another and stop that one.
-pub fn account_notice(m: Option<&str>, feed_url: &Option<String>) -> Option<&'static str> {
+fn account_notice(m: Option<&str>, feed_url: &Option<String>) -> Option<&'static str> {
     match m {
         Some("feed-made") if feed_url.is_none() => {
             Some("訂閱網址只顯示一次；已複製的網址仍然有效，不必重新建立。")
         }
         _ => m.and_then(crate::pages::notice),
     }
+}
+
+/// `GET /account` of `holder` (an applicant's or a prosecutor's), drawn
+/// by `page` with the notice `?m=` asks for (`account_notice`) and the feed
+/// URL this browser just made (`just_made`), whose cookie it clears.
+pub fn account_get(
+    app: &App,
+    req: &Req,
+    holder: Holder,
+    page: impl FnOnce(Option<&'static str>, Option<String>) -> Answer,
+) -> Answer {
+    let (feed_url, clear) = just_made(app, req, holder);
+    let query = req.query_map();
+    let notice = account_notice(query.get("m").map(String::as_str), &feed_url);
+    let mut r = page(notice, feed_url)?;
+    if let Some(clear) = clear {
+        r.header("set-cookie", &clear);
+    }
+    Ok(r)
 }
 
 /// `POST /account/feed` (`action` = renew or revoke). A new URL is shown

@@ -74,7 +74,7 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
 }
 
 /// GET and HEAD change nothing (what `Origin` is not checked for).
-fn reads_only(req: &Req) -> bool {
+pub(crate) fn reads_only(req: &Req) -> bool {
     req.method == Method::GET || req.method == Method::HEAD
 }
 
