@@ -52,6 +52,12 @@ pub struct CourtStats {
     /// sent to (`hearings::carry_on`): entries the court revised or
     /// withdrew.
     pub hearings_carried_on: u64,
+    /// Hearings taking place (scheduled, or uncertain) in the live
+    /// snapshot's lists that the cases
+    /// worked out again tonight no longer have (their announcing entry
+    /// withdrawn): the night's digests cancel them in the calendars that
+    /// took them (`notify::corrected`).
+    pub hearings_withdrawn: u64,
     pub grants_active: u64,
     pub grants_revoked: u64,
     pub prosecutor_assignments: u64,
@@ -519,6 +525,7 @@ fn assemble(
             prosecutors: Vec::new(),
             hearings: HearingList::default(),
             extracted: None,
+            hearings_corrected: false,
         };
         match scope(
             court.code,
@@ -558,7 +565,9 @@ fn assemble(
                         None => {
                             let previous = earlier.as_mut().and_then(|e| e.previous(key));
                             let packed = extractor.pack(entries(), previous.as_deref());
-                            stats.hearings_carried_on += u64::from(packed.carried);
+                            stats.hearings_carried_on += u64::from(packed.carried.carried);
+                            stats.hearings_withdrawn += u64::from(packed.carried.dropped);
+                            data.hearings_corrected = packed.carried.corrected();
                             (packed.list, packed.uncertain)
                         }
                     };

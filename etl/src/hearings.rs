@@ -177,7 +177,9 @@ impl<'a> Extractor<'a> {
         previous: Option<&[Hearing]>,
     ) -> Packed {
         self.extract(oldest_first);
-        let carried = previous.map_or(0, |previous| carry_on(previous, &mut self.out));
+        let carried = previous.map_or(Carried::default(), |previous| {
+            carry_on(previous, &mut self.out)
+        });
         let uncertain = self
             .out
             .iter()
@@ -200,9 +202,32 @@ pub struct Packed {
     pub list: HearingList,
     /// How many of them the rules were unsure about.
     pub uncertain: u32,
-    /// How many hearings [`carry_on`] gave the live snapshot's UID or a
-    /// higher SEQUENCE than the entries show.
+    /// What [`carry_on`] did: the hearings it gave the live snapshot's
+    /// UID or a higher SEQUENCE than the entries show, and the ones it
+    /// dropped; none without a live list.
+    pub carried: Carried,
+}
+
+/// What [`carry_on`] did to a case's hearings.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Carried {
+    /// Tonight's hearings it gave the live snapshot's UID or a higher
+    /// SEQUENCE than the entries show.
     pub carried: u32,
+    /// The live snapshot's hearings that took place as it stood
+    /// (scheduled, or uncertain) and tonight has not: their announcing
+    /// entry withdrawn, or revised to something that is not a hearing.
+    pub dropped: u32,
+}
+
+impl Carried {
+    /// Whether a calendar that took the case's hearings from a mail holds
+    /// something tonight's entries do not tell of: a hearing gone, or one
+    /// corrected (the mail stage compares the two lists to find out what,
+    /// `notify::corrected`).
+    pub fn corrected(self) -> bool {
+        self.carried > 0 || self.dropped > 0
+    }
 }
 
 /// Carries on from `previous`, a case's hearings as the live snapshot
@@ -232,13 +257,29 @@ pub struct Packed {
 ///   distinct and its latest row stays the greatest.
 ///
 /// A hearing the previous list has and tonight's has not (its entry
-/// withdrawn) is not carried: it leaves the case page and the feed.
+/// withdrawn) is not carried: it leaves the case page and the feed, and
+/// the night's mail cancels it in the calendars that took it
+/// (`notify::corrected`).
 ///
 /// Gives how many of tonight's hearings it kept a UID or raised a
-/// SEQUENCE for.
-pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) -> u32 {
-    if previous.is_empty() || rows.is_empty() {
-        return 0;
+/// SEQUENCE for, and how many of the previous list's that took place it
+/// dropped.
+pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) -> Carried {
+    // The previous hearings that took place as they stood, and are gone.
+    let dropped = |origins: &[(Origin, bool)]| {
+        schemas::hearing_list::current(previous)
+            .filter(|p| matches!(p.state, State::Scheduled | State::Uncertain))
+            .filter(|p| !origins.iter().any(|(o, _)| *o == p.origin))
+            .count() as u32
+    };
+    if previous.is_empty() {
+        return Carried::default();
+    }
+    if rows.is_empty() {
+        return Carried {
+            carried: 0,
+            dropped: dropped(&[]),
+        };
     }
     // Tonight's hearings, and whether each was carried on.
     let mut origins: Vec<(Origin, bool)> = rows.iter().map(|h| (h.origin, false)).collect();
@@ -304,7 +345,10 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
             *carried = true;
         }
     }
-    origins.iter().filter(|(_, carried)| *carried).count() as u32
+    Carried {
+        carried: origins.iter().filter(|(_, carried)| *carried).count() as u32,
+        dropped: dropped(&origins),
+    }
 }
 
 /// A row being worked out.
@@ -697,6 +741,65 @@ mod tests {
             nights(&[&[ARGUED, MOVED], &[ARGUED]]),
             ["5 12/03 10:30 言詞辯論 scheduled 2 言詞辯論5"]
         );
+    }
+
+    /// What [`carry_on`] says of a case: `carried` and `dropped` of the
+    /// last night against the night before.
+    fn carried(before: &[(u32, &str, &str)], now: &[(u32, &str, &str)]) -> Carried {
+        let work = |entries: &[(u32, &str, &str)]| {
+            let mut sorted: Vec<(u32, NaiveDate, &str)> =
+                entries.iter().map(|&(s, p, t)| (s, day(p), t)).collect();
+            sorted.sort_by_key(|e| (e.1, e.0));
+            extract(
+                sorted
+                    .iter()
+                    .map(|&(seq, posted, text)| Entry { seq, posted, text }),
+            )
+        };
+        carry_on(&work(before), &mut work(now))
+    }
+
+    #[test]
+    fn across_nights_a_hearing_whose_entry_is_withdrawn_is_dropped_and_said_so() {
+        const CANCELLED: (u32, &str, &str) = (7, "115/11/20", "言詞辯論期日取消");
+        // Its only entry withdrawn: gone, and the mail must say so.
+        let gone = carried(&[ARGUED, FILED], &[FILED]);
+        assert_eq!(
+            gone,
+            Carried {
+                carried: 0,
+                dropped: 1
+            }
+        );
+        assert!(gone.corrected());
+        let none_left = carried(&[ARGUED], &[]);
+        assert_eq!(
+            none_left,
+            Carried {
+                carried: 0,
+                dropped: 1
+            }
+        );
+        // A withdrawn move: carried on (SEQUENCE raised), nothing dropped.
+        let back = carried(&[ARGUED, MOVED], &[ARGUED]);
+        assert_eq!(
+            back,
+            Carried {
+                carried: 1,
+                dropped: 0
+            }
+        );
+        assert!(back.corrected());
+        // A withdrawn cancellation's hearing was not taking place: its
+        // return is a change (carried), and a cancelled hearing whose
+        // entries are all withdrawn takes nothing from calendars.
+        assert_eq!(carried(&[ARGUED, CANCELLED], &[ARGUED]).carried, 1);
+        assert_eq!(carried(&[ARGUED, CANCELLED], &[]).dropped, 0);
+        // News, not a correction: a new entry the rules read.
+        let news = carried(&[ARGUED], &[ARGUED, MOVED]);
+        assert_eq!(news, Carried::default());
+        assert!(!news.corrected());
+        assert!(!carried(&[ARGUED], &[ARGUED, FILED]).corrected());
     }
 
     #[test]
@@ -1307,7 +1410,14 @@ mod tests {
                 }
                 let worked_out = work(&texts);
                 let mut now = worked_out.clone();
-                carry_on(&before, &mut now);
+                let said = carry_on(&before, &mut now);
+                // What was dropped: the previous hearings taking place as
+                // they stood that tonight has no row of.
+                let gone = schemas::hearing_list::current(&before)
+                    .filter(|p| matches!(p.state, State::Scheduled | State::Uncertain))
+                    .filter(|p| !now.iter().any(|r| r.origin == p.origin))
+                    .count() as u32;
+                prop_assert_eq!(said.dropped, gone);
                 let head = |rows: &[HearingData], o: Origin| -> Option<HearingData> {
                     rows.iter().filter(|r| r.origin == o).max_by_key(|r| r.sequence).cloned()
                 };

@@ -96,7 +96,16 @@ impl Kind {
     pub fn subject(self, cases: &[CaseView]) -> String {
         let one = (cases.len() == 1).then(|| cases[0].title.as_str());
         let n = cases.len();
+        // A digest of hearing corrections alone (a withdrawn entry) has
+        // no new entry to announce.
+        let corrections = self == Kind::Digest
+            && cases.iter().all(|c| c.entries.is_empty())
+            && cases.iter().any(|c| !c.hearings.is_empty());
         match (self, one) {
+            (Kind::Digest, Some(t)) if corrections => format!("【案件進度】{t} 庭期更正"),
+            (Kind::Digest, None) if corrections => {
+                format!("【案件進度】您關注的 {n} 件案件庭期更正")
+            }
             (Kind::Activation, Some(t)) => format!("【案件進度查詢】請啟用帳號：{t} 已核准查詢"),
             (Kind::Activation, None) => {
                 format!("【案件進度查詢】請啟用帳號：{n} 件案件已核准查詢")

@@ -49,6 +49,10 @@ pub struct CaseView {
     pub role: Option<String>,
     pub last_day: Option<String>,
     pub entries: Vec<EntryView>,
+    /// What a digest says of hearings the court corrected without news
+    /// (a withdrawn entry): one line each, `115/12/10（四）10:00 言詞辯論
+    /// 臺灣臺北地方法院 第一法庭：法院已撤回…`.
+    pub hearings: Vec<String>,
 }
 
 impl CaseView {
@@ -66,6 +70,7 @@ impl CaseView {
             role: None,
             last_day: None,
             entries: Vec::new(),
+            hearings: Vec::new(),
         }
     }
 
@@ -143,6 +148,18 @@ pub const MAX_LISTED: usize = 30;
 pub const ENTRIES_UP_TO: usize = 3;
 
 impl View {
+    /// Whether a case it lists has entries: a digest of hearing corrections
+    /// alone says so instead of telling of new entries.
+    pub fn has_entries(&self) -> bool {
+        self.cases.iter().any(|c| !c.entries.is_empty())
+    }
+
+    /// Whether a case it lists has hearings the court corrected without
+    /// news (`CaseView::hearings`).
+    pub fn has_corrections(&self) -> bool {
+        self.cases.iter().any(|c| !c.hearings.is_empty())
+    }
+
     /// Cuts the list of cases to what a mail should carry.
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
@@ -378,10 +395,14 @@ mod tests {
         assert_eq!(got, want, "{name} differs from its golden file");
     }
 
-    fn check(kind: Kind, mut v: View) {
+    fn check(kind: Kind, v: View) {
+        check_as(kind, kind.as_str(), v);
+    }
+
+    /// [`check`] against the golden files `name`.txt and `name`.html.
+    fn check_as(kind: Kind, name: &str, mut v: View) {
         v.subject = subject(kind, &v.cases);
         let (text, html) = bodies(kind, &v).unwrap();
-        let name = kind.as_str();
         golden(
             &format!("{name}.txt"),
             &format!("Subject: {}\n\n{text}", v.subject),
@@ -428,6 +449,19 @@ mod tests {
             false,
         );
         check(Kind::Digest, view(vec![a, b]));
+    }
+
+    /// A digest of hearings the court corrected without news (a withdrawn
+    /// entry): says so instead of new entries, in its subject too, and
+    /// that the summons governs.
+    #[test]
+    fn digest_of_hearing_corrections() {
+        let mut a = CaseView::new(&case("TPD", "民事", "重訴", 77));
+        a.hearings = vec![
+            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：法院已撤回通知這個庭期的進行事項，附檔會從行事曆取消這個行程".into(),
+            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：法院更正了進行事項，這個庭期現為上述時間及地點，附檔會更新行事曆中的同一個行程".into(),
+        ];
+        check_as(Kind::Digest, "digest-corrections", view(vec![a]));
     }
 
     #[test]

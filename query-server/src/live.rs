@@ -754,6 +754,7 @@ mod tests {
             ])
             .unwrap(),
             extracted: None,
+            hearings_corrected: false,
         };
         let mut b = Builder::create(&path, day()).unwrap();
         b.add_court(&CourtData {

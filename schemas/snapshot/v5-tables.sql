@@ -21,7 +21,13 @@
 -- Facts about the snapshot as a whole: 'batch_date' (YYYYMMDD of the batch it
 -- was built from), 'schema_version' and, from version 4, 'hearing_rules'
 -- (the version of the rules and packing its hearing lists were worked out
--- by, `etl::hearings::RULES`).
+-- by, `etl::hearings::RULES`). Written by builds since 2026-12-03 (a key
+-- added, no table changed, so no new version: readers ignore keys they do
+-- not know, and a file without it names none): 'hearings_corrected', the
+-- ids of the cases whose lists correct what calendars took from the
+-- snapshot the import carried on from without news (a hearing withdrawn,
+-- a SEQUENCE kept up), ascending, comma-separated, for the mail stage
+-- (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -52,6 +52,54 @@ pub fn first_case(chunk: i64) -> i64 {
     chunk * CASES_PER_CHUNK + 1
 }
 
+/// `meta.hearings_corrected`, the ids of the cases whose hearing lists
+/// correct what calendars took from the snapshot the import carried on
+/// from (a hearing whose entry was withdrawn, or one whose SEQUENCE was kept
+/// up: `etl::hearings::Carried`), for the mail stage to tell their
+/// followers. Written by every build since the ninth session's change
+/// (2026-12-03); a file without it names none. As text: the ids in
+/// ascending order, separated by commas (a night names a few hundred).
+pub fn write_ids(ids: &[i64]) -> String {
+    let mut out = String::with_capacity(ids.len() * 8);
+    for (i, id) in ids.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&id.to_string());
+    }
+    out
+}
+
+/// The cases `meta.hearings_corrected` names ([`write_ids`]), ascending;
+/// none if the file has no such row. A value that does not read is a
+/// conversion error.
+pub fn corrected(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
+    let value: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = 'hearings_corrected'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(value) = value.filter(|v| !v.is_empty()) else {
+        return Ok(Vec::new());
+    };
+    let mut ids = value
+        .split(',')
+        .map(|id| id.parse::<i64>())
+        .collect::<Result<Vec<i64>, _>>()
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Text,
+                format!("meta.hearings_corrected: {e}").into(),
+            )
+        })?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
 const HEADER: usize = 16;
 
 /// A chunk's value that does not hold what the layout says.

@@ -43,6 +43,25 @@ pub struct CaseNews {
     pub case: CaseRef,
     /// Newest first.
     pub entries: Vec<NewsEntry>,
+    /// The case's hearing list tonight corrects what calendars took from
+    /// the previous snapshot's in a way its entries do not tell of
+    /// (`meta.hearings_corrected`): the case's ids in the previous snapshot
+    /// and tonight's, for `super::corrected` to compare its two lists.
+    pub corrected: Option<(i64, i64)>,
+    /// What that comparison found to tell, as the case's digest does.
+    pub corrections: Vec<super::corrected::Correction>,
+}
+
+impl CaseNews {
+    /// News of entries alone.
+    pub fn of(case: CaseRef, entries: Vec<NewsEntry>) -> CaseNews {
+        CaseNews {
+            case,
+            entries,
+            corrected: None,
+            corrections: Vec::new(),
+        }
+    }
 }
 
 /// A granted case, as an activation or approval mail lists it.
@@ -70,7 +89,9 @@ pub struct Changes {
     pub expiring: BTreeMap<String, Vec<Expiring>>,
     /// Cases that someone followed in both snapshots.
     pub followed_cases: u64,
-    /// Of those, cases with news.
+    /// Of those, cases with news, or with hearings corrected without news
+    /// (`CaseNews::corrected`): a court's export that withdraws entries
+    /// wholesale trips the flood guard as one of wholesale news does.
     pub cases_with_news: u64,
 }
 
@@ -147,11 +168,16 @@ pub fn diff(
     new: &SnapshotFile,
     tonight: NaiveDate,
 ) -> Result<Changes, ReadError> {
-    let courts: Vec<String> = Snapshot::open(new)?
-        .courts()?
-        .into_iter()
-        .map(|c| c.code)
-        .collect();
+    let tonight_file = Snapshot::open(new)?;
+    let courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
+    // The cases whose hearings correct what calendars took (none on a
+    // first load: no calendar took anything).
+    let corrected = match prev {
+        Some(_) => tonight_file.hearings_corrected()?,
+        None => Vec::new(),
+    };
+    drop(tonight_file);
+    let corrected = &corrected;
     let threads = rayon::current_num_threads().clamp(1, courts.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
@@ -176,7 +202,10 @@ pub fn diff(
                     Some((lo, hi)) => new_scan.cases(lo, hi, true)?,
                     None => continue,
                 };
-                done.push((i, diff_court(code, before, tonight_cases, tonight)?));
+                done.push((
+                    i,
+                    diff_court(code, before, tonight_cases, tonight, corrected)?,
+                ));
             }
             Ok(done)
         })();
@@ -251,13 +280,25 @@ fn diff_court(
     before: Option<CaseCursor<'_, '_>>,
     mut cases: CaseCursor<'_, '_>,
     tonight: NaiveDate,
+    corrected: &[i64],
 ) -> Result<Changes, ReadError> {
     let mut changes = Changes::default();
     let mut before = Before::new(before)?;
     while cases.advance()? {
         let (case, mut roles) = cases.current();
         let prev = before.find(case)?;
-        compare(&mut changes, court, prev, case, &mut roles, tonight)?;
+        let corrected = prev
+            .filter(|_| corrected.binary_search(&case.id).is_ok())
+            .map(|p| (p.id, case.id));
+        compare(
+            &mut changes,
+            court,
+            prev,
+            case,
+            &mut roles,
+            tonight,
+            corrected,
+        )?;
     }
     Ok(changes)
 }
@@ -286,6 +327,7 @@ fn compare(
     case: &DiffCase,
     roles: &mut Roles<'_, '_>,
     tonight: NaiveDate,
+    corrected: Option<(i64, i64)>,
 ) -> Result<(), ReadError> {
     let case_ref = CaseRef {
         court: court.to_string(),
@@ -312,10 +354,12 @@ fn compare(
         // Both lists are sorted by address, and short.
         if before.is_some_and(|b| b.emails().contains(email)) {
             followed = true;
-            if !news_here.is_empty() {
+            if !news_here.is_empty() || corrected.is_some() {
                 changes.news.entry(address()?).or_default().push(CaseNews {
                     case: case_ref.clone(),
                     entries: news_here.clone(),
+                    corrected,
+                    corrections: Vec::new(),
                 });
             }
         } else {
@@ -351,7 +395,7 @@ fn compare(
     }
     if followed {
         changes.followed_cases += 1;
-        changes.cases_with_news += u64::from(!news_here.is_empty());
+        changes.cases_with_news += u64::from(!news_here.is_empty() || corrected.is_some());
     }
     Ok(())
 }
@@ -460,10 +504,7 @@ mod tests {
                             .news
                             .entry(g.email.clone())
                             .or_default()
-                            .push(CaseNews {
-                                case: case_ref(),
-                                entries: news_here.clone(),
-                            });
+                            .push(CaseNews::of(case_ref(), news_here.clone()));
                     }
                 } else {
                     changes
@@ -547,6 +588,7 @@ mod tests {
                     prosecutors: vec![],
                     hearings: Default::default(),
                     extracted: None,
+                    hearings_corrected: false,
                 };
                 if !queryable {
                     case.expire();
@@ -651,6 +693,77 @@ mod tests {
         let prev = [e(3, 30, "c"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(4, 40, "d"), e(3, 30, "c"), e(2, 20, "b")];
         assert_eq!(seqs(&news(&prev, &new)), vec![(4, false)]);
+    }
+
+    /// A case whose hearings the import marked corrected (a withdrawn
+    /// entry: `meta.hearings_corrected`) is news with no entry, with its
+    /// ids in both snapshots, to the addresses that followed it in both;
+    /// a new grant is an approval as ever, and a first load has nothing to
+    /// correct. It counts for the flood guard.
+    #[test]
+    fn a_case_whose_hearings_were_corrected_is_told_to_who_followed_it() {
+        let case = |number: u32, grants: &[&str], corrected: bool| CaseData {
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number,
+            },
+            division: "股".into(),
+            status: "審理中".into(),
+            status_date: None,
+            queryable: true,
+            entries: vec![e(1, 10, "分案")],
+            grants: grants
+                .iter()
+                .map(|who| GrantData {
+                    email: format!("{who}@example.com"),
+                    role: "原告".into(),
+                    approved: tonight(),
+                })
+                .collect(),
+            prosecutors: vec![],
+            hearings: Default::default(),
+            extracted: None,
+            hearings_corrected: corrected,
+        };
+        let court = |cases: Vec<CaseData>| {
+            vec![CourtData {
+                code: "TPD".into(),
+                name: "臺灣臺北地方法院".into(),
+                as_of: tonight(),
+                carry_reason: None,
+                cases,
+            }]
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let prev = write(
+            dir.path(),
+            "prev.sqlite",
+            &court(vec![case(5, &["a"], false), case(7, &["a"], false)]),
+        );
+        // A case before them tonight: their ids move up by one.
+        let new = write(
+            dir.path(),
+            "new.sqlite",
+            &court(vec![
+                case(1, &["c"], true),
+                case(5, &["a", "b"], true),
+                case(7, &["a"], false),
+            ]),
+        );
+        let changes = diff(Some(&prev), &new, tonight()).unwrap();
+        let told: Vec<_> = changes.news["a@example.com"]
+            .iter()
+            .map(|n| (n.case.key.number, n.entries.len(), n.corrected))
+            .collect();
+        assert_eq!(told, [(5u32, 0usize, Some((1i64, 2i64)))]);
+        assert_eq!(changes.news.len(), 1, "{:?}", changes.news);
+        assert!(changes.new_grants.contains_key("b@example.com"));
+        assert!(changes.new_grants.contains_key("c@example.com"));
+        assert_eq!((changes.followed_cases, changes.cases_with_news), (2, 1));
+        let first = diff(None, &new, tonight()).unwrap();
+        assert!(first.news.is_empty() && first.cases_with_news == 0);
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! a night is never half queued.
 
 pub mod announced;
+pub mod corrected;
 pub mod diff;
 pub mod prosecutors;
 pub mod queue;
@@ -89,6 +90,8 @@ pub enum NotifyError {
     Diff(#[from] ReadError),
     #[error("the hearings tonight's news announces: {0}")]
     Announced(#[source] ReadError),
+    #[error("the hearings the court corrected without news: {0}")]
+    Corrected(#[source] ReadError),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
     #[error(transparent)]
@@ -245,6 +248,18 @@ fn queue_checked<'a>(
         announced.len(),
         started.elapsed()
     );
+    // Hearings the court corrected without news (a withdrawn entry): the
+    // digests of the cases' followers tell of them. Taken out of the news
+    // of a case that has nothing to tell after all.
+    if let Some(from) = from {
+        let started = std::time::Instant::now();
+        let told = corrected::find(&from.path, &to.path, &mut changes, &announced, taipei_now)
+            .map_err(NotifyError::Corrected)?;
+        tracing::debug!(
+            "{told} hearing corrections told without news ({:?})",
+            started.elapsed()
+        );
+    }
     let started = std::time::Instant::now();
     let summary = queue::queue(data_dir, cfg, night, &changes, &announced, pending, now);
     tracing::debug!("queueing in {:?}", started.elapsed());

@@ -97,6 +97,7 @@ pub fn add_news(
         schemas::open_snapshot_readonly(&from.path).map_err(ReadError::from)?,
         schemas::open_snapshot_readonly(&to.path).map_err(ReadError::from)?,
     );
+    let corrected = new.hearings_corrected()?;
     let mut with_news = 0;
     for (account, email) in recipients {
         let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?
@@ -115,8 +116,21 @@ pub fn add_news(
                 continue;
             };
             let entries = diff::news(&then.entries, &now.entries);
-            if !entries.is_empty() {
-                news.push(CaseNews { case, entries });
+            let now_id = match corrected.is_empty() {
+                true => None,
+                false => new.case_id(&case.court, &case.key)?,
+            };
+            let corrected = match now_id.filter(|id| corrected.binary_search(id).is_ok()) {
+                Some(now_id) => old
+                    .case_id(&case.court, &case.key)?
+                    .map(|then_id| (then_id, now_id)),
+                None => None,
+            };
+            if !entries.is_empty() || corrected.is_some() {
+                news.push(CaseNews {
+                    corrected,
+                    ..CaseNews::of(case, entries)
+                });
             }
         }
         if news.is_empty() {

@@ -173,9 +173,11 @@ impl About<'_> {
             About::News(news) => news
                 .iter()
                 .map(|n| {
-                    n.entries.iter().fold(CaseView::new(&n.case), |v, e| {
+                    let mut v = n.entries.iter().fold(CaseView::new(&n.case), |v, e| {
                         v.entry(e.entry.posted, &e.entry.text, e.revised)
-                    })
+                    });
+                    v.hearings = n.corrections.iter().map(|c| c.line()).collect();
+                    v
                 })
                 .collect(),
             About::Expiring(expiring) => expiring
@@ -388,7 +390,8 @@ pub fn queue(
 
 /// The calendar files a digest to `email` attaches: one per hearing to
 /// come that its entries announce (REQUEST, or CANCEL once it no longer
-/// takes place at that time).
+/// takes place at that time), and one per hearing the court corrected
+/// without news (`super::corrected`).
 fn digest_calendars(
     news: &[CaseNews],
     announced: &Announced,
@@ -409,6 +412,12 @@ fn digest_calendars(
                     continue;
                 }
                 files.push(h.calendar(&n.case, email, cfg, now));
+            }
+        }
+        // Hearings the court corrected without news.
+        for c in &n.corrections {
+            if uids.insert(c.hearing.uid.clone()) {
+                files.push(c.hearing.calendar(&n.case, email, cfg, now));
             }
         }
     }
@@ -739,12 +748,14 @@ mod tests {
                     e.clone(),
                     w.news
                         .iter()
-                        .map(|&n| CaseNews {
-                            case: case(n),
-                            entries: vec![super::super::diff::NewsEntry {
-                                entry: entry(n),
-                                revised: false,
-                            }],
+                        .map(|&n| {
+                            CaseNews::of(
+                                case(n),
+                                vec![super::super::diff::NewsEntry {
+                                    entry: entry(n),
+                                    revised: false,
+                                }],
+                            )
                         })
                         .collect(),
                 );

@@ -103,6 +103,14 @@ impl Standing {
         }
     }
 
+    /// Where, as mail says it: the court and the courtroom, if named.
+    pub fn place(&self) -> String {
+        match &self.courtroom {
+            Some(room) => format!("{} {room}", self.court_name),
+            None => self.court_name.clone(),
+        }
+    }
+
     /// The calendar file mailed to `email` for this hearing of `case`:
     /// METHOD:REQUEST (organizer: the sender; attendee: the address, no
     /// reply asked) while it takes place, METHOD:CANCEL once moved or
@@ -570,10 +578,7 @@ pub fn queue_due(
                     lead: lead_text(*lead),
                     kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
-                    place: match &c.hearing.courtroom {
-                        Some(r) => format!("{} {r}", c.hearing.court_name),
-                        None => c.hearing.court_name.clone(),
-                    },
+                    place: c.hearing.place(),
                     uncertain: c.hearing.state == HearingState::Uncertain,
                 })
                 .collect(),

@@ -106,6 +106,7 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             prosecutors: Vec::new(),
             hearings: HearingList::default(),
             extracted: None,
+            hearings_corrected: false,
         },
     ))
 }
@@ -192,21 +193,36 @@ impl Snapshot {
         ))
     }
 
+    /// The id of the case `key` of `court`, if the snapshot has it.
+    pub fn case_id(&self, court: &str, key: &CaseKey) -> Result<Option<i64>, ReadError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM cases WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4 AND number = ?5",
+            )?
+            .query_row(
+                params![court, key.category, key.year, key.word, key.number],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
+    /// The cases whose hearing lists correct what calendars took from the
+    /// snapshot the import carried on from (`meta.hearings_corrected`),
+    /// ascending; none in a file that does not say.
+    pub fn hearings_corrected(&self) -> Result<Vec<i64>, ReadError> {
+        Ok(schemas::hearing_store::corrected(&self.conn)?)
+    }
+
     /// One case by key, with its court's as-of date.
     pub fn find_case(
         &self,
         court: &str,
         key: &CaseKey,
     ) -> Result<Option<(String, CaseData)>, ReadError> {
-        let id: Option<i64> = self
-            .conn
-            .query_row(
-                "SELECT id FROM cases WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4 AND number = ?5",
-                params![court, key.category, key.year, key.word, key.number],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(id) = id else { return Ok(None) };
+        let Some(id) = self.case_id(court, key)? else {
+            return Ok(None);
+        };
         let mut found = None;
         self.for_each_case(id, id, |court, case| {
             found = Some((court.to_string(), case));

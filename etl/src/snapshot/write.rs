@@ -73,6 +73,9 @@ pub struct Builder {
     /// The cases' hearing lists and digests, packed 64 cases to a row
     /// (`schemas::hearing_store`); a chunk may span two courts.
     chunks: hearing_store::Builder,
+    /// The ids of the cases whose hearings correct what calendars took
+    /// from the live snapshot (`CaseData::hearings_corrected`).
+    corrected: Vec<i64>,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
 }
@@ -105,6 +108,7 @@ impl Builder {
             next_id: 1,
             counts: Counts::default(),
             chunks: hearing_store::Builder::default(),
+            corrected: Vec::new(),
             insert_ms: 0,
         })
     }
@@ -177,6 +181,9 @@ impl Builder {
             {
                 chunk_stmt.execute(params![chunk, data])?;
             }
+            if case.hearings_corrected {
+                self.corrected.push(id);
+            }
             self.counts.hearing_lists += u64::from(!case.hearings.is_empty());
             self.counts.extracted += u64::from(case.extracted.is_some());
             self.counts.cases += 1;
@@ -222,6 +229,10 @@ impl Builder {
         if let Some((chunk, data)) = self.chunks.finish() {
             self.conn.execute(INSERT_CHUNK, params![chunk, data])?;
         }
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1)",
+            [hearing_store::write_ids(&self.corrected)],
+        )?;
         pause("before-commit");
         self.conn.execute_batch("COMMIT")?;
         let started = Instant::now();
@@ -452,6 +463,7 @@ mod tests {
                     .unwrap(),
                     // Every other case's digest: a carried case has none.
                     extracted: (n % 2 == 1).then_some(u64::MAX - u64::from(n)),
+                    hearings_corrected: false,
                 })
                 .collect(),
         }

@@ -946,3 +946,215 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
     let sent = reminder_files(&now);
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
+
+/// A court's correction that is no news still reaches the calendars that
+/// took the hearing from a mail, the night it is made: a withdrawn entry
+/// leaves no entry to tell of it, and a withdrawn move puts an older entry
+/// back, which is no news either. 民事 115 重訴 77 (its lawyer and, for the
+/// test, a party who follows only it) gets three entries on night 1: 序號
+/// 20's 準備程序 on 117/03/10, 序號 21's 言詞辯論 on 117/04/14 (a later
+/// date of the case's 言詞辯論 of 115/12/01, so a date of that hearing,
+/// SEQUENCE 2) and 序號 22 moving it to 117/04/21 (SEQUENCE 3). Night 2
+/// withdraws 序號 20 and 22 and adds nothing else to the case. Far in the
+/// future, so the clock does not decide.
+///
+/// - The withdrawn 準備程序: METHOD:CANCEL under its UID, SEQUENCE one
+///   above what calendars hold, and the digest says the court withdrew it.
+/// - The 言詞辯論, back on 117/04/14: METHOD:REQUEST under its UID with a
+///   SEQUENCE above the move's 3, and the digest says so.
+/// - The party, who has nothing else that night, gets a digest of these
+///   alone, which says so; the lawyer gets them beside 訴 100's news.
+/// - A prosecutor who turned digests on (chen.wm, of 刑事 115 訴 100,
+///   whose 序號 30 勘驗 on 117/05/05 night 2 withdraws too) gets its
+///   CANCEL, and nothing of the 民事 case.
+/// - The report counts the two hearings withdrawn; a re-run of the night
+///   mails nothing again.
+#[test]
+fn a_hearing_the_court_withdraws_quietly_is_updated_by_mail_in_the_calendars_that_took_it() {
+    withdrawn_quietly(false);
+}
+
+/// The same, night 2's import SIGKILLed once its snapshot is live and
+/// before its mail is queued: the next `send` queues the corrections, once.
+#[test]
+fn a_hearing_withdrawn_quietly_is_mailed_after_the_import_is_killed() {
+    withdrawn_quietly(true);
+}
+
+fn withdrawn_quietly(killed: bool) {
+    const PARTY: &str = "party.wu@example.com";
+    let env = Env::new();
+    let announce = [
+        "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/22 09:00:00,N",
+        "TPD,民事,115,重訴,77,21,115/11/22,117/04/14 14:30第十二法庭言詞辯論,115/11/22 09:01:00,N",
+        "TPD,民事,115,重訴,77,22,115/11/22,117/04/21 14:30第十二法庭言詞辯論（改期）,115/11/22 09:02:00,N",
+        // And on 刑事 115 訴 100, chen.wm's, whose digests he turned on.
+        "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/22 09:00:00,N",
+    ];
+    let grant = ["TPD,民事,115,重訴,77,原告,party.wu@example.com,115/11/01,核准"];
+    let one = env.copy_night("20261123");
+    crate::util::append_rows(&one, "TPD_progress.csv", &announce);
+    crate::util::append_rows(&one, "TPD_applicant.csv", &grant);
+    assert_eq!(env.import(&one, &[]).code, 0);
+    let before = crate::hearings::case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+    let uid_of = |seq: u64| {
+        let row = before.iter().find(|h| h["seq"] == seq).unwrap();
+        row["uid"].as_str().unwrap().to_string()
+    };
+    let (prepared, argued) = (uid_of(20), uid_of(21));
+    // What calendars hold of each: the SEQUENCE of its latest row.
+    let held = |uid: &str| {
+        before
+            .iter()
+            .filter(|h| h["uid"] == uid)
+            .map(|h| h["sequence"].as_u64().unwrap())
+            .max()
+            .unwrap()
+    };
+    assert_eq!((held(&prepared), held(&argued)), (0, 3), "{before:#?}");
+    assert_eq!(uid_of(22), argued, "the move is a date of the same hearing");
+    let inspected = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 100)
+        .into_iter()
+        .find(|h| h["seq"] == 30 && h["kind"] == "勘驗")
+        .unwrap()["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "INSERT INTO prosecutor_accounts (account, subject, email, digests, created_at, last_sign_in_at)
+             VALUES ('chen.wm', 'chen.wm', 'chen.wm@moj.example', 1, '2026-11-20T00:00:00Z', '2026-11-20T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+
+    let two = env.copy_night("20261124");
+    crate::util::append_rows(&two, "TPD_progress.csv", &announce);
+    crate::util::append_rows(
+        &two,
+        "TPD_progress.csv",
+        &[
+            "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/24 18:00:00,Y",
+            "TPD,民事,115,重訴,77,22,115/11/22,117/04/21 14:30第十二法庭言詞辯論（改期）,115/11/24 18:01:00,Y",
+            "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/24 18:02:00,Y",
+        ],
+    );
+    crate::util::append_rows(&two, "TPD_applicant.csv", &grant);
+    if killed {
+        super::import_killed_after_publishing(&env, &two);
+    } else {
+        let run = env.import(&two, &[]);
+        assert!(matches!(run.code, 0 | 3), "{}{}", run.stdout, run.stderr);
+        // The operator sees what went.
+        let report = env.report("20261124");
+        let stats = &crate::util::court(&report, "TPD")["stats"];
+        assert_eq!(stats["hearings_withdrawn"], 2, "{stats}");
+    }
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+
+    let want = vec![
+        (
+            prepared.clone(),
+            "CANCEL".to_string(),
+            "2028-03-10T10:00:00+08:00".to_string(),
+            1,
+        ),
+        (
+            argued.clone(),
+            "REQUEST".to_string(),
+            "2028-04-14T14:30:00+08:00".to_string(),
+            4,
+        ),
+    ];
+    let dir = env.dir.path().join("ics");
+    fs::create_dir_all(&dir).unwrap();
+    let corrections = |email: &str| {
+        let eml = env.data().join(format!("mail/20261124/digest-{email}.eml"));
+        assert!(eml.exists(), "no digest to {email}");
+        let files = calendars(&eml, &dir);
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        let mut got: Vec<(String, String, String, u64)> = check_ics(&paths)
+            .iter()
+            .filter(|e| e["uid"] == prepared.as_str() || e["uid"] == argued.as_str())
+            .map(|e| {
+                (
+                    e["uid"].as_str().unwrap().to_string(),
+                    e["method"].as_str().unwrap().to_string(),
+                    e["start"].as_str().unwrap().to_string(),
+                    e["sequence"].as_u64().unwrap(),
+                )
+            })
+            .collect();
+        got.sort_by(|a, b| a.2.cmp(&b.2));
+        for (p, _) in files {
+            fs::remove_file(p).unwrap();
+        }
+        (text_of(&eml), got)
+    };
+    for email in [PARTY, LAWYER] {
+        let (text, got) = corrections(email);
+        assert_eq!(got, want, "{email}");
+        for line in [
+            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：法院已撤回",
+            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：法院更正",
+            "以法院寄發的傳票或通知書為準",
+        ] {
+            assert!(text.contains(line), "{email}: {line} missing:\n{text}");
+        }
+    }
+    // The prosecutor, who turned digests on: his case's withdrawn 勘驗,
+    // beside its news; nothing of the 民事 case.
+    let eml = env
+        .data()
+        .join("mail/20261124/digest-chen.wm@moj.example.eml");
+    let files: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
+    let cancels: Vec<(String, String, u64)> = check_ics(&files)
+        .iter()
+        .filter(|e| e["method"] == "CANCEL")
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap().to_string(),
+                e["start"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        cancels,
+        [(inspected, "2028-05-05T09:30:00+08:00".to_string(), 1)]
+    );
+    let text = text_of(&eml);
+    assert!(
+        text.contains("117/05/05（五）09:30 勘驗 臺灣臺北地方法院 第三法庭：法院已撤回")
+            && !text.contains("重訴"),
+        "{text}"
+    );
+    let (party, _) = corrections(PARTY);
+    assert!(
+        !party.contains("有新的進行事項"),
+        "the party's case has no new entry:\n{party}"
+    );
+
+    // A re-run of the night finds nothing more to say.
+    let digests = |env: &Env| -> i64 {
+        rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM items WHERE kind = 'digest' AND email IN (?1, ?2)",
+                [PARTY, LAWYER],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(digests(&env), 2);
+    let again = env.import(&two, &[]);
+    assert!(
+        matches!(again.code, 0 | 3),
+        "{}{}",
+        again.stdout,
+        again.stderr
+    );
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert_eq!(digests(&env), 2, "a re-run mailed a correction again");
+}

@@ -1,0 +1,247 @@
+//! The hearings a court corrected without news, for the night's digests:
+//! what calendars took from a mail and tonight's entries do not tell of.
+//! A withdrawn entry leaves no entry to announce its hearing's end, and a
+//! withdrawn move puts an older entry back, which is no news either
+//! (`diff::news`); the feed follows both at once, but a calendar that took
+//! the hearing from a mail would keep it as it was. The import names the
+//! cases where carrying on from the live snapshot dropped a hearing or kept
+//! its SEQUENCE up (`meta.hearings_corrected`, `hearings::Carried`); here
+//! each such case a follower had before and has tonight is compared, its
+//! list in the previous snapshot against tonight's, hearing by hearing:
+//!
+//! - a hearing that took place as it stood (scheduled, or uncertain) and is
+//!   gone: cancelled (METHOD:CANCEL), its SEQUENCE one above what calendars
+//!   hold, and the digest says the court withdrew it;
+//! - a hearing whose time, courtroom, kind or state changed: as it now
+//!   stands (its SEQUENCE is already above the previous one, carried on),
+//!   unless the night's news entries announce it (their calendar file
+//!   carries it already).
+//!
+//! Only hearings still to come (either date, for a change) are told of.
+//! Derived from the two snapshots alone, so a re-run or a catch-up after a
+//! kill finds the same, and the digest's outbox key keeps it to one mail.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::NaiveDateTime;
+use schemas::hearing::State as HearingState;
+use schemas::hearing_list::{self, Hearing};
+use schemas::hearing_store::Layout;
+
+use super::announced::Announced;
+use super::diff::{CaseRef, Changes};
+use super::reminders::{when, Standing};
+use crate::snapshot::read::ReadError;
+
+/// A hearing a digest tells of as corrected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Correction {
+    /// As calendars should now hold it: a withdrawn one cancelled, one
+    /// SEQUENCE above the last they were sent.
+    pub hearing: Standing,
+    /// Its announcing entry was withdrawn (else: changed).
+    pub withdrawn: bool,
+}
+
+impl Correction {
+    /// What the digest says of it: `117/03/10（五）10:00 準備程序
+    /// 臺灣臺北地方法院 第十二法庭：法院已撤回…`.
+    pub fn line(&self) -> String {
+        let h = &self.hearing;
+        let what = if self.withdrawn {
+            "法院已撤回通知這個庭期的進行事項，附檔會從行事曆取消這個行程"
+        } else {
+            match h.state {
+                HearingState::Scheduled => {
+                    "法院更正了進行事項，這個庭期現為上述時間及地點，附檔會更新行事曆中的同一個行程"
+                }
+                HearingState::Uncertain => "法院更正了進行事項，這個庭期可能已變更，請以傳票為準",
+                HearingState::Moved => "法院更正了進行事項，這個庭期已改期，新的日期尚未公告",
+                HearingState::Cancelled => {
+                    "法院更正了進行事項，這個庭期已取消，附檔會從行事曆取消這個行程"
+                }
+            }
+        };
+        format!("{} {} {}：{what}", when(h.at), h.kind, h.place())
+    }
+}
+
+/// Finds what each corrected case of `changes.news` has to tell
+/// ([`CaseNews::corrected`](super::diff::CaseNews)), comparing its list in
+/// `from` with its list in `to`; fills `corrections`, and takes out the
+/// news that has neither an entry nor a correction (and an address left
+/// with none). `announced`: the hearings tonight's news entries announce,
+/// which are not told of again.
+pub fn find(
+    from: &Path,
+    to: &Path,
+    changes: &mut Changes,
+    announced: &Announced,
+    after: NaiveDateTime,
+) -> Result<usize, ReadError> {
+    let cases: BTreeMap<(i64, i64), &CaseRef> = changes
+        .news
+        .values()
+        .flatten()
+        .filter_map(|n| n.corrected.map(|ids| (ids, &n.case)))
+        .collect();
+    let mut found: BTreeMap<(i64, i64), Vec<Correction>> = BTreeMap::new();
+    if !cases.is_empty() {
+        let (before, tonight) = (
+            schemas::open_snapshot_readonly(from)?,
+            schemas::open_snapshot_readonly(to)?,
+        );
+        let (before_layout, tonight_layout) = (Layout::read(&before)?, Layout::read(&tonight)?);
+        let mut court_name = tonight.prepare("SELECT name FROM courts WHERE code = ?1")?;
+        for (&(then_id, now_id), case) in &cases {
+            let then = before_layout.hearings_of(&before, then_id)?;
+            let now = tonight_layout.hearings_of(&tonight, now_id)?;
+            let court: String = court_name.query_row([&case.court], |r| r.get(0))?;
+            // Announced by the night's news on the case: attached already.
+            let id = case.id();
+            let told: BTreeSet<&str> = announced
+                .range((id.clone(), 0)..=(id, u32::MAX))
+                .flat_map(|(_, hs)| hs.iter().map(|h| h.uid.as_str()))
+                .collect();
+            let corrections: Vec<Correction> = compare(&then, &now, after)
+                .into_iter()
+                .map(|(h, withdrawn)| Correction {
+                    hearing: Standing::of(case, &court, &h),
+                    withdrawn,
+                })
+                .filter(|c| !told.contains(c.hearing.uid.as_str()))
+                .collect();
+            found.insert((then_id, now_id), corrections);
+        }
+    }
+    let mut told = 0;
+    changes.news.retain(|_, news| {
+        for n in news.iter_mut() {
+            if let Some(c) = n.corrected.and_then(|ids| found.get(&ids)) {
+                n.corrections = c.clone();
+                told += c.len();
+            }
+        }
+        news.retain(|n| !n.entries.is_empty() || !n.corrections.is_empty());
+        !news.is_empty()
+    });
+    Ok(told)
+}
+
+/// What a case's list tonight (`now`) corrects in its previous one
+/// (`then`), as calendars should now hold each hearing, in time order:
+/// (hearing, withdrawn). Only hearings still to come at `after`.
+fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool)> {
+    let head = |list: &[Hearing], h: &Hearing| -> Option<Hearing> {
+        hearing_list::current(list)
+            .find(|o| o.origin == h.origin)
+            .cloned()
+    };
+    let mut out = Vec::new();
+    for was in hearing_list::current(then) {
+        let taking_place = matches!(was.state, HearingState::Scheduled | HearingState::Uncertain);
+        match head(now, was) {
+            None if taking_place && was.at >= after => {
+                let mut gone = was.clone();
+                gone.state = HearingState::Cancelled;
+                gone.sequence = was.sequence.saturating_add(1);
+                out.push((gone, true));
+            }
+            None => {}
+            Some(is) => {
+                let changed = is.at != was.at
+                    || is.courtroom != was.courtroom
+                    || is.kind != was.kind
+                    || is.state != was.state;
+                if changed && (is.at >= after || was.at >= after) {
+                    out.push((is, false));
+                }
+            }
+        }
+    }
+    out.sort_by_key(|(h, _)| (h.at, h.origin));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+    use schemas::hearing_list::Origin;
+
+    fn at(day: u32, hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 12, day)
+            .unwrap()
+            .and_hms_opt(hour, 0, 0)
+            .unwrap()
+    }
+
+    fn row(
+        seq: u32,
+        origin: u32,
+        sequence: u32,
+        when: NaiveDateTime,
+        state: HearingState,
+    ) -> Hearing {
+        Hearing {
+            seq,
+            posted: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+            origin: Origin {
+                kind: "言詞辯論",
+                seq: origin,
+            },
+            sequence,
+            at: when,
+            courtroom: Some("第一法庭".into()),
+            kind: "言詞辯論",
+            state,
+            by: (state != HearingState::Scheduled)
+                .then(|| (seq + 1, NaiveDate::from_ymd_opt(2026, 11, 21).unwrap())),
+        }
+    }
+
+    #[test]
+    fn a_withdrawn_hearing_is_cancelled_one_sequence_up_and_a_quiet_change_sent_as_it_stands() {
+        let now_ = at(1, 0);
+        let scheduled = HearingState::Scheduled;
+        // 5 moved by 7 (SEQUENCE 1); 9 on its own.
+        let then = vec![
+            row(5, 5, 0, at(10, 10), HearingState::Moved),
+            row(7, 5, 1, at(8, 10), scheduled),
+            row(9, 9, 0, at(12, 10), scheduled),
+        ];
+        // The move withdrawn (back on the 10th, carried on to 2), 9's entry
+        // withdrawn.
+        let now = vec![row(5, 5, 2, at(10, 10), scheduled)];
+        let got = compare(&then, &now, now_);
+        assert_eq!(
+            got,
+            [
+                (row(5, 5, 2, at(10, 10), scheduled), false),
+                (
+                    Hearing {
+                        state: HearingState::Cancelled,
+                        sequence: 1,
+                        ..row(9, 9, 0, at(12, 10), scheduled)
+                    },
+                    true
+                ),
+            ]
+        );
+        // Nothing changed: nothing to say.
+        assert!(compare(&then, &then, now_).is_empty());
+        // Only what is still to come: after the 11th, only 9's end; after
+        // the 13th, nothing.
+        assert_eq!(compare(&then, &now, at(11, 0)).len(), 1);
+        assert!(compare(&then, &now, at(13, 0)).is_empty());
+        // A hearing that had been cancelled and is gone: calendars hold it
+        // cancelled already.
+        let cancelled = vec![row(9, 9, 1, at(12, 10), HearingState::Cancelled)];
+        assert!(compare(&cancelled, &[], now_).is_empty());
+        // A SEQUENCE raised alone (the same time, room, kind and state) is
+        // not worth a mail.
+        let raised = vec![row(9, 9, 3, at(12, 10), scheduled)];
+        assert!(compare(&then[2..], &raised, now_).is_empty());
+    }
+}
