@@ -157,7 +157,7 @@ fn hearing_body(case: &schemas::CaseRef, h: &crate::live::HearingRow) -> Hearing
         courtroom: h.courtroom.as_deref().map(clean),
         kind: h.kind.clone(),
         state: h.state.as_str(),
-        ics_url: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+        ics_url: format!("/api/v1{}/hearings/{}.ics", case_path(case), h.uid),
     }
 }
 
@@ -217,6 +217,11 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
         ["cases", _, _, _, _, _] if reads => {
             answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
         }
+        ["cases", _, _, _, _, _, "hearings", file] if reads => answer(
+            viewer(app, req)
+                .and_then(|v| crate::routes::hearings::case_hearing(app, &v, &seg[1..6], file)),
+        )
+        .route("/api/v1/cases/{key}/hearings"),
         _ => Failure::NotFound.json(app, req),
     }
 }

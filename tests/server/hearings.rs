@@ -455,6 +455,38 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
         .unwrap()
         .iter()
         .any(|h| h["state"] == "scheduled" && h["kind"] == "勘驗"));
+    // Each hearing's calendar file, for the app that holds the token (it
+    // was the website's address, which wants a browser's session cookie:
+    // a 401 page to an app).
+    let mut files = Vec::new();
+    for h in case["hearings"].as_array().unwrap() {
+        let url = h["ics_url"].as_str().unwrap();
+        assert!(url.starts_with("/api/v1/cases/"), "{url}");
+        let file = c.api("GET", url, None, Some(&token));
+        assert_eq!(file.status, 200, "{url}: {}", file.body);
+        assert_eq!(
+            file.header("content-type"),
+            Some("text/calendar; charset=utf-8"),
+            "{url}"
+        );
+        assert!(file.body.contains(h["uid"].as_str().unwrap()), "{url}");
+        assert_eq!(c.api("GET", url, None, None).status, 401, "{url}");
+        assert_eq!(c.api("HEAD", url, None, Some(&token)).status, 200);
+        files.push((format!("{}.ics", files.len()), file.bytes.clone()));
+    }
+    let refs: Vec<(&str, &[u8])> = files
+        .iter()
+        .map(|(n, b)| (n.as_str(), b.as_slice()))
+        .collect();
+    check_ics(&refs);
+    let unknown = c.api(
+        "GET",
+        &format!("/api/v1{CASE77}/hearings/nothing@cpor.ics"),
+        None,
+        Some(&token),
+    );
+    assert_eq!(unknown.status, 404);
+    assert_eq!(unknown.json()["error"], "not_found");
     let list = c.api("GET", "/api/v1/hearings", None, Some(&token)).json();
     assert_eq!(list["notice"], "庭期以法院傳票或通知書為準。");
     // HEAD answers as GET does, without the body (as the website's pages
