@@ -180,10 +180,29 @@ impl Outbox {
     /// The ids of `scope`'s items that may be claimed at `now`, oldest
     /// due first. `ignore_spread`: also those whose `not_before` (the
     /// spread of a night's mail) is still ahead.
+    ///
+    /// A re-run's item (`ref` `build-N`: what the night's earlier build
+    /// lacked) waits while the same address's item of the same kind from
+    /// an earlier build of the night may still go out (queued, held,
+    /// sending, retrying, unknown): its reader gets the correction after
+    /// the notice it corrects, not before. One that was sent, failed or
+    /// suppressed holds nothing.
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, ignore_spread: bool) -> Result<Vec<i64>> {
+        let pending = [
+            State::Queued,
+            State::Held,
+            State::Sending,
+            State::Retrying,
+            State::Unknown,
+        ]
+        .map(|s| format!("'{}'", s.as_str()))
+        .join(", ");
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
              AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
+             AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
+                 SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
+                 AND e.kind = items.kind AND e.id < items.id AND e.state IN ({pending})))
              ORDER BY coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
             scope_sql(scope)

@@ -1,0 +1,109 @@
+//! A re-run's digest (`build-2`: only what the night's earlier build
+//! lacked, saying the earlier notice did not list it) never reaches an
+//! address before that address's earlier digest of the night while the
+//! earlier one may still go out: the sender takes items by their next try,
+//! so a re-run queued while the first digest waited out a relay's
+//! temporary failure went first, and its reader got the correction before
+//! the notice it corrects (found by review, 2026-12-03).
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use mail::outbox::{Event, Kind, NewItem, Outbox, Packed, Recorded, Scope, State};
+
+fn digest(email: &str, id: &str) -> NewItem {
+    NewItem {
+        email: email.into(),
+        kind: Kind::Digest,
+        message_id: format!("<{id}@x>"),
+        subject: "s".into(),
+        message: Packed::plain(b"m".to_vec()),
+        cases: 1,
+    }
+}
+
+fn queue(ob: &mut Outbox, night: NaiveDate, reference: &str, emails: &[&str], now: DateTime<Utc>) {
+    let tx = ob.begin_night(night, reference, now).unwrap();
+    for e in emails {
+        assert!(tx
+            .add(&digest(e, &format!("{reference}.{e}")), State::Queued, now)
+            .unwrap());
+    }
+    tx.commit(None).unwrap();
+}
+
+/// The items a nightly sender may claim at `at`, in id order.
+fn due(ob: &Outbox, at: DateTime<Utc>) -> Vec<i64> {
+    let mut ids = ob.due(Scope::Nightly, at, true).unwrap();
+    ids.sort_unstable();
+    ids
+}
+
+/// Claims `id` and records `event` for it, settled.
+fn attempt(
+    ob: &mut Outbox,
+    id: i64,
+    event: Event,
+    next_try: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) {
+    let claimed = ob.claim(&[id], now, |_| Event::Claim).unwrap();
+    assert_eq!(claimed.items.len(), 1);
+    ob.record(
+        &Recorded {
+            id,
+            event,
+            error: None,
+            next_try,
+        },
+        now,
+    )
+    .unwrap();
+    ob.settle(Scope::Nightly).unwrap();
+}
+
+#[test]
+fn a_reruns_digest_waits_for_the_same_addresss_earlier_digest_of_the_night() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
+    let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    queue(&mut ob, night, "", &["a@example.com", "c@example.com"], now);
+    let (a1, c1) = (1, 2);
+    // a@'s first digest meets a temporary failure: tried again in an hour.
+    attempt(
+        &mut ob,
+        a1,
+        Event::Deferred,
+        Some(now + Duration::hours(1)),
+        now,
+    );
+    // c@'s went out.
+    attempt(&mut ob, c1, Event::Accepted, None, now);
+    // The re-run: a@, b@ (no earlier digest) and c@.
+    let later = now + Duration::minutes(10);
+    queue(
+        &mut ob,
+        night,
+        "build-2",
+        &["a@example.com", "b@example.com", "c@example.com"],
+        later,
+    );
+    let (a2, b2, c2) = (3, 4, 5);
+    assert_eq!(
+        due(&ob, later),
+        [b2, c2],
+        "a@'s re-run digest went before its first"
+    );
+    // Once the first is sent, the re-run's follows.
+    let hour = now + Duration::hours(1);
+    assert_eq!(due(&ob, hour), [a1, b2, c2]);
+    attempt(&mut ob, a1, Event::Accepted, None, hour);
+    assert_eq!(due(&ob, hour), [a2, b2, c2]);
+    // A first digest that failed for good does not hold the re-run's.
+    queue(&mut ob, night, "build-3", &["a@example.com"], hour);
+    let a3 = 6;
+    assert!(!due(&ob, hour).contains(&a3));
+    attempt(&mut ob, a2, Event::Refused, None, hour);
+    assert!(due(&ob, hour).contains(&a3));
+}
