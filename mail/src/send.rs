@@ -580,47 +580,72 @@ pub fn send_scope(
         cfg,
         now,
     };
-    for batch in due.chunks(256) {
-        if stop.load(Ordering::SeqCst) {
-            lock(&run.summary).stopped = true;
+    // A re-run's item waits for its address's earlier one (`Outbox::due`):
+    // once a pass has sent that, the next pass takes it, a pass per build
+    // of the night at most.
+    let mut due = due;
+    let mut passes = 0;
+    let mut tried: BTreeSet<i64> = BTreeSet::new();
+    'passes: loop {
+        tried.extend(due.iter().copied());
+        for batch in due.chunks(256) {
+            if stop.load(Ordering::SeqCst) {
+                lock(&run.summary).stopped = true;
+                break 'passes;
+            }
+            // Claim the batch (sending, or suppressed) in one commit.
+            let claimed = {
+                let flagged = run.flagged.lock().expect("flagged");
+                lock(&run.outbox).claim(batch, now, |item| {
+                    plan_claim(item, &flagged, cfg.window, now)
+                })?
+            };
+            {
+                let mut summary = lock(&run.summary);
+                summary.suppressed += claimed.suppressed.len() as u64;
+                for _ in &claimed.outdated {
+                    summary.count(Event::Outdated);
+                }
+                for item in claimed.unreadable {
+                    summary.count(Event::Unreadable);
+                    summary.unreadable.push(item);
+                }
+            }
+            store::failpoint::pause("send-after-mark");
+            let unstarted = deliver_all(&mut transports, claimed.items, stop, &|item, outcome| {
+                run.record(item, outcome)
+            })?;
+            let mut outbox = lock(&run.outbox);
+            outbox.settle(scope)?;
+            if !unstarted.is_empty() {
+                let n = outbox.withdraw(&unstarted)?;
+                let mut summary = lock(&run.summary);
+                summary.withdrawn += n;
+                summary.stopped = true;
+                break 'passes;
+            }
+        }
+        passes += 1;
+        // What this pass tried is sent, or waits for a later try: what is due
+        // now was held back by it (or queued meanwhile).
+        // Not again what this run tried already (a retry comes in a later
+        // run).
+        let mut next = lock(&run.outbox).due(scope, now, now_flag)?;
+        next.retain(|id| !tried.contains(id));
+        if next.is_empty() || passes >= MAX_PASSES {
             break;
         }
-        // Claim the batch (sending, or suppressed) in one commit.
-        let claimed = {
-            let flagged = run.flagged.lock().expect("flagged");
-            lock(&run.outbox).claim(batch, now, |item| {
-                plan_claim(item, &flagged, cfg.window, now)
-            })?
-        };
-        {
-            let mut summary = lock(&run.summary);
-            summary.suppressed += claimed.suppressed.len() as u64;
-            for _ in &claimed.outdated {
-                summary.count(Event::Outdated);
-            }
-            for item in claimed.unreadable {
-                summary.count(Event::Unreadable);
-                summary.unreadable.push(item);
-            }
-        }
-        store::failpoint::pause("send-after-mark");
-        let unstarted = deliver_all(&mut transports, claimed.items, stop, &|item, outcome| {
-            run.record(item, outcome)
-        })?;
-        let mut outbox = lock(&run.outbox);
-        outbox.settle(scope)?;
-        if !unstarted.is_empty() {
-            let n = outbox.withdraw(&unstarted)?;
-            let mut summary = lock(&run.summary);
-            summary.withdrawn += n;
-            summary.stopped = true;
-            break;
-        }
+        lock(&run.summary).due += next.len() as u64;
+        due = next;
     }
     let mut summary = run.summary.into_inner().expect("summary");
     summary.count_states(&run.outbox.into_inner().expect("outbox"), scope)?;
     Ok(summary)
 }
+
+/// Passes over what is due in one run: the first, and one per re-run
+/// build of a night whose items waited for the build before.
+const MAX_PASSES: usize = 8;
 
 /// A run's shared state: the outbox, where each outcome is committed before
 /// the connection that delivered it takes its next message.
