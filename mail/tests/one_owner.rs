@@ -20,6 +20,7 @@ const TABLES: &[&str] = &[
     "outcomes",
     "reminded",
     "reminder_runs",
+    "calendar_floors",
 ];
 
 /// The writes to `table` a text contains (case and spacing ignored):

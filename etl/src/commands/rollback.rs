@@ -6,7 +6,7 @@ use anyhow::{anyhow, Result};
 use crate::import::exit;
 use crate::snapshot::read::Snapshot;
 use schemas::date::{compact, parse_batch_date};
-use store::layout::{LockError, Store};
+use store::layout::{LockError, SnapshotFile, Store};
 
 pub fn run(store: &Store, date: &str) -> Result<i32> {
     let date = parse_batch_date(date).ok_or_else(|| anyhow!("`{date}` is not YYYYMMDD"))?;
@@ -27,7 +27,11 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     // Refuse a damaged file, and one the server could not open either.
     store.verify(&target)?;
     Snapshot::open(&target)?;
-    let before = store.live()?.map(|f| f.name());
+    let live = store.live()?;
+    let before = live.as_ref().map(|f| f.name());
+    if let Some(live) = live.filter(|l| l.path != target.path) {
+        keep_calendars_above(store, &live, &target);
+    }
     store.point_current(&target)?;
     println!(
         "CURRENT now names {} (was {})",
@@ -41,6 +45,44 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Records, before `to` goes live instead of `from`, the SEQUENCE floors
+/// of the hearings from `to`'s night on that `from` has higher than `to`
+/// (`notify::floors::after_rollback`): what calendars took from `from`'s
+/// mail, which `to`'s files must not fall below. A live snapshot that
+/// cannot be read (damaged: a reason to roll back) is said so and does not
+/// stop the rollback.
+fn keep_calendars_above(store: &Store, from: &SnapshotFile, to: &SnapshotFile) {
+    // From `to`'s night on: what its files may be mailed for.
+    let night = to.date.and_hms_opt(0, 0, 0).expect("midnight");
+    let now = chrono::Utc::now()
+        .with_timezone(&schemas::date::taipei())
+        .naive_local();
+    let floors = crate::notify::floors::after_rollback(&from.path, &to.path, night)
+        .map_err(anyhow::Error::from)
+        .and_then(|floors| {
+            let mut outbox = mail::outbox::Outbox::open(&store.root)?;
+            let before = (now.date() - chrono::Duration::days(mail::outbox::FLOOR_DAYS))
+                .and_hms_opt(0, 0, 0)
+                .map_or(0, schemas::date::datetime_to_int);
+            outbox.raise_floors(&floors, before)?;
+            Ok(floors.len())
+        });
+    match floors {
+        Ok(0) => {}
+        Ok(n) => println!(
+            "note: {n} hearings to come stand lower in {} than in {}: their calendar files are              sent above what calendars took (docs/HEARINGS.md)",
+            to.name(),
+            from.name()
+        ),
+        Err(e) => eprintln!(
+            "cpor-etl: warning: the hearings of {} could not be compared with {}'s ({e}):              calendars that took a later SEQUENCE from its mail may ignore the files of {}",
+            from.name(),
+            to.name(),
+            to.name()
+        ),
+    }
 }
 
 /// The snapshots that went live and whose night's mail is still to be

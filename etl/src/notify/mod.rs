@@ -13,6 +13,7 @@
 pub mod announced;
 pub mod corrected;
 pub mod diff;
+pub mod floors;
 pub mod prosecutors;
 pub mod queue;
 pub mod reminders;
@@ -241,7 +242,7 @@ fn queue_checked<'a>(
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
     let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();
-    let announced =
+    let mut announced =
         announced::announced(&to.path, &changes, taipei_now).map_err(NotifyError::Announced)?;
     tracing::debug!(
         "{} news entries announce hearings ({:?})",
@@ -260,8 +261,15 @@ fn queue_checked<'a>(
             started.elapsed()
         );
     }
+    // Calendar files sent above what calendars hold (`floors`).
+    let floors = Outbox::open(data_dir)?.floors()?;
+    let raised = floors::lift_night(&floors, &mut announced, &mut changes);
     let started = std::time::Instant::now();
-    let summary = queue::queue(data_dir, cfg, night, &changes, &announced, pending, now);
+    let calendars = queue::Calendars {
+        announced: &announced,
+        floors: &raised,
+    };
+    let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
 }

@@ -29,7 +29,7 @@ use serde::Serialize;
 use super::announced::Announced;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
-use mail::outbox::{Kind, NewItem, Outbox, Packed, PendingNight, State};
+use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
@@ -359,6 +359,16 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
     plan
 }
 
+/// What the night's digests attach as calendar files: the hearings their
+/// news announces (corrections without news ride in the news itself), and
+/// the SEQUENCE floors those files set (`super::floors`), recorded with
+/// them.
+#[derive(Debug, Clone, Copy)]
+pub struct Calendars<'a> {
+    pub announced: &'a Announced,
+    pub floors: &'a [Floor],
+}
+
 /// Queues tonight's mail: read what is known, plan, commit the accounts,
 /// render, write the outbox; the night's pending record (`done`) ends in
 /// the outbox's transaction.
@@ -367,7 +377,7 @@ pub fn queue(
     cfg: &MailSettings,
     night: Night,
     changes: &Changes,
-    announced: &Announced,
+    calendars: Calendars<'_>,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -385,7 +395,7 @@ pub fn queue(
     let known = read_known(&accounts, &outbox, night.date, changes)?;
     let mut plan = plan(changes, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(&mut outbox, cfg, night, plan, &key, announced, done, now)
+    write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
 }
 
 /// The calendar files a digest to `email` attaches: one per hearing to
@@ -523,7 +533,7 @@ fn write(
     night: Night,
     plan: Plan,
     key: &[u8],
-    announced: &Announced,
+    calendars: Calendars<'_>,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -562,7 +572,7 @@ fn write(
         view.subject = job.kind.subject(&view.cases);
         let id = message_id(night, job.email, job.kind, &reference, from);
         let calendars = match &job.about {
-            About::News(news) => digest_calendars(news, announced, job.email, cfg, now),
+            About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
             _ => Vec::new(),
         };
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
@@ -616,6 +626,11 @@ fn write(
     if let Some(reason) = &summary.held_reason {
         tx.hold(reason)?;
     }
+    // The SEQUENCE floors its calendar files set (`super::floors`).
+    let before = (night - Duration::days(mail::outbox::FLOOR_DAYS))
+        .and_hms_opt(0, 0, 0)
+        .map_or(0, schemas::date::datetime_to_int);
+    tx.raise_floors(calendars.floors, before)?;
     tx.commit(done)?;
     Ok(summary)
 }

@@ -522,7 +522,7 @@ pub fn queue_due(
     // snapshot: about half a second each). Nothing is queued unless it
     // matches, and a damaged file is reported as such even when the
     // lookup failed on it first.
-    let (found, flagged) = std::thread::scope(|scope| {
+    let (mut found, flagged) = std::thread::scope(|scope| {
         let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
         let found = hearings_followed(store, &live.path, &days);
         if let Some(check) = check {
@@ -536,6 +536,16 @@ pub fn queue_due(
         started.elapsed()
     );
     let started = std::time::Instant::now();
+    // Calendar files sent above what calendars hold (`super::floors`),
+    // each UID once.
+    let floors = outbox.floors()?;
+    let mut raised: BTreeMap<String, mail::outbox::Floor> = BTreeMap::new();
+    for c in &mut found {
+        if let Some(f) = super::floors::lift(&floors, &mut c.hearing) {
+            raised.insert(f.uid.clone(), f);
+        }
+    }
+    let raised: Vec<mail::outbox::Floor> = raised.into_values().collect();
     let known = Known {
         reminded: outbox.reminded_since(to_int(day) * 1_000_000)?,
         today: outbox.reminded_on(day)?,
@@ -634,7 +644,7 @@ pub fn queue_due(
                 None
             }
         });
-        outbox.queue_reminders(day, &name, items, now)
+        outbox.queue_reminders(day, &name, items, &raised, now)
     })?;
     tracing::debug!(
         "{} reminders rendered and queued ({:?})",

@@ -3,8 +3,9 @@
 //! the mail server, and the only code that writes it.
 //!
 //! Its tables are `items` (one rendered message each, with its state),
-//! `expiry_warned`, `held_nights`, `pending_nights`, `outcomes`, and the
-//! hearing reminders' `reminded` and `reminder_runs`. Every write to them
+//! `expiry_warned`, `held_nights`, `pending_nights`, `outcomes`, the
+//! hearing reminders' `reminded` and `reminder_runs`, and the calendar
+//! files' SEQUENCE floors, `calendar_floors` (`floors`). Every write to them
 //! is an operation here: queue a night (`Outbox::begin_night`, one
 //! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
@@ -16,6 +17,7 @@
 mod admin;
 mod bounces;
 mod delivery;
+mod floors;
 mod packed;
 mod reminders;
 mod state;
@@ -31,6 +33,7 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded, Unreadable, UNREADABLE_HELP};
+pub use self::floors::{Floor, FLOOR_DAYS};
 pub use self::packed::{unpack, unpack_kept, Packed};
 pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};

@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use super::floors::{Floor, FLOOR_DAYS};
 use super::{NewItem, Outbox, OutboxError, Result, Scope, State, QUEUED_AS};
 use crate::kind::Kind;
 use schemas::date::compact;
@@ -69,14 +70,16 @@ impl Outbox {
 
     /// Queues `day`'s reminders, worked out from `snapshot`, in one
     /// transaction: each item (at most one per address and day: the outbox
-    /// key), the hearings it covers, and the record that the day was done
-    /// from that snapshot. An address that already has its reminder of the
+    /// key), the hearings it covers, the record that the day was done
+    /// from that snapshot, and the SEQUENCE floors its calendar files set
+    /// (`floors`). An address that already has its reminder of the
     /// day gets nothing more, and its hearings are not recorded.
     pub fn queue_reminders(
         &mut self,
         day: NaiveDate,
         snapshot: &str,
         reminders: impl IntoIterator<Item = NewReminder>,
+        floors: &[Floor],
         now: DateTime<Utc>,
     ) -> Result<RemindersQueued> {
         let night = compact(day);
@@ -134,6 +137,10 @@ impl Outbox {
             "INSERT OR IGNORE INTO reminder_runs (day, snapshot, at) VALUES (?1, ?2, ?3)",
             params![night, snapshot, queued_at],
         )?;
+        let before = (day - chrono::Duration::days(FLOOR_DAYS))
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, schemas::date::datetime_to_int);
+        super::floors::raise(&tx, floors, before)?;
         store::failpoint::pause("reminders-before-commit");
         tx.commit()?;
         Ok(done)

@@ -1158,3 +1158,143 @@ fn withdrawn_quietly(killed: bool) {
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
     assert_eq!(digests(&env), 2, "a re-run mailed a correction again");
 }
+
+/// The (UID, METHOD, start, SEQUENCE) of the calendar files of `eml`
+/// whose UID is `uid`.
+fn files_of(env: &Env, eml: &Path, uid: &str) -> Vec<(String, String, u64)> {
+    let dir = env.dir.path().join("ics-of");
+    fs::create_dir_all(&dir).unwrap();
+    let files = calendars(eml, &dir);
+    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+    let got = check_ics(&paths)
+        .iter()
+        .filter(|e| e["uid"] == uid)
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["start"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    for p in paths {
+        fs::remove_file(p).unwrap();
+    }
+    got
+}
+
+/// A hearing whose withdrawn entry the court restores is sent above the
+/// CANCEL calendars applied, or they ignore its return and keep it
+/// cancelled (RFC 5546 §2.1.5): its record starts again from what the
+/// entries show, SEQUENCE 0, since the snapshot it is carried on from has
+/// it no more. The outbox keeps the SEQUENCE it mailed when that was
+/// above the snapshot's (a floor per UID). 民事 115 重訴 77's 序號 20
+/// (準備程序 on 117/03/10) is withdrawn by night 2's first build (a
+/// CANCEL, SEQUENCE 1) and restored by the re-run's corrected files: the
+/// re-run's digest brings it back with SEQUENCE 2, and a later reminder
+/// of it stays at 2.
+#[test]
+fn a_hearing_restored_after_its_cancel_was_mailed_is_sent_above_the_cancel() {
+    const PARTY: &str = "party.wu@example.com";
+    let env = Env::new();
+    let announce =
+        "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/22 09:00:00,N";
+    let grant = ["TPD,民事,115,重訴,77,原告,party.wu@example.com,115/11/01,核准"];
+    let one = env.copy_night("20261123");
+    crate::util::append_rows(&one, "TPD_progress.csv", &[announce]);
+    crate::util::append_rows(&one, "TPD_applicant.csv", &grant);
+    assert_eq!(env.import(&one, &[]).code, 0);
+    let uid = crate::hearings::case_hearings(&env.live_dump(), "TPD", "重訴", 77)
+        .into_iter()
+        .find(|h| h["seq"] == 20)
+        .unwrap()["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let withdraw =
+        "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/24 18:00:00,Y";
+    let two = env.copy_night("20261124");
+    crate::util::append_rows(&two, "TPD_progress.csv", &[announce, withdraw]);
+    crate::util::append_rows(&two, "TPD_applicant.csv", &grant);
+    assert!(matches!(env.import(&two, &[]).code, 0 | 3));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let night = env.data().join("mail/20261124");
+    let start = "2028-03-10T10:00:00+08:00".to_string();
+    assert_eq!(
+        files_of(&env, &night.join(format!("digest-{PARTY}.eml")), &uid),
+        [("CANCEL".to_string(), start.clone(), 1)]
+    );
+
+    // The court restores it: the re-run's corrected files.
+    let restore =
+        "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/24 19:00:00,N";
+    let corrected = env.dir.path().join("corrected").join("20261124");
+    fs::create_dir_all(&corrected).unwrap();
+    for f in fs::read_dir(&two).unwrap() {
+        let f = f.unwrap();
+        fs::copy(f.path(), corrected.join(f.file_name())).unwrap();
+    }
+    crate::util::append_rows(&corrected, "TPD_progress.csv", &[restore]);
+    assert!(matches!(env.import(&corrected, &[]).code, 0 | 3));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert_eq!(
+        files_of(
+            &env,
+            &night.join(format!("digest-{PARTY}-build-2.eml")),
+            &uid
+        ),
+        [("REQUEST".to_string(), start.clone(), 2)],
+        "the restored hearing is sent below the CANCEL calendars hold"
+    );
+    // Its reminder 7 days before keeps to what calendars hold.
+    send_for(&env, "2028-03-03");
+    assert_eq!(
+        files_of(
+            &env,
+            &env.data()
+                .join(format!("mail/20280303/reminder-{PARTY}.eml")),
+            &uid
+        ),
+        [("REQUEST".to_string(), start, 2)]
+    );
+}
+
+/// After a rollback, what is mailed is sent above what calendars took from
+/// the snapshot rolled back from, or they ignore it: TPD 刑事 115 訴 100's
+/// 宣判, moved by night 2 from 115/11/30 11:00 to 115/12/15 10:00
+/// (SEQUENCE 1, mailed in night 2's digest and reminders), is back on
+/// 115/11/30 at SEQUENCE 0 in night 1's snapshot. Rolled back to night 1,
+/// its reminder the day before says 115/11/30 with SEQUENCE 2: the
+/// calendars move it back.
+#[test]
+fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
+    let env = sample_env();
+    let before = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 100);
+    let moved = before
+        .iter()
+        .find(|h| h["kind"] == "宣判" && h["at"] == "115/12/15 10:00")
+        .unwrap_or_else(|| panic!("{before:#?}"));
+    let uid = moved["uid"].as_str().unwrap().to_string();
+    assert_eq!(moved["sequence"], 1);
+    let run = env.etl(&["rollback", "20261123"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("hearings to come stand lower in 20261123-1.sqlite"),
+        "{}",
+        run.stdout
+    );
+    send_for(&env, "2026-11-29");
+    let eml = env
+        .data()
+        .join(format!("mail/20261129/reminder-{LAWYER}.eml"));
+    assert_eq!(
+        files_of(&env, &eml, &uid),
+        [(
+            "REQUEST".to_string(),
+            "2026-11-30T11:00:00+08:00".to_string(),
+            2
+        )],
+        "the rolled-back date is sent below what calendars hold"
+    );
+}

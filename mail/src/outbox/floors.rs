@@ -1,0 +1,141 @@
+//! The SEQUENCE floors of hearings' calendar files (`calendar_floors`,
+//! outbox migration 11): where what was mailed for a UID is above what the
+//! snapshot now says (a hearing restored after its CANCEL was mailed; a
+//! rollback), the SEQUENCE later files of the UID must not fall below, or
+//! calendar apps ignore them (RFC 5546 §2.1.5). What a file's SEQUENCE is
+//! made of them is `etl::notify::floors`; here they are kept.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{params, Connection};
+
+use super::{NightQueue, Outbox, Result};
+
+/// A UID's floor: it was mailed at `sequence` saying `content` (a digest
+/// of what the file says), for an event starting at `starts`
+/// (YYYYMMDDHHMMSS, Asia/Taipei).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Floor {
+    pub uid: String,
+    pub sequence: u32,
+    pub content: u64,
+    pub starts: i64,
+}
+
+/// Floors of events that started this long ago are let go: a hearing's
+/// UID is not mailed again months after its last date.
+pub const FLOOR_DAYS: i64 = 60;
+
+/// Records `floors`, each only above the UID's floor already recorded
+/// (a floor never falls), and lets go of those of events that started
+/// before `before` (YYYYMMDDHHMMSS).
+pub(super) fn raise(conn: &Connection, floors: &[Floor], before: i64) -> Result<()> {
+    let mut up = conn.prepare_cached(
+        "INSERT INTO calendar_floors (uid, sequence, content, starts) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (uid) DO UPDATE SET sequence = excluded.sequence,
+             content = excluded.content, starts = excluded.starts
+         WHERE excluded.sequence > calendar_floors.sequence",
+    )?;
+    for f in floors {
+        up.execute(params![f.uid, f.sequence, f.content as i64, f.starts])?;
+    }
+    if !floors.is_empty() {
+        conn.execute("DELETE FROM calendar_floors WHERE starts < ?1", [before])?;
+    }
+    Ok(())
+}
+
+impl Outbox {
+    /// Every floor recorded, by UID (a few hundred: see the migration).
+    pub fn floors(&self) -> Result<BTreeMap<String, Floor>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT uid, sequence, content, starts FROM calendar_floors")?;
+        let rows = stmt.query_map([], |r| {
+            Ok(Floor {
+                uid: r.get(0)?,
+                sequence: r.get(1)?,
+                content: r.get::<_, i64>(2)? as u64,
+                starts: r.get(3)?,
+            })
+        })?;
+        let mut out = BTreeMap::new();
+        for f in rows {
+            let f = f?;
+            out.insert(f.uid.clone(), f);
+        }
+        Ok(out)
+    }
+
+    /// Records `floors` in a transaction of their own (a rollback's); see
+    /// [`NightQueue::raise_floors`].
+    pub fn raise_floors(&mut self, floors: &[Floor], before: i64) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        raise(&tx, floors, before)?;
+        tx.commit()?;
+        Ok(())
+    }
+}
+
+impl NightQueue<'_> {
+    /// Records, with the night's mail, the floors its calendar files set:
+    /// each only above the UID's floor already recorded; floors of events
+    /// that started before `before` (YYYYMMDDHHMMSS) are let go.
+    pub fn raise_floors(&self, floors: &[Floor], before: i64) -> Result<()> {
+        raise(&self.tx, floors, before)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn floor(uid: &str, sequence: u32, content: u64, starts: i64) -> Floor {
+        Floor {
+            uid: uid.into(),
+            sequence,
+            content,
+            starts,
+        }
+    }
+
+    #[test]
+    fn a_floor_never_falls_and_old_ones_are_let_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        assert!(ob.floors().unwrap().is_empty());
+        ob.raise_floors(
+            &[
+                floor("a@cpor", 2, 7, 20261201100000),
+                floor("b@cpor", 1, 8, 20260901100000),
+            ],
+            20260101000000,
+        )
+        .unwrap();
+        // Lower or equal: kept as it was; higher: raised.
+        ob.raise_floors(
+            &[
+                floor("a@cpor", 1, 9, 20261202100000),
+                floor("b@cpor", 3, 9, 20260902100000),
+            ],
+            20260101000000,
+        )
+        .unwrap();
+        let got = ob.floors().unwrap();
+        assert_eq!(got["a@cpor"], floor("a@cpor", 2, 7, 20261201100000));
+        assert_eq!(got["b@cpor"], floor("b@cpor", 3, 9, 20260902100000));
+        // A digest's content uses all 64 bits.
+        ob.raise_floors(
+            &[floor("c@cpor", 0, u64::MAX, 20261203100000)],
+            20261001000000,
+        )
+        .unwrap();
+        let got = ob.floors().unwrap();
+        assert_eq!(got["c@cpor"].content, u64::MAX);
+        assert!(
+            !got.contains_key("b@cpor"),
+            "let go: started before the cut"
+        );
+        assert!(got.contains_key("a@cpor"));
+    }
+}
