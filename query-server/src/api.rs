@@ -120,8 +120,11 @@ struct HearingBody {
     kind: String,
     /// scheduled, moved, cancelled, uncertain
     state: &'static str,
-    /// The case's calendar file of this hearing (a session cookie's).
+    /// The website's calendar file of this hearing (a browser's session;
+    /// what v1 always said).
     ics_url: String,
+    /// The same file for the app, with its bearer token.
+    calendar_url: String,
 }
 
 #[derive(Serialize)]
@@ -157,7 +160,8 @@ fn hearing_body(case: &schemas::CaseRef, h: &crate::live::HearingRow) -> Hearing
         courtroom: h.courtroom.as_deref().map(clean),
         kind: h.kind.clone(),
         state: h.state.as_str(),
-        ics_url: format!("/api/v1{}/hearings/{}.ics", case_path(case), h.uid),
+        ics_url: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+        calendar_url: format!("/api/v1{}/hearings/{}.ics", case_path(case), h.uid),
     }
 }
 

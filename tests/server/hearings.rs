@@ -455,13 +455,15 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
         .unwrap()
         .iter()
         .any(|h| h["state"] == "scheduled" && h["kind"] == "勘驗"));
-    // Each hearing's calendar file, for the app that holds the token (it
-    // was the website's address, which wants a browser's session cookie:
-    // a 401 page to an app).
+    // Each hearing's calendar file, for the app that holds the token (the
+    // only one was the website's address, which wants a browser's session
+    // cookie).
     let mut files = Vec::new();
     for h in case["hearings"].as_array().unwrap() {
-        let url = h["ics_url"].as_str().unwrap();
-        assert!(url.starts_with("/api/v1/cases/"), "{url}");
+        // ics_url stays the website's, as v1 said; calendar_url is the app's.
+        let site = h["ics_url"].as_str().unwrap();
+        let url = h["calendar_url"].as_str().unwrap();
+        assert_eq!(format!("/api/v1{site}"), url);
         let file = c.api("GET", url, None, Some(&token));
         assert_eq!(file.status, 200, "{url}: {}", file.body);
         assert_eq!(
