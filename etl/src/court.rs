@@ -564,10 +564,14 @@ fn assemble(
                         Some(copied) => copied,
                         None => {
                             let previous = earlier.as_mut().and_then(|e| e.previous(key));
-                            let packed = extractor.pack(entries(), previous.as_deref());
+                            // What calendars took from the live list
+                            // matters from tonight on.
+                            let from = court.batch_date.and_hms_opt(0, 0, 0).expect("midnight");
+                            let packed =
+                                extractor.pack(entries(), previous.as_deref().map(|p| (p, from)));
                             stats.hearings_carried_on += u64::from(packed.carried.carried);
                             stats.hearings_withdrawn += u64::from(packed.carried.dropped);
-                            data.hearings_corrected = packed.carried.corrected();
+                            data.hearings_corrected = packed.corrected;
                             (packed.list, packed.uncertain)
                         }
                     };

@@ -56,7 +56,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{Datelike, NaiveDate};
+use chrono::{Datelike, NaiveDate, NaiveDateTime};
 use schemas::hearing::{Change, Notice, Reader, Refers, Slot, State};
 use schemas::hearing_list::{Hearing, Origin};
 
@@ -170,16 +170,19 @@ impl<'a> Extractor<'a> {
 
     /// The case's hearings packed as the snapshot stores them, carried on
     /// from `previous`, the case's list in the live snapshot if it has one
-    /// ([`carry_on`]).
+    /// ([`carry_on`]), and whether they correct it for a hearing from the
+    /// time given with it on ([`corrections`]).
     pub fn pack(
         &mut self,
         oldest_first: impl IntoIterator<Item = Entry<'a>>,
-        previous: Option<&[Hearing]>,
+        previous: Option<(&[Hearing], NaiveDateTime)>,
     ) -> Packed {
         self.extract(oldest_first);
-        let carried = previous.map_or(Carried::default(), |previous| {
+        let carried = previous.map_or(Carried::default(), |(previous, _)| {
             carry_on(previous, &mut self.out)
         });
+        let corrected = previous
+            .is_some_and(|(previous, from)| !corrections(previous, &self.out, from).is_empty());
         let uncertain = self
             .out
             .iter()
@@ -193,6 +196,7 @@ impl<'a> Extractor<'a> {
             list,
             uncertain,
             carried,
+            corrected,
         }
     }
 }
@@ -206,6 +210,10 @@ pub struct Packed {
     /// UID or a higher SEQUENCE than the entries show, and the ones it
     /// dropped; none without a live list.
     pub carried: Carried,
+    /// What calendars took from the live list is not what tonight's says
+    /// for a hearing from `from` on ([`corrections`]): the mail stage tells
+    /// the case's followers (`notify::corrected`), news or not.
+    pub corrected: bool,
 }
 
 /// What [`carry_on`] did to a case's hearings.
@@ -220,14 +228,55 @@ pub struct Carried {
     pub dropped: u32,
 }
 
-impl Carried {
-    /// Whether a calendar that took the case's hearings from a mail holds
-    /// something tonight's entries do not tell of: a hearing gone, or one
-    /// corrected (the mail stage compares the two lists to find out what,
-    /// `notify::corrected`).
-    pub fn corrected(self) -> bool {
-        self.carried > 0 || self.dropped > 0
+/// What a calendar that took a case's hearings from `then` (the live
+/// snapshot's list) holds that `now` (tonight's, carried on) says
+/// otherwise, for a hearing from `from` on: one that took place as it stood
+/// (scheduled, or uncertain) and is gone, or one whose time, courtroom,
+/// kind or state changed (either date from `from` on). A SEQUENCE raised
+/// alone is not one, nor a hearing cancelled or moved before and gone now.
+/// In time order. The import marks a case that has any
+/// (`Packed::corrected`), and the mail stage tells its followers what
+/// (`notify::corrected`), whatever entries made it: news, an entry posted
+/// late (補登) or revised in place below the latest three, a withdrawal.
+pub fn corrections<'a, R: AsRef<str>>(
+    then: &'a [Hearing],
+    now: &'a [Hearing<R>],
+    from: NaiveDateTime,
+) -> Vec<Correction<'a, R>> {
+    let mut out = Vec::new();
+    for was in schemas::hearing_list::current(then) {
+        let head = schemas::hearing_list::current(now).find(|h| h.origin == was.origin);
+        match head {
+            None => {
+                if matches!(was.state, State::Scheduled | State::Uncertain) && was.at >= from {
+                    out.push(Correction::Gone(was));
+                }
+            }
+            Some(is) => {
+                let changed = is.at != was.at
+                    || is.courtroom.as_ref().map(AsRef::as_ref) != was.courtroom.as_deref()
+                    || is.kind != was.kind
+                    || is.state != was.state;
+                if changed && (is.at >= from || was.at >= from) {
+                    out.push(Correction::Changed(is));
+                }
+            }
+        }
     }
+    out.sort_by_key(|c| match c {
+        Correction::Gone(h) => (h.at, h.origin),
+        Correction::Changed(h) => (h.at, h.origin),
+    });
+    out
+}
+
+/// A hearing [`corrections`] finds.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Correction<'a, R> {
+    /// The live list's, gone tonight.
+    Gone(&'a Hearing),
+    /// Tonight's, as it now stands.
+    Changed(&'a Hearing<R>),
 }
 
 /// Carries on from `previous`, a case's hearings as the live snapshot
@@ -743,20 +792,27 @@ mod tests {
         );
     }
 
-    /// What [`carry_on`] says of a case: `carried` and `dropped` of the
-    /// last night against the night before.
-    fn carried(before: &[(u32, &str, &str)], now: &[(u32, &str, &str)]) -> Carried {
-        let work = |entries: &[(u32, &str, &str)]| {
-            let mut sorted: Vec<(u32, NaiveDate, &str)> =
-                entries.iter().map(|&(s, p, t)| (s, day(p), t)).collect();
-            sorted.sort_by_key(|e| (e.1, e.0));
-            extract(
-                sorted
-                    .iter()
-                    .map(|&(seq, posted, text)| Entry { seq, posted, text }),
-            )
-        };
-        carry_on(&work(before), &mut work(now))
+    /// The hearings of entries `(序號, 登載日期, text)`, worked out.
+    fn work(entries: &[(u32, &str, &str)]) -> Vec<HearingData> {
+        let mut sorted: Vec<(u32, NaiveDate, &str)> =
+            entries.iter().map(|&(s, p, t)| (s, day(p), t)).collect();
+        sorted.sort_by_key(|e| (e.1, e.0));
+        extract(
+            sorted
+                .iter()
+                .map(|&(seq, posted, text)| Entry { seq, posted, text }),
+        )
+    }
+
+    /// What [`carry_on`] says of a case, the last night against the night
+    /// before, and whether the import marks it ([`corrections`] from
+    /// 115/11/25 on, before every hearing here).
+    fn carried(before: &[(u32, &str, &str)], now: &[(u32, &str, &str)]) -> (Carried, bool) {
+        let before = work(before);
+        let mut now = work(now);
+        let said = carry_on(&before, &mut now);
+        let from = day("115/11/25").and_hms_opt(0, 0, 0).unwrap();
+        (said, !corrections(&before, &now, from).is_empty())
     }
 
     #[test]
@@ -766,40 +822,98 @@ mod tests {
         let gone = carried(&[ARGUED, FILED], &[FILED]);
         assert_eq!(
             gone,
-            Carried {
-                carried: 0,
-                dropped: 1
-            }
+            (
+                Carried {
+                    carried: 0,
+                    dropped: 1
+                },
+                true
+            )
         );
-        assert!(gone.corrected());
         let none_left = carried(&[ARGUED], &[]);
         assert_eq!(
             none_left,
-            Carried {
-                carried: 0,
-                dropped: 1
-            }
+            (
+                Carried {
+                    carried: 0,
+                    dropped: 1
+                },
+                true
+            )
         );
-        // A withdrawn move: carried on (SEQUENCE raised), nothing dropped.
+        // A withdrawn move: carried on (SEQUENCE raised), nothing dropped,
+        // and calendars must hear of it.
         let back = carried(&[ARGUED, MOVED], &[ARGUED]);
         assert_eq!(
             back,
-            Carried {
-                carried: 1,
-                dropped: 0
-            }
+            (
+                Carried {
+                    carried: 1,
+                    dropped: 0
+                },
+                true
+            )
         );
-        assert!(back.corrected());
         // A withdrawn cancellation's hearing was not taking place: its
         // return is a change (carried), and a cancelled hearing whose
         // entries are all withdrawn takes nothing from calendars.
-        assert_eq!(carried(&[ARGUED, CANCELLED], &[ARGUED]).carried, 1);
-        assert_eq!(carried(&[ARGUED, CANCELLED], &[]).dropped, 0);
-        // News, not a correction: a new entry the rules read.
-        let news = carried(&[ARGUED], &[ARGUED, MOVED]);
-        assert_eq!(news, Carried::default());
-        assert!(!news.corrected());
-        assert!(!carried(&[ARGUED], &[ARGUED, FILED]).corrected());
+        assert_eq!(carried(&[ARGUED, CANCELLED], &[ARGUED]).0.carried, 1);
+        assert_eq!(
+            carried(&[ARGUED, CANCELLED], &[]),
+            (Carried::default(), false)
+        );
+        // A new entry the rules read changes what calendars hold (news,
+        // which the digest announces itself; marked all the same).
+        assert_eq!(
+            carried(&[ARGUED], &[ARGUED, MOVED]),
+            (Carried::default(), true)
+        );
+        // One that does not, nothing.
+        assert_eq!(
+            carried(&[ARGUED], &[ARGUED, FILED]),
+            (Carried::default(), false)
+        );
+    }
+
+    /// Review findings (2026-12-03): a case was marked only when carrying
+    /// on dropped a hearing or raised a SEQUENCE, so a cancellation posted
+    /// late (補登, below the latest three: no news) or an old entry revised
+    /// in place into one, whose SEQUENCE the entries already show above the
+    /// live one, reached no calendar; and a SEQUENCE once kept up marked the
+    /// case again every night it was worked out, with nothing to tell.
+    #[test]
+    fn across_nights_any_change_calendars_hold_marks_the_case_and_nothing_else_does() {
+        let filed = [
+            (10, "115/11/01", "收原告陳報狀"),
+            (11, "115/11/02", "收被告答辯狀"),
+            (12, "115/11/03", "收證物"),
+        ];
+        let before: Vec<_> = [ARGUED].into_iter().chain(filed).collect();
+        // 補登: a cancellation posted with an older 登載日期.
+        let mut late = before.clone();
+        late.push((13, "115/10/25", "言詞辯論期日取消"));
+        assert_eq!(carried(&before, &late), (Carried::default(), true));
+        // An old entry revised in place into a cancellation.
+        let mut old = before.clone();
+        old.push((6, "115/10/21", "收原告陳報狀"));
+        let mut revised = old.clone();
+        *revised.last_mut().unwrap() = (6, "115/10/21", "言詞辯論期日取消");
+        assert!(carried(&old, &revised).1);
+        // The night after a withdrawn move kept the SEQUENCE up: nothing.
+        let n0 = work(&[ARGUED, MOVED]);
+        let mut n1 = work(&[ARGUED]);
+        carry_on(&n0, &mut n1);
+        let mut n2 = work(&[ARGUED, FILED]);
+        let said = carry_on(&n1, &mut n2);
+        let from = day("115/11/25").and_hms_opt(0, 0, 0).unwrap();
+        assert_eq!(said.carried, 1, "the SEQUENCE is kept up again");
+        assert!(
+            corrections(&n1, &n2, from).is_empty(),
+            "but nothing to tell"
+        );
+        // Past hearings are no one's news: from after them, nothing.
+        let after = day("115/12/31").and_hms_opt(0, 0, 0).unwrap();
+        assert!(corrections(&work(&[ARGUED]), &work(&[]), after).is_empty());
     }
 
     #[test]

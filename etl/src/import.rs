@@ -208,7 +208,12 @@ pub fn run(
             Ok(Courts::Written {
                 courts,
                 live_verified,
-            }) => break Ok((courts, live_verified)),
+            }) => {
+                // What the cases marked corrected are against (the mail
+                // compares every case if it compares with another).
+                builder.carried_from(night.earlier.as_ref().map(SnapshotFile::name));
+                break Ok((courts, live_verified));
+            }
             Err(e) => break Err(e),
         }
     };

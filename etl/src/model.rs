@@ -46,11 +46,11 @@ pub struct CaseData {
     /// the cutoff, or a build without hearings), which the next night
     /// works out again.
     pub extracted: Option<u64>,
-    /// Tonight's list, carried on from the live snapshot's, corrects what
-    /// calendars took from it in a way the entries do not tell of: a
-    /// hearing dropped or its SEQUENCE kept up (`hearings::Carried`). The
-    /// snapshot names such cases (`meta.hearings_corrected`), for the mail
-    /// stage to tell their followers.
+    /// Tonight's list, carried on from the live snapshot's, differs from
+    /// it in what a calendar holds for a hearing from tonight on
+    /// (`hearings::corrections`). The snapshot names such cases
+    /// (`meta.hearings_corrected`), for the mail stage to tell their
+    /// followers what the night's news does not.
     pub hearings_corrected: bool,
 }
 

@@ -51,7 +51,7 @@ pub struct CaseView {
     pub entries: Vec<EntryView>,
     /// What a digest says of hearings the court corrected without news
     /// (a withdrawn entry): one line each, `115/12/10（四）10:00 言詞辯論
-    /// 臺灣臺北地方法院 第一法庭：法院已撤回…`.
+    /// 臺灣臺北地方法院 第一法庭：本服務已無此庭期資料…`.
     pub hearings: Vec<String>,
 }
 
@@ -458,8 +458,8 @@ mod tests {
     fn digest_of_hearing_corrections() {
         let mut a = CaseView::new(&case("TPD", "民事", "重訴", 77));
         a.hearings = vec![
-            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：法院已撤回通知這個庭期的進行事項，附檔會從行事曆取消這個行程".into(),
-            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：法院更正了進行事項，這個庭期現為上述時間及地點，附檔會更新行事曆中的同一個行程".into(),
+            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：本服務已無此庭期資料（原登載此庭期的進行事項已刪除或更正），附檔會從行事曆移除此行程；是否仍須到庭，請以傳票或通知書為準，或洽承辦股".into(),
+            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程".into(),
         ];
         check_as(Kind::Digest, "digest-corrections", view(vec![a]));
     }

@@ -24,10 +24,11 @@
 -- by, `etl::hearings::RULES`). Written by builds since 2026-12-03 (a key
 -- added, no table changed, so no new version: readers ignore keys they do
 -- not know, and a file without it names none): 'hearings_corrected', the
--- ids of the cases whose lists correct what calendars took from the
--- snapshot the import carried on from without news (a hearing withdrawn,
--- a SEQUENCE kept up), ascending, comma-separated, for the mail stage
--- (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
+-- ids of the cases whose lists differ from the ones of the snapshot the
+-- import carried on from in what a calendar holds (a hearing gone, or
+-- moved, cancelled, changed), ascending, comma-separated, and
+-- 'hearings_corrected_from', that snapshot's file name (empty: none), for
+-- the mail stage (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

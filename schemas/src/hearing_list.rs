@@ -150,7 +150,7 @@ pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
 /// The rows of `list` as the hearings now stand, in `list`'s order: each
 /// row no row of the same hearing has a greater `sequence` than (the
 /// import gives a hearing's rows distinct ones).
-pub fn current(list: &[Hearing]) -> impl Iterator<Item = &Hearing> {
+pub fn current<R>(list: &[Hearing<R>]) -> impl Iterator<Item = &Hearing<R>> {
     list.iter().filter(move |h| {
         !list
             .iter()
@@ -766,7 +766,7 @@ mod tests {
             by: None,
         };
         // Hearing 1 moved twice (rows 1, 4, 6), hearing 2 never.
-        let list = [row(1, 1, 0), row(2, 2, 0), row(4, 1, 1), row(6, 1, 2)];
+        let list: [Hearing; 4] = [row(1, 1, 0), row(2, 2, 0), row(4, 1, 1), row(6, 1, 2)];
         let got: Vec<u32> = current(&list).map(|h| h.seq).collect();
         assert_eq!(got, vec![2, 6]);
     }

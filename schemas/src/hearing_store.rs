@@ -53,10 +53,9 @@ pub fn first_case(chunk: i64) -> i64 {
 }
 
 /// `meta.hearings_corrected`, the ids of the cases whose hearing lists
-/// correct what calendars took from the snapshot the import carried on
-/// from (a hearing whose entry was withdrawn, or one whose SEQUENCE was kept
-/// up: `etl::hearings::Carried`), for the mail stage to tell their
-/// followers. Written by every build since the ninth session's change
+/// differ from the ones of the snapshot the import carried on from in what
+/// a calendar holds (`etl::hearings::corrections`), for the mail stage to
+/// tell their followers. Written by every build since the ninth session's change
 /// (2026-12-03); a file without it names none. As text: the ids in
 /// ascending order, separated by commas (a night names a few hundred).
 pub fn write_ids(ids: &[i64]) -> String {

@@ -1,17 +1,20 @@
 //! The hearings a court corrected without news, for the night's digests:
-//! what calendars took from a mail and tonight's entries do not tell of.
-//! A withdrawn entry leaves no entry to announce its hearing's end, and a
-//! withdrawn move puts an older entry back, which is no news either
-//! (`diff::news`); the feed follows both at once, but a calendar that took
-//! the hearing from a mail would keep it as it was. The import names the
-//! cases where carrying on from the live snapshot dropped a hearing or kept
-//! its SEQUENCE up (`meta.hearings_corrected`, `hearings::Carried`); here
-//! each such case a follower had before and has tonight is compared, its
-//! list in the previous snapshot against tonight's, hearing by hearing:
+//! what calendars took from a mail and tonight's news does not tell of. A
+//! withdrawn entry leaves no entry to announce its hearing's end; a
+//! withdrawn move puts an older entry back; a cancellation or a new date
+//! posted late (補登) or revised in place below the latest three is no news
+//! either (`diff::news`). The feed follows each at once, but a calendar
+//! that took the hearing from a mail would keep it as it was. The import
+//! marks the cases whose list differs from the live snapshot's in what a
+//! calendar holds (`meta.hearings_corrected`, `hearings::corrections`);
+//! here each such case a follower had before and has tonight is compared
+//! by the same function, its list in the previous snapshot against
+//! tonight's, hearing by hearing:
 //!
 //! - a hearing that took place as it stood (scheduled, or uncertain) and is
 //!   gone: cancelled (METHOD:CANCEL), its SEQUENCE one above what calendars
-//!   hold, and the digest says the court withdrew it;
+//!   hold, and the digest says the service no longer has it and that the
+//!   summons says whether to attend;
 //! - a hearing whose time, courtroom, kind or state changed: as it now
 //!   stands (its SEQUENCE is already above the previous one, carried on),
 //!   unless the night's news entries announce it (their calendar file
@@ -26,7 +29,7 @@ use std::path::Path;
 
 use chrono::NaiveDateTime;
 use schemas::hearing::State as HearingState;
-use schemas::hearing_list::{self, Hearing};
+use schemas::hearing_list::Hearing;
 use schemas::hearing_store::Layout;
 
 use super::announced::Announced;
@@ -46,20 +49,25 @@ pub struct Correction {
 
 impl Correction {
     /// What the digest says of it: `117/03/10（五）10:00 準備程序
-    /// 臺灣臺北地方法院 第十二法庭：法院已撤回…`.
+    /// 臺灣臺北地方法院 第十二法庭：本服務已無此庭期資料…`.
     pub fn line(&self) -> String {
         let h = &self.hearing;
+        // Said of the service's data, not of the court: a hearing can be
+        // gone because its entry was deleted (刪除) or revised, and only the
+        // summons says whether it takes place.
         let what = if self.withdrawn {
-            "法院已撤回通知這個庭期的進行事項，附檔會從行事曆取消這個行程"
+            "本服務已無此庭期資料（原登載此庭期的進行事項已刪除或更正），附檔會從行事曆移除此行程；是否仍須到庭，請以傳票或通知書為準，或洽承辦股"
         } else {
             match h.state {
                 HearingState::Scheduled => {
-                    "法院更正了進行事項，這個庭期現為上述時間及地點，附檔會更新行事曆中的同一個行程"
+                    "庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程"
                 }
-                HearingState::Uncertain => "法院更正了進行事項，這個庭期可能已變更，請以傳票為準",
-                HearingState::Moved => "法院更正了進行事項，這個庭期已改期，新的日期尚未公告",
+                HearingState::Uncertain => {
+                    "庭期資料已更新，這個庭期可能已變更，請以傳票或通知書為準"
+                }
+                HearingState::Moved => "庭期資料已更新：這個庭期已改期，新的日期尚未登載",
                 HearingState::Cancelled => {
-                    "法院更正了進行事項，這個庭期已取消，附檔會從行事曆取消這個行程"
+                    "庭期資料已更新：這個庭期已取消，附檔會從行事曆移除此行程；請以傳票或通知書為準"
                 }
             }
         };
@@ -115,6 +123,13 @@ pub fn find(
             found.insert((then_id, now_id), corrections);
         }
     }
+    // The followed cases marked with no news count for the flood guard if
+    // they have something to tell.
+    changes.cases_with_news += changes
+        .corrected_only
+        .iter()
+        .filter(|ids| found.get(ids).is_some_and(|c| !c.is_empty()))
+        .count() as u64;
     let mut told = 0;
     changes.news.retain(|_, news| {
         for n in news.iter_mut() {
@@ -131,37 +146,22 @@ pub fn find(
 
 /// What a case's list tonight (`now`) corrects in its previous one
 /// (`then`), as calendars should now hold each hearing, in time order:
-/// (hearing, withdrawn). Only hearings still to come at `after`.
+/// (hearing, gone). Only hearings still to come at `after`
+/// (`hearings::corrections`): one gone is cancelled one SEQUENCE above what
+/// calendars hold; one changed is sent as it now stands.
 fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool)> {
-    let head = |list: &[Hearing], h: &Hearing| -> Option<Hearing> {
-        hearing_list::current(list)
-            .find(|o| o.origin == h.origin)
-            .cloned()
-    };
-    let mut out = Vec::new();
-    for was in hearing_list::current(then) {
-        let taking_place = matches!(was.state, HearingState::Scheduled | HearingState::Uncertain);
-        match head(now, was) {
-            None if taking_place && was.at >= after => {
+    crate::hearings::corrections(then, now, after)
+        .into_iter()
+        .map(|c| match c {
+            crate::hearings::Correction::Gone(was) => {
                 let mut gone = was.clone();
                 gone.state = HearingState::Cancelled;
                 gone.sequence = was.sequence.saturating_add(1);
-                out.push((gone, true));
+                (gone, true)
             }
-            None => {}
-            Some(is) => {
-                let changed = is.at != was.at
-                    || is.courtroom != was.courtroom
-                    || is.kind != was.kind
-                    || is.state != was.state;
-                if changed && (is.at >= after || was.at >= after) {
-                    out.push((is, false));
-                }
-            }
-        }
-    }
-    out.sort_by_key(|(h, _)| (h.at, h.origin));
-    out
+            crate::hearings::Correction::Changed(is) => (is.clone(), false),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -15,7 +15,7 @@
 //! national size.
 
 use std::cmp::Ordering;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 
 use chrono::NaiveDate;
@@ -89,10 +89,15 @@ pub struct Changes {
     pub expiring: BTreeMap<String, Vec<Expiring>>,
     /// Cases that someone followed in both snapshots.
     pub followed_cases: u64,
-    /// Of those, cases with news, or with hearings corrected without news
-    /// (`CaseNews::corrected`): a court's export that withdraws entries
-    /// wholesale trips the flood guard as one of wholesale news does.
+    /// Of those, cases with news; and, once `corrected::find` has found
+    /// what they have to tell, those with hearings corrected without news:
+    /// a court's export that withdraws entries wholesale trips the flood
+    /// guard as one of wholesale news does.
     pub cases_with_news: u64,
+    /// Followed cases marked corrected with no news (their ids in both
+    /// snapshots): counted in `cases_with_news` by `corrected::find` if
+    /// they have something to tell.
+    pub corrected_only: BTreeSet<(i64, i64)>,
 }
 
 impl Changes {
@@ -108,6 +113,7 @@ impl Changes {
         join(&mut self.expiring, later.expiring);
         self.followed_cases += later.followed_cases;
         self.cases_with_news += later.cases_with_news;
+        self.corrected_only.extend(later.corrected_only);
     }
 }
 
@@ -171,10 +177,24 @@ pub fn diff(
     let tonight_file = Snapshot::open(new)?;
     let courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
     // The cases whose hearings correct what calendars took (none on a
-    // first load: no calendar took anything).
+    // first load: no calendar took anything). They were worked out against
+    // the snapshot the import carried on from; compared with another (the
+    // live one damaged at the import and restored since, a rollback in
+    // between), every followed case is compared.
     let corrected = match prev {
-        Some(_) => tonight_file.hearings_corrected()?,
-        None => Vec::new(),
+        Some(prev) => match tonight_file.hearings_corrected_from()? {
+            Some(from) if from != prev.name() => {
+                tracing::info!(
+                    "{} was carried on from {}, its mail is compared with {}: every followed                      case's hearings are compared",
+                    new.name(),
+                    if from.is_empty() { "no snapshot" } else { &from },
+                    prev.name()
+                );
+                Corrected::All
+            }
+            _ => Corrected::These(tonight_file.hearings_corrected()?),
+        },
+        None => Corrected::These(Vec::new()),
     };
     drop(tonight_file);
     let corrected = &corrected;
@@ -233,6 +253,25 @@ pub fn diff(
     Ok(changes)
 }
 
+/// The cases whose hearing lists are compared for corrections without
+/// news (`super::corrected`).
+enum Corrected {
+    /// Tonight's ids the import marked (`meta.hearings_corrected`), ascending.
+    These(Vec<i64>),
+    /// Every case: the import carried on from another snapshot than the
+    /// mail compares with.
+    All,
+}
+
+impl Corrected {
+    fn names(&self, id: i64) -> bool {
+        match self {
+            Corrected::These(ids) => ids.binary_search(&id).is_ok(),
+            Corrected::All => true,
+        }
+    }
+}
+
 /// The previous snapshot's cases of one court, followed in step with
 /// tonight's; `None` once they are all behind (or there were none).
 struct Before<'s, 'c>(Option<CaseCursor<'s, 'c>>);
@@ -280,7 +319,7 @@ fn diff_court(
     before: Option<CaseCursor<'_, '_>>,
     mut cases: CaseCursor<'_, '_>,
     tonight: NaiveDate,
-    corrected: &[i64],
+    corrected: &Corrected,
 ) -> Result<Changes, ReadError> {
     let mut changes = Changes::default();
     let mut before = Before::new(before)?;
@@ -288,7 +327,7 @@ fn diff_court(
         let (case, mut roles) = cases.current();
         let prev = before.find(case)?;
         let corrected = prev
-            .filter(|_| corrected.binary_search(&case.id).is_ok())
+            .filter(|_| corrected.names(case.id))
             .map(|p| (p.id, case.id));
         compare(
             &mut changes,
@@ -395,7 +434,10 @@ fn compare(
     }
     if followed {
         changes.followed_cases += 1;
-        changes.cases_with_news += u64::from(!news_here.is_empty() || corrected.is_some());
+        changes.cases_with_news += u64::from(!news_here.is_empty());
+        if let (true, Some(ids)) = (news_here.is_empty(), corrected) {
+            changes.corrected_only.insert(ids);
+        }
     }
     Ok(())
 }
@@ -699,7 +741,8 @@ mod tests {
     /// entry: `meta.hearings_corrected`) is news with no entry, with its
     /// ids in both snapshots, to the addresses that followed it in both;
     /// a new grant is an approval as ever, and a first load has nothing to
-    /// correct. It counts for the flood guard.
+    /// correct. It counts for the flood guard once something is found to
+    /// tell.
     #[test]
     fn a_case_whose_hearings_were_corrected_is_told_to_who_followed_it() {
         let case = |number: u32, grants: &[&str], corrected: bool| CaseData {
@@ -761,7 +804,9 @@ mod tests {
         assert_eq!(changes.news.len(), 1, "{:?}", changes.news);
         assert!(changes.new_grants.contains_key("b@example.com"));
         assert!(changes.new_grants.contains_key("c@example.com"));
-        assert_eq!((changes.followed_cases, changes.cases_with_news), (2, 1));
+        // Counted for the flood guard once it is known to tell something.
+        assert_eq!((changes.followed_cases, changes.cases_with_news), (2, 0));
+        assert_eq!(changes.corrected_only, BTreeSet::from([(1, 2)]));
         let first = diff(None, &new, tonight()).unwrap();
         assert!(first.news.is_empty() && first.cases_with_news == 0);
     }

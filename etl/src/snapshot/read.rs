@@ -214,6 +214,20 @@ impl Snapshot {
         Ok(schemas::hearing_store::corrected(&self.conn)?)
     }
 
+    /// The snapshot the import carried on from when it marked the cases of
+    /// [`Snapshot::hearings_corrected`] (`meta.hearings_corrected_from`: its
+    /// file name, empty for none); `None` in a file that does not say.
+    pub fn hearings_corrected_from(&self) -> Result<Option<String>, ReadError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'hearings_corrected_from'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// One case by key, with its court's as-of date.
     pub fn find_case(
         &self,

@@ -76,6 +76,9 @@ pub struct Builder {
     /// The ids of the cases whose hearings correct what calendars took
     /// from the live snapshot (`CaseData::hearings_corrected`).
     corrected: Vec<i64>,
+    /// The file name of the snapshot its lists were carried on from
+    /// (empty: none), which `corrected` is against.
+    carried_from: String,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
 }
@@ -109,6 +112,7 @@ impl Builder {
             counts: Counts::default(),
             chunks: hearing_store::Builder::default(),
             corrected: Vec::new(),
+            carried_from: String::new(),
             insert_ms: 0,
         })
     }
@@ -195,6 +199,12 @@ impl Builder {
         Ok(())
     }
 
+    /// Names the snapshot the lists were carried on from (its file name),
+    /// which the cases marked corrected are against; none by default.
+    pub fn carried_from(&mut self, name: Option<String>) {
+        self.carried_from = name.unwrap_or_default();
+    }
+
     /// Courts added so far.
     pub fn courts(&self) -> u64 {
         self.counts.courts
@@ -230,8 +240,12 @@ impl Builder {
             self.conn.execute(INSERT_CHUNK, params![chunk, data])?;
         }
         self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1)",
-            [hearing_store::write_ids(&self.corrected)],
+            "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1),
+             ('hearings_corrected_from', ?2)",
+            [
+                hearing_store::write_ids(&self.corrected),
+                self.carried_from.clone(),
+            ],
         )?;
         pause("before-commit");
         self.conn.execute_batch("COMMIT")?;

@@ -959,7 +959,8 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
 /// future, so the clock does not decide.
 ///
 /// - The withdrawn 準備程序: METHOD:CANCEL under its UID, SEQUENCE one
-///   above what calendars hold, and the digest says the court withdrew it.
+///   above what calendars hold, and the digest says the service no longer
+///   has it and that the summons says whether to attend.
 /// - The 言詞辯論, back on 117/04/14: METHOD:REQUEST under its UID with a
 ///   SEQUENCE above the move's 3, and the digest says so.
 /// - The party, who has nothing else that night, gets a digest of these
@@ -1096,8 +1097,8 @@ fn withdrawn_quietly(killed: bool) {
         let (text, got) = corrections(email);
         assert_eq!(got, want, "{email}");
         for line in [
-            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：法院已撤回",
-            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：法院更正",
+            "117/03/10（五）10:00 準備程序 臺灣臺北地方法院 第十二法庭：本服務已無此庭期資料",
+            "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：庭期資料已更新",
             "以法院寄發的傳票或通知書為準",
         ] {
             assert!(text.contains(line), "{email}: {line} missing:\n{text}");
@@ -1126,7 +1127,7 @@ fn withdrawn_quietly(killed: bool) {
     );
     let text = text_of(&eml);
     assert!(
-        text.contains("117/05/05（五）09:30 勘驗 臺灣臺北地方法院 第三法庭：法院已撤回")
+        text.contains("117/05/05（五）09:30 勘驗 臺灣臺北地方法院 第三法庭：本服務已無此庭期資料")
             && !text.contains("重訴"),
         "{text}"
     );
@@ -1297,4 +1298,225 @@ fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
         )],
         "the rolled-back date is sent below what calendars hold"
     );
+}
+
+/// A one-court TPD night of cases 民事 115 訴 <n>: each case, its
+/// progress rows (`序號,登載日期,登載事項,異動時間,刪除`), its grants
+/// (原告). Written as UTF-8 with a BOM, which the contract accepts.
+fn one_court_night(
+    root: &Path,
+    night: &str,
+    cases: &[u32],
+    progress: &[(u32, &str)],
+    grants: &[(u32, &str)],
+) -> PathBuf {
+    let dir = root.join("nights").join(night);
+    fs::create_dir_all(&dir).unwrap();
+    let key = |n: u32| format!("TPD,民事,115,訴,{n}");
+    let mut files: Vec<(&str, String)> = vec![
+        (
+            "TPD_case.csv",
+            "法院代號,案件類別,年度,字別,案號,股別,案件狀態,狀態日期\r\n".into(),
+        ),
+        (
+            "TPD_progress.csv",
+            "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n".into(),
+        ),
+        (
+            "TPD_applicant.csv",
+            "法院代號,案件類別,年度,字別,案號,聲請人身分,電子郵件,核准日期,狀態\r\n".into(),
+        ),
+    ];
+    for n in cases {
+        files[0].1 += &format!("{},忠,審理中,\r\n", key(*n));
+    }
+    for (n, row) in progress {
+        files[1].1 += &format!("{},{row}\r\n", key(*n));
+    }
+    for (n, email) in grants {
+        files[2].1 += &format!("{},原告,{email},115/11/01,核准\r\n", key(*n));
+    }
+    let mut manifest = String::from("file,rows,sha256\r\n");
+    for (name, text) in &files {
+        let bytes = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        fs::write(dir.join(name), &bytes).unwrap();
+        manifest += &format!(
+            "{name},{},{}\r\n",
+            text.lines().count() - 1,
+            crate::util::sha256_hex(&bytes)
+        );
+    }
+    fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+    dir
+}
+
+/// The METHOD and SEQUENCE of each calendar file of `email`'s digest of
+/// `night` (YYYYMMDD), with its text; `None` if there is no such digest.
+fn digest_files(env: &Env, night: &str, email: &str) -> Option<(String, Vec<(String, u64)>)> {
+    let eml = env.data().join(format!("mail/{night}/digest-{email}.eml"));
+    if !eml.exists() {
+        return None;
+    }
+    let dir = env.dir.path().join(format!("ics-{night}-{email}"));
+    fs::create_dir_all(&dir).unwrap();
+    let files: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
+    let events = if files.is_empty() {
+        Vec::new()
+    } else {
+        check_ics(&files)
+            .iter()
+            .map(|e| {
+                (
+                    e["method"].as_str().unwrap().to_string(),
+                    e["sequence"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    Some((text_of(&eml), events))
+}
+
+fn imported(run: Run) {
+    assert!(matches!(run.code, 0 | 3), "{}{}", run.stdout, run.stderr);
+}
+
+/// Review finding (2026-12-03): a cancellation posted late (補登: its 登載
+/// 日期 older than the latest three entries, so no news) cancels a hearing
+/// a party's calendar took from a digest; the SEQUENCE the entries show is
+/// already above the live one, so nothing was carried on or dropped, the
+/// case was not marked, and no mail told the calendar. Now any change
+/// calendars hold marks the case.
+#[test]
+fn a_cancellation_posted_late_reaches_the_calendar_that_took_the_hearing() {
+    let env = Env::new();
+    let root = env.dir.path();
+    let base = [
+        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            1,
+            "2,115/11/20,117/04/14 14:30第一法庭言詞辯論,115/11/20 09:00:00,N",
+        ),
+        (1, "3,115/11/21,收原告陳報狀,115/11/21 09:00:00,N"),
+        (1, "4,115/11/21,收被告答辯狀,115/11/21 09:01:00,N"),
+        (1, "5,115/11/21,收證物,115/11/21 09:02:00,N"),
+    ];
+    let grants = [(1, "a@example.com")];
+    imported(env.import(
+        &one_court_night(root, "20261123", &[1], &base, &grants),
+        &[],
+    ));
+    let mut late = base.to_vec();
+    late.push((1, "6,115/11/20,言詞辯論期日取消,115/11/24 10:00:00,N"));
+    imported(env.import(
+        &one_court_night(root, "20261124", &[1], &late, &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let (text, files) = digest_files(&env, "20261124", "a@example.com")
+        .expect("no digest tells a@'s calendar that the hearing was cancelled");
+    assert_eq!(files, [("CANCEL".to_string(), 1)]);
+    assert!(text.contains("117/04/14（五）14:30 言詞辯論"), "{text}");
+    assert!(text.contains("庭期有更正"), "{text}");
+}
+
+/// Review finding (2026-12-03): the cases marked corrected were worked out
+/// against the snapshot the import carried on from; with the live one
+/// damaged that is the one standing in, and once the live one is restored
+/// the night's mail is compared with it instead: a withdrawal against the
+/// restored one was never told. Now, when the mail compares with another
+/// snapshot than the import carried on from, every followed case is
+/// compared.
+#[test]
+fn a_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restored() {
+    let env = Env::new();
+    let root = env.dir.path();
+    let first = (1, "1,115/11/02,分案,115/11/02 09:00:00,N");
+    let announce = (
+        1,
+        "2,115/11/23,117/04/14 14:30第一法庭言詞辯論,115/11/23 09:00:00,N",
+    );
+    let withdraw = (
+        1,
+        "2,115/11/23,117/04/14 14:30第一法庭言詞辯論,115/11/25 09:00:00,Y",
+    );
+    let grants = [(1, "a@example.com")];
+    imported(env.import(
+        &one_court_night(root, "20261123", &[1], &[first], &grants),
+        &[],
+    ));
+    imported(env.import(
+        &one_court_night(root, "20261124", &[1], &[first, announce], &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let (_, two) = digest_files(&env, "20261124", "a@example.com").unwrap();
+    assert_eq!(two, [("REQUEST".to_string(), 0)]);
+    // Night 2's file damaged: night 3 carries on from night 1's, its mail
+    // waits; the operator restores night 2's file from a backup.
+    let live = env.data().join("snapshots/20261124-1.sqlite");
+    let backup = fs::read(&live).unwrap();
+    crate::util::damage(&live);
+    env.import(
+        &one_court_night(
+            root,
+            "20261125",
+            &[1],
+            &[first, announce, withdraw],
+            &grants,
+        ),
+        &[],
+    );
+    fs::write(&live, &backup).unwrap();
+    let sent = env.etl(&["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let (_, three) = digest_files(&env, "20261125", "a@example.com")
+        .expect("the hearing night 2 mailed, withdrawn on night 3, is never cancelled by mail");
+    assert_eq!(three, [("CANCEL".to_string(), 1)]);
+}
+
+/// Review finding (2026-12-03): the flood guard counted every case marked
+/// corrected as news before anything was found to tell: two cases whose
+/// past hearings' entries were withdrawn (nothing to mail) held the digest
+/// of a third case's news. Only cases that have something to tell count.
+#[test]
+fn a_withdrawal_with_nothing_to_tell_does_not_trip_the_flood_guard() {
+    let env = Env::new();
+    let root = env.dir.path();
+    let mut one: Vec<(u32, &str)> = (1..=4)
+        .map(|n| (n, "1,115/09/01,分案,115/09/01 09:00:00,N"))
+        .collect();
+    for n in 1..=2 {
+        one.push((
+            n,
+            "2,115/09/10,115/10/01 10:00第一法庭言詞辯論,115/09/10 09:00:00,N",
+        ));
+    }
+    let grants = [
+        (1, "a@example.com"),
+        (2, "b@example.com"),
+        (3, "c@example.com"),
+        (4, "d@example.com"),
+    ];
+    let mut two = one.clone();
+    for n in 1..=2 {
+        two.push((
+            n,
+            "2,115/09/10,115/10/01 10:00第一法庭言詞辯論,115/11/24 09:00:00,Y",
+        ));
+    }
+    two.push((3, "3,115/11/24,收原告陳報狀,115/11/24 09:00:00,N"));
+    let import = |night: &str, rows: &[(u32, &str)]| -> Run {
+        env.command()
+            .env("CPOR_MAIL_FLOOD_MIN_CASES", "1")
+            .arg("import")
+            .arg(one_court_night(root, night, &[1, 2, 3, 4], rows, &grants))
+            .output()
+            .unwrap()
+            .into()
+    };
+    imported(import("20261123", &one));
+    let run = import("20261124", &two);
+    assert!(!run.stdout.contains("DIGESTS HELD"), "{}", run.stdout);
+    imported(run);
+    assert_eq!(env.report("20261124")["mail"]["held"], false);
 }
