@@ -211,7 +211,9 @@ pub fn run(
             }) => {
                 // What the cases marked corrected are against (the mail
                 // compares every case if it compares with another).
-                builder.carried_from(night.earlier.as_ref().map(SnapshotFile::name));
+                if crate::hearings::EXTRACTED {
+                    builder.carried_from(night.earlier.as_ref().map(SnapshotFile::name));
+                }
                 break Ok((courts, live_verified));
             }
             Err(e) => break Err(e),

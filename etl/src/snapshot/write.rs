@@ -77,8 +77,9 @@ pub struct Builder {
     /// from the live snapshot (`CaseData::hearings_corrected`).
     corrected: Vec<i64>,
     /// The file name of the snapshot its lists were carried on from
-    /// (empty: none), which `corrected` is against.
-    carried_from: String,
+    /// (empty: none), which `corrected` is against; `None`: not said (a
+    /// build without hearings, or a test's).
+    carried_from: Option<String>,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
 }
@@ -112,7 +113,7 @@ impl Builder {
             counts: Counts::default(),
             chunks: hearing_store::Builder::default(),
             corrected: Vec::new(),
-            carried_from: String::new(),
+            carried_from: None,
             insert_ms: 0,
         })
     }
@@ -199,10 +200,11 @@ impl Builder {
         Ok(())
     }
 
-    /// Names the snapshot the lists were carried on from (its file name),
-    /// which the cases marked corrected are against; none by default.
+    /// Names the snapshot the lists were carried on from (its file name;
+    /// `None`: none), which the cases marked corrected are against. Not
+    /// said by default: the mail stage then takes the marks as they are.
     pub fn carried_from(&mut self, name: Option<String>) {
-        self.carried_from = name.unwrap_or_default();
+        self.carried_from = Some(name.unwrap_or_default());
     }
 
     /// Courts added so far.
@@ -240,13 +242,15 @@ impl Builder {
             self.conn.execute(INSERT_CHUNK, params![chunk, data])?;
         }
         self.conn.execute(
-            "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1),
-             ('hearings_corrected_from', ?2)",
-            [
-                hearing_store::write_ids(&self.corrected),
-                self.carried_from.clone(),
-            ],
+            "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1)",
+            [hearing_store::write_ids(&self.corrected)],
         )?;
+        if let Some(from) = &self.carried_from {
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('hearings_corrected_from', ?1)",
+                [from],
+            )?;
+        }
         pause("before-commit");
         self.conn.execute_batch("COMMIT")?;
         let started = Instant::now();
