@@ -211,8 +211,15 @@ pub fn run(
             }) => {
                 // What the cases marked corrected are against (the mail
                 // compares every case if it compares with another).
-                if crate::hearings::EXTRACTED {
-                    builder.carried_from(night.earlier.as_ref().map(SnapshotFile::name));
+                // Said only when that is not the live snapshot this one
+                // replaces (damaged, and another stood in, or none), so
+                // that a re-run of a batch gives the same bytes.
+                let earlier = night.earlier.as_ref().map(SnapshotFile::name);
+                if crate::hearings::EXTRACTED
+                    && live.is_some()
+                    && earlier != live.as_ref().map(SnapshotFile::name)
+                {
+                    builder.carried_from(earlier);
                 }
                 break Ok((courts, live_verified));
             }

@@ -26,7 +26,8 @@
 -- not know, and a file without it names none): 'hearings_corrected', the
 -- ids of the cases whose lists differ from the ones of the snapshot the
 -- import carried on from in what a calendar holds (a hearing gone, or
--- moved, cancelled, changed), ascending, comma-separated, and
+-- moved, cancelled, changed), ascending, comma-separated, and, only when
+-- that is not the live snapshot this one replaced (it was damaged),
 -- 'hearings_corrected_from', that snapshot's file name (empty: none), for
 -- the mail stage (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
 CREATE TABLE meta (

@@ -215,8 +215,9 @@ impl Snapshot {
     }
 
     /// The snapshot the import carried on from when it marked the cases of
-    /// [`Snapshot::hearings_corrected`] (`meta.hearings_corrected_from`: its
-    /// file name, empty for none); `None` in a file that does not say.
+    /// [`Snapshot::hearings_corrected`], when that was not the live one it
+    /// replaced (`meta.hearings_corrected_from`: its file name, empty for
+    /// none); `None` when it was, or in a file that does not say.
     pub fn hearings_corrected_from(&self) -> Result<Option<String>, ReadError> {
         Ok(self
             .conn

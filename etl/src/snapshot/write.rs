@@ -77,8 +77,9 @@ pub struct Builder {
     /// from the live snapshot (`CaseData::hearings_corrected`).
     corrected: Vec<i64>,
     /// The file name of the snapshot its lists were carried on from
-    /// (empty: none), which `corrected` is against; `None`: not said (a
-    /// build without hearings, or a test's).
+    /// (empty: none), which `corrected` is against, when that is not the
+    /// live snapshot this one replaces; `None`: not said (it is, or a build
+    /// without hearings, or a test's).
     carried_from: Option<String>,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
@@ -201,8 +202,9 @@ impl Builder {
     }
 
     /// Names the snapshot the lists were carried on from (its file name;
-    /// `None`: none), which the cases marked corrected are against. Not
-    /// said by default: the mail stage then takes the marks as they are.
+    /// `None`: none), which the cases marked corrected are against, when
+    /// it is not the live one this snapshot replaces. Not said by default:
+    /// the mail stage then takes the marks as they are.
     pub fn carried_from(&mut self, name: Option<String>) {
         self.carried_from = Some(name.unwrap_or_default());
     }
