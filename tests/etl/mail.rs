@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::python::python;
-use crate::util::{repo_root, sample, sha256_hex, until_paused, Env, Run};
+use crate::util::{repo_root, sample, until_paused, Env, Run};
 
 mod bounces;
 mod recovery;
@@ -177,42 +177,14 @@ impl Night {
 
     fn write(&self, root: &Path, night: &str) -> PathBuf {
         let dir = root.join(night);
-        fs::create_dir_all(&dir).unwrap();
-        let key = |n: u32| format!("TPD,民事,115,訴,{n}");
-        let mut files: Vec<(String, String)> = vec![
-            (
-                "TPD_case.csv".into(),
-                "法院代號,案件類別,年度,字別,案號,股別,案件狀態,狀態日期\r\n".into(),
-            ),
-            (
-                "TPD_progress.csv".into(),
-                "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n".into(),
-            ),
-            (
-                "TPD_applicant.csv".into(),
-                "法院代號,案件類別,年度,字別,案號,聲請人身分,電子郵件,核准日期,狀態\r\n".into(),
-            ),
-        ];
-        for (n, status, date) in &self.cases {
-            files[0].1 += &format!("{},忠,{status},{date}\r\n", key(*n));
-        }
-        for (n, seq, posted, text) in &self.entries {
-            files[1].1 += &format!("{},{seq},{posted},{text},{posted} 09:00:00,N\r\n", key(*n));
-        }
-        for (n, email) in &self.grants {
-            files[2].1 += &format!("{},原告,{email},115/11/01,核准\r\n", key(*n));
-        }
-        let mut manifest = String::from("file,rows,sha256\r\n");
-        for (name, text) in &files {
-            let bytes = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
-            fs::write(dir.join(name), &bytes).unwrap();
-            manifest += &format!(
-                "{name},{},{}\r\n",
-                text.lines().count() - 1,
-                sha256_hex(&bytes)
-            );
-        }
-        fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+        let progress: Vec<(u32, String)> = self
+            .entries
+            .iter()
+            .map(|(n, seq, posted, text)| {
+                (*n, format!("{seq},{posted},{text},{posted} 09:00:00,N"))
+            })
+            .collect();
+        crate::util::write_tpd_batch(&dir, &self.cases, &progress, &self.grants);
         dir
     }
 }

@@ -202,6 +202,55 @@ pub fn append_rows(batch: &Path, file: &str, rows: &[&str]) {
     });
 }
 
+/// Writes a one-court batch into `dir`: TPD's cases 民事 115 訴 <n>, each
+/// `(n, 案件狀態, 狀態日期)`; progress rows, each `(n, "序號,登載日期,登載事項,
+/// 異動時間,刪除")`; grants (原告), each `(n, address)`; as UTF-8 with a BOM,
+/// which the contract accepts, with the manifest that counts and hashes
+/// them.
+pub fn write_tpd_batch(
+    dir: &Path,
+    cases: &[(u32, &str, &str)],
+    progress: &[(u32, String)],
+    grants: &[(u32, String)],
+) {
+    fs::create_dir_all(dir).unwrap();
+    let key = |n: u32| format!("TPD,民事,115,訴,{n}");
+    let mut files: Vec<(&str, String)> = vec![
+        (
+            "TPD_case.csv",
+            "法院代號,案件類別,年度,字別,案號,股別,案件狀態,狀態日期\r\n".into(),
+        ),
+        (
+            "TPD_progress.csv",
+            "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n".into(),
+        ),
+        (
+            "TPD_applicant.csv",
+            "法院代號,案件類別,年度,字別,案號,聲請人身分,電子郵件,核准日期,狀態\r\n".into(),
+        ),
+    ];
+    for (n, status, date) in cases {
+        files[0].1 += &format!("{},忠,{status},{date}\r\n", key(*n));
+    }
+    for (n, row) in progress {
+        files[1].1 += &format!("{},{row}\r\n", key(*n));
+    }
+    for (n, email) in grants {
+        files[2].1 += &format!("{},原告,{email},115/11/01,核准\r\n", key(*n));
+    }
+    let mut manifest = String::from("file,rows,sha256\r\n");
+    for (name, text) in &files {
+        let bytes = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
+        fs::write(dir.join(name), &bytes).unwrap();
+        manifest += &format!(
+            "{name},{},{}\r\n",
+            text.lines().count() - 1,
+            sha256_hex(&bytes)
+        );
+    }
+    fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+}
+
 /// Replaces the first occurrence of `from` in a file's raw bytes.
 pub fn replace_bytes(path: &Path, from: &[u8], to: &[u8]) {
     let bytes = fs::read(path).unwrap();

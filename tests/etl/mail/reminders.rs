@@ -1300,9 +1300,8 @@ fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
     );
 }
 
-/// A one-court TPD night of cases 民事 115 訴 <n>: each case, its
-/// progress rows (`序號,登載日期,登載事項,異動時間,刪除`), its grants
-/// (原告). Written as UTF-8 with a BOM, which the contract accepts.
+/// A one-court TPD night of cases 民事 115 訴 <n>, pending: their progress
+/// rows (`序號,登載日期,登載事項,異動時間,刪除`), their grants (原告).
 fn one_court_night(
     root: &Path,
     night: &str,
@@ -1311,42 +1310,10 @@ fn one_court_night(
     grants: &[(u32, &str)],
 ) -> PathBuf {
     let dir = root.join("nights").join(night);
-    fs::create_dir_all(&dir).unwrap();
-    let key = |n: u32| format!("TPD,民事,115,訴,{n}");
-    let mut files: Vec<(&str, String)> = vec![
-        (
-            "TPD_case.csv",
-            "法院代號,案件類別,年度,字別,案號,股別,案件狀態,狀態日期\r\n".into(),
-        ),
-        (
-            "TPD_progress.csv",
-            "法院代號,案件類別,年度,字別,案號,序號,登載日期,登載事項,異動時間,刪除\r\n".into(),
-        ),
-        (
-            "TPD_applicant.csv",
-            "法院代號,案件類別,年度,字別,案號,聲請人身分,電子郵件,核准日期,狀態\r\n".into(),
-        ),
-    ];
-    for n in cases {
-        files[0].1 += &format!("{},忠,審理中,\r\n", key(*n));
-    }
-    for (n, row) in progress {
-        files[1].1 += &format!("{},{row}\r\n", key(*n));
-    }
-    for (n, email) in grants {
-        files[2].1 += &format!("{},原告,{email},115/11/01,核准\r\n", key(*n));
-    }
-    let mut manifest = String::from("file,rows,sha256\r\n");
-    for (name, text) in &files {
-        let bytes = [b"\xEF\xBB\xBF".as_slice(), text.as_bytes()].concat();
-        fs::write(dir.join(name), &bytes).unwrap();
-        manifest += &format!(
-            "{name},{},{}\r\n",
-            text.lines().count() - 1,
-            crate::util::sha256_hex(&bytes)
-        );
-    }
-    fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+    let cases: Vec<(u32, &str, &str)> = cases.iter().map(|n| (*n, "審理中", "")).collect();
+    let progress: Vec<(u32, String)> = progress.iter().map(|(n, r)| (*n, r.to_string())).collect();
+    let grants: Vec<(u32, String)> = grants.iter().map(|(n, e)| (*n, e.to_string())).collect();
+    crate::util::write_tpd_batch(&dir, &cases, &progress, &grants);
     dir
 }
 
