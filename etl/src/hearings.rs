@@ -258,14 +258,14 @@ pub fn corrections<'a, R: AsRef<str>>(
                     || is.kind != was.kind
                     || is.state != was.state;
                 if changed && (is.at >= from || was.at >= from) {
-                    out.push(Correction::Changed(is));
+                    out.push(Correction::Changed { was, is });
                 }
             }
         }
     }
     out.sort_by_key(|c| match c {
         Correction::Gone(h) => (h.at, h.origin),
-        Correction::Changed(h) => (h.at, h.origin),
+        Correction::Changed { is, .. } => (is.at, is.origin),
     });
     out
 }
@@ -275,8 +275,11 @@ pub fn corrections<'a, R: AsRef<str>>(
 pub enum Correction<'a, R> {
     /// The live list's, gone tonight.
     Gone(&'a Hearing),
-    /// Tonight's, as it now stands.
-    Changed(&'a Hearing<R>),
+    /// Tonight's, as it now stands (`is`), and the live list's (`was`).
+    Changed {
+        was: &'a Hearing,
+        is: &'a Hearing<R>,
+    },
 }
 
 /// Carries on from `previous`, a case's hearings as the live snapshot

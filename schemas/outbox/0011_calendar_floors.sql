@@ -6,8 +6,9 @@
 -- hold when the snapshot no longer has what they took: a hearing whose
 -- withdrawn entry the court restores starts again from what its entries
 -- show, below the CANCEL that was mailed when it was withdrawn; after a
--- rollback, the older snapshot's SEQUENCEs are below what the newer one's
--- mail carried. Calendar apps ignore an update with a lower SEQUENCE than
+-- rollback, or a night carried on from a snapshot standing in for a
+-- damaged live one, the older snapshot's SEQUENCEs are below what the
+-- newer one's mail carried. Calendar apps ignore an update with a lower SEQUENCE than
 -- they hold (RFC 5546 §2.1.5). So a row here says: this UID was mailed at
 -- `sequence`, saying `content` (a 64-bit digest of the method, start,
 -- courtroom, kind and state, `etl::notify::floors`); a later file of the

@@ -29,7 +29,7 @@ use std::path::Path;
 
 use chrono::NaiveDateTime;
 use schemas::hearing::State as HearingState;
-use schemas::hearing_list::Hearing;
+use schemas::hearing_list::{self, Hearing};
 use schemas::hearing_store::Layout;
 
 use super::announced::Announced;
@@ -45,6 +45,10 @@ pub struct Correction {
     pub hearing: Standing,
     /// Its announcing entry was withdrawn (else: changed).
     pub withdrawn: bool,
+    /// Sent above the SEQUENCE tonight's snapshot has for it (a withdrawn
+    /// one's CANCEL; a change compared with another snapshot than the one
+    /// carried on from): recorded as its UID's floor (`super::floors`).
+    pub above_snapshot: bool,
 }
 
 impl Correction {
@@ -75,6 +79,16 @@ impl Correction {
     }
 }
 
+/// What [`find`] found.
+#[derive(Debug, Default)]
+pub struct Found {
+    /// Corrections told in the digests.
+    pub told: usize,
+    /// The floors of announced hearings it sent above tonight's snapshot
+    /// (`super::floors`), to record with the night's mail.
+    pub floors: Vec<mail::outbox::Floor>,
+}
+
 /// Finds what each corrected case of `changes.news` has to tell
 /// ([`CaseNews::corrected`](super::diff::CaseNews)), comparing its list in
 /// `from` with its list in `to`; fills `corrections`, and takes out the
@@ -85,9 +99,9 @@ pub fn find(
     from: &Path,
     to: &Path,
     changes: &mut Changes,
-    announced: &Announced,
+    announced: &mut Announced,
     after: NaiveDateTime,
-) -> Result<usize, ReadError> {
+) -> Result<Found, ReadError> {
     let cases: BTreeMap<(i64, i64), &CaseRef> = changes
         .news
         .values()
@@ -95,6 +109,7 @@ pub fn find(
         .filter_map(|n| n.corrected.map(|ids| (ids, &n.case)))
         .collect();
     let mut found: BTreeMap<(i64, i64), Vec<Correction>> = BTreeMap::new();
+    let mut floors = Vec::new();
     if !cases.is_empty() {
         let (before, tonight) = (
             schemas::open_snapshot_readonly(from)?,
@@ -108,18 +123,37 @@ pub fn find(
             let court: String = court_name.query_row([&case.court], |r| r.get(0))?;
             // Announced by the night's news on the case: attached already.
             let id = case.id();
-            let told: BTreeSet<&str> = announced
-                .range((id.clone(), 0)..=(id, u32::MAX))
-                .flat_map(|(_, hs)| hs.iter().map(|h| h.uid.as_str()))
+            let told: BTreeSet<String> = announced
+                .range((id.clone(), 0)..=(id.clone(), u32::MAX))
+                .flat_map(|(_, hs)| hs.iter().map(|h| h.uid.clone()))
                 .collect();
-            let corrections: Vec<Correction> = compare(&then, &now, after)
-                .into_iter()
-                .map(|(h, withdrawn)| Correction {
-                    hearing: Standing::of(case, &court, &h),
-                    withdrawn,
-                })
-                .filter(|c| !told.contains(c.hearing.uid.as_str()))
-                .collect();
+            let (corrections, announced_too): (Vec<Correction>, Vec<Correction>) =
+                compare(&then, &now, after)
+                    .into_iter()
+                    .map(|(h, withdrawn)| {
+                        let own = hearing_list::current(&now)
+                            .find(|o| o.origin == h.origin)
+                            .map(|o| o.sequence);
+                        Correction {
+                            hearing: Standing::of(case, &court, &h),
+                            withdrawn,
+                            above_snapshot: own.is_none_or(|own| h.sequence > own),
+                        }
+                    })
+                    .partition(|c| !told.contains(&c.hearing.uid));
+            // An announced hearing goes at least as high as its correction
+            // would have (above what the previous snapshot's mail carried),
+            // and that is recorded.
+            for c in announced_too.iter().filter(|c| c.above_snapshot) {
+                for (_, hs) in announced.range_mut((id.clone(), 0)..=(id.clone(), u32::MAX)) {
+                    for h in hs.iter_mut().filter(|h| h.uid == c.hearing.uid) {
+                        if c.hearing.sequence > h.sequence {
+                            h.sequence = c.hearing.sequence;
+                            floors.push(super::floors::floor_of(h));
+                        }
+                    }
+                }
+            }
             found.insert((then_id, now_id), corrections);
         }
     }
@@ -141,14 +175,15 @@ pub fn find(
         news.retain(|n| !n.entries.is_empty() || !n.corrections.is_empty());
         !news.is_empty()
     });
-    Ok(told)
+    Ok(Found { told, floors })
 }
 
 /// What a case's list tonight (`now`) corrects in its previous one
 /// (`then`), as calendars should now hold each hearing, in time order:
 /// (hearing, gone). Only hearings still to come at `after`
 /// (`hearings::corrections`): one gone is cancelled one SEQUENCE above what
-/// calendars hold; one changed is sent as it now stands.
+/// calendars hold; one changed is sent as it now stands, at least one
+/// SEQUENCE above the previous snapshot's.
 fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool)> {
     crate::hearings::corrections(then, now, after)
         .into_iter()
@@ -159,7 +194,14 @@ fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hear
                 gone.sequence = was.sequence.saturating_add(1);
                 (gone, true)
             }
-            crate::hearings::Correction::Changed(is) => (is.clone(), false),
+            // At least one above what the previous snapshot's mail
+            // carried: tonight's own is, unless the import carried on from
+            // another snapshot (the live one damaged, restored since).
+            crate::hearings::Correction::Changed { was, is } => {
+                let mut now = is.clone();
+                now.sequence = now.sequence.max(was.sequence.saturating_add(1));
+                (now, false)
+            }
         })
         .collect()
 }

@@ -178,9 +178,11 @@ pub fn diff(
     let courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
     // The cases whose hearings correct what calendars took (none on a
     // first load: no calendar took anything). They were worked out against
-    // the snapshot the import carried on from; compared with another (the
-    // live one damaged at the import and restored since, a rollback in
-    // between), every followed case is compared.
+    // the snapshot the import carried on from; when that was not the live
+    // one it replaced (damaged: a stand-in, or none; the snapshot says so)
+    // and the mail compares with another (the live one restored), every
+    // followed case is compared. (`outbox rediff --from` another takes the
+    // marks as they are: docs/HEARINGS.md.)
     let corrected = match prev {
         Some(prev) => match tonight_file.hearings_corrected_from()? {
             Some(from) if from != prev.name() => {

@@ -7,7 +7,10 @@
 //!   what its entries show, below the CANCEL mailed when it was withdrawn
 //!   (`corrected`), since the snapshot it is carried on from has it no more;
 //! - after a rollback, the older snapshot's SEQUENCEs are below what the
-//!   newer one's mail carried.
+//!   newer one's mail carried;
+//! - a night carried on from a snapshot standing in for a damaged live one
+//!   carries the older one's SEQUENCEs: a change is sent one above the
+//!   previous snapshot's (`corrected`), and recorded.
 //!
 //! Calendar apps ignore an update with a lower SEQUENCE than they hold
 //! (RFC 5546 §2.1.5). So the outbox keeps a floor per UID where what was
@@ -57,7 +60,7 @@ fn content_of(h: &Standing) -> u64 {
 }
 
 /// The floor a file of `h` as it is sets.
-fn floor_of(h: &Standing) -> Floor {
+pub fn floor_of(h: &Standing) -> Floor {
     Floor {
         uid: h.uid.clone(),
         sequence: h.sequence,
@@ -84,10 +87,17 @@ pub fn lift(floors: &Floors, h: &mut Standing) -> Option<Floor> {
 
 /// Lifts every calendar file a night's digests attach (the hearings their
 /// news announces, the corrections without news) and gives the floors to
-/// record with them: those lifted, and every CANCEL of a withdrawn hearing,
-/// which no snapshot will carry (each UID once).
-pub fn lift_night(floors: &Floors, announced: &mut Announced, changes: &mut Changes) -> Vec<Floor> {
-    let mut set: BTreeMap<String, Floor> = BTreeMap::new();
+/// record with them: those lifted, and every correction sent above what
+/// tonight's snapshot carries (a withdrawn hearing's CANCEL; a change
+/// compared with another snapshot than the one carried on from), with the
+/// floors `corrected::find` set (`found`), each UID once.
+pub fn lift_night(
+    floors: &Floors,
+    announced: &mut Announced,
+    changes: &mut Changes,
+    found: Vec<Floor>,
+) -> Vec<Floor> {
+    let mut set: BTreeMap<String, Floor> = found.into_iter().map(|f| (f.uid.clone(), f)).collect();
     for h in announced.values_mut().flatten() {
         if let Some(f) = lift(floors, h) {
             set.insert(f.uid.clone(), f);
@@ -100,7 +110,7 @@ pub fn lift_night(floors: &Floors, announced: &mut Announced, changes: &mut Chan
         .flat_map(|n| n.corrections.iter_mut())
     {
         let lifted = lift(floors, &mut c.hearing);
-        if c.withdrawn {
+        if c.above_snapshot {
             set.insert(c.hearing.uid.clone(), floor_of(&c.hearing));
         } else if let Some(f) = lifted {
             set.insert(f.uid.clone(), f);

@@ -252,18 +252,26 @@ fn queue_checked<'a>(
     // Hearings the court corrected without news (a withdrawn entry): the
     // digests of the cases' followers tell of them. Taken out of the news
     // of a case that has nothing to tell after all.
+    let mut found = corrected::Found::default();
     if let Some(from) = from {
         let started = std::time::Instant::now();
-        let told = corrected::find(&from.path, &to.path, &mut changes, &announced, taipei_now)
-            .map_err(NotifyError::Corrected)?;
+        found = corrected::find(
+            &from.path,
+            &to.path,
+            &mut changes,
+            &mut announced,
+            taipei_now,
+        )
+        .map_err(NotifyError::Corrected)?;
         tracing::debug!(
-            "{told} hearing corrections told without news ({:?})",
+            "{} hearing corrections told without news ({:?})",
+            found.told,
             started.elapsed()
         );
     }
     // Calendar files sent above what calendars hold (`floors`).
     let floors = Outbox::open(data_dir)?.floors()?;
-    let raised = floors::lift_night(&floors, &mut announced, &mut changes);
+    let raised = floors::lift_night(&floors, &mut announced, &mut changes, found.floors);
     let started = std::time::Instant::now();
     let calendars = queue::Calendars {
         announced: &announced,

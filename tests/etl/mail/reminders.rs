@@ -1487,3 +1487,66 @@ fn a_withdrawal_with_nothing_to_tell_does_not_trip_the_flood_guard() {
     imported(run);
     assert_eq!(env.report("20261124")["mail"]["held"], false);
 }
+
+/// Review finding (2026-12-03): a damaged live snapshot's stand-in lends
+/// lower SEQUENCEs than the live one's mail carried; once the live one is
+/// restored, a change compared with it was sent at tonight's own SEQUENCE,
+/// below what calendars hold, and ignored. 民事 115 訴 1's 言詞辯論 moves
+/// between 第一 and 第二法庭 night after night (SEQUENCE 0, 1, 2, mailed);
+/// night 4 (第二 again) carries on from night 2's snapshot, night 3's being
+/// damaged, and so holds 1. Its change against the restored night 3 goes
+/// out above 2.
+#[test]
+fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
+    let env = Env::new();
+    let root = env.dir.path();
+    let first = (1, "1,115/11/02,分案,115/11/02 09:00:00,N");
+    let versions = [
+        "2,115/11/23,117/04/14 14:30第一法庭言詞辯論,115/11/23 09:00:00,N",
+        "2,115/11/23,117/04/14 14:30第二法庭言詞辯論,115/11/24 09:00:00,N",
+        "2,115/11/23,117/04/14 14:30第一法庭言詞辯論,115/11/25 09:00:00,N",
+        "2,115/11/23,117/04/14 14:30第二法庭言詞辯論,115/11/26 09:00:00,N",
+    ];
+    let grants = [(1, "a@example.com")];
+    let mut rows = vec![first];
+    imported(env.import(
+        &one_court_night(root, "20261122", &[1], &rows, &grants),
+        &[],
+    ));
+    let mut held = 0;
+    for (night, v) in ["20261123", "20261124", "20261125"]
+        .into_iter()
+        .zip(versions)
+    {
+        rows.push((1, v));
+        imported(env.import(&one_court_night(root, night, &[1], &rows, &grants), &[]));
+        assert_eq!(env.etl(&["send", "--now"]).code, 0);
+        let (_, files) = digest_files(&env, night, "a@example.com").unwrap();
+        held = files.iter().map(|(_, s)| *s).max().unwrap();
+    }
+    assert_eq!(held, 2, "calendars hold 2");
+    let live = env.data().join("snapshots/20261125-1.sqlite");
+    let backup = fs::read(&live).unwrap();
+    crate::util::damage(&live);
+    rows.push((1, versions[3]));
+    env.import(
+        &one_court_night(root, "20261126", &[1], &rows, &grants),
+        &[],
+    );
+    fs::write(&live, &backup).unwrap();
+    let sent = env.etl(&["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let (_, files) = digest_files(&env, "20261126", "a@example.com").expect("night 4's digest");
+    assert_eq!(files, [("REQUEST".to_string(), 3)], "calendars hold 2");
+    // Its reminder, from night 4's snapshot (SEQUENCE 1), keeps to 3.
+    send_for(&env, "2028-04-07");
+    let eml = env.data().join("mail/20280407/reminder-a@example.com.eml");
+    let dir = env.dir.path().join("ics-reminder");
+    fs::create_dir_all(&dir).unwrap();
+    let paths: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
+    let got: Vec<u64> = check_ics(&paths)
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert_eq!(got, [3]);
+}
