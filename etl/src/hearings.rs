@@ -248,16 +248,12 @@ pub fn corrections<'a, R: AsRef<str>>(
         let head = schemas::hearing_list::current(now).find(|h| h.origin == was.origin);
         match head {
             None => {
-                if matches!(was.state, State::Scheduled | State::Uncertain) && was.at >= from {
+                if was.state.takes_place() && was.at >= from {
                     out.push(Correction::Gone(was));
                 }
             }
             Some(is) => {
-                let changed = is.at != was.at
-                    || is.courtroom.as_ref().map(AsRef::as_ref) != was.courtroom.as_deref()
-                    || is.kind != was.kind
-                    || is.state != was.state;
-                if changed && (is.at >= from || was.at >= from) {
+                if !same_event(is, was) && (is.at >= from || was.at >= from) {
                     out.push(Correction::Changed { was, is });
                 }
             }
@@ -268,6 +264,15 @@ pub fn corrections<'a, R: AsRef<str>>(
         Correction::Changed { is, .. } => (is.at, is.origin),
     });
     out
+}
+
+/// Whether `is` stands as `was` stood for a calendar: the same time,
+/// courtroom, kind and state (its SEQUENCE aside).
+fn same_event<R: AsRef<str>>(is: &Hearing<R>, was: &Hearing) -> bool {
+    is.at == was.at
+        && is.courtroom.as_ref().map(AsRef::as_ref) == was.courtroom.as_deref()
+        && is.kind == was.kind
+        && is.state == was.state
 }
 
 /// A hearing [`corrections`] finds.
@@ -320,7 +325,7 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
     // The previous hearings that took place as they stood, and are gone.
     let dropped = |origins: &[(Origin, bool)]| {
         schemas::hearing_list::current(previous)
-            .filter(|p| matches!(p.state, State::Scheduled | State::Uncertain))
+            .filter(|p| p.state.takes_place())
             .filter(|p| !origins.iter().any(|(o, _)| *o == p.origin))
             .count() as u32
     };
@@ -384,11 +389,9 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
             .filter(|r| r.origin == *origin)
             .max_by_key(|r| r.sequence)
             .expect("an origin of the rows");
-        let unchanged = now.at == was.at
-            && now.courtroom.as_ref().map(AsRef::as_ref) == was.courtroom.as_deref()
-            && now.kind == was.kind
-            && now.state == was.state;
-        let floor = was.sequence.saturating_add(u32::from(!unchanged));
+        let floor = was
+            .sequence
+            .saturating_add(u32::from(!same_event(now, was)));
         if now.sequence < floor {
             let raise = floor - now.sequence;
             for r in rows.iter_mut().filter(|r| r.origin == *origin) {
@@ -755,15 +758,7 @@ mod tests {
     fn nights(nights: &[&[(u32, &str, &str)]]) -> Vec<String> {
         let mut previous: Option<Vec<HearingData>> = None;
         for entries in nights {
-            let mut sorted: Vec<(u32, NaiveDate, &str)> =
-                entries.iter().map(|&(s, p, t)| (s, day(p), t)).collect();
-            sorted.sort_by_key(|e| (e.1, e.0));
-            let mut rows =
-                extract(
-                    sorted
-                        .iter()
-                        .map(|&(seq, posted, text)| Entry { seq, posted, text }),
-                );
+            let mut rows = work(entries);
             if let Some(previous) = &previous {
                 carry_on(previous, &mut rows);
             }
@@ -1531,7 +1526,7 @@ mod tests {
                 // What was dropped: the previous hearings taking place as
                 // they stood that tonight has no row of.
                 let gone = schemas::hearing_list::current(&before)
-                    .filter(|p| matches!(p.state, State::Scheduled | State::Uncertain))
+                    .filter(|p| p.state.takes_place())
                     .filter(|p| !now.iter().any(|r| r.origin == p.origin))
                     .count() as u32;
                 prop_assert_eq!(said.dropped, gone);

@@ -33,7 +33,7 @@ use schemas::date::from_int;
 use schemas::hearing::State;
 use schemas::hearing_list;
 use schemas::hearing_store::Layout;
-use schemas::{CaseKey, CaseRef};
+use schemas::CaseRef;
 
 /// Why a snapshot could not be opened or read. The text names the file.
 #[derive(Debug, thiserror::Error)]
@@ -395,15 +395,7 @@ impl Snap {
                 let Some(list) = layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(7)?, 0)? else {
                     continue;
                 };
-                let case = CaseRef {
-                    court: r.get(1)?,
-                    key: CaseKey {
-                        category: r.get(3)?,
-                        year: r.get(4)?,
-                        word: r.get(5)?,
-                        number: r.get(6)?,
-                    },
-                };
+                let case = CaseRef::from_row(r, 1, 3)?;
                 let court_name: String = r.get(2)?;
                 for h in hearing_list::current(&list).filter(|h| h.at >= from) {
                     out.push(UpcomingHearing {
@@ -483,15 +475,7 @@ impl CaseRow {
         }
         Ok(CaseRow {
             id: r.get(17)?,
-            case: CaseRef {
-                court: r.get(0)?,
-                key: CaseKey {
-                    category: r.get(2)?,
-                    year: r.get(3)?,
-                    word: r.get(4)?,
-                    number: r.get(5)?,
-                },
-            },
+            case: CaseRef::from_row(r, 0, 2)?,
             court_name: r.get(1)?,
             division: r.get(6)?,
             status: r.get(7)?,
@@ -692,6 +676,7 @@ mod tests {
     use super::*;
     use etl::model::{CaseData, CourtData, GrantData, HearingData, HearingList};
     use etl::snapshot::write::Builder;
+    use schemas::CaseKey;
 
     fn day() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()

@@ -191,6 +191,12 @@ impl State {
         State::Uncertain,
     ];
 
+    /// Whether a hearing in this state takes place as it stands (scheduled,
+    /// or uncertain): what calendars hold as an event, reminders remind.
+    pub fn takes_place(self) -> bool {
+        matches!(self, State::Scheduled | State::Uncertain)
+    }
+
     /// As stored.
     pub fn as_str(self) -> &'static str {
         match self {

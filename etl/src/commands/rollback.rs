@@ -59,14 +59,11 @@ fn keep_calendars_above(store: &Store, from: &SnapshotFile, to: &SnapshotFile) {
     let now = chrono::Utc::now()
         .with_timezone(&schemas::date::taipei())
         .naive_local();
-    let floors = crate::notify::floors::after_rollback(&from.path, &to.path, night)
+    let floors = crate::notify::floors::after_rollback(from, to, night)
         .map_err(anyhow::Error::from)
         .and_then(|floors| {
             let mut outbox = mail::outbox::Outbox::open(&store.root)?;
-            let before = (now.date() - chrono::Duration::days(mail::outbox::FLOOR_DAYS))
-                .and_hms_opt(0, 0, 0)
-                .map_or(0, schemas::date::datetime_to_int);
-            outbox.raise_floors(&floors, before)?;
+            outbox.raise_floors(&floors, now.date())?;
             Ok(floors.len())
         });
     match floors {

@@ -25,17 +25,16 @@
 //! kill finds the same, and the digest's outbox key keeps it to one mail.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
 
 use chrono::NaiveDateTime;
 use schemas::hearing::State as HearingState;
-use schemas::hearing_list::{self, Hearing};
-use schemas::hearing_store::Layout;
+use schemas::hearing_list::Hearing;
+use store::layout::SnapshotFile;
 
 use super::announced::Announced;
 use super::diff::{CaseRef, Changes};
 use super::reminders::{when, Standing};
-use crate::snapshot::read::ReadError;
+use crate::snapshot::read::{ReadError, Snapshot};
 
 /// A hearing a digest tells of as corrected.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,8 +95,8 @@ pub struct Found {
 /// with none). `announced`: the hearings tonight's news entries announce,
 /// which are not told of again.
 pub fn find(
-    from: &Path,
-    to: &Path,
+    from: &SnapshotFile,
+    to: &SnapshotFile,
     changes: &mut Changes,
     announced: &mut Announced,
     after: NaiveDateTime,
@@ -111,16 +110,18 @@ pub fn find(
     let mut found: BTreeMap<(i64, i64), Vec<Correction>> = BTreeMap::new();
     let mut floors = Vec::new();
     if !cases.is_empty() {
-        let (before, tonight) = (
-            schemas::open_snapshot_readonly(from)?,
-            schemas::open_snapshot_readonly(to)?,
-        );
-        let (before_layout, tonight_layout) = (Layout::read(&before)?, Layout::read(&tonight)?);
-        let mut court_name = tonight.prepare("SELECT name FROM courts WHERE code = ?1")?;
+        let (before, tonight) = (Snapshot::open(from)?, Snapshot::open(to)?);
+        let court_names: BTreeMap<String, String> = tonight
+            .courts()?
+            .into_iter()
+            .map(|c| (c.code, c.name))
+            .collect();
         for (&(then_id, now_id), case) in &cases {
-            let then = before_layout.hearings_of(&before, then_id)?;
-            let now = tonight_layout.hearings_of(&tonight, now_id)?;
-            let court: String = court_name.query_row([&case.court], |r| r.get(0))?;
+            let then = before.hearings_of(then_id)?;
+            let now = tonight.hearings_of(now_id)?;
+            let court = court_names.get(&case.court).ok_or_else(|| {
+                ReadError::Malformed(format!("court {} of a case has no row", case.court))
+            })?;
             // Announced by the night's news on the case: attached already.
             let id = case.id();
             let told: BTreeSet<String> = announced
@@ -130,15 +131,10 @@ pub fn find(
             let (corrections, announced_too): (Vec<Correction>, Vec<Correction>) =
                 compare(&then, &now, after)
                     .into_iter()
-                    .map(|(h, withdrawn)| {
-                        let own = hearing_list::current(&now)
-                            .find(|o| o.origin == h.origin)
-                            .map(|o| o.sequence);
-                        Correction {
-                            hearing: Standing::of(case, &court, &h),
-                            withdrawn,
-                            above_snapshot: own.is_none_or(|own| h.sequence > own),
-                        }
+                    .map(|(h, withdrawn, above_snapshot)| Correction {
+                        hearing: Standing::of(case, court, &h),
+                        withdrawn,
+                        above_snapshot,
                     })
                     .partition(|c| !told.contains(&c.hearing.uid));
             // An announced hearing goes at least as high as its correction
@@ -180,11 +176,11 @@ pub fn find(
 
 /// What a case's list tonight (`now`) corrects in its previous one
 /// (`then`), as calendars should now hold each hearing, in time order:
-/// (hearing, gone). Only hearings still to come at `after`
-/// (`hearings::corrections`): one gone is cancelled one SEQUENCE above what
-/// calendars hold; one changed is sent as it now stands, at least one
-/// SEQUENCE above the previous snapshot's.
-fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool)> {
+/// (hearing, gone, sent above tonight's SEQUENCE for it). Only hearings
+/// still to come at `after` (`hearings::corrections`): one gone is
+/// cancelled one SEQUENCE above what calendars hold; one changed is sent as
+/// it now stands, at least one SEQUENCE above the previous snapshot's.
+fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool, bool)> {
     crate::hearings::corrections(then, now, after)
         .into_iter()
         .map(|c| match c {
@@ -192,7 +188,7 @@ fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hear
                 let mut gone = was.clone();
                 gone.state = HearingState::Cancelled;
                 gone.sequence = was.sequence.saturating_add(1);
-                (gone, true)
+                (gone, true, true)
             }
             // At least one above what the previous snapshot's mail
             // carried: tonight's own is, unless the import carried on from
@@ -200,7 +196,8 @@ fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hear
             crate::hearings::Correction::Changed { was, is } => {
                 let mut now = is.clone();
                 now.sequence = now.sequence.max(was.sequence.saturating_add(1));
-                (now, false)
+                let above = now.sequence > is.sequence;
+                (now, false, above)
             }
         })
         .collect()
@@ -260,13 +257,14 @@ mod tests {
         assert_eq!(
             got,
             [
-                (row(5, 5, 2, at(10, 10), scheduled), false),
+                (row(5, 5, 2, at(10, 10), scheduled), false, false),
                 (
                     Hearing {
                         state: HearingState::Cancelled,
                         sequence: 1,
                         ..row(9, 9, 0, at(12, 10), scheduled)
                     },
+                    true,
                     true
                 ),
             ]

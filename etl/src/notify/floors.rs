@@ -25,7 +25,6 @@
 //! of its own, replaced whole at each poll.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use chrono::NaiveDateTime;
 use mail::outbox::Floor;
@@ -33,12 +32,13 @@ use schemas::date::datetime_to_int;
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
-use schemas::{CaseKey, CaseRef};
+use schemas::CaseRef;
+use store::layout::SnapshotFile;
 
 use super::announced::Announced;
 use super::diff::Changes;
 use super::reminders::Standing;
-use crate::snapshot::read::ReadError;
+use crate::snapshot::read::{ReadError, Snapshot};
 
 /// The floors recorded, by UID.
 pub type Floors = BTreeMap<String, Floor>;
@@ -125,15 +125,13 @@ pub fn lift_night(
 /// or not at all: what calendars may hold from `from`'s mail that `to`'s
 /// files would fall below.
 pub fn after_rollback(
-    from: &Path,
-    to: &Path,
+    from: &SnapshotFile,
+    to: &SnapshotFile,
     after: NaiveDateTime,
 ) -> Result<Vec<Floor>, ReadError> {
-    let (a, b) = (
-        schemas::open_snapshot_readonly(from)?,
-        schemas::open_snapshot_readonly(to)?,
-    );
-    let (la, lb) = (Layout::read(&a)?, Layout::read(&b)?);
+    let a = schemas::open_snapshot_readonly(&from.path)?;
+    let b = Snapshot::open(to)?;
+    let la = Layout::read(&a)?;
     let Some(sql) = la.range_sql() else {
         return Ok(Vec::new());
     };
@@ -155,30 +153,11 @@ pub fn after_rollback(
     }
     let mut key_of =
         a.prepare("SELECT court, category, year, word, number FROM cases WHERE id = ?1")?;
-    let mut id_in_to = b.prepare(
-        "SELECT id FROM cases WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4
-         AND number = ?5",
-    )?;
     let mut out = Vec::new();
     for (id, hearings) in held {
-        let case: CaseRef = key_of.query_row([id], |r| {
-            Ok(CaseRef {
-                court: r.get(0)?,
-                key: CaseKey {
-                    category: r.get(1)?,
-                    year: r.get(2)?,
-                    word: r.get(3)?,
-                    number: r.get(4)?,
-                },
-            })
-        })?;
-        let k = &case.key;
-        let other: Option<i64> = rusqlite::OptionalExtension::optional(id_in_to.query_row(
-            rusqlite::params![case.court, k.category, k.year, k.word, k.number],
-            |r| r.get(0),
-        ))?;
-        let theirs = match other {
-            Some(other) => lb.hearings_of(&b, other)?,
+        let case = key_of.query_row([id], |r| CaseRef::from_row(r, 0, 1))?;
+        let theirs = match b.case_id(&case.court, &case.key)? {
+            Some(other) => b.hearings_of(other)?,
             None => Vec::new(),
         };
         for h in hearings {

@@ -255,14 +255,8 @@ fn queue_checked<'a>(
     let mut found = corrected::Found::default();
     if let Some(from) = from {
         let started = std::time::Instant::now();
-        found = corrected::find(
-            &from.path,
-            &to.path,
-            &mut changes,
-            &mut announced,
-            taipei_now,
-        )
-        .map_err(NotifyError::Corrected)?;
+        found = corrected::find(from, to, &mut changes, &mut announced, taipei_now)
+            .map_err(NotifyError::Corrected)?;
         tracing::debug!(
             "{} hearing corrections told without news ({:?})",
             found.told,

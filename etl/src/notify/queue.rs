@@ -627,10 +627,7 @@ fn write(
         tx.hold(reason)?;
     }
     // The SEQUENCE floors its calendar files set (`super::floors`).
-    let before = (night - Duration::days(mail::outbox::FLOOR_DAYS))
-        .and_hms_opt(0, 0, 0)
-        .map_or(0, schemas::date::datetime_to_int);
-    tx.raise_floors(calendars.floors, before)?;
+    tx.raise_floors(calendars.floors, night)?;
     tx.commit(done)?;
     Ok(summary)
 }

@@ -178,8 +178,7 @@ impl Candidate {
 /// Whether a hearing row, as it now stands, may be reminded on one of
 /// `days`: it takes place then (scheduled, or uncertain).
 pub fn remindable(h: &HearingData, days: &[NaiveDate]) -> bool {
-    matches!(h.state, HearingState::Scheduled | HearingState::Uncertain)
-        && days.contains(&h.at.date())
+    h.state.takes_place() && days.contains(&h.at.date())
 }
 
 /// One address's reminder: its hearings (with their lead) in time order.
@@ -286,7 +285,7 @@ pub fn plan<'a>(
         };
         if !leads.contains(&lead)
             || h.at <= from
-            || !matches!(h.state, HearingState::Scheduled | HearingState::Uncertain)
+            || !h.state.takes_place()
             || known.today.contains(&c.email)
             || known.reminded.contains(&(
                 c.email.clone(),
@@ -894,7 +893,7 @@ mod tests {
             // And every hearing that should be, is: the first run of the
             // day `lead` days before it, if that run sends before it starts.
             for (c, prosecutor) in &rows {
-                let wanted = matches!(c.hearing.state, HearingState::Scheduled | HearingState::Uncertain)
+                let wanted = c.hearing.state.takes_place()
                     && (*prosecutor || !off.contains(&c.email));
                 for lead in leads {
                     let day = c.hearing.at.date() - Duration::days(i64::from(lead));

@@ -207,6 +207,11 @@ impl Snapshot {
             .optional()?)
     }
 
+    /// The hearings of case `id` (none if it has no list).
+    pub fn hearings_of(&self, id: i64) -> Result<Vec<crate::model::HearingData>, ReadError> {
+        Ok(hearing_store::Layout::of(self.version).hearings_of(&self.conn, id)?)
+    }
+
     /// The cases whose hearing lists correct what calendars took from the
     /// snapshot the import carried on from (`meta.hearings_corrected`),
     /// ascending; none in a file that does not say.

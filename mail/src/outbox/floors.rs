@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 
+use chrono::NaiveDate;
 use rusqlite::{params, Connection};
 
 use super::{NightQueue, Outbox, Result};
@@ -28,8 +29,8 @@ pub const FLOOR_DAYS: i64 = 60;
 
 /// Records `floors`, each only above the UID's floor already recorded
 /// (a floor never falls), and lets go of those of events that started
-/// before `before` (YYYYMMDDHHMMSS).
-pub(super) fn raise(conn: &Connection, floors: &[Floor], before: i64) -> Result<()> {
+/// [`FLOOR_DAYS`] days before `day` or earlier.
+pub(super) fn raise(conn: &Connection, floors: &[Floor], day: NaiveDate) -> Result<()> {
     let mut up = conn.prepare_cached(
         "INSERT INTO calendar_floors (uid, sequence, content, starts) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (uid) DO UPDATE SET sequence = excluded.sequence,
@@ -40,6 +41,9 @@ pub(super) fn raise(conn: &Connection, floors: &[Floor], before: i64) -> Result<
         up.execute(params![f.uid, f.sequence, f.content as i64, f.starts])?;
     }
     if !floors.is_empty() {
+        let before = (day - chrono::Duration::days(FLOOR_DAYS))
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, schemas::date::datetime_to_int);
         conn.execute("DELETE FROM calendar_floors WHERE starts < ?1", [before])?;
     }
     Ok(())
@@ -69,9 +73,9 @@ impl Outbox {
 
     /// Records `floors` in a transaction of their own (a rollback's); see
     /// [`NightQueue::raise_floors`].
-    pub fn raise_floors(&mut self, floors: &[Floor], before: i64) -> Result<()> {
+    pub fn raise_floors(&mut self, floors: &[Floor], day: NaiveDate) -> Result<()> {
         let tx = self.conn.transaction()?;
-        raise(&tx, floors, before)?;
+        raise(&tx, floors, day)?;
         tx.commit()?;
         Ok(())
     }
@@ -80,9 +84,9 @@ impl Outbox {
 impl NightQueue<'_> {
     /// Records, with the night's mail, the floors its calendar files set:
     /// each only above the UID's floor already recorded; floors of events
-    /// that started before `before` (YYYYMMDDHHMMSS) are let go.
-    pub fn raise_floors(&self, floors: &[Floor], before: i64) -> Result<()> {
-        raise(&self.tx, floors, before)
+    /// that started [`FLOOR_DAYS`] days before `day` are let go.
+    pub fn raise_floors(&self, floors: &[Floor], day: NaiveDate) -> Result<()> {
+        raise(&self.tx, floors, day)
     }
 }
 
@@ -99,6 +103,11 @@ mod tests {
         }
     }
 
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// (The cuts below: 2026-01-01 and 2026-10-01, `FLOOR_DAYS` before.)
     #[test]
     fn a_floor_never_falls_and_old_ones_are_let_go() {
         let dir = tempfile::tempdir().unwrap();
@@ -109,7 +118,7 @@ mod tests {
                 floor("a@cpor", 2, 7, 20261201100000),
                 floor("b@cpor", 1, 8, 20260901100000),
             ],
-            20260101000000,
+            day(2026, 3, 2),
         )
         .unwrap();
         // Lower or equal: kept as it was; higher: raised.
@@ -118,7 +127,7 @@ mod tests {
                 floor("a@cpor", 1, 9, 20261202100000),
                 floor("b@cpor", 3, 9, 20260902100000),
             ],
-            20260101000000,
+            day(2026, 3, 2),
         )
         .unwrap();
         let got = ob.floors().unwrap();
@@ -127,7 +136,7 @@ mod tests {
         // A digest's content uses all 64 bits.
         ob.raise_floors(
             &[floor("c@cpor", 0, u64::MAX, 20261203100000)],
-            20261001000000,
+            day(2026, 11, 30),
         )
         .unwrap();
         let got = ob.floors().unwrap();

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::floors::{Floor, FLOOR_DAYS};
+use super::floors::Floor;
 use super::{NewItem, Outbox, OutboxError, Result, Scope, State, QUEUED_AS};
 use crate::kind::Kind;
 use schemas::date::compact;
@@ -137,10 +137,7 @@ impl Outbox {
             "INSERT OR IGNORE INTO reminder_runs (day, snapshot, at) VALUES (?1, ?2, ?3)",
             params![night, snapshot, queued_at],
         )?;
-        let before = (day - chrono::Duration::days(FLOOR_DAYS))
-            .and_hms_opt(0, 0, 0)
-            .map_or(0, schemas::date::datetime_to_int);
-        super::floors::raise(&tx, floors, before)?;
+        super::floors::raise(&tx, floors, day)?;
         store::failpoint::pause("reminders-before-commit");
         tx.commit()?;
         Ok(done)

@@ -1068,14 +1068,10 @@ fn withdrawn_quietly(killed: bool) {
             4,
         ),
     ];
-    let dir = env.dir.path().join("ics");
-    fs::create_dir_all(&dir).unwrap();
     let corrections = |email: &str| {
         let eml = env.data().join(format!("mail/20261124/digest-{email}.eml"));
         assert!(eml.exists(), "no digest to {email}");
-        let files = calendars(&eml, &dir);
-        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-        let mut got: Vec<(String, String, String, u64)> = check_ics(&paths)
+        let mut got: Vec<(String, String, String, u64)> = events(&env, &eml)
             .iter()
             .filter(|e| e["uid"] == prepared.as_str() || e["uid"] == argued.as_str())
             .map(|e| {
@@ -1088,9 +1084,6 @@ fn withdrawn_quietly(killed: bool) {
             })
             .collect();
         got.sort_by(|a, b| a.2.cmp(&b.2));
-        for (p, _) in files {
-            fs::remove_file(p).unwrap();
-        }
         (text_of(&eml), got)
     };
     for email in [PARTY, LAWYER] {
@@ -1109,8 +1102,7 @@ fn withdrawn_quietly(killed: bool) {
     let eml = env
         .data()
         .join("mail/20261124/digest-chen.wm@moj.example.eml");
-    let files: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
-    let cancels: Vec<(String, String, u64)> = check_ics(&files)
+    let cancels: Vec<(String, String, u64)> = events(&env, &eml)
         .iter()
         .filter(|e| e["method"] == "CANCEL")
         .map(|e| {
@@ -1160,14 +1152,24 @@ fn withdrawn_quietly(killed: bool) {
     assert_eq!(digests(&env), 2, "a re-run mailed a correction again");
 }
 
-/// The (UID, METHOD, start, SEQUENCE) of the calendar files of `eml`
-/// whose UID is `uid`.
+/// The events of the calendar files of `eml`, as check_ics.py reads them
+/// (none if it has none).
+fn events(env: &Env, eml: &Path) -> Vec<serde_json::Value> {
+    let dir = tempfile::tempdir_in(env.dir.path()).unwrap();
+    let paths: Vec<PathBuf> = calendars(eml, dir.path())
+        .into_iter()
+        .map(|(p, _)| p)
+        .collect();
+    if paths.is_empty() {
+        return Vec::new();
+    }
+    check_ics(&paths)
+}
+
+/// The (METHOD, start, SEQUENCE) of the calendar files of `eml` whose UID
+/// is `uid`.
 fn files_of(env: &Env, eml: &Path, uid: &str) -> Vec<(String, String, u64)> {
-    let dir = env.dir.path().join("ics-of");
-    fs::create_dir_all(&dir).unwrap();
-    let files = calendars(eml, &dir);
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-    let got = check_ics(&paths)
+    events(env, eml)
         .iter()
         .filter(|e| e["uid"] == uid)
         .map(|e| {
@@ -1177,11 +1179,7 @@ fn files_of(env: &Env, eml: &Path, uid: &str) -> Vec<(String, String, u64)> {
                 e["sequence"].as_u64().unwrap(),
             )
         })
-        .collect();
-    for p in paths {
-        fs::remove_file(p).unwrap();
-    }
-    got
+        .collect()
 }
 
 /// A hearing whose withdrawn entry the court restores is sent above the
@@ -1324,23 +1322,16 @@ fn digest_files(env: &Env, night: &str, email: &str) -> Option<(String, Vec<(Str
     if !eml.exists() {
         return None;
     }
-    let dir = env.dir.path().join(format!("ics-{night}-{email}"));
-    fs::create_dir_all(&dir).unwrap();
-    let files: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
-    let events = if files.is_empty() {
-        Vec::new()
-    } else {
-        check_ics(&files)
-            .iter()
-            .map(|e| {
-                (
-                    e["method"].as_str().unwrap().to_string(),
-                    e["sequence"].as_u64().unwrap(),
-                )
-            })
-            .collect()
-    };
-    Some((text_of(&eml), events))
+    let files = events(env, &eml)
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_string(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    Some((text_of(&eml), files))
 }
 
 fn imported(run: Run) {
@@ -1541,10 +1532,7 @@ fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
     // Its reminder, from night 4's snapshot (SEQUENCE 1), keeps to 3.
     send_for(&env, "2028-04-07");
     let eml = env.data().join("mail/20280407/reminder-a@example.com.eml");
-    let dir = env.dir.path().join("ics-reminder");
-    fs::create_dir_all(&dir).unwrap();
-    let paths: Vec<PathBuf> = calendars(&eml, &dir).into_iter().map(|(p, _)| p).collect();
-    let got: Vec<u64> = check_ics(&paths)
+    let got: Vec<u64> = events(&env, &eml)
         .iter()
         .map(|e| e["sequence"].as_u64().unwrap())
         .collect();
