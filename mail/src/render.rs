@@ -137,6 +137,10 @@ pub struct View {
     /// Of a re-run's digest: the address had the night's earlier digest,
     /// which did not list this (not said to an address that had none).
     pub after_earlier: bool,
+    /// A digest to an address that turned digests off but keeps reminders:
+    /// only the hearings its reminders put in its calendar that changed,
+    /// said so, with the reminders' unsubscribe link.
+    pub for_reminders: bool,
     /// The hearings a reminder is about, in time order.
     pub hearings: Vec<HearingView>,
 }
@@ -160,6 +164,17 @@ impl View {
         self.cases.iter().any(|c| !c.hearings.is_empty())
     }
 
+    /// Its subject as a mail of `kind`: the kind's ([`subject`]), or, for
+    /// a digest to an address that keeps only reminders, that hearings its
+    /// calendar took have changed.
+    pub fn subject_as(&self, kind: Kind) -> String {
+        if self.for_reminders {
+            for_reminders_subject(&self.cases)
+        } else {
+            subject(kind, &self.cases)
+        }
+    }
+
     /// Cuts the list of cases to what a mail should carry.
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
@@ -177,6 +192,15 @@ impl View {
 /// The subject: the case when there is one, else how many.
 pub fn subject(kind: Kind, cases: &[CaseView]) -> String {
     kind.subject(cases)
+}
+
+/// The subject of a digest to an address that keeps only reminders
+/// ([`View::for_reminders`]): hearings its calendar took have changed.
+fn for_reminders_subject(cases: &[CaseView]) -> String {
+    match cases {
+        [one] => format!("【庭期提醒】{} 庭期異動", one.title),
+        _ => format!("【庭期提醒】您行事曆中 {} 件案件的庭期異動", cases.len()),
+    }
 }
 
 /// The text and HTML bodies of a mail.
@@ -377,6 +401,7 @@ mod tests {
             more: 0,
             rerun: false,
             after_earlier: false,
+            for_reminders: false,
             hearings: Vec::new(),
         }
     }
@@ -401,7 +426,7 @@ mod tests {
 
     /// [`check`] against the golden files `name`.txt and `name`.html.
     fn check_as(kind: Kind, name: &str, mut v: View) {
-        v.subject = subject(kind, &v.cases);
+        v.subject = v.subject_as(kind);
         let (text, html) = bodies(kind, &v).unwrap();
         golden(
             &format!("{name}.txt"),
@@ -462,6 +487,23 @@ mod tests {
             "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程".into(),
         ];
         check_as(Kind::Digest, "digest-corrections", view(vec![a]));
+    }
+
+    /// A digest to an address that turned digests off but keeps reminders:
+    /// what changed of the hearings its reminders put in its calendar,
+    /// said so, in its subject too, with the reminders' unsubscribe link.
+    #[test]
+    fn digest_for_an_address_that_keeps_only_reminders() {
+        let a =
+            CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(24), "言詞辯論期日取消", false);
+        let mut b = CaseView::new(&case("TPD", "民事", "訴", 2));
+        b.hearings = vec![
+            "117/03/10（五）14:00 準備程序 臺灣臺北地方法院 第二法庭：本服務已無此庭期資料（原登載此庭期的進行事項已刪除或更正），附檔會從行事曆移除此行程；是否仍須到庭，請以傳票或通知書為準，或洽承辦股".into(),
+        ];
+        let mut v = view(vec![a, b]);
+        v.for_reminders = true;
+        v.unsubscribe = "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12&list=reminders".into();
+        check_as(Kind::Digest, "digest-for-reminders", v);
     }
 
     #[test]

@@ -59,6 +59,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         more: 0,
         rerun: false,
         after_earlier: false,
+        for_reminders: false,
         hearings: Vec::new(),
     }
 }

@@ -4,6 +4,9 @@
 //!   account, else an approval notice. A new grant clears a bounce flag.
 //! - News on cases an address already followed: one digest per address,
 //!   not on a first load, not after an unsubscribe, held by the flood guard.
+//!   An address that turned digests off but keeps reminders gets, as its
+//!   digest, what changed of the hearings its reminders put in its
+//!   calendar ([`for_reminders`]), and nothing else.
 //! - A followed case about to stop being queryable: one warning per
 //!   (address, case), ever.
 //!
@@ -46,6 +49,10 @@ pub struct QueueSummary {
     pub already_queued: u64,
     /// Digests not queued because the address unsubscribed.
     pub unsubscribed: u64,
+    /// Digests queued to addresses that turned digests off but keep
+    /// reminders: only the hearings their reminders put in their
+    /// calendars that changed (counted in `digest` too).
+    pub for_reminders: u64,
     /// Items kept but not sent: the address is flagged (it bounced).
     pub suppressed: u64,
     /// Digests were held by the flood guard (see `held_reason`).
@@ -111,6 +118,9 @@ pub struct Known {
     pub flagged: BTreeSet<String>,
     /// Addresses that turned digests off.
     pub unsubscribed: BTreeSet<String>,
+    /// Of those with news tonight, the ones that keep reminders: the
+    /// hearings (UIDs) their reminders put in their calendars.
+    pub reminded: BTreeMap<String, BTreeSet<String>>,
     /// Expiry warnings given: (address, case key, last day YYYYMMDD).
     pub warned: BTreeSet<(String, String, i64)>,
     /// The night's digests are held by the flood guard, not yet released.
@@ -134,6 +144,9 @@ pub struct Job<'a> {
     /// A re-run's digest to an address that has a digest of the night
     /// from an earlier build: it says that one did not list this.
     pub after_earlier: bool,
+    /// A digest to an address that turned digests off but keeps
+    /// reminders ([`for_reminders`]).
+    pub for_reminders: bool,
 }
 
 /// The cases a mail is about.
@@ -192,8 +205,71 @@ impl About<'_> {
     }
 }
 
+/// What an address that turned digests off but keeps reminders is told
+/// tonight, by address: of its news, the entries that announce a hearing
+/// its reminders put in its calendar (`announced`: the hearings each
+/// entry schedules, moves or cancels, as they now stand; each attached
+/// as a calendar file), and the corrections without news of such a
+/// hearing (`super::corrected`). Its calendar took the hearing from a
+/// reminder, so a cancellation, a move or a withdrawn entry would
+/// otherwise stay unseen there until a next reminder that a cancelled
+/// hearing never gets. Pure.
+pub fn for_reminders(
+    changes: &Changes,
+    announced: &Announced,
+    known: &Known,
+) -> BTreeMap<String, Vec<CaseNews>> {
+    let mut out = BTreeMap::new();
+    for (email, uids) in &known.reminded {
+        let Some(news) = changes.news.get(email) else {
+            continue;
+        };
+        let took = |uid: &str| uids.contains(uid);
+        let told: Vec<CaseNews> = news
+            .iter()
+            .filter_map(|n| {
+                let id = n.case.id();
+                let entries: Vec<_> = n
+                    .entries
+                    .iter()
+                    .filter(|e| {
+                        announced
+                            .get(&(id.clone(), e.entry.seq))
+                            .is_some_and(|hs| hs.iter().any(|h| took(&h.uid)))
+                    })
+                    .cloned()
+                    .collect();
+                let corrections: Vec<_> = n
+                    .corrections
+                    .iter()
+                    .filter(|c| took(&c.hearing.uid))
+                    .cloned()
+                    .collect();
+                (!entries.is_empty() || !corrections.is_empty()).then(|| CaseNews {
+                    case: n.case.clone(),
+                    entries,
+                    corrected: n.corrected,
+                    corrections,
+                })
+            })
+            .collect();
+        if !told.is_empty() {
+            out.insert(email.clone(), told);
+        }
+    }
+    out
+}
+
 /// Decides tonight's mail from the diff and what is known. Pure.
-pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood) -> Plan<'a> {
+/// `for_reminders`: what addresses that turned digests off but keep
+/// reminders are told ([`for_reminders`]).
+pub fn plan<'a>(
+    changes: &'a Changes,
+    for_reminders: &'a BTreeMap<String, Vec<CaseNews>>,
+    known: &Known,
+    night: Night,
+    flood: Flood,
+) -> Plan<'a> {
     let mut summary = QueueSummary {
         followed_cases: changes.followed_cases,
         cases_with_news: changes.cases_with_news,
@@ -264,6 +340,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
             about: About::Grants(granted),
             activation: None,
             after_earlier: false,
+            for_reminders: false,
         });
     }
 
@@ -302,10 +379,18 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
                 summary.already_queued += 1;
                 continue;
             }
-            if known.unsubscribed.contains(email) {
-                summary.unsubscribed += 1;
-                continue;
-            }
+            let (news, reminders_only) =
+                match (known.unsubscribed.contains(email), for_reminders.get(email)) {
+                    (false, _) => (news, false),
+                    (true, Some(told)) => {
+                        summary.for_reminders += 1;
+                        (told, true)
+                    }
+                    (true, None) => {
+                        summary.unsubscribed += 1;
+                        continue;
+                    }
+                };
             plan.jobs.push(Job {
                 email,
                 kind: Kind::Digest,
@@ -316,6 +401,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
                 // having skipped the address above, that reaches it: not
                 // one suppressed or failed)
                 after_earlier: rerun && known.reached.contains(email.as_str()),
+                for_reminders: reminders_only,
             });
         }
     }
@@ -349,6 +435,7 @@ pub fn plan<'a>(changes: &'a Changes, known: &Known, night: Night, flood: Flood)
             about: About::Expiring(fresh),
             activation: None,
             after_earlier: false,
+            for_reminders: false,
         });
     }
 
@@ -387,13 +474,15 @@ pub fn queue(
                 .begin_night(night.date, &night.reference(), now)?
                 .commit(done)?;
         }
-        return Ok(plan(changes, &Known::default(), night, flood(cfg)).summary);
+        let none = BTreeMap::new();
+        return Ok(plan(changes, &none, &Known::default(), night, flood(cfg)).summary);
     }
     let key = secret::load_or_create_key(data_dir).map_err(NotifyError::Key)?;
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
-    let mut plan = plan(changes, &known, night, flood(cfg));
+    let told = for_reminders(changes, calendars.announced, &known);
+    let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
 }
@@ -459,10 +548,21 @@ fn read_known(
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
+        reminded: BTreeMap::new(),
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
     };
+    // Addresses with news that turned digests off but keep reminders:
+    // what their reminders put in their calendars.
+    let reminders_off = store::hearings::reminders_off(accounts)?;
+    known.reminded = outbox.reminded_uids(
+        changes
+            .news
+            .keys()
+            .filter(|e| known.unsubscribed.contains(*e) && !reminders_off.contains(*e))
+            .map(String::as_str),
+    )?;
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
@@ -557,10 +657,20 @@ fn write(
             link: format!("{site}/login"),
             expires: String::new(),
             night: roc(night),
-            unsubscribe: mail::unsubscribe_url(site, key, Mailing::Digests, job.email),
+            unsubscribe: mail::unsubscribe_url(
+                site,
+                key,
+                if job.for_reminders {
+                    Mailing::Reminders
+                } else {
+                    Mailing::Digests
+                },
+                job.email,
+            ),
             more: 0,
             rerun: rerun.is_some(),
             after_earlier: job.after_earlier,
+            for_reminders: job.for_reminders,
             hearings: Vec::new(),
         };
         if let Some((link, expires)) = job.activation {
@@ -569,7 +679,7 @@ fn write(
         }
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
-        view.subject = job.kind.subject(&view.cases);
+        view.subject = view.subject_as(job.kind);
         let id = message_id(night, job.email, job.kind, &reference, from);
         let calendars = match &job.about {
             About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
@@ -672,6 +782,8 @@ mod tests {
         account: Option<Account>,
         flagged: bool,
         unsubscribed: bool,
+        /// Its reminders put a hearing of its news in its calendar.
+        calendar: bool,
         warned: Vec<u32>,
     }
 
@@ -701,6 +813,7 @@ mod tests {
             any::<bool>(),
             cases(),
             any::<bool>(),
+            any::<bool>(),
         )
             .prop_map(
                 |(
@@ -713,6 +826,7 @@ mod tests {
                     unsubscribed,
                     warned,
                     digest_lost,
+                    calendar,
                 )| Who {
                     grants,
                     news,
@@ -722,18 +836,24 @@ mod tests {
                     account,
                     flagged,
                     unsubscribed,
+                    calendar,
                     warned,
                 },
             )
     }
 
-    fn build(people: &[Who], followed: u64, with_news: u64) -> (Changes, Known) {
+    /// The night's changes, what is known, and what addresses that keep
+    /// only reminders are told (`for_reminders`).
+    type Built = (Changes, Known, BTreeMap<String, Vec<CaseNews>>);
+
+    fn build(people: &[Who], followed: u64, with_news: u64) -> Built {
         let mut changes = Changes {
             followed_cases: followed,
             cases_with_news: with_news.min(followed),
             ..Changes::default()
         };
         let mut known = Known::default();
+        let mut told = BTreeMap::new();
         let entry = |n: u32| EntryData {
             seq: n,
             posted: day(1),
@@ -801,13 +921,18 @@ mod tests {
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
             }
+            if w.calendar {
+                if let Some(news) = changes.news.get(&e) {
+                    told.insert(e.clone(), news[..1].to_vec());
+                }
+            }
             for &n in &w.warned {
                 known
                     .warned
                     .insert((e.clone(), case(n).id(), to_int(day(n))));
             }
         }
-        (changes, known)
+        (changes, known, told)
     }
 
     proptest! {
@@ -823,7 +948,7 @@ mod tests {
             by_rerun in any::<bool>(),
             held_before in any::<bool>(),
         ) {
-            let (changes, mut known) = build(&people, followed, with_news);
+            let (changes, mut known, told) = build(&people, followed, with_news);
             // A re-run compares with the night's earlier build: never a
             // first load or an older night.
             let rerun = rerun && !first_load && !older;
@@ -841,16 +966,18 @@ mod tests {
             }
             known.night_held = held_before;
             let flood = Flood { share: 0.3, min_cases: 100 };
-            let got = plan(&changes, &known, night, flood);
+            let got = plan(&changes, &told, &known, night, flood);
 
             let with_news = changes.cases_with_news;
             let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
                 && with_news as f64 / followed as f64 > 0.3));
             // (kind, address, state, whether a re-run's digest says the
-            // night's earlier digest did not list it)
-            let mut want: Vec<(Kind, &str, State, bool)> = Vec::new();
+            // night's earlier digest did not list it, whether it is one to
+            // an address that keeps only reminders)
+            let mut want: Vec<(Kind, &str, State, bool, bool)> = Vec::new();
             let mut already = 0;
             let mut unsubscribed = 0;
+            let mut for_reminders = 0;
             let mut warn = Vec::new();
             if !older {
                 for (w, email) in people.iter().zip(EMAILS) {
@@ -873,17 +1000,20 @@ mod tests {
                         if grant_done {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
-                            want.push((Kind::Approval, email, State::Queued, false));
+                            want.push((Kind::Approval, email, State::Queued, false, false));
                         } else {
-                            want.push((Kind::Activation, email, State::Queued, false));
+                            want.push((Kind::Activation, email, State::Queued, false, false));
                         }
                     }
                     if !w.news.is_empty() && !first_load {
                         if queued(Kind::Digest) {
                             already += 1;
-                        } else if w.unsubscribed {
+                        } else if w.unsubscribed && !w.calendar {
                             unsubscribed += 1;
                         } else {
+                            // Digests off: only what its reminders put in
+                            // its calendar, as a digest.
+                            for_reminders += u64::from(w.unsubscribed);
                             let state = if flagged {
                                 State::Suppressed
                             } else if held {
@@ -898,7 +1028,7 @@ mod tests {
                                 && !by_rerun
                                 && w.queued.contains(&Kind::Digest)
                                 && !w.digest_lost;
-                            want.push((Kind::Digest, email, state, after_earlier));
+                            want.push((Kind::Digest, email, state, after_earlier, w.unsubscribed));
                         }
                     }
                     if !w.expiring.is_empty() {
@@ -913,7 +1043,7 @@ mod tests {
                                 .collect();
                             if !fresh.is_empty() {
                                 let state = if flagged { State::Suppressed } else { State::Queued };
-                                want.push((Kind::Expiry, email, state, false));
+                                want.push((Kind::Expiry, email, state, false, false));
                                 for n in fresh {
                                     warn.push((email.to_string(), case(n).id(), to_int(day(n))));
                                 }
@@ -923,14 +1053,20 @@ mod tests {
                 }
             }
             want.sort();
-            let jobs: Vec<(Kind, &str, State, bool)> = got
+            let jobs: Vec<(Kind, &str, State, bool, bool)> = got
                 .jobs
                 .iter()
-                .map(|j| (j.kind, j.email, j.state, j.after_earlier))
+                .map(|j| (j.kind, j.email, j.state, j.after_earlier, j.for_reminders))
                 .collect();
+            for j in &got.jobs {
+                if let (true, About::News(news)) = (j.for_reminders, &j.about) {
+                    prop_assert_eq!(*news, &told[j.email][..], "only what it is told");
+                }
+            }
             prop_assert_eq!(jobs, want, "jobs in (kind, address) order");
             prop_assert_eq!(got.summary.already_queued, already);
             prop_assert_eq!(got.summary.unsubscribed, unsubscribed);
+            prop_assert_eq!(got.summary.for_reminders, for_reminders);
             prop_assert_eq!(got.summary.held, held);
             let mut got_warn = got.warn.clone();
             got_warn.sort();
@@ -947,5 +1083,83 @@ mod tests {
                 prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind, night.reference())));
             }
         }
+    }
+
+    /// What an address that keeps only reminders is told: the entries
+    /// announcing a hearing its reminders put in its calendar and the
+    /// corrections of such a hearing; nothing of a case without one; an
+    /// address told nothing has no entry; an address that was never
+    /// reminded (or keeps reminders off: not in `reminded`) is not looked at.
+    #[test]
+    fn an_address_that_keeps_only_reminders_is_told_what_its_calendar_took() {
+        use super::super::corrected::Correction;
+        use super::super::diff::NewsEntry;
+        use super::super::reminders::Standing;
+        use schemas::hearing::State as HearingState;
+        let standing = |uid: &str| Standing {
+            uid: uid.into(),
+            sequence: 1,
+            at: day(20).and_hms_opt(10, 0, 0).unwrap(),
+            courtroom: None,
+            kind: "言詞辯論".into(),
+            state: HearingState::Cancelled,
+            court_name: "臺灣臺北地方法院".into(),
+        };
+        let entry = |seq: u32, text: &str| NewsEntry {
+            entry: EntryData {
+                seq,
+                posted: day(1),
+                text: text.into(),
+                modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
+            },
+            revised: false,
+        };
+        let correction = |uid: &str| Correction {
+            hearing: standing(uid),
+            withdrawn: true,
+            above_snapshot: true,
+        };
+        let news = vec![
+            // Case 1: one entry cancels a hearing it took, one is other news.
+            CaseNews::of(
+                case(1),
+                vec![entry(5, "言詞辯論期日取消"), entry(4, "收狀")],
+            ),
+            // Case 2: a correction of a hearing it took, one of another.
+            CaseNews {
+                corrected: Some((2, 2)),
+                corrections: vec![correction("took-2"), correction("other")],
+                ..CaseNews::of(case(2), Vec::new())
+            },
+            // Case 3: news of a hearing it never took.
+            CaseNews::of(case(3), vec![entry(7, "調解期日取消")]),
+        ];
+        let mut changes = Changes::default();
+        for e in EMAILS {
+            changes.news.insert(e.to_string(), news.clone());
+        }
+        let mut announced = Announced::new();
+        announced.insert((case(1).id(), 5), vec![standing("took-1")]);
+        announced.insert((case(3).id(), 7), vec![standing("other-3")]);
+        let mut known = Known::default();
+        let took = |uids: &[&str]| uids.iter().map(|u| u.to_string()).collect();
+        known
+            .reminded
+            .insert(EMAILS[0].into(), took(&["took-1", "took-2"]));
+        known
+            .reminded
+            .insert(EMAILS[1].into(), took(&["elsewhere"]));
+
+        let told = for_reminders(&changes, &announced, &known);
+        assert_eq!(told.keys().collect::<Vec<_>>(), [EMAILS[0]]);
+        let got = &told[EMAILS[0]];
+        assert_eq!(got.len(), 2, "{got:#?}");
+        assert_eq!(got[0].case, case(1));
+        assert_eq!(got[0].entries, [entry(5, "言詞辯論期日取消")]);
+        assert!(got[0].corrections.is_empty());
+        assert_eq!(got[1].case, case(2));
+        assert!(got[1].entries.is_empty());
+        assert_eq!(got[1].corrections, [correction("took-2")]);
+        assert_eq!(got[1].corrected, Some((2, 2)));
     }
 }

@@ -579,6 +579,7 @@ pub fn queue_due(
             more: 0,
             rerun: false,
             after_earlier: false,
+            for_reminders: false,
             hearings: d
                 .hearings
                 .iter()

@@ -4,7 +4,7 @@
 //! with those records, so a reminder is never queued twice, whatever
 //! re-runs or crashes happen.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -44,6 +44,27 @@ impl Outbox {
             .prepare("SELECT email, uid, starts, lead FROM reminded WHERE starts >= ?1")?;
         let rows = stmt.query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The hearings (UIDs) each of `emails` was ever reminded of: what its
+    /// calendar took from a reminder.
+    pub fn reminded_uids<'e>(
+        &self,
+        emails: impl IntoIterator<Item = &'e str>,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT DISTINCT uid FROM reminded WHERE email = ?1")?;
+        let mut out = BTreeMap::new();
+        for email in emails {
+            let uids: BTreeSet<String> = stmt
+                .query_map([email], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if !uids.is_empty() {
+                out.insert(email.to_string(), uids);
+            }
+        }
+        Ok(out)
     }
 
     /// The addresses that have their reminder of `day` already.

@@ -126,6 +126,7 @@ pub(crate) mod tests {
             more: 0,
             rerun: false,
             after_earlier: false,
+            for_reminders: false,
             hearings: Vec::new(),
         }
     }

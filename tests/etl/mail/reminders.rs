@@ -1538,3 +1538,145 @@ fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
         .collect();
     assert_eq!(got, [3]);
 }
+
+/// An address that turned digests off but keeps reminders took a hearing
+/// into its calendar from a reminder; when the hearing is cancelled (by a
+/// news entry) or its announcing entry withdrawn, the calendar must hear
+/// of it, or the party goes to a hearing that is not held. The update
+/// carries only the hearings its reminders put in the calendar, the
+/// entries that changed them, and a link that turns reminders off; an
+/// address with reminders off as well gets nothing.
+#[test]
+fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with_digests_off() {
+    const A: &str = "a@example.com";
+    const B: &str = "b@example.com";
+    let env = Env::new();
+    let root = env.dir.path();
+    let base = [
+        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            1,
+            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
+        ),
+        (2, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            2,
+            "2,115/11/20,117/03/10 14:00第二法庭準備程序,115/11/20 09:00:00,N",
+        ),
+        (3, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            3,
+            "2,115/11/20,117/04/21 09:30第三法庭調解,115/11/20 09:00:00,N",
+        ),
+    ];
+    let grants = [(1, A), (2, A), (3, A), (1, B)];
+    imported(env.import(
+        &one_court_night(root, "20261123", &[1, 2, 3], &base, &grants),
+        &[],
+    ));
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute_batch(
+            "UPDATE accounts SET digests = 0 WHERE email = 'a@example.com';
+             UPDATE accounts SET digests = 0, reminders = 0 WHERE email = 'b@example.com';",
+        )
+        .unwrap();
+    let uid = |case: u64| {
+        crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", case)[0]["uid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (argued, prepared, mediated) = (uid(1), uid(2), uid(3));
+    // The reminder 7 days before puts cases 1's and 2's hearings in A's
+    // calendar; case 3's is not due.
+    send_for(&env, "2028-03-03");
+    let reminder = env.data().join(format!("mail/20280303/reminder-{A}.eml"));
+    let mut took: Vec<String> = events(&env, &reminder)
+        .iter()
+        .map(|e| e["uid"].as_str().unwrap().to_string())
+        .collect();
+    took.sort();
+    let mut want = vec![argued.clone(), prepared.clone()];
+    want.sort();
+    assert_eq!(took, want);
+
+    // Night 2: case 1's hearing cancelled by a news entry, case 2's
+    // announcing entry withdrawn, case 3's hearing cancelled too.
+    let mut two = base.to_vec();
+    two.push((1, "3,115/11/24,言詞辯論期日取消,115/11/24 10:00:00,N"));
+    two.retain(|r| *r != base[3]);
+    two.push((
+        2,
+        "2,115/11/20,117/03/10 14:00第二法庭準備程序,115/11/24 18:00:00,Y",
+    ));
+    two.push((3, "3,115/11/24,調解期日取消,115/11/24 10:00:00,N"));
+    imported(env.import(
+        &one_court_night(root, "20261124", &[1, 2, 3], &two, &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+
+    let night = env.data().join("mail/20261124");
+    let eml = night.join(format!("digest-{A}.eml"));
+    assert!(
+        eml.exists(),
+        "no mail told A's calendar of the hearings its reminder put there: {}",
+        env.report("20261124")["mail"]
+    );
+    let mut files: Vec<(String, String)> = events(&env, &eml)
+        .iter()
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    files.sort();
+    let mut want = vec![
+        (argued.clone(), "CANCEL".to_string()),
+        (prepared.clone(), "CANCEL".to_string()),
+    ];
+    want.sort();
+    assert_eq!(files, want, "only what A's reminders put in its calendar");
+    assert!(!files.iter().any(|f| f.0 == mediated));
+    let text = text_of(&eml);
+    for line in [
+        "言詞辯論期日取消",
+        "117/03/10（五）14:00 準備程序 臺灣臺北地方法院 第二法庭：本服務已無此庭期資料",
+        "庭期提醒",
+        "以法院寄發的傳票或通知書為準",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("115年度訴字第3號") && !text.contains("調解期日取消"),
+        "A turned digests off: nothing but what its calendar took\n{text}"
+    );
+    let raw = fs::read_to_string(&eml).unwrap();
+    assert!(
+        raw.contains("&list=reminders>"),
+        "its one-click unsubscribe is the reminders':\n{raw}"
+    );
+    assert!(
+        !night.join(format!("digest-{B}.eml")).exists(),
+        "B turned digests and reminders off"
+    );
+
+    // A re-run of the night mails it no second time.
+    imported(env.import(
+        &one_court_night(root, "20261124", &[1, 2, 3], &two, &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let count: i64 = rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM items WHERE kind = 'digest' AND email = ?1",
+            [A],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 1);
+}
