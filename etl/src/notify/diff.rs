@@ -50,6 +50,26 @@ pub struct CaseNews {
     pub corrected: Option<(i64, i64)>,
     /// What that comparison found to tell, as the case's digest does.
     pub corrections: Vec<super::corrected::Correction>,
+    /// Why the address hears of the case.
+    pub follow: Follow,
+}
+
+/// Why an address hears of a case's news: what it is told of it is the
+/// queue's to decide (`queue::told`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Follow {
+    /// The case is granted to the address: its digest tells the news, or,
+    /// with digests off and reminders on, only what changed of the
+    /// hearings its reminders put in its calendar.
+    #[default]
+    Grant,
+    /// The case is assigned to a prosecutor of the address who opted in
+    /// to the digest.
+    ProsecutorDigest,
+    /// The case is assigned to a prosecutor of the address who keeps
+    /// reminders but not the digest: only what changed of the hearings
+    /// its reminders put in its calendar.
+    ProsecutorCalendar,
 }
 
 impl CaseNews {
@@ -60,6 +80,7 @@ impl CaseNews {
             entries,
             corrected: None,
             corrections: Vec::new(),
+            follow: Follow::Grant,
         }
     }
 }
@@ -397,10 +418,8 @@ fn compare(
             followed = true;
             if !news_here.is_empty() || corrected.is_some() {
                 changes.news.entry(address()?).or_default().push(CaseNews {
-                    case: case_ref.clone(),
-                    entries: news_here.clone(),
                     corrected,
-                    corrections: Vec::new(),
+                    ..CaseNews::of(case_ref.clone(), news_here.clone())
                 });
             }
         } else {

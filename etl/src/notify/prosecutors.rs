@@ -15,14 +15,17 @@
 //! digest per address and night, a case once), and from there the plan
 //! treats it like anyone's: not on a first load, never after an
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
-//! address, held by the flood guard.
+//! address, held by the flood guard. A prosecutor who keeps reminders but
+//! not the digest, and whose calendar took a hearing from a reminder, has
+//! the news worked out too, marked `Follow::ProsecutorCalendar`: the queue
+//! tells them only what changed of those hearings (`queue::told`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::diff::{self, CaseNews, Changes};
+use super::diff::{self, CaseNews, Changes, Follow};
 use super::reminders::Candidate;
 use super::NotifyError;
 use crate::model::HearingData;
@@ -78,8 +81,14 @@ fn assigned_to(conn: &Connection, case_id: i64) -> Result<Vec<(String, Assigned)
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// Adds the opted-in prosecutors' news between `from` and `to` to
-/// `changes.news`. Returns how many prosecutors have news tonight.
+/// Adds the prosecutors' news between `from` and `to` to `changes.news`:
+/// of those who opted in to the digest ([`Follow::ProsecutorDigest`]), and
+/// of those who keep reminders but not the digest and were reminded of a
+/// hearing ([`Follow::ProsecutorCalendar`]: the queue tells them only what
+/// changed of the hearings their reminders put in their calendars). A case
+/// is in an address's news once: an opted-in prosecutor's makes the
+/// address's own news of it a digest's. Returns how many prosecutors have
+/// news tonight.
 pub fn add_news(
     data_dir: &Path,
     from: &SnapshotFile,
@@ -87,8 +96,31 @@ pub fn add_news(
     changes: &mut Changes,
 ) -> Result<usize, NotifyError> {
     let accounts = store::accounts::open(data_dir)?;
-    let recipients = store::accounts::prosecutors::digest_recipients(&accounts)?;
+    let digests = store::accounts::prosecutors::digest_recipients(&accounts)?;
+    let reminders = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     drop(accounts);
+    let with_digest: BTreeSet<&str> = digests.iter().map(|(a, _)| a.as_str()).collect();
+    let calendar_only: Vec<&(String, String)> = reminders
+        .iter()
+        .filter(|(account, _)| !with_digest.contains(account.as_str()))
+        .collect();
+    // Only those whose calendars took a hearing from a reminder have
+    // anything to be told.
+    let reminded = match calendar_only.is_empty() {
+        true => BTreeMap::new(),
+        false => mail::outbox::Outbox::open(data_dir)?
+            .reminded_uids(calendar_only.iter().map(|(_, e)| e.as_str()))?,
+    };
+    let recipients: Vec<(&str, &str, Follow)> = digests
+        .iter()
+        .map(|(a, e)| (a.as_str(), e.as_str(), Follow::ProsecutorDigest))
+        .chain(
+            calendar_only
+                .iter()
+                .filter(|(_, e)| reminded.contains_key(e))
+                .map(|(a, e)| (a.as_str(), e.as_str(), Follow::ProsecutorCalendar)),
+        )
+        .collect();
     if recipients.is_empty() {
         return Ok(0);
     }
@@ -99,13 +131,13 @@ pub fn add_news(
     );
     let corrected = new.hearings_corrected()?;
     let mut with_news = 0;
-    for (account, email) in recipients {
-        let before: BTreeSet<CaseRef> = assigned(&old_conn, &account)?
+    for (account, email, follow) in recipients {
+        let before: BTreeSet<CaseRef> = assigned(&old_conn, account)?
             .into_iter()
             .map(|a| a.case)
             .collect();
         let mut news = Vec::new();
-        for Assigned { case, .. } in assigned(&new_conn, &account)? {
+        for Assigned { case, .. } in assigned(&new_conn, account)? {
             if !before.contains(&case) {
                 continue;
             }
@@ -129,6 +161,7 @@ pub fn add_news(
             if !entries.is_empty() || corrected.is_some() {
                 news.push(CaseNews {
                     corrected,
+                    follow,
                     ..CaseNews::of(case, entries)
                 });
             }
@@ -137,9 +170,16 @@ pub fn add_news(
             continue;
         }
         with_news += 1;
-        let all = changes.news.entry(email).or_default();
-        let known: BTreeSet<CaseRef> = all.iter().map(|n| n.case.clone()).collect();
-        all.extend(news.into_iter().filter(|n| !known.contains(&n.case)));
+        let all = changes.news.entry(email.to_string()).or_default();
+        for n in news {
+            match all.iter_mut().find(|a| a.case == n.case) {
+                // The same snapshots' news: an opted-in prosecutor's
+                // digest tells it whatever the address's own switch says.
+                Some(a) if follow == Follow::ProsecutorDigest => a.follow = follow,
+                Some(_) => {}
+                None => all.push(n),
+            }
+        }
         all.sort_by(|a, b| a.case.cmp(&b.case));
     }
     Ok(with_news)

@@ -4,9 +4,10 @@
 //!   account, else an approval notice. A new grant clears a bounce flag.
 //! - News on cases an address already followed: one digest per address,
 //!   not on a first load, not after an unsubscribe, held by the flood guard.
-//!   An address that turned digests off but keeps reminders gets, as its
-//!   digest, what changed of the hearings its reminders put in its
-//!   calendar ([`for_reminders`]), and nothing else.
+//!   An address that turned digests off but keeps reminders (an
+//!   applicant's, or a prosecutor's who never opted in to the digest)
+//!   gets, as its digest, what changed of the hearings its reminders put
+//!   in its calendar, and nothing else ([`told`]).
 //! - A followed case about to stop being queryable: one warning per
 //!   (address, case), ever.
 //!
@@ -30,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::announced::Announced;
-use super::diff::{CaseNews, Changes, Expiring, Granted};
+use super::diff::{CaseNews, Changes, Expiring, Follow, Granted};
 use super::NotifyError;
 use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
@@ -118,8 +119,11 @@ pub struct Known {
     pub flagged: BTreeSet<String>,
     /// Addresses that turned digests off.
     pub unsubscribed: BTreeSet<String>,
-    /// Of those with news tonight, the ones that keep reminders: the
-    /// hearings (UIDs) their reminders put in their calendars.
+    /// Addresses that turned reminders off (applicants').
+    pub reminders_off: BTreeSet<String>,
+    /// Of the addresses with news tonight that are told only what their
+    /// calendars took ([`Tell::Calendar`]): the hearings (UIDs) their
+    /// reminders put there.
     pub reminded: BTreeMap<String, BTreeSet<String>>,
     /// Expiry warnings given: (address, case key, last day YYYYMMDD).
     pub warned: BTreeSet<(String, String, i64)>,
@@ -145,7 +149,7 @@ pub struct Job<'a> {
     /// from an earlier build: it says that one did not list this.
     pub after_earlier: bool,
     /// A digest to an address that turned digests off but keeps
-    /// reminders ([`for_reminders`]).
+    /// reminders ([`told`]).
     pub for_reminders: bool,
 }
 
@@ -205,67 +209,113 @@ impl About<'_> {
     }
 }
 
-/// What an address that turned digests off but keeps reminders is told
-/// tonight, by address: of its news, the entries that announce a hearing
-/// its reminders put in its calendar (`announced`: the hearings each
-/// entry schedules, moves or cancels, as they now stand; each attached
-/// as a calendar file), and the corrections without news of such a
-/// hearing (`super::corrected`). Its calendar took the hearing from a
-/// reminder, so a cancellation, a move or a withdrawn entry would
-/// otherwise stay unseen there until a next reminder that a cancelled
-/// hearing never gets. Pure.
-pub fn for_reminders(
-    changes: &Changes,
-    announced: &Announced,
-    known: &Known,
-) -> BTreeMap<String, Vec<CaseNews>> {
+/// What an address is told of a case of its news.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tell {
+    /// Its news, in the digest.
+    All,
+    /// Only what changed of the hearings the address's reminders put in its
+    /// calendar: with digests off but reminders on, its calendar took them
+    /// from a reminder, so a cancellation, a move or a withdrawn entry
+    /// would otherwise stay unseen there until a next reminder, which a
+    /// cancelled hearing never gets.
+    Calendar,
+    /// Nothing: digests and reminders off.
+    Nothing,
+}
+
+impl Tell {
+    /// What `email` is told of `news`: why it follows the case, and its own
+    /// switches.
+    pub fn of(news: &CaseNews, email: &str, known: &Known) -> Tell {
+        match news.follow {
+            Follow::ProsecutorDigest => Tell::All,
+            Follow::ProsecutorCalendar => Tell::Calendar,
+            Follow::Grant if !known.unsubscribed.contains(email) => Tell::All,
+            Follow::Grant if known.reminders_off.contains(email) => Tell::Nothing,
+            Follow::Grant => Tell::Calendar,
+        }
+    }
+}
+
+/// An address's news as it is told, when some of it is not told whole
+/// ([`told`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Told {
+    pub news: Vec<CaseNews>,
+    /// None of it is a digest's ([`Tell::All`]): the mail says it is
+    /// only about what the address's calendar took, and its unsubscribe
+    /// link is the reminders'.
+    pub for_reminders: bool,
+}
+
+/// What each address whose news is not all told whole ([`Tell`]) is told
+/// tonight: its cases told whole as they are; of the others, only the
+/// entries that announce a hearing its reminders put in its calendar
+/// (`announced`: the hearings each entry schedules, moves or cancels, as
+/// they now stand; each attached as a calendar file), and the corrections
+/// without news of such a hearing (`super::corrected`); a case with
+/// neither is left out. Pure.
+pub fn told(changes: &Changes, announced: &Announced, known: &Known) -> BTreeMap<String, Told> {
+    let none = BTreeSet::new();
     let mut out = BTreeMap::new();
-    for (email, uids) in &known.reminded {
-        let Some(news) = changes.news.get(email) else {
+    for (email, news) in &changes.news {
+        let tells: Vec<Tell> = news.iter().map(|n| Tell::of(n, email, known)).collect();
+        if tells.iter().all(|t| *t == Tell::All) {
             continue;
-        };
+        }
+        let uids = known.reminded.get(email).unwrap_or(&none);
         let took = |uid: &str| uids.contains(uid);
         let told: Vec<CaseNews> = news
             .iter()
-            .filter_map(|n| {
-                let id = n.case.id();
-                let entries: Vec<_> = n
-                    .entries
-                    .iter()
-                    .filter(|e| {
-                        announced
-                            .get(&(id.clone(), e.entry.seq))
-                            .is_some_and(|hs| hs.iter().any(|h| took(&h.uid)))
+            .zip(&tells)
+            .filter_map(|(n, tell)| match tell {
+                Tell::All => Some(n.clone()),
+                Tell::Nothing => None,
+                Tell::Calendar => {
+                    let id = n.case.id();
+                    let entries: Vec<_> = n
+                        .entries
+                        .iter()
+                        .filter(|e| {
+                            announced
+                                .get(&(id.clone(), e.entry.seq))
+                                .is_some_and(|hs| hs.iter().any(|h| took(&h.uid)))
+                        })
+                        .cloned()
+                        .collect();
+                    let corrections: Vec<_> = n
+                        .corrections
+                        .iter()
+                        .filter(|c| took(&c.hearing.uid))
+                        .cloned()
+                        .collect();
+                    (!entries.is_empty() || !corrections.is_empty()).then(|| CaseNews {
+                        entries,
+                        corrections,
+                        ..n.clone()
                     })
-                    .cloned()
-                    .collect();
-                let corrections: Vec<_> = n
-                    .corrections
-                    .iter()
-                    .filter(|c| took(&c.hearing.uid))
-                    .cloned()
-                    .collect();
-                (!entries.is_empty() || !corrections.is_empty()).then(|| CaseNews {
-                    case: n.case.clone(),
-                    entries,
-                    corrected: n.corrected,
-                    corrections,
-                })
+                }
             })
             .collect();
-        if !told.is_empty() {
-            out.insert(email.clone(), told);
-        }
+        let for_reminders = !tells.contains(&Tell::All);
+        out.insert(
+            email.clone(),
+            Told {
+                news: told,
+                for_reminders,
+            },
+        );
     }
     out
 }
 
 /// Decides tonight's mail from the diff and what is known. Pure.
-/// `for_reminders`: what addresses that turned digests off but keep
-/// reminders are told ([`for_reminders`]).
+/// `told`: what the addresses whose news is not all told whole are told
+/// ([`told`]).
 pub fn plan<'a>(
     changes: &'a Changes,
-    for_reminders: &'a BTreeMap<String, Vec<CaseNews>>,
+    told: &'a BTreeMap<String, Told>,
     known: &Known,
     night: Night,
     flood: Flood,
@@ -379,18 +429,24 @@ pub fn plan<'a>(
                 summary.already_queued += 1;
                 continue;
             }
-            let (news, reminders_only) =
-                match (known.unsubscribed.contains(email), for_reminders.get(email)) {
-                    (false, _) => (news, false),
-                    (true, Some(told)) => {
-                        summary.for_reminders += 1;
-                        (told, true)
-                    }
-                    (true, None) => {
-                        summary.unsubscribed += 1;
-                        continue;
-                    }
-                };
+            let unsubscribed = known.unsubscribed.contains(email);
+            let (news, reminders_only) = match told.get(email) {
+                Some(t) if t.news.is_empty() => {
+                    summary.unsubscribed += u64::from(unsubscribed);
+                    continue;
+                }
+                Some(t) => {
+                    summary.for_reminders += u64::from(t.for_reminders);
+                    (&t.news, t.for_reminders)
+                }
+                // (`told` has every address with digests off; this way the
+                // plan alone never digests such an address's news)
+                None if unsubscribed => {
+                    summary.unsubscribed += 1;
+                    continue;
+                }
+                None => (news, false),
+            };
             plan.jobs.push(Job {
                 email,
                 kind: Kind::Digest,
@@ -481,7 +537,7 @@ pub fn queue(
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
-    let told = for_reminders(changes, calendars.announced, &known);
+    let told = told(changes, calendars.announced, &known);
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
@@ -548,21 +604,25 @@ fn read_known(
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
+        reminders_off: BTreeSet::new(),
         reminded: BTreeMap::new(),
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
     };
-    // Addresses with news that turned digests off but keep reminders:
-    // what their reminders put in their calendars.
-    let reminders_off = store::hearings::reminders_off(accounts)?;
-    known.reminded = outbox.reminded_uids(
-        changes
-            .news
-            .keys()
-            .filter(|e| known.unsubscribed.contains(*e) && !reminders_off.contains(*e))
-            .map(String::as_str),
-    )?;
+    // What the reminders of the addresses told only what their calendars
+    // took put there.
+    known.reminders_off = store::hearings::reminders_off(accounts)?;
+    let calendar: Vec<&str> = changes
+        .news
+        .iter()
+        .filter(|(e, news)| {
+            news.iter()
+                .any(|n| Tell::of(n, e, &known) == Tell::Calendar)
+        })
+        .map(|(e, _)| e.as_str())
+        .collect();
+    known.reminded = outbox.reminded_uids(calendar)?;
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
@@ -844,7 +904,7 @@ mod tests {
 
     /// The night's changes, what is known, and what addresses that keep
     /// only reminders are told (`for_reminders`).
-    type Built = (Changes, Known, BTreeMap<String, Vec<CaseNews>>);
+    type Built = (Changes, Known, BTreeMap<String, Told>);
 
     fn build(people: &[Who], followed: u64, with_news: u64) -> Built {
         let mut changes = Changes {
@@ -921,10 +981,21 @@ mod tests {
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
             }
-            if w.calendar {
-                if let Some(news) = changes.news.get(&e) {
-                    told.insert(e.clone(), news[..1].to_vec());
-                }
+            // Digests off: told only its first case (its reminders put
+            // a hearing of it in its calendar), or nothing.
+            if let (true, Some(news)) = (w.unsubscribed, changes.news.get(&e)) {
+                let news = if w.calendar {
+                    news[..1].to_vec()
+                } else {
+                    Vec::new()
+                };
+                told.insert(
+                    e.clone(),
+                    Told {
+                        news,
+                        for_reminders: true,
+                    },
+                );
             }
             for &n in &w.warned {
                 known
@@ -1060,7 +1131,7 @@ mod tests {
                 .collect();
             for j in &got.jobs {
                 if let (true, About::News(news)) = (j.for_reminders, &j.about) {
-                    prop_assert_eq!(*news, &told[j.email][..], "only what it is told");
+                    prop_assert_eq!(*news, &told[j.email].news[..], "only what it is told");
                 }
             }
             prop_assert_eq!(jobs, want, "jobs in (kind, address) order");
@@ -1085,13 +1156,16 @@ mod tests {
         }
     }
 
-    /// What an address that keeps only reminders is told: the entries
-    /// announcing a hearing its reminders put in its calendar and the
-    /// corrections of such a hearing; nothing of a case without one; an
-    /// address told nothing has no entry; an address that was never
-    /// reminded (or keeps reminders off: not in `reminded`) is not looked at.
+    /// What each address is told, by why it follows each case and its
+    /// switches: with digests off and reminders on, the entries announcing
+    /// a hearing its reminders put in its calendar and the corrections of
+    /// such a hearing, nothing of a case without one; with both off,
+    /// nothing; a prosecutor's case the address keeps only reminders of,
+    /// the same, beside the address's own news told whole; an opted-in
+    /// prosecutor's case whole; an address whose news is all told whole is
+    /// not in the map.
     #[test]
-    fn an_address_that_keeps_only_reminders_is_told_what_its_calendar_took() {
+    fn what_each_address_is_told_by_why_it_follows_the_case() {
         use super::super::corrected::Correction;
         use super::super::diff::NewsEntry;
         use super::super::reminders::Standing;
@@ -1119,47 +1193,88 @@ mod tests {
             withdrawn: true,
             above_snapshot: true,
         };
-        let news = vec![
-            // Case 1: one entry cancels a hearing it took, one is other news.
-            CaseNews::of(
-                case(1),
-                vec![entry(5, "言詞辯論期日取消"), entry(4, "收狀")],
-            ),
-            // Case 2: a correction of a hearing it took, one of another.
-            CaseNews {
-                corrected: Some((2, 2)),
-                corrections: vec![correction("took-2"), correction("other")],
-                ..CaseNews::of(case(2), Vec::new())
-            },
-            // Case 3: news of a hearing it never took.
-            CaseNews::of(case(3), vec![entry(7, "調解期日取消")]),
-        ];
+        // Case 1: one entry cancels a hearing (took-1), one is other news.
+        let one = CaseNews::of(
+            case(1),
+            vec![entry(5, "言詞辯論期日取消"), entry(4, "收狀")],
+        );
+        // Case 2: a correction of took-2, and one of another hearing.
+        let two = CaseNews {
+            corrected: Some((2, 2)),
+            corrections: vec![correction("took-2"), correction("other")],
+            ..CaseNews::of(case(2), Vec::new())
+        };
+        // Case 3: news of a hearing (took-3).
+        let three = CaseNews::of(case(3), vec![entry(7, "調解期日取消")]);
+        let as_ = |n: &CaseNews, follow: Follow| CaseNews {
+            follow,
+            ..n.clone()
+        };
         let mut changes = Changes::default();
-        for e in EMAILS {
-            changes.news.insert(e.to_string(), news.clone());
+        let grants = vec![one.clone(), two.clone(), three.clone()];
+        for e in &EMAILS[..3] {
+            changes.news.insert(e.to_string(), grants.clone());
         }
+        changes.news.insert(
+            EMAILS[3].into(),
+            vec![
+                one.clone(),
+                as_(&two, Follow::ProsecutorDigest),
+                as_(&three, Follow::ProsecutorCalendar),
+            ],
+        );
         let mut announced = Announced::new();
         announced.insert((case(1).id(), 5), vec![standing("took-1")]);
-        announced.insert((case(3).id(), 7), vec![standing("other-3")]);
+        announced.insert((case(3).id(), 7), vec![standing("took-3")]);
         let mut known = Known::default();
         let took = |uids: &[&str]| uids.iter().map(|u| u.to_string()).collect();
+        // a: digests off, reminded of took-1 and took-2.
+        known.unsubscribed.insert(EMAILS[0].into());
         known
             .reminded
             .insert(EMAILS[0].into(), took(&["took-1", "took-2"]));
-        known
-            .reminded
-            .insert(EMAILS[1].into(), took(&["elsewhere"]));
+        // b: digests and reminders off.
+        known.unsubscribed.insert(EMAILS[1].into());
+        known.reminders_off.insert(EMAILS[1].into());
+        // c: digests on. d: digests on, and a prosecutor who keeps only
+        // reminders of case 3, reminded of took-3.
+        known.reminded.insert(EMAILS[3].into(), took(&["took-3"]));
 
-        let told = for_reminders(&changes, &announced, &known);
-        assert_eq!(told.keys().collect::<Vec<_>>(), [EMAILS[0]]);
-        let got = &told[EMAILS[0]];
-        assert_eq!(got.len(), 2, "{got:#?}");
-        assert_eq!(got[0].case, case(1));
-        assert_eq!(got[0].entries, [entry(5, "言詞辯論期日取消")]);
-        assert!(got[0].corrections.is_empty());
-        assert_eq!(got[1].case, case(2));
-        assert!(got[1].entries.is_empty());
-        assert_eq!(got[1].corrections, [correction("took-2")]);
-        assert_eq!(got[1].corrected, Some((2, 2)));
+        let told = told(&changes, &announced, &known);
+        assert_eq!(
+            told.keys().collect::<Vec<_>>(),
+            [EMAILS[0], EMAILS[1], EMAILS[3]]
+        );
+        let a = &told[EMAILS[0]];
+        assert!(a.for_reminders);
+        assert_eq!(
+            a.news,
+            [
+                CaseNews::of(case(1), vec![entry(5, "言詞辯論期日取消")]),
+                CaseNews {
+                    corrections: vec![correction("took-2")],
+                    ..two.clone()
+                },
+            ]
+        );
+        assert_eq!(told[EMAILS[1]].news, []);
+        let d = &told[EMAILS[3]];
+        assert!(!d.for_reminders);
+        assert_eq!(
+            d.news,
+            [
+                one.clone(),
+                as_(&two, Follow::ProsecutorDigest),
+                as_(&three, Follow::ProsecutorCalendar),
+            ]
+        );
+        // Reminded of nothing on case 3, d is told nothing of it.
+        known.reminded.clear();
+        let told = super::told(&changes, &announced, &known);
+        assert_eq!(
+            told[EMAILS[3]].news,
+            [one, as_(&two, Follow::ProsecutorDigest)]
+        );
+        assert_eq!(told[EMAILS[0]].news, []);
     }
 }

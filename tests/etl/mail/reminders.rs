@@ -1680,3 +1680,96 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
         .unwrap();
     assert_eq!(count, 1);
 }
+
+/// A prosecutor who turned reminders on and digests off (the default
+/// digest switch) is told the same as an applicant: the 勘驗 on TPD 刑事
+/// 115 訴 100 that its reminder put in the calendar, withdrawn, is
+/// cancelled there; the 審理 it was never reminded of, withdrawn too, and
+/// the case's other news (the sample's moved 宣判) are not its business.
+#[test]
+fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_its_reminder_took() {
+    const P: &str = "chen.wm@moj.example";
+    let env = Env::new();
+    let announce = [
+        "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/22 09:00:00,N",
+        "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/22 09:01:00,N",
+    ];
+    let one = env.copy_night("20261123");
+    crate::util::append_rows(&one, "TPD_progress.csv", &announce);
+    assert_eq!(env.import(&one, &[]).code, 0);
+    prosecutor(&env, "chen.wm", Some(P), true);
+    let uid_of = |kind: &str| {
+        crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 100)
+            .into_iter()
+            .find(|h| h["kind"] == kind && h["at"].as_str().unwrap().starts_with("117/"))
+            .unwrap_or_else(|| panic!("no {kind}"))["uid"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let (inspected, tried) = (uid_of("勘驗"), uid_of("審理"));
+    send_for(&env, "2028-04-28");
+    let reminder = env.data().join(format!("mail/20280428/reminder-{P}.eml"));
+    let took: Vec<String> = events(&env, &reminder)
+        .iter()
+        .map(|e| e["uid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(took, std::slice::from_ref(&inspected));
+
+    let two = env.copy_night("20261124");
+    crate::util::append_rows(&two, "TPD_progress.csv", &announce);
+    crate::util::append_rows(
+        &two,
+        "TPD_progress.csv",
+        &[
+            "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/24 18:02:00,Y",
+            "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/24 18:03:00,Y",
+        ],
+    );
+    imported(env.import(&two, &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let eml = env.data().join(format!("mail/20261124/digest-{P}.eml"));
+    assert!(
+        eml.exists(),
+        "no mail told the prosecutor's calendar: {}",
+        env.report("20261124")["mail"]
+    );
+    let files: Vec<(String, String)> = events(&env, &eml)
+        .iter()
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(files, [(inspected, "CANCEL".to_string())]);
+    assert!(!files.iter().any(|f| f.0 == tried));
+    let text = text_of(&eml);
+    for line in [
+        "庭期提醒加入您行事曆的庭期有異動",
+        "117/05/05（五）09:30 勘驗 臺灣臺北地方法院 第三法庭：本服務已無此庭期資料",
+    ] {
+        assert!(text.contains(line), "{line} missing:\n{text}");
+    }
+    assert!(
+        !text.contains("宣判") && !text.contains("審理"),
+        "only what the reminder put in the calendar:\n{text}"
+    );
+    assert!(fs::read_to_string(&eml)
+        .unwrap()
+        .contains("&list=reminders>"));
+
+    // A re-run of the night mails it no second time.
+    imported(env.import(&two, &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let count: i64 = rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT count(*) FROM items WHERE kind = 'digest' AND email = ?1",
+            [P],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(count, 1);
+}
