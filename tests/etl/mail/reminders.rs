@@ -1624,15 +1624,7 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
         "no mail told A's calendar of the hearings its reminder put there: {}",
         env.report("20261124")["mail"]
     );
-    let mut files: Vec<(String, String)> = events(&env, &eml)
-        .iter()
-        .map(|e| {
-            (
-                e["uid"].as_str().unwrap().to_string(),
-                e["method"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let mut files = uids_and_methods(&env, &eml);
     files.sort();
     let mut want = vec![
         (argued.clone(), "CANCEL".to_string()),
@@ -1670,15 +1662,7 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
         &[],
     ));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
-    let count: i64 = rusqlite::Connection::open(env.data().join("outbox.sqlite"))
-        .unwrap()
-        .query_row(
-            "SELECT count(*) FROM items WHERE kind = 'digest' AND email = ?1",
-            [A],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(count, 1);
+    assert_eq!(digest_items(&env, A), 1);
 }
 
 /// A prosecutor who turned reminders on and digests off (the default
@@ -1734,15 +1718,7 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_i
         "no mail told the prosecutor's calendar: {}",
         env.report("20261124")["mail"]
     );
-    let files: Vec<(String, String)> = events(&env, &eml)
-        .iter()
-        .map(|e| {
-            (
-                e["uid"].as_str().unwrap().to_string(),
-                e["method"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect();
+    let files = uids_and_methods(&env, &eml);
     assert_eq!(files, [(inspected, "CANCEL".to_string())]);
     assert!(!files.iter().any(|f| f.0 == tried));
     let text = text_of(&eml);
@@ -1763,13 +1739,30 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_i
     // A re-run of the night mails it no second time.
     imported(env.import(&two, &[]));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
-    let count: i64 = rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+    assert_eq!(digest_items(&env, P), 1);
+}
+
+/// The UID and METHOD of each calendar file of `eml`.
+fn uids_and_methods(env: &Env, eml: &Path) -> Vec<(String, String)> {
+    events(env, eml)
+        .iter()
+        .map(|e| {
+            (
+                e["uid"].as_str().unwrap().to_string(),
+                e["method"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// How many digest items the outbox holds for `email`, all nights.
+fn digest_items(env: &Env, email: &str) -> i64 {
+    rusqlite::Connection::open(env.data().join("outbox.sqlite"))
         .unwrap()
         .query_row(
             "SELECT count(*) FROM items WHERE kind = 'digest' AND email = ?1",
-            [P],
+            [email],
             |r| r.get(0),
         )
-        .unwrap();
-    assert_eq!(count, 1);
+        .unwrap()
 }
