@@ -138,8 +138,8 @@ pub struct View {
     /// which did not list this (not said to an address that had none).
     pub after_earlier: bool,
     /// A digest to an address that turned digests off but keeps reminders:
-    /// only the hearings its reminders put in its calendar that changed,
-    /// said so, with the reminders' unsubscribe link.
+    /// only its cases' hearings' changes, said so, with the reminders'
+    /// unsubscribe link.
     pub for_reminders: bool,
     /// The hearings a reminder is about, in time order.
     pub hearings: Vec<HearingView>,
@@ -165,8 +165,8 @@ impl View {
     }
 
     /// Its subject as a mail of `kind`: the kind's ([`subject`]), or, for
-    /// a digest to an address that keeps only reminders, that hearings its
-    /// calendar took have changed.
+    /// a digest to an address that keeps only reminders, that its cases'
+    /// hearings have changed.
     pub fn subject_as(&self, kind: Kind) -> String {
         if self.for_reminders {
             for_reminders_subject(&self.cases)
@@ -195,11 +195,11 @@ pub fn subject(kind: Kind, cases: &[CaseView]) -> String {
 }
 
 /// The subject of a digest to an address that keeps only reminders
-/// ([`View::for_reminders`]): hearings its calendar took have changed.
+/// ([`View::for_reminders`]): its cases' hearings have changed.
 fn for_reminders_subject(cases: &[CaseView]) -> String {
     match cases {
         [one] => format!("【庭期提醒】{} 庭期異動", one.title),
-        _ => format!("【庭期提醒】您行事曆中 {} 件案件的庭期異動", cases.len()),
+        _ => format!("【庭期提醒】您關注的 {} 件案件庭期異動", cases.len()),
     }
 }
 
@@ -490,8 +490,8 @@ mod tests {
     }
 
     /// A digest to an address that turned digests off but keeps reminders:
-    /// what changed of the hearings its reminders put in its calendar,
-    /// said so, in its subject too, with the reminders' unsubscribe link.
+    /// its cases' hearings' changes, said so, in its subject too, with the
+    /// reminders' unsubscribe link.
     #[test]
     fn digest_for_an_address_that_keeps_only_reminders() {
         let a =

@@ -54,22 +54,46 @@ pub struct CaseNews {
     pub follow: Follow,
 }
 
-/// Why an address hears of a case's news: what it is told of it is the
-/// queue's to decide (`queue::told`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Follow {
+/// Why an address hears of a case's news, every reason it has: what it
+/// is told of it is the queue's to decide (`queue::Tell`), from the widest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Follow {
     /// The case is granted to the address: its digest tells the news, or,
-    /// with digests off and reminders on, only what changed of the
-    /// hearings its reminders put in its calendar.
-    #[default]
-    Grant,
-    /// The case is assigned to a prosecutor of the address who opted in
-    /// to the digest.
-    ProsecutorDigest,
+    /// with digests off and reminders on, only its hearings' changes.
+    pub grant: bool,
+    /// The case is assigned to a prosecutor of the address who opted in to
+    /// the digest.
+    pub prosecutor_digest: bool,
     /// The case is assigned to a prosecutor of the address who keeps
-    /// reminders but not the digest: only what changed of the hearings
-    /// its reminders put in its calendar.
-    ProsecutorCalendar,
+    /// reminders but not the digest: only its hearings' changes.
+    pub prosecutor_calendar: bool,
+}
+
+impl Follow {
+    pub const GRANT: Follow = Follow {
+        grant: true,
+        prosecutor_digest: false,
+        prosecutor_calendar: false,
+    };
+    pub const PROSECUTOR_DIGEST: Follow = Follow {
+        grant: false,
+        prosecutor_digest: true,
+        prosecutor_calendar: false,
+    };
+    pub const PROSECUTOR_CALENDAR: Follow = Follow {
+        grant: false,
+        prosecutor_digest: false,
+        prosecutor_calendar: true,
+    };
+
+    /// Both reasons.
+    pub fn and(self, other: Follow) -> Follow {
+        Follow {
+            grant: self.grant || other.grant,
+            prosecutor_digest: self.prosecutor_digest || other.prosecutor_digest,
+            prosecutor_calendar: self.prosecutor_calendar || other.prosecutor_calendar,
+        }
+    }
 }
 
 impl CaseNews {
@@ -80,7 +104,7 @@ impl CaseNews {
             entries,
             corrected: None,
             corrections: Vec::new(),
-            follow: Follow::Grant,
+            follow: Follow::GRANT,
         }
     }
 }

@@ -17,8 +17,8 @@
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
 //! address, held by the flood guard. A prosecutor who keeps reminders but
 //! not the digest, and whose calendar took a hearing from a reminder, has
-//! the news worked out too, marked `Follow::ProsecutorCalendar`: the queue
-//! tells them only what changed of those hearings (`queue::told`).
+//! the news worked out too, marked `Follow::prosecutor_calendar`: the
+//! queue tells them only their cases' hearings' changes (`queue::told`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -82,13 +82,14 @@ fn assigned_to(conn: &Connection, case_id: i64) -> Result<Vec<(String, Assigned)
 }
 
 /// Adds the prosecutors' news between `from` and `to` to `changes.news`:
-/// of those who opted in to the digest ([`Follow::ProsecutorDigest`]), and
+/// of those who opted in to the digest (`Follow::prosecutor_digest`), and
 /// of those who keep reminders but not the digest and were reminded of a
-/// hearing ([`Follow::ProsecutorCalendar`]: the queue tells them only what
-/// changed of the hearings their reminders put in their calendars). A case
-/// is in an address's news once: an opted-in prosecutor's makes the
-/// address's own news of it a digest's. Returns how many prosecutors have
-/// news tonight.
+/// hearing (`Follow::prosecutor_calendar`: the queue tells them only their
+/// cases' hearings' changes; one never reminded has nothing in a calendar
+/// from us, and each prosecutor's news costs lookups of each of their
+/// cases in both snapshots). A case is in an address's news once, with
+/// every reason the address has to hear of it. Returns how many
+/// prosecutors have news tonight.
 pub fn add_news(
     data_dir: &Path,
     from: &SnapshotFile,
@@ -107,18 +108,18 @@ pub fn add_news(
     // Only those whose calendars took a hearing from a reminder have
     // anything to be told.
     let reminded = match calendar_only.is_empty() {
-        true => BTreeMap::new(),
+        true => BTreeSet::new(),
         false => mail::outbox::Outbox::open(data_dir)?
-            .reminded_uids(calendar_only.iter().map(|(_, e)| e.as_str()))?,
+            .ever_reminded(calendar_only.iter().map(|(_, e)| e.as_str()))?,
     };
     let recipients: Vec<(&str, &str, Follow)> = digests
         .iter()
-        .map(|(a, e)| (a.as_str(), e.as_str(), Follow::ProsecutorDigest))
+        .map(|(a, e)| (a.as_str(), e.as_str(), Follow::PROSECUTOR_DIGEST))
         .chain(
             calendar_only
                 .iter()
-                .filter(|(_, e)| reminded.contains_key(e))
-                .map(|(a, e)| (a.as_str(), e.as_str(), Follow::ProsecutorCalendar)),
+                .filter(|(_, e)| reminded.contains(e))
+                .map(|(a, e)| (a.as_str(), e.as_str(), Follow::PROSECUTOR_CALENDAR)),
         )
         .collect();
     if recipients.is_empty() {
@@ -172,11 +173,10 @@ pub fn add_news(
         with_news += 1;
         let all = changes.news.entry(email.to_string()).or_default();
         for n in news {
+            // The same snapshots' news: the case once, with every reason
+            // the address has to hear of it.
             match all.iter_mut().find(|a| a.case == n.case) {
-                // The same snapshots' news: an opted-in prosecutor's
-                // digest tells it whatever the address's own switch says.
-                Some(a) if follow == Follow::ProsecutorDigest => a.follow = follow,
-                Some(_) => {}
+                Some(a) => a.follow = a.follow.and(follow),
                 None => all.push(n),
             }
         }

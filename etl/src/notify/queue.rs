@@ -6,8 +6,8 @@
 //!   not on a first load, not after an unsubscribe, held by the flood guard.
 //!   An address that turned digests off but keeps reminders (an
 //!   applicant's, or a prosecutor's who never opted in to the digest)
-//!   gets, as its digest, what changed of the hearings its reminders put
-//!   in its calendar, and nothing else ([`told`]).
+//!   gets, as its digest, its cases' hearings' changes, and nothing else
+//!   ([`told`]): its calendar holds hearings from our mail.
 //! - A followed case about to stop being queryable: one warning per
 //!   (address, case), ever.
 //!
@@ -31,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::announced::Announced;
-use super::diff::{CaseNews, Changes, Expiring, Follow, Granted};
+use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::NotifyError;
 use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
@@ -51,8 +51,8 @@ pub struct QueueSummary {
     /// Digests not queued because the address unsubscribed.
     pub unsubscribed: u64,
     /// Digests queued to addresses that turned digests off but keep
-    /// reminders: only the hearings their reminders put in their
-    /// calendars that changed (counted in `digest` too).
+    /// reminders: only their cases' hearings' changes (counted in
+    /// `digest` too).
     pub for_reminders: u64,
     /// Items kept but not sent: the address is flagged (it bounced).
     pub suppressed: u64,
@@ -121,10 +121,6 @@ pub struct Known {
     pub unsubscribed: BTreeSet<String>,
     /// Addresses that turned reminders off (applicants').
     pub reminders_off: BTreeSet<String>,
-    /// Of the addresses with news tonight that are told only what their
-    /// calendars took ([`Tell::Calendar`]): the hearings (UIDs) their
-    /// reminders put there.
-    pub reminded: BTreeMap<String, BTreeSet<String>>,
     /// Expiry warnings given: (address, case key, last day YYYYMMDD).
     pub warned: BTreeSet<(String, String, i64)>,
     /// The night's digests are held by the flood guard, not yet released.
@@ -214,26 +210,29 @@ impl About<'_> {
 pub enum Tell {
     /// Its news, in the digest.
     All,
-    /// Only what changed of the hearings the address's reminders put in its
-    /// calendar: with digests off but reminders on, its calendar took them
-    /// from a reminder, so a cancellation, a move or a withdrawn entry
-    /// would otherwise stay unseen there until a next reminder, which a
-    /// cancelled hearing never gets.
+    /// Only its hearings' changes: with digests off but reminders on, the
+    /// address's calendar holds hearings from its reminders (or from its
+    /// digests while they were on), and a cancellation, a move or a
+    /// withdrawn entry would otherwise stay unseen there until a next
+    /// reminder, which a cancelled hearing never gets.
     Calendar,
     /// Nothing: digests and reminders off.
     Nothing,
 }
 
 impl Tell {
-    /// What `email` is told of `news`: why it follows the case, and its own
-    /// switches.
+    /// What `email` is told of `news`: the widest of its reasons to follow
+    /// the case, with its own switches.
     pub fn of(news: &CaseNews, email: &str, known: &Known) -> Tell {
-        match news.follow {
-            Follow::ProsecutorDigest => Tell::All,
-            Follow::ProsecutorCalendar => Tell::Calendar,
-            Follow::Grant if !known.unsubscribed.contains(email) => Tell::All,
-            Follow::Grant if known.reminders_off.contains(email) => Tell::Nothing,
-            Follow::Grant => Tell::Calendar,
+        let f = news.follow;
+        let digests = !known.unsubscribed.contains(email);
+        let reminders = !known.reminders_off.contains(email);
+        if f.prosecutor_digest || (f.grant && digests) {
+            Tell::All
+        } else if f.prosecutor_calendar || (f.grant && reminders) {
+            Tell::Calendar
+        } else {
+            Tell::Nothing
         }
     }
 }
@@ -243,29 +242,36 @@ impl Tell {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Told {
     pub news: Vec<CaseNews>,
-    /// None of it is a digest's ([`Tell::All`]): the mail says it is
-    /// only about what the address's calendar took, and its unsubscribe
-    /// link is the reminders'.
+    /// None of it is a digest's ([`Tell::All`]): the mail says it is only
+    /// about the hearings' changes, and its unsubscribe link is the
+    /// reminders'.
     pub for_reminders: bool,
 }
 
+/// Whether a hearing as it now stands has changed since it was first
+/// announced: moved or cancelled, or its SEQUENCE raised (a new time,
+/// courtroom, kind or state; or sent above what calendars held).
+fn changed(h: &super::reminders::Standing) -> bool {
+    !h.state.takes_place() || h.sequence > 0
+}
+
 /// What each address whose news is not all told whole ([`Tell`]) is told
-/// tonight: its cases told whole as they are; of the others, only the
-/// entries that announce a hearing its reminders put in its calendar
-/// (`announced`: the hearings each entry schedules, moves or cancels, as
-/// they now stand; each attached as a calendar file), and the corrections
-/// without news of such a hearing (`super::corrected`); a case with
-/// neither is left out. Pure.
+/// tonight: its cases told whole as they are; of a case told only its
+/// hearings' changes ([`Tell::Calendar`]), if a news entry announces a
+/// hearing that changed ([`changed`]; `announced`: the hearings each entry
+/// schedules, moves or cancels, as they now stand, each attached as a
+/// calendar file) or a correction without news (`super::corrected`) is
+/// to tell: the corrections and the case's entries that announce
+/// hearings (so a hearing withdrawn and posted again under another 序號
+/// comes with its new date); else nothing of it. A hearing newly scheduled
+/// alone, and news that is not about hearings, are not told. Pure.
 pub fn told(changes: &Changes, announced: &Announced, known: &Known) -> BTreeMap<String, Told> {
-    let none = BTreeSet::new();
     let mut out = BTreeMap::new();
     for (email, news) in &changes.news {
         let tells: Vec<Tell> = news.iter().map(|n| Tell::of(n, email, known)).collect();
         if tells.iter().all(|t| *t == Tell::All) {
             continue;
         }
-        let uids = known.reminded.get(email).unwrap_or(&none);
-        let took = |uid: &str| uids.contains(uid);
         let told: Vec<CaseNews> = news
             .iter()
             .zip(&tells)
@@ -274,25 +280,19 @@ pub fn told(changes: &Changes, announced: &Announced, known: &Known) -> BTreeMap
                 Tell::Nothing => None,
                 Tell::Calendar => {
                     let id = n.case.id();
-                    let entries: Vec<_> = n
+                    let hearings =
+                        |e: &super::diff::NewsEntry| announced.get(&(id.clone(), e.entry.seq));
+                    let changes = n
                         .entries
                         .iter()
-                        .filter(|e| {
-                            announced
-                                .get(&(id.clone(), e.entry.seq))
-                                .is_some_and(|hs| hs.iter().any(|h| took(&h.uid)))
-                        })
-                        .cloned()
-                        .collect();
-                    let corrections: Vec<_> = n
-                        .corrections
-                        .iter()
-                        .filter(|c| took(&c.hearing.uid))
-                        .cloned()
-                        .collect();
-                    (!entries.is_empty() || !corrections.is_empty()).then(|| CaseNews {
-                        entries,
-                        corrections,
+                        .any(|e| hearings(e).is_some_and(|hs| hs.iter().any(changed)));
+                    (changes || !n.corrections.is_empty()).then(|| CaseNews {
+                        entries: n
+                            .entries
+                            .iter()
+                            .filter(|e| hearings(e).is_some())
+                            .cloned()
+                            .collect(),
                         ..n.clone()
                     })
                 }
@@ -439,12 +439,7 @@ pub fn plan<'a>(
                     summary.for_reminders += u64::from(t.for_reminders);
                     (&t.news, t.for_reminders)
                 }
-                // (`told` has every address with digests off; this way the
-                // plan alone never digests such an address's news)
-                None if unsubscribed => {
-                    summary.unsubscribed += 1;
-                    continue;
-                }
+                // (all of it told whole)
                 None => (news, false),
             };
             plan.jobs.push(Job {
@@ -604,25 +599,11 @@ fn read_known(
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         unsubscribed: addresses("SELECT email FROM accounts WHERE digests = 0")?,
-        reminders_off: BTreeSet::new(),
-        reminded: BTreeMap::new(),
+        reminders_off: store::hearings::reminders_off(accounts)?,
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
     };
-    // What the reminders of the addresses told only what their calendars
-    // took put there.
-    known.reminders_off = store::hearings::reminders_off(accounts)?;
-    let calendar: Vec<&str> = changes
-        .news
-        .iter()
-        .filter(|(e, news)| {
-            news.iter()
-                .any(|n| Tell::of(n, e, &known) == Tell::Calendar)
-        })
-        .map(|(e, _)| e.as_str())
-        .collect();
-    known.reminded = outbox.reminded_uids(calendar)?;
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
@@ -842,7 +823,7 @@ mod tests {
         account: Option<Account>,
         flagged: bool,
         unsubscribed: bool,
-        /// Its reminders put a hearing of its news in its calendar.
+        /// A hearing of its news changed.
         calendar: bool,
         warned: Vec<u32>,
     }
@@ -981,8 +962,8 @@ mod tests {
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
             }
-            // Digests off: told only its first case (its reminders put
-            // a hearing of it in its calendar), or nothing.
+            // Digests off: told only its first case (a hearing of it
+            // changed), or nothing.
             if let (true, Some(news)) = (w.unsubscribed, changes.news.get(&e)) {
                 let news = if w.calendar {
                     news[..1].to_vec()
@@ -1082,8 +1063,8 @@ mod tests {
                         } else if w.unsubscribed && !w.calendar {
                             unsubscribed += 1;
                         } else {
-                            // Digests off: only what its reminders put in
-                            // its calendar, as a digest.
+                            // Digests off: only its hearings' changes, as
+                            // a digest.
                             for_reminders += u64::from(w.unsubscribed);
                             let state = if flagged {
                                 State::Suppressed
@@ -1157,26 +1138,28 @@ mod tests {
     }
 
     /// What each address is told, by why it follows each case and its
-    /// switches: with digests off and reminders on, the entries announcing
-    /// a hearing its reminders put in its calendar and the corrections of
-    /// such a hearing, nothing of a case without one; with both off,
-    /// nothing; a prosecutor's case the address keeps only reminders of,
-    /// the same, beside the address's own news told whole; an opted-in
-    /// prosecutor's case whole; an address whose news is all told whole is
+    /// switches: with digests off and reminders on, of a case whose
+    /// hearing changed (a news entry announces it moved, cancelled or
+    /// revised; or a correction) the corrections and the entries that
+    /// announce hearings, nothing of a case whose news schedules a hearing
+    /// or is not about hearings; with both off, nothing; a prosecutor's
+    /// case the address keeps only reminders of, the same, beside its own
+    /// news told whole; an opted-in prosecutor's case whole, whatever the
+    /// address's own switches; an address whose news is all told whole is
     /// not in the map.
     #[test]
     fn what_each_address_is_told_by_why_it_follows_the_case() {
         use super::super::corrected::Correction;
-        use super::super::diff::NewsEntry;
+        use super::super::diff::{Follow, NewsEntry};
         use super::super::reminders::Standing;
         use schemas::hearing::State as HearingState;
-        let standing = |uid: &str| Standing {
+        let standing = |uid: &str, state: HearingState, sequence: u32| Standing {
             uid: uid.into(),
-            sequence: 1,
+            sequence,
             at: day(20).and_hms_opt(10, 0, 0).unwrap(),
             courtroom: None,
             kind: "言詞辯論".into(),
-            state: HearingState::Cancelled,
+            state,
             court_name: "臺灣臺北地方法院".into(),
         };
         let entry = |seq: u32, text: &str| NewsEntry {
@@ -1188,24 +1171,45 @@ mod tests {
             },
             revised: false,
         };
-        let correction = |uid: &str| Correction {
-            hearing: standing(uid),
+        // Case 1: an entry cancels a hearing, one schedules another, one
+        // is other news.
+        let one = CaseNews::of(
+            case(1),
+            vec![
+                entry(6, "言詞辯論期日取消"),
+                entry(5, "117/03/10 10:00第一法庭調解"),
+                entry(4, "收狀"),
+            ],
+        );
+        // Case 2: a correction without news.
+        let correction = Correction {
+            hearing: standing("h-2", HearingState::Cancelled, 1),
             withdrawn: true,
             above_snapshot: true,
         };
-        // Case 1: one entry cancels a hearing (took-1), one is other news.
-        let one = CaseNews::of(
-            case(1),
-            vec![entry(5, "言詞辯論期日取消"), entry(4, "收狀")],
-        );
-        // Case 2: a correction of took-2, and one of another hearing.
         let two = CaseNews {
             corrected: Some((2, 2)),
-            corrections: vec![correction("took-2"), correction("other")],
+            corrections: vec![correction],
             ..CaseNews::of(case(2), Vec::new())
         };
-        // Case 3: news of a hearing (took-3).
-        let three = CaseNews::of(case(3), vec![entry(7, "調解期日取消")]);
+        // Case 3: a hearing scheduled, and other news: nothing changed.
+        let three = CaseNews::of(
+            case(3),
+            vec![entry(8, "117/04/01 10:00第三法庭調解"), entry(7, "收狀")],
+        );
+        let mut announced = Announced::new();
+        announced.insert(
+            (case(1).id(), 6),
+            vec![standing("h-1", HearingState::Cancelled, 1)],
+        );
+        announced.insert(
+            (case(1).id(), 5),
+            vec![standing("h-1b", HearingState::Scheduled, 0)],
+        );
+        announced.insert(
+            (case(3).id(), 8),
+            vec![standing("h-3", HearingState::Scheduled, 0)],
+        );
         let as_ = |n: &CaseNews, follow: Follow| CaseNews {
             follow,
             ..n.clone()
@@ -1218,63 +1222,106 @@ mod tests {
         changes.news.insert(
             EMAILS[3].into(),
             vec![
-                one.clone(),
-                as_(&two, Follow::ProsecutorDigest),
-                as_(&three, Follow::ProsecutorCalendar),
+                as_(&one, Follow::PROSECUTOR_CALENDAR),
+                as_(&two, Follow::PROSECUTOR_DIGEST),
+                three.clone(),
             ],
         );
-        let mut announced = Announced::new();
-        announced.insert((case(1).id(), 5), vec![standing("took-1")]);
-        announced.insert((case(3).id(), 7), vec![standing("took-3")]);
         let mut known = Known::default();
-        let took = |uids: &[&str]| uids.iter().map(|u| u.to_string()).collect();
-        // a: digests off, reminded of took-1 and took-2.
+        // a: digests off. b: digests and reminders off. c: digests on.
+        // d: digests off, reminders off; a prosecutor who keeps only
+        // reminders of case 1, and one who opted in to case 2's digest.
         known.unsubscribed.insert(EMAILS[0].into());
-        known
-            .reminded
-            .insert(EMAILS[0].into(), took(&["took-1", "took-2"]));
-        // b: digests and reminders off.
         known.unsubscribed.insert(EMAILS[1].into());
         known.reminders_off.insert(EMAILS[1].into());
-        // c: digests on. d: digests on, and a prosecutor who keeps only
-        // reminders of case 3, reminded of took-3.
-        known.reminded.insert(EMAILS[3].into(), took(&["took-3"]));
+        known.unsubscribed.insert(EMAILS[3].into());
+        known.reminders_off.insert(EMAILS[3].into());
 
         let told = told(&changes, &announced, &known);
         assert_eq!(
             told.keys().collect::<Vec<_>>(),
             [EMAILS[0], EMAILS[1], EMAILS[3]]
         );
+        let hearing_entries = CaseNews {
+            entries: one.entries[..2].to_vec(),
+            ..one.clone()
+        };
         let a = &told[EMAILS[0]];
         assert!(a.for_reminders);
-        assert_eq!(
-            a.news,
-            [
-                CaseNews::of(case(1), vec![entry(5, "言詞辯論期日取消")]),
-                CaseNews {
-                    corrections: vec![correction("took-2")],
-                    ..two.clone()
-                },
-            ]
-        );
+        assert_eq!(a.news, [hearing_entries.clone(), two.clone()]);
         assert_eq!(told[EMAILS[1]].news, []);
         let d = &told[EMAILS[3]];
         assert!(!d.for_reminders);
         assert_eq!(
             d.news,
             [
-                one.clone(),
-                as_(&two, Follow::ProsecutorDigest),
-                as_(&three, Follow::ProsecutorCalendar),
+                as_(&hearing_entries, Follow::PROSECUTOR_CALENDAR),
+                as_(&two, Follow::PROSECUTOR_DIGEST),
             ]
         );
-        // Reminded of nothing on case 3, d is told nothing of it.
-        known.reminded.clear();
+        // The same prosecutor's case granted to the address too: the
+        // widest reason, whatever the address's own switches.
+        changes.news.get_mut(EMAILS[3]).unwrap()[0].follow =
+            Follow::PROSECUTOR_CALENDAR.and(Follow::GRANT);
         let told = super::told(&changes, &announced, &known);
         assert_eq!(
-            told[EMAILS[3]].news,
-            [one, as_(&two, Follow::ProsecutorDigest)]
+            told[EMAILS[3]].news[0],
+            as_(
+                &hearing_entries,
+                Follow::PROSECUTOR_CALENDAR.and(Follow::GRANT)
+            )
         );
-        assert_eq!(told[EMAILS[0]].news, []);
+    }
+
+    /// Review finding (2026-12-03): an address whose applicant account
+    /// turned digests off and whose prosecutor's account opted in to the
+    /// digest gets the prosecutor's cases' news whole, whether or not one
+    /// of its own granted cases has news the same night.
+    #[test]
+    fn an_opted_in_prosecutors_digest_does_not_depend_on_the_addresss_own_news() {
+        use super::super::diff::{Follow, NewsEntry};
+        let entry = NewsEntry {
+            entry: EntryData {
+                seq: 5,
+                posted: day(1),
+                text: "收狀".into(),
+                modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
+            },
+            revised: false,
+        };
+        let prosecutors = CaseNews {
+            follow: Follow::PROSECUTOR_DIGEST,
+            ..CaseNews::of(case(2), vec![entry.clone()])
+        };
+        let own = CaseNews::of(case(1), vec![entry]);
+        let mut known = Known::default();
+        known.unsubscribed.insert(EMAILS[0].into());
+        let night = Night {
+            date: day(2),
+            first_load: false,
+            older: false,
+            rerun: None,
+        };
+        let flood = Flood {
+            share: 0.3,
+            min_cases: 100,
+        };
+        let digests = |news: Vec<CaseNews>| {
+            let mut changes = Changes::default();
+            changes.news.insert(EMAILS[0].into(), news);
+            let told = told(&changes, &Announced::new(), &known);
+            let p = plan(&changes, &told, &known, night, flood);
+            let cases: Vec<Vec<CaseRef>> = p
+                .jobs
+                .iter()
+                .filter_map(|j| match &j.about {
+                    About::News(n) => Some(n.iter().map(|n| n.case.clone()).collect()),
+                    _ => None,
+                })
+                .collect();
+            cases
+        };
+        assert_eq!(digests(vec![own, prosecutors.clone()]), vec![vec![case(2)]]);
+        assert_eq!(digests(vec![prosecutors]), vec![vec![case(2)]]);
     }
 }

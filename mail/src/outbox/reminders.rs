@@ -4,7 +4,7 @@
 //! with those records, so a reminder is never queued twice, whatever
 //! re-runs or crashes happen.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -46,22 +46,19 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// The hearings (UIDs) each of `emails` was ever reminded of: what its
-    /// calendar took from a reminder.
-    pub fn reminded_uids<'e>(
+    /// Those of `emails` that were ever reminded of a hearing: whose
+    /// calendars hold one from a reminder.
+    pub fn ever_reminded<'e>(
         &self,
         emails: impl IntoIterator<Item = &'e str>,
-    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    ) -> Result<BTreeSet<String>> {
         let mut stmt = self
             .conn
-            .prepare("SELECT DISTINCT uid FROM reminded WHERE email = ?1")?;
-        let mut out = BTreeMap::new();
+            .prepare("SELECT 1 FROM reminded WHERE email = ?1 LIMIT 1")?;
+        let mut out = BTreeSet::new();
         for email in emails {
-            let uids: BTreeSet<String> = stmt
-                .query_map([email], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            if !uids.is_empty() {
-                out.insert(email.to_string(), uids);
+            if stmt.exists([email])? {
+                out.insert(email.to_string());
             }
         }
         Ok(out)

@@ -1539,15 +1539,17 @@ fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
     assert_eq!(got, [3]);
 }
 
-/// An address that turned digests off but keeps reminders took a hearing
-/// into its calendar from a reminder; when the hearing is cancelled (by a
-/// news entry) or its announcing entry withdrawn, the calendar must hear
-/// of it, or the party goes to a hearing that is not held. The update
-/// carries only the hearings its reminders put in the calendar, the
-/// entries that changed them, and a link that turns reminders off; an
-/// address with reminders off as well gets nothing.
+/// An address that turned digests off but keeps reminders has hearings in
+/// its calendar from its reminders (or from its digests while they were
+/// on); when one is cancelled by a news entry, or its announcing entry is
+/// withdrawn and posted again at another time, the calendar must hear of
+/// it, or the party goes to a hearing that is not held. The mail tells
+/// only of its cases' hearings that changed, with their calendar files
+/// and the case's entries that announce hearings tonight, and its link
+/// turns reminders off; a hearing newly scheduled and other news are not
+/// told; an address with reminders off as well gets nothing.
 #[test]
-fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with_digests_off() {
+fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change() {
     const A: &str = "a@example.com";
     const B: &str = "b@example.com";
     let env = Env::new();
@@ -1564,10 +1566,6 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
             "2,115/11/20,117/03/10 14:00第二法庭準備程序,115/11/20 09:00:00,N",
         ),
         (3, "1,115/11/02,分案,115/11/02 09:00:00,N"),
-        (
-            3,
-            "2,115/11/20,117/04/21 09:30第三法庭調解,115/11/20 09:00:00,N",
-        ),
     ];
     let grants = [(1, A), (2, A), (3, A), (1, B)];
     imported(env.import(
@@ -1581,28 +1579,24 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
              UPDATE accounts SET digests = 0, reminders = 0 WHERE email = 'b@example.com';",
         )
         .unwrap();
-    let uid = |case: u64| {
-        crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", case)[0]["uid"]
-            .as_str()
-            .unwrap()
-            .to_string()
-    };
-    let (argued, prepared, mediated) = (uid(1), uid(2), uid(3));
-    // The reminder 7 days before puts cases 1's and 2's hearings in A's
-    // calendar; case 3's is not due.
+    let hearings = |case: u64| crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", case);
+    let uid = |case: u64| hearings(case)[0]["uid"].as_str().unwrap().to_string();
+    let (argued, prepared) = (uid(1), uid(2));
+    // The reminder 7 days before puts both in A's calendar.
     send_for(&env, "2028-03-03");
     let reminder = env.data().join(format!("mail/20280303/reminder-{A}.eml"));
-    let mut took: Vec<String> = events(&env, &reminder)
-        .iter()
-        .map(|e| e["uid"].as_str().unwrap().to_string())
+    let mut took: Vec<String> = uids_and_methods(&env, &reminder)
+        .into_iter()
+        .map(|f| f.0)
         .collect();
     took.sort();
     let mut want = vec![argued.clone(), prepared.clone()];
     want.sort();
     assert_eq!(took, want);
 
-    // Night 2: case 1's hearing cancelled by a news entry, case 2's
-    // announcing entry withdrawn, case 3's hearing cancelled too.
+    // Night 2: case 1's hearing cancelled by a news entry; case 2's
+    // announcing entry withdrawn and posted again a week later; case 3
+    // gets a hearing scheduled and other news.
     let mut two = base.to_vec();
     two.push((1, "3,115/11/24,言詞辯論期日取消,115/11/24 10:00:00,N"));
     two.retain(|r| *r != base[3]);
@@ -1610,41 +1604,58 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
         2,
         "2,115/11/20,117/03/10 14:00第二法庭準備程序,115/11/24 18:00:00,Y",
     ));
-    two.push((3, "3,115/11/24,調解期日取消,115/11/24 10:00:00,N"));
+    two.push((
+        2,
+        "3,115/11/24,117/03/17 14:00第二法庭準備程序,115/11/24 18:01:00,N",
+    ));
+    two.push((
+        3,
+        "2,115/11/24,117/05/20 09:30第三法庭調解,115/11/24 09:00:00,N",
+    ));
+    two.push((3, "3,115/11/24,收原告陳報狀,115/11/24 09:01:00,N"));
     imported(env.import(
         &one_court_night(root, "20261124", &[1, 2, 3], &two, &grants),
         &[],
     ));
+    let reposted = hearings(2)
+        .into_iter()
+        .find(|h| h["at"] == "117/03/17 14:00")
+        .unwrap()["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
 
     let night = env.data().join("mail/20261124");
     let eml = night.join(format!("digest-{A}.eml"));
     assert!(
         eml.exists(),
-        "no mail told A's calendar of the hearings its reminder put there: {}",
+        "no mail told A's calendar of its hearings' changes: {}",
         env.report("20261124")["mail"]
     );
     let mut files = uids_and_methods(&env, &eml);
     files.sort();
     let mut want = vec![
-        (argued.clone(), "CANCEL".to_string()),
-        (prepared.clone(), "CANCEL".to_string()),
+        (argued, "CANCEL".to_string()),
+        (prepared, "CANCEL".to_string()),
+        (reposted, "REQUEST".to_string()),
     ];
     want.sort();
-    assert_eq!(files, want, "only what A's reminders put in its calendar");
-    assert!(!files.iter().any(|f| f.0 == mediated));
+    assert_eq!(files, want, "what changed, and the date posted again");
     let text = text_of(&eml);
     for line in [
+        "您關注的案件庭期有異動",
         "言詞辯論期日取消",
         "117/03/10（五）14:00 準備程序 臺灣臺北地方法院 第二法庭：本服務已無此庭期資料",
-        "庭期提醒",
+        "117/03/17 14:00第二法庭準備程序",
         "以法院寄發的傳票或通知書為準",
+        "您未訂閱進度通知信",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
     assert!(
-        !text.contains("115年度訴字第3號") && !text.contains("調解期日取消"),
-        "A turned digests off: nothing but what its calendar took\n{text}"
+        !text.contains("115年度訴字第3號") && !text.contains("收原告陳報狀"),
+        "A turned digests off: only its hearings' changes\n{text}"
     );
     let raw = fs::read_to_string(&eml).unwrap();
     assert!(
@@ -1665,23 +1676,94 @@ fn a_calendar_that_took_a_hearing_from_a_reminder_hears_of_its_cancellation_with
     assert_eq!(digest_items(&env, A), 1);
 }
 
+/// Review finding (2026-12-03): a hearing the calendar took from a digest
+/// (digests on then), cancelled after the address turned digests off
+/// (reminders on) and before any reminder of it, must reach the calendar
+/// all the same: what a calendar holds is not only what reminders put
+/// there.
+#[test]
+fn a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_went_off() {
+    const A: &str = "a@example.com";
+    let env = Env::new();
+    let root = env.dir.path();
+    let base = [(1, "1,115/11/02,分案,115/11/02 09:00:00,N")];
+    let grants = [(1, A)];
+    imported(env.import(
+        &one_court_night(root, "20261123", &[1], &base, &grants),
+        &[],
+    ));
+    let mut two = base.to_vec();
+    two.push((
+        1,
+        "2,115/11/24,117/03/10 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
+    ));
+    imported(env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let took = env.data().join(format!("mail/20261124/digest-{A}.eml"));
+    let took = uids_and_methods(&env, &took);
+    assert_eq!(took.len(), 1);
+    assert_eq!(took[0].1, "REQUEST", "the calendar took it");
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
+        .unwrap();
+    let mut three = two.clone();
+    three.push((1, "3,115/11/25,言詞辯論期日取消,115/11/25 10:00:00,N"));
+    imported(env.import(
+        &one_court_night(root, "20261125", &[1], &three, &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let eml = env.data().join(format!("mail/20261125/digest-{A}.eml"));
+    assert!(
+        eml.exists(),
+        "the calendar that took the hearing from a digest was not told: {}",
+        env.report("20261125")["mail"]
+    );
+    assert_eq!(
+        uids_and_methods(&env, &eml),
+        [(took[0].0.clone(), "CANCEL".to_string())]
+    );
+}
+
 /// A prosecutor who turned reminders on and digests off (the default
 /// digest switch) is told the same as an applicant: the 勘驗 on TPD 刑事
-/// 115 訴 100 that its reminder put in the calendar, withdrawn, is
-/// cancelled there; the 審理 it was never reminded of, withdrawn too, and
-/// the case's other news (the sample's moved 宣判) are not its business.
+/// 115 訴 100 that a reminder put in the calendar, and the 審理, both
+/// withdrawn, are cancelled there. And (review finding, 2026-12-03) when
+/// the address also has an applicant's account granted the case, with
+/// digests and reminders off, the prosecutor's calendar is told all the
+/// same: what an address is told of a case is the widest of its reasons.
 #[test]
-fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_its_reminder_took() {
+fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_withdrawn_hearings() {
+    for granted_too in [false, true] {
+        prosecutor_with_reminders_only(granted_too);
+    }
+}
+
+fn prosecutor_with_reminders_only(granted_too: bool) {
     const P: &str = "chen.wm@moj.example";
     let env = Env::new();
     let announce = [
         "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/22 09:00:00,N",
         "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/22 09:01:00,N",
     ];
+    let grant = ["TPD,刑事,115,訴,100,被告,chen.wm@moj.example,115/11/01,核准"];
     let one = env.copy_night("20261123");
     crate::util::append_rows(&one, "TPD_progress.csv", &announce);
+    if granted_too {
+        crate::util::append_rows(&one, "TPD_applicant.csv", &grant);
+    }
     assert_eq!(env.import(&one, &[]).code, 0);
     prosecutor(&env, "chen.wm", Some(P), true);
+    if granted_too {
+        rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+            .unwrap()
+            .execute(
+                "UPDATE accounts SET digests = 0, reminders = 0 WHERE email = ?1",
+                [P],
+            )
+            .unwrap();
+    }
     let uid_of = |kind: &str| {
         crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 100)
             .into_iter()
@@ -1694,9 +1776,9 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_i
     let (inspected, tried) = (uid_of("勘驗"), uid_of("審理"));
     send_for(&env, "2028-04-28");
     let reminder = env.data().join(format!("mail/20280428/reminder-{P}.eml"));
-    let took: Vec<String> = events(&env, &reminder)
-        .iter()
-        .map(|e| e["uid"].as_str().unwrap().to_string())
+    let took: Vec<String> = uids_and_methods(&env, &reminder)
+        .into_iter()
+        .map(|f| f.0)
         .collect();
     assert_eq!(took, std::slice::from_ref(&inspected));
 
@@ -1710,27 +1792,40 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_a_withdrawn_hearing_i
             "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/24 18:03:00,Y",
         ],
     );
+    if granted_too {
+        crate::util::append_rows(&two, "TPD_applicant.csv", &grant);
+    }
     imported(env.import(&two, &[]));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
     let eml = env.data().join(format!("mail/20261124/digest-{P}.eml"));
     assert!(
         eml.exists(),
-        "no mail told the prosecutor's calendar: {}",
+        "no mail told the prosecutor's calendar (granted too: {granted_too}): {}",
         env.report("20261124")["mail"]
     );
-    let files = uids_and_methods(&env, &eml);
-    assert_eq!(files, [(inspected, "CANCEL".to_string())]);
-    assert!(!files.iter().any(|f| f.0 == tried));
+    // (The sample's 宣判 on the case, moved tonight to 115/12/15, is told
+    // as well while it is still to come.)
+    let mut files: Vec<(String, String)> = uids_and_methods(&env, &eml)
+        .into_iter()
+        .filter(|f| f.0 == inspected || f.0 == tried)
+        .collect();
+    files.sort();
+    let mut want = vec![
+        (inspected, "CANCEL".to_string()),
+        (tried, "CANCEL".to_string()),
+    ];
+    want.sort();
+    assert_eq!(files, want);
     let text = text_of(&eml);
     for line in [
-        "庭期提醒加入您行事曆的庭期有異動",
+        "您關注的案件庭期有異動",
         "117/05/05（五）09:30 勘驗 臺灣臺北地方法院 第三法庭：本服務已無此庭期資料",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
     assert!(
-        !text.contains("宣判") && !text.contains("審理"),
-        "only what the reminder put in the calendar:\n{text}"
+        !text.contains("您已關閉"),
+        "the prosecutor turned nothing off:\n{text}"
     );
     assert!(fs::read_to_string(&eml)
         .unwrap()
