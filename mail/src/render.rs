@@ -175,7 +175,11 @@ impl View {
         }
     }
 
-    /// Cuts the list of cases to what a mail should carry.
+    /// Cuts the list of cases to what a mail should carry. A long list
+    /// keeps first the cases whose hearings were corrected without news
+    /// (`CaseView::hearings`), the others after them in their order: every
+    /// calendar file is attached whatever the cut, and a correction's line
+    /// is what says why a hearing left the calendar.
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
             for c in &mut self.cases {
@@ -183,6 +187,8 @@ impl View {
             }
         }
         if self.cases.len() > MAX_LISTED {
+            // (stable: the order within each part stays)
+            self.cases.sort_by_key(|c| c.hearings.is_empty());
             self.more = self.cases.len() - MAX_LISTED;
             self.cases.truncate(MAX_LISTED);
         }
@@ -487,6 +493,32 @@ mod tests {
             "117/04/14（五）14:30 言詞辯論 臺灣臺北地方法院 第十二法庭：庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程".into(),
         ];
         check_as(Kind::Digest, "digest-corrections", view(vec![a]));
+    }
+
+    /// A digest cut to its first cases keeps those whose hearings were
+    /// corrected without news: their calendar files are attached whatever
+    /// the cut, and the text is what says why a hearing left the calendar.
+    #[test]
+    fn a_cut_digest_keeps_the_cases_whose_hearings_were_corrected() {
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", false))
+            .collect();
+        cases[MAX_LISTED + 2].hearings =
+            vec!["117/03/10（五）10:00 準備程序：本服務已無此庭期資料".into()];
+        let corrected = cases[MAX_LISTED + 2].title.clone();
+        let first = cases[0].title.clone();
+        let mut v = view(cases);
+        v.trim(true);
+        assert_eq!(v.cases.len(), MAX_LISTED);
+        assert_eq!(v.more, 5);
+        assert!(
+            v.cases.iter().any(|c| c.title == corrected),
+            "the corrected case was cut"
+        );
+        assert_eq!(v.cases[0].title, corrected, "first");
+        assert_eq!(v.cases[1].title, first, "the others keep their order");
+        let (text, _) = bodies(Kind::Digest, &v).unwrap();
+        assert!(text.contains("本服務已無此庭期資料"), "{text}");
     }
 
     /// A digest to an address that turned digests off but keeps reminders:
