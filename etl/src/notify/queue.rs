@@ -430,10 +430,16 @@ pub fn plan<'a>(
                 summary.already_queued += 1;
                 continue;
             }
-            let unsubscribed = known.unsubscribed.contains(email);
             let (news, reminders_only) = match told.get(email) {
                 Some(t) if t.news.is_empty() => {
-                    summary.unsubscribed += u64::from(unsubscribed);
+                    // (an unsubscribe only if its own switch held a case
+                    // back: one granted to it, not an opted-in
+                    // prosecutor's)
+                    let held_back = news
+                        .iter()
+                        .any(|n| n.follow.grant && !n.follow.prosecutor_digest);
+                    summary.unsubscribed +=
+                        u64::from(known.unsubscribed.contains(email) && held_back);
                     continue;
                 }
                 Some(t) => {
@@ -1333,5 +1339,48 @@ mod tests {
         };
         assert_eq!(digests(vec![own, prosecutors.clone()]), vec![vec![case(2)]]);
         assert_eq!(digests(vec![prosecutors]), vec![vec![case(2)]]);
+    }
+
+    /// Review finding (2026-12-03): an address whose only news is a case
+    /// of a prosecutor who keeps only reminders, with nothing to tell, is
+    /// not counted as unsubscribed: its own switch held nothing back.
+    #[test]
+    fn a_reminders_only_prosecutors_case_with_nothing_to_tell_is_not_an_unsubscribe() {
+        use super::super::diff::{Follow, NewsEntry};
+        let n = CaseNews {
+            follow: Follow::PROSECUTOR_CALENDAR,
+            ..CaseNews::of(
+                case(1),
+                vec![NewsEntry {
+                    entry: EntryData {
+                        seq: 5,
+                        posted: day(1),
+                        text: "收狀".into(),
+                        modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
+                    },
+                    revised: false,
+                }],
+            )
+        };
+        let night = Night {
+            date: day(2),
+            first_load: false,
+            older: false,
+            rerun: None,
+        };
+        let flood = Flood {
+            share: 0.3,
+            min_cases: 100,
+        };
+        let mut changes = Changes::default();
+        changes.news.insert(EMAILS[0].into(), vec![n.clone()]);
+        changes.news.insert(EMAILS[1].into(), vec![n]);
+        let mut known = Known::default();
+        known.unsubscribed.insert(EMAILS[0].into());
+        let told = told(&changes, &Announced::new(), &known);
+        let p = plan(&changes, &told, &known, night, flood);
+        assert!(p.jobs.is_empty(), "{:?}", p.jobs);
+        assert_eq!(p.summary.for_reminders, 0);
+        assert_eq!(p.summary.unsubscribed, 0, "counted as unsubscribed");
     }
 }

@@ -1649,7 +1649,7 @@ fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change
         "117/03/10（五）14:00 準備程序 臺灣臺北地方法院 第二法庭：本服務已無此庭期資料",
         "117/03/17 14:00第二法庭準備程序",
         "以法院寄發的傳票或通知書為準",
-        "您未訂閱進度通知信",
+        "這些案件您未訂閱進度通知信，但收取庭期提醒",
     ] {
         assert!(text.contains(line), "{line} missing:\n{text}");
     }
