@@ -824,6 +824,34 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 12, d).unwrap()
     }
 
+    /// A news entry of 2026-12-01.
+    fn news_entry(seq: u32, text: &str) -> super::super::diff::NewsEntry {
+        super::super::diff::NewsEntry {
+            entry: EntryData {
+                seq,
+                posted: day(1),
+                text: text.into(),
+                modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
+            },
+            revised: false,
+        }
+    }
+
+    /// An ordinary night after the first, and the flood guard of 30%.
+    fn ordinary_night() -> (Night, Flood) {
+        let night = Night {
+            date: day(2),
+            first_load: false,
+            older: false,
+            rerun: None,
+        };
+        let flood = Flood {
+            share: 0.3,
+            min_cases: 100,
+        };
+        (night, flood)
+    }
+
     /// One address's part in a night: grants, news, expiring cases (by
     /// number), what is already queued, its account, flag, unsubscribe and
     /// the expiry warnings it had.
@@ -1166,7 +1194,7 @@ mod tests {
     #[test]
     fn what_each_address_is_told_by_why_it_follows_the_case() {
         use super::super::corrected::Correction;
-        use super::super::diff::{Follow, NewsEntry};
+        use super::super::diff::Follow;
         use super::super::reminders::Standing;
         use schemas::hearing::State as HearingState;
         let standing = |uid: &str, state: HearingState, sequence: u32| Standing {
@@ -1178,15 +1206,7 @@ mod tests {
             state,
             court_name: "臺灣臺北地方法院".into(),
         };
-        let entry = |seq: u32, text: &str| NewsEntry {
-            entry: EntryData {
-                seq,
-                posted: day(1),
-                text: text.into(),
-                modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
-            },
-            revised: false,
-        };
+        let entry = news_entry;
         // Case 1: an entry cancels a hearing, one schedules another, one
         // is other news.
         let one = CaseNews::of(
@@ -1295,16 +1315,8 @@ mod tests {
     /// of its own granted cases has news the same night.
     #[test]
     fn an_opted_in_prosecutors_digest_does_not_depend_on_the_addresss_own_news() {
-        use super::super::diff::{Follow, NewsEntry};
-        let entry = NewsEntry {
-            entry: EntryData {
-                seq: 5,
-                posted: day(1),
-                text: "收狀".into(),
-                modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
-            },
-            revised: false,
-        };
+        use super::super::diff::Follow;
+        let entry = news_entry(5, "收狀");
         let prosecutors = CaseNews {
             follow: Follow::PROSECUTOR_DIGEST,
             ..CaseNews::of(case(2), vec![entry.clone()])
@@ -1312,16 +1324,7 @@ mod tests {
         let own = CaseNews::of(case(1), vec![entry]);
         let mut known = Known::default();
         known.unsubscribed.insert(EMAILS[0].into());
-        let night = Night {
-            date: day(2),
-            first_load: false,
-            older: false,
-            rerun: None,
-        };
-        let flood = Flood {
-            share: 0.3,
-            min_cases: 100,
-        };
+        let (night, flood) = ordinary_night();
         let digests = |news: Vec<CaseNews>| {
             let mut changes = Changes::default();
             changes.news.insert(EMAILS[0].into(), news);
@@ -1346,32 +1349,12 @@ mod tests {
     /// not counted as unsubscribed: its own switch held nothing back.
     #[test]
     fn a_reminders_only_prosecutors_case_with_nothing_to_tell_is_not_an_unsubscribe() {
-        use super::super::diff::{Follow, NewsEntry};
+        use super::super::diff::Follow;
         let n = CaseNews {
             follow: Follow::PROSECUTOR_CALENDAR,
-            ..CaseNews::of(
-                case(1),
-                vec![NewsEntry {
-                    entry: EntryData {
-                        seq: 5,
-                        posted: day(1),
-                        text: "收狀".into(),
-                        modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
-                    },
-                    revised: false,
-                }],
-            )
+            ..CaseNews::of(case(1), vec![news_entry(5, "收狀")])
         };
-        let night = Night {
-            date: day(2),
-            first_load: false,
-            older: false,
-            rerun: None,
-        };
-        let flood = Flood {
-            share: 0.3,
-            min_cases: 100,
-        };
+        let (night, flood) = ordinary_night();
         let mut changes = Changes::default();
         changes.news.insert(EMAILS[0].into(), vec![n.clone()]);
         changes.news.insert(EMAILS[1].into(), vec![n]);
