@@ -432,14 +432,12 @@ pub fn plan<'a>(
             }
             let (news, reminders_only) = match told.get(email) {
                 Some(t) if t.news.is_empty() => {
-                    // (an unsubscribe only if its own switch held a case
-                    // back: one granted to it, not an opted-in
-                    // prosecutor's)
+                    // (an unsubscribe only if its own switch held back a
+                    // case granted to it)
                     let held_back = news
                         .iter()
-                        .any(|n| n.follow.grant && !n.follow.prosecutor_digest);
-                    summary.unsubscribed +=
-                        u64::from(known.unsubscribed.contains(email) && held_back);
+                        .any(|n| n.follow.grant && Tell::of(n, email, known) != Tell::All);
+                    summary.unsubscribed += u64::from(held_back);
                     continue;
                 }
                 Some(t) => {
