@@ -16,9 +16,9 @@
 //! treats it like anyone's: not on a first load, never after an
 //! unsubscribe (which turns the opt-in off too), suppressed for a flagged
 //! address, held by the flood guard. A prosecutor who keeps reminders but
-//! not the digest, and whose calendar took a hearing from a reminder, has
-//! the news worked out too, marked `Follow::prosecutor_calendar`: the
-//! queue tells them only their cases' hearings' changes (`queue::told`).
+//! not the digest has the news worked out too, marked
+//! `Follow::prosecutor_calendar`: the queue tells them only their cases'
+//! hearings' changes (`queue::told`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -83,13 +83,13 @@ fn assigned_to(conn: &Connection, case_id: i64) -> Result<Vec<(String, Assigned)
 
 /// Adds the prosecutors' news between `from` and `to` to `changes.news`:
 /// of those who opted in to the digest (`Follow::prosecutor_digest`), and
-/// of those who keep reminders but not the digest and were reminded of a
-/// hearing (`Follow::prosecutor_calendar`: the queue tells them only their
-/// cases' hearings' changes; one never reminded has nothing in a calendar
-/// from us, and each prosecutor's news costs lookups of each of their
-/// cases in both snapshots). A case is in an address's news once, with
-/// every reason the address has to hear of it. Returns how many
-/// prosecutors have news tonight.
+/// of those who keep reminders but not the digest
+/// (`Follow::prosecutor_calendar`: the queue tells them only their cases'
+/// hearings' changes). Whether their calendar holds a hearing of ours is
+/// not asked, as it is not of an applicant: it may have taken it from a
+/// reminder, or from a digest before the digest was turned off. A case is
+/// in an address's news once, with every reason the address has to hear
+/// of it. Returns how many prosecutors have news tonight.
 pub fn add_news(
     data_dir: &Path,
     from: &SnapshotFile,
@@ -101,24 +101,13 @@ pub fn add_news(
     let reminders = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     drop(accounts);
     let with_digest: BTreeSet<&str> = digests.iter().map(|(a, _)| a.as_str()).collect();
-    let calendar_only: Vec<&(String, String)> = reminders
-        .iter()
-        .filter(|(account, _)| !with_digest.contains(account.as_str()))
-        .collect();
-    // Only those whose calendars took a hearing from a reminder have
-    // anything to be told.
-    let reminded = match calendar_only.is_empty() {
-        true => BTreeSet::new(),
-        false => mail::outbox::Outbox::open(data_dir)?
-            .ever_reminded(calendar_only.iter().map(|(_, e)| e.as_str()))?,
-    };
     let recipients: Vec<(&str, &str, Follow)> = digests
         .iter()
         .map(|(a, e)| (a.as_str(), e.as_str(), Follow::PROSECUTOR_DIGEST))
         .chain(
-            calendar_only
+            reminders
                 .iter()
-                .filter(|(_, e)| reminded.contains(e))
+                .filter(|(account, _)| !with_digest.contains(account.as_str()))
                 .map(|(a, e)| (a.as_str(), e.as_str(), Follow::PROSECUTOR_CALENDAR)),
         )
         .collect();

@@ -46,24 +46,6 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Those of `emails` that were ever reminded of a hearing: whose
-    /// calendars hold one from a reminder.
-    pub fn ever_reminded<'e>(
-        &self,
-        emails: impl IntoIterator<Item = &'e str>,
-    ) -> Result<BTreeSet<String>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT 1 FROM reminded WHERE email = ?1 LIMIT 1")?;
-        let mut out = BTreeSet::new();
-        for email in emails {
-            if stmt.exists([email])? {
-                out.insert(email.to_string());
-            }
-        }
-        Ok(out)
-    }
-
     /// The addresses that have their reminder of `day` already.
     pub fn reminded_on(&self, day: NaiveDate) -> Result<BTreeSet<String>> {
         let mut stmt = self

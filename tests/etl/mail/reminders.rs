@@ -1837,6 +1837,89 @@ fn prosecutor_with_reminders_only(granted_too: bool) {
     assert_eq!(digest_items(&env, P), 1);
 }
 
+/// Noticed in the eighteenth session, reproduced here first: a prosecutor
+/// whose calendar took a hearing from their digest, and who then turned
+/// the digest off (reminders on) before any reminder went to them, was
+/// not told when the hearing was withdrawn: their news was worked out
+/// only once a reminder had gone. An applicant in their place is told
+/// (`a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_went_off`).
+#[test]
+fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn_after_the_digest_went_off(
+) {
+    const P: &str = "wu.cl@moj.example";
+    let env = Env::new();
+    let case = ["TPD,刑事,115,訴,900,孝股,審理中,"];
+    let assigned = ["TPD,刑事,115,訴,900,wu.cl"];
+    let filed = "TPD,刑事,115,訴,900,1,115/11/20,分案,115/11/20 09:00:00,N";
+    let announced =
+        "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/24 09:00:00,N";
+    let withdrawn =
+        "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/25 18:02:00,Y";
+    // Each night the sample's TPD, with the prosecutor's case as `progress`.
+    let night = |name: &str, progress: &[&str]| {
+        let to = env.dir.path().join("inbox").join(name);
+        fs::create_dir_all(&to).unwrap();
+        let from = sample(if name == "20261123" { name } else { "20261124" });
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        crate::util::append_rows(&to, "TPD_case.csv", &case);
+        crate::util::append_rows(&to, "TPD_prosecutor.csv", &assigned);
+        crate::util::append_rows(&to, "TPD_progress.csv", progress);
+        to
+    };
+    imported(env.import(&night("20261123", &[filed]), &[]));
+    prosecutor(&env, "wu.cl", Some(P), true);
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute(
+            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
+            [],
+        )
+        .unwrap();
+
+    imported(env.import(&night("20261124", &[filed, announced]), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let took = uids_and_methods(
+        &env,
+        &env.data().join(format!("mail/20261124/digest-{P}.eml")),
+    );
+    assert_eq!(took.len(), 1, "{took:?}");
+    assert_eq!(
+        took[0].1, "REQUEST",
+        "the calendar took the 勘驗 from the digest"
+    );
+
+    accounts
+        .execute(
+            "UPDATE prosecutor_accounts SET digests = 0 WHERE account = 'wu.cl'",
+            [],
+        )
+        .unwrap();
+    imported(env.import(&night("20261125", &[filed, announced, withdrawn]), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let reminded: i64 = rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM reminded WHERE email = ?1", [P], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(reminded, 0, "no reminder ever went to the prosecutor");
+    let eml = env.data().join(format!("mail/20261125/digest-{P}.eml"));
+    assert!(
+        eml.exists(),
+        "the prosecutor's calendar was not told of the withdrawn 勘驗: {}",
+        env.report("20261125")["mail"]
+    );
+    assert_eq!(
+        uids_and_methods(&env, &eml),
+        [(took[0].0.clone(), "CANCEL".to_string())]
+    );
+    let text = text_of(&eml);
+    assert!(text.contains("您關注的案件庭期有異動"), "{text}");
+}
+
 /// The UID and METHOD of each calendar file of `eml`.
 fn uids_and_methods(env: &Env, eml: &Path) -> Vec<(String, String)> {
     events(env, eml)
