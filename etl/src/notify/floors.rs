@@ -20,16 +20,17 @@
 //! rolled back from had higher. A file whose own SEQUENCE is not above its
 //! UID's floor is sent at the floor if it says what the floor's file said
 //! (its [`content`]), else one above, and that is recorded in the
-//! transaction that queues it. The website's files (the case page, the
-//! feed) are the snapshot's as they stand: a subscribed feed is a calendar
-//! of its own, replaced whole at each poll.
+//! transaction that queues it. The website's files of one hearing (the
+//! case page's, the API's) are lifted by the same rule
+//! (`mail::outbox::lifted`), without recording; the feed's are the
+//! snapshot's as they stand: a subscribed feed is a calendar of its own,
+//! replaced whole at each poll.
 
 use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
 use mail::outbox::Floor;
 use schemas::date::datetime_to_int;
-use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
 use schemas::CaseRef;
@@ -43,17 +44,9 @@ use crate::snapshot::read::{ReadError, Snapshot};
 /// The floors recorded, by UID.
 pub type Floors = BTreeMap<String, Floor>;
 
-/// What a hearing's calendar file says, as a 64-bit digest: its method
-/// (from its state), start, courtroom, kind and state.
-pub fn content(state: HearingState, at: NaiveDateTime, courtroom: Option<&str>, kind: &str) -> u64 {
-    let text = format!(
-        "{}\u{1f}{}\u{1f}{}\u{1f}{kind}",
-        state.as_str(),
-        datetime_to_int(at),
-        courtroom.unwrap_or("")
-    );
-    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
-}
+/// What a hearing's calendar file says, as a 64-bit digest (the rule is
+/// the outbox's, which keeps the floors).
+pub use mail::outbox::calendar_content as content;
 
 fn content_of(h: &Standing) -> u64 {
     content(h.state, h.at, h.courtroom.as_deref(), &h.kind)
@@ -73,16 +66,9 @@ pub fn floor_of(h: &Standing) -> Floor {
 /// the floor if the file says the same, else one above. Gives the floor to
 /// record if it went above its own SEQUENCE and above the floor.
 pub fn lift(floors: &Floors, h: &mut Standing) -> Option<Floor> {
-    let f = floors.get(&h.uid)?;
-    if h.sequence > f.sequence {
-        return None;
-    }
-    if content_of(h) == f.content {
-        h.sequence = f.sequence;
-        return None;
-    }
-    h.sequence = f.sequence + 1;
-    Some(floor_of(h))
+    let lifted = mail::outbox::lifted(floors.get(&h.uid), h.sequence, content_of(h));
+    h.sequence = lifted.sequence;
+    lifted.above_floor.then(|| floor_of(h))
 }
 
 /// Lifts every calendar file a night's digests attach (the hearings their
@@ -188,6 +174,7 @@ pub fn after_rollback(
 mod tests {
     use super::*;
     use chrono::NaiveDate;
+    use schemas::hearing::State as HearingState;
 
     fn at(day: u32) -> NaiveDateTime {
         NaiveDate::from_ymd_opt(2026, 12, day)

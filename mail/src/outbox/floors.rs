@@ -2,13 +2,17 @@
 //! outbox migration 11): where what was mailed for a UID is above what the
 //! snapshot now says (a hearing restored after its CANCEL was mailed; a
 //! rollback), the SEQUENCE later files of the UID must not fall below, or
-//! calendar apps ignore them (RFC 5546 §2.1.5). What a file's SEQUENCE is
-//! made of them is `etl::notify::floors`; here they are kept.
+//! calendar apps ignore them (RFC 5546 §2.1.5). Here they are kept, with
+//! the one rule that makes a file's SEQUENCE of them ([`lifted`]), which
+//! the mail (`etl::notify::floors`) and the website's calendar files
+//! (`query-server`'s `ics`) both apply.
 
 use std::collections::BTreeMap;
 
-use chrono::NaiveDate;
-use rusqlite::{params, Connection};
+use chrono::{NaiveDate, NaiveDateTime};
+use rusqlite::{params, Connection, OptionalExtension};
+use schemas::date::datetime_to_int;
+use schemas::hearing::State as HearingState;
 
 use super::{NightQueue, Outbox, Result};
 
@@ -21,6 +25,71 @@ pub struct Floor {
     pub sequence: u32,
     pub content: u64,
     pub starts: i64,
+}
+
+/// What a hearing's calendar file says, as a 64-bit digest (a floor's
+/// `content`): its state (which sets its method), start, courtroom and
+/// kind.
+pub fn calendar_content(
+    state: HearingState,
+    at: NaiveDateTime,
+    courtroom: Option<&str>,
+    kind: &str,
+) -> u64 {
+    let text = format!(
+        "{}\u{1f}{}\u{1f}{}\u{1f}{kind}",
+        state.as_str(),
+        datetime_to_int(at),
+        courtroom.unwrap_or("")
+    );
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+}
+
+/// The SEQUENCE a calendar file goes at, and whether that sets a new floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifted {
+    pub sequence: u32,
+    /// Raised above its UID's floor: the mail records it as the new floor
+    /// with the file (the website, which records nothing, gives the same
+    /// SEQUENCE to the same file until then).
+    pub above_floor: bool,
+}
+
+/// A file of a UID whose floor is `floor`, at its own `sequence` and
+/// saying `content` ([`calendar_content`]): as it is when above the floor
+/// (or there is none); at the floor when it says what the floor's file
+/// said; else one above it.
+pub fn lifted(floor: Option<&Floor>, sequence: u32, content: u64) -> Lifted {
+    match floor {
+        Some(f) if sequence <= f.sequence => Lifted {
+            sequence: f.sequence + u32::from(content != f.content),
+            above_floor: content != f.content,
+        },
+        _ => Lifted {
+            sequence,
+            above_floor: false,
+        },
+    }
+}
+
+/// The floor of `uid`, if one is recorded (a look-up by the table's key,
+/// for one calendar file).
+pub fn floor_of_uid(conn: &Connection, uid: &str) -> Result<Option<Floor>> {
+    Ok(conn
+        .prepare_cached(
+            "SELECT uid, sequence, content, starts FROM calendar_floors WHERE uid = ?1",
+        )?
+        .query_row([uid], floor_row)
+        .optional()?)
+}
+
+fn floor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Floor> {
+    Ok(Floor {
+        uid: r.get(0)?,
+        sequence: r.get(1)?,
+        content: r.get::<_, i64>(2)? as u64,
+        starts: r.get(3)?,
+    })
 }
 
 /// Floors of events that started this long ago are let go: a hearing's
@@ -55,14 +124,7 @@ impl Outbox {
         let mut stmt = self
             .conn
             .prepare("SELECT uid, sequence, content, starts FROM calendar_floors")?;
-        let rows = stmt.query_map([], |r| {
-            Ok(Floor {
-                uid: r.get(0)?,
-                sequence: r.get(1)?,
-                content: r.get::<_, i64>(2)? as u64,
-                starts: r.get(3)?,
-            })
-        })?;
+        let rows = stmt.query_map([], floor_row)?;
         let mut out = BTreeMap::new();
         for f in rows {
             let f = f?;

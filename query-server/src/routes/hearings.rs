@@ -227,7 +227,8 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
 }
 
 /// `GET /cases/{key}/hearings/{uid}.ics`: one hearing of a case the user
-/// follows, as it now stands (METHOD:CANCEL once moved or cancelled).
+/// follows, as it now stands (METHOD:CANCEL once moved or cancelled), its
+/// SEQUENCE kept above what the mail sent of it (the outbox's floor).
 pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
     let uid = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
@@ -236,8 +237,21 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
     let rows = snap.hearings_of(&row)?;
     let title = format!("{} {}", row.court_name, row.case.key);
     let organizer = Some(app.cfg.mail.organizer());
-    let body = ics::hearing_calendar(&title, &row.court_name, &rows, uid, organizer, Utc::now())
-        .ok_or(Failure::NotFound)?;
+    let floor = match rows.iter().any(|h| h.uid == uid) {
+        true => mail::outbox::floor_of_uid(&app.outbox.lock().expect("outbox"), uid)
+            .map_err(Failure::unavailable)?,
+        false => None,
+    };
+    let body = ics::hearing_calendar(
+        &title,
+        &row.court_name,
+        &rows,
+        uid,
+        floor.as_ref(),
+        organizer,
+        Utc::now(),
+    )
+    .ok_or(Failure::NotFound)?;
     let at = rows
         .iter()
         .filter(|h| h.uid == uid)
