@@ -1920,6 +1920,89 @@ fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn
     assert!(text.contains("您關注的案件庭期有異動"), "{text}");
 }
 
+/// Noticed in the eighteenth session, reproduced here first: an address
+/// with digests off and reminders on is told its cases' hearings'
+/// changes, but "changed" was read from the hearing as it stands (moved,
+/// cancelled, or SEQUENCE above 0), not from what tonight changed. The
+/// entry that moved a hearing on an earlier night, revised by the court
+/// without touching the hearing (news: a revised entry in the latest
+/// three), sent it a second 庭期異動 mail for a change it had been told
+/// of, with a calendar file that changes nothing.
+#[test]
+fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a_change() {
+    const A: &str = "a@example.com";
+    const B: &str = "b@example.com";
+    let env = Env::new();
+    let root = env.dir.path();
+    let one = vec![
+        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            1,
+            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
+        ),
+    ];
+    let grants = [(1, A), (1, B)];
+    imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
+        .unwrap();
+    let uid = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 1)[0]["uid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // Night 2: moved to 117/03/17 (rule 3): A is told.
+    let mut two = one.clone();
+    two.push((
+        1,
+        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
+    ));
+    imported(env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let moved = env.data().join(format!("mail/20261124/digest-{A}.eml"));
+    assert!(moved.exists(), "{}", env.report("20261124")["mail"]);
+    assert_eq!(
+        uids_and_methods(&env, &moved),
+        [(uid.clone(), "REQUEST".to_string())]
+    );
+    assert!(text_of(&moved).contains("您關注的案件庭期有異動"));
+
+    // Night 3: the court revises the entry that moved it, adding a note:
+    // the hearing is as it was, so A, which turned digests off, gets
+    // nothing; B's digest has the revised entry, news as any is.
+    let mut three = two.clone();
+    three.push((
+        1,
+        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論，請攜帶身分證明文件,115/11/25 09:00:00,N",
+    ));
+    imported(env.import(
+        &one_court_night(root, "20261125", &[1], &three, &grants),
+        &[],
+    ));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let hearings = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 1);
+    assert!(
+        hearings.iter().all(|h| h["uid"] == uid.as_str()),
+        "the revised entry keeps its hearing: {hearings:?}"
+    );
+    assert!(
+        env.data()
+            .join(format!("mail/20261125/digest-{B}.eml"))
+            .exists(),
+        "the revised entry is news: {}",
+        env.report("20261125")["mail"]
+    );
+    assert!(
+        !env.data()
+            .join(format!("mail/20261125/digest-{A}.eml"))
+            .exists(),
+        "A was told of the move on night 2; the revision changes nothing: {}",
+        env.report("20261125")["mail"]
+    );
+    assert_eq!(digest_items(&env, A), 1);
+}
+
 /// The UID and METHOD of each calendar file of `eml`.
 fn uids_and_methods(env: &Env, eml: &Path) -> Vec<(String, String)> {
     events(env, eml)
