@@ -36,6 +36,10 @@ pub struct App {
     /// passwords, unsubscribe). Reads of sessions come from memory.
     pub accounts: Mutex<Connection>,
     pub outbox: Mutex<Connection>,
+    /// The outbox again, for hearings' calendar files alone (the floors
+    /// they are lifted to, `routes::hearings::case_hearing`): not behind
+    /// the lock the web mail holds while it writes.
+    pub calendar_floors: Mutex<Connection>,
     pub sessions: Sessions,
     /// Prosecutors' sessions (single sign-on), a store of their own.
     pub prosecutors: ProsecutorSessions,
@@ -96,6 +100,7 @@ impl App {
         let maintenance = cfg.server.maintenance;
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
+        let calendar_floors = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let links_conns = (
             store::accounts::open(&data_dir).map_err(OpenError::Database)?,
@@ -153,6 +158,7 @@ impl App {
             live: Live::new(&data_dir),
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
+            calendar_floors: Mutex::new(calendar_floors),
             sessions,
             prosecutors,
             sso,

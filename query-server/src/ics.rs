@@ -15,7 +15,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::live::HearingRow;
-use mail::outbox::{calendar_content, lifted, Floor};
+use mail::outbox::calendar_content;
 use schemas::calendar::{Calendar, Event, Hearing, Method, Organizer};
 use schemas::hearing::State;
 
@@ -35,49 +35,44 @@ pub fn hearing_event(title: &str, court_name: &str, h: &HearingRow) -> Event {
     .event()
 }
 
-/// The calendar file of one hearing (`uid`) of a case, from the case's rows
-/// (`live::Snap::hearings_of`): the hearing as it now stands (its row with
-/// the greatest sequence), published, or cancelled (`METHOD:CANCEL`) if it
-/// no longer takes place at that time. Its SEQUENCE is lifted to stay
-/// above what the mail sent of the UID (`floor`, the outbox's: a hearing
-/// restored after its CANCEL was mailed, a rollback), by the mail's rule
-/// (`mail::outbox::lifted`), or a calendar that took the mail's file would
-/// ignore this one. `None`: no such hearing.
+/// One hearing (`uid`) of a case, from the case's rows
+/// (`live::Snap::hearings_of`), as it now stands: its row with the greatest
+/// sequence. `None`: no such hearing.
+pub fn current<'r>(rows: &'r [HearingRow], uid: &str) -> Option<&'r HearingRow> {
+    rows.iter()
+        .filter(|h| h.uid == uid)
+        .max_by_key(|h| h.sequence)
+}
+
+/// What a hearing's calendar file says, as the outbox's floors digest it
+/// (`mail::outbox::calendar_content`).
+pub fn content(h: &HearingRow) -> u64 {
+    calendar_content(h.state, h.at, h.courtroom.as_deref(), &h.kind)
+}
+
+/// The calendar file of one hearing as it now stands ([`current`], its
+/// SEQUENCE as the caller serves it: `routes::hearings::case_hearing`
+/// lifts it above what the mail sent), published, or cancelled
+/// (`METHOD:CANCEL`) if it no longer takes place at that time.
 pub fn hearing_calendar(
     title: &str,
     court_name: &str,
-    rows: &[HearingRow],
-    uid: &str,
-    floor: Option<&Floor>,
+    current: &HearingRow,
     organizer: Option<Organizer>,
     now: DateTime<Utc>,
-) -> Option<String> {
-    let mut current = rows
-        .iter()
-        .filter(|h| h.uid == uid)
-        .max_by_key(|h| h.sequence)?
-        .clone();
-    let content = calendar_content(
-        current.state,
-        current.at,
-        current.courtroom.as_deref(),
-        &current.kind,
-    );
-    current.sequence = lifted(floor, current.sequence, content).sequence;
+) -> String {
     let method = match current.state {
         State::Moved | State::Cancelled => Method::Cancel,
         State::Scheduled | State::Uncertain => Method::Publish,
     };
-    Some(
-        Calendar {
-            method,
-            name: None,
-            organizer,
-            attendee: None,
-            events: vec![hearing_event(title, court_name, &current)],
-        }
-        .write(now),
-    )
+    Calendar {
+        method,
+        name: None,
+        organizer,
+        attendee: None,
+        events: vec![hearing_event(title, court_name, current)],
+    }
+    .write(now)
 }
 
 #[cfg(test)]
@@ -121,22 +116,18 @@ mod tests {
     fn the_calendar_is_in_taipei_time_and_folded() {
         let rows = [row(5, 0, "2024-08-10 10:00", State::Scheduled)];
         let title = "臺灣臺北地方法院 民事 113年度訴字第100號";
-        let ics = hearing_calendar(
-            title,
-            "臺灣臺北地方法院",
-            &rows,
-            &rows[0].uid,
-            None,
-            None,
-            now(),
-        )
-        .unwrap();
+        let ics = file(title, &rows, &rows[0].uid).unwrap();
         assert!(ics.contains("DTSTART;TZID=Asia/Taipei:20240810T100000\r\n"));
         assert!(ics.contains("DTEND;TZID=Asia/Taipei:20240810T110000\r\n"));
         assert!(ics.lines().all(|l| l.len() <= 75), "{ics}");
         assert!(ics.starts_with("BEGIN:VCALENDAR\r\n") && ics.ends_with("END:VCALENDAR\r\n"));
         assert!(ics.contains("BEGIN:VTIMEZONE\r\nTZID:Asia/Taipei\r\n"));
         assert!(ics.contains("METHOD:PUBLISH\r\n"));
+    }
+
+    /// The file of `uid` as it now stands, at its own SEQUENCE.
+    fn file(title: &str, rows: &[HearingRow], uid: &str) -> Option<String> {
+        current(rows, uid).map(|h| hearing_calendar(title, "臺灣臺北地方法院", h, None, now()))
     }
 
     fn row(seq: u32, sequence: u32, when: &str, state: State) -> HearingRow {
@@ -160,16 +151,7 @@ mod tests {
             row(7, 1, "2026-12-01 10:30", State::Scheduled),
         ];
         let title = "臺灣臺北地方法院 民事 115年度重訴字第77號";
-        let ics = hearing_calendar(
-            title,
-            "臺灣臺北地方法院",
-            &rows,
-            &rows[0].uid,
-            None,
-            None,
-            now(),
-        )
-        .unwrap();
+        let ics = file(title, &rows, &rows[0].uid).unwrap();
         let lines = schemas::calendar::unfold(&ics);
         for want in [
             "METHOD:PUBLISH",
@@ -181,22 +163,13 @@ mod tests {
             assert!(lines.iter().any(|l| l == want), "{want} missing:\n{ics}");
         }
         assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1);
-        assert!(hearing_calendar(
-            title,
-            "臺灣臺北地方法院",
-            &rows,
-            "other@cpor",
-            None,
-            None,
-            now()
-        )
-        .is_none());
+        assert!(file(title, &rows, "other@cpor").is_none());
     }
 
     #[test]
     fn a_cancelled_hearing_is_a_cancel_of_its_uid() {
         let rows = [row(4, 1, "2026-11-27 14:00", State::Cancelled)];
-        let ics = hearing_calendar("案", "法院", &rows, &rows[0].uid, None, None, now()).unwrap();
+        let ics = file("案", &rows, &rows[0].uid).unwrap();
         assert!(ics.contains("METHOD:CANCEL\r\n"));
         assert!(ics.contains("STATUS:CANCELLED\r\n"));
         assert!(ics.contains("SEQUENCE:1\r\n"));

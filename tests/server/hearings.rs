@@ -697,16 +697,20 @@ fn a_hearings_calendar_file_on_the_site_stays_above_what_the_mail_sent_of_it() {
     // it sent at `sequence`, saying something else than the snapshot's
     // (content 0).
     let mut outbox = mail::outbox::Outbox::open(&data.path()).unwrap();
-    for ((uid, _, start), sequence) in [(lifted, lifted.1 + 3), (below, below.1 - 1)] {
-        let day = chrono::NaiveDate::parse_from_str(&start[..10], "%Y-%m-%d").unwrap();
-        let floor = mail::outbox::Floor {
+    let day = |start: &str| chrono::NaiveDate::parse_from_str(&start[..10], "%Y-%m-%d").unwrap();
+    let floors: Vec<mail::outbox::Floor> = [(lifted, lifted.1 + 3), (below, below.1 - 1)]
+        .into_iter()
+        .map(|((uid, _, start), sequence)| mail::outbox::Floor {
             uid: uid.clone(),
             sequence: sequence as u32,
             content: 0,
-            starts: schemas::date::datetime_to_int(day.and_hms_opt(0, 0, 0).unwrap()),
-        };
-        outbox.raise_floors(&[floor], day).unwrap();
-    }
+            starts: schemas::date::datetime_to_int(day(start).and_hms_opt(0, 0, 0).unwrap()),
+        })
+        .collect();
+    // Recorded on the earlier hearing's day: neither is let go.
+    outbox
+        .raise_floors(&floors, day(&lifted.2).min(day(&below.2)))
+        .unwrap();
     let token = c.api_login(LAWYER, PASSWORD).json()["token"]
         .as_str()
         .unwrap()
@@ -738,6 +742,13 @@ fn a_hearings_calendar_file_on_the_site_stays_above_what_the_mail_sent_of_it() {
             &format!("{prefix}{CASE77}/hearings/{}.ics", below.0),
         );
         assert_eq!(site, below.1, "{prefix}: above its floor, as it is");
+        // What the site served above the floor is recorded as the mail's
+        // is (review finding: else the next change went at the same
+        // SEQUENCE, ignored); the floor above the other file is as it was.
+        let now = outbox.floors().unwrap();
+        assert_eq!(now[&lifted.0].sequence as u64, lifted.1 + 4, "{prefix}");
+        assert_ne!(now[&lifted.0].content, 0, "{prefix}");
+        assert_eq!(now[&below.0].sequence as u64, below.1 - 1, "{prefix}");
     }
 }
 

@@ -212,10 +212,12 @@ pub enum Tell {
     /// Its news, in the digest.
     All,
     /// Only its hearings' changes: with digests off but reminders on, the
-    /// address's calendar holds hearings from its reminders (or from its
+    /// address's calendar may hold hearings from its reminders (or from its
     /// digests while they were on), and a cancellation, a move or a
     /// withdrawn entry would otherwise stay unseen there until a next
-    /// reminder, which a cancelled hearing never gets.
+    /// reminder, which a cancelled hearing never gets. Whether it took the
+    /// hearing is not asked (a calendar ignores a CANCEL of an event it
+    /// never had).
     Calendar,
     /// Nothing: digests and reminders off.
     Nothing,

@@ -83,6 +83,44 @@ pub fn floor_of_uid(conn: &Connection, uid: &str) -> Result<Option<Floor>> {
         .optional()?)
 }
 
+/// The SEQUENCE the website serves a calendar file of `uid` at: its own
+/// `sequence`, saying `content`, for an event starting at `starts`
+/// (YYYYMMDDHHMMSS), [`lifted`] against the UID's floor. A file lifted
+/// above the floor is recorded as the UID's floor before it is served, as
+/// the mail records what it sends, so that a later file saying something
+/// else, from the website or the mail, goes above it (the mail's next
+/// night lets old floors go). The look-up and the record are one write
+/// transaction.
+pub fn serve_sequence(
+    conn: &mut Connection,
+    uid: &str,
+    sequence: u32,
+    content: u64,
+    starts: i64,
+) -> Result<u32> {
+    // Most files have no floor, or are above it: a read, no write.
+    let floor = floor_of_uid(conn, uid)?;
+    let read = lifted(floor.as_ref(), sequence, content);
+    if !read.above_floor {
+        return Ok(read.sequence);
+    }
+    // Read again under the write lock: the mail may have raised it since.
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let floor = floor_of_uid(&tx, uid)?;
+    let served = lifted(floor.as_ref(), sequence, content);
+    if served.above_floor {
+        let set = Floor {
+            uid: uid.to_string(),
+            sequence: served.sequence,
+            content,
+            starts,
+        };
+        record(&tx, &[set])?;
+    }
+    tx.commit()?;
+    Ok(served.sequence)
+}
+
 fn floor_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Floor> {
     Ok(Floor {
         uid: r.get(0)?,
@@ -100,6 +138,18 @@ pub const FLOOR_DAYS: i64 = 60;
 /// (a floor never falls), and lets go of those of events that started
 /// [`FLOOR_DAYS`] days before `day` or earlier.
 pub(super) fn raise(conn: &Connection, floors: &[Floor], day: NaiveDate) -> Result<()> {
+    record(conn, floors)?;
+    if !floors.is_empty() {
+        let before = (day - chrono::Duration::days(FLOOR_DAYS))
+            .and_hms_opt(0, 0, 0)
+            .map_or(0, schemas::date::datetime_to_int);
+        conn.execute("DELETE FROM calendar_floors WHERE starts < ?1", [before])?;
+    }
+    Ok(())
+}
+
+/// Records `floors`, each only above the UID's floor already recorded.
+fn record(conn: &Connection, floors: &[Floor]) -> Result<()> {
     let mut up = conn.prepare_cached(
         "INSERT INTO calendar_floors (uid, sequence, content, starts) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (uid) DO UPDATE SET sequence = excluded.sequence,
@@ -108,12 +158,6 @@ pub(super) fn raise(conn: &Connection, floors: &[Floor], day: NaiveDate) -> Resu
     )?;
     for f in floors {
         up.execute(params![f.uid, f.sequence, f.content as i64, f.starts])?;
-    }
-    if !floors.is_empty() {
-        let before = (day - chrono::Duration::days(FLOOR_DAYS))
-            .and_hms_opt(0, 0, 0)
-            .map_or(0, schemas::date::datetime_to_int);
-        conn.execute("DELETE FROM calendar_floors WHERE starts < ?1", [before])?;
     }
     Ok(())
 }
@@ -167,6 +211,57 @@ mod tests {
 
     fn day(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// Review finding (2026-12-03, nineteenth session): the website's file
+    /// of a hearing was lifted without being recorded, so after a
+    /// rollback (floor 5) its file before a move and its file after it
+    /// both went at 6, and a calendar that took the first ignored the
+    /// second, as it then ignored the mail's (which went at 6 too). What
+    /// the site serves above the floor is recorded as the mail's is: each
+    /// file saying something else goes above the last, from either.
+    #[test]
+    fn what_the_website_serves_above_a_floor_is_recorded_and_the_next_change_goes_above_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::outbox::open(dir.path()).unwrap();
+        let today = day(2026, 12, 3);
+        let starts = 20270310100000;
+        raise(&conn, &[floor("u@cpor", 5, 1, starts)], today).unwrap();
+        // Before the move (content 2, its own SEQUENCE 2): one above.
+        assert_eq!(
+            serve_sequence(&mut conn, "u@cpor", 2, 2, starts).unwrap(),
+            6
+        );
+        assert_eq!(
+            serve_sequence(&mut conn, "u@cpor", 2, 2, starts).unwrap(),
+            6
+        );
+        // After it (content 3, its own 3): above what was served.
+        assert_eq!(
+            serve_sequence(&mut conn, "u@cpor", 3, 3, starts).unwrap(),
+            7
+        );
+        // The mail, lifting from the floors as they now stand, agrees.
+        let f = floor_of_uid(&conn, "u@cpor").unwrap();
+        assert_eq!(
+            lifted(f.as_ref(), 3, 3),
+            Lifted {
+                sequence: 7,
+                above_floor: false
+            }
+        );
+        assert_eq!(lifted(f.as_ref(), 3, 4).sequence, 8);
+        // No floor, or above it: as it is, nothing recorded.
+        assert_eq!(
+            serve_sequence(&mut conn, "v@cpor", 4, 9, starts).unwrap(),
+            4
+        );
+        assert_eq!(floor_of_uid(&conn, "v@cpor").unwrap(), None);
+        assert_eq!(
+            serve_sequence(&mut conn, "u@cpor", 9, 9, starts).unwrap(),
+            9
+        );
+        assert_eq!(floor_of_uid(&conn, "u@cpor").unwrap().unwrap().sequence, 7);
     }
 
     /// (The cuts below: 2026-01-01 and 2026-10-01, `FLOOR_DAYS` before.)

@@ -33,7 +33,9 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded, Unreadable, UNREADABLE_HELP};
-pub use self::floors::{calendar_content, floor_of_uid, lifted, Floor, Lifted, FLOOR_DAYS};
+pub use self::floors::{
+    calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,
+};
 pub use self::packed::{unpack, unpack_kept, Packed};
 pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};

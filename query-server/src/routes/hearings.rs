@@ -228,7 +228,8 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
 
 /// `GET /cases/{key}/hearings/{uid}.ics`: one hearing of a case the user
 /// follows, as it now stands (METHOD:CANCEL once moved or cancelled), its
-/// SEQUENCE kept above what the mail sent of it (the outbox's floor).
+/// SEQUENCE kept above what the mail sent of it (the outbox's floor; one
+/// lifted above it is recorded as the mail's is).
 pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer {
     let uid = file.strip_suffix(".ics").ok_or(Failure::NotFound)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
@@ -236,28 +237,21 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
     let rows = snap.hearings_of(&row)?;
     let title = format!("{} {}", row.court_name, row.case.key);
-    let organizer = Some(app.cfg.mail.organizer());
-    let floor = match rows.iter().any(|h| h.uid == uid) {
-        true => mail::outbox::floor_of_uid(&app.outbox.lock().expect("outbox"), uid)
-            .map_err(Failure::unavailable)?,
-        false => None,
-    };
-    let body = ics::hearing_calendar(
-        &title,
-        &row.court_name,
-        &rows,
+    let mut current = ics::current(&rows, uid).ok_or(Failure::NotFound)?.clone();
+    // Above what the mail sent of it, and recorded if lifted above that
+    // (`mail::outbox::serve_sequence`): a file that cannot be lifted is not
+    // served lower, where a calendar that took the mail's would ignore it.
+    current.sequence = mail::outbox::serve_sequence(
+        &mut app.calendar_floors.lock().expect("calendar floors"),
         uid,
-        floor.as_ref(),
-        organizer,
-        Utc::now(),
+        current.sequence,
+        ics::content(&current),
+        schemas::date::datetime_to_int(current.at),
     )
-    .ok_or(Failure::NotFound)?;
-    let at = rows
-        .iter()
-        .filter(|h| h.uid == uid)
-        .max_by_key(|h| h.sequence)
-        .map(|h| h.at.format("%Y%m%d-%H%M").to_string())
-        .unwrap_or_default();
+    .map_err(Failure::unavailable)?;
+    let organizer = Some(app.cfg.mail.organizer());
+    let body = ics::hearing_calendar(&title, &row.court_name, &current, organizer, Utc::now());
+    let at = current.at.format("%Y%m%d-%H%M").to_string();
     let mut r = Resp::new(
         StatusCode::OK,
         "text/calendar; charset=utf-8",
