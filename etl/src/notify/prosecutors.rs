@@ -20,7 +20,7 @@
 //! `Follow::prosecutor_calendar`: the queue tells them only their cases'
 //! hearings' changes (`queue::told`).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
 use rusqlite::Connection;
@@ -115,47 +115,83 @@ pub fn add_news(
         return Ok(0);
     }
     let (old, new) = (Snapshot::open(from)?, Snapshot::open(to)?);
-    let (old_conn, new_conn) = (
-        schemas::open_snapshot_readonly(&from.path).map_err(ReadError::from)?,
-        schemas::open_snapshot_readonly(&to.path).map_err(ReadError::from)?,
-    );
-    let corrected = new.hearings_corrected()?;
-    let mut with_news = 0;
-    for (account, email, follow) in recipients {
-        let before: BTreeSet<CaseRef> = assigned(&old_conn, account)?
-            .into_iter()
-            .map(|a| a.case)
-            .collect();
-        let mut news = Vec::new();
-        for Assigned { case, .. } in assigned(&new_conn, account)? {
-            if !before.contains(&case) {
-                continue;
-            }
-            let (Some((_, then)), Some((_, now))) = (
-                old.find_case(&case.court, &case.key)?,
-                new.find_case(&case.court, &case.key)?,
-            ) else {
-                continue;
-            };
-            let entries = diff::news(&then.entries, &now.entries);
-            let now_id = match corrected.is_empty() {
-                true => None,
-                false => new.case_id(&case.court, &case.key)?,
-            };
-            let corrected = match now_id.filter(|id| corrected.binary_search(id).is_ok()) {
-                Some(now_id) => old
-                    .case_id(&case.court, &case.key)?
-                    .map(|then_id| (then_id, now_id)),
-                None => None,
-            };
-            if !entries.is_empty() || corrected.is_some() {
-                news.push(CaseNews {
-                    corrected,
-                    follow,
-                    ..CaseNews::of(case, entries)
-                });
+    // Case by case, not prosecutor by prosecutor: each snapshot's
+    // assignments of the recipients by one pass over its `prosecutors`
+    // (every account's cases one query at a time, and each case looked up
+    // by key in both snapshots for each of its prosecutors, took 34 s for
+    // the generated national batch's 86,727 accounts: BENCHMARKS.md), then
+    // each such case's row read once by id in each, in id order.
+    let mut of_account: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, (account, _, _)) in recipients.iter().enumerate() {
+        of_account.entry(account).or_default().push(i);
+    }
+    let by_case = |snapshot: &Snapshot| -> Result<BTreeMap<i64, Vec<usize>>, ReadError> {
+        let mut out: BTreeMap<i64, Vec<usize>> = BTreeMap::new();
+        for (id, account) in snapshot.assignments(|a| of_account.contains_key(a))? {
+            out.entry(id)
+                .or_default()
+                .extend(&of_account[account.as_str()]);
+        }
+        Ok(out)
+    };
+    let (then_assigned, now_assigned) = (by_case(&old)?, by_case(&new)?);
+    // Tonight's queryable cases of theirs, by case.
+    let mut tonight: HashMap<CaseRef, (i64, Vec<crate::model::EntryData>, &[usize])> =
+        HashMap::with_capacity(now_assigned.len());
+    for (id, who) in &now_assigned {
+        if let Some((court, case)) = new.case_at(*id)? {
+            if case.queryable {
+                let at = CaseRef {
+                    court,
+                    key: case.key,
+                };
+                tonight.insert(at, (*id, case.entries, who.as_slice()));
             }
         }
+    }
+    let corrected = new.hearings_corrected()?;
+    let mut news: Vec<Vec<CaseNews>> = vec![Vec::new(); recipients.len()];
+    for (then_id, who_then) in &then_assigned {
+        let Some((court, then)) = old.case_at(*then_id)? else {
+            continue;
+        };
+        if !then.queryable {
+            continue;
+        }
+        let case = CaseRef {
+            court,
+            key: then.key,
+        };
+        let Some((now_id, now, who_now)) = tonight.get(&case) else {
+            continue;
+        };
+        // Assigned to them in both snapshots.
+        let both: Vec<usize> = who_then
+            .iter()
+            .filter(|i| who_now.contains(i))
+            .copied()
+            .collect();
+        if both.is_empty() {
+            continue;
+        }
+        let entries = diff::news(&then.entries, now);
+        let corrected = corrected
+            .binary_search(now_id)
+            .is_ok()
+            .then_some((*then_id, *now_id));
+        if entries.is_empty() && corrected.is_none() {
+            continue;
+        }
+        for i in both {
+            news[i].push(CaseNews {
+                corrected,
+                follow: recipients[i].2,
+                ..CaseNews::of(case.clone(), entries.clone())
+            });
+        }
+    }
+    let mut with_news = 0;
+    for ((_, email, follow), news) in recipients.iter().zip(news) {
         if news.is_empty() {
             continue;
         }
@@ -165,7 +201,7 @@ pub fn add_news(
             // The same snapshots' news: the case once, with every reason
             // the address has to hear of it.
             match all.iter_mut().find(|a| a.case == n.case) {
-                Some(a) => a.follow = a.follow.and(follow),
+                Some(a) => a.follow = a.follow.and(*follow),
                 None => all.push(n),
             }
         }

@@ -234,6 +234,38 @@ impl Snapshot {
             .optional()?)
     }
 
+    /// One case's row by id, with its court: its key, status and latest
+    /// three entries, without its grants, prosecutors or hearings (one
+    /// look-up by id on a cached statement: what a diff of the case's
+    /// entries needs, `notify::prosecutors`).
+    pub fn case_at(&self, id: i64) -> Result<Option<(String, CaseData)>, ReadError> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!("SELECT {CASE_COLUMNS} FROM cases WHERE id = ?1"))?
+            .query_row([id], |r| case_row(r).map(|(_, court, case)| (court, case)))
+            .optional()?)
+    }
+
+    /// The prosecutors' assignments (case id, account) whose account
+    /// `keep` keeps, in case id order: one pass over the table.
+    pub fn assignments(
+        &self,
+        mut keep: impl FnMut(&str) -> bool,
+    ) -> Result<Vec<(i64, String)>, ReadError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT case_id, account FROM prosecutors ORDER BY case_id, account")?;
+        let mut rows = stmt.query([])?;
+        let mut out = Vec::new();
+        while let Some(r) = rows.next()? {
+            let account = r.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            if keep(account) {
+                out.push((r.get(0)?, account.to_string()));
+            }
+        }
+        Ok(out)
+    }
+
     /// One case by key, with its court's as-of date.
     pub fn find_case(
         &self,
