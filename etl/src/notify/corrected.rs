@@ -86,11 +86,6 @@ pub struct Found {
     /// The floors of announced hearings it sent above tonight's snapshot
     /// (`super::floors`), to record with the night's mail.
     pub floors: Vec<mail::outbox::Floor>,
-    /// The UIDs of the hearings tonight's news announces that changed
-    /// tonight in what a calendar holds (their case's two lists differ in
-    /// them): a calendar that took them before is told, where an address
-    /// is told only its hearings' changes (`super::queue::told`).
-    pub changed: BTreeSet<String>,
 }
 
 /// Finds what each corrected case of `changes.news` has to tell
@@ -114,7 +109,6 @@ pub fn find(
         .collect();
     let mut found: BTreeMap<(i64, i64), Vec<Correction>> = BTreeMap::new();
     let mut floors = Vec::new();
-    let mut changed = BTreeSet::new();
     if !cases.is_empty() {
         let (before, tonight) = (Snapshot::open(from)?, Snapshot::open(to)?);
         let court_names: BTreeMap<String, String> = tonight
@@ -143,7 +137,6 @@ pub fn find(
                         above_snapshot,
                     })
                     .partition(|c| !told.contains(&c.hearing.uid));
-            changed.extend(announced_too.iter().map(|c| c.hearing.uid.clone()));
             // An announced hearing goes at least as high as its correction
             // would have (above what the previous snapshot's mail carried),
             // and that is recorded.
@@ -178,11 +171,7 @@ pub fn find(
         news.retain(|n| !n.entries.is_empty() || !n.corrections.is_empty());
         !news.is_empty()
     });
-    Ok(Found {
-        told,
-        floors,
-        changed,
-    })
+    Ok(Found { told, floors })
 }
 
 /// What a case's list tonight (`now`) corrects in its previous one

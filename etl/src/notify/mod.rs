@@ -266,14 +266,9 @@ fn queue_checked<'a>(
     // Calendar files sent above what calendars hold (`floors`).
     let floors = Outbox::open(data_dir)?.floors()?;
     let raised = floors::lift_night(&floors, &mut announced, &mut changes, found.floors);
-    // What changed tonight for calendars: in the two snapshots, or against
-    // what calendars took by mail (a file sent above its floor).
-    let mut changed = found.changed;
-    changed.extend(raised.iter().map(|f| f.uid.clone()));
     let started = std::time::Instant::now();
     let calendars = queue::Calendars {
         announced: &announced,
-        changed: &changed,
         floors: &raised,
     };
     let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);

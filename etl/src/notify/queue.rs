@@ -251,25 +251,24 @@ pub struct Told {
     pub for_reminders: bool,
 }
 
+/// Whether a hearing as it now stands has changed since it was first
+/// announced: moved or cancelled, or its SEQUENCE raised (a new time,
+/// courtroom, kind or state; or sent above what calendars held).
+fn changed(h: &super::reminders::Standing) -> bool {
+    !h.state.takes_place() || h.sequence > 0
+}
+
 /// What each address whose news is not all told whole ([`Tell`]) is told
 /// tonight: its cases told whole as they are; of a case told only its
 /// hearings' changes ([`Tell::Calendar`]), if a news entry announces a
-/// hearing that changed tonight (`announced`: the hearings each entry
+/// hearing that changed ([`changed`]; `announced`: the hearings each entry
 /// schedules, moves or cancels, as they now stand, each attached as a
-/// calendar file; `changed`: the UIDs of those that changed tonight in
-/// what a calendar holds, [`Calendars::changed`]) or a correction without
-/// news (`super::corrected`) is to tell: the corrections and the case's
-/// entries that announce hearings (so a hearing withdrawn and posted again
-/// under another 序號 comes with its new date); else nothing of it. A
-/// hearing newly scheduled alone, news that is not about hearings, and an
-/// entry revised on a later night than the change it made, are not told.
-/// Pure.
-pub fn told(
-    changes: &Changes,
-    announced: &Announced,
-    changed: &BTreeSet<String>,
-    known: &Known,
-) -> BTreeMap<String, Told> {
+/// calendar file) or a correction without news (`super::corrected`) is
+/// to tell: the corrections and the case's entries that announce
+/// hearings (so a hearing withdrawn and posted again under another 序號
+/// comes with its new date); else nothing of it. A hearing newly scheduled
+/// alone, and news that is not about hearings, are not told. Pure.
+pub fn told(changes: &Changes, announced: &Announced, known: &Known) -> BTreeMap<String, Told> {
     let mut out = BTreeMap::new();
     for (email, news) in &changes.news {
         let tells: Vec<Tell> = news.iter().map(|n| Tell::of(n, email, known)).collect();
@@ -286,9 +285,10 @@ pub fn told(
                     let id = n.case.id();
                     let hearings =
                         |e: &super::diff::NewsEntry| announced.get(&(id.clone(), e.entry.seq));
-                    let changes = n.entries.iter().any(|e| {
-                        hearings(e).is_some_and(|hs| hs.iter().any(|h| changed.contains(&h.uid)))
-                    });
+                    let changes = n
+                        .entries
+                        .iter()
+                        .any(|e| hearings(e).is_some_and(|hs| hs.iter().any(changed)));
                     (changes || !n.corrections.is_empty()).then(|| CaseNews {
                         entries: n
                             .entries
@@ -511,10 +511,6 @@ pub fn plan<'a>(
 #[derive(Debug, Clone, Copy)]
 pub struct Calendars<'a> {
     pub announced: &'a Announced,
-    /// The UIDs of the announced hearings that changed tonight for
-    /// calendars (`corrected::Found::changed`, and those sent above their
-    /// floor): what an address told only its hearings' changes is told of.
-    pub changed: &'a BTreeSet<String>,
     pub floors: &'a [Floor],
 }
 
@@ -543,7 +539,7 @@ pub fn queue(
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
-    let told = told(changes, calendars.announced, calendars.changed, &known);
+    let told = told(changes, calendars.announced, &known);
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
@@ -1187,11 +1183,10 @@ mod tests {
 
     /// What each address is told, by why it follows each case and its
     /// switches: with digests off and reminders on, of a case whose
-    /// hearing changed tonight (a news entry announces it moved, cancelled
-    /// or revised; or a correction) the corrections and the entries that
-    /// announce hearings, nothing of a case whose news schedules a hearing,
-    /// is not about hearings, or announces one changed on an earlier
-    /// night; with both off, nothing; a prosecutor's
+    /// hearing changed (a news entry announces it moved, cancelled or
+    /// revised; or a correction) the corrections and the entries that
+    /// announce hearings, nothing of a case whose news schedules a hearing
+    /// or is not about hearings; with both off, nothing; a prosecutor's
     /// case the address keeps only reminders of, the same, beside its own
     /// news told whole; an opted-in prosecutor's case whole, whatever the
     /// address's own switches; an address whose news is all told whole is
@@ -1238,20 +1233,11 @@ mod tests {
             case(3),
             vec![entry(8, "117/04/01 10:00第三法庭調解"), entry(7, "收狀")],
         );
-        // Case 4: the entry that moved a hearing on an earlier night,
-        // revised tonight without changing it: nothing changed.
-        let four = CaseNews::of(case(4), vec![entry(9, "117/05/01 10:00第四法庭調解")]);
         let mut announced = Announced::new();
         announced.insert(
             (case(1).id(), 6),
             vec![standing("h-1", HearingState::Cancelled, 1)],
         );
-        announced.insert(
-            (case(4).id(), 9),
-            vec![standing("h-4", HearingState::Scheduled, 1)],
-        );
-        // What changed tonight: case 1's cancelled hearing alone.
-        let changed = BTreeSet::from(["h-1".to_string()]);
         announced.insert(
             (case(1).id(), 5),
             vec![standing("h-1b", HearingState::Scheduled, 0)],
@@ -1265,7 +1251,7 @@ mod tests {
             ..n.clone()
         };
         let mut changes = Changes::default();
-        let grants = vec![one.clone(), two.clone(), three.clone(), four.clone()];
+        let grants = vec![one.clone(), two.clone(), three.clone()];
         for e in &EMAILS[..3] {
             changes.news.insert(e.to_string(), grants.clone());
         }
@@ -1287,7 +1273,7 @@ mod tests {
         known.unsubscribed.insert(EMAILS[3].into());
         known.reminders_off.insert(EMAILS[3].into());
 
-        let told = told(&changes, &announced, &changed, &known);
+        let told = told(&changes, &announced, &known);
         assert_eq!(
             told.keys().collect::<Vec<_>>(),
             [EMAILS[0], EMAILS[1], EMAILS[3]]
@@ -1313,7 +1299,7 @@ mod tests {
         // widest reason, whatever the address's own switches.
         changes.news.get_mut(EMAILS[3]).unwrap()[0].follow =
             Follow::PROSECUTOR_CALENDAR.and(Follow::GRANT);
-        let told = super::told(&changes, &announced, &changed, &known);
+        let told = super::told(&changes, &announced, &known);
         assert_eq!(
             told[EMAILS[3]].news[0],
             as_(
@@ -1342,7 +1328,7 @@ mod tests {
         let digests = |news: Vec<CaseNews>| {
             let mut changes = Changes::default();
             changes.news.insert(EMAILS[0].into(), news);
-            let told = told(&changes, &Announced::new(), &BTreeSet::new(), &known);
+            let told = told(&changes, &Announced::new(), &known);
             let p = plan(&changes, &told, &known, night, flood);
             let cases: Vec<Vec<CaseRef>> = p
                 .jobs
@@ -1374,7 +1360,7 @@ mod tests {
         changes.news.insert(EMAILS[1].into(), vec![n]);
         let mut known = Known::default();
         known.unsubscribed.insert(EMAILS[0].into());
-        let told = told(&changes, &Announced::new(), &BTreeSet::new(), &known);
+        let told = told(&changes, &Announced::new(), &known);
         let p = plan(&changes, &told, &known, night, flood);
         assert!(p.jobs.is_empty(), "{:?}", p.jobs);
         assert_eq!(p.summary.for_reminders, 0);
