@@ -229,20 +229,17 @@ pub fn diff(
     // followed case is compared. (`outbox rediff --from` another takes the
     // marks as they are: docs/HEARINGS.md.)
     let corrected = match prev {
-        Some(prev) => match tonight_file.hearings_corrected_from()? {
-            Some(from) if from != prev.name() => {
-                tracing::info!(
-                    "{} was carried on from {}, its mail is compared with {}: every followed                      case's hearings are compared",
-                    new.name(),
-                    if from.is_empty() { "no snapshot" } else { &from },
-                    prev.name()
-                );
-                Corrected::All
-            }
-            _ => Corrected::These(tonight_file.hearings_corrected()?),
-        },
+        Some(prev) => Corrected::between(prev, new, &tonight_file)?,
         None => Corrected::These(Vec::new()),
     };
+    if let (Corrected::All, Some(prev)) = (&corrected, prev) {
+        tracing::info!(
+            "{} was not carried on from {}, which its mail is compared with: every followed \
+             case's hearings are compared",
+            new.name(),
+            prev.name()
+        );
+    }
     drop(tonight_file);
     let corrected = &corrected;
     let threads = rayon::current_num_threads().clamp(1, courts.len().max(1));
@@ -301,8 +298,9 @@ pub fn diff(
 }
 
 /// The cases whose hearing lists are compared for corrections without
-/// news (`super::corrected`).
-enum Corrected {
+/// news (`super::corrected`): of the grants' here, of the prosecutors'
+/// in `super::prosecutors`.
+pub(super) enum Corrected {
     /// Tonight's ids the import marked (`meta.hearings_corrected`), ascending.
     These(Vec<i64>),
     /// Every case: the import carried on from another snapshot than the
@@ -311,7 +309,37 @@ enum Corrected {
 }
 
 impl Corrected {
-    fn names(&self, id: i64) -> bool {
+    /// Those of `new` (open as `tonight`) when its mail compares it with
+    /// `prev`: the cases the import marked, worked out against the
+    /// snapshot it carried on from; when that was not the live one it
+    /// replaced (damaged: a stand-in, or none; the snapshot says so) and
+    /// the mail compares with another (the live one restored), every
+    /// followed case. (`outbox rediff --from` another takes the marks as
+    /// they are: docs/HEARINGS.md.)
+    pub(super) fn between(
+        prev: &SnapshotFile,
+        new: &SnapshotFile,
+        tonight: &Snapshot,
+    ) -> Result<Corrected, ReadError> {
+        Ok(match tonight.hearings_corrected_from()? {
+            Some(from) if from != prev.name() => {
+                tracing::debug!(
+                    "{} was carried on from {}, its mail is compared with {}",
+                    new.name(),
+                    if from.is_empty() {
+                        "no snapshot"
+                    } else {
+                        &from
+                    },
+                    prev.name()
+                );
+                Corrected::All
+            }
+            _ => Corrected::These(tonight.hearings_corrected()?),
+        })
+    }
+
+    pub(super) fn names(&self, id: i64) -> bool {
         match self {
             Corrected::These(ids) => ids.binary_search(&id).is_ok(),
             Corrected::All => true,

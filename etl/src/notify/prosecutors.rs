@@ -149,7 +149,7 @@ pub fn add_news(
             }
         }
     }
-    let corrected = new.hearings_corrected()?;
+    let corrected = diff::Corrected::between(from, to, &new)?;
     let mut news: Vec<Vec<CaseNews>> = vec![Vec::new(); recipients.len()];
     for (then_id, who_then) in &then_assigned {
         let Some((court, then)) = old.case_at(*then_id)? else {
@@ -175,10 +175,7 @@ pub fn add_news(
             continue;
         }
         let entries = diff::news(&then.entries, now);
-        let corrected = corrected
-            .binary_search(now_id)
-            .is_ok()
-            .then_some((*then_id, *now_id));
+        let corrected = corrected.names(*now_id).then_some((*then_id, *now_id));
         if entries.is_empty() && corrected.is_none() {
             continue;
         }

@@ -1848,27 +1848,8 @@ fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn
 ) {
     const P: &str = "wu.cl@moj.example";
     let env = Env::new();
-    let case = ["TPD,刑事,115,訴,900,孝股,審理中,"];
-    let assigned = ["TPD,刑事,115,訴,900,wu.cl"];
-    let filed = "TPD,刑事,115,訴,900,1,115/11/20,分案,115/11/20 09:00:00,N";
-    let announced =
-        "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/24 09:00:00,N";
-    let withdrawn =
-        "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/25 18:02:00,Y";
-    // Each night the sample's TPD, with the prosecutor's case as `progress`.
-    let night = |name: &str, progress: &[&str]| {
-        let to = env.dir.path().join("inbox").join(name);
-        fs::create_dir_all(&to).unwrap();
-        let from = sample(if name == "20261123" { name } else { "20261124" });
-        for entry in fs::read_dir(from).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-        crate::util::append_rows(&to, "TPD_case.csv", &case);
-        crate::util::append_rows(&to, "TPD_prosecutor.csv", &assigned);
-        crate::util::append_rows(&to, "TPD_progress.csv", progress);
-        to
-    };
+    let (filed, announced, withdrawn) = (WU_FILED, WU_ANNOUNCED, WU_WITHDRAWN);
+    let night = |name: &str, progress: &[&str]| wu_night(&env, name, progress);
     imported(env.import(&night("20261123", &[filed]), &[]));
     prosecutor(&env, "wu.cl", Some(P), true);
     let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
@@ -1918,6 +1899,81 @@ fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn
     );
     let text = text_of(&eml);
     assert!(text.contains("您關注的案件庭期有異動"), "{text}");
+}
+
+/// TPD 刑事 115 訴 900, assigned to the prosecutor wu.cl alone (no grant):
+/// filed, a 勘驗 announced on 115/11/24, and that entry withdrawn.
+const WU_FILED: &str = "TPD,刑事,115,訴,900,1,115/11/20,分案,115/11/20 09:00:00,N";
+const WU_ANNOUNCED: &str =
+    "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/24 09:00:00,N";
+const WU_WITHDRAWN: &str =
+    "TPD,刑事,115,訴,900,2,115/11/24,117/05/05 09:30第三法庭勘驗,115/11/25 18:02:00,Y";
+
+/// The batch of night `name` in the inbox: the sample's night (20261124's
+/// for any night after it), with wu.cl's case 訴 900 and its `progress`.
+fn wu_night(env: &Env, name: &str, progress: &[&str]) -> PathBuf {
+    let to = env.dir.path().join("inbox").join(name);
+    fs::create_dir_all(&to).unwrap();
+    let from = sample(if name == "20261123" { name } else { "20261124" });
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+    }
+    crate::util::append_rows(&to, "TPD_case.csv", &["TPD,刑事,115,訴,900,孝股,審理中,"]);
+    crate::util::append_rows(&to, "TPD_prosecutor.csv", &["TPD,刑事,115,訴,900,wu.cl"]);
+    crate::util::append_rows(&to, "TPD_progress.csv", progress);
+    to
+}
+
+/// Review finding (2026-12-03, nineteenth session), reproduced here first:
+/// when the mail compares with another snapshot than the import carried
+/// on from (the live one damaged at the import, restored since), every
+/// followed case is compared for corrections without news, but a case
+/// followed only by a prosecutor was compared only if the import had
+/// marked it, against the snapshot it carried on from: the withdrawal of
+/// the 勘驗 the prosecutor's digest had announced was never mailed.
+#[test]
+fn a_prosecutors_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restored() {
+    const P: &str = "wu.cl@moj.example";
+    let env = Env::new();
+    imported(env.import(&wu_night(&env, "20261123", &[WU_FILED]), &[]));
+    prosecutor(&env, "wu.cl", Some(P), false);
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
+            [],
+        )
+        .unwrap();
+    imported(env.import(&wu_night(&env, "20261124", &[WU_FILED, WU_ANNOUNCED]), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let took = uids_and_methods(
+        &env,
+        &env.data().join(format!("mail/20261124/digest-{P}.eml")),
+    );
+    assert_eq!(took.len(), 1, "{took:?}");
+    // Night 2's file damaged: night 3 carries on from night 1's, its mail
+    // waits; the operator restores night 2's file from a backup.
+    let live = env.data().join("snapshots/20261124-1.sqlite");
+    let backup = fs::read(&live).unwrap();
+    crate::util::damage(&live);
+    env.import(
+        &wu_night(&env, "20261125", &[WU_FILED, WU_ANNOUNCED, WU_WITHDRAWN]),
+        &[],
+    );
+    fs::write(&live, &backup).unwrap();
+    let sent = env.etl(&["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let eml = env.data().join(format!("mail/20261125/digest-{P}.eml"));
+    assert!(
+        eml.exists(),
+        "the 勘驗 night 2 mailed, withdrawn on night 3, is never cancelled: {}",
+        sent.stdout
+    );
+    assert_eq!(
+        uids_and_methods(&env, &eml),
+        [(took[0].0.clone(), "CANCEL".to_string())]
+    );
 }
 
 /// The UID and METHOD of each calendar file of `eml`.
