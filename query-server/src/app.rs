@@ -101,6 +101,14 @@ impl App {
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
         let calendar_floors = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
+        // A file lifted above its floor is recorded before it is served;
+        // while an import or `send` holds the outbox's write lock, that
+        // request answers 503 after a second instead of holding every
+        // other calendar file's request behind this connection's lock for
+        // the usual 10 s. (Reads never wait: the outbox is in WAL mode.)
+        calendar_floors
+            .busy_timeout(std::time::Duration::from_secs(1))
+            .map_err(|e| OpenError::Outbox(e.into()))?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let links_conns = (
             store::accounts::open(&data_dir).map_err(OpenError::Database)?,
