@@ -1714,15 +1714,13 @@ fn a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_we
         &[],
     ));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
-    let eml = env.data().join(format!("mail/20261125/digest-{A}.eml"));
-    assert!(
-        eml.exists(),
-        "the calendar that took the hearing from a digest was not told: {}",
-        env.report("20261125")["mail"]
-    );
-    assert_eq!(
-        uids_and_methods(&env, &eml),
-        [(took[0].0.clone(), "CANCEL".to_string())]
+    cancelled_by_digest(
+        &env,
+        "20261125",
+        A,
+        &took[0].0,
+        "the calendar that took the hearing from a digest was not told",
+        &env.report("20261125")["mail"],
     );
 }
 
@@ -1887,15 +1885,13 @@ fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn
         })
         .unwrap();
     assert_eq!(reminded, 0, "no reminder ever went to the prosecutor");
-    let eml = env.data().join(format!("mail/20261125/digest-{P}.eml"));
-    assert!(
-        eml.exists(),
-        "the prosecutor's calendar was not told of the withdrawn 勘驗: {}",
-        env.report("20261125")["mail"]
-    );
-    assert_eq!(
-        uids_and_methods(&env, &eml),
-        [(took[0].0.clone(), "CANCEL".to_string())]
+    let eml = cancelled_by_digest(
+        &env,
+        "20261125",
+        P,
+        &took[0].0,
+        "the prosecutor's calendar was not told of the withdrawn 勘驗",
+        &env.report("20261125")["mail"],
     );
     let text = text_of(&eml);
     assert!(text.contains("您關注的案件庭期有異動"), "{text}");
@@ -1964,16 +1960,33 @@ fn a_prosecutors_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restore
     fs::write(&live, &backup).unwrap();
     let sent = env.etl(&["send", "--now"]);
     assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
-    let eml = env.data().join(format!("mail/20261125/digest-{P}.eml"));
-    assert!(
-        eml.exists(),
-        "the 勘驗 night 2 mailed, withdrawn on night 3, is never cancelled: {}",
-        sent.stdout
+    cancelled_by_digest(
+        &env,
+        "20261125",
+        P,
+        &took[0].0,
+        "the 勘驗 night 2 mailed, withdrawn on night 3, is never cancelled",
+        &sent.stdout,
     );
+}
+
+/// The digest of `night` to `email`, which must exist (else `why`, with
+/// `context`) and carry exactly one calendar file: the CANCEL of `uid`.
+fn cancelled_by_digest(
+    env: &Env,
+    night: &str,
+    email: &str,
+    uid: &str,
+    why: &str,
+    context: &dyn std::fmt::Display,
+) -> PathBuf {
+    let eml = env.data().join(format!("mail/{night}/digest-{email}.eml"));
+    assert!(eml.exists(), "{why}: {context}");
     assert_eq!(
-        uids_and_methods(&env, &eml),
-        [(took[0].0.clone(), "CANCEL".to_string())]
+        uids_and_methods(env, &eml),
+        [(uid.to_string(), "CANCEL".to_string())]
     );
+    eml
 }
 
 /// The UID and METHOD of each calendar file of `eml`.
