@@ -37,9 +37,11 @@ pub struct App {
     pub accounts: Mutex<Connection>,
     pub outbox: Mutex<Connection>,
     /// The outbox again, for hearings' calendar files alone (the floors
-    /// they are lifted to, `routes::hearings::case_hearing`): not behind
-    /// the lock the web mail holds while it writes.
-    pub calendar_floors: Mutex<Connection>,
+    /// they are lifted to, `routes::hearings::case_hearing`), not behind
+    /// the lock the web mail holds while it writes: `.0` reads a UID's
+    /// floor (every file), `.1` records a file lifted above it (rare), so
+    /// a request waiting for the outbox's write lock holds up only those.
+    pub calendar_floors: (Mutex<Connection>, Mutex<Connection>),
     pub sessions: Sessions,
     /// Prosecutors' sessions (single sign-on), a store of their own.
     pub prosecutors: ProsecutorSessions,
@@ -100,13 +102,13 @@ impl App {
         let maintenance = cfg.server.maintenance;
         let accounts = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
         let outbox = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
-        let calendar_floors = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
+        let floors_read = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
+        let floors_write = mail::outbox::open(&data_dir).map_err(OpenError::Outbox)?;
         // A file lifted above its floor is recorded before it is served;
         // while an import or `send` holds the outbox's write lock, that
-        // request answers 503 after a second instead of holding every
-        // other calendar file's request behind this connection's lock for
-        // the usual 10 s. (Reads never wait: the outbox is in WAL mode.)
-        calendar_floors
+        // request answers 503 after a second instead of the usual 10 s.
+        // (Reads never wait: the outbox is in WAL mode.)
+        floors_write
             .busy_timeout(std::time::Duration::from_secs(1))
             .map_err(|e| OpenError::Outbox(e.into()))?;
         let records_conn = store::accounts::open(&data_dir).map_err(OpenError::Database)?;
@@ -166,7 +168,7 @@ impl App {
             live: Live::new(&data_dir),
             accounts: Mutex::new(accounts),
             outbox: Mutex::new(outbox),
-            calendar_floors: Mutex::new(calendar_floors),
+            calendar_floors: (Mutex::new(floors_read), Mutex::new(floors_write)),
             sessions,
             prosecutors,
             sso,

@@ -725,6 +725,19 @@ fn a_hearings_calendar_file_on_the_site_stays_above_what_the_mail_sent_of_it() {
         assert_eq!(events.len(), 1, "{path}");
         events[0]["sequence"].as_u64().unwrap()
     };
+    // While an import or `send` holds the outbox's write lock, the file
+    // that must be recorded to be lifted is not served lower (503: try
+    // again), and a file that needs no record is served.
+    let writer = Connection::open(data.path().join("outbox.sqlite")).unwrap();
+    writer.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let path = format!("{CASE77}/hearings/{}.ics", lifted.0);
+    let r = c.get(&path);
+    assert_eq!(r.status, 503, "{path}: {}", r.body);
+    assert_eq!(
+        sequence_of(&mut c, &format!("{CASE77}/hearings/{}.ics", below.0)),
+        below.1
+    );
+    writer.execute_batch("ROLLBACK").unwrap();
     for prefix in ["", "/api/v1"] {
         let site = sequence_of(
             &mut c,

@@ -241,14 +241,21 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
     // Above what the mail sent of it, and recorded if lifted above that
     // (`mail::outbox::serve_sequence`): a file that cannot be lifted is not
     // served lower, where a calendar that took the mail's would ignore it.
-    current.sequence = mail::outbox::serve_sequence(
-        &mut app.calendar_floors.lock().expect("calendar floors"),
-        uid,
-        current.sequence,
-        ics::content(&current),
-        schemas::date::datetime_to_int(current.at),
-    )
-    .map_err(Failure::unavailable)?;
+    let content = ics::content(&current);
+    let floor = mail::outbox::floor_of_uid(&app.calendar_floors.0.lock().expect("floors"), uid)
+        .map_err(Failure::unavailable)?;
+    let read = mail::outbox::lifted(floor.as_ref(), current.sequence, content);
+    current.sequence = match read.above_floor {
+        false => read.sequence,
+        true => mail::outbox::serve_sequence(
+            &mut app.calendar_floors.1.lock().expect("floors"),
+            uid,
+            current.sequence,
+            content,
+            schemas::date::datetime_to_int(current.at),
+        )
+        .map_err(Failure::unavailable)?,
+    };
     let organizer = Some(app.cfg.mail.organizer());
     let body = ics::hearing_calendar(&title, &row.court_name, &current, organizer, Utc::now());
     let at = current.at.format("%Y%m%d-%H%M").to_string();
