@@ -22,7 +22,8 @@
 //! (its [`content`]), else one above, and that is recorded in the
 //! transaction that queues it. The website's files of one hearing (the
 //! case page's, the API's) are lifted by the same rule
-//! (`mail::outbox::lifted`), without recording; the feed's are the
+//! (`mail::outbox::lifted`) and recorded when lifted above the floor
+//! (`mail::outbox::serve_sequence`); the feed's are the
 //! snapshot's as they stand: a subscribed feed is a calendar of its own,
 //! replaced whole at each poll.
 

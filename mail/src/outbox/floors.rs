@@ -49,9 +49,8 @@ pub fn calendar_content(
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifted {
     pub sequence: u32,
-    /// Raised above its UID's floor: the mail records it as the new floor
-    /// with the file (the website, which records nothing, gives the same
-    /// SEQUENCE to the same file until then).
+    /// Raised above its UID's floor: recorded as the new floor, by the mail
+    /// with the file, by the website before serving it ([`serve_sequence`]).
     pub above_floor: bool,
 }
 
@@ -85,12 +84,13 @@ pub fn floor_of_uid(conn: &Connection, uid: &str) -> Result<Option<Floor>> {
 
 /// The SEQUENCE the website serves a calendar file of `uid` at: its own
 /// `sequence`, saying `content`, for an event starting at `starts`
-/// (YYYYMMDDHHMMSS), [`lifted`] against the UID's floor. A file lifted
-/// above the floor is recorded as the UID's floor before it is served, as
-/// the mail records what it sends, so that a later file saying something
+/// (YYYYMMDDHHMMSS), [`lifted`] against the UID's floor read under the
+/// write lock, and recorded as the UID's floor if lifted above it, as the
+/// mail records what it sends, so that a later file saying something
 /// else, from the website or the mail, goes above it (the mail's next
-/// night lets old floors go). The look-up and the record are one write
-/// transaction.
+/// night lets old floors go). One write transaction: the website calls it
+/// only for a file that a read of [`floor_of_uid`] (on a connection that
+/// never waits) found above its floor; most files have none.
 pub fn serve_sequence(
     conn: &mut Connection,
     uid: &str,
@@ -98,13 +98,7 @@ pub fn serve_sequence(
     content: u64,
     starts: i64,
 ) -> Result<u32> {
-    // Most files have no floor, or are above it: a read, no write.
-    let floor = floor_of_uid(conn, uid)?;
-    let read = lifted(floor.as_ref(), sequence, content);
-    if !read.above_floor {
-        return Ok(read.sequence);
-    }
-    // Read again under the write lock: the mail may have raised it since.
+    // Read under the write lock: the mail may have raised it since.
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let floor = floor_of_uid(&tx, uid)?;
     let served = lifted(floor.as_ref(), sequence, content);
