@@ -106,6 +106,81 @@ pub fn lift_night(
     set.into_values().collect()
 }
 
+/// The calendar files of one case's hearings as a snapshot has them, each
+/// hearing as it stands: (SEQUENCE, [`content`]) by UID.
+pub type Files = BTreeMap<String, (u32, u64)>;
+
+/// Whether `h`'s file is one `files` has: the same SEQUENCE saying the
+/// same (a calendar that took that file holds it already).
+pub fn holds(files: &Files, h: &Standing) -> bool {
+    files.get(&h.uid) == Some(&(h.sequence, content_of(h)))
+}
+
+/// The snapshot a night's mail compares with, read case by case for the
+/// calendar files it had ([`Files`]): opened when first asked, so a night
+/// that asks nothing reads nothing.
+pub struct Before<'a> {
+    file: Option<&'a SnapshotFile>,
+    open: Option<Snapshot>,
+    /// Cases asked, and the time it took (the debug log says).
+    pub asked: usize,
+    pub spent: std::time::Duration,
+}
+
+impl<'a> Before<'a> {
+    pub fn new(file: Option<&'a SnapshotFile>) -> Before<'a> {
+        Before {
+            file,
+            open: None,
+            asked: 0,
+            spent: std::time::Duration::ZERO,
+        }
+    }
+
+    /// `case`'s files in the snapshot (none if it did not have the case);
+    /// `None` when it cannot say: there is none (a first load, `outbox
+    /// rediff --from none`), or it cannot be read (warned, and asked no
+    /// more that night).
+    pub fn files(&mut self, case: &CaseRef) -> Option<Files> {
+        let file = self.file?;
+        let started = std::time::Instant::now();
+        self.asked += 1;
+        let files = self.read(file, case);
+        self.spent += started.elapsed();
+        files
+    }
+
+    fn read(&mut self, file: &SnapshotFile, case: &CaseRef) -> Option<Files> {
+        let read = |open: &mut Option<Snapshot>| -> Result<Files, ReadError> {
+            if open.is_none() {
+                *open = Some(Snapshot::open(file)?);
+            }
+            let snapshot = open.as_ref().expect("opened above");
+            let Some(id) = snapshot.case_id(&case.court, &case.key)? else {
+                return Ok(Files::new());
+            };
+            let list = snapshot.hearings_of(id)?;
+            Ok(hearing_list::current(&list)
+                .map(|h| {
+                    let c = content(h.state, h.at, h.courtroom.as_deref(), h.kind);
+                    (h.uid(&case.court, &case.key), (h.sequence, c))
+                })
+                .collect())
+        };
+        match read(&mut self.open) {
+            Ok(files) => Some(files),
+            Err(e) => {
+                tracing::warn!(
+                    "the hearings of {} cannot be read ({e}); every hearing's change announced tonight is told",
+                    file.name()
+                );
+                self.file = None;
+                None
+            }
+        }
+    }
+}
+
 /// The floors a rollback from `from` to `to` sets: every hearing still to
 /// come at `after` in `from` (as it now stands) whose SEQUENCE is above 0
 /// and that `to` has lower, or at the same SEQUENCE saying something else,

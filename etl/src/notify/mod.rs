@@ -269,6 +269,7 @@ fn queue_checked<'a>(
     let started = std::time::Instant::now();
     let calendars = queue::Calendars {
         announced: &announced,
+        before: from,
         floors: &raised,
     };
     let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);

@@ -32,11 +32,14 @@ use serde::Serialize;
 
 use super::announced::Announced;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
+use super::floors::{holds, Before, Files};
 use super::NotifyError;
 use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
+use schemas::CaseRef;
+use store::layout::SnapshotFile;
 use store::secret::{self, Mailing};
 
 /// What a night's queueing did, for the report and the summary.
@@ -263,44 +266,68 @@ fn changed(h: &super::reminders::Standing) -> bool {
 /// hearings' changes ([`Tell::Calendar`]), if a news entry announces a
 /// hearing that changed ([`changed`]; `announced`: the hearings each entry
 /// schedules, moves or cancels, as they now stand, each attached as a
-/// calendar file) or a correction without news (`super::corrected`) is
-/// to tell: the corrections and the case's entries that announce
-/// hearings (so a hearing withdrawn and posted again under another 序號
-/// comes with its new date); else nothing of it. A hearing newly scheduled
-/// alone, and news that is not about hearings, are not told. Pure.
-pub fn told(changes: &Changes, announced: &Announced, known: &Known) -> BTreeMap<String, Told> {
+/// calendar file) into a file the previous snapshot did not have
+/// (`before`: the snapshot the night's mail compares with, its files of a
+/// case, `super::floors::Before`; a file lifted above its floor is not
+/// one it had), or a correction without news (`super::corrected`) is to
+/// tell: the corrections and the case's entries that announce hearings
+/// (so a hearing withdrawn and posted again under another 序號 comes with
+/// its new date); else nothing of it. A hearing newly scheduled alone,
+/// news that is not about hearings, and an entry revised on a later night
+/// than the change it announced (its file as the previous snapshot had
+/// it), are not told. When `before` cannot say (`None`), every change is
+/// told. Pure but for `before`, asked once per case, only of a case
+/// with a changed hearing announced to such an address.
+pub fn told(
+    changes: &Changes,
+    announced: &Announced,
+    known: &Known,
+    before: &mut dyn FnMut(&CaseRef) -> Option<Files>,
+) -> BTreeMap<String, Told> {
+    let mut asked: BTreeMap<String, Option<Files>> = BTreeMap::new();
     let mut out = BTreeMap::new();
     for (email, news) in &changes.news {
         let tells: Vec<Tell> = news.iter().map(|n| Tell::of(n, email, known)).collect();
         if tells.iter().all(|t| *t == Tell::All) {
             continue;
         }
-        let told: Vec<CaseNews> = news
-            .iter()
-            .zip(&tells)
-            .filter_map(|(n, tell)| match tell {
-                Tell::All => Some(n.clone()),
-                Tell::Nothing => None,
+        let mut told = Vec::new();
+        for (n, tell) in news.iter().zip(&tells) {
+            match tell {
+                Tell::All => told.push(n.clone()),
+                Tell::Nothing => {}
                 Tell::Calendar => {
                     let id = n.case.id();
                     let hearings =
                         |e: &super::diff::NewsEntry| announced.get(&(id.clone(), e.entry.seq));
-                    let changes = n
+                    let candidates: Vec<&super::reminders::Standing> = n
                         .entries
                         .iter()
-                        .any(|e| hearings(e).is_some_and(|hs| hs.iter().any(changed)));
-                    (changes || !n.corrections.is_empty()).then(|| CaseNews {
-                        entries: n
-                            .entries
-                            .iter()
-                            .filter(|e| hearings(e).is_some())
-                            .cloned()
-                            .collect(),
-                        ..n.clone()
-                    })
+                        .filter_map(hearings)
+                        .flatten()
+                        .filter(|h| changed(h))
+                        .collect();
+                    let changes = !candidates.is_empty() && {
+                        let files = asked.entry(id.clone()).or_insert_with(|| before(&n.case));
+                        match files {
+                            Some(files) => candidates.iter().any(|h| !holds(files, h)),
+                            None => true,
+                        }
+                    };
+                    if changes || !n.corrections.is_empty() {
+                        told.push(CaseNews {
+                            entries: n
+                                .entries
+                                .iter()
+                                .filter(|e| hearings(e).is_some())
+                                .cloned()
+                                .collect(),
+                            ..n.clone()
+                        });
+                    }
                 }
-            })
-            .collect();
+            }
+        }
         let for_reminders = !tells.contains(&Tell::All);
         out.insert(
             email.clone(),
@@ -511,6 +538,9 @@ pub fn plan<'a>(
 #[derive(Debug, Clone, Copy)]
 pub struct Calendars<'a> {
     pub announced: &'a Announced,
+    /// The snapshot the night's mail compares with (none on a first load):
+    /// whether a hearing's change was told already ([`told`]).
+    pub before: Option<&'a SnapshotFile>,
     pub floors: &'a [Floor],
 }
 
@@ -539,7 +569,15 @@ pub fn queue(
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
-    let told = told(changes, calendars.announced, &known);
+    let mut before = Before::new(calendars.before);
+    let told = told(changes, calendars.announced, &known, &mut |case| {
+        before.files(case)
+    });
+    tracing::debug!(
+        "{} cases' hearings looked up in the previous snapshot for addresses told only their changes ({:?})",
+        before.asked,
+        before.spent
+    );
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
@@ -804,7 +842,7 @@ mod tests {
     use super::*;
     use crate::model::EntryData;
     use proptest::prelude::*;
-    use schemas::{CaseKey, CaseRef};
+    use schemas::CaseKey;
 
     const EMAILS: [&str; 4] = ["a@x.tw", "b@x.tw", "c@x.tw", "d@x.tw"];
 
@@ -1273,7 +1311,9 @@ mod tests {
         known.unsubscribed.insert(EMAILS[3].into());
         known.reminders_off.insert(EMAILS[3].into());
 
-        let told = told(&changes, &announced, &known);
+        // The previous snapshot had none of these files.
+        let mut nothing_before = |_: &CaseRef| Some(Files::new());
+        let told = told(&changes, &announced, &known, &mut nothing_before);
         assert_eq!(
             told.keys().collect::<Vec<_>>(),
             [EMAILS[0], EMAILS[1], EMAILS[3]]
@@ -1299,7 +1339,7 @@ mod tests {
         // widest reason, whatever the address's own switches.
         changes.news.get_mut(EMAILS[3]).unwrap()[0].follow =
             Follow::PROSECUTOR_CALENDAR.and(Follow::GRANT);
-        let told = super::told(&changes, &announced, &known);
+        let told = super::told(&changes, &announced, &known, &mut nothing_before);
         assert_eq!(
             told[EMAILS[3]].news[0],
             as_(
@@ -1307,6 +1347,91 @@ mod tests {
                 Follow::PROSECUTOR_CALENDAR.and(Follow::GRANT)
             )
         );
+    }
+
+    /// Noticed in the eighteenth session: an address told only its
+    /// hearings' changes was told again of a change it had been told of
+    /// when the court revised, on a later night, the entry that made it
+    /// (news) without touching the hearing. It is told a changed hearing
+    /// only in a file the snapshot the night's mail compares with did not
+    /// have: another SEQUENCE (a change since, or a file lifted above its
+    /// floor) or the same saying something else; and every change when
+    /// that snapshot cannot say. Each case is looked up once, however
+    /// many addresses follow it, and only if it has a change to tell.
+    #[test]
+    fn a_change_the_previous_snapshot_had_already_is_not_told_again() {
+        use super::super::floors::floor_of;
+        use super::super::reminders::Standing;
+        use schemas::hearing::State as HearingState;
+        let standing = |uid: &str, state: HearingState, sequence: u32| Standing {
+            uid: uid.into(),
+            sequence,
+            at: day(20).and_hms_opt(10, 0, 0).unwrap(),
+            courtroom: Some("第一法庭".into()),
+            kind: "言詞辯論".into(),
+            state,
+            court_name: "臺灣臺北地方法院".into(),
+        };
+        let moved = standing("h-1", HearingState::Moved, 1);
+        let cancelled = standing("h-2", HearingState::Cancelled, 2);
+        let lifted = standing("h-3", HearingState::Scheduled, 3);
+        let unknown = standing("h-4", HearingState::Cancelled, 1);
+        let mut announced = Announced::new();
+        let mut news = Vec::new();
+        for (n, h) in [(1, &moved), (2, &cancelled), (3, &lifted), (4, &unknown)] {
+            announced.insert((case(n).id(), 9), vec![h.clone()]);
+            news.push(CaseNews::of(case(n), vec![news_entry(9, "改期")]));
+        }
+        // Case 5: a hearing newly scheduled, not asked about.
+        announced.insert(
+            (case(5).id(), 9),
+            vec![standing("h-5", HearingState::Scheduled, 0)],
+        );
+        news.push(CaseNews::of(
+            case(5),
+            vec![news_entry(9, "117/03/10 10:00")],
+        ));
+        let mut changes = Changes::default();
+        changes.news.insert(EMAILS[0].into(), news.clone());
+        changes.news.insert(EMAILS[1].into(), news.clone());
+        let mut known = Known::default();
+        known.unsubscribed.insert(EMAILS[0].into());
+        known.unsubscribed.insert(EMAILS[1].into());
+        let file = |h: &Standing| (h.sequence, floor_of(h).content);
+        let mut asked = Vec::new();
+        let mut before = |c: &CaseRef| {
+            asked.push(c.clone());
+            let mut files = Files::new();
+            match c.key.number {
+                // The move, as the previous snapshot had it: told then.
+                1 => {
+                    files.insert(moved.uid.clone(), file(&moved));
+                }
+                // Cancelled since: the previous snapshot had it at 1,
+                // taking place.
+                2 => {
+                    let was = standing("h-2", HearingState::Scheduled, 1);
+                    files.insert(was.uid.clone(), file(&was));
+                }
+                // The same content, lifted tonight above a floor.
+                3 => {
+                    files.insert(lifted.uid.clone(), (2, floor_of(&lifted).content));
+                }
+                _ => return None,
+            }
+            Some(files)
+        };
+        let told = told(&changes, &announced, &known, &mut before);
+        for email in &EMAILS[..2] {
+            let cases: Vec<u32> = told[*email]
+                .news
+                .iter()
+                .map(|n| n.case.key.number)
+                .collect();
+            assert_eq!(cases, [2, 3, 4], "{email}");
+        }
+        let asked: Vec<u32> = asked.iter().map(|c| c.key.number).collect();
+        assert_eq!(asked, [1, 2, 3, 4]);
     }
 
     /// Review finding (2026-12-03): an address whose applicant account
@@ -1328,7 +1453,7 @@ mod tests {
         let digests = |news: Vec<CaseNews>| {
             let mut changes = Changes::default();
             changes.news.insert(EMAILS[0].into(), news);
-            let told = told(&changes, &Announced::new(), &known);
+            let told = told(&changes, &Announced::new(), &known, &mut |_| None);
             let p = plan(&changes, &told, &known, night, flood);
             let cases: Vec<Vec<CaseRef>> = p
                 .jobs
@@ -1360,7 +1485,7 @@ mod tests {
         changes.news.insert(EMAILS[1].into(), vec![n]);
         let mut known = Known::default();
         known.unsubscribed.insert(EMAILS[0].into());
-        let told = told(&changes, &Announced::new(), &known);
+        let told = told(&changes, &Announced::new(), &known, &mut |_| None);
         let p = plan(&changes, &told, &known, night, flood);
         assert!(p.jobs.is_empty(), "{:?}", p.jobs);
         assert_eq!(p.summary.for_reminders, 0);
