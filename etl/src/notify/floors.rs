@@ -138,9 +138,10 @@ impl<'a> Before<'a> {
     }
 
     /// `case`'s files in the snapshot (none if it did not have the case);
-    /// `None` when it cannot say: there is none (a first load, `outbox
-    /// rediff --from none`), or it cannot be read (warned, and asked no
-    /// more that night).
+    /// `None` when it cannot say: no snapshot was given (none to compare
+    /// with, or its night's digests were not queued or are held:
+    /// `queue::queue`), or it cannot be read (warned, and asked no more
+    /// that night).
     pub fn files(&mut self, case: &CaseRef) -> Option<Files> {
         let file = self.file?;
         let started = std::time::Instant::now();

@@ -270,6 +270,7 @@ fn queue_checked<'a>(
     let calendars = queue::Calendars {
         announced: &announced,
         before: from,
+        tonight: to,
         floors: &raised,
     };
     let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);

@@ -539,8 +539,12 @@ pub fn plan<'a>(
 pub struct Calendars<'a> {
     pub announced: &'a Announced,
     /// The snapshot the night's mail compares with (none on a first load):
-    /// whether a hearing's change was told already ([`told`]).
+    /// whether a hearing's change was told already ([`told`]), if its own
+    /// night's digests were queued and not held (`Outbox::told`).
     pub before: Option<&'a SnapshotFile>,
+    /// Tonight's snapshot, recorded as told with its digests
+    /// (`NightQueue::told`).
+    pub tonight: &'a SnapshotFile,
     pub floors: &'a [Floor],
 }
 
@@ -569,7 +573,14 @@ pub fn queue(
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
-    let mut before = Before::new(calendars.before);
+    // A change the previous snapshot brought is taken as told only if its
+    // night's digests were queued and are not held; else (its mail
+    // waits, was forgotten, or the night was a first load) it is told.
+    let told_before = match calendars.before {
+        Some(f) if outbox.told(&f.name())? => Some(f),
+        _ => None,
+    };
+    let mut before = Before::new(told_before);
     let told = told(changes, calendars.announced, &known, &mut |case| {
         before.files(case)
     });
@@ -739,6 +750,8 @@ fn write(
         ..
     } = plan;
     let (reference, rerun) = (night.reference(), night.rerun);
+    // Its digests tell the news against the snapshot it replaced.
+    let digests = !night.first_load && !night.older;
     let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
@@ -833,6 +846,9 @@ fn write(
     }
     // The SEQUENCE floors its calendar files set (`super::floors`).
     tx.raise_floors(calendars.floors, night)?;
+    if digests {
+        tx.told(&calendars.tonight.name())?;
+    }
     tx.commit(done)?;
     Ok(summary)
 }
@@ -1391,6 +1407,10 @@ mod tests {
             case(5),
             vec![news_entry(9, "117/03/10 10:00")],
         ));
+        // Case 6: the same SEQUENCE saying something else.
+        let other = standing("h-6", HearingState::Moved, 1);
+        announced.insert((case(6).id(), 9), vec![other.clone()]);
+        news.push(CaseNews::of(case(6), vec![news_entry(9, "改期")]));
         let mut changes = Changes::default();
         changes.news.insert(EMAILS[0].into(), news.clone());
         changes.news.insert(EMAILS[1].into(), news.clone());
@@ -1417,6 +1437,10 @@ mod tests {
                 3 => {
                     files.insert(lifted.uid.clone(), (2, floor_of(&lifted).content));
                 }
+                6 => {
+                    let was = standing("h-6", HearingState::Scheduled, 1);
+                    files.insert(was.uid.clone(), file(&was));
+                }
                 _ => return None,
             }
             Some(files)
@@ -1428,10 +1452,10 @@ mod tests {
                 .iter()
                 .map(|n| n.case.key.number)
                 .collect();
-            assert_eq!(cases, [2, 3, 4], "{email}");
+            assert_eq!(cases, [2, 3, 4, 6], "{email}");
         }
         let asked: Vec<u32> = asked.iter().map(|c| c.key.number).collect();
-        assert_eq!(asked, [1, 2, 3, 4]);
+        assert_eq!(asked, [1, 2, 3, 4, 6]);
     }
 
     /// Review finding (2026-12-03): an address whose applicant account

@@ -293,6 +293,22 @@ impl Outbox {
             > 0)
     }
 
+    /// Whether `snapshot`'s night's digests were queued
+    /// ([`NightQueue::told`]) and are not held: what its calendar files
+    /// say was told to every address that followed its cases' hearings.
+    pub fn told(&self, snapshot: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT 1 FROM told_snapshots t WHERE t.snapshot = ?1 AND NOT EXISTS
+                 (SELECT 1 FROM held_nights h WHERE h.night = t.night AND h.released_at IS NULL)",
+                [snapshot],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some())
+    }
+
     /// The pending night of snapshot `to`, if recorded.
     pub fn pending_for(&self, to: &str) -> Result<Option<PendingNight>> {
         Ok(self
@@ -382,6 +398,17 @@ impl NightQueue<'_> {
                  held_at = excluded.held_at, released_at = NULL
              WHERE held_nights.released_at IS NOT NULL",
             params![self.night, reason, self.queued_at],
+        )?;
+        Ok(())
+    }
+
+    /// Records that the night's digests, against the snapshot it
+    /// replaced, are queued with this transaction for `snapshot`: its
+    /// calendar files were told ([`Outbox::told`]).
+    pub fn told(&self, snapshot: &str) -> Result<()> {
+        self.tx.execute(
+            "INSERT OR IGNORE INTO told_snapshots (snapshot, night, queued_at) VALUES (?1, ?2, ?3)",
+            params![snapshot, self.night, self.queued_at],
         )?;
         Ok(())
     }

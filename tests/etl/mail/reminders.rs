@@ -2004,6 +2004,76 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
     assert_eq!(digest_items(&env, A), 1);
 }
 
+/// Review finding (2026-12-03, twentieth session), reproduced here first:
+/// a change the snapshot the night's mail compares with already had is
+/// taken as told by that snapshot's own digests, but those may not have
+/// gone: the night whose import found the live snapshot damaged waits for
+/// its mail (and may be forgotten), while the next night is mailed
+/// against it. The move night 2 brought reaches the address that keeps
+/// only reminders on night 3, when the court revises the entry that made
+/// it: night 2's digests were not queued.
+#[test]
+fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_night() {
+    const A: &str = "a@example.com";
+    let env = Env::new();
+    let root = env.dir.path();
+    let one = vec![
+        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
+        (
+            1,
+            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
+        ),
+    ];
+    let grants = [(1, A)];
+    imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
+        .unwrap();
+    // Night 1's file damaged: night 2 is published, its mail waits.
+    crate::util::damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let mut two = one.clone();
+    two.push((
+        1,
+        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
+    ));
+    env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]);
+    assert_eq!(
+        fs::read_to_string(env.data().join("CURRENT"))
+            .unwrap()
+            .trim(),
+        "20261124-1.sqlite"
+    );
+    let waiting = env.etl(&["outbox", "pending"]);
+    assert!(
+        waiting.stdout.contains("20261124-1.sqlite"),
+        "{}",
+        waiting.stdout
+    );
+
+    // Night 3, mailed against night 2: the court revises the move's entry.
+    let mut three = two.clone();
+    three.push((
+        1,
+        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論，請攜帶身分證明文件,115/11/25 09:00:00,N",
+    ));
+    env.import(
+        &one_court_night(root, "20261125", &[1], &three, &grants),
+        &[],
+    );
+    let _ = env.etl(&["send", "--now"]);
+    let eml = env.data().join(format!("mail/20261125/digest-{A}.eml"));
+    assert!(
+        eml.exists(),
+        "the move night 2 brought, never mailed, is not told: {}",
+        env.report("20261125")["mail"]
+    );
+    let events = events(&env, &eml);
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0]["method"], "REQUEST");
+    assert_eq!(events[0]["start"], "2028-03-17T10:00:00+08:00");
+}
+
 /// The other side of the test above: an address told only its hearings'
 /// changes is told of a hearing whose file the snapshot the night's mail
 /// compares with had, when calendars took another from a later one. The
