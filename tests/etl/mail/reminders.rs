@@ -1703,10 +1703,7 @@ fn a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_we
     let took = uids_and_methods(&env, &took);
     assert_eq!(took.len(), 1);
     assert_eq!(took[0].1, "REQUEST", "the calendar took it");
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
-        .unwrap();
+    digests_off(&env, A);
     let mut three = two.clone();
     three.push((1, "3,115/11/25,言詞辯論期日取消,115/11/25 10:00:00,N"));
     imported(env.import(
@@ -1921,6 +1918,31 @@ fn wu_night(env: &Env, name: &str, progress: &[&str]) -> PathBuf {
     to
 }
 
+/// Case TPD 刑事 115 訴 1: filed, and its 言詞辯論 scheduled for 117/03/10.
+const FILED_1: (u32, &str) = (1, "1,115/11/02,分案,115/11/02 09:00:00,N");
+const SCHEDULED_1: (u32, &str) = (
+    1,
+    "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
+);
+/// Moved to 117/03/17 (rule 3), and that entry revised with a note on
+/// 115/11/25, the hearing untouched.
+const MOVED_1: (u32, &str) = (
+    1,
+    "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
+);
+const MOVED_1_REVISED: (u32, &str) = (
+    1,
+    "3,115/11/24,117/03/17 10:00第一法庭言詞辯論，請攜帶身分證明文件,115/11/25 09:00:00,N",
+);
+
+/// `email` turns digests off (reminders stay on).
+fn digests_off(env: &Env, email: &str) {
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])
+        .unwrap();
+}
+
 /// Noticed in the eighteenth session, reproduced here first: an address
 /// with digests off and reminders on is told its cases' hearings'
 /// changes, but "changed" was read from the hearing as it stands (moved,
@@ -1935,19 +1957,10 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
     const B: &str = "b@example.com";
     let env = Env::new();
     let root = env.dir.path();
-    let one = vec![
-        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
-        (
-            1,
-            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
-        ),
-    ];
+    let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A), (1, B)];
     imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
-        .unwrap();
+    digests_off(&env, A);
     let uid = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 1)[0]["uid"]
         .as_str()
         .unwrap()
@@ -1955,10 +1968,7 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
 
     // Night 2: moved to 117/03/17 (rule 3): A is told.
     let mut two = one.clone();
-    two.push((
-        1,
-        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
-    ));
+    two.push(MOVED_1);
     imported(env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
     let moved = env.data().join(format!("mail/20261124/digest-{A}.eml"));
@@ -1973,10 +1983,7 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
     // the hearing is as it was, so A, which turned digests off, gets
     // nothing; B's digest has the revised entry, news as any is.
     let mut three = two.clone();
-    three.push((
-        1,
-        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論，請攜帶身分證明文件,115/11/25 09:00:00,N",
-    ));
+    three.push(MOVED_1_REVISED);
     imported(env.import(
         &one_court_night(root, "20261125", &[1], &three, &grants),
         &[],
@@ -2017,26 +2024,14 @@ fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_n
     const A: &str = "a@example.com";
     let env = Env::new();
     let root = env.dir.path();
-    let one = vec![
-        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
-        (
-            1,
-            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
-        ),
-    ];
+    let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A)];
     imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
-        .unwrap();
+    digests_off(&env, A);
     // Night 1's file damaged: night 2 is published, its mail waits.
     crate::util::damage(&env.data().join("snapshots/20261123-1.sqlite"));
     let mut two = one.clone();
-    two.push((
-        1,
-        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
-    ));
+    two.push(MOVED_1);
     env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]);
     assert_eq!(
         fs::read_to_string(env.data().join("CURRENT"))
@@ -2053,10 +2048,7 @@ fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_n
 
     // Night 3, mailed against night 2: the court revises the move's entry.
     let mut three = two.clone();
-    three.push((
-        1,
-        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論，請攜帶身分證明文件,115/11/25 09:00:00,N",
-    ));
+    three.push(MOVED_1_REVISED);
     env.import(
         &one_court_night(root, "20261125", &[1], &three, &grants),
         &[],
@@ -2086,24 +2078,12 @@ fn after_a_rollback_a_revised_entry_moves_back_the_hearing_the_calendar_took() {
     const A: &str = "a@example.com";
     let env = Env::new();
     let root = env.dir.path();
-    let one = vec![
-        (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
-        (
-            1,
-            "2,115/11/20,117/03/10 10:00第一法庭言詞辯論,115/11/20 09:00:00,N",
-        ),
-    ];
+    let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A)];
     imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [A])
-        .unwrap();
+    digests_off(&env, A);
     let mut two = one.clone();
-    two.push((
-        1,
-        "3,115/11/24,117/03/17 10:00第一法庭言詞辯論,115/11/24 09:00:00,N",
-    ));
+    two.push(MOVED_1);
     imported(env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
     let (_, files) = digest_files(&env, "20261124", A).expect("the move is told");
