@@ -21,6 +21,7 @@ const TABLES: &[&str] = &[
     "reminded",
     "reminder_runs",
     "calendar_floors",
+    "told_snapshots",
 ];
 
 /// The writes to `table` a text contains (case and spacing ignored):

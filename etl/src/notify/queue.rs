@@ -539,11 +539,11 @@ pub fn plan<'a>(
 pub struct Calendars<'a> {
     pub announced: &'a Announced,
     /// The snapshot the night's mail compares with (none on a first load):
-    /// whether a hearing's change was told already ([`told`]), if its own
-    /// night's digests were queued and not held (`Outbox::told`).
+    /// whether a hearing's change was told already ([`told`]), if its
+    /// files were told (`Outbox::told`).
     pub before: Option<&'a SnapshotFile>,
-    /// Tonight's snapshot, recorded as told with its digests
-    /// (`NightQueue::told`).
+    /// Tonight's snapshot, recorded with the night's mail as told against
+    /// `before` (`NightQueue::told`).
     pub tonight: &'a SnapshotFile,
     pub floors: &'a [Floor],
 }
@@ -561,11 +561,12 @@ pub fn queue(
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
     if night.older {
-        if done.is_some() {
-            Outbox::open(data_dir)?
-                .begin_night(night.date, &night.reference(), now)?
-                .commit(done)?;
-        }
+        // History, not news: its files were told to no one (a row of an
+        // earlier snapshot of its name goes).
+        let mut outbox = Outbox::open(data_dir)?;
+        let tx = outbox.begin_night(night.date, &night.reference(), now)?;
+        tx.untold(&calendars.tonight.name())?;
+        tx.commit(done)?;
         let none = BTreeMap::new();
         return Ok(plan(changes, &none, &Known::default(), night, flood(cfg)).summary);
     }
@@ -574,8 +575,8 @@ pub fn queue(
     let mut outbox = Outbox::open(data_dir)?;
     let known = read_known(&accounts, &outbox, night.date, changes)?;
     // A change the previous snapshot brought is taken as told only if its
-    // night's digests were queued and are not held; else (its mail
-    // waits, was forgotten, or the night was a first load) it is told.
+    // files were (`Outbox::told`: its night's mail and every night's
+    // before it queued, their digests not held); else it is told again.
     let told_before = match calendars.before {
         Some(f) if outbox.told(&f.name())? => Some(f),
         _ => None,
@@ -750,8 +751,6 @@ fn write(
         ..
     } = plan;
     let (reference, rerun) = (night.reference(), night.rerun);
-    // Its digests tell the news against the snapshot it replaced.
-    let digests = !night.first_load && !night.older;
     let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
@@ -846,9 +845,11 @@ fn write(
     }
     // The SEQUENCE floors its calendar files set (`super::floors`).
     tx.raise_floors(calendars.floors, night)?;
-    if digests {
-        tx.told(&calendars.tonight.name())?;
-    }
+    // Its files told, against the snapshot it was compared with.
+    tx.told(
+        &calendars.tonight.name(),
+        calendars.before.map(SnapshotFile::name).as_deref(),
+    )?;
     tx.commit(done)?;
     Ok(summary)
 }

@@ -4,8 +4,9 @@
 //!
 //! Its tables are `items` (one rendered message each, with its state),
 //! `expiry_warned`, `held_nights`, `pending_nights`, `outcomes`, the
-//! hearing reminders' `reminded` and `reminder_runs`, and the calendar
-//! files' SEQUENCE floors, `calendar_floors` (`floors`). Every write to them
+//! hearing reminders' `reminded` and `reminder_runs`, the calendar
+//! files' SEQUENCE floors, `calendar_floors` (`floors`), and the
+//! snapshots whose calendar files were told, `told_snapshots`. Every write to them
 //! is an operation here: queue a night (`Outbox::begin_night`, one
 //! transaction with the end of the night's pending record), queue a website mail
 //! (`queue_website`), claim what is due and record each outcome
@@ -293,20 +294,42 @@ impl Outbox {
             > 0)
     }
 
-    /// Whether `snapshot`'s night's digests were queued
-    /// ([`NightQueue::told`]) and are not held: what its calendar files
-    /// say was told to every address that followed its cases' hearings.
+    /// Whether `snapshot`'s calendar files were told: its night's mail
+    /// was queued ([`NightQueue::told`]) and its digests are not held, and
+    /// so, back along the snapshots each night was compared with, for
+    /// every night to one that starts the chain. A night missing on the
+    /// way (its mail never queued), or compared with nothing after the
+    /// first, says no.
     pub fn told(&self, snapshot: &str) -> Result<bool> {
-        Ok(self
+        let mut step = self.conn.prepare_cached(
+            "SELECT t.base, t.start, EXISTS (SELECT 1 FROM held_nights h
+                 WHERE h.night = t.night AND h.released_at IS NULL)
+             FROM told_snapshots t WHERE t.snapshot = ?1",
+        )?;
+        let rows: i64 = self
             .conn
-            .query_row(
-                "SELECT 1 FROM told_snapshots t WHERE t.snapshot = ?1 AND NOT EXISTS
-                 (SELECT 1 FROM held_nights h WHERE h.night = t.night AND h.released_at IS NULL)",
-                [snapshot],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
+            .query_row("SELECT count(*) FROM told_snapshots", [], |r| r.get(0))?;
+        let mut at = snapshot.to_string();
+        // Each night's base was published before it; the count bounds a
+        // chain that a reused name could loop.
+        for _ in 0..=rows {
+            let row = step
+                .query_row([&at], |r| {
+                    Ok((
+                        r.get::<_, Option<String>>(0)?,
+                        r.get::<_, bool>(1)?,
+                        r.get::<_, bool>(2)?,
+                    ))
+                })
+                .optional()?;
+            match row {
+                None | Some((_, _, true)) => return Ok(false),
+                Some((_, true, false)) => return Ok(true),
+                Some((None, false, false)) => return Ok(false),
+                Some((Some(base), false, false)) => at = base,
+            }
+        }
+        Ok(false)
     }
 
     /// The pending night of snapshot `to`, if recorded.
@@ -402,14 +425,25 @@ impl NightQueue<'_> {
         Ok(())
     }
 
-    /// Records that the night's digests, against the snapshot it
-    /// replaced, are queued with this transaction for `snapshot`: its
-    /// calendar files were told ([`Outbox::told`]).
-    pub fn told(&self, snapshot: &str) -> Result<()> {
+    /// Records that the night's mail, compared with `base` (none: a first
+    /// load), is queued with this transaction for `snapshot`, whose
+    /// calendar files it told ([`Outbox::told`]). The first row ever
+    /// written starts the chain: the data directory's first night, or the
+    /// first night queued after migration 12.
+    pub fn told(&self, snapshot: &str, base: Option<&str>) -> Result<()> {
         self.tx.execute(
-            "INSERT OR IGNORE INTO told_snapshots (snapshot, night, queued_at) VALUES (?1, ?2, ?3)",
-            params![snapshot, self.night, self.queued_at],
+            "INSERT OR REPLACE INTO told_snapshots (snapshot, night, base, start, queued_at)
+             VALUES (?1, ?2, ?3, NOT EXISTS (SELECT 1 FROM told_snapshots), ?4)",
+            params![snapshot, self.night, base, self.queued_at],
         )?;
+        Ok(())
+    }
+
+    /// Records that `snapshot` (an older night forced in) told nothing:
+    /// a row of an earlier snapshot of the same name goes.
+    pub fn untold(&self, snapshot: &str) -> Result<()> {
+        self.tx
+            .execute("DELETE FROM told_snapshots WHERE snapshot = ?1", [snapshot])?;
         Ok(())
     }
 

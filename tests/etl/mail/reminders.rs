@@ -2021,24 +2021,8 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
 /// it: night 2's digests were not queued.
 #[test]
 fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_night() {
-    const A: &str = "a@example.com";
     let env = Env::new();
-    let root = env.dir.path();
-    let one = vec![FILED_1, SCHEDULED_1];
-    let grants = [(1, A)];
-    imported(env.import(&one_court_night(root, "20261123", &[1], &one, &grants), &[]));
-    digests_off(&env, A);
-    // Night 1's file damaged: night 2 is published, its mail waits.
-    crate::util::damage(&env.data().join("snapshots/20261123-1.sqlite"));
-    let mut two = one.clone();
-    two.push(MOVED_1);
-    env.import(&one_court_night(root, "20261124", &[1], &two, &grants), &[]);
-    assert_eq!(
-        fs::read_to_string(env.data().join("CURRENT"))
-            .unwrap()
-            .trim(),
-        "20261124-1.sqlite"
-    );
+    let two = moved_while_the_live_snapshot_is_damaged(&env);
     let waiting = env.etl(&["outbox", "pending"]);
     assert!(
         waiting.stdout.contains("20261124-1.sqlite"),
@@ -2049,18 +2033,84 @@ fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_n
     // Night 3, mailed against night 2: the court revises the move's entry.
     let mut three = two.clone();
     three.push(MOVED_1_REVISED);
-    env.import(
-        &one_court_night(root, "20261125", &[1], &three, &grants),
-        &[],
-    );
+    env.import(&night_of_case_1(&env, "20261125", &three), &[]);
     let _ = env.etl(&["send", "--now"]);
-    let eml = env.data().join(format!("mail/20261125/digest-{A}.eml"));
-    assert!(
-        eml.exists(),
-        "the move night 2 brought, never mailed, is not told: {}",
-        env.report("20261125")["mail"]
+    told_the_move(
+        &env,
+        "20261125",
+        "the move night 2 brought, never mailed, is not told",
     );
-    let events = events(&env, &eml);
+}
+
+/// Second review finding (2026-12-03, twentieth session), reproduced here
+/// first: a night whose mail was never queued (forgotten) leaves its
+/// changes untold for good, not only on the night after it: night 3 is
+/// mailed against night 2 with no news of the move, and when the court
+/// revises the move's entry on night 4, the address that keeps only
+/// reminders is told it then.
+#[test]
+fn a_change_whose_nights_mail_was_forgotten_is_told_when_its_entry_is_revised_later() {
+    let env = Env::new();
+    let two = moved_while_the_live_snapshot_is_damaged(&env);
+    let forgot = env.etl(&["outbox", "forget", "20261124-1.sqlite"]);
+    assert_eq!(forgot.code, 0, "{}{}", forgot.stdout, forgot.stderr);
+
+    // Night 3: nothing new. Night 4: the move's entry revised.
+    imported(env.import(&night_of_case_1(&env, "20261125", &two), &[]));
+    let mut four = two.clone();
+    four.push(MOVED_1_REVISED);
+    imported(env.import(&night_of_case_1(&env, "20261126", &four), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    told_the_move(
+        &env,
+        "20261126",
+        "the move of a forgotten night is never told",
+    );
+}
+
+/// The address of the tests of a move told to an address that keeps only
+/// reminders.
+const KEEPS_REMINDERS: &str = "a@example.com";
+
+/// Night `night` of case 1 as `progress`, granted to [`KEEPS_REMINDERS`].
+fn night_of_case_1(env: &Env, night: &str, progress: &[(u32, &str)]) -> PathBuf {
+    one_court_night(
+        env.dir.path(),
+        night,
+        &[1],
+        progress,
+        &[(1, KEEPS_REMINDERS)],
+    )
+}
+
+/// Night 1: case 1's hearing scheduled, [`KEEPS_REMINDERS`] turning
+/// digests off; its file then damaged, and night 2, which moves the
+/// hearing, published with its mail waiting. Night 2's entries.
+fn moved_while_the_live_snapshot_is_damaged(env: &Env) -> Vec<(u32, &'static str)> {
+    let one = vec![FILED_1, SCHEDULED_1];
+    imported(env.import(&night_of_case_1(env, "20261123", &one), &[]));
+    digests_off(env, KEEPS_REMINDERS);
+    crate::util::damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let mut two = one.clone();
+    two.push(MOVED_1);
+    env.import(&night_of_case_1(env, "20261124", &two), &[]);
+    assert_eq!(
+        fs::read_to_string(env.data().join("CURRENT"))
+            .unwrap()
+            .trim(),
+        "20261124-1.sqlite"
+    );
+    two
+}
+
+/// [`KEEPS_REMINDERS`]'s digest of `night` carries the move: its one
+/// calendar file puts the hearing on 117/03/17 (else `why`).
+fn told_the_move(env: &Env, night: &str, why: &str) {
+    let eml = env
+        .data()
+        .join(format!("mail/{night}/digest-{KEEPS_REMINDERS}.eml"));
+    assert!(eml.exists(), "{why}: {}", env.report(night)["mail"]);
+    let events = events(env, &eml);
     assert_eq!(events.len(), 1, "{events:?}");
     assert_eq!(events[0]["method"], "REQUEST");
     assert_eq!(events[0]["start"], "2028-03-17T10:00:00+08:00");
