@@ -7,7 +7,7 @@
 //! 2026-12-03).
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use mail::outbox::Outbox;
+use mail::outbox::{Outbox, SnapshotId};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 24, 19, 0, 0).unwrap()
@@ -17,13 +17,45 @@ fn night(day: u32) -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, day).unwrap()
 }
 
-fn name(day: u32, build: u32) -> String {
-    format!("202611{day:02}-{build}.sqlite")
+/// Snapshot build `build` of 2026-11-`day`, with content `content` (its
+/// SHA-256 stands in as 64 hex digits of it).
+#[derive(Clone)]
+struct Snap {
+    name: String,
+    sha256: String,
 }
 
-/// Queues night `day`'s mail (build `build`), compared with `base`, held
-/// if `held`.
-fn queue(ob: &mut Outbox, day: u32, build: u32, base: Option<&str>, held: bool) {
+fn snap(day: u32, build: u32) -> Snap {
+    snap_with(day, build, 0)
+}
+
+fn snap_with(day: u32, build: u32, content: u32) -> Snap {
+    Snap {
+        name: format!("202611{day:02}-{build}.sqlite"),
+        sha256: format!("{content:064x}"),
+    }
+}
+
+impl Snap {
+    fn id(&self) -> SnapshotId<'_> {
+        SnapshotId {
+            name: &self.name,
+            sha256: &self.sha256,
+        }
+    }
+}
+
+fn told(ob: &Outbox, s: &Snap) -> bool {
+    ob.told(&s.id()).unwrap()
+}
+
+/// Queues the mail of `s`'s night (a re-run's reference for a build
+/// above 1), compared with `base`, held if `held`.
+fn queue(ob: &mut Outbox, s: &Snap, base: Option<&Snap>, held: bool) {
+    let (day, build): (u32, u32) = (
+        s.name[6..8].parse().unwrap(),
+        s.name[9..10].parse().unwrap(),
+    );
     let reference = if build == 1 {
         String::new()
     } else {
@@ -33,7 +65,8 @@ fn queue(ob: &mut Outbox, day: u32, build: u32, base: Option<&str>, held: bool) 
     if held {
         tx.hold("news on 40% of followed cases").unwrap();
     }
-    tx.told(&name(day, build), base).unwrap();
+    let base = base.map(Snap::id);
+    tx.told(&s.id(), base.as_ref()).unwrap();
     tx.commit(None).unwrap();
 }
 
@@ -41,58 +74,102 @@ fn queue(ob: &mut Outbox, day: u32, build: u32, base: Option<&str>, held: bool) 
 fn a_snapshot_is_told_when_every_night_back_to_the_first_was_queued_and_not_held() {
     let dir = tempfile::tempdir().unwrap();
     let mut ob = Outbox::open(dir.path()).unwrap();
-    let told = |ob: &Outbox, day, build| ob.told(&name(day, build)).unwrap();
+    let (s23, s24, s25, s26) = (snap(23, 1), snap(24, 1), snap(25, 1), snap(26, 1));
     // Never queued: not told.
-    assert!(!told(&ob, 23, 1));
+    assert!(!told(&ob, &s23));
 
     // Queued in a transaction that did not commit (killed): not told.
     {
         let tx = ob.begin_night(night(23), "", now()).unwrap();
-        tx.told(&name(23, 1), None).unwrap();
+        tx.told(&s23.id(), None).unwrap();
     }
-    assert!(!told(&ob, 23, 1));
+    assert!(!told(&ob, &s23));
 
     // The first night starts the chain; each next one carries it.
-    queue(&mut ob, 23, 1, None, false);
-    assert!(told(&ob, 23, 1));
-    queue(&mut ob, 24, 1, Some(&name(23, 1)), false);
-    assert!(told(&ob, 24, 1));
+    queue(&mut ob, &s23, None, false);
+    assert!(told(&ob, &s23));
+    queue(&mut ob, &s24, Some(&s23), false);
+    assert!(told(&ob, &s24));
 
     // Held by the flood guard: it and every night after it are not told
     // until it is released.
-    queue(&mut ob, 25, 1, Some(&name(24, 1)), true);
-    queue(&mut ob, 26, 1, Some(&name(25, 1)), false);
-    assert!(!told(&ob, 25, 1));
-    assert!(!told(&ob, 26, 1));
+    queue(&mut ob, &s25, Some(&s24), true);
+    queue(&mut ob, &s26, Some(&s25), false);
+    assert!(!told(&ob, &s25));
+    assert!(!told(&ob, &s26));
     ob.release("20261125", now()).unwrap();
-    assert!(told(&ob, 25, 1));
-    assert!(told(&ob, 26, 1));
+    assert!(told(&ob, &s25));
+    assert!(told(&ob, &s26));
 
     // A re-run's build, compared with the night's first, held again:
-    // neither build of the night, nor a night after, is told.
-    queue(&mut ob, 26, 2, Some(&name(26, 1)), true);
-    assert!(!told(&ob, 26, 1));
-    assert!(!told(&ob, 26, 2));
+    // neither build of the night is told until it is released.
+    let s26b = snap(26, 2);
+    queue(&mut ob, &s26b, Some(&s26), true);
+    assert!(!told(&ob, &s26));
+    assert!(!told(&ob, &s26b));
     ob.release("20261126", now()).unwrap();
-    assert!(told(&ob, 26, 2));
+    assert!(told(&ob, &s26b));
 
     // A night whose mail was never queued (forgotten): the nights after
     // it are not told, for good.
-    queue(&mut ob, 28, 1, Some(&name(27, 1)), false);
-    queue(&mut ob, 29, 1, Some(&name(28, 1)), false);
-    assert!(!told(&ob, 28, 1));
-    assert!(!told(&ob, 29, 1));
+    let (s27, s28, s29) = (snap(27, 1), snap(28, 1), snap(29, 1));
+    queue(&mut ob, &s28, Some(&s27), false);
+    queue(&mut ob, &s29, Some(&s28), false);
+    assert!(!told(&ob, &s28));
+    assert!(!told(&ob, &s29));
 
-    // Compared with nothing after the first (`rediff --from none`): not
+    // Compared with nothing after the start (`rediff --from none`): not
     // told, nor what follows.
-    queue(&mut ob, 30, 1, None, false);
-    assert!(!told(&ob, 30, 1));
+    let (s30, s31) = (snap(30, 1), snap_with(1, 1, 0));
+    queue(&mut ob, &s30, None, false);
+    queue(&mut ob, &s31, Some(&s30), false);
+    assert!(!told(&ob, &s30));
+    assert!(!told(&ob, &s31));
 
-    // An older night forced in under a name that had a row: it goes.
-    assert!(told(&ob, 24, 1));
+    // A name that comes back with other content (every build of its date
+    // gone, the night imported again) is another snapshot: its mail not
+    // queued, it is not told, nor a night compared with it.
+    let s24_again = snap_with(24, 1, 7);
+    assert!(!told(&ob, &s24_again));
+    let s22 = snap(22, 1);
+    queue(&mut ob, &s22, Some(&s24_again), false);
+    assert!(!told(&ob, &s22));
+    assert!(told(&ob, &s24), "the first 20261124-1.sqlite is still told");
+}
+
+/// The chain starts only where nothing before it may be untold: the first
+/// row, written while no other night waits for its mail and none is held
+/// (third review finding: on an upgraded outbox, a first night compared
+/// with a night still waiting vouched for it).
+#[test]
+fn the_chain_starts_only_when_no_other_night_waits_or_is_held() {
+    let (s24, s25, s26) = (snap(24, 1), snap(25, 1), snap(26, 1));
+
+    // Another night waits for its mail: no start, and it stays so.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    ob.record_pending(None, &s24.name, now()).unwrap();
+    queue(&mut ob, &s25, Some(&s24), false);
+    assert!(!told(&ob, &s25));
+    queue(&mut ob, &s26, Some(&s25), false);
+    assert!(!told(&ob, &s26));
+
+    // Another night's digests are held.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
     let tx = ob.begin_night(night(24), "", now()).unwrap();
-    tx.untold(&name(24, 1)).unwrap();
+    tx.hold("news on 40% of followed cases").unwrap();
     tx.commit(None).unwrap();
-    assert!(!told(&ob, 24, 1));
-    assert!(!told(&ob, 26, 2), "told through a night that no longer is");
+    queue(&mut ob, &s25, Some(&s24), false);
+    assert!(!told(&ob, &s25));
+
+    // Tonight's own pending record and hold do not count against it.
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    ob.record_pending(Some(&s24.name), &s25.name, now())
+        .unwrap();
+    queue(&mut ob, &s25, Some(&s24), true);
+    assert!(!told(&ob, &s25), "held");
+    ob.release("20261125", now()).unwrap();
+    assert!(told(&ob, &s25));
 }

@@ -59,6 +59,26 @@ impl SnapshotFile {
         checksum_path(&self.path)
     }
 
+    /// The SHA-256 recorded when it was published (lower-case hex), or
+    /// why there is none.
+    pub fn recorded_checksum(&self) -> Result<String, Damaged> {
+        let checksum = self.checksum_path();
+        fs::read_to_string(&checksum)
+            .map_err(|e| e.to_string())
+            .and_then(|text| {
+                text.split_whitespace()
+                    .next()
+                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(str::to_ascii_lowercase)
+                    .ok_or_else(|| "not a SHA-256 line".to_string())
+            })
+            .map_err(|reason| Damaged::NoChecksum {
+                file: self.path.clone(),
+                checksum,
+                reason,
+            })
+    }
+
     fn parse(dir: &Path, name: &str) -> Option<SnapshotFile> {
         let stem = name.strip_suffix(SUFFIX)?;
         let (date, build) = stem.split_once('-')?;
@@ -310,21 +330,7 @@ impl Store {
     /// Checks a published snapshot's content against the checksum recorded
     /// when it was published. Call before using it for anything.
     pub fn verify(&self, file: &SnapshotFile) -> Result<(), Damaged> {
-        let checksum = file.checksum_path();
-        let recorded = fs::read_to_string(&checksum)
-            .map_err(|e| e.to_string())
-            .and_then(|text| {
-                text.split_whitespace()
-                    .next()
-                    .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .map(str::to_ascii_lowercase)
-                    .ok_or_else(|| "not a SHA-256 line".to_string())
-            })
-            .map_err(|reason| Damaged::NoChecksum {
-                file: file.path.clone(),
-                checksum: checksum.clone(),
-                reason,
-            })?;
+        let recorded = file.recorded_checksum()?;
         let found = sha256_file(&file.path).map_err(|source| Damaged::Unreadable {
             file: file.path.clone(),
             source,

@@ -34,7 +34,7 @@ use super::announced::Announced;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::floors::{holds, Before, Files};
 use super::NotifyError;
-use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, State};
+use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, taipei, to_int};
@@ -561,12 +561,13 @@ pub fn queue(
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
     if night.older {
-        // History, not news: its files were told to no one (a row of an
-        // earlier snapshot of its name goes).
-        let mut outbox = Outbox::open(data_dir)?;
-        let tx = outbox.begin_night(night.date, &night.reference(), now)?;
-        tx.untold(&calendars.tonight.name())?;
-        tx.commit(done)?;
+        // History, not news: no row in `told_snapshots`, so the chain
+        // breaks there.
+        if done.is_some() {
+            Outbox::open(data_dir)?
+                .begin_night(night.date, &night.reference(), now)?
+                .commit(done)?;
+        }
         let none = BTreeMap::new();
         return Ok(plan(changes, &none, &Known::default(), night, flood(cfg)).summary);
     }
@@ -578,8 +579,20 @@ pub fn queue(
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
     let told_before = match calendars.before {
-        Some(f) if outbox.told(&f.name())? => Some(f),
-        _ => None,
+        Some(f) => {
+            let (name, sha256) = known_as(f)?;
+            let told = outbox.told(&SnapshotId {
+                name: &name,
+                sha256: &sha256,
+            })?;
+            if !told {
+                tracing::info!(
+                    "the calendar files of {name} are not known to be told (a night before it was not mailed, or is held: docs/HEARINGS.md); addresses that keep only reminders are told every change tonight's news announces"
+                );
+            }
+            told.then_some(f)
+        }
+        None => None,
     };
     let mut before = Before::new(told_before);
     let told = told(changes, calendars.announced, &known, &mut |case| {
@@ -593,6 +606,12 @@ pub fn queue(
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
+}
+
+/// How `told_snapshots` knows `file`: its name and recorded SHA-256 (a
+/// name comes back once every build of its date is gone).
+fn known_as(file: &SnapshotFile) -> Result<(String, String), NotifyError> {
+    Ok((file.name(), file.recorded_checksum()?))
 }
 
 /// The calendar files a digest to `email` attaches: one per hearing to
@@ -846,9 +865,16 @@ fn write(
     // The SEQUENCE floors its calendar files set (`super::floors`).
     tx.raise_floors(calendars.floors, night)?;
     // Its files told, against the snapshot it was compared with.
+    let tonight = known_as(calendars.tonight)?;
+    let base = calendars.before.map(known_as).transpose()?;
     tx.told(
-        &calendars.tonight.name(),
-        calendars.before.map(SnapshotFile::name).as_deref(),
+        &SnapshotId {
+            name: &tonight.0,
+            sha256: &tonight.1,
+        },
+        base.as_ref()
+            .map(|(name, sha256)| SnapshotId { name, sha256 })
+            .as_ref(),
     )?;
     tx.commit(done)?;
     Ok(summary)

@@ -297,36 +297,37 @@ impl Outbox {
     /// Whether `snapshot`'s calendar files were told: its night's mail
     /// was queued ([`NightQueue::told`]) and its digests are not held, and
     /// so, back along the snapshots each night was compared with, for
-    /// every night to one that starts the chain. A night missing on the
-    /// way (its mail never queued), or compared with nothing after the
-    /// first, says no.
-    pub fn told(&self, snapshot: &str) -> Result<bool> {
+    /// every night to the one that starts the chain. A night missing on
+    /// the way (its mail never queued), or compared with nothing after the
+    /// start, says no.
+    pub fn told(&self, snapshot: &SnapshotId<'_>) -> Result<bool> {
         let mut step = self.conn.prepare_cached(
-            "SELECT t.base, t.start, EXISTS (SELECT 1 FROM held_nights h
+            "SELECT t.base, t.base_sha256, t.start, EXISTS (SELECT 1 FROM held_nights h
                  WHERE h.night = t.night AND h.released_at IS NULL)
-             FROM told_snapshots t WHERE t.snapshot = ?1",
+             FROM told_snapshots t WHERE t.snapshot = ?1 AND t.sha256 = ?2",
         )?;
         let rows: i64 = self
             .conn
             .query_row("SELECT count(*) FROM told_snapshots", [], |r| r.get(0))?;
-        let mut at = snapshot.to_string();
+        let mut at = (snapshot.name.to_string(), snapshot.sha256.to_string());
         // Each night's base was published before it; the count bounds a
-        // chain that a reused name could loop.
+        // chain that could loop.
         for _ in 0..=rows {
             let row = step
-                .query_row([&at], |r| {
+                .query_row(params![at.0, at.1], |r| {
                     Ok((
                         r.get::<_, Option<String>>(0)?,
-                        r.get::<_, bool>(1)?,
+                        r.get::<_, Option<String>>(1)?,
                         r.get::<_, bool>(2)?,
+                        r.get::<_, bool>(3)?,
                     ))
                 })
                 .optional()?;
             match row {
-                None | Some((_, _, true)) => return Ok(false),
-                Some((_, true, false)) => return Ok(true),
-                Some((None, false, false)) => return Ok(false),
-                Some((Some(base), false, false)) => at = base,
+                None | Some((_, _, _, true)) => return Ok(false),
+                Some((_, _, true, false)) => return Ok(true),
+                Some((Some(base), Some(sum), false, false)) => at = (base, sum),
+                Some((_, _, false, false)) => return Ok(false),
             }
         }
         Ok(false)
@@ -344,6 +345,14 @@ impl Outbox {
             )
             .optional()?)
     }
+}
+
+/// A snapshot as `told_snapshots` knows it: its file name and the SHA-256
+/// recorded when it was published.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotId<'a> {
+    pub name: &'a str,
+    pub sha256: &'a str,
 }
 
 /// A night's mail being queued: one transaction.
@@ -427,23 +436,30 @@ impl NightQueue<'_> {
 
     /// Records that the night's mail, compared with `base` (none: a first
     /// load), is queued with this transaction for `snapshot`, whose
-    /// calendar files it told ([`Outbox::told`]). The first row ever
-    /// written starts the chain: the data directory's first night, or the
-    /// first night queued after migration 12.
-    pub fn told(&self, snapshot: &str, base: Option<&str>) -> Result<()> {
+    /// calendar files it told ([`Outbox::told`]); each snapshot is named
+    /// with its recorded SHA-256. It starts the chain if it is the first
+    /// row, no other night waits for its mail and none is held: the data
+    /// directory's first mailed night, or the first night queued after
+    /// migration 12, the nights before it taken as told.
+    pub fn told(&self, snapshot: &SnapshotId<'_>, base: Option<&SnapshotId<'_>>) -> Result<()> {
         self.tx.execute(
-            "INSERT OR REPLACE INTO told_snapshots (snapshot, night, base, start, queued_at)
-             VALUES (?1, ?2, ?3, NOT EXISTS (SELECT 1 FROM told_snapshots), ?4)",
-            params![snapshot, self.night, base, self.queued_at],
+            "INSERT OR REPLACE INTO told_snapshots
+                 (snapshot, sha256, night, base, base_sha256, start, queued_at)
+             VALUES (?1, ?2, ?3, ?4, ?5,
+                 NOT EXISTS (SELECT 1 FROM told_snapshots)
+                 AND NOT EXISTS (SELECT 1 FROM pending_nights WHERE to_snapshot <> ?1)
+                 AND NOT EXISTS (SELECT 1 FROM held_nights
+                                 WHERE released_at IS NULL AND night <> ?3),
+                 ?6)",
+            params![
+                snapshot.name,
+                snapshot.sha256,
+                self.night,
+                base.map(|b| b.name),
+                base.map(|b| b.sha256),
+                self.queued_at
+            ],
         )?;
-        Ok(())
-    }
-
-    /// Records that `snapshot` (an older night forced in) told nothing:
-    /// a row of an earlier snapshot of the same name goes.
-    pub fn untold(&self, snapshot: &str) -> Result<()> {
-        self.tx
-            .execute("DELETE FROM told_snapshots WHERE snapshot = ?1", [snapshot])?;
         Ok(())
     }
 
