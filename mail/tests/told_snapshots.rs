@@ -173,3 +173,46 @@ fn the_chain_starts_only_when_no_other_night_waits_or_is_held() {
     ob.release("20261125", now()).unwrap();
     assert!(told(&ob, &s25));
 }
+
+/// Fourth review finding: on an upgraded outbox (no row yet), a night
+/// given up (`outbox forget`, dropped as lost or with mail off) or
+/// compared with nothing (`outbox rediff --from none`) left no trace, so
+/// the next night started the chain and vouched for its unmailed news.
+/// Each leaves a row now, and no chain starts after it; a night that was
+/// never published leaves none.
+#[test]
+fn a_night_given_up_before_the_chain_starts_keeps_it_from_starting() {
+    let (s24, s25) = (snap(24, 1), snap(25, 1));
+    let fresh = || {
+        let dir = tempfile::tempdir().unwrap();
+        let ob = Outbox::open(dir.path()).unwrap();
+        ob.record_pending(Some("20261123-1.sqlite"), &s24.name, now())
+            .unwrap();
+        (dir, ob)
+    };
+
+    let (_dir, mut ob) = fresh();
+    assert!(ob.forget_pending(&s24.name).unwrap());
+    queue(&mut ob, &s25, Some(&s24), false);
+    assert!(!told(&ob, &s25), "forgotten");
+
+    let (_dir, mut ob) = fresh();
+    assert!(ob.compare_pending_with(&s24.name, None).unwrap());
+    queue(&mut ob, &s24, None, false);
+    assert!(!told(&ob, &s24), "compared with nothing");
+    queue(&mut ob, &s25, Some(&s24), false);
+    assert!(!told(&ob, &s25), "compared with nothing");
+
+    let (_dir, mut ob) = fresh();
+    let pending = ob.pending().unwrap().remove(0);
+    ob.drop_pending(&pending, true).unwrap();
+    queue(&mut ob, &s25, Some(&s24), false);
+    assert!(!told(&ob, &s25), "dropped, its mail lost");
+
+    // Never published: nothing to tell, the chain starts.
+    let (_dir, mut ob) = fresh();
+    let pending = ob.pending().unwrap().remove(0);
+    ob.drop_pending(&pending, false).unwrap();
+    queue(&mut ob, &s25, Some(&snap(23, 1)), false);
+    assert!(told(&ob, &s25));
+}

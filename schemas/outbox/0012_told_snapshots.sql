@@ -16,7 +16,9 @@
 -- The chain starts at the first row written while no other night waits
 -- for its mail and none is held: the data directory's first mailed night,
 -- or the first night queued after this migration, the nights before it
--- taken as told. A night whose mail was never queued (forgotten, lost,
+-- taken as told. A published night whose news is never mailed (given up,
+-- dropped, compared with nothing) writes a row with an empty `sha256`,
+-- which no lookup matches, so that no chain starts after it. A night whose mail was never queued (forgotten, lost,
 -- mail off, an older night forced in), one compared with nothing after
 -- the start (`outbox rediff --from none`), or one held for good breaks
 -- the chain: every change after it is told again, as before this

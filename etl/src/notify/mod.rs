@@ -426,7 +426,8 @@ pub fn catch_up(
                 }
             ),
         }
-        outbox.drop_pending(&night)?;
+        // A published night's mail given up: its news was never told.
+        outbox.drop_pending(&night, !matches!(outcome, Finished::NeverPublished))?;
         done.push(CaughtUp { night, outcome });
     }
     Ok(done)

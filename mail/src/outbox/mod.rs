@@ -266,11 +266,33 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Forgets a pending night without queueing anything (its snapshot was
-    /// never published, or mail is off).
-    pub fn drop_pending(&self, pending: &PendingNight) -> Result<()> {
-        self.conn
-            .execute("DELETE FROM pending_nights WHERE seq = ?1", [pending.seq])?;
+    /// Forgets a pending night without queueing anything: its snapshot was
+    /// never published, or (`untold`) it was and its mail cannot be made
+    /// (mail is off, a snapshot it needs is gone), so its calendar files
+    /// were never told ([`Outbox::told`] starts no chain after it).
+    pub fn drop_pending(&self, pending: &PendingNight, untold: bool) -> Result<()> {
+        let tx = self.conn.unchecked_transaction()?;
+        tx.execute("DELETE FROM pending_nights WHERE seq = ?1", [pending.seq])?;
+        if untold {
+            self.never_told(&pending.to)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that the published snapshot `to`'s night's news was never
+    /// mailed (given up, or compared with nothing): a row no lookup
+    /// matches (no checksum), which keeps the chain of
+    /// [`NightQueue::told`] from starting after it, since the table is no
+    /// longer empty. After the chain has started, a night missing already
+    /// breaks it.
+    fn never_told(&self, to: &str) -> Result<()> {
+        self.conn.execute(
+            "INSERT OR IGNORE INTO told_snapshots
+                 (snapshot, sha256, night, base, base_sha256, start, queued_at)
+             VALUES (?1, '', '', NULL, NULL, 0, strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))",
+            [to],
+        )?;
         Ok(())
     }
 
@@ -279,19 +301,29 @@ impl Outbox {
     /// instead (another kept snapshot; `None`: as a first load). Returns
     /// whether the night was pending.
     pub fn compare_pending_with(&self, to: &str, from: Option<&str>) -> Result<bool> {
-        Ok(self.conn.execute(
+        let tx = self.conn.unchecked_transaction()?;
+        let pending = tx.execute(
             "UPDATE pending_nights SET from_snapshot = ?2 WHERE to_snapshot = ?1",
             params![to, from],
-        )? > 0)
+        )? > 0;
+        // As a first load: no digests, its news never mailed.
+        if pending && from.is_none() {
+            self.never_told(to)?;
+        }
+        tx.commit()?;
+        Ok(pending)
     }
 
     /// An operator gives a pending night up: its mail is never queued.
     /// Returns whether the night was pending.
     pub fn forget_pending(&self, to: &str) -> Result<bool> {
-        Ok(self
-            .conn
-            .execute("DELETE FROM pending_nights WHERE to_snapshot = ?1", [to])?
-            > 0)
+        let tx = self.conn.unchecked_transaction()?;
+        let pending = tx.execute("DELETE FROM pending_nights WHERE to_snapshot = ?1", [to])? > 0;
+        if pending {
+            self.never_told(to)?;
+        }
+        tx.commit()?;
+        Ok(pending)
     }
 
     /// Whether `snapshot`'s calendar files were told: its night's mail
