@@ -275,6 +275,16 @@ pub fn run(
             chrono::Utc::now(),
         )
     } else {
+        // Its news never mailed: no chain of told snapshots starts after
+        // it (docs/HEARINGS.md).
+        if let Err(e) = mail::outbox::Outbox::open(&config.data_dir)
+            .and_then(|o| o.never_told(&published.name()))
+        {
+            tracing::warn!(
+                "mail is off, and the outbox could not record that {} was not mailed: {e}",
+                published.name()
+            );
+        }
         Ok(crate::notify::queue::QueueSummary {
             no_digests: Some("mail is disabled (mail.enabled = false): nothing queued".into()),
             ..Default::default()

@@ -14,13 +14,13 @@
 -- build of its date is gone.
 --
 -- The chain starts at the first row written while no other night waits
--- for its mail and none is held: the data directory's first mailed night,
--- or the first night queued after this migration, the nights before it
--- taken as told. A published night whose news is never mailed (given up,
--- dropped, compared with nothing) writes a row with an empty `sha256`,
--- which no lookup matches, so that no chain starts after it. A night whose mail was never queued (forgotten, lost,
--- mail off, an older night forced in), one compared with nothing after
--- the start (`outbox rediff --from none`), or one held for good breaks
+-- for its mail and none is held: the data directory's first night, or the
+-- first night queued after this migration, the nights before it taken as
+-- told. A published night whose news is never mailed (given up, dropped,
+-- compared with nothing, imported with mail off or as an older night)
+-- writes a row with an empty `sha256`, which no lookup matches, so that
+-- no chain starts after it. After the start, a night whose mail was
+-- never queued, one compared with nothing, or one held for good breaks
 -- the chain: every change after it is told again, as before this
 -- migration. Written in the transaction that queues a night's mail.
 CREATE TABLE told_snapshots (

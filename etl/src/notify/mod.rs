@@ -427,7 +427,7 @@ pub fn catch_up(
             ),
         }
         // A published night's mail given up: its news was never told.
-        outbox.drop_pending(&night, !matches!(outcome, Finished::NeverPublished))?;
+        outbox.drop_pending(&night, published.contains(&night.seq))?;
         done.push(CaughtUp { night, outcome });
     }
     Ok(done)

@@ -561,10 +561,12 @@ pub fn queue(
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
     if night.older {
-        // History, not news: no row in `told_snapshots`, so the chain
-        // breaks there.
+        // History, not news: never told (`told_snapshots`), so a chain
+        // breaks there, or does not start after it.
+        let mut outbox = Outbox::open(data_dir)?;
+        outbox.never_told(&calendars.tonight.name())?;
         if done.is_some() {
-            Outbox::open(data_dir)?
+            outbox
                 .begin_night(night.date, &night.reference(), now)?
                 .commit(done)?;
         }

@@ -281,12 +281,12 @@ impl Outbox {
     }
 
     /// Records that the published snapshot `to`'s night's news was never
-    /// mailed (given up, or compared with nothing): a row no lookup
-    /// matches (no checksum), which keeps the chain of
-    /// [`NightQueue::told`] from starting after it, since the table is no
-    /// longer empty. After the chain has started, a night missing already
-    /// breaks it.
-    fn never_told(&self, to: &str) -> Result<()> {
+    /// mailed (given up, compared with nothing, imported with mail off or
+    /// as an older night): a row no lookup matches (no checksum), which
+    /// keeps the chain of [`NightQueue::told`] from starting after it,
+    /// since the table is no longer empty. After the chain has started, a
+    /// night missing already breaks it.
+    pub fn never_told(&self, to: &str) -> Result<()> {
         self.conn.execute(
             "INSERT OR IGNORE INTO told_snapshots
                  (snapshot, sha256, night, base, base_sha256, start, queued_at)
