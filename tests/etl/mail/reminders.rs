@@ -2116,6 +2116,40 @@ fn told_the_move(env: &Env, night: &str, why: &str) {
     assert_eq!(events[0]["start"], "2028-03-17T10:00:00+08:00");
 }
 
+/// Fifth review's nit: a night imported with mail off has its news never
+/// mailed, so the record of told snapshots must not start after it (an
+/// address that keeps only reminders is then told every change again,
+/// the safe side). Nights 1 and 2 with mail on start it; night 1 with
+/// mail off keeps it from starting.
+#[test]
+fn a_night_imported_with_mail_off_keeps_the_told_record_from_starting() {
+    let told_after = |mail_on_night_1: bool| {
+        let env = Env::new();
+        let one = vec![FILED_1, SCHEDULED_1];
+        let night_1 = night_of_case_1(&env, "20261123", &one);
+        let mut import = env.command();
+        import.arg("import").arg(&night_1);
+        if !mail_on_night_1 {
+            import.env("CPOR_MAIL_ENABLED", "false");
+        }
+        imported(import.output().unwrap().into());
+        let mut two = one.clone();
+        two.push(MOVED_1);
+        imported(env.import(&night_of_case_1(&env, "20261124", &two), &[]));
+        let night_2 = env.data().join("snapshots/20261124-1.sqlite");
+        let sha256 = fs::read_to_string(night_2.with_extension("sqlite.sha256")).unwrap();
+        mail::outbox::Outbox::open(&env.data())
+            .unwrap()
+            .told(&mail::outbox::SnapshotId {
+                name: "20261124-1.sqlite",
+                sha256: sha256.split_whitespace().next().unwrap(),
+            })
+            .unwrap()
+    };
+    assert!(told_after(true), "nights 1 and 2 mailed");
+    assert!(!told_after(false), "night 1 imported with mail off");
+}
+
 /// The other side of the test above: an address told only its hearings'
 /// changes is told of a hearing whose file the snapshot the night's mail
 /// compares with had, when calendars took another from a later one. The
