@@ -19,39 +19,24 @@ fn night(day: u32) -> NaiveDate {
 
 /// Snapshot build `build` of 2026-11-`day`, with content `content` (its
 /// SHA-256 stands in as 64 hex digits of it).
-#[derive(Clone)]
-struct Snap {
-    name: String,
-    sha256: String,
-}
-
-fn snap(day: u32, build: u32) -> Snap {
+fn snap(day: u32, build: u32) -> SnapshotId {
     snap_with(day, build, 0)
 }
 
-fn snap_with(day: u32, build: u32, content: u32) -> Snap {
-    Snap {
+fn snap_with(day: u32, build: u32, content: u32) -> SnapshotId {
+    SnapshotId {
         name: format!("202611{day:02}-{build}.sqlite"),
         sha256: format!("{content:064x}"),
     }
 }
 
-impl Snap {
-    fn id(&self) -> SnapshotId<'_> {
-        SnapshotId {
-            name: &self.name,
-            sha256: &self.sha256,
-        }
-    }
-}
-
-fn told(ob: &Outbox, s: &Snap) -> bool {
-    ob.told(&s.id()).unwrap()
+fn told(ob: &Outbox, s: &SnapshotId) -> bool {
+    ob.told(s).unwrap()
 }
 
 /// Queues the mail of `s`'s night (a re-run's reference for a build
 /// above 1), compared with `base`, held if `held`.
-fn queue(ob: &mut Outbox, s: &Snap, base: Option<&Snap>, held: bool) {
+fn queue(ob: &mut Outbox, s: &SnapshotId, base: Option<&SnapshotId>, held: bool) {
     let (day, build): (u32, u32) = (
         s.name[6..8].parse().unwrap(),
         s.name[9..10].parse().unwrap(),
@@ -65,8 +50,7 @@ fn queue(ob: &mut Outbox, s: &Snap, base: Option<&Snap>, held: bool) {
     if held {
         tx.hold("news on 40% of followed cases").unwrap();
     }
-    let base = base.map(Snap::id);
-    tx.told(&s.id(), base.as_ref()).unwrap();
+    tx.told(s, base).unwrap();
     tx.commit(None).unwrap();
 }
 
@@ -81,7 +65,7 @@ fn a_snapshot_is_told_when_every_night_back_to_the_first_was_queued_and_not_held
     // Queued in a transaction that did not commit (killed): not told.
     {
         let tx = ob.begin_night(night(23), "", now()).unwrap();
-        tx.told(&s23.id(), None).unwrap();
+        tx.told(&s23, None).unwrap();
     }
     assert!(!told(&ob, &s23));
 

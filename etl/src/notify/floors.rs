@@ -53,6 +53,11 @@ fn content_of(h: &Standing) -> u64 {
     content(h.state, h.at, h.courtroom.as_deref(), &h.kind)
 }
 
+/// [`content`] of a hearing as a snapshot's list stores it.
+fn stored_content(h: &HearingData) -> u64 {
+    content(h.state, h.at, h.courtroom.as_deref(), h.kind)
+}
+
 /// The floor a file of `h` as it is sets.
 pub fn floor_of(h: &Standing) -> Floor {
     Floor {
@@ -148,27 +153,7 @@ impl<'a> Before<'a> {
         self.asked += 1;
         let files = self.read(file, case);
         self.spent += started.elapsed();
-        files
-    }
-
-    fn read(&mut self, file: &SnapshotFile, case: &CaseRef) -> Option<Files> {
-        let read = |open: &mut Option<Snapshot>| -> Result<Files, ReadError> {
-            if open.is_none() {
-                *open = Some(Snapshot::open(file)?);
-            }
-            let snapshot = open.as_ref().expect("opened above");
-            let Some(id) = snapshot.case_id(&case.court, &case.key)? else {
-                return Ok(Files::new());
-            };
-            let list = snapshot.hearings_of(id)?;
-            Ok(hearing_list::current(&list)
-                .map(|h| {
-                    let c = content(h.state, h.at, h.courtroom.as_deref(), h.kind);
-                    (h.uid(&case.court, &case.key), (h.sequence, c))
-                })
-                .collect())
-        };
-        match read(&mut self.open) {
+        match files {
             Ok(files) => Some(files),
             Err(e) => {
                 tracing::warn!(
@@ -179,6 +164,23 @@ impl<'a> Before<'a> {
                 None
             }
         }
+    }
+
+    fn read(&mut self, file: &SnapshotFile, case: &CaseRef) -> Result<Files, ReadError> {
+        let snapshot = match self.open {
+            Some(ref snapshot) => snapshot,
+            None => self.open.insert(Snapshot::open(file)?),
+        };
+        let Some(id) = snapshot.case_id(&case.court, &case.key)? else {
+            return Ok(Files::new());
+        };
+        let list = snapshot.hearings_of(id)?;
+        Ok(hearing_list::current(&list)
+            .map(|h| {
+                let file = (h.sequence, stored_content(h));
+                (h.uid(&case.court, &case.key), file)
+            })
+            .collect())
     }
 }
 
@@ -224,14 +226,12 @@ pub fn after_rollback(
             None => Vec::new(),
         };
         for h in hearings {
-            let c = content(h.state, h.at, h.courtroom.as_deref(), h.kind);
+            let c = stored_content(&h);
             let there = hearing_list::current(&theirs).find(|t| t.origin == h.origin);
             let below = match there {
                 None => true,
                 Some(t) => {
-                    t.sequence < h.sequence
-                        || (t.sequence == h.sequence
-                            && content(t.state, t.at, t.courtroom.as_deref(), t.kind) != c)
+                    t.sequence < h.sequence || (t.sequence == h.sequence && stored_content(t) != c)
                 }
             };
             if below {

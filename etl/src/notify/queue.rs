@@ -580,21 +580,22 @@ pub fn queue(
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
-    let told_before = match calendars.before {
-        Some(f) => {
-            let (name, sha256) = known_as(f)?;
-            let told = outbox.told(&SnapshotId {
-                name: &name,
-                sha256: &sha256,
-            })?;
+    let ids = Ids {
+        tonight: known_as(calendars.tonight)?,
+        base: calendars.before.map(known_as).transpose()?,
+    };
+    let told_before = match (calendars.before, &ids.base) {
+        (Some(f), Some(base)) => {
+            let told = outbox.told(base)?;
             if !told {
                 tracing::info!(
-                    "the calendar files of {name} are not known to be told (a night before it was not mailed, or is held: docs/HEARINGS.md); addresses that keep only reminders are told every change tonight's news announces"
+                    "the calendar files of {} are not known to be told (a night before it was not mailed, or is held: docs/HEARINGS.md); addresses that keep only reminders are told every change tonight's news announces",
+                    base.name
                 );
             }
             told.then_some(f)
         }
-        None => None,
+        _ => None,
     };
     let mut before = Before::new(told_before);
     let told = told(changes, calendars.announced, &known, &mut |case| {
@@ -607,13 +608,33 @@ pub fn queue(
     );
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(&mut outbox, cfg, night, plan, &key, calendars, done, now)
+    write(
+        &mut outbox,
+        cfg,
+        night,
+        plan,
+        &key,
+        calendars,
+        &ids,
+        done,
+        now,
+    )
+}
+
+/// Tonight's snapshot and the one its mail compares with, as
+/// `told_snapshots` knows them ([`known_as`]).
+struct Ids {
+    tonight: SnapshotId,
+    base: Option<SnapshotId>,
 }
 
 /// How `told_snapshots` knows `file`: its name and recorded SHA-256 (a
 /// name comes back once every build of its date is gone).
-fn known_as(file: &SnapshotFile) -> Result<(String, String), NotifyError> {
-    Ok((file.name(), file.recorded_checksum()?))
+fn known_as(file: &SnapshotFile) -> Result<SnapshotId, NotifyError> {
+    Ok(SnapshotId {
+        name: file.name(),
+        sha256: file.recorded_checksum()?,
+    })
 }
 
 /// The calendar files a digest to `email` attaches: one per hearing to
@@ -762,6 +783,7 @@ fn write(
     plan: Plan,
     key: &[u8],
     calendars: Calendars<'_>,
+    ids: &Ids,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -867,17 +889,7 @@ fn write(
     // The SEQUENCE floors its calendar files set (`super::floors`).
     tx.raise_floors(calendars.floors, night)?;
     // Its files told, against the snapshot it was compared with.
-    let tonight = known_as(calendars.tonight)?;
-    let base = calendars.before.map(known_as).transpose()?;
-    tx.told(
-        &SnapshotId {
-            name: &tonight.0,
-            sha256: &tonight.1,
-        },
-        base.as_ref()
-            .map(|(name, sha256)| SnapshotId { name, sha256 })
-            .as_ref(),
-    )?;
+    tx.told(&ids.tonight, ids.base.as_ref())?;
     tx.commit(done)?;
     Ok(summary)
 }

@@ -332,7 +332,7 @@ impl Outbox {
     /// every night to the one that starts the chain. A night missing on
     /// the way (its mail never queued), or compared with nothing after the
     /// start, says no.
-    pub fn told(&self, snapshot: &SnapshotId<'_>) -> Result<bool> {
+    pub fn told(&self, snapshot: &SnapshotId) -> Result<bool> {
         let mut step = self.conn.prepare_cached(
             "SELECT t.base, t.base_sha256, t.start, EXISTS (SELECT 1 FROM held_nights h
                  WHERE h.night = t.night AND h.released_at IS NULL)
@@ -341,7 +341,7 @@ impl Outbox {
         let rows: i64 = self
             .conn
             .query_row("SELECT count(*) FROM told_snapshots", [], |r| r.get(0))?;
-        let mut at = (snapshot.name.to_string(), snapshot.sha256.to_string());
+        let mut at = (snapshot.name.clone(), snapshot.sha256.clone());
         // Each night's base was published before it; the count bounds a
         // chain that could loop.
         for _ in 0..=rows {
@@ -381,10 +381,10 @@ impl Outbox {
 
 /// A snapshot as `told_snapshots` knows it: its file name and the SHA-256
 /// recorded when it was published.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SnapshotId<'a> {
-    pub name: &'a str,
-    pub sha256: &'a str,
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotId {
+    pub name: String,
+    pub sha256: String,
 }
 
 /// A night's mail being queued: one transaction.
@@ -473,7 +473,7 @@ impl NightQueue<'_> {
     /// row, no other night waits for its mail and none is held: the data
     /// directory's first mailed night, or the first night queued after
     /// migration 12, the nights before it taken as told.
-    pub fn told(&self, snapshot: &SnapshotId<'_>, base: Option<&SnapshotId<'_>>) -> Result<()> {
+    pub fn told(&self, snapshot: &SnapshotId, base: Option<&SnapshotId>) -> Result<()> {
         self.tx.execute(
             "INSERT OR REPLACE INTO told_snapshots
                  (snapshot, sha256, night, base, base_sha256, start, queued_at)
@@ -487,8 +487,8 @@ impl NightQueue<'_> {
                 snapshot.name,
                 snapshot.sha256,
                 self.night,
-                base.map(|b| b.name),
-                base.map(|b| b.sha256),
+                base.map(|b| &b.name),
+                base.map(|b| &b.sha256),
                 self.queued_at
             ],
         )?;

@@ -2141,8 +2141,8 @@ fn a_night_imported_with_mail_off_keeps_the_told_record_from_starting() {
         mail::outbox::Outbox::open(&env.data())
             .unwrap()
             .told(&mail::outbox::SnapshotId {
-                name: "20261124-1.sqlite",
-                sha256: sha256.split_whitespace().next().unwrap(),
+                name: "20261124-1.sqlite".into(),
+                sha256: sha256.split_whitespace().next().unwrap().into(),
             })
             .unwrap()
     };
