@@ -26,8 +26,9 @@ Exit codes:
   3  published, but some courts were not imported tonight (carried over or unusable)
   4  case: no such case in the snapshot; outbox show, retry, forget: no such item
      or night (retry: nothing to queue again)
-  5  another import or rollback holds the lock; send: another send is running;
-     nothing changed";
+  5  another import, rollback or send's catch-up holds the import lock (import,
+     rollback, outbox forget and rediff wait for it);
+     send: another send is running; nothing changed";
 
 /// Nightly import of the courts' case-progress export into a published SQLite
 /// snapshot, and the administrators' commands around it.

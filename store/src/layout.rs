@@ -96,7 +96,9 @@ pub struct Store {
     pub root: PathBuf,
 }
 
-/// Held while an import or rollback runs; released on drop or process death.
+/// Held while a run changes the live snapshot or the nights whose mail
+/// waits (import, rollback, `send`'s catch-up, `outbox forget` and
+/// `rediff`); released on drop or process death.
 #[derive(Debug)]
 pub struct Lock {
     _file: File,
@@ -106,7 +108,7 @@ pub struct Lock {
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
     /// Another process holds it: wait for it (exit 5).
-    #[error("another cpor-etl {what} is running ({holder}, lock {path}); nothing changed")]
+    #[error("another cpor-etl run holds the {what} lock ({holder}; {path}); nothing changed")]
     Held {
         what: &'static str,
         holder: String,
@@ -176,7 +178,7 @@ impl Store {
 
     /// Takes the import lock, or says who holds it.
     pub fn lock(&self) -> Result<Lock, LockError> {
-        self.lock_named("import.lock", "import or rollback")
+        self.lock_named("import.lock", "import")
     }
 
     /// Takes the lock of `send`.
@@ -201,7 +203,10 @@ impl Store {
         match file.try_lock() {
             Ok(()) => {
                 file.set_len(0).ok();
-                let _ = writeln!(file, "pid {}", std::process::id());
+                // Who holds it, for the one who waits: the pid and the
+                // command (`cpor-etl send --now`).
+                let command: Vec<String> = std::env::args().collect();
+                let _ = writeln!(file, "pid {}: {}", std::process::id(), command.join(" "));
                 Ok(Lock { _file: file })
             }
             Err(fs::TryLockError::WouldBlock) => Err(LockError::Held {

@@ -149,7 +149,7 @@ fn help_documents_the_exit_codes() {
             "2  nothing published",
             "3  published, but",
             "4  case:",
-            "5  another import",
+            "5  another import, rollback or send's catch-up",
             "send: another send is running",
             "outbox show, retry, forget",
         ] {

@@ -207,7 +207,7 @@ fn a_second_import_waits_for_nobody_and_says_why() {
     assert_eq!(run.code, 5);
     assert!(
         run.stderr
-            .contains("another cpor-etl import or rollback is running"),
+            .contains("another cpor-etl run holds the import lock"),
         "{}",
         run.stderr
     );

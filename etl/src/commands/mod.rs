@@ -25,6 +25,25 @@ use store::layout::Store;
 /// Exit code when the case asked for is not in the snapshot.
 pub const EXIT_NOT_FOUND: i32 = 4;
 
+/// A command's lock as taken: `None` when another run holds it, said on
+/// standard error (exit [`crate::import::exit::LOCKED`], nothing changed).
+/// The import lock (`Store::lock`) is taken by every command that changes
+/// what an import or a catch-up works from: `rollback`, and `outbox
+/// forget` and `rediff`, which change a night whose mail a running
+/// catch-up may be queueing; `send` takes its own (`Store::send_lock`).
+pub fn take(
+    lock: Result<store::layout::Lock, store::layout::LockError>,
+) -> Result<Option<store::layout::Lock>> {
+    match lock {
+        Ok(lock) => Ok(Some(lock)),
+        Err(e @ store::layout::LockError::Held { .. }) => {
+            eprintln!("cpor-etl: {e}");
+            Ok(None)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Writes to standard output; a reader that went away (`| head`) is not an
 /// error worth a message or a panic.
 pub fn print(text: &str) -> std::io::Result<()> {

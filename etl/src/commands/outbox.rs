@@ -73,6 +73,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         }
         Action::Rediff { snapshot, from } => {
             let store = Store::new(&config.data_dir);
+            // A running import or catch-up may be queueing this night
+            // from the comparison it read: wait for it.
+            let Some(_lock) = crate::commands::take(store.lock())? else {
+                return Ok(crate::import::exit::LOCKED);
+            };
             let from = match from.as_str() {
                 "none" => None,
                 name => {
@@ -100,6 +105,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
         Action::Forget { snapshot } => {
+            // Not while a run may be queueing the night's mail: it would be
+            // sent after being given up.
+            let Some(_lock) = crate::commands::take(Store::new(&config.data_dir).lock())? else {
+                return Ok(crate::import::exit::LOCKED);
+            };
             if !outbox.forget_pending(&snapshot)? {
                 eprintln!(
                     "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"

@@ -6,17 +6,12 @@ use anyhow::{anyhow, Result};
 use crate::import::exit;
 use crate::snapshot::read::Snapshot;
 use schemas::date::{compact, parse_batch_date};
-use store::layout::{LockError, SnapshotFile, Store};
+use store::layout::{SnapshotFile, Store};
 
 pub fn run(store: &Store, date: &str) -> Result<i32> {
     let date = parse_batch_date(date).ok_or_else(|| anyhow!("`{date}` is not YYYYMMDD"))?;
-    let _lock = match store.lock() {
-        Ok(l) => l,
-        Err(e @ LockError::Held { .. }) => {
-            eprintln!("cpor-etl: {e}");
-            return Ok(exit::LOCKED);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(_lock) = crate::commands::take(store.lock())? else {
+        return Ok(exit::LOCKED);
     };
     let target = store.find(date)?.ok_or_else(|| {
         anyhow!(

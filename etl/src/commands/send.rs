@@ -90,13 +90,8 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     let stop = Stop::install()?;
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
-    let _lock = match store.send_lock() {
-        Ok(l) => l,
-        Err(e @ store::layout::LockError::Held { .. }) => {
-            eprintln!("cpor-etl: {e}");
-            return Ok(exit::LOCKED);
-        }
-        Err(e) => return Err(e.into()),
+    let Some(_lock) = crate::commands::take(store.send_lock())? else {
+        return Ok(exit::LOCKED);
     };
     // An import that died after publishing left its mail unqueued: finish
     // it, unless an import is running right now (it will).

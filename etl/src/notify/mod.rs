@@ -397,6 +397,7 @@ pub fn catch_up(
                         .map_or("(first load)".into(), SnapshotFile::name),
                     to.name()
                 );
+                store::failpoint::pause("catch-up-before-queue");
                 let outcome = match queue_night(store, cfg, from.as_ref(), &to, Some(&night), now) {
                     Ok(summary) => Finished::Queued(summary),
                     Err(e) => {

@@ -332,6 +332,98 @@ fn a_pending_night_can_be_given_up() {
         .any(|l| l.starts_with("20261124 ")));
 }
 
+/// An operator gives up a pending night, or compares it with another
+/// snapshot, while a `send` (or an import) is queueing that same night's
+/// mail. `forget` used to say the night was given up ("its news will not
+/// be mailed; tell the courts' clerks") and the run then queued and sent
+/// it anyway; a `rediff` was overwritten by the comparison already under
+/// way. Both now take the import lock, as `rollback` does: while a run is
+/// queueing they change nothing and say so (exit 5), and the night's mail
+/// goes out once, as the run made it.
+#[test]
+fn a_pending_night_is_not_given_up_or_rediffed_while_a_run_queues_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    assert_eq!(import(&env, &smtp, &n1).code, 0);
+    kill_import_at(&env, &n2, "after-publish");
+    assert_eq!(env.current(), "20261124-1.sqlite", "night 2 is published");
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(
+        pending.stdout.contains("20261124-1.sqlite"),
+        "{}",
+        pending.stdout
+    );
+
+    let resume = env.dir.path().join("resume");
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_PAUSE_AT", "catch-up-before-queue")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .args(["send", "--now"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = until_paused(&mut child, "catch-up-before-queue");
+    // The send has read the pending night and is about to queue it.
+    let forget = etl(&env, &smtp, &["outbox", "forget", "20261124-1.sqlite"]);
+    let rediff = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124-1.sqlite", "--from", "none"],
+    );
+    fs::write(&resume, b"").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut { stderr }, &mut rest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{rest}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for (what, run) in [("forget", &forget), ("rediff", &rediff)] {
+        assert_eq!(run.code, 5, "{what}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("holds the import lock (pid ")
+                && run.stderr.contains("send --now")
+                && run.stderr.contains("nothing changed"),
+            "{what}: {}",
+            run.stderr
+        );
+    }
+    // The night's mail, compared with night 1 as the run made it, once.
+    let items = outbox_items(&env);
+    assert!(
+        items.iter().any(|l| l.starts_with("20261124 digest ")),
+        "{items:#?}"
+    );
+    let db = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    let untold: i64 = db
+        .query_row(
+            "SELECT count(*) FROM told_snapshots WHERE snapshot = '20261124-1.sqlite' AND sha256 = ''",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(untold, 0, "night 2 is not recorded as given up");
+    let unsent: i64 = db
+        .query_row(
+            "SELECT count(*) FROM items WHERE state <> 'sent'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unsent, 0, "every item was delivered: {items:#?}");
+    assert_eq!(smtp.accepted().len(), items.len(), "each once");
+    let none = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(none.stdout.contains("no night waits"), "{}", none.stdout);
+    // Once the run is over, they work again (nothing is pending now).
+    let forget = etl(&env, &smtp, &["outbox", "forget", "20261124-1.sqlite"]);
+    assert_eq!(forget.code, 4, "{}", forget.stderr);
+}
+
 /// The disk fills up after night 2 is published, while its mail is being
 /// queued (a real, small tmpfs, mounted in a user and mount namespace of
 /// its own). The import used to say only that its report could not be
