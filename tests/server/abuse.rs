@@ -464,18 +464,29 @@ fn the_service_unit_gives_the_server_files_for_every_connection_it_allows() {
 /// existing address against 0.47, 1.00, 0.88, 0.58 and 0.69 ms after an
 /// unknown one, with 0, 5, 6, 1 and 4 existing addresses over the
 /// threshold against 1, 5, 5, 1 and 3 unknown ones: noise, both ways.
+///
+/// A round that finds a difference is measured again, with new addresses
+/// and sources, up to three rounds, and the test fails only if every round
+/// does: a leak like the finding's (2.2 ms, every round) fails all three,
+/// while a busy two-core machine once moved one round's medians 0.26 ms
+/// apart (1.31 against 1.05 ms) with no server change, once in five suite
+/// runs.
 #[test]
 fn forgot_password_leaves_no_trace_in_the_next_requests_timing() {
+    const ROUNDS: usize = 3;
     let _turn = measuring();
     let data = Data::sample();
+    let member = |round: usize, i: usize| format!("member{round}-{i}@example.com");
     {
         let db = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();
-        for i in 0..30 {
-            db.execute(
-                "INSERT INTO accounts (email, created_at) VALUES (?1, '2026-11-01T00:00:00Z')",
-                [format!("member{i}@example.com")],
-            )
-            .unwrap();
+        for round in 0..ROUNDS {
+            for i in 0..30 {
+                db.execute(
+                    "INSERT INTO accounts (email, created_at) VALUES (?1, '2026-11-01T00:00:00Z')",
+                    [member(round, i)],
+                )
+                .unwrap();
+            }
         }
     }
     let server = Server::start(&data, &[]);
@@ -499,40 +510,49 @@ fn forgot_password_leaves_no_trace_in_the_next_requests_timing() {
         assert!(r.body.contains("連結無效"));
         took
     };
-    let (mut known, mut unknown) = (Vec::new(), Vec::new());
-    for i in 0..30 {
-        let source = format!("127.0.1.{}", i + 1);
-        let member = format!("member{i}@example.com");
-        let stranger = format!("stranger{i}@example.com");
-        // Which goes first alternates, so drift favours neither.
-        if i % 2 == 0 {
-            known.push(probe(&source, &member));
-            unknown.push(probe(&source, &stranger));
-        } else {
-            unknown.push(probe(&source, &stranger));
-            known.push(probe(&source, &member));
+    // One round: what it found, or None when it found no difference.
+    let round = |round: usize| -> Option<String> {
+        let (mut known, mut unknown) = (Vec::new(), Vec::new());
+        for i in 0..30 {
+            let source = format!("127.0.{}.{}", round + 1, i + 1);
+            let stranger = format!("stranger{round}-{i}@example.com");
+            // Which goes first alternates, so drift favours neither.
+            if i % 2 == 0 {
+                known.push(probe(&source, &member(round, i)));
+                unknown.push(probe(&source, &stranger));
+            } else {
+                unknown.push(probe(&source, &stranger));
+                known.push(probe(&source, &member(round, i)));
+            }
+            // Let the mail of this pair go before the next.
+            std::thread::sleep(Duration::from_millis(50));
         }
-        // Let the mail of this pair go before the next.
-        std::thread::sleep(Duration::from_millis(50));
+        let (mk, mu) = (median(&known), median(&unknown));
+        let threshold = mu + Duration::from_micros(500);
+        let over = |v: &[Duration]| v.iter().filter(|t| **t > threshold).count();
+        let (fk, fu) = (over(&known), over(&unknown));
+        let found = format!(
+            "round {round}: after an existing address median {mk:?}, after an unknown one \
+             {mu:?}; over {threshold:?}: {fk} existing of 30, {fu} unknown"
+        );
+        eprintln!("{found}");
+        (fk > fu + 6 || mk >= mu + Duration::from_micros(250)).then_some(found)
+    };
+    let mut found = Vec::new();
+    let mut rounds = 0;
+    while rounds < ROUNDS {
+        rounds += 1;
+        match round(rounds - 1) {
+            Some(f) => found.push(f),
+            None => break,
+        }
     }
-    let (mk, mu) = (median(&known), median(&unknown));
-    let threshold = mu + Duration::from_micros(500);
-    let over = |v: &[Duration]| v.iter().filter(|t| **t > threshold).count();
-    let (fk, fu) = (over(&known), over(&unknown));
-    eprintln!(
-        "after an existing address: median {mk:?}; after an unknown one: {mu:?}; \
-         over {threshold:?}: {fk} existing, {fu} unknown"
-    );
     assert!(
-        fk <= fu + 6,
-        "existing addresses stand out: {fk} of 30 over {threshold:?} against {fu} unknown \
-         (medians {mk:?} and {mu:?})"
+        found.len() < ROUNDS,
+        "existing addresses stand out in every round:\n{}",
+        found.join("\n")
     );
-    assert!(
-        mk < mu + Duration::from_micros(250),
-        "medians {mk:?} after an existing address, {mu:?} after an unknown one"
-    );
-    eventually("the mail to every member", || {
-        (0..30).all(|i| data.mails("reset", &format!("member{i}@example.com")) == 1)
+    eventually("the mail to every member asked for", || {
+        (0..rounds).all(|r| (0..30).all(|i| data.mails("reset", &member(r, i)) == 1))
     });
 }
