@@ -574,7 +574,16 @@ mod tests {
         let _held = store.lock().unwrap();
         let err = store.lock().unwrap_err();
         assert!(matches!(err, LockError::Held { .. }));
-        assert!(err.to_string().contains("another cpor-etl import"), "{err}");
+        let said = err.to_string();
+        assert!(
+            said.contains("another cpor-etl run holds the import lock"),
+            "{said}"
+        );
+        // The one refused is told who holds it.
+        assert!(
+            said.contains(&format!("(pid {}: ", std::process::id())),
+            "{said}"
+        );
         assert_eq!(store.clean_stale().unwrap().len(), 2);
         assert!(store.kept().unwrap().is_empty());
     }
