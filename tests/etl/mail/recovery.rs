@@ -400,22 +400,20 @@ fn a_pending_night_is_not_given_up_or_rediffed_while_a_run_queues_it() {
         "{items:#?}"
     );
     let db = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
-    let untold: i64 = db
-        .query_row(
-            "SELECT count(*) FROM told_snapshots WHERE snapshot = '20261124-1.sqlite' AND sha256 = ''",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(untold, 0, "night 2 is not recorded as given up");
-    let unsent: i64 = db
-        .query_row(
-            "SELECT count(*) FROM items WHERE state <> 'sent'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(unsent, 0, "every item was delivered: {items:#?}");
+    let count = |sql: &str| -> i64 { db.query_row(sql, [], |r| r.get(0)).unwrap() };
+    assert_eq!(
+        count(
+            "SELECT count(*) FROM told_snapshots \
+             WHERE snapshot = '20261124-1.sqlite' AND sha256 = ''"
+        ),
+        0,
+        "night 2 is not recorded as given up"
+    );
+    assert_eq!(
+        count("SELECT count(*) FROM items WHERE state <> 'sent'"),
+        0,
+        "every item was delivered: {items:#?}"
+    );
     assert_eq!(smtp.accepted().len(), items.len(), "each once");
     let none = etl(&env, &smtp, &["outbox", "pending"]);
     assert!(none.stdout.contains("no night waits"), "{}", none.stdout);
