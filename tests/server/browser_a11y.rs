@@ -11,7 +11,7 @@
 //! title starting 錯誤：, and what was typed kept.
 
 use super::*;
-use crate::util::{taipei_clock, Client};
+use crate::util::Client;
 
 /// What axe-core checks: WCAG 2.0 and 2.1, levels A and AA.
 const TAGS: [&str; 4] = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"];
@@ -122,22 +122,25 @@ fn every_page_and_state_passes_axe_core_at_wcag_2_1_aa_on_a_phone_and_a_desktop(
     let _busy = crate::util::busy();
     let data = Data::sample();
     // The walk fetches some forty captchas in a few minutes, from one address.
-    let server = Server::start(&data, PLENTY_OF_CAPTCHAS);
+    // The morning after night 2: the sample's hearings are to come, so the
+    // case page has its hearings table whatever day the test runs.
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, PLENTY_OF_CAPTCHAS);
     let mut c = Client::new(&server);
     for who in [WANG, LAWYER, CARRIED, GONE, NONE] {
         let r = c.activate(&data, who, PASSWORD);
         assert_eq!(r.status, 303, "activating {who}: {}", r.body);
     }
-    // The maintenance page comes from a second server, in its window now.
-    let start = taipei_clock(chrono::Duration::minutes(-1));
-    let end = taipei_clock(chrono::Duration::minutes(30));
-    let closed = Server::start(
+    // The maintenance page comes from a second server, in its window now
+    // (09:00 by the same clock: a server whose clock said otherwise would
+    // clear the other's sessions as expired, sharing their database).
+    let closed = Server::start_at(
         &data,
+        crate::util::SAMPLE_MORNING,
         &[
             PLENTY_OF_CAPTCHAS[0],
             PLENTY_OF_CAPTCHAS[1],
-            ("CPOR_SERVER_MAINTENANCE_START", &start),
-            ("CPOR_SERVER_MAINTENANCE_END", &end),
+            ("CPOR_SERVER_MAINTENANCE_START", "08:59"),
+            ("CPOR_SERVER_MAINTENANCE_END", "09:30"),
         ],
     );
     let mut audit = Audit::new();
@@ -264,10 +267,28 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     let case = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100";
     b.go(&format!("{base}{case}"));
     b.wait_path(case);
+    // 115/12/10's 言詞辯論, with its calendar file.
+    assert_eq!(
+        b.find_all("table.hearings a.ics").len(),
+        1,
+        "{}",
+        b.source()
+    );
     audit.check(b, "case");
     b.go(&format!("{base}/account"));
     b.wait_path("/account");
     audit.check(b, "account");
+    // The calendar feed's address, shown once as it is made (on the second
+    // walk, made anew).
+    b.click(&b.find("form[action=\"/account/feed\"] button"));
+    b.wait_path("/account?m=feed-made");
+    let url = b.value("#feed-url");
+    assert!(
+        url.contains("/calendar/") && url.ends_with(".ics"),
+        "{url}\n{}",
+        b.source()
+    );
+    audit.check(b, "account-feed-url");
     b.type_into("#current", "not the password at all");
     b.type_into("#password", NEW_PASSWORD);
     b.type_into("#confirm", NEW_PASSWORD);

@@ -33,6 +33,10 @@ pub fn taipei_clock(from_now: chrono::Duration) -> String {
 }
 
 pub const CAPTCHA: &str = "123456";
+/// The morning after the sample's night 2, 09:00 Asia/Taipei (in UTC, for
+/// [`Server::start_at`]): the sample's hearings (115/11/25 to 115/12/15)
+/// are still to come, whatever day a test runs.
+pub const SAMPLE_MORNING: &str = "2026-11-25 01:00:00";
 pub const PASSWORD: &str = "correct horse battery";
 
 pub fn repo_root() -> PathBuf {
@@ -270,11 +274,37 @@ impl Server {
     }
 
     pub fn try_start_on(data: &Data, listen: &str, env: &[(&str, &str)]) -> Result<Server, String> {
+        Server::try_start_with(data, listen, env, None)
+    }
+
+    /// Starts `cpor-server` with its clock set to `utc` (`YYYY-MM-DD
+    /// HH:MM:SS`, running on from there; Debian's faketime): what a page
+    /// shows of the sample's hearings, which are in late 2026, depends on
+    /// the day.
+    pub fn start_at(data: &Data, utc: &str, env: &[(&str, &str)]) -> Server {
+        Server::try_start_with(data, "127.0.0.1:0", env, Some(utc))
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn try_start_with(
+        data: &Data,
+        listen: &str,
+        env: &[(&str, &str)],
+        at: Option<&str>,
+    ) -> Result<Server, String> {
         let log = data
             .dir
             .path()
             .join(format!("server-{}.log", rand_suffix()));
-        let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
+        let bin = env!("CARGO_BIN_EXE_cpor-server");
+        let mut cmd = match at {
+            None => clean_command(bin),
+            Some(utc) => {
+                let mut cmd = clean_command("faketime");
+                cmd.env("TZ", "UTC").arg(utc).arg(bin);
+                cmd
+            }
+        };
         cmd.arg("--data-dir")
             .arg(data.path())
             .arg("--listen")

@@ -107,7 +107,8 @@ fn a_new_user_activates_signs_in_and_sees_exactly_the_cases_granted_to_them() {
 #[test]
 fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_file() {
     let data = Data::sample();
-    let server = Server::start(&data, &[]);
+    // Its hearing of 115/12/10 is to come: the morning after night 2.
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
     let mut c = signed_in(&server, &data, WANG);
     let page = c.get(CASE);
     assert_eq!(page.status, 200, "{}", page.body);

@@ -491,37 +491,68 @@ fn a_prosecutors_assignments_that_do_not_read_are_named_as_the_snapshots() {
     assert!(reminders(&env).is_empty(), "nothing queued");
 }
 
+/// The evening of the sample's night 2, 18:00 Asia/Taipei (in UTC, for
+/// `Env::command_at`): every hearing of the sample is to come.
+const NIGHT_2_EVENING: &str = "2026-11-24 10:00:00";
+
+/// The sample imported with the clock at `utc` (faketime): what a digest
+/// attaches depends on it.
+fn sample_env_at(utc: &str) -> Env {
+    let env = Env::new();
+    for night in ["20261123", "20261124"] {
+        let out = env
+            .command_at(utc)
+            .arg("import")
+            .arg(sample(night))
+            .output()
+            .unwrap();
+        assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
+    }
+    env
+}
+
+/// Night 2's news for lawyer.chen announces two hearings: 民事 115 訴 100's
+/// new `115/12/10 10:00第一法庭言詞辯論` and 刑事 115 訴 100's 宣判, moved
+/// to 115/12/15 10:00. Its digest attaches a calendar file for each one
+/// still to come when the night is imported: imported on the night
+/// (2026-11-24, 18:00 Asia/Taipei), both; imported at 11:00 on 2026-12-10,
+/// an hour after the 言詞辯論 began, only the 宣判. (The clock is set, so
+/// the test says the same whatever day it runs: it asserted the first by
+/// the real clock, and from 2026-12-10 would have failed.)
 #[test]
 fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
-    let env = sample_env();
-    assert_eq!(env.etl(&["send", "--now"]).code, 0);
-    // Night 2's news on 民事 115 訴 100: `115/12/10 10:00第一法庭言詞辯論`.
-    let eml = env
-        .data()
-        .join("mail/20261124/digest-lawyer.chen@example.com.eml");
-    let dir = env.dir.path().join("digest-ics");
-    fs::create_dir_all(&dir).unwrap();
-    let files = calendars(&eml, &dir);
-    // Only hearings still to come are attached: by the clock.
-    let before =
-        chrono::Utc::now() < chrono::DateTime::parse_from_rfc3339("2026-12-10T02:00:00Z").unwrap();
-    if !before {
-        assert!(files.is_empty(), "{files:?}");
-        return;
-    }
-    let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
-    let events = check_ics(&paths);
-    assert!(
-        events
+    let starts = |utc: &str| -> Vec<String> {
+        let env = sample_env_at(utc);
+        assert_eq!(env.etl(&["send", "--now"]).code, 0);
+        let eml = env
+            .data()
+            .join("mail/20261124/digest-lawyer.chen@example.com.eml");
+        let dir = env.dir.path().join("digest-ics");
+        fs::create_dir_all(&dir).unwrap();
+        let files = calendars(&eml, &dir);
+        // A digest with no hearing news attaches nothing.
+        let other = env
+            .data()
+            .join("mail/20261124/digest-mother.lin@example.org.eml");
+        assert!(calendars(&other, &dir).is_empty());
+        let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
+        let events = check_ics(&paths);
+        assert!(
+            events.iter().all(|e| e["method"] == "REQUEST"),
+            "{events:#?}"
+        );
+        let mut starts: Vec<String> = events
             .iter()
-            .any(|e| e["start"] == "2026-12-10T10:00:00+08:00" && e["method"] == "REQUEST"),
-        "{events:#?}"
+            .map(|e| e["start"].as_str().unwrap().to_string())
+            .collect();
+        starts.sort();
+        starts
+    };
+    assert_eq!(
+        starts(NIGHT_2_EVENING),
+        ["2026-12-10T10:00:00+08:00", "2026-12-15T10:00:00+08:00"]
     );
-    // A digest with no hearing news attaches nothing.
-    let other = env
-        .data()
-        .join("mail/20261124/digest-mother.lin@example.org.eml");
-    assert!(calendars(&other, &dir).is_empty());
+    assert_eq!(starts("2026-12-10 03:00:00"), ["2026-12-15T10:00:00+08:00"]);
 }
 
 /// A prosecutor's account as the single sign-on leaves it (accounts
@@ -1267,7 +1298,10 @@ fn a_hearing_restored_after_its_cancel_was_mailed_is_sent_above_the_cancel() {
 /// calendars move it back.
 #[test]
 fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
-    let env = sample_env();
+    // Imported and rolled back on night 2's evening, when the hearings are
+    // to come (the rollback records floors for those only), whatever day
+    // the test runs.
+    let env = sample_env_at(NIGHT_2_EVENING);
     let before = crate::hearings::case_hearings(&env.live_dump(), "TPD", "訴", 100);
     let moved = before
         .iter()
@@ -1275,7 +1309,12 @@ fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
         .unwrap_or_else(|| panic!("{before:#?}"));
     let uid = moved["uid"].as_str().unwrap().to_string();
     assert_eq!(moved["sequence"], 1);
-    let run = env.etl(&["rollback", "20261123"]);
+    let run: Run = env
+        .command_at(NIGHT_2_EVENING)
+        .args(["rollback", "20261123"])
+        .output()
+        .unwrap()
+        .into();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout
