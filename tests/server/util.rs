@@ -24,6 +24,19 @@ pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     cmd
 }
 
+/// Debian's libfaketime (`faketime` depends on it; scripts/setup-test-deps
+/// installs it), under `/usr/lib/<multiarch>/faketime/`.
+fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.ok()?.path().join("faketime/libfaketime.so.1");
+            p.exists().then_some(p)
+        })
+        .next()
+        .expect("libfaketime: run scripts/setup-test-deps (Debian's faketime)")
+}
+
 /// Taipei's wall clock `from_now`, as `HH:MM`: the ends of a maintenance
 /// window around the test's minute.
 pub fn taipei_clock(from_now: chrono::Duration) -> String {
@@ -278,7 +291,7 @@ impl Server {
     }
 
     /// Starts `cpor-server` with its clock set to `utc` (`YYYY-MM-DD
-    /// HH:MM:SS`, running on from there; Debian's faketime): what a page
+    /// HH:MM:SS`, running on from there; Debian's libfaketime): what a page
     /// shows of the sample's hearings, which are in late 2026, depends on
     /// the day.
     pub fn start_at(data: &Data, utc: &str, env: &[(&str, &str)]) -> Server {
@@ -296,15 +309,15 @@ impl Server {
             .dir
             .path()
             .join(format!("server-{}.log", rand_suffix()));
-        let bin = env!("CARGO_BIN_EXE_cpor-server");
-        let mut cmd = match at {
-            None => clean_command(bin),
-            Some(utc) => {
-                let mut cmd = clean_command("faketime");
-                cmd.env("TZ", "UTC").arg(utc).arg(bin);
-                cmd
-            }
-        };
+        let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
+        if let Some(utc) = at {
+            // libfaketime preloaded into the server itself, not the
+            // `faketime` wrapper: killing a wrapper would leave the
+            // server running.
+            cmd.env("LD_PRELOAD", libfaketime())
+                .env("FAKETIME", format!("@{utc}"))
+                .env("TZ", "UTC");
+        }
         cmd.arg("--data-dir")
             .arg(data.path())
             .arg("--listen")

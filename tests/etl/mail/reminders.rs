@@ -22,11 +22,15 @@ use crate::util::{sample, until_paused, Env, Run};
 
 /// Both sample nights imported, no reminders queued by the imports.
 fn sample_env() -> Env {
+    sample_imported(Env::command)
+}
+
+/// The sample's two nights imported by `command` (the binary, its clock
+/// set or not).
+fn sample_imported(command: impl Fn(&Env) -> Command) -> Env {
     let env = Env::new();
     for night in ["20261123", "20261124"] {
-        let out = env
-            .command()
-            .env("CPOR_MAIL_REMINDER_DAYS", "")
+        let out = command(&env)
             .arg("import")
             .arg(sample(night))
             .output()
@@ -498,17 +502,7 @@ const NIGHT_2_EVENING: &str = "2026-11-24 10:00:00";
 /// The sample imported with the clock at `utc` (faketime): what a digest
 /// attaches depends on it.
 fn sample_env_at(utc: &str) -> Env {
-    let env = Env::new();
-    for night in ["20261123", "20261124"] {
-        let out = env
-            .command_at(utc)
-            .arg("import")
-            .arg(sample(night))
-            .output()
-            .unwrap();
-        assert!(matches!(out.status.code(), Some(0 | 3)), "{out:?}");
-    }
-    env
+    sample_imported(|env| env.command_at(utc))
 }
 
 /// Night 2's news for lawyer.chen announces two hearings: 民事 115 訴 100's
