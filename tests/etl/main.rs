@@ -10,6 +10,9 @@ mod import;
 mod mail;
 mod util;
 
+/// A binary's wall clock set with libfaketime, shared with the server's tests.
+#[path = "../support/clock.rs"]
+mod clock;
 /// Damage to a database file as a disk does it.
 #[path = "../support/disk.rs"]
 mod disk;

@@ -23,6 +23,8 @@ pub fn sample(night: &str) -> PathBuf {
 
 pub struct Env {
     pub dir: tempfile::TempDir,
+    /// Whole days the binary's clock is set back (`Env::as_of`).
+    days_back: i64,
 }
 
 /// What a run of the binary gave.
@@ -46,6 +48,19 @@ impl Env {
     pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
+            days_back: 0,
+        }
+    }
+
+    /// An env whose binary's clock reads as on `day` (`YYYY-MM-DD`, UTC) at
+    /// the present time of day: set back whole days with Debian's
+    /// libfaketime, never forward. For tests whose stories date hearings on
+    /// fixed days, so that what is still to come stays as it was on `day`.
+    pub fn as_of(day: &str) -> Env {
+        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").unwrap();
+        Env {
+            days_back: (chrono::Utc::now().date_naive() - day).num_days().max(0),
+            ..Env::new()
         }
     }
 
@@ -55,7 +70,12 @@ impl Env {
 
     /// The binary with a clean environment and this env's data directory.
     pub fn command(&self) -> Command {
-        self.prepared(Command::new(env!("CARGO_BIN_EXE_cpor-etl")))
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+        if self.days_back > 0 {
+            // Preloaded into the binary: a test that kills it kills it.
+            crate::clock::set(&mut cmd, &format!("-{}d", self.days_back));
+        }
+        self.prepared(cmd)
     }
 
     /// `command`, with the clock set to `utc` (`2026-11-23 17:40:00`) and

@@ -14,6 +14,9 @@ mod scale;
 mod sso;
 mod util;
 
+/// A binary's wall clock set with libfaketime, shared with the import's tests.
+#[path = "../support/clock.rs"]
+mod clock;
 /// The tests' Python and check_ics.py, shared with the import's tests.
 #[path = "../support/python.rs"]
 mod python;

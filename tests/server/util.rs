@@ -24,19 +24,6 @@ pub fn clean_command(program: impl AsRef<std::ffi::OsStr>) -> Command {
     cmd
 }
 
-/// Debian's libfaketime (`faketime` depends on it; scripts/setup-test-deps
-/// installs it), under `/usr/lib/<multiarch>/faketime/`.
-fn libfaketime() -> PathBuf {
-    std::fs::read_dir("/usr/lib")
-        .unwrap()
-        .filter_map(|e| {
-            let p = e.ok()?.path().join("faketime/libfaketime.so.1");
-            p.exists().then_some(p)
-        })
-        .next()
-        .expect("libfaketime: run scripts/setup-test-deps (Debian's faketime)")
-}
-
 /// Taipei's wall clock `from_now`, as `HH:MM`: the ends of a maintenance
 /// window around the test's minute.
 pub fn taipei_clock(from_now: chrono::Duration) -> String {
@@ -311,12 +298,7 @@ impl Server {
             .join(format!("server-{}.log", rand_suffix()));
         let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
         if let Some(utc) = at {
-            // libfaketime preloaded into the server itself, not the
-            // `faketime` wrapper: killing a wrapper would leave the
-            // server running.
-            cmd.env("LD_PRELOAD", libfaketime())
-                .env("FAKETIME", format!("@{utc}"))
-                .env("TZ", "UTC");
+            crate::clock::set(&mut cmd, &format!("@{utc}"));
         }
         cmd.arg("--data-dir")
             .arg(data.path())

@@ -495,6 +495,12 @@ fn a_prosecutors_assignments_that_do_not_read_are_named_as_the_snapshots() {
     assert!(reminders(&env).is_empty(), "nothing queued");
 }
 
+/// The day the tests whose stories date hearings on fixed days (some in
+/// 2028) were last checked against the real clock: their binary's clock is
+/// set back to it (`Env::as_of`), so that they say the same after those
+/// days (found by `scripts/test-clock-ahead`).
+const STORIES_CHECKED: &str = "2026-12-04";
+
 /// The evening of the sample's night 2, 18:00 Asia/Taipei (in UTC, for
 /// `Env::command_at`): every hearing of the sample is to come.
 const NIGHT_2_EVENING: &str = "2026-11-24 10:00:00";
@@ -1009,7 +1015,7 @@ fn a_hearing_withdrawn_quietly_is_mailed_after_the_import_is_killed() {
 
 fn withdrawn_quietly(killed: bool) {
     const PARTY: &str = "party.wu@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let announce = [
         "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/22 09:00:00,N",
         "TPD,民事,115,重訴,77,21,115/11/22,117/04/14 14:30第十二法庭言詞辯論,115/11/22 09:01:00,N",
@@ -1220,7 +1226,7 @@ fn files_of(env: &Env, eml: &Path, uid: &str) -> Vec<(String, String, u64)> {
 #[test]
 fn a_hearing_restored_after_its_cancel_was_mailed_is_sent_above_the_cancel() {
     const PARTY: &str = "party.wu@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let announce =
         "TPD,民事,115,重訴,77,20,115/11/22,117/03/10 10:00第十二法庭準備程序,115/11/22 09:00:00,N";
     let grant = ["TPD,民事,115,重訴,77,原告,party.wu@example.com,115/11/01,核准"];
@@ -1379,7 +1385,7 @@ fn imported(run: Run) {
 /// calendars hold marks the case.
 #[test]
 fn a_cancellation_posted_late_reaches_the_calendar_that_took_the_hearing() {
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let base = [
         (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
@@ -1419,7 +1425,7 @@ fn a_cancellation_posted_late_reaches_the_calendar_that_took_the_hearing() {
 /// compared.
 #[test]
 fn a_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restored() {
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let first = (1, "1,115/11/02,分案,115/11/02 09:00:00,N");
     let announce = (
@@ -1522,7 +1528,7 @@ fn a_withdrawal_with_nothing_to_tell_does_not_trip_the_flood_guard() {
 /// out above 2.
 #[test]
 fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let first = (1, "1,115/11/02,分案,115/11/02 09:00:00,N");
     let versions = [
@@ -1585,7 +1591,7 @@ fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
 fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change() {
     const A: &str = "a@example.com";
     const B: &str = "b@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let base = [
         (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
@@ -1717,7 +1723,7 @@ fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change
 #[test]
 fn a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_went_off() {
     const A: &str = "a@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let base = [(1, "1,115/11/02,分案,115/11/02 09:00:00,N")];
     let grants = [(1, A)];
@@ -1770,7 +1776,7 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_withdrawn_hearings() 
 
 fn prosecutor_with_reminders_only(granted_too: bool) {
     const P: &str = "chen.wm@moj.example";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let announce = [
         "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/22 09:00:00,N",
         "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/22 09:01:00,N",
@@ -1875,7 +1881,7 @@ fn prosecutor_with_reminders_only(granted_too: bool) {
 fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn_after_the_digest_went_off(
 ) {
     const P: &str = "wu.cl@moj.example";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let (filed, announced, withdrawn) = (WU_FILED, WU_ANNOUNCED, WU_WITHDRAWN);
     let night = |name: &str, progress: &[&str]| wu_night(&env, name, progress);
     imported(env.import(&night("20261123", &[filed]), &[]));
@@ -1988,7 +1994,7 @@ fn digests_off(env: &Env, email: &str) {
 fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a_change() {
     const A: &str = "a@example.com";
     const B: &str = "b@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A), (1, B)];
@@ -2054,7 +2060,7 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
 /// it: night 2's digests were not queued.
 #[test]
 fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_night() {
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let two = moved_while_the_live_snapshot_is_damaged(&env);
     let waiting = env.etl(&["outbox", "pending"]);
     assert!(
@@ -2083,7 +2089,7 @@ fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_n
 /// reminders is told it then.
 #[test]
 fn a_change_whose_nights_mail_was_forgotten_is_told_when_its_entry_is_revised_later() {
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let two = moved_while_the_live_snapshot_is_damaged(&env);
     let forgot = env.etl(&["outbox", "forget", "20261124-1.sqlite"]);
     assert_eq!(forgot.code, 0, "{}{}", forgot.stdout, forgot.stderr);
@@ -2193,7 +2199,7 @@ fn a_night_imported_with_mail_off_keeps_the_told_record_from_starting() {
 #[test]
 fn after_a_rollback_a_revised_entry_moves_back_the_hearing_the_calendar_took() {
     const A: &str = "a@example.com";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     let root = env.dir.path();
     let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A)];
@@ -2241,7 +2247,7 @@ fn after_a_rollback_a_revised_entry_moves_back_the_hearing_the_calendar_took() {
 #[test]
 fn a_prosecutors_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restored() {
     const P: &str = "wu.cl@moj.example";
-    let env = Env::new();
+    let env = Env::as_of(STORIES_CHECKED);
     imported(env.import(&wu_night(&env, "20261123", &[WU_FILED]), &[]));
     prosecutor(&env, "wu.cl", Some(P), false);
     rusqlite::Connection::open(env.data().join("accounts.sqlite"))
