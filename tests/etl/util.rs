@@ -79,13 +79,11 @@ impl Env {
     }
 
     /// `command`, with the clock set to `utc` (`2026-11-23 17:40:00`) and
-    /// running on from there: Debian's `faketime` (libfaketime), which
+    /// running on from there: Debian's libfaketime (`crate::clock`), which
     /// `scripts/setup-test-deps` installs.
     pub fn command_at(&self, utc: &str) -> Command {
-        let mut cmd = Command::new("faketime");
-        cmd.env("TZ", "UTC")
-            .arg(utc)
-            .arg(env!("CARGO_BIN_EXE_cpor-etl"));
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+        crate::clock::set(&mut cmd, &format!("@{utc}"));
         self.prepared(cmd)
     }
 
