@@ -134,7 +134,24 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
         assert!(page.body.contains(want), "{want} missing:\n{}", page.body);
     }
     assert_eq!(page.body.matches("<td class=\"date\">").count(), 3);
-    // The newest entry schedules a hearing: a calendar file, Taipei time.
+    // The newest entry schedules a hearing (115/12/10 10:00第一法庭言詞辯論):
+    // listed with its courtroom and what it is apart, and a calendar link
+    // that says, read alone (a screen reader's list of links), which
+    // hearing it adds.
+    let table = page
+        .body
+        .split("<table class=\"hearings\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no hearings table:\n{}", page.body));
+    for want in [
+        "<th scope=\"col\">日期時間</th><th scope=\"col\">法庭與程序</th><th scope=\"col\">行事曆</th>",
+        "<td class=\"when\"><span>115/12/10</span> <span>10:00</span></td><td class=\"what\"><span>第一法庭</span> <span>言詞辯論</span></td>",
+        "加入行事曆<span class=\"visually-hidden\">：115/12/10 10:00 言詞辯論</span></a>",
+    ] {
+        assert!(table.contains(want), "{want} missing:\n{table}");
+    }
+    // A calendar file, Taipei time.
     let ics_link = page
         .body
         .split("class=\"ics\" href=\"")

@@ -197,8 +197,10 @@ pub fn current(rows: &[HearingRow]) -> Vec<&HearingRow> {
 
 /// A hearing as the case page lists it.
 pub struct HearingItem {
-    /// `115/12/01 10:30`
-    pub when: String,
+    /// `115/12/01`
+    pub day: String,
+    /// `10:30`
+    pub time: String,
     pub kind: String,
     pub courtroom: String,
     /// Empty, or `（已改期）`, `（已取消）`, `（可能已變更）`.
@@ -214,7 +216,8 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
         .into_iter()
         .filter(|h| h.at.date() >= today)
         .map(|h| HearingItem {
-            when: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+            day: roc(h.at.date()),
+            time: h.at.format("%H:%M").to_string(),
             kind: h.kind.clone(),
             courtroom: h.courtroom.clone().unwrap_or_default(),
             note: match h.state {
