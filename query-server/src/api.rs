@@ -77,9 +77,13 @@ struct CaseSummary {
     word: String,
     number: i64,
     number_text: String,
+    /// The division's name alone (`忠`, however the court wrote it).
     division: String,
     status: String,
     latest_entry_date: Option<String>,
+    /// The last day the case can be queried (ROC), when its status counts
+    /// down (上訴, 抗告, 移送執行, 歸檔): what the pages call 查詢期限.
+    last_queryable_date: Option<String>,
     url: String,
 }
 
@@ -175,9 +179,10 @@ fn summary(r: &CaseRow) -> CaseSummary {
         word: clean(&key.word),
         number: key.number.into(),
         number_text: clean(&key.number_text()),
-        division: clean(&r.division),
+        division: crate::pages::division_name(&r.division),
         status: clean(&r.status),
         latest_entry_date: r.entries.first().map(|(d, _)| roc(*d)),
+        last_queryable_date: crate::pages::last_day(r).map(roc),
         url: format!("/api/v1{}", case_path(case)),
     }
 }

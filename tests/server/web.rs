@@ -820,6 +820,68 @@ fn the_api_has_the_same_rules_as_the_pages() {
     assert!(spec.body.starts_with("openapi: 3"), "{}", spec.body);
 }
 
+/// What an app shows of a case is what the page shows: the division by
+/// one name however the court wrote it (忠 and 孝股 are both exported; the
+/// API says 忠 and 孝, the page 忠股 and 孝股), and the last day a case
+/// whose status counts down can be queried (lawyer.chen's 115 訴 212).
+#[test]
+fn the_api_says_what_the_case_page_says_of_a_cases_division_and_last_day() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let list = c.api("GET", "/api/v1/cases", None, Some(&token)).json();
+    let cases = list["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 6, "{list}");
+    let field = |page: &str, name: &str| -> String {
+        page.split(&format!("<dt>{name}</dt><dd>"))
+            .nth(1)
+            .and_then(|t| t.split("</dd>").next())
+            .unwrap_or("")
+            .to_string()
+    };
+    let mut with_last_day = 0;
+    for summary in cases {
+        let url = summary["url"].as_str().unwrap();
+        let case = c.api("GET", url, None, Some(&token)).json();
+        let page = c.get(url.trim_start_matches("/api/v1"));
+        assert_eq!(page.status, 200, "{}", page.body);
+        for body in [summary, &case] {
+            let division = body["division"].as_str().unwrap();
+            assert!(!division.ends_with('股'), "{division} in {body}");
+            let shown = if division.is_empty() {
+                "—".to_string()
+            } else {
+                format!("{division}股")
+            };
+            assert_eq!(shown, field(&page.body, "股別"), "{url}");
+            let last_day = body["last_queryable_date"].as_str();
+            let on_page = field(&page.body, "查詢期限");
+            match last_day {
+                Some(d) => assert_eq!(on_page, format!("{d}（此日之後不再提供查詢）"), "{url}"),
+                None => {
+                    assert!(body["last_queryable_date"].is_null(), "{body}");
+                    assert_eq!(on_page, "", "{url}");
+                }
+            }
+        }
+        with_last_day += usize::from(case["last_queryable_date"].is_string());
+    }
+    let sued = c
+        .api(
+            "GET",
+            "/api/v1/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212",
+            None,
+            Some(&token),
+        )
+        .json();
+    assert_eq!(sued["last_queryable_date"], "115/11/24", "{sued}");
+    assert_eq!(with_last_day, 1);
+}
+
 #[test]
 fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on() {
     let data = Data::sample();
