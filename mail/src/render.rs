@@ -143,6 +143,9 @@ pub struct View {
     pub for_reminders: bool,
     /// The hearings a reminder is about, in time order.
     pub hearings: Vec<HearingView>,
+    /// How many calendar files the mail attaches (a digest that announces
+    /// hearings says what they are).
+    pub calendars: usize,
 }
 
 /// At most this many cases are listed in one mail...
@@ -409,6 +412,7 @@ mod tests {
             after_earlier: false,
             for_reminders: false,
             hearings: Vec::new(),
+            calendars: 0,
         }
     }
 

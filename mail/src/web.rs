@@ -61,6 +61,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         after_earlier: false,
         for_reminders: false,
         hearings: Vec::new(),
+        calendars: 0,
     }
 }
 

@@ -822,6 +822,7 @@ fn write(
             after_earlier: job.after_earlier,
             for_reminders: job.for_reminders,
             hearings: Vec::new(),
+            calendars: 0,
         };
         if let Some((link, expires)) = job.activation {
             view.link = link;
@@ -835,6 +836,7 @@ fn write(
             About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
             _ => Vec::new(),
         };
+        view.calendars = calendars.len();
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {

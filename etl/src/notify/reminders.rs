@@ -592,6 +592,7 @@ pub fn queue_due(
                     uncertain: c.hearing.state == HearingState::Uncertain,
                 })
                 .collect(),
+            calendars: d.hearings.len(),
         };
         // One case with two hearings is one case.
         let mut titles = BTreeSet::new();

@@ -128,6 +128,7 @@ pub(crate) mod tests {
             after_earlier: false,
             for_reminders: false,
             hearings: Vec::new(),
+            calendars: 0,
         }
     }
 

@@ -530,11 +530,18 @@ fn a_digest_that_announces_a_hearing_attaches_its_calendar_file() {
         let dir = env.dir.path().join("digest-ics");
         fs::create_dir_all(&dir).unwrap();
         let files = calendars(&eml, &dir);
-        // A digest with no hearing news attaches nothing.
+        // It says what its files are, and that the summons governs; a
+        // digest with no hearing news attaches nothing and says neither.
+        let note = "附檔的行事曆檔（.ics）可加入您的行事曆";
+        let text = text_of(&eml);
+        assert!(text.contains(note), "{text}");
+        assert!(text.contains("以法院寄發的傳票或通知書為準"), "{text}");
         let other = env
             .data()
             .join("mail/20261124/digest-mother.lin@example.org.eml");
         assert!(calendars(&other, &dir).is_empty());
+        let text = text_of(&other);
+        assert!(!text.contains(note) && !text.contains(".ics"), "{text}");
         let paths: Vec<PathBuf> = files.iter().map(|(p, _)| p.clone()).collect();
         let events = check_ics(&paths);
         assert!(
