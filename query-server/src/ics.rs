@@ -59,6 +59,7 @@ pub fn hearing_calendar(
     court_name: &str,
     current: &HearingRow,
     organizer: Option<Organizer>,
+    url: Option<String>,
     now: DateTime<Utc>,
 ) -> String {
     let method = match current.state {
@@ -70,7 +71,10 @@ pub fn hearing_calendar(
         name: None,
         organizer,
         attendee: None,
-        events: vec![hearing_event(title, court_name, current)],
+        events: vec![Event {
+            url,
+            ..hearing_event(title, court_name, current)
+        }],
     }
     .write(now)
 }
@@ -127,7 +131,8 @@ mod tests {
 
     /// The file of `uid` as it now stands, at its own SEQUENCE.
     fn file(title: &str, rows: &[HearingRow], uid: &str) -> Option<String> {
-        current(rows, uid).map(|h| hearing_calendar(title, "臺灣臺北地方法院", h, None, now()))
+        current(rows, uid)
+            .map(|h| hearing_calendar(title, "臺灣臺北地方法院", h, None, None, now()))
     }
 
     fn row(seq: u32, sequence: u32, when: &str, state: State) -> HearingRow {

@@ -171,6 +171,12 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
         "{}",
         ics.body
     );
+    // Its event links back to the case, as the mail's and the feed's do.
+    let unfolded = ics.body.replace("\r\n ", "");
+    assert!(
+        unfolded.contains(&format!("\r\nURL:http://localhost:8080{CASE}\r\n")),
+        "{unfolded}"
+    );
     // The view is recorded (account, case, time).
     let acc = accounts(&data);
     eventually("the view to be recorded", || {

@@ -260,7 +260,16 @@ pub fn case_hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> A
         .map_err(Failure::unavailable)?,
     };
     let organizer = Some(app.cfg.mail.organizer());
-    let body = ics::hearing_calendar(&title, &row.court_name, &current, organizer, Utc::now());
+    // Its event links back to the case, as the mail's and the feed's do.
+    let url = Some(format!("{}{}", app.cfg.mail.site_url, case_path(&row.case)));
+    let body = ics::hearing_calendar(
+        &title,
+        &row.court_name,
+        &current,
+        organizer,
+        url,
+        Utc::now(),
+    );
     let at = current.at.format("%Y%m%d-%H%M").to_string();
     let mut r = Resp::new(
         StatusCode::OK,
