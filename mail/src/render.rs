@@ -59,14 +59,7 @@ impl CaseView {
     pub fn new(case: &CaseRef) -> CaseView {
         CaseView {
             title: clean(&case.title()),
-            path: format!(
-                "/cases/{}/{}/{}/{}/{}",
-                crate::url_encode(&case.court),
-                crate::url_encode(&case.key.category),
-                case.key.year,
-                crate::url_encode(&case.key.word),
-                case.key.number
-            ),
+            path: case_path(case),
             role: None,
             last_day: None,
             entries: Vec::new(),
@@ -86,6 +79,19 @@ impl CaseView {
 
 pub use schemas::text::clean;
 
+/// A case's page on the site, after its address:
+/// `/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100`.
+pub fn case_path(case: &CaseRef) -> String {
+    format!(
+        "/cases/{}/{}/{}/{}/{}",
+        crate::url_encode(&case.court),
+        crate::url_encode(&case.key.category),
+        case.key.year,
+        crate::url_encode(&case.key.word),
+        case.key.number
+    )
+}
+
 /// A hearing as a reminder shows it.
 #[derive(Debug, Clone)]
 pub struct HearingView {
@@ -96,6 +102,8 @@ pub struct HearingView {
     pub kind: String,
     /// `臺灣臺北地方法院 民事 115年度訴字第100號`
     pub case_title: String,
+    /// The case's page on the site (empty: the site is not linked).
+    pub case_link: String,
     /// The court and the courtroom.
     pub place: String,
     /// A later entry may have moved or cancelled it.

@@ -588,6 +588,10 @@ pub fn queue_due(
                     lead: lead_text(*lead),
                     kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
+                    case_link: match site {
+                        "" => String::new(),
+                        site => format!("{site}{}", render::case_path(&c.case)),
+                    },
                     place: c.hearing.place(),
                     uncertain: c.hearing.state == HearingState::Uncertain,
                 })

@@ -268,6 +268,8 @@ fn the_sample_reminds_7_days_and_1_day_before_once_with_calendar_files() {
             "115/12/01（二）10:30（7 天後）言詞辯論",
             "以法院寄發的傳票或通知書為準",
             "臺灣臺北地方法院 第十二法庭",
+            // Each hearing's case, a tap away.
+            "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E9%87%8D%E8%A8%B4/77",
         ],
     );
     // The moved hearing keeps its UID with SEQUENCE 1.
