@@ -252,21 +252,28 @@ pub struct EntryItem {
 }
 
 impl CaseDetail {
-    pub fn from_row(r: &CaseRow) -> CaseDetail {
+    /// The case as its page shows it to a reader on `today` (Asia/Taipei).
+    pub fn from_row(r: &CaseRow, today: chrono::NaiveDate) -> CaseDetail {
         let last = last_day(r);
-        // Counted from the court's data date: the day the page speaks of.
-        let deadline = last.zip(r.as_of).and_then(|(last, today)| {
+        // Counted from the reader's day, as the hearings to come are: a
+        // night's snapshot is read the next day and after, until the next
+        // import, so a case can still be shown past its last day (the
+        // contract counts to the batch's date); it then says so.
+        let deadline = last.and_then(|last| {
             let left = (last - today).num_days();
-            (0..=DEADLINE_NOTICE_DAYS).contains(&left).then(|| {
-                let when = if left == 0 {
-                    "今天是最後一天".to_string()
-                } else {
-                    format!("還有 {left} 天")
-                };
-                format!(
-                    "本案查詢期限將至：{} 之後即不再提供查詢（{when}）。",
+            (left <= DEADLINE_NOTICE_DAYS).then(|| match left {
+                ..0 => format!(
+                    "本案查詢期限（{}）已過，下次資料更新後即不再提供查詢。",
                     roc(last)
-                )
+                ),
+                0 => format!(
+                    "本案查詢期限將至：{} 之後即不再提供查詢（今天是最後一天）。",
+                    roc(last)
+                ),
+                left => format!(
+                    "本案查詢期限將至：{} 之後即不再提供查詢（還有 {left} 天）。",
+                    roc(last)
+                ),
             })
         });
         CaseDetail {

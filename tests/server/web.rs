@@ -190,6 +190,51 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
     });
 }
 
+/// The case page's deadline notice counts from the reader's day, as the
+/// page's hearings do: lawyer.chen's 115 訴 212 can be queried through
+/// 115/11/24 (移送執行 on 115/09/24, two months on), and night 2's
+/// snapshot of that day is read the next morning and after, until the
+/// next import. Before, it counted from the data's date and said 「今天是
+/// 最後一天」 on 115/11/25, and ten days later.
+#[test]
+fn the_deadline_notice_counts_from_the_readers_day() {
+    let data = Data::sample();
+    let notice = |utc: &str| -> String {
+        let server = Server::start_at(&data, utc, &[]);
+        let mut c = Client::new(&server);
+        assert_eq!(c.login(LAWYER, PASSWORD).header("location"), Some("/cases"));
+        let page = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212");
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.body
+            .split("<p class=\"deadline\" role=\"note\">")
+            .nth(1)
+            .and_then(|t| t.split("</p>").next())
+            .unwrap_or_else(|| panic!("no notice at {utc}:\n{}", page.body))
+            .to_string()
+    };
+    {
+        let server = Server::start(&data, &[]);
+        let mut c = Client::new(&server);
+        assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    }
+    // 09:00 in Taipei on 115/11/23, 11/24 and 11/25, and 12/04.
+    assert_eq!(
+        notice("2026-11-23 01:00:00"),
+        "本案查詢期限將至：115/11/24 之後即不再提供查詢（還有 1 天）。"
+    );
+    assert_eq!(
+        notice("2026-11-24 01:00:00"),
+        "本案查詢期限將至：115/11/24 之後即不再提供查詢（今天是最後一天）。"
+    );
+    for day in [crate::util::SAMPLE_MORNING, "2026-12-04 01:00:00"] {
+        assert_eq!(
+            notice(day),
+            "本案查詢期限（115/11/24）已過，下次資料更新後即不再提供查詢。",
+            "{day}"
+        );
+    }
+}
+
 #[test]
 fn a_case_not_granted_answers_exactly_like_a_case_that_does_not_exist() {
     let data = Data::sample();

@@ -81,7 +81,7 @@ pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
     let hearings = super::hearings::items(&case, &snap.hearings_of(&row)?);
     v.viewed(app, &case);
-    let k = pages::CaseDetail::from_row(&row);
+    let k = pages::CaseDetail::from_row(&row, super::hearings::taipei_now().date());
     let page = pages::Case {
         c: v.ctx(app, &k.title),
         k,

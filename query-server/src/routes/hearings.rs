@@ -64,8 +64,9 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
     app.live.get().ok_or(Failure::Unavailable(None))
 }
 
-/// Now, Asia/Taipei.
-fn taipei_now() -> NaiveDateTime {
+/// Now, Asia/Taipei: the reader's day and time, from which the pages
+/// count hearings to come and a case's days left.
+pub fn taipei_now() -> NaiveDateTime {
     Utc::now().with_timezone(&taipei()).naive_local()
 }
 
