@@ -80,6 +80,21 @@ pub fn url_encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
+/// A case's page on the site, after its address, percent-encoded:
+/// `/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100` (snapshot ids change
+/// from night to night; the key does not). The mail's links and the
+/// website's routes (`query_server::routes::cases`) are the same address.
+pub fn case_path(case: &schemas::CaseRef) -> String {
+    format!(
+        "/cases/{}/{}/{}/{}/{}",
+        url_encode(&case.court),
+        url_encode(&case.key.category),
+        case.key.year,
+        url_encode(&case.key.word),
+        case.key.number
+    )
+}
+
 /// The one-click unsubscribe link (RFC 8058) of a mailing to an address:
 /// `/unsubscribe?email=…&token=…` for digests (as they always were), with
 /// `&list=reminders` for hearing reminders.

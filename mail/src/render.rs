@@ -59,7 +59,7 @@ impl CaseView {
     pub fn new(case: &CaseRef) -> CaseView {
         CaseView {
             title: clean(&case.title()),
-            path: case_path(case),
+            path: crate::case_path(case),
             role: None,
             last_day: None,
             entries: Vec::new(),
@@ -78,19 +78,6 @@ impl CaseView {
 }
 
 pub use schemas::text::clean;
-
-/// A case's page on the site, after its address:
-/// `/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100`.
-pub fn case_path(case: &CaseRef) -> String {
-    format!(
-        "/cases/{}/{}/{}/{}/{}",
-        crate::url_encode(&case.court),
-        crate::url_encode(&case.key.category),
-        case.key.year,
-        crate::url_encode(&case.key.word),
-        case.key.number
-    )
-}
 
 /// A hearing as a reminder shows it.
 #[derive(Debug, Clone)]

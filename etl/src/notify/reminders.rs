@@ -590,7 +590,7 @@ pub fn queue_due(
                     case_title: render::clean(&c.case.title()),
                     case_link: match site {
                         "" => String::new(),
-                        site => format!("{site}{}", render::case_path(&c.case)),
+                        site => format!("{site}{}", mail::case_path(&c.case)),
                     },
                     place: c.hearing.place(),
                     uncertain: c.hearing.state == HearingState::Uncertain,

@@ -14,22 +14,14 @@ use schemas::{CaseKey, CaseRef};
 
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::{encode, Resp};
+use crate::http::Resp;
 use crate::live::{HearingRow, Snap};
 use crate::pages;
 use crate::prosecutors::Viewer;
 
-/// A case's path, percent-encoded: `/cases/TPD/%E6%B0%91%E4%BA%8B/113/…`.
-pub fn case_path(case: &CaseRef) -> String {
-    format!(
-        "/cases/{}/{}/{}/{}/{}",
-        encode(&case.court),
-        encode(&case.key.category),
-        case.key.year,
-        encode(&case.key.word),
-        case.key.number
-    )
-}
+/// A case's path, percent-encoded: `/cases/TPD/%E6%B0%91%E4%BA%8B/113/…`,
+/// the one address the mail links to.
+pub use mail::case_path;
 
 /// A case from the five decoded segments after `/cases`; year and number
 /// may carry leading zeros, and are never 0.
@@ -79,9 +71,11 @@ pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
-    let hearings = super::hearings::items(&case, &snap.hearings_of(&row)?);
+    // One reader's day for the hearings to come and the days left.
+    let today = super::hearings::taipei_now().date();
+    let hearings = super::hearings::items(&case, &snap.hearings_of(&row)?, today);
     v.viewed(app, &case);
-    let k = pages::CaseDetail::from_row(&row, super::hearings::taipei_now().date());
+    let k = pages::CaseDetail::from_row(&row, today);
     let page = pages::Case {
         c: v.ctx(app, &k.title),
         k,

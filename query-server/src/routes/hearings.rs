@@ -209,10 +209,9 @@ pub struct HearingItem {
     pub ics: String,
 }
 
-/// The case page's hearings: those to come (from today, Taipei), as they
-/// now stand.
-pub fn items(case: &schemas::CaseRef, rows: &[HearingRow]) -> Vec<HearingItem> {
-    let today = taipei_now().date();
+/// The case page's hearings: those to come (from `today`, Taipei), as
+/// they now stand.
+pub fn items(case: &schemas::CaseRef, rows: &[HearingRow], today: NaiveDate) -> Vec<HearingItem> {
     current(rows)
         .into_iter()
         .filter(|h| h.at.date() >= today)
