@@ -35,7 +35,10 @@ pub use crate::kind::Kind;
 pub struct EntryView {
     pub posted: String,
     pub text: String,
-    pub revised: bool,
+    /// For an entry the court revised, what it said before, as the digest
+    /// words it after 內容更新: `原為：115/11/30 11:00第三法庭宣判`, `原登載日期：
+    /// 115/10/27`, or both (`原為：115/10/27 宣判`).
+    pub revised: Option<String>,
 }
 
 /// A case as mail shows it.
@@ -67,7 +70,22 @@ impl CaseView {
         }
     }
 
-    pub fn entry(mut self, posted: NaiveDate, text: &str, revised: bool) -> CaseView {
+    /// An entry; `was`, for one the court revised, is its date and text as
+    /// they were shown before.
+    pub fn entry(
+        mut self,
+        posted: NaiveDate,
+        text: &str,
+        was: Option<(NaiveDate, &str)>,
+    ) -> CaseView {
+        let revised =
+            was.map(
+                |(was_posted, was_text)| match (was_posted == posted, was_text == text) {
+                    (true, _) => format!("原為：{}", clean(was_text)),
+                    (false, true) => format!("原登載日期：{}", roc(was_posted)),
+                    (false, false) => format!("原為：{} {}", roc(was_posted), clean(was_text)),
+                },
+            );
         self.entries.push(EntryView {
             posted: roc(posted),
             text: clean(text),
@@ -447,8 +465,8 @@ mod tests {
     #[test]
     fn activation() {
         let mut a = CaseView::new(&case("TPD", "民事", "訴", 100))
-            .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", false)
-            .entry(day(10), "通知兩造到庭", false);
+            .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", None)
+            .entry(day(10), "通知兩造到庭", None);
         a.role = Some("原告".into());
         let mut b = CaseView::new(&case("PCD", "家事", "家親聲", 45));
         b.role = Some("法定代理人".into());
@@ -459,9 +477,28 @@ mod tests {
 
     #[test]
     fn approval() {
-        let mut a = CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(day(24), "分案", false);
+        let mut a = CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(day(24), "分案", None);
         a.role = Some("訴訟代理人".into());
         check(Kind::Approval, view(vec![a]));
+    }
+
+    /// A revised entry says what it said before: its text, its date, or
+    /// both, whichever changed.
+    #[test]
+    fn a_revised_entry_says_what_it_was() {
+        let was = |posted, text| {
+            CaseView::new(&case("TPD", "民事", "訴", 1))
+                .entry(day(28), "115/12/15 宣判", Some((posted, text)))
+                .entries
+                .remove(0)
+                .revised
+                .unwrap()
+        };
+        assert_eq!(was(day(28), "115/11/30 宣判"), "原為：115/11/30 宣判");
+        assert_eq!(was(day(27), "115/12/15 宣判"), "原登載日期：115/11/27");
+        assert_eq!(was(day(27), "宣\u{E000}判"), "原為：115/11/27 宣〓判");
+        let new = CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(28), "宣判", None);
+        assert_eq!(new.entries[0].revised, None);
     }
 
     #[test]
@@ -469,14 +506,14 @@ mod tests {
         let a = CaseView::new(&case("TPD", "刑事", "訴", 100)).entry(
             day(28),
             "115/12/15 10:00第三法庭宣判(改期)",
-            true,
+            Some((day(28), "115/11/30 11:00第三法庭宣判")),
         );
         // A private-use character (an unmapped user-defined one) shows as 〓,
         // and HTML special characters are escaped in the HTML part.
         let b = CaseView::new(&case("TPD", "民事", "訴", 212)).entry(
             day(24),
             "被告陳\u{E000}明稱<已清償> & 請求駁回",
-            false,
+            None,
         );
         check(Kind::Digest, view(vec![a, b]));
     }
@@ -500,7 +537,7 @@ mod tests {
     #[test]
     fn a_cut_digest_keeps_the_cases_whose_hearings_were_corrected() {
         let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
-            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", false))
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", None))
             .collect();
         cases[MAX_LISTED + 2].hearings =
             vec!["117/03/10（五）10:00 準備程序：本服務已無此庭期資料".into()];
@@ -526,7 +563,7 @@ mod tests {
     #[test]
     fn digest_for_an_address_that_keeps_only_reminders() {
         let a =
-            CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(24), "言詞辯論期日取消", false);
+            CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(24), "言詞辯論期日取消", None);
         let mut b = CaseView::new(&case("TPD", "民事", "訴", 2));
         b.hearings = vec![
             "117/03/10（五）14:00 準備程序 臺灣臺北地方法院 第二法庭：本服務已無此庭期資料（原登載此庭期的進行事項已刪除或更正），附檔會從行事曆移除此行程；是否仍須到庭，請以傳票或通知書為準，或洽承辦股".into(),
@@ -547,7 +584,7 @@ mod tests {
     #[test]
     fn a_long_list_is_cut_and_says_how_many_more() {
         let cases: Vec<CaseView> = (1..=40)
-            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "分案", false))
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "分案", None))
             .collect();
         let mut v = view(cases);
         v.trim(false);

@@ -33,8 +33,9 @@ pub use schemas::CaseRef;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewsEntry {
     pub entry: EntryData,
-    /// The same 序號 was shown before with another text or date.
-    pub revised: bool,
+    /// The same 序號 as it was shown before, when it was shown with another
+    /// text or date (revised): the digest says what it said.
+    pub was: Option<EntryData>,
 }
 
 /// News on one case.
@@ -174,14 +175,14 @@ pub fn news(prev: &[EntryData], new: &[EntryData]) -> Vec<NewsEntry> {
     new.iter()
         .filter_map(|e| match prev.iter().find(|p| p.seq == e.seq) {
             Some(p) if p.text == e.text && p.posted == e.posted => None,
-            Some(_) => Some(NewsEntry {
+            Some(p) => Some(NewsEntry {
                 entry: e.clone(),
-                revised: true,
+                was: Some(p.clone()),
             }),
             None if floor.is_some_and(|f| (e.posted, e.seq) < f) => None,
             None => Some(NewsEntry {
                 entry: e.clone(),
-                revised: false,
+                was: None,
             }),
         })
         .collect()
@@ -418,18 +419,19 @@ fn diff_court(
 }
 
 /// `news` on entries as stored: the index of each of tonight's entries that
-/// is news, and whether it was revised. Integer dates order as the dates do.
-fn news_at(prev: &[RawEntry], new: &[RawEntry]) -> Vec<(usize, bool)> {
+/// is news, and if it was revised, the index of what it was before. Integer
+/// dates order as the dates do.
+fn news_at(prev: &[RawEntry], new: &[RawEntry]) -> Vec<(usize, Option<usize>)> {
     let floor = (prev.len() >= 3)
         .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
         .flatten();
     new.iter()
         .enumerate()
-        .filter_map(|(i, e)| match prev.iter().find(|p| p.seq == e.seq) {
-            Some(p) if p.text == e.text && p.posted == e.posted => None,
-            Some(_) => Some((i, true)),
+        .filter_map(|(i, e)| match prev.iter().position(|p| p.seq == e.seq) {
+            Some(j) if prev[j].text == e.text && prev[j].posted == e.posted => None,
+            Some(j) => Some((i, Some(j))),
             None if floor.is_some_and(|f| (e.posted, e.seq) < f) => None,
-            None => Some((i, false)),
+            None => Some((i, None)),
         })
         .collect()
 }
@@ -450,10 +452,10 @@ fn compare(
     let news_here: Vec<NewsEntry> = match before {
         Some(b) => news_at(b.entries(), case.entries())
             .into_iter()
-            .map(|(i, revised)| {
+            .map(|(i, was)| {
                 Ok(NewsEntry {
                     entry: case.entries()[i].to_entry()?,
-                    revised,
+                    was: was.map(|j| b.entries()[j].to_entry()).transpose()?,
                 })
             })
             .collect::<Result<_, ReadError>>()?,
@@ -800,7 +802,9 @@ mod tests {
     }
 
     fn seqs(news: &[NewsEntry]) -> Vec<(u32, bool)> {
-        news.iter().map(|n| (n.entry.seq, n.revised)).collect()
+        news.iter()
+            .map(|n| (n.entry.seq, n.was.is_some()))
+            .collect()
     }
 
     #[test]
@@ -905,6 +909,18 @@ mod tests {
         let prev = [e(3, 30, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(3, 30, "宣判（改期）"), e(2, 20, "b"), e(1, 10, "a")];
         assert_eq!(seqs(&news(&prev, &new)), vec![(3, true)]);
+        // What it said before goes with it, for the digest to show.
+        let was = news(&prev, &new).remove(0).was.unwrap();
+        assert_eq!((was.posted, was.text.as_str()), (prev[0].posted, "宣判"));
+    }
+
+    #[test]
+    fn a_revised_date_is_news_with_the_date_it_had() {
+        let prev = [e(3, 30, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
+        let new = [e(3, 31, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
+        let n = news(&prev, &new).remove(0);
+        assert_eq!(n.entry.posted, new[0].posted);
+        assert_eq!(n.was.unwrap().posted, prev[0].posted);
     }
 
     proptest! {

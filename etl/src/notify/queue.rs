@@ -184,14 +184,18 @@ impl About<'_> {
                     v.role = Some(g.role.clone());
                     g.entries
                         .iter()
-                        .fold(v, |v, e| v.entry(e.posted, &e.text, false))
+                        .fold(v, |v, e| v.entry(e.posted, &e.text, None))
                 })
                 .collect(),
             About::News(news) => news
                 .iter()
                 .map(|n| {
                     let mut v = n.entries.iter().fold(CaseView::new(&n.case), |v, e| {
-                        v.entry(e.entry.posted, &e.entry.text, e.revised)
+                        v.entry(
+                            e.entry.posted,
+                            &e.entry.text,
+                            e.was.as_ref().map(|w| (w.posted, w.text.as_str())),
+                        )
                     });
                     v.hearings = n.corrections.iter().map(|c| c.line()).collect();
                     v
@@ -930,7 +934,7 @@ mod tests {
                 text: text.into(),
                 modified: day(1).and_hms_opt(9, 0, 0).unwrap(),
             },
-            revised: false,
+            was: None,
         }
     }
 
@@ -1067,7 +1071,7 @@ mod tests {
                                 case(n),
                                 vec![super::super::diff::NewsEntry {
                                     entry: entry(n),
-                                    revised: false,
+                                    was: None,
                                 }],
                             )
                         })
