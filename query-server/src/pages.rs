@@ -140,7 +140,8 @@ pub struct CaseItem {
     /// The latest entry's date, or a dash.
     pub latest: String,
     pub url: String,
-    /// The court's data is an earlier night's: what the list says.
+    /// The court's data is an earlier night's: the day it is of, which the
+    /// list says beside the latest entry's date (`（該院資料至 115/11/23）`).
     pub carried: Option<String>,
     /// The last day the case can be queried, if its status counts down.
     pub last_day: Option<String>,
@@ -156,7 +157,7 @@ impl CaseItem {
             status: clean(&r.status),
             latest: r.entries.first().map_or("—".into(), |(d, _)| roc(*d)),
             url: case_path(&r.case),
-            carried: carried_note(r),
+            carried: carried_as_of(r),
             last_day: last_day(r).map(roc),
         }
     }
@@ -194,16 +195,21 @@ pub fn case_title(r: &CaseRow) -> String {
     )
 }
 
-/// For a court whose data tonight is an earlier night's, the service
-/// saying so: `臺灣花蓮地方法院今日資料尚未送達，以下為 115/11/23 之資料`.
+/// For a court whose data in the live snapshot is an earlier night's, the
+/// service saying so in words true on whatever day they are read:
+/// `臺灣花蓮地方法院 115/11/23 之後的資料尚未送達，以下為該日之資料`.
 pub fn carried_note(r: &CaseRow) -> Option<String> {
-    r.carried_over.then(|| {
+    carried_as_of(r).map(|day| {
         format!(
-            "{}今日資料尚未送達，以下為 {} 之資料",
-            clean(&r.court_name),
-            r.as_of.map_or("—".into(), roc)
+            "{} {day} 之後的資料尚未送達，以下為該日之資料",
+            clean(&r.court_name)
         )
     })
+}
+
+/// The day a carried-over court's data is of (ROC), if it is carried over.
+fn carried_as_of(r: &CaseRow) -> Option<String> {
+    r.carried_over.then(|| r.as_of.map_or("—".into(), roc))
 }
 
 /// The last day a case can be queried: for a status that starts the

@@ -235,6 +235,47 @@ fn the_deadline_notice_counts_from_the_readers_day() {
     }
 }
 
+/// A court whose data did not arrive with the last batch (the sample's
+/// Hualien court on night 2): the list and the case page say up to which
+/// day its data is, in words true on any day they are read, not
+/// 「今日資料尚未送達」, which read on 12/04 spoke of 12/04; and the list puts
+/// it beside no entry's date as if it were that date's.
+#[test]
+fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, "lee.hua@example.net");
+    let list = c.get("/cases");
+    assert_eq!(list.status, 200, "{}", list.body);
+    let note =
+        "<p class=\"carried\">臺灣花蓮地方法院 115/11/23 之後的資料尚未送達，以下為該日之資料</p>";
+    assert!(list.body.contains(note), "{}", list.body);
+    assert!(
+        list.body.contains("（該院資料至 115/11/23）</td>"),
+        "{}",
+        list.body
+    );
+    let path = list
+        .body
+        .split("<a href=\"/cases/HLD/")
+        .nth(1)
+        .and_then(|t| t.split('"').next())
+        .map(|t| format!("/cases/HLD/{t}"))
+        .expect("a Hualien case on the list");
+    let page = c.get(&path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains(note), "{}", page.body);
+    assert!(
+        page.body
+            .contains("<dt>資料日期</dt><dd>115/11/23（之後的資料尚未送達）</dd>"),
+        "{}",
+        page.body
+    );
+    for body in [&list.body, &page.body] {
+        assert!(!body.contains("今日"), "{body}");
+    }
+}
+
 #[test]
 fn a_case_not_granted_answers_exactly_like_a_case_that_does_not_exist() {
     let data = Data::sample();
