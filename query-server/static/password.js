@@ -1,6 +1,6 @@
-// cpor: the password forms' two helpers, the site's only script. While a
-// new password is typed, how strong it looks (OWASP ASVS 2.1.8); and a
-// switch to show what was typed in a password field (2.1.12). The forms
+// cpor: the password forms' two helpers (the site's other script is
+// static/signed-in.js). While a new password is typed, how strong it looks
+// (OWASP ASVS 2.1.8); and a switch to show what was typed in a password field (2.1.12). The forms
 // work without this script: the server checks every rule (and the list of
 // common passwords, which is not here) and, refusing a password, says its
 // strength too. The estimate is password::strength's formula: each new

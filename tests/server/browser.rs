@@ -204,6 +204,41 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     assert_eq!(b.text(&b.find("h1")), number);
 }
 
+/// On a shared computer (a court's kiosk, a law office's), the next person
+/// must not see the last one's cases by pressing Back after they signed
+/// out: Chromium's back/forward cache kept the signed-in list and restored
+/// it as it was, though every signed-in page is `no-store` and the session
+/// is gone (the prosecutors' walk found it; `browser_sso` checks theirs).
+#[test]
+fn in_chromium_the_back_button_after_signing_out_shows_no_case() {
+    let _busy = crate::util::busy();
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = crate::util::Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let b = Browser::start(PHONE);
+    b.go(&format!("{}/login", server.base));
+    sign_in(&b, WANG, PASSWORD);
+    let number = b.text(&b.find("table.list tbody td[data-label=\"案號\"] a"));
+    b.click_button("登出");
+    b.wait_path("/login?m=logout");
+    b.back();
+    assert_signed_out_page(&b, &number);
+}
+
+/// After Back from the signed-out page: the page asks to log in, and shows
+/// neither the case `number` nor anyone's name.
+fn assert_signed_out_page(b: &Browser, number: &str) {
+    b.wait("Back to land on the login page", || {
+        let path = b.path();
+        (path == "/login" || path.starts_with("/login?next="))
+            && b.script("return document.readyState", json!([])) == json!("complete")
+    });
+    let shown = b.text(&b.find("body"));
+    assert!(!shown.contains(number), "{shown}");
+    assert!(b.find_all("header .who").is_empty(), "{shown}");
+}
+
 /// Logs in through the login page and lands on the list of cases.
 fn sign_in(b: &Browser, email: &str, password: &str) {
     fill_login(b, email, password);
@@ -557,6 +592,11 @@ impl Browser {
 
     fn go(&self, url: &str) {
         self.must("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    /// The browser's Back button.
+    fn back(&self) {
+        self.must("POST", "/back", Some(json!({})));
     }
 
     /// The path and query of the current page.

@@ -472,9 +472,21 @@ fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     );
     // Without the form's token: refused, still signed in.
     assert_eq!(c.post("/logout", &[]).status, 403);
-    assert_eq!(c.get("/cases").status, 200);
+    let list = c.get("/cases");
+    assert_eq!(list.status, 200);
+    // As an applicant's (`browser::in_chromium_the_back_button_after_
+    // signing_out_shows_no_case`), the signed-in pages reload themselves
+    // when Back brings them out of the back/forward cache, and the sign-out
+    // tells the browser to drop what it cached.
+    assert!(
+        list.body
+            .contains("<script src=\"/static/signed-in.js\" defer>"),
+        "{}",
+        list.body
+    );
     let r = c.post("/logout", &[("csrf", &csrf)]);
     assert_eq!(r.status, 303);
+    assert_eq!(r.header("clear-site-data"), Some("\"cache\""));
     let to = Url::parse(r.header("location").unwrap()).unwrap();
     assert!(
         to.as_str()

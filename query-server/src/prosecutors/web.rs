@@ -27,7 +27,7 @@ use crate::failure::{Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages;
 use crate::routes::ctx;
-use crate::routes::guard::{browser_session, same};
+use crate::routes::guard::{browser_session, same, signed_out};
 use crate::routes::hearings::{account_hearings, AccountHearings};
 use crate::sessions::Kind;
 use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
@@ -220,12 +220,7 @@ pub fn logout(app: &App, req: &Req) -> Answer {
             to = url.to_string();
         }
     }
-    let mut r = Resp::redirect(&to);
-    r.header(
-        "set-cookie",
-        &set_cookie(&app.cookie_name("sid"), "", app.https, Some(0)),
-    );
-    Ok(r.route("/sso/logout"))
+    Ok(signed_out(app, &to).route("/sso/logout"))
 }
 
 /// `/account` for a prosecutor: the account, the verified address, the

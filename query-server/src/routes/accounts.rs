@@ -12,7 +12,7 @@ use warp::http::StatusCode;
 use store::accounts;
 
 use super::guard::{
-    self, anon_csrf, anon_csrf_ok, browser_session, same, session_form, with_cookie,
+    self, anon_csrf, anon_csrf_ok, browser_session, same, session_form, signed_out, with_cookie,
 };
 use super::{ctx, field};
 use crate::app::App;
@@ -221,16 +221,13 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
 
 pub fn logout(app: &App, req: &Req) -> Answer {
     let form = req.form();
-    let name = app.cookie_name("sid");
     if let Some(s) = browser_session(app, req) {
         if !form.get("csrf").is_some_and(|c| same(c, &s.csrf)) {
             return Err(Failure::Forbidden);
         }
         end(app, &s);
     }
-    let mut r = Resp::redirect("/login?m=logout");
-    r.header("set-cookie", &set_cookie(&name, "", app.https, Some(0)));
-    Ok(r.route("/logout"))
+    Ok(signed_out(app, "/login?m=logout").route("/logout"))
 }
 
 /// Ends a session; the browser is signed out whether or not the database

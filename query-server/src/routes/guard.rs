@@ -137,6 +137,23 @@ pub fn with_cookie(mut r: Resp, cookie: Option<String>) -> Resp {
     r
 }
 
+/// The answer that signs a browser out, sending it to `to`: the session
+/// cookie cleared, and the browser told to drop what it cached of the site
+/// (`Clear-Site-Data: "cache"`, which the standard extends to the
+/// back/forward cache), so that Back on a shared computer does not show the
+/// signed-out person's pages as they were. Chromium 156 restored them from
+/// that cache all the same, `no-store` as they are, so every signed-in page
+/// also reloads itself when it comes back from it (`static/signed-in.js`).
+pub fn signed_out(app: &App, to: &str) -> Resp {
+    let mut r = Resp::redirect(to);
+    r.header(
+        "set-cookie",
+        &set_cookie(&app.cookie_name("sid"), "", app.https, Some(0)),
+    );
+    r.header("clear-site-data", "\"cache\"");
+    r
+}
+
 #[cfg(test)]
 mod tests {
     use super::{same, site_origin};

@@ -92,7 +92,8 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
             operations::metrics(app)
         }
         (["static", "site.css"], true, _) => operations::stylesheet(),
-        (["static", "password.js"], true, _) => operations::password_script(),
+        (["static", "password.js"], true, _) => operations::script(operations::PASSWORD_JS),
+        (["static", "signed-in.js"], true, _) => operations::script(operations::SIGNED_IN_JS),
         (["captcha", file], true, _) => operations::captcha(app, file).route("/captcha"),
         ([], true, _) => accounts::home(app, req),
         (["login"], true, _) => answer(accounts::login_page(app, req)),

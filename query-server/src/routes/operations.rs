@@ -10,7 +10,8 @@ use crate::app::App;
 use crate::http::Resp;
 
 const CSS: &str = include_str!("../../static/site.css");
-const PASSWORD_JS: &str = include_str!("../../static/password.js");
+pub const PASSWORD_JS: &str = include_str!("../../static/password.js");
+pub const SIGNED_IN_JS: &str = include_str!("../../static/signed-in.js");
 
 pub fn healthz(app: &App) -> Resp {
     let live = app.live.get();
@@ -63,12 +64,9 @@ pub fn metrics(app: &App) -> Resp {
 }
 
 /// The password fields' helpers (a strength meter, "show password").
-pub fn password_script() -> Resp {
-    let mut r = Resp::new(
-        StatusCode::OK,
-        "text/javascript; charset=utf-8",
-        PASSWORD_JS.into(),
-    );
+/// A script of `static/`, cached for an hour like the stylesheet.
+pub fn script(js: &'static str) -> Resp {
+    let mut r = Resp::new(StatusCode::OK, "text/javascript; charset=utf-8", js.into());
     r.header("cache-control", "public, max-age=3600");
     r.route("/static")
 }
