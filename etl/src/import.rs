@@ -58,6 +58,8 @@ pub enum ImportError {
     Locked(#[from] store::layout::LockError),
     #[error("batch {batch} is older than the live snapshot {live}; nothing imported (use --force to import it anyway)")]
     Older { batch: String, live: String },
+    #[error("batch {batch} is dated after tomorrow (today is {today} in Taipei); nothing imported (check the batch's name; --force imports it anyway)")]
+    Future { batch: String, today: String },
     #[error("{0}")]
     Internal(String),
 }
@@ -72,6 +74,7 @@ impl ImportError {
             ImportError::Locked(store::layout::LockError::Io { .. }) => exit::ERROR,
             ImportError::Batch(BatchError::Io { .. } | BatchError::NoDirectory(_))
             | ImportError::Older { .. }
+            | ImportError::Future { .. }
             | ImportError::Internal(_) => exit::ERROR,
         }
     }
@@ -148,6 +151,7 @@ pub fn run(
     let mut clock = Stopwatch::start();
     // Nothing is touched until the batch is known to be complete.
     let date = batch::check_complete(&opts.batch_dir)?;
+    not_after_tomorrow(date, started_at, opts.force)?;
     let store = Store::new(&config.data_dir);
     let (_lock, live) = open_store(&store, date, opts.force)?;
 
@@ -321,6 +325,26 @@ pub fn run(
         report,
         report_path,
     })
+}
+
+/// A batch is named by its export date, so one dated after tomorrow in
+/// Taipei (a day's grace for a court's clock) is a mistake: its date would
+/// count every case's last queryable day, and every real night after it
+/// would be refused as older. Refused unless forced, before anything is
+/// touched.
+fn not_after_tomorrow(
+    date: NaiveDate,
+    now: chrono::DateTime<chrono::Utc>,
+    force: bool,
+) -> Result<(), ImportError> {
+    let today = now.with_timezone(&schemas::date::taipei()).date_naive();
+    match today.succ_opt() {
+        Some(tomorrow) if date > tomorrow && !force => Err(ImportError::Future {
+            batch: compact(date),
+            today: compact(today),
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// Opens the data directory for a run: its folders, the lock (held until

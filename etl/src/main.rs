@@ -21,7 +21,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
-     exist; or the batch is older than the live snapshot
+     exist; or the batch is older than the live snapshot, or dated after tomorrow
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable
   3  published, but some courts were not imported tonight (carried over or unusable)
   4  case: no such case in the snapshot; outbox show, retry, forget: no such item
@@ -52,7 +52,7 @@ enum Command {
     Import {
         /// The batch directory, e.g. inbox/20261124
         batch_dir: PathBuf,
-        /// Import even if the batch is older than the live snapshot
+        /// Import even if the batch is older than the live snapshot, or dated after tomorrow (Asia/Taipei)
         #[arg(long)]
         force: bool,
         /// Worker threads (0 = one per core) [config import.threads]

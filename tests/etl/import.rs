@@ -3,7 +3,7 @@
 
 use std::fs;
 
-use crate::util::{court, golden, sample, Env};
+use crate::util::{court, golden, sample, Env, Run};
 
 fn rejects_listing(report: &serde_json::Value) -> String {
     let mut out = String::new();
@@ -156,6 +156,62 @@ fn an_older_batch_is_refused_unless_forced() {
     let forced = env.import(&sample("20261123"), &["--force"]);
     assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
     assert_eq!(env.current(), "20261123-1.sqlite");
+}
+
+/// A batch dated after tomorrow (Asia/Taipei) is a mistake (a typo in its
+/// name, the transfer host's clock): published, it would count every
+/// case's last queryable day from that date, and every real night after it
+/// would be refused as older. It is refused, touching nothing, unless
+/// forced. Tomorrow's is accepted: an export named by a court's clock a
+/// little ahead.
+#[test]
+fn a_batch_dated_after_tomorrow_is_refused_unless_forced() {
+    let env = Env::new();
+    // 01:00 on 2026-11-25 in Taipei, the hour the nightly job runs.
+    let at = "2026-11-24 17:00:00";
+    let import = |night: &str, extra: &[&str]| -> Run {
+        let batch = env.copy_night("20261124");
+        let renamed = batch.with_file_name(night);
+        fs::rename(&batch, &renamed).unwrap();
+        let run: Run = env
+            .command_at(at)
+            .arg("import")
+            .arg(&renamed)
+            .args(extra)
+            .output()
+            .unwrap()
+            .into();
+        fs::remove_dir_all(&renamed).unwrap();
+        run
+    };
+    let run = import("20281124", &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "batch 20281124 is dated after tomorrow (today is 20261125 in Taipei); nothing imported (check the batch's name; --force imports it anyway)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.data().exists(), "nothing may be touched");
+    let run = import("20261127", &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let run = import("20261126", &[]);
+    assert!(
+        run.code == 0 || run.code == 3,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(env.current(), "20261126-1.sqlite");
+    let run = import("20281124", &["--force"]);
+    assert!(
+        run.code == 0 || run.code == 3,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert_eq!(env.current(), "20281124-1.sqlite");
 }
 
 #[test]
