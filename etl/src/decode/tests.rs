@@ -138,3 +138,26 @@ fn eudc_file_bad_lines_are_reported_and_skipped() {
     assert_eq!(lines, vec![3, 4, 5]);
     assert!(errors[0].reason.contains("not a user-defined code"));
 }
+
+/// The contract's line ends are CRLF: a bad line is named by its own
+/// number, as with LF (the csv reader's own count was one short with CRLF),
+/// a BOM or a quoted field over two lines notwithstanding.
+#[test]
+fn eudc_file_bad_lines_are_named_by_their_line_with_crlf_too() {
+    for (file, want) in [
+        (
+            &b"big5,unicode\r\nFA40,5803\r\n8E40,5CEF\r\nZZZZ,1\r\n"[..],
+            vec![4],
+        ),
+        (b"big5,unicode\nFA40,5803\n8E40,5CEF\nZZZZ,1\n", vec![4]),
+        (
+            b"\xEF\xBB\xBFbig5,unicode\r\nFA41\r\nFA40,5803\r\n",
+            vec![2],
+        ),
+        (b"big5,unicode\r\n\"FA\r\n40\",1\r\nFA41\r\n", vec![2, 4]),
+    ] {
+        let (_, errors) = eudc::parse_eudc(file);
+        let lines: Vec<u64> = errors.iter().map(|e| e.line).collect();
+        assert_eq!(lines, want, "{}", String::from_utf8_lossy(file));
+    }
+}
