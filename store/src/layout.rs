@@ -125,13 +125,19 @@ pub enum LockError {
     },
 }
 
+/// What to do when a snapshot to be read or put live is damaged; the
+/// message of [`Damaged`] says only what is wrong, since what to do
+/// depends on what the file was wanted for (for a night's comparison, its
+/// mail's remedies: `etl::notify`).
+pub const REPLACE_DAMAGED: &str = "Roll back to another kept snapshot (`cpor-etl snapshots`, \
+     `cpor-etl rollback <date>`), or re-import its night's batch with `cpor-etl import --force`";
+
 /// Why a published snapshot must not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Damaged {
     #[error(
         "{file}: no checksum recorded ({checksum} is missing or unreadable: {reason}); \
-         it cannot be trusted. Re-import its night's batch with `cpor-etl import --force`, \
-         or roll back to another kept snapshot"
+         it cannot be trusted"
     )]
     NoChecksum {
         file: PathBuf,
@@ -140,9 +146,7 @@ pub enum Damaged {
     },
     #[error(
         "{file} is DAMAGED: its content's SHA-256 is {found}, but {recorded} was recorded when it \
-         was published. Do not use it: roll back to another kept snapshot \
-         (`cpor-etl snapshots`, `cpor-etl rollback <date>`) or re-import its night's batch \
-         with `cpor-etl import --force`, and check the disk"
+         was published; do not use it, and check the disk"
     )]
     Mismatch {
         file: PathBuf,

@@ -78,7 +78,9 @@ pub fn open_snapshot(store: &Store, date: Option<&str>) -> Result<Snapshot> {
             )
         })?,
     };
-    store.verify(&file)?;
+    store
+        .verify(&file)
+        .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
     Snapshot::open(&file).with_context(|| format!("opening {}", file.path.display()))
 }
 

@@ -20,7 +20,9 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         )
     })?;
     // Refuse a damaged file, and one the server could not open either.
-    store.verify(&target)?;
+    store
+        .verify(&target)
+        .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
     Snapshot::open(&target)?;
     let live = store.live()?;
     let before = live.as_ref().map(|f| f.name());
