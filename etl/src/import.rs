@@ -1065,8 +1065,9 @@ fn manifest_mismatches(code: &str, plan: &CourtPlan, stats: &CourtStats) -> Vec<
         if let Some(&records) = counted.get(kind) {
             if records != listed.rows {
                 reasons.push(format!(
-                    "{}: {records} records, MANIFEST.csv (line {}) says {}",
+                    "{}: {records} record{}, MANIFEST.csv (line {}) says {}",
                     kind.file_name(code),
+                    if records == 1 { "" } else { "s" },
                     listed.line,
                     listed.rows
                 ));

@@ -24,8 +24,9 @@ Exit codes:
      exist; or the batch is older than the live snapshot, or dated after tomorrow
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable
   3  published, but some courts were not imported tonight (carried over or unusable)
-  4  case: no such case in the snapshot; outbox show, retry, forget: no such item
-     or night (retry: nothing to queue again)
+  4  case: no such case in the snapshot; outbox show, retry, release, rediff, forget:
+     no such item or night, or nothing to do (retry: nothing to queue again;
+     release: nothing held)
   5  another import, rollback or send's catch-up holds the import lock (import,
      rollback, outbox forget and rediff wait for it);
      send: another send is running; nothing changed";
@@ -135,24 +136,32 @@ enum OutboxCommand {
     /// List items: id, night, kind, state, attempts, next try, address, subject
     List {
         /// Only this night (YYYYMMDD)
-        #[arg(long)]
+        #[arg(long, value_parser = night_arg)]
         night: Option<String>,
         /// Only this state: queued, held, sending, sent, retrying, failed, unknown, suppressed
         #[arg(long)]
         state: Option<String>,
     },
     /// Show one item with its whole message
-    Show { id: i64 },
-    /// Release a night's digests held by the flood guard
+    Show {
+        /// The item's id, as `outbox list` shows it
+        id: i64,
+    },
+    /// Release a night's digests held by the flood guard; exit 4 if it has none held
+    #[command(after_help = EXIT_CODES)]
     Release {
         /// The night, YYYYMMDD
+        #[arg(value_parser = night_arg)]
         night: String,
     },
     /// Queue an item (or every failed one) again; clears the address's bounce flag;
     /// exit 4 if there is nothing to queue again
     #[command(after_help = EXIT_CODES)]
     Retry {
+        /// The item's id, as `outbox list` shows it (a failed, unknown, retrying or suppressed one)
+        #[arg(conflicts_with = "failed")]
         id: Option<i64>,
+        /// Every failed item
         #[arg(long)]
         failed: bool,
     },
@@ -171,6 +180,13 @@ enum OutboxCommand {
         /// The night's snapshot, as `outbox pending` names it
         snapshot: String,
     },
+}
+
+/// A night as the outbox names it: its batch's date, YYYYMMDD.
+fn night_arg(s: &str) -> Result<String, String> {
+    schemas::date::parse_batch_date(s)
+        .map(|_| s.to_string())
+        .ok_or_else(|| format!("`{s}` is not a night: say its date as YYYYMMDD, e.g. 20261124"))
 }
 
 fn main() -> ExitCode {

@@ -151,7 +151,7 @@ fn help_documents_the_exit_codes() {
             "4  case:",
             "5  another import, rollback or send's catch-up",
             "send: another send is running",
-            "outbox show, retry, forget",
+            "outbox show, retry, release, rediff, forget",
         ] {
             assert!(
                 run.stdout.contains(code),
@@ -318,4 +318,50 @@ fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
         "{}",
         only_sent.stdout
     );
+}
+
+/// An administrator's typo is refused or explained, never answered with a
+/// success that did nothing (an operator's walk): a night that is not
+/// YYYYMMDD, a release with nothing held, a retry of an item that cannot
+/// be retried or of one and all failed at once.
+#[test]
+fn outbox_commands_explain_a_typo_or_nothing_to_do() {
+    let env = two_nights();
+    for args in [
+        &["outbox", "release", "foo"][..],
+        &["outbox", "list", "--night", "2026-11-24"],
+    ] {
+        let run = env.etl(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert!(run.stderr.contains("YYYYMMDD"), "{args:?}: {}", run.stderr);
+    }
+    let run = env.etl(&["outbox", "release", "20261124"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no held digests of night 20261124"),
+        "{}",
+        run.stderr
+    );
+
+    let sent = env.etl(&["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}", sent.stderr);
+    let run = env.etl(&["outbox", "retry", "1"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stderr.contains(
+            "item 1 is sent; only failed, unknown, retrying or suppressed items can be queued again"
+        ),
+        "{}",
+        run.stderr
+    );
+    let run = env.etl(&["outbox", "retry", "999999"]);
+    assert_eq!(run.code, 4, "{}", run.stdout);
+    assert!(
+        run.stderr.contains("no outbox item 999999"),
+        "{}",
+        run.stderr
+    );
+    let run = env.etl(&["outbox", "retry", "1", "--failed"]);
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }

@@ -154,7 +154,7 @@ fn broken_quoting_swallows_records_and_fails_the_count() {
     // An opening quote that is never closed runs to the end of the file.
     tpd_carried_over(
         |b| rewrite(b, "TPD_case.csv", b"TPD,", b"TPD,\""),
-        "TPD_case.csv: 1 records, MANIFEST.csv (line",
+        "TPD_case.csv: 1 record, MANIFEST.csv (line",
     );
 }
 

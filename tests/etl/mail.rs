@@ -1017,6 +1017,48 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
     );
 }
 
+/// The nightly job refuses at once, with exit 1, an inbox that does not
+/// exist or a night that is not YYYYMMDD, where it used to wait silently
+/// for two hours for a MANIFEST.csv that could never come; and while it
+/// waits, it says for what (an operator's walk).
+#[test]
+fn the_nightly_script_refuses_a_missing_inbox_or_a_misspelt_night_and_says_what_it_waits_for() {
+    let env = Env::new();
+    let inbox = env.dir.path().join("inbox");
+    fs::create_dir_all(inbox.join("20261123")).unwrap();
+    let script = |inbox: &Path, night: &str| {
+        let out = Command::new(repo_root().join("scripts/nightly"))
+            .arg(inbox)
+            .arg(night)
+            .env("CPOR_ETL", env!("CARGO_BIN_EXE_cpor-etl"))
+            .env("CPOR_DATA_DIR", env.data())
+            .env("CPOR_WAIT_MINUTES", "0")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+    let (code, said) = script(&env.dir.path().join("inbx"), "20261123");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("inbx: no such directory"), "{said}");
+    let (code, said) = script(&inbox, "2026-11-23");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(said.contains("`2026-11-23` is not a night"), "{said}");
+    let (code, said) = script(&inbox, "20261123");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("waiting up to 0 minutes for") && said.contains("20261123/MANIFEST.csv"),
+        "{said}"
+    );
+    assert!(!env.data().exists(), "nothing touched");
+}
+
 #[test]
 fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
     let env = Env::new();

@@ -168,6 +168,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         }
         Action::Release { night } => {
             let n = outbox.release(&night, chrono::Utc::now())?;
+            if n == 0 {
+                eprintln!(
+                    "cpor-etl: no held digests of night {night}; nothing released (see `cpor-etl outbox list --state held`)"
+                );
+                return Ok(crate::commands::EXIT_NOT_FOUND);
+            }
             println!("released {n} held digests of night {night}; `cpor-etl send` delivers them");
             Ok(0)
         }
@@ -184,14 +190,39 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 store::accounts::unflag(&accounts, email)?;
             }
             let n = emails.len();
+            if n == 0 {
+                eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
+                return Ok(crate::commands::EXIT_NOT_FOUND);
+            }
             println!("queued {n} {what} again");
-            Ok(if n == 0 {
-                crate::commands::EXIT_NOT_FOUND
-            } else {
-                0
-            })
+            Ok(0)
         }
     }
+}
+
+/// Why `retry` queued nothing: no such item, an item in a state retrying
+/// does not apply to, or no failed item.
+fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
+    let Some(id) = id else {
+        return Ok("no failed items; nothing queued again".into());
+    };
+    let Some(shown) = outbox.show(id)? else {
+        return Ok(format!("no outbox item {id}"));
+    };
+    let state = shown
+        .fields
+        .iter()
+        .find(|(name, _)| *name == "state")
+        .map_or("-", |(_, v)| v.as_str());
+    let retryable: Vec<&str> = mail::outbox::sources(mail::outbox::Event::Retry)
+        .iter()
+        .map(|s| s.as_str())
+        .collect();
+    let (last, rest) = retryable.split_last().expect("some state can be retried");
+    Ok(format!(
+        "item {id} is {state}; only {} or {last} items can be queued again",
+        rest.join(", ")
+    ))
 }
 
 /// `outbox list`'s table: columns as wide as their widest value, the

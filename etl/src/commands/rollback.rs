@@ -66,12 +66,17 @@ fn keep_calendars_above(store: &Store, from: &SnapshotFile, to: &SnapshotFile) {
     match floors {
         Ok(0) => {}
         Ok(n) => println!(
-            "note: {n} hearings to come stand lower in {} than in {}: their calendar files are              sent above what calendars took (docs/HEARINGS.md)",
+            "note: {n} {} to come stand{} lower in {} than in {}: {} calendar files are \
+             sent above what calendars took (docs/HEARINGS.md)",
+            if n == 1 { "hearing" } else { "hearings" },
+            if n == 1 { "s" } else { "" },
             to.name(),
-            from.name()
+            from.name(),
+            if n == 1 { "its" } else { "their" },
         ),
         Err(e) => eprintln!(
-            "cpor-etl: warning: the hearings of {} could not be compared with {}'s ({e}):              calendars that took a later SEQUENCE from its mail may ignore the files of {}",
+            "cpor-etl: warning: the hearings of {} could not be compared with {}'s ({e}): \
+             calendars that took a later SEQUENCE from its mail may ignore the files of {}",
             from.name(),
             to.name(),
             to.name()

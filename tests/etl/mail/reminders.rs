@@ -1327,7 +1327,7 @@ fn after_a_rollback_a_reminder_is_sent_above_what_calendars_took() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stdout
-            .contains("hearings to come stand lower in 20261123-1.sqlite"),
+            .contains("note: 1 hearing to come stands lower in 20261123-1.sqlite than in 20261124-1.sqlite: its calendar files are sent above"),
         "{}",
         run.stdout
     );
