@@ -310,7 +310,7 @@ impl Failure {
             c: ctx(app, words.title, session.as_ref(), String::new()),
             heading: words.heading,
             text: words.text,
-            link: words.link,
+            links: words.link.into_iter().collect(),
         };
         let mut r = match askama::Template::render(&page) {
             Ok(html) => Resp::html(status, html),

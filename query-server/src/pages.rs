@@ -378,7 +378,8 @@ pub struct Message {
     pub c: Ctx,
     pub heading: &'static str,
     pub text: String,
-    pub link: Option<(&'static str, &'static str)>,
+    /// Where to go from here (href, words), each a paragraph of its own.
+    pub links: Vec<(&'static str, &'static str)>,
 }
 
 #[derive(Template)]

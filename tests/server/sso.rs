@@ -359,6 +359,54 @@ fn every_refusal_is_a_page_in_words_and_makes_no_session() {
     assert!(!server.log().contains(CLIENT_SECRET));
 }
 
+/// Refused for the account the provider signed in (not a prosecutor's, or
+/// one with no cases), a person can try another: the page offers it, and
+/// the provider asks who is signing in instead of handing back the same
+/// account from its session, which it did at every try (a walk found no
+/// way out short of clearing the browser).
+#[test]
+fn after_a_refused_account_another_account_can_sign_in() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    let mut op_browser = Browser::default();
+    let r = sign_in_from(&mut c, &mut op_browser, "nobody.x", "/sso/login");
+    assert_refused(
+        &data,
+        &mut c,
+        &r,
+        403,
+        "unknown_account",
+        "查無以您的法務部帳號承辦的案件",
+    );
+    let other = "<a href=\"/sso/login?prompt=login\">以其他法務部帳號登入</a>";
+    assert!(r.body.contains(other), "{}", r.body);
+    // Without asking, the provider signs the same account in again.
+    let r = sign_in_from(&mut c, &mut op_browser, "chen.wm", "/sso/login");
+    assert_refused(
+        &data,
+        &mut c,
+        &r,
+        403,
+        "unknown_account",
+        "查無以您的法務部帳號承辦的案件",
+    );
+    let r = sign_in_from(
+        &mut c,
+        &mut op_browser,
+        "chen.wm",
+        "/sso/login?prompt=login",
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(listed(&mut c), assigned(&data, "chen.wm"));
+    // A refusal about the flow, not the account, does not offer it.
+    let mut c = Client::new(&server);
+    let r = c.get("/sso/callback?code=x&state=y");
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(!r.body.contains("以其他法務部帳號登入"), "{}", r.body);
+}
+
 #[test]
 fn a_rotated_signing_key_is_picked_up_and_an_old_key_dropped_from_the_set_is_not_trusted() {
     let data = Data::sample();

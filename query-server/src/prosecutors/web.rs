@@ -50,17 +50,25 @@ pub async fn route(app: &Arc<App>, req: &Req, rest: &[&str]) -> Resp {
 }
 
 /// `GET /sso/login?return_to=/cases`: to the provider, with the flow
-/// cookie.
+/// cookie; with `prompt=login` (offered after a refused account), the
+/// provider is asked to ask who is signing in, not to reuse its session.
 async fn login(app: &Arc<App>, req: &Req) -> Answer {
     let sso = Arc::clone(app.sso.as_ref().ok_or(Failure::NotFound)?);
-    let return_to = req
-        .query_map()
+    let query = req.query_map();
+    let return_to = query
         .get("return_to")
         .cloned()
         .unwrap_or_else(|| "/cases".into());
-    let begun = tokio::task::spawn_blocking(move || sso.begin(&return_to))
-        .await
-        .map_err(|e| Failure::Internal(Box::new(e)))?;
+    let ask = query.get("prompt").is_some_and(|p| p == "login");
+    let begun = tokio::task::spawn_blocking(move || {
+        if ask {
+            sso.begin_asking_who(&return_to)
+        } else {
+            sso.begin(&return_to)
+        }
+    })
+    .await
+    .map_err(|e| Failure::Internal(Box::new(e)))?;
     match begun {
         Ok(b) => {
             let mut r = Resp::redirect(b.redirect.as_str());
@@ -194,7 +202,16 @@ fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
         c: ctx(app, "檢察官登入", None, String::new()),
         heading: "無法以法務部單一登入登入",
         text: e.user_message().to_string(),
-        link: Some(("/login", "回到登入頁")),
+        links: if e.about_the_account() {
+            // The provider would sign the same account in again from its
+            // own session: it is asked to ask who is signing in.
+            vec![
+                ("/sso/login?prompt=login", "以其他法務部帳號登入"),
+                ("/login", "回到登入頁"),
+            ]
+        } else {
+            vec![("/login", "回到登入頁")]
+        },
     };
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut r = pages::html(status, &page)?;

@@ -196,7 +196,7 @@ pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
         c: ctx(app, "已取消通知", None, String::new()),
         heading,
         text: format!("{email} 將不再收到{what}信。登入後可在「帳號設定」重新開啟。"),
-        link: Some(("/login", "登入")),
+        links: vec![("/login", "登入")],
     };
     pages::html(StatusCode::OK, &page)
 }

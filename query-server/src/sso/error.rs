@@ -100,6 +100,19 @@ impl SsoError {
         }
     }
 
+    /// Whether the refusal is of the account the provider signed in (not a
+    /// prosecutor's, no cases, missing what identifies it), which another
+    /// account might not be; not of the flow or the provider.
+    pub fn about_the_account(&self) -> bool {
+        matches!(
+            self,
+            SsoError::MissingClaim(_)
+                | SsoError::ClaimMismatch(_)
+                | SsoError::InvalidAccount { .. }
+                | SsoError::UnknownAccount(_)
+        )
+    }
+
     /// A short stable name, for logs and metrics.
     pub fn kind(&self) -> &'static str {
         match self {

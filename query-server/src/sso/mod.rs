@@ -362,6 +362,17 @@ impl Sso {
     /// Starts a web sign-in that will come back to `return_to` (a path on
     /// this site; anything else becomes `/`).
     pub fn begin(&self, return_to: &str) -> Result<Begin, SsoError> {
+        self.start(return_to, false)
+    }
+
+    /// [`begin`](Self::begin), the provider asked to have the person sign
+    /// in again (`prompt=login`) instead of reusing its own session: after
+    /// a refused account, to sign in with another.
+    pub fn begin_asking_who(&self, return_to: &str) -> Result<Begin, SsoError> {
+        self.start(return_to, true)
+    }
+
+    fn start(&self, return_to: &str, ask_who: bool) -> Result<Begin, SsoError> {
         let d = self.provider()?;
         let flow = Flow::new(return_to, Utc::now().timestamp())
             .map_err(|e| SsoError::Unavailable(e.to_string()))?;
@@ -369,15 +380,18 @@ impl Sso {
         let challenge = PkceCodeChallenge::from_code_verifier_sha256(&verifier);
         let (state, nonce) = (flow.state(&self.key), flow.nonce(&self.key));
         let client = self.client(&d);
-        let (url, _, _) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 move || CsrfToken::new(state),
                 move || Nonce::new(nonce),
             )
             .add_scopes(self.settings.scopes.iter().cloned().map(Scope::new))
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if ask_who {
+            request = request.add_prompt(CoreAuthPrompt::Login);
+        }
+        let (url, _, _) = request.url();
         Ok(Begin {
             redirect: url,
             flow_cookie: flow.seal(&self.key, Purpose::Web),

@@ -208,6 +208,24 @@ impl Browser {
             match (page.status, page.location) {
                 (300..=399, Some(next)) if next.as_str().starts_with(redirect) => return Ok(next),
                 (300..=399, Some(next)) => url = next,
+                // The provider's page that posts itself (a real browser
+                // runs its script): ending its session of another account
+                // before signing this one in (`prompt=login`).
+                (200, _) if page.body.contains("document.forms[0].submit()") => {
+                    let (action, fields) = self_posting_form(&page.body)
+                        .ok_or_else(|| format!("{url}: a form without an action: {}", page.body))?;
+                    let action = url.join(&action).map_err(|e| e.to_string())?;
+                    let form: Vec<(&str, &str)> = fields
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let after = self.post(&action, &form);
+                    match after.location {
+                        Some(next) if next.as_str().starts_with(redirect) => return Ok(next),
+                        Some(next) => url = next,
+                        None => return Err(format!("{action}: {}: {}", after.status, after.body)),
+                    }
+                }
                 (200, _) if page.body.contains("id=\"login\"") => {
                     let after = self.post(&url, &[("username", user), ("password", PASSWORD)]);
                     match after.location {
@@ -236,4 +254,24 @@ impl Browser {
         }
         panic!("too many redirects")
     }
+}
+
+/// The action and hidden fields of a page's first form (the provider's
+/// own markup: `action="…"`, `<input type="hidden" name="…" value="…"/>`).
+fn self_posting_form(body: &str) -> Option<(String, Vec<(String, String)>)> {
+    let attr = |tag: &str, name: &str| -> Option<String> {
+        let at = tag.find(&format!("{name}=\""))? + name.len() + 2;
+        Some(tag[at..].split('"').next()?.to_string())
+    };
+    let form = body.split("<form").nth(1)?;
+    let action = attr(form.split('>').next()?, "action")?;
+    let fields = form
+        .split("<input")
+        .skip(1)
+        .filter_map(|tag| {
+            let tag = tag.split('>').next()?;
+            Some((attr(tag, "name")?, attr(tag, "value").unwrap_or_default()))
+        })
+        .collect();
+    Some((action, fields))
 }
