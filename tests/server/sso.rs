@@ -407,6 +407,56 @@ fn after_a_refused_account_another_account_can_sign_in() {
     assert!(!r.body.contains("以其他法務部帳號登入"), "{}", r.body);
 }
 
+/// `GET /sso/login` with `host` as the Host header: the answer.
+fn sso_login_at(server: &Server, host: &str, query: &str) -> Resp {
+    use std::io::Write;
+    let mut s = crate::util::connect_from(server, "127.0.0.1").unwrap();
+    write!(
+        s,
+        "GET /sso/login{query} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    crate::util::read_response(&mut s).unwrap()
+}
+
+/// The flow cookie is the browser's proof that it started the sign-in, and
+/// a cookie belongs to a host name: started at another name of the site
+/// than the callback's (127.0.0.1 for localhost, www. for the bare name),
+/// the callback came without it and every sign-in was refused as not begun
+/// in this browser (a walk, opening the sample at the address the server
+/// prints). `/sso/login` first moves to the callback's host, query and all,
+/// once: a proxy that rewrote Host could not make it loop.
+#[test]
+fn a_sign_in_begun_at_another_name_of_the_site_moves_to_the_callbacks_host_first() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let port = crate::util::server_addr(&server).port();
+    // REDIRECT's host is 127.0.0.1 (the port does not scope cookies).
+    let r = sso_login_at(&server, &format!("localhost:{port}"), "?return_to=%2Fcases");
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some("http://127.0.0.1:8080/sso/login?return_to=%2Fcases&moved=1")
+    );
+    assert!(
+        !r.set_cookies().iter().any(|c| c.contains("sso_flow")),
+        "no flow begun at the wrong name: {:?}",
+        r.set_cookies()
+    );
+    // At the callback's host (any port), or once moved: the provider.
+    for (host, query) in [
+        (format!("127.0.0.1:{port}"), "?return_to=%2Fcases"),
+        ("127.0.0.1".to_string(), ""),
+        (format!("localhost:{port}"), "?return_to=%2Fcases&moved=1"),
+    ] {
+        let r = sso_login_at(&server, &host, query);
+        assert_eq!(r.status, 303, "{host}: {}", r.body);
+        let to = r.header("location").unwrap();
+        assert!(to.starts_with(&op.issuer), "{host}{query}: {to}");
+    }
+}
+
 #[test]
 fn a_rotated_signing_key_is_picked_up_and_an_old_key_dropped_from_the_set_is_not_trusted() {
     let data = Data::sample();

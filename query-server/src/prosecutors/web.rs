@@ -54,6 +54,9 @@ pub async fn route(app: &Arc<App>, req: &Req, rest: &[&str]) -> Resp {
 /// provider is asked to ask who is signing in, not to reuse its session.
 async fn login(app: &Arc<App>, req: &Req) -> Answer {
     let sso = Arc::clone(app.sso.as_ref().ok_or(Failure::NotFound)?);
+    if let Some(there) = sso.login_elsewhere(req.header("host"), &req.query) {
+        return Ok(Resp::redirect(there.as_str()));
+    }
     let query = req.query_map();
     let return_to = query
         .get("return_to")

@@ -365,6 +365,31 @@ impl Sso {
         self.start(return_to, false)
     }
 
+    /// Where a web sign-in asked for at `host` (the request's `Host`) must
+    /// begin instead, if anywhere: `/sso/login` at the callback's host name,
+    /// with `query` and `moved=1`. The flow cookie belongs to the host name
+    /// it is set at, and the callback comes to the callback's: begun at
+    /// another name of the site (127.0.0.1 for localhost, www. for the bare
+    /// name), it would come back without it and be refused. Ports do not
+    /// scope cookies; a request already moved once is not moved again (a
+    /// proxy that rewrote `Host` could otherwise make it loop).
+    pub fn login_elsewhere(&self, host: Option<&str>, query: &str) -> Option<Url> {
+        let callback = &self.settings.redirect_url;
+        let asked = Url::parse(&format!("http://{}/", host?.trim())).ok()?;
+        let (asked, wanted) = (asked.host_str()?, callback.host_str()?);
+        let moved = query.split('&').any(|p| p == "moved=1");
+        if asked.eq_ignore_ascii_case(wanted) || moved {
+            return None;
+        }
+        let mut to = callback.join("login").ok()?;
+        to.set_query(Some(&if query.is_empty() {
+            "moved=1".to_string()
+        } else {
+            format!("{query}&moved=1")
+        }));
+        Some(to)
+    }
+
     /// [`begin`](Self::begin), the provider asked to have the person sign
     /// in again (`prompt=login`) instead of reusing its own session: after
     /// a refused account, to sign in with another.
