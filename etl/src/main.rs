@@ -146,6 +146,9 @@ enum OutboxCommand {
     Show {
         /// The item's id, as `outbox list` shows it
         id: i64,
+        /// The message as sent (RFC 2047 headers, base64 parts), not as its reader reads it
+        #[arg(long)]
+        raw: bool,
     },
     /// Release a night's digests held by the flood guard; exit 4 if it has none held
     #[command(after_help = EXIT_CODES)]
@@ -309,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 OutboxCommand::List { night, state } => {
                     commands::outbox::Action::List { night, state }
                 }
-                OutboxCommand::Show { id } => commands::outbox::Action::Show { id },
+                OutboxCommand::Show { id, raw } => commands::outbox::Action::Show { id, raw },
                 OutboxCommand::Release { night } => commands::outbox::Action::Release { night },
                 OutboxCommand::Retry { id, failed } => {
                     commands::outbox::Action::Retry { id, failed }

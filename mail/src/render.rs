@@ -18,8 +18,10 @@ use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 
 mod encode;
+mod readable;
 pub(crate) mod wire;
 
+pub use self::readable::readable;
 pub use self::wire::wire;
 
 use chrono::NaiveDate;

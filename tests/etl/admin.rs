@@ -365,3 +365,42 @@ fn outbox_commands_explain_a_typo_or_nothing_to_do() {
     assert_eq!(run.code, 1, "{}", run.stdout);
     assert!(run.stderr.contains("cannot be used with"), "{}", run.stderr);
 }
+
+/// `outbox show` is for an administrator to read a message before
+/// releasing a night's digests (docs/OPERATIONS.md says to): its headers
+/// decoded, its text part as the reader sees it, its attachments listed.
+/// It printed the message as sent (RFC 2047 headers, base64 parts), which
+/// no one can read (an operator's walk); `--raw` still prints that.
+#[test]
+fn outbox_show_prints_a_message_as_its_reader_reads_it_and_raw_on_request() {
+    let env = two_nights();
+    let list = env.etl(&["outbox", "list"]);
+    let id = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("lawyer.chen@example.com") && l.contains(" digest "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{}", list.stdout))
+        .to_string();
+    let shown = env.etl(&["outbox", "show", &id]);
+    assert_eq!(shown.code, 0, "{}", shown.stderr);
+    for want in [
+        "      state: queued",
+        "From: 案件進度查詢 <noreply@cpor.localhost>",
+        "To: lawyer.chen@example.com",
+        "Subject: 【案件進度】您關注的 3 件案件有新進行事項",
+        "115/10/28  115/12/15 10:00第三法庭宣判(改期)（內容更新，原為：115/11/30 11:00第三法庭宣判）",
+        "attachment: hearing-20261215-1000.ics (text/calendar; method=REQUEST,",
+    ] {
+        assert!(shown.stdout.contains(want), "lacks `{want}`:\n{}", shown.stdout);
+    }
+    assert!(!shown.stdout.contains("=?utf-8?"), "{}", shown.stdout);
+    let raw = env.etl(&["outbox", "show", &id, "--raw"]);
+    assert_eq!(raw.code, 0, "{}", raw.stderr);
+    assert!(raw.stdout.contains("Subject: =?utf-8?b?"), "{}", raw.stdout);
+    assert!(
+        raw.stdout.contains("Content-Transfer-Encoding: base64"),
+        "{}",
+        raw.stdout
+    );
+}

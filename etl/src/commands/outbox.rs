@@ -27,6 +27,7 @@ pub enum Action {
     },
     Show {
         id: i64,
+        raw: bool,
     },
     Release {
         night: String,
@@ -145,7 +146,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             );
             Ok(0)
         }
-        Action::Show { id } => {
+        Action::Show { id, raw } => {
             let Some(shown) = outbox.show(id)? else {
                 eprintln!("cpor-etl: no outbox item {id}");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
@@ -162,7 +163,13 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 Ok(m) if m.is_empty() => {
                     println!("(the message was sent and its body since deleted)")
                 }
-                Ok(m) => print!("{}", String::from_utf8_lossy(&m)),
+                Ok(m) => match mail::render::readable(&m).filter(|_| !raw) {
+                    Some(shown) => {
+                        print!("{shown}");
+                        println!("\n(as its reader reads it; `--raw` prints the message as sent)");
+                    }
+                    None => print!("{}", String::from_utf8_lossy(&m)),
+                },
             }
             Ok(0)
         }
