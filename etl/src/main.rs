@@ -91,7 +91,7 @@ enum Command {
         #[arg(long)]
         date: Option<String>,
     },
-    /// List kept snapshots: date, live or not, size, cases, entries
+    /// List kept snapshots: date, live or not, size, cases, entries; exit 1 if the live one is unusable
     Snapshots {
         /// Print JSON instead of a table
         #[arg(long)]

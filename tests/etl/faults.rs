@@ -377,9 +377,19 @@ fn a_structurally_damaged_snapshot_prints_no_partial_dump() {
     assert_eq!(dump.code, 1);
     assert!(dump.stdout.is_empty(), "{}", dump.stdout);
     assert!(dump.stderr.contains("DAMAGED"), "{}", dump.stderr);
+    // The list still lists, and exits 1 for the live one, so that a
+    // monitor running it sees the damage (it exited 0).
     let list = env.etl(&["snapshots"]);
-    assert_eq!(list.code, 0);
+    assert_eq!(list.code, 1, "{}", list.stderr);
     assert!(list.stdout.contains("DAMAGED"), "{}", list.stdout);
+    assert!(
+        list.stderr
+            .contains("the live snapshot 20261123-1.sqlite is unusable"),
+        "{}",
+        list.stderr
+    );
+    let json = env.etl(&["snapshots", "--json"]);
+    assert_eq!(json.code, 1, "{}", json.stderr);
 }
 
 /// A lock file that cannot be opened for writing (a read-only data

@@ -1,4 +1,5 @@
-//! `cpor-etl snapshots [--json]`: the kept snapshots, with which one is live.
+//! `cpor-etl snapshots [--json]`: the kept snapshots, with which one is
+//! live; exit 1 if the live one is unusable (damaged, unreadable).
 
 use anyhow::Result;
 use serde::Serialize;
@@ -47,9 +48,22 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
             error,
         });
     }
+    // A monitor running this sees an unusable live snapshot by the exit
+    // code (1), as the site's /healthz does by its 503.
+    let code = match rows.iter().find(|r| r.live && r.error.is_some()) {
+        Some(r) => {
+            eprintln!(
+                "cpor-etl: the live snapshot {} is unusable (the site refuses it); {}",
+                r.file,
+                store::layout::REPLACE_DAMAGED
+            );
+            crate::import::exit::ERROR
+        }
+        None => 0,
+    };
     if json {
         print(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
-        return Ok(0);
+        return Ok(code);
     }
     if rows.is_empty() {
         print(&format!(
@@ -77,7 +91,7 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
         );
     }
     print(&text)?;
-    Ok(0)
+    Ok(code)
 }
 
 fn human_bytes(n: u64) -> String {
