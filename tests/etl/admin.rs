@@ -267,6 +267,33 @@ fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
     assert!(run.stderr.contains("no state `snet`"), "{}", run.stderr);
     assert!(run.stderr.contains("sent"), "{}", run.stderr);
 
+    // Times are Taipei's, to the minute, as the nightly window is said
+    // (they were UTC with nanoseconds: 2026-12-04T10:13:26.578803150+00:00).
+    let queued = env.etl(&["outbox", "list"]);
+    assert!(queued.stdout.starts_with("id  night"), "{}", queued.stdout);
+    assert!(queued
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .contains("next (Taipei)"));
+    assert!(!queued.stdout.contains("+00:00"), "{}", queued.stdout);
+    let row = queued
+        .stdout
+        .lines()
+        .find(|l| l.contains(" queued "))
+        .unwrap();
+    let next: String = row
+        .split("  ")
+        .map(str::trim)
+        .find(|c| c.len() == 16 && c.as_bytes()[10] == b' ' && c.as_bytes()[13] == b':')
+        .unwrap_or_else(|| panic!("no YYYY-MM-DD HH:MM in {row}"))
+        .to_string();
+    assert!(next.starts_with("20"), "{next}");
+    let show = env.etl(&["outbox", "show", row.split_whitespace().next().unwrap()]);
+    assert!(show.stdout.contains("(Taipei)"), "{}", show.stdout);
+    assert!(!show.stdout.contains("+00:00"), "{}", show.stdout);
+
     let sent = env.etl(&["send", "--now"]);
     assert_eq!(sent.code, 0, "{}", sent.stderr);
     let run = env.etl(&["outbox", "list"]);
@@ -279,7 +306,13 @@ fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
     assert!(lines.len() > 2, "{}", run.stdout);
     let header = lines[0];
     let starts: Vec<usize> = [
-        "night", "kind", "state", "try", "next", "address", "subject",
+        "night",
+        "kind",
+        "state",
+        "try",
+        "next (Taipei)",
+        "address",
+        "subject",
     ]
     .iter()
     .map(|h| header.find(h).unwrap())

@@ -152,6 +152,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             };
             for (name, value) in shown.fields {
+                let value = match name {
+                    "queued" | "not before" | "first try" | "next try" | "sent" => {
+                        taipei(&value, "%Y-%m-%d %H:%M:%S (Taipei)")
+                    }
+                    _ => value,
+                };
                 println!("{name:>11}: {value}");
             }
             println!();
@@ -207,6 +213,19 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
     }
 }
 
+/// An outbox time (RFC 3339, UTC) in Taipei, as the nightly window and the
+/// send window are said; anything else (`-`, none yet) as it is.
+fn taipei(value: &str, format: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(value).map_or_else(
+        |_| value.to_string(),
+        |t| {
+            t.with_timezone(&schemas::date::taipei())
+                .format(format)
+                .to_string()
+        },
+    )
+}
+
 /// Why `retry` queued nothing: no such item, an item in a state retrying
 /// does not apply to, or no failed item.
 fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
@@ -239,7 +258,14 @@ fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
 fn list_table(items: &[mail::outbox::Listed]) -> String {
     use mail::outbox::State;
     let header = [
-        "id", "night", "kind", "state", "try", "next", "address", "subject",
+        "id",
+        "night",
+        "kind",
+        "state",
+        "try",
+        "next (Taipei)",
+        "address",
+        "subject",
     ];
     let mut rows: Vec<[String; 8]> = vec![header.map(String::from)];
     for i in items {
@@ -259,7 +285,7 @@ fn list_table(items: &[mail::outbox::Listed]) -> String {
             i.state.as_str().to_string(),
             i.attempts.to_string(),
             if waiting {
-                i.next.clone()
+                taipei(&i.next, "%Y-%m-%d %H:%M")
             } else {
                 "—".into()
             },
