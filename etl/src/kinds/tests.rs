@@ -236,6 +236,35 @@ fn a_wrong_header_makes_the_file_unusable() {
     assert!(matches!(err, FileError::Empty { .. }));
 }
 
+/// A file saved as UTF-8 without a BOM (the contract's files are CP950,
+/// or UTF-8 with a BOM) read as CP950 gives a header of mojibake; the
+/// message says what happened instead of leaving the court to guess, and
+/// only then.
+#[test]
+fn a_header_in_utf8_without_a_bom_says_so() {
+    let decoder = Decoder::new(HashMap::new());
+    let plain = format!("{CASE_HEADER}TPD,民事,113,訴,1,忠,審理中,\r\n");
+    let err = DataFile::open(plain.as_bytes(), "TPD", FileKind::Case, &decoder)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.starts_with("TPD_case.csv:1: header is"), "{err}");
+    assert!(
+        err.ends_with(
+            "; the file is UTF-8 without a byte-order mark: the contract wants CP950 (Big5), or UTF-8 beginning with a BOM"
+        ),
+        "{err}"
+    );
+    // A header that is wrong in CP950 says nothing of UTF-8.
+    let wrong = "法院代號,案件類別\r\n".as_bytes();
+    let wrong = [b"\xEF\xBB\xBF".as_slice(), wrong].concat();
+    let err = DataFile::open(&wrong, "TPD", FileKind::Case, &decoder)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(!err.contains("UTF-8"), "{err}");
+}
+
 #[test]
 fn invalid_cp950_bytes_name_the_field() {
     let mut bytes = Vec::new();

@@ -27,11 +27,14 @@ use split::{count, Chunk, BOM};
 pub enum FileError {
     #[error("{file}: the file is empty (no header line)")]
     Empty { file: String },
-    #[error("{file}:1: header is `{found}`, the contract says `{expected}`")]
+    #[error("{file}:1: header is `{found}`, the contract says `{expected}`{hint}")]
     Header {
         file: String,
         found: String,
         expected: String,
+        /// What seems to have happened, if something does: `; the file
+        /// is UTF-8 without a byte-order mark: ...`, or empty.
+        hint: String,
     },
 }
 
@@ -161,10 +164,24 @@ impl<'a> DataFile<'a> {
             })
             .collect();
         if &found != columns {
+            // Read as UTF-8, the header is the contract's: the file was
+            // saved as UTF-8 without the BOM that would have said so.
+            let utf8: Option<Vec<&str>> = raw
+                .iter()
+                .map(|f| std::str::from_utf8(f).ok().map(trim))
+                .collect();
+            let same = utf8.is_some_and(|u| u.iter().eq(columns.iter()));
+            let hint = if encoding != Encoding::Utf8 && same {
+                "; the file is UTF-8 without a byte-order mark: the contract wants CP950 (Big5), \
+                 or UTF-8 beginning with a BOM"
+            } else {
+                ""
+            };
             return Err(FileError::Header {
                 file,
                 found: found.join(","),
                 expected: columns.join(","),
+                hint: hint.to_string(),
             });
         }
         let start = reader.position().byte() as usize;
