@@ -2,7 +2,7 @@
 //! and the checks that decide whether a court's files can be used tonight
 //! (present, listed, record count, SHA-256).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -89,7 +89,7 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
         dir: dir.to_path_buf(),
         ..BatchPlan::default()
     };
-    let listed = parse_manifest(&bytes, &shown, &mut plan)?;
+    let (listed, unusable) = parse_manifest(&bytes, &shown, &mut plan)?;
 
     let mut present = BTreeMap::new();
     let entries = fs::read_dir(dir).map_err(|source| BatchError::Io {
@@ -127,6 +127,9 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
             Some(l) => {
                 court_plan.files.insert(*kind, (dir.join(name), l.clone()));
             }
+            // Listed on a line that cannot be used: that line's problem
+            // is the court's reason already.
+            None if unusable.contains(name.as_str()) => {}
             None => court_plan
                 .problems
                 .push(format!("{name} is present but not listed in MANIFEST.csv")),
@@ -160,13 +163,14 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
     Ok(plan)
 }
 
-/// Parses `MANIFEST.csv`. A wrong header or unreadable file makes the whole
-/// batch unusable; a bad row makes the court of the file it names unusable.
+/// Parses `MANIFEST.csv`: the files it lists, and those named on lines that
+/// cannot be used. A wrong header or unreadable file makes the whole batch
+/// unusable; a bad row makes the court of the file it names unusable.
 fn parse_manifest(
     bytes: &[u8],
     shown: &str,
     plan: &mut BatchPlan,
-) -> Result<BTreeMap<String, Listed>, BatchError> {
+) -> Result<(BTreeMap<String, Listed>, BTreeSet<String>), BatchError> {
     let bad = |reason: String| BatchError::BadManifest {
         path: shown.to_string(),
         reason,
@@ -174,6 +178,7 @@ fn parse_manifest(
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| bad(format!("not UTF-8 ({e})")))?;
     let mut listed = BTreeMap::new();
+    let mut unusable = BTreeSet::new();
     for (i, line) in text.lines().enumerate() {
         let n = i as u64 + 1;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -217,6 +222,7 @@ fn parse_manifest(
             }
         };
         if let Some(reason) = row_problem {
+            unusable.insert(file.to_string());
             match court_of(file) {
                 Some(court) => plan
                     .courts
@@ -228,7 +234,7 @@ fn parse_manifest(
             }
         }
     }
-    Ok(listed)
+    Ok((listed, unusable))
 }
 
 fn is_sha256(s: &str) -> bool {

@@ -66,6 +66,32 @@ fn rewrite(batch: &Path, file: &str, from: &[u8], to: &[u8]) {
     rehash(batch, file);
 }
 
+/// A manifest line whose hash is malformed (upper-case hex) gives that as
+/// the court's reason, not "present but not listed" (the file is listed,
+/// on a line that cannot be used): an operator's walk found the cause
+/// only among the warnings.
+#[test]
+fn a_malformed_manifest_line_is_the_courts_reason() {
+    let report = tpd_carried_over(
+        |b| {
+            let path = b.join("MANIFEST.csv");
+            let text = fs::read_to_string(&path).unwrap();
+            let fixed: Vec<String> = text
+                .lines()
+                .map(|l| match l.strip_prefix("TPD_case.csv,") {
+                    Some(rest) => format!("TPD_case.csv,{}", rest.to_uppercase()),
+                    None => l.to_string(),
+                })
+                .collect();
+            fs::write(&path, fixed.join("\r\n") + "\r\n").unwrap();
+        },
+        "is not 64 lowercase hex digits",
+    );
+    let reasons = court(&report, "TPD")["reasons"].to_string();
+    assert!(reasons.contains("MANIFEST.csv:"), "{reasons}");
+    assert!(!reasons.contains("present but not listed"), "{reasons}");
+}
+
 #[test]
 fn a_file_listed_but_absent() {
     tpd_carried_over(
