@@ -174,6 +174,36 @@ impl Store {
         self.root.join("reports")
     }
 
+    /// A new report's path in `reports_dir`, `<kind>-<UTC second>.json`,
+    /// reserved by creating it empty (`write_atomically` then replaces it):
+    /// a second run within the same second, or at the same time, gets
+    /// `<kind>-<second>_2.json`, and so on, named to sort after the first.
+    /// The reports directory must exist.
+    pub fn new_report(
+        &self,
+        kind: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> io::Result<PathBuf> {
+        let stamp = now.format("%Y%m%dT%H%M%SZ");
+        for n in 1u32.. {
+            let name = match n {
+                1 => format!("{kind}-{stamp}.json"),
+                n => format!("{kind}-{stamp}_{n}.json"),
+            };
+            let path = self.reports_dir().join(name);
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&path)
+            {
+                Ok(_) => return Ok(path),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("u32 names run out")
+    }
+
     /// Creates the directories a writer needs.
     pub fn create_dirs(&self) -> io::Result<()> {
         fs::create_dir_all(self.snapshots_dir())?;

@@ -174,9 +174,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         lines: &lines,
     };
     store.create_dirs()?;
-    let report_path = store
-        .reports_dir()
-        .join(format!("bounces-{}.json", now.format("%Y%m%dT%H%M%SZ")));
+    let report_path = store.new_report("bounces", now)?;
     Store::write_atomically(&report_path, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(

@@ -225,9 +225,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         summary: &summary,
         flagged_addresses,
     };
-    let path = store
-        .reports_dir()
-        .join(format!("send-{}.json", now.format("%Y%m%dT%H%M%SZ")));
+    let path = store.new_report("send", now)?;
     Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
     say!("  report: {}", path.display());
     if let Some((_, status)) = stopped {

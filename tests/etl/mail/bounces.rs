@@ -279,3 +279,31 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
     }
     smtp.stop();
 }
+
+/// Two runs in the same second each keep their report: the second used to
+/// replace the first's file, `bounces-<second>.json`, and with it the
+/// clerks' list of the first run's flagged addresses (an operator's walk).
+/// Both run at one instant of the clock (faketime), as two runs in one
+/// second do.
+#[test]
+fn two_runs_in_the_same_second_keep_both_reports() {
+    let env = Env::new();
+    let first = env.import(&crate::util::sample("20261123"), &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let maildir = env.dir.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    for _ in 0..2 {
+        let run: Run = env
+            .command_at("2026-11-24 01:00:00")
+            .arg("bounces")
+            .arg(&maildir)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    let reports = super::reports(&env, "bounces-");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+}
