@@ -221,6 +221,9 @@ struct Cases {
     rows: Vec<(CaseKey, case::CaseRow)>,
     /// A case's place in `rows`, and the line it is listed on.
     index: FxHashMap<CaseKey, (u32, u64)>,
+    /// Cases whose row was rejected (its key read, another field not), and
+    /// the row's line: what a row naming one is told.
+    rejected: FxHashMap<CaseKey, u64>,
     /// The case file's name, for rows that name a case it does not list.
     file: String,
 }
@@ -236,10 +239,15 @@ impl Cases {
     ) -> Cases {
         let mut rows: Vec<(CaseKey, case::CaseRow)> = Vec::new();
         let mut index: FxHashMap<CaseKey, (u32, u64)> = FxHashMap::default();
+        let mut rejected: FxHashMap<CaseKey, u64> = FxHashMap::default();
         match file {
             Some(Ok(file)) => {
                 let (scan, listed) = file.for_each(court.decoder, None, court.max_listed, |r| {
-                    let row = case::parse(r)?;
+                    let row = case::parse(r).inspect_err(|_| {
+                        if let Some(line) = r.line() {
+                            rejected.entry(r.key.clone()).or_insert(line);
+                        }
+                    })?;
                     if let Some((_, first)) = index.get(r.key) {
                         return Err(FieldError::at(
                             4,
@@ -263,6 +271,7 @@ impl Cases {
         Cases {
             rows,
             index,
+            rejected,
             file: FileKind::Case.file_name(court.code),
         }
     }
@@ -270,10 +279,13 @@ impl Cases {
     /// The case a row's key names. Named by its 案號 column: the key as a
     /// whole names no case.
     fn resolve(&self, key: &CaseKey) -> Result<u32, FieldError> {
-        self.index
-            .get(key)
-            .map(|&(i, _)| i)
-            .ok_or_else(|| FieldError::at(4, format!("case {key} is not in {}", self.file)))
+        self.index.get(key).map(|&(i, _)| i).ok_or_else(|| {
+            let why = match self.rejected.get(key) {
+                Some(line) => format!(": its row (line {line}) was rejected"),
+                None => String::new(),
+            };
+            FieldError::at(4, format!("case {key} is not in {}{why}", self.file))
+        })
     }
 }
 
