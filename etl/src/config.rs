@@ -51,6 +51,13 @@ impl ImportConfig {
         if c.chunk_bytes < 64 {
             return Err(s.invalid("chunk_bytes", c.chunk_bytes, "at least 64 bytes"));
         }
+        if c.threads > 256 {
+            return Err(s.invalid(
+                "threads",
+                c.threads,
+                "at most 256 (0: one per core; more than the cores only adds memory)",
+            ));
+        }
         Ok(c)
     }
 }
@@ -118,6 +125,25 @@ mod tests {
             err.starts_with(
                 "import.reject_share = `2` (from environment variable CPOR_IMPORT_REJECT_SHARE)"
             ),
+            "{err}"
+        );
+    }
+
+    /// A thread count no machine has is refused before any work, with the
+    /// range, not met as the operating system's "Resource temporarily
+    /// unavailable" when the pool is built (an operator's walk).
+    #[test]
+    fn a_thread_count_beyond_any_machine_is_refused_with_its_range() {
+        let layers = Layers::from_parts(
+            None,
+            Box::new(|n| (n == "CPOR_IMPORT_THREADS").then(|| "100000".to_string())),
+        )
+        .unwrap();
+        let err = Config::load(&layers).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "import.threads = `100000` (from environment variable CPOR_IMPORT_THREADS)"
+            ) && err.contains("at most 256"),
             "{err}"
         );
     }
