@@ -593,7 +593,7 @@ impl Live {
             *checked = Instant::now();
         }
         let verified = match self.store.by_name(&snap.name) {
-            Some(file) => self.store.verify(&file).map_err(|e| e.to_string()),
+            Some(file) => self.store.verify(&file).map_err(damaged),
             None => Err(format!(
                 "{} is no longer in {}",
                 snap.name,
@@ -643,7 +643,7 @@ impl Live {
             Some(file) => self
                 .store
                 .verify(&file)
-                .map_err(|e| e.to_string())
+                .map_err(damaged)
                 .and_then(|()| Snap::open(&path).map_err(|e| e.to_string())),
             None => Snap::open(&path).map_err(|e| e.to_string()),
         };
@@ -669,6 +669,12 @@ impl Live {
             }
         }
     }
+}
+
+/// A damaged snapshot's reason, as `/healthz` and the log give it: what is
+/// wrong, and what an operator does about it.
+fn damaged(e: store::layout::Damaged) -> String {
+    format!("{e}. {}", store::layout::REPLACE_DAMAGED)
 }
 
 #[cfg(test)]

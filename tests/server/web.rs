@@ -1293,6 +1293,8 @@ fn a_damaged_snapshot_is_not_served_and_healthz_says_why() {
     assert_eq!(health["status"], "refused", "{health}");
     let reason = health["refused"]["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("DAMAGED"), "{health}");
+    // And what an operator reading it does about it.
+    assert!(reason.contains("cpor-etl rollback"), "{health}");
     let page = c.get(CASE);
     assert_eq!(page.status, 503, "nothing is shown from a damaged file");
     assert!(!page.body.contains("言詞辯駁"));
@@ -1304,6 +1306,7 @@ fn a_damaged_snapshot_is_not_served_and_healthz_says_why() {
     let health = c.get("/healthz");
     assert_eq!(health.status, 503);
     assert!(health.body.contains("DAMAGED"), "{}", health.body);
+    assert!(health.body.contains("cpor-etl rollback"), "{}", health.body);
 }
 
 /// The server's log is written without colour escapes when stderr is not

@@ -233,7 +233,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
     }
     if unfinished > 0 {
         eprintln!(
-            "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail still wait (see above; docs/OPERATIONS.md)"
+            "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail or day(s) of reminders still wait (see above; docs/OPERATIONS.md)"
         );
     }
     Ok(if unfinished > 0 || !summary.unreadable.is_empty() {

@@ -129,6 +129,10 @@ pub enum NotifyError {
          (news since then may repeat), or give the night up: `cpor-etl outbox forget <night's snapshot>`"
     )]
     Damaged(#[from] store::layout::Damaged),
+    /// The live snapshot fails its checksum when the day's reminders are
+    /// looked up in it: they wait until it is whole or replaced.
+    #[error("{0}. The day's reminders wait until the live snapshot is whole: restore the file (its checksum is beside it), or replace it: {replace}", replace = store::layout::REPLACE_DAMAGED)]
+    LiveDamaged(#[source] store::layout::Damaged),
     /// A re-run of a night whose earlier build's mail is still pending.
     #[error("{0}")]
     Waits(String),

@@ -525,7 +525,10 @@ pub fn queue_due(
         let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
         let found = hearings_followed(store, &live.path, &days);
         if let Some(check) = check {
-            check.join().expect("checking a snapshot does not panic")?;
+            check
+                .join()
+                .expect("checking a snapshot does not panic")
+                .map_err(NotifyError::LiveDamaged)?;
         }
         found
     })?;

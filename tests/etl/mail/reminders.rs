@@ -399,6 +399,10 @@ fn a_damaged_live_snapshot_gets_no_reminders_until_it_is_whole() {
         "{}",
         out.stderr
     );
+    // What to do is about the live snapshot, not a night's mail: the
+    // night's remedies (rediff, forget) do nothing for reminders.
+    assert!(out.stderr.contains("rollback"), "{}", out.stderr);
+    assert!(!out.stderr.contains("rediff"), "{}", out.stderr);
     assert!(
         reminders(&env).is_empty(),
         "no reminder from a damaged snapshot"
