@@ -194,32 +194,16 @@ fn parse_manifest(
             continue;
         }
         let problem = |reason: String| format!("MANIFEST.csv:{n}: {reason}");
-        let [file, rows, sha] = fields[..] else {
-            plan.warnings.push(problem(format!(
-                "expected 3 fields, found {}",
-                fields.len()
-            )));
-            continue;
-        };
         let court_of = |file: &str| FileKind::from_file_name(file).map(|(c, _)| c);
-        let row_problem = match (rows.parse::<u64>(), is_sha256(sha)) {
-            (Err(_), _) => Some(format!("rows `{rows}` is not a number")),
-            (_, false) => Some(format!("sha256 `{sha}` is not 64 lowercase hex digits")),
-            (Ok(rows), true) => {
-                if listed.contains_key(file) {
-                    Some(format!("{file} is listed twice"))
-                } else {
-                    listed.insert(
-                        file.to_string(),
-                        Listed {
-                            rows,
-                            sha256: sha.to_string(),
-                            line: n,
-                        },
-                    );
-                    None
-                }
-            }
+        let (file, row_problem) = match fields[..] {
+            [file, rows, sha] => (file, listing(&mut listed, file, rows, sha, n)),
+            // The line names a file of the contract first: its court is
+            // told (as for a bad value), not only the batch's warnings.
+            [file, ..] => (
+                file,
+                Some(format!("expected 3 fields, found {}", fields.len())),
+            ),
+            [] => continue,
         };
         if let Some(reason) = row_problem {
             unusable.insert(file.to_string());
@@ -235,6 +219,26 @@ fn parse_manifest(
         }
     }
     Ok((listed, unusable))
+}
+
+/// A manifest line's file, rows and hash taken into `listed`, or why not.
+fn listing(
+    listed: &mut BTreeMap<String, Listed>,
+    file: &str,
+    rows: &str,
+    sha: &str,
+    line: u64,
+) -> Option<String> {
+    match (rows.parse::<u64>(), is_sha256(sha)) {
+        (Err(_), _) => Some(format!("rows `{rows}` is not a number")),
+        (_, false) => Some(format!("sha256 `{sha}` is not 64 lowercase hex digits")),
+        (Ok(_), true) if listed.contains_key(file) => Some(format!("{file} is listed twice")),
+        (Ok(rows), true) => {
+            let sha256 = sha.to_string();
+            listed.insert(file.to_string(), Listed { rows, sha256, line });
+            None
+        }
+    }
 }
 
 fn is_sha256(s: &str) -> bool {

@@ -92,6 +92,30 @@ fn a_malformed_manifest_line_is_the_courts_reason() {
     assert!(!reasons.contains("present but not listed"), "{reasons}");
 }
 
+/// A manifest line with a field too many (a trailing comma, as a
+/// spreadsheet may write) is its court's reason too, not "present but
+/// not listed" (review of the fix above).
+#[test]
+fn a_manifest_line_with_a_field_too_many_is_the_courts_reason() {
+    let report = tpd_carried_over(
+        |b| {
+            let path = b.join("MANIFEST.csv");
+            let text = fs::read_to_string(&path).unwrap();
+            let fixed: Vec<String> = text
+                .lines()
+                .map(|l| match l.starts_with("TPD_case.csv,") {
+                    true => format!("{l},"),
+                    false => l.to_string(),
+                })
+                .collect();
+            fs::write(&path, fixed.join("\r\n") + "\r\n").unwrap();
+        },
+        "expected 3 fields, found 4",
+    );
+    let reasons = court(&report, "TPD")["reasons"].to_string();
+    assert!(!reasons.contains("present but not listed"), "{reasons}");
+}
+
 #[test]
 fn a_file_listed_but_absent() {
     tpd_carried_over(
