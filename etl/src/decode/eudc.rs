@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use super::is_user_defined;
+use super::lines::LineCounter;
 
 /// A line of `EUDC.csv` that could not be used; the rest of the file still is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,19 +34,9 @@ pub fn parse_eudc(bytes: &[u8]) -> (HashMap<u16, char>, Vec<EudcError>) {
         .from_reader(bytes);
     let mut record = csv::StringRecord::new();
     let mut first = true;
-    // A line is named by counting the newlines before its record's first
-    // byte. The csv reader's own count, and the offset it gives for a
-    // record, stop at the CRLF's LF before it (one line short): line ends
-    // where the record starts are skipped first.
-    let line_at = |byte: u64| {
-        let mut at = usize::try_from(byte).map_or(bytes.len(), |b| b.min(bytes.len()));
-        while bytes.get(at).is_some_and(|b| matches!(b, b'\r' | b'\n')) {
-            at += 1;
-        }
-        1 + bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64
-    };
+    let mut lines = LineCounter::from(0);
     loop {
-        let line = line_at(reader.position().byte());
+        let line = lines.line_at(bytes, reader.position().byte() as usize);
         match reader.read_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
@@ -62,7 +53,9 @@ pub fn parse_eudc(bytes: &[u8]) -> (HashMap<u16, char>, Vec<EudcError>) {
                 continue;
             }
         }
-        let line = record.position().map_or(line, |p| line_at(p.byte()));
+        let line = record
+            .position()
+            .map_or(line, |p| lines.line_at(bytes, p.byte() as usize));
         let fields: Vec<&str> = record.iter().map(str::trim).collect();
         if std::mem::take(&mut first) {
             if fields != ["big5", "unicode"] {

@@ -11,6 +11,7 @@
 //! Private-use characters in UTF-8 files are treated the same way.
 
 pub mod eudc;
+pub mod lines;
 
 use std::collections::HashMap;
 use std::fmt;

@@ -19,8 +19,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::{parse_key, CaseKey, FieldError, FileKind, Reject};
+use crate::decode::lines::{count, LineCounter};
 use crate::decode::{trim, Decoder, Encoding, UdcSeen};
-use split::{count, Chunk, BOM};
+use split::{Chunk, BOM};
 
 /// A file that cannot be used at all.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -302,10 +303,7 @@ impl<'a> DataFile<'a> {
         let mut raw = csv::ByteRecord::new();
         let mut bufs: Vec<String> = vec![String::new(); n];
         let mut udc = UdcSeen::default();
-        let lines = RefCell::new(LineCounter {
-            offset: from,
-            feeds: 0,
-        });
+        let lines = RefCell::new(LineCounter::from(from));
         // The key of the previous record, raw and parsed: consecutive rows
         // of one case skip decoding and resolving it again.
         let mut last_raw: Vec<Vec<u8>> = vec![Vec::new(); 5];
@@ -461,27 +459,6 @@ fn ascii_or<'b>(raw: &'b [u8], buf: &'b str, decoded: bool) -> &'b str {
         trim(buf)
     } else {
         trim(std::str::from_utf8(raw).expect("a field not decoded is ASCII"))
-    }
-}
-
-/// Physical line numbers of records. The csv reader's own line count lags
-/// behind with CRLF line ends, so lines are counted from byte offsets: the
-/// line of a record is 1 + the line feeds before its first byte (a record's
-/// start offset may point at the line end of the record before it).
-struct LineCounter {
-    offset: usize,
-    feeds: u64,
-}
-
-impl LineCounter {
-    fn line_at(&mut self, body: &[u8], start: usize) -> u64 {
-        let first = body[start..]
-            .iter()
-            .position(|&b| b != b'\r' && b != b'\n')
-            .map_or(body.len(), |p| start + p);
-        self.feeds += count(&body[self.offset..first], b'\n') as u64;
-        self.offset = first;
-        self.feeds + 1
     }
 }
 

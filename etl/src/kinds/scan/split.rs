@@ -204,17 +204,6 @@ fn find(b: u8, bytes: &[u8]) -> Option<usize> {
         .map(|i| base + i)
 }
 
-/// How often `b` occurs in `bytes`. Summed in blocks of 32 into a byte
-/// counter, which the compiler turns into wide compares and adds.
-pub(super) fn count(bytes: &[u8], b: u8) -> usize {
-    let blocks = bytes.chunks_exact(32);
-    let tail = blocks.remainder().iter().filter(|&&c| c == b).count();
-    blocks
-        .map(|block| block.iter().map(|&c| u8::from(c == b)).sum::<u8>() as usize)
-        .sum::<usize>()
-        + tail
-}
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
