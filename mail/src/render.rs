@@ -39,7 +39,7 @@ pub struct EntryView {
     pub text: String,
     /// For an entry the court revised, what it said before, as the digest
     /// words it after 內容更新: `原為：115/11/30 11:00第三法庭宣判`, `原登載日期：
-    /// 115/10/27`, or both (`原為：115/10/27 宣判`).
+    /// 115/10/27`, or both (`原登載日期 115/10/27，原為：宣判`).
     pub revised: Option<String>,
 }
 
@@ -85,7 +85,9 @@ impl CaseView {
                 |(was_posted, was_text)| match (was_posted == posted, was_text == text) {
                     (true, _) => format!("原為：{}", clean(was_text)),
                     (false, true) => format!("原登載日期：{}", roc(was_posted)),
-                    (false, false) => format!("原為：{} {}", roc(was_posted), clean(was_text)),
+                    (false, false) => {
+                        format!("原登載日期 {}，原為：{}", roc(was_posted), clean(was_text))
+                    }
                 },
             );
         self.entries.push(EntryView {
@@ -498,7 +500,12 @@ mod tests {
         };
         assert_eq!(was(day(28), "115/11/30 宣判"), "原為：115/11/30 宣判");
         assert_eq!(was(day(27), "115/12/15 宣判"), "原登載日期：115/11/27");
-        assert_eq!(was(day(27), "宣\u{E000}判"), "原為：115/11/27 宣〓判");
+        // The old date apart from the old text, which often starts with
+        // a date of its own.
+        assert_eq!(
+            was(day(27), "115/11/30 宣\u{E000}判"),
+            "原登載日期 115/11/27，原為：115/11/30 宣〓判"
+        );
         let new = CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(28), "宣判", None);
         assert_eq!(new.entries[0].revised, None);
     }

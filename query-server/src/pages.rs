@@ -197,11 +197,11 @@ pub fn case_title(r: &CaseRow) -> String {
 
 /// For a court whose data in the live snapshot is an earlier night's, the
 /// service saying so in words true on whatever day they are read:
-/// `臺灣花蓮地方法院 115/11/23 之後的資料尚未送達，以下為該日之資料`.
+/// `臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料`.
 pub fn carried_note(r: &CaseRow) -> Option<String> {
     carried_as_of(r).map(|day| {
         format!(
-            "{} {day} 之後的資料尚未送達，以下為該日之資料",
+            "{} {day} 之後的資料尚未更新，以下為該日之資料",
             clean(&r.court_name)
         )
     })

@@ -208,7 +208,8 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
 /// must not see the last one's cases by pressing Back after they signed
 /// out: Chromium's back/forward cache kept the signed-in list and restored
 /// it as it was, though every signed-in page is `no-store` and the session
-/// is gone (the prosecutors' walk found it; `browser_sso` checks theirs).
+/// is gone (the prosecutors' walk found it; their pages carry the same
+/// script, `sso::signing_out_ends_the_session_and_goes_to_the_providers_logout`).
 #[test]
 fn in_chromium_the_back_button_after_signing_out_shows_no_case() {
     let _busy = crate::util::busy();

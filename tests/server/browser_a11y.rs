@@ -303,7 +303,7 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     let note = b.text(&b.find("p.carried"));
     assert_eq!(
         note,
-        "臺灣花蓮地方法院 115/11/23 之後的資料尚未送達，以下為該日之資料"
+        "臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料"
     );
     audit.check(b, "cases-carried-over");
     b.click(&b.find("table.list a"));

@@ -239,7 +239,9 @@ fn the_deadline_notice_counts_from_the_readers_day() {
 /// Hualien court on night 2): the list and the case page say up to which
 /// day its data is, in words true on any day they are read, not
 /// 「今日資料尚未送達」, which read on 12/04 spoke of 12/04; and the list puts
-/// it beside no entry's date as if it were that date's.
+/// it beside no entry's date as if it were that date's. "Not updated",
+/// not "not delivered": a court whose files came but were unusable is
+/// carried over alike.
 #[test]
 fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
     let data = Data::sample();
@@ -248,7 +250,7 @@ fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
     let list = c.get("/cases");
     assert_eq!(list.status, 200, "{}", list.body);
     let note =
-        "<p class=\"carried\">臺灣花蓮地方法院 115/11/23 之後的資料尚未送達，以下為該日之資料</p>";
+        "<p class=\"carried\">臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料</p>";
     assert!(list.body.contains(note), "{}", list.body);
     assert!(
         list.body.contains("（該院資料至 115/11/23）</td>"),
@@ -267,13 +269,45 @@ fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
     assert!(page.body.contains(note), "{}", page.body);
     assert!(
         page.body
-            .contains("<dt>資料日期</dt><dd>115/11/23（之後的資料尚未送達）</dd>"),
+            .contains("<dt>資料日期</dt><dd>115/11/23（之後的資料尚未更新）</dd>"),
         "{}",
         page.body
     );
     for body in [&list.body, &page.body] {
         assert!(!body.contains("今日"), "{body}");
     }
+}
+
+/// Signing out tells the browser to forget the signed-in pages
+/// (`Clear-Site-Data`), and every signed-in page, and only those, carries
+/// the site's script that will not show one again from the back/forward
+/// cache (`browser::in_chromium_the_back_button_after_signing_out_shows_no_case`
+/// is the behaviour in a browser).
+#[test]
+fn signing_out_clears_what_the_browser_kept_and_signed_in_pages_carry_the_script() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let tag = "<script src=\"/static/signed-in.js\" defer></script>";
+    for path in ["/cases", CASE, "/account"] {
+        let page = c.get(path);
+        assert_eq!(page.status, 200, "{path}");
+        assert!(page.body.contains(tag), "{path}: {}", page.body);
+    }
+    let js = c.get("/static/signed-in.js");
+    assert_eq!(js.status, 200);
+    assert_eq!(
+        js.header("content-type"),
+        Some("text/javascript; charset=utf-8")
+    );
+    assert!(js.body.contains("pageshow") && js.body.contains("persisted"));
+    let csrf = c.get("/account").field("csrf");
+    let out = c.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303);
+    assert_eq!(out.header("location"), Some("/login?m=logout"));
+    assert_eq!(out.header("clear-site-data"), Some("\"cache\""));
+    let login = c.get("/login?m=logout");
+    assert!(!login.body.contains("signed-in.js"), "{}", login.body);
 }
 
 #[test]

@@ -232,21 +232,17 @@ fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
     let Some(id) = id else {
         return Ok("no failed items; nothing queued again".into());
     };
-    let Some(shown) = outbox.show(id)? else {
+    let Some(state) = outbox.state_of(id)? else {
         return Ok(format!("no outbox item {id}"));
     };
-    let state = shown
-        .fields
-        .iter()
-        .find(|(name, _)| *name == "state")
-        .map_or("-", |(_, v)| v.as_str());
     let retryable: Vec<&str> = mail::outbox::sources(mail::outbox::Event::Retry)
         .iter()
         .map(|s| s.as_str())
         .collect();
     let (last, rest) = retryable.split_last().expect("some state can be retried");
     Ok(format!(
-        "item {id} is {state}; only {} or {last} items can be queued again",
+        "item {id} is {}; only {} or {last} items can be queued again",
+        state.as_str(),
         rest.join(", ")
     ))
 }

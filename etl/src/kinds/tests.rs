@@ -255,14 +255,22 @@ fn a_header_in_utf8_without_a_bom_says_so() {
         ),
         "{err}"
     );
-    // A header that is wrong in CP950 says nothing of UTF-8.
+    // A header that is wrong in UTF-8 with a BOM, or in CP950, says
+    // nothing of UTF-8.
     let wrong = "法院代號,案件類別\r\n".as_bytes();
-    let wrong = [b"\xEF\xBB\xBF".as_slice(), wrong].concat();
-    let err = DataFile::open(&wrong, "TPD", FileKind::Case, &decoder)
-        .err()
-        .unwrap()
-        .to_string();
-    assert!(!err.contains("UTF-8"), "{err}");
+    let with_bom = [b"\xEF\xBB\xBF".as_slice(), wrong].concat();
+    let (cp950, _, _) = encoding_rs::BIG5.encode("法院代號,案件類別\r\n");
+    for file in [&with_bom[..], &cp950[..]] {
+        let err = DataFile::open(file, "TPD", FileKind::Case, &decoder)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.starts_with("TPD_case.csv:1: header is `法院代號,案件類別`"),
+            "{err}"
+        );
+        assert!(!err.contains("UTF-8"), "{err}");
+    }
 }
 
 #[test]

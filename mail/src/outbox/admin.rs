@@ -98,6 +98,16 @@ impl Outbox {
         Ok(n as u64)
     }
 
+    /// An item's state, if there is such an item (without reading its
+    /// message, as `show` does).
+    pub fn state_of(&self, id: i64) -> Result<Option<State>> {
+        let state: Option<String> = self
+            .conn
+            .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        state.map(|s| parse_state(id, &s)).transpose()
+    }
+
     /// One item, whole.
     pub fn show(&self, id: i64) -> Result<Option<Shown>> {
         let found = self

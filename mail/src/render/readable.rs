@@ -18,8 +18,13 @@ pub fn readable(message: &[u8]) -> Option<String> {
     let _ = writeln!(out, "From: {}", addr(m.from()));
     let _ = writeln!(out, "To: {}", addr(m.to()));
     let _ = writeln!(out, "Subject: {}", m.subject().unwrap_or(""));
-    if let Some(date) = m.date() {
-        let _ = writeln!(out, "Date: {}", date.to_rfc3339());
+    // In Taipei, as the rest of `outbox show` gives times.
+    if let Some(date) = m
+        .date()
+        .and_then(|d| chrono::DateTime::from_timestamp(d.to_timestamp(), 0))
+    {
+        let taipei = date.with_timezone(&schemas::date::taipei());
+        let _ = writeln!(out, "Date: {}", taipei.format("%Y-%m-%d %H:%M:%S (Taipei)"));
     }
     for name in ["Message-ID", "List-Unsubscribe"] {
         if let Some(v) = m.header_raw(name) {

@@ -143,7 +143,7 @@ pub fn with_cookie(mut r: Resp, cookie: Option<String>) -> Resp {
 /// back/forward cache), so that Back on a shared computer does not show the
 /// signed-out person's pages as they were. Chromium 156 restored them from
 /// that cache all the same, `no-store` as they are, so every signed-in page
-/// also reloads itself when it comes back from it (`static/signed-in.js`).
+/// also fetches itself anew when it comes back from it (`static/signed-in.js`).
 pub fn signed_out(app: &App, to: &str) -> Resp {
     let mut r = Resp::redirect(to);
     r.header(

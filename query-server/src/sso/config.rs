@@ -138,6 +138,15 @@ impl SsoSettings {
         if redirect_url.fragment().is_some() {
             return Err(s.invalid("redirect_url", &c.redirect_url, "must not have a #fragment"));
         }
+        // cpor's own route, under a proxy's prefix at most: a sign-in begun
+        // at another host name moves to the `/sso/login` beside it.
+        if !redirect_url.path().ends_with(CALLBACK_PATH) {
+            return Err(s.invalid(
+                "redirect_url",
+                &c.redirect_url,
+                "must end in /sso/callback (this site's callback route)",
+            ));
+        }
         let post_logout_redirect_url = web_url(
             s,
             "post_logout_redirect_url",
@@ -300,6 +309,29 @@ mod tests {
         assert_eq!(s.scopes, ["email"]);
         assert_eq!(s.required_claims["role"], "prosecutor");
         assert_eq!(s.client_secret, "s3cret");
+    }
+
+    /// The callback is this site's `/sso/callback` (behind a proxy, under
+    /// a prefix at most): the provider is told it, a sign-in begun at
+    /// another host name moves to `/sso/login` beside it, and any other
+    /// path would come back to a page that does not exist.
+    #[test]
+    fn the_callback_must_be_the_sites_sso_callback() {
+        let base =
+            "[sso]\nissuer = 'https://sso.moj.example'\nclient_id = 'c'\nclient_secret = 's'\n";
+        let err = load(
+            &format!("{base}redirect_url = 'https://cpor.example/oidc/return'\n"),
+            &[],
+        )
+        .unwrap_err();
+        assert!(err.contains("must end in /sso/callback"), "{err}");
+        let s = load(
+            &format!("{base}redirect_url = 'https://cpor.example/cpor/sso/callback'\n"),
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(s.redirect_url.path(), "/cpor/sso/callback");
     }
 
     #[test]
