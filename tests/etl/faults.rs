@@ -66,54 +66,39 @@ fn rewrite(batch: &Path, file: &str, from: &[u8], to: &[u8]) {
     rehash(batch, file);
 }
 
-/// A manifest line whose hash is malformed (upper-case hex) gives that as
-/// the court's reason, not "present but not listed" (the file is listed,
-/// on a line that cannot be used): an operator's walk found the cause
-/// only among the warnings.
+/// A manifest line that cannot be used (a hash in upper-case hex; a
+/// field too many, the trailing comma a spreadsheet may write) gives that
+/// as the court's reason, not "present but not listed" (the file is
+/// listed, on a line that cannot be used): an operator's walk found the
+/// cause only among the warnings.
 #[test]
-fn a_malformed_manifest_line_is_the_courts_reason() {
-    let report = tpd_carried_over(
-        |b| {
-            let path = b.join("MANIFEST.csv");
-            let text = fs::read_to_string(&path).unwrap();
-            let fixed: Vec<String> = text
-                .lines()
-                .map(|l| match l.strip_prefix("TPD_case.csv,") {
-                    Some(rest) => format!("TPD_case.csv,{}", rest.to_uppercase()),
-                    None => l.to_string(),
-                })
-                .collect();
-            fs::write(&path, fixed.join("\r\n") + "\r\n").unwrap();
-        },
-        "is not 64 lowercase hex digits",
-    );
-    let reasons = court(&report, "TPD")["reasons"].to_string();
-    assert!(reasons.contains("MANIFEST.csv:"), "{reasons}");
-    assert!(!reasons.contains("present but not listed"), "{reasons}");
-}
-
-/// A manifest line with a field too many (a trailing comma, as a
-/// spreadsheet may write) is its court's reason too, not "present but
-/// not listed" (review of the fix above).
-#[test]
-fn a_manifest_line_with_a_field_too_many_is_the_courts_reason() {
-    let report = tpd_carried_over(
-        |b| {
-            let path = b.join("MANIFEST.csv");
-            let text = fs::read_to_string(&path).unwrap();
-            let fixed: Vec<String> = text
-                .lines()
-                .map(|l| match l.starts_with("TPD_case.csv,") {
-                    true => format!("{l},"),
-                    false => l.to_string(),
-                })
-                .collect();
-            fs::write(&path, fixed.join("\r\n") + "\r\n").unwrap();
-        },
-        "expected 3 fields, found 4",
-    );
-    let reasons = court(&report, "TPD")["reasons"].to_string();
-    assert!(!reasons.contains("present but not listed"), "{reasons}");
+fn a_manifest_line_that_cannot_be_used_is_the_courts_reason() {
+    let upper_hash = |l: &str| l.to_uppercase().replacen("TPD_CASE.CSV", "TPD_case.csv", 1);
+    let trailing_comma = |l: &str| format!("{l},");
+    let edits: [(&dyn Fn(&str) -> String, &str); 2] = [
+        (&upper_hash, "is not 64 lowercase hex digits"),
+        (&trailing_comma, "expected 3 fields, found 4"),
+    ];
+    for (edit, reason) in edits {
+        let report = tpd_carried_over(
+            |b| {
+                let path = b.join("MANIFEST.csv");
+                let text = fs::read_to_string(&path).unwrap();
+                let edited: Vec<String> = text
+                    .lines()
+                    .map(|l| match l.starts_with("TPD_case.csv,") {
+                        true => edit(l),
+                        false => l.to_string(),
+                    })
+                    .collect();
+                fs::write(&path, edited.join("\r\n") + "\r\n").unwrap();
+            },
+            reason,
+        );
+        let reasons = court(&report, "TPD")["reasons"].to_string();
+        assert!(reasons.contains("MANIFEST.csv:"), "{reasons}");
+        assert!(!reasons.contains("present but not listed"), "{reasons}");
+    }
 }
 
 #[test]
