@@ -73,13 +73,19 @@ fn rewrite(batch: &Path, file: &str, from: &[u8], to: &[u8]) {
 /// cause only among the warnings.
 #[test]
 fn a_manifest_line_that_cannot_be_used_is_the_courts_reason() {
-    let upper_hash = |l: &str| l.to_uppercase().replacen("TPD_CASE.CSV", "TPD_case.csv", 1);
-    let trailing_comma = |l: &str| format!("{l},");
-    let edits: [(&dyn Fn(&str) -> String, &str); 2] = [
-        (&upper_hash, "is not 64 lowercase hex digits"),
-        (&trailing_comma, "expected 3 fields, found 4"),
-    ];
-    for (edit, reason) in edits {
+    fn upper_hash(l: &str) -> String {
+        l.to_uppercase().replacen("TPD_CASE.CSV", "TPD_case.csv", 1)
+    }
+    fn trailing_comma(l: &str) -> String {
+        format!("{l},")
+    }
+    for (edit, reason) in [
+        (
+            upper_hash as fn(&str) -> String,
+            "is not 64 lowercase hex digits",
+        ),
+        (trailing_comma, "expected 3 fields, found 4"),
+    ] {
         let report = tpd_carried_over(
             |b| {
                 let path = b.join("MANIFEST.csv");
