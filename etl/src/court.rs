@@ -186,13 +186,22 @@ struct Tally {
 }
 
 impl Tally {
+    /// Counts a file's scan; a quote that never closes makes the file
+    /// unusable, since the rows it swallowed cannot be told apart.
+    fn add_file(&mut self, file: &DataFile<'_>, mut scan: ScanStats) {
+        if let Some(e) = scan.unclosed.take() {
+            self.file_errors.push(e);
+        }
+        self.stats.add_file(file, scan);
+    }
+
     /// Takes what a file's parallel scan gave into the court's counts and
     /// rejects, and hands back its chunks; a file that could not be read at
     /// all becomes a file error.
     fn take<T, S>(&mut self, scanned: Result<Scanned<'_, T, S>, FileError>) -> Vec<(Vec<T>, S)> {
         match scanned {
             Ok(Some((file, scan))) => {
-                self.stats.add_file(&file, scan.stats);
+                self.add_file(&file, scan.stats);
                 self.rejects.extend(scan.rejects);
                 scan.chunks
             }
@@ -262,7 +271,7 @@ impl Cases {
                     rows.push((r.key.clone(), row));
                     Ok(())
                 });
-                tally.stats.add_file(&file, scan);
+                tally.add_file(&file, scan);
                 tally.rejects.extend(listed);
             }
             Some(Err(e)) => tally.file_errors.push(e),

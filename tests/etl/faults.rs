@@ -190,12 +190,96 @@ fn a_truncated_file_with_a_matching_hash_fails_the_count() {
     );
 }
 
+/// An opening quote that is never closed runs to the end of the file: the
+/// rows after it cannot be told apart, and the count disagrees. The
+/// court's reason says where the quote opened, which the count alone left
+/// a court's IT to find. Counted by a reader as lenient as ours, the
+/// manifest agrees, and the rows it swallowed would have gone unseen: the
+/// court is set aside all the same.
 #[test]
-fn broken_quoting_swallows_records_and_fails_the_count() {
-    // An opening quote that is never closed runs to the end of the file.
+fn broken_quoting_swallows_records_and_says_where_the_quote_opened() {
+    let opened = "TPD_case.csv:2: 案件類別 opens a quoted field that is never closed: \
+                  lines 2–";
+    let report = tpd_carried_over(|b| rewrite(b, "TPD_case.csv", b"TPD,", b"TPD,\""), opened);
+    let tpd = court(&report, "TPD");
+    let reasons = tpd["reasons"].to_string();
+    assert!(
+        reasons.contains("TPD_case.csv: 1 record, MANIFEST.csv (line"),
+        "{reasons}"
+    );
+    assert!(
+        reasons.contains(
+            ", to the end of the file, were read as that one field, \
+             so the rows among them cannot be told apart"
+        ),
+        "{reasons}"
+    );
+    let first = &tpd["rejects"][0];
+    assert_eq!(
+        (&first["line"], &first["field"]),
+        (&2.into(), &"案件類別".into())
+    );
+    assert!(
+        first["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("a quoted field opens here and is never closed: lines 2–"),
+        "{first}"
+    );
     tpd_carried_over(
-        |b| rewrite(b, "TPD_case.csv", b"TPD,", b"TPD,\""),
-        "TPD_case.csv: 1 record, MANIFEST.csv (line",
+        |b| {
+            rewrite(b, "TPD_case.csv", b"TPD,", b"TPD,\"");
+            edit_manifest(b, "TPD_case.csv", |_, sha| {
+                Some(format!("TPD_case.csv,1,{sha}"))
+            });
+        },
+        opened,
+    );
+}
+
+/// A quote left open in the last row alone swallows nothing but the line
+/// end after it: that row is rejected, naming the field, and the court
+/// imports.
+#[test]
+fn a_quote_left_open_in_the_last_row_rejects_that_row_alone() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let batch = env.copy_night("20261124");
+    let path = batch.join("TPD_progress.csv");
+    let mut bytes = fs::read(&path).unwrap();
+    assert!(bytes.ends_with(b"\r\n"));
+    let body = &bytes[..bytes.len() - 2];
+    let last = body.iter().rposition(|&b| b == b'\n').unwrap() + 1;
+    let lines = body.iter().filter(|&&b| b == b'\n').count() + 1;
+    // The last row's 登載事項 (its eighth field) opens a quote.
+    let eighth = bytes[last..]
+        .iter()
+        .enumerate()
+        .filter(|(_, &b)| b == b',')
+        .nth(6)
+        .unwrap()
+        .0
+        + last
+        + 1;
+    assert_ne!(bytes[eighth], b'"');
+    bytes.insert(eighth, b'"');
+    fs::write(&path, &bytes).unwrap();
+    rehash(&batch, "TPD_progress.csv");
+    let run = env.import(&batch, &[]);
+    // 3: HLD is absent from the sample's night 2.
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261124");
+    let tpd = court(&report, "TPD");
+    assert_eq!(tpd["status"], "imported");
+    let rejects = tpd["rejects"].as_array().unwrap();
+    let reject = rejects
+        .iter()
+        .find(|r| r["file"] == "TPD_progress.csv" && r["line"] == lines)
+        .unwrap_or_else(|| panic!("no reject of line {lines}: {rejects:#?}"));
+    assert_eq!(reject["field"], "登載事項");
+    assert_eq!(
+        reject["reason"],
+        "a quoted field opens here and is never closed, on the file's last line"
     );
 }
 

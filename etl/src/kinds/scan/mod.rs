@@ -37,6 +37,17 @@ pub enum FileError {
         /// is UTF-8 without a byte-order mark: ...`, or empty.
         hint: String,
     },
+    #[error(
+        "{file}:{line}: {field} opens a quoted field that is never closed: lines {line}–{last}, \
+         to the end of the file, were read as that one field, so the rows among them cannot \
+         be told apart"
+    )]
+    UnclosedQuote {
+        file: String,
+        line: u64,
+        last: u64,
+        field: String,
+    },
 }
 
 /// What scanning one file found, besides its rows.
@@ -58,6 +69,10 @@ pub struct ScanStats {
     pub udc_mapped: u64,
     /// Unmapped user-defined codes in accepted rows, with their counts.
     pub udc_unmapped: BTreeMap<String, u64>,
+    /// A quote in the file's last record that never closes, when the
+    /// field it opens holds line breaks: rows may be among them, and the
+    /// file cannot be used.
+    pub unclosed: Option<FileError>,
 }
 
 impl ScanStats {
@@ -71,6 +86,7 @@ impl ScanStats {
         for (k, v) in other.udc_unmapped {
             *self.udc_unmapped.entry(k).or_default() += v;
         }
+        self.unclosed = self.unclosed.take().or(other.unclosed);
     }
 
     fn count_udc(&mut self, udc: &UdcSeen) {
@@ -335,6 +351,16 @@ impl<'a> DataFile<'a> {
             stats.records += 1;
             let start = (first + raw.position().map_or(0, |p| p.byte()) as usize).max(records_from);
             let line = || lines.borrow_mut().line_at(self.body, start);
+            // A quote left open runs to the file's end: only its last
+            // record can hold one, and it is rejected for that.
+            if to == self.body.len() && first + reader.position().byte() as usize >= to {
+                if let Some(open) = split::unclosed_quote(self.body, start) {
+                    let column = raw.len() - 1;
+                    let reason = self.unclosed(open, column, &mut stats);
+                    fail(&mut stats, line(), Some(column), reason);
+                    continue;
+                }
+            }
             if raw.len() != n {
                 // Name the first missing column, or the first one too many.
                 let column = Some(raw.len().min(n));
@@ -438,6 +464,35 @@ impl<'a> DataFile<'a> {
             }
         }
         (stats, listed)
+    }
+}
+
+impl DataFile<'_> {
+    /// Why the last record is rejected, its field at `column` opening a
+    /// quote at byte `open` that never closes; when the field holds line
+    /// breaks, `stats` also gets the file error (lines are counted from the
+    /// file's start: this happens once a file at most).
+    fn unclosed(&self, open: usize, column: usize, stats: &mut ScanStats) -> String {
+        let line = LineCounter::from(0).line_at(self.body, open);
+        let text = self.body[open..].trim_ascii_end();
+        let last = line + count(text, b'\n') as u64;
+        if last == line {
+            return "a quoted field opens here and is never closed, on the file's last line".into();
+        }
+        let columns = &self.kind.spec().columns;
+        stats.unclosed = Some(FileError::UnclosedQuote {
+            file: self.file.clone(),
+            line,
+            last,
+            field: columns
+                .get(column)
+                .cloned()
+                .unwrap_or_else(|| format!("field #{}", column + 1)),
+        });
+        format!(
+            "a quoted field opens here and is never closed: lines {line}–{last}, to the end \
+             of the file, were read as this one field"
+        )
     }
 }
 

@@ -112,6 +112,20 @@ fn boundary_after(body: &[u8], at: usize, quoted: &mut QuotedFields<'_>) -> Opti
 struct Quoted {
     open: usize,
     end: usize,
+    closed: bool,
+}
+
+/// Where a quoted field of the record starting at `record`, the body's
+/// last, opens and never closes, if one does. The csv reader ends such a
+/// field at the body's end without a word, whatever it swallowed.
+pub(super) fn unclosed_quote(body: &[u8], record: usize) -> Option<usize> {
+    let mut quoted = QuotedFields::new(body, record);
+    let mut open = None;
+    while let Some(q) = quoted.peek() {
+        quoted.skip();
+        open = (!q.closed).then_some(q.open);
+    }
+    open
 }
 
 /// The quoted fields of a body in order, found as the csv reader finds
@@ -162,18 +176,22 @@ impl<'a> QuotedFields<'a> {
             }
             // The closing quote: the first lone one (`""` is a quote).
             let mut at = q + 1;
-            let end = loop {
+            let (end, closed) = loop {
                 let Some(c) = find(b'"', &body[at..]).map(|i| at + i) else {
-                    break body.len();
+                    break (body.len(), false);
                 };
                 if body.get(c + 1) == Some(&b'"') {
                     at = c + 2;
                 } else {
-                    break c + 1;
+                    break (c + 1, true);
                 }
             };
             self.pos = end;
-            return Some(Quoted { open: q, end });
+            return Some(Quoted {
+                open: q,
+                end,
+                closed,
+            });
         }
     }
 }

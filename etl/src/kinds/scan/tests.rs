@@ -21,6 +21,7 @@ struct Outcome {
     rejected_by_field: BTreeMap<String, u64>,
     udc_mapped: u64,
     udc_unmapped: BTreeMap<String, u64>,
+    unclosed: Option<FileError>,
 }
 
 impl Outcome {
@@ -33,6 +34,7 @@ impl Outcome {
             rejected_by_field: stats.rejected_by_field,
             udc_mapped: stats.udc_mapped,
             udc_unmapped: stats.udc_unmapped,
+            unclosed: stats.unclosed,
         }
     }
 }
@@ -127,6 +129,80 @@ fn one_stray_quote_does_not_set_aside_the_whole_court() {
             "chunk size {size}"
         );
     }
+}
+
+#[test]
+fn a_quote_never_closed_is_named_where_it_opens() {
+    // The csv reader ends a quoted field that never closes at the file's
+    // end without a word: the rows after it were one field, and the count
+    // alone told a court's IT nothing of where.
+    let decoder = decoder();
+    let rows = concat!(
+        "TPD,民事,115,訴,1,1,115/01/02,\"第一行\r\n第二行\",115/01/02 10:00:00,N\r\n",
+        "TPD,民事,115,訴,1,2,115/01/02,他說\"好,115/01/02 10:00:00,N\r\n",
+    );
+    let open = "TPD,民事,115,訴,1,3,115/01/02,\"準備程序,115/01/02 10:00:00,N\r\n";
+    let after = "TPD,民事,115,訴,1,4,115/01/02,宣判,115/01/02 10:00:00,N\r\n";
+    let field = |o: &Outcome| {
+        let r = o.rejects.last().unwrap();
+        (r.line, r.field.clone(), r.reason.clone())
+    };
+    // Rows after it: they are swallowed, and the file cannot be used.
+    let body = format!("{rows}{open}{after}{after}");
+    let bytes = progress_file(&body);
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+    assert_eq!(
+        field(&whole),
+        (
+            5,
+            Some("登載事項".to_string()),
+            "a quoted field opens here and is never closed: lines 5–7, to the end of the \
+             file, were read as this one field"
+                .to_string()
+        )
+    );
+    assert_eq!(
+        whole.unclosed.as_ref().unwrap().to_string(),
+        "TPD_progress.csv:5: 登載事項 opens a quoted field that is never closed: lines 5–7, \
+         to the end of the file, were read as that one field, so the rows among them cannot be \
+         told apart"
+    );
+    for size in 1..=body.len() * 2 / 3 {
+        assert_eq!(
+            chunked(&file, &decoder, usize::MAX, size),
+            whole,
+            "chunk size {size}"
+        );
+    }
+    // In the last row, with nothing but its line end after it: that row
+    // is rejected alone.
+    for end in ["\r\n", ""] {
+        let body = format!("{rows}{}", open.trim_end_matches("\r\n").to_string() + end);
+        let bytes = progress_file(&body);
+        let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+        let whole = one_pass(&file, &decoder, usize::MAX);
+        assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+        assert_eq!(
+            field(&whole),
+            (
+                5,
+                Some("登載事項".to_string()),
+                "a quoted field opens here and is never closed, on the file's last line"
+                    .to_string()
+            )
+        );
+        assert_eq!(whole.unclosed, None);
+    }
+    // Closed quotes, doubled ones and a literal one are not taken for it.
+    let bytes = progress_file(rows);
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    assert_eq!(
+        (whole.records, whole.rejected, whole.unclosed),
+        (2, 0, None)
+    );
 }
 
 #[test]
