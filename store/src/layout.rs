@@ -174,34 +174,44 @@ impl Store {
         self.root.join("reports")
     }
 
-    /// A new report's path in `reports_dir`, `<kind>-<UTC second>.json`,
-    /// reserved by creating it empty (`write_atomically` then replaces it):
-    /// a second run within the same second, or at the same time, gets
-    /// `<kind>-<second>_2.json`, and so on, named to sort after the first.
-    /// The reports directory must exist.
-    pub fn new_report(
+    /// Writes a new report into `reports_dir` and returns its path:
+    /// `<kind>-<UTC second>.json`, or for a second run within the same
+    /// second, or at the same time, `<kind>-<second>_2.json`, and so on,
+    /// named to sort after the first. The report is written whole and
+    /// made durable under a temporary name, then linked under the first
+    /// free name (a hard link is refused where a name is taken): nobody
+    /// reading the directory ever sees a report empty or half-written, and
+    /// a run killed at any moment leaves at most its temporary file, which
+    /// [`Store::clean_stale`] removes. The reports directory must exist.
+    pub fn write_new_report(
         &self,
         kind: &str,
         now: chrono::DateTime<chrono::Utc>,
+        bytes: &[u8],
     ) -> io::Result<PathBuf> {
+        let dir = self.reports_dir();
         let stamp = now.format("%Y%m%dT%H%M%SZ");
-        for n in 1u32.. {
-            let name = match n {
-                1 => format!("{kind}-{stamp}.json"),
-                n => format!("{kind}-{stamp}_{n}.json"),
-            };
-            let path = self.reports_dir().join(name);
-            match fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .open(&path)
-            {
-                Ok(_) => return Ok(path),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
+        let tmp = dir.join(format!(".{kind}-{stamp}.json.tmp-{}", std::process::id()));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
         }
-        unreachable!("u32 names run out")
+        let linked = (1u32..)
+            .map(|n| match n {
+                1 => dir.join(format!("{kind}-{stamp}.json")),
+                n => dir.join(format!("{kind}-{stamp}_{n}.json")),
+            })
+            .find_map(|path| match fs::hard_link(&tmp, &path) {
+                Ok(()) => Some(Ok(path)),
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+                Err(e) => Some(Err(e)),
+            })
+            .expect("u32 names run out");
+        fs::remove_file(&tmp)?;
+        let path = linked?;
+        sync_dir(&dir)?;
+        Ok(path)
     }
 
     /// Creates the directories a writer needs.

@@ -174,8 +174,8 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         lines: &lines,
     };
     store.create_dirs()?;
-    let report_path = store.new_report("bounces", now)?;
-    Store::write_atomically(&report_path, &serde_json::to_vec_pretty(&report)?)?;
+    let report_path =
+        store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
         "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched\n",

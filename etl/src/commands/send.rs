@@ -225,8 +225,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         summary: &summary,
         flagged_addresses,
     };
-    let path = store.new_report("send", now)?;
-    Store::write_atomically(&path, &serde_json::to_vec_pretty(&report)?)?;
+    let path = store.write_new_report("send", now, &serde_json::to_vec_pretty(&report)?)?;
     say!("  report: {}", path.display());
     if let Some((_, status)) = stopped {
         return Ok(status);

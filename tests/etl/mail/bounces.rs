@@ -307,3 +307,66 @@ fn two_runs_in_the_same_second_keep_both_reports() {
     let reports = super::reports(&env, "bounces-");
     assert_eq!(reports.len(), 2, "{reports:?}");
 }
+
+/// A report is whole from the moment it can be seen under its name: a
+/// clerk's script (or the next run) that reads the reports directory while
+/// a run writes never finds an empty one, and a run killed at any moment
+/// leaves none behind. The name used to be reserved by creating the file
+/// empty and then writing it over, which left an empty report visible for
+/// as long as the write and its fsync took, and for good when the run was
+/// killed in between.
+#[test]
+fn a_report_is_never_seen_empty() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let env = Env::new();
+    let first = env.import(&crate::util::sample("20261123"), &[]);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let maildir = env.dir.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    let reports = env.data().join("reports");
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = {
+        let (reports, done) = (reports.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut looked = 0u64;
+            let deadline = Instant::now() + Duration::from_secs(60);
+            while !done.load(Ordering::Relaxed) && Instant::now() < deadline {
+                for entry in fs::read_dir(&reports).unwrap() {
+                    let path = entry.unwrap().path();
+                    let name = path.file_name().unwrap().to_string_lossy().to_string();
+                    if !name.starts_with("bounces-") {
+                        continue;
+                    }
+                    // Gone between the listing and the read: not seen.
+                    let Ok(bytes) = fs::read(&path) else { continue };
+                    looked += 1;
+                    if serde_json::from_slice::<serde_json::Value>(&bytes).is_err() {
+                        return Err(format!("{name}: {} bytes, not a whole report", bytes.len()));
+                    }
+                }
+            }
+            Ok(looked)
+        })
+    };
+    // Runs in the same second, as the test's clock is fixed: each writes a
+    // report of its own name (_2, _3, ...).
+    for _ in 0..10 {
+        let run: Run = env
+            .command_at("2026-11-24 01:00:00")
+            .arg("bounces")
+            .arg(&maildir)
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    done.store(true, Ordering::Relaxed);
+    let looked = watcher.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
+    assert!(looked > 0, "the watcher read no report");
+    assert_eq!(super::reports(&env, "bounces-").len(), 10);
+}
