@@ -288,13 +288,21 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
 #[test]
 fn two_runs_in_the_same_second_keep_both_reports() {
     let env = Env::new();
+    bounces_in_one_second(&env, 2);
+    let reports = super::reports(&env, "bounces-");
+    assert_eq!(reports.len(), 2, "{reports:?}");
+}
+
+/// Imports the sample's night 1, then runs `cpor-etl bounces` over an
+/// empty Maildir `runs` times at one instant of the clock (faketime).
+fn bounces_in_one_second(env: &Env, runs: usize) {
     let first = env.import(&crate::util::sample("20261123"), &[]);
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     let maildir = env.dir.path().join("Maildir");
     for sub in ["new", "cur", "tmp"] {
         fs::create_dir_all(maildir.join(sub)).unwrap();
     }
-    for _ in 0..2 {
+    for _ in 0..runs {
         let run: Run = env
             .command_at("2026-11-24 01:00:00")
             .arg("bounces")
@@ -304,8 +312,6 @@ fn two_runs_in_the_same_second_keep_both_reports() {
             .into();
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     }
-    let reports = super::reports(&env, "bounces-");
-    assert_eq!(reports.len(), 2, "{reports:?}");
 }
 
 /// A report is whole from the moment it can be seen under its name: a
@@ -322,13 +328,8 @@ fn a_report_is_never_seen_empty() {
     use std::time::{Duration, Instant};
 
     let env = Env::new();
-    let first = env.import(&crate::util::sample("20261123"), &[]);
-    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
-    let maildir = env.dir.path().join("Maildir");
-    for sub in ["new", "cur", "tmp"] {
-        fs::create_dir_all(maildir.join(sub)).unwrap();
-    }
     let reports = env.data().join("reports");
+    fs::create_dir_all(&reports).unwrap();
     let done = Arc::new(AtomicBool::new(false));
     let watcher = {
         let (reports, done) = (reports.clone(), done.clone());
@@ -353,18 +354,9 @@ fn a_report_is_never_seen_empty() {
             Ok(looked)
         })
     };
-    // Runs in the same second, as the test's clock is fixed: each writes a
-    // report of its own name (_2, _3, ...).
-    for _ in 0..10 {
-        let run: Run = env
-            .command_at("2026-11-24 01:00:00")
-            .arg("bounces")
-            .arg(&maildir)
-            .output()
-            .unwrap()
-            .into();
-        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    }
+    // Runs in the same second: each writes a report of its own name
+    // (_2, _3, ...).
+    bounces_in_one_second(&env, 10);
     done.store(true, Ordering::Relaxed);
     let looked = watcher.join().unwrap().unwrap_or_else(|e| panic!("{e}"));
     assert!(looked > 0, "the watcher read no report");
