@@ -191,12 +191,7 @@ impl Store {
     ) -> io::Result<PathBuf> {
         let dir = self.reports_dir();
         let stamp = now.format("%Y%m%dT%H%M%SZ");
-        let tmp = dir.join(format!(".{kind}-{stamp}.json.tmp-{}", std::process::id()));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
+        let tmp = durable_temp(&dir, &format!("{kind}-{stamp}.json"), bytes)?;
         let linked = (1u32..)
             .map(|n| match n {
                 1 => dir.join(format!("{kind}-{stamp}.json")),
@@ -479,19 +474,23 @@ impl Store {
     /// Writes a file atomically (temp, fsync, rename, fsync directory).
     pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
         let dir = path.parent().unwrap_or(Path::new("."));
-        let tmp = dir.join(format!(
-            ".{}.tmp-{}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            std::process::id()
-        ));
-        {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-        }
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = durable_temp(dir, &name, bytes)?;
         fs::rename(&tmp, path)?;
         sync_dir(dir)
     }
+}
+
+/// Writes `bytes` to `.<name>.tmp-<pid>` in `dir` and makes it durable:
+/// the temporary file that `write_atomically` renames and
+/// `write_new_report` links into place, and that `clean_stale` removes
+/// when its process died first.
+fn durable_temp(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<PathBuf> {
+    let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    Ok(tmp)
 }
 
 /// A built snapshot made durable and read-only, with its checksum: what
