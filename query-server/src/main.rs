@@ -76,9 +76,10 @@ fn run() -> Result<()> {
 
 fn serve(config: Config) -> Result<()> {
     let addr = config.server.listen;
-    // The threads that answer requests run a little below the password
-    // checks of known users (server.request_threads_nice), which are the
-    // one long computation a person waits for during a flood.
+    // The threads that accept connections and answer requests run a
+    // little below the password checks of known users
+    // (server.request_threads_nice), which are the one long computation a
+    // person waits for during a flood.
     let nice = config.server.request_threads_nice;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -112,7 +113,15 @@ fn serve(config: Config) -> Result<()> {
             }
             tracing::info!("shutting down");
         };
-        query_server::server::serve(Arc::clone(&app), listener, shutdown).await;
+        // On a worker thread, not this one: block_on's future runs on the
+        // process's main thread, at the known users' priority, and the
+        // accept loop is where a flood of new connections is refused.
+        tokio::spawn(query_server::server::serve(
+            Arc::clone(&app),
+            listener,
+            shutdown,
+        ))
+        .await?;
         // The requests are answered; the background work's last batch goes
         // too: records written, "forgot password" links made and mailed.
         let drain = app.cfg.server.drain;
