@@ -152,12 +152,6 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             };
             for (name, value) in shown.fields {
-                let value = match name {
-                    "queued" | "not before" | "first try" | "next try" | "sent" => {
-                        taipei(&value, "%Y-%m-%d %H:%M:%S (Taipei)")
-                    }
-                    _ => value,
-                };
                 println!("{name:>11}: {value}");
             }
             println!();
@@ -211,19 +205,6 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
     }
-}
-
-/// An outbox time (RFC 3339, UTC) in Taipei, as the nightly window and the
-/// send window are said; anything else (`-`, none yet) as it is.
-fn taipei(value: &str, format: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(value).map_or_else(
-        |_| value.to_string(),
-        |t| {
-            t.with_timezone(&schemas::date::taipei())
-                .format(format)
-                .to_string()
-        },
-    )
 }
 
 /// Why `retry` queued nothing: no such item, an item in a state retrying
@@ -280,10 +261,13 @@ fn list_table(items: &[mail::outbox::Listed]) -> String {
             i.kind.as_str().to_string(),
             i.state.as_str().to_string(),
             i.attempts.to_string(),
-            if waiting {
-                taipei(&i.next, "%Y-%m-%d %H:%M")
-            } else {
-                "—".into()
+            // In Taipei, as the nightly window and the send window are said.
+            match i.next.filter(|_| waiting) {
+                Some(t) => t
+                    .with_timezone(&schemas::date::taipei())
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string(),
+                None => "—".into(),
             },
             i.email.clone(),
             i.subject.clone(),

@@ -22,17 +22,30 @@ pub struct Listed {
     pub state: State,
     pub email: String,
     pub attempts: i64,
-    /// When it is tried next (or was first due).
-    pub next: String,
+    /// When it is tried next (or was first due); `None` only for a time
+    /// the outbox cannot read.
+    pub next: Option<DateTime<Utc>>,
     pub subject: String,
 }
 
-/// An item as `outbox show` shows it: named fields ("-" when empty), then
-/// the whole message, or why its stored message cannot be read.
+/// An item as `outbox show` shows it: named fields ("-" when empty; times
+/// in Taipei, as the nightly window and the send window are said, and as
+/// the message's own Date is shown), then the whole message, or why its
+/// stored message cannot be read.
 #[derive(Debug, Clone)]
 pub struct Shown {
     pub fields: Vec<(&'static str, String)>,
     pub message: std::result::Result<Vec<u8>, String>,
+}
+
+/// How `show` gives a time: to the second, the zone said.
+const SHOWN_TIME: &str = "%Y-%m-%d %H:%M:%S (Taipei)";
+
+/// A time as the outbox keeps it (RFC 3339, UTC), if it is one.
+fn stored_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// Which items `retry` queues again.
@@ -76,7 +89,7 @@ impl Outbox {
                 state: parse_state(id, &state)?,
                 email,
                 attempts,
-                next,
+                next: stored_time(&next),
                 subject,
             });
         }
@@ -122,6 +135,15 @@ impl Outbox {
                         r.get::<_, Option<String>>(i)
                             .map(|v| v.unwrap_or_else(|| "-".into()))
                     };
+                    let time = |i| {
+                        r.get::<_, Option<String>>(i).map(|v| match v {
+                            None => "-".into(),
+                            Some(v) => stored_time(&v).map_or(v, |t| {
+                                let taipei = t.with_timezone(&schemas::date::taipei());
+                                taipei.format(SHOWN_TIME).to_string()
+                            }),
+                        })
+                    };
                     let fields = vec![
                         ("night", text(0)?),
                         ("kind", text(1)?),
@@ -129,11 +151,11 @@ impl Outbox {
                         ("address", text(3)?),
                         ("message-id", text(4)?),
                         ("attempts", r.get::<_, i64>(5)?.to_string()),
-                        ("queued", text(6)?),
-                        ("not before", text(7)?),
-                        ("first try", text(8)?),
-                        ("next try", text(9)?),
-                        ("sent", text(10)?),
+                        ("queued", time(6)?),
+                        ("not before", time(7)?),
+                        ("first try", time(8)?),
+                        ("next try", time(9)?),
+                        ("sent", time(10)?),
                         ("last error", text(11)?),
                     ];
                     Ok((fields, r.get::<_, Vec<u8>>(12)?, r.get::<_, String>(13)?))
@@ -222,5 +244,56 @@ impl Outbox {
         )?;
         tx.commit()?;
         Ok(emails)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::outbox::{NewItem, Packed};
+
+    /// `show` gives every time it has in Taipei, and `list` the next one
+    /// as a time: a time the outbox adds is never printed in UTC by an
+    /// administrator's command that matched its label.
+    #[test]
+    fn show_gives_every_time_in_taipei_and_list_the_next_one_as_a_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        // 16:30 UTC on 11/30 is 00:30 on 12/01 in Taipei.
+        let queued = Utc.with_ymd_and_hms(2026, 11, 30, 16, 30, 5).unwrap();
+        let due = Utc.with_ymd_and_hms(2026, 11, 30, 22, 0, 0).unwrap();
+        let night = ob.begin_night(queued.date_naive(), "", queued).unwrap();
+        let item = NewItem {
+            email: "lawyer@example.com".into(),
+            kind: Kind::Digest,
+            message_id: "<1@example.com>".into(),
+            subject: "s".into(),
+            message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
+            cases: 1,
+        };
+        assert!(night.add(&item, State::Queued, due).unwrap());
+        night.commit(None).unwrap();
+        let shown = ob.show(1).unwrap().unwrap();
+        let field = |name: &str| {
+            let found = shown.fields.iter().find(|(n, _)| *n == name);
+            found.unwrap_or_else(|| panic!("no {name}")).1.clone()
+        };
+        assert_eq!(field("not before"), "2026-12-01 06:00:00 (Taipei)");
+        assert!(
+            field("queued").ends_with(" (Taipei)"),
+            "{}",
+            field("queued")
+        );
+        assert_eq!(field("sent"), "-");
+        for (name, value) in &shown.fields {
+            assert!(
+                DateTime::parse_from_rfc3339(value).is_err(),
+                "{name}: {value} is a stored time, not shown in Taipei"
+            );
+        }
+        let listed = ob.list(None, None).unwrap();
+        assert_eq!(listed[0].next, Some(due));
     }
 }
