@@ -75,12 +75,10 @@ enum Command {
         court: String,
         /// 民事, 刑事, 家事 or 行政
         category: String,
-        /// ROC year; leading zeros do not matter
-        year: String,
-        /// 字別, e.g. 訴
-        word: String,
-        /// 案號; leading zeros do not matter
-        number: String,
+        /// The case number as written (115年度訴字第100號), or its year, word and
+        /// number (115 訴 100, or 115年度 訴字 第100號); leading zeros do not matter
+        #[arg(num_args = 1..=3, required = true, value_name = "CASE_NUMBER")]
+        number: Vec<String>,
         /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
         #[arg(long)]
         date: Option<String>,
@@ -287,8 +285,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Case {
             court,
             category,
-            year,
-            word,
             number,
             date,
         } => commands::case::run(
@@ -296,8 +292,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             &commands::case::Args {
                 court,
                 category,
-                year,
-                word,
                 number,
                 date,
             },

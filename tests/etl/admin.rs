@@ -46,6 +46,49 @@ fn case_prints_one_case_and_ignores_leading_zeros() {
     assert_eq!(v["as_of"], "115/11/23");
 }
 
+/// A case number as people write it and paste it: whole
+/// (115年度訴字第100號), or its parts with their 年度, 字 and 第…號. `case
+/// TPD 民事 115 訴字 100` said there was no such case.
+#[test]
+fn case_takes_a_case_number_as_people_write_it() {
+    let env = two_nights();
+    for args in [
+        &["case", "TPD", "民事", "115", "訴字", "100"][..],
+        &["case", "TPD", "民事", "115年度", "訴字", "第100號"],
+        &["case", "TPD", "民事", "115年度訴字第100號"],
+        &["case", "TPD", "民事", " 115年度訴字第000100號 "],
+    ] {
+        let run = env.etl(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            (&v["year"], &v["word"], &v["number"]),
+            (
+                &serde_json::json!(115),
+                &serde_json::json!("訴"),
+                &serde_json::json!(100)
+            ),
+            "{args:?}"
+        );
+    }
+    // 字別 of several characters, 字 and all.
+    let run = env.etl(&["case", "TPD", "民事", "115年度重訴字第77號"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    // What cannot be read is refused with the forms it can be written in.
+    for args in [
+        &["case", "TPD", "民事", "115年度訴第100號"][..],
+        &["case", "TPD", "民事", "115", "訴"],
+    ] {
+        let run = env.etl(args);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
+        assert!(
+            run.stderr.contains("115年度訴字第100號") && run.stderr.contains("115 訴 100"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}
+
 #[test]
 fn case_shows_a_carried_over_court_with_its_own_date() {
     let env = two_nights();
@@ -72,7 +115,11 @@ fn case_not_in_the_snapshot_exits_4() {
     }
     let run = env.etl(&["case", "TPD", "民事", "abc", "訴", "1"]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("YEAR"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the year: `abc` is not a number"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -1,8 +1,10 @@
-//! `cpor-etl case <COURT> <CATEGORY> <YEAR> <WORD> <NUMBER> [--date]`: one
-//! case of a snapshot as JSON, with its hearings. Year and number are
+//! `cpor-etl case <COURT> <CATEGORY> <CASE_NUMBER> [--date]`: one case of
+//! a snapshot as JSON, with its hearings. The case number is taken as
+//! people write it (115年度訴字第100號) or as its year, word and number
+//! (115 訴 100, with or without 年度, 字 and 第…號). Year and number are
 //! matched as integers, so `0113` finds 113.
 
-use anyhow::{anyhow, Result};
+use anyhow::{anyhow, bail, Result};
 
 use super::dump::WithHearings;
 use super::{as_of_by_court, open_snapshot, print, EXIT_NOT_FOUND};
@@ -12,19 +14,52 @@ use store::layout::Store;
 pub struct Args {
     pub court: String,
     pub category: String,
-    pub year: String,
-    pub word: String,
-    pub number: String,
+    /// One value (written out) or three (year, word, number).
+    pub number: Vec<String>,
     pub date: Option<String>,
 }
 
+/// How a case number can be given, for the message when it cannot be read.
+const FORMS: &str = "write it as 115年度訴字第100號, or as its year, word and number: 115 訴 100";
+
+/// The year, word and number of a case number as given.
+fn parts(given: &[String]) -> Result<(String, String, String)> {
+    let given: Vec<&str> = given.iter().map(|g| g.trim()).collect();
+    match given[..] {
+        [year, word, number] => {
+            let year = year.strip_suffix("年度").unwrap_or(year);
+            // 字 ends every 字別 as written out (訴字), never the word itself.
+            let word = word
+                .strip_suffix('字')
+                .filter(|w| !w.is_empty())
+                .unwrap_or(word);
+            let number = number.strip_prefix('第').unwrap_or(number);
+            let number = number.strip_suffix('號').unwrap_or(number);
+            Ok((year.into(), word.into(), number.into()))
+        }
+        [whole] => {
+            let read = whole.split_once("年度").and_then(|(year, rest)| {
+                let (word, number) = rest.rsplit_once("字第")?;
+                let number = number.strip_suffix('號')?;
+                (!word.is_empty()).then(|| (year.into(), word.into(), number.into()))
+            });
+            read.ok_or_else(|| anyhow!("`{whole}` is not a case number: {FORMS}"))
+        }
+        _ => bail!(
+            "a case number is one value or three, not {}: {FORMS}",
+            given.len()
+        ),
+    }
+}
+
 pub fn run(store: &Store, args: &Args) -> Result<i32> {
-    let year = parse_int(args.year.trim(), 3).map_err(|e| anyhow!("YEAR: {e}"))?;
-    let number = parse_int(args.number.trim(), 7).map_err(|e| anyhow!("NUMBER: {e}"))?;
+    let (year, word, number) = parts(&args.number)?;
+    let year = parse_int(&year, 3).map_err(|e| anyhow!("the year: {e}; {FORMS}"))?;
+    let number = parse_int(&number, 7).map_err(|e| anyhow!("the number: {e}; {FORMS}"))?;
     let key = CaseKey {
         category: args.category.trim().to_string(),
         year,
-        word: args.word.trim().to_string(),
+        word,
         number,
     };
     let court = args.court.trim().to_ascii_uppercase();
