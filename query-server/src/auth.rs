@@ -201,7 +201,8 @@ pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
 pub const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
 
 pub enum SetPassword {
-    Done,
+    /// Set: the account's address.
+    Done(String),
     /// The link is unknown, used or expired.
     BadLink,
     /// The new password is refused (the message to show).
@@ -302,7 +303,7 @@ fn spend_link(
                 drop(conn);
                 mail_changed(app, &account.email);
             }
-            SetPassword::Done
+            SetPassword::Done(account.email.clone())
         }
         Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,
         Err(e) => {

@@ -106,6 +106,12 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
         b.text(&b.find("p.notice")),
         "帳號已啟用，請以剛設定的密碼登入。"
     );
+    // The address is filled in: only the password and the captcha are
+    // left to type.
+    assert_eq!(
+        b.script("return document.querySelector('#email').value", json!([])),
+        json!(WANG)
+    );
 
     // The login page's captcha is a real image the browser draws.
     phone_screenshot(&b, &shots, "login");

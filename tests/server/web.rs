@@ -72,6 +72,18 @@ fn a_new_user_activates_signs_in_and_sees_exactly_the_cases_granted_to_them() {
         )
     };
     assert_eq!(set(&mut c).header("location"), Some("/login?m=activated"));
+    // The login page it goes to has the address filled in: in this
+    // browser, once (a computer others use next does not keep it), and
+    // never in another browser.
+    let filled = format!("autocomplete=\"username\" required value=\"{LAWYER}\"");
+    let empty = "autocomplete=\"username\" required value=\"\"";
+    assert!(Client::new(&server)
+        .get("/login?m=activated")
+        .body
+        .contains(empty));
+    let login = c.get("/login?m=activated");
+    assert!(login.body.contains(&filled), "{}", login.body);
+    assert!(c.get("/login?m=activated").body.contains(empty));
     // The link works once.
     assert!(set(&mut c).body.contains("連結無效"));
     assert!(c.get(&link).body.contains("連結無效"));
@@ -489,6 +501,12 @@ fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minu
         ],
     );
     assert_eq!(r.header("location"), Some("/login?m=reset"));
+    let login = anon.get("/login?m=reset");
+    assert!(
+        login.body.contains(&format!("required value=\"{WANG}\"")),
+        "{}",
+        login.body
+    );
     // Works once; every session ended; a notice was mailed.
     let again = anon.post(
         "/reset",

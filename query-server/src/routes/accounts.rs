@@ -41,7 +41,10 @@ pub fn login_page(app: &App, req: &Req) -> Answer {
     if crate::prosecutors::browser_viewer(app, req).is_some() {
         return Ok(Resp::redirect(next.as_deref().unwrap_or("/cases")).route("/login"));
     }
-    login_form(app, req, Vec::new(), String::new(), next, None)
+    // Just after an activation or reset link: its address, filled in.
+    let (email, cleared) = guard::take_just_set(app, req).unzip();
+    let page = login_form(app, req, Vec::new(), email.unwrap_or_default(), next, None)?;
+    Ok(with_cookie(page, cleared))
 }
 
 /// Where a login may go next: a page of this site's own that needs a

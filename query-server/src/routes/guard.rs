@@ -70,6 +70,40 @@ pub fn anon_csrf(app: &App, req: &Req) -> std::io::Result<(String, Option<String
     })
 }
 
+const JUST_SET: &str = "cpor just set";
+
+/// How long the login page after a link fills in the address.
+const JUST_SET_SECONDS: i64 = 600;
+
+/// The cookie a link's page sets when its password is set: the address,
+/// sealed with the server's key and dated, so that the login page it goes
+/// to can fill it in (the address never goes in the URL, where logs and
+/// history would keep it).
+pub fn just_set(app: &App, email: &str) -> String {
+    let until = chrono::Utc::now().timestamp() + JUST_SET_SECONDS;
+    let data = [&until.to_be_bytes()[..], email.as_bytes()].concat();
+    let value = secret::sealed(&app.key, JUST_SET, &data);
+    set_cookie(
+        &app.cookie_name("just_set"),
+        &value,
+        app.https,
+        Some(JUST_SET_SECONDS as u64),
+    )
+}
+
+/// The address `just_set` sealed, if this browser has it and it is
+/// recent; and the cookie that clears it (shown once: a computer others
+/// use next does not keep it). `None` for anything else.
+pub fn take_just_set(app: &App, req: &Req) -> Option<(String, String)> {
+    let name = app.cookie_name("just_set");
+    let data = secret::opened(&app.key, JUST_SET, req.cookie(&name)?)?;
+    let (until, email) = data.split_at_checked(8)?;
+    let until = i64::from_be_bytes(until.try_into().ok()?);
+    let email = String::from_utf8(email.to_vec()).ok()?;
+    (chrono::Utc::now().timestamp() <= until)
+        .then(|| (email, set_cookie(&name, "", app.https, Some(0))))
+}
+
 /// A form POST before login must repeat the `csrf` cookie, and the cookie
 /// must be the server's (signed with its key): a cookie and form of the
 /// client's choosing, matching, used to pass — a page elsewhere that can

@@ -13,7 +13,7 @@ use warp::http::StatusCode;
 use store::accounts::{self, Account, Purpose};
 use store::secret::{self, Mailing};
 
-use super::guard::{anon_csrf, anon_csrf_ok, with_cookie};
+use super::guard::{anon_csrf, anon_csrf_ok, just_set, with_cookie};
 use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, SetPassword};
@@ -75,7 +75,12 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     .await;
     let refused = matches!(outcome, SetPassword::Refused(_));
     let (valid, error, status) = match outcome {
-        SetPassword::Done => return Ok(Resp::redirect(&format!("/login?m={done}")).route(action)),
+        SetPassword::Done(email) => {
+            // The login page it goes to fills in the address.
+            let mut r = Resp::redirect(&format!("/login?m={done}"));
+            r.header("set-cookie", &just_set(app, &email));
+            return Ok(r.route(action));
+        }
         SetPassword::BadLink => (false, None, StatusCode::OK),
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
         SetPassword::Busy => (
