@@ -84,6 +84,10 @@ impl From<std::io::Error> for Failure {
 }
 
 const INTERNAL: &str = "系統發生錯誤，請稍後再試。";
+
+/// Retry-After (seconds) of a 503 for no data yet or a database fault,
+/// page and API alike.
+const UNAVAILABLE_RETRY: &str = "60";
 const UNAVAILABLE_PAGE: &str = "系統暫時無法讀取案件資料，請稍後再試。";
 
 /// A page's words: title, heading, text, and a link to go on.
@@ -153,10 +157,17 @@ impl Failure {
                 "forbidden",
                 "這個請求不是從本網站送出。".into(),
             ),
+            // A token that names no session (any more): the app's user
+            // logs in again (RFC 6750's invalid_token).
+            Failure::Unauthorised if req.bearer().is_some() => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "登入已逾時或已登出，請重新登入。".into(),
+            ),
             Failure::Unauthorised => (
                 StatusCode::UNAUTHORIZED,
                 "unauthorised",
-                "請先登入（Bearer token）。".into(),
+                "請先登入。".into(),
             ),
             Failure::BadRequest { code, message } => {
                 (StatusCode::BAD_REQUEST, *code, (*message).into())
@@ -184,8 +195,14 @@ impl Failure {
                 r.header("retry-after", &left.to_string());
                 r = r.route("maintenance");
             }
+            Failure::Unauthorised if req.bearer().is_some() => {
+                r.header("www-authenticate", "Bearer error=\"invalid_token\"");
+            }
             Failure::Unauthorised => {
                 r.header("www-authenticate", "Bearer");
+            }
+            Failure::Unavailable(_) => {
+                r.header("retry-after", UNAVAILABLE_RETRY);
             }
             Failure::Throttled(wait) => {
                 r.header("retry-after", &wait.to_string());
@@ -331,7 +348,7 @@ impl Failure {
                 r = r.route("maintenance");
             }
             Failure::Unavailable(_) => {
-                r.header("retry-after", "60");
+                r.header("retry-after", UNAVAILABLE_RETRY);
             }
             Failure::Throttled(wait) => {
                 r.header("retry-after", &wait.to_string());

@@ -55,11 +55,13 @@ impl Req {
             .map(|(_, v)| v)
     }
 
-    /// The bearer token of an API request.
+    /// The bearer token of an API request (the scheme in any case, as
+    /// RFC 9110 11.1 allows).
     pub fn bearer(&self) -> Option<&str> {
-        self.header("authorization")?
-            .strip_prefix("Bearer ")
-            .map(str::trim)
+        let (scheme, token) = self.header("authorization")?.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then_some(token.trim())
     }
 
     pub fn query_map(&self) -> HashMap<String, String> {

@@ -64,15 +64,20 @@ struct Peer(SocketAddr);
 /// The request body, read whole up to `MAX_BODY` within `timeout` (a
 /// request without a body, whatever its method, has an empty one).
 fn body(timeout: Duration) -> impl Filter<Extract = (Bytes,), Error = Rejection> + Clone {
-    warp::body::stream().and_then(move |stream| async move {
-        match tokio::time::timeout(timeout, collect(stream)).await {
-            Ok(body) => body,
-            Err(_) => Err(warp::reject::custom(SlowBody)),
-        }
-    })
+    warp::path::full().and(warp::body::stream()).and_then(
+        move |path: FullPath, stream| async move {
+            // The API's refusals are JSON, as its other errors.
+            let api = path.as_str().starts_with("/api/");
+            let refused = |why| warp::reject::custom(BodyRefused { why, api });
+            match tokio::time::timeout(timeout, collect(stream)).await {
+                Ok(body) => body.map_err(refused),
+                Err(_) => Err(refused(BodyFault::Slow)),
+            }
+        },
+    )
 }
 
-async fn collect<S, B>(stream: S) -> Result<Bytes, Rejection>
+async fn collect<S, B>(stream: S) -> Result<Bytes, BodyFault>
 where
     S: futures_util::Stream<Item = Result<B, warp::Error>>,
     B: Buf,
@@ -80,11 +85,11 @@ where
     let mut stream = Box::pin(stream);
     let mut out = Vec::new();
     while let Some(chunk) = stream.next().await {
-        let mut chunk = chunk.map_err(|_| warp::reject::custom(BadBody))?;
+        let mut chunk = chunk.map_err(|_| BodyFault::Unreadable)?;
         while chunk.has_remaining() {
             let part = chunk.chunk();
             if out.len() + part.len() > MAX_BODY {
-                return Err(warp::reject::custom(TooLarge));
+                return Err(BodyFault::TooLarge);
             }
             out.extend_from_slice(part);
             let n = part.len();
@@ -94,19 +99,24 @@ where
     Ok(Bytes::from(out))
 }
 
-#[derive(Debug)]
-struct TooLarge;
-impl warp::reject::Reject for TooLarge {}
+/// Why a request's body was refused before a handler ran.
+#[derive(Debug, Clone, Copy)]
+enum BodyFault {
+    /// Over `MAX_BODY`.
+    TooLarge,
+    /// It did not arrive within `body_timeout`.
+    Slow,
+    /// It could not be read (a broken chunked encoding, a reset).
+    Unreadable,
+}
 
-/// The body did not arrive within `body_timeout`.
+/// A body refused, and whether the request was the API's.
 #[derive(Debug)]
-struct SlowBody;
-impl warp::reject::Reject for SlowBody {}
-
-/// The body could not be read (a broken chunked encoding, a reset).
-#[derive(Debug)]
-struct BadBody;
-impl warp::reject::Reject for BadBody {}
+struct BodyRefused {
+    why: BodyFault,
+    api: bool,
+}
+impl warp::reject::Reject for BodyRefused {}
 
 /// The client's address: the peer's, or when the peer is a trusted proxy
 /// (`trust_proxy` on and the peer in `trusted_proxies`; `proxies` is then
@@ -224,6 +234,7 @@ pub async fn serve(
                     let ip = client_ip(req.headers(), peer.ip(), proxies.as_deref());
                     l.take(ip, Instant::now()).err()
                 });
+                let api = req.uri().path().starts_with("/api/");
                 let answer = match limited {
                     None => Some(hyper::service::Service::call(&service, req)),
                     Some(_) => None,
@@ -235,7 +246,7 @@ pub async fn serve(
                         (None, limited) => {
                             let wait = limited.map_or(1, |l| l.retry_after);
                             site.metrics.request("rate-limited", 429, Duration::ZERO);
-                            Ok(too_many_requests(https, wait))
+                            Ok(too_many_requests(https, wait, api))
                         }
                     };
                     drop(request);
@@ -338,28 +349,63 @@ pub fn listen(addr: SocketAddr, reuse_port: bool) -> io::Result<tokio::net::TcpL
 /// What the filter refused before a handler ran: a body too large, too
 /// slow, or unreadable. The same security headers as every other answer.
 async fn recover(r: Rejection, https: bool) -> Result<impl Reply, Infallible> {
-    let (status, text) = if r.find::<TooLarge>().is_some() {
-        (StatusCode::PAYLOAD_TOO_LARGE, "內容過大。")
-    } else if r.find::<SlowBody>().is_some() {
-        (StatusCode::REQUEST_TIMEOUT, "傳送逾時，請重新整理後再試。")
-    } else {
-        if r.find::<BadBody>().is_none() {
+    let (why, api) = match r.find::<BodyRefused>() {
+        Some(b) => (b.why, b.api),
+        None => {
             tracing::warn!("unhandled rejection: {r:?}");
+            (BodyFault::Unreadable, false)
         }
-        (StatusCode::BAD_REQUEST, "無法處理的請求。")
     };
-    let mut resp = Resp::text(status, text.into());
+    let (status, code, page, app) = match why {
+        BodyFault::TooLarge => (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "內容過大。",
+            "內容超過 16 KiB。",
+        ),
+        BodyFault::Slow => (
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "傳送逾時，請重新整理後再試。",
+            "傳送逾時，請再送一次。",
+        ),
+        BodyFault::Unreadable => (
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "無法處理的請求。",
+            "無法讀取請求的內容。",
+        ),
+    };
+    let mut resp = error(status, api, code, if api { app } else { page }.into());
     crate::routes::secure(&mut resp, https, "'self'");
     // What is left of the body is not read: the connection cannot go on.
     resp.header("connection", "close");
     Ok(resp.into_response())
 }
 
+/// An error the HTTP layer answers: JSON `{error, message}` to the API, as
+/// its other errors (`failure::Failure::json`), else the text alone.
+fn error(status: StatusCode, api: bool, code: &'static str, message: String) -> Resp {
+    if api {
+        Resp::json(
+            status,
+            &crate::api::Error {
+                error: code,
+                message,
+            },
+        )
+    } else {
+        Resp::text(status, message)
+    }
+}
+
 /// A request over its client's rate: 429, and the connection closed (a
 /// client that goes on must open a new one, counted in the accept loop).
-fn too_many_requests(https: bool, wait: u64) -> warp::reply::Response {
-    let mut resp = Resp::text(
+fn too_many_requests(https: bool, wait: u64, api: bool) -> warp::reply::Response {
+    let mut resp = error(
         StatusCode::TOO_MANY_REQUESTS,
+        api,
+        "throttled",
         format!("請求過於頻繁，請於 {wait} 秒後再試。"),
     );
     crate::routes::secure(&mut resp, https, "'self'");

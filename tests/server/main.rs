@@ -9,6 +9,7 @@ mod deploy;
 mod flood;
 mod hardening;
 mod hearings;
+mod openapi;
 mod sample;
 mod scale;
 mod sso;

@@ -1,5 +1,6 @@
 //! The tests' Python (target/test-venv, made by scripts/setup-test-deps:
-//! aiosmtpd for the SMTP servers, icalendar for check_ics.py), shared by the
+//! aiosmtpd for the SMTP servers, icalendar for check_ics.py,
+//! openapi-spec-validator for check_openapi.py), shared by the
 //! etl and server test crates (`#[path]`), which each have `util::repo_root`.
 
 use std::path::{Path, PathBuf};
@@ -15,7 +16,7 @@ pub fn python() -> PathBuf {
     assert!(
         path.exists(),
         "{} is missing: run scripts/setup-test-deps (scripts/test does) to install \
-         aiosmtpd and icalendar",
+         aiosmtpd, icalendar and openapi-spec-validator",
         path.display()
     );
     path

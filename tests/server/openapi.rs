@@ -1,0 +1,255 @@
+//! openapi.yaml is the API's contract with apps: a client is generated
+//! from it, and an app decodes every answer by it. So the spec the server
+//! serves must be valid OpenAPI (a generator validates it first), and every
+//! answer an app can get, errors of the HTTP layer included, must be one
+//! it lists: its status, its media type, a body its schema accepts (an
+//! `Error` for every error) and the headers it declares. Checked by
+//! tests/support/check_openapi.py (openapi-spec-validator and the OpenAPI
+//! 3.0 schema validator, installed by scripts/setup-test-deps). Found by
+//! a walk of the API as an app's developer (2026-12-04): the served spec
+//! did not validate, and 429, 413, 408 and 400 came as plain text.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+use serde_json::{json, Value};
+
+use crate::python::python;
+use crate::util::{
+    connect_from, read_response, repo_root, request_from, Client, Data, Resp, Server, PASSWORD,
+};
+
+const LAWYER: &str = "lawyer.chen@example.com";
+
+/// Answers and the spec's route each was for.
+#[derive(Default)]
+struct Answers(Vec<Value>);
+
+impl Answers {
+    fn add<'r>(&mut self, method: &str, route: &str, r: &'r Resp) -> &'r Resp {
+        self.0.push(json!({
+            "method": method,
+            "route": route,
+            "status": r.status,
+            "headers": r.headers,
+            "body": r.body,
+        }));
+        r
+    }
+
+    /// check_openapi.py's word on `spec` and these answers: the problems,
+    /// one a line (empty when there are none).
+    fn problems(&self, spec: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("openapi.yaml");
+        std::fs::write(&path, spec).unwrap();
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/support/check_openapi.py"))
+            .arg(&path)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(&serde_json::to_vec(&self.0).unwrap())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        assert_eq!(
+            out.status.success(),
+            said.is_empty(),
+            "check_openapi.py: {said}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        said
+    }
+}
+
+#[test]
+fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_BODY_TIMEOUT", "1")]);
+    let mut c = Client::new(&server);
+    let mut a = Answers::default();
+    let spec = c.get("/api/v1/openapi.yaml");
+    assert_eq!(spec.status, 200);
+
+    // Logging in.
+    a.add(
+        "POST",
+        "/captcha",
+        &c.api("POST", "/api/v1/captcha", None, None),
+    );
+    let bad = c.api("POST", "/api/v1/session", Some(json!({"email": 1})), None);
+    assert_eq!(a.add("POST", "/session", &bad).status, 400);
+    assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    let wrong = c.api_login(LAWYER, "not the password at all");
+    assert_eq!(a.add("POST", "/session", &wrong).status, 401);
+    let session = c.api_login(LAWYER, PASSWORD);
+    assert_eq!(a.add("POST", "/session", &session).status, 201);
+    let token = session.json()["token"].as_str().unwrap().to_string();
+
+    // What a signed-in app reads.
+    let list = c.api("GET", "/api/v1/cases", None, Some(&token));
+    assert_eq!(a.add("GET", "/cases", &list).status, 200);
+    let case = "/cases/{court}/{category}/{year}/{word}/{number}";
+    for summary in list.json()["cases"].as_array().unwrap() {
+        let path = summary["url"].as_str().unwrap();
+        let one = c.api("GET", path, None, Some(&token));
+        assert_eq!(a.add("GET", case, &one).status, 200);
+        for h in one.json()["hearings"].as_array().unwrap() {
+            let file = c.api(
+                "GET",
+                h["calendar_url"].as_str().unwrap(),
+                None,
+                Some(&token),
+            );
+            let route = "/cases/{court}/{category}/{year}/{word}/{number}/hearings/{uid}.ics";
+            assert_eq!(a.add("GET", route, &file).status, 200);
+        }
+    }
+    let unknown = c.api(
+        "GET",
+        "/api/v1/cases/TPD/民事/115/訴/99999",
+        None,
+        Some(&token),
+    );
+    assert_eq!(a.add("GET", case, &unknown).status, 404);
+    let hearings = c.api("GET", "/api/v1/hearings", None, Some(&token));
+    assert_eq!(a.add("GET", "/hearings", &hearings).status, 200);
+    // No token, and a token that names no session.
+    a.add("GET", "/cases", &c.api("GET", "/api/v1/cases", None, None));
+    let ended = c.api("GET", "/api/v1/hearings", None, Some("no-such-session"));
+    assert_eq!(a.add("GET", "/hearings", &ended).status, 401);
+
+    // The HTTP layer's refusals: a body over 16 KiB, one that does not
+    // arrive in time, one that cannot be read.
+    let big = vec![b'x'; 17 * 1024];
+    let r = request_from(&server, "127.0.0.8", "POST", "/api/v1/session", &[], &big).unwrap();
+    assert_eq!(a.add("POST", "/session", &r).status, 413);
+    let mut slow = connect_from(&server, "127.0.0.8").unwrap();
+    write!(
+        slow,
+        "POST /api/v1/session HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"em"
+    )
+    .unwrap();
+    let r = read_response(&mut slow).unwrap();
+    assert_eq!(a.add("POST", "/session", &r).status, 408);
+    let chunked = [("transfer-encoding", "chunked")];
+    let r = request_from(
+        &server,
+        "127.0.0.8",
+        "POST",
+        "/api/v1/session",
+        &chunked,
+        b"zz\r\n",
+    )
+    .unwrap();
+    assert_eq!(a.add("POST", "/session", &r).status, 400);
+
+    let out = c.api("DELETE", "/api/v1/session", None, Some(&token));
+    assert_eq!(a.add("DELETE", "/session", &out).status, 204);
+
+    // Requests past their address's rate.
+    let limited = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_REQUESTS_BURST_PER_IP", "2"),
+            ("CPOR_SERVER_REQUESTS_PER_SECOND_PER_IP", "1"),
+        ],
+    );
+    let answers: Vec<Resp> = (0..4)
+        .map(|_| request_from(&limited, "127.0.0.9", "GET", "/api/v1/cases", &[], b"").unwrap())
+        .collect();
+    let over = answers.iter().find(|r| r.status == 429).expect("a 429");
+    a.add("GET", "/cases", over);
+    // No snapshot (yet, or any more): the same accounts, and no CURRENT.
+    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bare = Data::empty();
+    std::fs::create_dir_all(bare.path()).unwrap();
+    let copy = bare.path().join("accounts.sqlite");
+    rusqlite::Connection::open(data.path().join("accounts.sqlite"))
+        .unwrap()
+        .execute("VACUUM INTO ?1", [copy.to_str().unwrap()])
+        .unwrap();
+    let unready = Server::start(&bare, &[]);
+    let r = Client::new(&unready).api("GET", "/api/v1/cases", None, Some(&token));
+    assert_eq!(a.add("GET", "/cases", &r).status, 503, "{}", r.body);
+
+    assert_eq!(a.problems(&spec.body), "");
+    // The checker finds what it is there for.
+    // (The spec as it was: unquoted in a flow mapping, the comma ended the
+    // description and made "in Traditional Chinese." a key of its own.)
+    let quoted = "description: \"For people, in Traditional Chinese.\"";
+    assert!(spec.body.contains(quoted));
+    let broken = spec
+        .body
+        .replace(quoted, "description: For people, in Traditional Chinese.");
+    assert!(a.problems(&broken).contains("not valid OpenAPI"));
+    let mut text = Answers::default();
+    let plain = Resp {
+        status: 429,
+        headers: vec![("content-type".into(), "text/plain".into())],
+        body: "請求過於頻繁".into(),
+        bytes: Vec::new(),
+    };
+    text.add("GET", "/cases", &plain);
+    assert!(!text.problems(&spec.body).is_empty());
+}
+
+/// An app's HTTP library may write the scheme as it likes: RFC 9110
+/// (11.1) makes it case-insensitive. And a token that no longer names a
+/// session says so (RFC 6750's `invalid_token`), so that the app can tell
+/// its user the session ended instead of "log in first".
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_an_ended_token_is_told_from_none() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let auth = format!("{scheme} {token}");
+        let r = request_from(
+            &server,
+            "127.0.0.1",
+            "GET",
+            "/api/v1/cases",
+            &[("authorization", &auth)],
+            b"",
+        )
+        .unwrap();
+        assert_eq!(r.status, 200, "{scheme}: {}", r.body);
+    }
+    let none = c.api("GET", "/api/v1/cases", None, None);
+    assert_eq!(none.status, 401);
+    assert_eq!(none.json()["error"], "unauthorised");
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        c.api("DELETE", "/api/v1/session", None, Some(&token))
+            .status,
+        204
+    );
+    let ended = c.api("GET", "/api/v1/cases", None, Some(&token));
+    assert_eq!(ended.status, 401);
+    assert_eq!(ended.json()["error"], "invalid_token", "{}", ended.body);
+    assert_eq!(
+        ended.header("www-authenticate"),
+        Some("Bearer error=\"invalid_token\"")
+    );
+    assert!(
+        !ended.json()["message"].as_str().unwrap().contains("Bearer"),
+        "people read the message: {}",
+        ended.body
+    );
+}
