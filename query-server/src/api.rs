@@ -145,6 +145,10 @@ struct UpcomingBody {
     number: u32,
     number_text: String,
     case_url: String,
+    /// The export date of the court's data, as the case's `as_of`.
+    as_of: Option<String>,
+    /// The court's data did not arrive: this is what it last said.
+    carried_over: bool,
 }
 
 #[derive(Serialize)]
@@ -398,6 +402,8 @@ fn hearings(app: &App, req: &Req) -> Answer {
                     number: u.case.key.number,
                     number_text: clean(&u.case.key.number_text()),
                     case_url: format!("/api/v1{}", case_path(&u.case)),
+                    as_of: u.as_of.map(roc),
+                    carried_over: u.carried_over,
                 })
                 .collect(),
         },

@@ -383,7 +383,8 @@ impl Snap {
         };
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
-                "SELECT {list}, c.court, co.name, c.category, c.year, c.word, c.number, c.id
+                "SELECT {list}, c.court, co.name, c.category, c.year, c.word, c.number, c.id,
+                 co.as_of, co.carried_over
                  FROM {from_cases}
                  JOIN courts co ON co.code = c.court
                  {join}
@@ -397,11 +398,15 @@ impl Snap {
                 };
                 let case = CaseRef::from_row(r, 1, 3)?;
                 let court_name: String = r.get(2)?;
+                let as_of = r.get::<_, Option<i64>>(8)?.and_then(from_int);
+                let carried_over = r.get::<_, i64>(9)? == 1;
                 for h in hearing_list::current(&list).filter(|h| h.at >= from) {
                     out.push(UpcomingHearing {
                         hearing: HearingRow::new(h.clone(), &case),
                         case: case.clone(),
                         court_name: court_name.clone(),
+                        as_of,
+                        carried_over,
                     });
                 }
             }
@@ -517,6 +522,11 @@ pub struct UpcomingHearing {
     pub case: CaseRef,
     pub court_name: String,
     pub hearing: HearingRow,
+    /// The export date of the court's data, and whether it was carried
+    /// over from an earlier night (its data did not arrive): a hearing it
+    /// lists may have been moved since.
+    pub as_of: Option<NaiveDate>,
+    pub carried_over: bool,
 }
 
 impl HearingRow {

@@ -1044,3 +1044,42 @@ fn a_snapshot_of_version_4_shows_the_same_hearings() {
     assert_eq!(c.login(LAWYER, PASSWORD).header("location"), Some("/cases"));
     assert_eq!(hearings_shown(&mut c, &feed), shown);
 }
+
+/// An app's list of hearings to come says which come from a court whose
+/// data did not arrive (carried over, as of its last export), as each
+/// case's answer and the pages do: the walk of the API found lee.hua's
+/// hearing at 花蓮 (HLD, absent from night 2) listed like any other, so an
+/// app could not warn that it may have been moved since.
+#[test]
+fn the_apis_hearings_to_come_say_which_courts_data_is_carried_over() {
+    let data = Data::sample();
+    // 09:00 on 11/25 in Taipei, the morning after night 2.
+    let server = Server::start_at(&data, "2026-11-25 01:00:00", &[]);
+    let mut c = Client::new(&server);
+    let mut upcoming = |email: &str| {
+        assert_eq!(c.activate(&data, email, PASSWORD).status, 303);
+        let session = c.api_login(email, PASSWORD);
+        let token = session.json()["token"].as_str().unwrap().to_string();
+        let list = c.api("GET", "/api/v1/hearings", None, Some(&token)).json();
+        list["hearings"].as_array().unwrap().clone()
+    };
+    let carried = upcoming("lee.hua@example.net");
+    let hld: Vec<&serde_json::Value> = carried.iter().filter(|h| h["court"] == "HLD").collect();
+    assert!(!hld.is_empty(), "{carried:?}");
+    for h in hld {
+        assert_eq!(
+            (&h["carried_over"], &h["as_of"]),
+            (&serde_json::json!(true), &serde_json::json!("115/11/23")),
+            "{h}"
+        );
+    }
+    let fresh = upcoming(LAWYER);
+    assert!(!fresh.is_empty());
+    for h in &fresh {
+        assert_eq!(
+            (&h["carried_over"], &h["as_of"]),
+            (&serde_json::json!(false), &serde_json::json!("115/11/24")),
+            "{h}"
+        );
+    }
+}
