@@ -308,11 +308,7 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
 fn logout(app: &App, req: &Req) -> Answer {
     if let Some(p) = prosecutors::api_prosecutor(app, req) {
         prosecutors::end(app, &p);
-        return Ok(Resp::new(
-            StatusCode::NO_CONTENT,
-            "application/json",
-            Vec::new(),
-        ));
+        return Ok(Resp::no_content());
     }
     let s = session(app, req)?;
     let ended = app
@@ -321,11 +317,7 @@ fn logout(app: &App, req: &Req) -> Answer {
     if let Err(e) = ended {
         tracing::error!("ending an API session: {e}");
     }
-    Ok(Resp::new(
-        StatusCode::NO_CONTENT,
-        "application/json",
-        Vec::new(),
-    ))
+    Ok(Resp::no_content())
 }
 
 /// Who a bearer token names: a prosecutor's API session or an applicant's.

@@ -129,6 +129,16 @@ impl Resp {
         }
     }
 
+    /// 204: no body, so no content type.
+    pub fn no_content() -> Resp {
+        Resp {
+            status: StatusCode::NO_CONTENT,
+            headers: HeaderMap::new(),
+            body: Vec::new(),
+            route: "other",
+        }
+    }
+
     pub fn html(status: StatusCode, body: String) -> Resp {
         Resp::new(status, "text/html; charset=utf-8", body.into_bytes())
     }

@@ -153,6 +153,8 @@ fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid()
 
     let out = c.api("DELETE", "/api/v1/session", None, Some(&token));
     assert_eq!(a.add("DELETE", "/session", &out).status, 204);
+    // No content, so no content type either.
+    assert_eq!(out.header("content-type"), None);
 
     // Requests past their address's rate.
     let limited = Server::start(
