@@ -430,8 +430,7 @@ fn the_case_page_lists_hearings_to_come_with_their_calendar_files_and_the_api_to
     );
 
     // The API: the case's hearings (past ones too) and the hearings to come.
-    let session = c.api_login(LAWYER, PASSWORD);
-    let token = session.json()["token"].as_str().unwrap().to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     assert_eq!(c.api("GET", "/api/v1/hearings", None, None).status, 401);
     let case = c
         .api("GET", &format!("/api/v1{CASE77}"), None, Some(&token))
@@ -711,10 +710,7 @@ fn a_hearings_calendar_file_on_the_site_stays_above_what_the_mail_sent_of_it() {
     outbox
         .raise_floors(&floors, day(&lifted.2).min(day(&below.2)))
         .unwrap();
-    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     let sequence_of = |c: &mut Client, path: &str| {
         let r = match path.starts_with("/api/") {
             true => c.api("GET", path, None, Some(&token)),
@@ -963,8 +959,7 @@ fn hearings_shown(
     serde_json::Value,
     BTreeSet<(String, u64)>,
 ) {
-    let session = c.api_login(LAWYER, PASSWORD);
-    let token = session.json()["token"].as_str().unwrap().to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     let case = c
         .api("GET", &format!("/api/v1{CASE77}"), None, Some(&token))
         .json();
@@ -1058,8 +1053,7 @@ fn the_apis_hearings_to_come_say_which_courts_data_is_carried_over() {
     let mut c = Client::new(&server);
     let mut upcoming = |email: &str| {
         assert_eq!(c.activate(&data, email, PASSWORD).status, 303);
-        let session = c.api_login(email, PASSWORD);
-        let token = session.json()["token"].as_str().unwrap().to_string();
+        let token = c.api_token(email, PASSWORD);
         let list = c.api("GET", "/api/v1/hearings", None, Some(&token)).json();
         list["hearings"].as_array().unwrap().clone()
     };

@@ -170,10 +170,7 @@ fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid()
     let over = answers.iter().find(|r| r.status == 429).expect("a 429");
     a.add("GET", "/cases", over);
     // No snapshot (yet, or any more): the same accounts, and no CURRENT.
-    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     let bare = Data::empty();
     std::fs::create_dir_all(bare.path()).unwrap();
     let copy = bare.path().join("accounts.sqlite");
@@ -216,10 +213,7 @@ fn the_bearer_scheme_is_case_insensitive_and_an_ended_token_is_told_from_none() 
     let server = Server::start(&data, &[]);
     let mut c = Client::new(&server);
     assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
-    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     for scheme in ["Bearer", "bearer", "BEARER"] {
         let auth = format!("{scheme} {token}");
         let r = request_from(

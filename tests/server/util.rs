@@ -566,6 +566,13 @@ impl Client {
         )
     }
 
+    /// The bearer token of a login over the API (which must succeed).
+    pub fn api_token(&mut self, email: &str, password: &str) -> String {
+        let session = self.api_login(email, password);
+        assert_eq!(session.status, 201, "{}", session.body);
+        session.json()["token"].as_str().unwrap().to_string()
+    }
+
     /// Logs in through the login page (fixed captcha).
     pub fn login(&mut self, email: &str, password: &str) -> Resp {
         self.timed_login(email, password).0

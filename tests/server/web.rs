@@ -973,10 +973,7 @@ fn the_api_says_what_the_case_page_says_of_a_cases_division_and_last_day() {
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, LAWYER);
-    let token = c.api_login(LAWYER, PASSWORD).json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let token = c.api_token(LAWYER, PASSWORD);
     let list = c.api("GET", "/api/v1/cases", None, Some(&token)).json();
     let cases = list["cases"].as_array().unwrap();
     assert_eq!(cases.len(), 6, "{list}");
