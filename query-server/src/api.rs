@@ -235,7 +235,26 @@ pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Res
                 .and_then(|v| crate::routes::hearings::case_hearing(app, &v, &seg[1..6], file)),
         )
         .route("/api/v1/cases/{key}/hearings"),
-        _ => Failure::NotFound.json(app, req),
+        _ => match allowed(s) {
+            Some(allow) => Failure::MethodNotAllowed(allow).json(app, req),
+            None => Failure::NotFound.json(app, req),
+        },
+    }
+}
+
+/// The methods a path of `route` takes, for the 405 of another method
+/// (`openapi::a_method_a_route_does_not_take_is_405_with_the_methods_it_takes`
+/// holds this to openapi.yaml's operations).
+fn allowed(s: &[&str]) -> Option<&'static str> {
+    match s {
+        ["openapi.yaml"]
+        | ["cases"]
+        | ["hearings"]
+        | ["cases", _, _, _, _, _]
+        | ["cases", _, _, _, _, _, "hearings", _] => Some("GET, HEAD"),
+        ["captcha"] | ["sso", "nonce"] | ["sso", "token"] => Some("POST"),
+        ["session"] => Some("POST, DELETE"),
+        _ => None,
     }
 }
 

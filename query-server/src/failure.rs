@@ -26,6 +26,11 @@ pub enum Failure {
     /// No such page, or a case that is not the user's: the same answer.
     #[error("not found")]
     NotFound,
+    /// An API route that does not take the request's method: the methods
+    /// it takes (the `Allow` header). The website answers it as
+    /// `NotFound`.
+    #[error("method not allowed")]
+    MethodNotAllowed(&'static str),
     /// The nightly maintenance window, with the seconds until it ends.
     #[error("maintenance window, {0} s left")]
     Maintenance(u64),
@@ -138,6 +143,11 @@ impl Failure {
                 "not_found",
                 "找不到這個案件或資源。".into(),
             ),
+            Failure::MethodNotAllowed(allow) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("這個網址只接受 {allow} 請求。"),
+            ),
             Failure::Maintenance(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "maintenance",
@@ -191,6 +201,10 @@ impl Failure {
         let mut r = Resp::json(status, &api::Error { error, message });
         match self {
             Failure::NotFound => r = r.route("/api/v1 not found"),
+            Failure::MethodNotAllowed(allow) => {
+                r.header("allow", allow);
+                r = r.route("/api/v1 not found");
+            }
             Failure::Maintenance(left) => {
                 r.header("retry-after", &left.to_string());
                 r = r.route("maintenance");
@@ -239,7 +253,7 @@ impl Failure {
                 };
                 return Resp::redirect(&to);
             }
-            Failure::NotFound => (
+            Failure::NotFound | Failure::MethodNotAllowed(_) => (
                 StatusCode::NOT_FOUND,
                 Words {
                     title: "找不到頁面",

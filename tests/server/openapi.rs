@@ -249,3 +249,61 @@ fn the_bearer_scheme_is_case_insensitive_and_an_ended_token_is_told_from_none() 
         ended.body
     );
 }
+
+/// A method a route does not take is 405 with the methods it does take
+/// (RFC 9110 15.5.6), for every path of openapi.yaml: an app's developer
+/// who sends GET to /session learns what to send, where the API said 404
+/// "no such case or resource" (found by the walk of the API). The
+/// methods come from the spec itself, so the router and the spec are held
+/// to each other.
+#[test]
+fn a_method_a_route_does_not_take_is_405_with_the_methods_it_takes() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let spec = c.get("/api/v1/openapi.yaml").body;
+    // The paths, and the methods under each, by the spec's indentation.
+    let mut paths: Vec<(String, Vec<String>)> = Vec::new();
+    let mut in_paths = false;
+    for line in spec.lines() {
+        if line == "paths:" {
+            in_paths = true;
+        } else if in_paths && !line.starts_with(' ') {
+            break;
+        } else if in_paths && line.starts_with("  /") {
+            paths.push((line.trim().trim_end_matches(':').to_string(), Vec::new()));
+        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) {
+            if !m.starts_with(' ') {
+                paths.last_mut().unwrap().1.push(m.to_uppercase());
+            }
+        }
+    }
+    assert!(paths.len() >= 8, "{paths:?}");
+    for (path, methods) in &paths {
+        let concrete = path
+            .replace("{court}", "TPD")
+            .replace("{category}", "%E6%B0%91%E4%BA%8B")
+            .replace("{year}", "115")
+            .replace("{word}", "%E8%A8%B4")
+            .replace("{number}", "100")
+            .replace("{uid}", "0123456789abcdef@cpor");
+        let mut want: Vec<&str> = methods.iter().map(String::as_str).collect();
+        if want.contains(&"GET") {
+            want.push("HEAD");
+        }
+        want.sort();
+        for wrong in ["GET", "POST", "PUT", "DELETE", "PATCH"] {
+            if want.contains(&wrong) {
+                continue;
+            }
+            let r = c.api(wrong, &format!("/api/v1{concrete}"), None, None);
+            assert_eq!(r.status, 405, "{wrong} {path}: {}", r.body);
+            assert_eq!(r.json()["error"], "method_not_allowed", "{wrong} {path}");
+            let mut allow: Vec<&str> = r.header("allow").unwrap_or_default().split(", ").collect();
+            allow.sort();
+            assert_eq!(allow, want, "{wrong} {path}");
+        }
+    }
+    // A path no route has is still 404.
+    assert_eq!(c.api("PUT", "/api/v1/nothing", None, None).status, 404);
+}
