@@ -92,6 +92,8 @@ fn serve(config: Config) -> Result<()> {
     runtime.block_on(async move {
         let listener = query_server::server::listen(addr, config.server.reuse_port)
             .with_context(|| format!("listening on {addr}"))?;
+        // The address bound: with port 0, the one the system chose.
+        let addr = listener.local_addr()?;
         let app = App::open(config)?;
         app.poll_snapshot();
         match app.live.get() {
@@ -103,7 +105,7 @@ fn serve(config: Config) -> Result<()> {
         }
         warn_if_few_files(app.cfg.server.max_connections);
         // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
-        println!("listening on http://{}", listener.local_addr()?);
+        println!("listening on http://{addr}");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("SIGTERM handler")?;
         let shutdown = async move {

@@ -773,6 +773,10 @@ fn a_captcha_works_once_and_a_fixed_one_needs_loopback() {
         "{}",
         server.log()
     );
+    // The log names the address it listens on, the port the system chose
+    // for `--listen 127.0.0.1:0` (it said :0; found by the walk of the API).
+    let listening = format!("cpor-server on {}, snapshot", server.base);
+    assert!(server.log().contains(&listening), "{}", server.log());
     let mut c = Client::new(&server);
     c.activate(&data, WANG, PASSWORD);
     let page = c.get("/login");
