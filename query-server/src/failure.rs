@@ -119,7 +119,7 @@ impl Failure {
     /// The answer to a request no route took (or taken before routing):
     /// JSON under `/api/`, else a page.
     pub fn render(self, app: &App, req: &Req) -> Resp {
-        if req.path.starts_with("/api/") {
+        if crate::http::is_api(&req.path) {
             self.json(app, req)
         } else {
             self.page(app, req)
@@ -137,6 +137,9 @@ impl Failure {
     /// default the dispatcher may replace.
     pub fn json(self, app: &App, req: &Req) -> Resp {
         self.log(req);
+        // Unauthorised with a token that names no session (any more): the
+        // app's user logs in again (RFC 6750's invalid_token).
+        let ended = req.bearer().is_some();
         let (status, error, message) = match &self {
             Failure::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -167,9 +170,7 @@ impl Failure {
                 "forbidden",
                 "這個請求不是從本網站送出。".into(),
             ),
-            // A token that names no session (any more): the app's user
-            // logs in again (RFC 6750's invalid_token).
-            Failure::Unauthorised if req.bearer().is_some() => (
+            Failure::Unauthorised if ended => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
                 "登入已逾時或已登出，請重新登入。".into(),
@@ -209,7 +210,7 @@ impl Failure {
                 r.header("retry-after", &left.to_string());
                 r = r.route("maintenance");
             }
-            Failure::Unauthorised if req.bearer().is_some() => {
+            Failure::Unauthorised if ended => {
                 r.header("www-authenticate", "Bearer error=\"invalid_token\"");
             }
             Failure::Unauthorised => {

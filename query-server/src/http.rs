@@ -196,6 +196,17 @@ pub fn set_cookie(name: &str, value: &str, https: bool, max_age: Option<u64>) ->
     c
 }
 
+/// The cookie `name` set empty and expired: the browser drops it.
+pub fn clear_cookie(name: &str, https: bool) -> String {
+    set_cookie(name, "", https, Some(0))
+}
+
+/// Whether a request's path is the API's, whose answers, errors of the
+/// HTTP layer included, are JSON.
+pub fn is_api(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

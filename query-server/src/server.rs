@@ -67,7 +67,7 @@ fn body(timeout: Duration) -> impl Filter<Extract = (Bytes,), Error = Rejection>
     warp::path::full().and(warp::body::stream()).and_then(
         move |path: FullPath, stream| async move {
             // The API's refusals are JSON, as its other errors.
-            let api = path.as_str().starts_with("/api/");
+            let api = crate::http::is_api(path.as_str());
             let refused = |why| warp::reject::custom(BodyRefused { why, api });
             match tokio::time::timeout(timeout, collect(stream)).await {
                 Ok(body) => body.map_err(refused),
@@ -234,7 +234,7 @@ pub async fn serve(
                     let ip = client_ip(req.headers(), peer.ip(), proxies.as_deref());
                     l.take(ip, Instant::now()).err()
                 });
-                let api = req.uri().path().starts_with("/api/");
+                let api = crate::http::is_api(req.uri().path());
                 let answer = match limited {
                     None => Some(hyper::service::Service::call(&service, req)),
                     Some(_) => None,

@@ -582,35 +582,37 @@ fn an_app_that_signed_in_before_gets_past_a_lockout_by_strangers() {
     assert_eq!(browser.login(WANG, PASSWORD).status, 303);
 }
 
-/// Each of the server's threads: its id, its name and its nice value,
-/// from /proc.
-fn thread_priorities(server: &Server) -> Vec<(String, String, i64)> {
+/// One of the server's threads, from /proc.
+#[derive(Debug)]
+struct Thread {
+    tid: String,
+    name: String,
+    nice: i64,
+    /// Nanoseconds it has run (the first field of `schedstat`).
+    ran: u64,
+}
+
+/// Each of the server's threads.
+fn threads(server: &Server) -> Vec<Thread> {
     let tasks = format!("/proc/{}/task", server.pid());
     let mut out = Vec::new();
     for task in std::fs::read_dir(tasks).unwrap() {
         let dir = task.unwrap().path();
-        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
-        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+        let stat = read("stat");
         // nice is field 19.
-        if let Some(nice) = stat_fields(&stat).get(16).and_then(|n| n.parse().ok()) {
-            let tid = dir.file_name().unwrap().to_string_lossy().into_owned();
-            out.push((tid, name.trim().to_string(), nice));
-        }
-    }
-    out
-}
-
-/// The nanoseconds each of the server's threads has run, by thread id
-/// (the first field of /proc's `schedstat`).
-fn thread_cpu(server: &Server) -> std::collections::HashMap<String, u64> {
-    let tasks = format!("/proc/{}/task", server.pid());
-    let mut out = std::collections::HashMap::new();
-    for task in std::fs::read_dir(tasks).unwrap() {
-        let dir = task.unwrap().path();
-        let ran = std::fs::read_to_string(dir.join("schedstat")).unwrap_or_default();
-        if let Some(ns) = ran.split_whitespace().next().and_then(|n| n.parse().ok()) {
-            let tid = dir.file_name().unwrap().to_string_lossy().into_owned();
-            out.insert(tid, ns);
+        let nice = stat_fields(&stat).get(16).and_then(|n| n.parse().ok());
+        let ran = read("schedstat")
+            .split_whitespace()
+            .next()
+            .and_then(|n| n.parse().ok());
+        if let (Some(nice), Some(ran)) = (nice, ran) {
+            out.push(Thread {
+                tid: dir.file_name().unwrap().to_string_lossy().into_owned(),
+                name: read("comm").trim().to_string(),
+                nice,
+                ran,
+            });
         }
     }
     out
@@ -646,7 +648,7 @@ fn a_known_browsers_password_check_outranks_the_threads_answering_a_flood() {
     );
     // A request, so the runtime's threads have all started.
     assert_eq!(Client::new(&server).get("/login").status, 200);
-    let before = thread_cpu(&server);
+    let before = threads(&server);
     let mut refused = 0;
     for _ in 0..3000 {
         let mut s = connect_from(&server, "127.0.0.9").unwrap();
@@ -657,37 +659,35 @@ fn a_known_browsers_password_check_outranks_the_threads_answering_a_flood() {
         }
     }
     assert!(refused >= 2990, "{refused} of 3000 refused");
-    let after = thread_cpu(&server);
-    let priorities = thread_priorities(&server);
+    let after = threads(&server);
     let (mut niced, mut not) = (0, 0);
-    for (tid, ns) in &after {
-        let used = ns - before.get(tid).copied().unwrap_or(0);
-        match priorities.iter().find(|t| t.0 == *tid) {
-            Some((_, _, nice)) if *nice >= 4 => niced += used,
-            _ => not += used,
+    for t in &after {
+        let earlier = before.iter().find(|b| b.tid == t.tid).map_or(0, |b| b.ran);
+        match t.nice >= 4 {
+            true => niced += t.ran - earlier,
+            false => not += t.ran - earlier,
         }
     }
     assert!(
         not * 10 < niced + not,
         "refusing 3,000 connections took {:.1} ms in threads at nice 4 and {:.1} ms in \
-         threads above them: {priorities:?}",
+         threads above them: {after:?}",
         niced as f64 / 1e6,
         not as f64 / 1e6
     );
-    let threads = priorities;
     let nice_of = |prefix: &str| -> Vec<i64> {
-        threads
+        after
             .iter()
-            .filter(|(_, n, _)| n.starts_with(prefix))
-            .map(|(_, _, nice)| *nice)
+            .filter(|t| t.name.starts_with(prefix))
+            .map(|t| t.nice)
             .collect()
     };
-    assert_eq!(nice_of("argon2-2"), [0], "{threads:?}");
-    assert_eq!(nice_of("argon2-0"), [19], "{threads:?}");
-    assert_eq!(nice_of("argon2-1"), [19], "{threads:?}");
+    assert_eq!(nice_of("argon2-2"), [0], "{after:?}");
+    assert_eq!(nice_of("argon2-0"), [19], "{after:?}");
+    assert_eq!(nice_of("argon2-1"), [19], "{after:?}");
     let workers = nice_of("tokio-rt-worker");
-    assert!(!workers.is_empty(), "{threads:?}");
-    assert!(workers.iter().all(|&n| n == 4), "{threads:?}");
+    assert!(!workers.is_empty(), "{after:?}");
+    assert!(workers.iter().all(|&n| n == 4), "{after:?}");
     // Configurable: 0 puts them level with the known users' checks.
     let level = Server::start(
         &data,
@@ -697,12 +697,12 @@ fn a_known_browsers_password_check_outranks_the_threads_answering_a_flood() {
         ],
     );
     assert_eq!(Client::new(&level).get("/login").status, 200);
-    let threads = thread_priorities(&level);
+    let level_threads = threads(&level);
     assert!(
-        threads
+        level_threads
             .iter()
-            .filter(|(_, n, _)| n.starts_with("tokio-rt-worker"))
-            .all(|(_, _, nice)| *nice == 0),
-        "{threads:?}"
+            .filter(|t| t.name.starts_with("tokio-rt-worker"))
+            .all(|t| t.nice == 0),
+        "{level_threads:?}"
     );
 }

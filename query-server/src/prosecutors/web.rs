@@ -24,7 +24,7 @@ use store::hearings::Holder;
 use super::{browser_prosecutor, end, prosecutor_ctx, prosecutor_form, ProsecutorSession};
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::{set_cookie, Req, Resp};
+use crate::http::{clear_cookie, set_cookie, Req, Resp};
 use crate::pages;
 use crate::routes::ctx;
 use crate::routes::guard::{browser_session, same, signed_out};
@@ -117,7 +117,7 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
     // The flow is over whatever happened: its cookie goes.
     r.header(
         "set-cookie",
-        &set_cookie(&app.cookie_name(FLOW_COOKIE), "", app.https, Some(0)),
+        &clear_cookie(&app.cookie_name(FLOW_COOKIE), app.https),
     );
     Ok(r)
 }

@@ -13,7 +13,7 @@ use store::secret;
 
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::{set_cookie, Req, Resp};
+use crate::http::{clear_cookie, set_cookie, Req, Resp};
 use crate::sessions::{Kind, Session};
 
 /// A decoded form body.
@@ -100,8 +100,7 @@ pub fn take_just_set(app: &App, req: &Req) -> Option<(String, String)> {
     let (until, email) = data.split_at_checked(8)?;
     let until = i64::from_be_bytes(until.try_into().ok()?);
     let email = String::from_utf8(email.to_vec()).ok()?;
-    (chrono::Utc::now().timestamp() <= until)
-        .then(|| (email, set_cookie(&name, "", app.https, Some(0))))
+    (chrono::Utc::now().timestamp() <= until).then(|| (email, clear_cookie(&name, app.https)))
 }
 
 /// A form POST before login must repeat the `csrf` cookie, and the cookie
@@ -182,7 +181,7 @@ pub fn signed_out(app: &App, to: &str) -> Resp {
     let mut r = Resp::redirect(to);
     r.header(
         "set-cookie",
-        &set_cookie(&app.cookie_name("sid"), "", app.https, Some(0)),
+        &clear_cookie(&app.cookie_name("sid"), app.https),
     );
     r.header("clear-site-data", "\"cache\"");
     r

@@ -48,7 +48,7 @@ use super::cases::{case_path, parse_case};
 use super::guard::Form;
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::{set_cookie, Req, Resp};
+use crate::http::{clear_cookie, set_cookie, Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
 use crate::prosecutors::{browser_prosecutor, prosecutor_form, Viewer};
@@ -370,7 +370,7 @@ fn just_made(app: &App, req: &Req, holder: Holder) -> (Option<String>, Option<St
     let Some(token) = req.cookie(&name) else {
         return (None, None);
     };
-    let clear = set_cookie(&name, "", app.https, Some(0));
+    let clear = clear_cookie(&name, app.https);
     let owner = store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token)
         .unwrap_or_else(|e| {
             tracing::error!("a calendar feed's token: {e}");
