@@ -95,6 +95,26 @@ const INTERNAL: &str = "系統發生錯誤，請稍後再試。";
 const UNAVAILABLE_RETRY: &str = "60";
 const UNAVAILABLE_PAGE: &str = "系統暫時無法讀取案件資料，請稍後再試。";
 
+/// A wait as people read it: seconds under a minute, else minutes rounded
+/// up (from an hour, hours and minutes), so that nobody is told a time
+/// before which they would still be refused. Retry-After stays in seconds.
+pub fn wait_words(secs: u64) -> String {
+    if secs < 60 {
+        return format!("{secs} 秒");
+    }
+    let minutes = secs.div_ceil(60);
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} 分鐘"),
+        (h, 0) => format!("{h} 小時"),
+        (h, m) => format!("{h} 小時 {m} 分鐘"),
+    }
+}
+
+/// Too many failed attempts (logins, a password's reset): what to do.
+pub fn too_many_attempts(wait: u64) -> String {
+    format!("嘗試次數過多，請於 {}後再試。", wait_words(wait))
+}
+
 /// A page's words: title, heading, text, and a link to go on.
 struct Words {
     title: &'static str,
@@ -191,7 +211,7 @@ impl Failure {
             Failure::Throttled(wait) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",
-                format!("嘗試次數過多，請於 {wait} 秒後再試。"),
+                too_many_attempts(*wait),
             ),
             Failure::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -318,7 +338,7 @@ impl Failure {
                 Words {
                     title: "嘗試次數過多",
                     heading: "嘗試次數過多",
-                    text: format!("嘗試次數過多，請於 {wait} 秒後再試。"),
+                    text: too_many_attempts(*wait),
                     link: None,
                 },
             ),
@@ -382,6 +402,33 @@ mod tests {
 
     use super::*;
     use crate::config::Config;
+
+    #[test]
+    fn a_wait_is_told_in_seconds_minutes_or_hours_never_shorter_than_it_is() {
+        let told = |s| wait_words(s);
+        assert_eq!(told(0), "0 秒");
+        assert_eq!(told(59), "59 秒");
+        assert_eq!(told(60), "1 分鐘");
+        assert_eq!(told(61), "2 分鐘");
+        assert_eq!(told(3533), "59 分鐘");
+        assert_eq!(told(3600), "1 小時");
+        assert_eq!(told(3601), "1 小時 1 分鐘");
+        assert_eq!(told(7200 + 45 * 60), "2 小時 45 分鐘");
+        // Never less than the wait: a person trying again when told is not
+        // refused again.
+        for secs in [1, 59, 60, 119, 120, 121, 3540, 3599, 3661, 86_399] {
+            let said = told(secs);
+            let n: Vec<u64> = said.split(' ').filter_map(|w| w.parse().ok()).collect();
+            let back = match n.as_slice() {
+                [v] if said.ends_with('秒') => *v,
+                [v] if said.ends_with("分鐘") => v * 60,
+                [v] => v * 3600,
+                [h, m] => h * 3600 + m * 60,
+                _ => panic!("{said}"),
+            };
+            assert!(back >= secs && back < secs + 60, "{secs} s told as {said}");
+        }
+    }
 
     fn app() -> (tempfile::TempDir, Arc<App>) {
         let dir = tempfile::tempdir().unwrap();

@@ -406,7 +406,10 @@ fn too_many_requests(https: bool, wait: u64, api: bool) -> warp::reply::Response
         StatusCode::TOO_MANY_REQUESTS,
         api,
         "throttled",
-        format!("請求過於頻繁，請於 {wait} 秒後再試。"),
+        format!(
+            "請求過於頻繁，請於 {}後再試。",
+            crate::failure::wait_words(wait)
+        ),
     );
     crate::routes::secure(&mut resp, https, "'self'");
     resp.header("retry-after", &wait.to_string());

@@ -721,7 +721,8 @@ fn failed_logins_are_slowed_after_ten_and_refused_after_the_hourly_limit() {
     // The 11th comes too soon: 429 with Retry-After, even with the right password.
     let r = c.login(WANG, PASSWORD);
     assert_eq!(r.status, 429);
-    assert!(r.header("retry-after").is_some());
+    assert_eq!(r.header("retry-after"), Some("1"));
+    assert!(r.body.contains("請於 1 秒後再試"), "{}", r.body);
     // The same for an address nobody has: a 429 tells nothing.
     for _ in 0..10 {
         c.login("nobody@example.com", "wrong password!!");
@@ -749,7 +750,17 @@ fn failed_logins_are_slowed_after_ten_and_refused_after_the_hourly_limit() {
     for _ in 0..3 {
         c.login(WANG, "wrong password!!");
     }
-    assert_eq!(c.login(WANG, PASSWORD).status, 429);
+    // Locked for the rest of the hour: the wait is told as people say it,
+    // rounded up (not 「請於 3599 秒後再試」), on the page and over the API.
+    let r = c.login(WANG, PASSWORD);
+    assert_eq!(r.status, 429);
+    let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+    assert!((3590..=3600).contains(&wait), "{wait}");
+    assert!(r.body.contains("請於 1 小時後再試"), "{}", r.body);
+    let r = c.api_login(WANG, PASSWORD);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.json()["error"], "throttled");
+    assert_eq!(r.json()["message"], "嘗試次數過多，請於 1 小時後再試。");
     for i in 0..3 {
         assert_eq!(
             c.login(&format!("u{i}@example.com"), "wrong password!!")

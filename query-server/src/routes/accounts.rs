@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::auth::{self, Change, Login};
 use crate::captcha::Binding;
 use crate::device;
-use crate::failure::{Answer, Failure};
+use crate::failure::{too_many_attempts, wait_words, Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
@@ -87,7 +87,10 @@ fn waiting(mut r: Resp, wait: Option<u64>, limited: Option<u64>) -> Resp {
 
 /// What a page says when this address has fetched too many captchas.
 fn captcha_limited(wait: u64) -> String {
-    format!("驗證碼索取次數過多，請於 {wait} 秒後重新整理本頁。")
+    format!(
+        "驗證碼索取次數過多，請於 {}後重新整理本頁。",
+        wait_words(wait)
+    )
 }
 
 /// The login page: `email` as typed (never the password), what went
@@ -211,11 +214,14 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             "帳號或密碼不正確。尚未啟用帳號者，請使用核准通知信中的啟用連結。".into(),
         ),
         Login::Throttled(wait) => {
-            let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
+            let p = Problem::General(too_many_attempts(wait));
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
         Login::Busy(wait) => {
-            let p = Problem::General(format!("目前登入的人數過多，請於 {wait} 秒後再試。"));
+            let p = Problem::General(format!(
+                "目前登入的人數過多，請於 {}後再試。",
+                wait_words(wait)
+            ));
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
     };
@@ -423,7 +429,7 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         return forgot_form(app, req, false, missing, email, None);
     }
     if let Some(wait) = app.throttle.check_ip(req.ip, crate::throttle::now_ms()) {
-        let p = Problem::General(format!("嘗試次數過多，請於 {wait} 秒後再試。"));
+        let p = Problem::General(too_many_attempts(wait));
         return forgot_form(app, req, false, vec![p], email, Some(wait));
     }
     let csrf = field(&form, "csrf");
