@@ -206,56 +206,102 @@ fn session(app: &App, req: &Req) -> Result<Session, Failure> {
     Ok(s)
 }
 
-/// Dispatch within `/api/v1`; every answer of a route carries its name,
-/// failures too.
-pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Resp {
-    let m = &req.method;
-    // HEAD is answered as GET (hyper sends no body), as the website does.
-    let reads = crate::routes::reads_only(req);
-    let answer = |a: Answer| a.unwrap_or_else(|f| f.json(app, req));
-    match s {
-        ["openapi.yaml"] if reads => Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into())
-            .route("/api/v1/openapi.yaml"),
-        ["captcha"] if m == Method::POST => answer(captcha(app, req)).route("/api/v1/captcha"),
-        ["session"] if m == Method::POST => answer(login(app, req).await).route("/api/v1/session"),
-        ["session"] if m == Method::DELETE => answer(logout(app, req)).route("/api/v1/session"),
-        ["sso", "nonce"] if m == Method::POST => {
-            answer(prosecutors::api::nonce(app)).route("/api/v1/sso/nonce")
+/// What a request to the API asks for.
+#[derive(Clone, Copy)]
+enum Op {
+    Spec,
+    Captcha,
+    Login,
+    Logout,
+    Nonce,
+    Token,
+    Cases,
+    Hearings,
+    Case,
+    CaseHearing,
+}
+
+/// A method an operation is asked for with; `Read` is GET or HEAD (HEAD
+/// answered as GET, hyper sending no body, as the website does).
+#[derive(Clone, Copy, PartialEq)]
+enum Verb {
+    Read,
+    Post,
+    Delete,
+}
+
+impl Verb {
+    fn of(req: &Req) -> Option<Verb> {
+        match req.method {
+            Method::GET | Method::HEAD => Some(Verb::Read),
+            Method::POST => Some(Verb::Post),
+            Method::DELETE => Some(Verb::Delete),
+            _ => None,
         }
-        ["sso", "token"] if m == Method::POST => {
-            answer(prosecutors::api::token(app, req).await).route("/api/v1/sso/token")
+    }
+
+    fn allow(self) -> &'static str {
+        match self {
+            Verb::Read => "GET, HEAD",
+            Verb::Post => "POST",
+            Verb::Delete => "DELETE",
         }
-        ["cases"] if reads => answer(cases(app, req)).route("/api/v1/cases"),
-        ["hearings"] if reads => answer(hearings(app, req)).route("/api/v1/hearings"),
-        ["cases", _, _, _, _, _] if reads => {
-            answer(case(app, req, &seg[1..])).route("/api/v1/cases/{key}")
-        }
-        ["cases", _, _, _, _, _, "hearings", file] if reads => answer(
-            viewer(app, req)
-                .and_then(|v| crate::routes::hearings::case_hearing(app, &v, &seg[1..6], file)),
-        )
-        .route("/api/v1/cases/{key}/hearings"),
-        _ => match allowed(s) {
-            Some(allow) => Failure::MethodNotAllowed(allow).json(app, req),
-            None => Failure::NotFound.json(app, req),
-        },
     }
 }
 
-/// The methods a path of `route` takes, for the 405 of another method
+/// The API's paths, each with its route name and what each method does
+/// there: the one table of both dispatch and a 405's `Allow`
 /// (`openapi::a_method_a_route_does_not_take_is_405_with_the_methods_it_takes`
-/// holds this to openapi.yaml's operations).
-fn allowed(s: &[&str]) -> Option<&'static str> {
-    match s {
-        ["openapi.yaml"]
-        | ["cases"]
-        | ["hearings"]
-        | ["cases", _, _, _, _, _]
-        | ["cases", _, _, _, _, _, "hearings", _] => Some("GET, HEAD"),
-        ["captcha"] | ["sso", "nonce"] | ["sso", "token"] => Some("POST"),
-        ["session"] => Some("POST, DELETE"),
-        _ => None,
-    }
+/// holds it to openapi.yaml's operations).
+fn path(s: &[&str]) -> Option<(&'static str, &'static [(Verb, Op)])> {
+    use Verb::*;
+    Some(match s {
+        ["openapi.yaml"] => ("/api/v1/openapi.yaml", &[(Read, Op::Spec)]),
+        ["captcha"] => ("/api/v1/captcha", &[(Post, Op::Captcha)]),
+        ["session"] => (
+            "/api/v1/session",
+            &[(Post, Op::Login), (Delete, Op::Logout)],
+        ),
+        ["sso", "nonce"] => ("/api/v1/sso/nonce", &[(Post, Op::Nonce)]),
+        ["sso", "token"] => ("/api/v1/sso/token", &[(Post, Op::Token)]),
+        ["cases"] => ("/api/v1/cases", &[(Read, Op::Cases)]),
+        ["hearings"] => ("/api/v1/hearings", &[(Read, Op::Hearings)]),
+        ["cases", _, _, _, _, _] => ("/api/v1/cases/{key}", &[(Read, Op::Case)]),
+        ["cases", _, _, _, _, _, "hearings", _] => {
+            ("/api/v1/cases/{key}/hearings", &[(Read, Op::CaseHearing)])
+        }
+        _ => return None,
+    })
+}
+
+/// Dispatch within `/api/v1`; every answer of a route carries its name,
+/// failures too. A path not in `path` is 404, a method its path does not
+/// take 405 with the methods it does.
+pub async fn route(app: &Arc<App>, req: &Req, s: &[&str], seg: &[String]) -> Resp {
+    let Some((name, ops)) = path(s) else {
+        return Failure::NotFound.json(app, req);
+    };
+    let verb = Verb::of(req);
+    let Some(&(_, op)) = ops.iter().find(|(v, _)| Some(*v) == verb) else {
+        let allow: Vec<&str> = ops.iter().map(|(v, _)| v.allow()).collect();
+        return Failure::MethodNotAllowed(allow.join(", ")).json(app, req);
+    };
+    let answer = match op {
+        Op::Spec => {
+            return Resp::new(StatusCode::OK, "application/yaml", OPENAPI.into()).route(name)
+        }
+        Op::Captcha => captcha(app, req),
+        Op::Login => login(app, req).await,
+        Op::Logout => logout(app, req),
+        Op::Nonce => prosecutors::api::nonce(app),
+        Op::Token => prosecutors::api::token(app, req).await,
+        Op::Cases => cases(app, req),
+        Op::Hearings => hearings(app, req),
+        Op::Case => case(app, req, &seg[1..]),
+        Op::CaseHearing => viewer(app, req)
+            .and_then(|v| crate::routes::hearings::case_hearing(app, &v, &seg[1..6], &seg[7])),
+    };
+    answer.unwrap_or_else(|f| f.json(app, req)).route(name)
 }
 
 /// A captcha bound to the client's address (an app has no pre-login

@@ -30,7 +30,7 @@ pub enum Failure {
     /// it takes (the `Allow` header). The website answers it as
     /// `NotFound`.
     #[error("method not allowed")]
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// The nightly maintenance window, with the seconds until it ends.
     #[error("maintenance window, {0} s left")]
     Maintenance(u64),
@@ -223,7 +223,7 @@ impl Failure {
         match self {
             Failure::NotFound => r = r.route("/api/v1 not found"),
             Failure::MethodNotAllowed(allow) => {
-                r.header("allow", allow);
+                r.header("allow", &allow);
                 r = r.route("/api/v1 not found");
             }
             Failure::Maintenance(left) => {
