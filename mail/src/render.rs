@@ -13,7 +13,7 @@ use std::time::SystemTime;
 
 use lettre::address::Envelope;
 use lettre::message::header::ContentType;
-use lettre::message::header::{Header, HeaderName, HeaderValue};
+use lettre::message::header::{HeaderName, HeaderValue};
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use lettre::Message;
 
@@ -245,35 +245,9 @@ pub enum RenderError {
     Message(String),
 }
 
-#[derive(Clone)]
-struct ListUnsubscribe(String);
-
-impl Header for ListUnsubscribe {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Unsubscribe")
-    }
-    fn parse(s: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(ListUnsubscribe(s.to_string()))
-    }
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), self.0.clone())
-    }
-}
-
-/// RFC 8058: the unsubscribe link works with one POST, no page to click.
-#[derive(Clone)]
-struct ListUnsubscribePost;
-
-impl Header for ListUnsubscribePost {
-    fn name() -> HeaderName {
-        HeaderName::new_from_ascii_str("List-Unsubscribe-Post")
-    }
-    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
-        Ok(ListUnsubscribePost)
-    }
-    fn display(&self) -> HeaderValue {
-        HeaderValue::new(Self::name(), "List-Unsubscribe=One-Click".to_string())
-    }
+/// A header lettre has no type for, as it is written.
+fn raw(name: &'static str, value: impl Into<String>) -> HeaderValue {
+    HeaderValue::new(HeaderName::new_from_ascii_str(name), value.into())
 }
 
 /// A whole message, as the outbox keeps it: [`wire`] makes it what is
@@ -364,11 +338,20 @@ pub fn message_with(
         .to(to)
         .subject(view.subject.clone())
         .message_id(Some(message_id.to_string()))
-        .date(date);
+        .date(date)
+        // Made by a program (RFC 3834 §5): no out-of-office replies to it,
+        // and Exchange's own header for the same. Not `All`, which would
+        // also stop the non-delivery reports the bounce mailbox reads.
+        .raw_header(raw("Auto-Submitted", "auto-generated"))
+        .raw_header(raw("X-Auto-Response-Suppress", "OOF, AutoReply"));
     if unsubscribe {
-        builder = builder
-            .header(ListUnsubscribe(format!("<{}>", view.unsubscribe)))
-            .header(ListUnsubscribePost);
+        builder = builder.raw_header(raw("List-Unsubscribe", format!("<{}>", view.unsubscribe)));
+        // RFC 8058 §3.1: one POST unsubscribes, without a page to click;
+        // only for an HTTPS URI (over http, the link is a page to open).
+        if view.unsubscribe.starts_with("https://") {
+            builder =
+                builder.raw_header(raw("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"));
+        }
     }
     let bodies = MultiPart::alternative_plain_html(body(text), body(html));
     let message = if calendars.is_empty() {
@@ -635,9 +618,59 @@ mod tests {
     }
 
     #[test]
+    fn every_mail_says_it_is_automatic_and_one_click_needs_https() {
+        let from: Mailbox = "案件進度查詢 <noreply@cpor.localhost>".parse().unwrap();
+        let head = |kind: Kind, v: &View| {
+            let r = render(kind, v, &from, "<x@cpor.localhost>", SystemTime::UNIX_EPOCH).unwrap();
+            let m = String::from_utf8_lossy(&r.message).into_owned();
+            m.split("\r\n\r\n").next().unwrap().to_string()
+        };
+        let mut v = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100))]);
+        v.subject = subject(Kind::Digest, &v.cases);
+        // RFC 3834 §5: out-of-office replies are not sent to it; Exchange
+        // reads its own header for the same (not NDRs or delivery reports,
+        // which the bounce mailbox needs).
+        for kind in [
+            Kind::Digest,
+            Kind::Approval,
+            Kind::Activation,
+            Kind::Reminder,
+        ] {
+            let h = head(kind, &v);
+            assert!(
+                h.contains("\r\nAuto-Submitted: auto-generated\r\n"),
+                "{kind:?}: {h}"
+            );
+            assert!(
+                h.contains("\r\nX-Auto-Response-Suppress: OOF, AutoReply\r\n"),
+                "{h}"
+            );
+        }
+        // RFC 8058 §3.1: one-click needs an HTTPS URI; over http the link
+        // is still offered, to open as a page.
+        let h = head(Kind::Digest, &v);
+        assert!(
+            h.contains("List-Unsubscribe: <http://localhost:8080/unsubscribe?"),
+            "{h}"
+        );
+        assert!(!h.contains("List-Unsubscribe-Post"), "{h}");
+        v.unsubscribe = v.unsubscribe.replace("http://", "https://");
+        let h = head(Kind::Digest, &v);
+        assert!(
+            h.contains("List-Unsubscribe: <https://localhost:8080/unsubscribe?"),
+            "{h}"
+        );
+        assert!(
+            h.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{h}"
+        );
+    }
+
+    #[test]
     fn headers_are_rfc2047_and_digests_offer_one_click_unsubscribe() {
         let mut v = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100))]);
         v.subject = subject(Kind::Digest, &v.cases);
+        v.unsubscribe = v.unsubscribe.replace("http://", "https://");
         let from: Mailbox = "案件進度查詢 <noreply@cpor.localhost>".parse().unwrap();
         let r = render(
             Kind::Digest,
@@ -652,7 +685,7 @@ mod tests {
         assert!(head.is_ascii(), "headers must be ASCII (RFC 2047): {head}");
         assert!(head.contains("Subject: =?utf-8?b?"), "{head}");
         assert!(head.contains("Message-ID: <x@cpor.localhost>"));
-        assert!(head.contains("List-Unsubscribe: <http://localhost:8080/unsubscribe?"));
+        assert!(head.contains("List-Unsubscribe: <https://localhost:8080/unsubscribe?"));
         assert!(head.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"));
         let approval = render(
             Kind::Approval,
