@@ -403,7 +403,7 @@ mod tests {
             cases,
             site: "http://localhost:8080".into(),
             link: "http://localhost:8080/login".into(),
-            expires: "115/12/08".into(),
+            expires: "115/12/08 01:12".into(),
             night: "115/11/24".into(),
             unsubscribe:
                 "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12".into(),

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use schemas::date::{compact, roc, taipei};
+use schemas::date::{compact, roc_taipei, taipei};
 use store::secret::random_bytes;
 
 use crate::config::MailSettings;
@@ -45,8 +45,7 @@ pub fn bodies(kind: WebMail, view: &View) -> Result<(String, String), askama::Er
 /// about, `when` the Taipei time it names (until when the link works, or
 /// when the password changed), as `115/11/24 14:05`.
 pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View {
-    let local = when.with_timezone(&taipei());
-    let shown = format!("{} {}", roc(local.date_naive()), local.format("%H:%M"));
+    let shown = roc_taipei(when);
     View {
         subject: kind.subject(&[]),
         email: email.to_string(),

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use warp::http::{Method, StatusCode};
 
-use schemas::date::roc;
+use schemas::date::{roc, roc_minute};
 use schemas::text::clean;
 
 use crate::app::App;
@@ -164,7 +164,7 @@ fn hearing_body(case: &schemas::CaseRef, h: &crate::live::HearingRow) -> Hearing
         uid: h.uid.clone(),
         sequence: h.sequence,
         starts: format!("{}+08:00", h.at.format("%Y-%m-%dT%H:%M:%S")),
-        starts_roc: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+        starts_roc: roc_minute(h.at),
         courtroom: h.courtroom.as_deref().map(clean),
         kind: h.kind.clone(),
         state: h.state.as_str(),

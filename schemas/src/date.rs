@@ -156,6 +156,16 @@ pub fn roc(date: NaiveDate) -> String {
     )
 }
 
+/// A time as people read it, to the minute: `115/12/19 00:43`.
+pub fn roc_minute(t: NaiveDateTime) -> String {
+    format!("{} {}", roc(t.date()), t.format("%H:%M"))
+}
+
+/// A moment as people in Taiwan read it: [`roc_minute`] of its Taipei time.
+pub fn roc_taipei(t: DateTime<Utc>) -> String {
+    roc_minute(t.with_timezone(&taipei()).naive_local())
+}
+
 /// The last day a case with a cutoff status that began on `status_date` can
 /// still be queried: two calendar months later, a day the later month lacks
 /// falling to its last day (113/12/31 → 114/02/28).

@@ -935,6 +935,35 @@ fn an_expiring_case_is_announced_once() {
     let expiry: Vec<&String> = mails.iter().filter(|m| m.contains("停止查詢")).collect();
     assert_eq!(expiry.len(), 1, "{mails:#?}");
     assert!(expiry[0].contains("最後可查詢日：115/12/01"));
+    // The day itself counts: not "before the last day", which a mail sent
+    // on that day has already passed.
+    assert!(
+        expiry[0].contains("請於最後可查詢日（含）以前登入查看"),
+        "{}",
+        expiry[0]
+    );
+    // The activation, the first mail the party reads, says so too: not
+    // only that its link works for two weeks.
+    let activation: Vec<&String> = mails.iter().filter(|m| m.contains("請啟用帳號")).collect();
+    assert_eq!(activation.len(), 1, "{mails:#?}");
+    assert!(
+        activation[0].contains("最後可查詢日：115/12/01"),
+        "{}",
+        activation[0]
+    );
+    // Until when its link works, to the minute: the date alone was read
+    // as "through that day", when the link ends in its first hour.
+    let until = activation[0]
+        .split("請在 ")
+        .nth(1)
+        .and_then(|t| t.split(" 前開啟").next())
+        .unwrap_or_else(|| panic!("{}", activation[0]));
+    let (day, time) = until.split_once(' ').unwrap_or_else(|| panic!("{until}"));
+    assert!(schemas::date::parse_roc_date(day).is_ok(), "{until}");
+    assert!(
+        chrono::NaiveTime::parse_from_str(time, "%H:%M").is_ok(),
+        "{until}"
+    );
 }
 
 #[test]

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::{as_of_by_court, open_snapshot, CaseJson};
 use crate::model::{CaseData, HearingData};
-use schemas::date::roc;
+use schemas::date::{roc, roc_minute};
 use store::layout::Store;
 
 /// A case as administrators see it, with its hearings.
@@ -62,7 +62,7 @@ impl HearingJson {
         HearingJson {
             seq: h.seq,
             posted: roc(h.posted),
-            at: format!("{} {}", roc(h.at.date()), h.at.format("%H:%M")),
+            at: roc_minute(h.at),
             uid: h.uid(court, &c.key),
             courtroom: h.courtroom,
             kind: h.kind,

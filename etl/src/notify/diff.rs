@@ -117,6 +117,10 @@ pub struct Granted {
     pub role: String,
     /// Its latest entries tonight, newest first.
     pub entries: Vec<EntryData>,
+    /// Its last queryable day, when that is within the expiry notice
+    /// period: the first mail the address reads says so, not only the
+    /// expiry warning beside it.
+    pub last_day: Option<NaiveDate>,
 }
 
 /// A followed case that will stop being queryable soon.
@@ -493,6 +497,7 @@ fn compare(
                     case: case_ref.clone(),
                     role: roles.of(email)?,
                     entries: entries.clone().unwrap_or_default(),
+                    last_day: expires,
                 });
         }
         if let Some(last_day) = expires {
@@ -632,6 +637,7 @@ mod tests {
                             case: case_ref(),
                             role: g.role.clone(),
                             entries: case.entries.clone(),
+                            last_day: expires_soon(case, tonight),
                         });
                 }
                 if let Some(last_day) = expires_soon(case, tonight) {

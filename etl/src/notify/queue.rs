@@ -37,7 +37,7 @@ use super::NotifyError;
 use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
-use schemas::date::{compact, roc, taipei, to_int};
+use schemas::date::{compact, roc, roc_taipei, to_int};
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 use store::secret::{self, Mailing};
@@ -182,6 +182,7 @@ impl About<'_> {
                 .map(|g| {
                     let mut v = CaseView::new(&g.case);
                     v.role = Some(g.role.clone());
+                    v.last_day = g.last_day.map(roc);
                     g.entries
                         .iter()
                         .fold(v, |v, e| v.entry(e.posted, &e.text, None))
@@ -770,7 +771,7 @@ fn commit_accounts(
         .execute(params![hash, id, now_text, expires.to_rfc3339()])?;
         job.activation = Some((
             format!("{site}/activate?token={token}"),
-            roc(expires.with_timezone(&taipei()).date_naive()),
+            roc_taipei(expires),
         ));
     }
     tx.commit()?;
@@ -1057,6 +1058,7 @@ mod tests {
                             case: case(n),
                             role: "原告".into(),
                             entries: vec![entry(n)],
+                            last_day: None,
                         })
                         .collect(),
                 );
