@@ -41,6 +41,14 @@ def closed_window():
     return start.strftime("%H:%M"), end.strftime("%H:%M")
 
 
+def reminders_of(etl, day):
+    """`send --today DAY` as if it were that day (the benchmarks' day is
+    fixed, 2026-11-30): `--force` where the build has it (since it refuses
+    a day other than today or yesterday without it)."""
+    help_text = subprocess.run([etl, "send", "--help"], capture_output=True, text=True).stdout
+    return ["send", "--today", day] + (["--force"] if "--force" in help_text else [])
+
+
 def national_batch(gen, cases, seed):
     """The national batch of `cases` cases (seed `seed`), generated once
     with `cpor-gen` and cached under BENCH: its directory, with nights

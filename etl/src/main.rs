@@ -108,11 +108,17 @@ enum Command {
         #[arg(long)]
         now: bool,
         /// Queue the hearing reminders of this Asia/Taipei day (YYYY-MM-DD)
-        /// instead of today's: catching up a missed day (with --now, on the
-        /// day it is noticed: what is not sent by the end of that day is
-        /// failed), or trying the sample data (scripts/run-sample)
+        /// instead of today's: catching up yesterday, missed (with --now,
+        /// at once: what is not sent by the end of today is failed); a
+        /// hearing that has started is not named. Only today or yesterday
+        /// without --force
         #[arg(long, value_name = "YYYY-MM-DD")]
         today: Option<chrono::NaiveDate>,
+        /// With --today: any day, as if it were that day's window opening,
+        /// hearings held since included (trying the sample data,
+        /// scripts/run-sample)
+        #[arg(long, requires = "today")]
+        force: bool,
     },
     /// Read delivery reports (bounces) from a Maildir: fail their items, flag their addresses
     Bounces {
@@ -299,7 +305,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Dump { date } => commands::dump::run(&store, date.as_deref()),
         Command::Snapshots { json } => commands::snapshots::run(&store, json),
         Command::Rollback { date } => commands::rollback::run(&store, &date),
-        Command::Send { now, today } => commands::send::run(&config, now, today),
+        Command::Send { now, today, force } => commands::send::run(&config, now, today, force),
         Command::Outbox { action } => commands::outbox::run(
             &config,
             match action {

@@ -122,8 +122,8 @@ impl Data {
     }
 
     /// Queues the hearing reminders of a Taipei day, 7 and 1 days before,
-    /// as `cpor-etl send --today DAY` does (as if at that day's window
-    /// opening), and delivers them.
+    /// as `cpor-etl send --force --today DAY` does (as if at that day's
+    /// window opening), and delivers them.
     pub fn remind(&self, day: &str) {
         let mut cfg = self.config().mail;
         cfg.reminder_days = vec![7, 1];
@@ -132,7 +132,7 @@ impl Data {
             &store::layout::Store::new(self.path()),
             &cfg,
             chrono::Utc::now(),
-            Some(day),
+            Some((day, true)),
             false,
         )
         .expect("reminders");

@@ -86,7 +86,22 @@ impl Stop {
     }
 }
 
-pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) -> Result<i32> {
+pub fn run(
+    config: &Config,
+    now_flag: bool,
+    today: Option<chrono::NaiveDate>,
+    force: bool,
+) -> Result<i32> {
+    if let Some(day) = today.filter(|_| !force) {
+        let real = crate::notify::reminders::taipei_today(chrono::Utc::now());
+        if day != real && day != real - chrono::Duration::days(1) {
+            anyhow::bail!(
+                "--today {day}: today is {real} (Asia/Taipei); only today's or yesterday's \
+                 reminders can be caught up, and another day's would tell of hearings as \
+                 if it were that day (use --force for that, e.g. to try the sample data)"
+            );
+        }
+    }
     let stop = Stop::install()?;
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
@@ -130,7 +145,7 @@ pub fn run(config: &Config, now_flag: bool, today: Option<chrono::NaiveDate>) ->
         &store,
         &config.mail,
         chrono::Utc::now(),
-        today,
+        today.map(|day| (day, force)),
         false,
     ) {
         Ok(crate::notify::reminders::ReminderSummary {

@@ -242,6 +242,11 @@ pub fn reminder_day(now: DateTime<Utc>, window: Window) -> NaiveDate {
         .date_naive()
 }
 
+/// The Taipei date of `now`.
+pub fn taipei_today(now: DateTime<Utc>) -> NaiveDate {
+    now.with_timezone(&taipei()).date_naive()
+}
+
 /// When `day`'s reminders may first go out: the window's opening that day,
 /// or `now` if later (a run inside the window).
 pub fn send_from(day: NaiveDate, now: DateTime<Utc>, window: Window) -> DateTime<Utc> {
@@ -451,8 +456,10 @@ pub fn when(at: NaiveDateTime) -> String {
     )
 }
 
-fn lead_text(lead: u32) -> String {
+/// How far ahead a hearing is, in days from the day the mail goes out.
+fn lead_text(lead: i64) -> String {
     match lead {
+        0 => "今天".into(),
         1 => "明天".into(),
         2 => "後天".into(),
         n => format!("{n} 天後"),
@@ -472,11 +479,12 @@ pub fn queue_due(
     store: &Store,
     cfg: &MailSettings,
     now: DateTime<Utc>,
-    day: Option<NaiveDate>,
+    day: Option<(NaiveDate, bool)>,
     verified: bool,
 ) -> Result<ReminderSummary, NotifyError> {
     let simulated = day.is_some();
-    let day = day.unwrap_or_else(|| reminder_day(now, cfg.window));
+    let as_if = day.is_some_and(|(_, forced)| forced);
+    let day = day.map_or_else(|| reminder_day(now, cfg.window), |(d, _)| d);
     let mut summary = ReminderSummary {
         day: day.format("%Y-%m-%d").to_string(),
         ..ReminderSummary::default()
@@ -500,16 +508,16 @@ pub fn queue_due(
         summary.skipped = Some(format!("done already from {name}"));
         return Ok(summary);
     }
+    // A hearing must start after the reminders may go out: after now, but
+    // for a day worked out as if it were that day (`--force`).
     let from = send_from(
         day,
-        if simulated {
-            DateTime::<Utc>::MIN_UTC
-        } else {
-            now
-        },
+        if as_if { DateTime::<Utc>::MIN_UTC } else { now },
         cfg.window,
     );
     let from_local = from.with_timezone(&taipei()).naive_local();
+    // What "明天" and "7 天後" count from: the day they go out.
+    let told_on = from_local.date();
     let days: Vec<NaiveDate> = cfg
         .reminder_days
         .iter()
@@ -586,9 +594,9 @@ pub fn queue_due(
             hearings: d
                 .hearings
                 .iter()
-                .map(|(c, lead)| HearingView {
+                .map(|(c, _)| HearingView {
                     when: when(c.hearing.at),
-                    lead: lead_text(*lead),
+                    lead: lead_text((c.hearing.at.date() - told_on).num_days()),
                     kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
                     case_link: match site {

@@ -49,7 +49,7 @@ fn send_for(env: &Env, day: &str) -> Run {
 fn run_send(env: &Env, day: &str, leads: &str) -> Run {
     env.command()
         .env("CPOR_MAIL_REMINDER_DAYS", leads)
-        .args(["send", "--now", "--today", day])
+        .args(["send", "--now", "--force", "--today", day])
         .output()
         .unwrap()
         .into()
@@ -343,7 +343,7 @@ fn killed_while_queueing(env: &Env, day: &str, leads: &str) {
         .command()
         .env("CPOR_PAUSE_AT", "reminders-before-commit")
         .env("CPOR_MAIL_REMINDER_DAYS", leads)
-        .args(["send", "--now", "--today", day])
+        .args(["send", "--now", "--force", "--today", day])
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -989,6 +989,78 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
     );
     let sent = reminder_files(&now);
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+}
+
+/// The admin walk (session 27): `send --today 2026-11-24` typed on
+/// 2026-12-05 was taken, and the 07:05 timer then mailed "明天" for a
+/// 勘驗 held ten days before and "7 天後" for one held four days before,
+/// with calendar invitations for both. A catch-up is for today or
+/// yesterday (Asia/Taipei), and never names a hearing that has started;
+/// another day needs `--force` (the sample data, `scripts/run-sample`).
+#[test]
+fn a_catch_up_is_for_today_or_yesterday_and_never_names_a_hearing_held() {
+    let env = sample_env();
+    // 2026-12-05 00:45 in Taipei.
+    for day in ["2026-11-24", "2026-12-03", "2026-12-06"] {
+        let run: Run = env
+            .command_at("2026-12-04 16:45:00")
+            .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+            .args(["send", "--today", day])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 1, "{day}: {}{}", run.stdout, run.stderr);
+        for want in [day, "2026-12-05", "--force"] {
+            assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+        }
+        assert!(reminders(&env).is_empty(), "{day}: {:?}", reminders(&env));
+    }
+
+    // 2026-11-25 15:00 in Taipei, catching up 2026-11-24: the 勘驗 of
+    // 14:00 today has been held and is not named; 言詞辯論 on 115/12/01
+    // is in 6 days from today, as the mail now says.
+    let run: Run = env
+        .command_at("2026-11-25 07:00:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let sent: Vec<PathBuf> = fs::read_dir(env.data().join("mail/20261124"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("/reminder-"))
+        .collect();
+    assert!(
+        run.stdout
+            .contains("reminders for 2026-11-24: 2 queued (2 hearings)"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
+    for eml in &sent {
+        let text = text_of(eml);
+        assert!(!text.contains("115/11/25"), "{text}");
+        assert!(text.contains("（6 天後）"), "{text}");
+        assert!(!text.contains("7 天後") && !text.contains("明天"), "{text}");
+    }
+
+    // As if it were that day, for trying the sample: --force.
+    let env = sample_env();
+    let run: Run = env
+        .command_at("2026-12-04 16:45:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--force", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// A court's correction that is no news still reaches the calendars that
