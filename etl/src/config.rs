@@ -15,6 +15,12 @@ pub struct ImportConfig {
     pub reject_share: f64,
     /// ...and are at least this many.
     pub reject_floor: u64,
+    /// A court whose cases or grants tonight are fewer than the previous
+    /// snapshot's by more than this share...
+    pub shrink_share: f64,
+    /// ...and by at least this many is carried over, as an export that
+    /// failed (`--accept-shrink` imports it).
+    pub shrink_floor: u64,
     /// Published snapshots to keep (by date).
     pub keep_snapshots: u64,
     /// Worker threads; 0 means one per core.
@@ -31,6 +37,8 @@ impl Default for ImportConfig {
         ImportConfig {
             reject_share: contract.defaults.reject_share,
             reject_floor: contract.defaults.reject_floor,
+            shrink_share: 0.5,
+            shrink_floor: 10,
             keep_snapshots: 7,
             threads: 0,
             max_listed_rejects: 10_000,
@@ -45,6 +53,7 @@ impl ImportConfig {
     pub fn from_section(s: &Section<ImportConfig>) -> Result<ImportConfig, ConfigError> {
         let c = s.raw.clone();
         s.share("reject_share", c.reject_share)?;
+        s.share("shrink_share", c.shrink_share)?;
         if c.keep_snapshots == 0 {
             return Err(s.invalid("keep_snapshots", 0, "at least 1 (the live snapshot)"));
         }

@@ -47,6 +47,9 @@ pub mod exit {
 pub struct ImportOptions {
     pub batch_dir: PathBuf,
     pub force: bool,
+    /// Courts imported whatever they lost since the night before
+    /// (`--accept-shrink`).
+    pub accept_shrink: BTreeSet<String>,
 }
 
 /// Why an import stopped before publishing, with its exit code.
@@ -140,6 +143,8 @@ struct Night<'a> {
     /// The snapshot whose hearing lists unchanged cases copy (the one
     /// courts are carried over from: checked against its checksum).
     earlier: Option<SnapshotFile>,
+    /// Courts imported however much they shrank (`--accept-shrink`).
+    accept_shrink: &'a BTreeSet<String>,
 }
 
 pub fn run(
@@ -188,6 +193,7 @@ pub fn run(
         // hearing lists from it on the bet that it is whole; the writer
         // settles the bet before it writes anything (`Previous::settle`).
         earlier: live.clone().filter(|_| crate::hearings::EXTRACTED),
+        accept_shrink: &opts.accept_shrink,
     };
     let mut previous = Previous::Unchecked(live.as_ref());
     let written = loop {
@@ -620,11 +626,14 @@ fn run_courts(
                     pending: BTreeMap::new(),
                     consumed: 0,
                     previous: &checked,
-                    date: night.date,
+                    night,
                     builder,
                     bar: &write_bar,
+                    accepted: Vec::new(),
                 };
-                writer.write_all(&order).map(|courts| Courts::Written {
+                let written = writer.write_all(&order);
+                warnings.append(&mut writer.accepted);
+                written.map(|courts| Courts::Written {
                     courts,
                     live_verified: checked.damaged.is_none(),
                 })
@@ -723,9 +732,11 @@ struct Writer<'a, 'b> {
     /// How many of `courts` the writer has taken (the gate's position).
     consumed: usize,
     previous: &'a Checked,
-    date: NaiveDate,
+    night: &'a Night<'a>,
     builder: &'b mut Builder,
     bar: &'a ProgressBar,
+    /// What `--accept-shrink` let in: the night's warnings.
+    accepted: Vec<String>,
 }
 
 impl Writer<'_, '_> {
@@ -767,7 +778,7 @@ impl Writer<'_, '_> {
                 if self.previous.lost.contains(code) {
                     r.reasons.push(format!(
                         "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED",
-                        compact(self.date)
+                        compact(self.night.date)
                     ));
                 }
             }
@@ -809,6 +820,9 @@ impl Writer<'_, '_> {
                 .saturating_sub(import.rejects.len() as u64);
             r.rejects = import.rejects;
             r.stats = Some(import.stats);
+            if in_scope && r.reasons.is_empty() {
+                r.reasons.extend(self.shrunk(&r.court, &import.data)?);
+            }
             if !in_scope {
                 r.status = CourtStatus::OutOfScope;
             } else if r.reasons.is_empty() {
@@ -816,7 +830,7 @@ impl Writer<'_, '_> {
                     .add_court(&import.data)
                     .map_err(|e| internal("writing the snapshot")(&e))?;
                 r.status = CourtStatus::Imported;
-                r.as_of = Some(roc(self.date));
+                r.as_of = Some(roc(self.night.date));
             }
         } else if !in_scope {
             r.status = CourtStatus::OutOfScope;
@@ -824,10 +838,67 @@ impl Writer<'_, '_> {
         Ok(())
     }
 
+    /// Why tonight's data of a court is not to be taken, if it has far
+    /// fewer cases or grants than the previous snapshot's
+    /// (`import.shrink_share`, `import.shrink_floor`): an export whose query
+    /// failed is valid to the letter of the contract, and would take the
+    /// court's cases, or its followers' access, off the site overnight.
+    /// `--accept-shrink` takes it, said among the night's warnings.
+    fn shrunk(
+        &mut self,
+        code: &str,
+        data: &crate::model::CourtData,
+    ) -> Result<Option<String>, ImportError> {
+        let Some(previous) = self
+            .previous
+            .snapshot
+            .as_ref()
+            .filter(|_| self.previous.courts.contains(code))
+        else {
+            return Ok(None);
+        };
+        let (was_cases, was_grants) = previous
+            .court_size(code)
+            .map_err(|e| internal("reading the live snapshot")(&e))?;
+        let cases = data.cases.len() as u64;
+        let grants: u64 = data.cases.iter().map(|c| c.grants.len() as u64).sum();
+        let settings = &self.night.config.import;
+        let lost = |now: u64, was: u64| {
+            was.saturating_sub(now) >= settings.shrink_floor.max(1)
+                && (was - now) as f64 > settings.shrink_share * was as f64
+        };
+        let mut fewer = Vec::new();
+        if lost(cases, was_cases) {
+            fewer.push(format!(
+                "{cases} cases where the previous snapshot has {was_cases}"
+            ));
+        }
+        if lost(grants, was_grants) {
+            fewer.push(format!(
+                "{grants} grants where the previous snapshot has {was_grants}"
+            ));
+        }
+        if fewer.is_empty() {
+            return Ok(None);
+        }
+        let what = fewer.join(", ");
+        if self.night.accept_shrink.contains(code) {
+            self.accepted.push(format!(
+                "{code}: {what}; imported as it is (--accept-shrink {code})"
+            ));
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "{what}: more than {}% fewer, as an export that failed would give \
+             (if the court has so few, import again with --accept-shrink {code})",
+            settings.shrink_share * 100.0
+        )))
+    }
+
     /// The previous snapshot's data of a court, with tonight's cutoff
     /// applied again, and why it is carried over.
     fn carry_over(&mut self, r: &mut CourtReport, previous: &Checked) -> Result<(), ImportError> {
-        let date = self.date;
+        let date = self.night.date;
         let reason = if r.reasons.is_empty() {
             r.reasons
                 .push(format!("absent from batch {}", compact(date)));

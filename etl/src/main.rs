@@ -68,6 +68,11 @@ enum Command {
         /// Snapshots (nights) to keep [config import.keep_snapshots]
         #[arg(long)]
         keep: Option<u64>,
+        /// Import this court even though it has far fewer cases or grants
+        /// than the night before (it is carried over otherwise; config
+        /// import.shrink_share, import.shrink_floor); repeatable
+        #[arg(long, value_name = "COURT")]
+        accept_shrink: Vec<String>,
     },
     /// Print one case of the live (or a kept) snapshot as JSON; exit 4 if absent
     Case {
@@ -267,13 +272,20 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     let store = Store::new(&config.data_dir);
     match cli.command {
         Command::Import {
-            batch_dir, force, ..
+            batch_dir,
+            force,
+            accept_shrink,
+            ..
         } => {
             let threads = match config.import.threads as usize {
                 0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
                 n => n,
             };
-            let opts = ImportOptions { batch_dir, force };
+            let opts = ImportOptions {
+                batch_dir,
+                force,
+                accept_shrink: accept_shrink.into_iter().collect(),
+            };
             match import::run(&config, &opts, threads) {
                 Ok(run) => {
                     print!(

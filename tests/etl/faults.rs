@@ -763,3 +763,69 @@ fn a_damaged_live_snapshot_lends_no_hearing_list_to_the_next_night() {
         assert_eq!(Some(h), whole.get(case), "{case}");
     }
 }
+
+/// Cuts a file to its header line and lists it truthfully (0 rows) in the
+/// manifest: an export whose query found nothing, valid to the letter.
+fn header_only(batch: &Path, file: &str) {
+    let path = batch.join(file);
+    let bytes = fs::read(&path).unwrap();
+    let end = bytes.windows(2).position(|w| w == b"\r\n").unwrap() + 2;
+    fs::write(&path, &bytes[..end]).unwrap();
+    let sha = crate::util::sha256_hex(&bytes[..end]);
+    edit_manifest(batch, file, |_, _| Some(format!("{file},0,{sha}")));
+}
+
+/// The admin walk (session 27): a court's export that came with every file
+/// empty, or an empty applicant file, and a manifest to match, was
+/// published with exit 0 and no warning: the court's cases, or its grants,
+/// left the site overnight, and every follower lost access (and would
+/// have been sent activation links again when they came back). A court
+/// with far fewer cases or grants than the night before is carried over
+/// instead, saying so, exit 3; `--accept-shrink TPD` publishes it.
+#[test]
+fn a_court_that_lost_most_of_its_cases_or_grants_overnight_is_carried_over() {
+    let report = tpd_carried_over(
+        |b| {
+            for f in [
+                "TPD_case.csv",
+                "TPD_progress.csv",
+                "TPD_applicant.csv",
+                "TPD_prosecutor.csv",
+            ] {
+                if b.join(f).exists() {
+                    header_only(b, f);
+                }
+            }
+        },
+        "0 cases where the previous snapshot has 11",
+    );
+    assert!(
+        court(&report, "TPD")["reasons"]
+            .to_string()
+            .contains("--accept-shrink TPD"),
+        "{report}"
+    );
+    let report = tpd_carried_over(
+        |b| header_only(b, "TPD_applicant.csv"),
+        "0 grants where the previous snapshot has 13",
+    );
+    assert_eq!(court(&report, "PCD")["status"], "imported");
+
+    // The clerks confirm it: imported as it is.
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let batch = env.copy_night("20261124");
+    header_only(&batch, "TPD_applicant.csv");
+    let run = env.import(&batch, &["--accept-shrink", "TPD"]);
+    // 3: HLD is absent from the sample's night 2, carried over.
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("TPD   imported"), "{}", run.stdout);
+    let report = env.report("20261124");
+    assert_eq!(court(&report, "TPD")["status"], "imported");
+    assert!(
+        report["warnings"].to_string().contains("--accept-shrink"),
+        "{report}"
+    );
+    // A court that did not shrink is not named by the flag's note.
+    assert!(!report["warnings"].to_string().contains("PCD"), "{report}");
+}

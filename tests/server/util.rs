@@ -94,6 +94,7 @@ impl Data {
         let opts = ImportOptions {
             batch_dir: repo_root().join("sample-data").join(night),
             force: true,
+            accept_shrink: Default::default(),
         };
         let ours = format!("(pid {}, lock", std::process::id());
         for _ in 0..200 {

@@ -436,6 +436,22 @@ impl Snapshot {
         Ok(lo.zip(hi))
     }
 
+    /// A court's cases and active grants (grants are kept for queryable
+    /// cases only, as `CourtData` has them): its id range
+    /// ([`Self::court_id_range`]) and a count over that range of the
+    /// grants' key.
+    pub fn court_size(&self, code: &str) -> Result<(u64, u64), ReadError> {
+        let Some((lo, hi)) = self.court_id_range(code)? else {
+            return Ok((0, 0));
+        };
+        let grants: i64 = self.conn.query_row(
+            "SELECT count(*) FROM grants WHERE case_id BETWEEN ?1 AND ?2",
+            [lo, hi],
+            |r| r.get(0),
+        )?;
+        Ok(((hi - lo + 1) as u64, grants as u64))
+    }
+
     /// Id range of all cases, if there are any.
     pub fn id_range(&self) -> Result<Option<(i64, i64)>, ReadError> {
         let (lo, hi): (Option<i64>, Option<i64>) =
