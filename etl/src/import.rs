@@ -271,17 +271,35 @@ pub fn run(
     }
 
     let (counts, sealed) = build(builder, &temp, &pool, threads, &mut clock)?;
+    // What the night's mail is compared with: the snapshot it replaces,
+    // or after a rollback the one whose news people were last told.
+    let base = if config.mail.enabled {
+        crate::notify::mail_base(&store, live.as_ref(), date)
+            .map_err(|e| internal("pending mail")(&e))?
+    } else {
+        live.clone()
+    };
+    if let (Some(b), Some(l)) = (&base, &live) {
+        if b != l {
+            report.warnings.push(format!(
+                "mail compared with {}, the newest snapshot whose night's mail was queued, \
+                 not with the live {} (rolled back to): its news is not mailed again",
+                b.name(),
+                l.name()
+            ));
+        }
+    }
     pause("before-publish");
-    let published = publish(&store, &config.mail, live.as_ref(), sealed, date)?;
+    let published = publish(&store, &config.mail, base.as_ref(), sealed, date)?;
     clock.lap("publish");
     pause("after-publish");
     let queued = if config.mail.enabled {
         crate::notify::notify(
             &store,
             &config.mail,
-            live.as_ref(),
+            base.as_ref(),
             &published,
-            live_verified,
+            live_verified && base == live,
             chrono::Utc::now(),
         )
     } else {

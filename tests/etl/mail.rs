@@ -662,6 +662,69 @@ fn a_rollback_names_the_mail_still_to_go_and_forget_gives_it_up() {
     }
 }
 
+/// The admin walk (session 27): after `rollback` to night 1, the next
+/// night's import compared itself with night 1 and mailed night 2's news
+/// again, word for word. A night's mail is compared with what people were
+/// last told: after a rollback, the newest snapshot whose night's mail was
+/// queued, while it is kept; the import says so.
+#[test]
+fn after_a_rollback_the_next_night_does_not_mail_the_rolled_back_nights_news_again() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.one@example.com";
+    let (n1, n2) = scenario(&[WHO]);
+    let mut n3 = n2.clone();
+    n3.entries.push((1, 3, "115/11/24", "通知補正".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(
+        back.stdout.contains(
+            "note: the mail of 20261124-1.sqlite went out; the next night's mail is compared with it"
+        ),
+        "{}",
+        back.stdout
+    );
+    let again = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(
+        (again.code, again.stdout.trim()),
+        (0, "20261123-1.sqlite is live already; nothing changed")
+    );
+    let run = import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    assert!(
+        run.stdout.contains("compared with 20261124-1.sqlite"),
+        "{}",
+        run.stdout
+    );
+    send(&env, &smtp);
+    let digests: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    assert_eq!(digests.len(), 2, "{digests:#?}");
+    let last = digests
+        .iter()
+        .find(|m| m.contains("（115/11/25 資料）"))
+        .unwrap();
+    assert!(last.contains("通知補正"), "{last}");
+    assert!(!last.contains("言詞辯論"), "night 2's news again:\n{last}");
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();

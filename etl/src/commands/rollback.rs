@@ -25,6 +25,10 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
     Snapshot::open(&target)?;
     let live = store.live()?;
+    if live.as_ref().is_some_and(|l| l.path == target.path) {
+        println!("{} is live already; nothing changed", target.name());
+        return Ok(0);
+    }
     let before = live.as_ref().map(|f| f.name());
     if let Some(live) = live.filter(|l| l.path != target.path) {
         keep_calendars_above(store, &live, &target);
@@ -35,6 +39,17 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         target.name(),
         before.as_deref().unwrap_or("nothing")
     );
+    // What the next night's mail is compared with (`notify::mail_base`).
+    if let Ok(Some(base)) = crate::notify::mail_base(store, Some(&target), chrono::NaiveDate::MAX) {
+        if base != target {
+            println!(
+                "note: the mail of {} went out; the next night's mail is compared with it, \
+                 not with {}, so its news is not mailed again",
+                base.name(),
+                target.name()
+            );
+        }
+    }
     for night in still_to_mail(store)? {
         println!(
             "note: the mail of {night}, which was live, is not queued yet: the next import or send \

@@ -21,7 +21,7 @@ pub mod reminders;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::snapshot::read::ReadError;
 use mail::outbox::{Outbox, OutboxError, PendingNight};
@@ -280,6 +280,37 @@ fn queue_checked<'a>(
     let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
+}
+
+/// What the mail of a night replacing `live` is compared with: `live`, or,
+/// after a rollback, the newest snapshot whose night's mail was queued
+/// (`Outbox::queued_snapshots`), if it is newer than `live`, not of a
+/// night after `night` (the one being imported: a re-run of the night
+/// rolled back to is still compared with its earlier build), and still
+/// kept with the checksum it had then. People were told that night's news
+/// and grants: compared with the older snapshot rolled back to, the next
+/// night mailed them again, word for word (the admin walk, session 27).
+pub fn mail_base(
+    store: &Store,
+    live: Option<&SnapshotFile>,
+    night: NaiveDate,
+) -> Result<Option<SnapshotFile>, NotifyError> {
+    let Some(live) = live else {
+        return Ok(None);
+    };
+    if !store.root.join(mail::outbox::OUTBOX_DB).exists() {
+        return Ok(Some(live.clone()));
+    }
+    let newest = Outbox::open(&store.root)?
+        .queued_snapshots()?
+        .into_iter()
+        .filter_map(|id| {
+            let file = store.by_name(&id.name)?;
+            (file.recorded_checksum().ok()? == id.sha256).then_some(file)
+        })
+        .filter(|f| (f.date, f.build) > (live.date, live.build) && f.date <= night)
+        .max_by_key(|f| (f.date, f.build));
+    Ok(Some(newest.unwrap_or_else(|| live.clone())))
 }
 
 /// Before publishing `next`, which replaces `live`: finishes the mail of

@@ -257,6 +257,24 @@ impl Outbox {
         )? > 0)
     }
 
+    /// The snapshots whose night's mail was queued (`told_snapshots` rows
+    /// with a checksum; not those given up, compared with nothing or
+    /// imported with mail off), with their nights' digests not held.
+    pub fn queued_snapshots(&self) -> Result<Vec<SnapshotId>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT t.snapshot, t.sha256 FROM told_snapshots t
+             WHERE t.sha256 <> '' AND NOT EXISTS (SELECT 1 FROM held_nights h
+                 WHERE h.night = t.night AND h.released_at IS NULL)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SnapshotId {
+                name: r.get(0)?,
+                sha256: r.get(1)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The nights whose mail is still to be queued, in the order recorded.
     pub fn pending(&self) -> Result<Vec<PendingNight>> {
         let mut stmt = self.conn.prepare(
