@@ -723,6 +723,32 @@ fn after_a_rollback_the_next_night_does_not_mail_the_rolled_back_nights_news_aga
         .unwrap();
     assert!(last.contains("通知補正"), "{last}");
     assert!(!last.contains("言詞辯論"), "night 2's news again:\n{last}");
+
+    // Rolled back because night 2's file is damaged: the next night is
+    // compared with the live one, and its mail is queued, not left to wait
+    // for the damaged file.
+    let env = Env::new();
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    crate::util::damage(&env.data().join("snapshots/20261124-1.sqlite"));
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    let run = import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    assert!(!run.stdout.contains("compared with"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 digest"), "{}", run.stdout);
 }
 
 #[test]

@@ -301,7 +301,7 @@ pub fn mail_base(
     if !store.root.join(mail::outbox::OUTBOX_DB).exists() {
         return Ok(Some(live.clone()));
     }
-    let newest = Outbox::open(&store.root)?
+    let mut told: Vec<SnapshotFile> = Outbox::open(&store.root)?
         .queued_snapshots()?
         .into_iter()
         .filter_map(|id| {
@@ -309,7 +309,11 @@ pub fn mail_base(
             (file.recorded_checksum().ok()? == id.sha256).then_some(file)
         })
         .filter(|f| (f.date, f.build) > (live.date, live.build) && f.date <= night)
-        .max_by_key(|f| (f.date, f.build));
+        .collect();
+    told.sort_by_key(|f| std::cmp::Reverse((f.date, f.build)));
+    // A damaged one (a reason to roll back) is passed over: the night's
+    // mail would wait for it. Checked only after a rollback.
+    let newest = told.into_iter().find(|f| store.verify(f).is_ok());
     Ok(Some(newest.unwrap_or_else(|| live.clone())))
 }
 
