@@ -70,6 +70,9 @@ pub type Env = Box<dyn Fn(&str) -> Option<String>>;
 pub struct Layers {
     file: Option<(PathBuf, toml::Table)>,
     env: Env,
+    /// The names of the environment's `CPOR_…` variables: one in a
+    /// section's namespace (`CPOR_MAIL_…`) must name one of its keys.
+    env_names: Vec<String>,
     /// `section.key` (or `data_dir`) → (flag, value).
     flags: BTreeMap<String, (String, toml::Value)>,
 }
@@ -93,7 +96,21 @@ impl Layers {
                 Some((p, text))
             }
         };
-        Layers::from_parts(file, Box::new(|name| std::env::var(name).ok()))
+        let names = std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with("CPOR_"))
+            .collect();
+        Ok(
+            Layers::from_parts(file, Box::new(|name| std::env::var(name).ok()))?
+                .with_env_names(names),
+        )
+    }
+
+    /// The names of the environment's variables, checked by `section`
+    /// (a lookup alone cannot list them).
+    pub fn with_env_names(mut self, names: Vec<String>) -> Layers {
+        self.env_names = names;
+        self
     }
 
     /// Layers from a file's text (if any) and an environment lookup.
@@ -117,6 +134,7 @@ impl Layers {
         Ok(Layers {
             file,
             env,
+            env_names: Vec::new(),
             flags: BTreeMap::new(),
         })
     }
@@ -126,6 +144,7 @@ impl Layers {
         Layers {
             file: None,
             env: Box::new(|_| None),
+            env_names: Vec::new(),
             flags: BTreeMap::new(),
         }
     }
@@ -215,6 +234,17 @@ impl Layers {
             }
         }
         let keys: Vec<String> = table.keys().cloned().collect();
+        let prefix = format!("CPOR_{}_", name.to_uppercase());
+        let unknown = self.env_names.iter().find(|var| {
+            var.strip_prefix(&prefix)
+                .is_some_and(|k| !keys.iter().any(|key| key.to_uppercase() == k))
+        });
+        if let Some(var) = unknown {
+            return Err(ConfigError::Unknown {
+                key: format!("{name}.{}", var[prefix.len()..].to_lowercase()),
+                origin: Source::Env(var.clone()),
+            });
+        }
         for key in keys {
             let var = format!("CPOR_{}_{}", name.to_uppercase(), key.to_uppercase());
             if let Some(raw) = (self.env)(&var) {
@@ -373,6 +403,26 @@ mod tests {
             }),
         )
         .unwrap()
+        .with_env_names(env.iter().map(|(k, _)| k.to_string()).collect())
+    }
+
+    /// The admin walk (session 27): `CPOR_MAIL_SMTP_HOTS=…` was ignored, and
+    /// `send` wrote the night's mail as files, marked sent, with no word.
+    /// A variable of a section's namespace that names none of its keys is
+    /// refused as a key in the file is; others' (`CPOR_LOG`, a script's
+    /// own) are not the settings' to judge.
+    #[test]
+    fn a_variable_in_a_sections_namespace_that_names_no_key_is_refused() {
+        let l = layers("", &[("CPOR_IMPORT_KEEPP", "9"), ("CPOR_LOG", "debug")]);
+        let err = l.section::<Demo>("import").err().unwrap().to_string();
+        assert_eq!(
+            err,
+            "import.keepp: no such setting (in environment variable CPOR_IMPORT_KEEPP); \
+             cpor.example.toml lists them all"
+        );
+        // Another section's variables are that section's to check.
+        let l = layers("", &[("CPOR_MAIL_SMTP_HOTS", "x")]);
+        assert!(l.section::<Demo>("import").is_ok());
     }
 
     #[test]

@@ -485,3 +485,29 @@ fn outbox_show_prints_a_message_as_its_reader_reads_it_and_raw_on_request() {
         raw.stdout
     );
 }
+
+/// The admin walk (session 27): a misspelt relay variable,
+/// `CPOR_MAIL_SMTP_HOTS`, was ignored, and `send` wrote the night's mail as
+/// .eml files, marked sent for good. A variable in a section's namespace
+/// that names none of its keys stops the run, as a misspelt key in the
+/// file does; nothing is sent.
+#[test]
+fn a_misspelt_setting_in_the_environment_stops_the_run_before_anything_is_sent() {
+    let env = two_nights();
+    let run: Run = env
+        .command()
+        .env("CPOR_MAIL_SMTP_HOTS", "127.0.0.7")
+        .args(["send", "--now"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "mail.smtp_hots: no such setting (in environment variable CPOR_MAIL_SMTP_HOTS)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.data().join("mail").exists(), "nothing written");
+}

@@ -72,7 +72,7 @@ impl Answers {
 #[test]
 fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid() {
     let data = Data::sample();
-    let server = Server::start(&data, &[("CPOR_SERVER_BODY_TIMEOUT", "1")]);
+    let server = Server::start(&data, &[("CPOR_SERVER_BODY_TIMEOUT_SECONDS", "1")]);
     let mut c = Client::new(&server);
     let mut a = Answers::default();
     let spec = c.get("/api/v1/openapi.yaml");

@@ -23,7 +23,7 @@ fn sample_activate_works_inside_the_maintenance_window() {
         .arg(repo_root().join("scripts/sample-activate"))
         .arg(data.path())
         .args([LAWYER, PASSWORD])
-        .env("CPOR_SERVER_BIN", env!("CARGO_BIN_EXE_cpor-server"))
+        .env("CPOR_BIN_SERVER", env!("CARGO_BIN_EXE_cpor-server"))
         // As the nightly window does from 00:30 to 03:00 in Taipei.
         .env("CPOR_SERVER_MAINTENANCE_START", &start)
         .env("CPOR_SERVER_MAINTENANCE_END", &end)
