@@ -36,7 +36,10 @@ pub use crate::kind::Kind;
 #[derive(Debug, Clone)]
 pub struct EntryView {
     pub posted: String,
+    /// Its first line; an entry may have more (`more`), which the text
+    /// part indents under it and the HTML part breaks with `<br>`.
     pub text: String,
+    pub more: Vec<String>,
     /// For an entry the court revised, what it said before, as the digest
     /// words it after 內容更新: `原為：115/11/30 11:00第三法庭宣判`, `原登載日期：
     /// 115/10/27`, or both (`原登載日期 115/10/27，原為：宣判`).
@@ -83,16 +86,23 @@ impl CaseView {
         let revised =
             was.map(
                 |(was_posted, was_text)| match (was_posted == posted, was_text == text) {
-                    (true, _) => format!("原為：{}", clean(was_text)),
+                    (true, _) => format!("原為：{}", one_line(was_text)),
                     (false, true) => format!("原登載日期：{}", roc(was_posted)),
                     (false, false) => {
-                        format!("原登載日期 {}，原為：{}", roc(was_posted), clean(was_text))
+                        format!(
+                            "原登載日期 {}，原為：{}",
+                            roc(was_posted),
+                            one_line(was_text)
+                        )
                     }
                 },
             );
+        let text = clean(text);
+        let mut lines = text.lines().map(str::trim_end).filter(|l| !l.is_empty());
         self.entries.push(EntryView {
             posted: roc(posted),
-            text: clean(text),
+            text: lines.next().unwrap_or_default().to_string(),
+            more: lines.map(String::from).collect(),
             revised,
         });
         self
@@ -100,6 +110,16 @@ impl CaseView {
 }
 
 pub use schemas::text::clean;
+
+/// An entry's text on one line (what it said before, inside parentheses).
+fn one_line(text: &str) -> String {
+    clean(text)
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// A hearing as a reminder shows it.
 #[derive(Debug, Clone)]
@@ -453,13 +473,44 @@ mod tests {
     fn activation() {
         let mut a = CaseView::new(&case("TPD", "民事", "訴", 100))
             .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", None)
-            .entry(day(10), "通知兩造到庭", None);
+            .entry(day(10), "通知兩造到庭\r\n請攜帶身分證明文件", None);
         a.role = Some("原告".into());
         let mut b = CaseView::new(&case("PCD", "家事", "家親聲", 45));
         b.role = Some("法定代理人".into());
         let mut v = view(vec![a, b]);
         v.link = "http://localhost:8080/activate?token=0123abcd".into();
         check(Kind::Activation, v);
+    }
+
+    /// The mail walk (session 27): an entry's two dates stood side by side
+    /// unlabelled (`115/10/28  115/11/30 11:00第三法庭宣判`), so the date it
+    /// was posted could be taken for the hearing's, and in HTML a
+    /// presentation table gave a screen reader no headers; an entry's
+    /// second line began at the margin, as if the mail itself said it.
+    #[test]
+    fn an_entry_says_which_date_is_its_posting_and_keeps_its_lines_together() {
+        let a = CaseView::new(&case("TPD", "民事", "訴", 100))
+            .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", None)
+            .entry(day(10), "審理\r\n請被告攜帶身分證明文件到庭", None);
+        let v = view(vec![a]);
+        let (text, html) = bodies(Kind::Approval, &v).unwrap();
+        assert!(
+            text.contains("  115/11/24 登載：115/12/10 10:00第一法庭言詞辯論\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  115/11/10 登載：審理\n    請被告攜帶身分證明文件到庭\n"),
+            "{text}"
+        );
+        assert!(!html.contains("role=\"presentation\""), "{html}");
+        assert!(
+            html.contains("<th scope=\"col\">登載日期</th><th scope=\"col\">登載事項</th>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("審理<br>請被告攜帶身分證明文件到庭"),
+            "{html}"
+        );
     }
 
     #[test]
