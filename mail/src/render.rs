@@ -183,6 +183,10 @@ pub struct View {
     /// How many calendar files the mail attaches (a digest that announces
     /// hearings says what they are).
     pub calendars: usize,
+    /// The address has no password yet (never activated): a digest, an
+    /// expiry warning or a reminder says how to activate, and links to
+    /// /forgot for a new link, not to a login it cannot pass.
+    pub not_activated: bool,
 }
 
 /// At most this many cases are listed in one mail...
@@ -433,6 +437,7 @@ mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            not_activated: false,
         }
     }
 
@@ -480,6 +485,34 @@ mod tests {
         let mut v = view(vec![a, b]);
         v.link = "http://localhost:8080/activate?token=0123abcd".into();
         check(Kind::Activation, v);
+    }
+
+    /// A digest, an expiry warning and a reminder to an address never
+    /// activated say how to activate it, and link to /forgot, not to a
+    /// login it cannot pass (the mail walk, session 27).
+    #[test]
+    fn mail_to_an_address_not_activated_says_how_to_activate() {
+        for kind in [Kind::Digest, Kind::Expiry, Kind::Reminder] {
+            let mut v = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100))]);
+            let (text, html) = bodies(kind, &v).unwrap();
+            assert!(
+                text.contains("登入查看：http://localhost:8080/login"),
+                "{text}"
+            );
+            assert!(!text.contains("/forgot") && !html.contains("/forgot"));
+            v.not_activated = true;
+            let (text, html) = bodies(kind, &v).unwrap();
+            assert!(
+                text.contains("您的帳號尚未啟用")
+                    && text.contains("\nhttp://localhost:8080/forgot\n")
+                    && !text.contains("/login"),
+                "{kind:?}: {text}"
+            );
+            assert!(
+                html.contains("href=\"http://localhost:8080/forgot\"") && !html.contains("/login"),
+                "{kind:?}: {html}"
+            );
+        }
     }
 
     /// The mail walk (session 27): an entry's two dates stood side by side

@@ -332,6 +332,28 @@ pub fn unflag(conn: &Connection, email: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Of `emails`, those with an account that has no password yet (never
+/// activated). An address with no account (a prosecutor's, known by the
+/// single sign-on) is not among them. One look-up by address each.
+pub fn not_activated<'a>(
+    conn: &Connection,
+    emails: impl IntoIterator<Item = &'a str>,
+) -> rusqlite::Result<std::collections::BTreeSet<String>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT password_hash IS NULL FROM accounts WHERE email = ?1")?;
+    let mut out = std::collections::BTreeSet::new();
+    for email in emails {
+        if out.contains(email) {
+            continue;
+        }
+        let none: Option<bool> = stmt.query_row([email], |r| r.get(0)).optional()?;
+        if none == Some(true) {
+            out.insert(email.to_string());
+        }
+    }
+    Ok(out)
+}
+
 /// The flagged addresses.
 pub fn flagged_set(conn: &Connection) -> rusqlite::Result<std::collections::BTreeSet<String>> {
     let mut stmt = conn.prepare("SELECT email FROM flagged_addresses")?;

@@ -751,6 +751,47 @@ fn after_a_rollback_the_next_night_does_not_mail_the_rolled_back_nights_news_aga
     assert!(run.stdout.contains("1 digest"), "{}", run.stdout);
 }
 
+/// The mail walk (session 27): the night's digests, expiry warnings and
+/// reminders to addresses that never activated their account said only
+/// 「登入查看」, a login they cannot pass, and never how to get in. Mail
+/// to an address not activated says how (the activation mail's link, or
+/// 忘記密碼 for a new one) and links to /forgot; an activated one's is as
+/// before.
+#[test]
+fn mail_to_an_address_not_activated_says_how_to_activate_not_only_to_log_in() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    import(&env, &smtp, &sample("20261123"));
+    // wang.ming sets a password on the website; lawyer.chen does not.
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE accounts SET password_hash = 'set' WHERE email = 'wang.ming@example.com'",
+            [],
+        )
+        .unwrap();
+    import(&env, &smtp, &sample("20261124"));
+    send(&env, &smtp);
+    const HOW: &str = "您的帳號尚未啟用";
+    let of = |who: &str, what: &str| {
+        smtp.accepted_for(who)
+            .into_iter()
+            .find(|m| m.contains(what))
+            .unwrap_or_else(|| panic!("no {what} to {who}"))
+    };
+    for m in [
+        of("lawyer.chen@example.com", "有新進行事項"),
+        of("lawyer.chen@example.com", "停止查詢"),
+    ] {
+        assert!(m.contains(HOW), "{m}");
+        assert!(m.contains("http://localhost:8080/forgot"), "{m}");
+        assert!(!m.contains("/login"), "{m}");
+    }
+    let m = of("wang.ming@example.com", "有新進行事項");
+    assert!(!m.contains(HOW), "{m}");
+    assert!(m.contains("登入查看：http://localhost:8080/login"), "{m}");
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();

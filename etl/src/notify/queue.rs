@@ -132,6 +132,9 @@ pub struct Known {
     /// Addresses a digest of the night reaches or may still reach (queued
     /// in any state but suppressed or failed).
     pub reached: BTreeSet<String>,
+    /// Of the addresses with news or expiring cases, those whose account
+    /// has no password yet: their mail says how to activate it.
+    pub not_activated: BTreeSet<String>,
 }
 
 /// One mail to render and queue.
@@ -151,6 +154,9 @@ pub struct Job<'a> {
     /// A digest to an address that turned digests off but keeps
     /// reminders ([`told`]).
     pub for_reminders: bool,
+    /// A digest or expiry warning to an address whose account has no
+    /// password yet ([`Known::not_activated`]).
+    pub not_activated: bool,
 }
 
 /// The cases a mail is about.
@@ -426,6 +432,7 @@ pub fn plan<'a>(
             activation: None,
             after_earlier: false,
             for_reminders: false,
+            not_activated: false,
         });
     }
 
@@ -492,6 +499,7 @@ pub fn plan<'a>(
                 // one suppressed or failed)
                 after_earlier: rerun && known.reached.contains(email.as_str()),
                 for_reminders: reminders_only,
+                not_activated: known.not_activated.contains(email.as_str()),
             });
         }
     }
@@ -526,6 +534,7 @@ pub fn plan<'a>(
             activation: None,
             after_earlier: false,
             for_reminders: false,
+            not_activated: known.not_activated.contains(email.as_str()),
         });
     }
 
@@ -716,13 +725,27 @@ fn read_known(
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
+        not_activated: BTreeSet::new(),
     };
+    known.not_activated = store::accounts::not_activated(
+        accounts,
+        changes
+            .news
+            .keys()
+            .chain(changes.expiring.keys())
+            .map(String::as_str),
+    )?;
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
         let found: Option<(i64, bool)> = find
             .query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
             .optional()?;
+        // Granted tonight with no account or none activated: its activation
+        // goes out tonight, and its other mail says to use it.
+        if !found.is_some_and(|(_, activated)| activated) {
+            known.not_activated.insert(email.clone());
+        }
         if let Some((id, activated)) = found {
             known.accounts.insert(
                 email.clone(),
@@ -828,6 +851,7 @@ fn write(
             for_reminders: job.for_reminders,
             hearings: Vec::new(),
             calendars: 0,
+            not_activated: job.not_activated,
         };
         if let Some((link, expires)) = job.activation {
             view.link = link;

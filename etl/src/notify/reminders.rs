@@ -562,6 +562,12 @@ pub fn queue_due(
     };
     let key = store::secret::load_or_create_key(&store.root).map_err(NotifyError::Key)?;
     let due = plan(day, from_local, &cfg.reminder_days, &found, &known);
+    // Whose account has no password yet: their reminder says how to
+    // activate it.
+    let not_activated = store::accounts::not_activated(
+        &store::accounts::open(&store.root)?,
+        due.iter().map(|d| d.email),
+    )?;
     summary.already = found
         .iter()
         .filter(|c| known.today.contains(&c.email))
@@ -608,6 +614,7 @@ pub fn queue_due(
                 })
                 .collect(),
             calendars: d.hearings.len(),
+            not_activated: not_activated.contains(d.email),
         };
         // One case with two hearings is one case.
         let mut titles = BTreeSet::new();

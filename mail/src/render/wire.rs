@@ -129,6 +129,7 @@ pub(crate) mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            not_activated: false,
         }
     }
 

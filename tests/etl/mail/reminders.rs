@@ -1043,6 +1043,11 @@ fn a_catch_up_is_for_today_or_yesterday_and_never_names_a_hearing_held() {
         let text = text_of(eml);
         assert!(!text.contains("115/11/25"), "{text}");
         assert!(text.contains("（6 天後）"), "{text}");
+        // Nobody in the sample activated: each says how.
+        assert!(
+            text.contains("您的帳號尚未啟用") && text.contains("http://localhost:8080/forgot"),
+            "{text}"
+        );
         assert!(!text.contains("7 天後") && !text.contains("明天"), "{text}");
     }
 
