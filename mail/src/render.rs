@@ -137,6 +137,9 @@ pub struct HearingView {
     pub place: String,
     /// A later entry may have moved or cancelled it.
     pub uncertain: bool,
+    /// Its court's data is carried over from an earlier night (the court
+    /// was absent or unusable since): the court's name and that night (ROC).
+    pub carried_over: Option<(String, String)>,
 }
 
 /// A calendar file attached to a mail (`hearing-20261201-1030.ics`).

@@ -410,7 +410,7 @@ fn hearings_followed(
     store: &Store,
     path: &std::path::Path,
     days: &[NaiveDate],
-) -> Result<(Vec<Candidate>, BTreeSet<String>), NotifyError> {
+) -> Result<Followed, NotifyError> {
     let conn = schemas::open_snapshot_readonly(path)?;
     // What goes wrong in the snapshot is said of it, not of the accounts.
     let in_snapshot = |source: ReadError| NotifyError::Due {
@@ -430,7 +430,31 @@ fn hearings_followed(
     drop(accounts);
     let assigned =
         super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(in_snapshot)?;
-    Ok((followed(granted, &off, assigned), flagged))
+    let as_of = courts_as_of(&conn).map_err(|e| in_snapshot(e.into()))?;
+    Ok((followed(granted, &off, assigned), flagged, as_of))
+}
+
+/// The hearings to remind of, the flagged addresses, and each court's
+/// data date.
+type Followed = (
+    Vec<Candidate>,
+    BTreeSet<String>,
+    BTreeMap<String, NaiveDate>,
+);
+
+/// Each court's data date in a snapshot: the night's, or for a court
+/// carried over, the night its data came from.
+fn courts_as_of(conn: &rusqlite::Connection) -> rusqlite::Result<BTreeMap<String, NaiveDate>> {
+    let mut stmt = conn.prepare("SELECT code, as_of FROM courts")?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+    let mut out = BTreeMap::new();
+    for row in rows {
+        let (code, n) = row?;
+        if let Some(d) = schemas::date::from_int(n) {
+            out.insert(code, d);
+        }
+    }
+    Ok(out)
 }
 
 /// A case's page on the website.
@@ -529,7 +553,7 @@ pub fn queue_due(
     // snapshot: about half a second each). Nothing is queued unless it
     // matches, and a damaged file is reported as such even when the
     // lookup failed on it first.
-    let (mut found, flagged) = std::thread::scope(|scope| {
+    let (mut found, flagged, as_of) = std::thread::scope(|scope| {
         let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
         let found = hearings_followed(store, &live.path, &days);
         if let Some(check) = check {
@@ -591,7 +615,8 @@ pub fn queue_due(
             site: site.to_string(),
             link: format!("{site}/cases"),
             expires: String::new(),
-            night: roc(day),
+            // The data the reminders come from: the live snapshot's night.
+            night: roc(live.date),
             unsubscribe: unsubscribe_url(site, &key, Mailing::Reminders, d.email),
             more: 0,
             rerun: false,
@@ -611,6 +636,10 @@ pub fn queue_due(
                     },
                     place: c.hearing.place(),
                     uncertain: c.hearing.state == HearingState::Uncertain,
+                    carried_over: as_of
+                        .get(&c.case.court)
+                        .filter(|d| **d < live.date)
+                        .map(|d| (c.hearing.court_name.clone(), roc(*d))),
                 })
                 .collect(),
             calendars: d.hearings.len(),

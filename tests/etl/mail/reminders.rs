@@ -991,6 +991,35 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
 
+/// The mail walk (session 27): a reminder of a hearing at 花蓮 (HLD, absent
+/// from night 2, its data carried over from 115/11/23) confirmed it like
+/// any other, though the court may have moved it since; the website says
+/// so of that court's cases. A reminder now gives the data's date, and for
+/// a court carried over says how old its data is and that the hearing may
+/// have changed.
+#[test]
+fn a_reminder_says_how_old_a_carried_over_courts_data_is() {
+    let env = sample_env();
+    send_for(&env, "2026-12-01");
+    let dir = env.data().join("mail/20261201");
+    let lee = dir.join("reminder-lee.hua@example.net.eml");
+    let text = text_of(&lee);
+    assert!(text.contains("（115/11/24 資料）"), "{text}");
+    assert!(
+        text.contains("臺灣花蓮地方法院資料僅更新至 115/11/23，此庭期可能已變更"),
+        "{text}"
+    );
+    // A court imported that night: no such word.
+    for e in fs::read_dir(&dir).unwrap() {
+        let path = e.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("reminder-") && !name.contains("lee.hua") {
+            let text = text_of(&path);
+            assert!(!text.contains("資料僅更新至"), "{name}: {text}");
+        }
+    }
+}
+
 /// The admin walk (session 27): `send --today 2026-11-24` typed on
 /// 2026-12-05 was taken, and the 07:05 timer then mailed "明天" for a
 /// 勘驗 held ten days before and "7 天後" for one held four days before,
