@@ -19,8 +19,9 @@ pub mod verp;
 pub mod web;
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
+use hmac::{Hmac, Mac};
 use lettre::message::Mailbox;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use schemas::date::{compact, taipei, taipei_at};
 
@@ -30,15 +31,21 @@ pub use kind::{Kind, Scope};
 /// The Message-ID of an outbox item: derived from its key (night, address,
 /// kind and reference, which is empty but for a night's re-run,
 /// `outbox::NightQueue`), so a retry can be recognised; the address is
-/// hashed, not shown.
+/// not shown but keyed-hashed with the data directory's secret `key` (a
+/// plain hash could be computed for a guessed address, and would tie
+/// every message to one address wherever its Message-ID travels).
 pub fn message_id(
     night: NaiveDate,
     email: &str,
     kind: Kind,
     reference: &str,
     from: &Mailbox,
+    key: &[u8],
 ) -> String {
-    let hash = schemas::hex(&Sha256::digest(email.as_bytes())[..10]);
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+    mac.update(b"message-id\0");
+    mac.update(email.as_bytes());
+    let hash = schemas::hex(&mac.finalize().into_bytes()[..10]);
     let reference = if reference.is_empty() {
         String::new()
     } else {
@@ -154,21 +161,24 @@ mod tests {
         assert_eq!(url_encode("a-b_c.d~e f"), "a-b_c.d~e%20f");
     }
 
+    /// The mail walk (session 27): the address's hash was its plain
+    /// SHA-256, which anyone can compute for an address they guess and
+    /// which links every message to one address across the Message-IDs
+    /// that travel on in replies and forwards. It is keyed with the data
+    /// directory's secret.
     #[test]
     fn message_ids_are_stable_and_hide_the_address() {
         let from: Mailbox = "x <noreply@cpor.example>".parse().unwrap();
         let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-        let a = message_id(night, "a@example.com", Kind::Digest, "", &from);
-        assert_eq!(
-            a,
-            message_id(night, "a@example.com", Kind::Digest, "", &from)
-        );
-        assert_ne!(
-            a,
-            message_id(night, "a@example.com", Kind::Expiry, "", &from)
-        );
+        let key = b"the data directory's secret key";
+        let id = |email, kind, reference, key: &[u8]| {
+            message_id(night, email, kind, reference, &from, key)
+        };
+        let a = id("a@example.com", Kind::Digest, "", key);
+        assert_eq!(a, id("a@example.com", Kind::Digest, "", key));
+        assert_ne!(a, id("a@example.com", Kind::Expiry, "", key));
         // A re-run's mail of the night: its own.
-        let rerun = message_id(night, "a@example.com", Kind::Digest, "build-2", &from);
+        let rerun = id("a@example.com", Kind::Digest, "build-2", key);
         assert_ne!(a, rerun);
         assert!(rerun.contains(".digest.build-2."), "{rerun}");
         assert!(
@@ -176,5 +186,9 @@ mod tests {
             "{a}"
         );
         assert!(!a.contains("example.com."));
+        use sha2::Digest;
+        let plain = schemas::hex(&Sha256::digest(b"a@example.com")[..10]);
+        assert!(!a.contains(&plain), "{a}");
+        assert_ne!(a, id("a@example.com", Kind::Digest, "", b"another key"));
     }
 }

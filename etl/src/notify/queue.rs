@@ -860,7 +860,7 @@ fn write(
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
         view.subject = view.subject_as(job.kind);
-        let id = message_id(night, job.email, job.kind, &reference, from);
+        let id = message_id(night, job.email, job.kind, &reference, from, key);
         let calendars = match &job.about {
             About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
             _ => Vec::new(),

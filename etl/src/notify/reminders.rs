@@ -655,7 +655,7 @@ pub fn queue_due(
             .map(|(c, _)| c.hearing.calendar(&c.case, d.email, cfg, now))
             .collect();
         distinct_names(&mut files);
-        let id = message_id(day, d.email, Kind::Reminder, "", &cfg.from);
+        let id = message_id(day, d.email, Kind::Reminder, "", &cfg.from, &key);
         let r = render::render_with(Kind::Reminder, &view, &cfg.from, &id, date, &files)
             .map_err(|e| format!("{}: {e}", d.email))?;
         Ok(NewReminder {
