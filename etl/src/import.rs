@@ -41,6 +41,9 @@ pub mod exit {
     pub const NOT_PUBLISHED: i32 = 2;
     pub const CARRIED_OVER: i32 = 3;
     pub const LOCKED: i32 = 5;
+    /// `send`: mail was due and none of it could be delivered (the relay
+    /// unreachable or refusing): it waits to be retried.
+    pub const NOT_DELIVERED: i32 = 6;
 }
 
 #[derive(Debug, Clone)]

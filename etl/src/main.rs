@@ -28,8 +28,11 @@ Exit codes:
      no such item or night, or nothing to do (retry: nothing to queue again;
      release: nothing held)
   5  another import, rollback or send's catch-up holds the import lock (import,
-     rollback, outbox forget and rediff wait for it);
-     send: another send is running; nothing changed";
+     rollback, outbox forget and rediff do not wait: run again when it is done);
+     send: another send is running; nothing changed
+  6  send: mail was due and none of it could be delivered (the relay unreachable
+     or refusing; the summary says why); it waits to be retried, at once with
+     send --now";
 
 /// Nightly import of the courts' case-progress export into a published SQLite
 /// snapshot, and the administrators' commands around it.
@@ -109,7 +112,8 @@ enum Command {
     /// exit 5 if another send is running
     #[command(after_help = EXIT_CODES)]
     Send {
-        /// Send now: ignore the send window and the spread of a night's mail
+        /// Send now: ignore the send window, the spread of a night's mail and the
+        /// wait before a retry (each item is still tried once a run)
         #[arg(long)]
         now: bool,
         /// Queue the hearing reminders of this Asia/Taipei day (YYYY-MM-DD)

@@ -133,6 +133,8 @@ pub struct Smtp {
 /// Why an attempt failed: the relay's answer (or its silence), and whether
 /// the message data had been sent; or the socket refused a timeout.
 enum Failure {
+    /// Connecting to the relay, or starting its session.
+    Connect(lettre::transport::smtp::Error),
     Smtp {
         in_data: bool,
         error: lettre::transport::smtp::Error,
@@ -199,7 +201,7 @@ impl Smtp {
     fn attempt(&mut self, item: &Item) -> Result<(), Failure> {
         let t = self.timeouts;
         if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
-            self.conn = Some(self.connect().map_err(before_data)?);
+            self.conn = Some(self.connect().map_err(Failure::Connect)?);
             self.conn_timeout = t.command;
         }
         self.timeout(t.command)?;
@@ -276,6 +278,12 @@ impl Transport for Smtp {
                 let (in_data, e) = match failure {
                     Failure::Smtp { in_data, error } => (in_data, error),
                     Failure::Socket(e) => return Outcome::Transient(format!("socket: {e}")),
+                    Failure::Connect(e) => {
+                        return Outcome::Unreachable(format!(
+                            "relay {}:{}: {e}",
+                            self.host, self.port
+                        ))
+                    }
                 };
                 let what = e.to_string();
                 if e.is_permanent() {
@@ -329,6 +337,13 @@ pub struct SendSummary {
     /// failed, not sent, and counted in `failed`; an operator must hear of
     /// each.
     pub unreadable: Vec<Unreadable>,
+    /// Attempts that found the relay unreachable (no session): when nothing
+    /// was sent and some did, the relay is down (`cpor-etl send` exit 6).
+    pub unreachable: u64,
+    /// Why items were not delivered this run and wait to be retried
+    /// (deferred or unknown): each reason with how many it held back (a
+    /// relay down gives one reason for all of them).
+    pub not_delivered: BTreeMap<String, u64>,
     /// After a nightly run: how many of its items are in each state, every
     /// state named (`outbox now:`). Empty after a website mailer's pass,
     /// which reports no counts.
@@ -365,8 +380,9 @@ impl SendSummary {
     }
 }
 
-/// Delivers every due nightly item once. `now_flag`: ignore the send window
-/// and the spread of the night's mail. `stop`: once set (a signal), no new
+/// Delivers every due nightly item once. `now_flag`: ignore the send window,
+/// the spread of the night's mail and the wait before a retry (an item is
+/// still tried once a run). `stop`: once set (a signal), no new
 /// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
@@ -456,16 +472,20 @@ pub fn decide(
     };
     match outcome {
         Outcome::Sent => plain(Event::Accepted, None, None),
-        Outcome::Transient(e) if now - item.first_try_at >= cfg.retry_for => plain(
-            Event::Expired,
-            Some(format!(
-                "gave up after {} attempts over {} hours: {e}",
-                item.attempts,
-                cfg.retry_for.num_hours()
-            )),
-            None,
-        ),
-        Outcome::Transient(e) => plain(
+        Outcome::Transient(e) | Outcome::Unreachable(e)
+            if now - item.first_try_at >= cfg.retry_for =>
+        {
+            plain(
+                Event::Expired,
+                Some(format!(
+                    "gave up after {} attempts over {} hours: {e}",
+                    item.attempts,
+                    cfg.retry_for.num_hours()
+                )),
+                None,
+            )
+        }
+        Outcome::Transient(e) | Outcome::Unreachable(e) => plain(
             Event::Deferred,
             Some(e),
             Some(backoff(cfg, item.attempts, now, jitter)),
@@ -661,6 +681,7 @@ struct Run<'a> {
 impl Run<'_> {
     /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
+        let unreachable = matches!(outcome, Outcome::Unreachable(_));
         let d = decide(item, outcome, self.cfg, self.now, jitter());
         let recorded = Recorded {
             id: item.id,
@@ -672,6 +693,10 @@ impl Run<'_> {
         store::failpoint::pause("send-after-record");
         let mut summary = lock(&self.summary);
         summary.count(d.event);
+        summary.unreachable += u64::from(unreachable);
+        if let (Event::Deferred | Event::Uncertain, Some(e)) = (d.event, &recorded.error) {
+            *summary.not_delivered.entry(e.clone()).or_default() += 1;
+        }
         if let Some(reason) = d.flag {
             store::accounts::flag(&lock(&self.accounts), &item.email, &reason, self.now)?;
             lock(&self.flagged).insert(item.email.clone());
@@ -905,7 +930,7 @@ mod tests {
         /// sending in the table.
         #[test]
         fn decide_follows_the_retry_policy(
-            outcome in 0u8..4,
+            outcome in 0u8..5,
             attempts in 1i64..40,
             hours_since_first in 0i64..100,
             jitter in 0.0f64..=1.0,
@@ -919,6 +944,7 @@ mod tests {
                 0 => Outcome::Sent,
                 1 => Outcome::Transient("451".into()),
                 2 => Outcome::Permanent("550".into()),
+                3 => Outcome::Unreachable("relay: connection refused".into()),
                 _ => Outcome::Unknown("timed out".into()),
             };
             let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
@@ -933,13 +959,13 @@ mod tests {
                     prop_assert_eq!(d.event, Event::Refused);
                     prop_assert!(d.flag.is_some() && d.next_try.is_none());
                 }
-                Outcome::Transient(_) | Outcome::Unknown(_) if past => {
+                Outcome::Transient(_) | Outcome::Unreachable(_) | Outcome::Unknown(_) if past => {
                     prop_assert_eq!(d.event, Event::Expired);
                     prop_assert!(d.next_try.is_none() && d.flag.is_none());
                     prop_assert!(d.error.unwrap().starts_with("gave up after"));
                 }
-                Outcome::Transient(_) | Outcome::Unknown(_) => {
-                    let want = if matches!(outcome, Outcome::Transient(_)) {
+                Outcome::Transient(_) | Outcome::Unreachable(_) | Outcome::Unknown(_) => {
+                    let want = if !matches!(outcome, Outcome::Unknown(_)) {
                         Event::Deferred
                     } else {
                         Event::Uncertain

@@ -86,7 +86,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(night, items, held)| Op::QueueNight { night, items, held }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
         3 => (any::<bool>(), 1usize..6).prop_map(|(website, max)| Op::Claim { website, max }),
-        4 => (any::<usize>(), 0u8..4, any::<bool>())
+        4 => (any::<usize>(), 0u8..5, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
         1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
@@ -354,6 +354,7 @@ impl World {
                     0 => Outcome::Sent,
                     1 => Outcome::Transient("451".into()),
                     2 => Outcome::Permanent("550".into()),
+                    3 => Outcome::Unreachable("relay: connection refused".into()),
                     _ => Outcome::Unknown("timeout".into()),
                 };
                 let d = decide(&item, outcome.clone(), &self.cfg, self.now, 0.5);
@@ -372,8 +373,12 @@ impl World {
                 let (state, event) = match outcome {
                     Outcome::Sent => (State::Sent, Event::Accepted),
                     Outcome::Permanent(_) => (State::Failed, Event::Refused),
-                    Outcome::Transient(_) if past_deadline => (State::Failed, Event::Expired),
-                    Outcome::Transient(_) => (State::Retrying, Event::Deferred),
+                    Outcome::Transient(_) | Outcome::Unreachable(_) if past_deadline => {
+                        (State::Failed, Event::Expired)
+                    }
+                    Outcome::Transient(_) | Outcome::Unreachable(_) => {
+                        (State::Retrying, Event::Deferred)
+                    }
                     // Tried again until the deadline, like a temporary failure.
                     Outcome::Unknown(_) if past_deadline => (State::Failed, Event::Expired),
                     Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),

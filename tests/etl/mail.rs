@@ -863,10 +863,24 @@ fn a_server_down_then_up_loses_nothing() {
     let (n1, _) = scenario(&["a@example.com", "b@example.com", "c@example.com"]);
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
     smtp.stop();
-    let run = send(&env, &smtp);
+    // The admin walk (session 27): with the relay down, send said
+    // "0 sent, 23 to retry" and exited 0, as after a good run, and the
+    // reason was only in `outbox show`; once the relay was back, `send
+    // --now` said "0 due" and each item waited out its backoff (hours after
+    // a long outage). Now: exit 6 and why; --now sends at once.
+    let backoff = [("CPOR_MAIL_RETRY_BASE_SECONDS", "600")];
+    let run = etl_with(&env, &smtp, &["send", "--now"], &backoff);
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("3 to retry"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("not delivered: 3 × ") && run.stdout.contains("refused"),
+        "{}",
+        run.stdout
+    );
     smtp.restart();
-    send(&env, &smtp);
+    let run = etl_with(&env, &smtp, &["send", "--now"], &backoff);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("3 due; 3 sent"), "{}", run.stdout);
     for who in ["a@example.com", "b@example.com", "c@example.com"] {
         assert_eq!(smtp.accepted_for(who).len(), 1, "{who}");
     }

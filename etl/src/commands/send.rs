@@ -196,6 +196,18 @@ pub fn run(
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
     say!("  outbox now: {}", summary.states_line());
+    // Why what was not delivered waits (a relay down: one reason for all).
+    let mut reasons: Vec<(&String, &u64)> = summary.not_delivered.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (reason, n) in reasons.iter().take(3) {
+        say!("  not delivered: {n} × {reason}");
+    }
+    if reasons.len() > 3 {
+        say!(
+            "  not delivered: {} more reasons (`cpor-etl outbox list --state retrying`)",
+            reasons.len() - 3
+        );
+    }
     let stopped = stop.received().filter(|_| summary.stopped);
     if let Some((name, _)) = stopped {
         say!(
@@ -252,6 +264,14 @@ pub fn run(
     }
     Ok(if unfinished > 0 || !summary.unreadable.is_empty() {
         exit::ERROR
+    } else if summary.due > 0 && summary.sent == 0 && summary.unreachable > 0 {
+        // A good run's exit would hide an outage from cron and monitoring.
+        eprintln!(
+            "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
+             (`cpor-etl send --now` once the relay is back)",
+            summary.due
+        );
+        exit::NOT_DELIVERED
     } else {
         0
     })

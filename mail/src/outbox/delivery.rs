@@ -46,8 +46,12 @@ pub struct Item {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Sent,
-    /// Try again later: a 4xx reply, no connection.
+    /// Try again later: a 4xx reply, a connection lost.
     Transient(String),
+    /// Try again later: the relay could not be reached or would not take a
+    /// session (connecting, TLS, authentication). Nothing about the
+    /// recipient: never a reason to flag an address.
+    Unreachable(String),
     /// Do not try again: a 5xx reply.
     Permanent(String),
     /// The data was sent but no answer came: it may have been delivered.
@@ -178,8 +182,9 @@ impl Outbox {
     }
 
     /// The ids of `scope`'s items that may be claimed at `now`, oldest
-    /// due first. `ignore_spread`: also those whose `not_before` (the
-    /// spread of a night's mail) is still ahead.
+    /// due first. `now_flag` (`send --now`): also those whose `not_before`
+    /// (the spread of a night's mail) or `next_try_at` (the wait before a
+    /// retry) is still ahead: after a relay's outage, its mail goes at once.
     ///
     /// A re-run's item (`ref` `build-N`: what the night's earlier build
     /// lacked) waits while the same address's item of the same kind from
@@ -187,7 +192,7 @@ impl Outbox {
     /// sending, retrying, unknown): its reader gets the correction after
     /// the notice it corrects, not before. One that was sent, failed or
     /// suppressed holds nothing.
-    pub fn due(&self, scope: Scope, now: DateTime<Utc>, ignore_spread: bool) -> Result<Vec<i64>> {
+    pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
         let pending = [
             State::Queued,
             State::Held,
@@ -199,7 +204,7 @@ impl Outbox {
         .join(", ");
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
-             AND (?1 OR not_before <= ?2) AND (next_try_at IS NULL OR next_try_at <= ?2)
+             AND (?1 OR not_before <= ?2) AND (?1 OR next_try_at IS NULL OR next_try_at <= ?2)
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
                  AND e.kind = items.kind AND e.id < items.id AND e.state IN ({pending})))
@@ -207,7 +212,7 @@ impl Outbox {
             sql_sources(Event::Claim),
             scope_sql(scope)
         ))?;
-        let rows = stmt.query_map(params![ignore_spread, now.to_rfc3339()], |r| r.get(0))?;
+        let rows = stmt.query_map(params![now_flag, now.to_rfc3339()], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
