@@ -185,15 +185,16 @@ enum OutboxCommand {
     Pending,
     /// Queue a pending night's mail by comparing it with another kept snapshot
     Rediff {
-        /// The night's snapshot, as `outbox pending` names it
+        /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,
-        /// The kept snapshot to compare with (news since it may repeat), or `none`: as a first load
+        /// The kept snapshot to compare with, by date (its newest build) or name (news since it
+        /// may repeat), or `none`: as a first load; never the night itself
         #[arg(long)]
         from: String,
     },
     /// Give a pending night up: its news is never mailed (say so to the courts)
     Forget {
-        /// The night's snapshot, as `outbox pending` names it
+        /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,
     },
 }

@@ -792,6 +792,52 @@ fn mail_to_an_address_not_activated_says_how_to_activate_not_only_to_log_in() {
     assert!(m.contains("登入查看：http://localhost:8080/login"), "{m}");
 }
 
+/// The admin walk (session 27): `outbox rediff` and `forget` took only a
+/// snapshot's file name, where every other command takes the night's date
+/// (`20261124` answered "no pending night", exit 4, of a pending night),
+/// and `rediff X --from X` was taken: a night compared with itself, its
+/// news and its new grants' activation links silently given up.
+#[test]
+fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itself() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["follows.one@example.com"]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    import_killed_after_publishing(&env, &n2.write(&env.dir.path().join("b"), "20261124"));
+    let itself = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261124"],
+    );
+    assert_eq!(itself.code, 1, "{}{}", itself.stdout, itself.stderr);
+    assert!(itself.stderr.contains("with itself"), "{}", itself.stderr);
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("night 20261124-1.sqlite will be compared with 20261123-1.sqlite"),
+        "{}",
+        run.stdout
+    );
+    let run = etl(&env, &smtp, &["outbox", "forget", "20261124"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("night 20261124-1.sqlite given up"),
+        "{}",
+        run.stdout
+    );
+    let again = etl(&env, &smtp, &["outbox", "forget", "20261124"]);
+    assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
+}
+
 #[test]
 fn a_451_three_times_then_success_is_delivered_once() {
     let env = Env::new();

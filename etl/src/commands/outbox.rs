@@ -79,19 +79,23 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             let Some(_lock) = crate::commands::take(store.lock())? else {
                 return Ok(crate::import::exit::LOCKED);
             };
+            let snapshot = pending_named(&outbox, &snapshot)?;
             let from = match from.as_str() {
                 "none" => None,
                 name => {
-                    let file = store.by_name(name).ok_or_else(|| {
-                        anyhow!(
-                            "no kept snapshot `{name}` in {} (see `cpor-etl snapshots`)",
-                            store.snapshots_dir().display()
-                        )
-                    })?;
+                    let file = kept_named(&store, name)?;
                     store.verify(&file)?;
-                    Some(name)
+                    Some(file.name())
                 }
             };
+            if from.as_deref() == Some(snapshot.as_str()) {
+                bail!(
+                    "night {snapshot} cannot be compared with itself: it would find nothing, and \
+                     its news and its new grants' activation links would never be mailed; compare \
+                     it with the snapshot before it, or give it up with `cpor-etl outbox forget`"
+                );
+            }
+            let from = from.as_deref();
             if outbox.pending_for(&snapshot)?.is_none() {
                 eprintln!(
                     "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
@@ -111,6 +115,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             let Some(_lock) = crate::commands::take(Store::new(&config.data_dir).lock())? else {
                 return Ok(crate::import::exit::LOCKED);
             };
+            let snapshot = pending_named(&outbox, &snapshot)?;
             if !outbox.forget_pending(&snapshot)? {
                 eprintln!(
                     "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
@@ -296,4 +301,45 @@ fn list_table(items: &[mail::outbox::Listed]) -> String {
         out.push('\n');
     }
     out
+}
+
+/// A pending night as an administrator names it: its snapshot's file name
+/// (`20261124-1.sqlite`), or its date (`20261124`), which names the one
+/// pending build of that night. Anything else is passed on as it is, to be
+/// answered "no pending night".
+fn pending_named(outbox: &Outbox, arg: &str) -> Result<String> {
+    let Some(date) = schemas::date::parse_batch_date(arg) else {
+        return Ok(arg.to_string());
+    };
+    let prefix = format!("{}-", schemas::date::compact(date));
+    let builds: Vec<String> = outbox
+        .pending()?
+        .into_iter()
+        .map(|p| p.to)
+        .filter(|to| to.starts_with(&prefix))
+        .collect();
+    match builds.as_slice() {
+        [] => Ok(arg.to_string()),
+        [one] => Ok(one.clone()),
+        more => bail!(
+            "night {arg} has {} pending builds ({}): name one",
+            more.len(),
+            more.join(", ")
+        ),
+    }
+}
+
+/// A kept snapshot as an administrator names it: its file name, or its
+/// date (that night's newest build).
+fn kept_named(store: &Store, arg: &str) -> Result<store::layout::SnapshotFile> {
+    let found = match schemas::date::parse_batch_date(arg) {
+        Some(date) => store.find(date)?,
+        None => store.by_name(arg),
+    };
+    found.ok_or_else(|| {
+        anyhow!(
+            "no kept snapshot `{arg}` in {} (see `cpor-etl snapshots`)",
+            store.snapshots_dir().display()
+        )
+    })
 }
