@@ -436,12 +436,23 @@ pub fn forgot(app: &App, email: &str, ip: IpAddr) {
 }
 
 /// The link mailer's work for one address: a reset link to an activated
-/// account, a new activation link to one not yet activated, nothing to an
+/// account, a new activation link to one not yet activated or to an
+/// address a live grant names that has no account (its activation was
+/// never mailed: the night given up with `outbox forget`), nothing to an
 /// unknown address. It runs on the link mailer's own thread and its own
 /// connections to both databases, so no request ever waits for it: the
 /// token's fsync and the mail's queueing happened while holding the shared
 /// accounts lock, and the next request was slow only for an address that
 /// has an account.
+/// Whether the live snapshot grants `email` a queryable case (a snapshot
+/// that cannot be read says no: nothing is made from it).
+fn granted(app: &App, email: &str) -> bool {
+    app.live
+        .get()
+        .and_then(|s| s.cases_of(email).ok())
+        .is_some_and(|cases| !cases.is_empty())
+}
+
 pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
     let now = Utc::now();
     let ttl = app.cfg.server.reset_link;
@@ -455,6 +466,12 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
             };
             accounts::new_token(accounts_db, a.id, purpose, ttl, now)
                 .map(|t| Some(format!("{site}/{path}?token={t}")))
+        }
+        Ok(None) if granted(app, email) => {
+            accounts::create_or_get(accounts_db, email, &now.to_rfc3339())
+                .map_err(accounts::TokenError::from)
+                .and_then(|id| accounts::new_token(accounts_db, id, Purpose::Activate, ttl, now))
+                .map(|t| Some(format!("{site}/activate?token={t}")))
         }
         Ok(None) => Ok(None),
         Err(e) => Err(e.into()),

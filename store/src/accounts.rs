@@ -35,6 +35,17 @@ pub fn normalise_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// The id of `email`'s account, made (not activated) if it has none: for
+/// an address a grant names. Either the nightly mail (its activation) or
+/// the website (忘記密碼 for an address whose activation was never mailed)
+/// may be first; the other finds the same account.
+pub fn create_or_get(conn: &Connection, email: &str, now: &str) -> rusqlite::Result<i64> {
+    conn.prepare_cached("INSERT OR IGNORE INTO accounts (email, created_at) VALUES (?1, ?2)")?
+        .execute(params![email, now])?;
+    conn.prepare_cached("SELECT id FROM accounts WHERE email = ?1")?
+        .query_row([email], |r| r.get(0))
+}
+
 pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<Account>> {
     one(conn, "email = ?1", email)
 }

@@ -532,6 +532,46 @@ fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minu
     assert!(anon.get(&third).body.contains("連結無效"));
 }
 
+/// The admin walk (session 27): `outbox forget` of a night gave up its
+/// activation links with its news, and an address first granted that
+/// night had no account, so 忘記密碼 sent it nothing: no way in. Now an
+/// address a live grant names gets an account and an activation link from
+/// 忘記密碼, as one the night's mail would have made; the page answers
+/// the same as for any address.
+#[test]
+fn forgot_password_gives_an_address_a_grant_names_but_no_account_an_activation_link() {
+    const HUANG: &str = "huang.zhiwei@example.net";
+    let data = Data::sample();
+    {
+        let db = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();
+        db.execute_batch(&format!(
+            "DELETE FROM tokens WHERE account_id = (SELECT id FROM accounts WHERE email = '{HUANG}');
+             DELETE FROM accounts WHERE email = '{HUANG}';"
+        ))
+        .unwrap();
+    }
+    let server = Server::start(&data, &[]);
+    let mut anon = Client::new(&server);
+    let page = anon.get("/forgot");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    let r = anon.post(
+        "/forgot",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", HUANG),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    eventually("the link's mail", || data.mails("reset", HUANG) == 1);
+    let link = data.link("reset", HUANG);
+    assert!(link.contains("/activate?token="), "{link}");
+    let form = anon.get(&link);
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(!form.field("token").is_empty(), "{}", form.body);
+}
+
 #[test]
 fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
     let data = Data::sample();

@@ -779,11 +779,7 @@ fn commit_accounts(
     for job in plan.jobs.iter_mut().filter(|j| j.kind == Kind::Activation) {
         let id = match known.accounts.get(job.email) {
             Some(Account::NotActivated(id)) => *id,
-            _ => {
-                tx.prepare_cached("INSERT INTO accounts (email, created_at) VALUES (?1, ?2)")?
-                    .execute(params![job.email, now_text])?;
-                tx.last_insert_rowid()
-            }
+            _ => store::accounts::create_or_get(&tx, job.email, &now_text)?,
         };
         let (token, hash) = secret::new_token().map_err(NotifyError::Token)?;
         let expires = now + cfg.activation;
