@@ -382,7 +382,9 @@ impl SendSummary {
 
 /// Delivers every due nightly item once. `now_flag`: ignore the send window,
 /// the spread of the night's mail and the wait before a retry (an item is
-/// still tried once a run). `stop`: once set (a signal), no new
+/// still tried once a run). `ungranted`: addresses the live snapshot grants
+/// no case, whose activation, approval and expiry mail is not sent
+/// ([`plan_claim`]). `stop`: once set (a signal), no new
 /// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
@@ -390,16 +392,29 @@ pub fn send(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
+    ungranted: &BTreeSet<String>,
 ) -> Result<SendSummary, SendError> {
-    send_scope(data_dir, cfg, Scope::Nightly, now_flag, now, stop)
+    run_scope(
+        data_dir,
+        cfg,
+        Scope::Nightly,
+        now_flag,
+        now,
+        stop,
+        ungranted,
+    )
 }
 
 /// What to do with a due item at `now`: send it; or not, if its address
-/// is flagged; or, if it is a reminder whose day's send window (`window`,
-/// Asia/Taipei) ended after it was queued, fail it ([`past_its_day`]).
+/// is flagged, or if it is an activation, approval or expiry warning to an
+/// address `ungranted` (no case granted in the live snapshot: the caller
+/// names those of earlier nights' items); or, if it is a reminder whose
+/// day's send window (`window`, Asia/Taipei) ended after it was queued,
+/// fail it ([`past_its_day`]).
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
+    ungranted: &BTreeSet<String>,
     window: Window,
     now: DateTime<Utc>,
 ) -> Event {
@@ -407,10 +422,16 @@ pub fn plan_claim(
         Event::Outdated
     } else if flagged.contains(&item.email) {
         Event::Suppress
+    } else if GRANT_KINDS.contains(&item.kind) && ungranted.contains(&item.email) {
+        Event::Ungranted
     } else {
         Event::Claim
     }
 }
+
+/// The kinds of mail only an address a grant names is sent: what
+/// `ungranted` withholds.
+pub const GRANT_KINDS: [Kind; 3] = [Kind::Activation, Kind::Approval, Kind::Expiry];
 
 /// Whether a reminder of `day` (YYYYMMDD) queued at `queued_at` is past its
 /// day at `now`: the send window of that day has ended, and it had not
@@ -524,7 +545,7 @@ impl SendSummary {
                 self.failed += 1;
                 self.outdated += 1;
             }
-            Event::Suppress => self.suppressed += 1,
+            Event::Suppress | Event::Ungranted => self.suppressed += 1,
             Event::Claim
             | Event::Interrupted
             | Event::Withdrawn
@@ -543,6 +564,18 @@ pub fn send_scope(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
+) -> Result<SendSummary, SendError> {
+    run_scope(data_dir, cfg, scope, now_flag, now, stop, &BTreeSet::new())
+}
+
+fn run_scope(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    scope: Scope,
+    now_flag: bool,
+    now: DateTime<Utc>,
+    stop: &AtomicBool,
+    ungranted: &BTreeSet<String>,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
     let mut outbox = Outbox::open_for_sending(data_dir)?;
@@ -617,7 +650,7 @@ pub fn send_scope(
             let claimed = {
                 let flagged = run.flagged.lock().expect("flagged");
                 lock(&run.outbox).claim(batch, now, |item| {
-                    plan_claim(item, &flagged, cfg.window, now)
+                    plan_claim(item, &flagged, ungranted, cfg.window, now)
                 })?
             };
             {
@@ -911,12 +944,28 @@ mod tests {
         late.night = "20261124".into();
         let none = BTreeSet::new();
         let now = at("2026-11-25T00:00:00Z");
-        assert_eq!(plan_claim(&late, &none, w, now), Event::Claim, "a digest");
+        assert_eq!(
+            plan_claim(&late, &none, &none, w, now),
+            Event::Claim,
+            "a digest"
+        );
+        // An address no longer granted: its digest goes (a prosecutor's
+        // address has no grant), its grant kinds do not.
+        let ungranted = BTreeSet::from([late.email.clone()]);
+        assert_eq!(plan_claim(&late, &none, &ungranted, w, now), Event::Claim);
+        for kind in GRANT_KINDS {
+            late.kind = kind;
+            assert_eq!(
+                plan_claim(&late, &none, &ungranted, w, now),
+                Event::Ungranted,
+                "{kind:?}"
+            );
+        }
         late.kind = crate::Kind::Reminder;
-        assert_eq!(plan_claim(&late, &none, w, now), Event::Outdated);
+        assert_eq!(plan_claim(&late, &none, &none, w, now), Event::Outdated);
         let flagged = BTreeSet::from([late.email.clone()]);
         assert_eq!(
-            plan_claim(&late, &flagged, w, now),
+            plan_claim(&late, &flagged, &none, w, now),
             Event::Outdated,
             "past before flagged"
         );

@@ -301,7 +301,13 @@ impl World {
                 let claimed = self
                     .outbox
                     .claim(&ids, self.now, |item| {
-                        mail::send::plan_claim(item, &flagged, always_open(), self.now)
+                        mail::send::plan_claim(
+                            item,
+                            &flagged,
+                            &BTreeSet::new(),
+                            always_open(),
+                            self.now,
+                        )
                     })
                     .unwrap();
                 for item in &claimed.unreadable {

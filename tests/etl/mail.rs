@@ -247,8 +247,16 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     import(&env, &smtp, &sample("20261123"));
     import(&env, &smtp, &sample("20261124"));
     let run = send(&env, &smtp);
-    assert!(run.stdout.contains("31 due; 31 sent"), "{}", run.stdout);
-    assert_eq!(smtp.accepted().len(), 31);
+    // Both nights sent at once: night 1's activations and expiry warnings
+    // to the four addresses night 2 grants nothing (lin.shufen's grant
+    // revoked; wu.jh's, hld.victim's and ksd.plaintiff's cases past their
+    // last day, 115/11/23) are not sent.
+    assert!(
+        run.stdout.contains("31 due; 23 sent") && run.stdout.contains("8 suppressed"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(smtp.accepted().len(), 23);
 
     // lawyer.chen: activation and an expiry warning on night 1 (訴212 ends
     // 115/11/24); night 2: activation again (still not activated; one new
@@ -284,14 +292,30 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         .accepted_for("li.ml@example.net")
         .iter()
         .all(|m| !m.contains("有新進行事項")));
-    // A revoked grant gets nothing on night 2 (night 1 gave an activation
-    // and an expiry warning).
-    let lin = smtp.accepted_for("lin.shufen@example.com");
-    assert_eq!(lin.len(), 2);
-    assert!(
-        lin.iter().all(|m| m.contains("Message-ID: <20261123.")),
-        "{lin:#?}"
+    // A grant revoked by night 2 gets nothing, not even night 1's
+    // activation and expiry warning, still unsent when night 2 came.
+    let listed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]);
+    let mut gone: Vec<&str> = listed
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().find(|w| w.contains('@')))
+        .collect();
+    gone.sort_unstable();
+    gone.dedup();
+    assert_eq!(
+        gone,
+        [
+            "hld.victim@example.org",
+            "ksd.plaintiff@example.net",
+            "lin.shufen@example.com",
+            "wu.jh@example.com"
+        ],
+        "{}",
+        listed.stdout
     );
+    for gone in gone {
+        assert!(smtp.accepted_for(gone).is_empty(), "{gone}");
+    }
 
     // Running it all again sends nothing more: not the import, not a forced
     // one, not send.
@@ -836,6 +860,50 @@ fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itsel
     );
     let again = etl(&env, &smtp, &["outbox", "forget", "20261124"]);
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
+}
+
+/// The admin walk (session 27): night 1's mail waited on a relay that was
+/// down; night 2 revoked lin.shufen's only grant (民事 115 訴 212; the
+/// address may have been someone else's); once the relay was back, her
+/// activation, with the case and its latest entries, went out all the
+/// same. An activation, approval or expiry warning of an earlier night to
+/// an address the live snapshot no longer grants any case is not sent:
+/// suppressed, with the reason.
+#[test]
+fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const LIN: &str = "lin.shufen@example.com";
+    import(&env, &smtp, &sample("20261123"));
+    smtp.stop();
+    let down = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    import(&env, &smtp, &sample("20261124"));
+    smtp.restart();
+    let run = send(&env, &smtp);
+    assert!(
+        smtp.accepted_for(LIN).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(LIN)
+    );
+    assert_eq!(
+        state_of(&env, &smtp, LIN),
+        "suppressed,suppressed",
+        "{}",
+        run.stdout
+    );
+    let shown = etl(
+        &env,
+        &smtp,
+        &["outbox", "show", &state_id(&env, &smtp, LIN)],
+    );
+    assert!(
+        shown.stdout.contains("no longer grants"),
+        "{}",
+        shown.stdout
+    );
+    // Everyone still granted gets night 1's mail.
+    assert!(!smtp.accepted_for("wang.ming@example.com").is_empty());
 }
 
 #[test]

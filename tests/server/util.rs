@@ -118,6 +118,7 @@ impl Data {
             true,
             chrono::Utc::now(),
             &never,
+            &Default::default(),
         )
         .expect("send");
     }

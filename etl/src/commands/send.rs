@@ -170,7 +170,15 @@ pub fn run(
         }
     }
     let now = chrono::Utc::now();
-    let summary = send::send(&config.data_dir, &config.mail, now_flag, now, &stop.flag)?;
+    let ungranted = no_longer_granted(&store);
+    let summary = send::send(
+        &config.data_dir,
+        &config.mail,
+        now_flag,
+        now,
+        &stop.flag,
+        &ungranted,
+    )?;
     if summary.recovered > 0 {
         say!(
             "{} items a crash left while sending are retried, same Message-ID",
@@ -275,6 +283,27 @@ pub fn run(
     } else {
         0
     })
+}
+
+/// The addresses of earlier nights' activation, approval and expiry mail
+/// still to go that the live snapshot grants no case any more (a later
+/// night revoked them, or they passed their cutoff): that mail is not sent
+/// (`mail::send::plan_claim`). One look-up by address in the live
+/// snapshot's grants; nothing is withheld when either cannot be read.
+fn no_longer_granted(store: &Store) -> std::collections::BTreeSet<String> {
+    let Ok(Some(live)) = store.live() else {
+        return Default::default();
+    };
+    let waiting = mail::outbox::Outbox::open(&store.root)
+        .and_then(|o| o.grant_mail_waiting_before(&schemas::date::compact(live.date)));
+    let (Ok(waiting), Ok(snapshot)) = (waiting, crate::snapshot::read::Snapshot::open(&live))
+    else {
+        return Default::default();
+    };
+    waiting
+        .into_iter()
+        .filter(|email| matches!(snapshot.grants_any(email), Ok(false)))
+        .collect()
 }
 
 /// The courts whose grants in the live snapshot name an address.

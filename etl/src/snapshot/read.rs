@@ -452,6 +452,15 @@ impl Snapshot {
         Ok(((hi - lo + 1) as u64, grants as u64))
     }
 
+    /// Whether any case is granted to `email` (grants are kept for
+    /// queryable cases only).
+    pub fn grants_any(&self, email: &str) -> Result<bool, ReadError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM grants WHERE email = ?1)")?
+            .query_row([email], |r| r.get(0))?)
+    }
+
     /// Id range of all cases, if there are any.
     pub fn id_range(&self) -> Result<Option<(i64, i64)>, ReadError> {
         let (lo, hi): (Option<i64>, Option<i64>) =

@@ -13,6 +13,8 @@
 //! process is delivering; `recover` (the nightly sender's, alone under
 //! send.lock) all of its scope's at once.
 
+use std::collections::BTreeSet;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -181,6 +183,24 @@ impl Outbox {
         Ok(n as u64)
     }
 
+    /// The addresses of activation, approval and expiry items of nights
+    /// before `night` (YYYYMMDD) still to be sent (queued, retrying,
+    /// unknown): those whose grants a later night may have revoked.
+    pub fn grant_mail_waiting_before(&self, night: &str) -> Result<BTreeSet<String>> {
+        let kinds = crate::send::GRANT_KINDS
+            .map(|k| format!("'{}'", k.as_str()))
+            .join(", ");
+        let states = [State::Queued, State::Retrying, State::Unknown]
+            .map(|s| format!("'{}'", s.as_str()))
+            .join(", ");
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT DISTINCT email FROM items
+             WHERE kind IN ({kinds}) AND state IN ({states}) AND night < ?1"
+        ))?;
+        let rows = stmt.query_map([night], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
     /// The ids of `scope`'s items that may be claimed at `now`, oldest
     /// due first. `now_flag` (`send --now`): also those whose `not_before`
     /// (the spread of a night's mail) or `next_try_at` (the wait before a
@@ -256,6 +276,7 @@ impl Outbox {
                 ))
             };
             let mut suppress = not_sent(Event::Suppress)?;
+            let mut ungrant = not_sent(Event::Ungranted)?;
             let mut fail = not_sent(Event::Unreadable)?;
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
@@ -350,6 +371,14 @@ impl Outbox {
                     Event::Suppress => {
                         let suppressed = target(Event::Suppress).as_str();
                         if suppress.execute(params![id, suppressed, "address flagged"])? == 1 {
+                            claimed.suppressed.push(item);
+                        }
+                    }
+                    Event::Ungranted => {
+                        let suppressed = target(Event::Ungranted).as_str();
+                        let why = "the live snapshot no longer grants this address any case \
+                                   (revoked, or past its cutoff, since it was queued); not sent";
+                        if ungrant.execute(params![id, suppressed, why])? == 1 {
                             claimed.suppressed.push(item);
                         }
                     }

@@ -87,6 +87,11 @@ pub enum Event {
     Claim,
     /// A sender finds a due item's address flagged: it is not sent.
     Suppress,
+    /// A sender finds a due activation, approval or expiry warning of an
+    /// earlier night whose address the live snapshot no longer grants any
+    /// case (revoked, or past its cutoff, since it was queued): it is not
+    /// sent (an address a clerk revoked may have been someone else's).
+    Ungranted,
     /// A sender finds a due reminder past its day: the send window of the
     /// day it is about ("明天", "7 天後") has ended since it was queued. It
     /// fails, never sent late.
@@ -123,9 +128,10 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 14] = [
+    pub const ALL: [Event; 15] = [
         Event::Claim,
         Event::Suppress,
+        Event::Ungranted,
         Event::Outdated,
         Event::Unreadable,
         Event::Accepted,
@@ -156,6 +162,9 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Suppress, S::Suppressed),
     (S::Retrying, E::Suppress, S::Suppressed),
     (S::Unknown, E::Suppress, S::Suppressed),
+    (S::Queued, E::Ungranted, S::Suppressed),
+    (S::Retrying, E::Ungranted, S::Suppressed),
+    (S::Unknown, E::Ungranted, S::Suppressed),
     (S::Queued, E::Outdated, S::Failed),
     (S::Retrying, E::Outdated, S::Failed),
     (S::Unknown, E::Outdated, S::Failed),
