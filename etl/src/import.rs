@@ -1098,6 +1098,7 @@ fn finish(report: &mut Report, clock: Stopwatch, path: &Path) -> Result<(), Impo
     report.timings_ms = clock.timings;
     report.finished_at = chrono::Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&report).map_err(|e| internal("report")(&e))?;
+    Store::keep_earlier_report(path).map_err(|e| internal("keeping the earlier report")(&e))?;
     Store::write_atomically(path, &json).map_err(|e| internal("writing the report")(&e))
 }
 

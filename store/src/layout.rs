@@ -209,6 +209,31 @@ impl Store {
         Ok(path)
     }
 
+    /// Before a night's report `<night>.json` is written again (a re-run):
+    /// keeps the one there under the first free `<night>.<n>.json`, linked,
+    /// so that every run's record stays; `<night>.json` is the latest.
+    pub fn keep_earlier_report(path: &Path) -> io::Result<Option<PathBuf>> {
+        let (Some(dir), Some(stem)) = (path.parent(), path.file_stem()) else {
+            return Ok(None);
+        };
+        if !path.exists() {
+            return Ok(None);
+        }
+        let stem = stem.to_string_lossy();
+        for n in 1u32.. {
+            let kept = dir.join(format!("{stem}.{n}.json"));
+            match fs::hard_link(path, &kept) {
+                Ok(()) => {
+                    sync_dir(dir)?;
+                    return Ok(Some(kept));
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        unreachable!("u32 names run out")
+    }
+
     /// Creates the directories a writer needs.
     pub fn create_dirs(&self) -> io::Result<()> {
         fs::create_dir_all(self.snapshots_dir())?;

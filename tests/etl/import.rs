@@ -112,6 +112,14 @@ fn rerun_and_thread_count_give_identical_snapshots() {
     assert_eq!(one.current(), "20261123-2.sqlite");
     let rerun = fs::read(one.data().join("snapshots/20261123-2.sqlite")).unwrap();
     assert!(first == rerun, "a re-run must give the same bytes");
+    // The admin walk (session 27): the re-run's report replaced the first
+    // run's, the only record of what that build published and mailed. The
+    // night's report is the latest run's; each earlier one is kept beside.
+    let report = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&fs::read(one.data().join("reports").join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(report("20261123.json")["snapshot"], "20261123-2.sqlite");
+    assert_eq!(report("20261123.1.json")["snapshot"], "20261123-1.sqlite");
 
     let many = Env::new();
     assert_eq!(
