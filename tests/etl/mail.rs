@@ -699,17 +699,13 @@ fn after_a_rollback_the_next_night_does_not_mail_the_rolled_back_nights_news_aga
     let (n1, n2) = scenario(&[WHO]);
     let mut n3 = n2.clone();
     n3.entries.push((1, 3, "115/11/24", "通知補正".into()));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
-    send(&env, &smtp);
+    // Nights 1 and 2 imported and their mail sent.
+    let two_nights_sent = |env: &Env| {
+        import(env, &smtp, &n1.write(&env.dir.path().join("a"), "20261123"));
+        import(env, &smtp, &n2.write(&env.dir.path().join("b"), "20261124"));
+        send(env, &smtp);
+    };
+    two_nights_sent(&env);
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
     assert!(
@@ -752,17 +748,7 @@ fn after_a_rollback_the_next_night_does_not_mail_the_rolled_back_nights_news_aga
     // compared with the live one, and its mail is queued, not left to wait
     // for the damaged file.
     let env = Env::new();
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
-    send(&env, &smtp);
+    two_nights_sent(&env);
     crate::util::damage(&env.data().join("snapshots/20261124-1.sqlite"));
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
