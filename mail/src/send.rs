@@ -382,9 +382,9 @@ impl SendSummary {
 
 /// Delivers every due nightly item once. `now_flag`: ignore the send window,
 /// the spread of the night's mail and the wait before a retry (an item is
-/// still tried once a run). `ungranted`: addresses the live snapshot grants
-/// no case, whose activation, approval and expiry mail is not sent
-/// ([`plan_claim`]). `stop`: once set (a signal), no new
+/// still tried once a run). `ungranted`: whether a due activation, approval
+/// or expiry warning's address is granted no case any more, so that it is
+/// not sent ([`plan_claim`]; asked only of those kinds). `stop`: once set (a signal), no new
 /// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
@@ -392,7 +392,7 @@ pub fn send(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
-    ungranted: &BTreeSet<String>,
+    ungranted: &Ungranted<'_>,
 ) -> Result<SendSummary, SendError> {
     run_scope(
         data_dir,
@@ -405,16 +405,19 @@ pub fn send(
     )
 }
 
+/// Whether a due item's address is granted no case any more (the caller
+/// knows the live snapshot; asked only of [`GRANT_KINDS`]).
+pub type Ungranted<'a> = dyn Fn(&Item) -> bool + Sync + 'a;
+
 /// What to do with a due item at `now`: send it; or not, if its address
-/// is flagged, or if it is an activation, approval or expiry warning to an
-/// address `ungranted` (no case granted in the live snapshot: the caller
-/// names those of earlier nights' items); or, if it is a reminder whose
-/// day's send window (`window`, Asia/Taipei) ended after it was queued,
-/// fail it ([`past_its_day`]).
+/// is flagged, or if it is an activation, approval or expiry warning whose
+/// address is `ungranted`; or, if it is a reminder whose day's send window
+/// (`window`, Asia/Taipei) ended after it was queued, fail it
+/// ([`past_its_day`]).
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
-    ungranted: &BTreeSet<String>,
+    ungranted: &Ungranted<'_>,
     window: Window,
     now: DateTime<Utc>,
 ) -> Event {
@@ -422,7 +425,7 @@ pub fn plan_claim(
         Event::Outdated
     } else if flagged.contains(&item.email) {
         Event::Suppress
-    } else if GRANT_KINDS.contains(&item.kind) && ungranted.contains(&item.email) {
+    } else if GRANT_KINDS.contains(&item.kind) && ungranted(item) {
         Event::Ungranted
     } else {
         Event::Claim
@@ -565,7 +568,7 @@ pub fn send_scope(
     now: DateTime<Utc>,
     stop: &AtomicBool,
 ) -> Result<SendSummary, SendError> {
-    run_scope(data_dir, cfg, scope, now_flag, now, stop, &BTreeSet::new())
+    run_scope(data_dir, cfg, scope, now_flag, now, stop, &|_| false)
 }
 
 fn run_scope(
@@ -575,7 +578,7 @@ fn run_scope(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
-    ungranted: &BTreeSet<String>,
+    ungranted: &Ungranted<'_>,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
     let mut outbox = Outbox::open_for_sending(data_dir)?;
@@ -945,13 +948,14 @@ mod tests {
         let none = BTreeSet::new();
         let now = at("2026-11-25T00:00:00Z");
         assert_eq!(
-            plan_claim(&late, &none, &none, w, now),
+            plan_claim(&late, &none, &|_| false, w, now),
             Event::Claim,
             "a digest"
         );
         // An address no longer granted: its digest goes (a prosecutor's
         // address has no grant), its grant kinds do not.
-        let ungranted = BTreeSet::from([late.email.clone()]);
+        let email = late.email.clone();
+        let ungranted = move |i: &Item| i.email == email;
         assert_eq!(plan_claim(&late, &none, &ungranted, w, now), Event::Claim);
         for kind in GRANT_KINDS {
             late.kind = kind;
@@ -962,10 +966,13 @@ mod tests {
             );
         }
         late.kind = crate::Kind::Reminder;
-        assert_eq!(plan_claim(&late, &none, &none, w, now), Event::Outdated);
+        assert_eq!(
+            plan_claim(&late, &none, &|_| false, w, now),
+            Event::Outdated
+        );
         let flagged = BTreeSet::from([late.email.clone()]);
         assert_eq!(
-            plan_claim(&late, &flagged, &none, w, now),
+            plan_claim(&late, &flagged, &|_| false, w, now),
             Event::Outdated,
             "past before flagged"
         );

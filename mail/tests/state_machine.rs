@@ -301,13 +301,7 @@ impl World {
                 let claimed = self
                     .outbox
                     .claim(&ids, self.now, |item| {
-                        mail::send::plan_claim(
-                            item,
-                            &flagged,
-                            &BTreeSet::new(),
-                            always_open(),
-                            self.now,
-                        )
+                        mail::send::plan_claim(item, &flagged, &|_| false, always_open(), self.now)
                     })
                     .unwrap();
                 for item in &claimed.unreadable {

@@ -103,15 +103,24 @@ fn case_shows_a_carried_over_court_with_its_own_date() {
 #[test]
 fn case_not_in_the_snapshot_exits_4() {
     let env = two_nights();
-    for args in [
-        ["case", "TPD", "民事", "115", "訴", "99999"],
-        // Out of scope: never stored.
-        ["case", "TPD", "少年", "115", "少調", "12"],
-        ["case", "TPS", "民事", "115", "台上", "1234"],
+    let run = env.etl(&["case", "TPD", "民事", "115", "訴", "99999"]);
+    assert_eq!(run.code, 4);
+    assert!(run.stderr.contains("no case"), "{}", run.stderr);
+    // The admin walk (session 27): a court or category that cannot be
+    // stored answered "no case", exit 4, as if the key were fine. Now the
+    // reason, exit 1 (out of scope: never stored; or no such thing).
+    for (args, why) in [
+        (
+            ["case", "TPD", "少年", "115", "少調", "12"],
+            "category `少年`",
+        ),
+        (["case", "TPD", "民", "115", "訴", "100"], "category `民`"),
+        (["case", "TPS", "民事", "115", "台上", "1234"], "court TPS"),
+        (["case", "XYZ", "民事", "115", "訴", "100"], "court XYZ"),
     ] {
         let run = env.etl(&args);
-        assert_eq!(run.code, 4, "{args:?}");
-        assert!(run.stderr.contains("no case"), "{}", run.stderr);
+        assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(why), "{}", run.stderr);
     }
     let run = env.etl(&["case", "TPD", "民事", "abc", "訴", "1"]);
     assert_eq!(run.code, 1);

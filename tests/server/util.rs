@@ -118,7 +118,7 @@ impl Data {
             true,
             chrono::Utc::now(),
             &never,
-            &Default::default(),
+            &|_| false,
         )
         .expect("send");
     }

@@ -63,6 +63,24 @@ pub fn run(store: &Store, args: &Args) -> Result<i32> {
         number,
     };
     let court = args.court.trim().to_ascii_uppercase();
+    // What can never be stored is said so, not answered "no case".
+    let contract = schemas::contract();
+    match contract.court(&court) {
+        None => {
+            bail!("court {court}: not a court's code (e.g. TPD; the contract's list of courts)")
+        }
+        Some(c) if !c.fact_finding => {
+            bail!("court {court}: not one of the fact-finding courts the service keeps")
+        }
+        Some(_) => {}
+    }
+    if !contract.category_in_scope(&key.category) {
+        bail!(
+            "category `{}`: the service keeps {} cases only",
+            key.category,
+            contract.scope.categories.join("、")
+        );
+    }
     let snapshot = open_snapshot(store, args.date.as_deref())?;
     let Some((court, case)) = snapshot.find_case(&court, &key)? else {
         eprintln!(

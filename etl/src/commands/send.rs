@@ -170,14 +170,14 @@ pub fn run(
         }
     }
     let now = chrono::Utc::now();
-    let ungranted = no_longer_granted(&store);
+    let ungranted = NoLongerGranted::new(&store);
     let summary = send::send(
         &config.data_dir,
         &config.mail,
         now_flag,
         now,
         &stop.flag,
-        &ungranted,
+        &|item| ungranted.of(item),
     )?;
     if summary.recovered > 0 {
         say!(
@@ -285,25 +285,36 @@ pub fn run(
     })
 }
 
-/// The addresses of earlier nights' activation, approval and expiry mail
-/// still to go that the live snapshot grants no case any more (a later
-/// night revoked them, or they passed their cutoff): that mail is not sent
-/// (`mail::send::plan_claim`). One look-up by address in the live
-/// snapshot's grants; nothing is withheld when either cannot be read.
-fn no_longer_granted(store: &Store) -> std::collections::BTreeSet<String> {
-    let Ok(Some(live)) = store.live() else {
-        return Default::default();
-    };
-    let waiting = mail::outbox::Outbox::open(&store.root)
-        .and_then(|o| o.grant_mail_waiting_before(&schemas::date::compact(live.date)));
-    let (Ok(waiting), Ok(snapshot)) = (waiting, crate::snapshot::read::Snapshot::open(&live))
-    else {
-        return Default::default();
-    };
-    waiting
-        .into_iter()
-        .filter(|email| matches!(snapshot.grants_any(email), Ok(false)))
-        .collect()
+/// Whether an earlier night's activation, approval or expiry warning goes
+/// to an address the live snapshot grants no case any more (a later night
+/// revoked it, or its cases passed their cutoff): that mail is not sent
+/// (`mail::send::plan_claim`). One indexed look-up in the live snapshot's
+/// grants per such item claimed; tonight's own mail is not looked up, and
+/// nothing is withheld when the snapshot cannot be read.
+struct NoLongerGranted {
+    live: Option<(String, std::sync::Mutex<crate::snapshot::read::Snapshot>)>,
+}
+
+impl NoLongerGranted {
+    fn new(store: &Store) -> NoLongerGranted {
+        let live = store.live().ok().flatten().and_then(|file| {
+            let night = schemas::date::compact(file.date);
+            let snapshot = crate::snapshot::read::Snapshot::open(&file).ok()?;
+            Some((night, std::sync::Mutex::new(snapshot)))
+        });
+        NoLongerGranted { live }
+    }
+
+    fn of(&self, item: &mail::outbox::Item) -> bool {
+        let Some((night, snapshot)) = &self.live else {
+            return false;
+        };
+        item.night.as_str() < night.as_str()
+            && matches!(
+                snapshot.lock().expect("snapshot").grants_any(&item.email),
+                Ok(false)
+            )
+    }
 }
 
 /// The courts whose grants in the live snapshot name an address.

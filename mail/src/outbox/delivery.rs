@@ -13,8 +13,6 @@
 //! process is delivering; `recover` (the nightly sender's, alone under
 //! send.lock) all of its scope's at once.
 
-use std::collections::BTreeSet;
-
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -181,24 +179,6 @@ impl Outbox {
         )?;
         tx.commit()?;
         Ok(n as u64)
-    }
-
-    /// The addresses of activation, approval and expiry items of nights
-    /// before `night` (YYYYMMDD) still to be sent (queued, retrying,
-    /// unknown): those whose grants a later night may have revoked.
-    pub fn grant_mail_waiting_before(&self, night: &str) -> Result<BTreeSet<String>> {
-        let kinds = crate::send::GRANT_KINDS
-            .map(|k| format!("'{}'", k.as_str()))
-            .join(", ");
-        let states = [State::Queued, State::Retrying, State::Unknown]
-            .map(|s| format!("'{}'", s.as_str()))
-            .join(", ");
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT DISTINCT email FROM items
-             WHERE kind IN ({kinds}) AND state IN ({states}) AND night < ?1"
-        ))?;
-        let rows = stmt.query_map([night], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
     /// The ids of `scope`'s items that may be claimed at `now`, oldest
