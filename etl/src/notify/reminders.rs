@@ -430,21 +430,15 @@ fn hearings_followed(
     let assigned =
         super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(in_snapshot)?;
     let as_of = courts_as_of(&conn).map_err(|e| in_snapshot(e.into()))?;
-    let found = followed(granted, &off, assigned);
-    // Whose account has no password yet: their reminder says how to
-    // activate it.
-    let not_activated =
-        store::accounts::not_activated(&accounts, found.iter().map(|c| c.email.as_str()))?;
-    Ok((found, flagged, as_of, not_activated))
+    Ok((followed(granted, &off, assigned), flagged, as_of))
 }
 
-/// The hearings to remind of, the flagged addresses, each court's data
-/// date, and the addresses whose account is not activated.
+/// The hearings to remind of, the flagged addresses, and each court's
+/// data date.
 type Followed = (
     Vec<Candidate>,
     BTreeSet<String>,
     BTreeMap<String, NaiveDate>,
-    BTreeSet<String>,
 );
 
 /// Each court's data date in a snapshot: the night's, or for a court
@@ -558,7 +552,7 @@ pub fn queue_due(
     // snapshot: about half a second each). Nothing is queued unless it
     // matches, and a damaged file is reported as such even when the
     // lookup failed on it first.
-    let (mut found, flagged, as_of, not_activated) = std::thread::scope(|scope| {
+    let (mut found, flagged, as_of) = std::thread::scope(|scope| {
         let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
         let found = hearings_followed(store, &live.path, &days);
         if let Some(check) = check {
@@ -591,6 +585,13 @@ pub fn queue_due(
     };
     let key = store::secret::load_or_create_key(&store.root).map_err(NotifyError::Key)?;
     let due = plan(day, from_local, &cfg.reminder_days, &found, &known);
+    // Whose account has no password yet: their reminder says how to
+    // activate it (one look-up per address reminded, not per hearing
+    // followed: a national day's candidates are many more).
+    let not_activated = store::accounts::not_activated(
+        &store::accounts::open(&store.root)?,
+        due.iter().map(|d| d.email),
+    )?;
     summary.already = found
         .iter()
         .filter(|c| known.today.contains(&c.email))
