@@ -186,6 +186,9 @@ pub struct View {
     /// How many calendar files the mail attaches (a digest that announces
     /// hearings says what they are).
     pub calendars: usize,
+    /// `trim` left the cases' entries out (a grant's mail naming more than
+    /// `ENTRIES_UP_TO` cases): the mail says so.
+    pub entries_left_out: bool,
     /// The address has no password yet (never activated): a digest, an
     /// expiry warning or a reminder says how to activate, and links to
     /// /forgot for a new link, not to a login it cannot pass.
@@ -229,6 +232,7 @@ impl View {
     /// is what says why a hearing left the calendar.
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
+            self.entries_left_out = self.has_entries();
             for c in &mut self.cases {
                 c.entries.clear();
             }
@@ -440,6 +444,7 @@ mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            entries_left_out: false,
             not_activated: false,
         }
     }
@@ -488,6 +493,39 @@ mod tests {
         let mut v = view(vec![a, b]);
         v.link = "http://localhost:8080/activate?token=0123abcd".into();
         check(Kind::Activation, v);
+    }
+
+    /// The mail walk (session 27): a lawyer's activation naming five cases
+    /// showed no entries and did not say why. One that leaves them out
+    /// says so; one that shows them does not.
+    #[test]
+    fn a_grant_mail_that_leaves_the_entries_out_says_so() {
+        let cases = |n: u32| {
+            (1..=n)
+                .map(|i| CaseView::new(&case("TPD", "民事", "訴", i)).entry(day(24), "分案", None))
+                .collect::<Vec<_>>()
+        };
+        for kind in [Kind::Activation, Kind::Approval] {
+            let mut v = view(cases(5));
+            v.trim(false);
+            let (text, html) = bodies(kind, &v).unwrap();
+            assert!(!text.contains("分案"), "{text}");
+            assert!(
+                text.contains("本信未列各案件的進行事項"),
+                "{kind:?}: {text}"
+            );
+            assert!(
+                html.contains("本信未列各案件的進行事項"),
+                "{kind:?}: {html}"
+            );
+            let mut v = view(cases(2));
+            v.trim(true);
+            let (text, _) = bodies(kind, &v).unwrap();
+            assert!(
+                text.contains("分案") && !text.contains("本信未列"),
+                "{text}"
+            );
+        }
     }
 
     /// A digest, an expiry warning and a reminder to an address never

@@ -61,6 +61,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         for_reminders: false,
         hearings: Vec::new(),
         calendars: 0,
+        entries_left_out: false,
         not_activated: false,
     }
 }

@@ -847,6 +847,7 @@ fn write(
             for_reminders: job.for_reminders,
             hearings: Vec::new(),
             calendars: 0,
+            entries_left_out: false,
             not_activated: job.not_activated,
         };
         if let Some((link, expires)) = job.activation {

@@ -643,6 +643,7 @@ pub fn queue_due(
                 })
                 .collect(),
             calendars: d.hearings.len(),
+            entries_left_out: false,
             not_activated: not_activated.contains(d.email),
         };
         // One case with two hearings is one case.

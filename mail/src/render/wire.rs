@@ -129,6 +129,7 @@ pub(crate) mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            entries_left_out: false,
             not_activated: false,
         }
     }
