@@ -34,6 +34,13 @@ Exit codes:
      or refusing; the summary says why); it waits to be retried, at once with
      send --now";
 
+/// A day as the other commands take it (YYYYMMDD), or as YYYY-MM-DD.
+fn a_day(s: &str) -> Result<chrono::NaiveDate, String> {
+    schemas::date::parse_batch_date(s)
+        .or_else(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+        .ok_or_else(|| format!("`{s}` is not a day: YYYYMMDD (or YYYY-MM-DD)"))
+}
+
 /// Nightly import of the courts' case-progress export into a published SQLite
 /// snapshot, and the administrators' commands around it.
 #[derive(Parser)]
@@ -116,12 +123,12 @@ enum Command {
         /// wait before a retry (each item is still tried once a run)
         #[arg(long)]
         now: bool,
-        /// Queue the hearing reminders of this Asia/Taipei day (YYYY-MM-DD)
+        /// Queue the hearing reminders of this Asia/Taipei day (YYYYMMDD or YYYY-MM-DD)
         /// instead of today's: catching up yesterday, missed (with --now,
         /// at once: what is not sent by the end of today is failed); a
         /// hearing that has started is not named. Only today or yesterday
         /// without --force
-        #[arg(long, value_name = "YYYY-MM-DD")]
+        #[arg(long, value_name = "YYYYMMDD", value_parser = a_day)]
         today: Option<chrono::NaiveDate>,
         /// With --today: any day, as if it were that day's window opening,
         /// hearings held since included (trying the sample data,

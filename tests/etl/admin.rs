@@ -520,3 +520,29 @@ fn a_misspelt_setting_in_the_environment_stops_the_run_before_anything_is_sent()
     );
     assert!(!env.data().join("mail").exists(), "nothing written");
 }
+
+/// The admin walk (session 27): `send --today` wanted YYYY-MM-DD where
+/// every other command takes YYYYMMDD (`--today 20261124`: 「input contains
+/// invalid characters」). Both forms are taken.
+#[test]
+fn send_today_takes_a_day_in_either_form() {
+    for day in ["20261124", "2026-11-24"] {
+        let env = two_nights();
+        let run: Run = env
+            .command()
+            .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+            .args(["send", "--force", "--today", day])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "{day}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("reminders for 2026-11-24:"),
+            "{day}: {}",
+            run.stdout
+        );
+    }
+    let run = two_nights().etl(&["send", "--force", "--today", "2026/11/24"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("YYYYMMDD"), "{}", run.stderr);
+}
