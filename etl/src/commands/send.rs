@@ -75,6 +75,29 @@ impl Stop {
         Ok(stop)
     }
 
+    /// Says at once, on standard error, that a signal asked the run to
+    /// stop and what it waits for: the messages the relay has now can take
+    /// up to the SMTP timeouts to finish, and a silent wait invites the
+    /// second signal that abandons them. A thread of its own, polling.
+    fn announce(&self) {
+        let (flag, signal) = (Arc::clone(&self.flag), Arc::clone(&self.signal));
+        std::thread::spawn(move || loop {
+            if flag.load(Ordering::SeqCst) {
+                let n = signal.load(Ordering::SeqCst) as i32;
+                let name = Self::SIGNALS
+                    .iter()
+                    .find(|(s, _)| *s == n)
+                    .map_or("a signal", |(_, name)| name);
+                eprintln!(
+                    "cpor-etl: {name}: stopping: finishing the messages the relay has now, \
+                     starting none (a second signal stops at once; the next run sends those again)"
+                );
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        });
+    }
+
     /// The signal that asked to stop: its name and the exit status that
     /// says so (128 + its number, as a shell reports it).
     fn received(&self) -> Option<(&'static str, i32)> {
@@ -103,6 +126,7 @@ pub fn run(
         }
     }
     let stop = Stop::install()?;
+    stop.announce();
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
     let Some(_lock) = crate::commands::take(store.send_lock())? else {

@@ -524,7 +524,13 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let _stderr = until_paused(&mut child, "send-after-accept");
+        let stderr = until_paused(&mut child, "send-after-accept");
+        let (lines, said) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(stderr).map_while(Result::ok) {
+                let _ = lines.send(line);
+            }
+        });
         // The relay has the message; its outcome is not yet recorded.
         let sent = std::process::Command::new("kill")
             .arg(format!("-{signal}"))
@@ -532,7 +538,25 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
             .status()
             .unwrap();
         assert!(sent.success());
-        std::thread::sleep(std::time::Duration::from_millis(200));
+        // The admin walk (session 27): nothing was said until the messages
+        // in flight were done (up to twice the SMTP timeouts), which invites
+        // the second Ctrl-C that abandons them. It is said at once.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
+        let mut heard = Vec::new();
+        while std::time::Instant::now() < deadline {
+            if let Ok(line) = said.recv_timeout(std::time::Duration::from_millis(100)) {
+                heard.push(line);
+                if heard.last().unwrap().contains("stopping") {
+                    break;
+                }
+            }
+        }
+        assert!(
+            heard
+                .iter()
+                .any(|l| l.contains(&format!("{name}: stopping"))),
+            "{name}: {heard:?}"
+        );
         fs::write(&resume, b"").unwrap();
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
