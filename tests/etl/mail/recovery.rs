@@ -551,13 +551,15 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
                 }
             }
         }
+        // (Let it go on before judging, so that a failure leaves no
+        // process paused.)
+        fs::write(&resume, b"").unwrap();
         assert!(
             heard
                 .iter()
                 .any(|l| l.contains(&format!("{name}: stopping"))),
             "{name}: {heard:?}"
         );
-        fs::write(&resume, b"").unwrap();
         let out = child.wait_with_output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert_eq!(out.status.code(), Some(128 + signal), "{name}: {stdout}");
