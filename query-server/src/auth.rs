@@ -435,15 +435,6 @@ pub fn forgot(app: &App, email: &str, ip: IpAddr) {
     }
 }
 
-/// The link mailer's work for one address: a reset link to an activated
-/// account, a new activation link to one not yet activated or to an
-/// address a live grant names that has no account (its activation was
-/// never mailed: the night given up with `outbox forget`), nothing to an
-/// unknown address. It runs on the link mailer's own thread and its own
-/// connections to both databases, so no request ever waits for it: the
-/// token's fsync and the mail's queueing happened while holding the shared
-/// accounts lock, and the next request was slow only for an address that
-/// has an account.
 /// Whether the live snapshot grants `email` a queryable case (a snapshot
 /// that cannot be read says no: nothing is made from it).
 fn granted(app: &App, email: &str) -> bool {
@@ -453,6 +444,15 @@ fn granted(app: &App, email: &str) -> bool {
         .is_some_and(|cases| !cases.is_empty())
 }
 
+/// The link mailer's work for one address: a reset link to an activated
+/// account, a new activation link to one not yet activated or to an
+/// address a live grant names that has no account (its activation was
+/// never mailed: the night given up with `outbox forget`), nothing to an
+/// unknown address. It runs on the link mailer's own thread and its own
+/// connections to both databases, so no request ever waits for it: the
+/// token's fsync and the mail's queueing happened while holding the shared
+/// accounts lock, and the next request was slow only for an address that
+/// has an account.
 pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
     let now = Utc::now();
     let ttl = app.cfg.server.reset_link;
