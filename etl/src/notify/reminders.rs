@@ -68,10 +68,10 @@ use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
 use schemas::CaseRef;
-use store::layout::Store;
+use store::layout::{SnapshotFile, Store};
 use store::secret::Mailing;
 
-use crate::snapshot::read::ReadError;
+use crate::snapshot::read::{ReadError, Snapshot};
 
 /// A hearing as mail shows it: as it now stands (the row of its UID with
 /// the greatest SEQUENCE), with its calendar UID and its court's name. What
@@ -404,14 +404,15 @@ pub fn candidates(
     Ok(out)
 }
 
-/// The hearings on `days` of the snapshot at `path`, one [`Candidate`] per
-/// address that hears of it ([`followed`]), and the flagged addresses.
+/// The hearings on `days` of the snapshot `live`, one [`Candidate`] per
+/// address that hears of it ([`followed`]), the flagged addresses, and
+/// each court's data date.
 fn hearings_followed(
     store: &Store,
-    path: &std::path::Path,
+    live: &SnapshotFile,
     days: &[NaiveDate],
 ) -> Result<Followed, NotifyError> {
-    let conn = schemas::open_snapshot_readonly(path)?;
+    let conn = schemas::open_snapshot_readonly(&live.path)?;
     // What goes wrong in the snapshot is said of it, not of the accounts.
     let in_snapshot = |source: ReadError| NotifyError::Due {
         days: days
@@ -429,7 +430,14 @@ fn hearings_followed(
     let flagged = store::accounts::flagged_set(&accounts)?;
     let assigned =
         super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(in_snapshot)?;
-    let as_of = courts_as_of(&conn).map_err(|e| in_snapshot(e.into()))?;
+    // Each court's data date: the night's, or for a court carried over,
+    // the night its data came from.
+    let as_of = Snapshot::open(live)
+        .and_then(|s| s.courts())
+        .map_err(in_snapshot)?
+        .into_iter()
+        .map(|c| (c.code, c.as_of))
+        .collect();
     Ok((followed(granted, &off, assigned), flagged, as_of))
 }
 
@@ -440,21 +448,6 @@ type Followed = (
     BTreeSet<String>,
     BTreeMap<String, NaiveDate>,
 );
-
-/// Each court's data date in a snapshot: the night's, or for a court
-/// carried over, the night its data came from.
-fn courts_as_of(conn: &rusqlite::Connection) -> rusqlite::Result<BTreeMap<String, NaiveDate>> {
-    let mut stmt = conn.prepare("SELECT code, as_of FROM courts")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
-    let mut out = BTreeMap::new();
-    for row in rows {
-        let (code, n) = row?;
-        if let Some(d) = schemas::date::from_int(n) {
-            out.insert(code, d);
-        }
-    }
-    Ok(out)
-}
 
 /// A case's page on the website.
 pub fn case_url(site: &str, case: &CaseRef) -> String {
@@ -554,7 +547,7 @@ pub fn queue_due(
     // lookup failed on it first.
     let (mut found, flagged, as_of) = std::thread::scope(|scope| {
         let check = (!verified).then(|| scope.spawn(|| store.verify(&live)));
-        let found = hearings_followed(store, &live.path, &days);
+        let found = hearings_followed(store, &live, &days);
         if let Some(check) = check {
             check
                 .join()
