@@ -364,7 +364,7 @@ fn not_after_tomorrow(
     now: chrono::DateTime<chrono::Utc>,
     force: bool,
 ) -> Result<(), ImportError> {
-    let today = now.with_timezone(&schemas::date::taipei()).date_naive();
+    let today = schemas::date::taipei_date(now);
     match today.succ_opt() {
         Some(tomorrow) if date > tomorrow && !force => Err(ImportError::Future {
             batch: compact(date),

@@ -457,9 +457,7 @@ pub fn past_its_day(
     if queued_at < end {
         return now >= end;
     }
-    let queued_on = queued_at
-        .with_timezone(&schemas::date::taipei())
-        .date_naive();
+    let queued_on = schemas::date::taipei_date(queued_at);
     let midnight = taipei_at(
         queued_on + chrono::Duration::days(1),
         chrono::NaiveTime::MIN,

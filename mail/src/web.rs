@@ -11,7 +11,7 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-use schemas::date::{compact, roc_taipei, taipei};
+use schemas::date::{compact, roc_taipei, taipei_date};
 use store::secret::random_bytes;
 
 use crate::config::MailSettings;
@@ -80,7 +80,7 @@ pub fn queue(
     }
     let from = &cfg.from;
     let reference = schemas::hex(&random_bytes::<8>().map_err(WebMailError::Random)?);
-    let day = now.with_timezone(&taipei()).date_naive();
+    let day = taipei_date(now);
     let message_id = format!(
         "<{}.{}.{reference}@{}>",
         compact(day),

@@ -356,10 +356,7 @@ pub struct SessionItem {
 
 impl SessionItem {
     pub fn from_session(s: &crate::sessions::Session, current: &[u8; 32]) -> SessionItem {
-        let when = |t: chrono::DateTime<chrono::Utc>| {
-            let t = t.with_timezone(&schemas::date::taipei());
-            format!("{} {}", roc(t.date_naive()), t.format("%H:%M"))
-        };
+        let when = schemas::date::roc_taipei;
         SessionItem {
             kind: match s.kind {
                 crate::sessions::Kind::Browser => "瀏覽器",

@@ -156,6 +156,11 @@ pub fn roc(date: NaiveDate) -> String {
     )
 }
 
+/// The Taipei date of a moment.
+pub fn taipei_date(t: DateTime<Utc>) -> NaiveDate {
+    t.with_timezone(&taipei()).date_naive()
+}
+
 /// A time as people read it, to the minute: `115/12/19 00:43`.
 pub fn roc_minute(t: NaiveDateTime) -> String {
     format!("{} {}", roc(t.date()), t.format("%H:%M"))

@@ -116,7 +116,7 @@ pub fn run(
     force: bool,
 ) -> Result<i32> {
     if let Some(day) = today.filter(|_| !force) {
-        let real = crate::notify::reminders::taipei_today(chrono::Utc::now());
+        let real = schemas::date::taipei_date(chrono::Utc::now());
         if day != real && day != real - chrono::Duration::days(1) {
             anyhow::bail!(
                 "--today {day}: today is {real} (Asia/Taipei); only today's or yesterday's \

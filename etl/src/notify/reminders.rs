@@ -63,7 +63,7 @@ use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method};
-use schemas::date::{datetime_to_int, roc, taipei, taipei_at, to_int};
+use schemas::date::{datetime_to_int, roc, taipei, taipei_at, taipei_date, to_int};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
@@ -237,14 +237,7 @@ pub fn waits_for_the_night(
 /// The Taipei day whose reminders are queued at `now`: the day the send
 /// window next opens (today while it is open or before it opens).
 pub fn reminder_day(now: DateTime<Utc>, window: Window) -> NaiveDate {
-    window_opening(now, window.start, window.end)
-        .with_timezone(&taipei())
-        .date_naive()
-}
-
-/// The Taipei date of `now`.
-pub fn taipei_today(now: DateTime<Utc>) -> NaiveDate {
-    now.with_timezone(&taipei()).date_naive()
+    taipei_date(window_opening(now, window.start, window.end))
 }
 
 /// When `day`'s reminders may first go out: the window's opening that day,
