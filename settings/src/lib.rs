@@ -233,20 +233,24 @@ impl Layers {
                 }
             }
         }
-        let keys: Vec<String> = table.keys().cloned().collect();
+        // Each key's variable, `CPOR_<NAME>_<KEY>`; one in the section's
+        // namespace that is none of them is a typo.
         let prefix = format!("CPOR_{}_", name.to_uppercase());
-        let unknown = self.env_names.iter().find(|var| {
-            var.strip_prefix(&prefix)
-                .is_some_and(|k| !keys.iter().any(|key| key.to_uppercase() == k))
-        });
+        let vars: Vec<(String, String)> = table
+            .keys()
+            .map(|key| (key.clone(), format!("{prefix}{}", key.to_uppercase())))
+            .collect();
+        let unknown = self
+            .env_names
+            .iter()
+            .find(|var| var.starts_with(&prefix) && !vars.iter().any(|(_, known)| known == *var));
         if let Some(var) = unknown {
             return Err(ConfigError::Unknown {
                 key: format!("{name}.{}", var[prefix.len()..].to_lowercase()),
                 origin: Source::Env(var.clone()),
             });
         }
-        for key in keys {
-            let var = format!("CPOR_{}_{}", name.to_uppercase(), key.to_uppercase());
+        for (key, var) in vars {
             if let Some(raw) = (self.env)(&var) {
                 set(&mut table, &key, toml::Value::String(raw), Source::Env(var))?;
             }

@@ -30,8 +30,8 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         return Ok(0);
     }
     let before = live.as_ref().map(|f| f.name());
-    if let Some(live) = live.filter(|l| l.path != target.path) {
-        keep_calendars_above(store, &live, &target);
+    if let Some(live) = &live {
+        keep_calendars_above(store, live, &target);
     }
     store.point_current(&target)?;
     println!(
