@@ -192,17 +192,10 @@ impl Store {
         let dir = self.reports_dir();
         let stamp = now.format("%Y%m%dT%H%M%SZ");
         let tmp = durable_temp(&dir, &format!("{kind}-{stamp}.json"), bytes)?;
-        let linked = (1u32..)
-            .map(|n| match n {
-                1 => dir.join(format!("{kind}-{stamp}.json")),
-                n => dir.join(format!("{kind}-{stamp}_{n}.json")),
-            })
-            .find_map(|path| match fs::hard_link(&tmp, &path) {
-                Ok(()) => Some(Ok(path)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
-                Err(e) => Some(Err(e)),
-            })
-            .expect("u32 names run out");
+        let linked = link_first_free(&tmp, |n| match n {
+            1 => dir.join(format!("{kind}-{stamp}.json")),
+            n => dir.join(format!("{kind}-{stamp}_{n}.json")),
+        });
         fs::remove_file(&tmp)?;
         let path = linked?;
         sync_dir(&dir)?;
@@ -220,18 +213,9 @@ impl Store {
             return Ok(None);
         }
         let stem = stem.to_string_lossy();
-        for n in 1u32.. {
-            let kept = dir.join(format!("{stem}.{n}.json"));
-            match fs::hard_link(path, &kept) {
-                Ok(()) => {
-                    sync_dir(dir)?;
-                    return Ok(Some(kept));
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        unreachable!("u32 names run out")
+        let kept = link_first_free(path, |n| dir.join(format!("{stem}.{n}.json")))?;
+        sync_dir(dir)?;
+        Ok(Some(kept))
     }
 
     /// Creates the directories a writer needs.
@@ -534,6 +518,20 @@ fn checksum_path(snapshot: &Path) -> PathBuf {
     let mut p = snapshot.as_os_str().to_owned();
     p.push(CHECKSUM);
     PathBuf::from(p)
+}
+
+/// Links `file` under the first of the names `name(1)`, `name(2)`, … that
+/// is free (a hard link is refused where a name is taken, so two writers
+/// never take the same name); the name taken.
+fn link_first_free(file: &Path, name: impl Fn(u32) -> PathBuf) -> io::Result<PathBuf> {
+    (1u32..)
+        .map(name)
+        .find_map(|path| match fs::hard_link(file, &path) {
+            Ok(()) => Some(Ok(path)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => None,
+            Err(e) => Some(Err(e)),
+        })
+        .expect("u32 names run out")
 }
 
 /// Lower-case hex SHA-256 of a file's bytes (SHA-NI where the CPU has it:
