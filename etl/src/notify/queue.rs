@@ -725,16 +725,15 @@ fn read_known(
         warned: outbox.warned()?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
-        not_activated: BTreeSet::new(),
+        not_activated: store::accounts::not_activated(
+            accounts,
+            changes
+                .news
+                .keys()
+                .chain(changes.expiring.keys())
+                .map(String::as_str),
+        )?,
     };
-    known.not_activated = store::accounts::not_activated(
-        accounts,
-        changes
-            .news
-            .keys()
-            .chain(changes.expiring.keys())
-            .map(String::as_str),
-    )?;
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
