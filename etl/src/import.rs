@@ -53,6 +53,9 @@ pub struct ImportOptions {
     /// Courts imported whatever they lost since the night before
     /// (`--accept-shrink`).
     pub accept_shrink: BTreeSet<String>,
+    /// Courts the night may be published without when they can be neither
+    /// imported nor carried over (`--publish-without`).
+    pub publish_without: BTreeSet<String>,
 }
 
 /// Why an import stopped before publishing, with its exit code.
@@ -148,6 +151,9 @@ struct Night<'a> {
     earlier: Option<SnapshotFile>,
     /// Courts imported however much they shrank (`--accept-shrink`).
     accept_shrink: &'a BTreeSet<String>,
+    /// Courts the night is published without if it must
+    /// (`--publish-without`).
+    publish_without: &'a BTreeSet<String>,
 }
 
 pub fn run(
@@ -197,6 +203,7 @@ pub fn run(
         // settles the bet before it writes anything (`Previous::settle`).
         earlier: live.clone().filter(|_| crate::hearings::EXTRACTED),
         accept_shrink: &opts.accept_shrink,
+        publish_without: &opts.publish_without,
     };
     let mut previous = Previous::Unchecked(live.as_ref());
     let written = loop {
@@ -221,6 +228,7 @@ pub fn run(
             Ok(Courts::Written {
                 courts,
                 live_verified,
+                stranded,
             }) => {
                 // What the cases marked corrected are against (the mail
                 // compares every case if it compares with another).
@@ -234,16 +242,16 @@ pub fn run(
                 {
                     builder.carried_from(earlier);
                 }
-                break Ok((courts, live_verified));
+                break Ok((courts, live_verified, stranded));
             }
             Err(e) => break Err(e),
         }
     };
     // The live snapshot's checksum held just now (or there is none).
-    let live_verified = match written {
-        Ok((courts, live_verified)) => {
+    let (live_verified, stranded) = match written {
+        Ok((courts, live_verified, stranded)) => {
             report.courts = courts;
-            live_verified
+            (live_verified, stranded)
         }
         Err(e) => {
             drop(builder);
@@ -259,13 +267,20 @@ pub fn run(
         .courts
         .iter()
         .any(|c| c.status == CourtStatus::Imported);
-    if !imported {
-        drop(builder);
-        let _ = std::fs::remove_file(&temp);
-        report.message = Some(format!(
+    let refused = if !imported {
+        Some(format!(
             "no court of batch {} could be imported; the live snapshot stays as it is",
             compact(date)
-        ));
+        ))
+    } else if !stranded.is_empty() {
+        Some(stranded_message(&stranded, date, live.as_ref()))
+    } else {
+        None
+    };
+    if let Some(message) = refused {
+        drop(builder);
+        let _ = std::fs::remove_file(&temp);
+        report.message = Some(message);
         finish(&mut report, clock, &report_path)?;
         return Ok(ImportRun {
             report,
@@ -352,6 +367,30 @@ pub fn run(
         report,
         report_path,
     })
+}
+
+/// Why a night that would have published without some courts, the live
+/// snapshot damaged and nothing to carry them over from, publishes nothing,
+/// and the ways out. Their cases and grants would leave the site, and come
+/// back as new the night they are imported again: every grant's mail sent
+/// a second time.
+fn stranded_message(courts: &[String], date: NaiveDate, live: Option<&SnapshotFile>) -> String {
+    let flags: Vec<String> = courts
+        .iter()
+        .map(|c| format!("--publish-without {c}"))
+        .collect();
+    format!(
+        "{}: neither imported nor carried over (not usable from batch {}, and the live \
+         snapshot {} is DAMAGED, with no other kept snapshot that verifies); nothing is \
+         published, and the site keeps refusing the damaged snapshot. Restore it from a backup \
+         (its checksum is beside it) and import again; or, to publish the night now, import \
+         with {}: those courts' cases and grants leave the site until they are imported \
+         again, and their grants are then mailed as new",
+        courts.join(", "),
+        compact(date),
+        live.map_or_else(|| "-".to_string(), SnapshotFile::name),
+        flags.join(" "),
+    )
 }
 
 /// A batch is named by its export date, so one dated after tomorrow in
@@ -513,6 +552,9 @@ enum Courts {
     Written {
         courts: Vec<CourtReport>,
         live_verified: bool,
+        /// Courts neither imported nor carried over, which the night may
+        /// not be published without (`stranded_message`).
+        stranded: Vec<String>,
     },
     Settled(Box<Checked>),
 }
@@ -651,12 +693,14 @@ fn run_courts(
                     builder,
                     bar: &write_bar,
                     accepted: Vec::new(),
+                    stranded: Vec::new(),
                 };
                 let written = writer.write_all(&order);
                 warnings.append(&mut writer.accepted);
                 written.map(|courts| Courts::Written {
                     courts,
                     live_verified: checked.damaged.is_none(),
+                    stranded: writer.stranded,
                 })
             }
         };
@@ -756,17 +800,34 @@ struct Writer<'a, 'b> {
     night: &'a Night<'a>,
     builder: &'b mut Builder,
     bar: &'a ProgressBar,
-    /// What `--accept-shrink` let in: the night's warnings.
+    /// What `--accept-shrink` and `--publish-without` let in: the night's
+    /// warnings.
     accepted: Vec<String>,
+    /// Courts neither imported nor carried over, and not let go by
+    /// `--publish-without`.
+    stranded: Vec<String>,
 }
 
 impl Writer<'_, '_> {
     /// Writes the courts of `order`, and reports on each.
     fn write_all(&mut self, order: &BTreeSet<&String>) -> Result<Vec<CourtReport>, ImportError> {
-        let mut reports = Vec::new();
+        let mut reports: Vec<CourtReport> = Vec::new();
         for &code in order {
             self.bar.inc(1);
             reports.push(self.write_court(code)?);
+        }
+        for code in self.night.publish_without {
+            let status = reports.iter().find(|r| &r.court == code).map(|r| r.status);
+            let was = match status {
+                Some(CourtStatus::Imported) => "was imported",
+                Some(CourtStatus::CarriedOver) => "was carried over",
+                Some(CourtStatus::OutOfScope) => "is out of scope",
+                Some(CourtStatus::Unusable) => continue,
+                None => "is neither in the batch nor in the live snapshot",
+            };
+            self.accepted.push(format!(
+                "--publish-without {code}: not needed, {code} {was}"
+            ));
         }
         Ok(reports)
     }
@@ -797,10 +858,16 @@ impl Writer<'_, '_> {
                 self.carry_over(&mut r, self.previous)?;
             } else if let Some(damaged) = &self.previous.damaged {
                 if self.previous.lost.contains(code) {
-                    r.reasons.push(format!(
+                    let mut reason = format!(
                         "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED",
                         compact(self.night.date)
-                    ));
+                    );
+                    if self.night.publish_without.contains(code) {
+                        reason += &format!("; published without {code} (--publish-without {code})");
+                    } else {
+                        self.stranded.push(code.clone());
+                    }
+                    r.reasons.push(reason);
                 }
             }
         }

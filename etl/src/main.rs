@@ -22,7 +22,8 @@ Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
      exist; or the batch is older than the live snapshot, or dated after tomorrow
-  2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable
+  2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
+     or a court could be neither imported nor carried over (--publish-without)
   3  published, but some courts were not imported tonight (carried over or unusable)
   4  case: no such case in the snapshot; outbox show, retry, release, rediff, forget:
      no such item or night, or nothing to do (retry: nothing to queue again;
@@ -83,6 +84,13 @@ enum Command {
         /// import.shrink_share, import.shrink_floor); repeatable
         #[arg(long, value_name = "COURT")]
         accept_shrink: Vec<String>,
+        /// Publish the night without this court when it can be neither
+        /// imported nor carried over (the live snapshot damaged, no other
+        /// verifying): its cases and grants leave the site until it is
+        /// imported again, and its grants are then mailed as new. Nothing
+        /// is published otherwise (exit 2); repeatable
+        #[arg(long, value_name = "COURT")]
+        publish_without: Vec<String>,
     },
     /// Print one case of the live (or a kept) snapshot as JSON; exit 4 if absent
     Case {
@@ -287,6 +295,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             batch_dir,
             force,
             accept_shrink,
+            publish_without,
             ..
         } => {
             let threads = match config.import.threads as usize {
@@ -297,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 batch_dir,
                 force,
                 accept_shrink: accept_shrink.into_iter().collect(),
+                publish_without: publish_without.into_iter().collect(),
             };
             match import::run(&config, &opts, threads) {
                 Ok(run) => {

@@ -462,8 +462,9 @@ fn a_silently_changed_snapshot_is_never_dumped_rolled_back_to_or_carried_over() 
     );
 
     // Night 2 has no HLD: it used to be carried over from night 1, changed
-    // text and all. Now it cannot be, and the report says why.
-    let run = env.import(&sample("20261124"), &[]);
+    // text and all. Now it cannot be, and the report says why (and the
+    // night is published only without it, as asked).
+    let run = env.import(&sample("20261124"), &["--publish-without", "HLD"]);
     assert_eq!(
         env.current(),
         "20261124-1.sqlite",
@@ -488,6 +489,74 @@ fn a_silently_changed_snapshot_is_never_dumped_rolled_back_to_or_carried_over() 
     assert_eq!(back.code, 1, "{}", back.stderr);
     assert!(back.stderr.contains("DAMAGED"), "{}", back.stderr);
     assert_eq!(env.current(), "20261124-1.sqlite", "CURRENT unchanged");
+}
+
+/// The admin walk (session 27, F7): night 1's snapshot damaged, no other
+/// kept snapshot to stand in for it, and night 2 without HLD's files. HLD
+/// could be neither imported nor carried over, and night 2 was published
+/// without it (exit 1): 臺灣花蓮地方法院's cases and grants left the site,
+/// and when HLD came back the next night, its grants were mailed as new
+/// (lee.hua's activation link a second time). Now nothing is published
+/// (exit 2, the live snapshot stays), the court and the way out are named,
+/// and `--publish-without HLD` publishes the night without it, saying so.
+#[test]
+fn a_court_that_can_be_neither_imported_nor_carried_over_stops_the_night() {
+    let env = Env::new();
+    let live = night_1_live_writable(&env);
+    replace_bytes(&live, "檢送卷宗".as_bytes(), "撿送卷宗".as_bytes());
+
+    let run = env.import(&sample("20261124"), &[]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 2, "{said}");
+    assert_eq!(env.current(), "20261123-1.sqlite", "nothing published");
+    assert!(said.contains("NOTHING PUBLISHED"), "{said}");
+    assert!(
+        said.contains("HLD") && said.contains("neither imported nor carried over"),
+        "names the court: {said}"
+    );
+    assert!(
+        said.contains("--publish-without HLD"),
+        "names the way out: {said}"
+    );
+    let report = env.report("20261124");
+    assert_eq!(report["outcome"], "not_published", "{report}");
+    assert_eq!(report["exit_code"], 2);
+    assert_eq!(court(&report, "HLD")["status"], "unusable");
+    assert!(
+        !env.data().join("snapshots/20261124-1.sqlite").exists(),
+        "no snapshot of night 2 is left behind"
+    );
+    let temp_left: Vec<_> = fs::read_dir(env.data().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(temp_left.is_empty(), "{temp_left:?}");
+
+    // The operator's choice, made knowingly: the night without HLD.
+    // (Exit 1: its mail waits, as after any damaged night, for `outbox
+    // rediff` or `forget`.)
+    let run = env.import(&sample("20261124"), &["--publish-without", "HLD"]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 1, "{said}");
+    assert!(said.contains("MAIL NOT QUEUED"), "{said}");
+    assert_eq!(env.current(), "20261124-1.sqlite");
+    assert!(said.contains("published without HLD"), "{said}");
+    assert!(!env.live_dump().contains(r#""court":"HLD""#));
+
+    // A court named that did not need it is imported (or carried over) as
+    // ever, and the run says the option did nothing for it.
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let run = env.import(&sample("20261124"), &["--publish-without", "TPD"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("TPD   imported"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains("--publish-without TPD: not needed, TPD was imported"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// 64 bytes flipped in the middle of the file: `dump` used to print the
@@ -726,7 +795,8 @@ fn a_damaged_live_snapshot_lends_no_hearing_list_to_the_next_night() {
         }
         assert!(changed > 0, "no list names 第二法庭");
     }
-    let run = env.import(&sample("20261124"), &[]);
+    // HLD, absent tonight, cannot be carried over from the damaged night.
+    let run = env.import(&sample("20261124"), &["--publish-without", "HLD"]);
     assert_eq!(
         env.current(),
         "20261124-1.sqlite",

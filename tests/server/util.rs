@@ -95,6 +95,7 @@ impl Data {
             batch_dir: repo_root().join("sample-data").join(night),
             force: true,
             accept_shrink: Default::default(),
+            publish_without: Default::default(),
         };
         let ours = format!("(pid {}, lock", std::process::id());
         for _ in 0..200 {

@@ -125,8 +125,8 @@ pub enum NotifyError {
     /// an operator restores it or names another one to compare with.
     #[error(
         "{0}. The night's mail waits: restore the file (its checksum is beside it), or compare \
-         with another kept snapshot: `cpor-etl outbox rediff <night's snapshot> --from <kept snapshot>` \
-         (news since then may repeat), or give the night up: `cpor-etl outbox forget <night's snapshot>`"
+         with another kept snapshot: `cpor-etl outbox rediff <night> --from <kept snapshot>` \
+         (each by date; news since then may repeat), or give the night up: `cpor-etl outbox forget <night>`"
     )]
     Damaged(#[from] store::layout::Damaged),
     /// The live snapshot fails its checksum when the day's reminders are
