@@ -65,9 +65,15 @@ pub enum ImportError {
     Batch(#[from] BatchError),
     #[error(transparent)]
     Locked(#[from] store::layout::LockError),
-    #[error("batch {batch} is older than the live snapshot {live}; nothing imported (use --force to import it anyway)")]
-    Older { batch: String, live: String },
-    #[error("batch {batch} is dated after tomorrow (today is {today} in Taipei); nothing imported (check the batch's name; --force imports it anyway)")]
+    #[error("batch {batch} is older than the live snapshot {live}; nothing imported. {way_back}--force imports it anyway, without mailing its news")]
+    Older {
+        batch: String,
+        live: String,
+        /// The rollback that lets the batch in, if the live night was
+        /// published by mistake (misdated), with a separator; or nothing.
+        way_back: String,
+    },
+    #[error("batch {batch} is dated after today ({today} in Taipei): a batch is named by its export date; nothing imported (check the batch's name; --force imports it anyway)")]
     Future { batch: String, today: String },
     #[error("{0}")]
     Internal(String),
@@ -165,7 +171,7 @@ pub fn run(
     let mut clock = Stopwatch::start();
     // Nothing is touched until the batch is known to be complete.
     let date = batch::check_complete(&opts.batch_dir)?;
-    not_after_tomorrow(date, started_at, opts.force)?;
+    not_after_today(date, started_at, opts.force)?;
     let store = Store::new(&config.data_dir);
     let (_lock, live) = open_store(&store, date, opts.force)?;
 
@@ -393,24 +399,24 @@ fn stranded_message(courts: &[String], date: NaiveDate, live: Option<&SnapshotFi
     )
 }
 
-/// A batch is named by its export date, so one dated after tomorrow in
-/// Taipei (a day's grace for a court's clock) is a mistake: its date would
-/// count every case's last queryable day, and every real night after it
-/// would be refused as older. Refused unless forced, before anything is
-/// touched.
-fn not_after_tomorrow(
+/// A batch is named by its export date in Taipei and imported after it
+/// is exported, so one dated after today is a mistake (a typo, a wrong
+/// clock): its date would count every case's last queryable day, and every
+/// real night after it would be refused as older. Refused unless forced,
+/// before anything is touched.
+fn not_after_today(
     date: NaiveDate,
     now: chrono::DateTime<chrono::Utc>,
     force: bool,
 ) -> Result<(), ImportError> {
     let today = schemas::date::taipei_date(now);
-    match today.succ_opt() {
-        Some(tomorrow) if date > tomorrow && !force => Err(ImportError::Future {
+    if date > today && !force {
+        return Err(ImportError::Future {
             batch: compact(date),
             today: compact(today),
-        }),
-        _ => Ok(()),
+        });
     }
+    Ok(())
 }
 
 /// Opens the data directory for a run: its folders, the lock (held until
@@ -435,9 +441,24 @@ fn open_store(
     let live = store.live().map_err(|e| internal("reading CURRENT")(&e))?;
     if let Some(live) = &live {
         if date < live.date && !force {
+            // The night a misdated live one would be rolled back to.
+            let before = store
+                .kept()
+                .map_err(|e| internal("listing snapshots")(&e))?
+                .into_iter()
+                .filter(|f| f.date < date)
+                .max_by_key(|f| (f.date, f.build));
             return Err(ImportError::Older {
                 batch: compact(date),
                 live: live.name(),
+                way_back: match before {
+                    Some(f) => format!(
+                        "If {} was published by mistake, `cpor-etl rollback {}`, then import this batch again; ",
+                        live.name(),
+                        compact(f.date)
+                    ),
+                    None => String::new(),
+                },
             });
         }
     }

@@ -21,7 +21,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
-     exist; or the batch is older than the live snapshot, or dated after tomorrow
+     exist; or the batch is older than the live snapshot, or dated after today
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
      or a court could be neither imported nor carried over (--publish-without)
   3  published, but some courts were not imported tonight (carried over or unusable)
@@ -64,7 +64,8 @@ enum Command {
     Import {
         /// The batch directory, e.g. inbox/20261124
         batch_dir: PathBuf,
-        /// Import even if the batch is older than the live snapshot, or dated after tomorrow (Asia/Taipei)
+        /// Import even if the batch is older than the live snapshot (its news is not mailed), or
+        /// dated after today (Asia/Taipei)
         #[arg(long)]
         force: bool,
         /// Worker threads (0 = one per core) [config import.threads]

@@ -161,19 +161,58 @@ fn an_older_batch_is_refused_unless_forced() {
         run.stderr
     );
     assert_eq!(env.current(), "20261124-1.sqlite");
+    assert!(
+        run.stderr
+            .contains("--force imports it anyway, without mailing its news"),
+        "{}",
+        run.stderr
+    );
     let forced = env.import(&sample("20261123"), &["--force"]);
     assert_eq!(forced.code, 0, "{}{}", forced.stdout, forced.stderr);
     assert_eq!(env.current(), "20261123-1.sqlite");
 }
 
-/// A batch dated after tomorrow (Asia/Taipei) is a mistake (a typo in its
-/// name, the transfer host's clock): published, it would count every
-/// case's last queryable day from that date, and every real night after it
-/// would be refused as older. It is refused, touching nothing, unless
-/// forced. Tomorrow's is accepted: an export named by a court's clock a
-/// little ahead.
+/// The admin walk (F12): night 2 published under a later date by mistake,
+/// the real night is refused as older. The refusal said only `--force`,
+/// which imports it without mailing its news. It now names the way that
+/// puts things right: roll back to the night before, then import.
 #[test]
-fn a_batch_dated_after_tomorrow_is_refused_unless_forced() {
+fn an_older_batch_refused_names_the_rollback_that_lets_it_in() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let misdated = env.copy_night("20261124");
+    let misdated = {
+        let to = misdated.with_file_name("20261125");
+        fs::rename(&misdated, &to).unwrap();
+        to
+    };
+    assert_eq!(env.import(&misdated, &[]).code, 3);
+    let run = env.import(&sample("20261124"), &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(
+            "If 20261125-1.sqlite was published by mistake, `cpor-etl rollback 20261123`, then import this batch again"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.current(), "20261125-1.sqlite", "nothing changed");
+    assert_eq!(env.etl(&["rollback", "20261123"]).code, 0);
+    let run = env.import(&sample("20261124"), &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.current(), "20261124-1.sqlite");
+}
+
+/// A batch is named by its export date in Taipei (the contract), and
+/// imported after it is exported: one dated after today is a mistake (a
+/// typo in its name, the transfer host's clock). Published, it would count
+/// every case's last queryable day from that date, and every real night
+/// after it would be refused as older. It is refused, touching nothing,
+/// unless forced. (The admin walk, F12: tomorrow's used to be accepted, a
+/// day's grace for a court's clock; a batch misdated by one day was
+/// published, and the real night refused.)
+#[test]
+fn a_batch_dated_after_today_is_refused_unless_forced() {
     let env = Env::new();
     // 01:00 on 2026-11-25 in Taipei, the hour the nightly job runs.
     let at = "2026-11-24 17:00:00";
@@ -196,22 +235,23 @@ fn a_batch_dated_after_tomorrow_is_refused_unless_forced() {
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains(
-            "batch 20281124 is dated after tomorrow (today is 20261125 in Taipei); nothing imported (check the batch's name; --force imports it anyway)"
+            "batch 20281124 is dated after today (20261125 in Taipei): a batch is named by its export date; nothing imported (check the batch's name; --force imports it anyway)"
         ),
         "{}",
         run.stderr
     );
     assert!(!env.data().exists(), "nothing may be touched");
-    let run = import("20261127", &[]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let run = import("20261126", &[]);
+    assert_eq!(run.code, 1, "tomorrow's: {}{}", run.stdout, run.stderr);
+    assert!(!env.data().exists(), "nothing may be touched");
+    let run = import("20261125", &[]);
     assert!(
         run.code == 0 || run.code == 3,
         "{}{}",
         run.stdout,
         run.stderr
     );
-    assert_eq!(env.current(), "20261126-1.sqlite");
+    assert_eq!(env.current(), "20261125-1.sqlite");
     let run = import("20281124", &["--force"]);
     assert!(
         run.code == 0 || run.code == 3,
