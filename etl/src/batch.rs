@@ -89,7 +89,11 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
         dir: dir.to_path_buf(),
         ..BatchPlan::default()
     };
-    let (listed, unusable) = parse_manifest(&bytes, &shown, &mut plan)?;
+    let Manifest {
+        listed,
+        unusable,
+        lines,
+    } = parse_manifest(&bytes, &shown, &mut plan)?;
 
     let mut present = BTreeMap::new();
     let entries = fs::read_dir(dir).map_err(|source| BatchError::Io {
@@ -130,9 +134,22 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
             // Listed on a line that cannot be used: that line's problem
             // is the court's reason already.
             None if unusable.contains(name.as_str()) => {}
-            None => court_plan
-                .problems
-                .push(format!("{name} is present but not listed in MANIFEST.csv")),
+            None => court_plan.problems.push(
+                match lines.iter().find(|l| l.file.eq_ignore_ascii_case(name)) {
+                    // What the runbook has the operator forward to the
+                    // court: the line it wrote, not "not listed".
+                    Some(l) => format!(
+                        "{name} is listed as `{}` (MANIFEST.csv:{}): file names are case-sensitive{}",
+                        l.file,
+                        l.line,
+                        l.problem
+                            .as_ref()
+                            .map(|p| format!("; and {p}"))
+                            .unwrap_or_default()
+                    ),
+                    None => format!("{name} is present but not listed in MANIFEST.csv"),
+                },
+            ),
         }
     }
     for (name, l) in &listed {
@@ -163,14 +180,25 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
     Ok(plan)
 }
 
-/// Parses `MANIFEST.csv`: the files it lists, and those named on lines that
-/// cannot be used. A wrong header or unreadable file makes the whole batch
-/// unusable; a bad row makes the court of the file it names unusable.
-fn parse_manifest(
-    bytes: &[u8],
-    shown: &str,
-    plan: &mut BatchPlan,
-) -> Result<(BTreeMap<String, Listed>, BTreeSet<String>), BatchError> {
+/// What `MANIFEST.csv` says: the files it lists, those named on lines that
+/// cannot be used, and every line's file name as written.
+struct Manifest {
+    listed: BTreeMap<String, Listed>,
+    unusable: BTreeSet<String>,
+    lines: Vec<ManifestLine>,
+}
+
+/// A manifest line's file name as written, and what makes the line
+/// unusable, if anything.
+struct ManifestLine {
+    line: u64,
+    file: String,
+    problem: Option<String>,
+}
+
+/// Parses `MANIFEST.csv`. A wrong header or unreadable file makes the whole
+/// batch unusable; a bad row makes the court of the file it names unusable.
+fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Manifest, BatchError> {
     let bad = |reason: String| BatchError::BadManifest {
         path: shown.to_string(),
         reason,
@@ -179,6 +207,7 @@ fn parse_manifest(
         .map_err(|e| bad(format!("not UTF-8 ({e})")))?;
     let mut listed = BTreeMap::new();
     let mut unusable = BTreeSet::new();
+    let mut lines = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let n = i as u64 + 1;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
@@ -205,7 +234,7 @@ fn parse_manifest(
             ),
             [] => continue,
         };
-        if let Some(reason) = row_problem {
+        if let Some(reason) = &row_problem {
             unusable.insert(file.to_string());
             match court_of(file) {
                 Some(court) => plan
@@ -213,12 +242,21 @@ fn parse_manifest(
                     .entry(court)
                     .or_default()
                     .problems
-                    .push(problem(reason)),
-                None => plan.warnings.push(problem(reason)),
+                    .push(problem(reason.clone())),
+                None => plan.warnings.push(problem(reason.clone())),
             }
         }
+        lines.push(ManifestLine {
+            line: n,
+            file: file.to_string(),
+            problem: row_problem,
+        });
     }
-    Ok((listed, unusable))
+    Ok(Manifest {
+        listed,
+        unusable,
+        lines,
+    })
 }
 
 /// A manifest line's file, rows and hash taken into `listed`, or why not.

@@ -122,18 +122,24 @@ impl Report {
                 "court", "status", "rows", "rejected", "cases", "queryable", "as of"
             );
         }
+        // A run that published nothing imported and carried over nothing:
+        // its rows say which courts were usable, and no as-of date.
+        let published = self.outcome != Outcome::NotPublished;
         for c in &self.courts {
             let status = match c.status {
-                CourtStatus::Imported => "imported",
-                CourtStatus::CarriedOver => "CARRIED OVER",
-                CourtStatus::Unusable => "UNUSABLE",
+                CourtStatus::Imported if published => "imported",
+                CourtStatus::Imported => "usable",
+                CourtStatus::CarriedOver if published => "CARRIED OVER",
+                CourtStatus::CarriedOver | CourtStatus::Unusable => "UNUSABLE",
                 CourtStatus::OutOfScope => "out of scope",
             };
             let (rows, rejected) = c.stats.as_ref().map_or(("-".into(), "-".into()), |st| {
                 (st.rows_read.to_string(), st.rejected.to_string())
             });
             let (cases, queryable) = match (&c.stats, &c.carried, c.status) {
-                (_, Some(k), _) => (k.cases.to_string(), k.cases_queryable.to_string()),
+                (_, Some(k), _) if published => {
+                    (k.cases.to_string(), k.cases_queryable.to_string())
+                }
                 (Some(st), None, CourtStatus::Imported) => (
                     (st.cases_queryable + st.cases_past_cutoff).to_string(),
                     st.cases_queryable.to_string(),
@@ -157,7 +163,7 @@ impl Report {
                 rejected,
                 cases,
                 queryable,
-                c.as_of.as_deref().unwrap_or("-")
+                c.as_of.as_deref().filter(|_| published).unwrap_or("-")
             );
         }
         let rejects: Vec<&Reject> = self.courts.iter().flat_map(|c| &c.rejects).collect();

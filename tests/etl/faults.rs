@@ -412,6 +412,45 @@ fn a_batch_where_no_court_imports_publishes_nothing() {
         run.stdout
     );
     assert_eq!(env.current(), "20261123-1.sqlite");
+    // The admin walk (F13): nothing was published, yet every court's row
+    // said CARRIED OVER, with the previous night's as-of date.
+    assert!(!run.stdout.contains("CARRIED OVER"), "{}", run.stdout);
+    assert!(run.stdout.contains("TPD   UNUSABLE"), "{}", run.stdout);
+    assert!(!run.stdout.contains("115/11/23"), "{}", run.stdout);
+}
+
+/// The admin walk (F13): a manifest line written all in capitals, file
+/// name and hash. The court's reason said its file was "present but not
+/// listed", which is what the runbook has the operator forward to the
+/// court, and is false: it is listed, under another case. The line is
+/// named, and what is wrong with it.
+#[test]
+fn a_manifest_line_naming_a_file_in_other_case_is_named_in_the_reason() {
+    let report = tpd_carried_over(
+        |b| {
+            let path = b.join("MANIFEST.csv");
+            let text = fs::read_to_string(&path).unwrap();
+            let edited: Vec<String> = text
+                .lines()
+                .map(|l| match l.starts_with("TPD_applicant.csv,") {
+                    true => l.to_uppercase(),
+                    false => l.to_string(),
+                })
+                .collect();
+            fs::write(&path, edited.join("\r\n") + "\r\n").unwrap();
+        },
+        "TPD_applicant.csv is listed as `TPD_APPLICANT.CSV` (MANIFEST.csv:",
+    );
+    let reasons = court(&report, "TPD")["reasons"].to_string();
+    assert!(
+        reasons.contains("file names are case-sensitive"),
+        "{reasons}"
+    );
+    assert!(
+        reasons.contains("is not 64 lowercase hex digits"),
+        "{reasons}"
+    );
+    assert!(!reasons.contains("present but not listed"), "{reasons}");
 }
 
 #[test]
