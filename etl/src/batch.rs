@@ -26,6 +26,8 @@ pub struct Listed {
 pub enum BatchError {
     #[error("{0}: no such directory; check the batch's path")]
     NoDirectory(String),
+    #[error("{0} is a file: give the batch's directory, e.g. inbox/20261124")]
+    NotADirectory(String),
     #[error("{0}: no MANIFEST.csv yet, the batch is still arriving; nothing imported")]
     Incomplete(String),
     #[error("{0}: the batch directory's name must be its export date, YYYYMMDD")]
@@ -61,6 +63,9 @@ pub struct CourtPlan {
 /// Checks the batch is complete and its name a date, without touching it.
 pub fn check_complete(dir: &Path) -> Result<NaiveDate, BatchError> {
     let shown = dir.display().to_string();
+    if dir.is_file() {
+        return Err(BatchError::NotADirectory(shown));
+    }
     if !dir.is_dir() {
         return Err(BatchError::NoDirectory(shown));
     }

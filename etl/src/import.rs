@@ -11,7 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Condvar, Mutex};
+use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::time::Instant;
 
 use chrono::NaiveDate;
@@ -46,6 +46,28 @@ pub mod exit {
     pub const NOT_DELIVERED: i32 = 6;
 }
 
+/// How far a run has come, for whoever must say so when it is stopped
+/// (`cpor-etl import` on SIGTERM). Publishing holds the lock: a stop waits
+/// for it, so that what it says holds.
+#[derive(Debug, Clone, Default)]
+pub struct Progress(Arc<Mutex<Stage>>);
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Stage {
+    #[default]
+    Building,
+    /// The snapshot published, by name; its mail not queued yet.
+    Published(String),
+    /// Published, and its mail queued (or mail is off).
+    Queued(String),
+}
+
+impl Progress {
+    pub fn lock(&self) -> std::sync::MutexGuard<'_, Stage> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
     pub batch_dir: PathBuf,
@@ -56,6 +78,8 @@ pub struct ImportOptions {
     /// Courts the night may be published without when they can be neither
     /// imported nor carried over (`--publish-without`).
     pub publish_without: BTreeSet<String>,
+    /// Where the run says how far it has come.
+    pub progress: Progress,
 }
 
 /// Why an import stopped before publishing, with its exit code.
@@ -82,12 +106,17 @@ pub enum ImportError {
 impl ImportError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            ImportError::Batch(
-                BatchError::Incomplete(_) | BatchError::BadName(_) | BatchError::BadManifest { .. },
-            ) => exit::NOT_PUBLISHED,
+            ImportError::Batch(BatchError::Incomplete(_) | BatchError::BadManifest { .. }) => {
+                exit::NOT_PUBLISHED
+            }
             ImportError::Locked(store::layout::LockError::Held { .. }) => exit::LOCKED,
             ImportError::Locked(store::layout::LockError::Io { .. }) => exit::ERROR,
-            ImportError::Batch(BatchError::Io { .. } | BatchError::NoDirectory(_))
+            ImportError::Batch(
+                BatchError::Io { .. }
+                | BatchError::NoDirectory(_)
+                | BatchError::NotADirectory(_)
+                | BatchError::BadName(_),
+            )
             | ImportError::Older { .. }
             | ImportError::Future { .. }
             | ImportError::Internal(_) => exit::ERROR,
@@ -314,7 +343,12 @@ pub fn run(
         }
     }
     pause("before-publish");
-    let published = publish(&store, &config.mail, base.as_ref(), sealed, date)?;
+    let published = {
+        let mut stage = opts.progress.lock();
+        let published = publish(&store, &config.mail, base.as_ref(), sealed, date)?;
+        *stage = Stage::Published(published.name());
+        published
+    };
     clock.lap("publish");
     pause("after-publish");
     let queued = if config.mail.enabled {
@@ -343,7 +377,10 @@ pub fn run(
         })
     };
     match queued {
-        Ok(mail) => report.mail = Some(mail),
+        Ok(mail) => {
+            report.mail = Some(mail);
+            *opts.progress.lock() = Stage::Queued(published.name());
+        }
         Err(e) => {
             report.mail_error = Some(format!(
                 "snapshot {} is published, but its mail was not queued: {e}; the next import or send finishes it",

@@ -20,4 +20,5 @@ pub mod notify;
 pub mod report;
 pub mod rules;
 pub mod snapshot;
+pub mod stop;
 pub mod ui;

@@ -21,7 +21,8 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
-     exist; or the batch is older than the live snapshot, or dated after today
+     exist, or the batch directory is not named YYYYMMDD; or the batch is older
+     than the live snapshot, or dated after today
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
      or a court could be neither imported nor carried over (--publish-without)
   3  published, but some courts were not imported tonight (carried over or unusable)
@@ -34,6 +35,41 @@ Exit codes:
   6  send: mail was due and none of it could be delivered (the relay unreachable
      or refusing; the summary says why); it waits to be retried, at once with
      send --now";
+
+/// An import stopped (SIGTERM, Ctrl-C, a closed terminal) ends at once, as
+/// a kill would: the next run removes what it left, and queues the mail of
+/// a night it published. First it says which of those it was, since a
+/// silent exit left the operator guessing (a publish under way finishes
+/// first, so that what is said holds).
+fn say_when_stopped(opts: &ImportOptions, store: &Store) -> anyhow::Result<()> {
+    let stop = etl::stop::Stop::install()?;
+    let progress = opts.progress.clone();
+    let batch = opts.batch_dir.file_name().map_or_else(
+        || opts.batch_dir.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let store = store.clone();
+    stop.on_signal(move |name, code| {
+        let stage = progress.lock();
+        let what = match &*stage {
+            import::Stage::Building => format!(
+                ": nothing published; the live snapshot is still {}",
+                match store.live() {
+                    Ok(Some(live)) => live.name(),
+                    Ok(None) => "none".into(),
+                    Err(e) => format!("unknown ({e})"),
+                }
+            ),
+            import::Stage::Published(s) => {
+                format!(" after publishing {s}; the next import or send queues its mail")
+            }
+            import::Stage::Queued(s) => format!(" after publishing {s} and queueing its mail"),
+        };
+        eprintln!("cpor-etl import {batch}: stopped by {name}{what}");
+        std::process::exit(code);
+    });
+    Ok(())
+}
 
 /// A day as the other commands take it (YYYYMMDD), or as YYYY-MM-DD.
 fn a_day(s: &str) -> Result<chrono::NaiveDate, String> {
@@ -308,7 +344,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 force,
                 accept_shrink: accept_shrink.into_iter().collect(),
                 publish_without: publish_without.into_iter().collect(),
+                progress: Default::default(),
             };
+            say_when_stopped(&opts, &store)?;
             match import::run(&config, &opts, threads) {
                 Ok(run) => {
                     print!(

@@ -71,3 +71,55 @@ fn sigkill_at_any_point_leaves_old_or_new_live_and_intact() {
         assert!(!env.data().join("CURRENT.tmp").exists(), "{point}");
     }
 }
+
+/// The admin walk (F14): an import stopped by Ctrl-C or systemd's SIGTERM
+/// ended (130, 143) without a word, and the operator could not tell
+/// whether the night was published. It still stops at once, leaving what
+/// the next run cleans up; first it says which it was.
+#[test]
+fn an_interrupted_import_says_whether_the_night_was_published() {
+    use std::io::Read;
+    for (point, signal, name, published) in [
+        ("after-parse", 15, "SIGTERM", false),
+        ("after-parse", 2, "SIGINT", false),
+        ("after-publish", 15, "SIGTERM", true),
+    ] {
+        let env = Env::new();
+        assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+        let mut cmd = env.command();
+        cmd.arg("import").arg(sample("20261124"));
+        cmd.env("CPOR_PAUSE_AT", point)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut stderr = until_paused(&mut child, point);
+        let sent = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let mut said = String::new();
+        stderr.read_to_string(&mut said).unwrap();
+        assert_eq!(status.code(), Some(128 + signal), "{point} {name}: {said}");
+        let want = if published {
+            format!(
+                "cpor-etl import 20261124: stopped by {name} after publishing 20261124-1.sqlite; \
+                 the next import or send queues its mail"
+            )
+        } else {
+            format!(
+                "cpor-etl import 20261124: stopped by {name}: nothing published; \
+                 the live snapshot is still 20261123-1.sqlite"
+            )
+        };
+        assert!(said.contains(&want), "{point} {name}: {said}");
+        let live = if published {
+            "20261124-1.sqlite"
+        } else {
+            "20261123-1.sqlite"
+        };
+        assert_eq!(env.current(), live, "{point} {name}");
+    }
+}

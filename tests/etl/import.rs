@@ -288,9 +288,23 @@ fn a_batch_directory_must_be_named_by_its_date() {
     let renamed = batch.with_file_name("tonight");
     fs::rename(&batch, &renamed).unwrap();
     let run = env.import(&renamed, &[]);
-    assert_eq!(run.code, 2);
+    // A mistake in the command, exit 1 as scripts/nightly's for the same
+    // mistake; exit 2 is "wait for the transfer" (the admin walk, F14).
+    assert_eq!(run.code, 1);
     assert!(
         run.stderr.contains("must be its export date, YYYYMMDD"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.data().exists());
+
+    // A batch's file given for the batch: it exists, and is not "no such
+    // directory".
+    let run = env.import(&renamed.join("MANIFEST.csv"), &[]);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr
+            .contains("MANIFEST.csv is a file: give the batch's directory, e.g. inbox/20261124"),
         "{}",
         run.stderr
     );

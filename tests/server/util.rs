@@ -96,6 +96,7 @@ impl Data {
             force: true,
             accept_shrink: Default::default(),
             publish_without: Default::default(),
+            progress: Default::default(),
         };
         let ours = format!("(pid {}, lock", std::process::id());
         for _ in 0..200 {

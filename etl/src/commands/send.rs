@@ -1,9 +1,6 @@
 //! `cpor-etl send [--now]`: deliver the outbox items that are due, once
 //! each; write a send report listing the addresses flagged for the courts.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-
 use anyhow::Result;
 use serde::Serialize;
 
@@ -18,6 +15,7 @@ macro_rules! say {
 
 use crate::config::Config;
 use crate::import::exit;
+use crate::stop::Stop;
 use mail::send;
 
 use crate::notify::{catch_up, Finished};
@@ -40,75 +38,6 @@ struct Flagged {
     courts: Vec<String>,
 }
 
-/// What asks a run to stop: systemd's SIGTERM, Ctrl-C's SIGINT, a closed
-/// terminal's SIGHUP. The first sets the flag `mail::send` watches (the
-/// messages with a relay are finished and recorded, nothing new starts);
-/// a second one ends the process at once, as a kill would (at most the
-/// message each connection has with its relay is then sent again).
-struct Stop {
-    flag: Arc<AtomicBool>,
-    signal: Arc<AtomicUsize>,
-}
-
-impl Stop {
-    const SIGNALS: [(i32, &'static str); 3] = [
-        (signal_hook::consts::SIGTERM, "SIGTERM"),
-        (signal_hook::consts::SIGINT, "SIGINT"),
-        (signal_hook::consts::SIGHUP, "SIGHUP"),
-    ];
-
-    fn install() -> Result<Stop> {
-        let stop = Stop {
-            flag: Arc::new(AtomicBool::new(false)),
-            signal: Arc::new(AtomicUsize::new(0)),
-        };
-        for (signal, _) in Self::SIGNALS {
-            // Registered first, so it sees the flag of an earlier signal.
-            signal_hook::flag::register_conditional_shutdown(
-                signal,
-                128 + signal,
-                Arc::clone(&stop.flag),
-            )?;
-            signal_hook::flag::register_usize(signal, Arc::clone(&stop.signal), signal as usize)?;
-            signal_hook::flag::register(signal, Arc::clone(&stop.flag))?;
-        }
-        Ok(stop)
-    }
-
-    /// Says at once, on standard error, that a signal asked the run to
-    /// stop and what it waits for: the messages the relay has now can take
-    /// up to the SMTP timeouts to finish, and a silent wait invites the
-    /// second signal that abandons them. A thread of its own, polling.
-    fn announce(&self) {
-        let (flag, signal) = (Arc::clone(&self.flag), Arc::clone(&self.signal));
-        std::thread::spawn(move || loop {
-            if flag.load(Ordering::SeqCst) {
-                let n = signal.load(Ordering::SeqCst) as i32;
-                let name = Self::SIGNALS
-                    .iter()
-                    .find(|(s, _)| *s == n)
-                    .map_or("a signal", |(_, name)| name);
-                eprintln!(
-                    "cpor-etl: {name}: stopping: finishing the messages the relay has now, \
-                     starting none (a second signal stops at once; the next run sends those again)"
-                );
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        });
-    }
-
-    /// The signal that asked to stop: its name and the exit status that
-    /// says so (128 + its number, as a shell reports it).
-    fn received(&self) -> Option<(&'static str, i32)> {
-        let n = self.signal.load(Ordering::SeqCst) as i32;
-        Self::SIGNALS
-            .iter()
-            .find(|(s, _)| *s == n)
-            .map(|(s, name)| (*name, 128 + s))
-    }
-}
-
 pub fn run(
     config: &Config,
     now_flag: bool,
@@ -126,7 +55,15 @@ pub fn run(
         }
     }
     let stop = Stop::install()?;
-    stop.announce();
+    // Said at once: the messages the relay has now can take up to the
+    // SMTP timeouts to finish, and a silent wait invites the second signal
+    // that abandons them.
+    stop.on_signal(|name, _| {
+        eprintln!(
+            "cpor-etl: {name}: stopping: finishing the messages the relay has now, \
+             starting none (a second signal stops at once; the next run sends those again)"
+        );
+    });
     let store = Store::new(&config.data_dir);
     store.create_dirs()?;
     let Some(_lock) = crate::commands::take(store.send_lock())? else {
