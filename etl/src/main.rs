@@ -180,6 +180,11 @@ enum Command {
         /// scripts/run-sample)
         #[arg(long, requires = "today")]
         force: bool,
+        /// With no relay configured, write .eml files even though this data
+        /// directory's mail went through a relay before (refused otherwise:
+        /// files are marked sent, and a forgotten --config would lose the mail)
+        #[arg(long)]
+        to_files: bool,
     },
     /// Read delivery reports (bounces) from a Maildir: fail their items, flag their addresses
     Bounces {
@@ -378,7 +383,16 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Dump { date } => commands::dump::run(&store, date.as_deref()),
         Command::Snapshots { json } => commands::snapshots::run(&store, json),
         Command::Rollback { date } => commands::rollback::run(&store, &date),
-        Command::Send { now, today, force } => commands::send::run(&config, now, today, force),
+        Command::Send {
+            now,
+            today,
+            force,
+            to_files,
+        } => {
+            let mut config = config;
+            config.mail.files_after_relay = to_files;
+            commands::send::run(&config, now, today, force)
+        }
         Command::Outbox { action } => commands::outbox::run(
             &config,
             match action {

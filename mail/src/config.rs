@@ -178,6 +178,10 @@ pub struct MailSettings {
     pub flood_min_cases: u64,
     /// Days before a hearing a reminder goes out, largest first, distinct.
     pub reminder_days: Vec<u32>,
+    /// With no relay, write .eml files even in a data directory whose mail
+    /// went through a relay before (`cpor-etl send --to-files`; never a
+    /// setting of the file, so that a forgotten one cannot turn it on).
+    pub files_after_relay: bool,
 }
 
 impl MailSettings {
@@ -321,6 +325,7 @@ impl MailSettings {
                 days.dedup();
                 days
             },
+            files_after_relay: false,
         })
     }
 

@@ -66,6 +66,15 @@ pub enum SendError {
     Accounts(#[from] rusqlite::Error),
     #[error("secret key: {0}")]
     Key(#[source] std::io::Error),
+    /// No relay configured, in a data directory whose mail went through
+    /// one: written to files and marked sent, the mail would be lost.
+    #[error(
+        "no SMTP relay is configured (mail.smtp_host is empty: no --config, CPOR_CONFIG or \
+         ./cpor.toml?), but this data directory's mail went through the relay {relay} (last at \
+         {last}): nothing sent. Give the relay's settings; or, to write the mail as .eml files \
+         under <data>/mail/ instead, marked sent, run `cpor-etl send --to-files`"
+    )]
+    FilesAfterRelay { relay: String, last: String },
 }
 
 /// Where messages go.
@@ -608,6 +617,15 @@ fn run_scope(
         return Ok(summary);
     }
 
+    match &cfg.relay {
+        Some(relay) => outbox.note_relay(&format!("{}:{}", relay.host, relay.port), now)?,
+        None if !cfg.files_after_relay => {
+            if let Some((relay, last)) = outbox.last_relay()? {
+                return Err(SendError::FilesAfterRelay { relay, last });
+            }
+        }
+        None => {}
+    }
     let workers = cfg.relay.as_ref().map_or(1, |r| r.connections);
     let verp = match &cfg.bounce_address {
         Some(bounce) => Some((

@@ -1475,3 +1475,55 @@ fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
         "and the report was written"
     );
 }
+
+/// The admin walk (F3): a data directory whose mail goes through a relay,
+/// and a `send` run without the relay's settings (a forgotten `--config`,
+/// a hand run from another directory without `./cpor.toml`). It wrote the
+/// night's mail as .eml files under the data directory and marked every
+/// item sent: lost, with no way to send it again. Now it sends nothing,
+/// exit 1, naming the relay used before; `send --to-files` writes files on
+/// purpose.
+#[test]
+fn a_run_without_the_relay_does_not_write_to_files_mail_that_went_through_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    send(&env, &smtp);
+    let through_relay = smtp.transactions();
+    assert!(through_relay > 0);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+
+    let run = env.etl(&["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("no SMTP relay is configured")
+            && run.stderr.contains("127.0.0.1:")
+            && run.stderr.contains("--to-files"),
+        "{}",
+        run.stderr
+    );
+    assert!(!env.data().join("mail").exists(), "nothing written");
+    let list = env.etl(&["outbox", "list", "--night", "20261124"]);
+    assert!(!list.stdout.contains(" sent "), "{}", list.stdout);
+
+    // With the relay, the night goes out as usual.
+    send(&env, &smtp);
+    assert!(smtp.transactions() > through_relay);
+
+    // Files on purpose.
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    send(&env, &smtp);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    let run = env.etl(&["send", "--now", "--to-files"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(env.data().join("mail/20261124").is_dir());
+
+    // A data directory that never used a relay writes files as ever.
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let run = env.etl(&["send", "--now"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(env.data().join("mail/20261123").is_dir());
+}

@@ -135,6 +135,29 @@ pub fn lease() -> chrono::Duration {
 }
 
 impl Outbox {
+    /// Records that this run delivers through `relay` (host:port).
+    pub fn note_relay(&self, relay: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO relays (relay, first_at, last_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (relay) DO UPDATE SET last_at = excluded.last_at",
+            params![relay, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The relay this data directory's mail went through last, and when
+    /// (outbox migration 13), if any.
+    pub fn last_relay(&self) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT relay, last_at FROM relays ORDER BY last_at DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// After a run that died: first the outcomes it recorded are settled
     /// (`settle`), then the items it left *sending* with no outcome become
     /// *unknown* (the relay may have accepted them) and are due at once.
