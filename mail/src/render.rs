@@ -137,6 +137,8 @@ pub struct HearingView {
     pub place: String,
     /// A later entry may have moved or cancelled it.
     pub uncertain: bool,
+    /// When it was before a later entry moved it (`115/12/03（四）10:30`).
+    pub moved_from: Option<String>,
     /// Its court's data is carried over from an earlier night (the court
     /// was absent or unusable since): the court's name and that night (ROC).
     pub carried_over: Option<(String, String)>,
@@ -193,6 +195,9 @@ pub struct View {
     /// expiry warning or a reminder says how to activate, and links to
     /// /forgot for a new link, not to a login it cannot pass.
     pub not_activated: bool,
+    /// A digest whose news moves or cancels a hearing (a calendar file it
+    /// attaches changes one already announced): its subject says 庭期異動.
+    pub hearings_changed: bool,
 }
 
 /// At most this many cases are listed in one mail...
@@ -220,6 +225,8 @@ impl View {
     pub fn subject_as(&self, kind: Kind) -> String {
         if self.for_reminders {
             for_reminders_subject(&self.cases)
+        } else if kind == Kind::Digest && self.hearings_changed && self.has_entries() {
+            hearings_changed_subject(&self.cases)
         } else {
             subject(kind, &self.cases)
         }
@@ -257,6 +264,18 @@ fn for_reminders_subject(cases: &[CaseView]) -> String {
     match cases {
         [one] => format!("【庭期提醒】{} 庭期異動", one.title),
         _ => format!("【庭期提醒】您關注的 {} 件案件庭期異動", cases.len()),
+    }
+}
+
+/// The subject of a digest whose news moves or cancels a hearing: the
+/// change first, since a date a follower has in mind no longer holds.
+fn hearings_changed_subject(cases: &[CaseView]) -> String {
+    match cases {
+        [one] => format!("【案件進度】{} 庭期異動", one.title),
+        _ => format!(
+            "【案件進度】您關注的 {} 件案件有新進行事項，含庭期異動",
+            cases.len()
+        ),
     }
 }
 
@@ -446,6 +465,7 @@ mod tests {
             calendars: 0,
             entries_left_out: false,
             not_activated: false,
+            hearings_changed: false,
         }
     }
 

@@ -63,6 +63,7 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         calendars: 0,
         entries_left_out: false,
         not_activated: false,
+        hearings_changed: false,
     }
 }
 

@@ -269,7 +269,8 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
         "Subject: 【案件進度】臺灣臺北地方法院 民事 115年度訴字第212號 將於 115/11/24 後停止查詢",
         "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
-        "Subject: 【案件進度】您關注的 3 件案件有新進行事項",
+        // 刑事 訴 100's 宣判 moved (the mail walk's F10).
+        "Subject: 【案件進度】您關注的 3 件案件有新進行事項，含庭期異動",
     ];
     want.sort();
     assert_eq!(subjects, want);
@@ -1526,4 +1527,53 @@ fn a_run_without_the_relay_does_not_write_to_files_mail_that_went_through_it() {
     let run = env.etl(&["send", "--now"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(env.data().join("mail/20261123").is_dir());
+}
+
+/// The mail walk (F10): a moved hearing was announced as ordinary news
+/// (「有新進行事項」 for a 宣判 moved from 115/11/30 to 115/12/15), and a
+/// reminder named the new date alone, while the follower may have the old
+/// one in mind (lawyer.chen's 言詞辯論, moved from 115/12/03 to 115/12/01,
+/// never mailed to her: her first mail named too many cases to carry
+/// entries). The subject says 庭期異動, and the reminder what it was.
+#[test]
+fn a_moved_hearing_is_said_in_the_digests_subject_and_in_the_reminder() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    let run = env.etl(&["send", "--now"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run: Run = env
+        .command()
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--force", "--today", "20261124"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let list = env.etl(&["outbox", "list", "--night", "20261124"]).stdout;
+    let line = |who: &str, kind: &str| -> String {
+        list.lines()
+            .find(|l| l.contains(who) && l.contains(kind))
+            .unwrap_or_else(|| panic!("no {kind} to {who}:\n{list}"))
+            .to_string()
+    };
+    assert!(
+        line("chen.mei@", "digest")
+            .ends_with("【案件進度】臺灣臺北地方法院 刑事 115年度訴字第100號 庭期異動"),
+        "{list}"
+    );
+    let id = line("lawyer.chen@", "reminder")
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let shown = env.etl(&["outbox", "show", &id]).stdout;
+    assert!(
+        shown.contains("■ 115/12/01（二）10:30（7 天後）言詞辯論（改期，原 115/12/03（四）10:30）"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("■ 115/11/25（三）14:00（明天）勘驗\n"),
+        "a hearing never moved is not marked: {shown}"
+    );
 }

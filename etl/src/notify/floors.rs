@@ -269,6 +269,7 @@ mod tests {
             kind: "言詞辯論".into(),
             state,
             court_name: "臺灣臺北地方法院".into(),
+            moved_from: None,
         }
     }
 

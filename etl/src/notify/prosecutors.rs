@@ -26,9 +26,8 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::diff::{self, CaseNews, Changes, Follow};
-use super::reminders::Candidate;
+use super::reminders::{Candidate, OnDay};
 use super::NotifyError;
-use crate::model::HearingData;
 use crate::snapshot::read::{ReadError, Snapshot};
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
@@ -215,7 +214,7 @@ pub fn add_news(
 pub fn reminder_candidates(
     conn: &Connection,
     recipients: &[(String, String)],
-    due: &BTreeMap<i64, Vec<HearingData>>,
+    due: &BTreeMap<i64, Vec<OnDay>>,
 ) -> Result<Vec<Candidate>, ReadError> {
     // Whichever side is smaller is looked up one by one: each prosecutor's
     // cases (the usual case: far fewer prosecutors turn reminders on than a
@@ -243,7 +242,7 @@ enum By {
 fn candidates_by(
     conn: &Connection,
     recipients: &[(String, String)],
-    due: &BTreeMap<i64, Vec<HearingData>>,
+    due: &BTreeMap<i64, Vec<OnDay>>,
     by: By,
 ) -> Result<Vec<Candidate>, ReadError> {
     if due.is_empty() || recipients.is_empty() {
@@ -290,13 +289,14 @@ fn candidates_by(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::HearingData;
     use chrono::NaiveDate;
     use schemas::hearing::State;
     use schemas::hearing_list::Origin;
 
-    fn hearing(seq: u32, day: u32) -> HearingData {
+    fn hearing(seq: u32, day: u32) -> OnDay {
         let date = NaiveDate::from_ymd_opt(2026, 12, day).unwrap();
-        HearingData {
+        let hearing = HearingData {
             seq,
             posted: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
             origin: Origin {
@@ -309,6 +309,10 @@ mod tests {
             kind: "言詞辯論",
             state: State::Scheduled,
             by: None,
+        };
+        OnDay {
+            hearing,
+            moved_from: None,
         }
     }
 
@@ -335,7 +339,7 @@ mod tests {
                  (4, 'wang'), (5, 'chen'), (6, 'lin'), (6, 'off');",
         )
         .unwrap();
-        let due: BTreeMap<i64, Vec<HearingData>> = [
+        let due: BTreeMap<i64, Vec<OnDay>> = [
             (1, vec![hearing(3, 1)]),
             (2, vec![hearing(4, 1), hearing(9, 7)]),
             (4, vec![hearing(2, 7)]),

@@ -654,16 +654,18 @@ fn known_as(file: &SnapshotFile) -> Result<SnapshotId, NotifyError> {
 /// The calendar files a digest to `email` attaches: one per hearing to
 /// come that its entries announce (REQUEST, or CANCEL once it no longer
 /// takes place at that time), and one per hearing the court corrected
-/// without news (`super::corrected`).
+/// without news (`super::corrected`); and whether one of them changes a
+/// hearing already announced (moved, cancelled, its SEQUENCE raised).
 fn digest_calendars(
     news: &[CaseNews],
     announced: &Announced,
     email: &str,
     cfg: &MailSettings,
     now: DateTime<Utc>,
-) -> Vec<render::CalendarFile> {
+) -> (Vec<render::CalendarFile>, bool) {
     let mut uids = BTreeSet::new();
     let mut files = Vec::new();
+    let mut changed = false;
     for n in news {
         for e in &n.entries {
             for h in announced
@@ -674,18 +676,20 @@ fn digest_calendars(
                 if !uids.insert(h.uid.clone()) {
                     continue;
                 }
+                changed |= h.sequence > 0 || !h.state.takes_place();
                 files.push(h.calendar(&n.case, email, cfg, now));
             }
         }
         // Hearings the court corrected without news.
         for c in &n.corrections {
             if uids.insert(c.hearing.uid.clone()) {
+                changed = true;
                 files.push(c.hearing.calendar(&n.case, email, cfg, now));
             }
         }
     }
     super::reminders::distinct_names(&mut files);
-    files
+    (files, changed)
 }
 
 fn flood(cfg: &MailSettings) -> Flood {
@@ -848,6 +852,7 @@ fn write(
             calendars: 0,
             entries_left_out: false,
             not_activated: job.not_activated,
+            hearings_changed: false,
         };
         if let Some((link, expires)) = job.activation {
             view.link = link;
@@ -855,13 +860,14 @@ fn write(
         }
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.trim(keep_entries);
-        view.subject = view.subject_as(job.kind);
-        let id = message_id(night, job.email, job.kind, &reference, from, key);
-        let calendars = match &job.about {
+        let (calendars, changed) = match &job.about {
             About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
-            _ => Vec::new(),
+            _ => (Vec::new(), false),
         };
         view.calendars = calendars.len();
+        view.hearings_changed = changed;
+        view.subject = view.subject_as(job.kind);
+        let id = message_id(night, job.email, job.kind, &reference, from, key);
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {
@@ -1328,6 +1334,7 @@ mod tests {
             kind: "言詞辯論".into(),
             state,
             court_name: "臺灣臺北地方法院".into(),
+            moved_from: None,
         };
         let entry = news_entry;
         // Case 1: an entry cancels a hearing, one schedules another, one
@@ -1456,6 +1463,7 @@ mod tests {
             kind: "言詞辯論".into(),
             state,
             court_name: "臺灣臺北地方法院".into(),
+            moved_from: None,
         };
         let moved = standing("h-1", HearingState::Moved, 1);
         let cancelled = standing("h-2", HearingState::Cancelled, 2);

@@ -87,6 +87,9 @@ pub struct Standing {
     pub kind: String,
     pub state: HearingState,
     pub court_name: String,
+    /// When it was, before a later entry moved it here (a reminder says
+    /// so); `None` if never moved, or not looked up.
+    pub moved_from: Option<NaiveDateTime>,
 }
 
 impl Standing {
@@ -100,6 +103,7 @@ impl Standing {
             kind: h.kind.to_string(),
             state: h.state,
             court_name: court_name.to_string(),
+            moved_from: None,
         }
     }
 
@@ -165,12 +169,45 @@ pub struct Candidate {
 }
 
 impl Candidate {
-    /// A hearing of `case` (in the court `court_name`) for `email`.
-    pub fn of(email: &str, case: &CaseRef, court_name: &str, h: &HearingData) -> Candidate {
+    /// A hearing due of `case` (in the court `court_name`) for `email`.
+    pub fn of(email: &str, case: &CaseRef, court_name: &str, d: &OnDay) -> Candidate {
         Candidate {
             email: email.to_string(),
             case: case.clone(),
-            hearing: Standing::of(case, court_name, h),
+            hearing: Standing {
+                moved_from: d.moved_from,
+                ..Standing::of(case, court_name, &d.hearing)
+            },
+        }
+    }
+}
+
+/// A hearing on a reminder day ([`due_on`]), as it now stands, and when it
+/// was before the last entry that moved it, if one did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OnDay {
+    pub hearing: HearingData,
+    pub moved_from: Option<NaiveDateTime>,
+}
+
+impl OnDay {
+    /// `h`, a current row of `list`, and the date of its row a later entry
+    /// moved it from (the same hearing's latest *moved* row at another
+    /// time).
+    pub fn of(h: &HearingData, list: &[HearingData]) -> OnDay {
+        let moved_from = list
+            .iter()
+            .filter(|o| {
+                o.origin == h.origin
+                    && o.state == HearingState::Moved
+                    && o.sequence < h.sequence
+                    && o.at != h.at
+            })
+            .max_by_key(|o| o.sequence)
+            .map(|o| o.at);
+        OnDay {
+            hearing: h.clone(),
+            moved_from,
         }
     }
 }
@@ -336,7 +373,7 @@ pub fn followed(
 pub fn due_on(
     conn: &Connection,
     days: &[NaiveDate],
-) -> rusqlite::Result<BTreeMap<i64, Vec<HearingData>>> {
+) -> rusqlite::Result<BTreeMap<i64, Vec<OnDay>>> {
     let mut due = BTreeMap::new();
     let layout = Layout::read(conn)?;
     let Some(sql) = layout.range_sql().filter(|_| !days.is_empty()) else {
@@ -352,9 +389,9 @@ pub fn due_on(
             continue;
         }
         let list = hearing_list::decode(list).map_err(bad)?;
-        let on_days: Vec<HearingData> = hearing_list::current(&list)
+        let on_days: Vec<OnDay> = hearing_list::current(&list)
             .filter(|h| remindable(h, days))
-            .cloned()
+            .map(|h| OnDay::of(h, &list))
             .collect();
         if !on_days.is_empty() {
             due.insert(case_id, on_days);
@@ -367,7 +404,7 @@ pub fn due_on(
 /// candidate per granted address and hearing.
 pub fn candidates(
     conn: &Connection,
-    due: &BTreeMap<i64, Vec<HearingData>>,
+    due: &BTreeMap<i64, Vec<OnDay>>,
 ) -> rusqlite::Result<Vec<Candidate>> {
     let mut followers = conn.prepare(
         "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number
@@ -622,6 +659,7 @@ pub fn queue_due(
                     },
                     place: c.hearing.place(),
                     uncertain: c.hearing.state == HearingState::Uncertain,
+                    moved_from: c.hearing.moved_from.map(when),
                     carried_over: as_of
                         .get(&c.case.court)
                         .filter(|d| **d < live.date)
@@ -631,6 +669,7 @@ pub fn queue_due(
             calendars: d.hearings.len(),
             entries_left_out: false,
             not_activated: not_activated.contains(d.email),
+            hearings_changed: false,
         };
         // One case with two hearings is one case.
         let mut titles = BTreeSet::new();
@@ -715,6 +754,51 @@ mod tests {
     use chrono::{NaiveTime, TimeZone};
     use proptest::prelude::*;
     use schemas::CaseKey;
+
+    /// A reminder of a moved hearing says when it was before: the date of
+    /// the same hearing's last *moved* row (moved twice: the second-last
+    /// date, the one its follower was last told), never another
+    /// hearing's, and nothing when only its courtroom changed.
+    #[test]
+    fn a_moved_hearing_is_reminded_with_the_date_it_was_moved_from() {
+        let row = |origin: u32, sequence: u32, day: u32, state: HearingState| HearingData {
+            seq: origin + sequence,
+            posted: NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+            origin: hearing_list::Origin {
+                kind: "言詞辯論",
+                seq: origin,
+            },
+            sequence,
+            at: NaiveDate::from_ymd_opt(2026, 12, day)
+                .unwrap()
+                .and_hms_opt(10, 30, 0)
+                .unwrap(),
+            courtroom: None,
+            kind: "言詞辯論",
+            state,
+            by: None,
+        };
+        let list = vec![
+            row(5, 0, 3, HearingState::Moved),
+            row(5, 1, 5, HearingState::Moved),
+            row(5, 2, 8, HearingState::Scheduled),
+            row(9, 0, 1, HearingState::Moved),
+            row(9, 1, 12, HearingState::Scheduled),
+            // 12's courtroom corrected: the same time, one up.
+            row(12, 0, 20, HearingState::Moved),
+            row(12, 1, 20, HearingState::Scheduled),
+            row(14, 0, 22, HearingState::Scheduled),
+        ];
+        let from = |i: usize| {
+            OnDay::of(&list[i], &list)
+                .moved_from
+                .map(|at| at.date().day())
+        };
+        assert_eq!(from(2), Some(5));
+        assert_eq!(from(4), Some(1));
+        assert_eq!(from(6), None);
+        assert_eq!(from(7), None);
+    }
 
     fn window() -> Window {
         Window {
@@ -857,6 +941,7 @@ mod tests {
                             kind: "言詞辯論".into(),
                             state: STATES[state],
                             court_name: "臺灣臺北地方法院".into(),
+                            moved_from: None,
                         },                    };
                     (c, prosecutor)
                 })
@@ -962,6 +1047,7 @@ mod tests {
                 kind: "宣判".into(),
                 state: HearingState::Scheduled,
                 court_name: "臺灣臺北地方法院".into(),
+                moved_from: None,
             },
         };
         let day = NaiveDate::from_ymd_opt(2027, 3, 1).unwrap();
@@ -1042,6 +1128,7 @@ mod tests {
                 kind: "宣判".into(),
                 state,
                 court_name: "臺灣臺北地方法院".into(),
+                moved_from: None,
             },
         };
         let candidates = vec![

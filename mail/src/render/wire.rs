@@ -131,6 +131,7 @@ pub(crate) mod tests {
             calendars: 0,
             entries_left_out: false,
             not_activated: false,
+            hearings_changed: false,
         }
     }
 
