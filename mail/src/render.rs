@@ -200,6 +200,9 @@ pub struct View {
     pub hearings_changed: bool,
 }
 
+/// What the import puts for a character it cannot give (etl::decode).
+const UNMAPPED: char = '〓';
+
 /// At most this many cases are listed in one mail...
 pub const MAX_LISTED: usize = 30;
 /// ...and their entries only when an activation or approval names at most
@@ -211,6 +214,25 @@ impl View {
     /// alone says so instead of telling of new entries.
     pub fn has_entries(&self) -> bool {
         self.cases.iter().any(|c| !c.entries.is_empty())
+    }
+
+    /// Whether it shows 〓, which stands for a character the export's
+    /// encoding or its EUDC.csv could not give (a rare character in a
+    /// name): the mail then says so, since it reads as broken data.
+    pub fn shows_unmapped(&self) -> bool {
+        let has = |s: &str| s.contains(UNMAPPED);
+        self.cases.iter().any(|c| {
+            has(&c.title)
+                || c.hearings.iter().any(|h| has(h))
+                || c.entries.iter().any(|e| {
+                    has(&e.text)
+                        || e.more.iter().any(|l| has(l))
+                        || e.revised.as_deref().is_some_and(has)
+                })
+        }) || self
+            .hearings
+            .iter()
+            .any(|h| has(&h.kind) || has(&h.case_title) || has(&h.place))
     }
 
     /// Whether a case it lists has hearings the court corrected without
@@ -605,6 +627,48 @@ mod tests {
             html.contains("審理<br>請被告攜帶身分證明文件到庭"),
             "{html}"
         );
+    }
+
+    /// The mail walk (F13): 〓 stood in names unexplained (李〓玲, 陳〓之訴
+    /// 駁回), which reads as broken data. A mail that shows one says what
+    /// it is; one that shows none does not.
+    #[test]
+    fn a_mail_that_shows_an_unmapped_character_says_what_it_is() {
+        let note = "「〓」是本服務無法顯示的罕用字，請以法院的文書為準";
+        let with = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100)).entry(
+            day(24),
+            "原告陳〓之訴駁回",
+            None,
+        )]);
+        let without = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100)).entry(
+            day(24),
+            "原告之訴駁回",
+            None,
+        )]);
+        for kind in [Kind::Activation, Kind::Approval, Kind::Digest] {
+            let (text, html) = bodies(kind, &with).unwrap();
+            assert!(text.contains(note) && html.contains(note), "{kind}: {text}");
+            let (text, html) = bodies(kind, &without).unwrap();
+            assert!(
+                !text.contains(note) && !html.contains(note),
+                "{kind}: {text}"
+            );
+        }
+        // In a reminder, the hearing's lines.
+        let mut r = view(Vec::new());
+        r.hearings.push(HearingView {
+            when: "115/12/01（二）10:30".into(),
+            lead: "7 天後".into(),
+            kind: "言詞辯論".into(),
+            case_title: "臺灣臺北地方法院 民事 115年度訴字第100號".into(),
+            case_link: String::new(),
+            place: "臺灣臺北地方法院 第〓法庭".into(),
+            uncertain: false,
+            moved_from: None,
+            carried_over: None,
+        });
+        let (text, _) = bodies(Kind::Reminder, &r).unwrap();
+        assert!(text.contains(note), "{text}");
     }
 
     #[test]
