@@ -200,9 +200,6 @@ pub struct View {
     pub hearings_changed: bool,
 }
 
-/// What the import puts for a character it cannot give (etl::decode).
-const UNMAPPED: char = '〓';
-
 /// At most this many cases are listed in one mail...
 pub const MAX_LISTED: usize = 30;
 /// ...and their entries only when an activation or approval names at most
@@ -216,23 +213,27 @@ impl View {
         self.cases.iter().any(|c| !c.entries.is_empty())
     }
 
-    /// Whether it shows 〓, which stands for a character the export's
-    /// encoding or its EUDC.csv could not give (a rare character in a
-    /// name): the mail then says so, since it reads as broken data.
-    pub fn shows_unmapped(&self) -> bool {
-        let has = |s: &str| s.contains(UNMAPPED);
-        self.cases.iter().any(|c| {
-            has(&c.title)
-                || c.hearings.iter().any(|h| has(h))
-                || c.entries.iter().any(|e| {
-                    has(&e.text)
-                        || e.more.iter().any(|l| has(l))
-                        || e.revised.as_deref().is_some_and(has)
-                })
-        }) || self
+    /// What it says of 〓 if it shows one (a character the export's
+    /// encoding or its EUDC.csv could not give, as in a rare name), since
+    /// it reads as broken data (`schemas::text::GETA_NOTE`).
+    pub fn geta_note(&self) -> Option<&'static str> {
+        let cases = self.cases.iter().flat_map(|c| {
+            let entries = c.entries.iter().flat_map(|e| {
+                [e.text.as_str()]
+                    .into_iter()
+                    .chain(e.more.iter().map(String::as_str))
+                    .chain(e.revised.as_deref())
+            });
+            [c.title.as_str()]
+                .into_iter()
+                .chain(c.hearings.iter().map(String::as_str))
+                .chain(entries)
+        });
+        let hearings = self
             .hearings
             .iter()
-            .any(|h| has(&h.kind) || has(&h.case_title) || has(&h.place))
+            .flat_map(|h| [h.kind.as_str(), h.case_title.as_str(), h.place.as_str()]);
+        schemas::text::geta_note(cases.chain(hearings))
     }
 
     /// Whether a case it lists has hearings the court corrected without
@@ -634,7 +635,7 @@ mod tests {
     /// it is; one that shows none does not.
     #[test]
     fn a_mail_that_shows_an_unmapped_character_says_what_it_is() {
-        let note = "「〓」是本服務無法顯示的罕用字，請以法院的文書為準";
+        let note = schemas::text::GETA_NOTE;
         let with = view(vec![CaseView::new(&case("TPD", "民事", "訴", 100)).entry(
             day(24),
             "原告陳〓之訴駁回",

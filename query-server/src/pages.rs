@@ -234,6 +234,23 @@ pub struct Case {
     pub hearings: Vec<crate::routes::hearings::HearingItem>,
 }
 
+impl Case {
+    /// What the page says of 〓 if it shows one, as mail does.
+    pub fn geta_note(&self) -> Option<&'static str> {
+        let hearings = self
+            .hearings
+            .iter()
+            .flat_map(|h| [h.kind.as_str(), h.courtroom.as_str()]);
+        let entries = self.k.entries.iter().map(|e| e.text.as_str());
+        schemas::text::geta_note(
+            [self.k.title.as_str(), self.k.division.as_str()]
+                .into_iter()
+                .chain(hearings)
+                .chain(entries),
+        )
+    }
+}
+
 pub struct CaseDetail {
     /// Court, category and number: the heading and the title.
     pub title: String,

@@ -7,6 +7,14 @@
 /// 〓 (U+3013, GETA MARK): the contract's stand-in for an unknown character.
 pub const GETA: char = '\u{3013}';
 
+/// What mail and pages that show 〓 say of it: it reads as broken data.
+pub const GETA_NOTE: &str = "「〓」是本服務無法顯示的罕用字，請以法院的文書為準。";
+
+/// [`GETA_NOTE`], if any of `texts` shows 〓.
+pub fn geta_note<'a>(mut texts: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    texts.any(|t| t.contains(GETA)).then_some(GETA_NOTE)
+}
+
 /// Private-use code points (U+E000–U+F8FF) shown as 〓.
 pub fn clean(s: &str) -> String {
     s.chars()

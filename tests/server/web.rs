@@ -1485,3 +1485,23 @@ fn the_login_returns_to_the_page_asked_for_and_never_elsewhere() {
         assert_eq!(went, "/cases", "{evil}");
     }
 }
+
+/// The mail walk (F13) found 〓 unexplained in mail; the case page showed
+/// it the same way (告訴人李〓玲). A page that shows one says what it is;
+/// one that shows none does not.
+#[test]
+fn a_case_page_that_shows_an_unmapped_character_says_what_it_is() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let note = "「〓」是本服務無法顯示的罕用字，請以法院的文書為準";
+    let mut c = signed_in(&server, &data, "li.ml@example.net");
+    let page = c.get("/cases/TPD/%E5%88%91%E4%BA%8B/115/%E4%BA%A4%E6%98%93/45");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("李〓玲"), "{}", page.body);
+    assert!(page.body.contains(note), "{}", page.body);
+    let mut c = signed_in(&server, &data, WANG);
+    let page = c.get(CASE);
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains('〓'));
+    assert!(!page.body.contains(note), "{}", page.body);
+}

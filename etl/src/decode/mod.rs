@@ -19,7 +19,7 @@ use std::fmt;
 pub use eudc::{load_eudc, EudcError};
 
 /// Shown in place of a user-defined character nobody mapped.
-pub const GETA: char = '\u{3013}';
+pub use schemas::text::GETA;
 
 const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
