@@ -130,6 +130,7 @@ enum Command {
         publish_without: Vec<String>,
     },
     /// Print one case of the live (or a kept) snapshot as JSON; exit 4 if absent
+    #[command(after_help = EXIT_CODES)]
     Case {
         /// Court code, e.g. TPD
         court: String,
@@ -144,18 +145,21 @@ enum Command {
         date: Option<String>,
     },
     /// Print every case of the live (or a kept) snapshot as JSON lines
+    #[command(after_help = EXIT_CODES)]
     Dump {
         /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
         #[arg(long)]
         date: Option<String>,
     },
     /// List kept snapshots: date, live or not, size, cases, entries; exit 1 if the live one is unusable
+    #[command(after_help = EXIT_CODES)]
     Snapshots {
         /// Print JSON instead of a table
         #[arg(long)]
         json: bool,
     },
     /// Point CURRENT at a kept snapshot (its newest build of that date)
+    #[command(after_help = EXIT_CODES)]
     Rollback {
         /// Date of the snapshot, YYYYMMDD
         date: String,
@@ -187,6 +191,7 @@ enum Command {
         to_files: bool,
     },
     /// Read delivery reports (bounces) from a Maildir: fail their items, flag their addresses
+    #[command(after_help = EXIT_CODES)]
     Bounces {
         /// The Maildir the bounce address's mail is delivered to (reads new/, files them in cur/)
         maildir: PathBuf,
@@ -195,6 +200,7 @@ enum Command {
         all: bool,
     },
     /// Inspect and manage the e-mail outbox
+    #[command(after_help = EXIT_CODES)]
     Outbox {
         #[command(subcommand)]
         action: OutboxCommand,
@@ -204,6 +210,7 @@ enum Command {
 #[derive(Subcommand)]
 enum OutboxCommand {
     /// List items: id, night, kind, state, attempts, next try, address, subject
+    #[command(after_help = EXIT_CODES)]
     List {
         /// Only this night (YYYYMMDD)
         #[arg(long, value_parser = night_arg)]
@@ -213,6 +220,7 @@ enum OutboxCommand {
         state: Option<String>,
     },
     /// Show one item with its whole message
+    #[command(after_help = EXIT_CODES)]
     Show {
         /// The item's id, as `outbox list` shows it
         id: i64,
@@ -239,8 +247,10 @@ enum OutboxCommand {
         failed: bool,
     },
     /// List the nights whose mail is not queued yet (an import that died, a damaged snapshot)
+    #[command(after_help = EXIT_CODES)]
     Pending,
     /// Queue a pending night's mail by comparing it with another kept snapshot
+    #[command(after_help = EXIT_CODES)]
     Rediff {
         /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,
@@ -250,6 +260,7 @@ enum OutboxCommand {
         from: String,
     },
     /// Give a pending night up: its news is never mailed (say so to the courts)
+    #[command(after_help = EXIT_CODES)]
     Forget {
         /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,

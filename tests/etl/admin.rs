@@ -546,3 +546,38 @@ fn send_today_takes_a_day_in_either_form() {
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(run.stderr.contains("YYYYMMDD"), "{}", run.stderr);
 }
+
+/// Every command's `--help` ends with the exit codes, which a cron wrapper
+/// or an operator reading one command's help needs (only `import`, `send`
+/// and the top level had them).
+#[test]
+fn every_commands_help_gives_the_exit_codes() {
+    let env = Env::new();
+    for args in [
+        &["import"][..],
+        &["case"],
+        &["dump"],
+        &["snapshots"],
+        &["rollback"],
+        &["send"],
+        &["bounces"],
+        &["outbox"],
+        &["outbox", "list"],
+        &["outbox", "show"],
+        &["outbox", "release"],
+        &["outbox", "retry"],
+        &["outbox", "pending"],
+        &["outbox", "rediff"],
+        &["outbox", "forget"],
+    ] {
+        let mut all = args.to_vec();
+        all.push("--help");
+        let run = env.etl(&all);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("Exit codes:\n  0  "),
+            "{args:?}:\n{}",
+            run.stdout
+        );
+    }
+}
