@@ -80,6 +80,9 @@ pub struct ImportOptions {
     pub publish_without: BTreeSet<String>,
     /// Where the run says how far it has come.
     pub progress: Progress,
+    /// Check only (`--check`): everything up to publishing, then the
+    /// snapshot discarded; no mail queued, not even an earlier night's.
+    pub check: bool,
 }
 
 /// Why an import stopped before publishing, with its exit code.
@@ -206,8 +209,14 @@ pub fn run(
 
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
-    let report_path = store.reports_dir().join(format!("{}.json", compact(date)));
-    finish_earlier_mail(&store, config, &mut report);
+    let report_path = store.reports_dir().join(format!(
+        "{}{}.json",
+        compact(date),
+        if opts.check { ".check" } else { "" }
+    ));
+    if !opts.check {
+        finish_earlier_mail(&store, config, &mut report);
+    }
 
     let (plan, decoder) = match plan_batch(&opts.batch_dir, &mut report) {
         Err(ImportError::Batch(e)) => {
@@ -324,6 +333,17 @@ pub fn run(
     }
 
     let (counts, sealed) = build(builder, &temp, &pool, threads, &mut clock)?;
+    if opts.check {
+        sealed
+            .discard()
+            .map_err(|e| internal("removing the checked snapshot")(&e))?;
+        conclude(&mut report, None, counts);
+        finish(&mut report, clock, &report_path)?;
+        return Ok(ImportRun {
+            report,
+            report_path,
+        });
+    }
     // What the night's mail is compared with: the snapshot it replaces,
     // or after a rollback the one whose news people were last told.
     let base = if config.mail.enabled {
@@ -399,7 +419,7 @@ pub fn run(
     }
     clock.lap("retention");
 
-    conclude(&mut report, &published, counts);
+    conclude(&mut report, Some(&published), counts);
     if let Err(e) = finish(&mut report, clock, &report_path) {
         report
             .warnings
@@ -511,6 +531,7 @@ fn new_report(
     threads: usize,
 ) -> Report {
     Report {
+        check: opts.check,
         batch: compact(date),
         batch_dir: opts.batch_dir.display().to_string(),
         started_at: started_at.to_rfc3339(),
@@ -1195,9 +1216,10 @@ fn retain(store: &Store, keep: usize) -> Result<(), ImportError> {
     Ok(())
 }
 
-/// The outcome of a run that published: every court imported (or out of
-/// scope), or some carried over; an error if the mail was not queued.
-fn conclude(report: &mut Report, published: &SnapshotFile, counts: Counts) {
+/// The outcome of a run that published (or of a check, that would have):
+/// every court imported (or out of scope), or some carried over; an error
+/// if the mail was not queued.
+fn conclude(report: &mut Report, published: Option<&SnapshotFile>, counts: Counts) {
     let all_imported = report
         .courts
         .iter()
@@ -1212,7 +1234,7 @@ fn conclude(report: &mut Report, published: &SnapshotFile, counts: Counts) {
     } else {
         exit::CARRIED_OVER
     };
-    report.snapshot = Some(published.name());
+    report.snapshot = published.map(SnapshotFile::name);
     report.counts = Some(counts);
     if report.mail_error.is_some() {
         report.exit_code = exit::ERROR;
@@ -1223,7 +1245,9 @@ fn finish(report: &mut Report, clock: Stopwatch, path: &Path) -> Result<(), Impo
     report.timings_ms = clock.timings;
     report.finished_at = chrono::Utc::now().to_rfc3339();
     let json = serde_json::to_vec_pretty(&report).map_err(|e| internal("report")(&e))?;
-    Store::keep_earlier_report(path).map_err(|e| internal("keeping the earlier report")(&e))?;
+    if !report.check {
+        Store::keep_earlier_report(path).map_err(|e| internal("keeping the earlier report")(&e))?;
+    }
     Store::write_atomically(path, &json).map_err(|e| internal("writing the report")(&e))
 }
 

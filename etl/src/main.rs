@@ -128,6 +128,11 @@ enum Command {
         /// is published otherwise (exit 2); repeatable
         #[arg(long, value_name = "COURT")]
         publish_without: Vec<String>,
+        /// Check the batch as tonight's import would: the same summary and
+        /// exit code, but nothing published and no mail queued; the report
+        /// as reports/<night>.check.json
+        #[arg(long)]
+        check: bool,
     },
     /// Print one case of the live (or a kept) snapshot as JSON; exit 4 if absent
     #[command(after_help = EXIT_CODES)]
@@ -349,6 +354,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             force,
             accept_shrink,
             publish_without,
+            check,
             ..
         } => {
             let threads = match config.import.threads as usize {
@@ -361,6 +367,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 accept_shrink: accept_shrink.into_iter().collect(),
                 publish_without: publish_without.into_iter().collect(),
                 progress: Default::default(),
+                check,
             };
             say_when_stopped(&opts, &store)?;
             match import::run(&config, &opts, threads) {

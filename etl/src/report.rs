@@ -33,6 +33,10 @@ pub enum CourtStatus {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    /// A check (`import --check`): what the night would do; nothing was
+    /// published or queued. (Absent from a real run's report.)
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub check: bool,
     pub batch: String,
     pub batch_dir: String,
     pub started_at: String,
@@ -95,23 +99,36 @@ impl Report {
     /// rejects, where the report is.
     pub fn summary(&self, report_path: &str) -> String {
         let mut s = String::new();
-        let what = match self.outcome {
-            Outcome::Published => "published",
-            Outcome::PublishedWithCarryOver => "published, with courts not imported tonight",
-            Outcome::NotPublished => "NOTHING PUBLISHED",
+        let what = match (self.outcome, self.check) {
+            (Outcome::Published, false) => "published",
+            (Outcome::PublishedWithCarryOver, false) => {
+                "published, with courts not imported tonight"
+            }
+            (Outcome::NotPublished, false) => "NOTHING PUBLISHED",
+            (Outcome::Published, true) => "would publish",
+            (Outcome::PublishedWithCarryOver, true) => {
+                "would publish, with courts not imported tonight"
+            }
+            (Outcome::NotPublished, true) => "would publish NOTHING",
         };
         let _ = writeln!(
             s,
-            "cpor-etl import {}: {what} (exit {})",
-            self.batch, self.exit_code
+            "cpor-etl import {}{}: {what} (exit {})",
+            self.batch,
+            if self.check { " --check" } else { "" },
+            self.exit_code
         );
         if let Some(m) = &self.message {
             let _ = writeln!(s, "  {m}");
         }
-        if let (Some(snap), Some(c)) = (&self.snapshot, &self.counts) {
+        if let Some(c) = &self.counts {
+            let snap = match &self.snapshot {
+                Some(snap) => format!("snapshot {snap}"),
+                None => "the snapshot would have".to_string(),
+            };
             let _ = writeln!(
                 s,
-                "  snapshot {snap}: {} courts, {} cases, {} entries, {} grants, {} prosecutor assignments",
+                "  {snap}: {} courts, {} cases, {} entries, {} grants, {} prosecutor assignments",
                 c.courts, c.cases, c.entries, c.grants, c.prosecutors
             );
         }

@@ -510,6 +510,13 @@ pub struct Sealed {
     sum: String,
 }
 
+impl Sealed {
+    /// Removes the sealed file, never published (`import --check`).
+    pub fn discard(self) -> io::Result<()> {
+        fs::remove_file(&self.path)
+    }
+}
+
 fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

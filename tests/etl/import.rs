@@ -374,3 +374,50 @@ fn the_data_directory_comes_from_the_environment_or_the_config_file() {
     assert_eq!(cmd.output().unwrap().status.code(), Some(0));
     assert!(env.dir.path().join("from-file/CURRENT").is_file());
 }
+
+/// `import --check`: an administrator given a court's corrected files
+/// checks them before re-running the night. Everything an import checks
+/// and says, with its exit code, and nothing changed: nothing published,
+/// no mail queued (not even an earlier night's left unqueued), the report
+/// written beside the night's as `<night>.check.json`.
+#[test]
+fn import_check_says_what_the_night_would_do_and_changes_nothing() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let outbox_before = env.etl(&["outbox", "list"]).stdout;
+    let run = env.import(&sample("20261124"), &["--check"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.starts_with(
+            "cpor-etl import 20261124 --check: would publish, with courts not imported tonight (exit 3)\n"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("HLD   CARRIED OVER"), "{}", run.stdout);
+    assert!(run.stdout.contains("rejected rows: 9"), "{}", run.stdout);
+    assert!(run.stdout.contains("20261124.check.json"), "{}", run.stdout);
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    let snapshots: Vec<String> = fs::read_dir(env.data().join("snapshots"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with("20261123-1."))
+        .collect();
+    assert!(snapshots.is_empty(), "{snapshots:?}");
+    assert!(!env.data().join("reports/20261124.json").exists());
+    let report = env.report("20261124.check");
+    assert_eq!(report["check"], true, "{report}");
+    assert_eq!(report["exit_code"], 3);
+    assert_eq!(env.etl(&["outbox", "list"]).stdout, outbox_before);
+
+    // One that would publish nothing says so, exit 2.
+    let batch = env.copy_night("20261124");
+    fs::write(batch.join("MANIFEST.csv"), "name,count,hash\r\n").unwrap();
+    assert_eq!(env.import(&batch, &["--check"]).code, 2);
+
+    // The night itself, after: as if no check had been.
+    let run = env.import(&sample("20261124"), &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.current(), "20261124-1.sqlite");
+    assert!(run.stdout.contains("mail queued:"), "{}", run.stdout);
+}

@@ -97,6 +97,7 @@ impl Data {
             accept_shrink: Default::default(),
             publish_without: Default::default(),
             progress: Default::default(),
+            check: false,
         };
         let ours = format!("(pid {}, lock", std::process::id());
         for _ in 0..200 {
