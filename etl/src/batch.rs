@@ -140,7 +140,10 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
             // is the court's reason already.
             None if unusable.contains(name.as_str()) => {}
             None => court_plan.problems.push(
-                match lines.iter().find(|l| l.file.eq_ignore_ascii_case(name)) {
+                match lines
+                    .iter()
+                    .find(|l| l.file.eq_ignore_ascii_case(name) && !present.contains_key(&l.file))
+                {
                     // What the runbook has the operator forward to the
                     // court: the line it wrote, not "not listed".
                     Some(l) => format!(

@@ -58,7 +58,7 @@ pub enum Stage {
     Building,
     /// The snapshot published, by name; its mail not queued yet.
     Published(String),
-    /// Published, and its mail queued (or mail is off).
+    /// Published, and its mail queued (or mail is off: none to queue).
     Queued(String),
 }
 
@@ -444,11 +444,12 @@ fn stranded_message(courts: &[String], date: NaiveDate, live: Option<&SnapshotFi
         .collect();
     format!(
         "{}: neither imported nor carried over (not usable from batch {}, and the live \
-         snapshot {} is DAMAGED, with no other kept snapshot that verifies); nothing is \
-         published, and the site keeps refusing the damaged snapshot. Restore it from a backup \
-         (its checksum is beside it) and import again; or, to publish the night now, import \
-         with {}: those courts' cases and grants leave the site until they are imported \
-         again, and their grants are then mailed as new",
+         snapshot {} is DAMAGED, with nothing to carry them over from: see each court's row); \
+         nothing is published, and the site keeps refusing the damaged snapshot. Restore it \
+         from a backup (its checksum is beside it) and import again; or, to publish the night \
+         now, import with {}: those courts' cases and grants leave the site until they are \
+         imported again, and their grants are then mailed as new (the night's own mail waits, \
+         as after any damaged night, for `outbox rediff` or `forget`)",
         courts.join(", "),
         compact(date),
         live.map_or_else(|| "-".to_string(), SnapshotFile::name),
@@ -510,7 +511,8 @@ fn open_store(
                 live: live.name(),
                 way_back: match before {
                     Some(f) => format!(
-                        "If {} was published by mistake, `cpor-etl rollback {}`, then import this batch again; ",
+                        "If {} was published by mistake, `cpor-etl rollback {}`, then import this batch again \
+                         (what {0}'s mail told is told again); ",
                         live.name(),
                         compact(f.date)
                     ),
@@ -588,6 +590,42 @@ struct Checked {
     /// its name: reported as not carried over, and why.
     lost: BTreeSet<String>,
     damaged: Option<String>,
+    /// The kept snapshot standing in for a damaged live one, if any.
+    standing_in: Option<String>,
+}
+
+/// The courts a published snapshot has, as the report of the run that
+/// published it says (imported or carried over): for a live snapshot too
+/// damaged to read them from. `None`: no report of it can be read.
+fn courts_in_report(store: &Store, snapshot: &SnapshotFile) -> Option<BTreeSet<String>> {
+    let night = compact(snapshot.date);
+    let reports = std::fs::read_dir(store.reports_dir()).ok()?;
+    for entry in reports.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !name.starts_with(&format!("{night}.")) || name.ends_with(".check.json") {
+            continue;
+        }
+        let Ok(report) = std::fs::read(entry.path())
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
+            })
+        else {
+            continue;
+        };
+        if report["snapshot"].as_str() != Some(snapshot.name().as_str()) {
+            continue;
+        }
+        let courts = report["courts"].as_array()?;
+        return Some(
+            courts
+                .iter()
+                .filter(|c| matches!(c["status"].as_str(), Some("imported" | "carried_over")))
+                .filter_map(|c| c["court"].as_str().map(String::from))
+                .collect(),
+        );
+    }
+    None
 }
 
 /// The previous snapshot as the court pipeline gets it: the live one not
@@ -657,6 +695,7 @@ impl Checked {
             courts: BTreeSet::new(),
             lost: BTreeSet::new(),
             damaged: None,
+            standing_in: None,
         };
         let Some(live) = live else {
             return Ok(previous);
@@ -668,11 +707,20 @@ impl Checked {
                 warnings.push(damaged.to_string());
                 previous.damaged = Some(live.name());
                 // Only the court codes are read from the damaged file, to
-                // say which courts could not be carried over.
-                previous.lost = Snapshot::open(live)
-                    .and_then(|s| s.courts())
-                    .map(|cs| cs.into_iter().map(|c| c.code).collect())
-                    .unwrap_or_default();
+                // say which courts could not be carried over; from the
+                // night's report if the file cannot give them.
+                previous.lost = match Snapshot::open(live).and_then(|s| s.courts()) {
+                    Ok(cs) => cs.into_iter().map(|c| c.code).collect(),
+                    Err(e) => courts_in_report(store, live).unwrap_or_else(|| {
+                        warnings.push(format!(
+                            "the courts of the damaged {} cannot be read ({e}), nor its import \
+                             report's: a court it had that is absent or unusable tonight is \
+                             published without",
+                            live.name()
+                        ));
+                        BTreeSet::new()
+                    }),
+                };
                 let kept = store
                     .kept()
                     .map_err(|e| internal("listing snapshots")(&e))?;
@@ -683,6 +731,7 @@ impl Checked {
                     .find(|f| store.verify(f).is_ok());
                 match standing_in {
                     Some(f) => {
+                        previous.standing_in = Some(f.name());
                         warnings.push(format!(
                             "courts not usable tonight are carried over from {} instead of the damaged {}",
                             f.name(),
@@ -773,6 +822,7 @@ fn run_courts(
                     bar: &write_bar,
                     accepted: Vec::new(),
                     stranded: Vec::new(),
+                    dropped: BTreeSet::new(),
                 };
                 let written = writer.write_all(&order);
                 warnings.append(&mut writer.accepted);
@@ -885,6 +935,8 @@ struct Writer<'a, 'b> {
     /// Courts neither imported nor carried over, and not let go by
     /// `--publish-without`.
     stranded: Vec<String>,
+    /// Those `--publish-without` let go.
+    dropped: BTreeSet<String>,
 }
 
 impl Writer<'_, '_> {
@@ -901,7 +953,8 @@ impl Writer<'_, '_> {
                 Some(CourtStatus::Imported) => "was imported",
                 Some(CourtStatus::CarriedOver) => "was carried over",
                 Some(CourtStatus::OutOfScope) => "is out of scope",
-                Some(CourtStatus::Unusable) => continue,
+                Some(CourtStatus::Unusable) if self.dropped.contains(code) => continue,
+                Some(CourtStatus::Unusable) => "had nothing on the site to lose",
                 None => "is neither in the batch nor in the live snapshot",
             };
             self.accepted.push(format!(
@@ -938,11 +991,16 @@ impl Writer<'_, '_> {
             } else if let Some(damaged) = &self.previous.damaged {
                 if self.previous.lost.contains(code) {
                     let mut reason = format!(
-                        "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED",
-                        compact(self.night.date)
+                        "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED, {}",
+                        compact(self.night.date),
+                        match &self.previous.standing_in {
+                            Some(s) => format!("and {s}, standing in for it, does not have {code}"),
+                            None => "and no other kept snapshot verifies".to_string(),
+                        }
                     );
                     if self.night.publish_without.contains(code) {
                         reason += &format!("; published without {code} (--publish-without {code})");
+                        self.dropped.insert(code.clone());
                     } else {
                         self.stranded.push(code.clone());
                     }

@@ -21,7 +21,7 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
-     exist, or the batch directory is not named YYYYMMDD; or the batch is older
+     exist, or the batch directory is a file or not named YYYYMMDD; or the batch is older
      than the live snapshot, or dated after today
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
      or a court could be neither imported nor carried over (--publish-without)
@@ -63,7 +63,9 @@ fn say_when_stopped(opts: &ImportOptions, store: &Store) -> anyhow::Result<()> {
             import::Stage::Published(s) => {
                 format!(" after publishing {s}; the next import or send queues its mail")
             }
-            import::Stage::Queued(s) => format!(" after publishing {s} and queueing its mail"),
+            import::Stage::Queued(s) => {
+                format!(" after publishing {s}; nothing of it is left to queue")
+            }
         };
         eprintln!("cpor-etl import {batch}: stopped by {name}{what}");
         std::process::exit(code);
@@ -339,8 +341,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
     }
     let config = Config::load(&layers)?;
     // Only an import makes the data directory; any other command on one
-    // that does not exist is a mistyped path, not an empty service.
-    if !matches!(cli.command, Command::Import { .. }) && !config.data_dir.is_dir() {
+    // that does not exist (a check too) is a mistyped path, not an empty
+    // service.
+    if !matches!(cli.command, Command::Import { check: false, .. }) && !config.data_dir.is_dir() {
         anyhow::bail!(
             "data directory {} does not exist (--data-dir, CPOR_DATA_DIR or config data_dir); \
              `cpor-etl import` creates it",

@@ -2,7 +2,9 @@
 //! terminal's SIGHUP. The first sets a flag the command watches (`send`
 //! finishes the messages its relay has and starts none) and runs its
 //! answer (`on_signal`: what `send` is waiting for, or whether `import`
-//! published); a second one ends the process at once, as a kill would.
+//! published); a second one ends the process at once, as a kill would. A
+//! signal the run was started with ignored (`nohup`'s SIGHUP, a background
+//! job's SIGINT) stays ignored.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -25,7 +27,11 @@ impl Stop {
             flag: Arc::new(AtomicBool::new(false)),
             signal: Arc::new(AtomicUsize::new(0)),
         };
+        let ignored = ignored_at_start();
         for (signal, _) in Self::SIGNALS {
+            if ignored & (1u64 << (signal - 1)) != 0 {
+                continue;
+            }
             // Registered first, so it sees the flag of an earlier signal.
             signal_hook::flag::register_conditional_shutdown(
                 signal,
@@ -66,4 +72,20 @@ impl Stop {
             .find(|(s, _)| *s == n)
             .map(|(s, name)| (*name, 128 + s))
     }
+}
+
+/// The signals this process was started with ignored, as a mask (bit
+/// `n - 1` for signal `n`): Linux's `SigIgn` in /proc/self/status, read
+/// before any handler is installed (no `sigaction` without `unsafe`). None,
+/// if it cannot be read.
+fn ignored_at_start() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("SigIgn:"))
+                .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        })
+        .unwrap_or(0)
 }

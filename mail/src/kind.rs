@@ -94,6 +94,11 @@ impl Kind {
     /// The subject: the case when there is one, else how many (the
     /// website's kinds have one subject each).
     pub fn subject(self, cases: &[CaseView]) -> String {
+        self.subject_with(cases, Slant::News)
+    }
+
+    /// The subject, a digest's put as `slant` says.
+    pub fn subject_with(self, cases: &[CaseView], slant: Slant) -> String {
         let one = (cases.len() == 1).then(|| cases[0].title.as_str());
         let n = cases.len();
         // A digest of hearing corrections alone (a withdrawn entry) has
@@ -102,6 +107,22 @@ impl Kind {
             && cases.iter().all(|c| c.entries.is_empty())
             && cases.iter().any(|c| !c.hearings.is_empty());
         match (self, one) {
+            // To an address that keeps only reminders: its cases'
+            // hearings have changed.
+            (Kind::Digest, Some(t)) if slant == Slant::ForReminders => {
+                format!("【庭期提醒】{t} 庭期異動")
+            }
+            (Kind::Digest, None) if slant == Slant::ForReminders => {
+                format!("【庭期提醒】您關注的 {n} 件案件庭期異動")
+            }
+            // News that moves or cancels a hearing: the change first, since
+            // a date a follower has in mind no longer holds.
+            (Kind::Digest, Some(t)) if slant == Slant::HearingsChanged && !corrections => {
+                format!("【案件進度】{t} 庭期異動")
+            }
+            (Kind::Digest, None) if slant == Slant::HearingsChanged && !corrections => {
+                format!("【案件進度】您關注的 {n} 件案件有新進行事項，含庭期異動")
+            }
             (Kind::Digest, Some(t)) if corrections => format!("【案件進度】{t} 庭期更正"),
             (Kind::Digest, None) if corrections => {
                 format!("【案件進度】您關注的 {n} 件案件庭期更正")
@@ -153,6 +174,17 @@ impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// How a digest's subject is put (`Kind::subject_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slant {
+    /// Its news.
+    News,
+    /// Its news moves or cancels a hearing (`View::hearings_changed`).
+    HearingsChanged,
+    /// To an address that keeps only reminders (`View::for_reminders`).
+    ForReminders,
 }
 
 /// Declares template structs over a `View`.

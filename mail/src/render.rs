@@ -30,7 +30,7 @@ use schemas::CaseRef;
 
 use self::encode::body;
 
-pub use crate::kind::Kind;
+pub use crate::kind::{Kind, Slant};
 
 /// An entry as mail shows it.
 #[derive(Debug, Clone)]
@@ -226,6 +226,7 @@ impl View {
             });
             [c.title.as_str()]
                 .into_iter()
+                .chain(c.role.as_deref())
                 .chain(c.hearings.iter().map(String::as_str))
                 .chain(entries)
         });
@@ -246,13 +247,14 @@ impl View {
     /// a digest to an address that keeps only reminders, that its cases'
     /// hearings have changed.
     pub fn subject_as(&self, kind: Kind) -> String {
-        if self.for_reminders {
-            for_reminders_subject(&self.cases)
-        } else if kind == Kind::Digest && self.hearings_changed && self.has_entries() {
-            hearings_changed_subject(&self.cases)
+        let slant = if self.for_reminders {
+            Slant::ForReminders
+        } else if self.hearings_changed {
+            Slant::HearingsChanged
         } else {
-            subject(kind, &self.cases)
-        }
+            Slant::News
+        };
+        kind.subject_with(&self.cases, slant)
     }
 
     /// Cuts the list of cases to what a mail should carry. A long list
@@ -279,27 +281,6 @@ impl View {
 /// The subject: the case when there is one, else how many.
 pub fn subject(kind: Kind, cases: &[CaseView]) -> String {
     kind.subject(cases)
-}
-
-/// The subject of a digest to an address that keeps only reminders
-/// ([`View::for_reminders`]): its cases' hearings have changed.
-fn for_reminders_subject(cases: &[CaseView]) -> String {
-    match cases {
-        [one] => format!("【庭期提醒】{} 庭期異動", one.title),
-        _ => format!("【庭期提醒】您關注的 {} 件案件庭期異動", cases.len()),
-    }
-}
-
-/// The subject of a digest whose news moves or cancels a hearing: the
-/// change first, since a date a follower has in mind no longer holds.
-fn hearings_changed_subject(cases: &[CaseView]) -> String {
-    match cases {
-        [one] => format!("【案件進度】{} 庭期異動", one.title),
-        _ => format!(
-            "【案件進度】您關注的 {} 件案件有新進行事項，含庭期異動",
-            cases.len()
-        ),
-    }
 }
 
 /// The text and HTML bodies of a mail.

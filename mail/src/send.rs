@@ -71,10 +71,13 @@ pub enum SendError {
     #[error(
         "no SMTP relay is configured (mail.smtp_host is empty: no --config, CPOR_CONFIG or \
          ./cpor.toml?), but this data directory's mail went through the relay {relay} (last at \
-         {last}): nothing sent. Give the relay's settings; or, to write the mail as .eml files \
-         under <data>/mail/ instead, marked sent, run `cpor-etl send --to-files`"
+         {last}): {what}"
     )]
-    FilesAfterRelay { relay: String, last: String },
+    FilesAfterRelay {
+        relay: String,
+        last: String,
+        what: &'static str,
+    },
 }
 
 /// Where messages go.
@@ -617,14 +620,24 @@ fn run_scope(
         return Ok(summary);
     }
 
-    match &cfg.relay {
-        Some(relay) => outbox.note_relay(&format!("{}:{}", relay.host, relay.port), now)?,
-        None if !cfg.files_after_relay => {
-            if let Some((relay, last)) = outbox.last_relay()? {
-                return Err(SendError::FilesAfterRelay { relay, last });
-            }
+    if cfg.relay.is_none() && !cfg.files_after_relay {
+        if let Some((relay, last)) = outbox.last_relay()? {
+            return Err(SendError::FilesAfterRelay {
+                relay,
+                last,
+                what: match scope {
+                    Scope::Nightly => {
+                        "nothing sent. Give the relay's settings; or, to write the mail as .eml \
+                         files under <data>/mail/ instead, marked sent, run `cpor-etl send \
+                         --to-files`"
+                    }
+                    Scope::Website => {
+                        "the website's mail (password links and notices) waits: give \
+                         cpor-server the relay's settings ([mail] in its configuration)"
+                    }
+                },
+            });
         }
-        None => {}
     }
     let workers = cfg.relay.as_ref().map_or(1, |r| r.connections);
     let verp = match &cfg.bounce_address {
@@ -711,7 +724,13 @@ fn run_scope(
         due = next;
     }
     let mut summary = run.summary.into_inner().expect("summary");
-    summary.count_states(&run.outbox.into_inner().expect("outbox"), scope)?;
+    let outbox = run.outbox.into_inner().expect("outbox");
+    // A relay that took mail: a run without one must not write files in
+    // this data directory from now on.
+    if let Some(relay) = cfg.relay.as_ref().filter(|_| summary.sent > 0) {
+        outbox.note_relay(&format!("{}:{}", relay.host, relay.port), now)?;
+    }
+    summary.count_states(&outbox, scope)?;
     Ok(summary)
 }
 

@@ -240,11 +240,13 @@ impl Case {
         let hearings = self
             .hearings
             .iter()
-            .flat_map(|h| [h.kind.as_str(), h.courtroom.as_str()]);
+            .flat_map(|h| [h.kind.as_str(), h.courtroom.as_str(), h.note.as_str()]);
         let entries = self.k.entries.iter().map(|e| e.text.as_str());
+        let k = &self.k;
         schemas::text::geta_note(
-            [self.k.title.as_str(), self.k.division.as_str()]
+            [&k.title, &k.number_text, &k.division, &k.status]
                 .into_iter()
+                .map(String::as_str)
                 .chain(hearings)
                 .chain(entries),
         )

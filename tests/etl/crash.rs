@@ -86,7 +86,7 @@ fn an_interrupted_import_says_whether_the_night_was_published() {
     ] {
         let env = Env::new();
         assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
-        let mut cmd = env.command();
+        let mut cmd = env.command_with_default_signals();
         cmd.arg("import").arg(sample("20261124"));
         cmd.env("CPOR_PAUSE_AT", point)
             .stdout(Stdio::null())
@@ -122,4 +122,46 @@ fn an_interrupted_import_says_whether_the_night_was_published() {
         };
         assert_eq!(env.current(), live, "{point} {name}");
     }
+}
+
+/// The review of session 28: a signal a run was started with ignored
+/// (`nohup`'s SIGHUP, a background job's SIGINT) used to be ignored by the
+/// import, and the stop handling took it over: closing the terminal of a
+/// `nohup cpor-etl import` ended it. It is left ignored.
+#[test]
+fn a_signal_ignored_when_the_run_started_stays_ignored() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let resume = env.dir.path().join("resume");
+    let inner = env.command();
+    let mut cmd = std::process::Command::new("nohup");
+    cmd.arg(inner.get_program()).args(inner.get_args());
+    for (k, v) in inner.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    cmd.current_dir(inner.get_current_dir().unwrap())
+        .arg("import")
+        .arg(sample("20261124"))
+        .env("CPOR_PAUSE_AT", "after-parse")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let _stderr = until_paused(&mut child, "after-parse");
+    let sent = std::process::Command::new("kill")
+        .arg("-HUP")
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    let early = child.try_wait().unwrap();
+    std::fs::write(&resume, b"").unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(early, None, "SIGHUP under nohup stopped the import");
+    assert_eq!(status.code(), Some(3));
+    assert_eq!(env.current(), "20261124-1.sqlite");
 }

@@ -598,6 +598,27 @@ fn a_court_that_can_be_neither_imported_nor_carried_over_stops_the_night() {
     );
 }
 
+/// The review of session 28: the courts of a damaged live snapshot were
+/// read from the damaged file itself; one too damaged to read (cut short
+/// here) gave none, and a court absent tonight left the site without a
+/// word. They come from the night's import report then.
+#[test]
+fn a_live_snapshot_too_damaged_to_read_still_names_the_courts_it_had() {
+    let env = Env::new();
+    let live = night_1_live_writable(&env);
+    let f = fs::OpenOptions::new().write(true).open(&live).unwrap();
+    f.set_len(4096).unwrap();
+    drop(f);
+    let run = env.import(&sample("20261124"), &[]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert_eq!(run.code, 2, "{said}");
+    assert!(
+        said.contains("HLD: neither imported nor carried over"),
+        "{said}"
+    );
+    assert_eq!(env.current(), "20261123-1.sqlite");
+}
+
 /// 64 bytes flipped in the middle of the file: `dump` used to print the
 /// cases before the damage and then exit 1.
 #[test]

@@ -415,6 +415,23 @@ fn import_check_says_what_the_night_would_do_and_changes_nothing() {
     fs::write(batch.join("MANIFEST.csv"), "name,count,hash\r\n").unwrap();
     assert_eq!(env.import(&batch, &["--check"]).code, 2);
 
+    // A data directory that does not exist is a mistyped path: a check
+    // does not make one.
+    let other = env.dir.path().join("typo");
+    let run: Run = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-etl"))
+        .env("CPOR_LOG", "warn")
+        .arg("--data-dir")
+        .arg(&other)
+        .arg("import")
+        .arg(sample("20261124"))
+        .arg("--check")
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert!(!other.exists());
+
     // The night itself, after: as if no check had been.
     let run = env.import(&sample("20261124"), &[]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);

@@ -87,6 +87,28 @@ impl Env {
         self.prepared(cmd)
     }
 
+    /// `command` with SIGHUP, SIGINT and SIGTERM at their defaults,
+    /// whatever the test runner was started with (a signal ignored then
+    /// stays ignored in `cpor-etl`: etl::stop): for the tests that send
+    /// them. Through coreutils' `env --default-signal`.
+    pub fn command_with_default_signals(&self) -> Command {
+        let inner = self.command();
+        let mut cmd = Command::new("env");
+        cmd.arg("--default-signal=HUP,INT,TERM")
+            .arg(inner.get_program())
+            .args(inner.get_args());
+        for (k, v) in inner.get_envs() {
+            match v {
+                Some(v) => cmd.env(k, v),
+                None => cmd.env_remove(k),
+            };
+        }
+        if let Some(dir) = inner.get_current_dir() {
+            cmd.current_dir(dir);
+        }
+        cmd
+    }
+
     fn prepared(&self, mut cmd: Command) -> Command {
         for (k, _) in std::env::vars_os() {
             if k.to_string_lossy().starts_with("CPOR_") {

@@ -514,7 +514,7 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
         let (n1, _) = scenario(&refs);
         import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
         let resume = env.dir.path().join("resume");
-        let mut cmd = env.command();
+        let mut cmd = env.command_with_default_signals();
         cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
             .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
             .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
