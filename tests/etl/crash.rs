@@ -93,12 +93,7 @@ fn an_interrupted_import_says_whether_the_night_was_published() {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
         let mut stderr = until_paused(&mut child, point);
-        let sent = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        crate::util::signal(&child, signal);
         let status = child.wait().unwrap();
         let mut said = String::new();
         stderr.read_to_string(&mut said).unwrap();
@@ -151,12 +146,7 @@ fn a_signal_ignored_when_the_run_started_stays_ignored() {
         .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
     let _stderr = until_paused(&mut child, "after-parse");
-    let sent = std::process::Command::new("kill")
-        .arg("-HUP")
-        .arg(child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    crate::util::signal(&child, 1); // SIGHUP
     std::thread::sleep(std::time::Duration::from_millis(400));
     let early = child.try_wait().unwrap();
     std::fs::write(&resume, b"").unwrap();

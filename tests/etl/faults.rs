@@ -428,16 +428,9 @@ fn a_batch_where_no_court_imports_publishes_nothing() {
 fn a_manifest_line_naming_a_file_in_other_case_is_named_in_the_reason() {
     let report = tpd_carried_over(
         |b| {
-            let path = b.join("MANIFEST.csv");
-            let text = fs::read_to_string(&path).unwrap();
-            let edited: Vec<String> = text
-                .lines()
-                .map(|l| match l.starts_with("TPD_applicant.csv,") {
-                    true => l.to_uppercase(),
-                    false => l.to_string(),
-                })
-                .collect();
-            fs::write(&path, edited.join("\r\n") + "\r\n").unwrap();
+            edit_manifest(b, "TPD_applicant.csv", |rows, sha| {
+                Some(format!("TPD_applicant.csv,{rows},{sha}").to_uppercase())
+            })
         },
         "TPD_applicant.csv is listed as `TPD_APPLICANT.CSV` (MANIFEST.csv:",
     );

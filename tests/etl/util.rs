@@ -339,6 +339,17 @@ pub fn damage(path: &Path) {
     fs::write(path, bytes).unwrap();
 }
 
+/// Sends `child` the signal numbered `signal` (`kill -N`), as a person or
+/// systemd would.
+pub fn signal(child: &Child, signal: i32) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
 /// Reads `child`'s standard error until it says it paused at `point`
 /// (`CPOR_PAUSE_AT`, store::failpoint); panics if it ends first. Returns
 /// the reader: kept, the child can write more once it goes on.

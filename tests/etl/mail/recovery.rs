@@ -532,12 +532,7 @@ fn send_stopped_by_a_signal_finishes_what_is_in_flight_and_doubles_nothing() {
             }
         });
         // The relay has the message; its outcome is not yet recorded.
-        let sent = std::process::Command::new("kill")
-            .arg(format!("-{signal}"))
-            .arg(child.id().to_string())
-            .status()
-            .unwrap();
-        assert!(sent.success());
+        crate::util::signal(&child, signal);
         // The admin walk (session 27): nothing was said until the messages
         // in flight were done (up to twice the SMTP timeouts), which invites
         // the second Ctrl-C that abandons them. It is said at once.
