@@ -1505,3 +1505,56 @@ fn a_case_page_that_shows_an_unmapped_character_says_what_it_is() {
     assert!(!page.body.contains('〓'));
     assert!(!page.body.contains(note), "{}", page.body);
 }
+
+/// The website's mailer, like `cpor-etl send`, does not write its mail
+/// (password links) to .eml files marked sent in a data directory whose
+/// mail went through a relay: a server started without the relay's
+/// settings keeps the link queued, and its log says what it needs.
+#[test]
+fn the_websites_mail_waits_rather_than_go_to_files_where_mail_went_through_a_relay() {
+    let data = Data::sample();
+    // What a send through a relay records once it took mail (outbox
+    // migration 13).
+    Connection::open(data.path().join("outbox.sqlite"))
+        .unwrap()
+        .execute(
+            "INSERT INTO relays (relay, first_at, last_at)
+             VALUES ('mail.example:587', '2026-11-24T00:00:00+00:00', '2026-11-24T00:00:00+00:00')",
+            [],
+        )
+        .unwrap();
+    let server = Server::start(&data, &[]);
+    let mut anon = Client::new(&server);
+    let page = anon.get("/forgot");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    let r = anon.post(
+        "/forgot",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", WANG),
+        ],
+    );
+    assert_eq!(r.status, 200);
+    eventually("the mailer to refuse, saying why", || {
+        server
+            .log()
+            .contains("went through the relay mail.example:587")
+    });
+    let log = server.log();
+    assert!(
+        log.contains("give cpor-server the relay's settings"),
+        "{log}"
+    );
+    assert_eq!(data.mails("reset", WANG), 0, "written to a file");
+    let state: String = Connection::open(data.path().join("outbox.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT state FROM items WHERE kind = 'reset' AND email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(state, "queued");
+}
