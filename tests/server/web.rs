@@ -7,7 +7,7 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::util::{
-    enc, eventually, measuring, taipei_clock, Client, Data, Server, CAPTCHA, PASSWORD,
+    enc, eventually, measuring, taipei_clock, Client, Data, Resp, Server, CAPTCHA, PASSWORD,
 };
 
 const WANG: &str = "wang.ming@example.com";
@@ -30,6 +30,22 @@ fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
     c
+}
+
+/// Asks for a password link for `email` through the /forgot form (the
+/// tests' fixed captcha).
+fn ask_forgot(c: &mut Client, email: &str) -> Resp {
+    let page = c.get("/forgot");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    c.post(
+        "/forgot",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", email),
+        ],
+    )
 }
 
 /// A page with its per-request tokens (captcha id, csrf) blanked, to
@@ -459,19 +475,7 @@ fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minu
         Some("/cases")
     );
     let mut anon = Client::new(&server);
-    let ask = |anon: &mut Client, who: &str| {
-        let page = anon.get("/forgot");
-        let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-        anon.post(
-            "/forgot",
-            &[
-                ("csrf", &csrf),
-                ("captcha_id", &id),
-                ("captcha", CAPTCHA),
-                ("email", who),
-            ],
-        )
-    };
+    let ask = ask_forgot;
     let known = ask(&mut anon, WANG);
     let unknown = ask(&mut anon, "nobody@example.com");
     assert_eq!(known.status, 200);
@@ -552,17 +556,7 @@ fn forgot_password_gives_an_address_a_grant_names_but_no_account_an_activation_l
     }
     let server = Server::start(&data, &[]);
     let mut anon = Client::new(&server);
-    let page = anon.get("/forgot");
-    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-    let r = anon.post(
-        "/forgot",
-        &[
-            ("csrf", &csrf),
-            ("captcha_id", &id),
-            ("captcha", CAPTCHA),
-            ("email", HUANG),
-        ],
-    );
+    let r = ask_forgot(&mut anon, HUANG);
     assert_eq!(r.status, 200);
     eventually("the link's mail", || data.mails("reset", HUANG) == 1);
     let link = data.link("reset", HUANG);
@@ -1525,17 +1519,7 @@ fn the_websites_mail_waits_rather_than_go_to_files_where_mail_went_through_a_rel
         .unwrap();
     let server = Server::start(&data, &[]);
     let mut anon = Client::new(&server);
-    let page = anon.get("/forgot");
-    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-    let r = anon.post(
-        "/forgot",
-        &[
-            ("csrf", &csrf),
-            ("captcha_id", &id),
-            ("captcha", CAPTCHA),
-            ("email", WANG),
-        ],
-    );
+    let r = ask_forgot(&mut anon, WANG);
     assert_eq!(r.status, 200);
     eventually("the mailer to refuse, saying why", || {
         server
