@@ -406,7 +406,7 @@ pub fn send(
     stop: &AtomicBool,
     ungranted: &Ungranted<'_>,
 ) -> Result<SendSummary, SendError> {
-    run_scope(
+    send_scope(
         data_dir,
         cfg,
         Scope::Nightly,
@@ -414,6 +414,25 @@ pub fn send(
         now,
         stop,
         ungranted,
+    )
+}
+
+/// Delivers every due item of the website's mail (password links and
+/// notices) at once: `cpor-server`'s mailer, which is never asked to stop
+/// midway and withholds nothing from an address.
+pub fn send_website(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    now: DateTime<Utc>,
+) -> Result<SendSummary, SendError> {
+    send_scope(
+        data_dir,
+        cfg,
+        Scope::Website,
+        true,
+        now,
+        &AtomicBool::new(false),
+        &|_| false,
     )
 }
 
@@ -570,18 +589,7 @@ impl SendSummary {
 }
 
 /// Delivers every due item of `scope` once, or until `stop` is set.
-pub fn send_scope(
-    data_dir: &Path,
-    cfg: &MailSettings,
-    scope: Scope,
-    now_flag: bool,
-    now: DateTime<Utc>,
-    stop: &AtomicBool,
-) -> Result<SendSummary, SendError> {
-    run_scope(data_dir, cfg, scope, now_flag, now, stop, &|_| false)
-}
-
-fn run_scope(
+fn send_scope(
     data_dir: &Path,
     cfg: &MailSettings,
     scope: Scope,

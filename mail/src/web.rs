@@ -1,7 +1,7 @@
 //! The website's own mail: a password reset link, and the notice that a
 //! password was changed. The website queues them in the same outbox as the
 //! nightly mail (so they share its durability, retries and Message-IDs) and
-//! delivers them at once with `send::send_scope(.., Scope::Website, ..)`.
+//! delivers them at once with `send::send_website`.
 //!
 //! Several can go to one address in a day, so each has its own reference in
 //! the outbox key (night = the Taipei day, address, kind, ref).

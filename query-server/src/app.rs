@@ -4,7 +4,7 @@
 //! captchas and counters, and retention (`retention`).
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use chrono::Utc;
 use rusqlite::Connection;
 
 use crate::config::{Config, Maintenance};
-use mail::send::{send_scope, Scope};
+use mail::send::send_website;
 
 use crate::captcha::{Captchas, SqliteAllowance, SqliteUsedSet};
 use crate::live::Live;
@@ -249,14 +249,7 @@ impl App {
         while self.links_pending.load(Ordering::SeqCst) > 0 && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));
         }
-        match send_scope(
-            &self.data_dir,
-            &self.cfg.mail,
-            Scope::Website,
-            true,
-            Utc::now(),
-            &AtomicBool::new(false),
-        ) {
+        match send_website(&self.data_dir, &self.cfg.mail, Utc::now()) {
             Ok(s) => log_website_mail("website mail at exit", &s),
             Err(e) => tracing::error!("website mail at exit: {e}"),
         }
@@ -332,14 +325,7 @@ fn spawn_mailer(app: Arc<App>, rx: Receiver<()>) {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(()) | Err(RecvTimeoutError::Timeout) => {
                     while rx.try_recv().is_ok() {}
-                    match send_scope(
-                        &app.data_dir,
-                        &app.cfg.mail,
-                        Scope::Website,
-                        true,
-                        Utc::now(),
-                        &AtomicBool::new(false),
-                    ) {
+                    match send_website(&app.data_dir, &app.cfg.mail, Utc::now()) {
                         Ok(s) => log_website_mail("website mail", &s),
                         Err(e) => tracing::error!("website mail: {e}"),
                     }
