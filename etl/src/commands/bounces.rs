@@ -26,7 +26,7 @@ use anyhow::{Context, Result};
 use chrono::Utc;
 use serde::Serialize;
 
-use crate::commands::send::courts_by_address;
+use crate::commands::send::{courts_by_address, open_live};
 use crate::config::Config;
 use mail::bounce::{self, Bounce};
 use mail::outbox::{Outbox, Reported};
@@ -94,7 +94,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         )),
         None => None,
     };
-    let courts_of = courts_by_address(&store);
+    let courts_of = courts_by_address(open_live(&store));
     let now = Utc::now();
 
     let mut lines = Vec::new();

@@ -19,6 +19,7 @@ use crate::stop::Stop;
 use mail::send;
 
 use crate::notify::{catch_up, Finished};
+use crate::snapshot::read::Snapshot;
 use store::layout::Store;
 
 #[derive(Serialize)]
@@ -131,7 +132,7 @@ pub fn run(
         }
     }
     let now = chrono::Utc::now();
-    let ungranted = NoLongerGranted::new(&store);
+    let ungranted = NoLongerGranted::new(open_live(&store));
     let summary = send::send(
         &config.data_dir,
         &config.mail,
@@ -206,7 +207,7 @@ pub fn run(
     }
 
     let accounts = store::accounts::open(&config.data_dir)?;
-    let courts_of = courts_by_address(&store);
+    let courts_of = courts_by_address(ungranted.into_snapshot());
     let flagged_addresses = store::accounts::flagged_addresses(&accounts)?
         .into_iter()
         .map(|(email, (flagged_at, reason))| Flagged {
@@ -253,17 +254,25 @@ pub fn run(
 /// grants per such item claimed; tonight's own mail is not looked up, and
 /// nothing is withheld when the snapshot cannot be read.
 struct NoLongerGranted {
-    live: Option<(String, std::sync::Mutex<crate::snapshot::read::Snapshot>)>,
+    live: Option<(String, std::sync::Mutex<Snapshot>)>,
 }
 
 impl NoLongerGranted {
-    fn new(store: &Store) -> NoLongerGranted {
-        let live = store.live().ok().flatten().and_then(|file| {
-            let night = schemas::date::compact(file.date);
-            let snapshot = crate::snapshot::read::Snapshot::open(&file).ok()?;
-            Some((night, std::sync::Mutex::new(snapshot)))
-        });
-        NoLongerGranted { live }
+    fn new(live: Option<Snapshot>) -> NoLongerGranted {
+        NoLongerGranted {
+            live: live.map(|s| {
+                (
+                    schemas::date::compact(s.file.date),
+                    std::sync::Mutex::new(s),
+                )
+            }),
+        }
+    }
+
+    /// The live snapshot it asked, for the send report's look-ups.
+    fn into_snapshot(self) -> Option<Snapshot> {
+        self.live
+            .map(|(_, s)| s.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 
     fn of(&self, item: &mail::outbox::Item) -> bool {
@@ -278,13 +287,19 @@ impl NoLongerGranted {
     }
 }
 
-/// The courts whose grants in the live snapshot name an address.
-pub(crate) fn courts_by_address(store: &Store) -> impl Fn(&str) -> Vec<String> {
-    let snapshot = store
+/// The live snapshot, opened for `send`'s and `bounces`' look-ups; `None`
+/// when there is none or it cannot be opened (then nothing is withheld and
+/// no court is named).
+pub(crate) fn open_live(store: &Store) -> Option<Snapshot> {
+    store
         .live()
         .ok()
         .flatten()
-        .and_then(|f| crate::snapshot::read::Snapshot::open(&f).ok());
+        .and_then(|f| Snapshot::open(&f).ok())
+}
+
+/// The courts whose grants in `snapshot` (the live one) name an address.
+pub(crate) fn courts_by_address(snapshot: Option<Snapshot>) -> impl Fn(&str) -> Vec<String> {
     move |email| {
         snapshot
             .as_ref()
