@@ -605,11 +605,9 @@ fn courts_in_report(store: &Store, snapshot: &SnapshotFile) -> Option<BTreeSet<S
         if !name.starts_with(&format!("{night}.")) || name.ends_with(".check.json") {
             continue;
         }
-        let Ok(report) = std::fs::read(entry.path())
-            .map_err(|e| e.to_string())
-            .and_then(|b| {
-                serde_json::from_slice::<serde_json::Value>(&b).map_err(|e| e.to_string())
-            })
+        let Some(report) = std::fs::read(entry.path())
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
         else {
             continue;
         };
@@ -822,7 +820,6 @@ fn run_courts(
                     bar: &write_bar,
                     accepted: Vec::new(),
                     stranded: Vec::new(),
-                    dropped: BTreeSet::new(),
                 };
                 let written = writer.write_all(&order);
                 warnings.append(&mut writer.accepted);
@@ -935,8 +932,6 @@ struct Writer<'a, 'b> {
     /// Courts neither imported nor carried over, and not let go by
     /// `--publish-without`.
     stranded: Vec<String>,
-    /// Those `--publish-without` let go.
-    dropped: BTreeSet<String>,
 }
 
 impl Writer<'_, '_> {
@@ -953,7 +948,8 @@ impl Writer<'_, '_> {
                 Some(CourtStatus::Imported) => "was imported",
                 Some(CourtStatus::CarriedOver) => "was carried over",
                 Some(CourtStatus::OutOfScope) => "is out of scope",
-                Some(CourtStatus::Unusable) if self.dropped.contains(code) => continue,
+                // Published without it, as asked (`write_court`).
+                Some(CourtStatus::Unusable) if self.previous.lost.contains(code) => continue,
                 Some(CourtStatus::Unusable) => "had nothing on the site to lose",
                 None => "is neither in the batch nor in the live snapshot",
             };
@@ -1000,7 +996,6 @@ impl Writer<'_, '_> {
                     );
                     if self.night.publish_without.contains(code) {
                         reason += &format!("; published without {code} (--publish-without {code})");
-                        self.dropped.insert(code.clone());
                     } else {
                         self.stranded.push(code.clone());
                     }
