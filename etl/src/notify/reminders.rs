@@ -442,7 +442,6 @@ fn hearings_followed(
     live: &SnapshotFile,
     days: &[NaiveDate],
 ) -> Result<Followed, NotifyError> {
-    let conn = schemas::open_snapshot_readonly(&live.path)?;
     // What goes wrong in the snapshot is said of it, not of the accounts.
     let in_snapshot = |source: ReadError| NotifyError::Due {
         days: days
@@ -452,18 +451,23 @@ fn hearings_followed(
             .join(", "),
         source,
     };
-    let due = due_on(&conn, days).map_err(|e| in_snapshot(e.into()))?;
-    let granted = candidates(&conn, &due).map_err(|e| in_snapshot(e.into()))?;
+    let snapshot = Snapshot::open(live).map_err(|e| match e {
+        ReadError::Open(e) => NotifyError::Snapshot(e),
+        e => in_snapshot(e),
+    })?;
+    let conn = snapshot.conn();
+    let due = due_on(conn, days).map_err(|e| in_snapshot(e.into()))?;
+    let granted = candidates(conn, &due).map_err(|e| in_snapshot(e.into()))?;
     let accounts = store::accounts::open(&store.root)?;
     let off = store::hearings::reminders_off(&accounts)?;
     let prosecutors = store::accounts::prosecutors::reminder_recipients(&accounts)?;
     let flagged = store::accounts::flagged_set(&accounts)?;
     let assigned =
-        super::prosecutors::reminder_candidates(&conn, &prosecutors, &due).map_err(in_snapshot)?;
+        super::prosecutors::reminder_candidates(conn, &prosecutors, &due).map_err(in_snapshot)?;
     // Each court's data date: the night's, or for a court carried over,
     // the night its data came from.
-    let as_of = Snapshot::open(live)
-        .and_then(|s| s.courts())
+    let as_of = snapshot
+        .courts()
         .map_err(in_snapshot)?
         .into_iter()
         .map(|c| (c.code, c.as_of))

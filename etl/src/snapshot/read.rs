@@ -165,6 +165,12 @@ impl Snapshot {
         })
     }
 
+    /// Its read-only connection, for readers of the hearings' packed
+    /// lists (`notify::reminders`), which keep their SQL beside them.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
     pub fn courts(&self) -> Result<Vec<CourtRow>, ReadError> {
         let mut stmt = self
             .conn
