@@ -210,6 +210,18 @@ impl Report {
                     String::new()
                 }
             );
+            if m.withheld > 0 {
+                let _ = writeln!(
+                    s,
+                    "  {} earlier grant mail{} not sent yet withheld: {} a case tonight no longer grants \
+                     its address; {} still granted {} told again tonight (`cpor-etl outbox list --state suppressed`)",
+                    m.withheld,
+                    if m.withheld == 1 { "" } else { "s" },
+                    if m.withheld == 1 { "it names" } else { "each names" },
+                    m.told_again,
+                    if m.told_again == 1 { "case" } else { "cases" },
+                );
+            }
             if let Some(why) = &m.no_digests {
                 let _ = writeln!(s, "  no digests: {why}");
             }

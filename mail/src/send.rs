@@ -876,6 +876,7 @@ mod tests {
             attempts,
             first_try_at,
             queued_at: first_try_at,
+            case_keys: Vec::new(),
         }
     }
 

@@ -106,6 +106,7 @@ pub fn queue(
         // As sent, not packed: see `Packed::plain`.
         message: outbox::Packed::plain(message),
         cases: 0,
+        case_keys: Vec::new(),
     };
     outbox::queue_website(outbox, &item, day, &reference, now)?;
     Ok(message_id)

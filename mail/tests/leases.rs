@@ -17,6 +17,7 @@ fn queue(dir: &std::path::Path, n: usize) {
             subject: "s".into(),
             message: Packed::plain(b"m".to_vec()),
             cases: 0,
+            case_keys: Vec::new(),
         };
         outbox::queue_website(&conn, &item, now.date_naive(), &i.to_string(), now).unwrap();
     }

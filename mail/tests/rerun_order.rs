@@ -17,6 +17,7 @@ fn digest(email: &str, id: &str) -> NewItem {
         subject: "s".into(),
         message: Packed::plain(b"m".to_vec()),
         cases: 1,
+        case_keys: Vec::new(),
     }
 }
 

@@ -221,6 +221,7 @@ impl World {
                         // Each its own bytes, so damage can find its row.
                         message: Packed::new(kind, format!("m {night} {e} {k}").as_bytes()),
                         cases: 1,
+                        case_keys: Vec::new(),
                     };
                     if tx.add(&item, state, self.now).unwrap() {
                         added.push((e, k));
@@ -266,6 +267,7 @@ impl World {
                     subject: "s".into(),
                     message: Packed::plain(b"m".to_vec()),
                     cases: 0,
+                    case_keys: Vec::new(),
                 };
                 let day = self.now.date_naive();
                 outbox::queue_website(&self.web, &item, day, &self.refs.to_string(), self.now)
@@ -418,6 +420,7 @@ impl World {
                         attempts: 1,
                         first_try_at: self.now,
                         queued_at: self.now,
+                        case_keys: Vec::new(),
                     });
                 }
                 let changed = self.outbox.withdraw(&given).unwrap();

@@ -47,6 +47,22 @@ impl CaseRef {
         )
     }
 
+    /// The case [`CaseRef::id`] wrote; `None` for anything else.
+    pub fn parse_id(id: &str) -> Option<CaseRef> {
+        let mut parts = id.split('|');
+        let mut next = || parts.next().filter(|p| !p.is_empty());
+        let case = CaseRef {
+            court: next()?.to_string(),
+            key: CaseKey {
+                category: next()?.to_string(),
+                year: next()?.parse().ok()?,
+                word: next()?.to_string(),
+                number: next()?.parse().ok()?,
+            },
+        };
+        parts.next().is_none().then_some(case)
+    }
+
     /// `臺灣臺北地方法院 民事 115年度訴字第100號`: the court's name when the
     /// contract knows its code.
     pub fn title(&self) -> String {
@@ -90,5 +106,15 @@ mod tests {
         assert_eq!(c.title(), "臺灣臺北地方法院 民事 115年度訴字第100號");
         assert_eq!(c.key.number_text(), "115年度訴字第100號");
         assert_eq!(c.id(), "TPD|民事|115|訴|100");
+        assert_eq!(CaseRef::parse_id(&c.id()), Some(c));
+        for not_one in [
+            "",
+            "TPD|民事|115|訴",
+            "TPD|民事|115|訴|100|1",
+            "TPD|民事|x|訴|100",
+            "TPD||115|訴|100",
+        ] {
+            assert_eq!(CaseRef::parse_id(not_one), None, "{not_one}");
+        }
     }
 }

@@ -140,6 +140,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(11, "outbox/0011_calendar_floors.sql"),
     migration!(12, "outbox/0012_told_snapshots.sql"),
     migration!(13, "outbox/0013_relays.sql"),
+    migration!(14, "outbox/0014_grant_cases.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

@@ -245,14 +245,21 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     import(&env, &smtp, &sample("20261123"));
-    import(&env, &smtp, &sample("20261124"));
+    let night2 = import(&env, &smtp, &sample("20261124"));
     let run = send(&env, &smtp);
     // Both nights sent at once: night 1's activations and expiry warnings
     // to the four addresses night 2 grants nothing (lin.shufen's grant
     // revoked; wu.jh's, hld.victim's and ksd.plaintiff's cases past their
-    // last day, 115/11/23) are not sent.
+    // last day, 115/11/23) are not sent: night 2's import withheld them.
     assert!(
-        run.stdout.contains("31 due; 23 sent") && run.stdout.contains("8 suppressed"),
+        night2.stdout.contains(
+            "8 earlier grant mails not sent yet withheld: each names a case tonight no longer grants its address; 0 still granted cases told again"
+        ),
+        "{}",
+        night2.stdout
+    );
+    assert!(
+        run.stdout.contains("23 due; 23 sent") && run.stdout.contains("8 suppressed"),
         "{}",
         run.stdout
     );
@@ -885,12 +892,272 @@ fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
         &["outbox", "show", &state_id(&env, &smtp, LIN)],
     );
     assert!(
-        shown.stdout.contains("no longer grants"),
+        shown.stdout.contains("no longer granted"),
         "{}",
         shown.stdout
     );
     // Everyone still granted gets night 1's mail.
     assert!(!smtp.accepted_for("wang.ming@example.com").is_empty());
+}
+
+/// Night 1 granted an address two cases; its activation waited (the relay
+/// was down), and night 2 revoked one of them (a clerk's grant to the wrong
+/// person, withdrawn). Night 1's mail named the revoked case, its court's
+/// entries with it, and went out because the address kept the other
+/// case; the address still granted is told the case it keeps, in one mail
+/// with a working link.
+#[test]
+fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_kept_is_told() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const TWO: &str = "two.cases@example.com";
+    let (mut n1, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    n1.grants.push((2, TWO.to_string()));
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    smtp.stop();
+    let down = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    let night2 = import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    smtp.restart();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號"),
+        "the revoked case mailed: {}",
+        mails[0]
+    );
+    assert!(
+        mails[0].contains("115年度訴字第2號") && mails[0].contains("/activate?token="),
+        "the case kept, with a link: {}",
+        mails[0]
+    );
+    // The night-1 item says why it was not sent, naming the case.
+    let shown = etl(
+        &env,
+        &smtp,
+        &["outbox", "show", &state_id(&env, &smtp, TWO)],
+    );
+    assert!(
+        shown.stdout.contains("suppressed")
+            && shown.stdout.contains(
+                "last error: 臺灣臺北地方法院 民事 115年度訴字第1號 no longer granted to this address in the night of 20261124; not sent: the night of 20261124's mail tells again what is still granted (1 of its cases)"
+            )
+            && shown.stdout.contains(
+                "cases: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號"
+            ),
+        "{}",
+        shown.stdout
+    );
+    // The other address's night-1 mail is untouched, and nothing goes twice,
+    // not even when an administrator tries the withheld item again.
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+    let retry = etl(
+        &env,
+        &smtp,
+        &["outbox", "retry", &state_id(&env, &smtp, TWO)],
+    );
+    assert_eq!(retry.code, 4, "{}{}", retry.stdout, retry.stderr);
+    assert!(
+        retry
+            .stderr
+            .contains("was withheld: it names a case no longer granted"),
+        "{}",
+        retry.stderr
+    );
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("c"), "20261125"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 1);
+    assert!(
+        night2.stdout.contains("1 earlier grant mail"),
+        "the import says what it withheld: {}",
+        night2.stdout
+    );
+}
+
+/// The same for an expiry warning: night 1 warned of two cases ending
+/// soon, night 2 revoked one of them. The address is warned of the case it
+/// keeps, and its activation lists only that case.
+#[test]
+fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_case_kept() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const TWO: &str = "two.ending@example.com";
+    let (mut n1, _) = scenario(&[TWO, TWO]);
+    // Both filed away 115/09/25: queryable until 115/11/25.
+    for case in n1.cases.iter_mut() {
+        *case = (case.0, "歸檔", "115/09/25");
+    }
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, _)| *n != 1);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    smtp.stop();
+    etl(&env, &smtp, &["send", "--now"]);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    smtp.restart();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    for mail in &mails {
+        assert!(
+            !mail.contains("115年度訴字第1號") && mail.contains("115年度訴字第2號"),
+            "{mail}"
+        );
+    }
+    assert!(
+        mails.iter().any(|m| m.contains("後停止查詢")),
+        "the warning of the case kept: {mails:#?}"
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 2);
+}
+
+/// The same when `send` meets the earlier mail first: night 2 went live
+/// but its mail waits (the snapshot it compares with is damaged), and the
+/// relay comes back. `send` withholds night 1's activation naming the
+/// revoked case; once the file is restored, night 2's mail tells the case
+/// kept, once.
+#[test]
+fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queued() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const TWO: &str = "two.cases@example.com";
+    let (mut n1, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    n1.grants.push((2, TWO.to_string()));
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    smtp.stop();
+    etl(&env, &smtp, &["send", "--now"]);
+    let snapshot = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&snapshot).unwrap();
+    crate::util::damage(&snapshot);
+    let night2 = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            n2.write(&env.dir.path().join("b"), "20261124")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(
+        night2.stdout.contains("MAIL NOT QUEUED"),
+        "{}",
+        night2.stdout
+    );
+    smtp.restart();
+    let waits = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(waits.code, 1, "{}{}", waits.stdout, waits.stderr);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+    let shown = etl(
+        &env,
+        &smtp,
+        &["outbox", "show", &state_id(&env, &smtp, TWO)],
+    );
+    assert!(
+        shown.stdout.contains("state: suppressed")
+            && shown.stdout.contains(
+                "to tell: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號 (the next night's mail tells those still granted)"
+            ),
+        "{}",
+        shown.stdout
+    );
+
+    fs::write(&snapshot, intact).unwrap();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("115年度訴字第2號")
+            && mails[0].contains("/activate?token="),
+        "{}",
+        mails[0]
+    );
+    let shown = etl(
+        &env,
+        &smtp,
+        &["outbox", "show", &state_id(&env, &smtp, TWO)],
+    );
+    assert!(shown.stdout.contains("to tell: -"), "{}", shown.stdout);
+    let n3 = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            n2.write(&env.dir.path().join("c"), "20261125")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(n3.code, 0, "{}{}", n3.stdout, n3.stderr);
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 1);
+}
+
+/// The same within a night: a court re-exports its files before the
+/// morning's send because a grant was wrong. The first build's activation
+/// named the case; the re-run's mail tells only what is granted.
+#[test]
+fn a_rerun_that_revokes_a_grant_withholds_the_first_builds_mail_naming_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const TWO: &str = "two.cases@example.com";
+    let (mut first, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    first.grants.push((2, TWO.to_string()));
+    let mut corrected = first.clone();
+    corrected.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b"), night),
+    );
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("115年度訴字第2號")
+            && mails[0].contains("/activate?token="),
+        "{}",
+        mails[0]
+    );
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
 }
 
 #[test]

@@ -350,6 +350,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             subject: "重設密碼".into(),
             message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
             cases: 0,
+            case_keys: Vec::new(),
         };
         let at = now - chrono::Duration::days(days);
         outbox::queue_website(&conn, &item, at.date_naive(), &format!("r{i}"), at).unwrap();

@@ -275,15 +275,27 @@ impl NoLongerGranted {
             .map(|(_, s)| s.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 
+    /// Whether an earlier night's item names a case the live snapshot no
+    /// longer grants its address (one queued before outbox migration 14
+    /// names none: whether its address has no grant left). Night mail
+    /// queued since the item's night withheld such an item already
+    /// (`notify::retell`); this catches one whose snapshot went live
+    /// before its night's mail was queued, and leaves its cases to that
+    /// night's mail to tell.
     fn of(&self, item: &mail::outbox::Item) -> bool {
         let Some((night, snapshot)) = &self.live else {
             return false;
         };
-        item.night.as_str() < night.as_str()
-            && matches!(
-                snapshot.lock().expect("snapshot").grants_any(&item.email),
-                Ok(false)
-            )
+        if item.night.as_str() >= night.as_str() {
+            return false;
+        }
+        let snapshot = snapshot.lock().expect("snapshot");
+        if item.case_keys.is_empty() {
+            return matches!(snapshot.grants_any(&item.email), Ok(false));
+        }
+        snapshot
+            .cases_granted(&item.email)
+            .is_ok_and(|granted| item.case_keys.iter().any(|c| !granted.contains(c)))
     }
 }
 

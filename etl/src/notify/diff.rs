@@ -1,6 +1,6 @@
 //! What changed between two snapshots, for e-mail: new grants, news on the
-//! cases an address already followed, and followed cases about to stop
-//! being queryable.
+//! cases an address already followed, followed cases about to stop being
+//! queryable, and grants gone (revoked, or their case no longer queryable).
 //!
 //! Both snapshots list cases in key order, and a court's cases are
 //! consecutive, so the diff is a merge join, court by court: worker threads
@@ -148,6 +148,10 @@ pub struct Changes {
     /// snapshots): counted in `cases_with_news` by `corrected::find` if
     /// they have something to tell.
     pub corrected_only: BTreeSet<(i64, i64)>,
+    /// Grants of the previous snapshot that tonight's does not have: the
+    /// clerk revoked them, or their case is past its cutoff or gone. Mail
+    /// not sent yet that names one is withheld (`super::retell`).
+    pub ungranted: BTreeMap<String, BTreeSet<CaseRef>>,
 }
 
 impl Changes {
@@ -164,6 +168,9 @@ impl Changes {
         self.followed_cases += later.followed_cases;
         self.cases_with_news += later.cases_with_news;
         self.corrected_only.extend(later.corrected_only);
+        for (email, cases) in later.ungranted {
+            self.ungranted.entry(email).or_default().extend(cases);
+        }
     }
 }
 
@@ -225,7 +232,17 @@ pub fn diff(
     tonight: NaiveDate,
 ) -> Result<Changes, ReadError> {
     let tonight_file = Snapshot::open(new)?;
-    let courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
+    let mut courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
+    // Courts only the previous snapshot has: their grants are gone tonight.
+    if let Some(prev) = prev {
+        let before: Vec<String> = Snapshot::open(prev)?
+            .courts()?
+            .into_iter()
+            .map(|c| c.code)
+            .filter(|c| !courts.contains(c))
+            .collect();
+        courts.extend(before);
+    }
     // The cases whose hearings correct what calendars took (none on a
     // first load: no calendar took anything). They were worked out against
     // the snapshot the import carried on from; when that was not the live
@@ -268,7 +285,8 @@ pub fn diff(
                     _ => None,
                 };
                 let tonight_cases = match new.court_id_range(code)? {
-                    Some((lo, hi)) => new_scan.cases(lo, hi, true)?,
+                    Some((lo, hi)) => Some(new_scan.cases(lo, hi, true)?),
+                    None if before.is_some() => None,
                     None => continue,
                 };
                 done.push((
@@ -354,40 +372,94 @@ impl Corrected {
 
 /// The previous snapshot's cases of one court, followed in step with
 /// tonight's; `None` once they are all behind (or there were none).
-struct Before<'s, 'c>(Option<CaseCursor<'s, 'c>>);
+struct Before<'s, 'c> {
+    cursor: Option<CaseCursor<'s, 'c>>,
+    /// The current case was found for one of tonight's (`find`): the
+    /// comparison accounts for its grants.
+    matched: bool,
+}
 
 impl<'s, 'c> Before<'s, 'c> {
     fn new(cursor: Option<CaseCursor<'s, 'c>>) -> Result<Before<'s, 'c>, ReadError> {
-        let mut before = Before(cursor);
+        let mut before = Before {
+            cursor,
+            matched: false,
+        };
         before.step()?;
         Ok(before)
     }
 
     fn step(&mut self) -> Result<(), ReadError> {
-        if let Some(c) = &mut self.0 {
+        self.matched = false;
+        if let Some(c) = &mut self.cursor {
             if !c.advance()? {
-                self.0 = None;
+                self.cursor = None;
             }
         }
         Ok(())
     }
 
-    /// The previous version of `case`, if there was one (queryable, with
-    /// grants): skips the previous cases that are gone tonight.
-    fn find(&mut self, case: &DiffCase) -> Result<Option<&DiffCase>, ReadError> {
-        while self
-            .0
-            .as_ref()
-            .is_some_and(|c| c.case.cmp_key(case) == Ordering::Less)
-        {
-            self.step()?;
+    /// Steps past the current case: one no case tonight matched is gone
+    /// tonight, and so are its grants.
+    fn pass(&mut self, court: &str, changes: &mut Changes) -> Result<(), ReadError> {
+        if let (Some(c), false) = (&self.cursor, self.matched) {
+            ungranted(changes, court, &c.case, &[])?;
         }
-        Ok(self
-            .0
+        self.step()
+    }
+
+    /// The previous version of `case` (`None`: the rest of the court), if
+    /// there was one (queryable, with grants): passes the previous cases
+    /// that are gone tonight.
+    fn find(
+        &mut self,
+        case: Option<&DiffCase>,
+        court: &str,
+        changes: &mut Changes,
+    ) -> Result<Option<&DiffCase>, ReadError> {
+        while self
+            .cursor
+            .as_ref()
+            .is_some_and(|c| case.is_none_or(|case| c.case.cmp_key(case) == Ordering::Less))
+        {
+            self.pass(court, changes)?;
+        }
+        let Some(case) = case else {
+            return Ok(None);
+        };
+        let found = self
+            .cursor
             .as_ref()
             .map(|c| &c.case)
-            .filter(|p| p.cmp_key(case) == Ordering::Equal))
+            .filter(|p| p.cmp_key(case) == Ordering::Equal);
+        self.matched = found.is_some();
+        Ok(found)
     }
+}
+
+/// Records the grants of `before` (a case of the previous snapshot) whose
+/// address `kept` (tonight's grants of the case) does not list.
+fn ungranted(
+    changes: &mut Changes,
+    court: &str,
+    before: &DiffCase,
+    kept: &[Vec<u8>],
+) -> Result<(), ReadError> {
+    let mut case = None;
+    for email in before.emails().iter().filter(|e| !kept.contains(e)) {
+        if case.is_none() {
+            case = Some(CaseRef {
+                court: court.to_string(),
+                key: before.key()?,
+            });
+        }
+        changes
+            .ungranted
+            .entry(utf8(email)?.to_string())
+            .or_default()
+            .insert(case.clone().expect("set above"));
+    }
+    Ok(())
 }
 
 /// The merge join of one court's cases: tonight's against the previous
@@ -397,28 +469,34 @@ impl<'s, 'c> Before<'s, 'c> {
 fn diff_court(
     court: &str,
     before: Option<CaseCursor<'_, '_>>,
-    mut cases: CaseCursor<'_, '_>,
+    cases: Option<CaseCursor<'_, '_>>,
     tonight: NaiveDate,
     corrected: &Corrected,
 ) -> Result<Changes, ReadError> {
     let mut changes = Changes::default();
     let mut before = Before::new(before)?;
-    while cases.advance()? {
-        let (case, mut roles) = cases.current();
-        let prev = before.find(case)?;
-        let corrected = prev
-            .filter(|_| corrected.names(case.id))
-            .map(|p| (p.id, case.id));
-        compare(
-            &mut changes,
-            court,
-            prev,
-            case,
-            &mut roles,
-            tonight,
-            corrected,
-        )?;
+    if let Some(mut cases) = cases {
+        while cases.advance()? {
+            let (case, mut roles) = cases.current();
+            let prev = before.find(Some(case), court, &mut changes)?;
+            if let Some(prev) = prev {
+                ungranted(&mut changes, court, prev, case.emails())?;
+            }
+            let corrected = prev
+                .filter(|_| corrected.names(case.id))
+                .map(|p| (p.id, case.id));
+            compare(
+                &mut changes,
+                court,
+                prev,
+                case,
+                &mut roles,
+                tonight,
+                corrected,
+            )?;
+        }
     }
+    before.find(None, court, &mut changes)?;
     Ok(changes)
 }
 
@@ -584,17 +662,54 @@ mod tests {
                         .as_ref()
                         .is_some_and(|(c, p)| (c.as_str(), &p.key) < here)
                     {
+                        let (c, p) = prev_case.as_ref().unwrap();
+                        gone(&mut changes, c, p, None);
                         prev_case = next_prev()?;
                     }
+                    let matched = prev_case
+                        .as_ref()
+                        .is_some_and(|(c, p)| (c.as_str(), &p.key) == here);
                     let before = prev_case
                         .as_ref()
-                        .filter(|(c, p)| (c.as_str(), &p.key) == here)
+                        .filter(|_| matched)
                         .map(|(_, p)| p)
                         .filter(|p| p.queryable);
+                    if let Some(before) = before {
+                        gone(&mut changes, &court, before, Some(&case));
+                    }
                     compare(&mut changes, &court, before, &case, tonight);
+                    if matched {
+                        prev_case = next_prev()?;
+                    }
+                }
+                while let Some((c, p)) = &prev_case {
+                    gone(&mut changes, c, p, None);
+                    prev_case = next_prev()?;
                 }
                 Ok(changes)
             })
+        }
+
+        /// The grants of `before` that `case` (tonight's, if any) has not,
+        /// queryable.
+        fn gone(changes: &mut Changes, court: &str, before: &CaseData, case: Option<&CaseData>) {
+            if !before.queryable {
+                return;
+            }
+            for g in &before.grants {
+                let kept = case
+                    .is_some_and(|c| c.queryable && c.grants.iter().any(|k| k.email == g.email));
+                if !kept {
+                    changes
+                        .ungranted
+                        .entry(g.email.clone())
+                        .or_default()
+                        .insert(CaseRef {
+                            court: court.to_string(),
+                            key: before.key.clone(),
+                        });
+                }
+            }
         }
 
         fn compare(
@@ -826,9 +941,10 @@ mod tests {
     /// a new grant is an approval as ever, and a first load has nothing to
     /// correct. It counts for the flood guard once something is found to
     /// tell.
-    #[test]
-    fn a_case_whose_hearings_were_corrected_is_told_to_who_followed_it() {
-        let case = |number: u32, grants: &[&str], corrected: bool| CaseData {
+    /// 民事 115年度訴字第`number`號, pending, granted to `who@example.com`
+    /// for each of `grants`.
+    fn granted_case(number: u32, grants: &[&str]) -> CaseData {
+        CaseData {
             key: CaseKey {
                 category: "民事".into(),
                 year: 115,
@@ -851,17 +967,83 @@ mod tests {
             prosecutors: vec![],
             hearings: Default::default(),
             extracted: None,
+            hearings_corrected: false,
+        }
+    }
+
+    fn court_of(code: &str, cases: Vec<CaseData>) -> CourtData {
+        CourtData {
+            code: code.into(),
+            name: code.into(),
+            as_of: tonight(),
+            carry_reason: None,
+            cases,
+        }
+    }
+
+    /// The grants gone tonight, whichever way: revoked from a case that
+    /// stays, with the case past its cutoff, with the case gone, and with
+    /// its whole court; a grant kept is not listed.
+    #[test]
+    fn grants_gone_tonight_are_listed_by_address() {
+        let past_cutoff = CaseData {
+            queryable: false,
+            grants: Vec::new(),
+            ..granted_case(2, &[])
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let prev = write(
+            dir.path(),
+            "prev.sqlite",
+            &[
+                court_of("KSD", vec![granted_case(9, &["d"])]),
+                court_of(
+                    "TPD",
+                    vec![
+                        granted_case(1, &["a", "b"]),
+                        granted_case(2, &["a"]),
+                        granted_case(3, &["c"]),
+                    ],
+                ),
+            ],
+        );
+        let new = write(
+            dir.path(),
+            "new.sqlite",
+            &[court_of(
+                "TPD",
+                vec![
+                    granted_case(1, &["a"]),
+                    past_cutoff,
+                    granted_case(4, &["c"]),
+                ],
+            )],
+        );
+        let changes = diff(Some(&prev), &new, tonight()).unwrap();
+        let gone: Vec<(&str, Vec<String>)> = changes
+            .ungranted
+            .iter()
+            .map(|(email, cases)| (email.as_str(), cases.iter().map(CaseRef::id).collect()))
+            .collect();
+        assert_eq!(
+            gone,
+            [
+                ("a@example.com", vec!["TPD|民事|115|訴|2".to_string()]),
+                ("b@example.com", vec!["TPD|民事|115|訴|1".to_string()]),
+                ("c@example.com", vec!["TPD|民事|115|訴|3".to_string()]),
+                ("d@example.com", vec!["KSD|民事|115|訴|9".to_string()]),
+            ]
+        );
+        assert!(diff(None, &new, tonight()).unwrap().ungranted.is_empty());
+    }
+
+    #[test]
+    fn a_case_whose_hearings_were_corrected_is_told_to_who_followed_it() {
+        let case = |number: u32, grants: &[&str], corrected: bool| CaseData {
             hearings_corrected: corrected,
+            ..granted_case(number, grants)
         };
-        let court = |cases: Vec<CaseData>| {
-            vec![CourtData {
-                code: "TPD".into(),
-                name: "臺灣臺北地方法院".into(),
-                as_of: tonight(),
-                carry_reason: None,
-                cases,
-            }]
-        };
+        let court = |cases: Vec<CaseData>| vec![court_of("TPD", cases)];
         let dir = tempfile::tempdir().unwrap();
         let prev = write(
             dir.path(),

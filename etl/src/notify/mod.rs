@@ -17,6 +17,7 @@ pub mod floors;
 pub mod prosecutors;
 pub mod queue;
 pub mod reminders;
+pub mod retell;
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -101,6 +102,10 @@ pub enum NotifyError {
     Snapshot(#[from] schemas::OpenError),
     #[error("accounts: {0}")]
     Accounts(#[from] rusqlite::Error),
+    /// Tonight's snapshot could not say which cases earlier grant mail
+    /// not sent yet may still name (`retell`).
+    #[error("the grants of earlier mail not sent yet, in tonight's snapshot: {0}")]
+    Retell(#[source] ReadError),
     /// The live snapshot's hearings of the reminders' days, or the people
     /// of their cases, could not be read.
     #[error("the hearings of {days} in the live snapshot: {source}")]
@@ -243,6 +248,15 @@ fn queue_checked<'a>(
         older: from.is_some_and(|f| to.date < f.date),
         rerun: from.filter(|f| is_rerun(f, to)).map(|_| to.build),
     };
+    // Earlier grant mail not sent yet that names a case tonight does not
+    // grant its address: withheld, and the cases still granted told again
+    // (before the hearings: a case told again as a grant leaves the
+    // address's news).
+    let retold = if night.older {
+        retell::Retold::default()
+    } else {
+        retell::find(&Outbox::open(data_dir)?, to, &night, &mut changes)?
+    };
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
     let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();
@@ -277,7 +291,9 @@ fn queue_checked<'a>(
         tonight: to,
         floors: &raised,
     };
-    let summary = queue::queue(data_dir, cfg, night, &changes, calendars, pending, now);
+    let summary = queue::queue(
+        data_dir, cfg, night, &changes, &retold, calendars, pending, now,
+    );
     tracing::debug!("queueing in {:?}", started.elapsed());
     summary
 }

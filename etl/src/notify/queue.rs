@@ -33,8 +33,11 @@ use serde::Serialize;
 use super::announced::Announced;
 use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::floors::{holds, Before, Files};
+use super::retell::Retold;
 use super::NotifyError;
-use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State};
+use mail::outbox::{
+    Floor, GrantMail, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State,
+};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, roc_taipei, to_int};
@@ -68,6 +71,13 @@ pub struct QueueSummary {
     pub cases_with_news: u64,
     /// Addresses the mail library refused to write to.
     pub invalid_addresses: Vec<String>,
+    /// Earlier nights' activations, approvals and expiry warnings not sent
+    /// yet, withheld tonight: each names a case tonight's snapshot no
+    /// longer grants its address (`super::retell`).
+    pub withheld: u64,
+    /// Cases such mail named that are still granted, told again in
+    /// tonight's activations, approvals and expiry warnings.
+    pub told_again: u64,
 }
 
 /// The night being queued.
@@ -181,6 +191,16 @@ pub struct Plan<'a> {
 }
 
 impl About<'_> {
+    /// The cases a grant's mail names, which the outbox records
+    /// (`NewItem::case_keys`): empty for a digest.
+    fn grant_case_keys(&self) -> Vec<String> {
+        match self {
+            About::Grants(granted) => granted.iter().map(|g| g.case.id()).collect(),
+            About::Expiring(expiring) => expiring.iter().map(|x| x.case.id()).collect(),
+            About::News(_) => Vec::new(),
+        }
+    }
+
     fn views(&self) -> Vec<CaseView> {
         match self {
             About::Grants(granted) => granted
@@ -564,12 +584,15 @@ pub struct Calendars<'a> {
 
 /// Queues tonight's mail: read what is known, plan, commit the accounts,
 /// render, write the outbox; the night's pending record (`done`) ends in
-/// the outbox's transaction.
+/// the outbox's transaction, and so does the withholding of the earlier
+/// grant mail `retold` tells again (`super::retell`).
+#[allow(clippy::too_many_arguments)]
 pub fn queue(
     data_dir: &Path,
     cfg: &MailSettings,
     night: Night,
     changes: &Changes,
+    retold: &Retold,
     calendars: Calendars<'_>,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
@@ -590,7 +613,18 @@ pub fn queue(
     let key = secret::load_or_create_key(data_dir).map_err(NotifyError::Key)?;
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
-    let known = read_known(&accounts, &outbox, night.date, changes)?;
+    let mut known = read_known(&accounts, &outbox, night.date, changes)?;
+    // Earlier mail withheld tonight told nothing: its expiry warnings are
+    // given again, and an earlier build's activation is no link out.
+    known
+        .warned
+        .retain(|(e, c, _)| !retold.warn_again.contains(&(e.clone(), c.clone())));
+    let tonight = compact(night.date);
+    known.queued.retain(|(e, k, r)| {
+        !retold.withheld.iter().any(|(m, _)| {
+            m.night == tonight && !m.withheld && m.email == *e && m.kind == *k && m.reference == *r
+        })
+    });
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
@@ -621,6 +655,12 @@ pub fn queue(
         before.spent
     );
     let mut plan = plan(changes, &told, &known, night, flood(cfg));
+    let warned_again = plan
+        .warn
+        .iter()
+        .filter(|(e, c, _)| retold.warn_again.contains(&(e.clone(), c.clone())))
+        .count() as u64;
+    plan.summary.told_again = retold.grants_again + warned_again;
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
     write(
         &mut outbox,
@@ -630,6 +670,7 @@ pub fn queue(
         &key,
         calendars,
         &ids,
+        &retold.withheld,
         done,
         now,
     )
@@ -811,6 +852,7 @@ fn write(
     key: &[u8],
     calendars: Calendars<'_>,
     ids: &Ids,
+    withhold: &[(GrantMail, String)],
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -868,10 +910,12 @@ fn write(
         view.hearings_changed = changed;
         view.subject = view.subject_as(job.kind);
         let id = message_id(night, job.email, job.kind, &reference, from, key);
+        let case_keys = job.about.grant_case_keys();
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {
                     cases: view.cases.len(),
+                    case_keys,
                     email: job.email.to_string(),
                     kind: job.kind,
                     message_id: id,
@@ -915,6 +959,13 @@ fn write(
     })?;
     for (email, case, day) in &warn {
         tx.warned(email, case, *day)?;
+    }
+    // Earlier grant mail that names a case no longer granted: withheld
+    // with the mail that tells what is still granted (`super::retell`).
+    for (mail, why) in withhold {
+        if tx.withhold(mail, why)? {
+            summary.withheld += u64::from(!mail.withheld);
+        }
     }
     if let Some(reason) = &summary.held_reason {
         tx.hold(reason)?;

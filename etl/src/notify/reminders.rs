@@ -696,6 +696,7 @@ pub fn queue_due(
                 subject: r.subject,
                 message: Packed::new(Kind::Reminder, &r.message),
                 cases: view.cases.len(),
+                case_keys: Vec::new(),
             },
             state: if flagged.contains(d.email) {
                 State::Suppressed

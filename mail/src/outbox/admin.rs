@@ -127,7 +127,8 @@ impl Outbox {
             .conn
             .query_row(
                 "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
-                 first_try_at, next_try_at, sent_at, last_error, message, coding
+                 first_try_at, next_try_at, sent_at, last_error, message, coding, case_keys,
+                 untold
                  FROM items WHERE id = ?1",
                 [id],
                 |r| {
@@ -157,6 +158,19 @@ impl Outbox {
                         ("next try", time(9)?),
                         ("sent", time(10)?),
                         ("last error", text(11)?),
+                        // A grant's mail: the cases it names, and those a
+                        // night's mail is still to tell if `send` withheld it.
+                        ("cases", titles(r.get(14)?)),
+                        ("to tell", {
+                            let untold = titles(r.get(15)?);
+                            if untold == "-" {
+                                untold
+                            } else {
+                                format!(
+                                    "{untold} (the next night's mail tells those still granted)"
+                                )
+                            }
+                        }),
                     ];
                     Ok((fields, r.get::<_, Vec<u8>>(12)?, r.get::<_, String>(13)?))
                 },
@@ -221,7 +235,9 @@ impl Outbox {
     /// address of each (one per item).
     pub fn retry(&mut self, which: RetryWhich) -> Result<Vec<String>> {
         let (filter, id) = match which {
-            RetryWhich::Item(id) => ("id = ?1".to_string(), Some(id)),
+            // (not one withheld for naming a case no longer granted:
+            // `withheld_at`, outbox migration 14)
+            RetryWhich::Item(id) => ("id = ?1 AND withheld_at IS NULL".to_string(), Some(id)),
             RetryWhich::Failed => (
                 format!("?1 IS NULL AND state = '{}'", State::Failed.as_str()),
                 None,
@@ -245,6 +261,33 @@ impl Outbox {
         tx.commit()?;
         Ok(emails)
     }
+
+    /// Whether item `id` was withheld for naming a case its address is no
+    /// longer granted (which `retry` does not queue again).
+    pub fn withheld(&self, id: i64) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT withheld_at IS NOT NULL FROM items WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(false))
+    }
+}
+
+/// The cases of `items.case_keys` (or `untold`) as people read them, "-"
+/// for none.
+fn titles(column: Option<String>) -> String {
+    let keys = super::case_keys_of(column);
+    if keys.is_empty() {
+        return "-".into();
+    }
+    keys.iter()
+        .map(|k| schemas::CaseRef::parse_id(k).map_or_else(|| k.clone(), |c| c.title()))
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 #[cfg(test)]
@@ -272,6 +315,7 @@ mod tests {
             subject: "s".into(),
             message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
             cases: 1,
+            case_keys: Vec::new(),
         };
         assert!(night.add(&item, State::Queued, due).unwrap());
         night.commit(None).unwrap();

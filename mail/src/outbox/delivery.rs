@@ -40,7 +40,15 @@ pub struct Item {
     pub first_try_at: DateTime<Utc>,
     /// When it was queued.
     pub queued_at: DateTime<Utc>,
+    /// The cases an activation, approval or expiry warning names (empty
+    /// for other kinds, and for one queued before outbox migration 14).
+    pub case_keys: Vec<String>,
 }
+
+/// Why `send` withheld an item ([`Event::Ungranted`] at a claim).
+pub const UNGRANTED_WHY: &str = "the live snapshot no longer grants this address a case it names \
+     (revoked, or past its cutoff, since it was queued); not sent: the next night's mail tells \
+     again any case it names that is still granted";
 
 /// How one attempt ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -261,7 +269,7 @@ impl Outbox {
         {
             let mut load = tx.prepare(&format!(
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
-                 coding, queued_at, ref FROM items WHERE id = ?1 AND state IN {}",
+                 coding, queued_at, ref, case_keys FROM items WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -279,7 +287,14 @@ impl Outbox {
                 ))
             };
             let mut suppress = not_sent(Event::Suppress)?;
-            let mut ungrant = not_sent(Event::Ungranted)?;
+            // (its cases are left for the next night's mail to tell those
+            // still granted: `NightQueue::withhold`)
+            let mut ungrant = tx.prepare(&format!(
+                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = case_keys,
+                 withheld_at = ?4
+                 WHERE id = ?1 AND state IN {}",
+                sql_sources(Event::Ungranted)
+            ))?;
             let mut fail = not_sent(Event::Unreadable)?;
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
@@ -298,6 +313,7 @@ impl Outbox {
                             r.get::<_, String>(9)?,
                             r.get::<_, String>(10)?,
                             r.get::<_, String>(11)?,
+                            r.get::<_, Option<String>>(12)?,
                         ))
                     })
                     .optional()?;
@@ -314,6 +330,7 @@ impl Outbox {
                     coding,
                     queued_at,
                     reference,
+                    case_keys,
                 )) = row
                 else {
                     continue;
@@ -357,6 +374,7 @@ impl Outbox {
                             value: queued_at.clone(),
                         })?
                         .with_timezone(&Utc),
+                    case_keys: super::case_keys_of(case_keys),
                 };
                 match plan(&item) {
                     Event::Claim => {
@@ -379,9 +397,8 @@ impl Outbox {
                     }
                     Event::Ungranted => {
                         let suppressed = target(Event::Ungranted).as_str();
-                        let why = "the live snapshot no longer grants this address any case \
-                                   (revoked, or past its cutoff, since it was queued); not sent";
-                        if ungrant.execute(params![id, suppressed, why])? == 1 {
+                        let why = UNGRANTED_WHY;
+                        if ungrant.execute(params![id, suppressed, why, now_text])? == 1 {
                             claimed.suppressed.push(item);
                         }
                     }

@@ -33,7 +33,9 @@ use schemas::date::compact;
 
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
-pub use self::delivery::{lease, Claimed, Item, Outcome, Recorded, Unreadable, UNREADABLE_HELP};
+pub use self::delivery::{
+    lease, Claimed, Item, Outcome, Recorded, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
+};
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,
 };
@@ -97,6 +99,54 @@ pub struct NewItem {
     pub message: Packed,
     /// How many cases it reports.
     pub cases: usize,
+    /// The cases an activation, approval or expiry warning names
+    /// (`CaseRef::id`), so that one a later snapshot no longer grants its
+    /// address is withheld ([`Outbox::grant_mail_to_check`]); empty for
+    /// the other kinds.
+    pub case_keys: Vec<String>,
+}
+
+/// [`Outbox::grant_mail_to_check`]'s queries: through the partial
+/// indexes of outbox migration 14, whose conditions they repeat word for
+/// word; `INDEXED BY` makes a query that could not use its index an error,
+/// not a scan of the table. `?1` the night, `?2` its reference, `?3` an
+/// address.
+const GRANT_MAIL_OF: &str = "SELECT id, night, email, kind, state, case_keys, ref
+     FROM items INDEXED BY items_grant_mail
+     WHERE email = ?3 AND case_keys IS NOT NULL AND state IN ('queued', 'retrying', 'unknown')
+       AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
+const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, ref
+     FROM items INDEXED BY items_untold
+     WHERE untold IS NOT NULL AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
+
+/// Case ids as `items.case_keys` holds them: one per line, NULL for none.
+fn case_keys_column(keys: &[String]) -> Option<String> {
+    (!keys.is_empty()).then(|| keys.join("\n"))
+}
+
+/// `items.case_keys` (or `untold`) read back.
+fn case_keys_of(column: Option<String>) -> Vec<String> {
+    column
+        .map(|c| c.lines().map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// An earlier night's activation, approval or expiry warning that tonight's
+/// grants must be checked against ([`Outbox::grant_mail_to_check`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantMail {
+    pub id: i64,
+    pub night: String,
+    pub email: String,
+    pub kind: Kind,
+    /// Its key's reference (`NightQueue::reference`).
+    pub reference: String,
+    /// The cases it names; if `withheld`, those of them still to be told.
+    pub case_keys: Vec<String>,
+    /// Already withheld by `cpor-etl send` (the live snapshot no longer
+    /// granted one of them before this night's mail was queued): only its
+    /// cases still granted are to be told.
+    pub withheld: bool,
 }
 
 /// A night whose mail is not queued yet: the snapshot it is about (`to`)
@@ -204,6 +254,54 @@ impl Outbox {
             .prepare("SELECT email, case_key, last_day FROM expiry_warned")?;
         let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The activations, approvals and expiry warnings of nights before
+    /// `night` (and of its other builds than `reference`'s) that a night's
+    /// grants must be checked against: those to `addresses` (a grant of
+    /// theirs is gone tonight) not sent yet (queued, retrying, or unknown:
+    /// perhaps not delivered), and those `send` withheld whose cases still
+    /// granted are not told yet. Each names its cases; items from before
+    /// migration 14 do not, and are not listed (`send` still withholds one
+    /// whose address has no grant left). In id order; read through two
+    /// partial indexes of a handful of rows.
+    pub fn grant_mail_to_check<'a>(
+        &self,
+        night: NaiveDate,
+        reference: &str,
+        addresses: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<GrantMail>> {
+        let night = compact(night);
+        let mut out = Vec::new();
+        let mut read = |r: &rusqlite::Row<'_>| -> Result<()> {
+            let id: i64 = r.get(0)?;
+            let state = parse_state(id, &r.get::<_, String>(4)?)?;
+            out.push(GrantMail {
+                id,
+                night: r.get(1)?,
+                email: r.get(2)?,
+                kind: parse_kind(id, &r.get::<_, String>(3)?)?,
+                reference: r.get(6)?,
+                case_keys: case_keys_of(r.get(5)?),
+                withheld: !sources(Event::Ungranted).contains(&state),
+            });
+            Ok(())
+        };
+        let mut of = self.conn.prepare_cached(GRANT_MAIL_OF)?;
+        for email in addresses {
+            let mut rows = of.query(params![night, reference, email])?;
+            while let Some(r) = rows.next()? {
+                read(r)?;
+            }
+        }
+        let mut untold = self.conn.prepare_cached(GRANT_MAIL_UNTOLD)?;
+        let mut rows = untold.query(params![night, reference])?;
+        while let Some(r) = rows.next()? {
+            read(r)?;
+        }
+        out.sort_by_key(|m| m.id);
+        out.dedup_by_key(|m| m.id);
+        Ok(out)
     }
 
     /// Starts queueing a night's mail: everything added commits at once,
@@ -438,8 +536,8 @@ impl NightQueue<'_> {
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
-                 coding, cases, queued_at, not_before, ref)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                 coding, cases, queued_at, not_before, ref, case_keys)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
             )?
             .execute(params![
                 self.night,
@@ -453,9 +551,42 @@ impl NightQueue<'_> {
                 item.cases as i64,
                 self.queued_at,
                 not_before.to_rfc3339(),
-                self.reference
+                self.reference,
+                case_keys_column(&item.case_keys)
             ])?;
         Ok(added == 1)
+    }
+
+    /// Withholds an earlier activation, approval or expiry warning that
+    /// names a case its address is no longer granted (`why` says which),
+    /// in the transaction that queues what tells the cases still granted:
+    /// one not sent yet is suppressed (the same change of state as
+    /// `Event::Ungranted` at a claim); one `send` withheld already has its
+    /// `untold` cases marked told. Returns false if neither held any more
+    /// (sent meanwhile by a `send` running beside the import).
+    pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
+        let changed = if mail.withheld {
+            self.tx
+                .prepare_cached(
+                    "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
+                )?
+                .execute([mail.id])?
+        } else {
+            self.tx
+                .prepare_cached(&format!(
+                    "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = NULL,
+                     withheld_at = ?4
+                     WHERE id = ?1 AND state IN {}",
+                    state::sql_sources(Event::Ungranted)
+                ))?
+                .execute(params![
+                    mail.id,
+                    target(Event::Ungranted).as_str(),
+                    why,
+                    self.queued_at
+                ])?
+        };
+        Ok(changed == 1)
     }
 
     /// Records that `email` was warned that a case stops being queryable
@@ -588,4 +719,41 @@ fn parse_state(id: i64, value: &str) -> Result<State> {
 fn scope_sql(scope: Scope) -> String {
     let names: Vec<String> = scope.kinds().map(|k| format!("'{}'", k.as_str())).collect();
     format!("kind IN ({})", names.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A night reads the grant mail to check through the partial indexes,
+    /// not the whole table (a national outbox holds millions of sent
+    /// items), and the index holds what `send` may still withhold.
+    #[test]
+    fn the_grant_mail_to_check_is_read_through_its_indexes() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = open(dir.path()).unwrap();
+        for (query, index) in [
+            (GRANT_MAIL_OF, "items_grant_mail"),
+            (GRANT_MAIL_UNTOLD, "items_untold"),
+        ] {
+            let mut stmt = conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
+                .unwrap();
+            let params = ["20261124", "", "a@example.com"];
+            let params = &params[..stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(params), |r| {
+                    r.get::<_, String>(3)
+                })
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(plan.iter().any(|p| p.contains(index)), "{plan:?}");
+        }
+        assert_eq!(
+            state::sql_sources(Event::Ungranted),
+            "('queued', 'retrying', 'unknown')",
+            "the index's states are those `send` withholds from"
+        );
+    }
 }

@@ -566,6 +566,7 @@ mod tests {
             subject: "s".into(),
             message,
             cases: 0,
+            case_keys: Vec::new(),
         };
         let mut ob = Outbox::open(dir.path()).unwrap();
         let night = ob.begin_night(now.date_naive(), "", now).unwrap();

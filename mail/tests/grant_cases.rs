@@ -1,0 +1,205 @@
+//! The cases a grant's mail names (outbox migration 14). An activation,
+//! approval or expiry warning not sent when a later snapshot no longer
+//! grants its address one of them is withheld, and the cases still
+//! granted are told again by the next night's mail, once: whether the
+//! night's mail finds it first, or `cpor-etl send` at its claim.
+
+use chrono::{NaiveDate, TimeZone, Utc};
+use mail::outbox::{
+    self, Event, GrantMail, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
+};
+
+const X: &str = "TPD|民事|115|訴|1";
+const Y: &str = "TPD|民事|115|訴|2";
+
+fn night(d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
+}
+
+fn item(email: &str, kind: Kind, cases: &[&str]) -> NewItem {
+    NewItem {
+        email: email.into(),
+        kind,
+        message_id: format!("<{email}.{}@x>", kind.as_str()),
+        subject: "s".into(),
+        message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
+        cases: cases.len(),
+        case_keys: cases.iter().map(|c| c.to_string()).collect(),
+    }
+}
+
+fn emails(mail: &[GrantMail]) -> Vec<(&str, bool)> {
+    mail.iter()
+        .map(|m| (m.email.as_str(), m.withheld))
+        .collect()
+}
+
+#[test]
+fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+    let n1 = ob.begin_night(night(23), "", now).unwrap();
+    for new in [
+        item("a@example.com", Kind::Activation, &[X, Y]),
+        item("b@example.com", Kind::Digest, &[]),
+        item("c@example.com", Kind::Expiry, &[Y]),
+    ] {
+        assert!(n1.add(&new, State::Queued, now).unwrap());
+    }
+    n1.commit(None).unwrap();
+
+    // A night checks the grant mail of nights before it to the addresses
+    // whose grants are gone, and a re-run that of the night's other builds;
+    // a digest names no grant.
+    let all = ["a@example.com", "b@example.com", "c@example.com"];
+    assert!(ob
+        .grant_mail_to_check(night(23), "", all)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        emails(
+            &ob.grant_mail_to_check(night(24), "", ["c@example.com"])
+                .unwrap()
+        ),
+        [("c@example.com", false)]
+    );
+    let later = ob.grant_mail_to_check(night(24), "", all).unwrap();
+    assert_eq!(
+        emails(&later),
+        [("a@example.com", false), ("c@example.com", false)]
+    );
+    assert_eq!(later[0].case_keys, [X, Y]);
+    assert_eq!(later[1].kind, Kind::Expiry);
+    assert_eq!(
+        emails(&ob.grant_mail_to_check(night(23), "build-2", all).unwrap()),
+        [("a@example.com", false), ("c@example.com", false)]
+    );
+
+    // `send` withholds a@'s at its claim (the live snapshot, night 24's,
+    // went live before that night's mail was queued); c@'s goes out.
+    let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+    let due = sender.due(Scope::Nightly, now, true).unwrap();
+    let claimed = sender
+        .claim(&due, now, |i| {
+            assert_eq!(i.case_keys.is_empty(), i.kind == Kind::Digest, "{i:?}");
+            if i.email == "a@example.com" {
+                Event::Ungranted
+            } else {
+                Event::Claim
+            }
+        })
+        .unwrap();
+    assert_eq!(claimed.suppressed.len(), 1);
+    assert_eq!(claimed.items.len(), 2);
+    let shown = sender.show(later[0].id).unwrap().unwrap();
+    assert!(
+        shown
+            .fields
+            .iter()
+            .any(|(n, v)| *n == "last error" && v.as_str() == outbox::UNGRANTED_WHY),
+        "{:?}",
+        shown.fields
+    );
+
+    // Its cases wait for the next night's mail, whoever's grants are gone
+    // then; the one being sent is no longer listed.
+    let left = ob.grant_mail_to_check(night(24), "", []).unwrap();
+    assert_eq!(ob.grant_mail_to_check(night(24), "", all).unwrap(), left);
+    assert_eq!(emails(&left), [("a@example.com", true)]);
+    assert_eq!(left[0].case_keys, [X, Y]);
+
+    // Night 24's mail tells them, in its transaction: a crash before the
+    // commit leaves them to tell.
+    let n2 = ob.begin_night(night(24), "", now).unwrap();
+    assert!(n2.withhold(&left[0], "told").unwrap());
+    drop(n2);
+    assert_eq!(ob.grant_mail_to_check(night(24), "", []).unwrap(), left);
+    let n2 = ob.begin_night(night(24), "", now).unwrap();
+    assert!(n2.withhold(&left[0], "told").unwrap());
+    n2.commit(None).unwrap();
+    // Once: no later night tells them again, and the item keeps send's
+    // reason and its state.
+    assert!(ob
+        .grant_mail_to_check(night(25), "", all)
+        .unwrap()
+        .is_empty());
+    let shown = ob.show(left[0].id).unwrap().unwrap();
+    let field = |name: &str| {
+        shown
+            .fields
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(field("state").as_deref(), Some("suppressed"));
+    assert_eq!(field("last error").as_deref(), Some(outbox::UNGRANTED_WHY));
+    // `outbox retry` does not queue it again: it would show the case, and
+    // tell twice what night 24 told.
+    assert!(ob.withheld(left[0].id).unwrap());
+    assert!(ob.retry(RetryWhich::Item(left[0].id)).unwrap().is_empty());
+    assert!(ob
+        .grant_mail_to_check(night(25), "", all)
+        .unwrap()
+        .is_empty());
+}
+
+#[test]
+fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+    let n1 = ob.begin_night(night(23), "", now).unwrap();
+    assert!(n1
+        .add(
+            &item("a@example.com", Kind::Approval, &[X]),
+            State::Queued,
+            now
+        )
+        .unwrap());
+    assert!(n1
+        .add(
+            &item("b@example.com", Kind::Approval, &[Y]),
+            State::Queued,
+            now
+        )
+        .unwrap());
+    n1.commit(None).unwrap();
+    let earlier = ob
+        .grant_mail_to_check(night(24), "", ["a@example.com", "b@example.com"])
+        .unwrap();
+
+    // b@'s is sent by a `send` running beside the import, after the import
+    // read it: withholding it then changes nothing.
+    let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+    let claimed = sender
+        .claim(&[earlier[1].id], now, |_| Event::Claim)
+        .unwrap();
+    let n2 = ob.begin_night(night(24), "", now).unwrap();
+    assert!(n2.withhold(&earlier[0], "X is no longer granted").unwrap());
+    assert!(
+        !n2.withhold(&earlier[1], "Y is no longer granted").unwrap(),
+        "an item being sent is not withheld"
+    );
+    n2.commit(None).unwrap();
+    assert_eq!(claimed.items.len(), 1);
+    let shown = ob.show(earlier[0].id).unwrap().unwrap();
+    assert!(
+        shown
+            .fields
+            .iter()
+            .any(|(n, v)| *n == "state" && v == "suppressed"),
+        "{:?}",
+        shown.fields
+    );
+    assert!(shown
+        .fields
+        .iter()
+        .any(|(n, v)| *n == "last error" && v == "X is no longer granted"));
+    // (b@'s, being sent, is not listed: if it fails for now, the next
+    // night checks it.)
+    assert!(ob
+        .grant_mail_to_check(night(25), "", ["a@example.com", "b@example.com"])
+        .unwrap()
+        .is_empty());
+}
