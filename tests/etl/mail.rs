@@ -900,6 +900,42 @@ fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
     assert!(!smtp.accepted_for("wang.ming@example.com").is_empty());
 }
 
+/// The address of the revoked-grant tests: granted cases 1 and 2 on
+/// night 1, case 1 revoked on night 2 (`one_of_two_revoked`).
+const TWO: &str = "two.cases@example.com";
+
+/// Night 1: `TWO` granted cases 1 and 2, another address case 2 too;
+/// night 2: the same but `TWO`'s grant of case 1, revoked.
+fn one_of_two_revoked() -> (Night, Night) {
+    let (mut n1, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    n1.grants.push((2, TWO.to_string()));
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    (n1, n2)
+}
+
+/// Imports night 1 with the relay down: its mail waits, retrying.
+fn night_1_not_sent(env: &Env, smtp: &mut Smtp, n1: &Night) {
+    import(env, smtp, &n1.write(&env.dir.path().join("a"), "20261123"));
+    smtp.stop();
+    let down = etl(env, smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+}
+
+/// `TWO` got one mail, its activation of the case it keeps, not the revoked
+/// one.
+fn only_the_case_kept(smtp: &Smtp) {
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("115年度訴字第2號")
+            && mails[0].contains("/activate?token="),
+        "the revoked case mailed, or not the case kept with a link: {}",
+        mails[0]
+    );
+}
+
 /// Night 1 granted an address two cases; its activation waited (the relay
 /// was down), and night 2 revoked one of them (a clerk's grant to the wrong
 /// person, withdrawn). Night 1's mail named the revoked case, its court's
@@ -910,19 +946,8 @@ fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
 fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_kept_is_told() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const TWO: &str = "two.cases@example.com";
-    let (mut n1, _) = scenario(&[TWO, "keeps.one@example.com"]);
-    n1.grants.push((2, TWO.to_string()));
-    let mut n2 = n1.clone();
-    n2.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    smtp.stop();
-    let down = etl(&env, &smtp, &["send", "--now"]);
-    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    let (n1, n2) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &n1);
     let night2 = import(
         &env,
         &smtp,
@@ -930,18 +955,7 @@ fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_k
     );
     smtp.restart();
     send(&env, &smtp);
-    let mails = smtp.accepted_for(TWO);
-    assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(
-        !mails[0].contains("115年度訴字第1號"),
-        "the revoked case mailed: {}",
-        mails[0]
-    );
-    assert!(
-        mails[0].contains("115年度訴字第2號") && mails[0].contains("/activate?token="),
-        "the case kept, with a link: {}",
-        mails[0]
-    );
+    only_the_case_kept(&smtp);
     // The night-1 item says why it was not sent, naming the case.
     let shown = etl(
         &env,
@@ -981,7 +995,7 @@ fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_k
         &n2.write(&env.dir.path().join("c"), "20261125"),
     );
     send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(TWO).len(), 1);
+    only_the_case_kept(&smtp);
     assert!(
         night2.stdout.contains("1 earlier grant mail"),
         "the import says what it withheld: {}",
@@ -996,21 +1010,15 @@ fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_k
 fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_case_kept() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const TWO: &str = "two.ending@example.com";
-    let (mut n1, _) = scenario(&[TWO, TWO]);
+    const ENDING: &str = "two.ending@example.com";
+    let (mut n1, _) = scenario(&[ENDING, ENDING]);
     // Both filed away 115/09/25: queryable until 115/11/25.
     for case in n1.cases.iter_mut() {
         *case = (case.0, "歸檔", "115/09/25");
     }
     let mut n2 = n1.clone();
     n2.grants.retain(|(n, _)| *n != 1);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    smtp.stop();
-    etl(&env, &smtp, &["send", "--now"]);
+    night_1_not_sent(&env, &mut smtp, &n1);
     import(
         &env,
         &smtp,
@@ -1018,7 +1026,7 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
     );
     smtp.restart();
     send(&env, &smtp);
-    let mails = smtp.accepted_for(TWO);
+    let mails = smtp.accepted_for(ENDING);
     assert_eq!(mails.len(), 2, "{mails:#?}");
     for mail in &mails {
         assert!(
@@ -1031,7 +1039,7 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
         "the warning of the case kept: {mails:#?}"
     );
     send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(TWO).len(), 2);
+    assert_eq!(smtp.accepted_for(ENDING).len(), 2);
 }
 
 /// The same when `send` meets the earlier mail first: night 2 went live
@@ -1043,18 +1051,8 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
 fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queued() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const TWO: &str = "two.cases@example.com";
-    let (mut n1, _) = scenario(&[TWO, "keeps.one@example.com"]);
-    n1.grants.push((2, TWO.to_string()));
-    let mut n2 = n1.clone();
-    n2.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    smtp.stop();
-    etl(&env, &smtp, &["send", "--now"]);
+    let (n1, n2) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &n1);
     let snapshot = env.data().join("snapshots").join(env.current());
     let intact = fs::read(&snapshot).unwrap();
     crate::util::damage(&snapshot);
@@ -1098,15 +1096,7 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
 
     fs::write(&snapshot, intact).unwrap();
     send(&env, &smtp);
-    let mails = smtp.accepted_for(TWO);
-    assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(
-        !mails[0].contains("115年度訴字第1號")
-            && mails[0].contains("115年度訴字第2號")
-            && mails[0].contains("/activate?token="),
-        "{}",
-        mails[0]
-    );
+    only_the_case_kept(&smtp);
     let shown = etl(
         &env,
         &smtp,
@@ -1125,7 +1115,7 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
     );
     assert_eq!(n3.code, 0, "{}{}", n3.stdout, n3.stderr);
     send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(TWO).len(), 1);
+    only_the_case_kept(&smtp);
 }
 
 /// The same within a night: a court re-exports its files before the
@@ -1135,11 +1125,7 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
 fn a_rerun_that_revokes_a_grant_withholds_the_first_builds_mail_naming_it() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const TWO: &str = "two.cases@example.com";
-    let (mut first, _) = scenario(&[TWO, "keeps.one@example.com"]);
-    first.grants.push((2, TWO.to_string()));
-    let mut corrected = first.clone();
-    corrected.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    let (first, corrected) = one_of_two_revoked();
     let night = "20261123";
     import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
     import(
@@ -1148,15 +1134,7 @@ fn a_rerun_that_revokes_a_grant_withholds_the_first_builds_mail_naming_it() {
         &corrected.write(&env.dir.path().join("b"), night),
     );
     send(&env, &smtp);
-    let mails = smtp.accepted_for(TWO);
-    assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(
-        !mails[0].contains("115年度訴字第1號")
-            && mails[0].contains("115年度訴字第2號")
-            && mails[0].contains("/activate?token="),
-        "{}",
-        mails[0]
-    );
+    only_the_case_kept(&smtp);
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
 }
 

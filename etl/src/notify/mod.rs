@@ -252,11 +252,18 @@ fn queue_checked<'a>(
     // grant its address: withheld, and the cases still granted told again
     // (before the hearings: a case told again as a grant leaves the
     // address's news).
+    let started = std::time::Instant::now();
     let retold = if night.older {
         retell::Retold::default()
     } else {
         retell::find(&Outbox::open(data_dir)?, to, &night, &mut changes)?
     };
+    tracing::debug!(
+        "{} earlier grant mails withheld, {} grants told again ({:?})",
+        retold.withheld.len(),
+        retold.grants_again,
+        started.elapsed()
+    );
     // Hearings that tonight's news announces: its digests attach them.
     let started = std::time::Instant::now();
     let taipei_now = now.with_timezone(&schemas::date::taipei()).naive_local();

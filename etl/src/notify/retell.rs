@@ -18,7 +18,8 @@
 //! loses nor doubles it. One `cpor-etl send` withheld first (the live
 //! snapshot's night not queued yet) is only told here.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mail::outbox::{GrantMail, Kind, Outbox};
 use schemas::CaseRef;
@@ -27,7 +28,7 @@ use store::layout::SnapshotFile;
 use super::diff::{expires_soon, Changes, Granted};
 use super::queue::Night;
 use super::NotifyError;
-use crate::snapshot::read::Snapshot;
+use crate::snapshot::read::{ReadError, Snapshot};
 
 /// What tonight's mail does about earlier grant mail.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -66,6 +67,8 @@ pub fn find(
         return Ok(retold);
     }
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
+    // The cases to tell again as granted, by address.
+    let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for mail in earlier {
         let (kept, gone): (Vec<&String>, Vec<&String>) = if mail.withheld {
             let granted = snapshot
@@ -84,69 +87,95 @@ pub fn find(
         if gone.is_empty() && !mail.withheld {
             continue;
         }
-        for id in &kept {
-            match mail.kind {
-                Kind::Expiry => {
-                    retold
-                        .warn_again
-                        .insert((mail.email.clone(), id.to_string()));
-                }
-                _ => {
-                    retold.grants_again +=
-                        u64::from(grant_again(&snapshot, night, &mail.email, id, changes)?);
-                }
+        let cases = kept.iter().map(|id| id.to_string());
+        match mail.kind {
+            Kind::Expiry => {
+                let email = &mail.email;
+                retold
+                    .warn_again
+                    .extend(cases.map(|id| (email.clone(), id)));
             }
+            _ => again.entry(mail.email.clone()).or_default().extend(cases),
         }
         let why = why(&gone, kept.len(), night);
         retold.withheld.push((mail, why));
     }
+    drop(snapshot);
+    for (email, mut granted) in granted_again(to, night, again)? {
+        if granted.is_empty() {
+            // (nothing of it is granted tonight: no grant mail)
+            continue;
+        }
+        retold.grants_again += granted.len() as u64;
+        let cases: BTreeSet<&CaseRef> = granted.iter().map(|g| &g.case).collect();
+        if let Some(news) = changes.news.get_mut(&email) {
+            news.retain(|n| !cases.contains(&n.case));
+            if news.is_empty() {
+                changes.news.remove(&email);
+            }
+        }
+        let grants = changes.new_grants.entry(email).or_default();
+        grants.retain(|g| !cases.contains(&g.case));
+        grants.append(&mut granted);
+        grants.sort_by(|a, b| a.case.cmp(&b.case));
+    }
     Ok(retold)
 }
 
-/// Adds case `id`, granted to `email` in `snapshot`, to the address's new
-/// grants tonight, unless they list it already; the case's news leaves the
-/// address's digest (the grant mail lists its latest entries). Returns
-/// whether it was added.
-fn grant_again(
-    snapshot: &Snapshot,
+/// The cases to tell again as granted (`again`: by address, their ids) as
+/// `to` grants them: for each address, those of its grants tonight that
+/// `again` names, read on every core (an address's grants at once, in case
+/// order; a lawyer's few thousand in an outage night's mail: measured in
+/// docs/BENCHMARKS.md). A case `to` does not grant the address is left
+/// out.
+fn granted_again(
+    to: &SnapshotFile,
     night: &Night,
-    email: &str,
-    id: &str,
-    changes: &mut Changes,
-) -> Result<bool, NotifyError> {
-    let Some(case) = CaseRef::parse_id(id) else {
-        return Ok(false);
-    };
-    if changes
-        .new_grants
-        .get(email)
-        .is_some_and(|grants| grants.iter().any(|g| g.case == case))
-    {
-        return Ok(false);
-    }
-    let Some((_, data)) = snapshot
-        .find_case(&case.court, &case.key)
-        .map_err(NotifyError::Retell)?
-    else {
-        return Ok(false);
-    };
-    let Some(grant) = data.grants.iter().find(|g| g.email == email) else {
-        return Ok(false);
-    };
-    let grants = changes.new_grants.entry(email.to_string()).or_default();
-    grants.push(Granted {
-        case: case.clone(),
-        role: grant.role.clone(),
-        entries: data.entries.clone(),
-        last_day: expires_soon(&data, night.date),
-    });
-    if let Some(news) = changes.news.get_mut(email) {
-        news.retain(|n| n.case != case);
-        if news.is_empty() {
-            changes.news.remove(email);
+    again: BTreeMap<String, BTreeSet<String>>,
+) -> Result<Vec<(String, Vec<Granted>)>, NotifyError> {
+    let again: Vec<(String, BTreeSet<String>)> = again.into_iter().collect();
+    let next = AtomicUsize::new(0);
+    let worker = || -> Result<Vec<(String, Vec<Granted>)>, ReadError> {
+        let snapshot = Snapshot::open(to)?;
+        // (an address's cases are spread over the file: mapped, not read
+        // page by page)
+        snapshot
+            .conn()
+            .pragma_update(None, "mmap_size", 1i64 << 40)?;
+        let mut done = Vec::new();
+        while let Some((email, ids)) = again.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut granted = Vec::new();
+            for (court, data, role) in snapshot.granted_to(email)? {
+                let case = CaseRef {
+                    court,
+                    key: data.key.clone(),
+                };
+                if ids.contains(&case.id()) {
+                    granted.push(Granted {
+                        last_day: expires_soon(&data, night.date),
+                        case,
+                        role,
+                        entries: data.entries,
+                    });
+                }
+            }
+            done.push((email.clone(), granted));
         }
+        Ok(done)
+    };
+    let threads = rayon::current_num_threads().clamp(1, again.len().max(1));
+    let parts: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a retell worker panicked"))
+            .collect()
+    });
+    let mut out = Vec::with_capacity(again.len());
+    for part in parts {
+        out.extend(part.map_err(NotifyError::Retell)?);
     }
-    Ok(true)
+    Ok(out)
 }
 
 /// The withheld item's record: which cases are no longer granted, and what

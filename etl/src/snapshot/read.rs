@@ -467,6 +467,21 @@ impl Snapshot {
             .query_row([email], |r| r.get(0))?)
     }
 
+    /// The cases granted to `email`, each with its court and the grant's
+    /// role, in id order: one range of the grants' address index, each
+    /// case's row joined (without its grants, prosecutors or hearings).
+    pub fn granted_to(&self, email: &str) -> Result<Vec<(String, CaseData, String)>, ReadError> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {CASE_COLUMNS}, role FROM grants JOIN cases ON cases.id = grants.case_id
+             WHERE email = ?1 ORDER BY case_id"
+        ))?;
+        let rows = stmt.query_map([email], |r| {
+            let (_, court, case) = case_row(r)?;
+            Ok((court, case, r.get(22)?))
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
     /// The cases granted to `email`, by [`schemas::CaseRef::id`] (grants
     /// are kept for queryable cases only).
     pub fn cases_granted(
