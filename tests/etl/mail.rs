@@ -1003,6 +1003,45 @@ fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_k
     );
 }
 
+/// A grant told again is no new grant: it does not clear the address's
+/// bounce flag, as a clerk's new grant does (the clerk corrected the
+/// address). Night 1's activation to `TWO` waits; meanwhile the address is
+/// flagged (its mail bounced); night 2 revokes one of its cases.
+#[test]
+fn a_grant_told_again_does_not_clear_a_bounce_flag() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &n1);
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute(
+            "INSERT INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, '550 no such user')",
+            [TWO, "2026-11-23T01:00:00Z"],
+        )
+        .unwrap();
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let flagged: i64 = accounts
+        .query_row(
+            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
+            [TWO],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(flagged, 1, "the flag was cleared by a grant told again");
+    smtp.restart();
+    send(&env, &smtp);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+}
+
 /// The same for an expiry warning: night 1 warned of two cases ending
 /// soon, night 2 revoked one of them. The address is warned of the case it
 /// keeps, and its activation lists only that case.

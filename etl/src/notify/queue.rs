@@ -130,6 +130,9 @@ pub struct Known {
     pub accounts: BTreeMap<String, Account>,
     /// Flagged addresses, before tonight's grants clear any.
     pub flagged: BTreeSet<String>,
+    /// Addresses whose grants tonight are only earlier grant mail told
+    /// again (`super::retell::Retold::only_again`): they clear no flag.
+    pub told_again_only: BTreeSet<String>,
     /// Addresses that turned digests off.
     pub unsubscribed: BTreeSet<String>,
     /// Of those, the ones that turned reminders off too (what [`Tell`]
@@ -424,8 +427,11 @@ pub fn plan<'a>(
     };
     // A new grant clears the address's flag, so only mail to addresses
     // still flagged after tonight's grants is suppressed (never a grant's).
-    let flagged =
-        |email: &str| known.flagged.contains(email) && !changes.new_grants.contains_key(email);
+    // A grant only told again is no new grant (no clerk acted).
+    let newly_granted = |email: &str| {
+        changes.new_grants.contains_key(email) && !known.told_again_only.contains(email)
+    };
+    let flagged = |email: &str| known.flagged.contains(email) && !newly_granted(email);
     let state = |email: &str, kind: Kind, otherwise: State| {
         if !kind.is_grant() && flagged(email) {
             State::Suppressed
@@ -435,7 +441,9 @@ pub fn plan<'a>(
     };
 
     for (email, granted) in &changes.new_grants {
-        plan.unflag.push(email);
+        if newly_granted(email) {
+            plan.unflag.push(email);
+        }
         if grant_queued(email) {
             summary.already_queued += 1;
             continue;
@@ -614,6 +622,7 @@ pub fn queue(
     let mut accounts = store::accounts::open(data_dir)?;
     let mut outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
+    known.told_again_only = retold.only_again.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and an earlier build's activation is no link out.
     known
@@ -765,6 +774,7 @@ fn read_known(
         queued: outbox.queued_for(night)?,
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
+        told_again_only: BTreeSet::new(),
         unsubscribed,
         reminders_off,
         warned: outbox.warned()?,
@@ -1049,6 +1059,8 @@ mod tests {
         /// A hearing of its news changed.
         calendar: bool,
         warned: Vec<u32>,
+        /// Its grants are only earlier grant mail told again, none new.
+        again_only: bool,
     }
 
     fn who() -> impl Strategy<Value = Who> {
@@ -1078,6 +1090,7 @@ mod tests {
             cases(),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
             .prop_map(
                 |(
@@ -1091,6 +1104,7 @@ mod tests {
                     warned,
                     digest_lost,
                     calendar,
+                    again_only,
                 )| Who {
                     grants,
                     news,
@@ -1102,6 +1116,7 @@ mod tests {
                     unsubscribed,
                     calendar,
                     warned,
+                    again_only,
                 },
             )
     }
@@ -1182,6 +1197,9 @@ mod tests {
             }
             if w.flagged {
                 known.flagged.insert(e.clone());
+            }
+            if w.again_only && !w.grants.is_empty() {
+                known.told_again_only.insert(e.clone());
             }
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
@@ -1270,8 +1288,9 @@ mod tests {
                     } else {
                         queued(Kind::Activation) || queued(Kind::Approval)
                     };
-                    // A grant tonight clears the flag.
-                    let flagged = w.flagged && w.grants.is_empty();
+                    // A grant tonight clears the flag; one only told again
+                    // does not.
+                    let flagged = w.flagged && (w.grants.is_empty() || w.again_only);
                     if !w.grants.is_empty() {
                         if grant_done {
                             already += 1;
@@ -1351,7 +1370,12 @@ mod tests {
             let unflag: Vec<&str> = if older {
                 Vec::new()
             } else {
-                changes.new_grants.keys().map(String::as_str).collect()
+                changes
+                    .new_grants
+                    .keys()
+                    .filter(|e| !known.told_again_only.contains(*e))
+                    .map(String::as_str)
+                    .collect()
             };
             prop_assert_eq!(got.unflag, unflag);
             for j in &got.jobs {

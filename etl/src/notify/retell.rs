@@ -40,6 +40,9 @@ pub struct Retold {
     pub warn_again: BTreeSet<(String, String)>,
     /// Grants told again in tonight's activations and approvals.
     pub grants_again: u64,
+    /// The addresses whose grants tonight are only told again, none new:
+    /// no clerk acted, so no bounce flag is cleared (`queue::Known`).
+    pub only_again: BTreeSet<String>,
 }
 
 /// Finds the earlier grant mail (`Outbox::grant_mail_to_check`) that
@@ -107,6 +110,9 @@ pub fn find(
             continue;
         }
         retold.grants_again += granted.len() as u64;
+        if !changes.new_grants.contains_key(&email) {
+            retold.only_again.insert(email.clone());
+        }
         let cases: BTreeSet<&CaseRef> = granted.iter().map(|g| &g.case).collect();
         if let Some(news) = changes.news.get_mut(&email) {
             news.retain(|n| !cases.contains(&n.case));
