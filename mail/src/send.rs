@@ -395,8 +395,8 @@ impl SendSummary {
 /// Delivers every due nightly item once. `now_flag`: ignore the send window,
 /// the spread of the night's mail and the wait before a retry (an item is
 /// still tried once a run). `ungranted`: whether a due activation, approval
-/// or expiry warning's address is granted no case any more, so that it is
-/// not sent ([`plan_claim`]; asked only of those kinds). `stop`: once set (a signal), no new
+/// or expiry warning names a case its address is no longer granted, so
+/// that it is not sent ([`plan_claim`]; asked only of those kinds). `stop`: once set (a signal), no new
 /// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
@@ -436,13 +436,15 @@ pub fn send_website(
     )
 }
 
-/// Whether a due item's address is granted no case any more (the caller
-/// knows the live snapshot; asked only of [`GRANT_KINDS`]).
+/// Whether a due item names a case its address is no longer granted
+/// (`Item::case_keys`; one queued before outbox migration 14 names none:
+/// whether its address has no grant left). The caller knows the live
+/// snapshot; asked only of [`GRANT_KINDS`].
 pub type Ungranted<'a> = dyn Fn(&Item) -> bool + Sync + 'a;
 
 /// What to do with a due item at `now`: send it; or not, if its address
-/// is flagged, or if it is an activation, approval or expiry warning whose
-/// address is `ungranted`; or, if it is a reminder whose day's send window
+/// is flagged, or if it is an activation, approval or expiry warning that
+/// is `ungranted`; or, if it is a reminder whose day's send window
 /// (`window`, Asia/Taipei) ended after it was queued, fail it
 /// ([`past_its_day`]).
 pub fn plan_claim(

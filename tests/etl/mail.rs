@@ -158,6 +158,11 @@ fn state_id(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
         .to_string()
 }
 
+/// `outbox show` of an address's (first) item.
+fn show_item(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
+    etl(env, smtp, &["outbox", "show", &state_id(env, smtp, rcpt)]).stdout
+}
+
 /// A one-court night (UTF-8 with a BOM): TPD 民事 115年度訴字第<n>號 cases,
 /// their entries and grants.
 #[derive(Clone)]
@@ -886,16 +891,8 @@ fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
         "{}",
         run.stdout
     );
-    let shown = etl(
-        &env,
-        &smtp,
-        &["outbox", "show", &state_id(&env, &smtp, LIN)],
-    );
-    assert!(
-        shown.stdout.contains("no longer granted"),
-        "{}",
-        shown.stdout
-    );
+    let shown = show_item(&env, &smtp, LIN);
+    assert!(shown.contains("no longer granted"), "{}", shown);
     // Everyone still granted gets night 1's mail.
     assert!(!smtp.accepted_for("wang.ming@example.com").is_empty());
 }
@@ -957,21 +954,17 @@ fn an_earlier_nights_grant_mail_naming_a_revoked_case_is_not_sent_and_the_case_k
     send(&env, &smtp);
     only_the_case_kept(&smtp);
     // The night-1 item says why it was not sent, naming the case.
-    let shown = etl(
-        &env,
-        &smtp,
-        &["outbox", "show", &state_id(&env, &smtp, TWO)],
-    );
+    let shown = show_item(&env, &smtp, TWO);
     assert!(
-        shown.stdout.contains("suppressed")
-            && shown.stdout.contains(
+        shown.contains("suppressed")
+            && shown.contains(
                 "last error: 臺灣臺北地方法院 民事 115年度訴字第1號 no longer granted to this address in the night of 20261124; not sent: the night of 20261124's mail tells again what is still granted (1 of its cases)"
             )
-            && shown.stdout.contains(
+            && shown.contains(
                 "cases: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號"
             ),
         "{}",
-        shown.stdout
+        shown
     );
     // The other address's night-1 mail is untouched, and nothing goes twice,
     // not even when an administrator tries the withheld item again.
@@ -1119,29 +1112,21 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
         smtp.accepted_for(TWO)
     );
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
-    let shown = etl(
-        &env,
-        &smtp,
-        &["outbox", "show", &state_id(&env, &smtp, TWO)],
-    );
+    let shown = show_item(&env, &smtp, TWO);
     assert!(
-        shown.stdout.contains("state: suppressed")
-            && shown.stdout.contains(
+        shown.contains("state: suppressed")
+            && shown.contains(
                 "to tell: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號 (the next night's mail tells those still granted)"
             ),
         "{}",
-        shown.stdout
+        shown
     );
 
     fs::write(&snapshot, intact).unwrap();
     send(&env, &smtp);
     only_the_case_kept(&smtp);
-    let shown = etl(
-        &env,
-        &smtp,
-        &["outbox", "show", &state_id(&env, &smtp, TWO)],
-    );
-    assert!(shown.stdout.contains("to tell: -"), "{}", shown.stdout);
+    let shown = show_item(&env, &smtp, TWO);
+    assert!(shown.contains("to tell: -"), "{}", shown);
     let n3 = etl(
         &env,
         &smtp,

@@ -264,7 +264,6 @@ pub fn diff(
     }
     drop(tonight_file);
     let corrected = &corrected;
-    let threads = rayon::current_num_threads().clamp(1, courts.len().max(1));
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let worker = || -> Result<Vec<(usize, Changes)>, ReadError> {
@@ -301,13 +300,8 @@ pub fn diff(
         }
         result
     };
-    let results: Vec<Result<Vec<(usize, Changes)>, ReadError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a diff worker panicked"))
-            .collect()
-    });
+    let results: Vec<Result<Vec<(usize, Changes)>, ReadError>> =
+        super::on_every_core(courts.len(), "diff", worker);
     let mut parts = Vec::with_capacity(courts.len());
     for r in results {
         parts.extend(r?);

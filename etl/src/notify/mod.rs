@@ -33,6 +33,28 @@ use store::layout::{SnapshotFile, Store};
 /// written.
 const RENDER_CHUNK: usize = 1024;
 
+/// Runs `worker` on a thread per core, no more threads than `jobs` (the
+/// workers take the jobs in turn, from a counter they share), and gives
+/// each thread's result: the diff's courts, `retell`'s addresses. `what`
+/// names the workers if one panics.
+pub(crate) fn on_every_core<R: Send>(
+    jobs: usize,
+    what: &str,
+    worker: impl Fn() -> R + Sync,
+) -> Vec<R> {
+    let threads = rayon::current_num_threads().clamp(1, jobs.max(1));
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(&worker)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| panic!("a {what} worker panicked"))
+            })
+            .collect()
+    })
+}
+
 /// Renders `jobs` a chunk ([`RENDER_CHUNK`]) at a time on the rayon pool
 /// while the calling thread writes what is rendered, in order (`write`):
 /// rendering and writing overlap, and only a few chunks are in memory at

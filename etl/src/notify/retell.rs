@@ -169,14 +169,7 @@ fn granted_again(
         }
         Ok(done)
     };
-    let threads = rayon::current_num_threads().clamp(1, again.len().max(1));
-    let parts: Vec<_> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads).map(|_| scope.spawn(worker)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a retell worker panicked"))
-            .collect()
-    });
+    let parts = super::on_every_core(again.len(), "retell", worker);
     let mut out = Vec::with_capacity(again.len());
     for part in parts {
         out.extend(part.map_err(NotifyError::Retell)?);

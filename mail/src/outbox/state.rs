@@ -87,10 +87,12 @@ pub enum Event {
     Claim,
     /// A sender finds a due item's address flagged: it is not sent.
     Suppress,
-    /// A sender finds a due activation, approval or expiry warning of an
-    /// earlier night whose address the live snapshot no longer grants any
-    /// case (revoked, or past its cutoff, since it was queued): it is not
-    /// sent (an address a clerk revoked may have been someone else's).
+    /// A due activation, approval or expiry warning of an earlier night
+    /// names a case its address is no longer granted (revoked, or past its
+    /// cutoff, since it was queued): it is not sent (an address a clerk
+    /// revoked may have been someone else's). Found by a sender against the
+    /// live snapshot, or by a night's mail against its snapshot
+    /// (`NightQueue::withhold`), which tells the cases still granted again.
     Ungranted,
     /// A sender finds a due reminder past its day: the send window of the
     /// day it is about ("明天", "7 天後") has ended since it was queued. It
