@@ -196,10 +196,46 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
         .fields
         .iter()
         .any(|(n, v)| *n == "last error" && v == "X is no longer granted"));
-    // (b@'s, being sent, is not listed: if it fails for now, the next
-    // night checks it.)
+    // (b@'s, being sent, is not listed: if it fails for now, `send` checks
+    // it against the live snapshot, and so does the next night whose grants
+    // of b@ change.)
     assert!(ob
         .grant_mail_to_check(night(25), "", ["a@example.com", "b@example.com"])
+        .unwrap()
+        .is_empty());
+}
+
+/// A `send` running beside the import withholds the item after the night
+/// read it, and before the night's mail commits (the review of the
+/// twenty-ninth session): the night's mail tells its cases, so the next
+/// night does not tell them again.
+#[test]
+fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+    let n1 = ob.begin_night(night(23), "", now).unwrap();
+    assert!(n1
+        .add(
+            &item("a@example.com", Kind::Activation, &[X, Y]),
+            State::Queued,
+            now
+        )
+        .unwrap());
+    n1.commit(None).unwrap();
+    let read = ob
+        .grant_mail_to_check(night(24), "", ["a@example.com"])
+        .unwrap();
+    assert!(!read[0].withheld);
+    let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+    let due = sender.due(Scope::Nightly, now, true).unwrap();
+    let claimed = sender.claim(&due, now, |_| Event::Ungranted).unwrap();
+    assert_eq!(claimed.suppressed.len(), 1);
+    let n2 = ob.begin_night(night(24), "", now).unwrap();
+    assert!(n2.withhold(&read[0], "X is no longer granted").unwrap());
+    n2.commit(None).unwrap();
+    assert!(ob
+        .grant_mail_to_check(night(25), "", ["a@example.com"])
         .unwrap()
         .is_empty());
 }

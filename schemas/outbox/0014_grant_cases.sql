@@ -21,7 +21,9 @@ ALTER TABLE items ADD COLUMN untold TEXT;
 ALTER TABLE items ADD COLUMN withheld_at TEXT;
 
 -- What a night's mail looks up (a national outbox holds millions of sent
--- items; these hold a handful): the grant mail not sent yet, by the
+-- items; these hold only what is not sent: a handful on an ordinary night,
+-- a first load's activations while a relay is down): the grant mail not
+-- sent yet, by the
 -- address of a grant gone tonight; and the mail `send` withheld whose
 -- cases are still to be told.
 CREATE INDEX items_grant_mail ON items (email)

@@ -1142,6 +1142,84 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
     only_the_case_kept(&smtp);
 }
 
+/// The same within a night, when `send` meets the first build's mail
+/// before the re-run's mail is queued (the review of the twenty-ninth
+/// session: `send` looked up only earlier nights' mail, so the first
+/// build's activation went out naming the revoked case). The re-run's mail
+/// waits here for the first build's snapshot, damaged.
+#[test]
+fn a_rerun_whose_mail_waits_still_keeps_the_first_builds_mail_naming_a_revoked_case() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = one_of_two_revoked();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let snapshot = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&snapshot).unwrap();
+    crate::util::damage(&snapshot);
+    let rerun = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            corrected
+                .write(&env.dir.path().join("b"), night)
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert!(rerun.stdout.contains("MAIL NOT QUEUED"), "{}", rerun.stdout);
+    let waits = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(waits.code, 1, "{}{}", waits.stdout, waits.stderr);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    fs::write(&snapshot, intact).unwrap();
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+}
+
+/// A re-run whose address already has the night's activation link out
+/// (the review of the twenty-ninth session): night 1's activation to `TWO`
+/// waits; night 2's first build grants it case 3 (its activation lists
+/// only that); the re-run revokes case 1. Night 1's mail is withheld, and
+/// case 2, which only it listed, is told by the re-run's mail, though the
+/// first build's link is out.
+#[test]
+fn a_rerun_tells_the_cases_kept_even_when_the_first_build_sent_a_link() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, corrected) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &n1);
+    let mut first = n1.clone();
+    first.new_case_granted(3, TWO);
+    let mut rerun = corrected.clone();
+    rerun.new_case_granted(3, TWO);
+    let night = "20261124";
+    import(&env, &smtp, &first.write(&env.dir.path().join("b"), night));
+    import(&env, &smtp, &rerun.write(&env.dir.path().join("c"), night));
+    smtp.restart();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert!(
+        mails.iter().all(|m| !m.contains("115年度訴字第1號")),
+        "the revoked case mailed: {mails:#?}"
+    );
+    assert!(
+        mails
+            .iter()
+            .any(|m| m.contains("115年度訴字第2號") && m.contains("/activate?token=")),
+        "case 2 never told: {mails:#?}"
+    );
+    assert_eq!(
+        mails.len(),
+        2,
+        "night 2's two builds' activations: {mails:#?}"
+    );
+}
+
 /// The same within a night: a court re-exports its files before the
 /// morning's send because a grant was wrong. The first build's activation
 /// named the case; the re-run's mail tells only what is granted.

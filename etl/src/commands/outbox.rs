@@ -224,8 +224,9 @@ fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
     if outbox.withheld(id)? {
         return Ok(format!(
             "item {id} was withheld: it names a case no longer granted to its address \
-             (`cpor-etl outbox show {id}`), and the cases still granted were told again; it is not \
-             queued again. A grant the court restores is mailed as new with its night"
+             (`cpor-etl outbox show {id}`: the night's mail tells again, or will, what of it is \
+             still granted); it is not queued again. A grant the court restores is mailed as new \
+             with its night"
         ));
     }
     let retryable: Vec<&str> = mail::outbox::sources(mail::outbox::Event::Retry)

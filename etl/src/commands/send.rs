@@ -247,14 +247,17 @@ pub fn run(
     })
 }
 
-/// Whether an earlier night's activation, approval or expiry warning goes
-/// to an address the live snapshot grants no case any more (a later night
-/// revoked it, or its cases passed their cutoff): that mail is not sent
-/// (`mail::send::plan_claim`). One indexed look-up in the live snapshot's
-/// grants per such item claimed; tonight's own mail is not looked up, and
-/// nothing is withheld when the snapshot cannot be read.
+/// Whether an activation, approval or expiry warning names a case the
+/// live snapshot does not grant its address (a later night or build
+/// revoked it, or the case passed its cutoff; or, after a rollback, it was
+/// granted only by the night rolled back): that mail is not sent
+/// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
+/// case it names, up to the first not granted. Only the mail of the live
+/// snapshot's own night and first build is not looked up: it was made from
+/// that snapshot. Nothing is withheld when the snapshot cannot be read.
 struct NoLongerGranted {
-    live: Option<(String, std::sync::Mutex<Snapshot>)>,
+    /// The live snapshot, with its night (YYYYMMDD) and build.
+    live: Option<(String, u32, std::sync::Mutex<Snapshot>)>,
 }
 
 impl NoLongerGranted {
@@ -263,6 +266,7 @@ impl NoLongerGranted {
             live: live.map(|s| {
                 (
                     schemas::date::compact(s.file.date),
+                    s.file.build,
                     std::sync::Mutex::new(s),
                 )
             }),
@@ -272,30 +276,31 @@ impl NoLongerGranted {
     /// The live snapshot it asked, for the send report's look-ups.
     fn into_snapshot(self) -> Option<Snapshot> {
         self.live
-            .map(|(_, s)| s.into_inner().unwrap_or_else(|e| e.into_inner()))
+            .map(|(_, _, s)| s.into_inner().unwrap_or_else(|e| e.into_inner()))
     }
 
-    /// Whether an earlier night's item names a case the live snapshot no
-    /// longer grants its address (one queued before outbox migration 14
-    /// names none: whether its address has no grant left). Night mail
-    /// queued since the item's night withheld such an item already
-    /// (`notify::retell`); this catches one whose snapshot went live
-    /// before its night's mail was queued, and leaves its cases to that
-    /// night's mail to tell.
+    /// Whether `item` names a case the live snapshot does not grant its
+    /// address (one queued before outbox migration 14 names none: whether
+    /// its address has no grant left). A night's mail withholds such
+    /// earlier mail when it is queued (`notify::retell`); this catches what
+    /// `send` meets first (a night or build live before its mail is
+    /// queued; a rollback), and leaves its cases to the next night's mail
+    /// to tell.
     fn of(&self, item: &mail::outbox::Item) -> bool {
-        let Some((night, snapshot)) = &self.live else {
+        let Some((night, build, snapshot)) = &self.live else {
             return false;
         };
-        if item.night.as_str() >= night.as_str() {
+        if item.night == *night && *build == 1 {
             return false;
         }
         let snapshot = snapshot.lock().expect("snapshot");
         if item.case_keys.is_empty() {
             return matches!(snapshot.grants_any(&item.email), Ok(false));
         }
-        snapshot
-            .cases_granted(&item.email)
-            .is_ok_and(|granted| item.case_keys.iter().any(|c| !granted.contains(c)))
+        item.case_keys.iter().any(|id| {
+            schemas::CaseRef::parse_id(id)
+                .is_none_or(|case| matches!(snapshot.grants_case(&item.email, &case), Ok(false)))
+        })
     }
 }
 

@@ -929,12 +929,6 @@ mod tests {
         assert_eq!(seqs(&news(&prev, &new)), vec![(4, false)]);
     }
 
-    /// A case whose hearings the import marked corrected (a withdrawn
-    /// entry: `meta.hearings_corrected`) is news with no entry, with its
-    /// ids in both snapshots, to the addresses that followed it in both;
-    /// a new grant is an approval as ever, and a first load has nothing to
-    /// correct. It counts for the flood guard once something is found to
-    /// tell.
     /// 民事 115年度訴字第`number`號, pending, granted to `who@example.com`
     /// for each of `grants`.
     fn granted_case(number: u32, grants: &[&str]) -> CaseData {
@@ -1031,6 +1025,12 @@ mod tests {
         assert!(diff(None, &new, tonight()).unwrap().ungranted.is_empty());
     }
 
+    /// A case whose hearings the import marked corrected (a withdrawn
+    /// entry: `meta.hearings_corrected`) is news with no entry, with its
+    /// ids in both snapshots, to the addresses that followed it in both;
+    /// a new grant is an approval as ever, and a first load has nothing to
+    /// correct. It counts for the flood guard once something is found to
+    /// tell.
     #[test]
     fn a_case_whose_hearings_were_corrected_is_told_to_who_followed_it() {
         let case = |number: u32, grants: &[&str], corrected: bool| CaseData {

@@ -133,6 +133,10 @@ pub struct Known {
     /// Addresses whose grants tonight are only earlier grant mail told
     /// again (`super::retell::Retold::only_again`): they clear no flag.
     pub told_again_only: BTreeSet<String>,
+    /// Addresses with grants told again tonight (`Retold::again_to`): an
+    /// earlier build's activation link does not cover them (it does not
+    /// list them).
+    pub told_again: BTreeSet<String>,
     /// Addresses that turned digests off.
     pub unsubscribed: BTreeSet<String>,
     /// Of those, the ones that turned reminders off too (what [`Tell`]
@@ -417,12 +421,15 @@ pub fn plan<'a>(
     let has = |email: &str, kind: Kind| queued(email, kind, !rerun);
     // Grant mail: once a night; but a re-run's grants to an activated
     // account get their approval, while an activation link already out
-    // covers them (a second link would void the first).
+    // covers them (a second link would void the first), unless they are
+    // grants told again (the link's mail does not list them, and the mail
+    // that did is withheld).
     let grant_queued = |email: &str| {
         let this_run =
             queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun);
         let link_out = queued(email, Kind::Activation, true)
-            && !matches!(known.accounts.get(email), Some(Account::Activated));
+            && !matches!(known.accounts.get(email), Some(Account::Activated))
+            && !known.told_again.contains(email);
         this_run || (rerun && link_out)
     };
     // A new grant clears the address's flag, so only mail to addresses
@@ -623,6 +630,7 @@ pub fn queue(
     let mut outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
+    known.told_again = retold.again_to.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and an earlier build's activation is no link out.
     known
@@ -775,6 +783,7 @@ fn read_known(
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         told_again_only: BTreeSet::new(),
+        told_again: BTreeSet::new(),
         unsubscribed,
         reminders_off,
         warned: outbox.warned()?,
@@ -1061,6 +1070,8 @@ mod tests {
         warned: Vec<u32>,
         /// Its grants are only earlier grant mail told again, none new.
         again_only: bool,
+        /// Some of its grants are earlier grant mail told again.
+        again: bool,
     }
 
     fn who() -> impl Strategy<Value = Who> {
@@ -1091,6 +1102,7 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            any::<bool>(),
         )
             .prop_map(
                 |(
@@ -1105,6 +1117,7 @@ mod tests {
                     digest_lost,
                     calendar,
                     again_only,
+                    again,
                 )| Who {
                     grants,
                     news,
@@ -1117,6 +1130,7 @@ mod tests {
                     calendar,
                     warned,
                     again_only,
+                    again: again || again_only,
                 },
             )
     }
@@ -1201,6 +1215,9 @@ mod tests {
             if w.again_only && !w.grants.is_empty() {
                 known.told_again_only.insert(e.clone());
             }
+            if w.again && !w.grants.is_empty() {
+                known.told_again.insert(e.clone());
+            }
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
             }
@@ -1284,7 +1301,8 @@ mod tests {
                         queued(Kind::Activation)
                             || queued(Kind::Approval)
                             || (w.queued.contains(&Kind::Activation)
-                                && w.account != Some(Account::Activated))
+                                && w.account != Some(Account::Activated)
+                                && !w.again)
                     } else {
                         queued(Kind::Activation) || queued(Kind::Approval)
                     };

@@ -43,6 +43,9 @@ pub struct Retold {
     /// The addresses whose grants tonight are only told again, none new:
     /// no clerk acted, so no bounce flag is cleared (`queue::Known`).
     pub only_again: BTreeSet<String>,
+    /// Every address with grants told again: a re-run mails them even if
+    /// the night's first build sent the address an activation link.
+    pub again_to: BTreeSet<String>,
 }
 
 /// Finds the earlier grant mail (`Outbox::grant_mail_to_check`) that
@@ -52,8 +55,10 @@ pub struct Retold {
 /// address's new grants (out of its news: the grant mail lists their latest
 /// entries), or, for an expiry warning, to what is warned again
 /// ([`Retold::warn_again`]). Mail of a night before the previous snapshot's
-/// was checked by that snapshot's night, so tonight's diff is all there is
-/// to check against; a case told again is looked up in `to` all the same.
+/// was checked by that snapshot's night, so tonight's diff is what is left
+/// to check against; where no night checked it (a night forgotten, lost,
+/// or compared with an older snapshot), `send` does, against the live
+/// snapshot. A case told again is looked up in `to` all the same.
 pub fn find(
     outbox: &Outbox,
     to: &SnapshotFile,
@@ -113,6 +118,7 @@ pub fn find(
         if !changes.new_grants.contains_key(&email) {
             retold.only_again.insert(email.clone());
         }
+        retold.again_to.insert(email.clone());
         let cases: BTreeSet<&CaseRef> = granted.iter().map(|g| &g.case).collect();
         if let Some(news) = changes.news.get_mut(&email) {
             news.retain(|n| !cases.contains(&n.case));

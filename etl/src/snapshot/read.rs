@@ -482,6 +482,23 @@ impl Snapshot {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether `case` is granted to `email`: one look-up of the case's key
+    /// and one of the grant.
+    pub fn grants_case(&self, email: &str, case: &schemas::CaseRef) -> Result<bool, ReadError> {
+        let k = &case.key;
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cases JOIN grants ON grants.case_id = cases.id
+                 AND grants.email = ?6 WHERE court = ?1 AND category = ?2 AND year = ?3
+                 AND word = ?4 AND number = ?5)",
+            )?
+            .query_row(
+                params![case.court, k.category, k.year, k.word, k.number, email],
+                |r| r.get(0),
+            )?)
+    }
+
     /// The cases granted to `email`, by [`schemas::CaseRef::id`] (grants
     /// are kept for queryable cases only).
     pub fn cases_granted(

@@ -565,28 +565,29 @@ impl NightQueue<'_> {
     /// `untold` cases marked told. Returns false if neither held any more
     /// (sent meanwhile by a `send` running beside the import).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
-        let changed = if mail.withheld {
-            self.tx
-                .prepare_cached(
-                    "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
-                )?
-                .execute([mail.id])?
-        } else {
-            self.tx
-                .prepare_cached(&format!(
-                    "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = NULL,
-                     withheld_at = ?4
-                     WHERE id = ?1 AND state IN {}",
-                    state::sql_sources(Event::Ungranted)
-                ))?
-                .execute(params![
-                    mail.id,
-                    target(Event::Ungranted).as_str(),
-                    why,
-                    self.queued_at
-                ])?
-        };
-        Ok(changed == 1)
+        let mut told = self.tx.prepare_cached(
+            "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
+        )?;
+        if mail.withheld {
+            return Ok(told.execute([mail.id])? == 1);
+        }
+        let suppressed = self
+            .tx
+            .prepare_cached(&format!(
+                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = NULL,
+                 withheld_at = ?4
+                 WHERE id = ?1 AND state IN {}",
+                state::sql_sources(Event::Ungranted)
+            ))?
+            .execute(params![
+                mail.id,
+                target(Event::Ungranted).as_str(),
+                why,
+                self.queued_at
+            ])?;
+        // (a `send` beside the import withheld it after the night read it:
+        // its cases, told tonight, are not left for the next night too)
+        Ok(suppressed == 1 || told.execute([mail.id])? == 1)
     }
 
     /// Records that `email` was warned that a case stops being queryable
