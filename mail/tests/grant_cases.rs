@@ -4,7 +4,7 @@
 //! granted are told again by the next night's mail, once: whether the
 //! night's mail finds it first, or `cpor-etl send` at its claim.
 
-use chrono::{NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use mail::outbox::{
     self, Event, GrantMail, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
 };
@@ -28,6 +28,20 @@ fn item(email: &str, kind: Kind, cases: &[&str]) -> NewItem {
     }
 }
 
+/// An outbox in a temporary directory with night 1 (2026-11-23) queued:
+/// `items`, queued at its midnight (UTC), which it gives.
+fn night_1(items: &[NewItem]) -> (tempfile::TempDir, Outbox, DateTime<Utc>) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open(dir.path()).unwrap();
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
+    let n1 = ob.begin_night(night(23), "", now).unwrap();
+    for new in items {
+        assert!(n1.add(new, State::Queued, now).unwrap());
+    }
+    n1.commit(None).unwrap();
+    (dir, ob, now)
+}
+
 fn emails(mail: &[GrantMail]) -> Vec<(&str, bool)> {
     mail.iter()
         .map(|m| (m.email.as_str(), m.withheld))
@@ -36,18 +50,11 @@ fn emails(mail: &[GrantMail]) -> Vec<(&str, bool)> {
 
 #[test]
 fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ob = Outbox::open(dir.path()).unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
-    let n1 = ob.begin_night(night(23), "", now).unwrap();
-    for new in [
+    let (dir, mut ob, now) = night_1(&[
         item("a@example.com", Kind::Activation, &[X, Y]),
         item("b@example.com", Kind::Digest, &[]),
         item("c@example.com", Kind::Expiry, &[Y]),
-    ] {
-        assert!(n1.add(&new, State::Queued, now).unwrap());
-    }
-    n1.commit(None).unwrap();
+    ]);
 
     // A night checks the grant mail of nights before it to the addresses
     // whose grants are gone, and a re-run that of the night's other builds;
@@ -146,25 +153,10 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
 
 #[test]
 fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ob = Outbox::open(dir.path()).unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
-    let n1 = ob.begin_night(night(23), "", now).unwrap();
-    assert!(n1
-        .add(
-            &item("a@example.com", Kind::Approval, &[X]),
-            State::Queued,
-            now
-        )
-        .unwrap());
-    assert!(n1
-        .add(
-            &item("b@example.com", Kind::Approval, &[Y]),
-            State::Queued,
-            now
-        )
-        .unwrap());
-    n1.commit(None).unwrap();
+    let (dir, mut ob, now) = night_1(&[
+        item("a@example.com", Kind::Approval, &[X]),
+        item("b@example.com", Kind::Approval, &[Y]),
+    ]);
     let earlier = ob
         .grant_mail_to_check(night(24), "", ["a@example.com", "b@example.com"])
         .unwrap();
@@ -211,18 +203,7 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
 /// night does not tell them again.
 #[test]
 fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ob = Outbox::open(dir.path()).unwrap();
-    let now = Utc.with_ymd_and_hms(2026, 11, 23, 0, 0, 0).unwrap();
-    let n1 = ob.begin_night(night(23), "", now).unwrap();
-    assert!(n1
-        .add(
-            &item("a@example.com", Kind::Activation, &[X, Y]),
-            State::Queued,
-            now
-        )
-        .unwrap());
-    n1.commit(None).unwrap();
+    let (dir, mut ob, now) = night_1(&[item("a@example.com", Kind::Activation, &[X, Y])]);
     let read = ob
         .grant_mail_to_check(night(24), "", ["a@example.com"])
         .unwrap();

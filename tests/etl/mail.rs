@@ -919,6 +919,35 @@ fn night_1_not_sent(env: &Env, smtp: &mut Smtp, n1: &Night) {
     assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
 }
 
+/// Damages the live snapshot, then imports `batch` as `night`: published,
+/// its mail waiting for the damaged file. Gives the file and its intact
+/// bytes, to restore.
+fn imported_over_a_damaged_snapshot(
+    env: &Env,
+    smtp: &Smtp,
+    batch: &Night,
+    night: &str,
+) -> (PathBuf, Vec<u8>) {
+    let snapshot = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&snapshot).unwrap();
+    crate::util::damage(&snapshot);
+    let dir = batch.write(&env.dir.path().join("over-damaged"), night);
+    let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    (snapshot, intact)
+}
+
+/// A `send` while the live night's mail waits (exit 1) sends `TWO` nothing.
+fn sent_while_the_mail_waits(env: &Env, smtp: &Smtp) {
+    let waits = etl(env, smtp, &["send", "--now"]);
+    assert_eq!(waits.code, 1, "{}{}", waits.stdout, waits.stderr);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+}
+
 /// `TWO` got one mail, its activation of the case it keeps, not the revoked
 /// one.
 fn only_the_case_kept(smtp: &Smtp) {
@@ -1085,32 +1114,9 @@ fn grant_mail_send_withholds_is_told_by_the_waiting_nights_mail_once_it_is_queue
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, n2) = one_of_two_revoked();
     night_1_not_sent(&env, &mut smtp, &n1);
-    let snapshot = env.data().join("snapshots").join(env.current());
-    let intact = fs::read(&snapshot).unwrap();
-    crate::util::damage(&snapshot);
-    let night2 = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            n2.write(&env.dir.path().join("b"), "20261124")
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert!(
-        night2.stdout.contains("MAIL NOT QUEUED"),
-        "{}",
-        night2.stdout
-    );
+    let (snapshot, intact) = imported_over_a_damaged_snapshot(&env, &smtp, &n2, "20261124");
     smtp.restart();
-    let waits = etl(&env, &smtp, &["send", "--now"]);
-    assert_eq!(waits.code, 1, "{}{}", waits.stdout, waits.stderr);
-    assert!(
-        smtp.accepted_for(TWO).is_empty(),
-        "{:#?}",
-        smtp.accepted_for(TWO)
-    );
+    sent_while_the_mail_waits(&env, &smtp);
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
     let shown = show_item(&env, &smtp, TWO);
     assert!(
@@ -1154,28 +1160,8 @@ fn a_rerun_whose_mail_waits_still_keeps_the_first_builds_mail_naming_a_revoked_c
     let (first, corrected) = one_of_two_revoked();
     let night = "20261123";
     import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
-    let snapshot = env.data().join("snapshots").join(env.current());
-    let intact = fs::read(&snapshot).unwrap();
-    crate::util::damage(&snapshot);
-    let rerun = etl(
-        &env,
-        &smtp,
-        &[
-            "import",
-            corrected
-                .write(&env.dir.path().join("b"), night)
-                .to_str()
-                .unwrap(),
-        ],
-    );
-    assert!(rerun.stdout.contains("MAIL NOT QUEUED"), "{}", rerun.stdout);
-    let waits = etl(&env, &smtp, &["send", "--now"]);
-    assert_eq!(waits.code, 1, "{}{}", waits.stdout, waits.stderr);
-    assert!(
-        smtp.accepted_for(TWO).is_empty(),
-        "{:#?}",
-        smtp.accepted_for(TWO)
-    );
+    let (snapshot, intact) = imported_over_a_damaged_snapshot(&env, &smtp, &corrected, night);
+    sent_while_the_mail_waits(&env, &smtp);
     fs::write(&snapshot, intact).unwrap();
     send(&env, &smtp);
     only_the_case_kept(&smtp);
