@@ -79,9 +79,18 @@ pub fn find(
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for mail in earlier {
         let (kept, gone): (Vec<&String>, Vec<&String>) = if mail.withheld {
-            let granted = snapshot
-                .cases_granted(&mail.email)
-                .map_err(NotifyError::Retell)?;
+            let granted: BTreeSet<String> = snapshot
+                .granted_to(&mail.email)
+                .map_err(NotifyError::Retell)?
+                .into_iter()
+                .map(|(court, data, _)| {
+                    CaseRef {
+                        court,
+                        key: data.key,
+                    }
+                    .id()
+                })
+                .collect();
             mail.case_keys.iter().partition(|c| granted.contains(*c))
         } else {
             let gone: BTreeSet<String> = changes
@@ -105,7 +114,12 @@ pub fn find(
             }
             _ => again.entry(mail.email.clone()).or_default().extend(cases),
         }
-        let why = why(&gone, kept.len(), night);
+        // (one `send` withheld keeps the reason it gave)
+        let why = if mail.withheld {
+            String::new()
+        } else {
+            why(&gone, kept.len(), night)
+        };
         retold.withheld.push((mail, why));
     }
     drop(snapshot);
@@ -183,8 +197,8 @@ fn granted_again(
     Ok(out)
 }
 
-/// The withheld item's record: which cases are no longer granted, and what
-/// becomes of the rest.
+/// The record of an item withheld tonight: which cases (`gone`, at least
+/// one) are no longer granted, and what becomes of the rest.
 fn why(gone: &[&String], kept: usize, night: &Night) -> String {
     let titles: Vec<String> = gone
         .iter()
@@ -198,12 +212,8 @@ fn why(gone: &[&String], kept: usize, night: &Night) -> String {
             "the night of {night}'s mail tells again what is still granted ({kept} of its cases)"
         )
     };
-    if titles.is_empty() {
-        format!("withheld by `cpor-etl send`; {rest}")
-    } else {
-        format!(
-            "{} no longer granted to this address in the night of {night}; not sent: {rest}",
-            titles.join(", ")
-        )
-    }
+    format!(
+        "{} no longer granted to this address in the night of {night}; not sent: {rest}",
+        titles.join(", ")
+    )
 }

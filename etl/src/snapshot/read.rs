@@ -499,22 +499,6 @@ impl Snapshot {
             )?)
     }
 
-    /// The cases granted to `email`, by [`schemas::CaseRef::id`] (grants
-    /// are kept for queryable cases only).
-    pub fn cases_granted(
-        &self,
-        email: &str,
-    ) -> Result<std::collections::BTreeSet<String>, ReadError> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT c.court, c.category, c.year, c.word, c.number
-             FROM grants g JOIN cases c ON c.id = g.case_id WHERE g.email = ?1",
-        )?;
-        let rows = stmt.query_map([email], |r| {
-            schemas::CaseRef::from_row(r, 0, 1).map(|c| c.id())
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
-    }
-
     /// Id range of all cases, if there are any.
     pub fn id_range(&self) -> Result<Option<(i64, i64)>, ReadError> {
         let (lo, hi): (Option<i64>, Option<i64>) =

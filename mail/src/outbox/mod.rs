@@ -558,7 +558,8 @@ impl NightQueue<'_> {
     }
 
     /// Withholds an earlier activation, approval or expiry warning that
-    /// names a case its address is no longer granted (`why` says which),
+    /// names a case its address is no longer granted (`why` says which;
+    /// one `send` withheld keeps the reason it gave),
     /// in the transaction that queues what tells the cases still granted:
     /// one not sent yet is suppressed (the same change of state as
     /// `Event::Ungranted` at a claim); one `send` withheld already has its
