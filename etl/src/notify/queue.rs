@@ -633,9 +633,7 @@ pub fn queue(
     known.told_again = retold.again_to.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and an earlier build's activation is no link out.
-    known
-        .warned
-        .retain(|(e, c, _)| !retold.warn_again.contains(&(e.clone(), c.clone())));
+    known.warned.retain(|(e, c, _)| !retold.warns_again(e, c));
     let tonight = compact(night.date);
     known.queued.retain(|(e, k, r)| {
         !retold.withheld.iter().any(|(m, _)| {
@@ -675,7 +673,7 @@ pub fn queue(
     let warned_again = plan
         .warn
         .iter()
-        .filter(|(e, c, _)| retold.warn_again.contains(&(e.clone(), c.clone())))
+        .filter(|(e, c, _)| retold.warns_again(e, c))
         .count() as u64;
     plan.summary.told_again = retold.grants_again + warned_again;
     commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;

@@ -36,8 +36,9 @@ pub struct Retold {
     /// The items withheld tonight (or, withheld by `send`, told now), and
     /// why, for the item's record.
     pub withheld: Vec<(GrantMail, String)>,
-    /// (address, case id) whose expiry warning is given again tonight.
-    pub warn_again: BTreeSet<(String, String)>,
+    /// The cases (ids) whose expiry warning is given again tonight, by
+    /// address ([`Retold::warns_again`]).
+    pub warn_again: BTreeMap<String, BTreeSet<String>>,
     /// Grants told again in tonight's activations and approvals.
     pub grants_again: u64,
     /// The addresses whose grants tonight are only told again, none new:
@@ -46,6 +47,16 @@ pub struct Retold {
     /// Every address with grants told again: a re-run mails them even if
     /// the night's first build sent the address an activation link.
     pub again_to: BTreeSet<String>,
+}
+
+impl Retold {
+    /// Whether `email`'s expiry warning of case `case` (its id) is given
+    /// again tonight.
+    pub fn warns_again(&self, email: &str, case: &str) -> bool {
+        self.warn_again
+            .get(email)
+            .is_some_and(|cases| cases.contains(case))
+    }
 }
 
 /// Finds the earlier grant mail (`Outbox::grant_mail_to_check`) that
@@ -104,16 +115,16 @@ pub fn find(
         if gone.is_empty() && !mail.withheld {
             continue;
         }
-        let cases = kept.iter().map(|id| id.to_string());
-        match mail.kind {
-            Kind::Expiry => {
-                let email = &mail.email;
-                retold
-                    .warn_again
-                    .extend(cases.map(|id| (email.clone(), id)));
-            }
-            _ => again.entry(mail.email.clone()).or_default().extend(cases),
-        }
+        // (an expiry warning's cases are warned of again; the others'
+        // are granted again)
+        let to = if mail.kind == Kind::Expiry {
+            &mut retold.warn_again
+        } else {
+            &mut again
+        };
+        to.entry(mail.email.clone())
+            .or_default()
+            .extend(kept.iter().map(|id| id.to_string()));
         // (one `send` withheld keeps the reason it gave)
         let why = if mail.withheld {
             String::new()
