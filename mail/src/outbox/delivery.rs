@@ -289,12 +289,7 @@ impl Outbox {
             let mut suppress = not_sent(Event::Suppress)?;
             // (its cases are left for the next night's mail to tell those
             // still granted: `NightQueue::withhold`)
-            let mut ungrant = tx.prepare(&format!(
-                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = case_keys,
-                 withheld_at = ?4
-                 WHERE id = ?1 AND state IN {}",
-                sql_sources(Event::Ungranted)
-            ))?;
+            let mut ungrant = tx.prepare(&super::withhold_sql("case_keys"))?;
             let mut fail = not_sent(Event::Unreadable)?;
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {

@@ -119,6 +119,20 @@ const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, r
      FROM items INDEXED BY items_untold
      WHERE untold IS NOT NULL AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
 
+/// The change of state that withholds a grant mail (`Event::Ungranted`:
+/// item `?1` not sent yet becomes `?2`, suppressed, with the reason `?3`,
+/// withheld at `?4`), leaving `untold` the cases still to tell: its own
+/// (`case_keys`) when `send` withholds it, none (`NULL`) when a night's mail
+/// that tells them does.
+fn withhold_sql(untold: &str) -> String {
+    format!(
+        "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = {untold},
+         withheld_at = ?4
+         WHERE id = ?1 AND state IN {}",
+        state::sql_sources(Event::Ungranted)
+    )
+}
+
 /// Case ids as `items.case_keys` holds them: one per line, NULL for none.
 fn case_keys_column(keys: &[String]) -> Option<String> {
     (!keys.is_empty()).then(|| keys.join("\n"))
@@ -574,12 +588,7 @@ impl NightQueue<'_> {
         }
         let suppressed = self
             .tx
-            .prepare_cached(&format!(
-                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = NULL,
-                 withheld_at = ?4
-                 WHERE id = ?1 AND state IN {}",
-                state::sql_sources(Event::Ungranted)
-            ))?
+            .prepare_cached(&withhold_sql("NULL"))?
             .execute(params![
                 mail.id,
                 target(Event::Ungranted).as_str(),
