@@ -635,11 +635,15 @@ pub fn queue(
     // given again, and an earlier build's activation is no link out.
     known.warned.retain(|(e, c, _)| !retold.warns_again(e, c));
     let tonight = compact(night.date);
-    known.queued.retain(|(e, k, r)| {
-        !retold.withheld.iter().any(|(m, _)| {
-            m.night == tonight && !m.withheld && m.email == *e && m.kind == *k && m.reference == *r
-        })
-    });
+    for (m, _) in retold
+        .withheld
+        .iter()
+        .filter(|(m, _)| m.night == tonight && !m.withheld)
+    {
+        known
+            .queued
+            .remove(&(m.email.clone(), m.kind, m.reference.clone()));
+    }
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
