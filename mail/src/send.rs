@@ -332,6 +332,11 @@ pub struct SendSummary {
     pub failed: u64,
     pub unknown: u64,
     pub suppressed: u64,
+    /// Activations, approvals and expiry warnings left as they were: the
+    /// live snapshot could not tell whether the cases they name are still
+    /// granted ([`Granted::CannotTell`]). Counted in `due`; a later run
+    /// sends or withholds them.
+    pub unchecked: u64,
     /// Items a crash had left in `sending`, now unknown.
     pub recovered: u64,
     pub outside_window: bool,
@@ -432,7 +437,7 @@ pub fn send_website(
         true,
         now,
         &AtomicBool::new(false),
-        &|_| false,
+        &|_| Granted::Yes,
     )
 }
 
@@ -440,29 +445,49 @@ pub fn send_website(
 /// (`Item::case_keys`; one queued before outbox migration 14 names none:
 /// whether its address has no grant left). The caller knows the live
 /// snapshot; asked only of [`GRANT_KINDS`].
-pub type Ungranted<'a> = dyn Fn(&Item) -> bool + Sync + 'a;
+pub type Ungranted<'a> = dyn Fn(&Item) -> Granted + Sync + 'a;
+
+/// What the live snapshot says of the cases a due grant mail names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granted {
+    /// Every one is still granted to its address: the mail goes.
+    Yes,
+    /// One is not (revoked, past its cutoff): the mail is withheld.
+    No,
+    /// The snapshot cannot be read to tell: the mail is left as it is, for
+    /// a run that can tell (sent unchecked, it could show a case to
+    /// someone no longer allowed to see it).
+    CannotTell,
+}
 
 /// What to do with a due item at `now`: send it; or not, if its address
 /// is flagged, or if it is an activation, approval or expiry warning that
-/// is `ungranted`; or, if it is a reminder whose day's send window
-/// (`window`, Asia/Taipei) ended after it was queued, fail it
-/// ([`past_its_day`]).
+/// `ungranted` says names a case no longer granted; or, if it is a reminder
+/// whose day's send window (`window`, Asia/Taipei) ended after it was
+/// queued, fail it ([`past_its_day`]). `None`: leave it as it is, for a
+/// later run: a grant mail whose cases cannot be checked.
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
     ungranted: &Ungranted<'_>,
     window: Window,
     now: DateTime<Utc>,
-) -> Event {
-    if item.kind == Kind::Reminder && past_its_day(&item.night, item.queued_at, window, now) {
-        Event::Outdated
-    } else if flagged.contains(&item.email) {
-        Event::Suppress
-    } else if GRANT_KINDS.contains(&item.kind) && ungranted(item) {
-        Event::Ungranted
-    } else {
-        Event::Claim
-    }
+) -> Option<Event> {
+    Some(
+        if item.kind == Kind::Reminder && past_its_day(&item.night, item.queued_at, window, now) {
+            Event::Outdated
+        } else if flagged.contains(&item.email) {
+            Event::Suppress
+        } else if GRANT_KINDS.contains(&item.kind) {
+            match ungranted(item) {
+                Granted::Yes => Event::Claim,
+                Granted::No => Event::Ungranted,
+                Granted::CannotTell => return None,
+            }
+        } else {
+            Event::Claim
+        },
+    )
 }
 
 /// The kinds of mail only an address a grant names is sent: what
@@ -698,6 +723,7 @@ fn send_scope(
             {
                 let mut summary = lock(&run.summary);
                 summary.suppressed += claimed.suppressed.len() as u64;
+                summary.unchecked += claimed.left.len() as u64;
                 for _ in &claimed.outdated {
                     summary.count(Event::Outdated);
                 }
@@ -993,33 +1019,51 @@ mod tests {
         late.night = "20261124".into();
         let none = BTreeSet::new();
         let now = at("2026-11-25T00:00:00Z");
+        let yes = |_: &Item| Granted::Yes;
         assert_eq!(
-            plan_claim(&late, &none, &|_| false, w, now),
-            Event::Claim,
+            plan_claim(&late, &none, &yes, w, now),
+            Some(Event::Claim),
             "a digest"
         );
         // An address no longer granted: its digest goes (a prosecutor's
-        // address has no grant), its grant kinds do not.
+        // address has no grant), its grant kinds do not; when the live
+        // snapshot cannot tell, its digest goes and its grant kinds wait.
         let email = late.email.clone();
-        let ungranted = move |i: &Item| i.email == email;
-        assert_eq!(plan_claim(&late, &none, &ungranted, w, now), Event::Claim);
+        let ungranted = move |i: &Item| {
+            if i.email == email {
+                Granted::No
+            } else {
+                Granted::Yes
+            }
+        };
+        let cannot_tell = |_: &Item| Granted::CannotTell;
+        for check in [&ungranted as &Ungranted<'_>, &cannot_tell] {
+            assert_eq!(plan_claim(&late, &none, check, w, now), Some(Event::Claim));
+        }
         for kind in GRANT_KINDS {
             late.kind = kind;
             assert_eq!(
                 plan_claim(&late, &none, &ungranted, w, now),
-                Event::Ungranted,
+                Some(Event::Ungranted),
                 "{kind:?}"
+            );
+            assert_eq!(plan_claim(&late, &none, &cannot_tell, w, now), None);
+            let flagged = BTreeSet::from([late.email.clone()]);
+            assert_eq!(
+                plan_claim(&late, &flagged, &cannot_tell, w, now),
+                Some(Event::Suppress),
+                "a flagged address's mail is suppressed, checked or not"
             );
         }
         late.kind = crate::Kind::Reminder;
         assert_eq!(
-            plan_claim(&late, &none, &|_| false, w, now),
-            Event::Outdated
+            plan_claim(&late, &none, &yes, w, now),
+            Some(Event::Outdated)
         );
         let flagged = BTreeSet::from([late.email.clone()]);
         assert_eq!(
-            plan_claim(&late, &flagged, &|_| false, w, now),
-            Event::Outdated,
+            plan_claim(&late, &flagged, &yes, w, now),
+            Some(Event::Outdated),
             "past before flagged"
         );
     }

@@ -90,11 +90,11 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     let claimed = sender
         .claim(&due, now, |i| {
             assert_eq!(i.case_keys.is_empty(), i.kind == Kind::Digest, "{i:?}");
-            if i.email == "a@example.com" {
+            Some(if i.email == "a@example.com" {
                 Event::Ungranted
             } else {
                 Event::Claim
-            }
+            })
         })
         .unwrap();
     assert_eq!(claimed.suppressed.len(), 1);
@@ -165,7 +165,7 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
     // read it: withholding it then changes nothing.
     let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
     let claimed = sender
-        .claim(&[earlier[1].id], now, |_| Event::Claim)
+        .claim(&[earlier[1].id], now, |_| Some(Event::Claim))
         .unwrap();
     let n2 = ob.begin_night(night(24), "", now).unwrap();
     assert!(n2.withhold(&earlier[0], "X is no longer granted").unwrap());
@@ -210,7 +210,7 @@ fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
     assert!(!read[0].withheld);
     let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
     let due = sender.due(Scope::Nightly, now, true).unwrap();
-    let claimed = sender.claim(&due, now, |_| Event::Ungranted).unwrap();
+    let claimed = sender.claim(&due, now, |_| Some(Event::Ungranted)).unwrap();
     assert_eq!(claimed.suppressed.len(), 1);
     let n2 = ob.begin_night(night(24), "", now).unwrap();
     assert!(n2.withhold(&read[0], "X is no longer granted").unwrap());

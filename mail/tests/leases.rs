@@ -43,9 +43,9 @@ fn a_claimed_website_mail_is_neither_claimed_again_nor_recovered_while_leased() 
     let due_a = a.due(Scope::Website, now, true).unwrap();
     let due_b = b.due(Scope::Website, now, true).unwrap();
     assert_eq!(due_a, due_b);
-    let got_a = a.claim(&due_a, now, |_| Event::Claim).unwrap();
+    let got_a = a.claim(&due_a, now, |_| Some(Event::Claim)).unwrap();
     assert_eq!(got_a.items.len(), 3);
-    let got_b = b.claim(&due_b, now, |_| Event::Claim).unwrap();
+    let got_b = b.claim(&due_b, now, |_| Some(Event::Claim)).unwrap();
     assert!(got_b.items.is_empty(), "claimed twice");
     // B's mailer wakes while A delivers: nothing is taken for abandoned.
     assert_eq!(
@@ -62,7 +62,7 @@ fn a_claimed_website_mail_is_neither_claimed_again_nor_recovered_while_leased() 
     assert_eq!(b.recover_expired(Scope::Website, later).unwrap(), 3);
     assert_eq!(states(dir.path()), ["unknown"; 3]);
     let again = b.claim(&b.due(Scope::Website, later, true).unwrap(), later, |_| {
-        Event::Claim
+        Some(Event::Claim)
     });
     assert_eq!(again.unwrap().items.len(), 3);
     assert_eq!(State::parse(&states(dir.path())[0]), Some(State::Sending));

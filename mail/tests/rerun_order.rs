@@ -48,7 +48,7 @@ fn attempt(
     next_try: Option<DateTime<Utc>>,
     now: DateTime<Utc>,
 ) {
-    let claimed = ob.claim(&[id], now, |_| Event::Claim).unwrap();
+    let claimed = ob.claim(&[id], now, |_| Some(Event::Claim)).unwrap();
     assert_eq!(claimed.items.len(), 1);
     ob.record(
         &Recorded {

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use mail::outbox::{
     self, Event, Item, Kind, NewItem, Outbox, Packed, Recorded, RetryWhich, Scope, State,
 };
-use mail::send::{decide, Outcome};
+use mail::send::{decide, Granted, Outcome, GRANT_KINDS};
 use mail::MailSettings;
 
 /// Damage to a database file as a disk does it.
@@ -49,8 +49,14 @@ enum Op {
     },
     /// The website queues a mail.
     QueueWebsite { email: usize, changed: bool },
-    /// A sender claims what is due (its scope's), at most `max`.
-    Claim { website: bool, max: usize },
+    /// A sender claims what is due (its scope's), at most `max`; unless
+    /// `readable`, the live snapshot cannot tell whether grant mail's cases
+    /// are still granted.
+    Claim {
+        website: bool,
+        max: usize,
+        readable: bool,
+    },
     /// An attempt in flight ends; its outcome is recorded, and, if
     /// `settle`, the scope's recorded outcomes are settled.
     Outcome {
@@ -85,7 +91,8 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (0u32..3, prop::collection::vec((0usize..4, 0usize..4), 1..6), any::<bool>())
             .prop_map(|(night, items, held)| Op::QueueNight { night, items, held }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
-        3 => (any::<bool>(), 1usize..6).prop_map(|(website, max)| Op::Claim { website, max }),
+        3 => (any::<bool>(), 1usize..6, prop::bool::weighted(0.8))
+            .prop_map(|(website, max, readable)| Op::Claim { website, max, readable }),
         4 => (any::<usize>(), 0u8..5, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
@@ -288,7 +295,11 @@ impl World {
                     },
                 );
             }
-            Op::Claim { website, max } => {
+            Op::Claim {
+                website,
+                max,
+                readable,
+            } => {
                 let scope = if *website {
                     Scope::Website
                 } else {
@@ -300,12 +311,27 @@ impl World {
                 });
                 let ids: Vec<i64> = due.into_iter().take(*max).collect();
                 let flagged = self.flagged.clone();
+                let check = |_: &Item| {
+                    if *readable {
+                        Granted::Yes
+                    } else {
+                        Granted::CannotTell
+                    }
+                };
                 let claimed = self
                     .outbox
                     .claim(&ids, self.now, |item| {
-                        mail::send::plan_claim(item, &flagged, &|_| false, always_open(), self.now)
+                        mail::send::plan_claim(item, &flagged, &check, always_open(), self.now)
                     })
                     .unwrap();
+                // Grant mail the snapshot cannot check: untouched, due
+                // again (no event, its state and attempts as they were).
+                for item in &claimed.left {
+                    let m = &self.model[&item.id];
+                    assert!(!readable && GRANT_KINDS.contains(&item.kind), "{item:?}");
+                    assert!(!m.damaged && !flagged.contains(&item.email), "{item:?}");
+                    assert_eq!(item.attempts, m.attempts);
+                }
                 for item in &claimed.unreadable {
                     let m = self.model.get_mut(&item.id).unwrap();
                     assert!(m.damaged, "item {} is whole", item.id);
@@ -328,6 +354,10 @@ impl World {
                     events.insert(item.id, Event::Suppress);
                 }
                 for item in &claimed.items {
+                    assert!(
+                        *readable || !GRANT_KINDS.contains(&item.kind),
+                        "sent unchecked: {item:?}"
+                    );
                     let m = self.model.get_mut(&item.id).unwrap();
                     assert!(!m.damaged, "item {} was damaged", item.id);
                     m.state = State::Sending;
@@ -338,7 +368,10 @@ impl World {
                     events.insert(item.id, Event::Claim);
                 }
                 assert_eq!(
-                    claimed.items.len() + claimed.suppressed.len() + claimed.unreadable.len(),
+                    claimed.items.len()
+                        + claimed.suppressed.len()
+                        + claimed.unreadable.len()
+                        + claimed.left.len(),
                     ids.len()
                 );
                 self.in_flight.extend(claimed.items);
@@ -587,7 +620,11 @@ proptest! {
             w.check(&before, &events);
             for website in [false, true] {
                 let before = w.db();
-                let events = w.step(&Op::Claim { website, max: usize::MAX });
+                let events = w.step(&Op::Claim {
+                    website,
+                    max: usize::MAX,
+                    readable: true,
+                });
                 w.check(&before, &events);
                 while !w.in_flight.is_empty() {
                     let before = w.db();

@@ -1167,6 +1167,60 @@ fn a_rerun_whose_mail_waits_still_keeps_the_first_builds_mail_naming_a_revoked_c
     only_the_case_kept(&smtp);
 }
 
+/// `send` checks an earlier night's grant mail against the live snapshot;
+/// when that cannot be read (a disk error, a file damaged after it was
+/// published) it used to send the mail unchecked and say nothing, and
+/// `TWO`'s night-1 activation named the case night 2 revoked. Now such mail
+/// waits, untouched, `send` says why and exits 1, and the first `send`
+/// after the snapshot is mended withholds what names the revoked case and
+/// delivers the rest, once.
+#[test]
+fn grant_mail_waits_while_the_live_snapshot_cannot_be_read() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &n1);
+    let (previous, intact_previous) =
+        imported_over_a_damaged_snapshot(&env, &smtp, &n2, "20261124");
+    let live = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&live).unwrap();
+    crate::util::writable(&live);
+    let mut unreadable = intact.clone();
+    unreadable[..100].fill(0);
+    fs::write(&live, unreadable).unwrap();
+    smtp.restart();
+
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for rcpt in [TWO, "keeps.one@example.com"] {
+        assert!(
+            smtp.accepted_for(rcpt).is_empty(),
+            "grant mail sent unchecked to {rcpt}: {:#?}",
+            smtp.accepted_for(rcpt)
+        );
+        assert_eq!(state_of(&env, &smtp, rcpt), "retrying", "{}", run.stdout);
+    }
+    assert!(
+        run.stderr.contains(
+            "2 activation, approval or expiry mails wait: the live snapshot cannot be used to check that the cases they name are still granted"
+        ) && run.stderr.contains(&format!("{} is DAMAGED", live.display())),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout.contains("2 wait for the live snapshot"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(send_report(&env)["summary"]["unchecked"], 2);
+
+    fs::write(&live, intact).unwrap();
+    fs::write(&previous, intact_previous).unwrap();
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+}
+
 /// A re-run whose address already has the night's activation link out
 /// (the review of the twenty-ninth session): night 1's activation to `TWO`
 /// waits; night 2's first build grants it case 3 (its activation lists

@@ -376,7 +376,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
     );
     for (id, days) in [(old, 40), (recent, 1)] {
         let at = now - chrono::Duration::days(days);
-        ob.claim(&[id], at, |_| Event::Claim).unwrap();
+        ob.claim(&[id], at, |_| Some(Event::Claim)).unwrap();
         let accepted = Recorded {
             id,
             event: Event::Accepted,

@@ -16,16 +16,19 @@ macro_rules! say {
 use crate::config::Config;
 use crate::import::exit;
 use crate::stop::Stop;
-use mail::send;
+use mail::send::{self, Granted};
 
 use crate::notify::{catch_up, Finished};
 use crate::snapshot::read::Snapshot;
-use store::layout::Store;
+use store::layout::{SnapshotFile, Store};
 
 #[derive(Serialize)]
 struct SendReport<'a> {
     at: String,
     summary: &'a send::SendSummary,
+    /// Why the grant mail counted in `summary.unchecked` could not be
+    /// checked against the live snapshot, when some could not.
+    unchecked_because: Option<String>,
     /// Every flagged address (mail to it is suppressed), with the courts
     /// whose grants name it, for the courts to correct.
     flagged_addresses: Vec<Flagged>,
@@ -132,7 +135,7 @@ pub fn run(
         }
     }
     let now = chrono::Utc::now();
-    let ungranted = NoLongerGranted::new(open_live(&store));
+    let ungranted = NoLongerGranted::new(&store);
     let summary = send::send(
         &config.data_dir,
         &config.mail,
@@ -161,8 +164,12 @@ pub fn run(
         ),
         Some(relay) => format!("to {}:{}", relay.host, relay.port),
     };
+    let unchecked = match summary.unchecked {
+        0 => String::new(),
+        n => format!(", {n} wait for the live snapshot"),
+    };
     say!(
-        "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed",
+        "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed{unchecked}",
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
     say!("  outbox now: {}", summary.states_line());
@@ -205,6 +212,19 @@ pub fn run(
             summary.unreadable.len()
         );
     }
+    let unchecked = (summary.unchecked > 0).then(|| {
+        let why = ungranted.unreadable().unwrap_or_default();
+        let n = summary.unchecked;
+        let (mails, wait) = if n == 1 { ("mail", "waits") } else { ("mails", "wait") };
+        eprintln!(
+            "cpor-etl: {n} activation, approval or expiry {mails} {wait}: the live snapshot cannot be used \
+             to check that the cases they name are still granted ({why}); none of them is sent (one could \
+             show a case to someone no longer allowed to see it), and the first `cpor-etl send` that can \
+             use it sends or withholds them. Restore the file (its checksum is beside it); or: {}",
+            store::layout::REPLACE_DAMAGED
+        );
+        why
+    });
 
     let accounts = store::accounts::open(&config.data_dir)?;
     let courts_of = courts_by_address(ungranted.into_snapshot());
@@ -220,6 +240,7 @@ pub fn run(
     let report = SendReport {
         at: now.to_rfc3339(),
         summary: &summary,
+        unchecked_because: unchecked.clone(),
         flagged_addresses,
     };
     let path = store.write_new_report("send", now, &serde_json::to_vec_pretty(&report)?)?;
@@ -232,19 +253,21 @@ pub fn run(
             "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail or day(s) of reminders still wait (see above; docs/OPERATIONS.md)"
         );
     }
-    Ok(if unfinished > 0 || !summary.unreadable.is_empty() {
-        exit::ERROR
-    } else if summary.due > 0 && summary.sent == 0 && summary.unreachable > 0 {
-        // A good run's exit would hide an outage from cron and monitoring.
-        eprintln!(
+    Ok(
+        if unfinished > 0 || !summary.unreadable.is_empty() || unchecked.is_some() {
+            exit::ERROR
+        } else if summary.due > 0 && summary.sent == 0 && summary.unreachable > 0 {
+            // A good run's exit would hide an outage from cron and monitoring.
+            eprintln!(
             "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
              (`cpor-etl send --now` once the relay is back)",
             summary.due
         );
-        exit::NOT_DELIVERED
-    } else {
-        0
-    })
+            exit::NOT_DELIVERED
+        } else {
+            0
+        },
+    )
 }
 
 /// Whether an activation, approval or expiry warning names a case the
@@ -254,53 +277,108 @@ pub fn run(
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
 /// case it names, up to the first not granted. Only the mail of the live
 /// snapshot's own night and first build is not looked up: it was made from
-/// that snapshot. Nothing is withheld when the snapshot cannot be read.
-struct NoLongerGranted {
-    /// The live snapshot, with its night (YYYYMMDD) and build.
-    live: Option<(String, u32, std::sync::Mutex<Snapshot>)>,
+/// that snapshot. The snapshot is checked against its checksum before the
+/// first look-up (a privacy decision is not taken on a damaged file). When
+/// it cannot be trusted or read (there is none, it is damaged, a look-up
+/// fails), the mail cannot be told: it waits, unsent, and `send` says why
+/// ([`NoLongerGranted::unreadable`]).
+struct NoLongerGranted<'a> {
+    store: &'a Store,
+    /// The live snapshot's night (YYYYMMDD), if it is the night's first
+    /// build: its mail is not looked up.
+    first_build: Option<String>,
+    /// The live snapshot `CURRENT` names, or why there is none.
+    file: Result<SnapshotFile, String>,
+    /// The live snapshot, verified and opened at the first look-up, or why
+    /// it cannot be.
+    live: std::sync::OnceLock<Result<std::sync::Mutex<Snapshot>, String>>,
+    /// Why a look-up could not tell (the first reason), once one could not.
+    unreadable: std::sync::Mutex<Option<String>>,
 }
 
-impl NoLongerGranted {
-    fn new(live: Option<Snapshot>) -> NoLongerGranted {
-        NoLongerGranted {
-            live: live.map(|s| {
-                (
-                    schemas::date::compact(s.file.date),
-                    s.file.build,
-                    std::sync::Mutex::new(s),
-                )
-            }),
-        }
-    }
-
-    /// The live snapshot it asked, for the send report's look-ups.
-    fn into_snapshot(self) -> Option<Snapshot> {
-        self.live
-            .map(|(_, _, s)| s.into_inner().unwrap_or_else(|e| e.into_inner()))
-    }
-
-    /// Whether `item` names a case the live snapshot does not grant its
-    /// address (one queued before outbox migration 14 names none: whether
-    /// its address has no grant left). A night's mail withholds such
-    /// earlier mail when it is queued (`notify::retell`); this catches what
-    /// `send` meets first (a night or build live before its mail is
-    /// queued; a rollback), and leaves its cases to the next night's mail
-    /// to tell.
-    fn of(&self, item: &mail::outbox::Item) -> bool {
-        let Some((night, build, snapshot)) = &self.live else {
-            return false;
+impl<'a> NoLongerGranted<'a> {
+    fn new(store: &'a Store) -> NoLongerGranted<'a> {
+        let file = match store.live() {
+            Ok(Some(f)) => Ok(f),
+            Ok(None) => Err("there is no live snapshot".to_string()),
+            Err(e) => Err(format!("the live snapshot: {e}")),
         };
-        if item.night == *night && *build == 1 {
-            return false;
+        NoLongerGranted {
+            store,
+            first_build: file
+                .as_ref()
+                .ok()
+                .filter(|f| f.build == 1)
+                .map(|f| schemas::date::compact(f.date)),
+            file,
+            live: std::sync::OnceLock::new(),
+            unreadable: std::sync::Mutex::new(None),
         }
-        let snapshot = snapshot.lock().expect("snapshot");
-        if item.case_keys.is_empty() {
-            return matches!(snapshot.grants_any(&item.email), Ok(false));
-        }
-        item.case_keys.iter().any(|id| {
-            schemas::CaseRef::parse_id(id)
-                .is_none_or(|case| matches!(snapshot.grants_case(&item.email, &case), Ok(false)))
+    }
+
+    /// The live snapshot, verified and opened once.
+    fn live(&self) -> &Result<std::sync::Mutex<Snapshot>, String> {
+        self.live.get_or_init(|| {
+            let file = self.file.as_ref().map_err(Clone::clone)?;
+            self.store.verify(file).map_err(|e| e.to_string())?;
+            Snapshot::open(file)
+                .map(std::sync::Mutex::new)
+                .map_err(|e| format!("{}: {e}", file.path.display()))
         })
+    }
+
+    /// The live snapshot, for the send report's look-ups of courts: the one
+    /// it asked, or else opened (not verified) only to name courts.
+    fn into_snapshot(self) -> Option<Snapshot> {
+        match self.live.into_inner() {
+            Some(Ok(s)) => Some(s.into_inner().unwrap_or_else(|e| e.into_inner())),
+            _ => open_live(self.store),
+        }
+    }
+
+    /// Why some grant mail could not be checked, if any could not.
+    fn unreadable(&self) -> Option<String> {
+        self.unreadable.lock().expect("reason").clone()
+    }
+
+    /// Whether the cases `item` names are still granted to its address
+    /// (one queued before outbox migration 14 names none: whether its
+    /// address has a grant left). A night's mail withholds such earlier
+    /// mail when it is queued (`notify::retell`); this catches what `send`
+    /// meets first (a night or build live before its mail is queued; a
+    /// rollback), and leaves its cases to the next night's mail to tell.
+    fn of(&self, item: &mail::outbox::Item) -> Granted {
+        if self.first_build.as_ref() == Some(&item.night) {
+            return Granted::Yes;
+        }
+        let cannot_tell = |why: String| {
+            self.unreadable.lock().expect("reason").get_or_insert(why);
+            Granted::CannotTell
+        };
+        let snapshot = match self.live() {
+            Ok(snapshot) => snapshot.lock().expect("snapshot"),
+            Err(why) => return cannot_tell(why.clone()),
+        };
+        let path = || snapshot.file.path.display().to_string();
+        if item.case_keys.is_empty() {
+            return match snapshot.grants_any(&item.email) {
+                Ok(true) => Granted::Yes,
+                Ok(false) => Granted::No,
+                Err(e) => cannot_tell(format!("{}: {e}", path())),
+            };
+        }
+        let mut verdict = Granted::Yes;
+        for id in &item.case_keys {
+            let Some(case) = schemas::CaseRef::parse_id(id) else {
+                return Granted::No;
+            };
+            match snapshot.grants_case(&item.email, &case) {
+                Ok(true) => {}
+                Ok(false) => return Granted::No,
+                Err(e) => verdict = cannot_tell(format!("{}: {e}", path())),
+            }
+        }
+        verdict
     }
 }
 

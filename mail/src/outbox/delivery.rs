@@ -88,6 +88,9 @@ pub struct Claimed {
     pub unreadable: Vec<Unreadable>,
     /// Now *failed*: reminders past their day (`Event::Outdated`).
     pub outdated: Vec<Item>,
+    /// Not claimed, left as they were: the plan could not decide (a grant
+    /// mail whose cases cannot be checked). Due again in the next run.
+    pub left: Vec<Item>,
 }
 
 /// An item whose stored message could not be read when it was claimed:
@@ -249,7 +252,9 @@ impl Outbox {
 
     /// Claims items in one commit: each is loaded and `plan` says whether
     /// it is sent (`Event::Claim`: *sending*, one more attempt, leased until
-    /// `now + lease()`) or not (`Event::Suppress`). An item whose stored
+    /// `now + lease()`) or not (`Event::Suppress`, `Event::Ungranted`,
+    /// `Event::Outdated`); `None` leaves it as it is, untouched, in
+    /// `Claimed::left` (the plan cannot tell yet). An item whose stored
     /// message cannot be read fails on its own (`Event::Unreadable`, the
     /// reason in `last_error`) and the claim goes on: one damaged row never
     /// holds up the others. Items no longer claimable (another sender took
@@ -258,7 +263,7 @@ impl Outbox {
         &mut self,
         ids: &[i64],
         now: DateTime<Utc>,
-        mut plan: impl FnMut(&Item) -> Event,
+        mut plan: impl FnMut(&Item) -> Option<Event>,
     ) -> Result<Claimed> {
         let now_text = now.to_rfc3339();
         let lease_text = (now + lease()).to_rfc3339();
@@ -371,7 +376,11 @@ impl Outbox {
                         .with_timezone(&Utc),
                     case_keys: super::case_keys_of(case_keys),
                 };
-                match plan(&item) {
+                let Some(event) = plan(&item) else {
+                    claimed.left.push(item);
+                    continue;
+                };
+                match event {
                     Event::Claim => {
                         let n = mark.execute(params![
                             id,

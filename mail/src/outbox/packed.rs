@@ -626,7 +626,7 @@ mod tests {
         let mut sent = Vec::new();
         for scope in [Scope::Nightly, Scope::Website] {
             let ids = ob.due(scope, now, true).unwrap();
-            let claimed = ob.claim(&ids, now, |_| Event::Claim).unwrap();
+            let claimed = ob.claim(&ids, now, |_| Some(Event::Claim)).unwrap();
             sent.extend(claimed.items.into_iter().map(|i| (i.email, i.message)));
         }
         assert_eq!(
