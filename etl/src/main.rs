@@ -265,12 +265,20 @@ enum OutboxCommand {
         /// may repeat), or `none`: as a first load; never the night itself
         #[arg(long)]
         from: String,
+        /// Say what the night's mail would be, compared so, and change nothing (takes no lock:
+        /// safe beside the nightly import)
+        #[arg(long)]
+        dry_run: bool,
     },
     /// Give a pending night up: its news is never mailed (say so to the courts)
     #[command(after_help = EXIT_CODES)]
     Forget {
         /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,
+        /// Say what would never be mailed (the night's mail, compared as recorded), and change
+        /// nothing (takes no lock: safe beside the nightly import)
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -426,10 +434,18 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     commands::outbox::Action::Retry { id, failed }
                 }
                 OutboxCommand::Pending => commands::outbox::Action::Pending,
-                OutboxCommand::Rediff { snapshot, from } => {
-                    commands::outbox::Action::Rediff { snapshot, from }
+                OutboxCommand::Rediff {
+                    snapshot,
+                    from,
+                    dry_run,
+                } => commands::outbox::Action::Rediff {
+                    snapshot,
+                    from,
+                    dry_run,
+                },
+                OutboxCommand::Forget { snapshot, dry_run } => {
+                    commands::outbox::Action::Forget { snapshot, dry_run }
                 }
-                OutboxCommand::Forget { snapshot } => commands::outbox::Action::Forget { snapshot },
             },
         ),
         Command::Bounces { maildir, all } => commands::bounces::run(&config, &maildir, all),

@@ -197,36 +197,8 @@ impl Report {
             }
         }
         if let Some(m) = &self.mail {
-            let _ = writeln!(
-                s,
-                "  mail queued: {} activation, {} approval, {} digest, {} expiry{}",
-                m.activation,
-                m.approval,
-                m.digest,
-                m.expiry,
-                if m.already_queued > 0 {
-                    format!(" ({} already queued by an earlier run)", m.already_queued)
-                } else {
-                    String::new()
-                }
-            );
-            if m.withheld > 0 {
-                let _ = writeln!(
-                    s,
-                    "  {} earlier grant mail{} not sent yet withheld: {} a case tonight no longer grants \
-                     its address; {} still granted {} told again tonight (`cpor-etl outbox list --state suppressed`)",
-                    m.withheld,
-                    if m.withheld == 1 { "" } else { "s" },
-                    if m.withheld == 1 { "it names" } else { "each names" },
-                    m.told_again,
-                    if m.told_again == 1 { "case" } else { "cases" },
-                );
-            }
-            if let Some(why) = &m.no_digests {
-                let _ = writeln!(s, "  no digests: {why}");
-            }
-            if let Some(why) = &m.held_reason {
-                let _ = writeln!(s, "  DIGESTS HELD: {why}");
+            for line in mail_lines(m, false) {
+                let _ = writeln!(s, "  {line}");
             }
         }
         if let Some(e) = &self.mail_error {
@@ -239,4 +211,54 @@ impl Report {
         let _ = writeln!(s, "  report: {report_path}");
         s
     }
+}
+
+/// What a night's mail summary says, a line each: as queued (the import),
+/// or, `would`, as it would be queued (`cpor-etl outbox rediff --dry-run`
+/// and `forget --dry-run`).
+pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<String> {
+    let mut lines = vec![format!(
+        "mail {}: {} activation, {} approval, {} digest, {} expiry{}",
+        if would { "to queue" } else { "queued" },
+        m.activation,
+        m.approval,
+        m.digest,
+        m.expiry,
+        if m.already_queued > 0 {
+            format!(" ({} already queued by an earlier run)", m.already_queued)
+        } else {
+            String::new()
+        }
+    )];
+    if m.withheld > 0 {
+        lines.push(format!(
+            "{} earlier grant mail{} not sent yet {}: {} a case tonight no longer grants \
+             its address; {} still granted {} {} (`cpor-etl outbox list --state suppressed`)",
+            m.withheld,
+            if m.withheld == 1 { "" } else { "s" },
+            if would { "to withhold" } else { "withheld" },
+            if m.withheld == 1 {
+                "it names"
+            } else {
+                "each names"
+            },
+            m.told_again,
+            if m.told_again == 1 { "case" } else { "cases" },
+            if would {
+                "to tell again"
+            } else {
+                "told again tonight"
+            },
+        ));
+    }
+    if let Some(why) = &m.no_digests {
+        lines.push(format!("no digests: {why}"));
+    }
+    if let Some(why) = &m.held_reason {
+        lines.push(format!(
+            "DIGESTS {}: {why}",
+            if would { "TO HOLD" } else { "HELD" }
+        ));
+    }
+    lines
 }

@@ -861,6 +861,155 @@ fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itsel
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The kinds and how many of each a dry run's `mail to queue:` line says.
+fn to_queue(dry_run: &Run) -> Vec<(String, u64)> {
+    let line = dry_run
+        .stdout
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("mail to queue: "))
+        .unwrap_or_else(|| panic!("no `mail to queue:` in {}", dry_run.stdout));
+    line.split(", ")
+        .map(|part| {
+            let (n, kind) = part.split_once(' ').unwrap();
+            (kind.to_string(), n.parse().unwrap())
+        })
+        .collect()
+}
+
+/// The night's items in the outbox, by kind, as `to_queue` gives them.
+fn queued_of_night(env: &Env, smtp: &Smtp, night: &str) -> Vec<(String, u64)> {
+    let list = etl(env, smtp, &["outbox", "list", "--night", night]).stdout;
+    ["activation", "approval", "digest", "expiry"]
+        .iter()
+        .map(|kind| {
+            let n = list
+                .lines()
+                .filter(|l| l.split_whitespace().nth(2) == Some(*kind))
+                .count() as u64;
+            (kind.to_string(), n)
+        })
+        .collect()
+}
+
+/// What an operator choosing between `rediff` and `forget` for a night
+/// whose mail waits (its comparison snapshot damaged) is shown before
+/// choosing: each command's dry run says what the night's mail would be,
+/// changing nothing; a dry run that cannot tell says why and how to get an
+/// estimate. What it says is what the real command then queues.
+#[test]
+fn dry_runs_of_rediff_and_forget_say_what_the_nights_mail_would_be_and_change_nothing() {
+    let (env, smtp, n1) = damaged_after_night_1();
+    let mut n2 = n1.clone();
+    n2.entries
+        .push((1, 2, "115/11/23", "115/12/01 10:00第一法庭言詞辯論".into()));
+    n2.new_case_granted(3, "new.one@example.com");
+    let dir = n2.write(&env.dir.path().join("b"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let state = |env: &Env| {
+        [
+            etl(env, &smtp, &["outbox", "list"]).stdout,
+            etl(env, &smtp, &["outbox", "pending"]).stdout,
+            fs::read_dir(env.data().join("snapshots")).unwrap().count().to_string(),
+            rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+                .unwrap()
+                .query_row(
+                    "SELECT (SELECT count(*) FROM accounts) || ' ' || (SELECT count(*) FROM tokens)",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap(),
+        ]
+    };
+    let before = state(&env);
+    let sent = smtp.transactions();
+
+    // Forget's: the night's recorded comparison is damaged; it says so.
+    let forget = etl(&env, &smtp, &["outbox", "forget", "20261124", "--dry-run"]);
+    assert_eq!(forget.code, 1, "{}{}", forget.stdout, forget.stderr);
+    assert!(
+        forget.stderr.contains("20261123-1.sqlite is DAMAGED")
+            && forget.stderr.contains(
+                "`cpor-etl outbox rediff 20261124-1.sqlite --from <kept snapshot> --dry-run`"
+            ),
+        "{}",
+        forget.stderr
+    );
+    // Rediff's, as a first load: every grant mailed again, no digests.
+    let first_load = etl(
+        &env,
+        &smtp,
+        &[
+            "outbox",
+            "rediff",
+            "20261124",
+            "--from",
+            "none",
+            "--dry-run",
+        ],
+    );
+    assert_eq!(
+        first_load.code, 0,
+        "{}{}",
+        first_load.stdout, first_load.stderr
+    );
+    assert!(
+        first_load.stdout.contains(
+            "night 20261124-1.sqlite compared with nothing (as a first load) (its mail is recorded to be compared with 20261123-1.sqlite) (a dry run: nothing is changed):"
+        ) && first_load.stdout.contains("  no digests: "),
+        "{}",
+        first_load.stdout
+    );
+    let grants: u64 = to_queue(&first_load)
+        .iter()
+        .filter(|(kind, _)| kind == "activation" || kind == "approval")
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(
+        grants, 2,
+        "both addresses told their grants again: {}",
+        first_load.stdout
+    );
+    assert_eq!(state(&env), before, "a dry run changed something");
+    assert_eq!(smtp.transactions(), sent);
+
+    // The file restored, forget's dry run says what giving up would lose:
+    // the digest of case 1's news and the new address's activation; and
+    // that is what the night's mail then is.
+    let name = fs::read_to_string(env.dir.path().join("intact.name")).unwrap();
+    fs::copy(
+        env.dir.path().join("intact"),
+        env.data().join("snapshots").join(name),
+    )
+    .unwrap();
+    let before = state(&env);
+    let forget = etl(&env, &smtp, &["outbox", "forget", "20261124", "--dry-run"]);
+    assert_eq!(forget.code, 0, "{}{}", forget.stdout, forget.stderr);
+    assert!(
+        forget.stdout.contains(
+            "night 20261124-1.sqlite compared with 20261123-1.sqlite (a dry run: nothing is changed):"
+        ) && forget.stdout.contains("`cpor-etl outbox forget 20261124-1.sqlite` gives all of it up"),
+        "{}",
+        forget.stdout
+    );
+    let would = to_queue(&forget);
+    assert_eq!(
+        would,
+        [
+            ("activation".to_string(), 1),
+            ("approval".to_string(), 0),
+            ("digest".to_string(), 1),
+            ("expiry".to_string(), 0)
+        ],
+        "{}",
+        forget.stdout
+    );
+    assert_eq!(state(&env), before, "a dry run changed something");
+    send(&env, &smtp);
+    assert_eq!(queued_of_night(&env, &smtp, "20261124"), would);
+    assert_eq!(smtp.accepted_for("new.one@example.com").len(), 1);
+}
+
 /// The admin walk (session 27): night 1's mail waited on a relay that was
 /// down; night 2 revoked lin.shufen's only grant (民事 115 訴 212; the
 /// address may have been someone else's); once the relay was back, her

@@ -40,9 +40,13 @@ pub enum Action {
     Rediff {
         snapshot: String,
         from: String,
+        /// Say what the mail would be; change nothing.
+        dry_run: bool,
     },
     Forget {
         snapshot: String,
+        /// Say what would never be mailed; change nothing.
+        dry_run: bool,
     },
 }
 
@@ -72,22 +76,33 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             println!("`cpor-etl send` or the next import queues each ready night; see docs/OPERATIONS.md for the others");
             Ok(0)
         }
-        Action::Rediff { snapshot, from } => {
+        Action::Rediff {
+            snapshot,
+            from,
+            dry_run,
+        } => {
             let store = Store::new(&config.data_dir);
             // A running import or catch-up may be queueing this night
-            // from the comparison it read: wait for it.
-            let Some(_lock) = crate::commands::take(store.lock())? else {
-                return Ok(crate::import::exit::LOCKED);
+            // from the comparison it read: wait for it. A dry run changes
+            // nothing and takes no lock (held for a national diff, it would
+            // turn the nightly import away).
+            let _lock = match dry_run {
+                true => None,
+                false => match crate::commands::take(store.lock())? {
+                    Some(lock) => Some(lock),
+                    None => return Ok(crate::import::exit::LOCKED),
+                },
             };
             let snapshot = pending_named(&outbox, &snapshot)?;
-            let from = match from.as_str() {
+            let from_file = match from.as_str() {
                 "none" => None,
                 name => {
                     let file = kept_named(&store, name)?;
                     store.verify(&file)?;
-                    Some(file.name())
+                    Some(file)
                 }
             };
+            let from = from_file.as_ref().map(|f| f.name());
             if from.as_deref() == Some(snapshot.as_str()) {
                 bail!(
                     "night {snapshot} cannot be compared with itself: it would find nothing, and \
@@ -96,11 +111,29 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 );
             }
             let from = from.as_deref();
-            if outbox.pending_for(&snapshot)?.is_none() {
+            let Some(pending) = outbox.pending_for(&snapshot)? else {
                 eprintln!(
                     "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
                 );
                 return Ok(crate::commands::EXIT_NOT_FOUND);
+            };
+            if dry_run {
+                let recorded = pending.from.as_deref().unwrap_or("none");
+                let then = format!(
+                    "`cpor-etl outbox rediff {snapshot} --from {}` records this comparison; the \
+                     next `cpor-etl send` queues and delivers the mail",
+                    from.unwrap_or("none")
+                );
+                let note = (from.unwrap_or("none") != recorded)
+                    .then(|| format!("(its mail is recorded to be compared with {recorded})"));
+                return preview(
+                    config,
+                    &store,
+                    &snapshot,
+                    from_file.as_ref(),
+                    note.as_deref(),
+                    &then,
+                );
             }
             outbox.compare_pending_with(&snapshot, from)?;
             println!(
@@ -109,10 +142,36 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             );
             Ok(0)
         }
-        Action::Forget { snapshot } => {
+        Action::Forget { snapshot, dry_run } => {
+            let store = Store::new(&config.data_dir);
+            if dry_run {
+                let snapshot = pending_named(&outbox, &snapshot)?;
+                let Some(pending) = outbox.pending_for(&snapshot)? else {
+                    eprintln!(
+                        "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
+                    );
+                    return Ok(crate::commands::EXIT_NOT_FOUND);
+                };
+                let from = match pending.from.as_deref() {
+                    None => None,
+                    Some(name) => match store.by_name(name) {
+                        Some(file) => Some(file),
+                        None => bail!(
+                            "what night {snapshot}'s mail would tell cannot be worked out: {name}, the \
+                             snapshot it is compared with, is gone. `cpor-etl outbox rediff {snapshot} \
+                             --from <kept snapshot> --dry-run` shows what a comparison with another \
+                             kept snapshot would mail"
+                        ),
+                    },
+                };
+                let then = format!(
+                    "`cpor-etl outbox forget {snapshot}` gives all of it up: none of it is ever mailed"
+                );
+                return preview(config, &store, &snapshot, from.as_ref(), None, &then);
+            }
             // Not while a run may be queueing the night's mail: it would be
             // sent after being given up.
-            let Some(_lock) = crate::commands::take(Store::new(&config.data_dir).lock())? else {
+            let Some(_lock) = crate::commands::take(store.lock())? else {
                 return Ok(crate::import::exit::LOCKED);
             };
             let snapshot = pending_named(&outbox, &snapshot)?;
@@ -335,6 +394,40 @@ fn pending_named(outbox: &Outbox, arg: &str) -> Result<String> {
             more.join(", ")
         ),
     }
+}
+
+/// Says what the mail of the pending night `snapshot` would be, compared
+/// with `from` (`None`: as a first load), were it queued now; changes
+/// nothing. `then`: the command that would do it.
+fn preview(
+    config: &Config,
+    store: &Store,
+    snapshot: &str,
+    from: Option<&store::layout::SnapshotFile>,
+    note: Option<&str>,
+    then: &str,
+) -> Result<i32> {
+    let Some(to) = store.by_name(snapshot) else {
+        bail!("night {snapshot}'s snapshot is gone: it has no mail to queue");
+    };
+    let summary = crate::notify::preview(store, &config.mail, from, &to, chrono::Utc::now())
+        .map_err(|e| {
+            anyhow!(
+                "what night {snapshot}'s mail would be cannot be worked out: {e}. `cpor-etl outbox \
+                 rediff {snapshot} --from <kept snapshot> --dry-run` shows what a comparison with \
+                 another kept snapshot would mail"
+            )
+        })?;
+    println!(
+        "night {snapshot} compared with {}{} (a dry run: nothing is changed):",
+        from.map_or("nothing (as a first load)".into(), |f| f.name()),
+        note.map_or(String::new(), |n| format!(" {n}"))
+    );
+    for line in crate::report::mail_lines(&summary, true) {
+        println!("  {line}");
+    }
+    println!("{then}");
+    Ok(0)
 }
 
 /// A kept snapshot as an administrator names it: its file name, or its

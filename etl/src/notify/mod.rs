@@ -229,8 +229,7 @@ fn queue_night(
     )
 }
 
-/// [`queue_night`], checking `check` first: each of them in its own thread
-/// (a national snapshot is about 0.5 GB to hash).
+/// [`queue_night`], checking `check` first ([`verify_all`]).
 fn queue_checked<'a>(
     store: &Store,
     cfg: &MailSettings,
@@ -240,6 +239,47 @@ fn queue_checked<'a>(
     pending: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<queue::QueueSummary, NotifyError> {
+    verify_all(store, check)?;
+    compared(store, from, to, now, |night, changes, retold, calendars| {
+        let started = std::time::Instant::now();
+        let summary = queue::queue(
+            &store.root,
+            cfg,
+            night,
+            changes,
+            retold,
+            calendars,
+            pending,
+            now,
+        );
+        tracing::debug!("queueing in {:?}", started.elapsed());
+        summary
+    })
+}
+
+/// What the mail of `to` compared with `from` (`None`: as a first load)
+/// would be if it were queued now, as the import's summary says it;
+/// nothing is written (`cpor-etl outbox rediff --dry-run`, `forget
+/// --dry-run`). Both snapshots are checked first.
+pub fn preview(
+    store: &Store,
+    cfg: &MailSettings,
+    from: Option<&SnapshotFile>,
+    to: &SnapshotFile,
+    now: DateTime<Utc>,
+) -> Result<queue::QueueSummary, NotifyError> {
+    verify_all(store, from.into_iter().chain([to]))?;
+    compared(store, from, to, now, |night, changes, retold, calendars| {
+        queue::preview(&store.root, cfg, night, changes, retold, &calendars)
+    })
+}
+
+/// Checks each snapshot against its recorded checksum, each in its own
+/// thread (a national snapshot is about 0.5 GB to hash).
+fn verify_all<'a>(
+    store: &Store,
+    check: impl IntoIterator<Item = &'a SnapshotFile>,
+) -> Result<(), NotifyError> {
     let check: Vec<&SnapshotFile> = check.into_iter().collect();
     std::thread::scope(|s| {
         let checks: Vec<_> = check
@@ -250,6 +290,25 @@ fn queue_checked<'a>(
             .into_iter()
             .try_for_each(|c| c.join().expect("a checksum thread panicked"))
     })?;
+    Ok(())
+}
+
+/// Compares `to` with `from` and works out everything the night's mail is
+/// made of (its news, the earlier grant mail it withholds and tells again,
+/// the hearings it announces or corrects, the calendar files' floors),
+/// then hands it to `then`, which queues it or previews it. Reads only.
+fn compared<R>(
+    store: &Store,
+    from: Option<&SnapshotFile>,
+    to: &SnapshotFile,
+    now: DateTime<Utc>,
+    then: impl FnOnce(
+        queue::Night,
+        &diff::Changes,
+        &retell::Retold,
+        queue::Calendars<'_>,
+    ) -> Result<R, NotifyError>,
+) -> Result<R, NotifyError> {
     let data_dir: &Path = &store.root;
     let started = std::time::Instant::now();
     let mut changes = diff::diff(from, to, to.date)?;
@@ -313,18 +372,13 @@ fn queue_checked<'a>(
     // Calendar files sent above what calendars hold (`floors`).
     let floors = Outbox::open(data_dir)?.floors()?;
     let raised = floors::lift_night(&floors, &mut announced, &mut changes, found.floors);
-    let started = std::time::Instant::now();
     let calendars = queue::Calendars {
         announced: &announced,
         before: from,
         tonight: to,
         floors: &raised,
     };
-    let summary = queue::queue(
-        data_dir, cfg, night, &changes, &retold, calendars, pending, now,
-    );
-    tracing::debug!("queueing in {:?}", started.elapsed());
-    summary
+    then(night, &changes, &retold, calendars)
 }
 
 /// What the mail of a night replacing `live` is compared with: `live`, or,

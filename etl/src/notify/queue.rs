@@ -80,6 +80,19 @@ pub struct QueueSummary {
     pub told_again: u64,
 }
 
+impl QueueSummary {
+    /// One more item of `kind` queued.
+    fn count(&mut self, kind: Kind) {
+        match kind {
+            Kind::Activation => self.activation += 1,
+            Kind::Approval => self.approval += 1,
+            Kind::Digest => self.digest += 1,
+            Kind::Expiry => self.expiry += 1,
+            Kind::Reminder | Kind::Reset | Kind::Changed => {}
+        }
+    }
+}
+
 /// The night being queued.
 #[derive(Debug, Clone, Copy)]
 pub struct Night {
@@ -622,12 +635,98 @@ pub fn queue(
                 .begin_night(night.date, &night.reference(), now)?
                 .commit(done)?;
         }
-        let none = BTreeMap::new();
-        return Ok(plan(changes, &none, &Known::default(), night, flood(cfg)).summary);
+        return Ok(history(changes, night, cfg));
     }
     let key = secret::load_or_create_key(data_dir).map_err(NotifyError::Key)?;
-    let mut accounts = store::accounts::open(data_dir)?;
-    let mut outbox = Outbox::open(data_dir)?;
+    planned(
+        data_dir,
+        cfg,
+        night,
+        changes,
+        retold,
+        &calendars,
+        |mut planned, mut plan| {
+            commit_accounts(&mut planned.accounts, &mut plan, &planned.known, cfg, now)?;
+            write(
+                &mut planned.outbox,
+                cfg,
+                night,
+                plan,
+                &key,
+                calendars,
+                &planned.ids,
+                &retold.withheld,
+                done,
+                now,
+            )
+        },
+    )
+}
+
+/// What [`queue`] would queue, as its summary says it, with nothing
+/// written: the same reading of what is known and the same plan, stopped
+/// before the accounts and the outbox are touched (`cpor-etl outbox rediff
+/// --dry-run`, `forget --dry-run`).
+pub fn preview(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    night: Night,
+    changes: &Changes,
+    retold: &Retold,
+    calendars: &Calendars<'_>,
+) -> Result<QueueSummary, NotifyError> {
+    if night.older {
+        return Ok(history(changes, night, cfg));
+    }
+    planned(
+        data_dir,
+        cfg,
+        night,
+        changes,
+        retold,
+        calendars,
+        |_, plan| {
+            // Counted as `write` counts what it queues (less an address the
+            // mail library would refuse, found only when rendered).
+            let mut summary = plan.summary;
+            for job in &plan.jobs {
+                summary.count(job.kind);
+                summary.suppressed += u64::from(job.state == State::Suppressed);
+            }
+            // Those a `send` withheld already are not withheld again.
+            summary.withheld = retold.withheld.iter().filter(|(m, _)| !m.withheld).count() as u64;
+            Ok(summary)
+        },
+    )
+}
+
+/// The summary of an older night's mail: history, nothing queued.
+fn history(changes: &Changes, night: Night, cfg: &MailSettings) -> QueueSummary {
+    let none = BTreeMap::new();
+    plan(changes, &none, &Known::default(), night, flood(cfg)).summary
+}
+
+/// What tonight's plan was made from, read but not yet written.
+struct Read {
+    accounts: rusqlite::Connection,
+    outbox: Outbox,
+    known: Known,
+    ids: Ids,
+}
+
+/// Reads what is known (accounts, the outbox, the calendars told), plans
+/// tonight's mail, and hands both to `then`; writes nothing itself.
+fn planned<R>(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    night: Night,
+    changes: &Changes,
+    retold: &Retold,
+    calendars: &Calendars<'_>,
+    then: impl FnOnce(Read, Plan<'_>) -> Result<R, NotifyError>,
+) -> Result<R, NotifyError> {
+    let accounts = store::accounts::open(data_dir)?;
+    let outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
     known.told_again = retold.again_to.clone();
@@ -680,18 +779,14 @@ pub fn queue(
         .filter(|(e, c, _)| retold.warns_again(e, c))
         .count() as u64;
     plan.summary.told_again = retold.grants_again + warned_again;
-    commit_accounts(&mut accounts, &mut plan, &known, cfg, now)?;
-    write(
-        &mut outbox,
-        cfg,
-        night,
+    then(
+        Read {
+            accounts,
+            outbox,
+            known,
+            ids,
+        },
         plan,
-        &key,
-        calendars,
-        &ids,
-        &retold.withheld,
-        done,
-        now,
     )
 }
 
@@ -967,13 +1062,7 @@ fn write(
             }
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
             if tx.add(&item, state, not_before)? {
-                match item.kind {
-                    Kind::Activation => summary.activation += 1,
-                    Kind::Approval => summary.approval += 1,
-                    Kind::Digest => summary.digest += 1,
-                    Kind::Expiry => summary.expiry += 1,
-                    Kind::Reminder | Kind::Reset | Kind::Changed => {}
-                }
+                summary.count(item.kind);
             }
         }
         Ok::<(), NotifyError>(())
