@@ -265,8 +265,8 @@ enum OutboxCommand {
         /// may repeat), or `none`: as a first load; never the night itself
         #[arg(long)]
         from: String,
-        /// Say what the night's mail would be, compared so, and change nothing (takes no lock:
-        /// safe beside the nightly import)
+        /// Say what the night's mail would be, compared so, and change nothing (takes no lock,
+        /// so it never turns the nightly import away)
         #[arg(long)]
         dry_run: bool,
     },
@@ -276,7 +276,7 @@ enum OutboxCommand {
         /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
         snapshot: String,
         /// Say what would never be mailed (the night's mail, compared as recorded), and change
-        /// nothing (takes no lock: safe beside the nightly import)
+        /// nothing (takes no lock, so it never turns the nightly import away)
         #[arg(long)]
         dry_run: bool,
     },

@@ -24,9 +24,11 @@
 //! retried like a temporary failure, same Message-ID, until the deadline.
 //! The timeouts are RFC 5321 §4.5.3.2's (`config::Timeouts`).
 //!
-//! A run is plan → deliver → write: `plan_claim` (send or suppress) and
-//! `decide` (what an outcome makes of the item) are pure; the transports
-//! deliver; the outbox (`outbox::Outbox`) records.
+//! A run is plan → deliver → write: `plan_claim` (send, suppress, withhold,
+//! fail a reminder past its day, or leave a grant mail the live snapshot
+//! cannot check) and `decide` (what an outcome makes of the item) are pure
+//! but for the caller's look-up of grants; the transports deliver; the
+//! outbox (`outbox::Outbox`) records.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -441,10 +443,10 @@ pub fn send_website(
     )
 }
 
-/// Whether a due item names a case its address is no longer granted
+/// Whether the cases a due item names are still granted to its address
 /// (`Item::case_keys`; one queued before outbox migration 14 names none:
-/// whether its address has no grant left). The caller knows the live
-/// snapshot; asked only of [`GRANT_KINDS`].
+/// whether its address has a grant left), or cannot be told. The caller
+/// knows the live snapshot; asked only of [`GRANT_KINDS`].
 pub type Ungranted<'a> = dyn Fn(&Item) -> Granted + Sync + 'a;
 
 /// What the live snapshot says of the cases a due grant mail names.

@@ -1004,6 +1004,20 @@ fn dry_runs_of_rediff_and_forget_say_what_the_nights_mail_would_be_and_change_no
         "{}",
         forget.stdout
     );
+    assert!(!forget.stdout.contains("note:"), "{}", forget.stdout);
+    // What the next `send` would do instead, said beside it.
+    let off = etl_with(
+        &env,
+        &smtp,
+        &["outbox", "forget", "20261124", "--dry-run"],
+        &[("CPOR_MAIL_ENABLED", "false")],
+    );
+    assert!(
+        off.stdout
+            .contains("  note: mail is off (mail.enabled = false): the next `send` drops the night's mail instead"),
+        "{}",
+        off.stdout
+    );
     assert_eq!(state(&env), before, "a dry run changed something");
     send(&env, &smtp);
     assert_eq!(queued_of_night(&env, &smtp, "20261124"), would);
@@ -1368,6 +1382,45 @@ fn grant_mail_waits_while_the_live_snapshot_cannot_be_read() {
     send(&env, &smtp);
     only_the_case_kept(&smtp);
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+}
+
+/// The live snapshot's own mail needs no look-up (it was made from that
+/// snapshot); `send` knew it by night and first build only, so a live
+/// re-run's own mail waited with the rest when the re-run's snapshot was
+/// damaged (the review of the thirtieth session). Now it is known by night
+/// and build: the re-run's activation goes out, while the first build's,
+/// which the re-run may have revoked, waits to be checked.
+#[test]
+fn a_damaged_live_reruns_own_mail_goes_and_the_first_builds_waits() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, _) = one_of_two_revoked();
+    night_1_not_sent(&env, &mut smtp, &first);
+    let mut rerun = first.clone();
+    rerun.new_case_granted(3, "late.grant@example.com");
+    import(
+        &env,
+        &smtp,
+        &rerun.write(&env.dir.path().join("b"), "20261123"),
+    );
+    assert_eq!(env.current(), "20261123-2.sqlite");
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    smtp.restart();
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        smtp.accepted_for("late.grant@example.com").len(),
+        1,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    assert_eq!(state_of(&env, &smtp, TWO), "retrying", "{}", run.stdout);
 }
 
 /// A re-run whose address already has the night's activation link out

@@ -131,6 +131,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     &store,
                     &snapshot,
                     from_file.as_ref(),
+                    true,
                     note.as_deref(),
                     &then,
                 );
@@ -167,7 +168,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 let then = format!(
                     "`cpor-etl outbox forget {snapshot}` gives all of it up: none of it is ever mailed"
                 );
-                return preview(config, &store, &snapshot, from.as_ref(), None, &then);
+                return preview(config, &store, &snapshot, from.as_ref(), false, None, &then);
             }
             // Not while a run may be queueing the night's mail: it would be
             // sent after being given up.
@@ -404,20 +405,32 @@ fn preview(
     store: &Store,
     snapshot: &str,
     from: Option<&store::layout::SnapshotFile>,
+    from_verified: bool,
     note: Option<&str>,
     then: &str,
 ) -> Result<i32> {
     let Some(to) = store.by_name(snapshot) else {
         bail!("night {snapshot}'s snapshot is gone: it has no mail to queue");
     };
+    crate::notify::verify_all(store, [&to]).map_err(|e| {
+        anyhow!(
+            "what night {snapshot}'s mail would be cannot be worked out: {e}. No comparison can \
+             tell it while its own snapshot is damaged: restore the file (its checksum is beside \
+             it), or give the night up (`cpor-etl outbox forget {snapshot}`)"
+        )
+    })?;
+    let cannot = |e: &dyn std::fmt::Display| {
+        anyhow!(
+            "what night {snapshot}'s mail would be cannot be worked out: {e}. `cpor-etl outbox \
+             rediff {snapshot} --from <kept snapshot> --dry-run` shows what a comparison with \
+             another kept snapshot would mail"
+        )
+    };
+    if !from_verified {
+        crate::notify::verify_all(store, from).map_err(|e| cannot(&e))?;
+    }
     let summary = crate::notify::preview(store, &config.mail, from, &to, chrono::Utc::now())
-        .map_err(|e| {
-            anyhow!(
-                "what night {snapshot}'s mail would be cannot be worked out: {e}. `cpor-etl outbox \
-                 rediff {snapshot} --from <kept snapshot> --dry-run` shows what a comparison with \
-                 another kept snapshot would mail"
-            )
-        })?;
+        .map_err(|e| cannot(&e))?;
     println!(
         "night {snapshot} compared with {}{} (a dry run: nothing is changed):",
         from.map_or("nothing (as a first load)".into(), |f| f.name()),
@@ -425,6 +438,9 @@ fn preview(
     );
     for line in crate::report::mail_lines(&summary, true) {
         println!("  {line}");
+    }
+    for line in crate::notify::outlook(store, &config.mail, snapshot)? {
+        println!("  note: {line}");
     }
     println!("{then}");
     Ok(0)

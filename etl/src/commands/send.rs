@@ -19,7 +19,7 @@ use crate::stop::Stop;
 use mail::send::{self, Granted};
 
 use crate::notify::{catch_up, Finished};
-use crate::snapshot::read::Snapshot;
+use crate::snapshot::read::{ReadError, Snapshot};
 use store::layout::{SnapshotFile, Store};
 
 #[derive(Serialize)]
@@ -136,6 +136,10 @@ pub fn run(
     }
     let now = chrono::Utc::now();
     let ungranted = NoLongerGranted::new(&store);
+    let taipei_time = now.with_timezone(&schemas::date::taipei()).time();
+    if now_flag || config.mail.window.contains(taipei_time) {
+        ungranted.prepare(&config.data_dir)?;
+    }
     let summary = send::send(
         &config.data_dir,
         &config.mail,
@@ -213,17 +217,18 @@ pub fn run(
         );
     }
     let unchecked = (summary.unchecked > 0).then(|| {
-        let why = ungranted.unreadable().unwrap_or_default();
+        let why = ungranted.why().unwrap_or(Unusable::Unreadable(String::new()));
         let n = summary.unchecked;
         let (mails, wait) = if n == 1 { ("mail", "waits") } else { ("mails", "wait") };
         eprintln!(
             "cpor-etl: {n} activation, approval or expiry {mails} {wait}: the live snapshot cannot be used \
-             to check that the cases they name are still granted ({why}); none of them is sent (one could \
+             to check that the cases they name are still granted ({}); none of them is sent (one could \
              show a case to someone no longer allowed to see it), and the first `cpor-etl send` that can \
-             use it sends or withholds them. Restore the file (its checksum is beside it); or: {}",
-            store::layout::REPLACE_DAMAGED
+             use it sends or withholds them. {}",
+            why.reason(),
+            why.advice()
         );
-        why
+        why.reason().to_string()
     });
 
     let accounts = store::accounts::open(&config.data_dir)?;
@@ -253,21 +258,21 @@ pub fn run(
             "cpor-etl: what was queued is delivered, but {unfinished} night(s) of mail or day(s) of reminders still wait (see above; docs/OPERATIONS.md)"
         );
     }
-    Ok(
-        if unfinished > 0 || !summary.unreadable.is_empty() || unchecked.is_some() {
-            exit::ERROR
-        } else if summary.due > 0 && summary.sent == 0 && summary.unreachable > 0 {
-            // A good run's exit would hide an outage from cron and monitoring.
-            eprintln!(
+    let failed = unfinished > 0 || !summary.unreadable.is_empty() || unchecked.is_some();
+    let relay_down = summary.due > 0 && summary.sent == 0 && summary.unreachable > 0;
+    if failed {
+        return Ok(exit::ERROR);
+    }
+    if relay_down {
+        // A good run's exit would hide an outage from cron and monitoring.
+        eprintln!(
             "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
              (`cpor-etl send --now` once the relay is back)",
             summary.due
         );
-            exit::NOT_DELIVERED
-        } else {
-            0
-        },
-    )
+        return Ok(exit::NOT_DELIVERED);
+    }
+    Ok(0)
 }
 
 /// Whether an activation, approval or expiry warning names a case the
@@ -275,55 +280,113 @@ pub fn run(
 /// revoked it, or the case passed its cutoff; or, after a rollback, it was
 /// granted only by the night rolled back): that mail is not sent
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
-/// case it names, up to the first not granted. Only the mail of the live
-/// snapshot's own night and first build is not looked up: it was made from
-/// that snapshot. The snapshot is checked against its checksum before the
-/// first look-up (a privacy decision is not taken on a damaged file). When
-/// it cannot be trusted or read (there is none, it is damaged, a look-up
-/// fails), the mail cannot be told: it waits, unsent, and `send` says why
-/// ([`NoLongerGranted::unreadable`]).
+/// case it names, up to the first not granted. Only the live snapshot's
+/// own mail (its night and build) is not looked up: it was made from that
+/// snapshot. The snapshot is checked against its checksum before the
+/// first look-up (a privacy decision is not taken on a damaged file), and
+/// before the claims when the outbox holds mail to check ([`Self::prepare`]:
+/// not while a claim holds the outbox). When it cannot be trusted or read
+/// (there is none, it is damaged, a look-up fails), the mail cannot be
+/// told: it waits, unsent, and `send` says why ([`NoLongerGranted::why`]).
 struct NoLongerGranted<'a> {
     store: &'a Store,
-    /// The live snapshot's night (YYYYMMDD), if it is the night's first
-    /// build: its mail is not looked up.
-    first_build: Option<String>,
+    /// The live snapshot's night (YYYYMMDD) and its build's reference (as
+    /// the outbox's `ref`: empty for a first build, `build-2`, ...): its
+    /// own mail is not looked up.
+    own: Option<(String, String)>,
     /// The live snapshot `CURRENT` names, or why there is none.
-    file: Result<SnapshotFile, String>,
+    file: Result<SnapshotFile, Unusable>,
     /// The live snapshot, verified and opened at the first look-up, or why
     /// it cannot be.
-    live: std::sync::OnceLock<Result<std::sync::Mutex<Snapshot>, String>>,
+    live: std::sync::OnceLock<Result<std::sync::Mutex<Snapshot>, Unusable>>,
     /// Why a look-up could not tell (the first reason), once one could not.
-    unreadable: std::sync::Mutex<Option<String>>,
+    why: std::sync::Mutex<Option<Unusable>>,
+}
+
+/// Why the live snapshot cannot tell what is granted, and so what to do.
+#[derive(Debug, Clone)]
+enum Unusable {
+    /// `CURRENT` names none, or a file that is not kept.
+    Missing(String),
+    /// It fails its checksum.
+    Damaged(String),
+    /// It cannot be opened or read.
+    Unreadable(String),
+}
+
+impl Unusable {
+    fn reason(&self) -> &str {
+        match self {
+            Unusable::Missing(why) | Unusable::Damaged(why) | Unusable::Unreadable(why) => why,
+        }
+    }
+
+    /// What an operator does about it.
+    fn advice(&self) -> String {
+        match self {
+            Unusable::Damaged(_) => format!(
+                "Restore the file (its checksum is beside it); or: {}",
+                store::layout::REPLACE_DAMAGED
+            ),
+            Unusable::Missing(_) => "See `cpor-etl snapshots`: roll back to a kept snapshot \
+                 (`cpor-etl rollback <date>`) or import the night again"
+                .into(),
+            Unusable::Unreadable(_) => "Check the disk and `cpor-etl snapshots` (which verifies \
+                 the live snapshot); the next `cpor-etl send` tries again"
+                .into(),
+        }
+    }
 }
 
 impl<'a> NoLongerGranted<'a> {
     fn new(store: &'a Store) -> NoLongerGranted<'a> {
         let file = match store.live() {
             Ok(Some(f)) => Ok(f),
-            Ok(None) => Err("there is no live snapshot".to_string()),
-            Err(e) => Err(format!("the live snapshot: {e}")),
+            Ok(None) => Err(Unusable::Missing("there is no live snapshot".into())),
+            Err(e) => Err(Unusable::Missing(format!("the live snapshot: {e}"))),
         };
         NoLongerGranted {
             store,
-            first_build: file
-                .as_ref()
-                .ok()
-                .filter(|f| f.build == 1)
-                .map(|f| schemas::date::compact(f.date)),
+            own: file.as_ref().ok().map(|f| {
+                (
+                    schemas::date::compact(f.date),
+                    if f.build == 1 {
+                        String::new()
+                    } else {
+                        format!("build-{}", f.build)
+                    },
+                )
+            }),
             file,
             live: std::sync::OnceLock::new(),
-            unreadable: std::sync::Mutex::new(None),
+            why: std::sync::Mutex::new(None),
         }
     }
 
+    /// Verifies and opens the live snapshot now, before any claim, if the
+    /// outbox holds grant mail other than its own to check: the checksum
+    /// reads the whole file (about 1.3 s for a national one), and inside a
+    /// claim it would hold the outbox's write lock that long. Lazily at the
+    /// first look-up otherwise (mail queued meanwhile).
+    fn prepare(&self, data_dir: &std::path::Path) -> Result<()> {
+        let (night, reference) = self.own.clone().unwrap_or_default();
+        if mail::outbox::Outbox::open(data_dir)?.has_grant_mail_besides(&night, &reference)? {
+            let _ = self.live();
+        }
+        Ok(())
+    }
+
     /// The live snapshot, verified and opened once.
-    fn live(&self) -> &Result<std::sync::Mutex<Snapshot>, String> {
+    fn live(&self) -> &Result<std::sync::Mutex<Snapshot>, Unusable> {
         self.live.get_or_init(|| {
             let file = self.file.as_ref().map_err(Clone::clone)?;
-            self.store.verify(file).map_err(|e| e.to_string())?;
+            self.store.verify(file).map_err(|e| match e {
+                store::layout::Damaged::Unreadable { .. } => Unusable::Unreadable(e.to_string()),
+                _ => Unusable::Damaged(e.to_string()),
+            })?;
             Snapshot::open(file)
                 .map(std::sync::Mutex::new)
-                .map_err(|e| format!("{}: {e}", file.path.display()))
+                .map_err(|e| Unusable::Unreadable(format!("{}: {e}", file.path.display())))
         })
     }
 
@@ -337,8 +400,8 @@ impl<'a> NoLongerGranted<'a> {
     }
 
     /// Why some grant mail could not be checked, if any could not.
-    fn unreadable(&self) -> Option<String> {
-        self.unreadable.lock().expect("reason").clone()
+    fn why(&self) -> Option<Unusable> {
+        self.why.lock().expect("reason").clone()
     }
 
     /// Whether the cases `item` names are still granted to its address
@@ -348,26 +411,33 @@ impl<'a> NoLongerGranted<'a> {
     /// meets first (a night or build live before its mail is queued; a
     /// rollback), and leaves its cases to the next night's mail to tell.
     fn of(&self, item: &mail::outbox::Item) -> Granted {
-        if self.first_build.as_ref() == Some(&item.night) {
+        if self
+            .own
+            .as_ref()
+            .is_some_and(|(night, reference)| item.night == *night && item.reference == *reference)
+        {
             return Granted::Yes;
         }
-        let cannot_tell = |why: String| {
-            self.unreadable.lock().expect("reason").get_or_insert(why);
+        let cannot_tell = |why: Unusable| {
+            self.why.lock().expect("reason").get_or_insert(why);
             Granted::CannotTell
         };
         let snapshot = match self.live() {
             Ok(snapshot) => snapshot.lock().expect("snapshot"),
             Err(why) => return cannot_tell(why.clone()),
         };
-        let path = || snapshot.file.path.display().to_string();
+        let failed =
+            |e: ReadError| Unusable::Unreadable(format!("{}: {e}", snapshot.file.path.display()));
         if item.case_keys.is_empty() {
             return match snapshot.grants_any(&item.email) {
                 Ok(true) => Granted::Yes,
                 Ok(false) => Granted::No,
-                Err(e) => cannot_tell(format!("{}: {e}", path())),
+                Err(e) => cannot_tell(failed(e)),
             };
         }
-        let mut verdict = Granted::Yes;
+        // A case not granted withholds the mail, whatever could not be
+        // read of the others.
+        let mut unread = None;
         for id in &item.case_keys {
             let Some(case) = schemas::CaseRef::parse_id(id) else {
                 return Granted::No;
@@ -375,16 +445,19 @@ impl<'a> NoLongerGranted<'a> {
             match snapshot.grants_case(&item.email, &case) {
                 Ok(true) => {}
                 Ok(false) => return Granted::No,
-                Err(e) => verdict = cannot_tell(format!("{}: {e}", path())),
+                Err(e) => unread = unread.or(Some(failed(e))),
             }
         }
-        verdict
+        match unread {
+            Some(why) => cannot_tell(why),
+            None => Granted::Yes,
+        }
     }
 }
 
-/// The live snapshot, opened for `send`'s and `bounces`' look-ups; `None`
-/// when there is none or it cannot be opened (then nothing is withheld and
-/// no court is named).
+/// The live snapshot, opened (not verified) to name the courts of flagged
+/// addresses in `send`'s and `bounces`' reports; `None` when there is none
+/// or it cannot be opened (then no court is named).
 pub(crate) fn open_live(store: &Store) -> Option<Snapshot> {
     store
         .live()

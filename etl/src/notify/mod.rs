@@ -260,7 +260,8 @@ fn queue_checked<'a>(
 /// What the mail of `to` compared with `from` (`None`: as a first load)
 /// would be if it were queued now, as the import's summary says it;
 /// nothing is written (`cpor-etl outbox rediff --dry-run`, `forget
-/// --dry-run`). Both snapshots are checked first.
+/// --dry-run`). The caller has verified both snapshots ([`verify_all`]);
+/// [`outlook`] says what else the next catch-up would do.
 pub fn preview(
     store: &Store,
     cfg: &MailSettings,
@@ -268,7 +269,6 @@ pub fn preview(
     to: &SnapshotFile,
     now: DateTime<Utc>,
 ) -> Result<queue::QueueSummary, NotifyError> {
-    verify_all(store, from.into_iter().chain([to]))?;
     compared(store, from, to, now, |night, changes, retold, calendars| {
         queue::preview(&store.root, cfg, night, changes, retold, &calendars)
     })
@@ -276,7 +276,7 @@ pub fn preview(
 
 /// Checks each snapshot against its recorded checksum, each in its own
 /// thread (a national snapshot is about 0.5 GB to hash).
-fn verify_all<'a>(
+pub fn verify_all<'a>(
     store: &Store,
     check: impl IntoIterator<Item = &'a SnapshotFile>,
 ) -> Result<(), NotifyError> {
@@ -570,6 +570,55 @@ pub fn catch_up(
         done.push(CaughtUp { night, outcome });
     }
     Ok(done)
+}
+
+/// What the next catch-up (`send`, or the next import) would do with the
+/// pending night `to` other than queue its mail as [`preview`] says:
+/// drop it (mail off, never published), hold it back (a re-run whose
+/// earlier build's mail waits), or queue other nights first. Empty when it
+/// would simply queue it. For the dry runs of `outbox rediff` and `forget`.
+pub fn outlook(store: &Store, cfg: &MailSettings, to: &str) -> Result<Vec<String>, NotifyError> {
+    let outbox = Outbox::open(&store.root)?;
+    let pending = outbox.pending()?;
+    let Some(night) = pending.iter().find(|p| p.to == to) else {
+        return Ok(Vec::new());
+    };
+    let live = store.live().map_err(NotifyError::Data)?;
+    let mut said = Vec::new();
+    if !cfg.enabled {
+        said.push(
+            "mail is off (mail.enabled = false): the next `send` drops the night's mail instead"
+                .into(),
+        );
+    } else if !published(&pending, live.as_ref().map(SnapshotFile::name).as_deref())
+        .contains(&night.seq)
+    {
+        said.push(format!(
+            "{to} was never published (as far as the outbox knows): the next `send` drops its mail instead"
+        ));
+    }
+    let earlier: Vec<&str> = pending
+        .iter()
+        .filter(|p| p.seq < night.seq)
+        .map(|p| p.to.as_str())
+        .collect();
+    if let (Some(from), Some(to_file)) = (night.from.as_deref(), store.by_name(to)) {
+        if store
+            .by_name(from)
+            .is_some_and(|f| is_rerun(&f, &to_file) && earlier.contains(&from))
+        {
+            said.push(format!("its mail waits: {}", waits_for(from)));
+        }
+    }
+    if !earlier.is_empty() {
+        said.push(format!(
+            "{} earlier night(s) wait too ({}) and are queued first: what their mail tells (an \
+             expiry warning, an earlier grant mail withheld) is counted here as if it were not",
+            earlier.len(),
+            earlier.join(", ")
+        ));
+    }
+    Ok(said)
 }
 
 /// Which pending nights' snapshots were published: those marked so (the

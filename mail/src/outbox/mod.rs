@@ -270,6 +270,24 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether any activation, approval or expiry warning not sent yet
+    /// (queued, retrying, unknown) is of another night or build than
+    /// (`night`, `reference`): mail a sender must check against the live
+    /// snapshot (`reference`: the live build's, empty for a first build).
+    /// Read through the partial index of grant mail not sent yet: on an
+    /// ordinary morning a handful of rows, on a first load's morning with
+    /// the relay down, its activations (items from before migration 14 are
+    /// not in it; a sender checks those all the same, when it meets them).
+    pub fn has_grant_mail_besides(&self, night: &str, reference: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM items INDEXED BY items_grant_mail
+             WHERE case_keys IS NOT NULL AND state IN ('queued', 'retrying', 'unknown')
+               AND NOT (night = ?1 AND ref = ?2))",
+            params![night, reference],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The activations, approvals and expiry warnings of nights before
     /// `night` (and of its other builds than `reference`'s) that a night's
     /// grants must be checked against: those to `addresses` (a grant of
