@@ -54,6 +54,8 @@ pub struct CaseView {
     /// The case's page on the site, from the site's root:
     /// `/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100`.
     pub path: String,
+    /// Its 股別 (`忠股`), if the court gives one: whom to ask at the court.
+    pub division: Option<String>,
     pub role: Option<String>,
     pub last_day: Option<String>,
     pub entries: Vec<EntryView>,
@@ -64,10 +66,22 @@ pub struct CaseView {
 }
 
 impl CaseView {
+    /// What is said beside its title: its 股別 and the address's role in
+    /// it, `忠股，身分：原告`; `None` when neither is known.
+    pub fn about(&self) -> Option<String> {
+        let role = self.role.as_ref().map(|r| format!("身分：{r}"));
+        match (&self.division, role) {
+            (Some(d), Some(r)) => Some(format!("{d}，{r}")),
+            (Some(d), None) => Some(d.clone()),
+            (None, r) => r,
+        }
+    }
+
     pub fn new(case: &CaseRef) -> CaseView {
         CaseView {
             title: clean(&case.title()),
             path: crate::case_path(case),
+            division: None,
             role: None,
             last_day: None,
             entries: Vec::new(),
@@ -131,6 +145,8 @@ pub struct HearingView {
     pub kind: String,
     /// `臺灣臺北地方法院 民事 115年度訴字第100號`
     pub case_title: String,
+    /// The case's 股別 (`忠股`), if the court gives one.
+    pub division: Option<String>,
     /// The case's page on the site (empty: the site is not linked).
     pub case_link: String,
     /// The court and the courtroom.
@@ -512,6 +528,8 @@ mod tests {
             .entry(day(24), "115/12/10 10:00第一法庭言詞辯論", None)
             .entry(day(10), "通知兩造到庭\r\n請攜帶身分證明文件", None);
         a.role = Some("原告".into());
+        // Whom to ask at the court: its 股別 beside the role; none given, none said.
+        a.division = Some("忠股".into());
         let mut b = CaseView::new(&case("PCD", "家事", "家親聲", 45));
         b.role = Some("法定代理人".into());
         let mut v = view(vec![a, b]);
@@ -643,14 +661,21 @@ mod tests {
             lead: "7 天後".into(),
             kind: "言詞辯論".into(),
             case_title: "臺灣臺北地方法院 民事 115年度訴字第100號".into(),
+            division: Some("忠股".into()),
             case_link: String::new(),
             place: "臺灣臺北地方法院 第〓法庭".into(),
             uncertain: false,
             moved_from: None,
             carried_over: None,
         });
-        let (text, _) = bodies(Kind::Reminder, &r).unwrap();
+        let (text, html) = bodies(Kind::Reminder, &r).unwrap();
         assert!(text.contains(note), "{text}");
+        // The case's 股別 beside it, whom to ask at the court.
+        assert!(
+            text.contains("  臺灣臺北地方法院 民事 115年度訴字第100號（忠股）\n")
+                && html.contains("臺灣臺北地方法院 民事 115年度訴字第100號（忠股）</p>"),
+            "{text}{html}"
+        );
     }
 
     #[test]
@@ -686,11 +711,12 @@ mod tests {
 
     #[test]
     fn digest() {
-        let a = CaseView::new(&case("TPD", "刑事", "訴", 100)).entry(
+        let mut a = CaseView::new(&case("TPD", "刑事", "訴", 100)).entry(
             day(28),
             "115/12/15 10:00第三法庭宣判(改期)",
             Some((day(28), "115/11/30 11:00第三法庭宣判")),
         );
+        a.division = Some("孝股".into());
         // A private-use character (an unmapped user-defined one) shows as 〓,
         // and HTML special characters are escaped in the HTML part.
         let b = CaseView::new(&case("TPD", "民事", "訴", 212)).entry(
@@ -760,6 +786,7 @@ mod tests {
     #[test]
     fn expiry() {
         let mut a = CaseView::new(&case("TPD", "刑事", "訴", 88));
+        a.division = Some("仁股".into());
         a.last_day = Some("115/12/01".into());
         check(Kind::Expiry, view(vec![a]));
     }

@@ -183,7 +183,7 @@ fn summary(r: &CaseRow) -> CaseSummary {
         word: clean(&key.word),
         number: key.number.into(),
         number_text: clean(&key.number_text()),
-        division: crate::pages::division_name(&r.division),
+        division: schemas::text::division_name(&r.division),
         status: clean(&r.status),
         latest_entry_date: r.entries.first().map(|(d, _)| roc(*d)),
         last_queryable_date: crate::pages::last_day(r).map(roc),

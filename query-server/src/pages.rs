@@ -165,22 +165,7 @@ impl CaseItem {
 
 /// 股別 as people say it: 忠 and 忠股 alike are 忠股; none is a dash.
 pub fn division(d: &str) -> String {
-    match division_name(d) {
-        name if name.is_empty() => "—".into(),
-        name => format!("{name}股"),
-    }
-}
-
-/// A division by its name alone, however the court wrote it: courts
-/// export `忠` or `孝股` (the contract allows 0–4 characters), the API says
-/// `忠` and `孝`; empty when the court gives none.
-pub fn division_name(d: &str) -> String {
-    let d = clean(d);
-    let d = d.trim();
-    match d {
-        "—" => String::new(),
-        d => d.strip_suffix('股').unwrap_or(d).trim().to_string(),
-    }
+    schemas::text::division(d).unwrap_or_else(|| "—".into())
 }
 
 /// A case's title as heading, `<title>` and lists say it: court, category

@@ -28,8 +28,44 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// A court division (股別) by its name alone, however the court wrote it:
+/// courts export `忠` or `孝股` (the contract allows 0–4 characters), the
+/// API says `忠` and `孝`; empty when the court gives none.
+pub fn division_name(d: &str) -> String {
+    let d = clean(d);
+    let d = d.trim();
+    match d {
+        "—" => String::new(),
+        d => d.strip_suffix('股').unwrap_or(d).trim().to_string(),
+    }
+}
+
+/// 股別 as people say it, `忠股` (from `忠` or `忠股` alike); `None` when the
+/// court gives none.
+pub fn division(d: &str) -> Option<String> {
+    Some(division_name(d))
+        .filter(|name| !name.is_empty())
+        .map(|name| format!("{name}股"))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_division_is_said_one_way_however_the_court_wrote_it() {
+        for written in ["忠", "忠股", " 忠股 "] {
+            assert_eq!(
+                super::division(written).as_deref(),
+                Some("忠股"),
+                "{written}"
+            );
+            assert_eq!(super::division_name(written), "忠", "{written}");
+        }
+        for none in ["", " ", "—"] {
+            assert_eq!(super::division(none), None, "{none:?}");
+        }
+        assert_eq!(super::division("\u{E000}").as_deref(), Some("〓股"));
+    }
+
     #[test]
     fn private_use_shows_as_geta() {
         assert_eq!(super::clean("陳\u{E000}明"), "陳〓明");

@@ -288,10 +288,11 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     assert_eq!(subjects, want);
     let digest = lawyer.iter().find(|m| m.contains("有新進行事項")).unwrap();
     for want in [
-        // Each case with a link to its own page (issue 13).
-        "■ 臺灣臺北地方法院 民事 115年度訴字第100號\n  http://localhost:8080/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100\n  115/11/24 登載：115/12/10 10:00第一法庭言詞辯論",
-        "■ 臺灣臺北地方法院 刑事 115年度訴字第100號\n  http://localhost:8080/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100\n  115/10/28 登載：115/12/15 10:00第三法庭宣判(改期)（內容更新，原為：115/11/30 11:00第三法庭宣判）",
-        "■ 臺灣臺北地方法院 民事 115年度訴字第212號\n  http://localhost:8080/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212\n  115/11/24 登載：檢送卷宗予民事執行處",
+        // Each case with its 股別 (whom to ask at the court) and a link to
+        // its own page (issue 13).
+        "■ 臺灣臺北地方法院 民事 115年度訴字第100號（忠股）\n  http://localhost:8080/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100\n  115/11/24 登載：115/12/10 10:00第一法庭言詞辯論",
+        "■ 臺灣臺北地方法院 刑事 115年度訴字第100號（孝股）\n  http://localhost:8080/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100\n  115/10/28 登載：115/12/15 10:00第三法庭宣判(改期)（內容更新，原為：115/11/30 11:00第三法庭宣判）",
+        "■ 臺灣臺北地方法院 民事 115年度訴字第212號（信股）\n  http://localhost:8080/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212\n  115/11/24 登載：檢送卷宗予民事執行處",
         "List-Unsubscribe: <http://localhost:8080/unsubscribe?email=lawyer.chen%40example.com&token=",
     ] {
         assert!(digest.contains(want), "digest lacks `{want}`:\n{digest}");
@@ -300,6 +301,11 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     let huang = smtp.accepted_for("huang.zhiwei@example.net");
     assert_eq!(huang.len(), 1);
     assert!(huang[0].contains("請啟用帳號") && huang[0].contains("/activate?token="));
+    assert!(
+        huang[0].contains("■ 臺灣臺北地方法院 民事 115年度訴字第100號（忠股，身分：被告）"),
+        "{}",
+        huang[0]
+    );
     // An entry surfacing after a withdrawal is not news: no digest for 交易45.
     assert!(smtp
         .accepted_for("li.ml@example.net")

@@ -42,6 +42,8 @@ pub struct NewsEntry {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseNews {
     pub case: CaseRef,
+    /// Its 股別 as people say it (`忠股`), if the court gives one.
+    pub division: Option<String>,
     /// Newest first.
     pub entries: Vec<NewsEntry>,
     /// The case's hearing list tonight corrects what calendars took from
@@ -102,6 +104,7 @@ impl CaseNews {
     pub fn of(case: CaseRef, entries: Vec<NewsEntry>) -> CaseNews {
         CaseNews {
             case,
+            division: None,
             entries,
             corrected: None,
             corrections: Vec::new(),
@@ -114,6 +117,8 @@ impl CaseNews {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Granted {
     pub case: CaseRef,
+    /// Its 股別 as people say it (`忠股`), if the court gives one.
+    pub division: Option<String>,
     pub role: String,
     /// Its latest entries tonight, newest first.
     pub entries: Vec<EntryData>,
@@ -127,6 +132,8 @@ pub struct Granted {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expiring {
     pub case: CaseRef,
+    /// Its 股別 as people say it (`忠股`), if the court gives one.
+    pub division: Option<String>,
     pub status: String,
     pub last_day: NaiveDate,
 }
@@ -539,6 +546,8 @@ fn compare(
     };
     let status = case.status()?;
     let expires = last_day_if_soon(true, status, case.status_date()?, tonight);
+    // Worked out only for a case with something to tell.
+    let division = || case.division().map(schemas::text::division);
     let mut entries = None;
     let mut followed = false;
     for email in case.emails() {
@@ -549,6 +558,7 @@ fn compare(
             if !news_here.is_empty() || corrected.is_some() {
                 changes.news.entry(address()?).or_default().push(CaseNews {
                     corrected,
+                    division: division()?,
                     ..CaseNews::of(case_ref.clone(), news_here.clone())
                 });
             }
@@ -567,6 +577,7 @@ fn compare(
                 .or_default()
                 .push(Granted {
                     case: case_ref.clone(),
+                    division: division()?,
                     role: roles.of(email)?,
                     entries: entries.clone().unwrap_or_default(),
                     last_day: expires,
@@ -579,6 +590,7 @@ fn compare(
                 .or_default()
                 .push(Expiring {
                     case: case_ref.clone(),
+                    division: division()?,
                     status: status.to_string(),
                     last_day,
                 });
@@ -735,7 +747,10 @@ mod tests {
                             .news
                             .entry(g.email.clone())
                             .or_default()
-                            .push(CaseNews::of(case_ref(), news_here.clone()));
+                            .push(CaseNews {
+                                division: schemas::text::division(&case.division),
+                                ..CaseNews::of(case_ref(), news_here.clone())
+                            });
                     }
                 } else {
                     changes
@@ -744,6 +759,7 @@ mod tests {
                         .or_default()
                         .push(Granted {
                             case: case_ref(),
+                            division: schemas::text::division(&case.division),
                             role: g.role.clone(),
                             entries: case.entries.clone(),
                             last_day: expires_soon(case, tonight),
@@ -756,6 +772,7 @@ mod tests {
                         .or_default()
                         .push(Expiring {
                             case: case_ref(),
+                            division: schemas::text::division(&case.division),
                             status: case.status.clone(),
                             last_day,
                         });
@@ -785,49 +802,58 @@ mod tests {
         let entries = prop::collection::btree_map(1u32..7, (0u32..8, 0usize..3, 0u32..2), 0..4);
         let grants = prop::collection::btree_map(0usize..4, 0usize..2, 0..4);
         let status = (0usize..4, prop::option::of(-70i64..-40));
-        (key, prop::bool::weighted(0.8), entries, grants, status).prop_map(
-            |(key, queryable, entries, grants, (status, days))| {
-                let tonight = tonight();
-                let mut entries: Vec<EntryData> = entries
-                    .into_iter()
-                    .map(|(seq, (day, text, minute))| {
-                        let posted = tonight - chrono::Days::new(u64::from(day));
-                        EntryData {
-                            seq,
-                            posted,
-                            text: ["開庭", "宣判", "宣判（改期）"][text].into(),
-                            modified: posted.and_hms_opt(9, minute, 0).unwrap(),
-                        }
-                    })
-                    .collect();
-                entries.sort_by_key(|e| std::cmp::Reverse((e.posted, e.seq)));
-                entries.truncate(3);
-                let mut case = CaseData {
-                    key,
-                    division: "股".into(),
-                    status: ["上訴", "歸檔", "審理中", "終結"][status].into(),
-                    status_date: days.map(|d| tonight + chrono::Duration::days(d)),
-                    queryable: true,
-                    entries,
-                    grants: grants
-                        .into_iter()
-                        .map(|(who, role)| GrantData {
-                            email: format!("{}@example.com", ["a", "b", "c", "d"][who]),
-                            role: ["原告", "被告"][role].into(),
-                            approved: tonight,
-                        })
-                        .collect(),
-                    prosecutors: vec![],
-                    hearings: Default::default(),
-                    extracted: None,
-                    hearings_corrected: false,
-                };
-                if !queryable {
-                    case.expire();
-                }
-                case
-            },
+        let division = 0usize..4;
+        (
+            key,
+            prop::bool::weighted(0.8),
+            entries,
+            grants,
+            status,
+            division,
         )
+            .prop_map(
+                |(key, queryable, entries, grants, (status, days), division)| {
+                    let tonight = tonight();
+                    let mut entries: Vec<EntryData> = entries
+                        .into_iter()
+                        .map(|(seq, (day, text, minute))| {
+                            let posted = tonight - chrono::Days::new(u64::from(day));
+                            EntryData {
+                                seq,
+                                posted,
+                                text: ["開庭", "宣判", "宣判（改期）"][text].into(),
+                                modified: posted.and_hms_opt(9, minute, 0).unwrap(),
+                            }
+                        })
+                        .collect();
+                    entries.sort_by_key(|e| std::cmp::Reverse((e.posted, e.seq)));
+                    entries.truncate(3);
+                    let mut case = CaseData {
+                        key,
+                        division: ["", "忠", "孝股", "股"][division].into(),
+                        status: ["上訴", "歸檔", "審理中", "終結"][status].into(),
+                        status_date: days.map(|d| tonight + chrono::Duration::days(d)),
+                        queryable: true,
+                        entries,
+                        grants: grants
+                            .into_iter()
+                            .map(|(who, role)| GrantData {
+                                email: format!("{}@example.com", ["a", "b", "c", "d"][who]),
+                                role: ["原告", "被告"][role].into(),
+                                approved: tonight,
+                            })
+                            .collect(),
+                        prosecutors: vec![],
+                        hearings: Default::default(),
+                        extracted: None,
+                        hearings_corrected: false,
+                    };
+                    if !queryable {
+                        case.expire();
+                    }
+                    case
+                },
+            )
     }
 
     /// Two nights: three courts, each in either night or both; a case in

@@ -38,10 +38,13 @@ struct Assigned {
     id: i64,
     case: CaseRef,
     court_name: String,
+    /// Its 股別 as the court wrote it.
+    division: String,
 }
 
 /// The columns [`Assigned::from_row`] reads, in its order.
-const ASSIGNED_COLUMNS: &str = "c.id, c.court, co.name, c.category, c.year, c.word, c.number";
+const ASSIGNED_COLUMNS: &str =
+    "c.id, c.court, co.name, c.category, c.year, c.word, c.number, c.division";
 
 impl Assigned {
     /// A row that starts with [`ASSIGNED_COLUMNS`].
@@ -50,6 +53,7 @@ impl Assigned {
             id: r.get(0)?,
             case: CaseRef::from_row(r, 1, 3)?,
             court_name: r.get(2)?,
+            division: r.get(7)?,
         })
     }
 }
@@ -76,7 +80,7 @@ fn assigned_to(conn: &Connection, case_id: i64) -> Result<Vec<(String, Assigned)
          JOIN courts co ON co.code = c.court
          WHERE c.id = ?1 AND c.queryable = 1"
     ))?;
-    let rows = st.query_map([case_id], |r| Ok((r.get(7)?, Assigned::from_row(r)?)))?;
+    let rows = st.query_map([case_id], |r| Ok((r.get(8)?, Assigned::from_row(r)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -135,8 +139,11 @@ pub fn add_news(
     };
     let (then_assigned, now_assigned) = (by_case(&old)?, by_case(&new)?);
     // Tonight's queryable cases of theirs, by case.
-    let mut tonight: HashMap<CaseRef, (i64, Vec<crate::model::EntryData>, &[usize])> =
-        HashMap::with_capacity(now_assigned.len());
+    #[allow(clippy::type_complexity)]
+    let mut tonight: HashMap<
+        CaseRef,
+        (i64, Vec<crate::model::EntryData>, &[usize], Option<String>),
+    > = HashMap::with_capacity(now_assigned.len());
     for (id, who) in &now_assigned {
         if let Some((court, case)) = new.case_at(*id)? {
             if case.queryable {
@@ -144,7 +151,8 @@ pub fn add_news(
                     court,
                     key: case.key,
                 };
-                tonight.insert(at, (*id, case.entries, who.as_slice()));
+                let division = schemas::text::division(&case.division);
+                tonight.insert(at, (*id, case.entries, who.as_slice(), division));
             }
         }
     }
@@ -161,7 +169,7 @@ pub fn add_news(
             court,
             key: then.key,
         };
-        let Some((now_id, now, who_now)) = tonight.get(&case) else {
+        let Some((now_id, now, who_now, division)) = tonight.get(&case) else {
             continue;
         };
         // Assigned to them in both snapshots.
@@ -181,6 +189,7 @@ pub fn add_news(
         for i in both {
             news[i].push(CaseNews {
                 corrected,
+                division: division.clone(),
                 follow: recipients[i].2,
                 ..CaseNews::of(case.clone(), entries.clone())
             });
@@ -279,9 +288,9 @@ fn candidates_by(
     Ok(found
         .iter()
         .flat_map(|(i, a)| {
-            due[&a.id]
-                .iter()
-                .map(|h| Candidate::of(&recipients[*i].1, &a.case, &a.court_name, h))
+            due[&a.id].iter().map(|h| {
+                Candidate::of(&recipients[*i].1, &a.case, &a.court_name, h).in_division(&a.division)
+            })
         })
         .collect())
 }

@@ -227,6 +227,7 @@ impl About<'_> {
                 .iter()
                 .map(|g| {
                     let mut v = CaseView::new(&g.case);
+                    v.division = g.division.clone();
                     v.role = Some(g.role.clone());
                     v.last_day = g.last_day.map(roc);
                     g.entries
@@ -245,6 +246,7 @@ impl About<'_> {
                         )
                     });
                     v.hearings = n.corrections.iter().map(|c| c.line()).collect();
+                    v.division = n.division.clone();
                     v
                 })
                 .collect(),
@@ -252,6 +254,7 @@ impl About<'_> {
                 .iter()
                 .map(|x| {
                     let mut v = CaseView::new(&x.case);
+                    v.division = x.division.clone();
                     v.last_day = Some(roc(x.last_day));
                     v
                 })
@@ -1253,6 +1256,7 @@ mod tests {
                         .iter()
                         .map(|&n| Granted {
                             case: case(n),
+                            division: None,
                             role: "原告".into(),
                             entries: vec![entry(n)],
                             last_day: None,
@@ -1284,6 +1288,7 @@ mod tests {
                         .iter()
                         .map(|&n| Expiring {
                             case: case(n),
+                            division: None,
                             status: "上訴".into(),
                             last_day: day(n),
                         })

@@ -165,6 +165,8 @@ impl Standing {
 pub struct Candidate {
     pub email: String,
     pub case: CaseRef,
+    /// The case's 股別 as people say it (`忠股`), if the court gives one.
+    pub division: Option<String>,
     pub hearing: Standing,
 }
 
@@ -174,10 +176,19 @@ impl Candidate {
         Candidate {
             email: email.to_string(),
             case: case.clone(),
+            division: None,
             hearing: Standing {
                 moved_from: d.moved_from,
                 ..Standing::of(case, court_name, &d.hearing)
             },
+        }
+    }
+
+    /// The same, of a case in the division the court wrote (`忠`, `忠股`).
+    pub fn in_division(self, written: &str) -> Candidate {
+        Candidate {
+            division: schemas::text::division(written),
+            ..self
         }
     }
 }
@@ -407,7 +418,7 @@ pub fn candidates(
     due: &BTreeMap<i64, Vec<OnDay>>,
 ) -> rusqlite::Result<Vec<Candidate>> {
     let mut followers = conn.prepare(
-        "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number
+        "SELECT g.email, c.court, co.name, c.category, c.year, c.word, c.number, c.division
          FROM cases c
          JOIN courts co ON co.code = c.court
          JOIN grants g ON g.case_id = c.id
@@ -420,14 +431,15 @@ pub fn candidates(
                 r.get::<_, String>(0)?,
                 CaseRef::from_row(r, 1, 3)?,
                 r.get::<_, String>(2)?,
+                r.get::<_, String>(7)?,
             ))
         })?;
         for row in rows {
-            let (email, case, court_name) = row?;
+            let (email, case, court_name, division) = row?;
             out.extend(
                 hearings
                     .iter()
-                    .map(|h| Candidate::of(&email, &case, &court_name, h)),
+                    .map(|h| Candidate::of(&email, &case, &court_name, h).in_division(&division)),
             );
         }
     }
@@ -637,7 +649,10 @@ pub fn queue_due(
             cases: d
                 .hearings
                 .iter()
-                .map(|(c, _)| render::CaseView::new(&c.case))
+                .map(|(c, _)| render::CaseView {
+                    division: c.division.clone(),
+                    ..render::CaseView::new(&c.case)
+                })
                 .collect(),
             site: site.to_string(),
             link: format!("{site}/cases"),
@@ -657,6 +672,7 @@ pub fn queue_due(
                     lead: lead_text((c.hearing.at.date() - told_on).num_days()),
                     kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
+                    division: c.division.clone(),
                     case_link: match site {
                         "" => String::new(),
                         site => format!("{site}{}", mail::case_path(&c.case)),
@@ -938,6 +954,7 @@ mod tests {
                     let c = Candidate {
                         email: EMAILS[who].into(),
                         case: case(),
+                        division: None,
                         hearing: Standing {
                             uid: format!("{i}.{n}@cpor"),
                             sequence: 0,
@@ -1044,6 +1061,7 @@ mod tests {
         let c = |uid: &str| Candidate {
             email: "a@x.tw".into(),
             case: case(),
+            division: None,
             hearing: Standing {
                 uid: uid.into(),
                 sequence: 0,
@@ -1125,6 +1143,7 @@ mod tests {
         let c = |s: &str, state| Candidate {
             email: "a@x.tw".into(),
             case: case(),
+            division: None,
             hearing: Standing {
                 uid: format!("{s}@cpor"),
                 sequence: 0,

@@ -190,6 +190,7 @@ fn granted_again(
                 if ids.contains(&case.id()) {
                     granted.push(Granted {
                         last_day: expires_soon(&data, night.date),
+                        division: schemas::text::division(&data.division),
                         case,
                         role,
                         entries: data.entries,

@@ -268,7 +268,9 @@ fn the_sample_reminds_7_days_and_1_day_before_once_with_calendar_files() {
             "115/12/01（二）10:30（7 天後）言詞辯論",
             "以法院寄發的傳票或通知書為準",
             "臺灣臺北地方法院 第十二法庭",
-            // Each hearing's case, a tap away.
+            // Each hearing's case, with its 股別 (whom to ask at the
+            // court), a tap away.
+            "臺灣臺北地方法院 民事 115年度重訴字第77號（禮股）",
             "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E9%87%8D%E8%A8%B4/77",
         ],
     );

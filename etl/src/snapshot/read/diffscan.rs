@@ -21,7 +21,7 @@ impl Snapshot {
             cases: self.conn.prepare(
                 "SELECT id, queryable, category, year, word, number, status, status_date,
                     seq1, posted1, text1, modified1, seq2, posted2, text2, modified2,
-                    seq3, posted3, text3, modified3
+                    seq3, posted3, text3, modified3, division
                  FROM cases WHERE id BETWEEN ?1 AND ?2 ORDER BY id",
             )?,
             grants: self.conn.prepare(
@@ -50,6 +50,7 @@ pub struct DiffCase {
     number: u32,
     status: Vec<u8>,
     status_date: Option<i64>,
+    division: Vec<u8>,
     /// `entries[..n_entries]` are this case's; the rest are spare buffers.
     entries: Vec<RawEntry>,
     n_entries: usize,
@@ -121,6 +122,12 @@ impl DiffCase {
     pub fn status_date(&self) -> Result<Option<NaiveDate>, ReadError> {
         Ok(self.status_date.map(date).transpose()?)
     }
+
+    /// Its 股別 as the court wrote it; read only from a `DiffScan` of
+    /// tonight's snapshot, as `status`.
+    pub fn division(&self) -> Result<&str, ReadError> {
+        utf8(&self.division)
+    }
 }
 
 /// The e-mail diff's prepared statements on one snapshot: cases and grants,
@@ -133,7 +140,7 @@ pub struct DiffScan<'c> {
 
 impl<'c> DiffScan<'c> {
     /// The cases with id in `lo..=hi`, in id order (which is key order).
-    /// `status`: read each case's status too (the previous snapshot's is
+    /// `status`: read each case's status and 股別 too (the previous snapshot's are
     /// not needed).
     pub fn cases(
         &mut self,
@@ -246,6 +253,7 @@ impl<'c> CaseCursor<'_, 'c> {
             if self.status {
                 set(&mut case.status, bytes_ref(r, 6)?);
                 case.status_date = r.get(7)?;
+                set(&mut case.division, bytes_ref(r, 20)?);
             }
             case.n_entries = 0;
             for slot in 0..3 {
