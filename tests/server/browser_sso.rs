@@ -131,9 +131,26 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
     audit.check(&b, "prosecutor-case");
     audit.assert_none();
 
-    // Signing out here, then at the provider, lands on the login page.
+    // Signing out here ends the session at once: on a shared computer the
+    // next person, finding the provider's logout page, presses Back to
+    // where the case was, and is asked to sign in; the case is not shown
+    // from the browser's caches (signed-in pages are `no-store`: with them
+    // cacheable this fails; for the back/forward cache, the applicants'
+    // test `in_chromium_the_back_button_after_signing_out_shows_no_case`,
+    // whose script the prosecutors' pages carry too).
     b.click_button("登出");
     b.wait("the provider's logout page", || {
+        b.path().starts_with("/session/end")
+    });
+    b.back();
+    let asked_to_sign_in = format!("/login?next={}", crate::util::enc(&path));
+    b.wait("the case's page, fetched again, to ask to sign in", || {
+        b.path() == asked_to_sign_in
+    });
+    super::assert_signed_out_page(&b, &h1);
+    // Then at the provider too, which lands on the login page.
+    b.forward();
+    b.wait("the provider's logout page again", || {
         b.path().starts_with("/session/end")
     });
     b.click_button("登出");
