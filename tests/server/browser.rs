@@ -235,7 +235,7 @@ fn in_chromium_the_back_button_after_signing_out_shows_no_case() {
 
 /// After Back from the signed-out page: the page asks to log in, and shows
 /// neither the case `number` nor anyone's name.
-pub(crate) fn assert_signed_out_page(b: &Browser, number: &str) {
+fn assert_signed_out_page(b: &Browser, number: &str) {
     b.wait("Back to land on the login page", || {
         let path = b.path();
         (path == "/login" || path.starts_with("/login?next="))
