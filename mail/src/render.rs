@@ -242,14 +242,16 @@ impl View {
             });
             [c.title.as_str()]
                 .into_iter()
+                .chain(c.division.as_deref())
                 .chain(c.role.as_deref())
                 .chain(c.hearings.iter().map(String::as_str))
                 .chain(entries)
         });
-        let hearings = self
-            .hearings
-            .iter()
-            .flat_map(|h| [h.kind.as_str(), h.case_title.as_str(), h.place.as_str()]);
+        let hearings = self.hearings.iter().flat_map(|h| {
+            [h.kind.as_str(), h.case_title.as_str(), h.place.as_str()]
+                .into_iter()
+                .chain(h.division.as_deref())
+        });
         schemas::text::geta_note(cases.chain(hearings))
     }
 
@@ -645,9 +647,19 @@ mod tests {
             "原告之訴駁回",
             None,
         )]);
+        // A 股別 the court's encoding could not give (the review of the
+        // thirtieth session: it showed （〓股） unexplained).
+        let mut in_division = CaseView::new(&case("TPD", "民事", "訴", 100));
+        in_division.division = schemas::text::division("\u{E000}");
+        let in_division = view(vec![in_division]);
         for kind in [Kind::Activation, Kind::Approval, Kind::Digest] {
             let (text, html) = bodies(kind, &with).unwrap();
             assert!(text.contains(note) && html.contains(note), "{kind}: {text}");
+            let (text, html) = bodies(kind, &in_division).unwrap();
+            assert!(
+                text.contains("（〓股）") && text.contains(note) && html.contains(note),
+                "{kind}: {text}"
+            );
             let (text, html) = bodies(kind, &without).unwrap();
             assert!(
                 !text.contains(note) && !html.contains(note),
@@ -670,6 +682,11 @@ mod tests {
         });
         let (text, html) = bodies(Kind::Reminder, &r).unwrap();
         assert!(text.contains(note), "{text}");
+        let mut only_division = r.clone();
+        only_division.hearings[0].place = "臺灣臺北地方法院 第一法庭".into();
+        only_division.hearings[0].division = Some("〓股".into());
+        let (text_d, _) = bodies(Kind::Reminder, &only_division).unwrap();
+        assert!(text_d.contains(note), "{text_d}");
         // The case's 股別 beside it, whom to ask at the court.
         assert!(
             text.contains("  臺灣臺北地方法院 民事 115年度訴字第100號（忠股）\n")

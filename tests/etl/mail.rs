@@ -1429,6 +1429,59 @@ fn a_damaged_live_reruns_own_mail_goes_and_the_first_builds_waits() {
     assert_eq!(state_of(&env, &smtp, TWO), "retrying", "{}", run.stdout);
 }
 
+/// A `send --now` still running when an import publishes the next night
+/// and queues its mail takes that mail in a later pass. It checked it
+/// against the snapshot live when it started, which does not grant the
+/// new cases, and withheld a new grant's activation as no longer granted
+/// (the review of the thirtieth session). Mail queued during the run from
+/// a newer snapshot is that snapshot's own: it goes.
+#[test]
+fn a_nights_mail_queued_while_a_send_runs_is_not_withheld_by_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = one_of_two_revoked();
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    let resume = env.dir.path().join("resume");
+    let mut cmd = env.command();
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
+        .env("CPOR_PAUSE_AT", "send-after-mark")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .args(["send", "--now"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let stderr = until_paused(&mut child, "send-after-mark");
+    // Night 2 grants a new address a case, published and queued while the
+    // send waits between its first claim and its delivery.
+    let mut n2 = n1.clone();
+    n2.new_case_granted(3, "late.grant@example.com");
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    fs::write(&resume, "").unwrap();
+    let out = child.wait_with_output().unwrap();
+    drop(stderr);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        smtp.accepted_for("late.grant@example.com").len(),
+        1,
+        "{}",
+        show_item(&env, &smtp, "late.grant@example.com")
+    );
+}
+
 /// A re-run whose address already has the night's activation link out
 /// (the review of the twenty-ninth session): night 1's activation to `TWO`
 /// waits; night 2's first build grants it case 3 (its activation lists

@@ -439,8 +439,18 @@ fn preview(
     for line in crate::report::mail_lines(&summary, true) {
         println!("  {line}");
     }
-    for line in crate::notify::outlook(store, &config.mail, snapshot)? {
-        println!("  note: {line}");
+    match crate::notify::outlook(
+        store,
+        &config.mail,
+        snapshot,
+        from.map(|f| f.name()).as_deref(),
+    ) {
+        Ok(notes) => {
+            for line in notes {
+                println!("  note: {line}");
+            }
+        }
+        Err(e) => println!("  note: what the next `send` would do first cannot be told: {e}"),
     }
     println!("{then}");
     Ok(0)

@@ -282,25 +282,75 @@ pub fn run(
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
 /// case it names, up to the first not granted. Only the live snapshot's
 /// own mail (its night and build) is not looked up: it was made from that
-/// snapshot. The snapshot is checked against its checksum before the
-/// first look-up (a privacy decision is not taken on a damaged file), and
-/// before the claims when the outbox holds mail to check ([`Self::prepare`]:
-/// not while a claim holds the outbox). When it cannot be trusted or read
-/// (there is none, it is damaged, a look-up fails), the mail cannot be
-/// told: it waits, unsent, and `send` says why ([`NoLongerGranted::why`]).
+/// snapshot. Mail of a newer night or build than the snapshot read makes
+/// it read `CURRENT` again: an import beside the run may have published
+/// that snapshot (then it is the one asked), or a rollback left it behind
+/// (then it is checked). The snapshot is checked against its checksum
+/// before the first look-up (a privacy decision is not taken on a damaged
+/// file), and before the claims when the outbox holds mail to check
+/// ([`Self::prepare`]: not while a claim holds the outbox). When it cannot
+/// be trusted or read (there is none, it is damaged, a look-up fails), the
+/// mail cannot be told: it waits, unsent, and `send` says why
+/// ([`NoLongerGranted::why`]).
 struct NoLongerGranted<'a> {
     store: &'a Store,
-    /// The live snapshot's night (YYYYMMDD) and its build's reference (as
-    /// the outbox's `ref`: empty for a first build, `build-2`, ...): its
-    /// own mail is not looked up.
-    own: Option<(String, String)>,
-    /// The live snapshot `CURRENT` names, or why there is none.
-    file: Result<SnapshotFile, Unusable>,
-    /// The live snapshot, verified and opened at the first look-up, or why
-    /// it cannot be.
-    live: std::sync::OnceLock<Result<std::sync::Mutex<Snapshot>, Unusable>>,
+    live: std::sync::Mutex<Live>,
     /// Why a look-up could not tell (the first reason), once one could not.
     why: std::sync::Mutex<Option<Unusable>>,
+}
+
+/// The live snapshot as `send` last read `CURRENT`.
+struct Live {
+    /// Its night (YYYYMMDD) and build: its own mail is not looked up.
+    own: Option<(String, u32)>,
+    /// The file, or why there is none.
+    file: Result<SnapshotFile, Unusable>,
+    /// Verified and opened at the first look-up, or why it cannot be.
+    opened: Option<Result<Snapshot, Unusable>>,
+}
+
+impl Live {
+    fn read(store: &Store) -> Live {
+        let file = match store.live() {
+            Ok(Some(f)) => Ok(f),
+            Ok(None) => Err(Unusable::Missing("there is no live snapshot".into())),
+            // (`CURRENT` names a file not kept)
+            Err(e) if e.kind() == std::io::ErrorKind::Other => {
+                Err(Unusable::Missing(format!("the live snapshot: {e}")))
+            }
+            Err(e) => Err(Unusable::Unreadable(format!("the live snapshot: {e}"))),
+        };
+        Live {
+            own: file
+                .as_ref()
+                .ok()
+                .map(|f| (schemas::date::compact(f.date), f.build)),
+            file,
+            opened: None,
+        }
+    }
+
+    /// Its night and build, to compare with an item's.
+    fn key(&self) -> Option<(&str, u32)> {
+        self.own
+            .as_ref()
+            .map(|(night, build)| (night.as_str(), *build))
+    }
+
+    /// The snapshot, verified and opened once.
+    fn snapshot(&mut self, store: &Store) -> &Result<Snapshot, Unusable> {
+        let file = &self.file;
+        self.opened.get_or_insert_with(|| {
+            let file = file.as_ref().map_err(Clone::clone)?;
+            store.verify(file).map_err(|e| match e {
+                store::layout::Damaged::Unreadable { .. } => Unusable::Unreadable(e.to_string()),
+                store::layout::Damaged::NoChecksum { .. } => Unusable::Unreadable(e.to_string()),
+                _ => Unusable::Damaged(e.to_string()),
+            })?;
+            Snapshot::open(file)
+                .map_err(|e| Unusable::Unreadable(format!("{}: {e}", file.path.display())))
+        })
+    }
 }
 
 /// Why the live snapshot cannot tell what is granted, and so what to do.
@@ -340,25 +390,9 @@ impl Unusable {
 
 impl<'a> NoLongerGranted<'a> {
     fn new(store: &'a Store) -> NoLongerGranted<'a> {
-        let file = match store.live() {
-            Ok(Some(f)) => Ok(f),
-            Ok(None) => Err(Unusable::Missing("there is no live snapshot".into())),
-            Err(e) => Err(Unusable::Missing(format!("the live snapshot: {e}"))),
-        };
         NoLongerGranted {
             store,
-            own: file.as_ref().ok().map(|f| {
-                (
-                    schemas::date::compact(f.date),
-                    if f.build == 1 {
-                        String::new()
-                    } else {
-                        format!("build-{}", f.build)
-                    },
-                )
-            }),
-            file,
-            live: std::sync::OnceLock::new(),
+            live: std::sync::Mutex::new(Live::read(store)),
             why: std::sync::Mutex::new(None),
         }
     }
@@ -369,32 +403,21 @@ impl<'a> NoLongerGranted<'a> {
     /// claim it would hold the outbox's write lock that long. Lazily at the
     /// first look-up otherwise (mail queued meanwhile).
     fn prepare(&self, data_dir: &std::path::Path) -> Result<()> {
-        let (night, reference) = self.own.clone().unwrap_or_default();
+        let mut live = self.live.lock().expect("live");
+        let (night, build) = live.own.clone().unwrap_or_default();
+        let reference = reference_of(build);
         if mail::outbox::Outbox::open(data_dir)?.has_grant_mail_besides(&night, &reference)? {
-            let _ = self.live();
+            let _ = live.snapshot(self.store);
         }
         Ok(())
-    }
-
-    /// The live snapshot, verified and opened once.
-    fn live(&self) -> &Result<std::sync::Mutex<Snapshot>, Unusable> {
-        self.live.get_or_init(|| {
-            let file = self.file.as_ref().map_err(Clone::clone)?;
-            self.store.verify(file).map_err(|e| match e {
-                store::layout::Damaged::Unreadable { .. } => Unusable::Unreadable(e.to_string()),
-                _ => Unusable::Damaged(e.to_string()),
-            })?;
-            Snapshot::open(file)
-                .map(std::sync::Mutex::new)
-                .map_err(|e| Unusable::Unreadable(format!("{}: {e}", file.path.display())))
-        })
     }
 
     /// The live snapshot, for the send report's look-ups of courts: the one
     /// it asked, or else opened (not verified) only to name courts.
     fn into_snapshot(self) -> Option<Snapshot> {
-        match self.live.into_inner() {
-            Some(Ok(s)) => Some(s.into_inner().unwrap_or_else(|e| e.into_inner())),
+        let live = self.live.into_inner().unwrap_or_else(|e| e.into_inner());
+        match live.opened {
+            Some(Ok(s)) => Some(s),
             _ => open_live(self.store),
         }
     }
@@ -411,19 +434,30 @@ impl<'a> NoLongerGranted<'a> {
     /// meets first (a night or build live before its mail is queued; a
     /// rollback), and leaves its cases to the next night's mail to tell.
     fn of(&self, item: &mail::outbox::Item) -> Granted {
-        if self
-            .own
-            .as_ref()
-            .is_some_and(|(night, reference)| item.night == *night && item.reference == *reference)
-        {
+        // (a night's build, as the outbox's `ref` names it)
+        let built = (
+            item.night.as_str(),
+            item.reference
+                .strip_prefix("build-")
+                .and_then(|b| b.parse().ok())
+                .unwrap_or(1),
+        );
+        let mut live = self.live.lock().expect("live");
+        if live.key().is_none_or(|own| built > own) {
+            let now = Live::read(self.store);
+            if now.own != live.own {
+                *live = now;
+            }
+        }
+        if live.key() == Some(built) {
             return Granted::Yes;
         }
         let cannot_tell = |why: Unusable| {
             self.why.lock().expect("reason").get_or_insert(why);
             Granted::CannotTell
         };
-        let snapshot = match self.live() {
-            Ok(snapshot) => snapshot.lock().expect("snapshot"),
+        let snapshot = match live.snapshot(self.store) {
+            Ok(snapshot) => snapshot,
             Err(why) => return cannot_tell(why.clone()),
         };
         let failed =
@@ -452,6 +486,15 @@ impl<'a> NoLongerGranted<'a> {
             Some(why) => cannot_tell(why),
             None => Granted::Yes,
         }
+    }
+}
+
+/// A build's reference as the outbox's `ref` names it: empty for a
+/// night's first build, `build-2` for its first re-run.
+fn reference_of(build: u32) -> String {
+    match build {
+        0 | 1 => String::new(),
+        n => format!("build-{n}"),
     }
 }
 

@@ -573,41 +573,51 @@ pub fn catch_up(
 }
 
 /// What the next catch-up (`send`, or the next import) would do with the
-/// pending night `to` other than queue its mail as [`preview`] says:
-/// drop it (mail off, never published), hold it back (a re-run whose
-/// earlier build's mail waits), or queue other nights first. Empty when it
-/// would simply queue it. For the dry runs of `outbox rediff` and `forget`.
-pub fn outlook(store: &Store, cfg: &MailSettings, to: &str) -> Result<Vec<String>, NotifyError> {
+/// pending night `to`, compared with `from` (the comparison previewed),
+/// other than queue its mail as [`preview`] says: drop it (mail off, never
+/// published), hold it back (a re-run whose earlier build's mail waits),
+/// or queue other nights first. Empty when it would simply queue it. For
+/// the dry runs of `outbox rediff` and `forget`.
+pub fn outlook(
+    store: &Store,
+    cfg: &MailSettings,
+    to: &str,
+    from: Option<&str>,
+) -> Result<Vec<String>, NotifyError> {
     let outbox = Outbox::open(&store.root)?;
     let pending = outbox.pending()?;
     let Some(night) = pending.iter().find(|p| p.to == to) else {
         return Ok(Vec::new());
     };
-    let live = store.live().map_err(NotifyError::Data)?;
-    let mut said = Vec::new();
     if !cfg.enabled {
-        said.push(
+        return Ok(vec![
             "mail is off (mail.enabled = false): the next `send` drops the night's mail instead"
                 .into(),
-        );
-    } else if !published(&pending, live.as_ref().map(SnapshotFile::name).as_deref())
-        .contains(&night.seq)
-    {
-        said.push(format!(
-            "{to} was never published (as far as the outbox knows): the next `send` drops its mail instead"
-        ));
+        ]);
     }
+    let live = store.live().map_err(NotifyError::Data)?;
+    if !published(&pending, live.as_ref().map(SnapshotFile::name).as_deref()).contains(&night.seq) {
+        return Ok(vec![format!(
+            "{to} is not known to have been published (an import may be publishing it now): if \
+             it never was, the next `send` drops its mail instead"
+        )]);
+    }
+    let mut said = Vec::new();
     let earlier: Vec<&str> = pending
         .iter()
         .filter(|p| p.seq < night.seq)
         .map(|p| p.to.as_str())
         .collect();
-    if let (Some(from), Some(to_file)) = (night.from.as_deref(), store.by_name(to)) {
+    if let (Some(from), Some(to_file)) = (from, store.by_name(to)) {
         if store
             .by_name(from)
             .is_some_and(|f| is_rerun(&f, &to_file) && earlier.contains(&from))
         {
-            said.push(format!("its mail waits: {}", waits_for(from)));
+            said.push(format!(
+                "its mail waits: {}; the figures take none of that build's mail as queued (its \
+                 activation links and digests may count here twice)",
+                waits_for(from)
+            ));
         }
     }
     if !earlier.is_empty() {
