@@ -604,16 +604,22 @@ fn imported_while_damaged(env: &Env, smtp: &Smtp, batches: [(&Night, &str); 2], 
     );
 }
 
-/// Restores the snapshot `damaged_after_night_1` damaged, sends (which
-/// must now queue and send everything), checks that sending again sends
-/// nothing more, and gives `FOLLOWS_TWO`'s digests.
-fn restored_then_digests(env: &Env, smtp: &Smtp) -> Vec<String> {
+/// Puts back the snapshot `damaged_after_night_1` damaged, as an
+/// operator restores it from backup.
+fn restore_intact(env: &Env) {
     let name = fs::read_to_string(env.dir.path().join("intact.name")).unwrap();
     fs::copy(
         env.dir.path().join("intact"),
         env.data().join("snapshots").join(name),
     )
     .unwrap();
+}
+
+/// Restores the snapshot `damaged_after_night_1` damaged, sends (which
+/// must now queue and send everything), checks that sending again sends
+/// nothing more, and gives `FOLLOWS_TWO`'s digests.
+fn restored_then_digests(env: &Env, smtp: &Smtp) -> Vec<String> {
+    restore_intact(env);
     send(env, smtp);
     let sent = smtp.transactions();
     send(env, smtp);
@@ -982,12 +988,7 @@ fn dry_runs_of_rediff_and_forget_say_what_the_nights_mail_would_be_and_change_no
     // The file restored, forget's dry run says what giving up would lose:
     // the digest of case 1's news and the new address's activation; and
     // that is what the night's mail then is.
-    let name = fs::read_to_string(env.dir.path().join("intact.name")).unwrap();
-    fs::copy(
-        env.dir.path().join("intact"),
-        env.data().join("snapshots").join(name),
-    )
-    .unwrap();
+    restore_intact(&env);
     let before = state(&env);
     let forget = etl(&env, &smtp, &["outbox", "forget", "20261124", "--dry-run"]);
     assert_eq!(forget.code, 0, "{}{}", forget.stdout, forget.stderr);
