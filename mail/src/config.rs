@@ -144,6 +144,11 @@ impl Window {
     pub fn contains(&self, t: NaiveTime) -> bool {
         t >= self.start && t < self.end
     }
+
+    /// Whether it is open at `now` (its times are Asia/Taipei's).
+    pub fn is_open_at(&self, now: chrono::DateTime<chrono::Utc>) -> bool {
+        self.contains(now.with_timezone(&schemas::date::taipei()).time())
+    }
 }
 
 impl std::fmt::Display for Window {

@@ -47,7 +47,7 @@ use lettre::transport::smtp::extension::ClientId;
 use rusqlite::Connection;
 use serde::Serialize;
 
-use schemas::date::{parse_batch_date, taipei, taipei_at};
+use schemas::date::{parse_batch_date, taipei_at};
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
@@ -642,10 +642,7 @@ fn send_scope(
         ..SendSummary::default()
     };
 
-    if !now_flag
-        && scope == Scope::Nightly
-        && !cfg.window.contains(now.with_timezone(&taipei()).time())
-    {
+    if !now_flag && scope == Scope::Nightly && !cfg.window.is_open_at(now) {
         summary.outside_window = true;
         summary.count_states(&outbox, scope)?;
         return Ok(summary);

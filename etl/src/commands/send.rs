@@ -136,8 +136,7 @@ pub fn run(
     }
     let now = chrono::Utc::now();
     let ungranted = NoLongerGranted::new(&store);
-    let taipei_time = now.with_timezone(&schemas::date::taipei()).time();
-    if now_flag || config.mail.window.contains(taipei_time) {
+    if now_flag || config.mail.window.is_open_at(now) {
         ungranted.prepare(&config.data_dir)?;
     }
     let summary = send::send(
@@ -343,9 +342,9 @@ impl Live {
         self.opened.get_or_insert_with(|| {
             let file = file.as_ref().map_err(Clone::clone)?;
             store.verify(file).map_err(|e| match e {
-                store::layout::Damaged::Unreadable { .. } => Unusable::Unreadable(e.to_string()),
-                store::layout::Damaged::NoChecksum { .. } => Unusable::Unreadable(e.to_string()),
-                _ => Unusable::Damaged(e.to_string()),
+                store::layout::Damaged::Unreadable { .. }
+                | store::layout::Damaged::NoChecksum { .. } => Unusable::Unreadable(e.to_string()),
+                store::layout::Damaged::Mismatch { .. } => Unusable::Damaged(e.to_string()),
             })?;
             let unreadable =
                 |e: ReadError| Unusable::Unreadable(format!("{}: {e}", file.path.display()));
@@ -418,7 +417,7 @@ impl<'a> NoLongerGranted<'a> {
     fn prepare(&self, data_dir: &std::path::Path) -> Result<()> {
         let mut live = self.live.lock().expect("live");
         let (night, build) = live.own.clone().unwrap_or_default();
-        let reference = reference_of(build);
+        let reference = mail::outbox::build_reference((build > 1).then_some(build));
         if mail::outbox::Outbox::open(data_dir)?.has_grant_mail_besides(&night, &reference)? {
             let _ = live.snapshot(self.store);
         }
@@ -447,13 +446,9 @@ impl<'a> NoLongerGranted<'a> {
     /// meets first (a night or build live before its mail is queued; a
     /// rollback), and leaves its cases to the next night's mail to tell.
     fn of(&self, item: &mail::outbox::Item) -> Granted {
-        // (a night's build, as the outbox's `ref` names it)
         let built = (
             item.night.as_str(),
-            item.reference
-                .strip_prefix("build-")
-                .and_then(|b| b.parse().ok())
-                .unwrap_or(1),
+            mail::outbox::reference_build(&item.reference),
         );
         let mut live = self.live.lock().expect("live");
         if live.key().is_none_or(|own| built > own) {
@@ -499,15 +494,6 @@ impl<'a> NoLongerGranted<'a> {
             Some(why) => cannot_tell(why),
             None => Granted::Yes,
         }
-    }
-}
-
-/// A build's reference as the outbox's `ref` names it: empty for a
-/// night's first build, `build-2` for its first re-run.
-fn reference_of(build: u32) -> String {
-    match build {
-        0 | 1 => String::new(),
-        n => format!("build-{n}"),
     }
 }
 

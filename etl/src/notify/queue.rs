@@ -114,7 +114,7 @@ impl Night {
     /// The outbox reference of the night's items (`outbox::NightQueue`):
     /// empty, or the re-run's build (`build-2`).
     pub fn reference(&self) -> String {
-        self.rerun.map_or(String::new(), |b| format!("build-{b}"))
+        mail::outbox::build_reference(self.rerun)
     }
 }
 

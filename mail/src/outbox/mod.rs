@@ -138,6 +138,22 @@ fn case_keys_column(keys: &[String]) -> Option<String> {
     (!keys.is_empty()).then(|| keys.join("\n"))
 }
 
+/// `items.ref` of the mail a night's build queues: empty for the night's
+/// own mail (its first build's, or a build's not compared with an earlier
+/// one), `build-N` for the re-run `rerun` (what it adds to the night).
+pub fn build_reference(rerun: Option<u32>) -> String {
+    rerun.map_or(String::new(), |b| format!("build-{b}"))
+}
+
+/// The build whose mail an item's `ref` is ([`build_reference`]): 1 for
+/// the night's own.
+pub fn reference_build(reference: &str) -> u32 {
+    reference
+        .strip_prefix("build-")
+        .and_then(|b| b.parse().ok())
+        .unwrap_or(1)
+}
+
 /// `items.case_keys` (or `untold`) read back.
 fn case_keys_of(column: Option<String>) -> Vec<String> {
     column
