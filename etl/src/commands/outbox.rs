@@ -112,10 +112,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             }
             let from = from.as_deref();
             let Some(pending) = outbox.pending_for(&snapshot)? else {
-                eprintln!(
-                    "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
-                );
-                return Ok(crate::commands::EXIT_NOT_FOUND);
+                return Ok(no_pending_night(&snapshot));
             };
             if dry_run {
                 let recorded = pending.from.as_deref().unwrap_or("none");
@@ -148,10 +145,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             if dry_run {
                 let snapshot = pending_named(&outbox, &snapshot)?;
                 let Some(pending) = outbox.pending_for(&snapshot)? else {
-                    eprintln!(
-                        "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
-                    );
-                    return Ok(crate::commands::EXIT_NOT_FOUND);
+                    return Ok(no_pending_night(&snapshot));
                 };
                 let from = match pending.from.as_deref() {
                     None => None,
@@ -177,10 +171,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             };
             let snapshot = pending_named(&outbox, &snapshot)?;
             if !outbox.forget_pending(&snapshot)? {
-                eprintln!(
-                    "cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)"
-                );
-                return Ok(crate::commands::EXIT_NOT_FOUND);
+                return Ok(no_pending_night(&snapshot));
             }
             println!(
                 "night {snapshot} given up: its news will not be mailed; tell the courts' clerks"
@@ -412,13 +403,6 @@ fn preview(
     let Some(to) = store.by_name(snapshot) else {
         bail!("night {snapshot}'s snapshot is gone: it has no mail to queue");
     };
-    crate::notify::verify_all(store, [&to]).map_err(|e| {
-        anyhow!(
-            "what night {snapshot}'s mail would be cannot be worked out: {e}. No comparison can \
-             tell it while its own snapshot is damaged: restore the file (its checksum is beside \
-             it), or give the night up (`cpor-etl outbox forget {snapshot}`)"
-        )
-    })?;
     let cannot = |e: &dyn std::fmt::Display| {
         anyhow!(
             "what night {snapshot}'s mail would be cannot be worked out: {e}. `cpor-etl outbox \
@@ -426,8 +410,24 @@ fn preview(
              another kept snapshot would mail"
         )
     };
-    if !from_verified {
-        crate::notify::verify_all(store, from).map_err(|e| cannot(&e))?;
+    // Both at once (each a national snapshot's hash), told apart: no
+    // comparison helps while the night's own snapshot is damaged.
+    // (told as `notify` tells a damaged snapshot: `NotifyError::Damaged`)
+    let mut checked = crate::notify::verify_each(
+        store,
+        [&to].into_iter().chain(from.filter(|_| !from_verified)),
+    )
+    .into_iter()
+    .map(|c| c.map_err(crate::notify::NotifyError::from));
+    if let Some(Err(e)) = checked.next() {
+        bail!(
+            "what night {snapshot}'s mail would be cannot be worked out: {e}. No comparison can \
+             tell it while its own snapshot is damaged: restore the file (its checksum is beside \
+             it), or give the night up (`cpor-etl outbox forget {snapshot}`)"
+        );
+    }
+    if let Some(Err(e)) = checked.next() {
+        return Err(cannot(&e));
     }
     let summary = crate::notify::preview(store, &config.mail, from, &to, chrono::Utc::now())
         .map_err(|e| cannot(&e))?;
@@ -439,12 +439,7 @@ fn preview(
     for line in crate::report::mail_lines(&summary, true) {
         println!("  {line}");
     }
-    match crate::notify::outlook(
-        store,
-        &config.mail,
-        snapshot,
-        from.map(|f| f.name()).as_deref(),
-    ) {
+    match crate::notify::outlook(store, &config.mail, &to, from) {
         Ok(notes) => {
             for line in notes {
                 println!("  note: {line}");
@@ -454,6 +449,12 @@ fn preview(
     }
     println!("{then}");
     Ok(0)
+}
+
+/// Says there is no pending night `snapshot`; the exit code.
+fn no_pending_night(snapshot: &str) -> i32 {
+    eprintln!("cpor-etl: no pending night `{snapshot}` (see `cpor-etl outbox pending`)");
+    crate::commands::EXIT_NOT_FOUND
 }
 
 /// A kept snapshot as an administrator names it: its file name, or its

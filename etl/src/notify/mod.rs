@@ -275,11 +275,23 @@ pub fn preview(
 }
 
 /// Checks each snapshot against its recorded checksum, each in its own
-/// thread (a national snapshot is about 0.5 GB to hash).
+/// thread (a national snapshot is about 0.5 GB to hash); the first that
+/// fails, in the order given, is the error.
 pub fn verify_all<'a>(
     store: &Store,
     check: impl IntoIterator<Item = &'a SnapshotFile>,
 ) -> Result<(), NotifyError> {
+    verify_each(store, check)
+        .into_iter()
+        .collect::<Result<(), _>>()?;
+    Ok(())
+}
+
+/// [`verify_all`]'s checks, each file's outcome in the order given.
+pub fn verify_each<'a>(
+    store: &Store,
+    check: impl IntoIterator<Item = &'a SnapshotFile>,
+) -> Vec<Result<(), store::layout::Damaged>> {
     let check: Vec<&SnapshotFile> = check.into_iter().collect();
     std::thread::scope(|s| {
         let checks: Vec<_> = check
@@ -288,9 +300,9 @@ pub fn verify_all<'a>(
             .collect();
         checks
             .into_iter()
-            .try_for_each(|c| c.join().expect("a checksum thread panicked"))
-    })?;
-    Ok(())
+            .map(|c| c.join().expect("a checksum thread panicked"))
+            .collect()
+    })
 }
 
 /// Compares `to` with `from` and works out everything the night's mail is
@@ -581,12 +593,13 @@ pub fn catch_up(
 pub fn outlook(
     store: &Store,
     cfg: &MailSettings,
-    to: &str,
-    from: Option<&str>,
+    to: &SnapshotFile,
+    from: Option<&SnapshotFile>,
 ) -> Result<Vec<String>, NotifyError> {
     let outbox = Outbox::open(&store.root)?;
     let pending = outbox.pending()?;
-    let Some(night) = pending.iter().find(|p| p.to == to) else {
+    let to_name = to.name();
+    let Some(night) = pending.iter().find(|p| p.to == to_name) else {
         return Ok(Vec::new());
     };
     if !cfg.enabled {
@@ -598,7 +611,7 @@ pub fn outlook(
     let live = store.live().map_err(NotifyError::Data)?;
     if !published(&pending, live.as_ref().map(SnapshotFile::name).as_deref()).contains(&night.seq) {
         return Ok(vec![format!(
-            "{to} is not known to have been published (an import may be publishing it now): if \
+            "{to_name} is not known to have been published (an import may be publishing it now): if \
              it never was, the next `send` drops its mail instead"
         )]);
     }
@@ -608,15 +621,13 @@ pub fn outlook(
         .filter(|p| p.seq < night.seq)
         .map(|p| p.to.as_str())
         .collect();
-    if let (Some(from), Some(to_file)) = (from, store.by_name(to)) {
-        if store
-            .by_name(from)
-            .is_some_and(|f| is_rerun(&f, &to_file) && earlier.contains(&from))
-        {
+    if let Some(from) = from {
+        let name = from.name();
+        if is_rerun(from, to) && earlier.contains(&name.as_str()) {
             said.push(format!(
                 "its mail waits: {}; the figures take none of that build's mail as queued (its \
                  activation links and digests may count here twice)",
-                waits_for(from)
+                waits_for(&name)
             ));
         }
     }

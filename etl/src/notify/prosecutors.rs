@@ -140,10 +140,8 @@ pub fn add_news(
     let (then_assigned, now_assigned) = (by_case(&old)?, by_case(&new)?);
     // Tonight's queryable cases of theirs, by case.
     #[allow(clippy::type_complexity)]
-    let mut tonight: HashMap<
-        CaseRef,
-        (i64, Vec<crate::model::EntryData>, &[usize], Option<String>),
-    > = HashMap::with_capacity(now_assigned.len());
+    let mut tonight: HashMap<CaseRef, (i64, Vec<crate::model::EntryData>, &[usize], String)> =
+        HashMap::with_capacity(now_assigned.len());
     for (id, who) in &now_assigned {
         if let Some((court, case)) = new.case_at(*id)? {
             if case.queryable {
@@ -151,8 +149,8 @@ pub fn add_news(
                     court,
                     key: case.key,
                 };
-                let division = schemas::text::division(&case.division);
-                tonight.insert(at, (*id, case.entries, who.as_slice(), division));
+                // (its 股別 as the court wrote it: said only of a case with news)
+                tonight.insert(at, (*id, case.entries, who.as_slice(), case.division));
             }
         }
     }
@@ -186,6 +184,7 @@ pub fn add_news(
         if entries.is_empty() && corrected.is_none() {
             continue;
         }
+        let division = schemas::text::division(division);
         for i in both {
             news[i].push(CaseNews {
                 corrected,
