@@ -401,9 +401,10 @@ impl SendSummary {
 
 /// Delivers every due nightly item once. `now_flag`: ignore the send window,
 /// the spread of the night's mail and the wait before a retry (an item is
-/// still tried once a run). `ungranted`: whether a due activation, approval
+/// still tried once a run). `grants`: whether a due activation, approval
 /// or expiry warning names a case its address is no longer granted, so
-/// that it is not sent ([`plan_claim`]; asked only of those kinds). `stop`: once set (a signal), no new
+/// that it is not sent ([`plan_claim`], and again just before it is handed
+/// over; asked only of those kinds). `stop`: once set (a signal), no new
 /// message is started; those with a relay are finished and recorded.
 pub fn send(
     data_dir: &Path,
@@ -411,17 +412,9 @@ pub fn send(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
-    ungranted: &Ungranted<'_>,
+    grants: &dyn GrantCheck,
 ) -> Result<SendSummary, SendError> {
-    send_scope(
-        data_dir,
-        cfg,
-        Scope::Nightly,
-        now_flag,
-        now,
-        stop,
-        ungranted,
-    )
+    send_scope(data_dir, cfg, Scope::Nightly, now_flag, now, stop, grants)
 }
 
 /// Delivers every due item of the website's mail (password links and
@@ -439,15 +432,35 @@ pub fn send_website(
         true,
         now,
         &AtomicBool::new(false),
-        &|_| Granted::Yes,
+        &|_: &Item| Granted::Yes,
     )
 }
 
 /// Whether the cases a due item names are still granted to its address
 /// (`Item::case_keys`; one queued before outbox migration 14 names none:
 /// whether its address has a grant left), or cannot be told. The caller
-/// knows the live snapshot; asked only of [`GRANT_KINDS`].
-pub type Ungranted<'a> = dyn Fn(&Item) -> Granted + Sync + 'a;
+/// knows the live snapshot; asked only of [`GRANT_KINDS`]. A function of
+/// the item is one, asked both times.
+pub trait GrantCheck: Sync {
+    /// Asked of a due item as it is claimed ([`plan_claim`]).
+    fn at_claim(&self, item: &Item) -> Granted;
+    /// Asked again of a claimed item just before it is handed to a relay,
+    /// the claim having said [`Granted::Yes`]: what a snapshot published
+    /// since then says (an import beside the run; the night's mail cannot
+    /// withhold what a sender holds). `No`: it is withheld
+    /// ([`Event::Recalled`]); `CannotTell`: given back as it was.
+    fn before_delivery(&self, item: &Item) -> Granted;
+}
+
+impl<F: Fn(&Item) -> Granted + Sync> GrantCheck for F {
+    fn at_claim(&self, item: &Item) -> Granted {
+        self(item)
+    }
+
+    fn before_delivery(&self, item: &Item) -> Granted {
+        self(item)
+    }
+}
 
 /// What the live snapshot says of the cases a due grant mail names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -464,14 +477,14 @@ pub enum Granted {
 
 /// What to do with a due item at `now`: send it; or not, if its address
 /// is flagged, or if it is an activation, approval or expiry warning that
-/// `ungranted` says names a case no longer granted; or, if it is a reminder
+/// `grants` says names a case no longer granted; or, if it is a reminder
 /// whose day's send window (`window`, Asia/Taipei) ended after it was
 /// queued, fail it ([`past_its_day`]). `None`: leave it as it is, for a
 /// later run: a grant mail whose cases cannot be checked.
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
-    ungranted: &Ungranted<'_>,
+    grants: &dyn GrantCheck,
     window: Window,
     now: DateTime<Utc>,
 ) -> Option<Event> {
@@ -481,7 +494,7 @@ pub fn plan_claim(
         } else if flagged.contains(&item.email) {
             Event::Suppress
         } else if GRANT_KINDS.contains(&item.kind) {
-            match ungranted(item) {
+            match grants.at_claim(item) {
                 Granted::Yes => Event::Claim,
                 Granted::No => Event::Ungranted,
                 Granted::CannotTell => return None,
@@ -493,7 +506,7 @@ pub fn plan_claim(
 }
 
 /// The kinds of mail only an address a grant names is sent: what
-/// `ungranted` withholds.
+/// [`GrantCheck`] withholds.
 pub const GRANT_KINDS: [Kind; 3] = [Kind::Activation, Kind::Approval, Kind::Expiry];
 
 /// Whether a reminder of `day` (YYYYMMDD) queued at `queued_at` is past its
@@ -606,7 +619,7 @@ impl SendSummary {
                 self.failed += 1;
                 self.outdated += 1;
             }
-            Event::Suppress | Event::Ungranted => self.suppressed += 1,
+            Event::Suppress | Event::Ungranted | Event::Recalled => self.suppressed += 1,
             Event::Claim
             | Event::Interrupted
             | Event::Withdrawn
@@ -625,7 +638,7 @@ fn send_scope(
     now_flag: bool,
     now: DateTime<Utc>,
     stop: &AtomicBool,
-    ungranted: &Ungranted<'_>,
+    grants: &dyn GrantCheck,
 ) -> Result<SendSummary, SendError> {
     let from = &cfg.from;
     let mut outbox = Outbox::open_for_sending(data_dir)?;
@@ -716,7 +729,7 @@ fn send_scope(
             let claimed = {
                 let flagged = run.flagged.lock().expect("flagged");
                 lock(&run.outbox).claim(batch, now, |item| {
-                    plan_claim(item, &flagged, ungranted, cfg.window, now)
+                    plan_claim(item, &flagged, grants, cfg.window, now)
                 })?
             };
             {
@@ -732,9 +745,13 @@ fn send_scope(
                 }
             }
             store::failpoint::pause("send-after-mark");
-            let unstarted = deliver_all(&mut transports, claimed.items, stop, &|item, outcome| {
-                run.record(item, outcome)
-            })?;
+            let unstarted = deliver_all(
+                &mut transports,
+                claimed.items,
+                stop,
+                &|item| run.cleared(item, grants),
+                &|item, outcome| run.record(item, outcome),
+            )?;
             let mut outbox = lock(&run.outbox);
             outbox.settle(scope)?;
             if !unstarted.is_empty() {
@@ -785,6 +802,31 @@ struct Run<'a> {
 }
 
 impl Run<'_> {
+    /// Whether a claimed item may be handed to a relay now: any but a
+    /// grant mail; a grant mail if `grants` still says so
+    /// ([`GrantCheck::before_delivery`]). One it no longer does is
+    /// withheld; one it cannot tell is given back as it was (never sent
+    /// unchecked), counted as at a claim.
+    fn cleared(&self, item: &Item, grants: &dyn GrantCheck) -> Result<bool, SendError> {
+        if !GRANT_KINDS.contains(&item.kind) {
+            return Ok(true);
+        }
+        match grants.before_delivery(item) {
+            Granted::Yes => Ok(true),
+            Granted::No => {
+                if lock(&self.outbox).recall(item, self.now)? {
+                    lock(&self.summary).count(Event::Recalled);
+                }
+                Ok(false)
+            }
+            Granted::CannotTell => {
+                let n = lock(&self.outbox).withdraw(std::slice::from_ref(item))?;
+                lock(&self.summary).unchecked += n;
+                Ok(false)
+            }
+        }
+    }
+
     /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
@@ -822,7 +864,9 @@ fn jitter() -> f64 {
     f64::from(r) / f64::from(u16::MAX)
 }
 
-/// Sends items over the transports (one thread each); `done` records each
+/// Sends items over the transports (one thread each), each once `cleared`
+/// lets it go (just before it is handed over; an item it holds back it has
+/// dealt with); `done` records each
 /// outcome before the thread takes its next item, so at most one message
 /// per connection is delivered but not recorded at any moment. One slow or
 /// failing address holds up one connection, never the others. Stops at the
@@ -832,6 +876,7 @@ fn deliver_all(
     transports: &mut [Box<dyn Transport>],
     items: Vec<Item>,
     stop: &AtomicBool,
+    cleared: &(dyn Fn(&Item) -> Result<bool, SendError> + Sync),
     done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
 ) -> Result<Vec<Item>, SendError> {
     if transports.len() == 1 {
@@ -840,6 +885,9 @@ fn deliver_all(
         for item in items.by_ref() {
             if stop.load(Ordering::SeqCst) {
                 return Ok(std::iter::once(item).chain(items).collect());
+            }
+            if !cleared(&item)? {
+                continue;
             }
             let outcome = t.deliver(&item);
             done(&item, outcome)?;
@@ -862,7 +910,14 @@ fn deliver_all(
                 }
                 let next = lock(work_rx).recv();
                 let Ok(item) = next else { break };
-                let outcome = t.deliver(&item);
+                let outcome = match cleared(&item) {
+                    Ok(true) => t.deliver(&item),
+                    Ok(false) => continue,
+                    Err(e) => {
+                        lock(failed).get_or_insert(e);
+                        break;
+                    }
+                };
                 if let Err(e) = done(&item, outcome) {
                     lock(failed).get_or_insert(e);
                     break;
@@ -1036,7 +1091,7 @@ mod tests {
             }
         };
         let cannot_tell = |_: &Item| Granted::CannotTell;
-        for check in [&ungranted as &Ungranted<'_>, &cannot_tell] {
+        for check in [&ungranted as &dyn GrantCheck, &cannot_tell] {
             assert_eq!(plan_claim(&late, &none, check, w, now), Some(Event::Claim));
         }
         for kind in GRANT_KINDS {

@@ -68,6 +68,11 @@ enum Op {
     /// has not come are given back (and an item whose outcome is recorded
     /// but not settled is offered too, and must stay as it is).
     Withdraw { n: usize },
+    /// Just before handing it over, the sender finds that a snapshot
+    /// published since the claim no longer grants a grant mail in flight:
+    /// it is recalled (and an item whose outcome is recorded but not
+    /// settled is offered too, and must stay as it is).
+    Recall { pick: usize },
     /// The sender dies; the next run recovers both scopes.
     Crash,
     /// A relay refuses an address for good elsewhere: it is flagged.
@@ -97,6 +102,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
         1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
+        1 => any::<usize>().prop_map(|pick| Op::Recall { pick }),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
@@ -105,6 +111,25 @@ fn op() -> impl Strategy<Value = Op> {
         2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
             .prop_map(|minutes| Op::Wait { minutes }),
     ]
+}
+
+/// An item that only its id names: what `Outbox::withdraw` and
+/// `Outbox::recall` go by.
+fn by_id(id: i64, now: DateTime<Utc>) -> Item {
+    Item {
+        id,
+        night: String::new(),
+        email: String::new(),
+        kind: Kind::Digest,
+        state: State::Queued,
+        message_id: String::new(),
+        reference: String::new(),
+        message: Vec::new(),
+        attempts: 1,
+        first_try_at: now,
+        queued_at: now,
+        case_keys: Vec::new(),
+    }
 }
 
 /// An item as the model knows it.
@@ -122,6 +147,9 @@ struct Model {
     recorded: Option<(State, Event, Option<DateTime<Utc>>)>,
     /// Its stored message cannot be read.
     damaged: bool,
+    /// Withheld as no longer granted: never queued again by a retry (it
+    /// would show the case).
+    withheld: bool,
 }
 
 struct World {
@@ -252,6 +280,7 @@ impl World {
                                 not_before: self.now,
                                 recorded: None,
                                 damaged: false,
+                                withheld: false,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -292,6 +321,7 @@ impl World {
                         not_before: self.now,
                         recorded: None,
                         damaged: false,
+                        withheld: false,
                     },
                 );
             }
@@ -440,21 +470,7 @@ impl World {
                     .map(|(id, _)| *id)
                     .collect();
                 if let Some(&id) = recorded.first() {
-                    // withdraw goes by id only.
-                    given.push(Item {
-                        id,
-                        night: String::new(),
-                        email: String::new(),
-                        kind: Kind::Digest,
-                        state: State::Queued,
-                        message_id: String::new(),
-                        reference: String::new(),
-                        message: Vec::new(),
-                        attempts: 1,
-                        first_try_at: self.now,
-                        queued_at: self.now,
-                        case_keys: Vec::new(),
-                    });
+                    given.push(by_id(id, self.now));
                 }
                 let changed = self.outbox.withdraw(&given).unwrap();
                 assert_eq!(changed, n as u64, "only the unstarted ones");
@@ -467,6 +483,35 @@ impl World {
                     }
                     events.insert(item.id, Event::Withdrawn);
                 }
+            }
+            Op::Recall { pick } => {
+                let recorded = self
+                    .model
+                    .iter()
+                    .find(|(_, m)| m.recorded.is_some())
+                    .map(|(id, _)| *id);
+                if let Some(id) = recorded {
+                    assert!(!self.outbox.recall(&by_id(id, self.now), self.now).unwrap());
+                }
+                let grant_mail: Vec<usize> = (0..self.in_flight.len())
+                    .filter(|&i| GRANT_KINDS.contains(&self.in_flight[i].kind))
+                    .collect();
+                if grant_mail.is_empty() {
+                    return events;
+                }
+                let item = self.in_flight.remove(grant_mail[pick % grant_mail.len()]);
+                assert!(self.outbox.recall(&item, self.now).unwrap(), "{item:?}");
+                assert!(!self.outbox.recall(&item, self.now).unwrap(), "twice");
+                let m = self.model.get_mut(&item.id).unwrap();
+                assert_eq!(m.state, State::Sending);
+                m.state = State::Suppressed;
+                m.withheld = true;
+                m.next_try = None;
+                m.attempts -= 1;
+                if m.attempts == 0 {
+                    m.first_try = None;
+                }
+                events.insert(item.id, Event::Recalled);
             }
             Op::Crash => {
                 self.in_flight.clear();
@@ -507,10 +552,11 @@ impl World {
                 let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
                 let n = self.outbox.retry(RetryWhich::Item(id)).unwrap().len();
                 let m = self.model.get_mut(&id).unwrap();
-                let retried = matches!(
-                    m.state,
-                    State::Failed | State::Unknown | State::Retrying | State::Suppressed
-                );
+                let retried = !m.withheld
+                    && matches!(
+                        m.state,
+                        State::Failed | State::Unknown | State::Retrying | State::Suppressed
+                    );
                 assert_eq!(n, usize::from(retried));
                 if retried {
                     m.state = State::Queued;

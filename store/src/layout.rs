@@ -37,6 +37,15 @@ use schemas::date::{compact, parse_batch_date};
 
 const CURRENT: &str = "CURRENT";
 const CURRENT_TMP: &str = "CURRENT.tmp";
+
+/// `CURRENT`'s identity at a moment ([`Store::current_stamp`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CurrentStamp {
+    inode: (u64, u64),
+    size: u64,
+    modified: (i64, i64),
+    changed: (i64, i64),
+}
 const BUILDING: &str = ".building-";
 const SUFFIX: &str = ".sqlite";
 const CHECKSUM: &str = ".sha256";
@@ -330,6 +339,26 @@ impl Store {
             })
     }
 
+    /// What `CURRENT` is now, from one `stat` (no read): whether it was
+    /// replaced since an earlier stamp, cheaply enough to ask before each
+    /// message `cpor-etl send` hands over. A publish or rollback replaces
+    /// the file (a new inode, written at a later time), so a stamp
+    /// unchanged means [`Self::live`] names the same snapshot. `None`:
+    /// there is no `CURRENT`.
+    pub fn current_stamp(&self) -> io::Result<Option<CurrentStamp>> {
+        use std::os::unix::fs::MetadataExt;
+        match fs::metadata(self.root.join(CURRENT)) {
+            Ok(m) => Ok(Some(CurrentStamp {
+                inode: (m.dev(), m.ino()),
+                size: m.size(),
+                modified: (m.mtime(), m.mtime_nsec()),
+                changed: (m.ctime(), m.ctime_nsec()),
+            })),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every published snapshot, oldest first.
     pub fn kept(&self) -> io::Result<Vec<SnapshotFile>> {
         let dir = self.snapshots_dir();
@@ -601,6 +630,29 @@ mod tests {
             fs::read_to_string(dir.path().join("CURRENT")).unwrap(),
             "20261123-2.sqlite\n"
         );
+    }
+
+    /// `send` asks before each grant mail it hands over whether a
+    /// snapshot was published since it last looked: a publish and a
+    /// rollback each change the stamp; asking does not.
+    #[test]
+    fn currents_stamp_changes_with_each_publish_and_rollback_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        assert_eq!(store.current_stamp().unwrap(), None);
+        let a = fake_publish(&store, "20261123");
+        let first = store.current_stamp().unwrap().expect("a stamp");
+        assert_eq!(store.current_stamp().unwrap(), Some(first));
+        store.live().unwrap();
+        assert_eq!(store.current_stamp().unwrap(), Some(first));
+        fake_publish(&store, "20261123");
+        let second = store.current_stamp().unwrap().expect("a stamp");
+        assert_ne!(first, second);
+        store.point_current(&a).unwrap();
+        let rolled_back = store.current_stamp().unwrap().expect("a stamp");
+        assert_ne!(rolled_back, second);
+        assert_ne!(rolled_back, first, "the same name, written again");
     }
 
     #[test]

@@ -1446,18 +1446,7 @@ fn a_nights_mail_queued_while_a_send_runs_is_not_withheld_by_it() {
         &smtp,
         &n1.write(&env.dir.path().join("a"), "20261123"),
     );
-    let resume = env.dir.path().join("resume");
-    let mut cmd = env.command();
-    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
-        .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
-        .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
-        .env("CPOR_PAUSE_AT", "send-after-mark")
-        .env("CPOR_PAUSE_RESUME", &resume)
-        .args(["send", "--now"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let stderr = until_paused(&mut child, "send-after-mark");
+    let paused = Paused::after_the_first_claim(&env, &smtp);
     // Night 2 grants a new address a case, published and queued while the
     // send waits between its first claim and its delivery.
     let mut n2 = n1.clone();
@@ -1467,20 +1456,175 @@ fn a_nights_mail_queued_while_a_send_runs_is_not_withheld_by_it() {
         &smtp,
         &n2.write(&env.dir.path().join("b"), "20261124"),
     );
-    fs::write(&resume, "").unwrap();
-    let out = child.wait_with_output().unwrap();
-    drop(stderr);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = paused.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     assert_eq!(
         smtp.accepted_for("late.grant@example.com").len(),
         1,
         "{}",
         show_item(&env, &smtp, "late.grant@example.com")
     );
+}
+
+/// A `send --now` (one connection) paused between its first claim and its
+/// first delivery (`send-after-mark`), until [`Paused::resume`].
+struct Paused {
+    child: Child,
+    stderr: BufReader<std::process::ChildStderr>,
+    resume: PathBuf,
+}
+
+impl Paused {
+    fn after_the_first_claim(env: &Env, smtp: &Smtp) -> Paused {
+        let resume = env.dir.path().join("resume");
+        let mut cmd = env.command();
+        cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+            .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
+            .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
+            .env("CPOR_PAUSE_AT", "send-after-mark")
+            .env("CPOR_PAUSE_RESUME", &resume)
+            .args(["send", "--now"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let stderr = until_paused(&mut child, "send-after-mark");
+        Paused {
+            child,
+            stderr,
+            resume,
+        }
+    }
+
+    /// Lets it go on, and waits for it to end.
+    fn resume(mut self) -> Run {
+        fs::write(&self.resume, "").unwrap();
+        let mut stderr = String::new();
+        std::io::Read::read_to_string(&mut self.stderr, &mut stderr).unwrap();
+        let out = self.child.wait_with_output().unwrap();
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr,
+        }
+    }
+}
+
+/// A `send` that had claimed the first build's activation (checked then
+/// against the first build, which granted the case) when a re-run that
+/// revokes the case was published: the re-run cannot withhold mail a
+/// `send` holds, and the activation went out naming the revoked case (the
+/// thirtieth session's "left alone", reproduced here first). `send` now
+/// asks again just before handing a grant mail over when a snapshot was
+/// published since its claim: it is withheld, and the next night's mail
+/// tells the case kept, once.
+#[test]
+fn a_rerun_published_while_send_holds_the_first_builds_mail_withholds_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = one_of_two_revoked();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let paused = Paused::after_the_first_claim(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b"), night),
+    );
+    let out = paused.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    let mails = smtp.accepted_for(TWO);
+    assert!(
+        mails.iter().all(|m| !m.contains("115年度訴字第1號")),
+        "the revoked case mailed: {mails:#?}"
+    );
+    assert!(out.stdout.contains("1 suppressed"), "{}", out.stdout);
+    let shown = show_item(&env, &smtp, TWO);
+    assert!(
+        shown.contains("state: suppressed") && shown.contains("to tell: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號"),
+        "{shown}"
+    );
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+
+    let n2 = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            corrected
+                .write(&env.dir.path().join("c"), "20261124")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(n2.code, 0, "{}{}", n2.stdout, n2.stderr);
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+}
+
+/// The same, the re-run's snapshot damaged before `send` goes on: the
+/// claimed activation cannot be checked against it, so it is not handed
+/// over but given back as it was (never sent unchecked); `send` says why
+/// and exits 1. Once the file is restored, it is withheld, and the case
+/// kept is told with the next night.
+#[test]
+fn a_claimed_grant_mail_waits_when_the_snapshot_published_since_cannot_be_read() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = one_of_two_revoked();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let paused = Paused::after_the_first_claim(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b"), night),
+    );
+    let live = env.data().join("snapshots").join(env.current());
+    let intact = fs::read(&live).unwrap();
+    crate::util::damage(&live);
+    let out = paused.resume();
+    assert_eq!(out.code, 1, "{}{}", out.stdout, out.stderr);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    assert_eq!(state_of(&env, &smtp, TWO), "queued", "{}", out.stdout);
+    assert!(
+        out.stderr
+            .contains(&format!("{} is DAMAGED", live.display())),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stdout.contains("wait for the live snapshot"),
+        "{}",
+        out.stdout
+    );
+
+    fs::write(&live, intact).unwrap();
+    send(&env, &smtp);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    let n2 = etl(
+        &env,
+        &smtp,
+        &[
+            "import",
+            corrected
+                .write(&env.dir.path().join("c"), "20261124")
+                .to_str()
+                .unwrap(),
+        ],
+    );
+    assert_eq!(n2.code, 0, "{}{}", n2.stdout, n2.stderr);
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
 }
 
 /// A re-run whose address already has the night's activation link out

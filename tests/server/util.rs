@@ -126,7 +126,7 @@ impl Data {
             true,
             chrono::Utc::now(),
             &never,
-            &|_| mail::send::Granted::Yes,
+            &|_: &mail::outbox::Item| mail::send::Granted::Yes,
         )
         .expect("send");
     }

@@ -16,7 +16,7 @@ macro_rules! say {
 use crate::config::Config;
 use crate::import::exit;
 use crate::stop::Stop;
-use mail::send::{self, Granted};
+use mail::send::{self, GrantCheck, Granted};
 
 use crate::notify::{catch_up, Finished};
 use crate::snapshot::read::{ReadError, Snapshot};
@@ -145,7 +145,7 @@ pub fn run(
         now_flag,
         now,
         &stop.flag,
-        &|item| ungranted.of(item),
+        &ungranted,
     )?;
     if summary.recovered > 0 {
         say!(
@@ -281,10 +281,13 @@ pub fn run(
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
 /// case it names, up to the first not granted. Only the live snapshot's
 /// own mail (its night and build) is not looked up: it was made from that
-/// snapshot. Mail of a newer night or build than the snapshot read makes
-/// it read `CURRENT` again: an import beside the run may have published
-/// that snapshot (then it is the one asked), or a rollback left it behind
-/// (then it is checked). The snapshot is checked against its checksum
+/// snapshot. Before each question it asks whether `CURRENT` was replaced
+/// (one `stat`): an import beside the run may have published a snapshot
+/// (then it is the one asked; its own mail is then the new night's or
+/// build's), or a rollback gone back. A mail claimed before such a change
+/// is asked again just before it is handed over
+/// ([`GrantCheck::before_delivery`]): a re-run correcting a wrong grant
+/// cannot withhold mail `send` holds. The snapshot is checked against its checksum
 /// before the first look-up (a privacy decision is not taken on a damaged
 /// file), and before the claims when the outbox holds mail to check
 /// ([`Self::prepare`]: not while a claim holds the outbox). When it cannot
@@ -296,10 +299,17 @@ struct NoLongerGranted<'a> {
     live: std::sync::Mutex<Live>,
     /// Why a look-up could not tell (the first reason), once one could not.
     why: std::sync::Mutex<Option<Unusable>>,
+    /// The mail a claim let go, not yet handed over: by outbox id, the
+    /// [`Live::generation`] that said so.
+    claimed: std::sync::Mutex<std::collections::HashMap<i64, u64>>,
 }
 
 /// The live snapshot as `send` last read `CURRENT`.
 struct Live {
+    /// `CURRENT`'s stamp, taken before it was read.
+    stamp: std::io::Result<Option<store::layout::CurrentStamp>>,
+    /// Counts the live snapshots this run has seen, from 0.
+    generation: u64,
     /// Its night (YYYYMMDD) and build: its own mail is not looked up.
     own: Option<(String, u32)>,
     /// The file, or why there is none.
@@ -310,6 +320,7 @@ struct Live {
 
 impl Live {
     fn read(store: &Store) -> Live {
+        let stamp = store.current_stamp();
         let file = match store.live() {
             Ok(Some(f)) => Ok(f),
             Ok(None) => Err(Unusable::Missing("there is no live snapshot".into())),
@@ -320,6 +331,8 @@ impl Live {
             Err(e) => Err(Unusable::Unreadable(format!("the live snapshot: {e}"))),
         };
         Live {
+            stamp,
+            generation: 0,
             own: file
                 .as_ref()
                 .ok()
@@ -327,6 +340,26 @@ impl Live {
             file,
             opened: None,
         }
+    }
+
+    /// Reads `CURRENT` again if it was replaced since (or could not be
+    /// stat'ed): a snapshot published or rolled back to meanwhile is the
+    /// one asked from now on, its generation the next.
+    fn refresh(&mut self, store: &Store) {
+        let stamp = store.current_stamp();
+        let same = matches!((&stamp, &self.stamp), (Ok(now), Ok(then)) if now == then);
+        if same {
+            return;
+        }
+        let now = Live::read(store);
+        if now.own == self.own && now.file.is_ok() == self.file.is_ok() {
+            self.stamp = now.stamp;
+            return;
+        }
+        *self = Live {
+            generation: self.generation + 1,
+            ..now
+        };
     }
 
     /// Its night and build, to compare with an item's.
@@ -406,6 +439,7 @@ impl<'a> NoLongerGranted<'a> {
             store,
             live: std::sync::Mutex::new(Live::read(store)),
             why: std::sync::Mutex::new(None),
+            claimed: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
     }
 
@@ -440,23 +474,17 @@ impl<'a> NoLongerGranted<'a> {
     }
 
     /// Whether the cases `item` names are still granted to its address
-    /// (one queued before outbox migration 14 names none: whether its
-    /// address has a grant left). A night's mail withholds such earlier
-    /// mail when it is queued (`notify::retell`); this catches what `send`
-    /// meets first (a night or build live before its mail is queued; a
-    /// rollback), and leaves its cases to the next night's mail to tell.
-    fn of(&self, item: &mail::outbox::Item) -> Granted {
+    /// in the snapshot `live` (one queued before outbox migration 14 names
+    /// none: whether its address has a grant left). A night's mail
+    /// withholds such earlier mail when it is queued (`notify::retell`);
+    /// this catches what `send` meets first (a night or build live before
+    /// its mail is queued; a rollback; a publish while `send` holds it),
+    /// and leaves its cases to the next night's mail to tell.
+    fn ask(&self, live: &mut Live, item: &mail::outbox::Item) -> Granted {
         let built = (
             item.night.as_str(),
             mail::outbox::reference_build(&item.reference),
         );
-        let mut live = self.live.lock().expect("live");
-        if live.key().is_none_or(|own| built > own) {
-            let now = Live::read(self.store);
-            if now.own != live.own {
-                *live = now;
-            }
-        }
         if live.key() == Some(built) {
             return Granted::Yes;
         }
@@ -494,6 +522,33 @@ impl<'a> NoLongerGranted<'a> {
             Some(why) => cannot_tell(why),
             None => Granted::Yes,
         }
+    }
+}
+
+impl GrantCheck for NoLongerGranted<'_> {
+    fn at_claim(&self, item: &mail::outbox::Item) -> Granted {
+        let mut live = self.live.lock().expect("live");
+        live.refresh(self.store);
+        let granted = self.ask(&mut live, item);
+        if granted == Granted::Yes {
+            self.claimed
+                .lock()
+                .expect("claimed")
+                .insert(item.id, live.generation);
+        }
+        granted
+    }
+
+    /// Yes at once if `CURRENT` is as it was when the claim said so (one
+    /// `stat`); else asked again of the snapshot live now.
+    fn before_delivery(&self, item: &mail::outbox::Item) -> Granted {
+        let mut live = self.live.lock().expect("live");
+        live.refresh(self.store);
+        let claimed = self.claimed.lock().expect("claimed").remove(&item.id);
+        if claimed == Some(live.generation) {
+            return Granted::Yes;
+        }
+        self.ask(&mut live, item)
     }
 }
 

@@ -45,7 +45,8 @@ pub struct Item {
     pub case_keys: Vec<String>,
 }
 
-/// Why `send` withheld an item ([`Event::Ungranted`] at a claim).
+/// Why `send` withheld an item ([`Event::Ungranted`] at a claim,
+/// [`Event::Recalled`] before handing it over).
 pub const UNGRANTED_WHY: &str = "the live snapshot no longer grants this address a case it names \
      (revoked, or past its cutoff, since it was queued); not sent: the next night's mail tells \
      again any case it names that is still granted";
@@ -294,7 +295,7 @@ impl Outbox {
             let mut suppress = not_sent(Event::Suppress)?;
             // (its cases are left for the next night's mail to tell those
             // still granted: `NightQueue::withhold`)
-            let mut ungrant = tx.prepare(&super::withhold_sql("case_keys"))?;
+            let mut ungrant = tx.prepare(&super::withhold_sql(Event::Ungranted, "case_keys"))?;
             let mut fail = not_sent(Event::Unreadable)?;
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
@@ -455,6 +456,25 @@ impl Outbox {
         }
         tx.commit()?;
         Ok(n)
+    }
+
+    /// Withholds a claimed grant mail before it is handed to a relay: a
+    /// snapshot published since the claim no longer grants its address a
+    /// case it names (`Event::Recalled`). Like a withhold at a claim, its
+    /// cases are left for the next night's mail to tell those still
+    /// granted, and its attempt is not counted (nothing was tried). One
+    /// commit; false if the item is no longer *sending* with no outcome.
+    pub fn recall(&self, item: &Item, now: DateTime<Utc>) -> Result<bool> {
+        let changed = self
+            .conn
+            .prepare_cached(&super::withhold_sql(Event::Recalled, "case_keys"))?
+            .execute(params![
+                item.id,
+                target(Event::Recalled).as_str(),
+                UNGRANTED_WHY,
+                now.to_rfc3339()
+            ])?;
+        Ok(changed == 1)
     }
 
     /// Records how an attempt on a *sending* item ended, durably (one

@@ -119,17 +119,26 @@ const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, r
      FROM items INDEXED BY items_untold
      WHERE untold IS NOT NULL AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
 
-/// The change of state that withholds a grant mail (`Event::Ungranted`:
-/// item `?1` not sent yet becomes `?2`, suppressed, with the reason `?3`,
-/// withheld at `?4`), leaving `untold` the cases still to tell: its own
-/// (`case_keys`) when `send` withholds it, none (`NULL`) when a night's mail
-/// that tells them does.
-fn withhold_sql(untold: &str) -> String {
+/// The change of state that withholds a grant mail (`event`: item `?1`
+/// not sent becomes `?2`, suppressed, with the reason `?3`, withheld at
+/// `?4`), leaving `untold` the cases still to tell: its own (`case_keys`)
+/// when `send` withholds it, none (`NULL`) when a night's mail that tells
+/// them does. `Event::Ungranted` takes an item not claimed;
+/// `Event::Recalled` one a sender holds with no outcome recorded, its
+/// attempt uncounted (nothing was tried), as `Outbox::withdraw` does.
+fn withhold_sql(event: Event, untold: &str) -> String {
+    let held = if event == Event::Recalled {
+        ", attempts = attempts - 1, lease_until = NULL,
+         first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END"
+    } else {
+        ""
+    };
     format!(
         "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = {untold},
-         withheld_at = ?4
-         WHERE id = ?1 AND state IN {}",
-        state::sql_sources(Event::Ungranted)
+         withheld_at = ?4{held}
+         WHERE id = ?1 AND state IN {}
+         AND NOT EXISTS (SELECT 1 FROM outcomes WHERE item_id = ?1)",
+        state::sql_sources(event)
     )
 }
 
@@ -622,7 +631,7 @@ impl NightQueue<'_> {
         }
         let suppressed = self
             .tx
-            .prepare_cached(&withhold_sql("NULL"))?
+            .prepare_cached(&withhold_sql(Event::Ungranted, "NULL"))?
             .execute(params![
                 mail.id,
                 target(Event::Ungranted).as_str(),

@@ -11,7 +11,9 @@
 //! stored message cannot be read (damage) or it is a reminder past its
 //! day's send window, *failed* on its own, the claim going on with the
 //! others. From sending:
-//! accepted → sent; a temporary failure → retrying, an uncertain outcome (or
+//! accepted → sent; a grant mail a snapshot published since its claim no
+//! longer grants, found just before it is handed over → suppressed; a
+//! temporary failure → retrying, an uncertain outcome (or
 //! a run that died) → unknown, both tried again after a backoff until the
 //! retry deadline, then failed; a 5xx → failed. A held digest is released to
 //! queued; an administrator may queue a failed, unknown, retrying or
@@ -102,6 +104,13 @@ pub enum Event {
     /// page, a frame that fails its checksum): it cannot be sent as queued,
     /// so it fails on its own, with the reason, and the claim goes on.
     Unreadable,
+    /// A sender, just before handing a claimed activation, approval or
+    /// expiry warning to a relay, finds that a snapshot published since the
+    /// claim no longer grants its address a case it names (a re-run or the
+    /// next night went live meanwhile; its mail cannot withhold what a
+    /// sender holds): it is not sent, and its cases are left for the next
+    /// night's mail to tell those still granted, as at a claim.
+    Recalled,
     /// The relay accepted the message.
     Accepted,
     /// A temporary failure (4xx reply, no connection) before the retry
@@ -130,10 +139,11 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 15] = [
+    pub const ALL: [Event; 16] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
+        Event::Recalled,
         Event::Outdated,
         Event::Unreadable,
         Event::Accepted,
@@ -173,6 +183,7 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Unreadable, S::Failed),
     (S::Retrying, E::Unreadable, S::Failed),
     (S::Unknown, E::Unreadable, S::Failed),
+    (S::Sending, E::Recalled, S::Suppressed),
     (S::Sending, E::Accepted, S::Sent),
     (S::Sending, E::Deferred, S::Retrying),
     (S::Sending, E::Uncertain, S::Unknown),
