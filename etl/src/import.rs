@@ -445,14 +445,14 @@ fn stranded_message(courts: &[String], date: NaiveDate, live: Option<&SnapshotFi
     format!(
         "{}: neither imported nor carried over (not usable from batch {}, and the live \
          snapshot {} is DAMAGED, with nothing to carry them over from: see each court's row); \
-         nothing is published, and the site keeps refusing the damaged snapshot. Restore it \
-         from a backup (its checksum is beside it) and import again; or, to publish the night \
-         now, import with {}: those courts' cases and grants leave the site until they are \
+         nothing is published, and the site keeps refusing the damaged snapshot. Either {} and \
+         import again; or, to publish the night now, import with {}: those courts' cases and grants leave the site until they are \
          imported again, and their grants are then mailed as new (the night's own mail waits, \
          as after any damaged night, for `outbox rediff` or `forget`)",
         courts.join(", "),
         compact(date),
         live.map_or_else(|| "-".to_string(), SnapshotFile::name),
+        store::layout::RESTORE,
         flags.join(" "),
     )
 }

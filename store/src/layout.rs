@@ -141,6 +141,13 @@ pub enum LockError {
 pub const REPLACE_DAMAGED: &str = "Roll back to another kept snapshot (`cpor-etl snapshots`, \
      `cpor-etl rollback <date>`), or re-import its night's batch with `cpor-etl import --force`";
 
+/// What restoring a damaged snapshot means (each message that asks for it
+/// says this): a copy checked against the recorded checksum, renamed into
+/// place, never written into the file, which a running `send` or import
+/// may have mapped.
+pub const RESTORE: &str = "restore the file from a backup (check it against the checksum beside \
+     it, then rename it into place: docs/OPERATIONS.md, \"Restoring a snapshot from backup\")";
+
 /// Why a published snapshot must not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum Damaged {

@@ -1373,7 +1373,9 @@ fn grant_mail_waits_while_the_live_snapshot_cannot_be_read() {
     assert!(
         run.stderr.contains(
             "2 activation, approval or expiry mails wait: the live snapshot cannot be used to check that the cases they name are still granted"
-        ) && run.stderr.contains(&format!("{} is DAMAGED", live.display())),
+        ) && run.stderr.contains(&format!("{} is DAMAGED", live.display()))
+            // How to restore it without harm to a running `send`.
+            && run.stderr.contains("rename it into place: docs/OPERATIONS.md, \"Restoring a snapshot from backup\""),
         "{}",
         run.stderr
     );
@@ -1561,6 +1563,110 @@ fn a_rerun_published_while_send_holds_the_first_builds_mail_withholds_it() {
     only_the_case_kept(&smtp);
     send(&env, &smtp);
     only_the_case_kept(&smtp);
+}
+
+/// A re-run that corrects a wrong grant: night 1's first build granted
+/// `TWO` (no account yet) case 1 by mistake; the re-run revokes it and
+/// grants case 3 instead.
+fn a_wrong_grant_corrected() -> (Night, Night) {
+    let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    let mut corrected = first.clone();
+    corrected.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    corrected.new_case_granted(3, TWO);
+    (first, corrected)
+}
+
+/// `TWO`'s mail names only case 3, with an activation link, once.
+fn only_the_right_case(smtp: &Smtp) {
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("115年度訴字第3號")
+            && mails[0].contains("/activate?token="),
+        "the wrong case mailed, or not the right one with a link: {}",
+        mails[0]
+    );
+}
+
+/// The review of the recall: the first build's activation, held by a
+/// `send` when the re-run was published, took the re-run's new grant with
+/// it. The re-run's mail left case 3 to that activation's link ("a link
+/// already out covers it"); `send` withheld the activation; and the next
+/// night told nothing, since nothing it named was still granted. Case 3
+/// was never mailed and `TWO` never got a link. Now the next night tells a
+/// never-activated address whose withheld activation carried its link
+/// every case it is granted, with a new link.
+#[test]
+fn a_wrong_grant_corrected_while_send_holds_its_activation_is_told_the_next_night() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = a_wrong_grant_corrected();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let paused = Paused::after_the_first_claim(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b"), night),
+    );
+    let out = paused.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    send(&env, &smtp);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("c"), "20261124"),
+    );
+    send(&env, &smtp);
+    only_the_right_case(&smtp);
+    send(&env, &smtp);
+    only_the_right_case(&smtp);
+}
+
+/// The same when `send` withholds the first build's activation at its
+/// claim, the re-run published but its mail not queued yet: the re-run's
+/// mail tells case 3 with a link that night.
+#[test]
+fn a_wrong_grant_corrected_after_send_withheld_its_activation_is_told_that_night() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = a_wrong_grant_corrected();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let resume = env.dir.path().join("resume-import");
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", "after-publish")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .arg("import")
+        .arg(corrected.write(&env.dir.path().join("b"), night))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut rerun = cmd.spawn().unwrap();
+    let mut stderr = until_paused(&mut rerun, "after-publish");
+    send(&env, &smtp);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
+    fs::write(&resume, "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = rerun.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{rest}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    send(&env, &smtp);
+    only_the_right_case(&smtp);
 }
 
 /// The same, the re-run's snapshot damaged before `send` goes on: the

@@ -422,8 +422,9 @@ fn preview(
     if let Some(Err(e)) = checked.next() {
         bail!(
             "what night {snapshot}'s mail would be cannot be worked out: {e}. No comparison can \
-             tell it while its own snapshot is damaged: restore the file (its checksum is beside \
-             it), or give the night up (`cpor-etl outbox forget {snapshot}`)"
+             tell it while its own snapshot is damaged: {restore}; or give the night up \
+             (`cpor-etl outbox forget {snapshot}`)",
+            restore = store::layout::RESTORE
         );
     }
     if let Some(Err(e)) = checked.next() {

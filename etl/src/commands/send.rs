@@ -281,13 +281,14 @@ pub fn run(
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
 /// case it names, up to the first not granted. Only the live snapshot's
 /// own mail (its night and build) is not looked up: it was made from that
-/// snapshot. Before each question it asks whether `CURRENT` was replaced
-/// (one `stat`): an import beside the run may have published a snapshot
-/// (then it is the one asked; its own mail is then the new night's or
-/// build's), or a rollback gone back. A mail claimed before such a change
-/// is asked again just before it is handed over
-/// ([`GrantCheck::before_delivery`]): a re-run correcting a wrong grant
-/// cannot withhold mail `send` holds. The snapshot is checked against its checksum
+/// snapshot. Just before it hands a grant mail over, `send` asks whether
+/// `CURRENT` was replaced since the claim (one `stat`): an import beside
+/// the run may have published a snapshot, or a rollback gone back; the
+/// mail is then asked again of the snapshot live now
+/// ([`GrantCheck::before_delivery`]), since a re-run correcting a wrong
+/// grant cannot withhold mail `send` holds. Mail of a newer night or build
+/// than the snapshot read makes the claim read `CURRENT` again (then it
+/// is that snapshot's own). The snapshot is checked against its checksum
 /// before the first look-up (a privacy decision is not taken on a damaged
 /// file), and before the claims when the outbox holds mail to check
 /// ([`Self::prepare`]: not while a claim holds the outbox). When it cannot
@@ -420,7 +421,8 @@ impl Unusable {
     fn advice(&self) -> String {
         match self {
             Unusable::Damaged(_) => format!(
-                "Restore the file (its checksum is beside it); or: {}",
+                "Either {}; or: {}",
+                store::layout::RESTORE,
                 store::layout::REPLACE_DAMAGED
             ),
             Unusable::Missing(_) => "See `cpor-etl snapshots`: roll back to a kept snapshot \
@@ -526,9 +528,19 @@ impl<'a> NoLongerGranted<'a> {
 }
 
 impl GrantCheck for NoLongerGranted<'_> {
+    /// Asked of the snapshot last read, or, for mail of a newer night or
+    /// build than that one (an import beside the run may have published
+    /// it), of the one `CURRENT` names now: a publish the claim does not
+    /// see is seen before delivery, which is exact.
     fn at_claim(&self, item: &mail::outbox::Item) -> Granted {
         let mut live = self.live.lock().expect("live");
-        live.refresh(self.store);
+        let built = (
+            item.night.as_str(),
+            mail::outbox::reference_build(&item.reference),
+        );
+        if live.key().is_none_or(|own| built > own) {
+            live.refresh(self.store);
+        }
         let granted = self.ask(&mut live, item);
         if granted == Granted::Yes {
             self.claimed

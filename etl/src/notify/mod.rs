@@ -151,14 +151,15 @@ pub enum NotifyError {
     /// A snapshot the diff needs fails its checksum: the night waits until
     /// an operator restores it or names another one to compare with.
     #[error(
-        "{0}. The night's mail waits: restore the file (its checksum is beside it), or compare \
+        "{0}. The night's mail waits: {restore}; or compare \
          with another kept snapshot: `cpor-etl outbox rediff <night> --from <kept snapshot>` \
-         (each by date; news since then may repeat), or give the night up: `cpor-etl outbox forget <night>`"
+         (each by date; news since then may repeat), or give the night up: `cpor-etl outbox forget <night>`",
+        restore = store::layout::RESTORE
     )]
     Damaged(#[from] store::layout::Damaged),
     /// The live snapshot fails its checksum when the day's reminders are
     /// looked up in it: they wait until it is whole or replaced.
-    #[error("{0}. The day's reminders wait until the live snapshot is whole: restore the file (its checksum is beside it), or replace it: {replace}", replace = store::layout::REPLACE_DAMAGED)]
+    #[error("{0}. The day's reminders wait until the live snapshot is whole: {restore}; or replace it: {replace}", restore = store::layout::RESTORE, replace = store::layout::REPLACE_DAMAGED)]
     LiveDamaged(#[source] store::layout::Damaged),
     /// A re-run of a night whose earlier build's mail is still pending.
     #[error("{0}")]
@@ -349,7 +350,13 @@ fn compared<R>(
     let retold = if night.older {
         retell::Retold::default()
     } else {
-        retell::find(&Outbox::open(data_dir)?, to, &night, &mut changes)?
+        retell::find(
+            &Outbox::open(data_dir)?,
+            &store::accounts::open(data_dir)?,
+            to,
+            &night,
+            &mut changes,
+        )?
     };
     tracing::debug!(
         "{} earlier grant mails withheld, {} grants told again ({:?})",

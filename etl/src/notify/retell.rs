@@ -16,7 +16,11 @@
 //! The outbox records the withholding in the transaction that queues what
 //! tells them (`NightQueue::withhold`), so a crash or a re-run neither
 //! loses nor doubles it. One `cpor-etl send` withheld first (the live
-//! snapshot's night not queued yet) is only told here.
+//! snapshot's night not queued yet, or a snapshot published while `send`
+//! held it) is only told here. Such an activation to an address that has
+//! never activated carried its link, which the night's later builds may
+//! have counted on for their new grants ("a link already out covers
+//! them"): every case the address is granted is told, with a new link.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,6 +76,7 @@ impl Retold {
 /// snapshot. A case told again is looked up in `to` all the same.
 pub fn find(
     outbox: &Outbox,
+    accounts: &rusqlite::Connection,
     to: &SnapshotFile,
     night: &Night,
     changes: &mut Changes,
@@ -85,11 +90,19 @@ pub fn find(
     if earlier.is_empty() {
         return Ok(retold);
     }
+    // Addresses whose withheld activation carried their only link.
+    let linkless = store::accounts::not_activated(
+        accounts,
+        earlier
+            .iter()
+            .filter(|m| m.withheld && m.kind == Kind::Activation)
+            .map(|m| m.email.as_str()),
+    )?;
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
     // The cases to tell again as granted, by address.
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for mail in earlier {
-        let (kept, gone): (Vec<&String>, Vec<&String>) = if mail.withheld {
+        let (kept, gone): (Vec<String>, Vec<String>) = if mail.withheld {
             let granted: BTreeSet<String> = snapshot
                 .granted_to(&mail.email)
                 .map_err(NotifyError::Retell)?
@@ -102,14 +115,27 @@ pub fn find(
                     .id()
                 })
                 .collect();
-            mail.case_keys.iter().partition(|c| granted.contains(*c))
+            let (kept, gone) = mail
+                .case_keys
+                .iter()
+                .cloned()
+                .partition(|c| granted.contains(c));
+            if mail.kind == Kind::Activation && linkless.contains(&mail.email) {
+                (granted.into_iter().collect(), gone)
+            } else {
+                (kept, gone)
+            }
         } else {
             let gone: BTreeSet<String> = changes
                 .ungranted
                 .get(&mail.email)
                 .map(|cases| cases.iter().map(CaseRef::id).collect())
                 .unwrap_or_default();
-            let (gone, kept) = mail.case_keys.iter().partition(|c| gone.contains(*c));
+            let (gone, kept) = mail
+                .case_keys
+                .iter()
+                .cloned()
+                .partition(|c| gone.contains(c));
             (kept, gone)
         };
         if gone.is_empty() && !mail.withheld {
@@ -124,7 +150,7 @@ pub fn find(
         };
         to.entry(mail.email.clone())
             .or_default()
-            .extend(kept.iter().map(|id| id.to_string()));
+            .extend(kept.clone());
         // (one `send` withheld keeps the reason it gave)
         let why = if mail.withheld {
             String::new()
@@ -211,7 +237,7 @@ fn granted_again(
 
 /// The record of an item withheld tonight: which cases (`gone`, at least
 /// one) are no longer granted, and what becomes of the rest.
-fn why(gone: &[&String], kept: usize, night: &Night) -> String {
+fn why(gone: &[String], kept: usize, night: &Night) -> String {
     let titles: Vec<String> = gone
         .iter()
         .map(|id| CaseRef::parse_id(id).map_or_else(|| id.to_string(), |c| c.title()))
