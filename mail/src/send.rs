@@ -42,7 +42,7 @@ use lettre::address::Address;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{SmtpConnection, TlsParameters};
-use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt, Rset};
 use lettre::transport::smtp::extension::ClientId;
 use rusqlite::Connection;
 use serde::Serialize;
@@ -84,7 +84,12 @@ pub enum SendError {
 
 /// Where messages go.
 pub trait Transport: Send {
-    fn deliver(&mut self, item: &Item) -> Outcome;
+    /// Delivers `item` if `cleared` lets it go, asked as late as the
+    /// transport can before the message is handed over (an SMTP relay:
+    /// after the recipient is accepted, just before DATA). `None`: `cleared`
+    /// held it back and nothing was handed over (whoever asked has recorded
+    /// what became of it).
+    fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome>;
 }
 
 /// The laptop default: each message as an .eml file under
@@ -94,7 +99,10 @@ pub struct EmlDir {
 }
 
 impl Transport for EmlDir {
-    fn deliver(&mut self, item: &Item) -> Outcome {
+    fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome> {
+        if !cleared() {
+            return None;
+        }
         let dir = self.root.join(&item.night);
         let safe: String = item
             .email
@@ -122,10 +130,10 @@ impl Transport for EmlDir {
             fs::write(&tmp, &item.message)?;
             fs::rename(&tmp, &path)
         };
-        match write() {
+        Some(match write() {
             Ok(()) => Outcome::Sent,
             Err(e) => Outcome::Transient(format!("{}: {e}", path.display())),
-        }
+        })
     }
 }
 
@@ -212,7 +220,9 @@ impl Smtp {
         Ok(())
     }
 
-    fn attempt(&mut self, item: &Item) -> Result<(), Failure> {
+    /// Hands `item` over; `Ok(false)`: `cleared` held it back just before
+    /// DATA, and the transaction was reset.
+    fn attempt(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Result<bool, Failure> {
         let t = self.timeouts;
         if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
             self.conn = Some(self.connect().map_err(Failure::Connect)?);
@@ -231,6 +241,18 @@ impl Smtp {
         conn.command(Mail::new(Some(sender), vec![]))
             .map_err(before_data)?;
         conn.command(Rcpt::new(to, vec![])).map_err(before_data)?;
+        store::failpoint::pause("send-after-rcpt");
+        // Asked here, not before the session: connecting, the envelope and
+        // a slow relay can take minutes, in which a snapshot may be
+        // published that no longer grants what the message names.
+        if !cleared() {
+            // (a relay that will not reset is dropped: the next message
+            // connects again)
+            if conn.command(Rset).is_err() {
+                conn.abort();
+            }
+            return Ok(false);
+        }
         self.timeout(t.data)?;
         let conn = self.conn.as_mut().expect("connected");
         conn.command(Data).map_err(before_data)?;
@@ -248,7 +270,7 @@ impl Smtp {
             Ok(text) => conn.command(DataBody(dot_stuffed(text))).map_err(in_data)?,
             Err(_) => conn.message(&item.message).map_err(in_data)?,
         };
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -275,15 +297,16 @@ fn dot_stuffed(message: &str) -> String {
 }
 
 impl Transport for Smtp {
-    fn deliver(&mut self, item: &Item) -> Outcome {
+    fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome> {
         if let Err(e) = item.email.parse::<Address>() {
-            return Outcome::Permanent(format!("address `{}`: {e}", item.email));
+            return Some(Outcome::Permanent(format!("address `{}`: {e}", item.email)));
         }
-        match self.attempt(item) {
-            Ok(()) => {
+        Some(match self.attempt(item, cleared) {
+            Ok(true) => {
                 store::failpoint::pause("send-after-accept");
                 Outcome::Sent
             }
+            Ok(false) => return None,
             Err(failure) => {
                 // Start clean for the next message.
                 if let Some(mut c) = self.conn.take() {
@@ -291,12 +314,12 @@ impl Transport for Smtp {
                 }
                 let (in_data, e) = match failure {
                     Failure::Smtp { in_data, error } => (in_data, error),
-                    Failure::Socket(e) => return Outcome::Transient(format!("socket: {e}")),
+                    Failure::Socket(e) => return Some(Outcome::Transient(format!("socket: {e}"))),
                     Failure::Connect(e) => {
-                        return Outcome::Unreachable(format!(
+                        return Some(Outcome::Unreachable(format!(
                             "relay {}:{}: {e}",
                             self.host, self.port
-                        ))
+                        )))
                     }
                 };
                 let what = e.to_string();
@@ -313,7 +336,7 @@ impl Transport for Smtp {
                     Outcome::Transient(what)
                 }
             }
-        }
+        })
     }
 }
 
@@ -334,10 +357,16 @@ pub struct SendSummary {
     pub failed: u64,
     pub unknown: u64,
     pub suppressed: u64,
-    /// Activations, approvals and expiry warnings left as they were: the
-    /// live snapshot could not tell whether the cases they name are still
-    /// granted ([`Granted::CannotTell`]). Counted in `due`; a later run
-    /// sends or withholds them.
+    /// Of `suppressed`: activations, approvals and expiry warnings withheld
+    /// as they were handed over, a snapshot published during the run no
+    /// longer granting a case they name (`Event::Recalled`).
+    pub recalled: u64,
+    /// Activations, approvals and expiry warnings not sent because the live
+    /// snapshot could not tell whether the cases they name are still
+    /// granted ([`Granted::CannotTell`]): left as they were at a claim;
+    /// given back (queued again, as a stop gives back) when a snapshot
+    /// published during the run could not tell as they were handed over.
+    /// Counted in `due`; a later run sends or withholds them.
     pub unchecked: u64,
     /// Items a crash had left in `sending`, now unknown.
     pub recovered: u64,
@@ -448,7 +477,8 @@ pub trait GrantCheck: Sync {
     /// the claim having said [`Granted::Yes`]: what a snapshot published
     /// since then says (an import beside the run; the night's mail cannot
     /// withhold what a sender holds). `No`: it is withheld
-    /// ([`Event::Recalled`]); `CannotTell`: given back as it was.
+    /// ([`Event::Recalled`]); `CannotTell`: given back, queued again
+    /// ([`Event::Withdrawn`]), never sent unchecked.
     fn before_delivery(&self, item: &Item) -> Granted;
 }
 
@@ -805,8 +835,8 @@ impl Run<'_> {
     /// Whether a claimed item may be handed to a relay now: any but a
     /// grant mail; a grant mail if `grants` still says so
     /// ([`GrantCheck::before_delivery`]). One it no longer does is
-    /// withheld; one it cannot tell is given back as it was (never sent
-    /// unchecked), counted as at a claim.
+    /// withheld; one it cannot tell is given back, queued again (never
+    /// sent unchecked), counted `unchecked` as at a claim.
     fn cleared(&self, item: &Item, grants: &dyn GrantCheck) -> Result<bool, SendError> {
         if !GRANT_KINDS.contains(&item.kind) {
             return Ok(true);
@@ -815,7 +845,9 @@ impl Run<'_> {
             Granted::Yes => Ok(true),
             Granted::No => {
                 if lock(&self.outbox).recall(item, self.now)? {
-                    lock(&self.summary).count(Event::Recalled);
+                    let mut summary = lock(&self.summary);
+                    summary.count(Event::Recalled);
+                    summary.recalled += 1;
                 }
                 Ok(false)
             }
@@ -879,6 +911,22 @@ fn deliver_all(
     cleared: &(dyn Fn(&Item) -> Result<bool, SendError> + Sync),
     done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
 ) -> Result<Vec<Item>, SendError> {
+    // One item over one transport: `cleared` asked when the transport is
+    // about to hand it over; an error it meets ends the run, as `done`'s.
+    let one = |t: &mut Box<dyn Transport>, item: &Item| -> Result<(), SendError> {
+        let mut failed = None;
+        let outcome = t.deliver(item, &mut || {
+            cleared(item).unwrap_or_else(|e| {
+                failed = Some(e);
+                false
+            })
+        });
+        match (failed, outcome) {
+            (Some(e), _) => Err(e),
+            (None, Some(outcome)) => done(item, outcome),
+            (None, None) => Ok(()),
+        }
+    };
     if transports.len() == 1 {
         let t = &mut transports[0];
         let mut items = items.into_iter();
@@ -886,11 +934,7 @@ fn deliver_all(
             if stop.load(Ordering::SeqCst) {
                 return Ok(std::iter::once(item).chain(items).collect());
             }
-            if !cleared(&item)? {
-                continue;
-            }
-            let outcome = t.deliver(&item);
-            done(&item, outcome)?;
+            one(t, &item)?;
         }
         return Ok(Vec::new());
     }
@@ -903,22 +947,14 @@ fn deliver_all(
     let failed: Mutex<Option<SendError>> = Mutex::new(None);
     std::thread::scope(|scope| {
         for t in transports.iter_mut() {
-            let (work_rx, failed) = (&work_rx, &failed);
+            let (work_rx, failed, one) = (&work_rx, &failed, &one);
             scope.spawn(move || loop {
                 if lock(failed).is_some() || stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let next = lock(work_rx).recv();
                 let Ok(item) = next else { break };
-                let outcome = match cleared(&item) {
-                    Ok(true) => t.deliver(&item),
-                    Ok(false) => continue,
-                    Err(e) => {
-                        lock(failed).get_or_insert(e);
-                        break;
-                    }
-                };
-                if let Err(e) = done(&item, outcome) {
+                if let Err(e) = one(t, &item) {
                     lock(failed).get_or_insert(e);
                     break;
                 }
@@ -981,7 +1017,7 @@ mod tests {
             it.kind = kind;
             it.reference = reference.into();
             it.message = body.as_bytes().to_vec();
-            assert_eq!(eml.deliver(&it), Outcome::Sent);
+            assert_eq!(eml.deliver(&it, &mut || true), Some(Outcome::Sent));
         }
         let night = dir.path().join("20261123");
         let mut names: Vec<String> = fs::read_dir(&night)

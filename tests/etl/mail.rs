@@ -1468,8 +1468,8 @@ fn a_nights_mail_queued_while_a_send_runs_is_not_withheld_by_it() {
     );
 }
 
-/// A `send --now` (one connection) paused between its first claim and its
-/// first delivery (`send-after-mark`), until [`Paused::resume`].
+/// A `send --now` (one connection) paused at a point, until
+/// [`Paused::resume`].
 struct Paused {
     child: Child,
     stderr: BufReader<std::process::ChildStderr>,
@@ -1477,19 +1477,24 @@ struct Paused {
 }
 
 impl Paused {
+    /// Between its first claim and its first delivery.
     fn after_the_first_claim(env: &Env, smtp: &Smtp) -> Paused {
+        Paused::at(env, smtp, "send-after-mark")
+    }
+
+    fn at(env: &Env, smtp: &Smtp, point: &str) -> Paused {
         let resume = env.dir.path().join("resume");
         let mut cmd = env.command();
         cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
             .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
             .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
-            .env("CPOR_PAUSE_AT", "send-after-mark")
+            .env("CPOR_PAUSE_AT", point)
             .env("CPOR_PAUSE_RESUME", &resume)
             .args(["send", "--now"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let stderr = until_paused(&mut child, "send-after-mark");
+        let stderr = until_paused(&mut child, point);
         Paused {
             child,
             stderr,
@@ -1539,7 +1544,15 @@ fn a_rerun_published_while_send_holds_the_first_builds_mail_withholds_it() {
         mails.iter().all(|m| !m.contains("115年度訴字第1號")),
         "the revoked case mailed: {mails:#?}"
     );
-    assert!(out.stdout.contains("1 suppressed"), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("1 suppressed")
+            && out.stdout.contains(
+                "1 activation, approval or expiry mails withheld as they were handed over"
+            ),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(send_report(&env)["summary"]["recalled"], 1);
     let shown = show_item(&env, &smtp, TWO);
     assert!(
         shown.contains("state: suppressed") && shown.contains("to tell: 臺灣臺北地方法院 民事 115年度訴字第1號; 臺灣臺北地方法院 民事 115年度訴字第2號"),
@@ -1667,6 +1680,52 @@ fn a_wrong_grant_corrected_after_send_withheld_its_activation_is_told_that_night
     );
     send(&env, &smtp);
     only_the_right_case(&smtp);
+}
+
+/// The same when the re-run is published while `send` is already talking
+/// to the relay about the activation (the review: it was checked before
+/// the session, and connecting and the envelope can take minutes on a slow
+/// relay). It is checked again after the relay took its recipient, just
+/// before DATA: withheld, the transaction reset, nothing handed over.
+#[test]
+fn a_rerun_published_while_send_talks_to_the_relay_withholds_the_mail_it_was_handing_over() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut first, mut corrected) = one_of_two_revoked();
+    // `TWO`'s activation alone: the first message of the run.
+    for night in [&mut first, &mut corrected] {
+        night.grants.retain(|(_, e)| e == TWO);
+    }
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    let paused = Paused::at(&env, &smtp, "send-after-rcpt");
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b"), night),
+    );
+    let out = paused.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        smtp.accepted_for(TWO).is_empty(),
+        "{:#?}",
+        smtp.accepted_for(TWO)
+    );
+    assert!(
+        out.stdout.contains("0 sent")
+            && out.stdout.contains(
+                "1 activation, approval or expiry mails withheld as they were handed over"
+            ),
+        "{}",
+        out.stdout
+    );
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("c"), "20261124"),
+    );
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
 }
 
 /// The same, the re-run's snapshot damaged before `send` goes on: the

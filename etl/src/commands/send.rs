@@ -176,6 +176,14 @@ pub fn run(
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
     say!("  outbox now: {}", summary.states_line());
+    if summary.recalled > 0 {
+        say!(
+            "  {} activation, approval or expiry mails withheld as they were handed over: a snapshot \
+             published during this run no longer grants a case they name (the next night's mail \
+             tells what of them is still granted)",
+            summary.recalled
+        );
+    }
     // Why what was not delivered waits (a relay down: one reason for all).
     let mut reasons: Vec<(&String, &u64)> = summary.not_delivered.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

@@ -431,8 +431,9 @@ impl Outbox {
         Ok(claimed)
     }
 
-    /// Gives back claimed items that were never handed to a transport (the
-    /// sender was asked to stop): each is queued again, in one commit, as
+    /// Gives back claimed items that were never handed over (the sender was
+    /// asked to stop; a grant mail it could not check as it was to hand it
+    /// over): each is queued again, in one commit, as
     /// if this claim had not happened: its attempt uncounted, its first
     /// try forgotten if this was to be it, its lease gone. Only items still
     /// *sending* with no recorded outcome. Returns how many.

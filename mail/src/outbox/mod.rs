@@ -620,8 +620,12 @@ impl NightQueue<'_> {
     /// in the transaction that queues what tells the cases still granted:
     /// one not sent yet is suppressed (the same change of state as
     /// `Event::Ungranted` at a claim); one `send` withheld already has its
-    /// `untold` cases marked told. Returns false if neither held any more
-    /// (sent meanwhile by a `send` running beside the import).
+    /// `untold` cases marked told. Returns false if neither held any more:
+    /// a `send` running beside the import holds it (or sent it). One it
+    /// holds that this night no longer grants it withholds as it hands it
+    /// over (`Outbox::recall`), and the next night tells its cases still
+    /// granted; if this night read it before the claim (a narrow race), it
+    /// told them too, and they are told twice (docs/OPERATIONS.md).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",

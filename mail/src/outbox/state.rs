@@ -12,7 +12,8 @@
 //! day's send window, *failed* on its own, the claim going on with the
 //! others. From sending:
 //! accepted → sent; a grant mail a snapshot published since its claim no
-//! longer grants, found just before it is handed over → suppressed; a
+//! longer grants, found just before it is handed over → suppressed; given
+//! back unsent (a stop; or that snapshot cannot tell) → queued; a
 //! temporary failure → retrying, an uncertain outcome (or
 //! a run that died) → unknown, both tried again after a backoff until the
 //! retry deadline, then failed; a 5xx → failed. A held digest is released to
@@ -125,9 +126,11 @@ pub enum Event {
     Expired,
     /// A run died while the item was sending (found by the next run).
     Interrupted,
-    /// A sender asked to stop (SIGTERM, SIGINT, SIGHUP) gives back a
-    /// claimed item whose turn had not come: it never reached a relay, so
-    /// it is queued again, the attempt not counted.
+    /// A sender gives back a claimed item it did not hand over: asked to
+    /// stop (SIGTERM, SIGINT, SIGHUP), one whose turn had not come; or a
+    /// grant mail that a snapshot published since its claim cannot check.
+    /// It never reached a relay, so it is queued again (one that was
+    /// `unknown` too, keeping its Message-ID), the attempt not counted.
     Withdrawn,
     /// An administrator released a held night.
     Release,
