@@ -6,6 +6,11 @@ use askama::Template;
 
 use crate::render::{CaseView, View};
 
+/// What every subject cpor sends starts with, whatever its kind: the
+/// service's name, so that one mail filter finds all of it (the mail walk's
+/// F13: activations, digests and reminders had three different prefixes).
+pub const SUBJECT_PREFIX: &str = "【案件進度查詢】";
+
 /// The kinds of mail, as the outbox names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
@@ -97,7 +102,8 @@ impl Kind {
         self.subject_with(cases, Slant::News)
     }
 
-    /// The subject, a digest's put as `slant` says.
+    /// The subject, a digest's put as `slant` says: every kind's after
+    /// [`SUBJECT_PREFIX`].
     pub fn subject_with(self, cases: &[CaseView], slant: Slant) -> String {
         let one = (cases.len() == 1).then(|| cases[0].title.as_str());
         let n = cases.len();
@@ -106,45 +112,40 @@ impl Kind {
         let corrections = self == Kind::Digest
             && cases.iter().all(|c| c.entries.is_empty())
             && cases.iter().any(|c| !c.hearings.is_empty());
-        match (self, one) {
+        let what = match (self, one) {
             // To an address that keeps only reminders: its cases'
             // hearings have changed.
-            (Kind::Digest, Some(t)) if slant == Slant::ForReminders => {
-                format!("【庭期提醒】{t} 庭期異動")
-            }
+            (Kind::Digest, Some(t)) if slant == Slant::ForReminders => format!("{t} 庭期異動"),
             (Kind::Digest, None) if slant == Slant::ForReminders => {
-                format!("【庭期提醒】您關注的 {n} 件案件庭期異動")
+                format!("您關注的 {n} 件案件庭期異動")
             }
             // News that moves or cancels a hearing: the change first, since
             // a date a follower has in mind no longer holds.
             (Kind::Digest, Some(t)) if slant == Slant::HearingsChanged && !corrections => {
-                format!("【案件進度】{t} 庭期異動")
+                format!("{t} 庭期異動")
             }
             (Kind::Digest, None) if slant == Slant::HearingsChanged && !corrections => {
-                format!("【案件進度】您關注的 {n} 件案件有新進行事項，含庭期異動")
+                format!("您關注的 {n} 件案件有新進行事項，含庭期異動")
             }
-            (Kind::Digest, Some(t)) if corrections => format!("【案件進度】{t} 庭期更正"),
-            (Kind::Digest, None) if corrections => {
-                format!("【案件進度】您關注的 {n} 件案件庭期更正")
-            }
-            (Kind::Activation, Some(t)) => format!("【案件進度查詢】請啟用帳號：{t} 已核准查詢"),
-            (Kind::Activation, None) => {
-                format!("【案件進度查詢】請啟用帳號：{n} 件案件已核准查詢")
-            }
-            (Kind::Approval, Some(t)) => format!("【案件進度查詢】已核准查詢：{t}"),
-            (Kind::Approval, None) => format!("【案件進度查詢】已核准查詢 {n} 件案件"),
-            (Kind::Digest, Some(t)) => format!("【案件進度】{t} 有新進行事項"),
-            (Kind::Digest, None) => format!("【案件進度】您關注的 {n} 件案件有新進行事項"),
+            (Kind::Digest, Some(t)) if corrections => format!("{t} 庭期更正"),
+            (Kind::Digest, None) if corrections => format!("您關注的 {n} 件案件庭期更正"),
+            (Kind::Activation, Some(t)) => format!("請啟用帳號：{t} 已核准查詢"),
+            (Kind::Activation, None) => format!("請啟用帳號：{n} 件案件已核准查詢"),
+            (Kind::Approval, Some(t)) => format!("已核准查詢：{t}"),
+            (Kind::Approval, None) => format!("已核准查詢 {n} 件案件"),
+            (Kind::Digest, Some(t)) => format!("{t} 有新進行事項"),
+            (Kind::Digest, None) => format!("您關注的 {n} 件案件有新進行事項"),
             (Kind::Expiry, Some(t)) => {
                 let day = cases[0].last_day.as_deref().unwrap_or("");
-                format!("【案件進度】{t} 將於 {day} 後停止查詢")
+                format!("{t} 將於 {day} 後停止查詢")
             }
-            (Kind::Expiry, None) => format!("【案件進度】您關注的 {n} 件案件即將停止查詢"),
-            (Kind::Reminder, Some(t)) => format!("【庭期提醒】{t} 即將開庭"),
-            (Kind::Reminder, None) => format!("【庭期提醒】您關注的 {n} 件案件即將開庭"),
-            (Kind::Reset, _) => "【案件進度查詢】重設密碼連結".into(),
-            (Kind::Changed, _) => "【案件進度查詢】您的密碼已變更".into(),
-        }
+            (Kind::Expiry, None) => format!("您關注的 {n} 件案件即將停止查詢"),
+            (Kind::Reminder, Some(t)) => format!("庭期提醒：{t} 即將開庭"),
+            (Kind::Reminder, None) => format!("庭期提醒：您關注的 {n} 件案件即將開庭"),
+            (Kind::Reset, _) => "重設密碼連結".into(),
+            (Kind::Changed, _) => "您的密碼已變更".into(),
+        };
+        format!("{SUBJECT_PREFIX}{what}")
     }
 
     /// The text and HTML bodies of a mail of this kind.
@@ -243,5 +244,33 @@ mod tests {
         );
         assert_eq!(website, [Kind::Reset, Kind::Changed]);
         assert_eq!(Kind::parse("bounce"), None);
+    }
+
+    /// One mail filter on the service's name finds every mail: each kind's
+    /// subject, of one case or several, and a digest's every slant, starts
+    /// with it, once.
+    #[test]
+    fn every_subject_starts_with_the_services_name() {
+        let case = |n: u32| {
+            CaseView::new(&schemas::CaseRef {
+                court: "TPD".into(),
+                key: schemas::CaseKey {
+                    category: "民事".into(),
+                    year: 115,
+                    word: "訴".into(),
+                    number: n,
+                },
+            })
+        };
+        for cases in [vec![case(1)], vec![case(1), case(2)]] {
+            for kind in Kind::ALL {
+                for slant in [Slant::News, Slant::HearingsChanged, Slant::ForReminders] {
+                    let subject = kind.subject_with(&cases, slant);
+                    assert!(subject.starts_with(SUBJECT_PREFIX), "{subject}");
+                    assert_eq!(subject.matches('【').count(), 1, "{subject}");
+                    assert!(subject.chars().count() > SUBJECT_PREFIX.chars().count());
+                }
+            }
+        }
     }
 }

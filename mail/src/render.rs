@@ -867,12 +867,12 @@ mod tests {
         let one = vec![CaseView::new(&case("TPD", "民事", "訴", 100))];
         assert_eq!(
             subject(Kind::Digest, &one),
-            "【案件進度】臺灣臺北地方法院 民事 115年度訴字第100號 有新進行事項"
+            "【案件進度查詢】臺灣臺北地方法院 民事 115年度訴字第100號 有新進行事項"
         );
         let two = vec![one[0].clone(), one[0].clone()];
         assert_eq!(
             subject(Kind::Digest, &two),
-            "【案件進度】您關注的 2 件案件有新進行事項"
+            "【案件進度查詢】您關注的 2 件案件有新進行事項"
         );
     }
 

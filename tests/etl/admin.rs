@@ -478,7 +478,7 @@ fn outbox_show_prints_a_message_as_its_reader_reads_it_and_raw_on_request() {
         "From: 案件進度查詢 <noreply@cpor.localhost>",
         "To: lawyer.chen@example.com",
         " (Taipei)\nMessage-ID: <20261124.digest.",
-        "Subject: 【案件進度】您關注的 3 件案件有新進行事項",
+        "Subject: 【案件進度查詢】您關注的 3 件案件有新進行事項",
         "115/10/28 登載：115/12/15 10:00第三法庭宣判(改期)（內容更新，原為：115/11/30 11:00第三法庭宣判）",
         "attachment: hearing-20261215-1000.ics (text/calendar; method=REQUEST,",
     ] {

@@ -283,7 +283,7 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
         "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
         // 刑事 訴 100's 宣判 moved (the mail walk's F10).
-        "Subject: 【案件進度】您關注的 3 件案件有新進行事項，含庭期異動",
+        "Subject: 【案件進度查詢】您關注的 3 件案件有新進行事項，含庭期異動",
     ];
     want.sort();
     assert_eq!(subjects, want);
@@ -2582,7 +2582,7 @@ fn a_moved_hearing_is_said_in_the_digests_subject_and_in_the_reminder() {
     };
     assert!(
         line("chen.mei@", "digest")
-            .ends_with("【案件進度】臺灣臺北地方法院 刑事 115年度訴字第100號 庭期異動"),
+            .ends_with("【案件進度查詢】臺灣臺北地方法院 刑事 115年度訴字第100號 庭期異動"),
         "{list}"
     );
     let id = line("lawyer.chen@", "reminder")

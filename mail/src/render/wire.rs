@@ -115,7 +115,8 @@ pub(crate) mod tests {
 
     fn view() -> View {
         View {
-            subject: "【庭期提醒】臺灣臺北地方法院 民事 115年度訴字第100號 即將開庭".into(),
+            subject: "【案件進度查詢】庭期提醒：臺灣臺北地方法院 民事 115年度訴字第100號 即將開庭"
+                .into(),
             email: "wang.ming@example.com".into(),
             cases: Vec::new(),
             site: String::new(),
