@@ -115,9 +115,12 @@ impl Kind {
         let what = match (self, one) {
             // To an address that keeps only reminders: its cases'
             // hearings have changed.
-            (Kind::Digest, Some(t)) if slant == Slant::ForReminders => format!("{t} 庭期異動"),
+            // (tagged as the reminders are: a filter on 庭期提醒 finds it)
+            (Kind::Digest, Some(t)) if slant == Slant::ForReminders => {
+                format!("庭期提醒：{t} 庭期異動")
+            }
             (Kind::Digest, None) if slant == Slant::ForReminders => {
-                format!("您關注的 {n} 件案件庭期異動")
+                format!("庭期提醒：您關注的 {n} 件案件庭期異動")
             }
             // News that moves or cancels a hearing: the change first, since
             // a date a follower has in mind no longer holds.
@@ -269,6 +272,11 @@ mod tests {
                     assert!(subject.starts_with(SUBJECT_PREFIX), "{subject}");
                     assert_eq!(subject.matches('【').count(), 1, "{subject}");
                     assert!(subject.chars().count() > SUBJECT_PREFIX.chars().count());
+                    // What reminders-only addresses get is tagged as
+                    // reminders are, and only that.
+                    let reminders = kind == Kind::Reminder
+                        || (kind == Kind::Digest && slant == Slant::ForReminders);
+                    assert_eq!(subject.contains("庭期提醒："), reminders, "{subject}");
                 }
             }
         }

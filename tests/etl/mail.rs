@@ -252,51 +252,40 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     import(&env, &smtp, &sample("20261123"));
     let night2 = import(&env, &smtp, &sample("20261124"));
     let run = send(&env, &smtp);
-    // Both nights sent at once: night 1's activations to the four
-    // addresses night 2 grants nothing (lin.shufen's grant revoked;
-    // wu.jh's, hld.victim's and ksd.plaintiff's cases past their last day,
-    // 115/11/23) are not sent: night 2's import withheld them. (Each
-    // says its cases' last day: no expiry warning went beside it.)
+    // Both nights sent at once: night 1's activations and expiry warnings
+    // to the four addresses night 2 grants nothing (lin.shufen's grant
+    // revoked; wu.jh's, hld.victim's and ksd.plaintiff's cases past their
+    // last day, 115/11/23) are not sent: night 2's import withheld them.
     assert!(
         night2.stdout.contains(
-            "4 earlier grant mails not sent yet withheld: each names a case tonight no longer grants its address; 0 still granted cases told again"
+            "8 earlier grant mails not sent yet withheld: each names a case tonight no longer grants its address; 0 still granted cases told again"
         ),
         "{}",
         night2.stdout
     );
     assert!(
-        run.stdout.contains("21 due; 21 sent") && run.stdout.contains("4 suppressed"),
+        run.stdout.contains("23 due; 23 sent") && run.stdout.contains("8 suppressed"),
         "{}",
         run.stdout
     );
-    assert_eq!(smtp.accepted().len(), 21);
+    assert_eq!(smtp.accepted().len(), 23);
 
-    // lawyer.chen: on night 1 an activation that says 訴212's last day
-    // (115/11/24), in place of an expiry warning; night 2: activation
-    // again (still not activated; one new case) and a digest of the three
-    // cases with news.
+    // lawyer.chen: activation and an expiry warning on night 1 (訴212 ends
+    // 115/11/24); night 2: activation again (still not activated; one new
+    // case) and a digest of the three cases with news.
     let lawyer = smtp.accepted_for("lawyer.chen@example.com");
     // Two connections deliver in parallel: compare the set, not the order.
     let mut subjects: Vec<&str> = lawyer.iter().map(|m| m.lines().nth(1).unwrap()).collect();
     subjects.sort();
     let mut want = vec![
         "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
+        "Subject: 【案件進度查詢】臺灣臺北地方法院 民事 115年度訴字第212號 將於 115/11/24 後停止查詢",
         "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
         // 刑事 訴 100's 宣判 moved (the mail walk's F10).
         "Subject: 【案件進度查詢】您關注的 3 件案件有新進行事項，含庭期異動",
     ];
     want.sort();
     assert_eq!(subjects, want);
-    let first = lawyer
-        .iter()
-        .find(|m| m.contains("5 件案件已核准查詢"))
-        .unwrap();
-    assert!(
-        first.contains("115年度訴字第212號（信股，身分：")
-            && first.contains("最後可查詢日：115/11/24")
-            && first.contains("本服務即不再提供查詢"),
-        "{first}"
-    );
     let digest = lawyer.iter().find(|m| m.contains("有新進行事項")).unwrap();
     for want in [
         // Each case with its 股別 (whom to ask at the court) and a link to
@@ -825,27 +814,17 @@ fn mail_to_an_address_not_activated_says_how_to_activate_not_only_to_log_in() {
             .find(|m| m.contains(what))
             .unwrap_or_else(|| panic!("no {what} to {who}"))
     };
-    let how = |m: &str| {
+    for m in [
+        of("lawyer.chen@example.com", "有新進行事項"),
+        of("lawyer.chen@example.com", "停止查詢"),
+    ] {
         assert!(m.contains(HOW), "{m}");
         assert!(m.contains("http://localhost:8080/forgot"), "{m}");
         assert!(!m.contains("/login"), "{m}");
-    };
-    how(&of("lawyer.chen@example.com", "有新進行事項"));
+    }
     let m = of("wang.ming@example.com", "有新進行事項");
     assert!(!m.contains(HOW), "{m}");
     assert!(m.contains("登入查看：http://localhost:8080/login"), "{m}");
-
-    // An expiry warning: a case granted on night 1 (its activation
-    // unused) ends soon from night 2.
-    let env = Env::new();
-    const LATE: &str = "never.activated@example.com";
-    let (n1, _) = scenario(&[LATE]);
-    let mut n2 = n1.clone();
-    n2.cases[0] = (1, "歸檔", "115/09/25");
-    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
-    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
-    send(&env, &smtp);
-    how(&of(LATE, "停止查詢"));
 }
 
 /// The admin walk (session 27): `outbox rediff` and `forget` took only a
@@ -1076,9 +1055,12 @@ fn mail_of_an_earlier_night_is_not_sent_to_an_address_no_longer_granted() {
         "{:#?}",
         smtp.accepted_for(LIN)
     );
-    // (one item: her activation, which says the case's last day, its
-    // expiry warning with it)
-    assert_eq!(state_of(&env, &smtp, LIN), "suppressed", "{}", run.stdout);
+    assert_eq!(
+        state_of(&env, &smtp, LIN),
+        "suppressed,suppressed",
+        "{}",
+        run.stdout
+    );
     let shown = show_item(&env, &smtp, LIN);
     assert!(shown.contains("no longer granted"), "{}", shown);
     // Everyone still granted gets night 1's mail.
@@ -1259,61 +1241,15 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
 }
 
 /// The same for an expiry warning: night 1 warned of two cases ending
-/// soon (granted, and activated, the night before), night 2 revoked one of
-/// them. The address is warned again of the case it keeps, once.
+/// soon, night 2 revoked one of them. The address is warned of the case it
+/// keeps, and its activation lists only that case.
 #[test]
 fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_case_kept() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     const ENDING: &str = "two.ending@example.com";
-    let (n0, _) = scenario(&[ENDING, ENDING]);
-    import(
-        &env,
-        &smtp,
-        &n0.write(&env.dir.path().join("z"), "20261122"),
-    );
-    send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(ENDING).len(), 1, "the activation");
-    // Both filed away 115/09/25: queryable until 115/11/25.
-    let mut n1 = n0.clone();
-    for case in n1.cases.iter_mut() {
-        *case = (case.0, "歸檔", "115/09/25");
-    }
-    let mut n2 = n1.clone();
-    n2.grants.retain(|(n, _)| *n != 1);
-    night_1_not_sent(&env, &mut smtp, &n1);
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
-    smtp.restart();
-    send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(ENDING)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(
-        !warnings[0].contains("115年度訴字第1號") && warnings[0].contains("115年度訴字第2號"),
-        "{}",
-        warnings[0]
-    );
-    send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(ENDING).len(), 2);
-}
-
-/// Cases granted and ending the same night are warned of in the
-/// activation itself; night 2 revokes one before it is sent. The address
-/// gets one mail: an activation listing the case it keeps, with its last
-/// day and what that day means, and no expiry warning.
-#[test]
-fn a_grant_ending_soon_told_again_says_its_last_day_in_one_mail() {
-    let env = Env::new();
-    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const ENDING: &str = "two.ending@example.com";
     let (mut n1, _) = scenario(&[ENDING, ENDING]);
+    // Both filed away 115/09/25: queryable until 115/11/25.
     for case in n1.cases.iter_mut() {
         *case = (case.0, "歸檔", "115/09/25");
     }
@@ -1328,18 +1264,19 @@ fn a_grant_ending_soon_told_again_says_its_last_day_in_one_mail() {
     smtp.restart();
     send(&env, &smtp);
     let mails = smtp.accepted_for(ENDING);
-    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    for mail in &mails {
+        assert!(
+            !mail.contains("115年度訴字第1號") && mail.contains("115年度訴字第2號"),
+            "{mail}"
+        );
+    }
     assert!(
-        !mails[0].contains("115年度訴字第1號")
-            && mails[0].contains("115年度訴字第2號")
-            && mails[0].contains("/activate?token=")
-            && mails[0].contains("最後可查詢日：115/11/25")
-            && mails[0].contains("本服務即不再提供查詢"),
-        "{}",
-        mails[0]
+        mails.iter().any(|m| m.contains("後停止查詢")),
+        "the warning of the case kept: {mails:#?}"
     );
     send(&env, &smtp);
-    assert_eq!(smtp.accepted_for(ENDING).len(), 1);
+    assert_eq!(smtp.accepted_for(ENDING).len(), 2);
 }
 
 /// The same when `send` meets the earlier mail first: night 2 went live
@@ -2154,10 +2091,6 @@ fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {
     send(env, smtp);
 }
 
-/// A case granted tonight that ends soon: its activation, the first mail
-/// the party reads, says its last day and what that day means, and no
-/// expiry warning comes beside it the same morning (two mails about one
-/// case; the last "left alone" list), nor on a later night.
 #[test]
 fn an_expiring_case_is_announced_once() {
     let env = Env::new();
@@ -2175,20 +2108,22 @@ fn an_expiring_case_is_announced_once() {
     import(&env, &smtp, &night("20261124"));
     send(&env, &smtp);
     let mails = smtp.accepted_for("party@example.com");
-    assert_eq!(mails.len(), 1, "one mail: {mails:#?}");
+    let expiry: Vec<&String> = mails.iter().filter(|m| m.contains("停止查詢")).collect();
+    assert_eq!(expiry.len(), 1, "{mails:#?}");
+    assert!(expiry[0].contains("最後可查詢日：115/12/01"));
+    // The day itself counts: not "before the last day", which a mail sent
+    // on that day has already passed.
+    assert!(
+        expiry[0].contains("請於最後可查詢日（含）以前登入查看"),
+        "{}",
+        expiry[0]
+    );
+    // The activation, the first mail the party reads, says so too: not
+    // only that its link works for two weeks.
     let activation: Vec<&String> = mails.iter().filter(|m| m.contains("請啟用帳號")).collect();
     assert_eq!(activation.len(), 1, "{mails:#?}");
     assert!(
         activation[0].contains("最後可查詢日：115/12/01"),
-        "{}",
-        activation[0]
-    );
-    // What the day means, as the expiry warning says it; the day itself
-    // counts: not "before the last day", which a mail sent on that day
-    // has already passed.
-    assert!(
-        activation[0].contains("本服務即不再提供查詢")
-            && activation[0].contains("請於最後可查詢日（含）以前登入查看"),
         "{}",
         activation[0]
     );
@@ -2282,8 +2217,8 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
     let mail = env.data().join("mail/20261123");
     assert_eq!(
         fs::read_dir(mail).unwrap().count(),
-        17,
-        "the night's mail, as .eml files (an activation says its ending cases' last day: no expiry warning beside it)"
+        23,
+        "the night's mail, as .eml files"
     );
 }
 

@@ -463,13 +463,6 @@ pub fn plan<'a>(
         }
     };
 
-    // Tonight's activation or approval says the last day of each case it
-    // lists that ends soon (the expiry warning's words with it): no expiry
-    // warning goes beside it for those cases (two mails the same morning
-    // about one case), and they are recorded as warned. A list too long to
-    // show every ending case (`mail::render::MAX_LISTED`, ending cases
-    // first) leaves them all to the warning.
-    let mut ending_told: BTreeSet<(&str, String)> = BTreeSet::new();
     for (email, granted) in &changes.new_grants {
         if newly_granted(email) {
             plan.unflag.push(email);
@@ -477,10 +470,6 @@ pub fn plan<'a>(
         if grant_queued(email) {
             summary.already_queued += 1;
             continue;
-        }
-        let ending = granted.iter().filter(|g| g.last_day.is_some());
-        if ending.clone().count() <= mail::render::MAX_LISTED {
-            ending_told.extend(ending.map(|g| (email.as_str(), g.case.id())));
         }
         let kind = match known.accounts.get(email) {
             Some(Account::Activated) => Kind::Approval,
@@ -572,18 +561,14 @@ pub fn plan<'a>(
             summary.already_queued += 1;
             continue;
         }
-        let (told, fresh): (Vec<&Expiring>, Vec<&Expiring>) = expiring
+        let fresh: Vec<&Expiring> = expiring
             .iter()
             .filter(|x| {
                 !known
                     .warned
                     .contains(&(email.clone(), x.case.id(), to_int(x.last_day)))
             })
-            .partition(|x| ending_told.contains(&(email.as_str(), x.case.id())));
-        plan.warn.extend(
-            told.iter()
-                .map(|x| (email.clone(), x.case.id(), to_int(x.last_day))),
-        );
+            .collect();
         if fresh.is_empty() {
             continue;
         }
@@ -1274,9 +1259,7 @@ mod tests {
                             division: None,
                             role: "原告".into(),
                             entries: vec![entry(n)],
-                            // (as the diff gives it: a grant of a case
-                            // ending soon is expiring too)
-                            last_day: w.expiring.contains(&n).then(|| day(n)),
+                            last_day: None,
                         })
                         .collect(),
                 );
@@ -1422,8 +1405,6 @@ mod tests {
                     // A grant tonight clears the flag; one only told again
                     // does not.
                     let flagged = w.flagged && (w.grants.is_empty() || w.again_only);
-                    // The cases tonight's grant mail says the last day of.
-                    let mut ending_told: Vec<u32> = Vec::new();
                     if !w.grants.is_empty() {
                         if grant_done {
                             already += 1;
@@ -1431,14 +1412,6 @@ mod tests {
                             want.push((Kind::Approval, email, State::Queued, false, false));
                         } else {
                             want.push((Kind::Activation, email, State::Queued, false, false));
-                        }
-                        if !grant_done {
-                            ending_told = w
-                                .grants
-                                .iter()
-                                .copied()
-                                .filter(|n| w.expiring.contains(n))
-                                .collect();
                         }
                     }
                     if !w.news.is_empty() && !first_load {
@@ -1471,15 +1444,12 @@ mod tests {
                         if queued(Kind::Expiry) {
                             already += 1;
                         } else {
-                            let (told, fresh): (Vec<u32>, Vec<u32>) = w
+                            let fresh: Vec<u32> = w
                                 .expiring
                                 .iter()
                                 .copied()
                                 .filter(|n| !w.warned.contains(n))
-                                .partition(|n| ending_told.contains(n));
-                            for n in told {
-                                warn.push((email.to_string(), case(n).id(), to_int(day(n))));
-                            }
+                                .collect();
                             if !fresh.is_empty() {
                                 let state = if flagged { State::Suppressed } else { State::Queued };
                                 want.push((Kind::Expiry, email, state, false, false));
