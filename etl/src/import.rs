@@ -446,8 +446,8 @@ fn stranded_message(courts: &[String], date: NaiveDate, live: Option<&SnapshotFi
         "{}: neither imported nor carried over (not usable from batch {}, and the live \
          snapshot {} is DAMAGED, with nothing to carry them over from: see each court's row); \
          nothing is published, and the site keeps refusing the damaged snapshot. Either {} and \
-         import again; or, to publish the night now, import with {}: those courts' cases and grants leave the site until they are \
-         imported again, and their grants are then mailed as new (the night's own mail waits, \
+         import again; or, to publish the night now, import with {}: those courts' cases and \
+         grants leave the site until they are imported again, and their grants are then mailed as new (the night's own mail waits, \
          as after any damaged night, for `outbox rediff` or `forget`)",
         courts.join(", "),
         compact(date),

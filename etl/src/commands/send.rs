@@ -491,11 +491,7 @@ impl<'a> NoLongerGranted<'a> {
     /// its mail is queued; a rollback; a publish while `send` holds it),
     /// and leaves its cases to the next night's mail to tell.
     fn ask(&self, live: &mut Live, item: &mail::outbox::Item) -> Granted {
-        let built = (
-            item.night.as_str(),
-            mail::outbox::reference_build(&item.reference),
-        );
-        if live.key() == Some(built) {
+        if live.key() == Some(built(item)) {
             return Granted::Yes;
         }
         let cannot_tell = |why: Unusable| {
@@ -542,11 +538,7 @@ impl GrantCheck for NoLongerGranted<'_> {
     /// see is seen before delivery, which is exact.
     fn at_claim(&self, item: &mail::outbox::Item) -> Granted {
         let mut live = self.live.lock().expect("live");
-        let built = (
-            item.night.as_str(),
-            mail::outbox::reference_build(&item.reference),
-        );
-        if live.key().is_none_or(|own| built > own) {
+        if live.key().is_none_or(|own| built(item) > own) {
             live.refresh(self.store);
         }
         let granted = self.ask(&mut live, item);
@@ -570,6 +562,15 @@ impl GrantCheck for NoLongerGranted<'_> {
         }
         self.ask(&mut live, item)
     }
+}
+
+/// The night and build whose mail `item` is, to compare with
+/// [`Live::key`].
+fn built(item: &mail::outbox::Item) -> (&str, u32) {
+    (
+        item.night.as_str(),
+        mail::outbox::reference_build(&item.reference),
+    )
 }
 
 /// The live snapshot, opened (not verified) to name the courts of flagged

@@ -148,14 +148,13 @@ pub fn find(
         } else {
             &mut again
         };
-        to.entry(mail.email.clone())
-            .or_default()
-            .extend(kept.clone());
+        let kept_count = kept.len();
+        to.entry(mail.email.clone()).or_default().extend(kept);
         // (one `send` withheld keeps the reason it gave)
         let why = if mail.withheld {
             String::new()
         } else {
-            why(&gone, kept.len(), night)
+            why(&gone, kept_count, night)
         };
         retold.withheld.push((mail, why));
     }

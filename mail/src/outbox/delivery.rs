@@ -444,12 +444,11 @@ impl Outbox {
         let mut n = 0;
         {
             let mut give_back = tx.prepare(&format!(
-                "UPDATE items SET state = ?2, attempts = attempts - 1,
-                 first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END,
-                 lease_until = NULL
-                 WHERE id = ?1 AND state IN {}
-                 AND NOT EXISTS (SELECT 1 FROM outcomes WHERE item_id = ?1)",
-                sql_sources(Event::Withdrawn)
+                "UPDATE items SET state = ?2, {}
+                 WHERE id = ?1 AND state IN {} AND {}",
+                super::UNCLAIMED,
+                sql_sources(Event::Withdrawn),
+                super::NO_OUTCOME
             ))?;
             for item in items {
                 n += give_back.execute(params![item.id, target(Event::Withdrawn).as_str()])? as u64;

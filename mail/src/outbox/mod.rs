@@ -128,19 +128,28 @@ const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, r
 /// attempt uncounted (nothing was tried), as `Outbox::withdraw` does.
 fn withhold_sql(event: Event, untold: &str) -> String {
     let held = if event == Event::Recalled {
-        ", attempts = attempts - 1, lease_until = NULL,
-         first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END"
+        format!(", {UNCLAIMED}")
     } else {
-        ""
+        String::new()
     };
     format!(
         "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL, untold = {untold},
          withheld_at = ?4{held}
-         WHERE id = ?1 AND state IN {}
-         AND NOT EXISTS (SELECT 1 FROM outcomes WHERE item_id = ?1)",
+         WHERE id = ?1 AND state IN {} AND {NO_OUTCOME}",
         state::sql_sources(event)
     )
 }
+
+/// What undoes a claim of an item never handed over (`Outbox::withdraw`,
+/// `Outbox::recall`): its attempt uncounted, its first try forgotten if
+/// this was to be it, its lease gone.
+pub(crate) const UNCLAIMED: &str = "attempts = attempts - 1,
+     first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END,
+     lease_until = NULL";
+
+/// Item `?1` has no recorded outcome waiting to be settled (one that has
+/// was handed over: only `settle` moves it on).
+pub(crate) const NO_OUTCOME: &str = "NOT EXISTS (SELECT 1 FROM outcomes WHERE item_id = ?1)";
 
 /// Case ids as `items.case_keys` holds them: one per line, NULL for none.
 fn case_keys_column(keys: &[String]) -> Option<String> {
