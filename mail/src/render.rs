@@ -229,6 +229,14 @@ impl View {
         self.cases.iter().any(|c| !c.entries.is_empty())
     }
 
+    /// Whether a case it lists says its last day (最後可查詢日): an
+    /// activation or approval then says what that day means, in the
+    /// expiry warning's words, so that the warning queued behind it need
+    /// not go once it was sent (`notify::queue`, `Event::Covered`).
+    pub fn ending(&self) -> bool {
+        self.cases.iter().any(|c| c.last_day.is_some())
+    }
+
     /// What it says of 〓 if it shows one (a character the export's
     /// encoding or its EUDC.csv could not give, as in a rare name), since
     /// it reads as broken data (`schemas::text::GETA_NOTE`).
@@ -288,8 +296,11 @@ impl View {
             }
         }
         if self.cases.len() > MAX_LISTED {
-            // (stable: the order within each part stays)
-            self.cases.sort_by_key(|c| c.hearings.is_empty());
+            // (stable: the order within each part stays; a grant's cases
+            // that end soon first, so that up to MAX_LISTED of them each
+            // show their last day, which `notify::queue` counts on)
+            self.cases
+                .sort_by_key(|c| (c.hearings.is_empty(), c.last_day.is_none()));
             self.more = self.cases.len() - MAX_LISTED;
             self.cases.truncate(MAX_LISTED);
         }
@@ -539,6 +550,36 @@ mod tests {
         check(Kind::Activation, v);
     }
 
+    /// An activation listing a case that ends soon says its last day and
+    /// what that day means, in the expiry warning's words: once it was
+    /// sent, the warning queued behind it is not (no expiry mail beside it
+    /// the same morning). An approval says it the same way.
+    #[test]
+    fn a_grant_mail_naming_a_case_that_ends_soon_says_what_its_last_day_means() {
+        let mut a = CaseView::new(&case("TPD", "民事", "訴", 100)).entry(day(24), "上訴", None);
+        a.role = Some("原告".into());
+        a.division = Some("忠股".into());
+        a.last_day = Some("115/12/01".into());
+        let mut b = CaseView::new(&case("PCD", "家事", "家親聲", 45));
+        b.role = Some("法定代理人".into());
+        let mut v = view(vec![a, b]);
+        v.link = "http://localhost:8080/activate?token=0123abcd".into();
+        check_as(Kind::Activation, "activation-ending", v.clone());
+        let (text, html) = bodies(Kind::Approval, &v).unwrap();
+        for body in [&text, &html] {
+            assert!(
+                body.contains("最後可查詢日") && body.contains("本服務即不再提供查詢"),
+                "{body}"
+            );
+        }
+        // Without one, not a word of it.
+        v.cases.remove(0);
+        for kind in [Kind::Activation, Kind::Approval] {
+            let (text, html) = bodies(kind, &v).unwrap();
+            assert!(!text.contains("不再提供查詢") && !html.contains("不再提供查詢"));
+        }
+    }
+
     /// The mail walk (session 27): a lawyer's activation naming five cases
     /// showed no entries and did not say why. One that leaves them out
     /// says so; one that shows them does not.
@@ -781,6 +822,33 @@ mod tests {
         assert_eq!(v.cases[1].title, first, "the others keep their order");
         let (text, _) = bodies(Kind::Digest, &v).unwrap();
         assert!(text.contains("本服務已無此庭期資料"), "{text}");
+    }
+
+    /// An activation cut to its first cases keeps those that end soon, each
+    /// with its last day: the expiry warning queued behind it is not sent
+    /// once it was (`notify::queue` counts on it, for up to MAX_LISTED of
+    /// them).
+    #[test]
+    fn a_cut_grant_mail_keeps_the_cases_that_end_soon() {
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)))
+            .collect();
+        for c in &mut cases[MAX_LISTED..] {
+            c.last_day = Some("115/12/01".into());
+        }
+        let ending: Vec<String> = cases[MAX_LISTED..]
+            .iter()
+            .map(|c| c.title.clone())
+            .collect();
+        let mut v = view(cases);
+        v.link = "http://localhost:8080/activate?token=0123abcd".into();
+        v.trim(false);
+        assert_eq!(v.cases.len(), MAX_LISTED);
+        for title in &ending {
+            assert!(v.cases.iter().any(|c| &c.title == title), "{title} cut");
+        }
+        let (text, _) = bodies(Kind::Activation, &v).unwrap();
+        assert_eq!(text.matches("最後可查詢日：115/12/01").count(), 5, "{text}");
     }
 
     /// A digest to an address that turned digests off but keeps reminders:

@@ -361,6 +361,10 @@ pub struct SendSummary {
     /// as they were handed over, a snapshot published during the run no
     /// longer granting a case they name (`Event::Recalled`).
     pub recalled: u64,
+    /// Of `suppressed`: expiry warnings not sent because the activation or
+    /// approval they were queued behind, which says each of their cases'
+    /// last day, was sent (`Event::Covered`).
+    pub covered: u64,
     /// Activations, approvals and expiry warnings not sent because the live
     /// snapshot could not tell whether the cases they name are still
     /// granted ([`Granted::CannotTell`]): left as they were at a claim;
@@ -650,6 +654,10 @@ impl SendSummary {
                 self.outdated += 1;
             }
             Event::Suppress | Event::Ungranted | Event::Recalled => self.suppressed += 1,
+            Event::Covered => {
+                self.suppressed += 1;
+                self.covered += 1;
+            }
             Event::Claim
             | Event::Interrupted
             | Event::Withdrawn
@@ -765,6 +773,9 @@ fn send_scope(
             {
                 let mut summary = lock(&run.summary);
                 summary.suppressed += claimed.suppressed.len() as u64;
+                for _ in &claimed.covered {
+                    summary.count(Event::Covered);
+                }
                 summary.unchecked += claimed.left.len() as u64;
                 for _ in &claimed.outdated {
                     summary.count(Event::Outdated);

@@ -107,6 +107,7 @@ pub fn queue(
         message: outbox::Packed::plain(message),
         cases: 0,
         case_keys: Vec::new(),
+        behind: None,
     };
     outbox::queue_website(outbox, &item, day, &reference, now)?;
     Ok(message_id)

@@ -25,6 +25,7 @@ fn item(email: &str, kind: Kind, cases: &[&str]) -> NewItem {
         message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
         cases: cases.len(),
         case_keys: cases.iter().map(|c| c.to_string()).collect(),
+        behind: None,
     }
 }
 

@@ -18,6 +18,7 @@ fn queue(dir: &std::path::Path, n: usize) {
             message: Packed::plain(b"m".to_vec()),
             cases: 0,
             case_keys: Vec::new(),
+            behind: None,
         };
         outbox::queue_website(&conn, &item, now.date_naive(), &i.to_string(), now).unwrap();
     }

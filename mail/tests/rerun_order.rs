@@ -18,6 +18,7 @@ fn digest(email: &str, id: &str) -> NewItem {
         message: Packed::plain(b"m".to_vec()),
         cases: 1,
         case_keys: Vec::new(),
+        behind: None,
     }
 }
 

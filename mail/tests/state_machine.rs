@@ -95,6 +95,9 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         2 => (0u32..3, prop::collection::vec((0usize..4, 0usize..4), 1..6), any::<bool>())
             .prop_map(|(night, items, held)| Op::QueueNight { night, items, held }),
+        // An activation or approval and the expiry warning behind it.
+        1 => (0u32..3, 0usize..4, 0usize..2)
+            .prop_map(|(night, e, k)| Op::QueueNight { night, items: vec![(e, k), (e, 3)], held: false }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
         3 => (any::<bool>(), 1usize..6, prop::bool::weighted(0.8))
             .prop_map(|(website, max, readable)| Op::Claim { website, max, readable }),
@@ -150,6 +153,10 @@ struct Model {
     /// Withheld as no longer granted: never queued again by a retry (it
     /// would show the case).
     withheld: bool,
+    message_id: String,
+    /// An expiry warning's: the Message-ID of the grant mail it waits
+    /// behind (queued in the same step, to the same address).
+    behind: Option<String>,
 }
 
 struct World {
@@ -223,8 +230,38 @@ impl World {
                     && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
                     && m.not_before <= self.now
                     && m.next_try.is_none_or(|t| t <= self.now)
+                    && !self.behind(m).is_some_and(|g| {
+                        matches!(
+                            g.state,
+                            State::Queued
+                                | State::Held
+                                | State::Sending
+                                | State::Retrying
+                                | State::Unknown
+                        )
+                    })
             })
             .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// The grant mail a warning waits behind, if it is in the outbox.
+    fn behind(&self, m: &Model) -> Option<&Model> {
+        let id = m.behind.as_ref()?;
+        self.model.values().find(|g| &g.message_id == id)
+    }
+
+    /// The Message-IDs a night's items were queued with, by id (as
+    /// `Op::QueueNight` makes them: night, kind, address).
+    fn message_ids(&self) -> BTreeMap<i64, String> {
+        self.outbox
+            .list(None, None)
+            .unwrap()
+            .into_iter()
+            .map(|l| {
+                let e = EMAILS.iter().position(|x| *x == l.email).unwrap();
+                (l.id, format!("<{}.{}.{e}@x>", l.night, l.kind))
+            })
             .collect()
     }
 
@@ -238,9 +275,23 @@ impl World {
                     .begin_night(night_date(*night), "", self.now)
                     .unwrap();
                 let mut added = Vec::new();
+                let message_id =
+                    |e: usize, kind: Kind| format!("<{}.{kind}.{e}@x>", night_text(*night));
+                let mut behind_of = BTreeMap::new();
                 for &(e, k) in items {
                     let kind = NIGHTLY[k];
                     let email = EMAILS[e];
+                    // A warning waits behind the first grant mail of its
+                    // address in the same step, as a night queues it.
+                    let behind = (kind == Kind::Expiry)
+                        .then(|| {
+                            items
+                                .iter()
+                                .map(|&(e2, k2)| (e2, NIGHTLY[k2]))
+                                .find(|&(e2, k2)| e2 == e && k2.is_grant())
+                                .map(|(_, k2)| message_id(e, k2))
+                        })
+                        .flatten();
                     let state = if *held && kind == Kind::Digest {
                         State::Held
                     } else if !kind.is_grant() && self.flagged.contains(email) {
@@ -251,23 +302,27 @@ impl World {
                     let item = NewItem {
                         email: email.into(),
                         kind,
-                        message_id: format!("<{}.{kind}.{e}@x>", night_text(*night)),
+                        message_id: message_id(e, kind),
                         subject: "s".into(),
                         // Each its own bytes, so damage can find its row.
                         message: Packed::new(kind, format!("m {night} {e} {k}").as_bytes()),
                         cases: 1,
                         case_keys: Vec::new(),
+                        behind: behind.clone(),
                     };
                     if tx.add(&item, state, self.now).unwrap() {
                         added.push((e, k));
+                        behind_of.insert(item.message_id.clone(), (item.message_id, behind));
                     }
                 }
                 tx.commit(None).unwrap();
                 // The outbox's key is (night, address, kind): the model
                 // learns the new ids from the database.
                 let db = self.db();
+                let ids = self.message_ids();
                 for (id, (state, _)) in db {
                     if !self.model.contains_key(&id) {
+                        let (message_id, behind) = behind_of.remove(&ids[&id]).unwrap();
                         self.model.insert(
                             id,
                             Model {
@@ -281,6 +336,8 @@ impl World {
                                 recorded: None,
                                 damaged: false,
                                 withheld: false,
+                                message_id,
+                                behind,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -304,11 +361,13 @@ impl World {
                     message: Packed::plain(b"m".to_vec()),
                     cases: 0,
                     case_keys: Vec::new(),
+                    behind: None,
                 };
                 let day = self.now.date_naive();
                 outbox::queue_website(&self.web, &item, day, &self.refs.to_string(), self.now)
                     .unwrap();
                 let id = self.db().keys().max().copied().unwrap();
+                let message_id = item.message_id.clone();
                 self.model.insert(
                     id,
                     Model {
@@ -322,6 +381,8 @@ impl World {
                         recorded: None,
                         damaged: false,
                         withheld: false,
+                        message_id,
+                        behind: None,
                     },
                 );
             }
@@ -372,6 +433,19 @@ impl World {
                     m.next_try = None;
                     events.insert(item.id, Event::Unreadable);
                 }
+                // Warnings whose grant mail was sent: not sent.
+                for id in &claimed.covered {
+                    let m = &self.model[id];
+                    assert_eq!(
+                        self.behind(m).map(|g| g.state),
+                        Some(State::Sent),
+                        "item {id} covered"
+                    );
+                    let m = self.model.get_mut(id).unwrap();
+                    m.state = State::Suppressed;
+                    m.next_try = None;
+                    events.insert(*id, Event::Covered);
+                }
                 for item in &claimed.suppressed {
                     assert!(
                         !self.model[&item.id].damaged,
@@ -388,6 +462,11 @@ impl World {
                         *readable || !GRANT_KINDS.contains(&item.kind),
                         "sent unchecked: {item:?}"
                     );
+                    assert!(
+                        self.behind(&self.model[&item.id])
+                            .is_none_or(|g| g.state != State::Sent),
+                        "a warning sent beside its grant mail: {item:?}"
+                    );
                     let m = self.model.get_mut(&item.id).unwrap();
                     assert!(!m.damaged, "item {} was damaged", item.id);
                     m.state = State::Sending;
@@ -399,6 +478,7 @@ impl World {
                 }
                 assert_eq!(
                     claimed.items.len()
+                        + claimed.covered.len()
                         + claimed.suppressed.len()
                         + claimed.unreadable.len()
                         + claimed.left.len(),

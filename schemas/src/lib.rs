@@ -141,6 +141,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(12, "outbox/0012_told_snapshots.sql"),
     migration!(13, "outbox/0013_relays.sql"),
     migration!(14, "outbox/0014_grant_cases.sql"),
+    migration!(15, "outbox/0015_expiry_behind.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

@@ -263,29 +263,44 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         "{}",
         night2.stdout
     );
+    // Two expiry warnings waited behind activations that say their cases'
+    // last day, and were not sent once those were.
     assert!(
-        run.stdout.contains("23 due; 23 sent") && run.stdout.contains("8 suppressed"),
+        run.stdout.contains("23 due; 21 sent")
+            && run.stdout.contains("2 suppressed")
+            && run.stdout.contains("10 suppressed")
+            && run.stdout.contains("2 expiry warnings not sent"),
         "{}",
         run.stdout
     );
-    assert_eq!(smtp.accepted().len(), 23);
+    assert_eq!(smtp.accepted().len(), 21);
 
-    // lawyer.chen: activation and an expiry warning on night 1 (訴212 ends
-    // 115/11/24); night 2: activation again (still not activated; one new
-    // case) and a digest of the three cases with news.
+    // lawyer.chen: on night 1 an activation that says 訴212's last day
+    // (115/11/24), the expiry warning behind it not sent; night 2:
+    // activation again (still not activated; one new case) and a digest
+    // of the three cases with news.
     let lawyer = smtp.accepted_for("lawyer.chen@example.com");
     // Two connections deliver in parallel: compare the set, not the order.
     let mut subjects: Vec<&str> = lawyer.iter().map(|m| m.lines().nth(1).unwrap()).collect();
     subjects.sort();
     let mut want = vec![
         "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
-        "Subject: 【案件進度查詢】臺灣臺北地方法院 民事 115年度訴字第212號 將於 115/11/24 後停止查詢",
         "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
         // 刑事 訴 100's 宣判 moved (the mail walk's F10).
         "Subject: 【案件進度查詢】您關注的 3 件案件有新進行事項，含庭期異動",
     ];
     want.sort();
     assert_eq!(subjects, want);
+    let first = lawyer
+        .iter()
+        .find(|m| m.contains("5 件案件已核准查詢"))
+        .unwrap();
+    assert!(
+        first.contains("115年度訴字第212號（信股，身分：")
+            && first.contains("最後可查詢日：115/11/24")
+            && first.contains("本服務即不再提供查詢"),
+        "{first}"
+    );
     let digest = lawyer.iter().find(|m| m.contains("有新進行事項")).unwrap();
     for want in [
         // Each case with its 股別 (whom to ask at the court) and a link to
@@ -313,10 +328,14 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         .all(|m| !m.contains("有新進行事項")));
     // A grant revoked by night 2 gets nothing, not even night 1's
     // activation and expiry warning, still unsent when night 2 came.
+    // (Not the expiry warnings that waited behind activations sent:
+    // suppressed too, but their news went out.)
     let listed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]);
+    let covered = ["lawyer.chen@example.com", "defender.kuo@example.net"];
     let mut gone: Vec<&str> = listed
         .stdout
         .lines()
+        .filter(|l| !(l.contains(" expiry ") && covered.iter().any(|c| l.contains(c))))
         .filter_map(|l| l.split_whitespace().find(|w| w.contains('@')))
         .collect();
     gone.sort_unstable();
@@ -814,17 +833,29 @@ fn mail_to_an_address_not_activated_says_how_to_activate_not_only_to_log_in() {
             .find(|m| m.contains(what))
             .unwrap_or_else(|| panic!("no {what} to {who}"))
     };
-    for m in [
-        of("lawyer.chen@example.com", "有新進行事項"),
-        of("lawyer.chen@example.com", "停止查詢"),
-    ] {
+    let how = |m: &str| {
         assert!(m.contains(HOW), "{m}");
         assert!(m.contains("http://localhost:8080/forgot"), "{m}");
         assert!(!m.contains("/login"), "{m}");
-    }
+    };
+    how(&of("lawyer.chen@example.com", "有新進行事項"));
     let m = of("wang.ming@example.com", "有新進行事項");
     assert!(!m.contains(HOW), "{m}");
     assert!(m.contains("登入查看：http://localhost:8080/login"), "{m}");
+
+    // An expiry warning on its own: a case granted on night 1 (its
+    // activation unused) ends soon from night 2. (lawyer.chen's warning
+    // waited behind an activation that says the last day, and was not
+    // sent.)
+    let env = Env::new();
+    const LATE: &str = "never.activated@example.com";
+    let (n1, _) = scenario(&[LATE]);
+    let mut n2 = n1.clone();
+    n2.cases[0] = (1, "歸檔", "115/09/25");
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    send(&env, &smtp);
+    how(&of(LATE, "停止查詢"));
 }
 
 /// The admin walk (session 27): `outbox rediff` and `forget` took only a
@@ -1241,15 +1272,23 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
 }
 
 /// The same for an expiry warning: night 1 warned of two cases ending
-/// soon, night 2 revoked one of them. The address is warned of the case it
-/// keeps, and its activation lists only that case.
+/// soon (granted, and activated, the night before), night 2 revoked one of
+/// them. The address is warned again of the case it keeps, once.
 #[test]
 fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_case_kept() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     const ENDING: &str = "two.ending@example.com";
-    let (mut n1, _) = scenario(&[ENDING, ENDING]);
+    let (n0, _) = scenario(&[ENDING, ENDING]);
+    import(
+        &env,
+        &smtp,
+        &n0.write(&env.dir.path().join("z"), "20261122"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(ENDING).len(), 1, "the activation");
     // Both filed away 115/09/25: queryable until 115/11/25.
+    let mut n1 = n0.clone();
     for case in n1.cases.iter_mut() {
         *case = (case.0, "歸檔", "115/09/25");
     }
@@ -1263,20 +1302,63 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
     );
     smtp.restart();
     send(&env, &smtp);
-    let mails = smtp.accepted_for(ENDING);
-    assert_eq!(mails.len(), 2, "{mails:#?}");
-    for mail in &mails {
-        assert!(
-            !mail.contains("115年度訴字第1號") && mail.contains("115年度訴字第2號"),
-            "{mail}"
-        );
-    }
+    let warnings: Vec<String> = smtp
+        .accepted_for(ENDING)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
-        mails.iter().any(|m| m.contains("後停止查詢")),
-        "the warning of the case kept: {mails:#?}"
+        !warnings[0].contains("115年度訴字第1號") && warnings[0].contains("115年度訴字第2號"),
+        "{}",
+        warnings[0]
     );
     send(&env, &smtp);
     assert_eq!(smtp.accepted_for(ENDING).len(), 2);
+}
+
+/// Cases granted and ending the same night: night 2 revokes one before
+/// night 1's mail is sent. Night 1's activation and the warning behind it
+/// are withheld; night 2 tells the case kept in an activation that says
+/// its last day and what that day means, and the warning of it, queued
+/// behind that activation, is not sent: one mail.
+#[test]
+fn a_grant_ending_soon_told_again_says_its_last_day_in_one_mail() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const ENDING: &str = "two.ending@example.com";
+    let (mut n1, _) = scenario(&[ENDING, ENDING]);
+    for case in n1.cases.iter_mut() {
+        *case = (case.0, "歸檔", "115/09/25");
+    }
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, _)| *n != 1);
+    night_1_not_sent(&env, &mut smtp, &n1);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    smtp.restart();
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("1 expiry warnings not sent"),
+        "{}",
+        run.stdout
+    );
+    let mails = smtp.accepted_for(ENDING);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("115年度訴字第2號")
+            && mails[0].contains("/activate?token=")
+            && mails[0].contains("最後可查詢日：115/11/25")
+            && mails[0].contains("本服務即不再提供查詢"),
+        "{}",
+        mails[0]
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(ENDING).len(), 1);
 }
 
 /// The same when `send` meets the earlier mail first: night 2 went live
@@ -2091,10 +2173,17 @@ fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {
     send(env, smtp);
 }
 
+/// A case granted tonight that ends soon: its activation, the first mail
+/// the party reads, says its last day and what that day means, and the
+/// expiry warning queued beside it waits for it and is not sent once it
+/// went out (two mails the same morning about one case; the last "left
+/// alone" lists). While the activation waits for the relay, so does the
+/// warning: it goes only if the activation does not (the warning's own
+/// guard, `a_grant_mail_withheld_by_send_leaves_its_expiry_warning_to_go`).
 #[test]
 fn an_expiring_case_is_announced_once() {
     let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     // 上訴 115/10/01: queryable through 115/12/01, within 14 days of both nights.
     let night = |n| {
         Night {
@@ -2105,40 +2194,112 @@ fn an_expiring_case_is_announced_once() {
         .write(env.dir.path(), n)
     };
     import(&env, &smtp, &night("20261123"));
-    import(&env, &smtp, &night("20261124"));
-    send(&env, &smtp);
-    let mails = smtp.accepted_for("party@example.com");
-    let expiry: Vec<&String> = mails.iter().filter(|m| m.contains("停止查詢")).collect();
-    assert_eq!(expiry.len(), 1, "{mails:#?}");
-    assert!(expiry[0].contains("最後可查詢日：115/12/01"));
-    // The day itself counts: not "before the last day", which a mail sent
-    // on that day has already passed.
-    assert!(
-        expiry[0].contains("請於最後可查詢日（含）以前登入查看"),
+    smtp.stop();
+    let down = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    // The activation waits for a retry; the warning, for the activation.
+    assert_eq!(
+        state_of(&env, &smtp, "party@example.com"),
+        "retrying,queued",
         "{}",
-        expiry[0]
+        down.stdout
     );
-    // The activation, the first mail the party reads, says so too: not
-    // only that its link works for two weeks.
-    let activation: Vec<&String> = mails.iter().filter(|m| m.contains("請啟用帳號")).collect();
-    assert_eq!(activation.len(), 1, "{mails:#?}");
+    assert!(down.stdout.contains("1 due;"), "{}", down.stdout);
+    let waiting = etl(&env, &smtp, &["outbox", "show", "2"]).stdout;
     assert!(
-        activation[0].contains("最後可查詢日：115/12/01"),
+        waiting.contains("kind: expiry")
+            && waiting.contains("behind: item 1 (retrying), the activation or approval"),
+        "{waiting}"
+    );
+    smtp.restart();
+    import(&env, &smtp, &night("20261124"));
+    let run = send(&env, &smtp);
+    let mails = smtp.accepted_for("party@example.com");
+    assert_eq!(mails.len(), 1, "one mail: {mails:#?}");
+    assert!(
+        run.stdout.contains(
+            "1 expiry warnings not sent: the activation or approval sent before each says its cases' last day (one mail, not two"
+        ),
         "{}",
-        activation[0]
+        run.stdout
+    );
+    assert_eq!(send_report(&env)["summary"]["covered"], 1);
+    assert_eq!(
+        state_of(&env, &smtp, "party@example.com"),
+        "sent,suppressed"
+    );
+    let activation = &mails[0];
+    assert!(activation.contains("請啟用帳號"), "{activation}");
+    assert!(
+        activation.contains("最後可查詢日：115/12/01"),
+        "{activation}"
+    );
+    // What the day means, in the warning's words; the day itself counts:
+    // not "before the last day", which a mail sent on that day has
+    // already passed.
+    assert!(
+        activation.contains("本服務即不再提供查詢")
+            && activation.contains("請於最後可查詢日（含）以前登入查看"),
+        "{activation}"
     );
     // Until when its link works, to the minute: the date alone was read
     // as "through that day", when the link ends in its first hour.
-    let until = activation[0]
+    let until = activation
         .split("請在 ")
         .nth(1)
         .and_then(|t| t.split(" 前開啟").next())
-        .unwrap_or_else(|| panic!("{}", activation[0]));
+        .unwrap_or_else(|| panic!("{activation}"));
     let (day, time) = until.split_once(' ').unwrap_or_else(|| panic!("{until}"));
     assert!(schemas::date::parse_roc_date(day).is_ok(), "{until}");
     assert!(
         chrono::NaiveTime::parse_from_str(time, "%H:%M").is_ok(),
         "{until}"
+    );
+    let warning = etl(&env, &smtp, &["outbox", "show", "2"]).stdout;
+    assert!(
+        warning.contains("kind: expiry")
+            && warning.contains("state: suppressed")
+            && warning.contains("its activation or approval, item 1, was sent"),
+        "{warning}"
+    );
+    // Never later either.
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("party@example.com").len(), 1);
+}
+
+/// The review of the reverted merge (its B1): a grant mail that stood for
+/// an expiry warning could be withheld by `send` after the warning was
+/// recorded, and the last day then came a night late, or never. Now the
+/// warning is queued and waits: `send` holds the first build's activation
+/// (cases 1 and 2, case 2 ending soon) when a re-run revoking case 1 is
+/// published; the activation is withheld as it is handed over, and the
+/// warning of case 2 goes the same morning.
+#[test]
+fn a_grant_mail_withheld_by_send_leaves_its_expiry_warning_to_go() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut first, _) = scenario(&[TWO, TWO]);
+    // Case 2 filed away 115/09/25: queryable until 115/11/25.
+    first.cases[1] = (2, "歸檔", "115/09/25");
+    let mut corrected = first.clone();
+    corrected.grants.retain(|(n, _)| *n != 1);
+    let out = rerun_while_send_paused(&env, &smtp, &first, &corrected, "send-after-mark", || {});
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stdout
+            .contains("1 activation, approval or expiry mails withheld as they were handed over"),
+        "{}",
+        out.stdout
+    );
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        mails[0].contains("後停止查詢")
+            && mails[0].contains("115年度訴字第2號")
+            && !mails[0].contains("115年度訴字第1號")
+            && mails[0].contains("最後可查詢日：115/11/25"),
+        "{}",
+        mails[0]
     );
 }
 
@@ -2217,7 +2378,9 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
     let mail = env.data().join("mail/20261123");
     assert_eq!(
         fs::read_dir(mail).unwrap().count(),
-        23,
+        // (23 items: six are expiry warnings behind activations that say
+        // their cases' last day, not sent once those were written)
+        17,
         "the night's mail, as .eml files"
     );
 }

@@ -351,6 +351,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
             cases: 0,
             case_keys: Vec::new(),
+            behind: None,
         };
         let at = now - chrono::Duration::days(days);
         outbox::queue_website(&conn, &item, at.date_naive(), &format!("r{i}"), at).unwrap();

@@ -184,6 +184,13 @@ pub fn run(
             summary.recalled
         );
     }
+    if summary.covered > 0 {
+        say!(
+            "  {} expiry warnings not sent: the activation or approval sent before each says its \
+             cases' last day (one mail, not two, the morning a grant ends soon)",
+            summary.covered
+        );
+    }
     // Why what was not delivered waits (a relay down: one reason for all).
     let mut reasons: Vec<(&String, &u64)> = summary.not_delivered.iter().collect();
     reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));

@@ -187,6 +187,11 @@ pub struct Job<'a> {
     /// A digest or expiry warning to an address whose account has no
     /// password yet ([`Known::not_activated`]).
     pub not_activated: bool,
+    /// An expiry warning whose cases tonight's activation or approval
+    /// (this kind, same address, this run) lists, each with its last day
+    /// shown: queued behind that mail (`NewItem::behind`), sent only if it
+    /// is not.
+    pub behind: Option<Kind>,
 }
 
 /// The cases a mail is about.
@@ -463,6 +468,9 @@ pub fn plan<'a>(
         }
     };
 
+    // Tonight's activations and approvals, by address: their kind, and
+    // the cases each shows with the last day.
+    let mut ending_shown: BTreeMap<&str, (Kind, Vec<&Granted>)> = BTreeMap::new();
     for (email, granted) in &changes.new_grants {
         if newly_granted(email) {
             plan.unflag.push(email);
@@ -475,6 +483,13 @@ pub fn plan<'a>(
             Some(Account::Activated) => Kind::Approval,
             _ => Kind::Activation,
         };
+        // The cases it shows with their last day: all of them that end
+        // soon, unless the list is too long to show them all
+        // (`mail::render::MAX_LISTED`; ending cases are listed first).
+        let ending: Vec<&Granted> = granted.iter().filter(|g| g.last_day.is_some()).collect();
+        if !ending.is_empty() && ending.len() <= mail::render::MAX_LISTED {
+            ending_shown.insert(email.as_str(), (kind, ending));
+        }
         plan.jobs.push(Job {
             email,
             kind,
@@ -484,6 +499,7 @@ pub fn plan<'a>(
             after_earlier: false,
             for_reminders: false,
             not_activated: false,
+            behind: None,
         });
     }
 
@@ -551,6 +567,7 @@ pub fn plan<'a>(
                 after_earlier: rerun && known.reached.contains(email.as_str()),
                 for_reminders: reminders_only,
                 not_activated: known.not_activated.contains(email.as_str()),
+                behind: None,
             });
         }
     }
@@ -577,6 +594,21 @@ pub fn plan<'a>(
                 .iter()
                 .map(|x| (email.clone(), x.case.id(), to_int(x.last_day))),
         );
+        // Tonight's grant mail that says each of these cases' last day
+        // stands for the warning if it goes out: the warning waits behind
+        // it (two mails the same morning about one case otherwise). It
+        // goes if that mail is withheld or fails; one case the grant mail
+        // does not show keeps the warning whole and on its own.
+        let behind = ending_shown.get(email.as_str()).and_then(|(kind, shown)| {
+            fresh
+                .iter()
+                .all(|x| {
+                    shown
+                        .iter()
+                        .any(|g| g.case == x.case && g.last_day == Some(x.last_day))
+                })
+                .then_some(*kind)
+        });
         plan.jobs.push(Job {
             email,
             kind: Kind::Expiry,
@@ -586,6 +618,7 @@ pub fn plan<'a>(
             after_earlier: false,
             for_reminders: false,
             not_activated: known.not_activated.contains(email.as_str()),
+            behind,
         });
     }
 
@@ -1030,11 +1063,15 @@ fn write(
         view.subject = view.subject_as(job.kind);
         let id = message_id(night, job.email, job.kind, &reference, from, key);
         let case_keys = job.about.grant_case_keys();
+        let behind = job
+            .behind
+            .map(|kind| message_id(night, job.email, kind, &reference, from, key));
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {
                     cases: view.cases.len(),
                     case_keys,
+                    behind,
                     email: job.email.to_string(),
                     kind: job.kind,
                     message_id: id,
@@ -1229,6 +1266,12 @@ mod tests {
             )
     }
 
+    /// A job as the model says it: (kind, address, state, whether a
+    /// re-run's digest says the night's earlier digest did not list it,
+    /// whether it is one to an address that keeps only reminders, the
+    /// grant mail an expiry warning waits behind).
+    type Want<'a> = (Kind, &'a str, State, bool, bool, Option<Kind>);
+
     /// The night's changes, what is known, and what addresses that keep
     /// only reminders are told (`for_reminders`).
     type Built = (Changes, Known, BTreeMap<String, Told>);
@@ -1259,7 +1302,9 @@ mod tests {
                             division: None,
                             role: "原告".into(),
                             entries: vec![entry(n)],
-                            last_day: None,
+                            // (as the diff gives it: a grant of a case
+                            // ending soon is expiring too)
+                            last_day: w.expiring.contains(&n).then(|| day(n)),
                         })
                         .collect(),
                 );
@@ -1378,10 +1423,7 @@ mod tests {
             let with_news = changes.cases_with_news;
             let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
                 && with_news as f64 / followed as f64 > 0.3));
-            // (kind, address, state, whether a re-run's digest says the
-            // night's earlier digest did not list it, whether it is one to
-            // an address that keeps only reminders)
-            let mut want: Vec<(Kind, &str, State, bool, bool)> = Vec::new();
+            let mut want: Vec<Want> = Vec::new();
             let mut already = 0;
             let mut unsubscribed = 0;
             let mut for_reminders = 0;
@@ -1405,14 +1447,20 @@ mod tests {
                     // A grant tonight clears the flag; one only told again
                     // does not.
                     let flagged = w.flagged && (w.grants.is_empty() || w.again_only);
+                    // Tonight's grant mail, which shows the last day of
+                    // each of its cases that ends soon.
+                    let mut grant_mail = None;
                     if !w.grants.is_empty() {
                         if grant_done {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
-                            want.push((Kind::Approval, email, State::Queued, false, false));
+                            grant_mail = Some(Kind::Approval);
                         } else {
-                            want.push((Kind::Activation, email, State::Queued, false, false));
+                            grant_mail = Some(Kind::Activation);
                         }
+                    }
+                    if let Some(kind) = grant_mail {
+                        want.push((kind, email, State::Queued, false, false, None));
                     }
                     if !w.news.is_empty() && !first_load {
                         if queued(Kind::Digest) {
@@ -1437,7 +1485,7 @@ mod tests {
                                 && !by_rerun
                                 && w.queued.contains(&Kind::Digest)
                                 && !w.digest_lost;
-                            want.push((Kind::Digest, email, state, after_earlier, w.unsubscribed));
+                            want.push((Kind::Digest, email, state, after_earlier, w.unsubscribed, None));
                         }
                     }
                     if !w.expiring.is_empty() {
@@ -1452,7 +1500,11 @@ mod tests {
                                 .collect();
                             if !fresh.is_empty() {
                                 let state = if flagged { State::Suppressed } else { State::Queued };
-                                want.push((Kind::Expiry, email, state, false, false));
+                                // Behind tonight's grant mail if it lists
+                                // every case the warning names.
+                                let behind = grant_mail
+                                    .filter(|_| fresh.iter().all(|n| w.grants.contains(n)));
+                                want.push((Kind::Expiry, email, state, false, false, behind));
                                 for n in fresh {
                                     warn.push((email.to_string(), case(n).id(), to_int(day(n))));
                                 }
@@ -1462,10 +1514,10 @@ mod tests {
                 }
             }
             want.sort();
-            let jobs: Vec<(Kind, &str, State, bool, bool)> = got
+            let jobs: Vec<Want> = got
                 .jobs
                 .iter()
-                .map(|j| (j.kind, j.email, j.state, j.after_earlier, j.for_reminders))
+                .map(|j| (j.kind, j.email, j.state, j.after_earlier, j.for_reminders, j.behind))
                 .collect();
             for j in &got.jobs {
                 if let (true, About::News(news)) = (j.for_reminders, &j.about) {

@@ -713,6 +713,7 @@ pub fn queue_due(
                 message: Packed::new(Kind::Reminder, &r.message),
                 cases: view.cases.len(),
                 case_keys: Vec::new(),
+                behind: None,
             },
             state: if flagged.contains(d.email) {
                 State::Suppressed

@@ -128,7 +128,8 @@ impl Outbox {
             .query_row(
                 "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
                  first_try_at, next_try_at, sent_at, last_error, message, coding, case_keys,
-                 untold
+                 untold, behind,
+                 (SELECT g.id || ' (' || g.state || ')' FROM items g WHERE g.message_id = items.behind)
                  FROM items WHERE id = ?1",
                 [id],
                 |r| {
@@ -169,6 +170,23 @@ impl Outbox {
                                 format!(
                                     "{untold} (the next night's mail tells those still granted)"
                                 )
+                            }
+                        }),
+                        // An expiry warning queued behind its night's
+                        // activation or approval (outbox migration 15).
+                        ("behind", {
+                            let behind: Option<String> = r.get(16)?;
+                            let grant: Option<String> = r.get(17)?;
+                            match (behind, grant) {
+                                (None, _) => "-".into(),
+                                (Some(_), Some(grant)) => format!(
+                                    "item {grant}, the activation or approval that shows its \
+                                     cases' last day: this warning waits while that may still \
+                                     go out, and is not sent once it was"
+                                ),
+                                (Some(_), None) => "a grant's mail no longer in the outbox: \
+                                                    sent as any other"
+                                    .into(),
                             }
                         }),
                     ];
@@ -316,6 +334,7 @@ mod tests {
             message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
             cases: 1,
             case_keys: Vec::new(),
+            behind: None,
         };
         assert!(night.add(&item, State::Queued, due).unwrap());
         night.commit(None).unwrap();

@@ -89,6 +89,9 @@ pub struct Claimed {
     pub unreadable: Vec<Unreadable>,
     /// Now *failed*: reminders past their day (`Event::Outdated`).
     pub outdated: Vec<Item>,
+    /// Now *suppressed*, by id: expiry warnings whose activation or
+    /// approval, which they were queued behind, was sent (`Event::Covered`).
+    pub covered: Vec<i64>,
     /// Not claimed, left as they were: the plan could not decide (a grant
     /// mail whose cases cannot be checked). Due again in the next run.
     pub left: Vec<Item>,
@@ -137,6 +140,30 @@ pub(crate) fn unreadable_reason(e: &OutboxError) -> String {
 
 const INTERRUPTED: &str =
     "interrupted while sending (a crash or kill); tried again with the same Message-ID";
+
+/// The states in which an item may still go out: what a re-run's item,
+/// or an expiry warning queued behind a grant's mail, waits on.
+macro_rules! may_still_go {
+    () => {
+        "('queued', 'held', 'sending', 'retrying', 'unknown')"
+    };
+}
+const MAY_STILL_GO: &str = may_still_go!();
+
+/// An expiry warning queued behind its night's activation or approval
+/// (`behind`, outbox migration 15) while that mail may still go out: not
+/// due, and not claimed ([`Event::Covered`] once it was sent).
+const WAITS_BEHIND: &str = concat!(
+    "(items.behind IS NOT NULL AND EXISTS (
+     SELECT 1 FROM items g WHERE g.message_id = items.behind AND g.state IN ",
+    may_still_go!(),
+    "))"
+);
+
+/// Why a warning was not sent ([`Event::Covered`]), after the id of the
+/// mail it was queued behind.
+const COVERED_WHY: &str = "was sent and says each of its cases' last day and what that day \
+     means: this expiry warning was not sent (two mails the same morning about one case)";
 
 /// How long a claim holds: longer than one message can take with every
 /// RFC 5321 timeout run out (5 min for the greeting and each command, 2 for
@@ -223,26 +250,19 @@ impl Outbox {
     ///
     /// A re-run's item (`ref` `build-N`: what the night's earlier build
     /// lacked) waits while the same address's item of the same kind from
-    /// an earlier build of the night may still go out (queued, held,
-    /// sending, retrying, unknown): its reader gets the correction after
-    /// the notice it corrects, not before. One that was sent, failed or
-    /// suppressed holds nothing.
+    /// an earlier build of the night may still go out ([`MAY_STILL_GO`]):
+    /// its reader gets the correction after the notice it corrects, not
+    /// before. One that was sent, failed or suppressed holds nothing.
+    /// So does an expiry warning queued behind its night's activation or
+    /// approval ([`WAITS_BEHIND`]): it is sent only if that mail is not.
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
-        let pending = [
-            State::Queued,
-            State::Held,
-            State::Sending,
-            State::Retrying,
-            State::Unknown,
-        ]
-        .map(|s| format!("'{}'", s.as_str()))
-        .join(", ");
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
              AND (?1 OR not_before <= ?2) AND (?1 OR next_try_at IS NULL OR next_try_at <= ?2)
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
-                 AND e.kind = items.kind AND e.id < items.id AND e.state IN ({pending})))
+                 AND e.kind = items.kind AND e.id < items.id AND e.state IN {MAY_STILL_GO}))
+             AND NOT {WAITS_BEHIND}
              ORDER BY coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
             scope_sql(scope)
@@ -258,8 +278,11 @@ impl Outbox {
     /// `Claimed::left` (the plan cannot tell yet). An item whose stored
     /// message cannot be read fails on its own (`Event::Unreadable`, the
     /// reason in `last_error`) and the claim goes on: one damaged row never
-    /// holds up the others. Items no longer claimable (another sender took
-    /// them) are skipped.
+    /// holds up the others. An expiry warning whose activation or approval,
+    /// which it was queued behind, was sent is not sent
+    /// (`Event::Covered`, in `Claimed::covered`), whatever the plan. Items
+    /// no longer claimable (another sender took them; a warning behind a
+    /// mail that may still go out) are skipped.
     pub fn claim(
         &mut self,
         ids: &[i64],
@@ -275,7 +298,9 @@ impl Outbox {
         {
             let mut load = tx.prepare(&format!(
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
-                 coding, queued_at, ref, case_keys FROM items WHERE id = ?1 AND state IN {}",
+                 coding, queued_at, ref, case_keys,
+                 (SELECT g.id FROM items g WHERE g.message_id = items.behind AND g.state = 'sent')
+                 FROM items WHERE id = ?1 AND state IN {} AND NOT {WAITS_BEHIND}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -293,6 +318,7 @@ impl Outbox {
                 ))
             };
             let mut suppress = not_sent(Event::Suppress)?;
+            let mut cover = not_sent(Event::Covered)?;
             // (its cases are left for the next night's mail to tell those
             // still granted: `NightQueue::withhold`)
             let mut ungrant = tx.prepare(&super::withhold_sql(Event::Ungranted, "case_keys"))?;
@@ -315,6 +341,7 @@ impl Outbox {
                             r.get::<_, String>(10)?,
                             r.get::<_, String>(11)?,
                             r.get::<_, Option<String>>(12)?,
+                            r.get::<_, Option<i64>>(13)?,
                         ))
                     })
                     .optional()?;
@@ -332,10 +359,19 @@ impl Outbox {
                     queued_at,
                     reference,
                     case_keys,
+                    covered_by,
                 )) = row
                 else {
                     continue;
                 };
+                if let Some(grant) = covered_by {
+                    let suppressed = target(Event::Covered).as_str();
+                    let why = format!("its activation or approval, item {grant}, {COVERED_WHY}");
+                    if cover.execute(params![id, suppressed, why])? == 1 {
+                        claimed.covered.push(id);
+                    }
+                    continue;
+                }
                 let message = match super::packed::unpack(id, &coding, stored) {
                     Ok(message) => message,
                     Err(e) => {

@@ -104,6 +104,11 @@ pub struct NewItem {
     /// address is withheld ([`Outbox::grant_mail_to_check`]); empty for
     /// the other kinds.
     pub case_keys: Vec<String>,
+    /// An expiry warning's: the Message-ID of the night's activation or
+    /// approval to the same address that shows each of its cases' last
+    /// day. The warning waits for that mail and is not sent if it was
+    /// (`Event::Covered`). `None` for every other item.
+    pub behind: Option<String>,
 }
 
 /// [`Outbox::grant_mail_to_check`]'s queries: through the partial
@@ -598,12 +603,18 @@ impl NightQueue<'_> {
                 how: "in that state",
             });
         }
+        if item.behind.is_some() && item.kind != Kind::Expiry {
+            return Err(OutboxError::Misqueued {
+                kind: item.kind,
+                how: "behind a grant's mail",
+            });
+        }
         let added = self
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
-                 coding, cases, queued_at, not_before, ref, case_keys)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                 coding, cases, queued_at, not_before, ref, case_keys, behind)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
             )?
             .execute(params![
                 self.night,
@@ -618,7 +629,8 @@ impl NightQueue<'_> {
                 self.queued_at,
                 not_before.to_rfc3339(),
                 self.reference,
-                case_keys_column(&item.case_keys)
+                case_keys_column(&item.case_keys),
+                item.behind
             ])?;
         Ok(added == 1)
     }

@@ -567,6 +567,7 @@ mod tests {
             message,
             cases: 0,
             case_keys: Vec::new(),
+            behind: None,
         };
         let mut ob = Outbox::open(dir.path()).unwrap();
         let night = ob.begin_night(now.date_naive(), "", now).unwrap();

@@ -10,7 +10,10 @@
 //! is *sending*, or, if its address is flagged, *suppressed*, or, if its
 //! stored message cannot be read (damage) or it is a reminder past its
 //! day's send window, *failed* on its own, the claim going on with the
-//! others. From sending:
+//! others; an expiry warning queued behind its night's activation or
+//! approval (which shows its cases' last days) is not due while that mail
+//! may still go out, and once it was sent the warning is *suppressed*.
+//! From sending:
 //! accepted → sent; a grant mail a snapshot published since its claim no
 //! longer grants, found just before it is handed over → suppressed; given
 //! back unsent (a stop; or that snapshot cannot tell) → queued; a
@@ -97,6 +100,14 @@ pub enum Event {
     /// live snapshot, or by a night's mail against its snapshot
     /// (`NightQueue::withhold`), which tells the cases still granted again.
     Ungranted,
+    /// A sender finds that the activation or approval a due expiry warning
+    /// was queued behind (the same night's, to the same address, showing
+    /// each of its cases' last day and what that day means) was sent: the
+    /// warning is not sent (two mails the same morning about one case).
+    /// One behind a grant mail withheld, failed or gone is sent as any
+    /// other; while that mail may still go out the warning is not due
+    /// (`Outbox::due`).
+    Covered,
     /// A sender finds a due reminder past its day: the send window of the
     /// day it is about ("明天", "7 天後") has ended since it was queued. It
     /// fails, never sent late.
@@ -142,10 +153,11 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 16] = [
+    pub const ALL: [Event; 17] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
+        Event::Covered,
         Event::Recalled,
         Event::Outdated,
         Event::Unreadable,
@@ -180,6 +192,9 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Ungranted, S::Suppressed),
     (S::Retrying, E::Ungranted, S::Suppressed),
     (S::Unknown, E::Ungranted, S::Suppressed),
+    (S::Queued, E::Covered, S::Suppressed),
+    (S::Retrying, E::Covered, S::Suppressed),
+    (S::Unknown, E::Covered, S::Suppressed),
     (S::Queued, E::Outdated, S::Failed),
     (S::Retrying, E::Outdated, S::Failed),
     (S::Unknown, E::Outdated, S::Failed),

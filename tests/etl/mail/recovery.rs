@@ -415,12 +415,22 @@ fn a_pending_night_is_not_given_up_or_rediffed_while_a_run_queues_it() {
         0,
         "night 2 is not recorded as given up"
     );
+    // (an expiry warning behind an activation that says its case's last
+    // day is not sent once that was: `Event::Covered`)
+    let covered = count(
+        "SELECT count(*) FROM items WHERE kind = 'expiry' AND state = 'suppressed' \
+         AND last_error LIKE 'its activation or approval, item %, was sent%'",
+    );
     assert_eq!(
         count("SELECT count(*) FROM items WHERE state <> 'sent'"),
-        0,
+        covered,
         "every item was delivered: {items:#?}"
     );
-    assert_eq!(smtp.accepted().len(), items.len(), "each once");
+    assert_eq!(
+        smtp.accepted().len(),
+        items.len() - covered as usize,
+        "each once"
+    );
     let none = etl(&env, &smtp, &["outbox", "pending"]);
     assert!(none.stdout.contains("no night waits"), "{}", none.stdout);
     // Once the run is over, they work again (nothing is pending now).

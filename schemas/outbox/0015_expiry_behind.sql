@@ -1,0 +1,18 @@
+-- Outbox, migration 15: an expiry warning that waits on a grant's mail.
+--
+-- A case granted tonight that ends soon is told twice the same morning:
+-- the activation or approval lists it with its last day (and says what
+-- that day means), and the expiry warning says the same. One mail is
+-- enough, but only if it is delivered: the grant's mail can still be
+-- withheld after it was queued (a re-run revokes another case it names;
+-- the live snapshot cannot check it), and the warning must not be lost
+-- with it. So the warning is queued as always, and `behind` holds the
+-- Message-ID of the night's activation or approval to the same address
+-- that shows each of its cases' last day (NULL for every other item and
+-- for warnings queued before this migration). `cpor-etl send` does not
+-- take such a warning while that mail may still go out (queued, held,
+-- sending, retrying, unknown); once it was sent, the warning is not sent
+-- (suppressed, `Event::Covered`); if it was withheld or failed, or is no
+-- longer in the outbox, the warning goes as any other. The Message-ID is
+-- unique and indexed: the look-up is one index probe per such warning.
+ALTER TABLE items ADD COLUMN behind TEXT;
