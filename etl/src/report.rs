@@ -218,12 +218,20 @@ impl Report {
 /// and `forget --dry-run`).
 pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<String> {
     let mut lines = vec![format!(
-        "mail {}: {} activation, {} approval, {} digest, {} expiry{}",
+        "mail {}: {} activation, {} approval, {} digest, {} expiry{}{}",
         if would { "to queue" } else { "queued" },
         m.activation,
         m.approval,
         m.digest,
         m.expiry,
+        if m.expiry_behind > 0 {
+            format!(
+                " ({} behind an activation or approval that says the last day: sent only if that is not)",
+                m.expiry_behind
+            )
+        } else {
+            String::new()
+        },
         if m.already_queued > 0 {
             format!(" ({} already queued by an earlier run)", m.already_queued)
         } else {

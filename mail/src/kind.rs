@@ -112,6 +112,11 @@ impl Kind {
         let corrections = self == Kind::Digest
             && cases.iter().all(|c| c.entries.is_empty())
             && cases.iter().any(|c| !c.hearings.is_empty());
+        let ending = match (one, cases.iter().find_map(|c| c.last_day.as_deref())) {
+            (_, None) => String::new(),
+            (Some(_), Some(day)) => format!("，將於 {day} 後停止查詢"),
+            (None, Some(_)) => "，含即將停止查詢的案件".into(),
+        };
         let what = match (self, one) {
             // To an address that keeps only reminders: its cases'
             // hearings have changed.
@@ -132,10 +137,13 @@ impl Kind {
             }
             (Kind::Digest, Some(t)) if corrections => format!("{t} 庭期更正"),
             (Kind::Digest, None) if corrections => format!("您關注的 {n} 件案件庭期更正"),
-            (Kind::Activation, Some(t)) => format!("請啟用帳號：{t} 已核准查詢"),
-            (Kind::Activation, None) => format!("請啟用帳號：{n} 件案件已核准查詢"),
-            (Kind::Approval, Some(t)) => format!("已核准查詢：{t}"),
-            (Kind::Approval, None) => format!("已核准查詢 {n} 件案件"),
+            // A grant's mail that lists a case ending soon stands for that
+            // case's expiry warning (`Event::Covered`): its subject says so
+            // as the warning's would.
+            (Kind::Activation, Some(t)) => format!("請啟用帳號：{t} 已核准查詢{ending}"),
+            (Kind::Activation, None) => format!("請啟用帳號：{n} 件案件已核准查詢{ending}"),
+            (Kind::Approval, Some(t)) => format!("已核准查詢：{t}{ending}"),
+            (Kind::Approval, None) => format!("已核准查詢 {n} 件案件{ending}"),
             (Kind::Digest, Some(t)) => format!("{t} 有新進行事項"),
             (Kind::Digest, None) => format!("您關注的 {n} 件案件有新進行事項"),
             (Kind::Expiry, Some(t)) => {

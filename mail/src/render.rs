@@ -902,6 +902,27 @@ mod tests {
             subject(Kind::Digest, &two),
             "【案件進度查詢】您關注的 2 件案件有新進行事項"
         );
+        // A grant's mail listing a case that ends soon says so, as the
+        // expiry warning it stands for would (one mail, not two).
+        let mut ending = one.clone();
+        ending[0].last_day = Some("115/12/01".into());
+        assert_eq!(
+            subject(Kind::Activation, &ending),
+            "【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第100號 已核准查詢，將於 115/12/01 後停止查詢"
+        );
+        assert_eq!(
+            subject(Kind::Approval, &ending),
+            "【案件進度查詢】已核准查詢：臺灣臺北地方法院 民事 115年度訴字第100號，將於 115/12/01 後停止查詢"
+        );
+        let some_ending = vec![ending[0].clone(), one[0].clone()];
+        assert_eq!(
+            subject(Kind::Approval, &some_ending),
+            "【案件進度查詢】已核准查詢 2 件案件，含即將停止查詢的案件"
+        );
+        assert_eq!(
+            subject(Kind::Approval, &one),
+            "【案件進度查詢】已核准查詢：臺灣臺北地方法院 民事 115年度訴字第100號"
+        );
     }
 
     #[test]

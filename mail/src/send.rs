@@ -770,6 +770,12 @@ fn send_scope(
                     plan_claim(item, &flagged, grants, cfg.window, now)
                 })?
             };
+            // What could not be claimed (an expiry warning whose grant mail
+            // this claim took before it) may be taken by a later pass, once
+            // that mail's outcome is known.
+            for id in &claimed.skipped {
+                tried.remove(id);
+            }
             {
                 let mut summary = lock(&run.summary);
                 summary.suppressed += claimed.suppressed.len() as u64;

@@ -230,15 +230,15 @@ impl World {
                     && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
                     && m.not_before <= self.now
                     && m.next_try.is_none_or(|t| t <= self.now)
+                    // A warning waits while its grant mail is with a
+                    // relay, or may still go out and the warning's time is
+                    // less than `behind_for` ago.
                     && !self.behind(m).is_some_and(|g| {
-                        matches!(
-                            g.state,
-                            State::Queued
-                                | State::Held
-                                | State::Sending
-                                | State::Retrying
-                                | State::Unknown
-                        )
+                        g.state == State::Sending
+                            || (matches!(
+                                g.state,
+                                State::Queued | State::Held | State::Retrying | State::Unknown
+                            ) && m.not_before > self.now - outbox::behind_for())
                     })
             })
             .map(|(id, _)| *id)
@@ -446,6 +446,15 @@ impl World {
                     m.next_try = None;
                     events.insert(*id, Event::Covered);
                 }
+                // Skipped: warnings whose grant mail this claim took first.
+                for id in &claimed.skipped {
+                    let g = self.behind(&self.model[id]).map(|g| g.message_id.clone());
+                    let taken = claimed
+                        .items
+                        .iter()
+                        .any(|i| Some(&i.message_id) == g.as_ref());
+                    assert!(taken, "item {id} skipped");
+                }
                 for item in &claimed.suppressed {
                     assert!(
                         !self.model[&item.id].damaged,
@@ -481,7 +490,8 @@ impl World {
                         + claimed.covered.len()
                         + claimed.suppressed.len()
                         + claimed.unreadable.len()
-                        + claimed.left.len(),
+                        + claimed.left.len()
+                        + claimed.skipped.len(),
                     ids.len()
                 );
                 self.in_flight.extend(claimed.items);

@@ -102,7 +102,15 @@ fn etl(env: &Env, smtp: &Smtp, args: &[&str]) -> Run {
 
 /// The same, with more settings.
 fn etl_with(env: &Env, smtp: &Smtp, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    let mut cmd = env.command();
+    configured(env.command(), smtp, args, vars)
+}
+
+/// The same with the clock set to `utc` (`Env::command_at`).
+fn etl_at(env: &Env, smtp: &Smtp, utc: &str, args: &[&str]) -> Run {
+    configured(env.command_at(utc), smtp, args, &[])
+}
+
+fn configured(mut cmd: Command, smtp: &Smtp, args: &[&str], vars: &[(&str, &str)]) -> Run {
     cmd.envs(vars.iter().copied())
         .env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
         .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
@@ -284,7 +292,7 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     let mut subjects: Vec<&str> = lawyer.iter().map(|m| m.lines().nth(1).unwrap()).collect();
     subjects.sort();
     let mut want = vec![
-        "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢",
+        "Subject: 【案件進度查詢】請啟用帳號：5 件案件已核准查詢，含即將停止查詢的案件",
         "Subject: 【案件進度查詢】請啟用帳號：臺灣臺北地方法院 民事 115年度訴字第1301號 已核准查詢",
         // 刑事 訴 100's 宣判 moved (the mail walk's F10).
         "Subject: 【案件進度查詢】您關注的 3 件案件有新進行事項，含庭期異動",
@@ -328,14 +336,31 @@ fn two_sample_nights_deliver_the_right_mail_once() {
         .all(|m| !m.contains("有新進行事項")));
     // A grant revoked by night 2 gets nothing, not even night 1's
     // activation and expiry warning, still unsent when night 2 came.
-    // (Not the expiry warnings that waited behind activations sent:
-    // suppressed too, but their news went out.)
+    // (Not the expiry warnings that waited behind activations sent, which
+    // say their last day: suppressed too, and for that reason.)
     let listed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]);
-    let covered = ["lawyer.chen@example.com", "defender.kuo@example.net"];
-    let mut gone: Vec<&str> = listed
+    let covered = |line: &str| {
+        let id = line.split_whitespace().next().unwrap();
+        let shown = etl(&env, &smtp, &["outbox", "show", id]).stdout;
+        shown.contains("kind: expiry")
+            && shown.contains("was sent and says each of its cases' last day")
+    };
+    let (covered, withheld): (Vec<&str>, Vec<&str>) = listed
         .stdout
         .lines()
-        .filter(|l| !(l.contains(" expiry ") && covered.iter().any(|c| l.contains(c))))
+        .filter(|l| l.contains('@'))
+        .partition(|l| covered(l));
+    let mut covered: Vec<&str> = covered
+        .iter()
+        .filter_map(|l| l.split_whitespace().find(|w| w.contains('@')))
+        .collect();
+    covered.sort_unstable();
+    assert_eq!(
+        covered,
+        ["defender.kuo@example.net", "lawyer.chen@example.com"]
+    );
+    let mut gone: Vec<&str> = withheld
+        .iter()
         .filter_map(|l| l.split_whitespace().find(|w| w.contains('@')))
         .collect();
     gone.sort_unstable();
@@ -2193,7 +2218,14 @@ fn an_expiring_case_is_announced_once() {
         }
         .write(env.dir.path(), n)
     };
-    import(&env, &smtp, &night("20261123"));
+    let first = import(&env, &smtp, &night("20261123"));
+    assert!(
+        first
+            .stdout
+            .contains("1 activation, 0 approval, 0 digest, 1 expiry (1 behind an activation or approval that says the last day: sent only if that is not)"),
+        "{}",
+        first.stdout
+    );
     smtp.stop();
     let down = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
@@ -2267,6 +2299,99 @@ fn an_expiring_case_is_announced_once() {
     assert_eq!(smtp.accepted_for("party@example.com").len(), 1);
 }
 
+/// The review of this design (its R1): a warning that waited behind its
+/// grant mail for as long as that mail might still go out could wait
+/// 72 hours for a mail its recipient's server keeps refusing for now (a
+/// mailbox nearly full), past the case's last day, and then be withheld
+/// as no longer granted: never told. It waits two hours at most
+/// (`Outbox::due`, `BEHIND_FOR`), then goes on its own.
+#[test]
+fn a_grant_mail_deferred_for_hours_lets_its_expiry_warning_go_on_its_own() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const FULL: &str = "deferactivation@example.com";
+    // 上訴 115/10/01: queryable through 115/12/01. Imported at 01:40 on
+    // 11/24 (Taipei): its mail is due from 07:00.
+    let batch = Night {
+        cases: vec![(1, "上訴", "115/10/01")],
+        entries: vec![(1, 1, "115/10/01", "上訴".into())],
+        grants: vec![(1, FULL.into())],
+    }
+    .write(env.dir.path(), "20261123");
+    let run = etl_at(
+        &env,
+        &smtp,
+        "2026-11-23 17:40:00",
+        &["import", batch.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // 07:30: the activation is refused for now; the warning waits for it.
+    let run = etl_at(&env, &smtp, "2026-11-23 23:30:00", &["send"]);
+    assert_eq!(
+        state_of(&env, &smtp, FULL),
+        "retrying,queued",
+        "{}",
+        run.stdout
+    );
+    assert!(smtp.accepted_for(FULL).is_empty());
+    // 09:30: refused again; the warning has waited two hours and goes.
+    let run = etl_at(&env, &smtp, "2026-11-24 01:30:00", &["send"]);
+    assert_eq!(
+        state_of(&env, &smtp, FULL),
+        "retrying,sent",
+        "{}",
+        run.stdout
+    );
+    let mails = smtp.accepted_for(FULL);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(
+        mails[0].contains("後停止查詢") && mails[0].contains("最後可查詢日：115/12/01"),
+        "{}",
+        mails[0]
+    );
+}
+
+/// A relay down for hours: the warning waits two hours behind the
+/// activation, then is tried on its own (and fails too). When the relay
+/// is back both are due at once: the activation is taken first and the
+/// warning waits for its outcome, in the same run, and is not sent.
+#[test]
+fn after_a_long_outage_the_grant_mail_goes_first_and_its_warning_is_not_sent() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const PARTY: &str = "party@example.com";
+    let batch = Night {
+        cases: vec![(1, "上訴", "115/10/01")],
+        entries: vec![(1, 1, "115/10/01", "上訴".into())],
+        grants: vec![(1, PARTY.into())],
+    }
+    .write(env.dir.path(), "20261123");
+    let run = etl_at(
+        &env,
+        &smtp,
+        "2026-11-23 17:40:00",
+        &["import", batch.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    smtp.stop();
+    etl_at(&env, &smtp, "2026-11-23 23:30:00", &["send"]);
+    assert_eq!(state_of(&env, &smtp, PARTY), "retrying,queued");
+    etl_at(&env, &smtp, "2026-11-24 01:30:00", &["send"]);
+    assert_eq!(state_of(&env, &smtp, PARTY), "retrying,retrying");
+    smtp.restart();
+    let run = etl_at(&env, &smtp, "2026-11-24 02:00:00", &["send"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        state_of(&env, &smtp, PARTY),
+        "sent,suppressed",
+        "{}",
+        run.stdout
+    );
+    let mails = smtp.accepted_for(PARTY);
+    assert_eq!(mails.len(), 1, "{mails:#?}");
+    assert!(mails[0].contains("最後可查詢日：115/12/01"), "{}", mails[0]);
+}
+
 /// The review of the reverted merge (its B1): a grant mail that stood for
 /// an expiry warning could be withheld by `send` after the warning was
 /// recorded, and the last day then came a night late, or never. Now the
@@ -2290,6 +2415,14 @@ fn a_grant_mail_withheld_by_send_leaves_its_expiry_warning_to_go() {
             .contains("1 activation, approval or expiry mails withheld as they were handed over"),
         "{}",
         out.stdout
+    );
+    // (It was queued behind the activation, which was withheld.)
+    let warning = etl(&env, &smtp, &["outbox", "show", "2"]).stdout;
+    assert!(
+        warning.contains("kind: expiry")
+            && warning.contains("state: sent")
+            && warning.contains("behind: item 1 (suppressed)"),
+        "{warning}"
     );
     let mails = smtp.accepted_for(TWO);
     assert_eq!(mails.len(), 1, "{mails:#?}");

@@ -18,6 +18,10 @@ server serves every test:
   slowonceN@…   the first time: wait N seconds, then accept; later: accept
   slowtwiceN@…  the first two times: wait N seconds, then accept; later: accept
   rejectrcpt@…  550 at RCPT (permanent)
+  deferKIND@…   451 to every message of that kind (its Message-ID's
+                `<night.KIND.…>`: deferactivation, deferexpiry), the
+                others accepted: a server that keeps refusing one message
+                for now (a mailbox nearly full, a scanner that stalls)
   anything else accept
 A file DIR/down makes the server refuse new connections (421) while it exists.
 
@@ -42,6 +46,13 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP
+
+
+def message_id(content):
+    """The Message-ID header of a message as received, or `-`."""
+    head = content.split(b"\r\n\r\n", 1)[0]
+    return next((l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
+                 if l.lower().startswith(b"message-id:")), b"-")
 
 
 class Handler:
@@ -85,6 +96,10 @@ class Handler:
             self.count += 1
             n = self.seen.get(rcpt, 0) + 1
             self.seen[rcpt] = n
+        m = re.fullmatch(r"defer(activation|approval|digest|expiry|reminder)", local)
+        if m and f".{m.group(1)}.".encode() in message_id(envelope.original_content):
+            self.log(rcpt, "451")
+            return "451 4.2.2 mailbox full, try again later"
         m = re.fullmatch(r"tempfail(\d+)", local)
         if m and n <= int(m.group(1)):
             self.log(rcpt, "451")
@@ -105,9 +120,7 @@ class Handler:
         if m:
             await asyncio.sleep(int(m.group(1)))
         if self.ids_only:
-            head = envelope.original_content.split(b"\r\n\r\n", 1)[0]
-            mid = next((l.split(b":", 1)[1].strip() for l in head.split(b"\r\n")
-                        if l.lower().startswith(b"message-id:")), b"-")
+            mid = message_id(envelope.original_content)
             with self.lock:
                 with open(self.root / "accepted.log", "ab") as f:
                     f.write(mid + b" " + rcpt.encode() + b"\n")

@@ -52,6 +52,10 @@ pub struct QueueSummary {
     pub approval: u64,
     pub digest: u64,
     pub expiry: u64,
+    /// Of `expiry`: warnings queued behind tonight's activation or
+    /// approval to the same address, which says their cases' last day:
+    /// sent only if that mail is not (`Event::Covered`).
+    pub expiry_behind: u64,
     /// Items already in the outbox from an earlier run of this night.
     pub already_queued: u64,
     /// Digests not queued because the address unsubscribed.
@@ -228,8 +232,12 @@ impl About<'_> {
 
     fn views(&self) -> Vec<CaseView> {
         match self {
+            // (the cases that end soon first: the mail stands for their
+            // expiry warning, and says their last day where it is seen)
             About::Grants(granted) => granted
                 .iter()
+                .filter(|g| g.last_day.is_some())
+                .chain(granted.iter().filter(|g| g.last_day.is_none()))
                 .map(|g| {
                     let mut v = CaseView::new(&g.case);
                     v.division = g.division.clone();
@@ -728,6 +736,7 @@ pub fn preview(
             for job in &plan.jobs {
                 summary.count(job.kind);
                 summary.suppressed += u64::from(job.state == State::Suppressed);
+                summary.expiry_behind += u64::from(job.behind.is_some());
             }
             // Those a `send` withheld already are not withheld again.
             summary.withheld = retold.withheld.iter().filter(|(m, _)| !m.withheld).count() as u64;
@@ -1103,6 +1112,7 @@ fn write(
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
             if tx.add(&item, state, not_before)? {
                 summary.count(item.kind);
+                summary.expiry_behind += u64::from(item.behind.is_some());
             }
         }
         Ok::<(), NotifyError>(())

@@ -181,12 +181,10 @@ impl Outbox {
                                 (None, _) => "-".into(),
                                 (Some(_), Some(grant)) => format!(
                                     "item {grant}, the activation or approval that shows its \
-                                     cases' last day: this warning waits while that may still \
-                                     go out, and is not sent once it was"
+                                     cases' last day (docs/OPERATIONS.md, \"A grant that ends \
+                                     soon\")"
                                 ),
-                                (Some(_), None) => "a grant's mail no longer in the outbox: \
-                                                    sent as any other"
-                                    .into(),
+                                (Some(id), None) => format!("{id}, not in the outbox"),
                             }
                         }),
                     ];

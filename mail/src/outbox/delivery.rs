@@ -95,6 +95,10 @@ pub struct Claimed {
     /// Not claimed, left as they were: the plan could not decide (a grant
     /// mail whose cases cannot be checked). Due again in the next run.
     pub left: Vec<Item>,
+    /// Not claimable when their turn came, by id: another sender took them,
+    /// or an expiry warning's grant mail was claimed before it in this
+    /// claim (it waits for that mail's outcome: a later pass may take it).
+    pub skipped: Vec<i64>,
 }
 
 /// An item whose stored message could not be read when it was claimed:
@@ -152,13 +156,29 @@ const MAY_STILL_GO: &str = may_still_go!();
 
 /// An expiry warning queued behind its night's activation or approval
 /// (`behind`, outbox migration 15) while that mail may still go out: not
-/// due, and not claimed ([`Event::Covered`] once it was sent).
+/// due, and not claimed ([`Event::Covered`] once it was sent). It waits
+/// while that mail is with a relay, and otherwise for [`behind_for`] at
+/// most after its own time (`not_before`; `:cutoff`, the parameter after
+/// the query's others, is now less that): a
+/// grant mail its recipient's server keeps refusing for now, or a relay
+/// down for hours, then lets it go on its own (two mails, rather than a
+/// last day told late, or, past that day, never).
 const WAITS_BEHIND: &str = concat!(
     "(items.behind IS NOT NULL AND EXISTS (
-     SELECT 1 FROM items g WHERE g.message_id = items.behind AND g.state IN ",
+     SELECT 1 FROM items g WHERE g.message_id = items.behind AND (g.state = 'sending'
+     OR (g.state IN ",
     may_still_go!(),
-    "))"
+    " AND items.not_before > :cutoff))))"
 );
+
+/// How long an expiry warning waits behind a grant mail that may still
+/// go out but is not with a relay ([`WAITS_BEHIND`]): long enough for a
+/// night's mail, spread over 20 minutes, and a short outage of the relay;
+/// short enough that a warning of a case whose last day is that very day
+/// still comes that morning.
+pub fn behind_for() -> chrono::Duration {
+    chrono::Duration::hours(2)
+}
 
 /// Why a warning was not sent ([`Event::Covered`]), after the id of the
 /// mail it was queued behind.
@@ -267,7 +287,8 @@ impl Outbox {
             sql_sources(Event::Claim),
             scope_sql(scope)
         ))?;
-        let rows = stmt.query_map(params![now_flag, now.to_rfc3339()], |r| r.get(0))?;
+        let cutoff = (now - behind_for()).to_rfc3339();
+        let rows = stmt.query_map(params![now_flag, now.to_rfc3339(), cutoff], |r| r.get(0))?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -291,6 +312,7 @@ impl Outbox {
     ) -> Result<Claimed> {
         let now_text = now.to_rfc3339();
         let lease_text = (now + lease()).to_rfc3339();
+        let cutoff = (now - behind_for()).to_rfc3339();
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -326,7 +348,7 @@ impl Outbox {
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
                 let row = load
-                    .query_row([id], |r| {
+                    .query_row(params![id, cutoff], |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, String>(1)?,
@@ -362,6 +384,7 @@ impl Outbox {
                     covered_by,
                 )) = row
                 else {
+                    claimed.skipped.push(id);
                     continue;
                 };
                 if let Some(grant) = covered_by {

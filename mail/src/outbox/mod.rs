@@ -34,7 +34,7 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{
-    lease, Claimed, Item, Outcome, Recorded, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
+    behind_for, lease, Claimed, Item, Outcome, Recorded, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
 };
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,
