@@ -756,6 +756,8 @@ fn send_scope(
     let mut due = due;
     let mut passes = 0;
     let mut tried: BTreeSet<i64> = BTreeSet::new();
+    // Skipped by a claim, offered again: counted due once.
+    let mut reoffered: BTreeSet<i64> = BTreeSet::new();
     'passes: loop {
         tried.extend(due.iter().copied());
         for batch in due.chunks(256) {
@@ -775,6 +777,7 @@ fn send_scope(
             // that mail's outcome is known.
             for id in &claimed.skipped {
                 tried.remove(id);
+                reoffered.insert(*id);
             }
             {
                 let mut summary = lock(&run.summary);
@@ -819,7 +822,7 @@ fn send_scope(
         if next.is_empty() || passes >= MAX_PASSES {
             break;
         }
-        lock(&run.summary).due += next.len() as u64;
+        lock(&run.summary).due += next.iter().filter(|id| !reoffered.contains(id)).count() as u64;
         due = next;
     }
     let mut summary = run.summary.into_inner().expect("summary");

@@ -10,9 +10,11 @@
 -- Message-ID of the night's activation or approval to the same address
 -- that shows each of its cases' last day (NULL for every other item and
 -- for warnings queued before this migration). `cpor-etl send` does not
--- take such a warning while that mail may still go out (queued, held,
--- sending, retrying, unknown); once it was sent, the warning is not sent
--- (suppressed, `Event::Covered`); if it was withheld or failed, or is no
--- longer in the outbox, the warning goes as any other. The Message-ID is
--- unique and indexed: the look-up is one index probe per such warning.
+-- take such a warning while that mail is sending, nor, for two hours
+-- after the warning's own time, while it may still go out (queued, held,
+-- retrying, unknown); once it was sent, the warning is not sent
+-- (suppressed, `Event::Covered`); if it was withheld or failed, or was
+-- not sent within the two hours, the warning goes as any other. The
+-- Message-ID is unique and indexed: the look-up is one index probe per
+-- such warning.
 ALTER TABLE items ADD COLUMN behind TEXT;

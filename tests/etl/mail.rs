@@ -107,16 +107,22 @@ fn etl_with(env: &Env, smtp: &Smtp, args: &[&str], vars: &[(&str, &str)]) -> Run
 
 /// The same with the clock set to `utc` (`Env::command_at`).
 fn etl_at(env: &Env, smtp: &Smtp, utc: &str, args: &[&str]) -> Run {
-    configured(env.command_at(utc), smtp, args, &[])
+    etl_at_with(env, smtp, utc, args, &[])
 }
 
+fn etl_at_with(env: &Env, smtp: &Smtp, utc: &str, args: &[&str], vars: &[(&str, &str)]) -> Run {
+    configured(env.command_at(utc), smtp, args, vars)
+}
+
+/// The test server's settings, then `vars` (which may change them: a
+/// backoff of 600 s, say; before, the defaults overrode them).
 fn configured(mut cmd: Command, smtp: &Smtp, args: &[&str], vars: &[(&str, &str)]) -> Run {
-    cmd.envs(vars.iter().copied())
-        .env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+    cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
         .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
         .env("CPOR_MAIL_RETRY_BASE_SECONDS", "0")
         .env("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "2")
         .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+        .envs(vars.iter().copied())
         .args(args);
     cmd.output().unwrap().into()
 }
@@ -2304,7 +2310,7 @@ fn an_expiring_case_is_announced_once() {
 /// 72 hours for a mail its recipient's server keeps refusing for now (a
 /// mailbox nearly full), past the case's last day, and then be withheld
 /// as no longer granted: never told. It waits two hours at most
-/// (`Outbox::due`, `BEHIND_FOR`), then goes on its own.
+/// (`Outbox::due`, `outbox::behind_for`), then goes on its own.
 #[test]
 fn a_grant_mail_deferred_for_hours_lets_its_expiry_warning_go_on_its_own() {
     let env = Env::new();
@@ -2345,41 +2351,59 @@ fn a_grant_mail_deferred_for_hours_lets_its_expiry_warning_go_on_its_own() {
     let mails = smtp.accepted_for(FULL);
     assert_eq!(mails.len(), 1, "{mails:#?}");
     assert!(
-        mails[0].contains("後停止查詢") && mails[0].contains("最後可查詢日：115/12/01"),
-        "{}",
+        mails[0].contains("後停止查詢")
+            && !mails[0].contains("請啟用帳號")
+            && mails[0].contains("最後可查詢日：115/12/01"),
+        "the warning: {}",
         mails[0]
     );
 }
 
 /// A relay down for hours: the warning waits two hours behind the
 /// activation, then is tried on its own (and fails too). When the relay
-/// is back both are due at once: the activation is taken first and the
-/// warning waits for its outcome, in the same run, and is not sent.
+/// is back and both are due, the activation is taken first and the
+/// warning waits for its outcome, in the same run, and is not sent. With
+/// the shipped backoff (5 minutes, doubling): the warning, tried once
+/// less, would otherwise come first (the second review's F2).
 #[test]
 fn after_a_long_outage_the_grant_mail_goes_first_and_its_warning_is_not_sent() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     const PARTY: &str = "party@example.com";
+    let shipped = [("CPOR_MAIL_RETRY_BASE_SECONDS", "300")];
+    let at = |smtp: &Smtp, utc: &str, args: &[&str]| etl_at_with(&env, smtp, utc, args, &shipped);
     let batch = Night {
         cases: vec![(1, "上訴", "115/10/01")],
         entries: vec![(1, 1, "115/10/01", "上訴".into())],
         grants: vec![(1, PARTY.into())],
     }
     .write(env.dir.path(), "20261123");
-    let run = etl_at(
-        &env,
+    let run = at(
         &smtp,
         "2026-11-23 17:40:00",
         &["import", batch.to_str().unwrap()],
     );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     smtp.stop();
-    etl_at(&env, &smtp, "2026-11-23 23:30:00", &["send"]);
+    at(&smtp, "2026-11-23 23:30:00", &["send"]);
     assert_eq!(state_of(&env, &smtp, PARTY), "retrying,queued");
-    etl_at(&env, &smtp, "2026-11-24 01:30:00", &["send"]);
-    assert_eq!(state_of(&env, &smtp, PARTY), "retrying,retrying");
+    // Two hours on: both due; the activation tried first, then the
+    // warning on its own.
+    let run = at(&smtp, "2026-11-24 01:30:00", &["send"]);
+    assert_eq!(
+        state_of(&env, &smtp, PARTY),
+        "retrying,retrying",
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("2 due;"),
+        "counted once: {}",
+        run.stdout
+    );
     smtp.restart();
-    let run = etl_at(&env, &smtp, "2026-11-24 02:00:00", &["send"]);
+    // The relay is back: the operator sends at once.
+    let run = at(&smtp, "2026-11-24 01:32:00", &["send", "--now"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(
         state_of(&env, &smtp, PARTY),
@@ -2387,9 +2411,51 @@ fn after_a_long_outage_the_grant_mail_goes_first_and_its_warning_is_not_sent() {
         "{}",
         run.stdout
     );
+    assert!(run.stdout.contains("2 due; 1 sent"), "{}", run.stdout);
     let mails = smtp.accepted_for(PARTY);
     assert_eq!(mails.len(), 1, "{mails:#?}");
-    assert!(mails[0].contains("最後可查詢日：115/12/01"), "{}", mails[0]);
+    assert!(
+        mails[0].contains("請啟用帳號") && mails[0].contains("最後可查詢日：115/12/01"),
+        "{}",
+        mails[0]
+    );
+}
+
+/// The second review's F1: a night imported in the evening (a re-run at
+/// 20:00) has its warning's two hours end after the send window closes:
+/// a grant mail deferred then would hold the warning to the next
+/// morning, past a last day that is that day. Such a warning is queued on
+/// its own, as before: two mails.
+#[test]
+fn an_evening_nights_expiry_warning_is_queued_on_its_own() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const PARTY: &str = "party@example.com";
+    let batch = Night {
+        cases: vec![(1, "上訴", "115/10/01")],
+        entries: vec![(1, 1, "115/10/01", "上訴".into())],
+        grants: vec![(1, PARTY.into())],
+    }
+    .write(env.dir.path(), "20261123");
+    // 20:00 Taipei.
+    let run = etl_at(
+        &env,
+        &smtp,
+        "2026-11-23 12:00:00",
+        &["import", batch.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("1 activation, 0 approval, 0 digest, 1 expiry")
+            && !run.stdout.contains("behind"),
+        "{}",
+        run.stdout
+    );
+    let run = etl_at(&env, &smtp, "2026-11-23 12:30:00", &["send"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(state_of(&env, &smtp, PARTY), "sent,sent", "{}", run.stdout);
+    assert_eq!(smtp.accepted_for(PARTY).len(), 2);
 }
 
 /// The review of the reverted merge (its B1): a grant mail that stood for

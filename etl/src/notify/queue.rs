@@ -733,10 +733,14 @@ pub fn preview(
             // Counted as `write` counts what it queues (less an address the
             // mail library would refuse, found only when rendered).
             let mut summary = plan.summary;
+            // (whether a warning may wait behind its grant mail, as if
+            // queued now: `write` decides it by each item's time)
+            let opening = window_opening(Utc::now(), cfg.window.start, cfg.window.end);
+            let may_wait = mail::outbox::may_wait_behind(opening, cfg.window.end);
             for job in &plan.jobs {
                 summary.count(job.kind);
                 summary.suppressed += u64::from(job.state == State::Suppressed);
-                summary.expiry_behind += u64::from(job.behind.is_some());
+                summary.expiry_behind += u64::from(job.behind.is_some() && may_wait);
             }
             // Those a `send` withheld already are not withheld again.
             summary.withheld = retold.withheld.iter().filter(|(m, _)| !m.withheld).count() as u64;
@@ -1110,6 +1114,11 @@ fn write(
                 summary.suppressed += 1;
             }
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
+            let mut item = item;
+            if !mail::outbox::may_wait_behind(not_before, cfg.window.end) {
+                // (too late in the day to wait: on its own)
+                item.behind = None;
+            }
             if tx.add(&item, state, not_before)? {
                 summary.count(item.kind);
                 summary.expiry_behind += u64::from(item.behind.is_some());

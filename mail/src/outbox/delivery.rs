@@ -180,6 +180,20 @@ pub fn behind_for() -> chrono::Duration {
     chrono::Duration::hours(2)
 }
 
+/// Whether an expiry warning due from `not_before` may be queued behind a
+/// grant's mail: only if its [`behind_for`] ends within that day's send
+/// window (ending at `window_end`, Asia/Taipei). Later (a night imported,
+/// or re-run, in the evening), a grant mail deferred by its recipient's
+/// server would hold the warning over the closed window to the next
+/// morning, past a last day that is that very day; it is queued on its
+/// own instead, as before outbox migration 15.
+pub fn may_wait_behind(not_before: DateTime<Utc>, window_end: chrono::NaiveTime) -> bool {
+    let day = not_before
+        .with_timezone(&schemas::date::taipei())
+        .date_naive();
+    not_before + behind_for() <= schemas::date::taipei_at(day, window_end)
+}
+
 /// Why a warning was not sent ([`Event::Covered`]), after the id of the
 /// mail it was queued behind.
 const COVERED_WHY: &str = "was sent and says each of its cases' last day and what that day \
@@ -275,6 +289,9 @@ impl Outbox {
     /// before. One that was sent, failed or suppressed holds nothing.
     /// So does an expiry warning queued behind its night's activation or
     /// approval ([`WAITS_BEHIND`]): it is sent only if that mail is not.
+    /// Such warnings come after everything else due: one due with its
+    /// grant mail (after two hours, or after an outage) is claimed after
+    /// that mail, and so waits for its outcome (`Claimed::skipped`).
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
@@ -283,7 +300,7 @@ impl Outbox {
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
                  AND e.kind = items.kind AND e.id < items.id AND e.state IN {MAY_STILL_GO}))
              AND NOT {WAITS_BEHIND}
-             ORDER BY coalesce(next_try_at, not_before), id",
+             ORDER BY behind IS NOT NULL, coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
             scope_sql(scope)
         ))?;
@@ -643,4 +660,23 @@ fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
         forget.execute([id])?;
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A warning may wait behind its grant mail only if its two hours end
+    /// within that day's send window: one due at 19:00 Taipei may (until
+    /// 21:00), one due a minute later goes on its own, and so does one
+    /// due the next morning at 07:00 again.
+    #[test]
+    fn a_warning_waits_behind_its_grant_mail_only_within_the_days_window() {
+        let end = chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap();
+        let utc = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
+        assert!(may_wait_behind(utc("2026-11-24T11:00:00Z"), end));
+        assert!(!may_wait_behind(utc("2026-11-24T11:01:00Z"), end));
+        assert!(!may_wait_behind(utc("2026-11-24T15:30:00Z"), end));
+        assert!(may_wait_behind(utc("2026-11-24T23:00:00Z"), end));
+    }
 }

@@ -34,7 +34,8 @@ use schemas::date::compact;
 pub use self::admin::{Listed, RetryWhich, Shown};
 pub use self::bounces::Reported;
 pub use self::delivery::{
-    behind_for, lease, Claimed, Item, Outcome, Recorded, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
+    behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Unreadable,
+    UNGRANTED_WHY, UNREADABLE_HELP,
 };
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,
@@ -106,8 +107,10 @@ pub struct NewItem {
     pub case_keys: Vec<String>,
     /// An expiry warning's: the Message-ID of the night's activation or
     /// approval to the same address that shows each of its cases' last
-    /// day. The warning waits for that mail and is not sent if it was
-    /// (`Event::Covered`). `None` for every other item.
+    /// day. The warning waits for that mail (two hours at most,
+    /// `behind_for`) and is not sent if it was (`Event::Covered`). `None`
+    /// for every other item, and for a warning whose two hours would end
+    /// after its day's send window (`may_wait_behind`).
     pub behind: Option<String>,
 }
 

@@ -12,7 +12,8 @@
 //! day's send window, *failed* on its own, the claim going on with the
 //! others; an expiry warning queued behind its night's activation or
 //! approval (which shows its cases' last days) is not due while that mail
-//! may still go out, and once it was sent the warning is *suppressed*.
+//! is sending, or may still go out within two hours of the warning's
+//! time, and once it was sent the warning is *suppressed*.
 //! From sending:
 //! accepted → sent; a grant mail a snapshot published since its claim no
 //! longer grants, found just before it is handed over → suppressed; given
@@ -104,9 +105,10 @@ pub enum Event {
     /// was queued behind (the same night's, to the same address, showing
     /// each of its cases' last day and what that day means) was sent: the
     /// warning is not sent (two mails the same morning about one case).
-    /// One behind a grant mail withheld, failed or gone is sent as any
-    /// other; while that mail may still go out the warning is not due
-    /// (`Outbox::due`).
+    /// One behind a grant mail withheld, failed, or not sent within two
+    /// hours of the warning's time is sent as any other; while that mail
+    /// is sending, or may still go out within those two hours, the warning
+    /// is not due (`Outbox::due`, `outbox::behind_for`).
     Covered,
     /// A sender finds a due reminder past its day: the send window of the
     /// day it is about ("明天", "7 天後") has ended since it was queued. It
