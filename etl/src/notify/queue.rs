@@ -1115,7 +1115,7 @@ fn write(
             }
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
             let mut item = item;
-            if !mail::outbox::may_wait_behind(not_before, cfg.window.end) {
+            if item.behind.is_some() && !mail::outbox::may_wait_behind(not_before, cfg.window.end) {
                 // (too late in the day to wait: on its own)
                 item.behind = None;
             }
