@@ -233,6 +233,18 @@ fn scenario(addresses: &[&str]) -> (Night, Night) {
     (n1, n2)
 }
 
+/// A night (`night`) that grants `email` one case ending soon: 上訴 on
+/// 115/10/01, queryable through 115/12/01, within 14 days of the sample's
+/// nights.
+fn ending_soon(env: &Env, email: &str, night: &str) -> PathBuf {
+    Night {
+        cases: vec![(1, "上訴", "115/10/01")],
+        entries: vec![(1, 1, "115/10/01", "上訴".into())],
+        grants: vec![(1, email.into())],
+    }
+    .write(env.dir.path(), night)
+}
+
 /// An import of `batch` SIGKILLed once its snapshot is live, before its
 /// mail is queued.
 fn import_killed_after_publishing(env: &Env, batch: &Path) {
@@ -2215,15 +2227,7 @@ fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {
 fn an_expiring_case_is_announced_once() {
     let env = Env::new();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
-    // 上訴 115/10/01: queryable through 115/12/01, within 14 days of both nights.
-    let night = |n| {
-        Night {
-            cases: vec![(1, "上訴", "115/10/01")],
-            entries: vec![(1, 1, "115/10/01", "上訴".into())],
-            grants: vec![(1, "party@example.com".into())],
-        }
-        .write(env.dir.path(), n)
-    };
+    let night = |n| ending_soon(&env, "party@example.com", n);
     let first = import(&env, &smtp, &night("20261123"));
     assert!(
         first
@@ -2318,12 +2322,7 @@ fn a_grant_mail_deferred_for_hours_lets_its_expiry_warning_go_on_its_own() {
     const FULL: &str = "deferactivation@example.com";
     // 上訴 115/10/01: queryable through 115/12/01. Imported at 01:40 on
     // 11/24 (Taipei): its mail is due from 07:00.
-    let batch = Night {
-        cases: vec![(1, "上訴", "115/10/01")],
-        entries: vec![(1, 1, "115/10/01", "上訴".into())],
-        grants: vec![(1, FULL.into())],
-    }
-    .write(env.dir.path(), "20261123");
+    let batch = ending_soon(&env, FULL, "20261123");
     let run = etl_at(
         &env,
         &smtp,
@@ -2372,12 +2371,7 @@ fn after_a_long_outage_the_grant_mail_goes_first_and_its_warning_is_not_sent() {
     const PARTY: &str = "party@example.com";
     let shipped = [("CPOR_MAIL_RETRY_BASE_SECONDS", "300")];
     let at = |smtp: &Smtp, utc: &str, args: &[&str]| etl_at_with(&env, smtp, utc, args, &shipped);
-    let batch = Night {
-        cases: vec![(1, "上訴", "115/10/01")],
-        entries: vec![(1, 1, "115/10/01", "上訴".into())],
-        grants: vec![(1, PARTY.into())],
-    }
-    .write(env.dir.path(), "20261123");
+    let batch = ending_soon(&env, PARTY, "20261123");
     let run = at(
         &smtp,
         "2026-11-23 17:40:00",
@@ -2431,12 +2425,7 @@ fn an_evening_nights_expiry_warning_is_queued_on_its_own() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     const PARTY: &str = "party@example.com";
-    let batch = Night {
-        cases: vec![(1, "上訴", "115/10/01")],
-        entries: vec![(1, 1, "115/10/01", "上訴".into())],
-        grants: vec![(1, PARTY.into())],
-    }
-    .write(env.dir.path(), "20261123");
+    let batch = ending_soon(&env, PARTY, "20261123");
     // 20:00 Taipei.
     let run = etl_at(
         &env,
