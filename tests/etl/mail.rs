@@ -273,7 +273,7 @@ fn import(env: &Env, smtp: &Smtp, batch: &Path) -> Run {
 
 #[test]
 fn two_sample_nights_deliver_the_right_mail_once() {
-    let env = Env::new();
+    let env = Env::in_the_morning();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     import(&env, &smtp, &sample("20261123"));
     let night2 = import(&env, &smtp, &sample("20261124"));
@@ -1367,7 +1367,7 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
 /// behind that activation, is not sent: one mail.
 #[test]
 fn a_grant_ending_soon_told_again_says_its_last_day_in_one_mail() {
-    let env = Env::new();
+    let env = Env::in_the_morning();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     const ENDING: &str = "two.ending@example.com";
     let (mut n1, _) = scenario(&[ENDING, ENDING]);
@@ -2225,7 +2225,7 @@ fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {
 /// guard, `a_grant_mail_withheld_by_send_leaves_its_expiry_warning_to_go`).
 #[test]
 fn an_expiring_case_is_announced_once() {
-    let env = Env::new();
+    let env = Env::in_the_morning();
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     let night = |n| ending_soon(&env, "party@example.com", n);
     let first = import(&env, &smtp, &night("20261123"));
@@ -2456,7 +2456,7 @@ fn an_evening_nights_expiry_warning_is_queued_on_its_own() {
 /// warning of case 2 goes the same morning.
 #[test]
 fn a_grant_mail_withheld_by_send_leaves_its_expiry_warning_to_go() {
-    let env = Env::new();
+    let env = Env::in_the_morning();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (mut first, _) = scenario(&[TWO, TWO]);
     // Case 2 filed away 115/09/25: queryable until 115/11/25.
@@ -2520,7 +2520,7 @@ fn an_import_killed_after_publishing_loses_no_mail() {
 
 #[test]
 fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
-    let env = Env::new();
+    let env = Env::in_the_morning();
     let inbox = env.dir.path().join("inbox");
     let night = inbox.join("20261123");
     fs::create_dir_all(&night).unwrap();
@@ -2532,8 +2532,10 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
         }
     }
     let script = |wait: &str| {
-        Command::new(repo_root().join("scripts/nightly"))
-            .arg(&inbox)
+        let mut cmd = Command::new(repo_root().join("scripts/nightly"));
+        // (in the morning: its warnings wait behind their grant mail)
+        env.set_clock(&mut cmd);
+        cmd.arg(&inbox)
             .arg("20261123")
             .env("CPOR_ETL", env!("CARGO_BIN_EXE_cpor-etl"))
             .env("CPOR_DATA_DIR", env.data())

@@ -25,6 +25,8 @@ pub struct Env {
     pub dir: tempfile::TempDir,
     /// Whole days the binary's clock is set back (`Env::as_of`).
     days_back: i64,
+    /// Seconds the binary's clock is set off (`Env::in_the_morning`).
+    seconds_off: i64,
 }
 
 /// What a run of the binary gave.
@@ -49,6 +51,22 @@ impl Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
             days_back: 0,
+            seconds_off: 0,
+        }
+    }
+
+    /// An env whose binary's clock reads as today at 00:05 UTC (08:05 in
+    /// Taipei, early in the send window) when the env is made, and runs on
+    /// from there: for the tests whose story is a night's mail sent that
+    /// morning, which would otherwise depend on the time of day they run
+    /// (an expiry warning waits behind its grant mail only if its two
+    /// hours end within the day's window: `mail::outbox::may_wait_behind`).
+    pub fn in_the_morning() -> Env {
+        let now = chrono::Utc::now();
+        let morning = now.date_naive().and_hms_opt(0, 5, 0).unwrap().and_utc();
+        Env {
+            seconds_off: (morning - now).num_seconds(),
+            ..Env::new()
         }
     }
 
@@ -71,11 +89,19 @@ impl Env {
     /// The binary with a clean environment and this env's data directory.
     pub fn command(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
-        if self.days_back > 0 {
-            // Preloaded into the binary: a test that kills it kills it.
-            crate::clock::set(&mut cmd, &format!("-{}d", self.days_back));
-        }
+        self.set_clock(&mut cmd);
         self.prepared(cmd)
+    }
+
+    /// Sets `cmd`'s clock as this env reads it (`as_of`, `in_the_morning`;
+    /// the real clock otherwise).
+    pub fn set_clock(&self, cmd: &mut Command) {
+        // Preloaded into the binary: a test that kills it kills it.
+        if self.days_back > 0 {
+            crate::clock::set(cmd, &format!("-{}d", self.days_back));
+        } else if self.seconds_off != 0 {
+            crate::clock::set(cmd, &format!("{:+}s", self.seconds_off));
+        }
     }
 
     /// `command`, with the clock set to `utc` (`2026-11-23 17:40:00`) and

@@ -181,17 +181,20 @@ pub fn behind_for() -> chrono::Duration {
 }
 
 /// Whether an expiry warning due from `not_before` may be queued behind a
-/// grant's mail: only if its [`behind_for`] ends within that day's send
-/// window (ending at `window_end`, Asia/Taipei). Later (a night imported,
-/// or re-run, in the evening), a grant mail deferred by its recipient's
-/// server would hold the warning over the closed window to the next
-/// morning, past a last day that is that very day; it is queued on its
-/// own instead, as before outbox migration 15.
+/// grant's mail: only if its [`behind_for`] ends a quarter of an hour or
+/// more before that day's send window closes (at `window_end`, Asia/Taipei),
+/// so that a `send` (every five minutes, deploy/cpor-send.timer) still
+/// takes it that day. Later (a night imported, or re-run, in the evening),
+/// a grant mail deferred by its recipient's server would hold the warning
+/// over the closed window to the next morning, past a last day that is
+/// that very day; it is queued on its own instead, as before outbox
+/// migration 15.
 pub fn may_wait_behind(not_before: DateTime<Utc>, window_end: chrono::NaiveTime) -> bool {
     let day = not_before
         .with_timezone(&schemas::date::taipei())
         .date_naive();
-    not_before + behind_for() <= schemas::date::taipei_at(day, window_end)
+    let last_sends = chrono::Duration::minutes(15);
+    not_before + behind_for() + last_sends <= schemas::date::taipei_at(day, window_end)
 }
 
 /// Why a warning was not sent ([`Event::Covered`]), after the id of the
@@ -667,15 +670,18 @@ mod tests {
     use super::*;
 
     /// A warning may wait behind its grant mail only if its two hours end
-    /// within that day's send window: one due at 19:00 Taipei may (until
-    /// 21:00), one due a minute later goes on its own, and so does one
-    /// due the next morning at 07:00 again.
+    /// a quarter of an hour before that day's send window closes (the
+    /// third review: a wait ending at 21:00 sharp left no `send` to take
+    /// the warning that day): one due at 18:45 Taipei may, one due a
+    /// minute later goes on its own, and one due the next morning at 07:00
+    /// may again.
     #[test]
     fn a_warning_waits_behind_its_grant_mail_only_within_the_days_window() {
         let end = chrono::NaiveTime::from_hms_opt(21, 0, 0).unwrap();
         let utc = |t: &str| DateTime::parse_from_rfc3339(t).unwrap().with_timezone(&Utc);
-        assert!(may_wait_behind(utc("2026-11-24T11:00:00Z"), end));
-        assert!(!may_wait_behind(utc("2026-11-24T11:01:00Z"), end));
+        assert!(may_wait_behind(utc("2026-11-24T10:45:00Z"), end));
+        assert!(!may_wait_behind(utc("2026-11-24T10:46:00Z"), end));
+        assert!(!may_wait_behind(utc("2026-11-24T11:00:00Z"), end));
         assert!(!may_wait_behind(utc("2026-11-24T15:30:00Z"), end));
         assert!(may_wait_behind(utc("2026-11-24T23:00:00Z"), end));
     }
