@@ -661,6 +661,7 @@ impl SendSummary {
             Event::Claim
             | Event::Interrupted
             | Event::Withdrawn
+            | Event::WithdrawnUnknown
             | Event::Release
             | Event::Retry
             | Event::Bounced => {}

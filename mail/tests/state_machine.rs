@@ -89,6 +89,26 @@ enum Op {
     Damage { pick: usize },
     /// Time passes.
     Wait { minutes: i64 },
+    /// A nightly sender claims all that is due and is asked to stop before
+    /// handing any over: two steps, a claim and the withdrawal of all it
+    /// took (items that were unknown among them, often after a crash).
+    ClaimThenStop,
+}
+
+/// The steps an op is played as: itself, or for `ClaimThenStop` a claim
+/// and a withdrawal.
+fn steps(op: &Op) -> Vec<Op> {
+    match op {
+        Op::ClaimThenStop => vec![
+            Op::Claim {
+                website: false,
+                max: usize::MAX,
+                readable: true,
+            },
+            Op::Withdraw { n: usize::MAX },
+        ],
+        other => vec![other.clone()],
+    }
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -105,6 +125,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
         1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
+        1 => Just(Op::ClaimThenStop),
         1 => any::<usize>().prop_map(|pick| Op::Recall { pick }),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
@@ -157,6 +178,9 @@ struct Model {
     /// An expiry warning's: the Message-ID of the grant mail it waits
     /// behind (queued in the same step, to the same address).
     behind: Option<String>,
+    /// Its state when last claimed: where a withdrawal takes it back to
+    /// (unknown stays unknown).
+    claimed_from: State,
 }
 
 struct World {
@@ -338,6 +362,7 @@ impl World {
                                 withheld: false,
                                 message_id,
                                 behind,
+                                claimed_from: State::Queued,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -383,6 +408,7 @@ impl World {
                         withheld: false,
                         message_id,
                         behind: None,
+                        claimed_from: State::Queued,
                     },
                 );
             }
@@ -478,6 +504,8 @@ impl World {
                     );
                     let m = self.model.get_mut(&item.id).unwrap();
                     assert!(!m.damaged, "item {} was damaged", item.id);
+                    assert_eq!(item.state, m.state, "its state as claimed");
+                    m.claimed_from = m.state;
                     m.state = State::Sending;
                     m.attempts += 1;
                     m.first_try = m.first_try.or(Some(self.now));
@@ -566,12 +594,18 @@ impl World {
                 assert_eq!(changed, n as u64, "only the unstarted ones");
                 for item in &given[..n] {
                     let m = self.model.get_mut(&item.id).unwrap();
-                    m.state = State::Queued;
+                    // Back where it was: unknown stays unknown (it may
+                    // have been delivered), anything else is queued.
+                    let (state, event) = match m.claimed_from {
+                        State::Unknown => (State::Unknown, Event::WithdrawnUnknown),
+                        _ => (State::Queued, Event::Withdrawn),
+                    };
+                    m.state = state;
                     m.attempts -= 1;
                     if m.attempts == 0 {
                         m.first_try = None;
                     }
-                    events.insert(item.id, Event::Withdrawn);
+                    events.insert(item.id, event);
                 }
             }
             Op::Recall { pick } => {
@@ -687,6 +721,7 @@ impl World {
                 }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),
+            Op::ClaimThenStop => unreachable!("played as its steps"),
         }
         events
     }
@@ -739,9 +774,9 @@ proptest! {
     #[test]
     fn random_histories_follow_the_table_and_lose_nothing(ops in prop::collection::vec(op(), 1..40)) {
         let mut w = World::new();
-        for op in &ops {
+        for op in ops.iter().flat_map(steps) {
             let before = w.db();
-            let events = w.step(op);
+            let events = w.step(&op);
             w.check(&before, &events);
         }
         // A crash, then time enough for every deadline: every due item is

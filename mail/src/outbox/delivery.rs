@@ -512,9 +512,11 @@ impl Outbox {
 
     /// Gives back claimed items that were never handed over (the sender was
     /// asked to stop; a grant mail it could not check as it was to hand it
-    /// over): each is queued again, in one commit, as
-    /// if this claim had not happened: its attempt uncounted, its first
-    /// try forgotten if this was to be it, its lease gone. Only items still
+    /// over): each goes back, in one commit, as if this claim had not
+    /// happened: queued (`Event::Withdrawn`), or unknown if it was unknown
+    /// when claimed (`Event::WithdrawnUnknown`: its earlier attempt may
+    /// have been delivered); its attempt uncounted, its first try
+    /// forgotten if this was to be it, its lease gone. Only items still
     /// *sending* with no recorded outcome. Returns how many.
     pub fn withdraw(&mut self, items: &[Item]) -> Result<u64> {
         let tx = self
@@ -522,15 +524,23 @@ impl Outbox {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut n = 0;
         {
-            let mut give_back = tx.prepare(&format!(
-                "UPDATE items SET state = ?2, {}
-                 WHERE id = ?1 AND state IN {} AND {}",
-                super::UNCLAIMED,
-                sql_sources(Event::Withdrawn),
-                super::NO_OUTCOME
-            ))?;
+            let give_back = |event| {
+                tx.prepare(&format!(
+                    "UPDATE items SET state = ?2, {}
+                     WHERE id = ?1 AND state IN {} AND {}",
+                    super::UNCLAIMED,
+                    sql_sources(event),
+                    super::NO_OUTCOME
+                ))
+            };
+            let mut queued = give_back(Event::Withdrawn)?;
+            let mut unknown = give_back(Event::WithdrawnUnknown)?;
             for item in items {
-                n += give_back.execute(params![item.id, target(Event::Withdrawn).as_str()])? as u64;
+                let (stmt, event) = match item.state {
+                    State::Unknown => (&mut unknown, Event::WithdrawnUnknown),
+                    _ => (&mut queued, Event::Withdrawn),
+                };
+                n += stmt.execute(params![item.id, target(event).as_str()])? as u64;
             }
         }
         tx.commit()?;

@@ -17,7 +17,8 @@
 //! From sending:
 //! accepted → sent; a grant mail a snapshot published since its claim no
 //! longer grants, found just before it is handed over → suppressed; given
-//! back unsent (a stop; or that snapshot cannot tell) → queued; a
+//! back unsent (a stop; or that snapshot cannot tell) → queued, or
+//! unknown again if it was unknown when claimed; a
 //! temporary failure → retrying, an uncertain outcome (or
 //! a run that died) → unknown, both tried again after a backoff until the
 //! retry deadline, then failed; a 5xx → failed. A held digest is released to
@@ -142,9 +143,15 @@ pub enum Event {
     /// A sender gives back a claimed item it did not hand over: asked to
     /// stop (SIGTERM, SIGINT, SIGHUP), one whose turn had not come; or a
     /// grant mail that a snapshot published since its claim cannot check.
-    /// It never reached a relay, so it is queued again (one that was
-    /// `unknown` too, keeping its Message-ID), the attempt not counted.
+    /// It never reached a relay, so it is queued again, the attempt not
+    /// counted (one that was `unknown` when claimed: `WithdrawnUnknown`).
     Withdrawn,
+    /// The same for an item that was *unknown* when claimed: its earlier
+    /// attempt may have been delivered, so it goes back to unknown (its
+    /// Message-ID and next try as they were), where `outbox list --state
+    /// unknown` shows it and a delivery report for that attempt still
+    /// fails it (`Bounced`), the attempt not counted.
+    WithdrawnUnknown,
     /// An administrator released a held night.
     Release,
     /// An administrator queued the item again.
@@ -155,7 +162,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 17] = [
+    pub const ALL: [Event; 18] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
@@ -170,6 +177,7 @@ impl Event {
         Event::Expired,
         Event::Interrupted,
         Event::Withdrawn,
+        Event::WithdrawnUnknown,
         Event::Release,
         Event::Retry,
         Event::Bounced,
@@ -211,6 +219,7 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Sending, E::Expired, S::Failed),
     (S::Sending, E::Interrupted, S::Unknown),
     (S::Sending, E::Withdrawn, S::Queued),
+    (S::Sending, E::WithdrawnUnknown, S::Unknown),
     (S::Held, E::Release, S::Queued),
     (S::Failed, E::Retry, S::Queued),
     (S::Unknown, E::Retry, S::Queued),
