@@ -368,7 +368,7 @@ pub struct SendSummary {
     /// Activations, approvals and expiry warnings not sent because the live
     /// snapshot could not tell whether the cases they name are still
     /// granted ([`Granted::CannotTell`]): left as they were at a claim;
-    /// given back (queued again, as a stop gives back) when a snapshot
+    /// given back (as a stop gives back: queued, or unknown if it was) when a snapshot
     /// published during the run could not tell as they were handed over.
     /// Counted in `due`; a later run sends or withholds them.
     pub unchecked: u64,
@@ -377,7 +377,8 @@ pub struct SendSummary {
     pub outside_window: bool,
     /// The run was asked to stop (`stop`): what was with a relay was
     /// finished and recorded, and the claimed items whose turn had not come
-    /// were queued again (`withdrawn`); later batches were not claimed.
+    /// were given back as they were (`withdrawn`: queued, or unknown if they
+    /// were); later batches were not claimed.
     pub stopped: bool,
     pub withdrawn: u64,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
@@ -481,8 +482,9 @@ pub trait GrantCheck: Sync {
     /// the claim having said [`Granted::Yes`]: what a snapshot published
     /// since then says (an import beside the run; the night's mail cannot
     /// withhold what a sender holds). `No`: it is withheld
-    /// ([`Event::Recalled`]); `CannotTell`: given back, queued again
-    /// ([`Event::Withdrawn`]), never sent unchecked.
+    /// ([`Event::Recalled`]); `CannotTell`: given back as it was
+    /// ([`Event::Withdrawn`], [`Event::WithdrawnUnknown`]), never sent
+    /// unchecked.
     fn before_delivery(&self, item: &Item) -> Granted;
 }
 
@@ -856,8 +858,8 @@ impl Run<'_> {
     /// Whether a claimed item may be handed to a relay now: any but a
     /// grant mail; a grant mail if `grants` still says so
     /// ([`GrantCheck::before_delivery`]). One it no longer does is
-    /// withheld; one it cannot tell is given back, queued again (never
-    /// sent unchecked), counted `unchecked` as at a claim.
+    /// withheld; one it cannot tell is given back as it was (never sent
+    /// unchecked), counted `unchecked` as at a claim.
     fn cleared(&self, item: &Item, grants: &dyn GrantCheck) -> Result<bool, SendError> {
         if !GRANT_KINDS.contains(&item.kind) {
             return Ok(true);

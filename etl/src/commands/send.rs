@@ -207,7 +207,8 @@ pub fn run(
     if let Some((name, _)) = stopped {
         say!(
             "  stopped by {name}: the messages with the relay were finished and recorded; \
-             {} claimed items not yet started are queued again, and the rest waits, for the next run",
+             {} claimed items not yet started are given back as they were (queued, or unknown if they \
+             were), and the rest waits, for the next run",
             summary.withdrawn
         );
     }

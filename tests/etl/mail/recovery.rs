@@ -510,7 +510,7 @@ cp -a "$MNT/data" "$OUT/data"
 /// `cpor-etl send` stopped the way people stop it (systemd's SIGTERM,
 /// Ctrl-C's SIGINT, a closed terminal's SIGHUP) while a message is with
 /// the relay: the message in flight is finished and recorded, the items
-/// not yet started go back to the queue untouched, and the run says so.
+/// not yet started go back as they were (queued here), and the run says so.
 /// The next run sends the rest: every message exactly once. (Before, the
 /// signal killed the process like SIGKILL: the accepted messages were sent
 /// again by the next run.)
