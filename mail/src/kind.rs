@@ -112,10 +112,12 @@ impl Kind {
         let corrections = self == Kind::Digest
             && cases.iter().all(|c| c.entries.is_empty())
             && cases.iter().any(|c| !c.hearings.is_empty());
-        let ending = match (one, cases.iter().find_map(|c| c.last_day.as_deref())) {
-            (_, None) => String::new(),
-            (Some(_), Some(day)) => format!("，將於 {day} 後停止查詢"),
-            (None, Some(_)) => "，含即將停止查詢的案件".into(),
+        // (asked only of a grant's mail, the one kind that says it)
+        let last_day = || cases.iter().find_map(|c| c.last_day.as_deref());
+        let ending = match (self.is_grant().then(last_day).flatten(), one) {
+            (None, _) => String::new(),
+            (Some(day), Some(_)) => format!("，將於 {day} 後停止查詢"),
+            (Some(_), None) => "，含即將停止查詢的案件".into(),
         };
         let what = match (self, one) {
             // To an address that keeps only reminders: its cases'

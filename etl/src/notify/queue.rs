@@ -1103,7 +1103,7 @@ fn write(
     let tx = outbox.begin_night(night, &reference, now)?;
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
-            let (item, state) = match rendered {
+            let (mut item, state) = match rendered {
                 Ok(r) => r,
                 Err((email, e)) => {
                     summary.invalid_addresses.push(format!("{email}: {e}"));
@@ -1114,7 +1114,6 @@ fn write(
                 summary.suppressed += 1;
             }
             let not_before = opening + Duration::seconds(spread * i as i64 / n);
-            let mut item = item;
             if item.behind.is_some() && !mail::outbox::may_wait_behind(not_before, cfg.window.end) {
                 // (too late in the day to wait: on its own)
                 item.behind = None;
