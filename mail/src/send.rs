@@ -761,6 +761,7 @@ fn send_scope(
     let mut tried: BTreeSet<i64> = BTreeSet::new();
     // Skipped by a claim, offered again: counted due once.
     let mut reoffered: BTreeSet<i64> = BTreeSet::new();
+    store::failpoint::pause("send-before-claim");
     'passes: loop {
         tried.extend(due.iter().copied());
         for batch in due.chunks(256) {

@@ -221,3 +221,66 @@ fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
         .unwrap()
         .is_empty());
 }
+
+/// The narrow race of the thirty-first session's review (its finding 3):
+/// a `send` claims the item just after the night's mail looked it up. The
+/// night tells its cases still granted but cannot withhold what the
+/// sender holds; the sender withholds it as it hands it over (a recall),
+/// or gives it back and withholds it at a later claim. Either way the
+/// cases were left for the next night too, and told twice. The night's
+/// mail now records on the held item that it told them (`told_by`).
+#[test]
+fn grant_mail_claimed_after_the_night_looked_it_up_is_told_once() {
+    for recall in [true, false] {
+        let (dir, mut ob, now) = night_1(&[item("a@example.com", Kind::Activation, &[X, Y])]);
+        let read = ob
+            .grant_mail_to_check(night(24), "", ["a@example.com"])
+            .unwrap();
+        assert_eq!(read[0].told_by, None);
+        let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+        let claimed = sender
+            .claim(&[read[0].id], now, |_| Some(Event::Claim))
+            .unwrap();
+        assert_eq!(claimed.items.len(), 1);
+        let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
+        assert!(
+            !n2.withhold(&read[0], "X is no longer granted").unwrap(),
+            "an item being sent is not withheld"
+        );
+        n2.commit(None).unwrap();
+        let shown = ob.show(read[0].id).unwrap().unwrap();
+        assert!(
+            shown
+                .fields
+                .iter()
+                .any(|(n, v)| *n == "told by"
+                    && v.starts_with("the night of 20261124 build-2's mail")),
+            "{:?}",
+            shown.fields
+        );
+        if recall {
+            assert!(sender.recall(&claimed.items[0], now).unwrap());
+        } else {
+            // Given back (the new snapshot could not tell), a later night
+            // whose grants of a@ change withholds it and tells nothing of
+            // it again.
+            assert_eq!(sender.withdraw(&claimed.items).unwrap(), 1);
+            let again = ob
+                .grant_mail_to_check(night(25), "", ["a@example.com"])
+                .unwrap();
+            assert_eq!(again[0].told_by.as_deref(), Some("20261124 build-2"));
+            // Or the next `send` withholds it at its claim.
+            let due = sender.due(Scope::Nightly, now, true).unwrap();
+            let claimed = sender.claim(&due, now, |_| Some(Event::Ungranted)).unwrap();
+            assert_eq!(claimed.suppressed.len(), 1);
+        }
+        assert_eq!(ob.state_of(read[0].id).unwrap(), Some(State::Suppressed));
+        // Nothing of it is left for the next night to tell.
+        assert!(
+            ob.grant_mail_to_check(night(25), "", ["a@example.com"])
+                .unwrap()
+                .is_empty(),
+            "recall: {recall}"
+        );
+    }
+}

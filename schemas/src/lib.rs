@@ -142,6 +142,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(13, "outbox/0013_relays.sql"),
     migration!(14, "outbox/0014_grant_cases.sql"),
     migration!(15, "outbox/0015_expiry_behind.sql"),
+    migration!(16, "outbox/0016_told_while_held.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::python::python;
-use crate::util::{repo_root, sample, until_paused, Env, Run};
+use crate::util::{read_until_paused, repo_root, sample, until_paused, Env, Run};
 
 mod bounces;
 mod recovery;
@@ -1636,6 +1636,8 @@ impl Paused {
         Paused::at(env, smtp, "send-after-mark")
     }
 
+    /// At `point`, or at the first of several (`a,b`), the next reached
+    /// with [`Paused::go_on_to`].
     fn at(env: &Env, smtp: &Smtp, point: &str) -> Paused {
         let resume = env.dir.path().join("resume");
         let mut cmd = env.command();
@@ -1648,12 +1650,19 @@ impl Paused {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
-        let stderr = until_paused(&mut child, point);
+        let first = point.split(',').next().unwrap_or(point);
+        let stderr = until_paused(&mut child, first);
         Paused {
             child,
             stderr,
             resume,
         }
+    }
+
+    /// Lets it go on to its next pause point, `point`.
+    fn go_on_to(&mut self, point: &str) {
+        fs::write(&self.resume, "").unwrap();
+        read_until_paused(&mut self.stderr, point);
     }
 
     /// Lets it go on, and waits for it to end.
@@ -1713,6 +1722,77 @@ fn a_rerun_published_while_send_holds_the_first_builds_mail_withholds_it() {
     );
     send(&env, &smtp);
     only_the_case_kept(&smtp);
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+}
+
+/// The narrow race the thirty-first session's review found (its finding
+/// 3): a `send` that read the live snapshot before a re-run was published
+/// claims the first build's activation (its own mail: not checked) just
+/// after the re-run's mail looked it up, still queued. The re-run tells
+/// the case kept again and cannot withhold what the sender holds; the
+/// sender, before handing it over, sees the re-run and withholds it too.
+/// Both left the case to tell: the re-run told it, and the next night told
+/// it again, a second activation with a second link. Now the re-run's
+/// mail records on the held item that it told its cases, and the sender's
+/// withhold leaves nothing to tell.
+#[test]
+fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, corrected) = one_of_two_revoked();
+    let night = "20261123";
+    import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
+    // A `send` that has read the live snapshot (the first build) and is
+    // about to claim.
+    let mut sender = Paused::at(&env, &smtp, "send-before-claim,send-after-mark");
+    // The re-run, published, has looked up `TWO`'s activation, queued.
+    let resume = env.dir.path().join("resume-import");
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", "after-retell")
+        .env("CPOR_PAUSE_RESUME", &resume)
+        .arg("import")
+        .arg(corrected.write(&env.dir.path().join("b"), night))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut rerun = cmd.spawn().unwrap();
+    let mut stderr = until_paused(&mut rerun, "after-retell");
+    // The sender claims it now.
+    sender.go_on_to("send-after-mark");
+    // The re-run's mail tells case 2 again.
+    fs::write(&resume, "").unwrap();
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+    let out = rerun.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{rest}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    // The sender withholds the activation as it hands it over.
+    let out = sender.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        send_report(&env)["summary"]["recalled"],
+        1,
+        "{}",
+        out.stdout
+    );
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+    let shown = show_item(&env, &smtp, TWO);
+    assert!(
+        shown.contains("state: suppressed")
+            && shown.contains("to tell: -")
+            && shown.contains("told by: the night of 20261123 build-2's mail"),
+        "{shown}"
+    );
+    // The next night has nothing of it to tell.
+    import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("c"), "20261124"),
+    );
     send(&env, &smtp);
     only_the_case_kept(&smtp);
 }

@@ -381,6 +381,13 @@ pub fn signal(child: &Child, signal: i32) {
 /// the reader: kept, the child can write more once it goes on.
 pub fn until_paused(child: &mut Child, point: &str) -> BufReader<ChildStderr> {
     let mut stderr = BufReader::new(child.stderr.take().expect("stderr piped"));
+    read_until_paused(&mut stderr, point);
+    stderr
+}
+
+/// Reads a paused child's standard error on until it says it paused at
+/// `point`, the next of the points it was given; panics if it ends first.
+pub fn read_until_paused(stderr: &mut BufReader<ChildStderr>, point: &str) {
     let want = format!("cpor-etl: paused at {point}");
     let mut line = String::new();
     loop {
@@ -388,7 +395,7 @@ pub fn until_paused(child: &mut Child, point: &str) -> BufReader<ChildStderr> {
         let n = stderr.read_line(&mut line).expect("stderr");
         assert!(n > 0, "never paused at {point}");
         if line.trim_end() == want {
-            return stderr;
+            return;
         }
     }
 }

@@ -358,6 +358,7 @@ fn compared<R>(
             &mut changes,
         )?
     };
+    store::failpoint::pause("after-retell");
     tracing::debug!(
         "{} earlier grant mails withheld, {} grants told again ({:?})",
         retold.withheld.len(),

@@ -131,12 +131,21 @@ pub fn find(
                 .get(&mail.email)
                 .map(|cases| cases.iter().map(CaseRef::id).collect())
                 .unwrap_or_default();
-            let (gone, kept) = mail
+            let (gone, kept): (Vec<String>, Vec<String>) = mail
                 .case_keys
                 .iter()
                 .cloned()
                 .partition(|c| gone.contains(c));
-            (kept, gone)
+            // (an earlier night's mail told them while a sender held it,
+            // which gave it back unsent: withheld, told no more)
+            (
+                if mail.told_by.is_some() {
+                    Vec::new()
+                } else {
+                    kept
+                },
+                gone,
+            )
         };
         if gone.is_empty() && !mail.withheld {
             continue;
@@ -154,7 +163,7 @@ pub fn find(
         let why = if mail.withheld {
             String::new()
         } else {
-            why(&gone, kept_count, night)
+            why(&gone, kept_count, mail.told_by.as_deref(), night)
         };
         retold.withheld.push((mail, why));
     }
@@ -235,14 +244,17 @@ fn granted_again(
 }
 
 /// The record of an item withheld tonight: which cases (`gone`, at least
-/// one) are no longer granted, and what becomes of the rest.
-fn why(gone: &[String], kept: usize, night: &Night) -> String {
+/// one) are no longer granted, and what becomes of the rest: told again
+/// tonight, or told already by the night's mail `told_by`.
+fn why(gone: &[String], kept: usize, told_by: Option<&str>, night: &Night) -> String {
     let titles: Vec<String> = gone
         .iter()
         .map(|id| CaseRef::parse_id(id).map_or_else(|| id.to_string(), |c| c.title()))
         .collect();
     let night = schemas::date::compact(night.date);
-    let rest = if kept == 0 {
+    let rest = if let Some(told_by) = told_by {
+        format!("the night of {told_by}'s mail told again what was still granted")
+    } else if kept == 0 {
         "it names no case still granted".to_string()
     } else {
         format!(

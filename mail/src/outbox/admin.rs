@@ -129,7 +129,8 @@ impl Outbox {
                 "SELECT night, kind, state, email, message_id, attempts, queued_at, not_before,
                  first_try_at, next_try_at, sent_at, last_error, message, coding, case_keys,
                  untold, behind,
-                 (SELECT g.id || ' (' || g.state || ')' FROM items g WHERE g.message_id = items.behind)
+                 (SELECT g.id || ' (' || g.state || ')' FROM items g WHERE g.message_id = items.behind),
+                 told_by
                  FROM items WHERE id = ?1",
                 [id],
                 |r| {
@@ -171,6 +172,21 @@ impl Outbox {
                                     "{untold} (the next night's mail tells those still granted)"
                                 )
                             }
+                        }),
+                        // A grant's mail whose cases still granted a
+                        // night's mail told while a sender held it
+                        // (outbox migration 16).
+                        ("told by", {
+                            let told_by: Option<String> = r.get(18)?;
+                            told_by.map_or_else(
+                                || "-".into(),
+                                |night| {
+                                    format!(
+                                        "the night of {night}'s mail, which told again its \
+                                         cases still granted while a sender held this item"
+                                    )
+                                },
+                            )
                         }),
                         // An expiry warning queued behind its night's
                         // activation or approval (outbox migration 15).

@@ -363,7 +363,10 @@ impl Outbox {
             let mut cover = not_sent(Event::Covered)?;
             // (its cases are left for the next night's mail to tell those
             // still granted: `NightQueue::withhold`)
-            let mut ungrant = tx.prepare(&super::withhold_sql(Event::Ungranted, "case_keys"))?;
+            let mut ungrant = tx.prepare(&super::withhold_sql(
+                Event::Ungranted,
+                super::UNTOLD_BY_SEND,
+            ))?;
             let mut fail = not_sent(Event::Unreadable)?;
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
@@ -556,7 +559,7 @@ impl Outbox {
     pub fn recall(&self, item: &Item, now: DateTime<Utc>) -> Result<bool> {
         let changed = self
             .conn
-            .prepare_cached(&super::withhold_sql(Event::Recalled, "case_keys"))?
+            .prepare_cached(&super::withhold_sql(Event::Recalled, super::UNTOLD_BY_SEND))?
             .execute(params![
                 item.id,
                 target(Event::Recalled).as_str(),

@@ -119,19 +119,19 @@ pub struct NewItem {
 /// word; `INDEXED BY` makes a query that could not use its index an error,
 /// not a scan of the table. `?1` the night, `?2` its reference, `?3` an
 /// address.
-const GRANT_MAIL_OF: &str = "SELECT id, night, email, kind, state, case_keys, ref
+const GRANT_MAIL_OF: &str = "SELECT id, night, email, kind, state, case_keys, ref, told_by
      FROM items INDEXED BY items_grant_mail
      WHERE email = ?3 AND case_keys IS NOT NULL AND state IN ('queued', 'retrying', 'unknown')
        AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
-const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, ref
+const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, ref, told_by
      FROM items INDEXED BY items_untold
      WHERE untold IS NOT NULL AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
 
 /// The change of state that withholds a grant mail (`event`: item `?1`
 /// not sent becomes `?2`, suppressed, with the reason `?3`, withheld at
-/// `?4`), leaving `untold` the cases still to tell: its own (`case_keys`)
-/// when `send` withholds it, none (`NULL`) when a night's mail that tells
-/// them does. `Event::Ungranted` takes an item not claimed;
+/// `?4`), leaving `untold` the cases still to tell: its own when `send`
+/// withholds it ([`UNTOLD_BY_SEND`]), none (`NULL`) when a night's mail
+/// that tells them does. `Event::Ungranted` takes an item not claimed;
 /// `Event::Recalled` one a sender holds with no outcome recorded, its
 /// attempt uncounted (nothing was tried), as `Outbox::withdraw` does.
 fn withhold_sql(event: Event, untold: &str) -> String {
@@ -147,6 +147,13 @@ fn withhold_sql(event: Event, untold: &str) -> String {
         state::sql_sources(event)
     )
 }
+
+/// What `send` leaves to tell of a grant mail it withholds: the cases it
+/// names, for the next night's mail to tell those still granted; none if
+/// a night's mail told them already, having looked the mail up just before
+/// a sender claimed it (`told_by`, outbox migration 16;
+/// `NightQueue::withhold`).
+pub(crate) const UNTOLD_BY_SEND: &str = "CASE WHEN told_by IS NULL THEN case_keys END";
 
 /// What undoes a claim of an item never handed over (`Outbox::withdraw`,
 /// `Outbox::recall`): its attempt uncounted, its first try forgotten if
@@ -203,6 +210,10 @@ pub struct GrantMail {
     /// granted one of them before this night's mail was queued): only its
     /// cases still granted are to be told.
     pub withheld: bool,
+    /// The earlier night's mail (`20261123`, `20261123 build-2`) that told
+    /// its cases still granted while a sender held it (`told_by`, outbox
+    /// migration 16): a night that withholds it tells none of them again.
+    pub told_by: Option<String>,
 }
 
 /// A night whose mail is not queued yet: the snapshot it is about (`to`)
@@ -358,6 +369,7 @@ impl Outbox {
                 reference: r.get(6)?,
                 case_keys: case_keys_of(r.get(5)?),
                 withheld: !sources(Event::Ungranted).contains(&state),
+                told_by: r.get(7)?,
             });
             Ok(())
         };
@@ -646,10 +658,11 @@ impl NightQueue<'_> {
     /// `Event::Ungranted` at a claim); one `send` withheld already has its
     /// `untold` cases marked told. Returns false if neither held any more:
     /// a `send` running beside the import holds it (or sent it). One it
-    /// holds that this night no longer grants it withholds as it hands it
-    /// over (`Outbox::recall`), and the next night tells its cases still
-    /// granted; if this night read it before the claim (a narrow race), it
-    /// told them too, and they are told twice (docs/OPERATIONS.md).
+    /// holds, claimed after this night looked it up, this night's mail has
+    /// told the cases of: the item records so (`told_by`), and `send`, which
+    /// withholds it as it hands it over (`Outbox::recall`: this night no
+    /// longer grants a case it names) or at a later claim, leaves nothing
+    /// for the next night to tell again ([`UNTOLD_BY_SEND`]).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
@@ -668,7 +681,24 @@ impl NightQueue<'_> {
             ])?;
         // (a `send` beside the import withheld it after the night read it:
         // its cases, told tonight, are not left for the next night too)
-        Ok(suppressed == 1 || told.execute([mail.id])? == 1)
+        if suppressed == 1 || told.execute([mail.id])? == 1 {
+            return Ok(true);
+        }
+        // (a `send` beside the import claimed it after the night read it)
+        self.tx
+            .prepare_cached("UPDATE items SET told_by = ?2 WHERE id = ?1 AND state = ?3")?
+            .execute(params![mail.id, self.told_by(), State::Sending.as_str()])?;
+        Ok(false)
+    }
+
+    /// What `items.told_by` says of this night's mail: its night, and the
+    /// build of a re-run's (`20261123 build-2`).
+    fn told_by(&self) -> String {
+        if self.reference.is_empty() {
+            self.night.clone()
+        } else {
+            format!("{} {}", self.night, self.reference)
+        }
     }
 
     /// Records that `email` was warned that a case stops being queryable

@@ -1,0 +1,18 @@
+-- Outbox, migration 16: the night that told a held grant mail's cases.
+--
+-- An activation, approval or expiry warning that names a case a later
+-- snapshot no longer grants is withheld, and its cases still granted are
+-- told again once (migration 14): by the night's mail that withholds it,
+-- or, when `cpor-etl send` withholds it first, by the next night's mail
+-- (`untold`). One race was left: a `send` that read the live snapshot
+-- before a night (or a re-run) was published claims the mail just after
+-- that night's mail looked it up. The night tells its cases again but
+-- cannot withhold what a sender holds; the sender, before handing it over,
+-- sees the new snapshot and withholds it, leaving its cases to the next
+-- night, which told them a second time (a second activation, a second
+-- link). `told_by` records, on such a held item, the night's mail that
+-- told its cases (`YYYYMMDD`, and ` build-N` for a re-run's), in the
+-- transaction that queues that mail; a withhold by `send` then leaves
+-- nothing to tell (`untold` NULL), and a later night that withholds the
+-- item tells nothing of it again. NULL for every other item.
+ALTER TABLE items ADD COLUMN told_by TEXT;
