@@ -14,7 +14,7 @@
 //! send.lock) all of its scope's at once.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use rusqlite::{named_params, params, OptionalExtension, TransactionBehavior};
 
 use super::state::{next, sources, sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, scope_sql, Outbox, OutboxError, Result, Scope};
@@ -158,8 +158,9 @@ const MAY_STILL_GO: &str = may_still_go!();
 /// (`behind`, outbox migration 15) while that mail may still go out: not
 /// due, and not claimed ([`Event::Covered`] once it was sent). It waits
 /// while that mail is with a relay, and otherwise for [`behind_for`] at
-/// most after its own time (`not_before`; `:cutoff`, the parameter after
-/// the query's others, is now less that): a
+/// most after its own time (`not_before`; the named parameter `:cutoff`
+/// is now less that, and the queries that use it name all their
+/// parameters, so none can share its slot by position): a
 /// grant mail its recipient's server keeps refusing for now, or a relay
 /// down for hours, then lets it go on its own (two mails, rather than a
 /// last day told late, or, past that day, never).
@@ -298,7 +299,8 @@ impl Outbox {
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
-             AND (?1 OR not_before <= ?2) AND (?1 OR next_try_at IS NULL OR next_try_at <= ?2)
+             AND (:now_flag OR not_before <= :now)
+             AND (:now_flag OR next_try_at IS NULL OR next_try_at <= :now)
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
                  AND e.kind = items.kind AND e.id < items.id AND e.state IN {MAY_STILL_GO}))
@@ -308,7 +310,10 @@ impl Outbox {
             scope_sql(scope)
         ))?;
         let cutoff = (now - behind_for()).to_rfc3339();
-        let rows = stmt.query_map(params![now_flag, now.to_rfc3339(), cutoff], |r| r.get(0))?;
+        let rows = stmt.query_map(
+            named_params! {":now_flag": now_flag, ":now": now.to_rfc3339(), ":cutoff": cutoff},
+            |r| r.get(0),
+        )?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -342,7 +347,7 @@ impl Outbox {
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
                  coding, queued_at, ref, case_keys,
                  (SELECT g.id FROM items g WHERE g.message_id = items.behind AND g.state = 'sent')
-                 FROM items WHERE id = ?1 AND state IN {} AND NOT {WAITS_BEHIND}",
+                 FROM items WHERE id = :id AND state IN {} AND NOT {WAITS_BEHIND}",
                 sql_sources(Event::Claim)
             ))?;
             let mut mark = tx.prepare(&format!(
@@ -371,7 +376,7 @@ impl Outbox {
             let mut outdate = not_sent(Event::Outdated)?;
             for &id in ids {
                 let row = load
-                    .query_row(params![id, cutoff], |r| {
+                    .query_row(named_params! {":id": id, ":cutoff": cutoff}, |r| {
                         Ok((
                             r.get::<_, i64>(0)?,
                             r.get::<_, String>(1)?,
