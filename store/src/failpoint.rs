@@ -8,8 +8,11 @@
 //! removes it. `CPOR_PAUSE_AT` may name several points, comma-separated
 //! (`send-before-claim,send-after-mark`): the process pauses at each, the
 //! first time it reaches it, so a test can interleave two processes step by
-//! step, creating the path again for each. A point reached again, or by
-//! other threads while it waits, goes on with the first.
+//! step, creating the path again for each (one path serves every point: they
+//! must be reached one after another, by one thread or one connection). A
+//! point reached again, or by other threads while it waits, goes on with
+//! the first. A point in code that dry runs and catch-ups also pass
+//! (`after-retell`) pauses at the first of them.
 //! Without the variables this is one environment lookup.
 
 use std::collections::BTreeSet;
@@ -23,7 +26,7 @@ pub fn pause(name: &str) {
     let Some(at) = std::env::var_os("CPOR_PAUSE_AT") else {
         return;
     };
-    if !at.to_string_lossy().split(',').any(|p| p == name) {
+    if !at.to_string_lossy().split(',').any(|p| p.trim() == name) {
         return;
     }
     let passed = || {
@@ -45,7 +48,10 @@ pub fn pause(name: &str) {
             Some(path) if path.exists() => {
                 let mut done = PASSED.lock().unwrap_or_else(|e| e.into_inner());
                 if done.insert(name.to_string()) {
-                    let _ = std::fs::remove_file(path);
+                    if let Err(e) = std::fs::remove_file(path) {
+                        // (a later point would not wait: say so)
+                        let _ = writeln!(err, "cpor-etl: {}: {e}", path.display());
+                    }
                 }
                 return;
             }

@@ -1797,6 +1797,64 @@ fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
     only_the_case_kept(&smtp);
 }
 
+/// The review of db3e40b (its F2, from before it): a re-run's new grant to
+/// an address that has never activated is not mailed while the night's
+/// activation link is out ("a link already out covers it"). When a later
+/// re-run withholds that activation (a case it names revoked), the grant
+/// it covered was never told and the address never got a link: build 1
+/// grants `TWO` case 1 (its activation waits), build 2 grants it case 3,
+/// build 3 revokes case 1.
+#[test]
+fn a_grant_a_link_covered_is_told_with_a_new_link_when_that_links_mail_is_withheld() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    let mut second = first.clone();
+    second.new_case_granted(3, TWO);
+    let mut third = second.clone();
+    third.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    let night = "20261123";
+    for (dir, batch) in [("a", &first), ("b", &second), ("c", &third)] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
+    }
+    send(&env, &smtp);
+    only_case_with_a_link(&smtp, 3);
+    import(
+        &env,
+        &smtp,
+        &third.write(&env.dir.path().join("d"), "20261124"),
+    );
+    send(&env, &smtp);
+    only_case_with_a_link(&smtp, 3);
+}
+
+/// The same review: an activation withheld by a re-run (the case it named
+/// revoked) still counted as a link out for the night, so a later re-run's
+/// new grant to the never-activated address was not mailed at all.
+#[test]
+fn a_withheld_activation_is_no_link_out_for_a_later_reruns_grant() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
+    let mut second = first.clone();
+    second.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
+    let mut third = second.clone();
+    third.new_case_granted(3, TWO);
+    let night = "20261123";
+    for (dir, batch) in [("a", &first), ("b", &second), ("c", &third)] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
+    }
+    send(&env, &smtp);
+    only_case_with_a_link(&smtp, 3);
+    import(
+        &env,
+        &smtp,
+        &third.write(&env.dir.path().join("d"), "20261124"),
+    );
+    send(&env, &smtp);
+    only_case_with_a_link(&smtp, 3);
+}
+
 /// A re-run that corrects a wrong grant: night 1's first build granted
 /// `TWO` (no account yet) case 1 by mistake; the re-run revokes it and
 /// grants case 3 instead.

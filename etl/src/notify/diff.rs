@@ -607,7 +607,7 @@ fn compare(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
     use schemas::CaseKey;
@@ -785,7 +785,7 @@ mod tests {
         }
     }
 
-    fn tonight() -> NaiveDate {
+    pub(crate) fn tonight() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 24).unwrap()
     }
 
@@ -898,7 +898,7 @@ mod tests {
         })
     }
 
-    fn write(dir: &std::path::Path, name: &str, courts: &[CourtData]) -> SnapshotFile {
+    pub(crate) fn write(dir: &std::path::Path, name: &str, courts: &[CourtData]) -> SnapshotFile {
         let path = dir.join(name);
         let mut b = Builder::create(&path, tonight()).unwrap();
         for c in courts {
@@ -957,7 +957,7 @@ mod tests {
 
     /// 民事 115年度訴字第`number`號, pending, granted to `who@example.com`
     /// for each of `grants`.
-    fn granted_case(number: u32, grants: &[&str]) -> CaseData {
+    pub(crate) fn granted_case(number: u32, grants: &[&str]) -> CaseData {
         CaseData {
             key: CaseKey {
                 category: "民事".into(),
@@ -985,7 +985,7 @@ mod tests {
         }
     }
 
-    fn court_of(code: &str, cases: Vec<CaseData>) -> CourtData {
+    pub(crate) fn court_of(code: &str, cases: Vec<CaseData>) -> CourtData {
         CourtData {
             code: code.into(),
             name: code.into(),

@@ -143,6 +143,9 @@ pub enum Account {
 pub struct Known {
     /// (address, kind, reference) already queued for the night.
     pub queued: BTreeSet<(String, Kind, String)>,
+    /// (address, reference) of the night's activations whose link is out
+    /// or may still go out: not withheld (suppressed) or failed.
+    pub links_out: BTreeSet<(String, String)>,
     /// The accounts of the addresses with new grants (absent: none).
     pub accounts: BTreeMap<String, Account>,
     /// Flagged addresses, before tonight's grants clear any.
@@ -452,11 +455,12 @@ pub fn plan<'a>(
     // account get their approval, while an activation link already out
     // covers them (a second link would void the first), unless they are
     // grants told again (the link's mail does not list them, and the mail
-    // that did is withheld).
+    // that did is withheld). A withheld activation carried no link: its
+    // address's grants are mailed with a new one.
     let grant_queued = |email: &str| {
         let this_run =
             queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun);
-        let link_out = queued(email, Kind::Activation, true)
+        let link_out = known.links_out.iter().any(|(e, _)| e == email)
             && !matches!(known.accounts.get(email), Some(Account::Activated))
             && !known.told_again.contains(email);
         this_run || (rerun && link_out)
@@ -791,6 +795,11 @@ fn planned<R>(
         known
             .queued
             .remove(&(m.email.clone(), m.kind, m.reference.clone()));
+        if m.kind == Kind::Activation {
+            known
+                .links_out
+                .remove(&(m.email.clone(), m.reference.clone()));
+        }
     }
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
@@ -926,6 +935,7 @@ fn read_known(
     drop(stmt);
     let mut known = Known {
         queued: outbox.queued_for(night)?,
+        links_out: outbox.activations_out(night)?,
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         told_again_only: BTreeSet::new(),
@@ -1211,6 +1221,9 @@ mod tests {
         /// The night's digest queued for it never reaches it (suppressed,
         /// or failed).
         digest_lost: bool,
+        /// The night's activation queued for it was withheld (suppressed)
+        /// or failed: no link of it is out.
+        activation_lost: bool,
         account: Option<Account>,
         flagged: bool,
         unsubscribed: bool,
@@ -1248,7 +1261,7 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             cases(),
-            any::<bool>(),
+            (any::<bool>(), any::<bool>()),
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
@@ -1263,7 +1276,7 @@ mod tests {
                     flagged,
                     unsubscribed,
                     warned,
-                    digest_lost,
+                    (digest_lost, activation_lost),
                     calendar,
                     again_only,
                     again,
@@ -1273,6 +1286,7 @@ mod tests {
                     expiring,
                     queued,
                     digest_lost,
+                    activation_lost,
                     account,
                     flagged,
                     unsubscribed,
@@ -1361,6 +1375,9 @@ mod tests {
             // Queued by the night's first run (no reference).
             for k in &w.queued {
                 known.queued.insert((e.clone(), *k, String::new()));
+            }
+            if w.queued.contains(&Kind::Activation) && !w.activation_lost {
+                known.links_out.insert((e.clone(), String::new()));
             }
             if w.queued.contains(&Kind::Digest) && !w.digest_lost {
                 known.reached.insert(e.clone());
@@ -1457,6 +1474,7 @@ mod tests {
                         queued(Kind::Activation)
                             || queued(Kind::Approval)
                             || (w.queued.contains(&Kind::Activation)
+                                && !w.activation_lost
                                 && w.account != Some(Account::Activated)
                                 && !w.again)
                     } else {

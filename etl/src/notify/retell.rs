@@ -17,10 +17,12 @@
 //! tells them (`NightQueue::withhold`), so a crash or a re-run neither
 //! loses nor doubles it. One `cpor-etl send` withheld first (the live
 //! snapshot's night not queued yet, or a snapshot published while `send`
-//! held it) is only told here. Such an activation to an address that has
-//! never activated carried its link, which the night's later builds may
-//! have counted on for their new grants ("a link already out covers
-//! them"): every case the address is granted is told, with a new link.
+//! held it) is only told here; one whose cases an earlier night told while
+//! a sender held it (`told_by`) is not told again. An activation withheld
+//! (by `send` or here) to an address that has never activated carried its
+//! link, which the night's later builds may have counted on for their new
+//! grants ("a link already out covers them"): every case the address is
+//! granted is told, with a new link.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -90,66 +92,66 @@ pub fn find(
     if earlier.is_empty() {
         return Ok(retold);
     }
-    // Addresses whose withheld activation carried their only link.
+    // Addresses never activated whose activation is withheld: it carried
+    // their only link, which a later build of its night may have counted on
+    // for its new grants ("a link already out covers them").
     let linkless = store::accounts::not_activated(
         accounts,
         earlier
             .iter()
-            .filter(|m| m.withheld && m.kind == Kind::Activation)
+            .filter(|m| m.kind == Kind::Activation)
             .map(|m| m.email.as_str()),
     )?;
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
+    let granted_to = |email: &str| -> Result<BTreeSet<String>, NotifyError> {
+        Ok(snapshot
+            .granted_to(email)
+            .map_err(NotifyError::Retell)?
+            .into_iter()
+            .map(|(court, data, _)| {
+                CaseRef {
+                    court,
+                    key: data.key,
+                }
+                .id()
+            })
+            .collect())
+    };
     // The cases to tell again as granted, by address.
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for mail in earlier {
         let (kept, gone): (Vec<String>, Vec<String>) = if mail.withheld {
-            let granted: BTreeSet<String> = snapshot
-                .granted_to(&mail.email)
-                .map_err(NotifyError::Retell)?
-                .into_iter()
-                .map(|(court, data, _)| {
-                    CaseRef {
-                        court,
-                        key: data.key,
-                    }
-                    .id()
-                })
-                .collect();
-            let (kept, gone) = mail
-                .case_keys
+            let granted = granted_to(&mail.email)?;
+            mail.case_keys
                 .iter()
                 .cloned()
-                .partition(|c| granted.contains(c));
-            if mail.kind == Kind::Activation && linkless.contains(&mail.email) {
-                (granted.into_iter().collect(), gone)
-            } else {
-                (kept, gone)
-            }
+                .partition(|c| granted.contains(c))
         } else {
             let gone: BTreeSet<String> = changes
                 .ungranted
                 .get(&mail.email)
                 .map(|cases| cases.iter().map(CaseRef::id).collect())
                 .unwrap_or_default();
-            let (gone, kept): (Vec<String>, Vec<String>) = mail
+            let (gone, kept) = mail
                 .case_keys
                 .iter()
                 .cloned()
                 .partition(|c| gone.contains(c));
-            // (an earlier night's mail told them while a sender held it,
-            // which gave it back unsent: withheld, told no more)
-            (
-                if mail.told_by.is_some() {
-                    Vec::new()
-                } else {
-                    kept
-                },
-                gone,
-            )
+            (kept, gone)
         };
         if gone.is_empty() && !mail.withheld {
             continue;
         }
+        let kept = if mail.told_by.is_some() {
+            // (an earlier night's mail told them while a sender held it,
+            // which gave it back unsent: withheld, told no more)
+            Vec::new()
+        } else if mail.kind == Kind::Activation && linkless.contains(&mail.email) {
+            // (every case the address is granted, with a new link)
+            granted_to(&mail.email)?.into_iter().collect()
+        } else {
+            kept
+        };
         // (an expiry warning's cases are warned of again; the others'
         // are granted again)
         let to = if mail.kind == Kind::Expiry {
@@ -265,4 +267,105 @@ fn why(gone: &[String], kept: usize, told_by: Option<&str>, night: &Night) -> St
         "{} no longer granted to this address in the night of {night}; not sent: {rest}",
         titles.join(", ")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::notify::diff::tests::{court_of, granted_case, tonight, write};
+    use chrono::{TimeZone, Utc};
+    use mail::outbox::{Event, NewItem, Packed, Scope, State};
+
+    const CASES: [&str; 3] = [
+        "TPD|民事|115|訴|1",
+        "TPD|民事|115|訴|2",
+        "TPD|民事|115|訴|3",
+    ];
+
+    /// The review of db3e40b (its F5): an earlier approval naming cases 1
+    /// to 3, whose cases still granted a night's mail told while a sender
+    /// held it (`told_by`), was given back unsent; tonight revokes case 3
+    /// of it too. Tonight withholds it and tells nothing of it again; had
+    /// no night told them, tonight would tell cases 1 and 2.
+    #[test]
+    fn a_mail_whose_cases_a_night_told_while_a_sender_held_it_is_withheld_and_told_no_more() {
+        for told in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let email = "a@example.com";
+            let to = write(
+                dir.path(),
+                "new.sqlite",
+                &[court_of(
+                    "TPD",
+                    vec![
+                        granted_case(1, &["a"]),
+                        granted_case(2, &["a"]),
+                        granted_case(3, &[]),
+                    ],
+                )],
+            );
+            let mut outbox = Outbox::open(dir.path()).unwrap();
+            let now = Utc.with_ymd_and_hms(2026, 11, 22, 0, 0, 0).unwrap();
+            let earlier = tonight() - chrono::Days::new(2);
+            let n = outbox.begin_night(earlier, "", now).unwrap();
+            let item = NewItem {
+                email: email.into(),
+                kind: Kind::Approval,
+                message_id: "<a.approval@x>".into(),
+                subject: "s".into(),
+                message: Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
+                cases: 3,
+                case_keys: CASES.iter().map(|c| c.to_string()).collect(),
+                behind: None,
+            };
+            assert!(n.add(&item, State::Queued, now).unwrap());
+            n.commit(None).unwrap();
+            if told {
+                // Looked up by the night between, claimed by a sender, told
+                // by that night's mail, and given back by the sender.
+                let between = earlier + chrono::Days::new(1);
+                let read = outbox.grant_mail_to_check(between, "", [email]).unwrap();
+                let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+                let due = sender.due(Scope::Nightly, now, true).unwrap();
+                let claimed = sender.claim(&due, now, |_| Some(Event::Claim)).unwrap();
+                let n = outbox.begin_night(between, "", now).unwrap();
+                assert!(!n.withhold(&read[0], "case 4 revoked").unwrap());
+                n.commit(None).unwrap();
+                assert_eq!(sender.withdraw(&claimed.items).unwrap(), 1);
+            }
+            let accounts = store::accounts::open(dir.path()).unwrap();
+            let mut changes = Changes::default();
+            changes.ungranted.insert(
+                email.into(),
+                BTreeSet::from([CaseRef::parse_id(CASES[2]).unwrap()]),
+            );
+            let night = Night {
+                date: tonight(),
+                first_load: false,
+                older: false,
+                rerun: None,
+            };
+            let retold = find(&outbox, &accounts, &to, &night, &mut changes).unwrap();
+            assert_eq!(retold.withheld.len(), 1, "told: {told}");
+            let told_again: Vec<String> = changes
+                .new_grants
+                .get(email)
+                .map(|g| g.iter().map(|g| g.case.id()).collect())
+                .unwrap_or_default();
+            if told {
+                assert_eq!(retold.grants_again, 0);
+                assert!(told_again.is_empty(), "{told_again:?}");
+                assert!(
+                    retold.withheld[0]
+                        .1
+                        .contains("the night of 20261123's mail told again"),
+                    "{}",
+                    retold.withheld[0].1
+                );
+            } else {
+                assert_eq!(retold.grants_again, 2);
+                assert_eq!(told_again, CASES[..2]);
+            }
+        }
+    }
 }

@@ -182,8 +182,8 @@ impl Outbox {
                                 || "-".into(),
                                 |night| {
                                     format!(
-                                        "the night of {night}'s mail, which told again its \
-                                         cases still granted while a sender held this item"
+                                        "the night of {night}'s mail, which told again what \
+                                         of it was still granted while a sender held this item"
                                     )
                                 },
                             )

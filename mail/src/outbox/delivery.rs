@@ -367,7 +367,8 @@ impl Outbox {
             let mut suppress = not_sent(Event::Suppress)?;
             let mut cover = not_sent(Event::Covered)?;
             // (its cases are left for the next night's mail to tell those
-            // still granted: `NightQueue::withhold`)
+            // still granted, unless a night's mail told them while a
+            // sender held it: `NightQueue::withhold`)
             let mut ungrant = tx.prepare(&super::withhold_sql(
                 Event::Ungranted,
                 super::UNTOLD_BY_SEND,
@@ -559,7 +560,9 @@ impl Outbox {
     /// snapshot published since the claim no longer grants its address a
     /// case it names (`Event::Recalled`). Like a withhold at a claim, its
     /// cases are left for the next night's mail to tell those still
-    /// granted, and its attempt is not counted (nothing was tried). One
+    /// granted (unless that night, having looked it up just before the
+    /// claim, told them already: `told_by`), and its attempt is not counted
+    /// (nothing was tried). One
     /// commit; false if the item is no longer *sending* with no outcome.
     pub fn recall(&self, item: &Item, now: DateTime<Utc>) -> Result<bool> {
         let changed = self
