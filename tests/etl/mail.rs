@@ -1798,14 +1798,16 @@ fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
 }
 
 /// The review of db3e40b (its F2, from before it): a re-run's new grant to
-/// an address that has never activated is not mailed while the night's
-/// activation link is out ("a link already out covers it"). When a later
-/// re-run withholds that activation (a case it names revoked), the grant
-/// it covered was never told and the address never got a link: build 1
-/// grants `TWO` case 1 (its activation waits), build 2 grants it case 3,
-/// build 3 revokes case 1.
+/// an address that has never activated was not mailed while the night's
+/// activation link was out ("a link already out covers it", on the belief
+/// that a second link would void the first; activation links do not void
+/// each other). When a later re-run withheld that activation (a case it
+/// names revoked), the grant it covered was never told and the address
+/// never got a link: build 1 grants `TWO` case 1 (its activation waits),
+/// build 2 grants it case 3, build 3 revokes case 1. Now build 2's grant
+/// gets its own activation, with a link.
 #[test]
-fn a_grant_a_link_covered_is_told_with_a_new_link_when_that_links_mail_is_withheld() {
+fn a_reruns_grant_to_an_address_not_activated_gets_its_own_link_whatever_becomes_of_the_first() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
@@ -1829,10 +1831,10 @@ fn a_grant_a_link_covered_is_told_with_a_new_link_when_that_links_mail_is_withhe
 }
 
 /// The same review: an activation withheld by a re-run (the case it named
-/// revoked) still counted as a link out for the night, so a later re-run's
-/// new grant to the never-activated address was not mailed at all.
+/// revoked) still counted as the night's link out, so a later re-run's new
+/// grant to the never-activated address was not mailed at all.
 #[test]
-fn a_withheld_activation_is_no_link_out_for_a_later_reruns_grant() {
+fn a_reruns_grant_after_the_nights_activation_was_withheld_is_mailed_with_a_link() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
@@ -1871,22 +1873,18 @@ fn a_wrong_grant_corrected() -> (Night, Night) {
 /// it. The re-run's mail left case 3 to that activation's link ("a link
 /// already out covers it"); `send` withheld the activation; and the next
 /// night told nothing, since nothing it named was still granted. Case 3
-/// was never mailed and `TWO` never got a link. Now the next night tells a
-/// never-activated address whose withheld activation carried its link
-/// every case it is granted, with a new link.
+/// was never mailed and `TWO` never got a link. Now the re-run's grant has
+/// its own activation, with a link, that morning, and the next night has
+/// nothing more to tell.
 #[test]
-fn a_wrong_grant_corrected_while_send_holds_its_activation_is_told_the_next_night() {
+fn a_wrong_grant_corrected_while_send_holds_its_activation_is_told_that_morning() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (first, corrected) = a_wrong_grant_corrected();
     let out = rerun_while_send_paused(&env, &smtp, &first, &corrected, "send-after-mark", || {});
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     send(&env, &smtp);
-    assert!(
-        smtp.accepted_for(TWO).is_empty(),
-        "{:#?}",
-        smtp.accepted_for(TWO)
-    );
+    only_case_with_a_link(&smtp, 3);
     import(
         &env,
         &smtp,
@@ -2065,6 +2063,15 @@ fn a_rerun_tells_the_cases_kept_even_when_the_first_build_sent_a_link() {
         2,
         "night 2's two builds' activations: {mails:#?}"
     );
+    // Each case once: case 3 in the first build's, case 2 in the re-run's.
+    for n in [2, 3] {
+        let case = format!("115年度訴字第{n}號");
+        assert_eq!(
+            mails.iter().filter(|m| m.contains(&case)).count(),
+            1,
+            "case {n}: {mails:#?}"
+        );
+    }
 }
 
 /// The same within a night: a court re-exports its files before the

@@ -350,13 +350,7 @@ fn compared<R>(
     let retold = if night.older {
         retell::Retold::default()
     } else {
-        retell::find(
-            &Outbox::open(data_dir)?,
-            &store::accounts::open(data_dir)?,
-            to,
-            &night,
-            &mut changes,
-        )?
+        retell::find(&Outbox::open(data_dir)?, to, &night, &mut changes)?
     };
     store::failpoint::pause("after-retell");
     tracing::debug!(

@@ -143,9 +143,6 @@ pub enum Account {
 pub struct Known {
     /// (address, kind, reference) already queued for the night.
     pub queued: BTreeSet<(String, Kind, String)>,
-    /// (address, reference) of the night's activations whose link is out
-    /// or may still go out: not withheld (suppressed) or failed.
-    pub links_out: BTreeSet<(String, String)>,
     /// The accounts of the addresses with new grants (absent: none).
     pub accounts: BTreeMap<String, Account>,
     /// Flagged addresses, before tonight's grants clear any.
@@ -153,10 +150,6 @@ pub struct Known {
     /// Addresses whose grants tonight are only earlier grant mail told
     /// again (`super::retell::Retold::only_again`): they clear no flag.
     pub told_again_only: BTreeSet<String>,
-    /// Addresses with grants told again tonight (`Retold::again_to`): an
-    /// earlier build's activation link does not cover them (it does not
-    /// list them).
-    pub told_again: BTreeSet<String>,
     /// Addresses that turned digests off.
     pub unsubscribed: BTreeSet<String>,
     /// Of those, the ones that turned reminders off too (what [`Tell`]
@@ -451,19 +444,13 @@ pub fn plan<'a>(
             .any(|(e, k, r)| e == email && *k == kind && (any_run || *r == reference))
     };
     let has = |email: &str, kind: Kind| queued(email, kind, !rerun);
-    // Grant mail: once a night; but a re-run's grants to an activated
-    // account get their approval, while an activation link already out
-    // covers them (a second link would void the first), unless they are
-    // grants told again (the link's mail does not list them, and the mail
-    // that did is withheld). A withheld activation carried no link: its
-    // address's grants are mailed with a new one.
+    // Grant mail: once a night; a re-run's grants (what the night's
+    // earlier build lacked) get their own: an approval, or an activation
+    // with a link of its own. An earlier link of the night does not cover
+    // them: it stays valid beside the new one until either is used (which
+    // spends both), and its mail does not list them.
     let grant_queued = |email: &str| {
-        let this_run =
-            queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun);
-        let link_out = known.links_out.iter().any(|(e, _)| e == email)
-            && !matches!(known.accounts.get(email), Some(Account::Activated))
-            && !known.told_again.contains(email);
-        this_run || (rerun && link_out)
+        queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun)
     };
     // A new grant clears the address's flag, so only mail to addresses
     // still flagged after tonight's grants is suppressed (never a grant's).
@@ -782,9 +769,8 @@ fn planned<R>(
     let outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
-    known.told_again = retold.again_to.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
-    // given again, and an earlier build's activation is no link out.
+    // given again, and it is no grant mail of the night.
     known.warned.retain(|(e, c, _)| !retold.warns_again(e, c));
     let tonight = compact(night.date);
     for (m, _) in retold
@@ -795,11 +781,6 @@ fn planned<R>(
         known
             .queued
             .remove(&(m.email.clone(), m.kind, m.reference.clone()));
-        if m.kind == Kind::Activation {
-            known
-                .links_out
-                .remove(&(m.email.clone(), m.reference.clone()));
-        }
     }
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
@@ -935,11 +916,9 @@ fn read_known(
     drop(stmt);
     let mut known = Known {
         queued: outbox.queued_for(night)?,
-        links_out: outbox.activations_out(night)?,
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         told_again_only: BTreeSet::new(),
-        told_again: BTreeSet::new(),
         unsubscribed,
         reminders_off,
         warned: outbox.warned()?,
@@ -1221,9 +1200,6 @@ mod tests {
         /// The night's digest queued for it never reaches it (suppressed,
         /// or failed).
         digest_lost: bool,
-        /// The night's activation queued for it was withheld (suppressed)
-        /// or failed: no link of it is out.
-        activation_lost: bool,
         account: Option<Account>,
         flagged: bool,
         unsubscribed: bool,
@@ -1232,8 +1208,6 @@ mod tests {
         warned: Vec<u32>,
         /// Its grants are only earlier grant mail told again, none new.
         again_only: bool,
-        /// Some of its grants are earlier grant mail told again.
-        again: bool,
     }
 
     fn who() -> impl Strategy<Value = Who> {
@@ -1261,7 +1235,6 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             cases(),
-            (any::<bool>(), any::<bool>()),
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
@@ -1276,24 +1249,21 @@ mod tests {
                     flagged,
                     unsubscribed,
                     warned,
-                    (digest_lost, activation_lost),
+                    digest_lost,
                     calendar,
                     again_only,
-                    again,
                 )| Who {
                     grants,
                     news,
                     expiring,
                     queued,
                     digest_lost,
-                    activation_lost,
                     account,
                     flagged,
                     unsubscribed,
                     calendar,
                     warned,
                     again_only,
-                    again: again || again_only,
                 },
             )
     }
@@ -1376,9 +1346,6 @@ mod tests {
             for k in &w.queued {
                 known.queued.insert((e.clone(), *k, String::new()));
             }
-            if w.queued.contains(&Kind::Activation) && !w.activation_lost {
-                known.links_out.insert((e.clone(), String::new()));
-            }
             if w.queued.contains(&Kind::Digest) && !w.digest_lost {
                 known.reached.insert(e.clone());
             }
@@ -1390,9 +1357,6 @@ mod tests {
             }
             if w.again_only && !w.grants.is_empty() {
                 known.told_again_only.insert(e.clone());
-            }
-            if w.again && !w.grants.is_empty() {
-                known.told_again.insert(e.clone());
             }
             if w.unsubscribed {
                 known.unsubscribed.insert(e.clone());
@@ -1468,18 +1432,9 @@ mod tests {
                     // News and expiry: a re-run's are its own; any other
                     // run's are the night's, whichever run queued them.
                     let queued = |k: Kind| w.queued.contains(&k) && (!rerun || by_rerun);
-                    // Grants: once a night, but a re-run's to an activated
-                    // account get their approval.
-                    let grant_done = if rerun {
-                        queued(Kind::Activation)
-                            || queued(Kind::Approval)
-                            || (w.queued.contains(&Kind::Activation)
-                                && !w.activation_lost
-                                && w.account != Some(Account::Activated)
-                                && !w.again)
-                    } else {
-                        queued(Kind::Activation) || queued(Kind::Approval)
-                    };
+                    // Grants: once a night, and a re-run's get their own
+                    // mail (an approval, or an activation with its link).
+                    let grant_done = queued(Kind::Activation) || queued(Kind::Approval);
                     // A grant tonight clears the flag; one only told again
                     // does not.
                     let flagged = w.flagged && (w.grants.is_empty() || w.again_only);

@@ -18,11 +18,9 @@
 //! loses nor doubles it. One `cpor-etl send` withheld first (the live
 //! snapshot's night not queued yet, or a snapshot published while `send`
 //! held it) is only told here; one whose cases an earlier night told while
-//! a sender held it (`told_by`) is not told again. An activation withheld
-//! (by `send` or here) to an address that has never activated carried its
-//! link, which the night's later builds may have counted on for their new
-//! grants ("a link already out covers them"): every case the address is
-//! granted is told, with a new link.
+//! a sender held it (`told_by`) is not told again. No other mail counts
+//! on a withheld activation's link: a re-run's new grants get a link of
+//! their own (`queue::plan`), so only the cases it named are told.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -50,9 +48,6 @@ pub struct Retold {
     /// The addresses whose grants tonight are only told again, none new:
     /// no clerk acted, so no bounce flag is cleared (`queue::Known`).
     pub only_again: BTreeSet<String>,
-    /// Every address with grants told again: a re-run mails them even if
-    /// the night's first build sent the address an activation link.
-    pub again_to: BTreeSet<String>,
 }
 
 impl Retold {
@@ -78,7 +73,6 @@ impl Retold {
 /// snapshot. A case told again is looked up in `to` all the same.
 pub fn find(
     outbox: &Outbox,
-    accounts: &rusqlite::Connection,
     to: &SnapshotFile,
     night: &Night,
     changes: &mut Changes,
@@ -92,16 +86,6 @@ pub fn find(
     if earlier.is_empty() {
         return Ok(retold);
     }
-    // Addresses never activated whose activation is withheld: it carried
-    // their only link, which a later build of its night may have counted on
-    // for its new grants ("a link already out covers them").
-    let linkless = store::accounts::not_activated(
-        accounts,
-        earlier
-            .iter()
-            .filter(|m| m.kind == Kind::Activation)
-            .map(|m| m.email.as_str()),
-    )?;
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
     let granted_to = |email: &str| -> Result<BTreeSet<String>, NotifyError> {
         Ok(snapshot
@@ -146,9 +130,6 @@ pub fn find(
             // (an earlier night's mail told them while a sender held it,
             // which gave it back unsent: withheld, told no more)
             Vec::new()
-        } else if mail.kind == Kind::Activation && linkless.contains(&mail.email) {
-            // (every case the address is granted, with a new link)
-            granted_to(&mail.email)?.into_iter().collect()
         } else {
             kept
         };
@@ -179,7 +160,6 @@ pub fn find(
         if !changes.new_grants.contains_key(&email) {
             retold.only_again.insert(email.clone());
         }
-        retold.again_to.insert(email.clone());
         let cases: BTreeSet<&CaseRef> = granted.iter().map(|g| &g.case).collect();
         if let Some(news) = changes.news.get_mut(&email) {
             news.retain(|n| !cases.contains(&n.case));
@@ -333,7 +313,6 @@ mod tests {
                 n.commit(None).unwrap();
                 assert_eq!(sender.withdraw(&claimed.items).unwrap(), 1);
             }
-            let accounts = store::accounts::open(dir.path()).unwrap();
             let mut changes = Changes::default();
             changes.ungranted.insert(
                 email.into(),
@@ -345,7 +324,7 @@ mod tests {
                 older: false,
                 rerun: None,
             };
-            let retold = find(&outbox, &accounts, &to, &night, &mut changes).unwrap();
+            let retold = find(&outbox, &to, &night, &mut changes).unwrap();
             assert_eq!(retold.withheld.len(), 1, "told: {told}");
             let told_again: Vec<String> = changes
                 .new_grants

@@ -279,25 +279,6 @@ impl Outbox {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The activations of `night` whose link is out or may still go out
-    /// (in any state but suppressed or failed), by address and reference:
-    /// one withheld carried no link the night's later builds can count on.
-    pub fn activations_out(&self, night: NaiveDate) -> Result<BTreeSet<(String, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT email, ref FROM items WHERE night = ?1 AND kind = ?2 AND state NOT IN (?3, ?4)",
-        )?;
-        let rows = stmt.query_map(
-            params![
-                compact(night),
-                Kind::Activation.as_str(),
-                State::Suppressed.as_str(),
-                State::Failed.as_str()
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
-    }
-
     /// What is already queued for `night`, by address, kind and reference.
     pub fn queued_for(&self, night: NaiveDate) -> Result<BTreeSet<(String, Kind, String)>> {
         let mut stmt = self
