@@ -1821,6 +1821,15 @@ fn a_reruns_grant_to_an_address_not_activated_gets_its_own_link_whatever_becomes
     }
     send(&env, &smtp);
     only_case_with_a_link(&smtp, 3);
+    // (the re-run's own activation, not a later night's)
+    let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
+    assert!(
+        list.lines().any(|l| l.contains(TWO)
+            && l.contains("20261123/build-2")
+            && l.contains("activation")
+            && l.contains("sent")),
+        "{list}"
+    );
     import(
         &env,
         &smtp,
@@ -1848,6 +1857,15 @@ fn a_reruns_grant_after_the_nights_activation_was_withheld_is_mailed_with_a_link
     }
     send(&env, &smtp);
     only_case_with_a_link(&smtp, 3);
+    // (the re-run's own activation, not a later night's)
+    let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
+    assert!(
+        list.lines().any(|l| l.contains(TWO)
+            && l.contains("20261123/build-3")
+            && l.contains("activation")
+            && l.contains("sent")),
+        "{list}"
+    );
     import(
         &env,
         &smtp,
