@@ -1808,35 +1808,12 @@ fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
 /// gets its own activation, with a link.
 #[test]
 fn a_reruns_grant_to_an_address_not_activated_gets_its_own_link_whatever_becomes_of_the_first() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
     let mut second = first.clone();
     second.new_case_granted(3, TWO);
     let mut third = second.clone();
     third.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
-    let night = "20261123";
-    for (dir, batch) in [("a", &first), ("b", &second), ("c", &third)] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
-    }
-    send(&env, &smtp);
-    only_case_with_a_link(&smtp, 3);
-    // (the re-run's own activation, not a later night's)
-    let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
-    assert!(
-        list.lines().any(|l| l.contains(TWO)
-            && l.contains("20261123/build-2")
-            && l.contains("activation")
-            && l.contains("sent")),
-        "{list}"
-    );
-    import(
-        &env,
-        &smtp,
-        &third.write(&env.dir.path().join("d"), "20261124"),
-    );
-    send(&env, &smtp);
-    only_case_with_a_link(&smtp, 3);
+    three_builds_tell_case_3_once([&first, &second, &third], "build-2");
 }
 
 /// The same review: an activation withheld by a re-run (the case it named
@@ -1844,24 +1821,30 @@ fn a_reruns_grant_to_an_address_not_activated_gets_its_own_link_whatever_becomes
 /// grant to the never-activated address was not mailed at all.
 #[test]
 fn a_reruns_grant_after_the_nights_activation_was_withheld_is_mailed_with_a_link() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (first, _) = scenario(&[TWO, "keeps.one@example.com"]);
     let mut second = first.clone();
     second.grants.retain(|(n, e)| !(*n == 1 && e == TWO));
     let mut third = second.clone();
     third.new_case_granted(3, TWO);
+    three_builds_tell_case_3_once([&first, &second, &third], "build-3");
+}
+
+/// Imports `builds` as night 1's three builds and sends: `TWO` gets one
+/// mail, case 3 with a link, the activation of the re-run `by` (not a
+/// later night's), and nothing more after the next night.
+fn three_builds_tell_case_3_once(builds: [&Night; 3], by: &str) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let night = "20261123";
-    for (dir, batch) in [("a", &first), ("b", &second), ("c", &third)] {
+    for (dir, batch) in ["a", "b", "c"].into_iter().zip(builds) {
         import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
     }
     send(&env, &smtp);
     only_case_with_a_link(&smtp, 3);
-    // (the re-run's own activation, not a later night's)
     let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
     assert!(
         list.lines().any(|l| l.contains(TWO)
-            && l.contains("20261123/build-3")
+            && l.contains(&format!("{night}/{by}"))
             && l.contains("activation")
             && l.contains("sent")),
         "{list}"
@@ -1869,7 +1852,7 @@ fn a_reruns_grant_after_the_nights_activation_was_withheld_is_mailed_with_a_link
     import(
         &env,
         &smtp,
-        &third.write(&env.dir.path().join("d"), "20261124"),
+        &builds[2].write(&env.dir.path().join("d"), "20261124"),
     );
     send(&env, &smtp);
     only_case_with_a_link(&smtp, 3);
