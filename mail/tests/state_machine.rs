@@ -1,11 +1,13 @@
 //! The outbox's state machine against a small model: random histories of
 //! queueing, claiming, outcomes (recorded, then settled), crashes, releases,
-//! retries, stored messages damaged and time passing,
+//! retries, stored messages damaged, later nights' mail withholding earlier
+//! grant mail, and time passing,
 //! played on a real outbox database through `mail::outbox` and on a literal
 //! model side by side. After every step the states agree, every change is a
-//! row of `outbox::TRANSITIONS` for the step's event, and no item is lost:
-//! each ends sent, failed, suppressed, held, or still pending with a try to
-//! come.
+//! row of `outbox::TRANSITIONS` for the step's event, a grant mail's cases
+//! are told again at most once (exactly once if it was withheld), and no
+//! item is lost: each ends sent, failed, suppressed, held, or still pending
+//! with a try to come.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,7 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 
 use mail::outbox::{
-    self, Event, Item, Kind, NewItem, Outbox, Packed, Recorded, RetryWhich, Scope, State,
+    self, Event, GrantMail, Item, Kind, NewItem, Outbox, Packed, Recorded, RetryWhich, Scope, State,
 };
 use mail::send::{decide, Granted, Outcome, GRANT_KINDS};
 use mail::MailSettings;
@@ -56,6 +58,9 @@ enum Op {
         website: bool,
         max: usize,
         readable: bool,
+        /// The live snapshot no longer grants a case of the grant mail it
+        /// checks: withheld at the claim (`Event::Ungranted`).
+        revoked: bool,
     },
     /// An attempt in flight ends; its outcome is recorded, and, if
     /// `settle`, the scope's recorded outcomes are settled.
@@ -93,6 +98,21 @@ enum Op {
     /// handing any over: two steps, a claim and the withdrawal of all it
     /// took (items that were unknown among them, often after a crash).
     ClaimThenStop,
+    /// A later night's mail looks up the earlier grant mail it must check
+    /// (`Outbox::grant_mail_to_check`), every address's grant of it gone:
+    /// what it lists, it tells again when it is queued ([`Op::Tell`]).
+    /// Other steps may come between, as a `send` beside the import.
+    LookUp,
+    /// The night's mail looked up is queued: it tells again the cases of
+    /// what it listed (but one whose cases a night told already,
+    /// `told_by`) and withholds each (`NightQueue::withhold`).
+    Tell,
+    /// The race of a `send` beside the import: a night looks its grant
+    /// mail up, a sender claims all that is due, the night's mail is
+    /// queued, and then the sender recalls a grant mail it holds (`then`
+    /// 0), or gives them all back and a later claim withholds them (1), or
+    /// dies (2). Random histories rarely line these up.
+    RaceTheNight { then: u8 },
 }
 
 /// The steps an op is played as: itself, or for `ClaimThenStop` a claim
@@ -104,9 +124,25 @@ fn steps(op: &Op) -> Vec<Op> {
                 website: false,
                 max: usize::MAX,
                 readable: true,
+                revoked: false,
             },
             Op::Withdraw { n: usize::MAX },
         ],
+        Op::RaceTheNight { then } => {
+            let claim = |revoked| Op::Claim {
+                website: false,
+                max: usize::MAX,
+                readable: true,
+                revoked,
+            };
+            let mut steps = vec![Op::LookUp, claim(false), Op::Tell];
+            steps.extend(match then {
+                0 => vec![Op::Recall { pick: 0 }],
+                1 => vec![Op::Withdraw { n: usize::MAX }, claim(true)],
+                _ => vec![Op::Crash],
+            });
+            steps
+        }
         other => vec![other.clone()],
     }
 }
@@ -119,8 +155,8 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u32..3, 0usize..4, 0usize..2)
             .prop_map(|(night, e, k)| Op::QueueNight { night, items: vec![(e, k), (e, 3)], held: false }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
-        3 => (any::<bool>(), 1usize..6, prop::bool::weighted(0.8))
-            .prop_map(|(website, max, readable)| Op::Claim { website, max, readable }),
+        3 => (any::<bool>(), 1usize..6, prop::bool::weighted(0.8), prop::bool::weighted(0.15))
+            .prop_map(|(website, max, readable, revoked)| Op::Claim { website, max, readable, revoked }),
         4 => (any::<usize>(), 0u8..5, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => Just(Op::Crash),
@@ -132,6 +168,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Damage { pick }),
+        1 => Just(Op::LookUp),
+        1 => Just(Op::Tell),
+        1 => (0u8..3).prop_map(|then| Op::RaceTheNight { then }),
         2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
             .prop_map(|minutes| Op::Wait { minutes }),
     ]
@@ -181,6 +220,15 @@ struct Model {
     /// Its state when last claimed: where a withdrawal takes it back to
     /// (unknown stays unknown).
     claimed_from: State,
+    /// An activation, approval or expiry warning: it names its cases.
+    grant: bool,
+    /// How many nights' mail told its cases again ([`Op::Tell`]).
+    told: u32,
+    /// Withheld by a sender, its cases wait for a night to tell them
+    /// (`items.untold`).
+    untold: bool,
+    /// A night told its cases while a sender held it (`items.told_by`).
+    told_by: bool,
 }
 
 struct World {
@@ -193,10 +241,14 @@ struct World {
     flagged: BTreeSet<String>,
     in_flight: Vec<Item>,
     refs: u64,
+    /// A later night's look-up, not yet told ([`Op::LookUp`]).
+    looked_up: Option<(NaiveDate, Vec<GrantMail>)>,
+    /// Later nights so far.
+    later: u32,
 }
 
 fn night_date(n: u32) -> NaiveDate {
-    NaiveDate::from_ymd_opt(2026, 11, 23 + n).unwrap()
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap() + chrono::Days::new(u64::from(n))
 }
 
 fn night_text(n: u32) -> String {
@@ -220,6 +272,8 @@ impl World {
             flagged: BTreeSet::new(),
             in_flight: Vec::new(),
             refs: 0,
+            looked_up: None,
+            later: 0,
         }
     }
 
@@ -330,13 +384,21 @@ impl World {
                         subject: "s".into(),
                         // Each its own bytes, so damage can find its row.
                         message: Packed::new(kind, format!("m {night} {e} {k}").as_bytes()),
-                        cases: 1,
-                        case_keys: Vec::new(),
+                        cases: 2,
+                        // A grant's mail names its cases.
+                        case_keys: if GRANT_KINDS.contains(&kind) {
+                            vec![
+                                format!("TPD|民事|115|訴|{e}"),
+                                format!("TPD|民事|115|訴|1{e}"),
+                            ]
+                        } else {
+                            Vec::new()
+                        },
                         behind: behind.clone(),
                     };
                     if tx.add(&item, state, self.now).unwrap() {
                         added.push((e, k));
-                        behind_of.insert(item.message_id.clone(), (item.message_id, behind));
+                        behind_of.insert(item.message_id.clone(), (item.message_id, behind, kind));
                     }
                 }
                 tx.commit(None).unwrap();
@@ -346,7 +408,7 @@ impl World {
                 let ids = self.message_ids();
                 for (id, (state, _)) in db {
                     if !self.model.contains_key(&id) {
-                        let (message_id, behind) = behind_of.remove(&ids[&id]).unwrap();
+                        let (message_id, behind, kind) = behind_of.remove(&ids[&id]).unwrap();
                         self.model.insert(
                             id,
                             Model {
@@ -363,6 +425,10 @@ impl World {
                                 message_id,
                                 behind,
                                 claimed_from: State::Queued,
+                                grant: GRANT_KINDS.contains(&kind),
+                                told: 0,
+                                untold: false,
+                                told_by: false,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -409,6 +475,10 @@ impl World {
                         message_id,
                         behind: None,
                         claimed_from: State::Queued,
+                        grant: false,
+                        told: 0,
+                        untold: false,
+                        told_by: false,
                     },
                 );
             }
@@ -416,6 +486,7 @@ impl World {
                 website,
                 max,
                 readable,
+                revoked,
             } => {
                 let scope = if *website {
                     Scope::Website
@@ -429,10 +500,12 @@ impl World {
                 let ids: Vec<i64> = due.into_iter().take(*max).collect();
                 let flagged = self.flagged.clone();
                 let check = |_: &Item| {
-                    if *readable {
-                        Granted::Yes
-                    } else {
+                    if !*readable {
                         Granted::CannotTell
+                    } else if *revoked {
+                        Granted::No
+                    } else {
+                        Granted::Yes
                     }
                 };
                 let claimed = self
@@ -490,12 +563,21 @@ impl World {
                     let m = self.model.get_mut(&item.id).unwrap();
                     m.state = State::Suppressed;
                     m.next_try = None;
-                    events.insert(item.id, Event::Suppress);
+                    if flagged.contains(&item.email) {
+                        events.insert(item.id, Event::Suppress);
+                    } else {
+                        // Withheld as no longer granted: its cases wait
+                        // for a night, unless a night told them already.
+                        assert!(*revoked && m.grant, "{item:?}");
+                        m.withheld = true;
+                        m.untold = !m.told_by;
+                        events.insert(item.id, Event::Ungranted);
+                    }
                 }
                 for item in &claimed.items {
                     assert!(
-                        *readable || !GRANT_KINDS.contains(&item.kind),
-                        "sent unchecked: {item:?}"
+                        (*readable && !*revoked) || !GRANT_KINDS.contains(&item.kind),
+                        "sent unchecked, or not granted: {item:?}"
                     );
                     assert!(
                         self.behind(&self.model[&item.id])
@@ -630,6 +712,7 @@ impl World {
                 assert_eq!(m.state, State::Sending);
                 m.state = State::Suppressed;
                 m.withheld = true;
+                m.untold = !m.told_by;
                 m.next_try = None;
                 m.attempts -= 1;
                 if m.attempts == 0 {
@@ -720,8 +803,74 @@ impl World {
                     self.model.get_mut(&id).unwrap().damaged = true;
                 }
             }
+            Op::LookUp => {
+                if self.looked_up.is_some() {
+                    return events;
+                }
+                self.later += 1;
+                let date = night_date(10 + self.later);
+                let listed = self.outbox.grant_mail_to_check(date, "", EMAILS).unwrap();
+                let unsent =
+                    |m: &Model| matches!(m.state, State::Queued | State::Retrying | State::Unknown);
+                let want: BTreeSet<i64> = self
+                    .model
+                    .iter()
+                    .filter(|(_, m)| m.grant && (unsent(m) || m.untold))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let got: BTreeSet<i64> = listed.iter().map(|g| g.id).collect();
+                assert_eq!(got, want, "what a night checks");
+                for mail in &listed {
+                    let m = &self.model[&mail.id];
+                    assert_eq!(mail.withheld, !unsent(m), "item {}", mail.id);
+                    assert_eq!(mail.told_by.is_some(), m.told_by, "item {}", mail.id);
+                }
+                self.looked_up = Some((date, listed));
+            }
+            Op::Tell => {
+                let Some((date, listed)) = self.looked_up.take() else {
+                    return events;
+                };
+                let tx = self.outbox.begin_night(date, "", self.now).unwrap();
+                for mail in &listed {
+                    let m = self.model.get_mut(&mail.id).unwrap();
+                    // The night's mail tells what of it is still granted.
+                    if mail.told_by.is_none() {
+                        m.told += 1;
+                    }
+                    let want = if mail.withheld {
+                        std::mem::take(&mut m.untold)
+                    } else if matches!(m.state, State::Queued | State::Retrying | State::Unknown)
+                        && m.recorded.is_none()
+                    {
+                        m.state = State::Suppressed;
+                        m.withheld = true;
+                        m.next_try = None;
+                        events.insert(mail.id, Event::Ungranted);
+                        true
+                    } else if m.untold {
+                        // (a sender withheld it since the look-up)
+                        m.untold = false;
+                        true
+                    } else {
+                        // (a sender holds it: told here, so its withhold
+                        // leaves nothing to tell)
+                        if m.state == State::Sending && m.recorded.is_none() {
+                            m.told_by = true;
+                        }
+                        false
+                    };
+                    assert_eq!(
+                        tx.withhold(mail, "told tonight").unwrap(),
+                        want,
+                        "item {}",
+                        mail.id
+                    );
+                }
+                tx.commit(None).unwrap();
+            }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),
-            Op::ClaimThenStop => unreachable!("played as its steps"),
+            Op::ClaimThenStop | Op::RaceTheNight { .. } => unreachable!("played as its steps"),
         }
         events
     }
@@ -756,6 +905,23 @@ impl World {
                 ),
                 (Some((old, _)), None) => assert_eq!(old, state, "item {id} changed by itself"),
                 (None, _) => assert!(outbox::QUEUED_AS.contains(state)),
+            }
+        }
+        // A grant mail's cases are told again at most once; once it is
+        // withheld, exactly once (told, or waiting for a night to tell).
+        let untold: BTreeSet<i64> = self
+            .outbox
+            .grant_mail_to_check(night_date(60), "", [])
+            .unwrap()
+            .into_iter()
+            .map(|g| g.id)
+            .collect();
+        for (id, m) in &self.model {
+            assert_eq!(untold.contains(id), m.untold, "item {id}: untold");
+            let told = m.told + u32::from(m.untold);
+            assert!(told <= 1, "item {id} told {told} times: {m:?}");
+            if m.withheld {
+                assert_eq!(told, 1, "item {id} withheld, its cases never told: {m:?}");
             }
         }
         let sending = after.values().filter(|(s, _)| *s == State::Sending).count();
@@ -795,6 +961,7 @@ proptest! {
                     website,
                     max: usize::MAX,
                     readable: true,
+                    revoked: false,
                 });
                 w.check(&before, &events);
                 while !w.in_flight.is_empty() {
