@@ -227,7 +227,7 @@ struct Model {
     /// Withheld by a sender, its cases wait for a night to tell them
     /// (`items.untold`).
     untold: bool,
-    /// A night told its cases while a sender held it (`items.told_by`).
+    /// A night told its cases but could not withhold it (`items.told_by`).
     told_by: bool,
 }
 
@@ -853,11 +853,9 @@ impl World {
                         m.untold = false;
                         true
                     } else {
-                        // (a sender holds it: told here, so its withhold
-                        // leaves nothing to tell)
-                        if m.state == State::Sending && m.recorded.is_none() {
-                            m.told_by = true;
-                        }
+                        // (a sender holds it, or sent or failed it: told
+                        // here, so no later withhold tells it again)
+                        m.told_by = true;
                         false
                     };
                     assert_eq!(

@@ -183,7 +183,7 @@ impl Outbox {
                                 |night| {
                                     format!(
                                         "the night of {night}'s mail, which told again what \
-                                         of it was still granted while a sender held this item"
+                                         of it was still granted when it could not withhold it"
                                     )
                                 },
                             )

@@ -657,12 +657,13 @@ impl NightQueue<'_> {
     /// one not sent yet is suppressed (the same change of state as
     /// `Event::Ungranted` at a claim); one `send` withheld already has its
     /// `untold` cases marked told. Returns false if neither held any more:
-    /// a `send` running beside the import holds it (or sent it). One it
-    /// holds, claimed after this night looked it up, this night's mail has
-    /// told the cases of: the item records so (`told_by`), and `send`, which
-    /// withholds it as it hands it over (`Outbox::recall`: this night no
-    /// longer grants a case it names) or at a later claim, leaves nothing
-    /// for the next night to tell again ([`UNTOLD_BY_SEND`]).
+    /// a `send` running beside the import holds it (or sent it, or failed
+    /// it). This night's mail has told its cases all the same: the item
+    /// records so (`told_by`), and `send`, which withholds one it holds as
+    /// it hands it over (`Outbox::recall`: this night no longer grants a
+    /// case it names) or at a later claim, leaves nothing for the next
+    /// night to tell again ([`UNTOLD_BY_SEND`]), nor does a later night
+    /// that withholds it (after `outbox retry`, say).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
@@ -685,13 +686,12 @@ impl NightQueue<'_> {
             return Ok(true);
         }
         // (a `send` beside the import claimed it after the night read it,
-        // and has not handed it over; the first night to tell it is kept)
+        // or failed it: unreadable. Its cases told tonight, a withhold of
+        // it later, by `send` or by a night after `outbox retry`, tells
+        // them no more; the first night to tell them is kept)
         self.tx
-            .prepare_cached(&format!(
-                "UPDATE items SET told_by = coalesce(told_by, ?2)
-                 WHERE id = ?1 AND state = ?3 AND {NO_OUTCOME}"
-            ))?
-            .execute(params![mail.id, self.told_by(), State::Sending.as_str()])?;
+            .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
+            .execute(params![mail.id, self.told_by()])?;
         Ok(false)
     }
 
