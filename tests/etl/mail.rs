@@ -1198,6 +1198,18 @@ fn only_the_case_kept(smtp: &Smtp) {
     only_case_with_a_link(smtp, 2);
 }
 
+/// Imports `corrected` as the next night (20261124) and sends: `TWO` still
+/// has one mail, case 2 with a link (nothing of an earlier mail told again).
+fn the_next_night_tells_only_the_case_kept(env: &Env, smtp: &Smtp, corrected: &Night) {
+    import(
+        env,
+        smtp,
+        &corrected.write(&env.dir.path().join("c"), "20261124"),
+    );
+    send(env, smtp);
+    only_the_case_kept(smtp);
+}
+
 /// `TWO` got one mail: an activation naming case `n` with its link, and
 /// not case 1 (revoked).
 fn only_case_with_a_link(smtp: &Smtp, n: u32) {
@@ -1715,13 +1727,7 @@ fn a_rerun_published_while_send_holds_the_first_builds_mail_withholds_it() {
     );
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
 
-    import(
-        &env,
-        &smtp,
-        &corrected.write(&env.dir.path().join("c"), "20261124"),
-    );
-    send(&env, &smtp);
-    only_the_case_kept(&smtp);
+    the_next_night_tells_only_the_case_kept(&env, &smtp, &corrected);
     send(&env, &smtp);
     only_the_case_kept(&smtp);
 }
@@ -1788,13 +1794,7 @@ fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
         "{shown}"
     );
     // The next night has nothing of it to tell.
-    import(
-        &env,
-        &smtp,
-        &corrected.write(&env.dir.path().join("c"), "20261124"),
-    );
-    send(&env, &smtp);
-    only_the_case_kept(&smtp);
+    the_next_night_tells_only_the_case_kept(&env, &smtp, &corrected);
 }
 
 /// The review of db3e40b (its F2, from before it): a re-run's new grant to
@@ -1966,13 +1966,7 @@ fn a_rerun_published_while_send_talks_to_the_relay_withholds_the_mail_it_was_han
         "{}",
         out.stdout
     );
-    import(
-        &env,
-        &smtp,
-        &corrected.write(&env.dir.path().join("c"), "20261124"),
-    );
-    send(&env, &smtp);
-    only_the_case_kept(&smtp);
+    the_next_night_tells_only_the_case_kept(&env, &smtp, &corrected);
 }
 
 /// The same, the re-run's snapshot damaged before `send` goes on: the
@@ -2018,13 +2012,7 @@ fn a_claimed_grant_mail_waits_when_the_snapshot_published_since_cannot_be_read()
         "{:#?}",
         smtp.accepted_for(TWO)
     );
-    import(
-        &env,
-        &smtp,
-        &corrected.write(&env.dir.path().join("c"), "20261124"),
-    );
-    send(&env, &smtp);
-    only_the_case_kept(&smtp);
+    the_next_night_tells_only_the_case_kept(&env, &smtp, &corrected);
 }
 
 /// A re-run whose address already has the night's activation link out
