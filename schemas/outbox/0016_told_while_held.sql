@@ -10,9 +10,11 @@
 -- cannot withhold what a sender holds; the sender, before handing it over,
 -- sees the new snapshot and withholds it, leaving its cases to the next
 -- night, which told them a second time (a second activation, a second
--- link). `told_by` records, on such a held item, the night's mail that
--- told its cases (`YYYYMMDD`, and ` build-N` for a re-run's), in the
--- transaction that queues that mail; a withhold by `send` then leaves
--- nothing to tell (`untold` NULL), and a later night that withholds the
--- item tells nothing of it again. NULL for every other item.
+-- link). `told_by` records, on such a held item (and on any other a
+-- night's mail told but could not withhold, one failed meanwhile say), the
+-- night's mail that told its cases (`YYYYMMDD`, and ` build-N` for a
+-- re-run's), in the transaction that queues that mail; a withhold by
+-- `send` then leaves nothing to tell (`untold` NULL), and a later night
+-- that withholds the item tells nothing of it again. NULL for every other
+-- item.
 ALTER TABLE items ADD COLUMN told_by TEXT;

@@ -127,8 +127,9 @@ pub fn find(
             continue;
         }
         let kept = if mail.told_by.is_some() {
-            // (an earlier night's mail told them while a sender held it,
-            // which gave it back unsent: withheld, told no more)
+            // (an earlier night's mail told them but could not withhold
+            // it: a sender held it and gave it back, or failed it and
+            // `outbox retry` queued it again; withheld, told no more)
             Vec::new()
         } else {
             kept

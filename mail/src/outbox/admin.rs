@@ -174,7 +174,7 @@ impl Outbox {
                             }
                         }),
                         // A grant's mail whose cases still granted a
-                        // night's mail told while a sender held it
+                        // night's mail told but could not withhold it
                         // (outbox migration 16).
                         ("told by", {
                             let told_by: Option<String> = r.get(18)?;

@@ -211,8 +211,9 @@ pub struct GrantMail {
     /// cases still granted are to be told.
     pub withheld: bool,
     /// The earlier night's mail (`20261123`, `20261123 build-2`) that told
-    /// its cases still granted while a sender held it (`told_by`, outbox
-    /// migration 16): a night that withholds it tells none of them again.
+    /// its cases still granted but could not withhold it (a sender held
+    /// it, or failed it; `told_by`, outbox migration 16): a night that
+    /// withholds it tells none of them again.
     pub told_by: Option<String>,
 }
 
