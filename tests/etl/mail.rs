@@ -1651,14 +1651,26 @@ impl Paused {
     /// At `point`, or at the first of several (`a,b`), the next reached
     /// with [`Paused::go_on_to`].
     fn at(env: &Env, smtp: &Smtp, point: &str) -> Paused {
-        let resume = env.dir.path().join("resume");
         let mut cmd = env.command();
         cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
             .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
             .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
-            .env("CPOR_PAUSE_AT", point)
+            .args(["send", "--now"]);
+        Paused::spawn(cmd, env.dir.path().join("resume"), point)
+    }
+
+    /// An import of `batch` (mail queued, none sent), paused at `point`.
+    fn import(env: &Env, batch: &Path, point: &str) -> Paused {
+        let mut cmd = env.command();
+        cmd.arg("import").arg(batch);
+        Paused::spawn(cmd, env.dir.path().join("resume-import"), point)
+    }
+
+    /// Runs `cmd` until it pauses at `point` (the first of several), going
+    /// on each time `resume` is made.
+    fn spawn(mut cmd: Command, resume: PathBuf, point: &str) -> Paused {
+        cmd.env("CPOR_PAUSE_AT", point)
             .env("CPOR_PAUSE_RESUME", &resume)
-            .args(["send", "--now"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().unwrap();
@@ -1753,28 +1765,16 @@ fn a_grant_mail_claimed_as_the_rerun_looks_it_up_has_its_case_kept_told_once() {
     // about to claim.
     let mut sender = Paused::at(&env, &smtp, "send-before-claim,send-after-mark");
     // The re-run, published, has looked up `TWO`'s activation, queued.
-    let resume = env.dir.path().join("resume-import");
-    let mut cmd = env.command();
-    cmd.env("CPOR_PAUSE_AT", "after-retell")
-        .env("CPOR_PAUSE_RESUME", &resume)
-        .arg("import")
-        .arg(corrected.write(&env.dir.path().join("b"), night))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut rerun = cmd.spawn().unwrap();
-    let mut stderr = until_paused(&mut rerun, "after-retell");
+    let rerun = Paused::import(
+        &env,
+        &corrected.write(&env.dir.path().join("b"), night),
+        "after-retell",
+    );
     // The sender claims it now.
     sender.go_on_to("send-after-mark");
     // The re-run's mail tells case 2 again.
-    fs::write(&resume, "").unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let out = rerun.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{rest}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = rerun.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     // The sender withholds the activation as it hands it over.
     let out = sender.resume();
     assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
@@ -1907,16 +1907,11 @@ fn a_wrong_grant_corrected_after_send_withheld_its_activation_is_told_that_night
     let (first, corrected) = a_wrong_grant_corrected();
     let night = "20261123";
     import(&env, &smtp, &first.write(&env.dir.path().join("a"), night));
-    let resume = env.dir.path().join("resume-import");
-    let mut cmd = env.command();
-    cmd.env("CPOR_PAUSE_AT", "after-publish")
-        .env("CPOR_PAUSE_RESUME", &resume)
-        .arg("import")
-        .arg(corrected.write(&env.dir.path().join("b"), night))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    let mut rerun = cmd.spawn().unwrap();
-    let mut stderr = until_paused(&mut rerun, "after-publish");
+    let rerun = Paused::import(
+        &env,
+        &corrected.write(&env.dir.path().join("b"), night),
+        "after-publish",
+    );
     send(&env, &smtp);
     assert!(
         smtp.accepted_for(TWO).is_empty(),
@@ -1924,15 +1919,8 @@ fn a_wrong_grant_corrected_after_send_withheld_its_activation_is_told_that_night
         smtp.accepted_for(TWO)
     );
     assert_eq!(smtp.accepted_for("keeps.one@example.com").len(), 1);
-    fs::write(&resume, "").unwrap();
-    let mut rest = String::new();
-    std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
-    let out = rerun.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}{rest}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let out = rerun.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
     send(&env, &smtp);
     only_case_with_a_link(&smtp, 3);
 }

@@ -449,9 +449,7 @@ pub fn plan<'a>(
     // with a link of its own. An earlier link of the night does not cover
     // them: it stays valid beside the new one until either is used (which
     // spends both), and its mail does not list them.
-    let grant_queued = |email: &str| {
-        queued(email, Kind::Activation, !rerun) || queued(email, Kind::Approval, !rerun)
-    };
+    let grant_queued = |email: &str| has(email, Kind::Activation) || has(email, Kind::Approval);
     // A new grant clears the address's flag, so only mail to addresses
     // still flagged after tonight's grants is suppressed (never a grant's).
     // A grant only told again is no new grant (no clerk acted).

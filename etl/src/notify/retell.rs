@@ -87,25 +87,22 @@ pub fn find(
         return Ok(retold);
     }
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
-    let granted_to = |email: &str| -> Result<BTreeSet<String>, NotifyError> {
-        Ok(snapshot
-            .granted_to(email)
-            .map_err(NotifyError::Retell)?
-            .into_iter()
-            .map(|(court, data, _)| {
-                CaseRef {
-                    court,
-                    key: data.key,
-                }
-                .id()
-            })
-            .collect())
-    };
     // The cases to tell again as granted, by address.
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for mail in earlier {
         let (kept, gone): (Vec<String>, Vec<String>) = if mail.withheld {
-            let granted = granted_to(&mail.email)?;
+            let granted: BTreeSet<String> = snapshot
+                .granted_to(&mail.email)
+                .map_err(NotifyError::Retell)?
+                .into_iter()
+                .map(|(court, data, _)| {
+                    CaseRef {
+                        court,
+                        key: data.key,
+                    }
+                    .id()
+                })
+                .collect();
             mail.case_keys
                 .iter()
                 .cloned()
