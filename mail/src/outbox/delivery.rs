@@ -16,7 +16,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{named_params, params, OptionalExtension, TransactionBehavior};
 
-use super::state::{next, sources, sql_sources, target, Event, State};
+use super::state::{next, sources, sql_list, sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, scope_sql, Outbox, OutboxError, Result, Scope};
 use crate::kind::Kind;
 
@@ -147,12 +147,13 @@ const INTERRUPTED: &str =
 
 /// The states in which an item may still go out: what a re-run's item,
 /// or an expiry warning queued behind a grant's mail, waits on.
-macro_rules! may_still_go {
-    () => {
-        "('queued', 'held', 'sending', 'retrying', 'unknown')"
-    };
-}
-const MAY_STILL_GO: &str = may_still_go!();
+const MAY_STILL_GO: [State; 5] = [
+    State::Queued,
+    State::Held,
+    State::Sending,
+    State::Retrying,
+    State::Unknown,
+];
 
 /// An expiry warning queued behind its night's activation or approval
 /// (`behind`, outbox migration 15) while that mail may still go out: not
@@ -164,16 +165,18 @@ const MAY_STILL_GO: &str = may_still_go!();
 /// grant mail its recipient's server keeps refusing for now, or a relay
 /// down for hours, then lets it go on its own (two mails, rather than a
 /// last day told late, or, past that day, never).
-const WAITS_BEHIND: &str = concat!(
-    "(items.behind IS NOT NULL AND EXISTS (
-     SELECT 1 FROM items g WHERE g.message_id = items.behind AND (g.state = 'sending'
-     OR (g.state IN ",
-    may_still_go!(),
-    " AND items.not_before > :cutoff))))"
-);
+fn waits_behind() -> String {
+    format!(
+        "(items.behind IS NOT NULL AND EXISTS (
+         SELECT 1 FROM items g WHERE g.message_id = items.behind AND (g.state = '{}'
+         OR (g.state IN {} AND items.not_before > :cutoff))))",
+        State::Sending.as_str(),
+        sql_list(&MAY_STILL_GO)
+    )
+}
 
 /// How long an expiry warning waits behind a grant mail that may still
-/// go out but is not with a relay ([`WAITS_BEHIND`]): long enough for a
+/// go out but is not with a relay ([`waits_behind`]): long enough for a
 /// night's mail, spread over 20 minutes, and a short outage of the relay;
 /// short enough that a warning of a case whose last day is that very day
 /// still comes that morning.
@@ -292,7 +295,7 @@ impl Outbox {
     /// its reader gets the correction after the notice it corrects, not
     /// before. One that was sent, failed or suppressed holds nothing.
     /// So does an expiry warning queued behind its night's activation or
-    /// approval ([`WAITS_BEHIND`]): it is sent only if that mail is not.
+    /// approval ([`waits_behind`]): it is sent only if that mail is not.
     /// Such warnings come after everything else due: one due with its
     /// grant mail (after two hours, or after an outage) is claimed after
     /// that mail, and so waits for its outcome (`Claimed::skipped`).
@@ -303,11 +306,13 @@ impl Outbox {
              AND (:now_flag OR next_try_at IS NULL OR next_try_at <= :now)
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
-                 AND e.kind = items.kind AND e.id < items.id AND e.state IN {MAY_STILL_GO}))
-             AND NOT {WAITS_BEHIND}
+                 AND e.kind = items.kind AND e.id < items.id AND e.state IN {}))
+             AND NOT {}
              ORDER BY behind IS NOT NULL, coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
-            scope_sql(scope)
+            scope_sql(scope),
+            sql_list(&MAY_STILL_GO),
+            waits_behind()
         ))?;
         let cutoff = (now - behind_for()).to_rfc3339();
         let rows = stmt.query_map(
@@ -347,8 +352,9 @@ impl Outbox {
                 "SELECT id, night, email, kind, state, message_id, message, attempts, first_try_at,
                  coding, queued_at, ref, case_keys,
                  (SELECT g.id FROM items g WHERE g.message_id = items.behind AND g.state = 'sent')
-                 FROM items WHERE id = :id AND state IN {} AND NOT {WAITS_BEHIND}",
-                sql_sources(Event::Claim)
+                 FROM items WHERE id = :id AND state IN {} AND NOT {}",
+                sql_sources(Event::Claim),
+                waits_behind()
             ))?;
             let mut mark = tx.prepare(&format!(
                 "UPDATE items SET state = ?2, attempts = attempts + 1,

@@ -258,10 +258,12 @@ pub fn sources(event: Event) -> Vec<State> {
 /// `('queued', 'retrying')`: the states `event` may happen in, as an SQL
 /// list (the names are fixed ASCII words: nothing to escape).
 pub(crate) fn sql_sources(event: Event) -> String {
-    let names: Vec<String> = sources(event)
-        .into_iter()
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect();
+    sql_list(&sources(event))
+}
+
+/// `states` as an SQL list: `('queued', 'retrying')`.
+pub(crate) fn sql_list(states: &[State]) -> String {
+    let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
     format!("({})", names.join(", "))
 }
 
