@@ -243,7 +243,8 @@ enum OutboxCommand {
         night: String,
     },
     /// Queue an item (or every failed one) again; clears the address's bounce flag;
-    /// exit 4 if there is nothing to queue again
+    /// with it, a later night's mail that told its cases and did not go (`outbox show`:
+    /// `told by`); exit 4 if there is nothing to queue again
     #[command(after_help = EXIT_CODES)]
     Retry {
         /// The item's id, as `outbox list` shows it (a failed, unknown, retrying or suppressed one)

@@ -757,7 +757,12 @@ impl World {
                     return events;
                 }
                 let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
-                let n = self.outbox.retry(RetryWhich::Item(id)).unwrap().len();
+                let retried = self.outbox.retry(RetryWhich::Item(id)).unwrap();
+                // (the later nights here queue no mail of their own that
+                // `retry` could queue again with an item whose cases they
+                // told: `Op::Tell`)
+                assert!(retried.tellers.is_empty());
+                let n = retried.emails.len();
                 let m = self.model.get_mut(&id).unwrap();
                 let retried = !m.withheld
                     && matches!(

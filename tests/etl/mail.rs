@@ -1297,13 +1297,7 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, n2) = one_of_two_revoked();
     night_1_not_sent(&env, &mut smtp, &n1);
-    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
-    accounts
-        .execute(
-            "INSERT INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, '550 no such user')",
-            [TWO, "2026-11-23T01:00:00Z"],
-        )
-        .unwrap();
+    let accounts = flag(&env, TWO);
     import(
         &env,
         &smtp,
@@ -1324,6 +1318,81 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
         "{:#?}",
         smtp.accepted_for(TWO)
     );
+}
+
+/// Flags `email` as a bounce would (a 550 for it); gives the accounts
+/// database.
+fn flag(env: &Env, email: &str) -> rusqlite::Connection {
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute(
+            "INSERT INTO flagged_addresses (email, flagged_at, reason) VALUES (?1, ?2, '550 no such user')",
+            [email, "2026-11-23T01:00:00Z"],
+        )
+        .unwrap();
+    accounts
+}
+
+/// The fourth review of the thirty-third session (its F1): night 2 has
+/// looked up night 1's activation to `TWO`, still queued, when a `send`
+/// finds the address flagged and suppresses it. Night 2 then tells case 2
+/// (it revoked case 1) in an activation of its own, which the flag
+/// suppresses as well (a grant told again clears no flag), and records on
+/// night 1's mail that it told its cases (`told by`). An administrator who
+/// finds the address good and retries night 1's mail, the one suppressed
+/// first, must get case 2 told: the mail that told it is queued again with
+/// it, and goes, once; night 1's is withheld (it names case 1).
+#[test]
+fn retrying_a_grant_mail_whose_cases_a_suppressed_mail_told_tells_them() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = one_of_two_revoked();
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    flag(&env, TWO);
+    let night2 = Paused::import(
+        &env,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+        "after-retell",
+    );
+    send(&env, &smtp);
+    let out = night2.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    send(&env, &smtp);
+    assert!(smtp.accepted_for(TWO).is_empty());
+    let first = state_id(&env, &smtp, TWO);
+    let shown = etl(&env, &smtp, &["outbox", "show", &first]).stdout;
+    assert!(
+        shown.contains("last error: address flagged")
+            && shown.contains("told by: the night of 20261124's mail"),
+        "{shown}"
+    );
+    let retry = etl(&env, &smtp, &["outbox", "retry", &first]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    assert!(
+        retry.stdout.contains("queued 1 item again")
+            && retry.stdout.contains(&format!(
+                "and with item {first} the mail of the night of 20261124 that told its cases"
+            ))
+            && retry
+                .stdout
+                .contains("the activation to the same address, which was suppressed"),
+        "{}",
+        retry.stdout
+    );
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
+    // (and the next night tells nothing of it again)
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("c"), "20261125"),
+    );
+    send(&env, &smtp);
+    only_the_case_kept(&smtp);
 }
 
 /// The same for an expiry warning: night 1 warned of two cases ending

@@ -246,21 +246,46 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 (None, true) => (RetryWhich::Failed, "failed items"),
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
-            let emails = outbox.retry(which)?;
-            // Retrying by hand is a decision to write to the address again.
+            let retried = outbox.retry(which)?;
+            // Retrying by hand is a decision to write to the address again
+            // (the mail queued with an item goes to the same address).
             let accounts = store::accounts::open(&config.data_dir)?;
-            for email in &emails {
+            for email in &retried.emails {
                 store::accounts::unflag(&accounts, email)?;
             }
-            let n = emails.len();
+            let n = retried.emails.len();
             if n == 0 {
                 eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
             println!("queued {n} {what} again");
+            for t in &retried.tellers {
+                println!("{}", queued_with(t));
+            }
             Ok(0)
         }
     }
+}
+
+/// What `retry` says of the mail it queued again with an item
+/// (`Outbox::retry`): the night's mail that told that item's cases and
+/// did not go either.
+fn queued_with(t: &mail::outbox::Teller) -> String {
+    let build = if t.reference.is_empty() {
+        String::new()
+    } else {
+        format!(" {}", t.reference)
+    };
+    format!(
+        "and with item {of} the mail of the night of {night}{build} that told its cases: item {id}, \
+         the {kind} to the same address, which was {was} (item {of} names a case no longer granted: \
+         `send` withholds it, and the {kind} tells what of it is still granted)",
+        of = t.of,
+        night = t.night,
+        id = t.id,
+        kind = t.kind.as_str(),
+        was = t.was.as_str(),
+    )
 }
 
 /// Why `retry` queued nothing: no such item, an item in a state retrying

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
+use super::delivery::FLAGGED_WHY;
 use super::state::{sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, scope_sql, Outbox, Result, Scope};
 use crate::kind::Kind;
@@ -55,6 +56,40 @@ pub enum RetryWhich {
     Item(i64),
     /// Every failed item.
     Failed,
+}
+
+/// What `retry` queued again.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Retried {
+    /// The address of each item asked for (one per item).
+    pub emails: Vec<String>,
+    /// The mail of a later night that told the cases of one of them, and
+    /// did not go (`Outbox::retry`): queued again with it, to the same
+    /// address.
+    pub tellers: Vec<Teller>,
+}
+
+/// Mail queued again with an item whose cases it told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Teller {
+    pub id: i64,
+    pub kind: Kind,
+    /// The state it was in: failed or suppressed.
+    pub was: State,
+    /// Its night (YYYYMMDD) and reference (a re-run's build, or empty).
+    pub night: String,
+    pub reference: String,
+    /// The item whose cases it told.
+    pub of: i64,
+}
+
+/// An item `retry` queued again, as it follows the mail that told its
+/// cases.
+struct Asked {
+    id: i64,
+    kind: Kind,
+    email: String,
+    told_by: Option<String>,
 }
 
 impl Outbox {
@@ -264,8 +299,20 @@ impl Outbox {
     }
 
     /// Queues items again, as new: no attempts, no first try. Returns the
-    /// address of each (one per item).
-    pub fn retry(&mut self, which: RetryWhich) -> Result<Vec<String>> {
+    /// address of each (one per item), and the mail queued again with
+    /// them ([`Retried::tellers`]).
+    ///
+    /// An activation, approval or expiry warning whose cases a later
+    /// night's mail told, that night unable to withhold it (`told_by`:
+    /// a sender held it, failed it, or suppressed it for a flagged
+    /// address), is withheld when `send` next meets it, and leaves nothing
+    /// to tell: that night's mail to the address told it. If that mail did
+    /// not go either (failed, or suppressed for the same flag), it is
+    /// queued again with it: retried alone, its cases would never be told.
+    /// And so on, should that mail's cases have been told by a later
+    /// night's in turn. One that went, may still go, or was withheld in
+    /// its turn (a later night told its cases) is left as it is.
+    pub fn retry(&mut self, which: RetryWhich) -> Result<Retried> {
         let (filter, id) = match which {
             // (not one withheld for naming a case no longer granted:
             // `withheld_at`, outbox migration 14)
@@ -276,22 +323,104 @@ impl Outbox {
             ),
         };
         let condition = format!("{filter} AND state IN {}", sql_sources(Event::Retry));
-        let tx = self.conn.transaction()?;
-        let emails: Vec<String> = {
-            let mut stmt = tx.prepare(&format!("SELECT email FROM items WHERE {condition}"))?;
-            let rows = stmt.query_map([id], |r| r.get(0))?;
-            rows.collect::<Result<_, _>>()?
-        };
-        tx.execute(
-            &format!(
+        let requeue = |condition: &str| {
+            format!(
                 "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
                  WHERE {condition}",
                 target(Event::Retry).as_str()
-            ),
-            [id],
-        )?;
+            )
+        };
+        let tx = self.conn.transaction()?;
+        let asked: Vec<Asked> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT id, email, kind, told_by FROM items WHERE {condition}"
+            ))?;
+            let rows = stmt.query_map([id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
+            })?;
+            rows.map(|row| {
+                let (id, email, kind, told_by) = row?;
+                Ok(Asked {
+                    id,
+                    kind: parse_kind(id, &kind)?,
+                    email,
+                    told_by,
+                })
+            })
+            .collect::<Result<_>>()?
+        };
+        tx.execute(&requeue(&condition), [id])?;
+        let mut retried = Retried {
+            emails: asked.iter().map(|a| a.email.clone()).collect(),
+            tellers: Vec::new(),
+        };
+        {
+            // The mail that told an item's cases, if it did not go: of the
+            // night (and build) `told_by` names, to the same address, of
+            // the kind that tells them (a grant's, or a warning's), failed,
+            // or suppressed for a flag: at a claim (`FLAGGED_WHY`), or as
+            // it was queued (no reason). Not one withheld (its last error
+            // says which case is gone), nor a warning a grant mail that
+            // went stood for (`Event::Covered`, which says so).
+            let mut teller = tx.prepare(&format!(
+                "SELECT id, kind, state, told_by FROM items
+                 WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
+                   AND (state = '{failed}' OR (state = '{suppressed}'
+                        AND (last_error IS NULL OR last_error = '{FLAGGED_WHY}')))",
+                failed = State::Failed.as_str(),
+                suppressed = State::Suppressed.as_str(),
+            ))?;
+            let mut requeue_one = tx.prepare(&requeue(&format!(
+                "id = ?1 AND state IN {}",
+                sql_sources(Event::Retry)
+            )))?;
+            let mut to_follow: Vec<Asked> = asked;
+            while let Some(item) = to_follow.pop() {
+                let Some(told_by) = &item.told_by else {
+                    continue;
+                };
+                let (night, reference) = super::teller(told_by);
+                let kinds = if item.kind == Kind::Expiry {
+                    [Kind::Expiry, Kind::Expiry]
+                } else {
+                    [Kind::Activation, Kind::Approval]
+                };
+                let found: Vec<(i64, String, String, Option<String>)> = teller
+                    .query_map(
+                        params![
+                            night,
+                            reference,
+                            item.email,
+                            kinds[0].as_str(),
+                            kinds[1].as_str()
+                        ],
+                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    )?
+                    .collect::<std::result::Result<_, _>>()?;
+                for (id, kind, state, told_by) in found {
+                    if requeue_one.execute([id])? != 1 {
+                        continue;
+                    }
+                    let kind = parse_kind(id, &kind)?;
+                    retried.tellers.push(Teller {
+                        id,
+                        kind,
+                        was: parse_state(id, &state)?,
+                        night: night.to_string(),
+                        reference: reference.to_string(),
+                        of: item.id,
+                    });
+                    to_follow.push(Asked {
+                        id,
+                        kind,
+                        email: item.email.clone(),
+                        told_by,
+                    });
+                }
+            }
+        }
         tx.commit()?;
-        Ok(emails)
+        Ok(retried)
     }
 
     /// Whether item `id` was withheld for naming a case its address is no

@@ -201,6 +201,10 @@ pub fn may_wait_behind(not_before: DateTime<Utc>, window_end: chrono::NaiveTime)
     not_before + behind_for() + last_sends <= schemas::date::taipei_at(day, window_end)
 }
 
+/// Why an item was not sent ([`Event::Suppress`]): its address is
+/// flagged.
+pub(crate) const FLAGGED_WHY: &str = "address flagged";
+
 /// Why a warning was not sent ([`Event::Covered`]), after the id of the
 /// mail it was queued behind.
 const COVERED_WHY: &str = "was sent and says each of its cases' last day and what that day \
@@ -490,7 +494,7 @@ impl Outbox {
                     }
                     Event::Suppress => {
                         let suppressed = target(Event::Suppress).as_str();
-                        if suppress.execute(params![id, suppressed, "address flagged"])? == 1 {
+                        if suppress.execute(params![id, suppressed, FLAGGED_WHY])? == 1 {
                             claimed.suppressed.push(item);
                         }
                     }

@@ -31,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
-pub use self::admin::{Listed, RetryWhich, Shown};
+pub use self::admin::{Listed, Retried, RetryWhich, Shown, Teller};
 pub use self::bounces::Reported;
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Unreadable,
@@ -176,6 +176,23 @@ fn case_keys_column(keys: &[String]) -> Option<String> {
 /// one), `build-N` for the re-run `rerun` (what it adds to the night).
 pub fn build_reference(rerun: Option<u32>) -> String {
     rerun.map_or(String::new(), |b| format!("build-{b}"))
+}
+
+/// What `items.told_by` says of the mail of night `night` (YYYYMMDD)
+/// queued under `reference`: the night, and the build of a re-run's
+/// (`20261123 build-2`). [`teller`] reads it back.
+fn told_by(night: &str, reference: &str) -> String {
+    if reference.is_empty() {
+        night.to_string()
+    } else {
+        format!("{night} {reference}")
+    }
+}
+
+/// The night and reference of the mail an `items.told_by` names
+/// ([`told_by`]).
+fn teller(told_by: &str) -> (&str, &str) {
+    told_by.split_once(' ').unwrap_or((told_by, ""))
 }
 
 /// The build whose mail an item's `ref` is ([`build_reference`]): 1 for
@@ -696,14 +713,9 @@ impl NightQueue<'_> {
         Ok(false)
     }
 
-    /// What `items.told_by` says of this night's mail: its night, and the
-    /// build of a re-run's (`20261123 build-2`).
+    /// What `items.told_by` says of this night's mail ([`told_by`]).
     fn told_by(&self) -> String {
-        if self.reference.is_empty() {
-            self.night.clone()
-        } else {
-            format!("{} {}", self.night, self.reference)
-        }
+        told_by(&self.night, &self.reference)
     }
 
     /// Records that `email` was warned that a case stops being queryable
