@@ -218,7 +218,7 @@ impl Report {
 /// and `forget --dry-run`).
 pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<String> {
     let mut lines = vec![format!(
-        "mail {}: {} activation, {} approval, {} digest, {} expiry{}{}",
+        "mail {}: {} activation, {} approval, {} digest, {} expiry{}{}{}",
         if would { "to queue" } else { "queued" },
         m.activation,
         m.approval,
@@ -228,6 +228,14 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             format!(
                 " ({} behind an activation or approval that says the last day: sent only if that is not)",
                 m.expiry_behind
+            )
+        } else {
+            String::new()
+        },
+        if m.not_named > 0 {
+            format!(
+                " ({} of the activations and approvals for grants the night's mail from its other builds does not name)",
+                m.not_named
             )
         } else {
             String::new()

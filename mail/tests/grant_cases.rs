@@ -418,10 +418,14 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
             (Event::Claim, Event::Accepted)
         }
     });
+    // (night 25 tells its cases in an approval of A's own, beside the
+    // night's grant mail from another build: `more-1`)
     let n3 = ob.begin_night(night(25), "", now).unwrap();
-    assert!(!n3.withhold(&read_25[0], "X is no longer granted").unwrap());
+    assert!(!n3
+        .withhold_told_in(&read_25[0], "X is no longer granted", "more-1")
+        .unwrap());
     assert!(n3
-        .add(&item(A, Kind::Approval, &[Y]), State::Queued, now)
+        .add_under(&item(A, Kind::Approval, &[Y]), State::Queued, now, "more-1")
         .unwrap());
     n3.commit(None).unwrap();
     // (A's flagged; D's, claimed again, perhaps taken again)
@@ -480,7 +484,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
                 Kind::Approval,
                 State::Suppressed,
                 "20261125",
-                "",
+                "more-1",
                 a_24
             ),
         ]

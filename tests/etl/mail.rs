@@ -947,6 +947,182 @@ fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itsel
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The third review of the thirty-third session (its F1, from before
+/// it): a night compared with a snapshot that is not its earlier build (its
+/// earlier build damaged, `outbox rediff … --from` an older one) took the
+/// night's grant mail of every build as queued, so an address that had
+/// the night's activation from build 1 was never told the grant the
+/// court's corrected files (build 2) added. Now such a run tells, in mail
+/// of its own, the grants the night's grant mail did not name, and only
+/// those; run again, it finds them named.
+#[test]
+fn a_night_compared_with_an_older_snapshot_tells_the_grants_its_other_builds_mail_did_not_name() {
+    let env = Env::in_the_morning();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[TWO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    let mut n2 = n1.clone();
+    n2.new_case_granted(2, TWO);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 2, "night 1's, then case 2's");
+    // The corrected files grant case 3 too, which ends soon; the build
+    // they are compared with is damaged, so their mail waits.
+    let mut corrected = n2.clone();
+    corrected.new_case_granted(3, TWO);
+    corrected.cases[2] = (3, "上訴", "115/10/01");
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = corrected.write(&env.dir.path().join("c"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    // The administrator compares it with the night before, having looked
+    // at what that would queue.
+    let rediff = ["outbox", "rediff", "20261124", "--from", "20261123"];
+    let dry_run = etl(&env, &smtp, &[&rediff[..], &["--dry-run"]].concat());
+    assert!(
+        dry_run.stdout.contains(
+            "mail to queue: 1 activation, 0 approval, 0 digest, 1 expiry (1 behind an activation or approval that says the last day: sent only if that is not) (1 of the activations and approvals for grants the night's mail from its other builds does not name)"
+        ),
+        "{}",
+        dry_run.stdout
+    );
+    let run = etl(&env, &smtp, &rediff);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    // Its expiry warning waited behind that mail, which says its last day,
+    // and was not sent.
+    let list = etl(&env, &smtp, &["outbox", "list", "--night", "20261124"]).stdout;
+    let id_of = |what: &str| {
+        list.lines()
+            .find(|l| l.contains(what))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {what} in {list}"))
+            .to_string()
+    };
+    let (own, warning) = (id_of("20261124/more-1"), id_of(" expiry "));
+    let shown = etl(&env, &smtp, &["outbox", "show", &warning]).stdout;
+    assert!(
+        shown.contains(&format!("behind: item {own} (sent), "))
+            && shown.contains("state: suppressed"),
+        "{shown}"
+    );
+    let only = |n: u32| {
+        let mails = smtp.accepted_for(TWO);
+        let last = mails.last().unwrap();
+        for other in 1..=4 {
+            let title = format!("115年度訴字第{other}號");
+            assert_eq!(last.contains(&title), other == n, "{other}: {last}");
+        }
+        mails.len()
+    };
+    assert_eq!(only(3), 3);
+    // Once more: files corrected again grant case 4, compared with the
+    // night before as well. Only case 4 is told, in mail of its own again.
+    let mut again = corrected.clone();
+    again.new_case_granted(4, TWO);
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = again.write(&env.dir.path().join("d"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    assert_eq!(only(4), 4);
+    let list = etl(&env, &smtp, &["outbox", "list", "--night", "20261124"]).stdout;
+    assert!(
+        list.contains("20261124/more-1") && list.contains("20261124/more-2"),
+        "{list}"
+    );
+    // The next night tells nothing of it again.
+    import(
+        &env,
+        &smtp,
+        &again.write(&env.dir.path().join("e"), "20261125"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 4);
+}
+
+/// The same loss, where a `send` withheld a re-run's grant mail first: the
+/// re-run (build 2) grants `TWO` cases 2 and 3; build 3 revokes case 2,
+/// published while its mail waits (build 2, which it is compared with, is
+/// damaged), and `send` withholds build 2's activation (it names case 2),
+/// leaving its cases to tell. The night compared with the night before
+/// then tells case 3 again, as the grant mail withheld asks, though the
+/// night's activation from build 2 named it.
+#[test]
+fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_send_withheld() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[TWO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 1);
+    let mut build2 = n1.clone();
+    build2.new_case_granted(2, TWO);
+    build2.new_case_granted(3, TWO);
+    import(
+        &env,
+        &smtp,
+        &build2.write(&env.dir.path().join("c"), "20261124"),
+    );
+    let mut build3 = build2.clone();
+    build3.grants.retain(|(n, _)| *n != 2);
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = build3.write(&env.dir.path().join("d"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        smtp.accepted_for(TWO).len(),
+        1,
+        "build 2's activation withheld"
+    );
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    assert!(
+        mails[1].contains("115年度訴字第3號") && !mails[1].contains("115年度訴字第2號"),
+        "{}",
+        mails[1]
+    );
+    import(
+        &env,
+        &smtp,
+        &build3.write(&env.dir.path().join("e"), "20261125"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 2);
+}
+
 /// The kinds and how many of each a dry run's `mail to queue:` line says.
 fn to_queue(dry_run: &Run) -> Vec<(String, u64)> {
     let line = dry_run

@@ -58,6 +58,11 @@ pub struct QueueSummary {
     pub expiry_behind: u64,
     /// Items already in the outbox from an earlier run of this night.
     pub already_queued: u64,
+    /// Of `activation` and `approval`, in a run that is not a re-run: mail
+    /// of its own to an address the night's grant mail of other builds
+    /// reaches, for the grants that mail does not name
+    /// ([`Known::not_named`]).
+    pub not_named: u64,
     /// Digests not queued because the address unsubscribed.
     pub unsubscribed: u64,
     /// Digests queued to addresses that turned digests off but keep
@@ -165,6 +170,50 @@ pub struct Known {
     /// Of the addresses with news or expiring cases, those whose account
     /// has no password yet: their mail says how to activate it.
     pub not_activated: BTreeSet<String>,
+    /// The night's activations and approvals, of every build, by address
+    /// (of those with new grants tonight): what a run that is not a re-run
+    /// must not tell again ([`Known::not_named`]).
+    pub night_grants: BTreeMap<String, NightGrants>,
+}
+
+/// The night's grant mail to an address ([`Known::night_grants`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct NightGrants {
+    /// Each one's kind, reference, and the cases it names (`None`: queued
+    /// before outbox migration 14, which did not record them).
+    pub mail: Vec<(Kind, String, Option<BTreeSet<String>>)>,
+    /// The reference of mail of its own not used yet for the address
+    /// (`mail::outbox::more_reference`): one past the highest used, of
+    /// any kind, withheld or not.
+    pub next_more: u32,
+}
+
+impl Known {
+    /// Of `granted`, the grants to `email` that none of the night's
+    /// activations and approvals names, and the reference of mail of their
+    /// own: for a run that is not a re-run, which takes the night's grant
+    /// mail of every build for its own (compared with an older snapshot
+    /// than the night's earlier build, it finds again what that build's
+    /// mail named, and what the build lacked too). `None` if each is named
+    /// (a run repeated after a crash: what it queued names them all), or
+    /// if mail from before outbox migration 14 names no cases (taken, as
+    /// before, to have told them all).
+    fn not_named<'g>(
+        &self,
+        email: &str,
+        granted: &'g [Granted],
+    ) -> Option<(Vec<&'g Granted>, String)> {
+        let night = self.night_grants.get(email)?;
+        let mut named = BTreeSet::new();
+        for (_, _, cases) in &night.mail {
+            named.extend(cases.as_ref()?);
+        }
+        let rest: Vec<&Granted> = granted
+            .iter()
+            .filter(|g| !named.contains(&g.case.id()))
+            .collect();
+        (!rest.is_empty()).then(|| (rest, mail::outbox::more_reference(night.next_more)))
+    }
 }
 
 /// One mail to render and queue.
@@ -184,6 +233,9 @@ pub struct Job<'a> {
     /// A digest to an address that turned digests off but keeps
     /// reminders ([`told`]).
     pub for_reminders: bool,
+    /// A grant mail's own reference, beside the night's grant mail of its
+    /// other builds ([`Known::not_named`]); `None`: the run's.
+    pub reference: Option<String>,
     /// A digest or expiry warning to an address whose account has no
     /// password yet ([`Known::not_activated`]).
     pub not_activated: bool,
@@ -197,7 +249,7 @@ pub struct Job<'a> {
 /// The cases a mail is about.
 #[derive(Debug, Clone, PartialEq)]
 pub enum About<'a> {
-    Grants(&'a [Granted]),
+    Grants(Vec<&'a Granted>),
     News(&'a [CaseNews]),
     Expiring(Vec<&'a Expiring>),
 }
@@ -472,10 +524,19 @@ pub fn plan<'a>(
         if newly_granted(email) {
             plan.unflag.push(email);
         }
-        if grant_queued(email) {
+        // (a run that is not a re-run tells, in mail of its own, the
+        // grants the night's grant mail of its other builds did not name)
+        let (granted, reference) = if !grant_queued(email) {
+            (granted.iter().collect(), None)
+        } else if let Some((rest, reference)) =
+            (!rerun).then(|| known.not_named(email, granted)).flatten()
+        {
+            summary.not_named += 1;
+            (rest, Some(reference))
+        } else {
             summary.already_queued += 1;
             continue;
-        }
+        };
         let kind = match known.accounts.get(email) {
             Some(Account::Activated) => Kind::Approval,
             _ => Kind::Activation,
@@ -483,7 +544,11 @@ pub fn plan<'a>(
         // The cases it shows with their last day: all of them that end
         // soon, unless the list is too long to show them all
         // (`mail::render::MAX_LISTED`; ending cases are listed first).
-        let ending: Vec<&Granted> = granted.iter().filter(|g| g.last_day.is_some()).collect();
+        let ending: Vec<&Granted> = granted
+            .iter()
+            .copied()
+            .filter(|g| g.last_day.is_some())
+            .collect();
         if !ending.is_empty() && ending.len() <= mail::render::MAX_LISTED {
             ending_shown.insert(email.as_str(), (kind, ending));
         }
@@ -495,6 +560,7 @@ pub fn plan<'a>(
             activation: None,
             after_earlier: false,
             for_reminders: false,
+            reference,
             not_activated: false,
             behind: None,
         });
@@ -563,6 +629,7 @@ pub fn plan<'a>(
                 // one suppressed or failed)
                 after_earlier: rerun && known.reached.contains(email.as_str()),
                 for_reminders: reminders_only,
+                reference: None,
                 not_activated: known.not_activated.contains(email.as_str()),
                 behind: None,
             });
@@ -614,6 +681,7 @@ pub fn plan<'a>(
             activation: None,
             after_earlier: false,
             for_reminders: false,
+            reference: None,
             not_activated: known.not_activated.contains(email.as_str()),
             behind,
         });
@@ -780,6 +848,16 @@ fn planned<R>(
             .queued
             .remove(&(m.email.clone(), m.kind, m.reference.clone()));
     }
+    // Nor does the night's grant mail whose cases are told tonight, withheld
+    // now or by a `send` before (`super::retell`): what it named is told
+    // again, so it names nothing a run that is not a re-run may leave out.
+    for (m, _) in retold.withheld.iter().filter(|(m, _)| m.night == tonight) {
+        if let Some(grants) = known.night_grants.get_mut(&m.email) {
+            grants
+                .mail
+                .retain(|(kind, reference, _)| !(*kind == m.kind && *reference == m.reference));
+        }
+    }
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
@@ -930,7 +1008,28 @@ fn read_known(
                 .chain(changes.expiring.keys())
                 .map(String::as_str),
         )?,
+        night_grants: BTreeMap::new(),
     };
+    for mail in outbox.night_grant_mail(night)? {
+        if changes.new_grants.contains_key(&mail.email) {
+            let cases = mail.case_keys.map(|c| c.into_iter().collect());
+            known
+                .night_grants
+                .entry(mail.email)
+                .or_default()
+                .mail
+                .push((mail.kind, mail.reference, cases));
+        }
+    }
+    for (email, grants) in known.night_grants.iter_mut() {
+        let used = known
+            .queued
+            .iter()
+            .filter(|(e, _, _)| e == email)
+            .filter_map(|(_, _, r)| mail::outbox::more_number(r))
+            .max();
+        grants.next_more = used.unwrap_or(0) + 1;
+    }
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
     for email in changes.new_grants.keys() {
@@ -1015,11 +1114,18 @@ fn write(
         ..
     } = plan;
     let (reference, rerun) = (night.reference(), night.rerun);
+    // (a grant mail of its own, beside the night's of other builds, and an
+    // expiry warning queued behind it, take its reference)
+    let own_reference: BTreeMap<String, String> = jobs
+        .iter()
+        .filter_map(|j| Some((j.email.to_string(), j.reference.clone()?)))
+        .collect();
+    let reference_of = |email: &str| own_reference.get(email).unwrap_or(&reference).clone();
     let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
     let date = SystemTime::from(now);
-    let render_one = |job: Job| -> Result<(NewItem, State), (String, RenderError)> {
+    let render_one = |job: Job| -> Result<(NewItem, State, String), (String, RenderError)> {
         let mut view = View {
             subject: String::new(),
             email: job.email.to_string(),
@@ -1061,11 +1167,13 @@ fn write(
         view.calendars = calendars.len();
         view.hearings_changed = changed;
         view.subject = view.subject_as(job.kind);
+        let reference = job.reference.clone().unwrap_or_else(|| reference.clone());
         let id = message_id(night, job.email, job.kind, &reference, from, key);
         let case_keys = job.about.grant_case_keys();
-        let behind = job
-            .behind
-            .map(|kind| message_id(night, job.email, kind, &reference, from, key));
+        let behind = job.behind.map(|kind| {
+            let grant_mail = reference_of(job.email);
+            message_id(night, job.email, kind, &grant_mail, from, key)
+        });
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((
                 NewItem {
@@ -1079,6 +1187,7 @@ fn write(
                     message: Packed::new(job.kind, &r.message),
                 },
                 job.state,
+                reference,
             )),
             Err(e) => Err((job.email.to_string(), e)),
         }
@@ -1090,7 +1199,7 @@ fn write(
     let tx = outbox.begin_night(night, &reference, now)?;
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
-            let (mut item, state) = match rendered {
+            let (mut item, state, item_reference) = match rendered {
                 Ok(r) => r,
                 Err((email, e)) => {
                     summary.invalid_addresses.push(format!("{email}: {e}"));
@@ -1105,7 +1214,7 @@ fn write(
                 // (too late in the day to wait: on its own)
                 item.behind = None;
             }
-            if tx.add(&item, state, not_before)? {
+            if tx.add_under(&item, state, not_before, &item_reference)? {
                 summary.count(item.kind);
                 summary.expiry_behind += u64::from(item.behind.is_some());
             }
@@ -1118,7 +1227,14 @@ fn write(
     // Earlier grant mail that names a case no longer granted: withheld
     // with the mail that tells what is still granted (`super::retell`).
     for (mail, why) in withhold {
-        if tx.withhold(mail, why)? {
+        // (its cases told in the grant mail of the address's own, if any;
+        // an expiry warning's, in the night's warning)
+        let teller = if mail.kind == Kind::Expiry {
+            reference.clone()
+        } else {
+            reference_of(&mail.email)
+        };
+        if tx.withhold_told_in(mail, why, &teller)? {
             summary.withheld += u64::from(!mail.withheld);
         }
     }
@@ -1206,6 +1322,9 @@ mod tests {
         warned: Vec<u32>,
         /// Its grants are only earlier grant mail told again, none new.
         again_only: bool,
+        /// The cases the night's grant mail queued for it names (if
+        /// `queued` has an activation or approval).
+        named: Vec<u32>,
     }
 
     fn who() -> impl Strategy<Value = Who> {
@@ -1236,6 +1355,7 @@ mod tests {
             any::<bool>(),
             any::<bool>(),
             any::<bool>(),
+            cases(),
         )
             .prop_map(
                 |(
@@ -1250,6 +1370,7 @@ mod tests {
                     digest_lost,
                     calendar,
                     again_only,
+                    named,
                 )| Who {
                     grants,
                     news,
@@ -1262,6 +1383,7 @@ mod tests {
                     calendar,
                     warned,
                     again_only,
+                    named,
                 },
             )
     }
@@ -1343,6 +1465,12 @@ mod tests {
             // Queued by the night's first run (no reference).
             for k in &w.queued {
                 known.queued.insert((e.clone(), *k, String::new()));
+                if k.is_grant() && !w.grants.is_empty() {
+                    let named = w.named.iter().map(|&n| case(n).id()).collect();
+                    let grants = known.night_grants.entry(e.clone()).or_default();
+                    grants.mail.push((*k, String::new(), Some(named)));
+                    grants.next_more = 1;
+                }
             }
             if w.queued.contains(&Kind::Digest) && !w.digest_lost {
                 known.reached.insert(e.clone());
@@ -1421,6 +1549,9 @@ mod tests {
             let held = !older && !first_load && ((rerun && held_before) || (followed >= 100
                 && with_news as f64 / followed as f64 > 0.3));
             let mut want: Vec<Want> = Vec::new();
+            // A grant mail's cases and own reference, by address.
+            let mut grants_of: BTreeMap<&str, (Vec<u32>, Option<String>)> = BTreeMap::new();
+            let mut not_named = 0;
             let mut already = 0;
             let mut unsubscribed = 0;
             let mut for_reminders = 0;
@@ -1436,11 +1567,20 @@ mod tests {
                     // A grant tonight clears the flag; one only told again
                     // does not.
                     let flagged = w.flagged && (w.grants.is_empty() || w.again_only);
+                    // A run that is not a re-run tells in mail of its own
+                    // the grants the night's grant mail does not name.
+                    let rest: Vec<u32> = if grant_done && !rerun {
+                        w.grants.iter().copied().filter(|n| !w.named.contains(n)).collect()
+                    } else {
+                        w.grants.clone()
+                    };
+                    let own = grant_done && !rerun && !rest.is_empty();
+                    not_named += u64::from(own);
                     // Tonight's grant mail, which shows the last day of
                     // each of its cases that ends soon.
                     let mut grant_mail = None;
                     if !w.grants.is_empty() {
-                        if grant_done {
+                        if grant_done && !own {
                             already += 1;
                         } else if w.account == Some(Account::Activated) {
                             grant_mail = Some(Kind::Approval);
@@ -1450,6 +1590,7 @@ mod tests {
                     }
                     if let Some(kind) = grant_mail {
                         want.push((kind, email, State::Queued, false, false, None));
+                        grants_of.insert(email, (rest.clone(), own.then(|| "more-1".to_string())));
                     }
                     if !w.news.is_empty() && !first_load {
                         if queued(Kind::Digest) {
@@ -1492,7 +1633,7 @@ mod tests {
                                 // Behind tonight's grant mail if it lists
                                 // every case the warning names.
                                 let behind = grant_mail
-                                    .filter(|_| fresh.iter().all(|n| w.grants.contains(n)));
+                                    .filter(|_| fresh.iter().all(|n| rest.contains(n)));
                                 want.push((Kind::Expiry, email, state, false, false, behind));
                                 for n in fresh {
                                     warn.push((email.to_string(), case(n).id(), to_int(day(n))));
@@ -1514,6 +1655,20 @@ mod tests {
                 }
             }
             prop_assert_eq!(jobs, want, "jobs in (kind, address) order");
+            for j in &got.jobs {
+                let (cases, reference) = match &j.about {
+                    About::Grants(granted) => (
+                        granted.iter().map(|g| g.case.key.number).collect(),
+                        j.reference.clone(),
+                    ),
+                    _ => {
+                        prop_assert_eq!(&j.reference, &None);
+                        continue;
+                    }
+                };
+                prop_assert_eq!(&(cases, reference), &grants_of[j.email], "{}", j.email);
+            }
+            prop_assert_eq!(got.summary.not_named, not_named);
             prop_assert_eq!(got.summary.already_queued, already);
             prop_assert_eq!(got.summary.unsubscribed, unsubscribed);
             prop_assert_eq!(got.summary.for_reminders, for_reminders);
@@ -1535,7 +1690,8 @@ mod tests {
             prop_assert_eq!(got.unflag, unflag);
             for j in &got.jobs {
                 prop_assert!(j.activation.is_none(), "links are made after the plan");
-                prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind, night.reference())));
+                let reference = j.reference.clone().unwrap_or_else(|| night.reference());
+                prop_assert!(!known.queued.contains(&(j.email.to_string(), j.kind, reference)));
             }
         }
     }

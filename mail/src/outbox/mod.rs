@@ -178,6 +178,18 @@ pub fn build_reference(rerun: Option<u32>) -> String {
     rerun.map_or(String::new(), |b| format!("build-{b}"))
 }
 
+/// `items.ref` of the grant mail a run that is not a re-run queues for
+/// grants the night's grant mail of its other builds does not name (its
+/// `n`th such mail to the address: `more-1`), beside that mail.
+pub fn more_reference(n: u32) -> String {
+    format!("more-{n}")
+}
+
+/// The `n` of a [`more_reference`].
+pub fn more_number(reference: &str) -> Option<u32> {
+    reference.strip_prefix("more-")?.parse().ok()
+}
+
 /// What `items.told_by` says of the mail of night `night` (YYYYMMDD)
 /// queued under `reference`: the night, and the build of a re-run's
 /// (`20261123 build-2`). [`teller`] reads it back.
@@ -209,6 +221,18 @@ fn case_keys_of(column: Option<String>) -> Vec<String> {
     column
         .map(|c| c.lines().map(str::to_string).collect())
         .unwrap_or_default()
+}
+
+/// One of a night's activations and approvals, of any build and in any
+/// state ([`Outbox::night_grant_mail`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NightGrantMail {
+    pub email: String,
+    pub kind: Kind,
+    pub reference: String,
+    /// The cases it names; `None` for mail queued before outbox migration
+    /// 14, which did not record them.
+    pub case_keys: Option<Vec<String>>,
 }
 
 /// An earlier night's activation, approval or expiry warning that tonight's
@@ -314,6 +338,43 @@ impl Outbox {
         for row in rows {
             let (id, email, kind, reference) = row?;
             out.insert((email, parse_kind(id, &kind)?, reference));
+        }
+        Ok(out)
+    }
+
+    /// `night`'s activations and approvals, of every build, in any state
+    /// (sent, waiting, failed or withheld: what it named was told, or is
+    /// told by other mail), with the cases each names.
+    pub fn night_grant_mail(&self, night: NaiveDate) -> Result<Vec<NightGrantMail>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT id, email, kind, ref, case_keys FROM items
+             WHERE night = ?1 AND kind IN (?2, ?3)",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                compact(night),
+                Kind::Activation.as_str(),
+                Kind::Approval.as_str()
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            },
+        )?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, email, kind, reference, case_keys) = row?;
+            out.push(NightGrantMail {
+                email,
+                kind: parse_kind(id, &kind)?,
+                reference,
+                case_keys: case_keys.map(|c| case_keys_of(Some(c))),
+            });
         }
         Ok(out)
     }
@@ -624,6 +685,19 @@ impl NightQueue<'_> {
     /// Returns false if the night already has its (address, kind) under
     /// this queue's reference.
     pub fn add(&self, item: &NewItem, state: State, not_before: DateTime<Utc>) -> Result<bool> {
+        self.add_under(item, state, not_before, &self.reference)
+    }
+
+    /// The same, under `reference` rather than the queue's: a grant mail
+    /// of its own ([`more_reference`]) beside the night's grant mail of
+    /// its other builds.
+    pub fn add_under(
+        &self,
+        item: &NewItem,
+        state: State,
+        not_before: DateTime<Utc>,
+        reference: &str,
+    ) -> Result<bool> {
         if item.kind.scope() != Scope::Nightly {
             return Err(OutboxError::Misqueued {
                 kind: item.kind,
@@ -661,7 +735,7 @@ impl NightQueue<'_> {
                 item.cases as i64,
                 self.queued_at,
                 not_before.to_rfc3339(),
-                self.reference,
+                reference,
                 case_keys_column(&item.case_keys),
                 item.behind
             ])?;
@@ -683,6 +757,14 @@ impl NightQueue<'_> {
     /// night to tell again ([`UNTOLD_BY_SEND`]), nor does a later night
     /// that withholds it (after `outbox retry`, say).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
+        self.withhold_told_in(mail, why, &self.reference)
+    }
+
+    /// The same, where this night's mail that tells its cases is queued
+    /// under `reference` rather than the queue's: a grant mail of its own
+    /// ([`more_reference`]), which `told_by` then names, so that `outbox
+    /// retry` finds it (`Outbox::retry`).
+    pub fn withhold_told_in(&self, mail: &GrantMail, why: &str, reference: &str) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
         )?;
@@ -709,13 +791,8 @@ impl NightQueue<'_> {
         // them no more; the first night to tell them is kept)
         self.tx
             .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
-            .execute(params![mail.id, self.told_by()])?;
+            .execute(params![mail.id, told_by(&self.night, reference)])?;
         Ok(false)
-    }
-
-    /// What `items.told_by` says of this night's mail ([`told_by`]).
-    fn told_by(&self) -> String {
-        told_by(&self.night, &self.reference)
     }
 
     /// Records that `email` was warned that a case stops being queryable
