@@ -242,9 +242,9 @@ enum OutboxCommand {
         #[arg(value_parser = night_arg)]
         night: String,
     },
-    /// Queue an item (or every failed one) again; clears the address's bounce flag;
-    /// with it, a later night's mail that told its cases and did not go (`outbox show`:
-    /// `told by`); exit 4 if there is nothing to queue again
+    /// Queue an item (or every failed one) again; clears the address's bounce flag; one
+    /// whose cases a later night's mail told (`outbox show`: `told by`) is not, and that
+    /// mail is queued in its place if it did not go; exit 4 if nothing is queued again
     #[command(after_help = EXIT_CODES)]
     Retry {
         /// The item's id, as `outbox list` shows it (a failed, unknown, retrying or suppressed one)

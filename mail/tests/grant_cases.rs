@@ -6,8 +6,12 @@
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use mail::outbox::{
-    self, Event, GrantMail, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
+    self, Event, Fate, GrantMail, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
 };
+
+/// Damage to a database file as a disk does it.
+#[path = "../../tests/support/disk.rs"]
+mod disk;
 
 const X: &str = "TPD|民事|115|訴|1";
 const Y: &str = "TPD|民事|115|訴|2";
@@ -142,6 +146,12 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     };
     assert_eq!(field("state").as_deref(), Some("suppressed"));
     assert_eq!(field("last error").as_deref(), Some(outbox::UNGRANTED_WHY));
+    // It says which night's mail told them (`outbox retry` follows it).
+    assert!(
+        field("told by").is_some_and(|v| v.starts_with("the night of 20261124's mail")),
+        "{:?}",
+        shown.fields
+    );
     // `outbox retry` does not queue it again: it would show the case, and
     // tell twice what night 24 told.
     assert!(ob.withheld(left[0].id).unwrap());
@@ -318,41 +328,34 @@ fn send_all(ob: &mut Outbox, now: DateTime<Utc>, event: impl Fn(&outbox::Item) -
     ob.settle(Scope::Nightly).unwrap();
 }
 
-/// An activation, approval or expiry warning whose cases a later night's
-/// mail told, that night unable to withhold it (`told_by`), is withheld by
-/// the `send` that next meets it, and tells nothing again. `outbox retry`
-/// of it queues again the mail that told them, if that mail did not go
-/// (failed, or suppressed for the address's flag), and that mail's own
-/// teller in turn; not one that went or may still go, nor a warning a grant
-/// mail that went stood for, nor mail of another kind.
-#[test]
-fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() {
-    const A: &str = "a@example.com"; // suppressed, flagged; its teller too, and that one's
-    const C: &str = "c@example.com"; // a warning; its teller queued suppressed
-    const D: &str = "d@example.com"; // refused; its teller sent
-    const E: &str = "e@example.com"; // a warning, refused; its teller covered
-    const F: &str = "f@example.com"; // refused; its teller suppressed
-    let (dir, mut ob, now) = night_1(&[
-        item(A, Kind::Activation, &[X, Y]),
-        item(C, Kind::Expiry, &[X, Y]),
-        item(D, Kind::Activation, &[X, Y]),
-        item(E, Kind::Expiry, &[X, Y]),
-        item(F, Kind::Approval, &[X, Y]),
-    ]);
-    let all = [A, C, D, E, F];
+/// Night 23 queues grant mail naming X and Y to each address; night 24
+/// (a re-run, build 2) looks it up and finds X no longer granted, but a
+/// sender claims it first (`refused` says which addresses' mail it fails;
+/// the others' it suppresses, their addresses flagged): night 24 cannot
+/// withhold it, and tells Y in mail of its own, `told_by` recording so.
+/// Gives the outbox, its sender, the time, and the night-23 item of each
+/// address.
+fn told_by_night_24(
+    refused: &[&str],
+    others: &[&str],
+    kinds: &[(&str, Kind)],
+) -> (tempfile::TempDir, Outbox, Outbox, DateTime<Utc>, Vec<i64>) {
+    let items: Vec<NewItem> = kinds.iter().map(|(e, k)| item(e, *k, &[X, Y])).collect();
+    let (dir, mut ob, now) = night_1(&items);
     let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
-
-    // Night 24's re-run looks them up; a sender claims them just after:
-    // A's and C's addresses flagged, the others refused.
-    let read = ob.grant_mail_to_check(night(24), "build-2", all).unwrap();
-    assert_eq!(read.len(), 5);
+    let emails: Vec<&str> = kinds.iter().map(|(e, _)| *e).collect();
+    let read = ob
+        .grant_mail_to_check(night(24), "build-2", emails)
+        .unwrap();
+    assert_eq!(read.len(), kinds.len());
     let due = sender.due(Scope::Nightly, now, true).unwrap();
     let claimed = sender
         .claim(&due, now, |i| {
-            Some(if [A, C].contains(&i.email.as_str()) {
-                Event::Suppress
-            } else {
+            Some(if refused.contains(&i.email.as_str()) {
                 Event::Claim
+            } else {
+                assert!(others.contains(&i.email.as_str()));
+                Event::Suppress
             })
         })
         .unwrap();
@@ -366,8 +369,54 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
         sender.record(&recorded, now).unwrap();
     }
     sender.settle(Scope::Nightly).unwrap();
-    // The re-run tells what is still granted (Y), and cannot withhold
-    // any: each records that it told them.
+    let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
+    for mail in &read {
+        assert!(!n2.withhold(mail, "X is no longer granted").unwrap());
+    }
+    n2.commit(None).unwrap();
+    let ids = read.iter().map(|m| m.id).collect();
+    (dir, ob, sender, now, ids)
+}
+
+/// What `retry` did with each mail it met: (id, fate, the item whose
+/// cases it told).
+fn fates(retried: &outbox::Retried) -> Vec<(i64, Fate, i64)> {
+    retried
+        .tellers
+        .iter()
+        .map(|t| (t.id, t.fate, t.of))
+        .collect()
+}
+
+/// An activation, approval or expiry warning whose cases a later night's
+/// mail told (`told_by`) is not queued again by `outbox retry`: `send`
+/// would withhold it. The mail that told its cases is queued again in its
+/// place if it surely did not go (failed, or suppressed for the address's
+/// flag, before a relay took it), and that mail's teller in turn if a
+/// later night told its cases (withheld by that night, or not); not one
+/// that went or may still go, nor a warning a grant mail that went stood
+/// for, nor mail of another kind.
+#[test]
+fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() {
+    const A: &str = "a@example.com"; // flagged; its teller withheld by night 25, whose own is suppressed
+    const C: &str = "c@example.com"; // a warning; its teller queued suppressed
+    const D: &str = "d@example.com"; // refused; its teller unknown
+    const E: &str = "e@example.com"; // a warning, refused; its teller covered
+    const F: &str = "f@example.com"; // refused; its teller suppressed
+    let (_dir, mut ob, mut sender, now, firsts) = told_by_night_24(
+        &[D, E, F],
+        &[A, C],
+        &[
+            (A, Kind::Activation),
+            (C, Kind::Expiry),
+            (D, Kind::Activation),
+            (E, Kind::Expiry),
+            (F, Kind::Approval),
+        ],
+    );
+    let [a_23, c_23, _d_23, e_23, _f_23] = firsts[..] else {
+        unreachable!()
+    };
     // (a later night's message ids are its own)
     let made = std::cell::Cell::new(0);
     let item = |email, kind, cases: &[&str]| {
@@ -376,15 +425,20 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
         new.message_id = format!("<{}.{email}.{}@x>", made.get(), kind.as_str());
         new
     };
-    let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
-    for mail in &read {
-        assert!(!n2.withhold(mail, "X is no longer granted").unwrap());
-    }
+    // Night 24's first build's approval to A (V), which tells nothing of
+    // night 23's mail: another reference.
+    let n1b = ob.begin_night(night(24), "", now).unwrap();
+    assert!(n1b
+        .add(&item(A, Kind::Approval, &["V"]), State::Queued, now)
+        .unwrap());
+    n1b.commit(None).unwrap();
+    // Night 24's own mail, which tells Y; W, granted tonight, with A's.
     let approval_e = item(E, Kind::Approval, &[Y]);
     let mut warning_e = item(E, Kind::Expiry, &[Y]);
     warning_e.behind = Some(approval_e.message_id.clone());
+    let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
     for (new, state) in [
-        (item(A, Kind::Activation, &[Y]), State::Queued),
+        (item(A, Kind::Activation, &[Y, "W"]), State::Queued),
         (item(A, Kind::Digest, &[]), State::Queued),
         (item(C, Kind::Expiry, &[Y]), State::Suppressed),
         (item(C, Kind::Approval, &[Y]), State::Queued),
@@ -397,132 +451,190 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     }
     n2.commit(None).unwrap();
     let of_24 = |ob: &Outbox, email: &str, kind: Kind| id_of(ob, "20261124", email, kind);
-    let (a_24, f_24) = (
-        of_24(&ob, A, Kind::Activation),
-        of_24(&ob, F, Kind::Approval),
-    );
+    let a_24 = of_24(&ob, A, Kind::Activation);
 
-    // Night 25 looks A's night-24 activation up, still queued; a sender
-    // suppresses it (flagged) as the rest of night 24's mail goes: A's
-    // digest and C's approval suppressed too, D's approval perhaps taken
-    // (unknown), E's sent and its warning covered, F's approval
-    // suppressed (F flagged by its refusal).
-    let read_25 = ob.grant_mail_to_check(night(25), "", [A]).unwrap();
-    assert_eq!(read_25.iter().map(|m| m.id).collect::<Vec<_>>(), [a_24]);
-    send_all(&mut sender, now, |i| {
-        if [A, C, F].contains(&i.email.as_str()) {
-            (Event::Suppress, Event::Suppress)
-        } else if i.email == D {
-            (Event::Claim, Event::Uncertain)
-        } else {
-            (Event::Claim, Event::Accepted)
-        }
-    });
-    // (night 25 tells its cases in an approval of A's own, beside the
-    // night's grant mail from another build: `more-1`)
+    // Night 25, before any send, finds W no longer granted: it withholds
+    // A's night-24 activation and tells Y in an approval of A's own,
+    // beside the night's grant mail from another build (`more-1`).
+    // (its approval of V, from another build, is looked up too, and kept)
+    let read_25: Vec<GrantMail> = ob
+        .grant_mail_to_check(night(25), "", [A])
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.id == a_24)
+        .collect();
+    assert_eq!(read_25.len(), 1);
     let n3 = ob.begin_night(night(25), "", now).unwrap();
-    assert!(!n3
-        .withhold_told_in(&read_25[0], "X is no longer granted", "more-1")
+    assert!(n3
+        .withhold_told_in(&read_25[0], "W is no longer granted", "more-1")
         .unwrap());
     assert!(n3
         .add_under(&item(A, Kind::Approval, &[Y]), State::Queued, now, "more-1")
         .unwrap());
     n3.commit(None).unwrap();
-    // (A's flagged; D's, claimed again, perhaps taken again)
-    send_all(&mut sender, now, |i| {
-        if i.email == A {
-            (Event::Suppress, Event::Suppress)
-        } else {
-            (Event::Claim, Event::Uncertain)
-        }
-    });
     let a_25 = id_of(&ob, "20261125", A, Kind::Approval);
+    // The sender: A's, C's and F's mail suppressed (flagged), D's perhaps
+    // taken (unknown), E's approval sent and its warning covered.
+    for _ in 0..2 {
+        send_all(&mut sender, now, |i| {
+            if [A, C, F].contains(&i.email.as_str()) {
+                (Event::Suppress, Event::Suppress)
+            } else if i.email == D {
+                (Event::Claim, Event::Uncertain)
+            } else {
+                (Event::Claim, Event::Accepted)
+            }
+        });
+    }
     let state = |ob: &Outbox, id| ob.state_of(id).unwrap().unwrap();
-    let covered = ob.show(of_24(&ob, E, Kind::Expiry)).unwrap().unwrap();
-    assert!(
-        covered
-            .fields
-            .iter()
-            .any(|(n, v)| *n == "last error" && v.contains("this expiry warning was not sent")),
-        "{:?}",
-        covered.fields
-    );
+    assert_eq!(state(&ob, of_24(&ob, E, Kind::Approval)), State::Sent);
     assert_eq!(state(&ob, of_24(&ob, D, Kind::Approval)), State::Unknown);
 
-    // A's night-23 activation brings night 24's activation, and night 25's
-    // approval that told that one's cases in turn; not the digest.
-    let a_23 = id_of(&ob, "20261123", A, Kind::Activation);
+    // A's night-23 activation is not queued again; night 24's, withheld,
+    // leads to night 25's approval, which is queued again. Not the digest.
     let retried = ob.retry(RetryWhich::Item(a_23)).unwrap();
+    assert_eq!(retried.asked, 0);
+    assert_eq!(retried.told, [(a_23, "20261124 build-2".to_string())]);
     assert_eq!(retried.emails, [A]);
-    let tellers: Vec<(i64, Kind, State, &str, &str, i64)> = retried
-        .tellers
-        .iter()
-        .map(|t| {
-            (
-                t.id,
-                t.kind,
-                t.was,
-                t.night.as_str(),
-                t.reference.as_str(),
-                t.of,
-            )
-        })
-        .collect();
     assert_eq!(
-        tellers,
+        fates(&retried),
         [
-            (
-                a_24,
-                Kind::Activation,
-                State::Suppressed,
-                "20261124",
-                "build-2",
-                a_23
-            ),
-            (
-                a_25,
-                Kind::Approval,
-                State::Suppressed,
-                "20261125",
-                "more-1",
-                a_24
-            ),
+            (a_24, Fate::ToldLater, a_23),
+            (a_25, Fate::QueuedAgain, a_24)
         ]
     );
-    for id in [a_23, a_24, a_25] {
-        assert_eq!(state(&ob, id), State::Queued);
-    }
+    let teller = &retried.tellers[1];
+    assert_eq!(
+        (
+            teller.kind,
+            teller.was,
+            teller.night.as_str(),
+            teller.reference.as_str()
+        ),
+        (Kind::Approval, State::Suppressed, "20261125", "more-1")
+    );
+    assert_eq!(state(&ob, a_23), State::Suppressed);
+    assert_eq!(state(&ob, a_24), State::Suppressed);
+    assert_eq!(state(&ob, a_25), State::Queued);
     assert_eq!(state(&ob, of_24(&ob, A, Kind::Digest)), State::Suppressed);
-    // C's warning brings night 24's warning, queued suppressed (C flagged),
-    // not its approval.
-    let c_23 = id_of(&ob, "20261123", C, Kind::Expiry);
+    // C's warning: night 24's warning, queued suppressed (C flagged), is
+    // queued again; not its approval.
     let retried = ob.retry(RetryWhich::Item(c_23)).unwrap();
     let c_24 = of_24(&ob, C, Kind::Expiry);
-    assert_eq!(
-        retried
-            .tellers
-            .iter()
-            .map(|t| (t.id, t.of))
-            .collect::<Vec<_>>(),
-        [(c_24, c_23)]
-    );
-    // E's warning's teller, covered by the approval that went (which
-    // showed its cases' last day), is not queued again; nor the approval.
-    let e_23 = id_of(&ob, "20261123", E, Kind::Expiry);
+    assert_eq!(fates(&retried), [(c_24, Fate::QueuedAgain, c_23)]);
+    assert_eq!(state(&ob, of_24(&ob, C, Kind::Approval)), State::Suppressed);
+    // E's warning: night 24's, covered by the approval that went (which
+    // said its cases' last day), is not; nor is that approval.
     let retried = ob.retry(RetryWhich::Item(e_23)).unwrap();
-    assert_eq!(retried.emails, [E]);
-    assert_eq!(retried.tellers, []);
-    // Every failed item: D's and F's night-23 mail; F's teller with it,
-    // not D's, which the relay may have taken.
+    let e_24 = of_24(&ob, E, Kind::Expiry);
+    assert_eq!(fates(&retried), [(e_24, Fate::Covered, e_23)]);
+    assert!(retried.emails.is_empty());
+    // Every failed item: D's, E's and F's night-23 mail, none queued again;
+    // F's teller in its place, not D's, which may still go.
     let retried = ob.retry(RetryWhich::Failed).unwrap();
-    assert_eq!(retried.emails, [D, F]);
+    assert_eq!(retried.asked, 0);
+    assert_eq!(retried.told.len(), 3);
+    let (d_24, f_24) = (of_24(&ob, D, Kind::Approval), of_24(&ob, F, Kind::Approval));
+    let mut got = fates(&retried);
+    got.sort_by_key(|f| f.0);
+    let mut want = vec![
+        (d_24, Fate::MayStillGo, firsts[2]),
+        (e_24, Fate::Covered, e_23),
+        (f_24, Fate::QueuedAgain, firsts[4]),
+    ];
+    want.sort_by_key(|f| f.0);
+    assert_eq!(got, want);
+    assert_eq!(retried.emails, [F]);
+    assert_eq!(state(&ob, d_24), State::Unknown);
+}
+
+/// Mail that told an item's cases and may have gone (a relay took it, or
+/// may have: an attempt's outcome unknown), went, was withheld by `send`
+/// (its cases left for the next night), may still go, or cannot be read is
+/// not queued again by `outbox retry` of that item; and an item with no
+/// `told_by` is queued again as it always was.
+#[test]
+fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone() {
+    const G: &str = "g@example.com"; // its teller refused after an unknown attempt
+    const H: &str = "h@example.com"; // its teller sent
+    const I: &str = "i@example.com"; // its teller withheld by send
+    const J: &str = "j@example.com"; // its teller's stored message damaged
+    const K: &str = "k@example.com"; // its teller retrying
+    const L: &str = "l@example.com"; // refused with no told_by
+    let all = [G, H, I, J, K];
+    let kinds: Vec<(&str, Kind)> = all.iter().map(|e| (*e, Kind::Approval)).collect();
+    let (dir, mut ob, mut sender, now, firsts) = told_by_night_24(&all, &[], &kinds);
+    let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
+    for email in all {
+        let mut new = item(email, Kind::Approval, &[Y]);
+        new.message_id = format!("<24.{email}@x>");
+        // (stored as it is sent: damage makes it unreadable)
+        // (each its own bytes, so that damage finds its row alone)
+        let text = format!("Subject: s\r\n\r\n{email}\r\n");
+        new.message = Packed::new(Kind::Approval, text.as_bytes());
+        assert!(n2.add(&new, State::Queued, now).unwrap());
+    }
+    n2.commit(None).unwrap();
+    let tellers: Vec<i64> = all
+        .iter()
+        .map(|e| id_of(&ob, "20261124", e, Kind::Approval))
+        .collect();
+    // L's approval, refused, told by no night.
+    let n3 = ob.begin_night(night(25), "", now).unwrap();
+    assert!(n3
+        .add(&item(L, Kind::Approval, &[X]), State::Queued, now)
+        .unwrap());
+    n3.commit(None).unwrap();
+    disk::damage_stored_message(&dir.path().join("outbox.sqlite"), tellers[3], |_| 0, 4);
+    send_all(&mut sender, now, |i| match i.email.as_str() {
+        G => (Event::Claim, Event::Uncertain),
+        H => (Event::Claim, Event::Accepted),
+        I => (Event::Ungranted, Event::Ungranted),
+        K => (Event::Claim, Event::Deferred),
+        _ => (Event::Claim, Event::Refused),
+    });
+    send_all(&mut sender, now, |i| match i.email.as_str() {
+        G => (Event::Claim, Event::Refused),
+        _ => (Event::Claim, Event::Deferred),
+    });
+    let state = |ob: &Outbox, id| ob.state_of(id).unwrap().unwrap();
     assert_eq!(
-        retried
-            .tellers
-            .iter()
-            .map(|t| (t.id, t.was))
-            .collect::<Vec<_>>(),
-        [(f_24, State::Suppressed)]
+        tellers.iter().map(|id| state(&ob, *id)).collect::<Vec<_>>(),
+        [
+            State::Failed,
+            State::Sent,
+            State::Suppressed,
+            State::Failed,
+            State::Retrying
+        ]
     );
-    assert_eq!(state(&ob, of_24(&ob, D, Kind::Approval)), State::Unknown);
+    let fates_wanted = [
+        Fate::MayHaveGone,
+        Fate::Went,
+        Fate::Withheld,
+        Fate::Unreadable,
+        Fate::MayStillGo,
+    ];
+    for ((first, teller), fate) in firsts.iter().zip(&tellers).zip(fates_wanted) {
+        let retried = ob.retry(RetryWhich::Item(*first)).unwrap();
+        assert_eq!(fates(&retried), [(*teller, fate, *first)]);
+        assert_eq!((retried.asked, retried.emails.len()), (0, 0));
+        assert_eq!(state(&ob, *first), State::Failed);
+    }
+    let l_25 = id_of(&ob, "20261125", L, Kind::Approval);
+    let retried = ob.retry(RetryWhich::Item(l_25)).unwrap();
+    assert_eq!(
+        (retried.asked, retried.emails.as_slice()),
+        (1, [L.to_string()].as_slice())
+    );
+    assert_eq!(state(&ob, l_25), State::Queued);
+    for (id, was) in tellers.iter().zip([
+        State::Failed,
+        State::Sent,
+        State::Suppressed,
+        State::Failed,
+        State::Retrying,
+    ]) {
+        assert_eq!(state(&ob, *id), was);
+    }
 }

@@ -764,7 +764,10 @@ impl World {
                 assert!(retried.tellers.is_empty());
                 let n = retried.emails.len();
                 let m = self.model.get_mut(&id).unwrap();
+                // (not one whose cases a later night told: `send` would
+                // withhold it)
                 let retried = !m.withheld
+                    && !m.told_by
                     && matches!(
                         m.state,
                         State::Failed | State::Unknown | State::Retrying | State::Suppressed

@@ -253,37 +253,74 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             for email in &retried.emails {
                 store::accounts::unflag(&accounts, email)?;
             }
-            let n = retried.emails.len();
-            if n == 0 {
+            if retried.emails.is_empty() && retried.told.is_empty() {
                 eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
-            println!("queued {n} {what} again");
+            if retried.asked > 0 {
+                println!("queued {} {what} again", retried.asked);
+            }
+            for (id, told_by) in &retried.told {
+                println!(
+                    "item {id} is not queued again: the night of {}'s mail told its cases still \
+                     granted, having found a case it names no longer granted",
+                    told_by_text(told_by)
+                );
+            }
             for t in &retried.tellers {
-                println!("{}", queued_with(t));
+                println!("{}", teller_line(t));
+            }
+            if retried.emails.is_empty() {
+                eprintln!("cpor-etl: nothing queued again");
+                return Ok(crate::commands::EXIT_NOT_FOUND);
             }
             Ok(0)
         }
     }
 }
 
-/// What `retry` says of the mail it queued again with an item
-/// (`Outbox::retry`): the night's mail that told that item's cases and
-/// did not go either.
-fn queued_with(t: &mail::outbox::Teller) -> String {
-    let build = if t.reference.is_empty() {
-        String::new()
+/// A `told_by` as people read it: `20261124`, `20261124 (build-2)`.
+fn told_by_text(told_by: &str) -> String {
+    match told_by.split_once(' ') {
+        Some((night, reference)) => format!("{night} ({reference})"),
+        None => told_by.to_string(),
+    }
+}
+
+/// What `retry` says of mail that told the cases of an item it was asked
+/// for (`Outbox::retry`), and what it did with it.
+fn teller_line(t: &mail::outbox::Teller) -> String {
+    use mail::outbox::Fate;
+    let night = if t.reference.is_empty() {
+        t.night.clone()
     } else {
-        format!(" {}", t.reference)
+        format!("{} ({})", t.night, t.reference)
+    };
+    let fate = match t.fate {
+        Fate::QueuedAgain => "queued again in its place".to_string(),
+        Fate::ToldLater => "a later night's mail told its cases in turn (below)".to_string(),
+        Fate::Went => "it went".to_string(),
+        Fate::MayStillGo => "it may still go".to_string(),
+        Fate::MayHaveGone => format!(
+            "it may have gone (a relay took it, or may have), so it is not queued again \
+             unasked: `cpor-etl outbox retry {}` if you know it did not",
+            t.id
+        ),
+        Fate::Covered => "an activation or approval that went said its cases' last day".to_string(),
+        Fate::Withheld => {
+            "withheld in its turn: a night's mail tells its cases still granted".to_string()
+        }
+        Fate::Unreadable => format!(
+            "its stored message cannot be read, so its cases are not told: tell the address \
+             (`cpor-etl outbox show {}` lists them)",
+            t.id
+        ),
     };
     format!(
-        "and with item {of} the mail of the night of {night}{build} that told its cases: item {id}, \
-         the {kind} to the same address, which was {was} (item {of} names a case no longer granted: \
-         `send` withholds it, and the {kind} tells what of it is still granted)",
-        of = t.of,
-        night = t.night,
+        "  item {id}, the {kind} of the night of {night} that told item {of}'s cases, was {was}: {fate}",
         id = t.id,
         kind = t.kind.as_str(),
+        of = t.of,
         was = t.was.as_str(),
     )
 }

@@ -58,33 +58,109 @@ pub enum RetryWhich {
     Failed,
 }
 
-/// What `retry` queued again.
+/// What `retry` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Retried {
-    /// The address of each item asked for (one per item).
+    /// How many of the items asked for were queued again.
+    pub asked: usize,
+    /// The address of each item queued again, asked for or in its place
+    /// (one per item).
     pub emails: Vec<String>,
-    /// The mail of a later night that told the cases of one of them, and
-    /// did not go (`Outbox::retry`): queued again with it, to the same
-    /// address.
+    /// The items asked for that are not queued again, as a later night's
+    /// mail told their cases (`told_by`, which this gives): their ids.
+    pub told: Vec<(i64, String)>,
+    /// The mail that told their cases, and what became of each.
     pub tellers: Vec<Teller>,
 }
 
-/// Mail queued again with an item whose cases it told.
+/// Mail that told the cases of an item `retry` was asked for (or of such
+/// mail, in turn).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Teller {
     pub id: i64,
     pub kind: Kind,
-    /// The state it was in: failed or suppressed.
+    /// The state it was in.
     pub was: State,
-    /// Its night (YYYYMMDD) and reference (a re-run's build, or empty).
+    pub fate: Fate,
+    /// Its night (YYYYMMDD) and reference (a re-run's build, its own
+    /// grant mail's `more-N`, or empty).
     pub night: String,
     pub reference: String,
     /// The item whose cases it told.
     pub of: i64,
 }
 
-/// An item `retry` queued again, as it follows the mail that told its
-/// cases.
+/// What `retry` does with mail that told an item's cases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// It surely did not go: queued again.
+    QueuedAgain,
+    /// A later night's mail told its cases in turn (`told_by`), as that
+    /// night found a case it names no longer granted: followed.
+    ToldLater,
+    /// Sent.
+    Went,
+    /// Queued, held, sending, retrying, or unknown: it may still go.
+    MayStillGo,
+    /// Failed, or suppressed for a flag, after a relay took it or may have
+    /// (an attempt's outcome unknown, or attempts before the last): not
+    /// queued again unasked, which might tell its cases twice.
+    MayHaveGone,
+    /// An expiry warning not sent because the grant mail it waited behind
+    /// went, saying its cases' last day.
+    Covered,
+    /// Withheld before it was sent, its cases left for the next night's
+    /// mail to tell (`untold`), or told by a night's mail of a version
+    /// that did not record which.
+    Withheld,
+    /// Its stored message cannot be read: queued again it would fail
+    /// again. Its cases are not told.
+    Unreadable,
+}
+
+/// A row of the mail that told an item's cases.
+struct TellerRow {
+    id: i64,
+    kind: String,
+    state: String,
+    attempts: i64,
+    told_by: Option<String>,
+    withheld: bool,
+    last_error: Option<String>,
+    message: Vec<u8>,
+    coding: String,
+}
+
+/// What becomes of mail that told an item's cases ([`Fate`]).
+fn teller_fate(row: &TellerRow, was: State) -> Fate {
+    if was == State::Sent {
+        return Fate::Went;
+    }
+    if row.told_by.is_some() {
+        return Fate::ToldLater;
+    }
+    if row.withheld {
+        return Fate::Withheld;
+    }
+    let flagged = row.last_error.as_deref().is_none_or(|e| e == FLAGGED_WHY);
+    match was {
+        State::Suppressed if !flagged => return Fate::Covered,
+        State::Suppressed | State::Failed => {}
+        _ => return Fate::MayStillGo,
+    }
+    // (never tried; or failed at its one attempt, refused, or bounced
+    // after: a relay that took it gave up on it)
+    let untried = row.attempts == 0 || (was == State::Failed && row.attempts == 1);
+    if !untried {
+        return Fate::MayHaveGone;
+    }
+    if super::packed::unpack(row.id, &row.coding, row.message.clone()).is_err() {
+        return Fate::Unreadable;
+    }
+    Fate::QueuedAgain
+}
+
+/// An item `retry` was asked for, or mail it follows.
 struct Asked {
     id: i64,
     kind: Kind,
@@ -218,7 +294,7 @@ impl Outbox {
                                 |night| {
                                     format!(
                                         "the night of {night}'s mail, which told again what \
-                                         of it was still granted when it could not withhold it"
+                                         of it was still granted"
                                     )
                                 },
                             )
@@ -299,19 +375,23 @@ impl Outbox {
     }
 
     /// Queues items again, as new: no attempts, no first try. Returns the
-    /// address of each (one per item), and the mail queued again with
-    /// them ([`Retried::tellers`]).
+    /// addresses of the items queued again, and the mail met following
+    /// the items whose cases a later night's mail told
+    /// ([`Retried::tellers`]).
     ///
     /// An activation, approval or expiry warning whose cases a later
-    /// night's mail told, that night unable to withhold it (`told_by`:
-    /// a sender held it, failed it, or suppressed it for a flagged
-    /// address), is withheld when `send` next meets it, and leaves nothing
-    /// to tell: that night's mail to the address told it. If that mail did
-    /// not go either (failed, or suppressed for the same flag), it is
-    /// queued again with it: retried alone, its cases would never be told.
-    /// And so on, should that mail's cases have been told by a later
-    /// night's in turn. One that went, may still go, or was withheld in
-    /// its turn (a later night told its cases) is left as it is.
+    /// night's mail told (`told_by`: the night found a case it names no
+    /// longer granted) is not queued again: `send` would withhold it, or,
+    /// were the case granted again since (a rollback, or a grant the court
+    /// restored), send what that night's mail told already. That mail is
+    /// queued again in its place if it surely did not go: suppressed for
+    /// the address's flag, or failed, before any relay took it (never
+    /// tried, or refused at its one attempt) and still readable. Retried
+    /// alone, the first would have been withheld, and its cases never
+    /// told. If that mail's cases were told by a later night's mail in
+    /// turn, that one is followed the same way. Mail that went, may still
+    /// go, may have gone (a relay took it, or may have: an attempt's
+    /// outcome unknown) or cannot be read is left, and said.
     pub fn retry(&mut self, which: RetryWhich) -> Result<Retried> {
         let (filter, id) = match which {
             // (not one withheld for naming a case no longer granted:
@@ -323,58 +403,53 @@ impl Outbox {
             ),
         };
         let condition = format!("{filter} AND state IN {}", sql_sources(Event::Retry));
-        let requeue = |condition: &str| {
-            format!(
-                "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
-                 WHERE {condition}",
-                target(Event::Retry).as_str()
-            )
-        };
         let tx = self.conn.transaction()?;
-        let asked: Vec<Asked> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT id, email, kind, told_by FROM items WHERE {condition}"
-            ))?;
-            let rows = stmt.query_map([id], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
-            })?;
-            rows.map(|row| {
-                let (id, email, kind, told_by) = row?;
-                Ok(Asked {
-                    id,
-                    kind: parse_kind(id, &kind)?,
-                    email,
-                    told_by,
-                })
-            })
-            .collect::<Result<_>>()?
-        };
-        tx.execute(&requeue(&condition), [id])?;
-        let mut retried = Retried {
-            emails: asked.iter().map(|a| a.email.clone()).collect(),
-            tellers: Vec::new(),
-        };
+        let mut retried = Retried::default();
         {
-            // The mail that told an item's cases, if it did not go: of the
-            // night (and build) `told_by` names, to the same address, of
-            // the kind that tells them (a grant's, or a warning's), failed,
-            // or suppressed for a flag: at a claim (`FLAGGED_WHY`), or as
-            // it was queued (no reason). Not one withheld (its last error
-            // says which case is gone), nor a warning a grant mail that
-            // went stood for (`Event::Covered`, which says so).
-            let mut teller = tx.prepare(&format!(
-                "SELECT id, kind, state, told_by FROM items
-                 WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
-                   AND (state = '{failed}' OR (state = '{suppressed}'
-                        AND (last_error IS NULL OR last_error = '{FLAGGED_WHY}')))",
-                failed = State::Failed.as_str(),
-                suppressed = State::Suppressed.as_str(),
-            ))?;
-            let mut requeue_one = tx.prepare(&requeue(&format!(
-                "id = ?1 AND state IN {}",
+            let mut requeue = tx.prepare(&format!(
+                "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
+                 WHERE id = ?1 AND state IN {}",
+                target(Event::Retry).as_str(),
                 sql_sources(Event::Retry)
-            )))?;
-            let mut to_follow: Vec<Asked> = asked;
+            ))?;
+            let asked: Vec<Asked> = {
+                let mut stmt = tx.prepare(&format!(
+                    "SELECT id, email, kind, told_by FROM items WHERE {condition} ORDER BY id"
+                ))?;
+                let rows = stmt.query_map([id], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
+                })?;
+                rows.map(|row| {
+                    let (id, email, kind, told_by) = row?;
+                    Ok(Asked {
+                        id,
+                        kind: parse_kind(id, &kind)?,
+                        email,
+                        told_by,
+                    })
+                })
+                .collect::<Result<_>>()?
+            };
+            let mut to_follow = Vec::new();
+            for item in asked {
+                if let Some(told_by) = &item.told_by {
+                    retried.told.push((item.id, told_by.clone()));
+                    to_follow.push(item);
+                } else if requeue.execute([item.id])? == 1 {
+                    retried.asked += 1;
+                    retried.emails.push(item.email);
+                }
+            }
+            // The mail that told an item's cases: of the night (and build)
+            // `told_by` names, to the same address, of the kind that tells
+            // them (a grant's, or a warning's).
+            let mut tellers = tx.prepare(
+                "SELECT id, kind, state, attempts, told_by, withheld_at IS NOT NULL,
+                        last_error, message, coding
+                 FROM items
+                 WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
+                 ORDER BY id",
+            )?;
             while let Some(item) = to_follow.pop() {
                 let Some(told_by) = &item.told_by else {
                     continue;
@@ -385,7 +460,7 @@ impl Outbox {
                 } else {
                     [Kind::Activation, Kind::Approval]
                 };
-                let found: Vec<(i64, String, String, Option<String>)> = teller
+                let found: Vec<TellerRow> = tellers
                     .query_map(
                         params![
                             night,
@@ -394,27 +469,47 @@ impl Outbox {
                             kinds[0].as_str(),
                             kinds[1].as_str()
                         ],
-                        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                        |r| {
+                            Ok(TellerRow {
+                                id: r.get(0)?,
+                                kind: r.get(1)?,
+                                state: r.get(2)?,
+                                attempts: r.get(3)?,
+                                told_by: r.get(4)?,
+                                withheld: r.get(5)?,
+                                last_error: r.get(6)?,
+                                message: r.get(7)?,
+                                coding: r.get(8)?,
+                            })
+                        },
                     )?
                     .collect::<std::result::Result<_, _>>()?;
-                for (id, kind, state, told_by) in found {
-                    if requeue_one.execute([id])? != 1 {
+                for row in found {
+                    let (id, kind) = (row.id, parse_kind(row.id, &row.kind)?);
+                    let was = parse_state(id, &row.state)?;
+                    let fate = teller_fate(&row, was);
+                    if fate == Fate::QueuedAgain && requeue.execute([id])? != 1 {
                         continue;
                     }
-                    let kind = parse_kind(id, &kind)?;
+                    if fate == Fate::QueuedAgain {
+                        retried.emails.push(item.email.clone());
+                    }
+                    if fate == Fate::ToldLater {
+                        to_follow.push(Asked {
+                            id,
+                            kind,
+                            email: item.email.clone(),
+                            told_by: row.told_by.clone(),
+                        });
+                    }
                     retried.tellers.push(Teller {
                         id,
                         kind,
-                        was: parse_state(id, &state)?,
+                        was,
+                        fate,
                         night: night.to_string(),
                         reference: reference.to_string(),
                         of: item.id,
-                    });
-                    to_follow.push(Asked {
-                        id,
-                        kind,
-                        email: item.email.clone(),
-                        told_by,
                     });
                 }
             }

@@ -31,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
-pub use self::admin::{Listed, Retried, RetryWhich, Shown, Teller};
+pub use self::admin::{Fate, Listed, Retried, RetryWhich, Shown, Teller};
 pub use self::bounces::Reported;
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Unreadable,
@@ -252,9 +252,9 @@ pub struct GrantMail {
     /// cases still granted are to be told.
     pub withheld: bool,
     /// The earlier night's mail (`20261123`, `20261123 build-2`) that told
-    /// its cases still granted but could not withhold it (a sender held
-    /// it, or failed it; `told_by`, outbox migration 16): a night that
-    /// withholds it tells none of them again.
+    /// its cases still granted (`told_by`, outbox migration 16; listed
+    /// here only if that night could not withhold it: a sender held it,
+    /// or failed it): a night that withholds it tells none of them again.
     pub told_by: Option<String>,
 }
 
@@ -750,12 +750,13 @@ impl NightQueue<'_> {
     /// `Event::Ungranted` at a claim); one `send` withheld already has its
     /// `untold` cases marked told. Returns false if neither held any more:
     /// a `send` running beside the import holds it (or sent it, or failed
-    /// it). This night's mail has told its cases all the same: the item
-    /// records so (`told_by`), and `send`, which withholds one it holds as
-    /// it hands it over (`Outbox::recall`: this night no longer grants a
-    /// case it names) or at a later claim, leaves nothing for the next
-    /// night to tell again ([`UNTOLD_BY_SEND`]), nor does a later night
-    /// that withholds it (after `outbox retry`, say).
+    /// it). Either way this night's mail tells its cases still granted,
+    /// and the item records so (`told_by`): `send`, which withholds one it
+    /// holds as it hands it over (`Outbox::recall`: this night no longer
+    /// grants a case it names) or at a later claim, leaves nothing for the
+    /// next night to tell again ([`UNTOLD_BY_SEND`]), nor does a later
+    /// night that withholds it; and `outbox retry` of it follows to the
+    /// mail that told them (`Outbox::retry`).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
         self.withhold_told_in(mail, why, &self.reference)
     }
@@ -768,31 +769,33 @@ impl NightQueue<'_> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
         )?;
-        if mail.withheld {
-            return Ok(told.execute([mail.id])? == 1);
-        }
-        let suppressed = self
-            .tx
-            .prepare_cached(&withhold_sql(Event::Ungranted, "NULL"))?
-            .execute(params![
-                mail.id,
-                target(Event::Ungranted).as_str(),
-                why,
-                self.queued_at
-            ])?;
-        // (a `send` beside the import withheld it after the night read it:
-        // its cases, told tonight, are not left for the next night too)
-        if suppressed == 1 || told.execute([mail.id])? == 1 {
-            return Ok(true);
-        }
-        // (a `send` beside the import claimed it after the night read it,
-        // or failed it: unreadable. Its cases told tonight, a withhold of
-        // it later, by `send` or by a night after `outbox retry`, tells
-        // them no more; the first night to tell them is kept)
+        let withheld = if mail.withheld {
+            told.execute([mail.id])? == 1
+        } else {
+            let suppressed = self
+                .tx
+                .prepare_cached(&withhold_sql(Event::Ungranted, "NULL"))?
+                .execute(params![
+                    mail.id,
+                    target(Event::Ungranted).as_str(),
+                    why,
+                    self.queued_at
+                ])?;
+            // (a `send` beside the import withheld it after the night read
+            // it: its cases, told tonight, are not left for the next night
+            // too)
+            suppressed == 1 || told.execute([mail.id])? == 1
+        };
+        // Whatever became of it, this night's mail tells its cases still
+        // granted, and the item records so (the first night to tell them
+        // is kept): a `send` beside the import that claimed it after the
+        // night read it, or failed it (unreadable), and withholds it later,
+        // or a night after `outbox retry`, tells them no more; and `outbox
+        // retry` of it finds the mail that told them.
         self.tx
             .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
             .execute(params![mail.id, told_by(&self.night, reference)])?;
-        Ok(false)
+        Ok(withheld)
     }
 
     /// Records that `email` was warned that a case stops being queryable
