@@ -61,22 +61,19 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
         item("c@example.com", Kind::Expiry, &[Y]),
     ]);
 
-    // A night checks the grant mail of nights before it to the addresses
-    // whose grants are gone, and a re-run that of the night's other builds;
+    // A night checks the grant mail of nights up to it, of every build of
+    // it (none is the run's own), to the addresses whose grants are gone;
     // a digest names no grant.
     let all = ["a@example.com", "b@example.com", "c@example.com"];
-    assert!(ob
-        .grant_mail_to_check(night(23), "", all)
-        .unwrap()
-        .is_empty());
+    assert!(ob.grant_mail_to_check(night(22), all).unwrap().is_empty());
     assert_eq!(
         emails(
-            &ob.grant_mail_to_check(night(24), "", ["c@example.com"])
+            &ob.grant_mail_to_check(night(24), ["c@example.com"])
                 .unwrap()
         ),
         [("c@example.com", false)]
     );
-    let later = ob.grant_mail_to_check(night(24), "", all).unwrap();
+    let later = ob.grant_mail_to_check(night(24), all).unwrap();
     assert_eq!(
         emails(&later),
         [("a@example.com", false), ("c@example.com", false)]
@@ -84,7 +81,7 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     assert_eq!(later[0].case_keys, [X, Y]);
     assert_eq!(later[1].kind, Kind::Expiry);
     assert_eq!(
-        emails(&ob.grant_mail_to_check(night(23), "build-2", all).unwrap()),
+        emails(&ob.grant_mail_to_check(night(23), all).unwrap()),
         [("a@example.com", false), ("c@example.com", false)]
     );
 
@@ -116,8 +113,8 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
 
     // Its cases wait for the next night's mail, whoever's grants are gone
     // then; the one being sent is no longer listed.
-    let left = ob.grant_mail_to_check(night(24), "", []).unwrap();
-    assert_eq!(ob.grant_mail_to_check(night(24), "", all).unwrap(), left);
+    let left = ob.grant_mail_to_check(night(24), []).unwrap();
+    assert_eq!(ob.grant_mail_to_check(night(24), all).unwrap(), left);
     assert_eq!(emails(&left), [("a@example.com", true)]);
     assert_eq!(left[0].case_keys, [X, Y]);
 
@@ -126,16 +123,13 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     let n2 = ob.begin_night(night(24), "", now).unwrap();
     assert!(n2.withhold(&left[0], "told").unwrap());
     drop(n2);
-    assert_eq!(ob.grant_mail_to_check(night(24), "", []).unwrap(), left);
+    assert_eq!(ob.grant_mail_to_check(night(24), []).unwrap(), left);
     let n2 = ob.begin_night(night(24), "", now).unwrap();
     assert!(n2.withhold(&left[0], "told").unwrap());
     n2.commit(None).unwrap();
     // Once: no later night tells them again, and the item keeps send's
     // reason and its state.
-    assert!(ob
-        .grant_mail_to_check(night(25), "", all)
-        .unwrap()
-        .is_empty());
+    assert!(ob.grant_mail_to_check(night(25), all).unwrap().is_empty());
     let shown = ob.show(left[0].id).unwrap().unwrap();
     let field = |name: &str| {
         shown
@@ -160,10 +154,7 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
         .unwrap()
         .emails
         .is_empty());
-    assert!(ob
-        .grant_mail_to_check(night(25), "", all)
-        .unwrap()
-        .is_empty());
+    assert!(ob.grant_mail_to_check(night(25), all).unwrap().is_empty());
 }
 
 #[test]
@@ -173,7 +164,7 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
         item("b@example.com", Kind::Approval, &[Y]),
     ]);
     let earlier = ob
-        .grant_mail_to_check(night(24), "", ["a@example.com", "b@example.com"])
+        .grant_mail_to_check(night(24), ["a@example.com", "b@example.com"])
         .unwrap();
 
     // b@'s is sent by a `send` running beside the import, after the import
@@ -207,7 +198,7 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
     // it against the live snapshot, and so does the next night whose grants
     // of b@ change.)
     assert!(ob
-        .grant_mail_to_check(night(25), "", ["a@example.com", "b@example.com"])
+        .grant_mail_to_check(night(25), ["a@example.com", "b@example.com"])
         .unwrap()
         .is_empty());
 }
@@ -220,7 +211,7 @@ fn grant_mail_a_night_withholds_is_suppressed_with_its_reason_unless_it_went_out
 fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
     let (dir, mut ob, now) = night_1(&[item("a@example.com", Kind::Activation, &[X, Y])]);
     let read = ob
-        .grant_mail_to_check(night(24), "", ["a@example.com"])
+        .grant_mail_to_check(night(24), ["a@example.com"])
         .unwrap();
     assert!(!read[0].withheld);
     let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
@@ -231,7 +222,7 @@ fn grant_mail_send_withholds_while_the_night_is_queued_is_told_once() {
     assert!(n2.withhold(&read[0], "X is no longer granted").unwrap());
     n2.commit(None).unwrap();
     assert!(ob
-        .grant_mail_to_check(night(25), "", ["a@example.com"])
+        .grant_mail_to_check(night(25), ["a@example.com"])
         .unwrap()
         .is_empty());
 }
@@ -248,7 +239,7 @@ fn grant_mail_claimed_after_the_night_looked_it_up_is_told_once() {
     for recall in [true, false] {
         let (dir, mut ob, now) = night_1(&[item("a@example.com", Kind::Activation, &[X, Y])]);
         let read = ob
-            .grant_mail_to_check(night(24), "", ["a@example.com"])
+            .grant_mail_to_check(night(24), ["a@example.com"])
             .unwrap();
         assert_eq!(read[0].told_by, None);
         let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
@@ -280,7 +271,7 @@ fn grant_mail_claimed_after_the_night_looked_it_up_is_told_once() {
             // it again.
             assert_eq!(sender.withdraw(&claimed.items).unwrap(), 1);
             let again = ob
-                .grant_mail_to_check(night(25), "", ["a@example.com"])
+                .grant_mail_to_check(night(25), ["a@example.com"])
                 .unwrap();
             assert_eq!(again[0].told_by.as_deref(), Some("20261124 build-2"));
             // Or the next `send` withholds it at its claim.
@@ -291,7 +282,7 @@ fn grant_mail_claimed_after_the_night_looked_it_up_is_told_once() {
         assert_eq!(ob.state_of(read[0].id).unwrap(), Some(State::Suppressed));
         // Nothing of it is left for the next night to tell.
         assert!(
-            ob.grant_mail_to_check(night(25), "", ["a@example.com"])
+            ob.grant_mail_to_check(night(25), ["a@example.com"])
                 .unwrap()
                 .is_empty(),
             "recall: {recall}"
@@ -344,9 +335,7 @@ fn told_by_night_24(
     let (dir, mut ob, now) = night_1(&items);
     let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
     let emails: Vec<&str> = kinds.iter().map(|(e, _)| *e).collect();
-    let read = ob
-        .grant_mail_to_check(night(24), "build-2", emails)
-        .unwrap();
+    let read = ob.grant_mail_to_check(night(24), emails).unwrap();
     assert_eq!(read.len(), kinds.len());
     let due = sender.due(Scope::Nightly, now, true).unwrap();
     let claimed = sender
@@ -458,7 +447,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     // beside the night's grant mail from another build (`more-1`).
     // (its approval of V, from another build, is looked up too, and kept)
     let read_25: Vec<GrantMail> = ob
-        .grant_mail_to_check(night(25), "", [A])
+        .grant_mail_to_check(night(25), [A])
         .unwrap()
         .into_iter()
         .filter(|m| m.id == a_24)

@@ -817,7 +817,7 @@ impl World {
                 }
                 self.later += 1;
                 let date = night_date(10 + self.later);
-                let listed = self.outbox.grant_mail_to_check(date, "", EMAILS).unwrap();
+                let listed = self.outbox.grant_mail_to_check(date, EMAILS).unwrap();
                 let unsent =
                     |m: &Model| matches!(m.state, State::Queued | State::Retrying | State::Unknown);
                 let want: BTreeSet<i64> = self
@@ -917,7 +917,7 @@ impl World {
         // withheld, exactly once (told, or waiting for a night to tell).
         let untold: BTreeSet<i64> = self
             .outbox
-            .grant_mail_to_check(night_date(60), "", [])
+            .grant_mail_to_check(night_date(60), [])
             .unwrap()
             .into_iter()
             .map(|g| g.id)

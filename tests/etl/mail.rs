@@ -1123,6 +1123,125 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_se
     assert_eq!(smtp.accepted_for(TWO).len(), 2);
 }
 
+/// The review of 1e12726 (its F5): a grant mail of another build of the
+/// night that this very run withholds (a case of it no longer granted,
+/// compared with the night before) names nothing: the case of it still
+/// granted is told, in mail of the address's own. Build 1 revokes case 1
+/// and grants case 2; build 2 grants cases 1 and 3 (its activation waits);
+/// build 3 revokes case 1 again, compared with the night before.
+#[test]
+fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_it_withholds() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[TWO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut b1 = n1.clone();
+    b1.grants.retain(|(n, _)| *n != 1);
+    b1.new_case_granted(2, TWO);
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 2);
+    let mut b2 = b1.clone();
+    b2.grants.push((1, TWO.to_string()));
+    b2.new_case_granted(3, TWO);
+    import(
+        &env,
+        &smtp,
+        &b2.write(&env.dir.path().join("c"), "20261124"),
+    );
+    let mut b3 = b2.clone();
+    b3.grants.retain(|(n, _)| *n != 1);
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = b3.write(&env.dir.path().join("d"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), 3, "{mails:#?}");
+    assert!(
+        mails[2].contains("115年度訴字第3號") && !mails[2].contains("115年度訴字第1號"),
+        "{}",
+        mails[2]
+    );
+}
+
+/// The same review (its F1): the night's own grant mail (build 1's, the
+/// empty reference) that `send` withheld, its cases left to tell, is told
+/// by a run compared with the night before that morning, not by the next
+/// night: build 1 grants cases 2 and 3, build 2 revokes case 2.
+#[test]
+fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mail_send_withheld() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[TWO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut b1 = n1.clone();
+    b1.new_case_granted(2, TWO);
+    b1.new_case_granted(3, TWO);
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let mut b2 = b1.clone();
+    b2.grants.retain(|(n, _)| *n != 2);
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = b2.write(&env.dir.path().join("c"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        smtp.accepted_for(TWO).len(),
+        1,
+        "build 1's activation withheld"
+    );
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let told = |smtp: &Smtp| {
+        let mails = smtp.accepted_for(TWO);
+        assert_eq!(mails.len(), 2, "{mails:#?}");
+        assert!(
+            mails[1].contains("115年度訴字第3號") && !mails[1].contains("115年度訴字第2號"),
+            "{}",
+            mails[1]
+        );
+    };
+    told(&smtp);
+    import(
+        &env,
+        &smtp,
+        &b2.write(&env.dir.path().join("d"), "20261125"),
+    );
+    send(&env, &smtp);
+    told(&smtp);
+}
+
 /// The kinds and how many of each a dry run's `mail to queue:` line says.
 fn to_queue(dry_run: &Run) -> Vec<(String, u64)> {
     let line = dry_run

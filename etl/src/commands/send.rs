@@ -499,7 +499,7 @@ impl<'a> NoLongerGranted<'a> {
     /// its mail is queued; a rollback; a publish while `send` holds it),
     /// and leaves its cases to the next night's mail to tell.
     fn ask(&self, live: &mut Live, item: &mail::outbox::Item) -> Granted {
-        if live.key() == Some(built(item)) {
+        if built(item).is_some_and(|built| live.key() == Some(built)) {
             return Granted::Yes;
         }
         let cannot_tell = |why: Unusable| {
@@ -546,7 +546,11 @@ impl GrantCheck for NoLongerGranted<'_> {
     /// see is seen before delivery, which is exact.
     fn at_claim(&self, item: &mail::outbox::Item) -> Granted {
         let mut live = self.live.lock().expect("live");
-        if live.key().is_none_or(|own| built(item) > own) {
+        // (a grant mail of its own, its build not known, may be newer)
+        if live
+            .key()
+            .is_none_or(|own| built(item).is_none_or(|built| built > own))
+        {
             live.refresh(self.store);
         }
         let granted = self.ask(&mut live, item);
@@ -573,12 +577,11 @@ impl GrantCheck for NoLongerGranted<'_> {
 }
 
 /// The night and build whose mail `item` is, to compare with
-/// [`Live::key`].
-fn built(item: &mail::outbox::Item) -> (&str, u32) {
-    (
-        item.night.as_str(),
-        mail::outbox::reference_build(&item.reference),
-    )
+/// [`Live::key`]; `None` for mail whose build is not known (a grant mail
+/// of its own, `more-N`: checked whatever is live).
+fn built(item: &mail::outbox::Item) -> Option<(&str, u32)> {
+    let build = mail::outbox::reference_build(&item.reference)?;
+    Some((item.night.as_str(), build))
 }
 
 /// The live snapshot, opened (not verified) to name the courts of flagged

@@ -58,10 +58,9 @@ pub struct QueueSummary {
     pub expiry_behind: u64,
     /// Items already in the outbox from an earlier run of this night.
     pub already_queued: u64,
-    /// Of `activation` and `approval`, in a run that is not a re-run: mail
-    /// of its own to an address the night's grant mail of other builds
-    /// reaches, for the grants that mail does not name
-    /// ([`Known::not_named`]).
+    /// Of `activation` and `approval`: mail of its own to an address the
+    /// night's grant mail of other runs reaches, for the grants that mail
+    /// does not name ([`Known::not_named`]).
     pub not_named: u64,
     /// Digests not queued because the address unsubscribed.
     pub unsubscribed: u64,
@@ -191,13 +190,14 @@ pub struct NightGrants {
 impl Known {
     /// Of `granted`, the grants to `email` that none of the night's
     /// activations and approvals names, and the reference of mail of their
-    /// own: for a run that is not a re-run, which takes the night's grant
-    /// mail of every build for its own (compared with an older snapshot
-    /// than the night's earlier build, it finds again what that build's
-    /// mail named, and what the build lacked too). `None` if each is named
-    /// (a run repeated after a crash: what it queued names them all), or
-    /// if mail from before outbox migration 14 names no cases (taken, as
-    /// before, to have told them all).
+    /// own: for a run the night's grant mail already reaches under its
+    /// reference (a run that is not a re-run takes every build's for its
+    /// own: compared with an older snapshot than the night's earlier
+    /// build, it finds again what that build's mail named, and what the
+    /// build lacked too; a re-run, only its own reference's, there only if
+    /// its build's number was used before a rollback). `None` if each is
+    /// named, or if mail from before outbox migration 14 names no cases
+    /// (taken, as before, to have told them all).
     fn not_named<'g>(
         &self,
         email: &str,
@@ -489,11 +489,21 @@ pub fn plan<'a>(
     // earlier night after a rollback finds a re-run's news again).
     let rerun = night.rerun.is_some();
     let reference = night.reference();
+    // (by address: a rediff of a national night has some 10^5 addresses
+    // with news and grants, and as many items queued)
+    let mut by_address: BTreeMap<&str, Vec<(Kind, &str)>> = BTreeMap::new();
+    for (e, k, r) in &known.queued {
+        by_address
+            .entry(e.as_str())
+            .or_default()
+            .push((*k, r.as_str()));
+    }
     let queued = |email: &str, kind: Kind, any_run: bool| {
-        known
-            .queued
-            .iter()
-            .any(|(e, k, r)| e == email && *k == kind && (any_run || *r == reference))
+        by_address.get(email).is_some_and(|items| {
+            items
+                .iter()
+                .any(|(k, r)| *k == kind && (any_run || *r == reference))
+        })
     };
     let has = |email: &str, kind: Kind| queued(email, kind, !rerun);
     // Grant mail: once a night; a re-run's grants (what the night's
@@ -524,13 +534,12 @@ pub fn plan<'a>(
         if newly_granted(email) {
             plan.unflag.push(email);
         }
-        // (a run that is not a re-run tells, in mail of its own, the
-        // grants the night's grant mail of its other builds did not name)
+        // (a run that is not a re-run, or one whose reference the night's
+        // grant mail has already, another run's, tells in mail of its own
+        // the grants that mail did not name: `Known::not_named`)
         let (granted, reference) = if !grant_queued(email) {
             (granted.iter().collect(), None)
-        } else if let Some((rest, reference)) =
-            (!rerun).then(|| known.not_named(email, granted)).flatten()
-        {
+        } else if let Some((rest, reference)) = known.not_named(email, granted) {
             summary.not_named += 1;
             (rest, Some(reference))
         } else {
@@ -839,19 +848,25 @@ fn planned<R>(
     // given again, and it is no grant mail of the night.
     known.warned.retain(|(e, c, _)| !retold.warns_again(e, c));
     let tonight = compact(night.date);
-    for (m, _) in retold
-        .withheld
-        .iter()
-        .filter(|(m, _)| m.night == tonight && !m.withheld)
-    {
-        known
-            .queued
-            .remove(&(m.email.clone(), m.kind, m.reference.clone()));
-    }
-    // Nor does the night's grant mail whose cases are told tonight, withheld
-    // now or by a `send` before (`super::retell`): what it named is told
-    // again, so it names nothing a run that is not a re-run may leave out.
+    let own = night.reference();
     for (m, _) in retold.withheld.iter().filter(|(m, _)| m.night == tonight) {
+        // (unless it holds the key this run's own would take: the night's
+        // mail of another run under the same reference, after a rollback
+        // or compared with another snapshot; the run tells its cases in
+        // mail of its own, below)
+        if !m.withheld && m.reference != own {
+            known
+                .queued
+                .remove(&(m.email.clone(), m.kind, m.reference.clone()));
+        }
+        // Nor does the night's grant mail whose cases are told tonight,
+        // withheld now or by a `send` before (`super::retell`): what it
+        // named is told again, so it names nothing a run may leave out
+        // (`Known::not_named`). One whose cases another night's mail told
+        // already (`told_by`), which tonight tells none of, names them.
+        if m.told_by.is_some() {
+            continue;
+        }
         if let Some(grants) = known.night_grants.get_mut(&m.email) {
             grants
                 .mail
@@ -1010,25 +1025,26 @@ fn read_known(
         )?,
         night_grants: BTreeMap::new(),
     };
-    for mail in outbox.night_grant_mail(night)? {
-        if changes.new_grants.contains_key(&mail.email) {
-            let cases = mail.case_keys.map(|c| c.into_iter().collect());
-            known
-                .night_grants
-                .entry(mail.email)
-                .or_default()
-                .mail
-                .push((mail.kind, mail.reference, cases));
+    for mail in outbox.night_grant_mail(night, |e| changes.new_grants.contains_key(e))? {
+        let cases = mail.case_keys.map(|c| c.into_iter().collect());
+        known
+            .night_grants
+            .entry(mail.email)
+            .or_default()
+            .mail
+            .push((mail.kind, mail.reference, cases));
+    }
+    // (one pass over what the night has: a rediff of a national night
+    // meets some 10^5 addresses with its grant mail)
+    let mut more_used: BTreeMap<&str, u32> = BTreeMap::new();
+    for (email, _, reference) in &known.queued {
+        if let Some(n) = mail::outbox::more_number(reference) {
+            let used = more_used.entry(email.as_str()).or_default();
+            *used = (*used).max(n);
         }
     }
     for (email, grants) in known.night_grants.iter_mut() {
-        let used = known
-            .queued
-            .iter()
-            .filter(|(e, _, _)| e == email)
-            .filter_map(|(_, _, r)| mail::outbox::more_number(r))
-            .max();
-        grants.next_more = used.unwrap_or(0) + 1;
+        grants.next_more = more_used.get(email.as_str()).copied().unwrap_or(0) + 1;
     }
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
@@ -1567,14 +1583,16 @@ mod tests {
                     // A grant tonight clears the flag; one only told again
                     // does not.
                     let flagged = w.flagged && (w.grants.is_empty() || w.again_only);
-                    // A run that is not a re-run tells in mail of its own
-                    // the grants the night's grant mail does not name.
-                    let rest: Vec<u32> = if grant_done && !rerun {
+                    // A run whose grant mail the night has already (any
+                    // run's but a re-run's own, or its own reference's)
+                    // tells in mail of its own the grants the night's
+                    // grant mail does not name.
+                    let rest: Vec<u32> = if grant_done {
                         w.grants.iter().copied().filter(|n| !w.named.contains(n)).collect()
                     } else {
                         w.grants.clone()
                     };
-                    let own = grant_done && !rerun && !rest.is_empty();
+                    let own = grant_done && !rest.is_empty();
                     not_named += u64::from(own);
                     // Tonight's grant mail, which shows the last day of
                     // each of its cases that ends soon.

@@ -78,11 +78,8 @@ pub fn find(
     changes: &mut Changes,
 ) -> Result<Retold, NotifyError> {
     let mut retold = Retold::default();
-    let earlier = outbox.grant_mail_to_check(
-        night.date,
-        &night.reference(),
-        changes.ungranted.keys().map(String::as_str),
-    )?;
+    let earlier =
+        outbox.grant_mail_to_check(night.date, changes.ungranted.keys().map(String::as_str))?;
     if earlier.is_empty() {
         return Ok(retold);
     }
@@ -302,7 +299,7 @@ mod tests {
                 // Looked up by the night between, claimed by a sender, told
                 // by that night's mail, and given back by the sender.
                 let between = earlier + chrono::Days::new(1);
-                let read = outbox.grant_mail_to_check(between, "", [email]).unwrap();
+                let read = outbox.grant_mail_to_check(between, [email]).unwrap();
                 let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
                 let due = sender.due(Scope::Nightly, now, true).unwrap();
                 let claimed = sender.claim(&due, now, |_| Some(Event::Claim)).unwrap();

@@ -117,15 +117,14 @@ pub struct NewItem {
 /// [`Outbox::grant_mail_to_check`]'s queries: through the partial
 /// indexes of outbox migration 14, whose conditions they repeat word for
 /// word; `INDEXED BY` makes a query that could not use its index an error,
-/// not a scan of the table. `?1` the night, `?2` its reference, `?3` an
-/// address.
+/// not a scan of the table. `?1` the night, `?2` an address.
 const GRANT_MAIL_OF: &str = "SELECT id, night, email, kind, state, case_keys, ref, told_by
      FROM items INDEXED BY items_grant_mail
-     WHERE email = ?3 AND case_keys IS NOT NULL AND state IN ('queued', 'retrying', 'unknown')
-       AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
+     WHERE email = ?2 AND case_keys IS NOT NULL AND state IN ('queued', 'retrying', 'unknown')
+       AND night <= ?1";
 const GRANT_MAIL_UNTOLD: &str = "SELECT id, night, email, kind, state, untold, ref, told_by
      FROM items INDEXED BY items_untold
-     WHERE untold IS NOT NULL AND night <= ?1 AND (night < ?1 OR ref <> ?2)";
+     WHERE untold IS NOT NULL AND night <= ?1";
 
 /// The change of state that withholds a grant mail (`event`: item `?1`
 /// not sent becomes `?2`, suppressed, with the reason `?3`, withheld at
@@ -208,12 +207,14 @@ fn teller(told_by: &str) -> (&str, &str) {
 }
 
 /// The build whose mail an item's `ref` is ([`build_reference`]): 1 for
-/// the night's own.
-pub fn reference_build(reference: &str) -> u32 {
-    reference
-        .strip_prefix("build-")
-        .and_then(|b| b.parse().ok())
-        .unwrap_or(1)
+/// the night's own; `None` for a grant mail of its own
+/// ([`more_reference`]), queued by a run compared with another snapshot
+/// than the night's earlier build, whichever build it was.
+pub fn reference_build(reference: &str) -> Option<u32> {
+    if reference.is_empty() {
+        return Some(1);
+    }
+    reference.strip_prefix("build-")?.parse().ok()
 }
 
 /// `items.case_keys` (or `untold`) read back.
@@ -342,10 +343,15 @@ impl Outbox {
         Ok(out)
     }
 
-    /// `night`'s activations and approvals, of every build, in any state
-    /// (sent, waiting, failed or withheld: what it named was told, or is
-    /// told by other mail), with the cases each names.
-    pub fn night_grant_mail(&self, night: NaiveDate) -> Result<Vec<NightGrantMail>> {
+    /// `night`'s activations and approvals to the addresses `wanted`
+    /// takes, of every build, in any state (sent, waiting, failed or
+    /// withheld: what it named was told, or is told by other mail), with
+    /// the cases each names.
+    pub fn night_grant_mail(
+        &self,
+        night: NaiveDate,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<NightGrantMail>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, email, kind, ref, case_keys FROM items
              WHERE night = ?1 AND kind IN (?2, ?3)",
@@ -369,6 +375,9 @@ impl Outbox {
         let mut out = Vec::new();
         for row in rows {
             let (id, email, kind, reference, case_keys) = row?;
+            if !wanted(&email) {
+                continue;
+            }
             out.push(NightGrantMail {
                 email,
                 kind: parse_kind(id, &kind)?,
@@ -420,9 +429,11 @@ impl Outbox {
         )?)
     }
 
-    /// The activations, approvals and expiry warnings of nights before
-    /// `night` (and of its other builds than `reference`'s) that a night's
-    /// grants must be checked against: those to `addresses` (a grant of
+    /// The activations, approvals and expiry warnings of nights up to
+    /// `night`, of every build of it, that a night's grants must be checked
+    /// against (none of a run's own mail is queued yet as it reads them: a
+    /// night's mail of the same reference is another run's, of an earlier
+    /// build, or of a build of the night before a rollback): those to `addresses` (a grant of
     /// theirs is gone tonight) not sent yet (queued, retrying, or unknown:
     /// perhaps not delivered), and those `send` withheld whose cases still
     /// granted are not told yet. Each names its cases; items from before
@@ -432,7 +443,6 @@ impl Outbox {
     pub fn grant_mail_to_check<'a>(
         &self,
         night: NaiveDate,
-        reference: &str,
         addresses: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<GrantMail>> {
         let night = compact(night);
@@ -454,13 +464,13 @@ impl Outbox {
         };
         let mut of = self.conn.prepare_cached(GRANT_MAIL_OF)?;
         for email in addresses {
-            let mut rows = of.query(params![night, reference, email])?;
+            let mut rows = of.query(params![night, email])?;
             while let Some(r) = rows.next()? {
                 read(r)?;
             }
         }
         let mut untold = self.conn.prepare_cached(GRANT_MAIL_UNTOLD)?;
-        let mut rows = untold.query(params![night, reference])?;
+        let mut rows = untold.query(params![night])?;
         while let Some(r) = rows.next()? {
             read(r)?;
         }
@@ -948,7 +958,7 @@ mod tests {
             let mut stmt = conn
                 .prepare(&format!("EXPLAIN QUERY PLAN {query}"))
                 .unwrap();
-            let params = ["20261124", "", "a@example.com"];
+            let params = ["20261124", "a@example.com"];
             let params = &params[..stmt.parameter_count()];
             let plan: Vec<String> = stmt
                 .query_map(rusqlite::params_from_iter(params), |r| {
