@@ -455,7 +455,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     assert_eq!(read_25.len(), 1);
     let n3 = ob.begin_night(night(25), "", now).unwrap();
     assert!(n3
-        .withhold_told_in(&read_25[0], "W is no longer granted", "more-1")
+        .withhold_told_in(&read_25[0], "W is no longer granted", Some("more-1"))
         .unwrap());
     assert!(n3
         .add_under(&item(A, Kind::Approval, &[Y]), State::Queued, now, "more-1")
@@ -626,4 +626,33 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
     ]) {
         assert_eq!(state(&ob, *id), was);
     }
+}
+
+/// `outbox retry` follows each item once: a `told_by` that leads back to
+/// an item met before (here the item itself: a night's run that told
+/// nothing of its own night's mail under the same reference) ends the
+/// chain; it does not go round for ever, holding the outbox's write lock.
+#[test]
+fn retrying_follows_each_mail_once() {
+    const A: &str = "a@example.com";
+    let (dir, mut ob, now) = night_1(&[item(A, Kind::Approval, &[X, Y])]);
+    let first = ob.grant_mail_to_check(night(23), [A]).unwrap();
+    let mut sender = Outbox::open_for_sending(dir.path()).unwrap();
+    send_all(&mut sender, now, |_| (Event::Claim, Event::Refused));
+    let n = ob.begin_night(night(23), "build-2", now).unwrap();
+    assert!(!n
+        .withhold_told_in(&first[0], "X is no longer granted", Some(""))
+        .unwrap());
+    n.commit(None).unwrap();
+    let id = first[0].id;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let retried = ob.retry(RetryWhich::Item(id)).unwrap();
+        tx.send(retried).unwrap();
+    });
+    let retried = rx
+        .recv_timeout(std::time::Duration::from_secs(20))
+        .expect("retry ends");
+    assert_eq!(retried.told, [(id, "20261123".to_string())]);
+    assert!(retried.tellers.is_empty() && retried.emails.is_empty());
 }

@@ -863,9 +863,11 @@ impl World {
                     } else {
                         // (a sender holds it, or sent or failed it: told
                         // here, so no later withhold tells it again)
-                        m.told_by = true;
                         false
                     };
+                    // (the item records the night that told it, whatever
+                    // became of it: `NightQueue::withhold`)
+                    m.told_by = true;
                     assert_eq!(
                         tx.withhold(mail, "told tonight").unwrap(),
                         want,

@@ -1242,6 +1242,133 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mai
     told(&smtp);
 }
 
+/// The review of the thirty-fourth session (its F1): the night's own
+/// expiry warning (build 1's), withheld by a run compared with the night
+/// before for naming a case revoked since, left its case still granted
+/// unwarned: the run took the warning for its own. Now the case kept is
+/// warned of in a warning of its own.
+#[test]
+fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_withheld_kept() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut n1, _) = scenario(&[TWO]);
+    n1.cases.push((2, "審理中", ""));
+    n1.entries.push((2, 1, "115/11/02", "準備程序".into()));
+    n1.grants.push((2, TWO.to_string()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(TWO).len(), 1, "the activation");
+    // Build 1: both cases end soon (a warning of both waits); build 2
+    // revokes case 2, its mail waiting (build 1 damaged).
+    let mut b1 = n1.clone();
+    for case in b1.cases.iter_mut() {
+        *case = (case.0, "上訴", "115/10/01");
+    }
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let mut b2 = b1.clone();
+    b2.grants.retain(|(n, _)| *n != 2);
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = b2.write(&env.dir.path().join("c"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let warned = |smtp: &Smtp| {
+        let warnings: Vec<String> = smtp
+            .accepted_for(TWO)
+            .into_iter()
+            .filter(|m| m.contains("後停止查詢"))
+            .collect();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("115年度訴字第1號") && !warnings[0].contains("115年度訴字第2號"),
+            "{}",
+            warnings[0]
+        );
+    };
+    warned(&smtp);
+    import(
+        &env,
+        &smtp,
+        &b2.write(&env.dir.path().join("d"), "20261125"),
+    );
+    send(&env, &smtp);
+    warned(&smtp);
+}
+
+/// The same review (its F3): a grant the court restores is mailed, though
+/// the night's grant mail that named it before was withheld. Build 1
+/// grants `TWO` case 2 (its activation waits); build 2 revokes it (the
+/// activation withheld, nothing of it told); build 3 grants it again,
+/// compared with the night before.
+#[test]
+fn a_night_compared_with_an_older_snapshot_tells_a_grant_restored_after_its_mail_was_withheld() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[TWO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut b1 = n1.clone();
+    b1.new_case_granted(2, TWO);
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let mut b2 = b1.clone();
+    b2.grants.retain(|(n, _)| *n != 2);
+    import(
+        &env,
+        &smtp,
+        &b2.write(&env.dir.path().join("c"), "20261124"),
+    );
+    crate::util::damage(&env.data().join("snapshots").join(env.current()));
+    let dir = b1.write(&env.dir.path().join("d"), "20261124");
+    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
+    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    let run = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let told = |smtp: &Smtp| {
+        let mails = smtp.accepted_for(TWO);
+        assert_eq!(mails.len(), 2, "{mails:#?}");
+        assert!(
+            mails[1].contains("115年度訴字第2號") && !mails[1].contains("115年度訴字第1號"),
+            "{}",
+            mails[1]
+        );
+    };
+    told(&smtp);
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("e"), "20261125"),
+    );
+    send(&env, &smtp);
+    told(&smtp);
+}
+
 /// The kinds and how many of each a dry run's `mail to queue:` line says.
 fn to_queue(dry_run: &Run) -> Vec<(String, u64)> {
     let line = dry_run

@@ -308,7 +308,8 @@ fn teller_line(t: &mail::outbox::Teller) -> String {
         ),
         Fate::Covered => "an activation or approval that went said its cases' last day".to_string(),
         Fate::Withheld => {
-            "withheld in its turn: a night's mail tells its cases still granted".to_string()
+            "withheld in its turn: what of it is still granted, if anything, a night's mail tells"
+                .to_string()
         }
         Fate::Unreadable => format!(
             "its stored message cannot be read, so its cases are not told: tell the address \

@@ -35,9 +35,7 @@ use super::diff::{CaseNews, Changes, Expiring, Granted};
 use super::floors::{holds, Before, Files};
 use super::retell::Retold;
 use super::NotifyError;
-use mail::outbox::{
-    Floor, GrantMail, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State,
-};
+use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State};
 use mail::render::{self, CaseView, RenderError, View};
 use mail::{message_id, window_opening, MailSettings};
 use schemas::date::{compact, roc, roc_taipei, to_int};
@@ -173,6 +171,9 @@ pub struct Known {
     /// (of those with new grants tonight): what a run that is not a re-run
     /// must not tell again ([`Known::not_named`]).
     pub night_grants: BTreeMap<String, NightGrants>,
+    /// The highest `more-N` the night has used, by address
+    /// ([`Known::more_reference`]).
+    pub more_used: BTreeMap<String, u32>,
 }
 
 /// The night's grant mail to an address ([`Known::night_grants`]).
@@ -181,10 +182,6 @@ pub struct NightGrants {
     /// Each one's kind, reference, and the cases it names (`None`: queued
     /// before outbox migration 14, which did not record them).
     pub mail: Vec<(Kind, String, Option<BTreeSet<String>>)>,
-    /// The reference of mail of its own not used yet for the address
-    /// (`mail::outbox::more_reference`): one past the highest used, of
-    /// any kind, withheld or not.
-    pub next_more: u32,
 }
 
 impl Known {
@@ -203,16 +200,25 @@ impl Known {
         email: &str,
         granted: &'g [Granted],
     ) -> Option<(Vec<&'g Granted>, String)> {
-        let night = self.night_grants.get(email)?;
+        // (none, if all of it was withheld: `read_known`)
         let mut named = BTreeSet::new();
-        for (_, _, cases) in &night.mail {
+        for (_, _, cases) in self.night_grants.get(email).map_or(&[][..], |n| &n.mail) {
             named.extend(cases.as_ref()?);
         }
         let rest: Vec<&Granted> = granted
             .iter()
             .filter(|g| !named.contains(&g.case.id()))
             .collect();
-        (!rest.is_empty()).then(|| (rest, mail::outbox::more_reference(night.next_more)))
+        (!rest.is_empty()).then(|| (rest, self.more_reference(email)))
+    }
+
+    /// The reference of mail of its own to `email` not used yet
+    /// (`mail::outbox::more_reference`): one past the highest the night
+    /// has used for the address, of any kind, withheld or not. A grant
+    /// mail and an expiry warning of the same run share it (their kinds
+    /// differ).
+    fn more_reference(&self, email: &str) -> String {
+        mail::outbox::more_reference(self.more_used.get(email).copied().unwrap_or(0) + 1)
     }
 }
 
@@ -647,10 +653,6 @@ pub fn plan<'a>(
 
     // Expiry warnings, once per (address, case, last day).
     for (email, expiring) in &changes.expiring {
-        if has(email, Kind::Expiry) {
-            summary.already_queued += 1;
-            continue;
-        }
         let fresh: Vec<&Expiring> = expiring
             .iter()
             .filter(|x| {
@@ -659,7 +661,13 @@ pub fn plan<'a>(
                     .contains(&(email.clone(), x.case.id(), to_int(x.last_day)))
             })
             .collect();
+        // (the night has a warning to the address under this run's
+        // reference already, another run's: what it warned of is recorded
+        // as warned; the rest, or what a warning withheld tonight warned
+        // of, in a warning of its own, as grants are told)
+        let reference = has(email, Kind::Expiry).then(|| known.more_reference(email));
         if fresh.is_empty() {
+            summary.already_queued += u64::from(reference.is_some());
             continue;
         }
         plan.warn.extend(
@@ -690,7 +698,7 @@ pub fn plan<'a>(
             activation: None,
             after_earlier: false,
             for_reminders: false,
-            reference: None,
+            reference,
             not_activated: known.not_activated.contains(email.as_str()),
             behind,
         });
@@ -765,7 +773,7 @@ pub fn queue(
                 &key,
                 calendars,
                 &planned.ids,
-                &retold.withheld,
+                retold,
                 done,
                 now,
             )
@@ -1024,8 +1032,23 @@ fn read_known(
                 .map(String::as_str),
         )?,
         night_grants: BTreeMap::new(),
+        more_used: BTreeMap::new(),
     };
+    let tonight = compact(night);
     for mail in outbox.night_grant_mail(night, |e| changes.new_grants.contains_key(e))? {
+        // (mail withheld names nothing, unless another night's mail told
+        // its cases still granted: what it named that was revoked is
+        // told, should it be granted again; what it kept, that night's
+        // mail names, or this one's if it is one of tonight's builds, or
+        // the run tells it now, left to tell)
+        if mail.withheld
+            && mail
+                .told_by
+                .as_deref()
+                .is_none_or(|t| t.split(' ').next() == Some(tonight.as_str()))
+        {
+            continue;
+        }
         let cases = mail.case_keys.map(|c| c.into_iter().collect());
         known
             .night_grants
@@ -1036,15 +1059,11 @@ fn read_known(
     }
     // (one pass over what the night has: a rediff of a national night
     // meets some 10^5 addresses with its grant mail)
-    let mut more_used: BTreeMap<&str, u32> = BTreeMap::new();
     for (email, _, reference) in &known.queued {
         if let Some(n) = mail::outbox::more_number(reference) {
-            let used = more_used.entry(email.as_str()).or_default();
+            let used = known.more_used.entry(email.clone()).or_default();
             *used = (*used).max(n);
         }
-    }
-    for (email, grants) in known.night_grants.iter_mut() {
-        grants.next_more = more_used.get(email.as_str()).copied().unwrap_or(0) + 1;
     }
     let mut find =
         accounts.prepare("SELECT id, password_hash IS NOT NULL FROM accounts WHERE email = ?1")?;
@@ -1119,7 +1138,7 @@ fn write(
     key: &[u8],
     calendars: Calendars<'_>,
     ids: &Ids,
-    withhold: &[(GrantMail, String)],
+    retold: &Retold,
     done: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<QueueSummary, NotifyError> {
@@ -1134,9 +1153,21 @@ fn write(
     // expiry warning queued behind it, take its reference)
     let own_reference: BTreeMap<String, String> = jobs
         .iter()
+        .filter(|j| j.kind.is_grant())
         .filter_map(|j| Some((j.email.to_string(), j.reference.clone()?)))
         .collect();
     let reference_of = |email: &str| own_reference.get(email).unwrap_or(&reference).clone();
+    // Tonight's grant mail and expiry warnings, by address and whether a
+    // warning: their reference and the cases they name.
+    let tellers: BTreeMap<(&str, bool), (String, BTreeSet<String>)> = jobs
+        .iter()
+        .filter(|j| j.kind.is_grant() || j.kind == Kind::Expiry)
+        .map(|j| {
+            let reference = j.reference.clone().unwrap_or_else(|| reference.clone());
+            let cases = j.about.grant_case_keys().into_iter().collect();
+            ((j.email, j.kind == Kind::Expiry), (reference, cases))
+        })
+        .collect();
     let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
@@ -1242,15 +1273,18 @@ fn write(
     }
     // Earlier grant mail that names a case no longer granted: withheld
     // with the mail that tells what is still granted (`super::retell`).
-    for (mail, why) in withhold {
-        // (its cases told in the grant mail of the address's own, if any;
-        // an expiry warning's, in the night's warning)
-        let teller = if mail.kind == Kind::Expiry {
-            reference.clone()
-        } else {
-            reference_of(&mail.email)
-        };
-        if tx.withhold_told_in(mail, why, &teller)? {
+    // Each records the mail that told its cases still granted (`told_by`):
+    // tonight's to the address, of the kind that tells them, that names
+    // any of them, else the run's (the night's mail of another run names
+    // them); none if tonight tells nothing of it.
+    for (mail, why) in &retold.withheld {
+        let teller = (!retold.told_none.contains(&mail.id)).then(|| {
+            tellers
+                .get(&(mail.email.as_str(), mail.kind == Kind::Expiry))
+                .filter(|(_, cases)| mail.case_keys.iter().any(|c| cases.contains(c)))
+                .map_or(reference.as_str(), |(r, _)| r.as_str())
+        });
+        if tx.withhold_told_in(mail, why, teller)? {
             summary.withheld += u64::from(!mail.withheld);
         }
     }
@@ -1485,7 +1519,6 @@ mod tests {
                     let named = w.named.iter().map(|&n| case(n).id()).collect();
                     let grants = known.night_grants.entry(e.clone()).or_default();
                     grants.mail.push((*k, String::new(), Some(named)));
-                    grants.next_more = 1;
                 }
             }
             if w.queued.contains(&Kind::Digest) && !w.digest_lost {
@@ -1567,6 +1600,8 @@ mod tests {
             let mut want: Vec<Want> = Vec::new();
             // A grant mail's cases and own reference, by address.
             let mut grants_of: BTreeMap<&str, (Vec<u32>, Option<String>)> = BTreeMap::new();
+            // The addresses whose expiry warning is one of its own.
+            let mut warnings_own: BTreeSet<&str> = BTreeSet::new();
             let mut not_named = 0;
             let mut already = 0;
             let mut unsubscribed = 0;
@@ -1637,15 +1672,21 @@ mod tests {
                         }
                     }
                     if !w.expiring.is_empty() {
-                        if queued(Kind::Expiry) {
+                        // Once per (address, case, last day): what the
+                        // night's warning under this run's reference did
+                        // not warn of, in a warning of its own.
+                        let fresh: Vec<u32> = w
+                            .expiring
+                            .iter()
+                            .copied()
+                            .filter(|n| !w.warned.contains(n))
+                            .collect();
+                        if queued(Kind::Expiry) && fresh.is_empty() {
                             already += 1;
                         } else {
-                            let fresh: Vec<u32> = w
-                                .expiring
-                                .iter()
-                                .copied()
-                                .filter(|n| !w.warned.contains(n))
-                                .collect();
+                            if queued(Kind::Expiry) {
+                                warnings_own.insert(email);
+                            }
                             if !fresh.is_empty() {
                                 let state = if flagged { State::Suppressed } else { State::Queued };
                                 // Behind tonight's grant mail if it lists
@@ -1679,7 +1720,12 @@ mod tests {
                         granted.iter().map(|g| g.case.key.number).collect(),
                         j.reference.clone(),
                     ),
-                    _ => {
+                    About::Expiring(_) => {
+                        let own = warnings_own.contains(j.email).then(|| "more-1".to_string());
+                        prop_assert_eq!(&j.reference, &own);
+                        continue;
+                    }
+                    About::News(_) => {
                         prop_assert_eq!(&j.reference, &None);
                         continue;
                     }

@@ -1,7 +1,7 @@
 //! What administrators see and do (`cpor-etl outbox`): list, show, count,
 //! release a held night, queue items again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -110,8 +110,9 @@ pub enum Fate {
     /// went, saying its cases' last day.
     Covered,
     /// Withheld before it was sent, its cases left for the next night's
-    /// mail to tell (`untold`), or told by a night's mail of a version
-    /// that did not record which.
+    /// mail to tell (`untold`), none of them still granted (a night told
+    /// nothing of it), or told by a night's mail of a version that did not
+    /// record which.
     Withheld,
     /// Its stored message cannot be read: queued again it would fail
     /// again. Its cases are not told.
@@ -450,6 +451,9 @@ impl Outbox {
                  WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
                  ORDER BY id",
             )?;
+            // (each item once: a chain that came back to an item met
+            // before, or to the item itself, ends there)
+            let mut met: BTreeSet<i64> = to_follow.iter().map(|a: &Asked| a.id).collect();
             while let Some(item) = to_follow.pop() {
                 let Some(told_by) = &item.told_by else {
                     continue;
@@ -485,6 +489,9 @@ impl Outbox {
                     )?
                     .collect::<std::result::Result<_, _>>()?;
                 for row in found {
+                    if !met.insert(row.id) {
+                        continue;
+                    }
                     let (id, kind) = (row.id, parse_kind(row.id, &row.kind)?);
                     let was = parse_state(id, &row.state)?;
                     let fate = teller_fate(&row, was);

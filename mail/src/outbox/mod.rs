@@ -234,6 +234,10 @@ pub struct NightGrantMail {
     /// The cases it names; `None` for mail queued before outbox migration
     /// 14, which did not record them.
     pub case_keys: Option<Vec<String>>,
+    /// Withheld for naming a case no longer granted (`withheld_at`).
+    pub withheld: bool,
+    /// The night's mail that told its cases still granted (`told_by`).
+    pub told_by: Option<String>,
 }
 
 /// An earlier night's activation, approval or expiry warning that tonight's
@@ -353,7 +357,7 @@ impl Outbox {
         wanted: impl Fn(&str) -> bool,
     ) -> Result<Vec<NightGrantMail>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, email, kind, ref, case_keys FROM items
+            "SELECT id, email, kind, ref, case_keys, withheld_at IS NOT NULL, told_by FROM items
              WHERE night = ?1 AND kind IN (?2, ?3)",
         )?;
         let rows = stmt.query_map(
@@ -369,12 +373,14 @@ impl Outbox {
                     r.get::<_, String>(2)?,
                     r.get::<_, String>(3)?,
                     r.get::<_, Option<String>>(4)?,
+                    r.get::<_, bool>(5)?,
+                    r.get::<_, Option<String>>(6)?,
                 ))
             },
         )?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, email, kind, reference, case_keys) = row?;
+            let (id, email, kind, reference, case_keys, withheld, told_by) = row?;
             if !wanted(&email) {
                 continue;
             }
@@ -383,6 +389,8 @@ impl Outbox {
                 kind: parse_kind(id, &kind)?,
                 reference,
                 case_keys: case_keys.map(|c| case_keys_of(Some(c))),
+                withheld,
+                told_by,
             });
         }
         Ok(out)
@@ -768,14 +776,20 @@ impl NightQueue<'_> {
     /// night that withholds it; and `outbox retry` of it follows to the
     /// mail that told them (`Outbox::retry`).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
-        self.withhold_told_in(mail, why, &self.reference)
+        self.withhold_told_in(mail, why, Some(&self.reference))
     }
 
     /// The same, where this night's mail that tells its cases is queued
     /// under `reference` rather than the queue's: a grant mail of its own
     /// ([`more_reference`]), which `told_by` then names, so that `outbox
-    /// retry` finds it (`Outbox::retry`).
-    pub fn withhold_told_in(&self, mail: &GrantMail, why: &str, reference: &str) -> Result<bool> {
+    /// retry` finds it (`Outbox::retry`); `None` if this night tells none
+    /// of them (all gone, or told already), when no `told_by` is written.
+    pub fn withhold_told_in(
+        &self,
+        mail: &GrantMail,
+        why: &str,
+        reference: Option<&str>,
+    ) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
         )?;
@@ -802,9 +816,11 @@ impl NightQueue<'_> {
         // night read it, or failed it (unreadable), and withholds it later,
         // or a night after `outbox retry`, tells them no more; and `outbox
         // retry` of it finds the mail that told them.
-        self.tx
-            .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
-            .execute(params![mail.id, told_by(&self.night, reference)])?;
+        if let Some(reference) = reference {
+            self.tx
+                .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
+                .execute(params![mail.id, told_by(&self.night, reference)])?;
+        }
         Ok(withheld)
     }
 
