@@ -924,12 +924,7 @@ fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itsel
     );
     assert_eq!(itself.code, 1, "{}{}", itself.stdout, itself.stderr);
     assert!(itself.stderr.contains("with itself"), "{}", itself.stderr);
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = rediff_with_the_night_before(&env, &smtp);
     assert!(
         run.stdout
             .contains("night 20261124-1.sqlite will be compared with 20261123-1.sqlite"),
@@ -979,10 +974,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_grants_its_other_builds_mai
     let mut corrected = n2.clone();
     corrected.new_case_granted(3, TWO);
     corrected.cases[2] = (3, "上訴", "115/10/01");
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = corrected.write(&env.dir.path().join("c"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    imported_over_a_damaged_snapshot(&env, &smtp, &corrected, "20261124");
     // The administrator compares it with the night before, having looked
     // at what that would queue.
     let rediff = ["outbox", "rediff", "20261124", "--from", "20261123"];
@@ -1028,16 +1020,8 @@ fn a_night_compared_with_an_older_snapshot_tells_the_grants_its_other_builds_mai
     // night before as well. Only case 4 is told, in mail of its own again.
     let mut again = corrected.clone();
     again.new_case_granted(4, TWO);
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = again.write(&env.dir.path().join("d"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    imported_over_a_damaged_snapshot(&env, &smtp, &again, "20261124");
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     assert_eq!(only(4), 4);
     let list = etl(&env, &smtp, &["outbox", "list", "--night", "20261124"]).stdout;
@@ -1089,10 +1073,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_se
     );
     let mut build3 = build2.clone();
     build3.grants.retain(|(n, _)| *n != 2);
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = build3.write(&env.dir.path().join("d"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    imported_over_a_damaged_snapshot(&env, &smtp, &build3, "20261124");
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(
@@ -1100,12 +1081,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_se
         1,
         "build 2's activation withheld"
     );
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     let mails = smtp.accepted_for(TWO);
     assert_eq!(mails.len(), 2, "{mails:#?}");
@@ -1160,16 +1136,8 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_it
     );
     let mut b3 = b2.clone();
     b3.grants.retain(|(n, _)| *n != 1);
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = b3.write(&env.dir.path().join("d"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    imported_over_a_damaged_snapshot(&env, &smtp, &b3, "20261124");
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     let mails = smtp.accepted_for(TWO);
     assert_eq!(mails.len(), 3, "{mails:#?}");
@@ -1205,10 +1173,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mai
     );
     let mut b2 = b1.clone();
     b2.grants.retain(|(n, _)| *n != 2);
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = b2.write(&env.dir.path().join("c"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
+    imported_over_a_damaged_snapshot(&env, &smtp, &b2, "20261124");
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(
@@ -1216,12 +1181,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mai
         1,
         "build 1's activation withheld"
     );
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     let told = |smtp: &Smtp| {
         let mails = smtp.accepted_for(TWO);
@@ -1275,16 +1235,8 @@ fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_w
     );
     let mut b2 = b1.clone();
     b2.grants.retain(|(n, _)| *n != 2);
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = b2.write(&env.dir.path().join("c"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    imported_over_a_damaged_snapshot(&env, &smtp, &b2, "20261124");
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     let warned = |smtp: &Smtp| {
         let warnings: Vec<String> = smtp
@@ -1307,6 +1259,63 @@ fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_w
     );
     send(&env, &smtp);
     warned(&smtp);
+}
+
+/// The review of 861493b (its R3): a warning withheld by a run compared
+/// with the night before, for a case revoked since, is warned of again
+/// only where no warning of the night names its case kept: night 23 warns
+/// of cases 1 and 2 (neither sent); night 24 moves case 1's last day and
+/// warns of it again (its own warning); build 2 revokes case 2. Case 1 is
+/// warned of once that morning, by night 24's warning, not twice.
+#[test]
+fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own_warning_names() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut n0, _) = scenario(&[TWO]);
+    n0.cases.push((2, "審理中", ""));
+    n0.entries.push((2, 1, "115/11/02", "準備程序".into()));
+    n0.grants.push((2, TWO.to_string()));
+    import(
+        &env,
+        &smtp,
+        &n0.write(&env.dir.path().join("a"), "20261122"),
+    );
+    send(&env, &smtp);
+    let mut n1 = n0.clone();
+    for case in n1.cases.iter_mut() {
+        *case = (case.0, "上訴", "115/10/01");
+    }
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("b"), "20261123"),
+    );
+    let mut b1 = n1.clone();
+    b1.cases[0] = (1, "上訴", "115/10/05");
+    b1.cases[1] = (2, "審理中", "");
+    import(
+        &env,
+        &smtp,
+        &b1.write(&env.dir.path().join("c"), "20261124"),
+    );
+    let mut b2 = b1.clone();
+    b2.grants.retain(|(n, _)| *n != 2);
+    imported_over_a_damaged_snapshot(&env, &smtp, &b2, "20261124");
+    rediff_with_the_night_before(&env, &smtp);
+    send(&env, &smtp);
+    let warnings: Vec<String> = smtp
+        .accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號")
+            && warnings[0].contains("115/12/05")
+            && !warnings[0].contains("115年度訴字第2號"),
+        "{}",
+        warnings[0]
+    );
 }
 
 /// The same review (its F3): a grant the court restores is mailed, though
@@ -1339,16 +1348,8 @@ fn a_night_compared_with_an_older_snapshot_tells_a_grant_restored_after_its_mail
         &smtp,
         &b2.write(&env.dir.path().join("c"), "20261124"),
     );
-    crate::util::damage(&env.data().join("snapshots").join(env.current()));
-    let dir = b1.write(&env.dir.path().join("d"), "20261124");
-    let run = etl(&env, &smtp, &["import", dir.to_str().unwrap()]);
-    assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
-    let run = etl(
-        &env,
-        &smtp,
-        &["outbox", "rediff", "20261124", "--from", "20261123"],
-    );
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    imported_over_a_damaged_snapshot(&env, &smtp, &b1, "20261124");
+    rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
     let told = |smtp: &Smtp| {
         let mails = smtp.accepted_for(TWO);
@@ -1601,6 +1602,18 @@ fn imported_over_a_damaged_snapshot(
     let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
     assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
     (snapshot, intact)
+}
+
+/// `outbox rediff 20261124 --from 20261123`: the night's mail, waiting
+/// for a damaged snapshot, compared with the night before instead.
+fn rediff_with_the_night_before(env: &Env, smtp: &Smtp) -> Run {
+    let run = etl(
+        env,
+        smtp,
+        &["outbox", "rediff", "20261124", "--from", "20261123"],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    run
 }
 
 /// A `send` while the live night's mail waits (exit 1) sends `TWO` nothing.

@@ -167,9 +167,10 @@ pub struct Known {
     /// Of the addresses with news or expiring cases, those whose account
     /// has no password yet: their mail says how to activate it.
     pub not_activated: BTreeSet<String>,
-    /// The night's activations and approvals, of every build, by address
-    /// (of those with new grants tonight): what a run that is not a re-run
-    /// must not tell again ([`Known::not_named`]).
+    /// The night's activations, approvals and expiry warnings, of every
+    /// build, by address (of those with new grants or expiring cases
+    /// tonight): what a run whose key the night's mail holds must not tell
+    /// again ([`Known::not_named`], [`Known::not_warned`]).
     pub night_grants: BTreeMap<String, NightGrants>,
     /// The highest `more-N` the night has used, by address
     /// ([`Known::more_reference`]).
@@ -200,16 +201,41 @@ impl Known {
         email: &str,
         granted: &'g [Granted],
     ) -> Option<(Vec<&'g Granted>, String)> {
-        // (none, if all of it was withheld: `read_known`)
-        let mut named = BTreeSet::new();
-        for (_, _, cases) in self.night_grants.get(email).map_or(&[][..], |n| &n.mail) {
-            named.extend(cases.as_ref()?);
-        }
+        let named = self.named(email, true)?;
         let rest: Vec<&Granted> = granted
             .iter()
             .filter(|g| !named.contains(&g.case.id()))
             .collect();
         (!rest.is_empty()).then(|| (rest, self.more_reference(email)))
+    }
+
+    /// The cases the night's activations and approvals (`grants`), or its
+    /// expiry warnings, to `email` name (none, if all of it was withheld
+    /// by a run of this night: `read_known`); `None` if mail from before
+    /// outbox migration 14 names no cases.
+    fn named(&self, email: &str, grants: bool) -> Option<BTreeSet<&String>> {
+        let mut named = BTreeSet::new();
+        for (kind, _, cases) in self.night_grants.get(email).map_or(&[][..], |n| &n.mail) {
+            if kind.is_grant() == grants {
+                named.extend(cases.as_ref()?);
+            }
+        }
+        Some(named)
+    }
+
+    /// Of the expiry warnings `fresh` to `email` (not warned of yet, as
+    /// `expiry_warned` records), those none of the night's warnings names:
+    /// one the night's warning of another run names, its last day moved
+    /// since, is not warned of twice. Every one, if mail from before
+    /// outbox migration 14 names no cases.
+    fn not_warned<'x>(&self, email: &str, fresh: Vec<&'x Expiring>) -> Vec<&'x Expiring> {
+        let Some(named) = self.named(email, false) else {
+            return Vec::new();
+        };
+        fresh
+            .into_iter()
+            .filter(|x| !named.contains(&x.case.id()))
+            .collect()
     }
 
     /// The reference of mail of its own to `email` not used yet
@@ -666,6 +692,11 @@ pub fn plan<'a>(
         // as warned; the rest, or what a warning withheld tonight warned
         // of, in a warning of its own, as grants are told)
         let reference = has(email, Kind::Expiry).then(|| known.more_reference(email));
+        let fresh = if reference.is_some() {
+            known.not_warned(email, fresh)
+        } else {
+            fresh
+        };
         if fresh.is_empty() {
             summary.already_queued += u64::from(reference.is_some());
             continue;
@@ -1035,17 +1066,18 @@ fn read_known(
         more_used: BTreeMap::new(),
     };
     let tonight = compact(night);
-    for mail in outbox.night_grant_mail(night, |e| changes.new_grants.contains_key(e))? {
-        // (mail withheld names nothing, unless another night's mail told
-        // its cases still granted: what it named that was revoked is
-        // told, should it be granted again; what it kept, that night's
-        // mail names, or this one's if it is one of tonight's builds, or
-        // the run tells it now, left to tell)
+    let wanted = |e: &str| changes.new_grants.contains_key(e) || changes.expiring.contains_key(e);
+    for mail in outbox.night_grant_mail(night, wanted)? {
+        // (mail a run of this night withheld names nothing: what it kept,
+        // that run's mail names; what it named that was revoked is told,
+        // should it be granted again. Mail another night withheld names
+        // what it did; mail `send` withheld, its cases still to tell
+        // (`untold`), too, unless this run tells them: `planned`)
         if mail.withheld
             && mail
                 .told_by
                 .as_deref()
-                .is_none_or(|t| t.split(' ').next() == Some(tonight.as_str()))
+                .is_some_and(|t| t.split(' ').next() == Some(tonight.as_str()))
         {
             continue;
         }
@@ -1273,18 +1305,15 @@ fn write(
     }
     // Earlier grant mail that names a case no longer granted: withheld
     // with the mail that tells what is still granted (`super::retell`).
-    // Each records the mail that told its cases still granted (`told_by`):
-    // tonight's to the address, of the kind that tells them, that names
-    // any of them, else the run's (the night's mail of another run names
-    // them); none if tonight tells nothing of it.
+    // Each records the night whose mail told what of it was still granted,
+    // if anything (`told_by`): tonight's mail to the address, of the kind
+    // that tells them, that names any of them, else the run's reference.
     for (mail, why) in &retold.withheld {
-        let teller = (!retold.told_none.contains(&mail.id)).then(|| {
-            tellers
-                .get(&(mail.email.as_str(), mail.kind == Kind::Expiry))
-                .filter(|(_, cases)| mail.case_keys.iter().any(|c| cases.contains(c)))
-                .map_or(reference.as_str(), |(r, _)| r.as_str())
-        });
-        if tx.withhold_told_in(mail, why, teller)? {
+        let teller = tellers
+            .get(&(mail.email.as_str(), mail.kind == Kind::Expiry))
+            .filter(|(_, cases)| mail.case_keys.iter().any(|c| cases.contains(c)))
+            .map_or(reference.as_str(), |(r, _)| r.as_str());
+        if tx.withhold_told_in(mail, why, Some(teller))? {
             summary.withheld += u64::from(!mail.withheld);
         }
     }

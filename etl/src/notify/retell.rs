@@ -40,10 +40,6 @@ pub struct Retold {
     /// The items withheld tonight (or, withheld by `send`, told now), and
     /// why, for the item's record.
     pub withheld: Vec<(GrantMail, String)>,
-    /// Of those, the ones tonight tells nothing of (every case they name
-    /// gone, or told already by another night's mail: `told_by`): their
-    /// ids. No mail of tonight's carries their cases.
-    pub told_none: BTreeSet<i64>,
     /// The cases (ids) whose expiry warning is given again tonight, by
     /// address ([`Retold::warns_again`]).
     pub warn_again: BTreeMap<String, BTreeSet<String>>,
@@ -140,9 +136,6 @@ pub fn find(
             &mut again
         };
         let kept_count = kept.len();
-        if kept.is_empty() {
-            retold.told_none.insert(mail.id);
-        }
         to.entry(mail.email.clone()).or_default().extend(kept);
         // (one `send` withheld keeps the reason it gave)
         let why = if mail.withheld {

@@ -224,8 +224,8 @@ fn case_keys_of(column: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// One of a night's activations and approvals, of any build and in any
-/// state ([`Outbox::night_grant_mail`]).
+/// One of a night's activations, approvals and expiry warnings, of any
+/// build and in any state ([`Outbox::night_grant_mail`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NightGrantMail {
     pub email: String,
@@ -347,10 +347,9 @@ impl Outbox {
         Ok(out)
     }
 
-    /// `night`'s activations and approvals to the addresses `wanted`
-    /// takes, of every build, in any state (sent, waiting, failed or
-    /// withheld: what it named was told, or is told by other mail), with
-    /// the cases each names.
+    /// `night`'s activations, approvals and expiry warnings to the
+    /// addresses `wanted` takes, of every build, in any state (sent,
+    /// waiting, failed or withheld), with the cases each names.
     pub fn night_grant_mail(
         &self,
         night: NaiveDate,
@@ -358,13 +357,14 @@ impl Outbox {
     ) -> Result<Vec<NightGrantMail>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, email, kind, ref, case_keys, withheld_at IS NOT NULL, told_by FROM items
-             WHERE night = ?1 AND kind IN (?2, ?3)",
+             WHERE night = ?1 AND kind IN (?2, ?3, ?4)",
         )?;
         let rows = stmt.query_map(
             params![
                 compact(night),
                 Kind::Activation.as_str(),
-                Kind::Approval.as_str()
+                Kind::Approval.as_str(),
+                Kind::Expiry.as_str()
             ],
             |r| {
                 Ok((
