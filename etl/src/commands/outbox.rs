@@ -298,7 +298,10 @@ fn teller_line(t: &mail::outbox::Teller) -> String {
     };
     let fate = match t.fate {
         Fate::QueuedAgain => "queued again in its place".to_string(),
-        Fate::ToldLater => "a later night's mail told its cases in turn (below)".to_string(),
+        Fate::ToldLater => {
+            "a night's mail told its cases in turn (followed below, unless it is one met already)"
+                .to_string()
+        }
         Fate::Went => "it went".to_string(),
         Fate::MayStillGo => "it may still go".to_string(),
         Fate::MayHaveGone => format!(
