@@ -630,15 +630,8 @@ const FOLLOWS_TWO: &str = "follows.two@example.com";
 /// and mailed, then its snapshot damaged (kept intact beside it, under
 /// `intact`, for the operator's restore). Gives night 1's batch.
 fn damaged_after_night_1() -> (Env, Smtp, Night) {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(&[FOLLOWS_TWO, FOLLOWS_TWO]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp) = night_23_sent(&n1);
     let snapshot = env.data().join("snapshots").join(env.current());
     fs::copy(&snapshot, env.dir.path().join("intact")).unwrap();
     fs::write(env.dir.path().join("intact.name"), env.current()).unwrap();
@@ -1107,15 +1100,8 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_se
 /// build 3 revokes case 1 again, compared with the night before.
 #[test]
 fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_it_withholds() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(&[TWO]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp) = night_23_sent(&n1);
     let mut b1 = n1.clone();
     b1.grants.retain(|(n, _)| *n != 1);
     b1.new_case_granted(2, TWO);
@@ -1154,15 +1140,8 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_its_builds_mail_it
 /// night: build 1 grants cases 2 and 3, build 2 revokes case 2.
 #[test]
 fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mail_send_withheld() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(&[TWO]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp) = night_23_sent(&n1);
     let mut b1 = n1.clone();
     b1.new_case_granted(2, TWO);
     b1.new_case_granted(3, TWO);
@@ -1192,14 +1171,7 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mai
             mails[1]
         );
     };
-    told(&smtp);
-    import(
-        &env,
-        &smtp,
-        &b2.write(&env.dir.path().join("d"), "20261125"),
-    );
-    send(&env, &smtp);
-    told(&smtp);
+    so_it_stays(&env, &smtp, &b2, told);
 }
 
 /// The review of the thirty-fourth session (its F1): the night's own
@@ -1209,18 +1181,8 @@ fn a_night_compared_with_an_older_snapshot_tells_the_cases_of_the_nights_own_mai
 /// warned of in a warning of its own.
 #[test]
 fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_withheld_kept() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (mut n1, _) = scenario(&[TWO]);
-    n1.cases.push((2, "審理中", ""));
-    n1.entries.push((2, 1, "115/11/02", "準備程序".into()));
-    n1.grants.push((2, TWO.to_string()));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let n1 = two_cases_granted_to_two();
+    let (env, smtp) = night_23_sent(&n1);
     assert_eq!(smtp.accepted_for(TWO).len(), 1, "the activation");
     // Build 1: both cases end soon (a warning of both waits); build 2
     // revokes case 2, its mail waiting (build 1 damaged).
@@ -1251,14 +1213,7 @@ fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_w
             warnings[0]
         );
     };
-    warned(&smtp);
-    import(
-        &env,
-        &smtp,
-        &b2.write(&env.dir.path().join("d"), "20261125"),
-    );
-    send(&env, &smtp);
-    warned(&smtp);
+    so_it_stays(&env, &smtp, &b2, warned);
 }
 
 /// The review of 861493b (its R3): a warning withheld by a run compared
@@ -1271,10 +1226,7 @@ fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_w
 fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own_warning_names() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (mut n0, _) = scenario(&[TWO]);
-    n0.cases.push((2, "審理中", ""));
-    n0.entries.push((2, 1, "115/11/02", "準備程序".into()));
-    n0.grants.push((2, TWO.to_string()));
+    let n0 = two_cases_granted_to_two();
     import(
         &env,
         &smtp,
@@ -1325,15 +1277,8 @@ fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own
 /// compared with the night before.
 #[test]
 fn a_night_compared_with_an_older_snapshot_tells_a_grant_restored_after_its_mail_was_withheld() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(&[TWO]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp) = night_23_sent(&n1);
     let mut b1 = n1.clone();
     b1.new_case_granted(2, TWO);
     import(
@@ -1360,14 +1305,7 @@ fn a_night_compared_with_an_older_snapshot_tells_a_grant_restored_after_its_mail
             mails[1]
         );
     };
-    told(&smtp);
-    import(
-        &env,
-        &smtp,
-        &b1.write(&env.dir.path().join("e"), "20261125"),
-    );
-    send(&env, &smtp);
-    told(&smtp);
+    so_it_stays(&env, &smtp, &b1, told);
 }
 
 /// The kinds and how many of each a dry run's `mail to queue:` line says.
@@ -1602,6 +1540,43 @@ fn imported_over_a_damaged_snapshot(
     let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
     assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
     (snapshot, intact)
+}
+
+/// A data directory and a relay, `night` imported as 20261123 and its
+/// mail sent.
+fn night_23_sent(night: &Night) -> (Env, Smtp) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    import(
+        &env,
+        &smtp,
+        &night.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    (env, smtp)
+}
+
+/// Cases 1 and 2, pending, both granted to `TWO` (`scenario`'s night 1
+/// with a second case).
+fn two_cases_granted_to_two() -> Night {
+    let (mut night, _) = scenario(&[TWO]);
+    night.cases.push((2, "審理中", ""));
+    night.entries.push((2, 1, "115/11/02", "準備程序".into()));
+    night.grants.push((2, TWO.to_string()));
+    night
+}
+
+/// `check` holds now, and still after the next night (20261125: `batch`
+/// again) is imported and sent: nothing of the night is told again.
+fn so_it_stays(env: &Env, smtp: &Smtp, batch: &Night, check: impl Fn(&Smtp)) {
+    check(smtp);
+    import(
+        env,
+        smtp,
+        &batch.write(&env.dir.path().join("next"), "20261125"),
+    );
+    send(env, smtp);
+    check(smtp);
 }
 
 /// `outbox rediff 20261124 --from 20261123`: the night's mail, waiting
