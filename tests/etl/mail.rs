@@ -1270,6 +1270,47 @@ fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own
     );
 }
 
+/// The review of d590b4e (its F1, from the twenty-ninth session): a
+/// warning withheld for a revoked case let its kept case be warned of
+/// again whatever its last day, beside another night's warning of the
+/// moved day still waiting. With the relay down, night 23 warns of cases 1
+/// and 2; night 24 moves case 1's last day and warns of it; night 25
+/// revokes case 2, withholding night 23's warning. Case 1 is warned of
+/// once, by night 24's warning, with its new day.
+#[test]
+fn a_warning_withheld_does_not_warn_again_of_a_moved_day_another_nights_warning_names() {
+    let n0 = two_cases_granted_to_two();
+    let (env, mut smtp) = night_23_sent(&n0);
+    smtp.stop();
+    let mut n1 = n0.clone();
+    for case in n1.cases.iter_mut() {
+        *case = (case.0, "上訴", "115/10/01");
+    }
+    let mut n2 = n1.clone();
+    n2.cases[0] = (1, "上訴", "115/10/05");
+    n2.cases[1] = (2, "審理中", "");
+    let mut n3 = n2.clone();
+    n3.grants.retain(|(n, _)| *n != 2);
+    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
+    }
+    smtp.restart();
+    send(&env, &smtp);
+    let warnings: Vec<String> = smtp
+        .accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號")
+            && warnings[0].contains("115/12/05")
+            && !warnings[0].contains("115年度訴字第2號"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// The same review (its F3): a grant the court restores is mailed, though
 /// the night's grant mail that named it before was withheld. Build 1
 /// grants `TWO` case 2 (its activation waits); build 2 revokes it (the

@@ -884,8 +884,22 @@ fn planned<R>(
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
-    // given again, and it is no grant mail of the night.
-    known.warned.retain(|(e, c, _)| !retold.warns_again(e, c));
+    // given again, and it is no grant mail of the night. Only what its own
+    // night recorded is given again: another night's warning of the case,
+    // of a last day moved since, still stands (it may be waiting too).
+    let mut reopened = BTreeSet::new();
+    for (m, _) in retold
+        .withheld
+        .iter()
+        .filter(|(m, _)| m.kind == Kind::Expiry)
+    {
+        for (case, last_day) in outbox.warned_by(&m.night, &m.email)? {
+            if retold.warns_again(&m.email, &case) {
+                reopened.insert((m.email.clone(), case, last_day));
+            }
+        }
+    }
+    known.warned.retain(|w| !reopened.contains(w));
     let tonight = compact(night.date);
     let own = night.reference();
     for (m, _) in retold.withheld.iter().filter(|(m, _)| m.night == tonight) {

@@ -410,7 +410,17 @@ impl Outbox {
             .is_some())
     }
 
-    /// Expiry warnings already given: (address, case, last day).
+    /// The expiry warnings night `night` (YYYYMMDD) recorded as given to
+    /// `email`: (case key, last day).
+    pub fn warned_by(&self, night: &str, email: &str) -> Result<Vec<(String, i64)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT case_key, last_day FROM expiry_warned WHERE email = ?1 AND night = ?2",
+        )?;
+        let rows = stmt.query_map(params![email, night], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Every expiry warning given: (address, case key, last day).
     pub fn warned(&self) -> Result<BTreeSet<(String, String, i64)>> {
         let mut stmt = self
             .conn
