@@ -1311,6 +1311,46 @@ fn a_warning_withheld_does_not_warn_again_of_a_moved_day_another_nights_warning_
     );
 }
 
+/// The review of 35570ba (its F1): a case warned of again after its
+/// warning was withheld kept the row of the night that first warned of
+/// it, so when the new warning was withheld too, nothing reopened it and
+/// the case was never warned of. With the relay down: night 24 warns of
+/// cases 1 and 2; night 25 revokes case 2 and warns again of case 1, with
+/// case 3; night 26 revokes case 3. Case 1 is warned of, once.
+#[test]
+fn a_case_warned_of_again_then_withheld_again_is_still_warned_of() {
+    let mut n0 = two_cases_granted_to_two();
+    n0.new_case_granted(3, TWO);
+    let (env, mut smtp) = night_23_sent(&n0);
+    smtp.stop();
+    let mut n1 = n0.clone();
+    n1.cases[0] = (1, "上訴", "115/10/01");
+    n1.cases[1] = (2, "上訴", "115/10/01");
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, _)| *n != 2);
+    n2.cases[2] = (3, "上訴", "115/10/01");
+    let mut n3 = n2.clone();
+    n3.grants.retain(|(n, _)| *n != 3);
+    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
+    }
+    smtp.restart();
+    send(&env, &smtp);
+    let warnings: Vec<String> = smtp
+        .accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號")
+            && !warnings[0].contains("115年度訴字第2號")
+            && !warnings[0].contains("115年度訴字第3號"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// The same review (its F3): a grant the court restores is mailed, though
 /// the night's grant mail that named it before was withheld. Build 1
 /// grants `TWO` case 2 (its activation waits); build 2 revokes it (the

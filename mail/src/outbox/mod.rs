@@ -835,12 +835,16 @@ impl NightQueue<'_> {
     }
 
     /// Records that `email` was warned that a case stops being queryable
-    /// after `last_day` (YYYYMMDD).
+    /// after `last_day` (YYYYMMDD), by this night: a night that warns of it
+    /// again (its earlier warning withheld) takes the record over, so that
+    /// should its own warning be withheld in turn, the case is warned of
+    /// again ([`Outbox::warned_by`]).
     pub fn warned(&self, email: &str, case_key: &str, last_day: i64) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT OR IGNORE INTO expiry_warned (email, case_key, last_day, night)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO expiry_warned (email, case_key, last_day, night)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (email, case_key, last_day) DO UPDATE SET night = excluded.night",
             )?
             .execute(params![email, case_key, last_day, self.night])?;
         Ok(())
