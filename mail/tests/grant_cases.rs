@@ -462,7 +462,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     assert_eq!(read_25.len(), 1);
     let n3 = ob.begin_night(night(25), "", now).unwrap();
     assert!(n3
-        .withhold_told_in(&read_25[0], "W is no longer granted", Some("more-1"))
+        .withhold_told_in(&read_25[0], "W is no longer granted", "more-1")
         .unwrap());
     assert!(n3
         .add_under(&item(A, Kind::Approval, &[Y]), State::Queued, now, "more-1")
@@ -648,7 +648,7 @@ fn retrying_follows_each_mail_once() {
     send_all(&mut sender, now, |_| (Event::Claim, Event::Refused));
     let n = ob.begin_night(night(23), "build-2", now).unwrap();
     assert!(!n
-        .withhold_told_in(&first[0], "X is no longer granted", Some(""))
+        .withhold_told_in(&first[0], "X is no longer granted", "")
         .unwrap());
     n.commit(None).unwrap();
     let id = first[0].id;

@@ -261,10 +261,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 println!("queued {} {what} again", retried.asked);
             }
             for (id, told_by) in &retried.told {
+                let (night, reference) = mail::outbox::teller(told_by);
                 println!(
                     "item {id} is not queued again: the night of {}'s mail told its cases still \
                      granted, having found a case it names no longer granted",
-                    told_by_text(told_by)
+                    night_text(night, reference)
                 );
             }
             for t in &retried.tellers {
@@ -279,11 +280,13 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
     }
 }
 
-/// A `told_by` as people read it: `20261124`, `20261124 (build-2)`.
-fn told_by_text(told_by: &str) -> String {
-    match told_by.split_once(' ') {
-        Some((night, reference)) => format!("{night} ({reference})"),
-        None => told_by.to_string(),
+/// A night's mail as people read it, by its night and reference:
+/// `20261124`, `20261124 (build-2)`.
+fn night_text(night: &str, reference: &str) -> String {
+    if reference.is_empty() {
+        night.to_string()
+    } else {
+        format!("{night} ({reference})")
     }
 }
 
@@ -291,11 +294,7 @@ fn told_by_text(told_by: &str) -> String {
 /// for (`Outbox::retry`), and what it did with it.
 fn teller_line(t: &mail::outbox::Teller) -> String {
     use mail::outbox::Fate;
-    let night = if t.reference.is_empty() {
-        t.night.clone()
-    } else {
-        format!("{} ({})", t.night, t.reference)
-    };
+    let night = night_text(&t.night, &t.reference);
     let fate = match t.fate {
         Fate::QueuedAgain => "queued again in its place".to_string(),
         Fate::ToldLater => {

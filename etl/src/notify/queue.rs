@@ -1091,7 +1091,7 @@ fn read_known(
             && mail
                 .told_by
                 .as_deref()
-                .is_some_and(|t| t.split(' ').next() == Some(tonight.as_str()))
+                .is_some_and(|t| mail::outbox::teller(t).0 == tonight)
         {
             continue;
         }
@@ -1195,16 +1195,9 @@ fn write(
         ..
     } = plan;
     let (reference, rerun) = (night.reference(), night.rerun);
-    // (a grant mail of its own, beside the night's of other builds, and an
-    // expiry warning queued behind it, take its reference)
-    let own_reference: BTreeMap<String, String> = jobs
-        .iter()
-        .filter(|j| j.kind.is_grant())
-        .filter_map(|j| Some((j.email.to_string(), j.reference.clone()?)))
-        .collect();
-    let reference_of = |email: &str| own_reference.get(email).unwrap_or(&reference).clone();
     // Tonight's grant mail and expiry warnings, by address and whether a
-    // warning: their reference and the cases they name.
+    // warning: their reference (a grant mail of its own's, beside the
+    // night's of other builds) and the cases they name.
     let tellers: BTreeMap<(&str, bool), (String, BTreeSet<String>)> = jobs
         .iter()
         .filter(|j| j.kind.is_grant() || j.kind == Kind::Expiry)
@@ -1214,6 +1207,14 @@ fn write(
             ((j.email, j.kind == Kind::Expiry), (reference, cases))
         })
         .collect();
+    // (an expiry warning queued behind its address's grant mail names that
+    // mail by its reference)
+    let reference_of = |email: &str| {
+        tellers
+            .get(&(email, false))
+            .map_or(&reference, |(r, _)| r)
+            .clone()
+    };
     let night = night.date;
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
@@ -1327,7 +1328,7 @@ fn write(
             .get(&(mail.email.as_str(), mail.kind == Kind::Expiry))
             .filter(|(_, cases)| mail.case_keys.iter().any(|c| cases.contains(c)))
             .map_or(reference.as_str(), |(r, _)| r.as_str());
-        if tx.withhold_told_in(mail, why, Some(teller))? {
+        if tx.withhold_told_in(mail, why, teller)? {
             summary.withheld += u64::from(!mail.withheld);
         }
     }

@@ -201,8 +201,8 @@ fn told_by(night: &str, reference: &str) -> String {
 }
 
 /// The night and reference of the mail an `items.told_by` names
-/// ([`told_by`]).
-fn teller(told_by: &str) -> (&str, &str) {
+/// ([`told_by`]): the one reader of its format.
+pub fn teller(told_by: &str) -> (&str, &str) {
     told_by.split_once(' ').unwrap_or((told_by, ""))
 }
 
@@ -786,20 +786,14 @@ impl NightQueue<'_> {
     /// night that withholds it; and `outbox retry` of it follows to the
     /// mail that told them (`Outbox::retry`).
     pub fn withhold(&self, mail: &GrantMail, why: &str) -> Result<bool> {
-        self.withhold_told_in(mail, why, Some(&self.reference))
+        self.withhold_told_in(mail, why, &self.reference)
     }
 
     /// The same, where this night's mail that tells its cases is queued
     /// under `reference` rather than the queue's: a grant mail of its own
     /// ([`more_reference`]), which `told_by` then names, so that `outbox
-    /// retry` finds it (`Outbox::retry`); `None` if this night tells none
-    /// of them (all gone, or told already), when no `told_by` is written.
-    pub fn withhold_told_in(
-        &self,
-        mail: &GrantMail,
-        why: &str,
-        reference: Option<&str>,
-    ) -> Result<bool> {
+    /// retry` finds it (`Outbox::retry`).
+    pub fn withhold_told_in(&self, mail: &GrantMail, why: &str, reference: &str) -> Result<bool> {
         let mut told = self.tx.prepare_cached(
             "UPDATE items SET untold = NULL WHERE id = ?1 AND untold IS NOT NULL",
         )?;
@@ -826,11 +820,9 @@ impl NightQueue<'_> {
         // night read it, or failed it (unreadable), and withholds it later,
         // or a night after `outbox retry`, tells them no more; and `outbox
         // retry` of it finds the mail that told them.
-        if let Some(reference) = reference {
-            self.tx
-                .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
-                .execute(params![mail.id, told_by(&self.night, reference)])?;
-        }
+        self.tx
+            .prepare_cached("UPDATE items SET told_by = coalesce(told_by, ?2) WHERE id = ?1")?
+            .execute(params![mail.id, told_by(&self.night, reference)])?;
         Ok(withheld)
     }
 
