@@ -45,8 +45,13 @@
 //                              current key, so only the claims are wrong);
 //                              a value that parses as JSON is JSON
 //                              (exp=1700000000, aud=["a","b"])
+//   /admin/client?redirect_uri=URL&post_logout_redirect_uri=URL
+//                              the client's redirect URIs from now on (each
+//                              may repeat; a test learns its server's port
+//                              only once the server listens)
 //   /admin/reset               undo sign-*, issuer, clock and id-token
-//                              (keys that were rotated in stay)
+//                              (keys that were rotated in, and the client's
+//                              redirect URIs, stay)
 //   GET /admin/state           the state, changing nothing
 
 import * as crypto from 'node:crypto';
@@ -316,6 +321,8 @@ function build() {
 function describe() {
   return {
     issuer: state.issuer,
+    redirect_uris: opts.redirectUris,
+    post_logout_redirect_uris: opts.postLogoutRedirectUris,
     signing_kid: state.signing.kid,
     published_kids: state.published.map((k) => k.kid),
     clock_offset_seconds: clockOffsetMs / 1000,
@@ -364,6 +371,14 @@ async function admin(req, res, url) {
     case 'issuer':
       state.issuer = q.get('value') || normalIssuer;
       break;
+    case 'client': {
+      const redirect = q.getAll('redirect_uri');
+      const postLogout = q.getAll('post_logout_redirect_uri');
+      if (!redirect.length) return send(res, 400, 'text/plain', 'redirect_uri is needed\n');
+      opts.redirectUris = redirect;
+      if (postLogout.length) opts.postLogoutRedirectUris = postLogout;
+      break;
+    }
     case 'clock':
       clockOffsetMs = Number(q.get('offset') ?? 0) * 1000;
       break;

@@ -3,8 +3,9 @@
 //! the real test provider (scripts/oidc-provider), signs in on its own login
 //! page, comes back signed in, and sees exactly the cases the live snapshot
 //! assigns to the account; opens one; signs out here and at the provider.
-//! The browser follows every redirect itself, so the server listens on a
-//! port chosen first and registered with the provider as the redirect URI.
+//! The browser follows every redirect itself, so the provider is told the
+//! server's own address as the client's redirect URI once the server
+//! listens.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
@@ -27,7 +28,30 @@ impl Drop for FixedServer {
     }
 }
 
-fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
+/// `cpor-server` on a free loopback port, with the settings `env_for` gives
+/// for the address it will have. The port is chosen before the server binds
+/// it, so another process may take it in between: then another port, up to
+/// three tries.
+fn start_server(data: &Data, env_for: impl Fn(&str) -> Vec<(&'static str, String)>) -> FixedServer {
+    let mut tries = 0;
+    loop {
+        match try_start_server(data, free_port(), &env_for) {
+            Ok(server) => return server,
+            Err(e) if tries < 2 && e.contains("Address already in use") => {
+                eprintln!("{e}; again on another port");
+                tries += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
+fn try_start_server(
+    data: &Data,
+    port: u16,
+    env_for: impl Fn(&str) -> Vec<(&'static str, String)>,
+) -> Result<FixedServer, String> {
+    let base = format!("http://127.0.0.1:{port}");
     let log = data.dir.path().join("server-sso-browser.log");
     let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
     cmd.arg("--data-dir")
@@ -39,7 +63,7 @@ fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
         .env("CPOR_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
-    for (k, v) in env {
+    for (k, v) in env_for(&base) {
         cmd.env(k, v);
     }
     let mut child = cmd.spawn().unwrap();
@@ -47,15 +71,15 @@ fn start_server(data: &Data, port: u16, env: &[(&str, String)]) -> FixedServer {
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    assert!(
-        line.starts_with("listening on "),
-        "server did not start: {line}\n{}",
-        std::fs::read_to_string(&log).unwrap_or_default()
-    );
-    FixedServer {
-        child,
-        base: format!("http://127.0.0.1:{port}"),
+    if !line.starts_with("listening on ") {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!(
+            "server did not start: {line}\n{}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        ));
     }
+    Ok(FixedServer { child, base })
 }
 
 #[test]
@@ -63,18 +87,29 @@ fn in_chromium_a_prosecutor_signs_in_through_the_provider_and_sees_the_assigned_
     let _busy = crate::util::busy();
     let shots = repo_root().join("target").join("screenshots");
     let data = Data::sample();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let op = Op::start(&[
-        "--redirect-uri",
-        &format!("{base}/sso/callback"),
-        "--post-logout-redirect-uri",
-        &format!("{base}/"),
-    ]);
-    let mut env = sso_env(&op);
-    env.retain(|(k, _)| *k != "CPOR_SSO_REDIRECT_URL");
-    env.push(("CPOR_MAIL_SITE_URL", base.clone()));
-    let server = start_server(&data, port, &env);
+    // The provider first (the server discovers it as it starts), then the
+    // server, whose address the provider then takes as the client's only
+    // redirect URIs.
+    let op = Op::start(&[]);
+    let server = start_server(&data, |base| {
+        let mut env = sso_env(&op);
+        env.retain(|(k, _)| *k != "CPOR_SSO_REDIRECT_URL");
+        env.push(("CPOR_MAIL_SITE_URL", base.to_string()));
+        env
+    });
+    let base = &server.base;
+    let client = op.admin(
+        "client",
+        &format!(
+            "redirect_uri={}&post_logout_redirect_uri={}",
+            crate::util::enc(&format!("{base}/sso/callback")),
+            crate::util::enc(&format!("{base}/")),
+        ),
+    );
+    assert_eq!(
+        client["redirect_uris"],
+        serde_json::json!([format!("{base}/sso/callback")])
+    );
     let b = Browser::start(super::PHONE);
 
     b.go(&format!("{}/login", server.base));
