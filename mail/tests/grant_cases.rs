@@ -635,6 +635,70 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
     }
 }
 
+/// Whether mail that told an item's cases surely did not go is judged over
+/// its whole life, not since its last `outbox retry`: a teller whose
+/// attempt's outcome was unknown, queued again by hand, then suppressed
+/// for its address's flag before any attempt, may have gone at that
+/// first attempt, and is not queued again unasked (which might tell its
+/// cases twice); one refused at its one attempt, queued again and
+/// suppressed in turn, surely did not go, and is.
+#[test]
+fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued_again() {
+    const M: &str = "m@example.com"; // its teller unknown, queued again, then suppressed
+    const N: &str = "n@example.com"; // its teller refused, queued again, then suppressed
+    let kinds = [(M, Kind::Approval), (N, Kind::Approval)];
+    let (_dir, mut ob, mut sender, now, firsts) = told_by_night_24(&[M, N], &[], &kinds);
+    let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
+    for email in [M, N] {
+        let mut new = item(email, Kind::Approval, &[Y]);
+        new.message_id = format!("<24.{email}@x>");
+        assert!(n2.add(&new, State::Queued, now).unwrap());
+    }
+    n2.commit(None).unwrap();
+    let tellers = [M, N].map(|e| id_of(&ob, "20261124", e, Kind::Approval));
+    send_all(&mut sender, now, |i| match i.email.as_str() {
+        M => (Event::Claim, Event::Uncertain),
+        _ => (Event::Claim, Event::Refused),
+    });
+    let state = |ob: &Outbox, id| ob.state_of(id).unwrap().unwrap();
+    assert_eq!(
+        tellers.map(|id| state(&ob, id)),
+        [State::Unknown, State::Failed]
+    );
+    // An administrator queues both again; the addresses are flagged
+    // before they go.
+    for id in tellers {
+        assert_eq!(ob.retry(RetryWhich::Item(id)).unwrap().asked, 1);
+    }
+    send_all(&mut sender, now, |_| (Event::Suppress, Event::Suppress));
+    assert_eq!(tellers.map(|id| state(&ob, id)), [State::Suppressed; 2]);
+    // The addresses found good again, the night-23 approvals are retried.
+    let m = ob.retry(RetryWhich::Item(firsts[0])).unwrap();
+    assert_eq!(fates(&m), [(tellers[0], Fate::MayHaveGone, firsts[0])]);
+    assert!(m.emails.is_empty());
+    assert_eq!(state(&ob, tellers[0]), State::Suppressed);
+    // `outbox show` says so; not of N's.
+    let attempts = |id| {
+        let shown = ob.show(id).unwrap().unwrap();
+        shown
+            .fields
+            .iter()
+            .find(|f| f.0 == "attempts")
+            .unwrap()
+            .1
+            .clone()
+    };
+    assert_eq!(
+        attempts(tellers[0]),
+        "0 since it was last queued again; it may have reached a relay before"
+    );
+    assert_eq!(attempts(tellers[1]), "0");
+    let n = ob.retry(RetryWhich::Item(firsts[1])).unwrap();
+    assert_eq!(fates(&n), [(tellers[1], Fate::QueuedAgain, firsts[1])]);
+    assert_eq!(n.emails, [N]);
+    assert_eq!(state(&ob, tellers[1]), State::Queued);
+}
+
 /// `outbox retry` follows each item once: a `told_by` that leads back to
 /// an item met before (here the item itself: a night's run that told
 /// nothing of its own night's mail under the same reference) ends the

@@ -143,6 +143,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(14, "outbox/0014_grant_cases.sql"),
     migration!(15, "outbox/0015_expiry_behind.sql"),
     migration!(16, "outbox/0016_told_while_held.sql"),
+    migration!(17, "outbox/0017_may_have_gone.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

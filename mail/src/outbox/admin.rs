@@ -103,8 +103,9 @@ pub enum Fate {
     /// Queued, held, sending, retrying, or unknown: it may still go.
     MayStillGo,
     /// Failed, or suppressed for a flag, after a relay took it or may have
-    /// (an attempt's outcome unknown, or attempts before the last): not
-    /// queued again unasked, which might tell its cases twice.
+    /// (an attempt's outcome unknown, or attempts before the last), now or
+    /// before it was last queued again: not queued again unasked, which
+    /// might tell its cases twice.
     MayHaveGone,
     /// An expiry warning not sent because the grant mail it waited behind
     /// went, saying its cases' last day.
@@ -119,12 +120,23 @@ pub enum Fate {
     Unreadable,
 }
 
+/// Whether an item may have reached a relay, over its whole life (SQL, of
+/// its row): unless it was never tried, or failed at its one attempt
+/// (refused, or bounced after: a relay that took it gave up on it), since
+/// it was last queued again; or an earlier life, before an `outbox retry`,
+/// may have (`may_have_gone`, outbox migration 17, which `retry` sets from
+/// this).
+const MAY_HAVE_GONE: &str =
+    "(may_have_gone OR NOT (attempts = 0 OR (state = 'failed' AND attempts = 1)))";
+
 /// A row of the mail that told an item's cases.
 struct TellerRow {
     id: i64,
     kind: String,
     state: String,
-    attempts: i64,
+    /// [`MAY_HAVE_GONE`]: over its whole life, not only since its last
+    /// retry.
+    may_have_gone: bool,
     told_by: Option<String>,
     withheld: bool,
     last_error: Option<String>,
@@ -149,10 +161,7 @@ fn teller_fate(row: &TellerRow, was: State) -> Fate {
         State::Suppressed | State::Failed => {}
         _ => return Fate::MayStillGo,
     }
-    // (never tried; or failed at its one attempt, refused, or bounced
-    // after: a relay that took it gave up on it)
-    let untried = row.attempts == 0 || (was == State::Failed && row.attempts == 1);
-    if !untried {
+    if row.may_have_gone {
         return Fate::MayHaveGone;
     }
     if super::packed::unpack(row.id, &row.coding, row.message.clone()).is_err() {
@@ -242,7 +251,7 @@ impl Outbox {
                  first_try_at, next_try_at, sent_at, last_error, message, coding, case_keys,
                  untold, behind,
                  (SELECT g.id || ' (' || g.state || ')' FROM items g WHERE g.message_id = items.behind),
-                 told_by
+                 told_by, may_have_gone
                  FROM items WHERE id = ?1",
                 [id],
                 |r| {
@@ -265,7 +274,18 @@ impl Outbox {
                         ("state", text(2)?),
                         ("address", text(3)?),
                         ("message-id", text(4)?),
-                        ("attempts", r.get::<_, i64>(5)?.to_string()),
+                        ("attempts", {
+                            let attempts = r.get::<_, i64>(5)?.to_string();
+                            // (outbox migration 17)
+                            if r.get(19)? {
+                                format!(
+                                    "{attempts} since it was last queued again; it may have \
+                                     reached a relay before"
+                                )
+                            } else {
+                                attempts
+                            }
+                        }),
                         ("queued", time(6)?),
                         ("not before", time(7)?),
                         ("first try", time(8)?),
@@ -387,7 +407,8 @@ impl Outbox {
     /// restored), send what that night's mail told already. That mail is
     /// queued again in its place if it surely did not go: suppressed for
     /// the address's flag, or failed, before any relay took it (never
-    /// tried, or refused at its one attempt) and still readable. Retried
+    /// tried, or refused at its one attempt, nor before it was last queued
+    /// again: [`MAY_HAVE_GONE`]) and still readable. Retried
     /// alone, the first would have been withheld, and its cases never
     /// told. If that mail's cases were told by a later night's mail in
     /// turn, that one is followed the same way. Mail that went, may still
@@ -408,7 +429,8 @@ impl Outbox {
         let mut retried = Retried::default();
         {
             let mut requeue = tx.prepare(&format!(
-                "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
+                "UPDATE items SET state = '{}', may_have_gone = {MAY_HAVE_GONE},
+                        attempts = 0, first_try_at = NULL, next_try_at = NULL
                  WHERE id = ?1 AND state IN {}",
                 target(Event::Retry).as_str(),
                 sql_sources(Event::Retry)
@@ -444,13 +466,13 @@ impl Outbox {
             // The mail that told an item's cases: of the night (and build)
             // `told_by` names, to the same address, of the kind that tells
             // them (a grant's, or a warning's).
-            let mut tellers = tx.prepare(
-                "SELECT id, kind, state, attempts, told_by, withheld_at IS NOT NULL,
+            let mut tellers = tx.prepare(&format!(
+                "SELECT id, kind, state, {MAY_HAVE_GONE}, told_by, withheld_at IS NOT NULL,
                         last_error, message, coding
                  FROM items
                  WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
-                 ORDER BY id",
-            )?;
+                 ORDER BY id"
+            ))?;
             // (each item once: a chain that came back to an item met
             // before, or to the item itself, ends there)
             let mut met: BTreeSet<i64> = to_follow.iter().map(|a: &Asked| a.id).collect();
@@ -478,7 +500,7 @@ impl Outbox {
                                 id: r.get(0)?,
                                 kind: r.get(1)?,
                                 state: r.get(2)?,
-                                attempts: r.get(3)?,
+                                may_have_gone: r.get(3)?,
                                 told_by: r.get(4)?,
                                 withheld: r.get(5)?,
                                 last_error: r.get(6)?,
