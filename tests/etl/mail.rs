@@ -1351,6 +1351,49 @@ fn a_case_warned_of_again_then_withheld_again_is_still_warned_of() {
     );
 }
 
+/// The review of 515e750 (its F2): `expiry_warned` rows did not say which
+/// build of a night warned, so a warning withheld reopened the rows of
+/// every build of its night. With the relay down: night 24 warns of cases
+/// 1 and 2; its re-run (build 2) moves case 1's last day and warns of it;
+/// night 25 revokes case 2, withholding build 1's warning. Case 1 is
+/// warned of once, by build 2's warning, with its new day.
+#[test]
+fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() {
+    let n0 = two_cases_granted_to_two();
+    let (env, mut smtp) = night_23_sent(&n0);
+    smtp.stop();
+    let mut b1 = n0.clone();
+    for case in b1.cases.iter_mut() {
+        *case = (case.0, "上訴", "115/10/01");
+    }
+    let mut b2 = b1.clone();
+    b2.cases[0] = (1, "上訴", "115/10/05");
+    let mut n2 = b2.clone();
+    n2.grants.retain(|(n, _)| *n != 2);
+    for (batch, dir, night) in [
+        (&b1, "b", "20261124"),
+        (&b2, "c", "20261124"),
+        (&n2, "d", "20261125"),
+    ] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
+    }
+    smtp.restart();
+    send(&env, &smtp);
+    let warnings: Vec<String> = smtp
+        .accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號")
+            && warnings[0].contains("115/12/05")
+            && !warnings[0].contains("115年度訴字第2號"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// The same review (its F3): a grant the court restores is mailed, though
 /// the night's grant mail that named it before was withheld. Build 1
 /// grants `TWO` case 2 (its activation waits); build 2 revokes it (the

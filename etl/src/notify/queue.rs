@@ -884,16 +884,17 @@ fn planned<R>(
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
     // Earlier mail withheld tonight told nothing: its expiry warnings are
-    // given again, and it is no grant mail of the night. Only what its own
-    // night recorded is given again: another night's warning of the case,
-    // of a last day moved since, still stands (it may be waiting too).
+    // given again, and it is no grant mail of the night. Only what it
+    // recorded itself (its night's, under its reference) is given again:
+    // another night's or build's warning of the case, of a last day moved
+    // since, still stands (it may be waiting too).
     let mut reopened = BTreeSet::new();
     for (m, _) in retold
         .withheld
         .iter()
         .filter(|(m, _)| m.kind == Kind::Expiry)
     {
-        for (case, last_day) in outbox.warned_by(&m.night, &m.email)? {
+        for (case, last_day) in outbox.warned_by(&m.night, &m.reference, &m.email)? {
             if retold.warns_again(&m.email, &case) {
                 reopened.insert((m.email.clone(), case, last_day));
             }
@@ -1315,8 +1316,12 @@ fn write(
         }
         Ok::<(), NotifyError>(())
     })?;
+    // (each by the warning that gives it: its reference)
     for (email, case, day) in &warn {
-        tx.warned(email, case, *day)?;
+        let warning = tellers
+            .get(&(email.as_str(), true))
+            .map_or(&reference, |(r, _)| r);
+        tx.warned(email, case, *day, warning)?;
     }
     // Earlier grant mail that names a case no longer granted: withheld
     // with the mail that tells what is still granted (`super::retell`).

@@ -411,12 +411,23 @@ impl Outbox {
     }
 
     /// The expiry warnings night `night` (YYYYMMDD) recorded as given to
-    /// `email`: (case key, last day).
-    pub fn warned_by(&self, night: &str, email: &str) -> Result<Vec<(String, i64)>> {
+    /// `email` in its warning under `reference` (and in any of its
+    /// warnings, rows from before outbox migration 18): (case key, last
+    /// day). Another build's warning of the night, of a last day its
+    /// re-run moved, is not among them.
+    pub fn warned_by(
+        &self,
+        night: &str,
+        reference: &str,
+        email: &str,
+    ) -> Result<Vec<(String, i64)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT case_key, last_day FROM expiry_warned WHERE email = ?1 AND night = ?2",
+            "SELECT case_key, last_day FROM expiry_warned
+             WHERE email = ?1 AND night = ?2 AND (ref IS NULL OR ref = ?3)",
         )?;
-        let rows = stmt.query_map(params![email, night], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![email, night, reference], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
@@ -827,18 +838,26 @@ impl NightQueue<'_> {
     }
 
     /// Records that `email` was warned that a case stops being queryable
-    /// after `last_day` (YYYYMMDD), by this night: a night that warns of it
-    /// again (its earlier warning withheld) takes the record over, so that
-    /// should its own warning be withheld in turn, the case is warned of
-    /// again ([`Outbox::warned_by`]).
-    pub fn warned(&self, email: &str, case_key: &str, last_day: i64) -> Result<()> {
+    /// after `last_day` (YYYYMMDD), by this night's warning under
+    /// `reference`: a night that warns of it again (its earlier warning
+    /// withheld) takes the record over, so that should its own warning be
+    /// withheld in turn, the case is warned of again
+    /// ([`Outbox::warned_by`]).
+    pub fn warned(
+        &self,
+        email: &str,
+        case_key: &str,
+        last_day: i64,
+        reference: &str,
+    ) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO expiry_warned (email, case_key, last_day, night)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (email, case_key, last_day) DO UPDATE SET night = excluded.night",
+                "INSERT INTO expiry_warned (email, case_key, last_day, night, ref)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (email, case_key, last_day)
+                 DO UPDATE SET night = excluded.night, ref = excluded.ref",
             )?
-            .execute(params![email, case_key, last_day, self.night])?;
+            .execute(params![email, case_key, last_day, self.night, reference])?;
         Ok(())
     }
 

@@ -1,0 +1,14 @@
+-- Outbox, migration 18: which build of a night gave an expiry warning.
+--
+-- A warning withheld for naming a case no longer granted (migration 14)
+-- gave nothing: the `expiry_warned` rows it wrote are reopened, so that
+-- the cases it named still granted are warned of again. Rows said only the
+-- night, so a warning withheld reopened the rows of every build of its
+-- night: a re-run that moved a case's last day had warned of the new day
+-- in a warning of its own, still waiting, and the case was warned of the
+-- new day twice. `ref` is the reference of the warning that wrote the row
+-- (the items' `ref`: empty for the night's first build, `build-N` for a
+-- re-run's, `more-N` for a run compared with another snapshot); NULL for
+-- rows written before this migration, which any build of their night
+-- reopens, as before.
+ALTER TABLE expiry_warned ADD COLUMN ref TEXT;
