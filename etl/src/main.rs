@@ -22,7 +22,9 @@ Exit codes:
   0  published (import); done (other commands)
   1  usage or internal error; the batch directory or the data directory does not
      exist, or the batch directory is a file or not named YYYYMMDD; or the batch is older
-     than the live snapshot, or dated after today
+     than the live snapshot, or dated after today; or (import) the night was published
+     but its mail was not queued (MAIL NOT QUEUED: the next import or send queues it)
+     or its report could not be written
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
      or a court could be neither imported nor carried over (--publish-without)
   3  published, but some courts were not imported tonight (carried over or unusable)

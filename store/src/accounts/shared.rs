@@ -281,6 +281,29 @@ mod tests {
         assert_eq!(events(&c).unwrap(), 0);
     }
 
+    /// However many keys anyone types, the table stays bounded: past its
+    /// limit the oldest tenth goes, the newest events stay.
+    #[test]
+    fn a_full_table_drops_its_oldest_tenth() {
+        let (_d, c) = db();
+        let t = 10 * HOUR_MS;
+        for i in 0..25i64 {
+            add(&c, Scope::Ip, &i.to_le_bytes(), t + i, 3).unwrap();
+        }
+        assert_eq!(drop_oldest_tenth(&c, "throttle_events", 25).unwrap(), 0);
+        add(&c, Scope::Ip, b"new", t + 100, 3).unwrap();
+        assert_eq!(drop_oldest_tenth(&c, "throttle_events", 25).unwrap(), 2);
+        assert_eq!(events(&c).unwrap(), 24);
+        for (i, kept) in [(0i64, false), (1, false), (2, true), (24, true)] {
+            let left = recent(&c, Scope::Ip, &i.to_le_bytes(), t + 100, 10).unwrap();
+            assert_eq!(!left.is_empty(), kept, "event {i}");
+        }
+        assert_eq!(
+            recent(&c, Scope::Ip, b"new", t + 100, 10).unwrap(),
+            [t + 100]
+        );
+    }
+
     /// Migration 7 rebuilds `throttle_events` for the `device` scope: a
     /// data directory upgraded while counting keeps its counts.
     #[test]
