@@ -584,6 +584,9 @@ pub struct Decision {
     pub next_try: Option<DateTime<Utc>>,
     /// Flag the address, for this reason (a 5xx).
     pub flag: Option<String>,
+    /// No answer came to the message's data (`Outcome::Unknown`): the
+    /// relay may have taken it, whether it is tried again or given up.
+    pub unknown_outcome: bool,
 }
 
 /// What `outcome` makes of `item` (as claimed: its attempts include this
@@ -595,11 +598,13 @@ pub fn decide(
     now: DateTime<Utc>,
     jitter: f64,
 ) -> Decision {
+    let unknown_outcome = matches!(outcome, Outcome::Unknown(_));
     let plain = |event, error: Option<String>, next_try| Decision {
         event,
         error,
         next_try,
         flag: None,
+        unknown_outcome,
     };
     match outcome {
         Outcome::Sent => plain(Event::Accepted, None, None),
@@ -626,6 +631,7 @@ pub fn decide(
             error: Some(e.clone()),
             next_try: None,
             flag: Some(e),
+            unknown_outcome: false,
         },
         Outcome::Unknown(e) if now - item.first_try_at >= cfg.retry_for => plain(
             Event::Expired,
@@ -892,6 +898,7 @@ impl Run<'_> {
             event: d.event,
             error: d.error,
             next_try: d.next_try,
+            unknown_outcome: d.unknown_outcome,
         };
         lock(&self.outbox).record(&recorded, self.now)?;
         store::failpoint::pause("send-after-record");
@@ -1187,7 +1194,7 @@ mod tests {
         /// fails and flags; a temporary or unknown outcome is tried again
         /// after base × 2^(attempts−1) (at most 6 h) ± 20%, until the
         /// deadline, then fails; every decision is a transition from
-        /// sending in the table.
+        /// sending in the table, and says whether the outcome was unknown.
         #[test]
         fn decide_follows_the_retry_policy(
             outcome in 0u8..5,
@@ -1209,6 +1216,9 @@ mod tests {
             };
             let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
             prop_assert!(crate::outbox::next(State::Sending, d.event).is_some());
+            // The relay may have taken it exactly when no answer came to
+            // its data, given up on or not (`outbox retry` trusts this).
+            prop_assert_eq!(d.unknown_outcome, matches!(outcome, Outcome::Unknown(_)));
             let past = now - first >= cfg.retry_for;
             match outcome {
                 Outcome::Sent => prop_assert_eq!(

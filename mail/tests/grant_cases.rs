@@ -320,6 +320,7 @@ fn send_all(ob: &mut Outbox, now: DateTime<Utc>, event: impl Fn(&outbox::Item) -
             event: outcome,
             error,
             next_try: None,
+            unknown_outcome: outcome == Event::Uncertain,
         };
         ob.record(&recorded, now).unwrap();
     }
@@ -361,6 +362,7 @@ fn told_by_night_24(
             event: Event::Refused,
             error: Some("550 no such user".to_string()),
             next_try: None,
+            unknown_outcome: false,
         };
         sender.record(&recorded, now).unwrap();
     }
@@ -636,48 +638,108 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
 }
 
 /// Whether mail that told an item's cases surely did not go is judged over
-/// its whole life, not since its last `outbox retry`: a teller whose
-/// attempt's outcome was unknown, queued again by hand, then suppressed
-/// for its address's flag before any attempt, may have gone at that
-/// first attempt, and is not queued again unasked (which might tell its
-/// cases twice); one refused at its one attempt, queued again and
-/// suppressed in turn, surely did not go, and is.
+/// its whole life, not by its attempts since its last `outbox retry`
+/// (which resets them), nor by its attempts alone: mail that may have
+/// reached a relay at any attempt (its outcome unknown, or the sender
+/// killed while sending it) is not queued again unasked, which might tell
+/// its cases twice, however it ended since; mail every attempt of which
+/// was refused or put off by the relay surely did not go, and is.
 #[test]
 fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued_again() {
-    const M: &str = "m@example.com"; // its teller unknown, queued again, then suppressed
-    const N: &str = "n@example.com"; // its teller refused, queued again, then suppressed
-    let kinds = [(M, Kind::Approval), (N, Kind::Approval)];
-    let (_dir, mut ob, mut sender, now, firsts) = told_by_night_24(&[M, N], &[], &kinds);
+    const M: &str = "m@example.com"; // unknown, queued again, then suppressed
+    const N: &str = "n@example.com"; // refused, queued again, then suppressed
+    const O: &str = "o@example.com"; // put off (4xx), queued again, then suppressed
+    const P: &str = "p@example.com"; // unknown, queued again, then refused
+    const Q: &str = "q@example.com"; // its sender killed, queued again, then suppressed
+    const R: &str = "r@example.com"; // given up at its one attempt, its outcome unknown
+    let all = [M, N, O, P, Q, R];
+    let kinds = all.map(|e| (e, Kind::Approval));
+    let (_dir, mut ob, mut sender, now, firsts) = told_by_night_24(&all, &[], &kinds);
     let n2 = ob.begin_night(night(24), "build-2", now).unwrap();
-    for email in [M, N] {
+    for email in all {
         let mut new = item(email, Kind::Approval, &[Y]);
         new.message_id = format!("<24.{email}@x>");
         assert!(n2.add(&new, State::Queued, now).unwrap());
     }
     n2.commit(None).unwrap();
-    let tellers = [M, N].map(|e| id_of(&ob, "20261124", e, Kind::Approval));
-    send_all(&mut sender, now, |i| match i.email.as_str() {
-        M => (Event::Claim, Event::Uncertain),
-        _ => (Event::Claim, Event::Refused),
-    });
+    let tellers = all.map(|e| id_of(&ob, "20261124", e, Kind::Approval));
+    // Q's attempt is left sending by a sender that dies; the next run
+    // finds it so.
+    let due = sender.due(Scope::Nightly, now, true).unwrap();
+    let claimed = sender.claim(&due, now, |_| Some(Event::Claim)).unwrap();
+    for i in &claimed.items {
+        let (event, unknown_outcome) = match i.email.as_str() {
+            M | P => (Event::Uncertain, true),
+            O => (Event::Deferred, false),
+            Q => continue,
+            R => (Event::Expired, true),
+            _ => (Event::Refused, false),
+        };
+        let recorded = outbox::Recorded {
+            id: i.id,
+            event,
+            error: Some(format!("{event:?}")),
+            next_try: None,
+            unknown_outcome,
+        };
+        sender.record(&recorded, now).unwrap();
+    }
+    assert_eq!(sender.recover(Scope::Nightly).unwrap(), 1);
     let state = |ob: &Outbox, id| ob.state_of(id).unwrap().unwrap();
     assert_eq!(
         tellers.map(|id| state(&ob, id)),
-        [State::Unknown, State::Failed]
+        [
+            State::Unknown,
+            State::Failed,
+            State::Retrying,
+            State::Unknown,
+            State::Unknown,
+            State::Failed
+        ]
     );
-    // An administrator queues both again; the addresses are flagged
-    // before they go.
-    for id in tellers {
-        assert_eq!(ob.retry(RetryWhich::Item(id)).unwrap().asked, 1);
+    // An administrator queues all but R again; P's is refused at its one
+    // attempt, the others' addresses are flagged before they go.
+    for id in &tellers[..5] {
+        assert_eq!(ob.retry(RetryWhich::Item(*id)).unwrap().asked, 1);
     }
-    send_all(&mut sender, now, |_| (Event::Suppress, Event::Suppress));
-    assert_eq!(tellers.map(|id| state(&ob, id)), [State::Suppressed; 2]);
-    // The addresses found good again, the night-23 approvals are retried.
-    let m = ob.retry(RetryWhich::Item(firsts[0])).unwrap();
-    assert_eq!(fates(&m), [(tellers[0], Fate::MayHaveGone, firsts[0])]);
-    assert!(m.emails.is_empty());
-    assert_eq!(state(&ob, tellers[0]), State::Suppressed);
-    // `outbox show` says so; not of N's.
+    send_all(&mut sender, now, |i| match i.email.as_str() {
+        P => (Event::Claim, Event::Refused),
+        _ => (Event::Suppress, Event::Suppress),
+    });
+    assert_eq!(
+        tellers.map(|id| state(&ob, id)),
+        [
+            State::Suppressed,
+            State::Suppressed,
+            State::Suppressed,
+            State::Failed,
+            State::Suppressed,
+            State::Failed
+        ]
+    );
+    // The addresses found good again, the night-23 approvals are retried:
+    // M's, P's, Q's and R's tellers may have gone; N's and O's did not.
+    let fates_wanted = [
+        Fate::MayHaveGone,
+        Fate::QueuedAgain,
+        Fate::QueuedAgain,
+        Fate::MayHaveGone,
+        Fate::MayHaveGone,
+        Fate::MayHaveGone,
+    ];
+    for ((first, teller), fate) in firsts.iter().zip(tellers).zip(fates_wanted) {
+        let was = state(&ob, teller);
+        let retried = ob.retry(RetryWhich::Item(*first)).unwrap();
+        assert_eq!(fates(&retried), [(teller, fate, *first)], "{teller}");
+        if fate == Fate::QueuedAgain {
+            assert_eq!(state(&ob, teller), State::Queued);
+            assert_eq!(retried.emails.len(), 1);
+        } else {
+            assert_eq!(state(&ob, teller), was);
+            assert!(retried.emails.is_empty());
+        }
+    }
+    // `outbox show` says so, of M's; not of N's.
     let attempts = |id| {
         let shown = ob.show(id).unwrap().unwrap();
         shown
@@ -690,13 +752,9 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     };
     assert_eq!(
         attempts(tellers[0]),
-        "0 since it was last queued again; it may have reached a relay before"
+        "0; an attempt's outcome was unknown: it may have reached a relay"
     );
     assert_eq!(attempts(tellers[1]), "0");
-    let n = ob.retry(RetryWhich::Item(firsts[1])).unwrap();
-    assert_eq!(fates(&n), [(tellers[1], Fate::QueuedAgain, firsts[1])]);
-    assert_eq!(n.emails, [N]);
-    assert_eq!(state(&ob, tellers[1]), State::Queued);
 }
 
 /// `outbox retry` follows each item once: a `told_by` that leads back to

@@ -57,6 +57,7 @@ fn attempt(
             event,
             error: None,
             next_try,
+            unknown_outcome: event == Event::Uncertain,
         },
         now,
     )

@@ -628,6 +628,7 @@ impl World {
                     event: d.event,
                     error: d.error.clone(),
                     next_try: d.next_try,
+                    unknown_outcome: d.unknown_outcome,
                 };
                 self.outbox.record(&recorded, self.now).unwrap();
                 if d.flag.is_some() {

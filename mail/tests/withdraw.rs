@@ -46,6 +46,7 @@ fn an_unknown_item_given_back_unsent_stays_unknown_and_a_late_bounce_still_fails
             event: Event::Uncertain,
             error: Some("timeout after the data".into()),
             next_try: Some(later),
+            unknown_outcome: true,
         };
         ob.record(&rec, now).unwrap();
     }

@@ -145,6 +145,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(16, "outbox/0016_told_while_held.sql"),
     migration!(17, "outbox/0017_may_have_gone.sql"),
     migration!(18, "outbox/0018_warned_by_build.sql"),
+    migration!(19, "outbox/0019_unknown_outcomes.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

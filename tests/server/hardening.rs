@@ -383,6 +383,7 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             event: Event::Accepted,
             error: None,
             next_try: None,
+            unknown_outcome: false,
         };
         ob.record(&accepted, at).unwrap();
     }

@@ -304,9 +304,9 @@ fn teller_line(t: &mail::outbox::Teller) -> String {
         Fate::Went => "it went".to_string(),
         Fate::MayStillGo => "it may still go".to_string(),
         Fate::MayHaveGone => format!(
-            "it may have gone (a relay took it, or may have, perhaps before it was last queued \
-             again), so it is not queued again \
-             unasked: `cpor-etl outbox retry {}` if you know it did not",
+            "it may have gone (an attempt's outcome was unknown, perhaps before it was last \
+             queued again), so it is not queued again unasked: `cpor-etl outbox retry {}` if \
+             you know it did not",
             t.id
         ),
         Fate::Covered => "an activation or approval that went said its cases' last day".to_string(),

@@ -102,10 +102,10 @@ pub enum Fate {
     Went,
     /// Queued, held, sending, retrying, or unknown: it may still go.
     MayStillGo,
-    /// Failed, or suppressed for a flag, after a relay took it or may have
-    /// (an attempt's outcome unknown, or attempts before the last), now or
-    /// before it was last queued again: not queued again unasked, which
-    /// might tell its cases twice.
+    /// Failed, or suppressed for a flag, after an attempt that may have
+    /// reached a relay (its outcome unknown, or its sender killed while
+    /// sending it), at any time in its life, before a retry too: not
+    /// queued again unasked, which might tell its cases twice.
     MayHaveGone,
     /// An expiry warning not sent because the grant mail it waited behind
     /// went, saying its cases' last day.
@@ -120,22 +120,13 @@ pub enum Fate {
     Unreadable,
 }
 
-/// Whether an item may have reached a relay, over its whole life (SQL, of
-/// its row): unless it was never tried, or failed at its one attempt
-/// (refused, or bounced after: a relay that took it gave up on it), since
-/// it was last queued again; or an earlier life, before an `outbox retry`,
-/// may have (`may_have_gone`, outbox migration 17, which `retry` sets from
-/// this).
-const MAY_HAVE_GONE: &str =
-    "(may_have_gone OR NOT (attempts = 0 OR (state = 'failed' AND attempts = 1)))";
-
 /// A row of the mail that told an item's cases.
 struct TellerRow {
     id: i64,
     kind: String,
     state: String,
-    /// [`MAY_HAVE_GONE`]: over its whole life, not only since its last
-    /// retry.
+    /// An attempt may have reached a relay, at any time in its life
+    /// (`may_have_gone`, outbox migrations 17 and 19).
     may_have_gone: bool,
     told_by: Option<String>,
     withheld: bool,
@@ -276,11 +267,11 @@ impl Outbox {
                         ("message-id", text(4)?),
                         ("attempts", {
                             let attempts = r.get::<_, i64>(5)?.to_string();
-                            // (outbox migration 17)
+                            // (outbox migrations 17 and 19)
                             if r.get(19)? {
                                 format!(
-                                    "{attempts} since it was last queued again; it may have \
-                                     reached a relay before"
+                                    "{attempts}; an attempt's outcome was unknown: it may \
+                                     have reached a relay"
                                 )
                             } else {
                                 attempts
@@ -406,9 +397,10 @@ impl Outbox {
     /// were the case granted again since (a rollback, or a grant the court
     /// restored), send what that night's mail told already. That mail is
     /// queued again in its place if it surely did not go: suppressed for
-    /// the address's flag, or failed, before any relay took it (never
-    /// tried, or refused at its one attempt, nor before it was last queued
-    /// again: [`MAY_HAVE_GONE`]) and still readable. Retried
+    /// the address's flag, or failed, and no attempt of its life may have
+    /// reached a relay (none had an unknown outcome or was left sending by
+    /// a sender that died: `may_have_gone`, set as outcomes are recorded
+    /// and kept through retries), and still readable. Retried
     /// alone, the first would have been withheld, and its cases never
     /// told. If that mail's cases were told by a later night's mail in
     /// turn, that one is followed the same way. Mail that went, may still
@@ -429,8 +421,7 @@ impl Outbox {
         let mut retried = Retried::default();
         {
             let mut requeue = tx.prepare(&format!(
-                "UPDATE items SET state = '{}', may_have_gone = {MAY_HAVE_GONE},
-                        attempts = 0, first_try_at = NULL, next_try_at = NULL
+                "UPDATE items SET state = '{}', attempts = 0, first_try_at = NULL, next_try_at = NULL
                  WHERE id = ?1 AND state IN {}",
                 target(Event::Retry).as_str(),
                 sql_sources(Event::Retry)
@@ -466,13 +457,13 @@ impl Outbox {
             // The mail that told an item's cases: of the night (and build)
             // `told_by` names, to the same address, of the kind that tells
             // them (a grant's, or a warning's).
-            let mut tellers = tx.prepare(&format!(
-                "SELECT id, kind, state, {MAY_HAVE_GONE}, told_by, withheld_at IS NOT NULL,
+            let mut tellers = tx.prepare(
+                "SELECT id, kind, state, may_have_gone, told_by, withheld_at IS NOT NULL,
                         last_error, message, coding
                  FROM items
                  WHERE night = ?1 AND ref = ?2 AND email = ?3 AND kind IN (?4, ?5)
-                 ORDER BY id"
-            ))?;
+                 ORDER BY id",
+            )?;
             // (each item once: a chain that came back to an item met
             // before, or to the item itself, ends there)
             let mut met: BTreeSet<i64> = to_follow.iter().map(|a: &Asked| a.id).collect();
@@ -581,6 +572,57 @@ mod tests {
 
     use super::*;
     use crate::outbox::{NewItem, Packed};
+
+    /// An outbox from before migration 19 keeps what its items' attempts
+    /// can say of whether one may have reached a relay, erring towards
+    /// "may have" (which `retry` only reports): unknown, or more than one
+    /// attempt, or one that neither failed nor was put off.
+    #[test]
+    fn an_outbox_from_before_migration_19_takes_may_have_gone_from_the_attempts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(super::super::OUTBOX_DB);
+        let rows = [
+            ("queued", 0, false),
+            ("unknown", 1, true),
+            ("retrying", 1, false),
+            ("retrying", 2, true),
+            ("failed", 0, false),
+            ("failed", 1, false),
+            ("failed", 2, true),
+            ("suppressed", 0, false),
+            ("suppressed", 1, true),
+            ("sent", 1, false),
+        ];
+        {
+            let conn = schemas::open_migrated(&path, &schemas::OUTBOX_MIGRATIONS[..18]).unwrap();
+            for (i, (state, attempts, _)) in rows.iter().enumerate() {
+                conn.execute(
+                    "INSERT INTO items (night, email, kind, state, message_id, subject, message,
+                     cases, queued_at, not_before, ref, attempts)
+                     VALUES ('20261130', ?1, 'approval', ?2, ?3, 's', x'00', 0,
+                     '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', '', ?4)",
+                    params![
+                        format!("{i}@example.com"),
+                        state,
+                        format!("<{i}@x>"),
+                        attempts
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let ob = Outbox::open(dir.path()).unwrap();
+        let got: Vec<bool> = ob
+            .conn
+            .prepare("SELECT may_have_gone FROM items ORDER BY id")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<std::result::Result<_, _>>()
+            .unwrap();
+        let want: Vec<bool> = rows.iter().map(|r| r.2).collect();
+        assert_eq!(got, want);
+    }
 
     /// `show` gives every time it has in Taipei, and `list` the next one
     /// as a time: a time the outbox adds is never printed in UTC by an

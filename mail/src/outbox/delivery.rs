@@ -76,6 +76,9 @@ pub struct Recorded {
     pub event: Event,
     pub error: Option<String>,
     pub next_try: Option<DateTime<Utc>>,
+    /// No answer came to the message's data: the relay may have taken it
+    /// (`Uncertain`, or `Expired` when the last outcome was unknown).
+    pub unknown_outcome: bool,
 }
 
 /// What a claim gave.
@@ -253,7 +256,8 @@ impl Outbox {
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
-                "UPDATE items SET state = ?1, last_error = ?2 WHERE state IN {} AND {}",
+                "UPDATE items SET state = ?1, last_error = ?2, may_have_gone = 1
+                 WHERE state IN {} AND {}",
                 sql_sources(Event::Interrupted),
                 scope_sql(scope)
             ),
@@ -273,7 +277,7 @@ impl Outbox {
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
-                "UPDATE items SET state = ?1, last_error = ?2
+                "UPDATE items SET state = ?1, last_error = ?2, may_have_gone = 1
                  WHERE state IN {} AND {} AND (lease_until IS NULL OR lease_until <= ?3)",
                 sql_sources(Event::Interrupted),
                 scope_sql(scope)
@@ -596,6 +600,7 @@ impl Outbox {
             event,
             ref error,
             next_try,
+            unknown_outcome,
         } = *outcome;
         let is_outcome = matches!(
             event,
@@ -609,7 +614,8 @@ impl Outbox {
                 error,
                 next_try.map(|t| t.to_rfc3339()),
                 now.to_rfc3339(),
-                from.as_str()
+                from.as_str(),
+                unknown_outcome || event == Event::Uncertain
             ])?,
             _ => 0,
         };
@@ -641,34 +647,44 @@ impl Outbox {
 
 /// An outcome, kept until settled: only for an item still in its event's
 /// one source state (`sending`), bound as ?6.
-const RECORD: &str = "INSERT INTO outcomes (item_id, state, last_error, next_try_at, at)
-     SELECT id, ?2, ?3, ?4, ?5 FROM items WHERE id = ?1 AND state = ?6";
+const RECORD: &str =
+    "INSERT INTO outcomes (item_id, state, last_error, next_try_at, at, unknown_outcome)
+     SELECT id, ?2, ?3, ?4, ?5, ?7 FROM items WHERE id = ?1 AND state = ?6";
 
-/// A recorded outcome: item id, state, last error, next try, when.
-type OutcomeRow = (i64, String, Option<String>, Option<String>, String);
+/// A recorded outcome: item id, state, last error, next try, when, and
+/// whether it was unknown.
+type OutcomeRow = (i64, String, Option<String>, Option<String>, String, bool);
 
 fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
     // outcomes first (CROSS JOIN keeps that order): it is small, items is
     // not, and each outcome finds its item by id.
     let rows: Vec<OutcomeRow> = {
         let mut stmt = conn.prepare_cached(&format!(
-            "SELECT o.item_id, o.state, o.last_error, o.next_try_at, o.at
+            "SELECT o.item_id, o.state, o.last_error, o.next_try_at, o.at, o.unknown_outcome
              FROM outcomes AS o CROSS JOIN items AS i ON i.id = o.item_id WHERE i.{}",
             scope_sql(scope)
         ))?;
         let rows = stmt.query_map([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })?;
         rows.collect::<Result<_, _>>()?
     };
     let mut apply = conn.prepare_cached(
         "UPDATE items SET state = ?2, last_error = ?3, next_try_at = ?4,
-         sent_at = CASE WHEN ?2 = ?6 THEN ?5 ELSE sent_at END
+         sent_at = CASE WHEN ?2 = ?6 THEN ?5 ELSE sent_at END,
+         may_have_gone = may_have_gone OR ?8
          WHERE id = ?1 AND state = ?7",
     )?;
     let mut forget = conn.prepare_cached("DELETE FROM outcomes WHERE item_id = ?1")?;
     let mut n = 0;
-    for (id, state, error, next_try, at) in rows {
+    for (id, state, error, next_try, at, unknown) in rows {
         let state = parse_state(id, &state)?;
         // Only an outcome's state, and only onto an item still sending.
         let legal = [
@@ -688,7 +704,8 @@ fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
                 next_try,
                 at,
                 State::Sent.as_str(),
-                State::Sending.as_str()
+                State::Sending.as_str(),
+                unknown
             ])? as u64;
         }
         forget.execute([id])?;

@@ -654,6 +654,7 @@ mod tests {
                 event: Event::Accepted,
                 error: None,
                 next_try: None,
+                unknown_outcome: false,
             },
             now,
         )
