@@ -1394,6 +1394,56 @@ fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() 
     );
 }
 
+/// The other way round: the re-run's own warning is the one withheld. With
+/// the relay down: night 24 warns of case 1; its re-run (build 2) moves
+/// case 1's last day and warns of it with case 2, which now stops being
+/// queryable too; night 25 revokes case 2, withholding build 2's warning.
+/// Case 1 is warned of its new day, once, by night 25 (build 1's warning,
+/// of the day it knew, goes as it was).
+#[test]
+fn a_reruns_warning_withheld_warns_again_of_the_day_it_moved() {
+    let n0 = two_cases_granted_to_two();
+    let (env, mut smtp) = night_23_sent(&n0);
+    smtp.stop();
+    let mut b1 = n0.clone();
+    b1.cases[0] = (1, "上訴", "115/10/01");
+    let mut b2 = b1.clone();
+    b2.cases[0] = (1, "上訴", "115/10/05");
+    b2.cases[1] = (2, "上訴", "115/10/05");
+    let mut n2 = b2.clone();
+    n2.grants.retain(|(n, _)| *n != 2);
+    for (batch, dir, night) in [
+        (&b1, "b", "20261124"),
+        (&b2, "c", "20261124"),
+        (&n2, "d", "20261125"),
+    ] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
+    }
+    smtp.restart();
+    send(&env, &smtp);
+    let warnings: Vec<String> = smtp
+        .accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect();
+    let of_the_new_day: Vec<&String> = warnings
+        .iter()
+        .filter(|m| m.contains("115/12/05"))
+        .collect();
+    assert_eq!(of_the_new_day.len(), 1, "{warnings:#?}");
+    assert!(
+        of_the_new_day[0].contains("115年度訴字第1號")
+            && !of_the_new_day[0].contains("115年度訴字第2號")
+            && of_the_new_day[0].contains("Message-ID: <20261125."),
+        "{}",
+        of_the_new_day[0]
+    );
+    assert!(
+        warnings.iter().all(|m| !m.contains("115年度訴字第2號")),
+        "{warnings:#?}"
+    );
+}
+
 /// The same review (its F3): a grant the court restores is mailed, though
 /// the night's grant mail that named it before was withheld. Build 1
 /// grants `TWO` case 2 (its activation waits); build 2 revokes it (the
