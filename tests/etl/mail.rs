@@ -1444,6 +1444,50 @@ fn a_reruns_warning_withheld_warns_again_of_the_day_it_moved() {
     );
 }
 
+/// A case a withheld warning named, revoked, then restored while it is
+/// still about to stop being queryable, is told its last day once: by the
+/// grant mail of its restored grant (the same 14 days), not by a warning,
+/// though it stays recorded as warned of. With the relay down: night 24
+/// warns of cases 1 and 2; night 25 revokes case 2, withholding that
+/// warning, and warns of case 1 again; night 26 grants case 2 again.
+#[test]
+fn a_case_revoked_and_restored_is_told_its_last_day_by_its_grant_mail() {
+    let n0 = two_cases_granted_to_two();
+    let (env, mut smtp) = night_23_sent(&n0);
+    let before = smtp.accepted_for(TWO).len();
+    smtp.stop();
+    let mut n1 = n0.clone();
+    n1.cases[0] = (1, "上訴", "115/10/01");
+    n1.cases[1] = (2, "上訴", "115/10/01");
+    let mut n2 = n1.clone();
+    n2.grants.retain(|(n, _)| *n != 2);
+    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n1, "20261126")] {
+        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
+    }
+    smtp.restart();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO).split_off(before);
+    let of_case_2: Vec<&String> = mails
+        .iter()
+        .filter(|m| m.contains("115年度訴字第2號"))
+        .collect();
+    assert_eq!(of_case_2.len(), 1, "{mails:#?}");
+    assert!(
+        of_case_2[0].contains("Message-ID: <20261126.activation.")
+            && of_case_2[0].contains("最後可查詢日：115/12/01")
+            && !of_case_2[0].contains("115年度訴字第1號"),
+        "{}",
+        of_case_2[0]
+    );
+    let warnings: Vec<&String> = mails.iter().filter(|m| m.contains(".expiry.")).collect();
+    assert_eq!(warnings.len(), 1, "{mails:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號") && warnings[0].contains("115/12/01"),
+        "{}",
+        warnings[0]
+    );
+}
+
 /// The same review (its F3): a grant the court restores is mailed, though
 /// the night's grant mail that named it before was withheld. Build 1
 /// grants `TWO` case 2 (its activation waits); build 2 revokes it (the
