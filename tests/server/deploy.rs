@@ -76,6 +76,88 @@ fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16
     out
 }
 
+/// Debian's nginx with the shipped configuration (`shipped_config`, in
+/// front of `upstream`), started on free loopback ports, once `nginx -t`
+/// passes: nginx, its HTTPS port, its HTTP port and the upstream port
+/// nothing listens on. The ports are chosen before nginx binds them, so
+/// another process may take one in between: then other ports, up to
+/// three tries. Started means bound: nginx writes its pid file once its
+/// sockets are open.
+fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u16) {
+    let p = dir.display().to_string();
+    let conf = dir.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n\
+             access_log {p}/default.log;\nclient_body_temp_path {p}/body;\nproxy_temp_path {p}/proxy;\n\
+             fastcgi_temp_path {p}/fastcgi;\nuwsgi_temp_path {p}/uwsgi;\n\
+             scgi_temp_path {p}/scgi;\ninclude {p}/cpor.conf;\n}}\n"
+        ),
+    )
+    .unwrap();
+    for tries in 1..=3 {
+        let (port, plain, closed) = (free_port(), free_port(), free_port());
+        let _ = std::fs::remove_file(dir.join("error.log"));
+        std::fs::write(
+            dir.join("cpor.conf"),
+            shipped_config(dir, upstream, closed, port, plain),
+        )
+        .unwrap();
+        let checked = Command::new(nginx)
+            .arg("-t")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "nginx -t: {}",
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        let _ = std::fs::remove_file(dir.join("nginx.pid"));
+        let mut nginx = Nginx(
+            Command::new(nginx)
+                .arg("-c")
+                .arg(&conf)
+                .arg("-p")
+                .arg(dir)
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = nginx.0.try_wait() {
+                let errors = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+                assert!(
+                    errors.contains("Address already in use") && tries < 3,
+                    "nginx stopped ({status}): {errors}"
+                );
+                eprintln!("nginx: a port was taken; again on others");
+                break;
+            }
+            let bound = dir.join("nginx.pid").exists()
+                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+            if bound {
+                return (nginx, port, plain, closed);
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // (the Drop of a process that has exited only reaps it)
+        drop(nginx);
+    }
+    unreachable!("three tries, each returns or asserts")
+}
+
 /// A GET of `path` as sent (no redirect followed), over TLS with
 /// `tls` (the test's certificate is self-signed): the status; on failure,
 /// what went wrong and nginx's error log (in `dir`).
@@ -147,63 +229,8 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
         "{}",
         String::from_utf8_lossy(&key.stderr)
     );
-    let (port, plain, closed) = (free_port(), free_port(), free_port());
-    let p = dir.path().display().to_string();
-    std::fs::write(
-        dir.path().join("cpor.conf"),
-        shipped_config(
-            dir.path(),
-            &server_addr(&server).to_string(),
-            closed,
-            port,
-            plain,
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("nginx.conf"),
-        format!(
-            "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n\
-             access_log {p}/default.log;\nclient_body_temp_path {p}/body;\nproxy_temp_path {p}/proxy;\n\
-             fastcgi_temp_path {p}/fastcgi;\nuwsgi_temp_path {p}/uwsgi;\n\
-             scgi_temp_path {p}/scgi;\ninclude {p}/cpor.conf;\n}}\n"
-        ),
-    )
-    .unwrap();
-    let conf = dir.path().join("nginx.conf");
-    let checked = Command::new(nginx)
-        .arg("-t")
-        .arg("-c")
-        .arg(&conf)
-        .arg("-p")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    assert!(
-        checked.status.success(),
-        "nginx -t: {}",
-        String::from_utf8_lossy(&checked.stderr)
-    );
-    let _nginx = Nginx(
-        Command::new(nginx)
-            .arg("-c")
-            .arg(&conf)
-            .arg("-p")
-            .arg(dir.path())
-            .args(["-g", "daemon off;"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let started = Instant::now();
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "nginx did not start"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let (_nginx, port, plain, closed) =
+        start_nginx(nginx, dir.path(), &server_addr(&server).to_string());
     let token = "5a".repeat(32);
     // Feed fetches first, each way the server routes it, while one of the
     // two processes is down: nginx logs the failed attempts.
