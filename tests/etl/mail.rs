@@ -1255,19 +1255,8 @@ fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own
     imported_over_a_damaged_snapshot(&env, &smtp, &b2, "20261124");
     rediff_with_the_night_before(&env, &smtp);
     send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(TWO)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(
-        warnings[0].contains("115年度訴字第1號")
-            && warnings[0].contains("115/12/05")
-            && !warnings[0].contains("115年度訴字第2號"),
-        "{}",
-        warnings[0]
-    );
+    let warnings = warnings_to_two(&smtp);
+    warned_once_of_case_1(&warnings, "115/12/05");
 }
 
 /// The review of d590b4e (its F1, from the twenty-ninth session): a
@@ -1296,19 +1285,8 @@ fn a_warning_withheld_does_not_warn_again_of_a_moved_day_another_nights_warning_
     }
     smtp.restart();
     send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(TWO)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(
-        warnings[0].contains("115年度訴字第1號")
-            && warnings[0].contains("115/12/05")
-            && !warnings[0].contains("115年度訴字第2號"),
-        "{}",
-        warnings[0]
-    );
+    let warnings = warnings_to_two(&smtp);
+    warned_once_of_case_1(&warnings, "115/12/05");
 }
 
 /// The review of 35570ba (its F1): a case warned of again after its
@@ -1336,11 +1314,7 @@ fn a_case_warned_of_again_then_withheld_again_is_still_warned_of() {
     }
     smtp.restart();
     send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(TWO)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
+    let warnings = warnings_to_two(&smtp);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
         warnings[0].contains("115年度訴字第1號")
@@ -1379,19 +1353,8 @@ fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() 
     }
     smtp.restart();
     send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(TWO)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
-    assert_eq!(warnings.len(), 1, "{warnings:#?}");
-    assert!(
-        warnings[0].contains("115年度訴字第1號")
-            && warnings[0].contains("115/12/05")
-            && !warnings[0].contains("115年度訴字第2號"),
-        "{}",
-        warnings[0]
-    );
+    let warnings = warnings_to_two(&smtp);
+    warned_once_of_case_1(&warnings, "115/12/05");
 }
 
 /// The other way round: the re-run's own warning is the one withheld. With
@@ -1421,11 +1384,7 @@ fn a_reruns_warning_withheld_warns_again_of_the_day_it_moved() {
     }
     smtp.restart();
     send(&env, &smtp);
-    let warnings: Vec<String> = smtp
-        .accepted_for(TWO)
-        .into_iter()
-        .filter(|m| m.contains("後停止查詢"))
-        .collect();
+    let warnings = warnings_to_two(&smtp);
     let of_the_new_day: Vec<&String> = warnings
         .iter()
         .filter(|m| m.contains("115/12/05"))
@@ -1758,6 +1717,26 @@ fn imported_over_a_damaged_snapshot(
     let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
     assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
     (snapshot, intact)
+}
+
+/// The expiry warnings `TWO` was sent, in order.
+fn warnings_to_two(smtp: &Smtp) -> Vec<String> {
+    smtp.accepted_for(TWO)
+        .into_iter()
+        .filter(|m| m.contains("後停止查詢"))
+        .collect()
+}
+
+/// One warning, of case 1 alone, saying `day` as its last.
+fn warned_once_of_case_1(warnings: &[String], day: &str) {
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("115年度訴字第1號")
+            && warnings[0].contains(day)
+            && !warnings[0].contains("115年度訴字第2號"),
+        "{}",
+        warnings[0]
+    );
 }
 
 /// A data directory and a relay, `night` imported as 20261123 and its
