@@ -589,6 +589,20 @@ pub struct Decision {
     pub unknown_outcome: bool,
 }
 
+impl Decision {
+    /// What the outbox records of it, for item `id`: the one way a
+    /// decision becomes a recorded outcome.
+    pub fn recorded(&self, id: i64) -> Recorded {
+        Recorded {
+            id,
+            event: self.event,
+            error: self.error.clone(),
+            next_try: self.next_try,
+            unknown_outcome: self.unknown_outcome,
+        }
+    }
+}
+
 /// What `outcome` makes of `item` (as claimed: its attempts include this
 /// one) at `now`; `jitter` in [0, 1] spreads the backoff.
 pub fn decide(
@@ -893,13 +907,7 @@ impl Run<'_> {
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
         let d = decide(item, outcome, self.cfg, self.now, jitter());
-        let recorded = Recorded {
-            id: item.id,
-            event: d.event,
-            error: d.error,
-            next_try: d.next_try,
-            unknown_outcome: d.unknown_outcome,
-        };
+        let recorded = d.recorded(item.id);
         lock(&self.outbox).record(&recorded, self.now)?;
         store::failpoint::pause("send-after-record");
         let mut summary = lock(&self.summary);
@@ -1219,6 +1227,11 @@ mod tests {
             // The relay may have taken it exactly when no answer came to
             // its data, given up on or not (`outbox retry` trusts this).
             prop_assert_eq!(d.unknown_outcome, matches!(outcome, Outcome::Unknown(_)));
+            let recorded = d.recorded(7);
+            prop_assert_eq!(
+                (recorded.id, recorded.event, recorded.unknown_outcome),
+                (7, d.event, d.unknown_outcome)
+            );
             let past = now - first >= cfg.retry_for;
             match outcome {
                 Outcome::Sent => prop_assert_eq!(

@@ -390,7 +390,7 @@ fn fates(retried: &outbox::Retried) -> Vec<(i64, Fate, i64)> {
 /// mail told (`told_by`) is not queued again by `outbox retry`: `send`
 /// would withhold it. The mail that told its cases is queued again in its
 /// place if it surely did not go (failed, or suppressed for the address's
-/// flag, before a relay took it), and that mail's teller in turn if a
+/// flag, no attempt of it having perhaps reached a relay), and that mail's teller in turn if a
 /// later night told its cases (withheld by that night, or not); not one
 /// that went or may still go, nor a warning a grant mail that went stood
 /// for, nor mail of another kind.
@@ -546,8 +546,8 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     assert_eq!(state(&ob, d_24), State::Unknown);
 }
 
-/// Mail that told an item's cases and may have gone (a relay took it, or
-/// may have: an attempt's outcome unknown), went, was withheld by `send`
+/// Mail that told an item's cases and may have gone (an attempt's outcome
+/// unknown), went, was withheld by `send`
 /// (its cases left for the next night), may still go, or cannot be read is
 /// not queued again by `outbox retry` of that item; and an item with no
 /// `told_by` is queued again as it always was.
@@ -752,7 +752,7 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     };
     assert_eq!(
         attempts(tellers[0]),
-        "0; an attempt's outcome was unknown: it may have reached a relay"
+        "0; an attempt may have reached a relay"
     );
     assert_eq!(attempts(tellers[1]), "0");
 }

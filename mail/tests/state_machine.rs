@@ -15,7 +15,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 
 use mail::outbox::{
-    self, Event, GrantMail, Item, Kind, NewItem, Outbox, Packed, Recorded, RetryWhich, Scope, State,
+    self, Event, GrantMail, Item, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
 };
 use mail::send::{decide, Granted, Outcome, GRANT_KINDS};
 use mail::MailSettings;
@@ -206,8 +206,8 @@ struct Model {
     next_try: Option<DateTime<Utc>>,
     not_before: DateTime<Utc>,
     /// A recorded outcome not settled yet: the state it leads to, by which
-    /// event, and the next try.
-    recorded: Option<(State, Event, Option<DateTime<Utc>>)>,
+    /// event, the next try, and whether no answer came to the data.
+    recorded: Option<(State, Event, Option<DateTime<Utc>>, bool)>,
     /// Its stored message cannot be read.
     damaged: bool,
     /// Withheld as no longer granted: never queued again by a retry (it
@@ -229,6 +229,10 @@ struct Model {
     untold: bool,
     /// A night told its cases but could not withhold it (`items.told_by`).
     told_by: bool,
+    /// An attempt may have reached a relay, at any time in its life: no
+    /// answer came to its data, or its sender died while sending it
+    /// (`items.may_have_gone`: what `outbox retry` trusts).
+    may_have_gone: bool,
 }
 
 struct World {
@@ -429,6 +433,7 @@ impl World {
                                 told: 0,
                                 untold: false,
                                 told_by: false,
+                                may_have_gone: false,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -479,6 +484,7 @@ impl World {
                         told: 0,
                         untold: false,
                         told_by: false,
+                        may_have_gone: false,
                     },
                 );
             }
@@ -623,14 +629,7 @@ impl World {
                     _ => Outcome::Unknown("timeout".into()),
                 };
                 let d = decide(&item, outcome.clone(), &self.cfg, self.now, 0.5);
-                let recorded = Recorded {
-                    id: item.id,
-                    event: d.event,
-                    error: d.error.clone(),
-                    next_try: d.next_try,
-                    unknown_outcome: d.unknown_outcome,
-                };
-                self.outbox.record(&recorded, self.now).unwrap();
+                self.outbox.record(&d.recorded(item.id), self.now).unwrap();
                 if d.flag.is_some() {
                     self.flagged.insert(item.email.clone());
                 }
@@ -650,7 +649,8 @@ impl World {
                     Outcome::Unknown(_) => (State::Unknown, Event::Uncertain),
                 };
                 assert_eq!(m.state, State::Sending, "recorded, not settled");
-                m.recorded = Some((state, event, d.next_try));
+                let unknown = matches!(outcome, Outcome::Unknown(_));
+                m.recorded = Some((state, event, d.next_try, unknown));
                 if matches!(state, State::Retrying | State::Unknown) {
                     let next = d.next_try.expect("a next try");
                     assert!(next > self.now && next <= self.now + Duration::hours(8));
@@ -732,6 +732,7 @@ impl World {
                 for (id, m) in self.model.iter_mut() {
                     if m.state == State::Sending {
                         m.state = State::Unknown;
+                        m.may_have_gone = true;
                         events.insert(*id, Event::Interrupted);
                         want += 1;
                     }
@@ -889,9 +890,10 @@ impl World {
         let mut n = 0;
         for (id, m) in self.model.iter_mut() {
             if m.scope == scope {
-                if let Some((state, event, next_try)) = m.recorded.take() {
+                if let Some((state, event, next_try, unknown)) = m.recorded.take() {
                     m.state = state;
                     m.next_try = next_try;
+                    m.may_have_gone |= unknown;
                     events.insert(*id, event);
                     n += 1;
                 }
@@ -932,6 +934,27 @@ impl World {
             if m.withheld {
                 assert_eq!(told, 1, "item {id} withheld, its cases never told: {m:?}");
             }
+        }
+        // Whether an attempt may have reached a relay is kept exactly, for
+        // the item's life: what `outbox retry` trusts not to send twice,
+        // nor to leave a party's cases untold.
+        let marked: BTreeMap<i64, bool> = self
+            .web
+            .prepare("SELECT id, may_have_gone FROM items")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        for (id, m) in &self.model {
+            assert_eq!(
+                marked[id], m.may_have_gone,
+                "item {id}: may_have_gone: {m:?}"
+            );
+            assert!(
+                m.state != State::Unknown || m.may_have_gone,
+                "item {id}: unknown, unmarked"
+            );
         }
         let sending = after.values().filter(|(s, _)| *s == State::Sending).count();
         let recorded = self.model.values().filter(|m| m.recorded.is_some()).count();

@@ -13,13 +13,25 @@
 ALTER TABLE outcomes ADD COLUMN unknown_outcome INTEGER NOT NULL DEFAULT 0
     CHECK (unknown_outcome IN (0, 1));
 
--- Items from before: what their attempts can say, erring towards "may
--- have gone" (which is only ever reported, never sent again unasked).
--- Unknown, or more than one attempt (an earlier one's outcome is not
--- kept), or one attempt that neither failed (refused, given up, bounced)
--- nor was put off.
+-- Whatever makes an item *unknown* marks it, a build from before this
+-- migration too (a `send` still running while another program upgrades
+-- the file): an unknown item may have reached a relay.
+CREATE TRIGGER items_unknown_may_have_gone
+AFTER UPDATE OF state ON items
+WHEN NEW.state = 'unknown' AND NEW.may_have_gone = 0
+BEGIN
+    UPDATE items SET may_have_gone = 1 WHERE id = NEW.id;
+END;
+
+-- Items from before: what their attempts and last error can say, erring
+-- towards "may have gone" (which `retry` only reports, never sends again
+-- unasked). Unknown or sending; more than one attempt (an earlier one's
+-- outcome is not kept), sent ones too (a bounce may fail them later); one
+-- attempt that was neither failed nor put off (a queued item with one was
+-- given back unstarted after being put off), nor accepted; or given up
+-- with its last outcome unknown, as `send` words it.
 UPDATE items SET may_have_gone = 1
-WHERE state <> 'sent'
-  AND (state = 'unknown'
-       OR attempts > 1
-       OR (attempts = 1 AND state NOT IN ('failed', 'retrying')));
+WHERE state IN ('unknown', 'sending')
+   OR attempts > 1
+   OR (attempts = 1 AND state NOT IN ('failed', 'retrying', 'queued', 'sent'))
+   OR (state = 'failed' AND last_error LIKE '%; the last outcome unknown: %');

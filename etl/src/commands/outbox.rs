@@ -304,7 +304,7 @@ fn teller_line(t: &mail::outbox::Teller) -> String {
         Fate::Went => "it went".to_string(),
         Fate::MayStillGo => "it may still go".to_string(),
         Fate::MayHaveGone => format!(
-            "it may have gone (an attempt's outcome was unknown, perhaps before it was last \
+            "it may have gone (an attempt may have reached a relay, perhaps before it was last \
              queued again), so it is not queued again unasked: `cpor-etl outbox retry {}` if \
              you know it did not",
             t.id

@@ -270,8 +270,7 @@ impl Outbox {
                             // (outbox migrations 17 and 19)
                             if r.get(19)? {
                                 format!(
-                                    "{attempts}; an attempt's outcome was unknown: it may \
-                                     have reached a relay"
+                                    "{attempts}; an attempt may have reached a relay"
                                 )
                             } else {
                                 attempts
@@ -404,8 +403,8 @@ impl Outbox {
     /// alone, the first would have been withheld, and its cases never
     /// told. If that mail's cases were told by a later night's mail in
     /// turn, that one is followed the same way. Mail that went, may still
-    /// go, may have gone (a relay took it, or may have: an attempt's
-    /// outcome unknown) or cannot be read is left, and said.
+    /// go, may have gone (an attempt's outcome unknown, or its sender
+    /// killed while sending it) or cannot be read is left, and said.
     pub fn retry(&mut self, which: RetryWhich) -> Result<Retried> {
         let (filter, id) = match which {
             // (not one withheld for naming a case no longer granted:
@@ -574,54 +573,98 @@ mod tests {
     use crate::outbox::{NewItem, Packed};
 
     /// An outbox from before migration 19 keeps what its items' attempts
-    /// can say of whether one may have reached a relay, erring towards
-    /// "may have" (which `retry` only reports): unknown, or more than one
-    /// attempt, or one that neither failed nor was put off.
+    /// and last error can say of whether one may have reached a relay,
+    /// erring towards "may have" (which `retry` only reports): unknown or
+    /// sending, more than one attempt (sent ones too: a bounce may fail
+    /// them later), one that was neither failed, put off (retrying, or
+    /// given back queued) nor accepted, or one given up with its outcome
+    /// unknown (as `send` words it). And a build from before it, still
+    /// running, that makes an item unknown marks it all the same.
     #[test]
     fn an_outbox_from_before_migration_19_takes_may_have_gone_from_the_attempts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(super::super::OUTBOX_DB);
+        let now = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+        let given_up = |outcome| {
+            let item = crate::outbox::Item {
+                id: 1,
+                night: "20261130".into(),
+                email: "a@example.com".into(),
+                kind: Kind::Approval,
+                state: State::Retrying,
+                message_id: "<a@x>".into(),
+                reference: String::new(),
+                message: Vec::new(),
+                attempts: 1,
+                first_try_at: now - chrono::Duration::days(30),
+                queued_at: now,
+                case_keys: Vec::new(),
+            };
+            let cfg = crate::MailSettings::default();
+            let d = crate::send::decide(&item, outcome, &cfg, now, 0.5);
+            assert_eq!(d.event, Event::Expired);
+            d.error
+        };
+        let unknown = given_up(crate::outbox::Outcome::Unknown("timed out".into()));
+        let put_off = given_up(crate::outbox::Outcome::Transient("451 busy".into()));
         let rows = [
-            ("queued", 0, false),
-            ("unknown", 1, true),
-            ("retrying", 1, false),
-            ("retrying", 2, true),
-            ("failed", 0, false),
-            ("failed", 1, false),
-            ("failed", 2, true),
-            ("suppressed", 0, false),
-            ("suppressed", 1, true),
-            ("sent", 1, false),
+            ("queued", 0, None, false),
+            ("queued", 1, None, false),
+            ("queued", 2, None, true),
+            ("sending", 1, None, true),
+            ("unknown", 1, None, true),
+            ("retrying", 1, None, false),
+            ("retrying", 2, None, true),
+            ("failed", 0, None, false),
+            ("failed", 1, Some("550 no such user".to_string()), false),
+            ("failed", 1, put_off, false),
+            ("failed", 1, unknown, true),
+            ("failed", 2, None, true),
+            ("suppressed", 0, None, false),
+            ("suppressed", 1, None, true),
+            ("sent", 1, None, false),
+            ("sent", 2, None, true),
         ];
         {
             let conn = schemas::open_migrated(&path, &schemas::OUTBOX_MIGRATIONS[..18]).unwrap();
-            for (i, (state, attempts, _)) in rows.iter().enumerate() {
+            for (i, (state, attempts, error, _)) in rows.iter().enumerate() {
                 conn.execute(
                     "INSERT INTO items (night, email, kind, state, message_id, subject, message,
-                     cases, queued_at, not_before, ref, attempts)
+                     cases, queued_at, not_before, ref, attempts, last_error)
                      VALUES ('20261130', ?1, 'approval', ?2, ?3, 's', x'00', 0,
-                     '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', '', ?4)",
+                     '2026-11-30T00:00:00+00:00', '2026-11-30T00:00:00+00:00', '', ?4, ?5)",
                     params![
                         format!("{i}@example.com"),
                         state,
                         format!("<{i}@x>"),
-                        attempts
+                        attempts,
+                        error
                     ],
                 )
                 .unwrap();
             }
         }
         let ob = Outbox::open(dir.path()).unwrap();
-        let got: Vec<bool> = ob
-            .conn
-            .prepare("SELECT may_have_gone FROM items ORDER BY id")
-            .unwrap()
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<std::result::Result<_, _>>()
+        let marked = |ob: &Outbox| -> Vec<bool> {
+            ob.conn
+                .prepare("SELECT may_have_gone FROM items ORDER BY id")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .collect::<std::result::Result<_, _>>()
+                .unwrap()
+        };
+        let want: Vec<bool> = rows.iter().map(|r| r.3).collect();
+        assert_eq!(marked(&ob), want);
+        // An older build's sender, which knows no marker, recovers a
+        // sending item as unknown, and one it had put off.
+        ob.conn
+            .execute("UPDATE items SET state = 'unknown' WHERE id IN (2, 6)", [])
             .unwrap();
-        let want: Vec<bool> = rows.iter().map(|r| r.2).collect();
-        assert_eq!(got, want);
+        let mut want = want;
+        want[1] = true;
+        want[5] = true;
+        assert_eq!(marked(&ob), want);
     }
 
     /// `show` gives every time it has in Taipei, and `list` the next one

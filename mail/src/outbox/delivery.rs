@@ -605,7 +605,8 @@ impl Outbox {
         let is_outcome = matches!(
             event,
             Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
-        );
+        ) && (!unknown_outcome
+            || matches!(event, Event::Uncertain | Event::Expired));
         let from = sources(event);
         let added = match (is_outcome, from.as_slice()) {
             (true, [from]) => self.conn.prepare_cached(RECORD)?.execute(params![
