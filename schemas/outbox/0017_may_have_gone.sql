@@ -12,5 +12,7 @@
 -- reached a relay (an attempt's outcome unknown, or attempts before the
 -- last), and stays 1 through later retries. 0 for every other item, and
 -- for items queued again before this migration (their history is lost).
+-- (Superseded by migration 19: the marker is set from each attempt's
+-- outcome as it is recorded, and a retry only keeps it.)
 ALTER TABLE items ADD COLUMN may_have_gone INTEGER NOT NULL DEFAULT 0
     CHECK (may_have_gone IN (0, 1));

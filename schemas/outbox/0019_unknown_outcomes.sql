@@ -15,7 +15,9 @@ ALTER TABLE outcomes ADD COLUMN unknown_outcome INTEGER NOT NULL DEFAULT 0
 
 -- Whatever makes an item *unknown* marks it, a build from before this
 -- migration too (a `send` still running while another program upgrades
--- the file): an unknown item may have reached a relay.
+-- the file): an unknown item may have reached a relay. A later migration
+-- that rebuilds `items` (as migrations 2 and 5 did) must create this
+-- trigger again.
 CREATE TRIGGER items_unknown_may_have_gone
 AFTER UPDATE OF state ON items
 WHEN NEW.state = 'unknown' AND NEW.may_have_gone = 0
@@ -29,7 +31,10 @@ END;
 -- outcome is not kept), sent ones too (a bounce may fail them later); one
 -- attempt that was neither failed nor put off (a queued item with one was
 -- given back unstarted after being put off), nor accepted; or given up
--- with its last outcome unknown, as `send` words it.
+-- with its last outcome unknown, as `send` words it. (Not one failed
+-- from *unknown* because it was too late or unreadable at its next
+-- claim: its last error says neither; `retry` leaves an unreadable one
+-- anyway, and only reminders are too late.)
 UPDATE items SET may_have_gone = 1
 WHERE state IN ('unknown', 'sending')
    OR attempts > 1

@@ -12,8 +12,8 @@ use std::process::{Child, Stdio};
 
 use super::{phone_screenshot, Browser};
 use crate::sso::{assigned, provider::Op, provider::PASSWORD as OP_PASSWORD, sso_env};
-use crate::util::free_port;
 use crate::util::{clean_command, repo_root, Data};
+use crate::util::{free_port, on_free_ports};
 
 /// `cpor-server` on a given loopback port, killed when dropped.
 struct FixedServer {
@@ -28,22 +28,12 @@ impl Drop for FixedServer {
     }
 }
 
-/// `cpor-server` on a free loopback port, with the settings `env_for` gives
-/// for the address it will have. The port is chosen before the server binds
-/// it, so another process may take it in between: then another port, up to
-/// three tries.
+/// `cpor-server` on a free loopback port (`on_free_ports`), with the
+/// settings `env_for` gives for the address it will have.
 fn start_server(data: &Data, env_for: impl Fn(&str) -> Vec<(&'static str, String)>) -> FixedServer {
-    let mut tries = 0;
-    loop {
-        match try_start_server(data, free_port(), &env_for) {
-            Ok(server) => return server,
-            Err(e) if tries < 2 && e.contains("Address already in use") => {
-                eprintln!("{e}; again on another port");
-                tries += 1;
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
+    on_free_ports("cpor-server", || {
+        try_start_server(data, free_port(), &env_for)
+    })
 }
 
 fn try_start_server(
@@ -61,6 +51,9 @@ fn try_start_server(
         .env("CPOR_SERVER_MAINTENANCE_START", "00:00")
         .env("CPOR_SERVER_MAINTENANCE_END", "00:00")
         .env("CPOR_LOG", "info")
+        // (a port shared with another test's server would split the
+        // browser's requests between them: a clash must be an error)
+        .env("CPOR_SERVER_REUSE_PORT", "false")
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(&log).unwrap());
     for (k, v) in env_for(&base) {

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{free_port, repo_root, server_addr, Data, Server};
+use crate::util::{free_port, on_free_ports, repo_root, server_addr, Data, Server};
 
 /// nginx, stopped when dropped.
 struct Nginx(Child);
@@ -15,6 +15,11 @@ impl Drop for Nginx {
     /// SIGTERM (fast shutdown) to the master, which stops its workers: a
     /// SIGKILLed master leaves them listening.
     fn drop(&mut self) {
+        // (one that has exited, reaped, no longer holds its pid: another
+        // process may have it)
+        if let Ok(Some(_)) = self.0.try_wait() {
+            return;
+        }
         let _ = Command::new("kill")
             .args(["-TERM", &self.0.id().to_string()])
             .status();
@@ -79,10 +84,9 @@ fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16
 /// Debian's nginx with the shipped configuration (`shipped_config`, in
 /// front of `upstream`), started on free loopback ports, once `nginx -t`
 /// passes: nginx, its HTTPS port, its HTTP port and the upstream port
-/// nothing listens on. The ports are chosen before nginx binds them, so
-/// another process may take one in between: then other ports, up to
-/// three tries. Started means bound: nginx writes its pid file once its
-/// sockets are open.
+/// nothing listens on (`on_free_ports`: others if one was taken before
+/// nginx bound it). Started means bound: nginx writes its pid file once
+/// its sockets are open (and something answers on the port).
 fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u16) {
     let p = dir.display().to_string();
     let conf = dir.join("nginx.conf");
@@ -96,7 +100,7 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u1
         ),
     )
     .unwrap();
-    for tries in 1..=3 {
+    on_free_ports("nginx", || {
         let (port, plain, closed) = (free_port(), free_port(), free_port());
         let _ = std::fs::remove_file(dir.join("error.log"));
         std::fs::write(
@@ -134,17 +138,12 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u1
         loop {
             if let Ok(Some(status)) = nginx.0.try_wait() {
                 let errors = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                assert!(
-                    errors.contains("Address already in use") && tries < 3,
-                    "nginx stopped ({status}): {errors}"
-                );
-                eprintln!("nginx: a port was taken; again on others");
-                break;
+                return Err(format!("nginx stopped ({status}): {errors}"));
             }
             let bound = dir.join("nginx.pid").exists()
                 && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
             if bound {
-                return (nginx, port, plain, closed);
+                return Ok((nginx, port, plain, closed));
             }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
@@ -152,10 +151,7 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u1
             );
             std::thread::sleep(Duration::from_millis(50));
         }
-        // (the Drop of a process that has exited only reaps it)
-        drop(nginx);
-    }
-    unreachable!("three tries, each returns or asserts")
+    })
 }
 
 /// A GET of `path` as sent (no redirect followed), over TLS with

@@ -629,6 +629,23 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     panic!("timed out waiting for {what}");
 }
 
+/// What `start` starts, on ports it chooses free (`free_port`): a port is
+/// chosen before the process binds it, so another may take it in between
+/// (`start` says so with an error naming "Address already in use"); then
+/// other ports, up to three tries. Any other error fails the test.
+pub fn on_free_ports<T>(what: &str, mut start: impl FnMut() -> Result<T, String>) -> T {
+    for tries in 1.. {
+        match start() {
+            Ok(started) => return started,
+            Err(e) if tries < 3 && e.contains("Address already in use") => {
+                eprintln!("{what}: a port was taken; again on others\n{e}");
+            }
+            Err(e) => panic!("{what} did not start: {e}"),
+        }
+    }
+    unreachable!()
+}
+
 /// A free port on 127.0.0.1 (bound and let go).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

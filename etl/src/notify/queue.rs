@@ -1208,11 +1208,13 @@ fn write(
             ((j.email, j.kind == Kind::Expiry), (reference, cases))
         })
         .collect();
-    // (an expiry warning queued behind its address's grant mail names that
-    // mail by its reference)
-    let reference_of = |email: &str| {
+    // The reference of tonight's grant mail (`warning` false) or expiry
+    // warning to an address: a warning queued behind its address's grant
+    // mail names that mail by it, and each `expiry_warned` row the warning
+    // that gives it.
+    let reference_of = |email: &str, warning: bool| {
         tellers
-            .get(&(email, false))
+            .get(&(email, warning))
             .map_or(&reference, |(r, _)| r)
             .clone()
     };
@@ -1266,7 +1268,7 @@ fn write(
         let id = message_id(night, job.email, job.kind, &reference, from, key);
         let case_keys = job.about.grant_case_keys();
         let behind = job.behind.map(|kind| {
-            let grant_mail = reference_of(job.email);
+            let grant_mail = reference_of(job.email, false);
             message_id(night, job.email, kind, &grant_mail, from, key)
         });
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
@@ -1316,12 +1318,8 @@ fn write(
         }
         Ok::<(), NotifyError>(())
     })?;
-    // (each by the warning that gives it: its reference)
     for (email, case, day) in &warn {
-        let warning = tellers
-            .get(&(email.as_str(), true))
-            .map_or(&reference, |(r, _)| r);
-        tx.warned(email, case, *day, warning)?;
+        tx.warned(email, case, *day, &reference_of(email, true))?;
     }
     // Earlier grant mail that names a case no longer granted: withheld
     // with the mail that tells what is still granted (`super::retell`).

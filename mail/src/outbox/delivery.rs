@@ -247,7 +247,9 @@ impl Outbox {
 
     /// After a run that died: first the outcomes it recorded are settled
     /// (`settle`), then the items it left *sending* with no outcome become
-    /// *unknown* (the relay may have accepted them) and are due at once.
+    /// *unknown* (the relay may have accepted them: the outbox's trigger
+    /// marks them `may_have_gone`, outbox migration 19) and are due at
+    /// once.
     /// Only `scope`'s. Returns how many became unknown.
     pub fn recover(&mut self, scope: Scope) -> Result<u64> {
         let tx = self
@@ -256,8 +258,7 @@ impl Outbox {
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
-                "UPDATE items SET state = ?1, last_error = ?2, may_have_gone = 1
-                 WHERE state IN {} AND {}",
+                "UPDATE items SET state = ?1, last_error = ?2 WHERE state IN {} AND {}",
                 sql_sources(Event::Interrupted),
                 scope_sql(scope)
             ),
@@ -277,7 +278,7 @@ impl Outbox {
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
-                "UPDATE items SET state = ?1, last_error = ?2, may_have_gone = 1
+                "UPDATE items SET state = ?1, last_error = ?2
                  WHERE state IN {} AND {} AND (lease_until IS NULL OR lease_until <= ?3)",
                 sql_sources(Event::Interrupted),
                 scope_sql(scope)
@@ -602,11 +603,23 @@ impl Outbox {
             next_try,
             unknown_outcome,
         } = *outcome;
+        // (no answer to the data: given up, or tried again as unknown)
+        let consistent = match event {
+            Event::Uncertain => unknown_outcome,
+            Event::Expired => true,
+            _ => !unknown_outcome,
+        };
+        if !consistent {
+            return Err(OutboxError::UnknownOutcome {
+                id,
+                event,
+                unknown: unknown_outcome,
+            });
+        }
         let is_outcome = matches!(
             event,
             Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
-        ) && (!unknown_outcome
-            || matches!(event, Event::Uncertain | Event::Expired));
+        );
         let from = sources(event);
         let added = match (is_outcome, from.as_slice()) {
             (true, [from]) => self.conn.prepare_cached(RECORD)?.execute(params![
@@ -616,7 +629,7 @@ impl Outbox {
                 next_try.map(|t| t.to_rfc3339()),
                 now.to_rfc3339(),
                 from.as_str(),
-                unknown_outcome || event == Event::Uncertain
+                unknown_outcome
             ])?,
             _ => 0,
         };
@@ -717,6 +730,68 @@ fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An outcome is unknown (no answer to the data) exactly when it is
+    /// `Uncertain`, or `Expired` after such an attempt: anything else is
+    /// refused, saying so, and records nothing; the item stays sending.
+    #[test]
+    fn an_outcome_is_recorded_as_unknown_only_when_it_can_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let night = ob.begin_night(now.date_naive(), "", now).unwrap();
+        let new = crate::outbox::NewItem {
+            email: "a@example.com".into(),
+            kind: Kind::Digest,
+            message_id: "<a@x>".into(),
+            subject: "s".into(),
+            message: crate::outbox::Packed::plain(b"Subject: s\r\n\r\nbody\r\n".to_vec()),
+            cases: 0,
+            case_keys: Vec::new(),
+            behind: None,
+        };
+        assert!(night.add(&new, State::Queued, now).unwrap());
+        night.commit(None).unwrap();
+        let due = ob.due(Scope::Nightly, now, true).unwrap();
+        let id = ob.claim(&due, now, |_| Some(Event::Claim)).unwrap().items[0].id;
+        let recorded = |event, unknown_outcome| Recorded {
+            id,
+            event,
+            error: None,
+            next_try: None,
+            unknown_outcome,
+        };
+        for (event, unknown) in [
+            (Event::Accepted, true),
+            (Event::Deferred, true),
+            (Event::Refused, true),
+            (Event::Uncertain, false),
+        ] {
+            let e = ob.record(&recorded(event, unknown), now).unwrap_err();
+            assert!(
+                matches!(e, OutboxError::UnknownOutcome { .. }),
+                "{event:?}: {e}"
+            );
+            assert!(e.to_string().contains(&format!("{event:?}")), "{e}");
+        }
+        assert_eq!(ob.settle(Scope::Nightly).unwrap(), 0);
+        assert_eq!(ob.state_of(id).unwrap(), Some(State::Sending));
+        ob.record(&recorded(Event::Expired, true), now).unwrap();
+        assert_eq!(ob.settle(Scope::Nightly).unwrap(), 1);
+        assert_eq!(ob.state_of(id).unwrap(), Some(State::Failed));
+        let marked: bool = ob
+            .conn
+            .query_row("SELECT may_have_gone FROM items WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert!(
+            marked,
+            "given up after no answer to its data: it may have gone"
+        );
+    }
 
     /// A warning may wait behind its grant mail only if its two hours end
     /// a quarter of an hour before that day's send window closes (the

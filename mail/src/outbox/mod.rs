@@ -62,6 +62,17 @@ pub enum OutboxError {
     },
     #[error("outbox: a {kind} mail cannot be queued {how}")]
     Misqueued { kind: Kind, how: &'static str },
+    /// An outcome recorded as unknown (no answer to the data) must be
+    /// `Uncertain` or `Expired`, and an `Uncertain` one unknown.
+    #[error(
+        "outbox item {id}: an outcome {event:?} {} unknown",
+        if *unknown { "cannot be" } else { "must be" }
+    )]
+    UnknownOutcome {
+        id: i64,
+        event: Event,
+        unknown: bool,
+    },
     #[error("outbox item {id}: message unreadable ({reason})")]
     Unreadable { id: i64, reason: String },
     #[error("outbox item {id}: `{value}` is no {what} this build knows")]
