@@ -1268,11 +1268,11 @@ fn a_warning_withheld_does_not_warn_again_of_a_moved_day_another_nights_warning_
     n2.cases[1] = (2, "審理中", "");
     let mut n3 = n2.clone();
     n3.grants.retain(|(n, _)| *n != 2);
-    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
-    }
-    smtp.restart();
-    send(&env, &smtp);
+    imported_with_the_relay_down(
+        &env,
+        &mut smtp,
+        &[(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")],
+    );
     let warnings = warnings_to_two(&smtp);
     warned_once_of_case_1(&warnings, Some("115/12/05"));
 }
@@ -1297,11 +1297,11 @@ fn a_case_warned_of_again_then_withheld_again_is_still_warned_of() {
     n2.cases[2] = (3, "上訴", "115/10/01");
     let mut n3 = n2.clone();
     n3.grants.retain(|(n, _)| *n != 3);
-    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
-    }
-    smtp.restart();
-    send(&env, &smtp);
+    imported_with_the_relay_down(
+        &env,
+        &mut smtp,
+        &[(&n1, "20261124"), (&n2, "20261125"), (&n3, "20261126")],
+    );
     let warnings = warnings_to_two(&smtp);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
@@ -1332,15 +1332,11 @@ fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() 
     b2.cases[0] = (1, "上訴", "115/10/05");
     let mut n2 = b2.clone();
     n2.grants.retain(|(n, _)| *n != 2);
-    for (batch, dir, night) in [
-        (&b1, "b", "20261124"),
-        (&b2, "c", "20261124"),
-        (&n2, "d", "20261125"),
-    ] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
-    }
-    smtp.restart();
-    send(&env, &smtp);
+    imported_with_the_relay_down(
+        &env,
+        &mut smtp,
+        &[(&b1, "20261124"), (&b2, "20261124"), (&n2, "20261125")],
+    );
     let warnings = warnings_to_two(&smtp);
     warned_once_of_case_1(&warnings, Some("115/12/05"));
 }
@@ -1363,15 +1359,11 @@ fn a_reruns_warning_withheld_warns_again_of_the_day_it_moved() {
     b2.cases[1] = (2, "上訴", "115/10/05");
     let mut n2 = b2.clone();
     n2.grants.retain(|(n, _)| *n != 2);
-    for (batch, dir, night) in [
-        (&b1, "b", "20261124"),
-        (&b2, "c", "20261124"),
-        (&n2, "d", "20261125"),
-    ] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join(dir), night));
-    }
-    smtp.restart();
-    send(&env, &smtp);
+    imported_with_the_relay_down(
+        &env,
+        &mut smtp,
+        &[(&b1, "20261124"), (&b2, "20261124"), (&n2, "20261125")],
+    );
     let warnings = warnings_to_two(&smtp);
     let of_the_new_day: Vec<&String> = warnings
         .iter()
@@ -1408,11 +1400,11 @@ fn a_case_revoked_and_restored_is_told_its_last_day_by_its_grant_mail() {
     n1.cases[1] = (2, "上訴", "115/10/01");
     let mut n2 = n1.clone();
     n2.grants.retain(|(n, _)| *n != 2);
-    for (batch, night) in [(&n1, "20261124"), (&n2, "20261125"), (&n1, "20261126")] {
-        import(&env, &smtp, &batch.write(&env.dir.path().join("b"), night));
-    }
-    smtp.restart();
-    send(&env, &smtp);
+    imported_with_the_relay_down(
+        &env,
+        &mut smtp,
+        &[(&n1, "20261124"), (&n2, "20261125"), (&n1, "20261126")],
+    );
     let mails = smtp.accepted_for(TWO).split_off(before);
     let of_case_2: Vec<&String> = mails
         .iter()
@@ -1705,6 +1697,20 @@ fn imported_over_a_damaged_snapshot(
     let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
     assert!(run.stdout.contains("MAIL NOT QUEUED"), "{}", run.stdout);
     (snapshot, intact)
+}
+
+/// Imports `nights` in turn (a night twice is a re-run) while the relay
+/// is down (`smtp` stopped), then brings the relay back and sends.
+fn imported_with_the_relay_down(env: &Env, smtp: &mut Smtp, nights: &[(&Night, &str)]) {
+    for (i, (batch, night)) in nights.iter().enumerate() {
+        import(
+            env,
+            smtp,
+            &batch.write(&env.dir.path().join(format!("b{i}")), night),
+        );
+    }
+    smtp.restart();
+    send(env, smtp);
 }
 
 /// The expiry warnings `TWO` was sent, in order.
