@@ -1,7 +1,9 @@
 //! The outbox's state machine against a small model: random histories of
 //! queueing, claiming, outcomes (recorded, then settled), crashes, releases,
 //! retries, stored messages damaged, later nights' mail withholding earlier
-//! grant mail, and time passing,
+//! grant mail and telling its cases in mail of its own (which `outbox
+//! retry` of a told item follows, queueing it again only if it surely did
+//! not go), and time passing,
 //! played on a real outbox database through `mail::outbox` and on a literal
 //! model side by side. After every step the states agree, every change is a
 //! row of `outbox::TRANSITIONS` for the step's event, a grant mail's cases
@@ -15,7 +17,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use proptest::prelude::*;
 
 use mail::outbox::{
-    self, Event, GrantMail, Item, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
+    self, Event, Fate, GrantMail, Item, Kind, NewItem, Outbox, Packed, RetryWhich, Scope, State,
 };
 use mail::send::{decide, Granted, Outcome, GRANT_KINDS};
 use mail::MailSettings;
@@ -84,8 +86,9 @@ enum Op {
     Flag { email: usize },
     /// An administrator releases a night.
     Release { night: u32 },
-    /// An administrator queues an item again.
-    Retry { pick: usize },
+    /// An administrator queues an item again (`told`: one whose cases a
+    /// later night's mail told, if any, which random picks rarely meet).
+    Retry { pick: usize, told: bool },
     /// A delivery report comes back: the item bounced.
     Bounce { pick: usize },
     /// An item's stored message is damaged on disk (its zstd frame's magic
@@ -113,6 +116,18 @@ enum Op {
     /// 0), or gives them all back and a later claim withholds them (1), or
     /// dies (2). Random histories rarely line these up.
     RaceTheNight { then: u8 },
+    /// `outbox retry` following `told_by`: an address is flagged, a night
+    /// looks its grant mail up, a sender claims what is due (suppressing
+    /// the flagged address's, giving one of the rest `outcome`), the
+    /// night's mail is queued and withholds or tells what it listed, a
+    /// sender claims again (the night's own mail too), one more outcome,
+    /// and an administrator retries an item whose cases the night told.
+    /// Random histories rarely line these up.
+    TellThenRetry {
+        email: usize,
+        outcome: u8,
+        pick: usize,
+    },
 }
 
 /// The steps an op is played as: itself, or for `ClaimThenStop` a claim
@@ -143,6 +158,36 @@ fn steps(op: &Op) -> Vec<Op> {
             });
             steps
         }
+        Op::TellThenRetry {
+            email,
+            outcome,
+            pick,
+        } => {
+            let claim = Op::Claim {
+                website: false,
+                max: usize::MAX,
+                readable: true,
+                revoked: false,
+            };
+            let outcome = Op::Outcome {
+                pick: 0,
+                outcome: *outcome,
+                settle: true,
+            };
+            vec![
+                Op::Flag { email: *email },
+                Op::LookUp,
+                claim.clone(),
+                outcome.clone(),
+                Op::Tell,
+                claim,
+                outcome,
+                Op::Retry {
+                    pick: *pick,
+                    told: true,
+                },
+            ]
+        }
         other => vec![other.clone()],
     }
 }
@@ -165,12 +210,14 @@ fn op() -> impl Strategy<Value = Op> {
         1 => any::<usize>().prop_map(|pick| Op::Recall { pick }),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
-        1 => any::<usize>().prop_map(|pick| Op::Retry { pick }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, told)| Op::Retry { pick, told }),
         1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
         1 => any::<usize>().prop_map(|pick| Op::Damage { pick }),
         1 => Just(Op::LookUp),
         1 => Just(Op::Tell),
         1 => (0u8..3).prop_map(|then| Op::RaceTheNight { then }),
+        1 => (0usize..4, 0u8..5, any::<usize>())
+            .prop_map(|(email, outcome, pick)| Op::TellThenRetry { email, outcome, pick }),
         2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
             .prop_map(|minutes| Op::Wait { minutes }),
     ]
@@ -229,6 +276,11 @@ struct Model {
     untold: bool,
     /// A night told its cases but could not withhold it (`items.told_by`).
     told_by: bool,
+    /// The first night whose mail told its cases (`items.told_by`): a
+    /// later night's, whose own mail to the address (`Op::Tell`) `outbox
+    /// retry` follows.
+    told_night: Option<String>,
+    kind: Kind,
     /// An attempt may have reached a relay, at any time in its life: no
     /// answer came to its data, or its sender died while sending it
     /// (`items.may_have_gone`: what `outbox retry` trusts).
@@ -333,6 +385,14 @@ impl World {
         self.model.values().find(|g| &g.message_id == id)
     }
 
+    /// The address (its index in `EMAILS`) of a night's item, from its
+    /// Message-ID (`<night.kind.address@x>`).
+    fn email_of(&self, id: i64) -> usize {
+        let m = &self.model[&id];
+        let local = m.message_id.rsplit('.').next().unwrap();
+        local.trim_end_matches("@x>").parse().unwrap()
+    }
+
     /// The Message-IDs a night's items were queued with, by id (as
     /// `Op::QueueNight` makes them: night, kind, address).
     fn message_ids(&self) -> BTreeMap<i64, String> {
@@ -434,6 +494,8 @@ impl World {
                                 untold: false,
                                 told_by: false,
                                 may_have_gone: false,
+                                told_night: None,
+                                kind,
                             },
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
@@ -485,6 +547,8 @@ impl World {
                         untold: false,
                         told_by: false,
                         may_have_gone: false,
+                        told_night: None,
+                        kind,
                     },
                 );
             }
@@ -754,28 +818,93 @@ impl World {
                 }
                 assert_eq!(n, want);
             }
-            Op::Retry { pick } => {
-                if self.model.is_empty() {
+            Op::Retry { pick, told } => {
+                let ids: Vec<i64> = self
+                    .model
+                    .iter()
+                    .filter(|(_, m)| !*told || m.told_night.is_some())
+                    .map(|(id, _)| *id)
+                    .collect();
+                if ids.is_empty() {
                     return events;
                 }
-                let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
+                let id = ids[pick % ids.len()];
                 let retried = self.outbox.retry(RetryWhich::Item(id)).unwrap();
-                // (the later nights here queue no mail of their own that
-                // `retry` could queue again with an item whose cases they
-                // told: `Op::Tell`)
-                assert!(retried.tellers.is_empty());
-                let n = retried.emails.len();
-                let m = self.model.get_mut(&id).unwrap();
-                // (not one whose cases a later night told: `send` would
-                // withhold it)
-                let retried = !m.withheld
-                    && !m.told_by
-                    && matches!(
+                let retryable = |m: &Model| {
+                    matches!(
                         m.state,
                         State::Failed | State::Unknown | State::Retrying | State::Suppressed
-                    );
-                assert_eq!(n, usize::from(retried));
-                if retried {
+                    )
+                };
+                let m = &self.model[&id];
+                let mut requeue = Vec::new();
+                let mut to_follow = Vec::new();
+                if !m.withheld && retryable(m) {
+                    // (not one whose cases a later night told: `send`
+                    // would withhold it; that night's mail instead)
+                    if m.told_night.is_some() {
+                        to_follow.push(id);
+                    } else {
+                        requeue.push(id);
+                    }
+                }
+                // The mail that told its cases, each once: queued again
+                // only if it surely did not go.
+                let mut met: BTreeSet<i64> = to_follow.iter().copied().collect();
+                let mut want = Vec::new();
+                while let Some(of) = to_follow.pop() {
+                    let m = &self.model[&of];
+                    let night = m.told_night.clone().unwrap();
+                    let email = EMAILS[self.email_of(of)];
+                    let expiry = m.kind == Kind::Expiry;
+                    let tellers: Vec<i64> = self
+                        .model
+                        .iter()
+                        .filter(|(t, t_m)| {
+                            t_m.scope == Scope::Nightly
+                                && t_m.night == night
+                                && EMAILS[self.email_of(**t)] == email
+                                && (t_m.kind == Kind::Expiry) == expiry
+                                && (expiry || t_m.kind.is_grant())
+                        })
+                        .map(|(t, _)| *t)
+                        .collect();
+                    for t in tellers {
+                        if !met.insert(t) {
+                            continue;
+                        }
+                        let t_m = &self.model[&t];
+                        let fate = if t_m.state == State::Sent {
+                            Fate::Went
+                        } else if t_m.told_night.is_some() {
+                            to_follow.push(t);
+                            Fate::ToldLater
+                        } else if t_m.withheld {
+                            Fate::Withheld
+                        } else if !matches!(t_m.state, State::Suppressed | State::Failed) {
+                            Fate::MayStillGo
+                        } else if t_m.may_have_gone {
+                            Fate::MayHaveGone
+                        } else if t_m.damaged {
+                            Fate::Unreadable
+                        } else {
+                            requeue.push(t);
+                            Fate::QueuedAgain
+                        };
+                        want.push((t, fate, of));
+                    }
+                }
+                let mut got: Vec<(i64, Fate, i64)> = retried
+                    .tellers
+                    .iter()
+                    .map(|t| (t.id, t.fate, t.of))
+                    .collect();
+                got.sort_by_key(|f| f.0);
+                want.sort_by_key(|f| f.0);
+                assert_eq!(got, want, "what retry of item {id} met");
+                assert_eq!(retried.emails.len(), requeue.len());
+                for id in requeue {
+                    let m = self.model.get_mut(&id).unwrap();
                     m.state = State::Queued;
                     m.attempts = 0;
                     m.first_try = None;
@@ -841,7 +970,40 @@ impl World {
                 let Some((date, listed)) = self.looked_up.take() else {
                     return events;
                 };
+                let night = date.format("%Y%m%d").to_string();
                 let tx = self.outbox.begin_night(date, "", self.now).unwrap();
+                // The night's own mail to each address, of the kind that
+                // tells them (a grant's, a warning's), tells the cases
+                // still granted of the mail no night told before.
+                let mut tellers = BTreeSet::new();
+                for mail in listed.iter().filter(|m| m.told_by.is_none()) {
+                    let e = EMAILS.iter().position(|x| *x == mail.email).unwrap();
+                    let kind = if mail.kind == Kind::Expiry {
+                        Kind::Expiry
+                    } else {
+                        Kind::Approval
+                    };
+                    tellers.insert((e, kind));
+                }
+                for &(e, kind) in &tellers {
+                    let email = EMAILS[e];
+                    let state = if !kind.is_grant() && self.flagged.contains(email) {
+                        State::Suppressed
+                    } else {
+                        State::Queued
+                    };
+                    let item = NewItem {
+                        email: email.into(),
+                        kind,
+                        message_id: format!("<{night}.{kind}.{e}@x>"),
+                        subject: "s".into(),
+                        message: Packed::new(kind, format!("m {night} {e} {kind}").as_bytes()),
+                        cases: 1,
+                        case_keys: vec![format!("TPD|民事|115|訴|{e}")],
+                        behind: None,
+                    };
+                    assert!(tx.add(&item, state, self.now).unwrap());
+                }
                 for mail in &listed {
                     let m = self.model.get_mut(&mail.id).unwrap();
                     // The night's mail tells what of it is still granted.
@@ -868,8 +1030,9 @@ impl World {
                         false
                     };
                     // (the item records the night that told it, whatever
-                    // became of it: `NightQueue::withhold`)
+                    // became of it, the first kept: `NightQueue::withhold`)
                     m.told_by = true;
+                    m.told_night = m.told_night.clone().or(Some(night.clone()));
                     assert_eq!(
                         tx.withhold(mail, "told tonight").unwrap(),
                         want,
@@ -878,9 +1041,48 @@ impl World {
                     );
                 }
                 tx.commit(None).unwrap();
+                let ids = self.message_ids();
+                for (id, (state, _)) in self.db() {
+                    if self.model.contains_key(&id) {
+                        continue;
+                    }
+                    let message_id = ids[&id].clone();
+                    let kind = tellers
+                        .iter()
+                        .map(|&(_, k)| k)
+                        .find(|k| message_id.contains(&format!(".{k}.")))
+                        .unwrap();
+                    self.model.insert(
+                        id,
+                        Model {
+                            state,
+                            scope: Scope::Nightly,
+                            night: night.clone(),
+                            attempts: 0,
+                            first_try: None,
+                            next_try: None,
+                            not_before: self.now,
+                            recorded: None,
+                            damaged: false,
+                            withheld: false,
+                            message_id,
+                            behind: None,
+                            claimed_from: State::Queued,
+                            grant: true,
+                            told: 0,
+                            untold: false,
+                            told_by: false,
+                            may_have_gone: false,
+                            told_night: None,
+                            kind,
+                        },
+                    );
+                }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),
-            Op::ClaimThenStop | Op::RaceTheNight { .. } => unreachable!("played as its steps"),
+            Op::ClaimThenStop | Op::RaceTheNight { .. } | Op::TellThenRetry { .. } => {
+                unreachable!("played as its steps")
+            }
         }
         events
     }
