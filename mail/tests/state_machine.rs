@@ -287,6 +287,42 @@ struct Model {
     may_have_gone: bool,
 }
 
+impl Model {
+    /// An item as it is queued: nothing tried, nothing told.
+    fn queued(
+        state: State,
+        scope: Scope,
+        night: String,
+        message_id: String,
+        behind: Option<String>,
+        kind: Kind,
+        now: DateTime<Utc>,
+    ) -> Model {
+        Model {
+            state,
+            scope,
+            night,
+            attempts: 0,
+            first_try: None,
+            next_try: None,
+            not_before: now,
+            recorded: None,
+            damaged: false,
+            withheld: false,
+            message_id,
+            behind,
+            claimed_from: State::Queued,
+            grant: GRANT_KINDS.contains(&kind),
+            told: 0,
+            untold: false,
+            told_by: false,
+            may_have_gone: false,
+            told_night: None,
+            kind,
+        }
+    }
+}
+
 struct World {
     _dir: tempfile::TempDir,
     outbox: Outbox,
@@ -475,28 +511,15 @@ impl World {
                         let (message_id, behind, kind) = behind_of.remove(&ids[&id]).unwrap();
                         self.model.insert(
                             id,
-                            Model {
+                            Model::queued(
                                 state,
-                                scope: Scope::Nightly,
-                                night: night_text(*night),
-                                attempts: 0,
-                                first_try: None,
-                                next_try: None,
-                                not_before: self.now,
-                                recorded: None,
-                                damaged: false,
-                                withheld: false,
+                                Scope::Nightly,
+                                night_text(*night),
                                 message_id,
                                 behind,
-                                claimed_from: State::Queued,
-                                grant: GRANT_KINDS.contains(&kind),
-                                told: 0,
-                                untold: false,
-                                told_by: false,
-                                may_have_gone: false,
-                                told_night: None,
                                 kind,
-                            },
+                                self.now,
+                            ),
                         );
                         assert!(outbox::QUEUED_AS.contains(&state));
                     }
@@ -528,28 +551,15 @@ impl World {
                 let message_id = item.message_id.clone();
                 self.model.insert(
                     id,
-                    Model {
-                        state: State::Queued,
-                        scope: Scope::Website,
-                        night: day.format("%Y%m%d").to_string(),
-                        attempts: 0,
-                        first_try: None,
-                        next_try: None,
-                        not_before: self.now,
-                        recorded: None,
-                        damaged: false,
-                        withheld: false,
+                    Model::queued(
+                        State::Queued,
+                        Scope::Website,
+                        day.format("%Y%m%d").to_string(),
                         message_id,
-                        behind: None,
-                        claimed_from: State::Queued,
-                        grant: false,
-                        told: 0,
-                        untold: false,
-                        told_by: false,
-                        may_have_gone: false,
-                        told_night: None,
+                        None,
                         kind,
-                    },
+                        self.now,
+                    ),
                 );
             }
             Op::Claim {
@@ -1054,28 +1064,15 @@ impl World {
                         .unwrap();
                     self.model.insert(
                         id,
-                        Model {
+                        Model::queued(
                             state,
-                            scope: Scope::Nightly,
-                            night: night.clone(),
-                            attempts: 0,
-                            first_try: None,
-                            next_try: None,
-                            not_before: self.now,
-                            recorded: None,
-                            damaged: false,
-                            withheld: false,
+                            Scope::Nightly,
+                            night.clone(),
                             message_id,
-                            behind: None,
-                            claimed_from: State::Queued,
-                            grant: true,
-                            told: 0,
-                            untold: false,
-                            told_by: false,
-                            may_have_gone: false,
-                            told_night: None,
+                            None,
                             kind,
-                        },
+                            self.now,
+                        ),
                     );
                 }
             }
