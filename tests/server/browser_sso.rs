@@ -7,72 +7,22 @@
 //! server's own address as the client's redirect URI once the server
 //! listens.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-
 use super::{phone_screenshot, Browser};
 use crate::sso::{assigned, provider::Op, provider::PASSWORD as OP_PASSWORD, sso_env};
-use crate::util::{clean_command, repo_root, Data};
-use crate::util::{free_port, on_free_ports};
-
-/// `cpor-server` on a given loopback port, killed when dropped.
-struct FixedServer {
-    child: Child,
-    base: String,
-}
-
-impl Drop for FixedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use crate::util::{free_port, on_free_ports, repo_root, Data, Server};
 
 /// `cpor-server` on a free loopback port (`on_free_ports`), with the
 /// settings `env_for` gives for the address it will have.
-fn start_server(data: &Data, env_for: impl Fn(&str) -> Vec<(&'static str, String)>) -> FixedServer {
+fn start_server(data: &Data, env_for: impl Fn(&str) -> Vec<(&'static str, String)>) -> Server {
     on_free_ports("cpor-server", || {
-        try_start_server(data, free_port(), &env_for)
-    })
-}
-
-fn try_start_server(
-    data: &Data,
-    port: u16,
-    env_for: impl Fn(&str) -> Vec<(&'static str, String)>,
-) -> Result<FixedServer, String> {
-    let base = format!("http://127.0.0.1:{port}");
-    let log = data.dir.path().join("server-sso-browser.log");
-    let mut cmd = clean_command(env!("CARGO_BIN_EXE_cpor-server"));
-    cmd.arg("--data-dir")
-        .arg(data.path())
-        .arg("--listen")
-        .arg(format!("127.0.0.1:{port}"))
-        .env("CPOR_SERVER_MAINTENANCE_START", "00:00")
-        .env("CPOR_SERVER_MAINTENANCE_END", "00:00")
-        .env("CPOR_LOG", "info")
+        let port = free_port();
+        let mut env = env_for(&format!("http://127.0.0.1:{port}"));
         // (a port shared with another test's server would split the
         // browser's requests between them: a clash must be an error)
-        .env("CPOR_SERVER_REUSE_PORT", "false")
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap());
-    for (k, v) in env_for(&base) {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    if !line.starts_with("listening on ") {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!(
-            "server did not start: {line}\n{}",
-            std::fs::read_to_string(&log).unwrap_or_default()
-        ));
-    }
-    Ok(FixedServer { child, base })
+        env.push(("CPOR_SERVER_REUSE_PORT", "false".into()));
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Server::try_start_on(data, &format!("127.0.0.1:{port}"), &env)
+    })
 }
 
 #[test]
