@@ -323,6 +323,19 @@ impl Model {
     }
 }
 
+/// The state a night queues mail of `kind` to `email` in: a digest of a
+/// night the flood guard holds, held; mail other than a grant's to a
+/// `flagged` address, suppressed; else queued.
+fn queued_as(flagged: &BTreeSet<String>, kind: Kind, email: &str, held: bool) -> State {
+    if held && kind == Kind::Digest {
+        State::Held
+    } else if !kind.is_grant() && flagged.contains(email) {
+        State::Suppressed
+    } else {
+        State::Queued
+    }
+}
+
 struct World {
     _dir: tempfile::TempDir,
     outbox: Outbox,
@@ -470,13 +483,7 @@ impl World {
                                 .map(|(_, k2)| message_id(e, k2))
                         })
                         .flatten();
-                    let state = if *held && kind == Kind::Digest {
-                        State::Held
-                    } else if !kind.is_grant() && self.flagged.contains(email) {
-                        State::Suppressed
-                    } else {
-                        State::Queued
-                    };
+                    let state = queued_as(&self.flagged, kind, email, *held);
                     let item = NewItem {
                         email: email.into(),
                         kind,
@@ -997,11 +1004,7 @@ impl World {
                 }
                 for &(e, kind) in &tellers {
                     let email = EMAILS[e];
-                    let state = if !kind.is_grant() && self.flagged.contains(email) {
-                        State::Suppressed
-                    } else {
-                        State::Queued
-                    };
+                    let state = queued_as(&self.flagged, kind, email, false);
                     let item = NewItem {
                         email: email.into(),
                         kind,
