@@ -80,6 +80,34 @@ pub enum SendError {
         last: String,
         what: &'static str,
     },
+    /// An error ended the run part-way (an outcome or a withhold that could
+    /// not be written: a full disk). What a relay was given stays
+    /// *sending* (it may have gone: the next run sends it again as
+    /// *unknown*); what none was given was handed back as it was, unless
+    /// that failed too (`given_back`).
+    #[error("send stopped part-way ({})", stopped_note(*not_started, *given_back))]
+    Stopped {
+        #[source]
+        cause: Box<SendError>,
+        not_started: usize,
+        given_back: bool,
+    },
+}
+
+fn stopped_note(not_started: usize, given_back: bool) -> String {
+    let rest = if given_back {
+        format!("{not_started} messages no relay was given are given back as they were")
+    } else {
+        format!(
+            "{not_started} messages no relay was given could not be given back either: the next \
+             run takes them as it would after a kill"
+        )
+    };
+    format!(
+        "{rest}; one a relay took whose outcome could not be recorded, one per connection at \
+         most, is sent again by the next run, same Message-ID; run `send` again once this is \
+         fixed"
+    )
 }
 
 /// Where messages go.
@@ -819,17 +847,29 @@ fn send_scope(
                 }
             }
             store::failpoint::pause("send-after-mark");
-            let unstarted = deliver_all(
+            let Left { unstarted, error } = deliver_all(
                 &mut transports,
                 claimed.items,
                 stop,
                 &|item| run.cleared(item, grants),
                 &|item, outcome| run.record(item, outcome),
-            )?;
+            );
             let mut outbox = lock(&run.outbox);
+            // No relay saw these (asked to stop, or an error ended the
+            // run): given back as they were, they are not taken for mail
+            // that may have gone (`recover` would make them unknown, marked
+            // so for life). If that fails too, `recover` takes them.
+            let given_back = outbox.withdraw(&unstarted);
+            if let Some(e) = error {
+                return Err(SendError::Stopped {
+                    cause: Box::new(e),
+                    not_started: unstarted.len(),
+                    given_back: given_back.is_ok(),
+                });
+            }
+            let n = given_back?;
             outbox.settle(scope)?;
             if !unstarted.is_empty() {
-                let n = outbox.withdraw(&unstarted)?;
                 let mut summary = lock(&run.summary);
                 summary.withdrawn += n;
                 summary.stopped = true;
@@ -941,41 +981,49 @@ fn jitter() -> f64 {
 /// outcome before the thread takes its next item, so at most one message
 /// per connection is delivered but not recorded at any moment. One slow or
 /// failing address holds up one connection, never the others. Stops at the
-/// first error `done` returns. Once `stop` is set no thread starts another
-/// message: returns the items never started.
+/// first error `cleared` or `done` returns; once `stop` is set, or after
+/// that error, no thread starts another message.
 fn deliver_all(
     transports: &mut [Box<dyn Transport>],
     items: Vec<Item>,
     stop: &AtomicBool,
     cleared: &(dyn Fn(&Item) -> Result<bool, SendError> + Sync),
     done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
-) -> Result<Vec<Item>, SendError> {
+) -> Left {
     // One item over one transport: `cleared` asked when the transport is
     // about to hand it over; an error it meets ends the run, as `done`'s.
-    let one = |t: &mut Box<dyn Transport>, item: &Item| -> Result<(), SendError> {
+    // Returns that error, if one came, with the item if no relay saw it
+    // (`cleared`'s error), not if it was handed over (`done`'s: its
+    // outcome unrecorded, it may have gone).
+    let one = |t: &mut Box<dyn Transport>, item: Item| -> Option<(SendError, Option<Item>)> {
         let mut failed = None;
-        let outcome = t.deliver(item, &mut || {
-            cleared(item).unwrap_or_else(|e| {
+        let outcome = t.deliver(&item, &mut || {
+            cleared(&item).unwrap_or_else(|e| {
                 failed = Some(e);
                 false
             })
         });
         match (failed, outcome) {
-            (Some(e), _) => Err(e),
-            (None, Some(outcome)) => done(item, outcome),
-            (None, None) => Ok(()),
+            (Some(e), _) => Some((e, Some(item))),
+            (None, Some(outcome)) => done(&item, outcome).err().map(|e| (e, None)),
+            (None, None) => None,
         }
     };
     if transports.len() == 1 {
         let t = &mut transports[0];
         let mut items = items.into_iter();
-        for item in items.by_ref() {
+        while let Some(item) = items.next() {
             if stop.load(Ordering::SeqCst) {
-                return Ok(std::iter::once(item).chain(items).collect());
+                return Left::stopped(std::iter::once(item).chain(items).collect());
             }
-            one(t, &item)?;
+            if let Some((e, back)) = one(t, item) {
+                return Left {
+                    unstarted: back.into_iter().chain(items).collect(),
+                    error: Some(e),
+                };
+            }
         }
-        return Ok(Vec::new());
+        return Left::stopped(Vec::new());
     }
     let (work_tx, work_rx) = mpsc::channel::<Item>();
     let work_rx = Mutex::new(work_rx);
@@ -983,26 +1031,46 @@ fn deliver_all(
         work_tx.send(item).expect("receiver alive");
     }
     drop(work_tx);
-    let failed: Mutex<Option<SendError>> = Mutex::new(None);
+    let failed: Mutex<Left> = Mutex::new(Left::stopped(Vec::new()));
     std::thread::scope(|scope| {
         for t in transports.iter_mut() {
             let (work_rx, failed, one) = (&work_rx, &failed, &one);
             scope.spawn(move || loop {
-                if lock(failed).is_some() || stop.load(Ordering::SeqCst) {
+                if lock(failed).error.is_some() || stop.load(Ordering::SeqCst) {
                     break;
                 }
                 let next = lock(work_rx).recv();
                 let Ok(item) = next else { break };
-                if let Err(e) = one(t, &item) {
-                    lock(failed).get_or_insert(e);
+                if let Some((e, back)) = one(t, item) {
+                    let mut failed = lock(failed);
+                    failed.error.get_or_insert(e);
+                    failed.unstarted.extend(back);
                     break;
                 }
             });
         }
     });
-    match failed.into_inner().expect("failed") {
-        Some(e) => Err(e),
-        None => Ok(work_rx.into_inner().expect("work").try_iter().collect()),
+    let mut left = failed.into_inner().expect("failed");
+    left.unstarted
+        .extend(work_rx.into_inner().expect("work").try_iter());
+    left
+}
+
+/// What `deliver_all` did not finish: the items no relay saw (never
+/// started, or held back by an error of `cleared`), to be given back; and
+/// the error that ended it, if one did (else it was asked to stop, or
+/// `unstarted` is empty).
+struct Left {
+    unstarted: Vec<Item>,
+    error: Option<SendError>,
+}
+
+impl Left {
+    fn stopped(unstarted: Vec<Item>) -> Left {
+        Left {
+            unstarted,
+            error: None,
+        }
     }
 }
 
@@ -1034,6 +1102,76 @@ mod tests {
             first_try_at,
             queued_at: first_try_at,
             case_keys: Vec::new(),
+        }
+    }
+
+    /// An error of `cleared` (a recall that could not be written) ends the
+    /// run like one of `done`: the item it held back comes back with those
+    /// never started, to be given back; every other item was handed over
+    /// and recorded, and no file was written for one that came back. Over
+    /// one connection and over two.
+    #[test]
+    fn an_error_gives_back_the_item_it_held_and_those_never_started() {
+        for connections in [1, 2] {
+            let dir = tempfile::tempdir().unwrap();
+            let mut transports: Vec<Box<dyn Transport>> = (0..connections)
+                .map(|_| {
+                    Box::new(EmlDir {
+                        root: dir.path().to_path_buf(),
+                    }) as Box<dyn Transport>
+                })
+                .collect();
+            let now = Utc::now();
+            let items: Vec<Item> = (1..=6)
+                .map(|id| {
+                    let mut it = item(State::Queued, 0, now);
+                    it.id = id;
+                    it.email = format!("p{id}@example.com");
+                    it
+                })
+                .collect();
+            let recorded = Mutex::new(Vec::new());
+            let left = deliver_all(
+                &mut transports,
+                items,
+                &AtomicBool::new(false),
+                &|it| match it.id {
+                    3 => Err(SendError::Key(std::io::Error::other("disk full"))),
+                    _ => Ok(true),
+                },
+                &|it, outcome| {
+                    assert_eq!(outcome, Outcome::Sent);
+                    lock(&recorded).push(it.id);
+                    Ok(())
+                },
+            );
+            assert!(
+                matches!(&left.error, Some(SendError::Key(e)) if e.to_string() == "disk full"),
+                "{connections}"
+            );
+            let mut back: Vec<i64> = left.unstarted.iter().map(|it| it.id).collect();
+            back.sort();
+            let mut sent = recorded.into_inner().unwrap();
+            sent.sort();
+            assert!(back.contains(&3), "{connections}: {back:?}");
+            if connections == 1 {
+                assert_eq!(
+                    (sent.as_slice(), back.as_slice()),
+                    (&[1, 2][..], &[3, 4, 5, 6][..])
+                );
+            }
+            let mut all: Vec<i64> = sent.iter().chain(&back).copied().collect();
+            all.sort();
+            assert_eq!(all, [1, 2, 3, 4, 5, 6], "{connections}: each once");
+            let written = |id: i64| {
+                dir.path()
+                    .join("20261123")
+                    .join(format!("digest-p{id}@example.com.eml"))
+                    .exists()
+            };
+            for id in 1..=6 {
+                assert_eq!(written(id), sent.contains(&id), "{connections}: {id}");
+            }
         }
     }
 

@@ -535,14 +535,17 @@ impl Outbox {
     }
 
     /// Gives back claimed items that were never handed over (the sender was
-    /// asked to stop; a grant mail it could not check as it was to hand it
-    /// over): each goes back, in one commit, as if this claim had not
+    /// asked to stop, or an error ended its run; a grant mail it could not
+    /// check as it was to hand it over): each goes back, in one commit, as if this claim had not
     /// happened: queued (`Event::Withdrawn`), or unknown if it was unknown
     /// when claimed (`Event::WithdrawnUnknown`: its earlier attempt may
     /// have been delivered); its attempt uncounted, its first try
     /// forgotten if this was to be it, its lease gone. Only items still
     /// *sending* with no recorded outcome. Returns how many.
     pub fn withdraw(&mut self, items: &[Item]) -> Result<u64> {
+        if items.is_empty() {
+            return Ok(0);
+        }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;

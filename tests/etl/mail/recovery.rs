@@ -662,3 +662,75 @@ fn one_unreadable_message_fails_alone_and_the_rest_is_delivered() {
     assert!(again.stderr.is_empty(), "{}", again.stderr);
     assert_eq!(smtp.accepted().len(), 2);
 }
+
+/// `send` whose recording of an outcome fails (here a trigger refuses it,
+/// as a full disk or a damaged page would) stops at once. The messages it
+/// handed to the relay stay *sending*: they may have gone, and the next run
+/// sends them again as unknown. The ones it never started it gives back as
+/// they were: no relay saw them, so they are not marked "may have gone"
+/// for life (`outbox retry` would report them instead of queueing them),
+/// and the next run sends them as first tries (before, they stayed
+/// *sending* and became unknown like the rest).
+#[test]
+fn send_whose_recording_fails_gives_back_what_it_never_started() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let addresses: Vec<String> = (1..=8).map(|i| format!("p{i}@d{i}.example")).collect();
+    let refs: Vec<&str> = addresses.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let outbox = env.data().join("outbox.sqlite");
+    let db = rusqlite::Connection::open(&outbox).unwrap();
+    db.execute_batch(
+        "CREATE TRIGGER test_record_fails BEFORE INSERT ON outcomes
+         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
+    )
+    .unwrap();
+
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    // It says what it did, and why.
+    assert!(
+        run.stderr.contains("send stopped part-way")
+            && run.stderr.contains("given back as they were")
+            && run.stderr.contains("database or disk is full"),
+        "{}",
+        run.stderr
+    );
+    // Each connection delivered one message at most before it stopped.
+    let accepted: Vec<String> = refs
+        .iter()
+        .filter(|a| !smtp.accepted_for(a).is_empty())
+        .map(|a| a.to_string())
+        .collect();
+    assert!((1..=2).contains(&accepted.len()), "{accepted:?}");
+    let states = |db: &rusqlite::Connection| -> Vec<(String, String, bool)> {
+        let mut stmt = db
+            .prepare("SELECT email, state, may_have_gone FROM items ORDER BY email")
+            .unwrap();
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    for (email, state, _) in states(&db) {
+        let want = if accepted.contains(&email) {
+            "sending"
+        } else {
+            "queued"
+        };
+        assert_eq!(state, want, "{email}");
+    }
+
+    // Space again: the next run sends the rest once, and again what may
+    // have gone; only that is marked as perhaps delivered.
+    db.execute_batch("DROP TRIGGER test_record_fails").unwrap();
+    send(&env, &smtp);
+    for (email, state, may_have_gone) in states(&db) {
+        let went_before = accepted.contains(&email);
+        assert_eq!(state, "sent", "{email}");
+        assert_eq!(may_have_gone, went_before, "{email}");
+        let copies = smtp.accepted_for(&email).len();
+        assert_eq!(copies, 1 + usize::from(went_before), "{email}");
+    }
+}
