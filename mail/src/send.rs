@@ -51,7 +51,7 @@ use schemas::date::{parse_batch_date, taipei_at};
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
-use crate::outbox::{Event, Outbox, OutboxError, Recorded, State, Unreadable};
+use crate::outbox::{Event, Outbox, OutboxError, Recorded, Recovered, State, Unreadable};
 use crate::Kind;
 
 pub use crate::kind::Scope;
@@ -402,6 +402,10 @@ pub struct SendSummary {
     pub unchecked: u64,
     /// Items a crash had left in `sending`, now unknown.
     pub recovered: u64,
+    /// Items a crash had left in `sending` that no relay can have seen
+    /// (past what its connections could have taken: `Outbox::recover`),
+    /// given back as they were.
+    pub recovered_unsent: u64,
     pub outside_window: bool,
     /// The run was asked to stop (`stop`): what was with a relay was
     /// finished and recorded, and the claimed items whose turn had not come
@@ -737,10 +741,14 @@ fn send_scope(
     // only a lease that ran out says its claimer is gone.
     let recovered = match scope {
         Scope::Nightly => outbox.recover(scope)?,
-        Scope::Website => outbox.recover_expired(scope, now)?,
+        Scope::Website => Recovered {
+            unknown: outbox.recover_expired(scope, now)?,
+            given_back: 0,
+        },
     };
     let mut summary = SendSummary {
-        recovered,
+        recovered: recovered.unknown,
+        recovered_unsent: recovered.given_back,
         ..SendSummary::default()
     };
 
@@ -820,7 +828,11 @@ fn send_scope(
             // Claim the batch (sending, or suppressed) in one commit.
             let claimed = {
                 let flagged = run.flagged.lock().expect("flagged");
-                lock(&run.outbox).claim(batch, now, |item| {
+                // In order over the connections: after a crash, what they
+                // cannot have taken goes back as it was (nightly: one
+                // sender at a time, `Outbox::recover`).
+                let connections = (scope == Scope::Nightly).then_some(transports.len());
+                lock(&run.outbox).claim_for(batch, now, connections, |item| {
                     plan_claim(item, &flagged, grants, cfg.window, now)
                 })?
             };

@@ -684,7 +684,7 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
         };
         sender.record(&recorded, now).unwrap();
     }
-    assert_eq!(sender.recover(Scope::Nightly).unwrap(), 1);
+    assert_eq!(sender.recover(Scope::Nightly).unwrap().unknown, 1);
     let state = |ob: &Outbox, id| ob.state_of(id).unwrap().unwrap();
     assert_eq!(
         tellers.map(|id| state(&ob, id)),

@@ -57,7 +57,7 @@ fn a_claimed_website_mail_is_neither_claimed_again_nor_recovered_while_leased() 
     assert_eq!(states(dir.path()), ["sending"; 3]);
     // The nightly sender's recovery (alone under send.lock) is another
     // scope's: it leaves them too.
-    assert_eq!(b.recover(Scope::Nightly).unwrap(), 0);
+    assert_eq!(b.recover(Scope::Nightly).unwrap(), Default::default());
     // A died: once its lease has run out, B recovers and sends them again.
     let later = now + outbox::lease() + Duration::seconds(1);
     assert_eq!(b.recover_expired(Scope::Website, later).unwrap(), 3);

@@ -804,8 +804,13 @@ impl World {
             }
             Op::Crash => {
                 self.in_flight.clear();
-                let n = self.outbox.recover(Scope::Nightly).unwrap()
-                    + self.outbox.recover(Scope::Website).unwrap();
+                let (nightly, website) = (
+                    self.outbox.recover(Scope::Nightly).unwrap(),
+                    self.outbox.recover(Scope::Website).unwrap(),
+                );
+                // (claimed without an order: nothing to give back)
+                assert_eq!(nightly.given_back + website.given_back, 0);
+                let n = nightly.unknown + website.unknown;
                 // Recorded outcomes are settled first: they are not lost.
                 self.settle(Scope::Nightly, &mut events);
                 self.settle(Scope::Website, &mut events);

@@ -153,6 +153,12 @@ pub fn run(
             summary.recovered
         );
     }
+    if summary.recovered_unsent > 0 {
+        say!(
+            "{} items a crash left claimed, that no relay can have seen, are sent as first tries",
+            summary.recovered_unsent
+        );
+    }
     if summary.outside_window {
         say!(
             "outside the send window ({} Asia/Taipei); nothing sent (use --now to send anyway)",

@@ -245,16 +245,40 @@ impl Outbox {
             .optional()?)
     }
 
-    /// After a run that died: first the outcomes it recorded are settled
-    /// (`settle`), then the items it left *sending* with no outcome become
-    /// *unknown* (the relay may have accepted them: the outbox's trigger
-    /// marks them `may_have_gone`, outbox migration 19) and are due at
-    /// once.
-    /// Only `scope`'s. Returns how many became unknown.
-    pub fn recover(&mut self, scope: Scope) -> Result<u64> {
+    /// After a run that died: the items it claimed in order
+    /// ([`Outbox::claim_for`]) that it cannot have handed to a relay are
+    /// given back as they were (queued, or unknown if they were, the
+    /// attempt uncounted: `Event::Withdrawn`, `Event::WithdrawnUnknown`);
+    /// then the outcomes it recorded are settled (`settle`); then the items
+    /// it left *sending* with no outcome become *unknown* (the relay may
+    /// have accepted them: the outbox's trigger marks them
+    /// `may_have_gone`, outbox migration 19) and are due at once.
+    /// Only `scope`'s.
+    ///
+    /// Which it cannot have taken: its connections take a claim's items in
+    /// their order, each its next only once its last has an outcome or has
+    /// left *sending*. So the taken ones are a prefix of the order, all
+    /// but one per connection with such a sign; an item placed more than
+    /// the connections past the last with one was not taken.
+    pub fn recover(&mut self, scope: Scope) -> Result<Recovered> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let untaken: Vec<(i64, bool)> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT i.id, i.claimed_from = 'unknown' FROM items i JOIN claims c ON c.id = i.claim_id
+                 WHERE i.state = 'sending' AND i.{}
+                 AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = i.id)
+                 AND i.claim_pos > c.connections + coalesce((
+                     SELECT max(t.claim_pos) FROM items t WHERE t.claim_id = i.claim_id
+                     AND (t.state <> 'sending'
+                          OR EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = t.id))), -1)",
+                scope_sql(scope)
+            ))?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let given_back = give_back(&tx, untaken)?;
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
@@ -265,7 +289,10 @@ impl Outbox {
             params![target(Event::Interrupted).as_str(), INTERRUPTED],
         )?;
         tx.commit()?;
-        Ok(n as u64)
+        Ok(Recovered {
+            unknown: n as u64,
+            given_back,
+        })
     }
 
     /// As `recover`, for a sender that shares the outbox with others (the
@@ -343,10 +370,30 @@ impl Outbox {
     /// (`Event::Covered`, in `Claimed::covered`), whatever the plan. Items
     /// no longer claimable (another sender took them; a warning behind a
     /// mail that may still go out) are skipped.
+    ///
+    /// Records no hand-over order: after a crash, every item it took
+    /// becomes *unknown* (`recover`). A nightly sender claims with
+    /// [`Outbox::claim_for`].
     pub fn claim(
         &mut self,
         ids: &[i64],
         now: DateTime<Utc>,
+        plan: impl FnMut(&Item) -> Option<Event>,
+    ) -> Result<Claimed> {
+        self.claim_for(ids, now, None, plan)
+    }
+
+    /// As [`Outbox::claim`], for a sender that hands `Claimed::items` over
+    /// in their order over `connections` connections, each taking its next
+    /// item only once its last one's outcome is recorded or the item has
+    /// left *sending* (`send`'s `deliver_all`). The claim records that
+    /// (outbox migration 20), so that `recover` can give back, as they
+    /// were, the items a dead sender cannot have taken. `None`: as `claim`.
+    pub fn claim_for(
+        &mut self,
+        ids: &[i64],
+        now: DateTime<Utc>,
+        connections: Option<usize>,
         mut plan: impl FnMut(&Item) -> Option<Event>,
     ) -> Result<Claimed> {
         let now_text = now.to_rfc3339();
@@ -367,10 +414,13 @@ impl Outbox {
             ))?;
             let mut mark = tx.prepare(&format!(
                 "UPDATE items SET state = ?2, attempts = attempts + 1,
-                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4
+                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4,
+                 claim_id = ?5, claim_pos = ?6, claimed_from = ?7
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
+            // This claim's row in `claims`, made with its first item.
+            let mut claim_id: Option<i64> = None;
             // Not sent: the state, the reason, and no next try.
             let not_sent = |event| {
                 tx.prepare(&format!(
@@ -486,11 +536,21 @@ impl Outbox {
                 };
                 match event {
                     Event::Claim => {
+                        if let (Some(k), None) = (connections, claim_id) {
+                            tx.execute(
+                                "INSERT INTO claims (connections, at) VALUES (?1, ?2)",
+                                params![k as i64, now_text],
+                            )?;
+                            claim_id = Some(tx.last_insert_rowid());
+                        }
                         let n = mark.execute(params![
                             id,
                             target(Event::Claim).as_str(),
                             now_text,
-                            lease_text
+                            lease_text,
+                            claim_id,
+                            claim_id.map(|_| claimed.items.len() as i64),
+                            claim_id.map(|_| item.state.as_str()),
                         ])?;
                         if n == 1 {
                             item.attempts += 1;
@@ -549,27 +609,7 @@ impl Outbox {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut n = 0;
-        {
-            let give_back = |event| {
-                tx.prepare(&format!(
-                    "UPDATE items SET state = ?2, {}
-                     WHERE id = ?1 AND state IN {} AND {}",
-                    super::UNCLAIMED,
-                    sql_sources(event),
-                    super::NO_OUTCOME
-                ))
-            };
-            let mut queued = give_back(Event::Withdrawn)?;
-            let mut unknown = give_back(Event::WithdrawnUnknown)?;
-            for item in items {
-                let (stmt, event) = match item.state {
-                    State::Unknown => (&mut unknown, Event::WithdrawnUnknown),
-                    _ => (&mut queued, Event::Withdrawn),
-                };
-                n += stmt.execute(params![item.id, target(event).as_str()])? as u64;
-            }
-        }
+        let n = give_back(&tx, items.iter().map(|i| (i.id, i.state == State::Unknown)))?;
         tx.commit()?;
         Ok(n)
     }
@@ -671,6 +711,45 @@ const RECORD: &str =
 /// A recorded outcome: item id, state, last error, next try, when, and
 /// whether it was unknown.
 type OutcomeRow = (i64, String, Option<String>, Option<String>, String, bool);
+
+/// Gives back claimed items no relay saw, each `(id, was unknown)`: queued
+/// (`Event::Withdrawn`), or unknown (`Event::WithdrawnUnknown`), the
+/// attempt uncounted. Only items still *sending* with no recorded outcome.
+/// Returns how many.
+fn give_back(
+    conn: &rusqlite::Connection,
+    items: impl IntoIterator<Item = (i64, bool)>,
+) -> Result<u64> {
+    let statement = |event| {
+        conn.prepare(&format!(
+            "UPDATE items SET state = ?2, {}
+             WHERE id = ?1 AND state IN {} AND {}",
+            super::UNCLAIMED,
+            sql_sources(event),
+            super::NO_OUTCOME
+        ))
+    };
+    let mut queued = statement(Event::Withdrawn)?;
+    let mut unknown = statement(Event::WithdrawnUnknown)?;
+    let mut n = 0;
+    for (id, was_unknown) in items {
+        let (stmt, event) = if was_unknown {
+            (&mut unknown, Event::WithdrawnUnknown)
+        } else {
+            (&mut queued, Event::Withdrawn)
+        };
+        n += stmt.execute(params![id, target(event).as_str()])? as u64;
+    }
+    Ok(n)
+}
+
+/// What `recover` did: items made *unknown*, and items given back as they
+/// were (their claim says no relay can have seen them).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Recovered {
+    pub unknown: u64,
+    pub given_back: u64,
+}
 
 fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
     // outcomes first (CROSS JOIN keeps that order): it is small, items is

@@ -34,7 +34,7 @@ use schemas::date::compact;
 pub use self::admin::{Fate, Listed, Retried, RetryWhich, Shown, Teller};
 pub use self::bounces::Reported;
 pub use self::delivery::{
-    behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Unreadable,
+    behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Recovered, Unreadable,
     UNGRANTED_WHY, UNREADABLE_HELP,
 };
 pub use self::floors::{
