@@ -100,11 +100,11 @@ fn stopped_note(not_started: usize, given_back: bool) -> String {
     } else {
         format!(
             "{not_started} messages no relay was given could not be given back either: the next \
-             run takes them as it would after a kill"
+             run gives them back as it does after a kill"
         )
     };
     format!(
-        "{rest}; one a relay took whose outcome could not be recorded, one per connection at \
+        "{rest}; any a relay may have taken without its outcome recorded, one per connection at \
          most, is sent again by the next run, same Message-ID; run `send` again once this is \
          fixed"
     )

@@ -11,19 +11,25 @@
 -- one per connection was with a relay. Now the claim records its
 -- connections (`claims`) and each item's place (`claim_pos`, from 0) and
 -- state before (`claimed_from`). Taken items form a prefix of the order,
--- and all but one per connection of them have an outcome or have left
--- *sending*; so past the last such item's place plus the connections, no
--- item was taken. The next run gives those back as they were (queued, or
--- unknown if they were), their attempt uncounted, and makes only the rest
--- unknown. Nightly claims only: one sender at a time (send.lock), so no
--- item of a dead run's claim is claimed again before the next run
--- recovers it. `claim_id` stays on an item after its claim (it is what
--- says it was taken); a later claim replaces it. NULL: claimed by a build
--- before this migration, a website mailer, or a test, recovered as before.
+-- and each taken one without an outcome that is still *sending* holds a
+-- connection; so past the last item with an outcome or no longer
+-- *sending*, plus the connections not held before it, no item was taken.
+-- The next run gives those back as they were (queued, or unknown if they
+-- were), their attempt uncounted, and makes only the rest unknown, one per
+-- connection at most. Nightly claims only: one sender at a time
+-- (send.lock), so no item of a dead run's claim is claimed again before
+-- the next run recovers it. `claim_id` stays on an item after its claim
+-- (its state then says it was taken); a later claim replaces it. NULL:
+-- claimed by a build before this migration, a website mailer, or a test,
+-- recovered as before. `boot`: the machine's boot id at the claim; a
+-- sender's commits survive its kill but not a power failure (it does not
+-- fsync each outcome), so a claim from another boot is recovered as
+-- before.
 CREATE TABLE claims (
     id          INTEGER PRIMARY KEY,
     connections INTEGER NOT NULL CHECK (connections > 0),
-    at          TEXT NOT NULL
+    at          TEXT NOT NULL,
+    boot        TEXT
 );
 ALTER TABLE items ADD COLUMN claim_id INTEGER;
 ALTER TABLE items ADD COLUMN claim_pos INTEGER;

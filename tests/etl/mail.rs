@@ -2909,7 +2909,7 @@ fn send_killed_before_the_server_has_the_message_loses_nothing_and_duplicates_no
             .contains("1 items a crash left while sending are retried")
             && run
                 .stdout
-                .contains("1 items a crash left claimed, that no relay can have seen"),
+                .contains("1 items a crash left claimed that no connection had taken"),
         "{}",
         run.stdout
     );

@@ -155,7 +155,7 @@ pub fn run(
     }
     if summary.recovered_unsent > 0 {
         say!(
-            "{} items a crash left claimed, that no relay can have seen, are sent as first tries",
+            "{} items a crash left claimed that no connection had taken are given back as they were",
             summary.recovered_unsent
         );
     }

@@ -255,29 +255,12 @@ impl Outbox {
     /// `may_have_gone`, outbox migration 19) and are due at once.
     /// Only `scope`'s.
     ///
-    /// Which it cannot have taken: its connections take a claim's items in
-    /// their order, each its next only once its last has an outcome or has
-    /// left *sending*. So the taken ones are a prefix of the order, all
-    /// but one per connection with such a sign; an item placed more than
-    /// the connections past the last with one was not taken.
+    /// Which it cannot have taken: see [`untaken`].
     pub fn recover(&mut self, scope: Scope) -> Result<Recovered> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let untaken: Vec<(i64, bool)> = {
-            let mut stmt = tx.prepare(&format!(
-                "SELECT i.id, i.claimed_from = 'unknown' FROM items i JOIN claims c ON c.id = i.claim_id
-                 WHERE i.state = 'sending' AND i.{}
-                 AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = i.id)
-                 AND i.claim_pos > c.connections + coalesce((
-                     SELECT max(t.claim_pos) FROM items t WHERE t.claim_id = i.claim_id
-                     AND (t.state <> 'sending'
-                          OR EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = t.id))), -1)",
-                scope_sql(scope)
-            ))?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-            rows.collect::<Result<_, _>>()?
-        };
+        let untaken = untaken(&tx, scope)?;
         let given_back = give_back(&tx, untaken)?;
         settle(&tx, scope)?;
         let n = tx.execute(
@@ -538,8 +521,8 @@ impl Outbox {
                     Event::Claim => {
                         if let (Some(k), None) = (connections, claim_id) {
                             tx.execute(
-                                "INSERT INTO claims (connections, at) VALUES (?1, ?2)",
-                                params![k as i64, now_text],
+                                "INSERT INTO claims (connections, at, boot) VALUES (?1, ?2, ?3)",
+                                params![k as i64, now_text, boot_id()],
                             )?;
                             claim_id = Some(tx.last_insert_rowid());
                         }
@@ -711,6 +694,74 @@ const RECORD: &str =
 /// A recorded outcome: item id, state, last error, next try, when, and
 /// whether it was unknown.
 type OutcomeRow = (i64, String, Option<String>, Option<String>, String, bool);
+
+/// The items of `scope` a dead sender left *sending* that it cannot have
+/// handed to a relay, each `(id, was unknown)`.
+///
+/// Its connections take a claim's items in their order ([`Outbox::claim_for`]),
+/// each its next only once its last has a sign: an outcome recorded, or
+/// left *sending* (recalled, given back). So the taken ones are a prefix
+/// of the order, and every taken one without a sign holds a connection. Past
+/// the last item with a sign (`L`), the `k` connections less those held by
+/// unsigned items before it (`m`) may have taken `k − m` more; an item
+/// placed after `L + k − m` was not taken. Only claims made since this
+/// machine started (`claims.boot`): a sender's commits survive its kill,
+/// not a power failure (`open_for_sending`), whose lost outcomes would
+/// hide items that went.
+fn untaken(tx: &rusqlite::Transaction<'_>, scope: Scope) -> Result<Vec<(i64, bool)>> {
+    let Some(boot) = boot_id() else {
+        return Ok(Vec::new());
+    };
+    let claims: Vec<(i64, i64)> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT DISTINCT c.id, c.connections FROM items i JOIN claims c ON c.id = i.claim_id
+             WHERE i.state = 'sending' AND i.{} AND c.boot = ?1",
+            scope_sql(scope)
+        ))?;
+        let rows = stmt.query_map([boot], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let mut untaken = Vec::new();
+    let mut stmt = tx.prepare(
+        "SELECT id, claim_pos,
+         state = 'sending' AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = items.id),
+         claimed_from = 'unknown'
+         FROM items WHERE claim_id = ?1",
+    )?;
+    for (claim, k) in claims {
+        let rows: Vec<(i64, i64, bool, bool)> = stmt
+            .query_map([claim], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        let last = rows
+            .iter()
+            .filter(|r| !r.2)
+            .map(|r| r.1)
+            .max()
+            .unwrap_or(-1);
+        let held = rows.iter().filter(|r| r.2 && r.1 < last).count() as i64;
+        untaken.extend(
+            rows.iter()
+                .filter(|r| r.2 && r.1 > last + k - held)
+                .map(|r| (r.0, r.3)),
+        );
+    }
+    Ok(untaken)
+}
+
+/// This machine's boot (Linux's `boot_id`), once per process; `None`
+/// where there is none to read.
+fn boot_id() -> Option<&'static str> {
+    static BOOT: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .ok()
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    })
+    .as_deref()
+}
 
 /// Gives back claimed items no relay saw, each `(id, was unknown)`: queued
 /// (`Event::Withdrawn`), or unknown (`Event::WithdrawnUnknown`), the
