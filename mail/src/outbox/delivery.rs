@@ -262,6 +262,9 @@ impl Outbox {
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         let untaken = untaken(&tx, scope)?;
         let given_back = give_back(&tx, untaken)?;
+        if scope == Scope::Nightly {
+            tx.execute("DELETE FROM claims", [])?;
+        }
         settle(&tx, scope)?;
         let n = tx.execute(
             &format!(
@@ -369,9 +372,11 @@ impl Outbox {
     /// As [`Outbox::claim`], for a sender that hands `Claimed::items` over
     /// in their order over `connections` connections, each taking its next
     /// item only once its last one's outcome is recorded or the item has
-    /// left *sending* (`send`'s `deliver_all`). The claim records that
-    /// (outbox migration 20), so that `recover` can give back, as they
-    /// were, the items a dead sender cannot have taken. `None`: as `claim`.
+    /// left *sending* (`send`'s `deliver_all`): a nightly sender, one at a
+    /// time, each batch settled before it claims the next. The claim
+    /// records that order in `claims` (outbox migration 20), in place of
+    /// the last claim's, so that `recover` can give back, as they were, the
+    /// items a dead sender cannot have taken. `None`: as `claim`.
     pub fn claim_for(
         &mut self,
         ids: &[i64],
@@ -397,13 +402,10 @@ impl Outbox {
             ))?;
             let mut mark = tx.prepare(&format!(
                 "UPDATE items SET state = ?2, attempts = attempts + 1,
-                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4,
-                 claim_id = ?5, claim_pos = ?6, claimed_from = ?7
+                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;
-            // This claim's row in `claims`, made with its first item.
-            let mut claim_id: Option<i64> = None;
             // Not sent: the state, the reason, and no next try.
             let not_sent = |event| {
                 tx.prepare(&format!(
@@ -519,21 +521,11 @@ impl Outbox {
                 };
                 match event {
                     Event::Claim => {
-                        if let (Some(k), None) = (connections, claim_id) {
-                            tx.execute(
-                                "INSERT INTO claims (connections, at, boot) VALUES (?1, ?2, ?3)",
-                                params![k as i64, now_text, boot_id()],
-                            )?;
-                            claim_id = Some(tx.last_insert_rowid());
-                        }
                         let n = mark.execute(params![
                             id,
                             target(Event::Claim).as_str(),
                             now_text,
-                            lease_text,
-                            claim_id,
-                            claim_id.map(|_| claimed.items.len() as i64),
-                            claim_id.map(|_| item.state.as_str()),
+                            lease_text
                         ])?;
                         if n == 1 {
                             item.attempts += 1;
@@ -571,6 +563,23 @@ impl Outbox {
                         })
                     }
                 }
+            }
+        }
+        if let Some(k) = connections {
+            // The order the connections take them in, for `recover`; the
+            // claims before are settled (a sender's batches go one after
+            // another, and `recover` comes first).
+            tx.execute("DELETE FROM claims", [])?;
+            if !claimed.items.is_empty() {
+                let order: String = claimed
+                    .items
+                    .iter()
+                    .map(|i| format!("{} {}\n", i.id, i.state.as_str()))
+                    .collect();
+                tx.execute(
+                    "INSERT INTO claims (connections, boot, at, items) VALUES (?1, ?2, ?3, ?4)",
+                    params![k as i64, boot_id(), now_text, order],
+                )?;
             }
         }
         tx.commit()?;
@@ -704,47 +713,59 @@ type OutcomeRow = (i64, String, Option<String>, Option<String>, String, bool);
 /// of the order, and every taken one without a sign holds a connection. Past
 /// the last item with a sign (`L`), the `k` connections less those held by
 /// unsigned items before it (`m`) may have taken `k − m` more; an item
-/// placed after `L + k − m` was not taken. Only claims made since this
-/// machine started (`claims.boot`): a sender's commits survive its kill,
-/// not a power failure (`open_for_sending`), whose lost outcomes would
-/// hide items that went.
+/// placed after `L + k − m` was not taken. Nightly only: the claim is
+/// the one row of `claims` (outbox migration 20), made since this machine
+/// started (`claims.boot`): a sender's commits survive its kill, not a
+/// power failure (`open_for_sending`), whose lost outcomes would hide
+/// items that went.
 fn untaken(tx: &rusqlite::Transaction<'_>, scope: Scope) -> Result<Vec<(i64, bool)>> {
-    let Some(boot) = boot_id() else {
+    let Some(boot) = boot_id().filter(|_| scope == Scope::Nightly) else {
         return Ok(Vec::new());
     };
-    let claims: Vec<(i64, i64)> = {
-        let mut stmt = tx.prepare(&format!(
-            "SELECT DISTINCT c.id, c.connections FROM items i JOIN claims c ON c.id = i.claim_id
-             WHERE i.state = 'sending' AND i.{} AND c.boot = ?1",
-            scope_sql(scope)
-        ))?;
+    let claims: Vec<(i64, String)> = {
+        let mut stmt = tx.prepare("SELECT connections, items FROM claims WHERE boot = ?1")?;
         let rows = stmt.query_map([boot], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect::<Result<_, _>>()?
     };
-    let mut untaken = Vec::new();
-    let mut stmt = tx.prepare(
-        "SELECT id, claim_pos,
-         state = 'sending' AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = items.id),
-         claimed_from = 'unknown'
-         FROM items WHERE claim_id = ?1",
+    let mut unsigned = tx.prepare(
+        "SELECT state = 'sending' AND NOT EXISTS (SELECT 1 FROM outcomes o WHERE o.item_id = ?1)
+         FROM items WHERE id = ?1",
     )?;
-    for (claim, k) in claims {
-        let rows: Vec<(i64, i64, bool, bool)> = stmt
-            .query_map([claim], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
-            })?
-            .collect::<Result<_, _>>()?;
+    let mut untaken = Vec::new();
+    for (k, order) in claims {
+        // (place, id, was unknown, no sign yet)
+        let mut rows = Vec::new();
+        for (pos, line) in order.lines().enumerate() {
+            let mut words = line.split(' ');
+            let (Some(Ok(id)), Some(from)) = (words.next().map(str::parse::<i64>), words.next())
+            else {
+                return Err(OutboxError::Unknown {
+                    id: 0,
+                    what: "claim order",
+                    value: line.to_string(),
+                });
+            };
+            let open = unsigned
+                .query_row([id], |r| r.get::<_, bool>(0))
+                .optional()?;
+            rows.push((
+                pos as i64,
+                id,
+                from == State::Unknown.as_str(),
+                open == Some(true),
+            ));
+        }
         let last = rows
             .iter()
-            .filter(|r| !r.2)
-            .map(|r| r.1)
+            .filter(|r| !r.3)
+            .map(|r| r.0)
             .max()
             .unwrap_or(-1);
-        let held = rows.iter().filter(|r| r.2 && r.1 < last).count() as i64;
+        let held = rows.iter().filter(|r| r.3 && r.0 < last).count() as i64;
         untaken.extend(
             rows.iter()
-                .filter(|r| r.2 && r.1 > last + k - held)
-                .map(|r| (r.0, r.3)),
+                .filter(|r| r.3 && r.0 > last + k - held)
+                .map(|r| (r.1, r.2)),
         );
     }
     Ok(untaken)
