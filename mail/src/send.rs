@@ -100,7 +100,7 @@ fn stopped_note(not_started: usize, given_back: bool) -> String {
     } else {
         format!(
             "{not_started} messages no relay was given could not be given back either: the next \
-             run gives them back as it does after a kill"
+             run recovers them as it does after a kill"
         )
     };
     format!(

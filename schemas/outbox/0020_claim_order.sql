@@ -5,8 +5,8 @@
 -- `send` claims a batch (up to 256 items, *sending*, one commit), then its
 -- connections take them one at a time in the claim's order, each
 -- recording its item's outcome (or withholding it) before taking the next.
--- A sender that dies (SIGKILL, power, a full disk that stops even the
--- give-back) left the whole batch *sending*, and the next run made every
+-- A sender that dies (SIGKILL, the OOM killer, a full disk that stops
+-- even the give-back) left the whole batch *sending*, and the next run made every
 -- item *unknown*, "may have gone" for life (migration 19), though at most
 -- one per connection was with a relay. Now the claim records its
 -- connections and its items in order, each with its state before
@@ -20,8 +20,8 @@
 --
 -- Nightly claims only: one sender at a time (send.lock), each batch
 -- settled before the next is claimed, and the next run recovers before it
--- claims; so one row at most, replaced by each claim and removed by each
--- recovery. `boot`: the machine's boot id at the claim. A sender's
+-- claims; so one row at most, replaced by each claim (removed by a
+-- nightly claim without an order) and removed by each recovery. `boot`: the machine's boot id at the claim. A sender's
 -- commits survive its kill but not a power failure (it does not fsync
 -- each outcome), so a claim from another boot is recovered as before.
 CREATE TABLE claims (

@@ -565,11 +565,19 @@ impl Outbox {
                 }
             }
         }
-        if let Some(k) = connections {
-            // The order the connections take them in, for `recover`; the
-            // claims before are settled (a sender's batches go one after
-            // another, and `recover` comes first).
+        // The order the connections take them in, for `recover`, in place
+        // of the last claim's: that batch is settled (a nightly sender's
+        // batches go one after another, and `recover` comes first). A
+        // nightly claim without an order removes it (`recover` then gives
+        // nothing back, as before).
+        let nightly = claimed
+            .items
+            .iter()
+            .any(|i| i.kind.scope() == Scope::Nightly);
+        if connections.is_some() || nightly {
             tx.execute("DELETE FROM claims", [])?;
+        }
+        if let Some(k) = connections {
             if !claimed.items.is_empty() {
                 let order: String = claimed
                     .items
@@ -712,8 +720,8 @@ type OutcomeRow = (i64, String, Option<String>, Option<String>, String, bool);
 /// left *sending* (recalled, given back). So the taken ones are a prefix
 /// of the order, and every taken one without a sign holds a connection. Past
 /// the last item with a sign (`L`), the `k` connections less those held by
-/// unsigned items before it (`m`) may have taken `k − m` more; an item
-/// placed after `L + k − m` was not taken. Nightly only: the claim is
+/// unsigned items before it (`held`) may have taken `k − held` more; an
+/// item placed after `L + k − held` was not taken. Nightly only: the claim is
 /// the one row of `claims` (outbox migration 20), made since this machine
 /// started (`claims.boot`): a sender's commits survive its kill, not a
 /// power failure (`open_for_sending`), whose lost outcomes would hide
@@ -739,11 +747,10 @@ fn untaken(tx: &rusqlite::Transaction<'_>, scope: Scope) -> Result<Vec<(i64, boo
             let mut words = line.split(' ');
             let (Some(Ok(id)), Some(from)) = (words.next().map(str::parse::<i64>), words.next())
             else {
-                return Err(OutboxError::Unknown {
-                    id: 0,
-                    what: "claim order",
-                    value: line.to_string(),
-                });
+                // (a row this code did not write: nothing is given back
+                // by it, every item left sending becomes unknown)
+                rows.clear();
+                break;
             };
             let open = unsigned
                 .query_row([id], |r| r.get::<_, bool>(0))
