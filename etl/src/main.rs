@@ -314,11 +314,32 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cpor-etl: {e:#}");
+            eprintln!("cpor-etl: {}", said(&e));
             exit::ERROR
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// An error and its causes, as `{:#}` says them (`a: b: c`), but a cause
+/// whose words the one before already says is not said again (an error
+/// that shows its source's message, as `outbox: database or disk is
+/// full`, then that source: `database or disk is full`).
+fn said(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    let mut last = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !last.is_empty() && last.ends_with(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+        last = text;
+    }
+    out
 }
 
 fn run(cli: Cli) -> anyhow::Result<i32> {
