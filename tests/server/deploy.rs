@@ -81,13 +81,42 @@ fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16
     out
 }
 
+/// A loopback port bound and never listened on, for as long as it lives:
+/// a connection to it is refused (an upstream that is down), and no other
+/// process can take it meanwhile (a port only chosen free could be, and
+/// then answer).
+struct Closed {
+    _socket: socket2::Socket,
+    port: u16,
+}
+
+impl Closed {
+    fn reserve() -> Closed {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
+            .expect("a socket");
+        socket
+            .bind(&std::net::SocketAddr::from(([127, 0, 0, 1], 0)).into())
+            .expect("a loopback port");
+        let port = socket
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .expect("its port")
+            .port();
+        Closed {
+            _socket: socket,
+            port,
+        }
+    }
+}
+
 /// Debian's nginx with the shipped configuration (`shipped_config`, in
 /// front of `upstream`), started on free loopback ports, once `nginx -t`
-/// passes: nginx, its HTTPS port, its HTTP port and the upstream port
-/// nothing listens on (`on_free_ports`: others if one was taken before
-/// nginx bound it). Started means bound: nginx writes its pid file once
-/// its sockets are open (and something answers on the port).
-fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u16) {
+/// passes: nginx, its HTTPS port, its HTTP port and an upstream port that
+/// refuses connections (`Closed`; `on_free_ports`: others if one was taken
+/// before nginx bound it). Started means bound: nginx writes its pid file
+/// once its sockets are open (and something answers on the port).
+fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, Closed) {
     let p = dir.display().to_string();
     let conf = dir.join("nginx.conf");
     std::fs::write(
@@ -101,11 +130,11 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, u1
     )
     .unwrap();
     on_free_ports("nginx", || {
-        let (port, plain, closed) = (free_port(), free_port(), free_port());
+        let (port, plain, closed) = (free_port(), free_port(), Closed::reserve());
         let _ = std::fs::remove_file(dir.join("error.log"));
         std::fs::write(
             dir.join("cpor.conf"),
-            shipped_config(dir, upstream, closed, port, plain),
+            shipped_config(dir, upstream, closed.port, port, plain),
         )
         .unwrap();
         let checked = Command::new(nginx)
@@ -264,7 +293,7 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
     // The process that is down was tried, and its failures are logged
     // (the login's, by its request line).
     assert!(
-        errors.contains(&format!("127.0.0.1:{closed}")) && errors.contains("GET /login "),
+        errors.contains(&format!("127.0.0.1:{}", closed.port)) && errors.contains("GET /login "),
         "{errors}"
     );
     // Every log nginx wrote (the shipped ones, Debian's default access log,
