@@ -63,6 +63,21 @@ def free_port():
         return s.getsockname()[1]
 
 
+class PortTaken(Exception):
+    """A port chosen free was taken before the process bound it."""
+
+
+def on_free_ports(what, start, tries=5):
+    """`start()` on ports chosen free, again on others if one was taken
+    before the process bound it (`PortTaken`), at most `tries` times."""
+    for attempt in range(tries):
+        try:
+            return start()
+        except PortTaken as e:
+            log(f"failover-check: {what}: {e}; trying other ports")
+    raise SystemExit(f"failover-check: {what}: no free ports after {tries} tries")
+
+
 class Proc:
     """A cpor-server process on `port`."""
 
@@ -78,7 +93,13 @@ class Proc:
         )
         line = self.p.stdout.readline()
         if not line.startswith("listening on"):
-            raise SystemExit(f"cpor-server on {port} did not start: {line!r}")
+            self.p.kill()
+            self.p.wait()
+            self.log.flush()
+            said = (logdir / Path(self.log.name).name).read_text(errors="replace")
+            if "in use" in said.lower():
+                raise PortTaken(f"port {port} in use")
+            raise SystemExit(f"cpor-server on {port} did not start: {line!r} {said[-300:]}")
 
     def signal(self, sig):
         self.p.send_signal(sig)
@@ -402,19 +423,41 @@ def main():
         subprocess.run([str(etl), "--data-dir", str(data), "import", "--force", str(ROOT / "sample-data/20261123")], check=False, stdout=subprocess.DEVNULL, env=env)
         subprocess.run([str(etl), "--data-dir", str(data), "send", "--now"], check=True, stdout=subprocess.DEVNULL, env=env)
 
-        ports = [free_port() for _ in range(3)]
-        for p in ports:
-            procs[p] = Proc(args, data, p, tmp, env)
-        lb, lb1, lb2 = free_port(), free_port(), free_port()
-        conf = tmp / "nginx.conf"
-        conf.write_text(nginx_conf(tmp, [(lb, ports), (lb1, ports[:1]), (lb2, ports[:2])]))
-        nginx = subprocess.Popen([args.nginx, "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"], stderr=open(tmp / "nginx.stderr", "w"))
-        for _ in range(100):
-            try:
-                socket.create_connection((HOST, lb), timeout=0.2).close()
-                break
-            except OSError:
+        ports = []
+        for _ in range(3):
+            def one():
+                p = free_port()
+                procs[p] = Proc(args, data, p, tmp, env)
+                return p
+            ports.append(on_free_ports("cpor-server", one))
+
+        def start_nginx():
+            lb, lb1, lb2 = free_port(), free_port(), free_port()
+            conf = tmp / "nginx.conf"
+            conf.write_text(nginx_conf(tmp, [(lb, ports), (lb1, ports[:1]), (lb2, ports[:2])]))
+            (tmp / "nginx.pid").unlink(missing_ok=True)
+            n = subprocess.Popen([args.nginx, "-p", str(tmp), "-c", str(conf), "-g", "daemon off;"],
+                                 stderr=open(tmp / "nginx.stderr", "w"))
+            # Started once its pid file says its sockets are open; a port
+            # taken meanwhile stops it ("Address already in use").
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                if n.poll() is not None:
+                    said = (tmp / "nginx.stderr").read_text(errors="replace")
+                    if "in use" in said:
+                        raise PortTaken("a port in use")
+                    raise SystemExit(f"nginx stopped: {said[-300:]}")
+                if (tmp / "nginx.pid").exists():
+                    try:
+                        socket.create_connection((HOST, lb), timeout=0.2).close()
+                        return n, lb, lb1, lb2
+                    except OSError:
+                        pass
                 time.sleep(0.05)
+            n.kill()
+            raise SystemExit("nginx did not start within 10 s")
+
+        nginx, lb, lb1, lb2 = on_free_ports("nginx", start_nginx)
         log(f"failover-check: servers on {ports}, nginx on {lb} (1 process: {lb1}, 2: {lb2})")
 
         # Activate and sign in every user through nginx.
