@@ -322,15 +322,15 @@ fn main() -> ExitCode {
 }
 
 /// An error and its causes, as `{:#}` says them (`a: b: c`), but a cause
-/// whose words the one before already says is not said again (an error
-/// that shows its source's message, as `outbox: database or disk is
-/// full`, then that source: `database or disk is full`).
+/// the one before already ends with, after its own `: `, is not said again
+/// (an error that shows its source's message, as `outbox: database or
+/// disk is full`, then that source: `database or disk is full`).
 fn said(e: &anyhow::Error) -> String {
     let mut out = String::new();
     let mut last = String::new();
     for cause in e.chain() {
         let text = cause.to_string();
-        if !last.is_empty() && last.ends_with(&text) {
+        if !last.is_empty() && (last == text || last.ends_with(&format!(": {text}"))) {
             continue;
         }
         if !out.is_empty() {
@@ -473,5 +473,45 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             },
         ),
         Command::Bounces { maildir, all } => commands::bounces::run(&config, &maildir, all),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::said;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct E {
+        text: &'static str,
+        #[source]
+        source: Option<Box<E>>,
+    }
+
+    fn chain(texts: &[&'static str]) -> anyhow::Error {
+        let mut e: Option<Box<E>> = None;
+        for text in texts.iter().rev() {
+            e = Some(Box::new(E { text, source: e }));
+        }
+        anyhow::Error::new(*e.unwrap())
+    }
+
+    /// A cause the error before already says after its `: ` is left out;
+    /// one that only ends the same way is kept.
+    #[test]
+    fn a_cause_is_said_once_and_only_a_repeat_is_left_out() {
+        let e = chain(&[
+            "send stopped part-way (…)",
+            "outbox: database or disk is full",
+            "database or disk is full",
+            "Error code 13: Insertion failed because database is full",
+        ]);
+        assert_eq!(
+            said(&e),
+            "send stopped part-way (…): outbox: database or disk is full: \
+             Error code 13: Insertion failed because database is full"
+        );
+        let e = chain(&["the batch has a bad line 1", "1", "full", "disk full"]);
+        assert_eq!(said(&e), "the batch has a bad line 1: 1: full: disk full");
     }
 }

@@ -63,19 +63,27 @@ def free_port():
         return s.getsockname()[1]
 
 
-class PortTaken(Exception):
-    """A port chosen free was taken before the process bound it."""
+class PortTaken(SystemExit):
+    """A port chosen free was taken before the process bound it (uncaught,
+    it ends the check with its message: a restart on its own port)."""
+
+
+def in_use(said):
+    """Whether a process said it could not bind: the address in use."""
+    return "address already in use" in said.lower()
 
 
 def on_free_ports(what, start, tries=5):
     """`start()` on ports chosen free, again on others if one was taken
     before the process bound it (`PortTaken`), at most `tries` times."""
+    last = None
     for attempt in range(tries):
         try:
             return start()
         except PortTaken as e:
-            log(f"failover-check: {what}: {e}; trying other ports")
-    raise SystemExit(f"failover-check: {what}: no free ports after {tries} tries")
+            last = e
+            log(f"failover-check: {e}; trying other ports")
+    raise SystemExit(f"failover-check: {what}: no free ports after {tries} tries ({last})")
 
 
 class Proc:
@@ -95,10 +103,10 @@ class Proc:
         if not line.startswith("listening on"):
             self.p.kill()
             self.p.wait()
-            self.log.flush()
-            said = (logdir / Path(self.log.name).name).read_text(errors="replace")
-            if "in use" in said.lower():
-                raise PortTaken(f"port {port} in use")
+            self.log.close()
+            said = Path(self.log.name).read_text(errors="replace")
+            if in_use(said):
+                raise PortTaken(f"cpor-server on {port}: the port is in use")
             raise SystemExit(f"cpor-server on {port} did not start: {line!r} {said[-300:]}")
 
     def signal(self, sig):
@@ -444,8 +452,8 @@ def main():
             while time.monotonic() < deadline:
                 if n.poll() is not None:
                     said = (tmp / "nginx.stderr").read_text(errors="replace")
-                    if "in use" in said:
-                        raise PortTaken("a port in use")
+                    if in_use(said):
+                        raise PortTaken(f"nginx: a port in use: {said.strip()[-200:]}")
                     raise SystemExit(f"nginx stopped: {said[-300:]}")
                 if (tmp / "nginx.pid").exists():
                     try:
@@ -454,7 +462,11 @@ def main():
                     except OSError:
                         pass
                 time.sleep(0.05)
-            n.kill()
+            n.terminate()  # (the master stops its workers)
+            try:
+                n.wait(5)
+            except subprocess.TimeoutExpired:
+                n.kill()
             raise SystemExit("nginx did not start within 10 s")
 
         nginx, lb, lb1, lb2 = on_free_ports("nginx", start_nginx)
