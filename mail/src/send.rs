@@ -1096,11 +1096,13 @@ fn backoff(cfg: &MailSettings, attempts: i64, now: DateTime<Utc>, jitter: f64) -
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn item(state: State, attempts: i64, first_try_at: DateTime<Utc>) -> Item {
+    /// A claimed digest as `decide` and the transports see it (the
+    /// outbox's tests use it too).
+    pub(crate) fn item(state: State, attempts: i64, first_try_at: DateTime<Utc>) -> Item {
         Item {
             id: 1,
             night: "20261123".into(),

@@ -586,20 +586,8 @@ mod tests {
         let path = dir.path().join(super::super::OUTBOX_DB);
         let now = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
         let given_up = |outcome| {
-            let item = crate::outbox::Item {
-                id: 1,
-                night: "20261130".into(),
-                email: "a@example.com".into(),
-                kind: Kind::Approval,
-                state: State::Retrying,
-                message_id: "<a@x>".into(),
-                reference: String::new(),
-                message: Vec::new(),
-                attempts: 1,
-                first_try_at: now - chrono::Duration::days(30),
-                queued_at: now,
-                case_keys: Vec::new(),
-            };
+            let item =
+                crate::send::tests::item(State::Retrying, 1, now - chrono::Duration::days(30));
             let cfg = crate::MailSettings::default();
             let d = crate::send::decide(&item, outcome, &cfg, now, 0.5);
             assert_eq!(d.event, Event::Expired);
