@@ -187,6 +187,14 @@ struct Night {
 }
 
 impl Night {
+    /// Every case `status` since `since` (`上訴`, `115/10/01`: queryable
+    /// through 115/12/01, ending soon on the sample's nights).
+    fn set_every_case(&mut self, status: &'static str, since: &'static str) {
+        for case in self.cases.iter_mut() {
+            *case = (case.0, status, since);
+        }
+    }
+
     /// Case `n`, pending, with its first entry, granted to `email`.
     fn new_case_granted(&mut self, n: u32, email: &str) {
         self.cases.push((n, "審理中", ""));
@@ -1187,9 +1195,7 @@ fn a_night_compared_with_an_older_snapshot_warns_again_of_what_its_own_warning_w
     // Build 1: both cases end soon (a warning of both waits); build 2
     // revokes case 2, its mail waiting (build 1 damaged).
     let mut b1 = n1.clone();
-    for case in b1.cases.iter_mut() {
-        *case = (case.0, "上訴", "115/10/01");
-    }
+    b1.set_every_case("上訴", "115/10/01");
     import(
         &env,
         &smtp,
@@ -1222,9 +1228,7 @@ fn a_night_compared_with_an_older_snapshot_does_not_warn_twice_of_a_case_its_own
     );
     send(&env, &smtp);
     let mut n1 = n0.clone();
-    for case in n1.cases.iter_mut() {
-        *case = (case.0, "上訴", "115/10/01");
-    }
+    n1.set_every_case("上訴", "115/10/01");
     import(
         &env,
         &smtp,
@@ -1260,9 +1264,7 @@ fn a_warning_withheld_does_not_warn_again_of_a_moved_day_another_nights_warning_
     let (env, mut smtp) = night_23_sent(&n0);
     smtp.stop();
     let mut n1 = n0.clone();
-    for case in n1.cases.iter_mut() {
-        *case = (case.0, "上訴", "115/10/01");
-    }
+    n1.set_every_case("上訴", "115/10/01");
     let mut n2 = n1.clone();
     n2.cases[0] = (1, "上訴", "115/10/05");
     n2.cases[1] = (2, "審理中", "");
@@ -1325,9 +1327,7 @@ fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() 
     let (env, mut smtp) = night_23_sent(&n0);
     smtp.stop();
     let mut b1 = n0.clone();
-    for case in b1.cases.iter_mut() {
-        *case = (case.0, "上訴", "115/10/01");
-    }
+    b1.set_every_case("上訴", "115/10/01");
     let mut b2 = b1.clone();
     b2.cases[0] = (1, "上訴", "115/10/05");
     let mut n2 = b2.clone();
@@ -1396,8 +1396,7 @@ fn a_case_revoked_and_restored_is_told_its_last_day_by_its_grant_mail() {
     let before = smtp.accepted_for(TWO).len();
     smtp.stop();
     let mut n1 = n0.clone();
-    n1.cases[0] = (1, "上訴", "115/10/01");
-    n1.cases[1] = (2, "上訴", "115/10/01");
+    n1.set_every_case("上訴", "115/10/01");
     let mut n2 = n1.clone();
     n2.grants.retain(|(n, _)| *n != 2);
     imported_with_the_relay_down(
@@ -2015,9 +2014,7 @@ fn an_earlier_nights_expiry_warning_naming_a_revoked_case_warns_again_of_the_cas
     assert_eq!(smtp.accepted_for(ENDING).len(), 1, "the activation");
     // Both filed away 115/09/25: queryable until 115/11/25.
     let mut n1 = n0.clone();
-    for case in n1.cases.iter_mut() {
-        *case = (case.0, "歸檔", "115/09/25");
-    }
+    n1.set_every_case("歸檔", "115/09/25");
     let mut n2 = n1.clone();
     n2.grants.retain(|(n, _)| *n != 1);
     night_1_not_sent(&env, &mut smtp, &n1);
@@ -2054,9 +2051,7 @@ fn a_grant_ending_soon_told_again_says_its_last_day_in_one_mail() {
     let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     const ENDING: &str = "two.ending@example.com";
     let (mut n1, _) = scenario(&[ENDING, ENDING]);
-    for case in n1.cases.iter_mut() {
-        *case = (case.0, "歸檔", "115/09/25");
-    }
+    n1.set_every_case("歸檔", "115/09/25");
     let mut n2 = n1.clone();
     n2.grants.retain(|(n, _)| *n != 1);
     night_1_not_sent(&env, &mut smtp, &n1);
