@@ -5,11 +5,13 @@
 //! retry` of a told item follows, queueing it again only if it surely did
 //! not go), and time passing,
 //! played on a real outbox database through `mail::outbox` and on a literal
-//! model side by side. After every step the states agree, every change is a
-//! row of `outbox::TRANSITIONS` for the step's event, a grant mail's cases
-//! are told again at most once (exactly once if it was withheld), and no
-//! item is lost: each ends sent, failed, suppressed, held, or still pending
-//! with a try to come.
+//! model side by side. A nightly sender may claim in an order its
+//! connections keep (`Outbox::claim_for`); a crash then gives back what no
+//! connection can have taken, and never what one did. After every step the
+//! states agree, every change is a row of `outbox::TRANSITIONS` for the
+//! step's event, a grant mail's cases are told again at most once (exactly
+//! once if it was withheld), and no item is lost: each ends sent, failed,
+//! suppressed, held, or still pending with a try to come.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -63,6 +65,9 @@ enum Op {
         /// The live snapshot no longer grants a case of the grant mail it
         /// checks: withheld at the claim (`Event::Ungranted`).
         revoked: bool,
+        /// A nightly claim's connections, taking its items in order
+        /// (`send`'s); `None`: claimed without an order.
+        connections: Option<usize>,
     },
     /// An attempt in flight ends; its outcome is recorded, and, if
     /// `settle`, the scope's recorded outcomes are settled.
@@ -72,16 +77,19 @@ enum Op {
         settle: bool,
     },
     /// The sender is asked to stop: `n` of the claimed items whose turn
-    /// has not come are given back (and an item whose outcome is recorded
-    /// but not settled is offered too, and must stay as it is).
+    /// has not come (of an ordered claim, the last untaken) are given back
+    /// (and an item whose outcome is recorded but not settled is offered
+    /// too, and must stay as it is).
     Withdraw { n: usize },
     /// Just before handing it over, the sender finds that a snapshot
     /// published since the claim no longer grants a grant mail in flight:
     /// it is recalled (and an item whose outcome is recorded but not
     /// settled is offered too, and must stay as it is).
     Recall { pick: usize },
-    /// The sender dies; the next run recovers both scopes.
-    Crash,
+    /// The sender dies, its free connections having taken up to `taking`
+    /// more items of an ordered claim (handed to a relay, no outcome yet);
+    /// the next run recovers both scopes.
+    Crash { taking: usize },
     /// A relay refuses an address for good elsewhere: it is flagged.
     Flag { email: usize },
     /// An administrator releases a night.
@@ -128,6 +136,17 @@ enum Op {
         outcome: u8,
         pick: usize,
     },
+    /// A nightly sender dies part-way through a batch: a night's mail is
+    /// queued, a sender claims all that is due over `connections`, some of
+    /// its items get an outcome (each `(pick, outcome)`, recorded, not
+    /// settled), and it dies ([`Op::Crash`]). Random histories rarely
+    /// leave a connection held behind a later outcome.
+    DieMidBatch {
+        night: u32,
+        connections: usize,
+        outcomes: Vec<(usize, u8)>,
+        taking: usize,
+    },
 }
 
 /// The steps an op is played as: itself, or for `ClaimThenStop` a claim
@@ -140,6 +159,7 @@ fn steps(op: &Op) -> Vec<Op> {
                 max: usize::MAX,
                 readable: true,
                 revoked: false,
+                connections: Some(2),
             },
             Op::Withdraw { n: usize::MAX },
         ],
@@ -149,12 +169,13 @@ fn steps(op: &Op) -> Vec<Op> {
                 max: usize::MAX,
                 readable: true,
                 revoked,
+                connections: Some(1),
             };
             let mut steps = vec![Op::LookUp, claim(false), Op::Tell];
             steps.extend(match then {
                 0 => vec![Op::Recall { pick: 0 }],
                 1 => vec![Op::Withdraw { n: usize::MAX }, claim(true)],
-                _ => vec![Op::Crash],
+                _ => vec![Op::Crash { taking: 1 }],
             });
             steps
         }
@@ -168,6 +189,7 @@ fn steps(op: &Op) -> Vec<Op> {
                 max: usize::MAX,
                 readable: true,
                 revoked: false,
+                connections: Some(2),
             };
             let outcome = Op::Outcome {
                 pick: 0,
@@ -188,6 +210,34 @@ fn steps(op: &Op) -> Vec<Op> {
                 },
             ]
         }
+        Op::DieMidBatch {
+            night,
+            connections,
+            outcomes,
+            taking,
+        } => {
+            let mut steps = vec![
+                Op::QueueNight {
+                    night: *night,
+                    items: (0..4).flat_map(|e| [(e, 2), (e, 0)]).collect(),
+                    held: false,
+                },
+                Op::Claim {
+                    website: false,
+                    max: usize::MAX,
+                    readable: true,
+                    revoked: false,
+                    connections: Some(*connections),
+                },
+            ];
+            steps.extend(outcomes.iter().map(|&(pick, outcome)| Op::Outcome {
+                pick,
+                outcome,
+                settle: false,
+            }));
+            steps.push(Op::Crash { taking: *taking });
+            steps
+        }
         other => vec![other.clone()],
     }
 }
@@ -200,11 +250,19 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u32..3, 0usize..4, 0usize..2)
             .prop_map(|(night, e, k)| Op::QueueNight { night, items: vec![(e, k), (e, 3)], held: false }),
         1 => (0usize..4, any::<bool>()).prop_map(|(email, changed)| Op::QueueWebsite { email, changed }),
-        3 => (any::<bool>(), 1usize..6, prop::bool::weighted(0.8), prop::bool::weighted(0.15))
-            .prop_map(|(website, max, readable, revoked)| Op::Claim { website, max, readable, revoked }),
+        3 => (
+            any::<bool>(),
+            1usize..6,
+            prop::bool::weighted(0.8),
+            prop::bool::weighted(0.15),
+            prop::option::weighted(0.7, 1usize..4),
+        )
+            .prop_map(|(website, max, readable, revoked, connections)| {
+                Op::Claim { website, max, readable, revoked, connections }
+            }),
         4 => (any::<usize>(), 0u8..5, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
-        1 => Just(Op::Crash),
+        1 => (0usize..4).prop_map(|taking| Op::Crash { taking }),
         1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
         1 => Just(Op::ClaimThenStop),
         1 => any::<usize>().prop_map(|pick| Op::Recall { pick }),
@@ -218,6 +276,10 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u8..3).prop_map(|then| Op::RaceTheNight { then }),
         1 => (0usize..4, 0u8..5, any::<usize>())
             .prop_map(|(email, outcome, pick)| Op::TellThenRetry { email, outcome, pick }),
+        1 => (0u32..3, 1usize..4, prop::collection::vec((any::<usize>(), 0u8..5), 0..6), 0usize..4)
+            .prop_map(|(night, connections, outcomes, taking)| {
+                Op::DieMidBatch { night, connections, outcomes, taking }
+            }),
         2 => prop_oneof![Just(1i64), Just(30), Just(360), Just(2000), Just(5000)]
             .prop_map(|minutes| Op::Wait { minutes }),
     ]
@@ -345,11 +407,25 @@ struct World {
     model: BTreeMap<i64, Model>,
     flagged: BTreeSet<String>,
     in_flight: Vec<Item>,
+    /// The last nightly claim made in an order (`claims`), while it stands.
+    order: Option<Order>,
     refs: u64,
     /// A later night's look-up, not yet told ([`Op::LookUp`]).
     looked_up: Option<(NaiveDate, Vec<GrantMail>)>,
     /// Later nights so far.
     later: u32,
+}
+
+/// A nightly claim's order, as its connections keep it: each takes the
+/// next item only once its last has an outcome or has left *sending*, so
+/// the items taken are a prefix, and at most `connections` of them are
+/// taken and unfinished at a time.
+#[derive(Debug)]
+struct Order {
+    connections: usize,
+    ids: Vec<i64>,
+    /// How many (a prefix of `ids`) the connections have taken.
+    taken: usize,
 }
 
 fn night_date(n: u32) -> NaiveDate {
@@ -376,6 +452,7 @@ impl World {
             model: BTreeMap::new(),
             flagged: BTreeSet::new(),
             in_flight: Vec::new(),
+            order: None,
             refs: 0,
             looked_up: None,
             later: 0,
@@ -574,6 +651,7 @@ impl World {
                 max,
                 readable,
                 revoked,
+                connections,
             } => {
                 let scope = if *website {
                     Scope::Website
@@ -595,9 +673,10 @@ impl World {
                         Granted::Yes
                     }
                 };
+                let connections = connections.filter(|_| scope == Scope::Nightly);
                 let claimed = self
                     .outbox
-                    .claim(&ids, self.now, |item| {
+                    .claim_for(&ids, self.now, connections, |item| {
                         mail::send::plan_claim(item, &flagged, &check, always_open(), self.now)
                     })
                     .unwrap();
@@ -691,6 +770,21 @@ impl World {
                         + claimed.skipped.len(),
                     ids.len()
                 );
+                // Its order stands in place of the last (a nightly claim
+                // without one, of nightly mail, removes it).
+                if let Some(k) = connections {
+                    self.order = (!claimed.items.is_empty()).then(|| Order {
+                        connections: k,
+                        ids: claimed.items.iter().map(|i| i.id).collect(),
+                        taken: 0,
+                    });
+                } else if claimed
+                    .items
+                    .iter()
+                    .any(|i| i.kind.scope() == Scope::Nightly)
+                {
+                    self.order = None;
+                }
                 self.in_flight.extend(claimed.items);
             }
             Op::Outcome {
@@ -698,10 +792,9 @@ impl World {
                 outcome,
                 settle,
             } => {
-                if self.in_flight.is_empty() {
+                let Some(item) = self.take(*pick, |_| true) else {
                     return events;
-                }
-                let item = self.in_flight.remove(pick % self.in_flight.len());
+                };
                 let outcome = match outcome {
                     0 => Outcome::Sent,
                     1 => Outcome::Transient("451".into()),
@@ -743,8 +836,30 @@ impl World {
                 }
             }
             Op::Withdraw { n } => {
-                let n = (*n).min(self.in_flight.len());
-                let mut given: Vec<Item> = self.in_flight.drain(..n).collect();
+                // What no connection has taken: the last `n`; of an
+                // ordered claim, all it has not taken (a sender that stops
+                // takes no next, and gives back every item it did not take).
+                let untaken: Vec<usize> = (0..self.in_flight.len())
+                    .filter(|&i| !self.was_taken(self.in_flight[i].id))
+                    .collect();
+                let mut chosen: BTreeSet<usize> = untaken
+                    [untaken.len() - (*n).min(untaken.len())..]
+                    .iter()
+                    .copied()
+                    .collect();
+                let ordered = |i: &usize| {
+                    let id = self.in_flight[*i].id;
+                    self.order.as_ref().is_some_and(|o| o.ids.contains(&id))
+                };
+                if chosen.iter().any(ordered) {
+                    chosen.extend(untaken.iter().filter(|i| ordered(i)));
+                }
+                let n = chosen.len();
+                let mut given: Vec<Item> = chosen
+                    .iter()
+                    .rev()
+                    .map(|&i| self.in_flight.remove(i))
+                    .collect();
                 let recorded: Vec<i64> = self
                     .model
                     .iter()
@@ -781,13 +896,10 @@ impl World {
                 if let Some(id) = recorded {
                     assert!(!self.outbox.recall(&by_id(id, self.now), self.now).unwrap());
                 }
-                let grant_mail: Vec<usize> = (0..self.in_flight.len())
-                    .filter(|&i| GRANT_KINDS.contains(&self.in_flight[i].kind))
-                    .collect();
-                if grant_mail.is_empty() {
+                // Recalled as a connection takes it.
+                let Some(item) = self.take(*pick, |item| GRANT_KINDS.contains(&item.kind)) else {
                     return events;
-                }
-                let item = self.in_flight.remove(grant_mail[pick % grant_mail.len()]);
+                };
                 assert!(self.outbox.recall(&item, self.now).unwrap(), "{item:?}");
                 assert!(!self.outbox.recall(&item, self.now).unwrap(), "twice");
                 let m = self.model.get_mut(&item.id).unwrap();
@@ -802,14 +914,41 @@ impl World {
                 }
                 events.insert(item.id, Event::Recalled);
             }
-            Op::Crash => {
+            Op::Crash { taking } => {
+                for _ in 0..*taking {
+                    let free = self.order.as_ref().is_some_and(|o| {
+                        let held = o.ids[..o.taken]
+                            .iter()
+                            .filter(|id| self.unfinished(**id))
+                            .count();
+                        o.taken < o.ids.len() && held < o.connections
+                    });
+                    if free {
+                        self.order.as_mut().unwrap().taken += 1;
+                    }
+                }
+                let back = self.untaken_after_crash();
                 self.in_flight.clear();
                 let (nightly, website) = (
                     self.outbox.recover(Scope::Nightly).unwrap(),
                     self.outbox.recover(Scope::Website).unwrap(),
                 );
-                // (claimed without an order: nothing to give back)
-                assert_eq!(nightly.given_back + website.given_back, 0);
+                assert_eq!(website.given_back, 0, "the website's claims have no order");
+                assert_eq!(nightly.given_back, back.len() as u64);
+                self.order = None;
+                for id in &back {
+                    let m = self.model.get_mut(id).unwrap();
+                    let (state, event) = match m.claimed_from {
+                        State::Unknown => (State::Unknown, Event::WithdrawnUnknown),
+                        _ => (State::Queued, Event::Withdrawn),
+                    };
+                    m.state = state;
+                    m.attempts -= 1;
+                    if m.attempts == 0 {
+                        m.first_try = None;
+                    }
+                    events.insert(*id, event);
+                }
                 let n = nightly.unknown + website.unknown;
                 // Recorded outcomes are settled first: they are not lost.
                 self.settle(Scope::Nightly, &mut events);
@@ -1085,11 +1224,101 @@ impl World {
                 }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),
-            Op::ClaimThenStop | Op::RaceTheNight { .. } | Op::TellThenRetry { .. } => {
+            Op::ClaimThenStop
+            | Op::RaceTheNight { .. }
+            | Op::TellThenRetry { .. }
+            | Op::DieMidBatch { .. } => {
                 unreachable!("played as its steps")
             }
         }
         events
+    }
+
+    /// Claimed and in *sending* with no outcome recorded: in flight.
+    fn unfinished(&self, id: i64) -> bool {
+        let m = &self.model[&id];
+        m.state == State::Sending && m.recorded.is_none()
+    }
+
+    /// Whether a connection of the ordered claim has taken the item.
+    fn was_taken(&self, id: i64) -> bool {
+        self.order
+            .as_ref()
+            .and_then(|o| o.ids[..o.taken].iter().position(|i| *i == id))
+            .is_some()
+    }
+
+    /// Takes an item in flight that `fits`, the `pick`th of those a
+    /// connection may hold now: any of an unordered claim; of the ordered
+    /// claim, one of its first `connections` unfinished (those taken and
+    /// unfinished, then the next in order), taking every item before it.
+    fn take(&mut self, pick: usize, fits: impl Fn(&Item) -> bool) -> Option<Item> {
+        let may = |i: &Item| match &self.order {
+            Some(o) => match o.ids.iter().position(|id| *id == i.id) {
+                Some(pos) => {
+                    o.ids[..pos]
+                        .iter()
+                        .filter(|id| self.unfinished(**id))
+                        .count()
+                        < o.connections
+                }
+                None => true,
+            },
+            None => true,
+        };
+        let fit: Vec<usize> = (0..self.in_flight.len())
+            .filter(|&i| fits(&self.in_flight[i]) && may(&self.in_flight[i]))
+            .collect();
+        if fit.is_empty() {
+            return None;
+        }
+        let item = self.in_flight.remove(fit[pick % fit.len()]);
+        if let Some(o) = self.order.as_mut() {
+            if let Some(pos) = o.ids.iter().position(|id| *id == item.id) {
+                o.taken = o.taken.max(pos + 1);
+            }
+        }
+        Some(item)
+    }
+
+    /// What a crash's recovery must give back: the ordered claim's items,
+    /// walked in order, that no connection can have taken (none if the
+    /// machine has no boot id to tell a claim of this boot by). Checks that
+    /// none was taken, and that at most one per connection is left in
+    /// doubt.
+    fn untaken_after_crash(&self) -> Vec<i64> {
+        let Some(o) = &self.order else {
+            return Vec::new();
+        };
+        if std::fs::read_to_string("/proc/sys/kernel/random/boot_id").is_err() {
+            return Vec::new();
+        }
+        // Up to the last item with an outcome or out of *sending*, every
+        // one was taken, and each unfinished one holds a connection; past
+        // it, the free connections may have taken one each.
+        let last = o.ids.iter().rposition(|id| !self.unfinished(*id));
+        let upto = last.map_or(0, |l| l + 1);
+        let held = o.ids[..upto]
+            .iter()
+            .filter(|id| self.unfinished(**id))
+            .count();
+        assert!(held <= o.connections, "{held} held: {o:?}");
+        let mut free = o.connections - held;
+        let mut back = Vec::new();
+        for id in &o.ids[upto..] {
+            if free > 0 {
+                free -= 1;
+            } else {
+                back.push(*id);
+            }
+        }
+        assert!(
+            back.iter().all(|id| !self.was_taken(*id)),
+            "a taken item would be given back: {o:?}, {back:?}"
+        );
+        let doubt = o.ids.iter().filter(|id| self.unfinished(**id)).count() - back.len();
+        assert!(doubt <= o.connections, "{doubt} in doubt: {o:?}");
+        back
     }
 
     /// The model's settle: each recorded outcome of `scope` takes effect.
@@ -1188,7 +1417,7 @@ proptest! {
         // tried until nothing is due. Nothing stays pending for ever, and
         // what is left is final (or held, waiting for an administrator).
         let before = w.db();
-        let events = w.step(&Op::Crash);
+        let events = w.step(&Op::Crash { taking: 0 });
         w.check(&before, &events);
         for _ in 0..50 {
             let before = w.db();
@@ -1201,6 +1430,7 @@ proptest! {
                     max: usize::MAX,
                     readable: true,
                     revoked: false,
+                    connections: Some(3),
                 });
                 w.check(&before, &events);
                 while !w.in_flight.is_empty() {
