@@ -802,7 +802,7 @@ fn send_scope(
     }
 
     let run = Run {
-        flagged: Mutex::new(store::accounts::flagged_set(&accounts)?),
+        flagged: Mutex::new(Flagged::read(&accounts)?),
         outbox: Mutex::new(outbox),
         accounts: Mutex::new(accounts),
         summary: Mutex::new(summary),
@@ -827,13 +827,20 @@ fn send_scope(
             }
             // Claim the batch (sending, or suppressed) in one commit.
             let claimed = {
-                let flagged = run.flagged.lock().expect("flagged");
+                // The flags as they are now, not as the run began: an
+                // import beside it clears an address's flag with a clerk's
+                // new grant, then queues that grant's mail, which a flag
+                // read before would suppress (lost: nothing tells it
+                // again). Every item of this batch was queued after its
+                // address's flag was cleared.
+                let mut flagged = lock(&run.flagged);
+                let flagged = flagged.now(&lock(&run.accounts))?;
                 // In order over the connections: after a crash, what they
                 // cannot have taken goes back as it was (nightly: one
                 // sender at a time, `Outbox::recover`).
                 let connections = (scope == Scope::Nightly).then_some(transports.len());
                 lock(&run.outbox).claim_for(batch, now, connections, |item| {
-                    plan_claim(item, &flagged, grants, cfg.window, now)
+                    plan_claim(item, flagged, grants, cfg.window, now)
                 })?
             };
             // What could not be claimed (an expiry warning whose grant mail
@@ -921,7 +928,7 @@ const MAX_PASSES: usize = 8;
 struct Run<'a> {
     outbox: Mutex<Outbox>,
     accounts: Mutex<Connection>,
-    flagged: Mutex<BTreeSet<String>>,
+    flagged: Mutex<Flagged>,
     summary: Mutex<SendSummary>,
     cfg: &'a MailSettings,
     now: DateTime<Utc>,
@@ -970,11 +977,39 @@ impl Run<'_> {
         }
         if let Some(reason) = d.flag {
             store::accounts::flag(&lock(&self.accounts), &item.email, &reason, self.now)?;
-            lock(&self.flagged).insert(item.email.clone());
+            lock(&self.flagged).set.insert(item.email.clone());
             summary.flagged.push((item.email.clone(), reason));
         }
         Ok(())
     }
+}
+
+/// The flagged addresses, read again whenever another connection has
+/// changed the accounts database since (`PRAGMA data_version`; this run's
+/// own flags are added as it writes them, which do not change it).
+struct Flagged {
+    version: i64,
+    set: BTreeSet<String>,
+}
+
+impl Flagged {
+    fn read(conn: &Connection) -> rusqlite::Result<Flagged> {
+        Ok(Flagged {
+            version: data_version(conn)?,
+            set: store::accounts::flagged_set(conn)?,
+        })
+    }
+
+    fn now(&mut self, conn: &Connection) -> rusqlite::Result<&BTreeSet<String>> {
+        if data_version(conn)? != self.version {
+            *self = Flagged::read(conn)?;
+        }
+        Ok(&self.set)
+    }
+}
+
+fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.pragma_query_value(None, "data_version", |r| r.get(0))
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

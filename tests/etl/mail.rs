@@ -1920,6 +1920,58 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
     );
 }
 
+/// The thirty-seventh session's review (its 2): a `send` read the flagged
+/// addresses once, at its start, so a clerk's new grant to a flagged
+/// address, imported while the run was on, cleared the flag and queued the
+/// grant mail, and the run's next pass suppressed that mail for the flag
+/// the grant had cleared: the activation link was never sent, and nothing
+/// told it again. A run now reads the flags as it claims each batch.
+#[test]
+fn a_grant_mail_queued_while_send_runs_is_sent_to_the_address_the_grant_unflagged() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night {
+        cases: Vec::new(),
+        entries: Vec::new(),
+        grants: Vec::new(),
+    };
+    n1.new_case_granted(1, "one@example.com");
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    // `TWO`'s mail bounced once; a clerk corrects its address and grants
+    // it a case while a `send` is part-way through night 1's mail.
+    let accounts = flag(&env, TWO);
+    let sender = Paused::after_the_first_claim(&env, &smtp);
+    let mut n2 = n1.clone();
+    n2.new_case_granted(2, TWO);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let flagged: i64 = accounts
+        .query_row(
+            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
+            [TWO],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(flagged, 0, "the clerk's grant clears the flag");
+    let out = sender.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(
+        smtp.accepted_for(TWO).len(),
+        1,
+        "{}\n{}",
+        out.stdout,
+        show_item(&env, &smtp, TWO)
+    );
+    assert_eq!(state_of(&env, &smtp, TWO), "sent");
+}
+
 /// Flags `email` as a bounce would (a 550 for it); gives the accounts
 /// database.
 fn flag(env: &Env, email: &str) -> rusqlite::Connection {
