@@ -317,6 +317,9 @@ pub enum Change {
     Done,
     WrongCurrent,
     Refused(&'static str),
+    /// The session has had its wrong current passwords for the hour: not
+    /// checked; seconds to wait.
+    Throttled(u64),
 }
 
 /// What the hashing thread decided about a password change.
@@ -347,6 +350,18 @@ pub async fn change_password(
         return Change::WrongCurrent;
     };
     let (stored, email) = (account.password_hash.clone(), account.email.clone());
+    // Counted before the check, as a known browser's login is
+    // (`Throttle::session_attempt`).
+    let key: [u8; 16] = keep[..16].try_into().expect("16 bytes");
+    let typed = email.clone();
+    let counted = step(app, Lane::Known, move |app| {
+        app.throttle.session_attempt(&typed, key, now_ms())
+    })
+    .await;
+    let attempt = match counted.unwrap_or(Err(5)) {
+        Ok(a) => a,
+        Err(wait) => return Change::Throttled(wait),
+    };
     let checked = app
         .hashers
         .run(Lane::Known, move |h| {
@@ -366,10 +381,20 @@ pub async fn change_password(
         })
         .await;
     let hash = match checked {
-        Ok(Checked::Hashed(hash)) => hash,
+        // (a wrong one stays counted)
         Ok(Checked::Wrong) => return Change::WrongCurrent,
-        Ok(Checked::Refused(why)) => return Change::Refused(why),
-        Err(_) => return Change::Refused(UNAVAILABLE),
+        Ok(Checked::Hashed(hash)) => {
+            app.throttle.succeeded(attempt);
+            hash
+        }
+        Ok(Checked::Refused(why)) => {
+            app.throttle.succeeded(attempt);
+            return Change::Refused(why);
+        }
+        Err(_) => {
+            app.throttle.not_checked(attempt);
+            return Change::Refused(UNAVAILABLE);
+        }
     };
     step(app, Lane::Known, move |app| {
         let mut conn = app.accounts.lock().expect("accounts");

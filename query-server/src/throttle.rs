@@ -234,26 +234,55 @@ impl Throttle {
     /// `device_per_hour` times in the hour (or the count could not be
     /// written): the login is then a stranger's.
     pub fn device_attempt(&self, account: &str, nonce: [u8; 16], now: i64) -> Option<Attempt> {
+        self.known_attempt(account, nonce, now)
+            .map_err(|e| tracing::error!("throttle: counting a device's login attempt: {e}"))
+            .ok()?
+            .ok()
+    }
+
+    /// A signed-in session's check of its account's current password (a
+    /// password change; `session`: 16 bytes of the session's hash),
+    /// counted at once as a failure of that session alone, as a device
+    /// cookie's login is: `device_per_hour` an hour, so whoever holds a
+    /// session gets a few guesses and cannot fill the known browsers'
+    /// hashing lane with them. `Err(seconds to wait)` past it, or 5 when
+    /// the count could not be written (a limit that could not be counted
+    /// does not hold). The key shares the device cookies' scope: both are
+    /// a browser the account knows, and a nonce and a hash are random.
+    pub fn session_attempt(
+        &self,
+        account: &str,
+        session: [u8; 16],
+        now: i64,
+    ) -> Result<Attempt, u64> {
+        self.known_attempt(account, session, now)
+            .unwrap_or_else(|e| {
+                tracing::error!("throttle: counting a password check: {e}");
+                Err(5)
+            })
+    }
+
+    fn known_attempt(
+        &self,
+        account: &str,
+        key: [u8; 16],
+        now: i64,
+    ) -> rusqlite::Result<Result<Attempt, u64>> {
         let mut conn = self.conn.lock().expect("throttle");
         let limit = self.device_per_hour;
-        let run = |conn: &mut Connection| -> rusqlite::Result<Option<Attempt>> {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if shared::recent(&tx, Scope::Device, &nonce, now, limit)?.len() >= limit {
-                return Ok(None);
-            }
-            let event = shared::add(&tx, Scope::Device, &nonce, now, limit)?;
-            tx.commit()?;
-            Ok(Some(Attempt {
-                account: account.to_string(),
-                event,
-                ip_event: None,
-                device: Some(nonce),
-            }))
-        };
-        run(&mut conn).unwrap_or_else(|e| {
-            tracing::error!("throttle: counting a device's login attempt: {e}");
-            None
-        })
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let q = shared::recent(&tx, Scope::Device, &key, now, limit)?;
+        if q.len() >= limit {
+            return Ok(Err(wait_until(q[0] + HOUR_MS, now)));
+        }
+        let event = shared::add(&tx, Scope::Device, &key, now, limit)?;
+        tx.commit()?;
+        Ok(Ok(Attempt {
+            account: account.to_string(),
+            event,
+            ip_event: None,
+            device: Some(key),
+        }))
     }
 
     /// The attempt's captcha was wrong: a failure of the client address
@@ -547,6 +576,37 @@ mod tests {
         assert_eq!(t.check("a@b.tw", other, now), None, "the account cleared");
         assert!(t.check_ip(ip, now).is_some(), "not the address");
         assert!(t.device_attempt("a@b.tw", stolen, now + HOUR).is_some());
+    }
+
+    #[test]
+    fn a_session_checks_a_few_current_passwords_an_hour_and_is_told_how_long_to_wait() {
+        let d = tempfile::tempdir().unwrap();
+        let t = throttle(&d, 100, 100, 100).with_device_failures(2);
+        let now = 100 * HOUR;
+        let (guessing, other) = ([7u8; 16], [8u8; 16]);
+        for i in 0..2 {
+            assert!(
+                t.session_attempt("a@b.tw", guessing, now + i).is_ok(),
+                "{i}"
+            );
+        }
+        assert_eq!(
+            t.session_attempt("a@b.tw", guessing, now + 10).unwrap_err(),
+            3600
+        );
+        assert_eq!(
+            t.session_attempt("a@b.tw", guessing, now + HOUR - 1000)
+                .unwrap_err(),
+            1,
+            "the first wrong one leaves the hour"
+        );
+        // Another session has its own; its right one clears the account.
+        t.failed(Some("a@b.tw"), "10.0.0.1".parse().unwrap(), now);
+        t.succeeded(t.session_attempt("a@b.tw", other, now).unwrap());
+        assert_eq!(t.check("a@b.tw", "10.0.0.2".parse().unwrap(), now), None);
+        assert!(t
+            .session_attempt("a@b.tw", guessing, now + HOUR + 1)
+            .is_ok());
     }
 
     #[test]

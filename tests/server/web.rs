@@ -632,6 +632,73 @@ fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
     assert_eq!(third.login(WANG, new).header("location"), Some("/cases"));
 }
 
+/// The thirty-seventh session's security review (its 1): a password
+/// change checked the current password with no limit, on the hashing lane
+/// of known browsers, so whoever held a session (a shared computer) could
+/// guess the password without end, and a signed-in user posting wrong
+/// ones could fill that lane and refuse every returning user's login. A
+/// session now gets `server.device_failures_per_hour` wrong ones an hour,
+/// as a device cookie does; then it waits, told how long, without a check.
+#[test]
+fn a_session_gets_a_few_wrong_current_passwords_an_hour_and_then_waits() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_DEVICE_FAILURES_PER_HOUR", "3")]);
+    let mut c = signed_in(&server, &data, WANG);
+    let csrf = c.csrf();
+    let new = "another long passphrase";
+    let change = |c: &mut Client, current: &str| {
+        c.post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", current),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+    };
+    for i in 0..3 {
+        let wrong = change(&mut c, &format!("guess {i}"));
+        assert_eq!(wrong.status, 422, "{}", wrong.body);
+        assert!(wrong.body.contains("目前的密碼不正確"), "{}", wrong.body);
+    }
+    // The fourth is not checked, the right one neither.
+    let refused = change(&mut c, PASSWORD);
+    assert_eq!(refused.status, 429, "{}", refused.body);
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!(wait > 3000 && wait <= 3600, "{wait}");
+    assert!(refused.body.contains("嘗試次數過多"), "{}", refused.body);
+    let mut third = Client::new(&server);
+    assert_eq!(
+        third.login(WANG, new).status,
+        200,
+        "the password did not change"
+    );
+    // Another session of the account has guesses of its own, and its right
+    // password changes it.
+    let mut other = Client::new(&server);
+    assert_eq!(
+        other.login(WANG, PASSWORD).header("location"),
+        Some("/cases")
+    );
+    let csrf = other.csrf();
+    let ok = other.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(
+        ok.header("location"),
+        Some("/account?m=changed"),
+        "{}",
+        ok.body
+    );
+}
+
 #[test]
 fn session_cookies_are_http_only_lax_hashed_renewed_and_expire() {
     let data = Data::sample();

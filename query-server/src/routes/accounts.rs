@@ -342,6 +342,14 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
             let strength = password::strength(&f("password"), &s.email).label();
             account_page(app, &s, None, Some(password_problem(why)), Some(strength))
         }
+        Change::Throttled(wait) => {
+            let p = Problem::Field("current", too_many_attempts(wait));
+            Ok(waiting(
+                account_page(app, &s, None, Some(p), None)?,
+                Some(wait),
+                None,
+            ))
+        }
     }
 }
 

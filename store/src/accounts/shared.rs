@@ -28,7 +28,9 @@ pub enum Scope {
     ForgotClient,
     /// Calendar-feed fetches from a client address.
     Feed,
-    /// Failed logins through a device cookie (16 bytes of its nonce).
+    /// Failed password checks by a browser the account knows: logins
+    /// through a device cookie (16 bytes of its nonce), a signed-in
+    /// session's password change (16 bytes of its hash).
     Device,
 }
 
