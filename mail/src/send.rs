@@ -967,6 +967,14 @@ impl Run<'_> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
         let d = decide(item, outcome, self.cfg, self.now, jitter());
         let recorded = d.recorded(item.id);
+        // The address's flag before the outcome (two databases): if the
+        // outcome is then not recorded, the item is tried again and flags
+        // it again; the other way round, a flag that failed to be written
+        // after its outcome was never written.
+        if let Some(reason) = &d.flag {
+            store::accounts::flag(&lock(&self.accounts), &item.email, reason, self.now)?;
+            lock(&self.flagged).set.insert(item.email.clone());
+        }
         lock(&self.outbox).record(&recorded, self.now)?;
         store::failpoint::pause("send-after-record");
         let mut summary = lock(&self.summary);
@@ -976,8 +984,6 @@ impl Run<'_> {
             *summary.not_delivered.entry(e.clone()).or_default() += 1;
         }
         if let Some(reason) = d.flag {
-            store::accounts::flag(&lock(&self.accounts), &item.email, &reason, self.now)?;
-            lock(&self.flagged).set.insert(item.email.clone());
             summary.flagged.push((item.email.clone(), reason));
         }
         Ok(())

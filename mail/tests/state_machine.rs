@@ -1078,7 +1078,21 @@ impl World {
                     return events;
                 }
                 let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
-                let changed = self.outbox.bounced(id, "5.1.1 user unknown").unwrap();
+                // Each report a message of its own; read again, it changes
+                // nothing.
+                self.refs += 1;
+                let mut report = [0u8; 16];
+                report[..8].copy_from_slice(&self.refs.to_le_bytes());
+                let bounced = self
+                    .outbox
+                    .bounced(id, "5.1.1 user unknown", &report, self.now)
+                    .unwrap();
+                let again = self
+                    .outbox
+                    .bounced(id, "5.1.1 user unknown", &report, self.now)
+                    .unwrap();
+                assert_eq!(again, outbox::Bounced::ReadBefore);
+                let changed = bounced == outbox::Bounced::Failed;
                 let m = self.model.get_mut(&id).unwrap();
                 // Only a message a relay took (or may have taken) bounces.
                 let bounces =

@@ -84,7 +84,11 @@ fn an_unknown_item_given_back_unsent_stays_unknown_and_a_late_bounce_still_fails
 
     // A delivery report for the first attempt comes back: it failed for
     // good.
-    assert!(ob.bounced(ids[0], "5.1.1 user unknown").unwrap());
+    assert_eq!(
+        ob.bounced(ids[0], "5.1.1 user unknown", &[1; 16], later)
+            .unwrap(),
+        mail::outbox::Bounced::Failed
+    );
     assert_eq!(state(&ob, ids[0]), State::Failed);
     // The other is tried again, same Message-ID, when its turn comes.
     assert_eq!(ob.due(Scope::Nightly, later, false).unwrap(), vec![ids[1]]);

@@ -2838,6 +2838,43 @@ fn a_550_fails_after_one_attempt_and_flags_the_address() {
     assert_eq!(smtp.transactions(), 3, "only ok@'s digest went out");
 }
 
+/// The thirty-seventh session's review (its 4): `send` recorded a 550's
+/// outcome, then flagged the address in the accounts database; when the
+/// flag could not be written (a busy or full disk, a kill between the
+/// two), the next run settled the item failed and nothing flagged the
+/// address: its later mail went on to the relay and bounced, and the
+/// clerks were never told. The flag is now written first; the outcome left
+/// unrecorded, the next run tries the item again and flags it then.
+#[test]
+fn a_550_whose_flag_could_not_be_written_flags_the_address_on_the_next_run() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["reject@example.com", "ok@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute_batch(
+            "CREATE TRIGGER no_flags BEFORE INSERT ON flagged_addresses
+             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    accounts.execute_batch("DROP TRIGGER no_flags").unwrap();
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("flagged reject@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
+    // Night 2's digest to it is suppressed, not sent.
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed,suppressed");
+    assert_eq!(smtp.accepted_for("ok@example.com").len(), 2);
+}
+
 #[test]
 fn a_connection_dropped_in_data_ends_with_one_complete_copy() {
     let env = Env::new();

@@ -17,6 +17,13 @@
 //!
 //! A message is moved from `new/` to `cur/` (flagged seen, `:2,S`) only
 //! after what it says is committed, so a killed run is simply run again.
+//! The address is flagged before the item is failed (two databases): a
+//! run stopped between them leaves the report unread and the item as it
+//! was, and reading it again does both. Each report read is recorded
+//! against its item with what it did (outbox migration 21), so reading
+//! every report again (`--all`) applies none twice: an item retried by an
+//! administrator, and sent since, is not failed again by the report about
+//! the attempt before.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -29,7 +36,8 @@ use serde::Serialize;
 use crate::commands::send::{courts_by_address, open_live};
 use crate::config::Config;
 use mail::bounce::{self, Bounce};
-use mail::outbox::{Outbox, Reported};
+use mail::outbox::{self, Bounced, Event, Outbox, Reported};
+use sha2::{Digest, Sha256};
 use store::layout::Store;
 
 /// What became of one recipient's report.
@@ -40,6 +48,8 @@ enum Verdict {
     Flagged,
     /// Permanent, but the item was already failed (a second report).
     AlreadyFailed,
+    /// Read for its item before (`--all`): it did what it does then.
+    ReadBefore,
     /// A delay or other news, not a failure.
     NotPermanent,
     /// Names no item of ours, or a forged tag, or another recipient.
@@ -85,7 +95,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         files.extend(messages_in(&cur)?);
     }
 
-    let outbox = Outbox::open(&config.data_dir)?;
+    let mut outbox = Outbox::open(&config.data_dir)?;
     let accounts = store::accounts::open(&config.data_dir)?;
     let verp = match &config.mail.bounce_address {
         Some(address) => Some((
@@ -104,6 +114,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         let name = path
             .file_name()
             .map_or(String::new(), |n| n.to_string_lossy().into_owned());
+        let key: [u8; 16] = Sha256::digest(&raw)[..16].try_into().expect("16 bytes");
         let bounces = bounce::parse(&raw);
         if bounces.is_empty() {
             not_reports += 1;
@@ -113,13 +124,27 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             let verdict = match (&item, b.permanent()) {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), false) => Verdict::NotPermanent,
+                (Some(item), true) if outbox.report_read(item.id, &key)? => Verdict::ReadBefore,
                 (Some(item), true) => {
                     let reason = reason_of(&b);
-                    if outbox.bounced(item.id, &reason)? {
-                        store::accounts::flag(&accounts, &item.email, &reason, now)?;
-                        Verdict::Flagged
-                    } else {
-                        Verdict::AlreadyFailed
+                    let flag = || store::accounts::flag(&accounts, &item.email, &reason, now);
+                    // The flag first: if the item's write then fails, the
+                    // report stays unread and is read again whole.
+                    let fails = outbox::next(item.state, Event::Bounced).is_some();
+                    if fails {
+                        flag()?;
+                    }
+                    match outbox.bounced(item.id, &reason, &key, now)? {
+                        Bounced::Failed if !fails => {
+                            // (sent since it was looked up)
+                            flag()?;
+                            Verdict::Flagged
+                        }
+                        Bounced::Failed => Verdict::Flagged,
+                        // (failed by another run since: flagged by both)
+                        Bounced::AlreadyFailed if fails => Verdict::Flagged,
+                        Bounced::AlreadyFailed => Verdict::AlreadyFailed,
+                        Bounced::ReadBefore => Verdict::ReadBefore,
                     }
                 }
             };
@@ -178,13 +203,14 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched, {} read before\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
         counts.get("already_failed").unwrap_or(&0),
         counts.get("not_permanent").unwrap_or(&0),
         counts.get("unmatched").unwrap_or(&0),
+        counts.get("read_before").unwrap_or(&0),
     );
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
         out += &format!(
@@ -257,5 +283,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::AlreadyFailed => "already_failed",
         Verdict::NotPermanent => "not_permanent",
         Verdict::Unmatched => "unmatched",
+        Verdict::ReadBefore => "read_before",
     }
 }

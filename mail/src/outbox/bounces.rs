@@ -2,11 +2,23 @@
 //! (`cpor-etl bounces`): finding the item a report is about, and marking it
 //! failed (`Event::Bounced`).
 
-use rusqlite::{params, OptionalExtension};
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 use super::state::{sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, Outbox, Result};
 use crate::kind::Kind;
+
+/// What a delivery report did to its item ([`Outbox::bounced`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bounced {
+    /// Failed by it.
+    Failed,
+    /// Left as it was: failed already, or not sent.
+    AlreadyFailed,
+    /// Read before (outbox migration 21): it did what it does then.
+    ReadBefore,
+}
 
 /// An item a delivery report may be about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,17 +75,52 @@ impl Outbox {
         }))
     }
 
+    /// Whether the report (`report`: 16 bytes of the SHA-256 of the message
+    /// as delivered) was read for the item before.
+    pub fn report_read(&self, id: i64, report: &[u8; 16]) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM bounce_reports WHERE item_id = ?1 AND report = ?2)",
+            params![id, &report[..]],
+            |r| r.get(0),
+        )?)
+    }
+
     /// A report says the item failed for good after the relay took it: it
-    /// is failed, with the report's words. Returns whether it changed (an
-    /// item already failed, or never sent, stays as it is).
-    pub fn bounced(&self, id: i64, reason: &str) -> Result<bool> {
-        Ok(self.conn.execute(
+    /// is failed, with the report's words, unless it is failed already or
+    /// was never sent. The report is recorded against the item in the same
+    /// commit, and one read before changes nothing (outbox migration 21:
+    /// read again after an administrator retried the item and it went, it
+    /// is about the attempt before).
+    pub fn bounced(
+        &mut self,
+        id: i64,
+        reason: &str,
+        report: &[u8; 16],
+        now: DateTime<Utc>,
+    ) -> Result<Bounced> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let new = tx.execute(
+            "INSERT OR IGNORE INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",
+            params![id, &report[..], now.to_rfc3339()],
+        )? == 1;
+        if !new {
+            return Ok(Bounced::ReadBefore);
+        }
+        let failed = tx.execute(
             &format!(
                 "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Bounced)
             ),
             params![id, target(Event::Bounced).as_str(), reason],
-        )? > 0)
+        )? > 0;
+        tx.commit()?;
+        Ok(if failed {
+            Bounced::Failed
+        } else {
+            Bounced::AlreadyFailed
+        })
     }
 }

@@ -32,7 +32,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use schemas::date::compact;
 
 pub use self::admin::{Fate, Listed, Retried, RetryWhich, Shown, Teller};
-pub use self::bounces::Reported;
+pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, Item, Outcome, Recorded, Recovered, Unreadable,
     UNGRANTED_WHY, UNREADABLE_HELP,

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{etl_with, scenario, state_of, Smtp};
+use super::{etl_with, scenario, state_id, state_of, Smtp};
 use crate::util::Run;
 use crate::util::{repo_root, Env};
 
@@ -255,7 +255,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
     );
     assert!(
         all.stdout
-            .contains("8 message(s) read, 1 not a delivery report; 0 flagged, 4 already failed"),
+            .contains("8 message(s) read, 1 not a delivery report; 0 flagged, 0 already failed, 1 not permanent, 2 unmatched, 4 read before"),
         "{}",
         all.stdout
     );
@@ -278,6 +278,139 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
         assert_eq!(smtp.accepted_for(p).len(), 2, "{p}");
     }
     smtp.stop();
+}
+
+/// Whether `email` is flagged in the accounts database.
+fn flagged(env: &Env, email: &str) -> bool {
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .query_row(
+            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
+            [email],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        == 1
+}
+
+/// A Postfix report for `rcpt`'s message, to its VERP address.
+fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
+    report(
+        "postfix.eml",
+        ("nobody@example.net", rcpt),
+        (
+            "bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw",
+            &sent_to(smtp, rcpt).0,
+        ),
+        (
+            "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>",
+            "<not-ours@example.org>",
+        ),
+    )
+}
+
+/// The thirty-seventh session's review (its 1): a report read again by
+/// `bounces --all` (OPERATIONS suggests it after a change of
+/// `mail.bounce_address`) was applied again. An item failed by it, retried
+/// by an administrator (the address corrected) and delivered since, was
+/// failed again with the old report's words and its address flagged again:
+/// every later mail to it suppressed, the clerks told the address is bad,
+/// and `outbox retry --failed` would send it a second time. A report is
+/// now applied once; one about a later attempt still fails it.
+#[test]
+fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let rcpt = "nobody@example.net";
+    let (n1, _) = scenario(&[rcpt, "keep@example.com"]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    let maildir_arg = maildir.to_str().unwrap();
+    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
+    let run = etl(&env, &smtp, &["bounces", maildir_arg]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, rcpt), "failed");
+    assert!(flagged(&env, rcpt));
+
+    // The address is corrected; an administrator sends the mail again.
+    let retry = etl(
+        &env,
+        &smtp,
+        &["outbox", "retry", &state_id(&env, &smtp, rcpt)],
+    );
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(rcpt).len(), 2);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent");
+
+    // Every report read again: the old one is about the attempt before.
+    let all = etl(&env, &smtp, &["bounces", "--all", maildir_arg]);
+    assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
+    assert!(
+        all.stdout.contains("0 flagged, 0 already failed") && all.stdout.contains("1 read before"),
+        "{}",
+        all.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent");
+    assert!(!flagged(&env, rcpt), "flagged again by the old report");
+
+    // A report about the new attempt still fails it.
+    deliver(
+        &maildir,
+        "2.exim",
+        &report(
+            "exim.eml",
+            ("gone@lawfirm.example.com", rcpt),
+            ("bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw", BOUNCE),
+            (
+                "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>",
+                &sent_to(&smtp, rcpt).1,
+            ),
+        ),
+    );
+    let run = etl(&env, &smtp, &["bounces", maildir_arg]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, rcpt), "failed");
+    assert!(flagged(&env, rcpt));
+}
+
+/// The same review (its 4): `bounces` failed the item, then flagged its
+/// address in the accounts database; when the flag could not be written
+/// (a busy or full disk, a kill between the two), the report stayed unread
+/// but its item was failed, so reading it again found it "already failed"
+/// and the address was never flagged: its later mail went on bouncing and
+/// the clerks were never told. The flag is now written first.
+#[test]
+fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let rcpt = "nobody@example.net";
+    let (n1, _) = scenario(&[rcpt]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    let maildir_arg = maildir.to_str().unwrap();
+    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute_batch(
+            "CREATE TRIGGER no_flags BEFORE INSERT ON flagged_addresses
+             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let run = etl(&env, &smtp, &["bounces", maildir_arg]);
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    accounts.execute_batch("DROP TRIGGER no_flags").unwrap();
+    let again = etl(&env, &smtp, &["bounces", maildir_arg]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(again.stdout.contains("1 flagged"), "{}", again.stdout);
+    assert_eq!(state_of(&env, &smtp, rcpt), "failed");
+    assert!(flagged(&env, rcpt), "never flagged");
 }
 
 /// Two runs in the same second each keep their report: the second used to
