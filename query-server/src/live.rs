@@ -171,9 +171,10 @@ impl Snap {
     /// live snapshot keeps no grant of such a case, so the kept earlier
     /// snapshots (newest first, at most `GONE_LOOKBACK`) say which cases
     /// the address had; those the live snapshot holds as not queryable are
-    /// the ones that left. A revoked grant is not among them (it is in no
-    /// earlier snapshot's cases that are now past their cutoff, or it is,
-    /// and then it left as well); a snapshot that cannot be read is passed
+    /// the ones that left. A case is named only if the newest of those
+    /// snapshots that holds it as queryable grants it to the address: a
+    /// grant revoked before the case left (a clerk's mistake, someone
+    /// else's case) is not named. A snapshot that cannot be read is passed
     /// over.
     pub fn gone_of(&self, email: &str) -> Result<Vec<CaseRow>, Error> {
         let Some(dir) = self.path.parent() else {
@@ -189,6 +190,7 @@ impl Snap {
         earlier.sort();
         earlier.reverse();
         let mut keys: Vec<(String, String, i64, String, i64)> = Vec::new();
+        let mut kept = Vec::new();
         for path in earlier.iter().take(GONE_LOOKBACK) {
             let Ok(conn) = schemas::open_snapshot_readonly(path) else {
                 continue;
@@ -209,7 +211,28 @@ impl Snap {
                     keys.push(k);
                 }
             }
+            kept.push(conn);
         }
+        // Whether the newest snapshot that holds the case as queryable
+        // grants it to the address.
+        let granted_when_it_left =
+            |(court, category, year, word, number): &(String, String, i64, String, i64)| {
+                kept.iter()
+                    .find_map(|conn| {
+                        conn.query_row(
+                            "SELECT EXISTS (SELECT 1 FROM grants g
+                                        WHERE g.case_id = c.id AND g.email = ?6)
+                         FROM cases c
+                         WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3
+                           AND c.word = ?4 AND c.number = ?5 AND c.queryable = 1",
+                            rusqlite::params![court, category, year, word, number, email],
+                            |r| r.get::<_, bool>(0),
+                        )
+                        .ok()
+                    })
+                    .unwrap_or(false)
+            };
+        keys.retain(|k| granted_when_it_left(k));
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {CASE_COLUMNS} FROM cases c JOIN courts co ON co.code = c.court

@@ -699,6 +699,42 @@ fn a_session_gets_a_few_wrong_current_passwords_an_hour_and_then_waits() {
     );
 }
 
+/// The thirty-seventh session's security review (its 5): the cases that
+/// left an address's list were every case any kept earlier snapshot
+/// granted it, so a grant a clerk revoked (a mistake: someone else's case)
+/// came back on the page, title and status, once the case itself left.
+/// A case is named only if its grant held while it was still queryable.
+#[test]
+fn a_case_whose_grant_was_revoked_before_it_left_is_not_named_among_the_cases_that_left() {
+    const WU: &str = "wu.jh@example.com";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WU);
+    // Its one case (TPD 民事 114 訴 523) left on night 2, granted to it
+    // until then: named.
+    let page = c.get("/cases");
+    assert!(page.body.contains("都已不再提供查詢"), "{}", page.body);
+    assert!(page.body.contains("523"), "{}", page.body);
+    // Night 1 run again, its grant revoked (the case still queryable):
+    // then night 2 took the case out. Not named.
+    let snapshots = data.path().join("snapshots");
+    let rerun = snapshots.join("20261123-2.sqlite");
+    std::fs::copy(snapshots.join("20261123-1.sqlite"), &rerun).unwrap();
+    crate::snapshots::writable(&rerun);
+    let revoked = Connection::open(&rerun)
+        .unwrap()
+        .execute("DELETE FROM grants WHERE email = ?1", [WU])
+        .unwrap();
+    assert_eq!(revoked, 1);
+    let page = c.get("/cases");
+    assert!(!page.body.contains("523"), "{}", page.body);
+    assert!(
+        page.body.contains("目前還沒有法院核准的案件"),
+        "{}",
+        page.body
+    );
+}
+
 #[test]
 fn session_cookies_are_http_only_lax_hashed_renewed_and_expire() {
     let data = Data::sample();
