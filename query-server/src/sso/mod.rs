@@ -72,6 +72,11 @@ const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
 /// to the provider.
 const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 
+/// After a failed fetch of the provider's metadata by a request, no request
+/// asks again for this long: sign-ins use what is cached, or are
+/// unavailable, at once (the refresher thread keeps its own schedule).
+const RETRY_DISCOVERY: Duration = Duration::from_secs(10);
+
 /// Claims beyond the standard ones, whatever the provider sends (the account
 /// and required claims are named by configuration, not by type).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -235,6 +240,9 @@ pub struct Sso {
     consumed: Consumed,
     /// Fetches of the key set, discovery included (metrics, tests).
     key_fetches: AtomicU64,
+    /// Held by the one request that fetches the metadata; with when a
+    /// request's fetch last failed.
+    fetching: Mutex<Option<Instant>>,
 }
 
 impl Sso {
@@ -254,6 +262,7 @@ impl Sso {
             key_refresh_every: KEY_REFRESH_EVERY,
             consumed: Consumed::default(),
             key_fetches: AtomicU64::new(0),
+            fetching: Mutex::new(None),
         })
     }
 
@@ -287,24 +296,55 @@ impl Sso {
 
     /// The provider: cached, fetched when absent, refreshed when older than
     /// `discovery_refresh` (a failed refresh keeps the old one, logged).
+    /// One request at a time fetches, and none within `RETRY_DISCOVERY` of
+    /// a failed fetch: the others take what is cached, or are unavailable,
+    /// at once. A provider that is down or hangs then costs one blocking
+    /// thread, not one per sign-in (those threads are shared with
+    /// applicants' logins).
     fn provider(&self) -> Result<Arc<Discovered>, SsoError> {
-        let cached = self.discovered.read().expect("sso metadata").clone();
-        match cached {
-            Some(d) if d.at.elapsed() < self.settings.discovery_refresh => Ok(d),
-            Some(d) => match self.refresh() {
-                Ok(()) => Ok(self.current().unwrap_or(d)),
-                Err(e) => {
-                    tracing::warn!(
-                        "sso: refreshing the provider's metadata failed, keeping the old: {e}"
-                    );
-                    Ok(d)
+        let fresh = |d: &Arc<Discovered>| d.at.elapsed() < self.settings.discovery_refresh;
+        let cached = self.current();
+        if let Some(d) = cached.as_ref().filter(|d| fresh(d)) {
+            return Ok(Arc::clone(d));
+        }
+        let failed = match self.fetching.try_lock() {
+            Ok(mut failed_at) => {
+                if failed_at.is_some_and(|t| t.elapsed() < RETRY_DISCOVERY) {
+                    Some(SsoError::Unavailable(
+                        "the provider did not answer a moment ago".into(),
+                    ))
+                } else if self.current().is_some_and(|d| fresh(&d)) {
+                    // (another request fetched it just now)
+                    None
+                } else {
+                    match self.refresh() {
+                        Ok(()) => {
+                            *failed_at = None;
+                            None
+                        }
+                        Err(e) => {
+                            *failed_at = Some(Instant::now());
+                            if cached.is_some() {
+                                tracing::warn!(
+                                    "sso: refreshing the provider's metadata failed, keeping the old: {e}"
+                                );
+                            }
+                            Some(e)
+                        }
+                    }
                 }
-            },
-            None => {
-                self.refresh()?;
-                self.current()
-                    .ok_or_else(|| SsoError::Unavailable("no metadata".into()))
             }
+            Err(std::sync::TryLockError::WouldBlock) => Some(SsoError::Unavailable(
+                "the provider's metadata is being fetched".into(),
+            )),
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                Some(SsoError::Unavailable("sso metadata".into()))
+            }
+        };
+        match (self.current(), failed) {
+            (Some(d), _) => Ok(d),
+            (None, Some(e)) => Err(e),
+            (None, None) => Err(SsoError::Unavailable("no metadata".into())),
         }
     }
 

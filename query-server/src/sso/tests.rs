@@ -503,6 +503,73 @@ fn a_provider_that_is_down_is_unavailable() {
     assert_eq!(e.status(), 503);
 }
 
+/// The thirty-seventh session's security review (its 4): while the
+/// provider was down, every sign-in fetched its discovery document again,
+/// each a connection that could hang for the HTTP timeout (10 s) on a
+/// blocking thread shared with applicants' logins, so a flood of
+/// `/sso/login` during an outage held those threads. Now one request at a
+/// time asks the provider, the others answer at once with what is cached
+/// (or unavailable), and after a failure nobody asks for
+/// `RETRY_DISCOVERY`.
+#[test]
+fn a_provider_that_hangs_is_asked_once_while_sign_ins_pour_in() {
+    use std::io::Read;
+    use std::sync::atomic::AtomicUsize;
+    let op = Op::start(&[]);
+    // A provider that takes each connection and says nothing for 2 s.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(100) {
+            let Ok(mut conn) = conn else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                let mut buf = [0u8; 1024];
+                let deadline = Instant::now() + Duration::from_secs(2);
+                while Instant::now() < deadline {
+                    if matches!(conn.read(&mut buf), Ok(0)) {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let sso = Arc::new(sso_with(&op, |s| {
+        s.issuer = format!("http://127.0.0.1:{port}");
+    }));
+    let started = Instant::now();
+    let threads: Vec<_> = (0..20)
+        .map(|_| {
+            let sso = Arc::clone(&sso);
+            std::thread::spawn(move || {
+                let t = Instant::now();
+                let e = sso.begin("/").unwrap_err();
+                (t.elapsed(), e)
+            })
+        })
+        .collect();
+    let answers: Vec<(Duration, SsoError)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    assert!(started.elapsed() < Duration::from_secs(8));
+    for (_, e) in &answers {
+        assert!(matches!(e, SsoError::Unavailable(_)), "{e}");
+    }
+    let quick = answers
+        .iter()
+        .filter(|(t, _)| *t < Duration::from_millis(500))
+        .count();
+    assert!(quick >= 19, "{quick} of 20 answered at once: {answers:?}");
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "asked once");
+    // Just after the failure: nobody asks, the answer is at once.
+    let t = Instant::now();
+    assert!(matches!(sso.begin("/"), Err(SsoError::Unavailable(_))));
+    assert!(t.elapsed() < Duration::from_millis(500));
+    assert_eq!(asked.load(Ordering::SeqCst), 1, "not asked again at once");
+}
+
 #[test]
 fn logout_goes_through_the_providers_end_session_endpoint() {
     let op = Op::start(&[]);
