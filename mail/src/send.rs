@@ -820,7 +820,15 @@ fn send_scope(
     store::failpoint::pause("send-before-claim");
     'passes: loop {
         tried.extend(due.iter().copied());
-        for batch in due.chunks(256) {
+        // The website's mailers (one per server process) claim only what
+        // their connections take at once: an item claimed and left waiting
+        // behind slow deliveries could outlast its lease, and another
+        // process would take it for abandoned and send it too.
+        let per_claim = match scope {
+            Scope::Nightly => 256,
+            Scope::Website => transports.len(),
+        };
+        for batch in due.chunks(per_claim) {
             if stop.load(Ordering::SeqCst) {
                 lock(&run.summary).stopped = true;
                 break 'passes;

@@ -215,8 +215,11 @@ const COVERED_WHY: &str = "was sent and says each of its cases' last day and wha
 
 /// How long a claim holds: longer than one message can take with every
 /// RFC 5321 timeout run out (5 min for the greeting and each command, 2 for
-/// DATA, 10 for its end: 32 min), so a live claimer is never overtaken.
-/// Only a claimer that died makes its items wait this long.
+/// DATA, 10 for its end: 32 min), so a live claimer is never overtaken:
+/// it claims no more than its connections take at once (`send`'s website
+/// passes), and the lease runs from the claim as the clock has it, not
+/// from when its run began. Only a claimer that died makes its items wait
+/// this long.
 pub fn lease() -> chrono::Duration {
     chrono::Duration::minutes(60)
 }
@@ -385,7 +388,8 @@ impl Outbox {
         mut plan: impl FnMut(&Item) -> Option<Event>,
     ) -> Result<Claimed> {
         let now_text = now.to_rfc3339();
-        let lease_text = (now + lease()).to_rfc3339();
+        // From now as the clock has it: a run's `now` is when it began.
+        let lease_text = (now.max(Utc::now()) + lease()).to_rfc3339();
         let cutoff = (now - behind_for()).to_rfc3339();
         let tx = self
             .conn

@@ -734,3 +734,103 @@ fn send_whose_recording_fails_gives_back_what_it_never_started() {
         assert_eq!(copies, 1 + usize::from(went_before), "{email}");
     }
 }
+
+/// The thirty-seventh session's review (its 3): every server process runs
+/// a website mailer on the one outbox, and a claim is leased for an hour.
+/// A pass claimed up to 256 items at once, each leased from the moment
+/// the pass began, then handed them to its connections one by one; a pass
+/// longer than the lease (a relay that answers slowly, a backlog after an
+/// outage) left the items still waiting in it with their lease run out,
+/// and another process took them for abandoned, made them *unknown* ("may
+/// have gone", though no relay had seen them) and sent them too: each
+/// went twice. Here a pass that began just under an hour ago (`now`) meets
+/// a relay that answers each message after 2 s, and a second process's
+/// mailer wakes 4 s later. A pass now claims only what its connections
+/// take at once, each claim leased from the clock's now.
+#[test]
+fn two_website_mailers_send_each_mail_once_though_a_pass_outlasts_its_lease() {
+    use chrono::Utc;
+    use mail::outbox::{self, Kind, NewItem, Packed};
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    fs::create_dir_all(env.data()).unwrap();
+    {
+        let conn = outbox::open(&env.data()).unwrap();
+        let now = Utc::now();
+        for i in 0..6 {
+            let id = format!("<reset.{i}@cpor.example.tw>");
+            let message = format!(
+                "From: cpor@example.tw\r\nTo: slow2@example.com\r\nSubject: s\r\n\
+                 Message-ID: {id}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nlink {i}\r\n"
+            );
+            let item = NewItem {
+                email: "slow2@example.com".into(),
+                kind: Kind::Reset,
+                message_id: id,
+                subject: "s".into(),
+                message: Packed::plain(message.into_bytes()),
+                cases: 0,
+                case_keys: Vec::new(),
+                behind: None,
+            };
+            outbox::queue_website(&conn, &item, now.date_naive(), &i.to_string(), now).unwrap();
+        }
+    }
+    let cfg = mail::MailSettings {
+        relay: Some(mail::config::Relay {
+            host: "127.0.0.1".into(),
+            port: smtp.port,
+            security: mail::config::Security::None,
+            login: None,
+            timeouts: mail::config::Timeouts {
+                command: std::time::Duration::from_secs(30),
+                data: std::time::Duration::from_secs(30),
+                data_end: std::time::Duration::from_secs(30),
+            },
+            connections: 1,
+        }),
+        ..Default::default()
+    };
+    let data = env.data();
+    let first = {
+        let (data, cfg) = (data.clone(), cfg.clone());
+        let began = Utc::now() - outbox::lease() + chrono::Duration::seconds(3);
+        std::thread::spawn(move || mail::send::send_website(&data, &cfg, began).unwrap())
+    };
+    // A pass holds no more than its connection takes: nothing of it waits
+    // claimed, its lease running, behind a slow delivery.
+    let watch = rusqlite::Connection::open(data.join("outbox.sqlite")).unwrap();
+    let sending = || -> i64 {
+        watch
+            .query_row(
+                "SELECT count(*) FROM items WHERE state = 'sending'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    for _ in 0..100 {
+        if sending() > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(sending(), 1, "claimed at once");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let second = mail::send::send_website(&data, &cfg, Utc::now()).unwrap();
+    let first = first.join().unwrap();
+    let accepted = smtp.accepted_for("slow2@example.com");
+    let mut ids: Vec<&str> = accepted
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Message-ID: ")))
+        .collect();
+    ids.sort();
+    let sent = ids.len();
+    ids.dedup();
+    assert_eq!(
+        (sent, ids.len()),
+        (6, 6),
+        "each once: {ids:?}\nfirst: {first:?}\nsecond: {second:?}"
+    );
+    assert_eq!(state_of(&env, &smtp, "slow2@"), ["sent"; 6].join(","));
+}
