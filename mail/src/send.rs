@@ -749,6 +749,8 @@ fn send_scope(
     let mut summary = SendSummary {
         recovered: recovered.unknown,
         recovered_unsent: recovered.given_back,
+        // Flags a run stopped before it wrote them (named as flagged now).
+        flagged: write_flags(&outbox, &accounts, now)?,
         ..SendSummary::default()
     };
 
@@ -826,7 +828,7 @@ fn send_scope(
         // process would take it for abandoned and send it too.
         let per_claim = match scope {
             Scope::Nightly => 256,
-            Scope::Website => transports.len(),
+            Scope::Website => transports.len().max(1),
         };
         for batch in due.chunks(per_claim) {
             if stop.load(Ordering::SeqCst) {
@@ -975,16 +977,16 @@ impl Run<'_> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
         let d = decide(item, outcome, self.cfg, self.now, jitter());
         let recorded = d.recorded(item.id);
-        // The address's flag before the outcome (two databases): if the
-        // outcome is then not recorded, the item is tried again and flags
-        // it again; the other way round, a flag that failed to be written
-        // after its outcome was never written.
-        if let Some(reason) = &d.flag {
-            store::accounts::flag(&lock(&self.accounts), &item.email, reason, self.now)?;
+        // The address to flag goes in the outcome's commit, then to the
+        // accounts database (`write_flags`): a stop between the two leaves
+        // it for the next run to write.
+        let flag = d.flag.as_deref().map(|r| (item.email.as_str(), r));
+        lock(&self.outbox).record_flagging(&recorded, flag, self.now)?;
+        store::failpoint::pause("send-after-record");
+        if d.flag.is_some() {
+            write_flags(&lock(&self.outbox), &lock(&self.accounts), self.now)?;
             lock(&self.flagged).set.insert(item.email.clone());
         }
-        lock(&self.outbox).record(&recorded, self.now)?;
-        store::failpoint::pause("send-after-record");
         let mut summary = lock(&self.summary);
         summary.count(d.event);
         summary.unreachable += u64::from(unreachable);
@@ -996,6 +998,25 @@ impl Run<'_> {
         }
         Ok(())
     }
+}
+
+/// Writes the addresses the outbox holds to flag (a 5xx's, a delivery
+/// report's, recorded in the commit of the outcome or failure that flags
+/// them; or what a run stopped between that commit and this one left) to
+/// the accounts database, each removed from the outbox once written.
+/// Returns them, `(address, reason)`. Shared by `send` and `cpor-etl
+/// bounces`.
+pub fn write_flags(
+    outbox: &Outbox,
+    accounts: &Connection,
+    now: DateTime<Utc>,
+) -> Result<Vec<(String, String)>, SendError> {
+    let flags = outbox.flags_to_write()?;
+    for (email, reason) in &flags {
+        store::accounts::flag(accounts, email, reason, now)?;
+        outbox.flag_written(email)?;
+    }
+    Ok(flags)
 }
 
 /// The flagged addresses, read again whenever another connection has

@@ -22,7 +22,15 @@ const TABLES: &[&str] = &[
     "reminder_runs",
     "calendar_floors",
     "told_snapshots",
+    "claims",
+    "bounce_reports",
+    "flags_to_write",
 ];
+
+/// Tests that write a table to damage it, as a machine's restart or
+/// another build would (a claim from another boot, a row this code did not
+/// write), and what `recover` then does: (file, table).
+const DAMAGED_BY: &[(&str, &str)] = &[("mail/tests/withdraw.rs", "claims")];
 
 /// The writes to `table` a text contains (case and spacing ignored):
 /// INSERT [OR …] INTO, REPLACE INTO, UPDATE [OR …], DELETE FROM.
@@ -93,6 +101,12 @@ fn only_the_outbox_module_writes_the_outbox_tables() {
             continue;
         };
         for table in TABLES {
+            if DAMAGED_BY.contains(&(
+                path.strip_prefix(root).unwrap().to_str().unwrap_or(""),
+                table,
+            )) {
+                continue;
+            }
             for w in writes(&text, table) {
                 offenders.push(format!(
                     "{}: {w}",

@@ -2843,8 +2843,8 @@ fn a_550_fails_after_one_attempt_and_flags_the_address() {
 /// flag could not be written (a busy or full disk, a kill between the
 /// two), the next run settled the item failed and nothing flagged the
 /// address: its later mail went on to the relay and bounced, and the
-/// clerks were never told. The flag is now written first; the outcome left
-/// unrecorded, the next run tries the item again and flags it then.
+/// clerks were never told. The address to flag is now recorded in the
+/// outcome's commit, and the next run writes it first and names it.
 #[test]
 fn a_550_whose_flag_could_not_be_written_flags_the_address_on_the_next_run() {
     let env = Env::new();
@@ -2873,6 +2873,46 @@ fn a_550_whose_flag_could_not_be_written_flags_the_address_on_the_next_run() {
     send(&env, &smtp);
     assert_eq!(state_of(&env, &smtp, "reject@"), "failed,suppressed");
     assert_eq!(smtp.accepted_for("ok@example.com").len(), 2);
+}
+
+/// The other way round (the review of that fix): the outcome of a 550
+/// could not be recorded. Writing the flag first had flagged the address,
+/// so the item, left *sending*, was made *unknown* by the next run and
+/// then suppressed for the flag: "retried" said the summary, *suppressed*
+/// said the outbox, and `outbox retry --failed` passed it over. Now
+/// nothing is flagged without its outcome: the item is tried again, and
+/// fails, flagged, as it should.
+#[test]
+fn a_550_whose_outcome_could_not_be_recorded_is_tried_again_and_fails() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["reject@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let outbox = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    outbox
+        .execute_batch(
+            "CREATE TRIGGER no_outcomes BEFORE INSERT ON outcomes
+             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    outbox.execute_batch("DROP TRIGGER no_outcomes").unwrap();
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    let flagged = || -> i64 {
+        accounts
+            .query_row("SELECT count(*) FROM flagged_addresses", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(flagged(), 0, "flagged without its outcome");
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("flagged reject@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
+    assert_eq!(flagged(), 1);
 }
 
 #[test]

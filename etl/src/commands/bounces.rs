@@ -17,13 +17,13 @@
 //!
 //! A message is moved from `new/` to `cur/` (flagged seen, `:2,S`) only
 //! after what it says is committed, so a killed run is simply run again.
-//! The address is flagged before the item is failed (two databases): a
-//! run stopped between them leaves the report unread and the item as it
-//! was, and reading it again does both. Each report read is recorded
-//! against its item with what it did (outbox migration 21), so reading
-//! every report again (`--all`) applies none twice: an item retried by an
-//! administrator, and sent since, is not failed again by the report about
-//! the attempt before.
+//! The address to flag is recorded in the commit that fails the item,
+//! then written to the accounts database (`mail::send::write_flags`): a
+//! run stopped between the two leaves it for the next run (or `send`) to
+//! write first, and report. Each report read is recorded against its item
+//! with the failure (outbox migration 21), so reading every report again
+//! (`--all`) applies none twice: an item retried by an administrator, and
+//! sent since, is not failed again by the report about the attempt before.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::commands::send::{courts_by_address, open_live};
 use crate::config::Config;
 use mail::bounce::{self, Bounce};
-use mail::outbox::{self, Bounced, Event, Outbox, Reported};
+use mail::outbox::{Bounced, Outbox, Reported};
 use sha2::{Digest, Sha256};
 use store::layout::Store;
 
@@ -107,7 +107,20 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     let courts_of = courts_by_address(open_live(&store));
     let now = Utc::now();
 
-    let mut lines = Vec::new();
+    // Flags a run stopped before it wrote them: flagged now.
+    let mut lines: Vec<Line> = mail::send::write_flags(&outbox, &accounts, now)?
+        .into_iter()
+        .map(|(email, reason)| Line {
+            file: "(left by a run that stopped)".into(),
+            courts: courts_of(&email),
+            recipient: email,
+            status: Some(reason),
+            verdict: Verdict::Flagged,
+            item: None,
+            kind: None,
+            night: None,
+        })
+        .collect();
     let mut not_reports = 0;
     for path in &files {
         let raw = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
@@ -124,29 +137,14 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             let verdict = match (&item, b.permanent()) {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), false) => Verdict::NotPermanent,
-                (Some(item), true) if outbox.report_read(item.id, &key)? => Verdict::ReadBefore,
-                (Some(item), true) => {
-                    let reason = reason_of(&b);
-                    let flag = || store::accounts::flag(&accounts, &item.email, &reason, now);
-                    // The flag first: if the item's write then fails, the
-                    // report stays unread and is read again whole.
-                    let fails = outbox::next(item.state, Event::Bounced).is_some();
-                    if fails {
-                        flag()?;
+                (Some(item), true) => match outbox.bounced(item.id, &reason_of(&b), &key, now)? {
+                    Bounced::Failed => {
+                        mail::send::write_flags(&outbox, &accounts, now)?;
+                        Verdict::Flagged
                     }
-                    match outbox.bounced(item.id, &reason, &key, now)? {
-                        Bounced::Failed if !fails => {
-                            // (sent since it was looked up)
-                            flag()?;
-                            Verdict::Flagged
-                        }
-                        Bounced::Failed => Verdict::Flagged,
-                        // (failed by another run since: flagged by both)
-                        Bounced::AlreadyFailed if fails => Verdict::Flagged,
-                        Bounced::AlreadyFailed => Verdict::AlreadyFailed,
-                        Bounced::ReadBefore => Verdict::ReadBefore,
-                    }
-                }
+                    Bounced::AlreadyFailed => Verdict::AlreadyFailed,
+                    Bounced::ReadBefore => Verdict::ReadBefore,
+                },
             };
             lines.push(Line {
                 file: name.clone(),
@@ -213,12 +211,13 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         counts.get("read_before").unwrap_or(&0),
     );
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
+        let which = match (l.item, l.kind, &l.night) {
+            (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),
+            _ => "a flag a run that stopped left unwritten".into(),
+        };
         out += &format!(
-            "  flagged {} (item {}, {} of {}): {}\n",
+            "  flagged {} ({which}): {}\n",
             l.recipient,
-            l.item.unwrap_or_default(),
-            l.kind.unwrap_or(""),
-            l.night.as_deref().unwrap_or(""),
             l.status.as_deref().unwrap_or("no status code"),
         );
     }

@@ -75,22 +75,16 @@ impl Outbox {
         }))
     }
 
-    /// Whether the report (`report`: 16 bytes of the SHA-256 of the message
-    /// as delivered) was read for the item before.
-    pub fn report_read(&self, id: i64, report: &[u8; 16]) -> Result<bool> {
-        Ok(self.conn.query_row(
-            "SELECT EXISTS (SELECT 1 FROM bounce_reports WHERE item_id = ?1 AND report = ?2)",
-            params![id, &report[..]],
-            |r| r.get(0),
-        )?)
-    }
-
     /// A report says the item failed for good after the relay took it: it
-    /// is failed, with the report's words, unless it is failed already or
-    /// was never sent. The report is recorded against the item in the same
-    /// commit, and one read before changes nothing (outbox migration 21:
-    /// read again after an administrator retried the item and it went, it
-    /// is about the attempt before).
+    /// is failed, with the report's words, and its address recorded to flag
+    /// in the same commit ([`Outbox::flags_to_write`]), unless it is failed
+    /// already or was never sent. The report (`report`: 16 bytes of the
+    /// SHA-256 of the message as delivered) is recorded against the item
+    /// when it fails it or finds it failed, and one read before changes
+    /// nothing (outbox migration 21: read again after an administrator
+    /// retried the item and it went, it is about the attempt before). A
+    /// report about an item not sent yet, or still *sending*, is not
+    /// recorded: read again later, it may apply.
     pub fn bounced(
         &mut self,
         id: i64,
@@ -101,26 +95,42 @@ impl Outbox {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let new = tx.execute(
-            "INSERT OR IGNORE INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",
-            params![id, &report[..], now.to_rfc3339()],
-        )? == 1;
-        if !new {
+        let read = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM bounce_reports WHERE item_id = ?1 AND report = ?2)",
+            params![id, &report[..]],
+            |r| r.get::<_, bool>(0),
+        )?;
+        if read {
             return Ok(Bounced::ReadBefore);
         }
-        let failed = tx.execute(
-            &format!(
-                "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
-                 WHERE id = ?1 AND state IN {}",
-                sql_sources(Event::Bounced)
-            ),
-            params![id, target(Event::Bounced).as_str(), reason],
-        )? > 0;
+        let failed_now: Option<String> = tx
+            .query_row(
+                &format!(
+                    "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
+                     WHERE id = ?1 AND state IN {} RETURNING email",
+                    sql_sources(Event::Bounced)
+                ),
+                params![id, target(Event::Bounced).as_str(), reason],
+                |r| r.get(0),
+            )
+            .optional()?;
+        let state: Option<String> = tx
+            .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
+            .optional()?;
+        let outcome = match &failed_now {
+            Some(email) => {
+                super::delivery::to_flag(&tx, email, reason, now)?;
+                Bounced::Failed
+            }
+            None => Bounced::AlreadyFailed,
+        };
+        if failed_now.is_some() || state.as_deref() == Some(State::Failed.as_str()) {
+            tx.execute(
+                "INSERT INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",
+                params![id, &report[..], now.to_rfc3339()],
+            )?;
+        }
         tx.commit()?;
-        Ok(if failed {
-            Bounced::Failed
-        } else {
-            Bounced::AlreadyFailed
-        })
+        Ok(outcome)
     }
 }

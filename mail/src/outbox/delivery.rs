@@ -643,6 +643,19 @@ impl Outbox {
     /// small commit): the item keeps *sending* until `settle` moves the
     /// outcome onto it.
     pub fn record(&self, outcome: &Recorded, now: DateTime<Utc>) -> Result<()> {
+        self.record_flagging(outcome, None, now)
+    }
+
+    /// As [`Outbox::record`], and `flag` (`(address, reason)`, a 5xx) is
+    /// recorded as an address to flag in the same commit
+    /// ([`Outbox::flags_to_write`]), for the caller to write to the
+    /// accounts database and then remove ([`Outbox::flag_written`]).
+    pub fn record_flagging(
+        &self,
+        outcome: &Recorded,
+        flag: Option<(&str, &str)>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let Recorded {
             id,
             event,
@@ -668,6 +681,12 @@ impl Outbox {
             Event::Accepted | Event::Deferred | Event::Uncertain | Event::Refused | Event::Expired
         );
         let from = sources(event);
+        // (one statement, its own commit, unless there is a flag to keep
+        // with it)
+        let tx = match flag {
+            Some(_) => Some(self.conn.unchecked_transaction()?),
+            None => None,
+        };
         let added = match (is_outcome, from.as_slice()) {
             (true, [from]) => self.conn.prepare_cached(RECORD)?.execute(params![
                 id,
@@ -681,6 +700,10 @@ impl Outbox {
             _ => 0,
         };
         if added == 1 {
+            if let (Some(tx), Some((email, reason))) = (tx, flag) {
+                to_flag(&tx, email, reason, now)?;
+                tx.commit()?;
+            }
             return Ok(());
         }
         let found: Option<String> = self
@@ -703,6 +726,43 @@ impl Outbox {
         let n = settle(&tx, scope)?;
         tx.commit()?;
         Ok(n)
+    }
+}
+
+/// Records `email` as an address to flag for `reason` (`flags_to_write`,
+/// outbox migration 21), in the caller's commit.
+pub(super) fn to_flag(
+    conn: &rusqlite::Connection,
+    email: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO flags_to_write (email, reason, at) VALUES (?1, ?2, ?3)",
+    )?
+    .execute(params![email, reason, now.to_rfc3339()])?;
+    Ok(())
+}
+
+impl Outbox {
+    /// The addresses recorded to flag ([`Outbox::record_flagging`],
+    /// [`Outbox::bounced`]) and not yet written to the accounts database
+    /// (`(address, reason)`): the one just recorded, or what a run stopped
+    /// between the two commits left.
+    pub fn flags_to_write(&self) -> Result<Vec<(String, String)>> {
+        let mut st = self
+            .conn
+            .prepare_cached("SELECT email, reason FROM flags_to_write ORDER BY at, email")?;
+        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The address's flag is in the accounts database now.
+    pub fn flag_written(&self, email: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM flags_to_write WHERE email = ?1")?
+            .execute([email])?;
+        Ok(())
     }
 }
 

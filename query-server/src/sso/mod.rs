@@ -77,6 +77,10 @@ const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// unavailable, at once (the refresher thread keeps its own schedule).
 const RETRY_DISCOVERY: Duration = Duration::from_secs(10);
 
+/// How long a sign-in waits for another request's first fetch of the
+/// metadata, when nothing is cached yet.
+const FIRST_FETCH_WAIT: Duration = Duration::from_secs(3);
+
 /// Claims beyond the standard ones, whatever the provider sends (the account
 /// and required claims are named by configuration, not by type).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -298,7 +302,8 @@ impl Sso {
     /// `discovery_refresh` (a failed refresh keeps the old one, logged).
     /// One request at a time fetches, and none within `RETRY_DISCOVERY` of
     /// a failed fetch: the others take what is cached, or are unavailable,
-    /// at once. A provider that is down or hangs then costs one blocking
+    /// at once (with nothing cached, after waiting up to
+    /// `FIRST_FETCH_WAIT` for the fetch under way). A provider that is down or hangs then costs one blocking
     /// thread, not one per sign-in (those threads are shared with
     /// applicants' logins).
     fn provider(&self) -> Result<Arc<Discovered>, SsoError> {
@@ -333,6 +338,23 @@ impl Sso {
                         }
                     }
                 }
+            }
+            Err(std::sync::TryLockError::WouldBlock) if cached.is_none() => {
+                // Nothing to use meanwhile (a process just started): wait a
+                // little for that fetch, rather than refuse the sign-in.
+                let until = Instant::now() + FIRST_FETCH_WAIT;
+                while self.current().is_none() && Instant::now() < until {
+                    match self.fetching.try_lock() {
+                        // (that fetch is over, and failed)
+                        Ok(_) | Err(std::sync::TryLockError::Poisoned(_)) => break,
+                        Err(std::sync::TryLockError::WouldBlock) => {
+                            std::thread::sleep(Duration::from_millis(20))
+                        }
+                    }
+                }
+                Some(SsoError::Unavailable(
+                    "the provider's metadata is being fetched".into(),
+                ))
             }
             Err(std::sync::TryLockError::WouldBlock) => Some(SsoError::Unavailable(
                 "the provider's metadata is being fetched".into(),

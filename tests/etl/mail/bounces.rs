@@ -382,7 +382,9 @@ fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
 /// (a busy or full disk, a kill between the two), the report stayed unread
 /// but its item was failed, so reading it again found it "already failed"
 /// and the address was never flagged: its later mail went on bouncing and
-/// the clerks were never told. The flag is now written first.
+/// the clerks were never told. The address to flag is now recorded in the
+/// outbox with the failure, and the next run writes it first and names it
+/// for the clerks.
 #[test]
 fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
     let env = Env::new();
@@ -406,9 +408,18 @@ fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
     let run = etl(&env, &smtp, &["bounces", maildir_arg]);
     assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
     accounts.execute_batch("DROP TRIGGER no_flags").unwrap();
+    assert!(!flagged(&env, rcpt));
     let again = etl(&env, &smtp, &["bounces", maildir_arg]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
-    assert!(again.stdout.contains("1 flagged"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("1 flagged")
+            && again.stdout.contains(&format!(
+                "flagged {rcpt} (a flag a run that stopped left unwritten): bounced later: 5.1.1"
+            ))
+            && again.stdout.contains("TPD: 1 address(es)"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(state_of(&env, &smtp, rcpt), "failed");
     assert!(flagged(&env, rcpt), "never flagged");
 }
