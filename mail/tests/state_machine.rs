@@ -1079,7 +1079,9 @@ impl World {
                 }
                 let id = *self.model.keys().nth(pick % self.model.len()).unwrap();
                 // Each report a message of its own; read again, it changes
-                // nothing.
+                // nothing: recorded as read if it failed the item or found
+                // it failed, else not (about mail not sent yet, it may
+                // apply later).
                 self.refs += 1;
                 let mut report = [0u8; 16];
                 report[..8].copy_from_slice(&self.refs.to_le_bytes());
@@ -1091,8 +1093,18 @@ impl World {
                     .outbox
                     .bounced(id, "5.1.1 user unknown", &report, self.now)
                     .unwrap();
-                assert_eq!(again, outbox::Bounced::ReadBefore);
                 let changed = bounced == outbox::Bounced::Failed;
+                let failed = changed || self.model[&id].state == State::Failed;
+                assert_eq!(
+                    again,
+                    if failed {
+                        outbox::Bounced::ReadBefore
+                    } else {
+                        outbox::Bounced::AlreadyFailed
+                    },
+                    "item {id} in {}",
+                    self.model[&id].state
+                );
                 let m = self.model.get_mut(&id).unwrap();
                 // Only a message a relay took (or may have taken) bounces.
                 let bounces =
