@@ -1000,23 +1000,29 @@ impl Run<'_> {
     }
 }
 
-/// Writes the addresses the outbox holds to flag (a 5xx's, a delivery
-/// report's, recorded in the commit of the outcome or failure that flags
-/// them; or what a run stopped between that commit and this one left) to
-/// the accounts database, each removed from the outbox once written.
-/// Returns them, `(address, reason)`. Shared by `send` and `cpor-etl
-/// bounces`.
+/// Writes the flags the outbox holds to write (a 5xx's, a delivery
+/// report's, an `outbox retry`'s clearing, each recorded in the commit of
+/// what decided it; or what a run stopped between that commit and this one
+/// left) to the accounts database, each removed from the outbox once
+/// written. Returns the addresses flagged, `(address, reason)`. Shared by
+/// `send`, `cpor-etl bounces` and `cpor-etl outbox retry`.
 pub fn write_flags(
     outbox: &Outbox,
     accounts: &Connection,
     now: DateTime<Utc>,
 ) -> Result<Vec<(String, String)>, SendError> {
-    let flags = outbox.flags_to_write()?;
-    for (email, reason) in &flags {
-        store::accounts::flag(accounts, email, reason, now)?;
-        outbox.flag_written(email)?;
+    let mut flagged = Vec::new();
+    for flag in outbox.flags_to_write()? {
+        match &flag.reason {
+            Some(reason) => {
+                store::accounts::flag(accounts, &flag.email, reason, now)?;
+                flagged.push((flag.email.clone(), reason.clone()));
+            }
+            None => store::accounts::unflag(accounts, &flag.email)?,
+        }
+        outbox.flag_written(&flag)?;
     }
-    Ok(flags)
+    Ok(flagged)
 }
 
 /// The flagged addresses, read again whenever another connection has

@@ -23,16 +23,18 @@ CREATE TABLE bounce_reports (
 ) WITHOUT ROWID;
 
 -- A 5xx at sending, or a report that fails an item, flags its address in
--- the accounts database: another file, another commit. The flag was
--- written after the outbox's (a stop between them lost it: the item
--- failed, the address never flagged, its later mail bouncing on and the
--- clerks never told), and writing it before left an item *sending* when
--- the outbox's write then failed. Now the address to flag is recorded here
--- in the outbox's commit, written to the accounts database, then removed;
--- `send` and `bounces` write what a stopped run left here before anything
--- else, and report it.
+-- the accounts database, and `outbox retry` clears the flag: another file,
+-- another commit. The flag was written after the outbox's (a stop between
+-- them lost it: the item failed, the address never flagged, its later
+-- mail bouncing on and the clerks never told; or the item retried and
+-- then suppressed for the flag the retry meant to clear), and writing it
+-- before left an item *sending* when the outbox's write then failed. Now
+-- the flag to write (`reason`; NULL: to clear) is recorded here in the
+-- outbox's commit, written to the accounts database, then removed; `send`
+-- and `bounces` write what a stopped run left here before anything else,
+-- and report the flags.
 CREATE TABLE flags_to_write (
     email  TEXT PRIMARY KEY,
-    reason TEXT NOT NULL,
+    reason TEXT,
     at     TEXT NOT NULL
 ) WITHOUT ROWID;

@@ -248,11 +248,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             };
             let retried = outbox.retry(which)?;
             // Retrying by hand is a decision to write to the address again
-            // (the mail queued with an item goes to the same address).
+            // (the mail queued with an item goes to the same address): the
+            // retry recorded its flag's clearing, written here (or, if this
+            // fails, by the next `send`).
             let accounts = store::accounts::open(&config.data_dir)?;
-            for email in &retried.emails {
-                store::accounts::unflag(&accounts, email)?;
-            }
+            mail::send::write_flags(&outbox, &accounts, chrono::Utc::now())?;
             if retried.emails.is_empty() && retried.told.is_empty() {
                 eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
                 return Ok(crate::commands::EXIT_NOT_FOUND);

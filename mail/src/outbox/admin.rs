@@ -532,6 +532,15 @@ impl Outbox {
                     });
                 }
             }
+            // Retrying by hand is a decision to write to the address again:
+            // its flag is cleared, recorded in this commit for the caller
+            // to write (`flags_to_write`), so a failure there leaves it to
+            // the next run rather than the mail suppressed.
+            let now = chrono::Utc::now();
+            let emails: BTreeSet<&String> = retried.emails.iter().collect();
+            for email in emails {
+                super::delivery::to_flag(&tx, email, None, now)?;
+            }
         }
         tx.commit()?;
         Ok(retried)

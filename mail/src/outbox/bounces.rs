@@ -119,7 +119,7 @@ impl Outbox {
             .optional()?;
         let outcome = match &failed_now {
             Some(email) => {
-                super::delivery::to_flag(&tx, email, reason, now)?;
+                super::delivery::to_flag(&tx, email, Some(reason), now)?;
                 Bounced::Failed
             }
             None => Bounced::AlreadyFailed,

@@ -701,7 +701,7 @@ impl Outbox {
         };
         if added == 1 {
             if let (Some(tx), Some((email, reason))) = (tx, flag) {
-                to_flag(&tx, email, reason, now)?;
+                to_flag(&tx, email, Some(reason), now)?;
                 tx.commit()?;
             }
             return Ok(());
@@ -729,12 +729,12 @@ impl Outbox {
     }
 }
 
-/// Records `email` as an address to flag for `reason` (`flags_to_write`,
-/// outbox migration 21), in the caller's commit.
+/// Records `email`'s flag to write, for `reason` (`None`: to clear it), in
+/// the caller's commit (`flags_to_write`, outbox migration 21).
 pub(super) fn to_flag(
     conn: &rusqlite::Connection,
     email: &str,
-    reason: &str,
+    reason: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<()> {
     conn.prepare_cached(
@@ -745,25 +745,44 @@ pub(super) fn to_flag(
 }
 
 impl Outbox {
-    /// The addresses recorded to flag ([`Outbox::record_flagging`],
-    /// [`Outbox::bounced`]) and not yet written to the accounts database
-    /// (`(address, reason)`): the one just recorded, or what a run stopped
+    /// The flags recorded to write ([`Outbox::record_flagging`],
+    /// [`Outbox::bounced`], [`Outbox::retry`]) and not yet written to the
+    /// accounts database: the ones just recorded, or what a run stopped
     /// between the two commits left.
-    pub fn flags_to_write(&self) -> Result<Vec<(String, String)>> {
+    pub fn flags_to_write(&self) -> Result<Vec<FlagToWrite>> {
         let mut st = self
             .conn
-            .prepare_cached("SELECT email, reason FROM flags_to_write ORDER BY at, email")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            .prepare_cached("SELECT email, reason, at FROM flags_to_write ORDER BY at, email")?;
+        let rows = st.query_map([], |r| {
+            Ok(FlagToWrite {
+                email: r.get(0)?,
+                reason: r.get(1)?,
+                at: r.get(2)?,
+            })
+        })?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// The address's flag is in the accounts database now.
-    pub fn flag_written(&self, email: &str) -> Result<()> {
+    /// The flag is in the accounts database now: removed, unless another
+    /// has been recorded for the address since it was read.
+    pub fn flag_written(&self, flag: &FlagToWrite) -> Result<()> {
         self.conn
-            .prepare_cached("DELETE FROM flags_to_write WHERE email = ?1")?
-            .execute([email])?;
+            .prepare_cached(
+                "DELETE FROM flags_to_write WHERE email = ?1 AND reason IS ?2 AND at = ?3",
+            )?
+            .execute(params![flag.email, flag.reason, flag.at])?;
         Ok(())
     }
+}
+
+/// An address's flag to write to the accounts database
+/// ([`Outbox::flags_to_write`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlagToWrite {
+    pub email: String,
+    /// Why it is flagged; `None`: its flag is to be cleared.
+    pub reason: Option<String>,
+    at: String,
 }
 
 /// An outcome, kept until settled: only for an item still in its event's

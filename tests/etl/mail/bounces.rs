@@ -424,6 +424,47 @@ fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
     assert!(flagged(&env, rcpt), "never flagged");
 }
 
+/// An administrator's `outbox retry` queued the item again, then cleared
+/// its address's flag in the accounts database; when that write failed (a
+/// busy or full disk), the item stayed queued, the flag stayed, the
+/// retry said nothing more could be retried, and the next `send`
+/// suppressed the mail the administrator had asked for. The flag to clear
+/// is now recorded in the retry's own commit, and written by the next run
+/// if the retry could not.
+#[test]
+fn a_retry_whose_flag_could_not_be_cleared_is_still_sent() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let rcpt = "nobody@example.net";
+    let (n1, _) = scenario(&[rcpt]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute_batch(
+            "CREATE TRIGGER no_unflag BEFORE DELETE ON flagged_addresses
+             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
+        )
+        .unwrap();
+    let retry = etl(
+        &env,
+        &smtp,
+        &["outbox", "retry", &state_id(&env, &smtp, rcpt)],
+    );
+    assert_ne!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    accounts.execute_batch("DROP TRIGGER no_unflag").unwrap();
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent");
+    assert_eq!(smtp.accepted_for(rcpt).len(), 2, "sent again, as asked");
+    assert!(!flagged(&env, rcpt));
+}
+
 /// Two runs in the same second each keep their report: the second used to
 /// replace the first's file, `bounces-<second>.json`, and with it the
 /// clerks' list of the first run's flagged addresses (an operator's walk).
