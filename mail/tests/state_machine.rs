@@ -350,6 +350,22 @@ struct Model {
 }
 
 impl Model {
+    /// Given back unsent: where it was when claimed (unknown stays unknown,
+    /// it may have been delivered before; anything else is queued), the
+    /// attempt uncounted. The event it saw.
+    fn given_back(&mut self) -> Event {
+        let (state, event) = match self.claimed_from {
+            State::Unknown => (State::Unknown, Event::WithdrawnUnknown),
+            _ => (State::Queued, Event::Withdrawn),
+        };
+        self.state = state;
+        self.attempts -= 1;
+        if self.attempts == 0 {
+            self.first_try = None;
+        }
+        event
+    }
+
     /// An item as it is queued: nothing tried, nothing told.
     fn queued(
         state: State,
@@ -872,18 +888,7 @@ impl World {
                 let changed = self.outbox.withdraw(&given).unwrap();
                 assert_eq!(changed, n as u64, "only the unstarted ones");
                 for item in &given[..n] {
-                    let m = self.model.get_mut(&item.id).unwrap();
-                    // Back where it was: unknown stays unknown (it may
-                    // have been delivered), anything else is queued.
-                    let (state, event) = match m.claimed_from {
-                        State::Unknown => (State::Unknown, Event::WithdrawnUnknown),
-                        _ => (State::Queued, Event::Withdrawn),
-                    };
-                    m.state = state;
-                    m.attempts -= 1;
-                    if m.attempts == 0 {
-                        m.first_try = None;
-                    }
+                    let event = self.model.get_mut(&item.id).unwrap().given_back();
                     events.insert(item.id, event);
                 }
             }
@@ -937,16 +942,7 @@ impl World {
                 assert_eq!(nightly.given_back, back.len() as u64);
                 self.order = None;
                 for id in &back {
-                    let m = self.model.get_mut(id).unwrap();
-                    let (state, event) = match m.claimed_from {
-                        State::Unknown => (State::Unknown, Event::WithdrawnUnknown),
-                        _ => (State::Queued, Event::Withdrawn),
-                    };
-                    m.state = state;
-                    m.attempts -= 1;
-                    if m.attempts == 0 {
-                        m.first_try = None;
-                    }
+                    let event = self.model.get_mut(id).unwrap().given_back();
                     events.insert(*id, event);
                 }
                 let n = nightly.unknown + website.unknown;

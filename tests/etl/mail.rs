@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::python::python;
-use crate::util::{read_until_paused, repo_root, sample, until_paused, Env, Run};
+use crate::util::{read_until_paused, repo_root, sample, until_paused, Env, Refusing, Run};
 
 mod bounces;
 mod recovery;
@@ -2851,16 +2851,11 @@ fn a_550_whose_flag_could_not_be_written_flags_the_address_on_the_next_run() {
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, n2) = scenario(&["reject@example.com", "ok@example.com"]);
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
-    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
-    accounts
-        .execute_batch(
-            "CREATE TRIGGER no_flags BEFORE INSERT ON flagged_addresses
-             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
-        )
-        .unwrap();
+    let accounts = env.data().join("accounts.sqlite");
+    let refusing = Refusing::writes(&accounts, "INSERT", "flagged_addresses", "disk I/O error");
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    accounts.execute_batch("DROP TRIGGER no_flags").unwrap();
+    refusing.allow();
     let run = send(&env, &smtp);
     assert!(
         run.stdout.contains("flagged reject@example.com"),
@@ -2888,16 +2883,11 @@ fn a_550_whose_outcome_could_not_be_recorded_is_tried_again_and_fails() {
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(&["reject@example.com"]);
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
-    let outbox = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
-    outbox
-        .execute_batch(
-            "CREATE TRIGGER no_outcomes BEFORE INSERT ON outcomes
-             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
-        )
-        .unwrap();
+    let outbox = env.data().join("outbox.sqlite");
+    let refusing = Refusing::writes(&outbox, "INSERT", "outcomes", "disk I/O error");
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    outbox.execute_batch("DROP TRIGGER no_outcomes").unwrap();
+    refusing.allow();
     let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
     let flagged = || -> i64 {
         accounts

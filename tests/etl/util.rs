@@ -355,6 +355,31 @@ pub fn golden(name: &str, got: &str) {
 
 /// Flips 64 bytes in the middle of a published snapshot, as a failing
 /// disk might.
+/// Writes of `op` (`INSERT`, `DELETE`) to `table` of the database at `db`
+/// fail with `why`, as a full or failing disk's would, until
+/// [`Refusing::allow`] (an SQLite trigger).
+pub struct Refusing {
+    conn: rusqlite::Connection,
+}
+
+impl Refusing {
+    pub fn writes(db: &Path, op: &str, table: &str, why: &str) -> Refusing {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.execute_batch(&format!(
+            "CREATE TRIGGER test_refusing BEFORE {op} ON {table}
+             BEGIN SELECT RAISE(ABORT, '{why}'); END"
+        ))
+        .unwrap();
+        Refusing { conn }
+    }
+
+    pub fn allow(self) {
+        self.conn
+            .execute_batch("DROP TRIGGER test_refusing")
+            .unwrap();
+    }
+}
+
 pub fn damage(path: &Path) {
     writable(path);
     let mut bytes = fs::read(path).unwrap();

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::{etl_with, scenario, state_id, state_of, Smtp};
 use crate::util::Run;
-use crate::util::{repo_root, Env};
+use crate::util::{repo_root, Env, Refusing};
 
 const BOUNCE: &str = "bounces@cpor.example.tw";
 
@@ -293,6 +293,21 @@ fn flagged(env: &Env, email: &str) -> bool {
         == 1
 }
 
+/// Night 1's mail to `people` sent, and a Postfix report for the first's
+/// delivered to the Maildir (returned), unread.
+fn sent_then_reported(people: &[&str]) -> (Env, Smtp, std::path::PathBuf) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(people);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    deliver(&maildir, "1.postfix", &postfix_report(&smtp, people[0]));
+    (env, smtp, maildir)
+}
+
 /// A Postfix report for `rcpt`'s message, to its VERP address.
 fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
     report(
@@ -319,17 +334,9 @@ fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
 /// now applied once; one about a later attempt still fails it.
 #[test]
 fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let rcpt = "nobody@example.net";
-    let (n1, _) = scenario(&[rcpt, "keep@example.com"]);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
-    let maildir = env.dir.path().join("Maildir");
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt, "keep@example.com"]);
     let maildir_arg = maildir.to_str().unwrap();
-    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
     let run = etl(&env, &smtp, &["bounces", maildir_arg]);
     assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
     assert_eq!(state_of(&env, &smtp, rcpt), "failed");
@@ -387,27 +394,14 @@ fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
 /// for the clerks.
 #[test]
 fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let rcpt = "nobody@example.net";
-    let (n1, _) = scenario(&[rcpt]);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
-    let maildir = env.dir.path().join("Maildir");
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt]);
     let maildir_arg = maildir.to_str().unwrap();
-    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
-    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
-    accounts
-        .execute_batch(
-            "CREATE TRIGGER no_flags BEFORE INSERT ON flagged_addresses
-             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
-        )
-        .unwrap();
+    let accounts = env.data().join("accounts.sqlite");
+    let refusing = Refusing::writes(&accounts, "INSERT", "flagged_addresses", "disk I/O error");
     let run = etl(&env, &smtp, &["bounces", maildir_arg]);
     assert_ne!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    accounts.execute_batch("DROP TRIGGER no_flags").unwrap();
+    refusing.allow();
     assert!(!flagged(&env, rcpt));
     let again = etl(&env, &smtp, &["bounces", maildir_arg]);
     assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
@@ -433,32 +427,19 @@ fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
 /// if the retry could not.
 #[test]
 fn a_retry_whose_flag_could_not_be_cleared_is_still_sent() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let rcpt = "nobody@example.net";
-    let (n1, _) = scenario(&[rcpt]);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
-    let maildir = env.dir.path().join("Maildir");
-    deliver(&maildir, "1.postfix", &postfix_report(&smtp, rcpt));
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt]);
     let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
     assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
-    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
-    accounts
-        .execute_batch(
-            "CREATE TRIGGER no_unflag BEFORE DELETE ON flagged_addresses
-             BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;",
-        )
-        .unwrap();
+    let accounts = env.data().join("accounts.sqlite");
+    let refusing = Refusing::writes(&accounts, "DELETE", "flagged_addresses", "disk I/O error");
     let retry = etl(
         &env,
         &smtp,
         &["outbox", "retry", &state_id(&env, &smtp, rcpt)],
     );
     assert_ne!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
-    accounts.execute_batch("DROP TRIGGER no_unflag").unwrap();
+    refusing.allow();
     send(&env, &smtp);
     assert_eq!(state_of(&env, &smtp, rcpt), "sent");
     assert_eq!(smtp.accepted_for(rcpt).len(), 2, "sent again, as asked");

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use super::{etl, import, kill_send_at, scenario, send, send_report, state_of, Night, Smtp};
-use crate::util::{damage, until_paused, Env};
+use crate::util::{damage, until_paused, Env, Refusing};
 
 /// The outbox as (night, kind, address), one line per item, sorted.
 fn outbox_items(env: &Env) -> Vec<String> {
@@ -681,11 +681,7 @@ fn send_whose_recording_fails_gives_back_what_it_never_started() {
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
     let outbox = env.data().join("outbox.sqlite");
     let db = rusqlite::Connection::open(&outbox).unwrap();
-    db.execute_batch(
-        "CREATE TRIGGER test_record_fails BEFORE INSERT ON outcomes
-         BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END",
-    )
-    .unwrap();
+    let refusing = Refusing::writes(&outbox, "INSERT", "outcomes", "database or disk is full");
 
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -724,7 +720,7 @@ fn send_whose_recording_fails_gives_back_what_it_never_started() {
 
     // Space again: the next run sends the rest once, and again what may
     // have gone; only that is marked as perhaps delivered.
-    db.execute_batch("DROP TRIGGER test_record_fails").unwrap();
+    refusing.allow();
     send(&env, &smtp);
     for (email, state, may_have_gone) in states(&db) {
         let went_before = accepted.contains(&email);
