@@ -51,7 +51,9 @@ use schemas::date::{parse_batch_date, taipei_at};
 use store::secret::random_bytes;
 
 use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
-use crate::outbox::{Event, Outbox, OutboxError, Recorded, Recovered, State, Unreadable};
+use crate::outbox::{
+    Event, FlagToWrite, FlagsOf, Outbox, OutboxError, Recorded, Recovered, State, Unreadable,
+};
 use crate::Kind;
 
 pub use crate::kind::Scope;
@@ -749,8 +751,13 @@ fn send_scope(
     let mut summary = SendSummary {
         recovered: recovered.unknown,
         recovered_unsent: recovered.given_back,
-        // Flags a run stopped before it wrote them (named as flagged now).
-        flagged: write_flags(&outbox, &accounts, now)?,
+        // Flags a run stopped before it wrote them (named as flagged now):
+        // the nightly sender's to write, not the website's mailers', which
+        // report nothing.
+        flagged: match scope {
+            Scope::Nightly => flagged(&write_flags(&mut outbox, &accounts, FlagsOf::All, now)?),
+            Scope::Website => Vec::new(),
+        },
         ..SendSummary::default()
     };
 
@@ -834,6 +841,19 @@ fn send_scope(
             if stop.load(Ordering::SeqCst) {
                 lock(&run.summary).stopped = true;
                 break 'passes;
+            }
+            // Flags recorded since (an `outbox retry`'s clearing whose
+            // write failed, a website mailer's): written, and taken into
+            // this run's set, which its own writes do not refresh.
+            if scope == Scope::Nightly {
+                let rows = write_flags(
+                    &mut lock(&run.outbox),
+                    &lock(&run.accounts),
+                    FlagsOf::All,
+                    now,
+                )?;
+                lock(&run.flagged).apply(&rows);
+                lock(&run.summary).flagged.extend(flagged(&rows));
             }
             // Claim the batch (sending, or suppressed) in one commit.
             let claimed = {
@@ -984,8 +1004,13 @@ impl Run<'_> {
         lock(&self.outbox).record_flagging(&recorded, flag, self.now)?;
         store::failpoint::pause("send-after-record");
         if d.flag.is_some() {
-            write_flags(&lock(&self.outbox), &lock(&self.accounts), self.now)?;
-            lock(&self.flagged).set.insert(item.email.clone());
+            let rows = write_flags(
+                &mut lock(&self.outbox),
+                &lock(&self.accounts),
+                FlagsOf::Address(&item.email),
+                self.now,
+            )?;
+            lock(&self.flagged).apply(&rows);
         }
         let mut summary = lock(&self.summary);
         summary.count(d.event);
@@ -1003,26 +1028,29 @@ impl Run<'_> {
 /// Writes the flags the outbox holds to write (a 5xx's, a delivery
 /// report's, an `outbox retry`'s clearing, each recorded in the commit of
 /// what decided it; or what a run stopped between that commit and this one
-/// left) to the accounts database, each removed from the outbox once
-/// written. Returns the addresses flagged, `(address, reason)`. Shared by
-/// `send`, `cpor-etl bounces` and `cpor-etl outbox retry`.
+/// left) of `of` to the accounts database, under the outbox's write lock
+/// ([`Outbox::write_flags`]). Returns the rows written. Shared by `send`,
+/// `cpor-etl bounces` and `cpor-etl outbox retry`.
 pub fn write_flags(
-    outbox: &Outbox,
+    outbox: &mut Outbox,
     accounts: &Connection,
+    of: FlagsOf<'_>,
     now: DateTime<Utc>,
-) -> Result<Vec<(String, String)>, SendError> {
-    let mut flagged = Vec::new();
-    for flag in outbox.flags_to_write()? {
+) -> Result<Vec<FlagToWrite>, SendError> {
+    outbox.write_flags(of, |flag| {
         match &flag.reason {
-            Some(reason) => {
-                store::accounts::flag(accounts, &flag.email, reason, now)?;
-                flagged.push((flag.email.clone(), reason.clone()));
-            }
+            Some(reason) => store::accounts::flag(accounts, &flag.email, reason, now)?,
             None => store::accounts::unflag(accounts, &flag.email)?,
         }
-        outbox.flag_written(&flag)?;
-    }
-    Ok(flagged)
+        Ok::<_, SendError>(())
+    })
+}
+
+/// Of written flags, the addresses flagged, with why.
+pub fn flagged(rows: &[FlagToWrite]) -> Vec<(String, String)> {
+    rows.iter()
+        .filter_map(|r| r.reason.clone().map(|why| (r.email.clone(), why)))
+        .collect()
 }
 
 /// The flagged addresses, read again whenever another connection has
@@ -1039,6 +1067,16 @@ impl Flagged {
             version: data_version(conn)?,
             set: store::accounts::flagged_set(conn)?,
         })
+    }
+
+    /// This run's own writes (which do not change `data_version`).
+    fn apply(&mut self, rows: &[FlagToWrite]) {
+        for row in rows {
+            match row.reason {
+                Some(_) => self.set.insert(row.email.clone()),
+                None => self.set.remove(&row.email),
+            };
+        }
     }
 
     fn now(&mut self, conn: &Connection) -> rusqlite::Result<&BTreeSet<String>> {

@@ -10,8 +10,9 @@
 -- suppressed, the clerks told the address is bad, and a retry of the
 -- failed mail would send it twice. Now each report read is recorded
 -- against its item (`report`: 16 bytes of the SHA-256 of the message as
--- delivered), in the same commit as the item's failure (or when the item
--- is failed already), and a report read before does nothing. A report
+-- delivered), in the same commit as what it did (but not while the item
+-- is being sent: the report may be about that attempt, and is read again
+-- later), and a report read before does nothing. A report
 -- about a later attempt is another message, and still fails the item.
 -- Reports read before this migration are not recorded: read again, they
 -- are applied as before.
@@ -30,9 +31,9 @@ CREATE TABLE bounce_reports (
 -- then suppressed for the flag the retry meant to clear), and writing it
 -- before left an item *sending* when the outbox's write then failed. Now
 -- the flag to write (`reason`; NULL: to clear) is recorded here in the
--- outbox's commit, written to the accounts database, then removed; `send`
--- and `bounces` write what a stopped run left here before anything else,
--- and report the flags.
+-- outbox's commit, written to the accounts database, then removed, under
+-- the outbox's write lock; the nightly `send` and `bounces` write what a
+-- stopped run left here, and report the flags.
 CREATE TABLE flags_to_write (
     email  TEXT PRIMARY KEY,
     reason TEXT,

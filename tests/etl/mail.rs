@@ -2868,6 +2868,7 @@ fn a_550_whose_flag_could_not_be_written_flags_the_address_on_the_next_run() {
     send(&env, &smtp);
     assert_eq!(state_of(&env, &smtp, "reject@"), "failed,suppressed");
     assert_eq!(smtp.accepted_for("ok@example.com").len(), 2);
+    assert_eq!(smtp.transactions(), 3, "reject@ tried once, ok@ twice");
 }
 
 /// The other way round (the review of that fix): the outcome of a 550

@@ -353,8 +353,6 @@ pub fn golden(name: &str, got: &str) {
     }
 }
 
-/// Flips 64 bytes in the middle of a published snapshot, as a failing
-/// disk might.
 /// Writes of `op` (`INSERT`, `DELETE`) to `table` of the database at `db`
 /// fail with `why`, as a full or failing disk's would, until
 /// [`Refusing::allow`] (an SQLite trigger).
@@ -380,6 +378,8 @@ impl Refusing {
     }
 }
 
+/// Flips 64 bytes in the middle of a published snapshot, as a failing
+/// disk might.
 pub fn damage(path: &Path) {
     writable(path);
     let mut bytes = fs::read(path).unwrap();

@@ -19,8 +19,8 @@
 //! after what it says is committed, so a killed run is simply run again.
 //! The address to flag is recorded in the commit that fails the item,
 //! then written to the accounts database (`mail::send::write_flags`): a
-//! run stopped between the two leaves it for the next run (or `send`) to
-//! write first, and report. Each report read is recorded against its item
+//! run stopped between the two leaves it for the next run (or the nightly
+//! `send`) to write first, and report. Each report read is recorded against its item
 //! with the failure (outbox migration 21), so reading every report again
 //! (`--all`) applies none twice: an item retried by an administrator, and
 //! sent since, is not failed again by the report about the attempt before.
@@ -36,7 +36,7 @@ use serde::Serialize;
 use crate::commands::send::{courts_by_address, open_live};
 use crate::config::Config;
 use mail::bounce::{self, Bounce};
-use mail::outbox::{Bounced, Outbox, Reported};
+use mail::outbox::{Bounced, FlagsOf, Outbox, Reported};
 use sha2::{Digest, Sha256};
 use store::layout::Store;
 
@@ -50,6 +50,11 @@ enum Verdict {
     AlreadyFailed,
     /// Read for its item before (`--all`): it did what it does then.
     ReadBefore,
+    /// About mail not sent now (queued again, waiting, suppressed): an
+    /// earlier attempt's; nothing changed.
+    NotSentNow,
+    /// About mail being sent now: left unread, for the next run.
+    Sending,
     /// A delay or other news, not a failure.
     NotPermanent,
     /// Names no item of ours, or a forged tag, or another recipient.
@@ -107,11 +112,13 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     let courts_of = courts_by_address(open_live(&store));
     let now = Utc::now();
 
-    // Flags a run stopped before it wrote them: flagged now.
-    let mut lines: Vec<Line> = mail::send::write_flags(&outbox, &accounts, now)?
+    // Flags another run recorded and had not written (one that stopped
+    // between its two commits, or one under way): flagged now, by this run.
+    let left = mail::send::write_flags(&mut outbox, &accounts, FlagsOf::All, now)?;
+    let mut lines: Vec<Line> = mail::send::flagged(&left)
         .into_iter()
         .map(|(email, reason)| Line {
-            file: "(left by a run that stopped)".into(),
+            file: "(recorded by another run)".into(),
             courts: courts_of(&email),
             recipient: email,
             status: Some(reason),
@@ -139,10 +146,13 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 (Some(_), false) => Verdict::NotPermanent,
                 (Some(item), true) => match outbox.bounced(item.id, &reason_of(&b), &key, now)? {
                     Bounced::Failed => {
-                        mail::send::write_flags(&outbox, &accounts, now)?;
+                        let flag = FlagsOf::Address(&item.email);
+                        mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
                         Verdict::Flagged
                     }
                     Bounced::AlreadyFailed => Verdict::AlreadyFailed,
+                    Bounced::NotSentNow => Verdict::NotSentNow,
+                    Bounced::Sending => Verdict::Sending,
                     Bounced::ReadBefore => Verdict::ReadBefore,
                 },
             };
@@ -161,8 +171,14 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             });
         }
         // Committed above (each write is its own transaction): only now is
-        // the message marked as read.
-        if path.parent() == Some(new.as_path()) {
+        // the message marked as read; not one about mail being sent, read
+        // again by the next run.
+        let in_flight = lines
+            .iter()
+            .rev()
+            .take_while(|l| l.file == name)
+            .any(|l| l.verdict == Verdict::Sending);
+        if path.parent() == Some(new.as_path()) && !in_flight {
             let seen = cur.join(format!("{}:2,S", name.split(":2,").next().unwrap_or(&name)));
             fs::rename(path, &seen)
                 .with_context(|| format!("moving {} to {}", path.display(), seen.display()))?;
@@ -201,7 +217,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched, {} read before\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
@@ -209,11 +225,13 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         counts.get("not_permanent").unwrap_or(&0),
         counts.get("unmatched").unwrap_or(&0),
         counts.get("read_before").unwrap_or(&0),
+        counts.get("not_sent_now").unwrap_or(&0),
+        counts.get("being_sent").unwrap_or(&0),
     );
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
         let which = match (l.item, l.kind, &l.night) {
             (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),
-            _ => "a flag a run that stopped left unwritten".into(),
+            _ => "recorded by another run, written by this one".into(),
         };
         out += &format!(
             "  flagged {} ({which}): {}\n",
@@ -283,5 +301,7 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::NotPermanent => "not_permanent",
         Verdict::Unmatched => "unmatched",
         Verdict::ReadBefore => "read_before",
+        Verdict::NotSentNow => "not_sent_now",
+        Verdict::Sending => "being_sent",
     }
 }

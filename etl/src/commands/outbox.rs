@@ -252,7 +252,10 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             // retry recorded its flag's clearing, written here (or, if this
             // fails, by the next `send`).
             let accounts = store::accounts::open(&config.data_dir)?;
-            mail::send::write_flags(&outbox, &accounts, chrono::Utc::now())?;
+            for email in &retried.emails {
+                let of = mail::outbox::FlagsOf::Address(email);
+                mail::send::write_flags(&mut outbox, &accounts, of, chrono::Utc::now())?;
+            }
             if retried.emails.is_empty() && retried.told.is_empty() {
                 eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
                 return Ok(crate::commands::EXIT_NOT_FOUND);

@@ -795,6 +795,9 @@ pub fn queue(
         retold,
         &calendars,
         |mut planned, mut plan| {
+            // (a flag still to write, older than tonight's grant, must not
+            // land after the grant clears it)
+            planned.outbox.drop_flags_to_write(&plan.unflag)?;
             commit_accounts(&mut planned.accounts, &mut plan, &planned.known, cfg, now)?;
             write(
                 &mut planned.outbox,

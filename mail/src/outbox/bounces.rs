@@ -14,8 +14,14 @@ use crate::kind::Kind;
 pub enum Bounced {
     /// Failed by it.
     Failed,
-    /// Left as it was: failed already, or not sent.
+    /// Left as it was: failed already.
     AlreadyFailed,
+    /// Left as it was: not sent now (queued again, waiting, suppressed):
+    /// the report is about an earlier attempt.
+    NotSentNow,
+    /// Left as it was, the report not recorded: the item is being sent,
+    /// so what the report is about is not settled yet; read it again later.
+    Sending,
     /// Read before (outbox migration 21): it did what it does then.
     ReadBefore,
 }
@@ -77,14 +83,13 @@ impl Outbox {
 
     /// A report says the item failed for good after the relay took it: it
     /// is failed, with the report's words, and its address recorded to flag
-    /// in the same commit ([`Outbox::flags_to_write`]), unless it is failed
-    /// already or was never sent. The report (`report`: 16 bytes of the
-    /// SHA-256 of the message as delivered) is recorded against the item
-    /// when it fails it or finds it failed, and one read before changes
-    /// nothing (outbox migration 21: read again after an administrator
-    /// retried the item and it went, it is about the attempt before). A
-    /// report about an item not sent yet, or still *sending*, is not
-    /// recorded: read again later, it may apply.
+    /// in the same commit (`flags_to_write`), if it is *sent* or *unknown*.
+    /// The report (`report`: 16 bytes of the SHA-256 of the message as
+    /// delivered) is recorded against the item whatever it did, and one
+    /// read before changes nothing (outbox migration 21: read again after
+    /// an administrator retried the item and it went, it is about the
+    /// attempt before); but not while the item is *sending*, whose attempt
+    /// the report may be about: read again later, it may apply.
     pub fn bounced(
         &mut self,
         id: i64,
@@ -117,19 +122,19 @@ impl Outbox {
         let state: Option<String> = tx
             .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
             .optional()?;
-        let outcome = match &failed_now {
-            Some(email) => {
+        let outcome = match (&failed_now, state.as_deref().and_then(State::parse)) {
+            (Some(email), _) => {
                 super::delivery::to_flag(&tx, email, Some(reason), now)?;
                 Bounced::Failed
             }
-            None => Bounced::AlreadyFailed,
+            (None, Some(State::Sending)) => return Ok(Bounced::Sending),
+            (None, Some(State::Failed)) => Bounced::AlreadyFailed,
+            (None, _) => Bounced::NotSentNow,
         };
-        if failed_now.is_some() || state.as_deref() == Some(State::Failed.as_str()) {
-            tx.execute(
-                "INSERT INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",
-                params![id, &report[..], now.to_rfc3339()],
-            )?;
-        }
+        tx.execute(
+            "INSERT INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",
+            params![id, &report[..], now.to_rfc3339()],
+        )?;
         tx.commit()?;
         Ok(outcome)
     }

@@ -648,8 +648,8 @@ impl Outbox {
 
     /// As [`Outbox::record`], and `flag` (`(address, reason)`, a 5xx) is
     /// recorded as an address to flag in the same commit
-    /// ([`Outbox::flags_to_write`]), for the caller to write to the
-    /// accounts database and then remove ([`Outbox::flag_written`]).
+    /// (`flags_to_write`), for the caller to write to the
+    /// accounts database ([`Outbox::write_flags`]).
     pub fn record_flagging(
         &self,
         outcome: &Recorded,
@@ -745,44 +745,112 @@ pub(super) fn to_flag(
 }
 
 impl Outbox {
-    /// The flags recorded to write ([`Outbox::record_flagging`],
-    /// [`Outbox::bounced`], [`Outbox::retry`]) and not yet written to the
-    /// accounts database: the ones just recorded, or what a run stopped
-    /// between the two commits left.
-    pub fn flags_to_write(&self) -> Result<Vec<FlagToWrite>> {
-        let mut st = self
+    /// Before a night's grants clear these addresses' flags in the
+    /// accounts database (a clerk corrected the address): the flags still
+    /// to write for them are dropped, so an older one written later does
+    /// not flag the address again. Under the outbox's write lock, after any
+    /// [`Outbox::write_flags`] under way.
+    pub fn drop_flags_to_write(&mut self, emails: &[&str]) -> Result<()> {
+        if emails.is_empty() {
+            return Ok(());
+        }
+        let tx = self
             .conn
-            .prepare_cached("SELECT email, reason, at FROM flags_to_write ORDER BY at, email")?;
-        let rows = st.query_map([], |r| {
-            Ok(FlagToWrite {
-                email: r.get(0)?,
-                reason: r.get(1)?,
-                at: r.get(2)?,
-            })
-        })?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
-    }
-
-    /// The flag is in the accounts database now: removed, unless another
-    /// has been recorded for the address since it was read.
-    pub fn flag_written(&self, flag: &FlagToWrite) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "DELETE FROM flags_to_write WHERE email = ?1 AND reason IS ?2 AND at = ?3",
-            )?
-            .execute(params![flag.email, flag.reason, flag.at])?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        for email in emails {
+            tx.execute(
+                "DELETE FROM flags_to_write WHERE email = ?1 AND reason IS NOT NULL",
+                [email],
+            )?;
+        }
+        tx.commit()?;
         Ok(())
     }
 }
 
+/// Whose flags [`Outbox::write_flags`] writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlagsOf<'a> {
+    /// Every row: the nightly sender and `bounces`, which report them.
+    All,
+    /// One address's: what the caller recorded itself.
+    Address(&'a str),
+}
+
+impl Outbox {
+    /// Writes the flags recorded to write ([`Outbox::record_flagging`],
+    /// [`Outbox::bounced`], [`Outbox::retry`], `flags_to_write`) of `of`
+    /// with `write` (to the accounts database), each removed once written,
+    /// all under the outbox's write lock: no other process's row can change
+    /// between being read and being written, and no two processes write one
+    /// row (so a stale flag never lands after a newer clear, nor the other
+    /// way round). Nothing may hold an accounts transaction while it waits
+    /// for the outbox. Returns the rows written.
+    pub fn write_flags<E: From<OutboxError>>(
+        &mut self,
+        of: FlagsOf<'_>,
+        mut write: impl FnMut(&FlagToWrite) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Vec<FlagToWrite>, E> {
+        let (filter, email) = match of {
+            FlagsOf::All => ("1", ""),
+            FlagsOf::Address(email) => ("email = ?1", email),
+        };
+        // (none: the common case, without the write lock)
+        let any: bool = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT EXISTS (SELECT 1 FROM flags_to_write WHERE {filter})"
+            ))
+            .map_err(OutboxError::from)?
+            .query_row(
+                rusqlite::params_from_iter(Some(email).filter(|e| !e.is_empty())),
+                |r| r.get(0),
+            )
+            .map_err(OutboxError::from)?;
+        if !any {
+            return Ok(Vec::new());
+        }
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(OutboxError::from)?;
+        let rows: Vec<FlagToWrite> = {
+            let mut st = tx
+                .prepare(&format!(
+                    "SELECT email, reason FROM flags_to_write WHERE {filter} ORDER BY at, email"
+                ))
+                .map_err(OutboxError::from)?;
+            let rows = st
+                .query_map(
+                    rusqlite::params_from_iter(Some(email).filter(|e| !e.is_empty())),
+                    |r| {
+                        Ok(FlagToWrite {
+                            email: r.get(0)?,
+                            reason: r.get(1)?,
+                        })
+                    },
+                )
+                .map_err(OutboxError::from)?;
+            rows.collect::<rusqlite::Result<_>>()
+                .map_err(OutboxError::from)?
+        };
+        for row in &rows {
+            write(row)?;
+            tx.execute("DELETE FROM flags_to_write WHERE email = ?1", [&row.email])
+                .map_err(OutboxError::from)?;
+        }
+        tx.commit().map_err(OutboxError::from)?;
+        Ok(rows)
+    }
+}
+
 /// An address's flag to write to the accounts database
-/// ([`Outbox::flags_to_write`]).
+/// ([`Outbox::write_flags`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FlagToWrite {
     pub email: String,
     /// Why it is flagged; `None`: its flag is to be cleared.
     pub reason: Option<String>,
-    at: String,
 }
 
 /// An outcome, kept until settled: only for an item still in its event's
@@ -974,6 +1042,86 @@ fn settle(conn: &rusqlite::Connection, scope: Scope) -> Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The thirty-seventh session's last reading: writers read the flags to
+    /// write, wrote them to the accounts database, then removed them; a
+    /// reader held up between (the accounts database busy) wrote a stale
+    /// flag after another process had recorded and written a newer clear
+    /// (an `outbox retry`), and the retried mail was suppressed. Now each
+    /// row is read, written and removed under the outbox's write lock: a
+    /// newer row waits for it, and then stays, to be written in turn.
+    #[test]
+    fn a_flag_is_written_under_the_outboxs_write_lock_so_a_newer_one_comes_after_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        let now = Utc::now();
+        to_flag(&ob.conn, "e@example.com", Some("550 no such user"), now).unwrap();
+        let other = rusqlite::Connection::open(dir.path().join(super::super::OUTBOX_DB)).unwrap();
+        other
+            .busy_timeout(std::time::Duration::from_millis(50))
+            .unwrap();
+        let mut written = Vec::new();
+        let rows = ob
+            .write_flags(FlagsOf::All, |row| {
+                written.push(row.clone());
+                // A retry's clear, recorded meanwhile by another process:
+                // it must wait for this write.
+                let clear = to_flag(&other, "e@example.com", None, now);
+                assert!(clear.is_err(), "recorded while a flag was being written");
+                Ok::<_, OutboxError>(())
+            })
+            .unwrap();
+        assert_eq!(rows, written);
+        assert_eq!(rows[0].reason.as_deref(), Some("550 no such user"));
+        // Recorded after it, the clear is written after it.
+        to_flag(&other, "e@example.com", None, now).unwrap();
+        let rows = ob
+            .write_flags(FlagsOf::All, |_| Ok::<_, OutboxError>(()))
+            .unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].reason, None);
+        // One address's, or none to write: no write lock taken.
+        to_flag(&other, "f@example.com", Some("550"), now).unwrap();
+        let of_e = ob
+            .write_flags(FlagsOf::Address("e@example.com"), |_| {
+                Ok::<_, OutboxError>(())
+            })
+            .unwrap();
+        assert!(of_e.is_empty());
+        let of_f = ob
+            .write_flags(FlagsOf::Address("f@example.com"), |_| {
+                Ok::<_, OutboxError>(())
+            })
+            .unwrap();
+        assert_eq!(of_f.len(), 1);
+    }
+
+    /// A night's grant clears an address's flag (the clerk corrected it):
+    /// an older flag still to write for it is dropped first, so it cannot
+    /// flag the address again once written; a clear, and other addresses'
+    /// flags, stay.
+    #[test]
+    fn a_grant_drops_the_older_flags_still_to_write_of_its_address() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ob = Outbox::open(dir.path()).unwrap();
+        let now = Utc::now();
+        to_flag(&ob.conn, "e@example.com", Some("550"), now).unwrap();
+        to_flag(&ob.conn, "f@example.com", Some("550"), now).unwrap();
+        to_flag(&ob.conn, "g@example.com", None, now).unwrap();
+        ob.drop_flags_to_write(&["e@example.com", "g@example.com"])
+            .unwrap();
+        let left = ob
+            .write_flags(FlagsOf::All, |_| Ok::<_, OutboxError>(()))
+            .unwrap();
+        let left: Vec<(&str, Option<&str>)> = left
+            .iter()
+            .map(|r| (r.email.as_str(), r.reason.as_deref()))
+            .collect();
+        assert_eq!(
+            left,
+            [("f@example.com", Some("550")), ("g@example.com", None)]
+        );
+    }
 
     /// An outcome is unknown (no answer to the data) exactly when it is
     /// `Uncertain`, or `Expired` after such an attempt: anything else is

@@ -34,8 +34,8 @@ use schemas::date::compact;
 pub use self::admin::{Fate, Listed, Retried, RetryWhich, Shown, Teller};
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
-    behind_for, lease, may_wait_behind, Claimed, FlagToWrite, Item, Outcome, Recorded, Recovered,
-    Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
+    behind_for, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item, Outcome, Recorded,
+    Recovered, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
 };
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,

@@ -393,7 +393,7 @@ fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
 /// outbox with the failure, and the next run writes it first and names it
 /// for the clerks.
 #[test]
-fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
+fn a_flag_that_could_not_be_written_is_written_and_named_by_the_next_run() {
     let rcpt = "nobody@example.net";
     let (env, smtp, maildir) = sent_then_reported(&[rcpt]);
     let maildir_arg = maildir.to_str().unwrap();
@@ -408,7 +408,7 @@ fn a_flag_that_could_not_be_written_is_written_when_the_report_is_read_again() {
     assert!(
         again.stdout.contains("1 flagged")
             && again.stdout.contains(&format!(
-                "flagged {rcpt} (a flag a run that stopped left unwritten): bounced later: 5.1.1"
+                "flagged {rcpt} (recorded by another run, written by this one): bounced later: 5.1.1"
             ))
             && again.stdout.contains("TPD: 1 address(es)"),
         "{}",
