@@ -20,10 +20,12 @@
 //! The address to flag is recorded in the commit that fails the item,
 //! then written to the accounts database (`mail::send::write_flags`): a
 //! run stopped between the two leaves it for the next run (or the nightly
-//! `send`) to write first, and report. Each report read is recorded against its item
-//! with the failure (outbox migration 21), so reading every report again
-//! (`--all`) applies none twice: an item retried by an administrator, and
-//! sent since, is not failed again by the report about the attempt before.
+//! `send`) to write first, and report. Each report read is recorded
+//! against its item with what it did (outbox migration 21; not while the
+//! item is being sent, when it stays unread), so reading every report
+//! again (`--all`) applies none twice: an item retried by an
+//! administrator, and sent since, is not failed again by the report about
+//! the attempt before.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -139,6 +141,8 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         if bounces.is_empty() {
             not_reports += 1;
         }
+        // (a report about mail being sent stays unread, for the next run)
+        let mut keep_unread = false;
         for b in bounces {
             let item = find_item(&outbox, verp.as_ref(), &b)?;
             let verdict = match (&item, b.permanent()) {
@@ -152,7 +156,10 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                     }
                     Bounced::AlreadyFailed => Verdict::AlreadyFailed,
                     Bounced::NotSentNow => Verdict::NotSentNow,
-                    Bounced::Sending => Verdict::Sending,
+                    Bounced::Sending => {
+                        keep_unread = true;
+                        Verdict::Sending
+                    }
                     Bounced::ReadBefore => Verdict::ReadBefore,
                 },
             };
@@ -171,14 +178,8 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             });
         }
         // Committed above (each write is its own transaction): only now is
-        // the message marked as read; not one about mail being sent, read
-        // again by the next run.
-        let in_flight = lines
-            .iter()
-            .rev()
-            .take_while(|l| l.file == name)
-            .any(|l| l.verdict == Verdict::Sending);
-        if path.parent() == Some(new.as_path()) && !in_flight {
+        // the message marked as read.
+        if path.parent() == Some(new.as_path()) && !keep_unread {
             let seen = cur.join(format!("{}:2,S", name.split(":2,").next().unwrap_or(&name)));
             fs::rename(path, &seen)
                 .with_context(|| format!("moving {} to {}", path.display(), seen.display()))?;

@@ -119,17 +119,21 @@ impl Outbox {
                 |r| r.get(0),
             )
             .optional()?;
-        let state: Option<String> = tx
-            .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
-            .optional()?;
-        let outcome = match (&failed_now, state.as_deref().and_then(State::parse)) {
-            (Some(email), _) => {
-                super::delivery::to_flag(&tx, email, Some(reason), now)?;
+        let outcome = match failed_now {
+            Some(email) => {
+                super::delivery::to_flag(&tx, &email, Some(reason), now)?;
                 Bounced::Failed
             }
-            (None, Some(State::Sending)) => return Ok(Bounced::Sending),
-            (None, Some(State::Failed)) => Bounced::AlreadyFailed,
-            (None, _) => Bounced::NotSentNow,
+            None => {
+                let state: Option<String> = tx
+                    .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
+                    .optional()?;
+                match state.as_deref().and_then(State::parse) {
+                    Some(State::Sending) => return Ok(Bounced::Sending),
+                    Some(State::Failed) => Bounced::AlreadyFailed,
+                    _ => Bounced::NotSentNow,
+                }
+            }
         };
         tx.execute(
             "INSERT INTO bounce_reports (item_id, report, at) VALUES (?1, ?2, ?3)",

@@ -791,55 +791,48 @@ impl Outbox {
         of: FlagsOf<'_>,
         mut write: impl FnMut(&FlagToWrite) -> std::result::Result<(), E>,
     ) -> std::result::Result<Vec<FlagToWrite>, E> {
-        let (filter, email) = match of {
-            FlagsOf::All => ("1", ""),
-            FlagsOf::Address(email) => ("email = ?1", email),
+        // ?1: the address, or NULL for every row.
+        let address = match of {
+            FlagsOf::All => None,
+            FlagsOf::Address(email) => Some(email),
         };
+        let sql = |e: rusqlite::Error| E::from(OutboxError::from(e));
         // (none: the common case, without the write lock)
         let any: bool = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT EXISTS (SELECT 1 FROM flags_to_write WHERE {filter})"
-            ))
-            .map_err(OutboxError::from)?
-            .query_row(
-                rusqlite::params_from_iter(Some(email).filter(|e| !e.is_empty())),
-                |r| r.get(0),
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM flags_to_write WHERE ?1 IS NULL OR email = ?1)",
             )
-            .map_err(OutboxError::from)?;
+            .and_then(|mut st| st.query_row([address], |r| r.get(0)))
+            .map_err(sql)?;
         if !any {
             return Ok(Vec::new());
         }
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(OutboxError::from)?;
-        let rows: Vec<FlagToWrite> = {
-            let mut st = tx
-                .prepare(&format!(
-                    "SELECT email, reason FROM flags_to_write WHERE {filter} ORDER BY at, email"
-                ))
-                .map_err(OutboxError::from)?;
-            let rows = st
-                .query_map(
-                    rusqlite::params_from_iter(Some(email).filter(|e| !e.is_empty())),
-                    |r| {
-                        Ok(FlagToWrite {
-                            email: r.get(0)?,
-                            reason: r.get(1)?,
-                        })
-                    },
-                )
-                .map_err(OutboxError::from)?;
-            rows.collect::<rusqlite::Result<_>>()
-                .map_err(OutboxError::from)?
-        };
+            .map_err(sql)?;
+        let rows: Vec<FlagToWrite> = tx
+            .prepare(
+                "SELECT email, reason FROM flags_to_write WHERE ?1 IS NULL OR email = ?1
+                 ORDER BY at, email",
+            )
+            .and_then(|mut st| {
+                st.query_map([address], |r| {
+                    Ok(FlagToWrite {
+                        email: r.get(0)?,
+                        reason: r.get(1)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(sql)?;
         for row in &rows {
             write(row)?;
             tx.execute("DELETE FROM flags_to_write WHERE email = ?1", [&row.email])
-                .map_err(OutboxError::from)?;
+                .map_err(sql)?;
         }
-        tx.commit().map_err(OutboxError::from)?;
+        tx.commit().map_err(sql)?;
         Ok(rows)
     }
 }

@@ -303,9 +303,9 @@ impl Sso {
     /// One request at a time fetches, and none within `RETRY_DISCOVERY` of
     /// a failed fetch: the others take what is cached, or are unavailable,
     /// at once (with nothing cached, after waiting up to
-    /// `FIRST_FETCH_WAIT` for the fetch under way). A provider that is down or hangs then costs one blocking
-    /// thread, not one per sign-in (those threads are shared with
-    /// applicants' logins).
+    /// `FIRST_FETCH_WAIT` for the fetch under way). A provider that is down
+    /// or hangs then costs one blocking thread, not one per sign-in (those
+    /// threads are shared with applicants' logins).
     fn provider(&self) -> Result<Arc<Discovered>, SsoError> {
         let fresh = |d: &Arc<Discovered>| d.at.elapsed() < self.settings.discovery_refresh;
         let cached = self.current();

@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{etl_with, scenario, state_id, state_of, Smtp};
+use super::{etl_with, flagged, scenario, state_id, state_of, Smtp};
 use crate::util::Run;
 use crate::util::{repo_root, Env, Refusing};
 
@@ -278,19 +278,6 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
         assert_eq!(smtp.accepted_for(p).len(), 2, "{p}");
     }
     smtp.stop();
-}
-
-/// Whether `email` is flagged in the accounts database.
-fn flagged(env: &Env, email: &str) -> bool {
-    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
-    accounts
-        .query_row(
-            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
-            [email],
-            |r| r.get::<_, i64>(0),
-        )
-        .unwrap()
-        == 1
 }
 
 /// Night 1's mail to `people` sent, and a Postfix report for the first's
