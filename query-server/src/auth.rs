@@ -197,8 +197,6 @@ pub async fn login(
 
 /// A new password typed twice, differently.
 pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
-/// The accounts database could not be read to change a password.
-pub const UNAVAILABLE: &str = "系統暫時無法變更密碼，請稍後再試。";
 
 pub enum SetPassword {
     /// Set: the account's address.
@@ -292,15 +290,16 @@ fn spend_link(
             // The first password also spends any reset link.
             accounts::spend_tokens(&tx, account.id, Purpose::Reset, now)?;
         }
+        if purpose == Purpose::Reset {
+            // In the same commit: a reset ends every session, or nothing.
+            app.sessions.end_all_of(&tx, account.id, None)?;
+        }
         tx.commit()
     })();
+    drop(conn);
     match done {
         Ok(()) => {
             if purpose == Purpose::Reset {
-                if let Err(e) = app.sessions.end_all_of(&conn, account.id, None) {
-                    tracing::error!("ending sessions: {e}");
-                }
-                drop(conn);
                 mail_changed(app, &account.email);
             }
             SetPassword::Done(account.email.clone())
@@ -320,6 +319,12 @@ pub enum Change {
     /// The session has had its wrong current passwords for the hour: not
     /// checked; seconds to wait.
     Throttled(u64),
+    /// The known browsers' hashing lane is full: not checked, not counted;
+    /// seconds to wait.
+    Busy(u64),
+    /// The accounts database could not be read or written: the password
+    /// did not change.
+    Unavailable,
 }
 
 /// What the hashing thread decided about a password change.
@@ -342,12 +347,18 @@ pub async fn change_password(
     let (id, keep) = (session.account_id, session.hash);
     let account = step(app, Lane::Known, move |app| {
         let conn = app.accounts.lock().expect("accounts");
-        accounts::by_id(&conn, id).ok().flatten()
+        accounts::by_id(&conn, id)
     })
-    .await
-    .flatten();
-    let Some(account) = account else {
-        return Change::WrongCurrent;
+    .await;
+    let account = match account {
+        Some(Ok(Some(account))) => account,
+        // (the session outlived its account)
+        Some(Ok(None)) => return Change::WrongCurrent,
+        Some(Err(e)) => {
+            tracing::error!("password change lookup: {e}");
+            return Change::Unavailable;
+        }
+        None => return Change::Unavailable,
     };
     let (stored, email) = (account.password_hash.clone(), account.email.clone());
     // Counted before the check, as a known browser's login is
@@ -391,9 +402,12 @@ pub async fn change_password(
             app.throttle.succeeded(attempt);
             return Change::Refused(why);
         }
-        Err(_) => {
+        Err(not_run) => {
             app.throttle.not_checked(attempt);
-            return Change::Refused(UNAVAILABLE);
+            return match not_run {
+                NotRun::Busy => Change::Busy(BUSY_WAIT),
+                NotRun::Failed => Change::Unavailable,
+            };
         }
     };
     step(app, Lane::Known, move |app| {
@@ -406,9 +420,11 @@ pub async fn change_password(
             // changes the password (the owner, having noticed) voids them.
             accounts::spend_tokens(&tx, id, Purpose::Reset, now)?;
             accounts::spend_tokens(&tx, id, Purpose::Activate, now)?;
+            // In the same commit: a password changed whose other sessions
+            // live on is not the change its owner asked for.
+            app.sessions.end_all_of(&tx, id, Some(&keep))?;
             tx.commit()
-        })()
-        .and_then(|_| app.sessions.end_all_of(&conn, id, Some(&keep)));
+        })();
         drop(conn);
         match done {
             Ok(_) => {
@@ -417,12 +433,12 @@ pub async fn change_password(
             }
             Err(e) => {
                 tracing::error!("changing a password: {e}");
-                Change::Refused(UNAVAILABLE)
+                Change::Unavailable
             }
         }
     })
     .await
-    .unwrap_or(Change::Refused(UNAVAILABLE))
+    .unwrap_or(Change::Unavailable)
 }
 
 fn queue_mail(app: &App, kind: WebMail, email: &str, link: &str, when: chrono::DateTime<Utc>) {

@@ -92,7 +92,7 @@ const INTERNAL: &str = "系統發生錯誤，請稍後再試。";
 
 /// Retry-After (seconds) of a 503 for no data yet or a database fault,
 /// page and API alike.
-const UNAVAILABLE_RETRY: &str = "60";
+pub const UNAVAILABLE_RETRY: &str = "60";
 const UNAVAILABLE_PAGE: &str = "系統暫時無法讀取案件資料，請稍後再試。";
 
 /// A wait as people read it: seconds under a minute, else minutes rounded

@@ -699,6 +699,187 @@ fn a_session_gets_a_few_wrong_current_passwords_an_hour_and_then_waits() {
     );
 }
 
+/// A password change that finds the hashing lane of known browsers full
+/// (signed-in users posting at once, one thread here) was answered 422
+/// with "cannot change the password now", as if the form were wrong, and
+/// with no time to wait. It is the server that is busy: 429 with
+/// Retry-After, saying how long, and nothing counted against the session.
+#[test]
+fn a_password_change_refused_for_a_full_hashing_lane_is_a_429_to_retry_and_not_counted() {
+    let _turn = measuring();
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_HASHING_THREADS", "1"),
+            ("CPOR_SERVER_HASHING_QUEUE", "2"),
+            ("CPOR_SERVER_DEVICE_FAILURES_PER_HOUR", "1"),
+        ],
+    );
+    let mut sessions = vec![signed_in(&server, &data, WANG)];
+    for _ in 0..15 {
+        let mut c = Client::new(&server);
+        assert_eq!(c.login(WANG, PASSWORD).status, 303);
+        sessions.push(c);
+    }
+    let new = "another long passphrase";
+    let start = std::sync::Barrier::new(sessions.len());
+    let answers: Vec<(Client, Resp)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = sessions
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut c)| {
+                let start = &start;
+                scope.spawn(move || {
+                    let csrf = c.csrf();
+                    let current = format!("wrong guess {i}");
+                    start.wait();
+                    let r = c.post(
+                        "/account/password",
+                        &[
+                            ("csrf", &csrf),
+                            ("current", &current),
+                            ("password", new),
+                            ("confirm", new),
+                        ],
+                    );
+                    (c, r)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let mut busy = None;
+    let mut checked = 0;
+    for (c, r) in answers {
+        if r.status == 422 && r.body.contains("目前的密碼不正確") {
+            checked += 1;
+            continue;
+        }
+        assert_eq!(r.status, 429, "{}", r.body);
+        let wait: u64 = r.header("retry-after").unwrap().parse().unwrap();
+        assert!((1..=10).contains(&wait), "{wait}");
+        assert!(r.body.contains("變更密碼的人數過多"), "{}", r.body);
+        busy = Some(c);
+    }
+    assert!(checked >= 2, "{checked} checked");
+    // Not counted: the session refused as busy still has its one guess
+    // of the hour, and the right password changes it.
+    let mut c = busy.expect("none refused as busy");
+    let csrf = c.csrf();
+    let ok = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(
+        ok.header("location"),
+        Some("/account?m=changed"),
+        "{}",
+        ok.body
+    );
+}
+
+/// A password change or reset the accounts database cannot record in
+/// full (a full disk) was half done: a change whose new password was
+/// written but whose other sessions could not be ended said "cannot change
+/// the password" (422, the form's fault) though it had, and left the
+/// sessions it promises to end; a reset said done and left them. Now the
+/// password and the end of the other sessions are one commit: either both
+/// happen or neither, and a failure is the server's, 503 with
+/// Retry-After, saying the password did not change (a reset's link still
+/// works).
+#[test]
+fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_says_so() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let new = "another long passphrase";
+    let failing = |on: &str| {
+        accounts(&data)
+            .execute_batch(&format!(
+                "CREATE TRIGGER full_disk BEFORE {on}
+                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"
+            ))
+            .unwrap()
+    };
+    let mended = || {
+        accounts(&data)
+            .execute_batch("DROP TRIGGER full_disk")
+            .unwrap()
+    };
+    let mut c = signed_in(&server, &data, WANG);
+    let mut other = Client::new(&server);
+    assert_eq!(other.login(WANG, PASSWORD).status, 303);
+    for on in ["UPDATE OF password_hash ON accounts", "DELETE ON sessions"] {
+        let csrf = c.csrf();
+        failing(on);
+        let r = c.post(
+            "/account/password",
+            &[
+                ("csrf", &csrf),
+                ("current", PASSWORD),
+                ("password", new),
+                ("confirm", new),
+            ],
+        );
+        mended();
+        assert_eq!(r.status, 503, "{on}: {}", r.body);
+        assert!(r.header("retry-after").is_some(), "{on}: {:?}", r.headers);
+        assert!(r.body.contains("密碼未變更"), "{on}: {}", r.body);
+        assert_eq!(
+            other.get("/cases").status,
+            200,
+            "{on}: the other session ended"
+        );
+        let mut third = Client::new(&server);
+        assert_eq!(
+            third.login(WANG, PASSWORD).header("location"),
+            Some("/cases"),
+            "{on}: the old password no longer signs in"
+        );
+    }
+    // A reset: the same, and its link still works once the disk is mended.
+    let mut anon = Client::new(&server);
+    ask_forgot(&mut anon, WANG);
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+    let form = anon.get(&data.link("reset", WANG));
+    let (csrf, token) = (form.field("csrf"), form.field("token"));
+    let reset = |anon: &mut Client| {
+        anon.post(
+            "/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+    };
+    failing("DELETE ON sessions");
+    let r = reset(&mut anon);
+    mended();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    assert!(r.body.contains("密碼尚未設定"), "{}", r.body);
+    assert_eq!(other.get("/cases").status, 200, "the other session ended");
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, PASSWORD)
+            .header("location"),
+        Some("/cases")
+    );
+    assert_eq!(reset(&mut anon).header("location"), Some("/login?m=reset"));
+    assert_eq!(other.get("/cases").status, 303);
+    assert_eq!(
+        Client::new(&server).login(WANG, new).header("location"),
+        Some("/cases")
+    );
+}
+
 /// The thirty-seventh session's security review (its 5): the cases that
 /// left an address's list were every case any kept earlier snapshot
 /// granted it, so a grant a clerk revoked (a mistake: someone else's case)

@@ -19,7 +19,7 @@ use crate::app::App;
 use crate::auth::{self, Change, Login};
 use crate::captcha::Binding;
 use crate::device;
-use crate::failure::{too_many_attempts, wait_words, Answer, Failure};
+use crate::failure::{self, too_many_attempts, wait_words, Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
@@ -263,8 +263,6 @@ pub fn account(app: &App, req: &Req, s: &Session) -> Answer {
 pub fn password_problem(why: &'static str) -> Problem {
     if why == auth::MISMATCH {
         Problem::Field("confirm", why.into())
-    } else if why == auth::UNAVAILABLE {
-        Problem::General(why.into())
     } else {
         Problem::Field("password", why.into())
     }
@@ -349,6 +347,24 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
                 Some(wait),
                 None,
             ))
+        }
+        Change::Busy(wait) => {
+            let p = Problem::General(format!(
+                "目前變更密碼的人數過多，密碼未變更。請於 {}後再送出一次。",
+                wait_words(wait)
+            ));
+            Ok(waiting(
+                account_page(app, &s, None, Some(p), None)?,
+                Some(wait),
+                None,
+            ))
+        }
+        Change::Unavailable => {
+            let p = Problem::General("系統暫時無法變更密碼，密碼未變更。請稍後再試。".into());
+            let mut r = account_page(app, &s, None, Some(p), None)?;
+            r.status = StatusCode::SERVICE_UNAVAILABLE;
+            r.header("retry-after", failure::UNAVAILABLE_RETRY);
+            Ok(r)
         }
     }
 }
