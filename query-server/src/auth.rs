@@ -80,11 +80,11 @@ pub async fn login(
 ) -> Login {
     let email = normalise_email(email);
     let now = now_ms();
-    let nonce = device.and_then(|c| crate::device::open(&app.key, c, &email, now / 1000));
+    let device = device.and_then(|c| crate::device::open(&app.key, c, &email, now / 1000));
     // A stranger finding the queue full is refused before anything is
     // counted, looked up or written: under a flood this answer must be
     // the cheapest there is. (The captcha is not used up.)
-    if nonce.is_none() && app.hashers.full(Lane::Stranger) {
+    if device.is_none() && app.hashers.full(Lane::Stranger) {
         app.metrics.login("busy");
         return Login::Busy(BUSY_WAIT);
     }
@@ -92,13 +92,23 @@ pub async fn login(
     // limit, by whichever process: the hour's last slot goes to one
     // attempt however many run at once.
     let typed = email.clone();
-    let hint = if nonce.is_some() {
+    let hint = if device.is_some() {
         Lane::Known
     } else {
         Lane::Stranger
     };
     let counted = step(app, hint, move |app| {
-        match nonce.and_then(|n| app.throttle.device_attempt(&typed, n, now)) {
+        // A cookie of before the password's reset or change is a
+        // stranger's.
+        let known = device.filter(|d| {
+            let conn = app.accounts.lock().expect("accounts");
+            let account = accounts::by_email(&conn, &typed).unwrap_or_else(|e| {
+                tracing::error!("login lookup: {e}");
+                None
+            });
+            d.signed_in_with(&app.key, account.and_then(|a| a.password_hash).as_deref())
+        });
+        match known.and_then(|d| app.throttle.device_attempt(&typed, d.nonce, now)) {
             Some(a) => Ok((a, Lane::Known)),
             None => app
                 .throttle
@@ -157,15 +167,21 @@ pub async fn login(
         (Some((verdict, rehash)), Some(account)) if verdict.right() => {
             step(app, lane, move |app| {
                 let conn = app.accounts.lock().expect("accounts");
-                if let (Some(new), Some(old)) = (rehash, &account.password_hash) {
-                    if let Err(e) = accounts::replace_hash(&conn, account.id, old, &new) {
-                        tracing::error!("replacing an outdated password hash: {e}");
+                // The hash stored now, which the device cookie is bound to.
+                let mut hash = account.password_hash.clone()?;
+                if let Some(new) = rehash {
+                    match accounts::replace_hash(&conn, account.id, &hash, &new) {
+                        Ok(true) => hash = new,
+                        // (changed meanwhile: the cookie will not hold)
+                        Ok(false) => {}
+                        Err(e) => tracing::error!("replacing an outdated password hash: {e}"),
                     }
                 }
                 app.sessions
                     .create(&conn, account.id, &account.email, kind)
                     .map_err(|e| tracing::error!("creating a session: {e}"))
                     .ok()
+                    .map(|(id, session)| (id, session, hash))
             })
             .await
             .flatten()
@@ -173,11 +189,11 @@ pub async fn login(
         _ => None,
     };
     match session {
-        Some((id, session)) => {
+        Some((id, session, hash)) => {
             app.throttle.succeeded(attempt);
             app.metrics.login("success");
             let expires = now / 1000 + app.cfg.server.device_cookie.as_secs() as i64;
-            let device = crate::device::issue(&app.key, &email, expires)
+            let device = crate::device::issue(&app.key, &email, &hash, expires)
                 .map_err(|e| tracing::error!("a device cookie: {e}"))
                 .ok();
             Login::Ok {

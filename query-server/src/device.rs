@@ -14,6 +14,15 @@
 //! stolen cookie gives that many guesses an hour, for one account, no
 //! more. Each successful login replaces the cookie (a new nonce). Nothing
 //! is stored for a cookie that has not failed.
+//!
+//! A cookie stands for a browser that signed in with the password the
+//! account has now: it carries 8 bytes of an HMAC of the stored password
+//! hash, and once the password is reset or changed (or its hash
+//! replaced) it is a stranger's. A cookie kept by whoever knew the old
+//! password, or taken from a shared computer, passes no lockout after a
+//! reset.
+
+use subtle::ConstantTimeEq;
 
 use crate::throttle::address;
 use store::secret;
@@ -24,23 +33,51 @@ const PURPOSE: &str = "cpor device";
 /// The cookie's base name (`__Host-device` over HTTPS).
 pub const COOKIE: &str = "device";
 
-/// Bytes sealed: account (16), expiry (8, seconds since 1970), nonce (16).
-const LEN: usize = 40;
+/// Bytes sealed: account (16), expiry (8, seconds since 1970), nonce (16),
+/// password (8).
+const LEN: usize = 48;
 
-/// A new device cookie's value for `email` (normalised), valid until
-/// `expires` (seconds since 1970).
-pub fn issue(key: &[u8], email: &str, expires: i64) -> std::io::Result<String> {
+/// What binds a cookie to a password hash.
+const PASSWORD: &str = "cpor device password";
+
+/// A device cookie the server sealed, opened.
+#[derive(Clone, Copy)]
+pub struct Device {
+    /// What its failures are counted under.
+    pub nonce: [u8; 16],
+    password: [u8; 8],
+}
+
+impl Device {
+    /// Whether the browser signed in with the password whose hash the
+    /// account stores now (`None`: no password, no browser).
+    pub fn signed_in_with(&self, key: &[u8], hash: Option<&str>) -> bool {
+        hash.is_some_and(|h| password_tag(key, h).ct_eq(&self.password).into())
+    }
+}
+
+fn password_tag(key: &[u8], hash: &str) -> [u8; 8] {
+    let mut tag = [0u8; 8];
+    tag.copy_from_slice(&secret::signature(key, PASSWORD, hash.as_bytes())[..8]);
+    tag
+}
+
+/// A new device cookie's value for `email` (normalised) that signed in
+/// with the password `hash` stores, valid until `expires` (seconds since
+/// 1970).
+pub fn issue(key: &[u8], email: &str, hash: &str, expires: i64) -> std::io::Result<String> {
     let mut data = Vec::with_capacity(LEN);
     data.extend_from_slice(&address(email));
     data.extend_from_slice(&expires.to_be_bytes());
     data.extend_from_slice(&secret::random_bytes::<16>()?);
+    data.extend_from_slice(&password_tag(key, hash));
     Ok(secret::sealed(key, PURPOSE, &data))
 }
 
-/// The nonce of a device cookie the server sealed for `email`
-/// (normalised), unexpired at `now` (seconds since 1970); `None` for any
-/// other value.
-pub fn open(key: &[u8], cookie: &str, email: &str, now: i64) -> Option<[u8; 16]> {
+/// A device cookie the server sealed for `email` (normalised), unexpired
+/// at `now` (seconds since 1970); `None` for any other value, a cookie of
+/// before its password binding among them.
+pub fn open(key: &[u8], cookie: &str, email: &str, now: i64) -> Option<Device> {
     let data = secret::opened(key, PURPOSE, cookie)?;
     if data.len() != LEN || data[..16] != address(email) {
         return None;
@@ -49,7 +86,10 @@ pub fn open(key: &[u8], cookie: &str, email: &str, now: i64) -> Option<[u8; 16]>
     if now >= expires {
         return None;
     }
-    data[24..].try_into().ok()
+    Some(Device {
+        nonce: data[24..40].try_into().ok()?,
+        password: data[40..].try_into().ok()?,
+    })
 }
 
 #[cfg(test)]
@@ -59,9 +99,9 @@ mod tests {
     #[test]
     fn a_cookie_names_its_account_until_it_expires_and_cannot_be_changed() {
         let key = [7u8; 32];
-        let c = issue(&key, "a@b.tw", 1_000).unwrap();
-        let nonce = open(&key, &c, "a@b.tw", 999).expect("valid");
-        assert_ne!(nonce, [0; 16]);
+        let c = issue(&key, "a@b.tw", "$argon2id$one", 1_000).unwrap();
+        let d = open(&key, &c, "a@b.tw", 999).expect("valid");
+        assert_ne!(d.nonce, [0; 16]);
         assert!(open(&key, &c, "a@b.tw", 1_000).is_none(), "expired");
         assert!(open(&key, &c, "x@b.tw", 999).is_none(), "another account");
         assert!(open(&[8u8; 32], &c, "a@b.tw", 999).is_none(), "another key");
@@ -72,6 +112,33 @@ mod tests {
         // The pre-login token under the same key is no device cookie.
         let csrf = secret::signed_token(&key, "cpor csrf").unwrap();
         assert!(open(&key, &csrf, "a@b.tw", 999).is_none());
-        assert_ne!(issue(&key, "a@b.tw", 1_000).unwrap(), c, "a new nonce");
+        assert_ne!(
+            issue(&key, "a@b.tw", "$argon2id$one", 1_000).unwrap(),
+            c,
+            "a new nonce"
+        );
+    }
+
+    #[test]
+    fn a_cookie_holds_for_the_password_it_signed_in_with_only() {
+        let key = [7u8; 32];
+        let c = issue(&key, "a@b.tw", "$argon2id$one", 1_000).unwrap();
+        let d = open(&key, &c, "a@b.tw", 999).unwrap();
+        assert!(d.signed_in_with(&key, Some("$argon2id$one")));
+        assert!(!d.signed_in_with(&key, Some("$argon2id$two")), "reset");
+        assert!(!d.signed_in_with(&key, None), "no password");
+        assert!(!d.signed_in_with(&[8u8; 32], Some("$argon2id$one")));
+        // The hash is not in the cookie, nor its plain digest.
+        let hex: String = "$argon2id$one"
+            .bytes()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        assert!(!c.contains(&hex));
+        // A cookie of before the binding (40 bytes) is no cookie.
+        let mut data = address("a@b.tw").to_vec();
+        data.extend_from_slice(&1_000i64.to_be_bytes());
+        data.extend_from_slice(&[1u8; 16]);
+        let older = secret::sealed(&key, PURPOSE, &data);
+        assert!(open(&key, &older, "a@b.tw", 999).is_none());
     }
 }

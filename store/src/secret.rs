@@ -171,7 +171,10 @@ pub fn opened(key: &[u8], purpose: &str, token: &str) -> Option<Vec<u8>> {
     mac.verify_truncated_left(&tag).is_ok().then_some(data)
 }
 
-fn signature(key: &[u8], purpose: &str, data: &[u8]) -> [u8; 16] {
+/// HMAC-SHA256 of `data` (first 16 bytes) under the key for `purpose`:
+/// the tag of a `sealed` token, and what the website's device cookies
+/// bind a password hash with (nothing of it readable in the cookie).
+pub fn signature(key: &[u8], purpose: &str, data: &[u8]) -> [u8; 16] {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(purpose.as_bytes());
     mac.update(b"\0");

@@ -13,8 +13,8 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::util::{
-    connect_from, measuring, median, read_response, request_from, Client, Data, Resp, Server,
-    Source, CAPTCHA, PASSWORD,
+    connect_from, measuring, median, read_response, request_from, reset_password, Client, Data,
+    Resp, Server, Source, CAPTCHA, PASSWORD,
 };
 
 const WANG: &str = "wang.ming@example.com";
@@ -510,6 +510,131 @@ fn a_lockout_by_strangers_keeps_the_owners_browser_out_but_a_stolen_cookie_gets_
         other.login("lin@example.com", "wrong password!!").status,
         429
     );
+}
+
+/// A device cookie stands for a browser that signed in with the account's
+/// password; it stood on after the password was reset or changed. So a
+/// cookie taken from a shared computer, or kept by whoever knew the old
+/// password, still passed the strangers' lockout and gave its guesses an
+/// hour at the new password, and (a browser or an app) still signed in
+/// that way with it once learnt. A cookie is now bound to the password it
+/// signed in with: after a reset or a change it is a stranger's; the
+/// next login with the new password gets one that holds.
+#[test]
+fn a_device_cookie_from_before_a_password_reset_or_change_is_a_strangers() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "3"),
+            ("CPOR_SERVER_DEVICE_FAILURES_PER_HOUR", "4"),
+        ],
+    );
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let mut owner = Source::new(&server, "127.0.0.2");
+    assert_eq!(owner.login(WANG, PASSWORD).status, 303);
+    let old = owner.cookies["device"].clone();
+    // The password is reset (its owner's hands or not), then strangers
+    // lock the account.
+    let new = "a brand new passphrase";
+    let mut anon = Client::new(&server);
+    let r = reset_password(&mut anon, &data, WANG, new);
+    assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+    let mut stranger = Source::new(&server, "127.0.0.3");
+    for _ in 0..3 {
+        assert_eq!(stranger.login(WANG, "wrong password!!").status, 200);
+    }
+    assert_eq!(stranger.login(WANG, new).status, 429, "locked");
+    // The cookie from before the reset passes nothing, right password or not.
+    let mut holder = Source::new(&server, "127.0.0.4");
+    holder.cookies.insert("device".into(), old.clone());
+    assert_eq!(holder.login(WANG, "a guess at it!!").status, 429);
+    assert_eq!(holder.login(WANG, new).status, 429);
+    // Nor over the API (its device token is the same seal).
+    let mut app = Source::new(&server, "127.0.0.5");
+    let r = app_login(&mut app, WANG, new, Some(&old));
+    assert_eq!(r.status, 429, "{}", r.body);
+    // Another account: a browser that signs in after its password was
+    // changed gets a cookie that holds; one from before the change is a
+    // stranger's.
+    const LAWYER: &str = "lawyer.chen@example.com";
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    assert_eq!(c.login(LAWYER, PASSWORD).status, 303);
+    let mut owner = Source::new(&server, "127.0.0.6");
+    assert_eq!(owner.login(LAWYER, PASSWORD).status, 303);
+    let before_change = owner.cookies["device"].clone();
+    let csrf = c.csrf();
+    let changed = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(changed.header("location"), Some("/account?m=changed"));
+    let mut fresh = Source::new(&server, "127.0.0.7");
+    assert_eq!(fresh.login(LAWYER, new).status, 303);
+    let mut stranger = Source::new(&server, "127.0.0.8");
+    for _ in 0..3 {
+        assert_eq!(stranger.login(LAWYER, "wrong password!!").status, 200);
+    }
+    assert_eq!(stranger.login(LAWYER, new).status, 429, "locked");
+    let mut holder = Source::new(&server, "127.0.0.9");
+    holder.cookies.insert("device".into(), before_change);
+    assert_eq!(
+        holder.login(LAWYER, new).status,
+        429,
+        "the cookie from before the change"
+    );
+    let r = fresh.login(LAWYER, new);
+    assert_eq!(r.status, 303, "the cookie from after it: {}", r.body);
+}
+
+/// A login that replaces an outdated password hash (one made before the
+/// pepper) binds the browser's new device cookie to the hash stored after
+/// it, so that cookie passes a lockout as any other does.
+#[test]
+fn a_device_cookie_from_a_login_that_replaced_an_outdated_hash_holds() {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "3")]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+    let outdated = argon2::Argon2::default()
+        .hash_password(PASSWORD.as_bytes(), &salt)
+        .unwrap()
+        .to_string();
+    let accounts = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    let stored = || -> String {
+        accounts
+            .query_row(
+                "SELECT password_hash FROM accounts WHERE email = ?1",
+                [WANG],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    accounts
+        .execute(
+            "UPDATE accounts SET password_hash = ?2 WHERE email = ?1",
+            [WANG, &outdated],
+        )
+        .unwrap();
+    let mut owner = Source::new(&server, "127.0.0.2");
+    assert_eq!(owner.login(WANG, PASSWORD).status, 303);
+    assert_ne!(stored(), outdated, "the outdated hash was not replaced");
+    let mut stranger = Source::new(&server, "127.0.0.3");
+    for _ in 0..3 {
+        assert_eq!(stranger.login(WANG, "wrong password!!").status, 200);
+    }
+    assert_eq!(stranger.login(WANG, PASSWORD).status, 429, "locked");
+    let r = owner.login(WANG, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
 }
 
 /// An app's login over the API from `source`, with the device token its

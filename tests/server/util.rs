@@ -617,6 +617,42 @@ pub fn enc(s: &str) -> String {
     mail::url_encode(s)
 }
 
+/// Asks for a password link for `email` through the /forgot form (the
+/// tests' fixed captcha).
+pub fn ask_forgot(c: &mut Client, email: &str) -> Resp {
+    let page = c.get("/forgot");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    c.post(
+        "/forgot",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", email),
+        ],
+    )
+}
+
+/// Resets `email`'s password to `new` the way its owner would: asks on
+/// /forgot, waits for the mail, opens its link and posts the form.
+pub fn reset_password(c: &mut Client, data: &Data, email: &str, new: &str) -> Resp {
+    let before = data.mails("reset", email);
+    assert_eq!(ask_forgot(c, email).status, 200);
+    eventually("the reset mail", || data.mails("reset", email) > before);
+    let form = c.get(&data.link("reset", email));
+    assert_eq!(form.status, 200, "{}", form.body);
+    let (csrf, token) = (form.field("csrf"), form.field("token"));
+    c.post(
+        "/reset",
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("password", new),
+            ("confirm", new),
+        ],
+    )
+}
+
 /// Waits until `f` holds (the server works in the background: mail,
 /// snapshot polling).
 pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {

@@ -7,7 +7,8 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::util::{
-    enc, eventually, measuring, taipei_clock, Client, Data, Resp, Server, CAPTCHA, PASSWORD,
+    ask_forgot, enc, eventually, measuring, taipei_clock, Client, Data, Resp, Server, CAPTCHA,
+    PASSWORD,
 };
 
 const WANG: &str = "wang.ming@example.com";
@@ -30,22 +31,6 @@ fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
     c
-}
-
-/// Asks for a password link for `email` through the /forgot form (the
-/// tests' fixed captcha).
-fn ask_forgot(c: &mut Client, email: &str) -> Resp {
-    let page = c.get("/forgot");
-    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-    c.post(
-        "/forgot",
-        &[
-            ("csrf", &csrf),
-            ("captcha_id", &id),
-            ("captcha", CAPTCHA),
-            ("email", email),
-        ],
-    )
 }
 
 /// A page with its per-request tokens (captcha id, csrf) blanked, to
