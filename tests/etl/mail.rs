@@ -2407,6 +2407,12 @@ impl Paused {
         read_until_paused(&mut self.stderr, point);
     }
 
+    /// Kills it where it paused (SIGKILL), as a crash or `kill -9` would.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
     /// Lets it go on, and waits for it to end.
     fn resume(mut self) -> Run {
         fs::write(&self.resume, "").unwrap();

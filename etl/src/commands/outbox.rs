@@ -247,6 +247,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
             let retried = outbox.retry(which)?;
+            store::failpoint::pause("retry-before-flags");
             // Retrying by hand is a decision to write to the address again
             // (the mail queued with an item goes to the same address): the
             // retry recorded its flag's clearing, written here (or, if this

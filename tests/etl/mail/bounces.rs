@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::Path;
 
-use super::{etl_with, flagged, scenario, state_id, state_of, Smtp};
+use super::{etl_with, flagged, scenario, state_id, state_of, Paused, Smtp};
 use crate::util::Run;
 use crate::util::{repo_root, Env, Refusing};
 
@@ -431,6 +431,87 @@ fn a_retry_whose_flag_could_not_be_cleared_is_still_sent() {
     assert_eq!(state_of(&env, &smtp, rcpt), "sent");
     assert_eq!(smtp.accepted_for(rcpt).len(), 2, "sent again, as asked");
     assert!(!flagged(&env, rcpt));
+}
+
+/// A retry killed between its commit and the clearing of the flag, while
+/// a nightly `send` is part-way through its mail: the clear waits in the
+/// outbox, and the run under way writes it before its next claim and takes
+/// it into its set (its own write does not change the accounts database's
+/// `data_version`, so reading the flags again would not show it): the
+/// retried mail goes in this run, not suppressed for a flag the
+/// administrator cleared.
+#[test]
+fn a_retry_killed_before_clearing_its_flag_is_sent_by_the_send_under_way() {
+    let rcpt = "nobody@example.net";
+    let other = "other@example.com";
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt]);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    // Night 2 grants `other` a case: its activation is the run's first claim.
+    let (mut n2, _) = scenario(&[rcpt]);
+    n2.new_case_granted(2, other);
+    let batch = n2.write(&env.dir.path().join("b"), "20261124");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    let sender = Paused::after_the_first_claim(&env, &smtp);
+    let mut retry = env.command();
+    retry.args(["outbox", "retry", &state_id(&env, &smtp, rcpt)]);
+    Paused::spawn(
+        retry,
+        env.dir.path().join("resume-retry"),
+        "retry-before-flags",
+    )
+    .kill();
+    assert!(flagged(&env, rcpt), "the flag was cleared");
+    let out = sender.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(smtp.accepted_for(other).len(), 1);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent", "{}", out.stdout);
+    assert_eq!(smtp.accepted_for(rcpt).len(), 2, "sent again, as asked");
+    assert!(!flagged(&env, rcpt));
+}
+
+/// A report read while its item is being sent again (an administrator
+/// retried it, a `send` has it claimed) cannot say which attempt it is
+/// about: `bounces` leaves it unread in `new/`, changes nothing, and says
+/// so; the send goes on, and the next `bounces` reads it.
+#[test]
+fn a_report_about_mail_being_sent_is_left_unread_for_the_next_run() {
+    let rcpt = "nobody@example.net";
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt]);
+    let first = postfix_report(&smtp, rcpt);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    let id = state_id(&env, &smtp, rcpt);
+    let retry = etl(&env, &smtp, &["outbox", "retry", &id]);
+    assert_eq!(retry.code, 0, "{}{}", retry.stdout, retry.stderr);
+    let sender = Paused::after_the_first_claim(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sending");
+    // A second report about the item (the relay's, a day later).
+    let second = first.replacen("Date: ", "X-Resent: 1\nDate: ", 1);
+    assert_ne!(second, first);
+    deliver(&maildir, "2.postfix", &second);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("1 about mail being sent (left unread)"),
+        "{}",
+        run.stdout
+    );
+    assert!(maildir.join("new").join("2.postfix").exists(), "read");
+    assert!(
+        !flagged(&env, rcpt),
+        "flagged by a report it could not place"
+    );
+    let out = sender.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent");
+    assert_eq!(smtp.accepted_for(rcpt).len(), 2);
+    // The next run reads it.
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("1 message(s) read"), "{}", run.stdout);
+    assert!(!maildir.join("new").join("2.postfix").exists());
 }
 
 /// Two runs in the same second each keep their report: the second used to
