@@ -6,7 +6,9 @@
 use std::fs;
 use std::path::Path;
 
-use crate::util::{court, damage, edit_manifest, rehash, replace_bytes, sample, writable, Env};
+use crate::util::{
+    append_raw_rows, court, damage, edit_manifest, rehash, replace_bytes, sample, writable, Env,
+};
 
 /// Imports night 1, then the corrupted night 2, and checks TPD was carried
 /// over with the reason, the rest imported. Returns the night-2 report.
@@ -470,6 +472,78 @@ fn user_defined_codes_decode_through_eudc_and_never_as_hkscs() {
     let tpd = &court(&report, "TPD")["stats"];
     assert_eq!(tpd["udc_unmapped"], 7);
     assert_eq!(tpd["udc_mapped"], 0);
+}
+
+/// A review of the import against the contract (2026-12-05, its 1): a
+/// user-defined code with no mapping reads as 〓, whatever the code, so two
+/// cases whose 字別 held two different unmapped codes (FA41, FA42) had one
+/// key: the second was rejected as "listed again", and its progress and
+/// its applicant's grant went to the first case: party B shown case A's
+/// division and an entry of its own case under A's. A key holding 〓
+/// cannot say which case it names: every row keyed with it is rejected,
+/// naming the field, and nothing of either case is published.
+#[test]
+fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let key = |code: &[u8]| [b"TPD,".as_slice(), &big5("民事,115,"), code, b",100,"].concat();
+    let (a, b) = (key(b"\xFA\x41"), key(b"\xFA\x42"));
+    append_raw_rows(
+        &batch,
+        "TPD_case.csv",
+        &[
+            [a.clone(), big5("甲,審理中,")].concat(),
+            [b.clone(), big5("乙,審理中,")].concat(),
+        ],
+    );
+    append_raw_rows(
+        &batch,
+        "TPD_progress.csv",
+        &[[
+            b.clone(),
+            big5("1,115/03/05,乙案的判決,115/03/05 09:00:00,N"),
+        ]
+        .concat()],
+    );
+    append_raw_rows(
+        &batch,
+        "TPD_applicant.csv",
+        &[[b, big5("原告,party.b@example.com,115/03/06,核准")].concat()],
+    );
+    // (the sample's own rejects and these: past the default floor of 10)
+    let run: crate::util::Run = env
+        .command()
+        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
+        .arg("import")
+        .arg(&batch)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let rejects: Vec<_> = court(&report, "TPD")["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["reason"].as_str().unwrap().contains("〓"))
+        .collect();
+    assert_eq!(rejects.len(), 4, "{:#?}", court(&report, "TPD")["rejects"]);
+    assert!(rejects.iter().all(|r| r["field"] == "字別"), "{rejects:#?}");
+    assert!(
+        rejects[0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("user-defined"),
+        "{rejects:#?}"
+    );
+    let dump = env.live_dump();
+    assert!(!dump.contains("party.b@example.com"), "a grant published");
+    assert!(!dump.contains("乙案的判決"), "an entry published");
+}
+
+/// `text` in CP950.
+fn big5(text: &str) -> Vec<u8> {
+    encoding_rs::BIG5.encode(text).0.into_owned()
 }
 
 /// One character of an entry text changed in the live snapshot (請 → 講 in

@@ -252,12 +252,24 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// courts write it (CP950, CRLF), and makes the manifest count and hash
 /// them.
 pub fn append_rows(batch: &Path, file: &str, rows: &[&str]) {
+    let encoded: Vec<Vec<u8>> = rows
+        .iter()
+        .map(|row| {
+            let (encoded, _, unmappable) = encoding_rs::BIG5.encode(row);
+            assert!(!unmappable, "{row} is not CP950");
+            encoded.into_owned()
+        })
+        .collect();
+    append_raw_rows(batch, file, &encoded);
+}
+
+/// Appends `rows` (bytes as they are, without line ends; CRLF after each)
+/// to a batch's file, and makes the manifest count and hash them.
+pub fn append_raw_rows(batch: &Path, file: &str, rows: &[Vec<u8>]) {
     let path = batch.join(file);
     let mut bytes = fs::read(&path).unwrap();
     for row in rows {
-        let (encoded, _, unmappable) = encoding_rs::BIG5.encode(row);
-        assert!(!unmappable, "{row} is not CP950");
-        bytes.extend_from_slice(&encoded);
+        bytes.extend_from_slice(row);
         bytes.extend_from_slice(b"\r\n");
     }
     fs::write(&path, &bytes).unwrap();

@@ -123,6 +123,18 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
             ),
         ));
     }
+    // Every user-defined code with no mapping reads as 〓, whichever it
+    // is: two cases' words would be one key, and one case's rows and
+    // grants would go to the other.
+    if f[3].contains(crate::decode::GETA) {
+        return Err(FieldError::at(
+            3,
+            format!(
+                "word `{}` holds 〓, as a user-defined code with no mapping in EUDC.csv reads:                  it could be another case's word; map the code in EUDC.csv",
+                f[3]
+            ),
+        ));
+    }
     let number = parse_int(&f[4], limits.number_digits).map_err(|r| FieldError::at(4, r))?;
     Ok(CaseKey {
         category: f[1].clone(),
