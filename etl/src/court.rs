@@ -239,8 +239,10 @@ struct Cases {
 
 impl Cases {
     /// Reads the case file in one pass, on one thread: every other row
-    /// must name a case listed here, and a case listed twice is rejected the
-    /// second time.
+    /// must name a case listed here. A case with a rejected row, or listed
+    /// twice, is left out (the contract: "a rejected case row leaves its
+    /// case out"), its other row in the case file rejected too, so the
+    /// file's order never chooses between two rows of one case.
     fn read(
         court: &Context<'_>,
         file: Option<Result<DataFile<'_>, FileError>>,
@@ -257,20 +259,57 @@ impl Cases {
                             rejected.entry(r.key.clone()).or_insert(line);
                         }
                     })?;
-                    if let Some((_, first)) = index.get(r.key) {
+                    let line = r.line().expect("the case file is scanned in one pass");
+                    if let Some(first) = index.get(r.key).map(|&(_, l)| l).or_else(|| rejected.get(r.key).copied()) {
+                        rejected.entry(r.key.clone()).or_insert(line);
                         return Err(FieldError::at(
                             4,
                             format!(
-                                "case {} is listed again (first on line {first}); one row per case",
+                                "case {} is listed again (first on line {first}); one row per case, \
+                                 so the case is left out",
                                 r.key
                             ),
                         ));
                     }
-                    let line = r.line().expect("the case file is scanned in one pass");
                     index.insert(r.key.clone(), (rows.len() as u32, line));
                     rows.push((r.key.clone(), row));
                     Ok(())
                 });
+                let (mut scan, mut listed) = (scan, listed);
+                // A row that read well of a case with another row rejected:
+                // rejected in turn, and the case left out.
+                if rejected.keys().any(|key| index.contains_key(key)) {
+                    let field = FileKind::Case.spec().columns[4].clone();
+                    let mut kept = Vec::with_capacity(rows.len());
+                    for (key, row) in rows.drain(..) {
+                        let Some(&other) = rejected.get(&key) else {
+                            kept.push((key, row));
+                            continue;
+                        };
+                        let (_, line) = index.remove(&key).expect("indexed");
+                        scan.rejected += 1;
+                        *scan
+                            .rejected_by_field
+                            .entry(format!("{} {field}", file.file))
+                            .or_default() += 1;
+                        if listed.len() < court.max_listed {
+                            listed.push(Reject {
+                                file: file.file.clone(),
+                                line,
+                                field: Some(field.clone()),
+                                reason: format!(
+                                    "case {key} is listed again (rejected on line {other}); one \
+                                     row per case, so the case is left out"
+                                ),
+                            });
+                        }
+                    }
+                    listed.sort_by_key(|r| r.line);
+                    for (i, (key, _)) in kept.iter().enumerate() {
+                        index.get_mut(key).expect("indexed").0 = i as u32;
+                    }
+                    rows = kept;
+                }
                 tally.add_file(&file, scan);
                 tally.rejects.extend(listed);
             }

@@ -7,7 +7,8 @@ use std::fs;
 use std::path::Path;
 
 use crate::util::{
-    append_raw_rows, court, damage, edit_manifest, rehash, replace_bytes, sample, writable, Env,
+    append_raw_rows, append_rows, court, damage, edit_manifest, rehash, replace_bytes, sample,
+    writable, Env,
 };
 
 /// Imports night 1, then the corrupted night 2, and checks TPD was carried
@@ -510,15 +511,7 @@ fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
         "TPD_applicant.csv",
         &[[b, big5("原告,party.b@example.com,115/03/06,核准")].concat()],
     );
-    // (the sample's own rejects and these: past the default floor of 10)
-    let run: crate::util::Run = env
-        .command()
-        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
-        .arg("import")
-        .arg(&batch)
-        .output()
-        .unwrap()
-        .into();
+    let run = import_past_the_floor(&env, &batch);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report = env.report("20261123");
     let rejects: Vec<_> = court(&report, "TPD")["rejects"]
@@ -539,6 +532,91 @@ fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
     let dump = env.live_dump();
     assert!(!dump.contains("party.b@example.com"), "a grant published");
     assert!(!dump.contains("乙案的判決"), "an entry published");
+}
+
+/// Imports `batch` with the reject floor at 100 rows: the sample's own
+/// rejects and a test's added ones stay under it.
+fn import_past_the_floor(env: &Env, batch: &Path) -> crate::util::Run {
+    env.command()
+        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
+        .arg("import")
+        .arg(batch)
+        .output()
+        .unwrap()
+        .into()
+}
+
+/// The review of the import against the contract (its 3): "a rejected
+/// case row leaves its case out of the case file". A case listed twice kept
+/// its first row (the file's order chose its status, its cut-off and so
+/// whether it is shown), and a case whose row was rejected (a status not in
+/// the contract) was imported from a later row. Now a case with a rejected
+/// row is left out, every row of it in the case file rejected and named,
+/// and its progress and applicant rows rejected as naming a rejected row.
+#[test]
+fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let lines = fs::read(batch.join("TPD_case.csv"))
+        .unwrap()
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count() as u64;
+    append_rows(
+        &batch,
+        "TPD_case.csv",
+        &[
+            "TPD,民事,115,訴,900,甲,審理中,",
+            "TPD,民事,115,訴,0900,甲,上訴,115/09/01",
+            "TPD,民事,115,訴,901,甲,審結,",
+            "TPD,民事,115,訴,901,甲,審理中,",
+        ],
+    );
+    append_rows(
+        &batch,
+        "TPD_progress.csv",
+        &[
+            "TPD,民事,115,訴,900,1,115/03/05,九百號的分案,115/03/05 09:00:00,N",
+            "TPD,民事,115,訴,901,1,115/03/05,九百零一號的分案,115/03/05 09:00:00,N",
+        ],
+    );
+    let run = import_past_the_floor(&env, &batch);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for n in ["900", "901"] {
+        let case = env.etl(&["case", "TPD", "民事", "115", "訴", n]);
+        assert_ne!(case.code, 0, "case {n} imported: {}", case.stdout);
+    }
+    let dump = env.live_dump();
+    assert!(!dump.contains("九百"), "an entry of theirs published");
+    let report = env.report("20261123");
+    let rejects = court(&report, "TPD")["rejects"].as_array().unwrap().clone();
+    let at = |file: &str, line: u64| {
+        rejects
+            .iter()
+            .find(|r| r["file"] == file && r["line"] == line)
+            .unwrap_or_else(|| panic!("{file}:{line} not rejected: {rejects:#?}"))
+    };
+    for line in lines + 1..=lines + 4 {
+        at("TPD_case.csv", line);
+    }
+    let first = at("TPD_case.csv", lines + 1)["reason"].to_string();
+    assert!(first.contains(&format!("line {}", lines + 2)), "{first}");
+    let progress: Vec<_> = rejects
+        .iter()
+        .filter(|r| {
+            let why = r["reason"].to_string();
+            r["file"] == "TPD_progress.csv"
+                && why.contains("was rejected")
+                && (why.contains("第900號") || why.contains("第901號"))
+        })
+        .collect();
+    assert_eq!(progress.len(), 2, "{rejects:#?}");
+    let stats = &court(&report, "TPD")["stats"];
+    assert_eq!(
+        stats["rejected"].as_u64().unwrap() as usize,
+        rejects.len(),
+        "the count and the list"
+    );
 }
 
 /// `text` in CP950.
