@@ -367,6 +367,7 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
         }),
         Login::BadCredentials => Err(Failure::BadCredentials),
         Login::Throttled(wait) | Login::Busy(wait) => Err(Failure::Throttled(wait)),
+        Login::Unavailable => Err(Failure::Unavailable(None)),
     }
 }
 

@@ -46,6 +46,9 @@ pub enum Login {
     /// The hashing threads have too many strangers' logins waiting: try
     /// again after this many seconds (nothing was counted).
     Busy(u64),
+    /// The accounts database could not look the account up or record the
+    /// session: the server's failure, not counted against anyone.
+    Unavailable,
 }
 
 /// A sign-in's database step, at `lane`'s priority (`Hashers::step`).
@@ -135,13 +138,19 @@ pub async fn login(
     let address = email.clone();
     let account = step(app, lane, move |app| {
         let conn = app.accounts.lock().expect("accounts");
-        accounts::by_email(&conn, &address).unwrap_or_else(|e| {
-            tracing::error!("login lookup: {e}");
-            None
-        })
+        accounts::by_email(&conn, &address)
     })
-    .await
-    .flatten();
+    .await;
+    let account = match account {
+        Some(Ok(account)) => account,
+        failed => {
+            if let Some(Err(e)) = failed {
+                tracing::error!("login lookup: {e}");
+            }
+            app.throttle.not_checked(attempt);
+            return unavailable(app);
+        }
+    };
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = app
         .hashers
@@ -153,62 +162,70 @@ pub async fn login(
             (verdict, rehash)
         })
         .await;
-    let verdict = match verdict {
-        Ok(v) => Some(v),
-        Err(NotRun::Busy) => {
+    let (verdict, rehash) = match verdict {
+        Ok(v) => v,
+        Err(not_run) => {
             app.throttle.not_checked(attempt);
-            app.metrics.login("busy");
-            return Login::Busy(BUSY_WAIT);
-        }
-        Err(NotRun::Failed) => None,
-    };
-    let session = match (verdict, account) {
-        // Verified, so there is an account: no hash never verifies.
-        (Some((verdict, rehash)), Some(account)) if verdict.right() => {
-            step(app, lane, move |app| {
-                let conn = app.accounts.lock().expect("accounts");
-                // The hash stored now, which the device cookie is bound to.
-                let mut hash = account.password_hash.clone()?;
-                if let Some(new) = rehash {
-                    match accounts::replace_hash(&conn, account.id, &hash, &new) {
-                        Ok(true) => hash = new,
-                        // (changed meanwhile: the cookie will not hold)
-                        Ok(false) => {}
-                        Err(e) => tracing::error!("replacing an outdated password hash: {e}"),
-                    }
+            return match not_run {
+                NotRun::Busy => {
+                    app.metrics.login("busy");
+                    Login::Busy(BUSY_WAIT)
                 }
-                app.sessions
-                    .create(&conn, account.id, &account.email, kind)
-                    .map_err(|e| tracing::error!("creating a session: {e}"))
-                    .ok()
-                    .map(|(id, session)| (id, session, hash))
-            })
-            .await
-            .flatten()
+                NotRun::Failed => unavailable(app),
+            };
         }
-        _ => None,
     };
-    match session {
-        Some((id, session, hash)) => {
-            app.throttle.succeeded(attempt);
-            app.metrics.login("success");
-            let expires = now / 1000 + app.cfg.server.device_cookie.as_secs() as i64;
-            let device = crate::device::issue(&app.key, &email, &hash, expires)
-                .map_err(|e| tracing::error!("a device cookie: {e}"))
-                .ok();
-            Login::Ok {
-                id,
-                session,
-                device,
-            }
-        }
-        None => {
+    // Verified, so there is an account: no hash never verifies.
+    let account = match account {
+        Some(account) if verdict.right() => account,
+        _ => {
             // The attempt was counted as a failure when it began.
             drop(attempt);
             app.metrics.login("bad_credentials");
-            Login::BadCredentials
+            return Login::BadCredentials;
         }
+    };
+    let made = step(app, lane, move |app| {
+        let conn = app.accounts.lock().expect("accounts");
+        // The hash stored now, which the device cookie is bound to.
+        let mut hash = account.password_hash.clone()?;
+        if let Some(new) = rehash {
+            match accounts::replace_hash(&conn, account.id, &hash, &new) {
+                Ok(true) => hash = new,
+                // (changed meanwhile: the cookie will not hold)
+                Ok(false) => {}
+                Err(e) => tracing::error!("replacing an outdated password hash: {e}"),
+            }
+        }
+        app.sessions
+            .create(&conn, account.id, &account.email, kind)
+            .map_err(|e| tracing::error!("creating a session: {e}"))
+            .ok()
+            .map(|(id, session)| (id, session, hash))
+    })
+    .await
+    .flatten();
+    let Some((id, session, hash)) = made else {
+        // A right password the server could not act on is no failure.
+        app.throttle.not_checked(attempt);
+        return unavailable(app);
+    };
+    app.throttle.succeeded(attempt);
+    app.metrics.login("success");
+    let expires = now / 1000 + app.cfg.server.device_cookie.as_secs() as i64;
+    let device = crate::device::issue(&app.key, &email, &hash, expires)
+        .map_err(|e| tracing::error!("a device cookie: {e}"))
+        .ok();
+    Login::Ok {
+        id,
+        session,
+        device,
     }
+}
+
+fn unavailable(app: &App) -> Login {
+    app.metrics.login("unavailable");
+    Login::Unavailable
 }
 
 /// A new password typed twice, differently.

@@ -46,7 +46,8 @@ impl Metrics {
         }
     }
 
-    /// `success`, `bad_credentials`, `bad_captcha`, `throttled`, `busy`.
+    /// `success`, `bad_credentials`, `bad_captcha`, `throttled`, `busy`,
+    /// `unavailable`.
     pub fn login(&self, outcome: &'static str) {
         *self
             .inner
@@ -123,6 +124,7 @@ impl Metrics {
             "bad_captcha",
             "throttled",
             "busy",
+            "unavailable",
         ] {
             let n = m.logins.get(outcome).copied().unwrap_or(0);
             let _ = writeln!(out, "cpor_logins_total{{outcome=\"{outcome}\"}} {n}");

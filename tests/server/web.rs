@@ -865,6 +865,99 @@ fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_say
     );
 }
 
+/// A review of the server (2026-12-05, its 1): a login whose session the
+/// accounts database could not record (locked past the busy timeout, a
+/// full disk), or whose account it could not look up, was answered "wrong
+/// address or password", 401 over the API, and counted as a failed
+/// login: the user sent to reset a password that was right, and nearer
+/// the lockout. It is the server's failure: 503 with Retry-After, saying
+/// so, and nothing counted.
+#[test]
+fn a_login_the_database_cannot_record_is_a_503_and_not_counted_as_a_wrong_password() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "2")]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let refusing = || {
+        accounts(&data)
+            .execute_batch(
+                "CREATE TRIGGER full_disk BEFORE INSERT ON sessions
+                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+            )
+            .unwrap()
+    };
+    let mended = || {
+        accounts(&data)
+            .execute_batch("DROP TRIGGER full_disk")
+            .unwrap()
+    };
+    refusing();
+    let mut answers = vec![];
+    for _ in 0..2 {
+        answers.push(Client::new(&server).login(WANG, PASSWORD));
+    }
+    let api = Client::new(&server).api_login(WANG, PASSWORD);
+    mended();
+    for r in &answers {
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+        assert!(!r.body.contains("帳號或密碼不正確"), "{}", r.body);
+        assert!(r.body.contains("暫時無法登入"), "{}", r.body);
+    }
+    assert_eq!(api.status, 503, "{}", api.body);
+    assert!(api.header("retry-after").is_some(), "{:?}", api.headers);
+    assert_ne!(api.json()["error"], "bad_credentials", "{}", api.body);
+    // Three right passwords the server could not take were no failures:
+    // the account's limit of two is untouched.
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, PASSWORD)
+            .header("location"),
+        Some("/cases")
+    );
+}
+
+/// A review of the server (2026-12-05, its 2): turning the news digests on
+/// or off when the accounts database could not record it (locked, a full
+/// disk) redirected to "digests are on" (or off) all the same: a party
+/// who turned them off kept getting mail, one who turned them on got
+/// none, each told it had worked. It is now 503, as the reminders' switch
+/// is, and the setting shown is the one stored.
+#[test]
+fn turning_digests_on_or_off_that_cannot_be_recorded_says_so() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let csrf = c.csrf();
+    let stored = || -> i64 {
+        accounts(&data)
+            .query_row(
+                "SELECT digests FROM accounts WHERE email = ?1",
+                [WANG],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    let before = stored();
+    accounts(&data)
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE UPDATE OF digests ON accounts
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let want = if before == 1 { "0" } else { "1" };
+    let r = c.post("/account/digests", &[("csrf", &csrf), ("on", want)]);
+    accounts(&data)
+        .execute_batch("DROP TRIGGER full_disk")
+        .unwrap();
+    assert_eq!(r.status, 503, "{:?} {}", r.headers, r.body);
+    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    assert_eq!(stored(), before);
+    let r = c.post("/account/digests", &[("csrf", &csrf), ("on", want)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_ne!(stored(), before);
+}
+
 /// The thirty-seventh session's security review (its 5): the cases that
 /// left an address's list were every case any kept earlier snapshot
 /// granted it, so a grant a clerk revoked (a mistake: someone else's case)

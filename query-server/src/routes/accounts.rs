@@ -224,6 +224,15 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             ));
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
+        Login::Unavailable => {
+            let p = Problem::General(
+                "系統暫時無法登入，請稍後再試。這次登入不會被算成密碼錯誤。".into(),
+            );
+            let mut r = login_form(app, req, vec![p], email, next, None)?;
+            r.status = StatusCode::SERVICE_UNAVAILABLE;
+            r.header("retry-after", failure::UNAVAILABLE_RETRY);
+            return Ok(r);
+        }
     };
     login_form(app, req, vec![problem], email, next, None)
 }
@@ -388,10 +397,12 @@ pub fn end_other_sessions(app: &App, req: &Req) -> Answer {
 pub fn digests(app: &App, req: &Req) -> Answer {
     let (s, form) = session_form(app, req)?;
     let on = form.get("on").is_some_and(|v| v == "1");
-    let done = accounts::set_digests(&app.accounts.lock().expect("accounts"), s.account_id, on);
-    if let Err(e) = done {
-        tracing::error!("digests: {e}");
-    }
+    accounts::set_digests(&app.accounts.lock().expect("accounts"), s.account_id, on).map_err(
+        |e| {
+            tracing::error!("digests: {e}");
+            Failure::Unavailable(None)
+        },
+    )?;
     Ok(Resp::redirect(if on {
         "/account?m=digests-on"
     } else {
