@@ -20,7 +20,7 @@ use etl::kinds::CaseKey;
 use etl::snapshot::read::Snapshot;
 use store::Store;
 
-use crate::util::{enc, free_port, repo_root, Data, Server, CAPTCHA, PASSWORD};
+use crate::util::{enc, free_port, repo_root, Data, Server, CAPTCHA, PASSWORD, SAMPLE_MORNING};
 
 const WANG: &str = "wang.ming@example.com";
 const NEW_PASSWORD: &str = "a brand new passphrase, please";
@@ -30,6 +30,15 @@ const PHONE: Screen = Screen {
     width: 390,
     height: 844,
     ratio: 3,
+    mobile: true,
+};
+/// The narrowest screen WCAG 2.1's reflow (1.4.10) asks a page to fit
+/// without sideways scrolling: 320 CSS pixels.
+const SMALL_PHONE: Screen = Screen {
+    name: "small-phone",
+    width: 320,
+    height: 640,
+    ratio: 2,
     mobile: true,
 };
 /// A laptop's browser window.
@@ -231,6 +240,38 @@ fn in_chromium_the_back_button_after_signing_out_shows_no_case() {
     b.wait_path("/login?m=logout");
     b.back();
     assert_signed_out_page(&b, &number);
+}
+
+/// A review of the server (2026-12-05, its 3): a hearing's state note
+/// (（已改期）, （已取消）, （可能已變更）) was kept on one line with its kind,
+/// so on phones 360 to 390 pixels wide the case page scrolled sideways
+/// (404 px) and its 加入行事曆 column went off screen: on the hearings a
+/// person most needs to read. The sample's cancelled 調解 (PCD 簡 33), the
+/// morning after night 2, 320 pixels wide (WCAG's reflow), and the pages
+/// on the way there.
+#[test]
+fn in_chromium_a_cancelled_hearing_fits_a_small_phone() {
+    const FISHMONGER: &str = "fishmonger@example.net";
+    let _busy = crate::util::busy();
+    let shots = repo_root().join("target").join("screenshots");
+    let data = Data::sample();
+    let server = Server::start_at(&data, SAMPLE_MORNING, &[]);
+    let mut c = crate::util::Client::new(&server);
+    assert_eq!(c.activate(&data, FISHMONGER, PASSWORD).status, 303);
+    let b = Browser::start(SMALL_PHONE);
+    b.go(&format!("{}/login", server.base));
+    screenshot(&b, &shots, "login");
+    sign_in(&b, FISHMONGER, PASSWORD);
+    screenshot(&b, &shots, "cases");
+    b.go(&format!("{}/account", server.base));
+    b.wait_path("/account");
+    screenshot(&b, &shots, "account");
+    let path = format!("/cases/PCD/{}/115/{}/33", enc("民事"), enc("簡"));
+    b.go(&format!("{}{path}", server.base));
+    b.wait_path(&path);
+    let hearings = b.text(&b.find("table.hearings"));
+    assert!(hearings.contains("（已取消）"), "{hearings}");
+    screenshot(&b, &shots, "case-cancelled-hearing");
 }
 
 /// After Back from the signed-out page: the page asks to log in, and shows
