@@ -194,7 +194,7 @@ impl Captchas {
 
 /// What a person typed, as the digits it means: full-width digits (a
 /// Chinese input method's) read as ASCII, and spaces ignored.
-fn normalise(answer: &str) -> String {
+pub fn normalise(answer: &str) -> String {
     answer.nfkc().filter(|c| !c.is_whitespace()).collect()
 }
 

@@ -125,10 +125,10 @@ fn login_form(
 const NO_EMAIL: &str = "請輸入帳號（電子郵件信箱）。";
 const BAD_CAPTCHA: &str = "驗證碼不正確或已過期，請輸入新圖片中的六位數字。";
 
-/// The captcha field, if it is not six digits: what to say beside it.
+/// The captcha field, if it is not six digits (full-width or spaced ones
+/// are, `captcha::normalise`): what to say beside it.
 fn captcha_missing(form: &guard::Form) -> Option<Problem> {
-    let typed = field(form, "captcha");
-    let typed = typed.trim();
+    let typed = crate::captcha::normalise(&field(form, "captcha"));
     if typed.is_empty() {
         Some(Problem::Field("captcha", "請輸入圖中的六位數字。".into()))
     } else if typed.len() != 6 || !typed.bytes().all(|b| b.is_ascii_digit()) {
