@@ -13,7 +13,7 @@ use crate::api;
 use crate::app::App;
 use crate::http::{Req, Resp};
 use crate::pages;
-use crate::routes::{ctx, guard::browser_session, window};
+use crate::routes::{ctx, window};
 
 /// What went wrong underneath: logged, never shown.
 pub type Cause = Box<dyn StdError + Send + Sync>;
@@ -354,12 +354,15 @@ impl Failure {
         };
         // Who is signed in shows in the header; not during maintenance (the
         // accounts are not looked at) nor after an internal fault.
-        let session = match self {
+        let viewer = match self {
             Failure::Maintenance(_) | Failure::Internal(_) => None,
-            _ => browser_session(app, req),
+            _ => crate::prosecutors::browser_viewer(app, req),
         };
         let page = pages::Message {
-            c: ctx(app, words.title, session.as_ref(), String::new()),
+            c: match &viewer {
+                Some(v) => v.ctx(app, words.title),
+                None => ctx(app, words.title, None, String::new()),
+            },
             heading: words.heading,
             text: words.text,
             links: words.link.into_iter().collect(),

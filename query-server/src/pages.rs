@@ -97,6 +97,18 @@ pub struct Login {
     pub sso: bool,
 }
 
+impl Login {
+    /// The prosecutors' sign-in, coming back to `next` as an applicant's
+    /// login does.
+    pub fn sso_href(&self) -> String {
+        if self.next.is_empty() {
+            "/sso/login".into()
+        } else {
+            format!("/sso/login?return_to={}", mail::url_encode(&self.next))
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "cases.html")]
 pub struct Cases {

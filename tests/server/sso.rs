@@ -545,6 +545,54 @@ fn the_callback_is_not_an_open_redirect() {
     }
 }
 
+/// A review of the server (2026-12-05, its 5): a prosecutor who opened a
+/// case's link (from mail, a bookmark) while signed out was sent to the
+/// login page with the case as `next`, but its 檢察官登入 button went to
+/// `/sso/login` bare: signed in, the prosecutor landed on the list of cases
+/// and had to find the case again, where an applicant is taken back to it.
+/// The button carries `next` as `return_to`.
+#[test]
+fn a_prosecutor_signing_in_from_a_cases_link_lands_on_the_case() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let case = "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100";
+    let mut c = Client::new(&server);
+    let asked = c.get(case);
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    let login = asked.header("location").unwrap().to_string();
+    assert!(login.starts_with("/login?next="), "{login}");
+    let page = c.get(&login);
+    let button = page
+        .body
+        .split("href=\"")
+        .map(|h| h.split('"').next().unwrap())
+        .find(|h| h.starts_with("/sso/login"))
+        .unwrap_or_else(|| panic!("no sign-on button: {}", page.body))
+        .replace("&amp;", "&");
+    let r = sign_in_from(&mut c, &mut Browser::default(), "chen.wm", &button);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some(case), "from {button}");
+    assert_eq!(c.get(case).status, 200);
+}
+
+/// A review of the server (2026-12-05, its 6): the error pages (404, 400,
+/// 403, 429, 503) named who is signed in, with 登出, only for an
+/// applicant; a prosecutor got a page that looked signed out, and on a
+/// shared computer could walk away thinking so while the session lived.
+#[test]
+fn an_error_page_shows_a_signed_in_prosecutor_and_the_way_out() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let r = c.get("/nowhere");
+    assert_eq!(r.status, 404);
+    assert!(r.body.contains("chen.wm（檢察官）"), "{}", r.body);
+    assert!(r.body.contains("action=\"/logout\""), "{}", r.body);
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();
