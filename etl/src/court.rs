@@ -76,6 +76,7 @@ impl CourtStats {
                 encoding: Some(file.encoding),
                 records: scan.records,
                 rejected: scan.rejected,
+                empty_lines: scan.empty_lines,
             },
         );
         self.rows_read += scan.records;

@@ -8,7 +8,7 @@
 //! tonight's or carried over from the live snapshot) → build the snapshot in
 //! a temp file and verify it → publish → mail → retention → report.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
@@ -23,7 +23,6 @@ use crate::batch::{self, BatchError, BatchPlan, CourtPlan};
 use crate::config::{Config, ImportConfig};
 use crate::court::{self, import_court, too_many_rejects, CourtImport, CourtStats};
 use crate::decode::{load_eudc, Decoder};
-use crate::kinds::FileKind;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
 use crate::snapshot::read::{self, Snapshot};
@@ -1353,14 +1352,20 @@ fn import_checked(night: &Night<'_>, code: &str, plan: &CourtPlan) -> Tonight {
 
 /// Files whose record count differs from the one MANIFEST.csv gives.
 fn manifest_mismatches(code: &str, plan: &CourtPlan, stats: &CourtStats) -> Vec<String> {
-    let counted: HashMap<FileKind, u64> =
-        stats.files.iter().map(|(k, s)| (*k, s.records)).collect();
     let mut reasons = Vec::new();
     for (kind, (_, listed)) in &plan.files {
-        if let Some(&records) = counted.get(kind) {
+        if let Some(scan) = stats.files.get(kind) {
+            let records = scan.records;
             if records != listed.rows {
+                // Empty lines are records (RFC 4180); an exporter may not
+                // have counted them.
+                let empty = match scan.empty_lines {
+                    0 => String::new(),
+                    1 => " (1 of them an empty line, rejected)".to_string(),
+                    n => format!(" ({n} of them empty lines, rejected)"),
+                };
                 reasons.push(format!(
-                    "{}: {records} record{}, MANIFEST.csv (line {}) says {}",
+                    "{}: {records} record{}{empty}, MANIFEST.csv (line {}) says {}",
                     kind.file_name(code),
                     if records == 1 { "" } else { "s" },
                     listed.line,

@@ -619,6 +619,68 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
     );
 }
 
+/// The review of the import against the contract (its 2): the csv
+/// reader skipped an empty line without a word, though RFC 4180 makes it
+/// a record (one empty field) and the manifest counts "every record,
+/// well-formed or not". An exporter that counted it found its court
+/// unusable, "2 records, MANIFEST.csv says 3", the line named nowhere. An
+/// empty line is now a record, rejected with its file, line and field;
+/// the manifest's count of it holds, and a count without it says so.
+#[test]
+fn an_empty_line_is_a_record_rejected_with_its_line() {
+    let insert_empty_line = |b: &Path, counted: bool| {
+        let p = b.join("TPD_progress.csv");
+        let bytes = fs::read(&p).unwrap();
+        // After the header and the first row: line 3.
+        let at = bytes
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c == b'\n')
+            .nth(1)
+            .unwrap()
+            .0
+            + 1;
+        let out = [&bytes[..at], b"\r\n", &bytes[at..]].concat();
+        fs::write(&p, &out).unwrap();
+        let sha = crate::util::sha256_hex(&out);
+        edit_manifest(b, "TPD_progress.csv", |rows, _| {
+            let rows: u64 = rows.parse().unwrap();
+            Some(format!(
+                "TPD_progress.csv,{},{sha}",
+                rows + u64::from(counted)
+            ))
+        });
+    };
+    // Counted by the manifest: the court is imported, the line rejected.
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    insert_empty_line(&batch, true);
+    let run = import_past_the_floor(&env, &batch);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let tpd = court(&report, "TPD");
+    assert!(tpd["reasons"].as_array().unwrap().is_empty(), "{tpd:#}");
+    let empty = tpd["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"] == "TPD_progress.csv" && r["line"] == 3)
+        .unwrap_or_else(|| panic!("line 3 not rejected: {:#}", tpd["rejects"]));
+    assert!(
+        empty["reason"].as_str().unwrap().contains("empty line"),
+        "{empty}"
+    );
+    // Not counted: unusable, and the reason names the empty line.
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    insert_empty_line(&batch, false);
+    let run = import_past_the_floor(&env, &batch);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let reasons = court(&report, "TPD")["reasons"].to_string();
+    assert!(reasons.contains("1 of them an empty line"), "{reasons}");
+}
+
 /// `text` in CP950.
 fn big5(text: &str) -> Vec<u8> {
     encoding_rs::BIG5.encode(text).0.into_owned()

@@ -17,6 +17,15 @@ impl LineCounter {
         LineCounter { offset, feeds: 0 }
     }
 
+    /// The line that begins at byte `at` of `body`, or holds it (at or
+    /// after the last offset asked for): an empty line's.
+    pub fn line_of(&mut self, body: &[u8], at: usize) -> u64 {
+        let at = at.min(body.len()).max(self.offset);
+        self.feeds += count(&body[self.offset..at], b'\n') as u64;
+        self.offset = at;
+        self.feeds + 1
+    }
+
     /// The line of the record starting at byte `start` of `body` (at or
     /// after the last one asked for).
     pub fn line_at(&mut self, body: &[u8], start: usize) -> u64 {

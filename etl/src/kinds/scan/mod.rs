@@ -57,6 +57,14 @@ pub struct FileScan {
     /// Records after the header, well-formed or not (what MANIFEST counts).
     pub records: u64,
     pub rejected: u64,
+    /// Of the records, empty lines (each a record of one empty field, as
+    /// RFC 4180 reads it; rejected).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub empty_lines: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// Counts a scan keeps besides the rows: what the report needs.
@@ -64,6 +72,8 @@ pub struct FileScan {
 pub struct ScanStats {
     pub records: u64,
     pub rejected: u64,
+    /// Of the records, empty lines.
+    pub empty_lines: u64,
     /// Rejects per `file field`, all of them.
     pub rejected_by_field: BTreeMap<String, u64>,
     pub udc_mapped: u64,
@@ -79,6 +89,7 @@ impl ScanStats {
     fn merge(&mut self, other: ScanStats) {
         self.records += other.records;
         self.rejected += other.rejected;
+        self.empty_lines += other.empty_lines;
         for (k, v) in other.rejected_by_field {
             *self.rejected_by_field.entry(k).or_default() += v;
         }
@@ -161,6 +172,16 @@ impl<'a> DataFile<'a> {
         let file = kind.file_name(court);
         let columns = &kind.spec().columns;
         let (encoding, body) = Encoding::detect(bytes);
+        // The reader would skip empty lines to the header; the contract's
+        // header is the first line.
+        if body.first().is_some_and(|&b| b == b'\r' || b == b'\n') {
+            return Err(FileError::Header {
+                file,
+                found: String::new(),
+                expected: columns.join(","),
+                hint: "; line 1 is empty: the header must be the file's first line".into(),
+            });
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -345,11 +366,31 @@ impl<'a> DataFile<'a> {
             }
         };
 
+        // An empty line is a record of one empty field (RFC 4180), which
+        // the reader skips: each is counted and rejected, from the line
+        // breaks before a record and after the last.
+        let empty = |stats: &mut ScanStats, fail: &mut Fail<'_>, from: usize| {
+            for at in empty_lines(self.body, from, to) {
+                stats.records += 1;
+                stats.empty_lines += 1;
+                let line = lines.borrow_mut().line_of(self.body, at);
+                fail(
+                    stats,
+                    line,
+                    Some(1.min(n - 1)),
+                    format!("an empty line: expected {n} fields"),
+                );
+            }
+        };
+        let mut after_last = records_from;
+
         // In-memory reads cannot fail with I/O errors and byte records are
         // never UTF-8 checked, so an Err here cannot happen: end of input.
         while reader.read_byte_record(&mut raw).unwrap_or(false) {
             stats.records += 1;
             let start = (first + raw.position().map_or(0, |p| p.byte()) as usize).max(records_from);
+            empty(&mut stats, &mut fail, start);
+            after_last = first + reader.position().byte() as usize;
             let line = || lines.borrow_mut().line_at(self.body, start);
             // A quote left open runs to the file's end: only its last
             // record can hold one, and it is rejected for that.
@@ -463,8 +504,37 @@ impl<'a> DataFile<'a> {
                 Err(e) => fail(&mut stats, line(), e.column, e.reason),
             }
         }
+        empty(&mut stats, &mut fail, after_last.max(records_from));
         (stats, listed)
     }
+}
+
+/// Counts and lists a rejected record: (stats, line, column, reason).
+type Fail<'a> = dyn FnMut(&mut ScanStats, u64, Option<usize>, String) + 'a;
+
+/// Where each empty line begins in the run of line breaks at `from` (up
+/// to `to` or the first other byte). A line feed at `from` that ends the
+/// line before it (the LF of a CRLF, where the reader leaves a record's
+/// end) begins none.
+fn empty_lines(body: &[u8], from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
+    let mut i = from;
+    if i > 0 && i < to && body[i] == b'\n' && body[i - 1] == b'\r' {
+        i += 1;
+    }
+    std::iter::from_fn(move || {
+        let at = i;
+        match body.get(i).filter(|_| i < to)? {
+            b'\r' => {
+                i += 1;
+                if i < to && body[i] == b'\n' {
+                    i += 1;
+                }
+            }
+            b'\n' => i += 1,
+            _ => return None,
+        }
+        Some(at)
+    })
 }
 
 impl DataFile<'_> {

@@ -13,9 +13,10 @@
 //!   unquoted field and changes nothing;
 //! - inside a quoted field, `""` is a quote, and the next lone `"` closes it
 //!   (what follows up to the next `,` or line end is still the same field);
-//! - outside a quoted field, CR and LF end a record (empty lines are
-//!   skipped), so a cut goes after an LF, or after a CR not followed by an
-//!   LF. A CR or LF inside a quoted field is text;
+//! - outside a quoted field, CR and LF end a record (the reader skips empty
+//!   lines; the scan counts and rejects them, `empty_lines`), so a cut goes
+//!   after an LF, or after a CR not followed by an LF. A CR or LF inside a
+//!   quoted field is text;
 //! - a reader drops a UTF-8 BOM at the very start of its input, so no cut
 //!   goes right before the bytes of one (they belong to a record there).
 //!

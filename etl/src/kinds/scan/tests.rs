@@ -221,8 +221,10 @@ fn a_bom_after_the_header_hides_no_line_break() {
     let decoder = decoder();
     let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
     let whole = one_pass(&file, &decoder, usize::MAX);
+    // Line 2, a stray BOM and a line break, is a record of its own (a
+    // reader drops the BOM and would skip the line as empty): rejected.
     let lines: Vec<u64> = whole.rejects.iter().map(|r| r.line).collect();
-    assert_eq!(lines, vec![3], "{whole:#?}");
+    assert_eq!(lines, vec![2, 3], "{whole:#?}");
     for size in 1..=10 {
         assert_eq!(
             chunked(&file, &decoder, usize::MAX, size),
@@ -230,6 +232,47 @@ fn a_bom_after_the_header_hides_no_line_break() {
             "chunk size {size}"
         );
     }
+}
+
+#[test]
+fn every_empty_line_is_a_record_rejected_on_its_own_line() {
+    let row = |n: u32| format!("TPD,民事,115,訴,{n},1,115/02/03,分案,115/02/03 10:00:00,N");
+    // CRLF and LF line ends, empty lines after the header, between rows
+    // and at the end.
+    let bytes = progress_file(&format!(
+        "\r\n{}\r\n\r\n\n{}\n{}\r\n\r\n",
+        row(1),
+        row(2),
+        row(3)
+    ));
+    let bytes = bytes.as_slice();
+    let decoder = decoder();
+    let file = DataFile::open(bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    assert_eq!(whole.rows.len(), 3, "{whole:#?}");
+    let lines: Vec<u64> = whole.rejects.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![2, 4, 5, 8], "{whole:#?}");
+    assert!(whole
+        .rejects
+        .iter()
+        .all(|r| r.reason.contains("empty line")));
+    assert_eq!((whole.records, whole.rejected), (7, 4));
+    for size in 1..=40 {
+        assert_eq!(
+            chunked(&file, &decoder, usize::MAX, size),
+            whole,
+            "chunk size {size}"
+        );
+    }
+}
+
+#[test]
+fn a_header_after_an_empty_line_is_not_the_first_line() {
+    let bytes = format!("\u{FEFF}\r\n{PROGRESS_HEADER}\r\n");
+    let err = DataFile::open(bytes.as_bytes(), "TPD", FileKind::Progress, &decoder())
+        .err()
+        .expect("refused");
+    assert!(err.to_string().contains("line 1 is empty"), "{err}");
 }
 
 /// A piece of a generated field: text (written in the file's encoding) or
