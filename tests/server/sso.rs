@@ -593,6 +593,32 @@ fn an_error_page_shows_a_signed_in_prosecutor_and_the_way_out() {
     assert!(r.body.contains("action=\"/logout\""), "{}", r.body);
 }
 
+/// A review of the server (2026-12-05, a lesser point): a prosecutor's
+/// session the accounts database could not record (locked, a full disk)
+/// was a 500, "系統發生錯誤", as if the server were broken, where an
+/// applicant's is a 503 to try again. It is a 503 with Retry-After.
+#[test]
+fn a_prosecutors_session_the_database_cannot_record_is_a_503() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    accounts(&data)
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON prosecutor_sessions
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let mut c = Client::new(&server);
+    let r = sign_in(&mut c, "chen.wm");
+    accounts(&data)
+        .execute_batch("DROP TRIGGER full_disk")
+        .unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    let mut c = Client::new(&server);
+    assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();

@@ -29,7 +29,7 @@ use crate::pages;
 use crate::routes::ctx;
 use crate::routes::guard::{browser_session, same, signed_out};
 use crate::routes::hearings::{account_hearings, AccountHearings};
-use crate::sessions::Kind;
+use crate::sessions::{CreateError, Kind};
 use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
 
 /// `/sso/…`; a 404 for everything when single sign-on is off.
@@ -168,7 +168,11 @@ pub fn start_session(
             kind,
             (kind == Kind::Browser).then_some(identity.id_token.as_str()),
         )
-        .map_err(|e| Failure::Internal(Box::new(e)))?;
+        .map_err(|e| match e {
+            // (the database's fault, passing: try again)
+            CreateError::Sqlite(e) => Failure::unavailable(e),
+            e @ CreateError::Randomness(_) => Failure::Internal(Box::new(e)),
+        })?;
     tracing::info!(
         "sso: prosecutor {} signed in ({})",
         p.account,
