@@ -28,7 +28,7 @@ use mail::web::{self, WebMail};
 use crate::app::App;
 use crate::captcha::Binding;
 use crate::password::{self, Lane, NotRun, Verdict, BUSY_WAIT};
-use crate::sessions::{Kind, Session};
+use crate::sessions::{CreateError, Kind, Session};
 use crate::throttle::now_ms;
 use store::accounts::{self, normalise_email, Account, Purpose};
 
@@ -127,6 +127,14 @@ pub async fn login(
             return Login::Throttled(wait);
         }
     };
+    // A device cookie that turned out stale (its password reset) made a
+    // stranger's login past the first check of the strangers' lane: the
+    // same refusal, the count taken back, the captcha not used up.
+    if lane == Lane::Stranger && device.is_some() && app.hashers.full(Lane::Stranger) {
+        app.throttle.not_checked(attempt);
+        app.metrics.login("busy");
+        return Login::Busy(BUSY_WAIT);
+    }
     if !app
         .captchas
         .check(captcha.id, captcha.typed, captcha.binding)
@@ -186,41 +194,77 @@ pub async fn login(
         }
     };
     let made = step(app, lane, move |app| {
-        let conn = app.accounts.lock().expect("accounts");
-        // The hash stored now, which the device cookie is bound to.
-        let mut hash = account.password_hash.clone()?;
-        if let Some(new) = rehash {
-            match accounts::replace_hash(&conn, account.id, &hash, &new) {
-                Ok(true) => hash = new,
-                // (changed meanwhile: the cookie will not hold)
-                Ok(false) => {}
-                Err(e) => tracing::error!("replacing an outdated password hash: {e}"),
+        store::failpoint::pause("login-before-session");
+        let mut conn = app.accounts.lock().expect("accounts");
+        let verified = account.password_hash.clone().unwrap_or_default();
+        let made = (|| -> Result<Made, CreateError> {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // The password checked must still be the account's: a reset
+            // or change committed meanwhile (here or in another process)
+            // ended every session, and one made from the old password
+            // would outlive it.
+            let now = accounts::by_id(&tx, account.id)?.and_then(|a| a.password_hash);
+            if now.as_deref() != Some(verified.as_str()) {
+                return Ok(Made::Changed);
             }
-        }
-        app.sessions
-            .create(&conn, account.id, &account.email, kind)
-            .map_err(|e| tracing::error!("creating a session: {e}"))
-            .ok()
-            .map(|(id, session)| (id, session, hash))
+            // The hash stored after, which the device cookie is bound to.
+            let mut hash = verified.clone();
+            if let Some(new) = rehash {
+                if accounts::replace_hash(&tx, account.id, &hash, &new)? {
+                    hash = new;
+                }
+            }
+            let (id, session) = app.sessions.create(&tx, account.id, &account.email, kind)?;
+            if let Err(e) = tx.commit() {
+                app.sessions.forget(&session.hash);
+                return Err(e.into());
+            }
+            Ok(Made::Session(id, session, hash))
+        })();
+        made.unwrap_or_else(|e| {
+            tracing::error!("creating a session: {e}");
+            Made::Failed
+        })
     })
     .await
-    .flatten();
-    let Some((id, session, hash)) = made else {
-        // A right password the server could not act on is no failure.
-        app.throttle.not_checked(attempt);
-        return unavailable(app);
+    .unwrap_or(Made::Failed);
+    let (id, session, hash) = match made {
+        Made::Session(id, session, hash) => (id, session, hash),
+        // (the attempt stays counted: the password is no longer right)
+        Made::Changed => {
+            app.metrics.login("bad_credentials");
+            return Login::BadCredentials;
+        }
+        Made::Failed => {
+            // A right password the server could not act on is no failure.
+            app.throttle.not_checked(attempt);
+            return unavailable(app);
+        }
     };
     app.throttle.succeeded(attempt);
     app.metrics.login("success");
-    let expires = now / 1000 + app.cfg.server.device_cookie.as_secs() as i64;
-    let device = crate::device::issue(&app.key, &email, &hash, expires)
-        .map_err(|e| tracing::error!("a device cookie: {e}"))
-        .ok();
     Login::Ok {
         id,
         session,
-        device,
+        device: device_cookie(app, &email, &hash),
     }
+}
+
+/// A new device cookie for `email`'s browser, which has just shown it
+/// knows the password `hash` stores (`None` without randomness).
+fn device_cookie(app: &App, email: &str, hash: &str) -> Option<String> {
+    let expires = Utc::now().timestamp() + app.cfg.server.device_cookie.as_secs() as i64;
+    crate::device::issue(&app.key, email, hash, expires)
+        .map_err(|e| tracing::error!("a device cookie: {e}"))
+        .ok()
+}
+
+/// What became of a login whose password checked out.
+enum Made {
+    Session(String, Session, String),
+    /// The password was reset or changed while it was checked.
+    Changed,
+    Failed,
 }
 
 fn unavailable(app: &App) -> Login {
@@ -232,8 +276,12 @@ fn unavailable(app: &App) -> Login {
 pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
 
 pub enum SetPassword {
-    /// Set: the account's address.
-    Done(String),
+    /// Set: the account's address, and a device cookie for the new
+    /// password (the browser proved the mailbox).
+    Done {
+        email: String,
+        device: Option<String>,
+    },
     /// The link is unknown, used or expired.
     BadLink,
     /// The new password is refused (the message to show).
@@ -335,7 +383,10 @@ fn spend_link(
             if purpose == Purpose::Reset {
                 mail_changed(app, &account.email);
             }
-            SetPassword::Done(account.email.clone())
+            SetPassword::Done {
+                email: account.email.clone(),
+                device: device_cookie(app, &account.email, hash),
+            }
         }
         Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,
         Err(e) => {
@@ -346,7 +397,9 @@ fn spend_link(
 }
 
 pub enum Change {
-    Done,
+    /// Changed: a device cookie for the new password (the browser proved
+    /// the current one).
+    Done(Option<String>),
     WrongCurrent,
     Refused(&'static str),
     /// The session has had its wrong current passwords for the hour: not
@@ -462,7 +515,7 @@ pub async fn change_password(
         match done {
             Ok(_) => {
                 mail_changed(app, &account.email);
-                Change::Done
+                Change::Done(device_cookie(app, &account.email, &hash))
             }
             Err(e) => {
                 tracing::error!("changing a password: {e}");

@@ -314,9 +314,15 @@ impl Sessions {
         get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))
     }
 
+    /// Forgets a session this process made whose commit failed: it is in
+    /// no database.
+    pub fn forget(&self, h: &[u8; 32]) {
+        self.live.lock().expect("sessions").remove(h);
+    }
+
     /// Ends one session.
     pub fn end(&self, conn: &Connection, h: &[u8; 32]) -> rusqlite::Result<()> {
-        self.live.lock().expect("sessions").remove(h);
+        self.forget(h);
         conn.execute("DELETE FROM sessions WHERE hash = ?1", [&h[..]])?;
         Ok(())
     }

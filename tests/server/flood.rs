@@ -519,7 +519,9 @@ fn a_lockout_by_strangers_keeps_the_owners_browser_out_but_a_stolen_cookie_gets_
 /// hour at the new password, and (a browser or an app) still signed in
 /// that way with it once learnt. A cookie is now bound to the password it
 /// signed in with: after a reset or a change it is a stranger's; the
-/// next login with the new password gets one that holds.
+/// next login with the new password gets one that holds, and the browser
+/// that made the change (or the reset, having proved the mailbox) gets
+/// one with it, so its owner is not locked out by strangers meanwhile.
 #[test]
 fn a_device_cookie_from_before_a_password_reset_or_change_is_a_strangers() {
     let data = Data::sample();
@@ -555,6 +557,10 @@ fn a_device_cookie_from_before_a_password_reset_or_change_is_a_strangers() {
     let mut app = Source::new(&server, "127.0.0.5");
     let r = app_login(&mut app, WANG, new, Some(&old));
     assert_eq!(r.status, 429, "{}", r.body);
+    // The browser that reset it proved the mailbox: it got a cookie for
+    // the new password, and its owner is not locked out by the strangers.
+    let r = anon.login(WANG, new);
+    assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
     // Another account: a browser that signs in after its password was
     // changed gets a cookie that holds; one from before the change is a
     // stranger's.
@@ -592,6 +598,10 @@ fn a_device_cookie_from_before_a_password_reset_or_change_is_a_strangers() {
     );
     let r = fresh.login(LAWYER, new);
     assert_eq!(r.status, 303, "the cookie from after it: {}", r.body);
+    // The browser that changed it proved the current password: its cookie
+    // was renewed with the change.
+    let r = c.login(LAWYER, new);
+    assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
 }
 
 /// A login that replaces an outdated password hash (one made before the

@@ -1006,6 +1006,49 @@ fn the_pages_take_a_captcha_typed_in_full_width_or_spaced_digits() {
     }
 }
 
+/// A review of this session's change (its 1): a login checked the
+/// password against the hash it had read, then made the session without
+/// looking again. A reset (or a change) committed between the two, which
+/// ends every session, was outlived by a session made from the old
+/// password: whoever knew it, and had posted it a moment before the owner
+/// reset it, stayed signed in. The session is made only if the password
+/// checked is still the account's, in the same transaction.
+#[test]
+fn a_login_with_the_old_password_makes_no_session_once_a_reset_commits_during_its_check() {
+    let data = Data::sample();
+    let resume = data.path().join("resume-login");
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_PAUSE_AT", "login-before-session"),
+            ("CPOR_PAUSE_RESUME", resume.to_str().unwrap()),
+        ],
+    );
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let new = "a brand new passphrase";
+    std::thread::scope(|scope| {
+        // Whoever knew the old password posts it; its check passes and it
+        // pauses before its session is made.
+        let old = scope.spawn(|| Client::new(&server).login(WANG, PASSWORD));
+        eventually("the login to pause", || {
+            server.log().contains("paused at login-before-session")
+        });
+        // The owner resets the password meanwhile.
+        let mut owner = Client::new(&server);
+        let r = crate::util::reset_password(&mut owner, &data, WANG, new);
+        assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+        std::fs::write(&resume, "").unwrap();
+        let r = old.join().unwrap();
+        assert_ne!(r.status, 303, "a session from the old password");
+        assert!(r.body.contains("帳號或密碼不正確"), "{}", r.body);
+    });
+    assert_eq!(
+        Client::new(&server).login(WANG, new).header("location"),
+        Some("/cases")
+    );
+}
+
 /// The thirty-seventh session's security review (its 5): the cases that
 /// left an address's list were every case any kept earlier snapshot
 /// granted it, so a grant a clerk revoked (a mistake: someone else's case)

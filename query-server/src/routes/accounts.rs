@@ -199,13 +199,7 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
                 "set-cookie",
                 &set_cookie(&app.cookie_name("sid"), &id, app.https, None),
             );
-            if let Some(d) = device {
-                let age = app.cfg.server.device_cookie.as_secs();
-                r.header(
-                    "set-cookie",
-                    &set_cookie(&device_cookie, &d, app.https, Some(age)),
-                );
-            }
+            set_device_cookie(app, &mut r, device);
             return Ok(r.route("/login"));
         }
         Login::BadCaptcha => Problem::Field("captcha", BAD_CAPTCHA.into()),
@@ -235,6 +229,15 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
         }
     };
     login_form(app, req, vec![problem], email, next, None)
+}
+
+/// Sets the browser's device cookie (`device`), when there is one to set.
+pub fn set_device_cookie(app: &App, r: &mut Resp, device: Option<String>) {
+    if let Some(d) = device {
+        let age = app.cfg.server.device_cookie.as_secs();
+        let name = app.cookie_name(device::COOKIE);
+        r.header("set-cookie", &set_cookie(&name, &d, app.https, Some(age)));
+    }
 }
 
 pub fn logout(app: &App, req: &Req) -> Answer {
@@ -340,7 +343,11 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
     let f = |k: &str| field(&form, k);
     match auth::change_password(app, &s, f("current"), f("password"), f("confirm")).await {
         // Post/redirect/get: a reload does not post the form again.
-        Change::Done => Ok(Resp::redirect("/account?m=changed")),
+        Change::Done(device) => {
+            let mut r = Resp::redirect("/account?m=changed");
+            set_device_cookie(app, &mut r, device);
+            Ok(r)
+        }
         Change::WrongCurrent => {
             let p = Problem::Field("current", "目前的密碼不正確。".into());
             account_page(app, &s, None, Some(p), None)

@@ -75,10 +75,11 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     .await;
     let refused = matches!(outcome, SetPassword::Refused(_));
     let (valid, error, status) = match outcome {
-        SetPassword::Done(email) => {
+        SetPassword::Done { email, device } => {
             // The login page it goes to fills in the address.
             let mut r = Resp::redirect(&format!("/login?m={done}"));
             r.header("set-cookie", &just_set(app, &email));
+            super::accounts::set_device_cookie(app, &mut r, device);
             return Ok(r.route(action));
         }
         SetPassword::BadLink => (false, None, StatusCode::OK),
