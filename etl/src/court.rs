@@ -254,29 +254,30 @@ impl Cases {
         let mut rejected: FxHashMap<CaseKey, u64> = FxHashMap::default();
         match file {
             Some(Ok(file)) => {
-                let (scan, listed) = file.for_each(court.decoder, None, court.max_listed, |r| {
-                    let row = case::parse(r).inspect_err(|_| {
-                        if let Some(line) = r.line() {
-                            rejected.entry(r.key.clone()).or_insert(line);
+                let (mut scan, mut listed) =
+                    file.for_each(court.decoder, None, court.max_listed, |r| {
+                        let row = case::parse(r)?;
+                        let line = r.line().expect("the case file is scanned in one pass");
+                        if let Some(&(_, first)) = index.get(r.key) {
+                            return Err(FieldError::at(
+                                4,
+                                format!(
+                                    "case {} is listed again (first on line {first}); one row \
+                                     per case, so the case is left out",
+                                    r.key
+                                ),
+                            ));
                         }
-                    })?;
-                    let line = r.line().expect("the case file is scanned in one pass");
-                    if let Some(first) = index.get(r.key).map(|&(_, l)| l).or_else(|| rejected.get(r.key).copied()) {
-                        rejected.entry(r.key.clone()).or_insert(line);
-                        return Err(FieldError::at(
-                            4,
-                            format!(
-                                "case {} is listed again (first on line {first}); one row per case, \
-                                 so the case is left out",
-                                r.key
-                            ),
-                        ));
-                    }
-                    index.insert(r.key.clone(), (rows.len() as u32, line));
-                    rows.push((r.key.clone(), row));
-                    Ok(())
-                });
-                let (mut scan, mut listed) = (scan, listed);
+                        index.insert(r.key.clone(), (rows.len() as u32, line));
+                        rows.push((r.key.clone(), row));
+                        Ok(())
+                    });
+                // Every rejected row whose key reads (a field of the wrong
+                // form, bytes not valid in the encoding, a field too many,
+                // a repeat): its case is left out.
+                for (key, line) in std::mem::take(&mut scan.rejected_keys) {
+                    rejected.entry(key).or_insert(line);
+                }
                 // A row that read well of a case with another row rejected:
                 // rejected in turn, and the case left out.
                 if rejected.keys().any(|key| index.contains_key(key)) {
@@ -293,19 +294,19 @@ impl Cases {
                             .rejected_by_field
                             .entry(format!("{} {field}", file.file))
                             .or_default() += 1;
-                        if listed.len() < court.max_listed {
-                            listed.push(Reject {
-                                file: file.file.clone(),
-                                line,
-                                field: Some(field.clone()),
-                                reason: format!(
-                                    "case {key} is listed again (rejected on line {other}); one \
-                                     row per case, so the case is left out"
-                                ),
-                            });
-                        }
+                        listed.push(Reject {
+                            file: file.file.clone(),
+                            line,
+                            field: Some(field.clone()),
+                            reason: format!(
+                                "case {key} is listed again (rejected on line {other}); one row \
+                                 per case, so the case is left out"
+                            ),
+                        });
                     }
+                    // The first `max_listed` by line, these among them.
                     listed.sort_by_key(|r| r.line);
+                    listed.truncate(court.max_listed);
                     for (i, (key, _)) in kept.iter().enumerate() {
                         index.get_mut(key).expect("indexed").0 = i as u32;
                     }

@@ -522,13 +522,24 @@ fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
         .collect();
     assert_eq!(rejects.len(), 4, "{:#?}", court(&report, "TPD")["rejects"]);
     assert!(rejects.iter().all(|r| r["field"] == "字別"), "{rejects:#?}");
+    // The clerk is told which code to map.
+    let reasons: Vec<&str> = rejects
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap())
+        .collect();
     assert!(
-        rejects[0]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("user-defined"),
-        "{rejects:#?}"
+        reasons.iter().all(|r| r.contains("user-defined")),
+        "{reasons:#?}"
     );
+    assert!(
+        reasons.iter().any(|r| r.contains("(code FA41)")),
+        "{reasons:#?}"
+    );
+    assert!(
+        reasons.iter().any(|r| r.contains("(code FA42)")),
+        "{reasons:#?}"
+    );
+    assert!(reasons.iter().all(|r| !r.contains("  ")), "{reasons:#?}");
     let dump = env.live_dump();
     assert!(!dump.contains("party.b@example.com"), "a grant published");
     assert!(!dump.contains("乙案的判決"), "an entry published");
@@ -572,17 +583,36 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
             "TPD,民事,115,訴,901,甲,審理中,",
         ],
     );
+    // Rejected before their fields are parsed: one field too many, and a
+    // byte that is not CP950 (the review of the change, its 2).
+    append_raw_rows(
+        &batch,
+        "TPD_case.csv",
+        &[
+            big5("TPD,民事,115,訴,902,甲,乙,審理中,"),
+            big5("TPD,民事,115,訴,902,甲,審理中,"),
+            [
+                big5("TPD,民事,115,訴,903,"),
+                b"\xFF".to_vec(),
+                big5(",審理中,"),
+            ]
+            .concat(),
+            big5("TPD,民事,115,訴,903,甲,審理中,"),
+        ],
+    );
     append_rows(
         &batch,
         "TPD_progress.csv",
         &[
             "TPD,民事,115,訴,900,1,115/03/05,九百號的分案,115/03/05 09:00:00,N",
             "TPD,民事,115,訴,901,1,115/03/05,九百零一號的分案,115/03/05 09:00:00,N",
+            "TPD,民事,115,訴,902,1,115/03/05,九百零二號的分案,115/03/05 09:00:00,N",
+            "TPD,民事,115,訴,903,1,115/03/05,九百零三號的分案,115/03/05 09:00:00,N",
         ],
     );
     let run = import_past_the_floor(&env, &batch);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    for n in ["900", "901"] {
+    for n in ["900", "901", "902", "903"] {
         let case = env.etl(&["case", "TPD", "民事", "115", "訴", n]);
         assert_ne!(case.code, 0, "case {n} imported: {}", case.stdout);
     }
@@ -596,7 +626,7 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
             .find(|r| r["file"] == file && r["line"] == line)
             .unwrap_or_else(|| panic!("{file}:{line} not rejected: {rejects:#?}"))
     };
-    for line in lines + 1..=lines + 4 {
+    for line in lines + 1..=lines + 8 {
         at("TPD_case.csv", line);
     }
     let first = at("TPD_case.csv", lines + 1)["reason"].to_string();
@@ -607,10 +637,12 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
             let why = r["reason"].to_string();
             r["file"] == "TPD_progress.csv"
                 && why.contains("was rejected")
-                && (why.contains("第900號") || why.contains("第901號"))
+                && ["第900號", "第901號", "第902號", "第903號"]
+                    .iter()
+                    .any(|n| why.contains(n))
         })
         .collect();
-    assert_eq!(progress.len(), 2, "{rejects:#?}");
+    assert_eq!(progress.len(), 4, "{rejects:#?}");
     let stats = &court(&report, "TPD")["stats"];
     assert_eq!(
         stats["rejected"].as_u64().unwrap() as usize,
@@ -679,6 +711,36 @@ fn an_empty_line_is_a_record_rejected_with_its_line() {
     let report = env.report("20261123");
     let reasons = court(&report, "TPD")["reasons"].to_string();
     assert!(reasons.contains("1 of them an empty line"), "{reasons}");
+}
+
+/// The rejects listed are the first `import.max_listed_rejects` by line
+/// (the review of the change, its 7): a good row rejected because its case
+/// is listed again further down is listed before the later rejects the
+/// scan had already listed up to the limit.
+#[test]
+fn the_rejects_listed_are_the_first_by_line_when_a_case_is_left_out() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    // The sample's first case (line 2), listed again at the end.
+    append_rows(&batch, "TPD_case.csv", &["TPD,民事,115,訴,100,忠,審理中,"]);
+    let run: crate::util::Run = env
+        .command()
+        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
+        .env("CPOR_IMPORT_MAX_LISTED_REJECTS", "1")
+        .arg("import")
+        .arg(&batch)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let rejects = court(&report, "TPD")["rejects"].as_array().unwrap().clone();
+    assert_eq!(rejects.len(), 1, "{rejects:#?}");
+    assert_eq!(
+        (&rejects[0]["file"], &rejects[0]["line"]),
+        (&serde_json::json!("TPD_case.csv"), &serde_json::json!(2)),
+        "{rejects:#?}"
+    );
 }
 
 /// `text` in CP950.

@@ -130,7 +130,8 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
         return Err(FieldError::at(
             3,
             format!(
-                "word `{}` holds 〓, as a user-defined code with no mapping in EUDC.csv reads:                  it could be another case's word; map the code in EUDC.csv",
+                "word `{}` holds 〓, as a user-defined code with no mapping in EUDC.csv reads: it could \
+                 be another case's word; map the code in EUDC.csv",
                 f[3]
             ),
         ));

@@ -83,6 +83,9 @@ pub struct ScanStats {
     /// field it opens holds line breaks: rows may be among them, and the
     /// file cannot be used.
     pub unclosed: Option<FileError>,
+    /// A one-pass scan's rejected records whose key reads, each with its
+    /// line: the case file's, whose case is then left out whole.
+    pub rejected_keys: Vec<(CaseKey, u64)>,
 }
 
 impl ScanStats {
@@ -98,6 +101,7 @@ impl ScanStats {
             *self.udc_unmapped.entry(k).or_default() += v;
         }
         self.unclosed = self.unclosed.take().or(other.unclosed);
+        self.rejected_keys.extend(other.rejected_keys);
     }
 
     fn count_udc(&mut self, udc: &UdcSeen) {
@@ -405,12 +409,18 @@ impl<'a> DataFile<'a> {
             if raw.len() != n {
                 // Name the first missing column, or the first one too many.
                 let column = Some(raw.len().min(n));
+                let at = line();
                 fail(
                     &mut stats,
-                    line(),
+                    at,
                     column,
                     format!("expected {n} fields, found {}", raw.len()),
                 );
+                if whole && raw.len() >= 5 {
+                    if let Some(key) = self.key_of(&raw, decoder) {
+                        stats.rejected_keys.push((key, at));
+                    }
+                }
                 continue;
             }
             let same_key = last_key.is_some() && (0..5).all(|i| raw[i] == last_raw[i][..]);
@@ -457,7 +467,13 @@ impl<'a> DataFile<'a> {
                                 case,
                             });
                         }
-                        Err(e) => bad = Some(e),
+                        Err(mut e) => {
+                            // Which codes made a word 〓: what to map.
+                            if e.column == Some(3) && !udc.unmapped.is_empty() {
+                                e.reason += &format!(" (code {})", udc.unmapped.join(", "));
+                            }
+                            bad = Some(e);
+                        }
                     }
                 }
             } else if let Some(CachedKey { udc: key_udc, .. }) = &last_key {
@@ -501,7 +517,13 @@ impl<'a> DataFile<'a> {
             };
             match result {
                 Ok(()) => stats.count_udc(&udc),
-                Err(e) => fail(&mut stats, line(), e.column, e.reason),
+                Err(e) => {
+                    let at = line();
+                    fail(&mut stats, at, e.column, e.reason);
+                    if let (true, Some(cached)) = (whole, &last_key) {
+                        stats.rejected_keys.push((cached.key.clone(), at));
+                    }
+                }
             }
         }
         empty(&mut stats, &mut fail, after_last.max(records_from));
@@ -538,6 +560,20 @@ fn empty_lines(body: &[u8], from: usize, to: usize) -> impl Iterator<Item = usiz
 }
 
 impl DataFile<'_> {
+    /// The case key of a record's first five fields, if they read as one.
+    fn key_of(&self, raw: &csv::ByteRecord, decoder: &Decoder) -> Option<CaseKey> {
+        let mut fields: [String; 5] = Default::default();
+        let mut udc = UdcSeen::default();
+        for (i, f) in fields.iter_mut().enumerate() {
+            let mut s = String::new();
+            decoder
+                .decode(self.encoding, &raw[i], &mut s, &mut udc)
+                .ok()?;
+            f.push_str(trim(&s));
+        }
+        parse_key(self.court, &fields).ok()
+    }
+
     /// Why the last record is rejected, its field at `column` opening a
     /// quote at byte `open` that never closes; when the field holds line
     /// breaks, `stats` also gets the file error (lines are counted from the
