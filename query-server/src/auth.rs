@@ -29,7 +29,7 @@ use crate::app::App;
 use crate::captcha::Binding;
 use crate::password::{self, Lane, NotRun, Verdict, BUSY_WAIT};
 use crate::sessions::{CreateError, Kind, Session};
-use crate::throttle::now_ms;
+use crate::throttle::{now_ms, Refused};
 use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
@@ -120,12 +120,13 @@ pub async fn login(
         }
     })
     .await;
-    let (attempt, lane) = match counted.unwrap_or(Err(5)) {
+    let (attempt, lane) = match counted.unwrap_or(Err(Refused::Unavailable)) {
         Ok(a) => a,
-        Err(wait) => {
+        Err(Refused::Wait(wait)) => {
             app.metrics.login("throttled");
             return Login::Throttled(wait);
         }
+        Err(Refused::Unavailable) => return unavailable(app),
     };
     // A device cookie that turned out stale (its password reset) made a
     // stranger's login past the first check of the strangers' lane: the
@@ -455,9 +456,10 @@ pub async fn change_password(
         app.throttle.session_attempt(&typed, key, now_ms())
     })
     .await;
-    let attempt = match counted.unwrap_or(Err(5)) {
+    let attempt = match counted.unwrap_or(Err(Refused::Unavailable)) {
         Ok(a) => a,
-        Err(wait) => return Change::Throttled(wait),
+        Err(Refused::Wait(wait)) => return Change::Throttled(wait),
+        Err(Refused::Unavailable) => return Change::Unavailable,
     };
     let checked = app
         .hashers

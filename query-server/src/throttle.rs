@@ -86,6 +86,15 @@ pub struct Throttle {
     device_per_hour: usize,
 }
 
+/// Why an attempt was not counted, and so not to be checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// Past a limit: seconds to wait.
+    Wait(u64),
+    /// The count could not be written: the server's failure.
+    Unavailable,
+}
+
 /// A login under way: its events, counted already.
 #[derive(Debug)]
 pub struct Attempt {
@@ -188,13 +197,14 @@ impl Throttle {
             })
     }
 
-    /// A login attempt: refused (`Err(seconds to wait)`), or counted at
+    /// A login attempt: refused (`Refused::Wait(seconds)`), or counted at
     /// once as a failure of the account and the client address, in the
     /// same transaction as the check. The attempt then ends with
     /// `captcha_failed`, `succeeded`, or nothing (a failure: it stays
     /// counted). When the database cannot be written the attempt is
-    /// refused (5 s): a limit that could not be counted does not hold.
-    pub fn attempt(&self, account: &str, ip: IpAddr, now: i64) -> Result<Attempt, u64> {
+    /// refused (`Refused::Unavailable`): a limit that could not be counted
+    /// does not hold.
+    pub fn attempt(&self, account: &str, ip: IpAddr, now: i64) -> Result<Attempt, Refused> {
         let mut conn = self.conn.lock().expect("throttle");
         let run = |conn: &mut Connection| -> rusqlite::Result<Result<Attempt, u64>> {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -220,10 +230,13 @@ impl Throttle {
                 device: None,
             }))
         };
-        run(&mut conn).unwrap_or_else(|e| {
-            tracing::error!("throttle: counting a login attempt: {e}");
-            Err(5)
-        })
+        match run(&mut conn) {
+            Ok(counted) => counted.map_err(Refused::Wait),
+            Err(e) => {
+                tracing::error!("throttle: counting a login attempt: {e}");
+                Err(Refused::Unavailable)
+            }
+        }
     }
 
     /// A login through a valid device cookie (`nonce`) for `account`:
@@ -245,7 +258,7 @@ impl Throttle {
     /// counted at once as a failure of that session alone, as a device
     /// cookie's login is: `device_per_hour` an hour, so whoever holds a
     /// session gets a few guesses and cannot fill the known browsers'
-    /// hashing lane with them. `Err(seconds to wait)` past it, or 5 when
+    /// hashing lane with them. `Refused::Wait` past it, `Unavailable` when
     /// the count could not be written (a limit that could not be counted
     /// does not hold). The key shares the device cookies' scope: both are
     /// a browser the account knows, and a nonce and a hash are random.
@@ -254,12 +267,14 @@ impl Throttle {
         account: &str,
         session: [u8; 16],
         now: i64,
-    ) -> Result<Attempt, u64> {
-        self.known_attempt(account, session, now)
-            .unwrap_or_else(|e| {
+    ) -> Result<Attempt, Refused> {
+        match self.known_attempt(account, session, now) {
+            Ok(counted) => counted.map_err(Refused::Wait),
+            Err(e) => {
                 tracing::error!("throttle: counting a password check: {e}");
-                Err(5)
-            })
+                Err(Refused::Unavailable)
+            }
+        }
     }
 
     fn known_attempt(
@@ -447,7 +462,10 @@ mod tests {
         }
         // The 11th attempt right away waits 1 s; after it, it may go.
         assert_eq!(t.check("a@b.tw", ip, start), Some(1));
-        assert_eq!(t.attempt("a@b.tw", ip, start).unwrap_err(), 1);
+        assert_eq!(
+            t.attempt("a@b.tw", ip, start).unwrap_err(),
+            Refused::Wait(1)
+        );
         assert_eq!(t.check("a@b.tw", ip, start + 1000), None);
         // Another address is not affected.
         assert_eq!(t.check("c@d.tw", ip, start), None);
@@ -592,12 +610,12 @@ mod tests {
         }
         assert_eq!(
             t.session_attempt("a@b.tw", guessing, now + 10).unwrap_err(),
-            3600
+            Refused::Wait(3600)
         );
         assert_eq!(
             t.session_attempt("a@b.tw", guessing, now + HOUR - 1000)
                 .unwrap_err(),
-            1,
+            Refused::Wait(1),
             "the first wrong one leaves the hour"
         );
         // Another session has its own; its right one clears the account.

@@ -917,6 +917,52 @@ fn a_login_the_database_cannot_record_is_a_503_and_not_counted_as_a_wrong_passwo
     );
 }
 
+/// The review of the session's change (its 3): the throttle counts an
+/// attempt in the accounts database before anything is checked; when that
+/// write failed (locked past the busy timeout, a full disk) a login, or a
+/// password change, was told "too many attempts, wait 5 seconds" (429),
+/// nothing to do with the user. It is the server's failure: 503 with
+/// Retry-After, as when the session cannot be recorded.
+#[test]
+fn a_login_or_password_change_whose_attempt_cannot_be_counted_is_a_503() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let csrf = c.csrf();
+    accounts(&data)
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE INSERT ON throttle_events
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let login = Client::new(&server).login(WANG, PASSWORD);
+    let api = Client::new(&server).api_login(WANG, PASSWORD);
+    let new = "another long passphrase";
+    let change = c.post(
+        "/account/password",
+        &[
+            ("csrf", &csrf),
+            ("current", PASSWORD),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    accounts(&data)
+        .execute_batch("DROP TRIGGER full_disk")
+        .unwrap();
+    for (what, r) in [("login", &login), ("API login", &api), ("change", &change)] {
+        assert_eq!(r.status, 503, "{what}: {}", r.body);
+        assert!(r.header("retry-after").is_some(), "{what}: {:?}", r.headers);
+        assert!(!r.body.contains("嘗試次數過多"), "{what}: {}", r.body);
+    }
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, PASSWORD)
+            .header("location"),
+        Some("/cases")
+    );
+}
+
 /// A review of the server (2026-12-05, its 2): turning the news digests on
 /// or off when the accounts database could not record it (locked, a full
 /// disk) redirected to "digests are on" (or off) all the same: a party
