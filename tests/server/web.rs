@@ -963,6 +963,60 @@ fn a_login_or_password_change_whose_attempt_cannot_be_counted_is_a_503() {
     );
 }
 
+/// The review of the session's change (its 6): pages that read the
+/// accounts database took a failed read for an answer. A calendar feed
+/// whose owner could not be looked up was "no such feed" (404, counted as
+/// a made-up token: a calendar app may drop the subscription); a link's
+/// form said the link was not valid; the account page showed digests on.
+/// Each is now 503 with Retry-After. (A renamed table or column makes the
+/// reads fail as a damaged file would.)
+#[test]
+fn a_page_whose_database_cannot_be_read_says_so_and_not_that_nothing_is_there() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let unreadable = |sql: &str, path: &str, c: &mut Client| {
+        accounts(&data).execute_batch(sql).unwrap();
+        let r = c.get(path);
+        let undo = sql
+            .split(';')
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                let words: Vec<&str> = s.split_whitespace().collect();
+                // ALTER TABLE t RENAME [COLUMN a] TO b: back again.
+                match words.as_slice() {
+                    [_, _, t, _, "TO", b] => format!("ALTER TABLE {b} RENAME TO {t}"),
+                    [_, _, t, _, _, a, "TO", b] => {
+                        format!("ALTER TABLE {t} RENAME COLUMN {b} TO {a}")
+                    }
+                    _ => panic!("{s}"),
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(";");
+        accounts(&data).execute_batch(&undo).unwrap();
+        assert_eq!(r.status, 503, "{path}: {}", r.body);
+        assert!(r.header("retry-after").is_some(), "{path}: {:?}", r.headers);
+    };
+    let token = "0".repeat(64);
+    unreadable(
+        "ALTER TABLE calendar_feeds RENAME TO feeds_away",
+        &format!("/calendar/{token}.ics"),
+        &mut Client::new(&server),
+    );
+    unreadable(
+        "ALTER TABLE tokens RENAME TO tokens_away",
+        &format!("/reset?token={token}"),
+        &mut Client::new(&server),
+    );
+    unreadable(
+        "ALTER TABLE accounts RENAME COLUMN digests TO digests_away",
+        "/account",
+        &mut c,
+    );
+    assert_eq!(c.get("/account").status, 200);
+}
+
 /// A review of the server (2026-12-05, its 2): turning the news digests on
 /// or off when the accounts database could not record it (locked, a full
 /// disk) redirected to "digests are on" (or off) all the same: a party

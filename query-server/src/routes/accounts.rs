@@ -302,8 +302,7 @@ pub fn account_page_with(
     let digests = {
         let conn = app.accounts.lock().expect("accounts");
         accounts::by_id(&conn, s.account_id)
-            .ok()
-            .flatten()
+            .map_err(Failure::unavailable)?
             .is_none_or(|a| a.digests)
     };
     let mut c = ctx(app, "帳號設定", Some(s), String::new());

@@ -81,14 +81,16 @@ fn all_time() -> NaiveDateTime {
 
 /// `GET /calendar/<token>.ics`
 pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
-    let owner = file.strip_suffix(".ics").and_then(|token| {
-        store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token).unwrap_or_else(
-            |e| {
-                tracing::error!("a calendar feed's token: {e}");
-                None
-            },
-        )
-    });
+    // A token that cannot be looked up is not "no such feed": a calendar
+    // app told 404 may drop the subscription.
+    let owner = match file.strip_suffix(".ics") {
+        Some(token) => store_hearings::feed_owner(&app.accounts.lock().expect("accounts"), token)
+            .map_err(|e| {
+            tracing::error!("a calendar feed's token: {e}");
+            Failure::Unavailable(None)
+        })?,
+        None => None,
+    };
     // Counted in the accounts database, so the limit holds across every
     // server process on the data directory: a feed by itself, anything
     // else by the client address (`FeedFetch`). A token is 256 random

@@ -31,19 +31,19 @@ fn link_page(purpose: Purpose) -> (&'static str, &'static str, &'static str) {
 }
 
 /// The account a link's token opens now, if any; a database that cannot be
-/// read opens none (the page says the link is not valid).
-fn token_account(app: &App, token: &str, purpose: Purpose) -> Option<Account> {
+/// read is the server's failure, never "the link is not valid".
+fn token_account(app: &App, token: &str, purpose: Purpose) -> Result<Option<Account>, Failure> {
     let conn = app.accounts.lock().expect("accounts");
-    accounts::token_account(&conn, token, purpose, Utc::now()).unwrap_or_else(|e| {
+    accounts::token_account(&conn, token, purpose, Utc::now()).map_err(|e| {
         tracing::error!("token lookup: {e}");
-        None
+        Failure::Unavailable(None)
     })
 }
 
 pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
     let token = req.query_map().get("token").cloned().unwrap_or_default();
-    let account = token_account(app, &token, purpose);
+    let account = token_account(app, &token, purpose)?;
     let (heading, action, _) = link_page(purpose);
     let page = pages::PasswordForm {
         c: ctx(app, heading, None, csrf),
@@ -98,7 +98,10 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         ),
     };
     let email = if valid {
-        token_account(app, &token, purpose).map(|a| a.email)
+        token_account(app, &token, purpose)
+            .ok()
+            .flatten()
+            .map(|a| a.email)
     } else {
         None
     };
