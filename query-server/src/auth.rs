@@ -277,8 +277,8 @@ fn unavailable(app: &App) -> Login {
 pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
 
 pub enum SetPassword {
-    /// Set: the account's address, and a device cookie for the new
-    /// password (the browser proved the mailbox).
+    /// Set: the account's address, and after a reset a device cookie for
+    /// the new password (the browser proved the mailbox).
     Done {
         email: String,
         device: Option<String>,
@@ -386,7 +386,12 @@ fn spend_link(
             }
             SetPassword::Done {
                 email: account.email.clone(),
-                device: device_cookie(app, &account.email, hash),
+                // A reset voids the browser's old cookie; the one that made
+                // it proved the mailbox. (An activation's browser signs in
+                // next, and gets its first one then.)
+                device: (purpose == Purpose::Reset)
+                    .then(|| device_cookie(app, &account.email, hash))
+                    .flatten(),
             }
         }
         Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,

@@ -572,15 +572,7 @@ fn a_device_cookie_from_before_a_password_reset_or_change_is_a_strangers() {
     assert_eq!(owner.login(LAWYER, PASSWORD).status, 303);
     let before_change = owner.cookies["device"].clone();
     let csrf = c.csrf();
-    let changed = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let changed = c.change_password(&csrf, PASSWORD, new);
     assert_eq!(changed.header("location"), Some("/account?m=changed"));
     let mut fresh = Source::new(&server, "127.0.0.7");
     assert_eq!(fresh.login(LAWYER, new).status, 303);

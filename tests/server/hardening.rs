@@ -115,15 +115,7 @@ fn a_password_change_voids_pending_reset_links() {
     assert!(anon.get(&link).body.contains("帳號："), "the link works");
     let csrf = c.csrf();
     let new = "another long passphrase";
-    let r = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let r = c.change_password(&csrf, PASSWORD, new);
     assert_eq!(r.header("location"), Some("/account?m=changed"));
     let form = anon.get(&link);
     assert!(form.body.contains("連結無效"), "{}", form.body);

@@ -212,15 +212,7 @@ fn a_session_ended_on_one_process_is_refused_on_the_other_within_a_second() {
     let csrf = browser.csrf();
     assert_eq!(cases(&mut on_b, &two), 200);
     let new = "another horse battery staple";
-    let changed = browser.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let changed = browser.change_password(&csrf, PASSWORD, new);
     assert_eq!(changed.status, 303, "{}", changed.body);
     let took = refused_on_b(&mut on_b, &two);
     assert!(took < Duration::from_secs(1), "refused on B after {took:?}");

@@ -607,6 +607,19 @@ impl Client {
         (r, started.elapsed())
     }
 
+    /// Posts the account page's password change (`csrf`: the page's token).
+    pub fn change_password(&mut self, csrf: &str, current: &str, new: &str) -> Resp {
+        self.post(
+            "/account/password",
+            &[
+                ("csrf", csrf),
+                ("current", current),
+                ("password", new),
+                ("confirm", new),
+            ],
+        )
+    }
+
     /// The CSRF token of a signed-in page's forms.
     pub fn csrf(&mut self) -> String {
         self.get("/account").field("csrf")

@@ -581,26 +581,10 @@ fn changing_the_password_needs_the_current_one_and_ends_every_other_session() {
     );
     let csrf = c.csrf();
     let new = "another long passphrase";
-    let wrong = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", "not my password"),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let wrong = c.change_password(&csrf, "not my password", new);
     assert!(wrong.body.contains("目前的密碼不正確"), "{}", wrong.body);
     assert_eq!(other.get("/cases").status, 200);
-    let ok = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let ok = c.change_password(&csrf, PASSWORD, new);
     assert_eq!(ok.header("location"), Some("/account?m=changed"));
     assert!(c.get("/account?m=changed").body.contains("密碼已變更"));
     assert_eq!(
@@ -631,17 +615,7 @@ fn a_session_gets_a_few_wrong_current_passwords_an_hour_and_then_waits() {
     let mut c = signed_in(&server, &data, WANG);
     let csrf = c.csrf();
     let new = "another long passphrase";
-    let change = |c: &mut Client, current: &str| {
-        c.post(
-            "/account/password",
-            &[
-                ("csrf", &csrf),
-                ("current", current),
-                ("password", new),
-                ("confirm", new),
-            ],
-        )
-    };
+    let change = |c: &mut Client, current: &str| c.change_password(&csrf, current, new);
     for i in 0..3 {
         let wrong = change(&mut c, &format!("guess {i}"));
         assert_eq!(wrong.status, 422, "{}", wrong.body);
@@ -667,15 +641,7 @@ fn a_session_gets_a_few_wrong_current_passwords_an_hour_and_then_waits() {
         Some("/cases")
     );
     let csrf = other.csrf();
-    let ok = other.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let ok = other.change_password(&csrf, PASSWORD, new);
     assert_eq!(
         ok.header("location"),
         Some("/account?m=changed"),
@@ -719,15 +685,7 @@ fn a_password_change_refused_for_a_full_hashing_lane_is_a_429_to_retry_and_not_c
                     let csrf = c.csrf();
                     let current = format!("wrong guess {i}");
                     start.wait();
-                    let r = c.post(
-                        "/account/password",
-                        &[
-                            ("csrf", &csrf),
-                            ("current", &current),
-                            ("password", new),
-                            ("confirm", new),
-                        ],
-                    );
+                    let r = c.change_password(&csrf, &current, new);
                     (c, r)
                 })
             })
@@ -752,15 +710,7 @@ fn a_password_change_refused_for_a_full_hashing_lane_is_a_429_to_retry_and_not_c
     // of the hour, and the right password changes it.
     let mut c = busy.expect("none refused as busy");
     let csrf = c.csrf();
-    let ok = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let ok = c.change_password(&csrf, PASSWORD, new);
     assert_eq!(
         ok.header("location"),
         Some("/account?m=changed"),
@@ -802,15 +752,7 @@ fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_say
     for on in ["UPDATE OF password_hash ON accounts", "DELETE ON sessions"] {
         let csrf = c.csrf();
         failing(on);
-        let r = c.post(
-            "/account/password",
-            &[
-                ("csrf", &csrf),
-                ("current", PASSWORD),
-                ("password", new),
-                ("confirm", new),
-            ],
-        );
+        let r = c.change_password(&csrf, PASSWORD, new);
         mended();
         assert_eq!(r.status, 503, "{on}: {}", r.body);
         assert!(r.header("retry-after").is_some(), "{on}: {:?}", r.headers);
@@ -938,15 +880,7 @@ fn a_login_or_password_change_whose_attempt_cannot_be_counted_is_a_503() {
     let login = Client::new(&server).login(WANG, PASSWORD);
     let api = Client::new(&server).api_login(WANG, PASSWORD);
     let new = "another long passphrase";
-    let change = c.post(
-        "/account/password",
-        &[
-            ("csrf", &csrf),
-            ("current", PASSWORD),
-            ("password", new),
-            ("confirm", new),
-        ],
-    );
+    let change = c.change_password(&csrf, PASSWORD, new);
     accounts(&data)
         .execute_batch("DROP TRIGGER full_disk")
         .unwrap();
