@@ -19,6 +19,33 @@ fn accounts(data: &Data) -> Connection {
     Connection::open(data.path().join("accounts.sqlite")).unwrap()
 }
 
+/// Writes of `on` (`INSERT ON sessions`, `UPDATE OF digests ON accounts`)
+/// to the accounts database fail as a full disk's would, until
+/// [`FullDisk::mend`].
+fn full_disk(data: &Data, on: &str) -> FullDisk {
+    let conn = accounts(data);
+    conn.execute_batch(&format!(
+        "CREATE TRIGGER full_disk BEFORE {on}
+         BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"
+    ))
+    .unwrap();
+    FullDisk(conn)
+}
+
+struct FullDisk(Connection);
+
+impl FullDisk {
+    fn mend(self) {
+        self.0.execute_batch("DROP TRIGGER full_disk").unwrap();
+    }
+}
+
+/// The server's failure, to try again: 503 with Retry-After.
+fn unavailable(r: &Resp, what: &str) {
+    assert_eq!(r.status, 503, "{what}: {}", r.body);
+    assert!(r.header("retry-after").is_some(), "{what}: {:?}", r.headers);
+}
+
 fn live_snapshot(data: &Data) -> Connection {
     let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
     Connection::open(data.path().join("snapshots").join(name.trim())).unwrap()
@@ -733,29 +760,15 @@ fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_say
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let new = "another long passphrase";
-    let failing = |on: &str| {
-        accounts(&data)
-            .execute_batch(&format!(
-                "CREATE TRIGGER full_disk BEFORE {on}
-                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;"
-            ))
-            .unwrap()
-    };
-    let mended = || {
-        accounts(&data)
-            .execute_batch("DROP TRIGGER full_disk")
-            .unwrap()
-    };
     let mut c = signed_in(&server, &data, WANG);
     let mut other = Client::new(&server);
     assert_eq!(other.login(WANG, PASSWORD).status, 303);
     for on in ["UPDATE OF password_hash ON accounts", "DELETE ON sessions"] {
         let csrf = c.csrf();
-        failing(on);
+        let disk = full_disk(&data, on);
         let r = c.change_password(&csrf, PASSWORD, new);
-        mended();
-        assert_eq!(r.status, 503, "{on}: {}", r.body);
-        assert!(r.header("retry-after").is_some(), "{on}: {:?}", r.headers);
+        disk.mend();
+        unavailable(&r, on);
         assert!(r.body.contains("密碼未變更"), "{on}: {}", r.body);
         assert_eq!(
             other.get("/cases").status,
@@ -786,11 +799,10 @@ fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_say
             ],
         )
     };
-    failing("DELETE ON sessions");
+    let disk = full_disk(&data, "DELETE ON sessions");
     let r = reset(&mut anon);
-    mended();
-    assert_eq!(r.status, 503, "{}", r.body);
-    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    disk.mend();
+    unavailable(&r, "reset");
     assert!(r.body.contains("密碼尚未設定"), "{}", r.body);
     assert_eq!(other.get("/cases").status, 200, "the other session ended");
     assert_eq!(
@@ -820,29 +832,15 @@ fn a_login_the_database_cannot_record_is_a_503_and_not_counted_as_a_wrong_passwo
     let server = Server::start(&data, &[("CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR", "2")]);
     let mut c = Client::new(&server);
     assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
-    let refusing = || {
-        accounts(&data)
-            .execute_batch(
-                "CREATE TRIGGER full_disk BEFORE INSERT ON sessions
-                 BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
-            )
-            .unwrap()
-    };
-    let mended = || {
-        accounts(&data)
-            .execute_batch("DROP TRIGGER full_disk")
-            .unwrap()
-    };
-    refusing();
+    let disk = full_disk(&data, "INSERT ON sessions");
     let mut answers = vec![];
     for _ in 0..2 {
         answers.push(Client::new(&server).login(WANG, PASSWORD));
     }
     let api = Client::new(&server).api_login(WANG, PASSWORD);
-    mended();
+    disk.mend();
     for r in &answers {
-        assert_eq!(r.status, 503, "{}", r.body);
-        assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+        unavailable(r, "login");
         assert!(!r.body.contains("帳號或密碼不正確"), "{}", r.body);
         assert!(r.body.contains("暫時無法登入"), "{}", r.body);
     }
@@ -871,22 +869,14 @@ fn a_login_or_password_change_whose_attempt_cannot_be_counted_is_a_503() {
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, WANG);
     let csrf = c.csrf();
-    accounts(&data)
-        .execute_batch(
-            "CREATE TRIGGER full_disk BEFORE INSERT ON throttle_events
-             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
-        )
-        .unwrap();
+    let disk = full_disk(&data, "INSERT ON throttle_events");
     let login = Client::new(&server).login(WANG, PASSWORD);
     let api = Client::new(&server).api_login(WANG, PASSWORD);
     let new = "another long passphrase";
     let change = c.change_password(&csrf, PASSWORD, new);
-    accounts(&data)
-        .execute_batch("DROP TRIGGER full_disk")
-        .unwrap();
+    disk.mend();
     for (what, r) in [("login", &login), ("API login", &api), ("change", &change)] {
-        assert_eq!(r.status, 503, "{what}: {}", r.body);
-        assert!(r.header("retry-after").is_some(), "{what}: {:?}", r.headers);
+        unavailable(r, what);
         assert!(!r.body.contains("嘗試次數過多"), "{what}: {}", r.body);
     }
     assert_eq!(
@@ -973,19 +963,11 @@ fn turning_digests_on_or_off_that_cannot_be_recorded_says_so() {
             .unwrap()
     };
     let before = stored();
-    accounts(&data)
-        .execute_batch(
-            "CREATE TRIGGER full_disk BEFORE UPDATE OF digests ON accounts
-             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
-        )
-        .unwrap();
+    let disk = full_disk(&data, "UPDATE OF digests ON accounts");
     let want = if before == 1 { "0" } else { "1" };
     let r = c.post("/account/digests", &[("csrf", &csrf), ("on", want)]);
-    accounts(&data)
-        .execute_batch("DROP TRIGGER full_disk")
-        .unwrap();
-    assert_eq!(r.status, 503, "{:?} {}", r.headers, r.body);
-    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    disk.mend();
+    unavailable(&r, "digests");
     assert_eq!(stored(), before);
     let r = c.post("/account/digests", &[("csrf", &csrf), ("on", want)]);
     assert_eq!(r.status, 303, "{}", r.body);
