@@ -2353,9 +2353,10 @@ fn rerun_while_send_paused(
 }
 
 /// A `send --now` (one connection) paused at a point, until
-/// [`Paused::resume`].
+/// [`Paused::resume`]; killed if dropped paused (a test that failed on
+/// the way leaves no process waiting for ever).
 struct Paused {
-    child: Child,
+    child: Option<Child>,
     stderr: BufReader<std::process::ChildStderr>,
     resume: PathBuf,
 }
@@ -2395,7 +2396,7 @@ impl Paused {
         let first = point.split(',').next().unwrap_or(point);
         let stderr = until_paused(&mut child, first);
         Paused {
-            child,
+            child: Some(child),
             stderr,
             resume,
         }
@@ -2409,8 +2410,9 @@ impl Paused {
 
     /// Kills it where it paused (SIGKILL), as a crash or `kill -9` would.
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 
     /// Lets it go on, and waits for it to end.
@@ -2418,11 +2420,21 @@ impl Paused {
         fs::write(&self.resume, "").unwrap();
         let mut stderr = String::new();
         std::io::Read::read_to_string(&mut self.stderr, &mut stderr).unwrap();
-        let out = self.child.wait_with_output().unwrap();
+        let child = self.child.take().expect("running");
+        let out = child.wait_with_output().unwrap();
         Run {
             code: out.status.code().unwrap_or(-1),
             stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
             stderr,
+        }
+    }
+}
+
+impl Drop for Paused {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
