@@ -102,24 +102,29 @@ pub async fn login(
     };
     let counted = step(app, hint, move |app| {
         // A cookie of before the password's reset or change is a
-        // stranger's.
-        let known = device.filter(|d| {
+        // stranger's: its account is looked up here (and not again).
+        let looked_up = device.map(|_| {
             let conn = app.accounts.lock().expect("accounts");
-            let account = accounts::by_email(&conn, &typed).unwrap_or_else(|e| {
-                tracing::error!("login lookup: {e}");
-                None
-            });
-            d.signed_in_with(&app.key, account.and_then(|a| a.password_hash).as_deref())
+            accounts::by_email(&conn, &typed)
         });
-        match known.and_then(|d| app.throttle.device_attempt(&typed, d.nonce, now)) {
+        let known = device.filter(|d| {
+            let stored = match &looked_up {
+                Some(Ok(Some(account))) => account.password_hash.as_deref(),
+                _ => None,
+            };
+            d.signed_in_with(&app.key, stored)
+        });
+        let counted = match known.and_then(|d| app.throttle.device_attempt(&typed, d.nonce, now)) {
             Some(a) => Ok((a, Lane::Known)),
             None => app
                 .throttle
                 .attempt(&typed, ip, now)
                 .map(|a| (a, Lane::Stranger)),
-        }
+        };
+        (counted, looked_up)
     })
     .await;
+    let (counted, looked_up) = counted.unzip();
     let (attempt, lane) = match counted.unwrap_or(Err(Refused::Unavailable)) {
         Ok(a) => a,
         Err(Refused::Wait(wait)) => {
@@ -144,12 +149,17 @@ pub async fn login(
         app.metrics.login("bad_captcha");
         return Login::BadCaptcha;
     }
-    let address = email.clone();
-    let account = step(app, lane, move |app| {
-        let conn = app.accounts.lock().expect("accounts");
-        accounts::by_email(&conn, &address)
-    })
-    .await;
+    let account = match looked_up.flatten() {
+        Some(looked_up) => Some(looked_up),
+        None => {
+            let address = email.clone();
+            step(app, lane, move |app| {
+                let conn = app.accounts.lock().expect("accounts");
+                accounts::by_email(&conn, &address)
+            })
+            .await
+        }
+    };
     let account = match account {
         Some(Ok(account)) => account,
         failed => {

@@ -85,6 +85,13 @@ fn waiting(mut r: Resp, wait: Option<u64>, limited: Option<u64>) -> Resp {
     r
 }
 
+/// A form's page answered as the server's failure: 503, to try again.
+fn unavailable(mut r: Resp) -> Resp {
+    r.status = StatusCode::SERVICE_UNAVAILABLE;
+    r.header("retry-after", failure::UNAVAILABLE_RETRY);
+    r
+}
+
 /// What a page says when this address has fetched too many captchas.
 fn captcha_limited(wait: u64) -> String {
     format!(
@@ -222,10 +229,14 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             let p = Problem::General(
                 "系統暫時無法登入，請稍後再試。這次登入不會被算成密碼錯誤。".into(),
             );
-            let mut r = login_form(app, req, vec![p], email, next, None)?;
-            r.status = StatusCode::SERVICE_UNAVAILABLE;
-            r.header("retry-after", failure::UNAVAILABLE_RETRY);
-            return Ok(r);
+            return Ok(unavailable(login_form(
+                app,
+                req,
+                vec![p],
+                email,
+                next,
+                None,
+            )?));
         }
     };
     login_form(app, req, vec![problem], email, next, None)
@@ -357,29 +368,20 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
         }
         Change::Throttled(wait) => {
             let p = Problem::Field("current", too_many_attempts(wait));
-            Ok(waiting(
-                account_page(app, &s, None, Some(p), None)?,
-                Some(wait),
-                None,
-            ))
+            let page = account_page(app, &s, None, Some(p), None)?;
+            Ok(waiting(page, Some(wait), None))
         }
         Change::Busy(wait) => {
             let p = Problem::General(format!(
                 "目前變更密碼的人數過多，密碼未變更。請於 {}後再送出一次。",
                 wait_words(wait)
             ));
-            Ok(waiting(
-                account_page(app, &s, None, Some(p), None)?,
-                Some(wait),
-                None,
-            ))
+            let page = account_page(app, &s, None, Some(p), None)?;
+            Ok(waiting(page, Some(wait), None))
         }
         Change::Unavailable => {
             let p = Problem::General("系統暫時無法變更密碼，密碼未變更。請稍後再試。".into());
-            let mut r = account_page(app, &s, None, Some(p), None)?;
-            r.status = StatusCode::SERVICE_UNAVAILABLE;
-            r.header("retry-after", failure::UNAVAILABLE_RETRY);
-            Ok(r)
+            Ok(unavailable(account_page(app, &s, None, Some(p), None)?))
         }
     }
 }
