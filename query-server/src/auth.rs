@@ -26,7 +26,7 @@ use rusqlite::Connection;
 use mail::web::{self, WebMail};
 
 use crate::app::App;
-use crate::captcha::Binding;
+use crate::captcha::{Binding, Unrecorded};
 use crate::password::{self, Lane, NotRun, Verdict, BUSY_WAIT};
 use crate::sessions::{CreateError, Kind, Session};
 use crate::throttle::{now_ms, Refused};
@@ -141,13 +141,21 @@ pub async fn login(
         app.metrics.login("busy");
         return Login::Busy(BUSY_WAIT);
     }
-    if !app
+    match app
         .captchas
         .check(captcha.id, captcha.typed, captcha.binding)
     {
-        app.throttle.captcha_failed(attempt);
-        app.metrics.login("bad_captcha");
-        return Login::BadCaptcha;
+        Ok(true) => {}
+        Ok(false) => {
+            app.throttle.captcha_failed(attempt);
+            app.metrics.login("bad_captcha");
+            return Login::BadCaptcha;
+        }
+        // The captcha's use could not be recorded: nothing was checked.
+        Err(Unrecorded) => {
+            app.throttle.not_checked(attempt);
+            return unavailable(app);
+        }
     }
     let account = match looked_up.flatten() {
         Some(looked_up) => Some(looked_up),

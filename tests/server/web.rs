@@ -857,6 +857,48 @@ fn a_login_the_database_cannot_record_is_a_503_and_not_counted_as_a_wrong_passwo
     );
 }
 
+/// The last session's list: a captcha whose use the database could not
+/// record (a full disk, a lock held past the timeout) was taken for a
+/// wrong answer: "驗證碼不正確" to a person who typed it right, a failure of
+/// the client's address, and a login that was never checked. It is the
+/// server's failure: 503 with Retry-After, counted against no one.
+#[test]
+fn a_captcha_whose_use_cannot_be_recorded_is_a_503_not_a_wrong_answer() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[("CPOR_SERVER_IP_FAILURES_PER_HOUR", "2")]);
+    assert_eq!(
+        Client::new(&server).activate(&data, WANG, PASSWORD).status,
+        303
+    );
+    let disk = full_disk(&data, "INSERT ON captchas_used");
+    let mut answers = vec![];
+    for _ in 0..2 {
+        answers.push(("login", Client::new(&server).login(WANG, PASSWORD)));
+        answers.push(("forgot", ask_forgot(&mut Client::new(&server), WANG)));
+    }
+    let api = Client::new(&server).api_login(WANG, PASSWORD);
+    disk.mend();
+    for (what, r) in &answers {
+        unavailable(r, what);
+        assert!(!r.body.contains("驗證碼不正確"), "{what}: {}", r.body);
+        assert!(r.body.contains("請稍後再試"), "{what}: {}", r.body);
+    }
+    unavailable(&api, "API login");
+    assert_ne!(api.json()["error"], "bad_captcha", "{}", api.body);
+    assert_eq!(data.mails("reset", WANG), 0, "no link was asked for");
+    // Five answers the server could not take were no failures of this
+    // address (its limit is two): it still signs in and asks for a link.
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, PASSWORD)
+            .header("location"),
+        Some("/cases")
+    );
+    let r = ask_forgot(&mut Client::new(&server), WANG);
+    assert_eq!(r.status, 200, "{}", r.body);
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+}
+
 /// The review of the session's change (its 3): the throttle counts an
 /// attempt in the accounts database before anything is checked; when that
 /// write failed (locked past the busy timeout, a full disk) a login, or a

@@ -52,7 +52,7 @@ pub use crate::rate::RateLimited;
 pub use allowance::{Allowance, MemoryAllowance, RateLimit, SqliteAllowance};
 pub use audio::wav;
 pub use draw::{HEIGHT, WIDTH};
-pub use used::{MemoryUsedSet, SqliteUsedSet, UsedSet, DEFAULT_CAPACITY};
+pub use used::{MemoryUsedSet, SqliteUsedSet, Unrecorded, UsedSet, DEFAULT_CAPACITY};
 
 /// Who a captcha is for. A captcha answers only under the binding it was
 /// issued with.
@@ -168,21 +168,26 @@ impl Captchas {
     /// with. Using it up, right or wrong; an id that is forged, expired,
     /// used, or under another binding is simply wrong (and under another
     /// binding it is not used up: its owner can still answer it).
-    pub fn check(&self, id: &str, answer: &str, binding: Binding) -> bool {
+    /// `Unrecorded` when its use could not be recorded: nobody answered
+    /// wrong, the server failed (and the captcha cannot be answered now).
+    pub fn check(&self, id: &str, answer: &str, binding: Binding) -> Result<bool, Unrecorded> {
         self.check_at(id, answer, &binding.bytes(), now_ms())
     }
 
-    fn check_at(&self, id: &str, answer: &str, binding: &[u8], now: u64) -> bool {
+    fn check_at(
+        &self,
+        id: &str,
+        answer: &str,
+        binding: &[u8],
+        now: u64,
+    ) -> Result<bool, Unrecorded> {
         let Some((t, digits)) = self.digits_at(id, now) else {
-            return false;
+            return Ok(false);
         };
-        if !self.keys.bound_to(&t, binding) {
-            return false;
+        if !self.keys.bound_to(&t, binding) || !self.used.spend(&t.nonce, t.expires, now)? {
+            return Ok(false);
         }
-        if !self.used.spend(&t.nonce, t.expires, now) {
-            return false;
-        }
-        normalise(answer).as_bytes().ct_eq(digits.as_bytes()).into()
+        Ok(normalise(answer).as_bytes().ct_eq(digits.as_bytes()).into())
     }
 
     /// Forgets what has expired (call now and then).
@@ -230,7 +235,7 @@ mod tests {
     }
 
     fn take(c: &Captchas, id: &str, typed: &str) -> bool {
-        c.check_at(id, typed, ANY, now_ms())
+        c.check_at(id, typed, ANY, now_ms()).expect("in memory")
     }
 
     #[test]
@@ -241,8 +246,8 @@ mod tests {
         let right = answer(&c, &id);
         assert_eq!(right.len(), 6);
         assert!(right.bytes().all(|b| b.is_ascii_digit()));
-        assert!(c.check(&id, &right, page));
-        assert!(!c.check(&id, &right, page), "used");
+        assert_eq!(c.check(&id, &right, page), Ok(true));
+        assert_eq!(c.check(&id, &right, page), Ok(false), "used");
         // Wrong once: used up, the right answer no longer works.
         let id = c.issue(page, ip("10.0.0.1")).unwrap().id;
         let right = answer(&c, &id);
@@ -251,15 +256,15 @@ mod tests {
         } else {
             "000000"
         };
-        assert!(!c.check(&id, wrong, page));
-        assert!(!c.check(&id, &right, page));
+        assert_eq!(c.check(&id, wrong, page), Ok(false));
+        assert_eq!(c.check(&id, &right, page), Ok(false));
         // Expired: wrong, and no picture.
         let t0 = now_ms();
         let x = c.issue_at(ANY, t0);
         let right = answer(&c, &x.id);
-        assert!(!c.check_at(&x.id, &right, ANY, t0 + 60_000));
+        assert_eq!(c.check_at(&x.id, &right, ANY, t0 + 60_000), Ok(false));
         assert!(c.digits_at(&x.id, t0 + 60_000).is_none());
-        assert!(c.check_at(&x.id, &right, ANY, t0 + 59_999));
+        assert_eq!(c.check_at(&x.id, &right, ANY, t0 + 59_999), Ok(true));
         assert_eq!(x.expires_in, 60);
     }
 
@@ -271,16 +276,22 @@ mod tests {
         let (a, b) = (Binding::Page("cookie-a"), Binding::Page("cookie-b"));
         let id = c.issue(a, ip("10.0.0.1")).unwrap().id;
         let right = answer(&c, &id);
-        assert!(!c.check(&id, &right, b));
-        assert!(!c.check(&id, &right, Binding::Api(ip("10.0.0.1"))));
+        assert_eq!(c.check(&id, &right, b), Ok(false));
+        assert_eq!(
+            c.check(&id, &right, Binding::Api(ip("10.0.0.1"))),
+            Ok(false)
+        );
         // Not used up by them: its owner still can.
-        assert!(c.check(&id, &right, a));
+        assert_eq!(c.check(&id, &right, a), Ok(true));
         let api = Binding::Api(ip("10.0.0.1"));
         let id = c.issue(api, ip("10.0.0.1")).unwrap().id;
         let right = answer(&c, &id);
-        assert!(!c.check(&id, &right, Binding::Api(ip("10.0.0.2"))));
-        assert!(!c.check(&id, &right, Binding::Page("10.0.0.1")));
-        assert!(c.check(&id, &right, api));
+        assert_eq!(
+            c.check(&id, &right, Binding::Api(ip("10.0.0.2"))),
+            Ok(false)
+        );
+        assert_eq!(c.check(&id, &right, Binding::Page("10.0.0.1")), Ok(false));
+        assert_eq!(c.check(&id, &right, api), Ok(true));
     }
 
     /// Issue 12, item 1: one client made 100,000 captchas in 7 s and every
@@ -304,7 +315,7 @@ mod tests {
         for _ in 0..100_000 {
             create(&c);
         }
-        assert!(c.check(&id, &answer(&c, &id), mine));
+        assert_eq!(c.check(&id, &answer(&c, &id), mine), Ok(true));
     }
 
     /// The scale-out issue: several processes on one data directory.
@@ -314,7 +325,7 @@ mod tests {
         let b = Binding::Page("cookie-a");
         let id = one.issue(b, ip("10.0.0.1")).unwrap().id;
         assert_eq!(one.png(&id), two.png(&id), "the same picture");
-        assert!(two.check(&id, &answer(&one, &id), b));
+        assert_eq!(two.check(&id, &answer(&one, &id), b), Ok(true));
         let other = Captchas::new(
             &[8u8; 32],
             Duration::from_secs(60),
@@ -323,7 +334,7 @@ mod tests {
         );
         let id = one.issue(b, ip("10.0.0.1")).unwrap().id;
         assert!(other.png(&id).is_none());
-        assert!(!other.check(&id, &answer(&one, &id), b));
+        assert_eq!(other.check(&id, &answer(&one, &id), b), Ok(false));
     }
 
     #[test]
@@ -331,9 +342,9 @@ mod tests {
         let c = captchas(60_000, Some("123456"));
         let b = Binding::Page("cookie-a");
         let id = c.issue(b, ip("10.0.0.1")).unwrap().id;
-        assert!(!c.check(&id, "123456", Binding::Page("cookie-b")));
-        assert!(c.check(&id, "123456", b));
-        assert!(!c.check(&id, "123456", b));
+        assert_eq!(c.check(&id, "123456", Binding::Page("cookie-b")), Ok(false));
+        assert_eq!(c.check(&id, "123456", b), Ok(true));
+        assert_eq!(c.check(&id, "123456", b), Ok(false));
         let id = create(&c);
         assert_eq!(answer(&c, &id), "123456");
         assert!(!take(&c, &id, "654321"));

@@ -14,13 +14,19 @@ use rusqlite::Connection;
 
 use super::token::NONCE;
 
+/// A captcha's use the used set could not record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unrecorded;
+
 /// Where used captchas are recorded.
 pub trait UsedSet: Send + Sync {
     /// Records `nonce` (of a captcha valid until `expires`, ms since 1970)
-    /// as used. True the first time; false when it was used before or
-    /// cannot be recorded — never true twice for one nonce before
-    /// `expires`, whatever else the set must drop to stay bounded.
-    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> bool;
+    /// as used. True the first time; false when it was used before; never
+    /// true twice for one nonce before `expires`, whatever else the set
+    /// must drop to stay bounded. `Unrecorded` when the use could not be
+    /// recorded (the server's failure: the captcha is not answerable now,
+    /// and nobody answered it wrong).
+    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> Result<bool, Unrecorded>;
 
     /// Forgets what has expired by `now` (ms since 1970).
     fn sweep(&self, now: u64);
@@ -80,17 +86,17 @@ impl Default for MemoryUsedSet {
 }
 
 impl UsedSet for MemoryUsedSet {
-    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> bool {
+    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> Result<bool, Unrecorded> {
         let mut g = self.inner.lock().expect("used set");
         if expires <= now || expires <= g.floor {
-            return false;
+            return Ok(false);
         }
         let key = (
             expires,
             u64::from_be_bytes(nonce[..8].try_into().expect("8 bytes")),
         );
         if g.used.contains(&key) {
-            return false;
+            return Ok(false);
         }
         if g.used.len() >= self.capacity {
             prune(&mut g.used, now);
@@ -112,11 +118,11 @@ impl UsedSet for MemoryUsedSet {
                 floor
             );
             if expires <= floor {
-                return false;
+                return Ok(false);
             }
         }
         g.used.insert(key);
-        true
+        Ok(true)
     }
 
     fn sweep(&self, now: u64) {
@@ -146,14 +152,15 @@ impl SqliteUsedSet {
 }
 
 impl UsedSet for SqliteUsedSet {
-    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> bool {
+    fn spend(&self, nonce: &[u8; NONCE], expires: u64, now: u64) -> Result<bool, Unrecorded> {
         let conn = self.conn.lock().expect("used set");
-        store::accounts::shared::spend_captcha(&conn, nonce, expires as i64, now as i64)
-            .unwrap_or_else(|e| {
+        store::accounts::shared::spend_captcha(&conn, nonce, expires as i64, now as i64).map_err(
+            |e| {
                 // Not recorded: not answerable (never true twice).
                 tracing::error!("captcha used set: {e}");
-                false
-            })
+                Unrecorded
+            },
+        )
     }
 
     fn sweep(&self, now: u64) {
@@ -185,23 +192,27 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let open = || SqliteUsedSet::new(store::accounts::open(dir.path()).unwrap()).unwrap();
         let (one, two) = (open(), open());
-        assert!(one.spend(&nonce(1), 1_000, 0));
-        assert!(!two.spend(&nonce(1), 1_000, 500), "spent on the other");
-        assert!(!one.spend(&nonce(1), 1_000, 500));
-        assert!(two.spend(&nonce(2), 1_000, 500));
-        assert!(!two.spend(&nonce(3), 1_000, 1_000), "expired");
+        assert_eq!(one.spend(&nonce(1), 1_000, 0), Ok(true));
+        assert_eq!(
+            two.spend(&nonce(1), 1_000, 500),
+            Ok(false),
+            "spent on the other"
+        );
+        assert_eq!(one.spend(&nonce(1), 1_000, 500), Ok(false));
+        assert_eq!(two.spend(&nonce(2), 1_000, 500), Ok(true));
+        assert_eq!(two.spend(&nonce(3), 1_000, 1_000), Ok(false), "expired");
         one.sweep(1_000);
-        assert!(one.spend(&nonce(4), 2_000, 1_000));
+        assert_eq!(one.spend(&nonce(4), 2_000, 1_000), Ok(true));
     }
 
     #[test]
     fn a_nonce_is_spent_once_until_it_expires() {
         let set = MemoryUsedSet::new(100);
-        assert!(set.spend(&nonce(1), 1_000, 0));
-        assert!(!set.spend(&nonce(1), 1_000, 500));
-        assert!(set.spend(&nonce(2), 1_000, 500));
+        assert_eq!(set.spend(&nonce(1), 1_000, 0), Ok(true));
+        assert_eq!(set.spend(&nonce(1), 1_000, 500), Ok(false));
+        assert_eq!(set.spend(&nonce(2), 1_000, 500), Ok(true));
         // Expired: refused, and swept.
-        assert!(!set.spend(&nonce(3), 1_000, 1_000));
+        assert_eq!(set.spend(&nonce(3), 1_000, 1_000), Ok(false));
         set.sweep(1_000);
         assert_eq!(set.len(), 0);
     }
@@ -212,17 +223,21 @@ mod tests {
     fn a_full_set_never_forgets_a_used_captcha_that_could_still_count() {
         let set = MemoryUsedSet::new(64);
         // A victim's captcha, answered early in the flood.
-        assert!(set.spend(&nonce(0), 10_000, 0));
+        assert_eq!(set.spend(&nonce(0), 10_000, 0), Ok(true));
         // The flood: 1,000 answered captchas, expiring later and later.
         for n in 1..1_000u32 {
-            assert!(set.spend(&nonce(n), 10_000 + u64::from(n), 1));
+            assert_eq!(set.spend(&nonce(n), 10_000 + u64::from(n), 1), Ok(true));
             assert!(set.len() <= 64);
         }
         // Every one of them, forgotten or not, is refused a second time.
         for n in 0..1_000u32 {
-            assert!(!set.spend(&nonce(n), 10_000 + u64::from(n), 2), "{n}");
+            assert_eq!(
+                set.spend(&nonce(n), 10_000 + u64::from(n), 2),
+                Ok(false),
+                "{n}"
+            );
         }
         // A captcha issued after the flood (later expiry) still works.
-        assert!(set.spend(&nonce(5_000), 20_000, 2));
+        assert_eq!(set.spend(&nonce(5_000), 20_000, 2), Ok(true));
     }
 }

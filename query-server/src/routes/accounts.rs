@@ -17,7 +17,7 @@ use super::guard::{
 use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, Change, Login};
-use crate::captcha::Binding;
+use crate::captcha::{Binding, Unrecorded};
 use crate::device;
 use crate::failure::{self, too_many_attempts, wait_words, Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
@@ -481,10 +481,18 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         &field(&form, "captcha"),
         Binding::Page(&csrf),
     );
-    if !answered {
-        app.throttle.failed(None, req.ip, crate::throttle::now_ms());
-        let p = Problem::Field("captcha", BAD_CAPTCHA.into());
-        return forgot_form(app, req, false, vec![p], email, None);
+    match answered {
+        Ok(true) => {}
+        Ok(false) => {
+            app.throttle.failed(None, req.ip, crate::throttle::now_ms());
+            let p = Problem::Field("captcha", BAD_CAPTCHA.into());
+            return forgot_form(app, req, false, vec![p], email, None);
+        }
+        // Not recorded: the server's failure, nobody's wrong answer.
+        Err(Unrecorded) => {
+            let p = Problem::General("系統暫時無法處理，連結沒有寄出。請稍後再試。".into());
+            return forgot_form(app, req, false, vec![p], email, None).map(unavailable);
+        }
     }
     // The answer does not wait for the lookup: same page, same time.
     auth::forgot(app, &email, req.ip);
