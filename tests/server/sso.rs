@@ -619,6 +619,39 @@ fn a_prosecutors_session_the_database_cannot_record_is_a_503() {
     assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
 }
 
+/// As an applicant's (`web::a_sign_out_the_database_cannot_record_says_
+/// so_and_can_be_tried_again`): a prosecutor's sign-out the database could
+/// not record went on to the provider's logout, the session here alive.
+/// It is 503, still signed in here, to press 登出 again.
+#[test]
+fn a_prosecutors_sign_out_the_database_cannot_record_says_so() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let csrf = c.get("/account").field("csrf");
+    accounts(&data)
+        .execute_batch(
+            "CREATE TRIGGER full_disk BEFORE DELETE ON prosecutor_sessions
+             BEGIN SELECT RAISE(FAIL, 'database or disk is full'); END;",
+        )
+        .unwrap();
+    let r = c.post("/logout", &[("csrf", &csrf)]);
+    accounts(&data)
+        .execute_batch("DROP TRIGGER full_disk")
+        .unwrap();
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+    assert!(r.body.contains("仍在登入狀態"), "{}", r.body);
+    assert_eq!(r.header("set-cookie"), None, "the cookie is kept");
+    assert_eq!(c.get("/cases").status, 200);
+    let r = c.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303);
+    assert_eq!(count(&data, "prosecutor_sessions"), 0);
+    assert_eq!(c.get("/cases").status, 303);
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();

@@ -899,6 +899,43 @@ fn a_captcha_whose_use_cannot_be_recorded_is_a_503_not_a_wrong_answer() {
     eventually("the reset mail", || data.mails("reset", WANG) == 1);
 }
 
+/// The last session's list: a sign-out whose session the database could
+/// not delete (a full disk) cleared the cookie and said "signed out",
+/// while the session lived on until it idled out: whoever had copied the
+/// cookie kept it, and the person (on a shared computer) could not try
+/// again. It is 503 with Retry-After, saying they are still signed in,
+/// the cookie kept so that 登出 can be pressed again; over the API the
+/// token is kept, 503.
+#[test]
+fn a_sign_out_the_database_cannot_record_says_so_and_can_be_tried_again() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let csrf = c.csrf();
+    let token = Client::new(&server).api_token(WANG, PASSWORD);
+    let disk = full_disk(&data, "DELETE ON sessions");
+    let r = c.post("/logout", &[("csrf", &csrf)]);
+    let api = c.api("DELETE", "/api/v1/session", None, Some(&token));
+    let still = c.get("/cases").status;
+    disk.mend();
+    unavailable(&r, "sign-out");
+    assert!(r.body.contains("仍在登入狀態"), "{}", r.body);
+    assert!(r.body.contains("action=\"/logout\""), "{}", r.body);
+    assert_eq!(r.header("set-cookie"), None, "the cookie is kept");
+    unavailable(&api, "API sign-out");
+    assert_eq!(still, 200, "signed in, as the page says");
+    // Once the database takes it, the same button signs out.
+    let r = c.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(r.header("location"), Some("/login?m=logout"));
+    assert_eq!(c.get("/cases").status, 303);
+    let api = c.api("DELETE", "/api/v1/session", None, Some(&token));
+    assert_eq!(api.status, 204);
+    assert_eq!(
+        c.api("GET", "/api/v1/cases", None, Some(&token)).status,
+        401
+    );
+}
+
 /// The review of the session's change (its 3): the throttle counts an
 /// attempt in the accounts database before anything is checked; when that
 /// write failed (locked past the busy timeout, a full disk) a login, or a

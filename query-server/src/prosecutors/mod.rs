@@ -170,13 +170,13 @@ pub fn api_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
     Some(s)
 }
 
-/// Ends a prosecutor's session; signed out whether or not the database
-/// took it.
-pub fn end(app: &App, p: &ProsecutorSession) {
+/// Ends a prosecutor's session: false (logged) when the database did not
+/// take it, and the session lives on.
+pub fn end(app: &App, p: &ProsecutorSession) -> bool {
     let ended = app
         .prosecutors
         .end(&app.accounts.lock().expect("accounts"), &p.hash);
-    if let Err(e) = ended {
-        tracing::error!("ending a prosecutor's session: {e}");
-    }
+    ended
+        .inspect_err(|e| tracing::error!("ending a prosecutor's session: {e}"))
+        .is_ok()
 }

@@ -25,9 +25,10 @@ use super::{browser_prosecutor, end, prosecutor_ctx, prosecutor_form, Prosecutor
 use crate::app::App;
 use crate::failure::{Answer, Failure};
 use crate::http::{clear_cookie, set_cookie, Req, Resp};
-use crate::pages;
+use crate::pages::{self, Problem};
+use crate::routes::accounts::NOT_SIGNED_OUT;
 use crate::routes::ctx;
-use crate::routes::guard::{browser_session, same, signed_out};
+use crate::routes::guard::{browser_session, same, signed_out, unavailable};
 use crate::routes::hearings::{account_hearings, AccountHearings};
 use crate::sessions::{CreateError, Kind};
 use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
@@ -137,6 +138,7 @@ pub fn start_session(
         return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
     }
     if kind == Kind::Browser {
+        // (Not ended, it idles out: this browser's cookie is replaced.)
         if let Some(old) = browser_prosecutor(app, req) {
             end(app, &old);
         }
@@ -235,7 +237,11 @@ pub fn logout(app: &App, req: &Req) -> Answer {
         if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
             return Err(Failure::Forbidden);
         }
-        end(app, &p);
+        if !end(app, &p) {
+            // Still signed in here: not on to the provider's logout.
+            let problem = Problem::General(NOT_SIGNED_OUT.into());
+            return account_page(app, &p, None, Some(problem), None).map(unavailable);
+        }
         if let Some(url) = app
             .sso
             .as_ref()
@@ -253,16 +259,17 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 pub fn account(app: &App, req: &Req, p: &ProsecutorSession) -> Answer {
     let holder = Holder::Prosecutor(p.prosecutor_id);
     crate::routes::hearings::account_get(app, req, holder, |notice, feed_url| {
-        account_page(app, p, notice, feed_url)
+        account_page(app, p, notice, None, feed_url)
     })
 }
 
-/// The prosecutor's account page; `feed_url`: a calendar feed URL just
-/// made, shown once.
+/// The prosecutor's account page, with what went wrong if anything;
+/// `feed_url`: a calendar feed URL just made, shown once.
 pub fn account_page(
     app: &App,
     p: &ProsecutorSession,
     notice: Option<&'static str>,
+    problem: Option<Problem>,
     feed_url: Option<String>,
 ) -> Answer {
     let row = store_p::by_id(&app.accounts.lock().expect("accounts"), p.prosecutor_id)
@@ -270,6 +277,9 @@ pub fn account_page(
         .ok_or(Failure::Unauthorised)?;
     let mut c = prosecutor_ctx(app, "帳號設定", p);
     c.notice = notice;
+    if let Some(problem) = problem {
+        c.add(problem);
+    }
     let h = account_hearings(
         app,
         Holder::Prosecutor(p.prosecutor_id),

@@ -12,14 +12,15 @@ use warp::http::StatusCode;
 use store::accounts;
 
 use super::guard::{
-    self, anon_csrf, anon_csrf_ok, browser_session, same, session_form, signed_out, with_cookie,
+    self, anon_csrf, anon_csrf_ok, browser_session, same, session_form, signed_out, unavailable,
+    with_cookie,
 };
 use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, Change, Login};
 use crate::captcha::{Binding, Unrecorded};
 use crate::device;
-use crate::failure::{self, too_many_attempts, wait_words, Answer, Failure};
+use crate::failure::{too_many_attempts, wait_words, Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
@@ -82,13 +83,6 @@ fn waiting(mut r: Resp, wait: Option<u64>, limited: Option<u64>) -> Resp {
         r.status = StatusCode::TOO_MANY_REQUESTS;
         r.header("retry-after", &w.to_string());
     }
-    r
-}
-
-/// A form's page answered as the server's failure: 503, to try again.
-fn unavailable(mut r: Resp) -> Resp {
-    r.status = StatusCode::SERVICE_UNAVAILABLE;
-    r.header("retry-after", failure::UNAVAILABLE_RETRY);
     r
 }
 
@@ -198,6 +192,7 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
     {
         Login::Ok { id, device, .. } => {
             // A new id at every login; the old session, if any, ends.
+            // (Not ended, it idles out: this browser's cookie is replaced.)
             if let Some(old) = browser_session(app, req) {
                 end(app, &old);
             }
@@ -257,20 +252,29 @@ pub fn logout(app: &App, req: &Req) -> Answer {
         if !form.get("csrf").is_some_and(|c| same(c, &s.csrf)) {
             return Err(Failure::Forbidden);
         }
-        end(app, &s);
+        if !end(app, &s) {
+            // The session lives on: still signed in, the cookie kept so
+            // that 登出 can be pressed again.
+            let p = Problem::General(NOT_SIGNED_OUT.into());
+            return account_page(app, &s, None, Some(p), None).map(unavailable);
+        }
     }
     Ok(signed_out(app, "/login?m=logout").route("/logout"))
 }
 
-/// Ends a session; the browser is signed out whether or not the database
-/// took it (the session is gone from memory either way).
-fn end(app: &App, s: &Session) {
+/// A sign-out the database did not take.
+pub const NOT_SIGNED_OUT: &str =
+    "系統暫時無法登出，您仍在登入狀態。請稍後再按一次「登出」；在公用電腦上，請完成登出再離開。";
+
+/// Ends a session: false (logged) when the database did not take it, and
+/// the session lives on.
+fn end(app: &App, s: &Session) -> bool {
     let ended = app
         .sessions
         .end(&app.accounts.lock().expect("accounts"), &s.hash);
-    if let Err(e) = ended {
-        tracing::error!("ending a session: {e}");
-    }
+    ended
+        .inspect_err(|e| tracing::error!("ending a session: {e}"))
+        .is_ok()
 }
 
 /// `/account`, with the notice a redirect asked for.

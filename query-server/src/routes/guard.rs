@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
+use warp::http::StatusCode;
 
 use store::accounts::Record;
 use store::secret;
@@ -177,6 +178,13 @@ pub fn with_cookie(mut r: Resp, cookie: Option<String>) -> Resp {
 /// signed-out person's pages as they were. Chromium 156 restored them from
 /// that cache all the same, `no-store` as they are, so every signed-in page
 /// also fetches itself anew when it comes back from it (`static/signed-in.js`).
+/// A form's page answered as the server's failure: 503, to try again.
+pub fn unavailable(mut r: Resp) -> Resp {
+    r.status = StatusCode::SERVICE_UNAVAILABLE;
+    r.header("retry-after", crate::failure::UNAVAILABLE_RETRY);
+    r
+}
+
 pub fn signed_out(app: &App, to: &str) -> Resp {
     let mut r = Resp::redirect(to);
     r.header(
