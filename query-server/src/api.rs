@@ -16,7 +16,7 @@ use schemas::text::clean;
 use crate::app::App;
 use crate::auth::{self, Login};
 use crate::captcha::Binding;
-use crate::failure::{Answer, Failure};
+use crate::failure::{Answer, Failure, Limit};
 use crate::http::{Req, Resp};
 use crate::live::CaseRow;
 use crate::prosecutors::{self, Viewer};
@@ -310,7 +310,7 @@ fn captcha(app: &App, req: &Req) -> Answer {
     let c = app
         .captchas
         .issue(Binding::Api(req.ip), req.ip)
-        .map_err(|l| Failure::Throttled(l.retry_after))?;
+        .map_err(|l| Failure::Throttled(l.retry_after, Limit::Captchas))?;
     Ok(Resp::json(
         StatusCode::CREATED,
         &Captcha {
@@ -366,7 +366,8 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
             message: "驗證碼不正確或已過期，請取得新的驗證碼。",
         }),
         Login::BadCredentials => Err(Failure::BadCredentials),
-        Login::Throttled(wait) | Login::Busy(wait) => Err(Failure::Throttled(wait)),
+        Login::Throttled(wait) => Err(Failure::Throttled(wait, Limit::Attempts)),
+        Login::Busy(wait) => Err(Failure::Throttled(wait, Limit::Busy)),
         Login::Unavailable => Err(Failure::Unavailable(None)),
     }
 }

@@ -53,9 +53,9 @@ pub enum Failure {
     /// A wrong address or password (the same for both).
     #[error("bad credentials")]
     BadCredentials,
-    /// Too many failed attempts: the seconds to wait.
+    /// Refused for a while (429): the seconds to wait, and which limit.
     #[error("throttled for {0} s")]
-    Throttled(u64),
+    Throttled(u64, Limit),
     /// A fault of the server's own (a template, the system's randomness).
     #[error("internal: {0}")]
     Internal(Cause),
@@ -113,6 +113,45 @@ pub fn wait_words(secs: u64) -> String {
 /// Too many failed attempts (logins, a password's reset): what to do.
 pub fn too_many_attempts(wait: u64) -> String {
     format!("嘗試次數過多，請於 {}後再試。", wait_words(wait))
+}
+
+/// The hashing threads are full: a login (nothing attempted, nothing
+/// counted) is to be sent again.
+pub fn too_busy(wait: u64) -> String {
+    format!("目前登入的人數過多，請於 {}後再試。", wait_words(wait))
+}
+
+/// What a 429 refused, so that it says so: a client told "too many
+/// attempts" when it attempted nothing looks for a fault of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Failed attempts (logins, a link's password): the throttle's.
+    Attempts,
+    /// Captchas fetched from one address.
+    Captchas,
+    /// The password-hashing threads are full: nothing was attempted.
+    Busy,
+    /// A calendar feed read too often.
+    Feed,
+}
+
+impl Limit {
+    /// The page's title, and what to do.
+    fn words(self, wait: u64) -> (&'static str, String) {
+        let when = wait_words(wait);
+        match self {
+            Limit::Attempts => ("嘗試次數過多", too_many_attempts(wait)),
+            Limit::Captchas => (
+                "驗證碼索取次數過多",
+                format!("驗證碼索取次數過多，請於 {when}後再試。"),
+            ),
+            Limit::Busy => ("目前使用人數過多", too_busy(wait)),
+            Limit::Feed => (
+                "行事曆讀取次數過多",
+                format!("行事曆讀取次數過多，請於 {when}後再試。"),
+            ),
+        }
+    }
 }
 
 /// A page's words: title, heading, text, and a link to go on.
@@ -208,10 +247,10 @@ impl Failure {
                 "bad_credentials",
                 "帳號或密碼不正確。".into(),
             ),
-            Failure::Throttled(wait) => (
+            Failure::Throttled(wait, limit) => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "throttled",
-                too_many_attempts(*wait),
+                limit.words(*wait).1,
             ),
             Failure::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -239,7 +278,7 @@ impl Failure {
             Failure::Unavailable(_) => {
                 r.header("retry-after", UNAVAILABLE_RETRY);
             }
-            Failure::Throttled(wait) => {
+            Failure::Throttled(wait, _) => {
                 r.header("retry-after", &wait.to_string());
             }
             _ => {}
@@ -333,15 +372,18 @@ impl Failure {
                     link: Some(("/login", "回登入頁")),
                 },
             ),
-            Failure::Throttled(wait) => (
-                StatusCode::TOO_MANY_REQUESTS,
-                Words {
-                    title: "嘗試次數過多",
-                    heading: "嘗試次數過多",
-                    text: too_many_attempts(*wait),
-                    link: None,
-                },
-            ),
+            Failure::Throttled(wait, limit) => {
+                let (title, text) = limit.words(*wait);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Words {
+                        title,
+                        heading: title,
+                        text,
+                        link: None,
+                    },
+                )
+            }
             Failure::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 Words {
@@ -388,7 +430,7 @@ impl Failure {
             Failure::Unavailable(_) => {
                 r.header("retry-after", UNAVAILABLE_RETRY);
             }
-            Failure::Throttled(wait) => {
+            Failure::Throttled(wait, _) => {
                 r.header("retry-after", &wait.to_string());
             }
             _ => {}
@@ -515,7 +557,7 @@ mod tests {
             ),
             (|| Failure::BadCredentials, 401, "bad_credentials", None),
             (
-                || Failure::Throttled(7),
+                || Failure::Throttled(7, Limit::Attempts),
                 429,
                 "throttled",
                 Some(("retry-after", "7")),

@@ -60,6 +60,9 @@ fn one_client_making_captchas_in_bulk_is_throttled_and_voids_no_one_elses() {
                 refused += 1;
                 retry_after = r.header("retry-after").map(str::to_string);
                 assert_eq!(r.json()["error"], "throttled", "{}", r.body);
+                // What was refused is a captcha, not an attempt at a login.
+                let said = r.json()["message"].as_str().unwrap().to_string();
+                assert!(said.contains("驗證碼索取次數過多"), "{said}");
             }
             s => panic!("POST /api/v1/captcha: {s} {}", r.body),
         }

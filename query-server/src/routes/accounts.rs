@@ -20,7 +20,7 @@ use crate::app::App;
 use crate::auth::{self, Change, Login};
 use crate::captcha::{Binding, Unrecorded};
 use crate::device;
-use crate::failure::{too_many_attempts, wait_words, Answer, Failure};
+use crate::failure::{too_busy, too_many_attempts, wait_words, Answer, Failure};
 use crate::http::{set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
@@ -214,10 +214,7 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
         Login::Busy(wait) => {
-            let p = Problem::General(format!(
-                "目前登入的人數過多，請於 {}後再試。",
-                wait_words(wait)
-            ));
+            let p = Problem::General(too_busy(wait));
             return login_form(app, req, vec![p], email, next, Some(wait));
         }
         Login::Unavailable => {

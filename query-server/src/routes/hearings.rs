@@ -47,7 +47,7 @@ use store::hearings::{self as store_hearings, FeedOwner, Holder};
 use super::cases::{case_path, parse_case};
 use super::guard::Form;
 use crate::app::App;
-use crate::failure::{Answer, Failure};
+use crate::failure::{Answer, Failure, Limit};
 use crate::http::{clear_cookie, set_cookie, Req, Resp};
 use crate::ics;
 use crate::live::{HearingRow, Snap, UpcomingHearing};
@@ -110,7 +110,7 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
         .throttle
         .feed(fetch, FEED_PER_HOUR, crate::throttle::now_ms())
     {
-        return Err(Failure::Throttled(wait));
+        return Err(Failure::Throttled(wait, Limit::Feed));
     }
     let snap = live(app)?;
     let (holder, hearings) = match owner.ok_or(Failure::NotFound)? {

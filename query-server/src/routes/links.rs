@@ -17,7 +17,7 @@ use super::guard::{anon_csrf, anon_csrf_ok, just_set, with_cookie};
 use super::{ctx, field};
 use crate::app::App;
 use crate::auth::{self, SetPassword};
-use crate::failure::{Answer, Failure};
+use crate::failure::{Answer, Failure, Limit};
 use crate::http::{Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
@@ -83,7 +83,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
             return Ok(r.route(action));
         }
         SetPassword::BadLink => (false, None, StatusCode::OK),
-        SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait)),
+        SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait, Limit::Attempts)),
         SetPassword::Busy => (
             true,
             Some(Problem::General(
