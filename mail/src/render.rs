@@ -283,6 +283,13 @@ impl View {
         kind.subject_with(&self.cases, slant)
     }
 
+    /// The subject of a mail of `kind`, then the list cut
+    /// ([`View::trim`]): the subject counts every case, not those listed.
+    pub fn finish(&mut self, kind: Kind, keep_entries: bool) {
+        self.subject = self.subject_as(kind);
+        self.trim(keep_entries);
+    }
+
     /// Cuts the list of cases to what a mail should carry. A long list
     /// keeps first the cases whose hearings were corrected without news
     /// (`CaseView::hearings`), the others after them in their order: every
@@ -882,12 +889,14 @@ mod tests {
             .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "分案", None))
             .collect();
         let mut v = view(cases);
-        v.trim(false);
-        v.subject = subject(Kind::Approval, &v.cases);
+        v.finish(Kind::Approval, false);
         let (text, html) = bodies(Kind::Approval, &v).unwrap();
         assert_eq!(v.cases.len(), MAX_LISTED);
         assert!(text.contains("另有 10 件案件，請登入查看。") && html.contains("另有 10 件案件"));
         assert!(!text.contains("分案"), "no entries in a long list");
+        // The subject counts every case, not the 30 listed (a review of
+        // the mail, 2026-12-05: "已核准查詢 30 件案件" for 40).
+        assert_eq!(v.subject, "【案件進度查詢】已核准查詢 40 件案件");
     }
 
     #[test]

@@ -1258,15 +1258,14 @@ fn write(
             view.link = link;
             view.expires = expires;
         }
-        let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
-        view.trim(keep_entries);
         let (calendars, changed) = match &job.about {
             About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
             _ => (Vec::new(), false),
         };
         view.calendars = calendars.len();
         view.hearings_changed = changed;
-        view.subject = view.subject_as(job.kind);
+        let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
+        view.finish(job.kind, keep_entries);
         let reference = job.reference.clone().unwrap_or_else(|| reference.clone());
         let id = message_id(night, job.email, job.kind, &reference, from, key);
         let case_keys = job.about.grant_case_keys();
