@@ -90,6 +90,14 @@ impl Kind {
         }
     }
 
+    /// Whether an address flagged after a bounce goes without it: the
+    /// nightly kinds. Not the website's: a reset link is what the person
+    /// asked for (the best sign the mailbox works again), and "password
+    /// changed" warns them.
+    pub fn held_back_by_flag(self) -> bool {
+        self.scope() == Scope::Nightly
+    }
+
     /// Whether it tells of a new grant (sent even to a flagged address: the
     /// grant clears the flag).
     pub fn is_grant(self) -> bool {

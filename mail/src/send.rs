@@ -546,7 +546,7 @@ pub enum Granted {
 }
 
 /// What to do with a due item at `now`: send it; or not, if its address
-/// is flagged, or if it is an activation, approval or expiry warning that
+/// is flagged (the nightly kinds, `Kind::held_back_by_flag`), or if it is an activation, approval or expiry warning that
 /// `grants` says names a case no longer granted; or, if it is a reminder
 /// whose day's send window (`window`, Asia/Taipei) ended after it was
 /// queued, fail it ([`past_its_day`]). `None`: leave it as it is, for a
@@ -561,7 +561,7 @@ pub fn plan_claim(
     Some(
         if item.kind == Kind::Reminder && past_its_day(&item.night, item.queued_at, window, now) {
             Event::Outdated
-        } else if flagged.contains(&item.email) {
+        } else if item.kind.held_back_by_flag() && flagged.contains(&item.email) {
             Event::Suppress
         } else if GRANT_KINDS.contains(&item.kind) {
             match grants.at_claim(item) {
