@@ -187,6 +187,9 @@ pub struct Smtp {
 enum Failure {
     /// Connecting to the relay, or starting its session.
     Connect(lettre::transport::smtp::Error),
+    /// The relay refused the envelope's sender (MAIL FROM): nothing about
+    /// the recipient.
+    Sender(lettre::transport::smtp::Error),
     Smtp {
         in_data: bool,
         error: lettre::transport::smtp::Error,
@@ -269,7 +272,7 @@ impl Smtp {
         };
         let conn = self.conn.as_mut().expect("connected");
         conn.command(Mail::new(Some(sender), vec![]))
-            .map_err(before_data)?;
+            .map_err(Failure::Sender)?;
         conn.command(Rcpt::new(to, vec![])).map_err(before_data)?;
         store::failpoint::pause("send-after-rcpt");
         // Asked here, not before the session: connecting, the envelope and
@@ -301,6 +304,33 @@ impl Smtp {
             Err(_) => conn.message(&item.message).map_err(in_data)?,
         };
         Ok(true)
+    }
+}
+
+/// Whether a 5xx reply to RCPT or to the message says the recipient's
+/// address or mailbox is bad, so that the address is flagged: by its
+/// enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
+/// sender's) or 5.2.x; a reply without one, by 550, 551 or 553. Any other
+/// (5.7.1 "relay access denied", a message refused as spam, a system's
+/// trouble) says nothing of the address.
+fn about_the_recipient(e: &lettre::transport::smtp::Error) -> bool {
+    let text = e.to_string();
+    // lettre writes "permanent error (550): <the reply's text>".
+    let reply = text.split_once("): ").map_or("", |(_, r)| r);
+    let enhanced = reply.split_whitespace().next().and_then(|first| {
+        let mut parts = first.split('.').map(str::parse::<u16>);
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(5)), Some(Ok(subject)), Some(Ok(detail)), None) => Some((subject, detail)),
+            _ => None,
+        }
+    });
+    match enhanced {
+        Some((1, detail)) => !matches!(detail, 7 | 8),
+        Some((2, _)) => true,
+        Some(_) => false,
+        None => e
+            .status()
+            .is_some_and(|c| matches!(c.to_string().as_str(), "550" | "551" | "553")),
     }
 }
 
@@ -351,10 +381,21 @@ impl Transport for Smtp {
                             self.host, self.port
                         )))
                     }
+                    // The relay's setting, not the recipient's: tried
+                    // again as when it cannot be reached, flagging no one.
+                    Failure::Sender(e) if e.is_permanent() => {
+                        return Some(Outcome::Unreachable(format!(
+                            "relay {}:{} refused the sender: {e}",
+                            self.host, self.port
+                        )))
+                    }
+                    Failure::Sender(e) => return Some(Outcome::Transient(e.to_string())),
                 };
                 let what = e.to_string();
-                if e.is_permanent() {
+                if e.is_permanent() && about_the_recipient(&e) {
                     Outcome::Permanent(what)
+                } else if e.is_permanent() {
+                    Outcome::Rejected(what)
                 } else if in_data
                     && (e.is_timeout() || e.is_client() || e.to_string().contains("timed out"))
                 {
@@ -681,6 +722,7 @@ pub fn decide(
             flag: Some(e),
             unknown_outcome: false,
         },
+        Outcome::Rejected(e) => plain(Event::Refused, Some(e), None),
         Outcome::Unknown(e) if now - item.first_try_at >= cfg.retry_for => plain(
             Event::Expired,
             Some(format!(
@@ -1471,7 +1513,7 @@ pub(crate) mod tests {
         /// sending in the table, and says whether the outcome was unknown.
         #[test]
         fn decide_follows_the_retry_policy(
-            outcome in 0u8..5,
+            outcome in 0u8..6,
             attempts in 1i64..40,
             hours_since_first in 0i64..100,
             jitter in 0.0f64..=1.0,
@@ -1486,6 +1528,7 @@ pub(crate) mod tests {
                 1 => Outcome::Transient("451".into()),
                 2 => Outcome::Permanent("550".into()),
                 3 => Outcome::Unreachable("relay: connection refused".into()),
+                4 => Outcome::Rejected("554 5.7.1 relay access denied".into()),
                 _ => Outcome::Unknown("timed out".into()),
             };
             let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
@@ -1507,6 +1550,10 @@ pub(crate) mod tests {
                 Outcome::Permanent(_) => {
                     prop_assert_eq!(d.event, Event::Refused);
                     prop_assert!(d.flag.is_some() && d.next_try.is_none());
+                }
+                Outcome::Rejected(_) => {
+                    prop_assert_eq!(d.event, Event::Refused);
+                    prop_assert!(d.flag.is_none() && d.next_try.is_none());
                 }
                 Outcome::Transient(_) | Outcome::Unreachable(_) | Outcome::Unknown(_) if past => {
                     prop_assert_eq!(d.event, Event::Expired);

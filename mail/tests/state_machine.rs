@@ -260,7 +260,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(website, max, readable, revoked, connections)| {
                 Op::Claim { website, max, readable, revoked, connections }
             }),
-        4 => (any::<usize>(), 0u8..5, any::<bool>())
+        4 => (any::<usize>(), 0u8..6, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
         1 => (0usize..4).prop_map(|taking| Op::Crash { taking }),
         1 => (1usize..4).prop_map(|n| Op::Withdraw { n }),
@@ -274,9 +274,9 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::LookUp),
         1 => Just(Op::Tell),
         1 => (0u8..3).prop_map(|then| Op::RaceTheNight { then }),
-        1 => (0usize..4, 0u8..5, any::<usize>())
+        1 => (0usize..4, 0u8..6, any::<usize>())
             .prop_map(|(email, outcome, pick)| Op::TellThenRetry { email, outcome, pick }),
-        1 => (0u32..3, 1usize..4, prop::collection::vec((any::<usize>(), 0u8..5), 0..6), 0usize..4)
+        1 => (0u32..3, 1usize..4, prop::collection::vec((any::<usize>(), 0u8..6), 0..6), 0usize..4)
             .prop_map(|(night, connections, outcomes, taking)| {
                 Op::DieMidBatch { night, connections, outcomes, taking }
             }),
@@ -816,6 +816,7 @@ impl World {
                     1 => Outcome::Transient("451".into()),
                     2 => Outcome::Permanent("550".into()),
                     3 => Outcome::Unreachable("relay: connection refused".into()),
+                    4 => Outcome::Rejected("554 5.7.1 relay access denied".into()),
                     _ => Outcome::Unknown("timeout".into()),
                 };
                 let d = decide(&item, outcome.clone(), &self.cfg, self.now, 0.5);
@@ -827,7 +828,7 @@ impl World {
                 let past_deadline = self.now - m.first_try.unwrap() >= self.cfg.retry_for;
                 let (state, event) = match outcome {
                     Outcome::Sent => (State::Sent, Event::Accepted),
-                    Outcome::Permanent(_) => (State::Failed, Event::Refused),
+                    Outcome::Permanent(_) | Outcome::Rejected(_) => (State::Failed, Event::Refused),
                     Outcome::Transient(_) | Outcome::Unreachable(_) if past_deadline => {
                         (State::Failed, Event::Expired)
                     }

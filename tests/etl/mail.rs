@@ -2828,6 +2828,52 @@ fn a_451_three_times_then_success_is_delivered_once() {
     assert_eq!(smtp.accepted_for("tempfail3@example.com").len(), 1);
 }
 
+/// A review of the mail (2026-12-05): any 5xx flagged the recipient,
+/// whatever it said. A relay that refuses cpor's sender (a bounce address
+/// it does not own: `553 5.7.1` to MAIL FROM) failed every message of the
+/// night and flagged every address, and their later mail was suppressed
+/// until a clerk granted them again. Only a reply that says the address or
+/// mailbox is bad (5.1.x, 5.2.x) flags it; a refused sender is the
+/// relay's problem, retried as an unreachable relay is; a refusal for
+/// another reason (policy, content) fails the message, flagging no one.
+#[test]
+fn a_relay_refusing_the_sender_or_the_message_flags_no_one() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&[
+        "ok@example.com",
+        "relaydenied@example.com",
+        "spam@example.com",
+    ]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    fs::write(smtp.dir.join("refuse-sender"), "").unwrap();
+    // Nothing could be delivered: the run says so (exit 6), as for a
+    // relay that cannot be reached.
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("refused the sender"), "{}", run.stdout);
+    assert!(!run.stdout.contains("flagged"), "{}", run.stdout);
+    for rcpt in ["ok@", "relaydenied@", "spam@"] {
+        assert_eq!(state_of(&env, &smtp, rcpt), "retrying", "{rcpt}");
+    }
+    fs::remove_file(smtp.dir.join("refuse-sender")).unwrap();
+    let run = send(&env, &smtp);
+    assert!(!run.stdout.contains("flagged"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, "ok@"), "sent");
+    assert_eq!(state_of(&env, &smtp, "relaydenied@"), "failed");
+    assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
+    let flags: i64 = rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM flagged_addresses", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(flags, 0);
+    // Not flagged: the next night's digests are sent, not suppressed.
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, "ok@"), "sent,sent");
+    assert_eq!(state_of(&env, &smtp, "relaydenied@"), "failed,failed");
+}
+
 #[test]
 fn a_550_fails_after_one_attempt_and_flags_the_address() {
     let env = Env::new();

@@ -18,12 +18,16 @@ server serves every test:
   slowonceN@…   the first time: wait N seconds, then accept; later: accept
   slowtwiceN@…  the first two times: wait N seconds, then accept; later: accept
   rejectrcpt@…  550 at RCPT (permanent)
+  relaydenied@… 554 5.7.1 at RCPT: the relay's policy, not the address
+  spam@…        554 5.7.1 after DATA: the message refused as spam
   deferKIND@…   451 to every message of that kind (its Message-ID's
                 `<night.KIND.…>`: deferactivation, deferexpiry), the
                 others accepted: a server that keeps refusing one message
                 for now (a mailbox nearly full, a scanner that stalls)
   anything else accept
-A file DIR/down makes the server refuse new connections (421) while it exists.
+A file DIR/down makes the server refuse new connections (421) while it exists;
+a file DIR/refuse-sender makes it refuse every MAIL FROM (553 5.7.1, a relay
+that does not let cpor send as its bounce address).
 
 For the fault matrix (scripts/fault-matrix):
   --mode LOCAL     treat every recipient as if its local part were LOCAL
@@ -82,10 +86,21 @@ class Handler:
             return override.read_text().strip() or rcpt.split("@", 1)[0]
         return self.mode or rcpt.split("@", 1)[0]
 
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if (self.root / "refuse-sender").exists():
+            self.log("-", "553-mail")
+            return "553 5.7.1 Sender address rejected: not owned by user"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.local_of(address.lower()) == "rejectrcpt":
             self.log(address.lower(), "550-rcpt")
             return "550 5.1.1 no such mailbox"
+        if self.local_of(address.lower()) == "relaydenied":
+            self.log(address.lower(), "554-rcpt")
+            return "554 5.7.1 <%s>: Relay access denied" % address
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -107,6 +122,9 @@ class Handler:
         if local == "reject":
             self.log(rcpt, "550")
             return "550 5.1.1 no such mailbox"
+        if local == "spam":
+            self.log(rcpt, "554")
+            return "554 5.7.1 message refused as spam"
         m = re.fullmatch(r"dropdata(\d*)", local)
         if m and n <= int(m.group(1) or 1):
             self.log(rcpt, "dropped")

@@ -61,8 +61,13 @@ pub enum Outcome {
     /// session (connecting, TLS, authentication). Nothing about the
     /// recipient: never a reason to flag an address.
     Unreachable(String),
-    /// Do not try again: a 5xx reply.
+    /// Do not try again: a 5xx reply that says the address or its mailbox
+    /// is bad (the address is flagged).
     Permanent(String),
+    /// Do not try again: a 5xx reply for another reason (the relay's or
+    /// the receiver's policy, the content). Nothing says the address is
+    /// bad: never a reason to flag it.
+    Rejected(String),
     /// The data was sent but no answer came: it may have been delivered.
     Unknown(String),
 }
