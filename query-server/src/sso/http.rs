@@ -44,6 +44,9 @@ impl HttpClient {
         let mut builder = ureq::AgentBuilder::new()
             .redirects(0)
             .timeout(TIMEOUT)
+            // (ureq's own connect timeout, 30 s, is not bounded by the
+            // overall one)
+            .timeout_connect(TIMEOUT)
             .user_agent("cpor-server (MOJ single sign-on relying party)");
         if let Some(path) = ca_file {
             builder = builder.tls_config(Arc::new(tls_with_extra_roots(path)?));

@@ -571,6 +571,45 @@ fn a_provider_that_hangs_is_asked_once_while_sign_ins_pour_in() {
     assert_eq!(asked.load(Ordering::SeqCst), 1, "not asked again at once");
 }
 
+/// A review of the sign-on (2026-12-05): the HTTP timeout (10 s) did not
+/// cover connecting, for which ureq waits 30 s of its own: a provider
+/// whose host drops connection attempts (a firewall, a host gone) held
+/// each fetch three times as long as SSO.md says. A listener whose one
+/// place in its queue is taken leaves the next connection hanging.
+#[test]
+fn a_provider_that_never_answers_the_connection_is_given_up_on_within_the_timeout() {
+    let op = Op::start(&[]);
+    use socket2::{Domain, Socket, Type};
+    let full = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    full.bind(
+        &"127.0.0.1:0"
+            .parse::<std::net::SocketAddr>()
+            .unwrap()
+            .into(),
+    )
+    .unwrap();
+    full.listen(0).unwrap();
+    let addr = full.local_addr().unwrap().as_socket().unwrap();
+    let mut taken = Vec::new();
+    // Connections that the listener never accepts fill its queue.
+    for _ in 0..4 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+            Ok(c) => taken.push(c),
+            Err(_) => break,
+        }
+    }
+    assert!(
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_err(),
+        "the queue is full: a connection hangs"
+    );
+    let sso = sso_with(&op, |s| s.issuer = format!("http://{addr}"));
+    let t = Instant::now();
+    let e = sso.begin("/").unwrap_err();
+    assert!(matches!(e, SsoError::Unavailable(_)), "{e}");
+    assert!(t.elapsed() < Duration::from_secs(12), "{:?}", t.elapsed());
+    drop((full, taken));
+}
+
 /// The review of that change: a sign-in that came while another was
 /// fetching the metadata for the first time (a process just started) was
 /// refused at once, 503. With nothing cached it now waits a little for
