@@ -652,6 +652,41 @@ fn a_prosecutors_sign_out_the_database_cannot_record_says_so() {
     assert_eq!(c.get("/cases").status, 303);
 }
 
+/// A review of the sign-on (2026-12-05): what a callback's query says
+/// (`error_description`, `iss`) went into the log as it was, line breaks
+/// and all, so anyone who started a flow could write lines of their own
+/// into the server's log ("sso: prosecutor chen.wm signed in"). It is
+/// logged escaped, on its one line.
+#[test]
+fn a_callbacks_words_cannot_write_lines_into_the_log() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    let begin = c.get("/sso/login");
+    assert_eq!(begin.status, 303, "{}", begin.body);
+    let to = Url::parse(begin.header("location").unwrap()).unwrap();
+    let state = to
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .map(|(_, v)| v.into_owned())
+        .unwrap();
+    let r = c.get(&format!(
+        "/sso/callback?state={state}&iss={}&error=access_denied&error_description=x%0D%0AINJECTED%20sso%3A%20signed%20in",
+        enc(&op.issuer)
+    ));
+    assert!(r.status >= 400, "{}", r.body);
+    eventually("the refusal's log line", || {
+        server.log().contains("access_denied")
+    });
+    let log = server.log();
+    assert!(
+        !log.lines().any(|l| l.starts_with("INJECTED")),
+        "a line of the caller's own:\n{log}"
+    );
+    assert!(log.contains("INJECTED"), "logged, escaped:\n{log}");
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();

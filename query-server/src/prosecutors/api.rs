@@ -42,7 +42,13 @@ struct SessionBody {
 /// A refusal as JSON: the kind as the code, the page's words as the
 /// message, the refusal's status.
 fn refused(e: &SsoError) -> Resp {
-    tracing::warn!("sso (app): refused ({}): {e}", e.kind());
+    // Escaped, as the website's refusals: what an app sent must not
+    // write lines of its own.
+    tracing::warn!(
+        "sso (app): refused ({}): {}",
+        e.kind(),
+        e.to_string().escape_debug()
+    );
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     Resp::json(
         status,

@@ -206,7 +206,14 @@ fn location(path: &str) -> String {
 /// The refusal page: what went wrong in words, the refusal's status, no
 /// session. The detail goes to the log only.
 fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
-    tracing::warn!("sso: sign-in refused ({}) from {}: {e}", e.kind(), req.ip);
+    // Escaped: a refusal can quote the callback's query (its
+    // `error_description`, `iss`), which must not write lines of its own.
+    tracing::warn!(
+        "sso: sign-in refused ({}) from {}: {}",
+        e.kind(),
+        req.ip,
+        e.to_string().escape_debug()
+    );
     let page = pages::Message {
         c: ctx(app, "檢察官登入", None, String::new()),
         heading: "無法以法務部單一登入登入",
