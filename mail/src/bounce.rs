@@ -6,8 +6,9 @@
 //! reports on, the address, the action and the enhanced status code, and
 //! what ties it back to our outbox: the original Message-ID (from the
 //! returned message or its headers, or Gmail's `X-Original-Message-ID`) and
-//! the VERP tag of the address the DSN was sent to. Only a `failed` action
-//! with a 5.x.x status is permanent; a `delayed` one (4.x.x) is news, not a
+//! the VERP tag of the address the DSN was sent to. A `failed` action fails
+//! the message, and flags its address when it says the address is bad
+//! ([`says_the_address_is_bad`]); a `delayed` one (4.x.x) is news, not a
 //! bounce.
 //!
 //! MIME is mail-parser's job; the `message/delivery-status` body, a series
@@ -44,10 +45,62 @@ pub struct Bounce {
     pub to: Vec<String>,
 }
 
+/// What a report says of the message it reports on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fate {
+    /// Delayed, delivered, relayed: news, not a failure.
+    NotFailed,
+    /// Not delivered, for a reason that says nothing of the address: a
+    /// relay gave up after retrying (`failed` with the last 4.x.x), a
+    /// refusal for policy or content (5.7.1).
+    Failed,
+    /// Not delivered because the address or its mailbox is bad: it should
+    /// get no more mail ([`says_the_address_is_bad`]).
+    BadAddress,
+}
+
 impl Bounce {
-    /// A permanent failure: the address should get no more mail.
-    pub fn permanent(&self) -> bool {
-        self.action == Action::Failed && self.status.as_deref().is_none_or(|s| s.starts_with('5'))
+    pub fn fate(&self) -> Fate {
+        if self.action != Action::Failed {
+            return Fate::NotFailed;
+        }
+        // An old MTA's X-Failed-Recipients: a failure without a code.
+        let Some(status) = self.status.as_deref() else {
+            return Fate::BadAddress;
+        };
+        // The remote server's reply code: `smtp; 550 5.1.1 …`.
+        let reply = self.diagnostic.as_deref().and_then(|d| {
+            let d = d.split_once(';').map_or(d, |(_, r)| r).trim_start();
+            d.get(..3).and_then(|c| c.parse().ok())
+        });
+        if status.starts_with('5') && says_the_address_is_bad(Some(status), reply) {
+            Fate::BadAddress
+        } else {
+            Fate::Failed
+        }
+    }
+}
+
+/// Whether a permanent failure (a 5xx reply, or a report's 5.x.x) says the
+/// recipient's address or mailbox is bad, so that the address is flagged:
+/// by its enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
+/// sender's) or 5.2.x; when that says nothing (none, or 5.0.0) by the reply
+/// code, 550, 551 or 553. Any other (5.7.1 relay access denied or policy,
+/// 5.6.x content, 5.3.x and 5.4.x the systems') says nothing of the
+/// address. One rule for refusals at sending and for reports.
+pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>) -> bool {
+    let code = enhanced.and_then(|e| {
+        let mut parts = e.split('.').map(str::parse::<u16>);
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(Ok(5)), Some(Ok(subject)), Some(Ok(detail)), None) => Some((subject, detail)),
+            _ => None,
+        }
+    });
+    match code {
+        Some((1, detail)) => !matches!(detail, 7 | 8),
+        Some((2, _)) => true,
+        Some((0, 0)) | None => matches!(reply, Some(550 | 551 | 553)),
+        Some(_) => false,
     }
 }
 
@@ -252,7 +305,7 @@ mod tests {
         let b = &got[0];
         assert_eq!(b.recipient, recipient, "{name}");
         assert_eq!(b.status.as_deref(), Some(status), "{name}");
-        assert!(b.permanent(), "{name}");
+        assert_eq!(b.fate(), Fate::BadAddress, "{name}");
         assert_eq!(
             b.message_id.as_deref(),
             Some("<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>"),
@@ -311,7 +364,7 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].action, Action::Delayed);
         assert_eq!(got[0].status.as_deref(), Some("4.4.1"));
-        assert!(!got[0].permanent());
+        assert_eq!(got[0].fate(), Fate::NotFailed);
     }
 
     #[test]
@@ -319,7 +372,7 @@ mod tests {
         let got = sample("exim-legacy.eml");
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].recipient, "old@lawfirm.example.com");
-        assert!(got[0].permanent());
+        assert_eq!(got[0].fate(), Fate::BadAddress);
         assert_eq!(
             got[0].message_id.as_deref(),
             Some("<20261124.approval.aa55aa55aa55aa55aa55@cpor.example.tw>")

@@ -308,30 +308,15 @@ impl Smtp {
 }
 
 /// Whether a 5xx reply to RCPT or to the message says the recipient's
-/// address or mailbox is bad, so that the address is flagged: by its
-/// enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
-/// sender's) or 5.2.x; a reply without one, by 550, 551 or 553. Any other
-/// (5.7.1 "relay access denied", a message refused as spam, a system's
-/// trouble) says nothing of the address.
+/// address or mailbox is bad ([`crate::bounce::says_the_address_is_bad`],
+/// the same rule as for a delivery report's).
 fn about_the_recipient(e: &lettre::transport::smtp::Error) -> bool {
     let text = e.to_string();
     // lettre writes "permanent error (550): <the reply's text>".
     let reply = text.split_once("): ").map_or("", |(_, r)| r);
-    let enhanced = reply.split_whitespace().next().and_then(|first| {
-        let mut parts = first.split('.').map(str::parse::<u16>);
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(5)), Some(Ok(subject)), Some(Ok(detail)), None) => Some((subject, detail)),
-            _ => None,
-        }
-    });
-    match enhanced {
-        Some((1, detail)) => !matches!(detail, 7 | 8),
-        Some((2, _)) => true,
-        Some(_) => false,
-        None => e
-            .status()
-            .is_some_and(|c| matches!(c.to_string().as_str(), "550" | "551" | "553")),
-    }
+    let enhanced = reply.split_whitespace().next();
+    let code = e.status().and_then(|c| c.to_string().parse().ok());
+    crate::bounce::says_the_address_is_bad(enhanced, code)
 }
 
 /// A message body with SMTP transparency applied and the terminator, sent

@@ -1083,11 +1083,11 @@ impl World {
                 report[..8].copy_from_slice(&self.refs.to_le_bytes());
                 let bounced = self
                     .outbox
-                    .bounced(id, "5.1.1 user unknown", &report, self.now)
+                    .bounced(id, "5.1.1 user unknown", true, &report, self.now)
                     .unwrap();
                 let again = self
                     .outbox
-                    .bounced(id, "5.1.1 user unknown", &report, self.now)
+                    .bounced(id, "5.1.1 user unknown", true, &report, self.now)
                     .unwrap();
                 let changed = bounced == outbox::Bounced::Failed;
                 let was = self.model[&id].state;

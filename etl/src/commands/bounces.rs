@@ -37,7 +37,7 @@ use serde::Serialize;
 
 use crate::commands::send::{courts_by_address, open_live};
 use crate::config::Config;
-use mail::bounce::{self, Bounce};
+use mail::bounce::{self, Bounce, Fate};
 use mail::outbox::{Bounced, FlagsOf, Outbox, Reported};
 use sha2::{Digest, Sha256};
 use store::layout::Store;
@@ -46,8 +46,13 @@ use store::layout::Store;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 enum Verdict {
-    /// Permanent failure of one of our items: failed and flagged.
+    /// Permanent failure of one of our items, the address bad: failed and
+    /// flagged.
     Flagged,
+    /// Not delivered, for a reason that says nothing of the address (a
+    /// relay gave up after retrying, a refusal for policy): failed, not
+    /// flagged.
+    Failed,
     /// Permanent, but the item was already failed (a second report).
     AlreadyFailed,
     /// Read for its item before (`--all`): it did what it does then.
@@ -145,23 +150,27 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         let mut keep_unread = false;
         for b in bounces {
             let item = find_item(&outbox, verp.as_ref(), &b)?;
-            let verdict = match (&item, b.permanent()) {
+            let verdict = match (&item, b.fate()) {
                 (None, _) => Verdict::Unmatched,
-                (Some(_), false) => Verdict::NotPermanent,
-                (Some(item), true) => match outbox.bounced(item.id, &reason_of(&b), &key, now)? {
-                    Bounced::Failed => {
-                        let flag = FlagsOf::Address(&item.email);
-                        mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
-                        Verdict::Flagged
+                (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
+                (Some(item), reported) => {
+                    let flag = reported == Fate::BadAddress;
+                    match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
+                        Bounced::Failed if flag => {
+                            let flag = FlagsOf::Address(&item.email);
+                            mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
+                            Verdict::Flagged
+                        }
+                        Bounced::Failed => Verdict::Failed,
+                        Bounced::AlreadyFailed => Verdict::AlreadyFailed,
+                        Bounced::NotSentNow => Verdict::NotSentNow,
+                        Bounced::Sending => {
+                            keep_unread = true;
+                            Verdict::Sending
+                        }
+                        Bounced::ReadBefore => Verdict::ReadBefore,
                     }
-                    Bounced::AlreadyFailed => Verdict::AlreadyFailed,
-                    Bounced::NotSentNow => Verdict::NotSentNow,
-                    Bounced::Sending => {
-                        keep_unread = true;
-                        Verdict::Sending
-                    }
-                    Bounced::ReadBefore => Verdict::ReadBefore,
-                },
+                }
             };
             lines.push(Line {
                 file: name.clone(),
@@ -218,10 +227,11 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} already failed, {} not permanent, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
+        counts.get("failed").unwrap_or(&0),
         counts.get("already_failed").unwrap_or(&0),
         counts.get("not_permanent").unwrap_or(&0),
         counts.get("unmatched").unwrap_or(&0),
@@ -298,6 +308,7 @@ fn reason_of(b: &Bounce) -> String {
 fn verdict_name(v: Verdict) -> &'static str {
     match v {
         Verdict::Flagged => "flagged",
+        Verdict::Failed => "failed",
         Verdict::AlreadyFailed => "already_failed",
         Verdict::NotPermanent => "not_permanent",
         Verdict::Unmatched => "unmatched",

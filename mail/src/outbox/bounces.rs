@@ -82,8 +82,9 @@ impl Outbox {
     }
 
     /// A report says the item failed for good after the relay took it: it
-    /// is failed, with the report's words, and its address recorded to flag
-    /// in the same commit (`flags_to_write`), if it is *sent* or *unknown*.
+    /// is failed, with the report's words, and (if `flag`: the report says
+    /// the address is bad) its address recorded to flag in the same commit
+    /// (`flags_to_write`), if it is *sent* or *unknown*.
     /// The report (`report`: 16 bytes of the SHA-256 of the message as
     /// delivered) is recorded against the item whatever it did, and one
     /// read before changes nothing (outbox migration 21: read again after
@@ -94,6 +95,7 @@ impl Outbox {
         &mut self,
         id: i64,
         reason: &str,
+        flag: bool,
         report: &[u8; 16],
         now: DateTime<Utc>,
     ) -> Result<Bounced> {
@@ -121,7 +123,9 @@ impl Outbox {
             .optional()?;
         let outcome = match failed_now {
             Some(email) => {
-                super::delivery::to_flag(&tx, &email, Some(reason), now)?;
+                if flag {
+                    super::delivery::to_flag(&tx, &email, Some(reason), now)?;
+                }
                 Bounced::Failed
             }
             None => {

@@ -201,7 +201,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
     let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("8 message(s) read, 1 not a delivery report; 4 flagged, 0 already failed, 1 not permanent, 2 unmatched"),
+        run.stdout.contains("8 message(s) read, 1 not a delivery report; 4 flagged, 0 failed, not flagged, 0 already failed, 1 not permanent, 2 unmatched"),
         "{}",
         run.stdout
     );
@@ -255,7 +255,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
     );
     assert!(
         all.stdout
-            .contains("8 message(s) read, 1 not a delivery report; 0 flagged, 0 already failed, 1 not permanent, 2 unmatched, 4 read before"),
+            .contains("8 message(s) read, 1 not a delivery report; 0 flagged, 0 failed, not flagged, 0 already failed, 1 not permanent, 2 unmatched, 4 read before"),
         "{}",
         all.stdout
     );
@@ -311,6 +311,49 @@ fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
     )
 }
 
+/// A review of the mail (2026-12-05): a report that a relay gave the
+/// message up (`Action: failed` with the last 4.x.x status, Postfix's and
+/// Exchange's way when a queue lifetime ends) was "not permanent": the
+/// item stayed `sent` though it never arrived, and nobody was told. And a
+/// report of a refusal for policy (5.7.1) flagged the address as bad.
+/// Both now fail the item (`outbox retry --failed` sees it), and only a
+/// report that says the address is bad (5.1.x, 5.2.x) flags it.
+#[test]
+fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
+    let people = [
+        "expired@example.net",
+        "policy@example.net",
+        "keep@example.com",
+    ];
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&people);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    let gave_up = postfix_report(&smtp, people[0])
+        .replace("Status: 5.1.1", "Status: 4.4.1")
+        .replace("expired@example.net", people[0]);
+    deliver(&maildir, "1.expired", &gave_up);
+    let policy = postfix_report(&smtp, people[1]).replace("Status: 5.1.1", "Status: 5.7.1");
+    deliver(&maildir, "2.policy", &policy);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 flagged"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("2 failed, not flagged"),
+        "{}",
+        run.stdout
+    );
+    for p in &people[..2] {
+        assert_eq!(state_of(&env, &smtp, p), "failed", "{p}");
+        assert!(!flagged(&env, p), "{p}");
+    }
+    assert_eq!(state_of(&env, &smtp, people[2]), "sent");
+}
+
 /// The thirty-seventh session's review (its 1): a report read again by
 /// `bounces --all` (OPERATIONS suggests it after a change of
 /// `mail.bounce_address`) was applied again. An item failed by it, retried
@@ -344,7 +387,9 @@ fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
     let all = etl(&env, &smtp, &["bounces", "--all", maildir_arg]);
     assert_eq!(all.code, 0, "{}{}", all.stdout, all.stderr);
     assert!(
-        all.stdout.contains("0 flagged, 0 already failed") && all.stdout.contains("1 read before"),
+        all.stdout
+            .contains("0 flagged, 0 failed, not flagged, 0 already failed")
+            && all.stdout.contains("1 read before"),
         "{}",
         all.stdout
     );
