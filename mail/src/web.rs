@@ -67,6 +67,16 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
     }
 }
 
+/// The view of the link mailer's mail to an address whose account is not
+/// activated: the reset mail's kind (its outbox key and sender), said as
+/// what it is, a link to activate the account.
+pub fn activation_link_view(email: &str, link: &str, when: DateTime<Utc>) -> View {
+    let mut v = view(WebMail::Reset, email, link, when);
+    v.not_activated = true;
+    v.subject = format!("{}啟用帳號連結", crate::kind::SUBJECT_PREFIX);
+    v
+}
+
 /// Renders a website mail and queues it for delivery now. Returns the
 /// item's Message-ID.
 pub fn queue(
@@ -130,14 +140,27 @@ mod tests {
                 "http://localhost:8080/reset?token=0123456789abcdef",
             ),
             (WebMail::Changed, "http://localhost:8080/forgot"),
+            (
+                WebMail::Reset,
+                "http://localhost:8080/activate?token=0123456789abcdef",
+            ),
         ] {
-            let v = view(kind, "wang.ming@example.com", link, when);
+            let v = if link.contains("/activate") {
+                activation_link_view("wang.ming@example.com", link, when)
+            } else {
+                view(kind, "wang.ming@example.com", link, when)
+            };
+            let name = if v.not_activated {
+                "reset-activation"
+            } else {
+                kind.as_str()
+            };
             let (text, html) = bodies(kind, &v).unwrap();
             assert!(text.contains("115/11/24 14:35"), "{text}");
             assert!(text.contains(link), "{text}");
             for (ext, got) in [("txt", text), ("html", html)] {
                 let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join(format!("../tests/golden/mail/{}.{ext}", kind.as_str()));
+                    .join(format!("../tests/golden/mail/{name}.{ext}"));
                 if std::env::var_os("UPDATE_GOLDEN").is_some() {
                     std::fs::write(&path, &got).unwrap();
                 }

@@ -565,8 +565,11 @@ fn queue_mail_on(
     link: &str,
     when: chrono::DateTime<Utc>,
 ) {
-    let view = web::view(kind, email, link, when);
-    match web::queue(outbox, &app.cfg.mail, kind, &view, Utc::now()) {
+    queue_view_on(app, outbox, kind, &web::view(kind, email, link, when));
+}
+
+fn queue_view_on(app: &App, outbox: &Connection, kind: WebMail, view: &mail::render::View) {
+    match web::queue(outbox, &app.cfg.mail, kind, view, Utc::now()) {
         Ok(_) => app.mail_now(),
         Err(e) => tracing::error!("queueing {} mail: {e}", kind.as_str()),
     }
@@ -629,6 +632,12 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
         Err(e) => Err(e.into()),
     };
     match made {
+        // (an activation link says so: the reset mail's words are wrong
+        // for an account with no password)
+        Ok(Some(link)) if link.contains("/activate?") => {
+            let view = web::activation_link_view(email, &link, now + ttl);
+            queue_view_on(app, outbox, WebMail::Reset, &view);
+        }
         Ok(Some(link)) => queue_mail_on(app, outbox, WebMail::Reset, email, &link, now + ttl),
         Ok(None) => {}
         Err(e) => tracing::error!("forgot password: {e}"),

@@ -591,6 +591,14 @@ fn forgot_password_gives_an_address_a_grant_names_but_no_account_an_activation_l
     eventually("the link's mail", || data.mails("reset", HUANG) == 1);
     let link = data.link("reset", HUANG);
     assert!(link.contains("/activate?token="), "{link}");
+    // It says what it is (a review of the mail, 2026-12-05: it was the
+    // reset mail, "your password will not change" to someone who has none,
+    // and "asking again voids this link", untrue of an activation link).
+    let text = crate::util::mail_text(&data.newest("reset", HUANG));
+    assert!(text.contains("啟用帳號"), "{text}");
+    for wrong in ["重設", "您的密碼不會改變", "再次申請會使本連結失效"] {
+        assert!(!text.contains(wrong), "{wrong}: {text}");
+    }
     let form = anon.get(&link);
     assert_eq!(form.status, 200, "{}", form.body);
     assert!(!form.field("token").is_empty(), "{}", form.body);
