@@ -2828,6 +2828,56 @@ fn a_451_three_times_then_success_is_delivered_once() {
     assert_eq!(smtp.accepted_for("tempfail3@example.com").len(), 1);
 }
 
+/// A review of the nightly diff (2026-12-05): an entry posted late (補登,
+/// dated before the three shown) that enters the latest three the night a
+/// newer one is withdrawn was taken for an old entry moving up, and never
+/// reported: the site showed it, no mail said so, and the hearing it
+/// announces had no calendar file. An entry below the three shown is news
+/// when its 異動時間 is after the previous snapshot's export date (an
+/// old one moving up was written before it).
+#[test]
+fn a_late_posting_that_enters_the_three_as_another_is_withdrawn_is_news() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let row = |seq: u32, posted: &str, text: &str, modified: &str, withdrawn: &str| {
+        (1, format!("{seq},{posted},{text},{modified},{withdrawn}"))
+    };
+    let cases = [(1, "審理中", "")];
+    let grants = [(1, "a@example.com".to_string())];
+    let mut first = vec![
+        row(5, "115/11/01", "分案", "115/11/01 09:00:00", "N"),
+        row(1, "115/11/10", "收狀", "115/11/10 09:00:00", "N"),
+        row(2, "115/11/20", "準備程序", "115/11/20 09:00:00", "N"),
+        row(3, "115/11/21", "收受書狀", "115/11/21 09:00:00", "N"),
+    ];
+    let n1 = env.dir.path().join("20261123");
+    crate::util::write_tpd_batch(&n1, &cases, &first, &grants);
+    import(&env, &smtp, &n1);
+    send(&env, &smtp);
+    // Tonight 3 is withdrawn, and 4, dated 115/11/05, is posted late.
+    first[3] = row(3, "115/11/21", "收受書狀", "115/11/24 08:00:00", "Y");
+    first.push(row(
+        4,
+        "115/11/05",
+        "115/12/15 10:00第一法庭言詞辯論",
+        "115/11/24 09:00:00",
+        "N",
+    ));
+    let n2 = env.dir.path().join("20261124");
+    crate::util::write_tpd_batch(&n2, &cases, &first, &grants);
+    import(&env, &smtp, &n2);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for("a@example.com");
+    assert_eq!(mails.len(), 2, "the grant's, then a digest: {mails:#?}");
+    assert!(
+        mails[1].contains("115/12/15 10:00第一法庭言詞辯論"),
+        "{}",
+        mails[1]
+    );
+    // 5, written long before, stays below the three: never news.
+    assert!(!mails[1].contains("分案"), "{}", mails[1]);
+}
+
 /// A review of the mail (2026-12-05): any 5xx flagged the recipient,
 /// whatever it said. A relay that refuses cpor's sender (a bounce address
 /// it does not own: `553 5.7.1` to MAIL FROM) failed every message of the

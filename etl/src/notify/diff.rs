@@ -185,11 +185,14 @@ impl Changes {
 /// latest three: an entry not shown before, or shown with another text or
 /// date (revised). An entry that only moved up into a full set of three
 /// because a newer one was withdrawn ranks below everything shown before: it
-/// is not news.
-pub fn news(prev: &[EntryData], new: &[EntryData]) -> Vec<NewsEntry> {
+/// is not news, unless it was written after `since` (the previous
+/// snapshot's export date of the court: its 異動時間 later than that day),
+/// an entry posted late (補登) that tonight's withdrawal let in.
+pub fn news(prev: &[EntryData], new: &[EntryData], since: Option<NaiveDate>) -> Vec<NewsEntry> {
     let floor = (prev.len() >= 3)
         .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
         .flatten();
+    let since = since.map(schemas::date::to_int);
     new.iter()
         .filter_map(|e| match prev.iter().find(|p| p.seq == e.seq) {
             Some(p) if p.text == e.text && p.posted == e.posted => None,
@@ -197,13 +200,23 @@ pub fn news(prev: &[EntryData], new: &[EntryData]) -> Vec<NewsEntry> {
                 entry: e.clone(),
                 was: Some(p.clone()),
             }),
-            None if floor.is_some_and(|f| (e.posted, e.seq) < f) => None,
+            None if floor.is_some_and(|f| (e.posted, e.seq) < f)
+                && !written_after(schemas::date::datetime_to_int(e.modified), since) =>
+            {
+                None
+            }
             None => Some(NewsEntry {
                 entry: e.clone(),
                 was: None,
             }),
         })
         .collect()
+}
+
+/// Whether an entry's 異動時間 (`modified`, YYYYMMDDHHMMSS) falls after
+/// the day `since` (YYYYMMDD): written since that night's export.
+fn written_after(modified: i64, since: Option<i64>) -> bool {
+    since.is_some_and(|day| modified / 1_000_000 > day)
 }
 
 /// Days before the last queryable day when a follower is warned.
@@ -241,15 +254,18 @@ pub fn diff(
     let tonight_file = Snapshot::open(new)?;
     let mut courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
     // Courts only the previous snapshot has: their grants are gone tonight.
+    // The export date of each court's data there: entries written since are
+    // tonight's (`news`).
+    let mut as_of: BTreeMap<String, i64> = BTreeMap::new();
     if let Some(prev) = prev {
-        let before: Vec<String> = Snapshot::open(prev)?
-            .courts()?
-            .into_iter()
-            .map(|c| c.code)
-            .filter(|c| !courts.contains(c))
-            .collect();
-        courts.extend(before);
+        for c in Snapshot::open(prev)?.courts()? {
+            as_of.insert(c.code.clone(), schemas::date::to_int(c.as_of));
+            if !courts.contains(&c.code) {
+                courts.push(c.code);
+            }
+        }
     }
+    let since = |code: &str| as_of.get(code).copied();
     // The cases whose hearings correct what calendars took (none on a
     // first load: no calendar took anything). They were worked out against
     // the snapshot the import carried on from; when that was not the live
@@ -297,7 +313,7 @@ pub fn diff(
                 };
                 done.push((
                     i,
-                    diff_court(code, before, tonight_cases, tonight, corrected)?,
+                    diff_court(code, before, tonight_cases, tonight, since(code), corrected)?,
                 ));
             }
             Ok(done)
@@ -467,11 +483,13 @@ fn ungranted(
 /// snapshot's. Both cursors yield only queryable cases with grants: a case
 /// that is not, before, changes nothing (no one followed it), and tonight
 /// concerns no one.
+/// `since`: the previous snapshot's export date of the court (YYYYMMDD).
 fn diff_court(
     court: &str,
     before: Option<CaseCursor<'_, '_>>,
     cases: Option<CaseCursor<'_, '_>>,
     tonight: NaiveDate,
+    since: Option<i64>,
     corrected: &Corrected,
 ) -> Result<Changes, ReadError> {
     let mut changes = Changes::default();
@@ -493,6 +511,7 @@ fn diff_court(
                 case,
                 &mut roles,
                 tonight,
+                since,
                 corrected,
             )?;
         }
@@ -504,7 +523,7 @@ fn diff_court(
 /// `news` on entries as stored: the index of each of tonight's entries that
 /// is news, and if it was revised, the index of what it was before. Integer
 /// dates order as the dates do.
-fn news_at(prev: &[RawEntry], new: &[RawEntry]) -> Vec<(usize, Option<usize>)> {
+fn news_at(prev: &[RawEntry], new: &[RawEntry], since: Option<i64>) -> Vec<(usize, Option<usize>)> {
     let floor = (prev.len() >= 3)
         .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
         .flatten();
@@ -513,12 +532,17 @@ fn news_at(prev: &[RawEntry], new: &[RawEntry]) -> Vec<(usize, Option<usize>)> {
         .filter_map(|(i, e)| match prev.iter().position(|p| p.seq == e.seq) {
             Some(j) if prev[j].text == e.text && prev[j].posted == e.posted => None,
             Some(j) => Some((i, Some(j))),
-            None if floor.is_some_and(|f| (e.posted, e.seq) < f) => None,
+            None if floor.is_some_and(|f| (e.posted, e.seq) < f)
+                && !written_after(e.modified, since) =>
+            {
+                None
+            }
             None => Some((i, None)),
         })
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)]
 fn compare(
     changes: &mut Changes,
     court: &str,
@@ -526,6 +550,7 @@ fn compare(
     case: &DiffCase,
     roles: &mut Roles<'_, '_>,
     tonight: NaiveDate,
+    since: Option<i64>,
     corrected: Option<(i64, i64)>,
 ) -> Result<(), ReadError> {
     let case_ref = CaseRef {
@@ -533,7 +558,7 @@ fn compare(
         key: case.key()?,
     };
     let news_here: Vec<NewsEntry> = match before {
-        Some(b) => news_at(b.entries(), case.entries())
+        Some(b) => news_at(b.entries(), case.entries(), since)
             .into_iter()
             .map(|(i, was)| {
                 Ok(NewsEntry {
@@ -651,6 +676,14 @@ pub(crate) mod tests {
             tonight: NaiveDate,
         ) -> Result<Changes, ReadError> {
             let mut changes = Changes::default();
+            let as_of: BTreeMap<String, NaiveDate> = match prev {
+                Some(p) => Snapshot::open(p)?
+                    .courts()?
+                    .into_iter()
+                    .map(|c| (c.code, c.as_of))
+                    .collect(),
+                None => BTreeMap::new(),
+            };
             std::thread::scope(|scope| {
                 let (new_tx, new_rx) = mpsc::sync_channel::<Item>(4096);
                 scope.spawn(move || stream(new, new_tx));
@@ -683,7 +716,8 @@ pub(crate) mod tests {
                     if let Some(before) = before {
                         gone(&mut changes, &court, before, Some(&case));
                     }
-                    compare(&mut changes, &court, before, &case, tonight);
+                    let since = as_of.get(&court).copied();
+                    compare(&mut changes, &court, before, &case, tonight, since);
                     if matched {
                         prev_case = next_prev()?;
                     }
@@ -724,6 +758,7 @@ pub(crate) mod tests {
             before: Option<&CaseData>,
             case: &CaseData,
             tonight: NaiveDate,
+            since: Option<NaiveDate>,
         ) {
             if !case.queryable || case.grants.is_empty() {
                 return;
@@ -736,7 +771,7 @@ pub(crate) mod tests {
                 .map(|b| b.grants.iter().map(|g| g.email.as_str()).collect())
                 .unwrap_or_default();
             let news_here = before
-                .map(|b| news(&b.entries, &case.entries))
+                .map(|b| news(&b.entries, &case.entries, since))
                 .unwrap_or_default();
             let mut followed = false;
             for g in &case.grants {
@@ -952,7 +987,7 @@ pub(crate) mod tests {
     fn a_new_top_entry_is_news() {
         let prev = [e(3, 30, "c"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(4, 40, "d"), e(3, 30, "c"), e(2, 20, "b")];
-        assert_eq!(seqs(&news(&prev, &new)), vec![(4, false)]);
+        assert_eq!(seqs(&news(&prev, &new, None)), vec![(4, false)]);
     }
 
     /// 民事 115年度訴字第`number`號, pending, granted to `who@example.com`
@@ -1101,7 +1136,27 @@ pub(crate) mod tests {
         // 3 was withdrawn; 0 (older than everything shown) moves up.
         let prev = [e(3, 30, "c"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(2, 20, "b"), e(1, 10, "a"), e(0, 5, "old")];
-        assert!(news(&prev, &new).is_empty());
+        assert!(news(&prev, &new, None).is_empty());
+    }
+
+    /// A review of the diff (2026-12-05): an entry posted late (dated
+    /// before the three shown) let in by tonight's withdrawal was taken for
+    /// an old one moving up. Written after the previous export, it is news.
+    #[test]
+    fn a_late_posting_let_in_by_a_withdrawal_is_news_when_written_since() {
+        let prev = [e(3, 30, "c"), e(2, 20, "b"), e(1, 10, "a")];
+        let since = NaiveDate::from_ymd_opt(2026, 2, 10).unwrap();
+        let mut late = e(4, 5, "117/03/10 10:00第一法庭言詞辯論");
+        late.modified = since.succ_opt().unwrap().and_hms_opt(8, 0, 0).unwrap();
+        let new = [e(2, 20, "b"), e(1, 10, "a"), late];
+        assert_eq!(seqs(&news(&prev, &new, Some(since))), vec![(4, false)]);
+        // Written on the export's day or before: an old one moving up.
+        let old = [e(2, 20, "b"), e(1, 10, "a"), e(0, 5, "old")];
+        assert!(news(&prev, &old, Some(since)).is_empty());
+        let mut that_day = e(4, 5, "x");
+        that_day.modified = since.and_hms_opt(23, 0, 0).unwrap();
+        let new = [e(2, 20, "b"), e(1, 10, "a"), that_day];
+        assert!(news(&prev, &new, Some(since)).is_empty());
     }
 
     #[test]
@@ -1109,16 +1164,16 @@ pub(crate) mod tests {
         // Fewer than three were shown: nothing can have surfaced.
         let prev = [e(2, 20, "b")];
         let new = [e(2, 20, "b"), e(3, 10, "late")];
-        assert_eq!(seqs(&news(&prev, &new)), vec![(3, false)]);
+        assert_eq!(seqs(&news(&prev, &new, None)), vec![(3, false)]);
     }
 
     #[test]
     fn a_revised_text_is_news_marked_revised() {
         let prev = [e(3, 30, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(3, 30, "宣判（改期）"), e(2, 20, "b"), e(1, 10, "a")];
-        assert_eq!(seqs(&news(&prev, &new)), vec![(3, true)]);
+        assert_eq!(seqs(&news(&prev, &new, None)), vec![(3, true)]);
         // What it said before goes with it, for the digest to show.
-        let was = news(&prev, &new).remove(0).was.unwrap();
+        let was = news(&prev, &new, None).remove(0).was.unwrap();
         assert_eq!((was.posted, was.text.as_str()), (prev[0].posted, "宣判"));
     }
 
@@ -1126,7 +1181,7 @@ pub(crate) mod tests {
     fn a_revised_date_is_news_with_the_date_it_had() {
         let prev = [e(3, 30, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
         let new = [e(3, 31, "宣判"), e(2, 20, "b"), e(1, 10, "a")];
-        let n = news(&prev, &new).remove(0);
+        let n = news(&prev, &new, None).remove(0);
         assert_eq!(n.entry.posted, new[0].posted);
         assert_eq!(n.was.unwrap().posted, prev[0].posted);
     }
@@ -1145,12 +1200,12 @@ pub(crate) mod tests {
                 v
             };
             let (prev, new) = (list(&prev), list(&new));
-            for n in news(&prev, &new) {
+            for n in news(&prev, &new, None) {
                 prop_assert!(new.contains(&n.entry));
                 prop_assert!(!prev.contains(&n.entry));
             }
             // Nothing changed, nothing new.
-            prop_assert!(news(&new, &new).is_empty());
+            prop_assert!(news(&new, &new, None).is_empty());
         }
     }
 }

@@ -155,6 +155,12 @@ pub fn add_news(
         }
     }
     let corrected = diff::Corrected::between(from, to, &new)?;
+    // Each court's export date in the older snapshot (`diff::news`).
+    let as_of: HashMap<String, chrono::NaiveDate> = old
+        .courts()?
+        .into_iter()
+        .map(|c| (c.code, c.as_of))
+        .collect();
     let mut news: Vec<Vec<CaseNews>> = vec![Vec::new(); recipients.len()];
     for (then_id, who_then) in &then_assigned {
         let Some((court, then)) = old.case_at(*then_id)? else {
@@ -179,7 +185,7 @@ pub fn add_news(
         if both.is_empty() {
             continue;
         }
-        let entries = diff::news(&then.entries, now);
+        let entries = diff::news(&then.entries, now, as_of.get(&case.court).copied());
         let corrected = corrected.names(*now_id).then_some((*then_id, *now_id));
         if entries.is_empty() && corrected.is_none() {
             continue;
