@@ -262,7 +262,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = crate::accounts::open(dir.path()).unwrap();
         let now = Utc::now();
-        let p = sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::Web, now).unwrap();
+        let p = sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::Web, now)
+            .unwrap()
+            .unwrap();
         let holder = Holder::Prosecutor(p.id);
         assert!(!reminders_on(&conn, holder).unwrap(), "off by default");
         assert!(!set_reminders(&conn, holder, true).unwrap(), "no address");
@@ -274,6 +276,7 @@ mod tests {
             Via::Web,
             now,
         )
+        .unwrap()
         .unwrap();
         assert!(set_reminders(&conn, holder, true).unwrap());
         // An applicant's account with the same id is another holder.
@@ -308,7 +311,9 @@ mod tests {
         assert!(!stop_reminders(&conn, "a@example.com").unwrap());
         // A sign-in without a verified address turns them off.
         assert!(set_reminders(&conn, holder, true).unwrap());
-        sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::App, now).unwrap();
+        sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::App, now)
+            .unwrap()
+            .unwrap();
         assert!(!reminders_on(&conn, holder).unwrap());
         assert!(revoke_feed(&conn, holder).unwrap());
         assert_eq!(feed_owner(&conn, &token).unwrap(), None);

@@ -687,6 +687,38 @@ fn a_callbacks_words_cannot_write_lines_into_the_log() {
     assert!(log.contains("INJECTED"), "logged, escaped:\n{log}");
 }
 
+/// A review of the sign-on (2026-12-05): the account comes from a claim
+/// (`moj_account`), and a sign-in by another subject (`sub`) naming the
+/// same account took the account's row over, its address, digests,
+/// reminders and calendar feed, without a word: with no required claims
+/// set, a clerk's or a guest's identity the provider gives that claim
+/// signed in as the prosecutor. The subject the account first signed in
+/// with stands: another is refused, and logged; and the server warns at
+/// start-up when the account is not `sub` and nothing else is required.
+#[test]
+fn another_subject_naming_a_prosecutors_account_is_refused() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[("CPOR_SSO_REQUIRED_CLAIMS", "")]);
+    assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
+    let mut guest = Client::new(&server);
+    let r = sign_in(&mut guest, "guest.ho");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.header("x-cpor-sso-refusal"), Some("subject_changed"));
+    assert_eq!(guest.get("/cases").status, 303, "not signed in");
+    let subject: String = accounts(&data)
+        .query_row(
+            "SELECT subject FROM prosecutor_accounts WHERE account = 'chen.wm'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(subject, "chen.wm");
+    assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
+    let log = server.log();
+    assert!(log.contains("sso.required_claims is empty"), "{log}");
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();

@@ -152,7 +152,7 @@ pub fn start_session(
         }
     }
     let mut conn = app.accounts.lock().expect("accounts");
-    let p = store_p::sign_in(
+    let p = match store_p::sign_in(
         &mut conn,
         &identity.account,
         &identity.subject,
@@ -160,7 +160,17 @@ pub fn start_session(
         via,
         chrono::Utc::now(),
     )
-    .map_err(Failure::unavailable)?;
+    .map_err(Failure::unavailable)?
+    {
+        Ok(p) => p,
+        Err(store_p::OtherSubject(stored)) => {
+            return Ok(Err(SsoError::SubjectChanged {
+                account: identity.account.clone(),
+                stored,
+                now: identity.subject.clone(),
+            }))
+        }
+    };
     let created = app
         .prosecutors
         .create(

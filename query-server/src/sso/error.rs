@@ -58,6 +58,14 @@ pub enum SsoError {
     /// the caller, which holds the snapshot).
     #[error("account {0} unknown to the export")]
     UnknownAccount(String),
+    /// Another subject than the one the account first signed in with
+    /// names it (`store::accounts::prosecutors::OtherSubject`).
+    #[error("account {account} first signed in as subject {stored:?}, now {now:?}")]
+    SubjectChanged {
+        account: String,
+        stored: String,
+        now: String,
+    },
     /// Native sign-in is not configured (`sso.app_client_id` empty).
     #[error("native sign-in is not configured")]
     NativeDisabled,
@@ -97,6 +105,9 @@ impl SsoError {
                 "查無以您的法務部帳號承辦的案件，無法登入。如有疑問，請洽承辦書記官。"
             }
             SsoError::NativeDisabled => "本站未開放應用程式以法務部單一登入。",
+            SsoError::SubjectChanged { .. } => {
+                "您的法務部身分與此檢察官帳號先前登入時的身分不同，無法登入。請洽本站管理者。"
+            }
         }
     }
 
@@ -110,6 +121,7 @@ impl SsoError {
                 | SsoError::ClaimMismatch(_)
                 | SsoError::InvalidAccount { .. }
                 | SsoError::UnknownAccount(_)
+                | SsoError::SubjectChanged { .. }
         )
     }
 
@@ -133,6 +145,7 @@ impl SsoError {
             SsoError::InvalidAccount { .. } => "invalid_account",
             SsoError::UnknownAccount(_) => "unknown_account",
             SsoError::NativeDisabled => "native_disabled",
+            SsoError::SubjectChanged { .. } => "subject_changed",
         }
     }
 
@@ -145,7 +158,8 @@ impl SsoError {
             SsoError::ClaimMismatch(_)
             | SsoError::MissingClaim(_)
             | SsoError::InvalidAccount { .. }
-            | SsoError::UnknownAccount(_) => 403,
+            | SsoError::UnknownAccount(_)
+            | SsoError::SubjectChanged { .. } => 403,
             SsoError::NativeDisabled => 404,
             _ => 400,
         }

@@ -254,6 +254,15 @@ impl Sso {
     /// so every process that shares the directory can finish a flow. Talks
     /// to nobody: the provider is discovered on first use.
     pub fn new(settings: SsoSettings, key: &[u8]) -> Result<Sso, String> {
+        if settings.account_claim != "sub" && settings.required_claims.is_empty() {
+            tracing::warn!(
+                "sso.required_claims is empty and the account comes from the claim `{}`, not \
+                 `sub`: any identity the provider gives that claim may sign in as that \
+                 prosecutor (only the subject an account first signed in with is let in \
+                 again); require what marks a prosecutor, e.g. role=prosecutor",
+                settings.account_claim
+            );
+        }
         let http = HttpClient::new(settings.ca_file.as_deref())?;
         let issuer = IssuerUrl::new(settings.issuer.clone()).map_err(|e| e.to_string())?;
         Ok(Sso {

@@ -771,6 +771,11 @@ fn every_refusal_has_a_message_in_traditional_chinese() {
             value: String::new(),
         },
         SsoError::UnknownAccount(String::new()),
+        SsoError::SubjectChanged {
+            account: String::new(),
+            stored: String::new(),
+            now: String::new(),
+        },
         SsoError::NativeDisabled,
     ];
     let mut kinds = std::collections::BTreeSet::new();

@@ -38,11 +38,18 @@ impl Via {
     }
 }
 
+/// A sign-in by another subject (the provider's `sub`) than the one the
+/// account first signed in with: the stored one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OtherSubject(pub String);
+
 /// Records a sign-in: the account's row (made on the first), the address
 /// the provider vouches for now (none: the address is forgotten and the
 /// digest and reminders turned off, since they can no longer be sent
 /// anywhere verified),
-/// and a row for the statistics. One transaction.
+/// and a row for the statistics. One transaction. The subject the account
+/// first signed in with stands: another (an identity the provider gives
+/// the same account claim) changes nothing and is `OtherSubject`.
 pub fn sign_in(
     conn: &mut Connection,
     account: &str,
@@ -50,10 +57,20 @@ pub fn sign_in(
     email_verified: Option<&str>,
     via: Via,
     now: DateTime<Utc>,
-) -> rusqlite::Result<Prosecutor> {
+) -> rusqlite::Result<Result<Prosecutor, OtherSubject>> {
     let email = email_verified.map(crate::accounts::normalise_email);
     let now = now.to_rfc3339();
     let tx = conn.transaction()?;
+    let stored: Option<String> = tx
+        .query_row(
+            "SELECT subject FROM prosecutor_accounts WHERE account = ?1",
+            [account],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(stored) = stored.filter(|s| s != subject) {
+        return Ok(Err(OtherSubject(stored)));
+    }
     tx.execute(
         "INSERT INTO prosecutor_accounts (account, subject, email, created_at, last_sign_in_at)
          VALUES (?1, ?2, ?3, ?4, ?4)
@@ -68,7 +85,7 @@ pub fn sign_in(
         params![p.id, via.as_str(), now],
     )?;
     tx.commit()?;
-    Ok(p)
+    Ok(Ok(p))
 }
 
 pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<Prosecutor>> {
@@ -140,7 +157,9 @@ mod tests {
     fn a_digest_needs_a_verified_address_and_ends_without_one() {
         let (_d, mut c) = db();
         let now = Utc::now();
-        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::Web, now).unwrap();
+        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::Web, now)
+            .unwrap()
+            .unwrap();
         assert!(
             !set_digests(&c, p.id, true).unwrap(),
             "no address: stays off"
@@ -153,6 +172,7 @@ mod tests {
             Via::Web,
             now,
         )
+        .unwrap()
         .unwrap();
         assert_eq!(p.email.as_deref(), Some("chen@moj.example"));
         assert!(set_digests(&c, p.id, true).unwrap());
@@ -165,12 +185,33 @@ mod tests {
         assert!(digest_recipients(&c).unwrap().is_empty());
         assert!(set_digests(&c, p.id, true).unwrap());
         // A later sign-in without a verified address forgets it.
-        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::App, now).unwrap();
+        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::App, now)
+            .unwrap()
+            .unwrap();
         assert_eq!((p.email, p.digests), (None, false));
         assert!(digest_recipients(&c).unwrap().is_empty());
         let n: i64 = c
             .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 3);
+    }
+
+    /// Another subject naming the account (an identity the provider gives
+    /// the same account claim) changes nothing and is refused.
+    #[test]
+    fn an_account_stays_with_the_subject_it_first_signed_in_with() {
+        let (_d, mut c) = db();
+        let now = Utc::now();
+        let mail = Some("chen@moj.example");
+        let p = sign_in(&mut c, "chen.wm", "sub-1", mail, Via::Web, now)
+            .unwrap()
+            .unwrap();
+        let other = sign_in(&mut c, "chen.wm", "sub-2", None, Via::Web, now).unwrap();
+        assert_eq!(other, Err(OtherSubject("sub-1".into())));
+        assert_eq!(by_id(&c, p.id).unwrap().unwrap().email.as_deref(), mail);
+        let n: i64 = c
+            .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "no sign-in recorded");
     }
 }
