@@ -28,7 +28,7 @@ mod provider_harness;
 mod tests;
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
@@ -76,6 +76,10 @@ const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// asks again for this long: sign-ins use what is cached, or are
 /// unavailable, at once (the refresher thread keeps its own schedule).
 const RETRY_DISCOVERY: Duration = Duration::from_secs(10);
+
+/// How many calls to the provider's token and userinfo endpoints may be
+/// under way at once.
+pub(crate) const MAX_PROVIDER_CALLS: usize = 4;
 
 /// How long a sign-in waits for another request's first fetch of the
 /// metadata, when nothing is cached yet.
@@ -247,6 +251,19 @@ pub struct Sso {
     /// Held by the one request that fetches the metadata; with when a
     /// request's fetch last failed.
     fetching: Mutex<Option<Instant>>,
+    /// Calls to the token and userinfo endpoints under way, and when one
+    /// last got no answer (`call_provider`).
+    calls: AtomicUsize,
+    call_failed_at: Mutex<Option<Instant>>,
+}
+
+/// One call to the provider counted while it is under way.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Sso {
@@ -276,6 +293,8 @@ impl Sso {
             consumed: Consumed::default(),
             key_fetches: AtomicU64::new(0),
             fetching: Mutex::new(None),
+            calls: AtomicUsize::new(0),
+            call_failed_at: Mutex::new(None),
         })
     }
 
@@ -432,6 +451,31 @@ impl Sso {
 
     /// Starts a web sign-in that will come back to `return_to` (a path on
     /// this site; anything else becomes `/`).
+    /// A call to the provider's token or userinfo endpoint, on a blocking
+    /// thread the applicants' logins share, made by anyone's callback: at
+    /// most `MAX_PROVIDER_CALLS` at once, the others refused at once; and
+    /// none for `RETRY_DISCOVERY` after one got no answer (the provider
+    /// down or hung), so that a flood of callbacks neither hammers the
+    /// provider nor holds the threads.
+    fn call_provider<T>(&self, call: impl FnOnce() -> Result<T, SsoError>) -> Result<T, SsoError> {
+        let failed_at = *self.call_failed_at.lock().expect("sso calls");
+        if failed_at.is_some_and(|t| t.elapsed() < RETRY_DISCOVERY) {
+            return Err(SsoError::Unavailable(
+                "the provider did not answer a moment ago".into(),
+            ));
+        }
+        let under_way = self.calls.fetch_add(1, Ordering::SeqCst);
+        let _counted = Counted(&self.calls);
+        if under_way >= MAX_PROVIDER_CALLS {
+            return Err(SsoError::Unavailable("too many sign-ins at once".into()));
+        }
+        let result = call();
+        if let Err(SsoError::Unavailable(_)) = &result {
+            *self.call_failed_at.lock().expect("sso calls") = Some(Instant::now());
+        }
+        result
+    }
+
     pub fn begin(&self, return_to: &str) -> Result<Begin, SsoError> {
         self.start(return_to, false)
     }
@@ -546,12 +590,14 @@ impl Sso {
             Err(()) => return Err(SsoError::Unavailable("too many sign-ins at once".into())),
         }
         let client = self.client(&d);
-        let response = client
-            .exchange_code(AuthorizationCode::new(code))
-            .map_err(|e| SsoError::Unavailable(e.to_string()))?
-            .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier(&self.key)))
-            .request(&self.http)
-            .map_err(exchange_error)?;
+        let response = self.call_provider(|| {
+            client
+                .exchange_code(AuthorizationCode::new(code))
+                .map_err(|e| SsoError::Unavailable(e.to_string()))?
+                .set_pkce_verifier(PkceCodeVerifier::new(flow.pkce_verifier(&self.key)))
+                .request(&self.http)
+                .map_err(exchange_error)
+        })?;
         let id_token = response
             .id_token()
             .ok_or_else(|| SsoError::InvalidToken("token response without id_token".into()))?;
@@ -703,11 +749,14 @@ impl Sso {
             let d = self.provider()?;
             if d.metadata.userinfo_endpoint().is_some() {
                 let client = self.client(&d);
-                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> = client
-                    .user_info(access_token, Some(SubjectIdentifier::new(subject.clone())))
-                    .map_err(|e| SsoError::Unavailable(e.to_string()))?
-                    .request(&self.http)
-                    .map_err(|e| SsoError::Unavailable(format!("userinfo: {e}")))?;
+                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> = self
+                    .call_provider(|| {
+                        client
+                            .user_info(access_token, Some(SubjectIdentifier::new(subject.clone())))
+                            .map_err(|e| SsoError::Unavailable(e.to_string()))?
+                            .request(&self.http)
+                            .map_err(|e| SsoError::Unavailable(format!("userinfo: {e}")))
+                    })?;
                 if let Ok(Value::Object(info)) = serde_json::to_value(&info) {
                     for (k, v) in info {
                         all.entry(k).or_insert(v);

@@ -571,6 +571,112 @@ fn a_provider_that_hangs_is_asked_once_while_sign_ins_pour_in() {
     assert_eq!(asked.load(Ordering::SeqCst), 1, "not asked again at once");
 }
 
+/// A review of the sign-on (2026-12-05): every callback with a state of
+/// its own (`/sso/login` gives one to anyone) made cpor call the
+/// provider's token endpoint, as many at once as came, each on a blocking
+/// thread the applicants' logins share for as long as the provider took:
+/// a flood of forged callbacks hammered the Ministry's provider with
+/// cpor's client secret and held those threads. At most
+/// `MAX_PROVIDER_CALLS` are made at once; the rest are refused at once,
+/// 503; and for `RETRY_DISCOVERY` after the provider failed to answer,
+/// none is made.
+#[test]
+fn forged_callbacks_cannot_make_the_provider_be_called_without_bound() {
+    use std::io::Read;
+    use std::sync::atomic::AtomicUsize;
+    let op = Op::start(&[]);
+    let sso = Arc::new(sso(&op));
+    let begins: Vec<Begin> = (0..20).map(|_| sso.begin("/").unwrap()).collect();
+    // The token endpoint now hangs 3 s on each connection, counted.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(100) {
+            let Ok(mut conn) = conn else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                let mut buf = [0u8; 1024];
+                let deadline = Instant::now() + Duration::from_secs(3);
+                while Instant::now() < deadline {
+                    if matches!(conn.read(&mut buf), Ok(0)) {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    {
+        let mut d = sso.discovered.write().unwrap();
+        let mut metadata = d.as_ref().unwrap().metadata.clone();
+        metadata = metadata.set_token_endpoint(Some(
+            openidconnect::TokenUrl::new(format!("http://127.0.0.1:{port}/token")).unwrap(),
+        ));
+        *d = Some(Arc::new(Discovered {
+            metadata,
+            at: Instant::now(),
+        }));
+    }
+    let threads: Vec<_> = begins
+        .into_iter()
+        .map(|b| {
+            let sso = Arc::clone(&sso);
+            let issuer = op.issuer.clone();
+            std::thread::spawn(move || {
+                let state = b
+                    .redirect
+                    .query_pairs()
+                    .find(|(k, _)| k == "state")
+                    .map(|(_, v)| v.into_owned());
+                let callback = Callback {
+                    code: Some("forged".into()),
+                    state,
+                    iss: Some(issuer),
+                    ..Callback::default()
+                };
+                let t = Instant::now();
+                let e = sso.finish(&callback, Some(&b.flow_cookie)).err().unwrap();
+                (t.elapsed(), e)
+            })
+        })
+        .collect();
+    let answers: Vec<(Duration, SsoError)> =
+        threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (_, e) in &answers {
+        assert!(matches!(e, SsoError::Unavailable(_)), "{e}");
+    }
+    let called = asked.load(Ordering::SeqCst);
+    assert!(called <= MAX_PROVIDER_CALLS, "{called} calls at once");
+    let at_once = answers
+        .iter()
+        .filter(|(t, _)| *t < Duration::from_millis(500))
+        .count();
+    assert!(at_once >= 20 - MAX_PROVIDER_CALLS, "{answers:?}");
+    // The provider failed to answer: for a while nobody calls it.
+    let b = sso.begin("/").unwrap();
+    let callback = Callback {
+        code: Some("forged".into()),
+        state: b
+            .redirect
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .map(|(_, v)| v.into_owned()),
+        iss: Some(op.issuer.clone()),
+        ..Callback::default()
+    };
+    let t = Instant::now();
+    let e = sso.finish(&callback, Some(&b.flow_cookie)).err().unwrap();
+    assert!(matches!(e, SsoError::Unavailable(_)), "{e}");
+    assert!(t.elapsed() < Duration::from_millis(500));
+    assert_eq!(
+        asked.load(Ordering::SeqCst),
+        called,
+        "not called again at once"
+    );
+}
+
 /// A review of the sign-on (2026-12-05): the HTTP timeout (10 s) did not
 /// cover connecting, for which ureq waits 30 s of its own: a provider
 /// whose host drops connection attempts (a firewall, a host gone) held
