@@ -181,6 +181,13 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
 
     let blocks = blocks(&status_text);
     let per_message = blocks.first().cloned().unwrap_or_default();
+    // The per-message block comes first; a report without one starts with
+    // a recipient's (which names its recipient and action), and that one
+    // is read too.
+    let skip = usize::from(
+        lookup(&per_message, "Final-Recipient").is_none()
+            && lookup(&per_message, "Action").is_none(),
+    );
     // Gmail and others name the original in the per-message block.
     let id_from_report = ["X-Original-Message-ID", "Original-Message-ID"]
         .iter()
@@ -196,7 +203,7 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
     });
     blocks
         .iter()
-        .skip(1)
+        .skip(skip)
         .filter_map(|fields| {
             let recipient = lookup(fields, "Final-Recipient")
                 .or_else(|| lookup(fields, "Original-Recipient"))
@@ -356,6 +363,25 @@ mod tests {
             "5.1.1",
             "bounces+1045.1122334455667788@cpor.example.tw",
         );
+    }
+
+    /// A review of the mail (2026-12-05): the first block was always taken
+    /// for the per-message one, so a report without it lost its only
+    /// recipient ("not a delivery report").
+    #[test]
+    fn a_report_without_its_per_message_block_still_names_its_recipient() {
+        let raw = std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../tests/support/dsn/postfix.eml"),
+        )
+        .unwrap();
+        let start = raw.find("Reporting-MTA:").unwrap();
+        let end = raw.find("Final-Recipient:").unwrap();
+        let without = format!("{}{}", &raw[..start], &raw[end..]);
+        let got = parse(without.as_bytes());
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].recipient, "nobody@example.net");
+        assert_eq!(got[0].fate(), Fate::BadAddress);
     }
 
     #[test]

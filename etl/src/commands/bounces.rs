@@ -275,26 +275,29 @@ fn messages_in(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// The outbox item a report is about, if it can be told for sure.
+/// The outbox item a report is about, if it can be told for sure: by the
+/// VERP address it came to, or by the Message-ID it quotes; either way
+/// only if the recipient it reports on is the item's own address. A
+/// report on another (an address the item's forwards to, one of several:
+/// the item's own may have had it) is no failure of the item's address.
 fn find_item(
     outbox: &Outbox,
     verp: Option<&(lettre::Address, Vec<u8>)>,
     b: &Bounce,
 ) -> Result<Option<Reported>> {
+    let own = |item: &Reported| item.email.eq_ignore_ascii_case(&b.recipient);
     if let Some((address, key)) = verp {
         if let Some(id) =
             b.to.iter()
                 .find_map(|to| mail::verp::item(address, key, to))
         {
-            return Ok(outbox.item(id)?);
+            return Ok(outbox.item(id)?.filter(own));
         }
     }
     let Some(message_id) = &b.message_id else {
         return Ok(None);
     };
-    Ok(outbox
-        .item_by_message_id(message_id)?
-        .filter(|item| item.email.eq_ignore_ascii_case(&b.recipient)))
+    Ok(outbox.item_by_message_id(message_id)?.filter(own))
 }
 
 fn reason_of(b: &Bounce) -> String {

@@ -311,6 +311,37 @@ fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
     )
 }
 
+/// A review of the mail (2026-12-05): a report that came to an item's VERP
+/// address failed the item and flagged its address whichever recipient
+/// it reported on: a lawyer's address that forwards to a dead one besides
+/// the lawyer's own mailbox was flagged, and all its mail suppressed,
+/// though the lawyer had the message. As by Message-ID, a report on
+/// another recipient than the item's is no failure of the item.
+#[test]
+fn a_report_on_an_address_the_item_forwards_to_flags_nothing() {
+    let rcpt = "nobody@example.net";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[rcpt, "keep@example.com"]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    let forwarded = postfix_report(&smtp, rcpt).replace(
+        "Final-Recipient: rfc822; nobody@example.net",
+        "Final-Recipient: rfc822; dead.forward@gmail.example",
+    );
+    assert!(forwarded.contains("dead.forward@gmail.example"));
+    deliver(&maildir, "1.forwarded", &forwarded);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("0 flagged"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 unmatched"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, rcpt), "sent");
+    assert!(!flagged(&env, rcpt));
+}
+
 /// A review of the mail (2026-12-05): a report that a relay gave the
 /// message up (`Action: failed` with the last 4.x.x status, Postfix's and
 /// Exchange's way when a queue lifetime ends) was "not permanent": the
