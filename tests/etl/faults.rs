@@ -658,6 +658,51 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
 /// unusable, "2 records, MANIFEST.csv says 3", the line named nowhere. An
 /// empty line is now a record, rejected with its file, line and field;
 /// the manifest's count of it holds, and a count without it says so.
+/// RFC 4180 quoting, end to end (`kinds::scan::tests::quoting_that_breaks_
+/// rfc_4180_is_rejected_with_its_line_and_field`): a quote in a field that
+/// is not quoted was read as it is, without a word; the row is rejected,
+/// the report naming file, line, field and why, and the rest imported.
+#[test]
+fn a_row_whose_quoting_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let p = batch.join("TPD_progress.csv");
+    let bytes = fs::read(&p).unwrap();
+    // Line 2 (the first row, `…,115/03/02,分案,115/03/02 09:12:00,N`): a
+    // quote at the end of its text, a field not quoted (`分案"`), which the
+    // reader took as text.
+    let line2 = bytes.iter().position(|&c| c == b'\n').unwrap() + 1;
+    let at = line2
+        + bytes[line2..]
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| c == b',')
+            .nth(7)
+            .unwrap()
+            .0;
+    fs::write(&p, [&bytes[..at], b"\"", &bytes[at..]].concat()).unwrap();
+    crate::util::rehash(&batch, "TPD_progress.csv");
+    let run = import_past_the_floor(&env, &batch);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let tpd = court(&report, "TPD");
+    assert!(tpd["reasons"].as_array().unwrap().is_empty(), "{tpd:#}");
+    let bad = tpd["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["file"] == "TPD_progress.csv" && r["line"] == 2)
+        .unwrap_or_else(|| panic!("line 2 not rejected: {:#}", tpd["rejects"]));
+    assert_eq!(bad["field"], "登載事項", "{bad}");
+    assert!(
+        bad["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("a double quote in a field that is not quoted"),
+        "{bad}"
+    );
+}
+
 #[test]
 fn an_empty_line_is_a_record_rejected_with_its_line() {
     let insert_empty_line = |b: &Path, counted: bool| {

@@ -115,12 +115,11 @@ fn one_stray_quote_does_not_set_aside_the_whole_court() {
     let decoder = decoder();
     let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
     let whole = one_pass(&file, &decoder, usize::MAX);
-    assert_eq!((whole.records, whole.rejected), (6, 0), "{whole:#?}");
-    assert!(
-        whole.rows[0].ends_with("text \"他說\\\"好\""),
-        "{}",
-        whole.rows[0]
-    );
+    // (the stray quote's own row breaks RFC 4180 and is rejected alone:
+    // `quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field`)
+    assert_eq!((whole.records, whole.rejected), (6, 1), "{whole:#?}");
+    assert_eq!(whole.rejects[0].line, 2, "{whole:#?}");
+    assert!(whole.rows[0].contains("seq 2 "), "{}", whole.rows[0]);
     // Every chunk size for which the file is over 1.5 chunks.
     for size in 1..=body.len() * 2 / 3 {
         assert_eq!(
@@ -163,8 +162,9 @@ fn a_quote_never_closed_is_named_where_it_opens() {
         whole
     };
     // Rows after it: they are swallowed, and the file cannot be used.
+    // (and the literal quote's row is rejected for itself: below)
     let whole = scan(&format!("{rows}{open}{after}{after}"));
-    assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+    assert_eq!((whole.records, whole.rejected), (3, 2), "{whole:#?}");
     assert_eq!(
         field(&whole),
         (
@@ -185,7 +185,7 @@ fn a_quote_never_closed_is_named_where_it_opens() {
     // is rejected alone.
     for end in ["\r\n", ""] {
         let whole = scan(&format!("{rows}{}{end}", open.trim_end_matches("\r\n")));
-        assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+        assert_eq!((whole.records, whole.rejected), (3, 2), "{whole:#?}");
         assert_eq!(
             field(&whole),
             (
@@ -197,12 +197,81 @@ fn a_quote_never_closed_is_named_where_it_opens() {
         );
         assert_eq!(whole.unclosed, None);
     }
-    // Closed quotes, doubled ones and a literal one are not taken for it.
+    // Closed quotes, doubled ones and a literal one are not taken for it
+    // (the literal one's row is rejected for itself, a quote in a field
+    // that is not quoted).
     let whole = scan(rows);
+    assert!(whole.rejects[0].reason.contains("not quoted"), "{whole:#?}");
     assert_eq!(
         (whole.records, whole.rejected, whole.unclosed),
-        (2, 0, None)
+        (2, 1, None)
     );
+}
+
+/// The import review of the thirty-eighth session (its 4): quoting was read
+/// as leniently as the csv reader reads it: text after a closing quote was
+/// glued on with the quotes dropped (`"a"b` read `ab`), and a quote in a
+/// field that is not quoted was kept, where the contract's RFC 4180
+/// quoting makes both rows that break it, to be rejected with file, line,
+/// field and reason. They are now, on the line of the offending quote;
+/// well-formed quoting (doubled quotes, commas and line breaks inside) is
+/// read as before, and chunks give what one pass gives.
+#[test]
+fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
+    let decoder = decoder();
+    let body = concat!(
+        "TPD,民事,115,訴,1,1,115/01/02,他說\"好,115/01/02 10:00:00,N\r\n",
+        "TPD,民事,115,訴,1,2,115/01/02,\"第一行\r\n第二行\"x,115/01/02 10:00:00,N\r\n",
+        "TPD,民事,115,訴,1,3,115/01/02,\"他說\"\"好\"\",他\r\n說\",115/01/02 10:00:00,N\r\n",
+        "TPD,民事,115,訴,1,4,\"115/01/02\",宣判,115/01/02 10:00:00,N\r\n",
+        "TPD,民事,115,訴,1,6,115/01/02,宣判,115/01/02 10:00:00,\"N\" \r\n",
+    );
+    let bytes = progress_file(body);
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    for size in 1..=body.len() * 2 / 3 {
+        assert_eq!(
+            chunked(&file, &decoder, usize::MAX, size),
+            whole,
+            "chunk size {size}"
+        );
+    }
+    assert_eq!((whole.records, whole.rejected), (5, 3), "{whole:#?}");
+    let got: Vec<(u64, Option<&str>, &str)> = whole
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.field.as_deref(), r.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                2,
+                Some("登載事項"),
+                "a double quote in a field that is not quoted: a field holding \" must be \
+                 quoted, the quote doubled (\"\"; RFC 4180)"
+            ),
+            (
+                4,
+                Some("登載事項"),
+                "text after the closing quote of a quoted field: a quote inside one is \
+                 doubled (\"\"; RFC 4180)"
+            ),
+            (
+                8,
+                Some("刪除"),
+                "text after the closing quote of a quoted field: a quote inside one is \
+                 doubled (\"\"; RFC 4180)"
+            ),
+        ]
+    );
+    assert_eq!(whole.rows.len(), 2, "{whole:#?}");
+    assert!(
+        whole.rows[0].contains("text \"他說\\\"好\\\",他"),
+        "{}",
+        whole.rows[0]
+    );
+    assert!(whole.rows[1].contains("seq 4 "), "{}", whole.rows[1]);
 }
 
 #[test]
