@@ -2854,13 +2854,15 @@ fn a_late_posting_that_enters_the_three_as_another_is_withdrawn_is_news() {
     crate::util::write_tpd_batch(&n1, &cases, &first, &grants);
     import(&env, &smtp, &n1);
     send(&env, &smtp);
-    // Tonight 3 is withdrawn, and 4, dated 115/11/05, is posted late.
-    first[3] = row(3, "115/11/21", "收受書狀", "115/11/24 08:00:00", "Y");
+    // Tonight 3 is withdrawn, and 4, dated 115/11/05, is posted late: both
+    // written on 115/11/23, after night 1's export (exported early on its
+    // day, 00:30, it holds what was written the days before).
+    first[3] = row(3, "115/11/21", "收受書狀", "115/11/23 16:00:00", "Y");
     first.push(row(
         4,
         "115/11/05",
         "115/12/15 10:00第一法庭言詞辯論",
-        "115/11/24 09:00:00",
+        "115/11/23 14:00:00",
         "N",
     ));
     let n2 = env.dir.path().join("20261124");

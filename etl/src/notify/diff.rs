@@ -185,9 +185,9 @@ impl Changes {
 /// latest three: an entry not shown before, or shown with another text or
 /// date (revised). An entry that only moved up into a full set of three
 /// because a newer one was withdrawn ranks below everything shown before: it
-/// is not news, unless it was written after `since` (the previous
-/// snapshot's export date of the court: its 異動時間 later than that day),
-/// an entry posted late (補登) that tonight's withdrawal let in.
+/// is not news, unless it was written since the previous snapshot's export
+/// of the court (`since`, its export date: `written_after`), an entry
+/// posted late (補登) that tonight's withdrawal let in.
 pub fn news(prev: &[EntryData], new: &[EntryData], since: Option<NaiveDate>) -> Vec<NewsEntry> {
     let floor = (prev.len() >= 3)
         .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
@@ -213,10 +213,14 @@ pub fn news(prev: &[EntryData], new: &[EntryData], since: Option<NaiveDate>) -> 
         .collect()
 }
 
-/// Whether an entry's 異動時間 (`modified`, YYYYMMDDHHMMSS) falls after
-/// the day `since` (YYYYMMDD): written since that night's export.
+/// Whether an entry's 異動時間 (`modified`, YYYYMMDDHHMMSS) falls on or
+/// after the day `since` (YYYYMMDD), a batch's export date: a batch is
+/// exported early on its day (the import runs at 00:30) and holds what was
+/// written the days before, so what was written on that day came after
+/// it. (Exported later in the day, an old entry written that day before
+/// the export would count as news once: never one lost.)
 fn written_after(modified: i64, since: Option<i64>) -> bool {
-    since.is_some_and(|day| modified / 1_000_000 > day)
+    since.is_some_and(|day| modified / 1_000_000 >= day)
 }
 
 /// Days before the last queryable day when a follower is warned.
@@ -1146,16 +1150,20 @@ pub(crate) mod tests {
     fn a_late_posting_let_in_by_a_withdrawal_is_news_when_written_since() {
         let prev = [e(3, 30, "c"), e(2, 20, "b"), e(1, 10, "a")];
         let since = NaiveDate::from_ymd_opt(2026, 2, 10).unwrap();
-        let mut late = e(4, 5, "117/03/10 10:00第一法庭言詞辯論");
-        late.modified = since.succ_opt().unwrap().and_hms_opt(8, 0, 0).unwrap();
-        let new = [e(2, 20, "b"), e(1, 10, "a"), late];
-        assert_eq!(seqs(&news(&prev, &new, Some(since))), vec![(4, false)]);
-        // Written on the export's day or before: an old one moving up.
+        // Written on the export's day (a batch is exported early on its
+        // day, and holds what was written the days before) or after.
+        for (day, hour) in [(since, 14), (since.succ_opt().unwrap(), 8)] {
+            let mut late = e(4, 5, "117/03/10 10:00第一法庭言詞辯論");
+            late.modified = day.and_hms_opt(hour, 0, 0).unwrap();
+            let new = [e(2, 20, "b"), e(1, 10, "a"), late];
+            assert_eq!(seqs(&news(&prev, &new, Some(since))), vec![(4, false)]);
+        }
+        // Written before: an old one moving up.
         let old = [e(2, 20, "b"), e(1, 10, "a"), e(0, 5, "old")];
         assert!(news(&prev, &old, Some(since)).is_empty());
-        let mut that_day = e(4, 5, "x");
-        that_day.modified = since.and_hms_opt(23, 0, 0).unwrap();
-        let new = [e(2, 20, "b"), e(1, 10, "a"), that_day];
+        let mut day_before = e(4, 5, "x");
+        day_before.modified = since.pred_opt().unwrap().and_hms_opt(23, 0, 0).unwrap();
+        let new = [e(2, 20, "b"), e(1, 10, "a"), day_before];
         assert!(news(&prev, &new, Some(since)).is_empty());
     }
 
