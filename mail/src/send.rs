@@ -457,6 +457,11 @@ pub struct SendSummary {
     /// (deferred or unknown): each reason with how many it held back (a
     /// relay down gives one reason for all of them).
     pub not_delivered: BTreeMap<String, u64>,
+    /// Why items were refused this run for a reason that does not say the
+    /// address is bad (`Outcome::Rejected`: failed, no one flagged), each
+    /// reason with how many; when nothing was sent and some were, the run
+    /// failed (`cpor-etl send` exit 6).
+    pub refused: BTreeMap<String, u64>,
     /// After a nightly run: how many of its items are in each state, every
     /// state named (`outbox now:`). Empty after a website mailer's pass,
     /// which reports no counts.
@@ -1022,6 +1027,10 @@ impl Run<'_> {
     /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
+        let refused = match &outcome {
+            Outcome::Rejected(e) => Some(e.clone()),
+            _ => None,
+        };
         let d = decide(item, outcome, self.cfg, self.now, jitter());
         let recorded = d.recorded(item.id);
         // The address to flag goes in the outcome's commit, then to the
@@ -1044,6 +1053,9 @@ impl Run<'_> {
         summary.unreachable += u64::from(unreachable);
         if let (Event::Deferred | Event::Uncertain, Some(e)) = (d.event, &recorded.error) {
             *summary.not_delivered.entry(e.clone()).or_default() += 1;
+        }
+        if let Some(e) = refused {
+            *summary.refused.entry(e).or_default() += 1;
         }
         if let Some(reason) = d.flag {
             summary.flagged.push((item.email.clone(), reason));

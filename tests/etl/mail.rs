@@ -2904,13 +2904,29 @@ fn a_relay_refusing_the_sender_or_the_message_flags_no_one() {
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("refused the sender"), "{}", run.stdout);
-    assert!(!run.stdout.contains("flagged"), "{}", run.stdout);
+    assert!(!run.stdout.contains("  flagged "), "{}", run.stdout);
     for rcpt in ["ok@", "relaydenied@", "spam@"] {
         assert_eq!(state_of(&env, &smtp, rcpt), "retrying", "{rcpt}");
     }
     fs::remove_file(smtp.dir.join("refuse-sender")).unwrap();
     let run = send(&env, &smtp);
-    assert!(!run.stdout.contains("flagged"), "{}", run.stdout);
+    assert!(!run.stdout.contains("  flagged "), "{}", run.stdout);
+    // What was refused is said, with the relay's words (the review of the
+    // session's change: failed, flagging no one, it said nothing else).
+    assert!(
+        run.stdout.contains("refused (no one flagged): 1 × ")
+            && run.stdout.contains("5.7.1")
+            && run.stdout.contains("refused as spam"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        send_report(&env)["summary"]["refused"]
+            .as_object()
+            .unwrap()
+            .len(),
+        2
+    );
     assert_eq!(state_of(&env, &smtp, "ok@"), "sent");
     assert_eq!(state_of(&env, &smtp, "relaydenied@"), "failed");
     assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
@@ -2924,6 +2940,14 @@ fn a_relay_refusing_the_sender_or_the_message_flags_no_one() {
     send(&env, &smtp);
     assert_eq!(state_of(&env, &smtp, "ok@"), "sent,sent");
     assert_eq!(state_of(&env, &smtp, "relaydenied@"), "failed,failed");
+    // A run whose every message is refused fails, as one that reached no
+    // relay does (exit 6): cron and monitoring must hear of it.
+    let env = Env::new();
+    let (n1, _) = scenario(&["relaydenied@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("refused"), "{}", run.stderr);
 }
 
 #[test]

@@ -209,6 +209,19 @@ pub fn run(
             reasons.len() - 3
         );
     }
+    // What the relay refused for another reason than a bad address:
+    // failed, no one flagged; its words say what to fix.
+    let mut refused: Vec<(&String, &u64)> = summary.refused.iter().collect();
+    refused.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    for (reason, n) in refused.iter().take(3) {
+        say!("  refused (no one flagged): {n} × {reason}");
+    }
+    if refused.len() > 3 {
+        say!(
+            "  refused (no one flagged): {} more reasons (`cpor-etl outbox list --state failed`)",
+            refused.len() - 3
+        );
+    }
     let stopped = stop.received().filter(|_| summary.stopped);
     if let Some((name, _)) = stopped {
         say!(
@@ -280,17 +293,30 @@ pub fn run(
         );
     }
     let failed = unfinished > 0 || !summary.unreadable.is_empty() || unchecked.is_some();
-    let relay_down = summary.due > 0 && summary.sent == 0 && summary.unreachable > 0;
+    let refused: u64 = summary.refused.values().sum();
+    let relay_down =
+        summary.due > 0 && summary.sent == 0 && (summary.unreachable > 0 || refused > 0);
     if failed {
         return Ok(exit::ERROR);
     }
     if relay_down {
         // A good run's exit would hide an outage from cron and monitoring.
-        eprintln!(
-            "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
-             (`cpor-etl send --now` once the relay is back)",
-            summary.due
-        );
+        if summary.unreachable > 0 {
+            eprintln!(
+                "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
+                 (`cpor-etl send --now` once the relay is back)",
+                summary.due
+            );
+        }
+        if refused > 0 {
+            eprintln!(
+                "cpor-etl: none of the {} messages due was delivered: the relay refused {refused} \
+                 for a reason that does not say the address is bad (see `refused` above); they \
+                 are failed, no one flagged: fix what the relay names, then `cpor-etl outbox \
+                 retry --failed`",
+                summary.due
+            );
+        }
         return Ok(exit::NOT_DELIVERED);
     }
     Ok(0)
