@@ -651,13 +651,6 @@ fn a_case_with_a_rejected_or_repeated_row_is_left_out_with_all_its_rows() {
     );
 }
 
-/// The review of the import against the contract (its 2): the csv
-/// reader skipped an empty line without a word, though RFC 4180 makes it
-/// a record (one empty field) and the manifest counts "every record,
-/// well-formed or not". An exporter that counted it found its court
-/// unusable, "2 records, MANIFEST.csv says 3", the line named nowhere. An
-/// empty line is now a record, rejected with its file, line and field;
-/// the manifest's count of it holds, and a count without it says so.
 /// RFC 4180 quoting, end to end (`kinds::scan::tests::quoting_that_breaks_
 /// rfc_4180_is_rejected_with_its_line_and_field`): a quote in a field that
 /// is not quoted was read as it is, without a word; the row is rejected,
@@ -703,6 +696,13 @@ fn a_row_whose_quoting_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
     );
 }
 
+/// The review of the import against the contract (its 2): the csv
+/// reader skipped an empty line without a word, though RFC 4180 makes it
+/// a record (one empty field) and the manifest counts "every record,
+/// well-formed or not". An exporter that counted it found its court
+/// unusable, "2 records, MANIFEST.csv says 3", the line named nowhere. An
+/// empty line is now a record, rejected with its file, line and field;
+/// the manifest's count of it holds, and a count without it says so.
 #[test]
 fn an_empty_line_is_a_record_rejected_with_its_line() {
     let insert_empty_line = |b: &Path, counted: bool| {

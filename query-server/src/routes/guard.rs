@@ -171,13 +171,6 @@ pub fn with_cookie(mut r: Resp, cookie: Option<String>) -> Resp {
     r
 }
 
-/// The answer that signs a browser out, sending it to `to`: the session
-/// cookie cleared, and the browser told to drop what it cached of the site
-/// (`Clear-Site-Data: "cache"`, which the standard extends to the
-/// back/forward cache), so that Back on a shared computer does not show the
-/// signed-out person's pages as they were. Chromium 156 restored them from
-/// that cache all the same, `no-store` as they are, so every signed-in page
-/// also fetches itself anew when it comes back from it (`static/signed-in.js`).
 /// A form's page answered as the server's failure: 503, to try again.
 pub fn unavailable(mut r: Resp) -> Resp {
     r.status = StatusCode::SERVICE_UNAVAILABLE;
@@ -185,6 +178,13 @@ pub fn unavailable(mut r: Resp) -> Resp {
     r
 }
 
+/// The answer that signs a browser out, sending it to `to`: the session
+/// cookie cleared, and the browser told to drop what it cached of the site
+/// (`Clear-Site-Data: "cache"`, which the standard extends to the
+/// back/forward cache), so that Back on a shared computer does not show the
+/// signed-out person's pages as they were. Chromium 156 restored them from
+/// that cache all the same, `no-store` as they are, so every signed-in page
+/// also fetches itself anew when it comes back from it (`static/signed-in.js`).
 pub fn signed_out(app: &App, to: &str) -> Resp {
     let mut r = Resp::redirect(to);
     r.header(

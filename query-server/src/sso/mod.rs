@@ -252,13 +252,33 @@ pub struct Sso {
     /// request's fetch last failed.
     fetching: Mutex<Option<Instant>>,
     /// Calls to the token and userinfo endpoints under way, and when one
-    /// last got no answer (`call_provider`).
+    /// last got no answer (`provider_slot`).
     calls: AtomicUsize,
     call_failed_at: Mutex<Option<Instant>>,
 }
 
 /// One call to the provider counted while it is under way.
 struct Counted<'a>(&'a AtomicUsize);
+
+/// A call to the provider, counted while it is under way
+/// (`Sso::provider_slot`).
+struct Slot<'a> {
+    failed_at: &'a Mutex<Option<Instant>>,
+    _counted: Counted<'a>,
+}
+
+impl Slot<'_> {
+    /// Makes the call. One that got no answer (`SsoError::Unavailable`:
+    /// the connection failed or timed out; an answer that is an error is
+    /// another refusal) pauses everyone's for `RETRY_DISCOVERY`.
+    fn call<T>(&self, call: impl FnOnce() -> Result<T, SsoError>) -> Result<T, SsoError> {
+        let result = call();
+        if let Err(SsoError::Unavailable(_)) = &result {
+            *self.failed_at.lock().expect("sso calls") = Some(Instant::now());
+        }
+        result
+    }
+}
 
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
@@ -449,15 +469,14 @@ impl Sso {
         .set_redirect_uri(RedirectUrl::from_url(self.settings.redirect_url.clone()))
     }
 
-    /// Starts a web sign-in that will come back to `return_to` (a path on
-    /// this site; anything else becomes `/`).
-    /// A call to the provider's token or userinfo endpoint, on a blocking
-    /// thread the applicants' logins share, made by anyone's callback: at
-    /// most `MAX_PROVIDER_CALLS` at once, the others refused at once; and
-    /// none for `RETRY_DISCOVERY` after one got no answer (the provider
-    /// down or hung), so that a flood of callbacks neither hammers the
-    /// provider nor holds the threads.
-    fn call_provider<T>(&self, call: impl FnOnce() -> Result<T, SsoError>) -> Result<T, SsoError> {
+    /// A place for one call to the provider's token or userinfo endpoint,
+    /// made on a blocking thread the applicants' logins share, by anyone's
+    /// callback: at most `MAX_PROVIDER_CALLS` at once, the others refused
+    /// at once; and none for `RETRY_DISCOVERY` after one got no answer (the
+    /// provider down or hung), so that a flood of callbacks neither hammers
+    /// the provider nor holds the threads. Taken before a flow or ticket is
+    /// used up, so that a sign-in refused here can be finished again.
+    fn provider_slot(&self) -> Result<Slot<'_>, SsoError> {
         let failed_at = *self.call_failed_at.lock().expect("sso calls");
         if failed_at.is_some_and(|t| t.elapsed() < RETRY_DISCOVERY) {
             return Err(SsoError::Unavailable(
@@ -465,17 +484,18 @@ impl Sso {
             ));
         }
         let under_way = self.calls.fetch_add(1, Ordering::SeqCst);
-        let _counted = Counted(&self.calls);
+        let counted = Counted(&self.calls);
         if under_way >= MAX_PROVIDER_CALLS {
             return Err(SsoError::Unavailable("too many sign-ins at once".into()));
         }
-        let result = call();
-        if let Err(SsoError::Unavailable(_)) = &result {
-            *self.call_failed_at.lock().expect("sso calls") = Some(Instant::now());
-        }
-        result
+        Ok(Slot {
+            failed_at: &self.call_failed_at,
+            _counted: counted,
+        })
     }
 
+    /// Starts a web sign-in that will come back to `return_to` (a path on
+    /// this site; anything else becomes `/`).
     pub fn begin(&self, return_to: &str) -> Result<Begin, SsoError> {
         self.start(return_to, false)
     }
@@ -582,6 +602,7 @@ impl Sso {
             .code
             .clone()
             .ok_or_else(|| SsoError::Exchange("callback without code".into()))?;
+        let slot = self.provider_slot()?;
         // Once, before anything is exchanged: a replayed callback (or the
         // same authorisation request answered twice) stops here.
         match self.consumed.consume(&flow, now) {
@@ -590,7 +611,7 @@ impl Sso {
             Err(()) => return Err(SsoError::Unavailable("too many sign-ins at once".into())),
         }
         let client = self.client(&d);
-        let response = self.call_provider(|| {
+        let response = slot.call(|| {
             client
                 .exchange_code(AuthorizationCode::new(code))
                 .map_err(|e| SsoError::Unavailable(e.to_string()))?
@@ -604,7 +625,12 @@ impl Sso {
         let nonce = Nonce::new(flow.nonce(&self.key));
         let client_id = self.settings.client_id.clone();
         let claims = self.verify(id_token, &client_id, &nonce, d)?;
-        let identity = self.identity(id_token, claims, Some(response.access_token().clone()))?;
+        let identity = self.identity(
+            id_token,
+            claims,
+            Some(response.access_token().clone()),
+            &slot,
+        )?;
         Ok(SignIn {
             identity,
             return_to: flow.return_to,
@@ -650,6 +676,7 @@ impl Sso {
         let d = self.provider()?;
         let nonce = Nonce::new(flow.nonce(&self.key));
         let claims = self.verify(&token, &app, &nonce, d)?;
+        let slot = self.provider_slot()?;
         match self.consumed.consume(&flow, now) {
             Ok(true) => {}
             Ok(false) => return Err(SsoError::Replayed),
@@ -659,6 +686,7 @@ impl Sso {
             &token,
             claims,
             access_token.map(|t| AccessToken::new(t.to_string())),
+            &slot,
         )
     }
 
@@ -734,6 +762,7 @@ impl Sso {
         token: &Token,
         claims: Claims,
         access_token: Option<AccessToken>,
+        slot: &Slot<'_>,
     ) -> Result<Identity, SsoError> {
         let subject = claims.subject().to_string();
         let mut all = match serde_json::to_value(&claims) {
@@ -749,13 +778,20 @@ impl Sso {
             let d = self.provider()?;
             if d.metadata.userinfo_endpoint().is_some() {
                 let client = self.client(&d);
-                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> = self
-                    .call_provider(|| {
+                let info: openidconnect::UserInfoClaims<OtherClaims, CoreGenderClaim> =
+                    slot.call(|| {
                         client
                             .user_info(access_token, Some(SubjectIdentifier::new(subject.clone())))
                             .map_err(|e| SsoError::Unavailable(e.to_string()))?
                             .request(&self.http)
-                            .map_err(|e| SsoError::Unavailable(format!("userinfo: {e}")))
+                            .map_err(|e| match e {
+                                // no answer: the provider is away
+                                openidconnect::UserInfoError::Request(e) => {
+                                    SsoError::Unavailable(format!("userinfo: {e}"))
+                                }
+                                // an answer, an error or not what was asked
+                                other => SsoError::Exchange(format!("userinfo: {other}")),
+                            })
                     })?;
                 if let Ok(Value::Object(info)) = serde_json::to_value(&info) {
                     for (k, v) in info {

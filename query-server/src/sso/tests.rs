@@ -677,6 +677,67 @@ fn forged_callbacks_cannot_make_the_provider_be_called_without_bound() {
     );
 }
 
+/// The review of the session's change: the pause after a call that got no
+/// answer also followed a userinfo call the provider answered with an
+/// error (a 401 for a bad access token, which an app can send at will):
+/// every prosecutor's sign-in was refused for 10 s. Only a call that got
+/// no answer pauses them.
+#[test]
+fn a_provider_that_answers_with_an_error_is_not_taken_for_one_that_is_down() {
+    use std::io::{Read, Write};
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    sso.begin("/").unwrap();
+    // A userinfo endpoint that answers 401 at once.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(20) {
+            let Ok(mut conn) = conn else { continue };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(
+                b"HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    let original = sso.current().unwrap();
+    let swap = |metadata: Metadata| {
+        *sso.discovered.write().unwrap() = Some(Arc::new(Discovered {
+            metadata,
+            at: Instant::now(),
+        }));
+    };
+    swap(original.metadata.clone().set_userinfo_endpoint(Some(
+        openidconnect::UserInfoUrl::new(format!("http://127.0.0.1:{port}/me")).unwrap(),
+    )));
+    let e = refused(sign_in(&sso, &mut Browser::default(), "chen.wm"));
+    assert!(!matches!(e, SsoError::Unavailable(_)), "{e}");
+    swap(original.metadata.clone());
+    sign_in(&sso, &mut Browser::default(), "chen.wm").expect("no pause after an answer");
+}
+
+/// The review of the session's change: a sign-in refused because every
+/// call to the provider was taken had used up its flow first, so the
+/// prosecutor could not finish it again (`Replayed`) and had to start over.
+/// The call is taken before the flow is used.
+#[test]
+fn a_sign_in_refused_while_the_provider_is_busy_can_be_finished_again() {
+    let op = Op::start(&[]);
+    let sso = sso(&op);
+    let begin = sso.begin("/cases").unwrap();
+    let back = Browser::default()
+        .sign_in(&begin.redirect, "chen.wm", REDIRECT)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let callback = Callback::from_query(back.query().unwrap_or(""));
+    sso.calls.fetch_add(MAX_PROVIDER_CALLS, Ordering::SeqCst);
+    let busy = sso.finish(&callback, Some(&begin.flow_cookie));
+    sso.calls.fetch_sub(MAX_PROVIDER_CALLS, Ordering::SeqCst);
+    assert!(matches!(busy, Err(SsoError::Unavailable(_))), "{busy:?}");
+    sso.finish(&callback, Some(&begin.flow_cookie))
+        .expect("finished once the provider is free");
+}
+
 /// A review of the sign-on (2026-12-05): the HTTP timeout (10 s) did not
 /// cover connecting, for which ureq waits 30 s of its own: a provider
 /// whose host drops connection attempts (a firewall, a host gone) held
