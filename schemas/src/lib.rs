@@ -123,6 +123,7 @@ pub const ACCOUNTS_MIGRATIONS: &[Migration] = &[
     migration!(7, "accounts/0007_devices_and_buckets.sql"),
     migration!(8, "accounts/0008_prosecutor_feeds.sql"),
     migration!(9, "accounts/0009_prosecutor_feed_last_used.sql"),
+    migration!(10, "accounts/0010_prosecutor_subjects.sql"),
 ];
 
 /// Migrations of the outbox database, by number.

@@ -39,7 +39,8 @@ impl Via {
 }
 
 /// A sign-in by another subject (the provider's `sub`) than the one the
-/// account first signed in with: the stored one.
+/// account first signed in with through the same client (the website, or
+/// the app): the stored one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtherSubject(pub String);
 
@@ -48,8 +49,10 @@ pub struct OtherSubject(pub String);
 /// digest and reminders turned off, since they can no longer be sent
 /// anywhere verified),
 /// and a row for the statistics. One transaction. The subject the account
-/// first signed in with stands: another (an identity the provider gives
-/// the same account claim) changes nothing and is `OtherSubject`.
+/// first signed in with through this client stands: another (an identity
+/// the provider gives the same account claim) changes nothing and is
+/// `OtherSubject`. The website's and the app's are bound apart (a provider
+/// may give a person one subject per client).
 pub fn sign_in(
     conn: &mut Connection,
     account: &str,
@@ -61,22 +64,32 @@ pub fn sign_in(
     let email = email_verified.map(crate::accounts::normalise_email);
     let now = now.to_rfc3339();
     let tx = conn.transaction()?;
+    // Each client's own (accounts migration 10).
+    let bound = match via {
+        Via::Web => "web_subject",
+        Via::App => "app_subject",
+    };
     let stored: Option<String> = tx
         .query_row(
-            "SELECT subject FROM prosecutor_accounts WHERE account = ?1",
+            &format!("SELECT {bound} FROM prosecutor_accounts WHERE account = ?1"),
             [account],
             |r| r.get(0),
         )
-        .optional()?;
+        .optional()?
+        .flatten();
     if let Some(stored) = stored.filter(|s| s != subject) {
         return Ok(Err(OtherSubject(stored)));
     }
     tx.execute(
-        "INSERT INTO prosecutor_accounts (account, subject, email, created_at, last_sign_in_at)
-         VALUES (?1, ?2, ?3, ?4, ?4)
-         ON CONFLICT (account) DO UPDATE SET subject = ?2, email = ?3, last_sign_in_at = ?4,
-             digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END,
-             reminders = CASE WHEN ?3 IS NULL THEN 0 ELSE reminders END",
+        &format!(
+            "INSERT INTO prosecutor_accounts (account, subject, {bound}, email, created_at,
+                 last_sign_in_at)
+             VALUES (?1, ?2, ?2, ?3, ?4, ?4)
+             ON CONFLICT (account) DO UPDATE SET subject = ?2, {bound} = ?2, email = ?3,
+                 last_sign_in_at = ?4,
+                 digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END,
+                 reminders = CASE WHEN ?3 IS NULL THEN 0 ELSE reminders END"
+        ),
         params![account, subject, email, now],
     )?;
     let p = one(&tx, "account = ?1", account)?.expect("just written");
@@ -213,5 +226,23 @@ mod tests {
             .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 1, "no sign-in recorded");
+    }
+
+    /// The review of the session's change: the website and the app are two
+    /// clients of the provider, which may give one person a subject per
+    /// client (pairwise subjects); bound to one subject for both, whichever
+    /// signed in first locked the other out. Each client's subject is bound
+    /// on its own.
+    #[test]
+    fn the_website_and_the_app_each_keep_their_own_subject() {
+        let (_d, mut c) = db();
+        let now = Utc::now();
+        let web = sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now).unwrap();
+        let app = sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now).unwrap();
+        assert_eq!(app.map(|p| p.id), web.map(|p| p.id), "one account");
+        assert!(sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now).unwrap().is_ok());
+        assert!(sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now).unwrap().is_ok());
+        let other = sign_in(&mut c, "chen.wm", "web-1", None, Via::App, now).unwrap();
+        assert_eq!(other, Err(OtherSubject("app-1".into())));
     }
 }
