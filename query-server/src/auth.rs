@@ -614,19 +614,18 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
     let site = &app.cfg.mail.site_url;
     let made = match accounts::by_email(accounts_db, email) {
         Ok(Some(a)) => {
-            let (purpose, path) = if a.password_hash.is_some() {
-                (Purpose::Reset, "reset")
+            let purpose = if a.password_hash.is_some() {
+                Purpose::Reset
             } else {
-                (Purpose::Activate, "activate")
+                Purpose::Activate
             };
-            accounts::new_token(accounts_db, a.id, purpose, ttl, now)
-                .map(|t| Some(format!("{site}/{path}?token={t}")))
+            accounts::new_token(accounts_db, a.id, purpose, ttl, now).map(|t| Some((purpose, t)))
         }
         Ok(None) if granted(app, email) => {
             accounts::create_or_get(accounts_db, email, &now.to_rfc3339())
                 .map_err(accounts::TokenError::from)
                 .and_then(|id| accounts::new_token(accounts_db, id, Purpose::Activate, ttl, now))
-                .map(|t| Some(format!("{site}/activate?token={t}")))
+                .map(|t| Some((Purpose::Activate, t)))
         }
         Ok(None) => Ok(None),
         Err(e) => Err(e.into()),
@@ -634,11 +633,15 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
     match made {
         // (an activation link says so: the reset mail's words are wrong
         // for an account with no password)
-        Ok(Some(link)) if link.contains("/activate?") => {
+        Ok(Some((Purpose::Activate, t))) => {
+            let link = format!("{site}/activate?token={t}");
             let view = web::activation_link_view(email, &link, now + ttl);
             queue_view_on(app, outbox, WebMail::Reset, &view);
         }
-        Ok(Some(link)) => queue_mail_on(app, outbox, WebMail::Reset, email, &link, now + ttl),
+        Ok(Some((_, t))) => {
+            let link = format!("{site}/reset?token={t}");
+            queue_mail_on(app, outbox, WebMail::Reset, email, &link, now + ttl)
+        }
         Ok(None) => {}
         Err(e) => tracing::error!("forgot password: {e}"),
     }

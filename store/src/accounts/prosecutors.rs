@@ -240,8 +240,12 @@ mod tests {
         let web = sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now).unwrap();
         let app = sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now).unwrap();
         assert_eq!(app.map(|p| p.id), web.map(|p| p.id), "one account");
-        assert!(sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now).unwrap().is_ok());
-        assert!(sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now).unwrap().is_ok());
+        assert!(sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now)
+            .unwrap()
+            .is_ok());
+        assert!(sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now)
+            .unwrap()
+            .is_ok());
         let other = sign_in(&mut c, "chen.wm", "web-1", None, Via::App, now).unwrap();
         assert_eq!(other, Err(OtherSubject("app-1".into())));
     }
