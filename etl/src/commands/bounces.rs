@@ -64,6 +64,10 @@ enum Verdict {
     Sending,
     /// A delay or other news, not a failure.
     NotPermanent,
+    /// About one of our items, but another recipient than its address (an
+    /// address it forwards to, or one a relay rewrote it to): nothing
+    /// done, listed for someone to look at.
+    OtherRecipient,
     /// Names no item of ours, or a forged tag, or another recipient.
     Unmatched,
 }
@@ -75,6 +79,8 @@ struct Line {
     status: Option<String>,
     verdict: Verdict,
     item: Option<i64>,
+    /// The item's address (the report's recipient may be another).
+    to: Option<String>,
     kind: Option<&'static str>,
     night: Option<String>,
     courts: Vec<String>,
@@ -131,6 +137,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             status: Some(reason),
             verdict: Verdict::Flagged,
             item: None,
+            to: None,
             kind: None,
             night: None,
         })
@@ -153,7 +160,8 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             let verdict = match (&item, b.fate()) {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
-                (Some(item), reported) => {
+                (Some((_, false)), _) => Verdict::OtherRecipient,
+                (Some((item, true)), reported) => {
                     let flag = reported == Fate::BadAddress;
                     match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
                         Bounced::Failed if flag => {
@@ -172,6 +180,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                     }
                 }
             };
+            let item = item.map(|(i, _)| i);
             lines.push(Line {
                 file: name.clone(),
                 courts: match (&item, verdict) {
@@ -182,6 +191,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 status: b.status.clone(),
                 verdict,
                 item: item.as_ref().map(|i| i.id),
+                to: item.as_ref().map(|i| i.email.clone()),
                 kind: item.as_ref().map(|i| i.kind.as_str()),
                 night: item.map(|i| i.night),
             });
@@ -227,13 +237,14 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} about another address, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
         counts.get("failed").unwrap_or(&0),
         counts.get("already_failed").unwrap_or(&0),
         counts.get("not_permanent").unwrap_or(&0),
+        counts.get("other_recipient").unwrap_or(&0),
         counts.get("unmatched").unwrap_or(&0),
         counts.get("read_before").unwrap_or(&0),
         counts.get("not_sent_now").unwrap_or(&0),
@@ -247,6 +258,18 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         out += &format!(
             "  flagged {} ({which}): {}\n",
             l.recipient,
+            l.status.as_deref().unwrap_or("no status code"),
+        );
+    }
+    for l in lines
+        .iter()
+        .filter(|l| l.verdict == Verdict::OtherRecipient)
+    {
+        out += &format!(
+            "  about another address: {} (item {}, to {}): {}; nothing done\n",
+            l.recipient,
+            l.item.unwrap_or_default(),
+            l.to.as_deref().unwrap_or(""),
             l.status.as_deref().unwrap_or("no status code"),
         );
     }
@@ -276,28 +299,31 @@ fn messages_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The outbox item a report is about, if it can be told for sure: by the
-/// VERP address it came to, or by the Message-ID it quotes; either way
-/// only if the recipient it reports on is the item's own address. A
-/// report on another (an address the item's forwards to, one of several:
-/// the item's own may have had it) is no failure of the item's address.
+/// VERP address it came to, or by the Message-ID it quotes; and whether
+/// the recipient it reports on is the item's own address. A report on
+/// another (an address the item's forwards to, one of several: the item's
+/// own may have had it) is no failure of the item's address.
 fn find_item(
     outbox: &Outbox,
     verp: Option<&(lettre::Address, Vec<u8>)>,
     b: &Bounce,
-) -> Result<Option<Reported>> {
-    let own = |item: &Reported| item.email.eq_ignore_ascii_case(&b.recipient);
+) -> Result<Option<(Reported, bool)>> {
+    let own = |item: Reported| {
+        let own = item.email.eq_ignore_ascii_case(&b.recipient);
+        (item, own)
+    };
     if let Some((address, key)) = verp {
         if let Some(id) =
             b.to.iter()
                 .find_map(|to| mail::verp::item(address, key, to))
         {
-            return Ok(outbox.item(id)?.filter(own));
+            return Ok(outbox.item(id)?.map(own));
         }
     }
     let Some(message_id) = &b.message_id else {
         return Ok(None);
     };
-    Ok(outbox.item_by_message_id(message_id)?.filter(own))
+    Ok(outbox.item_by_message_id(message_id)?.map(own))
 }
 
 fn reason_of(b: &Bounce) -> String {
@@ -314,6 +340,7 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Failed => "failed",
         Verdict::AlreadyFailed => "already_failed",
         Verdict::NotPermanent => "not_permanent",
+        Verdict::OtherRecipient => "other_recipient",
         Verdict::Unmatched => "unmatched",
         Verdict::ReadBefore => "read_before",
         Verdict::NotSentNow => "not_sent_now",
