@@ -197,30 +197,24 @@ pub fn run(
             summary.covered
         );
     }
-    // Why what was not delivered waits (a relay down: one reason for all).
-    let mut reasons: Vec<(&String, &u64)> = summary.not_delivered.iter().collect();
-    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    for (reason, n) in reasons.iter().take(3) {
-        say!("  not delivered: {n} × {reason}");
-    }
-    if reasons.len() > 3 {
-        say!(
-            "  not delivered: {} more reasons (`cpor-etl outbox list --state retrying`)",
-            reasons.len() - 3
-        );
-    }
-    // What the relay refused for another reason than a bad address:
-    // failed, no one flagged; its words say what to fix.
-    let mut refused: Vec<(&String, &u64)> = summary.refused.iter().collect();
-    refused.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-    for (reason, n) in refused.iter().take(3) {
-        say!("  refused (no one flagged): {n} × {reason}");
-    }
-    if refused.len() > 3 {
-        say!(
-            "  refused (no one flagged): {} more reasons (`cpor-etl outbox list --state failed`)",
-            refused.len() - 3
-        );
+    // Why what was not delivered waits (a relay down: one reason for all);
+    // what the relay refused for another reason than a bad address
+    // (failed, no one flagged: its words say what to fix).
+    for (what, reasons, state) in [
+        ("not delivered", &summary.not_delivered, "retrying"),
+        ("refused (no one flagged)", &summary.refused, "failed"),
+    ] {
+        let mut reasons: Vec<(&String, &u64)> = reasons.iter().collect();
+        reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (reason, n) in reasons.iter().take(3) {
+            say!("  {what}: {n} × {reason}");
+        }
+        if reasons.len() > 3 {
+            say!(
+                "  {what}: {} more reasons (`cpor-etl outbox list --state {state}`)",
+                reasons.len() - 3
+            );
+        }
     }
     let stopped = stop.received().filter(|_| summary.stopped);
     if let Some((name, _)) = stopped {

@@ -503,6 +503,33 @@ fn a_provider_that_is_down_is_unavailable() {
     assert_eq!(e.status(), 503);
 }
 
+/// A listener on loopback that takes each connection and says nothing
+/// for `hold`: its port, and how many connections it took.
+fn hanging_listener(hold: Duration) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::Read;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let asked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = Arc::clone(&asked);
+    std::thread::spawn(move || {
+        for conn in listener.incoming().take(100) {
+            let Ok(mut conn) = conn else { continue };
+            counter.fetch_add(1, Ordering::SeqCst);
+            std::thread::spawn(move || {
+                conn.set_read_timeout(Some(hold)).unwrap();
+                let mut buf = [0u8; 1024];
+                let deadline = Instant::now() + hold;
+                while Instant::now() < deadline {
+                    if matches!(conn.read(&mut buf), Ok(0)) {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    (port, asked)
+}
+
 /// The thirty-seventh session's security review (its 4): while the
 /// provider was down, every sign-in fetched its discovery document again,
 /// each a connection that could hang for the HTTP timeout (10 s) on a
@@ -513,30 +540,9 @@ fn a_provider_that_is_down_is_unavailable() {
 /// most); and after a failure nobody asks for `RETRY_DISCOVERY`.
 #[test]
 fn a_provider_that_hangs_is_asked_once_while_sign_ins_pour_in() {
-    use std::io::Read;
-    use std::sync::atomic::AtomicUsize;
     let op = Op::start(&[]);
     // A provider that takes each connection and says nothing for 2 s.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let asked = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&asked);
-    std::thread::spawn(move || {
-        for conn in listener.incoming().take(100) {
-            let Ok(mut conn) = conn else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-                let mut buf = [0u8; 1024];
-                let deadline = Instant::now() + Duration::from_secs(2);
-                while Instant::now() < deadline {
-                    if matches!(conn.read(&mut buf), Ok(0)) {
-                        break;
-                    }
-                }
-            });
-        }
-    });
+    let (port, asked) = hanging_listener(Duration::from_secs(2));
     let sso = Arc::new(sso_with(&op, |s| {
         s.issuer = format!("http://127.0.0.1:{port}");
     }));
@@ -582,32 +588,11 @@ fn a_provider_that_hangs_is_asked_once_while_sign_ins_pour_in() {
 /// none is made.
 #[test]
 fn forged_callbacks_cannot_make_the_provider_be_called_without_bound() {
-    use std::io::Read;
-    use std::sync::atomic::AtomicUsize;
     let op = Op::start(&[]);
     let sso = Arc::new(sso(&op));
     let begins: Vec<Begin> = (0..20).map(|_| sso.begin("/").unwrap()).collect();
     // The token endpoint now hangs 3 s on each connection, counted.
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let asked = Arc::new(AtomicUsize::new(0));
-    let counter = Arc::clone(&asked);
-    std::thread::spawn(move || {
-        for conn in listener.incoming().take(100) {
-            let Ok(mut conn) = conn else { continue };
-            counter.fetch_add(1, Ordering::SeqCst);
-            std::thread::spawn(move || {
-                conn.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
-                let mut buf = [0u8; 1024];
-                let deadline = Instant::now() + Duration::from_secs(3);
-                while Instant::now() < deadline {
-                    if matches!(conn.read(&mut buf), Ok(0)) {
-                        break;
-                    }
-                }
-            });
-        }
-    });
+    let (port, asked) = hanging_listener(Duration::from_secs(3));
     {
         let mut d = sso.discovered.write().unwrap();
         let mut metadata = d.as_ref().unwrap().metadata.clone();

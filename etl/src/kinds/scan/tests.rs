@@ -96,6 +96,23 @@ fn progress_file(body: &str) -> Vec<u8> {
     .concat()
 }
 
+/// A progress file of `body` scanned in one pass, after checking that
+/// every chunk size for which the file is over 1.5 chunks gives the same.
+fn every_way(body: &str) -> Outcome {
+    let decoder = decoder();
+    let bytes = progress_file(body);
+    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
+    let whole = one_pass(&file, &decoder, usize::MAX);
+    for size in 1..=body.len() * 2 / 3 {
+        assert_eq!(
+            chunked(&file, &decoder, usize::MAX, size),
+            whole,
+            "chunk size {size}"
+        );
+    }
+    whole
+}
+
 #[test]
 fn one_stray_quote_does_not_set_aside_the_whole_court() {
     // Issue 10, item 2: a `"` inside an unquoted field is a literal to the
@@ -135,7 +152,6 @@ fn a_quote_never_closed_is_named_where_it_opens() {
     // The csv reader ends a quoted field that never closes at the file's
     // end without a word: the rows after it were one field, and the count
     // alone told a court's IT nothing of where.
-    let decoder = decoder();
     let rows = concat!(
         "TPD,民事,115,訴,1,1,115/01/02,\"第一行\r\n第二行\",115/01/02 10:00:00,N\r\n",
         "TPD,民事,115,訴,1,2,115/01/02,他說\"好,115/01/02 10:00:00,N\r\n",
@@ -146,21 +162,7 @@ fn a_quote_never_closed_is_named_where_it_opens() {
         let r = o.rejects.last().unwrap();
         (r.line, r.field.clone(), r.reason.clone())
     };
-    // One pass, and every chunk size for which the file is over 1.5
-    // chunks, give the same.
-    let scan = |body: &str| {
-        let bytes = progress_file(body);
-        let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
-        let whole = one_pass(&file, &decoder, usize::MAX);
-        for size in 1..=body.len() * 2 / 3 {
-            assert_eq!(
-                chunked(&file, &decoder, usize::MAX, size),
-                whole,
-                "chunk size {size}"
-            );
-        }
-        whole
-    };
+    let scan = every_way;
     // Rows after it: they are swallowed, and the file cannot be used.
     // (and the literal quote's row is rejected for itself: below)
     let whole = scan(&format!("{rows}{open}{after}{after}"));
@@ -218,7 +220,6 @@ fn a_quote_never_closed_is_named_where_it_opens() {
 /// read as before, and chunks give what one pass gives.
 #[test]
 fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
-    let decoder = decoder();
     let body = concat!(
         "TPD,民事,115,訴,1,1,115/01/02,他說\"好,115/01/02 10:00:00,N\r\n",
         "TPD,民事,115,訴,1,2,115/01/02,\"第一行\r\n第二行\"x,115/01/02 10:00:00,N\r\n",
@@ -226,16 +227,7 @@ fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
         "TPD,民事,115,訴,1,4,\"115/01/02\",宣判,115/01/02 10:00:00,N\r\n",
         "TPD,民事,115,訴,1,6,115/01/02,宣判,115/01/02 10:00:00,\"N\" \r\n",
     );
-    let bytes = progress_file(body);
-    let file = DataFile::open(&bytes, "TPD", FileKind::Progress, &decoder).unwrap();
-    let whole = one_pass(&file, &decoder, usize::MAX);
-    for size in 1..=body.len() * 2 / 3 {
-        assert_eq!(
-            chunked(&file, &decoder, usize::MAX, size),
-            whole,
-            "chunk size {size}"
-        );
-    }
+    let whole = every_way(body);
     assert_eq!((whole.records, whole.rejected), (5, 3), "{whole:#?}");
     let got: Vec<(u64, Option<&str>, &str)> = whole
         .rejects
