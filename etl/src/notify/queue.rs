@@ -9,7 +9,8 @@
 //!   gets, as its digest, its cases' hearings' changes, and nothing else
 //!   ([`told`]): its calendar holds hearings from our mail.
 //! - A followed case about to stop being queryable: one warning per
-//!   (address, case), ever.
+//!   (address, case, last day): a last day the court moves is warned of
+//!   again, the same one never twice (`Known::warned`).
 //!
 //! A night is read → plan → render → write. `plan` is a pure function of the
 //! diff and what the databases already hold (`Known`); the accounts step
