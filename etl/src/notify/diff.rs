@@ -189,28 +189,55 @@ impl Changes {
 /// of the court (`since`, its export date: `written_after`), an entry
 /// posted late (補登) that tonight's withdrawal let in.
 pub fn news(prev: &[EntryData], new: &[EntryData], since: Option<NaiveDate>) -> Vec<NewsEntry> {
-    let floor = (prev.len() >= 3)
-        .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
-        .flatten();
-    let since = since.map(schemas::date::to_int);
-    new.iter()
-        .filter_map(|e| match prev.iter().find(|p| p.seq == e.seq) {
-            Some(p) if p.text == e.text && p.posted == e.posted => None,
-            Some(p) => Some(NewsEntry {
-                entry: e.clone(),
-                was: Some(p.clone()),
-            }),
-            None if floor.is_some_and(|f| (e.posted, e.seq) < f)
-                && !written_after(schemas::date::datetime_to_int(e.modified), since) =>
-            {
-                None
-            }
-            None => Some(NewsEntry {
-                entry: e.clone(),
-                was: None,
-            }),
+    news_at(prev, new, since.map(schemas::date::to_int))
+        .into_iter()
+        .map(|(i, was)| NewsEntry {
+            entry: new[i].clone(),
+            was: was.map(|j| prev[j].clone()),
         })
         .collect()
+}
+
+/// What the latest-three rule (`news_at`) reads of an entry, parsed or as
+/// stored: one rule for both.
+trait Shown {
+    fn seq(&self) -> u32;
+    /// 登載日期 as YYYYMMDD (integer dates order as the dates do).
+    fn posted(&self) -> i64;
+    /// 異動時間 as YYYYMMDDHHMMSS.
+    fn modified(&self) -> i64;
+    /// The same entry (序號) reads as it did: its text and date.
+    fn reads_as(&self, before: &Self) -> bool;
+}
+
+impl Shown for EntryData {
+    fn seq(&self) -> u32 {
+        self.seq
+    }
+    fn posted(&self) -> i64 {
+        schemas::date::to_int(self.posted)
+    }
+    fn modified(&self) -> i64 {
+        schemas::date::datetime_to_int(self.modified)
+    }
+    fn reads_as(&self, before: &Self) -> bool {
+        self.text == before.text && self.posted == before.posted
+    }
+}
+
+impl Shown for RawEntry {
+    fn seq(&self) -> u32 {
+        self.seq
+    }
+    fn posted(&self) -> i64 {
+        self.posted
+    }
+    fn modified(&self) -> i64 {
+        self.modified
+    }
+    fn reads_as(&self, before: &Self) -> bool {
+        self.text == before.text && self.posted == before.posted
+    }
 }
 
 /// Whether an entry's 異動時間 (`modified`, YYYYMMDDHHMMSS) falls on or
@@ -524,25 +551,26 @@ fn diff_court(
     Ok(changes)
 }
 
-/// `news` on entries as stored: the index of each of tonight's entries that
-/// is news, and if it was revised, the index of what it was before. Integer
-/// dates order as the dates do.
-fn news_at(prev: &[RawEntry], new: &[RawEntry], since: Option<i64>) -> Vec<(usize, Option<usize>)> {
+/// `news` by index: each of tonight's entries that is news, and if it was
+/// revised, the index of what it was before (`since`: YYYYMMDD).
+fn news_at<E: Shown>(prev: &[E], new: &[E], since: Option<i64>) -> Vec<(usize, Option<usize>)> {
     let floor = (prev.len() >= 3)
-        .then(|| prev.iter().map(|e| (e.posted, e.seq)).min())
+        .then(|| prev.iter().map(|e| (e.posted(), e.seq())).min())
         .flatten();
     new.iter()
         .enumerate()
-        .filter_map(|(i, e)| match prev.iter().position(|p| p.seq == e.seq) {
-            Some(j) if prev[j].text == e.text && prev[j].posted == e.posted => None,
-            Some(j) => Some((i, Some(j))),
-            None if floor.is_some_and(|f| (e.posted, e.seq) < f)
-                && !written_after(e.modified, since) =>
-            {
-                None
-            }
-            None => Some((i, None)),
-        })
+        .filter_map(
+            |(i, e)| match prev.iter().position(|p| p.seq() == e.seq()) {
+                Some(j) if e.reads_as(&prev[j]) => None,
+                Some(j) => Some((i, Some(j))),
+                None if floor.is_some_and(|f| (e.posted(), e.seq()) < f)
+                    && !written_after(e.modified(), since) =>
+                {
+                    None
+                }
+                None => Some((i, None)),
+            },
+        )
         .collect()
 }
 
