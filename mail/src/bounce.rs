@@ -81,6 +81,17 @@ impl Bounce {
     }
 }
 
+/// An enhanced status code (RFC 3463, `5.1.1`): class, subject, detail.
+fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
+    let mut parts = code.split('.').map(str::parse::<u16>);
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(Ok(class)), Some(Ok(subject)), Some(Ok(detail)), None) => {
+            Some((class, subject, detail))
+        }
+        _ => None,
+    }
+}
+
 /// Whether a permanent failure (a 5xx reply, or a report's 5.x.x) says the
 /// recipient's address or mailbox is bad, so that the address is flagged:
 /// by its enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
@@ -89,13 +100,9 @@ impl Bounce {
 /// 5.6.x content, 5.3.x and 5.4.x the systems') says nothing of the
 /// address. One rule for refusals at sending and for reports.
 pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>) -> bool {
-    let code = enhanced.and_then(|e| {
-        let mut parts = e.split('.').map(str::parse::<u16>);
-        match (parts.next(), parts.next(), parts.next(), parts.next()) {
-            (Some(Ok(5)), Some(Ok(subject)), Some(Ok(detail)), None) => Some((subject, detail)),
-            _ => None,
-        }
-    });
+    let code = enhanced
+        .and_then(enhanced_code)
+        .and_then(|(class, subject, detail)| (class == 5).then_some((subject, detail)));
     match code {
         Some((1, detail)) => !matches!(detail, 7 | 8),
         Some((2, _)) => true,
@@ -221,10 +228,8 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
                 _ => return None,
             };
             let status = lookup(fields, "Status").and_then(|s| {
-                let code = s.split_whitespace().next()?.to_string();
-                let valid = code.split('.').count() == 3
-                    && code.split('.').all(|p| p.parse::<u16>().is_ok());
-                valid.then_some(code)
+                let code = s.split_whitespace().next()?;
+                enhanced_code(code).map(|_| code.to_string())
             });
             Some(Bounce {
                 recipient,
