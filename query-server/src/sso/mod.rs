@@ -257,14 +257,11 @@ pub struct Sso {
     call_failed_at: Mutex<Option<Instant>>,
 }
 
-/// One call to the provider counted while it is under way.
-struct Counted<'a>(&'a AtomicUsize);
-
 /// A call to the provider, counted while it is under way
 /// (`Sso::provider_slot`).
 struct Slot<'a> {
+    calls: &'a AtomicUsize,
     failed_at: &'a Mutex<Option<Instant>>,
-    _counted: Counted<'a>,
 }
 
 impl Slot<'_> {
@@ -280,9 +277,9 @@ impl Slot<'_> {
     }
 }
 
-impl Drop for Counted<'_> {
+impl Drop for Slot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
+        self.calls.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -484,14 +481,15 @@ impl Sso {
             ));
         }
         let under_way = self.calls.fetch_add(1, Ordering::SeqCst);
-        let counted = Counted(&self.calls);
+        // (counted from here: dropped, refused or not, it counts no more)
+        let slot = Slot {
+            calls: &self.calls,
+            failed_at: &self.call_failed_at,
+        };
         if under_way >= MAX_PROVIDER_CALLS {
             return Err(SsoError::Unavailable("too many sign-ins at once".into()));
         }
-        Ok(Slot {
-            failed_at: &self.call_failed_at,
-            _counted: counted,
-        })
+        Ok(slot)
     }
 
     /// Starts a web sign-in that will come back to `return_to` (a path on
