@@ -632,6 +632,14 @@ pub fn enc(s: &str) -> String {
 
 /// Asks for a password link for `email` through the /forgot form (the
 /// tests' fixed captcha).
+/// A fresh browser signs in as `email` with `password` and lands on its
+/// cases.
+#[track_caller]
+pub fn signs_in(server: &Server, email: &str, password: &str) {
+    let r = Client::new(server).login(email, password);
+    assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
+}
+
 pub fn ask_forgot(c: &mut Client, email: &str) -> Resp {
     let page = c.get("/forgot");
     let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));

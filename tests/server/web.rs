@@ -7,8 +7,8 @@ use rusqlite::Connection;
 use sha2::{Digest, Sha256};
 
 use crate::util::{
-    ask_forgot, enc, eventually, measuring, reset_password, taipei_clock, Client, Data, Resp,
-    Server, CAPTCHA, PASSWORD,
+    ask_forgot, enc, eventually, measuring, reset_password, signs_in, taipei_clock, Client, Data,
+    Resp, Server, CAPTCHA, PASSWORD,
 };
 
 const WANG: &str = "wang.ming@example.com";
@@ -839,12 +839,7 @@ fn a_password_change_or_reset_the_database_cannot_record_changes_nothing_and_say
     unavailable(&r, "reset");
     assert!(r.body.contains("密碼尚未設定"), "{}", r.body);
     assert_eq!(other.get("/cases").status, 200, "the other session ended");
-    assert_eq!(
-        Client::new(&server)
-            .login(WANG, PASSWORD)
-            .header("location"),
-        Some("/cases")
-    );
+    signs_in(&server, WANG, PASSWORD);
     assert_eq!(reset(&mut anon).header("location"), Some("/login?m=reset"));
     assert_eq!(other.get("/cases").status, 303);
     assert_eq!(
@@ -883,12 +878,7 @@ fn a_login_the_database_cannot_record_is_a_503_and_not_counted_as_a_wrong_passwo
     assert_ne!(api.json()["error"], "bad_credentials", "{}", api.body);
     // Three right passwords the server could not take were no failures:
     // the account's limit of two is untouched.
-    assert_eq!(
-        Client::new(&server)
-            .login(WANG, PASSWORD)
-            .header("location"),
-        Some("/cases")
-    );
+    signs_in(&server, WANG, PASSWORD);
 }
 
 /// The last session's list: a captcha whose use the database could not
@@ -922,12 +912,7 @@ fn a_captcha_whose_use_cannot_be_recorded_is_a_503_not_a_wrong_answer() {
     assert_eq!(data.mails("reset", WANG), 0, "no link was asked for");
     // Five answers the server could not take were no failures of this
     // address (its limit is two): it still signs in and asks for a link.
-    assert_eq!(
-        Client::new(&server)
-            .login(WANG, PASSWORD)
-            .header("location"),
-        Some("/cases")
-    );
+    signs_in(&server, WANG, PASSWORD);
     let r = ask_forgot(&mut Client::new(&server), WANG);
     assert_eq!(r.status, 200, "{}", r.body);
     eventually("the reset mail", || data.mails("reset", WANG) == 1);
@@ -992,12 +977,7 @@ fn a_login_or_password_change_whose_attempt_cannot_be_counted_is_a_503() {
         unavailable(r, what);
         assert!(!r.body.contains("嘗試次數過多"), "{what}: {}", r.body);
     }
-    assert_eq!(
-        Client::new(&server)
-            .login(WANG, PASSWORD)
-            .header("location"),
-        Some("/cases")
-    );
+    signs_in(&server, WANG, PASSWORD);
 }
 
 /// The review of the session's change (its 6): pages that read the
