@@ -17,8 +17,8 @@ impl LineCounter {
         LineCounter { offset, feeds: 0 }
     }
 
-    /// The line that begins at byte `at` of `body`, or holds it (at or
-    /// after the last offset asked for): an empty line's.
+    /// The line that holds byte `at` of `body` (at or after the last
+    /// offset asked for): an empty line's, a stray quote's.
     pub fn line_of(&mut self, body: &[u8], at: usize) -> u64 {
         let at = at.min(body.len()).max(self.offset);
         self.feeds += count(&body[self.offset..at], b'\n') as u64;
@@ -34,9 +34,7 @@ impl LineCounter {
             .iter()
             .position(|&b| b != b'\r' && b != b'\n')
             .map_or(body.len(), |p| start + p);
-        self.feeds += count(&body[self.offset..first], b'\n') as u64;
-        self.offset = first;
-        self.feeds + 1
+        self.line_of(body, first)
     }
 }
 
