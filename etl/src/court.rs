@@ -39,6 +39,9 @@ pub struct CourtStats {
     pub cases_past_cutoff: u64,
     pub cases_out_of_scope_court: u64,
     pub cases_out_of_scope_category: u64,
+    /// Cases left out of tonight's files (a rejected row, or listed twice)
+    /// kept as the previous snapshot had them (`CaseData::as_of`).
+    pub cases_carried_over: u64,
     pub entries_kept: u64,
     /// Hearings the queryable cases' entries schedule (rows of the
     /// `hearings` table), and how many of them the rules were unsure about.
@@ -116,6 +119,10 @@ pub struct CourtImport {
     /// A file that could not be used at all (wrong header): the court is
     /// unusable tonight.
     pub file_errors: Vec<FileError>,
+    /// The cases left out whole (a rejected row whose key reads, or listed
+    /// twice), in key order: the import keeps the previous snapshot's
+    /// version of each it had (`import::Writer::carry_left_out`).
+    pub left_out: Vec<CaseKey>,
 }
 
 /// The court's hearing lists in the live snapshot, by what they were worked
@@ -146,6 +153,8 @@ pub fn import_court(
 ) -> CourtImport {
     let mut tally = Tally::default();
     let cases = Cases::read(court, open(court, files, FileKind::Case), &mut tally);
+    let mut left_out: Vec<CaseKey> = cases.rejected.keys().cloned().collect();
+    left_out.sort_unstable();
     let others = scan_others(court, files, &cases);
     // Taken in file order: the rejects are listed in it.
     let n = cases.rows.len();
@@ -174,6 +183,7 @@ pub fn import_court(
         stats: tally.stats,
         rejects: tally.rejects,
         file_errors: tally.file_errors,
+        left_out,
     }
 }
 
@@ -588,6 +598,7 @@ fn assemble(
             hearings: HearingList::default(),
             extracted: None,
             hearings_corrected: false,
+            as_of: None,
         };
         match scope(
             court.code,

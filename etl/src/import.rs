@@ -23,6 +23,8 @@ use crate::batch::{self, BatchError, BatchPlan, CourtPlan};
 use crate::config::{Config, ImportConfig};
 use crate::court::{self, import_court, too_many_rejects, CourtImport, CourtStats};
 use crate::decode::{load_eudc, Decoder};
+use crate::kinds::CaseKey;
+use crate::model::CourtData;
 use crate::report::{CarriedStats, CourtReport, CourtStatus, Outcome, Report, Timing};
 use crate::rules::within_cutoff;
 use crate::snapshot::read::{self, Snapshot};
@@ -925,8 +927,8 @@ struct Writer<'a, 'b> {
     night: &'a Night<'a>,
     builder: &'b mut Builder,
     bar: &'a ProgressBar,
-    /// What `--accept-shrink` and `--publish-without` let in: the night's
-    /// warnings.
+    /// What `--accept-shrink` and `--publish-without` let in, and the
+    /// cases kept from the previous snapshot: the night's warnings.
     accepted: Vec<String>,
     /// Courts neither imported nor carried over, and not let go by
     /// `--publish-without`.
@@ -1032,12 +1034,16 @@ impl Writer<'_, '_> {
     ) -> Result<(), ImportError> {
         r.reasons = t.reasons;
         r.parse_ms = Some(t.ms);
-        if let Some(import) = t.import {
+        if let Some(mut import) = t.import {
             r.rejects_not_listed = import
                 .stats
                 .rejected
                 .saturating_sub(import.rejects.len() as u64);
             r.rejects = import.rejects;
+            if in_scope && r.reasons.is_empty() {
+                import.stats.cases_carried_over =
+                    self.carry_left_out(&mut import.data, &import.left_out)?;
+            }
             r.stats = Some(import.stats);
             if in_scope && r.reasons.is_empty() {
                 r.reasons.extend(self.shrunk(&r.court, &import.data)?);
@@ -1055,6 +1061,75 @@ impl Writer<'_, '_> {
             r.status = CourtStatus::OutOfScope;
         }
         Ok(())
+    }
+
+    /// The cases left out of a court's files tonight (`left_out`: a
+    /// rejected row, or listed twice) that the previous snapshot has: each
+    /// keeps the version it had there, tonight's cutoff applied again, as
+    /// an unusable court keeps its data, marked with the export date of
+    /// that data (`CaseData::as_of`). So the site shows it, saying from
+    /// when, instead of dropping it for a night, its reminders go on, and
+    /// the next night's mail compares with it: before, the case came back
+    /// as a new grant (a second approval mail, the address's bounce flag
+    /// cleared, the news of the gap told as no news). Said among the
+    /// night's warnings; returns how many.
+    fn carry_left_out(
+        &mut self,
+        data: &mut CourtData,
+        left_out: &[CaseKey],
+    ) -> Result<u64, ImportError> {
+        let Some(previous) = self
+            .previous
+            .snapshot
+            .as_ref()
+            .filter(|_| !left_out.is_empty())
+        else {
+            return Ok(0);
+        };
+        let reading = internal("reading the live snapshot");
+        let Some(court) = previous
+            .courts()
+            .map_err(|e| reading(&e))?
+            .into_iter()
+            .find(|c| c.code == data.code)
+        else {
+            return Ok(0);
+        };
+        let date = self.night.date;
+        let mut kept: Vec<String> = Vec::new();
+        for key in left_out {
+            let Some((_, mut case)) = previous
+                .find_case(&data.code, key)
+                .map_err(|e| reading(&e))?
+            else {
+                continue;
+            };
+            let as_of = *case.as_of.get_or_insert(court.as_of);
+            if case.queryable && !within_cutoff(&case.status, case.status_date, date) {
+                case.expire();
+            }
+            let at = data
+                .cases
+                .binary_search_by(|c| c.key.cmp(key))
+                .expect_err("a case left out is not among the court's cases");
+            data.cases.insert(at, case);
+            kept.push(format!("{key} (as of {})", roc(as_of)));
+        }
+        if !kept.is_empty() {
+            let n = kept.len();
+            let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
+            self.accepted.push(format!(
+                "{}: {n} case{} left out of tonight's files (a rejected row) kept as {} had {},                  until the court's files give {} again: {}{}",
+                data.code,
+                if n == 1 { "" } else { "s" },
+                previous.file.name(),
+                if n == 1 { "it" } else { "them" },
+                if n == 1 { "it" } else { "them" },
+                shown.join(", "),
+                if n > 5 { ", …" } else { "" }
+            ));
+        }
+        Ok(kept.len() as u64)
     }
 
     /// Why tonight's data of a court is not to be taken, if it has far

@@ -52,6 +52,11 @@ pub struct CaseData {
     /// (`meta.hearings_corrected`), for the mail stage to tell their
     /// followers what the night's news does not.
     pub hearings_corrected: bool,
+    /// The export date of the case's data when it is carried over alone:
+    /// left out of its court's files tonight (a rejected row, or listed
+    /// twice), it keeps the version the previous snapshot had
+    /// (`meta.cases_carried_over`). `None`: its court's date.
+    pub as_of: Option<NaiveDate>,
 }
 
 /// A case's hearings packed by `schemas::hearing_list`, checked when made:

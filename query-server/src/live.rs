@@ -20,6 +20,7 @@
 //! `schemas::hearing_store`, whatever the version, and a version 1 or 2
 //! snapshot simply has none to show.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -76,6 +77,10 @@ pub struct Snap {
     /// alone, the calendar feed, is stamped with it (DTSTAMP), so that it
     /// stays the same until the next snapshot.
     pub built: DateTime<Utc>,
+    /// The cases carried over alone (left out of their court's files that
+    /// night, kept as the snapshot before had them), by id, with the
+    /// export date of their data (`schemas::case::carried_cases`).
+    carried: BTreeMap<i64, NaiveDate>,
     pool: Mutex<Vec<Connection>>,
     /// A query met SQLite's corruption errors: check the file now.
     suspect: AtomicBool,
@@ -108,6 +113,10 @@ impl Snap {
             snapshot: path.display().to_string(),
             error,
         })?;
+        let carried = schemas::case::carried_cases(&first).map_err(|error| Error::Query {
+            snapshot: path.display().to_string(),
+            error,
+        })?;
         let built = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map(DateTime::<Utc>::from)
@@ -125,9 +134,20 @@ impl Snap {
             date,
             schema_version,
             built,
+            carried,
             pool: Mutex::new(pool),
             suspect: AtomicBool::new(false),
         })
+    }
+
+    /// `r` with its own data's date if its case was carried over alone.
+    fn own(&self, mut r: CaseRow) -> CaseRow {
+        if let Some(&as_of) = self.carried.get(&r.id) {
+            r.as_of = Some(as_of);
+            r.carried_over = true;
+            r.case_carried = true;
+        }
+        r
     }
 
     /// Runs `f` on a pooled connection.
@@ -252,6 +272,7 @@ impl Snap {
             out.sort_by_key(|r: &CaseRow| r.case.id());
             Ok(out)
         })
+        .map(|rows| rows.into_iter().map(|r| self.own(r)).collect())
     }
 
     /// The cases `owner_column` = `owner` selects through `from`, queryable
@@ -271,8 +292,9 @@ impl Snap {
                 i32::from(queryable)
             ))?;
             let rows = st.query_map([owner], CaseRow::from_row)?;
-            rows.collect()
+            rows.collect::<rusqlite::Result<Vec<_>>>()
         })
+        .map(|rows| rows.into_iter().map(|r| self.own(r)).collect())
     }
 
     /// One case, only if it is queryable and granted to `email`: any other
@@ -291,6 +313,7 @@ impl Snap {
             )
             .optional()
         })
+        .map(|row| row.map(|r| self.own(r)))
     }
 
     /// The queryable cases a prosecutor (MOJ single sign-on account) is
@@ -325,6 +348,7 @@ impl Snap {
             )
             .optional()
         })
+        .map(|row| row.map(|r| self.own(r)))
     }
 
     /// Whether the export names `account` as the prosecutor of any case
@@ -421,8 +445,9 @@ impl Snap {
                 };
                 let case = CaseRef::from_row(r, 1, 3)?;
                 let court_name: String = r.get(2)?;
-                let as_of = r.get::<_, Option<i64>>(8)?.and_then(from_int);
-                let carried_over = r.get::<_, i64>(9)? == 1;
+                let own = self.carried.get(&r.get::<_, i64>(7)?).copied();
+                let as_of = own.or(r.get::<_, Option<i64>>(8)?.and_then(from_int));
+                let carried_over = own.is_some() || r.get::<_, i64>(9)? == 1;
                 for h in hearing_list::current(&list).filter(|h| h.at >= from) {
                     out.push(UpcomingHearing {
                         hearing: HearingRow::new(h.clone(), &case),
@@ -487,6 +512,9 @@ pub struct CaseRow {
     pub status_date: Option<NaiveDate>,
     pub as_of: Option<NaiveDate>,
     pub carried_over: bool,
+    /// The case alone is carried over (left out of its court's files
+    /// that night, kept as the snapshot before had it), not its court.
+    pub case_carried: bool,
     /// The latest three entries, newest first: (posted, text).
     pub entries: Vec<(NaiveDate, String)>,
 }
@@ -510,6 +538,7 @@ impl CaseRow {
             status_date: r.get::<_, Option<i64>>(8)?.and_then(from_int),
             as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
             carried_over: r.get::<_, i64>(10)? == 1,
+            case_carried: false,
             entries,
         })
     }
@@ -755,6 +784,11 @@ mod tests {
     /// A snapshot with one case: a hearing moved (two rows of one UID),
     /// one to come, one past, one cancelled.
     fn snapshot(dir: &Path) -> PathBuf {
+        snapshot_with(dir, None)
+    }
+
+    /// The same, the case carried over alone with data of `as_of`.
+    fn snapshot_with(dir: &Path, as_of: Option<NaiveDate>) -> PathBuf {
         let path = dir.join("20261124-1.sqlite");
         let case = CaseData {
             key: key(),
@@ -779,6 +813,7 @@ mod tests {
             .unwrap(),
             extracted: None,
             hearings_corrected: false,
+            as_of,
         };
         let mut b = Builder::create(&path, day()).unwrap();
         b.add_court(&CourtData {
@@ -798,6 +833,49 @@ mod tests {
             court: "TPD".into(),
             key: key(),
         }
+    }
+
+    /// A case left out of its court's files for a night is kept as the
+    /// snapshot before had it (`meta.cases_carried_over`): every way the
+    /// site reads it says its data is of that night, the case alone.
+    #[test]
+    fn a_case_carried_over_alone_says_the_day_its_data_is_of() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = day().pred_opt().unwrap();
+        let snap = Snap::open(&snapshot_with(dir.path(), Some(before))).unwrap();
+        let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
+        assert_eq!(
+            (row.as_of, row.carried_over, row.case_carried),
+            (Some(before), true, true)
+        );
+        let listed = snap.cases_of("a@example.com").unwrap();
+        assert_eq!(
+            (listed[0].as_of, listed[0].case_carried),
+            (Some(before), true)
+        );
+        let prosecutors = snap
+            .case_of_prosecutor("chen.wm", &case())
+            .unwrap()
+            .unwrap();
+        assert_eq!(prosecutors.as_of, Some(before));
+        let from = day().and_hms_opt(0, 0, 0).unwrap();
+        let upcoming = snap.upcoming_hearings_for("a@example.com", from).unwrap();
+        assert!(upcoming
+            .iter()
+            .all(|u| u.as_of == Some(before) && u.carried_over));
+        assert_eq!(
+            crate::pages::carried_note(&row).unwrap(),
+            "臺灣臺北地方法院 民事 115年度重訴字第77號 115/11/23 之後的資料尚未更新，以下為該日之資料"
+        );
+        // Not carried: the court's date, nothing said.
+        let dir = tempfile::tempdir().unwrap();
+        let snap = Snap::open(&snapshot(dir.path())).unwrap();
+        let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
+        assert_eq!(
+            (row.as_of, row.carried_over, row.case_carried),
+            (Some(day()), false, false)
+        );
+        assert_eq!(crate::pages::carried_note(&row), None);
     }
 
     #[test]
@@ -878,6 +956,7 @@ mod tests {
             status_date: None,
             as_of: None,
             carried_over: false,
+            case_carried: false,
             entries: Vec::new(),
         };
         assert!(snap.hearings_of(&row).unwrap().is_empty());

@@ -30,6 +30,13 @@
 -- that is not the live snapshot this one replaced (it was damaged),
 -- 'hearings_corrected_from', that snapshot's file name (empty: none), for
 -- the mail stage (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
+-- Written by builds since 2026-12-06, when there are any (a key added
+-- again): 'cases_carried_over', the cases left out of their court's files
+-- that night (a rejected row, or listed twice) that keep the version the
+-- snapshot before had, each as `id:YYYYMMDD` with the export date of that
+-- version's data, comma-separated, ascending by id
+-- (`schemas::case::carried_cases`). Readers that do not know it show such
+-- a case with its court's date.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

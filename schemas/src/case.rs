@@ -88,6 +88,63 @@ impl CaseRef {
     }
 }
 
+/// `meta.cases_carried_over` of a snapshot: the cases left out of their
+/// court's files tonight (a rejected row, or listed twice) that keep the
+/// version the snapshot before had, carried over as a court is, each with
+/// the export date of that version's data (YYYYMMDD): `id:date`,
+/// comma-separated, ascending by id. A snapshot without the row carries
+/// none (it was written before 2026-12-06, or carried none).
+pub const CARRIED_CASES_KEY: &str = "cases_carried_over";
+
+/// The value of [`CARRIED_CASES_KEY`] for `cases` (case id, export date),
+/// ascending by id.
+pub fn write_carried_cases(cases: &[(i64, chrono::NaiveDate)]) -> String {
+    cases
+        .iter()
+        .map(|(id, as_of)| format!("{id}:{}", crate::date::to_int(*as_of)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The cases a snapshot carries over alone ([`CARRIED_CASES_KEY`]), by id,
+/// with the export date of their data; none if the file has no such row.
+/// A value that does not read is a conversion error.
+pub fn carried_cases(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<std::collections::BTreeMap<i64, chrono::NaiveDate>> {
+    use rusqlite::OptionalExtension;
+    let value: Option<String> = conn
+        .query_row(
+            &format!("SELECT value FROM meta WHERE key = '{CARRIED_CASES_KEY}'"),
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let bad = |item: &str| {
+        rusqlite::Error::FromSqlConversionFailure(
+            0,
+            rusqlite::types::Type::Text,
+            format!("meta.{CARRIED_CASES_KEY}: `{item}` is not id:YYYYMMDD").into(),
+        )
+    };
+    let mut out = std::collections::BTreeMap::new();
+    for item in value
+        .iter()
+        .flat_map(|v| v.split(','))
+        .filter(|i| !i.is_empty())
+    {
+        let (id, day) = item.split_once(':').ok_or_else(|| bad(item))?;
+        let id = id.parse::<i64>().map_err(|_| bad(item))?;
+        let day = day
+            .parse::<i64>()
+            .ok()
+            .and_then(crate::date::from_int)
+            .ok_or_else(|| bad(item))?;
+        out.insert(id, day);
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -116,5 +173,34 @@ mod tests {
         ] {
             assert_eq!(CaseRef::parse_id(not_one), None, "{not_one}");
         }
+    }
+
+    #[test]
+    fn carried_cases_read_back_as_written() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .unwrap();
+        assert!(carried_cases(&conn).unwrap().is_empty(), "no row: none");
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let cases = [(3, day(23)), (17, day(21))];
+        conn.execute(
+            "INSERT INTO meta VALUES (?1, ?2)",
+            [CARRIED_CASES_KEY, &write_carried_cases(&cases)],
+        )
+        .unwrap();
+        assert_eq!(
+            carried_cases(&conn)
+                .unwrap()
+                .into_iter()
+                .collect::<Vec<_>>(),
+            cases.to_vec()
+        );
+        conn.execute(
+            "UPDATE meta SET value = '3:20261123,x' WHERE key = ?1",
+            [CARRIED_CASES_KEY],
+        )
+        .unwrap();
+        let e = carried_cases(&conn).unwrap_err().to_string();
+        assert!(e.contains("`x`"), "{e}");
     }
 }

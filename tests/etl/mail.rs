@@ -3923,3 +3923,65 @@ fn a_moved_hearing_is_said_in_the_digests_subject_and_in_the_reminder() {
         "a hearing never moved is not marked: {shown}"
     );
 }
+
+/// A review of the nightly diff (2026-12-05, its 2): a case with a
+/// rejected row is left out of the night whole (the contract), and when
+/// it came back the next night it was taken for a new grant: its
+/// followers had their approval mail a second time, the address's bounce
+/// flag was cleared though no clerk acted, and the news of the gap came
+/// as a plain list, not as news. A case left out keeps its previous
+/// version in the snapshot, carried over as a court is, so the next
+/// night compares with it.
+#[test]
+fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, mut n2) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 1, "the grant's");
+    // Night 2: case 1's row has a date that is none; the case is left out,
+    // its new entry with it.
+    let fixed = n2.clone();
+    n2.cases[0] = (1, "審理中", "115/13/40");
+    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(
+        run.stdout.contains("115/13/40") || run.stderr.contains("115/13/40"),
+        "the rejected row is named: {}{}",
+        run.stdout,
+        run.stderr
+    );
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains("TPD: 1 case left out of tonight's files (a rejected row) kept as 20261123-1.sqlite had it")
+            && said.contains("民事 115年度訴字第1號 (as of 115/11/23)"),
+        "the night says what it kept: {said}"
+    );
+    send(&env, &smtp);
+    // The site still shows the case, as night 1 had it.
+    let night2 = env.live_dump();
+    // Night 3: the row is right again.
+    import(&env, &smtp, &fixed.write(env.dir.path(), "20261125"));
+    send(&env, &smtp);
+    let mails = smtp.accepted_for("a@example.com");
+    assert_eq!(mails.len(), 2, "the grant's, then a digest: {mails:#?}");
+    assert!(
+        mails[1].contains("有新進行事項") && !mails[1].contains("已核准查詢"),
+        "news, not an approval again: {}",
+        mails[1]
+    );
+    assert!(
+        mails[1].contains("115/12/01 10:00第一法庭言詞辯論"),
+        "the news of the gap, as news: {}",
+        mails[1]
+    );
+    let case1 = night2
+        .lines()
+        .find(|l| l.contains(r#""number":1,"#))
+        .unwrap_or_else(|| panic!("case 1 is still in the snapshot: {night2}"));
+    assert!(
+        case1.contains(r#""as_of":"115/11/23","carried_over":true"#),
+        "{case1}"
+    );
+    assert!(case1.contains("a@example.com"), "{case1}");
+}

@@ -914,6 +914,7 @@ pub(crate) mod tests {
                         hearings: Default::default(),
                         extracted: None,
                         hearings_corrected: false,
+                        as_of: None,
                     };
                     if !queryable {
                         case.expire();
@@ -1049,6 +1050,7 @@ pub(crate) mod tests {
             hearings: Default::default(),
             extracted: None,
             hearings_corrected: false,
+            as_of: None,
         }
     }
 

@@ -107,6 +107,7 @@ fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
             hearings: HearingList::default(),
             extracted: None,
             hearings_corrected: false,
+            as_of: None,
         },
     ))
 }
@@ -377,11 +378,14 @@ impl Snapshot {
                 None => None,
             })
         };
+        // Cases carried over alone keep the export date of their data.
+        let carried = schemas::case::carried_cases(&self.conn)?;
         let no_case = |at: i64| {
             ReadError::Malformed(format!("hearing list for case id {at}, which has no case"))
         };
         for row in cases.query_map([lo, hi], case_row)? {
             let (id, court, mut case) = row?;
+            case.as_of = carried.get(&id).copied();
             case.grants = rows_of(&mut grants, id)?;
             case.prosecutors = rows_of(&mut prosecutors, id)?;
             case.hearings = match hearings.as_mut() {

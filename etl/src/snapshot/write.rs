@@ -81,6 +81,9 @@ pub struct Builder {
     /// live snapshot this one replaces; `None`: not said (it is, or a build
     /// without hearings, or a test's).
     carried_from: Option<String>,
+    /// The cases carried over alone (`CaseData::as_of`): their ids and the
+    /// export date of their data.
+    carried_cases: Vec<(i64, NaiveDate)>,
     /// Time spent inserting rows, for the report.
     pub insert_ms: u64,
 }
@@ -115,6 +118,7 @@ impl Builder {
             chunks: hearing_store::Builder::default(),
             corrected: Vec::new(),
             carried_from: None,
+            carried_cases: Vec::new(),
             insert_ms: 0,
         })
     }
@@ -190,6 +194,9 @@ impl Builder {
             if case.hearings_corrected {
                 self.corrected.push(id);
             }
+            if let Some(as_of) = case.as_of {
+                self.carried_cases.push((id, as_of));
+            }
             self.counts.hearing_lists += u64::from(!case.hearings.is_empty());
             self.counts.extracted += u64::from(case.extracted.is_some());
             self.counts.cases += 1;
@@ -251,6 +258,15 @@ impl Builder {
             self.conn.execute(
                 "INSERT INTO meta (key, value) VALUES ('hearings_corrected_from', ?1)",
                 [from],
+            )?;
+        }
+        if !self.carried_cases.is_empty() {
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+                [
+                    schemas::case::CARRIED_CASES_KEY,
+                    &schemas::case::write_carried_cases(&self.carried_cases),
+                ],
             )?;
         }
         pause("before-commit");
@@ -484,6 +500,7 @@ mod tests {
                     // Every other case's digest: a carried case has none.
                     extracted: (n % 2 == 1).then_some(u64::MAX - u64::from(n)),
                     hearings_corrected: false,
+                    as_of: None,
                 })
                 .collect(),
         }
