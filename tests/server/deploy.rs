@@ -36,26 +36,36 @@ impl Drop for Nginx {
 }
 
 /// `scripts/deploy/nginx-cpor.conf` as shipped, but for what a test
-/// machine must change: its upstreams are `upstream` and `closed` (a port
-/// nothing listens on: a process that is down, whose failures nginx logs),
-/// it listens on 127.0.0.1:`port` for HTTPS (with the shipped listen
-/// options) and 127.0.0.1:`plain` for HTTP, its certificate and logs are
-/// in `dir`.
-fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16) -> String {
+/// machine must change: its upstreams are `upstreams` (with the shipped
+/// options) and `closed` if any (a port nothing listens on: a process
+/// that is down, whose failures nginx logs), it listens on
+/// 127.0.0.1:`port` for HTTPS (with the shipped listen options) and
+/// 127.0.0.1:`plain` for HTTP, its certificate and logs are in `dir`.
+fn shipped_config(
+    dir: &Path,
+    upstreams: &[String],
+    closed: Option<u16>,
+    port: u16,
+    plain: u16,
+) -> String {
     let shipped = std::fs::read_to_string(repo_root().join("scripts/deploy/nginx-cpor.conf"))
         .expect("the shipped nginx configuration");
     let d = dir.display().to_string();
-    let mut upstreams = 0;
+    let mut written = 0;
     let mut out = String::new();
     for line in shipped.lines() {
         let t = line.trim_start();
-        let line = if t.starts_with("server 127.0.0.1:") {
-            upstreams += 1;
-            match upstreams {
-                1 => format!("    server {upstream} max_fails=1 fail_timeout=5s;"),
+        let line = if let Some(shipped) = t.strip_prefix("server 127.0.0.1:") {
+            let options = shipped.split_once(' ').map_or("", |(_, o)| o);
+            let at = written;
+            written += 1;
+            match (upstreams.get(at), closed) {
+                (Some(upstream), _) => format!("    server {upstream} {options}"),
                 // Tried at every turn (never taken out), so that each
-                // request below may fail on it once.
-                2 => format!("    server 127.0.0.1:{closed} max_fails=0;"),
+                // request may fail on it once.
+                (None, Some(closed)) if at == upstreams.len() => {
+                    format!("    server 127.0.0.1:{closed} max_fails=0;")
+                }
                 _ => continue,
             }
         } else if t.starts_with("listen [::]:") {
@@ -73,7 +83,7 @@ fn shipped_config(dir: &Path, upstream: &str, closed: u16, port: u16, plain: u16
         out.push('\n');
     }
     assert!(
-        upstreams > 1
+        written > upstreams.len()
             && out.contains(&format!("listen 127.0.0.1:{port} ssl"))
             && out.contains(&format!("listen 127.0.0.1:{plain};")),
         "{out}"
@@ -117,6 +127,18 @@ impl Closed {
 /// before nginx bound it). Started means bound: nginx writes its pid file
 /// once its sockets are open (and something answers on the port).
 fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, Closed) {
+    let (nginx, port, plain, closed) = start_nginx_before(nginx, dir, &[upstream.into()], true);
+    (nginx, port, plain, closed.expect("one"))
+}
+
+/// The same, in front of `upstreams`, and, if `down`, a process that is
+/// down after them.
+fn start_nginx_before(
+    nginx: &Path,
+    dir: &Path,
+    upstreams: &[String],
+    down: bool,
+) -> (Nginx, u16, u16, Option<Closed>) {
     let p = dir.display().to_string();
     let conf = dir.join("nginx.conf");
     std::fs::write(
@@ -130,11 +152,12 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, Cl
     )
     .unwrap();
     on_free_ports("nginx", || {
-        let (port, plain, closed) = (free_port(), free_port(), Closed::reserve());
+        let (port, plain) = (free_port(), free_port());
+        let closed = down.then(Closed::reserve);
         let _ = std::fs::remove_file(dir.join("error.log"));
         std::fs::write(
             dir.join("cpor.conf"),
-            shipped_config(dir, upstream, closed.port, port, plain),
+            shipped_config(dir, upstreams, closed.as_ref().map(|c| c.port), port, plain),
         )
         .unwrap();
         let checked = Command::new(nginx)
@@ -187,16 +210,24 @@ fn start_nginx(nginx: &Path, dir: &Path, upstream: &str) -> (Nginx, u16, u16, Cl
 /// `tls` (the test's certificate is self-signed): the status; on failure,
 /// what went wrong and nginx's error log (in `dir`).
 fn status(tls: bool, port: u16, path: &str, dir: &Path) -> u16 {
+    fetch(tls, port, path, dir).0
+}
+
+/// The same, with the answer's Content-Type, Retry-After (empty if none)
+/// and body.
+fn fetch(tls: bool, port: u16, path: &str, dir: &Path) -> (u16, String, String, String) {
     let out = Command::new(crate::python::python())
         .args([
             "-c",
-            "import http.client, ssl, sys\n\
+            "import http.client, json, ssl, sys\n\
              tls, port, path = sys.argv[1] == 'tls', int(sys.argv[2]), sys.argv[3]\n\
              c = (http.client.HTTPSConnection('127.0.0.1', port, timeout=10,\n\
                   context=ssl._create_unverified_context()) if tls else\n\
                   http.client.HTTPConnection('127.0.0.1', port, timeout=10))\n\
              c.request('GET', path)\n\
-             print(c.getresponse().status)\n",
+             r = c.getresponse()\n\
+             print(json.dumps([r.status, r.getheader('content-type', ''),\n\
+                   r.getheader('retry-after', ''), r.read().decode('utf-8', 'replace')]))\n",
             if tls { "tls" } else { "plain" },
             &port.to_string(),
             path,
@@ -209,7 +240,35 @@ fn status(tls: bool, port: u16, path: &str, dir: &Path) -> u16 {
         String::from_utf8_lossy(&out.stderr),
         std::fs::read_to_string(dir.join("error.log")).unwrap_or_default()
     );
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// A self-signed certificate for 127.0.0.1 in `dir` (`cert.pem`,
+/// `key.pem`), as the shipped configuration names them.
+fn certificate(dir: &Path) {
+    let key = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(dir.join("key.pem"))
+        .arg("-out")
+        .arg(dir.join("cert.pem"))
+        .output()
+        .expect("openssl: run scripts/setup-test-deps");
+    assert!(
+        key.status.success(),
+        "{}",
+        String::from_utf8_lossy(&key.stderr)
+    );
 }
 
 /// The nginx configuration operators install loads in Debian's nginx (the
@@ -231,29 +290,7 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let dir = tempfile::tempdir().unwrap();
-    let key = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=127.0.0.1",
-        ])
-        .arg("-keyout")
-        .arg(dir.path().join("key.pem"))
-        .arg("-out")
-        .arg(dir.path().join("cert.pem"))
-        .output()
-        .expect("openssl: run scripts/setup-test-deps");
-    assert!(
-        key.status.success(),
-        "{}",
-        String::from_utf8_lossy(&key.stderr)
-    );
+    certificate(dir.path());
     let (_nginx, port, plain, closed) =
         start_nginx(nginx, dir.path(), &server_addr(&server).to_string());
     let token = "5a".repeat(32);
@@ -312,4 +349,59 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
         }
     }
     assert!(logs >= 3, "the access, default and error logs");
+}
+
+/// A review of the API (2026-12-06): every process answers 503 during the
+/// nightly maintenance window, and the shipped configuration passed a 503
+/// on to the next process and took the one that gave it out of the
+/// rotation (`max_fails=1`): once all were out, nginx answered its own
+/// "502 Bad Gateway" page (no live upstreams), so about every other
+/// request of the night got HTML without Retry-After instead of the
+/// maintenance answer, and an app could not say when service resumes.
+/// Every answer through nginx is the processes' own 503.
+#[test]
+fn through_the_shipped_nginx_every_answer_in_the_maintenance_window_is_the_sites_own() {
+    let nginx = Path::new("/usr/sbin/nginx");
+    assert!(
+        nginx.exists(),
+        "Debian's nginx: run scripts/setup-test-deps"
+    );
+    let data = Data::sample();
+    let window = [
+        (
+            "CPOR_SERVER_MAINTENANCE_START",
+            crate::util::taipei_clock(chrono::Duration::minutes(-60)),
+        ),
+        (
+            "CPOR_SERVER_MAINTENANCE_END",
+            crate::util::taipei_clock(chrono::Duration::minutes(60)),
+        ),
+    ];
+    let env: Vec<(&str, &str)> = window.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let servers = [Server::start(&data, &env), Server::start(&data, &env)];
+    let upstreams: Vec<String> = servers.iter().map(|s| server_addr(s).to_string()).collect();
+    let dir = tempfile::tempdir().unwrap();
+    certificate(dir.path());
+    let (_nginx, port, _, _) = start_nginx_before(nginx, dir.path(), &upstreams, false);
+    for path in [
+        "/api/v1/cases",
+        "/login",
+        "/api/v1/cases",
+        "/cases",
+        "/api/v1/cases",
+        "/",
+    ] {
+        let (status, kind, retry, body) = fetch(true, port, path, dir.path());
+        assert_eq!(status, 503, "{path}: {body}");
+        assert!(!retry.is_empty(), "{path}: Retry-After");
+        if path.starts_with("/api/") {
+            assert!(kind.starts_with("application/json"), "{path}: {kind}");
+            assert!(body.contains(r#""error":"maintenance""#), "{path}: {body}");
+        } else {
+            assert!(
+                body.contains(&window[1].1),
+                "{path}: the page says until when: {body}"
+            );
+        }
+    }
 }
