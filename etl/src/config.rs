@@ -29,6 +29,10 @@ pub struct ImportConfig {
     pub max_listed_rejects: u64,
     /// Files larger than about this are parsed in parallel chunks.
     pub chunk_bytes: u64,
+    /// How long an import waits for the import lock held by another run
+    /// (a `send` catching up, an administrator's command) before it gives
+    /// up (exit 5).
+    pub lock_wait_seconds: u64,
 }
 
 impl Default for ImportConfig {
@@ -43,6 +47,7 @@ impl Default for ImportConfig {
             threads: 0,
             max_listed_rejects: 10_000,
             chunk_bytes: crate::kinds::scan::CHUNK as u64,
+            lock_wait_seconds: 600,
         }
     }
 }
@@ -59,6 +64,13 @@ impl ImportConfig {
         }
         if c.chunk_bytes < 64 {
             return Err(s.invalid("chunk_bytes", c.chunk_bytes, "at least 64 bytes"));
+        }
+        if c.lock_wait_seconds > 3600 {
+            return Err(s.invalid(
+                "lock_wait_seconds",
+                c.lock_wait_seconds,
+                "at most 3600 (an hour; 0: do not wait)",
+            ));
         }
         if c.threads > 256 {
             return Err(s.invalid(

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 use indicatif::ProgressBar;
@@ -206,7 +206,8 @@ pub fn run(
     let date = batch::check_complete(&opts.batch_dir)?;
     not_after_today(date, started_at, opts.force)?;
     let store = Store::new(&config.data_dir);
-    let (_lock, live) = open_store(&store, date, opts.force)?;
+    let wait = Duration::from_secs(config.import.lock_wait_seconds);
+    let (_lock, live) = open_store(&store, date, opts.force, wait)?;
 
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
@@ -479,17 +480,26 @@ fn not_after_today(
 }
 
 /// Opens the data directory for a run: its folders, the lock (held until
-/// the run ends), files an interrupted run left, and the live snapshot,
-/// which a batch may not be older than unless forced.
+/// the run ends; another run holding it is waited for up to `wait`), files
+/// an interrupted run left, and the live snapshot, which a batch may not be
+/// older than unless forced.
 fn open_store(
     store: &Store,
     date: NaiveDate,
     force: bool,
+    wait: Duration,
 ) -> Result<(Lock, Option<SnapshotFile>), ImportError> {
     store
         .create_dirs()
         .map_err(|e| internal("data directory")(&e))?;
-    let lock = store.lock().map_err(ImportError::Locked)?;
+    let lock = store
+        .lock_waiting(wait, |holder| {
+            tracing::warn!(
+                "waiting for the import lock, held by another run ({holder}), up to {} s",
+                wait.as_secs()
+            )
+        })
+        .map_err(ImportError::Locked)?;
     pause("after-lock");
     for stale in store
         .clean_stale()

@@ -31,9 +31,10 @@ Exit codes:
   4  case: no such case in the snapshot; outbox show, retry, release, rediff, forget:
      no such item or night, or nothing to do (retry: nothing to queue again;
      release: nothing held)
-  5  another import, rollback or send's catch-up holds the import lock (import,
-     rollback, outbox forget and rediff do not wait: run again when it is done);
-     send: another send is running; nothing changed
+  5  another import, rollback or send's catch-up holds the import lock (import
+     waits up to import.lock_wait_seconds first; rollback, outbox forget and
+     rediff do not wait: run again when it is done); send: another send is
+     running; nothing changed
   6  send: mail was due and none of it could be delivered (the relay unreachable
      or refusing; the summary says why); it waits to be retried, at once with
      send --now";

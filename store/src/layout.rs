@@ -245,6 +245,31 @@ impl Store {
         self.lock_named("import.lock", "import")
     }
 
+    /// Takes the import lock, waiting up to `wait` for a run that holds
+    /// it (a `send` catching up a night, an administrator's command), and
+    /// telling `waiting` whom it waits for, once: the nightly import and
+    /// the 5-minute `send` start at the same moment. Held still after
+    /// `wait`: [`LockError::Held`].
+    pub fn lock_waiting(
+        &self,
+        wait: std::time::Duration,
+        waiting: impl FnOnce(&str),
+    ) -> Result<Lock, LockError> {
+        let deadline = std::time::Instant::now() + wait;
+        let mut waiting = Some(waiting);
+        loop {
+            match self.lock() {
+                Err(LockError::Held { holder, .. }) if std::time::Instant::now() < deadline => {
+                    if let Some(say) = waiting.take() {
+                        say(&holder);
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+                taken => return taken,
+            }
+        }
+    }
+
     /// Takes the lock of `send`.
     pub fn send_lock(&self) -> Result<Lock, LockError> {
         self.lock_named("send.lock", "send")

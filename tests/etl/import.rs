@@ -310,8 +310,10 @@ fn a_batch_directory_must_be_named_by_its_date() {
     );
 }
 
+/// Another run holding the import lock is waited for, as long as
+/// `import.lock_wait_seconds` says, then the import gives up, saying why.
 #[test]
-fn a_second_import_waits_for_nobody_and_says_why() {
+fn a_second_import_waits_as_long_as_it_is_told_then_says_why() {
     let env = Env::new();
     fs::create_dir_all(env.data()).unwrap();
     let lock = fs::OpenOptions::new()
@@ -321,11 +323,22 @@ fn a_second_import_waits_for_nobody_and_says_why() {
         .open(env.data().join("import.lock"))
         .unwrap();
     lock.lock().unwrap();
-    let run = env.import(&sample("20261123"), &[]);
+    let started = std::time::Instant::now();
+    let run: Run = env
+        .command()
+        .env("CPOR_IMPORT_LOCK_WAIT_SECONDS", "1")
+        .arg("import")
+        .arg(sample("20261123"))
+        .output()
+        .unwrap()
+        .into();
     assert_eq!(run.code, 5);
+    assert!(started.elapsed() >= std::time::Duration::from_secs(1));
     assert!(
-        run.stderr
-            .contains("another cpor-etl run holds the import lock"),
+        run.stderr.contains("waiting for the import lock")
+            && run
+                .stderr
+                .contains("another cpor-etl run holds the import lock"),
         "{}",
         run.stderr
     );

@@ -3985,3 +3985,46 @@ fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
     );
     assert!(case1.contains("a@example.com"), "{case1}");
 }
+
+/// A review of the admin side (2026-12-06): every `send` (the 5-minute
+/// timer) takes the import lock for its catch-up, and the import did not
+/// wait for it: the shipped timers start both at 00:30, and the night's
+/// import exited 5 ("another cpor-etl run holds the import lock") with no
+/// one awake to run it again: the site a day behind, the night's mail a
+/// day late. The import waits for the lock (`import.lock_wait_seconds`),
+/// saying whom it waits for, then goes on.
+#[test]
+fn the_nightly_import_waits_for_a_send_holding_the_import_lock() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["a@example.com"]);
+    // Night 1's mail left unqueued, so that a send catches it up.
+    import_killed_after_publishing(&env, &n1.write(env.dir.path(), "20261123"));
+    let send = Paused::at(&env, &smtp, "catch-up-before-queue");
+    let mut import = env.command();
+    import
+        .arg("import")
+        .arg(n2.write(env.dir.path(), "20261124"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut import = import.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(
+        import.try_wait().unwrap().is_none(),
+        "the import waits for the send, not exit 5"
+    );
+    let sent = send.resume();
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let out = import.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("waiting for the import lock") && said.contains("send"),
+        "says whom it waited for: {said}"
+    );
+    assert_eq!(env.current(), "20261124-1.sqlite");
+}
