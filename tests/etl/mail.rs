@@ -1612,7 +1612,7 @@ fn dry_runs_of_rediff_and_forget_say_what_the_nights_mail_would_be_and_change_no
     );
     assert!(
         off.stdout
-            .contains("  note: mail is off (mail.enabled = false): the next `send` drops the night's mail instead"),
+            .contains("  note: mail is off (mail.enabled = false): the night's mail waits for a `send` with mail on"),
         "{}",
         off.stdout
     );
@@ -4027,4 +4027,45 @@ fn the_nightly_import_waits_for_a_send_holding_the_import_lock() {
         "says whom it waited for: {said}"
     );
     assert_eq!(env.current(), "20261124-1.sqlite");
+}
+
+/// A review of the admin side (2026-12-06): a `send` run with mail off
+/// (`mail.enabled = false`: one edited file, one stray environment
+/// variable on the 5-minute timer) dropped every published night still
+/// waiting for its mail, with a warning and exit 0: `outbox pending` then
+/// said no night waits, and the night's mail was never queued. Mail off
+/// queues nothing and drops nothing: the night waits for a run with mail
+/// on (or `outbox forget`).
+#[test]
+fn a_send_with_mail_off_leaves_a_waiting_nights_mail_waiting() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import_killed_after_publishing(&env, &n1.write(env.dir.path(), "20261123"));
+    let off = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[("CPOR_MAIL_ENABLED", "false")],
+    );
+    assert_eq!(off.code, 0, "{}{}", off.stdout, off.stderr);
+    assert!(
+        off.stderr.contains("mail is off") && off.stderr.contains("waits"),
+        "says the night waits: {}",
+        off.stderr
+    );
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(
+        pending.stdout.contains("20261123-1.sqlite"),
+        "the night still waits: {}{}",
+        pending.stdout,
+        pending.stderr
+    );
+    assert!(smtp.accepted_for("a@example.com").is_empty());
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for("a@example.com").len(),
+        1,
+        "queued and sent once mail is on"
+    );
 }

@@ -480,7 +480,8 @@ pub enum Finished {
     /// Its snapshot never went live (the run died before `CURRENT` named
     /// it): there is nothing to tell.
     NeverPublished,
-    /// Mail is off (`mail.enabled = false`): nothing is queued.
+    /// Mail is off (`mail.enabled = false`): nothing is queued, and the
+    /// night waits for a run with mail on (or `outbox forget`).
     MailOff,
     /// A snapshot the diff needs is gone: the night's mail cannot be made.
     Lost(String),
@@ -494,7 +495,8 @@ pub enum Finished {
 /// queue (it died, or its queueing failed), in the order recorded: a night
 /// whose snapshot was published gets exactly the mail an uninterrupted run
 /// would have queued (the outbox key makes a second try harmless); one
-/// whose snapshot never went live is dropped. Call with the import lock
+/// whose snapshot never went live is dropped. With mail off, every night
+/// waits. Call with the import lock
 /// held.
 pub fn catch_up(
     store: &Store,
@@ -523,7 +525,22 @@ pub fn catch_up(
     for night in pending {
         let from = night.from.as_deref().map(|f| (f, store.by_name(f)));
         let outcome = match (store.by_name(&night.to), from) {
-            _ if !cfg.enabled => Finished::MailOff,
+            _ if !cfg.enabled => {
+                // Queued by the first run with mail on: mail off is a
+                // setting (one stray environment variable on the timer),
+                // not a decision to give a night's mail up (`forget`).
+                tracing::warn!(
+                    "the mail of snapshot {} waits: mail is off (mail.enabled = false); the first \
+                     send or import with mail on queues it (`cpor-etl outbox forget {}` gives it up)",
+                    night.to,
+                    night.to
+                );
+                done.push(CaughtUp {
+                    night,
+                    outcome: Finished::MailOff,
+                });
+                continue;
+            }
             _ if !published.contains(&night.seq) => Finished::NeverPublished,
             (None, _) => Finished::Lost(format!("{} is gone", night.to)),
             (Some(_), Some((name, None))) => Finished::Lost(format!(
@@ -571,12 +588,8 @@ pub fn catch_up(
                 night.to
             ),
             _ => tracing::warn!(
-                "dropping the pending mail of snapshot {}: {}",
-                night.to,
-                match &outcome {
-                    Finished::MailOff => "mail is off (mail.enabled = false)",
-                    _ => "it was never published",
-                }
+                "dropping the pending mail of snapshot {}: it was never published",
+                night.to
             ),
         }
         // A published night's mail given up: its news was never told.
@@ -588,7 +601,7 @@ pub fn catch_up(
 
 /// What the next catch-up (`send`, or the next import) would do with the
 /// pending night `to`, compared with `from` (the comparison previewed),
-/// other than queue its mail as [`preview`] says: drop it (mail off, never
+/// other than queue its mail as [`preview`] says: leave it waiting (mail off), drop it (never
 /// published), hold it back (a re-run whose earlier build's mail waits),
 /// or queue other nights first. Empty when it would simply queue it. For
 /// the dry runs of `outbox rediff` and `forget`.
@@ -606,7 +619,7 @@ pub fn outlook(
     };
     if !cfg.enabled {
         return Ok(vec![
-            "mail is off (mail.enabled = false): the next `send` drops the night's mail instead"
+            "mail is off (mail.enabled = false): the night's mail waits for a `send` with mail on"
                 .into(),
         ]);
     }
