@@ -253,7 +253,8 @@ enum OutboxCommand {
         /// The item's id, as `outbox list` shows it (a failed, unknown, retrying or suppressed one)
         #[arg(conflicts_with = "failed")]
         id: Option<i64>,
-        /// Every failed item
+        /// Every failed item but those to flagged addresses (listed, left failed and flagged;
+        /// retry one by its id to write to its address again)
         #[arg(long)]
         failed: bool,
     },

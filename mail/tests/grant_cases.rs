@@ -529,7 +529,8 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     assert!(retried.emails.is_empty());
     // Every failed item: D's, E's and F's night-23 mail, none queued again;
     // F's teller in its place, not D's, which may still go.
-    let retried = ob.retry(RetryWhich::Failed).unwrap();
+    let none = std::collections::BTreeSet::new();
+    let retried = ob.retry(RetryWhich::Failed { flagged: &none }).unwrap();
     assert_eq!(retried.asked, 0);
     assert_eq!(retried.told.len(), 3);
     let (d_24, f_24) = (of_24(&ob, D, Kind::Approval), of_24(&ob, F, Kind::Approval));

@@ -4069,3 +4069,46 @@ fn a_send_with_mail_off_leaves_a_waiting_nights_mail_waiting() {
         "queued and sent once mail is on"
     );
 }
+
+/// A review of the admin side (2026-12-06): `outbox retry --failed`, which
+/// OPERATIONS and `send`'s own message give as the step after fixing what
+/// a refusal named (a policy, a relay setting), queued every failed item
+/// again and cleared every flag, those of addresses whose mail server said
+/// they do not exist too: the next `send` wrote to them again, bounced
+/// again, and the clerks' list of bad addresses lost them meanwhile. Items
+/// to flagged addresses are left as they are, and said; one is retried by
+/// its id, which clears its flag, as a decision about that address.
+#[test]
+fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["reject@example.com", "spam@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let _ = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
+    assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
+    let tried = smtp.transactions();
+    let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("queued 1 failed items again"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("1 failed item to a flagged address left as it is")
+            && run.stdout.contains("reject@example.com"),
+        "says what it left: {}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "reject@"), "failed");
+    assert_eq!(state_of(&env, &smtp, "spam@"), "queued");
+    let _ = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(smtp.transactions(), tried + 1, "only spam@ was tried again");
+    let report = send_report(&env);
+    assert_eq!(
+        report["flagged_addresses"][0]["email"], "reject@example.com",
+        "still flagged: {report}"
+    );
+}

@@ -241,9 +241,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
         Action::Retry { id, failed } => {
+            let accounts = store::accounts::open(&config.data_dir)?;
+            let flagged = store::accounts::flagged_set(&accounts)?;
             let (which, what) = match (id, failed) {
                 (Some(id), _) => (RetryWhich::Item(id), "item"),
-                (None, true) => (RetryWhich::Failed, "failed items"),
+                (None, true) => (RetryWhich::Failed { flagged: &flagged }, "failed items"),
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
             let retried = outbox.retry(which)?;
@@ -252,10 +254,21 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             // (the mail queued with an item goes to the same address): the
             // retry recorded its flag's clearing, written here (or, if this
             // fails, by the next `send`).
-            let accounts = store::accounts::open(&config.data_dir)?;
             for email in &retried.emails {
                 let of = mail::outbox::FlagsOf::Address(email);
                 mail::send::write_flags(&mut outbox, &accounts, of, chrono::Utc::now())?;
+            }
+            if !retried.flagged.is_empty() {
+                let n = retried.flagged.len();
+                println!(
+                    "{n} failed item{} to a flagged address left as {} (its mail server said the \
+                     address is bad; `cpor-etl outbox retry <id>` writes to one again, clearing its flag):",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "it is" } else { "they are" }
+                );
+                for (id, email) in &retried.flagged {
+                    println!("  item {id}: {email}");
+                }
             }
             if retried.emails.is_empty() && retried.told.is_empty() {
                 eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);

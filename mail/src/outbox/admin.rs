@@ -50,12 +50,16 @@ fn stored_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Which items `retry` queues again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RetryWhich {
-    /// One item, if it is failed, unknown, retrying or suppressed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RetryWhich<'a> {
+    /// One item, if it is failed, unknown, retrying or suppressed: a
+    /// decision to write to its address again, which clears its flag.
     Item(i64),
-    /// Every failed item.
-    Failed,
+    /// Every failed item but those to the addresses `flagged` names
+    /// (lower-cased; the accounts database's): a retry in bulk follows a
+    /// fault of the relay's or of policy, not a decision about addresses
+    /// whose mail server said they are bad.
+    Failed { flagged: &'a BTreeSet<String> },
 }
 
 /// What `retry` did.
@@ -71,6 +75,9 @@ pub struct Retried {
     pub told: Vec<(i64, String)>,
     /// The mail that told their cases, and what became of each.
     pub tellers: Vec<Teller>,
+    /// Failed items left as they are, their address flagged (`--failed`):
+    /// id and address.
+    pub flagged: Vec<(i64, String)>,
 }
 
 /// Mail that told the cases of an item `retry` was asked for (or of such
@@ -405,14 +412,20 @@ impl Outbox {
     /// turn, that one is followed the same way. Mail that went, may still
     /// go, may have gone (an attempt's outcome unknown, or its sender
     /// killed while sending it) or cannot be read is left, and said.
-    pub fn retry(&mut self, which: RetryWhich) -> Result<Retried> {
-        let (filter, id) = match which {
+    pub fn retry(&mut self, which: RetryWhich<'_>) -> Result<Retried> {
+        let none = BTreeSet::new();
+        let (filter, id, flagged) = match which {
             // (not one withheld for naming a case no longer granted:
             // `withheld_at`, outbox migration 14)
-            RetryWhich::Item(id) => ("id = ?1 AND withheld_at IS NULL".to_string(), Some(id)),
-            RetryWhich::Failed => (
+            RetryWhich::Item(id) => (
+                "id = ?1 AND withheld_at IS NULL".to_string(),
+                Some(id),
+                &none,
+            ),
+            RetryWhich::Failed { flagged } => (
                 format!("?1 IS NULL AND state = '{}'", State::Failed.as_str()),
                 None,
+                flagged,
             ),
         };
         let condition = format!("{filter} AND state IN {}", sql_sources(Event::Retry));
@@ -445,6 +458,10 @@ impl Outbox {
             };
             let mut to_follow = Vec::new();
             for item in asked {
+                if flagged.contains(&item.email.to_lowercase()) {
+                    retried.flagged.push((item.id, item.email));
+                    continue;
+                }
                 if let Some(told_by) = &item.told_by {
                     retried.told.push((item.id, told_by.clone()));
                     to_follow.push(item);
