@@ -193,9 +193,11 @@ fn summary(r: &CaseRow) -> CaseSummary {
 
 /// The session a bearer token names, or 401.
 fn session(app: &App, req: &Req) -> Result<Session, Failure> {
-    let (s, persist) = req
-        .bearer()
-        .and_then(|token| app.sessions.get(token, Kind::Api))
+    let token = req.bearer().ok_or(Failure::Unauthorised)?;
+    let (s, persist) = app
+        .sessions
+        .get(token, Kind::Api)
+        .map_err(Failure::unavailable)?
         .ok_or(Failure::Unauthorised)?;
     if persist {
         app.record(Record::Seen {
@@ -375,7 +377,7 @@ async fn login(app: &Arc<App>, req: &Req) -> Answer {
 fn logout(app: &App, req: &Req) -> Answer {
     // A sign-out the database did not take leaves the token working: 503,
     // to try again.
-    if let Some(p) = prosecutors::api_prosecutor(app, req) {
+    if let Some(p) = prosecutors::api_prosecutor(app, req)? {
         return match prosecutors::end(app, &p) {
             true => Ok(Resp::no_content()),
             false => Err(Failure::Unavailable(None)),
@@ -390,7 +392,7 @@ fn logout(app: &App, req: &Req) -> Answer {
 
 /// Who a bearer token names: a prosecutor's API session or an applicant's.
 fn viewer(app: &App, req: &Req) -> Result<Viewer, Failure> {
-    match prosecutors::api_prosecutor(app, req) {
+    match prosecutors::api_prosecutor(app, req)? {
         Some(p) => Ok(Viewer::Prosecutor(p)),
         None => session(app, req).map(Viewer::Applicant),
     }

@@ -398,7 +398,8 @@ impl Failure {
         // accounts are not looked at) nor after an internal fault.
         let viewer = match self {
             Failure::Maintenance(_) | Failure::Internal(_) => None,
-            _ => crate::prosecutors::browser_viewer(app, req),
+            // (A session that cannot be read: the page says so alone.)
+            _ => crate::prosecutors::browser_viewer(app, req).ok().flatten(),
         };
         let page = pages::Message {
             c: match &viewer {

@@ -148,14 +148,16 @@ impl<S> Live<S> {
 /// `last_seen_at` should be written back. `read` gives the stored one; it
 /// is called unless this process read it within `FRESH`, so a session
 /// ended by any process is refused here within `FRESH`. A database that
-/// cannot be read refuses the session (logged).
+/// cannot be read is an error (logged), not a session ended: the caller
+/// answers 503, and the session works again once it reads (an app told its
+/// token had ended would throw it away and make its user log in again).
 pub(crate) fn get_cached<S: Cached>(
     live: &Live<S>,
     h: [u8; 32],
     kind: Kind,
     (idle, max): (Duration, Duration),
     read: impl FnOnce() -> rusqlite::Result<Option<S>>,
-) -> Option<(S, bool)> {
+) -> rusqlite::Result<Option<(S, bool)>> {
     let fresh = live
         .lock()
         .expect("sessions")
@@ -163,15 +165,12 @@ pub(crate) fn get_cached<S: Cached>(
         .is_some_and(|(_, read)| read.elapsed() < FRESH);
     if !fresh {
         live.reads.fetch_add(1, Ordering::Relaxed);
-        let stored = read().unwrap_or_else(|e| {
-            tracing::error!("reading a session: {e}");
-            None
-        });
+        let stored = read().inspect_err(|e| tracing::error!("reading a session: {e}"))?;
         let mut live = live.lock().expect("sessions");
         match stored {
             None => {
                 live.remove(&h);
-                return None;
+                return Ok(None);
             }
             Some(mut s) => {
                 if let Some((mine, _)) = live.get_mut(&h) {
@@ -188,22 +187,24 @@ pub(crate) fn get_cached<S: Cached>(
     }
     let now = Utc::now();
     let mut live = live.lock().expect("sessions");
-    let (s, _) = live.get_mut(&h)?;
+    let Some((s, _)) = live.get_mut(&h) else {
+        return Ok(None);
+    };
     if s.kind() != kind {
-        return None;
+        return Ok(None);
     }
     let created = s.created();
     let (seen, persisted) = s.seen();
     if now - *seen >= idle || now - created >= max {
         live.remove(&h);
-        return None;
+        return Ok(None);
     }
     *seen = now;
     let persist = (now - *persisted).num_seconds() >= PERSIST_EVERY;
     if persist {
         *persisted = now;
     }
-    Some((s.clone(), persist))
+    Ok(Some((s.clone(), persist)))
 }
 
 impl Sessions {
@@ -305,10 +306,10 @@ impl Sessions {
     /// The live session with this id and kind, touched. The second value
     /// is set when `last_seen_at` should be written back. Read from the
     /// database unless this process read it within `FRESH`; a database
-    /// that cannot be read refuses the session (logged).
-    pub fn get(&self, id: &str, kind: Kind) -> Option<(Session, bool)> {
+    /// that cannot be read is an error (`get_cached`).
+    pub fn get(&self, id: &str, kind: Kind) -> rusqlite::Result<Option<(Session, bool)>> {
         if !is_id(id, "") {
-            return None;
+            return Ok(None);
         }
         let h = hash(id);
         get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))

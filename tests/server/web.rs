@@ -1034,6 +1034,73 @@ fn a_page_whose_database_cannot_be_read_says_so_and_not_that_nothing_is_there() 
     assert_eq!(c.get("/account").status, 200);
 }
 
+/// Reviews of the API and of the pages (2026-12-06): reads of the
+/// accounts database that failed were still taken for answers. A session
+/// that could not be read was a session ended: an app told
+/// `invalid_token` threw its token away and made its user log in again,
+/// captcha and all, and a browser was sent to the login page as timed
+/// out. The account page showed "no calendar feed" and reminders on, so
+/// that 建立訂閱網址, pressed to get the feed back, voided the URL the
+/// user's calendar reads. Each is 503 with Retry-After, and the session
+/// works again once the database reads.
+#[test]
+fn a_session_or_a_setting_that_cannot_be_read_is_a_503_not_an_answer() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let token = Client::new(&server).api_token(WANG, PASSWORD);
+    let csrf = c.csrf();
+    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    assert!(made.status < 400, "{}", made.body);
+    let broken = |sql: &str, undo: &str, c: &mut Client| -> Vec<(&'static str, Resp)> {
+        accounts(&data).execute_batch(sql).unwrap();
+        // Past what a process keeps of a session without reading it.
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        let got = vec![
+            ("/cases", c.get("/cases")),
+            ("/account", c.get("/account")),
+            (
+                "API /cases",
+                Client::new(&server).api("GET", "/api/v1/cases", None, Some(&token)),
+            ),
+        ];
+        accounts(&data).execute_batch(undo).unwrap();
+        got
+    };
+    let sessions = broken(
+        "ALTER TABLE sessions RENAME COLUMN csrf TO csrf_away",
+        "ALTER TABLE sessions RENAME COLUMN csrf_away TO csrf",
+        &mut c,
+    );
+    let settings = broken(
+        "ALTER TABLE calendar_feeds RENAME TO feeds_away; \
+         ALTER TABLE accounts RENAME COLUMN reminders TO reminders_away",
+        "ALTER TABLE feeds_away RENAME TO calendar_feeds; \
+         ALTER TABLE accounts RENAME COLUMN reminders_away TO reminders",
+        &mut c,
+    );
+    for (what, r) in sessions.iter().chain(&settings[1..2]) {
+        assert_eq!(r.status, 503, "{what}: {}", r.body);
+        assert!(r.header("retry-after").is_some(), "{what}: {:?}", r.headers);
+        assert!(!r.body.contains("invalid_token"), "{what}: {}", r.body);
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(c.get("/cases").status, 200, "the session lives on");
+    assert_eq!(
+        Client::new(&server)
+            .api("GET", "/api/v1/cases", None, Some(&token))
+            .status,
+        200
+    );
+    let account = c.get("/account");
+    assert!(
+        account.body.contains("停止訂閱網址"),
+        "the feed is still there: {} {}",
+        made.status,
+        account.body
+    );
+}
+
 /// A review of the server (2026-12-05, its 2): turning the news digests on
 /// or off when the accounts database could not record it (locked, a full
 /// disk) redirected to "digests are on" (or off) all the same: a party

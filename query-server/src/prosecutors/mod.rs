@@ -107,23 +107,37 @@ pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
     }
 }
 
-/// The browser's prosecutor session, if its cookie names one.
-pub fn browser_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
-    let id = req.cookie(&app.cookie_name("sid"))?;
-    let (s, persist) = app.prosecutors.get(id, Kind::Browser)?;
+/// The browser's prosecutor session, if its cookie names one; 503 if the
+/// sessions cannot be read.
+pub fn browser_prosecutor(app: &App, req: &Req) -> Result<Option<ProsecutorSession>, Failure> {
+    match req.cookie(&app.cookie_name("sid")) {
+        Some(id) => seen(app, app.prosecutors.get(id, Kind::Browser)),
+        None => Ok(None),
+    }
+}
+
+/// A prosecutor's session as read, its `last_seen_at` written back when
+/// due.
+fn seen(
+    app: &App,
+    read: rusqlite::Result<Option<(ProsecutorSession, bool)>>,
+) -> Result<Option<ProsecutorSession>, Failure> {
+    let Some((s, persist)) = read.map_err(Failure::unavailable)? else {
+        return Ok(None);
+    };
     if persist {
         app.record(Record::Seen {
             hash: s.hash,
             at: s.last_seen,
         });
     }
-    Some(s)
+    Ok(Some(s))
 }
 
 /// The browser's prosecutor session and its form, if the form repeats the
 /// session's anti-forgery token.
 pub fn prosecutor_form(app: &App, req: &Req) -> Result<(ProsecutorSession, Form), Failure> {
-    let p = browser_prosecutor(app, req).ok_or(Failure::Unauthorised)?;
+    let p = browser_prosecutor(app, req)?.ok_or(Failure::Unauthorised)?;
     let form = req.form();
     if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
         return Err(Failure::Forbidden);
@@ -132,15 +146,16 @@ pub fn prosecutor_form(app: &App, req: &Req) -> Result<(ProsecutorSession, Form)
 }
 
 /// The browser's viewer: a prosecutor's session or an applicant's.
-pub fn browser_viewer(app: &App, req: &Req) -> Option<Viewer> {
-    browser_prosecutor(app, req)
-        .map(Viewer::Prosecutor)
-        .or_else(|| browser_session(app, req).map(Viewer::Applicant))
+pub fn browser_viewer(app: &App, req: &Req) -> Result<Option<Viewer>, Failure> {
+    Ok(match browser_prosecutor(app, req)? {
+        Some(p) => Some(Viewer::Prosecutor(p)),
+        None => browser_session(app, req)?.map(Viewer::Applicant),
+    })
 }
 
 /// Runs `f` for a signed-in browser; anyone else is sent to the login page.
 pub fn with_viewer(app: &App, req: &Req, f: impl FnOnce(Viewer) -> Answer) -> Answer {
-    match browser_viewer(app, req) {
+    match browser_viewer(app, req)? {
         Some(v) => f(v),
         None => Err(Failure::Unauthorised),
     }
@@ -152,22 +167,19 @@ pub fn with_prosecutor(
     req: &Req,
     f: impl FnOnce(ProsecutorSession) -> Answer,
 ) -> Answer {
-    match browser_prosecutor(app, req) {
+    match browser_prosecutor(app, req)? {
         Some(p) => f(p),
         None => Err(Failure::Unauthorised),
     }
 }
 
-/// The prosecutor an API bearer token names, if any.
-pub fn api_prosecutor(app: &App, req: &Req) -> Option<ProsecutorSession> {
-    let (s, persist) = app.prosecutors.get(req.bearer()?, Kind::Api)?;
-    if persist {
-        app.record(Record::Seen {
-            hash: s.hash,
-            at: s.last_seen,
-        });
+/// The prosecutor an API bearer token names, if any; 503 if the sessions
+/// cannot be read.
+pub fn api_prosecutor(app: &App, req: &Req) -> Result<Option<ProsecutorSession>, Failure> {
+    match req.bearer() {
+        Some(token) => seen(app, app.prosecutors.get(token, Kind::Api)),
+        None => Ok(None),
     }
-    Some(s)
 }
 
 /// Ends a prosecutor's session: false (logged) when the database did not

@@ -174,9 +174,9 @@ impl ProsecutorSessions {
     /// The live session with this id and kind, touched; the second value
     /// is set when `last_seen_at` should be written back (as applicants':
     /// `sessions::get_cached`).
-    pub fn get(&self, id: &str, kind: Kind) -> Option<(ProsecutorSession, bool)> {
+    pub fn get(&self, id: &str, kind: Kind) -> rusqlite::Result<Option<(ProsecutorSession, bool)>> {
         if !is_id(id, ID_PREFIX) {
-            return None;
+            return Ok(None);
         }
         let h = hash(id);
         get_cached(&self.live, h, kind, (self.idle, self.max), || self.read(&h))

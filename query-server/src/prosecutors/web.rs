@@ -139,10 +139,11 @@ pub fn start_session(
     }
     if kind == Kind::Browser {
         // (Not ended, it idles out: this browser's cookie is replaced.)
-        if let Some(old) = browser_prosecutor(app, req) {
+        // (One that cannot be read idles out.)
+        if let Ok(Some(old)) = browser_prosecutor(app, req) {
             end(app, &old);
         }
-        if let Some(old) = browser_session(app, req) {
+        if let Ok(Some(old)) = browser_session(app, req) {
             let ended = app
                 .sessions
                 .end(&app.accounts.lock().expect("accounts"), &old.hash);
@@ -249,7 +250,7 @@ fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
 /// then, when the provider advertises it, its own logout.
 pub fn logout(app: &App, req: &Req) -> Answer {
     let mut to = "/login?m=logout".to_string();
-    if let Some(p) = browser_prosecutor(app, req) {
+    if let Some(p) = browser_prosecutor(app, req)? {
         let form = req.form();
         if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
             return Err(Failure::Forbidden);
@@ -302,7 +303,7 @@ pub fn account_page(
         Holder::Prosecutor(p.prosecutor_id),
         row.email.is_some(),
         feed_url,
-    );
+    )?;
     let page = ProsecutorAccount {
         c,
         account: row.account,

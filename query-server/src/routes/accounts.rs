@@ -27,19 +27,18 @@ use crate::password;
 use crate::sessions::Session;
 
 /// `/`: the cases of a signed-in browser, else the login page.
-pub fn home(app: &App, req: &Req) -> Resp {
-    match crate::prosecutors::browser_viewer(app, req) {
+pub fn home(app: &App, req: &Req) -> Answer {
+    Ok(match crate::prosecutors::browser_viewer(app, req)? {
         Some(_) => Resp::redirect("/cases"),
         None => Resp::redirect("/login"),
-    }
-    .route("/")
+    })
 }
 
 /// `/login`; a browser already signed in goes on to its cases (or the
 /// page it was sent here from).
 pub fn login_page(app: &App, req: &Req) -> Answer {
     let next = next_of(req.query_map().get("next").map(String::as_str));
-    if crate::prosecutors::browser_viewer(app, req).is_some() {
+    if crate::prosecutors::browser_viewer(app, req)?.is_some() {
         return Ok(Resp::redirect(next.as_deref().unwrap_or("/cases")).route("/login"));
     }
     // Just after an activation or reset link: its address, filled in.
@@ -193,7 +192,8 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
         Login::Ok { id, device, .. } => {
             // A new id at every login; the old session, if any, ends.
             // (Not ended, it idles out: this browser's cookie is replaced.)
-            if let Some(old) = browser_session(app, req) {
+            // (One that cannot be read idles out.)
+            if let Ok(Some(old)) = browser_session(app, req) {
                 end(app, &old);
             }
             let mut r = Resp::redirect(next.as_deref().unwrap_or("/cases"));
@@ -245,7 +245,7 @@ pub fn set_device_cookie(app: &App, r: &mut Resp, device: Option<String>) {
 
 pub fn logout(app: &App, req: &Req) -> Answer {
     let form = req.form();
-    if let Some(s) = browser_session(app, req) {
+    if let Some(s) = browser_session(app, req)? {
         if !form.get("csrf").is_some_and(|c| same(c, &s.csrf)) {
             return Err(Failure::Forbidden);
         }
@@ -336,7 +336,7 @@ pub fn account_page_with(
             store::hearings::Holder::Applicant(s.account_id),
             true,
             feed_url,
-        ),
+        )?,
         sessions: app
             .sessions
             .of(s.account_id)

@@ -20,23 +20,32 @@ use crate::sessions::{Kind, Session};
 /// A decoded form body.
 pub type Form = HashMap<String, String>;
 
-/// The browser's session, if its cookie names a live one.
-pub fn browser_session(app: &App, req: &Req) -> Option<Session> {
-    let id = req.cookie(&app.cookie_name("sid"))?;
-    let (s, persist) = app.sessions.get(id, Kind::Browser)?;
+/// The browser's session, if its cookie names a live one; 503 if the
+/// sessions cannot be read.
+pub fn browser_session(app: &App, req: &Req) -> Result<Option<Session>, Failure> {
+    let Some(id) = req.cookie(&app.cookie_name("sid")) else {
+        return Ok(None);
+    };
+    let Some((s, persist)) = app
+        .sessions
+        .get(id, Kind::Browser)
+        .map_err(Failure::unavailable)?
+    else {
+        return Ok(None);
+    };
     if persist {
         app.record(Record::Seen {
             hash: s.hash,
             at: s.last_seen,
         });
     }
-    Some(s)
+    Ok(Some(s))
 }
 
 /// Runs `f` for a signed-in browser; anyone else is sent to the login page
 /// (`Failure::Unauthorised`).
 pub fn with_session(app: &App, req: &Req, f: impl FnOnce(Session) -> Answer) -> Answer {
-    match browser_session(app, req) {
+    match browser_session(app, req)? {
         Some(s) => f(s),
         None => Err(Failure::Unauthorised),
     }
@@ -45,7 +54,7 @@ pub fn with_session(app: &App, req: &Req, f: impl FnOnce(Session) -> Answer) -> 
 /// The signed-in browser's session and its form, if the form repeats the
 /// session's anti-forgery token.
 pub fn session_form(app: &App, req: &Req) -> Result<(Session, Form), Failure> {
-    let s = browser_session(app, req).ok_or(Failure::Unauthorised)?;
+    let s = browser_session(app, req)?.ok_or(Failure::Unauthorised)?;
     let form = req.form();
     if !form.get("csrf").is_some_and(|c| same(c, &s.csrf)) {
         return Err(Failure::Forbidden);

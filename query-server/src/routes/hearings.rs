@@ -304,11 +304,12 @@ pub fn account_hearings(
     holder: Holder,
     addressed: bool,
     feed_url: Option<String>,
-) -> AccountHearings {
+) -> Result<AccountHearings, Failure> {
+    // Read, or 503: a page showing "no feed" for one that could not be
+    // read had its owner void the URL their calendar reads.
     let conn = app.accounts.lock().expect("accounts");
-    let reminders = store_hearings::reminders_on(&conn, holder)
-        .unwrap_or(matches!(holder, Holder::Applicant(_)));
-    let feed = store_hearings::feed_status(&conn, holder).ok().flatten();
+    let reminders = store_hearings::reminders_on(&conn, holder).map_err(Failure::unavailable)?;
+    let feed = store_hearings::feed_status(&conn, holder).map_err(Failure::unavailable)?;
     let feed_since = feed
         .as_ref()
         .and_then(|f| chrono::DateTime::parse_from_rfc3339(&f.created_at).ok())
@@ -317,20 +318,20 @@ pub fn account_hearings(
         .and_then(|f| f.last_used)
         .and_then(|d| chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok())
         .map(roc);
-    AccountHearings {
+    Ok(AccountHearings {
         reminders,
         addressed,
         feed_since,
         feed_used,
         feed_url,
-    }
+    })
 }
 
 /// Who posts the account page's hearing forms: a prosecutor's session or
 /// an applicant's, with the form, which must repeat that session's
 /// anti-forgery token.
 fn account_form(app: &App, req: &Req) -> Result<(Holder, Form), Failure> {
-    if browser_prosecutor(app, req).is_some() {
+    if browser_prosecutor(app, req)?.is_some() {
         let (p, form) = prosecutor_form(app, req)?;
         return Ok((Holder::Prosecutor(p.prosecutor_id), form));
     }

@@ -95,10 +95,12 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["static", "password.js"], true, _) => operations::script(operations::PASSWORD_JS),
         (["static", "signed-in.js"], true, _) => operations::script(operations::SIGNED_IN_JS),
         (["captcha", file], true, _) => operations::captcha(app, file).route("/captcha"),
-        ([], true, _) => accounts::home(app, req),
+        ([], true, _) => answer(accounts::home(app, req)).route("/"),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
-        (["logout"], _, true) if prosecutors::browser_prosecutor(app, req).is_some() => {
+        (["logout"], _, true)
+            if matches!(prosecutors::browser_prosecutor(app, req), Ok(Some(_))) =>
+        {
             answer(prosecutors::web::logout(app, req))
         }
         (["logout"], _, true) => answer(accounts::logout(app, req)),
@@ -134,7 +136,9 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
         (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
         (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
-        (["account"], true, _) if prosecutors::browser_prosecutor(app, req).is_some() => {
+        (["account"], true, _)
+            if matches!(prosecutors::browser_prosecutor(app, req), Ok(Some(_))) =>
+        {
             answer(prosecutors::with_prosecutor(app, req, |p| {
                 prosecutors::web::account(app, req, &p)
             }))
