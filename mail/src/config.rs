@@ -311,7 +311,10 @@ impl MailSettings {
             spread: Duration::minutes(c.spread_minutes as i64),
             retry_base: s.seconds("retry_base_seconds", c.retry_base_seconds, 0)?,
             retry_for: Duration::hours(c.retry_hours as i64),
-            activation: Duration::days(c.activation_days.max(1) as i64),
+            activation: match c.activation_days {
+                d @ 1..=365 => Duration::days(d as i64),
+                d => return Err(s.invalid("activation_days", d, "1 to 365 days")),
+            },
             flood_share: s.share("flood_share", c.flood_share)?,
             flood_min_cases: c.flood_min_cases,
             reminder_days: {
@@ -382,6 +385,19 @@ mod tests {
                 .to_string();
             assert!(err.starts_with("mail.reminder_days = "), "{err}");
         }
+    }
+
+    /// A review of the admin side (2026-12-06): `activation_days = 0`
+    /// was made 1 without a word. It is refused, naming the range.
+    #[test]
+    fn an_activation_link_that_would_never_work_is_refused() {
+        let err = with_env("CPOR_MAIL_ACTIVATION_DAYS", "0")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("mail.activation_days = `0`") && err.contains("1 to 365"),
+            "{err}"
+        );
     }
 
     #[test]

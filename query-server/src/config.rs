@@ -301,21 +301,29 @@ impl ServerSettings {
                 burst: count("captcha_burst", c.captcha_burst)?,
                 per_minute: count("captcha_per_minute", c.captcha_per_minute)?,
             },
-            account_failures_per_hour: c.account_failures_per_hour.max(1),
+            account_failures_per_hour: count(
+                "account_failures_per_hour",
+                c.account_failures_per_hour,
+            )?
+            .into(),
             slow_after: c.slow_after,
-            ip_failures_per_hour: c.ip_failures_per_hour.max(1),
+            ip_failures_per_hour: count("ip_failures_per_hour", c.ip_failures_per_hour)?.into(),
             trust_proxy: c.trust_proxy,
             trusted_proxies: Networks::parse(&c.trusted_proxies)
                 .map_err(|why| s.invalid("trusted_proxies", &c.trusted_proxies, why))?,
             reuse_port: c.reuse_port,
             drain: s.seconds("drain_seconds", c.drain_seconds, 1)?,
-            snapshot_poll: StdDuration::from_millis(c.snapshot_poll_ms.max(50)),
+            snapshot_poll: match c.snapshot_poll_ms {
+                ms @ 50..=3_600_000 => StdDuration::from_millis(ms),
+                ms => return Err(s.invalid("snapshot_poll_ms", ms, "50 to 3600000 milliseconds")),
+            },
             snapshot_check: s.seconds("snapshot_check_seconds", c.snapshot_check_seconds, 1)?,
             header_timeout: secs("header_timeout_seconds", c.header_timeout_seconds)?,
             body_timeout: secs("body_timeout_seconds", c.body_timeout_seconds)?,
             idle_timeout: secs("idle_timeout_seconds", c.idle_timeout_seconds)?,
-            max_connections: c.max_connections.max(1) as usize,
-            max_connections_per_ip: c.max_connections_per_ip.max(1) as usize,
+            max_connections: count("max_connections", c.max_connections)? as usize,
+            max_connections_per_ip: count("max_connections_per_ip", c.max_connections_per_ip)?
+                as usize,
             new_connections_per_ip: rate(
                 "new_connections_burst_per_ip",
                 c.new_connections_burst_per_ip,
@@ -343,7 +351,14 @@ impl ServerSettings {
             .into(),
             hashing_threads: match c.hashing_threads {
                 0 => std::thread::available_parallelism().map_or(2, |n| n.get().min(4)),
-                n => n.min(64) as usize,
+                n @ 1..=64 => n as usize,
+                n => {
+                    return Err(s.invalid(
+                        "hashing_threads",
+                        n,
+                        "0 to 64 (0: one per core, at most 4)",
+                    ))
+                }
             },
             pepper_file: match c.pepper_file.trim() {
                 "" => None,
@@ -457,6 +472,59 @@ mod tests {
             err.starts_with("server.maintenance_start = `0030` (from environment variable"),
             "{err}"
         );
+    }
+
+    /// A review of the admin side (2026-12-06): some values were made
+    /// into others without a word, where neighbouring keys take 0 for
+    /// "off": `ip_failures_per_hour = 0` became 1, and one wrong password
+    /// refused every login from the address for an hour. Each is refused
+    /// at start-up, naming the key and its range.
+    #[test]
+    fn a_value_out_of_range_is_refused_not_changed() {
+        for (var, value, key, range) in [
+            (
+                "CPOR_SERVER_IP_FAILURES_PER_HOUR",
+                "0",
+                "ip_failures_per_hour",
+                "1 to",
+            ),
+            (
+                "CPOR_SERVER_ACCOUNT_FAILURES_PER_HOUR",
+                "0",
+                "account_failures_per_hour",
+                "1 to",
+            ),
+            (
+                "CPOR_SERVER_MAX_CONNECTIONS",
+                "0",
+                "max_connections",
+                "1 to",
+            ),
+            (
+                "CPOR_SERVER_MAX_CONNECTIONS_PER_IP",
+                "0",
+                "max_connections_per_ip",
+                "1 to",
+            ),
+            (
+                "CPOR_SERVER_SNAPSHOT_POLL_MS",
+                "10",
+                "snapshot_poll_ms",
+                "50 to",
+            ),
+            (
+                "CPOR_SERVER_HASHING_THREADS",
+                "100",
+                "hashing_threads",
+                "0 to 64",
+            ),
+        ] {
+            let err = with_env(var, value).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("server.{key} = `{value}`")) && err.contains(range),
+                "{var}: {err}"
+            );
+        }
     }
 
     #[test]
