@@ -272,7 +272,9 @@ impl Failure {
             Failure::Unauthorised if ended => {
                 r.header("www-authenticate", "Bearer error=\"invalid_token\"");
             }
-            Failure::Unauthorised => {
+            // (A wrong password too: RFC 9110 asks every 401 to name its
+            // scheme, and some HTTP stacks refuse one that does not.)
+            Failure::Unauthorised | Failure::BadCredentials => {
                 r.header("www-authenticate", "Bearer");
             }
             Failure::Unavailable(_) => {

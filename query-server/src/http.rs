@@ -202,9 +202,13 @@ pub fn clear_cookie(name: &str, https: bool) -> String {
 }
 
 /// Whether a request's path is the API's, whose answers, errors of the
-/// HTTP layer included, are JSON.
+/// HTTP layer included, are JSON: its first segment, as the router reads
+/// it (empty segments passed over, `%XX` decoded), is `api` (`//api/v1/…`,
+/// `/%61pi/v1/…` too, which the router takes as the API).
 pub fn is_api(path: &str) -> bool {
-    path.starts_with("/api/")
+    path.split('/')
+        .find(|s| !s.is_empty())
+        .is_some_and(|first| percent_decode(first.as_bytes()) == "api")
 }
 
 #[cfg(test)]

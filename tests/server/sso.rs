@@ -879,6 +879,32 @@ fn app_code_flow(op: &Op, nonce: &str, user: &str) -> (String, String) {
     )
 }
 
+/// A review of the API (2026-12-06): the app's sign-on answered 503 when
+/// the provider did not answer, without the Retry-After every other 503
+/// of the API carries, so an app could not tell when to try again (the
+/// sign-on pauses 10 s after a call that got no answer).
+#[test]
+fn an_apps_sign_on_refused_for_the_provider_says_when_to_try_again() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    let n = c.api("POST", "/api/v1/sso/nonce", None, None).json();
+    let (id_token, access_token) = app_code_flow(&op, n["nonce"].as_str().unwrap(), "chen.wm");
+    drop(op);
+    let r = c.api(
+        "POST",
+        "/api/v1/sso/token",
+        Some(serde_json::json!({
+            "id_token": id_token, "ticket": n["ticket"], "access_token": access_token,
+        })),
+        None,
+    );
+    assert_eq!(r.status, 503, "{}", r.body);
+    assert_eq!(r.json()["error"], "unavailable");
+    assert_eq!(r.header("retry-after"), Some("10"), "{:?}", r.headers);
+}
+
 #[test]
 fn a_native_app_exchanges_its_id_token_for_a_bearer_token_that_sees_the_assigned_cases() {
     let data = Data::sample();

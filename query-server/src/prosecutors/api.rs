@@ -50,13 +50,19 @@ fn refused(e: &SsoError) -> Resp {
         e.to_string().escape_debug()
     );
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    Resp::json(
+    let mut r = Resp::json(
         status,
         &Error {
             error: e.kind(),
             message: e.user_message().to_string(),
         },
-    )
+    );
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // As every other 503 of the API: when to try again (the sign-on
+        // pauses for `RETRY_DISCOVERY` after the provider did not answer).
+        r.header("retry-after", &crate::sso::RETRY_AFTER.to_string());
+    }
+    r
 }
 
 /// `POST /api/v1/sso/nonce`.

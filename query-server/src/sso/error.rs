@@ -139,7 +139,9 @@ impl SsoError {
             SsoError::Expired(_) => "expired",
             SsoError::NonceMismatch(_) => "nonce_mismatch",
             SsoError::Exchange(_) => "exchange",
-            SsoError::InvalidToken(_) => "invalid_token",
+            // (Not `invalid_token`: the API's code for a bearer token whose
+            // session ended, which an app takes as "log in again".)
+            SsoError::InvalidToken(_) => "invalid_id_token",
             SsoError::MissingClaim(_) => "missing_claim",
             SsoError::ClaimMismatch(_) => "claim_mismatch",
             SsoError::InvalidAccount { .. } => "invalid_account",

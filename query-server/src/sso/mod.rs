@@ -77,6 +77,10 @@ const KEY_REFRESH_EVERY: Duration = Duration::from_secs(30);
 /// unavailable, at once (the refresher thread keeps its own schedule).
 const RETRY_DISCOVERY: Duration = Duration::from_secs(10);
 
+/// The Retry-After of a sign-on refused for the provider (503): the pause
+/// above.
+pub const RETRY_AFTER: u64 = RETRY_DISCOVERY.as_secs();
+
 /// How many calls to the provider's token and userinfo endpoints may be
 /// under way at once.
 pub(crate) const MAX_PROVIDER_CALLS: usize = 4;
