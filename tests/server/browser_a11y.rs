@@ -510,11 +510,28 @@ impl Browser {
             self.keys("\u{E004}");
             let (matches, what, outline) = {
                 let v = self.script(
+                    // The ring, 2 px at least, and 3:1 against what it is
+                    // drawn on (WCAG 1.4.11; it sits outside the element,
+                    // on the nearest background behind it).
                     "const e = document.activeElement;
                      if (!e || e === document.body) return [false, 'body', 'n/a'];
                      const s = getComputedStyle(e);
-                     const seen = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2;
-                     return [e.matches(arguments[0]), e.outerHTML.slice(0, 120), seen ? 'ok' : s.outlineStyle + ' ' + s.outlineWidth];",
+                     const rgb = c => (c.match(/[\\d.]+/g) || []).map(Number);
+                     const lum = ([r, g, b]) => {
+                       const f = x => { x /= 255; return x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4; };
+                       return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+                     };
+                     let p = e.parentElement, bg = [255, 255, 255];
+                     for (; p; p = p.parentElement) {
+                       const c = rgb(getComputedStyle(p).backgroundColor);
+                       if (c.length >= 3 && (c.length < 4 || c[3] > 0)) { bg = c; break; }
+                     }
+                     const [a, b] = [lum(rgb(s.outlineColor)), lum(bg)];
+                     const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+                     const seen = s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 2 && ratio >= 3;
+                     return [e.matches(arguments[0]), e.outerHTML.slice(0, 120),
+                             seen ? 'ok' : s.outlineStyle + ' ' + s.outlineWidth + ' ' + s.outlineColor
+                               + ' on rgb(' + bg.join(',') + '), contrast ' + ratio.toFixed(2)];",
                     json!([css]),
                 );
                 (
