@@ -420,7 +420,7 @@ fn the_keyboard_alone_signs_in_opens_a_case_and_signs_out_with_a_visible_focus()
         // the way to the captcha field, named for screen readers.
         b.tab_to("a.skip");
         let audio = b.tab_to(".captcha-audio a");
-        assert_eq!(b.text(&audio), "聽語音驗證碼（國語）");
+        assert_eq!(b.text(&audio), "聽語音驗證碼（國語，另開新視窗）");
         let player = b.find(".captcha-audio audio");
         assert_eq!(b.attribute(&player, "aria-label"), "語音驗證碼（國語）");
         let href = b.attribute(&audio, "href");

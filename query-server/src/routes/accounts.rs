@@ -93,6 +93,22 @@ fn captcha_limited(wait: u64) -> String {
     )
 }
 
+/// A signed-out form's problems, and, when no captcha could be issued
+/// (this address fetched too many), that instead of what was said of the
+/// captcha field, which the page then does not have (its error would
+/// point at nothing, and ask for digits there is no picture of).
+fn add_problems(c: &mut pages::Ctx, problems: Vec<Problem>, captcha: &Result<String, u64>) {
+    for p in problems {
+        if captcha.is_err() && matches!(p, Problem::Field("captcha", _)) {
+            continue;
+        }
+        c.add(p);
+    }
+    if let Err(w) = captcha {
+        c.add(Problem::General(captcha_limited(*w)));
+    }
+}
+
 /// The login page: `email` as typed (never the password), what went
 /// wrong, where to go after, and a wait if the client must (429).
 fn login_form(
@@ -107,10 +123,7 @@ fn login_form(
     let captcha = page_captcha(app, req, &csrf);
     let mut c = ctx(app, "登入", None, csrf);
     c.notice = req.query_map().get("m").and_then(|m| pages::notice(m));
-    problems.into_iter().for_each(|p| c.add(p));
-    if let Err(w) = &captcha {
-        c.add(Problem::General(captcha_limited(*w)));
-    }
+    add_problems(&mut c, problems, &captcha);
     let page = pages::Login {
         c,
         captcha_id: captcha.clone().unwrap_or_default(),
@@ -439,10 +452,7 @@ fn forgot_form(
         page_captcha(app, req, &csrf)
     };
     let mut c = ctx(app, "忘記密碼", None, csrf);
-    problems.into_iter().for_each(|p| c.add(p));
-    if let Err(w) = &captcha {
-        c.add(Problem::General(captcha_limited(*w)));
-    }
+    add_problems(&mut c, problems, &captcha);
     let page = pages::Forgot {
         c,
         sent,
