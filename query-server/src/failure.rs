@@ -37,6 +37,11 @@ pub enum Failure {
     /// No snapshot is live (`None`), or reading a database failed.
     #[error("unavailable")]
     Unavailable(Option<Cause>),
+    /// A change the accounts database could not record (a full disk, a
+    /// lock): 503, and what did not change, in words (`ENDED_NOTHING`, …),
+    /// not "the case data cannot be read".
+    #[error("not saved")]
+    NotSaved(Cause, &'static str),
     /// A form that does not repeat its anti-forgery token.
     #[error("form without its anti-forgery token")]
     Forbidden,
@@ -66,7 +71,24 @@ impl Failure {
     pub fn unavailable(cause: impl Into<Cause>) -> Failure {
         Failure::Unavailable(Some(cause.into()))
     }
+
+    /// A change could not be recorded: `words` says what did not change.
+    pub fn not_saved<E: Into<Cause>>(words: &'static str) -> impl FnOnce(E) -> Failure {
+        move |e| Failure::NotSaved(e.into(), words)
+    }
 }
+
+/// What a change the database could not record left as it was: the other
+/// devices' sessions.
+pub const SESSIONS_NOT_ENDED: &str =
+    "系統暫時無法登出其他裝置，其他裝置仍在登入狀態。請稍後再試一次。";
+/// A calendar feed's URL.
+pub const FEED_NOT_CHANGED: &str = "系統暫時無法變更訂閱網址，原訂閱網址仍然有效。請稍後再試一次。";
+/// A setting (digests, reminders).
+pub const SETTING_NOT_CHANGED: &str = "系統暫時無法儲存設定，設定維持原樣。請稍後再試一次。";
+/// An unsubscribe link's mailing.
+pub const STILL_SUBSCRIBED: &str =
+    "系統暫時無法取消通知，通知仍會寄出。請稍後再以信中的連結再試一次。";
 
 impl From<crate::live::Error> for Failure {
     fn from(e: crate::live::Error) -> Failure {
@@ -187,7 +209,10 @@ impl Failure {
 
     /// Logs the cause, if there is one; only the log sees it.
     fn log(&self, req: &Req) {
-        if let Failure::Unavailable(Some(cause)) | Failure::Internal(cause) = self {
+        if let Failure::Unavailable(Some(cause))
+        | Failure::Internal(cause)
+        | Failure::NotSaved(cause, _) = self
+        {
             tracing::error!("{} {}: {cause}", req.method, logged_path(&req.path));
         }
     }
@@ -218,6 +243,11 @@ impl Failure {
                     window(app),
                     app.maintenance.end.format("%H:%M")
                 ),
+            ),
+            Failure::NotSaved(_, words) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                (*words).into(),
             ),
             Failure::Unavailable(_) => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -277,7 +307,7 @@ impl Failure {
             Failure::Unauthorised | Failure::BadCredentials => {
                 r.header("www-authenticate", "Bearer");
             }
-            Failure::Unavailable(_) => {
+            Failure::Unavailable(_) | Failure::NotSaved(..) => {
                 r.header("retry-after", UNAVAILABLE_RETRY);
             }
             Failure::Throttled(wait, _) => {
@@ -344,6 +374,15 @@ impl Failure {
                     heading: "暫時無法提供服務",
                     text: UNAVAILABLE_PAGE.into(),
                     link: None,
+                },
+            ),
+            Failure::NotSaved(_, words) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Words {
+                    title: "錯誤：變更未完成",
+                    heading: "變更未完成",
+                    text: (*words).into(),
+                    link: Some(("/account", "回帳號設定")),
                 },
             ),
             Failure::Forbidden => (
@@ -430,7 +469,7 @@ impl Failure {
                 r.header("retry-after", &left.to_string());
                 r = r.route("maintenance");
             }
-            Failure::Unavailable(_) => {
+            Failure::Unavailable(_) | Failure::NotSaved(..) => {
                 r.header("retry-after", UNAVAILABLE_RETRY);
             }
             Failure::Throttled(wait, _) => {

@@ -1101,6 +1101,66 @@ fn a_session_or_a_setting_that_cannot_be_read_is_a_503_not_an_answer() {
     );
 }
 
+/// A review of the pages (2026-12-06): a change the accounts database
+/// could not record (a full disk, a lock) was answered with the page for
+/// case data that cannot be read: someone ending the sessions of a device
+/// they lost, or stopping a feed URL that leaked, was not told that the
+/// devices are still signed in and the URL still works. Each says what
+/// did not change.
+#[test]
+fn a_change_that_cannot_be_recorded_says_what_did_not_change() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let csrf = c.csrf();
+    let made = c.post("/account/feed", &[("csrf", &csrf), ("action", "renew")]);
+    assert!(made.status < 400, "{}", made.body);
+    // Another device, signed in.
+    let _app = Client::new(&server).api_token(WANG, PASSWORD);
+    for (on, path, form, says) in [
+        (
+            "DELETE ON sessions",
+            "/account/sessions",
+            vec![("csrf", csrf.as_str())],
+            "其他裝置仍在登入狀態",
+        ),
+        (
+            "DELETE ON calendar_feeds",
+            "/account/feed",
+            vec![("csrf", csrf.as_str()), ("action", "revoke")],
+            "原訂閱網址仍然有效",
+        ),
+        (
+            "INSERT ON calendar_feeds",
+            "/account/feed",
+            vec![("csrf", csrf.as_str()), ("action", "renew")],
+            "原訂閱網址仍然有效",
+        ),
+        (
+            "UPDATE OF reminders ON accounts",
+            "/account/reminders",
+            vec![("csrf", csrf.as_str()), ("on", "0")],
+            "設定維持原樣",
+        ),
+        (
+            "UPDATE OF digests ON accounts",
+            "/account/digests",
+            vec![("csrf", csrf.as_str()), ("on", "0")],
+            "設定維持原樣",
+        ),
+    ] {
+        let disk = full_disk(&data, on);
+        let r = c.post(path, &form);
+        disk.mend();
+        unavailable(&r, path);
+        assert!(
+            r.body.contains(says) && !r.body.contains("案件資料"),
+            "{path}: {}",
+            r.body
+        );
+    }
+}
+
 /// A review of the server (2026-12-05, its 2): turning the news digests on
 /// or off when the accounts database could not record it (locked, a full
 /// disk) redirected to "digests are on" (or off) all the same: a party

@@ -409,22 +409,16 @@ pub fn end_other_sessions(app: &App, req: &Req) -> Answer {
         s.account_id,
         Some(&s.hash),
     );
-    match ended {
-        Ok(n) => tracing::info!("{n} other sessions ended from the account page"),
-        Err(e) => return Err(Failure::unavailable(e)),
-    }
+    let n = ended.map_err(Failure::not_saved(crate::failure::SESSIONS_NOT_ENDED))?;
+    tracing::info!("{n} other sessions ended from the account page");
     Ok(Resp::redirect("/account?m=sessions-ended"))
 }
 
 pub fn digests(app: &App, req: &Req) -> Answer {
     let (s, form) = session_form(app, req)?;
     let on = form.get("on").is_some_and(|v| v == "1");
-    accounts::set_digests(&app.accounts.lock().expect("accounts"), s.account_id, on).map_err(
-        |e| {
-            tracing::error!("digests: {e}");
-            Failure::Unavailable(None)
-        },
-    )?;
+    accounts::set_digests(&app.accounts.lock().expect("accounts"), s.account_id, on)
+        .map_err(Failure::not_saved(crate::failure::SETTING_NOT_CHANGED))?;
     Ok(Resp::redirect(if on {
         "/account?m=digests-on"
     } else {

@@ -345,10 +345,7 @@ pub fn reminders(app: &App, req: &Req) -> Answer {
     let (holder, form) = account_form(app, req)?;
     let want = form.get("on").is_some_and(|v| v == "1");
     let on = store_hearings::set_reminders(&app.accounts.lock().expect("accounts"), holder, want)
-        .map_err(|e| {
-        tracing::error!("reminders: {e}");
-        Failure::Unavailable(None)
-    })?;
+        .map_err(Failure::not_saved(crate::failure::SETTING_NOT_CHANGED))?;
     Ok(Resp::redirect(if on {
         "/account?m=reminders-on"
     } else {
@@ -429,10 +426,7 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
                 holder,
                 Utc::now(),
             )
-            .map_err(|e| {
-                tracing::error!("a calendar feed: {e}");
-                Failure::Unavailable(None)
-            })?;
+            .map_err(Failure::not_saved(crate::failure::FEED_NOT_CHANGED))?;
             let mut r = Resp::redirect("/account?m=feed-made");
             r.header(
                 "set-cookie",
@@ -446,11 +440,8 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
             Ok(r)
         }
         Some("revoke") => {
-            let done = store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), holder);
-            if let Err(e) = done {
-                tracing::error!("a calendar feed: {e}");
-                return Err(Failure::Unavailable(None));
-            }
+            store_hearings::revoke_feed(&app.accounts.lock().expect("accounts"), holder)
+                .map_err(Failure::not_saved(crate::failure::FEED_NOT_CHANGED))?;
             Ok(Resp::redirect("/account?m=feed-revoked"))
         }
         _ => Err(Failure::BadRequest {

@@ -187,7 +187,7 @@ pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
         Mailing::Reminders => store::hearings::stop_reminders(&conn, &email),
     };
     drop(conn);
-    done.map_err(Failure::unavailable)?;
+    done.map_err(Failure::not_saved(crate::failure::STILL_SUBSCRIBED))?;
     tracing::info!("{} turned off by unsubscribe link", mailing.as_str());
     let what = mailing_name(mailing);
     let one_click = req
