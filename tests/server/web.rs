@@ -129,10 +129,15 @@ fn a_new_user_activates_signs_in_and_sees_exactly_the_cases_granted_to_them() {
         "{}",
         spent.body
     );
-    assert!(!Client::new(&server)
-        .get("/reset?token=0123")
-        .body
-        .contains("帳號已經啟用"));
+    let invalid = Client::new(&server).get("/reset?token=0123");
+    assert!(!invalid.body.contains("帳號已經啟用"));
+    // A review of the pages (2026-12-06): a link that no longer works was a
+    // 200 titled as the form it no longer is; the title is what a screen
+    // reader says first.
+    for page in [&spent, &invalid] {
+        assert_eq!(page.status, 404, "{}", page.body);
+        assert!(page.body.contains("<title>錯誤："), "{}", page.body);
+    }
 
     let r = c.login(LAWYER, PASSWORD);
     assert_eq!(r.header("location"), Some("/cases"));

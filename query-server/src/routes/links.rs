@@ -40,21 +40,39 @@ fn token_account(app: &App, token: &str, purpose: Purpose) -> Result<Option<Acco
     })
 }
 
+/// A link page's context: a link that no longer works says so first
+/// (the error summary, the title 錯誤：…), which is what a screen reader
+/// reads; the page's text says what to do.
+fn link_ctx(app: &App, heading: &'static str, csrf: String, valid: bool) -> pages::Ctx {
+    let mut c = ctx(app, heading, None, csrf);
+    if !valid {
+        c.add(Problem::General("這個連結已無法使用。".into()));
+    }
+    c
+}
+
 pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
     let token = req.query_map().get("token").cloned().unwrap_or_default();
     let account = token_account(app, &token, purpose)?;
     let (heading, action, _) = link_page(purpose);
+    let valid = account.is_some();
     let page = pages::PasswordForm {
-        c: ctx(app, heading, None, csrf),
+        c: link_ctx(app, heading, csrf, valid),
         heading,
         action,
-        valid: account.is_some(),
+        valid,
         token,
         email: account.map(|a| a.email),
         strength: None,
     };
-    Ok(with_cookie(pages::html(StatusCode::OK, &page)?, cookie).route(action))
+    // A link that no longer works is no form: 404, titled 錯誤：.
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok(with_cookie(pages::html(status, &page)?, cookie).route(action))
 }
 
 pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
@@ -82,7 +100,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
             super::accounts::set_device_cookie(app, &mut r, device);
             return Ok(r.route(action));
         }
-        SetPassword::BadLink => (false, None, StatusCode::OK),
+        SetPassword::BadLink => (false, None, StatusCode::NOT_FOUND),
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait, Limit::Attempts)),
         SetPassword::Busy => (
             true,
@@ -110,7 +128,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     let strength = refused.then(|| {
         password::strength(&field(&form, "password"), email.as_deref().unwrap_or("")).label()
     });
-    let mut c = ctx(app, heading, None, field(&form, "csrf"));
+    let mut c = link_ctx(app, heading, field(&form, "csrf"), valid);
     if let Some(p) = error {
         c.add(p);
     }
