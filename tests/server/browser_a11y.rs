@@ -278,6 +278,13 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     b.go(&format!("{base}/account"));
     b.wait_path("/account");
     audit.check(b, "account");
+    // The password's rules as the reset form says them, the one refused
+    // for being common included.
+    assert!(
+        b.source().contains("太常見的密碼無法使用"),
+        "{}",
+        b.source()
+    );
     // The calendar feed's address, shown once as it is made (on the second
     // walk, made anew).
     b.click(&b.find("form[action=\"/account/feed\"] button"));
@@ -287,6 +294,25 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
         url.contains("/calendar/") && url.ends_with(".ics"),
         "{url}\n{}",
         b.source()
+    );
+    // Readable, and whole on a phone (a review of the pages, 2026-12-06:
+    // the box had no style, the browser's small default: about 100
+    // characters in a short box, and iOS zooms in on text under 16 px).
+    let fits = b.script(
+        "const e = document.querySelector('#feed-url');
+         return [e.clientWidth, parseFloat(getComputedStyle(e).fontSize),
+                 document.documentElement.clientWidth];",
+        json!([]),
+    );
+    let (width, font, viewport) = (
+        fits[0].as_f64().unwrap(),
+        fits[1].as_f64().unwrap(),
+        fits[2].as_f64().unwrap(),
+    );
+    assert!(
+        font >= 16.0 && width >= (viewport - 96.0).min(400.0),
+        "the feed's URL box: {width} px wide, {font} px text, on a {viewport} px page ({})",
+        b.screen.name
     );
     audit.check(b, "account-feed-url");
     b.type_into("#current", "not the password at all");
