@@ -405,3 +405,38 @@ fn through_the_shipped_nginx_every_answer_in_the_maintenance_window_is_the_sites
         }
     }
 }
+
+/// A review of the admin side (2026-12-06): the shipped crontab kept its
+/// times in Asia/Taipei with `CRON_TZ`, which Debian's cron (3.0pl1)
+/// ignores: on a machine whose clock is UTC the nightly import ran at 08:30
+/// in Taipei, after the morning's mail had gone out from the previous
+/// snapshot. Its times are the machine's (UTC, as it says): the import
+/// at 00:30 in Taipei, where there is no daylight saving time.
+#[test]
+fn the_shipped_crontab_imports_at_half_past_midnight_in_taipei_on_a_utc_machine() {
+    let crontab = std::fs::read_to_string(repo_root().join("scripts/deploy/crontab")).unwrap();
+    let jobs: Vec<&str> = crontab
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.contains('='))
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    assert!(
+        !crontab
+            .lines()
+            .any(|l| l.trim_start().starts_with("CRON_TZ")),
+        "Debian's cron ignores CRON_TZ: {crontab}"
+    );
+    let nightly = jobs
+        .iter()
+        .find(|l| l.contains("scripts/nightly"))
+        .expect("the nightly job");
+    let fields: Vec<&str> = nightly.split_whitespace().collect();
+    let (minute, hour): (u32, u32) = (fields[0].parse().unwrap(), fields[1].parse().unwrap());
+    let taipei = (hour * 60 + minute + 8 * 60) % (24 * 60);
+    assert_eq!(taipei, 30, "the import at 00:30 in Taipei: {nightly}");
+    assert!(
+        jobs.iter()
+            .any(|l| l.starts_with("*/5 * * * *") && l.contains("cpor-etl send")),
+        "send every five minutes: {crontab}"
+    );
+}
