@@ -547,6 +547,44 @@ fn send_today_takes_a_day_in_either_form() {
     assert!(run.stderr.contains("YYYYMMDD"), "{}", run.stderr);
 }
 
+/// A review of the admin side (2026-12-06): `send --today` for a day long
+/// past is refused, and the refusal suggested `--force`, which an operator
+/// catching up after an outage would add: real people were told of a
+/// hearing two days away as "7 天後", and of hearings already held. The
+/// refusal says why, and offers no way round it.
+#[test]
+fn send_for_another_day_is_refused_without_offering_force() {
+    let run = two_nights().etl(&["send", "--today", "20200101"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("only today's or yesterday's") && !run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+}
+
+/// A review of the admin side (2026-12-06): reading a kept snapshot that
+/// is not live and turned out damaged (`case --date`, `dump --date`)
+/// advised re-importing its night with `import --force`, which made that
+/// older night live: the site went back a night, and the newer night's
+/// grants left it. The live site is not affected, and the advice is to
+/// restore the file.
+#[test]
+fn a_damaged_kept_snapshot_read_by_date_is_no_reason_to_import_its_night_again() {
+    let env = two_nights();
+    crate::util::damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let run = env.etl(&["dump", "--date", "20261123"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("20261124-1.sqlite")
+            && run.stderr.contains("not affected")
+            && run.stderr.contains("backup")
+            && !run.stderr.contains("import --force"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// Every command's `--help` ends with the exit codes, which a cron wrapper
 /// or an operator reading one command's help needs (only `import`, `send`
 /// and the top level had them).

@@ -78,9 +78,20 @@ pub fn open_snapshot(store: &Store, date: Option<&str>) -> Result<Snapshot> {
             )
         })?,
     };
-    store
-        .verify(&file)
-        .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
+    store.verify(&file).map_err(|e| {
+        // A kept snapshot that is not live: the site is not affected, and
+        // importing its night again (`REPLACE_DAMAGED`'s advice for the
+        // live one) would put that older night live.
+        let live = store.live().ok().flatten().filter(|l| l.path != file.path);
+        match live {
+            Some(live) => anyhow!(
+                "{e}. The live site is not affected (it serves {}); to read this night again, {}",
+                live.name(),
+                store::layout::RESTORE
+            ),
+            None => anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED),
+        }
+    })?;
     Snapshot::open(&file).with_context(|| format!("opening {}", file.path.display()))
 }
 

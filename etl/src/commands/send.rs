@@ -53,8 +53,10 @@ pub fn run(
         if day != real && day != real - chrono::Duration::days(1) {
             anyhow::bail!(
                 "--today {day}: today is {real} (Asia/Taipei); only today's or yesterday's \
-                 reminders can be caught up, and another day's would tell of hearings as \
-                 if it were that day (use --force for that, e.g. to try the sample data)"
+                 reminders can be caught up: another day's would tell real people of \
+                 hearings as if it were that day (\"7 天後\" of one two days away, and \
+                 hearings already held). Days missed are not caught up; their hearings \
+                 are in the calendar feeds and the next reminders"
             );
         }
     }
