@@ -255,6 +255,13 @@ fn assert_refused(data: &Data, c: &mut Client, r: &Resp, status: u16, kind: &str
     assert_eq!(r.header("x-cpor-sso-refusal"), Some(kind), "{}", r.body);
     assert!(r.body.contains(words), "{kind}: {}", r.body);
     assert!(r.body.contains("lang=\"zh-Hant\""));
+    // Its title says it failed: what a screen reader reads first (a
+    // review of the pages, 2026-12-06: it was 「檢察官登入」).
+    assert!(
+        r.body.contains("<title>無法以法務部單一登入登入"),
+        "{kind}: {}",
+        r.body
+    );
     assert!(
         !r.set_cookies().iter().any(|c| c.starts_with("sid=")),
         "{kind}: {:?}",

@@ -225,8 +225,9 @@ fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
         req.ip,
         e.to_string().escape_debug()
     );
+    // Titled as what happened, as the other refusal pages.
     let page = pages::Message {
-        c: ctx(app, "檢察官登入", None, String::new()),
+        c: ctx(app, "無法以法務部單一登入登入", None, String::new()),
         heading: "無法以法務部單一登入登入",
         text: e.user_message().to_string(),
         links: if e.about_the_account() {
