@@ -40,8 +40,9 @@ pub struct CourtStats {
     pub cases_out_of_scope_court: u64,
     pub cases_out_of_scope_category: u64,
     /// Cases left out of tonight's files (a rejected row, or listed twice)
-    /// kept as the previous snapshot had them (`CaseData::as_of`).
-    pub cases_carried_over: u64,
+    /// whose previous version is kept for the next night's comparison
+    /// only (`CaseData::as_of`).
+    pub cases_left_out_kept: u64,
     pub entries_kept: u64,
     /// Hearings the queryable cases' entries schedule (rows of the
     /// `hearings` table), and how many of them the rules were unsure about.

@@ -1051,13 +1051,15 @@ impl Writer<'_, '_> {
                 .saturating_sub(import.rejects.len() as u64);
             r.rejects = import.rejects;
             if in_scope && r.reasons.is_empty() {
-                import.stats.cases_carried_over =
-                    self.carry_left_out(&mut import.data, &import.left_out)?;
-            }
-            r.stats = Some(import.stats);
-            if in_scope && r.reasons.is_empty() {
                 r.reasons.extend(self.shrunk(&r.court, &import.data)?);
             }
+            // (Only into a court imported tonight: one carried over whole
+            // keeps all its previous cases anyway.)
+            if in_scope && r.reasons.is_empty() {
+                import.stats.cases_left_out_kept =
+                    self.keep_left_out(&mut import.data, &import.left_out)?;
+            }
+            r.stats = Some(import.stats);
             if !in_scope {
                 r.status = CourtStatus::OutOfScope;
             } else if r.reasons.is_empty() {
@@ -1074,16 +1076,18 @@ impl Writer<'_, '_> {
     }
 
     /// The cases left out of a court's files tonight (`left_out`: a
-    /// rejected row, or listed twice) that the previous snapshot has: each
-    /// keeps the version it had there, tonight's cutoff applied again, as
-    /// an unusable court keeps its data, marked with the export date of
-    /// that data (`CaseData::as_of`). So the site shows it, saying from
-    /// when, instead of dropping it for a night, its reminders go on, and
-    /// the next night's mail compares with it: before, the case came back
-    /// as a new grant (a second approval mail, the address's bounce flag
-    /// cleared, the news of the gap told as no news). Said among the
-    /// night's warnings; returns how many.
-    fn carry_left_out(
+    /// rejected row, or listed twice) that the previous snapshot has: the
+    /// version it had is kept in tonight's snapshot, tonight's cutoff
+    /// applied again, marked with the export date of that data
+    /// (`CaseData::as_of`, `meta.cases_carried_over`), for the next night
+    /// to compare with only. Tonight it is shown nowhere, reminded of by
+    /// nobody and tells no news, as the contract has it (a night is built
+    /// from its batch alone; a clerk's revocation among its rejected rows
+    /// must not go on working); the next night's mail compares with it:
+    /// before, the case came back as a new grant (a second approval mail,
+    /// the address's bounce flag cleared, the news of the gap told as no
+    /// news). Said among the night's warnings; returns how many.
+    fn keep_left_out(
         &mut self,
         data: &mut CourtData,
         left_out: &[CaseKey],
@@ -1128,13 +1132,17 @@ impl Writer<'_, '_> {
         if !kept.is_empty() {
             let n = kept.len();
             let shown: Vec<&str> = kept.iter().take(5).map(String::as_str).collect();
+            let (s, them, come) = if n == 1 {
+                ("", "it", "comes")
+            } else {
+                ("s", "them", "come")
+            };
             self.accepted.push(format!(
-                "{}: {n} case{} left out of tonight's files (a rejected row) kept as {} had {},                  until the court's files give {} again: {}{}",
+                "{}: {n} case{s} left out of tonight's files (a row rejected, or listed twice): \
+                 not shown tonight; the version {} had is kept for the next night to compare \
+                 with (not a new grant when {them} {come} back): {}{}",
                 data.code,
-                if n == 1 { "" } else { "s" },
                 previous.file.name(),
-                if n == 1 { "it" } else { "them" },
-                if n == 1 { "it" } else { "them" },
                 shown.join(", "),
                 if n > 5 { ", …" } else { "" }
             ));

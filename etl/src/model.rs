@@ -52,10 +52,10 @@ pub struct CaseData {
     /// (`meta.hearings_corrected`), for the mail stage to tell their
     /// followers what the night's news does not.
     pub hearings_corrected: bool,
-    /// The export date of the case's data when it is carried over alone:
-    /// left out of its court's files tonight (a rejected row, or listed
-    /// twice), it keeps the version the previous snapshot had
-    /// (`meta.cases_carried_over`). `None`: its court's date.
+    /// Set for a case left out of its court's files tonight (a rejected
+    /// row, or listed twice) whose previous version the snapshot keeps for
+    /// the next night's comparison only (`meta.cases_carried_over`; not
+    /// shown, not reminded of): the export date of that version's data.
     pub as_of: Option<NaiveDate>,
 }
 

@@ -20,7 +20,7 @@
 //! `schemas::hearing_store`, whatever the version, and a version 1 or 2
 //! snapshot simply has none to show.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -77,10 +77,11 @@ pub struct Snap {
     /// alone, the calendar feed, is stamped with it (DTSTAMP), so that it
     /// stays the same until the next snapshot.
     pub built: DateTime<Utc>,
-    /// The cases carried over alone (left out of their court's files that
-    /// night, kept as the snapshot before had them), by id, with the
-    /// export date of their data (`schemas::case::carried_cases`).
-    carried: BTreeMap<i64, NaiveDate>,
+    /// The cases left out of their court's files that night (a rejected
+    /// row), whose previous version the snapshot keeps only for the next
+    /// night's comparison (`schemas::case::carried_cases`): never shown.
+    /// The contract builds a night's snapshot from its batch alone.
+    left_out: BTreeSet<i64>,
     pool: Mutex<Vec<Connection>>,
     /// A query met SQLite's corruption errors: check the file now.
     suspect: AtomicBool,
@@ -113,10 +114,13 @@ impl Snap {
             snapshot: path.display().to_string(),
             error,
         })?;
-        let carried = schemas::case::carried_cases(&first).map_err(|error| Error::Query {
-            snapshot: path.display().to_string(),
-            error,
-        })?;
+        let left_out = schemas::case::carried_cases(&first)
+            .map_err(|error| Error::Query {
+                snapshot: path.display().to_string(),
+                error,
+            })?
+            .into_keys()
+            .collect();
         let built = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .map(DateTime::<Utc>::from)
@@ -134,20 +138,16 @@ impl Snap {
             date,
             schema_version,
             built,
-            carried,
+            left_out,
             pool: Mutex::new(pool),
             suspect: AtomicBool::new(false),
         })
     }
 
-    /// `r` with its own data's date if its case was carried over alone.
-    fn own(&self, mut r: CaseRow) -> CaseRow {
-        if let Some(&as_of) = self.carried.get(&r.id) {
-            r.as_of = Some(as_of);
-            r.carried_over = true;
-            r.case_carried = true;
-        }
-        r
+    /// `r`, unless its case was left out of the night (kept only for the
+    /// next night's comparison): then none, as if it were not there.
+    fn shown(&self, r: CaseRow) -> Option<CaseRow> {
+        (!self.left_out.contains(&r.id)).then_some(r)
     }
 
     /// Runs `f` on a pooled connection.
@@ -272,7 +272,7 @@ impl Snap {
             out.sort_by_key(|r: &CaseRow| r.case.id());
             Ok(out)
         })
-        .map(|rows| rows.into_iter().map(|r| self.own(r)).collect())
+        .map(|rows| rows.into_iter().filter_map(|r| self.shown(r)).collect())
     }
 
     /// The cases `owner_column` = `owner` selects through `from`, queryable
@@ -294,7 +294,7 @@ impl Snap {
             let rows = st.query_map([owner], CaseRow::from_row)?;
             rows.collect::<rusqlite::Result<Vec<_>>>()
         })
-        .map(|rows| rows.into_iter().map(|r| self.own(r)).collect())
+        .map(|rows| rows.into_iter().filter_map(|r| self.shown(r)).collect())
     }
 
     /// One case, only if it is queryable and granted to `email`: any other
@@ -313,7 +313,7 @@ impl Snap {
             )
             .optional()
         })
-        .map(|row| row.map(|r| self.own(r)))
+        .map(|row| row.and_then(|r| self.shown(r)))
     }
 
     /// The queryable cases a prosecutor (MOJ single sign-on account) is
@@ -348,7 +348,7 @@ impl Snap {
             )
             .optional()
         })
-        .map(|row| row.map(|r| self.own(r)))
+        .map(|row| row.and_then(|r| self.shown(r)))
     }
 
     /// Whether the export names `account` as the prosecutor of any case
@@ -445,9 +445,11 @@ impl Snap {
                 };
                 let case = CaseRef::from_row(r, 1, 3)?;
                 let court_name: String = r.get(2)?;
-                let own = self.carried.get(&r.get::<_, i64>(7)?).copied();
-                let as_of = own.or(r.get::<_, Option<i64>>(8)?.and_then(from_int));
-                let carried_over = own.is_some() || r.get::<_, i64>(9)? == 1;
+                if self.left_out.contains(&r.get::<_, i64>(7)?) {
+                    continue;
+                }
+                let as_of = r.get::<_, Option<i64>>(8)?.and_then(from_int);
+                let carried_over = r.get::<_, i64>(9)? == 1;
                 for h in hearing_list::current(&list).filter(|h| h.at >= from) {
                     out.push(UpcomingHearing {
                         hearing: HearingRow::new(h.clone(), &case),
@@ -512,9 +514,6 @@ pub struct CaseRow {
     pub status_date: Option<NaiveDate>,
     pub as_of: Option<NaiveDate>,
     pub carried_over: bool,
-    /// The case alone is carried over (left out of its court's files
-    /// that night, kept as the snapshot before had it), not its court.
-    pub case_carried: bool,
     /// The latest three entries, newest first: (posted, text).
     pub entries: Vec<(NaiveDate, String)>,
 }
@@ -538,7 +537,6 @@ impl CaseRow {
             status_date: r.get::<_, Option<i64>>(8)?.and_then(from_int),
             as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
             carried_over: r.get::<_, i64>(10)? == 1,
-            case_carried: false,
             entries,
         })
     }
@@ -787,7 +785,8 @@ mod tests {
         snapshot_with(dir, None)
     }
 
-    /// The same, the case carried over alone with data of `as_of`.
+    /// The same, the case left out of the night, its version kept from a
+    /// snapshot of `as_of`.
     fn snapshot_with(dir: &Path, as_of: Option<NaiveDate>) -> PathBuf {
         let path = dir.join("20261124-1.sqlite");
         let case = CaseData {
@@ -835,47 +834,41 @@ mod tests {
         }
     }
 
-    /// A case left out of its court's files for a night is kept as the
-    /// snapshot before had it (`meta.cases_carried_over`): every way the
-    /// site reads it says its data is of that night, the case alone.
+    /// A case left out of its court's files for a night (a rejected row)
+    /// keeps its previous version in the snapshot for the next night's
+    /// comparison only (`meta.cases_carried_over`): the contract builds a
+    /// night from its batch alone, so the site shows it nowhere, by no way
+    /// of reading it (a grant a clerk revoked among its rejected rows must
+    /// not go on working).
     #[test]
-    fn a_case_carried_over_alone_says_the_day_its_data_is_of() {
+    fn a_case_left_out_of_the_night_is_shown_nowhere() {
         let dir = tempfile::tempdir().unwrap();
         let before = day().pred_opt().unwrap();
         let snap = Snap::open(&snapshot_with(dir.path(), Some(before))).unwrap();
-        let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
-        assert_eq!(
-            (row.as_of, row.carried_over, row.case_carried),
-            (Some(before), true, true)
-        );
-        let listed = snap.cases_of("a@example.com").unwrap();
-        assert_eq!(
-            (listed[0].as_of, listed[0].case_carried),
-            (Some(before), true)
-        );
-        let prosecutors = snap
+        let from = day().and_hms_opt(0, 0, 0).unwrap();
+        assert!(snap.case_of("a@example.com", &case()).unwrap().is_none());
+        assert!(snap.cases_of("a@example.com").unwrap().is_empty());
+        assert!(snap
             .case_of_prosecutor("chen.wm", &case())
             .unwrap()
-            .unwrap();
-        assert_eq!(prosecutors.as_of, Some(before));
-        let from = day().and_hms_opt(0, 0, 0).unwrap();
-        let upcoming = snap.upcoming_hearings_for("a@example.com", from).unwrap();
-        assert!(upcoming
-            .iter()
-            .all(|u| u.as_of == Some(before) && u.carried_over));
-        assert_eq!(
-            crate::pages::carried_note(&row).unwrap(),
-            "臺灣臺北地方法院 民事 115年度重訴字第77號 115/11/23 之後的資料尚未更新，以下為該日之資料"
-        );
-        // Not carried: the court's date, nothing said.
+            .is_none());
+        assert!(snap.cases_of_prosecutor("chen.wm").unwrap().is_empty());
+        assert!(snap
+            .upcoming_hearings_for("a@example.com", from)
+            .unwrap()
+            .is_empty());
+        assert!(snap
+            .upcoming_hearings_for_prosecutor("chen.wm", from)
+            .unwrap()
+            .is_empty());
+        // The same case, not left out: shown.
         let dir = tempfile::tempdir().unwrap();
         let snap = Snap::open(&snapshot(dir.path())).unwrap();
-        let row = snap.case_of("a@example.com", &case()).unwrap().unwrap();
-        assert_eq!(
-            (row.as_of, row.carried_over, row.case_carried),
-            (Some(day()), false, false)
-        );
-        assert_eq!(crate::pages::carried_note(&row), None);
+        assert!(snap.case_of("a@example.com", &case()).unwrap().is_some());
+        assert!(!snap
+            .upcoming_hearings_for("a@example.com", from)
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
@@ -956,7 +949,6 @@ mod tests {
             status_date: None,
             as_of: None,
             carried_over: false,
-            case_carried: false,
             entries: Vec::new(),
         };
         assert!(snap.hearings_of(&row).unwrap().is_empty());

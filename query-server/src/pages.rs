@@ -152,8 +152,8 @@ pub struct CaseItem {
     /// The latest entry's date, or a dash.
     pub latest: String,
     pub url: String,
-    /// The court's (or the case's) data is an earlier night's: what the
-    /// list says beside the latest entry's date (`該院資料至 115/11/23`).
+    /// The court's data is an earlier night's: the day it is of, which the
+    /// list says beside the latest entry's date (`（該院資料至 115/11/23）`).
     pub carried: Option<String>,
     /// The last day the case can be queried, if its status counts down.
     pub last_day: Option<String>,
@@ -194,35 +194,19 @@ pub fn case_title(r: &CaseRow) -> String {
 
 /// For a court whose data in the live snapshot is an earlier night's, the
 /// service saying so in words true on whatever day they are read:
-/// `臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料`; for a
-/// case carried over alone (its row in the court's files could not be
-/// read that night), the case: `臺灣臺北地方法院 民事 115年度訴字第1號
-/// 115/11/23 之後的資料尚未更新，以下為該日之資料`.
+/// `臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料`.
 pub fn carried_note(r: &CaseRow) -> Option<String> {
-    carried_day(r).map(|day| {
-        let whose = if r.case_carried {
-            case_title(r)
-        } else {
+    carried_as_of(r).map(|day| {
+        format!(
+            "{} {day} 之後的資料尚未更新，以下為該日之資料",
             clean(&r.court_name)
-        };
-        format!("{whose} {day} 之後的資料尚未更新，以下為該日之資料")
+        )
     })
 }
 
-/// The day a carried-over court's (or case's) data is of (ROC), if it is
-/// carried over.
-fn carried_day(r: &CaseRow) -> Option<String> {
-    r.carried_over.then(|| r.as_of.map_or("—".into(), roc))
-}
-
-/// What a list says beside a carried-over case's latest entry:
-/// `該院資料至 115/11/23`, or `本案資料至 115/11/23` for a case carried over
-/// alone.
+/// The day a carried-over court's data is of (ROC), if it is carried over.
 fn carried_as_of(r: &CaseRow) -> Option<String> {
-    carried_day(r).map(|day| {
-        let whose = if r.case_carried { "本案" } else { "該院" };
-        format!("{whose}資料至 {day}")
-    })
+    r.carried_over.then(|| r.as_of.map_or("—".into(), roc))
 }
 
 /// The last day a case can be queried: for a status that starts the

@@ -32,11 +32,13 @@
 -- the mail stage (`schemas::hearing_store::corrected`, docs/HEARINGS.md).
 -- Written by builds since 2026-12-06, when there are any (a key added
 -- again): 'cases_carried_over', the cases left out of their court's files
--- that night (a rejected row, or listed twice) that keep the version the
--- snapshot before had, each as `id:YYYYMMDD` with the export date of that
--- version's data, comma-separated, ascending by id
--- (`schemas::case::carried_cases`). Readers that do not know it show such
--- a case with its court's date.
+-- that night (a rejected row, or listed twice) whose rows here are the
+-- version the snapshot before had, kept for the next night's comparison
+-- only (never shown, never reminded of), each as `id:YYYYMMDD` with the
+-- export date of that version's data, comma-separated, ascending by id
+-- (`schemas::case::carried_cases`). A reader that does not know the key
+-- would show such a case: the website and the ETL of the same build know
+-- it.
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL

@@ -89,11 +89,11 @@ impl CaseRef {
 }
 
 /// `meta.cases_carried_over` of a snapshot: the cases left out of their
-/// court's files tonight (a rejected row, or listed twice) that keep the
-/// version the snapshot before had, carried over as a court is, each with
-/// the export date of that version's data (YYYYMMDD): `id:date`,
-/// comma-separated, ascending by id. A snapshot without the row carries
-/// none (it was written before 2026-12-06, or carried none).
+/// court's files that night (a rejected row, or listed twice) whose rows
+/// are the version the snapshot before had, kept for the next night's
+/// comparison only (never shown, never reminded of), each with the export
+/// date of that version's data (YYYYMMDD): `id:date`, comma-separated,
+/// ascending by id. A snapshot without the row keeps none.
 pub const CARRIED_CASES_KEY: &str = "cases_carried_over";
 
 /// The value of [`CARRIED_CASES_KEY`] for `cases` (case id, export date),

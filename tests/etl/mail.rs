@@ -3929,9 +3929,10 @@ fn a_moved_hearing_is_said_in_the_digests_subject_and_in_the_reminder() {
 /// it came back the next night it was taken for a new grant: its
 /// followers had their approval mail a second time, the address's bounce
 /// flag was cleared though no clerk acted, and the news of the gap came
-/// as a plain list, not as news. A case left out keeps its previous
-/// version in the snapshot, carried over as a court is, so the next
-/// night compares with it.
+/// as a plain list, not as news. The night keeps the case's previous
+/// version for the next night's comparison only: not shown, no mail that
+/// night (the contract builds a night from its batch alone), and its
+/// return compared with it.
 #[test]
 fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
     let env = Env::new();
@@ -3945,20 +3946,29 @@ fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
     let fixed = n2.clone();
     n2.cases[0] = (1, "審理中", "115/13/40");
     let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
-    assert!(
-        run.stdout.contains("115/13/40") || run.stderr.contains("115/13/40"),
-        "the rejected row is named: {}{}",
-        run.stdout,
-        run.stderr
-    );
     let said = format!("{}{}", run.stdout, run.stderr);
     assert!(
-        said.contains("TPD: 1 case left out of tonight's files (a rejected row) kept as 20261123-1.sqlite had it")
-            && said.contains("民事 115年度訴字第1號 (as of 115/11/23)"),
+        said.contains("115/13/40"),
+        "the rejected row is named: {said}"
+    );
+    assert!(
+        said.contains(
+            "TPD: 1 case left out of tonight's files (a row rejected, or listed twice): not shown \
+             tonight; the version 20261123-1.sqlite had is kept for the next night to compare with \
+             (not a new grant when it comes back): 民事 115年度訴字第1號 (as of 115/11/23)"
+        ),
         "the night says what it kept: {said}"
     );
+    assert_eq!(
+        env.report("20261124")["courts"][0]["stats"]["cases_left_out_kept"],
+        1
+    );
     send(&env, &smtp);
-    // The site still shows the case, as night 1 had it.
+    assert_eq!(
+        smtp.accepted_for("a@example.com").len(),
+        1,
+        "nothing of the case the night it is left out"
+    );
     let night2 = env.live_dump();
     // Night 3: the row is right again.
     import(&env, &smtp, &fixed.write(env.dir.path(), "20261125"));
@@ -3975,15 +3985,66 @@ fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
         "the news of the gap, as news: {}",
         mails[1]
     );
+    // What night 2 kept, as an administrator sees it.
     let case1 = night2
         .lines()
         .find(|l| l.contains(r#""number":1,"#))
-        .unwrap_or_else(|| panic!("case 1 is still in the snapshot: {night2}"));
+        .unwrap_or_else(|| panic!("case 1 is kept in the snapshot: {night2}"));
     assert!(
-        case1.contains(r#""as_of":"115/11/23","carried_over":true"#),
+        case1.contains(r#""as_of":"115/11/23","left_out":true"#) && case1.contains("a@example.com"),
         "{case1}"
     );
-    assert!(case1.contains("a@example.com"), "{case1}");
+}
+
+/// The review of the session's change (2026-12-06, its 4): the case left
+/// out for a night returned, and an entry posted late (補登, below the
+/// three shown) on the day of the version kept, let in by a withdrawal,
+/// was compared with the date of the night it was left out of, not of its
+/// data: written before that, it was taken for an old entry moving up,
+/// and never told. The kept version is compared with as of its own date.
+#[test]
+fn a_late_posting_on_the_kept_versions_day_is_news_when_the_case_returns() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let row = |seq: u32, posted: &str, text: &str, modified: &str, withdrawn: &str| {
+        (1, format!("{seq},{posted},{text},{modified},{withdrawn}"))
+    };
+    let grants = [(1, "a@example.com".to_string())];
+    let mut rows = vec![
+        row(1, "115/11/10", "收狀", "115/11/10 09:00:00", "N"),
+        row(2, "115/11/20", "準備程序", "115/11/20 09:00:00", "N"),
+        row(3, "115/11/21", "收受書狀", "115/11/21 09:00:00", "N"),
+    ];
+    let n1 = env.dir.path().join("20261123");
+    crate::util::write_tpd_batch(&n1, &[(1, "審理中", "")], &rows, &grants);
+    import(&env, &smtp, &n1);
+    send(&env, &smtp);
+    // Night 2: the case's row is rejected; the case is left out.
+    let n2 = env.dir.path().join("20261124");
+    crate::util::write_tpd_batch(&n2, &[(1, "審理中", "115/13/40")], &rows, &grants);
+    import(&env, &smtp, &n2);
+    send(&env, &smtp);
+    // Night 3: back; 3 withdrawn, and 4, dated 115/11/05, posted late on
+    // 115/11/23 (after night 1's export, before night 2's).
+    rows[2] = row(3, "115/11/21", "收受書狀", "115/11/24 10:00:00", "Y");
+    rows.push(row(
+        4,
+        "115/11/05",
+        "115/12/15 10:00第一法庭言詞辯論",
+        "115/11/23 14:00:00",
+        "N",
+    ));
+    let n3 = env.dir.path().join("20261125");
+    crate::util::write_tpd_batch(&n3, &[(1, "審理中", "")], &rows, &grants);
+    import(&env, &smtp, &n3);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for("a@example.com");
+    assert_eq!(mails.len(), 2, "the grant's, then a digest: {mails:#?}");
+    assert!(
+        mails[1].contains("115/12/15 10:00第一法庭言詞辯論"),
+        "{}",
+        mails[1]
+    );
 }
 
 /// A review of the admin side (2026-12-06): every `send` (the 5-minute
@@ -4110,5 +4171,19 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
     assert_eq!(
         report["flagged_addresses"][0]["email"], "reject@example.com",
         "still flagged: {report}"
+    );
+    // Only flagged addresses' items failed: said so, not "no failed items".
+    let env = Env::new();
+    let (n1, _) = scenario(&["reject@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let _ = etl(&env, &smtp, &["send", "--now"]);
+    let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert_eq!(run.code, 4, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("every failed item is to a flagged address")
+            && !run.stderr.contains("no failed items"),
+        "{}",
+        run.stderr
     );
 }

@@ -626,6 +626,42 @@ fn a_prosecutors_session_the_database_cannot_record_is_a_503() {
     assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
 }
 
+/// The review of the session's change (2026-12-06, its 2): a prosecutor's
+/// session the database could not read was routed as no prosecutor's:
+/// 登出 then cleared the cookie and said signed out, the session here and
+/// the provider's both alive (on a shared computer, the next person could
+/// sign in as them), and the account page sent them to log in again.
+/// Each is 503, and the session works again once the database reads.
+#[test]
+fn a_prosecutors_session_the_database_cannot_read_is_a_503_on_every_page() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let csrf = c.get("/account").field("csrf");
+    accounts(&data)
+        .execute_batch("ALTER TABLE prosecutor_sessions RENAME COLUMN csrf TO csrf_away")
+        .unwrap();
+    // Past what a process keeps of a session without reading it.
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    let got = [
+        ("POST /logout", c.post("/logout", &[("csrf", &csrf)])),
+        ("GET /account", c.get("/account")),
+        ("GET /cases", c.get("/cases")),
+    ];
+    accounts(&data)
+        .execute_batch("ALTER TABLE prosecutor_sessions RENAME COLUMN csrf_away TO csrf")
+        .unwrap();
+    for (what, r) in &got {
+        assert_eq!(r.status, 503, "{what}: {}", r.body);
+        assert!(r.header("retry-after").is_some(), "{what}: {:?}", r.headers);
+        assert_eq!(r.header("set-cookie"), None, "{what}: the cookie is kept");
+    }
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    assert_eq!(c.get("/cases").status, 200, "still signed in");
+}
+
 /// As an applicant's (`web::a_sign_out_the_database_cannot_record_says_
 /// so_and_can_be_tried_again`): a prosecutor's sign-out the database could
 /// not record went on to the provider's logout, the session here alive.

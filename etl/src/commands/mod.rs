@@ -108,10 +108,11 @@ pub struct CaseJson<'a> {
     pub status_date: Option<String>,
     pub queryable: bool,
     pub as_of: String,
-    /// Left out of its court's files that night and kept as the snapshot
-    /// before had it (`as_of` its data's date); said only when so.
+    /// Left out of its court's files that night: the version kept from the
+    /// snapshot before (`as_of` its data's date), for the next night's
+    /// comparison only, not shown on the site; said only when so.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub carried_over: bool,
+    pub left_out: bool,
     pub entries: Vec<EntryJson<'a>>,
     pub grants: Vec<GrantJson<'a>>,
     pub prosecutors: &'a [String],
@@ -144,7 +145,7 @@ impl<'a> CaseJson<'a> {
             status_date: c.status_date.map(roc),
             queryable: c.queryable,
             as_of: roc(c.as_of.unwrap_or(as_of)),
-            carried_over: c.as_of.is_some(),
+            left_out: c.as_of.is_some(),
             entries: c
                 .entries
                 .iter()

@@ -242,7 +242,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         }
         Action::Retry { id, failed } => {
             let accounts = store::accounts::open(&config.data_dir)?;
-            let flagged = store::accounts::flagged_set(&accounts)?;
+            // (Lower-cased, as `RetryWhich::Failed` compares them.)
+            let flagged: std::collections::BTreeSet<String> =
+                store::accounts::flagged_set(&accounts)?
+                    .into_iter()
+                    .map(|e| e.to_lowercase())
+                    .collect();
             let (which, what) = match (id, failed) {
                 (Some(id), _) => (RetryWhich::Item(id), "item"),
                 (None, true) => (RetryWhich::Failed { flagged: &flagged }, "failed items"),
@@ -271,7 +276,13 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 }
             }
             if retried.emails.is_empty() && retried.told.is_empty() {
-                eprintln!("cpor-etl: {}", nothing_to_retry(&outbox, id)?);
+                let why = if retried.flagged.is_empty() {
+                    nothing_to_retry(&outbox, id)?
+                } else {
+                    "every failed item is to a flagged address (above); nothing queued again"
+                        .to_string()
+                };
+                eprintln!("cpor-etl: {why}");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
             if retried.asked > 0 {

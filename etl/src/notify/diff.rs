@@ -284,6 +284,22 @@ pub fn diff(
 ) -> Result<Changes, ReadError> {
     let tonight_file = Snapshot::open(new)?;
     let mut courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
+    // Cases left out of a night, whose previous version a snapshot keeps
+    // for the next night's comparison only: tonight's change nothing (not
+    // a grant gone, not news); the previous snapshot's are compared with
+    // as of their own data's date.
+    let left_out = LeftOut {
+        tonight: tonight_file.left_out()?.into_keys().collect(),
+        before: match prev {
+            Some(prev) => Snapshot::open(prev)?
+                .left_out()?
+                .into_iter()
+                .map(|(id, d)| (id, schemas::date::to_int(d)))
+                .collect(),
+            None => BTreeMap::new(),
+        },
+    };
+    let left_out = &left_out;
     // Courts only the previous snapshot has: their grants are gone tonight.
     // The export date of each court's data there: entries written since are
     // tonight's (`news`).
@@ -344,7 +360,15 @@ pub fn diff(
                 };
                 done.push((
                     i,
-                    diff_court(code, before, tonight_cases, tonight, since(code), corrected)?,
+                    diff_court(
+                        code,
+                        before,
+                        tonight_cases,
+                        tonight,
+                        since(code),
+                        corrected,
+                        left_out,
+                    )?,
                 ));
             }
             Ok(done)
@@ -416,6 +440,14 @@ impl Corrected {
             Corrected::All => true,
         }
     }
+}
+
+/// The cases left out of a night (`meta.cases_carried_over`): tonight's,
+/// by id; the previous snapshot's, by id, with their data's export date
+/// (YYYYMMDD).
+struct LeftOut {
+    tonight: BTreeSet<i64>,
+    before: BTreeMap<i64, i64>,
 }
 
 /// The previous snapshot's cases of one court, followed in step with
@@ -515,6 +547,9 @@ fn ungranted(
 /// that is not, before, changes nothing (no one followed it), and tonight
 /// concerns no one.
 /// `since`: the previous snapshot's export date of the court (YYYYMMDD).
+/// A case left out tonight changes nothing: it is there only for the next
+/// night to compare with (its grants are not gone, it has no news).
+#[allow(clippy::too_many_arguments)]
 fn diff_court(
     court: &str,
     before: Option<CaseCursor<'_, '_>>,
@@ -522,6 +557,7 @@ fn diff_court(
     tonight: NaiveDate,
     since: Option<i64>,
     corrected: &Corrected,
+    left_out: &LeftOut,
 ) -> Result<Changes, ReadError> {
     let mut changes = Changes::default();
     let mut before = Before::new(before)?;
@@ -529,6 +565,14 @@ fn diff_court(
         while cases.advance()? {
             let (case, mut roles) = cases.current();
             let prev = before.find(Some(case), court, &mut changes)?;
+            if left_out.tonight.contains(&case.id) {
+                continue;
+            }
+            // A version kept from a night it was left out of is of its own
+            // data's date.
+            let since = prev
+                .and_then(|p| left_out.before.get(&p.id).copied())
+                .or(since);
             if let Some(prev) = prev {
                 ungranted(&mut changes, court, prev, case.emails())?;
             }

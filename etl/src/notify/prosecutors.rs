@@ -142,7 +142,14 @@ pub fn add_news(
     #[allow(clippy::type_complexity)]
     let mut tonight: HashMap<CaseRef, (i64, Vec<crate::model::EntryData>, &[usize], String)> =
         HashMap::with_capacity(now_assigned.len());
+    // A case left out of tonight's files is kept only for the next night's
+    // comparison: no news of it tonight; and one left out of the older
+    // snapshot's night is of that version's date (`diff::news`).
+    let (left_out_now, left_out_then) = (new.left_out()?, old.left_out()?);
     for (id, who) in &now_assigned {
+        if left_out_now.contains_key(id) {
+            continue;
+        }
         if let Some((court, case)) = new.case_at(*id)? {
             if case.queryable {
                 let at = CaseRef {
@@ -185,7 +192,11 @@ pub fn add_news(
         if both.is_empty() {
             continue;
         }
-        let entries = diff::news(&then.entries, now, as_of.get(&case.court).copied());
+        let since = left_out_then
+            .get(then_id)
+            .or(as_of.get(&case.court))
+            .copied();
+        let entries = diff::news(&then.entries, now, since);
         let corrected = corrected.names(*now_id).then_some((*then_id, *now_id));
         if entries.is_empty() && corrected.is_none() {
             continue;

@@ -390,11 +390,17 @@ pub fn due_on(
     let Some(sql) = layout.range_sql().filter(|_| !days.is_empty()) else {
         return Ok(due);
     };
+    // Cases left out of the night are kept only for the next night's
+    // comparison: none of their hearings is reminded of from there.
+    let left_out = schemas::case::carried_cases(conn)?;
     let mut stmt = conn.prepare(&sql)?;
     let mut lists = Cursor::new(layout, stmt.query([1, i64::MAX])?, 1, i64::MAX);
     let bad = |e: hearing_list::PackError| e.sql(1);
     let wanted = hearing_list::Days::new(days);
     while let Some((case_id, list)) = lists.next_list()? {
+        if left_out.contains_key(&case_id) {
+            continue;
+        }
         // Most lists have no hearing on these days: looked at, not decoded.
         if !hearing_list::on_days(list, &wanted).map_err(bad)? {
             continue;

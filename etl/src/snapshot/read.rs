@@ -241,6 +241,14 @@ impl Snapshot {
             .optional()?)
     }
 
+    /// The cases left out of the night (a rejected row, or listed twice)
+    /// whose previous version this snapshot keeps for the next night's
+    /// comparison only, by id, with the export date of that version's
+    /// data (`meta.cases_carried_over`).
+    pub fn left_out(&self) -> Result<std::collections::BTreeMap<i64, NaiveDate>, ReadError> {
+        Ok(schemas::case::carried_cases(&self.conn)?)
+    }
+
     /// One case's row by id, with its court: its key, status and latest
     /// three entries, without its grants, prosecutors or hearings (one
     /// look-up by id on a cached statement: what a diff of the case's

@@ -98,9 +98,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         ([], true, _) => answer(accounts::home(app, req)).route("/"),
         (["login"], true, _) => answer(accounts::login_page(app, req)),
         (["login"], _, true) => answer(accounts::login_post(app, req).await),
-        (["logout"], _, true)
-            if matches!(prosecutors::browser_prosecutor(app, req), Ok(Some(_))) =>
-        {
+        (["logout"], _, true) if is_prosecutors(app, req) => {
             answer(prosecutors::web::logout(app, req))
         }
         (["logout"], _, true) => answer(accounts::logout(app, req)),
@@ -136,9 +134,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["reset"], _, true) => answer(links::post(app, req, Purpose::Reset).await),
         (["forgot"], true, _) => answer(accounts::forgot_page(app, req)),
         (["forgot"], _, true) => answer(accounts::forgot_post(app, req)),
-        (["account"], true, _)
-            if matches!(prosecutors::browser_prosecutor(app, req), Ok(Some(_))) =>
-        {
+        (["account"], true, _) if is_prosecutors(app, req) => {
             answer(prosecutors::with_prosecutor(app, req, |p| {
                 prosecutors::web::account(app, req, &p)
             }))
@@ -181,6 +177,13 @@ pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
     let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
     let left = (secs(end) - secs(t)).rem_euclid(24 * 3600);
     Some(left.max(1) as u64)
+}
+
+/// Whether a request is a prosecutor's browser's, to route: a session of
+/// theirs, or one that cannot be read now (their route answers 503; taken
+/// for an applicant's, 登出 said signed out with the session alive).
+fn is_prosecutors(app: &App, req: &Req) -> bool {
+    !matches!(prosecutors::browser_prosecutor(app, req), Ok(None))
 }
 
 /// The maintenance window as pages say it: `00:30 至 03:00`; empty when

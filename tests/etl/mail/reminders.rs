@@ -2454,3 +2454,35 @@ fn digest_items(env: &Env, email: &str) -> i64 {
         )
         .unwrap()
 }
+
+/// A case left out of a night (a rejected row) is kept in the snapshot
+/// for the next night's comparison only: no reminder is worked out from
+/// it (the contract builds the night from its batch alone; a clerk may
+/// have revoked a grant among the rejected rows). The same night with the
+/// row right reminds.
+#[test]
+fn a_case_left_out_of_the_night_is_reminded_of_by_nobody() {
+    let reminded = |row_rejected: bool| {
+        let env = Env::new();
+        let rows = [(
+            1,
+            "1,115/11/20,115/12/01 10:00第一法庭言詞辯論,115/11/20 09:00:00,N".to_string(),
+        )];
+        let grants = [(1, "a@example.com".to_string())];
+        let n1 = env.dir.path().join("20261123");
+        crate::util::write_tpd_batch(&n1, &[(1, "審理中", "")], &rows, &grants);
+        let n2 = env.dir.path().join("20261124");
+        let status_date = if row_rejected { "115/13/40" } else { "" };
+        crate::util::write_tpd_batch(&n2, &[(1, "審理中", status_date)], &rows, &grants);
+        for night in [&n1, &n2] {
+            let run = env.import(night, &[]);
+            assert!(matches!(run.code, 0 | 3), "{}{}", run.stdout, run.stderr);
+        }
+        send_with(&env, "2026-11-30", "1");
+        reminders(&env)
+            .keys()
+            .any(|(_, email)| email == "a@example.com")
+    };
+    assert!(reminded(false), "the hearing of 115/12/01, a day before");
+    assert!(!reminded(true), "not from a case left out of the night");
+}
