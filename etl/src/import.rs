@@ -103,6 +103,14 @@ pub enum ImportError {
     },
     #[error("batch {batch} is dated after today ({today} in Taipei): a batch is named by its export date; nothing imported (check the batch's name; --force imports it anyway)")]
     Future { batch: String, today: String },
+    /// The import waited for the lock, and the run it waited for
+    /// published this very night: nothing to do (exit 0).
+    #[error("night {night} was published by the run this one waited for ({holder}): {live} is live; nothing imported again (run the import again to publish another build of the night)")]
+    PublishedMeanwhile {
+        night: String,
+        holder: String,
+        live: String,
+    },
     #[error("{0}")]
     Internal(String),
 }
@@ -114,6 +122,7 @@ impl ImportError {
                 exit::NOT_PUBLISHED
             }
             ImportError::Locked(store::layout::LockError::Held { .. }) => exit::LOCKED,
+            ImportError::PublishedMeanwhile { .. } => exit::PUBLISHED,
             ImportError::Locked(store::layout::LockError::Io { .. }) => exit::ERROR,
             ImportError::Batch(
                 BatchError::Io { .. }
@@ -207,7 +216,19 @@ pub fn run(
     not_after_today(date, started_at, opts.force)?;
     let store = Store::new(&config.data_dir);
     let wait = Duration::from_secs(config.import.lock_wait_seconds);
-    let (_lock, live) = open_store(&store, date, opts.force, wait)?;
+    let live_before = store.live().ok().flatten().map(|f| f.name());
+    let (_lock, live, waited_for) = open_store(&store, date, opts.force, wait)?;
+    // Waited for a run that published this very night (cron and the
+    // systemd timer both installed, a run by hand at 00:30): not again.
+    if let (Some(holder), Some(live)) = (waited_for, &live) {
+        if live.date == date && Some(live.name()) != live_before && !opts.check {
+            return Err(ImportError::PublishedMeanwhile {
+                night: compact(date),
+                holder,
+                live: live.name(),
+            });
+        }
+    }
 
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
@@ -480,24 +501,26 @@ fn not_after_today(
 }
 
 /// Opens the data directory for a run: its folders, the lock (held until
-/// the run ends; another run holding it is waited for up to `wait`), files
-/// an interrupted run left, and the live snapshot, which a batch may not be
-/// older than unless forced.
+/// the run ends; another run holding it is waited for up to `wait`, and
+/// named in the third value), files an interrupted run left, and the live
+/// snapshot, which a batch may not be older than unless forced.
 fn open_store(
     store: &Store,
     date: NaiveDate,
     force: bool,
     wait: Duration,
-) -> Result<(Lock, Option<SnapshotFile>), ImportError> {
+) -> Result<(Lock, Option<SnapshotFile>, Option<String>), ImportError> {
     store
         .create_dirs()
         .map_err(|e| internal("data directory")(&e))?;
+    let mut waited_for = None;
     let lock = store
         .lock_waiting(wait, |holder| {
             tracing::warn!(
                 "waiting for the import lock, held by another run ({holder}), up to {} s",
                 wait.as_secs()
-            )
+            );
+            waited_for = Some(holder.to_string());
         })
         .map_err(ImportError::Locked)?;
     pause("after-lock");
@@ -532,7 +555,7 @@ fn open_store(
             });
         }
     }
-    Ok((lock, live))
+    Ok((lock, live, waited_for))
 }
 
 /// The report as it stands before anything is imported: nothing published.

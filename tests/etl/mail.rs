@@ -4187,3 +4187,42 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
         run.stderr
     );
 }
+
+/// The review of the session's change (2026-12-06, its 9): an import that
+/// waits for the import lock, held by another import of the same night
+/// (cron and the systemd timer both installed, or a run by hand at
+/// 00:30), published the night again as build -2 once it got the lock: a
+/// second national import in the window, and one more kept snapshot
+/// pushing out an older one. The night published while it waited is
+/// left as it is, said, exit 0.
+#[test]
+fn an_import_that_waited_for_the_same_nights_import_does_it_again_not() {
+    let env = Env::new();
+    let (n1, _) = scenario(&["a@example.com"]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let first = Paused::import(&env, &batch, "after-lock");
+    let mut second = env.command();
+    second
+        .arg("import")
+        .arg(&batch)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let second = second.spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1000));
+    let done = first.resume();
+    assert_eq!(done.code, 0, "{}{}", done.stdout, done.stderr);
+    let out = second.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(
+        said.contains("20261123-1.sqlite")
+            && said.contains("published by the run this one waited for"),
+        "{said}"
+    );
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    assert!(!env.data().join("snapshots/20261123-2.sqlite").exists());
+}
