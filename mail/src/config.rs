@@ -64,6 +64,9 @@ pub struct MailConfig {
     /// Hearing reminders go out this many days before a hearing (Asia/Taipei
     /// calendar days, 1 to 60), inside the send window; `[]`: none.
     pub reminder_days: Vec<u64>,
+    /// `send`'s and `bounces`' reports (each lists the flagged addresses)
+    /// are removed this many days after they were written.
+    pub keep_reports_days: u64,
 }
 
 impl Default for MailConfig {
@@ -92,6 +95,7 @@ impl Default for MailConfig {
             flood_share: 0.3,
             flood_min_cases: 100,
             reminder_days: vec![7, 1],
+            keep_reports_days: 90,
         }
     }
 }
@@ -183,6 +187,8 @@ pub struct MailSettings {
     pub flood_min_cases: u64,
     /// Days before a hearing a reminder goes out, largest first, distinct.
     pub reminder_days: Vec<u32>,
+    /// How long `send`'s and `bounces`' reports are kept.
+    pub keep_reports: Duration,
     /// With no relay, write .eml files even in a data directory whose mail
     /// went through a relay before (`cpor-etl send --to-files`; never a
     /// setting of the file, so that a forgotten one cannot turn it on).
@@ -311,6 +317,10 @@ impl MailSettings {
             spread: Duration::minutes(c.spread_minutes as i64),
             retry_base: s.seconds("retry_base_seconds", c.retry_base_seconds, 0)?,
             retry_for: Duration::hours(c.retry_hours as i64),
+            keep_reports: match c.keep_reports_days {
+                d @ 1..=3650 => Duration::days(d as i64),
+                d => return Err(s.invalid("keep_reports_days", d, "1 to 3650 days")),
+            },
             activation: match c.activation_days {
                 d @ 1..=365 => Duration::days(d as i64),
                 d => return Err(s.invalid("activation_days", d, "1 to 365 days")),

@@ -218,6 +218,38 @@ impl Store {
         Ok(path)
     }
 
+    /// Removes the reports of `kind` ([`Store::write_new_report`]'s
+    /// `<kind>-<UTC second>[_n].json`) written before `before`, by the time
+    /// in their names (a copy's file time says nothing); returns how many.
+    /// Any other file is left.
+    pub fn prune_reports(
+        &self,
+        kind: &str,
+        before: chrono::DateTime<chrono::Utc>,
+    ) -> io::Result<usize> {
+        let prefix = format!("{kind}-");
+        let mut removed = 0;
+        for entry in fs::read_dir(self.reports_dir())? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(stamp) = name
+                .strip_prefix(&prefix)
+                .and_then(|rest| rest.strip_suffix(".json"))
+                .map(|rest| rest.split('_').next().unwrap_or(rest))
+            else {
+                continue;
+            };
+            let Ok(at) = chrono::NaiveDateTime::parse_from_str(stamp, "%Y%m%dT%H%M%SZ") else {
+                continue;
+            };
+            if at.and_utc() < before {
+                fs::remove_file(entry.path())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     /// Before a night's report `<night>.json` is written again (a re-run):
     /// keeps the one there under the first free `<night>.<n>.json`, linked,
     /// so that every run's record stays; `<night>.json` is the latest.

@@ -4226,3 +4226,43 @@ fn an_import_that_waited_for_the_same_nights_import_does_it_again_not() {
     assert_eq!(env.current(), "20261123-1.sqlite");
     assert!(!env.data().join("snapshots/20261123-2.sqlite").exists());
 }
+
+/// A review of the admin side (2026-12-06): every `send` writes a report
+/// (168 a day from the 5-minute timer), each listing every flagged
+/// address, and nothing removed them: personal data kept without end.
+/// `send` removes its and `bounces`' reports older than
+/// `mail.keep_reports_days` (90), by the time in their names.
+#[test]
+fn send_and_bounce_reports_are_kept_for_a_while_not_for_ever() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let dir = env.data().join("reports");
+    let old = chrono::Utc::now() - chrono::Duration::days(91);
+    let recent = chrono::Utc::now() - chrono::Duration::days(89);
+    let name = |kind: &str, at: chrono::DateTime<chrono::Utc>, n: &str| {
+        format!("{kind}-{}{n}.json", at.format("%Y%m%dT%H%M%SZ"))
+    };
+    let made = [
+        (name("send", old, ""), false),
+        (name("send", old, "_2"), false),
+        (name("bounces", old, ""), false),
+        (name("send", recent, ""), true),
+        (name("bounces", recent, ""), true),
+        ("send-notes.json".to_string(), true),
+    ];
+    for (file, _) in &made {
+        fs::write(dir.join(file), "{}").unwrap();
+    }
+    send(&env, &smtp);
+    for (file, kept) in &made {
+        assert_eq!(dir.join(file).exists(), *kept, "{file}");
+    }
+    assert!(
+        !reports(&env, "send-").is_empty(),
+        "this run's report is there"
+    );
+    // The import's own reports (by night) are not send's to remove.
+    assert!(env.data().join("reports/20261123.json").exists());
+}

@@ -280,6 +280,12 @@ pub fn run(
     };
     let path = store.write_new_report("send", now, &serde_json::to_vec_pretty(&report)?)?;
     say!("  report: {}", path.display());
+    // Reports name flagged addresses: kept for `mail.keep_reports_days`.
+    for kind in ["send", "bounces"] {
+        if let Err(e) = store.prune_reports(kind, now - config.mail.keep_reports) {
+            tracing::warn!("removing old {kind} reports: {e}");
+        }
+    }
     if let Some((_, status)) = stopped {
         return Ok(status);
     }
