@@ -87,6 +87,9 @@ impl ImportConfig {
 #[derive(Debug, Clone)]
 pub struct Config {
     pub data_dir: PathBuf,
+    /// Where `data_dir` came from: the built-in default means no file,
+    /// variable or flag named one (a forgotten `CPOR_CONFIG`).
+    pub data_dir_source: settings::Source,
     pub import: ImportConfig,
     pub mail: MailSettings,
 }
@@ -94,8 +97,10 @@ pub struct Config {
 impl Config {
     /// Reads and checks everything `cpor-etl` uses.
     pub fn load(layers: &Layers) -> Result<Config, ConfigError> {
+        let (data_dir, data_dir_source) = layers.data_dir()?;
         Ok(Config {
-            data_dir: layers.data_dir()?.0,
+            data_dir,
+            data_dir_source,
             import: ImportConfig::from_section(&layers.section("import")?)?,
             mail: MailSettings::load(layers)?,
         })
@@ -105,6 +110,7 @@ impl Config {
     pub fn with_data_dir(data_dir: impl Into<PathBuf>) -> Config {
         let mut c = Config::load(&Layers::defaults()).expect("the defaults are valid");
         c.data_dir = data_dir.into();
+        c.data_dir_source = settings::Source::Flag("(given by the caller)".into());
         c
     }
 }

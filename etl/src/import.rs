@@ -216,6 +216,10 @@ pub fn run(
     not_after_today(date, started_at, opts.force)?;
     let store = Store::new(&config.data_dir);
     let wait = Duration::from_secs(config.import.lock_wait_seconds);
+    // A data directory made from the built-in default: a run with its
+    // configuration forgotten publishes a first load where no site reads.
+    let made_by_default = config.data_dir_source == settings::Source::Default
+        && !config.data_dir.join("snapshots").exists();
     let live_before = store.live().ok().flatten().map(|f| f.name());
     let (_lock, live, waited_for) = open_store(&store, date, opts.force, wait)?;
     // Waited for a run that published this very night (cron and the
@@ -232,6 +236,14 @@ pub fn run(
 
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
+    if made_by_default {
+        report.warnings.push(format!(
+            "the data directory {} is new, and the built-in default: no configuration file, \
+             CPOR_DATA_DIR or --data-dir named one; if the site reads another, set CPOR_CONFIG \
+             (or --config) and import there",
+            config.data_dir.display()
+        ));
+    }
     let report_path = store.reports_dir().join(format!(
         "{}{}.json",
         compact(date),

@@ -451,3 +451,41 @@ fn import_check_says_what_the_night_would_do_and_changes_nothing() {
     assert_eq!(env.current(), "20261124-1.sqlite");
     assert!(run.stdout.contains("mail queued:"), "{}", run.stdout);
 }
+
+/// A review of the admin side (2026-12-06): an import run with its
+/// configuration forgotten (`CPOR_CONFIG` unset by a typo, another shell)
+/// made `./data` and published a first load there, exit 0, while the site
+/// read another directory, with nothing to tell. The night's warnings say
+/// the directory is new and the built-in default.
+#[test]
+fn an_import_into_a_new_default_data_directory_says_so() {
+    let cwd = tempfile::tempdir().unwrap();
+    let run = |night: &str| -> Run {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-etl"));
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("CPOR_")) {
+            cmd.env_remove(k);
+        }
+        cmd.current_dir(cwd.path())
+            .args(["import", sample(night).to_str().unwrap()])
+            .output()
+            .unwrap()
+            .into()
+    };
+    let first = run("20261123");
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(
+        first.stdout.contains("is new, and the built-in default")
+            && first.stdout.contains("CPOR_CONFIG"),
+        "{}",
+        first.stdout
+    );
+    assert!(cwd.path().join("data/CURRENT").exists());
+    let second = run("20261124");
+    assert!(
+        matches!(second.code, 0 | 3),
+        "{}{}",
+        second.stdout,
+        second.stderr
+    );
+    assert!(!second.stdout.contains("is new"), "{}", second.stdout);
+}
