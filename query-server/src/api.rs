@@ -91,6 +91,23 @@ struct CaseSummary {
 struct CaseList {
     snapshot_date: String,
     cases: Vec<CaseSummary>,
+    /// With no case to show, the address's cases that left the queryable
+    /// range, and since when (as the page says them); else empty.
+    gone: Vec<GoneCase>,
+}
+
+/// A case of the address's that is no longer queryable.
+#[derive(Serialize)]
+struct GoneCase {
+    court: String,
+    court_name: String,
+    category: String,
+    number_text: String,
+    status: String,
+    status_date: Option<String>,
+    /// The last day it could be queried (ROC), when its status counted
+    /// down.
+    last_queryable_date: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -402,11 +419,30 @@ fn cases(app: &App, req: &Req) -> Answer {
     let v = viewer(app, req)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
     let rows = v.cases(&live)?;
+    // As the page: with none to show, those that left, so that an app can
+    // say why the list is empty.
+    let gone = if rows.is_empty() {
+        v.gone(&live)?
+            .iter()
+            .map(|r| GoneCase {
+                court: r.case.court.clone(),
+                court_name: clean(&r.court_name),
+                category: r.case.key.category.clone(),
+                number_text: clean(&r.case.key.number_text()),
+                status: clean(&r.status),
+                status_date: r.status_date.map(roc),
+                last_queryable_date: crate::pages::last_day(r).map(roc),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     Ok(Resp::json(
         StatusCode::OK,
         &CaseList {
             snapshot_date: roc(live.date),
             cases: rows.iter().map(summary).collect(),
+            gone,
         },
     ))
 }

@@ -1674,6 +1674,36 @@ fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
     );
 }
 
+/// A review of the API (2026-12-06, its 10): an address whose cases all
+/// left the queryable range (two months after 上訴, 歸檔, …) got an empty
+/// list from the API, and its app said nothing was ever granted, where the
+/// page lists the cases that left and since when. The API's list says the
+/// same (`gone`), and nothing for an address that never had one.
+#[test]
+fn the_apis_empty_list_says_which_cases_left_it() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let gone = |email: &str| {
+        let mut c = Client::new(&server);
+        c.activate(&data, email, PASSWORD);
+        let token = c.api_token(email, PASSWORD);
+        let list = c.api("GET", "/api/v1/cases", None, Some(&token));
+        assert_eq!(list.status, 200, "{}", list.body);
+        let list = list.json();
+        assert!(list["cases"].as_array().unwrap().is_empty(), "{list}");
+        list["gone"]
+            .as_array()
+            .cloned()
+            .unwrap_or_else(|| panic!("{list}"))
+    };
+    let left = gone("wu.jh@example.com");
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(left[0]["number_text"], "114年度訴字第523號");
+    assert_eq!(left[0]["last_queryable_date"], "115/11/23");
+    assert!(left[0]["status"].is_string() && left[0]["status_date"].is_string());
+    assert!(gone("lin.shufen@example.com").is_empty());
+}
+
 #[test]
 fn the_api_has_the_same_rules_as_the_pages() {
     let data = Data::sample();
