@@ -60,7 +60,9 @@ pub use used::{MemoryUsedSet, SqliteUsedSet, Unrecorded, UsedSet, DEFAULT_CAPACI
 pub enum Binding<'a> {
     /// A page form: the browser's pre-login cookie token.
     Page(&'a str),
-    /// The JSON API: the client's address.
+    /// The JSON API: the client's address, as the limits count clients
+    /// (an IPv6 /64 is one: `http::client_key`; a temporary address
+    /// rotates within it).
     Api(IpAddr),
 }
 
@@ -68,7 +70,7 @@ impl Binding<'_> {
     fn bytes(&self) -> Vec<u8> {
         match self {
             Binding::Page(cookie) => [b"page\0".as_slice(), cookie.as_bytes()].concat(),
-            Binding::Api(ip) => format!("api\0{ip}").into_bytes(),
+            Binding::Api(ip) => format!("api\0{}", crate::http::client_key(*ip)).into_bytes(),
         }
     }
 }
@@ -292,6 +294,32 @@ mod tests {
         );
         assert_eq!(c.check(&id, &right, Binding::Page("10.0.0.1")), Ok(false));
         assert_eq!(c.check(&id, &right, api), Ok(true));
+    }
+
+    /// A review of the API (2026-12-06, its 7): the API's captcha was
+    /// bound to the exact address, where every limit counts an IPv6 /64
+    /// as one client: a phone whose temporary IPv6 address rotated between
+    /// fetching the captcha and answering it was told its right answer was
+    /// wrong, and counted a failure. Bound to the client as the limits
+    /// count it; another /64 is another client.
+    #[test]
+    fn an_api_captcha_answers_from_anywhere_in_the_clients_ipv6_64() {
+        let c = captchas(60_000, None);
+        let id = c
+            .issue(Binding::Api(ip("2001:db8:1:2::a")), ip("2001:db8:1:2::a"))
+            .unwrap()
+            .id;
+        let right = answer(&c, &id);
+        assert_eq!(
+            c.check(&id, &right, Binding::Api(ip("2001:db8:1:3::a"))),
+            Ok(false),
+            "another /64"
+        );
+        assert_eq!(
+            c.check(&id, &right, Binding::Api(ip("2001:db8:1:2:ffff::b"))),
+            Ok(true),
+            "the same /64"
+        );
     }
 
     /// Issue 12, item 1: one client made 100,000 captchas in 7 s and every
