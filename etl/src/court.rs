@@ -122,7 +122,7 @@ pub struct CourtImport {
     pub file_errors: Vec<FileError>,
     /// The cases left out whole (a rejected row whose key reads, or listed
     /// twice), in key order: the import keeps the previous snapshot's
-    /// version of each it had (`import::Writer::carry_left_out`).
+    /// version of each it had (`import::Writer::keep_left_out`), for the next night's comparison only.
     pub left_out: Vec<CaseKey>,
 }
 

@@ -220,12 +220,14 @@ pub fn run(
     // configuration forgotten publishes a first load where no site reads.
     let made_by_default = config.data_dir_source == settings::Source::Default
         && !config.data_dir.join("snapshots").exists();
-    let live_before = store.live().ok().flatten().map(|f| f.name());
     let (_lock, live, waited_for) = open_store(&store, date, opts.force, wait)?;
-    // Waited for a run that published this very night (cron and the
-    // systemd timer both installed, a run by hand at 00:30): not again.
+    // Waited for an import, and this very night is live now (cron and the
+    // systemd timer both installed, a run by hand at 00:30): published by
+    // it, while this one waited or just before (an import holds the lock
+    // through its mail after publishing): not again.
     if let (Some(holder), Some(live)) = (waited_for, &live) {
-        if live.date == date && Some(live.name()) != live_before && !opts.check {
+        let an_import = holder.split_whitespace().any(|w| w == "import");
+        if an_import && live.date == date && !opts.check {
             return Err(ImportError::PublishedMeanwhile {
                 night: compact(date),
                 holder,

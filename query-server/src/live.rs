@@ -353,12 +353,18 @@ impl Snap {
 
     /// Whether the export names `account` as the prosecutor of any case
     /// (queryable or not): who may sign in through the single sign-on.
+    /// A case left out of the night names no one (its assignment may be
+    /// among the rows rejected).
     pub fn knows_prosecutor(&self, account: &str) -> Result<bool, Error> {
         self.with(|c| {
-            c.prepare_cached("SELECT 1 FROM prosecutors WHERE account = ?1 LIMIT 1")?
-                .query_row([account], |_| Ok(()))
-                .optional()
-                .map(|r| r.is_some())
+            let mut st = c.prepare_cached("SELECT case_id FROM prosecutors WHERE account = ?1")?;
+            let mut rows = st.query([account])?;
+            while let Some(r) = rows.next()? {
+                if !self.left_out.contains(&r.get::<_, i64>(0)?) {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
         })
     }
 
@@ -853,6 +859,10 @@ mod tests {
             .unwrap()
             .is_none());
         assert!(snap.cases_of_prosecutor("chen.wm").unwrap().is_empty());
+        assert!(
+            !snap.knows_prosecutor("chen.wm").unwrap(),
+            "no one to sign in"
+        );
         assert!(snap
             .upcoming_hearings_for("a@example.com", from)
             .unwrap()

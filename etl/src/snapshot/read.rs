@@ -386,7 +386,8 @@ impl Snapshot {
                 None => None,
             })
         };
-        // Cases carried over alone keep the export date of their data.
+        // Cases left out of the night, kept for the next night's
+        // comparison, keep the export date of their data.
         let carried = schemas::case::carried_cases(&self.conn)?;
         let no_case = |at: i64| {
             ReadError::Malformed(format!("hearing list for case id {at}, which has no case"))

@@ -81,7 +81,8 @@ pub struct Builder {
     /// live snapshot this one replaces; `None`: not said (it is, or a build
     /// without hearings, or a test's).
     carried_from: Option<String>,
-    /// The cases carried over alone (`CaseData::as_of`): their ids and the
+    /// The cases left out of the night, kept for the next night's
+    /// comparison only (`CaseData::as_of`): their ids and the
     /// export date of their data.
     carried_cases: Vec<(i64, NaiveDate)>,
     /// Time spent inserting rows, for the report.
