@@ -38,7 +38,7 @@ pub enum Failure {
     #[error("unavailable")]
     Unavailable(Option<Cause>),
     /// A change the accounts database could not record (a full disk, a
-    /// lock): 503, and what did not change, in words (`ENDED_NOTHING`, …),
+    /// lock): 503, and what did not change, in words (`SESSIONS_NOT_ENDED`, …),
     /// not "the case data cannot be read".
     #[error("not saved")]
     NotSaved(Cause, &'static str),

@@ -110,15 +110,13 @@ impl Snap {
             path: path.display().to_string(),
             value: date,
         })?;
-        let schema_version = schemas::snapshot_version(&first).map_err(|error| Error::Query {
+        let query = |error| Error::Query {
             snapshot: path.display().to_string(),
             error,
-        })?;
+        };
+        let schema_version = schemas::snapshot_version(&first).map_err(query)?;
         let left_out = schemas::case::carried_cases(&first)
-            .map_err(|error| Error::Query {
-                snapshot: path.display().to_string(),
-                error,
-            })?
+            .map_err(query)?
             .into_keys()
             .collect();
         let built = std::fs::metadata(path)
@@ -446,14 +444,16 @@ impl Snap {
             let mut out = Vec::new();
             let mut rows = st.query([owner])?;
             while let Some(r) = rows.next()? {
-                let Some(list) = layout.hearings_in(r.get_ref(0)?.as_blob()?, r.get(7)?, 0)? else {
+                let id: i64 = r.get(7)?;
+                // (before its list is read)
+                if self.left_out.contains(&id) {
+                    continue;
+                }
+                let Some(list) = layout.hearings_in(r.get_ref(0)?.as_blob()?, id, 0)? else {
                     continue;
                 };
                 let case = CaseRef::from_row(r, 1, 3)?;
                 let court_name: String = r.get(2)?;
-                if self.left_out.contains(&r.get::<_, i64>(7)?) {
-                    continue;
-                }
                 let as_of = r.get::<_, Option<i64>>(8)?.and_then(from_int);
                 let carried_over = r.get::<_, i64>(9)? == 1;
                 for h in hearing_list::current(&list).filter(|h| h.at >= from) {

@@ -112,19 +112,11 @@ pub fn write_carried_cases(cases: &[(i64, chrono::NaiveDate)]) -> String {
 pub fn carried_cases(
     conn: &rusqlite::Connection,
 ) -> rusqlite::Result<std::collections::BTreeMap<i64, chrono::NaiveDate>> {
-    use rusqlite::OptionalExtension;
-    let value: Option<String> = conn
-        .query_row(
-            &format!("SELECT value FROM meta WHERE key = '{CARRIED_CASES_KEY}'"),
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let value = crate::meta_value(conn, CARRIED_CASES_KEY)?;
     let bad = |item: &str| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            format!("meta.{CARRIED_CASES_KEY}: `{item}` is not id:YYYYMMDD").into(),
+        crate::bad_meta(
+            CARRIED_CASES_KEY,
+            format_args!("`{item}` is not id:YYYYMMDD"),
         )
     };
     let mut out = std::collections::BTreeMap::new();

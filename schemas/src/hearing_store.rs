@@ -73,13 +73,7 @@ pub fn write_ids(ids: &[i64]) -> String {
 /// none if the file has no such row. A value that does not read is a
 /// conversion error.
 pub fn corrected(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
-    let value: Option<String> = conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'hearings_corrected'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let value = crate::meta_value(conn, "hearings_corrected")?;
     let Some(value) = value.filter(|v| !v.is_empty()) else {
         return Ok(Vec::new());
     };
@@ -87,13 +81,7 @@ pub fn corrected(conn: &Connection) -> rusqlite::Result<Vec<i64>> {
         .split(',')
         .map(|id| id.parse::<i64>())
         .collect::<Result<Vec<i64>, _>>()
-        .map_err(|e| {
-            rusqlite::Error::FromSqlConversionFailure(
-                0,
-                rusqlite::types::Type::Text,
-                format!("meta.hearings_corrected: {e}").into(),
-            )
-        })?;
+        .map_err(|e| crate::bad_meta("hearings_corrected", e))?;
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)

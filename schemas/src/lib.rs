@@ -320,6 +320,23 @@ pub fn open_snapshot_readonly(path: &Path) -> Result<Connection, OpenError> {
     Ok(conn)
 }
 
+/// The value of a snapshot's `meta` row `key`, if it has one.
+pub fn meta_value(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+/// A `meta` value that does not read as its key's form says: a conversion
+/// error naming the key.
+pub fn bad_meta(key: &str, why: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        0,
+        rusqlite::types::Type::Text,
+        format!("meta.{key}: {why}").into(),
+    )
+}
+
 /// The schema version of an open snapshot (`PRAGMA user_version`).
 pub fn snapshot_version(conn: &Connection) -> rusqlite::Result<i32> {
     conn.query_row("PRAGMA user_version", [], |r| r.get(0))

@@ -35,6 +35,16 @@ impl Drop for Nginx {
     }
 }
 
+/// Debian's nginx, which `scripts/setup-test-deps` installs.
+fn debians_nginx() -> &'static Path {
+    let nginx = Path::new("/usr/sbin/nginx");
+    assert!(
+        nginx.exists(),
+        "Debian's nginx: run scripts/setup-test-deps"
+    );
+    nginx
+}
+
 /// `scripts/deploy/nginx-cpor.conf` as shipped, but for what a test
 /// machine must change: its upstreams are `upstreams` (with the shipped
 /// options) and `closed` if any (a port nothing listens on: a process
@@ -282,11 +292,7 @@ fn certificate(dir: &Path) {
 /// both to the feed). Nor the secret a mailed link carries in its query.
 #[test]
 fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
-    let nginx = Path::new("/usr/sbin/nginx");
-    assert!(
-        nginx.exists(),
-        "Debian's nginx: run scripts/setup-test-deps"
-    );
+    let nginx = debians_nginx();
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let dir = tempfile::tempdir().unwrap();
@@ -361,11 +367,7 @@ fn the_shipped_nginx_config_runs_in_debians_nginx_and_logs_no_secret() {
 /// Every answer through nginx is the processes' own 503.
 #[test]
 fn through_the_shipped_nginx_every_answer_in_the_maintenance_window_is_the_sites_own() {
-    let nginx = Path::new("/usr/sbin/nginx");
-    assert!(
-        nginx.exists(),
-        "Debian's nginx: run scripts/setup-test-deps"
-    );
+    let nginx = debians_nginx();
     let data = Data::sample();
     let window = [
         (

@@ -283,6 +283,7 @@ pub fn diff(
     tonight: NaiveDate,
 ) -> Result<Changes, ReadError> {
     let tonight_file = Snapshot::open(new)?;
+    let prev_file = prev.map(Snapshot::open).transpose()?;
     let mut courts: Vec<String> = tonight_file.courts()?.into_iter().map(|c| c.code).collect();
     // Cases left out of a night, whose previous version a snapshot keeps
     // for the next night's comparison only: tonight's change nothing (not
@@ -290,8 +291,8 @@ pub fn diff(
     // as of their own data's date.
     let left_out = LeftOut {
         tonight: tonight_file.left_out()?.into_keys().collect(),
-        before: match prev {
-            Some(prev) => Snapshot::open(prev)?
+        before: match &prev_file {
+            Some(p) => p
                 .left_out()?
                 .into_iter()
                 .map(|(id, d)| (id, schemas::date::to_int(d)))
@@ -304,8 +305,8 @@ pub fn diff(
     // The export date of each court's data there: entries written since are
     // tonight's (`news`).
     let mut as_of: BTreeMap<String, i64> = BTreeMap::new();
-    if let Some(prev) = prev {
-        for c in Snapshot::open(prev)?.courts()? {
+    if let Some(p) = &prev_file {
+        for c in p.courts()? {
             as_of.insert(c.code.clone(), schemas::date::to_int(c.as_of));
             if !courts.contains(&c.code) {
                 courts.push(c.code);
@@ -332,7 +333,7 @@ pub fn diff(
             prev.name()
         );
     }
-    drop(tonight_file);
+    drop((tonight_file, prev_file));
     let corrected = &corrected;
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);

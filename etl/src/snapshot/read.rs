@@ -231,14 +231,7 @@ impl Snapshot {
     /// replaced (`meta.hearings_corrected_from`: its file name, empty for
     /// none); `None` when it was, or in a file that does not say.
     pub fn hearings_corrected_from(&self) -> Result<Option<String>, ReadError> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'hearings_corrected_from'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?)
+        Ok(schemas::meta_value(&self.conn, "hearings_corrected_from")?)
     }
 
     /// The cases left out of the night (a rejected row, or listed twice)

@@ -46,14 +46,7 @@ fn open(file: &SnapshotFile, code: &str) -> Result<Option<Opened>, ReadError> {
     if !layout.has_lists() {
         return Ok(None);
     }
-    let rules: Option<String> = snapshot
-        .conn
-        .query_row(
-            "SELECT value FROM meta WHERE key = 'hearing_rules'",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?;
+    let rules = schemas::meta_value(&snapshot.conn, "hearing_rules")?;
     let Some(range) = snapshot.court_id_range(code)? else {
         return Ok(None);
     };
