@@ -73,7 +73,8 @@ impl Bounce {
             let d = d.split_once(';').map_or(d, |(_, r)| r).trim_start();
             d.get(..3).and_then(|c| c.parse().ok())
         });
-        if status.starts_with('5') && says_the_address_is_bad(Some(status), reply) {
+        let words = self.diagnostic.as_deref().unwrap_or_default();
+        if status.starts_with('5') && says_the_address_is_bad(Some(status), reply, words) {
             Fate::BadAddress
         } else {
             Fate::Failed
@@ -95,20 +96,53 @@ fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
 /// Whether a permanent failure (a 5xx reply, or a report's 5.x.x) says the
 /// recipient's address or mailbox is bad, so that the address is flagged:
 /// by its enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
-/// sender's) or 5.2.x; when that says nothing (none, or 5.0.0) by the reply
-/// code, 550, 551 or 553. Any other (5.7.1 relay access denied or policy,
-/// 5.6.x content, 5.3.x and 5.4.x the systems') says nothing of the
-/// address. One rule for refusals at sending and for reports.
-pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>) -> bool {
-    let code = enhanced
-        .and_then(enhanced_code)
-        .and_then(|(class, subject, detail)| (class == 5).then_some((subject, detail)));
+/// sender's) or 5.2.x; when that says nothing (none, or 5.0.0), by the
+/// code qmail writes in brackets at the end of its words (`(#5.7.1)`), or
+/// else by the reply code, 550, 551 or 553, unless its words (`words`: the
+/// reply's text, or a report's diagnostic) speak of relaying or
+/// authentication (`550 relay not permitted`: a relay sending no enhanced
+/// codes that will not relay would flag a night's addresses). Any other
+/// (5.7.1 relay access denied or policy, 5.6.x content, 5.3.x and 5.4.x
+/// the systems') says nothing of the address. One rule for refusals at
+/// sending and for reports.
+pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words: &str) -> bool {
+    let permanent = |code: &str| {
+        enhanced_code(code)
+            .and_then(|(class, subject, detail)| (class == 5).then_some((subject, detail)))
+    };
+    let mut code = enhanced.and_then(permanent);
+    if matches!(code, None | Some((0, 0))) {
+        code = bracketed_code(words).and_then(permanent).or(code);
+    }
     match code {
         Some((1, detail)) => !matches!(detail, 7 | 8),
         Some((2, _)) => true,
-        Some((0, 0)) | None => matches!(reply, Some(550 | 551 | 553)),
+        Some((0, 0)) | None => matches!(reply, Some(550 | 551 | 553)) && !speaks_of_relaying(words),
         Some(_) => false,
     }
+}
+
+/// qmail's enhanced code, in brackets at the end of its words: `553 sorry,
+/// that domain isn't in my list of allowed rcpthosts (#5.7.1)` → `5.7.1`.
+fn bracketed_code(words: &str) -> Option<&str> {
+    let (_, after) = words.rsplit_once("(#")?;
+    after.split_once(')').map(|(code, _)| code)
+}
+
+/// Whether a reply's words, addresses (`<…>`) left out, say the relay
+/// will not relay or wants a login: nothing said of the recipient.
+fn speaks_of_relaying(words: &str) -> bool {
+    let mut outside = String::with_capacity(words.len());
+    let mut depth = 0u32;
+    for ch in words.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.extend(ch.to_lowercase()),
+            _ => {}
+        }
+    }
+    ["relay", "authenticat"].iter().any(|w| outside.contains(w))
 }
 
 /// Reads one message. An auto-reply or any message that is not a delivery
@@ -328,6 +362,46 @@ mod tests {
             b.diagnostic.as_deref().is_some_and(|d| d.contains("550")),
             "{name}"
         );
+    }
+
+    /// Which refusals flag the address: the enhanced code first; without
+    /// one, qmail's bracketed code; without that, 550, 551 or 553 unless
+    /// the words speak of relaying or authentication.
+    #[test]
+    fn a_refusal_flags_the_address_only_when_it_says_the_address_is_bad() {
+        let cases: [(Option<&str>, u16, &str, bool); 12] = [
+            (Some("5.1.1"), 550, "5.1.1 no such mailbox", true),
+            (Some("5.2.2"), 552, "5.2.2 mailbox full", true),
+            (Some("5.1.8"), 553, "5.1.8 bad sender domain", false),
+            (Some("5.7.1"), 550, "5.7.1 Relaying denied", false),
+            (None, 550, "<a@example.com>... User unknown", true),
+            (None, 553, "mailbox name not allowed", true),
+            (Some("5.0.0"), 550, "5.0.0 no such user", true),
+            (None, 550, "relay not permitted", false),
+            (None, 550, "Authentication required", false),
+            (
+                None,
+                553,
+                "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+                false,
+            ),
+            (
+                None,
+                550,
+                "sorry, no mailbox here by that name. (#5.1.1)",
+                true,
+            ),
+            // An address that holds the word is no reason.
+            (None, 550, "<relay@example.com>: User unknown", true),
+        ];
+        for (enhanced, reply, words, bad) in cases {
+            assert_eq!(
+                says_the_address_is_bad(enhanced, Some(reply), words),
+                bad,
+                "{reply} {words}"
+            );
+        }
+        assert!(!says_the_address_is_bad(None, Some(554), "no"));
     }
 
     #[test]

@@ -316,7 +316,7 @@ fn about_the_recipient(e: &lettre::transport::smtp::Error) -> bool {
     let reply = text.split_once("): ").map_or("", |(_, r)| r);
     let enhanced = reply.split_whitespace().next();
     let code = e.status().and_then(|c| c.to_string().parse().ok());
-    crate::bounce::says_the_address_is_bad(enhanced, code)
+    crate::bounce::says_the_address_is_bad(enhanced, code, reply)
 }
 
 /// A message body with SMTP transparency applied and the terminator, sent
@@ -428,6 +428,14 @@ pub struct SendSummary {
     /// published during the run could not tell as they were handed over.
     /// Counted in `due`; a later run sends or withholds them.
     pub unchecked: u64,
+    /// Activations, approvals and expiry warnings not sent because a case
+    /// they name is left out of the live snapshot ([`Granted::Later`]: a
+    /// row of it rejected, its previous version kept only to compare the
+    /// next night with): left as they were, or given back as they were
+    /// when found so just before delivery. Counted in `due`, not in
+    /// `unchecked`; the first run after a night that has the case again
+    /// sends or withholds them.
+    pub waiting_for_cases: u64,
     /// Items a crash had left in `sending`, now unknown.
     pub recovered: u64,
     /// Items a crash had left in `sending` that no relay can have seen
@@ -547,8 +555,8 @@ pub trait GrantCheck: Sync {
     /// the claim having said [`Granted::Yes`]: what a snapshot published
     /// since then says (an import beside the run; the night's mail cannot
     /// withhold what a sender holds). `No`: it is withheld
-    /// ([`Event::Recalled`]); `CannotTell`: given back as it was
-    /// ([`Event::Withdrawn`], [`Event::WithdrawnUnknown`]), never sent
+    /// ([`Event::Recalled`]); `CannotTell` or `Later`: given back as it
+    /// was ([`Event::Withdrawn`], [`Event::WithdrawnUnknown`]), never sent
     /// unchecked.
     fn before_delivery(&self, item: &Item) -> Granted;
 }
@@ -574,22 +582,39 @@ pub enum Granted {
     /// a run that can tell (sent unchecked, it could show a case to
     /// someone no longer allowed to see it).
     CannotTell,
+    /// None is revoked, but one is left out of the snapshot (a row of it
+    /// rejected: the snapshot keeps its previous version, grants and all,
+    /// only to compare the next night with, and shows it nowhere): the
+    /// mail is left as it is for the night that has the case again, whose
+    /// grants decide. Sent now, it would name a case the site does not
+    /// show, granted by rows the clerk may have changed.
+    Later,
+}
+
+/// Why [`plan_claim`] leaves a due item as it is, for a later run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// [`Granted::CannotTell`]: counted `unchecked`.
+    Unchecked,
+    /// [`Granted::Later`]: counted `waiting_for_cases`.
+    ForCase,
 }
 
 /// What to do with a due item at `now`: send it; or not, if its address
 /// is flagged (the nightly kinds, `Kind::held_back_by_flag`), or if it is an activation, approval or expiry warning that
 /// `grants` says names a case no longer granted; or, if it is a reminder
 /// whose day's send window (`window`, Asia/Taipei) ended after it was
-/// queued, fail it ([`past_its_day`]). `None`: leave it as it is, for a
-/// later run: a grant mail whose cases cannot be checked.
+/// queued, fail it ([`past_its_day`]). `Err`: leave it as it is, for a
+/// later run, and why: a grant mail whose cases cannot be checked, or one
+/// naming a case left out of the live snapshot.
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
     grants: &dyn GrantCheck,
     window: Window,
     now: DateTime<Utc>,
-) -> Option<Event> {
-    Some(
+) -> Result<Event, Wait> {
+    Ok(
         if item.kind == Kind::Reminder && past_its_day(&item.night, item.queued_at, window, now) {
             Event::Outdated
         } else if item.kind.held_back_by_flag() && flagged.contains(&item.email) {
@@ -598,7 +623,8 @@ pub fn plan_claim(
             match grants.at_claim(item) {
                 Granted::Yes => Event::Claim,
                 Granted::No => Event::Ungranted,
-                Granted::CannotTell => return None,
+                Granted::CannotTell => return Err(Wait::Unchecked),
+                Granted::Later => return Err(Wait::ForCase),
             }
         } else {
             Event::Claim
@@ -888,23 +914,33 @@ fn send_scope(
                 lock(&run.summary).flagged.extend(flagged(&rows));
             }
             // Claim the batch (sending, or suppressed) in one commit.
-            let claimed = {
-                // The flags as they are now, not as the run began: an
-                // import beside it clears an address's flag with a clerk's
-                // new grant, then queues that grant's mail, which a flag
-                // read before would suppress (lost: nothing tells it
-                // again). Every item of this batch was queued after its
-                // address's flag was cleared.
-                let mut flagged = lock(&run.flagged);
-                let flagged = flagged.now(&lock(&run.accounts))?;
-                // In order over the connections: after a crash, what they
-                // cannot have taken goes back as it was (nightly: one
-                // sender at a time, `Outbox::recover`).
-                let connections = (scope == Scope::Nightly).then_some(transports.len());
-                lock(&run.outbox).claim_for(batch, now, connections, |item| {
-                    plan_claim(item, flagged, grants, cfg.window, now)
-                })?
-            };
+            let (claimed, waiting) =
+                {
+                    // The flags as they are now, not as the run began: an
+                    // import beside it clears an address's flag with a clerk's
+                    // new grant, then queues that grant's mail, which a flag
+                    // read before would suppress (lost: nothing tells it
+                    // again). Every item of this batch was queued after its
+                    // address's flag was cleared.
+                    let mut flagged = lock(&run.flagged);
+                    let flagged = flagged.now(&lock(&run.accounts))?;
+                    // In order over the connections: after a crash, what they
+                    // cannot have taken goes back as it was (nightly: one
+                    // sender at a time, `Outbox::recover`).
+                    let connections = (scope == Scope::Nightly).then_some(transports.len());
+                    let mut waiting = 0;
+                    let claimed = lock(&run.outbox).claim_for(batch, now, connections, |item| {
+                        match plan_claim(item, flagged, grants, cfg.window, now) {
+                            Ok(event) => Some(event),
+                            Err(Wait::ForCase) => {
+                                waiting += 1;
+                                None
+                            }
+                            Err(Wait::Unchecked) => None,
+                        }
+                    })?;
+                    (claimed, waiting)
+                };
             // What could not be claimed (an expiry warning whose grant mail
             // this claim took before it) may be taken by a later pass, once
             // that mail's outcome is known.
@@ -918,7 +954,8 @@ fn send_scope(
                 for _ in &claimed.covered {
                     summary.count(Event::Covered);
                 }
-                summary.unchecked += claimed.left.len() as u64;
+                summary.waiting_for_cases += waiting;
+                summary.unchecked += claimed.left.len() as u64 - waiting;
                 for _ in &claimed.outdated {
                     summary.count(Event::Outdated);
                 }
@@ -1000,8 +1037,9 @@ impl Run<'_> {
     /// Whether a claimed item may be handed to a relay now: any but a
     /// grant mail; a grant mail if `grants` still says so
     /// ([`GrantCheck::before_delivery`]). One it no longer does is
-    /// withheld; one it cannot tell is given back as it was (never sent
-    /// unchecked), counted `unchecked` as at a claim.
+    /// withheld; one it cannot tell, or one naming a case left out of the
+    /// snapshot, is given back as it was (never sent unchecked), counted
+    /// as at a claim.
     fn cleared(&self, item: &Item, grants: &dyn GrantCheck) -> Result<bool, SendError> {
         if !GRANT_KINDS.contains(&item.kind) {
             return Ok(true);
@@ -1016,9 +1054,14 @@ impl Run<'_> {
                 }
                 Ok(false)
             }
-            Granted::CannotTell => {
+            why @ (Granted::CannotTell | Granted::Later) => {
                 let n = lock(&self.outbox).withdraw(std::slice::from_ref(item))?;
-                lock(&self.summary).unchecked += n;
+                let mut summary = lock(&self.summary);
+                *if why == Granted::Later {
+                    &mut summary.waiting_for_cases
+                } else {
+                    &mut summary.unchecked
+                } += n;
                 Ok(false)
             }
         }
@@ -1456,7 +1499,7 @@ pub(crate) mod tests {
         let yes = |_: &Item| Granted::Yes;
         assert_eq!(
             plan_claim(&late, &none, &yes, w, now),
-            Some(Event::Claim),
+            Ok(Event::Claim),
             "a digest"
         );
         // An address no longer granted: its digest goes (a prosecutor's
@@ -1471,33 +1514,37 @@ pub(crate) mod tests {
             }
         };
         let cannot_tell = |_: &Item| Granted::CannotTell;
-        for check in [&ungranted as &dyn GrantCheck, &cannot_tell] {
-            assert_eq!(plan_claim(&late, &none, check, w, now), Some(Event::Claim));
+        let later = |_: &Item| Granted::Later;
+        for check in [&ungranted as &dyn GrantCheck, &cannot_tell, &later] {
+            assert_eq!(plan_claim(&late, &none, check, w, now), Ok(Event::Claim));
         }
         for kind in GRANT_KINDS {
             late.kind = kind;
             assert_eq!(
                 plan_claim(&late, &none, &ungranted, w, now),
-                Some(Event::Ungranted),
+                Ok(Event::Ungranted),
                 "{kind:?}"
             );
-            assert_eq!(plan_claim(&late, &none, &cannot_tell, w, now), None);
-            let flagged = BTreeSet::from([late.email.clone()]);
             assert_eq!(
-                plan_claim(&late, &flagged, &cannot_tell, w, now),
-                Some(Event::Suppress),
-                "a flagged address's mail is suppressed, checked or not"
+                plan_claim(&late, &none, &cannot_tell, w, now),
+                Err(Wait::Unchecked)
             );
+            assert_eq!(plan_claim(&late, &none, &later, w, now), Err(Wait::ForCase));
+            let flagged = BTreeSet::from([late.email.clone()]);
+            for check in [&cannot_tell as &dyn GrantCheck, &later] {
+                assert_eq!(
+                    plan_claim(&late, &flagged, check, w, now),
+                    Ok(Event::Suppress),
+                    "a flagged address's mail is suppressed, checked or not"
+                );
+            }
         }
         late.kind = crate::Kind::Reminder;
-        assert_eq!(
-            plan_claim(&late, &none, &yes, w, now),
-            Some(Event::Outdated)
-        );
+        assert_eq!(plan_claim(&late, &none, &yes, w, now), Ok(Event::Outdated));
         let flagged = BTreeSet::from([late.email.clone()]);
         assert_eq!(
             plan_claim(&late, &flagged, &yes, w, now),
-            Some(Event::Outdated),
+            Ok(Event::Outdated),
             "past before flagged"
         );
     }

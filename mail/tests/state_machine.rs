@@ -693,7 +693,7 @@ impl World {
                 let claimed = self
                     .outbox
                     .claim_for(&ids, self.now, connections, |item| {
-                        mail::send::plan_claim(item, &flagged, &check, always_open(), self.now)
+                        mail::send::plan_claim(item, &flagged, &check, always_open(), self.now).ok()
                     })
                     .unwrap();
                 // Grant mail the snapshot cannot check: untouched, due

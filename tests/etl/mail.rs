@@ -2950,6 +2950,55 @@ fn a_relay_refusing_the_sender_or_the_message_flags_no_one() {
     assert!(run.stderr.contains("refused"), "{}", run.stderr);
 }
 
+/// The review of the thirty-ninth session's change (its 6): a bare 5xx
+/// (no enhanced status code) of 550, 551 or 553 flagged its address,
+/// whatever it said. A relay that sends no enhanced codes and refuses to
+/// relay (an Exim's `550 relay not permitted`, qmail's `553 sorry, that
+/// domain isn't in my list of allowed rcpthosts (#5.7.1)`) flagged every
+/// address of the night: their later mail suppressed, the clerks told the
+/// addresses are bad. qmail's bracketed code is read as the enhanced code;
+/// a bare reply speaking of relaying or authentication says nothing of the
+/// address; `550 User unknown` still flags.
+#[test]
+fn a_bare_550_refusing_to_relay_flags_no_one() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[
+        "relaynocode@example.com",
+        "qmailrelay@example.com",
+        "nouser@example.com",
+        "ok@example.com",
+    ]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = send(&env, &smtp);
+    assert!(
+        run.stdout.contains("refused (no one flagged): 1 × ")
+            && run.stdout.contains("relay not permitted")
+            && run.stdout.contains("(#5.7.1)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("  flagged nouser@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("  flagged relay"), "{}", run.stdout);
+    assert!(!run.stdout.contains("  flagged qmail"), "{}", run.stdout);
+    for rcpt in ["relaynocode@", "qmailrelay@", "nouser@"] {
+        assert_eq!(state_of(&env, &smtp, rcpt), "failed", "{rcpt}");
+    }
+    let flagged: Vec<String> = rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .prepare("SELECT email FROM flagged_addresses ORDER BY email")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(flagged, ["nouser@example.com"]);
+}
+
 #[test]
 fn a_550_fails_after_one_attempt_and_flags_the_address() {
     let env = Env::new();
@@ -3993,6 +4042,79 @@ fn a_case_left_out_for_a_night_is_not_granted_again_when_it_returns() {
     assert!(
         case1.contains(r#""as_of":"115/11/23","left_out":true"#) && case1.contains("a@example.com"),
         "{case1}"
+    );
+}
+
+/// The review of the fortieth session's change (its 2): grant mail waiting
+/// from an earlier night, or told again the night a case is left out,
+/// named that case as granted (the kept version's grants read as standing):
+/// its link led to a case the site does not show, and a grant the clerk
+/// revoked among the rejected rows was announced all the same. Such mail
+/// waits for the night the case is back, and that night's grants decide.
+#[test]
+fn grant_mail_naming_a_case_left_out_of_the_live_snapshot_waits_for_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // a@: case 1; b@: case 2; c@: cases 3 and 4, one activation for both.
+    let (mut n1, _) = scenario(&["a@example.com", "b@example.com", "c@example.com"]);
+    n1.new_case_granted(4, "c@example.com");
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // Not sent that morning (a relay down, say). Night 2 leaves cases 1,
+    // 2 and 4 out (a date that is none); the clerk revoked b@'s grant
+    // among them, and c@'s of case 3 (so night 1's mail to c@ is withheld
+    // and case 4 told again).
+    let mut n2 = n1.clone();
+    for n in [0, 1, 3] {
+        n2.cases[n].2 = "115/13/40";
+    }
+    n2.grants.retain(|(n, _)| *n != 2 && *n != 3);
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    let run = send(&env, &smtp);
+    for who in ["a@example.com", "b@example.com", "c@example.com"] {
+        assert_eq!(
+            smtp.accepted_for(who),
+            Vec::<String>::new(),
+            "nothing names a case the site does not show: {}",
+            run.stdout
+        );
+    }
+    assert!(
+        run.stdout
+            .contains(", 3 wait for a case left out of the live snapshot"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains(
+            "  3 activation, approval or expiry mails wait: a case each names is left out of the \
+             live snapshot (a row of it rejected: see its night's warnings); each goes with the \
+             first night that has its cases again, or is withheld if that night no longer grants one"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(send_report(&env)["summary"]["waiting_for_cases"], 3);
+    assert_eq!(send_report(&env)["summary"]["unchecked"], 0);
+    assert_eq!(state_of(&env, &smtp, "a@example.com"), "queued");
+    // Night 3: the rows are right again; b@ and c@'s case 3 still revoked.
+    let mut n3 = n2.clone();
+    n3.cases = n1.cases.clone();
+    import(&env, &smtp, &n3.write(env.dir.path(), "20261125"));
+    send(&env, &smtp);
+    let a = smtp.accepted_for("a@example.com");
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert!(
+        a[0].contains("已核准查詢") && a[0].contains("115年度訴字第1號"),
+        "{}",
+        a[0]
+    );
+    assert_eq!(smtp.accepted_for("b@example.com"), Vec::<String>::new());
+    let c = smtp.accepted_for("c@example.com");
+    assert_eq!(c.len(), 1, "{c:#?}");
+    assert!(
+        c[0].contains("115年度訴字第4號") && !c[0].contains("115年度訴字第3號"),
+        "{}",
+        c[0]
     );
 }
 

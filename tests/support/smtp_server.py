@@ -19,6 +19,11 @@ server serves every test:
   slowtwiceN@…  the first two times: wait N seconds, then accept; later: accept
   rejectrcpt@…  550 at RCPT (permanent)
   relaydenied@… 554 5.7.1 at RCPT: the relay's policy, not the address
+  relaynocode@… 550 at RCPT without an enhanced code, saying relaying is
+                not permitted (an Exim or an old relay refusing to relay)
+  qmailrelay@…  553 at RCPT, qmail's words and its code in brackets at the
+                end: `(#5.7.1)`, the relay's policy
+  nouser@…      550 at RCPT without an enhanced code: no such user
   spam@…        554 5.7.1 after DATA: the message refused as spam
   deferKIND@…   451 to every message of that kind (its Message-ID's
                 `<night.KIND.…>`: deferactivation, deferexpiry), the
@@ -101,6 +106,14 @@ class Handler:
         if self.local_of(address.lower()) == "relaydenied":
             self.log(address.lower(), "554-rcpt")
             return "554 5.7.1 <%s>: Relay access denied" % address
+        bare = {
+            "relaynocode": "550 relay not permitted",
+            "qmailrelay": "553 sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)",
+            "nouser": "550 <%s>... User unknown" % address,
+        }.get(self.local_of(address.lower()))
+        if bare:
+            self.log(address.lower(), bare[:3] + "-rcpt")
+            return bare
         envelope.rcpt_tos.append(address)
         return "250 OK"
 

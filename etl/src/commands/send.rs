@@ -179,8 +179,12 @@ pub fn run(
         0 => String::new(),
         n => format!(", {n} wait for the live snapshot"),
     };
+    let waiting = match summary.waiting_for_cases {
+        0 => String::new(),
+        n => format!(", {n} wait for a case left out of the live snapshot"),
+    };
     say!(
-        "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed{unchecked}",
+        "cpor-etl send: {} due; {} sent {target}, {} to retry, {} unknown, {} failed, {} suppressed{unchecked}{waiting}",
         summary.due, summary.sent, summary.retrying, summary.unknown, summary.failed, summary.suppressed
     );
     say!("  outbox now: {}", summary.states_line());
@@ -190,6 +194,14 @@ pub fn run(
              published during this run no longer grants a case they name (the next night's mail \
              tells what of them is still granted)",
             summary.recalled
+        );
+    }
+    if summary.waiting_for_cases > 0 {
+        say!(
+            "  {} activation, approval or expiry mails wait: a case each names is left out of the \
+             live snapshot (a row of it rejected: see its night's warnings); each goes with the \
+             first night that has its cases again, or is withheld if that night no longer grants one",
+            summary.waiting_for_cases
         );
     }
     if summary.covered > 0 {
@@ -367,6 +379,9 @@ struct Live {
     file: Result<SnapshotFile, Unusable>,
     /// Verified and opened at the first look-up, or why it cannot be.
     opened: Option<Result<Snapshot, Unusable>>,
+    /// The cases it leaves out ([`Snapshot::left_out_ids`]), read at the
+    /// first look-up, or why they cannot be.
+    left_out: Option<Result<std::collections::HashSet<String>, Unusable>>,
 }
 
 impl Live {
@@ -390,6 +405,7 @@ impl Live {
                 .map(|f| (schemas::date::compact(f.date), f.build)),
             file,
             opened: None,
+            left_out: None,
         }
     }
 
@@ -411,6 +427,26 @@ impl Live {
             generation: self.generation + 1,
             ..now
         };
+    }
+
+    /// Whether grant mail naming `case_keys` waits for the night that has
+    /// one of them again: read once, from the file opened just for this
+    /// (its own mail is not otherwise looked up, and the file not
+    /// verified for it; a damaged file fails the look-ups of the rest).
+    fn names_left_out(&mut self, case_keys: &[String]) -> Result<bool, Unusable> {
+        let file = &self.file;
+        let left_out = self.left_out.get_or_insert_with(|| {
+            let file = file.as_ref().map_err(Clone::clone)?;
+            let unreadable =
+                |e: ReadError| Unusable::Unreadable(format!("{}: {e}", file.path.display()));
+            Snapshot::open(file)
+                .and_then(|s| s.left_out_ids())
+                .map_err(unreadable)
+        });
+        match left_out {
+            Ok(ids) => Ok(!ids.is_empty() && case_keys.iter().any(|k| ids.contains(k))),
+            Err(why) => Err(why.clone()),
+        }
     }
 
     /// Its night and build, to compare with an item's.
@@ -533,13 +569,21 @@ impl<'a> NoLongerGranted<'a> {
     /// its mail is queued; a rollback; a publish while `send` holds it),
     /// and leaves its cases to the next night's mail to tell.
     fn ask(&self, live: &mut Live, item: &mail::outbox::Item) -> Granted {
-        if built(item).is_some_and(|built| live.key() == Some(built)) {
-            return Granted::Yes;
-        }
         let cannot_tell = |why: Unusable| {
             self.why.lock().expect("reason").get_or_insert(why);
             Granted::CannotTell
         };
+        // Named while it is left out (the night's own mail may tell it
+        // again, from a withheld mail: `notify::retell`), a case is
+        // granted by rows the clerk may have changed, and not shown.
+        let later = |live: &mut Live| match live.names_left_out(&item.case_keys) {
+            Ok(true) => Granted::Later,
+            Ok(false) => Granted::Yes,
+            Err(why) => cannot_tell(why),
+        };
+        if built(item).is_some_and(|built| live.key() == Some(built)) {
+            return later(live);
+        }
         let snapshot = match live.snapshot(self.store) {
             Ok(snapshot) => snapshot,
             Err(why) => return cannot_tell(why.clone()),
@@ -568,7 +612,7 @@ impl<'a> NoLongerGranted<'a> {
         }
         match unread {
             Some(why) => cannot_tell(why),
-            None => Granted::Yes,
+            None => later(live),
         }
     }
 }

@@ -242,6 +242,25 @@ impl Snapshot {
         Ok(schemas::case::carried_cases(&self.conn)?)
     }
 
+    /// The cases of [`Snapshot::left_out`], by their text key
+    /// ([`schemas::CaseRef::id`], as grant mail names them): one look-up
+    /// each (a night leaves out few, usually none).
+    pub fn left_out_ids(&self) -> Result<std::collections::HashSet<String>, ReadError> {
+        let mut ids = std::collections::HashSet::new();
+        for id in self.left_out()?.into_keys() {
+            if let Some((court, case)) = self.case_at(id)? {
+                ids.insert(
+                    schemas::CaseRef {
+                        court,
+                        key: case.key,
+                    }
+                    .id(),
+                );
+            }
+        }
+        Ok(ids)
+    }
+
     /// One case's row by id, with its court: its key, status and latest
     /// three entries, without its grants, prosecutors or hearings (one
     /// look-up by id on a cached statement: what a diff of the case's
