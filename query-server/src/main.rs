@@ -164,8 +164,15 @@ fn print_stats(config: &Config) -> Result<()> {
         None => Vec::new(),
     };
     let days = stats::daily(&accounts, &grants)?;
-    print!("{}", stats::table("per day", &days));
-    println!();
-    print!("{}", stats::table("per month", &stats::monthly(&days)));
-    Ok(())
+    let text = format!(
+        "{}\n{}",
+        stats::table("per day", &days),
+        stats::table("per month", &stats::monthly(&days))
+    );
+    // A reader gone away (`cpor-server stats | head`) is not worth a panic.
+    use std::io::Write as _;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }

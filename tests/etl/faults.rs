@@ -1009,7 +1009,9 @@ fn a_data_directory_that_cannot_be_written_is_an_error_not_a_held_lock() {
     }
 }
 
-/// `cpor-etl case … | head` used to panic on the closed pipe.
+/// `cpor-etl case … | head` used to panic on the closed pipe; so did
+/// `outbox list | head -1` and `outbox show N | head` (a fresh-clone walk,
+/// 2026-12-06: exit 101 with a backtrace) and `rollback`'s answer.
 #[test]
 fn commands_piped_into_a_reader_that_stops_do_not_panic() {
     let env = Env::new();
@@ -1018,16 +1020,21 @@ fn commands_piped_into_a_reader_that_stops_do_not_panic() {
         &["case", "TPD", "民事", "115", "訴", "100"][..],
         &["snapshots"][..],
         &["dump"][..],
+        &["outbox", "list"][..],
+        &["outbox", "show", "1"][..],
+        &["outbox", "pending"][..],
+        &["rollback", "20261123"][..],
     ] {
-        let mut child = env
+        // The reader is gone before the first line (`| head -0`).
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = env
             .command()
             .args(args)
-            .stdout(std::process::Stdio::piped())
+            .stdout(writer)
             .stderr(std::process::Stdio::piped())
-            .spawn()
+            .output()
             .unwrap();
-        drop(child.stdout.take()); // the reader goes away at once
-        let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains("panicked"), "{args:?}: {err}");
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");

@@ -2086,6 +2086,20 @@ fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
         grants,
         "{text}"
     );
+    // `cpor-server stats | head -0`: the reader gone, no panic (a
+    // fresh-clone walk, 2026-12-06, found the ETL's `outbox` doing so).
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .env_remove("CPOR_CONFIG")
+        .stdout(writer)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("panicked"), "{err}");
 }
 
 /// Issue 4's approval notice, end to end: an address activated on the

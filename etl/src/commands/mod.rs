@@ -3,6 +3,28 @@
 //! (or the data directory) and its own arguments and returns the process
 //! exit code.
 
+/// `println!` for a command's output: a reader gone away (`cpor-etl
+/// outbox list | head -1`) is not worth a panic (Rust's `println!` panics
+/// on a closed pipe); what the command does is done all the same.
+macro_rules! say {
+    () => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout());
+    }};
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `print!` likewise ([`say`]).
+macro_rules! say_part {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 pub mod bounces;
 pub mod case;
 pub mod dump;

@@ -56,16 +56,18 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         Action::Pending => {
             let pending = outbox.pending()?;
             if pending.is_empty() {
-                println!("no night waits: every published night's mail is queued");
+                say!("no night waits: every published night's mail is queued");
                 return Ok(0);
             }
             let store = Store::new(&config.data_dir);
-            println!(
+            say!(
                 "{:>4} {:<28} {:<28} state",
-                "seq", "night (snapshot)", "compared with"
+                "seq",
+                "night (snapshot)",
+                "compared with"
             );
             for p in &pending {
-                println!(
+                say!(
                     "{:>4} {:<28} {:<28} {}",
                     p.seq,
                     p.to,
@@ -73,7 +75,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     readiness(&store, p)
                 );
             }
-            println!("`cpor-etl send` or the next import queues each ready night; see docs/OPERATIONS.md for the others");
+            say!("`cpor-etl send` or the next import queues each ready night; see docs/OPERATIONS.md for the others");
             Ok(0)
         }
         Action::Rediff {
@@ -134,7 +136,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 );
             }
             outbox.compare_pending_with(&snapshot, from)?;
-            println!(
+            say!(
                 "night {snapshot} will be compared with {}; `cpor-etl send` queues and delivers its mail",
                 from.unwrap_or("nothing (as a first load)")
             );
@@ -173,9 +175,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             if !outbox.forget_pending(&snapshot)? {
                 return Ok(no_pending_night(&snapshot));
             }
-            println!(
-                "night {snapshot} given up: its news will not be mailed; tell the courts' clerks"
-            );
+            say!("night {snapshot} given up: its news will not be mailed; tell the courts' clerks");
             Ok(0)
         }
         Action::List { night, state } => {
@@ -189,10 +189,10 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 }
             }
             let items = outbox.list(night.as_deref(), state.as_deref())?;
-            print!("{}", list_table(&items));
+            say_part!("{}", list_table(&items));
             let counts = outbox.counts_by_state(night.as_deref())?;
             let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            println!(
+            say!(
                 "total: {}",
                 if counts.is_empty() {
                     "empty".into()
@@ -208,23 +208,23 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             };
             for (name, value) in shown.fields {
-                println!("{name:>11}: {value}");
+                say!("{name:>11}: {value}");
             }
-            println!();
+            say!();
             match shown.message {
                 Err(why) => {
-                    println!("({why}: {})", mail::outbox::UNREADABLE_HELP)
+                    say!("({why}: {})", mail::outbox::UNREADABLE_HELP)
                 }
                 // cpor-server empties sent bodies after server.keep_sent_mail_days.
                 Ok(m) if m.is_empty() => {
-                    println!("(the message was sent and its body since deleted)")
+                    say!("(the message was sent and its body since deleted)")
                 }
                 Ok(m) => match mail::render::readable(&m).filter(|_| !raw) {
                     Some(shown) => {
-                        print!("{shown}");
-                        println!("\n(as its reader reads it; `--raw` prints the message as sent)");
+                        say_part!("{shown}");
+                        say!("\n(as its reader reads it; `--raw` prints the message as sent)");
                     }
-                    None => print!("{}", String::from_utf8_lossy(&m)),
+                    None => say_part!("{}", String::from_utf8_lossy(&m)),
                 },
             }
             Ok(0)
@@ -237,7 +237,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 );
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
-            println!("released {n} held digests of night {night}; `cpor-etl send` delivers them");
+            say!("released {n} held digests of night {night}; `cpor-etl send` delivers them");
             Ok(0)
         }
         Action::Retry { id, failed } => {
@@ -265,14 +265,14 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             }
             if !retried.flagged.is_empty() {
                 let n = retried.flagged.len();
-                println!(
+                say!(
                     "{n} failed item{} to a flagged address left as {} (its mail server said the \
                      address is bad; `cpor-etl outbox retry <id>` writes to one again, clearing its flag):",
                     if n == 1 { "" } else { "s" },
                     if n == 1 { "it is" } else { "they are" }
                 );
                 for (id, email) in &retried.flagged {
-                    println!("  item {id}: {email}");
+                    say!("  item {id}: {email}");
                 }
             }
             if retried.emails.is_empty() && retried.told.is_empty() {
@@ -286,18 +286,18 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
             if retried.asked > 0 {
-                println!("queued {} {what} again", retried.asked);
+                say!("queued {} {what} again", retried.asked);
             }
             for (id, told_by) in &retried.told {
                 let (night, reference) = mail::outbox::teller(told_by);
-                println!(
+                say!(
                     "item {id} is not queued again: the night of {}'s mail told its cases still \
                      granted, having found a case it names no longer granted",
                     night_text(night, reference)
                 );
             }
             for t in &retried.tellers {
-                println!("{}", teller_line(t));
+                say!("{}", teller_line(t));
             }
             if retried.emails.is_empty() {
                 eprintln!("cpor-etl: nothing queued again");
@@ -526,23 +526,23 @@ fn preview(
     }
     let summary = crate::notify::preview(store, &config.mail, from, &to, chrono::Utc::now())
         .map_err(|e| cannot(&e))?;
-    println!(
+    say!(
         "night {snapshot} compared with {}{} (a dry run: nothing is changed):",
         from.map_or("nothing (as a first load)".into(), |f| f.name()),
         note.map_or(String::new(), |n| format!(" {n}"))
     );
     for line in crate::report::mail_lines(&summary, true) {
-        println!("  {line}");
+        say!("  {line}");
     }
     match crate::notify::outlook(store, &config.mail, &to, from) {
         Ok(notes) => {
             for line in notes {
-                println!("  note: {line}");
+                say!("  note: {line}");
             }
         }
-        Err(e) => println!("  note: what the next `send` would do first cannot be told: {e}"),
+        Err(e) => say!("  note: what the next `send` would do first cannot be told: {e}"),
     }
-    println!("{then}");
+    say!("{then}");
     Ok(0)
 }
 

@@ -26,7 +26,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     Snapshot::open(&target)?;
     let live = store.live()?;
     if live.as_ref().is_some_and(|l| l.path == target.path) {
-        println!("{} is live already; nothing changed", target.name());
+        say!("{} is live already; nothing changed", target.name());
         return Ok(0);
     }
     let before = live.as_ref().map(|f| f.name());
@@ -34,7 +34,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         keep_calendars_above(store, live, &target);
     }
     store.point_current(&target)?;
-    println!(
+    say!(
         "CURRENT now names {} (was {})",
         target.name(),
         before.as_deref().unwrap_or("nothing")
@@ -42,7 +42,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     // What the next night's mail is compared with (`notify::mail_base`).
     if let Ok(Some(base)) = crate::notify::mail_base(store, Some(&target), chrono::NaiveDate::MAX) {
         if base != target {
-            println!(
+            say!(
                 "note: the mail of {} went out; the next night's mail is compared with it, \
                  not with {}, so its news is not mailed again",
                 base.name(),
@@ -51,7 +51,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         }
     }
     for night in still_to_mail(store)? {
-        println!(
+        say!(
             "note: the mail of {night}, which was live, is not queued yet: the next import or send \
              queues it; if its news must not go out, `cpor-etl outbox forget {night}`"
         );
@@ -80,7 +80,7 @@ fn keep_calendars_above(store: &Store, from: &SnapshotFile, to: &SnapshotFile) {
         });
     match floors {
         Ok(0) => {}
-        Ok(n) => println!(
+        Ok(n) => say!(
             "note: {n} {} to come stand{} lower in {} than in {}: {} calendar files are \
              sent above what calendars took (docs/HEARINGS.md)",
             if n == 1 { "hearing" } else { "hearings" },

@@ -4,15 +4,6 @@
 use anyhow::Result;
 use serde::Serialize;
 
-/// A line of output. A closed stdout (`cpor-etl send | head`) is not an
-/// error: the mail is sent and the report written all the same.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
 use crate::config::Config;
 use crate::import::exit;
 use crate::stop::Stop;
