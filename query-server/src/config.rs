@@ -53,7 +53,10 @@ pub struct ServerConfig {
     /// count per address as if there were no proxy.
     pub trusted_proxies: String,
     /// Listen with SO_REUSEPORT, so that a new process can take the same
-    /// address before the old one stops (a restart without downtime).
+    /// address before the old one stops (a restart without downtime). Off
+    /// by default: on, a second server of another data directory started
+    /// on the address (a forgotten one) shares it silently, the kernel
+    /// spreading requests between the two.
     pub reuse_port: bool,
     /// On SIGTERM: stop accepting, let requests in flight (and the
     /// background work's last batch) finish within this long, then exit.
@@ -146,7 +149,7 @@ impl Default for ServerConfig {
             ip_failures_per_hour: 300,
             trust_proxy: false,
             trusted_proxies: "127.0.0.1, ::1".into(),
-            reuse_port: true,
+            reuse_port: false,
             drain_seconds: 20,
             snapshot_poll_ms: 1000,
             snapshot_check_seconds: 3600,

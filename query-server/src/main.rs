@@ -90,8 +90,22 @@ fn serve(config: Config) -> Result<()> {
         })
         .build()?;
     runtime.block_on(async move {
-        let listener = query_server::server::listen(addr, config.server.reuse_port)
-            .with_context(|| format!("listening on {addr}"))?;
+        let reuse_port = config.server.reuse_port;
+        let listener = query_server::server::listen(addr, reuse_port).map_err(|e| {
+            let what = match (e.kind(), reuse_port) {
+                (std::io::ErrorKind::AddrInUse, false) => {
+                    "; another process serves this address: stop it, or give this one \
+                     another (--listen, server.listen). Several processes of one data \
+                     directory share one address only with server.reuse_port = true in each"
+                }
+                (std::io::ErrorKind::AddrInUse, true) => {
+                    "; another process serves this address without server.reuse_port = true \
+                     (or as another user): it cannot be shared with it"
+                }
+                _ => "",
+            };
+            anyhow::anyhow!("listening on {addr}: {e}{what}")
+        })?;
         // The address bound: with port 0, the one the system chose.
         let addr = listener.local_addr()?;
         let app = App::open(config)?;

@@ -134,6 +134,8 @@ def server_env(extra=None):
             "CPOR_SERVER_CAPTCHA_PER_MINUTE": "100000",
             "CPOR_SERVER_IP_FAILURES_PER_HOUR": "100000",
             "CPOR_SERVER_DRAIN_SECONDS": "10",
+            # A restart starts the new process on the old one's port.
+            "CPOR_SERVER_REUSE_PORT": "true",
             "CPOR_LOG": "info",
         }
     )

@@ -16,10 +16,9 @@ use crate::util::{free_port, on_free_ports, repo_root, Data, Server};
 fn start_server(data: &Data, env_for: impl Fn(&str) -> Vec<(&'static str, String)>) -> Server {
     on_free_ports("cpor-server", || {
         let port = free_port();
-        let mut env = env_for(&format!("http://127.0.0.1:{port}"));
-        // (a port shared with another test's server would split the
-        // browser's requests between them: a clash must be an error)
-        env.push(("CPOR_SERVER_REUSE_PORT", "false".into()));
+        // (a clash with another test's server is an error, not a port
+        // shared: `server.reuse_port` is off by default)
+        let env = env_for(&format!("http://127.0.0.1:{port}"));
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Server::try_start_on(data, &format!("127.0.0.1:{port}"), &env)
     })

@@ -273,6 +273,31 @@ fn a_connection_accepted_before_sigterm_gets_its_first_request_answered() {
     assert!(status.success(), "{status:?}");
 }
 
+/// A fresh-clone walk (2026-12-06): a second `cpor-server` started on the
+/// address another serves (an earlier `scripts/run-sample` left running,
+/// another checkout's, another data directory's) bound it too, silently
+/// (SO_REUSEPORT was on by default): the kernel spread the requests
+/// between the two, so that people saw another data directory's snapshot
+/// and were signed out at random. Sharing an address is asked for
+/// (`server.reuse_port = true`); by default the second stops, naming the
+/// address and what to do.
+#[test]
+fn a_second_server_on_a_served_address_stops_unless_told_to_share_it() {
+    let data = Data::sample();
+    let a = Server::start(&data, &[]);
+    let addr = server_addr(&a).to_string();
+    let other = Data::empty();
+    let err = Server::try_start_on(&other, &addr, &[])
+        .err()
+        .expect("the second server does not start");
+    assert!(
+        err.contains(&format!("cpor-server: listening on {addr}"))
+            && err.contains("another process serves this address")
+            && err.contains("server.reuse_port = true"),
+        "{err}"
+    );
+}
+
 /// SO_REUSEPORT: B binds the address A serves; A, sent SIGTERM, stops
 /// accepting and B takes every new connection, with no request failing
 /// meanwhile; a request A had begun is answered before A exits.
@@ -293,6 +318,7 @@ fn a_second_process_takes_the_address_and_sigterm_drains_the_first() {
     let env = [
         ("CPOR_SERVER_NEW_CONNECTIONS_PER_SECOND_PER_IP", "0"),
         ("CPOR_SERVER_REQUESTS_PER_SECOND_PER_IP", "0"),
+        ("CPOR_SERVER_REUSE_PORT", "true"),
     ];
     let mut a = Server::start(&data, &env);
     let addr = server_addr(&a);
