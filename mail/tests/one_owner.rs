@@ -12,20 +12,27 @@ use std::path::Path;
 mod workspace;
 use workspace::sources;
 
-const TABLES: &[&str] = &[
-    "items",
-    "expiry_warned",
-    "held_nights",
-    "pending_nights",
-    "outcomes",
-    "reminded",
-    "reminder_runs",
-    "calendar_floors",
-    "told_snapshots",
-    "claims",
-    "bounce_reports",
-    "flags_to_write",
-];
+/// Every table the outbox's migrations create (`CREATE TABLE name`): a
+/// list kept by hand missed one (`relays`, migration 13, written by a test
+/// of the website's).
+fn tables(root: &Path) -> Vec<String> {
+    let mut tables = Vec::new();
+    let mut migrations: Vec<_> = fs::read_dir(root.join("schemas/outbox"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    migrations.sort();
+    for path in migrations {
+        let words = workspace::words(&fs::read_to_string(&path).unwrap());
+        for w in words.windows(3) {
+            if w[0] == "create" && w[1] == "table" && !tables.contains(&w[2]) {
+                tables.push(w[2].clone());
+            }
+        }
+    }
+    tables
+}
 
 /// Tests that write a table to damage it, as a machine's restart or
 /// another build would (a claim from another boot, a row this code did not
@@ -89,6 +96,10 @@ fn only_the_outbox_module_writes_the_outbox_tables() {
     let mut files = Vec::new();
     sources(root, &mut files);
     assert!(files.len() > 50, "the workspace's sources were found");
+    let tables = tables(root);
+    for t in ["items", "relays", "claims", "flags_to_write"] {
+        assert!(tables.iter().any(|n| n == t), "{t} in {tables:?}");
+    }
     let mut offenders = Vec::new();
     for path in files {
         if path.starts_with(&owner)
@@ -100,10 +111,10 @@ fn only_the_outbox_module_writes_the_outbox_tables() {
         let Ok(text) = fs::read_to_string(&path) else {
             continue;
         };
-        for table in TABLES {
+        for table in &tables {
             if DAMAGED_BY.contains(&(
                 path.strip_prefix(root).unwrap().to_str().unwrap_or(""),
-                table,
+                table.as_str(),
             )) {
                 continue;
             }

@@ -2287,14 +2287,10 @@ fn a_case_page_that_shows_an_unmapped_character_says_what_it_is() {
 fn the_websites_mail_waits_rather_than_go_to_files_where_mail_went_through_a_relay() {
     let data = Data::sample();
     // What a send through a relay records once it took mail (outbox
-    // migration 13).
-    Connection::open(data.path().join("outbox.sqlite"))
+    // migration 13), as it records it.
+    mail::outbox::Outbox::open(&data.path())
         .unwrap()
-        .execute(
-            "INSERT INTO relays (relay, first_at, last_at)
-             VALUES ('mail.example:587', '2026-11-24T00:00:00+00:00', '2026-11-24T00:00:00+00:00')",
-            [],
-        )
+        .note_relay("mail.example:587", "2026-11-24T00:00:00Z".parse().unwrap())
         .unwrap();
     let server = Server::start(&data, &[]);
     let mut anon = Client::new(&server);
