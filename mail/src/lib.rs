@@ -27,6 +27,9 @@ use schemas::date::{compact, taipei, taipei_at};
 
 pub use config::MailSettings;
 pub use kind::{Kind, Scope};
+/// An e-mail address as lettre checks it (a VERP address decoded,
+/// `verp::decode`): callers need not depend on lettre, which is `mail`'s.
+pub use lettre::Address;
 
 /// The Message-ID of an outbox item: derived from its key (night, address,
 /// kind and reference, which is empty but for a night's re-run,

@@ -704,14 +704,19 @@ impl Live {
                 return false;
             }
         }
-        let path = self.store.snapshots_dir().join(&name);
+        // Only a name the import writes has a checksum to verify: any
+        // other (a copy put in place by hand) is refused, never opened.
         let opened = match self.store.by_name(&name) {
             Some(file) => self
                 .store
                 .verify(&file)
                 .map_err(damaged)
-                .and_then(|()| Snap::open(&path).map_err(|e| e.to_string())),
-            None => Snap::open(&path).map_err(|e| e.to_string()),
+                .and_then(|()| Snap::open(&file.path).map_err(|e| e.to_string())),
+            None => Err(format!(
+                "`{name}` is not a snapshot the import wrote (`<YYYYMMDD>-<build>.sqlite`, \
+                 with its checksum beside it), so it cannot be verified. {}",
+                store::layout::REPLACE_DAMAGED
+            )),
         };
         match opened {
             Ok(snap) => {

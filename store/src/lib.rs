@@ -10,4 +10,6 @@ pub mod hearings;
 pub mod layout;
 pub mod secret;
 
-pub use layout::{Lock, SnapshotFile, Store};
+#[cfg(feature = "writer")]
+pub use layout::Lock;
+pub use layout::{SnapshotFile, Store};

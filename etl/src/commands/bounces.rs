@@ -305,7 +305,7 @@ fn messages_in(dir: &Path) -> Result<Vec<PathBuf>> {
 /// own may have had it) is no failure of the item's address.
 fn find_item(
     outbox: &Outbox,
-    verp: Option<&(lettre::Address, Vec<u8>)>,
+    verp: Option<&(mail::Address, Vec<u8>)>,
     b: &Bounce,
 ) -> Result<Option<(Reported, bool)>> {
     let own = |item: Reported| {
