@@ -27,6 +27,16 @@ pub fn taipei_at(day: NaiveDate, time: NaiveTime) -> DateTime<Utc> {
 
 const ROC_OFFSET: i32 = 1911;
 
+/// The ROC (民國) year of a date: 2026 → 115.
+pub fn roc_year(date: NaiveDate) -> i32 {
+    date.year() - ROC_OFFSET
+}
+
+/// The date of ROC year `year` (民國 115 → 2026), month and day, if it is one.
+pub fn from_roc(year: i32, month: u32, day: u32) -> Option<NaiveDate> {
+    NaiveDate::from_ymd_opt(year + ROC_OFFSET, month, day)
+}
+
 /// Parses a contract date: `yyy/mm/dd` (year of two or three digits, e.g.
 /// `113/07/02`, `99/12/01`) or the compact form, the year followed by four
 /// digits of month and day (`1130702`, `991201`, `0991201`).
@@ -148,12 +158,7 @@ fn explain_datetime(s: &str) -> Result<NaiveDateTime, String> {
 
 /// `113/07/02`: how the courts and the public write a date.
 pub fn roc(date: NaiveDate) -> String {
-    format!(
-        "{}/{:02}/{:02}",
-        date.year() - ROC_OFFSET,
-        date.month(),
-        date.day()
-    )
+    format!("{}/{:02}/{:02}", roc_year(date), date.month(), date.day())
 }
 
 /// The Taipei date of a moment.

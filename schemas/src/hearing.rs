@@ -459,7 +459,7 @@ impl<'a> Text<'a> {
         if y == 0 || self.is_digit(end) {
             return None;
         }
-        let date = NaiveDate::from_ymd_opt(y as i32 + 1911, m, d)?;
+        let date = crate::date::from_roc(y as i32, m, d)?;
         Some((date, end))
     }
 

@@ -6,7 +6,9 @@
 //!   snapshot's tables by hand: `tests/support/snapshots.rs`);
 //! - only `etl::decode` reads Big5: no other program names `encoding_rs`.
 //!   The generator (`scripts/generator`) writes Big5, as the courts'
-//!   systems do: it plays the courts, and is left out.
+//!   systems do: it plays the courts, and is left out;
+//! - one ROC date code: no Rust program but `schemas::date` says 1911 (the
+//!   generator had its own `roc()`, and `schemas::hearing` its own sum).
 
 use std::path::Path;
 
@@ -123,5 +125,26 @@ fn only_the_etl_decoder_reads_big5() {
     assert!(
         offenders.is_empty(),
         "Big5 read outside etl::decode: {offenders:?}"
+    );
+}
+
+#[test]
+fn roc_years_are_worked_out_in_schemas_date_only() {
+    let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
+    let date = Path::new("schemas/src/date.rs");
+    let files = workspace::production(&root);
+    let says_1911 = |t: &str| workspace::words(t).iter().any(|w| w == "1911");
+    assert!(
+        files.iter().any(|(p, t)| p == date && says_1911(t)),
+        "schemas::date says 1911: is the check looking?"
+    );
+    let offenders: Vec<String> = files
+        .iter()
+        .filter(|(p, t)| p != date && p.extension().is_some_and(|e| e == "rs") && says_1911(t))
+        .map(|(p, _)| p.display().to_string())
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "a ROC year worked out outside schemas::date (use roc, roc_year, from_roc): {offenders:?}"
     );
 }

@@ -28,7 +28,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 
 use super::announced::Announced;
@@ -1157,22 +1157,27 @@ fn commit_accounts(
     for email in &plan.unflag {
         store::accounts::unflag(&tx, email)?;
     }
-    for job in plan.jobs.iter_mut().filter(|j| j.kind == Kind::Activation) {
-        let id = match known.accounts.get(job.email) {
-            Some(Account::NotActivated(id)) => *id,
-            _ => store::accounts::create_or_get(&tx, job.email, &now_text)?,
-        };
-        let (token, hash) = secret::new_token().map_err(NotifyError::Token)?;
-        let expires = now + cfg.activation;
-        tx.prepare_cached(
-            "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at)
-             VALUES (?1, ?2, 'activate', ?3, ?4)",
-        )?
-        .execute(params![hash, id, now_text, expires.to_rfc3339()])?;
-        job.activation = Some((
-            format!("{site}/activate?token={token}"),
-            roc_taipei(expires),
-        ));
+    let token_error = |e| match e {
+        store::accounts::TokenError::Sqlite(e) => NotifyError::from(e),
+        store::accounts::TokenError::Randomness(e) => NotifyError::Token(e),
+    };
+    let until = roc_taipei(now + cfg.activation);
+    {
+        let mut new_token = store::accounts::token_maker(
+            &tx,
+            store::accounts::Purpose::Activate,
+            cfg.activation,
+            now,
+        )
+        .map_err(token_error)?;
+        for job in plan.jobs.iter_mut().filter(|j| j.kind == Kind::Activation) {
+            let id = match known.accounts.get(job.email) {
+                Some(Account::NotActivated(id)) => *id,
+                _ => store::accounts::create_or_get(&tx, job.email, &now_text)?,
+            };
+            let token = new_token(id).map_err(token_error)?;
+            job.activation = Some((format!("{site}/activate?token={token}"), until.clone()));
+        }
     }
     tx.commit()?;
     Ok(())

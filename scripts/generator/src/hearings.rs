@@ -6,9 +6,10 @@
 //! (`etl::hearings`). Public for those tests; the batches use it through
 //! `text`.
 
-use chrono::{Datelike, Days, NaiveDate, NaiveDateTime};
+use chrono::{Days, NaiveDate, NaiveDateTime};
 
 use crate::rng::Rng;
+use schemas::date::roc;
 
 /// Courtrooms as written.
 pub const ROOMS: &[&str] = &[
@@ -108,10 +109,6 @@ pub enum Cancel {
     Bare,
 }
 
-fn roc(d: NaiveDate) -> String {
-    format!("{}/{:02}/{:02}", d.year() - 1911, d.month(), d.day())
-}
-
 fn hhmm(at: NaiveDateTime) -> String {
     at.format("%H:%M").to_string()
 }
@@ -169,7 +166,7 @@ impl Hearing {
             Form::FullWidth => format!("{}{room}{kind}", full_width(&format!("{date} {time}"))),
             Form::Compact => format!(
                 "{:03}{} {time}{room}{kind}",
-                self.at.year() - 1911,
+                schemas::date::roc_year(self.at.date()),
                 self.at.format("%m%d")
             ),
             Form::Note => format!("{date} {time}{room}{kind}\r\n請攜帶身分證明文件到庭"),

@@ -315,7 +315,7 @@ fn key_fields(code: &str, c: &Case, style: &Style) -> [String; 5] {
 
 fn date(d: NaiveDate, style: &Style) -> String {
     use chrono::Datelike;
-    let y = d.year() - 1911;
+    let y = schemas::date::roc_year(d);
     if style.compact_dates {
         format!("{y:03}{:02}{:02}", d.month(), d.day())
     } else {
@@ -389,8 +389,7 @@ fn case_history(
     ]);
     let word = *rng.pick(words(category));
     let born = first + Days::new(u64::from(born_night));
-    let opened =
-        NaiveDate::from_ymd_opt(year as i32 + 1911, 1, 1).unwrap() + Days::new(rng.below(300));
+    let opened = schemas::date::from_roc(year as i32, 1, 1).unwrap() + Days::new(rng.below(300));
     let opened = opened.min(born - Days::new(1 + rng.below(20)));
     let roll = rng.unit();
     let (status, status_date) = if born_night > 0 || roll < 0.60 {
