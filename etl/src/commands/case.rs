@@ -54,8 +54,12 @@ fn parts(given: &[String]) -> Result<(String, String, String)> {
 
 pub fn run(store: &Store, args: &Args) -> Result<i32> {
     let (year, word, number) = parts(&args.number)?;
-    let year = parse_int(&year, 3).map_err(|e| anyhow!("the year: {e}; {FORMS}"))?;
-    let number = parse_int(&number, 7).map_err(|e| anyhow!("the number: {e}; {FORMS}"))?;
+    // The contract's limits, as the import reads a case's key.
+    let limits = &schemas::contract().limits;
+    let year =
+        parse_int(&year, limits.year_digits).map_err(|e| anyhow!("the year: {e}; {FORMS}"))?;
+    let number = parse_int(&number, limits.number_digits)
+        .map_err(|e| anyhow!("the number: {e}; {FORMS}"))?;
     let key = CaseKey {
         category: args.category.trim().to_string(),
         year,
