@@ -189,6 +189,10 @@ pub struct MailSettings {
     pub reminder_days: Vec<u32>,
     /// How long `send`'s and `bounces`' reports are kept.
     pub keep_reports: Duration,
+    /// The site's nightly pause (`[server]`'s `maintenance_start` and
+    /// `maintenance_end`, read alone: `Layers::maintenance`), which every
+    /// mail's footer says.
+    pub maintenance: settings::Maintenance,
     /// With no relay, write .eml files even in a data directory whose mail
     /// went through a relay before (`cpor-etl send --to-files`; never a
     /// setting of the file, so that a forgotten one cannot turn it on).
@@ -210,9 +214,22 @@ impl MailSettings {
         }
     }
 
-    /// Reads and checks `[mail]`.
+    /// Reads and checks `[mail]`, and the site's maintenance window.
     pub fn load(layers: &Layers) -> Result<MailSettings, ConfigError> {
-        MailSettings::from_section(&layers.section("mail")?)
+        Ok(MailSettings {
+            maintenance: layers.maintenance()?,
+            ..MailSettings::from_section(&layers.section("mail")?)?
+        })
+    }
+
+    /// The site's nightly pause as a mail's footer says it: `00:30 至
+    /// 03:00`, or nothing when there is none.
+    pub fn maintenance_said(&self) -> String {
+        if self.maintenance.is_none() {
+            String::new()
+        } else {
+            self.maintenance.to_string()
+        }
     }
 
     pub fn from_section(s: &Section<MailConfig>) -> Result<MailSettings, ConfigError> {
@@ -344,6 +361,8 @@ impl MailSettings {
                 days
             },
             files_after_relay: false,
+            // (`load` reads it: it is `[server]`'s)
+            maintenance: settings::Maintenance::default(),
         })
     }
 

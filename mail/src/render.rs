@@ -214,6 +214,10 @@ pub struct View {
     /// A digest whose news moves or cancels a hearing (a calendar file it
     /// attaches changes one already announced): its subject says 庭期異動.
     pub hearings_changed: bool,
+    /// The site's nightly pause as the footer says it, `00:30 至 03:00`
+    /// (`MailSettings::maintenance_said`); empty: the site has none, and
+    /// the footer says nothing of it.
+    pub maintenance: String,
 }
 
 /// At most this many cases are listed in one mail...
@@ -506,6 +510,7 @@ mod tests {
             entries_left_out: false,
             not_activated: false,
             hearings_changed: false,
+            maintenance: settings::Maintenance::default().to_string(),
         }
     }
 

@@ -43,8 +43,15 @@ pub fn bodies(kind: WebMail, view: &View) -> Result<(String, String), askama::Er
 
 /// The view of a website mail to `email`: `link` is what the mail is
 /// about, `when` the Taipei time it names (until when the link works, or
-/// when the password changed), as `115/11/24 14:05`.
-pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View {
+/// when the password changed), as `115/11/24 14:05`; `cfg` says the
+/// site's nightly pause.
+pub fn view(
+    cfg: &MailSettings,
+    kind: WebMail,
+    email: &str,
+    link: &str,
+    when: DateTime<Utc>,
+) -> View {
     let shown = roc_taipei(when);
     View {
         subject: kind.subject(&[]),
@@ -64,14 +71,20 @@ pub fn view(kind: WebMail, email: &str, link: &str, when: DateTime<Utc>) -> View
         entries_left_out: false,
         not_activated: false,
         hearings_changed: false,
+        maintenance: cfg.maintenance_said(),
     }
 }
 
 /// The view of the link mailer's mail to an address whose account is not
 /// activated: the reset mail's kind (its outbox key and sender), said as
 /// what it is, a link to activate the account.
-pub fn activation_link_view(email: &str, link: &str, when: DateTime<Utc>) -> View {
-    let mut v = view(WebMail::Reset, email, link, when);
+pub fn activation_link_view(
+    cfg: &MailSettings,
+    email: &str,
+    link: &str,
+    when: DateTime<Utc>,
+) -> View {
+    let mut v = view(cfg, WebMail::Reset, email, link, when);
     v.not_activated = true;
     v.subject = format!("{}啟用帳號連結", crate::kind::SUBJECT_PREFIX);
     v
@@ -145,10 +158,11 @@ mod tests {
                 "http://localhost:8080/activate?token=0123456789abcdef",
             ),
         ] {
+            let cfg = MailSettings::default();
             let v = if link.contains("/activate") {
-                activation_link_view("wang.ming@example.com", link, when)
+                activation_link_view(&cfg, "wang.ming@example.com", link, when)
             } else {
-                view(kind, "wang.ming@example.com", link, when)
+                view(&cfg, kind, "wang.ming@example.com", link, when)
             };
             let name = if v.not_activated {
                 "reset-activation"

@@ -565,7 +565,8 @@ fn queue_mail_on(
     link: &str,
     when: chrono::DateTime<Utc>,
 ) {
-    queue_view_on(app, outbox, kind, &web::view(kind, email, link, when));
+    let view = web::view(&app.cfg.mail, kind, email, link, when);
+    queue_view_on(app, outbox, kind, &view);
 }
 
 fn queue_view_on(app: &App, outbox: &Connection, kind: WebMail, view: &mail::render::View) {
@@ -635,7 +636,7 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
         // for an account with no password)
         Ok(Some((Purpose::Activate, t))) => {
             let link = format!("{site}/activate?token={t}");
-            let view = web::activation_link_view(email, &link, now + ttl);
+            let view = web::activation_link_view(&app.cfg.mail, email, &link, now + ttl);
             queue_view_on(app, outbox, WebMail::Reset, &view);
         }
         Ok(Some((_, t))) => {

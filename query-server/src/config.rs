@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, NaiveTime};
+use chrono::Duration;
 use mail::MailSettings;
 use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
@@ -136,8 +136,8 @@ impl Default for ServerConfig {
     fn default() -> Self {
         ServerConfig {
             listen: "127.0.0.1:8080".into(),
-            maintenance_start: "00:30".into(),
-            maintenance_end: "03:00".into(),
+            maintenance_start: settings::MAINTENANCE_START.into(),
+            maintenance_end: settings::MAINTENANCE_END.into(),
             session_idle_seconds: 30 * 60,
             session_max_seconds: 12 * 3600,
             reset_link_seconds: 30 * 60,
@@ -176,32 +176,9 @@ impl Default for ServerConfig {
     }
 }
 
-/// The nightly maintenance window, Asia/Taipei. From a time to the same
-/// time is none (the sample site's, and the tests').
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Maintenance {
-    pub start: NaiveTime,
-    pub end: NaiveTime,
-}
-
-impl Maintenance {
-    /// Whether there is no window at all (start and end the same).
-    pub fn is_none(&self) -> bool {
-        self.start == self.end
-    }
-}
-
-impl std::fmt::Display for Maintenance {
-    /// `00:30 至 03:00`, as the pages say it.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} 至 {}",
-            self.start.format("%H:%M"),
-            self.end.format("%H:%M")
-        )
-    }
-}
+/// The nightly maintenance window: `settings`'s, which the mail reads
+/// too (its footer says when the site pauses).
+pub use settings::Maintenance;
 
 /// `[server]`, validated.
 #[derive(Debug, Clone)]
@@ -254,10 +231,7 @@ impl ServerSettings {
                 "not an address and port (e.g. 127.0.0.1:8080 or [::1]:8080)",
             )
         })?;
-        let maintenance = Maintenance {
-            start: s.time_of_day("maintenance_start", &c.maintenance_start)?,
-            end: s.time_of_day("maintenance_end", &c.maintenance_end)?,
-        };
+        let maintenance = s.maintenance(&c.maintenance_start, &c.maintenance_end)?;
         let fixed = c.fixed_captcha.trim();
         let fixed_captcha = if fixed.is_empty() {
             None

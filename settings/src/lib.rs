@@ -27,6 +27,66 @@ use serde::Serialize;
 /// Every top-level key a configuration file may have.
 pub const SECTIONS: &[&str] = &["data_dir", "import", "mail", "server", "sso"];
 
+/// `[server]`'s default maintenance window (Asia/Taipei): the original
+/// service's, 00:30 to 03:00.
+pub const MAINTENANCE_START: &str = "00:30";
+pub const MAINTENANCE_END: &str = "03:00";
+
+/// The nightly maintenance window, Asia/Taipei (`[server]`
+/// `maintenance_start`, `maintenance_end`): the site pauses, and mail says
+/// when. From a time to the same time is none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Maintenance {
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+}
+
+impl Maintenance {
+    /// Whether there is no window at all (start and end the same).
+    pub fn is_none(&self) -> bool {
+        self.start == self.end
+    }
+}
+
+impl Default for Maintenance {
+    fn default() -> Self {
+        let at = |t| NaiveTime::parse_from_str(t, "%H:%M").expect("a default time");
+        Maintenance {
+            start: at(MAINTENANCE_START),
+            end: at(MAINTENANCE_END),
+        }
+    }
+}
+
+impl fmt::Display for Maintenance {
+    /// `00:30 至 03:00`, as pages and mail say it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} 至 {}",
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M")
+        )
+    }
+}
+
+/// The two keys of `[server]` the mail reads ([`Layers::maintenance`]).
+#[derive(Debug, Serialize, serde::Deserialize)]
+#[serde(default)]
+struct MaintenanceKeys {
+    maintenance_start: String,
+    maintenance_end: String,
+}
+
+impl Default for MaintenanceKeys {
+    fn default() -> Self {
+        MaintenanceKeys {
+            maintenance_start: MAINTENANCE_START.into(),
+            maintenance_end: MAINTENANCE_END.into(),
+        }
+    }
+}
+
 /// Where a value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
@@ -193,6 +253,33 @@ impl Layers {
         &self,
         name: &str,
     ) -> Result<Section<T>, ConfigError> {
+        self.read_section(name, true)
+    }
+
+    /// Reads only the keys of section `name` that `T` has, leaving the
+    /// others (and their checking: an unknown key, a variable that names
+    /// none) to the section's owner, which reads it whole: a program that
+    /// needs one of another's settings (the mail's footer, the server's
+    /// maintenance window).
+    pub fn section_part<T: Serialize + DeserializeOwned + Default>(
+        &self,
+        name: &str,
+    ) -> Result<Section<T>, ConfigError> {
+        self.read_section(name, false)
+    }
+
+    /// `[server]`'s maintenance window, read alone ([`Self::section_part`]),
+    /// by the rule the server reads it with ([`Section::maintenance`]).
+    pub fn maintenance(&self) -> Result<Maintenance, ConfigError> {
+        let s: Section<MaintenanceKeys> = self.section_part("server")?;
+        s.maintenance(&s.raw.maintenance_start, &s.raw.maintenance_end)
+    }
+
+    fn read_section<T: Serialize + DeserializeOwned + Default>(
+        &self,
+        name: &str,
+        strict: bool,
+    ) -> Result<Section<T>, ConfigError> {
         let toml::Value::Table(mut table) =
             toml::Value::try_from(T::default()).expect("a section serialises to a table")
         else {
@@ -202,6 +289,9 @@ impl Layers {
             table.keys().map(|k| (k.clone(), Source::Default)).collect();
         let mut set = |table: &mut toml::Table, key: &str, value: toml::Value, source: Source| {
             let Some(default) = table.get(key) else {
+                if !strict {
+                    return Ok(());
+                }
                 return Err(ConfigError::Unknown {
                     key: format!("{name}.{key}"),
                     origin: source,
@@ -240,10 +330,9 @@ impl Layers {
             .keys()
             .map(|key| (key.clone(), format!("{prefix}{}", key.to_uppercase())))
             .collect();
-        let unknown = self
-            .env_names
-            .iter()
-            .find(|var| var.starts_with(&prefix) && !vars.iter().any(|(_, known)| known == *var));
+        let unknown = self.env_names.iter().find(|var| {
+            strict && var.starts_with(&prefix) && !vars.iter().any(|(_, known)| known == *var)
+        });
         if let Some(var) = unknown {
             return Err(ConfigError::Unknown {
                 key: format!("{name}.{}", var[prefix.len()..].to_lowercase()),
@@ -348,6 +437,16 @@ impl<T> Section<T> {
     pub fn time_of_day(&self, key: &str, value: &str) -> Result<NaiveTime, ConfigError> {
         NaiveTime::parse_from_str(value.trim(), "%H:%M")
             .map_err(|_| self.invalid(key, value, "not a time of day (HH:MM, 24 h)"))
+    }
+
+    /// The maintenance window from its two keys' values, `HH:MM` each: the
+    /// one rule for the server, which reads `[server]` whole, and the mail,
+    /// which reads these two alone ([`Layers::maintenance`]).
+    pub fn maintenance(&self, start: &str, end: &str) -> Result<Maintenance, ConfigError> {
+        Ok(Maintenance {
+            start: self.time_of_day("maintenance_start", start)?,
+            end: self.time_of_day("maintenance_end", end)?,
+        })
     }
 
     /// A whole number of seconds, at least `min`.

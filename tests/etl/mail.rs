@@ -2950,6 +2950,62 @@ fn a_relay_refusing_the_sender_or_the_message_flags_no_one() {
     assert!(run.stderr.contains("refused"), "{}", run.stderr);
 }
 
+/// The mail review (2026-12-03, its lesser point): every mail's footer
+/// said "每日 00:30 至 03:00 整理資料，暫停服務" whatever the site's window
+/// (`server.maintenance_start`, `maintenance_end`), since the nightly
+/// mailer read no `[server]` setting: people told the site works when it
+/// does not. The footer says the window the site keeps, and nothing when
+/// it keeps none; a bad time stops the run, naming the key.
+#[test]
+fn the_mails_footer_says_the_sites_own_maintenance_window() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    let window = [
+        ("CPOR_SERVER_MAINTENANCE_START", "01:00"),
+        ("CPOR_SERVER_MAINTENANCE_END", "04:30"),
+    ];
+    let batch = n1.write(env.dir.path(), "20261123");
+    let run = etl_with(&env, &smtp, &["import", batch.to_str().unwrap()], &window);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = etl_with(&env, &smtp, &["send", "--now"], &window);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let mails = smtp.accepted_for("a@example.com");
+    assert_eq!(mails.len(), 1);
+    assert!(
+        mails[0].contains("每日 01:00 至 04:30 整理資料，暫停服務。")
+            && !mails[0].contains("00:30"),
+        "{}",
+        mails[0]
+    );
+    // No window at all: the footer says nothing of one.
+    let env = Env::new();
+    let (n1, _) = scenario(&["b@example.com"]);
+    let none = [
+        ("CPOR_SERVER_MAINTENANCE_START", "00:00"),
+        ("CPOR_SERVER_MAINTENANCE_END", "00:00"),
+    ];
+    let batch = n1.write(env.dir.path(), "20261123");
+    etl_with(&env, &smtp, &["import", batch.to_str().unwrap()], &none);
+    etl_with(&env, &smtp, &["send", "--now"], &none);
+    let mails = smtp.accepted_for("b@example.com");
+    assert_eq!(mails.len(), 1);
+    assert!(!mails[0].contains("整理資料"), "{}", mails[0]);
+    // A window that is no time of day stops the run, named.
+    let run = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[("CPOR_SERVER_MAINTENANCE_START", "0030")],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("server.maintenance_start = `0030`"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// The review of the thirty-ninth session's change (its 6): a bare 5xx
 /// (no enhanced status code) of 550, 551 or 553 flagged its address,
 /// whatever it said. A relay that sends no enhanced codes and refuses to

@@ -133,6 +133,7 @@ pub(crate) mod tests {
             entries_left_out: false,
             not_activated: false,
             hearings_changed: false,
+            maintenance: settings::Maintenance::default().to_string(),
         }
     }
 
