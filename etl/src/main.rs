@@ -409,10 +409,10 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             say_when_stopped(&opts, &store)?;
             match import::run(&config, &opts, threads) {
                 Ok(run) => {
-                    print!(
-                        "{}",
-                        run.report.summary(&run.report_path.display().to_string())
-                    );
+                    // (a reader gone away, `import … | head`, hides no
+                    // exit code behind a panic: the night is published)
+                    let summary = run.report.summary(&run.report_path.display().to_string());
+                    let _ = commands::print(&summary);
                     Ok(run.report.exit_code)
                 }
                 Err(e) => {

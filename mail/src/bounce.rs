@@ -99,9 +99,11 @@ fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
 /// sender's) or 5.2.x; when that says nothing (none, or 5.0.0), by the
 /// code qmail writes in brackets at the end of its words (`(#5.7.1)`), or
 /// else by the reply code, 550, 551 or 553, unless its words (`words`: the
-/// reply's text, or a report's diagnostic) speak of relaying or
-/// authentication (`550 relay not permitted`: a relay sending no enhanced
-/// codes that will not relay would flag a night's addresses). Any other
+/// reply's text, or a report's diagnostic) speak of the relay's own
+/// refusal and not of an unknown user ([`speaks_of_the_relay`]: `550
+/// relay not permitted`, `Sender verify failed`; a relay sending no
+/// enhanced codes that will not relay would flag a night's addresses).
+/// Any other
 /// (5.7.1 relay access denied or policy, 5.6.x content, 5.3.x and 5.4.x
 /// the systems') says nothing of the address. One rule for refusals at
 /// sending and for reports.
@@ -117,7 +119,9 @@ pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words
     match code {
         Some((1, detail)) => !matches!(detail, 7 | 8),
         Some((2, _)) => true,
-        Some((0, 0)) | None => matches!(reply, Some(550 | 551 | 553)) && !speaks_of_relaying(words),
+        Some((0, 0)) | None => {
+            matches!(reply, Some(550 | 551 | 553)) && !speaks_of_the_relay(words)
+        }
         Some(_) => false,
     }
 }
@@ -129,9 +133,15 @@ fn bracketed_code(words: &str) -> Option<&str> {
     after.split_once(')').map(|(code, _)| code)
 }
 
-/// Whether a reply's words, addresses (`<…>`) left out, say the relay
-/// will not relay or wants a login: nothing said of the recipient.
-fn speaks_of_relaying(words: &str) -> bool {
+/// Whether a bare refusal's words, addresses (`<…>`) left out, speak of
+/// the relay's own refusal (relaying, authentication, verifying cpor's
+/// sender, a block list) and not of the recipient: `550 relay not
+/// permitted`, `550 Authentication required`, Exim's `550 Unrouteable
+/// address … Sender verify failed`, `550 rejected because 192.0.2.1 is in a
+/// black list`. Words that say the user or mailbox is unknown win (Postfix
+/// without enhanced codes: `550 <x>: Recipient address rejected: User
+/// unknown in relay recipient table`).
+fn speaks_of_the_relay(words: &str) -> bool {
     let mut outside = String::with_capacity(words.len());
     let mut depth = 0u32;
     for ch in words.chars() {
@@ -142,7 +152,36 @@ fn speaks_of_relaying(words: &str) -> bool {
             _ => {}
         }
     }
-    ["relay", "authenticat"].iter().any(|w| outside.contains(w))
+    let has = |phrases: &[&str]| phrases.iter().any(|p| outside.contains(p));
+    if has(&[
+        "user unknown",
+        "unknown user",
+        "no such user",
+        "no such mailbox",
+        "mailbox unavailable",
+        "mailbox not found",
+        "unknown recipient",
+        "recipient unknown",
+        "does not exist",
+        "no mailbox",
+    ]) {
+        return false;
+    }
+    // Whole words, so that a host name (`relay1.example`) is no reason.
+    let relay_words = outside
+        .split(|c: char| !c.is_alphanumeric())
+        .any(|w| matches!(w, "relay" | "relaying" | "relayed" | "relays"));
+    relay_words
+        || has(&[
+            "authenticat",
+            "sender verify",
+            "sender verification",
+            "black list",
+            "blacklist",
+            "block list",
+            "blocklist",
+            "dnsbl",
+        ])
 }
 
 /// Reads one message. An auto-reply or any message that is not a delivery
@@ -369,7 +408,7 @@ mod tests {
     /// the words speak of relaying or authentication.
     #[test]
     fn a_refusal_flags_the_address_only_when_it_says_the_address_is_bad() {
-        let cases: [(Option<&str>, u16, &str, bool); 12] = [
+        let cases: [(Option<&str>, u16, &str, bool); 17] = [
             (Some("5.1.1"), 550, "5.1.1 no such mailbox", true),
             (Some("5.2.2"), 552, "5.2.2 mailbox full", true),
             (Some("5.1.8"), 553, "5.1.8 bad sender domain", false),
@@ -393,6 +432,14 @@ mod tests {
             ),
             // An address that holds the word is no reason.
             (None, 550, "<relay@example.com>: User unknown", true),
+            // Exim verifying cpor's sender; a block list: the relay's.
+            (None, 550, "Unrouteable address (Sender verify failed)", false),
+            (None, 550, "rejected because 192.0.2.1 is in a black list at zen.example", false),
+            // Postfix without enhanced codes: the user is unknown, whatever
+            // table it looked in; a host named relay1 is no reason.
+            (None, 550, "<x@example.com>: Recipient address rejected: User unknown in relay recipient table", true),
+            (None, 550, "mailbox on relay1.example.net does not exist", true),
+            (None, 550, "no route via relay1.example.net", true),
         ];
         for (enhanced, reply, words, bad) in cases {
             assert_eq!(

@@ -193,19 +193,22 @@ impl Snap {
     /// snapshots that holds it as queryable grants it to the address: a
     /// grant revoked before the case left (a clerk's mistake, someone
     /// else's case) is not named. A snapshot that cannot be read is passed
-    /// over.
+    /// over. Only snapshots named as the import names them are read (a
+    /// copy put beside them by hand is not), in date and build order; they
+    /// are not verified against their checksums (a whole file's SHA-256
+    /// each, on a page's request): a damaged one can at worst name a case
+    /// as gone, never show its data.
     pub fn gone_of(&self, email: &str) -> Result<Vec<CaseRow>, Error> {
-        let Some(dir) = self.path.parent() else {
+        let Some(root) = self.path.parent().and_then(Path::parent) else {
             return Ok(Vec::new());
         };
-        let mut earlier: Vec<PathBuf> = std::fs::read_dir(dir)
+        let mut earlier: Vec<PathBuf> = store::Store::new(root)
+            .kept()
+            .unwrap_or_default()
             .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "sqlite") && *p != self.path)
+            .map(|f| f.path)
+            .filter(|p| p.file_name() != self.path.file_name())
             .collect();
-        earlier.sort();
         earlier.reverse();
         let mut keys: Vec<(String, String, i64, String, i64)> = Vec::new();
         let mut kept = Vec::new();

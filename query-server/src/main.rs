@@ -119,7 +119,8 @@ fn serve(config: Config) -> Result<()> {
         }
         warn_if_few_files(app.cfg.server.max_connections);
         // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
-        println!("listening on http://{addr}");
+        // (a standard output gone away is no reason to stop serving)
+        let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("listening on http://{addr}\n"));
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("SIGTERM handler")?;
         let shutdown = async move {

@@ -1024,6 +1024,7 @@ fn commands_piped_into_a_reader_that_stops_do_not_panic() {
         &["outbox", "show", "1"][..],
         &["outbox", "pending"][..],
         &["rollback", "20261123"][..],
+        &["import", "--force", sample("20261123").to_str().unwrap()][..],
     ] {
         // The reader is gone before the first line (`| head -0`).
         let (reader, writer) = std::io::pipe().unwrap();

@@ -4174,6 +4174,39 @@ fn grant_mail_naming_a_case_left_out_of_the_live_snapshot_waits_for_it() {
     );
 }
 
+/// The same when the night that leaves the case out is published while
+/// `send` holds the mail (claimed, not yet handed over): asked again just
+/// before delivery, it waits, given back as it was, and is counted so.
+#[test]
+fn grant_mail_held_by_send_when_its_case_is_left_out_waits_for_it() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let paused = Paused::after_the_first_claim(&env, &smtp);
+    let mut n2 = n1.clone();
+    n2.cases[0].2 = "115/13/40";
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    let out = paused.resume();
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+    assert_eq!(smtp.accepted_for("a@example.com"), Vec::<String>::new());
+    assert!(
+        out.stdout
+            .contains(", 1 wait for a case left out of the live snapshot"),
+        "{}",
+        out.stdout
+    );
+    assert_eq!(send_report(&env)["summary"]["waiting_for_cases"], 1);
+    assert_eq!(state_of(&env, &smtp, "a@example.com"), "queued");
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("n3"), "20261125"),
+    );
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 1);
+}
+
 /// The review of the session's change (2026-12-06, its 4): the case left
 /// out for a night returned, and an entry posted late (補登, below the
 /// three shown) on the day of the version kept, let in by a withdrawal,

@@ -1944,9 +1944,9 @@ fn the_server_follows_current_without_failing_a_request_and_refuses_unknown_sche
     });
     assert_eq!(c.get("/healthz").json()["snapshot"].as_str().unwrap(), now);
     assert_eq!(c.get(CASE).status, 200);
-    // A name the import never writes (a copy put in place by hand, with a
-    // byte of its text changed): no checksum is recorded for it, so it
-    // cannot be verified, and it is refused too. (The server read
+    // A name the import never writes (a copy put in place by hand): no
+    // checksum is recorded for it, so it cannot be verified, and it is
+    // refused too, whatever it holds. (The server read
     // `CURRENT` by itself and opened such a name unverified, the review of
     // ARCHITECTURE.md found, 2026-12-06: a damaged file served.)
     let copy = snaps.join("restored.sqlite");

@@ -41,9 +41,11 @@ pub fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// What the programs are made of, without their tests: each member
 /// crate's `src/` (a file named `tests.rs` left out, and every other file
-/// up to its first `#[cfg(test)]`, where the tests' module begins by this
-/// workspace's habit) and the Python scripts of `scripts/`. With each
-/// file's path from the root.
+/// up to its tests' module, `#[cfg(test)]` then `mod`, last by this
+/// workspace's habit: a `#[cfg(test)]` on a single item above it cut
+/// most of some files, the captcha's and the sign-on's, from the checks)
+/// and the Python scripts of `scripts/`. With each file's path from the
+/// root.
 pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
     let manifest = fs::read_to_string(root.join("Cargo.toml")).unwrap();
     let members = manifest
@@ -68,13 +70,32 @@ pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
         .filter(|p| p.file_name().is_some_and(|n| n != "tests.rs"))
         .filter_map(|p| {
             let text = fs::read_to_string(&p).ok()?;
-            let text = match text.find("#[cfg(test)]") {
+            let text = match test_module(&text) {
                 Some(at) if p.extension().is_some_and(|e| e == "rs") => text[..at].to_string(),
                 _ => text,
             };
             Some((p.strip_prefix(root).unwrap().to_path_buf(), text))
         })
         .collect()
+}
+
+/// Where a file's tests' module begins: the first `#[cfg(test)]` followed
+/// (after other attributes, spaces and comments) by `mod`.
+fn test_module(text: &str) -> Option<usize> {
+    let mut from = 0;
+    while let Some(found) = text[from..].find("#[cfg(test)]") {
+        let at = from + found;
+        let after = &text[at + "#[cfg(test)]".len()..];
+        let next = after
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"));
+        if next.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ")) {
+            return Some(at);
+        }
+        from = at + 1;
+    }
+    None
 }
 
 /// The words of `text`, lowercased: runs of letters, digits and `_` (SQL

@@ -299,8 +299,9 @@ pub fn run(
     }
     let failed = unfinished > 0 || !summary.unreadable.is_empty() || unchecked.is_some();
     let refused: u64 = summary.refused.values().sum();
-    let relay_down =
-        summary.due > 0 && summary.sent == 0 && (summary.unreachable > 0 || refused > 0);
+    // (what waits for a case left out of the snapshot was not tried)
+    let tried = summary.due.saturating_sub(summary.waiting_for_cases);
+    let relay_down = tried > 0 && summary.sent == 0 && (summary.unreachable > 0 || refused > 0);
     if failed {
         return Ok(exit::ERROR);
     }
@@ -310,7 +311,7 @@ pub fn run(
             eprintln!(
                 "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
                  (`cpor-etl send --now` once the relay is back)",
-                summary.due
+                tried
             );
         }
         if refused > 0 {
@@ -319,7 +320,7 @@ pub fn run(
                  for a reason that does not say the address is bad (see `refused` above); they \
                  are failed, no one flagged: fix what the relay names, then `cpor-etl outbox \
                  retry --failed`",
-                summary.due
+                tried
             );
         }
         return Ok(exit::NOT_DELIVERED);
@@ -332,9 +333,11 @@ pub fn run(
 /// revoked it, or the case passed its cutoff; or, after a rollback, it was
 /// granted only by the night rolled back): that mail is not sent
 /// (`mail::send::plan_claim`). One indexed look-up in the live snapshot per
-/// case it names, up to the first not granted. Only the live snapshot's
-/// own mail (its night and build) is not looked up: it was made from that
-/// snapshot. Just before it hands a grant mail over, `send` asks whether
+/// case it names, up to the first not granted. The live snapshot's own
+/// mail (its night and build) is not looked up: it was made from that
+/// snapshot; it is only asked whether a case it names is left out of it
+/// (`Live::names_left_out`, [`Granted::Later`], as every grant mail is).
+/// Just before it hands a grant mail over, `send` asks whether
 /// `CURRENT` was replaced since the claim (one `stat`): an import beside
 /// the run may have published a snapshot, or a rollback gone back; the
 /// mail is then asked again of the snapshot live now
