@@ -259,7 +259,7 @@ impl Reader {
 impl<'a> Text<'a> {
     /// What the text says, once it may say something.
     fn notice(&self, digit_led: bool, may_change: bool) -> Option<Notice<'a>> {
-        let change_at = if !may_change || REQUEST_WORDS.iter().any(|w| self.find(w, 0).is_some()) {
+        let change_at = if !may_change || self.requests() {
             (None, None)
         } else {
             (self.find_any(MOVE_WORDS, 0), self.find_any(CANCEL_WORDS, 0))
@@ -393,6 +393,24 @@ impl<'a> Text<'a> {
         (from..self.chars.len()).find(|&i| self.starts_with(i, word))
     }
 
+    /// Whether the text speaks of a party's request (rule 9: 聲請, 請求),
+    /// which may be refused: not 聲請人, the party's name in 家事 and 非訟
+    /// cases (`聲請人撤回聲請，…庭期取消` still withdraws by its 撤回 only
+    /// if no request word stands alone).
+    fn requests(&self) -> bool {
+        REQUEST_WORDS.iter().any(|w| {
+            let n = w.chars().count();
+            let mut from = 0;
+            while let Some(i) = self.find(w, from) {
+                if self.at(i + n) != Some('人') {
+                    return true;
+                }
+                from = i + 1;
+            }
+            false
+        })
+    }
+
     /// Where the first of `words` begins: one pass over the text.
     fn find_any(&self, words: &[&str], from: usize) -> Option<usize> {
         (from..self.chars.len()).find(|&i| words.iter().any(|w| self.starts_with(i, w)))
@@ -467,13 +485,24 @@ impl<'a> Text<'a> {
     fn time(&self, i: usize) -> Option<(NaiveTime, usize)> {
         let mut i = i;
         let mut afternoon = false;
-        for (word, pm) in [("上午", false), ("下午", true), ("晚上", true)] {
+        // 上午12時 and 晚上12時 may mean noon or midnight: no time rather
+        // than a wrong one.
+        let mut twelve_unclear = false;
+        for (word, pm, unclear) in [
+            ("上午", false, true),
+            ("下午", true, false),
+            ("晚上", true, true),
+        ] {
             if self.starts_with(i, word) {
                 afternoon = pm;
+                twelve_unclear = unclear;
                 i = self.skip_spaces(i + 2);
             }
         }
         let (mut h, j) = self.number(i, 2)?;
+        if h == 12 && twelve_unclear {
+            return None;
+        }
         let (m, end) = match self.at(j) {
             Some(':') => {
                 let (m, k) = self.digits(j + 1);
@@ -484,7 +513,10 @@ impl<'a> Text<'a> {
             }
             Some('時' | '点' | '點') => match self.number(j + 1, 2) {
                 Some((m, k)) if self.at(k) == Some('分') => (m, k + 1),
-                _ => (0, j + 1),
+                // `10時30第一法庭`: the minutes, 分 left out
+                Some((m, k)) => (m, k),
+                None if self.at(j + 1) == Some('半') => (30, j + 2),
+                None => (0, j + 1),
             },
             _ => return None,
         };
@@ -686,6 +718,46 @@ fn is_room_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The review of 2026-12-06 (its 5 and 3): a time with 分 left out
+    /// (`10時30`) was read as 10:00, `下午2時半` as 14:00, `上午12時` and
+    /// `晚上12時` as noon; and 聲請人, a party's name in 家事 and 非訟
+    /// cases, was taken for a request (rule 9), so that the court's own
+    /// cancellation in the entry was ignored.
+    #[test]
+    fn times_without_their_minutes_word_and_a_petitioner_named() {
+        let at = |text: &str| scheduled(text).map(|(t, _)| t.format("%m/%d %H:%M").to_string());
+        assert_eq!(
+            at("115/12/10 10時30第一法庭言詞辯論").as_deref(),
+            Some("12/10 10:30")
+        );
+        assert_eq!(
+            at("115/12/10 下午2時半第一法庭調解").as_deref(),
+            Some("12/10 14:30")
+        );
+        assert_eq!(
+            at("115/12/10 下午2時30分第一法庭調解").as_deref(),
+            Some("12/10 14:30")
+        );
+        assert_eq!(
+            at("115/12/10 10時第一法庭言詞辯論").as_deref(),
+            Some("12/10 10:00")
+        );
+        assert_eq!(at("115/12/10 上午12時第一法庭言詞辯論"), None);
+        assert_eq!(at("115/12/10 晚上12時第一法庭言詞辯論"), None);
+        assert_eq!(at("115/12/10 10時75第一法庭言詞辯論"), None);
+        let change = |text: &str| read(text).and_then(|n| n.change);
+        assert_eq!(
+            change("聲請人到庭，115/12/10 10:00調解庭期取消"),
+            Some(Change::Cancelled)
+        );
+        assert_eq!(
+            change("被告聲請延期"),
+            None,
+            "a request, which may be refused"
+        );
+        assert_eq!(change("聲請人聲請延期"), None);
+    }
 
     fn at(s: &str) -> NaiveDateTime {
         NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap()
