@@ -497,10 +497,23 @@ impl<'a> Book<'a> {
         }
         let to_come = self.open(awaiting).filter(|&c| self.to_come(c, posted));
         match r.kind {
-            Some(kind) => self
-                .latest(to_come.filter(|&c| self.head(c).slot.kind == kind))
-                .into_iter()
-                .collect(),
+            // The latest of its kind; else the latest announced without a
+            // kind (`115/12/10 10:00第一法庭`, then `言詞辯論期日取消`: rules
+            // version 3; it was left standing, and reminded of).
+            Some(kind) => {
+                let to_come: Vec<usize> = to_come.collect();
+                let of = |unnamed: bool| {
+                    self.latest(to_come.iter().copied().filter(|&c| {
+                        let h = &self.head(c).slot;
+                        if unnamed {
+                            !h.kind_named
+                        } else {
+                            h.kind == kind
+                        }
+                    }))
+                };
+                of(false).or_else(|| of(true)).into_iter().collect()
+            }
             None => to_come.collect(),
         }
     }
@@ -512,7 +525,18 @@ impl<'a> Book<'a> {
                 let Some(change) = notice.change else { return };
                 // A move without a date does not move what is already moved.
                 let awaiting = change != Change::Moved;
-                let targets = self.referred(&notice.refers, e.posted, awaiting);
+                let mut targets = self.referred(&notice.refers, e.posted, awaiting);
+                // Among several, one moved and awaiting its date is not made
+                // to take place again (`uncertain`, a REQUEST to calendars
+                // that had its CANCEL): the others are the unsure ones
+                // (rules version 3).
+                if targets.len() > 1 && targets.iter().any(|&c| !self.awaiting(c)) {
+                    targets.retain(|&c| !self.awaiting(c));
+                    if targets.len() == 1 {
+                        self.mark(targets[0], State::Uncertain, by);
+                        return;
+                    }
+                }
                 let state = match (targets.len(), change) {
                     (0, _) => return,
                     (1, Change::Moved) => State::Moved,
@@ -1317,6 +1341,61 @@ mod tests {
                 (9, "115/12/03", held.text(Form::Plain)),
             ],
             &["5 12/03 09:30 準備程序 scheduled 0 A"],
+        );
+    }
+
+    /// The hearings review of 2026-12-06 (its 1, 2, 7 and 8), rules version
+    /// 3: a hearing announced with the date it replaces cancelled is a move
+    /// from it; a move to a date without a time leaves the hearing moved,
+    /// awaiting its time; a cancellation by kind reaches a hearing
+    /// announced without one; a bare cancellation does not bring back a
+    /// hearing moved and awaiting its date.
+    #[test]
+    fn rules_5_6_7_the_forms_the_review_found_misread() {
+        let argued = (
+            5,
+            "115/11/01",
+            "115/12/03 10:30第十二法庭言詞辯論".to_string(),
+        );
+        check(
+            &[
+                argued.clone(),
+                (
+                    7,
+                    "115/11/20",
+                    "115/12/17 10:30第十二法庭言詞辯論（原定115/12/03庭期取消）".into(),
+                ),
+            ],
+            &[
+                "5 12/03 10:30 言詞辯論 moved 0 by 7 A",
+                "7 12/17 10:30 言詞辯論 scheduled 1 A",
+            ],
+        );
+        check(
+            &[
+                argued.clone(),
+                (7, "115/11/20", "言詞辯論改期至115/12/17".into()),
+            ],
+            &["5 12/03 10:30 言詞辯論 moved 1 by 7 A"],
+        );
+        check(
+            &[
+                (5, "115/11/01", "115/12/10 10:00第一法庭".into()),
+                (7, "115/11/20", "言詞辯論期日取消".into()),
+            ],
+            &["5 12/10 10:00 開庭 cancelled 1 by 7 A"],
+        );
+        check(
+            &[
+                argued,
+                (6, "115/11/10", "言詞辯論改期".into()),
+                (7, "115/11/12", "115/12/10 14:00第二法庭調解".into()),
+                (8, "115/11/20", "庭期取消".into()),
+            ],
+            &[
+                "5 12/03 10:30 言詞辯論 moved 1 by 6 A",
+                "7 12/10 14:00 調解 uncertain 1 by 8 B",
+            ],
         );
     }
 

@@ -317,9 +317,37 @@ impl<'a> Text<'a> {
                         refers,
                     });
                 }
-                self.dateless(change)
+                // A date after the move word without a time (`言詞辯論改期至
+                // 115/12/17`) is the new date, not the hearing moved: moved,
+                // awaiting its time (rules version 3; it was taken for the
+                // old date, found no hearing, and moved nothing).
+                self.dateless_before(change, (change == Change::Moved).then_some(moved))
             }
-            (None, Some(_)) => self.dateless(Change::Cancelled),
+            (None, Some(cancelled)) => {
+                // A hearing announced, and the date it replaces cancelled
+                // (`115/12/17 10:30第十二法庭言詞辯論（原定115/12/03庭期取消）`):
+                // a move from that date (rules version 3: the new hearing was
+                // taken for the one cancelled, and neither was kept).
+                if let Some((date, Some(time), end)) = lead {
+                    if let Some(old) = self
+                        .first_date_time(end, false)
+                        .filter(|d| d.2 <= cancelled)
+                    {
+                        let slot = self.slot(date, time, end);
+                        let refers = Refers {
+                            date: Some(old.0),
+                            time: old.1,
+                            kind: slot.kind_named.then_some(slot.kind),
+                        };
+                        return Some(Notice {
+                            slot: Some(slot),
+                            change: Some(Change::Moved),
+                            refers,
+                        });
+                    }
+                }
+                self.dateless(Change::Cancelled)
+            }
         }
     }
 }
@@ -665,7 +693,15 @@ impl<'a> Text<'a> {
     /// the kind, or — if it speaks of a hearing at all — whatever hearing is
     /// to come.
     fn dateless(&self, change: Change) -> Option<Notice<'a>> {
-        let old = self.first_date_time(0, false);
+        self.dateless_before(change, None)
+    }
+
+    /// [`Self::dateless`], the hearing it names by a date that ends before
+    /// `before` (the move word) when given.
+    fn dateless_before(&self, change: Change, before: Option<usize>) -> Option<Notice<'a>> {
+        let old = self
+            .first_date_time(0, false)
+            .filter(|d| before.is_none_or(|b| d.2 <= b));
         let kind = self.kind_in(0, self.chars.len());
         if old.is_none() && kind.is_none() && !self.about_a_hearing() {
             return None;
