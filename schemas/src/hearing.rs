@@ -326,18 +326,29 @@ impl<'a> Text<'a> {
             (None, Some(cancelled)) => {
                 // A hearing announced, and the date it replaces cancelled
                 // (`115/12/17 10:30第十二法庭言詞辯論（原定115/12/03庭期取消）`):
-                // a move from that date (rules version 3: the new hearing was
-                // taken for the one cancelled, and neither was kept).
+                // a move from that date (rules version 2 took the new
+                // hearing for the one cancelled, and kept neither). Only a
+                // date said to be the original one (原定, 原訂) is: another
+                // (`（115/12/05取消）`, when it was cancelled) leaves the
+                // entry a cancellation of its own hearing.
                 if let Some((date, Some(time), end)) = lead {
-                    if let Some(old) = self
-                        .first_date_time(end, false)
-                        .filter(|d| d.2 <= cancelled)
-                    {
+                    let original = self
+                        .find_any(&["原定", "原訂"], end)
+                        .filter(|&o| o < cancelled);
+                    let old = original
+                        .and_then(|o| self.first_date_time(o, false))
+                        .filter(|d| d.2 <= cancelled && d.0 != date);
+                    if let Some(old) = old {
                         let slot = self.slot(date, time, end);
+                        // (the kind cancelled, if it is said: `原定115/12/03
+                        // 準備程序取消`)
+                        let kind = self
+                            .kind_in(old.2, cancelled)
+                            .or(slot.kind_named.then_some(slot.kind));
                         let refers = Refers {
                             date: Some(old.0),
                             time: old.1,
-                            kind: slot.kind_named.then_some(slot.kind),
+                            kind,
                         };
                         return Some(Notice {
                             slot: Some(slot),
@@ -539,13 +550,17 @@ impl<'a> Text<'a> {
                 }
                 (m, k)
             }
-            Some('時' | '点' | '點') => match self.number(j + 1, 2) {
-                Some((m, k)) if self.at(k) == Some('分') => (m, k + 1),
-                // `10時30第一法庭`: the minutes, 分 left out
-                Some((m, k)) => (m, k),
-                None if self.at(j + 1) == Some('半') => (30, j + 2),
-                None => (0, j + 1),
-            },
+            Some('時' | '点' | '點') => {
+                let at = self.skip_spaces(j + 1);
+                match self.number(at, 2) {
+                    Some((m, k)) if self.at(k) == Some('分') => (m, k + 1),
+                    // `10時30第一法庭`: two digits right after 時 are the
+                    // minutes, 分 left out (not `10時3樓`, a floor)
+                    Some((m, k)) if at == j + 1 && k - at == 2 => (m, k),
+                    None if self.at(j + 1) == Some('半') => (30, j + 2),
+                    _ => (0, j + 1),
+                }
+            }
             _ => return None,
         };
         if afternoon && h < 12 {
@@ -782,6 +797,15 @@ mod tests {
         assert_eq!(at("115/12/10 上午12時第一法庭言詞辯論"), None);
         assert_eq!(at("115/12/10 晚上12時第一法庭言詞辯論"), None);
         assert_eq!(at("115/12/10 10時75第一法庭言詞辯論"), None);
+        // (the review of the change: a floor is no minutes; 分 after a space)
+        assert_eq!(
+            at("115/12/10 10時3樓第五法庭準備程序").as_deref(),
+            Some("12/10 10:00")
+        );
+        assert_eq!(
+            at("115/12/10 10時 30分第五法庭準備程序").as_deref(),
+            Some("12/10 10:30")
+        );
         let change = |text: &str| read(text).and_then(|n| n.change);
         assert_eq!(
             change("聲請人到庭，115/12/10 10:00調解庭期取消"),
