@@ -256,7 +256,7 @@ fn every_hearing_is_a_calendar_file_a_real_calendar_library_reads() {
     let cal = Calendar {
         method: Method::Publish,
         name: Some("案件庭期".into()),
-        organizer: None,
+        organizer: Some(organizer.clone()),
         attendee: None,
         events: feed,
     };
@@ -310,7 +310,10 @@ fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
     let good = Calendar {
         method: Method::Publish,
         name: None,
-        organizer: None,
+        organizer: Some(Organizer {
+            name: "案件進度查詢".into(),
+            email: "noreply@cpor.example".into(),
+        }),
         attendee: None,
         events: vec![Hearing {
             uid: "x@cpor",
@@ -340,6 +343,12 @@ fn the_calendar_checker_refuses_what_calendar_apps_would_misread() {
             good.replace("DTSTART;TZID=Asia/Taipei:", "DTSTART:"),
         ),
         ("no-method", good.replace("METHOD:PUBLISH\r\n", "")),
+        // RFC 5546 3.2.1: a PUBLISH names its organizer (the feed had none)
+        ("publish-without-organizer", {
+            let at = good.find("ORGANIZER").unwrap();
+            let end = at + good[at..].find("\r\n").unwrap() + 2;
+            format!("{}{}", &good[..at], &good[end..])
+        }),
         ("lf", good.replace("\r\n", "\n")),
     ];
     let mut paths = Vec::new();

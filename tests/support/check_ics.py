@@ -7,8 +7,8 @@ event instead of adding a second one.
 
 For every file: it parses; lines end in CRLF and are at most 75 octets;
 VERSION 2.0, a PRODID and a METHOD (PUBLISH, REQUEST or CANCEL; a mailed
-REQUEST has one UID, an ORGANIZER and an ATTENDEE, and a CANCEL an
-ORGANIZER, RFC 5546); a VTIMEZONE for
+REQUEST has one UID, an ORGANIZER and an ATTENDEE, and a CANCEL and a
+PUBLISH an ORGANIZER, RFC 5546); a VTIMEZONE for
 every TZID used, Asia/Taipei at +08:00. For every VEVENT: a UID, a DTSTAMP
 in UTC, a SEQUENCE >= 0, DTSTART and DTEND with TZID=Asia/Taipei that the
 library places at +08:00, the end after the start, a SUMMARY, a DESCRIPTION
@@ -56,6 +56,10 @@ def check(path, problems):
         for ev in cal.walk("VEVENT"):
             if not ev.get("ORGANIZER"):
                 where("METHOD:CANCEL without ORGANIZER (RFC 5546 3.2.5)")
+    if method == "PUBLISH":
+        for ev in cal.walk("VEVENT"):
+            if not ev.get("ORGANIZER"):
+                where("METHOD:PUBLISH without ORGANIZER (RFC 5546 3.2.1)")
     zones = {}
     for tz in cal.walk("VTIMEZONE"):
         offsets = {o.get("TZOFFSETTO").td for o in tz.walk() if o.get("TZOFFSETTO")}

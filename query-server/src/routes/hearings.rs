@@ -135,7 +135,9 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
     let body = Calendar {
         method: Method::Publish,
         name: Some("案件庭期".into()),
-        organizer: None,
+        // (RFC 5546 3.2.1 wants one on PUBLISH: the service, as its mail
+        // and the hearings' own files name it)
+        organizer: Some(app.cfg.mail.organizer()),
         attendee: None,
         events,
     }
