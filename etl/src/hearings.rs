@@ -544,18 +544,13 @@ impl<'a> Book<'a> {
                 // take place again (`uncertain`, a REQUEST to calendars that
                 // had its CANCEL): the others are the unsure ones, and if
                 // there are none, nothing changes (rules version 3).
-                if targets.len() > 1 {
+                let several = targets.len() > 1;
+                if several {
                     targets.retain(|&c| !self.awaiting(c));
-                    if targets.is_empty() {
-                        return;
-                    }
-                    for c in targets {
-                        self.mark(c, State::Uncertain, by);
-                    }
-                    return;
                 }
                 let state = match (targets.len(), change) {
                     (0, _) => return,
+                    _ if several => State::Uncertain,
                     (1, Change::Moved) => State::Moved,
                     (1, Change::Cancelled) => State::Cancelled,
                     _ => State::Uncertain,

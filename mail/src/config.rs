@@ -222,16 +222,6 @@ impl MailSettings {
         })
     }
 
-    /// The site's nightly pause as a mail's footer says it: `00:30 至
-    /// 03:00`, or nothing when there is none.
-    pub fn maintenance_said(&self) -> String {
-        if self.maintenance.is_none() {
-            String::new()
-        } else {
-            self.maintenance.to_string()
-        }
-    }
-
     pub fn from_section(s: &Section<MailConfig>) -> Result<MailSettings, ConfigError> {
         let c = &s.raw;
         let from: Mailbox = c.from.parse().map_err(|e| {

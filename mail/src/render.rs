@@ -215,7 +215,7 @@ pub struct View {
     /// attaches changes one already announced): its subject says 庭期異動.
     pub hearings_changed: bool,
     /// The site's nightly pause as the footer says it, `00:30 至 03:00`
-    /// (`MailSettings::maintenance_said`); empty: the site has none, and
+    /// (`Maintenance::said`); empty: the site has none, and
     /// the footer says nothing of it.
     pub maintenance: String,
 }

@@ -477,6 +477,14 @@ pub struct SendSummary {
 }
 
 impl SendSummary {
+    /// Counts `n` grant mails left for a later run, by why.
+    fn waits(&mut self, why: Wait, n: u64) {
+        *match why {
+            Wait::Unchecked => &mut self.unchecked,
+            Wait::ForCase => &mut self.waiting_for_cases,
+        } += n;
+    }
+
     /// `0 queued, 2 held, …, 0 suppressed`: every state, in the order of
     /// the state machine.
     pub fn states_line(&self) -> String {
@@ -600,6 +608,17 @@ pub enum Wait {
     ForCase,
 }
 
+impl Granted {
+    /// Why grant mail so answered is left for a later run, if it is.
+    fn wait(self) -> Option<Wait> {
+        match self {
+            Granted::CannotTell => Some(Wait::Unchecked),
+            Granted::Later => Some(Wait::ForCase),
+            Granted::Yes | Granted::No => None,
+        }
+    }
+}
+
 /// What to do with a due item at `now`: send it; or not, if its address
 /// is flagged (the nightly kinds, `Kind::held_back_by_flag`), or if it is an activation, approval or expiry warning that
 /// `grants` says names a case no longer granted; or, if it is a reminder
@@ -620,11 +639,14 @@ pub fn plan_claim(
         } else if item.kind.held_back_by_flag() && flagged.contains(&item.email) {
             Event::Suppress
         } else if GRANT_KINDS.contains(&item.kind) {
-            match grants.at_claim(item) {
-                Granted::Yes => Event::Claim,
-                Granted::No => Event::Ungranted,
-                Granted::CannotTell => return Err(Wait::Unchecked),
-                Granted::Later => return Err(Wait::ForCase),
+            let granted = grants.at_claim(item);
+            if let Some(why) = granted.wait() {
+                return Err(why);
+            }
+            if granted == Granted::No {
+                Event::Ungranted
+            } else {
+                Event::Claim
             }
         } else {
             Event::Claim
@@ -954,8 +976,8 @@ fn send_scope(
                 for _ in &claimed.covered {
                     summary.count(Event::Covered);
                 }
-                summary.waiting_for_cases += waiting;
-                summary.unchecked += claimed.left.len() as u64 - waiting;
+                summary.waits(Wait::ForCase, waiting);
+                summary.waits(Wait::Unchecked, claimed.left.len() as u64 - waiting);
                 for _ in &claimed.outdated {
                     summary.count(Event::Outdated);
                 }
@@ -1044,7 +1066,8 @@ impl Run<'_> {
         if !GRANT_KINDS.contains(&item.kind) {
             return Ok(true);
         }
-        match grants.before_delivery(item) {
+        let granted = grants.before_delivery(item);
+        match granted {
             Granted::Yes => Ok(true),
             Granted::No => {
                 if lock(&self.outbox).recall(item, self.now)? {
@@ -1054,14 +1077,11 @@ impl Run<'_> {
                 }
                 Ok(false)
             }
-            why @ (Granted::CannotTell | Granted::Later) => {
+            Granted::CannotTell | Granted::Later => {
                 let n = lock(&self.outbox).withdraw(std::slice::from_ref(item))?;
-                let mut summary = lock(&self.summary);
-                *if why == Granted::Later {
-                    &mut summary.waiting_for_cases
-                } else {
-                    &mut summary.unchecked
-                } += n;
+                if let Some(why) = granted.wait() {
+                    lock(&self.summary).waits(why, n);
+                }
                 Ok(false)
             }
         }

@@ -71,7 +71,7 @@ pub fn view(
         entries_left_out: false,
         not_activated: false,
         hearings_changed: false,
-        maintenance: cfg.maintenance_said(),
+        maintenance: cfg.maintenance.said(),
     }
 }
 

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::io::Write as _;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
 
@@ -120,7 +122,7 @@ fn serve(config: Config) -> Result<()> {
         warn_if_few_files(app.cfg.server.max_connections);
         // The harness reads this line to learn the port (with --listen 127.0.0.1:0).
         // (a standard output gone away is no reason to stop serving)
-        let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("listening on http://{addr}\n"));
+        let _ = writeln!(std::io::stdout(), "listening on http://{addr}");
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("SIGTERM handler")?;
         let shutdown = async move {
@@ -185,7 +187,6 @@ fn print_stats(config: &Config) -> Result<()> {
         stats::table("per month", &stats::monthly(&days))
     );
     // A reader gone away (`cpor-server stats | head`) is not worth a panic.
-    use std::io::Write as _;
     match std::io::stdout().lock().write_all(text.as_bytes()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),

@@ -120,6 +120,10 @@ fn may_change(text: &str) -> bool {
 /// Words that make a text a request, not a decision.
 const REQUEST_WORDS: &[&str] = &["聲請", "請求"];
 
+/// Words that say a date beside a cancellation is the one a hearing
+/// announced in the same entry replaces (`原定115/12/03庭期取消`).
+const ORIGINAL_WORDS: &[&str] = &["原定", "原訂"];
+
 /// Words that make a change without a date or a kind about a hearing.
 const HEARING_WORDS: &[&str] = &["庭期", "期日", "開庭"];
 
@@ -333,7 +337,7 @@ impl<'a> Text<'a> {
                 // entry a cancellation of its own hearing.
                 if let Some((date, Some(time), end)) = lead {
                     let original = self
-                        .find_any(&["原定", "原訂"], end)
+                        .find_any(ORIGINAL_WORDS, end)
                         .filter(|&o| o < cancelled);
                     let old = original
                         .and_then(|o| self.first_date_time(o, false))
@@ -433,12 +437,12 @@ impl<'a> Text<'a> {
     }
 
     /// Whether the text speaks of a party's request (rule 9: 聲請, 請求),
-    /// which may be refused: not 聲請人, the party's name in 家事 and 非訟
-    /// cases (`聲請人撤回聲請，…庭期取消` still withdraws by its 撤回 only
-    /// if no request word stands alone).
+    /// which may be refused: a request word not followed by 人 (聲請人 is
+    /// the party's name in 家事 and 非訟 cases; `聲請人撤回聲請，…` still
+    /// speaks of one, by its second 聲請).
     fn requests(&self) -> bool {
         REQUEST_WORDS.iter().any(|w| {
-            let n = w.chars().count();
+            let n = chars(w);
             let mut from = 0;
             while let Some(i) = self.find(w, from) {
                 if self.at(i + n) != Some('人') {
@@ -1068,6 +1072,7 @@ mod tests {
             CANCEL_WORDS.to_vec(),
             REQUEST_WORDS.to_vec(),
             HEARING_WORDS.to_vec(),
+            ORIGINAL_WORDS.to_vec(),
         ];
         for w in lists.iter().flatten() {
             assert_eq!(chars(w), w.chars().count(), "{w}");

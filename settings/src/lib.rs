@@ -46,6 +46,16 @@ impl Maintenance {
     pub fn is_none(&self) -> bool {
         self.start == self.end
     }
+
+    /// The window as pages and mail say it, `00:30 至 03:00`; empty when
+    /// there is none, and they then say nothing of it.
+    pub fn said(&self) -> String {
+        if self.is_none() {
+            String::new()
+        } else {
+            self.to_string()
+        }
+    }
 }
 
 impl Default for Maintenance {

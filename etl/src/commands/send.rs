@@ -424,18 +424,21 @@ impl Live {
     }
 
     /// Whether grant mail naming `case_keys` waits for the night that has
-    /// one of them again: read once, from the file opened just for this
-    /// (its own mail is not otherwise looked up, and the file not
-    /// verified for it; a damaged file fails the look-ups of the rest).
+    /// one of them again: read once, from the snapshot opened for the
+    /// look-ups if it was, else from the file opened just for this (its
+    /// own mail is not otherwise looked up, and the file not verified for
+    /// it; a damaged file fails the look-ups of the rest).
     fn names_left_out(&mut self, case_keys: &[String]) -> Result<bool, Unusable> {
-        let file = &self.file;
+        let (file, opened) = (&self.file, &self.opened);
         let left_out = self.left_out.get_or_insert_with(|| {
             let file = file.as_ref().map_err(Clone::clone)?;
             let unreadable =
                 |e: ReadError| Unusable::Unreadable(format!("{}: {e}", file.path.display()));
-            Snapshot::open(file)
-                .and_then(|s| s.left_out_ids())
-                .map_err(unreadable)
+            match opened {
+                Some(Ok(snapshot)) => snapshot.left_out_ids(),
+                _ => Snapshot::open(file).and_then(|s| s.left_out_ids()),
+            }
+            .map_err(unreadable)
         });
         match left_out {
             Ok(ids) => Ok(!ids.is_empty() && case_keys.iter().any(|k| ids.contains(k))),

@@ -1259,7 +1259,7 @@ fn write(
             entries_left_out: false,
             not_activated: job.not_activated,
             hearings_changed: false,
-            maintenance: cfg.maintenance_said(),
+            maintenance: cfg.maintenance.said(),
         };
         if let Some((link, expires)) = job.activation {
             view.link = link;

@@ -696,7 +696,7 @@ pub fn queue_due(
             entries_left_out: false,
             not_activated: not_activated.contains(d.email),
             hearings_changed: false,
-            maintenance: cfg.maintenance_said(),
+            maintenance: cfg.maintenance.said(),
         };
         // One case with two hearings is one case.
         let mut titles = BTreeSet::new();

@@ -186,14 +186,9 @@ fn is_prosecutors(app: &App, req: &Req) -> bool {
     !matches!(prosecutors::browser_prosecutor(app, req), Ok(None))
 }
 
-/// The maintenance window as pages say it: `00:30 至 03:00`; empty when
-/// there is none, and pages then say nothing of it.
+/// The maintenance window as pages say it (`Maintenance::said`).
 pub fn window(app: &App) -> String {
-    if app.maintenance.is_none() {
-        String::new()
-    } else {
-        app.maintenance.to_string()
-    }
+    app.maintenance.said()
 }
 
 /// Where the site's forms may end: here, and with single sign-on also at
