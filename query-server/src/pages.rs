@@ -157,10 +157,14 @@ pub struct CaseItem {
     pub carried: Option<String>,
     /// The last day the case can be queried, if its status counts down.
     pub last_day: Option<String>,
+    /// Near or past it, counted from the reader's day: `還有 3 天`.
+    pub countdown: Option<String>,
 }
 
 impl CaseItem {
-    pub fn from_row(r: &CaseRow) -> CaseItem {
+    /// The case as the list shows it to a reader on `today` (Asia/Taipei).
+    pub fn from_row(r: &CaseRow, today: chrono::NaiveDate) -> CaseItem {
+        let last = last_day(r);
         CaseItem {
             court_name: clean(&r.court_name),
             category: r.case.key.category.clone(),
@@ -170,7 +174,10 @@ impl CaseItem {
             latest: r.entries.first().map_or("—".into(), |(d, _)| roc(*d)),
             url: case_path(&r.case),
             carried: carried_as_of(r),
-            last_day: last_day(r).map(roc),
+            last_day: last.map(roc),
+            countdown: last
+                .and_then(|last| Countdown::of(last, today))
+                .map(Countdown::short),
         }
     }
 }
@@ -219,8 +226,39 @@ pub fn last_day(r: &CaseRow) -> Option<chrono::NaiveDate> {
         .then(|| schemas::date::last_queryable_day(d, c.scope.cutoff_months))
 }
 
-/// The days before the last day within which the case page warns.
+/// The days before the last day within which the case page warns and the
+/// list marks the day.
 pub const DEADLINE_NOTICE_DAYS: i64 = 14;
+
+/// How near a case's last queryable day is to the reader's `today`
+/// (Asia/Taipei), once within [`DEADLINE_NOTICE_DAYS`]: what the case
+/// page's notice and the list's mark both say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Countdown {
+    Past,
+    Today,
+    Left(i64),
+}
+
+impl Countdown {
+    pub fn of(last: chrono::NaiveDate, today: chrono::NaiveDate) -> Option<Countdown> {
+        let left = (last - today).num_days();
+        (left <= DEADLINE_NOTICE_DAYS).then_some(match left {
+            ..0 => Countdown::Past,
+            0 => Countdown::Today,
+            left => Countdown::Left(left),
+        })
+    }
+
+    /// As the list says it beside the day: `還有 3 天`.
+    pub fn short(self) -> String {
+        match self {
+            Countdown::Past => "已過".into(),
+            Countdown::Today => "今天是最後一天".into(),
+            Countdown::Left(n) => format!("還有 {n} 天"),
+        }
+    }
+}
 
 #[derive(Template)]
 #[template(path = "case.html")]
@@ -282,19 +320,15 @@ impl CaseDetail {
         // import, so a case can still be shown past its last day (the
         // contract counts to the batch's date); it then says so.
         let deadline = last.and_then(|last| {
-            let left = (last - today).num_days();
-            (left <= DEADLINE_NOTICE_DAYS).then(|| match left {
-                ..0 => format!(
+            Countdown::of(last, today).map(|c| match c {
+                Countdown::Past => format!(
                     "本案查詢期限（{}）已過，下次資料更新後即不再提供查詢。",
                     roc(last)
                 ),
-                0 => format!(
-                    "本案查詢期限將至：{} 之後即不再提供查詢（今天是最後一天）。",
-                    roc(last)
-                ),
-                left => format!(
-                    "本案查詢期限將至：{} 之後即不再提供查詢（還有 {left} 天）。",
-                    roc(last)
+                c => format!(
+                    "本案查詢期限將至：{} 之後即不再提供查詢（{}）。",
+                    roc(last),
+                    c.short()
                 ),
             })
         });

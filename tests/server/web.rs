@@ -258,22 +258,37 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
 /// 115/11/24 (移送執行 on 115/09/24, two months on), and night 2's
 /// snapshot of that day is read the next morning and after, until the
 /// next import. Before, it counted from the data's date and said 「今天是
-/// 最後一天」 on 115/11/25, and ten days later.
+/// 最後一天」 on 115/11/25, and ten days later. The `/cases` list marks the
+/// same days beside the date (before, it gave the bare date: a lawyer with
+/// two hundred cases had to open each to learn which was about to go).
 #[test]
 fn the_deadline_notice_counts_from_the_readers_day() {
     let data = Data::sample();
+    const PATH: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212";
     let notice = |utc: &str| -> String {
         let server = Server::start_at(&data, utc, &[]);
         let mut c = Client::new(&server);
         assert_eq!(c.login(LAWYER, PASSWORD).header("location"), Some("/cases"));
-        let page = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212");
+        let page = c.get(PATH);
         assert_eq!(page.status, 200, "{}", page.body);
-        page.body
+        let notice = page
+            .body
             .split("<p class=\"deadline\" role=\"note\">")
             .nth(1)
             .and_then(|t| t.split("</p>").next())
             .unwrap_or_else(|| panic!("no notice at {utc}:\n{}", page.body))
-            .to_string()
+            .to_string();
+        let list = c.get("/cases");
+        assert_eq!(list.status, 200, "{}", list.body);
+        let cell = list
+            .body
+            .split(&format!("<a href=\"{PATH}\">"))
+            .nth(1)
+            .and_then(|row| row.split("<td data-label=\"查詢期限\">").nth(1))
+            .and_then(|t| t.split("</td>").next())
+            .unwrap_or_else(|| panic!("no row at {utc}:\n{}", list.body));
+        let mark = strip_tags(cell);
+        format!("{notice} / {mark}")
     };
     {
         let server = Server::start(&data, &[]);
@@ -283,16 +298,16 @@ fn the_deadline_notice_counts_from_the_readers_day() {
     // 09:00 in Taipei on 115/11/23, 11/24 and 11/25, and 12/04.
     assert_eq!(
         notice("2026-11-23 01:00:00"),
-        "本案查詢期限將至：115/11/24 之後即不再提供查詢（還有 1 天）。"
+        "本案查詢期限將至：115/11/24 之後即不再提供查詢（還有 1 天）。 / 115/11/24（還有 1 天）"
     );
     assert_eq!(
         notice("2026-11-24 01:00:00"),
-        "本案查詢期限將至：115/11/24 之後即不再提供查詢（今天是最後一天）。"
+        "本案查詢期限將至：115/11/24 之後即不再提供查詢（今天是最後一天）。 / 115/11/24（今天是最後一天）"
     );
     for day in [crate::util::SAMPLE_MORNING, "2026-12-04 01:00:00"] {
         assert_eq!(
             notice(day),
-            "本案查詢期限（115/11/24）已過，下次資料更新後即不再提供查詢。",
+            "本案查詢期限（115/11/24）已過，下次資料更新後即不再提供查詢。 / 115/11/24（已過）",
             "{day}"
         );
     }
@@ -1776,6 +1791,21 @@ fn the_api_has_the_same_rules_as_the_pages() {
     );
     let spec = c.get("/api/v1/openapi.yaml");
     assert!(spec.body.starts_with("openapi: 3"), "{}", spec.body);
+}
+
+/// The text of an HTML fragment, as a reader sees it.
+fn strip_tags(html: &str) -> String {
+    let mut out = String::new();
+    let mut inside = false;
+    for ch in html.chars() {
+        match ch {
+            '<' => inside = true,
+            '>' => inside = false,
+            c if !inside => out.push(c),
+            _ => {}
+        }
+    }
+    out.trim().to_string()
 }
 
 /// What an app shows of a case is what the page shows: the division by

@@ -56,11 +56,16 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
     } else {
         Vec::new()
     };
+    // The reader's day, as the case page counts its deadline from.
+    let today = super::hearings::taipei_now().date();
     let mut carried: Vec<String> = rows.iter().filter_map(pages::carried_note).collect();
     carried.dedup();
     let page = pages::Cases {
         c: v.ctx(app, "我的案件"),
-        cases: rows.iter().map(pages::CaseItem::from_row).collect(),
+        cases: rows
+            .iter()
+            .map(|r| pages::CaseItem::from_row(r, today))
+            .collect(),
         carried,
         gone,
     };
