@@ -258,13 +258,20 @@ mod tests {
 
     #[test]
     fn a_prosecutors_feed_and_reminders_are_their_own_and_reminders_need_an_address() {
-        use crate::accounts::prosecutors::{sign_in, Via};
+        use crate::accounts::prosecutors::{sign_in, Subjects, Via};
         let dir = tempfile::tempdir().unwrap();
         let mut conn = crate::accounts::open(dir.path()).unwrap();
         let now = Utc::now();
-        let p = sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::Web, now)
-            .unwrap()
-            .unwrap();
+        let p = sign_in(
+            &mut conn,
+            "tsai.mh",
+            "tsai.mh",
+            None,
+            (Via::Web, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
         let holder = Holder::Prosecutor(p.id);
         assert!(!reminders_on(&conn, holder).unwrap(), "off by default");
         assert!(!set_reminders(&conn, holder, true).unwrap(), "no address");
@@ -273,7 +280,7 @@ mod tests {
             "tsai.mh",
             "tsai.mh",
             Some("a@example.com"),
-            Via::Web,
+            (Via::Web, Subjects::Public),
             now,
         )
         .unwrap()
@@ -311,9 +318,16 @@ mod tests {
         assert!(!stop_reminders(&conn, "a@example.com").unwrap());
         // A sign-in without a verified address turns them off.
         assert!(set_reminders(&conn, holder, true).unwrap());
-        sign_in(&mut conn, "tsai.mh", "tsai.mh", None, Via::App, now)
-            .unwrap()
-            .unwrap();
+        sign_in(
+            &mut conn,
+            "tsai.mh",
+            "tsai.mh",
+            None,
+            (Via::App, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
         assert!(!reminders_on(&conn, holder).unwrap());
         assert!(revoke_feed(&conn, holder).unwrap());
         assert_eq!(feed_owner(&conn, &token).unwrap(), None);

@@ -502,6 +502,20 @@ fn a_sign_in_makes_a_new_session_id_and_ends_the_browsers_old_session() {
     assert_eq!(old.get("/cases").status, 303);
     assert_eq!(count(&data, "prosecutor_sessions"), 1);
     assert_eq!(listed(&mut c), assigned(&data, "lin_yt-01"));
+    // A sign-in the provider vouched for but cpor refused ends the
+    // browser's session all the same, as one refused for another subject
+    // did (a review of the sign-on, 2026-12-06: an unknown account's
+    // refusal page left lin_yt-01's session behind it, on a shared
+    // computer the next person's to use).
+    let r = sign_in_from(
+        &mut c,
+        &mut op_browser,
+        "nobody.x",
+        "/sso/login?prompt=login",
+    );
+    assert_eq!(r.header("x-cpor-sso-refusal"), Some("unknown_account"));
+    assert_eq!(c.get("/cases").status, 303, "still signed in");
+    assert_eq!(count(&data, "prosecutor_sessions"), 0);
 }
 
 #[test]
@@ -760,6 +774,54 @@ fn another_subject_naming_a_prosecutors_account_is_refused() {
     assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
     let log = server.log();
     assert!(log.contains("sso.required_claims is empty"), "{log}");
+}
+
+/// A review of the sign-on (2026-12-06): the subject was bound per client
+/// (the website's and the app's apart, for a provider that gives pairwise
+/// subjects), so an identity given chen.wm's account claim, signing in
+/// through the app chen.wm had only used the website of, got a bearer
+/// token for chen.wm's cases, took the account's verified address (its
+/// digest and reminders went to that mailbox), and locked the real chen.wm
+/// out of the app. A subject is now one per person across clients unless
+/// `sso.pairwise_subjects` says the provider gives one per client.
+#[test]
+fn another_subject_naming_a_prosecutors_account_through_the_other_client_is_refused() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[("CPOR_SSO_REQUIRED_CLAIMS", "")]);
+    assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
+    let row = || -> (Option<String>, Option<String>) {
+        accounts(&data)
+            .query_row(
+                "SELECT email, app_subject FROM prosecutor_accounts WHERE account = 'chen.wm'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap()
+    };
+    let before = row();
+    let app = |user: &str| -> Resp {
+        let mut c = Client::new(&server);
+        let n = c.api("POST", "/api/v1/sso/nonce", None, None).json();
+        let (id_token, access_token) = app_code_flow(&op, n["nonce"].as_str().unwrap(), user);
+        c.api(
+            "POST",
+            "/api/v1/sso/token",
+            Some(serde_json::json!({
+                "id_token": id_token, "ticket": n["ticket"], "access_token": access_token,
+            })),
+            None,
+        )
+    };
+    let r = app("guest.ho");
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.json()["error"], "subject_changed", "{}", r.body);
+    assert_eq!(row(), before, "the account's row changed");
+    assert_eq!(count(&data, "prosecutor_sessions"), 1, "only chen.wm's");
+    // The real prosecutor's app signs in.
+    let r = app("chen.wm");
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.json()["account"], "chen.wm");
 }
 
 #[test]

@@ -125,7 +125,7 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
 
 /// Signs a verified identity in, if the live snapshot names its account:
 /// records the sign-in and starts a session with a new id. For the browser
-/// (`Kind::Browser`), any session it had ends first.
+/// (`Kind::Browser`), any session it had ends first, refused or not.
 pub fn start_session(
     app: &App,
     req: &Req,
@@ -134,11 +134,10 @@ pub fn start_session(
     via: Via,
 ) -> Result<Result<(String, ProsecutorSession), SsoError>, Failure> {
     let snap = app.live.get().ok_or(Failure::Unavailable(None))?;
-    if !snap.knows_prosecutor(&identity.account)? {
-        return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
-    }
     if kind == Kind::Browser {
-        // (Not ended, it idles out: this browser's cookie is replaced.)
+        // First, whatever cpor then makes of the identity the provider
+        // vouched for: someone else is signing in at this browser, and a
+        // refusal page must not leave the last person's session behind it.
         // (One that cannot be read idles out.)
         if let Ok(Some(old)) = browser_prosecutor(app, req) {
             end(app, &old);
@@ -152,13 +151,23 @@ pub fn start_session(
             }
         }
     }
+    if !snap.knows_prosecutor(&identity.account)? {
+        return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
+    }
     let mut conn = app.accounts.lock().expect("accounts");
     let p = match store_p::sign_in(
         &mut conn,
         &identity.account,
         &identity.subject,
         identity.email_verified.as_deref(),
-        via,
+        (
+            via,
+            app.sso
+                .as_ref()
+                .ok_or(Failure::NotFound)?
+                .settings()
+                .subjects,
+        ),
         chrono::Utc::now(),
     )
     .map_err(Failure::unavailable)?

@@ -41,6 +41,11 @@ pub struct SsoConfig {
     /// itself (RFC 8252) and exchanges its ID token for a bearer token.
     /// Empty: no native sign-in.
     pub app_client_id: String,
+    /// Whether the provider gives a person one subject (`sub`) per client
+    /// (pairwise, OpenID Connect Core 8), the website's and the app's
+    /// apart. Off (public subjects): an account stays with the subject it
+    /// first signed in with, through either client.
+    pub pairwise_subjects: bool,
     /// Extra trusted root certificates (PEM) for the provider's TLS, for a
     /// provider whose certificate chains to a root the built-in list lacks.
     pub ca_file: String,
@@ -61,6 +66,7 @@ impl Default for SsoConfig {
             account_claim: "sub".into(),
             required_claims: RequiredClaimsRaw::Table(BTreeMap::new()),
             app_client_id: String::new(),
+            pairwise_subjects: false,
             ca_file: String::new(),
             discovery_refresh_seconds: 3600,
         }
@@ -90,6 +96,7 @@ pub struct SsoSettings {
     pub account_claim: String,
     pub required_claims: BTreeMap<String, String>,
     pub app_client_id: Option<String>,
+    pub subjects: store::accounts::prosecutors::Subjects,
     pub ca_file: Option<PathBuf>,
     pub discovery_refresh: Duration,
 }
@@ -192,6 +199,11 @@ impl SsoSettings {
             account_claim,
             required_claims,
             app_client_id: Some(c.app_client_id.trim().to_string()).filter(|a| !a.is_empty()),
+            subjects: if c.pairwise_subjects {
+                store::accounts::prosecutors::Subjects::Pairwise
+            } else {
+                store::accounts::prosecutors::Subjects::Public
+            },
             ca_file,
             discovery_refresh: s.seconds(
                 "discovery_refresh_seconds",
@@ -350,6 +362,27 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.starts_with("sso.required_claims = `prosecutor` (from environment variable CPOR_SSO_REQUIRED_CLAIMS)"), "{err}");
+    }
+
+    #[test]
+    fn subjects_are_public_unless_the_provider_is_said_to_give_pairwise_ones() {
+        use store::accounts::prosecutors::Subjects;
+        let base = "[sso]\nissuer = 'http://127.0.0.1:9'\nclient_id = 'c'\nclient_secret = 's'\n";
+        let subjects = |extra: &str, env: &'static [(&'static str, &'static str)]| {
+            load(&format!("{base}{extra}"), env)
+                .unwrap()
+                .unwrap()
+                .subjects
+        };
+        assert_eq!(subjects("", &[]), Subjects::Public);
+        assert_eq!(
+            subjects("pairwise_subjects = true\n", &[]),
+            Subjects::Pairwise
+        );
+        assert_eq!(
+            subjects("", &[("CPOR_SSO_PAIRWISE_SUBJECTS", "true")]),
+            Subjects::Pairwise
+        );
     }
 
     #[test]

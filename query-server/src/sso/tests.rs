@@ -23,6 +23,7 @@ fn settings(op: &Op) -> SsoSettings {
         account_claim: "moj_account".into(),
         required_claims: BTreeMap::from([("role".to_string(), "prosecutor".to_string())]),
         app_client_id: Some(APP_CLIENT_ID.into()),
+        subjects: store::accounts::prosecutors::Subjects::Public,
         ca_file: None,
         discovery_refresh: Duration::from_secs(3600),
     }

@@ -38,9 +38,22 @@ impl Via {
     }
 }
 
+/// The provider's subject type for cpor's two clients (OpenID Connect Core
+/// 8): `Public`, one `sub` per person whichever client asks (the default:
+/// an account stays with the subject it first signed in with, through
+/// either client); `Pairwise`, one per person and client, so the website's
+/// and the app's are bound apart, and the first sign-in through the other
+/// client binds its own (`sso.pairwise_subjects`: trust in that first
+/// sign-in rests on `sso.required_claims`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subjects {
+    Public,
+    Pairwise,
+}
+
 /// A sign-in by another subject (the provider's `sub`) than the one the
-/// account first signed in with through the same client (the website, or
-/// the app): the stored one.
+/// account first signed in with (through the same client, if subjects are
+/// pairwise): the stored one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OtherSubject(pub String);
 
@@ -49,16 +62,15 @@ pub struct OtherSubject(pub String);
 /// digest and reminders turned off, since they can no longer be sent
 /// anywhere verified),
 /// and a row for the statistics. One transaction. The subject the account
-/// first signed in with through this client stands: another (an identity
-/// the provider gives the same account claim) changes nothing and is
-/// `OtherSubject`. The website's and the app's are bound apart (a provider
-/// may give a person one subject per client).
+/// first signed in with stands (through this client, if `subjects` are
+/// pairwise): another (an identity the provider gives the same account
+/// claim) changes nothing and is `OtherSubject`.
 pub fn sign_in(
     conn: &mut Connection,
     account: &str,
     subject: &str,
     email_verified: Option<&str>,
-    via: Via,
+    (via, subjects): (Via, Subjects),
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Result<Prosecutor, OtherSubject>> {
     let email = email_verified.map(crate::accounts::normalise_email);
@@ -69,14 +81,20 @@ pub fn sign_in(
         Via::Web => "web_subject",
         Via::App => "app_subject",
     };
-    let stored: Option<String> = tx
+    let (web, app): (Option<String>, Option<String>) = tx
         .query_row(
-            &format!("SELECT {bound} FROM prosecutor_accounts WHERE account = ?1"),
+            "SELECT web_subject, app_subject FROM prosecutor_accounts WHERE account = ?1",
             [account],
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
-        .flatten();
+        .unwrap_or_default();
+    let stored = match (subjects, via) {
+        (Subjects::Pairwise, Via::Web) => web,
+        (Subjects::Pairwise, Via::App) => app,
+        // Either client's binding speaks for the person.
+        (Subjects::Public, _) => [web, app].into_iter().flatten().find(|s| s != subject),
+    };
     if let Some(stored) = stored.filter(|s| s != subject) {
         return Ok(Err(OtherSubject(stored)));
     }
@@ -170,9 +188,16 @@ mod tests {
     fn a_digest_needs_a_verified_address_and_ends_without_one() {
         let (_d, mut c) = db();
         let now = Utc::now();
-        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::Web, now)
-            .unwrap()
-            .unwrap();
+        let p = sign_in(
+            &mut c,
+            "chen.wm",
+            "chen.wm",
+            None,
+            (Via::Web, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
         assert!(
             !set_digests(&c, p.id, true).unwrap(),
             "no address: stays off"
@@ -182,7 +207,7 @@ mod tests {
             "chen.wm",
             "chen.wm",
             Some("Chen@MOJ.example"),
-            Via::Web,
+            (Via::Web, Subjects::Public),
             now,
         )
         .unwrap()
@@ -198,9 +223,16 @@ mod tests {
         assert!(digest_recipients(&c).unwrap().is_empty());
         assert!(set_digests(&c, p.id, true).unwrap());
         // A later sign-in without a verified address forgets it.
-        let p = sign_in(&mut c, "chen.wm", "chen.wm", None, Via::App, now)
-            .unwrap()
-            .unwrap();
+        let p = sign_in(
+            &mut c,
+            "chen.wm",
+            "chen.wm",
+            None,
+            (Via::App, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!((p.email, p.digests), (None, false));
         assert!(digest_recipients(&c).unwrap().is_empty());
         let n: i64 = c
@@ -216,10 +248,25 @@ mod tests {
         let (_d, mut c) = db();
         let now = Utc::now();
         let mail = Some("chen@moj.example");
-        let p = sign_in(&mut c, "chen.wm", "sub-1", mail, Via::Web, now)
-            .unwrap()
-            .unwrap();
-        let other = sign_in(&mut c, "chen.wm", "sub-2", None, Via::Web, now).unwrap();
+        let p = sign_in(
+            &mut c,
+            "chen.wm",
+            "sub-1",
+            mail,
+            (Via::Web, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
+        let other = sign_in(
+            &mut c,
+            "chen.wm",
+            "sub-2",
+            None,
+            (Via::Web, Subjects::Public),
+            now,
+        )
+        .unwrap();
         assert_eq!(other, Err(OtherSubject("sub-1".into())));
         assert_eq!(by_id(&c, p.id).unwrap().unwrap().email.as_deref(), mail);
         let n: i64 = c
@@ -234,19 +281,88 @@ mod tests {
     /// signed in first locked the other out. Each client's subject is bound
     /// on its own.
     #[test]
-    fn the_website_and_the_app_each_keep_their_own_subject() {
+    fn with_pairwise_subjects_the_website_and_the_app_each_keep_their_own() {
         let (_d, mut c) = db();
         let now = Utc::now();
-        let web = sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now).unwrap();
-        let app = sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now).unwrap();
+        let web = sign_in(
+            &mut c,
+            "chen.wm",
+            "web-1",
+            None,
+            (Via::Web, Subjects::Pairwise),
+            now,
+        )
+        .unwrap();
+        let app = sign_in(
+            &mut c,
+            "chen.wm",
+            "app-1",
+            None,
+            (Via::App, Subjects::Pairwise),
+            now,
+        )
+        .unwrap();
         assert_eq!(app.map(|p| p.id), web.map(|p| p.id), "one account");
-        assert!(sign_in(&mut c, "chen.wm", "web-1", None, Via::Web, now)
-            .unwrap()
-            .is_ok());
-        assert!(sign_in(&mut c, "chen.wm", "app-1", None, Via::App, now)
-            .unwrap()
-            .is_ok());
-        let other = sign_in(&mut c, "chen.wm", "web-1", None, Via::App, now).unwrap();
+        assert!(sign_in(
+            &mut c,
+            "chen.wm",
+            "web-1",
+            None,
+            (Via::Web, Subjects::Pairwise),
+            now
+        )
+        .unwrap()
+        .is_ok());
+        assert!(sign_in(
+            &mut c,
+            "chen.wm",
+            "app-1",
+            None,
+            (Via::App, Subjects::Pairwise),
+            now
+        )
+        .unwrap()
+        .is_ok());
+        let other = sign_in(
+            &mut c,
+            "chen.wm",
+            "web-1",
+            None,
+            (Via::App, Subjects::Pairwise),
+            now,
+        )
+        .unwrap();
         assert_eq!(other, Err(OtherSubject("app-1".into())));
+    }
+
+    /// A review of the sign-on (2026-12-06): bound per client, an identity
+    /// given the account claim took over an account through the client the
+    /// prosecutor had not used yet. With public subjects (the default) the
+    /// first binding speaks for both clients.
+    #[test]
+    fn with_public_subjects_either_clients_binding_stands_for_both() {
+        let (_d, mut c) = db();
+        let now = Utc::now();
+        let public = |via| (via, Subjects::Public);
+        let mail = Some("chen@moj.example");
+        let p = sign_in(&mut c, "chen.wm", "sub-1", mail, public(Via::Web), now)
+            .unwrap()
+            .unwrap();
+        for via in [Via::App, Via::Web] {
+            let other = sign_in(&mut c, "chen.wm", "sub-2", None, public(via), now).unwrap();
+            assert_eq!(other, Err(OtherSubject("sub-1".into())), "{via:?}");
+        }
+        assert_eq!(by_id(&c, p.id).unwrap().unwrap().email.as_deref(), mail);
+        assert!(
+            sign_in(&mut c, "chen.wm", "sub-1", mail, public(Via::App), now)
+                .unwrap()
+                .is_ok()
+        );
+        // Bound through the app first, the same.
+        sign_in(&mut c, "lin.yc", "sub-3", None, public(Via::App), now)
+            .unwrap()
+            .unwrap();
+        let other = sign_in(&mut c, "lin.yc", "sub-4", None, public(Via::Web), now).unwrap();
+        assert_eq!(other, Err(OtherSubject("sub-3".into())));
     }
 }
