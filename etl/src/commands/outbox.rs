@@ -275,8 +275,16 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     say!("  item {id}: {email}");
                 }
             }
+            for id in &retried.emptied {
+                say!(
+                    "item {id}: {}; tell its reader another way (`cpor-etl outbox show {id}` says who and what)",
+                    mail::outbox::EMPTIED
+                );
+            }
             if retried.emails.is_empty() && retried.told.is_empty() {
-                let why = if retried.flagged.is_empty() {
+                let why = if !retried.emptied.is_empty() {
+                    "nothing queued again".to_string()
+                } else if retried.flagged.is_empty() {
                     nothing_to_retry(&outbox, id)?
                 } else {
                     "every failed item is to a flagged address (above); nothing queued again"

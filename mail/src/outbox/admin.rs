@@ -78,6 +78,10 @@ pub struct Retried {
     /// Failed items left as they are, their address flagged (`--failed`):
     /// id and address.
     pub flagged: Vec<(i64, String)>,
+    /// Items left as they are because their text was deleted after they
+    /// were sent (`purge_sent_bodies`; a report read since failed them):
+    /// sent again, they would go empty.
+    pub emptied: Vec<i64>,
 }
 
 /// Mail that told the cases of an item `retry` was asked for (or of such
@@ -174,6 +178,8 @@ struct Asked {
     kind: Kind,
     email: String,
     told_by: Option<String>,
+    /// Its text was deleted after it was sent.
+    emptied: bool,
 }
 
 impl Outbox {
@@ -440,24 +446,36 @@ impl Outbox {
             ))?;
             let asked: Vec<Asked> = {
                 let mut stmt = tx.prepare(&format!(
-                    "SELECT id, email, kind, told_by FROM items WHERE {condition} ORDER BY id"
+                    "SELECT id, email, kind, told_by, length(message) = 0 FROM items
+                     WHERE {condition} ORDER BY id"
                 ))?;
                 let rows = stmt.query_map([id], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get::<_, String>(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                    ))
                 })?;
                 rows.map(|row| {
-                    let (id, email, kind, told_by) = row?;
+                    let (id, email, kind, told_by, emptied) = row?;
                     Ok(Asked {
                         id,
                         kind: parse_kind(id, &kind)?,
                         email,
                         told_by,
+                        emptied,
                     })
                 })
                 .collect::<Result<_>>()?
             };
             let mut to_follow = Vec::new();
             for item in asked {
+                if item.emptied {
+                    retried.emptied.push(item.id);
+                    continue;
+                }
                 if flagged.contains(&item.email.to_lowercase()) {
                     retried.flagged.push((item.id, item.email));
                     continue;
@@ -536,6 +554,7 @@ impl Outbox {
                             kind,
                             email: item.email.clone(),
                             told_by: row.told_by.clone(),
+                            emptied: false,
                         });
                     }
                     retried.tellers.push(Teller {

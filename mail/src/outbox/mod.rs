@@ -40,7 +40,7 @@ pub use self::delivery::{
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,
 };
-pub use self::packed::{unpack, unpack_kept, Packed};
+pub use self::packed::{unpack, unpack_kept, Packed, EMPTIED};
 pub use self::reminders::{NewReminder, Reminded, RemindersQueued};
 pub use self::state::{next, sources, target, Event, State, QUEUED_AS, TRANSITIONS};
 pub use crate::kind::{Kind, Scope};

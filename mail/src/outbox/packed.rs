@@ -225,9 +225,20 @@ impl std::fmt::Debug for Packed {
 /// once written) is unreadable, as a damaged one is: its item fails alone,
 /// named, and is never sent as it is.
 pub fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
+    if stored.is_empty() {
+        // (what `Outbox::purge_sent_bodies` leaves: never sent as a message)
+        return Err(OutboxError::Unreadable {
+            id,
+            reason: EMPTIED.into(),
+        });
+    }
     as_sent(unpack_kept(id, coding, stored)?)
         .map_err(|(_, reason)| OutboxError::Unreadable { id, reason })
 }
+
+/// Why a message whose text was deleted cannot be sent.
+pub const EMPTIED: &str =
+    "its text was deleted after it was sent (server.keep_sent_mail_days): it cannot be sent again";
 
 /// `message` as sent ([`crate::render::wire`]), taken over: the same
 /// bytes, not copied, when nothing is to be written; given back with the
@@ -669,5 +680,19 @@ mod tests {
             stored_field(&ob, 2),
             ("0 bytes, identity".to_string(), Vec::new())
         );
+    }
+
+    /// What `purge_sent_bodies` leaves is never handed over as a message
+    /// (a review of the outbox: a retried item whose text was deleted went
+    /// as an empty message and was marked sent), though `show` still reads
+    /// it as the empty text it is.
+    #[test]
+    fn a_deleted_text_is_never_a_message_to_send() {
+        let e = unpack(7, "identity", Vec::new()).unwrap_err();
+        assert!(
+            matches!(&e, OutboxError::Unreadable { id: 7, reason } if reason == EMPTIED),
+            "{e}"
+        );
+        assert_eq!(unpack_kept(7, "identity", Vec::new()).unwrap(), b"");
     }
 }

@@ -395,6 +395,43 @@ fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
     assert_eq!(state_of(&env, &smtp, people[2]), "sent");
 }
 
+/// A review of the outbox (2026-12-06): cpor-server empties the text of
+/// mail sent more than `server.keep_sent_mail_days` ago. A report read after
+/// that (a relay's "gave up" after its five-day queue, or `bounces --all`
+/// after an upgrade) failed the item, `outbox retry` queued it again, and
+/// `send` delivered an empty message and marked it sent: the mail was lost
+/// while the outbox said it went, and the list of failures was cleared. A
+/// retry now refuses it, saying why, and `send` never hands over an empty
+/// message.
+#[test]
+fn a_retry_of_mail_whose_text_was_deleted_sends_no_empty_message() {
+    let rcpt = "nobody@example.net";
+    let (env, smtp, maildir) = sent_then_reported(&[rcpt, "keep@example.com"]);
+    let emptied = mail::outbox::Outbox::open(&env.data())
+        .unwrap()
+        .purge_sent_bodies(chrono::Utc::now() + chrono::Duration::seconds(1))
+        .unwrap();
+    assert_eq!(emptied, 2);
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert!(run.stdout.contains("1 flagged"), "{}", run.stdout);
+    assert_eq!(state_of(&env, &smtp, rcpt), "failed");
+    let id = state_id(&env, &smtp, rcpt);
+    for args in [
+        vec!["outbox", "retry", id.as_str()],
+        vec!["outbox", "retry", "--failed"],
+    ] {
+        let retry = etl(&env, &smtp, &args);
+        let said = format!("{}{}", retry.stdout, retry.stderr);
+        assert!(
+            said.contains(&format!("item {id}: its text was deleted")),
+            "{args:?}: {said}"
+        );
+        assert_eq!(state_of(&env, &smtp, rcpt), "failed", "{args:?}");
+    }
+    send(&env, &smtp);
+    assert_eq!(smtp.accepted_for(rcpt).len(), 1, "sent again, empty");
+}
+
 /// The thirty-seventh session's review (its 1): a report read again by
 /// `bounces --all` (OPERATIONS suggests it after a change of
 /// `mail.bounce_address`) was applied again. An item failed by it, retried
