@@ -348,9 +348,23 @@ pub fn run(
         .courts
         .iter()
         .any(|c| c.status == CourtStatus::Imported);
-    let refused = if !imported {
+    // With none imported, every court is carried over from the live
+    // snapshot, the scope applied with tonight's date (the contract): not
+    // publishing that left a case past its two months open to its grant
+    // holders for as long as the batches stayed unusable. With nothing to
+    // carry over, nothing is published.
+    if !imported && live.is_some() {
+        report.warnings.push(format!(
+            "no court of batch {} could be imported: every court's data is carried over from the \
+             live snapshot, the scope rules applied with tonight's date (the contract); \
+             ask the courts to re-export, and re-run the night when the files are in",
+            compact(date)
+        ));
+    }
+    let refused = if !imported && live.is_none() {
         Some(format!(
-            "no court of batch {} could be imported; the live snapshot stays as it is",
+            "no court of batch {} could be imported, and there is no earlier snapshot to carry \
+             its courts over from",
             compact(date)
         ))
     } else if !stranded.is_empty() {

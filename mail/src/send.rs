@@ -443,6 +443,14 @@ pub struct SendSummary {
     /// given back as they were.
     pub recovered_unsent: u64,
     pub outside_window: bool,
+    /// The send window closed while this run was sending (the clock is
+    /// read as each message is handed over): it started no more, and gave
+    /// back as they were the items it had claimed (`left_for_window`, each
+    /// for the next window; a reminder is then past its day).
+    pub window_closed: bool,
+    /// Claimed items given back as they were because the window closed, or
+    /// (a reminder) its day's window ended, before they were handed over.
+    pub left_for_window: u64,
     /// The run was asked to stop (`stop`): what was with a relay was
     /// finished and recorded, and the claimed items whose turn had not come
     /// were given back as they were (`withdrawn`: queued, or unknown if they
@@ -896,7 +904,10 @@ fn send_scope(
         accounts: Mutex::new(accounts),
         summary: Mutex::new(summary),
         cfg,
-        now,
+        began: now,
+        started: std::time::Instant::now(),
+        window: (!now_flag && scope == Scope::Nightly).then_some(cfg.window),
+        closed: AtomicBool::new(false),
     };
     // A re-run's item waits for its address's earlier one (`Outbox::due`):
     // once a pass has sent that, the next pass takes it, a pass per build
@@ -920,6 +931,12 @@ fn send_scope(
         for batch in due.chunks(per_claim) {
             if stop.load(Ordering::SeqCst) {
                 lock(&run.summary).stopped = true;
+                break 'passes;
+            }
+            // The clock as this batch is claimed: a run slowed by its relay
+            // may have outlived the window, or a reminder's day.
+            let now = run.now();
+            if run.window_closed_at(now) {
                 break 'passes;
             }
             // Flags recorded since (an `outbox retry`'s clearing whose
@@ -987,10 +1004,11 @@ fn send_scope(
                 }
             }
             store::failpoint::pause("send-after-mark");
+            let halt = || stop.load(Ordering::SeqCst) || run.closed.load(Ordering::SeqCst);
             let Left { unstarted, error } = deliver_all(
                 &mut transports,
                 claimed.items,
-                stop,
+                &halt,
                 &|item| run.cleared(item, grants),
                 &|item, outcome| run.record(item, outcome),
             );
@@ -1009,6 +1027,10 @@ fn send_scope(
             }
             let n = given_back?;
             outbox.settle(scope)?;
+            if run.closed.load(Ordering::SeqCst) {
+                lock(&run.summary).left_for_window += n;
+                break 'passes;
+            }
             if !unstarted.is_empty() {
                 let mut summary = lock(&run.summary);
                 summary.withdrawn += n;
@@ -1021,7 +1043,7 @@ fn send_scope(
         // now was held back by it (or queued meanwhile).
         // Not again what this run tried already (a retry comes in a later
         // run).
-        let mut next = lock(&run.outbox).due(scope, now, now_flag)?;
+        let mut next = lock(&run.outbox).due(scope, run.now(), now_flag)?;
         next.retain(|id| !tried.contains(id));
         if next.is_empty() || passes >= MAX_PASSES {
             break;
@@ -1052,10 +1074,39 @@ struct Run<'a> {
     flagged: Mutex<Flagged>,
     summary: Mutex<SendSummary>,
     cfg: &'a MailSettings,
-    now: DateTime<Utc>,
+    /// The time the run was given as its start, and the moment it began:
+    /// [`Run::now`] runs on from there.
+    began: DateTime<Utc>,
+    started: std::time::Instant,
+    /// The send window, if this run keeps to it (a nightly run without
+    /// `--now`).
+    window: Option<crate::config::Window>,
+    /// Set once the window has closed: nothing more is handed over.
+    closed: AtomicBool,
 }
 
 impl Run<'_> {
+    /// The time now, as the run's given start plus the time since (a test
+    /// gives a start, and the run's clock runs on from it).
+    fn now(&self) -> DateTime<Utc> {
+        self.began
+            + chrono::Duration::from_std(self.started.elapsed()).unwrap_or(chrono::Duration::zero())
+    }
+
+    /// Whether the window this run keeps to is closed at `now`; once it
+    /// is, it stays so for the run (`closed`).
+    fn window_closed_at(&self, now: DateTime<Utc>) -> bool {
+        if self.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        let closed = self.window.is_some_and(|w| !w.is_open_at(now));
+        if closed {
+            self.closed.store(true, Ordering::SeqCst);
+            lock(&self.summary).window_closed = true;
+        }
+        closed
+    }
+
     /// Whether a claimed item may be handed to a relay now: any but a
     /// grant mail; a grant mail if `grants` still says so
     /// ([`GrantCheck::before_delivery`]). One it no longer does is
@@ -1063,6 +1114,18 @@ impl Run<'_> {
     /// snapshot, is given back as it was (never sent unchecked), counted
     /// as at a claim.
     fn cleared(&self, item: &Item, grants: &dyn GrantCheck) -> Result<bool, SendError> {
+        // As it is handed over, not as it was claimed: a slow relay can
+        // hold a claimed batch past the window's end, or past a reminder's
+        // day, whose 「明天」 would then mislead. Given back as it was: the
+        // next window sends it, or finds a reminder too late.
+        let now = self.now();
+        let late = item.kind == Kind::Reminder
+            && past_its_day(&item.night, item.queued_at, self.cfg.window, now);
+        if self.window_closed_at(now) || late {
+            let n = lock(&self.outbox).withdraw(std::slice::from_ref(item))?;
+            lock(&self.summary).left_for_window += n;
+            return Ok(false);
+        }
         if !GRANT_KINDS.contains(&item.kind) {
             return Ok(true);
         }
@@ -1070,7 +1133,7 @@ impl Run<'_> {
         match granted {
             Granted::Yes => Ok(true),
             Granted::No => {
-                if lock(&self.outbox).recall(item, self.now)? {
+                if lock(&self.outbox).recall(item, now)? {
                     let mut summary = lock(&self.summary);
                     summary.count(Event::Recalled);
                     summary.recalled += 1;
@@ -1094,20 +1157,21 @@ impl Run<'_> {
             Outcome::Rejected(e) => Some(e.clone()),
             _ => None,
         };
-        let d = decide(item, outcome, self.cfg, self.now, jitter());
+        let now = self.now();
+        let d = decide(item, outcome, self.cfg, now, jitter());
         let recorded = d.recorded(item.id);
         // The address to flag goes in the outcome's commit, then to the
         // accounts database (`write_flags`): a stop between the two leaves
         // it for the next run to write.
         let flag = d.flag.as_deref().map(|r| (item.email.as_str(), r));
-        lock(&self.outbox).record_flagging(&recorded, flag, self.now)?;
+        lock(&self.outbox).record_flagging(&recorded, flag, now)?;
         store::failpoint::pause("send-after-record");
         if d.flag.is_some() {
             let rows = write_flags(
                 &mut lock(&self.outbox),
                 &lock(&self.accounts),
                 FlagsOf::Address(&item.email),
-                self.now,
+                now,
             )?;
             lock(&self.flagged).apply(&rows);
         }
@@ -1214,7 +1278,7 @@ fn jitter() -> f64 {
 fn deliver_all(
     transports: &mut [Box<dyn Transport>],
     items: Vec<Item>,
-    stop: &AtomicBool,
+    stop: &(dyn Fn() -> bool + Sync),
     cleared: &(dyn Fn(&Item) -> Result<bool, SendError> + Sync),
     done: &(dyn Fn(&Item, Outcome) -> Result<(), SendError> + Sync),
 ) -> Left {
@@ -1241,7 +1305,7 @@ fn deliver_all(
         let t = &mut transports[0];
         let mut items = items.into_iter();
         while let Some(item) = items.next() {
-            if stop.load(Ordering::SeqCst) {
+            if stop() {
                 return Left::stopped(std::iter::once(item).chain(items).collect());
             }
             if let Some((e, back)) = one(t, item) {
@@ -1264,7 +1328,7 @@ fn deliver_all(
         for t in transports.iter_mut() {
             let (work_rx, failed, one) = (&work_rx, &failed, &one);
             scope.spawn(move || loop {
-                if lock(failed).error.is_some() || stop.load(Ordering::SeqCst) {
+                if lock(failed).error.is_some() || stop() {
                     break;
                 }
                 let next = lock(work_rx).recv();
@@ -1364,7 +1428,7 @@ pub(crate) mod tests {
             let left = deliver_all(
                 &mut transports,
                 items,
-                &AtomicBool::new(false),
+                &|| false,
                 &|it| match it.id {
                     3 => Err(SendError::Key(std::io::Error::other("disk full"))),
                     _ => Ok(true),

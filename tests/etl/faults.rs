@@ -398,28 +398,88 @@ fn a_bad_manifest_header_publishes_nothing() {
     assert_eq!(env.report("20261124")["outcome"], "not_published");
 }
 
+/// The contract: "An unusable or absent court keeps its data from the
+/// previous snapshot …; the scope rules are applied to that data with
+/// tonight's date." With no court importable, nothing was published (exit
+/// 2), so the two-month cutoff was not applied: a case past its window
+/// stayed open to its grant holders for every night the batch was
+/// unusable (a review of the import, 2026-12-06). Every court is now
+/// carried over and published (exit 3), its cutoff tonight's: the three
+/// cases sent up or to execution on 115/09/23 close on 115/11/24, the rest
+/// stay as night 1 had them.
 #[test]
-fn a_batch_where_no_court_imports_publishes_nothing() {
+fn a_batch_where_no_court_imports_carries_every_court_over_with_tonights_cutoff() {
     let env = Env::new();
     env.import(&sample("20261123"), &[]);
+    let night1 = env.live_dump();
     let batch = env.copy_night("20261124");
     for court in ["TPD", "PCD", "KSD"] {
+        fs::remove_file(batch.join(format!("{court}_case.csv"))).unwrap();
+    }
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "no court of batch 20261124 could be imported: every court's data is carried over"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(env.current(), "20261124-1.sqlite");
+    // (HLD is absent from night 2's batch.)
+    for court in ["TPD", "PCD", "KSD", "HLD"] {
+        assert!(
+            run.stdout.contains(&format!("{court}   CARRIED OVER")),
+            "{}",
+            run.stdout
+        );
+    }
+    let now = env.live_dump();
+    let (now, before): (Vec<&str>, Vec<&str>) = (now.lines().collect(), night1.lines().collect());
+    assert_eq!(now.len(), before.len());
+    let mut closed = Vec::new();
+    for (now, before) in now.iter().zip(&before) {
+        // (sent up on appeal or to execution on 115/09/23: queryable
+        // through 115/11/23)
+        if now.contains(r#""status_date":"115/09/23""#) {
+            assert!(now.contains(r#""queryable":false"#), "{now}");
+            closed.push(&now[..now.find(r#","division""#).unwrap()]);
+        } else {
+            assert_eq!(now, before);
+        }
+    }
+    assert_eq!(
+        closed,
+        [
+            r#"{"court":"HLD","category":"刑事","year":114,"word":"易","number":15"#,
+            r#"{"court":"KSD","category":"民事","year":115,"word":"簡上","number":7"#,
+            r#"{"court":"TPD","category":"民事","year":114,"word":"訴","number":523"#
+        ]
+    );
+}
+
+/// With no earlier snapshot to carry over, a night where no court imports
+/// publishes nothing (exit 2), as before.
+#[test]
+fn a_first_batch_where_no_court_imports_publishes_nothing() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    for court in ["TPD", "PCD", "KSD", "HLD"] {
         fs::remove_file(batch.join(format!("{court}_case.csv"))).unwrap();
     }
     let run = env.import(&batch, &[]);
     assert_eq!(run.code, 2, "{}", run.stdout);
     assert!(
         run.stdout
-            .contains("no court of batch 20261124 could be imported"),
+            .contains("no court of batch 20261123 could be imported"),
         "{}",
         run.stdout
     );
-    assert_eq!(env.current(), "20261123-1.sqlite");
+    assert!(!env.data().join("snapshots/CURRENT").exists());
     // The admin walk (F13): nothing was published, yet every court's row
-    // said CARRIED OVER, with the previous night's as-of date.
+    // said CARRIED OVER.
     assert!(!run.stdout.contains("CARRIED OVER"), "{}", run.stdout);
     assert!(run.stdout.contains("TPD   UNUSABLE"), "{}", run.stdout);
-    assert!(!run.stdout.contains("115/11/23"), "{}", run.stdout);
 }
 
 /// The admin walk (F13): a manifest line written all in capitals, file

@@ -230,11 +230,26 @@ pub fn run(
             summary.withdrawn
         );
     }
-    if summary.outdated > 0 {
+    if summary.window_closed {
         say!(
-            "  {} reminders too late: their day's send window ended before they could go, so they are failed, \
+            "  the send window closed at {} while sending: {} left for its next opening (started no more, \
+             claimed items given back as they were; a reminder then past its day is failed, not sent late)",
+            config.mail.window.end.format("%H:%M"),
+            summary.left_for_window
+        );
+    } else if summary.left_for_window > 0 {
+        say!(
+            "  {} reminders given back as they were about to go: their day's send window ended while this \
+             run was sending (the next run fails them as too late)",
+            summary.left_for_window
+        );
+    }
+    if summary.outdated > 0 {
+        let n = summary.outdated;
+        say!(
+            "  {n} {} too late: their day's send window ended before they could go, so they are failed, \
              not sent late (counted in failed; `cpor-etl outbox` lists them)",
-            summary.outdated
+            if n == 1 { "reminder" } else { "reminders" }
         );
     }
     for (email, reason) in &summary.flagged {

@@ -483,7 +483,7 @@ impl Outbox {
                     }
                     continue;
                 }
-                let message = match super::packed::unpack(id, &coding, stored) {
+                let message = match super::packed::unpack_to_send(id, &coding, stored) {
                     Ok(message) => message,
                     Err(e) => {
                         let reason = unreadable_reason(&e);

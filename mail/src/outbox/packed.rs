@@ -225,15 +225,21 @@ impl std::fmt::Debug for Packed {
 /// once written) is unreadable, as a damaged one is: its item fails alone,
 /// named, and is never sent as it is.
 pub fn unpack(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
+    as_sent(unpack_kept(id, coding, stored)?)
+        .map_err(|(_, reason)| OutboxError::Unreadable { id, reason })
+}
+
+/// Item `id`'s message to hand to a relay: as [`unpack`], and never the
+/// empty text `Outbox::purge_sent_bodies` leaves of a sent one (`show`
+/// reads that as what it is; sent, it would go as an empty message).
+pub fn unpack_to_send(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
     if stored.is_empty() {
-        // (what `Outbox::purge_sent_bodies` leaves: never sent as a message)
         return Err(OutboxError::Unreadable {
             id,
             reason: EMPTIED.into(),
         });
     }
-    as_sent(unpack_kept(id, coding, stored)?)
-        .map_err(|(_, reason)| OutboxError::Unreadable { id, reason })
+    unpack(id, coding, stored)
 }
 
 /// Why a message whose text was deleted cannot be sent.
@@ -688,11 +694,13 @@ mod tests {
     /// it as the empty text it is.
     #[test]
     fn a_deleted_text_is_never_a_message_to_send() {
-        let e = unpack(7, "identity", Vec::new()).unwrap_err();
+        let e = unpack_to_send(7, "identity", Vec::new()).unwrap_err();
         assert!(
             matches!(&e, OutboxError::Unreadable { id: 7, reason } if reason == EMPTIED),
             "{e}"
         );
-        assert_eq!(unpack_kept(7, "identity", Vec::new()).unwrap(), b"");
+        assert_eq!(unpack(7, "identity", Vec::new()).unwrap(), b"");
+        let m = message();
+        assert_eq!(unpack_to_send(1, "identity", m.clone()).unwrap(), m);
     }
 }

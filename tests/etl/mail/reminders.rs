@@ -920,6 +920,62 @@ fn reminders_queued_late_in_the_window_go_out_before_it_closes() {
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
 
+/// A review of the outbox (2026-12-06): `send` read the clock once, when
+/// it began, so a run slowed by its relay went on past the send window's
+/// end, and a reminder handed over after its day's window said 「明天」 of
+/// a hearing that was that day (reproduced with a relay taking 12 s a
+/// message: reminders went at 02:40 the next morning, marked sent). Each
+/// message is now cleared against the time it is handed over: past the
+/// window's end, a run starts no more (they wait for the next window, and
+/// a reminder there is past its day, failed as too late). Sample day
+/// 2026-11-24, `send` at 20:59:50 Asia/Taipei (the window ends at 21:00),
+/// one connection to a relay taking 12 s over each message.
+#[test]
+fn a_send_slowed_past_the_windows_end_hands_over_no_reminder_late() {
+    let env = sample_env();
+    let mut smtp = super::Smtp::start(&env.dir.path().join("smtp"));
+    fs::write(smtp.dir.join("mode"), "slow12").unwrap();
+    let run = super::etl_at_with(
+        &env,
+        &smtp,
+        "2026-11-24 12:59:50",
+        &["send"],
+        &[
+            ("CPOR_MAIL_REMINDER_DAYS", "7,1"),
+            ("CPOR_MAIL_SMTP_CONNECTIONS", "1"),
+            ("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "30"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        smtp.accepted().len(),
+        1,
+        "handed over after 21:00\n{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("the send window closed at 21:00 while sending: 1 left for"),
+        "{}",
+        run.stdout
+    );
+    // The next run, within the next day's window: the one left is past
+    // its day.
+    let next = super::etl_at(&env, &smtp, "2026-11-25 00:00:00", &["send"]);
+    assert!(
+        next.stdout.contains("1 reminder too late"),
+        "{}",
+        next.stdout
+    );
+    assert_eq!(smtp.accepted().len(), 1);
+    smtp.stop();
+}
+
 /// `args` run at `utc` (faketime) with reminders 7 and 1 days before, on
 /// the sample: it must queue the two reminders of 2026-11-24.
 fn queue_sample_day_at(env: &Env, utc: &str, args: &[&str]) -> Run {
