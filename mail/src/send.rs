@@ -806,6 +806,7 @@ impl SendSummary {
             | Event::Interrupted
             | Event::Withdrawn
             | Event::WithdrawnUnknown
+            | Event::Hold
             | Event::Release
             | Event::Retry
             | Event::Bounced => {}

@@ -92,6 +92,9 @@ enum Op {
     Crash { taking: usize },
     /// A relay refuses an address for good elsewhere: it is flagged.
     Flag { email: usize },
+    /// A rollback to a night: the later nights none of whose digests has
+    /// gone (or may have) hold those not sent yet.
+    RollBack { night: u32 },
     /// An administrator releases a night.
     Release { night: u32 },
     /// An administrator queues an item again (`told`: one whose cases a
@@ -267,6 +270,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::ClaimThenStop),
         1 => any::<usize>().prop_map(|pick| Op::Recall { pick }),
         1 => (0usize..4).prop_map(|email| Op::Flag { email }),
+        1 => (0u32..3).prop_map(|night| Op::RollBack { night }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, told)| Op::Retry { pick, told }),
         1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
@@ -963,6 +967,54 @@ impl World {
             }
             Op::Flag { email } => {
                 self.flagged.insert(EMAILS[*email].into());
+            }
+            Op::RollBack { night } => {
+                let got = self
+                    .outbox
+                    .hold_after_rollback(&night_text(*night), self.now)
+                    .unwrap();
+                let mut want = Vec::new();
+                let later: BTreeSet<String> = self
+                    .model
+                    .values()
+                    .filter(|m| m.kind == Kind::Digest && m.night > night_text(*night))
+                    .map(|m| m.night.clone())
+                    .collect();
+                for later in later {
+                    let digests = || {
+                        self.model
+                            .iter()
+                            .filter(|(_, m)| m.kind == Kind::Digest && m.night == later)
+                    };
+                    let waiting = |m: &Model| matches!(m.state, State::Queued | State::Retrying);
+                    let n_waiting = digests().filter(|(_, m)| waiting(m)).count() as u64;
+                    let gone = digests()
+                        .filter(|(_, m)| {
+                            matches!(m.state, State::Sent | State::Sending | State::Unknown)
+                                || m.may_have_gone
+                        })
+                        .count() as u64;
+                    if n_waiting == 0 {
+                        continue;
+                    }
+                    let ids: Vec<i64> = digests()
+                        .filter(|(_, m)| waiting(m))
+                        .map(|(id, _)| *id)
+                        .collect();
+                    if gone == 0 {
+                        for id in ids {
+                            self.model.get_mut(&id).unwrap().state = State::Held;
+                            events.insert(id, Event::Hold);
+                        }
+                    }
+                    want.push(outbox::RolledBack {
+                        night: later,
+                        held: if gone == 0 { n_waiting } else { 0 },
+                        not_held: if gone == 0 { 0 } else { n_waiting },
+                        gone,
+                    });
+                }
+                assert_eq!(got, want);
             }
             Op::Release { night } => {
                 let n = self.outbox.release(&night_text(*night), self.now).unwrap();

@@ -774,6 +774,73 @@ fn a_rollback_names_the_mail_still_to_go_and_forget_gives_it_up() {
     }
 }
 
+/// A review of the outbox (2026-12-06): a night rolled back after its mail
+/// was queued (its data wrong, found at 03:00) still mailed its digests at
+/// 07:00, news and calendar files the site no longer shows; the rollback
+/// said the mail "went out" while it was still queued, and no command could
+/// stop it. The rolled-back night's digests none of which has gone are now
+/// held (`outbox release` sends them), and its news is not lost: the next
+/// night compares with the night rolled back to, and tells what of it is
+/// still true.
+#[test]
+fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_news() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.one@example.com";
+    let (n1, n2) = scenario(&[WHO]);
+    let mut n3 = n2.clone();
+    n3.entries.push((1, 3, "115/11/24", "通知補正".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let before = smtp.accepted_for(WHO).len();
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(!back.stdout.contains("went out"), "{}", back.stdout);
+    assert!(
+        back.stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held"),
+        "{}",
+        back.stdout
+    );
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(WHO).len(),
+        before,
+        "night 2's digest went"
+    );
+    let run = import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    assert!(!run.stdout.contains("compared with"), "{}", run.stdout);
+    send(&env, &smtp);
+    let digests: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("有新進行事項"))
+        .collect();
+    let last = digests
+        .iter()
+        .find(|m| m.contains("（115/11/25 資料）"))
+        .unwrap_or_else(|| panic!("{digests:#?}"));
+    assert!(last.contains("通知補正"), "{last}");
+    assert!(last.contains("言詞辯論"), "night 2's news lost:\n{last}");
+    assert!(
+        !digests.iter().any(|m| m.contains("（115/11/24 資料）")),
+        "{digests:#?}"
+    );
+}
+
 /// The admin walk (session 27): after `rollback` to night 1, the next
 /// night's import compared itself with night 1 and mailed night 2's news
 /// again, word for word. A night's mail is compared with what people were

@@ -39,6 +39,9 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         target.name(),
         before.as_deref().unwrap_or("nothing")
     );
+    if !hold_later_digests(store, &target) {
+        return Ok(exit::ERROR);
+    }
     // What the next night's mail is compared with (`notify::mail_base`).
     if let Ok(Some(base)) = crate::notify::mail_base(store, Some(&target), chrono::NaiveDate::MAX) {
         if base != target {
@@ -57,6 +60,55 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         );
     }
     Ok(0)
+}
+
+/// Holds the unsent digests of the nights after `to`'s
+/// (`Outbox::hold_after_rollback`): their news came from a snapshot no
+/// longer live, which the rollback may be about. Says what it did; false
+/// if it could not (they would go at the send window).
+fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
+    if !store.root.join(mail::outbox::OUTBOX_DB).exists() {
+        return true;
+    }
+    let night = compact(to.date);
+    let held = mail::outbox::Outbox::open(&store.root)
+        .map_err(anyhow::Error::from)
+        .and_then(|mut o| Ok(o.hold_after_rollback(&night, chrono::Utc::now())?));
+    let rolled = match held {
+        Ok(rolled) => rolled,
+        Err(e) => {
+            eprintln!(
+                "cpor-etl: the digests of the nights after {night} could not be held ({e}): those not \
+                 sent yet go out at the send window with news of a snapshot no longer live; stop the \
+                 send timer and run `cpor-etl rollback {night}` again"
+            );
+            return false;
+        }
+    };
+    for r in rolled {
+        let later = &r.night;
+        if r.held > 0 {
+            let (n, s, is) = match r.held {
+                1 => (1, "", "is"),
+                n => (n, "s", "are"),
+            };
+            say!(
+                "note: {n} digest{s} of night {later}, not sent yet, {is} held: the news came from a \
+                 snapshot no longer live. The next night's mail is compared with {} and tells what of it \
+                 is still true; `cpor-etl outbox release {later}` sends them as they are (before the next \
+                 import only: after it, their news would be told twice)",
+                to.name()
+            );
+        } else {
+            say!(
+                "note: {} of night {later}'s digests went out (or may have), so its other {} are not held \
+                 and go at the send window; the next night's mail is compared with it",
+                r.gone,
+                r.not_held
+            );
+        }
+    }
+    true
 }
 
 /// Records, before `to` goes live instead of `from`, the SEQUENCE floors

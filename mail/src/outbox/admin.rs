@@ -84,6 +84,19 @@ pub struct Retried {
     pub emptied: Vec<i64>,
 }
 
+/// A night after the one a rollback went back to, with digests not yet
+/// sent ([`Outbox::hold_after_rollback`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolledBack {
+    pub night: String,
+    /// Its digests now held (none of them had gone).
+    pub held: u64,
+    /// Its digests left queued or retrying, since `gone` of them went or
+    /// may have.
+    pub not_held: u64,
+    pub gone: u64,
+}
+
 /// Mail that told the cases of an item `retry` was asked for (or of such
 /// mail, in turn).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -378,6 +391,72 @@ impl Outbox {
             .into_iter()
             .map(|s| (s, found.get(s.as_str()).copied().unwrap_or(0)))
             .collect())
+    }
+
+    /// After a rollback to `night` (YYYYMMDD): holds the digests of each
+    /// later night none of whose digests has gone or may have (sent,
+    /// sending, unknown, or failed after an attempt that may have reached
+    /// a relay), and records the night as held, so that the next night's
+    /// mail is compared with the night rolled back to and tells what of
+    /// the held news is still true (`queued_snapshots` passes a held night
+    /// over). A night some of whose digests went is left as it is: its
+    /// news was told, and the next night is compared with it. Returns, by
+    /// later night with digests not yet sent, what was done.
+    pub fn hold_after_rollback(
+        &mut self,
+        night: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<RolledBack>> {
+        let tx = self.conn.transaction()?;
+        let digest = Kind::Digest.as_str();
+        let found: Vec<(String, u64, u64)> = {
+            let mut stmt = tx.prepare(&format!(
+                "SELECT night,
+                     sum(state IN {}),
+                     sum(state IN ('{}', '{}', '{}') OR may_have_gone)
+                 FROM items WHERE kind = ?1 AND night > ?2 GROUP BY night ORDER BY night",
+                sql_sources(Event::Hold),
+                State::Sent.as_str(),
+                State::Sending.as_str(),
+                State::Unknown.as_str(),
+            ))?;
+            let rows = stmt.query_map(params![digest, night], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })?;
+            rows.collect::<std::result::Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for (later, waiting, gone) in found {
+            if waiting == 0 {
+                continue;
+            }
+            let held = if gone == 0 {
+                let n = tx.execute(
+                    &format!(
+                        "UPDATE items SET state = ?3 WHERE night = ?1 AND kind = ?2 AND state IN {}",
+                        sql_sources(Event::Hold)
+                    ),
+                    params![later, digest, target(Event::Hold).as_str()],
+                )?;
+                tx.execute(
+                    "INSERT INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (night) DO UPDATE SET reason = excluded.reason,
+                         held_at = excluded.held_at, released_at = NULL",
+                    params![later, format!("rolled back to {night}"), now.to_rfc3339()],
+                )?;
+                n as u64
+            } else {
+                0
+            };
+            out.push(RolledBack {
+                night: later,
+                held,
+                not_held: if held == 0 { waiting } else { 0 },
+                gone,
+            });
+        }
+        tx.commit()?;
+        Ok(out)
     }
 
     /// Releases a night's held digests: they are queued. Returns how many.

@@ -31,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
-pub use self::admin::{Fate, Listed, Retried, RetryWhich, Shown, Teller};
+pub use self::admin::{Fate, Listed, Retried, RetryWhich, RolledBack, Shown, Teller};
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item, Outcome, Recorded,

@@ -33,7 +33,8 @@ use std::fmt;
 pub enum State {
     /// Waiting for its time (`not_before`).
     Queued,
-    /// A digest held by the flood guard until `cpor-etl outbox release`.
+    /// A digest held by the flood guard, or by a rollback past its night,
+    /// until `cpor-etl outbox release`.
     Held,
     /// Handed to a transport; committed before the SMTP transaction starts.
     Sending,
@@ -152,6 +153,10 @@ pub enum Event {
     /// unknown` shows it and a delivery report for that attempt still
     /// fails it (`Bounced`), the attempt not counted.
     WithdrawnUnknown,
+    /// A rollback took the live snapshot back before the item's night,
+    /// none of whose digests had gone: its digest waits, held, for an
+    /// administrator's release (`Outbox::hold_after_rollback`).
+    Hold,
     /// An administrator released a held night.
     Release,
     /// An administrator queued the item again.
@@ -162,7 +167,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 18] = [
+    pub const ALL: [Event; 19] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
@@ -178,6 +183,7 @@ impl Event {
         Event::Interrupted,
         Event::Withdrawn,
         Event::WithdrawnUnknown,
+        Event::Hold,
         Event::Release,
         Event::Retry,
         Event::Bounced,
@@ -186,6 +192,7 @@ impl Event {
 
 /// The states an item may be queued in: queued; held (a flood-guarded
 /// digest); suppressed (mail other than a grant's to a flagged address).
+/// (A digest is held later only by a rollback: `Event::Hold`.)
 pub const QUEUED_AS: [State; 3] = [State::Queued, State::Held, State::Suppressed];
 
 use Event as E;
@@ -220,6 +227,8 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Sending, E::Interrupted, S::Unknown),
     (S::Sending, E::Withdrawn, S::Queued),
     (S::Sending, E::WithdrawnUnknown, S::Unknown),
+    (S::Queued, E::Hold, S::Held),
+    (S::Retrying, E::Hold, S::Held),
     (S::Held, E::Release, S::Queued),
     (S::Failed, E::Retry, S::Queued),
     (S::Unknown, E::Retry, S::Queued),
