@@ -96,7 +96,8 @@ fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
 /// Whether a permanent failure (a 5xx reply, or a report's 5.x.x) says the
 /// recipient's address or mailbox is bad, so that the address is flagged:
 /// by its enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
-/// sender's) or 5.2.x; when that says nothing (none, or 5.0.0), by the
+/// sender's) or 5.2.0 and 5.2.1 (not a full mailbox, 5.2.2, nor a message
+/// too big, 5.2.3); when that says nothing (none, or 5.0.0), by the
 /// code qmail writes in brackets at the end of its words (`(#5.7.1)`), or
 /// else by the reply code, 550, 551 or 553, unless its words (`words`: the
 /// reply's text, or a report's diagnostic) speak of the relay's own
@@ -118,7 +119,11 @@ pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words
     }
     match code {
         Some((1, detail)) => !matches!(detail, 7 | 8),
-        Some((2, _)) => true,
+        // The mailbox disabled (5.2.1), or its status undefined; not full
+        // (5.2.2: space may be freed), a message too big (5.2.3) or a list
+        // that could not be expanded (5.2.4): that message fails, the
+        // address is not bad.
+        Some((2, detail)) => matches!(detail, 0 | 1),
         Some((0, 0)) | None => {
             matches!(reply, Some(550 | 551 | 553)) && !speaks_of_the_relay(words)
         }
@@ -408,9 +413,16 @@ mod tests {
     /// the words speak of relaying or authentication.
     #[test]
     fn a_refusal_flags_the_address_only_when_it_says_the_address_is_bad() {
-        let cases: [(Option<&str>, u16, &str, bool); 17] = [
+        let cases: [(Option<&str>, u16, &str, bool); 20] = [
             (Some("5.1.1"), 550, "5.1.1 no such mailbox", true),
-            (Some("5.2.2"), 552, "5.2.2 mailbox full", true),
+            (Some("5.2.1"), 550, "5.2.1 The email account that you tried to reach is disabled", true),
+            // A review of the outbox (2026-12-06): a full mailbox, or one
+            // message too big, flagged the address, and every later mail to
+            // it (reminders too) was suppressed until a clerk's new grant:
+            // the message fails, the address stays.
+            (Some("5.2.2"), 552, "5.2.2 The email account that you tried to reach is over quota", false),
+            (Some("5.2.3"), 552, "5.2.3 message length exceeds administrative limit", false),
+            (Some("5.2.4"), 550, "5.2.4 mailing list expansion problem", false),
             (Some("5.1.8"), 553, "5.1.8 bad sender domain", false),
             (Some("5.7.1"), 550, "5.7.1 Relaying denied", false),
             (None, 550, "<a@example.com>... User unknown", true),

@@ -2952,7 +2952,7 @@ fn a_late_posting_that_enters_the_three_as_another_is_withdrawn_is_news() {
 /// it does not own: `553 5.7.1` to MAIL FROM) failed every message of the
 /// night and flagged every address, and their later mail was suppressed
 /// until a clerk granted them again. Only a reply that says the address or
-/// mailbox is bad (5.1.x, 5.2.x) flags it; a refused sender is the
+/// mailbox is bad (5.1.x, 5.2.1) flags it; a refused sender is the
 /// relay's problem, retried as an unreachable relay is; a refusal for
 /// another reason (policy, content) fails the message, flagging no one.
 #[test]

@@ -360,7 +360,7 @@ fn a_report_on_an_address_the_item_forwards_to_flags_nothing() {
 /// item stayed `sent` though it never arrived, and nobody was told. And a
 /// report of a refusal for policy (5.7.1) flagged the address as bad.
 /// Both now fail the item (`outbox retry --failed` sees it), and only a
-/// report that says the address is bad (5.1.x, 5.2.x) flags it.
+/// report that says the address is bad (5.1.x, 5.2.1) flags it.
 #[test]
 fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
     let people = [
