@@ -155,6 +155,9 @@ pub enum Limit {
     Busy,
     /// A calendar feed read too often.
     Feed,
+    /// Single sign-on answers from one client address, each of which asks
+    /// the Ministry's provider, past their limit.
+    SignOns,
 }
 
 impl Limit {
@@ -171,6 +174,10 @@ impl Limit {
             Limit::Feed => (
                 "行事曆讀取次數過多",
                 format!("行事曆讀取次數過多，請於 {when}後再試。"),
+            ),
+            Limit::SignOns => (
+                "登入次數過多",
+                format!("從您的網路位址以法務部單一登入的次數過多，請於 {when}後再試。"),
             ),
         }
     }

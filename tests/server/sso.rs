@@ -426,6 +426,74 @@ fn sso_login_at(server: &Server, host: &str, query: &str) -> Resp {
     crate::util::read_response(&mut s).unwrap()
 }
 
+/// A review of the sign-on (2026-12-06): anyone may open `/sso/login` and
+/// send its callback a made-up code, and each such callback made cpor ask
+/// the Ministry's token endpoint with its client secret: 237 in 5.5 s from
+/// one address, bounded only by four at once (a provider that throttles or
+/// locks cpor's client would lock every prosecutor out). Exchanges are now
+/// limited per client address (a burst of 30, then 10 a minute: an office
+/// behind one address signing in at 08:30 passes), past which the callback
+/// answers 429 with Retry-After and the provider is not asked; another
+/// address signs in as before.
+#[test]
+fn forged_callbacks_from_one_address_are_limited_before_they_reach_the_provider() {
+    use std::io::Write;
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let port = crate::util::server_addr(&server).port();
+    let host = format!("127.0.0.1:{port}");
+    let get = |path: &str, cookie: &str| -> Resp {
+        let mut s = crate::util::connect_from(&server, "127.0.0.2").unwrap();
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nhost: {host}\r\ncookie: {cookie}\r\nconnection: close\r\n\r\n"
+        )
+        .unwrap();
+        crate::util::read_response(&mut s).unwrap()
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..40 {
+        let begin = get("/sso/login", "");
+        assert_eq!(begin.status, 303, "{}", begin.body);
+        let flow = begin
+            .set_cookies()
+            .into_iter()
+            .find(|c| c.contains("sso_flow"))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_string();
+        let to = Url::parse(begin.header("location").unwrap()).unwrap();
+        let state = to
+            .query_pairs()
+            .find(|(k, _)| k == "state")
+            .unwrap()
+            .1
+            .into_owned();
+        let mut callback = Url::parse("http://x/sso/callback").unwrap();
+        callback
+            .query_pairs_mut()
+            .append_pair("code", "forged")
+            .append_pair("state", &state)
+            .append_pair("iss", &op.issuer);
+        let r = get(
+            &format!("/sso/callback?{}", callback.query().unwrap()),
+            &flow,
+        );
+        if r.status == 429 {
+            assert!(r.header("retry-after").is_some(), "{:?}", r.headers);
+        }
+        statuses.push(r.status);
+    }
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert!(
+        (9..=10).contains(&refused) && statuses[..30].iter().all(|s| *s == 400),
+        "{statuses:?}"
+    );
+    // Another address is not held up.
+    assert_eq!(sign_in(&mut Client::new(&server), "chen.wm").status, 303);
+}
+
 /// The flow cookie is the browser's proof that it started the sign-in, and
 /// a cookie belongs to a host name: started at another name of the site
 /// than the callback's (127.0.0.1 for localhost, www. for the bare name),

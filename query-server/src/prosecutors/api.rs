@@ -81,6 +81,8 @@ pub async fn token(app: &Arc<App>, req: &Req) -> Answer {
         code: "bad_request",
         message: "需要 JSON：id_token、ticket（access_token 可省略）。",
     })?;
+    sso.may_exchange(req.ip)
+        .map_err(|wait| Failure::Throttled(wait, crate::failure::Limit::SignOns))?;
     let exchanged = tokio::task::spawn_blocking(move || {
         sso.exchange_native(&body.id_token, &body.ticket, body.access_token.as_deref())
     })

@@ -98,6 +98,10 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
         .cookie(&app.cookie_name(FLOW_COOKIE))
         .map(str::to_string);
     let query = Callback::from_query(&req.query);
+    if query.code.is_some() {
+        sso.may_exchange(req.ip)
+            .map_err(|wait| Failure::Throttled(wait, crate::failure::Limit::SignOns))?;
+    }
     let finished = tokio::task::spawn_blocking(move || sso.finish(&query, flow.as_deref()))
         .await
         .map_err(|e| Failure::Internal(Box::new(e)))?;

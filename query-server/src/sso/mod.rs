@@ -259,7 +259,16 @@ pub struct Sso {
     /// last got no answer (`provider_slot`).
     calls: AtomicUsize,
     call_failed_at: Mutex<Option<Instant>>,
+    /// Answers to exchange (a web callback's code, an app's ID token) per
+    /// client address (`may_exchange`).
+    exchanges: crate::rate::Limiter,
 }
+
+/// Answers from one client address whose exchange asks the provider: so
+/// many at once, then so many a minute (`Sso::may_exchange`). An office
+/// behind one address signing in at once passes; a forger's loop does not.
+pub const EXCHANGE_BURST: u32 = 30;
+pub const EXCHANGES_PER_MINUTE: u32 = 10;
 
 /// A call to the provider, counted while it is under way
 /// (`Sso::provider_slot`).
@@ -316,6 +325,10 @@ impl Sso {
             fetching: Mutex::new(None),
             calls: AtomicUsize::new(0),
             call_failed_at: Mutex::new(None),
+            exchanges: crate::rate::Limiter::new(
+                crate::rate::Rate::per_minute(EXCHANGE_BURST, EXCHANGES_PER_MINUTE),
+                10_000,
+            ),
         })
     }
 
@@ -324,6 +337,18 @@ impl Sso {
     pub fn with_shared_flows(mut self, conn: rusqlite::Connection) -> Sso {
         self.consumed = Consumed::shared(conn);
         self
+    }
+
+    /// Whether `ip` may have an answer exchanged with the provider now (a
+    /// callback's code, an app's ID token: anyone can send one, made up,
+    /// and each would call the Ministry's token endpoint with cpor's
+    /// secret): `Err(seconds to wait)` past [`EXCHANGE_BURST`] and
+    /// [`EXCHANGES_PER_MINUTE`], in this process. Asked before anything is
+    /// used up, so a sign-in refused here can be finished once allowed.
+    pub fn may_exchange(&self, ip: std::net::IpAddr) -> Result<(), u64> {
+        self.exchanges
+            .take(ip, Instant::now())
+            .map_err(|r| r.retry_after)
     }
 
     pub fn settings(&self) -> &SsoSettings {
