@@ -406,15 +406,31 @@ pub struct SessionItem {
 
 impl SessionItem {
     pub fn from_session(s: &crate::sessions::Session, current: &[u8; 32]) -> SessionItem {
+        SessionItem::new(s.kind, (s.created, s.last_seen), &s.hash == current)
+    }
+
+    /// A prosecutor's, as an applicant's.
+    pub fn from_prosecutor(
+        s: &crate::prosecutors::sessions::ProsecutorSession,
+        current: &[u8; 32],
+    ) -> SessionItem {
+        SessionItem::new(s.kind, (s.created, s.last_seen), &s.hash == current)
+    }
+
+    fn new(
+        kind: crate::sessions::Kind,
+        (created, last_seen): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+        current: bool,
+    ) -> SessionItem {
         let when = schemas::date::roc_taipei;
         SessionItem {
-            kind: match s.kind {
+            kind: match kind {
                 crate::sessions::Kind::Browser => "瀏覽器",
                 crate::sessions::Kind::Api => "App",
             },
-            created: when(s.created),
-            last_seen: when(s.last_seen),
-            current: &s.hash == current,
+            created: when(created),
+            last_seen: when(last_seen),
+            current,
         }
     }
 }

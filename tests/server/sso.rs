@@ -892,6 +892,60 @@ fn another_subject_naming_a_prosecutors_account_through_the_other_client_is_refu
     assert_eq!(r.json()["account"], "chen.wm");
 }
 
+/// A review of the sign-on (2026-12-06): a prosecutor could neither see
+/// nor end their other sessions (the applicants' account page can): a
+/// lost phone's bearer token, or a browser left signed in on a shared
+/// computer, stayed valid for up to 12 hours. The account page lists the
+/// browsers and apps signed in, and ends all but the one asking.
+#[test]
+fn a_prosecutor_sees_and_ends_the_other_sessions_apps_included() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut here = Client::new(&server);
+    let mut there = Client::new(&server);
+    assert_eq!(sign_in(&mut here, "chen.wm").status, 303);
+    assert_eq!(sign_in(&mut there, "chen.wm").status, 303);
+    let n = here.api("POST", "/api/v1/sso/nonce", None, None).json();
+    let (id_token, access_token) = app_code_flow(&op, n["nonce"].as_str().unwrap(), "chen.wm");
+    let app = here.api(
+        "POST",
+        "/api/v1/sso/token",
+        Some(serde_json::json!({
+            "id_token": id_token, "ticket": n["ticket"], "access_token": access_token,
+        })),
+        None,
+    );
+    assert_eq!(app.status, 201, "{}", app.body);
+    let token = app.json()["token"].as_str().unwrap().to_string();
+    // Another prosecutor's session is none of chen.wm's business.
+    let mut other = Client::new(&server);
+    assert_eq!(sign_in(&mut other, "lin_yt-01").status, 303);
+
+    let page = here.get("/account");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(
+        page.body.matches("<tr class=\"session").count(),
+        3,
+        "{}",
+        page.body
+    );
+    assert_eq!(page.body.matches("（目前這個）").count(), 1);
+    assert!(page.body.contains("<td>App</td>"), "{}", page.body);
+    let csrf = page.field("csrf");
+    assert_eq!(here.post("/sso/sessions", &[]).status, 403, "no form token");
+    let r = here.post("/sso/sessions", &[("csrf", &csrf)]);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.header("location"), Some("/account?m=sessions-ended"));
+    eventually("the other sessions to end", || {
+        there.get("/cases").status == 303
+            && here.api("GET", "/api/v1/cases", None, Some(&token)).status == 401
+    });
+    assert_eq!(here.get("/cases").status, 200);
+    assert_eq!(other.get("/cases").status, 200);
+    assert_eq!(count(&data, "prosecutor_sessions"), 2);
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();

@@ -188,6 +188,54 @@ impl ProsecutorSessions {
         Ok(())
     }
 
+    /// The prosecutor's live sessions, browsers' and apps', oldest first
+    /// (the account page's list), as applicants' (`Sessions::of`).
+    pub fn of(&self, prosecutor_id: i64) -> rusqlite::Result<Vec<ProsecutorSession>> {
+        let hashes: Vec<Vec<u8>> = {
+            let conn = self.reader.lock().expect("prosecutor sessions");
+            let mut st = conn
+                .prepare_cached("SELECT hash FROM prosecutor_sessions WHERE prosecutor_id = ?1")?;
+            let rows = st.query_map([prosecutor_id], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let now = Utc::now();
+        let mut all = Vec::new();
+        for h in hashes {
+            let Ok(h) = <[u8; 32]>::try_from(h) else {
+                continue;
+            };
+            if let Some(mut s) = self.read(&h)? {
+                if let Some((mine, _)) = self.live.lock().expect("prosecutor sessions").get(&h) {
+                    s.last_seen = s.last_seen.max(mine.last_seen);
+                }
+                if now - s.last_seen < self.idle && now - s.created < self.max {
+                    all.push(s);
+                }
+            }
+        }
+        all.sort_by_key(|s| s.created);
+        Ok(all)
+    }
+
+    /// Ends every session of the prosecutor's but `keep` (the browser
+    /// asking): other browsers and the apps' bearer tokens. Other processes
+    /// read a session again within `FRESH`, and find it gone.
+    pub fn end_all_of(
+        &self,
+        conn: &Connection,
+        prosecutor_id: i64,
+        keep: &[u8; 32],
+    ) -> rusqlite::Result<usize> {
+        self.live
+            .lock()
+            .expect("prosecutor sessions")
+            .retain(|h, (s, _)| s.prosecutor_id != prosecutor_id || h == keep);
+        conn.execute(
+            "DELETE FROM prosecutor_sessions WHERE prosecutor_id = ?1 AND hash != ?2",
+            params![prosecutor_id, &keep[..]],
+        )
+    }
+
     /// Forgets expired sessions (memory and database).
     pub fn sweep(&self, conn: &Connection) -> rusqlite::Result<()> {
         let now = Utc::now();

@@ -46,6 +46,7 @@ pub async fn route(app: &Arc<App>, req: &Req, rest: &[&str]) -> Resp {
         (["callback"], true, _) => answer(callback(app, req).await).route("/sso/callback"),
         (["logout"], _, true) => answer(logout(app, req)).route("/sso/logout"),
         (["digests"], _, true) => answer(digests(app, req)).route("/sso/digests"),
+        (["sessions"], _, true) => answer(end_other_sessions(app, req)).route("/sso/sessions"),
         _ => Failure::NotFound.render(app, req),
     }
 }
@@ -318,12 +319,20 @@ pub fn account_page(
         row.email.is_some(),
         feed_url,
     )?;
+    let sessions = app
+        .prosecutors
+        .of(p.prosecutor_id)
+        .map_err(Failure::unavailable)?
+        .iter()
+        .map(|other| pages::SessionItem::from_prosecutor(other, &p.hash))
+        .collect();
     let page = ProsecutorAccount {
         c,
         account: row.account,
         email: row.email,
         digests: row.digests,
         h,
+        sessions,
     };
     pages::html(StatusCode::OK, &page)
 }
@@ -336,6 +345,25 @@ struct ProsecutorAccount {
     email: Option<String>,
     digests: bool,
     h: AccountHearings,
+    /// Its browsers' and apps' sessions.
+    sessions: Vec<pages::SessionItem>,
+}
+
+/// `POST /sso/sessions`: ends the prosecutor's other sessions, browsers'
+/// and apps' (a lost phone's bearer token, a shared computer left signed
+/// in), as an applicant's `/account/sessions` does.
+fn end_other_sessions(app: &App, req: &Req) -> Answer {
+    let (p, _) = prosecutor_form(app, req)?;
+    let n = app
+        .prosecutors
+        .end_all_of(
+            &app.accounts.lock().expect("accounts"),
+            p.prosecutor_id,
+            &p.hash,
+        )
+        .map_err(Failure::not_saved(crate::failure::SESSIONS_NOT_ENDED))?;
+    tracing::info!("{n} other sessions of a prosecutor ended from the account page");
+    Ok(Resp::redirect("/account?m=sessions-ended"))
 }
 
 /// `POST /sso/digests`: the opt-in (only with a verified address).
