@@ -89,6 +89,7 @@ const PERSIST_EVERY: i64 = 60;
 pub(crate) trait Cached: Clone {
     fn kind(&self) -> Kind;
     fn created(&self) -> DateTime<Utc>;
+    fn last_seen(&self) -> DateTime<Utc>;
     /// `last_seen` and `persisted_seen`.
     fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>);
 }
@@ -99,6 +100,9 @@ impl Cached for Session {
     }
     fn created(&self) -> DateTime<Utc> {
         self.created
+    }
+    fn last_seen(&self) -> DateTime<Utc> {
+        self.last_seen
     }
     fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>) {
         (&mut self.last_seen, &mut self.persisted_seen)
@@ -141,6 +145,36 @@ impl<S> Live<S> {
     pub(crate) fn reads(&self) -> u64 {
         self.reads.load(Ordering::Relaxed)
     }
+}
+
+/// Of the sessions with these hashes (read by `read`), the live ones,
+/// oldest first, each last used when the database or this process last
+/// saw it: an account page's list, applicant's or prosecutor's.
+pub(crate) fn listed<S: Cached>(
+    live: &Live<S>,
+    hashes: Vec<Vec<u8>>,
+    read: impl Fn(&[u8; 32]) -> rusqlite::Result<Option<S>>,
+    (idle, max): (Duration, Duration),
+) -> rusqlite::Result<Vec<S>> {
+    let now = Utc::now();
+    let mut all = Vec::new();
+    for h in hashes {
+        let Ok(h) = <[u8; 32]>::try_from(h) else {
+            continue;
+        };
+        if let Some(mut s) = read(&h)? {
+            if let Some((mine, _)) = live.lock().expect("sessions").get(&h) {
+                let seen = mine.last_seen();
+                let last = s.seen().0;
+                *last = (*last).max(seen);
+            }
+            if now - s.last_seen() < idle && now - s.created() < max {
+                all.push(s);
+            }
+        }
+    }
+    all.sort_by_key(|s| s.created());
+    Ok(all)
 }
 
 /// The session of hash `h` and this kind if it is live (within the `idle`
@@ -374,23 +408,7 @@ impl Sessions {
             let rows = st.query_map([account_id], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let now = Utc::now();
-        let mut all = Vec::new();
-        for h in hashes {
-            let Ok(h) = <[u8; 32]>::try_from(h) else {
-                continue;
-            };
-            if let Some(mut s) = self.read(&h)? {
-                if let Some((mine, _)) = self.live.lock().expect("sessions").get(&h) {
-                    s.last_seen = s.last_seen.max(mine.last_seen);
-                }
-                if now - s.last_seen < self.idle && now - s.created < self.max {
-                    all.push(s);
-                }
-            }
-        }
-        all.sort_by_key(|s| s.created);
-        Ok(all)
+        listed(&self.live, hashes, |h| self.read(h), (self.idle, self.max))
     }
 
     /// Sessions this process holds in memory.

@@ -147,7 +147,25 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
 
 /// A positive integer of ASCII digits, at most `max_digits` of them not
 /// counting leading zeros.
+/// 序號: a positive integer (the contract sets no number of digits), as
+/// large as cpor keeps one (`u32`).
+pub fn parse_seq(s: &str) -> Result<u32, String> {
+    let n = parse_int_wide(s, 10)?;
+    u32::try_from(n).map_err(|_| {
+        format!(
+            "`{s}` is larger than {}, the largest 序號 cpor keeps",
+            u32::MAX
+        )
+    })
+}
+
 pub fn parse_int(s: &str, max_digits: usize) -> Result<u32, String> {
+    debug_assert!(max_digits <= 9);
+    parse_int_wide(s, max_digits).map(|n| n as u32)
+}
+
+/// A positive decimal of at most `max_digits` significant digits (≤ 18).
+fn parse_int_wide(s: &str, max_digits: usize) -> Result<u64, String> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(format!("`{s}` is not a number"));
     }
@@ -160,7 +178,7 @@ pub fn parse_int(s: &str, max_digits: usize) -> Result<u32, String> {
     }
     Ok(significant
         .parse()
-        .expect("at most 9 ASCII digits fit in u32"))
+        .expect("at most 18 ASCII digits fit in u64"))
 }
 
 /// Parses a date column, naming the column on failure.

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use schemas::contract;
 
 use super::scan::Record;
-use super::{date_field, parse_int, FieldError};
+use super::{date_field, parse_seq, FieldError};
 use schemas::date::parse_roc_datetime;
 
 /// Where a text lies in its chunk's arena.
@@ -38,7 +38,7 @@ pub struct Version {
 
 pub fn parse(r: &Record<'_>, arena: &mut String) -> Result<Version, FieldError> {
     let f = r.fields;
-    let seq = parse_int(f[5], 9).map_err(|e| FieldError::at(5, e))?;
+    let seq = parse_seq(f[5]).map_err(|e| FieldError::at(5, e))?;
     let posted = date_field(f, 6)?;
     let max = contract().limits.text_chars;
     let text = f[7];

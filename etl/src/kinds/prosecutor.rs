@@ -4,9 +4,25 @@
 use schemas::contract;
 
 use super::scan::Record;
+
+/// 刑事: the only category the prosecutor file may name.
+const CRIMINAL: &str = "刑事";
 use super::FieldError;
 
 pub fn parse(r: &Record<'_>) -> Result<String, FieldError> {
+    // The file is of prosecutors assigned to criminal cases (the
+    // contract): a row naming another kind of case would show it to a
+    // prosecutor.
+    if r.key.category != CRIMINAL {
+        return Err(FieldError::at(
+            1,
+            format!(
+                "a prosecutor is assigned to {CRIMINAL} cases only (the contract's prosecutor file), \
+                 not to a {} case",
+                r.key.category
+            ),
+        ));
+    }
     let account = r.fields[5];
     let max = contract().limits.prosecutor_account_chars;
     if !contract().is_prosecutor_account(account) {

@@ -114,6 +114,11 @@ fn each_bad_row_is_rejected_on_its_own() {
         "TPD,民事,113,訴,1,9,113/07/02,bad time,113/07/01 25:00:00,N\r\n",
         "TPD,,113,訴,1,10,113/07/02,no category,113/07/01 10:00:00,N\r\n",
         "TPD,民事,113,訴,1,11,1130702,compact ok,1130701 10:00:00,Y\r\n",
+        // A court numbering entries from one sequence of its own: ten
+        // digits are a positive integer too (a review of the import found
+        // them rejected past nine); past what cpor keeps, said so.
+        "TPD,民事,113,訴,1,1234567890,113/07/02,ten digits ok,113/07/01 10:00:00,N\r\n",
+        "TPD,民事,113,訴,1,4294967296,113/07/02,too large,113/07/01 10:00:00,N\r\n",
     );
     check_rejects(
         FileKind::Progress,
@@ -130,6 +135,7 @@ fn each_bad_row_is_rejected_on_its_own() {
             "10 字別: word `訴訴訴訴訴訴訴訴訴` must be 1 to 8 characters",
             "11 異動時間:",
             "12 案件類別: category is empty",
+            "15 序號: `4294967296` is larger than 4294967295, the largest 序號 cpor keeps",
         ],
     );
 }
@@ -207,14 +213,22 @@ fn applicant_addresses_and_decisions() {
 fn prosecutor_accounts() {
     let header = "法院代號,案件類別,年度,字別,案號,檢察官帳號\r\n";
     let long = "a".repeat(65);
+    // The file is of prosecutors assigned to criminal cases (the
+    // contract): one naming a civil or family case would show it to a
+    // prosecutor (a review of the import found it accepted).
     let body = format!(
-        "TPD,刑事,113,訴,1,chen.wm\r\nTPD,刑事,113,訴,1,lin_yt-01\r\nTPD,刑事,113,訴,1,陳檢\r\nTPD,刑事,113,訴,1,{long}\r\n"
+        "TPD,刑事,113,訴,1,chen.wm\r\nTPD,刑事,113,訴,1,lin_yt-01\r\nTPD,刑事,113,訴,1,陳檢\r\nTPD,刑事,113,訴,1,{long}\r\nTPD,民事,113,訴,1,chen.wm\r\nTPD,家事,113,家,2,chen.wm\r\n"
     );
     check_rejects(
         FileKind::Prosecutor,
         header,
         &body,
-        &["4 檢察官帳號:", "5 檢察官帳號:"],
+        &[
+            "4 檢察官帳號:",
+            "5 檢察官帳號:",
+            "6 案件類別: a prosecutor is assigned to 刑事 cases only (the contract's prosecutor file), not to a 民事 case",
+            "7 案件類別: a prosecutor is assigned to 刑事 cases only (the contract's prosecutor file), not to a 家事 case",
+        ],
     );
 }
 

@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::sessions::{get_cached, hash, is_id, Cached, CreateError, Kind, Live, FRESH};
+use crate::sessions::{get_cached, hash, is_id, listed, Cached, CreateError, Kind, Live, FRESH};
 use store::secret::random_bytes;
 
 /// What a prosecutor's session id starts with (then 64 hex digits, as an
@@ -51,6 +51,9 @@ impl Cached for ProsecutorSession {
     }
     fn created(&self) -> DateTime<Utc> {
         self.created
+    }
+    fn last_seen(&self) -> DateTime<Utc> {
+        self.last_seen
     }
     fn seen(&mut self) -> (&mut DateTime<Utc>, &mut DateTime<Utc>) {
         (&mut self.last_seen, &mut self.persisted_seen)
@@ -198,23 +201,7 @@ impl ProsecutorSessions {
             let rows = st.query_map([prosecutor_id], |r| r.get(0))?;
             rows.collect::<rusqlite::Result<_>>()?
         };
-        let now = Utc::now();
-        let mut all = Vec::new();
-        for h in hashes {
-            let Ok(h) = <[u8; 32]>::try_from(h) else {
-                continue;
-            };
-            if let Some(mut s) = self.read(&h)? {
-                if let Some((mine, _)) = self.live.lock().expect("prosecutor sessions").get(&h) {
-                    s.last_seen = s.last_seen.max(mine.last_seen);
-                }
-                if now - s.last_seen < self.idle && now - s.created < self.max {
-                    all.push(s);
-                }
-            }
-        }
-        all.sort_by_key(|s| s.created);
-        Ok(all)
+        listed(&self.live, hashes, |h| self.read(h), (self.idle, self.max))
     }
 
     /// Ends every session of the prosecutor's but `keep` (the browser
