@@ -81,6 +81,7 @@ impl CourtStats {
                 records: scan.records,
                 rejected: scan.rejected,
                 empty_lines: scan.empty_lines,
+                line_breaks: scan.line_breaks,
             },
         );
         self.rows_read += scan.records;

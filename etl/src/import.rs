@@ -1503,10 +1503,27 @@ fn manifest_mismatches(code: &str, plan: &CourtPlan, stats: &CourtStats) -> Vec<
             if records != listed.rows {
                 // Empty lines are records (RFC 4180); an exporter may not
                 // have counted them.
-                let empty = match scan.empty_lines {
-                    0 => String::new(),
-                    1 => " (1 of them an empty line, rejected)".to_string(),
-                    n => format!(" ({n} of them empty lines, rejected)"),
+                // So are rows with a line break alone outside quotes, read
+                // up to the next CRLF; an exporter may have counted lines.
+                let mut of_them = Vec::new();
+                match scan.empty_lines {
+                    0 => {}
+                    1 => of_them.push("1 of them an empty line".to_string()),
+                    n => of_them.push(format!("{n} of them empty lines")),
+                }
+                match scan.line_breaks {
+                    0 => {}
+                    1 => {
+                        of_them.push("1 of them with a line break alone outside quotes".to_string())
+                    }
+                    n => of_them.push(format!(
+                        "{n} of them with a line break alone outside quotes"
+                    )),
+                }
+                let empty = if of_them.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({}, rejected)", of_them.join(", "))
                 };
                 reasons.push(format!(
                     "{}: {records} record{}{empty}, MANIFEST.csv (line {}) says {}",

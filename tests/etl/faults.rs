@@ -818,6 +818,130 @@ fn an_empty_line_is_a_record_rejected_with_its_line() {
     assert!(reasons.contains("1 of them an empty line"), "{reasons}");
 }
 
+/// The import review of the forty-second session (its 1): a line break
+/// alone (LF or CR, not CRLF) in a text that is not quoted ended the
+/// record there, as the csv reader ends one at CR, LF or CRLF: one row
+/// became two, neither of the contract's width, the count disagreed with
+/// MANIFEST.csv and the whole court was set aside for the night, its
+/// rejects naming lines 3 and 4 "expected 10 fields". Only CRLF ends a
+/// record (RFC 4180, the contract): the row is one record that breaks the
+/// contract (a field holding a line break is quoted), rejected on its own
+/// with its line and field, counted once, and the court imported.
+#[test]
+fn a_line_break_outside_quotes_costs_its_row_not_the_court() {
+    // Line 2's 登載事項 (`分案`) gets a second line, not quoted; the
+    // exporter counted the row once, as it wrote it (or, `lines`, twice).
+    let break_line_2 = |batch: &Path, brk: &[u8], lines: bool| {
+        let p = batch.join("TPD_progress.csv");
+        let bytes = fs::read(&p).unwrap();
+        let line2 = bytes.iter().position(|&c| c == b'\n').unwrap() + 1;
+        let at = line2
+            + bytes[line2..]
+                .iter()
+                .enumerate()
+                .filter(|(_, &c)| c == b',')
+                .nth(7)
+                .unwrap()
+                .0;
+        let text = [brk, &big5("續行")[..]].concat();
+        let out = [&bytes[..at], &text[..], &bytes[at..]].concat();
+        fs::write(&p, &out).unwrap();
+        let sha = crate::util::sha256_hex(&out);
+        edit_manifest(batch, "TPD_progress.csv", |rows, _| {
+            let rows: u64 = rows.parse().unwrap();
+            Some(format!(
+                "TPD_progress.csv,{},{sha}",
+                rows + u64::from(lines)
+            ))
+        });
+    };
+    // Counted by lines: the count's reason says what the extra line was.
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    break_line_2(&batch, b"\n", true);
+    let run = import_past_the_floor(&env, &batch);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let reasons = court(&env.report("20261123"), "TPD")["reasons"].to_string();
+    assert!(
+        reasons.contains("(1 of them with a line break alone outside quotes, rejected)"),
+        "{reasons}"
+    );
+    for (brk, name) in [(&b"\n"[..], "LF"), (&b"\r"[..], "CR")] {
+        let env = Env::new();
+        let batch = env.copy_night("20261123");
+        break_line_2(&batch, brk, false);
+        let run = import_past_the_floor(&env, &batch);
+        assert_eq!(run.code, 0, "{name}: {}{}", run.stdout, run.stderr);
+        let report = env.report("20261123");
+        let tpd = court(&report, "TPD");
+        assert_eq!(tpd["status"], "imported", "{name}: {tpd:#}");
+        assert!(tpd["reasons"].as_array().unwrap().is_empty(), "{tpd:#}");
+        let progress: Vec<_> = tpd["rejects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["file"] == "TPD_progress.csv")
+            .collect();
+        let bad = progress
+            .iter()
+            .find(|r| r["line"] == 2)
+            .unwrap_or_else(|| panic!("{name}: line 2 not rejected: {progress:#?}"));
+        assert_eq!(bad["field"], "登載事項", "{bad}");
+        let reason = bad["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with(&format!("a line break ({name} alone) outside quotes")),
+            "{reason}"
+        );
+        // The LF starts a line of its own, and the message counts both;
+        // a CR alone does not.
+        assert_eq!(
+            reason.contains("; 2 lines, up to the next CRLF"),
+            name == "LF",
+            "{reason}"
+        );
+        // The next row is read as it was (before, its line was rejected
+        // too, for the rest of line 2 taken as a record).
+        let next = if name == "LF" { 4 } else { 3 };
+        assert!(
+            !progress.iter().any(|r| r["line"] == 3 || r["line"] == next),
+            "{name}: {progress:#?}"
+        );
+    }
+}
+
+/// The import review of the forty-second session (its 2): a file written
+/// with LF (or CR) line ends was read as if they were the contract's CRLF,
+/// without a word, and every reject in it named line 1 when the ends were
+/// CR. The header line's end is checked: a file whose lines do not end in
+/// CRLF makes its court unusable, the reason naming the file, the line end
+/// found and the contract's.
+#[test]
+fn a_file_with_lf_or_cr_line_ends_sets_its_court_aside_saying_so() {
+    for end in ["LF", "CR"] {
+        let with = if end == "LF" { &b"\n"[..] } else { b"\r" };
+        tpd_carried_over(
+            |b| {
+                let p = b.join("TPD_progress.csv");
+                let bytes = fs::read(&p).unwrap();
+                let mut out = Vec::with_capacity(bytes.len());
+                let mut i = 0;
+                while i < bytes.len() {
+                    if bytes[i..].starts_with(b"\r\n") {
+                        out.extend_from_slice(with);
+                        i += 2;
+                    } else {
+                        out.push(bytes[i]);
+                        i += 1;
+                    }
+                }
+                fs::write(&p, &out).unwrap();
+                rehash(b, "TPD_progress.csv");
+            },
+            &format!("TPD_progress.csv:1: the header line ends with {end} alone, not CRLF"),
+        );
+    }
+}
+
 /// The rejects listed are the first `import.max_listed_rejects` by line
 /// (the review of the change, its 7): a good row rejected because its case
 /// is listed again further down is listed before the later rejects the

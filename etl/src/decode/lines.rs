@@ -1,7 +1,10 @@
 //! Physical line numbers of CSV records, for the messages that name a
 //! file's line: the data files' rows (`kinds::scan`) and `EUDC.csv`'s.
 //! The csv reader's own line count lags behind with CRLF line ends, the
-//! contract's, so lines are counted from byte offsets.
+//! contract's, so lines are counted from byte offsets. A line is what an
+//! LF ends: a data file's lines end in CRLF (one whose header line does
+//! not is refused, `kinds::scan::FileError::LineEnd`), and a CR alone is
+//! text of a record rejected for it, which begins no line of its own.
 
 /// The line of each record, counted as records come (offsets only grow):
 /// 1 + the line feeds before the record's first byte, where a record's

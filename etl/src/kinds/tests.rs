@@ -250,6 +250,36 @@ fn a_wrong_header_makes_the_file_unusable() {
     assert!(matches!(err, FileError::Empty { .. }));
 }
 
+/// The import review of the forty-second session (its 2): a file whose
+/// lines end in LF or CR alone, not the contract's CRLF, was read without
+/// a word (the csv reader takes any of them), and with CR every reject
+/// named line 1. Its header line's end says how the file was written: one
+/// not ended by CRLF makes the file unusable, the message naming the line
+/// end found. A header with no line end at all is a file of no rows.
+#[test]
+fn a_file_whose_lines_end_in_lf_or_cr_alone_is_unusable_saying_so() {
+    let decoder = Decoder::new(HashMap::new());
+    let header = CASE_HEADER.trim_end();
+    for (end, name) in [("\n", "LF"), ("\r", "CR")] {
+        let text = format!("\u{FEFF}{header}{end}TPD,民事,113,訴,1,忠,審理中,{end}");
+        let err = DataFile::open(text.as_bytes(), "TPD", FileKind::Case, &decoder)
+            .err()
+            .unwrap_or_else(|| panic!("{name} line ends accepted"));
+        assert_eq!(
+            err.to_string(),
+            format!(
+                "TPD_case.csv:1: the header line ends with {name} alone, not CRLF as the \
+                 contract says: the file's lines seem to end with {name}, which only quoted \
+                 text may hold, so its rows cannot be told apart (write it with CRLF line ends)"
+            )
+        );
+    }
+    let text = format!("\u{FEFF}{header}");
+    let file = DataFile::open(text.as_bytes(), "TPD", FileKind::Case, &decoder).unwrap();
+    let (stats, rejects) = file.for_each(&decoder, None, 10, |_| Ok(()));
+    assert_eq!((stats.records, rejects.len()), (0, 0));
+}
+
 /// A file saved as UTF-8 without a BOM (the contract's files are CP950,
 /// or UTF-8 with a BOM) read as CP950 gives a header of mojibake; the
 /// message says what happened instead of leaving the court to guess, and

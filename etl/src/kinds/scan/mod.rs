@@ -38,6 +38,12 @@ pub enum FileError {
         hint: String,
     },
     #[error(
+        "{file}:1: the header line ends with {found} alone, not CRLF as the contract says: the \
+         file's lines seem to end with {found}, which only quoted text may hold, so its rows \
+         cannot be told apart (write it with CRLF line ends)"
+    )]
+    LineEnd { file: String, found: &'static str },
+    #[error(
         "{file}:{line}: {field} opens a quoted field that is never closed: lines {line}–{last}, \
          to the end of the file, were read as that one field, so the rows among them cannot \
          be told apart"
@@ -61,6 +67,10 @@ pub struct FileScan {
     /// RFC 4180 reads it; rejected).
     #[serde(skip_serializing_if = "is_zero")]
     pub empty_lines: u64,
+    /// Of the records, ones with a line break alone (CR or LF) outside
+    /// quotes, read up to the next CRLF (rejected).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub line_breaks: u64,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -74,6 +84,8 @@ pub struct ScanStats {
     pub rejected: u64,
     /// Of the records, empty lines.
     pub empty_lines: u64,
+    /// Of the records, ones with a line break alone outside quotes.
+    pub line_breaks: u64,
     /// Rejects per `file field`, all of them.
     pub rejected_by_field: BTreeMap<String, u64>,
     pub udc_mapped: u64,
@@ -93,6 +105,7 @@ impl ScanStats {
         self.records += other.records;
         self.rejected += other.rejected;
         self.empty_lines += other.empty_lines;
+        self.line_breaks += other.line_breaks;
         for (k, v) in other.rejected_by_field {
             *self.rejected_by_field.entry(k).or_default() += v;
         }
@@ -227,6 +240,22 @@ impl<'a> DataFile<'a> {
             });
         }
         let start = reader.position().byte() as usize;
+        // Only CRLF ends a record (the contract, RFC 4180); the reader also
+        // ends one at CR or LF alone. A file written with those would have
+        // every row read as one record with line breaks outside quotes, up
+        // to the file's end, and the count set it aside saying nothing of
+        // why: its header line's end, the one every file has, says it at
+        // once. (The reader stops after a CRLF's CR; a header with no line
+        // end at all is a file of no rows.)
+        let found = match body[..start].last() {
+            Some(b'\r') if body.get(start) == Some(&b'\n') => None,
+            Some(b'\r') => Some("CR"),
+            Some(b'\n') => Some("LF"),
+            _ => None,
+        };
+        if let Some(found) = found {
+            return Err(FileError::LineEnd { file, found });
+        }
         Ok(DataFile {
             file,
             kind,
@@ -370,41 +399,154 @@ impl<'a> DataFile<'a> {
             }
         };
 
-        // An empty line is a record of one empty field (RFC 4180), which
-        // the reader skips: each is counted and rejected, from the line
-        // breaks before a record and after the last.
-        let empty = |stats: &mut ScanStats, fail: &mut Fail<'_>, from: usize| {
-            for at in empty_lines(self.body, from, to) {
-                stats.records += 1;
-                stats.empty_lines += 1;
-                let line = lines.borrow_mut().line_of(self.body, at);
-                fail(
-                    stats,
-                    line,
-                    Some(1.min(n - 1)),
-                    format!("an empty line: expected {n} fields"),
-                );
+        // Rejects a loose record (`Loose`) that ends at `end` (a CRLF's
+        // CR, or the end of the input).
+        let close = |stats: &mut ScanStats, fail: &mut Fail<'_>, loose: Loose, end: usize| {
+            stats.records += 1;
+            stats.line_breaks += 1;
+            let line = lines.borrow_mut().line_of(self.body, loose.from);
+            let last = lines
+                .borrow_mut()
+                .line_of(self.body, end.saturating_sub(1).max(loose.from));
+            // (a count, not the last line's number: a chunk knows only
+            // its own lines, and the rejects' lines are made the file's
+            // after)
+            let lines = if last > line {
+                format!("; {} lines", last - line + 1)
+            } else {
+                String::new()
+            };
+            let up_to = if end < self.body.len() {
+                "the next CRLF"
+            } else {
+                "the file's end"
+            };
+            let brk = if loose.brk == b'\n' { "LF" } else { "CR" };
+            fail(
+                stats,
+                line,
+                Some(loose.field),
+                format!(
+                    "a line break ({brk} alone) outside quotes: a field holding one is quoted, \
+                     and only CRLF ends a row (RFC 4180){lines}, up to {up_to}, read as this \
+                     one record"
+                ),
+            );
+            if let (true, Some(key)) = (whole, loose.key) {
+                stats.rejected_keys.push((key, line));
             }
         };
+        // The line breaks the reader skips before a record (or after the
+        // last), from `i` to the first other byte: a CRLF ends a record, an
+        // empty one when nothing came since the last (one empty field, RFC
+        // 4180: counted and rejected); a CR or LF alone is text of the
+        // record it is in, which it leaves loose. Where it stopped.
+        let gap = |stats: &mut ScanStats,
+                   fail: &mut Fail<'_>,
+                   loose: &mut Option<Loose>,
+                   mut i: usize|
+         -> usize {
+            let body = self.body;
+            let mut from = i;
+            while i < to && matches!(body[i], b'\r' | b'\n') {
+                if body[i] == b'\r' && i + 1 < to && body[i + 1] == b'\n' {
+                    match loose.take() {
+                        Some(l) => close(stats, fail, l, i),
+                        None => {
+                            stats.records += 1;
+                            stats.empty_lines += 1;
+                            let line = lines.borrow_mut().line_of(body, from);
+                            fail(
+                                stats,
+                                line,
+                                Some(1.min(n - 1)),
+                                format!("an empty line: expected {n} fields"),
+                            );
+                        }
+                    }
+                    i += 2;
+                    from = i;
+                } else {
+                    loose.get_or_insert(Loose {
+                        from,
+                        brk: body[i],
+                        field: 0,
+                        open: 0,
+                        key: None,
+                    });
+                    i += 1;
+                }
+            }
+            i
+        };
+        // Where the bytes after a record's end begin: past the LF of the
+        // CRLF whose CR ended it (where the reader leaves a record's end),
+        // or of the header's.
+        let after_crlf = |at: usize| {
+            let crlf = at > 0 && at < to && self.body[at] == b'\n' && self.body[at - 1] == b'\r';
+            at + usize::from(crlf)
+        };
         let mut after_last = records_from;
+        let mut loose: Option<Loose> = None;
 
         // In-memory reads cannot fail with I/O errors and byte records are
         // never UTF-8 checked, so an Err here cannot happen: end of input.
         while reader.read_byte_record(&mut raw).unwrap_or(false) {
-            stats.records += 1;
             let start = (first + raw.position().map_or(0, |p| p.byte()) as usize).max(records_from);
-            empty(&mut stats, &mut fail, start);
+            let mut begins = after_crlf(start);
+            if begins < to && matches!(self.body[begins], b'\r' | b'\n') {
+                begins = gap(&mut stats, &mut fail, &mut loose, begins);
+            }
             after_last = first + reader.position().byte() as usize;
+            // Whether the reader ended the record at a CR or LF alone,
+            // which the contract does not: it goes on up to the next CRLF.
+            // (The reader stops after a CRLF's CR.)
+            let alone = if after_last < to {
+                !(self.body[after_last] == b'\n' && self.body[after_last - 1] == b'\r')
+            } else {
+                matches!(self.body[to - 1], b'\r' | b'\n')
+            };
             let line = || lines.borrow_mut().line_at(self.body, start);
             // A quote left open runs to the file's end: only its last
             // record can hold one, and it is rejected for that.
-            if to == self.body.len() && first + reader.position().byte() as usize >= to {
-                if let Some(open) = split::unclosed_quote(self.body, start) {
-                    let column = raw.len() - 1;
-                    let reason = self.unclosed(open, column, &mut stats);
-                    fail(&mut stats, line(), Some(column), reason);
-                    continue;
+            let open = if to == self.body.len() && after_last >= to {
+                split::unclosed_quote(self.body, start)
+            } else {
+                None
+            };
+            if loose.is_some() || (alone && open.is_none()) {
+                // A part of a loose record: the reader's record goes on
+                // the field a line break alone left open.
+                let l = loose.get_or_insert_with(|| Loose {
+                    from: begins,
+                    brk: self.body[after_last - 1],
+                    field: raw.len() - 1,
+                    open: 0,
+                    // (a key cut by the line break is no key)
+                    key: (whole && raw.len() > 5)
+                        .then(|| self.key_of(&raw, decoder))
+                        .flatten(),
+                });
+                l.open += raw.len() - 1;
+                if let Some(at) = open {
+                    // The quote's swallowed rows make the file unusable
+                    // all the same.
+                    let column = l.open;
+                    self.unclosed(at, column, &mut stats);
                 }
+                if after_last >= to || !alone {
+                    let end = if after_last < to { after_last - 1 } else { to };
+                    let l = loose.take().expect("just filled");
+                    close(&mut stats, &mut fail, l, end);
+                }
+                continue;
+            }
+            stats.records += 1;
+            if let Some(open) = open {
+                let column = raw.len() - 1;
+                let reason = self.unclosed(open, column, &mut stats);
+                fail(&mut stats, line(), Some(column), reason);
+                continue;
             }
             // RFC 4180 quoting, which the reader does not hold to.
             if let Some((at, column, bad)) = bad_quoting(&self.body[start..after_last]) {
@@ -537,7 +679,16 @@ impl<'a> DataFile<'a> {
                 }
             }
         }
-        empty(&mut stats, &mut fail, after_last.max(records_from));
+        gap(
+            &mut stats,
+            &mut fail,
+            &mut loose,
+            after_crlf(after_last.max(records_from)),
+        );
+        if let Some(l) = loose.take() {
+            // (a chunk ends after a CRLF: only the file's end is here)
+            close(&mut stats, &mut fail, l, to);
+        }
         (stats, listed)
     }
 }
@@ -616,29 +767,21 @@ fn bad_quoting(record: &[u8]) -> Option<(usize, usize, BadQuote)> {
 /// Counts and lists a rejected record: (stats, line, column, reason).
 type Fail<'a> = dyn FnMut(&mut ScanStats, u64, Option<usize>, String) + 'a;
 
-/// Where each empty line begins in the run of line breaks at `from` (up
-/// to `to` or the first other byte). A line feed at `from` that ends the
-/// line before it (the LF of a CRLF, where the reader leaves a record's
-/// end) begins none.
-fn empty_lines(body: &[u8], from: usize, to: usize) -> impl Iterator<Item = usize> + '_ {
-    let mut i = from;
-    if i > 0 && i < to && body[i] == b'\n' && body[i - 1] == b'\r' {
-        i += 1;
-    }
-    std::iter::from_fn(move || {
-        let at = i;
-        match body.get(i).filter(|_| i < to)? {
-            b'\r' => {
-                i += 1;
-                if i < to && body[i] == b'\n' {
-                    i += 1;
-                }
-            }
-            b'\n' => i += 1,
-            _ => return None,
-        }
-        Some(at)
-    })
+/// A record a CR or LF alone outside quotes left open: the csv reader
+/// ended a record there, the contract does not (only CRLF ends one), so the
+/// reader's records up to the next CRLF are parts of this one, which is
+/// rejected. Only rows that break the contract come here.
+struct Loose {
+    /// Where the record begins (after the CRLF before it).
+    from: usize,
+    /// The first line break alone (CR or LF), and the field it is in.
+    brk: u8,
+    field: usize,
+    /// The field left open at the record's end so far (the next part of
+    /// the record goes on it).
+    open: usize,
+    /// The record's case key, when the line break comes after it.
+    key: Option<CaseKey>,
 }
 
 impl DataFile<'_> {

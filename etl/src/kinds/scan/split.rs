@@ -13,10 +13,13 @@
 //!   unquoted field and changes nothing;
 //! - inside a quoted field, `""` is a quote, and the next lone `"` closes it
 //!   (what follows up to the next `,` or line end is still the same field);
-//! - outside a quoted field, CR and LF end a record (the reader skips empty
-//!   lines; the scan counts and rejects them, `empty_lines`), so a cut goes
-//!   after an LF, or after a CR not followed by an LF. A CR or LF inside a
-//!   quoted field is text;
+//! - outside a quoted field, the reader ends a record at CR, LF or CRLF
+//!   (and skips empty lines), but only CRLF ends one for the contract (RFC
+//!   4180): the scan reads the reader's records after a CR or LF alone as
+//!   parts of one record up to the next CRLF (`Loose`), and counts and
+//!   rejects empty lines. So a cut goes only after a CRLF, where both agree
+//!   a record ends: a cut after a CR or LF alone would split a record the
+//!   one-pass scan reads whole. A CR or LF inside a quoted field is text;
 //! - a reader drops a UTF-8 BOM at the very start of its input, so no cut
 //!   goes right before the bytes of one (they belong to a record there).
 //!
@@ -67,10 +70,10 @@ pub(super) fn chunks(body: &[u8], start: usize, size: usize) -> Vec<Chunk> {
     out
 }
 
-/// The first record boundary at or after `at`: just after a CR or LF outside
-/// every quoted field (a CR followed by LF counts as one line end), and not
-/// right before a BOM. `quoted` must not have passed a field that ends after
-/// `at`; it is moved along to where the search stopped.
+/// The first record boundary at or after `at`: just after a CRLF outside
+/// every quoted field, and not right before a BOM. `quoted` must not have
+/// passed a field that ends after `at`; it is moved along to where the
+/// search stopped.
 fn boundary_after(body: &[u8], at: usize, quoted: &mut QuotedFields<'_>) -> Option<usize> {
     let mut pos = at;
     loop {
@@ -90,18 +93,15 @@ fn boundary_after(body: &[u8], at: usize, quoted: &mut QuotedFields<'_>) -> Opti
             Some(f) => f.open,
             None => body.len(),
         };
-        if let Some(i) = body[pos..stop]
-            .iter()
-            .position(|&b| b == b'\n' || b == b'\r')
-        {
-            let end = pos + i;
-            let crlf = body[end] == b'\r' && body.get(end + 1) == Some(&b'\n');
-            let cut = end + 1 + usize::from(crlf);
-            if !body[cut..].starts_with(BOM) {
+        // An LF whose CR is before it: at `pos` too, whose CR is then
+        // outside quoted fields (a quoted field ends with its quote).
+        let mut lf = pos;
+        while let Some(i) = memchr::memchr(b'\n', &body[lf..stop]) {
+            let cut = lf + i + 1;
+            if cut >= 2 && body[cut - 2] == b'\r' && !body[cut..].starts_with(BOM) {
                 return Some(cut);
             }
-            pos = cut;
-            continue;
+            lf = cut;
         }
         pos = field?.end;
     }
@@ -258,7 +258,9 @@ mod tests {
             for pair in chunks.windows(2) {
                 prop_assert_eq!(pair[0].to, pair[1].from);
                 prop_assert!(pair[0].to >= pair[0].from + size);
-                prop_assert!(matches!(bytes[pair[0].to - 1], b'\r' | b'\n'));
+                // Only CRLF ends a record: a cut after a CR or LF alone
+                // split a record the one-pass scan reads whole.
+                prop_assert_eq!(&bytes[pair[0].to - 2..pair[0].to], b"\r\n");
             }
         }
     }

@@ -266,16 +266,102 @@ fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
     assert!(whole.rows[1].contains("seq 4 "), "{}", whole.rows[1]);
 }
 
+/// The import review of the forty-second session (its 1): the csv reader
+/// ends a record at CR, LF or CRLF, so a line break alone in a field not
+/// quoted cut its row in two, neither of the contract's width, and the
+/// count disagreed with MANIFEST.csv, setting the whole court aside. Only
+/// CRLF ends a record (RFC 4180, the contract): the row is one record,
+/// rejected on its own line, naming the field the line break is in; the
+/// rows around it are read, in one pass and in chunks alike.
+#[test]
+fn a_line_break_outside_quotes_costs_its_row_alone() {
+    for (brk, name) in [("\n", "LF"), ("\r", "CR")] {
+        let body = format!(
+            "{}{}{}{}",
+            "TPD,民事,115,訴,1,1,115/01/02,準備程序,115/01/02 10:00:00,N\r\n",
+            format_args!(
+                "TPD,民事,115,訴,1,2,115/01/02,第一行{brk}第二行,115/01/02 10:00:00,N\r\n"
+            ),
+            "TPD,民事,115,訴,1,3,115/01/02,\"第一行\r\n第二行\",115/01/02 10:00:00,N\r\n",
+            "TPD,民事,115,訴,1,4,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
+        );
+        let whole = every_way(&body);
+        assert_eq!(
+            (whole.records, whole.rejected),
+            (4, 1),
+            "{name}: {whole:#?}"
+        );
+        assert_eq!(whole.rows.len(), 3, "{name}: {whole:#?}");
+        let r = &whole.rejects[0];
+        assert_eq!((r.line, r.field.as_deref()), (3, Some("登載事項")), "{r:?}");
+        let lines = if name == "LF" { "; 2 lines" } else { "" };
+        assert_eq!(
+            r.reason,
+            format!(
+                "a line break ({name} alone) outside quotes: a field holding one is quoted, and \
+                 only CRLF ends a row (RFC 4180){lines}, up to the next CRLF, read as this one \
+                 record"
+            )
+        );
+        assert!(whole.rows[2].contains("seq 4 "), "{}", whole.rows[2]);
+    }
+}
+
+/// A line end of LF alone (a row's, or an empty line's) does not end a
+/// record either: what follows it, up to the next CRLF, is the same
+/// record, rejected on the line it starts on, naming the field the line
+/// break falls in; and so is a last row ended by LF alone.
+#[test]
+fn a_row_ended_by_lf_alone_is_read_with_what_follows_it_up_to_the_crlf() {
+    let row = |n: u32| format!("TPD,民事,115,訴,{n},1,115/02/03,分案,115/02/03 10:00:00,N");
+    let body = format!(
+        "{}\n{}\r\n{}\r\n\n{}\r\n{}\n",
+        row(1),
+        row(2),
+        row(3),
+        row(4),
+        row(6)
+    );
+    let whole = every_way(&body);
+    let got: Vec<(u64, Option<&str>)> = whole
+        .rejects
+        .iter()
+        .map(|r| (r.line, r.field.as_deref()))
+        .collect();
+    assert_eq!(
+        got,
+        [(2, Some("刪除")), (5, Some("法院代號")), (7, Some("刪除"))],
+        "{whole:#?}"
+    );
+    assert_eq!((whole.records, whole.rejected), (4, 3), "{whole:#?}");
+    assert!(whole.rejects[0]
+        .reason
+        .contains("; 2 lines, up to the next CRLF"));
+    assert!(whole.rejects[1]
+        .reason
+        .contains("; 2 lines, up to the next CRLF"));
+    assert!(
+        whole.rejects[2]
+            .reason
+            .ends_with("(RFC 4180), up to the file's end, read as this one record"),
+        "{whole:#?}"
+    );
+    assert_eq!(whole.rows.len(), 1, "{whole:#?}");
+    assert!(whole.rows[0].contains("第3號"), "{}", whole.rows[0]);
+}
+
 #[test]
 fn a_bom_after_the_header_hides_no_line_break() {
     // The one-pass scan's reader starts right after the header, and a reader
     // drops a BOM at the start of its input; the first record's position
     // still pointed at the BOM, so the line break after it went uncounted and
-    // the reject named line 2, where chunks (rightly) said line 3.
+    // the reject named line 2, where chunks (rightly) said line 3. (That
+    // header ended with LF alone, which now makes the file unusable; after
+    // a CRLF the reader starts at its LF. The lines must still be right.)
     let bytes = [
         b"\xEF\xBB\xBF".as_slice(),
         PROGRESS_HEADER.as_bytes(),
-        b"\n\xEF\xBB\xBF\r\n",
+        b"\r\n\xEF\xBB\xBF\r\n",
         "TPD,民事,115,訴,1,1,115/02/30,準備程序,115/01/02 10:00:00,N\r\n".as_bytes(),
     ]
     .concat();
@@ -298,10 +384,11 @@ fn a_bom_after_the_header_hides_no_line_break() {
 #[test]
 fn every_empty_line_is_a_record_rejected_on_its_own_line() {
     let row = |n: u32| format!("TPD,民事,115,訴,{n},1,115/02/03,分案,115/02/03 10:00:00,N");
-    // CRLF and LF line ends, empty lines after the header, between rows
-    // and at the end.
+    // Empty lines after the header, between rows and at the end. (Only
+    // CRLF ends a line: an LF alone is text of the record it is in,
+    // `a_row_ended_by_lf_alone_is_read_with_what_follows_it_up_to_the_crlf`.)
     let bytes = progress_file(&format!(
-        "\r\n{}\r\n\r\n\n{}\n{}\r\n\r\n",
+        "\r\n{}\r\n\r\n\r\n{}\r\n{}\r\n\r\n",
         row(1),
         row(2),
         row(3)
@@ -460,7 +547,9 @@ impl std::fmt::Debug for Bytes {
 fn file() -> impl Strategy<Value = Bytes> {
     (
         any::<bool>(),
-        prop::sample::select(vec!["\r\n", "\n", "\r"]),
+        // (a header line ended otherwise makes the file unusable:
+        // `kinds::tests::a_file_whose_lines_end_in_lf_or_cr_alone_is_unusable_saying_so`)
+        Just("\r\n"),
         // What a reader makes of a BOM depends on where it starts.
         prop::sample::select(vec![
             &b""[..],
