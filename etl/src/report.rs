@@ -246,6 +246,12 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             String::new()
         }
     )];
+    if m.superseded > 0 {
+        lines.push(format!(
+            "  {} digests of the night, held by a rollback, superseded by this run's (they never go)",
+            m.superseded
+        ));
+    }
     if m.withheld > 0 {
         lines.push(format!(
             "{} earlier grant mail{} not sent yet {}: {} a case tonight no longer grants \

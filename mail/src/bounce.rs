@@ -131,6 +131,14 @@ pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words
     }
 }
 
+/// Whether a permanent failure's enhanced code (`5.2.2`) says this message
+/// cannot go to the recipient's mailbox as it is (full, too big, a list
+/// not expanded: 5.2.2 to 5.2.4), which fails that message alone: neither
+/// the address bad nor the relay refusing.
+pub fn about_the_mailbox(enhanced: Option<&str>) -> bool {
+    matches!(enhanced.and_then(enhanced_code), Some((5, 2, 2..=4)))
+}
+
 /// qmail's enhanced code, in brackets at the end of its words: `553 sorry,
 /// that domain isn't in my list of allowed rcpthosts (#5.7.1)` → `5.7.1`.
 fn bracketed_code(words: &str) -> Option<&str> {
@@ -461,6 +469,16 @@ mod tests {
             );
         }
         assert!(!says_the_address_is_bad(None, Some(554), "no"));
+        for (code, mailbox) in [
+            ("5.2.2", true),
+            ("5.2.3", true),
+            ("5.2.4", true),
+            ("5.2.1", false),
+            ("5.7.1", false),
+            ("4.2.2", false),
+        ] {
+            assert_eq!(about_the_mailbox(Some(code)), mailbox, "{code}");
+        }
     }
 
     #[test]

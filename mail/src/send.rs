@@ -311,12 +311,24 @@ impl Smtp {
 /// address or mailbox is bad ([`crate::bounce::says_the_address_is_bad`],
 /// the same rule as for a delivery report's).
 fn about_the_recipient(e: &lettre::transport::smtp::Error) -> bool {
-    let text = e.to_string();
-    // lettre writes "permanent error (550): <the reply's text>".
-    let reply = text.split_once("): ").map_or("", |(_, r)| r);
-    let enhanced = reply.split_whitespace().next();
+    let (enhanced, reply) = reply_of(e);
     let code = e.status().and_then(|c| c.to_string().parse().ok());
-    crate::bounce::says_the_address_is_bad(enhanced, code, reply)
+    crate::bounce::says_the_address_is_bad(enhanced.as_deref(), code, &reply)
+}
+
+/// Whether a refusal says this message cannot go to the recipient's
+/// mailbox as it is ([`crate::bounce::about_the_mailbox`]).
+fn about_the_mailbox(e: &lettre::transport::smtp::Error) -> bool {
+    crate::bounce::about_the_mailbox(reply_of(e).0.as_deref())
+}
+
+/// A refusal's enhanced code (its first word) and its reply's text: lettre
+/// writes "permanent error (550): <the reply's text>".
+fn reply_of(e: &lettre::transport::smtp::Error) -> (Option<String>, String) {
+    let text = e.to_string();
+    let reply = text.split_once("): ").map_or("", |(_, r)| r).to_string();
+    let enhanced = reply.split_whitespace().next().map(str::to_string);
+    (enhanced, reply)
 }
 
 /// A message body with SMTP transparency applied and the terminator, sent
@@ -379,6 +391,8 @@ impl Transport for Smtp {
                 let what = e.to_string();
                 if e.is_permanent() && about_the_recipient(&e) {
                     Outcome::Permanent(what)
+                } else if e.is_permanent() && about_the_mailbox(&e) {
+                    Outcome::Undeliverable(what)
                 } else if e.is_permanent() {
                     Outcome::Rejected(what)
                 } else if in_data
@@ -451,6 +465,9 @@ pub struct SendSummary {
     /// Claimed items given back as they were because the window closed, or
     /// (a reminder) its day's window ended, before they were handed over.
     pub left_for_window: u64,
+    /// With the window closed: all that is due and waits for its next
+    /// opening, claimed and given back or never claimed.
+    pub still_due: u64,
     /// The run was asked to stop (`stop`): what was with a relay was
     /// finished and recorded, and the claimed items whose turn had not come
     /// were given back as they were (`withdrawn`: queued, or unknown if they
@@ -478,6 +495,10 @@ pub struct SendSummary {
     /// reason with how many; when nothing was sent and some were, the run
     /// failed (`cpor-etl send` exit 6).
     pub refused: BTreeMap<String, u64>,
+    /// Why items were refused by the recipient's mailbox this run
+    /// (`Outcome::Undeliverable`: full, too big; failed, no one flagged,
+    /// and no sign of the relay refusing), each reason with how many.
+    pub undeliverable: BTreeMap<String, u64>,
     /// After a nightly run: how many of its items are in each state, every
     /// state named (`outbox now:`). Empty after a website mailer's pass,
     /// which reports no counts.
@@ -768,7 +789,7 @@ pub fn decide(
             flag: Some(e),
             unknown_outcome: false,
         },
-        Outcome::Rejected(e) => plain(Event::Refused, Some(e), None),
+        Outcome::Rejected(e) | Outcome::Undeliverable(e) => plain(Event::Refused, Some(e), None),
         Outcome::Unknown(e) if now - item.first_try_at >= cfg.retry_for => plain(
             Event::Expired,
             Some(format!(
@@ -807,6 +828,7 @@ impl SendSummary {
             | Event::Withdrawn
             | Event::WithdrawnUnknown
             | Event::Hold
+            | Event::Superseded
             | Event::Release
             | Event::Retry
             | Event::Bounced => {}
@@ -1052,8 +1074,13 @@ fn send_scope(
         lock(&run.summary).due += next.iter().filter(|id| !reoffered.contains(id)).count() as u64;
         due = next;
     }
+    let end = run.now();
     let mut summary = run.summary.into_inner().expect("summary");
     let outbox = run.outbox.into_inner().expect("outbox");
+    if summary.window_closed {
+        // All that waits for the next window, claimed or not.
+        summary.still_due = outbox.due(scope, end, now_flag)?.len() as u64;
+    }
     // A relay that took mail: a run without one must not write files in
     // this data directory from now on.
     if let Some(relay) = cfg.relay.as_ref().filter(|_| summary.sent > 0) {
@@ -1154,9 +1181,10 @@ impl Run<'_> {
     /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
-        let refused = match &outcome {
-            Outcome::Rejected(e) => Some(e.clone()),
-            _ => None,
+        let (refused, undeliverable) = match &outcome {
+            Outcome::Rejected(e) => (Some(e.clone()), None),
+            Outcome::Undeliverable(e) => (None, Some(e.clone())),
+            _ => (None, None),
         };
         let now = self.now();
         let d = decide(item, outcome, self.cfg, now, jitter());
@@ -1184,6 +1212,9 @@ impl Run<'_> {
         }
         if let Some(e) = refused {
             *summary.refused.entry(e).or_default() += 1;
+        }
+        if let Some(e) = undeliverable {
+            *summary.undeliverable.entry(e).or_default() += 1;
         }
         if let Some(reason) = d.flag {
             summary.flagged.push((item.email.clone(), reason));
@@ -1642,7 +1673,7 @@ pub(crate) mod tests {
         /// sending in the table, and says whether the outcome was unknown.
         #[test]
         fn decide_follows_the_retry_policy(
-            outcome in 0u8..6,
+            outcome in 0u8..7,
             attempts in 1i64..40,
             hours_since_first in 0i64..100,
             jitter in 0.0f64..=1.0,
@@ -1658,6 +1689,7 @@ pub(crate) mod tests {
                 2 => Outcome::Permanent("550".into()),
                 3 => Outcome::Unreachable("relay: connection refused".into()),
                 4 => Outcome::Rejected("554 5.7.1 relay access denied".into()),
+                5 => Outcome::Undeliverable("552 5.2.2 mailbox full".into()),
                 _ => Outcome::Unknown("timed out".into()),
             };
             let d = decide(&item(state, attempts, first), outcome.clone(), &cfg, now, jitter);
@@ -1680,7 +1712,7 @@ pub(crate) mod tests {
                     prop_assert_eq!(d.event, Event::Refused);
                     prop_assert!(d.flag.is_some() && d.next_try.is_none());
                 }
-                Outcome::Rejected(_) => {
+                Outcome::Rejected(_) | Outcome::Undeliverable(_) => {
                     prop_assert_eq!(d.event, Event::Refused);
                     prop_assert!(d.flag.is_none() && d.next_try.is_none());
                 }

@@ -832,7 +832,9 @@ impl World {
                 let past_deadline = self.now - m.first_try.unwrap() >= self.cfg.retry_for;
                 let (state, event) = match outcome {
                     Outcome::Sent => (State::Sent, Event::Accepted),
-                    Outcome::Permanent(_) | Outcome::Rejected(_) => (State::Failed, Event::Refused),
+                    Outcome::Permanent(_) | Outcome::Rejected(_) | Outcome::Undeliverable(_) => {
+                        (State::Failed, Event::Refused)
+                    }
                     Outcome::Transient(_) | Outcome::Unreachable(_) if past_deadline => {
                         (State::Failed, Event::Expired)
                     }

@@ -811,6 +811,20 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
         "{}",
         back.stdout
     );
+    // Released, and held again by the rollback run again (as its advice
+    // says to when the hold failed): the live night is the same, the
+    // hold is not skipped.
+    let released = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    let again = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert!(
+        again
+            .stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held")
+            && again.stdout.contains("is live already"),
+        "{}",
+        again.stdout
+    );
     send(&env, &smtp);
     assert_eq!(
         smtp.accepted_for(WHO).len(),
@@ -838,6 +852,97 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
     assert!(
         !digests.iter().any(|m| m.contains("（115/11/24 資料）")),
         "{digests:#?}"
+    );
+}
+
+/// The review of the session's change (2026-12-06): the usual end of a
+/// rollback is the night imported again, its files corrected. Compared
+/// with the night rolled back to (the held build passed over), that run
+/// took the held digests for the night's own and queued none: the night's
+/// news, true or corrected, went to no one (and N3, compared with the new
+/// build, would never tell it). The held digests are now superseded by
+/// the new build's (their own reference), and never go.
+#[test]
+fn a_night_imported_again_after_its_rollback_tells_its_corrected_news_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.one@example.com";
+    let (n1, n2) = scenario(&[WHO]);
+    let mut corrected = n2.clone();
+    corrected
+        .entries
+        .push((1, 3, "115/11/23", "通知補正".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    // Rolled forward and back again: the held night says so.
+    let forward = etl(&env, &smtp, &["rollback", "20261124"]);
+    assert!(
+        forward
+            .stdout
+            .contains("note: 1 digest(s) of night 20261124 itself are held by an earlier rollback"),
+        "{}",
+        forward.stdout
+    );
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    let again = import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b2"), "20261124"),
+    );
+    assert!(
+        again
+            .stdout
+            .contains("1 digests of the night, held by a rollback, superseded by this run's"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(env.current(), "20261124-2.sqlite", "{}", again.stdout);
+    send(&env, &smtp);
+    let night2: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("（115/11/24 資料）"))
+        .collect();
+    assert_eq!(night2.len(), 1, "{night2:#?}\n{}", again.stdout);
+    assert!(
+        night2[0].contains("言詞辯論") && night2[0].contains("通知補正"),
+        "{}",
+        night2[0]
+    );
+    // Nothing of night 2 waits any more, and night 3 tells only its own.
+    let list = etl(&env, &smtp, &["outbox", "list", "--state", "held"]);
+    assert!(!list.stdout.contains("20261124"), "{}", list.stdout);
+    let mut n3 = corrected.clone();
+    n3.entries.push((1, 4, "115/11/25", "調查證據".into()));
+    import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    send(&env, &smtp);
+    let night3: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("（115/11/25 資料）"))
+        .collect();
+    assert_eq!(night3.len(), 1);
+    assert!(night3[0].contains("調查證據"), "{}", night3[0]);
+    assert!(
+        !night3[0].contains("通知補正"),
+        "told twice:\n{}",
+        night3[0]
     );
 }
 
@@ -4464,6 +4569,30 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
         "{}",
         run.stderr
     );
+}
+
+/// A review of the outbox (2026-12-06): a full mailbox (552 5.2.2) flagged
+/// the address, and every later mail to it was suppressed until a clerk's
+/// new grant; no longer flagged, it must not pass for the relay refusing
+/// everything either (exit 6, "fix what the relay names") on a night
+/// whose only mail went to that mailbox: it fails alone, said as the
+/// recipient's mailbox's refusal.
+#[test]
+fn a_full_mailbox_fails_its_message_and_flags_no_one_nor_the_relay() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["full@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("refused by the recipient's mailbox (failed, no one flagged): 1 ×"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "full@"), "failed");
+    assert!(!flagged(&env, "full@example.com"));
 }
 
 /// The review of the session's change (2026-12-06, its 9): an import that

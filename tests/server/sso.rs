@@ -584,6 +584,24 @@ fn a_sign_in_makes_a_new_session_id_and_ends_the_browsers_old_session() {
     assert_eq!(r.header("x-cpor-sso-refusal"), Some("unknown_account"));
     assert_eq!(c.get("/cases").status, 303, "still signed in");
     assert_eq!(count(&data, "prosecutor_sessions"), 0);
+    // So does a refusal of the identity's claims (a clerk, not a
+    // prosecutor: the review of the change found it left the session).
+    let r = sign_in_from(
+        &mut c,
+        &mut op_browser,
+        "lin_yt-01",
+        "/sso/login?prompt=login",
+    );
+    assert_eq!(r.status, 303, "{}", r.body);
+    let r = sign_in_from(
+        &mut c,
+        &mut op_browser,
+        "clerk.wu",
+        "/sso/login?prompt=login",
+    );
+    assert_eq!(r.header("x-cpor-sso-refusal"), Some("claim_mismatch"));
+    assert_eq!(c.get("/cases").status, 303, "still signed in");
+    assert_eq!(count(&data, "prosecutor_sessions"), 0);
 }
 
 #[test]

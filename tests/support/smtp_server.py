@@ -25,6 +25,8 @@ server serves every test:
                 end: `(#5.7.1)`, the relay's policy
   nouser@…      550 at RCPT without an enhanced code: no such user
   spam@…        554 5.7.1 after DATA: the message refused as spam
+  full@…        552 5.2.2 after DATA: the mailbox is full (for good, as a
+                large provider words it)
   deferKIND@…   451 to every message of that kind (its Message-ID's
                 `<night.KIND.…>`: deferactivation, deferexpiry), the
                 others accepted: a server that keeps refusing one message
@@ -138,6 +140,9 @@ class Handler:
         if local == "spam":
             self.log(rcpt, "554")
             return "554 5.7.1 message refused as spam"
+        if local == "full":
+            self.log(rcpt, "552")
+            return "552 5.2.2 The email account that you tried to reach is over quota"
         m = re.fullmatch(r"dropdata(\d*)", local)
         if m and n <= int(m.group(1) or 1):
             self.log(rcpt, "dropped")

@@ -208,6 +208,11 @@ pub fn run(
     for (what, reasons, state) in [
         ("not delivered", &summary.not_delivered, "retrying"),
         ("refused (no one flagged)", &summary.refused, "failed"),
+        (
+            "refused by the recipient's mailbox (failed, no one flagged)",
+            &summary.undeliverable,
+            "failed",
+        ),
     ] {
         let mut reasons: Vec<(&String, &u64)> = reasons.iter().collect();
         reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
@@ -232,16 +237,21 @@ pub fn run(
     }
     if summary.window_closed {
         say!(
-            "  the send window closed at {} while sending: {} left for its next opening (started no more, \
-             claimed items given back as they were; a reminder then past its day is failed, not sent late)",
+            "  the send window closed at {} while sending: {} left for its next opening (started no more; \
+             {} claimed given back as they were; a reminder then past its day is failed, not sent late)",
             config.mail.window.end.format("%H:%M"),
+            summary.still_due,
             summary.left_for_window
         );
     } else if summary.left_for_window > 0 {
+        let n = summary.left_for_window;
         say!(
-            "  {} reminders given back as they were about to go: their day's send window ended while this \
-             run was sending (the next run fails them as too late)",
-            summary.left_for_window
+            "  {n} {} given back as {} about to go: {} day's send window ended while this run was \
+             sending (the next run fails {} as too late)",
+            if n == 1 { "reminder" } else { "reminders" },
+            if n == 1 { "it was" } else { "they were" },
+            if n == 1 { "its" } else { "their" },
+            if n == 1 { "it" } else { "them" },
         );
     }
     if summary.outdated > 0 {

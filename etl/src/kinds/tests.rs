@@ -217,7 +217,7 @@ fn prosecutor_accounts() {
     // contract): one naming a civil or family case would show it to a
     // prosecutor (a review of the import found it accepted).
     let body = format!(
-        "TPD,刑事,113,訴,1,chen.wm\r\nTPD,刑事,113,訴,1,lin_yt-01\r\nTPD,刑事,113,訴,1,陳檢\r\nTPD,刑事,113,訴,1,{long}\r\nTPD,民事,113,訴,1,chen.wm\r\nTPD,家事,113,家,2,chen.wm\r\n"
+        "TPD,刑事,113,訴,1,chen.wm\r\nTPD,刑事,113,訴,1,lin_yt-01\r\nTPD,刑事,113,訴,1,陳檢\r\nTPD,刑事,113,訴,1,{long}\r\nTPD,民事,113,訴,1,chen.wm\r\nTPD,家事,113,家,2,chen.wm\r\nTPD,少年,113,少,3,chen.wm\r\n"
     );
     check_rejects(
         FileKind::Prosecutor,

@@ -336,11 +336,20 @@ fn compared<R>(
         changes.news.len(),
         changes.expiring.len()
     );
+    let rerun = from.filter(|f| is_rerun(f, to)).map(|_| to.build);
+    // The night imported again after a rollback held its digests.
+    let superseding = (rerun.is_none()
+        && data_dir.join(mail::outbox::OUTBOX_DB).exists()
+        && !Outbox::open(data_dir)?
+            .held_by_rollback(to.date)?
+            .is_empty())
+    .then_some(to.build);
     let night = queue::Night {
         date: to.date,
         first_load: from.is_none(),
         older: from.is_some_and(|f| to.date < f.date),
-        rerun: from.filter(|f| is_rerun(f, to)).map(|_| to.build),
+        rerun,
+        superseding,
     };
     // Earlier grant mail not sent yet that names a case tonight does not
     // grant its address: withheld, and the cases still granted told again

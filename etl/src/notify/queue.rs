@@ -57,6 +57,8 @@ pub struct QueueSummary {
     pub expiry_behind: u64,
     /// Items already in the outbox from an earlier run of this night.
     pub already_queued: u64,
+    /// The night's digests a rollback held, superseded by this run's.
+    pub superseded: u64,
     /// Of `activation` and `approval`: mail of its own to an address the
     /// night's grant mail of other runs reaches, for the grants that mail
     /// does not name ([`Known::not_named`]).
@@ -115,13 +117,19 @@ pub struct Night {
     /// expiry warnings are queued beside the night's earlier ones, under
     /// their own reference ([`Night::reference`]), not taken for them.
     pub rerun: Option<u32>,
+    /// Not a re-run, the night's digests held by a rollback: the build
+    /// that imports it again, compared with what people were last told.
+    /// Its digests supersede the held ones
+    /// (`NightQueue::supersede_held_by_rollback`), under the build's own
+    /// reference, and the held ones are not the night's mail.
+    pub superseding: Option<u32>,
 }
 
 impl Night {
     /// The outbox reference of the night's items (`outbox::NightQueue`):
-    /// empty, or the re-run's build (`build-2`).
+    /// empty, or the re-run's (or superseding) build (`build-2`).
     pub fn reference(&self) -> String {
-        mail::outbox::build_reference(self.rerun)
+        mail::outbox::build_reference(self.rerun.or(self.superseding))
     }
 }
 
@@ -1063,8 +1071,13 @@ fn read_known(
     }
     drop(rows);
     drop(stmt);
+    // Digests held by a rollback are no mail of the night's: superseded.
+    let mut queued = outbox.queued_for(night)?;
+    for (email, reference) in outbox.held_by_rollback(night)? {
+        queued.remove(&(email, Kind::Digest, reference));
+    }
     let mut known = Known {
-        queued: outbox.queued_for(night)?,
+        queued,
         accounts: BTreeMap::new(),
         flagged: store::accounts::flagged_set(accounts)?,
         told_again_only: BTreeSet::new(),
@@ -1204,7 +1217,8 @@ fn write(
         mut summary,
         ..
     } = plan;
-    let (reference, rerun) = (night.reference(), night.rerun);
+    let (reference, rerun, superseding) =
+        (night.reference(), night.rerun, night.superseding.is_some());
     // Tonight's grant mail and expiry warnings, by address and whether a
     // warning: their reference (a grant mail of its own's, beside the
     // night's of other builds) and the cases they name.
@@ -1303,6 +1317,9 @@ fn write(
     let n = jobs.len().max(1) as i64;
     let spread = cfg.spread.num_seconds();
     let tx = outbox.begin_night(night, &reference, now)?;
+    if superseding {
+        summary.superseded = tx.supersede_held_by_rollback(&ids.tonight.name)?;
+    }
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
             let (mut item, state, item_reference) = match rendered {
@@ -1400,6 +1417,7 @@ mod tests {
             first_load: false,
             older: false,
             rerun: None,
+            superseding: None,
         };
         let flood = Flood {
             share: 0.3,
@@ -1634,7 +1652,13 @@ mod tests {
             // A re-run compares with the night's earlier build: never a
             // first load or an older night.
             let rerun = rerun && !first_load && !older;
-            let night = Night { date: day(1), first_load, older, rerun: rerun.then_some(2) };
+            let night = Night {
+                date: day(1),
+                first_load,
+                older,
+                rerun: rerun.then_some(2),
+                superseding: None,
+            };
             // What is queued was queued by the night's first run, or by a
             // re-run of build 2: this very re-run done again, or for any
             // other run (one compared with an earlier night after a

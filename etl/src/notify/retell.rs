@@ -318,6 +318,7 @@ mod tests {
                 first_load: false,
                 older: false,
                 rerun: None,
+                superseding: None,
             };
             let retold = find(&outbox, &to, &night, &mut changes).unwrap();
             assert_eq!(retold.withheld.len(), 1, "told: {told}");

@@ -84,6 +84,10 @@ pub struct Retried {
     pub emptied: Vec<i64>,
 }
 
+/// How a night held by a rollback says so (`held_nights.reason`), the
+/// night rolled back to after it.
+pub const ROLLED_BACK: &str = "rolled back to ";
+
 /// A night after the one a rollback went back to, with digests not yet
 /// sent ([`Outbox::hold_after_rollback`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -179,7 +183,7 @@ fn teller_fate(row: &TellerRow, was: State) -> Fate {
     if row.may_have_gone {
         return Fate::MayHaveGone;
     }
-    if super::packed::unpack(row.id, &row.coding, row.message.clone()).is_err() {
+    if super::packed::unpack_to_send(row.id, &row.coding, row.message.clone()).is_err() {
         return Fate::Unreadable;
     }
     Fate::QueuedAgain
@@ -442,7 +446,7 @@ impl Outbox {
                     "INSERT INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (night) DO UPDATE SET reason = excluded.reason,
                          held_at = excluded.held_at, released_at = NULL",
-                    params![later, format!("rolled back to {night}"), now.to_rfc3339()],
+                    params![later, format!("{ROLLED_BACK}{night}"), now.to_rfc3339()],
                 )?;
                 n as u64
             } else {
@@ -695,6 +699,34 @@ mod tests {
 
     use super::*;
     use crate::outbox::{NewItem, Packed};
+
+    /// The review of the session's change (2026-12-06): mail `retry`
+    /// follows (`told_by`) whose text was deleted after it was sent, and
+    /// which a late report failed, was "queued again in its place" (its
+    /// address's flag cleared): `send` then failed it as unreadable. Such
+    /// mail cannot be sent again, as the item asked for cannot.
+    #[test]
+    fn a_teller_whose_text_was_deleted_is_not_queued_again() {
+        let row = |message: Vec<u8>| TellerRow {
+            id: 9,
+            kind: Kind::Approval.as_str().into(),
+            state: State::Failed.as_str().into(),
+            may_have_gone: false,
+            told_by: None,
+            withheld: false,
+            last_error: Some("5.1.1 a late report".into()),
+            message,
+            coding: "identity".into(),
+        };
+        assert_eq!(
+            teller_fate(&row(Vec::new()), State::Failed),
+            Fate::Unreadable
+        );
+        assert_eq!(
+            teller_fate(&row(b"Subject: x\r\n\r\nx\r\n".to_vec()), State::Failed),
+            Fate::QueuedAgain
+        );
+    }
 
     /// An outbox from before migration 19 keeps what its items' attempts
     /// and last error can say of whether one may have reached a relay,

@@ -68,6 +68,11 @@ pub enum Outcome {
     /// the receiver's policy, the content). Nothing says the address is
     /// bad: never a reason to flag it.
     Rejected(String),
+    /// Do not try again: a 5xx reply that says this message cannot go to
+    /// the recipient's mailbox as it is (full, 5.2.2; too big, 5.2.3; a
+    /// list not expanded, 5.2.4). Neither the address bad (no flag) nor
+    /// the relay refusing (not a reason to call the relay down).
+    Undeliverable(String),
     /// The data was sent but no answer came: it may have been delivered.
     Unknown(String),
 }

@@ -31,7 +31,7 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
-pub use self::admin::{Fate, Listed, Retried, RetryWhich, RolledBack, Shown, Teller};
+pub use self::admin::{Fate, Listed, Retried, RetryWhich, RolledBack, Shown, Teller, ROLLED_BACK};
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item, Outcome, Recorded,
@@ -356,6 +356,27 @@ impl Outbox {
             out.insert((email, parse_kind(id, &kind)?, reference));
         }
         Ok(out)
+    }
+
+    /// The (address, reference) of `night`'s digests held by a rollback
+    /// (`Outbox::hold_after_rollback`): a run that imports the night again
+    /// supersedes them, and does not take them for the night's mail.
+    pub fn held_by_rollback(&self, night: NaiveDate) -> Result<BTreeSet<(String, String)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT i.email, i.ref FROM items i JOIN held_nights h ON h.night = i.night
+             WHERE i.night = ?1 AND i.kind = ?2 AND i.state = ?3
+               AND h.released_at IS NULL AND h.reason LIKE ?4",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                compact(night),
+                Kind::Digest.as_str(),
+                State::Held.as_str(),
+                format!("{ROLLED_BACK}%")
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     /// `night`'s activations, approvals and expiry warnings to the
@@ -870,6 +891,39 @@ impl NightQueue<'_> {
             )?
             .execute(params![email, case_key, last_day, self.night, reference])?;
         Ok(())
+    }
+
+    /// The night, held by a rollback, is imported again: its held digests
+    /// are superseded by this run's (compared with what people were last
+    /// told, under its own reference), and never go; the night is no
+    /// longer held (unless this run holds it again, after: `hold`).
+    /// Returns how many were superseded.
+    pub fn supersede_held_by_rollback(&self, by: &str) -> Result<u64> {
+        let rolled_back = format!("{ROLLED_BACK}%");
+        let n = self.tx.execute(
+            &format!(
+                "UPDATE items SET state = ?2, last_error = ?3
+                 WHERE night = ?1 AND kind = ?4 AND state IN {}
+                   AND EXISTS (SELECT 1 FROM held_nights h WHERE h.night = items.night
+                               AND h.released_at IS NULL AND h.reason LIKE ?5)",
+                state::sql_sources(Event::Superseded)
+            ),
+            params![
+                self.night,
+                target(Event::Superseded).as_str(),
+                format!(
+                    "superseded by the mail of {by}: the night was rolled back and imported again"
+                ),
+                Kind::Digest.as_str(),
+                rolled_back,
+            ],
+        )?;
+        self.tx.execute(
+            "UPDATE held_nights SET released_at = ?2
+             WHERE night = ?1 AND released_at IS NULL AND reason LIKE ?3",
+            params![self.night, self.queued_at, rolled_back],
+        )?;
+        Ok(n as u64)
     }
 
     /// Records that the night's digests are held, and why: a night held

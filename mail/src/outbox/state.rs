@@ -157,6 +157,10 @@ pub enum Event {
     /// none of whose digests had gone: its digest waits, held, for an
     /// administrator's release (`Outbox::hold_after_rollback`).
     Hold,
+    /// The night a rollback held is imported again: the new build's
+    /// mail, compared with what people were last told, takes the held
+    /// digests' place, and they never go (`NightQueue::supersede_held_by_rollback`).
+    Superseded,
     /// An administrator released a held night.
     Release,
     /// An administrator queued the item again.
@@ -167,7 +171,7 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 19] = [
+    pub const ALL: [Event; 20] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
@@ -184,6 +188,7 @@ impl Event {
         Event::Withdrawn,
         Event::WithdrawnUnknown,
         Event::Hold,
+        Event::Superseded,
         Event::Release,
         Event::Retry,
         Event::Bounced,
@@ -229,6 +234,7 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Sending, E::WithdrawnUnknown, S::Unknown),
     (S::Queued, E::Hold, S::Held),
     (S::Retrying, E::Hold, S::Held),
+    (S::Held, E::Superseded, S::Suppressed),
     (S::Held, E::Release, S::Queued),
     (S::Failed, E::Retry, S::Queued),
     (S::Unknown, E::Retry, S::Queued),

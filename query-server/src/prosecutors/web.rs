@@ -118,7 +118,15 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
             }
             Err(e) => refusal(app, req, &e)?,
         },
-        Err(e) => refusal(app, req, &e)?,
+        Err(e) => {
+            // A refusal of the identity the provider vouched for (its
+            // claims): someone else is at this browser, as in
+            // `start_session`.
+            if e.about_the_account() {
+                end_browser_sessions(app, req);
+            }
+            refusal(app, req, &e)?
+        }
     };
     // The flow is over whatever happened: its cookie goes.
     r.header(
@@ -141,20 +149,8 @@ pub fn start_session(
     let snap = app.live.get().ok_or(Failure::Unavailable(None))?;
     if kind == Kind::Browser {
         // First, whatever cpor then makes of the identity the provider
-        // vouched for: someone else is signing in at this browser, and a
-        // refusal page must not leave the last person's session behind it.
-        // (One that cannot be read idles out.)
-        if let Ok(Some(old)) = browser_prosecutor(app, req) {
-            end(app, &old);
-        }
-        if let Ok(Some(old)) = browser_session(app, req) {
-            let ended = app
-                .sessions
-                .end(&app.accounts.lock().expect("accounts"), &old.hash);
-            if let Err(e) = ended {
-                tracing::error!("ending a session at a prosecutor's sign-in: {e}");
-            }
-        }
+        // vouched for.
+        end_browser_sessions(app, req);
     }
     if !snap.knows_prosecutor(&identity.account)? {
         return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
@@ -209,6 +205,24 @@ pub fn start_session(
         }
     );
     Ok(Ok(created))
+}
+
+/// Ends the session this browser had, an applicant's or a prosecutor's:
+/// someone else is signing in at it, and a refusal page must not leave
+/// the last person's session behind it. (One that cannot be read idles
+/// out.)
+fn end_browser_sessions(app: &App, req: &Req) {
+    if let Ok(Some(old)) = browser_prosecutor(app, req) {
+        end(app, &old);
+    }
+    if let Ok(Some(old)) = browser_session(app, req) {
+        let ended = app
+            .sessions
+            .end(&app.accounts.lock().expect("accounts"), &old.hash);
+        if let Err(e) = ended {
+            tracing::error!("ending a session at a prosecutor's sign-in: {e}");
+        }
+    }
 }
 
 /// A path for the Location header: what is not ASCII percent-encoded
