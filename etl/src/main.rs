@@ -238,7 +238,7 @@ enum OutboxCommand {
         #[arg(long)]
         raw: bool,
     },
-    /// Release a night's digests held by the flood guard; exit 4 if it has none held
+    /// Release a night's digests held by the flood guard or a rollback (refused once a later night's mail told a rollback's); exit 4 if it has none held
     #[command(after_help = EXIT_CODES)]
     Release {
         /// The night, YYYYMMDD

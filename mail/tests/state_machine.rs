@@ -990,13 +990,14 @@ impl World {
                     };
                     let waiting = |m: &Model| matches!(m.state, State::Queued | State::Retrying);
                     let n_waiting = digests().filter(|(_, m)| waiting(m)).count() as u64;
+                    let held = digests().filter(|(_, m)| m.state == State::Held).count() as u64;
                     let gone = digests()
                         .filter(|(_, m)| {
                             matches!(m.state, State::Sent | State::Sending | State::Unknown)
                                 || m.may_have_gone
                         })
                         .count() as u64;
-                    if n_waiting == 0 {
+                    if n_waiting + held == 0 {
                         continue;
                     }
                     let ids: Vec<i64> = digests()
@@ -1011,7 +1012,7 @@ impl World {
                     }
                     want.push(outbox::RolledBack {
                         night: later,
-                        held: if gone == 0 { n_waiting } else { 0 },
+                        held: if gone == 0 { n_waiting + held } else { 0 },
                         not_held: if gone == 0 { 0 } else { n_waiting },
                         gone,
                     });

@@ -837,6 +837,15 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
         &n3.write(&env.dir.path().join("c"), "20261125"),
     );
     assert!(!run.stdout.contains("compared with"), "{}", run.stdout);
+    // Night 3 told night 2's news: released now, the held digest would tell
+    // it twice (the second review).
+    let late = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert_ne!(late.code, 0, "{}{}", late.stdout, late.stderr);
+    assert!(
+        late.stderr.contains("night 20261125's mail, queued since"),
+        "{}",
+        late.stderr
+    );
     send(&env, &smtp);
     let digests: Vec<String> = smtp
         .accepted_for(WHO)
@@ -885,17 +894,23 @@ fn a_night_imported_again_after_its_rollback_tells_its_corrected_news_once() {
     );
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
-    // Rolled forward and back again: the held night says so.
+    // Rolled forward (the rollback undone: its digests released) and back
+    // again (held again).
     let forward = etl(&env, &smtp, &["rollback", "20261124"]);
     assert!(
         forward
             .stdout
-            .contains("note: 1 digest(s) of night 20261124 itself are held by an earlier rollback"),
+            .contains("note: 1 digest(s) of night 20261124, held by the rollback this one undoes, are released"),
         "{}",
         forward.stdout
     );
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
-    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(
+        back.stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held"),
+        "{}",
+        back.stdout
+    );
     let again = import(
         &env,
         &smtp,
@@ -909,6 +924,25 @@ fn a_night_imported_again_after_its_rollback_tells_its_corrected_news_once() {
         again.stdout
     );
     assert_eq!(env.current(), "20261124-2.sqlite", "{}", again.stdout);
+    // The corrected build proves wrong too: rolled back and imported a
+    // third time (the second review: the first build's superseded digest
+    // was then taken for the night's mail, and the news went to no one).
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert!(
+        back.stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held"),
+        "{}",
+        back.stdout
+    );
+    corrected
+        .entries
+        .push((1, 4, "115/11/23", "裁定停止訴訟".into()));
+    let again = import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b3"), "20261124"),
+    );
+    assert_eq!(env.current(), "20261124-3.sqlite", "{}", again.stdout);
     send(&env, &smtp);
     let night2: Vec<String> = smtp
         .accepted_for(WHO)
@@ -917,7 +951,9 @@ fn a_night_imported_again_after_its_rollback_tells_its_corrected_news_once() {
         .collect();
     assert_eq!(night2.len(), 1, "{night2:#?}\n{}", again.stdout);
     assert!(
-        night2[0].contains("言詞辯論") && night2[0].contains("通知補正"),
+        night2[0].contains("言詞辯論")
+            && night2[0].contains("通知補正")
+            && night2[0].contains("裁定停止訴訟"),
         "{}",
         night2[0]
     );

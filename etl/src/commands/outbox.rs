@@ -230,6 +230,20 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
         Action::Release { night } => {
+            // Not while an import queues a night: one compared with the
+            // night rolled back to would tell the held news as well.
+            let store = Store::new(&config.data_dir);
+            let Some(_lock) = crate::commands::take(store.lock())? else {
+                return Ok(crate::import::exit::LOCKED);
+            };
+            if let Some(later) = outbox.told_since_held(&night)? {
+                eprintln!(
+                    "cpor-etl: night {night}'s digests were held by a rollback, and night {later}'s mail, \
+                     queued since, compared with the night rolled back to, told what of their news is \
+                     still true: released, they would tell it twice; nothing released (they never go)"
+                );
+                return Ok(crate::import::exit::ERROR);
+            }
             let n = outbox.release(&night, chrono::Utc::now())?;
             if n == 0 {
                 eprintln!(

@@ -90,20 +90,39 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
             return false;
         }
     };
-    // Rolled forward to a night an earlier rollback held: its digests wait
-    // still (not released here: a night imported since may have told its
-    // news).
-    let held_here = mail::outbox::Outbox::open(&store.root)
-        .and_then(|o| o.held_by_rollback(to.date))
-        .map(|h| h.len())
-        .unwrap_or(0);
-    if held_here > 0 {
-        say!(
-            "note: {held_here} digest(s) of night {night} itself are held by an earlier rollback: \
-             `cpor-etl outbox release {night}` sends them (before the next import only), or import \
-             the night again and its mail supersedes them"
-        );
+    // Rolled forward to a night an earlier rollback held: undone, its
+    // digests go, unless a night's mail queued since told their news.
+    let night_held = mail::outbox::Outbox::open(&store.root).and_then(|o| {
+        Ok((
+            o.held_by_rollback(to.date)?.len(),
+            o.told_since_held(&night)?,
+        ))
+    });
+    match night_held {
+        Ok((0, _)) | Err(_) => {}
+        Ok((_, Some(later))) => say!(
+            "note: the digests of night {night} itself, held by an earlier rollback, stay held: \
+             night {later}'s mail, queued since, told what of their news is still true"
+        ),
+        Ok((_, None)) => {
+            match mail::outbox::Outbox::open(&store.root)
+                .and_then(|mut o| o.release(&night, chrono::Utc::now()))
+            {
+                Ok(n) => say!(
+                    "note: {n} digest(s) of night {night}, held by the rollback this one undoes, are \
+                     released: `cpor-etl send` delivers them"
+                ),
+                Err(e) => eprintln!(
+                    "cpor-etl: the digests of night {night}, held by an earlier rollback, could not be \
+                     released ({e}): `cpor-etl outbox release {night}`"
+                ),
+            }
+        }
     }
+    // What the next night's mail is compared with, now (`notify::mail_base`).
+    let base = crate::notify::mail_base(store, Some(to), chrono::NaiveDate::MAX)
+        .ok()
+        .flatten();
     for r in rolled {
         let later = &r.night;
         if r.held > 0 {
@@ -111,12 +130,23 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
                 1 => (1, "", "is"),
                 n => (n, "s", "are"),
             };
+            // (compared with a night after it, whose mail went: its news
+            // is told only if released)
+            let told_next = base
+                .as_ref()
+                .is_none_or(|b| compact(b.date).as_str() < later.as_str());
+            let then = if told_next {
+                "the next night's mail tells what of it is still true (imported again, the night's \
+                 new build supersedes them); `cpor-etl outbox release {later}` sends them as they \
+                 are, before the next import only (after it, their news would be told twice)"
+            } else {
+                "the next night's mail is compared with a later night's, so their news is told only \
+                 if released: `cpor-etl outbox release {later}`"
+            };
             say!(
                 "note: {n} digest{s} of night {later}, not sent yet, {is} held: the news came from a \
-                 snapshot no longer live. The next night's mail is compared with {} and tells what of it \
-                 is still true; `cpor-etl outbox release {later}` sends them as they are (before the next \
-                 import only: after it, their news would be told twice)",
-                to.name()
+                 snapshot no longer live; {}",
+                then.replace("{later}", later)
             );
         } else {
             say!(

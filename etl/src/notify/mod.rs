@@ -340,9 +340,7 @@ fn compared<R>(
     // The night imported again after a rollback held its digests.
     let superseding = (rerun.is_none()
         && data_dir.join(mail::outbox::OUTBOX_DB).exists()
-        && !Outbox::open(data_dir)?
-            .held_by_rollback(to.date)?
-            .is_empty())
+        && !Outbox::open(data_dir)?.untold_digests(to.date)?.is_empty())
     .then_some(to.build);
     let night = queue::Night {
         date: to.date,

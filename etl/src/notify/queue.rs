@@ -1071,9 +1071,10 @@ fn read_known(
     }
     drop(rows);
     drop(stmt);
-    // Digests held by a rollback are no mail of the night's: superseded.
+    // Digests held by a rollback, or superseded after one, are no mail of
+    // the night's.
     let mut queued = outbox.queued_for(night)?;
-    for (email, reference) in outbox.held_by_rollback(night)? {
+    for (email, reference) in outbox.untold_digests(night)? {
         queued.remove(&(email, Kind::Digest, reference));
     }
     let mut known = Known {

@@ -88,6 +88,10 @@ pub struct Retried {
 /// night rolled back to after it.
 pub const ROLLED_BACK: &str = "rolled back to ";
 
+/// How a digest superseded by a build imported after a rollback says so
+/// (`items.last_error`), the snapshot whose mail superseded it after.
+pub const SUPERSEDED: &str = "superseded by the mail of ";
+
 /// A night after the one a rollback went back to, with digests not yet
 /// sent ([`Outbox::hold_after_rollback`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -413,25 +417,30 @@ impl Outbox {
     ) -> Result<Vec<RolledBack>> {
         let tx = self.conn.transaction()?;
         let digest = Kind::Digest.as_str();
-        let found: Vec<(String, u64, u64)> = {
+        let found: Vec<(String, u64, u64, u64)> = {
             let mut stmt = tx.prepare(&format!(
                 "SELECT night,
                      sum(state IN {}),
-                     sum(state IN ('{}', '{}', '{}') OR may_have_gone)
+                     sum(state IN ('{}', '{}', '{}') OR may_have_gone),
+                     sum(state = '{}')
                  FROM items WHERE kind = ?1 AND night > ?2 GROUP BY night ORDER BY night",
                 sql_sources(Event::Hold),
                 State::Sent.as_str(),
                 State::Sending.as_str(),
                 State::Unknown.as_str(),
+                State::Held.as_str(),
             ))?;
             let rows = stmt.query_map(params![digest, night], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })?;
             rows.collect::<std::result::Result<_, _>>()?
         };
         let mut out = Vec::new();
-        for (later, waiting, gone) in found {
-            if waiting == 0 {
+        // (digests the flood guard held count as waiting: the night is
+        // then held by the rollback, so that importing it again supersedes
+        // them too)
+        for (later, waiting, gone, held_already) in found {
+            if waiting + held_already == 0 {
                 continue;
             }
             let held = if gone == 0 {
@@ -448,7 +457,7 @@ impl Outbox {
                          held_at = excluded.held_at, released_at = NULL",
                     params![later, format!("{ROLLED_BACK}{night}"), now.to_rfc3339()],
                 )?;
-                n as u64
+                n as u64 + held_already
             } else {
                 0
             };
@@ -461,6 +470,24 @@ impl Outbox {
         }
         tx.commit()?;
         Ok(out)
+    }
+
+    /// Of a night a rollback held: the first later night whose mail was
+    /// queued since it was held. That mail, compared with the night rolled
+    /// back to, told what of the held news is still true: released, the
+    /// held digests would tell it twice.
+    pub fn told_since_held(&self, night: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
+                 WHERE h.night = ?1 AND h.released_at IS NULL AND h.reason LIKE ?2
+                   AND t.night > h.night AND t.sha256 <> '' AND t.queued_at >= h.held_at",
+                params![night, format!("{ROLLED_BACK}%")],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
     }
 
     /// Releases a night's held digests: they are queued. Returns how many.

@@ -31,7 +31,9 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use schemas::date::compact;
 
-pub use self::admin::{Fate, Listed, Retried, RetryWhich, RolledBack, Shown, Teller, ROLLED_BACK};
+pub use self::admin::{
+    Fate, Listed, Retried, RetryWhich, RolledBack, Shown, Teller, ROLLED_BACK, SUPERSEDED,
+};
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
     behind_for, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item, Outcome, Recorded,
@@ -359,20 +361,45 @@ impl Outbox {
     }
 
     /// The (address, reference) of `night`'s digests held by a rollback
-    /// (`Outbox::hold_after_rollback`): a run that imports the night again
-    /// supersedes them, and does not take them for the night's mail.
+    /// (`Outbox::hold_after_rollback`).
     pub fn held_by_rollback(&self, night: NaiveDate) -> Result<BTreeSet<(String, String)>> {
-        let mut stmt = self.conn.prepare(
-            "SELECT i.email, i.ref FROM items i JOIN held_nights h ON h.night = i.night
-             WHERE i.night = ?1 AND i.kind = ?2 AND i.state = ?3
-               AND h.released_at IS NULL AND h.reason LIKE ?4",
-        )?;
+        self.digests_where(
+            night,
+            "i.state = ?3 AND EXISTS (SELECT 1 FROM held_nights h WHERE h.night = i.night
+                 AND h.released_at IS NULL AND h.reason LIKE ?4)",
+            (State::Held, format!("{ROLLED_BACK}%")),
+        )
+    }
+
+    /// The (address, reference) of `night`'s digests that told nothing and
+    /// never will: held by a rollback, or superseded by a build imported
+    /// after one. A run that imports the night again does not take them for
+    /// the night's mail (and queues under a reference of its own).
+    pub fn untold_digests(&self, night: NaiveDate) -> Result<BTreeSet<(String, String)>> {
+        let mut all = self.held_by_rollback(night)?;
+        all.extend(self.digests_where(
+            night,
+            "i.state = ?3 AND i.last_error LIKE ?4",
+            (State::Suppressed, format!("{SUPERSEDED}%")),
+        )?);
+        Ok(all)
+    }
+
+    fn digests_where(
+        &self,
+        night: NaiveDate,
+        condition: &str,
+        (state, pattern): (State, String),
+    ) -> Result<BTreeSet<(String, String)>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT i.email, i.ref FROM items i WHERE i.night = ?1 AND i.kind = ?2 AND {condition}"
+        ))?;
         let rows = stmt.query_map(
             params![
                 compact(night),
                 Kind::Digest.as_str(),
-                State::Held.as_str(),
-                format!("{ROLLED_BACK}%")
+                state.as_str(),
+                pattern
             ],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
@@ -911,9 +938,7 @@ impl NightQueue<'_> {
             params![
                 self.night,
                 target(Event::Superseded).as_str(),
-                format!(
-                    "superseded by the mail of {by}: the night was rolled back and imported again"
-                ),
+                format!("{SUPERSEDED}{by}: the night was rolled back and imported again"),
                 Kind::Digest.as_str(),
                 rolled_back,
             ],
@@ -922,6 +947,14 @@ impl NightQueue<'_> {
             "UPDATE held_nights SET released_at = ?2
              WHERE night = ?1 AND released_at IS NULL AND reason LIKE ?3",
             params![self.night, self.queued_at, rolled_back],
+        )?;
+        // The night's earlier builds' files were never told (their digests
+        // never went): no later night is compared with them as told, and
+        // the chain of told calendar files does not pass through them. This
+        // run's own row is written after (`told`).
+        self.tx.execute(
+            "UPDATE told_snapshots SET sha256 = '' WHERE night = ?1",
+            [&self.night],
         )?;
         Ok(n as u64)
     }
