@@ -307,28 +307,13 @@ impl Smtp {
     }
 }
 
-/// Whether a 5xx reply to RCPT or to the message says the recipient's
-/// address or mailbox is bad ([`crate::bounce::says_the_address_is_bad`],
-/// the same rule as for a delivery report's).
-fn about_the_recipient(e: &lettre::transport::smtp::Error) -> bool {
-    let (enhanced, reply) = reply_of(e);
-    let code = e.status().and_then(|c| c.to_string().parse().ok());
-    crate::bounce::says_the_address_is_bad(enhanced.as_deref(), code, &reply)
-}
-
-/// Whether a refusal says this message cannot go to the recipient's
-/// mailbox as it is ([`crate::bounce::about_the_mailbox`]).
-fn about_the_mailbox(e: &lettre::transport::smtp::Error) -> bool {
-    crate::bounce::about_the_mailbox(reply_of(e).0.as_deref())
-}
-
-/// A refusal's enhanced code (its first word) and its reply's text: lettre
-/// writes "permanent error (550): <the reply's text>".
-fn reply_of(e: &lettre::transport::smtp::Error) -> (Option<String>, String) {
-    let text = e.to_string();
-    let reply = text.split_once("): ").map_or("", |(_, r)| r).to_string();
-    let enhanced = reply.split_whitespace().next().map(str::to_string);
-    (enhanced, reply)
+/// A refusal's enhanced code (its first word) and its reply's text, from
+/// what lettre writes: "permanent error (550): <the reply's text>". What a
+/// 5xx says of the recipient is read from them by the rules delivery
+/// reports are read by (`crate::bounce`).
+fn reply_of(text: &str) -> (Option<&str>, &str) {
+    let reply = text.split_once("): ").map_or("", |(_, r)| r);
+    (reply.split_whitespace().next(), reply)
 }
 
 /// A message body with SMTP transparency applied and the terminator, sent
@@ -389,12 +374,17 @@ impl Transport for Smtp {
                     Failure::Sender(e) => return Some(Outcome::Transient(e.to_string())),
                 };
                 let what = e.to_string();
-                if e.is_permanent() && about_the_recipient(&e) {
-                    Outcome::Permanent(what)
-                } else if e.is_permanent() && about_the_mailbox(&e) {
-                    Outcome::Undeliverable(what)
-                } else if e.is_permanent() {
-                    Outcome::Rejected(what)
+                if e.is_permanent() {
+                    // (the reply read once, for both questions)
+                    let (enhanced, reply) = reply_of(&what);
+                    let code = e.status().and_then(|c| c.to_string().parse().ok());
+                    if crate::bounce::says_the_address_is_bad(enhanced, code, reply) {
+                        Outcome::Permanent(what)
+                    } else if crate::bounce::about_the_mailbox(enhanced) {
+                        Outcome::Undeliverable(what)
+                    } else {
+                        Outcome::Rejected(what)
+                    }
                 } else if in_data
                     && (e.is_timeout() || e.is_client() || e.to_string().contains("timed out"))
                 {
@@ -1077,6 +1067,7 @@ fn send_scope(
     let end = run.now();
     let mut summary = run.summary.into_inner().expect("summary");
     let outbox = run.outbox.into_inner().expect("outbox");
+    summary.window_closed = run.closed.into_inner();
     if summary.window_closed {
         // All that waits for the next window, claimed or not.
         summary.still_due = outbox.due(scope, end, now_flag)?.len() as u64;
@@ -1130,7 +1121,6 @@ impl Run<'_> {
         let closed = self.window.is_some_and(|w| !w.is_open_at(now));
         if closed {
             self.closed.store(true, Ordering::SeqCst);
-            lock(&self.summary).window_closed = true;
         }
         closed
     }

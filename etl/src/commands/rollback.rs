@@ -76,11 +76,12 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
         return true;
     }
     let night = compact(to.date);
-    let held = mail::outbox::Outbox::open(&store.root)
-        .map_err(anyhow::Error::from)
-        .and_then(|mut o| Ok(o.hold_after_rollback(&night, chrono::Utc::now())?));
-    let rolled = match held {
-        Ok(rolled) => rolled,
+    let held = mail::outbox::Outbox::open(&store.root).and_then(|mut outbox| {
+        let rolled = outbox.hold_after_rollback(&night, chrono::Utc::now())?;
+        Ok((outbox, rolled))
+    });
+    let (mut outbox, rolled) = match held {
+        Ok(held) => held,
         Err(e) => {
             eprintln!(
                 "cpor-etl: the digests of the nights after {night} could not be held ({e}): those not \
@@ -92,32 +93,25 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
     };
     // Rolled forward to a night an earlier rollback held: undone, its
     // digests go, unless a night's mail queued since told their news.
-    let night_held = mail::outbox::Outbox::open(&store.root).and_then(|o| {
-        Ok((
-            o.held_by_rollback(to.date)?.len(),
-            o.told_since_held(&night)?,
-        ))
-    });
+    let night_held = outbox
+        .held_by_rollback(to.date)
+        .and_then(|held| Ok((held.len(), outbox.told_since_held(&night)?)));
     match night_held {
         Ok((0, _)) | Err(_) => {}
         Ok((_, Some(later))) => say!(
             "note: the digests of night {night} itself, held by an earlier rollback, stay held: \
              night {later}'s mail, queued since, told what of their news is still true"
         ),
-        Ok((_, None)) => {
-            match mail::outbox::Outbox::open(&store.root)
-                .and_then(|mut o| o.release(&night, chrono::Utc::now()))
-            {
-                Ok(n) => say!(
-                    "note: {n} digest(s) of night {night}, held by the rollback this one undoes, are \
-                     released: `cpor-etl send` delivers them"
-                ),
-                Err(e) => eprintln!(
-                    "cpor-etl: the digests of night {night}, held by an earlier rollback, could not be \
-                     released ({e}): `cpor-etl outbox release {night}`"
-                ),
-            }
-        }
+        Ok((_, None)) => match outbox.release(&night, chrono::Utc::now()) {
+            Ok(n) => say!(
+                "note: {n} digest(s) of night {night}, held by the rollback this one undoes, are \
+                 released: `cpor-etl send` delivers them"
+            ),
+            Err(e) => eprintln!(
+                "cpor-etl: the digests of night {night}, held by an earlier rollback, could not be \
+                 released ({e}): `cpor-etl outbox release {night}`"
+            ),
+        },
     }
     // What the next night's mail is compared with, now (`notify::mail_base`).
     let base = crate::notify::mail_base(store, Some(to), chrono::NaiveDate::MAX)
