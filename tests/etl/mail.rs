@@ -864,6 +864,61 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
     );
 }
 
+/// A rollback killed as it points `CURRENT` back (a SIGKILL, the machine
+/// going down) has held the rolled-back night's digests already: the
+/// hold comes first. Before, it came after, and a rollback killed between
+/// the two left the night's news of a snapshot no longer live to go out
+/// at the send window, the very mail the rollback is about.
+#[test]
+fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    const WHO: &str = "follows.one@example.com";
+    let (n1, n2) = scenario(&[WHO]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let before = smtp.accepted_for(WHO).len();
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    let point = "rollback-after-current";
+    let mut cmd = env.command();
+    cmd.env("CPOR_PAUSE_AT", point)
+        .args(["rollback", "20261123"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    until_paused(&mut child, point);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let live = fs::read_to_string(env.data().join("CURRENT")).unwrap();
+    assert!(live.contains("20261123"), "CURRENT names {live}");
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(WHO).len(),
+        before,
+        "night 2's digest went after its rollback was killed"
+    );
+    // Run again, the rollback finds the night live, holds what it held,
+    // and says so.
+    let again = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+    assert!(
+        again
+            .stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held")
+            && again.stdout.contains("is live already"),
+        "{}",
+        again.stdout
+    );
+}
+
 /// The review of the session's change (2026-12-06): the usual end of a
 /// rollback is the night imported again, its files corrected. Compared
 /// with the night rolled back to (the held build passed over), that run

@@ -25,10 +25,14 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
     Snapshot::open(&target)?;
     let live = store.live()?;
+    // The later nights' digests are held before `CURRENT` moves: a
+    // rollback killed between the two leaves them held, never sent with
+    // the news of a snapshot no longer live (run again, it finishes).
+    let held = hold_later_digests(store, &target);
     if live.as_ref().is_some_and(|l| l.path == target.path) {
-        // (what a rollback whose hold failed asks to run again: it holds
-        // them now)
-        if !hold_later_digests(store, &target) {
+        // (what a rollback whose hold failed, or that was stopped, asks to
+        // run again: it holds them now)
+        if !after_hold(store, &target, held) {
             return Ok(exit::ERROR);
         }
         say!("{} is live already; nothing changed", target.name());
@@ -38,13 +42,30 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     if let Some(live) = &live {
         keep_calendars_above(store, live, &target);
     }
-    store.point_current(&target)?;
+    if let Err(e) = store.point_current(&target) {
+        if let Ok(Some(held)) = &held {
+            let n: u64 = held.rolled.iter().map(|r| r.held).sum();
+            if n > 0 {
+                eprintln!(
+                    "cpor-etl: {n} digest(s) of the nights after {} are held, and {} is still live: \
+                     run `cpor-etl rollback {}` again, or release them (`cpor-etl outbox release \
+                     <night>`) to keep {}",
+                    compact(target.date),
+                    before.as_deref().unwrap_or("nothing"),
+                    compact(target.date),
+                    before.as_deref().unwrap_or("it"),
+                );
+            }
+        }
+        return Err(e.into());
+    }
+    store::failpoint::pause("rollback-after-current");
     say!(
         "CURRENT now names {} (was {})",
         target.name(),
         before.as_deref().unwrap_or("nothing")
     );
-    if !hold_later_digests(store, &target) {
+    if !after_hold(store, &target, held) {
         return Ok(exit::ERROR);
     }
     // What the next night's mail is compared with (`notify::mail_base`).
@@ -67,21 +88,33 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     Ok(0)
 }
 
+/// What [`hold_later_digests`] did: the outbox it opened, and what it
+/// held of each later night.
+struct Held {
+    outbox: mail::outbox::Outbox,
+    rolled: Vec<mail::outbox::RolledBack>,
+}
+
 /// Holds the unsent digests of the nights after `to`'s
 /// (`Outbox::hold_after_rollback`): their news came from a snapshot no
-/// longer live, which the rollback may be about. Says what it did; false
-/// if it could not (they would go at the send window).
-fn hold_later_digests(store: &Store, to: &SnapshotFile) -> bool {
+/// longer live, which the rollback is about. `None` without an outbox.
+fn hold_later_digests(store: &Store, to: &SnapshotFile) -> anyhow::Result<Option<Held>> {
     if !store.root.join(mail::outbox::OUTBOX_DB).exists() {
-        return true;
+        return Ok(None);
     }
+    let mut outbox = mail::outbox::Outbox::open(&store.root)?;
+    let rolled = outbox.hold_after_rollback(&compact(to.date), chrono::Utc::now())?;
+    Ok(Some(Held { outbox, rolled }))
+}
+
+/// Once `to` is live: says what the hold did, and releases `to`'s own
+/// digests an earlier rollback held (this one undoes it). False if the
+/// hold failed (the digests would go at the send window).
+fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held>>) -> bool {
     let night = compact(to.date);
-    let held = mail::outbox::Outbox::open(&store.root).and_then(|mut outbox| {
-        let rolled = outbox.hold_after_rollback(&night, chrono::Utc::now())?;
-        Ok((outbox, rolled))
-    });
-    let (mut outbox, rolled) = match held {
-        Ok(held) => held,
+    let Held { mut outbox, rolled } = match held {
+        Ok(None) => return true,
+        Ok(Some(held)) => held,
         Err(e) => {
             eprintln!(
                 "cpor-etl: the digests of the nights after {night} could not be held ({e}): those not \
