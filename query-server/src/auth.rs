@@ -29,7 +29,7 @@ use crate::app::App;
 use crate::captcha::{Binding, Unrecorded};
 use crate::password::{self, Lane, NotRun, Verdict, BUSY_WAIT};
 use crate::sessions::{CreateError, Kind, Session};
-use crate::throttle::{now_ms, Refused};
+use crate::throttle::{self, now_ms, Refused};
 use store::accounts::{self, normalise_email, Account, Purpose};
 
 pub enum Login {
@@ -391,8 +391,12 @@ fn spend_link(
             accounts::spend_tokens(&tx, account.id, Purpose::Reset, now)?;
         }
         if purpose == Purpose::Reset {
-            // In the same commit: a reset ends every session, or nothing.
+            // In the same commit: a reset ends every session, or nothing,
+            // and the calendar feed, a secret like a session (whoever got
+            // into the account may have made it: the reset is how its
+            // owner takes the account back).
             app.sessions.end_all_of(&tx, account.id, None)?;
+            store::hearings::revoke_feed(&tx, store::hearings::Holder::Applicant(account.id))?;
         }
         tx.commit()
     })();
@@ -435,6 +439,25 @@ pub enum Change {
     /// The accounts database could not be read or written: the password
     /// did not change.
     Unavailable,
+    /// A reset link mailed to the address is still good (until then): the
+    /// owner's way back outranks a change, which would void it.
+    LinkPending(chrono::DateTime<Utc>),
+    /// The account's password changed [`throttle::CHANGES_PER_HOUR`]
+    /// times this hour: seconds to wait.
+    TooMany(u64),
+    /// The session ended while the change was checked (a reset, a sign-out
+    /// elsewhere): nothing changed.
+    SignedOut,
+}
+
+/// What the change's transaction found.
+enum Wrote {
+    Done,
+    /// The password checked is no longer the account's.
+    Moved,
+    SignedOut,
+    LinkPending(chrono::DateTime<Utc>),
+    TooMany(u64),
 }
 
 /// What the hashing thread decided about a password change.
@@ -521,11 +544,34 @@ pub async fn change_password(
             };
         }
     };
+    // (a crash test stops here, between the check and the write)
+    let _ = tokio::task::spawn_blocking(|| store::failpoint::pause("change-before-commit")).await;
+    let checked = account.password_hash.clone();
     step(app, Lane::Known, move |app| {
         let mut conn = app.accounts.lock().expect("accounts");
         let now = Utc::now();
-        let done = (|| -> rusqlite::Result<()> {
+        let done = (|| -> rusqlite::Result<Wrote> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            // What was checked must still hold at the write: the password
+            // the session typed is still the account's (a reset or another
+            // change committed meanwhile would be undone), and the session
+            // still lives (a reset or a sign-out ended it).
+            if accounts::by_id(&tx, id)?.and_then(|a| a.password_hash) != checked {
+                return Ok(Wrote::Moved);
+            }
+            if !app.sessions.lives(&tx, &keep)? {
+                return Ok(Wrote::SignedOut);
+            }
+            // A reset link mailed to the address is the owner's way back:
+            // a change would void it, so it waits for the link to be used
+            // or to expire (whoever knew the password voided every link
+            // the owner asked for by changing it again and again).
+            if let Some(until) = accounts::pending_reset(&tx, id, now)? {
+                return Ok(Wrote::LinkPending(until));
+            }
+            if let Err(wait) = throttle::count_change(&tx, &account.email, now_ms())? {
+                return Ok(Wrote::TooMany(wait));
+            }
             accounts::set_password(&tx, id, &hash, now)?;
             // A link mailed before the change would undo it: whoever
             // changes the password (the owner, having noticed) voids them.
@@ -534,14 +580,19 @@ pub async fn change_password(
             // In the same commit: a password changed whose other sessions
             // live on is not the change its owner asked for.
             app.sessions.end_all_of(&tx, id, Some(&keep))?;
-            tx.commit()
+            tx.commit()?;
+            Ok(Wrote::Done)
         })();
         drop(conn);
         match done {
-            Ok(_) => {
+            Ok(Wrote::Done) => {
                 mail_changed(app, &account.email);
                 Change::Done(device_cookie(app, &account.email, &hash))
             }
+            Ok(Wrote::Moved) => Change::WrongCurrent,
+            Ok(Wrote::SignedOut) => Change::SignedOut,
+            Ok(Wrote::LinkPending(until)) => Change::LinkPending(until),
+            Ok(Wrote::TooMany(wait)) => Change::TooMany(wait),
             Err(e) => {
                 tracing::error!("changing a password: {e}");
                 Change::Unavailable

@@ -362,6 +362,16 @@ impl Sessions {
         Ok(())
     }
 
+    /// Whether the session with this hash is in the database (read in a
+    /// transaction that writes on what it finds).
+    pub fn lives(&self, conn: &Connection, h: &[u8; 32]) -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM sessions WHERE hash = ?1)",
+            [&h[..]],
+            |r| r.get(0),
+        )
+    }
+
     /// Ends every session of an account but `keep` (after a password
     /// change, the session that changed it stays).
     pub fn end_all_of(

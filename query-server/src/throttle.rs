@@ -112,6 +112,28 @@ fn wait_until(t_ms: i64, now: i64) -> u64 {
     (((t_ms - now).max(0) as u64).div_ceil(1000)).max(1)
 }
 
+/// Password changes an account may make an hour through a signed-in
+/// session (a reset through a mailed link is never limited by them).
+pub const CHANGES_PER_HOUR: usize = 3;
+
+/// Within the transaction that changes `account`'s password: counts the
+/// change, committed with it, or the seconds to wait when the account has
+/// had its [`CHANGES_PER_HOUR`] (whoever knew the password changed it many
+/// times a second, mailing a notice each time).
+pub fn count_change(
+    conn: &rusqlite::Connection,
+    account: &str,
+    now: i64,
+) -> rusqlite::Result<Result<(), u64>> {
+    let key = address(account);
+    let q = shared::recent(conn, Scope::PasswordChange, &key, now, CHANGES_PER_HOUR)?;
+    if q.len() >= CHANGES_PER_HOUR {
+        return Ok(Err(wait_until(q[0] + HOUR_MS, now)));
+    }
+    shared::add(conn, Scope::PasswordChange, &key, now, CHANGES_PER_HOUR)?;
+    Ok(Ok(()))
+}
+
 impl Throttle {
     /// Counters in the accounts database behind `conn` (its own
     /// connection: commits here need no fsync, a lost counter after a power

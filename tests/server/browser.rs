@@ -193,7 +193,7 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     });
     assert_eq!(
         b.text(&b.find("p.notice")),
-        "密碼已變更，其他裝置上的登入都已登出。",
+        query_server::pages::notice("changed").unwrap(),
         "{}",
         b.source()
     );

@@ -148,6 +148,49 @@ fn feed_path(page: &str) -> String {
     url.trim_start_matches("http://localhost:8080").to_string()
 }
 
+/// The accounts review (2026-12-06, its 1): a feed URL made by whoever
+/// got into the account (a stolen password, a shared computer) kept
+/// working after the owner reset the password, though the reset said every
+/// other sign-in was ended: case titles, courtrooms and dates went on to
+/// whoever held the URL. A reset ends the feed too (the reset is how an
+/// owner takes the account back), and the login page says so.
+#[test]
+fn a_password_reset_ends_the_calendar_feed() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let csrf = c.csrf();
+    let path = feed_path(&make_feed(&mut c, &csrf).body);
+    assert_eq!(Client::new(&server).get(&path).status, 200);
+    let mut owner = Client::new(&server);
+    let r = crate::util::reset_password(&mut owner, &data, LAWYER, "a brand new passphrase");
+    assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+    let notice = owner.get("/login?m=reset");
+    assert!(notice.body.contains("行事曆訂閱網址"), "{}", notice.body);
+    let after = Client::new(&server).get(&path);
+    assert_eq!(after.status, 404, "the feed outlived the reset");
+    // A password changed by its owner, signed in, keeps the feed (a
+    // lawyer's hundreds of hearings in a calendar), and the page says how
+    // to end it.
+    let mut c = Client::new(&server);
+    assert_eq!(
+        c.login(LAWYER, "a brand new passphrase").header("location"),
+        Some("/cases")
+    );
+    let csrf = c.csrf();
+    let path = feed_path(&make_feed(&mut c, &csrf).body);
+    let r = c.change_password(&csrf, "a brand new passphrase", "another new passphrase");
+    assert_eq!(
+        r.header("location"),
+        Some("/account?m=changed"),
+        "{}",
+        r.body
+    );
+    let page = c.get("/account?m=changed");
+    assert!(page.body.contains("行事曆訂閱網址"), "{}", page.body);
+    assert_eq!(Client::new(&server).get(&path).status, 200);
+}
+
 #[test]
 fn the_feed_lists_every_hearing_and_is_revocable_and_renewable_and_hashed() {
     let data = Data::sample();

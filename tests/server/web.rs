@@ -1305,6 +1305,116 @@ fn a_login_with_the_old_password_makes_no_session_once_a_reset_commits_during_it
     );
 }
 
+/// The accounts review (2026-12-06, its 2): a password change checked the
+/// current password against the hash it had read, then wrote the new one
+/// without looking again. Whoever knew the password, changing it as the
+/// owner reset it, undid the reset: both said done, the intruder's
+/// password stood and the owner's did not. The change is written only if
+/// the password checked is still the account's and its session still
+/// lives, in the same transaction.
+#[test]
+fn a_password_change_checked_while_a_reset_commits_changes_nothing() {
+    let data = Data::sample();
+    let resume = data.path().join("resume-change");
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_PAUSE_AT", "change-before-commit"),
+            ("CPOR_PAUSE_RESUME", resume.to_str().unwrap()),
+        ],
+    );
+    let mut intruder = signed_in(&server, &data, WANG);
+    let csrf = intruder.csrf();
+    let (theirs, owners) = ("the intruders passphrase", "the owners new passphrase");
+    std::thread::scope(|scope| {
+        let change = scope.spawn(|| intruder.change_password(&csrf, PASSWORD, theirs));
+        eventually("the change to pause", || {
+            server.log().contains("paused at change-before-commit")
+        });
+        let mut owner = Client::new(&server);
+        let r = crate::util::reset_password(&mut owner, &data, WANG, owners);
+        assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+        std::fs::write(&resume, "").unwrap();
+        let r = change.join().unwrap();
+        assert_ne!(
+            r.header("location"),
+            Some("/account?m=changed"),
+            "the change undid the reset"
+        );
+    });
+    assert_eq!(
+        Client::new(&server).login(WANG, owners).header("location"),
+        Some("/cases"),
+        "the owner's password does not sign in"
+    );
+    assert_ne!(
+        Client::new(&server).login(WANG, theirs).header("location"),
+        Some("/cases")
+    );
+}
+
+/// The accounts review (2026-12-06, its 3): whoever knew the password
+/// could change it again and again, each change voiding the reset link the
+/// owner had just been mailed (and mailing a notice each time: 400 in a
+/// test), so the owner could never take the account back. A change is
+/// refused while a reset link mailed to the address is still good (the
+/// owner's way back wins; the page says to use it), and an account's
+/// password changes at most 3 times an hour.
+#[test]
+fn a_pending_reset_link_outranks_a_password_change_and_changes_are_limited() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut signed = signed_in(&server, &data, WANG);
+    let csrf = signed.csrf();
+    let mut owner = Client::new(&server);
+    let before = data.mails("reset", WANG);
+    assert_eq!(crate::util::ask_forgot(&mut owner, WANG).status, 200);
+    eventually("the reset mail", || data.mails("reset", WANG) > before);
+    let r = signed.change_password(&csrf, PASSWORD, "the intruders passphrase");
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("重設密碼的連結"), "{}", r.body);
+    // The owner's link still works.
+    let form = owner.get(&data.link("reset", WANG));
+    assert_eq!(form.status, 200, "{}", form.body);
+    let (f_csrf, token) = (form.field("csrf"), form.field("token"));
+    let owners = "the owners new passphrase";
+    let r = owner.post(
+        "/reset",
+        &[
+            ("csrf", &f_csrf),
+            ("token", &token),
+            ("password", owners),
+            ("confirm", owners),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+    // Three changes an hour, then a wait.
+    let mut c = Client::new(&server);
+    assert_eq!(c.login(WANG, owners).header("location"), Some("/cases"));
+    let csrf = c.csrf();
+    let mut current = owners.to_string();
+    for i in 0..3 {
+        let next = format!("passphrase number {i} of three");
+        let r = c.change_password(&csrf, &current, &next);
+        assert_eq!(
+            r.header("location"),
+            Some("/account?m=changed"),
+            "{i}: {}",
+            r.body
+        );
+        current = next;
+    }
+    let r = c.change_password(&csrf, &current, "a fourth passphrase this hour");
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert!(r.header("retry-after").is_some());
+    assert_eq!(
+        Client::new(&server)
+            .login(WANG, &current)
+            .header("location"),
+        Some("/cases")
+    );
+}
+
 /// The thirty-seventh session's security review (its 5): the cases that
 /// left an address's list were every case any kept earlier snapshot
 /// granted it, so a grant a clerk revoked (a mistake: someone else's case)

@@ -397,6 +397,26 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
             let p = Problem::General("系統暫時無法變更密碼，密碼未變更。請稍後再試。".into());
             Ok(unavailable(account_page(app, &s, None, Some(p), None)?))
         }
+        Change::LinkPending(until) => {
+            let p = Problem::General(format!(
+                "密碼未變更：已有一封重設密碼的連結寄到 {}，在 {} 前有效。連結有效期間，\
+                 請以信中的連結設定新密碼（若不是您申請的，連結失效後即可在此變更）。",
+                s.email,
+                schemas::date::roc_taipei(until)
+            ));
+            account_page(app, &s, None, Some(p), None)
+        }
+        Change::TooMany(wait) => {
+            let p = Problem::General(format!(
+                "這個帳號在一小時內已變更密碼 {} 次，密碼未變更。請於 {}後再試。",
+                crate::throttle::CHANGES_PER_HOUR,
+                wait_words(wait)
+            ));
+            let page = account_page(app, &s, None, Some(p), None)?;
+            Ok(waiting(page, Some(wait), None))
+        }
+        // (as any page asked for by a browser no longer signed in)
+        Change::SignedOut => Ok(Resp::redirect("/login")),
     }
 }
 

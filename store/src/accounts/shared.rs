@@ -32,6 +32,9 @@ pub enum Scope {
     /// through a device cookie (16 bytes of its nonce), a signed-in
     /// session's password change (16 bytes of its hash).
     Device,
+    /// Password changes through a signed-in session, made (16 bytes of
+    /// the SHA-256 of the account's address).
+    PasswordChange,
 }
 
 impl Scope {
@@ -43,6 +46,7 @@ impl Scope {
             Scope::ForgotClient => "forgot_client",
             Scope::Feed => "feed",
             Scope::Device => "device",
+            Scope::PasswordChange => "password_change",
         }
     }
 }
