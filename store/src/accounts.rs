@@ -110,12 +110,31 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()>
 /// applicant's account, and a prosecutor's opt-in to the same address.
 /// Returns whether an account had the address.
 pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
+    known_for_unsubscribe(conn, email)?;
     let applicants = conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])?;
     let prosecutors = conn.execute(
         "UPDATE prosecutor_accounts SET digests = 0 WHERE email = ?1",
         [email],
     )?;
     Ok(applicants + prosecutors > 0)
+}
+
+/// Before an unsubscribe link's setting is written: an address with no
+/// account of either kind gets its applicant row (not activated), so that
+/// the setting holds. Mail goes to such an address all the same (a live
+/// grant's, whose activation was never mailed: its night given up with
+/// `outbox forget`), and its unsubscribe said done and changed nothing.
+pub fn known_for_unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<()> {
+    let known: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM accounts WHERE email = ?1)
+             OR EXISTS (SELECT 1 FROM prosecutor_accounts WHERE email = ?1)",
+        [email],
+        |r| r.get(0),
+    )?;
+    if !known {
+        create_or_get(conn, email, &Utc::now().to_rfc3339())?;
+    }
+    Ok(())
 }
 
 /// Activation or reset.

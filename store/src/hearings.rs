@@ -97,6 +97,7 @@ pub fn reminders_off(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
 /// applicant's or prosecutor's, with the address. Returns whether any was
 /// on.
 pub fn stop_reminders(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
+    crate::accounts::known_for_unsubscribe(conn, email)?;
     let applicants = conn.execute(
         "UPDATE accounts SET reminders = 0 WHERE email = ?1 AND reminders = 1",
         [email],

@@ -990,6 +990,45 @@ fn a_prosecutor_turns_reminders_on_and_a_reminders_one_click_unsubscribe_turns_t
     assert!(c.get("/account").body.contains("開啟庭期提醒"));
 }
 
+/// Two reviews (2026-12-06): an address a live grant names but with no
+/// account yet (the night that would have made it given up with `outbox
+/// forget`) still gets reminders, and its one-click unsubscribe said
+/// 已取消庭期提醒 while it changed nothing: the next reminder went all the
+/// same. The unsubscribe now records the address, its reminders off.
+#[test]
+fn an_unsubscribe_from_an_address_with_no_account_yet_stops_its_reminders() {
+    const WHO: &str = "chen.mei@example.org";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let db = Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    db.execute(
+        "DELETE FROM tokens WHERE account_id IN (SELECT id FROM accounts WHERE email = ?1)",
+        [WHO],
+    )
+    .unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM accounts WHERE email = ?1", [WHO])
+            .unwrap(),
+        1
+    );
+    // 7 days before 刑事 115 訴 100's 宣判 (115/12/15 10:00).
+    data.remind("2026-12-08");
+    assert_eq!(data.mails("reminder", WHO), 1);
+    let text = crate::util::mail_text(&data.newest("reminder", WHO));
+    let r = Client::new(&server).post(
+        &unsubscribe_link(&text),
+        &[("List-Unsubscribe", "One-Click")],
+    );
+    assert_eq!((r.status, r.body.as_str()), (200, "已取消庭期提醒。"));
+    // The day before: no reminder.
+    data.remind("2026-12-14");
+    assert_eq!(
+        data.mails("reminder", WHO),
+        1,
+        "a reminder after the unsubscribe"
+    );
+}
+
 /// What the site shows of the hearings of `LAWYER` (signed in as `c`):
 /// the calendar links on the pages of `CASE77` and of every case with a
 /// hearing to come (the sample's hearings are in 2026, so by the clock
