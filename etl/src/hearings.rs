@@ -80,7 +80,7 @@ pub const EXTRACTED: bool = cfg!(feature = "hearings");
 /// and the case's entries are the same ([`Extractor::digest`]). Raise it
 /// with any change to what the entries give: `rules_fingerprint` below
 /// fails until it is raised.
-pub const RULES: u32 = 3;
+pub const RULES: u32 = 4;
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -612,6 +612,21 @@ impl<'a> Book<'a> {
         if same_kind(false).any(|c| self.restates(c, slot)) {
             return Before::Restated;
         }
+        // A kind on one side only (none named, or 開庭, which names no
+        // kind of session): a bare notice at a hearing's time is that
+        // hearing again; one naming the kind a bare hearing lacked names it
+        // (rules version 4).
+        let bare = |s: &Slot| !s.kind_named || s.kind == schemas::hearing::UNNAMED;
+        let either_bare = self
+            .open(true)
+            .filter(|&c| (bare(slot) || bare(&self.head(c).slot)) && self.to_come(c, posted));
+        if let Some(c) = self.latest(either_bare.filter(|&c| self.restates(c, slot))) {
+            return if bare(slot) {
+                Before::Restated
+            } else {
+                Before::Joins(c)
+            };
+        }
         let Some(c) = self.latest(same_kind(true)) else {
             return Before::New;
         };
@@ -1136,6 +1151,58 @@ mod tests {
         );
     }
 
+    /// Rule 2 with the kind named on one side only (the hearings review,
+    /// 2026-12-06): courts post a hearing again with its date, time and
+    /// courtroom alone (`…第三法庭，請兩造準時到庭`), or first bare and then
+    /// with its kind. Rules version 3 made a second hearing of it (開庭
+    /// beside 言詞辯論, at the same time and place): two calendar events for
+    /// one session, and a reminder naming it twice. A bare notice at a
+    /// hearing's time and courtroom (or none) is that hearing again; one
+    /// naming the kind a bare hearing lacked names it (one more change,
+    /// the same UID, not a move).
+    #[test]
+    fn rule_2_a_hearing_announced_again_with_or_without_its_kind_is_still_one() {
+        let named = h("115/12/17 10:00", "第三法庭", DEBATE);
+        let bare = "115/12/17 10:00第三法庭，請兩造準時到庭".to_string();
+        check(
+            &[
+                (2, "115/12/01", named.text(Form::Plain)),
+                (3, "115/12/02", bare.clone()),
+            ],
+            &["2 12/17 10:00 言詞辯論 scheduled 0 A"],
+        );
+        check(
+            &[
+                (2, "115/12/01", "115/12/17 10:00第三法庭".into()),
+                (3, "115/12/02", named.text(Form::Plain)),
+            ],
+            &[
+                "2 12/17 10:00 開庭 moved 0 by 3 A",
+                "3 12/17 10:00 言詞辯論 scheduled 1 A",
+            ],
+        );
+        // Bare, without a courtroom: the same.
+        check(
+            &[
+                (2, "115/12/01", named.text(Form::Plain)),
+                (3, "115/12/02", "115/12/17 10:00開庭，請準時到庭".into()),
+            ],
+            &["2 12/17 10:00 言詞辯論 scheduled 0 A"],
+        );
+        // In another courtroom, or at another time: another hearing, as
+        // before (not sure it is the same).
+        check(
+            &[
+                (2, "115/12/01", named.text(Form::Plain)),
+                (3, "115/12/02", "115/12/17 10:00第五法庭".into()),
+            ],
+            &[
+                "2 12/17 10:00 言詞辯論 scheduled 0 A",
+                "3 12/17 10:00 開庭 scheduled 0 B",
+            ],
+        );
+    }
+
     #[test]
     fn rule_3_a_new_date_for_the_same_kind_moves_the_one_to_come() {
         let a = h("115/12/01 10:00", "第一法庭", DEBATE);
@@ -1568,11 +1635,19 @@ mod tests {
                 let mut texts = case_texts(&raw);
                 texts.sort_by_key(|e| (e.1, e.0));
                 // Notices posted again after the others (rule 2), with
-                // and without their courtroom.
+                // and without their courtroom, and without their kind.
                 if let (Some((first, _, _)), Some(last)) = (raw.first(), texts.last()) {
                     let again = match c % 4 {
                         0 => Some(first.text(Form::Plain)),
                         1 => Some(Hearing { room: "", ..*first }.text(Form::Plain)),
+                        // (and without its kind: rules version 4)
+                        2 => Some(
+                            Hearing {
+                                kind: None,
+                                ..*first
+                            }
+                            .text(Form::Plain),
+                        ),
                         _ => None,
                     };
                     if let Some(text) = again {
@@ -1608,7 +1683,7 @@ mod tests {
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (3, 0xc229_9351_b0df_28fc),
+            (4, 0x8587_1b3f_a886_00c1),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }
