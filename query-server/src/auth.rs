@@ -300,6 +300,10 @@ pub enum SetPassword {
     Done {
         email: String,
         device: Option<String>,
+        /// It replaced a password (a reset link, or an activation link
+        /// of an account that had one): sessions and feed ended, notice
+        /// mailed.
+        reset: bool,
     },
     /// The link is unknown, used or expired.
     BadLink,
@@ -374,23 +378,27 @@ fn spend_link(
 ) -> SetPassword {
     let now = Utc::now();
     let mut conn = app.accounts.lock().expect("accounts");
-    let done = (|| -> rusqlite::Result<()> {
+    let done = (|| -> rusqlite::Result<bool> {
         // The write lock first, waiting for another writer up to the busy
         // timeout: a transaction that reads and then writes cannot wait,
         // SQLite answers "database is locked" at once.
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         // Spent, and still unspent at commit: a second POST of the
         // same link finds nothing.
-        if accounts::token_account(&tx, token, purpose, now)?.is_none() {
+        let Some(now_is) = accounts::token_account(&tx, token, purpose, now)? else {
             return Err(rusqlite::Error::QueryReturnedNoRows);
-        }
+        };
+        // An activation link of an account that has a password (made as
+        // it was activated: the night's mail step and the link mailer
+        // read the account first) replaces it: a reset, in all it does.
+        let reset = purpose == Purpose::Reset || now_is.password_hash.is_some();
         accounts::set_password(&tx, account.id, hash, now)?;
         accounts::spend_tokens(&tx, account.id, purpose, now)?;
         if purpose == Purpose::Activate {
             // The first password also spends any reset link.
             accounts::spend_tokens(&tx, account.id, Purpose::Reset, now)?;
         }
-        if purpose == Purpose::Reset {
+        if reset {
             // In the same commit: a reset ends every session, or nothing,
             // and the calendar feed, a secret like a session (whoever got
             // into the account may have made it: the reset is how its
@@ -398,12 +406,13 @@ fn spend_link(
             app.sessions.end_all_of(&tx, account.id, None)?;
             store::hearings::revoke_feed(&tx, store::hearings::Holder::Applicant(account.id))?;
         }
-        tx.commit()
+        tx.commit()?;
+        Ok(reset)
     })();
     drop(conn);
     match done {
-        Ok(()) => {
-            if purpose == Purpose::Reset {
+        Ok(reset) => {
+            if reset {
                 mail_changed(app, &account.email);
             }
             SetPassword::Done {
@@ -411,9 +420,10 @@ fn spend_link(
                 // A reset voids the browser's old cookie; the one that made
                 // it proved the mailbox. (An activation's browser signs in
                 // next, and gets its first one then.)
-                device: (purpose == Purpose::Reset)
+                device: reset
                     .then(|| device_cookie(app, &account.email, hash))
                     .flatten(),
+                reset,
             }
         }
         Err(rusqlite::Error::QueryReturnedNoRows) => SetPassword::BadLink,

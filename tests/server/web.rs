@@ -1305,6 +1305,46 @@ fn a_login_with_the_old_password_makes_no_session_once_a_reset_commits_during_it
     );
 }
 
+/// The accounts review (2026-12-06, a doubt confirmed): an activation
+/// link of an account that has a password already (minted as the account
+/// was activated: the night's mail step and the link mailer read the
+/// account before they make the link) set a new password like a reset but
+/// did nothing else a reset does: the sessions and the calendar feed of
+/// whoever had the old password lived on, and no notice was mailed. It is
+/// a reset now, in all of that.
+#[test]
+fn an_activation_link_of_an_account_with_a_password_acts_as_a_reset() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut first = Client::new(&server);
+    assert_eq!(first.activate(&data, WANG, PASSWORD).status, 303);
+    // A second activation link, made as it was used.
+    let token = crate::util::mint_token(&data, WANG, store::accounts::Purpose::Activate);
+    let mut other = Client::new(&server);
+    assert_eq!(
+        other.login(WANG, PASSWORD).header("location"),
+        Some("/cases")
+    );
+    assert_eq!(other.get("/cases").status, 200);
+    let changed = data.mails("changed", WANG);
+    let mut c = Client::new(&server);
+    let form = c.get(&format!("/activate?token={token}"));
+    assert_eq!(form.status, 200, "{}", form.body);
+    let new = "a brand new passphrase";
+    let r = c.post(
+        "/activate",
+        &[
+            ("csrf", &form.field("csrf")),
+            ("token", &form.field("token")),
+            ("password", new),
+            ("confirm", new),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
+    assert_ne!(other.get("/cases").status, 200, "the old session lives on");
+    eventually("the notice", || data.mails("changed", WANG) > changed);
+}
+
 /// The accounts review (2026-12-06, its 2): a password change checked the
 /// current password against the hash it had read, then wrote the new one
 /// without looking again. Whoever knew the password, changing it as the

@@ -93,8 +93,14 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     .await;
     let refused = matches!(outcome, SetPassword::Refused(_));
     let (valid, error, status) = match outcome {
-        SetPassword::Done { email, device } => {
-            // The login page it goes to fills in the address.
+        SetPassword::Done {
+            email,
+            device,
+            reset,
+        } => {
+            // The login page it goes to fills in the address (and says
+            // what a reset ended, for an activation link that was one).
+            let done = if reset { "reset" } else { done };
             let mut r = Resp::redirect(&format!("/login?m={done}"));
             r.header("set-cookie", &just_set(app, &email));
             super::accounts::set_device_cookie(app, &mut r, device);
