@@ -21,7 +21,10 @@
 //!   request in flight and no bytes either way for `idle_timeout` is
 //!   closed (a kept-alive connection, or one that never sent anything);
 //! - size: bodies of POST and friends are capped at `MAX_BODY` (413), and
-//!   hyper's read buffer (so the headers) at 64 KiB.
+//!   hyper's read buffer at 64 KiB (`MAX_BUF`), which bounds the request
+//!   line and headers to about twice that (431 past it: the edge review
+//!   of 2026-12-06 had 100,000 bytes of headers answered and 140,000
+//!   refused; hyper may read a head past a full buffer once).
 //!
 //! One filter turns every request into a plain `Req` and hands it to
 //! `routes::handle`; one `recover` answers what that filter refuses, with
@@ -53,7 +56,8 @@ use crate::config::Networks;
 use crate::http::{client_key, Req, Resp, MAX_BODY};
 use crate::rate::{Limiter, MAX_CLIENTS};
 
-/// hyper's read buffer: the request line and headers must fit.
+/// hyper's read buffer; the request line and headers get about twice
+/// this (see the module's notes).
 const MAX_BUF: usize = 64 * 1024;
 
 /// The connection's peer, for the filter (warp's own `addr::remote` is
@@ -140,10 +144,15 @@ pub fn client_ip(headers: &HeaderMap, peer: IpAddr, proxies: Option<&Networks>) 
 /// Serves until `shutdown` resolves; then stops accepting (the listener is
 /// closed: with SO_REUSEPORT, the other processes on the address take every
 /// new connection) and lets the connections finish the requests in flight
-/// within `server.drain_seconds`: kept-alive connections between requests
-/// are closed at once, a connection that has not sent its first request
-/// yet gets it answered (within `header_timeout`); what is still open
-/// after the drain is dropped.
+/// within `server.drain_seconds`: each connection's next answer says
+/// `Connection: close` and ends it; between requests a connection stays
+/// open until then, or until idle for `idle_timeout`, as it would have;
+/// what is still open after the drain is dropped. Closed between
+/// requests, a kept-alive connection could be cut under a request its
+/// client had just written, and a proxy's (nginx's `keepalive`) answered
+/// its own 502, a POST lost (it does not send one again); told to stop
+/// before its first request, one accepted just before SIGTERM lost the
+/// request its client was sending.
 pub async fn serve(
     app: Arc<App>,
     listener: tokio::net::TcpListener,
@@ -217,7 +226,10 @@ pub async fn serve(
                 return;
             }
         };
-        let mut stop = stop.clone();
+        let stop = stop.clone();
+        // The server stopping: each answer from then on ends its
+        // connection (`Connection: close`), said in the answer itself.
+        let stopping = stop.clone();
         let service = service.clone();
         let (requests, proxies) = (requests.clone(), request_proxies.clone());
         let site = Arc::clone(&app);
@@ -240,8 +252,9 @@ pub async fn serve(
                     Some(_) => None,
                 };
                 let site = Arc::clone(&site);
+                let stopping = stopping.clone();
                 async move {
-                    let r = match (answer, limited) {
+                    let mut r = match (answer, limited) {
                         (Some(answer), _) => answer.await,
                         (None, limited) => {
                             let wait = limited.map_or(1, |l| l.retry_after);
@@ -249,6 +262,14 @@ pub async fn serve(
                             Ok(too_many_requests(https, wait, api))
                         }
                     };
+                    if *stopping.borrow() {
+                        if let Ok(answer) = &mut r {
+                            answer.headers_mut().insert(
+                                warp::http::header::CONNECTION,
+                                warp::http::HeaderValue::from_static("close"),
+                            );
+                        }
+                    }
                     drop(request);
                     r
                 }
@@ -263,19 +284,12 @@ pub async fn serve(
                 .max_buf_size(MAX_BUF)
                 .keep_alive(true)
                 .serve_connection(io, service);
-            let mut conn = std::pin::pin!(conn);
+            // Stopping changes nothing here: the next answer ends the
+            // connection (above), and one without a request is closed
+            // once idle, as ever, or dropped at the drain's end.
             let ended = tokio::select! {
-                done = conn.as_mut() => Some(done),
+                done = conn => Some(done),
                 () = idle(&activity, idle_timeout) => None,
-                () = draining(&mut stop, &activity, header_timeout) => {
-                    // The request in flight is answered, then the
-                    // connection ends.
-                    conn.as_mut().graceful_shutdown();
-                    tokio::select! {
-                        done = conn.as_mut() => Some(done),
-                        () = idle(&activity, idle_timeout) => None,
-                    }
-                }
             };
             match ended {
                 Some(Err(e)) => tracing::debug!("connection from {peer}: {e}"),
@@ -616,27 +630,6 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.touch();
         self.0.requests.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// Resolves once the server is stopping and the connection has begun a
-/// request (or has had `header_timeout` since it opened to begin one).
-/// Told to stop before its first request, hyper would close a connection
-/// at once, unread: one accepted just before SIGTERM (or taken from the
-/// listener's queue after it) would lose the request its client was
-/// sending, and that client would see the connection reset.
-async fn draining(
-    stop: &mut tokio::sync::watch::Receiver<bool>,
-    a: &Activity,
-    header_timeout: Duration,
-) {
-    if stop.wait_for(|stopping| *stopping).await.is_err() {
-        // The server is gone: nothing to wait for.
-        return std::future::pending().await;
-    }
-    let until = a.start + header_timeout;
-    while a.begun.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 

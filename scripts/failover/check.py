@@ -154,6 +154,7 @@ def nginx_conf(tmp, listeners):
     upstream cpor{i} {{
 {servers}
         keepalive 32;
+        keepalive_timeout 4s;
     }}
     server {{
         listen {HOST}:{lb};
