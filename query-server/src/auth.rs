@@ -449,9 +449,9 @@ pub enum Change {
     /// The accounts database could not be read or written: the password
     /// did not change.
     Unavailable,
-    /// A reset link mailed to the address is still good (until then): the
-    /// owner's way back outranks a change, which would void it.
-    LinkPending(chrono::DateTime<Utc>),
+    /// The password changed meanwhile (another change, a reset, a login
+    /// moving it to a newer kind of hash): nothing changed.
+    Moved,
     /// The account's password changed [`throttle::CHANGES_PER_HOUR`]
     /// times this hour: seconds to wait.
     TooMany(u64),
@@ -466,7 +466,6 @@ enum Wrote {
     /// The password checked is no longer the account's.
     Moved,
     SignedOut,
-    LinkPending(chrono::DateTime<Utc>),
     TooMany(u64),
 }
 
@@ -562,23 +561,19 @@ pub async fn change_password(
         let now = Utc::now();
         let done = (|| -> rusqlite::Result<Wrote> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            // What was checked must still hold at the write: the password
-            // the session typed is still the account's (a reset or another
-            // change committed meanwhile would be undone), and the session
-            // still lives (a reset or a sign-out ended it).
-            if accounts::by_id(&tx, id)?.and_then(|a| a.password_hash) != checked {
-                return Ok(Wrote::Moved);
-            }
+            // What was checked must still hold at the write: the session
+            // still lives (a reset or a sign-out ended it), and the
+            // password it typed is still the account's (a reset or another
+            // change committed meanwhile would be undone).
             if !app.sessions.lives(&tx, &keep)? {
                 return Ok(Wrote::SignedOut);
             }
-            // A reset link mailed to the address is the owner's way back:
-            // a change would void it, so it waits for the link to be used
-            // or to expire (whoever knew the password voided every link
-            // the owner asked for by changing it again and again).
-            if let Some(until) = accounts::pending_reset(&tx, id, now)? {
-                return Ok(Wrote::LinkPending(until));
+            if accounts::by_id(&tx, id)?.and_then(|a| a.password_hash) != checked {
+                return Ok(Wrote::Moved);
             }
+            // A few changes an hour: whoever knew the password changed it
+            // again and again, voiding each reset link its owner asked for
+            // and mailing a notice each time.
             if let Err(wait) = throttle::count_change(&tx, &account.email, now_ms())? {
                 return Ok(Wrote::TooMany(wait));
             }
@@ -599,9 +594,8 @@ pub async fn change_password(
                 mail_changed(app, &account.email);
                 Change::Done(device_cookie(app, &account.email, &hash))
             }
-            Ok(Wrote::Moved) => Change::WrongCurrent,
+            Ok(Wrote::Moved) => Change::Moved,
             Ok(Wrote::SignedOut) => Change::SignedOut,
-            Ok(Wrote::LinkPending(until)) => Change::LinkPending(until),
             Ok(Wrote::TooMany(wait)) => Change::TooMany(wait),
             Err(e) => {
                 tracing::error!("changing a password: {e}");

@@ -196,24 +196,6 @@ pub fn spend_tokens(
     Ok(())
 }
 
-/// When the newest reset link of an account still good expires, if one
-/// is: mailed to its address, and neither used nor voided.
-pub fn pending_reset(
-    conn: &Connection,
-    account_id: i64,
-    now: DateTime<Utc>,
-) -> rusqlite::Result<Option<DateTime<Utc>>> {
-    let expires: Option<String> = conn.query_row(
-        "SELECT max(expires_at) FROM tokens WHERE account_id = ?1 AND purpose = ?2
-         AND used_at IS NULL AND expires_at > ?3",
-        params![account_id, Purpose::Reset.as_str(), now.to_rfc3339()],
-        |r| r.get(0),
-    )?;
-    Ok(expires
-        .and_then(|e| DateTime::parse_from_rfc3339(&e).ok())
-        .map(|e| e.with_timezone(&Utc)))
-}
-
 /// Why a token could not be made.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {

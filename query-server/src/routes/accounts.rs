@@ -397,13 +397,11 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
             let p = Problem::General("系統暫時無法變更密碼，密碼未變更。請稍後再試。".into());
             Ok(unavailable(account_page(app, &s, None, Some(p), None)?))
         }
-        Change::LinkPending(until) => {
-            let p = Problem::General(format!(
-                "密碼未變更：已有一封重設密碼的連結寄到 {}，在 {} 前有效。連結有效期間，\
-                 請以信中的連結設定新密碼（若不是您申請的，連結失效後即可在此變更）。",
-                s.email,
-                schemas::date::roc_taipei(until)
-            ));
+        Change::Moved => {
+            let p = Problem::Field(
+                "current",
+                "密碼剛在別處變更（或重設），這次未變更。請以目前的密碼再試一次。".into(),
+            );
             account_page(app, &s, None, Some(p), None)
         }
         Change::TooMany(wait) => {
