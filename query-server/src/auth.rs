@@ -656,10 +656,10 @@ fn granted(app: &App, email: &str) -> bool {
 }
 
 /// The link mailer's work for one address: a reset link to an activated
-/// account, a new activation link to one not yet activated or to an
-/// address a live grant names that has no account (its activation was
-/// never mailed: the night given up with `outbox forget`), nothing to an
-/// unknown address. It runs on the link mailer's own thread and its own
+/// account, a new activation link to an address a live grant names that
+/// is not activated yet or has no account (its activation was never
+/// mailed: the night given up with `outbox forget`), nothing to any other
+/// address. It runs on the link mailer's own thread and its own
 /// connections to both databases, so no request ever waits for it: the
 /// token's fsync and the mail's queueing happened while holding the shared
 /// accounts lock, and the next request was slow only for an address that
@@ -669,14 +669,18 @@ pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email
     let ttl = app.cfg.server.reset_link;
     let site = &app.cfg.mail.site_url;
     let made = match accounts::by_email(accounts_db, email) {
-        Ok(Some(a)) => {
-            let purpose = if a.password_hash.is_some() {
-                Purpose::Reset
-            } else {
-                Purpose::Activate
-            };
-            accounts::new_token(accounts_db, a.id, purpose, ttl, now).map(|t| Some((purpose, t)))
+        Ok(Some(a)) if a.password_hash.is_some() => {
+            accounts::new_token(accounts_db, a.id, Purpose::Reset, ttl, now)
+                .map(|t| Some((Purpose::Reset, t)))
         }
+        // Never activated: only while a live grant names it (its grant
+        // revoked, or the row made by an unsubscribe, it is someone with
+        // no case).
+        Ok(Some(a)) if granted(app, email) => {
+            accounts::new_token(accounts_db, a.id, Purpose::Activate, ttl, now)
+                .map(|t| Some((Purpose::Activate, t)))
+        }
+        Ok(Some(_)) => Ok(None),
         Ok(None) if granted(app, email) => {
             accounts::create_or_get(accounts_db, email, &now.to_rfc3339())
                 .map_err(accounts::TokenError::from)

@@ -624,6 +624,45 @@ fn forgot_password_gives_an_address_a_grant_names_but_no_account_an_activation_l
     assert!(!form.field("token").is_empty(), "{}", form.body);
 }
 
+/// The review of the session's change (2026-12-06, a doubt confirmed):
+/// an account that was never activated and that no live grant names any
+/// more (its grant revoked; or made by an unsubscribe, which now records an
+/// address with no account) got an activation link from "forgot password":
+/// an account for someone with no case. Such an address gets nothing, as an
+/// unknown one does (the page says the same either way).
+#[test]
+fn forgot_password_gives_no_activation_link_to_an_address_no_live_grant_names() {
+    const LIN: &str = "lin.shufen@example.com";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut anon = Client::new(&server);
+    assert_eq!(anon.activate(&data, WANG, PASSWORD).status, 303);
+    // Its one grant (民事 115 訴 212) was revoked on night 2; its account,
+    // made by night 1's activation mail, has no password.
+    let unactivated: i64 = accounts(&data)
+        .query_row(
+            "SELECT count(*) FROM accounts WHERE email = ?1 AND password_hash IS NULL",
+            [LIN],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(unactivated, 1);
+    let before = data.mails("reset", LIN);
+    assert_eq!(ask_forgot(&mut anon, LIN).status, 200);
+    // The link mailer takes the addresses in turn: once the next one's
+    // link is mailed, the first one's would have been.
+    let wang = data.mails("reset", WANG);
+    assert_eq!(ask_forgot(&mut anon, WANG).status, 200);
+    eventually("the next address's link", || {
+        data.mails("reset", WANG) > wang
+    });
+    assert_eq!(
+        data.mails("reset", LIN),
+        before,
+        "an activation link to an address with no case"
+    );
+}
+
 /// A review of the mail (2026-12-05): an address flagged after a bounce
 /// (a full mailbox, once) had every mail suppressed, the reset link it
 /// asked for on /forgot and the "password changed" notice too: the page
