@@ -784,24 +784,11 @@ fn a_rollback_names_the_mail_still_to_go_and_forget_gives_it_up() {
 /// still true.
 #[test]
 fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_news() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const WHO: &str = "follows.one@example.com";
-    let (n1, n2) = scenario(&[WHO]);
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    const WHO: &str = FOLLOWS;
     let mut n3 = n2.clone();
     n3.entries.push((1, 3, "115/11/24", "通知補正".into()));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
     let before = smtp.accepted_for(WHO).len();
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
     assert!(!back.stdout.contains("went out"), "{}", back.stdout);
@@ -864,6 +851,30 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
     );
 }
 
+/// The one address of the rollback tests.
+const FOLLOWS: &str = "follows.one@example.com";
+
+/// Night 1 imported and its mail sent (one message to [`FOLLOWS`]), night
+/// 2 imported with a digest due: what a rollback to night 1 is about.
+/// Gives night 2's batch too, to build on.
+fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&[FOLLOWS]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    (env, smtp, n2)
+}
+
 /// A rollback killed as it points `CURRENT` back (a SIGKILL, the machine
 /// going down) has held the rolled-back night's digests already: the
 /// hold comes first. Before, it came after, and a rollback killed between
@@ -871,22 +882,9 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
 /// at the send window, the very mail the rollback is about.
 #[test]
 fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const WHO: &str = "follows.one@example.com";
-    let (n1, n2) = scenario(&[WHO]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp, _) = two_nights_the_first_mailed();
+    const WHO: &str = FOLLOWS;
     let before = smtp.accepted_for(WHO).len();
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
     let point = "rollback-after-current";
     let mut cmd = env.command();
     cmd.env("CPOR_PAUSE_AT", point)

@@ -84,22 +84,6 @@ fn over_https_every_answer_asks_browsers_to_keep_to_https() {
     assert_eq!(r.header("strict-transport-security"), None);
 }
 
-/// "Forgot password" for `who`, from `c`.
-fn ask_reset(c: &mut Client, who: &str) {
-    let page = c.get("/forgot");
-    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
-    let r = c.post(
-        "/forgot",
-        &[
-            ("csrf", &csrf),
-            ("captcha_id", &id),
-            ("captcha", CAPTCHA),
-            ("email", who),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
 /// The finding: a reset link mailed before a password change still worked
 /// after it. Whoever changes the password (the owner, having noticed)
 /// voids every pending link.
@@ -109,7 +93,7 @@ fn a_password_change_voids_pending_reset_links() {
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, WANG);
     let mut anon = Client::new(&server);
-    ask_reset(&mut anon, WANG);
+    assert_eq!(crate::util::ask_forgot(&mut anon, WANG).status, 200);
     eventually("the reset mail", || data.mails("reset", WANG) == 1);
     let link = data.link("reset", WANG);
     assert!(anon.get(&link).body.contains("帳號："), "the link works");
