@@ -632,19 +632,20 @@ impl<'a> Book<'a> {
         // what it lacked (rules version 4). A kind named there for the
         // first time may also be the new date of a hearing of that kind
         // (rule 3 would have moved it): not sure, that one is `uncertain`.
+        // (the time first: it rules out nearly every hearing at once)
         let fits = |c: usize| {
             let h = &self.head(c).slot;
-            !self.awaiting(c)
+            h.at == slot.at
                 && h.kind != slot.kind
                 && (bare(slot) || bare(h))
-                && h.at == slot.at
                 && (slot.courtroom.is_none()
                     || h.courtroom.is_none()
                     || h.courtroom == slot.courtroom)
+                && !self.awaiting(c)
         };
         let again = self
             .open(true)
-            .filter(|&c| self.to_come(c, posted) && fits(c));
+            .filter(|&c| fits(c) && self.to_come(c, posted));
         if let Some(c) = self.latest(again) {
             let h = &self.head(c).slot;
             let names_kind = !bare(slot);
