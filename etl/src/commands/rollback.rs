@@ -29,6 +29,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     // rollback killed between the two leaves them held, never sent with
     // the news of a snapshot no longer live (run again, it finishes).
     let held = hold_later_digests(store, &target);
+    store::failpoint::pause("rollback-after-hold");
     if live.as_ref().is_some_and(|l| l.path == target.path) {
         // (what a rollback whose hold failed, or that was stopped, asks to
         // run again: it holds them now)
