@@ -638,12 +638,14 @@ fn mail_changed(app: &App, email: &str) {
 
 /// "Forgot password", answered: hands the address to the link mailer
 /// (at most 5 links an hour per address, 30 requests per client address),
-/// and returns at once.
-pub fn forgot(app: &App, email: &str, ip: IpAddr) {
+/// and returns at once; an error when the request could not be counted
+/// (nothing mailed, whatever the address).
+pub fn forgot(app: &App, email: &str, ip: IpAddr) -> Result<(), Refused> {
     let email = normalise_email(email);
-    if app.throttle.forgot(&email, ip, now_ms()) {
+    if app.throttle.forgot(&email, ip, now_ms())? {
         app.mail_link_to(email);
     }
+    Ok(())
 }
 
 /// Whether the live snapshot grants `email` a queryable case (a snapshot

@@ -379,8 +379,9 @@ impl Throttle {
     /// "Forgot password": whether a link may be mailed to `email` for the
     /// client at `ip` (at most `FORGOT_PER_ADDRESS` an hour per address,
     /// `FORGOT_PER_IP` per client), counting it if so — one transaction,
-    /// shared by every process.
-    pub fn forgot(&self, email: &str, ip: IpAddr, now: i64) -> bool {
+    /// shared by every process. An error when it could not be counted
+    /// (nothing is mailed, and the page must not say a link went).
+    pub fn forgot(&self, email: &str, ip: IpAddr, now: i64) -> Result<bool, Refused> {
         let mut conn = self.conn.lock().expect("throttle");
         let (a, c) = (address(email), client(ip));
         let run = |conn: &mut Connection| -> rusqlite::Result<bool> {
@@ -398,9 +399,9 @@ impl Throttle {
             tx.commit()?;
             Ok(true)
         };
-        run(&mut conn).unwrap_or_else(|e| {
+        run(&mut conn).map_err(|e| {
             tracing::error!("throttle: forgot password: {e}");
-            false
+            Refused::Unavailable
         })
     }
 
@@ -569,7 +570,8 @@ mod tests {
         for i in 0..64u32 {
             let ip = IpAddr::from([10, 0, 0, i as u8]);
             t.failed(Some(&format!("{i}{huge}@example.com")), ip, now);
-            t.forgot(&format!("{i}{huge}@example.com"), ip, now);
+            t.forgot(&format!("{i}{huge}@example.com"), ip, now)
+                .unwrap();
         }
         let conn = store::accounts::open(d.path()).unwrap();
         let longest: i64 = conn
@@ -720,10 +722,12 @@ mod tests {
             .filter(|i| {
                 let ip = IpAddr::from([10, 0, 0, *i as u8]);
                 let t = if i % 2 == 0 { &one } else { &two };
-                t.forgot("a@b.tw", ip, now + i64::from(*i))
+                t.forgot("a@b.tw", ip, now + i64::from(*i)).unwrap()
             })
             .count();
         assert_eq!(sent, FORGOT_PER_ADDRESS);
-        assert!(one.forgot("a@b.tw", IpAddr::from([10, 0, 0, 1]), now + HOUR));
+        assert!(one
+            .forgot("a@b.tw", IpAddr::from([10, 0, 0, 1]), now + HOUR)
+            .unwrap());
     }
 }

@@ -518,6 +518,9 @@ pub fn forgot_post(app: &Arc<App>, req: &Req) -> Answer {
         }
     }
     // The answer does not wait for the lookup: same page, same time.
-    auth::forgot(app, &email, req.ip);
+    if auth::forgot(app, &email, req.ip).is_err() {
+        let p = Problem::General("系統暫時無法處理，連結沒有寄出。請稍後再試。".into());
+        return forgot_form(app, req, false, vec![p], email, None).map(unavailable);
+    }
     forgot_form(app, req, true, Vec::new(), String::new(), None)
 }
