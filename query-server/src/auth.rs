@@ -460,15 +460,6 @@ pub enum Change {
     SignedOut,
 }
 
-/// What the change's transaction found.
-enum Wrote {
-    Done,
-    /// The password checked is no longer the account's.
-    Moved,
-    SignedOut,
-    TooMany(u64),
-}
-
 /// What the hashing thread decided about a password change.
 enum Checked {
     Wrong,
@@ -559,23 +550,24 @@ pub async fn change_password(
     step(app, Lane::Known, move |app| {
         let mut conn = app.accounts.lock().expect("accounts");
         let now = Utc::now();
-        let done = (|| -> rusqlite::Result<Wrote> {
+        // `Some`: why nothing changed, found in the write's transaction.
+        let done = (|| -> rusqlite::Result<Option<Change>> {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             // What was checked must still hold at the write: the session
             // still lives (a reset or a sign-out ended it), and the
             // password it typed is still the account's (a reset or another
             // change committed meanwhile would be undone).
             if !app.sessions.lives(&tx, &keep)? {
-                return Ok(Wrote::SignedOut);
+                return Ok(Some(Change::SignedOut));
             }
             if accounts::by_id(&tx, id)?.and_then(|a| a.password_hash) != checked {
-                return Ok(Wrote::Moved);
+                return Ok(Some(Change::Moved));
             }
             // A few changes an hour: whoever knew the password changed it
             // again and again, voiding each reset link its owner asked for
             // and mailing a notice each time.
             if let Err(wait) = throttle::count_change(&tx, &account.email, now_ms())? {
-                return Ok(Wrote::TooMany(wait));
+                return Ok(Some(Change::TooMany(wait)));
             }
             accounts::set_password(&tx, id, &hash, now)?;
             // A link mailed before the change would undo it: whoever
@@ -586,17 +578,15 @@ pub async fn change_password(
             // live on is not the change its owner asked for.
             app.sessions.end_all_of(&tx, id, Some(&keep))?;
             tx.commit()?;
-            Ok(Wrote::Done)
+            Ok(None)
         })();
         drop(conn);
         match done {
-            Ok(Wrote::Done) => {
+            Ok(None) => {
                 mail_changed(app, &account.email);
                 Change::Done(device_cookie(app, &account.email, &hash))
             }
-            Ok(Wrote::Moved) => Change::Moved,
-            Ok(Wrote::SignedOut) => Change::SignedOut,
-            Ok(Wrote::TooMany(wait)) => Change::TooMany(wait),
+            Ok(Some(unchanged)) => unchanged,
             Err(e) => {
                 tracing::error!("changing a password: {e}");
                 Change::Unavailable

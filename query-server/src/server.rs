@@ -581,14 +581,13 @@ impl Drop for Slot {
     }
 }
 
-/// When a connection last moved a byte, how many of its requests are
-/// being answered, and how many it has begun.
+/// When a connection last moved a byte, and how many of its requests are
+/// being answered.
 struct Activity {
     start: Instant,
     /// Milliseconds after `start`.
     last: AtomicU64,
     requests: AtomicUsize,
-    begun: AtomicUsize,
 }
 
 /// A request being answered; its end counts as activity.
@@ -600,7 +599,6 @@ impl Activity {
             start: Instant::now(),
             last: AtomicU64::new(0),
             requests: AtomicUsize::new(0),
-            begun: AtomicUsize::new(0),
         }
     }
 
@@ -611,7 +609,6 @@ impl Activity {
 
     fn request(self: &Arc<Self>) -> InFlight {
         self.requests.fetch_add(1, Ordering::Relaxed);
-        self.begun.fetch_add(1, Ordering::Relaxed);
         InFlight(Arc::clone(self))
     }
 

@@ -900,14 +900,8 @@ fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
         const WHO: &str = FOLLOWS;
         let before = smtp.accepted_for(WHO).len();
         let mut cmd = env.command();
-        cmd.env("CPOR_PAUSE_AT", point)
-            .args(["rollback", "20261123"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().unwrap();
-        until_paused(&mut child, point);
-        child.kill().unwrap();
-        child.wait().unwrap();
+        cmd.args(["rollback", "20261123"]);
+        crate::util::kill_at(cmd, point);
         let live = fs::read_to_string(env.data().join("CURRENT")).unwrap();
         assert!(live.contains(live_after), "{point}: CURRENT names {live}");
         send(&env, &smtp);
@@ -942,25 +936,12 @@ fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
 /// the new build's (their own reference), and never go.
 #[test]
 fn a_night_imported_again_after_its_rollback_tells_its_corrected_news_once() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    const WHO: &str = "follows.one@example.com";
-    let (n1, n2) = scenario(&[WHO]);
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    const WHO: &str = FOLLOWS;
     let mut corrected = n2.clone();
     corrected
         .entries
         .push((1, 3, "115/11/23", "通知補正".into()));
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
-    import(
-        &env,
-        &smtp,
-        &n2.write(&env.dir.path().join("b"), "20261124"),
-    );
     let back = etl(&env, &smtp, &["rollback", "20261123"]);
     assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
     // Rolled forward (the rollback undone: its digests released) and back
@@ -3518,14 +3499,8 @@ fn kill_send_at(env: &Env, smtp: &Smtp, point: &str) {
     cmd.env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
         .env("CPOR_MAIL_SMTP_PORT", smtp.port.to_string())
         .env("CPOR_MAIL_SMTP_CONNECTIONS", "1")
-        .env("CPOR_PAUSE_AT", point)
-        .args(["send", "--now"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    until_paused(&mut child, point);
-    child.kill().unwrap();
-    child.wait().unwrap();
+        .args(["send", "--now"]);
+    crate::util::kill_at(cmd, point);
 }
 
 #[test]

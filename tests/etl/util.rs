@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStderr, Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 use sha2::{Digest, Sha256};
 
@@ -411,6 +411,18 @@ pub fn signal(child: &Child, signal: i32) {
         .status()
         .unwrap();
     assert!(sent.success());
+}
+
+/// Runs `cmd` (a `cpor-etl` command ready to run) until it pauses at
+/// `point` (`CPOR_PAUSE_AT`), and SIGKILLs it there.
+pub fn kill_at(mut cmd: Command, point: &str) {
+    cmd.env("CPOR_PAUSE_AT", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    until_paused(&mut child, point);
+    child.kill().unwrap();
+    child.wait().unwrap();
 }
 
 /// Reads `child`'s standard error until it says it paused at `point`

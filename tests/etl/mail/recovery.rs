@@ -31,15 +31,8 @@ fn outbox_items(env: &Env) -> Vec<String> {
 /// Runs an import of `batch` and SIGKILLs it at pause point `point`.
 fn kill_import_at(env: &Env, batch: &Path, point: &str) {
     let mut cmd = env.command();
-    cmd.env("CPOR_PAUSE_AT", point)
-        .arg("import")
-        .arg(batch)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    until_paused(&mut child, point);
-    child.kill().unwrap();
-    child.wait().unwrap();
+    cmd.arg("import").arg(batch);
+    crate::util::kill_at(cmd, point);
 }
 
 /// Three nights with news each, a grant on night 2 and 3, and a case
