@@ -199,10 +199,10 @@ struct Tally {
 }
 
 impl Tally {
-    /// Counts a file's scan; a quote that never closes makes the file
-    /// unusable, since the rows it swallowed cannot be told apart.
+    /// Counts a file's scan; a quote that swallowed rows (never closed,
+    /// or stray) makes the file unusable, since they cannot be told apart.
     fn add_file(&mut self, file: &DataFile<'_>, mut scan: ScanStats) {
-        if let Some(e) = scan.unclosed.take() {
+        if let Some(e) = scan.swallowed.take() {
             self.file_errors.push(e);
         }
         self.stats.add_file(file, scan);

@@ -240,6 +240,62 @@ fn broken_quoting_swallows_records_and_says_where_the_quote_opened() {
     );
 }
 
+/// A stray opening quote that a later row's quote closes swallows the rows
+/// between as surely as one that never closes: they were one field, then
+/// text after the closing quote. The court used to import with that one
+/// record rejected, named at the line where the quote closed, and the rows
+/// among them silently gone when the exporter counted its rows as a
+/// lenient reader does (the case's entries, its hearing, the other cases'
+/// rows). Now the court is set aside, whichever count the manifest gives,
+/// and the reason and the reject name the line where the quote opened.
+#[test]
+fn a_stray_quote_closed_rows_later_sets_the_court_aside_naming_where_it_opened() {
+    // Line 5 of night 2's TPD_progress.csv: `…,函查,115/03/20 16:40:00,N`;
+    // the next quote opens line 13's 登載事項 (`"準備程序：被告稱…`).
+    let stray = |b: &Path| {
+        rewrite(
+            b,
+            "TPD_progress.csv",
+            b",\xa8\xe7\xacd,115/03/20 16:40",
+            b",\"\xa8\xe7\xacd,115/03/20 16:40",
+        )
+    };
+    let opened = "TPD_progress.csv:5: 登載事項 opens a quoted field that closes on line 13 \
+                  with text after its closing quote: lines 5–13 were read as that one field, \
+                  so the rows among them cannot be told apart";
+    for lenient in [false, true] {
+        let report = tpd_carried_over(
+            |b| {
+                stray(b);
+                if lenient {
+                    // Counted as a reader that takes the quote as it
+                    // comes: 8 rows fewer.
+                    edit_manifest(b, "TPD_progress.csv", |rows, sha| {
+                        let rows: u64 = rows.parse().unwrap();
+                        Some(format!("TPD_progress.csv,{},{sha}", rows - 8))
+                    });
+                }
+            },
+            opened,
+        );
+        let tpd = court(&report, "TPD");
+        let reject = tpd["rejects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["file"] == "TPD_progress.csv" && r["field"] == "登載事項")
+            .unwrap_or_else(|| panic!("{tpd}"));
+        assert_eq!(reject["line"], 5, "{reject}");
+        assert_eq!(
+            reject["reason"],
+            "a quoted field opens here and runs over 9 lines, then text follows its closing \
+             quote (a field holding \" must be quoted, the quote doubled, \"\"; RFC 4180): the \
+             rows among those lines were read as this one field",
+            "{reject}"
+        );
+    }
+}
+
 /// A quote left open in the last row alone swallows nothing but the line
 /// end after it: that row is rejected, naming the field, and the court
 /// imports.

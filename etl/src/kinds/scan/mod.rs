@@ -54,6 +54,17 @@ pub enum FileError {
         last: u64,
         field: String,
     },
+    #[error(
+        "{file}:{line}: {field} opens a quoted field that closes on line {last} with text after \
+         its closing quote: lines {line}–{last} were read as that one field, so the rows among \
+         them cannot be told apart"
+    )]
+    StrayQuote {
+        file: String,
+        line: u64,
+        last: u64,
+        field: String,
+    },
 }
 
 /// What scanning one file found, besides its rows.
@@ -91,10 +102,14 @@ pub struct ScanStats {
     pub udc_mapped: u64,
     /// Unmapped user-defined codes in accepted rows, with their counts.
     pub udc_unmapped: BTreeMap<String, u64>,
-    /// A quote in the file's last record that never closes, when the
-    /// field it opens holds line breaks: rows may be among them, and the
-    /// file cannot be used.
-    pub unclosed: Option<FileError>,
+    /// The first quoted field that swallowed rows, when one did: the
+    /// file cannot be used, since the rows among its lines cannot be told
+    /// apart. A quote in the file's last record that never closes, when
+    /// the field it opens holds line breaks (`FileError::UnclosedQuote`);
+    /// or a stray quote that a later row's quote closes, text following
+    /// (`FileError::StrayQuote`), when a line inside the field begins as
+    /// the file's rows do.
+    pub swallowed: Option<FileError>,
     /// A one-pass scan's rejected records whose key reads, each with its
     /// line: the case file's, whose case is then left out whole.
     pub rejected_keys: Vec<(CaseKey, u64)>,
@@ -113,7 +128,7 @@ impl ScanStats {
         for (k, v) in other.udc_unmapped {
             *self.udc_unmapped.entry(k).or_default() += v;
         }
-        self.unclosed = self.unclosed.take().or(other.unclosed);
+        self.swallowed = self.swallowed.take().or(other.swallowed);
         self.rejected_keys.extend(other.rejected_keys);
     }
 
@@ -550,8 +565,30 @@ impl<'a> DataFile<'a> {
             }
             // RFC 4180 quoting, which the reader does not hold to.
             if let Some((at, column, bad)) = bad_quoting(&self.body[start..after_last]) {
-                let at = lines.borrow_mut().line_of(self.body, start + at);
-                fail(&mut stats, at, Some(column), bad.reason().into());
+                let (at, reason) = match bad {
+                    BadQuote::AfterClosing { open } if self.swallows(start + open, start + at) => {
+                        let mut lines = lines.borrow_mut();
+                        let line = lines.line_of(self.body, start + open);
+                        let last = lines.line_of(self.body, start + at - 1);
+                        if stats.swallowed.is_none() {
+                            stats.swallowed =
+                                Some(self.stray_quote(start + open, start + at, column));
+                        }
+                        let reason = format!(
+                            "a quoted field opens here and runs over {} lines, then text follows \
+                             its closing quote ({}): the rows among those lines were read as \
+                             this one field",
+                            last - line + 1,
+                            DOUBLED
+                        );
+                        (line, reason)
+                    }
+                    _ => (
+                        lines.borrow_mut().line_of(self.body, start + at),
+                        bad.reason().into(),
+                    ),
+                };
+                fail(&mut stats, at, Some(column), reason);
                 if whole && raw.len() >= 5 {
                     if let Some(key) = self.key_of(&raw, decoder) {
                         stats.rejected_keys.push((key, at));
@@ -699,9 +736,12 @@ enum BadQuote {
     /// A `"` in a field that does not open with one.
     InUnquoted,
     /// Something other than a comma or the line's end after a quoted
-    /// field's closing quote.
-    AfterClosing,
+    /// field's closing quote; `open`: where its opening quote is.
+    AfterClosing { open: usize },
 }
+
+/// How a quote inside a quoted field is written.
+const DOUBLED: &str = "a field holding \" must be quoted, the quote doubled, \"\"; RFC 4180";
 
 impl BadQuote {
     fn reason(self) -> &'static str {
@@ -710,7 +750,7 @@ impl BadQuote {
                 "a double quote in a field that is not quoted: a field holding \" must be \
                  quoted, the quote doubled (\"\"; RFC 4180)"
             }
-            BadQuote::AfterClosing => {
+            BadQuote::AfterClosing { .. } => {
                 "text after the closing quote of a quoted field: a quote inside one is \
                  doubled (\"\"; RFC 4180)"
             }
@@ -738,6 +778,7 @@ fn bad_quoting(record: &[u8]) -> Option<(usize, usize, BadQuote)> {
     let (mut i, mut field) = (lead, 0);
     loop {
         if record.get(i) == Some(&b'"') {
+            let open = i;
             i += 1;
             loop {
                 i += memchr::memchr(b'"', &record[i..])? + 1;
@@ -747,7 +788,7 @@ fn bad_quoting(record: &[u8]) -> Option<(usize, usize, BadQuote)> {
                 i += 1;
             }
             if i < n && !matches!(record[i], b',' | b'\r' | b'\n') {
-                return Some((i, field, BadQuote::AfterClosing));
+                return Some((i, field, BadQuote::AfterClosing { open }));
             }
         } else {
             let end = memchr::memchr3(b',', b'\r', b'\n', &record[i..]).map_or(n, |k| i + k);
@@ -799,6 +840,38 @@ impl DataFile<'_> {
         parse_key(self.court, &fields).ok()
     }
 
+    /// Whether the quoted field from `open` to its closing quote before
+    /// `close` holds a line that begins as the file's rows do (its court's
+    /// code and a comma): rows swallowed, not a text's own line breaks.
+    fn swallows(&self, open: usize, close: usize) -> bool {
+        let row = [b"\r\n".as_slice(), self.court.as_bytes(), b","].concat();
+        memchr::memmem::find(&self.body[open..close], &row).is_some()
+    }
+
+    /// The file error of a stray quote at byte `open`, in the field at
+    /// `column`, that swallowed rows up to the text after its closing quote
+    /// at `close`. Lines are counted from the file's start, once a chunk
+    /// at most (only its first is kept).
+    fn stray_quote(&self, open: usize, close: usize, column: usize) -> FileError {
+        let mut lines = LineCounter::from(0);
+        FileError::StrayQuote {
+            file: self.file.clone(),
+            line: lines.line_of(self.body, open),
+            last: lines.line_of(self.body, close - 1),
+            field: self.column_name(column),
+        }
+    }
+
+    /// A column's name, or `field #n` for one past the contract's.
+    fn column_name(&self, column: usize) -> String {
+        self.kind
+            .spec()
+            .columns
+            .get(column)
+            .cloned()
+            .unwrap_or_else(|| format!("field #{}", column + 1))
+    }
+
     /// Why the last record is rejected, its field at `column` opening a
     /// quote at byte `open` that never closes; when the field holds line
     /// breaks, `stats` also gets the file error (lines are counted from the
@@ -810,15 +883,11 @@ impl DataFile<'_> {
         if last == line {
             return "a quoted field opens here and is never closed, on the file's last line".into();
         }
-        let columns = &self.kind.spec().columns;
-        stats.unclosed = Some(FileError::UnclosedQuote {
+        stats.swallowed = Some(FileError::UnclosedQuote {
             file: self.file.clone(),
             line,
             last,
-            field: columns
-                .get(column)
-                .cloned()
-                .unwrap_or_else(|| format!("field #{}", column + 1)),
+            field: self.column_name(column),
         });
         format!(
             "a quoted field opens here and is never closed: lines {line}–{last}, to the end \

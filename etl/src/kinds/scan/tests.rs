@@ -21,7 +21,7 @@ struct Outcome {
     rejected_by_field: BTreeMap<String, u64>,
     udc_mapped: u64,
     udc_unmapped: BTreeMap<String, u64>,
-    unclosed: Option<FileError>,
+    swallowed: Option<FileError>,
 }
 
 impl Outcome {
@@ -34,7 +34,7 @@ impl Outcome {
             rejected_by_field: stats.rejected_by_field,
             udc_mapped: stats.udc_mapped,
             udc_unmapped: stats.udc_unmapped,
-            unclosed: stats.unclosed,
+            swallowed: stats.swallowed,
         }
     }
 }
@@ -178,7 +178,7 @@ fn a_quote_never_closed_is_named_where_it_opens() {
         )
     );
     assert_eq!(
-        whole.unclosed.as_ref().unwrap().to_string(),
+        whole.swallowed.as_ref().unwrap().to_string(),
         "TPD_progress.csv:5: 登載事項 opens a quoted field that is never closed: lines 5–7, \
          to the end of the file, were read as that one field, so the rows among them cannot be \
          told apart"
@@ -197,7 +197,7 @@ fn a_quote_never_closed_is_named_where_it_opens() {
                     .to_string()
             )
         );
-        assert_eq!(whole.unclosed, None);
+        assert_eq!(whole.swallowed, None);
     }
     // Closed quotes, doubled ones and a literal one are not taken for it
     // (the literal one's row is rejected for itself, a quote in a field
@@ -205,7 +205,7 @@ fn a_quote_never_closed_is_named_where_it_opens() {
     let whole = scan(rows);
     assert!(whole.rejects[0].reason.contains("not quoted"), "{whole:#?}");
     assert_eq!(
-        (whole.records, whole.rejected, whole.unclosed),
+        (whole.records, whole.rejected, whole.swallowed),
         (2, 1, None)
     );
 }
@@ -264,6 +264,72 @@ fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
         whole.rows[0]
     );
     assert!(whole.rows[1].contains("seq 4 "), "{}", whole.rows[1]);
+}
+
+/// A stray opening quote that a later row's quote closes, text after it:
+/// the rows between were read as one field (the forty-fourth session). It
+/// is rejected on the line where the quote opened, and the file cannot be
+/// used, since the rows among those lines cannot be told apart; a quoted
+/// text whose own lines hold a bad quote rejects its row alone.
+#[test]
+fn a_stray_quote_that_swallows_rows_is_named_where_it_opens() {
+    let before = "TPD,民事,115,訴,1,1,115/01/02,分案,115/01/02 10:00:00,N\r\n";
+    let stray = "TPD,民事,115,訴,1,2,115/01/02,\"函查,115/01/02 10:00:00,N\r\n";
+    let swallowed = "TPD,民事,115,訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n";
+    let closes = "TPD,民事,115,訴,1,4,115/01/02,\"準備程序\",115/01/02 10:00:00,N\r\n";
+    let whole = every_way(&format!(
+        "{before}{stray}{swallowed}{swallowed}{closes}{before}"
+    ));
+    assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+    let r = &whole.rejects[0];
+    assert_eq!(
+        (r.line, r.field.as_deref(), r.reason.as_str()),
+        (
+            3,
+            Some("登載事項"),
+            "a quoted field opens here and runs over 4 lines, then text follows its closing \
+             quote (a field holding \" must be quoted, the quote doubled, \"\"; RFC 4180): the \
+             rows among those lines were read as this one field"
+        )
+    );
+    assert_eq!(
+        whole.swallowed.as_ref().map(ToString::to_string).as_deref(),
+        Some(
+            "TPD_progress.csv:3: 登載事項 opens a quoted field that closes on line 6 with text \
+             after its closing quote: lines 3–6 were read as that one field, so the rows among \
+             them cannot be told apart"
+        )
+    );
+    // Two of them: the first is the file's error, each is rejected.
+    let twice = every_way(&format!(
+        "{stray}{swallowed}{closes}{before}{stray}{swallowed}{closes}"
+    ));
+    assert_eq!((twice.records, twice.rejected), (3, 2), "{twice:#?}");
+    assert_eq!(
+        twice.rejects.iter().map(|r| r.line).collect::<Vec<_>>(),
+        [2, 6]
+    );
+    assert!(
+        twice.swallowed.as_ref().unwrap().to_string().starts_with(
+            "TPD_progress.csv:2: 登載事項 opens a quoted field that closes on line 4 "
+        ),
+        "{twice:#?}"
+    );
+    // A quoted text of several lines, a quote in it not doubled: no row
+    // among its lines, its row alone is rejected, where the quote is.
+    let text =
+        "TPD,民事,115,訴,1,2,115/01/02,\"第一行\r\n第二行\r\n他說\"好,115/01/02 10:00:00,N\r\n";
+    let whole = every_way(&format!("{before}{text}{before}"));
+    assert_eq!((whole.records, whole.rejected), (3, 1), "{whole:#?}");
+    assert_eq!(whole.swallowed, None);
+    assert_eq!(
+        (whole.rejects[0].line, whole.rejects[0].reason.as_str()),
+        (
+            5,
+            "text after the closing quote of a quoted field: a quote inside one is doubled \
+             (\"\"; RFC 4180)"
+        )
+    );
 }
 
 /// The import review of the forty-second session (its 1): the csv reader
