@@ -1201,6 +1201,51 @@ fn rediff_and_forget_take_the_nights_date_and_a_night_is_not_compared_with_itsel
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The admin review of the forty-fourth session (its 1): `rediff N --from`
+/// a later night was taken. Its comparison finds that night's grants
+/// already there and its news undone, so the night's activation links,
+/// approval notices and digests were never queued, for good, and the run
+/// said only that the night would be compared. The runbook's damaged
+/// snapshot case leads there when the only other kept snapshot that
+/// verifies is the next night's. A night is compared only with one built
+/// before it.
+#[test]
+fn a_night_is_never_compared_with_a_later_one() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["follows.one@example.com"]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    imported_over_a_damaged_snapshot(&env, &smtp, &n2, "20261124");
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("c"), "20261125"),
+    );
+    for dry_run in [&["--dry-run"][..], &[]] {
+        let later = ["outbox", "rediff", "20261124", "--from", "20261125"];
+        let run = etl(&env, &smtp, &[&later[..], dry_run].concat());
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(
+                "night 20261124-1.sqlite cannot be compared with 20261125-1.sqlite, built after \
+                 it"
+            ),
+            "{}",
+            run.stderr
+        );
+    }
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert!(
+        pending.stdout.contains("20261124-1.sqlite"),
+        "{}",
+        pending.stdout
+    );
+}
+
 /// The third review of the thirty-third session (its F1, from before
 /// it): a night compared with a snapshot that is not its earlier build (its
 /// earlier build damaged, `outbox rediff … --from` an older one) took the

@@ -104,6 +104,21 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     Some(file)
                 }
             };
+            // Built after the night (a later night, or a later build of
+            // it): its grants are there already and the night's news is
+            // undone, so the night's mail would be lost for good.
+            if let (Some(f), Some(night)) = (&from_file, store.by_name(&snapshot)) {
+                if (f.date, f.build) > (night.date, night.build) {
+                    bail!(
+                        "night {snapshot} cannot be compared with {}, built after it: its grants \
+                         are there already and the night's news is undone, so its activation \
+                         links, approval notices and digests would never be mailed; compare it \
+                         with a snapshot built before it, or give it up with `cpor-etl outbox \
+                         forget`",
+                        f.name()
+                    );
+                }
+            }
             let from = from_file.as_ref().map(|f| f.name());
             if from.as_deref() == Some(snapshot.as_str()) {
                 bail!(
