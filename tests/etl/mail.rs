@@ -927,6 +927,55 @@ fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
     }
 }
 
+/// The admin review of the forty-fourth session (its 3): `outbox retry`
+/// queued a digest superseded by the night's new build again, so its
+/// reader got two digests of one night, the first telling news the court
+/// had corrected. It is refused, saying which mail superseded it.
+#[test]
+fn a_digest_superseded_by_the_nights_new_build_is_not_retried() {
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    let mut corrected = n2.clone();
+    corrected
+        .entries
+        .push((1, 3, "115/11/23", "通知補正".into()));
+    let again = import(
+        &env,
+        &smtp,
+        &corrected.write(&env.dir.path().join("b2"), "20261124"),
+    );
+    assert!(
+        again.stdout.contains("superseded by this run's"),
+        "{}",
+        again.stdout
+    );
+    let list = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]).stdout;
+    let id = list
+        .lines()
+        .find(|l| l.contains(FOLLOWS) && l.contains("20261124"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{list}"))
+        .to_string();
+    let retry = etl(&env, &smtp, &["outbox", "retry", &id]);
+    assert_eq!(retry.code, 4, "{}{}", retry.stdout, retry.stderr);
+    assert!(
+        retry.stderr.contains(&format!(
+            "item {id} was superseded by the mail of 20261124-2.sqlite"
+        )),
+        "{}",
+        retry.stderr
+    );
+    send(&env, &smtp);
+    let night2: Vec<String> = smtp
+        .accepted_for(FOLLOWS)
+        .into_iter()
+        .filter(|m| m.contains("（115/11/24 資料）"))
+        .collect();
+    assert_eq!(night2.len(), 1, "{night2:#?}");
+    assert!(night2[0].contains("通知補正"), "{}", night2[0]);
+}
+
 /// The review of the session's change (2026-12-06): the usual end of a
 /// rollback is the night imported again, its files corrected. Compared
 /// with the night rolled back to (the held build passed over), that run

@@ -411,6 +411,15 @@ fn nothing_to_retry(outbox: &Outbox, id: Option<i64>) -> Result<String> {
              with its night"
         ));
     }
+    if let Some(by) = outbox.superseded_by(id)? {
+        return Ok(format!(
+            "item {id} was superseded by the mail of {by}, the night imported again after a \
+             rollback: that mail tells the night's news as corrected, and this one, queued \
+             again, would tell the night twice; it is not queued again (`cpor-etl outbox list \
+             --night {}` shows that mail)",
+            by.split('-').next().unwrap_or(&by)
+        ));
+    }
     let retryable: Vec<&str> = mail::outbox::sources(mail::outbox::Event::Retry)
         .iter()
         .map(|s| s.as_str())

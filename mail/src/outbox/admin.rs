@@ -532,9 +532,14 @@ impl Outbox {
         let none = BTreeSet::new();
         let (filter, id, flagged) = match which {
             // (not one withheld for naming a case no longer granted:
-            // `withheld_at`, outbox migration 14)
+            // `withheld_at`, outbox migration 14; nor a digest superseded
+            // by its night's new build, whose mail told the night)
             RetryWhich::Item(id) => (
-                "id = ?1 AND withheld_at IS NULL".to_string(),
+                format!(
+                    "id = ?1 AND withheld_at IS NULL
+                     AND NOT (state = '{}' AND coalesce(last_error, '') LIKE '{SUPERSEDED}%')",
+                    State::Suppressed.as_str()
+                ),
                 Some(id),
                 &none,
             ),
@@ -690,6 +695,24 @@ impl Outbox {
         }
         tx.commit()?;
         Ok(retried)
+    }
+
+    /// Which mail superseded item `id`, if a build of its night imported
+    /// after a rollback did (`SUPERSEDED`): that snapshot's name.
+    pub fn superseded_by(&self, id: i64) -> Result<Option<String>> {
+        let error: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT last_error FROM items WHERE id = ?1 AND state = ?2",
+                rusqlite::params![id, State::Suppressed.as_str()],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(error.and_then(|e| {
+            let by = e.strip_prefix(SUPERSEDED)?;
+            Some(by.split(':').next().unwrap_or(by).to_string())
+        }))
     }
 
     /// Whether item `id` was withheld for naming a case its address is no
