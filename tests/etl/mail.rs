@@ -3649,6 +3649,43 @@ fn send_killed_after_the_server_accepted_sends_one_duplicate_with_the_same_messa
     assert_eq!(id(&copies[0]), id(&copies[1]));
 }
 
+/// The admin review of the forty-fourth session (its 2): a rollback past
+/// a night the flood guard held took its digests for its own, and rolled
+/// forward again (the runbook's way to undo a rollback) released them all,
+/// unreviewed, saying the rollback had held them. Rolled forward, the
+/// night is held by the flood guard again, as before the rollback, and
+/// `outbox release` remains the way out.
+#[test]
+fn a_rollback_undone_leaves_the_flood_guards_hold_as_it_was() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    let flood = [("CPOR_MAIL_FLOOD_MIN_CASES", "1")];
+    let dir = n2.write(env.dir.path(), "20261124");
+    let run = etl_with(&env, &smtp, &["import", dir.to_str().unwrap()], &flood);
+    assert!(run.stdout.contains("DIGESTS HELD"), "{}", run.stdout);
+    for _ in 0..2 {
+        let back = etl(&env, &smtp, &["rollback", "20261123"]);
+        assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+        let forward = etl(&env, &smtp, &["rollback", "20261124"]);
+        assert_eq!(forward.code, 0, "{}{}", forward.stdout, forward.stderr);
+        assert!(!forward.stdout.contains("released"), "{}", forward.stdout);
+        assert!(
+            forward.stdout.contains(
+                "note: 2 digests of night 20261124 stay held by the flood guard, as before the \
+                 rollback this one undoes: `cpor-etl outbox release 20261124` sends them"
+            ),
+            "{}",
+            forward.stdout
+        );
+        assert_eq!(state_of(&env, &smtp, "a@"), "sent,held");
+    }
+    nothing_sent_until_released(&env, &smtp);
+    assert_eq!(smtp.accepted_for("a@example.com").len(), 2);
+}
+
 #[test]
 fn the_flood_guard_holds_digests_until_released() {
     let env = Env::new();

@@ -136,10 +136,16 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
             "note: the digests of night {night} itself, held by an earlier rollback, stay held: \
              night {later}'s mail, queued since, told what of their news is still true"
         ),
-        Ok((_, None)) => match outbox.release(&night, chrono::Utc::now()) {
-            Ok(n) => say!(
+        Ok((_, None)) => match outbox.undo_rollback_hold(&night, chrono::Utc::now()) {
+            Ok(mail::outbox::Undone::Released(n)) => say!(
                 "note: {n} digest(s) of night {night}, held by the rollback this one undoes, are \
                  released: `cpor-etl send` delivers them"
+            ),
+            Ok(mail::outbox::Undone::StillHeld(n)) => say!(
+                "note: {n} digest{} of night {night} {} held by the flood guard, as before the \
+                 rollback this one undoes: `cpor-etl outbox release {night}` sends them",
+                if n == 1 { "" } else { "s" },
+                if n == 1 { "stays" } else { "stay" }
             ),
             Err(e) => eprintln!(
                 "cpor-etl: the digests of night {night}, held by an earlier rollback, could not be \

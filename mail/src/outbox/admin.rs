@@ -88,6 +88,37 @@ pub struct Retried {
 /// night rolled back to after it.
 pub const ROLLED_BACK: &str = "rolled back to ";
 
+/// After `ROLLED_BACK` and its night, in a night the flood guard held
+/// before the rollback: the guard's reason follows.
+const HELD_BEFORE: &str = "; held before it: ";
+
+/// The flood guard's reason a night was held for, if the guard held it
+/// (`reason`: the night's `held_nights.reason`, perhaps a rollback's over
+/// the guard's).
+fn guard_reason(reason: &str) -> Option<&str> {
+    match reason.starts_with(ROLLED_BACK) {
+        true => guard_under_rollback(reason),
+        false => Some(reason),
+    }
+}
+
+/// The flood guard's reason under a rollback's hold, if the guard held the
+/// night before the rollback did.
+fn guard_under_rollback(reason: &str) -> Option<&str> {
+    let rolled = reason.strip_prefix(ROLLED_BACK)?;
+    rolled.split_once(HELD_BEFORE).map(|(_, guard)| guard)
+}
+
+/// What undoing a rollback's hold did ([`Outbox::undo_rollback_hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undone {
+    /// The night's held digests were released: this many.
+    Released(u64),
+    /// The flood guard held them before the rollback: held by it again,
+    /// this many.
+    StillHeld(u64),
+}
+
 /// How a digest superseded by a build imported after a rollback says so
 /// (`items.last_error`), the snapshot whose mail superseded it after.
 pub const SUPERSEDED: &str = "superseded by the mail of ";
@@ -451,11 +482,24 @@ impl Outbox {
                     ),
                     params![later, digest, target(Event::Hold).as_str()],
                 )?;
+                // A night the flood guard held keeps that reason after
+                // the rollback's, for the roll forward that undoes it.
+                let before: Option<String> = tx
+                    .query_row(
+                        "SELECT reason FROM held_nights WHERE night = ?1 AND released_at IS NULL",
+                        [&later],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let reason = match before.as_deref().map(guard_reason) {
+                    Some(Some(guard)) => format!("{ROLLED_BACK}{night}{HELD_BEFORE}{guard}"),
+                    _ => format!("{ROLLED_BACK}{night}"),
+                };
                 tx.execute(
                     "INSERT INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (night) DO UPDATE SET reason = excluded.reason,
                          held_at = excluded.held_at, released_at = NULL",
-                    params![later, format!("{ROLLED_BACK}{night}"), now.to_rfc3339()],
+                    params![later, reason, now.to_rfc3339()],
                 )?;
                 n as u64 + held_already
             } else {
@@ -488,6 +532,37 @@ impl Outbox {
             )
             .optional()?
             .flatten())
+    }
+
+    /// Undoes a rollback's hold of `night`'s digests (a roll forward to
+    /// it): released, or, if the flood guard held them before the
+    /// rollback, held by the guard again, for an administrator to review.
+    pub fn undo_rollback_hold(&mut self, night: &str, now: DateTime<Utc>) -> Result<Undone> {
+        let reason: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT reason FROM held_nights WHERE night = ?1 AND released_at IS NULL",
+                [night],
+                |r| r.get(0),
+            )
+            .optional()?;
+        match reason.as_deref().and_then(guard_under_rollback) {
+            Some(guard) => {
+                let tx = self.conn.transaction()?;
+                tx.execute(
+                    "UPDATE held_nights SET reason = ?2 WHERE night = ?1 AND released_at IS NULL",
+                    params![night, guard],
+                )?;
+                let held: i64 = tx.query_row(
+                    "SELECT count(*) FROM items WHERE night = ?1 AND kind = ?2 AND state = ?3",
+                    params![night, Kind::Digest.as_str(), State::Held.as_str()],
+                    |r| r.get(0),
+                )?;
+                tx.commit()?;
+                Ok(Undone::StillHeld(held as u64))
+            }
+            None => Ok(Undone::Released(self.release(night, now)?)),
+        }
     }
 
     /// Releases a night's held digests: they are queued. Returns how many.
