@@ -882,6 +882,7 @@ fn run_courts(
                     bar: &write_bar,
                     accepted: Vec::new(),
                     stranded: Vec::new(),
+                    shrink_accepted: BTreeSet::new(),
                 };
                 let written = writer.write_all(&order);
                 warnings.append(&mut writer.accepted);
@@ -994,6 +995,8 @@ struct Writer<'a, 'b> {
     /// Courts neither imported nor carried over, and not let go by
     /// `--publish-without`.
     stranded: Vec<String>,
+    /// Courts `--accept-shrink` let in.
+    shrink_accepted: BTreeSet<String>,
 }
 
 impl Writer<'_, '_> {
@@ -1018,6 +1021,20 @@ impl Writer<'_, '_> {
             self.accepted.push(format!(
                 "--publish-without {code}: not needed, {code} {was}"
             ));
+        }
+        for code in self.night.accept_shrink {
+            let status = reports.iter().find(|r| &r.court == code).map(|r| r.status);
+            let was = match status {
+                _ if self.shrink_accepted.contains(code) => continue,
+                Some(CourtStatus::Imported) => "did not shrink",
+                Some(CourtStatus::CarriedOver | CourtStatus::Unusable) => {
+                    "could not be imported for another reason"
+                }
+                Some(CourtStatus::OutOfScope) => "is out of scope",
+                None => "is neither in the batch nor in the live snapshot",
+            };
+            self.accepted
+                .push(format!("--accept-shrink {code}: not needed, {code} {was}"));
         }
         Ok(reports)
     }
@@ -1246,6 +1263,7 @@ impl Writer<'_, '_> {
         }
         let what = fewer.join(", ");
         if self.night.accept_shrink.contains(code) {
+            self.shrink_accepted.insert(code.to_string());
             self.accepted.push(format!(
                 "{code}: {what}; imported as it is (--accept-shrink {code})"
             ));

@@ -401,8 +401,9 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let opts = ImportOptions {
                 batch_dir,
                 force,
-                accept_shrink: accept_shrink.into_iter().collect(),
-                publish_without: publish_without.into_iter().collect(),
+                // (a court's code in either case, as `case` takes it)
+                accept_shrink: accept_shrink.iter().map(|c| c.to_uppercase()).collect(),
+                publish_without: publish_without.iter().map(|c| c.to_uppercase()).collect(),
                 progress: Default::default(),
                 check,
             };

@@ -1523,4 +1523,33 @@ fn a_court_that_lost_most_of_its_cases_or_grants_overnight_is_carried_over() {
     );
     // A court that did not shrink is not named by the flag's note.
     assert!(!report["warnings"].to_string().contains("PCD"), "{report}");
+
+    // The admin review of the forty-fourth session (its 6): a court code
+    // in lower case, or one that names no court, was ignored without a
+    // word, the court still carried over. A code is taken in either case,
+    // as `case` takes it, and one the night did not need is said, as
+    // `--publish-without` says it.
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let batch = env.copy_night("20261124");
+    header_only(&batch, "TPD_applicant.csv");
+    let run = env.import(
+        &batch,
+        &[
+            "--accept-shrink",
+            "tpd",
+            "--accept-shrink",
+            "XYZ",
+            "--accept-shrink",
+            "PCD",
+        ],
+    );
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("TPD   imported"), "{}", run.stdout);
+    for note in [
+        "--accept-shrink XYZ: not needed, XYZ is neither in the batch nor in the live snapshot",
+        "--accept-shrink PCD: not needed, PCD did not shrink",
+    ] {
+        assert!(run.stdout.contains(note), "{note}\n{}", run.stdout);
+    }
 }
