@@ -282,7 +282,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 (None, true) => (RetryWhich::Failed { flagged: &flagged }, "failed items"),
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
-            let retried = outbox.retry(which)?;
+            // A reminder past its day, as `send` judges it now.
+            let (window, now) = (config.mail.window, chrono::Utc::now());
+            let late =
+                |night: &str, queued_at| mail::send::past_its_day(night, queued_at, window, now);
+            let retried = outbox.retry(which, &late)?;
             store::failpoint::pause("retry-before-flags");
             // Retrying by hand is a decision to write to the address again
             // (the mail queued with an item goes to the same address): the
@@ -310,8 +314,21 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     mail::outbox::EMPTIED
                 );
             }
+            if !retried.too_late.is_empty() {
+                let n = retried.too_late.len();
+                say!(
+                    "{n} reminder{} past {} day left as {} (sent now, it would speak of a day \
+                     gone by as to come; `send` fails a reminder not sent by the end of its day):",
+                    if n == 1 { "" } else { "s" },
+                    if n == 1 { "its" } else { "their" },
+                    if n == 1 { "it is" } else { "they are" }
+                );
+                for (id, night) in &retried.too_late {
+                    say!("  item {id}: the reminder of {night}");
+                }
+            }
             if retried.emails.is_empty() && retried.told.is_empty() {
-                let why = if !retried.emptied.is_empty() {
+                let why = if !retried.emptied.is_empty() || !retried.too_late.is_empty() {
                     "nothing queued again".to_string()
                 } else if retried.flagged.is_empty() {
                     nothing_to_retry(&outbox, id)?

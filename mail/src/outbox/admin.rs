@@ -82,6 +82,9 @@ pub struct Retried {
     /// were sent (`purge_sent_bodies`; a report read since failed them):
     /// sent again, they would go empty.
     pub emptied: Vec<i64>,
+    /// Reminders left as they are because their day is past (`late`):
+    /// queued again, they would be failed again, never sent.
+    pub too_late: Vec<(i64, String)>,
 }
 
 /// How a night held by a rollback says so (`held_nights.reason`), the
@@ -232,6 +235,8 @@ struct Asked {
     told_by: Option<String>,
     /// Its text was deleted after it was sent.
     emptied: bool,
+    night: String,
+    queued_at: String,
 }
 
 impl Outbox {
@@ -603,7 +608,15 @@ impl Outbox {
     /// turn, that one is followed the same way. Mail that went, may still
     /// go, may have gone (an attempt's outcome unknown, or its sender
     /// killed while sending it) or cannot be read is left, and said.
-    pub fn retry(&mut self, which: RetryWhich<'_>) -> Result<Retried> {
+    ///
+    /// A reminder that `late` says is past its day (its night, and when it
+    /// was queued: `send::past_its_day` in the send window) is left as it
+    /// is, and said: `send` would fail it again.
+    pub fn retry(
+        &mut self,
+        which: RetryWhich<'_>,
+        late: &dyn Fn(&str, DateTime<Utc>) -> bool,
+    ) -> Result<Retried> {
         let none = BTreeSet::new();
         let (filter, id, flagged) = match which {
             // (not one withheld for naming a case no longer granted:
@@ -636,26 +649,25 @@ impl Outbox {
             ))?;
             let asked: Vec<Asked> = {
                 let mut stmt = tx.prepare(&format!(
-                    "SELECT id, email, kind, told_by, length(message) = 0 FROM items
-                     WHERE {condition} ORDER BY id"
+                    "SELECT id, email, kind, told_by, length(message) = 0, night, queued_at
+                     FROM items WHERE {condition} ORDER BY id"
                 ))?;
                 let rows = stmt.query_map([id], |r| {
                     Ok((
-                        r.get(0)?,
-                        r.get(1)?,
-                        r.get::<_, String>(2)?,
-                        r.get(3)?,
-                        r.get(4)?,
+                        (r.get(0)?, r.get(1)?, r.get::<_, String>(2)?),
+                        (r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?),
                     ))
                 })?;
                 rows.map(|row| {
-                    let (id, email, kind, told_by, emptied) = row?;
+                    let ((id, email, kind), (told_by, emptied, night, queued_at)) = row?;
                     Ok(Asked {
                         id,
                         kind: parse_kind(id, &kind)?,
                         email,
                         told_by,
                         emptied,
+                        night,
+                        queued_at,
                     })
                 })
                 .collect::<Result<_>>()?
@@ -669,6 +681,16 @@ impl Outbox {
                 if flagged.contains(&item.email.to_lowercase()) {
                     retried.flagged.push((item.id, item.email));
                     continue;
+                }
+                if item.kind == Kind::Reminder {
+                    // (a time that does not read is not judged, as `send`
+                    // does not judge a day that does not read)
+                    let queued = DateTime::parse_from_rfc3339(&item.queued_at)
+                        .map(|t| t.with_timezone(&Utc));
+                    if queued.is_ok_and(|at| late(&item.night, at)) {
+                        retried.too_late.push((item.id, item.night));
+                        continue;
+                    }
                 }
                 if let Some(told_by) = &item.told_by {
                     retried.told.push((item.id, told_by.clone()));
@@ -745,6 +767,9 @@ impl Outbox {
                             email: item.email.clone(),
                             told_by: row.told_by.clone(),
                             emptied: false,
+                            // (a grant's or a warning's: never judged late)
+                            night: night.to_string(),
+                            queued_at: String::new(),
                         });
                     }
                     retried.tellers.push(Teller {

@@ -901,6 +901,46 @@ fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
         assert_eq!(state, "failed");
         assert!(why.contains("20261124"), "{why}");
     }
+
+    // The admin review of the forty-fourth session (its 7): `outbox retry
+    // --failed`, or by id, queued them again ("queued 2 failed items
+    // again"), cleared their addresses' flags, and the next `send` failed
+    // them again. They are left as they are, and said.
+    let retry = |args: &[&str]| -> Run { env.command().args(args).output().unwrap().into() };
+    let all = retry(&["outbox", "retry", "--failed"]);
+    assert_eq!(all.code, 4, "{}{}", all.stdout, all.stderr);
+    assert!(
+        all.stdout
+            .contains("2 reminders past their day left as they are"),
+        "{}",
+        all.stdout
+    );
+    let id: i64 = db
+        .query_row(
+            "SELECT min(id) FROM items WHERE kind = 'reminder'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let one = retry(&["outbox", "retry", &id.to_string()]);
+    assert_eq!(one.code, 4, "{}{}", one.stdout, one.stderr);
+    assert!(
+        one.stdout
+            .contains(&format!("1 reminder past its day left as it is"))
+            && one
+                .stdout
+                .contains(&format!("item {id}: the reminder of 20261124")),
+        "{}",
+        one.stdout
+    );
+    let failed: i64 = db
+        .query_row(
+            "SELECT count(*) FROM items WHERE kind = 'reminder' AND state = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(failed, 2);
 }
 
 /// The finding (review of the reminders): a day's reminders queued late in
