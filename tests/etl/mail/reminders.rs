@@ -925,8 +925,7 @@ fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
     let one = retry(&["outbox", "retry", &id.to_string()]);
     assert_eq!(one.code, 4, "{}{}", one.stdout, one.stderr);
     assert!(
-        one.stdout
-            .contains(&format!("1 reminder past its day left as it is"))
+        one.stdout.contains("1 reminder past its day left as it is")
             && one
                 .stdout
                 .contains(&format!("item {id}: the reminder of 20261124")),
