@@ -157,7 +157,7 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     // tell twice what night 24 told.
     assert!(ob.withheld(left[0].id).unwrap());
     assert!(ob
-        .retry(RetryWhich::Item(left[0].id))
+        .retry(RetryWhich::Item(left[0].id), &|_: &str, _| false)
         .unwrap()
         .emails
         .is_empty());
@@ -490,7 +490,9 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
 
     // A's night-23 activation is not queued again; night 24's, withheld,
     // leads to night 25's approval, which is queued again. Not the digest.
-    let retried = ob.retry(RetryWhich::Item(a_23)).unwrap();
+    let retried = ob
+        .retry(RetryWhich::Item(a_23), &|_: &str, _| false)
+        .unwrap();
     assert_eq!(retried.asked, 0);
     assert_eq!(retried.told, [(a_23, "20261124 build-2".to_string())]);
     assert_eq!(retried.emails, [A]);
@@ -517,20 +519,26 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     assert_eq!(state(&ob, of_24(&ob, A, Kind::Digest)), State::Suppressed);
     // C's warning: night 24's warning, queued suppressed (C flagged), is
     // queued again; not its approval.
-    let retried = ob.retry(RetryWhich::Item(c_23)).unwrap();
+    let retried = ob
+        .retry(RetryWhich::Item(c_23), &|_: &str, _| false)
+        .unwrap();
     let c_24 = of_24(&ob, C, Kind::Expiry);
     assert_eq!(fates(&retried), [(c_24, Fate::QueuedAgain, c_23)]);
     assert_eq!(state(&ob, of_24(&ob, C, Kind::Approval)), State::Suppressed);
     // E's warning: night 24's, covered by the approval that went (which
     // said its cases' last day), is not; nor is that approval.
-    let retried = ob.retry(RetryWhich::Item(e_23)).unwrap();
+    let retried = ob
+        .retry(RetryWhich::Item(e_23), &|_: &str, _| false)
+        .unwrap();
     let e_24 = of_24(&ob, E, Kind::Expiry);
     assert_eq!(fates(&retried), [(e_24, Fate::Covered, e_23)]);
     assert!(retried.emails.is_empty());
     // Every failed item: D's, E's and F's night-23 mail, none queued again;
     // F's teller in its place, not D's, which may still go.
     let none = std::collections::BTreeSet::new();
-    let retried = ob.retry(RetryWhich::Failed { flagged: &none }).unwrap();
+    let retried = ob
+        .retry(RetryWhich::Failed { flagged: &none }, &|_: &str, _| false)
+        .unwrap();
     assert_eq!(retried.asked, 0);
     assert_eq!(retried.told.len(), 3);
     let (d_24, f_24) = (of_24(&ob, D, Kind::Approval), of_24(&ob, F, Kind::Approval));
@@ -615,13 +623,17 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
         Fate::MayStillGo,
     ];
     for ((first, teller), fate) in firsts.iter().zip(&tellers).zip(fates_wanted) {
-        let retried = ob.retry(RetryWhich::Item(*first)).unwrap();
+        let retried = ob
+            .retry(RetryWhich::Item(*first), &|_: &str, _| false)
+            .unwrap();
         assert_eq!(fates(&retried), [(*teller, fate, *first)]);
         assert_eq!((retried.asked, retried.emails.len()), (0, 0));
         assert_eq!(state(&ob, *first), State::Failed);
     }
     let l_25 = id_of(&ob, "20261125", L, Kind::Approval);
-    let retried = ob.retry(RetryWhich::Item(l_25)).unwrap();
+    let retried = ob
+        .retry(RetryWhich::Item(l_25), &|_: &str, _| false)
+        .unwrap();
     assert_eq!(
         (retried.asked, retried.emails.as_slice()),
         (1, [L.to_string()].as_slice())
@@ -701,7 +713,12 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     // An administrator queues all but R again; P's is refused at its one
     // attempt, the others' addresses are flagged before they go.
     for id in &tellers[..5] {
-        assert_eq!(ob.retry(RetryWhich::Item(*id)).unwrap().asked, 1);
+        assert_eq!(
+            ob.retry(RetryWhich::Item(*id), &|_: &str, _| false)
+                .unwrap()
+                .asked,
+            1
+        );
     }
     send_all(&mut sender, now, |i| match i.email.as_str() {
         P => (Event::Claim, Event::Refused),
@@ -730,7 +747,9 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     ];
     for ((first, teller), fate) in firsts.iter().zip(tellers).zip(fates_wanted) {
         let was = state(&ob, teller);
-        let retried = ob.retry(RetryWhich::Item(*first)).unwrap();
+        let retried = ob
+            .retry(RetryWhich::Item(*first), &|_: &str, _| false)
+            .unwrap();
         assert_eq!(fates(&retried), [(teller, fate, *first)], "{teller}");
         if fate == Fate::QueuedAgain {
             assert_eq!(state(&ob, teller), State::Queued);
@@ -777,7 +796,7 @@ fn retrying_follows_each_mail_once() {
     let id = first[0].id;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let retried = ob.retry(RetryWhich::Item(id)).unwrap();
+        let retried = ob.retry(RetryWhich::Item(id), &|_: &str, _| false).unwrap();
         tx.send(retried).unwrap();
     });
     let retried = rx

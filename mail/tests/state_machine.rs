@@ -1042,7 +1042,10 @@ impl World {
                     return events;
                 }
                 let id = ids[pick % ids.len()];
-                let retried = self.outbox.retry(RetryWhich::Item(id)).unwrap();
+                let retried = self
+                    .outbox
+                    .retry(RetryWhich::Item(id), &|_: &str, _| false)
+                    .unwrap();
                 let retryable = |m: &Model| {
                     matches!(
                         m.state,
