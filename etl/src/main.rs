@@ -32,8 +32,8 @@ Exit codes:
      no such item or night, or nothing to do (retry: nothing to queue again;
      release: nothing held)
   5  another import, rollback or send's catch-up holds the import lock (import
-     waits up to import.lock_wait_seconds first; rollback, outbox forget and
-     rediff do not wait: run again when it is done);
+     waits up to import.lock_wait_seconds first; rollback, outbox forget,
+     rediff and release do not wait: run again when it is done);
      send: another send is running; nothing changed
   6  send: mail was due and none of it could be delivered (the relay unreachable
      or refusing; the summary says why); it waits to be retried, at once with

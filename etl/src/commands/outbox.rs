@@ -56,7 +56,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         Action::Pending => {
             let pending = outbox.pending()?;
             if pending.is_empty() {
-                say!("no night waits: every published night's mail is queued");
+                say!("no night waits: every published night's mail is queued or was given up (`outbox forget`)");
                 return Ok(0);
             }
             let store = Store::new(&config.data_dir);
