@@ -63,6 +63,22 @@ pub struct CaseView {
     /// (a withdrawn entry): one line each, `115/12/10（四）10:00 言詞辯論
     /// 臺灣臺北地方法院 第一法庭：本服務已無此庭期資料…`.
     pub hearings: Vec<String>,
+    /// What its news entries do to its hearings: a long list keeps first
+    /// the cases whose hearings changed, then those with one announced
+    /// ([`View::trim`]).
+    pub hearing_news: HearingNews,
+}
+
+/// What a case's news does to its hearings ([`CaseView::hearing_news`]),
+/// in the order a cut list keeps them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HearingNews {
+    /// A hearing moved, cancelled or otherwise changed.
+    Changed,
+    /// A new hearing announced.
+    Announced,
+    #[default]
+    None,
 }
 
 impl CaseView {
@@ -86,6 +102,7 @@ impl CaseView {
             last_day: None,
             entries: Vec::new(),
             hearings: Vec::new(),
+            hearing_news: HearingNews::None,
         }
     }
 
@@ -296,9 +313,12 @@ impl View {
 
     /// Cuts the list of cases to what a mail should carry. A long list
     /// keeps first the cases whose hearings were corrected without news
-    /// (`CaseView::hearings`), the others after them in their order: every
-    /// calendar file is attached whatever the cut, and a correction's line
-    /// is what says why a hearing left the calendar.
+    /// (`CaseView::hearings`) or changed by news, then those whose news
+    /// announces a hearing (`CaseView::hearing_news`), the others after
+    /// them, each part in its order: every calendar file is attached
+    /// whatever the cut, and the list is what says which hearing moved or
+    /// left the calendar, and why. (Before, one moved hearing among a
+    /// hundred cases of routine news was cut, seen only as an attachment.)
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
             self.entries_left_out = self.has_entries();
@@ -310,8 +330,13 @@ impl View {
             // (stable: the order within each part stays; a grant's cases
             // that end soon first, so that up to MAX_LISTED of them each
             // show their last day, which `notify::queue` counts on)
-            self.cases
-                .sort_by_key(|c| (c.hearings.is_empty(), c.last_day.is_none()));
+            self.cases.sort_by_key(|c| {
+                let hearings = match c.hearings.is_empty() {
+                    true => c.hearing_news,
+                    false => HearingNews::Changed,
+                };
+                (hearings, c.last_day.is_none())
+            });
             self.more = self.cases.len() - MAX_LISTED;
             self.cases.truncate(MAX_LISTED);
         }
@@ -834,6 +859,31 @@ mod tests {
         assert_eq!(v.cases[1].title, first, "the others keep their order");
         let (text, _) = bodies(Kind::Digest, &v).unwrap();
         assert!(text.contains("本服務已無此庭期資料"), "{text}");
+    }
+
+    /// The mail review of the forty-fourth session (its 1): a digest of 101
+    /// cases, a routine entry on 100 of them and a moved hearing on the
+    /// last, listed the first 30 and "另有 71 件案件": the moved hearing
+    /// was seen only as an attachment. Cases whose news changes a hearing
+    /// come first, with the corrected ones, then those that announce one.
+    #[test]
+    fn a_cut_digest_keeps_the_cases_whose_news_moves_or_announces_a_hearing() {
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 10)
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", None))
+            .collect();
+        let n = cases.len();
+        cases[n - 1].hearing_news = HearingNews::Changed;
+        cases[n - 2].hearing_news = HearingNews::Announced;
+        cases[n - 3].hearings = vec!["117/03/10（五）10:00 準備程序：本服務已無此庭期資料".into()];
+        let titles: Vec<String> = cases.iter().map(|c| c.title.clone()).collect();
+        let mut v = view(cases);
+        v.trim(true);
+        assert_eq!(v.more, 10);
+        let kept: Vec<&str> = v.cases.iter().map(|c| c.title.as_str()).collect();
+        assert_eq!(
+            kept[..4],
+            [&titles[n - 3], &titles[n - 1], &titles[n - 2], &titles[0]].map(String::as_str)
+        );
     }
 
     /// An activation cut to its first cases keeps those that end soon, each

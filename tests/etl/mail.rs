@@ -927,6 +927,56 @@ fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
     }
 }
 
+/// The mail review of the forty-fourth session (its 1): a digest of many
+/// cases lists 30 and says how many more; one case's hearing, moved among
+/// routine news on the others, sorted by case number with them and was
+/// cut, seen only as a calendar attachment. Its case is listed first now.
+#[test]
+fn a_long_digest_lists_the_case_whose_hearing_moved() {
+    const BUSY: &str = "busy.lawyer@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night {
+        cases: Vec::new(),
+        entries: Vec::new(),
+        grants: Vec::new(),
+    };
+    for n in 1..=40 {
+        n1.new_case_granted(n, BUSY);
+    }
+    n1.entries
+        .push((40, 2, "115/11/20", "120/06/20 10:00第一法庭言詞辯論".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut n2 = n1.clone();
+    for n in 1..=35 {
+        n2.entries.push((n, 3, "115/11/23", "通知補正".into()));
+    }
+    n2.entries.retain(|e| (e.0, e.1) != (40, 2));
+    n2.entries
+        .push((40, 2, "115/11/23", "120/06/27 14:00第一法庭言詞辯論".into()));
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let digest = smtp
+        .accepted_for(BUSY)
+        .into_iter()
+        .find(|m| m.contains("（115/11/24 資料）"))
+        .unwrap_or_else(|| panic!("no digest of night 2"));
+    assert!(digest.contains("另有 6 件案件"), "{digest}");
+    assert!(
+        digest.contains("120/06/27 14:00第一法庭言詞辯論"),
+        "the moved hearing's case was cut:\n{digest}"
+    );
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

@@ -1007,8 +1007,11 @@ fn known_as(file: &SnapshotFile) -> Result<SnapshotId, NotifyError> {
 /// takes place at that time), and one per hearing the court corrected
 /// without news (`super::corrected`); and whether one of them changes a
 /// hearing already announced (moved, cancelled, its SEQUENCE raised).
+/// Marks each case of `cases` (the digest's, in `news` order) with what
+/// its news does to its hearings, for the order a cut list keeps.
 fn digest_calendars(
     news: &[CaseNews],
+    cases: &mut [render::CaseView],
     announced: &Announced,
     email: &str,
     cfg: &MailSettings,
@@ -1017,7 +1020,7 @@ fn digest_calendars(
     let mut uids = BTreeSet::new();
     let mut files = Vec::new();
     let mut changed = false;
-    for n in news {
+    for (n, view) in news.iter().zip(cases.iter_mut()) {
         for e in &n.entries {
             for h in announced
                 .get(&(n.case.id(), e.entry.seq))
@@ -1027,7 +1030,12 @@ fn digest_calendars(
                 if !uids.insert(h.uid.clone()) {
                     continue;
                 }
-                changed |= h.sequence > 0 || !h.state.takes_place();
+                let changes = h.sequence > 0 || !h.state.takes_place();
+                changed |= changes;
+                view.hearing_news = view.hearing_news.min(match changes {
+                    true => render::HearingNews::Changed,
+                    false => render::HearingNews::Announced,
+                });
                 files.push(h.calendar(&n.case, email, cfg, now));
             }
         }
@@ -1281,7 +1289,14 @@ fn write(
             view.expires = expires;
         }
         let (calendars, changed) = match &job.about {
-            About::News(news) => digest_calendars(news, calendars.announced, job.email, cfg, now),
+            About::News(news) => digest_calendars(
+                news,
+                &mut view.cases,
+                calendars.announced,
+                job.email,
+                cfg,
+                now,
+            ),
             _ => (Vec::new(), false),
         };
         view.calendars = calendars.len();
