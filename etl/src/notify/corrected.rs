@@ -48,7 +48,13 @@ pub struct Correction {
     /// one's CANCEL; a change compared with another snapshot than the one
     /// carried on from): recorded as its UID's floor (`super::floors`).
     pub above_snapshot: bool,
+    /// A changed one's time and state as calendars held it (`None`: one
+    /// withdrawn): what the digest says it was.
+    pub was: Option<Was>,
 }
+
+/// A hearing's time and state as calendars held it.
+pub type Was = (NaiveDateTime, HearingState);
 
 impl Correction {
     /// What the digest says of it: `117/03/10（五）10:00 準備程序
@@ -58,12 +64,39 @@ impl Correction {
         // Said of the service's data, not of the court: a hearing can be
         // gone because its entry was deleted (刪除) or revised, and only the
         // summons says whether it takes place.
+        // What it was, when calendars held another time or state: a
+        // cancelled or moved hearing back on is said to be (a party told
+        // of the cancellation would not go), and a time changed says the
+        // one it replaces.
+        let back_on = matches!(
+            self.was,
+            Some((_, HearingState::Cancelled | HearingState::Moved))
+        ) && h.state == HearingState::Scheduled;
+        let earlier = self
+            .was
+            .filter(|(at, _)| *at != h.at)
+            .map(|(at, _)| format!("（原為 {}）", when(at)))
+            .unwrap_or_default();
+        let scheduled;
         let what = if self.withdrawn {
             "本服務已無此庭期資料（原登載此庭期的進行事項已刪除或更正），附檔會從行事曆移除此行程；是否仍須到庭，請以傳票或通知書為準，或洽承辦股"
         } else {
             match h.state {
+                HearingState::Scheduled if back_on => {
+                    scheduled = format!(
+                        "原登載的{}已撤回或更正，這個庭期恢復於上述時間及地點進行{earlier}，附檔會將此行程加回行事曆；請以傳票或通知書為準",
+                        match self.was {
+                            Some((_, HearingState::Moved)) => "改期",
+                            _ => "取消",
+                        }
+                    );
+                    &scheduled
+                }
                 HearingState::Scheduled => {
-                    "庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程"
+                    scheduled = format!(
+                        "庭期資料已更新為上述時間及地點{earlier}，附檔會更新行事曆中的同一個行程"
+                    );
+                    &scheduled
                 }
                 HearingState::Uncertain => {
                     "庭期資料已更新，這個庭期可能已變更，請以傳票或通知書為準"
@@ -131,10 +164,11 @@ pub fn find(
             let (corrections, announced_too): (Vec<Correction>, Vec<Correction>) =
                 compare(&then, &now, after)
                     .into_iter()
-                    .map(|(h, withdrawn, above_snapshot)| Correction {
+                    .map(|(h, withdrawn, above_snapshot, was)| Correction {
                         hearing: Standing::of(case, court, &h),
                         withdrawn,
                         above_snapshot,
+                        was,
                     })
                     .partition(|c| !told.contains(&c.hearing.uid));
             // An announced hearing goes at least as high as its correction
@@ -176,11 +210,16 @@ pub fn find(
 
 /// What a case's list tonight (`now`) corrects in its previous one
 /// (`then`), as calendars should now hold each hearing, in time order:
-/// (hearing, gone, sent above tonight's SEQUENCE for it). Only hearings
+/// (hearing, gone, sent above tonight's SEQUENCE for it, a changed one's
+/// time and state as calendars held it). Only hearings
 /// still to come at `after` (`hearings::corrections`): one gone is
 /// cancelled one SEQUENCE above what calendars hold; one changed is sent as
 /// it now stands, at least one SEQUENCE above the previous snapshot's.
-fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hearing, bool, bool)> {
+fn compare(
+    then: &[Hearing],
+    now: &[Hearing],
+    after: NaiveDateTime,
+) -> Vec<(Hearing, bool, bool, Option<Was>)> {
     crate::hearings::corrections(then, now, after)
         .into_iter()
         .map(|c| match c {
@@ -188,7 +227,7 @@ fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hear
                 let mut gone = was.clone();
                 gone.state = HearingState::Cancelled;
                 gone.sequence = was.sequence.saturating_add(1);
-                (gone, true, true)
+                (gone, true, true, None)
             }
             // At least one above what the previous snapshot's mail
             // carried: tonight's own is, unless the import carried on from
@@ -197,7 +236,7 @@ fn compare(then: &[Hearing], now: &[Hearing], after: NaiveDateTime) -> Vec<(Hear
                 let mut now = is.clone();
                 now.sequence = now.sequence.max(was.sequence.saturating_add(1));
                 let above = now.sequence > is.sequence;
-                (now, false, above)
+                (now, false, above, Some((was.at, was.state)))
             }
         })
         .collect()
@@ -257,7 +296,12 @@ mod tests {
         assert_eq!(
             got,
             [
-                (row(5, 5, 2, at(10, 10), scheduled), false, false),
+                (
+                    row(5, 5, 2, at(10, 10), scheduled),
+                    false,
+                    false,
+                    Some((at(8, 10), scheduled))
+                ),
                 (
                     Hearing {
                         state: HearingState::Cancelled,
@@ -265,7 +309,8 @@ mod tests {
                         ..row(9, 9, 0, at(12, 10), scheduled)
                     },
                     true,
-                    true
+                    true,
+                    None
                 ),
             ]
         );
@@ -283,5 +328,51 @@ mod tests {
         // not worth a mail.
         let raised = vec![row(9, 9, 3, at(12, 10), scheduled)];
         assert!(compare(&then[2..], &raised, now_).is_empty());
+    }
+
+    /// The mail review of the forty-fourth session (its 2): a cancelled
+    /// hearing back on (the cancelling entry withdrawn) was told as a plain
+    /// update, 「庭期資料已更新為上述時間及地點」, to a party told of the
+    /// cancellation, two days before it; and a time changed never said the
+    /// time it replaced. Each is said now.
+    #[test]
+    fn a_hearing_back_on_says_so_and_a_changed_time_says_what_it_was() {
+        let case = CaseRef {
+            court: "PCD".into(),
+            key: schemas::CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "簡".into(),
+                number: 33,
+            },
+        };
+        let line = |h: &Hearing, was: Option<(NaiveDateTime, HearingState)>| {
+            Correction {
+                hearing: Standing::of(&case, "臺灣新北地方法院", h),
+                withdrawn: false,
+                above_snapshot: false,
+                was,
+            }
+            .line()
+        };
+        let scheduled = HearingState::Scheduled;
+        let on = row(5, 5, 2, at(10, 10), scheduled);
+        assert_eq!(
+            line(&on, Some((at(10, 10), HearingState::Cancelled))),
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：原登載的取消已撤回或更正，這個庭期恢復於上述時間及地點進行，附檔會將此行程加回行事曆；請以傳票或通知書為準"
+        );
+        assert_eq!(
+            line(&on, Some((at(8, 10), HearingState::Moved))),
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：原登載的改期已撤回或更正，這個庭期恢復於上述時間及地點進行（原為 115/12/08（二）10:00），附檔會將此行程加回行事曆；請以傳票或通知書為準"
+        );
+        assert_eq!(
+            line(&on, Some((at(8, 10), scheduled))),
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：庭期資料已更新為上述時間及地點（原為 115/12/08（二）10:00），附檔會更新行事曆中的同一個行程"
+        );
+        // Only its courtroom changed: as before.
+        assert_eq!(
+            line(&on, Some((at(10, 10), scheduled))),
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：庭期資料已更新為上述時間及地點，附檔會更新行事曆中的同一個行程"
+        );
     }
 }

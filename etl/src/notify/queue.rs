@@ -1898,6 +1898,7 @@ mod tests {
             hearing: standing("h-2", HearingState::Cancelled, 1),
             withdrawn: true,
             above_snapshot: true,
+            was: None,
         };
         let two = CaseNews {
             corrected: Some((2, 2)),
