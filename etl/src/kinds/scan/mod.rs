@@ -883,7 +883,8 @@ impl DataFile<'_> {
         if last == line {
             return "a quoted field opens here and is never closed, on the file's last line".into();
         }
-        stats.swallowed = Some(FileError::UnclosedQuote {
+        // (the first in the file stands: a stray quote's before it)
+        stats.swallowed.get_or_insert(FileError::UnclosedQuote {
             file: self.file.clone(),
             line,
             last,
