@@ -246,6 +246,20 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             String::new()
         }
     )];
+    if m.told_elsewhere > 0 {
+        lines.push(format!(
+            "  {} activation{} or approval{} not queued: another night's mail names {} grants \
+             (a night rolled back past, which this one's comparison finds again)",
+            m.told_elsewhere,
+            if m.told_elsewhere == 1 { "" } else { "s" },
+            if m.told_elsewhere == 1 { "" } else { "s" },
+            if m.told_elsewhere == 1 {
+                "its"
+            } else {
+                "their"
+            },
+        ));
+    }
     if m.superseded > 0 {
         lines.push(format!(
             "  {} digests of the night, held by a rollback, superseded by this run's (they never go)",

@@ -977,6 +977,71 @@ fn a_long_digest_lists_the_case_whose_hearing_moved() {
     );
 }
 
+/// The admin review of the forty-fourth session (its 4): a night rolled
+/// back before its grant mail went, then the next night imported: that
+/// night, compared with the night rolled back to, found the rolled-back
+/// night's grants new again and queued their activation links a second
+/// time, and the first went too, once the live snapshot granted them
+/// again: two activation mails with two links for one grant. A grant that
+/// another night's mail names, sent or still to go, is not mailed again;
+/// one whose mail was withheld (a `send` ran while the grant was not live)
+/// is.
+#[test]
+fn a_grant_mailed_by_a_night_rolled_back_is_not_mailed_again() {
+    const NEWCOMER: &str = "newcomer@example.com";
+    for send_between in [false, true] {
+        let env = Env::new();
+        let smtp = Smtp::start(&env.dir.path().join("smtp"));
+        let (n1, _) = scenario(&[FOLLOWS]);
+        import(
+            &env,
+            &smtp,
+            &n1.write(&env.dir.path().join("a"), "20261123"),
+        );
+        send(&env, &smtp);
+        let mut n2 = n1.clone();
+        n2.new_case_granted(2, NEWCOMER);
+        // (with news: its digest is held by the rollback, and the night
+        // then passed over as the next night's comparison)
+        n2.entries.push((1, 2, "115/11/24", "通知補正".into()));
+        import(
+            &env,
+            &smtp,
+            &n2.write(&env.dir.path().join("b"), "20261124"),
+        );
+        let back = etl(&env, &smtp, &["rollback", "20261123"]);
+        assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+        if send_between {
+            send(&env, &smtp);
+        }
+        let mut n3 = n2.clone();
+        n3.entries.push((2, 2, "115/11/25", "通知補正".into()));
+        let run = import(
+            &env,
+            &smtp,
+            &n3.write(&env.dir.path().join("c"), "20261125"),
+        );
+        send(&env, &smtp);
+        let mails = smtp.accepted_for(NEWCOMER);
+        assert_eq!(
+            mails.len(),
+            1,
+            "send between: {send_between}\n{}\n{mails:#?}",
+            run.stdout
+        );
+        assert!(mails[0].contains("/activate?token="), "{}", mails[0]);
+        if !send_between {
+            assert!(
+                run.stdout.contains(
+                    "1 activation or approval not queued: another night's mail names its grants"
+                ),
+                "{}",
+                run.stdout
+            );
+        }
+    }
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

@@ -63,6 +63,9 @@ pub struct QueueSummary {
     /// night's grant mail of other runs reaches, for the grants that mail
     /// does not name ([`Known::not_named`]).
     pub not_named: u64,
+    /// Activations and approvals not queued: another night's grant mail
+    /// names every grant they would ([`Known::told_elsewhere`]).
+    pub told_elsewhere: u64,
     /// Digests not queued because the address unsubscribed.
     pub unsubscribed: u64,
     /// Digests queued to addresses that turned digests off but keep
@@ -184,6 +187,12 @@ pub struct Known {
     /// The highest `more-N` the night has used, by address
     /// ([`Known::more_reference`]).
     pub more_used: BTreeMap<String, u32>,
+    /// Of the addresses granted tonight, the cases an activation or
+    /// approval of another night after the one compared with told them of,
+    /// sent or still to go (`Outbox::grants_told_after`): a night rolled
+    /// back past, whose grants the comparison finds new again. Not mailed
+    /// again.
+    pub told_elsewhere: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// The night's grant mail to an address ([`Known::night_grants`]).
@@ -579,7 +588,7 @@ pub fn plan<'a>(
         // grant mail has already, another run's, tells in mail of its own
         // the grants that mail did not name: `Known::not_named`)
         let (granted, reference) = if !grant_queued(email) {
-            (granted.iter().collect(), None)
+            (granted.iter().collect::<Vec<_>>(), None)
         } else if let Some((rest, reference)) = known.not_named(email, granted) {
             summary.not_named += 1;
             (rest, Some(reference))
@@ -587,6 +596,20 @@ pub fn plan<'a>(
             summary.already_queued += 1;
             continue;
         };
+        // (grants another night's mail told: a night rolled back past,
+        // which tonight's comparison finds again; mail of that night still
+        // to go goes once the live snapshot grants them)
+        let granted: Vec<&Granted> = match known.told_elsewhere.get(email.as_str()) {
+            Some(told) => granted
+                .into_iter()
+                .filter(|g| !told.contains(&g.case.id()))
+                .collect(),
+            None => granted,
+        };
+        if granted.is_empty() {
+            summary.told_elsewhere += 1;
+            continue;
+        }
         let kind = match known.accounts.get(email) {
             Some(Account::Activated) => Kind::Approval,
             _ => Kind::Activation,
@@ -895,6 +918,12 @@ fn planned<R>(
     let outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
+    if let Some(base) = calendars.before {
+        known.told_elsewhere =
+            outbox.grants_told_after(&compact(base.date), &compact(night.date), |e| {
+                changes.new_grants.contains_key(e)
+            })?;
+    }
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and it is no grant mail of the night. Only what it
     // recorded itself (its night's, under its reference) is given again:
@@ -1105,6 +1134,7 @@ fn read_known(
         )?,
         night_grants: BTreeMap::new(),
         more_used: BTreeMap::new(),
+        told_elsewhere: BTreeMap::new(),
     };
     let tonight = compact(night);
     let wanted = |e: &str| changes.new_grants.contains_key(e) || changes.expiring.contains_key(e);

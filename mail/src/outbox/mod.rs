@@ -23,7 +23,7 @@ mod packed;
 mod reminders;
 mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -404,6 +404,47 @@ impl Outbox {
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
         Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// The cases each address `wanted` takes was told of by an activation
+    /// or approval of a night after `after` (YYYYMMDD) other than `tonight`
+    /// that went or is still to go (sent, sending, unknown, queued,
+    /// retrying; not failed, suppressed or withheld): a night rolled back
+    /// past, or misdated, whose grants a night compared with `after` finds
+    /// again (`notify::queue`, `Known::told_elsewhere`).
+    pub fn grants_told_after(
+        &self,
+        after: &str,
+        tonight: &str,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT email, case_keys FROM items
+             WHERE night > ?1 AND night <> ?2 AND kind IN (?3, ?4) AND withheld_at IS NULL
+               AND state IN ('{}', '{}', '{}', '{}', '{}')",
+            State::Sent.as_str(),
+            State::Sending.as_str(),
+            State::Unknown.as_str(),
+            State::Queued.as_str(),
+            State::Retrying.as_str(),
+        ))?;
+        let rows = stmt.query_map(
+            params![
+                after,
+                tonight,
+                Kind::Activation.as_str(),
+                Kind::Approval.as_str()
+            ],
+            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+        )?;
+        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for row in rows {
+            let (email, keys) = row?;
+            if wanted(&email) {
+                out.entry(email).or_default().extend(case_keys_of(keys));
+            }
+        }
+        Ok(out)
     }
 
     /// `night`'s activations, approvals and expiry warnings to the
