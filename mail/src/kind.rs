@@ -156,9 +156,17 @@ impl Kind {
             (Kind::Approval, None) => format!("已核准查詢 {n} 件案件{ending}"),
             (Kind::Digest, Some(t)) => format!("{t} 有新進行事項"),
             (Kind::Digest, None) => format!("您關注的 {n} 件案件有新進行事項"),
+            // (a case past its last day when told of: it has stopped)
+            (Kind::Expiry, Some(t)) if cases[0].ended => format!("{t} 已停止查詢"),
             (Kind::Expiry, Some(t)) => {
                 let day = cases[0].last_day.as_deref().unwrap_or("");
                 format!("{t} 將於 {day} 後停止查詢")
+            }
+            (Kind::Expiry, None) if cases.iter().all(|c| c.ended) => {
+                format!("您關注的 {n} 件案件已停止查詢")
+            }
+            (Kind::Expiry, None) if cases.iter().any(|c| c.ended) => {
+                format!("您關注的 {n} 件案件即將或已經停止查詢")
             }
             (Kind::Expiry, None) => format!("您關注的 {n} 件案件即將停止查詢"),
             (Kind::Reminder, Some(t)) => format!("庭期提醒：{t} 即將開庭"),

@@ -67,6 +67,9 @@ pub struct CaseView {
     /// the cases whose hearings changed, then those with one announced
     /// ([`View::trim`]).
     pub hearing_news: HearingNews,
+    /// Past its last day (`last_day`) already when told of: an expiry
+    /// mail says it has stopped being queryable.
+    pub ended: bool,
 }
 
 /// What a case's news does to its hearings ([`CaseView::hearing_news`]),
@@ -103,6 +106,7 @@ impl CaseView {
             entries: Vec::new(),
             hearings: Vec::new(),
             hearing_news: HearingNews::None,
+            ended: false,
         }
     }
 
@@ -248,6 +252,13 @@ impl View {
     /// alone says so instead of telling of new entries.
     pub fn has_entries(&self) -> bool {
         self.cases.iter().any(|c| !c.entries.is_empty())
+    }
+
+    /// How many of the cases it lists are past their last day already
+    /// ([`CaseView::ended`]): an expiry mail of them all says they have
+    /// stopped being queryable, not that they will.
+    pub fn ended(&self) -> usize {
+        self.cases.iter().filter(|c| c.ended).count()
     }
 
     /// Whether a case it lists says its last day (最後可查詢日): an
@@ -936,6 +947,23 @@ mod tests {
         a.division = Some("仁股".into());
         a.last_day = Some("115/12/01".into());
         check(Kind::Expiry, view(vec![a]));
+    }
+
+    /// A case past its last day when its status came (the mail review of
+    /// the forty-fourth session, its 4): said to have stopped, without a
+    /// link to a page that is gone, why it could not be said before, and
+    /// no word of logging in to see it.
+    #[test]
+    fn expiry_of_a_case_that_has_ended() {
+        let mut a = CaseView::new(&case("TPD", "刑事", "訴", 88));
+        a.division = Some("仁股".into());
+        a.last_day = Some("115/11/01".into());
+        a.ended = true;
+        check_as(Kind::Expiry, "expiry-ended", view(vec![a.clone()]));
+        // With one still to end: both said, each as it is.
+        let mut b = CaseView::new(&case("TPD", "刑事", "訴", 89));
+        b.last_day = Some("115/12/01".into());
+        check_as(Kind::Expiry, "expiry-some-ended", view(vec![a, b]));
     }
 
     #[test]

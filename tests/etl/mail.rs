@@ -977,6 +977,53 @@ fn a_long_digest_lists_the_case_whose_hearing_moved() {
     );
 }
 
+/// The mail review of the forty-fourth session (its 4): a case whose
+/// status the court posted more than two months after its status date
+/// (上訴 on 115/09/01, first exported on 115/11/24) is past its last
+/// queryable day the night it arrives: it left the site, and its follower
+/// was never told, that night or later (the expiry warning goes only
+/// before the last day). It is told once that the case has stopped being
+/// queryable, and why it could not be told before.
+#[test]
+fn a_case_past_its_last_day_when_first_exported_so_is_told_once() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&[FOLLOWS]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let before = smtp.accepted_for(FOLLOWS).len();
+    let mut n2 = n1.clone();
+    n2.cases[0] = (1, "上訴", "115/09/01");
+    let run = import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    assert!(run.stdout.contains("1 expiry"), "{}", run.stdout);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(FOLLOWS);
+    assert_eq!(mails.len(), before + 1, "{mails:#?}");
+    let ended = &mails[before];
+    for said in [
+        "Subject: 【案件進度查詢】臺灣臺北地方法院 民事 115年度訴字第1號 已停止查詢",
+        "您關注的下列案件已停止提供查詢",
+        "最後可查詢日：115/11/01（已過，本服務已停止提供此案件查詢）",
+        "法院登載其狀態時已逾此期限，本服務因此未能事先通知",
+    ] {
+        assert!(ended.contains(said), "{said}\n{ended}");
+    }
+    // Told once: the next night, and a re-run of this one, tell nothing.
+    for (dir, night) in [("c", "20261125"), ("d", "20261125")] {
+        import(&env, &smtp, &n2.write(&env.dir.path().join(dir), night));
+        send(&env, &smtp);
+    }
+    assert_eq!(smtp.accepted_for(FOLLOWS).len(), before + 1);
+}
+
 /// The admin review of the forty-fourth session (its 4): a night rolled
 /// back before its grant mail went, then the next night imported: that
 /// night, compared with the night rolled back to, found the rolled-back

@@ -136,6 +136,9 @@ pub struct Expiring {
     pub division: Option<String>,
     pub status: String,
     pub last_day: NaiveDate,
+    /// Past its last day already, the night it is told of: a status the
+    /// court posted more than the cutoff after its date (`super::ended`).
+    pub ended: bool,
 }
 
 /// Everything the mail stage needs from one diff, per address.
@@ -695,6 +698,7 @@ fn compare(
                     division: division()?,
                     status: status.to_string(),
                     last_day,
+                    ended: false,
                 });
         }
     }
@@ -887,6 +891,7 @@ pub(crate) mod tests {
                             division: schemas::text::division(&case.division),
                             status: case.status.clone(),
                             last_day,
+                            ended: false,
                         });
                 }
             }

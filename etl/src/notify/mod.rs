@@ -13,6 +13,7 @@
 pub mod announced;
 pub mod corrected;
 pub mod diff;
+pub mod ended;
 pub mod floors;
 pub mod prosecutors;
 pub mod queue;
@@ -328,6 +329,8 @@ fn compared<R>(
     // Opted-in prosecutors' news on their cases (single sign-on accounts).
     if let Some(from) = from.filter(|f| to.date >= f.date) {
         prosecutors::add_news(&store.root, from, to, &mut changes)?;
+        // Cases past their last day the night their status came: told.
+        ended::find(to, &mut changes)?;
     }
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",

@@ -367,6 +367,7 @@ impl About<'_> {
                     let mut v = CaseView::new(&x.case);
                     v.division = x.division.clone();
                     v.last_day = Some(roc(x.last_day));
+                    v.ended = x.ended;
                     v
                 })
                 .collect(),
@@ -1628,6 +1629,7 @@ mod tests {
                             division: None,
                             status: "上訴".into(),
                             last_day: day(n),
+                            ended: false,
                         })
                         .collect(),
                 );

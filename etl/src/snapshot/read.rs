@@ -73,6 +73,16 @@ fn datetime(n: i64) -> rusqlite::Result<NaiveDateTime> {
 const CASE_COLUMNS: &str = "id, court, category, year, word, number, division, status, status_date, queryable,
     seq1, posted1, text1, modified1, seq2, posted2, text2, modified2, seq3, posted3, text3, modified3";
 
+/// A case's state ([`Snapshot::case_state`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseState {
+    pub queryable: bool,
+    pub status: String,
+    pub status_date: Option<NaiveDate>,
+    /// Its 股別 as the court wrote it.
+    pub division: String,
+}
+
 fn case_row(r: &Row<'_>) -> rusqlite::Result<(i64, String, CaseData)> {
     let mut entries = Vec::with_capacity(3);
     for slot in 0..3 {
@@ -212,6 +222,31 @@ impl Snapshot {
                 |r| r.get(0),
             )
             .optional()?)
+    }
+
+    /// Of the case `key` of `court`, if the snapshot has it: whether it is
+    /// queryable, its status, the status's date and its 股別.
+    pub fn case_state(&self, court: &str, key: &CaseKey) -> Result<Option<CaseState>, ReadError> {
+        let row: Option<(bool, String, Option<i64>, String)> = self
+            .conn
+            .prepare_cached(
+                "SELECT queryable, status, status_date, division FROM cases
+                 WHERE court = ?1 AND category = ?2 AND year = ?3 AND word = ?4 AND number = ?5",
+            )?
+            .query_row(
+                params![court, key.category, key.year, key.word, key.number],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        row.map(|(queryable, status, day, division)| {
+            Ok(CaseState {
+                queryable,
+                status,
+                status_date: day.map(date).transpose()?,
+                division,
+            })
+        })
+        .transpose()
     }
 
     /// The hearings of case `id` (none if it has no list).

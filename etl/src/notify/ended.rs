@@ -1,0 +1,67 @@
+//! Followed cases that stopped being queryable without a warning: a court
+//! that posts a case's status (上訴, 歸檔, ...) more than the cutoff after
+//! its date makes the case past its last queryable day the night the
+//! status arrives. The expiry warning goes only before the last day
+//! (`diff::EXPIRY_NOTICE_DAYS`), so such a case left the site and its
+//! followers were never told. Each follower who had it is told once, by
+//! an expiry mail that says the case has stopped being queryable
+//! (`Expiring::ended`); the plan's record of warnings given (`expiry_warned`,
+//! by address, case and last day) keeps one already warned of that last
+//! day from being told again, as it keeps every warning to one.
+
+use schemas::contract;
+use schemas::date::last_queryable_day;
+use store::layout::SnapshotFile;
+
+use super::diff::{Changes, Expiring};
+use crate::snapshot::read::{ReadError, Snapshot};
+
+/// Adds to `changes.expiring`, for each grant gone tonight (`ungranted`)
+/// whose case is in tonight's snapshot past its last queryable day, an
+/// ended case to tell its address of. Returns how many.
+pub fn find(to: &SnapshotFile, changes: &mut Changes) -> Result<usize, ReadError> {
+    if changes.ungranted.is_empty() {
+        return Ok(0);
+    }
+    let tonight = Snapshot::open(to)?;
+    let c = contract();
+    let mut told = 0;
+    // (by case: an address's grants gone tonight are a few; a case's
+    // state is read once)
+    let mut states = std::collections::BTreeMap::new();
+    for (email, cases) in &changes.ungranted {
+        for case in cases {
+            if !states.contains_key(case) {
+                let state = tonight.case_state(&case.court, &case.key)?;
+                states.insert(case.clone(), state);
+            }
+            let Some(Some(state)) = states.get(case) else {
+                continue;
+            };
+            let (status, division) = (&state.status, &state.division);
+            let Some(since) = state.status_date.filter(|_| !state.queryable) else {
+                continue;
+            };
+            if !c.status_has_cutoff(status) {
+                continue;
+            }
+            let last_day = last_queryable_day(since, c.scope.cutoff_months);
+            if last_day >= to.date {
+                continue;
+            }
+            changes
+                .expiring
+                .entry(email.clone())
+                .or_default()
+                .push(Expiring {
+                    case: case.clone(),
+                    division: schemas::text::division(division),
+                    status: status.clone(),
+                    last_day,
+                    ended: true,
+                });
+            told += 1;
+        }
+    }
+    Ok(told)
+}
