@@ -990,6 +990,42 @@ fn a_prosecutor_turns_reminders_on_and_a_reminders_one_click_unsubscribe_turns_t
     assert!(c.get("/account").body.contains("開啟庭期提醒"));
 }
 
+/// The mail review of the forty-fourth session (its 7): the reminder's
+/// foot and the unsubscribe's page told an address whose account has no
+/// password yet to log in to turn the mail on again, which it cannot: they
+/// say to activate first, and where to get a link.
+#[test]
+fn an_address_not_activated_is_told_to_activate_to_turn_reminders_on_again() {
+    const WHO: &str = "chen.mei@example.org";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    Client::new(&server).activate(&data, LAWYER, PASSWORD);
+    // 7 days before 刑事 115 訴 100's 宣判 (115/12/15 10:00).
+    data.remind("2026-12-08");
+    let text = crate::util::mail_text(&data.newest("reminder", WHO));
+    assert!(
+        text.contains("也可啟用帳號並登入後，於帳號設定關閉。"),
+        "{text}"
+    );
+    let page = Client::new(&server).post(&unsubscribe_link(&text), &[]);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("這個信箱的帳號尚未啟用") && page.body.contains("href=\"/forgot\""),
+        "{}",
+        page.body
+    );
+    // An activated one's say to log in, as before.
+    let text = crate::util::mail_text(&data.newest("reminder", LAWYER));
+    assert!(text.contains("也可登入後於帳號設定關閉。"), "{text}");
+    let page = Client::new(&server).post(&unsubscribe_link(&text), &[]);
+    assert!(
+        page.body.contains("登入後可在「帳號設定」重新開啟")
+            && page.body.contains("href=\"/login\""),
+        "{}",
+        page.body
+    );
+}
+
 /// Two reviews (2026-12-06): an address a live grant names but with no
 /// account yet (the night that would have made it given up with `outbox
 /// forget`) still gets reminders, and its one-click unsubscribe said

@@ -210,6 +210,10 @@ pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
         Mailing::Digests => accounts::unsubscribe(&conn, &email),
         Mailing::Reminders => store::hearings::stop_reminders(&conn, &email),
     };
+    // (an address whose account has no password yet is told how to get
+    // in before it can turn the mail on again)
+    let not_activated = done.is_ok()
+        && store::accounts::not_activated(&conn, [email.as_str()]).is_ok_and(|n| !n.is_empty());
     drop(conn);
     done.map_err(Failure::not_saved(crate::failure::STILL_SUBSCRIBED))?;
     tracing::info!("{} turned off by unsubscribe link", mailing.as_str());
@@ -225,11 +229,22 @@ pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
         Mailing::Digests => "已取消案件進度通知",
         Mailing::Reminders => "已取消庭期提醒",
     };
-    let page = pages::Message {
-        c: ctx(app, "已取消通知", None, String::new()),
-        heading,
-        text: format!("{email} 將不再收到{what}信。登入後可在「帳號設定」重新開啟。"),
-        links: vec![("/login", "登入")],
+    let page = match not_activated {
+        false => pages::Message {
+            c: ctx(app, "已取消通知", None, String::new()),
+            heading,
+            text: format!("{email} 將不再收到{what}信。登入後可在「帳號設定」重新開啟。"),
+            links: vec![("/login", "登入")],
+        },
+        true => pages::Message {
+            c: ctx(app, "已取消通知", None, String::new()),
+            heading,
+            text: format!(
+                "{email} 將不再收到{what}信。這個信箱的帳號尚未啟用：以法院核准時寄給您的啟用信中的連結\
+                 （或在「忘記密碼」頁輸入本信箱取得新的連結）設定密碼並登入後，可在「帳號設定」重新開啟。"
+            ),
+            links: vec![("/forgot", "取得啟用連結")],
+        },
     };
     pages::html(StatusCode::OK, &page)
 }
