@@ -654,6 +654,9 @@ struct Checked {
     damaged: Option<String>,
     /// The kept snapshot standing in for a damaged live one, if any.
     standing_in: Option<String>,
+    /// The courts it was published without (`--publish-without`), each
+    /// off the site since then, until one is imported again.
+    left_off: BTreeMap<String, NaiveDate>,
 }
 
 /// The courts a published snapshot has, as the report of the run that
@@ -756,6 +759,7 @@ impl Checked {
             lost: BTreeSet::new(),
             damaged: None,
             standing_in: None,
+            left_off: BTreeMap::new(),
         };
         let Some(live) = live else {
             return Ok(previous);
@@ -818,6 +822,12 @@ impl Checked {
             .map(|c| c.code)
             .collect();
         previous.lost.retain(|c| !previous.courts.contains(c));
+        previous.left_off = snapshot
+            .left_off()
+            .map_err(|e| internal("reading the live snapshot")(&e))?;
+        previous
+            .left_off
+            .retain(|c, _| !previous.courts.contains(c));
         previous.snapshot = Some(snapshot);
         Ok(previous)
     }
@@ -867,7 +877,11 @@ fn run_courts(
             Err(e) => Err(e),
             Ok(Bet::Lost(checked)) => Ok(Courts::Settled(Box::new(checked))),
             Ok(Bet::Won(checked)) => {
-                let carried = checked.courts.iter().chain(&checked.lost);
+                let carried = checked
+                    .courts
+                    .iter()
+                    .chain(&checked.lost)
+                    .chain(checked.left_off.keys());
                 let order: BTreeSet<&String> = plan.courts.keys().chain(carried).collect();
                 write_bar.set_length(order.len() as u64);
                 let mut writer = Writer {
@@ -1063,23 +1077,42 @@ impl Writer<'_, '_> {
         if matches!(r.status, CourtStatus::Unusable) {
             if self.previous.courts.contains(code) {
                 self.carry_over(&mut r, self.previous)?;
-            } else if let Some(damaged) = &self.previous.damaged {
-                if self.previous.lost.contains(code) {
-                    let mut reason = format!(
-                        "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED, {}",
-                        compact(self.night.date),
-                        match &self.previous.standing_in {
-                            Some(s) => format!("and {s}, standing in for it, does not have {code}"),
-                            None => "and no other kept snapshot verifies".to_string(),
-                        }
-                    );
-                    if self.night.publish_without.contains(code) {
-                        reason += &format!("; published without {code} (--publish-without {code})");
-                    } else {
-                        self.stranded.push(code.clone());
+            } else if let (Some(damaged), true) =
+                (&self.previous.damaged, self.previous.lost.contains(code))
+            {
+                let mut reason = format!(
+                    "not usable from batch {}, and not carried over: the previous snapshot {damaged} is DAMAGED, {}",
+                    compact(self.night.date),
+                    match &self.previous.standing_in {
+                        Some(s) => format!("and {s}, standing in for it, does not have {code}"),
+                        None => "and no other kept snapshot verifies".to_string(),
                     }
-                    r.reasons.push(reason);
+                );
+                if self.night.publish_without.contains(code) {
+                    reason += &format!("; published without {code} (--publish-without {code})");
+                    self.builder
+                        .left_off(code, self.night.date)
+                        .map_err(|e| internal("writing the snapshot")(&e))?;
+                } else {
+                    self.stranded.push(code.clone());
                 }
+                r.reasons.push(reason);
+            } else if let Some(since) = self.previous.left_off.get(code) {
+                // Published without on an earlier night, and not imported
+                // yet: said every night, exit 3, until it is.
+                if r.reasons.is_empty() {
+                    r.reasons
+                        .push(format!("absent from batch {}", compact(self.night.date)));
+                }
+                let last = r.reasons.pop().expect("one at least");
+                r.reasons.push(format!(
+                    "{last}; off the site since {} (published without it with --publish-without \
+                     {code}): its cases and grants come back when it is imported",
+                    schemas::date::roc(*since)
+                ));
+                self.builder
+                    .left_off(code, *since)
+                    .map_err(|e| internal("writing the snapshot")(&e))?;
             }
         }
         Ok(r)

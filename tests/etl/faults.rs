@@ -1137,6 +1137,42 @@ fn a_court_that_can_be_neither_imported_nor_carried_over_stops_the_night() {
     assert!(said.contains("published without HLD"), "{said}");
     assert!(!env.live_dump().contains(r#""court":"HLD""#));
 
+    // The admin review of the forty-fourth session (its 5): the nights
+    // after knew HLD neither from their batch nor from the live snapshot,
+    // and exited 0 without a word of it while it stayed off the site; a
+    // monitor on exit 3 saw clean nights. Each night says it, exit 3,
+    // until HLD comes usable again.
+    let copy = |from: &str, night: &str| {
+        let to = env.dir.path().join("later").join(night);
+        fs::create_dir_all(&to).unwrap();
+        for entry in fs::read_dir(sample(from)).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+        to
+    };
+    for night in ["20261125", "20261126"] {
+        let run = env.import(&copy("20261124", night), &[]);
+        assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains("HLD   UNUSABLE")
+                && run.stdout.contains(&format!(
+                    "absent from batch {night}; off the site since 115/11/24 (published without \
+                     it with --publish-without HLD): its cases and grants come back when it is \
+                     imported"
+                )),
+            "{}",
+            run.stdout
+        );
+        let report = env.report(night);
+        assert_eq!(court(&report, "HLD")["status"], "unusable", "{report}");
+    }
+    // Back in a batch, usable: imported, and no more said.
+    let back = copy("20261123", "20261127");
+    let run = env.import(&back, &[]);
+    assert!(run.stdout.contains("HLD   imported"), "{}", run.stdout);
+    assert!(!run.stdout.contains("off the site"), "{}", run.stdout);
+
     // A court named that did not need it is imported (or carried over) as
     // ever, and the run says the option did nothing for it.
     let env = Env::new();

@@ -224,6 +224,28 @@ impl Snapshot {
             .optional()?)
     }
 
+    /// The courts it was published without, each off the site since the
+    /// date recorded (`write::LEFT_OFF_KEY`): none in a snapshot from
+    /// before they were recorded.
+    pub fn left_off(&self) -> Result<std::collections::BTreeMap<String, NaiveDate>, ReadError> {
+        let prefix = crate::snapshot::write::LEFT_OFF_KEY;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, value FROM meta WHERE substr(key, 1, ?1) = ?2")?;
+        let rows = stmt.query_map(params![prefix.len() as i64, prefix], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        let mut out = std::collections::BTreeMap::new();
+        for row in rows {
+            let (key, value) = row?;
+            let since = schemas::date::parse_batch_date(&value).ok_or_else(|| {
+                ReadError::Malformed(format!("meta {key}: `{value}` is not YYYYMMDD"))
+            })?;
+            out.insert(key[prefix.len()..].to_string(), since);
+        }
+        Ok(out)
+    }
+
     /// Of the case `key` of `court`, if the snapshot has it: whether it is
     /// queryable, its status, the status's date and its 股別.
     pub fn case_state(&self, court: &str, key: &CaseKey) -> Result<Option<CaseState>, ReadError> {

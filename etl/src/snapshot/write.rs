@@ -89,6 +89,10 @@ pub struct Builder {
     pub insert_ms: u64,
 }
 
+/// The prefix of a meta key naming a court published without, off the
+/// site since the date its value gives (YYYYMMDD): `court_left_off:HLD`.
+pub const LEFT_OFF_KEY: &str = "court_left_off:";
+
 impl Builder {
     /// Creates the file with its schema and opens the load transaction.
     pub fn create(path: &Path, batch_date: NaiveDate) -> Result<Builder, WriteError> {
@@ -213,6 +217,17 @@ impl Builder {
     /// `None`: none), which the cases marked corrected are against, when
     /// it is not the live one this snapshot replaces. Not said by default:
     /// the mail stage then takes the marks as they are.
+    /// Records that `code`'s court is off the site, published without
+    /// since `since` (`--publish-without`): the nights after say so until
+    /// it is imported again ([`LEFT_OFF_KEY`]).
+    pub fn left_off(&mut self, code: &str, since: NaiveDate) -> Result<(), WriteError> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            params![format!("{LEFT_OFF_KEY}{code}"), compact(since)],
+        )?;
+        Ok(())
+    }
+
     pub fn carried_from(&mut self, name: Option<String>) {
         self.carried_from = Some(name.unwrap_or_default());
     }
