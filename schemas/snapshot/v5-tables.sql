@@ -38,7 +38,11 @@
 -- export date of that version's data, comma-separated, ascending by id
 -- (`schemas::case::carried_cases`). A reader that does not know the key
 -- would show such a case: the website and the ETL of the same build know
--- it.
+-- it. And since the forty-fourth session, one row per court the night was
+-- published without (`--publish-without`) or still is: 'court_left_off:'
+-- and the court's code, its value the date (YYYYMMDD) it left the site,
+-- carried from night to night until the court is imported again, so that
+-- each night says it is missing (`etl::snapshot::write::LEFT_OFF_KEY`).
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
