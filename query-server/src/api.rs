@@ -84,6 +84,12 @@ struct CaseSummary {
     /// The last day the case can be queried (ROC), when its status counts
     /// down (上訴, 抗告, 移送執行, 歸檔): what the pages call 查詢期限.
     last_queryable_date: Option<String>,
+    /// The same, `YYYY-MM-DD`, to compare with today.
+    last_queryable_date_iso: Option<String>,
+    /// The export date of the court's data (carried-over courts differ).
+    as_of: Option<String>,
+    /// Its court's files did not come usable tonight: yesterday's data.
+    carried_over: bool,
     url: String,
 }
 
@@ -121,9 +127,6 @@ struct Entry {
 struct CaseBody {
     #[serde(flatten)]
     summary: CaseSummary,
-    /// The export date of the court's data (carried-over courts differ).
-    as_of: Option<String>,
-    carried_over: bool,
     entries: Vec<Entry>,
     /// Every hearing of the case as it now stands (past ones too).
     hearings: Vec<HearingBody>,
@@ -204,6 +207,10 @@ fn summary(r: &CaseRow) -> CaseSummary {
         status: clean(&r.status),
         latest_entry_date: r.entries.first().map(|(d, _)| roc(*d)),
         last_queryable_date: crate::pages::last_day(r).map(roc),
+        last_queryable_date_iso: crate::pages::last_day(r)
+            .map(|d| d.format("%Y-%m-%d").to_string()),
+        as_of: r.as_of.map(roc),
+        carried_over: r.carried_over,
         url: format!("/api/v1{}", case_path(case)),
     }
 }
@@ -462,8 +469,6 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
         StatusCode::OK,
         &CaseBody {
             summary: summary(&r),
-            as_of: r.as_of.map(roc),
-            carried_over: r.carried_over,
             entries: r
                 .entries
                 .iter()

@@ -24,18 +24,23 @@ use crate::prosecutors::Viewer;
 pub use mail::case_path;
 
 /// A case from the five decoded segments after `/cases`; year and number
-/// may carry leading zeros, and are never 0.
+/// are ASCII digits (leading zeros taken, as the courts' files write them;
+/// no sign, which Rust's parse would take), and never 0.
 pub fn parse_case(segments: &[String]) -> Option<CaseRef> {
     let [court, category, year, word, number] = segments else {
         return None;
+    };
+    let positive = |digits: &str| -> Option<u32> {
+        let ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+        ok.then(|| digits.parse().ok()).flatten().filter(|n| *n > 0)
     };
     Some(CaseRef {
         court: court.clone(),
         key: CaseKey {
             category: category.clone(),
-            year: year.parse().ok().filter(|y| *y > 0)?,
+            year: positive(year)?,
             word: word.clone(),
-            number: number.parse().ok().filter(|n| *n > 0)?,
+            number: positive(number)?,
         },
     })
 }
@@ -210,6 +215,11 @@ mod tests {
             &["TPD", "民事", "113", "訴", "-1"],
             &["TPD", "民事", "113", "訴", "x"],
             &["TPD", "民事", "113", "訴"],
+            // (the API review of the forty-fourth session, its 13: a sign
+            // was taken, one case reachable under more URLs)
+            &["TPD", "民事", "+113", "訴", "100"],
+            &["TPD", "民事", "113", "訴", "+100"],
+            &["TPD", "民事", "113", "訴", ""],
         ] {
             assert!(parse_case(&segments(bad)).is_none(), "{bad:?}");
         }
