@@ -260,9 +260,9 @@ fn a_stray_quote_closed_rows_later_sets_the_court_aside_naming_where_it_opened()
             b",\"\xa8\xe7\xacd,115/03/20 16:40",
         )
     };
-    let opened = "TPD_progress.csv:5: 登載事項 opens a quoted field that closes on line 13 \
-                  with text after its closing quote: lines 5–13 were read as that one field, \
-                  so the rows among them cannot be told apart";
+    let opened = "TPD_progress.csv:5: 登載事項 opens a quoted field that runs to line 13: \
+                  lines 5–13 were read as that one field, so the rows among them cannot be told \
+                  apart";
     for lenient in [false, true] {
         let report = tpd_carried_over(
             |b| {
@@ -288,9 +288,9 @@ fn a_stray_quote_closed_rows_later_sets_the_court_aside_naming_where_it_opened()
         assert_eq!(reject["line"], 5, "{reject}");
         assert_eq!(
             reject["reason"],
-            "a quoted field opens here and runs over 9 lines, then text follows its closing \
-             quote (a field holding \" must be quoted, the quote doubled, \"\"; RFC 4180): the \
-             rows among those lines were read as this one field",
+            "a quoted field opens here and runs over 9 lines: the rows among those lines were \
+             read as this one field (a field holding \" must be quoted, the quote doubled, \"\"; \
+             RFC 4180)",
             "{reject}"
         );
     }

@@ -55,9 +55,8 @@ pub enum FileError {
         field: String,
     },
     #[error(
-        "{file}:{line}: {field} opens a quoted field that closes on line {last} with text after \
-         its closing quote: lines {line}–{last} were read as that one field, so the rows among \
-         them cannot be told apart"
+        "{file}:{line}: {field} opens a quoted field that runs to line {last}: lines \
+         {line}–{last} were read as that one field, so the rows among them cannot be told apart"
     )]
     StrayQuote {
         file: String,
@@ -386,6 +385,8 @@ impl<'a> DataFile<'a> {
             .flexible(true)
             .from_reader(part);
         let mut raw = csv::ByteRecord::new();
+        // How a swallowed row shows inside a quoted field (`bad_quoting`).
+        let row_start = [b"\r\n".as_slice(), self.court.as_bytes(), b","].concat();
         let mut bufs: Vec<String> = vec![String::new(); n];
         let mut udc = UdcSeen::default();
         let lines = RefCell::new(LineCounter::from(from));
@@ -564,9 +565,10 @@ impl<'a> DataFile<'a> {
                 continue;
             }
             // RFC 4180 quoting, which the reader does not hold to.
-            if let Some((at, column, bad)) = bad_quoting(&self.body[start..after_last]) {
+            if let Some((at, column, bad)) = bad_quoting(&self.body[start..after_last], &row_start)
+            {
                 let (at, reason) = match bad {
-                    BadQuote::AfterClosing { open } if self.swallows(start + open, start + at) => {
+                    BadQuote::Swallows { open } => {
                         let mut lines = lines.borrow_mut();
                         let line = lines.line_of(self.body, start + open);
                         let last = lines.line_of(self.body, start + at - 1);
@@ -575,11 +577,9 @@ impl<'a> DataFile<'a> {
                                 Some(self.stray_quote(start + open, start + at, column));
                         }
                         let reason = format!(
-                            "a quoted field opens here and runs over {} lines, then text follows \
-                             its closing quote ({}): the rows among those lines were read as \
-                             this one field",
+                            "a quoted field opens here and runs over {} lines: the rows among \
+                             those lines were read as this one field ({DOUBLED})",
                             last - line + 1,
-                            DOUBLED
                         );
                         (line, reason)
                     }
@@ -736,8 +736,12 @@ enum BadQuote {
     /// A `"` in a field that does not open with one.
     InUnquoted,
     /// Something other than a comma or the line's end after a quoted
-    /// field's closing quote; `open`: where its opening quote is.
-    AfterClosing { open: usize },
+    /// field's closing quote.
+    AfterClosing,
+    /// A quoted field, opening at `open`, that holds a line beginning as
+    /// the file's rows do (its court's code and a comma): rows swallowed
+    /// by a stray quote, however its closing quote is followed.
+    Swallows { open: usize },
 }
 
 /// How a quote inside a quoted field is written.
@@ -750,10 +754,12 @@ impl BadQuote {
                 "a double quote in a field that is not quoted: a field holding \" must be \
                  quoted, the quote doubled (\"\"; RFC 4180)"
             }
-            BadQuote::AfterClosing { .. } => {
+            BadQuote::AfterClosing => {
                 "text after the closing quote of a quoted field: a quote inside one is \
                  doubled (\"\"; RFC 4180)"
             }
+            // (said with its lines by the scan)
+            BadQuote::Swallows { .. } => "a quoted field that swallowed rows",
         }
     }
 }
@@ -767,7 +773,9 @@ impl BadQuote {
 /// without a word (`"a"b` as `ab`, `a"b` as it is). A quote that never
 /// closes is the scan's `unclosed`, not this. Records without a `"` (most)
 /// cost one `memchr`. No CP950 trail byte is a `"`, `,`, CR or LF.
-fn bad_quoting(record: &[u8]) -> Option<(usize, usize, BadQuote)> {
+/// `row_start`: a line break and the bytes every row of the file begins with
+/// (`\r\nTPD,`), which a quoted field holds only if it swallowed rows.
+fn bad_quoting(record: &[u8], row_start: &[u8]) -> Option<(usize, usize, BadQuote)> {
     memchr::memchr(b'"', record)?;
     let n = record.len();
     // (the reader's record can begin with the line end before it)
@@ -787,8 +795,15 @@ fn bad_quoting(record: &[u8]) -> Option<(usize, usize, BadQuote)> {
                 }
                 i += 1;
             }
+            // (a field of one line, most, costs one `memchr`)
+            let text = &record[open + 1..i - 1];
+            if memchr::memchr(b'\n', text).is_some()
+                && memchr::memmem::find(text, row_start).is_some()
+            {
+                return Some((i, field, BadQuote::Swallows { open }));
+            }
             if i < n && !matches!(record[i], b',' | b'\r' | b'\n') {
-                return Some((i, field, BadQuote::AfterClosing { open }));
+                return Some((i, field, BadQuote::AfterClosing));
             }
         } else {
             let end = memchr::memchr3(b',', b'\r', b'\n', &record[i..]).map_or(n, |k| i + k);
@@ -838,14 +853,6 @@ impl DataFile<'_> {
             f.push_str(trim(&s));
         }
         parse_key(self.court, &fields).ok()
-    }
-
-    /// Whether the quoted field from `open` to its closing quote before
-    /// `close` holds a line that begins as the file's rows do (its court's
-    /// code and a comma): rows swallowed, not a text's own line breaks.
-    fn swallows(&self, open: usize, close: usize) -> bool {
-        let row = [b"\r\n".as_slice(), self.court.as_bytes(), b","].concat();
-        memchr::memmem::find(&self.body[open..close], &row).is_some()
     }
 
     /// The file error of a stray quote at byte `open`, in the field at

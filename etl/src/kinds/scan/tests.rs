@@ -287,18 +287,35 @@ fn a_stray_quote_that_swallows_rows_is_named_where_it_opens() {
         (
             3,
             Some("登載事項"),
-            "a quoted field opens here and runs over 4 lines, then text follows its closing \
-             quote (a field holding \" must be quoted, the quote doubled, \"\"; RFC 4180): the \
-             rows among those lines were read as this one field"
+            "a quoted field opens here and runs over 4 lines: the rows among those lines were \
+             read as this one field (a field holding \" must be quoted, the quote doubled, \"\"; \
+             RFC 4180)"
         )
     );
     assert_eq!(
         whole.swallowed.as_ref().map(ToString::to_string).as_deref(),
         Some(
-            "TPD_progress.csv:3: 登載事項 opens a quoted field that closes on line 6 with text \
-             after its closing quote: lines 3–6 were read as that one field, so the rows among \
-             them cannot be told apart"
+            "TPD_progress.csv:3: 登載事項 opens a quoted field that runs to line 6: lines 3–6 \
+             were read as that one field, so the rows among them cannot be told apart"
         )
+    );
+    // Closed by a quote a comma follows (a text's closing quote without
+    // its opening one): the record read well-formed, the rows among its
+    // lines gone, and raw CSV published as one entry's text (the review of
+    // the session's change). The same.
+    let closes_clean = "TPD,民事,115,訴,1,4,115/01/02,準備程序\",115/01/02 10:00:00,N\r\n";
+    let clean = every_way(&format!("{before}{stray}{swallowed}{closes_clean}{before}"));
+    assert_eq!((clean.records, clean.rejected), (3, 1), "{clean:#?}");
+    assert_eq!(
+        (clean.rejects[0].line, clean.rejects[0].field.as_deref()),
+        (3, Some("登載事項"))
+    );
+    assert!(
+        clean.swallowed.as_ref().unwrap().to_string().starts_with(
+            "TPD_progress.csv:3: 登載事項 opens a quoted field that runs to line 5: lines 3–5 \
+             were read as that one field"
+        ),
+        "{clean:#?}"
     );
     // Two of them: the first is the file's error, each is rejected.
     let twice = every_way(&format!(
@@ -310,9 +327,12 @@ fn a_stray_quote_that_swallows_rows_is_named_where_it_opens() {
         [2, 6]
     );
     assert!(
-        twice.swallowed.as_ref().unwrap().to_string().starts_with(
-            "TPD_progress.csv:2: 登載事項 opens a quoted field that closes on line 4 "
-        ),
+        twice
+            .swallowed
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .starts_with("TPD_progress.csv:2: 登載事項 opens a quoted field that runs to line 4"),
         "{twice:#?}"
     );
     // A quoted text of several lines, a quote in it not doubled: no row
