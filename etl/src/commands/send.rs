@@ -628,6 +628,16 @@ impl<'a> NoLongerGranted<'a> {
             };
             match snapshot.grants_case(&item.email, &case) {
                 Ok(true) => {}
+                // An expiry mail's case that had ended before its night
+                // (`notify::ended`): no later snapshot grants it, and the
+                // mail is about that.
+                Ok(false) if item.kind == mail::Kind::Expiry => {
+                    match ended(&snapshot, &case, &item.night) {
+                        Ok(true) => {}
+                        Ok(false) => return Granted::No,
+                        Err(e) => unread = unread.or(Some(failed(e))),
+                    }
+                }
                 Ok(false) => return Granted::No,
                 Err(e) => unread = unread.or(Some(failed(e))),
             }
@@ -637,6 +647,17 @@ impl<'a> NoLongerGranted<'a> {
             None => later(live),
         }
     }
+}
+
+/// Whether `case` had ended in `snapshot` before the night `night`
+/// (YYYYMMDD) of the mail that names it (`notify::ended::ended_before`).
+fn ended(snapshot: &Snapshot, case: &schemas::CaseRef, night: &str) -> Result<bool, ReadError> {
+    let Some(night) = schemas::date::parse_batch_date(night) else {
+        return Ok(false);
+    };
+    Ok(snapshot
+        .case_state(&case.court, &case.key)?
+        .is_some_and(|s| crate::notify::ended::ended_before(&s, night).is_some()))
 }
 
 impl GrantCheck for NoLongerGranted<'_> {

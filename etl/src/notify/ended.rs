@@ -13,8 +13,24 @@ use schemas::contract;
 use schemas::date::last_queryable_day;
 use store::layout::SnapshotFile;
 
+use chrono::NaiveDate;
+
 use super::diff::{Changes, Expiring};
-use crate::snapshot::read::{ReadError, Snapshot};
+use crate::snapshot::read::{CaseState, ReadError, Snapshot};
+
+/// The last queryable day of a case in `state`, if it had passed before
+/// `night`: not queryable, its status one with a cutoff. The rule `find`
+/// tells an address by, and `send` checks its mail by: an ended case has
+/// no grants in any later snapshot, so its mail is not withheld for that.
+pub fn ended_before(state: &CaseState, night: NaiveDate) -> Option<NaiveDate> {
+    let c = contract();
+    let since = state.status_date.filter(|_| !state.queryable)?;
+    if !c.status_has_cutoff(&state.status) {
+        return None;
+    }
+    let last_day = last_queryable_day(since, c.scope.cutoff_months);
+    (last_day < night).then_some(last_day)
+}
 
 /// Adds to `changes.expiring`, for each grant gone tonight (`ungranted`)
 /// whose case is in tonight's snapshot past its last queryable day, an
@@ -24,7 +40,6 @@ pub fn find(to: &SnapshotFile, changes: &mut Changes) -> Result<usize, ReadError
         return Ok(0);
     }
     let tonight = Snapshot::open(to)?;
-    let c = contract();
     let mut told = 0;
     // (by case: an address's grants gone tonight are a few; a case's
     // state is read once)
@@ -38,17 +53,10 @@ pub fn find(to: &SnapshotFile, changes: &mut Changes) -> Result<usize, ReadError
             let Some(Some(state)) = states.get(case) else {
                 continue;
             };
-            let (status, division) = (&state.status, &state.division);
-            let Some(since) = state.status_date.filter(|_| !state.queryable) else {
+            let Some(last_day) = ended_before(state, to.date) else {
                 continue;
             };
-            if !c.status_has_cutoff(status) {
-                continue;
-            }
-            let last_day = last_queryable_day(since, c.scope.cutoff_months);
-            if last_day >= to.date {
-                continue;
-            }
+            let (status, division) = (&state.status, &state.division);
             changes
                 .expiring
                 .entry(email.clone())
