@@ -632,7 +632,7 @@ impl<'a> NoLongerGranted<'a> {
                 // (`notify::ended`): no later snapshot grants it, and the
                 // mail is about that.
                 Ok(false) if item.kind == mail::Kind::Expiry => {
-                    match ended(&snapshot, &case, &item.night) {
+                    match ended(snapshot, &case, &item.night) {
                         Ok(true) => {}
                         Ok(false) => return Granted::No,
                         Err(e) => unread = unread.or(Some(failed(e))),
