@@ -1106,6 +1106,70 @@ fn a_grant_mailed_by_a_night_rolled_back_is_not_mailed_again() {
     }
 }
 
+/// The review of the session's change (its 3): a grant mail of a night
+/// rolled back past that names a case no longer granted is withheld
+/// tonight, and its cases still granted told again; the rule above took
+/// that mail for one still to go and dropped them: never told.
+#[test]
+fn a_grant_mailed_by_a_night_rolled_back_and_withheld_tonight_is_told() {
+    const A: &str = "a.party@example.com";
+    const B: &str = "b.party@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night {
+        cases: Vec::new(),
+        entries: Vec::new(),
+        grants: Vec::new(),
+    };
+    n1.new_case_granted(1, A);
+    n1.new_case_granted(3, B);
+    n1.cases.push((2, "審理中", ""));
+    n1.entries.push((2, 1, "115/11/20", "分案".into()));
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    // Night 2: case 1's grant revoked.
+    let mut n2 = n1.clone();
+    n2.grants.retain(|g| g.0 != 1);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    // Night 3: case 1 granted again and case 2 granted (one mail naming
+    // both, not sent), and news for B (its digest held by the rollback).
+    let mut n3 = n1.clone();
+    n3.grants.push((2, A.to_string()));
+    n3.entries.push((3, 2, "115/11/25", "通知補正".into()));
+    import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    let back = etl(&env, &smtp, &["rollback", "20261124"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    // Night 4: case 1 not granted, case 2 granted.
+    let mut n4 = n3.clone();
+    n4.grants.retain(|g| g.0 != 1);
+    let run = import(
+        &env,
+        &smtp,
+        &n4.write(&env.dir.path().join("d"), "20261126"),
+    );
+    send(&env, &smtp);
+    let told: Vec<String> = smtp
+        .accepted_for(A)
+        .into_iter()
+        .filter(|m| m.contains("115年度訴字第2號"))
+        .collect();
+    assert_eq!(told.len(), 1, "{}\n{told:#?}", run.stdout);
+    assert!(!told[0].contains("115年度訴字第1號"), "{}", told[0]);
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

@@ -896,6 +896,47 @@ fn history(changes: &Changes, night: Night, cfg: &MailSettings) -> QueueSummary 
     plan(changes, &none, &Known::default(), night, flood(cfg)).summary
 }
 
+/// `Known::told_elsewhere`: of the addresses granted tonight, the cases an
+/// activation or approval of a night after `base` (not tonight's) names
+/// and told, or will: one that went or may have, or one still to go whose
+/// every case tonight's snapshot grants its address (`send` withholds any
+/// other). Not one withheld tonight (`retell` tells its cases still
+/// granted again).
+fn told_elsewhere(
+    outbox: &Outbox,
+    base: &SnapshotFile,
+    tonight: &SnapshotFile,
+    changes: &Changes,
+    retold: &Retold,
+) -> Result<BTreeMap<String, BTreeSet<String>>, NotifyError> {
+    let mail = outbox.grants_told_after(&compact(base.date), &compact(tonight.date), |e| {
+        changes.new_grants.contains_key(e)
+    })?;
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    if mail.is_empty() {
+        return Ok(out);
+    }
+    let withheld: BTreeSet<i64> = retold.withheld.iter().map(|(m, _)| m.id).collect();
+    let snapshot = crate::snapshot::read::Snapshot::open(tonight)?;
+    for m in mail.into_iter().filter(|m| !withheld.contains(&m.id)) {
+        if m.still_to_go {
+            let mut all = true;
+            for id in &m.case_keys {
+                let granted = match CaseRef::parse_id(id) {
+                    Some(case) => snapshot.grants_case(&m.email, &case)?,
+                    None => false,
+                };
+                all &= granted;
+            }
+            if !all {
+                continue;
+            }
+        }
+        out.entry(m.email).or_default().extend(m.case_keys);
+    }
+    Ok(out)
+}
+
 /// What tonight's plan was made from, read but not yet written.
 struct Read {
     accounts: rusqlite::Connection,
@@ -920,10 +961,7 @@ fn planned<R>(
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
     if let Some(base) = calendars.before {
-        known.told_elsewhere =
-            outbox.grants_told_after(&compact(base.date), &compact(night.date), |e| {
-                changes.new_grants.contains_key(e)
-            })?;
+        known.told_elsewhere = told_elsewhere(&outbox, base, calendars.tonight, changes, retold)?;
     }
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and it is no grant mail of the night. Only what it

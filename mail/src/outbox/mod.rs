@@ -23,7 +23,7 @@ mod packed;
 mod reminders;
 mod state;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -237,6 +237,17 @@ fn case_keys_of(column: Option<String>) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// An activation or approval of another night ([`Outbox::grants_told_after`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToldAfter {
+    pub id: i64,
+    pub email: String,
+    pub case_keys: Vec<String>,
+    /// Queued or retrying: it goes only if `send` finds every case it
+    /// names granted, else it is withheld.
+    pub still_to_go: bool,
+}
+
 /// One of a night's activations, approvals and expiry warnings, of any
 /// build and in any state ([`Outbox::night_grant_mail`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -406,22 +417,25 @@ impl Outbox {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    /// The cases each address `wanted` takes was told of by an activation
-    /// or approval of a night after `after` (YYYYMMDD) other than `tonight`
-    /// that went or is still to go (sent, sending, unknown, queued,
-    /// retrying; not failed, suppressed or withheld): a night rolled back
-    /// past, or misdated, whose grants a night compared with `after` finds
-    /// again (`notify::queue`, `Known::told_elsewhere`).
+    /// The activations and approvals to the addresses `wanted` takes of a
+    /// night after `after` (YYYYMMDD) other than `tonight` that went, may
+    /// have, or may still go (sent, sending, unknown; queued, retrying:
+    /// `still_to_go`; not failed, suppressed or withheld), with the cases
+    /// each names: a night rolled back past, or misdated, whose grants a
+    /// night compared with `after` finds again (`notify::queue`,
+    /// `Known::told_elsewhere`).
     pub fn grants_told_after(
         &self,
         after: &str,
         tonight: &str,
         wanted: impl Fn(&str) -> bool,
-    ) -> Result<BTreeMap<String, BTreeSet<String>>> {
+    ) -> Result<Vec<ToldAfter>> {
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT email, case_keys FROM items
+            "SELECT id, email, case_keys, state IN ('{}', '{}') FROM items
              WHERE night > ?1 AND night <> ?2 AND kind IN (?3, ?4) AND withheld_at IS NULL
                AND state IN ('{}', '{}', '{}', '{}', '{}')",
+            State::Queued.as_str(),
+            State::Retrying.as_str(),
             State::Sent.as_str(),
             State::Sending.as_str(),
             State::Unknown.as_str(),
@@ -435,13 +449,25 @@ impl Outbox {
                 Kind::Activation.as_str(),
                 Kind::Approval.as_str()
             ],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?)),
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                    r.get::<_, bool>(3)?,
+                ))
+            },
         )?;
-        let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut out = Vec::new();
         for row in rows {
-            let (email, keys) = row?;
+            let (id, email, keys, still_to_go) = row?;
             if wanted(&email) {
-                out.entry(email).or_default().extend(case_keys_of(keys));
+                out.push(ToldAfter {
+                    id,
+                    email,
+                    case_keys: case_keys_of(keys),
+                    still_to_go,
+                });
             }
         }
         Ok(out)
