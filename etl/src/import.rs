@@ -1027,8 +1027,14 @@ impl Writer<'_, '_> {
                 Some(CourtStatus::Imported) => "was imported",
                 Some(CourtStatus::CarriedOver) => "was carried over",
                 Some(CourtStatus::OutOfScope) => "is out of scope",
-                // Published without it, as asked (`write_court`).
-                Some(CourtStatus::Unusable) if self.previous.lost.contains(code) => continue,
+                // Published without it, as asked (`write_court`); or no
+                // longer named, as asked.
+                Some(CourtStatus::Unusable)
+                    if self.previous.lost.contains(code)
+                        || self.previous.left_off.contains_key(code) =>
+                {
+                    continue
+                }
                 Some(CourtStatus::Unusable) => "had nothing on the site to lose",
                 None => "is neither in the batch nor in the live snapshot",
             };
@@ -1105,14 +1111,26 @@ impl Writer<'_, '_> {
                         .push(format!("absent from batch {}", compact(self.night.date)));
                 }
                 let last = r.reasons.pop().expect("one at least");
+                // (named again, a court gone for good: no longer named)
+                let again = self.night.publish_without.contains(code);
                 r.reasons.push(format!(
                     "{last}; off the site since {} (published without it with --publish-without \
-                     {code}): its cases and grants come back when it is imported",
-                    schemas::date::roc(*since)
+                     {code}): {}",
+                    schemas::date::roc(*since),
+                    if again {
+                        format!(
+                            "not named by the nights after this one (--publish-without {code} \
+                             again)"
+                        )
+                    } else {
+                        "its cases and grants come back when it is imported".to_string()
+                    }
                 ));
-                self.builder
-                    .left_off(code, *since)
-                    .map_err(|e| internal("writing the snapshot")(&e))?;
+                if !again {
+                    self.builder
+                        .left_off(code, *since)
+                        .map_err(|e| internal("writing the snapshot")(&e))?;
+                }
             }
         }
         Ok(r)

@@ -346,7 +346,8 @@ impl View {
                     true => c.hearing_news,
                     false => HearingNews::Changed,
                 };
-                (hearings, c.last_day.is_none())
+                // (an expiry mail's ended cases before those still to end)
+                (hearings, !c.ended, c.last_day.is_none())
             });
             self.more = self.cases.len() - MAX_LISTED;
             self.cases.truncate(MAX_LISTED);
@@ -964,6 +965,21 @@ mod tests {
         let mut b = CaseView::new(&case("TPD", "刑事", "訴", 89));
         b.last_day = Some("115/12/01".into());
         check_as(Kind::Expiry, "expiry-some-ended", view(vec![a, b]));
+        // Cut to 30, its ended cases are kept, first (the review of the
+        // session's change: the subject, of every case, said 已經停止
+        // while the list cut them).
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
+            .map(|n| {
+                let mut c = CaseView::new(&case("TPD", "民事", "訴", n));
+                c.last_day = Some("115/12/01".into());
+                c.ended = n > MAX_LISTED as u32;
+                c
+            })
+            .collect();
+        let mut v = view(cases);
+        v.trim(false);
+        assert_eq!(v.ended(), 5);
+        assert!(v.cases[..5].iter().all(|c| c.ended));
     }
 
     #[test]

@@ -1167,8 +1167,22 @@ fn a_court_that_can_be_neither_imported_nor_carried_over_stops_the_night() {
         let report = env.report(night);
         assert_eq!(court(&report, "HLD")["status"], "unusable", "{report}");
     }
+    // A court gone for good (merged, closed): `--publish-without` again
+    // stops the nights after naming it.
+    let run = env.import(&copy("20261124", "20261127"), &["--publish-without", "HLD"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("not named by the nights after this one (--publish-without HLD again)"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not needed"), "{}", run.stdout);
+    let run = env.import(&copy("20261124", "20261128"), &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("HLD"), "{}", run.stdout);
     // Back in a batch, usable: imported, and no more said.
-    let back = copy("20261123", "20261127");
+    let back = copy("20261123", "20261129");
     let run = env.import(&back, &[]);
     assert!(run.stdout.contains("HLD   imported"), "{}", run.stdout);
     assert!(!run.stdout.contains("off the site"), "{}", run.stdout);

@@ -68,9 +68,11 @@ impl Correction {
         // cancelled or moved hearing back on is said to be (a party told
         // of the cancellation would not go), and a time changed says the
         // one it replaces.
+        // (back at the time it was cancelled or moved from; at another
+        // time, the change is said as any other, with the time it was)
         let back_on = matches!(
             self.was,
-            Some((_, HearingState::Cancelled | HearingState::Moved))
+            Some((at, HearingState::Cancelled | HearingState::Moved)) if at == h.at
         ) && h.state == HearingState::Scheduled;
         let earlier = self
             .was
@@ -362,8 +364,15 @@ mod tests {
             "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：原登載的取消已撤回或更正，這個庭期恢復於上述時間及地點進行，附檔會將此行程加回行事曆；請以傳票或通知書為準"
         );
         assert_eq!(
+            line(&on, Some((at(10, 10), HearingState::Moved))),
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：原登載的改期已撤回或更正，這個庭期恢復於上述時間及地點進行，附檔會將此行程加回行事曆；請以傳票或通知書為準"
+        );
+        // At another time than it was cancelled or moved from: a change as
+        // any other, with the time it was (the review of the session's
+        // change: "恢復" beside another time said two things).
+        assert_eq!(
             line(&on, Some((at(8, 10), HearingState::Moved))),
-            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：原登載的改期已撤回或更正，這個庭期恢復於上述時間及地點進行（原為 115/12/08（二）10:00），附檔會將此行程加回行事曆；請以傳票或通知書為準"
+            "115/12/10（四）10:00 言詞辯論 臺灣新北地方法院 第一法庭：庭期資料已更新為上述時間及地點（原為 115/12/08（二）10:00），附檔會更新行事曆中的同一個行程"
         );
         assert_eq!(
             line(&on, Some((at(8, 10), scheduled))),

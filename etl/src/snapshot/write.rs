@@ -213,10 +213,6 @@ impl Builder {
         Ok(())
     }
 
-    /// Names the snapshot the lists were carried on from (its file name;
-    /// `None`: none), which the cases marked corrected are against, when
-    /// it is not the live one this snapshot replaces. Not said by default:
-    /// the mail stage then takes the marks as they are.
     /// Records that `code`'s court is off the site, published without
     /// since `since` (`--publish-without`): the nights after say so until
     /// it is imported again ([`LEFT_OFF_KEY`]).
@@ -228,6 +224,10 @@ impl Builder {
         Ok(())
     }
 
+    /// Names the snapshot the lists were carried on from (its file name;
+    /// `None`: none), which the cases marked corrected are against, when
+    /// it is not the live one this snapshot replaces. Not said by default:
+    /// the mail stage then takes the marks as they are.
     pub fn carried_from(&mut self, name: Option<String>) {
         self.carried_from = Some(name.unwrap_or_default());
     }
