@@ -968,7 +968,7 @@ mod tests {
         // Cut to 30, its ended cases are kept, first (the review of the
         // session's change: the subject, of every case, said 已經停止
         // while the list cut them).
-        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
+        let cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 5)
             .map(|n| {
                 let mut c = CaseView::new(&case("TPD", "民事", "訴", n));
                 c.last_day = Some("115/12/01".into());
