@@ -1142,15 +1142,7 @@ fn a_court_that_can_be_neither_imported_nor_carried_over_stops_the_night() {
     // and exited 0 without a word of it while it stayed off the site; a
     // monitor on exit 3 saw clean nights. Each night says it, exit 3,
     // until HLD comes usable again.
-    let copy = |from: &str, night: &str| {
-        let to = env.dir.path().join("later").join(night);
-        fs::create_dir_all(&to).unwrap();
-        for entry in fs::read_dir(sample(from)).unwrap() {
-            let entry = entry.unwrap();
-            fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-        }
-        to
-    };
+    let copy = |from: &str, night: &str| env.copy_night_as(from, night);
     for night in ["20261125", "20261126"] {
         let run = env.import(&copy("20261124", night), &[]);
         assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);

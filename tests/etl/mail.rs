@@ -854,10 +854,9 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 
-/// Night 1 imported and its mail sent (one message to [`FOLLOWS`]), night
-/// 2 imported with a digest due: what a rollback to night 1 is about.
-/// Gives night 2's batch too, to build on.
-fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
+/// `scenario(&[FOLLOWS])`'s night 1 imported and mailed; gives its two
+/// nights.
+fn first_night_mailed() -> (Env, Smtp, Night, Night) {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, n2) = scenario(&[FOLLOWS]);
@@ -867,6 +866,14 @@ fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
         &n1.write(&env.dir.path().join("a"), "20261123"),
     );
     send(&env, &smtp);
+    (env, smtp, n1, n2)
+}
+
+/// Night 1 imported and its mail sent (one message to [`FOLLOWS`]), night
+/// 2 imported with a digest due: what a rollback to night 1 is about.
+/// Gives night 2's batch too, to build on.
+fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
+    let (env, smtp, _, n2) = first_night_mailed();
     import(
         &env,
         &smtp,
@@ -996,15 +1003,7 @@ fn a_case_past_its_last_day_when_first_exported_so_is_told_once() {
 }
 
 fn ended_once(rerun_first: bool) {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (n1, _) = scenario(&[FOLLOWS]);
-    import(
-        &env,
-        &smtp,
-        &n1.write(&env.dir.path().join("a"), "20261123"),
-    );
-    send(&env, &smtp);
+    let (env, smtp, n1, _) = first_night_mailed();
     let before = smtp.accepted_for(FOLLOWS).len();
     let mut n2 = n1.clone();
     n2.cases[0] = (1, "上訴", "115/09/01");
@@ -1054,15 +1053,7 @@ fn ended_once(rerun_first: bool) {
 fn a_grant_mailed_by_a_night_rolled_back_is_not_mailed_again() {
     const NEWCOMER: &str = "newcomer@example.com";
     for send_between in [false, true] {
-        let env = Env::new();
-        let smtp = Smtp::start(&env.dir.path().join("smtp"));
-        let (n1, _) = scenario(&[FOLLOWS]);
-        import(
-            &env,
-            &smtp,
-            &n1.write(&env.dir.path().join("a"), "20261123"),
-        );
-        send(&env, &smtp);
+        let (env, smtp, n1, _) = first_night_mailed();
         let mut n2 = n1.clone();
         n2.new_case_granted(2, NEWCOMER);
         // (with news: its digest is held by the rollback, and the night

@@ -162,9 +162,14 @@ impl Env {
 
     /// Copies a sample night into this env's inbox, to be modified.
     pub fn copy_night(&self, night: &str) -> PathBuf {
+        self.copy_night_as(night, night)
+    }
+
+    /// The sample night `from`, copied as the batch of `night`.
+    pub fn copy_night_as(&self, from: &str, night: &str) -> PathBuf {
         let to = self.dir.path().join("inbox").join(night);
         fs::create_dir_all(&to).unwrap();
-        for entry in fs::read_dir(sample(night)).unwrap() {
+        for entry in fs::read_dir(sample(from)).unwrap() {
             let entry = entry.unwrap();
             fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
