@@ -1002,6 +1002,40 @@ fn a_case_past_its_last_day_when_first_exported_so_is_told_once() {
     }
 }
 
+/// The benchmark of the session's change: a case that ran its course (its
+/// last day yesterday, the night before showing the same status and date)
+/// was told it had ended whenever no warning of that day was recorded
+/// (a night imported with mail off: 1,388 more mails on a national night
+/// 2). Only a case whose last day came with tonight's status is told.
+#[test]
+fn a_case_that_ran_its_course_is_not_told_it_ended() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut n1, _) = scenario(&[FOLLOWS]);
+    // 上訴 on 115/09/23: queryable through 115/11/23, night 1's day.
+    n1.cases[0] = (1, "上訴", "115/09/23");
+    let dir = n1.write(&env.dir.path().join("a"), "20261123");
+    let off = etl_with(
+        &env,
+        &smtp,
+        &["import", dir.to_str().unwrap()],
+        &[("CPOR_MAIL_ENABLED", "false")],
+    );
+    assert_eq!(off.code, 0, "{}{}", off.stdout, off.stderr);
+    let run = import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let ended: Vec<String> = smtp
+        .accepted_for(FOLLOWS)
+        .into_iter()
+        .filter(|m| m.contains("已停止查詢"))
+        .collect();
+    assert!(ended.is_empty(), "{}\n{ended:#?}", run.stdout);
+}
+
 fn ended_once(rerun_first: bool) {
     let (env, smtp, n1, _) = first_night_mailed();
     let before = smtp.accepted_for(FOLLOWS).len();

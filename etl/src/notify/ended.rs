@@ -33,13 +33,25 @@ pub fn ended_before(state: &CaseState, night: NaiveDate) -> Option<NaiveDate> {
 }
 
 /// Adds to `changes.expiring`, for each grant gone tonight (`ungranted`)
-/// whose case is in tonight's snapshot past its last queryable day, an
-/// ended case to tell its address of. Returns how many.
-pub fn find(to: &SnapshotFile, changes: &mut Changes) -> Result<usize, ReadError> {
+/// whose case is in tonight's snapshot past its last queryable day, that
+/// day new tonight (`from`, the snapshot compared with, gave the case
+/// another status or date: one that ran its course was due its warning
+/// before), an ended case to tell its address of. Returns how many.
+pub fn find(
+    from: &SnapshotFile,
+    to: &SnapshotFile,
+    changes: &mut Changes,
+) -> Result<usize, ReadError> {
     if changes.ungranted.is_empty() {
         return Ok(0);
     }
-    let tonight = Snapshot::open(to)?;
+    let (before, tonight) = (Snapshot::open(from)?, Snapshot::open(to)?);
+    let last_day = |s: &CaseState| {
+        let c = contract();
+        let since = s.status_date?;
+        c.status_has_cutoff(&s.status)
+            .then(|| last_queryable_day(since, c.scope.cutoff_months))
+    };
     let mut told = 0;
     // (by case: an address's grants gone tonight are a few; a case's
     // state is read once)
@@ -47,7 +59,19 @@ pub fn find(to: &SnapshotFile, changes: &mut Changes) -> Result<usize, ReadError
     for (email, cases) in &changes.ungranted {
         for case in cases {
             if !states.contains_key(case) {
-                let state = tonight.case_state(&case.court, &case.key)?;
+                let state = tonight
+                    .case_state(&case.court, &case.key)?
+                    .filter(|s| ended_before(s, to.date).is_some());
+                // (a last day the night before had too: its course run)
+                let state = match state {
+                    Some(s) => {
+                        let then = before.case_state(&case.court, &case.key)?;
+                        then.filter(|t| last_day(t) == last_day(&s))
+                            .is_none()
+                            .then_some(s)
+                    }
+                    None => None,
+                };
                 states.insert(case.clone(), state);
             }
             let Some(Some(state)) = states.get(case) else {

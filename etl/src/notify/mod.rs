@@ -330,7 +330,7 @@ fn compared<R>(
     if let Some(from) = from.filter(|f| to.date >= f.date) {
         prosecutors::add_news(&store.root, from, to, &mut changes)?;
         // Cases past their last day the night their status came: told.
-        ended::find(to, &mut changes)?;
+        ended::find(from, to, &mut changes)?;
     }
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",
