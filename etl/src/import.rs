@@ -1106,15 +1106,10 @@ impl Writer<'_, '_> {
             } else if let Some(since) = self.previous.left_off.get(code) {
                 // Published without on an earlier night, and not imported
                 // yet: said every night, exit 3, until it is.
-                if r.reasons.is_empty() {
-                    r.reasons
-                        .push(format!("absent from batch {}", compact(self.night.date)));
-                }
-                let last = r.reasons.pop().expect("one at least");
                 // (named again, a court gone for good: no longer named)
                 let again = self.night.publish_without.contains(code);
-                r.reasons.push(format!(
-                    "{last}; off the site since {} (published without it with --publish-without \
+                let off = format!(
+                    "; off the site since {} (published without it with --publish-without \
                      {code}): {}",
                     schemas::date::roc(*since),
                     if again {
@@ -1125,7 +1120,15 @@ impl Writer<'_, '_> {
                     } else {
                         "its cases and grants come back when it is imported".to_string()
                     }
-                ));
+                );
+                // (after the night's own reason, if the batch brought it)
+                match r.reasons.last_mut() {
+                    Some(last) => last.push_str(&off),
+                    None => r.reasons.push(format!(
+                        "absent from batch {}{off}",
+                        compact(self.night.date)
+                    )),
+                }
                 if !again {
                     self.builder
                         .left_off(code, *since)

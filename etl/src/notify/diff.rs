@@ -269,14 +269,22 @@ fn last_day_if_soon(
     status_date: Option<NaiveDate>,
     tonight: NaiveDate,
 ) -> Option<NaiveDate> {
-    let c = contract();
-    let date = status_date?;
-    if !queryable || !c.status_has_cutoff(status) {
+    if !queryable {
         return None;
     }
-    let last = last_queryable_day(date, c.scope.cutoff_months);
+    let last = last_day(status, status_date)?;
     let days = (last - tonight).num_days();
     (0..=EXPIRY_NOTICE_DAYS).contains(&days).then_some(last)
+}
+
+/// The last queryable day a case's status gives it: two calendar months
+/// (the contract's cutoff) after its date, for a status that counts down
+/// (上訴, 抗告, 移送執行, 歸檔); `None` for any other.
+pub fn last_day(status: &str, status_date: Option<NaiveDate>) -> Option<NaiveDate> {
+    let c = contract();
+    let date = status_date?;
+    c.status_has_cutoff(status)
+        .then(|| last_queryable_day(date, c.scope.cutoff_months))
 }
 
 /// Compares `new` with `prev` (`None` on a first load: every grant is new).

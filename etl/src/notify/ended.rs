@@ -9,13 +9,10 @@
 //! by address, case and last day) keeps one already warned of that last
 //! day from being told again, as it keeps every warning to one.
 
-use schemas::contract;
-use schemas::date::last_queryable_day;
+use chrono::NaiveDate;
 use store::layout::SnapshotFile;
 
-use chrono::NaiveDate;
-
-use super::diff::{Changes, Expiring};
+use super::diff::{last_day, Changes, Expiring};
 use crate::snapshot::read::{CaseState, ReadError, Snapshot};
 
 /// The last queryable day of a case in `state`, if it had passed before
@@ -23,13 +20,10 @@ use crate::snapshot::read::{CaseState, ReadError, Snapshot};
 /// tells an address by, and `send` checks its mail by: an ended case has
 /// no grants in any later snapshot, so its mail is not withheld for that.
 pub fn ended_before(state: &CaseState, night: NaiveDate) -> Option<NaiveDate> {
-    let c = contract();
-    let since = state.status_date.filter(|_| !state.queryable)?;
-    if !c.status_has_cutoff(&state.status) {
+    if state.queryable {
         return None;
     }
-    let last_day = last_queryable_day(since, c.scope.cutoff_months);
-    (last_day < night).then_some(last_day)
+    last_day(&state.status, state.status_date).filter(|day| *day < night)
 }
 
 /// Adds to `changes.expiring`, for each grant gone tonight (`ungranted`)
@@ -46,38 +40,32 @@ pub fn find(
         return Ok(0);
     }
     let (before, tonight) = (Snapshot::open(from)?, Snapshot::open(to)?);
-    let last_day = |s: &CaseState| {
-        let c = contract();
-        let since = s.status_date?;
-        c.status_has_cutoff(&s.status)
-            .then(|| last_queryable_day(since, c.scope.cutoff_months))
-    };
     let mut told = 0;
     // (by case: an address's grants gone tonight are a few; a case's
-    // state is read once)
+    // state and last day are read once)
     let mut states = std::collections::BTreeMap::new();
     for (email, cases) in &changes.ungranted {
         for case in cases {
             if !states.contains_key(case) {
-                let state = tonight
-                    .case_state(&case.court, &case.key)?
-                    .filter(|s| ended_before(s, to.date).is_some());
-                // (a last day the night before had too: its course run)
-                let state = match state {
-                    Some(s) => {
-                        let then = before.case_state(&case.court, &case.key)?;
-                        then.filter(|t| last_day(t) == last_day(&s))
-                            .is_none()
-                            .then_some(s)
-                    }
+                let ended = match tonight.case_state(&case.court, &case.key)? {
+                    Some(s) => match ended_before(&s, to.date) {
+                        // (not a last day the night before had too: a case
+                        // that ran its course)
+                        Some(day)
+                            if before
+                                .case_state(&case.court, &case.key)?
+                                .and_then(|t| last_day(&t.status, t.status_date))
+                                != Some(day) =>
+                        {
+                            Some((s, day))
+                        }
+                        _ => None,
+                    },
                     None => None,
                 };
-                states.insert(case.clone(), state);
+                states.insert(case.clone(), ended);
             }
-            let Some(Some(state)) = states.get(case) else {
-                continue;
-            };
-            let Some(last_day) = ended_before(state, to.date) else {
+            let Some(Some((state, last_day))) = states.get(case) else {
                 continue;
             };
             let (status, division) = (&state.status, &state.division);
@@ -89,7 +77,7 @@ pub fn find(
                     case: case.clone(),
                     division: schemas::text::division(division),
                     status: status.clone(),
-                    last_day,
+                    last_day: *last_day,
                     ended: true,
                 });
             told += 1;

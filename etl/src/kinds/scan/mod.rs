@@ -105,9 +105,8 @@ pub struct ScanStats {
     /// file cannot be used, since the rows among its lines cannot be told
     /// apart. A quote in the file's last record that never closes, when
     /// the field it opens holds line breaks (`FileError::UnclosedQuote`);
-    /// or a stray quote that a later row's quote closes, text following
-    /// (`FileError::StrayQuote`), when a line inside the field begins as
-    /// the file's rows do.
+    /// or a quoted field, closed, with a line inside that begins as the
+    /// file's rows do: a stray quote's (`FileError::StrayQuote`).
     pub swallowed: Option<FileError>,
     /// A one-pass scan's rejected records whose key reads, each with its
     /// line: the case file's, whose case is then left out whole.
@@ -856,9 +855,9 @@ impl DataFile<'_> {
     }
 
     /// The file error of a stray quote at byte `open`, in the field at
-    /// `column`, that swallowed rows up to the text after its closing quote
-    /// at `close`. Lines are counted from the file's start, once a chunk
-    /// at most (only its first is kept).
+    /// `column`, that swallowed rows up to its closing quote, before
+    /// `close`. Lines are counted from the file's start, once a chunk at
+    /// most (only its first is kept).
     fn stray_quote(&self, open: usize, close: usize, column: usize) -> FileError {
         let mut lines = LineCounter::from(0);
         FileError::StrayQuote {
