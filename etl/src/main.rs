@@ -78,8 +78,7 @@ fn say_when_stopped(opts: &ImportOptions, store: &Store) -> anyhow::Result<()> {
 
 /// A day as the other commands take it (YYYYMMDD), or as YYYY-MM-DD.
 fn a_day(s: &str) -> Result<chrono::NaiveDate, String> {
-    schemas::date::parse_batch_date(s)
-        .or_else(|| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").ok())
+    schemas::date::parse_day_arg(s)
         .ok_or_else(|| format!("`{s}` is not a day: YYYYMMDD (or YYYY-MM-DD)"))
 }
 
@@ -150,15 +149,15 @@ enum Command {
         /// number (115 訴 100, or 115年度 訴字 第100號); leading zeros do not matter
         #[arg(num_args = 1..=3, required = true, value_name = "CASE_NUMBER")]
         number: Vec<String>,
-        /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
-        #[arg(long)]
+        /// Read the kept snapshot of this date (YYYYMMDD or YYYY-MM-DD) instead of the live one
+        #[arg(long, value_parser = night_arg)]
         date: Option<String>,
     },
     /// Print every case of the live (or a kept) snapshot as JSON lines
     #[command(after_help = EXIT_CODES)]
     Dump {
-        /// Read the kept snapshot of this date (YYYYMMDD) instead of the live one
-        #[arg(long)]
+        /// Read the kept snapshot of this date (YYYYMMDD or YYYY-MM-DD) instead of the live one
+        #[arg(long, value_parser = night_arg)]
         date: Option<String>,
     },
     /// List kept snapshots: date, live or not, size, cases, entries; exit 1 if the live one is unusable
@@ -171,7 +170,8 @@ enum Command {
     /// Point CURRENT at a kept snapshot (its newest build of that date)
     #[command(after_help = EXIT_CODES)]
     Rollback {
-        /// Date of the snapshot, YYYYMMDD
+        /// Date of the snapshot, YYYYMMDD (or YYYY-MM-DD)
+        #[arg(value_parser = night_arg)]
         date: String,
     },
     /// Deliver the e-mail that is due (SMTP, or .eml files when no relay is configured);
@@ -222,7 +222,7 @@ enum OutboxCommand {
     /// List items: id, night, kind, state, attempts, next try, address, subject
     #[command(after_help = EXIT_CODES)]
     List {
-        /// Only this night (YYYYMMDD)
+        /// Only this night (YYYYMMDD or YYYY-MM-DD)
         #[arg(long, value_parser = night_arg)]
         night: Option<String>,
         /// Only this state: queued, held, sending, sent, retrying, failed, unknown, suppressed
@@ -241,7 +241,7 @@ enum OutboxCommand {
     /// Release a night's digests held by the flood guard or a rollback (refused once a later night's mail told a rollback's); exit 4 if it has none held
     #[command(after_help = EXIT_CODES)]
     Release {
-        /// The night, YYYYMMDD
+        /// The night, YYYYMMDD (or YYYY-MM-DD)
         #[arg(value_parser = night_arg)]
         night: String,
     },
@@ -264,11 +264,13 @@ enum OutboxCommand {
     /// Queue a pending night's mail by comparing it with another kept snapshot
     #[command(after_help = EXIT_CODES)]
     Rediff {
-        /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
+        /// The night: its date (YYYYMMDD or YYYY-MM-DD) or its snapshot, as `outbox pending`
+        /// names it
+        #[arg(value_parser = night_or_name)]
         snapshot: String,
         /// The kept snapshot to compare with, by date (its newest build) or name (news since it
         /// may repeat), or `none`: as a first load; never the night itself
-        #[arg(long)]
+        #[arg(long, value_parser = night_or_name)]
         from: String,
         /// Say what the night's mail would be, compared so, and change nothing (takes no lock,
         /// so it never turns the nightly import away)
@@ -278,7 +280,9 @@ enum OutboxCommand {
     /// Give a pending night up: its news is never mailed (say so to the courts)
     #[command(after_help = EXIT_CODES)]
     Forget {
-        /// The night: its date (YYYYMMDD) or its snapshot, as `outbox pending` names it
+        /// The night: its date (YYYYMMDD or YYYY-MM-DD) or its snapshot, as `outbox pending`
+        /// names it
+        #[arg(value_parser = night_or_name)]
         snapshot: String,
         /// Say what would never be mailed (the night's mail, compared as recorded), and change
         /// nothing (takes no lock, so it never turns the nightly import away)
@@ -289,9 +293,18 @@ enum OutboxCommand {
 
 /// A night as the outbox names it: its batch's date, YYYYMMDD.
 fn night_arg(s: &str) -> Result<String, String> {
-    schemas::date::parse_batch_date(s)
-        .map(|_| s.to_string())
-        .ok_or_else(|| format!("`{s}` is not a night: say its date as YYYYMMDD, e.g. 20261124"))
+    schemas::date::parse_day_arg(s)
+        .map(schemas::date::compact)
+        .ok_or_else(|| {
+            format!("`{s}` is not a night: say its date as YYYYMMDD (or YYYY-MM-DD), e.g. 20261124")
+        })
+}
+
+/// A night or a kept snapshot as `outbox rediff` and `forget` take one: a
+/// date (either way, made YYYYMMDD) or anything else as it is (a
+/// snapshot's name, `none`), which the command answers.
+fn night_or_name(s: &str) -> Result<String, String> {
+    Ok(schemas::date::parse_day_arg(s).map_or_else(|| s.to_string(), schemas::date::compact))
 }
 
 fn main() -> ExitCode {

@@ -224,6 +224,19 @@ pub fn parse_batch_date(s: &str) -> Option<NaiveDate> {
     NaiveDate::parse_from_str(s, "%Y%m%d").ok()
 }
 
+/// Parses a day as an administrator names one on the command line: as
+/// batches are named, `YYYYMMDD`, or `YYYY-MM-DD` (Gregorian). Every
+/// command that takes a night or a day takes both.
+pub fn parse_day_arg(s: &str) -> Option<NaiveDate> {
+    parse_batch_date(s).or_else(|| {
+        let b = s.as_bytes();
+        // (ASCII hyphens at 4 and 7: every slice below is on a char boundary)
+        (b.len() == 10 && b[4] == b'-' && b[7] == b'-')
+            .then(|| format!("{}{}{}", &s[..4], &s[5..7], &s[8..]))
+            .and_then(|c| parse_batch_date(&c))
+    })
+}
+
 /// `20261124`: how batches and snapshot files are named.
 pub fn compact(date: NaiveDate) -> String {
     date.format("%Y%m%d").to_string()
@@ -372,5 +385,24 @@ mod tests {
         assert_eq!(parse_batch_date("20261131"), None);
         assert_eq!(parse_batch_date("2026-11-24"), None);
         assert_eq!(compact(ymd(2026, 11, 24)), "20261124");
+    }
+
+    #[test]
+    fn a_day_on_the_command_line_either_way() {
+        for ok in ["20261124", "2026-11-24"] {
+            assert_eq!(parse_day_arg(ok), Some(ymd(2026, 11, 24)), "{ok}");
+        }
+        for bad in [
+            "2026-11-31",
+            "2026-1-24",
+            "2026/11/24",
+            "+2026-11-2",
+            "2026-11-2x",
+            "２０２6-11-24",
+            "2026--11-24",
+            "",
+        ] {
+            assert_eq!(parse_day_arg(bad), None, "{bad}");
+        }
     }
 }

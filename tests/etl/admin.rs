@@ -194,6 +194,69 @@ fn snapshots_lists_and_rollback_switches() {
     );
 }
 
+/// Every command that names a night takes its date as `send --today`
+/// does, YYYYMMDD or YYYY-MM-DD (an admin review: `rollback 2026-11-23`
+/// was refused where `send --today 2026-11-23` was taken).
+#[test]
+fn every_command_naming_a_night_takes_its_date_either_way() {
+    let env = two_nights();
+    let listed = env.etl(&["outbox", "list", "--night", "2026-11-24"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    assert_eq!(
+        listed.stdout,
+        env.etl(&["outbox", "list", "--night", "20261124"]).stdout
+    );
+    assert!(listed.stdout.contains("20261124"), "{}", listed.stdout);
+    let dumped = env.etl(&["dump", "--date", "2026-11-23"]);
+    assert_eq!(dumped.code, 0, "{}", dumped.stderr);
+    assert_eq!(dumped.stdout, env.dump("20261123"));
+    let case = env.etl(&[
+        "case",
+        "TPD",
+        "民事",
+        "115",
+        "訴",
+        "100",
+        "--date",
+        "2026-11-23",
+    ]);
+    assert_eq!(case.code, 0, "{}", case.stderr);
+    let released = env.etl(&["outbox", "release", "2026-11-24"]);
+    assert_eq!(released.code, 4, "{}", released.stderr);
+    assert!(
+        released
+            .stderr
+            .contains("no held digests of night 20261124"),
+        "{}",
+        released.stderr
+    );
+    for args in [
+        &[
+            "outbox",
+            "rediff",
+            "2026-11-24",
+            "--from",
+            "2026-11-23",
+            "--dry-run",
+        ][..],
+        &["outbox", "forget", "2026-11-24", "--dry-run"],
+    ] {
+        let run = env.etl(args);
+        assert_eq!(run.code, 4, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("no pending night `20261124`"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    let run = env.etl(&["rollback", "2026-11-23"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(env.current(), "20261123-1.sqlite");
+    let run = env.etl(&["rollback", "2026-11-24"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(env.current(), "20261124-1.sqlite");
+}
+
 #[test]
 fn help_documents_the_exit_codes() {
     let env = Env::new();
@@ -418,7 +481,7 @@ fn outbox_commands_explain_a_typo_or_nothing_to_do() {
     let env = two_nights();
     for args in [
         &["outbox", "release", "foo"][..],
-        &["outbox", "list", "--night", "2026-11-24"],
+        &["outbox", "list", "--night", "2026-11-31"],
     ] {
         let run = env.etl(args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.stdout);
