@@ -479,7 +479,7 @@ fn rerun_with_corrected_files(killed: bool) {
         let run = send(&env, &smtp);
         assert!(
             run.stdout
-                .contains("queued the mail of an interrupted import: 2 items"),
+                .contains("queued the waiting mail of night 20261124-2.sqlite: 2 items"),
             "{}",
             run.stdout
         );
@@ -683,7 +683,14 @@ fn restore_intact(env: &Env) {
 /// nothing more, and gives `FOLLOWS_TWO`'s digests.
 fn restored_then_digests(env: &Env, smtp: &Smtp) -> Vec<String> {
     restore_intact(env);
-    send(env, smtp);
+    let run = send(env, smtp);
+    // (named as what it is: no import was interrupted)
+    assert!(
+        run.stdout
+            .contains("queued the waiting mail of night 20261124-1.sqlite: "),
+        "{}",
+        run.stdout
+    );
     let sent = smtp.transactions();
     send(env, smtp);
     assert_eq!(
@@ -4324,7 +4331,7 @@ fn an_import_killed_after_publishing_loses_no_mail() {
     let run = send(&env, &smtp);
     assert!(
         run.stdout
-            .contains("queued the mail of an interrupted import: 8 items"),
+            .contains("queued the waiting mail of night 20261124-1.sqlite: 8 items"),
         "{}",
         run.stdout
     );

@@ -76,8 +76,11 @@ pub fn run(
             Ok(nights) => {
                 for night in nights {
                     match night.outcome {
+                        // (an import that stopped before queueing it, a
+                        // damaged snapshot restored, a night rediffed)
                         Finished::Queued(m) => say!(
-                            "queued the mail of an interrupted import: {} items",
+                            "queued the waiting mail of night {}: {} items",
+                            night.night.to,
                             m.activation + m.approval + m.digest + m.expiry
                         ),
                         Finished::Failed(why) => {
