@@ -4612,6 +4612,14 @@ fn a_run_without_the_relay_does_not_write_to_files_mail_that_went_through_it() {
         "{}",
         run.stderr
     );
+    // When, as the operator's other times are said: Taipei, to the second.
+    let when = run.stderr.split("(last at ").nth(1).unwrap_or_default();
+    let when = when.split(')').next().unwrap_or_default();
+    assert!(
+        chrono::NaiveDateTime::parse_from_str(when, "%Y-%m-%d %H:%M:%S (Taipei").is_ok(),
+        "{}",
+        run.stderr
+    );
     assert!(!env.data().join("mail").exists(), "nothing written");
     let list = env.etl(&["outbox", "list", "--night", "20261124"]);
     assert!(!list.stdout.contains(" sent "), "{}", list.stdout);

@@ -42,6 +42,16 @@ pub struct Shown {
 /// How `show` gives a time: to the second, the zone said.
 const SHOWN_TIME: &str = "%Y-%m-%d %H:%M:%S (Taipei)";
 
+/// A time the outbox keeps as an administrator reads it: in Taipei, to the
+/// second (`SHOWN_TIME`); as it is if it is not one.
+pub(super) fn shown_time(text: String) -> String {
+    stored_time(&text).map_or(text, |t| {
+        t.with_timezone(&schemas::date::taipei())
+            .format(SHOWN_TIME)
+            .to_string()
+    })
+}
+
 /// A time as the outbox keeps it (RFC 3339, UTC), if it is one.
 fn stored_time(text: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
@@ -321,13 +331,8 @@ impl Outbox {
                             .map(|v| v.unwrap_or_else(|| "-".into()))
                     };
                     let time = |i| {
-                        r.get::<_, Option<String>>(i).map(|v| match v {
-                            None => "-".into(),
-                            Some(v) => stored_time(&v).map_or(v, |t| {
-                                let taipei = t.with_timezone(&schemas::date::taipei());
-                                taipei.format(SHOWN_TIME).to_string()
-                            }),
-                        })
+                        r.get::<_, Option<String>>(i)
+                            .map(|v| v.map_or_else(|| "-".into(), shown_time))
                     };
                     let fields = vec![
                         ("night", text(0)?),

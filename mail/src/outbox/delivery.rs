@@ -246,14 +246,15 @@ impl Outbox {
     }
 
     /// The relay this data directory's mail went through last, and when
-    /// (outbox migration 13), if any.
+    /// (outbox migration 13; in Taipei, as an administrator reads it), if
+    /// any.
     pub fn last_relay(&self) -> Result<Option<(String, String)>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT relay, last_at FROM relays ORDER BY last_at DESC LIMIT 1",
                 [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
+                |r| Ok((r.get(0)?, super::admin::shown_time(r.get(1)?))),
             )
             .optional()?)
     }
