@@ -1968,6 +1968,53 @@ fn a_warning_withheld_does_not_warn_again_of_a_day_a_rerun_of_its_night_moved() 
     warned_once_of_case_1(&warnings, Some("115/12/05"));
 }
 
+/// A review of the digest's rules (the forty-fifth session): a last day
+/// moved back to one warned of before was never told. A clerk's typo in a
+/// status date, corrected the next night: night 24 warns that case 1 stops
+/// after 115/12/01, night 25 (the typo) after 115/12/05, night 26 (the
+/// correction) says 12/01 again, and nothing went, since 12/01 had been
+/// warned of: the reader, told 12/05 last, lost the case four days early.
+/// Each move is told; a night that repeats the day told last tells nothing.
+#[test]
+fn a_last_day_moved_back_to_one_warned_of_before_is_warned_of_again() {
+    let n0 = two_cases_granted_to_two();
+    let (env, smtp) = night_23_sent(&n0);
+    let mut a = n0.clone();
+    a.cases[0] = (1, "上訴", "115/10/01");
+    let mut b = a.clone();
+    b.cases[0] = (1, "上訴", "115/10/05");
+    for (i, (batch, night)) in [
+        (&a, "20261124"),
+        (&b, "20261125"),
+        (&a, "20261126"),
+        (&a, "20261127"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        import(
+            &env,
+            &smtp,
+            &batch.write(&env.dir.path().join(format!("b{i}")), night),
+        );
+        send(&env, &smtp);
+    }
+    let warnings = warnings_to_two(&smtp);
+    let days: Vec<&str> = warnings
+        .iter()
+        .map(|m| {
+            if m.contains("115/12/05") {
+                "12/05"
+            } else if m.contains("115/12/01") {
+                "12/01"
+            } else {
+                "?"
+            }
+        })
+        .collect();
+    assert_eq!(days, ["12/01", "12/05", "12/01"], "{warnings:#?}");
+}
+
 /// The other way round: the re-run's own warning is the one withheld. With
 /// the relay down: night 24 warns of case 1; its re-run (build 2) moves
 /// case 1's last day and warns of it with case 2, which now stops being

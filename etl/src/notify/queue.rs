@@ -169,8 +169,9 @@ pub struct Known {
     /// Of those, the ones that turned reminders off too (what [`Tell`]
     /// asks of an address with digests on does not depend on it).
     pub reminders_off: BTreeSet<String>,
-    /// Expiry warnings given: (address, case key, last day YYYYMMDD).
-    pub warned: BTreeSet<(String, String, i64)>,
+    /// Expiry warnings given, and the day each (address, case) was
+    /// warned of last.
+    pub warned: mail::outbox::Warned,
     /// The night's digests are held by the flood guard, not yet released.
     pub night_held: bool,
     /// Addresses a digest of the night reaches or may still reach (queued
@@ -710,15 +711,12 @@ pub fn plan<'a>(
         }
     }
 
-    // Expiry warnings, once per (address, case, last day).
+    // Expiry warnings, once per (address, case, last day), and again of a
+    // day moved back to after another was warned of (a typo corrected).
     for (email, expiring) in &changes.expiring {
         let fresh: Vec<&Expiring> = expiring
             .iter()
-            .filter(|x| {
-                !known
-                    .warned
-                    .contains(&(email.clone(), x.case.id(), to_int(x.last_day)))
-            })
+            .filter(|x| !known.warned.told(email, &x.case.id(), to_int(x.last_day)))
             .collect();
         // (the night has a warning to the address under this run's
         // reference already, another run's: what it warned of is recorded
@@ -980,7 +978,7 @@ fn planned<R>(
             }
         }
     }
-    known.warned.retain(|w| !reopened.contains(w));
+    known.warned.given.retain(|w| !reopened.contains(w));
     let tonight = compact(night.date);
     let own = night.reference();
     for (m, _) in retold.withheld.iter().filter(|(m, _)| m.night == tonight) {
@@ -1160,7 +1158,12 @@ fn read_known(
         told_again_only: BTreeSet::new(),
         unsubscribed,
         reminders_off,
-        warned: outbox.warned()?,
+        warned: outbox.warned(
+            changes
+                .expiring
+                .iter()
+                .flat_map(|(e, xs)| xs.iter().map(move |x| (e.as_str(), x.case.id()))),
+        )?,
         night_held: outbox.held(night)?,
         reached: outbox.digests_reaching(night)?,
         not_activated: store::accounts::not_activated(
@@ -1715,6 +1718,7 @@ mod tests {
             for &n in &w.warned {
                 known
                     .warned
+                    .given
                     .insert((e.clone(), case(n).id(), to_int(day(n))));
             }
         }

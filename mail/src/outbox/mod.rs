@@ -23,7 +23,7 @@ mod packed;
 mod reminders;
 mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -557,13 +557,27 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    /// Every expiry warning given: (address, case key, last day).
-    pub fn warned(&self) -> Result<BTreeSet<(String, String, i64)>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT email, case_key, last_day FROM expiry_warned")?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-        Ok(rows.collect::<Result<_, _>>()?)
+    /// The expiry warnings given to each (address, case key) of `pairs`:
+    /// every last day warned of, and the one warned of last (outbox
+    /// migration 22: rows from before it count as older, in night order),
+    /// which a day moved back to one warned of before is warned of again
+    /// against. Looked up pair by pair (the table holds every warning ever
+    /// given; a night asks of the cases about to stop).
+    pub fn warned<'p>(&self, pairs: impl IntoIterator<Item = (&'p str, String)>) -> Result<Warned> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT last_day FROM expiry_warned WHERE email = ?1 AND case_key = ?2
+             ORDER BY warned_at IS NOT NULL, warned_at, night",
+        )?;
+        let mut warned = Warned::default();
+        for (email, case) in pairs {
+            let days = stmt.query_map(params![email, case], |r| r.get::<_, i64>(0))?;
+            for day in days {
+                let day = day?;
+                warned.last.insert((email.to_string(), case.clone()), day);
+                warned.given.insert((email.to_string(), case.clone(), day));
+            }
+        }
+        Ok(warned)
     }
 
     /// Whether any activation, approval or expiry warning not sent yet
@@ -834,6 +848,26 @@ pub struct SnapshotId {
 }
 
 /// A night's mail being queued: one transaction.
+/// The expiry warnings given ([`Outbox::warned`]).
+#[derive(Debug, Default, Clone)]
+pub struct Warned {
+    /// (address, case key, last day YYYYMMDD), each warned of once.
+    pub given: BTreeSet<(String, String, i64)>,
+    /// (address, case key) → the last day warned of last.
+    pub last: BTreeMap<(String, String), i64>,
+}
+
+impl Warned {
+    /// Whether `email` needs no warning of `case`'s `last_day`: it was
+    /// warned of, and no other day of the case since.
+    pub fn told(&self, email: &str, case: &str, last_day: i64) -> bool {
+        let key = (email.to_string(), case.to_string());
+        self.given
+            .contains(&(key.0.clone(), key.1.clone(), last_day))
+            && self.last.get(&key).is_none_or(|&last| last == last_day)
+    }
+}
+
 pub struct NightQueue<'a> {
     tx: Transaction<'a>,
     night: String,
@@ -978,12 +1012,20 @@ impl NightQueue<'_> {
     ) -> Result<()> {
         self.tx
             .prepare_cached(
-                "INSERT INTO expiry_warned (email, case_key, last_day, night, ref)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
+                "INSERT INTO expiry_warned (email, case_key, last_day, night, ref, warned_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (email, case_key, last_day)
-                 DO UPDATE SET night = excluded.night, ref = excluded.ref",
+                 DO UPDATE SET night = excluded.night, ref = excluded.ref,
+                               warned_at = excluded.warned_at",
             )?
-            .execute(params![email, case_key, last_day, self.night, reference])?;
+            .execute(params![
+                email,
+                case_key,
+                last_day,
+                self.night,
+                reference,
+                self.queued_at
+            ])?;
         Ok(())
     }
 

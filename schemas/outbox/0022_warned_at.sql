@@ -1,0 +1,13 @@
+-- Outbox, migration 22: when an expiry warning was given.
+--
+-- A warning is given once per (address, case, last day). A clerk's typo in
+-- a status date, corrected the next night, moves a case's last day from A
+-- to B and back to A: A had been warned of, so nothing was told, and the
+-- reader, told B last, lost the case days before the day they were told.
+-- A warning is now given again when the day the reader was told last (the
+-- row written last for the address and case) is another. `warned_at` is
+-- when the row was written (RFC 3339, UTC: the queueing run's time; a
+-- night's re-run that warns of the day again takes the row over); NULL for
+-- rows written before this migration, which count as older than any
+-- after, in night order.
+ALTER TABLE expiry_warned ADD COLUMN warned_at TEXT;
