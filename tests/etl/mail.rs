@@ -4073,6 +4073,62 @@ fn the_flood_guard_holds_digests_until_released() {
     assert_eq!(smtp.accepted_for("b@example.com").len(), 3);
 }
 
+/// A review of the digest's rules (the forty-fifth session): digests the
+/// flood guard held could be released after a later night's mail was
+/// queued, and went out after it: the later digest, compared with the held
+/// night, said the hearing was moved to 12/27 from 12/20; the released one,
+/// arriving after it, announced 12/20 with its calendar file. Once a later
+/// night's mail is queued, the held night's digests are not released (its
+/// news is on the site; they never go), and the summary of the night that
+/// held them says to decide before the next night's import.
+#[test]
+fn the_flood_guards_held_digests_are_not_released_after_a_later_nights_mail() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["a@example.com", "b@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    let held: Run = env
+        .command()
+        .env("CPOR_MAIL_FLOOD_MIN_CASES", "1")
+        .arg("import")
+        .arg(n2.write(env.dir.path(), "20261124"))
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        held.stdout.contains("DIGESTS HELD")
+            && held.stdout.contains("before the next night's import"),
+        "{}",
+        held.stdout
+    );
+    let mut n3 = n2.clone();
+    n3.entries
+        .push((1, 3, "115/11/24", "115/12/27 10:00第一法庭言詞辯論".into()));
+    import(&env, &smtp, &n3.write(env.dir.path(), "20261125"));
+    let release = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert_eq!(release.code, 1, "{}{}", release.stdout, release.stderr);
+    assert!(
+        release.stderr.contains("night 20261125's mail")
+            && release.stderr.contains("nothing released"),
+        "{}",
+        release.stderr
+    );
+    send(&env, &smtp);
+    let digests: Vec<String> = smtp
+        .accepted_for("a@example.com")
+        .into_iter()
+        .filter(|m| m.contains(".digest."))
+        .collect();
+    assert_eq!(digests.len(), 1, "night 25's only: {digests:#?}");
+    assert!(
+        digests[0].contains("Message-ID: <20261125.digest.") && digests[0].contains("115/12/27"),
+        "{}",
+        digests[0]
+    );
+    assert_eq!(state_of(&env, &smtp, "a@"), "sent,held,sent");
+}
+
 /// A `send` sends nothing while night 20261124's digests are held; then
 /// `outbox release` releases two, and a `send` sends them.
 fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {

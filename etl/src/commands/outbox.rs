@@ -252,11 +252,20 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 return Ok(crate::import::exit::LOCKED);
             };
             if let Some(later) = outbox.told_since_held(&night)? {
-                eprintln!(
-                    "cpor-etl: night {night}'s digests were held by a rollback, and night {later}'s mail, \
-                     queued since, compared with the night rolled back to, told what of their news is \
-                     still true: released, they would tell it twice; nothing released (they never go)"
-                );
+                if outbox.held_by_a_rollback(&night)? {
+                    eprintln!(
+                        "cpor-etl: night {night}'s digests were held by a rollback, and night {later}'s mail, \
+                         queued since, compared with the night rolled back to, told what of their news is \
+                         still true: released, they would tell it twice; nothing released (they never go)"
+                    );
+                } else {
+                    eprintln!(
+                        "cpor-etl: night {night}'s digests were held by the flood guard, and night \
+                         {later}'s mail, queued since, was compared with night {night}: released, they \
+                         would arrive after it with older news (a hearing's date since moved, with its \
+                         calendar file); nothing released (they never go; the site shows their news)"
+                    );
+                }
                 return Ok(crate::import::exit::ERROR);
             }
             let n = outbox.release(&night, chrono::Utc::now())?;

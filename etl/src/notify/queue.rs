@@ -658,7 +658,9 @@ pub fn plan<'a>(
         } else if share > flood.share && changes.followed_cases >= flood.min_cases {
             summary.held = true;
             summary.held_reason = Some(format!(
-                "news on {} of {} followed cases ({:.1}%), more than {:.0}%: digests held until `cpor-etl outbox release {}`",
+                "news on {} of {} followed cases ({:.1}%), more than {:.0}%: digests held until \
+                 `cpor-etl outbox release {}`; decide before the next night's import (compared with \
+                 this night, its mail leaves these never to go)",
                 changes.cases_with_news,
                 changes.followed_cases,
                 share * 100.0,

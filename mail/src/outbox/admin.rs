@@ -526,22 +526,36 @@ impl Outbox {
         Ok(out)
     }
 
-    /// Of a night a rollback held: the first later night whose mail was
-    /// queued since it was held. That mail, compared with the night rolled
-    /// back to, told what of the held news is still true: released, the
-    /// held digests would tell it twice.
+    /// Of a night whose digests are held: the first later night whose
+    /// mail was queued since they were held, if any. Released, they would
+    /// go after it. Held by a rollback, that mail, compared with the night
+    /// rolled back to, told what of the held news is still true: they
+    /// would tell it twice. Held by the flood guard, that mail was
+    /// compared with the held night: they would tell older news after
+    /// newer (a hearing's date since moved, with its calendar file).
     pub fn told_since_held(&self, night: &str) -> Result<Option<String>> {
         Ok(self
             .conn
             .query_row(
                 "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
-                 WHERE h.night = ?1 AND h.released_at IS NULL AND h.reason LIKE ?2
+                 WHERE h.night = ?1 AND h.released_at IS NULL
                    AND t.night > h.night AND t.sha256 <> '' AND t.queued_at >= h.held_at",
-                params![night, format!("{ROLLED_BACK}%")],
+                params![night],
                 |r| r.get(0),
             )
             .optional()?
             .flatten())
+    }
+
+    /// Whether `night`'s digests are held by a rollback (not only by the
+    /// flood guard).
+    pub fn held_by_a_rollback(&self, night: &str) -> Result<bool> {
+        Ok(self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM held_nights
+                            WHERE night = ?1 AND released_at IS NULL AND reason LIKE ?2)",
+            params![night, format!("{ROLLED_BACK}%")],
+            |r| r.get(0),
+        )?)
     }
 
     /// Undoes a rollback's hold of `night`'s digests (a roll forward to
