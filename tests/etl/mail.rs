@@ -4129,6 +4129,40 @@ fn the_flood_guards_held_digests_are_not_released_after_a_later_nights_mail() {
     assert_eq!(state_of(&env, &smtp, "a@"), "sent,held,sent");
 }
 
+/// A review of the digest's rules (the forty-fifth session): a batch that
+/// came without its `EUDC.csv` (optional, and not in the manifest) made
+/// every entry holding a user-defined character read 〓 where it had read
+/// the character, and every follower was told the court had revised it
+/// ("通知證人林〓到庭（內容更新，原為：通知證人林堃到庭）"); the next night,
+/// with the file back, told the revision back. A text that differs only
+/// where one side reads 〓 is the same entry: nothing is told either night.
+#[test]
+fn an_entry_read_without_the_batchs_eudc_map_is_no_revision() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    import(&env, &smtp, &sample("20261123"));
+    send(&env, &smtp);
+    let without = env.copy_night_as("20261123", "20261124");
+    fs::remove_file(without.join("EUDC.csv")).unwrap();
+    import(&env, &smtp, &without);
+    assert!(
+        env.live_dump().contains("吳〓"),
+        "read without the map: {}",
+        env.live_dump()
+    );
+    import(&env, &smtp, &env.copy_night_as("20261123", "20261125"));
+    assert!(env.live_dump().contains("吳喆"));
+    send(&env, &smtp);
+    for night in ["20261124", "20261125"] {
+        let list = env.etl(&["outbox", "list", "--night", night]);
+        assert!(
+            !list.stdout.contains("digest"),
+            "night {night}: {}",
+            list.stdout
+        );
+    }
+}
+
 /// A `send` sends nothing while night 20261124's digests are held; then
 /// `outbox release` releases two, and a `send` sends them.
 fn nothing_sent_until_released(env: &Env, smtp: &Smtp) {
