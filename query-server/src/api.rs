@@ -116,6 +116,28 @@ struct GoneCase {
     last_queryable_date: Option<String>,
 }
 
+impl GoneCase {
+    fn from_row(r: &CaseRow) -> GoneCase {
+        GoneCase {
+            court: r.case.court.clone(),
+            court_name: clean(&r.court_name),
+            category: r.case.key.category.clone(),
+            number_text: clean(&r.case.key.number_text()),
+            status: clean(&r.status),
+            status_date: r.status_date.map(roc),
+            last_queryable_date: crate::pages::last_day(r).map(roc),
+        }
+    }
+}
+
+/// A case of the reader's asked for that is no longer queryable (410).
+#[derive(Serialize)]
+struct Gone {
+    error: &'static str,
+    message: String,
+    case: GoneCase,
+}
+
 #[derive(Serialize)]
 struct Entry {
     posted: String,
@@ -429,18 +451,7 @@ fn cases(app: &App, req: &Req) -> Answer {
     // As the page: with none to show, those that left, so that an app can
     // say why the list is empty.
     let gone = if rows.is_empty() {
-        v.gone(&live)?
-            .iter()
-            .map(|r| GoneCase {
-                court: r.case.court.clone(),
-                court_name: clean(&r.court_name),
-                category: r.case.key.category.clone(),
-                number_text: clean(&r.case.key.number_text()),
-                status: clean(&r.status),
-                status_date: r.status_date.map(roc),
-                last_queryable_date: crate::pages::last_day(r).map(roc),
-            })
-            .collect()
+        v.gone(&live)?.iter().map(GoneCase::from_row).collect()
     } else {
         Vec::new()
     };
@@ -458,7 +469,19 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
     let v = viewer(app, req)?;
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let r = v.case(&live, &case)?.ok_or(Failure::NotFound)?;
+    let Some(r) = v.case(&live, &case)? else {
+        // One of the reader's that left the queryable range, as the page
+        // says it.
+        let gone = v.gone_case(&live, &case)?.ok_or(Failure::NotFound)?;
+        return Ok(Resp::json(
+            StatusCode::GONE,
+            &Gone {
+                error: "gone",
+                message: format!("這個案件已不再提供查詢。{}", crate::pages::GONE_RULE),
+                case: GoneCase::from_row(&gone),
+            },
+        ));
+    };
     let rows = live.hearings_of(&r)?;
     let hearings = crate::routes::hearings::current(&rows)
         .into_iter()

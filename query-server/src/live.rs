@@ -300,6 +300,35 @@ impl Snap {
 
     /// One case, only if it is queryable and granted to `email`: any other
     /// case is indistinguishable from one that does not exist.
+    /// `case`, if it is `email`'s and has left the queryable range: in
+    /// the live snapshot, not queryable, and among the cases that left
+    /// the address's list ([`Snap::gone_of`]). The earlier snapshots are
+    /// opened only for a case the live one holds not queryable.
+    pub fn gone_case_of(&self, email: &str, case: &CaseRef) -> Result<Option<CaseRow>, Error> {
+        let unqueryable = self.with(|c| {
+            c.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cases c
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
+                   AND c.number = ?5 AND c.queryable = 0)",
+            )?
+            .query_row(
+                rusqlite::params![
+                    case.court,
+                    case.key.category,
+                    case.key.year,
+                    case.key.word,
+                    case.key.number
+                ],
+                |r| r.get::<_, bool>(0),
+            )
+        })?;
+        if !unqueryable {
+            return Ok(None);
+        }
+        let id = case.id();
+        Ok(self.gone_of(email)?.into_iter().find(|r| r.case.id() == id))
+    }
+
     pub fn case_of(&self, email: &str, case: &CaseRef) -> Result<Option<CaseRow>, Error> {
         self.with(|c| {
             c.prepare_cached(&format!(

@@ -120,7 +120,12 @@ pub struct Cases {
     /// With no case to show: the account's cases that are no longer
     /// queryable, and since when.
     pub gone: Vec<GoneItem>,
+    /// [`GONE_RULE`], said with them.
+    pub gone_rule: &'static str,
 }
+
+/// Why a case leaves the queryable range, as the pages say it.
+pub const GONE_RULE: &str = "案件送上訴、抗告、執行或歸檔逾二個月後，即不再提供查詢。";
 
 /// A case of the account's that has left the list.
 pub struct GoneItem {

@@ -146,6 +146,20 @@ fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid()
         Some(&token),
     );
     assert_eq!(a.add("GET", case, &unknown).status, 404);
+    // A case of the user's that left the queryable range.
+    let mut wu = Client::new(&server);
+    assert_eq!(
+        wu.activate(&data, "wu.jh@example.com", PASSWORD).status,
+        303
+    );
+    let wu_token = wu.api_token("wu.jh@example.com", PASSWORD);
+    let left = wu.api(
+        "GET",
+        "/api/v1/cases/TPD/民事/114/訴/523",
+        None,
+        Some(&wu_token),
+    );
+    assert_eq!(a.add("GET", case, &left).status, 410);
     let hearings = c.api("GET", "/api/v1/hearings", None, Some(&token));
     assert_eq!(a.add("GET", "/hearings", &hearings).status, 200);
     // No token, and a token that names no session.

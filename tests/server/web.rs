@@ -1510,6 +1510,46 @@ fn an_accounts_password_changes_at_most_three_times_an_hour_and_a_strangers_rese
     assert_eq!(r.header("location"), Some("/login?m=reset"), "{}", r.body);
 }
 
+/// A review of the pages (the forty-fifth session): a case of the
+/// reader's that had left the queryable range (two months after 上訴,
+/// 歸檔, …), opened from an old digest or a bookmark, answered 404 "the page
+/// or case does not exist, or you may not query it": a party thought their
+/// access was taken away and called the clerk. It says the case is no
+/// longer queryable, since when and why (410, page and API). A case not
+/// the reader's, gone or not, still answers as one that does not exist.
+#[test]
+fn a_case_of_the_readers_that_left_the_queryable_range_says_so() {
+    const WU: &str = "wu.jh@example.com";
+    const CASE: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/114/%E8%A8%B4/523";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WU);
+    let page = c.get(CASE);
+    assert_eq!(page.status, 410, "{}", page.body);
+    assert!(
+        page.body.contains("已不再提供查詢")
+            && page.body.contains("114年度訴字第523號")
+            && page.body.contains("115/11/23")
+            && !page.body.contains("沒有查詢它的權限"),
+        "{}",
+        page.body
+    );
+    let token = c.api_token(WU, PASSWORD);
+    let api = c.api("GET", &format!("/api/v1{CASE}"), None, Some(&token));
+    assert_eq!(api.status, 410, "{}", api.body);
+    let body = api.json();
+    assert_eq!(body["error"], "gone", "{body}");
+    assert_eq!(body["case"]["last_queryable_date"], "115/11/23", "{body}");
+    assert_eq!(body["case"]["number_text"], "114年度訴字第523號", "{body}");
+
+    // Another reader: the same case is one that does not exist.
+    let mut other = signed_in(&server, &data, "lin.shufen@example.com");
+    let page = other.get(CASE);
+    assert_eq!(page.status, 404, "{}", page.body);
+    let missing = other.get("/cases/TPD/%E6%B0%91%E4%BA%8B/114/%E8%A8%B4/524");
+    assert_eq!(comparable(&page.body), comparable(&missing.body));
+}
+
 /// The thirty-seventh session's security review (its 5): the cases that
 /// left an address's list were every case any kept earlier snapshot
 /// granted it, so a grant a clerk revoked (a mistake: someone else's case)

@@ -60,6 +60,15 @@ impl Viewer {
         }
     }
 
+    /// One of the viewer's cases that is no longer queryable, if `case`
+    /// is one (an applicant's grant; a prosecutor's list has none).
+    pub fn gone_case(&self, snap: &Snap, case: &CaseRef) -> Result<Option<CaseRow>, live::Error> {
+        match self {
+            Viewer::Applicant(s) => snap.gone_case_of(&s.email, case),
+            Viewer::Prosecutor(_) => Ok(None),
+        }
+    }
+
     /// One case, if this viewer may see it.
     pub fn case(&self, snap: &Snap, case: &CaseRef) -> Result<Option<CaseRow>, live::Error> {
         match self {

@@ -73,6 +73,7 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
             .collect(),
         carried,
         gone,
+        gone_rule: pages::GONE_RULE,
     };
     pages::html(StatusCode::OK, &page)
 }
@@ -80,7 +81,19 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
 pub fn page(app: &App, v: &Viewer, segments: &[String]) -> Answer {
     let case = parse_case(segments).ok_or(Failure::NotFound)?;
     let snap = live(app)?;
-    let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
+    let Some(row) = v.case(&snap, &case)? else {
+        // One of the reader's that left the queryable range: said so,
+        // not "no such case, or not yours".
+        let gone = v.gone_case(&snap, &case)?.ok_or(Failure::NotFound)?;
+        let g = pages::GoneItem::from_row(&gone);
+        let page = pages::Message {
+            c: v.ctx(app, "已不再提供查詢的案件"),
+            heading: "這個案件已不再提供查詢",
+            text: format!("{}：{}。{}", g.title, g.why, pages::GONE_RULE),
+            links: vec![("/cases", "回到我的案件")],
+        };
+        return pages::html(StatusCode::GONE, &page);
+    };
     // One reader's day for the hearings to come and the days left.
     let today = super::hearings::taipei_now().date();
     let hearings = super::hearings::items(&case, &snap.hearings_of(&row)?, today);
