@@ -261,6 +261,36 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
 /// 最後一天」 on 115/11/25, and ten days later. The `/cases` list marks the
 /// same days beside the date (before, it gave the bare date: a lawyer with
 /// two hundred cases had to open each to learn which was about to go).
+/// A review of the pages (the forty-fifth session): a cancelled hearing's
+/// calendar link said 加入行事曆 (add), and read alone (a screen reader's
+/// list of links) it named the hearing without 已取消, while its file is a
+/// cancellation that takes the hearing out of a calendar. The link says
+/// what it does, and which hearing, as it stands.
+#[test]
+fn a_cancelled_hearings_calendar_link_says_it_removes_it() {
+    let data = Data::sample();
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
+    let mut c = signed_in(&server, &data, "fishmonger@example.net");
+    let page = c.get("/cases/PCD/%E6%B0%91%E4%BA%8B/115/%E7%B0%A1/33");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let table = page
+        .body
+        .split("<table class=\"hearings\">")
+        .nth(1)
+        .and_then(|t| t.split("</table>").next())
+        .unwrap_or_else(|| panic!("no hearings table:\n{}", page.body));
+    let row = table
+        .split("<tr>")
+        .find(|r| r.contains("（已取消）"))
+        .unwrap_or_else(|| panic!("no cancelled hearing:\n{table}"));
+    assert!(
+        row.contains("從行事曆移除<span class=\"visually-hidden\">：")
+            && row.contains("調解（已取消）</span></a>")
+            && !row.contains("加入行事曆"),
+        "{row}"
+    );
+}
+
 #[test]
 fn the_deadline_notice_counts_from_the_readers_day() {
     let data = Data::sample();

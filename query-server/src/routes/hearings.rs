@@ -211,6 +211,9 @@ pub struct HearingItem {
     /// Empty, or `（已改期）`, `（已取消）`, `（可能已變更）`.
     pub note: String,
     pub ics: String,
+    /// Its calendar file adds it (`METHOD:REQUEST`), or, moved or
+    /// cancelled, takes it out (`METHOD:CANCEL`): what the link says.
+    pub takes_place: bool,
 }
 
 /// The case page's hearings: those to come (from `today`, Taipei), as
@@ -229,6 +232,7 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow], today: NaiveDate) -> 
                 other => format!("（{}）", other.label()),
             },
             ics: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+            takes_place: h.state.takes_place(),
         })
         .collect()
 }
