@@ -35,6 +35,22 @@ pub struct Ctx {
     pub errors: Vec<FieldError>,
     /// `00:30 至 03:00`
     pub maintenance: String,
+    /// How long a captcha works, as the captcha's hint says it (`5 分鐘`:
+    /// `server.captcha_seconds`).
+    pub captcha_for: String,
+    /// How long a password link works (`30 分鐘`: `server.reset_link_seconds`).
+    pub link_for: String,
+}
+
+/// `mail.reminder_days` as the account page says it: `庭期前 7 天及前 1 天`;
+/// empty when no reminders are sent.
+pub fn reminder_days_words(days: &[u32]) -> String {
+    let said: Vec<String> = days.iter().map(|d| format!("前 {d} 天")).collect();
+    match said.as_slice() {
+        [] => String::new(),
+        [one] => format!("庭期{one}"),
+        [rest @ .., last] => format!("庭期{}及{last}", rest.join("、")),
+    }
 }
 
 /// What went wrong with a form: a field's (by its id), or no one field's.

@@ -544,6 +544,69 @@ fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
     );
 }
 
+/// A review of the pages (the forty-fifth session): the pages said the
+/// shipped settings as fixed words: reminders "7 days and 1 day before"
+/// with `mail.reminder_days = [3]` (or `[]`, no reminders at all, while
+/// the account page offered to turn them on), a reset link "good for 30
+/// minutes" that the mail said was good for 10, a captcha "good for 5
+/// minutes" that lasted 2. Each says the setting it runs with.
+#[test]
+fn the_pages_say_the_settings_the_site_runs_with() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_MAIL_REMINDER_DAYS", "3"),
+            ("CPOR_SERVER_RESET_LINK_SECONDS", "600"),
+            ("CPOR_SERVER_CAPTCHA_SECONDS", "120"),
+        ],
+    );
+    let mut anon = Client::new(&server);
+    let login = anon.login_page();
+    assert!(
+        login.body.contains("每張驗證碼限用一次，2 分鐘內有效") && !login.body.contains("5 分鐘"),
+        "{}",
+        login.body
+    );
+    let sent = ask_forgot(&mut anon, WANG);
+    assert!(
+        sent.body.contains("（10 分鐘內有效、只能使用一次）") && !sent.body.contains("30 分鐘"),
+        "{}",
+        sent.body
+    );
+    let mut c = signed_in(&server, &data, WANG);
+    let account = c.get("/account");
+    assert!(
+        account.body.contains("庭期前 3 天寄信提醒") && !account.body.contains("7 天"),
+        "{}",
+        account.body
+    );
+    drop(server);
+
+    let server = Server::start(
+        &data,
+        &[
+            ("CPOR_MAIL_REMINDER_DAYS", ""),
+            ("CPOR_SERVER_RESET_LINK_SECONDS", "5400"),
+        ],
+    );
+    let sent = ask_forgot(&mut Client::new(&server), WANG);
+    assert!(
+        sent.body.contains("（1 小時 30 分鐘內有效"),
+        "{}",
+        sent.body
+    );
+    let mut c = signed_in(&server, &data, "lin.shufen@example.com");
+    let account = c.get("/account");
+    assert!(
+        account.body.contains("本服務目前不寄送庭期提醒")
+            && !account.body.contains("開啟庭期提醒")
+            && !account.body.contains("關閉庭期提醒"),
+        "{}",
+        account.body
+    );
+}
+
 #[test]
 fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minutes() {
     let data = Data::sample();

@@ -303,6 +303,9 @@ pub struct AccountHearings {
     pub feed_used: Option<String>,
     /// The feed's URL, only right after it was made.
     pub feed_url: Option<String>,
+    /// When reminders go (`庭期前 7 天及前 1 天`), empty if none are sent
+    /// (`mail.reminder_days = []`: no switch is offered).
+    pub reminder_days: String,
 }
 
 pub fn account_hearings(
@@ -330,6 +333,7 @@ pub fn account_hearings(
         feed_since,
         feed_used,
         feed_url,
+        reminder_days: crate::pages::reminder_days_words(&app.cfg.mail.reminder_days),
     })
 }
 

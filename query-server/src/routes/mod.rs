@@ -250,6 +250,8 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         error: None,
         errors: Vec::new(),
         maintenance: window(app),
+        captcha_for: crate::failure::wait_words(app.cfg.server.captcha_ttl.as_secs()),
+        link_for: crate::failure::wait_words(app.cfg.server.reset_link.num_seconds().max(0) as u64),
     }
 }
 
