@@ -19,6 +19,18 @@ fn accounts(data: &Data) -> Connection {
     Connection::open(data.path().join("accounts.sqlite")).unwrap()
 }
 
+/// How many sessions `email`'s account has.
+fn live_sessions(data: &Data, email: &str) -> i64 {
+    accounts(data)
+        .query_row(
+            "SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id
+             WHERE a.email = ?1",
+            [email],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
 /// Writes of `on` (`INSERT ON sessions`, `UPDATE OF digests ON accounts`)
 /// to the accounts database fail as a full disk's would, until
 /// [`FullDisk::mend`].
@@ -604,6 +616,45 @@ fn the_pages_say_the_settings_the_site_runs_with() {
             && !account.body.contains("關閉庭期提醒"),
         "{}",
         account.body
+    );
+}
+
+/// A review of the pages (the forty-fifth session): an activation link
+/// opened in a browser where someone else was signed in (a law office's
+/// shared computer) set the password, then the login page it went to sent
+/// the browser on to the other person's cases, under their address, and
+/// "帳號已啟用" was never said: the new user took the other's cases for
+/// theirs, or the activation for failed. Using the link signs the browser
+/// out of the other session.
+#[test]
+fn a_password_link_used_where_someone_else_is_signed_in_signs_them_out() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    assert_eq!(c.get("/cases").status, 200);
+    let r = c.activate(&data, LAWYER, PASSWORD);
+    assert_eq!(
+        r.header("location"),
+        Some("/login?m=activated"),
+        "{}",
+        r.body
+    );
+    let login = c.get("/login?m=activated");
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert!(
+        login.body.contains("帳號已啟用")
+            && login.body.contains(&format!("value=\"{LAWYER}\""))
+            && !login.body.contains(WANG),
+        "{}",
+        login.body
+    );
+    let cases = c.get("/cases");
+    assert_ne!(cases.status, 200, "still signed in: {}", cases.body);
+    // Ended, not only forgotten by this browser.
+    assert_eq!(
+        live_sessions(&data, WANG),
+        0,
+        "the other person's session ended"
     );
 }
 

@@ -69,6 +69,15 @@ impl Viewer {
         }
     }
 
+    /// Ends the viewer's session: false (logged) when the database did not
+    /// take it.
+    pub fn end(&self, app: &App) -> bool {
+        match self {
+            Viewer::Applicant(s) => crate::routes::accounts::end(app, s),
+            Viewer::Prosecutor(p) => end(app, p),
+        }
+    }
+
     /// One case, if this viewer may see it.
     pub fn case(&self, snap: &Snap, case: &CaseRef) -> Result<Option<CaseRow>, live::Error> {
         match self {

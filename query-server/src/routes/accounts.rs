@@ -278,7 +278,7 @@ pub const NOT_SIGNED_OUT: &str =
 
 /// Ends a session: false (logged) when the database did not take it, and
 /// the session lives on.
-fn end(app: &App, s: &Session) -> bool {
+pub(crate) fn end(app: &App, s: &Session) -> bool {
     let ended = app
         .sessions
         .end(&app.accounts.lock().expect("accounts"), &s.hash);

@@ -101,7 +101,18 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
             // The login page it goes to fills in the address (and says
             // what a reset ended, for an activation link that was one).
             let done = if reset { "reset" } else { done };
-            let mut r = Resp::redirect(&format!("/login?m={done}"));
+            let to = format!("/login?m={done}");
+            // A browser signed in (a shared computer: someone else) is
+            // signed out, or the login page would send it on to that
+            // session's cases, and the notice for this account be lost.
+            let signed_in = crate::prosecutors::browser_viewer(app, req).ok().flatten();
+            let mut r = match signed_in {
+                Some(v) => {
+                    v.end(app);
+                    super::guard::signed_out(app, &to)
+                }
+                None => Resp::redirect(&to),
+            };
             r.header("set-cookie", &just_set(app, &email));
             super::accounts::set_device_cookie(app, &mut r, device);
             return Ok(r.route(action));
