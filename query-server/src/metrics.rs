@@ -75,7 +75,7 @@ impl Metrics {
     /// times a request's session was read from the accounts database.
     pub fn render(
         &self,
-        snapshot: Option<(i64, &str)>,
+        snapshot: Option<(chrono::NaiveDate, &str)>,
         connections_open: usize,
         session_reads: [(&str, u64); 2],
     ) -> String {
@@ -152,7 +152,25 @@ impl Metrics {
         );
         out.push_str("# TYPE cpor_live_snapshot_date gauge\n");
         if let Some((date, name)) = snapshot {
-            let _ = writeln!(out, "cpor_live_snapshot_date{{file=\"{name}\"}} {date}");
+            let _ = writeln!(
+                out,
+                "cpor_live_snapshot_date{{file=\"{name}\"}} {}",
+                schemas::date::to_int(date)
+            );
+        }
+        // (what an alert compares with `time()`: the date alone cannot be)
+        out.push_str(
+            "# HELP cpor_live_snapshot_timestamp_seconds Start of the served snapshot's batch \
+             date, Asia/Taipei, in Unix seconds.\n",
+        );
+        out.push_str("# TYPE cpor_live_snapshot_timestamp_seconds gauge\n");
+        if let Some((date, name)) = snapshot {
+            let start = schemas::date::taipei_at(date, chrono::NaiveTime::MIN);
+            let _ = writeln!(
+                out,
+                "cpor_live_snapshot_timestamp_seconds{{file=\"{name}\"}} {}",
+                start.timestamp()
+            );
         }
         out
     }
@@ -170,7 +188,10 @@ mod tests {
         m.request("/cases/{key}", 404, Duration::from_millis(30));
         m.login("success");
         let t = m.render(
-            Some((20261124, "20261124-1.sqlite")),
+            Some((
+                chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap(),
+                "20261124-1.sqlite",
+            )),
             3,
             [("applicants", 5), ("prosecutors", 0)],
         );
@@ -180,6 +201,13 @@ mod tests {
         assert!(t.contains("le=\"+Inf\"} 3\n"));
         assert!(t.contains("cpor_logins_total{outcome=\"success\"} 1"));
         assert!(t.contains("cpor_live_snapshot_date{file=\"20261124-1.sqlite\"} 20261124"));
+        // 2026-11-24 00:00 in Taipei is 2026-11-23 16:00 UTC.
+        assert!(
+            t.contains(
+                "cpor_live_snapshot_timestamp_seconds{file=\"20261124-1.sqlite\"} 1795449600\n"
+            ),
+            "{t}"
+        );
         assert!(t.contains("cpor_connections_open 3\n"));
         assert!(t.contains("cpor_connections_refused_total{limit=\"per_address\"} 0\n"));
         assert!(t.contains("cpor_session_reads_total{store=\"applicants\"} 5\n"));

@@ -623,3 +623,43 @@ fn the_shipped_nginx_limits_one_clients_slow_requests() {
         assert!(s < 20.0, "{closed} after {s} s: {got}");
     }
 }
+
+/// A review of the runbook (the forty-fifth session): the example
+/// configuration's `data_dir = "./data"` is relative to each process's
+/// working directory, and the shipped units ran the import and `send` in
+/// `/opt/cpor` and the server in `/` (which it may not write: it stopped,
+/// and restarted every 2 s): three data directories, none the
+/// `ReadWritePaths` the server's unit allows. Every shipped unit and the
+/// crontab name one data directory, the one the server may write.
+#[test]
+fn every_shipped_job_and_server_uses_the_data_directory_the_server_may_write() {
+    let deploy = repo_root().join("scripts/deploy");
+    let data_dir = |text: &str| -> Option<String> {
+        text.lines()
+            .map(|l| l.trim().trim_start_matches("Environment="))
+            .find_map(|l| l.strip_prefix("CPOR_DATA_DIR="))
+            .map(str::to_string)
+    };
+    let mut dirs = Vec::new();
+    for file in [
+        "cpor-server.service",
+        "cpor-server@.service",
+        "cpor-nightly.service",
+        "cpor-send.service",
+        "crontab",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        let dir = data_dir(&text).unwrap_or_else(|| panic!("{file} sets no CPOR_DATA_DIR"));
+        assert!(dir.starts_with('/'), "{file}: {dir}");
+        if file.starts_with("cpor-server") {
+            assert!(
+                text.lines()
+                    .any(|l| l.trim() == format!("ReadWritePaths={dir}")),
+                "{file}: the server may not write {dir}"
+            );
+        }
+        dirs.push(dir);
+    }
+    dirs.dedup();
+    assert_eq!(dirs.len(), 1, "{dirs:?}");
+}

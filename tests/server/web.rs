@@ -2031,7 +2031,7 @@ fn a_bad_setting_stops_the_server_before_it_listens() {
 }
 
 #[test]
-fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
+fn during_maintenance_everything_but_healthz_and_metrics_answers_503_with_retry_after() {
     let data = Data::sample();
     let start = taipei_clock(chrono::Duration::minutes(-1));
     let end = taipei_clock(chrono::Duration::minutes(3));
@@ -2076,6 +2076,14 @@ fn during_maintenance_everything_but_healthz_answers_503_with_retry_after() {
         health.json()["schema_version"],
         schemas::SNAPSHOT_SCHEMA_VERSION
     );
+    // A review of the runbook (the forty-fifth session): `/metrics` was
+    // 503 all through the window, so a Prometheus scrape failed for two
+    // and a half hours every night (an `up == 0` alert each night, nothing
+    // measured during the import). It answers the addresses it always
+    // does.
+    let metrics = c.get("/metrics");
+    assert_eq!(metrics.status, 200, "{}", metrics.body);
+    assert!(metrics.body.contains("cpor_http_requests_total"));
 }
 
 /// A review of the API (2026-12-06, its 10): an address whose cases all

@@ -42,6 +42,9 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     let mut resp = if let Some(left) = in_maintenance(&app, Utc::now()) {
         if req.path == "/healthz" {
             operations::healthz(&app)
+        } else if req.path == "/metrics" && reads_only(&req) && metrics_for(&app, &req) {
+            // (measured through the night, not a nightly gap in the scrape)
+            operations::metrics(&app)
         } else if req.path == "/static/site.css" && reads_only(&req) {
             // The maintenance page is styled like every other.
             operations::stylesheet()
@@ -73,6 +76,12 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     resp
 }
 
+/// Whether `/metrics` answers the request's address
+/// (`server.metrics_allow`); to the rest it is an unknown page.
+fn metrics_for(app: &App, req: &Req) -> bool {
+    app.cfg.server.metrics_allow.contains(req.ip)
+}
+
 /// GET and HEAD change nothing (what `Origin` is not checked for).
 pub(crate) fn reads_only(req: &Req) -> bool {
     req.method == Method::GET || req.method == Method::HEAD
@@ -88,9 +97,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
     let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
     match (s.as_slice(), get, post) {
         (["healthz"], true, _) => operations::healthz(app),
-        (["metrics"], true, _) if app.cfg.server.metrics_allow.contains(req.ip) => {
-            operations::metrics(app)
-        }
+        (["metrics"], true, _) if metrics_for(app, req) => operations::metrics(app),
         (["static", "site.css"], true, _) => operations::stylesheet(),
         (["static", "password.js"], true, _) => operations::script(operations::PASSWORD_JS),
         (["static", "signed-in.js"], true, _) => operations::script(operations::SIGNED_IN_JS),

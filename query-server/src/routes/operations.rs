@@ -43,9 +43,7 @@ pub fn healthz(app: &App) -> Resp {
 
 pub fn metrics(app: &App) -> Resp {
     let live = app.live.get();
-    let snap = live
-        .as_ref()
-        .map(|s| (schemas::date::to_int(s.date), s.name.as_str()));
+    let snap = live.as_ref().map(|s| (s.date, s.name.as_str()));
     Resp::new(
         StatusCode::OK,
         "text/plain; version=0.0.4; charset=utf-8",
