@@ -828,6 +828,21 @@ impl Checked {
         previous
             .left_off
             .retain(|c, _| !previous.courts.contains(c));
+        // A build that raised the hearing rules: said, with what it may do
+        // to the flood guard (OPERATIONS, "Held digests").
+        let rules = schemas::meta_value(snapshot.conn(), "hearing_rules")
+            .map_err(|e| internal("reading the live snapshot")(&e))?;
+        let now = crate::hearings::RULES.to_string();
+        if let Some(was) = rules.filter(|r| crate::hearings::EXTRACTED && *r != now) {
+            let said = format!(
+                "hearing rules {was} → {now}: every case's hearings are worked out again, and \
+                 where tonight's rules read one otherwise its followers' calendars are corrected \
+                 (news, which counts toward the flood guard; docs/HEARINGS.md says what changed)"
+            );
+            if !warnings.contains(&said) {
+                warnings.push(said);
+            }
+        }
         previous.snapshot = Some(snapshot);
         Ok(previous)
     }

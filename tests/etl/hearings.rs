@@ -73,6 +73,35 @@ fn hearings_by_case(dump: &str) -> BTreeMap<String, (Vec<u64>, Vec<Row>)> {
         .collect()
 }
 
+/// A review of the runbook (the forty-fifth session): the night after a
+/// build that raises the hearing rules works out every case's hearings
+/// again, and the corrections it finds may trip the flood guard; the
+/// runbook said "the release notes say so", but nothing did, and the
+/// import was silent, so an operator told "leave them held if the news is
+/// not real" could drop real calendar corrections. The import says it.
+#[test]
+fn a_night_after_the_hearing_rules_changed_says_so() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    env.republish_live(|c| {
+        c.execute_batch("UPDATE meta SET value = '3' WHERE key = 'hearing_rules'")
+            .unwrap()
+    });
+    let run = env.import(&sample("20261124"), &[]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        said.contains(&format!(
+            "hearing rules 3 → {}: every case's hearings are worked out again",
+            etl::hearings::RULES
+        )),
+        "{said}"
+    );
+    // Not on a night under the same rules.
+    let run = env.import(&env.copy_night_as("20261124", "20261125"), &[]);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(!said.contains("hearing rules"), "{said}");
+}
+
 #[test]
 fn the_night_after_the_upgrade_reads_and_carries_over_a_version_1_snapshot() {
     upgrade_from(1);
