@@ -34,9 +34,11 @@ pub use lettre::Address;
 /// The Message-ID of an outbox item: derived from its key (night, address,
 /// kind and reference, which is empty but for a night's re-run,
 /// `outbox::NightQueue`), so a retry can be recognised; the address is
-/// not shown but keyed-hashed with the data directory's secret `key` (a
-/// plain hash could be computed for a guessed address, and would tie
-/// every message to one address wherever its Message-ID travels).
+/// not shown but keyed-hashed, with the rest of the key, with the data
+/// directory's secret `key` (a plain hash could be computed for a guessed
+/// address, and would tie every message to one address wherever its
+/// Message-ID travels; the address's alone let one Message-ID seen give
+/// the next, to forge a delivery report with).
 pub fn message_id(
     night: NaiveDate,
     email: &str,
@@ -47,6 +49,17 @@ pub fn message_id(
 ) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(b"message-id\0");
+    // The whole key: each message's hash its own, so that one Message-ID
+    // seen (a forwarded digest) tells nothing of the next (a forged
+    // delivery report naming it would flag the address).
+    for part in [
+        compact(night).as_bytes(),
+        kind.as_str().as_bytes(),
+        reference.as_bytes(),
+    ] {
+        mac.update(part);
+        mac.update(b"\0");
+    }
     mac.update(email.as_bytes());
     let hash = schemas::hex(&mac.finalize().into_bytes()[..10]);
     let reference = if reference.is_empty() {
@@ -193,5 +206,26 @@ mod tests {
         let plain = schemas::hex(&Sha256::digest(b"a@example.com")[..10]);
         assert!(!a.contains(&plain), "{a}");
         assert_ne!(a, id("a@example.com", Kind::Digest, "", b"another key"));
+        // A review of delivery and bounces (the forty-fifth session): the
+        // hash was the address's alone, the same in every message to it, so
+        // anyone who had seen one (a forwarded digest) could write the
+        // Message-ID of the next night's and forge a delivery report that
+        // flagged the address, its mail stopped. Each message's is its own.
+        let hash = |id: &str| id.rsplit('.').nth(1).unwrap().to_string();
+        let night_after = message_id(
+            night.succ_opt().unwrap(),
+            "a@example.com",
+            Kind::Digest,
+            "",
+            &from,
+            key,
+        );
+        for other in [
+            night_after,
+            id("a@example.com", Kind::Expiry, "", key),
+            rerun.clone(),
+        ] {
+            assert_ne!(hash(&a), hash(&other), "{a} {other}");
+        }
     }
 }
