@@ -74,7 +74,9 @@ impl Bounce {
             d.get(..3).and_then(|c| c.parse().ok())
         });
         let words = self.diagnostic.as_deref().unwrap_or_default();
-        if status.starts_with('5') && says_the_address_is_bad(Some(status), reply, words) {
+        if status.starts_with('5')
+            && says_the_address_is_bad(Some(status), reply, words, Stage::Report)
+        {
             Fate::BadAddress
         } else {
             Fate::Failed
@@ -93,22 +95,40 @@ fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
     }
 }
 
+/// Where a refusal was met: at RCPT (about the recipient, unless it says
+/// otherwise), after DATA (about the message, unless it says otherwise),
+/// or in a delivery report (which does not say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Recipient,
+    Message,
+    Report,
+}
+
 /// Whether a permanent failure (a 5xx reply, or a report's 5.x.x) says the
 /// recipient's address or mailbox is bad, so that the address is flagged:
 /// by its enhanced status code (RFC 3463) 5.1.x (but 5.1.7 and 5.1.8, the
 /// sender's) or 5.2.0 and 5.2.1 (not a full mailbox, 5.2.2, nor a message
 /// too big, 5.2.3); when that says nothing (none, or 5.0.0), by the
 /// code qmail writes in brackets at the end of its words (`(#5.7.1)`), or
-/// else by the reply code, 550, 551 or 553, unless its words (`words`: the
-/// reply's text, or a report's diagnostic) speak of the relay's own
-/// refusal and not of an unknown user ([`speaks_of_the_relay`]: `550
-/// relay not permitted`, `Sender verify failed`; a relay sending no
-/// enhanced codes that will not relay would flag a night's addresses).
+/// else by the reply code, 550, 551 or 553: at RCPT unless its words
+/// (`words`: the reply's text, or a report's diagnostic) speak of the
+/// relay's own refusal and not of an unknown user ([`speaks_of_the_relay`]:
+/// `550 relay not permitted`, `Sender verify failed`; a relay sending no
+/// enhanced codes that will not relay would flag a night's addresses);
+/// after DATA or in a report only if they name an unknown mailbox
+/// ([`names_an_unknown_mailbox`]: `550 Administrative prohibition`, Exim
+/// refusing a message as spam, is about the message).
 /// Any other
 /// (5.7.1 relay access denied or policy, 5.6.x content, 5.3.x and 5.4.x
 /// the systems') says nothing of the address. One rule for refusals at
 /// sending and for reports.
-pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words: &str) -> bool {
+pub fn says_the_address_is_bad(
+    enhanced: Option<&str>,
+    reply: Option<u16>,
+    words: &str,
+    stage: Stage,
+) -> bool {
     let permanent = |code: &str| {
         enhanced_code(code)
             .and_then(|(class, subject, detail)| (class == 5).then_some((subject, detail)))
@@ -125,7 +145,13 @@ pub fn says_the_address_is_bad(enhanced: Option<&str>, reply: Option<u16>, words
         // address is not bad.
         Some((2, detail)) => matches!(detail, 0 | 1),
         Some((0, 0)) | None => {
-            matches!(reply, Some(550 | 551 | 553)) && !speaks_of_the_relay(words)
+            matches!(reply, Some(550 | 551 | 553))
+                && match stage {
+                    Stage::Recipient => !speaks_of_the_relay(words),
+                    // (a refusal of the message, the recipient taken: a
+                    // filter's, a policy's, unless it says otherwise)
+                    Stage::Message | Stage::Report => names_an_unknown_mailbox(words),
+                }
         }
         Some(_) => false,
     }
@@ -155,29 +181,9 @@ fn bracketed_code(words: &str) -> Option<&str> {
 /// without enhanced codes: `550 <x>: Recipient address rejected: User
 /// unknown in relay recipient table`).
 fn speaks_of_the_relay(words: &str) -> bool {
-    let mut outside = String::with_capacity(words.len());
-    let mut depth = 0u32;
-    for ch in words.chars() {
-        match ch {
-            '<' => depth += 1,
-            '>' => depth = depth.saturating_sub(1),
-            _ if depth == 0 => outside.extend(ch.to_lowercase()),
-            _ => {}
-        }
-    }
+    let outside = outside_addresses(words);
     let has = |phrases: &[&str]| phrases.iter().any(|p| outside.contains(p));
-    if has(&[
-        "user unknown",
-        "unknown user",
-        "no such user",
-        "no such mailbox",
-        "mailbox unavailable",
-        "mailbox not found",
-        "unknown recipient",
-        "recipient unknown",
-        "does not exist",
-        "no mailbox",
-    ]) {
+    if has(UNKNOWN_MAILBOX) {
         return false;
     }
     // Whole words, so that a host name (`relay1.example`) is no reason.
@@ -195,6 +201,44 @@ fn speaks_of_the_relay(words: &str) -> bool {
             "blocklist",
             "dnsbl",
         ])
+}
+
+/// Words that say the recipient's mailbox is unknown or bad.
+const UNKNOWN_MAILBOX: &[&str] = &[
+    "user unknown",
+    "unknown user",
+    "no such user",
+    "no such mailbox",
+    "mailbox unavailable",
+    "mailbox not found",
+    "mailbox name not allowed",
+    "no mailbox",
+    "unknown recipient",
+    "recipient unknown",
+    "does not exist",
+];
+
+/// Whether a refusal's words, addresses left out, name an unknown or bad
+/// mailbox (`User unknown`, `No such user here`).
+fn names_an_unknown_mailbox(words: &str) -> bool {
+    let outside = outside_addresses(words);
+    UNKNOWN_MAILBOX.iter().any(|p| outside.contains(p))
+}
+
+/// A refusal's words, lower-cased, without the addresses in `<…>` (an
+/// address that holds a word is no reason).
+fn outside_addresses(words: &str) -> String {
+    let mut outside = String::with_capacity(words.len());
+    let mut depth = 0u32;
+    for ch in words.chars() {
+        match ch {
+            '<' => depth += 1,
+            '>' => depth = depth.saturating_sub(1),
+            _ if depth == 0 => outside.extend(ch.to_lowercase()),
+            _ => {}
+        }
+    }
+    outside
 }
 
 /// Reads one message. An auto-reply or any message that is not a delivery
@@ -463,12 +507,55 @@ mod tests {
         ];
         for (enhanced, reply, words, bad) in cases {
             assert_eq!(
-                says_the_address_is_bad(enhanced, Some(reply), words),
+                says_the_address_is_bad(enhanced, Some(reply), words, Stage::Recipient),
                 bad,
                 "{reply} {words}"
             );
         }
-        assert!(!says_the_address_is_bad(None, Some(554), "no"));
+        assert!(!says_the_address_is_bad(
+            None,
+            Some(554),
+            "no",
+            Stage::Recipient
+        ));
+        // A review of delivery and bounces (the forty-fifth session): a bare
+        // refusal of the message (after DATA, or in a report: 5.0.0) is
+        // about the message unless its words name an unknown mailbox. Exim
+        // without enhanced codes refusing a digest as spam flagged the
+        // address, its later mail suppressed and the clerks told it was bad.
+        for stage in [Stage::Message, Stage::Report] {
+            for (enhanced, reply, words, bad) in [
+                (None, 550, "Administrative prohibition", false),
+                (
+                    None,
+                    550,
+                    "This message was classified as SPAM and may not be delivered",
+                    false,
+                ),
+                (
+                    Some("5.0.0"),
+                    550,
+                    "smtp; 550 Message rejected as spam by Content Filtering",
+                    false,
+                ),
+                (None, 553, "mailbox name not allowed", true),
+                (None, 550, "<a@example.com>... User unknown", true),
+                (Some("5.0.0"), 550, "smtp; 550 No such user here", true),
+                (Some("5.1.1"), 550, "5.1.1 no such mailbox", true),
+                (
+                    None,
+                    550,
+                    "sorry, no mailbox here by that name. (#5.1.1)",
+                    true,
+                ),
+            ] {
+                assert_eq!(
+                    says_the_address_is_bad(enhanced, Some(reply), words, stage),
+                    bad,
+                    "{stage:?}: {reply} {words}"
+                );
+            }
+        }
         for (code, mailbox) in [
             ("5.2.2", true),
             ("5.2.3", true),

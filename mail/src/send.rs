@@ -378,7 +378,11 @@ impl Transport for Smtp {
                     // (the reply read once, for both questions)
                     let (enhanced, reply) = reply_of(&what);
                     let code = e.status().and_then(|c| c.to_string().parse().ok());
-                    if crate::bounce::says_the_address_is_bad(enhanced, code, reply) {
+                    let stage = match in_data {
+                        true => crate::bounce::Stage::Message,
+                        false => crate::bounce::Stage::Recipient,
+                    };
+                    if crate::bounce::says_the_address_is_bad(enhanced, code, reply, stage) {
                         Outcome::Permanent(what)
                     } else if crate::bounce::about_the_mailbox(enhanced) {
                         Outcome::Undeliverable(what)

@@ -5202,6 +5202,31 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
     );
 }
 
+/// A review of delivery and bounces (the forty-fifth session): Exim, with
+/// no enhanced codes, refusing a digest after DATA (`550 Administrative
+/// prohibition`, its content filter) flagged the address: its later mail
+/// suppressed, the clerks told to fix an address that works. A bare
+/// refusal of the message fails it and flags no one; one at RCPT still
+/// flags.
+#[test]
+fn a_bare_refusal_of_the_message_flags_no_one() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["eximspam@example.com", "nouser@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let _ = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(state_of(&env, &smtp, "eximspam@"), "failed");
+    assert_eq!(state_of(&env, &smtp, "nouser@"), "failed");
+    let report = send_report(&env);
+    let flagged: Vec<&str> = report["flagged_addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(flagged, ["nouser@example.com"], "{report}");
+}
+
 /// A review of the outbox (2026-12-06): a full mailbox (552 5.2.2) flagged
 /// the address, and every later mail to it was suppressed until a clerk's
 /// new grant; no longer flagged, it must not pass for the relay refusing

@@ -25,6 +25,8 @@ server serves every test:
                 end: `(#5.7.1)`, the relay's policy
   nouser@…      550 at RCPT without an enhanced code: no such user
   spam@…        554 5.7.1 after DATA: the message refused as spam
+  eximspam@…    550 after DATA without an enhanced code (Exim's ACL
+                refusing the message: `Administrative prohibition`)
   full@…        552 5.2.2 after DATA: the mailbox is full (for good, as a
                 large provider words it)
   deferKIND@…   451 to every message of that kind (its Message-ID's
@@ -140,6 +142,9 @@ class Handler:
         if local == "spam":
             self.log(rcpt, "554")
             return "554 5.7.1 message refused as spam"
+        if local == "eximspam":
+            self.log(rcpt, "550")
+            return "550 Administrative prohibition"
         if local == "full":
             self.log(rcpt, "552")
             return "552 5.2.2 The email account that you tried to reach is over quota"
