@@ -246,6 +246,12 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             String::new()
         }
     )];
+    if m.suppressed > 0 {
+        lines.push(format!(
+            "  {} of them to a flagged address, suppressed (`cpor-etl outbox list --state suppressed`)",
+            m.suppressed
+        ));
+    }
     if m.told_elsewhere > 0 {
         lines.push(format!(
             "  {} activation{} or approval{} not queued: another night's mail names {} grants \

@@ -3751,10 +3751,28 @@ fn a_550_fails_after_one_attempt_and_flags_the_address() {
     assert_eq!(report["flagged_addresses"][0]["courts"][0], "TPD");
 
     // Night 2's digest to the flagged address is suppressed, not sent.
-    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    // (A review of delivery and bounces, the forty-fifth session: the
+    // import counted it among the digests queued, and `outbox show` gave
+    // no reason; both say it now.)
+    let imported = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(
+        imported.stdout.contains(
+            "  1 of them to a flagged address, suppressed (`cpor-etl outbox list --state suppressed`)"
+        ),
+        "{}",
+        imported.stdout
+    );
     send(&env, &smtp);
     assert_eq!(state_of(&env, &smtp, "reject@"), "failed,suppressed");
     assert_eq!(smtp.transactions(), 3, "only ok@'s digest went out");
+    let list = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]).stdout;
+    let id = list
+        .lines()
+        .find(|l| l.contains("reject@"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{list}"));
+    let shown = etl(&env, &smtp, &["outbox", "show", id]).stdout;
+    assert!(shown.contains("last error: address flagged"), "{shown}");
 }
 
 /// The thirty-seventh session's review (its 4): `send` recorded a 550's

@@ -919,8 +919,9 @@ impl NightQueue<'_> {
             .tx
             .prepare_cached(
                 "INSERT OR IGNORE INTO items (night, email, kind, state, message_id, subject, message,
-                 coding, cases, queued_at, not_before, ref, case_keys, behind)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                 coding, cases, queued_at, not_before, ref, case_keys, behind, last_error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,
+                         CASE WHEN ?4 = 'suppressed' THEN ?15 END)",
             )?
             .execute(params![
                 self.night,
@@ -936,7 +937,9 @@ impl NightQueue<'_> {
                 not_before.to_rfc3339(),
                 reference,
                 case_keys_column(&item.case_keys),
-                item.behind
+                item.behind,
+                // (suppressed as it is queued: why, as a sender says it)
+                delivery::FLAGGED_WHY
             ])?;
         Ok(added == 1)
     }
