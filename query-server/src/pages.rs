@@ -407,6 +407,8 @@ pub struct Account {
     pub c: Ctx,
     pub email: String,
     pub digests: bool,
+    /// Mail to the address stopped after a bounce, if it is.
+    pub bounced: Option<Bounced>,
     /// Hearing reminders and the calendar feed.
     pub h: crate::routes::hearings::AccountHearings,
     pub sessions: Vec<SessionItem>,
@@ -477,6 +479,32 @@ pub struct Unsubscribe {
     pub what: &'static str,
 }
 
+/// An address whose mail is stopped: its mail server said it is bad
+/// (`flagged_addresses`). The account page says when and why, and offers
+/// to turn its mail on again.
+pub struct Bounced {
+    pub email: String,
+    /// When, in Taipei (`115/11/24 07:02`).
+    pub at: String,
+    /// The mail server's words.
+    pub why: String,
+}
+
+impl Bounced {
+    /// `email`'s flag, if it has one.
+    pub fn of(conn: &rusqlite::Connection, email: &str) -> rusqlite::Result<Option<Bounced>> {
+        Ok(
+            store::accounts::flag_of(conn, email)?.map(|(at, why)| Bounced {
+                email: email.to_string(),
+                at: chrono::DateTime::parse_from_rfc3339(&at)
+                    .map(|t| schemas::date::roc_taipei(t.with_timezone(&chrono::Utc)))
+                    .unwrap_or(at),
+                why: schemas::text::clean(&why),
+            }),
+        )
+    }
+}
+
 /// Notices a redirect can ask for (`?m=`): fixed texts, never echoed input.
 pub fn notice(code: &str) -> Option<&'static str> {
     Some(match code {
@@ -487,6 +515,7 @@ pub fn notice(code: &str) -> Option<&'static str> {
         "changed" => "密碼已變更，其他裝置上的登入都已登出。行事曆訂閱網址（如有）不變；若擔心外流，請在下方「行事曆訂閱」建立新網址。",
         "digests-on" => "已開啟案件進度通知。",
         "digests-off" => "已關閉案件進度通知。",
+        "mail-resumed" => "已恢復寄信到這個信箱。若信件再被退回，會再次暫停。",
         "reminders-on" => "已開啟庭期提醒。",
         "reminders-off" => "已關閉庭期提醒。",
         "feed-made" => "已建立新的行事曆訂閱網址；舊網址（如有）已停止使用。",

@@ -371,7 +371,15 @@ pub fn flag(
     Ok(())
 }
 
-/// Clears an address's flag (a new grant, or an administrator retrying).
+/// An address's flag, if it has one: when (RFC 3339) and why.
+pub fn flag_of(conn: &Connection, email: &str) -> rusqlite::Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT flagged_at, reason FROM flagged_addresses WHERE email = ?1")?
+        .query_row([email], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// Clears an address's flag (a new grant, an administrator retrying, or
+/// its owner on the account page).
 pub fn unflag(conn: &Connection, email: &str) -> rusqlite::Result<()> {
     conn.prepare_cached("DELETE FROM flagged_addresses WHERE email = ?1")?
         .execute([email])?;

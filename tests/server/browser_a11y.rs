@@ -275,8 +275,23 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
         b.source()
     );
     audit.check(b, "case");
+    // Mail to the address stopped after a bounce: said, and turned on
+    // again from the page.
+    let accounts = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    store::accounts::flag(
+        &accounts,
+        WANG,
+        "550 5.2.1 mailbox disabled",
+        chrono::Utc::now(),
+    )
+    .unwrap();
     b.go(&format!("{base}/account"));
     b.wait_path("/account");
+    b.find("#bounced");
+    audit.check(b, "account-bounced");
+    b.click(&b.find("#bounced button"));
+    b.wait_path("/account?m=mail-resumed");
+    assert!(b.find_all("#bounced").is_empty(), "{}", b.source());
     audit.check(b, "account");
     // The password's rules as the reset form says them, the one refused
     // for being common included.

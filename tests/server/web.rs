@@ -1425,6 +1425,74 @@ fn turning_digests_on_or_off_that_cannot_be_recorded_says_so() {
     assert_ne!(stored(), before);
 }
 
+/// A review of delivery and bounces (the forty-fifth session): a flagged
+/// address (its mail server once said it was bad: a mailbox disabled for
+/// a while, a full one misread) got no digest or reminder again until a
+/// clerk granted it a new case, and a prosecutor's never (no clerk grants
+/// them); nothing told its owner. The account page says mail to it is
+/// stopped, when and why, and its owner can turn it on again.
+#[test]
+fn a_flagged_address_is_told_on_its_account_page_and_can_resume_its_mail() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    store::accounts::flag(
+        &accounts(&data),
+        WANG,
+        "permanent error (550): 5.2.1 mailbox disabled",
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let page = c.get("/account");
+    assert!(
+        page.body.contains("暫停寄信到這個信箱")
+            && page.body.contains("5.2.1 mailbox disabled")
+            && page.body.contains("恢復寄信"),
+        "{}",
+        page.body
+    );
+    let csrf = c.csrf();
+    let r = c.post("/account/mail", &[("csrf", &csrf), ("action", "resume")]);
+    assert_eq!(
+        r.header("location"),
+        Some("/account?m=mail-resumed"),
+        "{}",
+        r.body
+    );
+    let flagged: i64 = accounts(&data)
+        .query_row(
+            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(flagged, 0);
+    let page = c.get("/account?m=mail-resumed");
+    assert!(
+        page.body.contains("已恢復寄信") && !page.body.contains("暫停寄信到這個信箱"),
+        "{}",
+        page.body
+    );
+    // Only the signed-in owner can: another browser with the token is
+    // sent to the login page, and the flag stays.
+    store::accounts::flag(&accounts(&data), WANG, "550 5.1.1", chrono::Utc::now()).unwrap();
+    let r = Client::new(&server).post("/account/mail", &[("csrf", &csrf), ("action", "resume")]);
+    assert_ne!(
+        r.header("location"),
+        Some("/account?m=mail-resumed"),
+        "{}",
+        r.body
+    );
+    let flagged: i64 = accounts(&data)
+        .query_row(
+            "SELECT count(*) FROM flagged_addresses WHERE email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(flagged, 1);
+}
+
 /// A review of the server (2026-12-05, its 4): the captcha's check reads
 /// full-width digits (a Chinese input method's, `１２３４５６`) and spaced
 /// ones (`123 456`) as the digits they are, as docs/CAPTCHA.md says and the

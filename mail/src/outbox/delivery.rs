@@ -756,6 +756,18 @@ pub(super) fn to_flag(
 }
 
 impl Outbox {
+    /// Records `email`'s flag to clear (its owner turned its mail on again
+    /// on the account page), replacing any flag still to write for it:
+    /// [`Outbox::write_flags`] then writes it.
+    pub fn clear_flag(&mut self, email: &str, now: DateTime<Utc>) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        to_flag(&tx, email, None, now)?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Before a night's grants clear these addresses' flags in the
     /// accounts database (a clerk corrected the address): the flags still
     /// to write for them are dropped, so an older one written later does

@@ -340,9 +340,15 @@ pub fn account_page(
         .iter()
         .map(|other| pages::SessionItem::from_prosecutor(other, &p.hash))
         .collect();
+    let bounced = match &row.email {
+        Some(email) => pages::Bounced::of(&app.accounts.lock().expect("accounts"), email)
+            .map_err(Failure::unavailable)?,
+        None => None,
+    };
     let page = ProsecutorAccount {
         c,
         account: row.account,
+        bounced,
         email: row.email,
         digests: row.digests,
         h,
@@ -358,6 +364,8 @@ struct ProsecutorAccount {
     account: String,
     email: Option<String>,
     digests: bool,
+    /// Mail to the verified address stopped after a bounce, if it is.
+    bounced: Option<pages::Bounced>,
     h: AccountHearings,
     /// Its browsers' and apps' sessions.
     sessions: Vec<pages::SessionItem>,

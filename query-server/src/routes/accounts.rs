@@ -272,6 +272,43 @@ pub fn logout(app: &App, req: &Req) -> Answer {
     Ok(signed_out(app, "/login?m=logout").route("/logout"))
 }
 
+/// `POST /account/mail` (`action=resume`): its owner turns on again the
+/// mail to an address a bounce flagged (an applicant's, or a prosecutor's
+/// verified one): the flag is cleared as `outbox retry` clears one, through
+/// the outbox's record of flags to write, so a flag still to write for it
+/// does not come back after.
+pub fn mail_resume(app: &App, req: &Req) -> Answer {
+    let email = match crate::prosecutors::browser_prosecutor(app, req)? {
+        Some(_) => {
+            let (p, _) = crate::prosecutors::prosecutor_form(app, req)?;
+            store::accounts::prosecutors::by_id(
+                &app.accounts.lock().expect("accounts"),
+                p.prosecutor_id,
+            )
+            .map_err(Failure::unavailable)?
+            .and_then(|row| row.email)
+            .ok_or(Failure::NotFound)?
+        }
+        None => super::guard::session_form(app, req)?.0.email,
+    };
+    let not_saved = |e| Failure::NotSaved(e, crate::failure::SETTING_NOT_CHANGED);
+    let now = chrono::Utc::now();
+    let mut outbox = mail::outbox::Outbox::open(&app.data_dir).map_err(|e| not_saved(e.into()))?;
+    outbox
+        .clear_flag(&email, now)
+        .map_err(|e| not_saved(e.into()))?;
+    // (an accounts transaction is never held while waiting for the outbox)
+    let accounts = app.accounts.lock().expect("accounts");
+    mail::send::write_flags(
+        &mut outbox,
+        &accounts,
+        mail::outbox::FlagsOf::Address(&email),
+        now,
+    )
+    .map_err(|e| not_saved(e.into()))?;
+    Ok(Resp::redirect("/account?m=mail-resumed"))
+}
+
 /// A sign-out the database did not take.
 pub const NOT_SIGNED_OUT: &str =
     "系統暫時無法登出，您仍在登入狀態。請稍後再按一次「登出」；在公用電腦上，請完成登出再離開。";
@@ -324,11 +361,13 @@ pub fn account_page_with(
     strength: Option<&'static str>,
     feed_url: Option<String>,
 ) -> Answer {
-    let digests = {
+    let (digests, bounced) = {
         let conn = app.accounts.lock().expect("accounts");
-        accounts::by_id(&conn, s.account_id)
+        let digests = accounts::by_id(&conn, s.account_id)
             .map_err(Failure::unavailable)?
-            .is_none_or(|a| a.digests)
+            .is_none_or(|a| a.digests);
+        let bounced = pages::Bounced::of(&conn, &s.email).map_err(Failure::unavailable)?;
+        (digests, bounced)
     };
     let mut c = ctx(app, "帳號設定", Some(s), String::new());
     c.notice = notice;
@@ -344,6 +383,7 @@ pub fn account_page_with(
         c,
         email: s.email.clone(),
         digests,
+        bounced,
         h: super::hearings::account_hearings(
             app,
             store::hearings::Holder::Applicant(s.account_id),

@@ -129,6 +129,9 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
             .route("/cases/{key}/hearings")
         }
         (["calendar", file], true, _) => answer(hearings::feed(app, req, file)).route("/calendar"),
+        (["account", "mail"], _, true) => {
+            answer(accounts::mail_resume(app, req)).route("/account/mail")
+        }
         (["account", "reminders"], _, true) => {
             answer(hearings::reminders(app, req)).route("/account/reminders")
         }
