@@ -964,6 +964,45 @@ fn a_prosecutor_sees_and_ends_the_other_sessions_apps_included() {
     assert_eq!(count(&data, "prosecutor_sessions"), 2);
 }
 
+/// A review of delivery and bounces (the forty-fifth session): a
+/// prosecutor's address, which a bounce flagged, stayed stopped for good:
+/// it comes from the MOJ sign-on, and only a clerk's new grant cleared a
+/// flag. The prosecutor's account page says so and turns it on again.
+#[test]
+fn a_prosecutors_flagged_address_is_told_and_can_resume_its_mail() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
+    let accounts = rusqlite::Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    store::accounts::flag(
+        &accounts,
+        "chen.wm@moj.example",
+        "550 5.1.1 no such mailbox",
+        chrono::Utc::now(),
+    )
+    .unwrap();
+    let page = c.get("/account");
+    assert!(
+        page.body.contains("暫停寄信到這個信箱") && page.body.contains("chen.wm@moj.example"),
+        "{}",
+        page.body
+    );
+    let r = c.post(
+        "/account/mail",
+        &[("csrf", &page.field("csrf")), ("action", "resume")],
+    );
+    assert_eq!(
+        r.header("location"),
+        Some("/account?m=mail-resumed"),
+        "{}",
+        r.body
+    );
+    assert_eq!(count(&data, "flagged_addresses"), 0);
+    assert!(!c.get("/account").body.contains("暫停寄信到這個信箱"));
+}
+
 #[test]
 fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     let data = Data::sample();
