@@ -257,7 +257,8 @@ impl Smtp {
     /// DATA, and the transaction was reset.
     fn attempt(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Result<bool, Failure> {
         let t = self.timeouts;
-        if self.conn.as_mut().is_none_or(|c| c.has_broken()) {
+        let kept = !self.conn.as_mut().is_none_or(|c| c.has_broken());
+        if !kept {
             self.conn = Some(self.connect().map_err(Failure::Connect)?);
             self.conn_timeout = t.command;
         }
@@ -270,9 +271,32 @@ impl Smtp {
             Some((bounce, key)) => crate::verp::sender(bounce, key, item.id),
             None => self.from.clone(),
         };
+        let mailed = self
+            .conn
+            .as_mut()
+            .expect("connected")
+            .command(Mail::new(Some(sender.clone()), vec![]));
+        if let Err(e) = mailed {
+            // A connection kept from the message before that the relay
+            // has ended (421 at MAIL: its limit of messages a connection;
+            // or closed while idle): once more on a new one. Nothing of
+            // this message has gone.
+            if !kept || e.is_permanent() {
+                return Err(Failure::Sender(e));
+            }
+            if let Some(mut old) = self.conn.take() {
+                old.abort();
+            }
+            self.conn = Some(self.connect().map_err(Failure::Connect)?);
+            self.conn_timeout = t.command;
+            self.timeout(t.command)?;
+            self.conn
+                .as_mut()
+                .expect("connected")
+                .command(Mail::new(Some(sender), vec![]))
+                .map_err(Failure::Sender)?;
+        }
         let conn = self.conn.as_mut().expect("connected");
-        conn.command(Mail::new(Some(sender), vec![]))
-            .map_err(Failure::Sender)?;
         conn.command(Rcpt::new(to, vec![])).map_err(before_data)?;
         store::failpoint::pause("send-after-rcpt");
         // Asked here, not before the session: connecting, the envelope and

@@ -5245,6 +5245,43 @@ fn a_bare_refusal_of_the_message_flags_no_one() {
     assert_eq!(flagged, ["nouser@example.com"], "{report}");
 }
 
+/// A review of delivery and bounces (the forty-fifth session): a relay
+/// that takes a few messages a connection (421 at the next MAIL FROM, as
+/// Postfix's and Exim's limits answer) had the rest of the night's mail
+/// put off five minutes and more, its 72-hour clock started, where a new
+/// connection would have taken them. A connection kept from the message
+/// before that the relay ends is replaced, once, for the same message.
+#[test]
+fn a_relays_limit_of_messages_per_connection_delays_nothing() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    fs::write(env.dir.path().join("smtp").join("per-connection"), "1").unwrap();
+    let people = [
+        "a@example.com",
+        "b@example.com",
+        "c@example.com",
+        "d@example.com",
+    ];
+    let (n1, _) = scenario(&people);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let run = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[("CPOR_MAIL_SMTP_CONNECTIONS", "1")],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for p in people {
+        let at = p.split('@').next().unwrap();
+        assert_eq!(
+            state_of(&env, &smtp, &format!("{at}@")),
+            "sent",
+            "{p}: {}",
+            run.stdout
+        );
+    }
+}
+
 /// A review of the outbox (2026-12-06): a full mailbox (552 5.2.2) flagged
 /// the address, and every later mail to it was suppressed until a clerk's
 /// new grant; no longer flagged, it must not pass for the relay refusing

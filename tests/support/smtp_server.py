@@ -34,6 +34,10 @@ server serves every test:
                 others accepted: a server that keeps refusing one message
                 for now (a mailbox nearly full, a scanner that stalls)
   anything else accept
+A file DIR/per-connection holding N makes the server answer the MAIL FROM
+of a connection's N+1th message 421 and close it (a relay's limit of
+messages per connection, as Postfix's smtpd_client_message_rate_limit or
+Exim's smtp_accept_max_per_connection).
 A file DIR/down makes the server refuse new connections (421) while it exists;
 a file DIR/refuse-sender makes it refuse every MAIL FROM (553 5.7.1, a relay
 that does not let cpor send as its bounce address).
@@ -96,6 +100,13 @@ class Handler:
         return self.mode or rcpt.split("@", 1)[0]
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        limit = self.root / "per-connection"
+        if limit.exists():
+            session.messages = getattr(session, "messages", 0) + 1
+            if session.messages > int(limit.read_text()):
+                self.log("-", "421-mail")
+                server.transport.close()
+                return "421 4.7.0 too many messages in this connection"
         if (self.root / "refuse-sender").exists():
             self.log("-", "553-mail")
             return "553 5.7.1 Sender address rejected: not owned by user"
