@@ -254,9 +254,13 @@ enum OutboxCommand {
         #[arg(conflicts_with = "failed")]
         id: Option<i64>,
         /// Every failed item but those to flagged addresses (listed, left failed and flagged;
-        /// retry one by its id to write to its address again)
+        /// retry one by its id to write to its address again) and the website's password
+        /// links (good for minutes)
         #[arg(long)]
         failed: bool,
+        /// Say what would be queued again and what left, and change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
     /// List the nights whose mail is not queued yet (an import that died, a damaged snapshot)
     #[command(after_help = EXIT_CODES)]
@@ -470,9 +474,15 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 }
                 OutboxCommand::Show { id, raw } => commands::outbox::Action::Show { id, raw },
                 OutboxCommand::Release { night } => commands::outbox::Action::Release { night },
-                OutboxCommand::Retry { id, failed } => {
-                    commands::outbox::Action::Retry { id, failed }
-                }
+                OutboxCommand::Retry {
+                    id,
+                    failed,
+                    dry_run,
+                } => commands::outbox::Action::Retry {
+                    id,
+                    failed,
+                    dry_run,
+                },
                 OutboxCommand::Pending => commands::outbox::Action::Pending,
                 OutboxCommand::Rediff {
                     snapshot,

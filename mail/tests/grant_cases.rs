@@ -157,7 +157,7 @@ fn grant_mail_withheld_at_a_claim_is_told_by_the_next_nights_mail_once() {
     // tell twice what night 24 told.
     assert!(ob.withheld(left[0].id).unwrap());
     assert!(ob
-        .retry(RetryWhich::Item(left[0].id), &|_: &str, _| false)
+        .retry(RetryWhich::Item(left[0].id), &|_, _: &str, _| None, false)
         .unwrap()
         .emails
         .is_empty());
@@ -491,7 +491,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     // A's night-23 activation is not queued again; night 24's, withheld,
     // leads to night 25's approval, which is queued again. Not the digest.
     let retried = ob
-        .retry(RetryWhich::Item(a_23), &|_: &str, _| false)
+        .retry(RetryWhich::Item(a_23), &|_, _: &str, _| None, false)
         .unwrap();
     assert_eq!(retried.asked, 0);
     assert_eq!(retried.told, [(a_23, "20261124 build-2".to_string())]);
@@ -520,7 +520,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     // C's warning: night 24's warning, queued suppressed (C flagged), is
     // queued again; not its approval.
     let retried = ob
-        .retry(RetryWhich::Item(c_23), &|_: &str, _| false)
+        .retry(RetryWhich::Item(c_23), &|_, _: &str, _| None, false)
         .unwrap();
     let c_24 = of_24(&ob, C, Kind::Expiry);
     assert_eq!(fates(&retried), [(c_24, Fate::QueuedAgain, c_23)]);
@@ -528,7 +528,7 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     // E's warning: night 24's, covered by the approval that went (which
     // said its cases' last day), is not; nor is that approval.
     let retried = ob
-        .retry(RetryWhich::Item(e_23), &|_: &str, _| false)
+        .retry(RetryWhich::Item(e_23), &|_, _: &str, _| None, false)
         .unwrap();
     let e_24 = of_24(&ob, E, Kind::Expiry);
     assert_eq!(fates(&retried), [(e_24, Fate::Covered, e_23)]);
@@ -537,7 +537,11 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     // F's teller in its place, not D's, which may still go.
     let none = std::collections::BTreeSet::new();
     let retried = ob
-        .retry(RetryWhich::Failed { flagged: &none }, &|_: &str, _| false)
+        .retry(
+            RetryWhich::Failed { flagged: &none },
+            &|_, _: &str, _| None,
+            false,
+        )
         .unwrap();
     assert_eq!(retried.asked, 0);
     assert_eq!(retried.told.len(), 3);
@@ -624,7 +628,7 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
     ];
     for ((first, teller), fate) in firsts.iter().zip(&tellers).zip(fates_wanted) {
         let retried = ob
-            .retry(RetryWhich::Item(*first), &|_: &str, _| false)
+            .retry(RetryWhich::Item(*first), &|_, _: &str, _| None, false)
             .unwrap();
         assert_eq!(fates(&retried), [(*teller, fate, *first)]);
         assert_eq!((retried.asked, retried.emails.len()), (0, 0));
@@ -632,7 +636,7 @@ fn retrying_a_grant_mail_leaves_the_mail_that_told_its_cases_if_it_may_have_gone
     }
     let l_25 = id_of(&ob, "20261125", L, Kind::Approval);
     let retried = ob
-        .retry(RetryWhich::Item(l_25), &|_: &str, _| false)
+        .retry(RetryWhich::Item(l_25), &|_, _: &str, _| None, false)
         .unwrap();
     assert_eq!(
         (retried.asked, retried.emails.as_slice()),
@@ -714,7 +718,7 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     // attempt, the others' addresses are flagged before they go.
     for id in &tellers[..5] {
         assert_eq!(
-            ob.retry(RetryWhich::Item(*id), &|_: &str, _| false)
+            ob.retry(RetryWhich::Item(*id), &|_, _: &str, _| None, false)
                 .unwrap()
                 .asked,
             1
@@ -748,7 +752,7 @@ fn retrying_a_grant_mail_leaves_a_teller_that_may_have_gone_before_it_was_queued
     for ((first, teller), fate) in firsts.iter().zip(tellers).zip(fates_wanted) {
         let was = state(&ob, teller);
         let retried = ob
-            .retry(RetryWhich::Item(*first), &|_: &str, _| false)
+            .retry(RetryWhich::Item(*first), &|_, _: &str, _| None, false)
             .unwrap();
         assert_eq!(fates(&retried), [(teller, fate, *first)], "{teller}");
         if fate == Fate::QueuedAgain {
@@ -796,7 +800,9 @@ fn retrying_follows_each_mail_once() {
     let id = first[0].id;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let retried = ob.retry(RetryWhich::Item(id), &|_: &str, _| false).unwrap();
+        let retried = ob
+            .retry(RetryWhich::Item(id), &|_, _: &str, _| None, false)
+            .unwrap();
         tx.send(retried).unwrap();
     });
     let retried = rx

@@ -1044,7 +1044,7 @@ impl World {
                 let id = ids[pick % ids.len()];
                 let retried = self
                     .outbox
-                    .retry(RetryWhich::Item(id), &|_: &str, _| false)
+                    .retry(RetryWhich::Item(id), &|_, _: &str, _| None, false)
                     .unwrap();
                 let retryable = |m: &Model| {
                     matches!(

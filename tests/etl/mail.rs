@@ -5184,7 +5184,7 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
     let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stdout.contains("queued 1 failed items again"),
+        run.stdout.contains("queued 1 failed item again"),
         "{}",
         run.stdout
     );
@@ -5218,6 +5218,75 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
         "{}",
         run.stderr
     );
+}
+
+/// The admin review of the forty-fourth session (left then): `outbox
+/// retry --failed` had no dry run, and queued again an activation whose
+/// link had long expired (the reader got a mail whose link said it was
+/// dead) and the website's password links (good for minutes) days later.
+/// `--dry-run` says what it would do and changes nothing; an activation
+/// past its link's day is left as it is, and said, with how its reader
+/// gets a new link; a password link is left by `--failed`.
+#[test]
+fn retrying_failed_mail_can_be_tried_dry_and_leaves_dead_links_alone() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["spam@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let _ = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
+    let dry = etl(&env, &smtp, &["outbox", "retry", "--failed", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(
+        dry.stdout.contains("would queue 1 failed item again")
+            && dry.stdout.contains("a dry run: nothing changed"),
+        "{}",
+        dry.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
+
+    let later = (chrono::Utc::now() + chrono::Duration::days(15))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    for args in [
+        &["outbox", "retry", "--failed"][..],
+        &["outbox", "retry", &state_id(&env, &smtp, "spam@")],
+    ] {
+        let run = etl_at(&env, &smtp, &later, args);
+        assert_eq!(run.code, 4, "{args:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout
+                .contains("1 activation whose link has expired left as it is")
+                && run.stdout.contains("/forgot"),
+            "{args:?}: {}",
+            run.stdout
+        );
+        assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
+    }
+    // The website's password link, failed: left by --failed, sent by id.
+    let outbox = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    outbox
+        .execute(
+            "INSERT INTO items (night, email, kind, state, message_id, subject, message, cases,
+                                queued_at, not_before, ref)
+             VALUES ('20261124', 'reset.me@example.com', 'reset', 'failed', '<r1@cpor>', 's',
+                     CAST('x' AS BLOB), 0, ?1, ?1, 'r1')",
+            [chrono::Utc::now().to_rfc3339()],
+        )
+        .unwrap();
+    let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert!(
+        run.stdout
+            .contains("1 password link of the website left as it is")
+            && run.stdout.contains("reset.me@example.com"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, "reset.me@"), "failed");
+    let id = state_id(&env, &smtp, "reset.me@");
+    let run = etl(&env, &smtp, &["outbox", "retry", &id]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(state_of(&env, &smtp, "reset.me@"), "queued");
 }
 
 /// A review of delivery and bounces (the forty-fifth session): Exim, with

@@ -35,6 +35,7 @@ pub enum Action {
     Retry {
         id: Option<i64>,
         failed: bool,
+        dry_run: bool,
     },
     Pending,
     Rediff {
@@ -278,7 +279,11 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             say!("released {n} held digests of night {night}; `cpor-etl send` delivers them");
             Ok(0)
         }
-        Action::Retry { id, failed } => {
+        Action::Retry {
+            id,
+            failed,
+            dry_run,
+        } => {
             let accounts = store::accounts::open(&config.data_dir)?;
             // (Lower-cased, as `RetryWhich::Failed` compares them.)
             let flagged: std::collections::BTreeSet<String> =
@@ -291,27 +296,43 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 (None, true) => (RetryWhich::Failed { flagged: &flagged }, "failed items"),
                 (None, false) => bail!("say which: an item id, or --failed"),
             };
-            // A reminder past its day, as `send` judges it now.
+            // A reminder past its day, as `send` judges it now; an
+            // activation whose link has expired (made as it was queued,
+            // `mail.activation_days`).
             let (window, now) = (config.mail.window, chrono::Utc::now());
-            let late =
-                |night: &str, queued_at| mail::send::past_its_day(night, queued_at, window, now);
-            let retried = outbox.retry(which, &late)?;
+            let activation = config.mail.activation;
+            let stale = |kind, night: &str, queued_at| match kind {
+                mail::Kind::Reminder => mail::send::past_its_day(night, queued_at, window, now)
+                    .then_some(mail::outbox::Stale::PastItsDay),
+                mail::Kind::Activation => {
+                    (queued_at + activation <= now).then_some(mail::outbox::Stale::LinkExpired)
+                }
+                _ => None,
+            };
+            let retried = outbox.retry(which, &stale, dry_run)?;
+            // What is said, done or (a dry run) not.
+            let (queued_again, left_as) = match dry_run {
+                false => ("queued", "left as"),
+                true => ("would queue", "would be left as"),
+            };
             store::failpoint::pause("retry-before-flags");
             // Retrying by hand is a decision to write to the address again
             // (the mail queued with an item goes to the same address): the
             // retry recorded its flag's clearing, written here (or, if this
             // fails, by the next `send`).
-            for email in &retried.emails {
+            for email in retried.emails.iter().filter(|_| !dry_run) {
                 let of = mail::outbox::FlagsOf::Address(email);
                 mail::send::write_flags(&mut outbox, &accounts, of, chrono::Utc::now())?;
             }
+            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            let it_is = |n: usize| if n == 1 { "it is" } else { "they are" };
             if !retried.flagged.is_empty() {
                 let n = retried.flagged.len();
                 say!(
-                    "{n} failed item{} to a flagged address left as {} (its mail server said the \
+                    "{n} failed item{} to a flagged address {left_as} {} (its mail server said the \
                      address is bad; `cpor-etl outbox retry <id>` writes to one again, clearing its flag):",
-                    if n == 1 { "" } else { "s" },
-                    if n == 1 { "it is" } else { "they are" }
+                    plural(n),
+                    it_is(n)
                 );
                 for (id, email) in &retried.flagged {
                     say!("  item {id}: {email}");
@@ -326,18 +347,54 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             if !retried.too_late.is_empty() {
                 let n = retried.too_late.len();
                 say!(
-                    "{n} reminder{} past {} day left as {} (sent now, it would speak of a day \
+                    "{n} reminder{} past {} day {left_as} {} (sent now, it would speak of a day \
                      gone by as to come; `send` fails a reminder not sent by the end of its day):",
-                    if n == 1 { "" } else { "s" },
+                    plural(n),
                     if n == 1 { "its" } else { "their" },
-                    if n == 1 { "it is" } else { "they are" }
+                    it_is(n)
                 );
                 for (id, night) in &retried.too_late {
                     say!("  item {id}: the reminder of {night}");
                 }
             }
+            if !retried.expired_links.is_empty() {
+                let n = retried.expired_links.len();
+                say!(
+                    "{n} activation{} whose link has expired {left_as} {} (sent now, its link \
+                     would not work; its reader asks for a new one at {}/forgot, which sends one \
+                     while a grant names the address, or gets one with the next grant):",
+                    plural(n),
+                    it_is(n),
+                    config.mail.site_url
+                );
+                for (id, email) in &retried.expired_links {
+                    say!("  item {id}: {email}");
+                }
+            }
+            if !retried.password_links.is_empty() {
+                let n = retried.password_links.len();
+                say!(
+                    "{n} password link{} of the website {left_as} {} (a link works for minutes: \
+                     sent now it would most likely arrive dead, and its reader asks again on the \
+                     site; `cpor-etl outbox retry <id>` sends one anyway):",
+                    plural(n),
+                    it_is(n)
+                );
+                for (id, email) in &retried.password_links {
+                    say!("  item {id}: {email}");
+                }
+            }
+            let dry = || {
+                if dry_run {
+                    say!("(a dry run: nothing changed; without --dry-run it does the above)");
+                }
+            };
             if retried.emails.is_empty() && retried.told.is_empty() {
-                let why = if !retried.emptied.is_empty() || !retried.too_late.is_empty() {
+                let left_something = !retried.emptied.is_empty()
+                    || !retried.too_late.is_empty()
+                    || !retried.expired_links.is_empty()
+                    || !retried.password_links.is_empty();
+                let why = if left_something {
                     "nothing queued again".to_string()
                 } else if retried.flagged.is_empty() {
                     nothing_to_retry(&outbox, id)?
@@ -345,11 +402,17 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     "every failed item is to a flagged address (above); nothing queued again"
                         .to_string()
                 };
+                dry();
                 eprintln!("cpor-etl: {why}");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
             if retried.asked > 0 {
-                say!("queued {} {what} again", retried.asked);
+                let n = retried.asked;
+                let what = match what {
+                    "item" => "item".to_string(),
+                    _ => format!("failed item{}", plural(n)),
+                };
+                say!("{queued_again} {n} {what} again");
             }
             for (id, told_by) in &retried.told {
                 let (night, reference) = mail::outbox::teller(told_by);
@@ -360,8 +423,9 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 );
             }
             for t in &retried.tellers {
-                say!("{}", teller_line(t));
+                say!("{}", teller_line(t, dry_run));
             }
+            dry();
             if retried.emails.is_empty() {
                 eprintln!("cpor-etl: nothing queued again");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
@@ -383,10 +447,11 @@ fn night_text(night: &str, reference: &str) -> String {
 
 /// What `retry` says of mail that told the cases of an item it was asked
 /// for (`Outbox::retry`), and what it did with it.
-fn teller_line(t: &mail::outbox::Teller) -> String {
+fn teller_line(t: &mail::outbox::Teller, dry_run: bool) -> String {
     use mail::outbox::Fate;
     let night = night_text(&t.night, &t.reference);
     let fate = match t.fate {
+        Fate::QueuedAgain if dry_run => "it would be queued again in its place".to_string(),
         Fate::QueuedAgain => "queued again in its place".to_string(),
         Fate::ToldLater => {
             "a night's mail told its cases in turn (followed below, unless it is one met already)"

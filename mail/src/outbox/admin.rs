@@ -92,9 +92,30 @@ pub struct Retried {
     /// were sent (`purge_sent_bodies`; a report read since failed them):
     /// sent again, they would go empty.
     pub emptied: Vec<i64>,
-    /// Reminders left as they are because their day is past (`late`):
+    /// Reminders left as they are because their day is past (`stale`):
     /// queued again, they would be failed again, never sent.
     pub too_late: Vec<(i64, String)>,
+    /// Activations left as they are because their link has expired
+    /// (`stale`): id and address.
+    pub expired_links: Vec<(i64, String)>,
+    /// The website's password links left by a retry of every failed item:
+    /// id and address (a link good for minutes, sent days later, would
+    /// arrive dead; retried by id, one goes).
+    pub password_links: Vec<(i64, String)>,
+}
+
+/// Whether an item is stale, by its kind, night (YYYYMMDD) and when it was
+/// queued (`Outbox::retry`).
+pub type StaleJudge<'a> = dyn Fn(Kind, &str, DateTime<Utc>) -> Option<Stale> + 'a;
+
+/// Why `retry` leaves an item as it is: queued again, it would say what is
+/// no longer so (`Outbox::retry`'s `stale`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stale {
+    /// A reminder past its day.
+    PastItsDay,
+    /// An activation whose link has expired.
+    LinkExpired,
 }
 
 /// How a night held by a rollback says so (`held_nights.reason`), the
@@ -628,14 +649,20 @@ impl Outbox {
     /// go, may have gone (an attempt's outcome unknown, or its sender
     /// killed while sending it) or cannot be read is left, and said.
     ///
-    /// A reminder that `late` says is past its day (its night, and when it
-    /// was queued: `send::past_its_day` in the send window) is left as it
-    /// is, and said: `send` would fail it again.
+    /// An item that `stale` says is stale (of its kind, night, and when it
+    /// was queued) is left as it is, and said: a reminder past its day
+    /// (`send::past_its_day` in the send window: `send` would fail it
+    /// again), an activation whose link has expired. Retrying every failed
+    /// item leaves the website's password links too.
+    ///
+    /// `dry_run`: all of it worked out, and nothing changed.
     pub fn retry(
         &mut self,
         which: RetryWhich<'_>,
-        late: &dyn Fn(&str, DateTime<Utc>) -> bool,
+        stale: &StaleJudge<'_>,
+        dry_run: bool,
     ) -> Result<Retried> {
+        let bulk = matches!(which, RetryWhich::Failed { .. });
         let none = BTreeSet::new();
         let (filter, id, flagged) = match which {
             // (not one withheld for naming a case no longer granted:
@@ -701,15 +728,24 @@ impl Outbox {
                     retried.flagged.push((item.id, item.email));
                     continue;
                 }
-                if item.kind == Kind::Reminder {
-                    // (a time that does not read is not judged, as `send`
-                    // does not judge a day that does not read)
-                    let queued = DateTime::parse_from_rfc3339(&item.queued_at)
-                        .map(|t| t.with_timezone(&Utc));
-                    if queued.is_ok_and(|at| late(&item.night, at)) {
+                if bulk && item.kind == Kind::Reset {
+                    retried.password_links.push((item.id, item.email));
+                    continue;
+                }
+                // (a time that does not read is not judged, as `send` does
+                // not judge a day that does not read)
+                let queued =
+                    DateTime::parse_from_rfc3339(&item.queued_at).map(|t| t.with_timezone(&Utc));
+                match queued.ok().and_then(|at| stale(item.kind, &item.night, at)) {
+                    Some(Stale::PastItsDay) => {
                         retried.too_late.push((item.id, item.night));
                         continue;
                     }
+                    Some(Stale::LinkExpired) => {
+                        retried.expired_links.push((item.id, item.email));
+                        continue;
+                    }
+                    None => {}
                 }
                 if let Some(told_by) = &item.told_by {
                     retried.told.push((item.id, told_by.clone()));
@@ -812,7 +848,9 @@ impl Outbox {
                 super::delivery::to_flag(&tx, email, None, now)?;
             }
         }
-        tx.commit()?;
+        if !dry_run {
+            tx.commit()?;
+        }
         Ok(retried)
     }
 
