@@ -167,7 +167,11 @@ impl Report {
             let unmapped = c.stats.as_ref().map_or(0, |st| st.udc_unmapped);
             let note = if unmapped > 0 && note.is_empty() {
                 let s = if unmapped == 1 { "" } else { "s" };
-                format!("{unmapped} unmapped user-defined character{s}")
+                let why = match self.eudc_mappings {
+                    0 => " (the batch has no EUDC.csv mapping)",
+                    _ => "",
+                };
+                format!("{unmapped} unmapped user-defined character{s}{why}")
             } else {
                 note
             };

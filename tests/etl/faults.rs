@@ -584,7 +584,17 @@ fn user_defined_codes_decode_through_eudc_and_never_as_hkscs() {
     let batch = env.copy_night("20261123");
     fs::remove_file(batch.join("EUDC.csv")).unwrap();
     let env2 = Env::new();
-    assert_eq!(env2.import(&batch, &[]).code, 0);
+    let run = env2.import(&batch, &[]);
+    assert_eq!(run.code, 0);
+    // Said where it shows, with why (a review of the digest's rules, the
+    // forty-fifth session: the file is optional and not in the manifest,
+    // and its absence went by as a count).
+    assert!(
+        run.stdout
+            .contains("7 unmapped user-defined characters (the batch has no EUDC.csv mapping)"),
+        "{}",
+        run.stdout
+    );
     let report = env2.report("20261123");
     let tpd = &court(&report, "TPD")["stats"];
     assert_eq!(tpd["udc_unmapped"], 7);
