@@ -658,7 +658,9 @@ fn granted(app: &App, email: &str) -> bool {
 /// has an account.
 pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
     let now = Utc::now();
-    let ttl = app.cfg.server.reset_link;
+    // Ending while the site is closed for the night (asked at 00:25, good
+    // for 30 minutes), it lasts until the site opens again.
+    let ttl = app.maintenance.open_by(now + app.cfg.server.reset_link) - now;
     let site = &app.cfg.mail.site_url;
     let made = match accounts::by_email(accounts_db, email) {
         Ok(Some(a)) if a.password_hash.is_some() => {

@@ -47,6 +47,35 @@ impl Maintenance {
         self.start == self.end
     }
 
+    /// If `t` (a time of day in Asia/Taipei) falls in the window, the
+    /// seconds from it to the window's end (at least 1; a window may span
+    /// midnight).
+    pub fn seconds_left(&self, t: NaiveTime) -> Option<u64> {
+        use chrono::Timelike;
+        let (start, end) = (self.start, self.end);
+        let inside = if start <= end {
+            t >= start && t < end
+        } else {
+            t >= start || t < end
+        };
+        if !inside {
+            return None;
+        }
+        let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
+        Some((secs(end) - secs(t)).rem_euclid(24 * 3600).max(1) as u64)
+    }
+
+    /// A link's deadline people can meet: `at`, or, when the site is
+    /// closed then, the window's end (an activation link queued in the
+    /// window, 14 days on, would otherwise expire while the site is shut).
+    pub fn open_by(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+        let local = at.with_timezone(&schemas::date::taipei()).time();
+        match self.seconds_left(local) {
+            Some(left) => at + chrono::Duration::seconds(left as i64),
+            None => at,
+        }
+    }
+
     /// The window as pages and mail say it, `00:30 至 03:00`; empty when
     /// there is none, and they then say nothing of it.
     pub fn said(&self) -> String {
@@ -485,6 +514,45 @@ impl<T> Section<T> {
 mod tests {
     use super::*;
     use serde::Deserialize;
+
+    /// A review of the pages (the forty-fifth session): a link's deadline
+    /// fell while the site was closed (a night's activation links, made at
+    /// 01:12, "請在 115/12/08 01:12 前"; a reset asked at 00:25, good to
+    /// 00:55), usable only until 00:30. A deadline in the window moves to
+    /// its end; one outside stays.
+    #[test]
+    fn a_deadline_in_the_maintenance_window_moves_to_its_end() {
+        let w = Maintenance::default();
+        let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
+        assert_eq!(w.seconds_left(t(1, 12)), Some(108 * 60));
+        assert_eq!(w.seconds_left(t(0, 30)), Some(150 * 60));
+        assert_eq!(w.seconds_left(t(3, 0)), None);
+        assert_eq!(w.seconds_left(t(0, 29)), None);
+        let across = Maintenance {
+            start: t(23, 0),
+            end: t(1, 0),
+        };
+        assert_eq!(across.seconds_left(t(23, 30)), Some(90 * 60));
+        assert_eq!(across.seconds_left(t(0, 30)), Some(30 * 60));
+        let at = |s: &str| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .unwrap()
+                .with_timezone(&chrono::Utc)
+        };
+        // 01:12 and 00:55 in Taipei: 03:00.
+        assert_eq!(
+            w.open_by(at("2026-12-07T17:12:00Z")),
+            at("2026-12-07T19:00:00Z")
+        );
+        assert_eq!(
+            w.open_by(at("2026-12-06T16:55:00Z")),
+            at("2026-12-06T19:00:00Z")
+        );
+        assert_eq!(
+            w.open_by(at("2026-12-07T05:00:00Z")),
+            at("2026-12-07T05:00:00Z")
+        );
+    }
 
     #[derive(Debug, Serialize, Deserialize)]
     #[serde(default, deny_unknown_fields)]

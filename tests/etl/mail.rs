@@ -5220,6 +5220,38 @@ fn retrying_every_failed_item_leaves_the_flagged_addresses_alone() {
     );
 }
 
+/// A review of the pages (the forty-fifth session): the night's activation
+/// links are made in the maintenance window (01:12), and 14 days on they
+/// expired at 01:12, the site closed since 00:30: "請在 115/12/08 01:12 前"
+/// gave a deadline no one could meet. It is the window's end.
+#[test]
+fn an_activation_link_made_in_the_night_expires_when_the_site_is_open() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, _) = scenario(&["night.owl@example.com"]);
+    let batch = n1.write(env.dir.path(), "20261123");
+    // 01:12 in Taipei on 11/24.
+    let run = etl_at(
+        &env,
+        &smtp,
+        "2026-11-23 17:12:00",
+        &["import", batch.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    send(&env, &smtp);
+    let mail = smtp.accepted_for("night.owl@example.com");
+    assert!(
+        mail.first()
+            .is_some_and(|m| m.contains("請在 115/12/08 03:00 前開啟下列連結")),
+        "{mail:#?}"
+    );
+    let expires: String = rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .query_row("SELECT expires_at FROM tokens", [], |r| r.get(0))
+        .unwrap();
+    assert!(expires.starts_with("2026-12-07T19:00:00"), "{expires}");
+}
+
 /// The admin review of the forty-fourth session (left then): `outbox
 /// retry --failed` had no dry run, and queued again an activation whose
 /// link had long expired (the reader got a mail whose link said it was

@@ -658,6 +658,33 @@ fn a_password_link_used_where_someone_else_is_signed_in_signs_them_out() {
     );
 }
 
+/// A review of the pages (the forty-fifth session): a reset asked for at
+/// 00:25 was good until 00:55, the site closed from 00:30: five minutes in
+/// fact, which neither the page nor the mail said. A link that would end
+/// while the site is closed lasts until it opens again (03:00).
+#[test]
+fn a_password_link_asked_for_just_before_the_night_lasts_until_the_site_opens() {
+    let data = Data::sample();
+    // 00:25 in Taipei.
+    let server = Server::start_at(
+        &data,
+        "2026-11-24 16:25:00",
+        &[
+            ("CPOR_SERVER_MAINTENANCE_START", "00:30"),
+            ("CPOR_SERVER_MAINTENANCE_END", "03:00"),
+        ],
+    );
+    signed_in(&server, &data, WANG);
+    let sent = ask_forgot(&mut Client::new(&server), WANG);
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+    let text = crate::util::mail_text(&data.newest("reset", WANG));
+    assert!(
+        text.contains("請在 115/11/25 03:00 前開啟下列連結"),
+        "{text}"
+    );
+}
+
 #[test]
 fn forgot_password_answers_the_same_and_mails_a_link_that_works_once_for_30_minutes() {
     let data = Data::sample();

@@ -1257,12 +1257,15 @@ fn commit_accounts(
         store::accounts::TokenError::Sqlite(e) => NotifyError::from(e),
         store::accounts::TokenError::Randomness(e) => NotifyError::Token(e),
     };
-    let until = roc_taipei(now + cfg.activation);
+    // (ending while the site is closed for the night, a night's links
+    // being made in that window: at its end)
+    let until_at = cfg.maintenance.open_by(now + cfg.activation);
+    let until = roc_taipei(until_at);
     {
         let mut new_token = store::accounts::token_maker(
             &tx,
             store::accounts::Purpose::Activate,
-            cfg.activation,
+            until_at - now,
             now,
         )
         .map_err(token_error)?;

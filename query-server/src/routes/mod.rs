@@ -22,7 +22,7 @@ pub mod operations;
 use std::sync::Arc;
 use std::time::Instant;
 
-use chrono::{NaiveTime, Timelike, Utc};
+use chrono::Utc;
 use warp::http::{Method, StatusCode};
 
 use schemas::date::taipei;
@@ -174,19 +174,8 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
 /// Whether `now` is in the nightly maintenance window; if so, the seconds
 /// until it ends.
 pub fn in_maintenance(app: &App, now: chrono::DateTime<Utc>) -> Option<u64> {
-    let (start, end) = (app.maintenance.start, app.maintenance.end);
-    let t = now.with_timezone(&taipei()).time();
-    let inside = if start <= end {
-        t >= start && t < end
-    } else {
-        t >= start || t < end
-    };
-    if !inside {
-        return None;
-    }
-    let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
-    let left = (secs(end) - secs(t)).rem_euclid(24 * 3600);
-    Some(left.max(1) as u64)
+    app.maintenance
+        .seconds_left(now.with_timezone(&taipei()).time())
 }
 
 /// Whether a request is a prosecutor's browser's, to route: a session of
