@@ -70,6 +70,11 @@ enum Verdict {
     OtherRecipient,
     /// Names no item of ours, or a forged tag, or another recipient.
     Unmatched,
+    /// Says the address is bad, about one of our items, but with VERP on it
+    /// came to the plain bounce address: matched only by the Message-ID it
+    /// quotes, which anyone who saw the message (a forwarded digest) can
+    /// quote. Failed, not flagged; listed.
+    Unverified,
 }
 
 #[derive(Serialize)]
@@ -160,15 +165,19 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             let verdict = match (&item, b.fate()) {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
-                (Some((_, false)), _) => Verdict::OtherRecipient,
-                (Some((item, true)), reported) => {
-                    let flag = reported == Fate::BadAddress;
+                (Some((_, false, _)), _) => Verdict::OtherRecipient,
+                (Some((item, true, verified)), reported) => {
+                    let bad = reported == Fate::BadAddress;
+                    // With VERP on, only a report its tag vouches for stops
+                    // an address's mail.
+                    let flag = bad && (*verified || verp.is_none());
                     match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
                         Bounced::Failed if flag => {
                             let flag = FlagsOf::Address(&item.email);
                             mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
                             Verdict::Flagged
                         }
+                        Bounced::Failed if bad => Verdict::Unverified,
                         Bounced::Failed => Verdict::Failed,
                         Bounced::AlreadyFailed => Verdict::AlreadyFailed,
                         Bounced::NotSentNow => Verdict::NotSentNow,
@@ -180,7 +189,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                     }
                 }
             };
-            let item = item.map(|(i, _)| i);
+            let item = item.map(|(i, _, _)| i);
             lines.push(Line {
                 file: name.clone(),
                 courts: match (&item, verdict) {
@@ -241,7 +250,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
-        counts.get("failed").unwrap_or(&0),
+        counts.get("failed").unwrap_or(&0) + counts.get("unverified").unwrap_or(&0),
         counts.get("already_failed").unwrap_or(&0),
         counts.get("not_permanent").unwrap_or(&0),
         counts.get("other_recipient").unwrap_or(&0),
@@ -258,6 +267,17 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         out += &format!(
             "  flagged {} ({which}): {}\n",
             l.recipient,
+            l.status.as_deref().unwrap_or("no status code"),
+        );
+    }
+    for l in lines.iter().filter(|l| l.verdict == Verdict::Unverified) {
+        out += &format!(
+            "  not flagged, no VERP tag: {} (item {}, failed): {}; the report came to the plain \
+             bounce address and names the message only by its Message-ID, which anyone who saw \
+             it can quote (a relay that rewrites the envelope sender defeats VERP: then leave \
+             mail.bounce_address empty)\n",
+            l.recipient,
+            l.item.unwrap_or_default(),
             l.status.as_deref().unwrap_or("no status code"),
         );
     }
@@ -299,31 +319,34 @@ fn messages_in(dir: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The outbox item a report is about, if it can be told for sure: by the
-/// VERP address it came to, or by the Message-ID it quotes; and whether
-/// the recipient it reports on is the item's own address. A report on
-/// another (an address the item's forwards to, one of several: the item's
-/// own may have had it) is no failure of the item's address.
+/// VERP address it came to, or by the Message-ID it quotes; whether the
+/// recipient it reports on is the item's own address (a report on another,
+/// an address the item's forwards to, one of several: the item's own may
+/// have had it, is no failure of the item's address); and whether it came
+/// by its VERP tag, which only the key makes.
 fn find_item(
     outbox: &Outbox,
     verp: Option<&(mail::Address, Vec<u8>)>,
     b: &Bounce,
-) -> Result<Option<(Reported, bool)>> {
-    let own = |item: Reported| {
-        let own = item.email.eq_ignore_ascii_case(&b.recipient);
-        (item, own)
+) -> Result<Option<(Reported, bool, bool)>> {
+    let own = |verified| {
+        move |item: Reported| {
+            let own = item.email.eq_ignore_ascii_case(&b.recipient);
+            (item, own, verified)
+        }
     };
     if let Some((address, key)) = verp {
         if let Some(id) =
             b.to.iter()
                 .find_map(|to| mail::verp::item(address, key, to))
         {
-            return Ok(outbox.item(id)?.map(own));
+            return Ok(outbox.item(id)?.map(own(true)));
         }
     }
     let Some(message_id) = &b.message_id else {
         return Ok(None);
     };
-    Ok(outbox.item_by_message_id(message_id)?.map(own))
+    Ok(outbox.item_by_message_id(message_id)?.map(own(false)))
 }
 
 fn reason_of(b: &Bounce) -> String {
@@ -345,5 +368,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::ReadBefore => "read_before",
         Verdict::NotSentNow => "not_sent_now",
         Verdict::Sending => "being_sent",
+        Verdict::Unverified => "unverified",
     }
 }

@@ -100,14 +100,17 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
             (sample_id, "<not-ours@example.org>"),
         ),
     );
-    // Exim, to a plain address: only the Message-ID, with the same recipient.
+    // Exim, VERP, quoting the Message-ID too.
     deliver(
         &maildir,
         "2.exim",
         &report(
             "exim.eml",
             ("gone@lawfirm.example.com", "gone@lawfirm.example.com"),
-            ("bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw", BOUNCE),
+            (
+                "bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw",
+                &verp("gone@lawfirm.example.com"),
+            ),
             (sample_id, &id("gone@lawfirm.example.com")),
         ),
     );
@@ -125,7 +128,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
             (sample_id, sample_id),
         ),
     );
-    // Gmail: its X-Original-Message-ID.
+    // Gmail, VERP, with its X-Original-Message-ID.
     deliver(
         &maildir,
         "4.gmail",
@@ -135,7 +138,10 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
                 "wang.xiaoming.typo@gmail.com",
                 "wang.xiaoming.typo@gmail.com",
             ),
-            ("bounces+1045.1122334455667788@cpor.example.tw", BOUNCE),
+            (
+                "bounces+1045.1122334455667788@cpor.example.tw",
+                &verp("wang.xiaoming.typo@gmail.com"),
+            ),
             (sample_id, &id("wang.xiaoming.typo@gmail.com")),
         ),
     );
@@ -279,6 +285,59 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
         assert_eq!(smtp.accepted_for(p).len(), 2, "{p}");
     }
     smtp.stop();
+}
+
+/// Reviews of delivery and bounces and of the session's change (the
+/// forty-fifth session): a report to the plain bounce address naming an
+/// item only by the Message-ID it quotes flagged the address, VERP on or
+/// not; anyone who had seen the message (a forwarded digest) could write
+/// one and stop that reader's mail. With VERP on, such a report fails the
+/// item, flags no one, and says why; without VERP, the Message-ID is all
+/// there is, and it flags as before.
+#[test]
+fn with_verp_on_a_report_without_its_tag_flags_no_one() {
+    for verp_on in [true, false] {
+        let env = Env::new();
+        let smtp = Smtp::start(&env.dir.path().join("smtp"));
+        let bounce = if verp_on { BOUNCE } else { "" };
+        let run =
+            |args: &[&str]| etl_with(&env, &smtp, args, &[("CPOR_MAIL_BOUNCE_ADDRESS", bounce)]);
+        let (n1, _) = scenario(&["keep@example.com"]);
+        let batch = n1.write(env.dir.path(), "20261123");
+        assert_eq!(run(&["import", batch.to_str().unwrap()]).code, 0);
+        assert_eq!(run(&["send", "--now"]).code, 0);
+        let maildir = env.dir.path().join("Maildir");
+        let sample_id = "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>";
+        deliver(
+            &maildir,
+            "1.forged",
+            &report(
+                "postfix.eml",
+                ("nobody@example.net", "keep@example.com"),
+                ("bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw", BOUNCE),
+                (sample_id, &sent_to(&smtp, "keep@example.com").1),
+            ),
+        );
+        let read = run(&["bounces", maildir.to_str().unwrap()]);
+        assert_eq!(read.code, 0, "{}{}", read.stdout, read.stderr);
+        assert_eq!(state_of(&env, &smtp, "keep@"), "failed");
+        assert_eq!(
+            flagged(&env, "keep@example.com"),
+            !verp_on,
+            "{}",
+            read.stdout
+        );
+        if verp_on {
+            assert!(
+                read.stdout.contains("0 flagged, 1 failed, not flagged")
+                    && read
+                        .stdout
+                        .contains("not flagged, no VERP tag: keep@example.com"),
+                "{}",
+                read.stdout
+            );
+        }
+    }
 }
 
 /// Night 1's mail to `people` sent, and a Postfix report for the first's
@@ -481,7 +540,10 @@ fn a_report_read_again_after_a_retry_leaves_the_mail_sent_since_alone() {
         &report(
             "exim.eml",
             ("gone@lawfirm.example.com", rcpt),
-            ("bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw", BOUNCE),
+            (
+                "bounces+1043.0d9f3a1c6e2b7f48@cpor.example.tw",
+                &sent_to(&smtp, rcpt).0,
+            ),
             (
                 "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>",
                 &sent_to(&smtp, rcpt).1,
