@@ -83,8 +83,41 @@ pub struct Snap {
     /// The contract builds a night's snapshot from its batch alone.
     left_out: BTreeSet<i64>,
     pool: Mutex<Vec<Connection>>,
+    /// The kept earlier snapshots, newest first (at most `GONE_LOOKBACK`),
+    /// opened the first time a page asks which cases left a list
+    /// ([`Snap::gone_of`], [`Snap::gone_case_of`]) and kept with this one:
+    /// a request never opens files.
+    earlier: std::sync::OnceLock<Mutex<Vec<Connection>>>,
     /// A query met SQLite's corruption errors: check the file now.
     suspect: AtomicBool,
+}
+
+/// A case's key as the snapshots' `cases` columns hold it.
+type Key = (String, String, i64, String, i64);
+
+/// Whether the newest of `earlier` (newest first) that holds the case `k`
+/// as queryable grants it to `email` (a snapshot that cannot be read is
+/// passed over; none holding it: no).
+fn granted_when_it_left(earlier: &[Connection], k: &Key, email: &str) -> bool {
+    let (court, category, year, word, number) = k;
+    earlier
+        .iter()
+        .find_map(|conn| {
+            conn.prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM grants g WHERE g.case_id = c.id AND g.email = ?6)
+                 FROM cases c
+                 WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3
+                   AND c.word = ?4 AND c.number = ?5 AND c.queryable = 1",
+            )
+            .and_then(|mut st| {
+                st.query_row(
+                    rusqlite::params![court, category, year, word, number, email],
+                    |r| r.get::<_, bool>(0),
+                )
+            })
+            .ok()
+        })
+        .unwrap_or(false)
 }
 
 /// How many kept earlier snapshots an empty list of cases looks through
@@ -138,8 +171,36 @@ impl Snap {
             built,
             left_out,
             pool: Mutex::new(pool),
+            earlier: std::sync::OnceLock::new(),
             suspect: AtomicBool::new(false),
         })
+    }
+
+    /// The kept earlier snapshots (`Snap::earlier`), opened once.
+    fn earlier(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        self.earlier
+            .get_or_init(|| {
+                let Some(root) = self.path.parent().and_then(Path::parent) else {
+                    return Mutex::new(Vec::new());
+                };
+                let mut paths: Vec<PathBuf> = store::Store::new(root)
+                    .kept()
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|f| f.path)
+                    .filter(|p| p.file_name() != self.path.file_name())
+                    .collect();
+                paths.reverse();
+                Mutex::new(
+                    paths
+                        .iter()
+                        .take(GONE_LOOKBACK)
+                        .filter_map(|p| schemas::open_snapshot_readonly(p).ok())
+                        .collect(),
+                )
+            })
+            .lock()
+            .expect("earlier snapshots")
     }
 
     /// `r`, unless its case was left out of the night (kept only for the
@@ -199,25 +260,12 @@ impl Snap {
     /// each, on a page's request): a damaged one can at worst name a case
     /// as gone, never show its data.
     pub fn gone_of(&self, email: &str) -> Result<Vec<CaseRow>, Error> {
-        let Some(root) = self.path.parent().and_then(Path::parent) else {
-            return Ok(Vec::new());
-        };
-        let mut earlier: Vec<PathBuf> = store::Store::new(root)
-            .kept()
-            .unwrap_or_default()
-            .into_iter()
-            .map(|f| f.path)
-            .filter(|p| p.file_name() != self.path.file_name())
-            .collect();
-        earlier.reverse();
-        let mut keys: Vec<(String, String, i64, String, i64)> = Vec::new();
-        let mut kept = Vec::new();
-        for path in earlier.iter().take(GONE_LOOKBACK) {
-            let Ok(conn) = schemas::open_snapshot_readonly(path) else {
-                continue;
-            };
-            let found: rusqlite::Result<Vec<_>> = conn
-                .prepare(
+        let earlier = self.earlier();
+        let mut keys: Vec<Key> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for conn in earlier.iter() {
+            let found: rusqlite::Result<Vec<Key>> = conn
+                .prepare_cached(
                     "SELECT c.court, c.category, c.year, c.word, c.number
                      FROM grants g JOIN cases c ON c.id = g.case_id WHERE g.email = ?1",
                 )
@@ -228,32 +276,13 @@ impl Snap {
                     .collect()
                 });
             for k in found.unwrap_or_default() {
-                if !keys.contains(&k) {
+                if seen.insert(k.clone()) {
                     keys.push(k);
                 }
             }
-            kept.push(conn);
         }
-        // Whether the newest snapshot that holds the case as queryable
-        // grants it to the address.
-        let granted_when_it_left =
-            |(court, category, year, word, number): &(String, String, i64, String, i64)| {
-                kept.iter()
-                    .find_map(|conn| {
-                        conn.query_row(
-                            "SELECT EXISTS (SELECT 1 FROM grants g
-                                        WHERE g.case_id = c.id AND g.email = ?6)
-                         FROM cases c
-                         WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3
-                           AND c.word = ?4 AND c.number = ?5 AND c.queryable = 1",
-                            rusqlite::params![court, category, year, word, number, email],
-                            |r| r.get::<_, bool>(0),
-                        )
-                        .ok()
-                    })
-                    .unwrap_or(false)
-            };
-        keys.retain(|k| granted_when_it_left(k));
+        keys.retain(|k| granted_when_it_left(&earlier, k, email));
+        drop(earlier);
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {CASE_COLUMNS} FROM cases c JOIN courts co ON co.code = c.court
@@ -298,19 +327,21 @@ impl Snap {
         .map(|rows| rows.into_iter().filter_map(|r| self.shown(r)).collect())
     }
 
-    /// One case, only if it is queryable and granted to `email`: any other
-    /// case is indistinguishable from one that does not exist.
     /// `case`, if it is `email`'s and has left the queryable range: in
-    /// the live snapshot, not queryable, and among the cases that left
-    /// the address's list ([`Snap::gone_of`]). The earlier snapshots are
-    /// opened only for a case the live one holds not queryable.
+    /// the live snapshot, not queryable, and granted to the address by the
+    /// newest kept earlier snapshot that holds it queryable, as
+    /// [`Snap::gone_of`] names it. A few indexed look-ups on connections
+    /// kept open, only for a case the live snapshot holds not queryable:
+    /// little to tell by, or to make the server do, for a case not the
+    /// reader's. Once no kept snapshot remembers the grant
+    /// (`import.keep_snapshots` nights), it is none.
     pub fn gone_case_of(&self, email: &str, case: &CaseRef) -> Result<Option<CaseRow>, Error> {
-        let unqueryable = self.with(|c| {
-            c.prepare_cached(
-                "SELECT EXISTS (SELECT 1 FROM cases c
+        let row = self.with(|c| {
+            c.prepare_cached(&format!(
+                "SELECT {CASE_COLUMNS} FROM cases c JOIN courts co ON co.code = c.court
                  WHERE c.court = ?1 AND c.category = ?2 AND c.year = ?3 AND c.word = ?4
-                   AND c.number = ?5 AND c.queryable = 0)",
-            )?
+                   AND c.number = ?5 AND c.queryable = 0"
+            ))?
             .query_row(
                 rusqlite::params![
                     case.court,
@@ -319,16 +350,27 @@ impl Snap {
                     case.key.word,
                     case.key.number
                 ],
-                |r| r.get::<_, bool>(0),
+                CaseRow::from_row,
             )
+            .optional()
         })?;
-        if !unqueryable {
+        let Some(row) = row.and_then(|r| self.shown(r)) else {
             return Ok(None);
-        }
-        let id = case.id();
-        Ok(self.gone_of(email)?.into_iter().find(|r| r.case.id() == id))
+        };
+        let key: Key = (
+            case.court.clone(),
+            case.key.category.clone(),
+            i64::from(case.key.year),
+            case.key.word.clone(),
+            i64::from(case.key.number),
+        );
+        Ok(granted_when_it_left(&self.earlier(), &key, email).then_some(row))
     }
 
+    /// One case, only if it is queryable and granted to `email`: any other
+    /// case is indistinguishable from one that does not exist (but one of
+    /// the address's that left the queryable range:
+    /// [`Snap::gone_case_of`]).
     pub fn case_of(&self, email: &str, case: &CaseRef) -> Result<Option<CaseRow>, Error> {
         self.with(|c| {
             c.prepare_cached(&format!(
