@@ -160,6 +160,10 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
 const MIGRATIONS_TABLE: &str =
     "CREATE TABLE IF NOT EXISTS schema_migrations (number INTEGER PRIMARY KEY) WITHOUT ROWID";
 
+/// How long a long-lived database's connection waits for another
+/// process's write lock before it gives up ([`open_migrated`]).
+pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Opens (creating if needed) a long-lived database: WAL with full syncs, so
 /// a committed change survives a crash, foreign keys on, a busy timeout for
 /// the other process that shares it, and every listed migration applied
@@ -174,8 +178,7 @@ pub fn open_migrated(path: &Path, migrations: &[Migration]) -> Result<Connection
         source,
     };
     let mut conn = Connection::open(path).map_err(sqlite)?;
-    conn.busy_timeout(std::time::Duration::from_secs(10))
-        .map_err(sqlite)?;
+    conn.busy_timeout(BUSY_TIMEOUT).map_err(sqlite)?;
     conn.execute_batch(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )

@@ -755,19 +755,25 @@ pub(super) fn to_flag(
     Ok(())
 }
 
-impl Outbox {
-    /// Records `email`'s flag to clear (its owner turned its mail on again
-    /// on the account page), replacing any flag still to write for it:
-    /// [`Outbox::write_flags`] then writes it.
-    pub fn clear_flag(&mut self, email: &str, now: DateTime<Utc>) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        to_flag(&tx, email, None, now)?;
-        tx.commit()?;
-        Ok(())
-    }
+/// Before `email`'s owner clears its flag in the accounts database (its
+/// mail turned on again on the account page): the flags still to write for
+/// it are dropped, so that one written later does not flag it again. One
+/// statement, under the outbox's write lock: a [`Outbox::write_flags`] under
+/// way finishes first (and its flag is then cleared after it). On the
+/// website's own outbox connection, waiting at most `wait`.
+pub fn drop_flag_to_write(
+    conn: &rusqlite::Connection,
+    email: &str,
+    wait: std::time::Duration,
+) -> Result<()> {
+    conn.busy_timeout(wait)?;
+    let dropped = conn.execute("DELETE FROM flags_to_write WHERE email = ?1", [email]);
+    conn.busy_timeout(schemas::BUSY_TIMEOUT)?;
+    dropped?;
+    Ok(())
+}
 
+impl Outbox {
     /// Before a night's grants clear these addresses' flags in the
     /// accounts database (a clerk corrected the address): the flags still
     /// to write for them are dropped, so an older one written later does

@@ -37,8 +37,8 @@ pub use self::admin::{
 };
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
-    behind_for, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item, Outcome, Recorded,
-    Recovered, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
+    behind_for, drop_flag_to_write, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item,
+    Outcome, Recorded, Recovered, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,
 };
 pub use self::floors::{
     calendar_content, floor_of_uid, lifted, serve_sequence, Floor, Lifted, FLOOR_DAYS,

@@ -274,9 +274,8 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 
 /// `POST /account/mail` (`action=resume`): its owner turns on again the
 /// mail to an address a bounce flagged (an applicant's, or a prosecutor's
-/// verified one): the flag is cleared as `outbox retry` clears one, through
-/// the outbox's record of flags to write, so a flag still to write for it
-/// does not come back after.
+/// verified one): its flags still to write in the outbox are dropped, then
+/// its flag cleared, so a flag still to write does not come back after.
 pub fn mail_resume(app: &App, req: &Req) -> Answer {
     let email = match crate::prosecutors::browser_prosecutor(app, req)? {
         Some(_) => {
@@ -292,20 +291,23 @@ pub fn mail_resume(app: &App, req: &Req) -> Answer {
         None => super::guard::session_form(app, req)?.0.email,
     };
     let not_saved = |e| Failure::NotSaved(e, crate::failure::SETTING_NOT_CHANGED);
-    let now = chrono::Utc::now();
-    let mut outbox = mail::outbox::Outbox::open(&app.data_dir).map_err(|e| not_saved(e.into()))?;
-    outbox
-        .clear_flag(&email, now)
+    // Only a flagged address's: nothing to write for any other.
+    let flagged = store::accounts::flag_of(&app.accounts.lock().expect("accounts"), &email)
+        .map_err(Failure::unavailable)?
+        .is_some();
+    if flagged {
+        // Its flags still to write dropped first, then the flag: on the
+        // site's own outbox connection, waiting a second at most for an
+        // import or `send` writing it (503, to try again).
+        mail::outbox::drop_flag_to_write(
+            &app.outbox.lock().expect("outbox"),
+            &email,
+            std::time::Duration::from_secs(1),
+        )
         .map_err(|e| not_saved(e.into()))?;
-    // (an accounts transaction is never held while waiting for the outbox)
-    let accounts = app.accounts.lock().expect("accounts");
-    mail::send::write_flags(
-        &mut outbox,
-        &accounts,
-        mail::outbox::FlagsOf::Address(&email),
-        now,
-    )
-    .map_err(|e| not_saved(e.into()))?;
+        store::accounts::unflag(&app.accounts.lock().expect("accounts"), &email)
+            .map_err(|e| not_saved(e.into()))?;
+    }
     Ok(Resp::redirect("/account?m=mail-resumed"))
 }
 
