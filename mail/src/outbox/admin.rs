@@ -522,15 +522,20 @@ impl Outbox {
                         |r| r.get(0),
                     )
                     .optional()?;
-                let reason = match before.as_deref().map(guard_reason) {
-                    Some(Some(guard)) => format!("{ROLLED_BACK}{night}{HELD_BEFORE}{guard}"),
-                    _ => format!("{ROLLED_BACK}{night}"),
+                let guard = before.as_deref().and_then(guard_reason);
+                let reason = match guard {
+                    Some(guard) => format!("{ROLLED_BACK}{night}{HELD_BEFORE}{guard}"),
+                    None => format!("{ROLLED_BACK}{night}"),
                 };
+                // (the guard's hold keeps its date: a night queued since
+                // then was compared with the held one, and the held
+                // digests must never go after it, `told_since_held`)
                 tx.execute(
                     "INSERT INTO held_nights (night, reason, held_at) VALUES (?1, ?2, ?3)
                      ON CONFLICT (night) DO UPDATE SET reason = excluded.reason,
-                         held_at = excluded.held_at, released_at = NULL",
-                    params![later, reason, now.to_rfc3339()],
+                         held_at = CASE WHEN ?4 THEN held_nights.held_at ELSE excluded.held_at END,
+                         released_at = NULL",
+                    params![later, reason, now.to_rfc3339(), guard.is_some()],
                 )?;
                 n as u64 + held_already
             } else {
