@@ -980,7 +980,7 @@ fn planned<R>(
             }
         }
     }
-    known.warned.given.retain(|w| !reopened.contains(w));
+    known.warned.reopen(&reopened);
     let tonight = compact(night.date);
     let own = night.reference();
     for (m, _) in retold.withheld.iter().filter(|(m, _)| m.night == tonight) {

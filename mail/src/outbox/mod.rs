@@ -571,12 +571,17 @@ impl Outbox {
         )?;
         let mut warned = Warned::default();
         for (email, case) in pairs {
-            let days = stmt.query_map(params![email, case], |r| r.get::<_, i64>(0))?;
-            for day in days {
-                let day = day?;
-                warned.last.insert((email.to_string(), case.clone()), day);
-                warned.given.insert((email.to_string(), case.clone(), day));
+            let key = (email.to_string(), case);
+            if warned.order.contains_key(&key) {
+                continue;
             }
+            let days: Vec<i64> = stmt
+                .query_map(params![key.0, key.1], |r| r.get::<_, i64>(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for &day in &days {
+                warned.given.insert((key.0.clone(), key.1.clone(), day));
+            }
+            warned.order.insert(key, days);
         }
         Ok(warned)
     }
@@ -854,8 +859,9 @@ pub struct SnapshotId {
 pub struct Warned {
     /// (address, case key, last day YYYYMMDD), each warned of once.
     pub given: BTreeSet<(String, String, i64)>,
-    /// (address, case key) → the last day warned of last.
-    pub last: BTreeMap<(String, String), i64>,
+    /// (address, case key) → the days warned of, in the order they were
+    /// (the last, the day the reader was told last).
+    pub order: BTreeMap<(String, String), Vec<i64>>,
 }
 
 impl Warned {
@@ -865,7 +871,47 @@ impl Warned {
         let key = (email.to_string(), case.to_string());
         self.given
             .contains(&(key.0.clone(), key.1.clone(), last_day))
-            && self.last.get(&key).is_none_or(|&last| last == last_day)
+            && self
+                .order
+                .get(&key)
+                .and_then(|days| days.last())
+                .is_none_or(|&last| last == last_day)
+    }
+
+    /// Warnings that told nothing after all (withheld): as if never given,
+    /// so the day the reader was told last is the one warned of before.
+    pub fn reopen(&mut self, reopened: &BTreeSet<(String, String, i64)>) {
+        self.given.retain(|w| !reopened.contains(w));
+        for (email, case, day) in reopened {
+            if let Some(days) = self.order.get_mut(&(email.clone(), case.clone())) {
+                days.retain(|d| d != day);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod warned_tests {
+    use super::Warned;
+
+    /// Warned of A, then B, then A again is told; a warning withheld (it
+    /// told nothing) leaves the day warned of before it the day told last.
+    #[test]
+    fn a_day_moved_back_is_told_unless_the_move_was_never_told() {
+        let key = ("a@x".to_string(), "K".to_string());
+        let mut w = Warned::default();
+        for day in [20261201, 20261205, 20261209] {
+            w.given.insert((key.0.clone(), key.1.clone(), day));
+        }
+        w.order
+            .insert(key.clone(), vec![20261201, 20261205, 20261209]);
+        assert!(!w.told("a@x", "K", 20261201));
+        assert!(!w.told("a@x", "K", 20261205));
+        assert!(w.told("a@x", "K", 20261209));
+        w.reopen(&[(key.0.clone(), key.1.clone(), 20261209)].into());
+        assert!(w.told("a@x", "K", 20261205));
+        assert!(!w.told("a@x", "K", 20261201), "told 12/05 last");
+        assert!(!w.told("a@x", "K", 20261209));
     }
 }
 
