@@ -5308,30 +5308,7 @@ fn retrying_failed_mail_can_be_tried_dry_and_leaves_dead_links_alone() {
         );
         assert_eq!(state_of(&env, &smtp, "spam@"), "failed");
     }
-    // The website's password link, failed: left by --failed, sent by id.
-    let outbox = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
-    outbox
-        .execute(
-            "INSERT INTO items (night, email, kind, state, message_id, subject, message, cases,
-                                queued_at, not_before, ref)
-             VALUES ('20261124', 'reset.me@example.com', 'reset', 'failed', '<r1@cpor>', 's',
-                     CAST('x' AS BLOB), 0, ?1, ?1, 'r1')",
-            [chrono::Utc::now().to_rfc3339()],
-        )
-        .unwrap();
-    let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
-    assert!(
-        run.stdout
-            .contains("1 password link of the website left as it is")
-            && run.stdout.contains("reset.me@example.com"),
-        "{}",
-        run.stdout
-    );
-    assert_eq!(state_of(&env, &smtp, "reset.me@"), "failed");
-    let id = state_id(&env, &smtp, "reset.me@");
-    let run = etl(&env, &smtp, &["outbox", "retry", &id]);
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert_eq!(state_of(&env, &smtp, "reset.me@"), "queued");
+    // (the website's password links: mail/tests/flags_and_links.rs)
 }
 
 /// A review of delivery and bounces (the forty-fifth session): Exim, with

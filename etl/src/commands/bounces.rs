@@ -73,7 +73,7 @@ enum Verdict {
     /// Says the address is bad, about one of our items, but with VERP on it
     /// came to the plain bounce address: matched only by the Message-ID it
     /// quotes, which anyone who saw the message (a forwarded digest) can
-    /// quote. Failed, not flagged; listed.
+    /// quote. Nothing done; listed.
     Unverified,
 }
 
@@ -166,18 +166,19 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
                 (Some((_, false, _)), _) => Verdict::OtherRecipient,
-                (Some((item, true, verified)), reported) => {
-                    let bad = reported == Fate::BadAddress;
-                    // With VERP on, only a report its tag vouches for stops
-                    // an address's mail.
-                    let flag = bad && (*verified || verp.is_none());
+                // With VERP on, a report its tag does not vouch for, which
+                // would flag the address, changes nothing: anyone who saw
+                // the message can quote its Message-ID, and a failed item
+                // would be sent again by `outbox retry --failed`.
+                (Some((_, true, false)), Fate::BadAddress) if verp.is_some() => Verdict::Unverified,
+                (Some((item, true, _)), reported) => {
+                    let flag = reported == Fate::BadAddress;
                     match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
                         Bounced::Failed if flag => {
                             let flag = FlagsOf::Address(&item.email);
                             mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
                             Verdict::Flagged
                         }
-                        Bounced::Failed if bad => Verdict::Unverified,
                         Bounced::Failed => Verdict::Failed,
                         Bounced::AlreadyFailed => Verdict::AlreadyFailed,
                         Bounced::NotSentNow => Verdict::NotSentNow,
@@ -250,7 +251,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
-        counts.get("failed").unwrap_or(&0) + counts.get("unverified").unwrap_or(&0),
+        counts.get("failed").unwrap_or(&0),
         counts.get("already_failed").unwrap_or(&0),
         counts.get("not_permanent").unwrap_or(&0),
         counts.get("other_recipient").unwrap_or(&0),
@@ -272,10 +273,10 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     }
     for l in lines.iter().filter(|l| l.verdict == Verdict::Unverified) {
         out += &format!(
-            "  not flagged, no VERP tag: {} (item {}, failed): {}; the report came to the plain \
-             bounce address and names the message only by its Message-ID, which anyone who saw \
-             it can quote (a relay that rewrites the envelope sender defeats VERP: then leave \
-             mail.bounce_address empty)\n",
+            "  not applied, no VERP tag: {} (item {}, left as it was): {}; the report came to \
+             the plain bounce address and names the message only by its Message-ID, which anyone \
+             who saw it can quote (a relay that rewrites the envelope sender defeats VERP: then \
+             leave mail.bounce_address empty)\n",
             l.recipient,
             l.item.unwrap_or_default(),
             l.status.as_deref().unwrap_or("no status code"),
