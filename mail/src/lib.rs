@@ -47,32 +47,58 @@ pub fn message_id(
     from: &Mailbox,
     key: &[u8],
 ) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
-    mac.update(b"message-id\0");
-    // The whole key: each message's hash its own, so that one Message-ID
-    // seen (a forwarded digest) tells nothing of the next (a forged
-    // delivery report naming it would flag the address).
-    for part in [
-        compact(night).as_bytes(),
-        kind.as_str().as_bytes(),
-        reference.as_bytes(),
-    ] {
-        mac.update(part);
-        mac.update(b"\0");
+    MessageIds::new(key).id(night, email, kind, reference, from)
+}
+
+/// [`message_id`], keyed once for a night's many messages (the key's own
+/// two hash blocks are not worked out again for each).
+#[derive(Clone)]
+pub struct MessageIds {
+    keyed: Hmac<Sha256>,
+}
+
+impl MessageIds {
+    pub fn new(key: &[u8]) -> MessageIds {
+        let mut keyed = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        keyed.update(b"message-id\0");
+        MessageIds { keyed }
     }
-    mac.update(email.as_bytes());
-    let hash = schemas::hex(&mac.finalize().into_bytes()[..10]);
-    let reference = if reference.is_empty() {
-        String::new()
-    } else {
-        format!("{reference}.")
-    };
-    format!(
-        "<{}.{}.{reference}{hash}@{}>",
-        compact(night),
-        kind.as_str(),
-        from.email.domain()
-    )
+
+    /// The Message-ID of the item of this key ([`message_id`]).
+    pub fn id(
+        &self,
+        night: NaiveDate,
+        email: &str,
+        kind: Kind,
+        reference: &str,
+        from: &Mailbox,
+    ) -> String {
+        let night = compact(night);
+        let mut mac = self.keyed.clone();
+        // The whole key: each message's hash its own, so that one
+        // Message-ID seen (a forwarded digest) tells nothing of the next
+        // (a forged delivery report naming it would flag the address).
+        for part in [
+            night.as_bytes(),
+            kind.as_str().as_bytes(),
+            reference.as_bytes(),
+        ] {
+            mac.update(part);
+            mac.update(b"\0");
+        }
+        mac.update(email.as_bytes());
+        let hash = schemas::hex(&mac.finalize().into_bytes()[..10]);
+        let reference = if reference.is_empty() {
+            String::new()
+        } else {
+            format!("{reference}.")
+        };
+        format!(
+            "<{night}.{}.{reference}{hash}@{}>",
+            kind.as_str(),
+            from.email.domain()
+        )
+    }
 }
 
 /// When mail queued at `now` may go out: the next opening of the send

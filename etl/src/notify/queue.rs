@@ -38,7 +38,7 @@ use super::retell::Retold;
 use super::NotifyError;
 use mail::outbox::{Floor, Kind, NewItem, Outbox, Packed, PendingNight, SnapshotId, State};
 use mail::render::{self, CaseView, RenderError, View};
-use mail::{message_id, window_opening, MailSettings};
+use mail::{window_opening, MailSettings};
 use schemas::date::{compact, roc, roc_taipei, to_int};
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
@@ -1331,6 +1331,7 @@ fn write(
     let from = &cfg.from;
     let site = cfg.site_url.as_str();
     let date = SystemTime::from(now);
+    let message_ids = mail::MessageIds::new(key);
     let render_one = |job: Job| -> Result<(NewItem, State, String), (String, RenderError)> {
         let mut view = View {
             subject: String::new(),
@@ -1381,11 +1382,11 @@ fn write(
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.finish(job.kind, keep_entries);
         let reference = job.reference.clone().unwrap_or_else(|| reference.clone());
-        let id = message_id(night, job.email, job.kind, &reference, from, key);
+        let id = message_ids.id(night, job.email, job.kind, &reference, from);
         let case_keys = job.about.grant_case_keys();
         let behind = job.behind.map(|kind| {
             let grant_mail = reference_of(job.email, false);
-            message_id(night, job.email, kind, &grant_mail, from, key)
+            message_ids.id(night, job.email, kind, &grant_mail, from)
         });
         match render::render_with(job.kind, &view, from, &id, date, &calendars) {
             Ok(r) => Ok((

@@ -61,7 +61,7 @@ use super::NotifyError;
 use mail::config::Window;
 use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
-use mail::{message_id, unsubscribe_url, url_encode, window_opening, MailSettings};
+use mail::{unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method};
 use schemas::date::{datetime_to_int, roc, taipei, taipei_at, taipei_date, to_int};
 use schemas::hearing::State as HearingState;
@@ -629,6 +629,7 @@ pub fn queue_due(
         today: outbox.reminded_on(day)?,
     };
     let key = store::secret::load_or_create_key(&store.root).map_err(NotifyError::Key)?;
+    let ids = mail::MessageIds::new(&key);
     let due = plan(day, from_local, &cfg.reminder_days, &found, &known);
     // Whose account has no password yet: their reminder says how to
     // activate it (one look-up per address reminded, not per hearing
@@ -708,7 +709,7 @@ pub fn queue_due(
             .map(|(c, _)| c.hearing.calendar(&c.case, d.email, cfg, now))
             .collect();
         distinct_names(&mut files);
-        let id = message_id(day, d.email, Kind::Reminder, "", &cfg.from, &key);
+        let id = ids.id(day, d.email, Kind::Reminder, "", &cfg.from);
         let r = render::render_with(Kind::Reminder, &view, &cfg.from, &id, date, &files)
             .map_err(|e| format!("{}: {e}", d.email))?;
         Ok(NewReminder {
