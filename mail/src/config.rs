@@ -6,7 +6,7 @@
 
 use std::time::Duration as StdDuration;
 
-use chrono::{Duration, NaiveTime};
+use chrono::{DateTime, Duration, NaiveTime, Utc};
 use lettre::message::Mailbox;
 use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
@@ -200,6 +200,14 @@ pub struct MailSettings {
 }
 
 impl MailSettings {
+    /// When an activation link made at `made` stops working: `activation`
+    /// later, or, the site closed then, at the maintenance window's end (a
+    /// night's links are made in the window). The token's life, the mail's
+    /// words and `outbox retry`'s judgement of a link that has expired.
+    pub fn activation_until(&self, made: DateTime<Utc>) -> DateTime<Utc> {
+        self.maintenance.open_by(made + self.activation)
+    }
+
     /// The organizer calendar files name (RFC 5546: a mailed REQUEST and
     /// any CANCEL need one): the sender, under its display name or the
     /// service's.

@@ -38,20 +38,9 @@ pub use lettre::Address;
 /// directory's secret `key` (a plain hash could be computed for a guessed
 /// address, and would tie every message to one address wherever its
 /// Message-ID travels; the address's alone let one Message-ID seen give
-/// the next, to forge a delivery report with).
-pub fn message_id(
-    night: NaiveDate,
-    email: &str,
-    kind: Kind,
-    reference: &str,
-    from: &Mailbox,
-    key: &[u8],
-) -> String {
-    MessageIds::new(key).id(night, email, kind, reference, from)
-}
-
-/// [`message_id`], keyed once for a night's many messages (the key's own
-/// two hash blocks are not worked out again for each).
+/// the next, to forge a delivery report with). Keyed once for a night's
+/// many messages (the key's own two hash blocks are not worked out again
+/// for each).
 #[derive(Clone)]
 pub struct MessageIds {
     keyed: Hmac<Sha256>,
@@ -64,7 +53,7 @@ impl MessageIds {
         MessageIds { keyed }
     }
 
-    /// The Message-ID of the item of this key ([`message_id`]).
+    /// The Message-ID of the item of this key.
     pub fn id(
         &self,
         night: NaiveDate,
@@ -214,7 +203,7 @@ mod tests {
         let night = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
         let key = b"the data directory's secret key";
         let id = |email, kind, reference, key: &[u8]| {
-            message_id(night, email, kind, reference, &from, key)
+            MessageIds::new(key).id(night, email, kind, reference, &from)
         };
         let a = id("a@example.com", Kind::Digest, "", key);
         assert_eq!(a, id("a@example.com", Kind::Digest, "", key));
@@ -238,13 +227,12 @@ mod tests {
         // Message-ID of the next night's and forge a delivery report that
         // flagged the address, its mail stopped. Each message's is its own.
         let hash = |id: &str| id.rsplit('.').nth(1).unwrap().to_string();
-        let night_after = message_id(
+        let night_after = MessageIds::new(key).id(
             night.succ_opt().unwrap(),
             "a@example.com",
             Kind::Digest,
             "",
             &from,
-            key,
         );
         for other in [
             night_after,

@@ -300,11 +300,10 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             // activation whose link has expired (made as it was queued,
             // `mail.activation_days`).
             let (window, now) = (config.mail.window, chrono::Utc::now());
-            let (activation, site) = (config.mail.activation, config.mail.maintenance);
             let stale = |kind, night: &str, queued_at| match kind {
                 mail::Kind::Reminder => mail::send::past_its_day(night, queued_at, window, now)
                     .then_some(mail::outbox::Stale::PastItsDay),
-                mail::Kind::Activation => (site.open_by(queued_at + activation) <= now)
+                mail::Kind::Activation => (config.mail.activation_until(queued_at) <= now)
                     .then_some(mail::outbox::Stale::LinkExpired),
                 _ => None,
             };

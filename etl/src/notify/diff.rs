@@ -746,6 +746,15 @@ fn compare(
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::*;
+    use proptest::prelude::*;
+    use schemas::CaseKey;
+    use std::collections::BTreeSet;
+    use std::sync::mpsc;
+
+    use crate::model::{CourtData, GrantData};
+    use crate::snapshot::write::Builder;
+
     #[test]
     fn a_text_read_without_a_user_defined_characters_map_reads_as_it_did() {
         let same = |a: &str, b: &str| super::same_text(a.as_bytes(), b.as_bytes());
@@ -766,15 +775,6 @@ pub(crate) mod tests {
             "no 〓: a revision"
         );
     }
-
-    use super::*;
-    use proptest::prelude::*;
-    use schemas::CaseKey;
-    use std::collections::BTreeSet;
-    use std::sync::mpsc;
-
-    use crate::model::{CourtData, GrantData};
-    use crate::snapshot::write::Builder;
 
     /// The diff as it was first written, kept as the reference for the fast
     /// path: both snapshots read whole into the model, two reader threads,

@@ -1257,9 +1257,7 @@ fn commit_accounts(
         store::accounts::TokenError::Sqlite(e) => NotifyError::from(e),
         store::accounts::TokenError::Randomness(e) => NotifyError::Token(e),
     };
-    // (ending while the site is closed for the night, a night's links
-    // being made in that window: at its end)
-    let until_at = cfg.maintenance.open_by(now + cfg.activation);
+    let until_at = cfg.activation_until(now);
     let until = roc_taipei(until_at);
     {
         let mut new_token = store::accounts::token_maker(
@@ -1724,8 +1722,10 @@ mod tests {
             for &n in &w.warned {
                 known
                     .warned
-                    .given
-                    .insert((e.clone(), case(n).id(), to_int(day(n))));
+                    .order
+                    .entry((e.clone(), case(n).id()))
+                    .or_default()
+                    .push(to_int(day(n)));
             }
         }
         (changes, known, told)

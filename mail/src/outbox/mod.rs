@@ -578,9 +578,6 @@ impl Outbox {
             let days: Vec<i64> = stmt
                 .query_map(params![key.0, key.1], |r| r.get::<_, i64>(0))?
                 .collect::<rusqlite::Result<_>>()?;
-            for &day in &days {
-                warned.given.insert((key.0.clone(), key.1.clone(), day));
-            }
             warned.order.insert(key, days);
         }
         Ok(warned)
@@ -853,35 +850,28 @@ pub struct SnapshotId {
     pub sha256: String,
 }
 
-/// A night's mail being queued: one transaction.
 /// The expiry warnings given ([`Outbox::warned`]).
 #[derive(Debug, Default, Clone)]
 pub struct Warned {
-    /// (address, case key, last day YYYYMMDD), each warned of once.
-    pub given: BTreeSet<(String, String, i64)>,
-    /// (address, case key) → the days warned of, in the order they were
-    /// (the last, the day the reader was told last).
+    /// (address, case key) → the last days warned of (YYYYMMDD), each
+    /// once, in the order they were: the last, the day the reader was told
+    /// last.
     pub order: BTreeMap<(String, String), Vec<i64>>,
 }
 
 impl Warned {
-    /// Whether `email` needs no warning of `case`'s `last_day`: it was
-    /// warned of, and no other day of the case since.
+    /// Whether `email` needs no warning of `case`'s `last_day`: it is the
+    /// day warned of last (warned of, and no other day of the case since).
     pub fn told(&self, email: &str, case: &str, last_day: i64) -> bool {
-        let key = (email.to_string(), case.to_string());
-        self.given
-            .contains(&(key.0.clone(), key.1.clone(), last_day))
-            && self
-                .order
-                .get(&key)
-                .and_then(|days| days.last())
-                .is_none_or(|&last| last == last_day)
+        self.order
+            .get(&(email.to_string(), case.to_string()))
+            .and_then(|days| days.last())
+            == Some(&last_day)
     }
 
     /// Warnings that told nothing after all (withheld): as if never given,
     /// so the day the reader was told last is the one warned of before.
     pub fn reopen(&mut self, reopened: &BTreeSet<(String, String, i64)>) {
-        self.given.retain(|w| !reopened.contains(w));
         for (email, case, day) in reopened {
             if let Some(days) = self.order.get_mut(&(email.clone(), case.clone())) {
                 days.retain(|d| d != day);
@@ -900,9 +890,6 @@ mod warned_tests {
     fn a_day_moved_back_is_told_unless_the_move_was_never_told() {
         let key = ("a@x".to_string(), "K".to_string());
         let mut w = Warned::default();
-        for day in [20261201, 20261205, 20261209] {
-            w.given.insert((key.0.clone(), key.1.clone(), day));
-        }
         w.order
             .insert(key.clone(), vec![20261201, 20261205, 20261209]);
         assert!(!w.told("a@x", "K", 20261201));
@@ -915,6 +902,7 @@ mod warned_tests {
     }
 }
 
+/// A night's mail being queued: one transaction.
 pub struct NightQueue<'a> {
     tx: Transaction<'a>,
     night: String,
