@@ -31,7 +31,6 @@ use crate::http::Req;
 use crate::live::{self, CaseRow, Snap};
 use crate::pages::Ctx;
 use crate::routes::guard::{browser_session, same, Form};
-use crate::routes::window;
 use crate::sessions::{Kind, Session};
 pub use sessions::{ProsecutorSession, ProsecutorSessions};
 
@@ -112,19 +111,12 @@ impl Viewer {
     }
 }
 
-/// The layout's context for a prosecutor's page.
+/// The layout's context for a prosecutor's page: the applicants' one
+/// (`routes::ctx`), the header naming the prosecutor's account.
 pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
-    Ctx {
-        title: title.to_string(),
-        user: Some(format!("{}（檢察官）", p.account)),
-        csrf: p.csrf.clone(),
-        notice: None,
-        error: None,
-        errors: Vec::new(),
-        maintenance: window(app),
-        captcha_for: crate::failure::wait_words(app.cfg.server.captcha_ttl.as_secs()),
-        link_for: crate::failure::wait_words(app.cfg.server.reset_link.num_seconds().max(0) as u64),
-    }
+    let mut c = crate::routes::ctx(app, title, None, p.csrf.clone());
+    c.user = Some(format!("{}（檢察官）", p.account));
+    c
 }
 
 /// The browser's prosecutor session, if its cookie names one; 503 if the

@@ -277,18 +277,19 @@ pub fn logout(app: &App, req: &Req) -> Answer {
 /// verified one): its flags still to write in the outbox are dropped, then
 /// its flag cleared, so a flag still to write does not come back after.
 pub fn mail_resume(app: &App, req: &Req) -> Answer {
-    let email = match crate::prosecutors::browser_prosecutor(app, req)? {
-        Some(_) => {
-            let (p, _) = crate::prosecutors::prosecutor_form(app, req)?;
-            store::accounts::prosecutors::by_id(
-                &app.accounts.lock().expect("accounts"),
-                p.prosecutor_id,
-            )
-            .map_err(Failure::unavailable)?
-            .and_then(|row| row.email)
-            .ok_or(Failure::NotFound)?
+    let (holder, _) = super::hearings::account_form(app, req)?;
+    let email = {
+        let conn = app.accounts.lock().expect("accounts");
+        match holder {
+            store::hearings::Holder::Applicant(id) => {
+                accounts::by_id(&conn, id).map(|a| a.map(|a| a.email))
+            }
+            store::hearings::Holder::Prosecutor(id) => {
+                store::accounts::prosecutors::by_id(&conn, id).map(|p| p.and_then(|p| p.email))
+            }
         }
-        None => super::guard::session_form(app, req)?.0.email,
+        .map_err(Failure::unavailable)?
+        .ok_or(Failure::NotFound)?
     };
     let not_saved = |e| Failure::NotSaved(e, crate::failure::SETTING_NOT_CHANGED);
     // Only a flagged address's: nothing to write for any other.

@@ -337,10 +337,10 @@ pub fn account_hearings(
     })
 }
 
-/// Who posts the account page's hearing forms: a prosecutor's session or
-/// an applicant's, with the form, which must repeat that session's
-/// anti-forgery token.
-fn account_form(app: &App, req: &Req) -> Result<(Holder, Form), Failure> {
+/// Who posts the account page's forms shared by both (hearings, mail): a
+/// prosecutor's session or an applicant's, with the form, which must
+/// repeat that session's anti-forgery token.
+pub(crate) fn account_form(app: &App, req: &Req) -> Result<(Holder, Form), Failure> {
     if browser_prosecutor(app, req)?.is_some() {
         let (p, form) = prosecutor_form(app, req)?;
         return Ok((Holder::Prosecutor(p.prosecutor_id), form));
