@@ -1509,6 +1509,37 @@ fn a_flagged_address_is_told_on_its_account_page_and_can_resume_its_mail() {
     assert!(flagged().is_some());
 }
 
+/// A review of the pages (2026-12-06, left then, done in the forty-sixth
+/// session): an address typed with a Chinese input method in full-width
+/// mode (`ｗａｎｇ．ｍｉｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ`) was refused, by the
+/// browser (`type="email"` wants an ASCII `@`) or by the server (no such
+/// account), where the captcha beside it takes full-width digits. It is
+/// the address it looks like, on the login page, 忘記密碼 and the API.
+#[test]
+fn an_address_typed_in_full_width_letters_is_the_address_it_looks_like() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, WANG, PASSWORD).status, 303);
+    let wide: String = WANG
+        .chars()
+        .map(|ch| char::from_u32(ch as u32 + 0xFEE0).unwrap())
+        .collect();
+    let typed = format!("\u{3000}{}\u{3000}", wide.to_uppercase());
+    for page in ["/login", "/forgot"] {
+        let body = Client::new(&server).get(page).body;
+        assert!(
+            !body.contains("type=\"email\"") && body.contains("inputmode=\"email\""),
+            "the browser would refuse {typed} on {page}: {body}"
+        );
+    }
+    let mut c = Client::new(&server);
+    assert_eq!(c.login(&typed, PASSWORD).header("location"), Some("/cases"));
+    assert_eq!(Client::new(&server).api_login(&typed, PASSWORD).status, 201);
+    assert_eq!(ask_forgot(&mut Client::new(&server), &typed).status, 200);
+    eventually("the reset mail", || data.mails("reset", WANG) == 1);
+}
+
 /// A review of the server (2026-12-05, its 4): the captcha's check reads
 /// full-width digits (a Chinese input method's, `１２３４５６`) and spaced
 /// ones (`123 456`) as the digits they are, as docs/CAPTCHA.md says and the
