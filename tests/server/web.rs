@@ -150,6 +150,20 @@ fn a_new_user_activates_signs_in_and_sees_exactly_the_cases_granted_to_them() {
         assert_eq!(page.status, 404, "{}", page.body);
         assert!(page.body.contains("<title>錯誤："), "{}", page.body);
     }
+    // Nor is its heading the form's (「啟用帳號：設定密碼」 over no form, left
+    // by that review and done in the forty-sixth session): it says what
+    // the page is about.
+    assert!(
+        spent.body.contains("<h1>啟用連結已無法使用</h1>"),
+        "{}",
+        spent.body
+    );
+    assert!(
+        invalid.body.contains("<h1>重設密碼連結已無法使用</h1>"),
+        "{}",
+        invalid.body
+    );
+    assert!(set(&mut c).body.contains("<h1>啟用連結已無法使用</h1>"));
 
     let r = c.login(LAWYER, PASSWORD);
     assert_eq!(r.header("location"), Some("/cases"));
