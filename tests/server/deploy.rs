@@ -663,3 +663,51 @@ fn every_shipped_job_and_server_uses_the_data_directory_the_server_may_write() {
     dirs.dedup();
     assert_eq!(dirs.len(), 1, "{dirs:?}");
 }
+
+/// A review of the runbook (the forty-fifth session, left then): OPERATIONS
+/// said to give the sign-on's client secret as `CPOR_SSO_CLIENT_SECRET`,
+/// "not in the file", and the shipped units had nowhere for it but an
+/// `Environment=` line, which any local user reads (`systemctl show`). The
+/// units that run a program holding a secret read one root-only file,
+/// `/etc/cpor/secrets.env` (systemd reads it before dropping to `cpor`),
+/// and no unit sets a secret itself.
+#[test]
+fn the_shipped_units_take_secrets_from_a_root_only_file_never_from_environment_lines() {
+    let deploy = repo_root().join("scripts/deploy");
+    for file in [
+        "cpor-server.service",
+        "cpor-server@.service",
+        "cpor-send.service",
+        "cpor-nightly.service",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        let lines: Vec<&str> = text.lines().map(str::trim).collect();
+        assert!(
+            lines.contains(&"EnvironmentFile=-/etc/cpor/secrets.env"),
+            "{file} reads no secrets file"
+        );
+        for l in lines.iter().filter(|l| l.starts_with("Environment=")) {
+            let name = l
+                .trim_start_matches("Environment=")
+                .split('=')
+                .next()
+                .unwrap();
+            assert!(
+                !["SECRET", "PASSWORD", "TOKEN", "KEY"]
+                    .iter()
+                    .any(|w| name.contains(w)),
+                "{file} sets {name} where local users read it"
+            );
+        }
+    }
+    // The runbook says how to make the file, and what goes in it.
+    let ops = std::fs::read_to_string(repo_root().join("docs/OPERATIONS.md")).unwrap();
+    for words in [
+        "/etc/cpor/secrets.env",
+        "install -m 600 -o root -g root",
+        "CPOR_SSO_CLIENT_SECRET=",
+        "CPOR_MAIL_SMTP_PASSWORD=",
+    ] {
+        assert!(ops.contains(words), "OPERATIONS does not say {words}");
+    }
+}
