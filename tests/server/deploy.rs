@@ -646,6 +646,7 @@ fn every_shipped_job_and_server_uses_the_data_directory_the_server_may_write() {
         "cpor-server@.service",
         "cpor-nightly.service",
         "cpor-send.service",
+        "cpor-bounces.service",
         "crontab",
     ] {
         let text = std::fs::read_to_string(deploy.join(file)).unwrap();

@@ -783,3 +783,113 @@ fn a_report_is_never_seen_empty() {
     assert!(looked > 0, "the watcher read no report");
     assert_eq!(super::reports(&env, "bounces-").len(), 10);
 }
+
+/// A review of the runbook (the forty-fifth session, left then): nothing
+/// shipped ran `cpor-etl bounces` (no unit, no crontab line), so an
+/// installation that followed the runbook set `mail.bounce_address`, had
+/// its reports delivered, and never read one: every bad address was mailed
+/// again each night. The shipped unit and the crontab's line each read the
+/// Maildir the runbook names, and a report delivered there flags its
+/// address when the shipped command runs (the paths swapped for the
+/// test's, nothing else).
+#[test]
+fn the_shipped_bounces_jobs_read_the_reports_the_runbook_has_delivered() {
+    let deploy = repo_root().join("scripts/deploy");
+    let unit = fs::read_to_string(deploy.join("cpor-bounces.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|l| l.strip_prefix("ExecStart="))
+        .expect("the unit's ExecStart");
+    let cron = fs::read_to_string(deploy.join("crontab")).unwrap();
+    let cron_line = cron
+        .lines()
+        .find(|l| !l.starts_with('#') && l.contains(" bounces "))
+        .expect("a crontab line running bounces");
+    let maildir_of = |command: &str| {
+        command
+            .split_whitespace()
+            .skip_while(|w| *w != "bounces")
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    let shipped = maildir_of(exec);
+    assert_eq!(shipped, maildir_of(cron_line), "{exec} / {cron_line}");
+    assert!(
+        unit.contains(&format!("ConditionPathIsDirectory={shipped}/new")),
+        "without a Maildir (no bounce address) the unit would fail every run"
+    );
+    assert!(fs::read_to_string(deploy.join("cpor-bounces.timer"))
+        .unwrap()
+        .contains("OnCalendar="));
+    let ops = fs::read_to_string(repo_root().join("docs/OPERATIONS.md")).unwrap();
+    assert!(ops.contains(&shipped), "OPERATIONS does not name {shipped}");
+
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let people = ["nobody@example.net", "gone@lawfirm.example.com"];
+    let (n1, _) = scenario(&people);
+    let batch = n1.write(env.dir.path(), "20261123");
+    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
+    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
+    send(&env, &smtp);
+    let maildir = env.dir.path().join("Maildir");
+    let bin = env!("CARGO_BIN_EXE_cpor-etl");
+    for (who, command) in [(people[0], exec), (people[1], cron_line)] {
+        let (verp, id) = sent_to(&smtp, who);
+        deliver(
+            &maildir,
+            &format!("{who}.postfix"),
+            &report(
+                "postfix.eml",
+                ("nobody@example.net", who),
+                ("bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw", &verp),
+                (
+                    "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>",
+                    &id,
+                ),
+            ),
+        );
+        assert!(!flagged(&env, who));
+        // The shipped command as the shell would run it (the crontab's
+        // without its five time fields), with the test's binary, Maildir,
+        // data directory and log.
+        let command = if command.starts_with('/') {
+            command.to_string()
+        } else {
+            command
+                .split_whitespace()
+                .skip(5)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let log = env.dir.path().join("bounces.log");
+        let command = command
+            .replace("/opt/cpor/bin/cpor-etl", bin)
+            .replace(&shipped, maildir.to_str().unwrap())
+            .replace("/var/log/cpor/bounces.log", log.to_str().unwrap());
+        let mut sh = std::process::Command::new("sh");
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("CPOR_") {
+                sh.env_remove(k);
+            }
+        }
+        let run: Run = sh
+            .arg("-c")
+            .arg(&command)
+            .env("CPOR_DATA_DIR", env.data())
+            .env("CPOR_LOG", "warn")
+            .env("CPOR_MAIL_BOUNCE_ADDRESS", BOUNCE)
+            .current_dir(env.dir.path())
+            .output()
+            .unwrap()
+            .into();
+        let logged = fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(
+            run.code, 0,
+            "{command}: {}{}{logged}",
+            run.stdout, run.stderr
+        );
+        assert!(flagged(&env, who), "{command}: {}{logged}", run.stdout);
+    }
+}
