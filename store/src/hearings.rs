@@ -259,7 +259,7 @@ mod tests {
 
     #[test]
     fn a_prosecutors_feed_and_reminders_are_their_own_and_reminders_need_an_address() {
-        use crate::accounts::prosecutors::{sign_in, Subjects, Via};
+        use crate::accounts::prosecutors::{sign_in, Address, Subjects, Via};
         let dir = tempfile::tempdir().unwrap();
         let mut conn = crate::accounts::open(dir.path()).unwrap();
         let now = Utc::now();
@@ -267,7 +267,7 @@ mod tests {
             &mut conn,
             "tsai.mh",
             "tsai.mh",
-            None,
+            Address::NotVouched,
             (Via::Web, Subjects::Public),
             now,
         )
@@ -280,7 +280,7 @@ mod tests {
             &mut conn,
             "tsai.mh",
             "tsai.mh",
-            Some("a@example.com"),
+            Address::Verified("a@example.com"),
             (Via::Web, Subjects::Public),
             now,
         )
@@ -323,7 +323,7 @@ mod tests {
             &mut conn,
             "tsai.mh",
             "tsai.mh",
-            None,
+            Address::NotVouched,
             (Via::App, Subjects::Public),
             now,
         )

@@ -1125,6 +1125,11 @@ fn the_applicants_password_reset_and_activation_flows_never_apply_to_a_prosecuto
 /// The app's own code flow at the provider (a public native client,
 /// PKCE, loopback redirect) with cpor's nonce: its ID token.
 fn app_code_flow(op: &Op, nonce: &str, user: &str) -> (String, String) {
+    app_code_flow_asking(op, nonce, user, "openid email moj")
+}
+
+/// The same, asking for `scope`.
+fn app_code_flow_asking(op: &Op, nonce: &str, user: &str, scope: &str) -> (String, String) {
     let verifier = "b".repeat(43) + "-app";
     let challenge =
         PkceCodeChallenge::from_code_verifier_sha256(&PkceCodeVerifier::new(verifier.clone()));
@@ -1133,7 +1138,7 @@ fn app_code_flow(op: &Op, nonce: &str, user: &str) -> (String, String) {
     auth.query_pairs_mut()
         .append_pair("client_id", APP_CLIENT_ID)
         .append_pair("response_type", "code")
-        .append_pair("scope", "openid email moj")
+        .append_pair("scope", scope)
         .append_pair("redirect_uri", redirect)
         .append_pair("state", "app-state")
         .append_pair("nonce", nonce)
@@ -1161,6 +1166,71 @@ fn app_code_flow(op: &Op, nonce: &str, user: &str) -> (String, String) {
         tokens["id_token"].as_str().unwrap().to_string(),
         tokens["access_token"].as_str().unwrap().to_string(),
     )
+}
+
+/// A review of prosecutors' use (the forty-sixth session): an app that
+/// signed in without asking for the address (`scope=openid moj`, or
+/// without the `access_token` a provider giving `email` only at userinfo
+/// needs) made cpor forget the address the web's sign-in had verified
+/// minutes before, and turn off the digest and reminders the prosecutor
+/// had turned on there: no reminder came, and nothing said why. A sign-in
+/// that was not given the address leaves it, and the mail, as they were;
+/// one that is told the address is not verified still turns them off.
+#[test]
+fn an_apps_sign_in_not_given_the_address_keeps_the_address_and_its_mail() {
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    sign_in(&mut c, "chen.wm");
+    let page = c.get("/account");
+    let csrf = page.field("csrf");
+    for path in ["/sso/digests", "/account/reminders"] {
+        let r = c.post(path, &[("csrf", &csrf), ("on", "1")]);
+        assert_eq!(r.status, 303, "{path}: {}", r.body);
+    }
+    let row = || -> (Option<String>, i64, i64) {
+        accounts(&data)
+            .query_row(
+                "SELECT email, digests, reminders FROM prosecutor_accounts WHERE account = 'chen.wm'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .unwrap()
+    };
+    let opted_in = (Some("chen.wm@moj.example".to_string()), 1, 1);
+    assert_eq!(row(), opted_in);
+    let app_sign_in = |scope: &str| {
+        let mut a = Client::new(&server);
+        let n = a.api("POST", "/api/v1/sso/nonce", None, None).json();
+        let (id_token, access_token) =
+            app_code_flow_asking(&op, n["nonce"].as_str().unwrap(), "chen.wm", scope);
+        let body = serde_json::json!({
+            "id_token": id_token, "ticket": n["ticket"], "access_token": access_token,
+        });
+        let r = a.api("POST", "/api/v1/sso/token", Some(body), None);
+        assert_eq!(r.status, 201, "{scope}: {}", r.body);
+    };
+    app_sign_in("openid moj");
+    assert_eq!(row(), opted_in, "an app not asking for the address");
+    // The web page the prosecutor still has open says nothing false.
+    let page = c.get("/account");
+    assert!(page.body.contains("chen.wm@moj.example"), "{}", page.body);
+    assert!(
+        !page.body.contains("未提供已驗證的電子郵件"),
+        "{}",
+        page.body
+    );
+    // Told the address is not verified, through either client: off.
+    let mut t = Client::new(&server);
+    sign_in(&mut t, "tsai.mh");
+    assert!(accounts(&data)
+        .query_row(
+            "SELECT email IS NULL FROM prosecutor_accounts WHERE account = 'tsai.mh'",
+            [],
+            |r| r.get::<_, bool>(0),
+        )
+        .unwrap());
 }
 
 /// A review of the API (2026-12-06): the app's sign-on answered 503 when

@@ -136,6 +136,20 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
     Ok(r)
 }
 
+/// The address a sign-in gives. The website's sign-in asks for the
+/// configured scopes, so an address not given there is one the provider no
+/// longer vouches for; an app chooses its own scopes, and one that was
+/// given none changes nothing (a review of prosecutors' use, the
+/// forty-sixth session: it forgot the address and turned off the mail the
+/// prosecutor had turned on on the website).
+fn identity_address(identity: &Identity, via: Via) -> store_p::Address<'_> {
+    match (&identity.email_verified, identity.email_given, via) {
+        (Some(e), ..) => store_p::Address::Verified(e),
+        (None, false, Via::App) => store_p::Address::NotGiven,
+        (None, ..) => store_p::Address::NotVouched,
+    }
+}
+
 /// Signs a verified identity in, if the live snapshot names its account:
 /// records the sign-in and starts a session with a new id. For the browser
 /// (`Kind::Browser`), any session it had ends first, refused or not.
@@ -160,7 +174,7 @@ pub fn start_session(
         &mut conn,
         &identity.account,
         &identity.subject,
-        identity.email_verified.as_deref(),
+        identity_address(identity, via),
         (
             via,
             app.sso

@@ -168,6 +168,9 @@ pub struct Identity {
     pub subject: String,
     /// `email`, when the provider says it is verified.
     pub email_verified: Option<String>,
+    /// Whether the claims said anything of an address (`email` or
+    /// `email_verified`): an app may not have asked for it.
+    pub email_given: bool,
     /// Every claim of the ID token, and of the userinfo response where the
     /// ID token lacked one.
     pub claims: Map<String, Value>,
@@ -856,10 +859,12 @@ impl Sso {
             .and_then(Value::as_str)
             .filter(|_| verified)
             .map(str::to_string);
+        let email_given = all.contains_key("email") || all.contains_key("email_verified");
         Ok(Identity {
             account,
             subject,
             email_verified,
+            email_given,
             claims: all,
             id_token: token.to_string(),
         })

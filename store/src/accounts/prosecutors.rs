@@ -51,6 +51,22 @@ pub enum Subjects {
     Pairwise,
 }
 
+/// What a sign-in says of the prosecutor's address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Address<'a> {
+    /// The provider vouches for it (`email`, with `email_verified` true).
+    Verified(&'a str),
+    /// The provider does not vouch for an address (none, or one it says
+    /// is not verified): it is forgotten, and the digest and reminders
+    /// turned off, since they can no longer go anywhere verified.
+    NotVouched,
+    /// The sign-in was given no address at all: an app that did not ask
+    /// for the `email` scope, or did not send the access token a provider
+    /// giving it only at userinfo needs. The address and the mail stay as
+    /// the last sign-in that was given one left them.
+    NotGiven,
+}
+
 /// A sign-in by another subject (the provider's `sub`) than the one the
 /// account first signed in with (through the same client, if subjects are
 /// pairwise): the stored one.
@@ -58,10 +74,7 @@ pub enum Subjects {
 pub struct OtherSubject(pub String);
 
 /// Records a sign-in: the account's row (made on the first), the address
-/// the provider vouches for now (none: the address is forgotten and the
-/// digest and reminders turned off, since they can no longer be sent
-/// anywhere verified),
-/// and a row for the statistics. One transaction. The subject the account
+/// as the sign-in gives it (`Address`), and a row for the statistics. One transaction. The subject the account
 /// first signed in with stands (through this client, if `subjects` are
 /// pairwise): another (an identity the provider gives the same account
 /// claim) changes nothing and is `OtherSubject`.
@@ -69,11 +82,15 @@ pub fn sign_in(
     conn: &mut Connection,
     account: &str,
     subject: &str,
-    email_verified: Option<&str>,
+    address: Address<'_>,
     (via, subjects): (Via, Subjects),
     now: DateTime<Utc>,
 ) -> rusqlite::Result<Result<Prosecutor, OtherSubject>> {
-    let email = email_verified.map(crate::accounts::normalise_email);
+    let (email, given) = match address {
+        Address::Verified(e) => (Some(crate::accounts::normalise_email(e)), true),
+        Address::NotVouched => (None, true),
+        Address::NotGiven => (None, false),
+    };
     let now = now.to_rfc3339();
     let tx = conn.transaction()?;
     // Each client's own (accounts migration 10).
@@ -103,12 +120,13 @@ pub fn sign_in(
             "INSERT INTO prosecutor_accounts (account, subject, {bound}, email, created_at,
                  last_sign_in_at)
              VALUES (?1, ?2, ?2, ?3, ?4, ?4)
-             ON CONFLICT (account) DO UPDATE SET subject = ?2, {bound} = ?2, email = ?3,
+             ON CONFLICT (account) DO UPDATE SET subject = ?2, {bound} = ?2,
                  last_sign_in_at = ?4,
-                 digests = CASE WHEN ?3 IS NULL THEN 0 ELSE digests END,
-                 reminders = CASE WHEN ?3 IS NULL THEN 0 ELSE reminders END"
+                 email = CASE WHEN ?5 THEN ?3 ELSE email END,
+                 digests = CASE WHEN ?5 AND ?3 IS NULL THEN 0 ELSE digests END,
+                 reminders = CASE WHEN ?5 AND ?3 IS NULL THEN 0 ELSE reminders END"
         ),
-        params![account, subject, email, now],
+        params![account, subject, email, now, given],
     )?;
     let p = one(&tx, "account = ?1", account)?.expect("just written");
     tx.execute(
@@ -192,7 +210,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "chen.wm",
-            None,
+            Address::NotVouched,
             (Via::Web, Subjects::Public),
             now,
         )
@@ -206,7 +224,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "chen.wm",
-            Some("Chen@MOJ.example"),
+            Address::Verified("Chen@MOJ.example"),
             (Via::Web, Subjects::Public),
             now,
         )
@@ -222,12 +240,28 @@ mod tests {
         assert!(crate::accounts::unsubscribe(&c, "chen@moj.example").unwrap());
         assert!(digest_recipients(&c).unwrap().is_empty());
         assert!(set_digests(&c, p.id, true).unwrap());
+        // A sign-in given no address (an app that did not ask for it)
+        // leaves the address and the digest as they were.
+        let p = sign_in(
+            &mut c,
+            "chen.wm",
+            "chen.wm",
+            Address::NotGiven,
+            (Via::App, Subjects::Public),
+            now,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (p.email.as_deref(), p.digests),
+            (Some("chen@moj.example"), true)
+        );
         // A later sign-in without a verified address forgets it.
         let p = sign_in(
             &mut c,
             "chen.wm",
             "chen.wm",
-            None,
+            Address::NotVouched,
             (Via::App, Subjects::Public),
             now,
         )
@@ -238,7 +272,7 @@ mod tests {
         let n: i64 = c
             .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(n, 3);
+        assert_eq!(n, 4);
     }
 
     /// Another subject naming the account (an identity the provider gives
@@ -247,7 +281,7 @@ mod tests {
     fn an_account_stays_with_the_subject_it_first_signed_in_with() {
         let (_d, mut c) = db();
         let now = Utc::now();
-        let mail = Some("chen@moj.example");
+        let mail = Address::Verified("chen@moj.example");
         let p = sign_in(
             &mut c,
             "chen.wm",
@@ -262,13 +296,16 @@ mod tests {
             &mut c,
             "chen.wm",
             "sub-2",
-            None,
+            Address::NotVouched,
             (Via::Web, Subjects::Public),
             now,
         )
         .unwrap();
         assert_eq!(other, Err(OtherSubject("sub-1".into())));
-        assert_eq!(by_id(&c, p.id).unwrap().unwrap().email.as_deref(), mail);
+        assert_eq!(
+            by_id(&c, p.id).unwrap().unwrap().email.as_deref(),
+            Some("chen@moj.example")
+        );
         let n: i64 = c
             .query_row("SELECT count(*) FROM prosecutor_sign_ins", [], |r| r.get(0))
             .unwrap();
@@ -288,7 +325,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "web-1",
-            None,
+            Address::NotVouched,
             (Via::Web, Subjects::Pairwise),
             now,
         )
@@ -297,7 +334,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "app-1",
-            None,
+            Address::NotVouched,
             (Via::App, Subjects::Pairwise),
             now,
         )
@@ -307,7 +344,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "web-1",
-            None,
+            Address::NotVouched,
             (Via::Web, Subjects::Pairwise),
             now
         )
@@ -317,7 +354,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "app-1",
-            None,
+            Address::NotVouched,
             (Via::App, Subjects::Pairwise),
             now
         )
@@ -327,7 +364,7 @@ mod tests {
             &mut c,
             "chen.wm",
             "web-1",
-            None,
+            Address::NotVouched,
             (Via::App, Subjects::Pairwise),
             now,
         )
@@ -344,25 +381,51 @@ mod tests {
         let (_d, mut c) = db();
         let now = Utc::now();
         let public = |via| (via, Subjects::Public);
-        let mail = Some("chen@moj.example");
+        let mail = Address::Verified("chen@moj.example");
         let p = sign_in(&mut c, "chen.wm", "sub-1", mail, public(Via::Web), now)
             .unwrap()
             .unwrap();
         for via in [Via::App, Via::Web] {
-            let other = sign_in(&mut c, "chen.wm", "sub-2", None, public(via), now).unwrap();
+            let other = sign_in(
+                &mut c,
+                "chen.wm",
+                "sub-2",
+                Address::NotVouched,
+                public(via),
+                now,
+            )
+            .unwrap();
             assert_eq!(other, Err(OtherSubject("sub-1".into())), "{via:?}");
         }
-        assert_eq!(by_id(&c, p.id).unwrap().unwrap().email.as_deref(), mail);
+        assert_eq!(
+            by_id(&c, p.id).unwrap().unwrap().email.as_deref(),
+            Some("chen@moj.example")
+        );
         assert!(
             sign_in(&mut c, "chen.wm", "sub-1", mail, public(Via::App), now)
                 .unwrap()
                 .is_ok()
         );
         // Bound through the app first, the same.
-        sign_in(&mut c, "lin.yc", "sub-3", None, public(Via::App), now)
-            .unwrap()
-            .unwrap();
-        let other = sign_in(&mut c, "lin.yc", "sub-4", None, public(Via::Web), now).unwrap();
+        sign_in(
+            &mut c,
+            "lin.yc",
+            "sub-3",
+            Address::NotGiven,
+            public(Via::App),
+            now,
+        )
+        .unwrap()
+        .unwrap();
+        let other = sign_in(
+            &mut c,
+            "lin.yc",
+            "sub-4",
+            Address::NotVouched,
+            public(Via::Web),
+            now,
+        )
+        .unwrap();
         assert_eq!(other, Err(OtherSubject("sub-3".into())));
     }
 }
