@@ -64,6 +64,8 @@ pub struct CourtStats {
     pub hearings_withdrawn: u64,
     pub grants_active: u64,
     pub grants_revoked: u64,
+    /// Standing grants to an address no mail can reach (`mail::mailable`).
+    pub grants_unmailable: u64,
     pub prosecutor_assignments: u64,
     pub udc_mapped: u64,
     pub udc_unmapped: u64,
@@ -118,6 +120,9 @@ pub struct CourtImport {
     /// The first `max_listed` rejects, in file order (case, progress,
     /// applicant, prosecutor).
     pub rejects: Vec<Reject>,
+    /// The first `max_listed` standing grants to an address no mail can
+    /// reach (all are counted: `CourtStats::grants_unmailable`).
+    pub unmailable: Vec<Reject>,
     /// A file that could not be used at all (wrong header): the court is
     /// unusable tonight.
     pub file_errors: Vec<FileError>,
@@ -162,7 +167,8 @@ pub fn import_court(
     let n = cases.rows.len();
     let progress = ProgressRows::index(tally.take(others.progress), n);
     let applicants = tally.take(others.applicants);
-    let grants = standing_grants(applicants, n, &mut tally.stats);
+    let (grants, unmailable) = standing_grants(applicants, n, &mut tally.stats);
+    let unmailable = unmailable_listed(court, files, unmailable);
     let prosecutors = assignments(tally.take(others.prosecutors), n);
     tally.rejects.truncate(court.max_listed);
     let out = assemble(
@@ -184,9 +190,39 @@ pub fn import_court(
         },
         stats: tally.stats,
         rejects: tally.rejects,
+        unmailable,
         file_errors: tally.file_errors,
         left_out,
     }
+}
+
+/// The first `max_listed` standing grants whose address no mail can reach
+/// (`applicant::ApplicantRow::unmailable`), in file order, each named by
+/// its file, line and field, as a reject is: the clerk corrects the
+/// address, and the next night mails it. Their grants stand.
+fn unmailable_listed(
+    court: &Context<'_>,
+    files: &BTreeMap<FileKind, Vec<u8>>,
+    mut found: Vec<(usize, String)>,
+) -> Vec<Reject> {
+    let Some(Ok(file)) = open(court, files, FileKind::Applicant).filter(|_| !found.is_empty())
+    else {
+        return Vec::new();
+    };
+    found.sort_unstable();
+    found.truncate(court.max_listed);
+    let offsets: Vec<usize> = found.iter().map(|(at, _)| *at).collect();
+    let field = FileKind::Applicant.spec().columns[6].clone();
+    found
+        .into_iter()
+        .zip(file.lines_of(&offsets))
+        .map(|((_, why), line)| Reject {
+            file: file.file.clone(),
+            line,
+            field: Some(field.clone()),
+            reason: format!("{why}; the grant stands, but no mail reaches it: ask the court to correct the address"),
+        })
+        .collect()
 }
 
 /// What the court's files gave besides rows, in file order: counts,
@@ -526,11 +562,13 @@ impl ProgressRows {
 
 /// Each case's grants: each (case, address) pair's last row stands, and a
 /// standing row that is not an approval revokes.
+/// Also the standing grants' addresses no mail can reach: where each row
+/// starts, and why.
 fn standing_grants(
     chunks: Vec<(Vec<(u32, applicant::ApplicantRow)>, ())>,
     cases: usize,
     stats: &mut CourtStats,
-) -> Vec<Vec<GrantData>> {
+) -> (Vec<Vec<GrantData>>, Vec<(usize, String)>) {
     let mut case_grants: Vec<Vec<GrantData>> = vec![Vec::new(); cases];
     let mut last: FxHashMap<(u32, String), applicant::ApplicantRow> = FxHashMap::default();
     for (rows, ()) in chunks {
@@ -538,8 +576,13 @@ fn standing_grants(
             last.insert((case, row.email.clone()), row);
         }
     }
+    let mut unmailable = Vec::new();
     for ((case, email), row) in last {
         if row.approved {
+            if let Some(u) = row.unmailable {
+                stats.grants_unmailable += 1;
+                unmailable.push(*u);
+            }
             case_grants[case as usize].push(GrantData {
                 email,
                 role: row.role,
@@ -549,7 +592,7 @@ fn standing_grants(
             stats.grants_revoked += 1;
         }
     }
-    case_grants
+    (case_grants, unmailable)
 }
 
 /// Each case's prosecutors, as listed.

@@ -1089,6 +1089,7 @@ impl Writer<'_, '_> {
             stats: None,
             rejects: Vec::new(),
             rejects_not_listed: 0,
+            unmailable: Vec::new(),
             carried: None,
         };
         if let Some(i) = self.courts.iter().position(|(c, _)| *c == code) {
@@ -1187,6 +1188,7 @@ impl Writer<'_, '_> {
                 .rejected
                 .saturating_sub(import.rejects.len() as u64);
             r.rejects = import.rejects;
+            r.unmailable = import.unmailable;
             if in_scope && r.reasons.is_empty() {
                 r.reasons.extend(self.shrunk(&r.court, &import.data)?);
             }

@@ -82,6 +82,11 @@ pub struct CourtReport {
     /// Rejected rows, in file order (at most `max_listed_rejects`).
     pub rejects: Vec<Reject>,
     pub rejects_not_listed: u64,
+    /// Standing grants to an address no mail can reach, named as rejects
+    /// are (the first `max_listed_rejects`; `stats.grants_unmailable`
+    /// counts them all). Their grants are in the snapshot.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unmailable: Vec<Reject>,
     /// For a carried-over court: what it holds after tonight's cutoff.
     pub carried: Option<CarriedStats>,
 }
@@ -200,6 +205,22 @@ impl Report {
                 let _ = writeln!(s, "    {r}");
             }
         }
+        let unmailable: Vec<&Reject> = self.courts.iter().flat_map(|c| &c.unmailable).collect();
+        if !unmailable.is_empty() {
+            let total: u64 = self
+                .courts
+                .iter()
+                .filter_map(|c| c.stats.as_ref())
+                .map(|s| s.grants_unmailable)
+                .sum();
+            let _ = writeln!(
+                s,
+                "  addresses no mail can reach: {total} (granted all the same; ask the court to correct them); the first ones:"
+            );
+            for r in unmailable.iter().take(5) {
+                let _ = writeln!(s, "    {r}");
+            }
+        }
         if let Some(m) = &self.mail {
             for line in mail_lines(m, false) {
                 let _ = writeln!(s, "  {line}");
@@ -295,6 +316,23 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             } else {
                 "told again tonight"
             },
+        ));
+    }
+    if !m.invalid_addresses.is_empty() {
+        // (each is "address: why"; the why is in the report)
+        let shown: Vec<String> = m
+            .invalid_addresses
+            .iter()
+            .take(3)
+            .map(|a| format!("`{}`", a.split(": ").next().unwrap_or(a)))
+            .collect();
+        lines.push(format!(
+            "  {} not {}: no mail can reach {} address: {}{} (the report's mail.invalid_addresses says why)",
+            m.invalid_addresses.len(),
+            if would { "to queue" } else { "queued" },
+            if m.invalid_addresses.len() == 1 { "its" } else { "their" },
+            shown.join(", "),
+            if m.invalid_addresses.len() > 3 { ", …" } else { "" },
         ));
     }
     if let Some(why) = &m.no_digests {

@@ -31,6 +31,55 @@ pub use kind::{Kind, Scope};
 /// `verp::decode`): callers need not depend on lettre, which is `mail`'s.
 pub use lettre::Address;
 
+/// Whether mail can be addressed to `address` as cpor sends it, and if not
+/// why: an address lettre takes, all in ASCII (cpor's mail goes without
+/// SMTPUTF8, RFC 6531: an address with `。` typed by a Chinese input
+/// method, or a zero-width space pasted in, could be queued and never
+/// sent). The nightly import asks it of every address a grant names, so
+/// the common form is decided without lettre's parse.
+pub fn mailable(address: &str) -> Result<(), String> {
+    if plainly_mailable(address.as_bytes()) {
+        return Ok(());
+    }
+    if let Some(c) = address.chars().find(|c| !c.is_ascii()) {
+        let shown = c.escape_unicode();
+        return Err(format!(
+            "it holds `{c}` ({shown}), which is not ASCII: mail is sent to ASCII addresses only"
+        ));
+    }
+    address
+        .parse::<Address>()
+        .map(|_| ())
+        .map_err(|e| format!("it is not an address mail can be sent to ({e})"))
+}
+
+/// The common form, which lettre always takes: letters, digits and `._+-`
+/// before one `@`, dot-separated atoms, and a host name of at least two
+/// labels of letters, digits and inner hyphens, each 1 to 63 long.
+fn plainly_mailable(a: &[u8]) -> bool {
+    let Some(at) = a.iter().position(|&b| b == b'@') else {
+        return false;
+    };
+    let (local, domain) = (&a[..at], &a[at + 1..]);
+    let atoms = |part: &[u8], ok: fn(u8) -> bool| {
+        !part.is_empty()
+            && part
+                .split(|&b| b == b'.')
+                .all(|w| !w.is_empty() && w.iter().all(|&b| ok(b)))
+    };
+    let labels_ok = domain
+        .split(|&b| b == b'.')
+        .all(|l| l.len() <= 63 && l.first() != Some(&b'-') && l.last() != Some(&b'-'));
+    a.len() <= 254
+        && local.len() <= 64
+        && atoms(local, |b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-')
+        })
+        && atoms(domain, |b| b.is_ascii_alphanumeric() || b == b'-')
+        && domain.contains(&b'.')
+        && labels_ok
+}
+
 /// The Message-ID of an outbox item: derived from its key (night, address,
 /// kind and reference, which is empty but for a night's re-run,
 /// `outbox::NightQueue`), so a retry can be recognised; the address is
@@ -156,6 +205,50 @@ pub fn unsubscribe_url(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The shortcut never takes an address lettre would refuse.
+        #[test]
+        fn the_common_form_is_one_lettre_takes(a in "[a-z0-9._+@-]{1,12}(\\.[a-z0-9-]{0,5}){0,2}") {
+            if plainly_mailable(a.as_bytes()) {
+                proptest::prop_assert!(a.parse::<Address>().is_ok(), "{}", a);
+            }
+        }
+    }
+
+    #[test]
+    fn an_address_no_mail_can_reach_is_refused_with_its_reason() {
+        for ok in [
+            "wang.ming@example.com",
+            "a+b@x.example.tw",
+            "lawyer_chen@law-firm.com.tw",
+        ] {
+            assert!(plainly_mailable(ok.as_bytes()), "{ok}");
+            assert_eq!(mailable(ok), Ok(()));
+        }
+        // Not the common form, but an address.
+        assert_eq!(mailable("o'brien@example.com"), Ok(()));
+        assert_eq!(mailable("x@[127.0.0.1]"), Ok(()));
+        let why = |a: &str| mailable(a).unwrap_err();
+        assert!(why("chen@example。com").contains("`。` (\\u{3002}), which is not ASCII"));
+        assert!(why("chen\u{200b}@example.com").contains("\\u{200b}"));
+        assert!(why("王小明@例子.台灣").contains("not ASCII"));
+        for bad in [
+            "lee..x@example.com",
+            "x.@example.com",
+            "x@example..com",
+            "x@example.com.",
+            "x@-a.com",
+            "(x)y@example.com",
+            "x@example.com;",
+        ] {
+            assert!(!plainly_mailable(bad.as_bytes()), "{bad}");
+            assert!(
+                why(bad).contains("not an address mail can be sent to"),
+                "{bad}"
+            );
+        }
+    }
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)

@@ -455,10 +455,12 @@ pub fn message_with(
     unsubscribe: bool,
     calendars: &[CalendarFile],
 ) -> Result<Vec<u8>, RenderError> {
-    let to: Mailbox = view.email.parse().map_err(|e| RenderError::Address {
+    let refused = |reason: String| RenderError::Address {
         address: view.email.clone(),
-        reason: format!("{e}"),
-    })?;
+        reason,
+    };
+    crate::mailable(&view.email).map_err(refused)?;
+    let to: Mailbox = view.email.parse().map_err(|e| refused(format!("{e}")))?;
     // The envelope lettre would derive by parsing the From and To headers
     // back, given: a third of the cost of a message otherwise.
     let envelope = Envelope::new(Some(from.email.clone()), vec![to.email.clone()])

@@ -364,7 +364,7 @@ fn dot_stuffed(message: &str) -> String {
 
 impl Transport for Smtp {
     fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome> {
-        if let Err(e) = item.email.parse::<Address>() {
+        if let Err(e) = crate::mailable(&item.email) {
             return Some(Outcome::Permanent(format!("address `{}`: {e}", item.email)));
         }
         Some(match self.attempt(item, cleared) {

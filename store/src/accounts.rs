@@ -33,18 +33,21 @@ pub struct Account {
 /// Addresses are kept lower-cased and trimmed, as grants store them. An
 /// address typed with a Chinese input method in full-width mode
 /// (`ｌａｗｙｅｒ＠ｅｘａｍｐｌｅ．ｃｏｍ`, the ideographic space around it)
-/// is the ASCII address it looks like; no address a grant names has
-/// full-width forms in it (the import takes the court's as written).
+/// is the ASCII address it looks like, at the website's login and in the
+/// court's applicant file alike (the import normalises with this).
 pub fn normalise_email(email: &str) -> String {
+    let email = email.trim();
+    if email.is_ascii() {
+        return email.to_ascii_lowercase();
+    }
     email
-        .trim()
         .chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             c => c,
         })
-        .collect::<String>()
-        .to_lowercase()
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The id of `email`'s account, made (not activated) if it has none: for

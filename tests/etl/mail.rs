@@ -5482,3 +5482,77 @@ fn send_and_bounce_reports_are_kept_for_a_while_not_for_ever() {
     // The import's own reports (by night) are not send's to remove.
     assert!(env.data().join("reports/20261123.json").exists());
 }
+
+/// A review of hostile data (the forty-sixth session): an address the
+/// contract's form allows but no mail can reach (a full stop typed by a
+/// Chinese input method, `example。com`; a doubled dot) was granted, and
+/// its activation queued and failed every `send` (exit 1, "the stored
+/// message cannot be read", the words for a damaged disk), or was dropped
+/// with only a line in the report's JSON: the party was never told, and
+/// the import's output named no one for the clerk to correct. An address
+/// typed in full-width letters (`ｗｕ.ｘｉ@…`) is the ASCII address it looks
+/// like, as at the website's login; one no mail can reach keeps its grant
+/// and is named, file, line and field, in the import's output and report.
+#[test]
+fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let batch = env.copy_night("20261123");
+    crate::util::append_rows(
+        &batch,
+        "TPD_applicant.csv",
+        &[
+            "TPD,民事,115,訴,100,原告,ｗｕ.ｘｉ@example.com,115/03/12,核准",
+            "TPD,民事,115,訴,100,原告,chen.yi@example。com,115/03/12,核准",
+            "TPD,民事,115,訴,100,被告,lee..x@example.com,115/03/12,核准",
+        ],
+    );
+    let run = import(&env, &smtp, &batch);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    for address in ["chen.yi@example。com", "lee..x@example.com"] {
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains(address))
+            .unwrap_or_else(|| panic!("{address} not named:\n{}", run.stdout));
+        assert!(
+            line.contains("TPD_applicant.csv:") && line.contains("field 電子郵件"),
+            "{line}"
+        );
+    }
+    assert!(
+        run.stdout.contains("addresses no mail can reach: 2")
+            && run.stdout.contains(
+                "2 not queued: no mail can reach their address: `chen.yi@example。com`, `lee..x@example.com`"
+            ),
+        "{}",
+        run.stdout
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&fs::read(env.data().join("reports/20261123.json")).unwrap())
+            .unwrap();
+    let tpd = crate::util::court(&report, "TPD");
+    assert_eq!(tpd["unmailable"].as_array().map(Vec::len), Some(2), "{tpd}");
+    // The grants stand: the clerk corrects the address, the next night
+    // mails it.
+    let snapshot =
+        rusqlite::Connection::open(env.data().join("snapshots").join(env.current())).unwrap();
+    let granted = |email: &str| -> i64 {
+        snapshot
+            .query_row(
+                "SELECT count(*) FROM grants WHERE email = ?1",
+                [email],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(granted("chen.yi@example。com"), 1);
+    assert_eq!(granted("wu.xi@example.com"), 1);
+    let sent = send(&env, &smtp);
+    assert!(!sent.stdout.contains("cannot be read"), "{}", sent.stdout);
+    assert_eq!(state_of(&env, &smtp, "wu.xi@example.com"), "sent");
+    assert_eq!(smtp.accepted_for("wu.xi@example.com").len(), 1);
+    for address in ["chen.yi@example", "lee..x@example.com"] {
+        assert_eq!(state_of(&env, &smtp, address), "", "{address}");
+    }
+}

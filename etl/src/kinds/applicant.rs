@@ -10,10 +10,17 @@ use super::{date_field, FieldError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApplicantRow {
     pub role: String,
-    /// Lower-cased: addresses are compared case-insensitively.
+    /// As `store::accounts::normalise_email` keeps it: lower-cased
+    /// (addresses are compared case-insensitively), full-width forms read
+    /// as ASCII.
     pub email: String,
     pub decided: NaiveDate,
     pub approved: bool,
+    /// An address of the contract's form that no mail can reach
+    /// (`mail::mailable`): where the row starts in the file, and why. Its
+    /// grant stands (the row is the contract's); the import names it for
+    /// the clerk (`court::Unmailable`).
+    pub unmailable: Option<Box<(usize, String)>>,
 }
 
 pub fn parse(r: &Record<'_>) -> Result<ApplicantRow, FieldError> {
@@ -21,8 +28,13 @@ pub fn parse(r: &Record<'_>) -> Result<ApplicantRow, FieldError> {
     if f[5].is_empty() {
         return Err(FieldError::at(5, "role is empty"));
     }
-    let email = f[6];
-    check_email(email).map_err(|e| FieldError::at(6, e))?;
+    // Full-width letters (a Chinese input method's) read as the ASCII
+    // they look like, as at the website's login.
+    let email = store::accounts::normalise_email(f[6]);
+    check_email(&email).map_err(|e| FieldError::at(6, e))?;
+    let unmailable = mail::mailable(&email)
+        .err()
+        .map(|why| Box::new((r.offset(), format!("`{email}`: {why}"))));
     let decided = date_field(f, 7)?;
     let approved = match f[8] {
         "核准" => true,
@@ -36,9 +48,10 @@ pub fn parse(r: &Record<'_>) -> Result<ApplicantRow, FieldError> {
     };
     Ok(ApplicantRow {
         role: f[5].to_string(),
-        email: email.to_lowercase(),
+        email,
         decided,
         approved,
+        unmailable,
     })
 }
 

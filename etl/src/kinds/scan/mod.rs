@@ -160,6 +160,13 @@ pub struct ParScan<T, S> {
 }
 
 impl Record<'_> {
+    /// Where the record starts in its file (after any BOM): to find its
+    /// line later (`crate::decode::lines::LineCounter`) when a parallel
+    /// chunk's record cannot (`line`).
+    pub fn offset(&self) -> usize {
+        self.start
+    }
+
     /// The physical line the record starts on (the header is line 1),
     /// counted on demand: most records never need it. Only a one-pass scan
     /// ([`DataFile::for_each`]) knows it; records of parallel chunks answer
@@ -295,6 +302,16 @@ impl<'a> DataFile<'a> {
         self.scan_range(
             whole, self.start, true, decoder, resolve, max_listed, &mut row,
         )
+    }
+
+    /// The lines of the records starting at `offsets` (`Record::offset`,
+    /// in file order), counted in one pass.
+    pub fn lines_of(&self, offsets: &[usize]) -> Vec<u64> {
+        let mut lines = LineCounter::from(0);
+        offsets
+            .iter()
+            .map(|&at| lines.line_at(self.body, at))
+            .collect()
     }
 
     /// Parses every record into a `T`, in chunks of about `chunk_size` bytes,
