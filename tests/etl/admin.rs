@@ -682,3 +682,63 @@ fn every_commands_help_gives_the_exit_codes() {
         );
     }
 }
+
+/// A review of hostile data (the forty-sixth session): court text reached
+/// the operator's terminal with its control characters. A 字別 or an
+/// entry holding `ESC [ 1 A ESC [ 2 K` erased the line above it (a
+/// rejected row, a court's status) in the import's output, and `ESC [ 2 J`
+/// in a case's word cleared the screen from `outbox list` and `outbox
+/// show`. What the commands print shows such a character as its escape
+/// (`\u{1b}`), and lines end as they did.
+#[test]
+fn court_text_cannot_drive_the_operators_terminal() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    crate::util::append_rows(
+        &batch,
+        "TPD_case.csv",
+        &[
+            "TPD,民事,115,\u{1b}[2J,7,忠,審理中,",
+            "TPD,民事,115,訴,9,忠,\u{1b}[1A\u{1b}[2K,",
+        ],
+    );
+    crate::util::append_rows(
+        &batch,
+        "TPD_applicant.csv",
+        &["TPD,民事,115,\u{1b}[2J,7,原告,esc@example.com,115/03/12,核准"],
+    );
+    // (the sample's nine rejected rows and this one: over the default limit)
+    let run: Run = env
+        .command()
+        .env("CPOR_IMPORT_REJECT_FLOOR", "20")
+        .arg("import")
+        .arg(&batch)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let list = env.etl(&["outbox", "list"]);
+    let id = list
+        .stdout
+        .lines()
+        .find(|l| l.contains("esc@example.com"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{}", list.stdout))
+        .to_string();
+    let show = env.etl(&["outbox", "show", &id]);
+    let raw = env.etl(&["outbox", "show", "--raw", &id]);
+    for (what, out) in [
+        ("import", &run.stdout),
+        ("outbox show", &show.stdout),
+        ("outbox show --raw", &raw.stdout),
+    ] {
+        assert!(!out.contains('\u{1b}'), "{what} prints ESC:\n{out}");
+    }
+    assert!(
+        run.stdout.contains("\\u{1b}[1A\\u{1b}[2K"),
+        "{}",
+        run.stdout
+    );
+    assert!(show.stdout.contains("\\u{1b}[2J"), "{}", show.stdout);
+    assert!(raw.stdout.contains("\r\n"), "a raw message keeps its CRLF");
+}

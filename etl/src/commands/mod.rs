@@ -6,6 +6,7 @@
 /// `println!` for a command's output: a reader gone away (`cpor-etl
 /// outbox list | head -1`) is not worth a panic (Rust's `println!` panics
 /// on a closed pipe); what the command does is done all the same.
+/// What it prints is [`shown`]: court text drives no terminal.
 macro_rules! say {
     () => {{
         use std::io::Write as _;
@@ -13,7 +14,8 @@ macro_rules! say {
     }};
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = writeln!(std::io::stdout(), "{}", $crate::commands::shown(&text));
     }};
 }
 
@@ -21,7 +23,8 @@ macro_rules! say {
 macro_rules! say_part {
     ($($arg:tt)*) => {{
         use std::io::Write as _;
-        let _ = write!(std::io::stdout(), $($arg)*);
+        let text = format!($($arg)*);
+        let _ = write!(std::io::stdout(), "{}", $crate::commands::shown(&text));
     }};
 }
 
@@ -71,10 +74,45 @@ pub fn take(
 pub fn print(text: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    match out
+        .write_all(shown(text).as_bytes())
+        .and_then(|()| out.flush())
+    {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         other => other,
     }
+}
+
+/// `text` as a terminal may be given it: a control character (a court's
+/// field may hold `ESC [ 2 J`, which clears the screen, or `ESC [ 1 A`,
+/// which climbs over a line already printed) is written as its escape,
+/// `\u{1b}`; line feeds, tabs and a CR before a line feed (a raw
+/// message's line ends) stay as they are.
+pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    let kept = |c: char, next: Option<char>| {
+        !c.is_control() || c == '\n' || c == '\t' || (c == '\r' && next == Some('\n'))
+    };
+    let mut chars = text.chars().peekable();
+    let mut clean = true;
+    while let Some(c) = chars.next() {
+        if !kept(c, chars.peek().copied()) {
+            clean = false;
+            break;
+        }
+    }
+    if clean {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if kept(c, chars.peek().copied()) {
+            out.push(c);
+        } else {
+            out.extend(c.escape_unicode());
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// Opens the live snapshot, or the newest kept build of `date`, after
