@@ -156,6 +156,7 @@ fn in_chromium_on_a_phone_one_activates_signs_in_reads_a_case_and_changes_the_pa
     // browser shows them.
     let want = snapshot_entries(&data, court, &key);
     assert_eq!(want.len(), 3, "the sample case has three entries: {want:?}");
+
     let shown: Vec<(String, String)> = b
         .find_all("table.entries tbody tr")
         .iter()
@@ -271,6 +272,28 @@ fn in_chromium_a_cancelled_hearing_fits_a_small_phone() {
     b.wait_path(&path);
     let hearings = b.text(&b.find("table.hearings"));
     assert!(hearings.contains("（已取消）"), "{hearings}");
+    // An entry of two lines (the contract allows line breaks in 登載事項)
+    // shows two, as the mail does.
+    let key = CaseKey {
+        category: "民事".into(),
+        year: 115,
+        word: "簡".into(),
+        number: 33,
+    };
+    let want = snapshot_entries(&data, "PCD", &key);
+    assert!(
+        want.iter().any(|(_, text)| text.contains('\n')),
+        "the sample case has an entry of two lines: {want:?}"
+    );
+    let shown: Vec<(String, String)> = b
+        .find_all("table.entries tbody tr")
+        .iter()
+        .map(|row| {
+            let cells = b.find_all_in(row, "td");
+            (b.text(&cells[0]), squash(&b.text(&cells[1])))
+        })
+        .collect();
+    assert_eq!(shown, want);
     screenshot(&b, &shots, "case-cancelled-hearing");
 }
 
@@ -369,9 +392,17 @@ fn snapshot_entries(data: &Data, court: &str, key: &CaseKey) -> Vec<(String, Str
         .collect()
 }
 
-/// Runs of white space as one space, trimmed: how a browser renders text.
+/// Runs of white space within a line as one space, trimmed, and the
+/// text's own line breaks kept: how the page shows an entry. (A review of
+/// hostile data, the forty-sixth session: the page ran an entry's lines
+/// together, 「115/05/20 09:30第三法庭準備程序 請被告攜帶…」, where the
+/// contract allows line breaks in 登載事項 and the mail keeps them.)
 fn squash(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// Width and height of a PNG.
