@@ -138,7 +138,16 @@ pub struct Cases {
     pub gone: Vec<GoneItem>,
     /// [`GONE_RULE`], said with them.
     pub gone_rule: &'static str,
+    /// What an empty list says, in the reader's terms (an applicant's
+    /// cases come with a clerk's approval, a prosecutor's with the export).
+    pub empty: &'static str,
 }
+
+/// An empty list, to an applicant.
+pub const NO_CASE_YET: &str =
+    "目前還沒有法院核准的案件。法院核准您的聲請後，案件會在次日出現在這裡，並以電子郵件通知您。";
+/// An empty list, to a prosecutor.
+pub const NO_CASE_ASSIGNED: &str = "目前沒有以您的法務部帳號承辦、可以查詢的案件。法院的資料列您為承辦檢察官後，案件會在次日出現在這裡。";
 
 /// Why a case leaves the queryable range, as the pages say it.
 pub const GONE_RULE: &str = "案件送上訴、抗告、執行或歸檔逾二個月後，即不再提供查詢。";

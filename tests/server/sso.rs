@@ -241,6 +241,37 @@ fn an_assignment_that_ends_in_tonights_export_ends_access_with_the_next_snapshot
     assert!(after.contains(TPD_SU_100));
 }
 
+/// A review of prosecutors' use (the forty-sixth session): a prosecutor
+/// still signed in when the night takes every case from them (moved to
+/// another office, retired, a court's file missing them) read 「目前還沒有
+/// 法院核准的案件。法院核准您的聲請後…並以電子郵件通知您」, the applicants'
+/// words for an application no prosecutor makes. The page says what it is
+/// for a prosecutor.
+#[test]
+fn a_prosecutor_left_with_no_case_is_told_in_a_prosecutors_words() {
+    let data = Data::empty();
+    data.import("20261123");
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(sign_in(&mut c, "tsai.mh").status, 303);
+    assert!(!listed(&mut c).is_empty());
+    data.import_without("20261124", "KSD_prosecutor.csv", |row| {
+        !row.contains("tsai.mh")
+    });
+    eventually("the next snapshot to be served", || {
+        listed(&mut c).is_empty()
+    });
+    let page = c.get("/cases");
+    assert!(!page.body.contains("法院核准"), "{}", page.body);
+    assert!(
+        page.body
+            .contains("目前沒有以您的法務部帳號承辦、可以查詢的案件。"),
+        "{}",
+        page.body
+    );
+}
+
 /// Waits until the server serves a snapshot that no longer assigns the
 /// case to the signed-in prosecutor.
 pub(crate) fn eventually_unassigned(c: &mut Client, case: &str) {

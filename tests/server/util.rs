@@ -96,8 +96,57 @@ impl Data {
     /// in full runs). A lock held by our own pid is that window: wait for
     /// it, a bounded number of times.
     pub fn import(&self, night: &str) {
+        self.import_dir(&repo_root().join("sample-data").join(night));
+    }
+
+    /// Imports the sample night `night` with one of its CSV files' rows
+    /// (read as UTF-8 where they are ASCII) kept only where `keep` says, the
+    /// manifest counting and hashing what is left.
+    pub fn import_without(&self, night: &str, file: &str, keep: impl Fn(&str) -> bool) {
+        use sha2::Digest as _;
+        let dir = self.dir.path().join("edited").join(night);
+        std::fs::create_dir_all(&dir).unwrap();
+        let from = repo_root().join("sample-data").join(night);
+        for e in std::fs::read_dir(&from).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), dir.join(e.file_name())).unwrap();
+        }
+        let text = std::fs::read(dir.join(file)).unwrap();
+        let rows: Vec<&[u8]> = text
+            .split(|&b| b == b'\n')
+            .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
+            .filter(|r| !r.is_empty())
+            .collect();
+        let kept: Vec<&[u8]> = std::iter::once(rows[0])
+            .chain(
+                rows[1..]
+                    .iter()
+                    .copied()
+                    .filter(|r| keep(&String::from_utf8_lossy(r))),
+            )
+            .collect();
+        let bytes: Vec<u8> = kept.iter().flat_map(|r| [*r, b"\r\n"].concat()).collect();
+        std::fs::write(dir.join(file), &bytes).unwrap();
+        let sha: String = sha2::Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let manifest = std::fs::read_to_string(dir.join("MANIFEST.csv")).unwrap();
+        let manifest: String = manifest
+            .split_inclusive("\r\n")
+            .map(|l| match l.strip_prefix(&format!("{file},")) {
+                Some(_) => format!("{file},{},{sha}\r\n", kept.len() - 1),
+                None => l.to_string(),
+            })
+            .collect();
+        std::fs::write(dir.join("MANIFEST.csv"), manifest).unwrap();
+        self.import_dir(&dir);
+    }
+
+    /// Imports the batch in `batch_dir`.
+    pub fn import_dir(&self, batch_dir: &Path) {
         let opts = ImportOptions {
-            batch_dir: repo_root().join("sample-data").join(night),
+            batch_dir: batch_dir.to_path_buf(),
             force: true,
             accept_shrink: Default::default(),
             publish_without: Default::default(),

@@ -74,6 +74,10 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
         carried,
         gone,
         gone_rule: pages::GONE_RULE,
+        empty: match v {
+            Viewer::Applicant(_) => pages::NO_CASE_YET,
+            Viewer::Prosecutor(_) => pages::NO_CASE_ASSIGNED,
+        },
     };
     pages::html(StatusCode::OK, &page)
 }
