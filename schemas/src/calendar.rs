@@ -262,7 +262,7 @@ impl Calendar {
                     l.push_str("ORGANIZER;CN=\"");
                     param_into(l, &o.name);
                     l.push_str("\":mailto:");
-                    l.push_str(&o.email);
+                    mailto_into(l, &o.email);
                 });
             }
             if let Some(a) = &self.attendee {
@@ -270,7 +270,7 @@ impl Calendar {
                     l.push_str(
                         "ATTENDEE;CUTYPE=INDIVIDUAL;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:",
                     );
-                    param_into(l, a);
+                    mailto_into(l, a);
                 });
             }
             if let Some(url) = &e.url {
@@ -347,6 +347,31 @@ fn escape_into(out: &mut String, s: &str) {
 }
 
 /// A quoted parameter value: no double quotes or control characters.
+/// What a `mailto:` URI's address may hold as it is (RFC 6068 §2:
+/// unreserved and some-delims, and `@`); the rest, `%`, `?`, `#`, `/`,
+/// `=` among them, is percent-encoded, or the URI names another address.
+const MAILTO_KEEPS: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~')
+    .remove(b'!')
+    .remove(b'$')
+    .remove(b'\'')
+    .remove(b'(')
+    .remove(b')')
+    .remove(b'*')
+    .remove(b'+')
+    .remove(b',')
+    .remove(b';')
+    .remove(b':')
+    .remove(b'@');
+
+/// Appends `address` as a `mailto:` URI's (after `mailto:`).
+fn mailto_into(out: &mut String, address: &str) {
+    out.extend(percent_encoding::utf8_percent_encode(address, MAILTO_KEEPS));
+}
+
 fn param_into(out: &mut String, s: &str) {
     out.extend(s.chars().filter(|c| *c != '"' && !c.is_control()));
 }
@@ -542,6 +567,44 @@ mod tests {
         assert!(lines.iter().any(|l| l.starts_with("ATTENDEE;")
             && l.contains("RSVP=FALSE")
             && l.ends_with(":mailto:a@example.com")));
+    }
+
+    /// A review of hostile data (the forty-sixth session): the address in
+    /// `mailto:` went as written, so `a?x=1@…` read as the address `a` with
+    /// a header, `a%41@…` as `aA@…`, and `a#b@…` as `a` with a fragment
+    /// (RFC 6068): a calendar app could not tie the invitation to its
+    /// reader. What a `mailto:` may not hold as it is, is percent-encoded.
+    #[test]
+    fn an_address_in_mailto_is_percent_encoded_as_rfc_6068_asks() {
+        for (address, written) in [
+            ("a@example.com", "a@example.com"),
+            ("o'brien+law@example.com", "o'brien+law@example.com"),
+            ("a?x=1@example.com", "a%3Fx%3D1@example.com"),
+            ("a%41@example.com", "a%2541@example.com"),
+            ("a#b@example.com", "a%23b@example.com"),
+            ("a/b@example.com", "a%2Fb@example.com"),
+        ] {
+            let cal = Calendar {
+                method: Method::Request,
+                name: None,
+                organizer: Some(Organizer {
+                    name: "案件進度線上查詢".into(),
+                    email: address.into(),
+                }),
+                attendee: Some(address.into()),
+                events: vec![hearing(State::Scheduled)],
+            };
+            let lines = unfold(&cal.write(stamp()));
+            let mailto = format!(":mailto:{written}");
+            for property in ["ORGANIZER;", "ATTENDEE;"] {
+                assert!(
+                    lines
+                        .iter()
+                        .any(|l| l.starts_with(property) && l.ends_with(&mailto)),
+                    "{address}: {lines:?}"
+                );
+            }
+        }
     }
 
     #[test]
