@@ -120,6 +120,15 @@ pub trait Transport: Send {
     /// held it back and nothing was handed over (whoever asked has recorded
     /// what became of it).
     fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome>;
+
+    /// Whether the last delivery found the relay silent: connected, and no
+    /// greeting within the timeout (a port that wants TLS from the start
+    /// reached without it, a hung relay, a firewall that drops). Another
+    /// message would wait as long for nothing: the run starts no more
+    /// (`deliver_all`).
+    fn silent(&self) -> bool {
+        false
+    }
 }
 
 /// The laptop default: each message as an .eml file under
@@ -180,6 +189,27 @@ pub struct Smtp {
     conn: Option<SmtpConnection>,
     /// The timeout the connection has now (set only when it changes).
     conn_timeout: StdDuration,
+    /// The last attempt found the relay silent (`Transport::silent`).
+    silent: bool,
+}
+
+/// Whether `e` is a timeout: lettre's own, or the socket's read timeout,
+/// which Linux reports as `EAGAIN` ("Resource temporarily unavailable",
+/// the words an operator read for a relay that said nothing).
+fn timed_out(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                std::io::ErrorKind::TimedOut | std::io::ErrorKind::WouldBlock
+            ) {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    e.is_timeout()
 }
 
 /// Why an attempt failed: the relay's answer (or its silence), and whether
@@ -219,6 +249,7 @@ impl Smtp {
             verp,
             conn: None,
             conn_timeout: relay.timeouts.command,
+            silent: false,
         }
     }
 
@@ -363,7 +394,12 @@ fn dot_stuffed(message: &str) -> String {
 }
 
 impl Transport for Smtp {
+    fn silent(&self) -> bool {
+        self.silent
+    }
+
     fn deliver(&mut self, item: &Item, cleared: &mut dyn FnMut() -> bool) -> Option<Outcome> {
+        self.silent = false;
         if let Err(e) = crate::mailable(&item.email) {
             return Some(Outcome::Permanent(format!("address `{}`: {e}", item.email)));
         }
@@ -381,6 +417,17 @@ impl Transport for Smtp {
                 let (in_data, e) = match failure {
                     Failure::Smtp { in_data, error } => (in_data, error),
                     Failure::Socket(e) => return Some(Outcome::Transient(format!("socket: {e}"))),
+                    Failure::Connect(e) if timed_out(&e) => {
+                        self.silent = true;
+                        return Some(Outcome::Unreachable(format!(
+                            "relay {}:{} did not answer within {} s (connected, no greeting: \
+                             a port that wants TLS from the start needs smtp_security = \"tls\"; \
+                             or the relay hangs, or a firewall drops the connection)",
+                            self.host,
+                            self.port,
+                            self.timeouts.command.as_secs()
+                        )));
+                    }
                     Failure::Connect(e) => {
                         return Some(Outcome::Unreachable(format!(
                             "relay {}:{}: {e}",
@@ -397,7 +444,21 @@ impl Transport for Smtp {
                     }
                     Failure::Sender(e) => return Some(Outcome::Transient(e.to_string())),
                 };
-                let what = e.to_string();
+                let what = if timed_out(&e) {
+                    format!(
+                        "relay {}:{}: no reply within {} s {}",
+                        self.host,
+                        self.port,
+                        self.conn_timeout.as_secs(),
+                        if in_data {
+                            "to the message (it may have been delivered)"
+                        } else {
+                            "before the message was sent"
+                        }
+                    )
+                } else {
+                    e.to_string()
+                };
                 if e.is_permanent() {
                     // (the reply read once, for both questions)
                     let (enhanced, reply) = reply_of(&what);
@@ -414,7 +475,7 @@ impl Transport for Smtp {
                         Outcome::Rejected(what)
                     }
                 } else if in_data
-                    && (e.is_timeout() || e.is_client() || e.to_string().contains("timed out"))
+                    && (timed_out(&e) || e.is_client() || e.to_string().contains("timed out"))
                 {
                     Outcome::Unknown(what)
                 } else if in_data && !e.is_transient() {
@@ -492,6 +553,11 @@ pub struct SendSummary {
     /// were); later batches were not claimed.
     pub stopped: bool,
     pub withdrawn: u64,
+    /// A connection found the relay silent (`Transport::silent`): the run
+    /// started no more messages, and gave back the `not_tried` it had
+    /// claimed as they were; the rest of what is due was not claimed.
+    pub silent_relay: bool,
+    pub not_tried: u64,
     /// Addresses flagged by this run (a 5xx reply), with the reason.
     pub flagged: Vec<(String, String)>,
     /// Reminders this run found past their day (`Event::Outdated`): failed,
@@ -1046,7 +1112,11 @@ fn send_scope(
             }
             store::failpoint::pause("send-after-mark");
             let halt = || stop.load(Ordering::SeqCst) || run.closed.load(Ordering::SeqCst);
-            let Left { unstarted, error } = deliver_all(
+            let Left {
+                unstarted,
+                error,
+                silent,
+            } = deliver_all(
                 &mut transports,
                 claimed.items,
                 &halt,
@@ -1070,6 +1140,12 @@ fn send_scope(
             outbox.settle(scope)?;
             if run.closed.load(Ordering::SeqCst) {
                 lock(&run.summary).left_for_window += n;
+                break 'passes;
+            }
+            if silent {
+                let mut summary = lock(&run.summary);
+                summary.silent_relay = true;
+                summary.not_tried += n;
                 break 'passes;
             }
             if !unstarted.is_empty() {
@@ -1337,6 +1413,10 @@ fn deliver_all(
     // Returns that error, if one came, with the item if no relay saw it
     // (`cleared`'s error), not if it was handed over (`done`'s: its
     // outcome unrecorded, it may have gone).
+    // A relay found silent on one connection: no connection starts
+    // another message (each would wait the greeting timeout for nothing).
+    let silent = AtomicBool::new(false);
+    let stop = || stop() || silent.load(Ordering::SeqCst);
     let one = |t: &mut Box<dyn Transport>, item: Item| -> Option<(SendError, Option<Item>)> {
         let mut failed = None;
         let outcome = t.deliver(&item, &mut || {
@@ -1345,6 +1425,9 @@ fn deliver_all(
                 false
             })
         });
+        if t.silent() {
+            silent.store(true, Ordering::SeqCst);
+        }
         match (failed, outcome) {
             (Some(e), _) => Some((e, Some(item))),
             (None, Some(outcome)) => done(&item, outcome).err().map(|e| (e, None)),
@@ -1356,16 +1439,18 @@ fn deliver_all(
         let mut items = items.into_iter();
         while let Some(item) = items.next() {
             if stop() {
-                return Left::stopped(std::iter::once(item).chain(items).collect());
+                return Left::stopped(std::iter::once(item).chain(items).collect())
+                    .silent(silent.load(Ordering::SeqCst));
             }
             if let Some((e, back)) = one(t, item) {
                 return Left {
                     unstarted: back.into_iter().chain(items).collect(),
                     error: Some(e),
+                    silent: false,
                 };
             }
         }
-        return Left::stopped(Vec::new());
+        return Left::stopped(Vec::new()).silent(silent.load(Ordering::SeqCst));
     }
     let (work_tx, work_rx) = mpsc::channel::<Item>();
     let work_rx = Mutex::new(work_rx);
@@ -1376,7 +1461,7 @@ fn deliver_all(
     let failed: Mutex<Left> = Mutex::new(Left::stopped(Vec::new()));
     std::thread::scope(|scope| {
         for t in transports.iter_mut() {
-            let (work_rx, failed, one) = (&work_rx, &failed, &one);
+            let (work_rx, failed, one, stop) = (&work_rx, &failed, &one, &stop);
             scope.spawn(move || loop {
                 if lock(failed).error.is_some() || stop() {
                     break;
@@ -1395,7 +1480,7 @@ fn deliver_all(
     let mut left = failed.into_inner().expect("failed");
     left.unstarted
         .extend(work_rx.into_inner().expect("work").try_iter());
-    left
+    left.silent(silent.load(Ordering::SeqCst))
 }
 
 /// What `deliver_all` did not finish: the items no relay saw (never
@@ -1405,6 +1490,9 @@ fn deliver_all(
 struct Left {
     unstarted: Vec<Item>,
     error: Option<SendError>,
+    /// A connection found the relay silent (`Transport::silent`): the run
+    /// started no more messages.
+    silent: bool,
 }
 
 impl Left {
@@ -1412,7 +1500,12 @@ impl Left {
         Left {
             unstarted,
             error: None,
+            silent: false,
         }
+    }
+
+    fn silent(self, silent: bool) -> Left {
+        Left { silent, ..self }
     }
 }
 

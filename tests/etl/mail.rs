@@ -3927,6 +3927,81 @@ fn a_slow_server_is_waited_for_and_a_timeout_after_data_is_retried_once() {
     );
 }
 
+/// A review of faults (the forty-sixth session): a relay that takes the
+/// connection and never greets (a TLS-only port reached without TLS, a
+/// hung MTA, a firewall that drops) held `send` for the whole day. Each
+/// message waited its own greeting timeout on a new connection (4 in 5
+/// minutes at the defaults), nothing was printed, and the run ended only
+/// when the window closed, where a refused connection gives exit 6 in
+/// seconds; each timeout was said as `Resource temporarily unavailable
+/// (os error 11)`. Once every connection has found the relay silent, the
+/// run stops: the rest is left as it was, due, and the run says what the
+/// relay did not do and exits 6.
+#[test]
+fn a_relay_that_never_answers_ends_the_run_once_every_connection_has_waited() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let people: Vec<String> = (1..=12).map(|i| format!("p{i}@example.com")).collect();
+    let refs: Vec<&str> = people.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // A listener that takes connections and says nothing.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let taken = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    {
+        let taken = taken.clone();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for conn in silent.incoming().take(40) {
+                taken.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+    }
+    let started = std::time::Instant::now();
+    let run = env
+        .command()
+        .env("CPOR_MAIL_SMTP_HOST", "127.0.0.1")
+        .env("CPOR_MAIL_SMTP_PORT", port.to_string())
+        .env("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "1")
+        .env("CPOR_MAIL_SMTP_CONNECTIONS", "2")
+        .args(["send", "--now"])
+        .output()
+        .unwrap();
+    let run: Run = run.into();
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    let connections = taken.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        connections <= 2,
+        "{connections} connections: {}",
+        run.stdout
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(!run.stdout.contains("os error 11"), "{}", run.stdout);
+    assert!(
+        run.stdout
+            .contains(&format!("relay 127.0.0.1:{port} did not answer within 1 s")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("10 messages not tried"),
+        "{}",
+        run.stdout
+    );
+    // Left due, untried: the relay fixed, `send --now` sends them all.
+    let run = send(&env, &smtp);
+    assert!(run.stdout.contains("12 sent"), "{}", run.stdout);
+    for p in &people {
+        assert_eq!(smtp.accepted_for(p).len(), 1, "{p}");
+    }
+}
+
 /// Kills `send` at a pause point; returns after the kill.
 fn kill_send_at(env: &Env, smtp: &Smtp, point: &str) {
     let mut cmd = env.command();

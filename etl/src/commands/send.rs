@@ -229,6 +229,14 @@ pub fn run(
             );
         }
     }
+    if summary.silent_relay {
+        say!(
+            "  {} messages not tried: the relay did not answer (above), so no more were started; \
+             they wait as they were, with the rest of what is due (`cpor-etl send --now` once the \
+             relay answers)",
+            summary.not_tried
+        );
+    }
     let stopped = stop.received().filter(|_| summary.stopped);
     if let Some((name, _)) = stopped {
         say!(
