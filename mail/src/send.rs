@@ -154,6 +154,17 @@ impl Transport for EmlDir {
                 }
             })
             .collect();
+        // An address with characters a file name cannot hold (`a#b@`,
+        // `a/b@`) would share its file with another: its name carries a
+        // digest of the address too.
+        let safe = if safe == item.email {
+            safe
+        } else {
+            format!(
+                "{safe}-{:08x}",
+                xxhash_rust::xxh3::xxh3_64(item.email.as_bytes()) as u32
+            )
+        };
         // The website's kinds can go to one address several times a day,
         // and a re-run of a night mails beside the night's first mail:
         // their files carry the item's reference.
@@ -1651,6 +1662,37 @@ pub(crate) mod tests {
             fs::read(night.join("digest-a@example.com.eml")).unwrap(),
             b"first"
         );
+    }
+
+    /// A review of hostile data (the forty-sixth session): two addresses
+    /// that differ only in characters a file name cannot hold as they are
+    /// (`a#b@…`, `a/b@…`) had one file: the second overwrote the first,
+    /// both counted sent. Such an address's file also carries a digest of
+    /// the address.
+    #[test]
+    fn eml_files_of_addresses_a_file_name_cannot_tell_apart_are_two() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut eml = EmlDir {
+            root: dir.path().to_path_buf(),
+        };
+        for email in ["a#b@example.com", "a/b@example.com", "a_b@example.com"] {
+            let mut it = item(State::Queued, 1, Utc::now());
+            it.email = email.into();
+            it.message = email.as_bytes().to_vec();
+            assert_eq!(eml.deliver(&it, &mut || true), Some(Outcome::Sent));
+        }
+        let night = dir.path().join("20261123");
+        let mut bodies: Vec<String> = fs::read_dir(&night)
+            .unwrap()
+            .map(|e| fs::read_to_string(e.unwrap().path()).unwrap())
+            .collect();
+        bodies.sort();
+        assert_eq!(
+            bodies,
+            ["a#b@example.com", "a/b@example.com", "a_b@example.com"]
+        );
+        // An address a file name holds as it is keeps its plain name.
+        assert!(night.join("digest-a_b@example.com.eml").exists());
     }
 
     /// A reminder of a day is past it from the end of that day's send
