@@ -32,6 +32,8 @@ pub struct ServerConfig {
     pub session_max_seconds: u64,
     /// How long a password reset link works.
     pub reset_link_seconds: u64,
+    /// How many days back a calendar feed lists hearings (0: from today).
+    pub feed_past_days: u64,
     /// How long a captcha can be answered.
     pub captcha_seconds: u64,
     /// Captchas one client address (an IPv6 /64 counts as one) may fetch
@@ -141,6 +143,7 @@ impl Default for ServerConfig {
             session_idle_seconds: 30 * 60,
             session_max_seconds: 12 * 3600,
             reset_link_seconds: 30 * 60,
+            feed_past_days: 30,
             captcha_seconds: 5 * 60,
             captcha_burst: 20,
             captcha_per_minute: 10,
@@ -188,6 +191,8 @@ pub struct ServerSettings {
     pub session_idle: Duration,
     pub session_max: Duration,
     pub reset_link: Duration,
+    /// `feed_past_days`.
+    pub feed_past_days: i64,
     pub captcha_ttl: StdDuration,
     pub captcha_limit: RateLimit,
     pub account_failures_per_hour: u64,
@@ -273,6 +278,10 @@ impl ServerSettings {
             session_idle: chrono(secs("session_idle_seconds", c.session_idle_seconds)?),
             session_max: chrono(secs("session_max_seconds", c.session_max_seconds)?),
             reset_link: chrono(secs("reset_link_seconds", c.reset_link_seconds)?),
+            feed_past_days: match c.feed_past_days {
+                d @ 0..=3660 => d as i64,
+                d => return Err(s.invalid("feed_past_days", d, "0 to 3660 days")),
+            },
             captcha_ttl: secs("captcha_seconds", c.captcha_seconds)?,
             captcha_limit: RateLimit {
                 burst: count("captcha_burst", c.captcha_burst)?,
