@@ -993,7 +993,34 @@ mod tests {
         v.finish(Kind::Approval, false);
         let (text, html) = bodies(Kind::Approval, &v).unwrap();
         assert_eq!(v.cases.len(), MAX_LISTED);
-        assert!(text.contains("另有 10 件案件，請登入查看。") && html.contains("另有 10 件案件"));
+        assert!(
+            text.contains("另有 10 件案件，請登入查看：\n  http://localhost:8080/cases\n")
+                && html.contains(
+                    "另有 10 件案件，請登入<a href=\"http://localhost:8080/cases\">查看</a>。"
+                ),
+            "{text}\n{html}"
+        );
+        // A digest's and a warning's link to the list ordered as they are
+        // (a review of heavy use, the forty-sixth session: 「另有 490 件」
+        // led to 2,000 cases in key order, tonight's scattered among them).
+        for (kind, path, words) in [
+            (Kind::Digest, "/cases?sort=recent", "（依最近異動排序）"),
+            (Kind::Expiry, "/cases?sort=ending", "（依最後可查詢日排序）"),
+        ] {
+            let (text, html) = bodies(kind, &v).unwrap();
+            assert!(
+                text.contains(&format!(
+                    "另有 10 件案件，請登入查看{words}：\n  http://localhost:8080{path}\n"
+                )),
+                "{text}"
+            );
+            assert!(
+                html.contains(&format!(
+                    "<a href=\"http://localhost:8080{path}\">查看{words}</a>"
+                )),
+                "{html}"
+            );
+        }
         assert!(!text.contains("分案"), "no entries in a long list");
         // The subject counts every case, not the 30 listed (a review of
         // the mail, 2026-12-05: "已核准查詢 30 件案件" for 40).

@@ -580,7 +580,8 @@ fn key_params<'a>(
 
 const CASE_COLUMNS: &str = "c.court, co.name, c.category, c.year, c.word, c.number, c.division,
     c.status, c.status_date, co.as_of, co.carried_over,
-    c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3, c.id";
+    c.posted1, c.text1, c.posted2, c.text2, c.posted3, c.text3, c.id,
+    c.modified1, c.modified2, c.modified3";
 
 /// A case row as the snapshot has it (dates still YYYYMMDD).
 #[derive(Debug, Clone)]
@@ -596,6 +597,8 @@ pub struct CaseRow {
     pub carried_over: bool,
     /// The latest three entries, newest first: (posted, text).
     pub entries: Vec<(NaiveDate, String)>,
+    /// The latest 異動時間 of those entries (YYYYMMDDHHMMSS, Taipei).
+    pub changed: Option<i64>,
 }
 
 impl CaseRow {
@@ -618,6 +621,13 @@ impl CaseRow {
             as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
             carried_over: r.get::<_, i64>(10)? == 1,
             entries,
+            changed: [18, 19, 20]
+                .into_iter()
+                .map(|i| r.get::<_, Option<i64>>(i))
+                .collect::<rusqlite::Result<Vec<_>>>()?
+                .into_iter()
+                .flatten()
+                .max(),
         })
     }
 }
@@ -1039,6 +1049,7 @@ mod tests {
             as_of: None,
             carried_over: false,
             entries: Vec::new(),
+            changed: None,
         };
         assert!(snap.hearings_of(&row).unwrap().is_empty());
         let from = day().and_hms_opt(0, 0, 0).unwrap();

@@ -138,6 +138,8 @@ pub struct Cases {
     pub gone: Vec<GoneItem>,
     /// [`GONE_RULE`], said with them.
     pub gone_rule: &'static str,
+    /// How the list is ordered (`case`, `recent`, `ending`).
+    pub sort: &'static str,
     /// What an empty list says, in the reader's terms (an applicant's
     /// cases come with a clerk's approval, a prosecutor's with the export).
     pub empty: &'static str,
@@ -189,6 +191,58 @@ pub struct CaseItem {
     pub last_day: Option<String>,
     /// Near or past it, counted from the reader's day: `還有 3 天`.
     pub countdown: Option<String>,
+    /// The day of the latest change when it is an entry revised after its
+    /// day (`（115/12/07 異動）` beside the latest entry's date).
+    pub revised: Option<String>,
+}
+
+/// How the list of cases is ordered (`/cases?sort=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    /// By court, category, year, word and number.
+    Case,
+    /// The latest change first (an entry's 異動時間, or the status's date):
+    /// where a digest's 「另有 N 件」 are.
+    Recent,
+    /// The last day the case can be queried, soonest first; cases with
+    /// none after: where an expiry warning's are.
+    Ending,
+}
+
+impl Sort {
+    pub fn parse(s: Option<&str>) -> Sort {
+        match s {
+            Some("recent") => Sort::Recent,
+            Some("ending") => Sort::Ending,
+            _ => Sort::Case,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sort::Case => "case",
+            Sort::Recent => "recent",
+            Sort::Ending => "ending",
+        }
+    }
+
+    /// `rows` (in key order) in this order; stable, so ties keep it.
+    pub fn apply(self, rows: &mut [CaseRow]) {
+        match self {
+            Sort::Case => {}
+            Sort::Recent => rows.sort_by_key(|r| std::cmp::Reverse(latest_change(r))),
+            Sort::Ending => rows.sort_by_key(|r| last_day(r).unwrap_or(chrono::NaiveDate::MAX)),
+        }
+    }
+}
+
+/// A case's latest change, as YYYYMMDDHHMMSS: its entries' latest 異動時間
+/// or its status's date (at its start), whichever is later.
+pub fn latest_change(r: &CaseRow) -> i64 {
+    let status = r
+        .status_date
+        .map_or(0, |d| schemas::date::to_int(d) * 1_000_000);
+    r.changed.unwrap_or(0).max(status)
 }
 
 impl CaseItem {
@@ -208,8 +262,18 @@ impl CaseItem {
             countdown: last
                 .and_then(|last| Countdown::of(last, today))
                 .map(Countdown::short),
+            revised: revised_on(r).map(roc),
         }
     }
+}
+
+/// The day an entry was last changed, when that is after the latest
+/// entry's own day: an earlier entry revised (a digest said
+/// 「內容更新」), which its date alone would hide.
+pub fn revised_on(r: &CaseRow) -> Option<chrono::NaiveDate> {
+    let changed = schemas::date::from_int(r.changed? / 1_000_000)?;
+    let latest = r.entries.first()?.0;
+    (changed > latest && r.entries.iter().any(|(posted, _)| *posted < changed)).then_some(changed)
 }
 
 /// 股別 as people say it: 忠 and 忠股 alike are 忠股; none is a dash.

@@ -1523,6 +1523,99 @@ fn a_flagged_address_is_told_on_its_account_page_and_can_resume_its_mail() {
     assert!(flagged().is_some());
 }
 
+/// A review of heavy use (the forty-sixth session): a digest or warning of
+/// hundreds of cases lists 30 and says 「另有 490 件案件，請登入查看」, and
+/// the site's one list, 2,000 cases in key order, could not show which:
+/// tonight's news was scattered through it, a revised old entry nowhere
+/// to be seen. The list can be ordered by the latest change (an entry's
+/// 異動時間, or the status's date), newest first, and by the last day the
+/// case can be queried, soonest first; a case whose latest change is an
+/// entry revised after it was posted says so.
+#[test]
+fn the_list_orders_by_the_latest_change_or_the_last_day_as_asked() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let shown = |body: &str| -> Vec<String> {
+        body.split("data-label=\"案號\"><a href=\"")
+            .skip(1)
+            .map(|s| s.split('"').next().unwrap().to_string())
+            .collect()
+    };
+    let db = live_snapshot(&data);
+    let path = |r: &rusqlite::Row| -> rusqlite::Result<String> {
+        let enc = |s: String| {
+            percent_encoding::utf8_percent_encode(&s, percent_encoding::NON_ALPHANUMERIC)
+                .to_string()
+        };
+        Ok(format!(
+            "/cases/{}/{}/{}/{}/{}",
+            r.get::<_, String>(0)?,
+            enc(r.get(1)?),
+            r.get::<_, i64>(2)?,
+            enc(r.get(3)?),
+            r.get::<_, i64>(4)?
+        ))
+    };
+    let ordered = |order: &str| -> Vec<String> {
+        let mut st = db
+            .prepare(&format!(
+                "SELECT c.court, c.category, c.year, c.word, c.number FROM grants g
+                 JOIN cases c ON c.id = g.case_id WHERE g.email = ?1 AND c.queryable = 1
+                 ORDER BY {order}, c.court, c.category, c.year, c.word, c.number"
+            ))
+            .unwrap();
+        let rows = st.query_map([LAWYER], path).unwrap();
+        rows.map(Result::unwrap).collect()
+    };
+    let by_key = c.get("/cases");
+    let recent = c.get("/cases?sort=recent");
+    let ending = c.get("/cases?sort=ending");
+    assert_eq!(shown(&by_key.body), ordered("1"));
+    assert_eq!(
+        shown(&recent.body),
+        ordered(
+            "max(coalesce(c.modified1, 0), coalesce(c.modified2, 0), coalesce(c.modified3, 0),
+                 coalesce(c.status_date, 0) * 1000000) DESC"
+        )
+    );
+    assert_ne!(
+        shown(&recent.body),
+        shown(&by_key.body),
+        "the sample tells them apart"
+    );
+    // (the sample's statuses with a last day: 上訴, 抗告, 移送執行, 歸檔)
+    let last = shown(&ending.body);
+    assert_eq!(last.len(), shown(&by_key.body).len());
+    assert!(
+        ending.body.find("查詢期限\">115/").unwrap() < ending.body.find("查詢期限\">—").unwrap(),
+        "the cases with a last day first:\n{}",
+        ending.body
+    );
+    // Each says how it is ordered, and links the others.
+    assert!(
+        recent
+            .body
+            .contains("<strong aria-current=\"true\">最近異動</strong>")
+            && recent
+                .body
+                .contains("<a href=\"/cases?sort=ending\">最後可查詢日</a>")
+            && recent.body.contains("<a href=\"/cases\">案號</a>"),
+        "{}",
+        recent.body
+    );
+    assert_eq!(shown(&c.get("/cases?sort=nonsense").body), ordered("1"));
+    // 刑事 115 訴 100's entry of 115/10/28 was changed on night 2: said so
+    // beside its date, in either order.
+    for page in [&recent, &by_key] {
+        assert!(
+            page.body.contains("115/10/28（115/11/24 異動）"),
+            "{}",
+            page.body
+        );
+    }
+}
+
 /// A review of the pages (2026-12-06, left then, done in the forty-sixth
 /// session): an address typed with a Chinese input method in full-width
 /// mode (`ｗａｎｇ．ｍｉｎｇ＠ｅｘａｍｐｌｅ．ｃｏｍ`) was refused, by the

@@ -14,7 +14,7 @@ use schemas::{CaseKey, CaseRef};
 
 use crate::app::App;
 use crate::failure::{Answer, Failure};
-use crate::http::Resp;
+use crate::http::{Req, Resp};
 use crate::live::{HearingRow, Snap};
 use crate::pages;
 use crate::prosecutors::Viewer;
@@ -50,9 +50,11 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
     app.live.get().ok_or(Failure::Unavailable(None))
 }
 
-pub fn list(app: &App, v: &Viewer) -> Answer {
+pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
     let snap = live(app)?;
-    let rows = v.cases(&snap)?;
+    let mut rows = v.cases(&snap)?;
+    let sort = pages::Sort::parse(req.query_map().get("sort").map(String::as_str));
+    sort.apply(&mut rows);
     let gone = if rows.is_empty() {
         v.gone(&snap)?
             .iter()
@@ -74,6 +76,7 @@ pub fn list(app: &App, v: &Viewer) -> Answer {
         carried,
         gone,
         gone_rule: pages::GONE_RULE,
+        sort: sort.as_str(),
         empty: match v {
             Viewer::Applicant(_) => pages::NO_CASE_YET,
             Viewer::Prosecutor(_) => pages::NO_CASE_ASSIGNED,

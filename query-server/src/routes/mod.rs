@@ -111,7 +111,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["logout"], _, true) => answer(accounts::logout(app, req)),
         (["sso", rest @ ..], _, _) => prosecutors::web::route(app, req, rest).await,
         (["cases"], true, _) => {
-            answer(with_viewer(app, req, |v| cases::list(app, &v))).route("/cases")
+            answer(with_viewer(app, req, |v| cases::list(app, &v, req))).route("/cases")
         }
         (["cases", k @ ..], true, _) if k.len() == 5 => {
             answer(with_viewer(app, req, |v| cases::page(app, &v, &seg[1..]))).route("/cases/{key}")
