@@ -338,8 +338,16 @@ impl Failure {
                     || req.cookie(&app.cookie_name("sid")).is_some();
                 // A page asked for while signed out (a case's address from
                 // a mail or a bookmark) is where the login goes next.
+                let asked = match req.query.is_empty() {
+                    true => req.path.clone(),
+                    false => format!("{}?{}", req.path, req.query),
+                };
+                // (a query only for the list in a mail's order)
                 let next = (req.method == Method::GET)
-                    .then(|| crate::routes::accounts::safe_next(&req.path))
+                    .then(|| match crate::routes::accounts::LIST_ORDERS.contains(&asked.as_str()) {
+                        true => Some(asked),
+                        false => crate::routes::accounts::safe_next(&req.path),
+                    })
                     .flatten()
                     // The list is where a login goes anyway.
                     .filter(|p| p != "/cases")

@@ -47,11 +47,19 @@ pub fn login_page(app: &App, req: &Req) -> Answer {
     Ok(with_cookie(page, cleared))
 }
 
+/// The list of cases in the orders other than its own that mail links to
+/// (`pages::Sort`): a login may go on to them.
+pub const LIST_ORDERS: [&str; 2] = ["/cases?sort=recent", "/cases?sort=ending"];
+
 /// Where a login may go next: a page of this site's own that needs a
 /// login (a case, the list, the account page), as a path; never another
 /// site (`//host`, `\\host`, a scheme), never anything with spaces or
 /// control characters.
 pub fn safe_next(path: &str) -> Option<String> {
+    // The list in an order a mail links to (`pages::Sort`), exactly.
+    if LIST_ORDERS.contains(&path) {
+        return Some(path.to_string());
+    }
     let ok = path.len() <= 512
         && (path == "/cases" || path.starts_with("/cases/") || path == "/account")
         && !path.contains("//")
