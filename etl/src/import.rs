@@ -1208,6 +1208,10 @@ impl Writer<'_, '_> {
                 r.status = CourtStatus::Imported;
                 r.as_of = Some(roc(self.night.date));
             }
+            // A court not imported tonight grants nothing of tonight's.
+            if !matches!(r.status, CourtStatus::Imported) {
+                r.unmailable.clear();
+            }
         } else if !in_scope {
             r.status = CourtStatus::OutOfScope;
         }

@@ -210,6 +210,7 @@ impl Report {
             let total: u64 = self
                 .courts
                 .iter()
+                .filter(|c| matches!(c.status, CourtStatus::Imported))
                 .filter_map(|c| c.stats.as_ref())
                 .map(|s| s.grants_unmailable)
                 .sum();

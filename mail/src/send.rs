@@ -431,9 +431,10 @@ impl Transport for Smtp {
                     Failure::Connect(e) if timed_out(&e) => {
                         self.silent = true;
                         return Some(Outcome::Unreachable(format!(
-                            "relay {}:{} did not answer within {} s (connected, no greeting: \
-                             a port that wants TLS from the start needs smtp_security = \"tls\"; \
-                             or the relay hangs, or a firewall drops the connection)",
+                            "relay {}:{} did not answer within {} s while the session was set up \
+                             (no greeting, or no answer to TLS or the login: a port that wants TLS \
+                             from the start needs smtp_security = \"tls\"; or the relay hangs, or \
+                             a firewall drops the connection)",
                             self.host,
                             self.port,
                             self.timeouts.command.as_secs()

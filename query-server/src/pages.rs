@@ -268,12 +268,11 @@ impl CaseItem {
 }
 
 /// The day an entry was last changed, when that is after the latest
-/// entry's own day: an earlier entry revised (a digest said
-/// 「內容更新」), which its date alone would hide.
+/// entry's own day: an earlier entry revised (a digest said 「內容更新」)
+/// or written late, which the date alone would hide.
 pub fn revised_on(r: &CaseRow) -> Option<chrono::NaiveDate> {
     let changed = schemas::date::from_int(r.changed? / 1_000_000)?;
-    let latest = r.entries.first()?.0;
-    (changed > latest && r.entries.iter().any(|(posted, _)| *posted < changed)).then_some(changed)
+    (changed > r.entries.first()?.0).then_some(changed)
 }
 
 /// 股別 as people say it: 忠 and 忠股 alike are 忠股; none is a dash.

@@ -4002,6 +4002,49 @@ fn a_relay_that_never_answers_ends_the_run_once_every_connection_has_waited() {
     }
 }
 
+/// The review of the session's change (the forty-sixth): a relay that
+/// took some messages and then fell silent ended the run as asked, but
+/// with exit 0, since something had been sent: the rest of the night's
+/// mail left untried and nothing for cron or monitoring to see.
+#[test]
+fn a_relay_that_falls_silent_part_way_exits_6() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let people: Vec<String> = (1..=5).map(|i| format!("q{i}@example.com")).collect();
+    let refs: Vec<&str> = people.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    // Two messages on the first connection, the third refused (421) and
+    // the connection closed; every connection after that is never greeted.
+    fs::write(smtp.dir.join("per-connection"), "2").unwrap();
+    fs::write(smtp.dir.join("silent-after"), "2").unwrap();
+    let run = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[
+            ("CPOR_MAIL_SMTP_CONNECTIONS", "1"),
+            ("CPOR_MAIL_SMTP_TIMEOUT_SECONDS", "1"),
+        ],
+    );
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("2 sent"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("did not answer within 1 s"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("2 messages not tried"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        !run.stderr.is_empty(),
+        "cron mails what send says on stderr"
+    );
+}
+
 /// Kills `send` at a pause point; returns after the kill.
 fn kill_send_at(env: &Env, smtp: &Smtp, point: &str) {
     let mut cmd = env.command();
@@ -5630,4 +5673,19 @@ fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
     for address in ["chen.yi@example", "lee..x@example.com"] {
         assert_eq!(state_of(&env, &smtp, address), "", "{address}");
     }
+    // A court that is not imported tonight (over its limit of rejected
+    // rows) grants nothing of tonight's: its addresses are not said to be
+    // "granted all the same" (the review of the session's change).
+    let other = Env::new();
+    let run: Run = other
+        .command()
+        .env("CPOR_IMPORT_REJECT_FLOOR", "1")
+        .arg("import")
+        .arg(&batch)
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("TPD   UNUSABLE"), "{}", run.stdout);
+    assert!(!run.stdout.contains("no mail can reach"), "{}", run.stdout);
 }

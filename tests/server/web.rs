@@ -585,6 +585,7 @@ fn the_pages_say_the_settings_the_site_runs_with() {
             ("CPOR_MAIL_REMINDER_DAYS", "3"),
             ("CPOR_SERVER_RESET_LINK_SECONDS", "600"),
             ("CPOR_SERVER_CAPTCHA_SECONDS", "120"),
+            ("CPOR_SERVER_FEED_PAST_DAYS", "7"),
         ],
     );
     let mut anon = Client::new(&server);
@@ -603,7 +604,14 @@ fn the_pages_say_the_settings_the_site_runs_with() {
     let mut c = signed_in(&server, &data, WANG);
     let account = c.get("/account");
     assert!(
-        account.body.contains("庭期前 3 天寄信提醒") && !account.body.contains("7 天"),
+        account.body.contains("庭期前 3 天寄信提醒") && !account.body.contains("前 7 天"),
+        "{}",
+        account.body
+    );
+    // (the review of the session's change, the forty-sixth: the page
+    // promised 「所有案件的庭期」 where the feed starts a month back)
+    assert!(
+        account.body.contains("訂閱您所有案件自 7 天前起的庭期"),
         "{}",
         account.body
     );

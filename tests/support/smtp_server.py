@@ -38,6 +38,8 @@ A file DIR/per-connection holding N makes the server answer the MAIL FROM
 of a connection's N+1th message 421 and close it (a relay's limit of
 messages per connection, as Postfix's smtpd_client_message_rate_limit or
 Exim's smtp_accept_max_per_connection).
+A file DIR/silent-after holding N makes the server take each new connection
+once N messages are accepted and never greet it (a relay that hangs).
 A file DIR/down makes the server refuse new connections (421) while it exists;
 a file DIR/refuse-sender makes it refuse every MAIL FROM (553 5.7.1, a relay
 that does not let cpor send as its bounce address).
@@ -217,6 +219,9 @@ def main():
         async def _handle_client(self):
             if delay:
                 await asyncio.sleep(delay)
+            after = root / "silent-after"
+            if after.exists() and handler.count >= int(after.read_text()):
+                await asyncio.sleep(3600)
             return await super()._handle_client()
 
     class Slow(Controller):

@@ -231,10 +231,12 @@ pub fn run(
     }
     if summary.silent_relay {
         say!(
-            "  {} messages not tried: the relay did not answer (above), so no more were started; \
-             they wait as they were, with the rest of what is due (`cpor-etl send --now` once the \
-             relay answers)",
-            summary.not_tried
+            "  {}the relay did not answer (above), so no more messages were started; what is due \
+             waits as it was (`cpor-etl send --now` once the relay answers)",
+            match summary.not_tried {
+                0 => String::new(),
+                n => format!("{n} messages not tried: "),
+            }
         );
     }
     let stopped = stop.received().filter(|_| summary.stopped);
@@ -340,6 +342,15 @@ pub fn run(
     let relay_down = tried > 0 && summary.sent == 0 && (summary.unreachable > 0 || refused > 0);
     if failed {
         return Ok(exit::ERROR);
+    }
+    if summary.silent_relay {
+        // Whatever went before: the rest of the night's mail was not tried.
+        eprintln!(
+            "cpor-etl: the relay stopped answering; {} sent before that, the rest waits \
+             (`cpor-etl send --now` once the relay answers)",
+            summary.sent
+        );
+        return Ok(exit::NOT_DELIVERED);
     }
     if relay_down {
         // A good run's exit would hide an outage from cron and monitoring.

@@ -309,6 +309,9 @@ pub struct AccountHearings {
     /// When reminders go (`庭期前 7 天及前 1 天`), empty if none are sent
     /// (`mail.reminder_days = []`: no switch is offered).
     pub reminder_days: String,
+    /// From when the feed lists hearings (`server.feed_past_days`), as the
+    /// page says it: `自 30 天前起`, or `自今天起`.
+    pub feed_from: String,
 }
 
 pub fn account_hearings(
@@ -337,6 +340,10 @@ pub fn account_hearings(
         feed_used,
         feed_url,
         reminder_days: crate::pages::reminder_days_words(&app.cfg.mail.reminder_days),
+        feed_from: match app.cfg.server.feed_past_days {
+            0 => "自今天起".into(),
+            d => format!("自 {d} 天前起"),
+        },
     })
 }
 
