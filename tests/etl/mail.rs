@@ -3927,6 +3927,20 @@ fn a_slow_server_is_waited_for_and_a_timeout_after_data_is_retried_once() {
     );
 }
 
+/// A night granting `n` addresses (`<prefix>1@example.com`, …) a case
+/// each, imported, its activations due; with the test relay.
+fn night_of(prefix: &str, n: u32) -> (Env, Smtp, Vec<String>) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let people: Vec<String> = (1..=n)
+        .map(|i| format!("{prefix}{i}@example.com"))
+        .collect();
+    let refs: Vec<&str> = people.iter().map(String::as_str).collect();
+    let (n1, _) = scenario(&refs);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    (env, smtp, people)
+}
+
 /// A review of faults (the forty-sixth session): a relay that takes the
 /// connection and never greets (a TLS-only port reached without TLS, a
 /// hung MTA, a firewall that drops) held `send` for the whole day. Each
@@ -3938,13 +3952,8 @@ fn a_slow_server_is_waited_for_and_a_timeout_after_data_is_retried_once() {
 /// run stops: the rest is left as it was, due, and the run says what the
 /// relay did not do and exits 6.
 #[test]
-fn a_relay_that_never_answers_ends_the_run_once_every_connection_has_waited() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let people: Vec<String> = (1..=12).map(|i| format!("p{i}@example.com")).collect();
-    let refs: Vec<&str> = people.iter().map(String::as_str).collect();
-    let (n1, _) = scenario(&refs);
-    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+fn a_relay_that_never_answers_ends_the_run_once_a_connection_has_waited() {
+    let (env, smtp, people) = night_of("p", 12);
     // A listener that takes connections and says nothing.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = silent.local_addr().unwrap().port();
@@ -4008,12 +4017,7 @@ fn a_relay_that_never_answers_ends_the_run_once_every_connection_has_waited() {
 /// mail left untried and nothing for cron or monitoring to see.
 #[test]
 fn a_relay_that_falls_silent_part_way_exits_6() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let people: Vec<String> = (1..=5).map(|i| format!("q{i}@example.com")).collect();
-    let refs: Vec<&str> = people.iter().map(String::as_str).collect();
-    let (n1, _) = scenario(&refs);
-    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    let (env, smtp, _) = night_of("q", 5);
     // Two messages on the first connection, the third refused (421) and
     // the connection closed; every connection after that is never greeted.
     fs::write(smtp.dir.join("per-connection"), "2").unwrap();
