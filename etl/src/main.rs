@@ -82,10 +82,19 @@ fn a_day(s: &str) -> Result<chrono::NaiveDate, String> {
         .ok_or_else(|| format!("`{s}` is not a day: YYYYMMDD (or YYYY-MM-DD)"))
 }
 
+/// `--version`: the crate's version and the commit it was built from
+/// (`scripts/build-commit.rs`), so an operator can tell builds apart.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CPOR_BUILD_COMMIT"),
+    ")"
+);
+
 /// Nightly import of the courts' case-progress export into a published SQLite
 /// snapshot, and the administrators' commands around it.
 #[derive(Parser)]
-#[command(name = "cpor-etl", version, after_help = EXIT_CODES)]
+#[command(name = "cpor-etl", version = VERSION, after_help = EXIT_CODES)]
 struct Cli {
     /// Data directory [default: ./data; env CPOR_DATA_DIR; config `data_dir`]
     #[arg(long, global = true, value_name = "DIR")]

@@ -14,9 +14,18 @@ use query_server::config::Config;
 use query_server::{live, stats};
 use settings::Layers;
 
+/// `--version`: the crate's version and the commit it was built from
+/// (`scripts/build-commit.rs`), so an operator can tell builds apart.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("CPOR_BUILD_COMMIT"),
+    ")"
+);
+
 /// The website and JSON API of cpor, over the live snapshot.
 #[derive(Parser)]
-#[command(name = "cpor-server", version)]
+#[command(name = "cpor-server", version = VERSION)]
 struct Cli {
     /// Data directory [default: ./data; env CPOR_DATA_DIR; config `data_dir`]
     #[arg(long, global = true, value_name = "DIR")]

@@ -742,3 +742,25 @@ fn court_text_cannot_drive_the_operators_terminal() {
     assert!(show.stdout.contains("\\u{1b}[2J"), "{}", show.stdout);
     assert!(raw.stdout.contains("\r\n"), "a raw message keeps its CRLF");
 }
+
+/// A review of the runbook (the forty-fifth session, left then): `cpor-etl
+/// --version` said the crate version alone, `0.1.0`, the same for every
+/// build; an operator could not tell which build ran a night. It says the
+/// commit the binary was built from, as `git` names it.
+#[test]
+fn the_version_names_the_commit_the_binary_was_built_from() {
+    let head = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(crate::util::repo_root())
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the tests run in a clone");
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_string();
+    let env = Env::new();
+    let run = env.etl(&["--version"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout.trim(),
+        format!("cpor-etl {} (commit {head})", env!("CARGO_PKG_VERSION")),
+    );
+}

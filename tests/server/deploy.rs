@@ -762,3 +762,25 @@ fn the_shipped_nginx_sends_the_calendar_feed_compressed() {
     assert_eq!(coding, "gzip");
     assert_eq!(body, direct.body);
 }
+
+/// `cpor-server --version` names the commit it was built from, as
+/// `cpor-etl --version` does (a review of the runbook, the forty-fifth
+/// session: both said `0.1.0` whatever the build).
+#[test]
+fn the_servers_version_names_the_commit_it_was_built_from() {
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(repo_root())
+        .output()
+        .unwrap();
+    assert!(head.status.success(), "the tests run in a clone");
+    let head = String::from_utf8(head.stdout).unwrap().trim().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        format!("cpor-server {} (commit {head})", env!("CARGO_PKG_VERSION"))
+    );
+}
