@@ -346,7 +346,6 @@ fn escape_into(out: &mut String, s: &str) {
     }
 }
 
-/// A quoted parameter value: no double quotes or control characters.
 /// What a `mailto:` URI's address may hold as it is (RFC 6068 §2:
 /// unreserved and some-delims, and `@`); the rest, `%`, `?`, `#`, `/`,
 /// `=` among them, is percent-encoded, or the URI names another address.
@@ -372,6 +371,7 @@ fn mailto_into(out: &mut String, address: &str) {
     out.extend(percent_encoding::utf8_percent_encode(address, MAILTO_KEEPS));
 }
 
+/// A quoted parameter value: no double quotes or control characters.
 fn param_into(out: &mut String, s: &str) {
     out.extend(s.chars().filter(|c| *c != '"' && !c.is_control()));
 }

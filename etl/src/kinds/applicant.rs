@@ -19,7 +19,7 @@ pub struct ApplicantRow {
     /// An address of the contract's form that no mail can reach
     /// (`mail::mailable`): where the row starts in the file, and why. Its
     /// grant stands (the row is the contract's); the import names it for
-    /// the clerk (`court::Unmailable`).
+    /// the clerk (`court::unmailable_listed`).
     pub unmailable: Option<Box<(usize, String)>>,
 }
 

@@ -74,10 +74,11 @@ pub enum Address<'a> {
 pub struct OtherSubject(pub String);
 
 /// Records a sign-in: the account's row (made on the first), the address
-/// as the sign-in gives it (`Address`), and a row for the statistics. One transaction. The subject the account
-/// first signed in with stands (through this client, if `subjects` are
-/// pairwise): another (an identity the provider gives the same account
-/// claim) changes nothing and is `OtherSubject`.
+/// as the sign-in gives it (`Address`), and a row for the statistics. One
+/// transaction. The subject the account first signed in with stands
+/// (through this client, if `subjects` are pairwise): another (an identity
+/// the provider gives the same account claim) changes nothing and is
+/// `OtherSubject`.
 pub fn sign_in(
     conn: &mut Connection,
     account: &str,
