@@ -1188,7 +1188,6 @@ impl Writer<'_, '_> {
                 .rejected
                 .saturating_sub(import.rejects.len() as u64);
             r.rejects = import.rejects;
-            r.unmailable = import.unmailable;
             if in_scope && r.reasons.is_empty() {
                 r.reasons.extend(self.shrunk(&r.court, &import.data)?);
             }
@@ -1207,10 +1206,8 @@ impl Writer<'_, '_> {
                     .map_err(|e| internal("writing the snapshot")(&e))?;
                 r.status = CourtStatus::Imported;
                 r.as_of = Some(roc(self.night.date));
-            }
-            // A court not imported tonight grants nothing of tonight's.
-            if !matches!(r.status, CourtStatus::Imported) {
-                r.unmailable.clear();
+                // (only here: a court not imported grants nothing of tonight's)
+                r.unmailable = import.unmailable;
             }
         } else if !in_scope {
             r.status = CourtStatus::OutOfScope;

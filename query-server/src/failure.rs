@@ -338,16 +338,15 @@ impl Failure {
                     || req.cookie(&app.cookie_name("sid")).is_some();
                 // A page asked for while signed out (a case's address from
                 // a mail or a bookmark) is where the login goes next.
-                let asked = match req.query.is_empty() {
-                    true => req.path.clone(),
-                    false => format!("{}?{}", req.path, req.query),
+                // (with its query only the list in a mail's order, which
+                // `safe_next` knows)
+                let asked = format!("{}?{}", req.path, req.query);
+                let asked = match crate::routes::accounts::LIST_ORDERS.contains(&asked.as_str()) {
+                    true => asked.as_str(),
+                    false => req.path.as_str(),
                 };
-                // (a query only for the list in a mail's order)
                 let next = (req.method == Method::GET)
-                    .then(|| match crate::routes::accounts::LIST_ORDERS.contains(&asked.as_str()) {
-                        true => Some(asked),
-                        false => crate::routes::accounts::safe_next(&req.path),
-                    })
+                    .then(|| crate::routes::accounts::safe_next(asked))
                     .flatten()
                     // The list is where a login goes anyway.
                     .filter(|p| p != "/cases")

@@ -603,6 +603,11 @@ pub struct CaseRow {
 
 impl CaseRow {
     fn from_row(r: &rusqlite::Row) -> rusqlite::Result<CaseRow> {
+        // (`None` is below every `Some`: the greatest 異動時間 there is)
+        let mut changed = None;
+        for i in 18..=20 {
+            changed = changed.max(r.get::<_, Option<i64>>(i)?);
+        }
         let mut entries = Vec::with_capacity(3);
         for i in 0..3 {
             let posted: Option<i64> = r.get(11 + 2 * i)?;
@@ -621,13 +626,7 @@ impl CaseRow {
             as_of: r.get::<_, Option<i64>>(9)?.and_then(from_int),
             carried_over: r.get::<_, i64>(10)? == 1,
             entries,
-            changed: [18, 19, 20]
-                .into_iter()
-                .map(|i| r.get::<_, Option<i64>>(i))
-                .collect::<rusqlite::Result<Vec<_>>>()?
-                .into_iter()
-                .flatten()
-                .max(),
+            changed,
         })
     }
 }

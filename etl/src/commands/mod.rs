@@ -89,30 +89,21 @@ pub fn print(text: &str) -> std::io::Result<()> {
 /// `\u{1b}`; line feeds, tabs and a CR before a line feed (a raw
 /// message's line ends) stay as they are.
 pub fn shown(text: &str) -> std::borrow::Cow<'_, str> {
-    let kept = |c: char, next: Option<char>| {
-        !c.is_control() || c == '\n' || c == '\t' || (c == '\r' && next == Some('\n'))
-    };
-    let mut chars = text.chars().peekable();
-    let mut clean = true;
-    while let Some(c) = chars.next() {
-        if !kept(c, chars.peek().copied()) {
-            clean = false;
-            break;
+    // Copied only from the first character written as its escape.
+    let mut out: Option<String> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((at, c)) = chars.next() {
+        let next = chars.peek().map(|&(_, n)| n);
+        let kept = !c.is_control() || c == '\n' || c == '\t' || (c == '\r' && next == Some('\n'));
+        match (&mut out, kept) {
+            (Some(out), true) => out.push(c),
+            (None, true) => {}
+            (out, false) => out
+                .get_or_insert_with(|| text[..at].to_string())
+                .extend(c.escape_unicode()),
         }
     }
-    if clean {
-        return std::borrow::Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    let mut chars = text.chars().peekable();
-    while let Some(c) = chars.next() {
-        if kept(c, chars.peek().copied()) {
-            out.push(c);
-        } else {
-            out.extend(c.escape_unicode());
-        }
-    }
-    std::borrow::Cow::Owned(out)
+    out.map_or(std::borrow::Cow::Borrowed(text), std::borrow::Cow::Owned)
 }
 
 /// Opens the live snapshot, or the newest kept build of `date`, after
@@ -236,4 +227,20 @@ pub fn as_of_by_court(snapshot: &Snapshot) -> Result<HashMap<String, NaiveDate>>
         .into_iter()
         .map(|c| (c.code, c.as_of))
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown;
+    use std::borrow::Cow;
+
+    #[test]
+    fn a_control_character_is_shown_as_its_escape_and_line_ends_stay() {
+        assert!(matches!(shown("民事\t115\r\n訴\n"), Cow::Borrowed(_)));
+        assert_eq!(
+            shown("a\r\nb\u{1b}[2J\rc\u{9b}"),
+            "a\r\nb\\u{1b}[2J\\u{d}c\\u{9b}"
+        );
+        assert_eq!(shown("\u{1b}"), "\\u{1b}");
+    }
 }

@@ -22,15 +22,22 @@ use crate::http::{Req, Resp};
 use crate::pages::{self, Problem};
 use crate::password;
 
-/// A link page's heading (the form's, or, for a link that no longer works,
-/// what the page is about: no form under it), its path (and route name),
-/// and the notice after it.
-fn link_page(purpose: Purpose, valid: bool) -> (&'static str, &'static str, &'static str) {
+/// A link page's path (and route name), and the notice after it.
+fn link_page(purpose: Purpose) -> (&'static str, &'static str) {
+    match purpose {
+        Purpose::Activate => ("/activate", "activated"),
+        Purpose::Reset => ("/reset", "reset"),
+    }
+}
+
+/// A link page's heading: the form's, or, for a link that no longer works,
+/// what the page is about (no form under it).
+fn heading(purpose: Purpose, valid: bool) -> &'static str {
     match (purpose, valid) {
-        (Purpose::Activate, true) => ("啟用帳號：設定密碼", "/activate", "activated"),
-        (Purpose::Activate, false) => ("啟用連結已無法使用", "/activate", "activated"),
-        (Purpose::Reset, true) => ("重設密碼", "/reset", "reset"),
-        (Purpose::Reset, false) => ("重設密碼連結已無法使用", "/reset", "reset"),
+        (Purpose::Activate, true) => "啟用帳號：設定密碼",
+        (Purpose::Activate, false) => "啟用連結已無法使用",
+        (Purpose::Reset, true) => "重設密碼",
+        (Purpose::Reset, false) => "重設密碼連結已無法使用",
     }
 }
 
@@ -60,7 +67,7 @@ pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
     let token = req.query_map().get("token").cloned().unwrap_or_default();
     let account = token_account(app, &token, purpose)?;
     let valid = account.is_some();
-    let (heading, action, _) = link_page(purpose, valid);
+    let (heading, (action, _)) = (heading(purpose, valid), link_page(purpose));
     let page = pages::PasswordForm {
         c: link_ctx(app, heading, csrf, valid),
         heading,
@@ -85,7 +92,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         return Err(Failure::Forbidden);
     }
     let token = field(&form, "token");
-    let (_, action, done) = link_page(purpose, true);
+    let (action, done) = link_page(purpose);
     let outcome = auth::set_password_by_link(
         app,
         req.ip,
@@ -149,7 +156,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     let strength = refused.then(|| {
         password::strength(&field(&form, "password"), email.as_deref().unwrap_or("")).label()
     });
-    let (heading, ..) = link_page(purpose, valid);
+    let heading = heading(purpose, valid);
     let mut c = link_ctx(app, heading, field(&form, "csrf"), valid);
     if let Some(p) = error {
         c.add(p);
