@@ -60,8 +60,6 @@ fn deliver(maildir: &Path, name: &str, text: &str) {
 
 #[test]
 fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing() {
-    let env = Env::new();
-    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
     let people = [
         "nobody@example.net",
         "gone@lawfirm.example.com",
@@ -71,11 +69,7 @@ fn late_reports_fail_their_item_and_flag_the_address_and_forged_ones_do_nothing(
         "lawyer@lawfirm.example.com",
         "keep@example.com",
     ];
-    let (n1, _) = scenario(&people);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
+    let (env, mut smtp) = sent(&people);
     for p in people {
         assert_eq!(state_of(&env, &smtp, p), "sent", "{p}");
         let (from, _) = sent_to(&smtp, p);
@@ -342,9 +336,9 @@ fn with_verp_on_a_report_without_its_tag_flags_no_one() {
     }
 }
 
-/// Night 1's mail to `people` sent, and a Postfix report for the first's
-/// delivered to the Maildir (returned), unread.
-fn sent_then_reported(people: &[&str]) -> (Env, Smtp, std::path::PathBuf) {
+/// Night 1 (`scenario`) granting `people` a case each, imported and its
+/// mail sent, VERP on.
+fn sent(people: &[&str]) -> (Env, Smtp) {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, _) = scenario(people);
@@ -352,6 +346,13 @@ fn sent_then_reported(people: &[&str]) -> (Env, Smtp, std::path::PathBuf) {
     let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
     assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
     send(&env, &smtp);
+    (env, smtp)
+}
+
+/// Night 1's mail to `people` sent, and a Postfix report for the first's
+/// delivered to the Maildir (returned), unread.
+fn sent_then_reported(people: &[&str]) -> (Env, Smtp, std::path::PathBuf) {
+    let (env, smtp) = sent(people);
     let maildir = env.dir.path().join("Maildir");
     deliver(&maildir, "1.postfix", &postfix_report(&smtp, people[0]));
     (env, smtp, maildir)
@@ -382,13 +383,7 @@ fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
 #[test]
 fn a_report_on_an_address_the_item_forwards_to_flags_nothing() {
     let rcpt = "nobody@example.net";
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (n1, _) = scenario(&[rcpt, "keep@example.com"]);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
+    let (env, smtp) = sent(&[rcpt, "keep@example.com"]);
     let maildir = env.dir.path().join("Maildir");
     let forwarded = postfix_report(&smtp, rcpt).replace(
         "Final-Recipient: rfc822; nobody@example.net",
@@ -429,13 +424,7 @@ fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
         "policy@example.net",
         "keep@example.com",
     ];
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (n1, _) = scenario(&people);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
+    let (env, smtp) = sent(&people);
     let maildir = env.dir.path().join("Maildir");
     let gave_up = postfix_report(&smtp, people[0]).replace("Status: 5.1.1", "Status: 4.4.1");
     deliver(&maildir, "1.expired", &gave_up);
@@ -825,14 +814,8 @@ fn the_shipped_bounces_jobs_read_the_reports_the_runbook_has_delivered() {
     let ops = fs::read_to_string(repo_root().join("docs/OPERATIONS.md")).unwrap();
     assert!(ops.contains(&shipped), "OPERATIONS does not name {shipped}");
 
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let people = ["nobody@example.net", "gone@lawfirm.example.com"];
-    let (n1, _) = scenario(&people);
-    let batch = n1.write(env.dir.path(), "20261123");
-    let imported = etl(&env, &smtp, &["import", batch.to_str().unwrap()]);
-    assert_eq!(imported.code, 0, "{}{}", imported.stdout, imported.stderr);
-    send(&env, &smtp);
+    let (env, smtp) = sent(&people);
     let maildir = env.dir.path().join("Maildir");
     let bin = env!("CARGO_BIN_EXE_cpor-etl");
     for (who, command) in [(people[0], exec), (people[1], cron_line)] {
