@@ -708,14 +708,7 @@ fn court_text_cannot_drive_the_operators_terminal() {
         &["TPD,民事,115,\u{1b}[2J,7,原告,esc@example.com,115/03/12,核准"],
     );
     // (the sample's nine rejected rows and this one: over the default limit)
-    let run: Run = env
-        .command()
-        .env("CPOR_IMPORT_REJECT_FLOOR", "20")
-        .arg("import")
-        .arg(&batch)
-        .output()
-        .unwrap()
-        .into();
+    let run = env.import_with(&batch, &[("CPOR_IMPORT_REJECT_FLOOR", "20")]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let list = env.etl(&["outbox", "list"]);
     let id = list

@@ -674,13 +674,7 @@ fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
 /// Imports `batch` with the reject floor at 100 rows: the sample's own
 /// rejects and a test's added ones stay under it.
 fn import_past_the_floor(env: &Env, batch: &Path) -> crate::util::Run {
-    env.command()
-        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
-        .arg("import")
-        .arg(batch)
-        .output()
-        .unwrap()
-        .into()
+    env.import_with(batch, &[("CPOR_IMPORT_REJECT_FLOOR", "100")])
 }
 
 /// The review of the import against the contract (its 3): "a rejected
@@ -1018,15 +1012,13 @@ fn the_rejects_listed_are_the_first_by_line_when_a_case_is_left_out() {
     let batch = env.copy_night("20261123");
     // The sample's first case (line 2), listed again at the end.
     append_rows(&batch, "TPD_case.csv", &["TPD,民事,115,訴,100,忠,審理中,"]);
-    let run: crate::util::Run = env
-        .command()
-        .env("CPOR_IMPORT_REJECT_FLOOR", "100")
-        .env("CPOR_IMPORT_MAX_LISTED_REJECTS", "1")
-        .arg("import")
-        .arg(&batch)
-        .output()
-        .unwrap()
-        .into();
+    let run = env.import_with(
+        &batch,
+        &[
+            ("CPOR_IMPORT_REJECT_FLOOR", "100"),
+            ("CPOR_IMPORT_MAX_LISTED_REJECTS", "1"),
+        ],
+    );
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report = env.report("20261123");
     let rejects = court(&report, "TPD")["rejects"].as_array().unwrap().clone();

@@ -5681,14 +5681,7 @@ fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
     // rows) grants nothing of tonight's: its addresses are not said to be
     // "granted all the same" (the review of the session's change).
     let other = Env::new();
-    let run: Run = other
-        .command()
-        .env("CPOR_IMPORT_REJECT_FLOOR", "1")
-        .arg("import")
-        .arg(&batch)
-        .output()
-        .unwrap()
-        .into();
+    let run = other.import_with(&batch, &[("CPOR_IMPORT_REJECT_FLOOR", "1")]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     assert!(run.stdout.contains("TPD   UNUSABLE"), "{}", run.stdout);
     assert!(!run.stdout.contains("no mail can reach"), "{}", run.stdout);

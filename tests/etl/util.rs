@@ -154,6 +154,13 @@ impl Env {
         self.command().args(args).output().unwrap().into()
     }
 
+    /// `import` of `batch` with settings of the environment (`vars`).
+    pub fn import_with(&self, batch: &Path, vars: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command();
+        cmd.envs(vars.iter().copied()).arg("import").arg(batch);
+        cmd.output().unwrap().into()
+    }
+
     pub fn import(&self, batch: &Path, extra: &[&str]) -> Run {
         let mut cmd = self.command();
         cmd.arg("import").arg(batch).args(extra);
