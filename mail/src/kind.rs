@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::render::{CaseView, View};
+use crate::render::{CaseView, Listed, View};
 
 /// What every subject cpor sends starts with, whatever its kind: the
 /// service's name, so that one mail filter finds all of it (the mail walk's
@@ -120,6 +120,10 @@ impl Kind {
         let corrections = self == Kind::Digest
             && cases.iter().all(|c| c.entries.is_empty())
             && cases.iter().any(|c| !c.hearings.is_empty());
+        // (a digest of cases listed for one reason other than news)
+        let only = |l: Listed| {
+            self == Kind::Digest && !cases.is_empty() && cases.iter().all(|c| c.listed == l)
+        };
         // (asked only of a grant's mail, the one kind that says it)
         let last_day = || cases.iter().find_map(|c| c.last_day.as_deref());
         let ending = match (self.is_grant().then(last_day).flatten(), one) {
@@ -136,6 +140,15 @@ impl Kind {
             }
             (Kind::Digest, None) if slant == Slant::ForReminders => {
                 format!("庭期提醒：您關注的 {n} 件案件庭期異動")
+            }
+            // Cases newly assigned to the prosecutor, or back after their
+            // last day, and nothing else: their entries are not news (nor
+            // a hearing among them a change).
+            (Kind::Digest, Some(t)) if only(Listed::Assigned) => format!("{t} 新列為您承辦"),
+            (Kind::Digest, None) if only(Listed::Assigned) => format!("{n} 件案件新列為您承辦"),
+            (Kind::Digest, Some(t)) if only(Listed::Back) => format!("{t} 已恢復查詢"),
+            (Kind::Digest, None) if only(Listed::Back) => {
+                format!("您關注的 {n} 件案件已恢復查詢")
             }
             // News that moves or cancels a hearing: the change first, since
             // a date a follower has in mind no longer holds.

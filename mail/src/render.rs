@@ -70,6 +70,24 @@ pub struct CaseView {
     /// Past its last day (`last_day`) already when told of: an expiry
     /// mail says it has stopped being queryable.
     pub ended: bool,
+    /// Why a digest lists it: its news, or, with its latest entries as
+    /// they stand (not news), a case newly assigned to the prosecutor the
+    /// digest goes to, or one back after its last day had passed.
+    pub listed: Listed,
+}
+
+/// Why a digest lists a case ([`CaseView::listed`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Listed {
+    /// Its news.
+    #[default]
+    News,
+    /// Newly assigned to the prosecutor the digest goes to.
+    Assigned,
+    /// Queryable again after its last day passed (a status or its date
+    /// corrected, or the case back from a higher court), to an address told
+    /// it had stopped.
+    Back,
 }
 
 /// What a case's news does to its hearings ([`CaseView::hearing_news`]),
@@ -96,6 +114,20 @@ impl CaseView {
         }
     }
 
+    /// What is said of a case listed for another reason than its news
+    /// ([`CaseView::listed`]), before its latest entries.
+    pub fn listed_as(&self) -> Option<String> {
+        let why = match self.listed {
+            Listed::News => return None,
+            Listed::Assigned => "本案新列為您承辦",
+            Listed::Back => "本案已恢復查詢",
+        };
+        Some(match self.entries.is_empty() {
+            true => why.to_string(),
+            false => format!("{why}，以下為最近的進行事項："),
+        })
+    }
+
     pub fn new(case: &CaseRef) -> CaseView {
         CaseView {
             title: clean(&case.title()),
@@ -107,6 +139,7 @@ impl CaseView {
             hearings: Vec::new(),
             hearing_news: HearingNews::None,
             ended: false,
+            listed: Listed::News,
         }
     }
 
@@ -252,6 +285,35 @@ impl View {
     /// alone says so instead of telling of new entries.
     pub fn has_entries(&self) -> bool {
         self.cases.iter().any(|c| !c.entries.is_empty())
+    }
+
+    /// What a digest says first of what it lists: news, hearings' changes
+    /// (to an address that keeps only reminders), corrections alone, and
+    /// cases listed with their latest entries, which are not news
+    /// ([`CaseView::listed`]).
+    pub fn digest_says(&self) -> String {
+        if self.for_reminders {
+            return "您關注的案件庭期有異動".into();
+        }
+        let news = self
+            .cases
+            .iter()
+            .any(|c| c.listed == Listed::News && !c.entries.is_empty());
+        let has = |l: Listed| self.cases.iter().any(|c| c.listed == l);
+        let others: Vec<&str> = [
+            (Listed::Assigned, "新列為您承辦"),
+            (Listed::Back, "已恢復查詢"),
+        ]
+        .into_iter()
+        .filter(|(l, _)| has(*l))
+        .map(|(_, words)| words)
+        .collect();
+        match (news, others.is_empty()) {
+            (true, true) => "您關注的案件有新的進行事項".into(),
+            (true, false) => format!("您關注的案件有新的進行事項，並有案件{}", others.join("或")),
+            (false, false) => format!("下列案件{}", others.join("或")),
+            (false, true) => "您關注的案件庭期有更正".into(),
+        }
     }
 
     /// How many of the cases it lists are past their last day already
@@ -1025,6 +1087,70 @@ mod tests {
         // The subject counts every case, not the 30 listed (a review of
         // the mail, 2026-12-05: "已核准查詢 30 件案件" for 40).
         assert_eq!(v.subject, "【案件進度查詢】已核准查詢 40 件案件");
+    }
+
+    /// A prosecutor's digest that lists a case newly assigned to them says
+    /// so, of the case and of the mail, and does not call its entries (the
+    /// latest as they stand) news; one of such cases alone says only that.
+    #[test]
+    fn a_digest_names_a_case_newly_assigned_to_its_prosecutor_as_such() {
+        let mut assigned = CaseView::new(&case("TPD", "刑事", "交易", 45))
+            .entry(day(6), "115/11/10 10:00第七法庭審理", None)
+            .entry(day(2), "準備程序：被告認罪", None);
+        assigned.division = Some("B股".into());
+        assigned.listed = Listed::Assigned;
+        let news = CaseView::new(&case("TPD", "刑事", "訴", 100)).entry(day(24), "收狀", None);
+        let v = view(vec![assigned.clone(), news]);
+        assert_eq!(
+            v.digest_says(),
+            "您關注的案件有新的進行事項，並有案件新列為您承辦"
+        );
+        assert_eq!(
+            v.subject_as(Kind::Digest),
+            "【案件進度查詢】您關注的 2 件案件有新進行事項"
+        );
+        check_as(Kind::Digest, "digest-assigned", v);
+        let alone = view(vec![assigned.clone()]);
+        assert_eq!(alone.digest_says(), "下列案件新列為您承辦");
+        assert_eq!(
+            alone.subject_as(Kind::Digest),
+            "【案件進度查詢】臺灣臺北地方法院 刑事 115年度交易字第45號 新列為您承辦"
+        );
+        let (text, _) = bodies(Kind::Digest, &alone).unwrap();
+        assert!(
+            text.contains("下列案件新列為您承辦（115/11/24 資料）：\n"),
+            "{text}"
+        );
+        let two = view(vec![assigned.clone(), assigned.clone()]);
+        assert_eq!(
+            two.subject_as(Kind::Digest),
+            "【案件進度查詢】2 件案件新列為您承辦"
+        );
+        // A case back after its last day passed, told to a reader told it
+        // had stopped: the same, in its words.
+        let mut back = CaseView::new(&case("TPD", "民事", "訴", 500)).entry(day(2), "上訴", None);
+        back.listed = Listed::Back;
+        let alone = view(vec![back.clone()]);
+        assert_eq!(alone.digest_says(), "下列案件已恢復查詢");
+        assert_eq!(
+            alone.subject_as(Kind::Digest),
+            "【案件進度查詢】臺灣臺北地方法院 民事 115年度訴字第500號 已恢復查詢"
+        );
+        let (text, html) = bodies(Kind::Digest, &alone).unwrap();
+        assert!(
+            text.contains("  本案已恢復查詢，以下為最近的進行事項：\n  115/11/02 登載：上訴"),
+            "{text}"
+        );
+        assert!(
+            html.contains("<p>本案已恢復查詢，以下為最近的進行事項：</p>"),
+            "{html}"
+        );
+        let both = view(vec![assigned, back.clone(), back]);
+        assert_eq!(both.digest_says(), "下列案件新列為您承辦或已恢復查詢");
+        assert_eq!(
+            both.subject_as(Kind::Digest),
+            "【案件進度查詢】您關注的 3 件案件有新進行事項"
+        );
     }
 
     #[test]

@@ -1081,6 +1081,58 @@ fn ended_once(rerun_first: bool) {
     assert_eq!(smtp.accepted_for(FOLLOWS).len(), before + 1);
 }
 
+/// The life review of the forty-seventh session: a case past its last day
+/// for a night (a clerk's wrong status date, corrected the next night) came
+/// back as a clerk's new approval. Readers just told it had stopped were
+/// told 「已核准查詢」 with a new activation link, and an address's bounce
+/// flag was cleared where no clerk acted. It is told as what it is, back,
+/// in the digest, and the flag stays.
+#[test]
+fn a_case_back_after_its_last_day_passed_is_told_it_is_back_not_approved_again() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night {
+        cases: vec![(1, "審理中", "")],
+        entries: vec![(1, 1, "115/11/02", "準備程序".into())],
+        grants: vec![(1, FOLLOWS.into()), (1, TWO.into())],
+    };
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    flag(&env, TWO);
+    // Night 2: 上訴 on 115/09/01, queryable through 115/11/01: it has
+    // ended (a wrong date).
+    n1.cases[0] = (1, "上訴", "115/09/01");
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let told = smtp.accepted_for(FOLLOWS);
+    assert!(told.last().unwrap().contains("已停止查詢"), "{told:#?}");
+    // Night 3: the date corrected, 115/11/01: queryable through 116/01/01.
+    n1.cases[0] = (1, "上訴", "115/11/01");
+    let run = import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("c"), "20261125"),
+    );
+    assert!(flagged(&env, TWO), "no clerk acted: {}", run.stdout);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(FOLLOWS);
+    assert_eq!(mails.len(), told.len() + 1, "{mails:#?}");
+    let back = mails.last().unwrap();
+    assert!(!back.contains("已核准"), "{back}");
+    for said in ["恢復查詢", "115年度訴字第1號", "115/11/02 登載：準備程序"] {
+        assert!(back.contains(said), "{said}: {back}");
+    }
+    assert!(smtp.accepted_for(TWO).len() <= 1, "only night 1's");
+}
+
 /// The admin review of the forty-fourth session (its 4): a night rolled
 /// back before its grant mail went, then the next night imported: that
 /// night, compared with the night rolled back to, found the rolled-back

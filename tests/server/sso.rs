@@ -1439,6 +1439,57 @@ fn an_opted_in_prosecutor_gets_the_nightly_digest_of_news_on_assigned_cases() {
     );
 }
 
+/// A case newly assigned to a prosecutor who opted in to the digest is in
+/// their next digest, said to be newly theirs, with its latest entries (as
+/// an approval lists a newly granted case's), once; the prosecutor it left
+/// hears no more of it.
+#[test]
+fn a_prosecutor_newly_assigned_a_case_is_told_of_it_in_the_next_digest() {
+    let data = Data::empty();
+    data.import("20261123");
+    data.send();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    for who in ["lin_yt-01", "chen.wm"] {
+        let mut c = Client::new(&server);
+        sign_in(&mut c, who);
+        let account = c.get("/account");
+        let r = c.post(
+            "/sso/digests",
+            &[("csrf", &account.field("csrf")), ("on", "1")],
+        );
+        assert_eq!(r.header("location"), Some("/account?m=digests-on"));
+    }
+
+    // Night 2: 刑事 115 交易 45 moves from chen.wm to lin_yt-01, with no
+    // news of its own but a withdrawn entry (its latest three are now
+    // 5, 3 and 2).
+    data.import("20261124");
+    data.send();
+    assert_eq!(data.mails("digest", "lin.yt@moj.example"), 1);
+    let text = digest_text(&data, "lin.yt@moj.example");
+    let case = text
+        .split("■ ")
+        .find(|c| c.contains("115年度交易字第45號"))
+        .unwrap_or_else(|| panic!("no 交易 45:\n{text}"));
+    assert!(case.contains("新列為您承辦"), "{text}");
+    for entry in [
+        "115/10/06 登載：115/11/10 10:00第七法庭審理",
+        "115/06/02 登載：準備程序",
+        "115/05/12 登載：115/06/02 09:40第八法庭準備程序",
+    ] {
+        assert!(case.contains(entry), "{entry}: {text}");
+    }
+    assert!(text.contains("新列為您承辦"), "{text}");
+    let chen = digest_text(&data, "chen.wm@moj.example");
+    assert!(!chen.contains("交易"), "{chen}");
+
+    // Imported again (a re-run of the night, nothing new): not told twice.
+    data.import("20261124");
+    data.send();
+    assert_eq!(data.mails("digest", "lin.yt@moj.example"), 1);
+}
+
 #[test]
 fn every_refusal_of_the_id_token_is_a_page_in_words_and_makes_no_session() {
     let data = Data::sample();

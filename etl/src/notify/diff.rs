@@ -24,6 +24,7 @@ use schemas::contract;
 use crate::model::{CaseData, EntryData};
 use crate::snapshot::read::diffscan::{utf8, CaseCursor, DiffCase, RawEntry, Roles};
 use crate::snapshot::read::{ReadError, Snapshot};
+use mail::render::Listed;
 use schemas::date::last_queryable_day;
 use store::layout::SnapshotFile;
 
@@ -55,6 +56,14 @@ pub struct CaseNews {
     pub corrections: Vec<super::corrected::Correction>,
     /// Why the address hears of the case.
     pub follow: Follow,
+    /// Why the digest lists it: its news; or, with its latest entries as
+    /// they stand (`entries`, as an approval lists a newly granted case's),
+    /// a case assigned tonight to a prosecutor of the address who opted in
+    /// to the digest and not in the snapshot compared with
+    /// (`super::prosecutors::add_news`), or one back after its last day had
+    /// passed, granted to an address told it had stopped
+    /// (`super::back::find`).
+    pub listed: Listed,
 }
 
 /// Why an address hears of a case's news, every reason it has: what it
@@ -109,6 +118,7 @@ impl CaseNews {
             corrected: None,
             corrections: Vec::new(),
             follow: Follow::GRANT,
+            listed: Listed::News,
         }
     }
 }

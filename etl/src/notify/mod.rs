@@ -11,6 +11,7 @@
 //! a night is never half queued.
 
 pub mod announced;
+pub mod back;
 pub mod corrected;
 pub mod diff;
 pub mod ended;
@@ -331,6 +332,11 @@ fn compared<R>(
         prosecutors::add_news(&store.root, from, to, &mut changes)?;
         // Cases past their last day the night their status came: told.
         ended::find(from, to, &mut changes)?;
+        // Cases back after their last day: no clerk's grant, told as back.
+        if !changes.new_grants.is_empty() {
+            let back = back::find(&Outbox::open(data_dir)?, to.date, &mut changes)?;
+            tracing::debug!("{back} grants of cases back after their last day");
+        }
     }
     tracing::debug!(
         "diff in {:?}: {} addresses with new grants, {} with news, {} with expiring cases",

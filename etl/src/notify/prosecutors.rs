@@ -9,7 +9,12 @@
 //! News is what `diff::news` says of a case's latest three entries, for a
 //! queryable case assigned to the prosecutor in both snapshots (like an
 //! address's news on a case it already followed): an assignment that ends
-//! tonight ends the digest about that case tonight. The few opted-in
+//! tonight ends the digest about that case tonight. A case assigned to
+//! the prosecutor tonight, and not in the snapshot compared with, is in the
+//! digest too, said to be newly theirs, with its latest entries as they
+//! stand (`CaseNews::listed`), as an approval lists a newly granted
+//! case's; a re-run tells only what its earlier build lacked, so once. The
+//! few opted-in
 //! prosecutors are read through `store::accounts`; their news joins
 //! `Changes::news` under their address (merged with the address's own, one
 //! digest per address and night, a case once), and from there the plan
@@ -29,6 +34,7 @@ use super::diff::{self, CaseNews, Changes, Follow};
 use super::reminders::{Candidate, OnDay};
 use super::NotifyError;
 use crate::snapshot::read::{ReadError, Snapshot};
+use mail::render::Listed;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
@@ -169,17 +175,22 @@ pub fn add_news(
         .map(|c| (c.code, c.as_of))
         .collect();
     let mut news: Vec<Vec<CaseNews>> = vec![Vec::new(); recipients.len()];
+    // Who had each of tonight's cases then (queryable or not).
+    let mut had: HashMap<CaseRef, &[usize]> = HashMap::with_capacity(tonight.len());
     for (then_id, who_then) in &then_assigned {
         let Some((court, then)) = old.case_at(*then_id)? else {
             continue;
         };
-        if !then.queryable {
-            continue;
-        }
         let case = CaseRef {
             court,
             key: then.key,
         };
+        if tonight.contains_key(&case) {
+            had.insert(case.clone(), who_then);
+        }
+        if !then.queryable {
+            continue;
+        }
         let Some((now_id, now, who_now, division)) = tonight.get(&case) else {
             continue;
         };
@@ -211,6 +222,38 @@ pub fn add_news(
             });
         }
     }
+    // A case assigned tonight to a prosecutor who opted in to the digest,
+    // and not to them then: it is newly theirs, told with its latest
+    // entries as they stand (as an approval lists a newly granted case's),
+    // the digest saying so. Not to one who keeps only reminders: their
+    // reminders carry its hearings when they come.
+    for (case, (_, now, who_now, division)) in &tonight {
+        let before = had.get(case).copied().unwrap_or_default();
+        let newly: Vec<usize> = who_now
+            .iter()
+            .filter(|i| recipients[**i].2 == Follow::PROSECUTOR_DIGEST && !before.contains(i))
+            .copied()
+            .collect();
+        if newly.is_empty() {
+            continue;
+        }
+        let entries: Vec<diff::NewsEntry> = now
+            .iter()
+            .map(|e| diff::NewsEntry {
+                entry: e.clone(),
+                was: None,
+            })
+            .collect();
+        let division = schemas::text::division(division);
+        for i in newly {
+            news[i].push(CaseNews {
+                division: division.clone(),
+                follow: recipients[i].2,
+                listed: Listed::Assigned,
+                ..CaseNews::of(case.clone(), entries.clone())
+            });
+        }
+    }
     let mut with_news = 0;
     for ((_, email, follow), news) in recipients.iter().zip(news) {
         if news.is_empty() {
@@ -222,6 +265,8 @@ pub fn add_news(
             // The same snapshots' news: the case once, with every reason
             // the address has to hear of it.
             match all.iter_mut().find(|a| a.case == n.case) {
+                // (a case the address follows as a party too is told as
+                // its news, not as newly assigned)
                 Some(a) => a.follow = a.follow.and(*follow),
                 None => all.push(n),
             }

@@ -359,6 +359,7 @@ impl About<'_> {
                     });
                     v.hearings = n.corrections.iter().map(|c| c.line()).collect();
                     v.division = n.division.clone();
+                    v.listed = n.listed;
                     v
                 })
                 .collect(),

@@ -558,6 +558,23 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// Whether `email` was told of a last day of the case `case_key` before
+    /// `before` (YYYYMMDD): warned the case would stop then, or told it had
+    /// stopped (`expiry_warned`, suppressed warnings too). One primary-key
+    /// lookup.
+    pub fn told_of_last_day_before(
+        &self,
+        email: &str,
+        case_key: &str,
+        before: i64,
+    ) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM expiry_warned
+             WHERE email = ?1 AND case_key = ?2 AND last_day < ?3)",
+        )?;
+        Ok(stmt.query_row(params![email, case_key, before], |r| r.get(0))?)
+    }
+
     /// The expiry warnings given to each (address, case key) of `pairs`:
     /// every last day warned of, and the one warned of last (outbox
     /// migration 22: rows from before it count as older, in night order),
