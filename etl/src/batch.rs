@@ -213,6 +213,15 @@ fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Man
     };
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| bad(format!("not UTF-8 ({e})")))?;
+    // (an empty file has no line 1 to check: a transfer that creates the
+    // file before it writes it, caught between the two)
+    if text.is_empty() {
+        return Err(bad(
+            "line 1: header is ``, the contract says `file,rows,sha256`: the file is empty \
+             (still being written?)"
+                .into(),
+        ));
+    }
     let mut listed = BTreeMap::new();
     let mut unusable = BTreeSet::new();
     let mut lines = Vec::new();

@@ -454,6 +454,32 @@ fn a_bad_manifest_header_publishes_nothing() {
     assert_eq!(env.report("20261124")["outcome"], "not_published");
 }
 
+/// The contract review of the forty-seventh session: a `MANIFEST.csv`
+/// with no bytes (a transfer that creates the file before it writes it,
+/// caught by `scripts/nightly`'s poll), or only a BOM, had no header line
+/// to check: it was read as listing nothing, every court's files as "not
+/// listed", and the night published with every court carried over (exit
+/// 3), the courts asked to export again for our own transfer. It is a
+/// manifest without the contract's header: nothing is published.
+#[test]
+fn an_empty_manifest_publishes_nothing() {
+    let env = Env::new();
+    env.import(&sample("20261123"), &[]);
+    for empty in [&b""[..], b"\xEF\xBB\xBF", b"\r\n"] {
+        let batch = env.copy_night("20261124");
+        fs::write(batch.join("MANIFEST.csv"), empty).unwrap();
+        let run = env.import(&batch, &[]);
+        assert_eq!(run.code, 2, "{empty:?}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains("MANIFEST.csv: line 1: header is ``"),
+            "{empty:?}: {}",
+            run.stderr
+        );
+        assert_eq!(env.current(), "20261123-1.sqlite");
+        assert_eq!(env.report("20261124")["outcome"], "not_published");
+    }
+}
+
 /// The contract: "An unusable or absent court keeps its data from the
 /// previous snapshot …; the scope rules are applied to that data with
 /// tonight's date." With no court importable, nothing was published (exit

@@ -4720,6 +4720,18 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
         "an incomplete batch is not imported"
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("still incomplete"));
+    // Created and not yet written (the contract review of the forty-seventh
+    // session: imported so, every court was carried over): still waited for.
+    fs::write(night.join("MANIFEST.csv"), b"").unwrap();
+    let out = script("0");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an empty manifest is not imported"
+    );
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .contains("still incomplete (no MANIFEST.csv, or an empty one)"));
+    assert!(!env.data().join("CURRENT").exists(), "nothing published");
     fs::copy(
         sample("20261123").join("MANIFEST.csv"),
         night.join("MANIFEST.csv"),
