@@ -1133,6 +1133,47 @@ fn a_case_back_after_its_last_day_passed_is_told_it_is_back_not_approved_again()
     assert!(smtp.accepted_for(TWO).len() <= 1, "only night 1's");
 }
 
+/// The time review of the forty-seventh session: an expiry mail naming a
+/// case that had stopped (its status posted too late) beside one still
+/// counting down, not sent by the next night (the relay down all day), is
+/// withheld once the second has stopped too. The stopped case was counted
+/// "told again", but no mail of the night named it: the reader never
+/// learnt it had stopped. It is told again, as stopped.
+#[test]
+fn a_stopped_cases_notice_withheld_with_its_mail_is_told_again() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n = Night {
+        cases: vec![(1, "審理中", ""), (2, "審理中", "")],
+        entries: vec![
+            (1, 1, "115/11/02", "準備程序".into()),
+            (2, 1, "115/11/02", "準備程序".into()),
+        ],
+        grants: vec![(1, TWO.into()), (2, TWO.into())],
+    };
+    import(&env, &smtp, &n.write(&env.dir.path().join("a"), "20261201"));
+    send(&env, &smtp);
+    let before = smtp.accepted_for(TWO).len();
+    // Night 2: case 1 stopped on 115/12/01 (上訴 of 115/10/01, posted
+    // late); case 2 stops after 115/12/02. One expiry mail names both.
+    n.cases[0] = (1, "上訴", "115/10/01");
+    n.cases[1] = (2, "上訴", "115/10/02");
+    import(&env, &smtp, &n.write(&env.dir.path().join("b"), "20261202"));
+    smtp.stop();
+    let down = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    // Night 3: case 2 has stopped too; the mail is withheld.
+    let run = import(&env, &smtp, &n.write(&env.dir.path().join("c"), "20261203"));
+    smtp.restart();
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    let told: Vec<&String> = mails[before..]
+        .iter()
+        .filter(|m| m.contains("115年度訴字第1號") && m.contains("已停止"))
+        .collect();
+    assert_eq!(told.len(), 1, "{}\n{mails:#?}", run.stdout);
+}
+
 /// The admin review of the forty-fourth session (its 4): a night rolled
 /// back before its grant mail went, then the next night imported: that
 /// night, compared with the night rolled back to, found the rolled-back

@@ -22,6 +22,7 @@
 //! on a withheld activation's link: a re-run's new grants get a link of
 //! their own (`queue::plan`), so only the cases it named are told.
 
+use chrono::NaiveDate;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -29,7 +30,8 @@ use mail::outbox::{GrantMail, Kind, Outbox};
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
-use super::diff::{expires_soon, Changes, Granted};
+use super::diff::{expires_soon, Changes, Expiring, Granted};
+use super::ended::ended_before;
 use super::queue::Night;
 use super::NotifyError;
 use crate::snapshot::read::{ReadError, Snapshot};
@@ -86,6 +88,7 @@ pub fn find(
     let snapshot = Snapshot::open(to).map_err(NotifyError::Retell)?;
     // The cases to tell again as granted, by address.
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut stopped: Vec<(String, String, NaiveDate)> = Vec::new();
     for mail in earlier {
         let (kept, gone): (Vec<String>, Vec<String>) = if mail.withheld {
             let granted: BTreeSet<String> = snapshot
@@ -120,6 +123,15 @@ pub fn find(
         if gone.is_empty() && !mail.withheld {
             continue;
         }
+        // (an expiry mail's cases, for those it named as stopped already:
+        // looked up below)
+        if mail.kind == Kind::Expiry && mail.told_by.is_none() {
+            if let Some(queued) = schemas::date::parse_batch_date(&mail.night) {
+                for id in &mail.case_keys {
+                    stopped.push((mail.email.clone(), id.clone(), queued));
+                }
+            }
+        }
         let kept = if mail.told_by.is_some() {
             // (an earlier night's mail told them but could not withhold
             // it: a sender held it and gave it back, or failed it and
@@ -145,6 +157,38 @@ pub fn find(
         };
         retold.withheld.push((mail, why));
     }
+    // A withheld expiry mail's case that had stopped already when it was
+    // queued (its status posted too late: `super::ended`) is granted
+    // neither tonight nor the night before, and is in none of tonight's
+    // warnings: it is told as stopped again here, or never (the time review
+    // of the forty-seventh session: counted "told again", told nothing).
+    for (email, id, queued) in stopped {
+        let Some(case) = CaseRef::parse_id(&id) else {
+            continue;
+        };
+        let expiring = changes.expiring.entry(email.clone()).or_default();
+        if expiring.iter().any(|x| x.case == case) {
+            continue;
+        }
+        let Some(state) = snapshot
+            .case_state(&case.court, &case.key)
+            .map_err(NotifyError::Retell)?
+        else {
+            continue;
+        };
+        // (stopped before the mail's night: the mail said so)
+        if let Some(last_day) = ended_before(&state, queued) {
+            expiring.push(Expiring {
+                division: schemas::text::division(&state.division),
+                status: state.status,
+                last_day,
+                ended: true,
+                case,
+            });
+            retold.warn_again.entry(email).or_default().insert(id);
+        }
+    }
+    changes.expiring.retain(|_, x| !x.is_empty());
     drop(snapshot);
     for (email, mut granted) in granted_again(to, night, again)? {
         if granted.is_empty() {
