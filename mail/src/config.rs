@@ -201,8 +201,9 @@ pub struct MailSettings {
 
 impl MailSettings {
     /// When an activation link made at `made` stops working: `activation`
-    /// later, or, the site closed then, at the maintenance window's end (a
-    /// night's links are made in the window). The token's life, the mail's
+    /// later, or, the site closed then, that moved past the maintenance
+    /// window by its length (`Maintenance::open_by`; a night's links are
+    /// made in the window). The token's life, the mail's
     /// words and `outbox retry`'s judgement of a link that has expired.
     pub fn activation_until(&self, made: DateTime<Utc>) -> DateTime<Utc> {
         self.maintenance.open_by(made + self.activation)

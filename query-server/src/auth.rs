@@ -659,7 +659,8 @@ fn granted(app: &App, email: &str) -> bool {
 pub fn mail_link(app: &App, accounts_db: &Connection, outbox: &Connection, email: &str) {
     let now = Utc::now();
     // Ending while the site is closed for the night (asked at 00:25, good
-    // for 30 minutes), it lasts until the site opens again.
+    // for 30 minutes), it lasts as long again after the site opens as the
+    // window took of it (to 03:25).
     let ttl = app.maintenance.open_by(now + app.cfg.server.reset_link) - now;
     let site = &app.cfg.mail.site_url;
     let made = match accounts::by_email(accounts_db, email) {

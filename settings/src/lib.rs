@@ -66,14 +66,24 @@ impl Maintenance {
     }
 
     /// A link's deadline people can meet: `at`, or, when the site is
-    /// closed then, the window's end (an activation link queued in the
-    /// window, 14 days on, would otherwise expire while the site is shut).
+    /// closed then, `at` moved by the window's length: past the window's
+    /// end by as much of the link's time as the window took (an activation
+    /// link queued in the window, 14 days on, would otherwise expire while
+    /// the site is shut; the window's end, 03:00, expired the moment the
+    /// site reopened).
     pub fn open_by(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
         let local = at.with_timezone(&schemas::date::taipei()).time();
         match self.seconds_left(local) {
-            Some(left) => at + chrono::Duration::seconds(left as i64),
+            Some(_) => at + chrono::Duration::seconds(self.length() as i64),
             None => at,
         }
+    }
+
+    /// The window's length in seconds (a window may span midnight).
+    fn length(&self) -> u64 {
+        use chrono::Timelike;
+        let secs = |t: NaiveTime| i64::from(t.num_seconds_from_midnight());
+        (secs(self.end) - secs(self.start)).rem_euclid(24 * 3600) as u64
     }
 
     /// The window as pages and mail say it, `00:30 至 03:00`; empty when
@@ -521,7 +531,7 @@ mod tests {
     /// 00:55), usable only until 00:30. A deadline in the window moves to
     /// its end; one outside stays.
     #[test]
-    fn a_deadline_in_the_maintenance_window_moves_to_its_end() {
+    fn a_deadline_in_the_maintenance_window_moves_past_it_by_its_length() {
         let w = Maintenance::default();
         let t = |h, m| NaiveTime::from_hms_opt(h, m, 0).unwrap();
         assert_eq!(w.seconds_left(t(1, 12)), Some(108 * 60));
@@ -539,14 +549,27 @@ mod tests {
                 .unwrap()
                 .with_timezone(&chrono::Utc)
         };
-        // 01:12 and 00:55 in Taipei: 03:00.
+        // 01:12 and 00:55 in Taipei: moved by the window's 2 h 30 min, to
+        // 03:42 and 03:25 (not 03:00, the moment the site opens: the time
+        // review of the forty-seventh session).
         assert_eq!(
             w.open_by(at("2026-12-07T17:12:00Z")),
-            at("2026-12-07T19:00:00Z")
+            at("2026-12-07T19:42:00Z")
         );
         assert_eq!(
             w.open_by(at("2026-12-06T16:55:00Z")),
+            at("2026-12-06T19:25:00Z")
+        );
+        // At the window's first second the window took none of its time:
+        // the window's end.
+        assert_eq!(
+            w.open_by(at("2026-12-06T16:30:00Z")),
             at("2026-12-06T19:00:00Z")
+        );
+        // A window across midnight, 23:00 to 01:00: 00:30 moves to 02:30.
+        assert_eq!(
+            across.open_by(at("2026-12-06T16:30:00Z")),
+            at("2026-12-06T18:30:00Z")
         );
         assert_eq!(
             w.open_by(at("2026-12-07T05:00:00Z")),
