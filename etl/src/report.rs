@@ -172,9 +172,14 @@ impl Report {
             let unmapped = c.stats.as_ref().map_or(0, |st| st.udc_unmapped);
             let note = if unmapped > 0 && note.is_empty() {
                 let s = if unmapped == 1 { "" } else { "s" };
-                let why = match self.eudc_mappings {
-                    0 => " (the batch has no EUDC.csv mapping)",
-                    _ => "",
+                let codes = c.stats.as_ref().map(|st| st.udc_unmapped_codes.keys());
+                let why = if codes.is_some_and(crate::decode::utf8_only) {
+                    " (private-use characters of UTF-8 files: EUDC.csv maps CP950 codes only; \
+                     the court must write the characters themselves)"
+                } else if self.eudc_mappings == 0 {
+                    " (the batch has no EUDC.csv mapping)"
+                } else {
+                    ""
                 };
                 format!("{unmapped} unmapped user-defined character{s}{why}")
             } else {

@@ -697,6 +697,52 @@ fn a_case_word_with_an_unmapped_user_defined_code_names_no_case() {
     assert!(!dump.contains("乙案的判決"), "an entry published");
 }
 
+/// The contract review of the forty-seventh session (its 2): a UTF-8
+/// court's private-use character (U+E001) in a 字別 was rejected with "map
+/// the code in EUDC.csv", and the import's summary blamed "no EUDC.csv
+/// mapping"; but EUDC.csv maps CP950 codes only (the contract), and refuses
+/// `E001`. The court must write the character itself: both say so.
+#[test]
+fn a_private_use_character_in_a_utf8_file_is_the_courts_to_write_not_eudc_csvs() {
+    let env = Env::new();
+    let batch = env.dir.path().join("u").join("20261123");
+    crate::util::write_tpd_batch(
+        &batch,
+        &[(1, "審理中", "")],
+        &[(
+            1,
+            "1,115/11/02,通知證人林\u{E002}到庭,115/11/02 09:00:00,N".into(),
+        )],
+        &[],
+    );
+    append_raw_rows(
+        &batch,
+        "TPD_case.csv",
+        &["TPD,民事,115,\u{E001},2,忠,審理中,".as_bytes().to_vec()],
+    );
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = env.report("20261123");
+    let reasons: Vec<String> = court(&report, "TPD")["rejects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["reason"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(reasons.len(), 1, "{reasons:#?}");
+    assert!(reasons[0].contains("U+E001"), "{reasons:#?}");
+    assert!(reasons[0].contains("UTF-8"), "{reasons:#?}");
+    assert!(
+        !reasons[0].contains("map the code in EUDC.csv"),
+        "{reasons:#?}"
+    );
+    assert!(
+        run.stdout.contains("1 unmapped user-defined character (private-use characters of UTF-8 files: EUDC.csv maps CP950 codes only; the court must write the characters themselves)"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// Imports `batch` with the reject floor at 100 rows: the sample's own
 /// rejects and a test's added ones stay under it.
 fn import_past_the_floor(env: &Env, batch: &Path) -> crate::util::Run {

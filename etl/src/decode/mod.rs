@@ -68,8 +68,38 @@ impl fmt::Display for InvalidBytes {
 #[derive(Debug, Default, Clone)]
 pub struct UdcSeen {
     pub mapped: u32,
-    /// Codes with no mapping, as `FA41` (CP950) or `U+E000` (UTF-8).
+    /// Codes with no mapping, as `FA41` (CP950) or `U+E000` (UTF-8:
+    /// [`utf8_only`]).
     pub unmapped: Vec<String>,
+}
+
+/// Whether every one of these unmapped codes is a UTF-8 file's private-use
+/// character (`U+E000`), which `EUDC.csv` cannot map: it maps CP950 codes
+/// only (the contract), so the court must write the character itself.
+pub fn utf8_only<S: AsRef<str>>(codes: impl IntoIterator<Item = S>) -> bool {
+    let mut any = false;
+    for c in codes {
+        if !c.as_ref().starts_with("U+") {
+            return false;
+        }
+        any = true;
+    }
+    any
+}
+
+/// What a clerk is told to do of a field these codes made 〓.
+pub fn unmapped_advice(codes: &[String]) -> String {
+    if utf8_only(codes) {
+        format!(
+            "a private-use character of a UTF-8 file ({}), which EUDC.csv cannot map (it maps \
+             CP950 codes only): the court must write the character itself",
+            codes.join(", ")
+        )
+    } else if codes.is_empty() {
+        "map the code in EUDC.csv".into()
+    } else {
+        format!("map the code in EUDC.csv (code {})", codes.join(", "))
+    }
 }
 
 impl UdcSeen {

@@ -131,7 +131,7 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
             3,
             format!(
                 "word `{}` holds 〓, as a user-defined code with no mapping in EUDC.csv reads: it could \
-                 be another case's word; map the code in EUDC.csv",
+                 be another case's word",
                 f[3]
             ),
         ));

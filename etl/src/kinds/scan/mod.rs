@@ -674,9 +674,10 @@ impl<'a> DataFile<'a> {
                             });
                         }
                         Err(mut e) => {
-                            // Which codes made a word 〓: what to map.
-                            if e.column == Some(3) && !udc.unmapped.is_empty() {
-                                e.reason += &format!(" (code {})", udc.unmapped.join(", "));
+                            // Which codes made a word 〓, and what to do.
+                            if e.column == Some(3) && e.reason.contains(crate::decode::GETA) {
+                                e.reason += "; ";
+                                e.reason += &crate::decode::unmapped_advice(&udc.unmapped);
                             }
                             bad = Some(e);
                         }
