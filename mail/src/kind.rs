@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::render::{CaseView, Listed, View};
+use crate::render::{CaseView, Contents, View};
 
 /// What every subject cpor sends starts with, whatever its kind: the
 /// service's name, so that one mail filter finds all of it (the mail walk's
@@ -115,15 +115,19 @@ impl Kind {
     pub fn subject_with(self, cases: &[CaseView], slant: Slant) -> String {
         let one = (cases.len() == 1).then(|| cases[0].title.as_str());
         let n = cases.len();
-        // A digest of hearing corrections alone (a withdrawn entry) has
-        // no new entry to announce.
-        let corrections = self == Kind::Digest
-            && cases.iter().all(|c| c.entries.is_empty())
-            && cases.iter().any(|c| !c.hearings.is_empty());
-        // (a digest of cases listed for one reason other than news)
-        let only = |l: Listed| {
-            self == Kind::Digest && !cases.is_empty() && cases.iter().all(|c| c.listed == l)
-        };
+        // A digest without news (of hearing corrections, a withdrawn entry;
+        // of cases newly assigned or back, their latest entries not news)
+        // says what it has instead.
+        let listed = Contents::of(cases);
+        let instead = (self == Kind::Digest && !listed.news)
+            .then(|| {
+                let corrections = listed.corrections.then_some("庭期更正");
+                match (corrections, listed.others()) {
+                    (Some(c), Some(o)) => Some(format!("{c}或{o}")),
+                    (c, o) => o.or(c.map(String::from)),
+                }
+            })
+            .flatten();
         // (asked only of a grant's mail, the one kind that says it)
         let last_day = || cases.iter().find_map(|c| c.last_day.as_deref());
         let ending = match (self.is_grant().then(last_day).flatten(), one) {
@@ -141,25 +145,29 @@ impl Kind {
             (Kind::Digest, None) if slant == Slant::ForReminders => {
                 format!("庭期提醒：您關注的 {n} 件案件庭期異動")
             }
-            // Cases newly assigned to the prosecutor, or back after their
-            // last day, and nothing else: their entries are not news (nor
-            // a hearing among them a change).
-            (Kind::Digest, Some(t)) if only(Listed::Assigned) => format!("{t} 新列為您承辦"),
-            (Kind::Digest, None) if only(Listed::Assigned) => format!("{n} 件案件新列為您承辦"),
-            (Kind::Digest, Some(t)) if only(Listed::Back) => format!("{t} 已恢復查詢"),
-            (Kind::Digest, None) if only(Listed::Back) => {
-                format!("您關注的 {n} 件案件已恢復查詢")
+            // No news: what it has instead (a hearing among cases newly
+            // assigned or back is no change).
+            (Kind::Digest, Some(t)) if instead.is_some() => {
+                format!("{t} {}", instead.as_deref().unwrap_or_default())
+            }
+            // (cases newly assigned to a prosecutor are not "followed")
+            (Kind::Digest, None) if instead.as_deref() == Some("新列為您承辦") => {
+                format!("{n} 件案件新列為您承辦")
+            }
+            (Kind::Digest, None) if instead.is_some() => {
+                format!(
+                    "您關注的 {n} 件案件{}",
+                    instead.as_deref().unwrap_or_default()
+                )
             }
             // News that moves or cancels a hearing: the change first, since
             // a date a follower has in mind no longer holds.
-            (Kind::Digest, Some(t)) if slant == Slant::HearingsChanged && !corrections => {
+            (Kind::Digest, Some(t)) if slant == Slant::HearingsChanged => {
                 format!("{t} 庭期異動")
             }
-            (Kind::Digest, None) if slant == Slant::HearingsChanged && !corrections => {
+            (Kind::Digest, None) if slant == Slant::HearingsChanged => {
                 format!("您關注的 {n} 件案件有新進行事項，含庭期異動")
             }
-            (Kind::Digest, Some(t)) if corrections => format!("{t} 庭期更正"),
-            (Kind::Digest, None) if corrections => format!("您關注的 {n} 件案件庭期更正"),
             // A grant's mail that lists a case ending soon stands for that
             // case's expiry warning (`Event::Covered`): its subject says so
             // as the warning's would.

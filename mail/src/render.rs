@@ -76,6 +76,42 @@ pub struct CaseView {
     pub listed: Listed,
 }
 
+/// What a digest's cases are listed for, which its heading and subject say.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Contents {
+    /// A case listed for its news has entries.
+    pub news: bool,
+    /// A case has hearings corrected without news (`CaseView::hearings`).
+    pub corrections: bool,
+    /// A case newly assigned to the prosecutor ([`Listed::Assigned`]).
+    pub assigned: bool,
+    /// A case back after its last day ([`Listed::Back`]).
+    pub back: bool,
+}
+
+impl Contents {
+    pub fn of(cases: &[CaseView]) -> Contents {
+        Contents {
+            news: cases
+                .iter()
+                .any(|c| c.listed == Listed::News && !c.entries.is_empty()),
+            corrections: cases.iter().any(|c| !c.hearings.is_empty()),
+            assigned: cases.iter().any(|c| c.listed == Listed::Assigned),
+            back: cases.iter().any(|c| c.listed == Listed::Back),
+        }
+    }
+
+    /// The cases listed with their latest entries, not news, as the mail
+    /// says them: `新列為您承辦`, `已恢復查詢`, or both (`…或…`).
+    pub fn others(&self) -> Option<String> {
+        let words: Vec<&str> = [(self.assigned, "新列為您承辦"), (self.back, "已恢復查詢")]
+            .into_iter()
+            .filter_map(|(has, words)| has.then_some(words))
+            .collect();
+        (!words.is_empty()).then(|| words.join("或"))
+    }
+}
+
 /// Why a digest lists a case ([`CaseView::listed`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum Listed {
@@ -295,24 +331,17 @@ impl View {
         if self.for_reminders {
             return "您關注的案件庭期有異動".into();
         }
-        let news = self
-            .cases
-            .iter()
-            .any(|c| c.listed == Listed::News && !c.entries.is_empty());
-        let has = |l: Listed| self.cases.iter().any(|c| c.listed == l);
-        let others: Vec<&str> = [
-            (Listed::Assigned, "新列為您承辦"),
-            (Listed::Back, "已恢復查詢"),
-        ]
-        .into_iter()
-        .filter(|(l, _)| has(*l))
-        .map(|(_, words)| words)
-        .collect();
-        match (news, others.is_empty()) {
-            (true, true) => "您關注的案件有新的進行事項".into(),
-            (true, false) => format!("您關注的案件有新的進行事項，並有案件{}", others.join("或")),
-            (false, false) => format!("下列案件{}", others.join("或")),
-            (false, true) => "您關注的案件庭期有更正".into(),
+        let listed = Contents::of(&self.cases);
+        let first = match (listed.news, listed.corrections) {
+            (true, _) => "您關注的案件有新的進行事項",
+            (false, true) => "您關注的案件庭期有更正",
+            (false, false) => "",
+        };
+        match (first, listed.others()) {
+            ("", Some(others)) => format!("下列案件{others}"),
+            ("", None) => "您關注的案件庭期有更正".into(),
+            (first, Some(others)) => format!("{first}，並有案件{others}"),
+            (first, None) => first.into(),
         }
     }
 
@@ -1145,11 +1174,29 @@ mod tests {
             html.contains("<p>本案已恢復查詢，以下為最近的進行事項：</p>"),
             "{html}"
         );
-        let both = view(vec![assigned, back.clone(), back]);
+        let both = view(vec![assigned, back.clone(), back.clone()]);
         assert_eq!(both.digest_says(), "下列案件新列為您承辦或已恢復查詢");
+        // Not news (the review of the session's change: 「有新進行事項」).
         assert_eq!(
             both.subject_as(Kind::Digest),
-            "【案件進度查詢】您關注的 3 件案件有新進行事項"
+            "【案件進度查詢】您關注的 3 件案件新列為您承辦或已恢復查詢"
+        );
+        // Beside a case whose hearing was corrected without news: both said
+        // (the review: 「下列案件已恢復查詢」 headed the correction too, and
+        // the subject said 「有新進行事項，含庭期異動」).
+        let mut corrected = CaseView::new(&case("TPD", "民事", "訴", 3));
+        corrected.hearings = vec![
+            "115/12/20（日）10:00 言詞辯論 臺灣臺北地方法院 第一法庭：本服務已無此庭期資料".into(),
+        ];
+        let mut mixed = view(vec![back, corrected]);
+        mixed.hearings_changed = true;
+        assert_eq!(
+            mixed.digest_says(),
+            "您關注的案件庭期有更正，並有案件已恢復查詢"
+        );
+        assert_eq!(
+            mixed.subject_as(Kind::Digest),
+            "【案件進度查詢】您關注的 2 件案件庭期更正或已恢復查詢"
         );
     }
 

@@ -465,16 +465,23 @@ fn a_bad_manifest_header_publishes_nothing() {
 fn an_empty_manifest_publishes_nothing() {
     let env = Env::new();
     env.import(&sample("20261123"), &[]);
-    for empty in [&b""[..], b"\xEF\xBB\xBF", b"\r\n"] {
+    // (and, the review of the session's change: one whose header is written
+    // and its rows not yet, with its line end or without, which lists no
+    // file beside the batch's data files)
+    let no_header = "MANIFEST.csv: line 1: header is ``";
+    let no_file = "MANIFEST.csv: lists no file, and the batch has data files";
+    for (empty, said) in [
+        (&b""[..], no_header),
+        (b"\xEF\xBB\xBF", no_header),
+        (b"\r\n", no_header),
+        (b"file,rows,sha256\r\n", no_file),
+        (b"\xEF\xBB\xBFfile,rows,sha256", no_file),
+    ] {
         let batch = env.copy_night("20261124");
         fs::write(batch.join("MANIFEST.csv"), empty).unwrap();
         let run = env.import(&batch, &[]);
         assert_eq!(run.code, 2, "{empty:?}: {}{}", run.stdout, run.stderr);
-        assert!(
-            run.stderr.contains("MANIFEST.csv: line 1: header is ``"),
-            "{empty:?}: {}",
-            run.stderr
-        );
+        assert!(run.stderr.contains(said), "{empty:?}: {}", run.stderr);
         assert_eq!(env.current(), "20261123-1.sqlite");
         assert_eq!(env.report("20261124")["outcome"], "not_published");
     }

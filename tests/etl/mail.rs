@@ -1133,6 +1133,49 @@ fn a_case_back_after_its_last_day_passed_is_told_it_is_back_not_approved_again()
     assert!(smtp.accepted_for(TWO).len() <= 1, "only night 1's");
 }
 
+/// The review of the forty-seventh session's change (its 1): a case told
+/// once it had stopped, back since, then revoked from an address and
+/// granted it again by a clerk while it stayed queryable, was told
+/// "已恢復查詢" (and to a flagged address nothing, its flag kept): any last
+/// day told in the past made a grant a return. A grant is a return only
+/// when the snapshot compared with had the case past its last day; this
+/// one is a clerk's approval, and clears the flag.
+#[test]
+fn a_clerks_new_grant_of_a_case_that_once_stopped_is_an_approval() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n = Night {
+        cases: vec![(1, "審理中", "")],
+        entries: vec![(1, 1, "115/11/02", "準備程序".into())],
+        grants: vec![(1, TWO.into())],
+    };
+    let night = |n: &Night, dir: &str, date: &str| {
+        import(&env, &smtp, &n.write(&env.dir.path().join(dir), date));
+        send(&env, &smtp);
+    };
+    night(&n, "a", "20261201");
+    // Stopped (a wrong date), then back.
+    n.cases[0] = (1, "上訴", "115/09/01");
+    night(&n, "b", "20261202");
+    n.cases[0] = (1, "上訴", "115/11/01");
+    night(&n, "c", "20261203");
+    let before = smtp.accepted_for(TWO).len();
+    // Revoked, the address's mail bouncing meanwhile; a clerk grants it
+    // again.
+    n.grants.clear();
+    night(&n, "d", "20261204");
+    flag(&env, TWO);
+    n.grants.push((1, TWO.into()));
+    let run = import(&env, &smtp, &n.write(&env.dir.path().join("e"), "20261205"));
+    assert!(!flagged(&env, TWO), "a clerk acted: {}", run.stdout);
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    assert_eq!(mails.len(), before + 1, "{mails:#?}");
+    let approved = mails.last().unwrap();
+    assert!(approved.contains("已核准查詢"), "{approved}");
+    assert!(!approved.contains("恢復"), "{approved}");
+}
+
 /// The time review of the forty-seventh session: an expiry mail naming a
 /// case that had stopped (its status posted too late) beside one still
 /// counting down, not sent by the next night (the relay down all day), is

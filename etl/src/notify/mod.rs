@@ -334,7 +334,7 @@ fn compared<R>(
         ended::find(from, to, &mut changes)?;
         // Cases back after their last day: no clerk's grant, told as back.
         if !changes.new_grants.is_empty() {
-            let back = back::find(&Outbox::open(data_dir)?, to.date, &mut changes)?;
+            let back = back::find(&Outbox::open(data_dir)?, from, to.date, &mut changes)?;
             tracing::debug!("{back} grants of cases back after their last day");
         }
     }

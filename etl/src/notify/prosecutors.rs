@@ -227,6 +227,11 @@ pub fn add_news(
     // entries as they stand (as an approval lists a newly granted case's),
     // the digest saying so. Not to one who keeps only reminders: their
     // reminders carry its hearings when they come.
+    // Only where the snapshot compared with can say who had the case: not
+    // of one it had past its last day (no prosecutors are kept of it), nor
+    // of a court with no assignments there (its optional prosecutor file
+    // did not come): told so, every case of the court was "newly theirs".
+    let mut court_known: HashMap<&str, bool> = HashMap::new();
     for (case, (_, now, who_now, division)) in &tonight {
         let before = had.get(case).copied().unwrap_or_default();
         let newly: Vec<usize> = who_now
@@ -236,6 +241,25 @@ pub fn add_news(
             .collect();
         if newly.is_empty() {
             continue;
+        }
+        if !had.contains_key(case) {
+            if old
+                .case_state(&case.court, &case.key)?
+                .is_some_and(|s| !s.queryable)
+            {
+                continue;
+            }
+            let known = match court_known.get(case.court.as_str()) {
+                Some(known) => *known,
+                None => {
+                    let known = old.court_has_assignments(&case.court)?;
+                    court_known.insert(&case.court, known);
+                    known
+                }
+            };
+            if !known {
+                continue;
+            }
         }
         let entries: Vec<diff::NewsEntry> = now
             .iter()

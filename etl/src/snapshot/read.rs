@@ -330,6 +330,19 @@ impl Snapshot {
             .optional()?)
     }
 
+    /// Whether any case of `court` has a prosecutor assigned: none, and the
+    /// snapshot cannot say who had its cases (the court's prosecutor file
+    /// is optional). Stops at the first.
+    pub fn court_has_assignments(&self, court: &str) -> Result<bool, ReadError> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS (SELECT 1 FROM cases c JOIN prosecutors p ON p.case_id = c.id
+                 WHERE c.court = ?1)",
+            )?
+            .query_row([court], |r| r.get(0))?)
+    }
+
     /// The prosecutors' assignments (case id, account) whose account
     /// `keep` keeps, in case id order: one pass over the table.
     pub fn assignments(

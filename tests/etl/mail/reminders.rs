@@ -2153,6 +2153,62 @@ fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn
     assert!(text.contains("您關注的案件庭期有異動"), "{text}");
 }
 
+/// The review of the forty-seventh session's change (its 2): a case is
+/// newly a prosecutor's only if the snapshot compared with could say who
+/// had it. wu.cl, who opted in to the digest, was told 「新列為您承辦」 of
+///訴 900, theirs all along, the night it came back after its last day (a
+/// snapshot keeps no prosecutors of a case past it), and the night after
+/// TPD's optional prosecutor file did not come (every case of the court).
+#[test]
+fn a_prosecutor_is_told_a_case_is_newly_theirs_only_when_it_is() {
+    const P: &str = "wu.cl@moj.example";
+    let env = Env::as_of(STORIES_CHECKED);
+    let status = |batch: &Path, to: &str| {
+        let big5 = |s: &str| encoding_rs::BIG5.encode(s).0.into_owned();
+        crate::util::replace_bytes(
+            &batch.join("TPD_case.csv"),
+            &big5("訴,900,孝股,審理中,"),
+            &big5(&format!("訴,900,孝股,{to}")),
+        );
+        crate::util::rehash(batch, "TPD_case.csv");
+    };
+    imported(env.import(&wu_night(&env, "20261123", &[WU_FILED]), &[]));
+    prosecutor(&env, "wu.cl", Some(P), false);
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
+            [],
+        )
+        .unwrap();
+    let newly = |night: &str| {
+        let eml = env.data().join(format!("mail/{night}/digest-{P}.eml"));
+        eml.exists() && text_of(&eml).contains("新列為您承辦")
+    };
+    // Night 2: past its last day (上訴 of 115/09/01, a wrong date); night
+    // 3: the date corrected, back.
+    let two = wu_night(&env, "20261124", &[WU_FILED]);
+    status(&two, "上訴,115/09/01");
+    imported(env.import(&two, &[]));
+    let three = wu_night(&env, "20261125", &[WU_FILED]);
+    status(&three, "上訴,115/10/01");
+    imported(env.import(&three, &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert!(!newly("20261125"), "訴 900 back: not newly theirs");
+    // Night 4: TPD's prosecutor file does not come (it is optional); night
+    // 5: it does.
+    let four = wu_night(&env, "20261126", &[WU_FILED]);
+    fs::remove_file(four.join("TPD_prosecutor.csv")).unwrap();
+    crate::util::edit_manifest(&four, "TPD_prosecutor.csv", |_, _| None);
+    imported(env.import(&four, &[]));
+    imported(env.import(&wu_night(&env, "20261127", &[WU_FILED]), &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert!(
+        !newly("20261127"),
+        "the court's file back: nothing newly theirs"
+    );
+}
+
 /// TPD 刑事 115 訴 900, assigned to the prosecutor wu.cl alone (no grant):
 /// filed, a 勘驗 announced on 115/11/24, and that entry withdrawn.
 const WU_FILED: &str = "TPD,刑事,115,訴,900,1,115/11/20,分案,115/11/20 09:00:00,N";
