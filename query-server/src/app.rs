@@ -92,7 +92,7 @@ impl App {
     /// Opens everything; refuses settings that must not be used.
     pub fn open(cfg: Config) -> Result<Arc<App>, OpenError> {
         let data_dir = cfg.data_dir.clone();
-        std::fs::create_dir_all(&data_dir).map_err(|error| OpenError::DataDir {
+        store::layout::create_private_dir(&data_dir).map_err(|error| OpenError::DataDir {
             path: data_dir.display().to_string(),
             error,
         })?;

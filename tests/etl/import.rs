@@ -21,6 +21,22 @@ fn rejects_listing(report: &serde_json::Value) -> String {
     out
 }
 
+/// The privacy review of the forty-seventh session: the data directory
+/// and everything in it came out readable by every local user (mode 0755,
+/// files 0644): the accounts' password hashes, every party's address and
+/// cases, and the outbox's unused reset links, which a local user could
+/// read and use. A data directory the programs make is their user's alone
+/// (0700), whatever the umask.
+#[test]
+fn the_data_directory_the_import_makes_is_its_users_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    assert!(!env.data().exists());
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let mode = fs::metadata(env.data()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700, "{mode:o}");
+}
+
 #[test]
 fn two_sample_nights_publish_what_the_contract_says() {
     let env = Env::new();

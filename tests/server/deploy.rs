@@ -665,6 +665,44 @@ fn every_shipped_job_and_server_uses_the_data_directory_the_server_may_write() {
     assert_eq!(dirs.len(), 1, "{dirs:?}");
 }
 
+/// The privacy review of the forty-seventh session: no shipped unit set a
+/// umask, nor the crontab, so with the system's 022 every file the programs
+/// wrote (accounts, outbox with its unused reset links, reports, mail) was
+/// readable by every local user. Every unit and job runs with umask 077,
+/// and the runbook makes the data directory its user's alone.
+#[test]
+fn every_shipped_unit_and_job_writes_files_only_its_user_reads() {
+    let deploy = repo_root().join("scripts/deploy");
+    for file in [
+        "cpor-server.service",
+        "cpor-server@.service",
+        "cpor-nightly.service",
+        "cpor-send.service",
+        "cpor-bounces.service",
+    ] {
+        let text = std::fs::read_to_string(deploy.join(file)).unwrap();
+        assert!(
+            text.lines().any(|l| l.trim() == "UMask=0077"),
+            "{file} sets no UMask=0077"
+        );
+    }
+    let crontab = std::fs::read_to_string(deploy.join("crontab")).unwrap();
+    let jobs: Vec<&str> = crontab
+        .lines()
+        .filter(|l| l.starts_with(|c: char| c.is_ascii_digit() || c == '*'))
+        .collect();
+    assert_eq!(jobs.len(), 3, "{jobs:?}");
+    for job in jobs {
+        let command = job.splitn(6, ' ').nth(5).unwrap();
+        assert!(command.starts_with("umask 077; "), "{job}");
+    }
+    let ops = std::fs::read_to_string(repo_root().join("docs/OPERATIONS.md")).unwrap();
+    assert!(
+        ops.contains("install -d -m 700 -o cpor -g cpor /srv/cpor/data"),
+        "OPERATIONS does not make the data directory cpor's alone"
+    );
+}
+
 /// A review of the runbook (the forty-fifth session, left then): OPERATIONS
 /// said to give the sign-on's client secret as `CPOR_SSO_CLIENT_SECRET`,
 /// "not in the file", and the shipped units had nowhere for it but an

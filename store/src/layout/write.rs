@@ -93,6 +93,7 @@ impl Store {
 
     /// Creates the directories a writer needs.
     pub fn create_dirs(&self) -> io::Result<()> {
+        super::create_private_dir(&self.root)?;
         fs::create_dir_all(self.snapshots_dir())?;
         fs::create_dir_all(self.reports_dir())
     }
