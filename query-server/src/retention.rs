@@ -1,7 +1,9 @@
 //! Personal data the website keeps only for a while (docs/OPERATIONS.md,
-//! "Personal data"): case views (who looked at which case, when) for
+//! "Personal data"): case views (who looked at which case, when), an
+//! applicant's or a prosecutor's, and prosecutors' sign-ins, for
 //! `server.keep_case_views_days`, their daily counts for ever (what
-//! `cpor-server stats` reports); the bodies of sent mail (activation and
+//! `cpor-server stats` reports); link tokens for 30 days after they
+//! expired (`DEAD_LINKS_KEPT`); the bodies of sent mail (activation and
 //! reset links included) for `server.keep_sent_mail_days`. Run at
 //! start-up and then daily by the sweeper, on connections of its own.
 
@@ -29,6 +31,26 @@ pub fn run(app: &App, now: DateTime<Utc>) {
         }
         Err(e) => tracing::error!("retention: purging case views: {e}"),
     }
+    // A prosecutor's views and sign-ins as an applicant's views; link
+    // tokens 30 days after they expired (used or not: long dead).
+    let purged = store::accounts::open(&app.data_dir)
+        .map_err(|e| e.to_string())
+        .and_then(|mut conn| {
+            let activity = store::accounts::prosecutors::purge_activity(&mut conn, &before)
+                .map_err(|e| e.to_string())?;
+            let tokens = store::accounts::purge_tokens(&conn, now - DEAD_LINKS_KEPT)
+                .map_err(|e| e.to_string())?;
+            Ok((activity, tokens))
+        });
+    match purged {
+        Ok((0, 0)) => {}
+        Ok((activity, tokens)) => tracing::info!(
+            "retention: {activity} prosecutors' case views and sign-ins before {before} deleted \
+             (daily counts kept); {tokens} links expired over {} days ago deleted",
+            DEAD_LINKS_KEPT.num_days()
+        ),
+        Err(e) => tracing::error!("retention: purging prosecutors' activity and dead links: {e}"),
+    }
     purge_sent_mail_bodies(app, now - app.cfg.server.keep_sent_mail);
 }
 
@@ -48,6 +70,9 @@ fn purge_sent_mail_bodies(app: &App, older_than: DateTime<Utc>) {
         Err(e) => tracing::error!("retention: purging sent mail bodies: {e}"),
     }
 }
+
+/// How long a link token is kept after it expired (used or not).
+pub const DEAD_LINKS_KEPT: Duration = Duration::days(30);
 
 /// How often the sweeper runs `run`.
 pub const EVERY: Duration = Duration::days(1);

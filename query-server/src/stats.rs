@@ -69,6 +69,15 @@ pub fn daily(
         "SELECT date(at, '+8 hours'), count(*) FROM prosecutor_case_views GROUP BY 1",
         &|r, n| r.p_views = n,
     )?;
+    // (purged days keep their counts, as applicants' views do)
+    q(
+        "SELECT day, sign_ins FROM daily_prosecutor_activity",
+        &|r, n| r.p_sign_ins += n,
+    )?;
+    q(
+        "SELECT day, views FROM daily_prosecutor_activity",
+        &|r, n| r.p_views += n,
+    )?;
     for (day, n) in grants_per_day {
         let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
         days.entry(d).or_default().grants += n;

@@ -125,6 +125,7 @@ pub const ACCOUNTS_MIGRATIONS: &[Migration] = &[
     migration!(9, "accounts/0009_prosecutor_feed_last_used.sql"),
     migration!(10, "accounts/0010_prosecutor_subjects.sql"),
     migration!(11, "accounts/0011_password_changes.sql"),
+    migration!(12, "accounts/0012_prosecutor_daily_counts.sql"),
 ];
 
 /// Migrations of the outbox database, by number.

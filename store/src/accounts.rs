@@ -370,6 +370,16 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
     Ok(deleted)
 }
 
+/// Deletes the link tokens (activation, reset) that expired before
+/// `expired_before`, used or not: long dead, each was still a record of an
+/// account's resets and of activations never taken up. Returns how many.
+pub fn purge_tokens(conn: &Connection, expired_before: DateTime<Utc>) -> rusqlite::Result<usize> {
+    conn.execute(
+        "DELETE FROM tokens WHERE expires_at < ?1",
+        [expired_before.to_rfc3339()],
+    )
+}
+
 /// Flags an address: mail to it failed for good (a 5xx reply, or a
 /// delivery report that came back later). Later mail to it is suppressed
 /// until a clerk grants it a case again (`unflag`).

@@ -300,6 +300,99 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
     assert_eq!((cols[4], cols[5]), ("3", "1"), "{line}");
 }
 
+/// The privacy review of the forty-seventh session: a prosecutor's case
+/// views and sign-ins (who looked at which case, when) were kept for ever,
+/// where an applicant's go after `server.keep_case_views_days`; and link
+/// tokens (activation, reset), used or long expired, were never deleted: a
+/// lasting history of each account's resets and of activations never taken
+/// up. Both are purged at start-up and daily; the prosecutors' daily counts
+/// stay for `cpor-server stats`.
+#[test]
+fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
+    let data = Data::sample();
+    drop(Server::start(&data, &[]));
+    let db = accounts(&data);
+    db.execute(
+        "INSERT INTO prosecutor_accounts (account, subject, email, created_at, last_sign_in_at)
+         VALUES ('chen.wm', 's', 'chen.wm@moj.example', '2024-01-01T00:00:00Z', '2024-01-01T00:00:00Z')",
+        [],
+    )
+    .unwrap();
+    let pid = db.last_insert_rowid();
+    let account: i64 = db
+        .query_row("SELECT id FROM accounts WHERE email = ?1", [LAWYER], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let now = chrono::Utc::now();
+    let ago = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    for (days, n) in [(800, 3), (1, 1)] {
+        for _ in 0..n {
+            db.execute(
+                "INSERT INTO prosecutor_case_views (prosecutor_id, case_key, at) VALUES (?1, 'TPD|刑事|115|訴|100', ?2)",
+                rusqlite::params![pid, ago(days)],
+            )
+            .unwrap();
+            db.execute(
+                "INSERT INTO prosecutor_sign_ins (prosecutor_id, kind, at) VALUES (?1, 'web', ?2)",
+                rusqlite::params![pid, ago(days)],
+            )
+            .unwrap();
+        }
+    }
+    // Links: expired 40 days ago (one used), expired yesterday, still good.
+    for (i, (made, expires, used)) in [
+        (60, 40, None),
+        (60, 40, Some(ago(59))),
+        (15, 1, None),
+        (1, -13, None),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        db.execute(
+            "INSERT INTO tokens (hash, account_id, purpose, created_at, expires_at, used_at)
+             VALUES (?1, ?2, 'activate', ?3, ?4, ?5)",
+            rusqlite::params![vec![i as u8; 32], account, ago(made), ago(expires), used],
+        )
+        .unwrap();
+    }
+    let count = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    let tokens_before = count("SELECT count(*) FROM tokens");
+    let old_day = (now - chrono::Duration::days(800))
+        .with_timezone(&schemas::date::taipei())
+        .format("%Y-%m-%d")
+        .to_string();
+    let _server = Server::start(&data, &[]);
+    eventually("old prosecutor activity purged", || {
+        count("SELECT count(*) FROM prosecutor_case_views") == 1
+            && count("SELECT count(*) FROM prosecutor_sign_ins") == 1
+    });
+    eventually("dead links deleted", || {
+        count("SELECT count(*) FROM tokens") == tokens_before - 2
+    });
+    assert_eq!(
+        count("SELECT count(*) FROM tokens WHERE hash IN (x'0202020202020202020202020202020202020202020202020202020202020202', x'0303030303030303030303030303030303030303030303030303030303030303')"),
+        2,
+        "a link expired yesterday, and one still good, stay"
+    );
+    // Still counted by the statistics, day by day.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with(&old_day))
+        .unwrap_or_else(|| panic!("no line for {old_day}:\n{text}"));
+    // day, visits, activated, grants, views, viewers, p.sign-ins, p.views
+    let cols: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!((cols[6], cols[7]), ("3", "3"), "{line}");
+}
+
 /// The finding: the outbox kept every sent message whole, activation and
 /// reset links included, for ever. Sent bodies older than
 /// `server.keep_sent_mail_days` (default 30) are emptied at start-up and
