@@ -218,6 +218,18 @@ enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Delete what cpor keeps of an address no live grant names: its account, links,
+    /// sessions, case views and feed, its mail's records and text, the warnings and reminders
+    /// it was given, its bounce flag; refused while the live snapshot grants it; exit 4 if
+    /// nothing is kept of it
+    #[command(after_help = EXIT_CODES)]
+    ForgetAddress {
+        /// The address (compared as the import stores it: trimmed, lower-cased)
+        email: String,
+        /// Say what would be deleted, and change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Inspect and manage the e-mail outbox
     #[command(after_help = EXIT_CODES)]
     Outbox {
@@ -508,6 +520,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             },
         ),
         Command::Bounces { maildir, all } => commands::bounces::run(&config, &maildir, all),
+        Command::ForgetAddress { email, dry_run } => commands::forget::run(&store, &email, dry_run),
     }
 }
 

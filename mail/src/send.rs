@@ -142,38 +142,18 @@ impl Transport for EmlDir {
         if !cleared() {
             return None;
         }
-        let dir = self.root.join(&item.night);
-        let safe: String = item
-            .email
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || "@.-_+".contains(c) {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
-        // An address with characters a file name cannot hold (`a#b@`,
-        // `a/b@`) would share its file with another: its name carries a
-        // digest of the address too.
-        let safe = if safe == item.email {
-            safe
-        } else {
-            format!(
-                "{safe}-{:08x}",
-                xxhash_rust::xxh3::xxh3_64(item.email.as_bytes()) as u32
-            )
-        };
-        // The website's kinds can go to one address several times a day,
-        // and a re-run of a night mails beside the night's first mail:
-        // their files carry the item's reference.
-        let name = if item.reference.is_empty() {
-            format!("{}-{safe}", item.kind)
-        } else {
-            format!("{}-{safe}-{}", item.kind, item.reference)
-        };
-        let path = dir.join(format!("{name}.eml"));
+        let path = eml_file(
+            &self.root,
+            &item.night,
+            item.kind,
+            &item.email,
+            &item.reference,
+        );
+        let dir = path.parent().unwrap_or(&self.root).to_path_buf();
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let tmp = dir.join(format!(".{name}.eml.tmp"));
         let write = || -> std::io::Result<()> {
             fs::create_dir_all(&dir)?;
@@ -185,6 +165,41 @@ impl Transport for EmlDir {
             Err(e) => Outcome::Transient(format!("{}: {e}", path.display())),
         })
     }
+}
+
+/// Where [`EmlDir`] writes the mail of `kind` to `email` of `night` (and
+/// its `reference`): `<root>/<night>/<kind>-<address>[-<reference>].eml`.
+pub fn eml_file(root: &Path, night: &str, kind: Kind, email: &str, reference: &str) -> PathBuf {
+    let safe: String = email
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_+".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    // An address with characters a file name cannot hold (`a#b@`,
+    // `a/b@`) would share its file with another: its name carries a
+    // digest of the address too.
+    let safe = if safe == email {
+        safe
+    } else {
+        format!(
+            "{safe}-{:08x}",
+            xxhash_rust::xxh3::xxh3_64(email.as_bytes()) as u32
+        )
+    };
+    // The website's kinds can go to one address several times a day, and a
+    // re-run of a night mails beside the night's first mail: their files
+    // carry the item's reference.
+    let name = if reference.is_empty() {
+        format!("{kind}-{safe}")
+    } else {
+        format!("{kind}-{safe}-{reference}")
+    };
+    root.join(night).join(format!("{name}.eml"))
 }
 
 /// An SMTP relay, one connection kept open across messages.

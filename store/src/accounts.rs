@@ -370,6 +370,66 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
     Ok(deleted)
 }
 
+/// What the accounts database keeps of an address ([`forget`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Kept {
+    /// Its applicant account (0 or 1), with its links, sessions, case
+    /// views and calendar feed.
+    pub account: u64,
+    pub tokens: u64,
+    pub sessions: u64,
+    pub case_views: u64,
+    pub feeds: u64,
+    /// Its bounce flag (0 or 1).
+    pub flag: u64,
+    /// Prosecutors' accounts that give it as their address (kept, the
+    /// address and their digest and reminders taken off them).
+    pub prosecutors: u64,
+}
+
+impl Kept {
+    pub fn is_empty(&self) -> bool {
+        *self == Kept::default()
+    }
+}
+
+/// Deletes everything the accounts database keeps of `email` (lower-cased
+/// as stored): its applicant account with its links, sessions, case views
+/// and calendar feed, and its bounce flag; a prosecutor's account giving
+/// it keeps the account (the MOJ's) without the address, and so without
+/// digest or reminders. One transaction; `dry_run`: counts only.
+pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Result<Kept> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    let count = |sql: &str| -> rusqlite::Result<u64> {
+        tx.query_row(sql, [email], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+    };
+    const OF: &str = "account_id IN (SELECT id FROM accounts WHERE email = ?1)";
+    let kept = Kept {
+        account: count("SELECT count(*) FROM accounts WHERE email = ?1")?,
+        tokens: count(&format!("SELECT count(*) FROM tokens WHERE {OF}"))?,
+        sessions: count(&format!("SELECT count(*) FROM sessions WHERE {OF}"))?,
+        case_views: count(&format!("SELECT count(*) FROM case_views WHERE {OF}"))?,
+        feeds: count(&format!("SELECT count(*) FROM calendar_feeds WHERE {OF}"))?,
+        flag: count("SELECT count(*) FROM flagged_addresses WHERE email = ?1")?,
+        prosecutors: count("SELECT count(*) FROM prosecutor_accounts WHERE email = ?1")?,
+    };
+    if dry_run {
+        return Ok(kept);
+    }
+    for table in ["tokens", "sessions", "case_views", "calendar_feeds"] {
+        tx.execute(&format!("DELETE FROM {table} WHERE {OF}"), [email])?;
+    }
+    tx.execute("DELETE FROM accounts WHERE email = ?1", [email])?;
+    tx.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])?;
+    tx.execute(
+        "UPDATE prosecutor_accounts SET email = NULL, digests = 0 WHERE email = ?1",
+        [email],
+    )?;
+    tx.commit()?;
+    Ok(kept)
+}
+
 /// Deletes the link tokens (activation, reset) that expired before
 /// `expired_before`, used or not: long dead, each was still a record of an
 /// account's resets and of activations never taken up. Returns how many.

@@ -757,3 +757,106 @@ fn the_version_names_the_commit_the_binary_was_built_from() {
         format!("cpor-etl {} (commit {head})", env!("CARGO_PKG_VERSION")),
     );
 }
+
+/// The privacy review of the forty-seventh session: nothing could forget
+/// an address (a stranger's a clerk mistyped into a grant; a party whose
+/// cases ended long ago who asks to be forgotten). No command, page or
+/// procedure; a hand-made `DELETE` failed on the tokens' foreign key, and
+/// the outbox and the flags would have kept the address anyway.
+/// `forget-address` deletes what cpor keeps of an address no live grant
+/// names: its account and everything of it, its mail's records and text,
+/// its warnings and reminders given, its flag, its `.eml` files. It
+/// refuses one the live snapshot still grants (the next import would make
+/// it again), and `--dry-run` says what would go and changes nothing.
+#[test]
+fn an_address_no_grant_names_can_be_forgotten() {
+    const GONE: &str = "hld.victim@example.org";
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let accounts = || rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    let outbox = || rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    let count = |c: &rusqlite::Connection, sql: &str, email: &str| -> i64 {
+        c.query_row(sql, [email], |r| r.get(0)).unwrap()
+    };
+    let kept = |email: &str| {
+        (
+            count(&accounts(), "SELECT count(*) FROM accounts WHERE email = ?1", email),
+            count(
+                &accounts(),
+                "SELECT count(*) FROM tokens WHERE account_id IN (SELECT id FROM accounts WHERE email = ?1)",
+                email,
+            ),
+            count(&outbox(), "SELECT count(*) FROM items WHERE email = ?1", email),
+        )
+    };
+    // Granted in the live snapshot: refused, nothing changed.
+    let first = kept(GONE);
+    assert!(first.0 == 1 && first.1 == 1 && first.2 >= 1, "{first:?}");
+    let refused = env.etl(&["forget-address", GONE]);
+    assert_eq!(refused.code, 1, "{}{}", refused.stdout, refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("the live snapshot grants it 1 case")
+            && refused.stderr.contains("nothing deleted"),
+        "{}",
+        refused.stderr
+    );
+    assert_eq!(kept(GONE), first);
+
+    // Night 2: its case is past its last day; no grant names it.
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let before = kept(GONE);
+    assert!(before.2 >= 1, "{before:?}");
+    let eml = |email: &str| -> usize {
+        walk(&env.data().join("mail"))
+            .into_iter()
+            .filter(|p| p.file_name().unwrap().to_string_lossy().contains(email))
+            .count()
+    };
+    assert!(eml(GONE) >= 1);
+    let dry = env.etl(&["forget-address", GONE, "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    assert!(dry.stdout.contains("would delete"), "{}", dry.stdout);
+    assert_eq!(kept(GONE), before, "a dry run changes nothing");
+
+    // Typed as a person might: forgotten all the same.
+    let run = env.etl(&["forget-address", "HLD.Victim@example.org"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(kept(GONE), (0, 0, 0), "{}", run.stdout);
+    assert_eq!(eml(GONE), 0, "{}", run.stdout);
+    assert_eq!(
+        count(
+            &outbox(),
+            "SELECT count(*) FROM expiry_warned WHERE email = ?1",
+            GONE
+        ),
+        0
+    );
+    assert!(
+        run.stdout.contains("reports") && run.stdout.contains("kept snapshots"),
+        "says what it cannot reach: {}",
+        run.stdout
+    );
+    // Another address is untouched.
+    assert_eq!(kept("wang.ming@example.com").0, 1);
+    // Nothing left: said, exit 4.
+    let again = env.etl(&["forget-address", GONE]);
+    assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
+}
+
+/// Every file under `dir`.
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -701,6 +701,19 @@ fn every_shipped_unit_and_job_writes_files_only_its_user_reads() {
         ops.contains("install -d -m 700 -o cpor -g cpor /srv/cpor/data"),
         "OPERATIONS does not make the data directory cpor's alone"
     );
+    // The logs the jobs append to (which name addresses) are rotated, and
+    // made cpor's alone when they are.
+    let rotate = std::fs::read_to_string(deploy.join("logrotate-cpor")).unwrap();
+    for job in crontab.lines().filter(|l| l.contains(">> /var/log/cpor/")) {
+        let log = job.split(">> ").nth(1).unwrap().split(' ').next().unwrap();
+        assert!(
+            log.starts_with("/var/log/cpor/") && log.ends_with(".log"),
+            "{log}"
+        );
+    }
+    assert!(rotate.contains("/var/log/cpor/*.log {"), "{rotate}");
+    assert!(rotate.contains("create 0600 cpor cpor"), "{rotate}");
+    assert!(ops.contains("scripts/deploy/logrotate-cpor"));
 }
 
 /// A review of the runbook (the forty-fifth session, left then): OPERATIONS

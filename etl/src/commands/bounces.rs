@@ -300,9 +300,43 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             addresses.len()
         );
     }
+    let pruned = prune_read(&cur, std::time::SystemTime::now())?;
+    if pruned > 0 {
+        let s = if pruned == 1 { "" } else { "s" };
+        out += &format!(
+            "  {pruned} read delivery report{s} over {} days old deleted from {}\n",
+            READ_REPORTS_KEPT.as_secs() / 86_400,
+            cur.display()
+        );
+    }
     out += &format!("  report: {}\n", report_path.display());
     crate::commands::print(&out)?;
     Ok(0)
+}
+
+/// How long a delivery report stays in the Maildir once read: a relay
+/// returns the whole message in it (a digest's entries, parties' names,
+/// links), so no longer than cpor keeps sent mail's text
+/// (`server.keep_sent_mail_days`' default).
+const READ_REPORTS_KEPT: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Deletes the reports in `cur` that came over [`READ_REPORTS_KEPT`] ago
+/// (by the file's time, which the move from new/ keeps). Returns how many.
+fn prune_read(cur: &Path, now: std::time::SystemTime) -> Result<usize> {
+    let mut pruned = 0;
+    for path in messages_in(cur)? {
+        let came = fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .with_context(|| format!("reading {}", path.display()))?;
+        if now
+            .duration_since(came)
+            .is_ok_and(|age| age > READ_REPORTS_KEPT)
+        {
+            fs::remove_file(&path).with_context(|| format!("deleting {}", path.display()))?;
+            pruned += 1;
+        }
+    }
+    Ok(pruned)
 }
 
 /// The messages in one Maildir folder, oldest name first (names start with

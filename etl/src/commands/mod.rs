@@ -31,6 +31,7 @@ macro_rules! say_part {
 pub mod bounces;
 pub mod case;
 pub mod dump;
+pub mod forget;
 pub mod outbox;
 pub mod rollback;
 pub mod send;

@@ -270,6 +270,27 @@ struct Asked {
     queued_at: String,
 }
 
+/// What [`Outbox::forget_address`] found (and, unless a dry run or
+/// `sending`, deleted).
+#[derive(Debug, Clone, Default)]
+pub struct Forgot {
+    /// The items to the address: where `send` wrote each as a file.
+    pub items: Vec<ForgotItem>,
+    /// Expiry warnings and hearing reminders recorded as given to it.
+    pub warned: u64,
+    pub reminded: u64,
+    /// Items a `send` is delivering now: nothing was deleted.
+    pub sending: u64,
+}
+
+/// An item of [`Forgot`]: its night, kind and reference (`send::eml_file`).
+#[derive(Debug, Clone)]
+pub struct ForgotItem {
+    pub night: String,
+    pub kind: Kind,
+    pub reference: String,
+}
+
 impl Outbox {
     /// Items, oldest first, of a night and in a state if given (a state no
     /// item can be in selects nothing).
@@ -307,6 +328,60 @@ impl Outbox {
             });
         }
         Ok(out)
+    }
+
+    /// Deletes everything the outbox keeps of mail to `email` (an address
+    /// to forget, `cpor-etl forget-address`): its items, text and record
+    /// (what they name of their cases too), and the expiry warnings and
+    /// hearing reminders it was given; `dry_run`: counts only. Deletes
+    /// nothing while a `send` is delivering to it (`Forgot::sending`).
+    pub fn forget_address(&mut self, email: &str, dry_run: bool) -> Result<Forgot> {
+        let tx = self.conn.transaction()?;
+        let mut items = Vec::new();
+        let mut sending = 0;
+        {
+            let mut st =
+                tx.prepare("SELECT id, night, kind, ref, state FROM items WHERE email = ?1")?;
+            let mut rows = st.query([email])?;
+            while let Some(r) = rows.next()? {
+                let id: i64 = r.get(0)?;
+                let kind: String = r.get(2)?;
+                let state: String = r.get(4)?;
+                if parse_state(id, &state)? == State::Sending {
+                    sending += 1;
+                }
+                items.push(ForgotItem {
+                    night: r.get(1)?,
+                    kind: parse_kind(id, &kind)?,
+                    reference: r.get(3)?,
+                });
+            }
+        }
+        let count = |sql: &str| -> Result<u64> {
+            Ok(tx.query_row(sql, [email], |r| r.get::<_, i64>(0))? as u64)
+        };
+        let warned = count("SELECT count(*) FROM expiry_warned WHERE email = ?1")?;
+        let reminded = count("SELECT count(*) FROM reminded WHERE email = ?1")?;
+        let forgot = Forgot {
+            items,
+            warned,
+            reminded,
+            sending,
+        };
+        if dry_run || sending > 0 {
+            return Ok(forgot);
+        }
+        for sql in [
+            "DELETE FROM bounce_reports WHERE item_id IN (SELECT id FROM items WHERE email = ?1)",
+            "DELETE FROM items WHERE email = ?1",
+            "DELETE FROM expiry_warned WHERE email = ?1",
+            "DELETE FROM reminded WHERE email = ?1",
+            "DELETE FROM flags_to_write WHERE email = ?1",
+        ] {
+            tx.execute(sql, [email])?;
+        }
+        tx.commit()?;
+        Ok(forgot)
     }
 
     /// Empties the bodies of mail sent before `before`: activation and

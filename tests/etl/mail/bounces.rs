@@ -374,6 +374,39 @@ fn postfix_report(smtp: &Smtp, rcpt: &str) -> String {
     )
 }
 
+/// The privacy review of the forty-seventh session: every delivery report
+/// read was kept in the Maildir's cur/ for ever, and a relay returns the
+/// whole message in it (a digest's entries, parties' names, links). A read
+/// report goes 30 days after it came, as the bodies of sent mail do; one
+/// newer, and an unread one, stay.
+#[test]
+fn read_delivery_reports_go_after_30_days() {
+    let (env, smtp, maildir) = sent_then_reported(&["nobody@example.net"]);
+    let cur = maildir.join("cur");
+    fs::create_dir_all(&cur).unwrap();
+    for (name, age) in [("old:2,S", "40 days ago"), ("recent:2,S", "20 days ago")] {
+        fs::write(cur.join(name), "From: MAILER-DAEMON\r\n\r\nold report\r\n").unwrap();
+        let touched = std::process::Command::new("touch")
+            .args(["-d", age])
+            .arg(cur.join(name))
+            .status()
+            .unwrap();
+        assert!(touched.success());
+    }
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!cur.join("old:2,S").exists(), "{}", run.stdout);
+    assert!(cur.join("recent:2,S").exists());
+    assert!(
+        run.stdout
+            .contains("1 read delivery report over 30 days old deleted"),
+        "{}",
+        run.stdout
+    );
+    // Tonight's report, read now, stays.
+    assert_eq!(fs::read_dir(&cur).unwrap().count(), 2);
+}
+
 /// A review of the mail (2026-12-05): a report that came to an item's VERP
 /// address failed the item and flagged its address whichever recipient
 /// it reported on: a lawyer's address that forwards to a dead one besides

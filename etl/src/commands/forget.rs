@@ -1,0 +1,136 @@
+//! `cpor-etl forget-address <EMAIL>`: delete what cpor keeps of an address
+//! no live grant names (a stranger's a clerk mistyped into a grant, since
+//! revoked; a party whose cases ended, who asks to be forgotten): its
+//! account with its links, sessions, case views and calendar feed, its
+//! bounce flag (`store::accounts::forget`), its mail's records and text
+//! and the warnings and reminders it was given (`Outbox::forget_address`),
+//! and its mail written as `.eml` files. Takes the import lock, so no
+//! import grants it and queues its mail meanwhile; refuses an address the
+//! live snapshot grants (the next import would make its account again).
+//! What it cannot reach it says: the reports that name it, and the kept
+//! snapshots (read-only) until the import prunes them.
+
+use anyhow::Result;
+
+use crate::commands::EXIT_NOT_FOUND;
+use crate::import::exit;
+use crate::snapshot::read::Snapshot;
+use store::layout::Store;
+
+pub fn run(store: &Store, typed: &str, dry_run: bool) -> Result<i32> {
+    let email = store::accounts::normalise_email(typed);
+    let Some(_lock) = crate::commands::take(store.lock())? else {
+        return Ok(exit::LOCKED);
+    };
+    if let Some(live) = store.live()? {
+        let granted = Snapshot::open(&live)?.granted_to(&email)?;
+        if !granted.is_empty() {
+            let n = granted.len();
+            let s = if n == 1 { "" } else { "s" };
+            let courts: std::collections::BTreeSet<&str> =
+                granted.iter().map(|(court, _, _)| court.as_str()).collect();
+            eprintln!(
+                "cpor-etl: {email}: the live snapshot grants it {n} case{s} ({}): the next \
+                 import would make its account again; ask the court's clerk to revoke the \
+                 grant{s}, and forget it once a night without {} is imported; nothing deleted",
+                courts.into_iter().collect::<Vec<_>>().join(", "),
+                if n == 1 { "it" } else { "them" }
+            );
+            return Ok(exit::ERROR);
+        }
+    }
+    let mut outbox = mail::outbox::Outbox::open(&store.root)?;
+    let mail = outbox.forget_address(&email, true)?;
+    if mail.sending > 0 {
+        eprintln!(
+            "cpor-etl: {email}: a `send` is delivering {} of its mail now; run again when it is \
+             done; nothing deleted",
+            mail.sending
+        );
+        return Ok(exit::LOCKED);
+    }
+    let mut accounts = store::accounts::open(&store.root)?;
+    let kept = store::accounts::forget(&mut accounts, &email, true)?;
+    let files: Vec<std::path::PathBuf> = mail
+        .items
+        .iter()
+        .map(|i| {
+            mail::send::eml_file(
+                &store.root.join("mail"),
+                &i.night,
+                i.kind,
+                &email,
+                &i.reference,
+            )
+        })
+        .filter(|p| p.exists())
+        .collect();
+    if kept.is_empty() && mail.items.is_empty() && mail.warned + mail.reminded == 0 {
+        say!("{email}: cpor keeps nothing of it (no account, no mail, no flag)");
+        return Ok(EXIT_NOT_FOUND);
+    }
+    let what = format!(
+        "its account ({} link{}, {} session{}, {} case view{}, {} calendar feed{}), {} \
+         mail{} ({} written as files), {} expiry warning{} and {} hearing reminder{} recorded, \
+         {} bounce flag{}{}",
+        kept.tokens,
+        plural(kept.tokens),
+        kept.sessions,
+        plural(kept.sessions),
+        kept.case_views,
+        plural(kept.case_views),
+        kept.feeds,
+        plural(kept.feeds),
+        mail.items.len(),
+        plural(mail.items.len() as u64),
+        files.len(),
+        mail.warned,
+        plural(mail.warned),
+        mail.reminded,
+        plural(mail.reminded),
+        kept.flag,
+        plural(kept.flag),
+        if kept.prosecutors > 0 {
+            format!(
+                "; and the address of {} prosecutor's account{} (kept, without it: no digest \
+                 or reminders)",
+                kept.prosecutors,
+                plural(kept.prosecutors)
+            )
+        } else {
+            String::new()
+        },
+    );
+    let what = if kept.account == 0 {
+        what.replacen("its account (", "no account (", 1)
+    } else {
+        what
+    };
+    if dry_run {
+        say!("{email}: would delete {what}; nothing changed (--dry-run)");
+        return Ok(0);
+    }
+    // The outbox first: mail to it can go no more, whatever comes after.
+    outbox.forget_address(&email, false)?;
+    store::accounts::forget(&mut accounts, &email, false)?;
+    for f in &files {
+        std::fs::remove_file(f)?;
+    }
+    say!("{email}: deleted {what}");
+    say!(
+        "  not reached: the reports under {} that name it (an import's rejects, kept without \
+         end; send and bounce reports, for mail.keep_reports_days), and the kept snapshots \
+         that still grant it (read-only, pruned by the import after import.keep_snapshots \
+         nights)",
+        store.reports_dir().display()
+    );
+    Ok(0)
+}
+
+fn plural(n: u64) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
