@@ -56,7 +56,8 @@ pub fn run(app: &App, now: DateTime<Utc>) {
 
 /// The outbox keeps each sent message whole, activation and reset links
 /// included; after `keep_sent_mail_days` only its record (who, what kind,
-/// when, the outcome) stays. The outbox is the mail crate's: its own
+/// when, the outcome) stays; so too of mail queued that long ago that
+/// failed or was suppressed. The outbox is the mail crate's: its own
 /// operation does it, on a connection of this pass's own.
 fn purge_sent_mail_bodies(app: &App, older_than: DateTime<Utc>) {
     let purged = mail::outbox::Outbox::open(&app.data_dir)
@@ -64,7 +65,7 @@ fn purge_sent_mail_bodies(app: &App, older_than: DateTime<Utc>) {
     match purged {
         Ok(0) => {}
         Ok(n) => tracing::info!(
-            "retention: the bodies of {n} mails sent before {} emptied (their records kept)",
+            "retention: the bodies of {n} mails sent, or queued and never sent, before {} emptied (their records kept)",
             older_than.format("%Y-%m-%d")
         ),
         Err(e) => tracing::error!("retention: purging sent mail bodies: {e}"),

@@ -393,6 +393,61 @@ fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
     assert_eq!((cols[6], cols[7]), ("3", "3"), "{line}");
 }
 
+/// The privacy review of the forty-seventh session: only sent mail had
+/// its text emptied after `server.keep_sent_mail_days`; mail that never
+/// went kept its text for ever, and a flagged address's nightly digests,
+/// rendered and suppressed, piled up (a year of nights, 365 digests with
+/// parties' names). Mail failed or suppressed is emptied the same days
+/// after it was queued (a retry of it long after would tell old news);
+/// newer keeps its text, and its record stays.
+#[test]
+fn bodies_of_mail_that_never_went_are_purged_in_time_too() {
+    let data = Data::sample();
+    let db = rusqlite::Connection::open(data.path().join("outbox.sqlite")).unwrap();
+    let ids: Vec<i64> = db
+        .prepare("SELECT id FROM items ORDER BY id LIMIT 3")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let now = chrono::Utc::now();
+    let ago = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
+    for (id, state, days) in [
+        (ids[0], "suppressed", 40),
+        (ids[1], "failed", 40),
+        (ids[2], "failed", 5),
+    ] {
+        db.execute(
+            "UPDATE items SET state = ?2, queued_at = ?3 WHERE id = ?1",
+            rusqlite::params![id, state, ago(days)],
+        )
+        .unwrap();
+    }
+    let empty = |id: i64| -> bool {
+        db.query_row(
+            "SELECT length(message) = 0 FROM items WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert!(!empty(ids[0]) && !empty(ids[1]) && !empty(ids[2]));
+    let _server = Server::start(&data, &[]);
+    eventually("the old unsent bodies purged", || {
+        empty(ids[0]) && empty(ids[1])
+    });
+    assert!(!empty(ids[2]), "five days old: kept for a retry");
+    let states: i64 = db
+        .query_row(
+            "SELECT count(*) FROM items WHERE id IN (?1, ?2) AND state IN ('suppressed', 'failed')",
+            [ids[0], ids[1]],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(states, 2, "the records stay");
+}
+
 /// The finding: the outbox kept every sent message whole, activation and
 /// reset links included, for ever. Sent bodies older than
 /// `server.keep_sent_mail_days` (default 30) are emptied at start-up and

@@ -384,19 +384,28 @@ impl Outbox {
         Ok(forgot)
     }
 
-    /// Empties the bodies of mail sent before `before`: activation and
-    /// reset links are in them, and once delivered the outbox has no use
-    /// for them. The item stays (who, what kind, when, the outcome), so
-    /// `list` and `show` still account for it; unsent items keep their
-    /// bodies for retries. Returns how many were emptied.
+    /// Empties the bodies of mail sent before `before`, and of mail queued
+    /// before it that never went (failed, suppressed): activation and
+    /// reset links are in them, and parties' names; once delivered the
+    /// outbox has no use for them, and a retry of mail that old would tell
+    /// old news (a flagged address's digests, suppressed night after
+    /// night, piled up for ever). The item stays (who, what kind, when,
+    /// the outcome), so `list` and `show` still account for it; mail
+    /// still to go, and newer, keeps its body for retries. Returns how
+    /// many were emptied.
     pub fn purge_sent_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
-        // sent_at is to_rfc3339 of a UTC time, as `before` is written:
-        // the same form, so the text order is the time order.
-        let n = self.conn.execute(
+        // sent_at and queued_at are to_rfc3339 of a UTC time, as `before`
+        // is written: the same form, so the text order is the time order.
+        let before = before.to_rfc3339();
+        let sent = self.conn.execute(
             "UPDATE items SET message = X'', coding = 'identity' WHERE state = ?1 AND sent_at < ?2 AND length(message) > 0",
-            params![State::Sent.as_str(), before.to_rfc3339()],
+            params![State::Sent.as_str(), before],
         )?;
-        Ok(n as u64)
+        let never = self.conn.execute(
+            "UPDATE items SET message = X'', coding = 'identity' WHERE state IN (?1, ?2) AND queued_at < ?3 AND length(message) > 0",
+            params![State::Failed.as_str(), State::Suppressed.as_str(), before],
+        )?;
+        Ok((sent + never) as u64)
     }
 
     /// An item's state, if there is such an item (without reading its

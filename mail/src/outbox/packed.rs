@@ -243,8 +243,8 @@ pub fn unpack_to_send(id: i64, coding: &str, stored: Vec<u8>) -> Result<Vec<u8>>
 }
 
 /// Why a message whose text was deleted cannot be sent.
-pub const EMPTIED: &str =
-    "its text was deleted after it was sent (server.keep_sent_mail_days): it cannot be sent again";
+pub const EMPTIED: &str = "its text was deleted server.keep_sent_mail_days after it was sent, \
+     or queued and never sent: it cannot be sent again";
 
 /// `message` as sent ([`crate::render::wire`]), taken over: the same
 /// bytes, not copied, when nothing is to be written; given back with the
