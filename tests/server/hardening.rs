@@ -402,50 +402,85 @@ fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
 /// newer keeps its text, and its record stays.
 #[test]
 fn bodies_of_mail_that_never_went_are_purged_in_time_too() {
+    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Packed, Recorded, Scope};
     let data = Data::sample();
-    let db = rusqlite::Connection::open(data.path().join("outbox.sqlite")).unwrap();
-    let ids: Vec<i64> = db
-        .prepare("SELECT id FROM items ORDER BY id LIMIT 3")
-        .unwrap()
-        .query_map([], |r| r.get(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
     let now = chrono::Utc::now();
-    let ago = |days: i64| (now - chrono::Duration::days(days)).to_rfc3339();
-    for (id, state, days) in [
-        (ids[0], "suppressed", 40),
-        (ids[1], "failed", 40),
-        (ids[2], "failed", 5),
-    ] {
-        db.execute(
-            "UPDATE items SET state = ?2, queued_at = ?3 WHERE id = ?1",
-            rusqlite::params![id, state, ago(days)],
-        )
-        .unwrap();
+    // Through the outbox's own operations, queued 40, 40 and 5 days ago:
+    // one suppressed at its claim (a flagged address), two refused (5xx).
+    let conn = outbox::open(&data.path()).unwrap();
+    for (i, days) in [40, 40, 5].into_iter().enumerate() {
+        let item = NewItem {
+            email: WANG.into(),
+            kind: Kind::Reset,
+            message_id: format!("<never-{i}@cpor.test>"),
+            subject: "重設密碼".into(),
+            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
+            cases: 0,
+            case_keys: Vec::new(),
+            behind: None,
+        };
+        let at = now - chrono::Duration::days(days);
+        outbox::queue_website(&conn, &item, at.date_naive(), &format!("n{i}"), at).unwrap();
     }
-    let empty = |id: i64| -> bool {
-        db.query_row(
-            "SELECT length(message) = 0 FROM items WHERE id = ?1",
-            [id],
-            |r| r.get(0),
-        )
-        .unwrap()
+    let mut ob = Outbox::open(&data.path()).unwrap();
+    let ids = ob.due(Scope::Website, now, true).unwrap();
+    let id_of = |ob: &Outbox, mid: &str| {
+        ids.iter()
+            .copied()
+            .find(|id| {
+                let shown = ob.show(*id).unwrap().unwrap();
+                shown
+                    .fields
+                    .iter()
+                    .any(|(k, v)| *k == "message-id" && v == mid)
+            })
+            .unwrap()
     };
-    assert!(!empty(ids[0]) && !empty(ids[1]) && !empty(ids[2]));
+    let (suppressed, refused, recent) = (
+        id_of(&ob, "<never-0@cpor.test>"),
+        id_of(&ob, "<never-1@cpor.test>"),
+        id_of(&ob, "<never-2@cpor.test>"),
+    );
+    ob.claim(&[suppressed], now - chrono::Duration::days(40), |_| {
+        Some(Event::Suppress)
+    })
+    .unwrap();
+    for (id, days) in [(refused, 40), (recent, 5)] {
+        let at = now - chrono::Duration::days(days);
+        ob.claim(&[id], at, |_| Some(Event::Claim)).unwrap();
+        let no = Recorded {
+            id,
+            event: Event::Refused,
+            error: Some("550 no such user".into()),
+            next_try: None,
+            unknown_outcome: false,
+        };
+        ob.record(&no, at).unwrap();
+    }
+    ob.settle(Scope::Website).unwrap();
+    drop(ob);
+
     let _server = Server::start(&data, &[]);
+    let ob = Outbox::open(&data.path()).unwrap();
+    let empty = |id: i64| ob.show(id).unwrap().unwrap().message.unwrap().is_empty();
+    let state = |id: i64| {
+        let shown = ob.show(id).unwrap().unwrap();
+        let (_, v) = shown.fields.iter().find(|(k, _)| *k == "state").unwrap();
+        v.clone()
+    };
+    assert_eq!(
+        (state(suppressed), state(refused)),
+        ("suppressed".into(), "failed".into())
+    );
     eventually("the old unsent bodies purged", || {
-        empty(ids[0]) && empty(ids[1])
+        empty(suppressed) && empty(refused)
     });
-    assert!(!empty(ids[2]), "five days old: kept for a retry");
-    let states: i64 = db
-        .query_row(
-            "SELECT count(*) FROM items WHERE id IN (?1, ?2) AND state IN ('suppressed', 'failed')",
-            [ids[0], ids[1]],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(states, 2, "the records stay");
+    assert!(!empty(recent), "five days old: kept for a retry");
+    assert_eq!(
+        (state(suppressed), state(refused), state(recent)),
+        ("suppressed".into(), "failed".into(), "failed".into()),
+        "the records stay"
+    );
 }
 
 /// The finding: the outbox kept every sent message whole, activation and
