@@ -229,6 +229,11 @@ enum Command {
         /// Say what would be deleted, and change nothing
         #[arg(long)]
         dry_run: bool,
+        /// Then rebuild both databases (VACUUM), so that no copy of the address left in free
+        /// space by earlier writes remains in the files: minutes on a national outbox, which
+        /// it holds meanwhile (stop the send timer; not in the send window)
+        #[arg(long, conflicts_with = "dry_run")]
+        vacuum: bool,
     },
     /// Inspect and manage the e-mail outbox
     #[command(after_help = EXIT_CODES)]
@@ -520,7 +525,11 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             },
         ),
         Command::Bounces { maildir, all } => commands::bounces::run(&config, &maildir, all),
-        Command::ForgetAddress { email, dry_run } => commands::forget::run(&store, &email, dry_run),
+        Command::ForgetAddress {
+            email,
+            dry_run,
+            vacuum,
+        } => commands::forget::run(&store, &email, dry_run, vacuum),
     }
 }
 

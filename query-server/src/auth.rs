@@ -640,7 +640,7 @@ pub fn forgot(app: &App, email: &str, ip: IpAddr) -> Result<(), Refused> {
 
 /// Whether the live snapshot grants `email` a queryable case (a snapshot
 /// that cannot be read says no: nothing is made from it).
-fn granted(app: &App, email: &str) -> bool {
+pub(crate) fn granted(app: &App, email: &str) -> bool {
     app.live
         .get()
         .and_then(|s| s.cases_of(email).ok())

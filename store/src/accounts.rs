@@ -124,8 +124,8 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<()>
 /// Turns digests off for an address (one-click unsubscribe): an
 /// applicant's account, and a prosecutor's opt-in to the same address.
 /// Returns whether an account had the address.
-pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
-    known_for_unsubscribe(conn, email)?;
+pub fn unsubscribe(conn: &Connection, email: &str, granted: bool) -> rusqlite::Result<bool> {
+    known_for_unsubscribe(conn, email, granted)?;
     let applicants = conn.execute("UPDATE accounts SET digests = 0 WHERE email = ?1", [email])?;
     let prosecutors = conn.execute(
         "UPDATE prosecutor_accounts SET digests = 0 WHERE email = ?1",
@@ -135,11 +135,21 @@ pub fn unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
 }
 
 /// Before an unsubscribe link's setting is written: an address with no
-/// account of either kind gets its applicant row (not activated), so that
-/// the setting holds. Mail goes to such an address all the same (a live
-/// grant's, whose activation was never mailed: its night given up with
-/// `outbox forget`), and its unsubscribe said done and changed nothing.
-pub fn known_for_unsubscribe(conn: &Connection, email: &str) -> rusqlite::Result<()> {
+/// account of either kind that a live grant names (`granted`) gets its
+/// applicant row (not activated), so that the setting holds. Mail goes to
+/// such an address all the same (a live grant's, whose activation was never
+/// mailed: its night given up with `outbox forget`), and its unsubscribe
+/// said done and changed nothing. One no grant names gets none: nothing
+/// will mail it, and an address forgotten (`forget`) pressing the link in
+/// an old mail was made again, for ever.
+pub fn known_for_unsubscribe(
+    conn: &Connection,
+    email: &str,
+    granted: bool,
+) -> rusqlite::Result<()> {
+    if !granted {
+        return Ok(());
+    }
     let known: bool = conn.query_row(
         "SELECT EXISTS (SELECT 1 FROM accounts WHERE email = ?1)
              OR EXISTS (SELECT 1 FROM prosecutor_accounts WHERE email = ?1)",
@@ -399,12 +409,16 @@ impl Kept {
 /// it keeps the account (the MOJ's) without the address, and so without
 /// digest or reminders. One transaction; `dry_run`: counts only.
 pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Result<Kept> {
+    // (the rows' bytes overwritten, not left in free pages)
+    conn.pragma_update(None, "secure_delete", true)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let count = |sql: &str| -> rusqlite::Result<u64> {
         tx.query_row(sql, [email], |r| r.get::<_, i64>(0))
             .map(|n| n as u64)
     };
     const OF: &str = "account_id IN (SELECT id FROM accounts WHERE email = ?1)";
+    // Its case views leave their counts, as retention's purge does: the
+    // statistics of past days do not change.
     let kept = Kept {
         account: count("SELECT count(*) FROM accounts WHERE email = ?1")?,
         tokens: count(&format!("SELECT count(*) FROM tokens WHERE {OF}"))?,
@@ -417,16 +431,31 @@ pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Re
     if dry_run {
         return Ok(kept);
     }
+    tx.execute(
+        &format!(
+            "INSERT INTO daily_case_views (day, views, viewers)
+             SELECT date(at, '+8 hours'), count(*), 1 FROM case_views WHERE {OF}
+             GROUP BY 1
+             ON CONFLICT (day) DO UPDATE
+             SET views = views + excluded.views, viewers = viewers + excluded.viewers"
+        ),
+        [email],
+    )?;
     for table in ["tokens", "sessions", "case_views", "calendar_feeds"] {
         tx.execute(&format!("DELETE FROM {table} WHERE {OF}"), [email])?;
     }
     tx.execute("DELETE FROM accounts WHERE email = ?1", [email])?;
     tx.execute("DELETE FROM flagged_addresses WHERE email = ?1", [email])?;
+    // (both switches off: the MOJ gives the address back at the next
+    // sign-in, and the prosecutor then turns on what they want)
     tx.execute(
-        "UPDATE prosecutor_accounts SET email = NULL, digests = 0 WHERE email = ?1",
+        "UPDATE prosecutor_accounts SET email = NULL, digests = 0, reminders = 0 WHERE email = ?1",
         [email],
     )?;
     tx.commit()?;
+    // (and out of the write-ahead log: at once unless a reader holds it,
+    // the server's say; then at the next checkpoint)
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
     Ok(kept)
 }
 

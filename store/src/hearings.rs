@@ -96,8 +96,8 @@ pub fn reminders_off(conn: &Connection) -> rusqlite::Result<BTreeSet<String>> {
 /// Reminders' one-click unsubscribe (RFC 8058): off for every account,
 /// applicant's or prosecutor's, with the address. Returns whether any was
 /// on.
-pub fn stop_reminders(conn: &Connection, email: &str) -> rusqlite::Result<bool> {
-    crate::accounts::known_for_unsubscribe(conn, email)?;
+pub fn stop_reminders(conn: &Connection, email: &str, granted: bool) -> rusqlite::Result<bool> {
+    crate::accounts::known_for_unsubscribe(conn, email, granted)?;
     let applicants = conn.execute(
         "UPDATE accounts SET reminders = 0 WHERE email = ?1 AND reminders = 1",
         [email],
@@ -313,10 +313,10 @@ mod tests {
         let token = renew_feed(&conn, holder, now).unwrap();
         assert_eq!(fetched(&conn), None);
         // The reminders' one-click unsubscribe: off for both accounts.
-        assert!(stop_reminders(&conn, "a@example.com").unwrap());
+        assert!(stop_reminders(&conn, "a@example.com", true).unwrap());
         assert!(!reminders_on(&conn, holder).unwrap());
         assert!(!reminders_on(&conn, Holder::Applicant(p.id)).unwrap());
-        assert!(!stop_reminders(&conn, "a@example.com").unwrap());
+        assert!(!stop_reminders(&conn, "a@example.com", true).unwrap());
         // A sign-in without a verified address turns them off.
         assert!(set_reminders(&conn, holder, true).unwrap());
         sign_in(

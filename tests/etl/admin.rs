@@ -823,9 +823,23 @@ fn an_address_no_grant_names_can_be_forgotten() {
     assert_eq!(kept(GONE), before, "a dry run changes nothing");
 
     // Typed as a person might: forgotten all the same.
-    let run = env.etl(&["forget-address", "HLD.Victim@example.org"]);
+    let run = env.etl(&["forget-address", "HLD.Victim@example.org", "--vacuum"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(kept(GONE), (0, 0, 0), "{}", run.stdout);
+    // Gone from the files' bytes too (the review of the session's change:
+    // the rows were deleted and their bytes, the address beside its
+    // password hash among them, stayed in free pages).
+    for db in ["accounts.sqlite", "outbox.sqlite"] {
+        for file in [db.to_string(), format!("{db}-wal")] {
+            let Ok(bytes) = std::fs::read(env.data().join(&file)) else {
+                continue;
+            };
+            assert!(
+                !bytes.windows(GONE.len()).any(|w| w == GONE.as_bytes()),
+                "{GONE} still in {file}"
+            );
+        }
+    }
     assert_eq!(eml(GONE), 0, "{}", run.stdout);
     assert_eq!(
         count(

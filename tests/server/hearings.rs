@@ -1079,6 +1079,47 @@ fn an_unsubscribe_from_an_address_with_no_account_yet_stops_its_reminders() {
     );
 }
 
+/// The review of the forty-seventh session's change (its 1): an address
+/// forgotten (`cpor-etl forget-address`) pressed "unsubscribe" in an old
+/// mail, as a mail client's one-click does, and the unsubscribe made its
+/// account again (to hold the setting), never to be deleted. An address no
+/// live grant names and with no account gets no row: nothing will mail it.
+#[test]
+fn an_unsubscribe_from_a_forgotten_address_keeps_it_forgotten() {
+    const GONE: &str = "hld.victim@example.org";
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let store = store::layout::Store::new(data.path());
+    assert_eq!(
+        etl::commands::forget::run(&store, GONE, false, false).unwrap(),
+        0,
+        "no live grant names it after night 2"
+    );
+    let db = Connection::open(data.path().join("accounts.sqlite")).unwrap();
+    let accounts = || -> i64 {
+        db.query_row(
+            "SELECT count(*) FROM accounts WHERE email = ?1",
+            [GONE],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    assert_eq!(accounts(), 0);
+    let key = store::secret::load_or_create_key(&data.path()).unwrap();
+    for mailing in [
+        store::secret::Mailing::Digests,
+        store::secret::Mailing::Reminders,
+    ] {
+        let url = mail::unsubscribe_url("http://localhost:8080", &key, mailing, GONE);
+        let r = Client::new(&server).post(
+            url.trim_start_matches("http://localhost:8080"),
+            &[("List-Unsubscribe", "One-Click")],
+        );
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(accounts(), 0, "made again by {url}");
+    }
+}
+
 /// What the site shows of the hearings of `LAWYER` (signed in as `c`):
 /// the calendar links on the pages of `CASE77` and of every case with a
 /// hearing to come (the sample's hearings are in 2026, so by the clock

@@ -17,7 +17,7 @@ use crate::import::exit;
 use crate::snapshot::read::Snapshot;
 use store::layout::Store;
 
-pub fn run(store: &Store, typed: &str, dry_run: bool) -> Result<i32> {
+pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i32> {
     let email = store::accounts::normalise_email(typed);
     let Some(_lock) = crate::commands::take(store.lock())? else {
         return Ok(exit::LOCKED);
@@ -110,13 +110,39 @@ pub fn run(store: &Store, typed: &str, dry_run: bool) -> Result<i32> {
         say!("{email}: would delete {what}; nothing changed (--dry-run)");
         return Ok(0);
     }
-    // The outbox first: mail to it can go no more, whatever comes after.
-    outbox.forget_address(&email, false)?;
+    // The outbox first: mail to it can go no more, whatever comes after
+    // (a `send` that took some of it since the count: nothing deleted).
+    let done = outbox.forget_address(&email, false)?;
+    if done.sending > 0 {
+        eprintln!(
+            "cpor-etl: {email}: a `send` took {} of its mail to deliver just now; run again \
+             when it is done; nothing deleted",
+            done.sending
+        );
+        return Ok(exit::LOCKED);
+    }
     store::accounts::forget(&mut accounts, &email, false)?;
     for f in &files {
         std::fs::remove_file(f)?;
     }
     say!("{email}: deleted {what}");
+    if vacuum {
+        // Earlier writes (a state changed, a row deleted before
+        // `secure_delete`) can leave copies of the address in a page's free
+        // space; rebuilt, the files hold only their rows.
+        let started = std::time::Instant::now();
+        accounts.execute_batch("VACUUM")?;
+        outbox.vacuum()?;
+        say!(
+            "  both databases rebuilt (VACUUM, {:.1} s): no copy of it is left in their free space",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        say!(
+            "  its rows' bytes are overwritten; copies earlier writes left in free space stay until \
+             the files are rebuilt (run again with --vacuum, outside the send window)"
+        );
+    }
     say!(
         "  not reached: the reports under {} that name it (an import's rejects, kept without \
          end; send and bounce reports, for mail.keep_reports_days), and the kept snapshots \

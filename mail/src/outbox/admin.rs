@@ -336,6 +336,8 @@ impl Outbox {
     /// hearing reminders it was given; `dry_run`: counts only. Deletes
     /// nothing while a `send` is delivering to it (`Forgot::sending`).
     pub fn forget_address(&mut self, email: &str, dry_run: bool) -> Result<Forgot> {
+        // (the rows' bytes overwritten, not left in free pages)
+        self.conn.pragma_update(None, "secure_delete", true)?;
         let tx = self.conn.transaction()?;
         let mut items = Vec::new();
         let mut sending = 0;
@@ -381,7 +383,19 @@ impl Outbox {
             tx.execute(sql, [email])?;
         }
         tx.commit()?;
+        // (and out of the write-ahead log: at once unless a reader holds
+        // it, the server's say; then at the next checkpoint)
+        let _ = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
         Ok(forgot)
+    }
+
+    /// Rebuilds the file (VACUUM): no deleted bytes left in free space
+    /// (`cpor-etl forget-address --vacuum`). Holds the database meanwhile.
+    pub fn vacuum(&self) -> Result<()> {
+        self.conn.execute_batch("VACUUM")?;
+        Ok(())
     }
 
     /// Empties the bodies of mail sent before `before`, and of mail queued

@@ -228,10 +228,13 @@ pub fn unsubscribe_post(app: &App, req: &Req) -> Answer {
     if !valid {
         return unsubscribe_page(app, req);
     }
+    // (an address no live grant names is not made an account to hold the
+    // setting: an address forgotten would be made again)
+    let granted = crate::auth::granted(app, &email);
     let conn = app.accounts.lock().expect("accounts");
     let done = match mailing {
-        Mailing::Digests => accounts::unsubscribe(&conn, &email),
-        Mailing::Reminders => store::hearings::stop_reminders(&conn, &email),
+        Mailing::Digests => accounts::unsubscribe(&conn, &email, granted),
+        Mailing::Reminders => store::hearings::stop_reminders(&conn, &email, granted),
     };
     // (an address whose account has no password yet is told how to get
     // in before it can turn the mail on again)

@@ -276,7 +276,7 @@ mod tests {
             [("chen.wm".to_string(), "chen@moj.example".to_string())]
         );
         // Unsubscribing by address (the digest's link) turns it off.
-        assert!(crate::accounts::unsubscribe(&c, "chen@moj.example").unwrap());
+        assert!(crate::accounts::unsubscribe(&c, "chen@moj.example", true).unwrap());
         assert!(digest_recipients(&c).unwrap().is_empty());
         assert!(set_digests(&c, p.id, true).unwrap());
         // A sign-in given no address (an app that did not ask for it)
