@@ -353,28 +353,44 @@ pub fn write_records(conn: &mut Connection, records: &[Record]) -> rusqlite::Res
 /// its counts (views, distinct viewers) went to `daily_case_views`.
 /// Returns the views deleted.
 pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Result<usize> {
+    purge_day_by_day(
+        conn,
+        "SELECT DISTINCT date(at, '+8 hours') AS day FROM case_views WHERE day < ?1 ORDER BY 1",
+        before_day,
+        |tx, day| {
+            tx.execute(
+                "INSERT INTO daily_case_views (day, views, viewers)
+                 SELECT ?1, count(*), count(DISTINCT account_id) FROM case_views
+                 WHERE date(at, '+8 hours') = ?1
+                 ON CONFLICT (day) DO UPDATE
+                 SET views = views + excluded.views, viewers = viewers + excluded.viewers",
+                [day],
+            )?;
+            tx.execute(
+                "DELETE FROM case_views WHERE date(at, '+8 hours') = ?1",
+                [day],
+            )
+        },
+    )
+}
+
+/// Purges, for each Asia/Taipei day `days` (a query of `before_day`)
+/// gives, what `purge` deletes of it after keeping its counts, each day in
+/// a transaction of its own. Returns how many rows went.
+pub(crate) fn purge_day_by_day(
+    conn: &mut Connection,
+    days: &str,
+    before_day: &str,
+    purge: impl Fn(&rusqlite::Transaction<'_>, &str) -> rusqlite::Result<usize>,
+) -> rusqlite::Result<usize> {
     let days: Vec<String> = conn
-        .prepare(
-            "SELECT DISTINCT date(at, '+8 hours') AS day FROM case_views
-             WHERE day < ?1 ORDER BY 1",
-        )?
+        .prepare(days)?
         .query_map([before_day], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     let mut deleted = 0;
     for day in days {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO daily_case_views (day, views, viewers)
-             SELECT ?1, count(*), count(DISTINCT account_id) FROM case_views
-             WHERE date(at, '+8 hours') = ?1
-             ON CONFLICT (day) DO UPDATE
-             SET views = views + excluded.views, viewers = viewers + excluded.viewers",
-            [&day],
-        )?;
-        deleted += tx.execute(
-            "DELETE FROM case_views WHERE date(at, '+8 hours') = ?1",
-            [&day],
-        )?;
+        deleted += purge(&tx, &day)?;
         tx.commit()?;
     }
     Ok(deleted)

@@ -393,6 +393,51 @@ fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
     assert_eq!((cols[6], cols[7]), ("3", "3"), "{line}");
 }
 
+/// Password-link mail to `WANG` queued through the outbox's own
+/// operations `days` ago each, and their ids in that order, with the
+/// outbox open.
+fn website_mail_queued(
+    data: &Data,
+    days: &[i64],
+    now: chrono::DateTime<chrono::Utc>,
+) -> (mail::outbox::Outbox, Vec<i64>) {
+    use mail::outbox::{self, Kind, NewItem, Outbox, Packed, Scope};
+    let conn = outbox::open(&data.path()).unwrap();
+    for (i, days) in days.iter().enumerate() {
+        let item = NewItem {
+            email: WANG.into(),
+            kind: Kind::Reset,
+            message_id: format!("<queued-{i}@cpor.test>"),
+            subject: "重設密碼".into(),
+            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
+            cases: 0,
+            case_keys: Vec::new(),
+            behind: None,
+        };
+        let at = now - chrono::Duration::days(*days);
+        outbox::queue_website(&conn, &item, at.date_naive(), &format!("q{i}"), at).unwrap();
+    }
+    let ob = Outbox::open(&data.path()).unwrap();
+    let due = ob.due(Scope::Website, now, true).unwrap();
+    let ids = (0..days.len())
+        .map(|i| {
+            let mid = format!("<queued-{i}@cpor.test>");
+            due.iter()
+                .copied()
+                .find(|id| {
+                    ob.show(*id)
+                        .unwrap()
+                        .unwrap()
+                        .fields
+                        .iter()
+                        .any(|(k, v)| *k == "message-id" && *v == mid)
+                })
+                .unwrap()
+        })
+        .collect();
+    (ob, ids)
+}
+
 /// The privacy review of the forty-seventh session: only sent mail had
 /// its text emptied after `server.keep_sent_mail_days`; mail that never
 /// went kept its text for ever, and a flagged address's nightly digests,
@@ -402,45 +447,13 @@ fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
 /// newer keeps its text, and its record stays.
 #[test]
 fn bodies_of_mail_that_never_went_are_purged_in_time_too() {
-    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Packed, Recorded, Scope};
+    use mail::outbox::{Event, Outbox, Recorded, Scope};
     let data = Data::sample();
     let now = chrono::Utc::now();
     // Through the outbox's own operations, queued 40, 40 and 5 days ago:
     // one suppressed at its claim (a flagged address), two refused (5xx).
-    let conn = outbox::open(&data.path()).unwrap();
-    for (i, days) in [40, 40, 5].into_iter().enumerate() {
-        let item = NewItem {
-            email: WANG.into(),
-            kind: Kind::Reset,
-            message_id: format!("<never-{i}@cpor.test>"),
-            subject: "重設密碼".into(),
-            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
-            cases: 0,
-            case_keys: Vec::new(),
-            behind: None,
-        };
-        let at = now - chrono::Duration::days(days);
-        outbox::queue_website(&conn, &item, at.date_naive(), &format!("n{i}"), at).unwrap();
-    }
-    let mut ob = Outbox::open(&data.path()).unwrap();
-    let ids = ob.due(Scope::Website, now, true).unwrap();
-    let id_of = |ob: &Outbox, mid: &str| {
-        ids.iter()
-            .copied()
-            .find(|id| {
-                let shown = ob.show(*id).unwrap().unwrap();
-                shown
-                    .fields
-                    .iter()
-                    .any(|(k, v)| *k == "message-id" && v == mid)
-            })
-            .unwrap()
-    };
-    let (suppressed, refused, recent) = (
-        id_of(&ob, "<never-0@cpor.test>"),
-        id_of(&ob, "<never-1@cpor.test>"),
-        id_of(&ob, "<never-2@cpor.test>"),
-    );
+    let (mut ob, ids) = website_mail_queued(&data, &[40, 40, 5], now);
+    let (suppressed, refused, recent) = (ids[0], ids[1], ids[2]);
     ob.claim(&[suppressed], now - chrono::Duration::days(40), |_| {
         Some(Event::Suppress)
     })
@@ -490,45 +503,13 @@ fn bodies_of_mail_that_never_went_are_purged_in_time_too() {
 /// stays, and newer or unsent mail keeps its body.
 #[test]
 fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
-    use mail::outbox::{self, Event, Kind, NewItem, Outbox, Packed, Recorded, Scope};
+    use mail::outbox::{self, Event, Outbox, Recorded, Scope};
     let data = Data::sample();
     let now = chrono::Utc::now();
     // Through the outbox's own operations: queued, claimed and accepted
     // by the mail server 40 days ago and 1 day ago; one still queued.
-    let conn = outbox::open(&data.path()).unwrap();
-    for (i, days) in [40, 1, 0].into_iter().enumerate() {
-        let item = NewItem {
-            email: WANG.into(),
-            kind: Kind::Reset,
-            message_id: format!("<purge-{i}@cpor.test>"),
-            subject: "重設密碼".into(),
-            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
-            cases: 0,
-            case_keys: Vec::new(),
-            behind: None,
-        };
-        let at = now - chrono::Duration::days(days);
-        outbox::queue_website(&conn, &item, at.date_naive(), &format!("r{i}"), at).unwrap();
-    }
-    let mut ob = Outbox::open(&data.path()).unwrap();
-    let ids = ob.due(Scope::Website, now, true).unwrap();
-    let id_of = |ob: &Outbox, mid: &str| {
-        ids.iter()
-            .copied()
-            .find(|id| {
-                let shown = ob.show(*id).unwrap().unwrap();
-                shown
-                    .fields
-                    .iter()
-                    .any(|(k, v)| *k == "message-id" && v == mid)
-            })
-            .unwrap()
-    };
-    let (old, recent, queued) = (
-        id_of(&ob, "<purge-0@cpor.test>"),
-        id_of(&ob, "<purge-1@cpor.test>"),
-        id_of(&ob, "<purge-2@cpor.test>"),
-    );
+    let (mut ob, ids) = website_mail_queued(&data, &[40, 1, 0], now);
+    let (old, recent, queued) = (ids[0], ids[1], ids[2]);
     for (id, days) in [(old, 40), (recent, 1)] {
         let at = now - chrono::Duration::days(days);
         ob.claim(&[id], at, |_| Some(Event::Claim)).unwrap();

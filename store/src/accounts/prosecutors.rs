@@ -179,36 +179,33 @@ pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<boo
 /// `super::purge_case_views` does applicants' views. Returns how many rows
 /// went.
 pub fn purge_activity(conn: &mut Connection, before_day: &str) -> rusqlite::Result<usize> {
-    let days: Vec<String> = conn
-        .prepare(
-            "SELECT day FROM (
-                 SELECT date(at, '+8 hours') AS day FROM prosecutor_case_views
-                 UNION SELECT date(at, '+8 hours') FROM prosecutor_sign_ins)
-             WHERE day < ?1 ORDER BY 1",
-        )?
-        .query_map([before_day], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    let mut deleted = 0;
-    for day in days {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        tx.execute(
-            "INSERT INTO daily_prosecutor_activity (day, sign_ins, views)
-             SELECT ?1,
-                 (SELECT count(*) FROM prosecutor_sign_ins WHERE date(at, '+8 hours') = ?1),
-                 (SELECT count(*) FROM prosecutor_case_views WHERE date(at, '+8 hours') = ?1)
-             ON CONFLICT (day) DO UPDATE
-             SET sign_ins = sign_ins + excluded.sign_ins, views = views + excluded.views",
-            [&day],
-        )?;
-        for table in ["prosecutor_case_views", "prosecutor_sign_ins"] {
-            deleted += tx.execute(
-                &format!("DELETE FROM {table} WHERE date(at, '+8 hours') = ?1"),
-                [&day],
+    super::purge_day_by_day(
+        conn,
+        "SELECT day FROM (
+             SELECT date(at, '+8 hours') AS day FROM prosecutor_case_views
+             UNION SELECT date(at, '+8 hours') FROM prosecutor_sign_ins)
+         WHERE day < ?1 ORDER BY 1",
+        before_day,
+        |tx, day| {
+            tx.execute(
+                "INSERT INTO daily_prosecutor_activity (day, sign_ins, views)
+                 SELECT ?1,
+                     (SELECT count(*) FROM prosecutor_sign_ins WHERE date(at, '+8 hours') = ?1),
+                     (SELECT count(*) FROM prosecutor_case_views WHERE date(at, '+8 hours') = ?1)
+                 ON CONFLICT (day) DO UPDATE
+                 SET sign_ins = sign_ins + excluded.sign_ins, views = views + excluded.views",
+                [day],
             )?;
-        }
-        tx.commit()?;
-    }
-    Ok(deleted)
+            let mut deleted = 0;
+            for table in ["prosecutor_case_views", "prosecutor_sign_ins"] {
+                deleted += tx.execute(
+                    &format!("DELETE FROM {table} WHERE date(at, '+8 hours') = ?1"),
+                    [day],
+                )?;
+            }
+            Ok(deleted)
+        },
+    )
 }
 
 /// of every prosecutor who opted in with a verified address, by account.

@@ -2172,15 +2172,7 @@ fn a_prosecutor_is_told_a_case_is_newly_theirs_only_when_it_is() {
         );
         crate::util::rehash(batch, "TPD_case.csv");
     };
-    imported(env.import(&wu_night(&env, "20261123", &[WU_FILED]), &[]));
-    prosecutor(&env, "wu.cl", Some(P), false);
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute(
-            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
-            [],
-        )
-        .unwrap();
+    wu_with_the_digest(&env);
     let newly = |night: &str| {
         let eml = env.data().join(format!("mail/{night}/digest-{P}.eml"));
         eml.exists() && text_of(&eml).contains("新列為您承辦")
@@ -2207,6 +2199,20 @@ fn a_prosecutor_is_told_a_case_is_newly_theirs_only_when_it_is() {
         !newly("20261127"),
         "the court's file back: nothing newly theirs"
     );
+}
+
+/// Night 20261123 imported with wu.cl's 訴 900 filed, and wu.cl known with
+/// the verified address `wu.cl@moj.example`, the digest on (reminders off).
+fn wu_with_the_digest(env: &Env) {
+    imported(env.import(&wu_night(env, "20261123", &[WU_FILED]), &[]));
+    prosecutor(env, "wu.cl", Some("wu.cl@moj.example"), false);
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
+            [],
+        )
+        .unwrap();
 }
 
 /// TPD 刑事 115 訴 900, assigned to the prosecutor wu.cl alone (no grant):
@@ -2524,15 +2530,7 @@ fn after_a_rollback_a_revised_entry_moves_back_the_hearing_the_calendar_took() {
 fn a_prosecutors_withdrawal_is_mailed_after_the_damaged_live_snapshot_is_restored() {
     const P: &str = "wu.cl@moj.example";
     let env = Env::as_of(STORIES_CHECKED);
-    imported(env.import(&wu_night(&env, "20261123", &[WU_FILED]), &[]));
-    prosecutor(&env, "wu.cl", Some(P), false);
-    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
-        .unwrap()
-        .execute(
-            "UPDATE prosecutor_accounts SET digests = 1 WHERE account = 'wu.cl'",
-            [],
-        )
-        .unwrap();
+    wu_with_the_digest(&env);
     imported(env.import(&wu_night(&env, "20261124", &[WU_FILED, WU_ANNOUNCED]), &[]));
     assert_eq!(env.etl(&["send", "--now"]).code, 0);
     let took = uids_and_methods(
