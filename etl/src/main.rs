@@ -24,17 +24,19 @@ Exit codes:
      exist, or the batch directory is a file or not named YYYYMMDD; or the batch is older
      than the live snapshot, or dated after today; or (import) the night was published
      but its mail was not queued (MAIL NOT QUEUED: the next import or send queues it)
-     or its report could not be written
+     or its report could not be written; forget-address: the live snapshot grants
+     the address (nothing deleted)
   2  nothing published: the batch is incomplete (no MANIFEST.csv yet) or unusable,
      or a court could be neither imported nor carried over (--publish-without)
   3  published, but some courts were not imported tonight (carried over or unusable)
   4  case: no such case in the snapshot; outbox show, retry, release, rediff, forget:
      no such item or night, or nothing to do (retry: nothing to queue again;
-     release: nothing held)
+     release: nothing held); forget-address: nothing is kept of the address
   5  another import, rollback or send's catch-up holds the import lock (import
      waits up to import.lock_wait_seconds first; rollback, outbox forget,
-     rediff and release do not wait: run again when it is done);
-     send: another send is running; nothing changed
+     rediff, release and forget-address do not wait: run again when it is done);
+     send: another send is running; forget-address: a send is delivering its
+     mail; nothing changed
   6  send: mail was due and none of it could be delivered (the relay unreachable
      or refusing; the summary says why); it waits to be retried, at once with
      send --now";
