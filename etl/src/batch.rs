@@ -229,29 +229,26 @@ fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Man
     };
     let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
         .map_err(|e| bad(format!("not UTF-8 ({e})")))?;
-    // (an empty file has no line 1 to check: a transfer that creates the
-    // file before it writes it, caught between the two)
-    if text.is_empty() {
-        return Err(bad(
-            "line 1: header is ``, the contract says `file,rows,sha256`: the file is empty \
-             (still being written?)"
-                .into(),
-        ));
+    // Line 1 is checked whatever follows, an empty file's too (a transfer
+    // that creates the file before it writes it, caught between the two).
+    let mut rows = text.lines();
+    let header = rows.next().unwrap_or_default();
+    let fields: Vec<&str> = header.split(',').map(str::trim).collect();
+    if fields != contract().batch.manifest_header {
+        let empty = match text.trim().is_empty() {
+            true => ": the file is empty (still being written?)",
+            false => "",
+        };
+        return Err(bad(format!(
+            "line 1: header is `{header}`, the contract says `file,rows,sha256`{empty}"
+        )));
     }
     let mut listed = BTreeMap::new();
     let mut unusable = BTreeSet::new();
     let mut lines = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let n = i as u64 + 1;
+    for (i, line) in rows.enumerate() {
+        let n = i as u64 + 2;
         let fields: Vec<&str> = line.split(',').map(str::trim).collect();
-        if n == 1 {
-            if fields != contract().batch.manifest_header {
-                return Err(bad(format!(
-                    "line 1: header is `{line}`, the contract says `file,rows,sha256`"
-                )));
-            }
-            continue;
-        }
         if line.trim().is_empty() {
             continue;
         }

@@ -74,16 +74,14 @@ impl Maintenance {
     pub fn open_by(&self, at: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
         let local = at.with_timezone(&schemas::date::taipei()).time();
         match self.seconds_left(local) {
-            Some(_) => at + chrono::Duration::seconds(self.length() as i64),
+            // (the window's whole length: what is left of it from its
+            // first second)
+            Some(_) => {
+                let length = self.seconds_left(self.start).unwrap_or_default();
+                at + chrono::Duration::seconds(length as i64)
+            }
             None => at,
         }
-    }
-
-    /// The window's length in seconds (a window may span midnight).
-    fn length(&self) -> u64 {
-        use chrono::Timelike;
-        let secs = |t: NaiveTime| i64::from(t.num_seconds_from_midnight());
-        (secs(self.end) - secs(self.start)).rem_euclid(24 * 3600) as u64
     }
 
     /// The window as pages and mail say it, `00:30 至 03:00`; empty when

@@ -302,9 +302,9 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     }
     let pruned = prune_read(&cur, std::time::SystemTime::now())?;
     if pruned > 0 {
-        let s = if pruned == 1 { "" } else { "s" };
         out += &format!(
-            "  {pruned} read delivery report{s} over {} days old deleted from {}\n",
+            "  {pruned} read delivery report{} over {} days old deleted from {}\n",
+            crate::commands::plural(pruned),
             READ_REPORTS_KEPT.as_secs() / 86_400,
             cur.display()
         );

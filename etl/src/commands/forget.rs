@@ -12,7 +12,7 @@
 
 use anyhow::Result;
 
-use crate::commands::EXIT_NOT_FOUND;
+use crate::commands::{plural, EXIT_NOT_FOUND};
 use crate::import::exit;
 use crate::snapshot::read::Snapshot;
 use store::layout::Store;
@@ -26,7 +26,7 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
         let granted = Snapshot::open(&live)?.granted_to(&email)?;
         if !granted.is_empty() {
             let n = granted.len();
-            let s = if n == 1 { "" } else { "s" };
+            let s = plural(n);
             let courts: std::collections::BTreeSet<&str> =
                 granted.iter().map(|(court, _, _)| court.as_str()).collect();
             eprintln!(
@@ -39,8 +39,11 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
             return Ok(exit::ERROR);
         }
     }
+    // The outbox first: mail to it can go no more, whatever comes after.
+    // Each store counts what it keeps and, unless a dry run, deletes it in
+    // the same transaction (the outbox not while a `send` delivers to it).
     let mut outbox = mail::outbox::Outbox::open(&store.root)?;
-    let mail = outbox.forget_address(&email, true)?;
+    let mail = outbox.forget_address(&email, dry_run)?;
     if mail.sending > 0 {
         eprintln!(
             "cpor-etl: {email}: a `send` is delivering {} of its mail now; run again when it is \
@@ -50,7 +53,7 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
         return Ok(exit::LOCKED);
     }
     let mut accounts = store::accounts::open(&store.root)?;
-    let kept = store::accounts::forget(&mut accounts, &email, true)?;
+    let kept = store::accounts::forget(&mut accounts, &email, dry_run)?;
     let files: Vec<std::path::PathBuf> = mail
         .items
         .iter()
@@ -70,9 +73,10 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
         return Ok(EXIT_NOT_FOUND);
     }
     let what = format!(
-        "its account ({} link{}, {} session{}, {} case view{}, {} calendar feed{}), {} \
+        "{} account ({} link{}, {} session{}, {} case view{}, {} calendar feed{}), {} \
          mail{} ({} written as files), {} expiry warning{} and {} hearing reminder{} recorded, \
          {} bounce flag{}{}",
+        if kept.account == 0 { "no" } else { "its" },
         kept.tokens,
         plural(kept.tokens),
         kept.sessions,
@@ -82,7 +86,7 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
         kept.feeds,
         plural(kept.feeds),
         mail.items.len(),
-        plural(mail.items.len() as u64),
+        plural(mail.items.len()),
         files.len(),
         mail.warned,
         plural(mail.warned),
@@ -101,27 +105,10 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
             String::new()
         },
     );
-    let what = if kept.account == 0 {
-        what.replacen("its account (", "no account (", 1)
-    } else {
-        what
-    };
     if dry_run {
         say!("{email}: would delete {what}; nothing changed (--dry-run)");
         return Ok(0);
     }
-    // The outbox first: mail to it can go no more, whatever comes after
-    // (a `send` that took some of it since the count: nothing deleted).
-    let done = outbox.forget_address(&email, false)?;
-    if done.sending > 0 {
-        eprintln!(
-            "cpor-etl: {email}: a `send` took {} of its mail to deliver just now; run again \
-             when it is done; nothing deleted",
-            done.sending
-        );
-        return Ok(exit::LOCKED);
-    }
-    store::accounts::forget(&mut accounts, &email, false)?;
     for f in &files {
         std::fs::remove_file(f)?;
     }
@@ -151,12 +138,4 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
         store.reports_dir().display()
     );
     Ok(0)
-}
-
-fn plural(n: u64) -> &'static str {
-    if n == 1 {
-        ""
-    } else {
-        "s"
-    }
 }

@@ -48,6 +48,14 @@ use crate::snapshot::read::Snapshot;
 use schemas::date::{compact, parse_batch_date, roc};
 use store::layout::Store;
 
+/// `s` after a count other than one, in what the commands print.
+pub fn plural<N: TryInto<u64>>(n: N) -> &'static str {
+    match n.try_into() {
+        Ok(1) => "",
+        _ => "s",
+    }
+}
+
 /// Exit code when the case asked for is not in the snapshot.
 pub const EXIT_NOT_FOUND: i32 = 4;
 

@@ -322,7 +322,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                 let of = mail::outbox::FlagsOf::Address(email);
                 mail::send::write_flags(&mut outbox, &accounts, of, chrono::Utc::now())?;
             }
-            let plural = |n: usize| if n == 1 { "" } else { "s" };
+            use crate::commands::plural;
             let it_is = |n: usize| if n == 1 { "it is" } else { "they are" };
             if !retried.flagged.is_empty() {
                 let n = retried.flagged.len();

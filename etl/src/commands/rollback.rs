@@ -144,7 +144,7 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
             Ok(mail::outbox::Undone::StillHeld(n)) => say!(
                 "note: {n} digest{} of night {night} {} held by the flood guard, as before the \
                  rollback this one undoes: `cpor-etl outbox release {night}` sends them",
-                if n == 1 { "" } else { "s" },
+                crate::commands::plural(n),
                 if n == 1 { "stays" } else { "stay" }
             ),
             Err(e) => eprintln!(

@@ -43,6 +43,7 @@ pub fn find(
     for email in emails {
         let granted = changes.new_grants.remove(&email).unwrap_or_default();
         let mut still = Vec::with_capacity(granted.len());
+        let mut came = false;
         for g in granted {
             if !outbox.told_of_last_day_before(&email, &g.case.id(), tonight)? {
                 still.push(g);
@@ -68,11 +69,17 @@ pub fn find(
             let news = changes.news.entry(email.clone()).or_default();
             // (once: the address may hear of it as a prosecutor's too)
             if !news.iter().any(|n| n.case == g.case) {
+                came = true;
                 news.push(CaseNews {
                     division: g.division,
                     listed: Listed::Back,
                     ..CaseNews::of(g.case, entries)
                 });
+            }
+        }
+        // (in case order, as the diff gives news: sorted once, if any came)
+        if came {
+            if let Some(news) = changes.news.get_mut(&email) {
                 news.sort_by(|a, b| a.case.cmp(&b.case));
             }
         }

@@ -166,8 +166,8 @@ pub fn find(
         let Some(case) = CaseRef::parse_id(&id) else {
             continue;
         };
-        let expiring = changes.expiring.entry(email.clone()).or_default();
-        if expiring.iter().any(|x| x.case == case) {
+        let warned = changes.expiring.get(&email);
+        if warned.is_some_and(|x| x.iter().any(|x| x.case == case)) {
             continue;
         }
         let Some(state) = snapshot
@@ -178,17 +178,20 @@ pub fn find(
         };
         // (stopped before the mail's night: the mail said so)
         if let Some(last_day) = ended_before(&state, queued) {
-            expiring.push(Expiring {
-                division: schemas::text::division(&state.division),
-                status: state.status,
-                last_day,
-                ended: true,
-                case,
-            });
+            changes
+                .expiring
+                .entry(email.clone())
+                .or_default()
+                .push(Expiring {
+                    division: schemas::text::division(&state.division),
+                    status: state.status,
+                    last_day,
+                    ended: true,
+                    case,
+                });
             retold.warn_again.entry(email).or_default().insert(id);
         }
     }
-    changes.expiring.retain(|_, x| !x.is_empty());
     drop(snapshot);
     for (email, mut granted) in granted_again(to, night, again)? {
         if granted.is_empty() {
