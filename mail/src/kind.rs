@@ -4,7 +4,7 @@
 
 use askama::Template;
 
-use crate::render::{CaseView, Contents, View};
+use crate::render::{CaseView, Contents, Ended, View};
 
 /// What every subject cpor sends starts with, whatever its kind: the
 /// service's name, so that one mail filter finds all of it (the mail walk's
@@ -178,15 +178,15 @@ impl Kind {
             (Kind::Digest, Some(t)) => format!("{t} 有新進行事項"),
             (Kind::Digest, None) => format!("您關注的 {n} 件案件有新進行事項"),
             // (a case past its last day when told of: it has stopped)
-            (Kind::Expiry, Some(t)) if cases[0].ended => format!("{t} 已停止查詢"),
+            (Kind::Expiry, Some(t)) if cases[0].ended.is_some() => format!("{t} 已停止查詢"),
             (Kind::Expiry, Some(t)) => {
                 let day = cases[0].last_day.as_deref().unwrap_or("");
                 format!("{t} 將於 {day} 後停止查詢")
             }
-            (Kind::Expiry, None) if cases.iter().all(|c| c.ended) => {
+            (Kind::Expiry, None) if cases.iter().all(|c| c.ended.is_some()) => {
                 format!("您關注的 {n} 件案件已停止查詢")
             }
-            (Kind::Expiry, None) if cases.iter().any(|c| c.ended) => {
+            (Kind::Expiry, None) if cases.iter().any(|c| c.ended.is_some()) => {
                 format!("您關注的 {n} 件案件即將或已經停止查詢")
             }
             (Kind::Expiry, None) => format!("您關注的 {n} 件案件即將停止查詢"),

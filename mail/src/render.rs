@@ -67,13 +67,27 @@ pub struct CaseView {
     /// the cases whose hearings changed, then those with one announced
     /// ([`View::trim`]).
     pub hearing_news: HearingNews,
-    /// Past its last day (`last_day`) already when told of: an expiry
-    /// mail says it has stopped being queryable.
-    pub ended: bool,
+    /// Past its last day (`last_day`) already when told of, and why it
+    /// could not be told before: an expiry mail says it has stopped being
+    /// queryable.
+    pub ended: Option<Ended>,
     /// Why a digest lists it: its news, or, with its latest entries as
     /// they stand (not news), a case newly assigned to the prosecutor the
     /// digest goes to, or one back after its last day had passed.
     pub listed: Listed,
+}
+
+/// Why a case an expiry mail lists had stopped being queryable before it
+/// could be told (its mail says which).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The court posted its status after its last day had passed: no
+    /// warning could go before (`notify::ended`).
+    PostedLate,
+    /// Its warning was queued in time but not delivered before the last
+    /// day (the relay down across it), and was withheld for naming a case
+    /// past it (`notify::retell`).
+    WarningLate,
 }
 
 /// What a digest's cases are listed for, which its heading and subject say.
@@ -174,7 +188,7 @@ impl CaseView {
             entries: Vec::new(),
             hearings: Vec::new(),
             hearing_news: HearingNews::None,
-            ended: false,
+            ended: None,
             listed: Listed::News,
         }
     }
@@ -349,7 +363,13 @@ impl View {
     /// ([`CaseView::ended`]): an expiry mail of them all says they have
     /// stopped being queryable, not that they will.
     pub fn ended(&self) -> usize {
-        self.cases.iter().filter(|c| c.ended).count()
+        self.cases.iter().filter(|c| c.ended.is_some()).count()
+    }
+
+    /// Whether a case it lists had stopped before it could be told for
+    /// `why`: the mail says why it was not told before.
+    pub fn ended_as(&self, why: Ended) -> bool {
+        self.cases.iter().any(|c| c.ended == Some(why))
     }
 
     /// Whether a case it lists says its last day (最後可查詢日): an
@@ -438,7 +458,7 @@ impl View {
                     false => HearingNews::Changed,
                 };
                 // (an expiry mail's ended cases before those still to end)
-                (hearings, !c.ended, c.last_day.is_none())
+                (hearings, c.ended.is_none(), c.last_day.is_none())
             });
             self.more = self.cases.len() - MAX_LISTED;
             self.cases.truncate(MAX_LISTED);
@@ -1052,12 +1072,20 @@ mod tests {
         let mut a = CaseView::new(&case("TPD", "刑事", "訴", 88));
         a.division = Some("仁股".into());
         a.last_day = Some("115/11/01".into());
-        a.ended = true;
+        a.ended = Some(Ended::PostedLate);
         check_as(Kind::Expiry, "expiry-ended", view(vec![a.clone()]));
         // With one still to end: both said, each as it is.
         let mut b = CaseView::new(&case("TPD", "刑事", "訴", 89));
         b.last_day = Some("115/12/01".into());
-        check_as(Kind::Expiry, "expiry-some-ended", view(vec![a, b]));
+        check_as(Kind::Expiry, "expiry-some-ended", view(vec![a.clone(), b]));
+        // One that ran its course while its warning waited unsent: not
+        // blamed on the court's posting (left alone by the forty-seventh
+        // session); with one posted late beside it, each reason said.
+        let mut c = CaseView::new(&case("TPD", "刑事", "訴", 90));
+        c.last_day = Some("115/11/20".into());
+        c.ended = Some(Ended::WarningLate);
+        check_as(Kind::Expiry, "expiry-ended-unsent", view(vec![c.clone()]));
+        check_as(Kind::Expiry, "expiry-ended-both", view(vec![a, c]));
         // Cut to 30, its ended cases are kept, first (the review of the
         // session's change: the subject, of every case, said 已經停止
         // while the list cut them).
@@ -1065,14 +1093,14 @@ mod tests {
             .map(|n| {
                 let mut c = CaseView::new(&case("TPD", "民事", "訴", n));
                 c.last_day = Some("115/12/01".into());
-                c.ended = n > MAX_LISTED as u32;
+                c.ended = (n > MAX_LISTED as u32).then_some(Ended::PostedLate);
                 c
             })
             .collect();
         let mut v = view(cases);
         v.trim(false);
         assert_eq!(v.ended(), 5);
-        assert!(v.cases[..5].iter().all(|c| c.ended));
+        assert!(v.cases[..5].iter().all(|c| c.ended.is_some()));
     }
 
     #[test]

@@ -1217,6 +1217,51 @@ fn a_stopped_cases_notice_withheld_with_its_mail_is_told_again() {
     assert_eq!(told.len(), 1, "{}\n{mails:#?}", run.stdout);
 }
 
+/// Left alone by the forty-seventh session: a case that ran its course
+/// while its expiry warning waited unsent (the relay down across its last
+/// day) was told nothing. The next night withheld the warning, for naming
+/// a case past its last day, and nothing said the case had stopped. It is
+/// told as stopped, once, in words that do not blame a late posting.
+#[test]
+fn a_case_that_ran_its_course_while_its_warning_waited_is_told_it_stopped() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n = Night {
+        cases: vec![(2, "審理中", "")],
+        entries: vec![(2, 1, "115/11/02", "準備程序".into())],
+        grants: vec![(2, TWO.into())],
+    };
+    import(&env, &smtp, &n.write(&env.dir.path().join("a"), "20261201"));
+    send(&env, &smtp);
+    let before = smtp.accepted_for(TWO).len();
+    // Night 2: case 2 stops after 115/12/02 (上訴 of 115/10/02): warned.
+    n.cases[0] = (2, "上訴", "115/10/02");
+    import(&env, &smtp, &n.write(&env.dir.path().join("b"), "20261202"));
+    smtp.stop();
+    let down = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    // Night 3: its last day has passed, the warning not sent.
+    let run = import(&env, &smtp, &n.write(&env.dir.path().join("c"), "20261203"));
+    smtp.restart();
+    send(&env, &smtp);
+    // (a second send, and the night imported again, tell it no more)
+    send(&env, &smtp);
+    import(&env, &smtp, &n.write(&env.dir.path().join("d"), "20261203"));
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(TWO);
+    let told: Vec<&String> = mails[before..]
+        .iter()
+        .filter(|m| m.contains("115年度訴字第2號") && m.contains("已停止"))
+        .collect();
+    assert_eq!(told.len(), 1, "{}\n{mails:#?}", run.stdout);
+    assert!(
+        !told[0].contains("法院登載其狀態時已逾此期限"),
+        "{}",
+        told[0]
+    );
+    assert!(told[0].contains("未能及時寄達"), "{}", told[0]);
+}
+
 /// The admin review of the forty-fourth session (its 4): a night rolled
 /// back before its grant mail went, then the next night imported: that
 /// night, compared with the night rolled back to, found the rolled-back

@@ -24,7 +24,7 @@ use schemas::contract;
 use crate::model::{CaseData, EntryData};
 use crate::snapshot::read::diffscan::{utf8, CaseCursor, DiffCase, RawEntry, Roles};
 use crate::snapshot::read::{ReadError, Snapshot};
-use mail::render::Listed;
+use mail::render::{Ended, Listed};
 use schemas::date::last_queryable_day;
 use store::layout::SnapshotFile;
 
@@ -146,9 +146,11 @@ pub struct Expiring {
     pub division: Option<String>,
     pub status: String,
     pub last_day: NaiveDate,
-    /// Past its last day already, the night it is told of: a status the
-    /// court posted more than the cutoff after its date (`super::ended`).
-    pub ended: bool,
+    /// Past its last day already, the night it is told of, and why it
+    /// was not told before: a status the court posted more than the cutoff
+    /// after its date (`super::ended`), or a warning not delivered before
+    /// the last day (`super::retell`).
+    pub ended: Option<Ended>,
 }
 
 /// Everything the mail stage needs from one diff, per address.
@@ -740,7 +742,7 @@ fn compare(
                     division: division()?,
                     status: status.to_string(),
                     last_day,
-                    ended: false,
+                    ended: None,
                 });
         }
     }
@@ -954,7 +956,7 @@ pub(crate) mod tests {
                             division: schemas::text::division(&case.division),
                             status: case.status.clone(),
                             last_day,
-                            ended: false,
+                            ended: None,
                         });
                 }
             }

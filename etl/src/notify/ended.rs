@@ -12,6 +12,8 @@
 use chrono::NaiveDate;
 use store::layout::SnapshotFile;
 
+use mail::render::Ended;
+
 use super::diff::{last_day, Changes, Expiring};
 use crate::snapshot::read::{CaseState, ReadError, Snapshot};
 
@@ -78,7 +80,7 @@ pub fn find(
                     division: schemas::text::division(division),
                     status: status.clone(),
                     last_day: *last_day,
-                    ended: true,
+                    ended: Some(Ended::PostedLate),
                 });
             told += 1;
         }

@@ -1675,7 +1675,7 @@ mod tests {
                             division: None,
                             status: "上訴".into(),
                             last_day: day(n),
-                            ended: false,
+                            ended: None,
                         })
                         .collect(),
                 );

@@ -27,6 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use mail::outbox::{GrantMail, Kind, Outbox};
+use mail::render::Ended;
 use schemas::CaseRef;
 use store::layout::SnapshotFile;
 
@@ -89,6 +90,9 @@ pub fn find(
     // The cases to tell again as granted, by address.
     let mut again: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut stopped: Vec<(String, String, NaiveDate)> = Vec::new();
+    // (the cases of grant mail withheld tonight, by address: never told
+    // as granted by it)
+    let mut grant_unsent: BTreeSet<(String, String)> = BTreeSet::new();
     for mail in earlier {
         let (kept, gone): (Vec<String>, Vec<String>) = if mail.withheld {
             let granted: BTreeSet<String> = snapshot
@@ -122,6 +126,11 @@ pub fn find(
         };
         if gone.is_empty() && !mail.withheld {
             continue;
+        }
+        if mail.kind != Kind::Expiry {
+            for id in &mail.case_keys {
+                grant_unsent.insert((mail.email.clone(), id.clone()));
+            }
         }
         // (an expiry mail's cases, for those it named as stopped already:
         // looked up below)
@@ -162,6 +171,11 @@ pub fn find(
     // neither tonight nor the night before, and is in none of tonight's
     // warnings: it is told as stopped again here, or never (the time review
     // of the forty-seventh session: counted "told again", told nothing).
+    // One that has run its course since (its warning waited unsent across
+    // its last day, the relay down) is told it has stopped, or never: its
+    // warning is withheld for naming it (left alone by the forty-seventh);
+    // but not to an address whose grant mail of it is withheld tonight
+    // too, which was never told it had the case.
     for (email, id, queued) in stopped {
         let Some(case) = CaseRef::parse_id(&id) else {
             continue;
@@ -176,8 +190,14 @@ pub fn find(
         else {
             continue;
         };
-        // (stopped before the mail's night: the mail said so)
-        if let Some(last_day) = ended_before(&state, queued) {
+        // (stopped before the mail's night: the mail said so; before
+        // tonight: the mail was to warn of it)
+        let ended = match ended_before(&state, queued) {
+            Some(day) => Some((day, Ended::PostedLate)),
+            None if grant_unsent.contains(&(email.clone(), id.clone())) => None,
+            None => ended_before(&state, night.date).map(|day| (day, Ended::WarningLate)),
+        };
+        if let Some((last_day, why)) = ended {
             changes
                 .expiring
                 .entry(email.clone())
@@ -186,7 +206,7 @@ pub fn find(
                     division: schemas::text::division(&state.division),
                     status: state.status,
                     last_day,
-                    ended: true,
+                    ended: Some(why),
                     case,
                 });
             retold.warn_again.entry(email).or_default().insert(id);
