@@ -80,7 +80,7 @@ pub const EXTRACTED: bool = cfg!(feature = "hearings");
 /// and the case's entries are the same ([`Extractor::digest`]). Raise it
 /// with any change to what the entries give: `rules_fingerprint` below
 /// fails until it is raised.
-pub const RULES: u32 = 4;
+pub const RULES: u32 = 5;
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -655,6 +655,11 @@ impl<'a> Book<'a> {
             }
             let doubt = names_kind.then(|| self.latest(same_kind(true))).flatten();
             return Before::Fills(c, doubt);
+        }
+        // (a session added, `（追加庭期）`, is no new date of the one before:
+        // rule 11, rules version 5)
+        if slot.added {
+            return Before::New;
         }
         let Some(c) = self.latest(same_kind(true)) else {
             return Before::New;
@@ -1637,6 +1642,65 @@ mod tests {
         );
     }
 
+    /// The hearings review of the forty-eighth session (rules version 5):
+    /// a new date given with 另定 beside a cancellation was dropped and the
+    /// hearing cancelled; a new date after 變更為, 延至 or 庭期變更 left the
+    /// old one standing, reminded; a session added to a trial (追加, 續行)
+    /// moved the one before it, its reminder saying 改期.
+    #[test]
+    fn rules_5_11_what_version_4_misread() {
+        let argued = (
+            5,
+            "115/11/10",
+            "115/12/10 10:00第五法庭言詞辯論".to_string(),
+        );
+        for text in [
+            "原定115/12/10上午10時言詞辯論庭期取消，另定115/12/24上午10時於第五法庭行言詞辯論",
+            "115/12/10庭期取消，另訂115/12/24上午10時行言詞辯論",
+            "115/12/10 10:00言詞辯論庭期取消，改於115/12/24 10:00行言詞辯論",
+            "庭期變更：115/12/24 10:00第五法庭言詞辯論",
+            "115/12/10 10:00第五法庭言詞辯論庭期變更為115/12/24 10:00",
+            "言詞辯論期日延至115/12/24 10:00",
+            "另定115/12/24 10:00第五法庭言詞辯論",
+        ] {
+            check(
+                &[argued.clone(), (7, "115/11/18", text.into())],
+                &[
+                    "5 12/10 10:00 言詞辯論 moved 0 by 7 A",
+                    "7 12/24 10:00 言詞辯論 scheduled 1 A",
+                ],
+            );
+        }
+        let tried = (5, "115/11/10", "115/12/10 09:30第五法庭審理".to_string());
+        for text in [
+            "115/12/17 09:30第五法庭審理（追加庭期）",
+            "115/12/17 09:30第五法庭審理（續行）",
+        ] {
+            check(
+                &[tried.clone(), (7, "115/11/18", text.into())],
+                &[
+                    "5 12/10 09:30 審理 scheduled 0 A",
+                    "7 12/17 09:30 審理 scheduled 0 B",
+                ],
+            );
+        }
+        // (a witness added is a new date as before)
+        check(
+            &[
+                tried,
+                (
+                    7,
+                    "115/11/18",
+                    "115/12/17 09:30第五法庭審理（追加證人）".into(),
+                ),
+            ],
+            &[
+                "5 12/10 09:30 審理 moved 0 by 7 A",
+                "7 12/17 09:30 審理 scheduled 1 A",
+            ],
+        );
+    }
+
     /// The same review (its 6): a second hearing of a kind on the same day
     /// at another time (two sessions, or the time changed) moved the first;
     /// not sure which, both are kept and the first says so (rule 4).
@@ -1771,7 +1835,7 @@ mod tests {
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (4, 0x8587_1b3f_a886_00c1),
+            (5, 0x8587_1b3f_a886_00c1),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }

@@ -22,10 +22,13 @@
 //!   (`函查 113/08/10`) schedules nothing.
 //! - The courtroom is the first `第…法庭` / `第…庭` / `第…室` (a number in
 //!   digits or Chinese numerals, up to four characters before the suffix:
-//!   `第二家事法庭`) or a named room from [`ROOMS`]; none is `None`.
+//!   `第二家事法庭`), with the division before it if one is written
+//!   (`刑事第一法庭`), or a named room from [`ROOMS`]; none is `None`.
 //! - The kind is the first word of [`KINDS`] after the time, courtrooms
 //!   skipped (`家事調解室調解` is 調解 in 家事調解室); none is [`UNNAMED`].
-//! - Move words: [`MOVE_WORDS`]; cancel words: [`CANCEL_WORDS`]. A text that
+//! - Move words: [`MOVE_WORDS`], and [`NEW_DATE_WORDS`] where a date and a
+//!   time follow them; cancel words: [`CANCEL_WORDS`]; a session added:
+//!   [`ADDED_WORDS`]. A text that
 //!   asks for something (`聲請`, `請求`: a party's request, which may be
 //!   refused) announces no change.
 //! - A change that names neither a date nor a kind counts only if it speaks
@@ -74,17 +77,47 @@ const ROOM_FIRSTS: [char; 7] = ['刑', '民', '大', '家', '調', '視', '偵']
 const KIND_FIRSTS: [char; 9] = ['言', '準', '宣', '調', '和', '訊', '審', '勘', '開'];
 
 /// Words that move a hearing.
-pub const MOVE_WORDS: &[&str] = &["改期", "延期", "改定", "延展", "變更期日", "期日變更"];
+pub const MOVE_WORDS: &[&str] = &[
+    "改期",
+    "延期",
+    "改定",
+    "延展",
+    "變更期日",
+    "期日變更",
+    "庭期變更",
+];
+
+/// Words that give a hearing's new date when a date and a time follow
+/// them (`另定115/12/24 10:00`, `改於…`, `變更為…`, `延至…`), and move
+/// nothing without (`另定期日`, `補正期限延至115/12/24`): rules version 5
+/// (version 4 threw the date away, and a cancellation beside it cancelled
+/// the hearing and dropped its new date).
+pub const NEW_DATE_WORDS: &[&str] = &["另定", "另訂", "改於", "改訂", "變更為", "延至"];
+
+/// Words that say a hearing announced is a session added (`（追加庭期）`,
+/// `（續行）`), not the new date of one before it: rules version 5 (version
+/// 4 moved the session before it, reminded as 改期, gone from calendars).
+/// A witness added (`追加證人`) is no session added.
+pub const ADDED_WORDS: &[&str] = &[
+    "追加庭期",
+    "追加期日",
+    "追加開庭",
+    "追加審理",
+    "續行",
+    "續開",
+    "增開",
+];
 
 /// Words that cancel a hearing.
 pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 
-/// A character of every word of [`MOVE_WORDS`] and [`CANCEL_WORDS`].
-const CHANGE_CHARS: [char; 5] = ['改', '延', '取', '撤', '變'];
+/// A character of every word of [`MOVE_WORDS`], [`NEW_DATE_WORDS`] and
+/// [`CANCEL_WORDS`].
+const CHANGE_CHARS: [char; 6] = ['改', '延', '取', '撤', '變', '另'];
 
 /// [`CHANGE_CHARS`] as UTF-8, three bytes each.
-const CHANGE_BYTES: [[u8; 3]; 5] = {
-    let mut out = [[0; 3]; 5];
+const CHANGE_BYTES: [[u8; 3]; 6] = {
+    let mut out = [[0; 3]; 6];
     let mut i = 0;
     while i < out.len() {
         assert!(
@@ -140,6 +173,9 @@ pub struct Slot<'a> {
     pub kind: &'static str,
     /// Whether the text names the kind.
     pub kind_named: bool,
+    /// Whether it says it is a session added ([`ADDED_WORDS`]): not the
+    /// new date of one before it. Never for a move.
+    pub added: bool,
     /// Byte offset in the text just after the time: what the text says
     /// after it is `text[after..]`.
     pub after: usize,
@@ -266,7 +302,11 @@ impl<'a> Text<'a> {
         let change_at = if !may_change || self.requests() {
             (None, None)
         } else {
-            (self.find_any(MOVE_WORDS, 0), self.find_any(CANCEL_WORDS, 0))
+            let moved = match (self.find_any(MOVE_WORDS, 0), self.new_date_word()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            (moved, self.find_any(CANCEL_WORDS, 0))
         };
         let lead = self.skip_spaces(0);
         let lead = self.date_time(lead).filter(|_| digit_led);
@@ -283,6 +323,7 @@ impl<'a> Text<'a> {
                 // The new date: the first date and time after the move word.
                 if let Some((date, time, end)) = self.first_date_time(moved, true) {
                     let mut slot = self.slot(date, time.expect("asked for a time"), end);
+                    slot.added = false;
                     let before = self.kind_in(0, moved);
                     if !slot.kind_named {
                         if let Some(kind) = before {
@@ -310,7 +351,8 @@ impl<'a> Text<'a> {
                 // A text that begins with a hearing and ends with a move word
                 // (`…言詞辯論（改期）`) gives the new date.
                 if let (Some((date, Some(time), end)), Change::Moved) = (lead, change) {
-                    let slot = self.slot(date, time, end);
+                    let mut slot = self.slot(date, time, end);
+                    slot.added = false;
                     let refers = Refers {
                         kind: slot.kind_named.then_some(slot.kind),
                         ..Refers::default()
@@ -343,7 +385,8 @@ impl<'a> Text<'a> {
                         .and_then(|o| self.first_date_time(o, false))
                         .filter(|d| d.2 <= cancelled && d.0 != date);
                     if let Some(old) = old {
-                        let slot = self.slot(date, time, end);
+                        let mut slot = self.slot(date, time, end);
+                        slot.added = false;
                         // (the kind cancelled, if it is said: `原定115/12/03
                         // 準備程序取消`)
                         let kind = self
@@ -452,6 +495,27 @@ impl<'a> Text<'a> {
             }
             false
         })
+    }
+
+    /// Where the first of [`NEW_DATE_WORDS`] begins that a date and a time
+    /// follow (spaces and a colon may sit between them).
+    fn new_date_word(&self) -> Option<usize> {
+        let mut from = 0;
+        while let Some(i) = self.find_any(NEW_DATE_WORDS, from) {
+            let word = NEW_DATE_WORDS
+                .iter()
+                .find(|w| self.starts_with(i, w))
+                .expect("found");
+            let mut j = i + chars(word);
+            while matches!(self.at(j), Some(' ' | ':')) {
+                j += 1;
+            }
+            if self.date_time(j).is_some_and(|d| d.1.is_some()) {
+                return Some(i);
+            }
+            from = i + 1;
+        }
+        None
     }
 
     /// Where the first of `words` begins: one pass over the text.
@@ -606,6 +670,14 @@ impl<'a> Text<'a> {
     /// A courtroom at `i`, and its end.
     fn room(&self, i: usize) -> Option<usize> {
         let first = self.at(i)?;
+        // A numbered courtroom with its division (`刑事第一法庭`: courts that
+        // number each division's rooms apart; rules version 5 kept it, 4
+        // cut it off)
+        if matches!(first, '刑' | '民' | '家') && self.at(i + 1) == Some('事') {
+            if let Some(end) = self.room(i + 2).filter(|_| self.at(i + 2) == Some('第')) {
+                return Some(end);
+            }
+        }
         if first == '第' {
             let mut j = i + 1;
             while self.at(j).is_some_and(|c| {
@@ -704,6 +776,7 @@ impl<'a> Text<'a> {
             courtroom,
             kind: kind.unwrap_or(UNNAMED),
             kind_named: kind.is_some(),
+            added: ADDED_WORDS.iter().any(|w| self.text.contains(w)),
             after: self.byte(end),
         }
     }
@@ -1001,7 +1074,7 @@ mod tests {
 
     #[test]
     fn every_change_word_holds_a_change_character() {
-        for w in MOVE_WORDS.iter().chain(CANCEL_WORDS) {
+        for w in MOVE_WORDS.iter().chain(NEW_DATE_WORDS).chain(CANCEL_WORDS) {
             assert!(w.contains(CHANGE_CHARS), "{w}");
             assert!(may_change(w), "{w}");
         }
@@ -1069,6 +1142,8 @@ mod tests {
             KINDS.iter().map(|k| k.0).collect::<Vec<_>>(),
             ROOMS.to_vec(),
             MOVE_WORDS.to_vec(),
+            NEW_DATE_WORDS.to_vec(),
+            ADDED_WORDS.to_vec(),
             CANCEL_WORDS.to_vec(),
             REQUEST_WORDS.to_vec(),
             HEARING_WORDS.to_vec(),
@@ -1077,6 +1152,85 @@ mod tests {
         for w in lists.iter().flatten() {
             assert_eq!(chars(w), w.chars().count(), "{w}");
         }
+    }
+
+    /// The hearings review of the forty-eighth session: a new date given
+    /// with 另定, 另訂, 改於, 變更為, 延至 or after 庭期變更 was thrown away (a
+    /// cancellation beside it cancelled the hearing and dropped its new
+    /// date; without one, the old date stood), and a courtroom's 刑事 or
+    /// 民事 was cut off (`刑事第一法庭` read as `第一法庭`).
+    #[test]
+    fn new_dates_given_with_other_words_and_courtrooms_with_their_division() {
+        check(
+            "原定115/12/10上午10時言詞辯論庭期取消，另定115/12/24上午10時於第五法庭行言詞辯論",
+            "2026-12-24 10:00 第五法庭 言詞辯論 / Moved (2026-12-10 10:00 言詞辯論)",
+        );
+        check(
+            "115/12/10庭期取消，另訂115/12/24上午10時行言詞辯論",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (2026-12-10 - 言詞辯論)",
+        );
+        check(
+            "115/12/10 10:00準備程序庭期取消，改於115/12/17 10:00行準備程序",
+            "2026-12-17 10:00 - 準備程序 / Moved (2026-12-10 10:00 準備程序)",
+        );
+        check(
+            "庭期變更：115/12/24 10:00第五法庭言詞辯論",
+            "2026-12-24 10:00 第五法庭 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        check(
+            "115/12/10 10:00第五法庭言詞辯論庭期變更為115/12/24 10:00",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (2026-12-10 10:00 言詞辯論)",
+        );
+        check(
+            "言詞辯論期日延至115/12/24 10:00",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        check(
+            "另定115/12/24 10:00第五法庭言詞辯論",
+            "2026-12-24 10:00 第五法庭 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        // Without a date and a time after them they move nothing (a
+        // deadline extended is no hearing); a cancellation stays one.
+        check("補正期限延至115/12/24", "none");
+        check("另定期日通知", "none");
+        check("庭期取消，另定期日", "Cancelled (- - -)");
+        // The courtroom as the court names it.
+        check(
+            "115/12/10下午2時刑事第一法庭審理",
+            "2026-12-10 14:00 刑事第一法庭 審理",
+        );
+        check(
+            "115/12/10 10:00本院民事第五法庭言詞辯論",
+            "2026-12-10 10:00 民事第五法庭 言詞辯論",
+        );
+        check(
+            "115/12/10 10:00家事第二法庭調解",
+            "2026-12-10 10:00 家事第二法庭 調解",
+        );
+        check(
+            "115/12/10 10:00刑事大法庭審理",
+            "2026-12-10 10:00 刑事大法庭 審理",
+        );
+    }
+
+    /// The same review: a session added to a trial (追加, 續行) was read as
+    /// the new date of the one before it. It says it is added.
+    #[test]
+    fn an_added_session_says_so() {
+        let added = |text: &str| read(text).and_then(|n| n.slot).map(|s| s.added);
+        assert_eq!(added("115/12/17 09:30第五法庭審理（追加庭期）"), Some(true));
+        assert_eq!(added("115/12/17 09:30第五法庭準備程序（續行）"), Some(true));
+        assert_eq!(added("115/12/17 09:30第五法庭續開準備程序"), Some(true));
+        assert_eq!(added("115/12/17 09:30第五法庭審理"), Some(false));
+        // (a witness added is no session added; a move is none either)
+        assert_eq!(
+            added("115/12/17 09:30第五法庭審理（追加證人）"),
+            Some(false)
+        );
+        assert_eq!(
+            added("審理改期至115/12/17 09:30第五法庭（追加庭期）"),
+            Some(false)
+        );
     }
 
     #[test]
