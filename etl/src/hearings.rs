@@ -165,7 +165,30 @@ impl<'a> Extractor<'a> {
         self.book.clear();
         for e in oldest_first {
             if let Some(notice) = self.reader.read(e.text) {
+                let (mut next, first) = (notice.next, notice.slot.as_ref().map(|s| s.kind));
                 self.book.apply(&e, notice);
+                // Further hearings the entry announces, after a semicolon:
+                // each of a kind of its own (its UID is the entry's and its
+                // kind's), announced without a change (rules version 5:
+                // version 4 read the first alone).
+                let mut kinds: Vec<&'static str> = first.into_iter().collect();
+                while let Some(at) = next {
+                    let part = Entry {
+                        text: &e.text[at..],
+                        ..e
+                    };
+                    next = None;
+                    if let Some(notice) = self.reader.read(part.text) {
+                        match &notice.slot {
+                            Some(s) if notice.change.is_none() && !kinds.contains(&s.kind) => {
+                                kinds.push(s.kind);
+                                next = notice.next.map(|n| at + n);
+                                self.book.apply(&part, notice);
+                            }
+                            _ => {}
+                        }
+                    }
+                }
             }
         }
         self.book.rows(&mut self.out);
@@ -1684,6 +1707,28 @@ mod tests {
                 ],
             );
         }
+        // Two hearings in one entry: each is one, its UID its own kind's
+        // (two of one kind would share a UID: the second is left unread,
+        // as before).
+        check(
+            &[(
+                5,
+                "115/11/10",
+                "115/12/10 09:30第五法庭準備程序；115/12/24 09:30第五法庭言詞辯論".into(),
+            )],
+            &[
+                "5 12/10 09:30 準備程序 scheduled 0 A",
+                "5 12/24 09:30 言詞辯論 scheduled 0 B",
+            ],
+        );
+        check(
+            &[(
+                5,
+                "115/11/10",
+                "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".into(),
+            )],
+            &["5 12/10 09:30 審理 scheduled 0 A"],
+        );
         // (a witness added is a new date as before)
         check(
             &[

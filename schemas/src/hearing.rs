@@ -19,7 +19,8 @@
 //! - A hearing is scheduled by a text that **begins** with a date and a time
 //!   (a weekday in brackets may sit between them), or by a date and time
 //!   that follow a move word (`改期至115/12/17 10:30`). A date anywhere else
-//!   (`函查 113/08/10`) schedules nothing.
+//!   (`函查 113/08/10`) schedules nothing, but one with a time after a
+//!   semicolon begins the text's next hearing ([`Notice::next`]).
 //! - The courtroom is the first `第…法庭` / `第…庭` / `第…室` (a number in
 //!   digits or Chinese numerals, up to four characters before the suffix:
 //!   `第二家事法庭`), with the division before it if one is written
@@ -209,6 +210,10 @@ pub struct Notice<'a> {
     pub change: Option<Change>,
     /// Which earlier hearing the change is about (empty without a change).
     pub refers: Refers,
+    /// Where a second hearing the text announces begins (byte offset),
+    /// after a semicolon: `…準備程序；115/12/24 09:30第五法庭言詞辯論`. Only
+    /// beside a hearing announced without a change.
+    pub next: Option<usize>,
 }
 
 /// How a hearing stands in a snapshot (`hearings.state`).
@@ -313,10 +318,16 @@ impl<'a> Text<'a> {
         match change_at {
             (None, None) => {
                 let (date, time, end) = lead?;
+                let time = time?;
+                // (a second hearing after a semicolon is the text's next:
+                // this one's courtroom and kind are before it)
+                let next = self.next_hearing(end);
+                let to = next.map_or(self.chars.len(), |(sep, _)| sep);
                 Some(Notice {
-                    slot: Some(self.slot(date, time?, end)),
+                    slot: Some(self.slot_to(date, time, end, to)),
                     change: None,
                     refers: Refers::default(),
+                    next: next.map(|(_, at)| self.byte(at)),
                 })
             }
             (Some(moved), cancelled) => {
@@ -341,6 +352,7 @@ impl<'a> Text<'a> {
                         slot: Some(slot),
                         change: Some(Change::Moved),
                         refers,
+                        next: None,
                     });
                 }
                 let change = if cancelled.is_some() {
@@ -361,6 +373,7 @@ impl<'a> Text<'a> {
                         slot: Some(slot),
                         change: Some(change),
                         refers,
+                        next: None,
                     });
                 }
                 // A date after the move word without a time (`言詞辯論改期至
@@ -401,6 +414,7 @@ impl<'a> Text<'a> {
                             slot: Some(slot),
                             change: Some(Change::Moved),
                             refers,
+                            next: None,
                         });
                     }
                 }
@@ -495,6 +509,22 @@ impl<'a> Text<'a> {
             }
             false
         })
+    }
+
+    /// A second hearing after `from`: a semicolon (`；`) that a date and a
+    /// time follow. Where the semicolon is, and where the hearing begins.
+    fn next_hearing(&self, from: usize) -> Option<(usize, usize)> {
+        if !self.text.contains(['；', ';']) {
+            return None;
+        }
+        (from..self.chars.len())
+            .filter(|&i| matches!(self.at(i), Some('；' | ';')))
+            .find_map(|i| {
+                let at = self.skip_spaces(i + 1);
+                self.date_time(at)
+                    .is_some_and(|d| d.1.is_some())
+                    .then_some((i, at))
+            })
     }
 
     /// Where the first of [`NEW_DATE_WORDS`] begins that a date and a time
@@ -758,7 +788,12 @@ impl<'a> Text<'a> {
     /// The hearing a date and time at `end` begin: the courtroom and kind
     /// that follow.
     fn slot(&self, date: NaiveDate, time: NaiveTime, end: usize) -> Slot<'a> {
-        let n = self.chars.len();
+        self.slot_to(date, time, end, self.chars.len())
+    }
+
+    /// [`Self::slot`], its courtroom and kind before `to`.
+    fn slot_to(&self, date: NaiveDate, time: NaiveTime, end: usize, to: usize) -> Slot<'a> {
+        let n = to;
         let courtroom = self.first_room(end, n).map(|(a, b)| {
             let chars = &self.chars[a..b];
             let written = &self.text[self.byte(a)..self.byte(b)];
@@ -776,7 +811,9 @@ impl<'a> Text<'a> {
             courtroom,
             kind: kind.unwrap_or(UNNAMED),
             kind_named: kind.is_some(),
-            added: ADDED_WORDS.iter().any(|w| self.text.contains(w)),
+            added: ADDED_WORDS
+                .iter()
+                .any(|w| self.text[..self.byte(to)].contains(w)),
             after: self.byte(end),
         }
     }
@@ -806,6 +843,7 @@ impl<'a> Text<'a> {
                 time: old.and_then(|d| d.1),
                 kind,
             },
+            next: None,
         })
     }
 
@@ -1231,6 +1269,29 @@ mod tests {
             added("審理改期至115/12/17 09:30第五法庭（追加庭期）"),
             Some(false)
         );
+    }
+
+    /// The same review: of two hearings in one entry (`…準備程序；…言詞辯論`)
+    /// only the first was read, and took the second's kind or courtroom
+    /// where it named none. Each is read, with its own.
+    #[test]
+    fn two_hearings_in_one_entry_are_each_read() {
+        let text = "115/12/10 09:30第五法庭準備程序；115/12/24 09:30第五法庭言詞辯論";
+        check(text, "2026-12-10 09:30 第五法庭 準備程序");
+        let next = read(text).and_then(|n| n.next).map(|at| &text[at..]);
+        assert_eq!(next, Some("115/12/24 09:30第五法庭言詞辯論"));
+        let text = "115/12/10 09:30； 115/12/24 09:30第五法庭言詞辯論";
+        check(text, "2026-12-10 09:30 - 開庭?");
+        let next = read(text).and_then(|n| n.next).map(|at| &text[at..]);
+        assert_eq!(next, Some("115/12/24 09:30第五法庭言詞辯論"));
+        // (a semicolon before no hearing; a date without a time; a change)
+        for text in [
+            "115/12/10 09:30第五法庭準備程序；請兩造準時到庭",
+            "115/12/10 09:30第五法庭準備程序；115/12/24前陳報",
+            "115/12/10 09:30第五法庭準備程序；115/12/24 09:30言詞辯論改期",
+        ] {
+            assert_eq!(read(text).and_then(|n| n.next), None, "{text}");
+        }
     }
 
     #[test]
