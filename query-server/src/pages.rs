@@ -145,9 +145,11 @@ pub struct Cases {
     pub empty: &'static str,
 }
 
-/// An empty list, to an applicant.
-pub const NO_CASE_YET: &str =
-    "目前還沒有法院核准的案件。法院核准您的聲請後，案件會在次日出現在這裡，並以電子郵件通知您。";
+/// An empty list, to an applicant: true also to one whose grant a clerk
+/// revoked, or whose cases ran their course (why is not said: the address
+/// may be someone else's), and to one granted a case the service does not
+/// cover (a 少年 case, a 最高法院 one), which never shows.
+pub const NO_CASE_YET: &str = "目前沒有您可以查詢的案件。法院核准您的聲請後，案件會在次日出現在這裡，並以電子郵件通知您；先前核准的案件如未出現，可能已停止提供查詢，或核准已經撤銷，請洽承辦股。本服務提供事實審法院的民事（含家事）、刑事（不含少年）及行政訴訟案件查詢。";
 /// An empty list, to a prosecutor.
 pub const NO_CASE_ASSIGNED: &str = "目前沒有以您的法務部帳號承辦、可以查詢的案件。法院的資料列您為承辦檢察官後，案件會在次日出現在這裡。";
 

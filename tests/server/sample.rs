@@ -68,6 +68,15 @@ fn pages_name_the_maintenance_window_only_when_there_is_one() {
     );
     let page = Client::new(&some).get("/login");
     assert_eq!(page.status, 200);
+    // What the service covers, as the original said it (the
+    // original-service review of the forty-eighth session: a clerk's
+    // grant of a 少年 case, or a 最高法院 one, never shows, unexplained).
+    assert!(
+        page.body
+            .contains("事實審法院的民事（含家事）、刑事（不含少年）及行政訴訟案件"),
+        "{}",
+        page.body
+    );
     assert!(
         page.body
             .contains(&format!("每日 {start} 至 {end} 重整資料庫，暫停本服務")),

@@ -1961,11 +1961,17 @@ fn a_case_whose_grant_was_revoked_before_it_left_is_not_named_among_the_cases_th
     assert_eq!(c.login(WU, PASSWORD).header("location"), Some("/cases"));
     let page = c.get("/cases");
     assert!(!page.body.contains("523"), "{}", page.body);
+    // The empty list does not say no court approved a case, nor promise
+    // one for tomorrow, to a reader whose grant a clerk revoked (the
+    // original-service review of the forty-eighth session): it says what
+    // may have happened, whom to ask, and what the service covers.
+    assert!(!page.body.contains("還沒有法院核准"), "{}", page.body);
     assert!(
-        page.body.contains("目前還沒有法院核准的案件"),
+        page.body.contains("可能已停止提供查詢，或核准已經撤銷"),
         "{}",
         page.body
     );
+    assert!(page.body.contains("事實審法院"), "{}", page.body);
 }
 
 #[test]
