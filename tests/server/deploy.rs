@@ -281,6 +281,132 @@ fn certificate(dir: &Path) {
     );
 }
 
+/// The security review of the forty-eighth session: the shipped nginx
+/// limited each IPv6 *address* to 64 requests in progress
+/// (`$binary_remote_addr`), where the server counts an IPv6 /64 as one
+/// client: a host is given a whole /64 and may use any address of it, so
+/// one client held as many slow requests as it took addresses. The key it
+/// limits by, worked out by Debian's nginx from the shipped `map` for an
+/// address in each form nginx writes one (RFC 5952: every place of the
+/// `::`), is the /64 for IPv6 and the address for IPv4.
+#[test]
+fn the_shipped_nginx_counts_an_ipv6_64_as_one_client() {
+    let nginx = debians_nginx();
+    let shipped = std::fs::read_to_string(repo_root().join("scripts/deploy/nginx-cpor.conf"))
+        .expect("the shipped nginx configuration");
+    assert!(
+        shipped.contains("limit_conn_zone $cpor_client zone=cpor_per_client"),
+        "{shipped}"
+    );
+    let start = shipped
+        .find("map $remote_addr $cpor_client {")
+        .expect("the shipped map of a client's key");
+    let end = start + shipped[start..].find("\n}\n").expect("its end") + 3;
+    // (the same map, of an address a request's header gives)
+    let map = shipped[start..end].replace("$remote_addr", "$http_x_client");
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().display().to_string();
+    let conf = dir.path().join("nginx.conf");
+    let (_nginx, port) = on_free_ports("nginx", || {
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "pid {p}/nginx.pid;\nerror_log {p}/error.log;\nevents {{}}\nhttp {{\n\
+                 access_log off;\nclient_body_temp_path {p}/body;\nproxy_temp_path {p}/proxy;\n\
+                 fastcgi_temp_path {p}/fastcgi;\nuwsgi_temp_path {p}/uwsgi;\n\
+                 scgi_temp_path {p}/scgi;\n{map}\
+                 server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"$cpor_client\"; }} }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let _ = std::fs::remove_file(dir.path().join("nginx.pid"));
+        let mut nginx = Nginx(
+            Command::new(nginx)
+                .arg("-c")
+                .arg(&conf)
+                .arg("-p")
+                .arg(dir.path())
+                .args(["-g", "daemon off;"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        let started = Instant::now();
+        loop {
+            if let Ok(Some(status)) = nginx.0.try_wait() {
+                let errors =
+                    std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
+                return Err(format!("nginx stopped ({status}): {errors}"));
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok((nginx, port));
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "nginx did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    // Every pattern of zero groups (which places the `::`), each group
+    // otherwise another number; not those nginx writes with a dotted
+    // IPv4 part (the first five groups zero), nor the unspecified address.
+    let mut want: Vec<(String, String)> = Vec::new();
+    for zeros in 0u32..256 {
+        let s: Vec<u16> = (0..8)
+            .map(|i| {
+                if zeros & (1 << i) != 0 {
+                    0
+                } else {
+                    0x2001 + 0x111 * i as u16
+                }
+            })
+            .collect();
+        if s[..5].iter().all(|&g| g == 0) {
+            continue;
+        }
+        let addr = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]);
+        let prefix = format!("{:x}:{:x}:{:x}:{:x}", s[0], s[1], s[2], s[3]);
+        want.push((addr.to_string(), prefix));
+    }
+    for v4 in ["203.0.113.5", "::ffff:203.0.113.5"] {
+        want.push((v4.into(), v4.into()));
+    }
+    let out = Command::new(crate::python::python())
+        .args([
+            "-c",
+            "import http.client, sys\n\
+             c = http.client.HTTPConnection('127.0.0.1', int(sys.argv[1]), timeout=10)\n\
+             for a in sys.argv[2:]:\n\
+             \x20   c.request('GET', '/', headers={'X-Client': a})\n\
+             \x20   print(c.getresponse().read().decode())\n",
+            &port.to_string(),
+        ])
+        .args(want.iter().map(|w| &w.0))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(String::from)
+        .collect();
+    let wrong: Vec<String> = want
+        .iter()
+        .zip(&got)
+        .filter(|(w, g)| w.1 != **g)
+        .map(|(w, g)| format!("{} -> {g}, not {}", w.0, w.1))
+        .collect();
+    assert_eq!(got.len(), want.len());
+    assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), want.len(), wrong.join("\n"));
+}
+
 /// The nginx configuration operators install loads in Debian's nginx (the
 /// `http2 on;` directive of nginx 1.25 stopped Debian 12's 1.22 from
 /// starting), serves the site over TLS, and no log of it holds a calendar
