@@ -469,6 +469,12 @@ pub fn run(
             .insert(0, format!("no old snapshot was removed this time: {e}"));
     }
     clock.lap("retention");
+    if let Err(e) = record_grants_approved(&store, &published) {
+        report.warnings.push(format!(
+            "the grants approved per day were not recorded for `cpor-server stats` \
+             (the next night records them): {e}"
+        ));
+    }
 
     conclude(&mut report, Some(&published), counts);
     if let Err(e) = finish(&mut report, clock, &report_path) {
@@ -1428,6 +1434,16 @@ fn build(
         let _ = std::fs::remove_file(temp);
     }
     built
+}
+
+/// Records the published night's grants by approval day in the accounts
+/// database (`store::accounts::record_grants_approved`), where they stay
+/// counted for `cpor-server stats` once later snapshots drop them.
+fn record_grants_approved(store: &Store, published: &SnapshotFile) -> anyhow::Result<()> {
+    let days =
+        schemas::case::grants_by_day(crate::snapshot::read::Snapshot::open(published)?.conn())?;
+    store::accounts::record_grants_approved(&mut store::accounts::open(&store.root)?, &days)?;
+    Ok(())
 }
 
 /// Names the new snapshot, notes that its mail is still to be queued

@@ -1,7 +1,8 @@
 //! `cpor-server stats`: what the original service published about its
 //! use (site visits, applications, people who looked at their cases), per
-//! day and per month: visits, accounts activated, grants approved (in the
-//! live snapshot, by approval date), case views and the accounts that
+//! day and per month: visits, accounts activated, grants approved (by
+//! approval date, as the nights' imports saw them: kept once their cases
+//! leave the snapshot), case views and the accounts that
 //! viewed; and, apart, prosecutors' single sign-on sign-ins and their case
 //! views (applicants' columns never count a prosecutor).
 
@@ -78,9 +79,15 @@ pub fn daily(
         "SELECT day, views FROM daily_prosecutor_activity",
         &|r, n| r.p_views += n,
     )?;
+    // Grants by the day a clerk approved them: what the nights' imports
+    // recorded (kept once later snapshots drop a grant: its case past its
+    // last day, or revoked), or, where more, what the live snapshot holds
+    // (days before the imports recorded them).
+    q("SELECT day, grants FROM daily_grants", &|r, n| r.grants = n)?;
     for (day, n) in grants_per_day {
         let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
-        days.entry(d).or_default().grants += n;
+        let row = days.entry(d).or_default();
+        row.grants = row.grants.max(*n);
     }
     Ok(days)
 }

@@ -112,27 +112,61 @@ pub fn write_carried_cases(cases: &[(i64, chrono::NaiveDate)]) -> String {
 pub fn carried_cases(
     conn: &rusqlite::Connection,
 ) -> rusqlite::Result<std::collections::BTreeMap<i64, chrono::NaiveDate>> {
-    let value = crate::meta_value(conn, CARRIED_CASES_KEY)?;
-    let bad = |item: &str| {
-        crate::bad_meta(
-            CARRIED_CASES_KEY,
-            format_args!("`{item}` is not id:YYYYMMDD"),
-        )
-    };
-    let mut out = std::collections::BTreeMap::new();
+    meta_pairs(conn, CARRIED_CASES_KEY, "id:YYYYMMDD", |id, day| {
+        Some((id, crate::date::from_int(day)?))
+    })
+    .map(|pairs| pairs.into_iter().collect())
+}
+
+/// `meta` row: a snapshot's grants counted by the day a clerk approved
+/// them, `YYYYMMDD:count`, comma-separated, ascending by day. `cpor-etl
+/// import` records them for `cpor-server stats` once the night is
+/// published (accounts' `daily_grants`, kept when the grants leave later
+/// snapshots). A snapshot without the row (built before it) keeps none.
+pub const GRANTS_BY_DAY_KEY: &str = "grants_by_day";
+
+/// The value of [`GRANTS_BY_DAY_KEY`] for `days` (approval day, grants).
+pub fn write_grants_by_day(days: &std::collections::BTreeMap<chrono::NaiveDate, u64>) -> String {
+    days.iter()
+        .map(|(day, n)| format!("{}:{n}", crate::date::to_int(*day)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A snapshot's grants by approval day ([`GRANTS_BY_DAY_KEY`]); none if
+/// the file has no such row.
+pub fn grants_by_day(
+    conn: &rusqlite::Connection,
+) -> rusqlite::Result<Vec<(chrono::NaiveDate, u64)>> {
+    meta_pairs(conn, GRANTS_BY_DAY_KEY, "YYYYMMDD:count", |day, n| {
+        Some((crate::date::from_int(day)?, u64::try_from(n).ok()?))
+    })
+}
+
+/// A `meta` row of `a:b` pairs of integers, comma-separated, each as
+/// `read` takes it; one it does not take is a conversion error that says
+/// the `form`.
+fn meta_pairs<T>(
+    conn: &rusqlite::Connection,
+    key: &str,
+    form: &str,
+    read: impl Fn(i64, i64) -> Option<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let value = crate::meta_value(conn, key)?;
+    let bad = |item: &str| crate::bad_meta(key, format_args!("`{item}` is not {form}"));
+    let mut out = Vec::new();
     for item in value
         .iter()
         .flat_map(|v| v.split(','))
         .filter(|i| !i.is_empty())
     {
-        let (id, day) = item.split_once(':').ok_or_else(|| bad(item))?;
-        let id = id.parse::<i64>().map_err(|_| bad(item))?;
-        let day = day
-            .parse::<i64>()
-            .ok()
-            .and_then(crate::date::from_int)
-            .ok_or_else(|| bad(item))?;
-        out.insert(id, day);
+        let (a, b) = item.split_once(':').ok_or_else(|| bad(item))?;
+        let (a, b) = (a.parse::<i64>(), b.parse::<i64>());
+        let pair = match (a, b) {
+            (Ok(a), Ok(b)) => read(a, b),
+            _ => None,
+        };
+        out.push(pair.ok_or_else(|| bad(item))?);
     }
     Ok(out)
 }
@@ -194,5 +228,31 @@ mod tests {
         .unwrap();
         let e = carried_cases(&conn).unwrap_err().to_string();
         assert!(e.contains("`x`"), "{e}");
+    }
+
+    #[test]
+    fn grants_by_day_read_back_as_written() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            .unwrap();
+        assert!(grants_by_day(&conn).unwrap().is_empty(), "no row: none");
+        let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 11, d).unwrap();
+        let days: std::collections::BTreeMap<_, _> = [(day(21), 2), (day(3), 40)].into();
+        conn.execute(
+            "INSERT INTO meta VALUES (?1, ?2)",
+            [GRANTS_BY_DAY_KEY, &write_grants_by_day(&days)],
+        )
+        .unwrap();
+        assert_eq!(
+            grants_by_day(&conn).unwrap(),
+            days.into_iter().collect::<Vec<_>>()
+        );
+        conn.execute(
+            "UPDATE meta SET value = '20261103:-1' WHERE key = ?1",
+            [GRANTS_BY_DAY_KEY],
+        )
+        .unwrap();
+        let e = grants_by_day(&conn).unwrap_err().to_string();
+        assert!(e.contains("YYYYMMDD:count"), "{e}");
     }
 }

@@ -126,6 +126,7 @@ pub const ACCOUNTS_MIGRATIONS: &[Migration] = &[
     migration!(10, "accounts/0010_prosecutor_subjects.sql"),
     migration!(11, "accounts/0011_password_changes.sql"),
     migration!(12, "accounts/0012_prosecutor_daily_counts.sql"),
+    migration!(13, "accounts/0013_daily_grants.sql"),
 ];
 
 /// Migrations of the outbox database, by number.

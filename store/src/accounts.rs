@@ -374,6 +374,31 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
     )
 }
 
+/// Records a night's grants by the day a clerk approved them (a
+/// snapshot's `schemas::case::grants_by_day`) for `cpor-server stats`:
+/// each day keeps the largest count any night recorded, so a grant that
+/// leaves a later snapshot (its case past its last day, revoked) stays
+/// counted, and a night recorded again (a re-run) changes nothing.
+pub fn record_grants_approved(
+    conn: &mut Connection,
+    days: &[(chrono::NaiveDate, u64)],
+) -> rusqlite::Result<()> {
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    {
+        let mut st = tx.prepare(
+            "INSERT INTO daily_grants (day, grants) VALUES (?1, ?2)
+             ON CONFLICT (day) DO UPDATE SET grants = max(grants, excluded.grants)",
+        )?;
+        for (day, n) in days {
+            st.execute(rusqlite::params![
+                day.format("%Y-%m-%d").to_string(),
+                *n as i64
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
 /// Purges, for each Asia/Taipei day `days` (a query of `before_day`)
 /// gives, what `purge` deletes of it after keeping its counts, each day in
 /// a transaction of its own. Returns how many rows went.

@@ -404,7 +404,13 @@ fn the_shipped_nginx_counts_an_ipv6_64_as_one_client() {
         .map(|(w, g)| format!("{} -> {g}, not {}", w.0, w.1))
         .collect();
     assert_eq!(got.len(), want.len());
-    assert!(wrong.is_empty(), "{} of {}:\n{}", wrong.len(), want.len(), wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "{} of {}:\n{}",
+        wrong.len(),
+        want.len(),
+        wrong.join("\n")
+    );
 }
 
 /// The nginx configuration operators install loads in Debian's nginx (the

@@ -76,6 +76,9 @@ pub struct Builder {
     /// The ids of the cases whose hearings correct what calendars took
     /// from the live snapshot (`CaseData::hearings_corrected`).
     corrected: Vec<i64>,
+    /// Its grants by the day a clerk approved them (`meta`
+    /// `grants_by_day`, for `cpor-server stats`).
+    approved: std::collections::BTreeMap<chrono::NaiveDate, u64>,
     /// The file name of the snapshot its lists were carried on from
     /// (empty: none), which `corrected` is against, when that is not the
     /// live snapshot this one replaces; `None`: not said (it is, or a build
@@ -122,6 +125,7 @@ impl Builder {
             counts: Counts::default(),
             chunks: hearing_store::Builder::default(),
             corrected: Vec::new(),
+            approved: std::collections::BTreeMap::new(),
             carried_from: None,
             carried_cases: Vec::new(),
             insert_ms: 0,
@@ -188,6 +192,7 @@ impl Builder {
             ])?;
             for g in &case.grants {
                 grant_stmt.execute(params![id, g.email, g.role, to_int(g.approved)])?;
+                *self.approved.entry(g.approved).or_default() += 1;
             }
             for p in &case.prosecutors {
                 prosecutor_stmt.execute(params![id, p])?;
@@ -269,6 +274,13 @@ impl Builder {
         self.conn.execute(
             "INSERT INTO meta (key, value) VALUES ('hearings_corrected', ?1)",
             [hearing_store::write_ids(&self.corrected)],
+        )?;
+        self.conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+            [
+                schemas::case::GRANTS_BY_DAY_KEY,
+                &schemas::case::write_grants_by_day(&self.approved),
+            ],
         )?;
         if let Some(from) = &self.carried_from {
             self.conn.execute(
