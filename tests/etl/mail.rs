@@ -4859,7 +4859,25 @@ fn the_nightly_script_waits_for_the_batch_then_imports_and_sends() {
         "an empty manifest is not imported"
     );
     assert!(String::from_utf8_lossy(&out.stdout)
-        .contains("still incomplete (no MANIFEST.csv, or an empty one)"));
+        .contains("still incomplete (no MANIFEST.csv, or one not written through)"));
+    // Written in part (left alone by the forty-seventh session: imported
+    // so, exit 2 for a BOM alone or a header alone, and a court whose row
+    // was cut carried over): a BOM, the header, a row cut mid-line, are
+    // still waited for. Only a manifest with a row, ending at a line's
+    // end, is taken.
+    let whole = fs::read(sample("20261123").join("MANIFEST.csv")).unwrap();
+    let header = whole.iter().position(|&b| b == b'\n').unwrap() + 1;
+    for part in [&b"\xEF\xBB\xBF"[..], &whole[..header], &whole[..header + 5]] {
+        fs::write(night.join("MANIFEST.csv"), part).unwrap();
+        let out = script("0");
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("still incomplete"));
+    }
     assert!(!env.data().join("CURRENT").exists(), "nothing published");
     fs::copy(
         sample("20261123").join("MANIFEST.csv"),
