@@ -61,7 +61,7 @@
 use std::borrow::Cow;
 
 use chrono::{Datelike, NaiveDate, NaiveDateTime};
-use schemas::hearing::{Change, Notice, Reader, Refers, Slot, State};
+use schemas::hearing::{same_courtroom, Change, Notice, Reader, Refers, Slot, State};
 use schemas::hearing_list::{Hearing, Origin};
 
 use crate::kinds::CaseKey;
@@ -661,9 +661,10 @@ impl<'a> Book<'a> {
             h.at == slot.at
                 && h.kind != slot.kind
                 && (bare(slot) || bare(h))
-                && (slot.courtroom.is_none()
-                    || h.courtroom.is_none()
-                    || h.courtroom == slot.courtroom)
+                && match (&slot.courtroom, &h.courtroom) {
+                    (Some(a), Some(b)) => same_courtroom(a, b),
+                    _ => true,
+                }
                 && !self.awaiting(c)
         };
         let again = self
@@ -747,7 +748,11 @@ impl<'a> Book<'a> {
         let head = &self.head(c).slot;
         !self.awaiting(c)
             && head.at == slot.at
-            && (slot.courtroom.is_none() || head.courtroom == slot.courtroom)
+            && match (&slot.courtroom, &head.courtroom) {
+                (None, _) => true,
+                (Some(a), Some(b)) => same_courtroom(a, b),
+                (Some(_), None) => false,
+            }
     }
 
     /// A change to a chain's current row: one more change.
@@ -1212,6 +1217,36 @@ mod tests {
             &[
                 (2, "115/11/02", bare.text(Form::Plain)),
                 (3, "115/11/20", first.text(Form::Plain)),
+            ],
+            &[
+                "2 12/10 10:00 準備程序 moved 0 by 3 A",
+                "3 12/10 10:00 準備程序 scheduled 1 A",
+            ],
+        );
+        // Its courtroom's number in other numerals (the hearings review of
+        // the forty-eighth session: 第十二法庭, then 第１２法庭, was a move,
+        // a 庭期異動 digest and a calendar update for no change).
+        for (was, is) in [
+            ("第十二法庭", "第１２法庭"),
+            ("第12法庭", "第十二法庭"),
+            ("第二十一法庭", "第21法庭"),
+            ("第一〇五法庭", "第105法庭"),
+            ("第一百零五法庭", "第105法庭"),
+            ("第十法庭", "第10法庭"),
+        ] {
+            check(
+                &[
+                    (2, "115/11/02", format!("115/12/10 10:00{was}準備程序")),
+                    (3, "115/11/20", format!("115/12/10 10:00{is}準備程序")),
+                ],
+                &["2 12/10 10:00 準備程序 scheduled 0 A"],
+            );
+        }
+        // (another number is another courtroom)
+        check(
+            &[
+                (2, "115/11/02", "115/12/10 10:00第十二法庭準備程序".into()),
+                (3, "115/11/20", "115/12/10 10:00第13法庭準備程序".into()),
             ],
             &[
                 "2 12/10 10:00 準備程序 moved 0 by 3 A",

@@ -424,6 +424,74 @@ impl<'a> Text<'a> {
     }
 }
 
+/// Whether two courtrooms as written are one: the same text, or the same
+/// but for the numerals of their number (`第十二法庭`, `第12法庭`,
+/// `第一〇五法庭`, `第一百零五法庭`). Full-width digits are ASCII already
+/// ([`Slot::courtroom`]).
+pub fn same_courtroom(a: &str, b: &str) -> bool {
+    a == b || (a.contains('第') && b.contains('第') && in_digits(a) == in_digits(b))
+}
+
+/// `room` with each run of Chinese numerals written in ASCII digits.
+fn in_digits(room: &str) -> String {
+    let digit = |c: char| {
+        Some(match c {
+            '零' | '〇' => 0,
+            '一' => 1,
+            '二' | '兩' => 2,
+            '三' => 3,
+            '四' => 4,
+            '五' => 5,
+            '六' => 6,
+            '七' => 7,
+            '八' => 8,
+            '九' => 9,
+            _ => return None,
+        })
+    };
+    let unit = |c: char| match c {
+        '十' => Some(10),
+        '百' => Some(100),
+        '千' => Some(1000),
+        _ => None,
+    };
+    let numeral = |c: char| digit(c).is_some() || unit(c).is_some();
+    let mut out = String::new();
+    let chars: Vec<char> = room.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if !numeral(chars[i]) {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && numeral(chars[i]) {
+            i += 1;
+        }
+        let run = &chars[start..i];
+        let n: u32 = if run.iter().any(|&c| unit(c).is_some()) {
+            // 十二, 二十一, 一百零五: units
+            let (mut total, mut current) = (0, 0);
+            for &c in run {
+                match unit(c) {
+                    Some(u) => {
+                        total += current.max(1) * u;
+                        current = 0;
+                    }
+                    None => current = digit(c).unwrap_or(0),
+                }
+            }
+            total + current
+        } else {
+            // 一〇五: digit by digit
+            run.iter().fold(0, |n, &c| n * 10 + digit(c).unwrap_or(0))
+        };
+        out.push_str(&n.to_string());
+    }
+    out
+}
+
 /// The slot of the hearing a text schedules (or moves to): none if it
 /// cancels one or is unclear. The website's reading of one entry.
 pub fn scheduled_slot(text: &str) -> Option<Slot<'_>> {
