@@ -17,7 +17,8 @@
 //!
 //! What it reads, in order:
 //! - A hearing is scheduled by a text that **begins** with a date and a time
-//!   (a weekday in brackets may sit between them), or by a date and time
+//!   (a weekday in brackets may sit between them; 民國, and a word that
+//!   sets it, [`SETS_WORDS`], may come first), or by a date and time
 //!   that follow a move word (`改期至115/12/17 10:30`). A date anywhere else
 //!   (`函查 113/08/10`) schedules nothing, but one with a time after a
 //!   semicolon begins the text's next hearing ([`Notice::next`]).
@@ -286,16 +287,15 @@ impl Reader {
     pub fn read<'a>(&mut self, text: &'a str) -> Option<Notice<'a>> {
         // Most entries are not about hearings: decide that without
         // touching the buffer.
-        let first = text.chars().find(|&c| !is_space(c))?;
-        let digit_led = first.is_ascii_digit() || ('０'..='９').contains(&first);
+        let led = date_led(text);
         // Every move and cancel word holds one of these characters (a test
         // checks it): a text without them announces no change.
         let may_change = may_change(text);
-        if !digit_led && !may_change {
+        if led.is_none() && !may_change {
             return None;
         }
         let t = Text::new(text, std::mem::take(&mut self.chars));
-        let notice = t.notice(digit_led, may_change);
+        let notice = t.notice(led, may_change);
         self.chars = t.chars;
         notice
     }
@@ -303,7 +303,8 @@ impl Reader {
 
 impl<'a> Text<'a> {
     /// What the text says, once it may say something.
-    fn notice(&self, digit_led: bool, may_change: bool) -> Option<Notice<'a>> {
+    /// `led`: where the date the text begins with begins ([`date_led`]).
+    fn notice(&self, led: Option<usize>, may_change: bool) -> Option<Notice<'a>> {
         let change_at = if !may_change || self.requests() {
             (None, None)
         } else {
@@ -313,8 +314,9 @@ impl<'a> Text<'a> {
             };
             (moved, self.find_any(CANCEL_WORDS, 0))
         };
-        let lead = self.skip_spaces(0);
-        let lead = self.date_time(lead).filter(|_| digit_led);
+        let lead = led
+            .map(|at| self.chars.partition_point(|c| c.1 < at))
+            .and_then(|i| self.date_time(i));
         match change_at {
             (None, None) => {
                 let (date, time, end) = lead?;
@@ -507,6 +509,29 @@ pub fn scheduled_slot(text: &str) -> Option<Slot<'_>> {
 pub fn scheduled(text: &str) -> Option<(NaiveDateTime, &str)> {
     let slot = scheduled_slot(text)?;
     Some((slot.at, text[slot.after..].trim()))
+}
+
+/// Words a text may begin with before the date of the hearing it
+/// schedules (`定於民國115年12月10日下午2時…`): one that sets it, then the
+/// era. Rules version 5: version 4 read no hearing from such a text.
+const SETS_WORDS: &[&str] = &["訂於", "定於", "訂", "定"];
+const ERA: &str = "民國";
+
+/// Where the date a text begins with begins (byte offset), if it begins
+/// with one: after spaces, a word of [`SETS_WORDS`] and [`ERA`], a digit.
+fn date_led(text: &str) -> Option<usize> {
+    let mut rest = text.trim_start_matches(is_space);
+    let first = rest.chars().next()?;
+    if matches!(first, '訂' | '定' | '民') {
+        if let Some(after) = SETS_WORDS.iter().find_map(|w| rest.strip_prefix(w)) {
+            rest = after.trim_start_matches(is_space);
+        }
+        if let Some(after) = rest.strip_prefix(ERA) {
+            rest = after.trim_start_matches(is_space);
+        }
+    }
+    let first = rest.chars().next()?;
+    (first.is_ascii_digit() || ('０'..='９').contains(&first)).then(|| text.len() - rest.len())
 }
 
 fn is_space(c: char) -> bool {
@@ -1317,6 +1342,34 @@ mod tests {
             "115/12/10 10:00刑事大法庭審理",
             "2026-12-10 10:00 刑事大法庭 審理",
         );
+    }
+
+    /// The same review: a hearing whose text begins 民國 or 訂, 定, 訂於, 定於
+    /// before its date (`定於民國115年12月10日下午2時在第五法庭調解`) was no
+    /// hearing, as a text must begin with its date.
+    #[test]
+    fn a_date_after_min_guo_or_a_word_that_sets_it_begins_the_text() {
+        check(
+            "民國115年12月10日上午10時第五法庭言詞辯論",
+            "2026-12-10 10:00 第五法庭 言詞辯論",
+        );
+        check(
+            "訂115/12/10 10:00第五法庭言詞辯論",
+            "2026-12-10 10:00 第五法庭 言詞辯論",
+        );
+        check(
+            "定於民國115年12月10日下午2時在第五法庭調解",
+            "2026-12-10 14:00 第五法庭 調解",
+        );
+        check(
+            "  定 115/12/10 10:00 第五法庭準備程序",
+            "2026-12-10 10:00 第五法庭 準備程序",
+        );
+        // (not a date after them; the words elsewhere)
+        check("定期間內補正", "none");
+        check("訂正判決", "none");
+        check("民國115年12月10日函", "none");
+        check("書記官定115/12/10 10:00第五法庭言詞辯論", "none");
     }
 
     /// The same review: a session added to a trial (追加, 續行) was read as
