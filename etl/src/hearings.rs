@@ -1764,6 +1764,21 @@ mod tests {
             )],
             &["5 12/10 09:30 審理 scheduled 0 A"],
         );
+        // A hearing ended and another set: the one held stays as it was.
+        check(
+            &[
+                argued.clone(),
+                (
+                    8,
+                    "115/12/10",
+                    "言詞辯論終結，另定115/12/24 16:00宣判".into(),
+                ),
+            ],
+            &[
+                "5 12/10 10:00 言詞辯論 scheduled 0 A",
+                "8 12/24 16:00 宣判 scheduled 0 B",
+            ],
+        );
         // (a witness added is a new date as before)
         check(
             &[

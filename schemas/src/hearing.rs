@@ -29,7 +29,9 @@
 //! - The kind is the first word of [`KINDS`] after the time, courtrooms
 //!   skipped (`家事調解室調解` is 調解 in 家事調解室); none is [`UNNAMED`].
 //! - Move words: [`MOVE_WORDS`], and [`NEW_DATE_WORDS`] where a date and a
-//!   time follow them; cancel words: [`CANCEL_WORDS`]; a session added:
+//!   time follow them, and [`ANOTHER_DATE_WORDS`] so beside a cancel word
+//!   (without one, the hearing they announce); cancel words:
+//!   [`CANCEL_WORDS`]; a session added:
 //!   [`ADDED_WORDS`]. A text that
 //!   asks for something (`聲請`, `請求`: a party's request, which may be
 //!   refused) announces no change.
@@ -90,11 +92,18 @@ pub const MOVE_WORDS: &[&str] = &[
 ];
 
 /// Words that give a hearing's new date when a date and a time follow
-/// them (`另定115/12/24 10:00`, `改於…`, `變更為…`, `延至…`), and move
-/// nothing without (`另定期日`, `補正期限延至115/12/24`): rules version 5
-/// (version 4 threw the date away, and a cancellation beside it cancelled
-/// the hearing and dropped its new date).
-pub const NEW_DATE_WORDS: &[&str] = &["另定", "另訂", "改於", "改訂", "變更為", "延至"];
+/// them (`改於…`, `變更為…`, `延至…`), and move nothing without
+/// (`補正期限延至115/12/24`): rules version 5 (version 4 threw the date
+/// away, and left the old one standing).
+pub const NEW_DATE_WORDS: &[&str] = &["改於", "改訂", "變更為", "延至"];
+
+/// Words that set another date (`另定115/12/24 10:00…`): beside a
+/// cancellation, the new date of the hearing cancelled (`…庭期取消，另定…`;
+/// version 4 cancelled it and dropped the new date); else they announce
+/// the hearing at that date, as a text that begins with it does (which
+/// may be the new date of one of its kind, rule 3), and move nothing of
+/// another kind (`言詞辯論終結，另定115/12/24 16:00宣判`).
+pub const ANOTHER_DATE_WORDS: &[&str] = &["另定", "另訂"];
 
 /// Words that say a hearing announced is a session added (`（追加庭期）`,
 /// `（續行）`), not the new date of one before it: rules version 5 (version
@@ -113,8 +122,8 @@ pub const ADDED_WORDS: &[&str] = &[
 /// Words that cancel a hearing.
 pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 
-/// A character of every word of [`MOVE_WORDS`], [`NEW_DATE_WORDS`] and
-/// [`CANCEL_WORDS`].
+/// A character of every word of [`MOVE_WORDS`], [`NEW_DATE_WORDS`],
+/// [`ANOTHER_DATE_WORDS`] and [`CANCEL_WORDS`].
 const CHANGE_CHARS: [char; 6] = ['改', '延', '取', '撤', '變', '另'];
 
 /// [`CHANGE_CHARS`] as UTF-8, three bytes each.
@@ -305,17 +314,26 @@ impl<'a> Text<'a> {
     /// What the text says, once it may say something.
     /// `led`: where the date the text begins with begins ([`date_led`]).
     fn notice(&self, led: Option<usize>, may_change: bool) -> Option<Notice<'a>> {
-        let change_at = if !may_change || self.requests() {
-            (None, None)
+        let (change_at, another) = if !may_change || self.requests() {
+            ((None, None), None)
         } else {
-            let moved = match (self.find_any(MOVE_WORDS, 0), self.new_date_word()) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
-            (moved, self.find_any(CANCEL_WORDS, 0))
+            let cancelled = self.find_any(CANCEL_WORDS, 0);
+            // (another date: a move beside a cancellation, else the hearing
+            // the text announces)
+            let another = self.word_before_a_date(ANOTHER_DATE_WORDS);
+            let moved = [
+                self.find_any(MOVE_WORDS, 0),
+                self.word_before_a_date(NEW_DATE_WORDS).map(|w| w.0),
+                another.filter(|_| cancelled.is_some()).map(|w| w.0),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            ((moved, cancelled), another.filter(|_| cancelled.is_none()))
         };
         let lead = led
             .map(|at| self.chars.partition_point(|c| c.1 < at))
+            .or(another.filter(|_| change_at.0.is_none()).map(|w| w.1))
             .and_then(|i| self.date_time(i));
         match change_at {
             (None, None) => {
@@ -620,12 +638,13 @@ impl<'a> Text<'a> {
             })
     }
 
-    /// Where the first of [`NEW_DATE_WORDS`] begins that a date and a time
-    /// follow (spaces and a colon may sit between them).
-    fn new_date_word(&self) -> Option<usize> {
+    /// Where the first of `words` begins that a date and a time follow
+    /// (spaces and a colon may sit between them), and where that date
+    /// begins.
+    fn word_before_a_date(&self, words: &[&str]) -> Option<(usize, usize)> {
         let mut from = 0;
-        while let Some(i) = self.find_any(NEW_DATE_WORDS, from) {
-            let word = NEW_DATE_WORDS
+        while let Some(i) = self.find_any(words, from) {
+            let word = words
                 .iter()
                 .find(|w| self.starts_with(i, w))
                 .expect("found");
@@ -634,7 +653,7 @@ impl<'a> Text<'a> {
                 j += 1;
             }
             if self.date_time(j).is_some_and(|d| d.1.is_some()) {
-                return Some(i);
+                return Some((i, j));
             }
             from = i + 1;
         }
@@ -1205,7 +1224,12 @@ mod tests {
 
     #[test]
     fn every_change_word_holds_a_change_character() {
-        for w in MOVE_WORDS.iter().chain(NEW_DATE_WORDS).chain(CANCEL_WORDS) {
+        for w in MOVE_WORDS
+            .iter()
+            .chain(NEW_DATE_WORDS)
+            .chain(ANOTHER_DATE_WORDS)
+            .chain(CANCEL_WORDS)
+        {
             assert!(w.contains(CHANGE_CHARS), "{w}");
             assert!(may_change(w), "{w}");
         }
@@ -1274,6 +1298,7 @@ mod tests {
             ROOMS.to_vec(),
             MOVE_WORDS.to_vec(),
             NEW_DATE_WORDS.to_vec(),
+            ANOTHER_DATE_WORDS.to_vec(),
             ADDED_WORDS.to_vec(),
             CANCEL_WORDS.to_vec(),
             REQUEST_WORDS.to_vec(),
@@ -1316,9 +1341,16 @@ mod tests {
             "言詞辯論期日延至115/12/24 10:00",
             "2026-12-24 10:00 - 言詞辯論 / Moved (- - 言詞辯論)",
         );
+        // 另定 without a cancellation announces a hearing (which may be the
+        // new date of one of its kind: rule 3), not a move of the kind
+        // said before it: `言詞辯論終結，另定…宣判` ends one and sets another.
         check(
             "另定115/12/24 10:00第五法庭言詞辯論",
-            "2026-12-24 10:00 第五法庭 言詞辯論 / Moved (- - 言詞辯論)",
+            "2026-12-24 10:00 第五法庭 言詞辯論",
+        );
+        check(
+            "言詞辯論終結，另定115/12/24 16:00宣判",
+            "2026-12-24 16:00 - 宣判",
         );
         // Without a date and a time after them they move nothing (a
         // deadline extended is no hearing); a cancellation stays one.
