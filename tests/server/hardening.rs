@@ -298,6 +298,30 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
     // day, visits, activated, grants, views, viewers
     let cols: Vec<&str> = line.split_whitespace().collect();
     assert_eq!((cols[4], cols[5]), ("3", "1"), "{line}");
+    // Gone from the file too, not left in its free space (the long-run
+    // review of the forty-eighth session found every purged view there,
+    // whose account and case, and when).
+    let old_at = (now - chrono::Duration::days(800)).to_rfc3339();
+    assert!(
+        !file_holds(&data.path().join("accounts.sqlite"), old_at.as_bytes()),
+        "a purged view's time ({old_at}) is still in accounts.sqlite"
+    );
+}
+
+/// Whether the database file at `path` (its write-ahead log checkpointed
+/// into it first) holds `bytes` anywhere: what deleted rows leave in free
+/// space, which anyone with the file (a backup) reads.
+fn file_holds(path: &std::path::Path, bytes: &[u8]) -> bool {
+    let conn = Connection::open(path).unwrap();
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+        .unwrap();
+    drop(conn);
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    [path.to_path_buf(), std::path::PathBuf::from(wal)]
+        .iter()
+        .filter_map(|p| std::fs::read(p).ok())
+        .any(|file| file.windows(bytes.len()).any(|w| w == bytes))
 }
 
 /// The privacy review of the forty-seventh session: a prosecutor's case
@@ -409,7 +433,15 @@ fn website_mail_queued(
             kind: Kind::Reset,
             message_id: format!("<queued-{i}@cpor.test>"),
             subject: "重設密碼".into(),
-            message: Packed::plain(format!("reset link /reset?token={i:064}\r\n").into_bytes()),
+            // (the link first, the rest of a message after it: what a
+            // shorter record written over it leaves)
+            message: Packed::plain(
+                format!(
+                    "reset link /reset?token={i:064}\r\n{}",
+                    "This message was sent automatically; do not reply.\r\n".repeat(20)
+                )
+                .into_bytes(),
+            ),
             cases: 0,
             case_keys: Vec::new(),
             behind: None,
@@ -524,6 +556,12 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
     }
     ob.settle(Scope::Website).unwrap();
     drop(ob);
+    // (in the file, as a month's mail is by the time it is purged)
+    let link = format!("/reset?token={}", "0".repeat(64));
+    assert!(file_holds(
+        &data.path().join("outbox.sqlite"),
+        link.as_bytes()
+    ));
 
     let _server = Server::start(&data, &[]);
     let ob = Outbox::open(&data.path()).unwrap();
@@ -547,4 +585,12 @@ fn sent_mail_bodies_older_than_30_days_are_purged_but_their_record_kept() {
             "item {id} lost its body"
         );
     }
+    // Gone from the file too, not left in its free space (the long-run
+    // review of the forty-eighth session recovered whole activation mail
+    // from emptied items).
+    drop(ob);
+    assert!(
+        !file_holds(&data.path().join("outbox.sqlite"), link.as_bytes()),
+        "the purged body's link is still in outbox.sqlite"
+    );
 }

@@ -408,6 +408,10 @@ impl Outbox {
     /// still to go, and newer, keeps its body for retries. Returns how
     /// many were emptied.
     pub fn purge_sent_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        // (the bodies' bytes overwritten, not left in the pages' free
+        // space, where the long-run review of the forty-eighth session
+        // decoded whole activation mail from emptied items)
+        self.conn.pragma_update(None, "secure_delete", true)?;
         // sent_at and queued_at are to_rfc3339 of a UTC time, as `before`
         // is written: the same form, so the text order is the time order.
         let before = before.to_rfc3339();
@@ -419,6 +423,13 @@ impl Outbox {
             "UPDATE items SET message = X'', coding = 'identity' WHERE state IN (?1, ?2) AND queued_at < ?3 AND length(message) > 0",
             params![State::Failed.as_str(), State::Suppressed.as_str(), before],
         )?;
+        if sent + never > 0 {
+            // (and out of the write-ahead log's older page images: at once
+            // unless a reader holds it, then at the next checkpoint)
+            let _ = self
+                .conn
+                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        }
         Ok((sent + never) as u64)
     }
 
