@@ -180,7 +180,15 @@ impl<'a> Extractor<'a> {
                     next = None;
                     if let Some(notice) = self.reader.read(part.text) {
                         match &notice.slot {
-                            Some(s) if notice.change.is_none() && !kinds.contains(&s.kind) => {
+                            // (a kind named: a date and time that name none,
+                            // `115/12/05 17:00前具狀陳報`, is a deadline or
+                            // an errand, no hearing)
+                            Some(s)
+                                if notice.change.is_none()
+                                    && s.kind_named
+                                    && !part.text[s.after..].starts_with('前')
+                                    && !kinds.contains(&s.kind) =>
+                            {
                                 kinds.push(s.kind);
                                 next = notice.next.map(|n| at + n);
                                 self.book.apply(&part, notice);
@@ -680,17 +688,17 @@ impl<'a> Book<'a> {
             let doubt = names_kind.then(|| self.latest(same_kind(true))).flatten();
             return Before::Fills(c, doubt);
         }
-        // (a session added, `（追加庭期）`, is no new date of the one before:
-        // rule 11, rules version 5)
-        if slot.added {
-            return Before::New;
-        }
         let Some(c) = self.latest(same_kind(true)) else {
             return Before::New;
         };
         let head = self.head(c);
         if self.awaiting(c) {
             Before::Joins(c)
+        } else if slot.added {
+            // (a session added, `（追加庭期）`, is no new date of the one
+            // before: rule 11, rules version 5; one moved without a date
+            // takes it, rule 6)
+            Before::New
         } else if head.posted == posted
             || slot.at.date() < head.slot.at.date()
             || (slot.at.date() == head.slot.at.date() && slot.at.time() != head.slot.at.time())
@@ -1779,6 +1787,63 @@ mod tests {
                 "8 12/24 16:00 宣判 scheduled 0 B",
             ],
         );
+        // The review of the session's change: a session added after the
+        // hearing was moved without a date is its new date (rule 6); a
+        // courtroom with its division on one side only is the same
+        // courtroom; a date after a semicolon that names no hearing (a
+        // deadline, a prisoner brought) is none.
+        check(
+            &[
+                argued.clone(),
+                (6, "115/11/12", "言詞辯論改期".into()),
+                (7, "115/11/18", "115/12/24 10:00第五法庭續行言詞辯論".into()),
+            ],
+            &[
+                "5 12/10 10:00 言詞辯論 moved 1 by 6 A",
+                "7 12/24 10:00 言詞辯論 scheduled 2 A",
+            ],
+        );
+        // (as the same courtroom written the same way both times)
+        let rows = |was: &str, is: &str| -> Vec<String> {
+            extract([
+                Entry {
+                    seq: 5,
+                    posted: day("115/11/10"),
+                    text: &format!("115/12/10 10:00{was}"),
+                },
+                Entry {
+                    seq: 7,
+                    posted: day("115/11/18"),
+                    text: &format!("115/12/10 10:00{is}"),
+                },
+            ])
+            .iter()
+            .map(|r| line(r, r.origin.seq))
+            .collect()
+        };
+        for (was, is) in [
+            ("刑事第一法庭審理", "第一法庭審理"),
+            ("第一法庭審理", "刑事第1法庭審理"),
+            ("刑事第一法庭", "第一法庭審理"),
+        ] {
+            let plain = |s: &str| s.replace("刑事", "");
+            assert_eq!(rows(was, is), rows(&plain(was), &plain(is)), "{was} {is}");
+        }
+        // (another division is another courtroom)
+        assert_ne!(
+            rows("刑事第一法庭審理", "民事第一法庭審理"),
+            rows("刑事第一法庭審理", "刑事第一法庭審理")
+        );
+        for text in [
+            "115/12/10 09:30第五法庭準備程序；115/12/05 17:00前具狀陳報",
+            "115/12/10 09:30第五法庭準備程序；115/12/03 12:00前提出答辯狀",
+            "115/12/10 09:30第五法庭準備程序；115/12/10 08:30提解被告到院",
+        ] {
+            check(
+                &[(5, "115/11/10", text.into())],
+                &["5 12/10 09:30 準備程序 scheduled 0 A"],
+            );
+        }
         // (a witness added is a new date as before)
         check(
             &[

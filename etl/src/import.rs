@@ -1442,7 +1442,13 @@ fn build(
 fn record_grants_approved(store: &Store, published: &SnapshotFile) -> anyhow::Result<()> {
     let days =
         schemas::case::grants_by_day(crate::snapshot::read::Snapshot::open(published)?.conn())?;
-    store::accounts::record_grants_approved(&mut store::accounts::open(&store.root)?, &days)?;
+    let kept_from = store.kept()?.first().map_or(published.date, |f| f.date);
+    store::accounts::record_grants_approved(
+        &mut store::accounts::open(&store.root)?,
+        &schemas::date::compact(published.date),
+        &days,
+        &schemas::date::compact(kept_from),
+    )?;
     Ok(())
 }
 

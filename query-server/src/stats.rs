@@ -83,7 +83,10 @@ pub fn daily(
     // recorded (kept once later snapshots drop a grant: its case past its
     // last day, or revoked), or, where more, what the live snapshot holds
     // (days before the imports recorded them).
-    q("SELECT day, grants FROM daily_grants", &|r, n| r.grants = n)?;
+    q(
+        "SELECT day, max(grants) FROM daily_grants GROUP BY day",
+        &|r, n| r.grants = n,
+    )?;
     for (day, n) in grants_per_day {
         let d = format!("{:04}-{:02}-{:02}", day / 10000, day / 100 % 100, day % 100);
         let row = days.entry(d).or_default();

@@ -449,7 +449,23 @@ impl<'a> Text<'a> {
 /// `第一〇五法庭`, `第一百零五法庭`). Full-width digits are ASCII already
 /// ([`Slot::courtroom`]).
 pub fn same_courtroom(a: &str, b: &str) -> bool {
-    a == b || (a.contains('第') && b.contains('第') && in_digits(a) == in_digits(b))
+    if a == b {
+        return true;
+    }
+    // (`刑事第一法庭` and `第一法庭`: the division written on one side only)
+    fn division(room: &str) -> (Option<&'static str>, &str) {
+        for d in ["刑事", "民事", "家事"] {
+            if let Some(rest) = room.strip_prefix(d).filter(|r| r.starts_with('第')) {
+                return (Some(d), rest);
+            }
+        }
+        (None, room)
+    }
+    let ((da, a), (db, b)) = (division(a), division(b));
+    (da == db || da.is_none() || db.is_none())
+        && a.contains('第')
+        && b.contains('第')
+        && in_digits(a) == in_digits(b)
 }
 
 /// `room` with each run of Chinese numerals written in ASCII digits.
@@ -638,9 +654,33 @@ impl<'a> Text<'a> {
             })
     }
 
+    /// Whether the clause a word at `at` (its date at `date`) is in speaks
+    /// of a session: names a kind or 庭期, 開庭, and says of no deadline
+    /// (期限) or time (時間) before the word. `陳報期限延至…`, `閱卷時間改於…`,
+    /// `…言詞辯論，被告答辯期限延至…` move no hearing (the review of the
+    /// forty-eighth session's change: each moved the case's hearing).
+    fn about_a_session(&self, at: usize, date: usize) -> bool {
+        let stop = |c: Option<char>| matches!(c, Some('，' | ',' | '；' | ';' | '。'));
+        let start = (0..at)
+            .rev()
+            .find(|&k| stop(self.at(k)))
+            .map_or(0, |k| k + 1);
+        let end = (date..self.chars.len())
+            .find(|&k| stop(self.at(k)))
+            .unwrap_or(self.chars.len());
+        let not_a_session = ["期限", "時間"]
+            .iter()
+            .any(|w| self.find(w, start).is_some_and(|k| k < at));
+        let session = self.kind_in(start, end).is_some()
+            || ["庭期", "開庭"]
+                .iter()
+                .any(|w| self.find(w, start).is_some_and(|k| k < end));
+        session && !not_a_session
+    }
+
     /// Where the first of `words` begins that a date and a time follow
-    /// (spaces and a colon may sit between them), and where that date
-    /// begins.
+    /// (spaces, a colon, 於 and 民國 may sit between them), and where that
+    /// date begins.
     fn word_before_a_date(&self, words: &[&str]) -> Option<(usize, usize)> {
         let mut from = 0;
         while let Some(i) = self.find_any(words, from) {
@@ -649,10 +689,13 @@ impl<'a> Text<'a> {
                 .find(|w| self.starts_with(i, w))
                 .expect("found");
             let mut j = i + chars(word);
-            while matches!(self.at(j), Some(' ' | ':')) {
+            while matches!(self.at(j), Some(' ' | ':' | '於')) {
                 j += 1;
             }
-            if self.date_time(j).is_some_and(|d| d.1.is_some()) {
+            if self.starts_with(j, ERA) {
+                j = self.skip_spaces(j + chars(ERA));
+            }
+            if self.date_time(j).is_some_and(|d| d.1.is_some()) && self.about_a_session(i, j) {
                 return Some((i, j));
             }
             from = i + 1;
@@ -1351,6 +1394,35 @@ mod tests {
         check(
             "言詞辯論終結，另定115/12/24 16:00宣判",
             "2026-12-24 16:00 - 宣判",
+        );
+        // The usual 於 and 民國 between the word and the date (the review
+        // of the session's change).
+        check(
+            "原定115/12/10言詞辯論庭期取消，另定於115/12/24上午10時行言詞辯論",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (2026-12-10 - 言詞辯論)",
+        );
+        check(
+            "言詞辯論期日改訂於115/12/24 10:00",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        check(
+            "言詞辯論期日延至民國115年12月24日上午10時",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (- - 言詞辯論)",
+        );
+        // Only about a hearing: a deadline, a reading of the file, a
+        // survey moved is none (the same review: each moved the case's
+        // hearing to its time).
+        for text in [
+            "陳報期限延至115/12/04下午5時",
+            "鑑定報告提出期限延至115/12/04下午5時",
+            "閱卷時間改於115/12/04上午10時",
+            "會同地政人員測量，期日改訂115/12/04上午9時30分",
+        ] {
+            check(text, "none");
+        }
+        check(
+            "115/12/10 10:00第五法庭言詞辯論，被告答辯期限延至115/12/03 17:00",
+            "2026-12-10 10:00 第五法庭 言詞辯論",
         );
         // Without a date and a time after them they move nothing (a
         // deadline extended is no hearing); a cancellation stays one.

@@ -374,29 +374,50 @@ pub fn purge_case_views(conn: &mut Connection, before_day: &str) -> rusqlite::Re
     )
 }
 
-/// Records a night's grants by the day a clerk approved them (a
-/// snapshot's `schemas::case::grants_by_day`) for `cpor-server stats`:
-/// each day keeps the largest count any night recorded, so a grant that
+/// Records night `night`'s grants (YYYYMMDD) by the day a clerk approved
+/// them (its snapshot's `schemas::case::grants_by_day`) for `cpor-server
+/// stats`, which counts for each day the most any night held: a grant that
 /// leaves a later snapshot (its case past its last day, revoked) stays
-/// counted, and a night recorded again (a re-run) changes nothing.
+/// counted. The night's earlier rows (a re-run) are replaced. Rows of
+/// nights before `kept_from` (the oldest kept snapshot's night: none can
+/// be rolled back to) are folded into one per day.
 pub fn record_grants_approved(
     conn: &mut Connection,
+    night: &str,
     days: &[(chrono::NaiveDate, u64)],
+    kept_from: &str,
 ) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+    tx.execute("DELETE FROM daily_grants WHERE night = ?1", [night])?;
     {
-        let mut st = tx.prepare(
-            "INSERT INTO daily_grants (day, grants) VALUES (?1, ?2)
-             ON CONFLICT (day) DO UPDATE SET grants = max(grants, excluded.grants)",
-        )?;
+        let mut st =
+            tx.prepare("INSERT INTO daily_grants (day, night, grants) VALUES (?1, ?2, ?3)")?;
         for (day, n) in days {
             st.execute(rusqlite::params![
                 day.format("%Y-%m-%d").to_string(),
+                night,
                 *n as i64
             ])?;
         }
     }
+    tx.execute(
+        "INSERT INTO daily_grants (day, night, grants)
+         SELECT day, '', max(grants) FROM daily_grants
+         WHERE night <> '' AND night < ?1 GROUP BY day
+         ON CONFLICT (day, night) DO UPDATE SET grants = max(grants, excluded.grants)",
+        [kept_from],
+    )?;
+    tx.execute(
+        "DELETE FROM daily_grants WHERE night <> '' AND night < ?1",
+        [kept_from],
+    )?;
     tx.commit()
+}
+
+/// Forgets the grants recorded by nights after `night` (YYYYMMDD): a
+/// rollback to it (their snapshots are no longer the service's).
+pub fn forget_grants_after(conn: &Connection, night: &str) -> rusqlite::Result<usize> {
+    conn.execute("DELETE FROM daily_grants WHERE night > ?1", [night])
 }
 
 /// Purges, for each Asia/Taipei day `days` (a query of `before_day`)

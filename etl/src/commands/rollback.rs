@@ -8,6 +8,23 @@ use crate::snapshot::read::Snapshot;
 use schemas::date::{compact, parse_batch_date};
 use store::layout::{SnapshotFile, Store};
 
+/// The grants the nights after `target` recorded for `cpor-server stats`
+/// are forgotten: their snapshots are no longer the service's (a bad
+/// export's count stayed counted). A failure is said, not fatal: the
+/// rollback stands, and a run again forgets them.
+fn forget_later_grants(store: &Store, target: &SnapshotFile) {
+    let night = compact(target.date);
+    let forgot = store::accounts::open(&store.root)
+        .map_err(anyhow::Error::from)
+        .and_then(|c| Ok(store::accounts::forget_grants_after(&c, &night)?));
+    if let Err(e) = forgot {
+        eprintln!(
+            "cpor-etl: the grants the nights after {night} recorded for `cpor-server stats` \
+             were not forgotten ({e}): run `cpor-etl rollback {night}` again"
+        );
+    }
+}
+
 pub fn run(store: &Store, date: &str) -> Result<i32> {
     let date = parse_batch_date(date).ok_or_else(|| anyhow!("`{date}` is not YYYYMMDD"))?;
     let Some(_lock) = crate::commands::take(store.lock())? else {
@@ -36,6 +53,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         if !after_hold(store, &target, held) {
             return Ok(exit::ERROR);
         }
+        forget_later_grants(store, &target);
         say!("{} is live already; nothing changed", target.name());
         return Ok(0);
     }
@@ -66,6 +84,7 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         target.name(),
         before.as_deref().unwrap_or("nothing")
     );
+    forget_later_grants(store, &target);
     if !after_hold(store, &target, held) {
         return Ok(exit::ERROR);
     }

@@ -193,7 +193,22 @@ pub fn find(
         // (stopped before the mail's night: the mail said so; before
         // tonight: the mail was to warn of it)
         let ended = match ended_before(&state, queued) {
-            Some(day) => Some((day, Ended::PostedLate)),
+            // (posted late, unless a warning of that day was given in
+            // time: then the mail withheld told it stopped for its
+            // warning's sake, and so does this one)
+            Some(day) => {
+                let in_time = outbox
+                    .warned_in_time(&email, &id, schemas::date::to_int(day))
+                    .map_err(NotifyError::from)?;
+                Some((
+                    day,
+                    if in_time {
+                        Ended::WarningLate
+                    } else {
+                        Ended::PostedLate
+                    },
+                ))
+            }
             None if grant_unsent.contains(&(email.clone(), id.clone())) => None,
             None => ended_before(&state, night.date).map(|day| (day, Ended::WarningLate)),
         };

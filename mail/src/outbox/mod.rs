@@ -575,6 +575,24 @@ impl Outbox {
         Ok(stmt.query_row(params![email, case_key, before], |r| r.get(0))?)
     }
 
+    /// Whether an expiry mail to `email` naming the case `case_key` was
+    /// queued by a night not after `last_day` (YYYYMMDD): warned in time,
+    /// so that a later notice that the case has stopped is told because
+    /// that mail was not delivered, not because the court posted late.
+    /// (`expiry_warned` keeps the night a last day was told last, not
+    /// first.) Looked up among the address's mail.
+    pub fn warned_in_time(&self, email: &str, case_key: &str, last_day: i64) -> Result<bool> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM items
+             WHERE email = ?1 AND kind = ?4 AND CAST(night AS INTEGER) <= ?3
+             AND instr(char(10) || case_keys || char(10), char(10) || ?2 || char(10)) > 0)",
+        )?;
+        Ok(stmt.query_row(
+            params![email, case_key, last_day, Kind::Expiry.as_str()],
+            |r| r.get(0),
+        )?)
+    }
+
     /// The expiry warnings given to each (address, case key) of `pairs`:
     /// every last day warned of, and the one warned of last (outbox
     /// migration 22: rows from before it count as older, in night order),
