@@ -119,6 +119,9 @@ pub const ADDED_WORDS: &[&str] = &[
     "增開",
 ];
 
+/// The first characters of [`ADDED_WORDS`] (a test checks them).
+const ADDED_FIRSTS: [char; 3] = ['追', '續', '增'];
+
 /// Words that cancel a hearing.
 pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 
@@ -554,6 +557,12 @@ const ERA: &str = "民國";
 /// Where the date a text begins with begins (byte offset), if it begins
 /// with one: after spaces, a word of [`SETS_WORDS`] and [`ERA`], a digit.
 fn date_led(text: &str) -> Option<usize> {
+    // (most texts begin with neither a space nor a digit)
+    match text.as_bytes().first() {
+        Some(b'0'..=b'9') => return Some(0),
+        Some(b) if b.is_ascii() && !b.is_ascii_whitespace() => return None,
+        _ => {}
+    }
     let mut rest = text.trim_start_matches(is_space);
     let first = rest.chars().next()?;
     if matches!(first, '訂' | '定' | '民') {
@@ -612,8 +621,13 @@ impl<'a> Text<'a> {
         self.chars.get(i).map_or(self.text.len(), |c| c.1)
     }
 
+    /// Whether `word` (CJK, as every word this module looks for: none is
+    /// a character made ASCII) begins at character `i`: its bytes compared
+    /// with the text's own, not character by character.
     fn starts_with(&self, i: usize, word: &str) -> bool {
-        (i..).zip(word.chars()).all(|(j, w)| self.at(j) == Some(w))
+        self.chars
+            .get(i)
+            .is_some_and(|c| self.text.as_bytes()[c.1..].starts_with(word.as_bytes()))
     }
 
     fn find(&self, word: &str, from: usize) -> Option<usize> {
@@ -641,7 +655,7 @@ impl<'a> Text<'a> {
     /// A second hearing after `from`: a semicolon (`；`) that a date and a
     /// time follow. Where the semicolon is, and where the hearing begins.
     fn next_hearing(&self, from: usize) -> Option<(usize, usize)> {
-        if !self.text.contains(['；', ';']) {
+        if !self.text.contains('；') && !self.text.contains(';') {
             return None;
         }
         (from..self.chars.len())
@@ -966,9 +980,11 @@ impl<'a> Text<'a> {
             courtroom,
             kind: kind.unwrap_or(UNNAMED),
             kind_named: kind.is_some(),
-            added: ADDED_WORDS
-                .iter()
-                .any(|w| self.text[..self.byte(to)].contains(w)),
+            // (only where one of their first characters is)
+            added: self.chars[..to].iter().any(|c| ADDED_FIRSTS.contains(&c.0))
+                && ADDED_WORDS
+                    .iter()
+                    .any(|w| self.text[..self.byte(to)].contains(w)),
             after: self.byte(end),
         }
     }
@@ -1263,6 +1279,13 @@ mod tests {
             Some((at("2024-08-10 10:00"), "第一法庭"))
         );
         assert_eq!(scheduled("115/11/27 14:00調解庭期取消"), None);
+    }
+
+    #[test]
+    fn every_added_word_begins_with_one_of_their_first_characters() {
+        for w in ADDED_WORDS {
+            assert!(w.starts_with(ADDED_FIRSTS), "{w}");
+        }
     }
 
     #[test]

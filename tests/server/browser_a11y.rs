@@ -365,7 +365,8 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     sign_in(b, NONE, PASSWORD);
     assert!(b.find_all("ul.gone").is_empty(), "{}", b.source());
     assert!(
-        b.text(&b.find("p.empty")).contains("還沒有法院核准的案件"),
+        b.text(&b.find("p.empty"))
+            .contains("目前沒有您可以查詢的案件"),
         "{}",
         b.source()
     );
