@@ -183,37 +183,44 @@ fn start_nginx_before(
             "nginx -t: {}",
             String::from_utf8_lossy(&checked.stderr)
         );
-        let _ = std::fs::remove_file(dir.join("nginx.pid"));
-        let mut nginx = Nginx(
-            Command::new(nginx)
-                .arg("-c")
-                .arg(&conf)
-                .arg("-p")
-                .arg(dir)
-                .args(["-g", "daemon off;"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = nginx.0.try_wait() {
-                let errors = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
-                return Err(format!("nginx stopped ({status}): {errors}"));
-            }
-            let bound = dir.join("nginx.pid").exists()
-                && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
-            if bound {
-                return Ok((nginx, port, plain, closed));
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        run_nginx(nginx, &conf, dir, port).map(|nginx| (nginx, port, plain, closed))
     })
+}
+
+/// Debian's nginx on configuration `conf` (prefix `dir`, where it writes
+/// its pid file and error log), once it is bound to 127.0.0.1:`port`; an
+/// error, with its error log, if it stopped (a port taken meanwhile).
+fn run_nginx(nginx: &Path, conf: &Path, dir: &Path, port: u16) -> Result<Nginx, String> {
+    let _ = std::fs::remove_file(dir.join("nginx.pid"));
+    let mut nginx = Nginx(
+        Command::new(nginx)
+            .arg("-c")
+            .arg(conf)
+            .arg("-p")
+            .arg(dir)
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let started = Instant::now();
+    loop {
+        if let Ok(Some(status)) = nginx.0.try_wait() {
+            let errors = std::fs::read_to_string(dir.join("error.log")).unwrap_or_default();
+            return Err(format!("nginx stopped ({status}): {errors}"));
+        }
+        let bound = dir.join("nginx.pid").exists()
+            && std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+        if bound {
+            return Ok(nginx);
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "nginx did not start"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// A GET of `path` as sent (no redirect followed), over TLS with
@@ -320,35 +327,7 @@ fn the_shipped_nginx_counts_an_ipv6_64_as_one_client() {
             ),
         )
         .unwrap();
-        let _ = std::fs::remove_file(dir.path().join("nginx.pid"));
-        let mut nginx = Nginx(
-            Command::new(nginx)
-                .arg("-c")
-                .arg(&conf)
-                .arg("-p")
-                .arg(dir.path())
-                .args(["-g", "daemon off;"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap(),
-        );
-        let started = Instant::now();
-        loop {
-            if let Ok(Some(status)) = nginx.0.try_wait() {
-                let errors =
-                    std::fs::read_to_string(dir.path().join("error.log")).unwrap_or_default();
-                return Err(format!("nginx stopped ({status}): {errors}"));
-            }
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Ok((nginx, port));
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "nginx did not start"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        run_nginx(nginx, &conf, dir.path(), port).map(|nginx| (nginx, port))
     });
     // Every pattern of zero groups (which places the `::`), each group
     // otherwise another number; not those nginx writes with a dotted

@@ -284,13 +284,7 @@ fn case_views_older_than_a_year_are_purged_but_still_counted() {
             == 2
     });
     // Still counted by the statistics, day by day.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("stats")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = crate::util::stats(&data);
     let line = text
         .lines()
         .find(|l| l.starts_with(&old_day))
@@ -401,13 +395,7 @@ fn a_prosecutors_views_and_sign_ins_and_dead_links_are_purged_in_time() {
         "a link expired yesterday, and one still good, stay"
     );
     // Still counted by the statistics, day by day.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("stats")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = crate::util::stats(&data);
     let line = text
         .lines()
         .find(|l| l.starts_with(&old_day))

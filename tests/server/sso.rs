@@ -176,15 +176,7 @@ fn a_prosecutor_signs_in_and_sees_exactly_the_cases_assigned_in_the_live_snapsho
     assert!(views <= count(&data, "prosecutor_case_views"));
     assert_eq!(count(&data, "case_views"), 0);
     assert_eq!(count(&data, "prosecutor_sign_ins"), 5);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("stats")
-        .env_remove("CPOR_CONFIG")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = crate::util::stats(&data);
     assert!(
         text.contains("p.sign-ins") && text.contains("p.views"),
         "{text}"

@@ -745,6 +745,20 @@ pub fn reset_password(c: &mut Client, data: &Data, email: &str, new: &str) -> Re
 
 /// Waits until `f` holds (the server works in the background: mail,
 /// snapshot polling).
+/// What `cpor-server stats` prints for `data` (it must succeed).
+pub fn stats(data: &Data) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--data-dir")
+        .arg(data.path())
+        .arg("stats")
+        .env_remove("CPOR_CONFIG")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "{text}");
+    text
+}
+
 pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
     for _ in 0..100 {
         if f() {

@@ -2731,15 +2731,7 @@ fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
         .unwrap()
             == 1
     });
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("stats")
-        .env_remove("CPOR_CONFIG")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{text}");
+    let text = crate::util::stats(&data);
     // Every column counts Taipei days (the site's visits always did).
     let today = chrono::Utc::now()
         .with_timezone(&schemas::date::taipei())
@@ -2794,15 +2786,7 @@ fn stats_report_visits_activations_grants_and_views_per_day_and_month() {
 
 /// `cpor-server stats`' per-month grants (month → grants).
 fn monthly_grants(data: &Data) -> std::collections::BTreeMap<String, u64> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cpor-server"))
-        .arg("--data-dir")
-        .arg(data.path())
-        .arg("stats")
-        .env_remove("CPOR_CONFIG")
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{text}");
+    let text = crate::util::stats(data);
     let months = text
         .split("per month")
         .nth(1)
