@@ -694,7 +694,7 @@ impl<'a> Book<'a> {
         let head = self.head(c);
         if self.awaiting(c) {
             Before::Joins(c)
-        } else if slot.added {
+        } else if slot.added() {
             // (a session added, `（追加庭期）`, is no new date of the one
             // before: rule 11, rules version 5; one moved without a date
             // takes it, rule 6)
