@@ -484,30 +484,43 @@ pub fn same_courtroom(a: &str, b: &str) -> bool {
         && in_digits(a) == in_digits(b)
 }
 
+/// A Chinese numeral of a courtroom's number: a digit (零 to 九, 〇, 兩) or
+/// a unit (十, 百).
+#[derive(Debug, Clone, Copy)]
+enum Numeral {
+    Digit(u32),
+    Unit(u32),
+}
+
+fn numeral(c: char) -> Option<Numeral> {
+    Some(Numeral::Digit(match c {
+        '零' | '〇' => 0,
+        '一' => 1,
+        '二' | '兩' => 2,
+        '三' => 3,
+        '四' => 4,
+        '五' => 5,
+        '六' => 6,
+        '七' => 7,
+        '八' => 8,
+        '九' => 9,
+        '十' => return Some(Numeral::Unit(10)),
+        '百' => return Some(Numeral::Unit(100)),
+        _ => return None,
+    }))
+}
+
 /// `room` with each run of Chinese numerals written in ASCII digits.
 fn in_digits(room: &str) -> String {
-    let digit = |c: char| {
-        Some(match c {
-            '零' | '〇' => 0,
-            '一' => 1,
-            '二' | '兩' => 2,
-            '三' => 3,
-            '四' => 4,
-            '五' => 5,
-            '六' => 6,
-            '七' => 7,
-            '八' => 8,
-            '九' => 9,
-            _ => return None,
-        })
-    };
-    let unit = |c: char| match c {
-        '十' => Some(10),
-        '百' => Some(100),
-        '千' => Some(1000),
+    let digit = |c: char| match numeral(c) {
+        Some(Numeral::Digit(d)) => Some(d),
         _ => None,
     };
-    let numeral = |c: char| digit(c).is_some() || unit(c).is_some();
+    let unit = |c: char| match numeral(c) {
+        Some(Numeral::Unit(u)) => Some(u),
+        _ => None,
+    };
+    let numeral = |c: char| numeral(c).is_some();
     let mut out = String::new();
     let chars: Vec<char> = room.chars().collect();
     let mut i = 0;
@@ -900,25 +913,10 @@ impl<'a> Text<'a> {
         }
         if first == '第' {
             let mut j = i + 1;
-            while self.at(j).is_some_and(|c| {
-                c.is_ascii_digit()
-                    || matches!(
-                        c,
-                        '一' | '二'
-                            | '三'
-                            | '四'
-                            | '五'
-                            | '六'
-                            | '七'
-                            | '八'
-                            | '九'
-                            | '十'
-                            | '百'
-                            | '零'
-                            | '〇'
-                            | '兩'
-                    )
-            }) {
+            while self
+                .at(j)
+                .is_some_and(|c| c.is_ascii_digit() || numeral(c).is_some())
+            {
                 j += 1;
             }
             if j == i + 1 {
@@ -983,8 +981,7 @@ impl<'a> Text<'a> {
 
     /// [`Self::slot`], its courtroom and kind before `to`.
     fn slot_to(&self, date: NaiveDate, time: NaiveTime, end: usize, to: usize) -> Slot<'a> {
-        let n = to;
-        let courtroom = self.first_room(end, n).map(|(a, b)| {
+        let courtroom = self.first_room(end, to).map(|(a, b)| {
             let chars = &self.chars[a..b];
             let written = &self.text[self.byte(a)..self.byte(b)];
             // Only a digit in a room's number can have been made ASCII (one
@@ -995,7 +992,7 @@ impl<'a> Text<'a> {
                 Cow::Owned(chars.iter().map(|c| c.0).collect())
             }
         });
-        let kind = self.kind_in(end, n);
+        let kind = self.kind_in(end, to);
         Slot {
             at: date.and_time(time),
             courtroom,

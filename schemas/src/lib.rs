@@ -327,6 +327,22 @@ pub fn open_snapshot_readonly(path: &Path) -> Result<Connection, OpenError> {
     Ok(conn)
 }
 
+/// Makes what `conn` deletes from now on overwritten in the file
+/// (`secure_delete`), not left in free space for anyone with the file (a
+/// backup) to read: for the deletes personal data asks for (retention,
+/// `forget-address`). Pair it with [`checkpoint_log`].
+pub fn overwrite_deleted(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "secure_delete", true)
+}
+
+/// Moves the write-ahead log into the file and empties it (`TRUNCATE`), so
+/// that older page images of deleted rows leave it too: at once unless a
+/// reader holds the log (the server's, say), else at the next checkpoint.
+/// Best effort: a log still held is no error.
+pub fn checkpoint_log(conn: &Connection) {
+    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+}
+
 /// The value of a snapshot's `meta` row `key`, if it has one.
 pub fn meta_value(conn: &Connection, key: &str) -> rusqlite::Result<Option<String>> {
     use rusqlite::OptionalExtension;

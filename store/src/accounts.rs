@@ -436,17 +436,16 @@ pub(crate) fn purge_day_by_day(
     if days.is_empty() {
         return Ok(0);
     }
-    // (the rows' bytes overwritten, not left in free space: the long-run
-    // review of the forty-eighth session read every purged view there)
-    conn.pragma_update(None, "secure_delete", true)?;
+    // (the long-run review of the forty-eighth session read every purged
+    // view in the file's free space)
+    schemas::overwrite_deleted(conn)?;
     let mut deleted = 0;
     for day in days {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         deleted += purge(&tx, &day)?;
         tx.commit()?;
     }
-    // (and out of the write-ahead log: at once unless a reader holds it)
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    schemas::checkpoint_log(conn);
     Ok(deleted)
 }
 
@@ -479,8 +478,7 @@ impl Kept {
 /// it keeps the account (the MOJ's) without the address, and so without
 /// digest or reminders. One transaction; `dry_run`: counts only.
 pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Result<Kept> {
-    // (the rows' bytes overwritten, not left in free pages)
-    conn.pragma_update(None, "secure_delete", true)?;
+    schemas::overwrite_deleted(conn)?;
     let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
     let count = |sql: &str| -> rusqlite::Result<u64> {
         tx.query_row(sql, [email], |r| r.get::<_, i64>(0))
@@ -523,9 +521,7 @@ pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Re
         [email],
     )?;
     tx.commit()?;
-    // (and out of the write-ahead log: at once unless a reader holds it,
-    // the server's say; then at the next checkpoint)
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    schemas::checkpoint_log(conn);
     Ok(kept)
 }
 

@@ -336,8 +336,7 @@ impl Outbox {
     /// hearing reminders it was given; `dry_run`: counts only. Deletes
     /// nothing while a `send` is delivering to it (`Forgot::sending`).
     pub fn forget_address(&mut self, email: &str, dry_run: bool) -> Result<Forgot> {
-        // (the rows' bytes overwritten, not left in free pages)
-        self.conn.pragma_update(None, "secure_delete", true)?;
+        schemas::overwrite_deleted(&self.conn)?;
         let tx = self.conn.transaction()?;
         let mut items = Vec::new();
         let mut sending = 0;
@@ -383,11 +382,7 @@ impl Outbox {
             tx.execute(sql, [email])?;
         }
         tx.commit()?;
-        // (and out of the write-ahead log: at once unless a reader holds
-        // it, the server's say; then at the next checkpoint)
-        let _ = self
-            .conn
-            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        schemas::checkpoint_log(&self.conn);
         Ok(forgot)
     }
 
@@ -408,10 +403,9 @@ impl Outbox {
     /// still to go, and newer, keeps its body for retries. Returns how
     /// many were emptied.
     pub fn purge_sent_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
-        // (the bodies' bytes overwritten, not left in the pages' free
-        // space, where the long-run review of the forty-eighth session
-        // decoded whole activation mail from emptied items)
-        self.conn.pragma_update(None, "secure_delete", true)?;
+        // (where the long-run review of the forty-eighth session decoded
+        // whole activation mail from emptied items)
+        schemas::overwrite_deleted(&self.conn)?;
         // sent_at and queued_at are to_rfc3339 of a UTC time, as `before`
         // is written: the same form, so the text order is the time order.
         let before = before.to_rfc3339();
@@ -424,11 +418,7 @@ impl Outbox {
             params![State::Failed.as_str(), State::Suppressed.as_str(), before],
         )?;
         if sent + never > 0 {
-            // (and out of the write-ahead log's older page images: at once
-            // unless a reader holds it, then at the next checkpoint)
-            let _ = self
-                .conn
-                .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+            schemas::checkpoint_log(&self.conn);
         }
         Ok((sent + never) as u64)
     }
