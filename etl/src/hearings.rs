@@ -80,7 +80,7 @@ pub const EXTRACTED: bool = cfg!(feature = "hearings");
 /// and the case's entries are the same ([`Extractor::digest`]). Raise it
 /// with any change to what the entries give: `rules_fingerprint` below
 /// fails until it is raised.
-pub const RULES: u32 = 5;
+pub const RULES: u32 = 6;
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -1772,7 +1772,21 @@ mod tests {
             )],
             &["5 12/10 09:30 審理 scheduled 0 A"],
         );
-        // A hearing ended and another set: the one held stays as it was.
+        // A hearing ended and another set: the one held stays as it was,
+        // whether the clause says 另定 or 定, 定於 (the same review, left
+        // then: a 宣判 set with 定 mid-text was no hearing).
+        for text in [
+            "言詞辯論終結，定115/12/24 16:00宣判",
+            "言詞辯論終結，定於115年12月24日下午4時宣判",
+        ] {
+            check(
+                &[argued.clone(), (8, "115/12/10", text.into())],
+                &[
+                    "5 12/10 10:00 言詞辯論 scheduled 0 A",
+                    "8 12/24 16:00 宣判 scheduled 0 B",
+                ],
+            );
+        }
         check(
             &[
                 argued.clone(),
@@ -1995,7 +2009,7 @@ mod tests {
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (5, 0x8587_1b3f_a886_00c1),
+            (6, 0x8587_1b3f_a886_00c1),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }

@@ -21,7 +21,10 @@
 //!   sets it, [`SETS_WORDS`], may come first), or by a date and time
 //!   that follow a move word (`改期至115/12/17 10:30`). A date anywhere else
 //!   (`函查 113/08/10`) schedules nothing, but one with a time after a
-//!   semicolon begins the text's next hearing ([`Notice::next`]).
+//!   semicolon begins the text's next hearing ([`Notice::next`]), and one
+//!   with a time after a clause that begins with a word that sets it
+//!   (`言詞辯論終結，定115/12/24 16:00宣判`) is the hearing that clause
+//!   announces, as after [`ANOTHER_DATE_WORDS`].
 //! - The courtroom is the first `第…法庭` / `第…庭` / `第…室` (a number in
 //!   digits or Chinese numerals, up to four characters before the suffix:
 //!   `第二家事法庭`), with the division before it if one is written
@@ -130,25 +133,34 @@ pub const CANCEL_WORDS: &[&str] = &["取消", "撤銷庭期", "庭期撤銷"];
 const CHANGE_CHARS: [char; 6] = ['改', '延', '取', '撤', '變', '另'];
 
 /// [`CHANGE_CHARS`] as UTF-8, three bytes each.
-const CHANGE_BYTES: [[u8; 3]; 6] = {
-    let mut out = [[0; 3]; 6];
+const CHANGE_BYTES: [[u8; 3]; 6] = utf8(CHANGE_CHARS);
+
+/// The characters a clause that sets a date begins with
+/// ([`Text::clause_sets`]): [`SETS_WORDS`]' first ones.
+const SETS_FIRSTS: [char; 2] = ['定', '訂'];
+const SETS_BYTES: [[u8; 3]; 2] = utf8(SETS_FIRSTS);
+
+/// The characters a clause ends with ([`Text::clause_sets`]).
+const STOPS: [char; 5] = ['，', ',', '；', ';', '。'];
+
+/// Characters of three bytes each, as UTF-8.
+const fn utf8<const N: usize>(chars: [char; N]) -> [[u8; 3]; N] {
+    let mut out = [[0; 3]; N];
     let mut i = 0;
-    while i < out.len() {
-        assert!(
-            CHANGE_CHARS[i].len_utf8() == 3,
-            "a character of three bytes"
-        );
-        CHANGE_CHARS[i].encode_utf8(&mut out[i]);
+    while i < N {
+        assert!(chars[i].len_utf8() == 3, "a character of three bytes");
+        chars[i].encode_utf8(&mut out[i]);
         i += 1;
     }
     out
-};
+}
 
-/// Whether `text` holds one of [`CHANGE_CHARS`], looked for in its bytes,
-/// not its decoded characters: every entry of every case is looked at, and
-/// most hold none. A character's whole encoding can only be found where
-/// that character is (UTF-8 is self-synchronising), and three bytes are
-/// only compared where the last is one of theirs (a table of 256).
+/// Whether `text` holds one of [`CHANGE_CHARS`], or a clause that begins
+/// with 定 or 訂 ([`Text::clause_sets`]), looked for in its bytes, not its
+/// decoded characters: every entry of every case is looked at, and most
+/// hold none. A character's whole encoding can only be found where that
+/// character is (UTF-8 is self-synchronising), and three bytes are only
+/// compared where the last is one of theirs (a table of 256).
 fn may_change(text: &str) -> bool {
     const ENDS: [bool; 256] = {
         let mut t = [false; 256];
@@ -157,11 +169,20 @@ fn may_change(text: &str) -> bool {
             t[CHANGE_BYTES[i][2] as usize] = true;
             i += 1;
         }
+        let mut i = 0;
+        while i < SETS_BYTES.len() {
+            t[SETS_BYTES[i][2] as usize] = true;
+            i += 1;
+        }
         t
     };
-    text.as_bytes()
-        .windows(3)
-        .any(|w| ENDS[usize::from(w[2])] && CHANGE_BYTES.iter().any(|c| w == c))
+    let b = text.as_bytes();
+    (3..=b.len()).any(|k| {
+        let w = &b[k - 3..k];
+        ENDS[usize::from(w[2])]
+            && (CHANGE_BYTES.iter().any(|c| w == c)
+                || SETS_BYTES.iter().any(|c| w == c) && after_a_stop(&b[..k - 3]))
+    })
 }
 
 /// Words that make a text a request, not a decision.
@@ -331,12 +352,14 @@ impl<'a> Text<'a> {
         } else {
             let cancelled = self.find_any(CANCEL_WORDS, 0);
             // (another date: a move beside a cancellation, else the hearing
-            // the text announces)
+            // the text announces; so a clause that begins with a word that
+            // sets a date)
             let another = if self.text.contains('另') {
                 self.word_before_a_date(ANOTHER_DATE_WORDS)
             } else {
                 None
-            };
+            }
+            .or_else(|| self.clause_sets());
             let moved = [
                 self.find_any(MOVE_WORDS, 0),
                 self.word_before_a_date(NEW_DATE_WORDS).map(|w| w.0),
@@ -603,6 +626,14 @@ fn date_led(text: &str) -> Option<usize> {
     (first.is_ascii_digit() || ('０'..='９').contains(&first)).then(|| text.len() - rest.len())
 }
 
+/// Whether `before` ends with one of [`STOPS`].
+fn after_a_stop(before: &[u8]) -> bool {
+    STOPS.iter().any(|s| {
+        let mut buf = [0; 4];
+        before.ends_with(s.encode_utf8(&mut buf).as_bytes())
+    })
+}
+
 fn is_space(c: char) -> bool {
     c.is_whitespace() || c == '\u{3000}'
 }
@@ -730,13 +761,39 @@ impl<'a> Text<'a> {
     /// (spaces, a colon, 於 and 民國 may sit between them), and where that
     /// date begins.
     fn word_before_a_date(&self, words: &[&str]) -> Option<(usize, usize)> {
-        let mut from = 0;
-        while let Some(i) = self.find_any(words, from) {
-            let word = words
+        self.before_a_date(|i| {
+            words
                 .iter()
                 .find(|w| self.starts_with(i, w))
-                .expect("found");
-            let mut j = i + chars(word);
+                .map(|w| chars(w))
+        })
+    }
+
+    /// Where a clause begins, after the text's first, with 定 or 訂 (定於,
+    /// 訂於: 於 is let sit before a date) that a date and a time follow
+    /// (`言詞辯論終結，定115/12/24 16:00宣判`), and where that date begins:
+    /// the hearing the clause announces, as [`ANOTHER_DATE_WORDS`]' are
+    /// (rules version 6: version 5 read none). Not inside a word (`裁定`).
+    fn clause_sets(&self) -> Option<(usize, usize)> {
+        if !self.text.contains(SETS_FIRSTS) {
+            return None;
+        }
+        self.before_a_date(|i| {
+            (i > 0
+                && self.at(i - 1).is_some_and(|c| STOPS.contains(&c))
+                && self.at(i).is_some_and(|c| SETS_FIRSTS.contains(&c)))
+            .then_some(1)
+        })
+    }
+
+    /// Where the first word `word_at` finds (its length in characters)
+    /// begins that a date and a time follow, and where that date begins.
+    fn before_a_date(&self, word_at: impl Fn(usize) -> Option<usize>) -> Option<(usize, usize)> {
+        for i in 0..self.chars.len() {
+            let Some(n) = word_at(i) else {
+                continue;
+            };
+            let mut j = i + n;
             while matches!(self.at(j), Some(' ' | ':' | '於')) {
                 j += 1;
             }
@@ -746,7 +803,6 @@ impl<'a> Text<'a> {
             if self.date_time(j).is_some_and(|d| d.1.is_some()) && self.about_a_session(i, j) {
                 return Some((i, j));
             }
-            from = i + 1;
         }
         None
     }
@@ -1317,7 +1373,11 @@ mod tests {
 
     #[test]
     fn the_change_characters_bytes_are_theirs() {
-        for (c, bytes) in CHANGE_CHARS.iter().zip(CHANGE_BYTES) {
+        for (c, bytes) in CHANGE_CHARS
+            .iter()
+            .zip(CHANGE_BYTES)
+            .chain(SETS_FIRSTS.iter().zip(SETS_BYTES))
+        {
             assert_eq!(c.encode_utf8(&mut [0; 4]).as_bytes(), bytes);
         }
         for t in [
@@ -1333,6 +1393,26 @@ mod tests {
         ] {
             assert_eq!(may_change(t), t.contains(CHANGE_CHARS), "{t}");
         }
+        for (t, may) in [
+            ("終結，定115/12/24", true),
+            ("終結,訂於", true),
+            ("。定", true),
+            ("；訂", true),
+            ("裁定", false),
+            ("定於", false),
+            ("，　定", false),
+        ] {
+            assert_eq!(may_change(t), may, "{t}");
+        }
+    }
+
+    /// What [`may_change`] finds, character by character.
+    fn may_change_by_chars(text: &str) -> bool {
+        let chars: Vec<char> = text.chars().collect();
+        text.contains(CHANGE_CHARS)
+            || chars
+                .windows(2)
+                .any(|w| STOPS.contains(&w[0]) && SETS_FIRSTS.contains(&w[1]))
     }
 
     use proptest::prelude::*;
@@ -1345,14 +1425,14 @@ mod tests {
         fn looking_for_change_characters_in_bytes_finds_what_characters_do(
             parts in proptest::collection::vec(
                 prop_oneof![
-                    proptest::sample::select(vec!['改', '延', '取', '撤', '變', '攺', '廷', '叔', '擷', '讋', '法', '庭', '1', ' ']).prop_map(String::from),
+                    proptest::sample::select(vec!['改', '延', '取', '撤', '變', '攺', '廷', '叔', '擷', '讋', '法', '庭', '1', ' ', '定', '訂', '宕', '計', '，', '；', '。', ',', ';', '、', '－']).prop_map(String::from),
                     ".{0,4}",
                 ],
                 0..12,
             )
         ) {
             let text: String = parts.concat();
-            prop_assert_eq!(may_change(&text), text.contains(CHANGE_CHARS));
+            prop_assert_eq!(may_change(&text), may_change_by_chars(&text));
         }
     }
 
@@ -1368,6 +1448,10 @@ mod tests {
         assert_eq!(
             firsts(&mut KINDS.iter().map(|k| k.0)),
             KIND_FIRSTS.into_iter().collect()
+        );
+        assert_eq!(
+            firsts(&mut SETS_WORDS.iter().copied()),
+            SETS_FIRSTS.into_iter().collect()
         );
     }
 
@@ -1553,6 +1637,43 @@ mod tests {
             "115/12/10 09:30第五法庭準備程序；115/12/24 09:30言詞辯論改期",
         ] {
             assert_eq!(read(text).and_then(|n| n.next), None, "{text}");
+        }
+    }
+
+    /// The hearings review of the forty-eighth session, left then: a
+    /// clause that begins with a word that sets a date (定, 訂, 定於, 訂於)
+    /// after the text's first (`言詞辯論終結，定115/12/24 16:00宣判`, the
+    /// usual way a 宣判 is set) announced nothing, as a text must begin
+    /// with its date. It announces its hearing as 另定 does; beside a
+    /// cancellation, it is the new date.
+    #[test]
+    fn a_date_set_at_the_start_of_a_clause_announces_its_hearing() {
+        check(
+            "言詞辯論終結，定115/12/24 16:00宣判",
+            "2026-12-24 16:00 - 宣判",
+        );
+        check(
+            "本件辯論終結，定於民國115年12月24日下午4時在第五法庭宣示判決",
+            "2026-12-24 16:00 第五法庭 宣判",
+        );
+        check(
+            "準備程序終結；訂115/12/24 09:30第五法庭言詞辯論",
+            "2026-12-24 09:30 第五法庭 言詞辯論",
+        );
+        check(
+            "原定115/12/10言詞辯論庭期取消，定於115/12/24上午10時行言詞辯論",
+            "2026-12-24 10:00 - 言詞辯論 / Moved (2026-12-10 - 言詞辯論)",
+        );
+        // (定 inside a word, a date without a time, a deadline, a clause
+        // about no session: none)
+        for text in [
+            "言詞辯論終結，裁定115/12/24 16:00宣判",
+            "辯論終結，定期宣判",
+            "辯論終結，定115/12/24宣判",
+            "請於收受後，定115/12/24 17:00前陳報",
+            "函查，訂115/12/04 10:00會同測量",
+        ] {
+            check(text, "none");
         }
     }
 
