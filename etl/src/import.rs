@@ -42,6 +42,10 @@ pub mod exit {
     pub const NOT_PUBLISHED: i32 = 2;
     pub const CARRIED_OVER: i32 = 3;
     pub const LOCKED: i32 = 5;
+    /// `import`: published, but the flood guard held the night's digests:
+    /// release them or leave them, before the next night's import gives
+    /// them up (docs/OPERATIONS.md, "Held digests").
+    pub const DIGESTS_HELD: i32 = 7;
     /// `send`: mail was due and none of it could be delivered (the relay
     /// unreachable or refusing): it waits to be retried.
     pub const NOT_DELIVERED: i32 = 6;
@@ -1463,11 +1467,14 @@ fn finish_earlier_mail(store: &Store, config: &Config, report: &mut Report) {
         Ok(nights) => {
             for n in nights {
                 match n.outcome {
-                    crate::notify::Finished::Queued(m) => report.warnings.push(format!(
-                        "queued the mail of snapshot {}, left by an earlier run: {} items",
-                        n.night.to,
-                        m.activation + m.approval + m.digest + m.expiry
-                    )),
+                    crate::notify::Finished::Queued(m) => {
+                        report.warnings.push(format!(
+                            "queued the mail of snapshot {}, left by an earlier run: {} items",
+                            n.night.to,
+                            m.activation + m.approval + m.digest + m.expiry
+                        ));
+                        report.warnings.extend(crate::report::given_up(&m));
+                    }
                     crate::notify::Finished::Failed(why) => report.warnings.push(format!(
                         "the mail of snapshot {} is still not queued: {why}",
                         n.night.to
@@ -1544,6 +1551,9 @@ fn conclude(report: &mut Report, published: Option<&SnapshotFile>, counts: Count
     };
     report.snapshot = published.map(SnapshotFile::name);
     report.counts = Some(counts);
+    if report.mail.as_ref().is_some_and(|m| m.held) {
+        report.exit_code = exit::DIGESTS_HELD;
+    }
     if report.mail_error.is_some() {
         report.exit_code = exit::ERROR;
     }

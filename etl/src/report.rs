@@ -244,6 +244,24 @@ impl Report {
     }
 }
 
+/// What a night's mail gave up of earlier nights' held digests
+/// (`QueueSummary::given_up`), a line each: said by the import that queued
+/// it, or by the run that finished an interrupted night's mail.
+pub fn given_up(m: &crate::notify::queue::QueueSummary) -> Vec<String> {
+    m.given_up
+        .iter()
+        .map(|(night, n)| {
+            format!(
+                "{n} digest{} of night {night}, held by the flood guard and not released, {} \
+                 given up: the news after it is told from that night on, so they never go \
+                 (their news is on the site; `cpor-etl outbox list --night {night}`)",
+                if *n == 1 { "" } else { "s" },
+                if *n == 1 { "is" } else { "are" },
+            )
+        })
+        .collect()
+}
+
 /// What a night's mail summary says, a line each: as queued (the import),
 /// or, `would`, as it would be queued (`cpor-etl outbox rediff --dry-run`
 /// and `forget --dry-run`).
@@ -303,6 +321,7 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
             m.superseded
         ));
     }
+    lines.extend(given_up(m));
     if m.withheld > 0 {
         lines.push(format!(
             "{} earlier grant mail{} not sent yet {}: {} a case tonight no longer grants \

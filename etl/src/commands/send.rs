@@ -78,11 +78,16 @@ pub fn run(
                     match night.outcome {
                         // (an import that stopped before queueing it, a
                         // damaged snapshot restored, a night rediffed)
-                        Finished::Queued(m) => say!(
-                            "queued the waiting mail of night {}: {} items",
-                            night.night.to,
-                            m.activation + m.approval + m.digest + m.expiry
-                        ),
+                        Finished::Queued(m) => {
+                            say!(
+                                "queued the waiting mail of night {}: {} items",
+                                night.night.to,
+                                m.activation + m.approval + m.digest + m.expiry
+                            );
+                            for line in crate::report::given_up(&m) {
+                                say!("  {line}");
+                            }
+                        }
                         Finished::Failed(why) => {
                             unfinished += 1;
                             eprintln!(

@@ -492,7 +492,7 @@ pub struct CaughtUp {
 #[derive(Debug)]
 pub enum Finished {
     /// Its mail is queued now.
-    Queued(queue::QueueSummary),
+    Queued(Box<queue::QueueSummary>),
     /// Its snapshot never went live (the run died before `CURRENT` named
     /// it): there is nothing to tell.
     NeverPublished,
@@ -584,7 +584,7 @@ pub fn catch_up(
                 );
                 store::failpoint::pause("catch-up-before-queue");
                 let outcome = match queue_night(store, cfg, from.as_ref(), &to, Some(&night), now) {
-                    Ok(summary) => Finished::Queued(summary),
+                    Ok(summary) => Finished::Queued(Box::new(summary)),
                     Err(e) => {
                         unfinished.insert(night.to.clone());
                         tracing::error!(

@@ -59,6 +59,9 @@ pub struct QueueSummary {
     pub already_queued: u64,
     /// The night's digests a rollback held, superseded by this run's.
     pub superseded: u64,
+    /// Earlier nights' digests the flood guard held and no one released,
+    /// given up as this night's mail is queued: (night, how many).
+    pub given_up: Vec<(String, u64)>,
     /// Of `activation` and `approval`: mail of its own to an address the
     /// night's grant mail of other runs reaches, for the grants that mail
     /// does not name ([`Known::not_named`]).
@@ -1413,6 +1416,7 @@ fn write(
     if superseding {
         summary.superseded = tx.supersede_held_by_rollback(&ids.tonight.name)?;
     }
+    summary.given_up = tx.give_up_held_before()?;
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
             let (mut item, state, item_reference) = match rendered {

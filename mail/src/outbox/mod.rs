@@ -1102,6 +1102,54 @@ impl NightQueue<'_> {
         Ok(())
     }
 
+    /// Digests the flood guard held on an earlier night, that no one
+    /// released, given up as this night's mail is queued: that mail is
+    /// compared with the held night or a later one, and released after it
+    /// they would tell older news after newer (`Outbox::told_since_held`).
+    /// They never go: superseded, the reason in `last_error`, no longer
+    /// counted held (the operator's runbook review of the forty-ninth
+    /// session: they stayed held for good, each `send` counting them, and
+    /// the night that gave them up said nothing). A night held by a
+    /// rollback is not given up: importing it again supersedes its digests
+    /// ([`NightTx::supersede_held_by_rollback`]). Returns each night given
+    /// up, with how many.
+    pub fn give_up_held_before(&self) -> Result<Vec<(String, u64)>> {
+        let nights: Vec<String> = {
+            let mut stmt = self.tx.prepare(
+                "SELECT night FROM held_nights
+                 WHERE night < ?1 AND released_at IS NULL AND reason NOT LIKE ?2
+                 ORDER BY night",
+            )?;
+            let rows =
+                stmt.query_map(params![self.night, format!("{ROLLED_BACK}%")], |r| r.get(0))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        let mut out = Vec::new();
+        for night in nights {
+            let n = self.tx.execute(
+                &format!(
+                    "UPDATE items SET state = ?2, last_error = ?3
+                     WHERE night = ?1 AND kind = ?4 AND state IN {}",
+                    state::sql_sources(Event::Superseded)
+                ),
+                params![
+                    night,
+                    target(Event::Superseded).as_str(),
+                    format!(
+                        "{SUPERSEDED}{}: held by the flood guard and not released before it, \
+                         which was compared with this night's news",
+                        self.night
+                    ),
+                    Kind::Digest.as_str(),
+                ],
+            )?;
+            if n > 0 {
+                out.push((night, n as u64));
+            }
+        }
+        Ok(out)
+    }
+
     /// The night, held by a rollback, is imported again: its held digests
     /// are superseded by this run's (compared with what people were last
     /// told, under its own reference), and never go; the night is no

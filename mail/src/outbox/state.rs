@@ -160,6 +160,9 @@ pub enum Event {
     /// The night a rollback held is imported again: the new build's
     /// mail, compared with what people were last told, takes the held
     /// digests' place, and they never go (`NightQueue::supersede_held_by_rollback`).
+    /// Or a later night's mail is queued, compared with a night whose
+    /// digests the flood guard held and no one released: they never go
+    /// (`NightTx::give_up_held_before`).
     Superseded,
     /// An administrator released a held night.
     Release,
