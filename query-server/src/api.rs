@@ -16,9 +16,10 @@ use schemas::text::clean;
 use crate::app::App;
 use crate::auth::{self, Login};
 use crate::captcha::Binding;
+use crate::changes;
 use crate::failure::{Answer, Failure, Limit};
 use crate::http::{Req, Resp};
-use crate::live::CaseRow;
+use crate::live::{CaseRow, EntryRow};
 use crate::prosecutors::{self, Viewer};
 use crate::routes::cases::{case_path, parse_case};
 use crate::sessions::{Kind, Session};
@@ -81,6 +82,12 @@ struct CaseSummary {
     division: String,
     status: String,
     latest_entry_date: Option<String>,
+    /// The day of the case's latest change (ROC): an entry's 異動時間 (an
+    /// older entry rewritten shows here, not in `latest_entry_date`) or
+    /// its status's date, whichever is later; what `?sort=recent` orders by.
+    latest_change: Option<String>,
+    /// The same, `YYYY-MM-DD`.
+    latest_change_iso: Option<String>,
     /// The last day the case can be queried (ROC), when its status counts
     /// down (上訴, 抗告, 移送執行, 歸檔): what the pages call 查詢期限.
     last_queryable_date: Option<String>,
@@ -108,12 +115,18 @@ struct GoneCase {
     court: String,
     court_name: String,
     category: String,
+    /// Its key, as a case summary's: with `url`, an app asks for it by
+    /// its path (the 410) without reading `number_text`.
+    year: u32,
+    word: String,
+    number: u32,
     number_text: String,
     status: String,
     status_date: Option<String>,
     /// The last day it could be queried (ROC), when its status counted
     /// down.
     last_queryable_date: Option<String>,
+    url: String,
 }
 
 impl GoneCase {
@@ -122,10 +135,14 @@ impl GoneCase {
             court: r.case.court.clone(),
             court_name: clean(&r.court_name),
             category: r.case.key.category.clone(),
+            year: r.case.key.year,
+            word: clean(&r.case.key.word),
+            number: r.case.key.number,
             number_text: clean(&r.case.key.number_text()),
             status: clean(&r.status),
             status_date: r.status_date.map(roc),
             last_queryable_date: crate::pages::last_day(r).map(roc),
+            url: format!("/api/v1{}", case_path(&r.case)),
         }
     }
 }
@@ -143,6 +160,29 @@ struct Entry {
     posted: String,
     posted_iso: String,
     text: String,
+    /// The day it was last changed (ROC), when after its own day: a
+    /// clerk rewrote it (or wrote it late), as the website's 異動 says.
+    revised: Option<String>,
+    /// The same, `YYYY-MM-DD`.
+    revised_iso: Option<String>,
+}
+
+impl Entry {
+    fn from_row(e: &EntryRow) -> Entry {
+        let revised = changes::entry_revised(e);
+        Entry {
+            posted: roc(e.posted),
+            posted_iso: iso(e.posted),
+            text: clean(&e.text),
+            revised: revised.map(roc),
+            revised_iso: revised.map(iso),
+        }
+    }
+}
+
+/// A day as `YYYY-MM-DD`, the ISO twin of a ROC date.
+fn iso(d: chrono::NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
 }
 
 #[derive(Serialize)]
@@ -164,7 +204,8 @@ struct HearingBody {
     starts_roc: String,
     courtroom: Option<String>,
     kind: String,
-    /// scheduled, moved, cancelled, uncertain
+    /// scheduled, moved, cancelled, uncertain (openapi.yaml says what
+    /// each is, and what the case page shows for it).
     state: &'static str,
     /// The website's calendar file of this hearing (a browser's session;
     /// what v1 always said).
@@ -227,10 +268,11 @@ fn summary(r: &CaseRow) -> CaseSummary {
         number_text: clean(&key.number_text()),
         division: schemas::text::division_name(&r.division),
         status: clean(&r.status),
-        latest_entry_date: r.entries.first().map(|(d, _)| roc(*d)),
+        latest_entry_date: r.entries.first().map(|e| roc(e.posted)),
+        latest_change: changes::latest_change_day(r).map(roc),
+        latest_change_iso: changes::latest_change_day(r).map(iso),
         last_queryable_date: crate::pages::last_day(r).map(roc),
-        last_queryable_date_iso: crate::pages::last_day(r)
-            .map(|d| d.format("%Y-%m-%d").to_string()),
+        last_queryable_date_iso: crate::pages::last_day(r).map(iso),
         as_of: r.as_of.map(roc),
         carried_over: r.carried_over,
         url: format!("/api/v1{}", case_path(case)),
@@ -447,7 +489,8 @@ fn viewer(app: &App, req: &Req) -> Result<Viewer, Failure> {
 fn cases(app: &App, req: &Req) -> Answer {
     let v = viewer(app, req)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    let rows = v.cases(&live)?;
+    // In the order `?sort=` asks for, as the page's list.
+    let (rows, _) = crate::routes::cases::listed(&live, &v, req)?;
     // As the page: with none to show, those that left, so that an app can
     // say why the list is empty.
     let gone = if rows.is_empty() {
@@ -492,15 +535,7 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
         StatusCode::OK,
         &CaseBody {
             summary: summary(&r),
-            entries: r
-                .entries
-                .iter()
-                .map(|(d, t)| Entry {
-                    posted: roc(*d),
-                    posted_iso: d.format("%Y-%m-%d").to_string(),
-                    text: clean(t),
-                })
-                .collect(),
+            entries: r.entries.iter().map(Entry::from_row).collect(),
             hearings,
         },
     ))

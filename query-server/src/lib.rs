@@ -12,6 +12,7 @@ pub mod api;
 pub mod app;
 pub mod auth;
 pub mod captcha;
+pub mod changes;
 pub mod config;
 pub mod device;
 pub mod failure;

@@ -595,10 +595,21 @@ pub struct CaseRow {
     pub status_date: Option<NaiveDate>,
     pub as_of: Option<NaiveDate>,
     pub carried_over: bool,
-    /// The latest three entries, newest first: (posted, text).
-    pub entries: Vec<(NaiveDate, String)>,
+    /// The latest three entries, newest first.
+    pub entries: Vec<EntryRow>,
     /// The latest 異動時間 of those entries (YYYYMMDDHHMMSS, Taipei).
     pub changed: Option<i64>,
+}
+
+/// One of a case's latest three entries (進行事項).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryRow {
+    /// 登載日期.
+    pub posted: NaiveDate,
+    pub text: String,
+    /// Its standing version's 異動時間 (YYYYMMDDHHMMSS, Taipei): later
+    /// than its day when a clerk rewrote it or wrote it late.
+    pub modified: Option<i64>,
 }
 
 impl CaseRow {
@@ -612,8 +623,13 @@ impl CaseRow {
         for i in 0..3 {
             let posted: Option<i64> = r.get(11 + 2 * i)?;
             let text: Option<String> = r.get(12 + 2 * i)?;
-            if let (Some(p), Some(t)) = (posted.and_then(from_int), text) {
-                entries.push((p, t));
+            if let (Some(posted), Some(text)) = (posted.and_then(from_int), text) {
+                let modified = r.get(18 + i)?;
+                entries.push(EntryRow {
+                    posted,
+                    text,
+                    modified,
+                });
             }
         }
         Ok(CaseRow {

@@ -198,55 +198,6 @@ pub struct CaseItem {
     pub revised: Option<String>,
 }
 
-/// How the list of cases is ordered (`/cases?sort=`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Sort {
-    /// By court, category, year, word and number.
-    Case,
-    /// The latest change first (an entry's 異動時間, or the status's date):
-    /// where a digest's 「另有 N 件」 are.
-    Recent,
-    /// The last day the case can be queried, soonest first; cases with
-    /// none after: where an expiry warning's are.
-    Ending,
-}
-
-impl Sort {
-    pub fn parse(s: Option<&str>) -> Sort {
-        match s {
-            Some("recent") => Sort::Recent,
-            Some("ending") => Sort::Ending,
-            _ => Sort::Case,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Sort::Case => "case",
-            Sort::Recent => "recent",
-            Sort::Ending => "ending",
-        }
-    }
-
-    /// `rows` (in key order) in this order; stable, so ties keep it.
-    pub fn apply(self, rows: &mut [CaseRow]) {
-        match self {
-            Sort::Case => {}
-            Sort::Recent => rows.sort_by_key(|r| std::cmp::Reverse(latest_change(r))),
-            Sort::Ending => rows.sort_by_key(|r| last_day(r).unwrap_or(chrono::NaiveDate::MAX)),
-        }
-    }
-}
-
-/// A case's latest change, as YYYYMMDDHHMMSS: its entries' latest 異動時間
-/// or its status's date (at its start), whichever is later.
-pub fn latest_change(r: &CaseRow) -> i64 {
-    let status = r
-        .status_date
-        .map_or(0, |d| schemas::date::to_int(d) * 1_000_000);
-    r.changed.unwrap_or(0).max(status)
-}
-
 impl CaseItem {
     /// The case as the list shows it to a reader on `today` (Asia/Taipei).
     pub fn from_row(r: &CaseRow, today: chrono::NaiveDate) -> CaseItem {
@@ -257,24 +208,16 @@ impl CaseItem {
             number_text: clean(&r.case.key.number_text()),
             division: division(&r.division),
             status: clean(&r.status),
-            latest: r.entries.first().map_or("—".into(), |(d, _)| roc(*d)),
+            latest: r.entries.first().map_or("—".into(), |e| roc(e.posted)),
             url: case_path(&r.case),
             carried: carried_as_of(r),
             last_day: last.map(roc),
             countdown: last
                 .and_then(|last| Countdown::of(last, today))
                 .map(Countdown::short),
-            revised: revised_on(r).map(roc),
+            revised: crate::changes::revised_on(r).map(roc),
         }
     }
-}
-
-/// The day an entry was last changed, when that is after the latest
-/// entry's own day: an earlier entry revised (a digest said 「內容更新」)
-/// or written late, which the date alone would hide.
-pub fn revised_on(r: &CaseRow) -> Option<chrono::NaiveDate> {
-    let changed = schemas::date::from_int(r.changed? / 1_000_000)?;
-    (changed > r.entries.first()?.0).then_some(changed)
 }
 
 /// 股別 as people say it: 忠 and 忠股 alike are 忠股; none is a dash.
@@ -441,9 +384,9 @@ impl CaseDetail {
             entries: r
                 .entries
                 .iter()
-                .map(|(posted, text)| EntryItem {
-                    posted: roc(*posted),
-                    text: clean(text),
+                .map(|e| EntryItem {
+                    posted: roc(e.posted),
+                    text: clean(&e.text),
                 })
                 .collect(),
         }

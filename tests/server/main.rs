@@ -2,6 +2,7 @@
 //! over loopback, and a headless Chromium for the browser test.
 
 mod abuse;
+mod api;
 mod asvs;
 mod browser;
 mod captcha;

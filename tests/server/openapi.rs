@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 
 use crate::python::python;
 use crate::util::{
-    connect_from, read_response, repo_root, request_from, Client, Data, Resp, Server, PASSWORD,
+    connect_from, read_response, repo_root, request_from, Client, Data, Resp, Server, CAPTCHA,
+    PASSWORD,
 };
 
 const LAWYER: &str = "lawyer.chen@example.com";
@@ -160,6 +161,16 @@ fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid()
         Some(&wu_token),
     );
     assert_eq!(a.add("GET", case, &left).status, 410);
+    // The list that names it among `gone`.
+    let none = wu.api("GET", "/api/v1/cases", None, Some(&wu_token));
+    assert_eq!(a.add("GET", "/cases", &none).status, 200);
+    assert!(!none.json()["gone"].as_array().unwrap().is_empty());
+    // The list in each order it takes.
+    for sort in ["case", "recent", "ending"] {
+        let path = format!("/api/v1/cases?sort={sort}");
+        let r = c.api("GET", &path, None, Some(&token));
+        assert_eq!(a.add("GET", "/cases", &r).status, 200);
+    }
     let hearings = c.api("GET", "/api/v1/hearings", None, Some(&token));
     assert_eq!(a.add("GET", "/hearings", &hearings).status, 200);
     // No token, and a token that names no session.
@@ -328,7 +339,11 @@ fn a_method_a_route_does_not_take_is_405_with_the_methods_it_takes() {
             break;
         } else if in_paths && line.starts_with("  /") {
             paths.push((line.trim().trim_end_matches(':').to_string(), Vec::new()));
-        } else if let Some(m) = line.strip_prefix("    ").and_then(|l| l.strip_suffix(':')) {
+        } else if let Some(m) = line
+            .strip_prefix("    ")
+            .and_then(|l| l.strip_suffix(':'))
+            .filter(|_| in_paths)
+        {
             if !m.starts_with(' ') {
                 paths.last_mut().unwrap().1.push(m.to_uppercase());
             }
@@ -362,4 +377,139 @@ fn a_method_a_route_does_not_take_is_405_with_the_methods_it_takes() {
     }
     // A path no route has is still 404.
     assert_eq!(c.api("PUT", "/api/v1/nothing", None, None).status, 404);
+}
+
+/// openapi.yaml as JSON (read by the tests' Python's YAML library), to
+/// look into its schemas.
+pub fn spec_json(spec: &str) -> Value {
+    let out = python_with(
+        "import json, sys, yaml\n\
+         json.dump(yaml.safe_load(sys.stdin.read()), sys.stdout, default=str)\n",
+        &[],
+        spec.as_bytes(),
+    );
+    serde_json::from_slice(&out).unwrap()
+}
+
+/// Runs `script` with the tests' Python, `input` on its stdin: what it
+/// printed (it must succeed).
+fn python_with(script: &str, args: &[&str], input: &[u8]) -> Vec<u8> {
+    let mut child = Command::new(python())
+        .arg("-c")
+        .arg(script)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "python: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// What the spec's schema of `method path`'s JSON request body says is
+/// wrong with each of `bodies` (as the OpenAPI 3.0 schema validator that
+/// checks the answers says it), one line each; empty when it takes them all.
+fn request_problems(spec: &str, path: &str, method: &str, bodies: &[Value]) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("openapi.yaml");
+    std::fs::write(&file, spec).unwrap();
+    let script = "import json, sys, yaml\n\
+        from openapi_schema_validator import OAS30Validator\n\
+        spec = yaml.safe_load(open(sys.argv[1], encoding='utf-8'))\n\
+        body = spec['paths'][sys.argv[2]][sys.argv[3]]['requestBody']\n\
+        schema = body['content']['application/json']['schema']\n\
+        v = OAS30Validator({**schema, 'components': spec['components']})\n\
+        for i, b in enumerate(json.load(sys.stdin)):\n\
+        \x20   for e in v.iter_errors(b):\n\
+        \x20       print(f\"{i}: {'/'.join(map(str, e.absolute_path)) or 'body'}: {e.message}\")\n";
+    let out = python_with(
+        script,
+        &[file.to_str().unwrap(), path, method],
+        &serde_json::to_vec(bodies).unwrap(),
+    );
+    String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// The API review of the forty-ninth session (its 3): `Login.captcha`
+/// had the pattern `^[0-9]{6}$`, where its own description (and the
+/// server) take full-width digits and spaces: a client generated from
+/// the spec with request validation refused, before sending it, the
+/// `１２３４５６` a Chinese input method types, and its user saw an error
+/// with no reason. Every captcha the server takes, the spec takes.
+#[test]
+fn a_captcha_the_server_takes_in_full_width_digits_or_with_spaces_is_one_the_spec_takes() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    assert_eq!(c.activate(&data, LAWYER, PASSWORD).status, 303);
+    let spec = c.get("/api/v1/openapi.yaml").body;
+    let full_width: String = CAPTCHA
+        .chars()
+        .map(|d| char::from_u32(d as u32 - '0' as u32 + '０' as u32).unwrap())
+        .collect();
+    let (a, b) = CAPTCHA.split_at(3);
+    let typed = [
+        CAPTCHA.to_string(),
+        full_width.clone(),
+        format!("{a} {b}"),
+        format!(" {CAPTCHA} "),
+        format!("{}\u{3000}{}", &full_width[..9], &full_width[9..]),
+    ];
+    let mut bodies = Vec::new();
+    for t in &typed {
+        let captcha = c.api("POST", "/api/v1/captcha", None, None).json();
+        let body = json!({"email": LAWYER, "password": PASSWORD,
+            "captcha_id": captcha["id"], "captcha": t});
+        let r = c.api("POST", "/api/v1/session", Some(body.clone()), None);
+        assert_eq!(r.status, 201, "{t:?}: {}", r.body);
+        bodies.push(body);
+    }
+    assert_eq!(
+        request_problems(&spec, "/session", "post", &bodies),
+        Vec::<String>::new()
+    );
+    // The check finds a body the spec refuses.
+    let missing = json!({"email": LAWYER, "password": PASSWORD});
+    assert!(!request_problems(&spec, "/session", "post", &[missing]).is_empty());
+}
+
+/// The API review of the forty-ninth session (its 4): `Hearing.state` was
+/// a bare enum, where the case page says （已改期）, （已取消） or
+/// （可能已變更）, and a moved hearing's `starts` is the date it no longer
+/// has. The spec says what each state is and what the website shows.
+#[test]
+fn the_spec_says_what_each_hearing_state_means_as_the_case_page_shows_it() {
+    // (the file the server serves, `api::OPENAPI`)
+    let file = repo_root().join("query-server/openapi.yaml");
+    let spec = spec_json(&std::fs::read_to_string(file).unwrap());
+    let state = &spec["components"]["schemas"]["Hearing"]["properties"]["state"];
+    assert_eq!(
+        state["enum"],
+        json!(["scheduled", "moved", "cancelled", "uncertain"])
+    );
+    let said = state["description"].as_str().unwrap_or_default();
+    for (value, page) in [
+        ("`scheduled`", ""),
+        ("`moved`", "（已改期）"),
+        ("`cancelled`", "（已取消）"),
+        ("`uncertain`", "（可能已變更）"),
+    ] {
+        assert!(said.contains(value), "{value} in {said:?}");
+        assert!(said.contains(page), "{page} in {said:?}");
+    }
+    assert!(
+        said.contains("`starts`") && said.contains("old date"),
+        "{said:?}"
+    );
 }

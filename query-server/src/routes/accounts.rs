@@ -48,7 +48,7 @@ pub fn login_page(app: &App, req: &Req) -> Answer {
 }
 
 /// The list of cases in the orders other than its own that mail links to
-/// (`pages::Sort`): a login may go on to them.
+/// (`changes::Sort`): a login may go on to them.
 pub const LIST_ORDERS: [&str; 2] = ["/cases?sort=recent", "/cases?sort=ending"];
 
 /// Where a login may go next: a page of this site's own that needs a
@@ -56,7 +56,7 @@ pub const LIST_ORDERS: [&str; 2] = ["/cases?sort=recent", "/cases?sort=ending"];
 /// site (`//host`, `\\host`, a scheme), never anything with spaces or
 /// control characters.
 pub fn safe_next(path: &str) -> Option<String> {
-    // The list in an order a mail links to (`pages::Sort`), exactly.
+    // The list in an order a mail links to (`changes::Sort`), exactly.
     if LIST_ORDERS.contains(&path) {
         return Some(path.to_string());
     }

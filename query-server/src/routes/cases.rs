@@ -13,9 +13,10 @@ use warp::http::StatusCode;
 use schemas::{CaseKey, CaseRef};
 
 use crate::app::App;
+use crate::changes::Sort;
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
-use crate::live::{HearingRow, Snap};
+use crate::live::{CaseRow, HearingRow, Snap};
 use crate::pages;
 use crate::prosecutors::Viewer;
 
@@ -50,11 +51,18 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
     app.live.get().ok_or(Failure::Unavailable(None))
 }
 
+/// The reader's cases in the order the query's `sort` asks for, and that
+/// order: the list page's and the API's alike.
+pub fn listed(snap: &Snap, v: &Viewer, req: &Req) -> Result<(Vec<CaseRow>, Sort), Failure> {
+    let mut rows = v.cases(snap)?;
+    let sort = Sort::parse(req.query_map().get("sort").map(String::as_str));
+    sort.apply(&mut rows);
+    Ok((rows, sort))
+}
+
 pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
     let snap = live(app)?;
-    let mut rows = v.cases(&snap)?;
-    let sort = pages::Sort::parse(req.query_map().get("sort").map(String::as_str));
-    sort.apply(&mut rows);
+    let (rows, sort) = listed(&snap, v, req)?;
     let gone = if rows.is_empty() {
         v.gone(&snap)?
             .iter()
@@ -126,12 +134,12 @@ pub fn hearing(app: &App, v: &Viewer, segments: &[String], file: &str) -> Answer
     };
     let snap = live(app)?;
     let row = v.case(&snap, &case)?.ok_or(Failure::NotFound)?;
-    let (posted, text) = row
+    let entry = row
         .entries
         .get(n.wrapping_sub(1))
         .ok_or(Failure::NotFound)?;
     let rows = snap.hearings_of(&row)?;
-    let uid = hearing_of_entry(&rows, *posted, text).ok_or(Failure::NotFound)?;
+    let uid = hearing_of_entry(&rows, entry.posted, &entry.text).ok_or(Failure::NotFound)?;
     // (A UID is hex digits and `@cpor`: a path segment as it is, as the
     // case page links it.)
     Ok(Resp::redirect(&format!(
