@@ -122,6 +122,24 @@ pub fn run(
             "reminders for {day}: waiting for the night's import (the live snapshot is {live}); \
              if none comes, they are worked out from the live snapshot when the send window opens"
         ),
+        Ok(crate::notify::reminders::ReminderSummary {
+            day,
+            unsent: Some((n, now)),
+            ..
+        }) => {
+            if now {
+                say!(
+                    "reminders for {day}: {n} queued for its window and not sent go now \
+                     (this catch-up takes them, to go today)"
+                );
+            } else {
+                say!(
+                    "reminders for {day}: {n} queued for its window and not sent cannot go now: \
+                     their words are about {day} (明天, 7 天後), so they are failed as too late, \
+                     not sent; their hearings are in the calendar feeds"
+                );
+            }
+        }
         Ok(r) if r.skipped.is_none() => say!(
             "reminders for {}: {} queued ({} hearings), {} addresses had theirs already",
             r.day,

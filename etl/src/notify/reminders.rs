@@ -257,6 +257,11 @@ pub struct ReminderSummary {
     pub suppressed: u64,
     /// Why nothing was worked out (no live snapshot, reminders off, done).
     pub skipped: Option<String>,
+    /// An operator's catch-up of a day done already (`send --today`),
+    /// after its window: the day's reminders queued for that window and
+    /// not sent, and whether they go now (on that day) or cannot (after
+    /// it: their words are about that day).
+    pub unsent: Option<(u64, bool)>,
     /// The day's reminders wait for the night's import ([`waits_for_the_night`]):
     /// the live snapshot's name.
     pub waiting: Option<String>,
@@ -574,6 +579,12 @@ pub fn queue_due(
     let mut outbox = Outbox::open(&store.root)?;
     if outbox.reminders_done(day, &name)? {
         summary.skipped = Some(format!("done already from {name}"));
+        let end = schemas::date::taipei_at(day, cfg.window.end);
+        if simulated && !as_if && now >= end {
+            let today = schemas::date::taipei_date(now) == day;
+            let n = outbox.unsent_reminders(day, end, today.then_some(now))?;
+            summary.unsent = (n > 0).then_some((n, today));
+        }
         return Ok(summary);
     }
     // A hearing must start after the reminders may go out: after now, but

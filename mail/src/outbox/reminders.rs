@@ -55,6 +55,40 @@ impl Outbox {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// `day`'s reminders queued for its send window (before `end`, the
+    /// window's end) and not sent: queued, or retrying (no relay took
+    /// them). `adopt_at`: an operator's catch-up on that very day (`send
+    /// --today`) takes them as its own, queued at that time, so that they
+    /// go that day, late, as one it queued itself would
+    /// (`send::past_its_day`): the nightly job queues the day's reminders
+    /// at 00:31, and when no `send` ran in the window they were failed as
+    /// too late (the operator's runbook review of the forty-ninth
+    /// session). `None`: only counted. Returns how many.
+    pub fn unsent_reminders(
+        &self,
+        day: NaiveDate,
+        end: DateTime<Utc>,
+        adopt_at: Option<DateTime<Utc>>,
+    ) -> Result<u64> {
+        let which = format!(
+            "WHERE night = ?1 AND kind = ?2 AND state IN ('{}', '{}') AND queued_at < ?3",
+            State::Queued.as_str(),
+            State::Retrying.as_str()
+        );
+        let (night, kind, end) = (compact(day), Kind::Reminder.as_str(), end.to_rfc3339());
+        Ok(match adopt_at {
+            Some(at) => self.conn.execute(
+                &format!("UPDATE items SET queued_at = ?4 {which}"),
+                params![night, kind, end, at.to_rfc3339()],
+            )? as u64,
+            None => self.conn.query_row(
+                &format!("SELECT count(*) FROM items {which}"),
+                params![night, kind, end],
+                |r| r.get::<_, i64>(0),
+            )? as u64,
+        })
+    }
+
     /// Whether `day`'s reminders were worked out from `snapshot` already.
     pub fn reminders_done(&self, day: NaiveDate, snapshot: &str) -> Result<bool> {
         Ok(self

@@ -1089,6 +1089,43 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
     assert_eq!(sent.len(), 2, "{sent:?}\n{}", run.stdout);
 }
 
+/// The operator's runbook review (the forty-ninth session): the nightly
+/// job's `send` queues the day's reminders at 00:31; when no `send` ran in
+/// the day's window (the timer stopped), OPERATIONS' catch-up, `send --now
+/// --today <day>`, found the day done and failed every one as too late:
+/// nothing delivered them. On that day it sends them now, as a catch-up it
+/// queued itself; from the next midnight (their 明天 about that day) they
+/// are not sent, and it says so.
+#[test]
+fn a_catch_up_sends_that_days_reminders_the_nightly_job_queued_and_none_sent() {
+    for (at, sent) in [("2026-11-24 13:10:00", 2), ("2026-11-24 16:10:00", 0)] {
+        let env = sample_env();
+        queue_sample_day_at(&env, "2026-11-23 16:31:00", &["send"]);
+        assert!(reminder_files(&env).is_empty());
+        let run: Run = env
+            .command_at(at)
+            .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+            .args(["send", "--now", "--today", "2026-11-24"])
+            .output()
+            .unwrap()
+            .into();
+        assert_eq!(run.code, 0, "{at}: {}{}", run.stdout, run.stderr);
+        assert_eq!(
+            reminder_files(&env).len(),
+            sent,
+            "{at}: {}{}",
+            run.stdout,
+            run.stderr
+        );
+        let said = if sent > 0 {
+            "2 queued for its window and not sent go now"
+        } else {
+            "2 queued for its window and not sent cannot go now"
+        };
+        assert!(run.stdout.contains(said), "{at}: {}", run.stdout);
+    }
+}
+
 /// The mail walk (session 27): a reminder of a hearing at 花蓮 (HLD, absent
 /// from night 2, its data carried over from 115/11/23) confirmed it like
 /// any other, though the court may have moved it since; the website says
