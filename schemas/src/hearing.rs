@@ -160,28 +160,39 @@ const fn utf8<const N: usize>(chars: [char; N]) -> [[u8; 3]; N] {
 /// decoded characters: every entry of every case is looked at, and most
 /// hold none. A character's whole encoding can only be found where that
 /// character is (UTF-8 is self-synchronising), and three bytes are only
-/// compared where the last is one of theirs (a table of 256).
+/// compared where the last is one of theirs: no two of them end alike, so
+/// a table of 256 says which one (1 + its place in [`CHANGE_BYTES`], then
+/// [`SETS_BYTES`]; 0 none), and one comparison settles it.
 fn may_change(text: &str) -> bool {
-    const ENDS: [bool; 256] = {
-        let mut t = [false; 256];
+    const N: usize = CHANGE_BYTES.len();
+    const ALL: [[u8; 3]; N + SETS_BYTES.len()] = {
+        let mut all = [[0; 3]; N + SETS_BYTES.len()];
         let mut i = 0;
-        while i < CHANGE_BYTES.len() {
-            t[CHANGE_BYTES[i][2] as usize] = true;
+        while i < all.len() {
+            all[i] = if i < N {
+                CHANGE_BYTES[i]
+            } else {
+                SETS_BYTES[i - N]
+            };
             i += 1;
         }
+        all
+    };
+    const WHICH: [u8; 256] = {
+        let mut t = [0; 256];
         let mut i = 0;
-        while i < SETS_BYTES.len() {
-            t[SETS_BYTES[i][2] as usize] = true;
+        while i < ALL.len() {
+            let end = ALL[i][2] as usize;
+            assert!(t[end] == 0, "no two characters end alike");
+            t[end] = i as u8 + 1;
             i += 1;
         }
         t
     };
     let b = text.as_bytes();
-    (3..=b.len()).any(|k| {
-        let w = &b[k - 3..k];
-        ENDS[usize::from(w[2])]
-            && (CHANGE_BYTES.iter().any(|c| w == c)
-                || SETS_BYTES.iter().any(|c| w == c) && after_a_stop(&b[..k - 3]))
+    b.windows(3).enumerate().any(|(k, w)| {
+        let i = usize::from(WHICH[usize::from(w[2])]);
+        i != 0 && w == ALL[i - 1] && (i <= N || after_a_stop(&b[..k]))
     })
 }
 
