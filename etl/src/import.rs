@@ -115,6 +115,10 @@ pub enum ImportError {
         holder: String,
         live: String,
     },
+    /// Mail would be made without the configuration that made it before
+    /// (`mail::send::check_configured`): nothing published.
+    #[error("nothing imported: {0}")]
+    Unconfigured(#[source] mail::send::SendError),
     #[error("{0}")]
     Internal(String),
 }
@@ -136,6 +140,7 @@ impl ImportError {
             )
             | ImportError::Older { .. }
             | ImportError::Future { .. }
+            | ImportError::Unconfigured(_)
             | ImportError::Internal(_) => exit::ERROR,
         }
     }
@@ -240,6 +245,13 @@ pub fn run(
         }
     }
 
+    // The night's mail is made with the configuration's site address:
+    // not with the built-in one where a configured one made it before (a
+    // re-run by hand without `CPOR_CONFIG`).
+    if !opts.check && config.mail.enabled {
+        mail::send::check_configured(&config.data_dir, &config.mail, false, started_at)
+            .map_err(ImportError::Unconfigured)?;
+    }
     let ui = Ui::new();
     let mut report = new_report(opts, date, started_at, live.as_ref(), threads);
     if made_by_default {

@@ -69,13 +69,19 @@ pub struct MailConfig {
     pub keep_reports_days: u64,
 }
 
+/// `mail.site_url` when no configuration gives one: right for
+/// `scripts/run-sample` on a laptop, never for mail people get (a data
+/// directory whose mail was made with another refuses it:
+/// `send::check_configured`).
+pub const DEFAULT_SITE_URL: &str = "http://localhost:8080";
+
 impl Default for MailConfig {
     fn default() -> Self {
         MailConfig {
             enabled: true,
             from: "案件進度查詢 <noreply@cpor.localhost>".into(),
             bounce_address: String::new(),
-            site_url: "http://localhost:8080".into(),
+            site_url: DEFAULT_SITE_URL.into(),
             smtp_host: String::new(),
             smtp_port: 25,
             smtp_security: "none".into(),

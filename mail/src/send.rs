@@ -82,6 +82,19 @@ pub enum SendError {
         last: String,
         what: &'static str,
     },
+    /// The built-in site address, in a data directory whose mail was made
+    /// with a configured one: its links would lead nowhere.
+    #[error(
+        "mail.site_url is the built-in {default} (no --config, CPOR_CONFIG or ./cpor.toml?), \
+         but this data directory's mail was made with {site} (last at {last}): mail made now \
+         would link to no site. Nothing done: give the configuration (CPOR_CONFIG=/etc/cpor/cpor.toml, \
+         as the units do, or --config) and run it again"
+    )]
+    SiteForgotten {
+        default: &'static str,
+        site: String,
+        last: String,
+    },
     /// An error ended the run part-way (an outcome or a withhold that could
     /// not be written: a full disk). What a relay was given stays
     /// *sending* (it may have gone: the next run sends it again as
@@ -654,6 +667,66 @@ impl SendSummary {
     }
 }
 
+/// Whether mail may be made and sent here with `cfg`, checked before any
+/// is queued or marked: not with the built-in site address where mail was
+/// made with a configured one ([`SendError::SiteForgotten`]); a configured
+/// one is recorded. `sending`: nor, as `send`, without a relay where mail
+/// went through one, unless told to write files
+/// ([`SendError::FilesAfterRelay`]). Both are the signs of a run by hand
+/// without its configuration (the operator's runbook review of the
+/// forty-ninth session: an import so made activation links to
+/// `http://localhost:8080`, and a `send` refusing for the relay had
+/// queued and marked the day's reminders first).
+pub fn check_configured(
+    data_dir: &Path,
+    cfg: &MailSettings,
+    sending: bool,
+    now: DateTime<Utc>,
+) -> Result<(), SendError> {
+    let outbox = Outbox::open(data_dir)?;
+    if cfg.site_url == crate::config::DEFAULT_SITE_URL {
+        if let Some((site, last)) = outbox.last_site(&cfg.site_url)? {
+            return Err(SendError::SiteForgotten {
+                default: crate::config::DEFAULT_SITE_URL,
+                site,
+                last,
+            });
+        }
+    } else {
+        outbox.note_site(&cfg.site_url, now)?;
+    }
+    if sending {
+        relay_forgotten(&outbox, cfg, Scope::Nightly)?;
+    }
+    Ok(())
+}
+
+/// [`SendError::FilesAfterRelay`] if `cfg` has no relay (and is not told
+/// to write files) where this data directory's mail went through one.
+fn relay_forgotten(outbox: &Outbox, cfg: &MailSettings, scope: Scope) -> Result<(), SendError> {
+    if cfg.relay.is_some() || cfg.files_after_relay {
+        return Ok(());
+    }
+    match outbox.last_relay()? {
+        None => Ok(()),
+        Some((relay, last)) => Err(SendError::FilesAfterRelay {
+            relay,
+            last,
+            what: match scope {
+                Scope::Nightly => {
+                    "nothing sent. Give the relay's settings; or, to write the mail as .eml \
+                     files under <data>/mail/ instead, marked sent, run `cpor-etl send \
+                     --to-files`"
+                }
+                Scope::Website => {
+                    "the website's mail (password links and notices) waits: give \
+                     cpor-server the relay's settings ([mail] in its configuration)"
+                }
+            },
+        }),
+    }
+}
+
 /// Delivers every due nightly item once. `now_flag`: ignore the send window,
 /// the spread of the night's mail and the wait before a retry (an item is
 /// still tried once a run). `grants`: whether a due activation, approval
@@ -995,25 +1068,7 @@ fn send_scope(
         return Ok(summary);
     }
 
-    if cfg.relay.is_none() && !cfg.files_after_relay {
-        if let Some((relay, last)) = outbox.last_relay()? {
-            return Err(SendError::FilesAfterRelay {
-                relay,
-                last,
-                what: match scope {
-                    Scope::Nightly => {
-                        "nothing sent. Give the relay's settings; or, to write the mail as .eml \
-                         files under <data>/mail/ instead, marked sent, run `cpor-etl send \
-                         --to-files`"
-                    }
-                    Scope::Website => {
-                        "the website's mail (password links and notices) waits: give \
-                         cpor-server the relay's settings ([mail] in its configuration)"
-                    }
-                },
-            });
-        }
-    }
+    relay_forgotten(&outbox, cfg, scope)?;
     let workers = cfg.relay.as_ref().map_or(1, |r| r.connections);
     let verp = match &cfg.bounce_address {
         Some(bounce) => Some((

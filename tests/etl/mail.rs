@@ -5176,6 +5176,79 @@ fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
     );
 }
 
+/// The operator's runbook review (the forty-ninth session): OPERATIONS
+/// writes its hand-run commands bare, and only the units set `CPOR_CONFIG`.
+/// A re-run by hand without it published and queued the night's mail with
+/// the built-in `mail.site_url`, `http://localhost:8080`: activation links
+/// that lead nowhere; and `send`, refusing for the missing relay, had
+/// queued and marked the day's reminders first, with the same links. A
+/// data directory whose mail was made with a configured site address now
+/// refuses to make any with the built-in one: nothing published, nothing
+/// queued, exit 1, naming the address used before.
+#[test]
+fn a_run_without_the_configuration_makes_no_mail_with_the_built_in_site_address() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let site = [("CPOR_MAIL_SITE_URL", "https://cpor.example.tw")];
+    let (n1, n2) = (sample("20261123"), sample("20261124"));
+    let (n1, n2) = (n1.to_str().unwrap(), n2.to_str().unwrap());
+    let first = etl_with(&env, &smtp, &["import", n1], &site);
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    let sent = etl_with(&env, &smtp, &["send", "--now"], &site);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    let mail = smtp.accepted();
+    assert!(mail.iter().any(|m| m.contains("https://cpor.example.tw/")));
+    assert!(!mail.iter().any(|m| m.contains("localhost:8080")));
+    let items = || -> i64 {
+        rusqlite::Connection::open(env.data().join("outbox.sqlite"))
+            .unwrap()
+            .query_row("SELECT count(*) FROM items", [], |r| r.get(0))
+            .unwrap()
+    };
+    let before = items();
+    let live = env.current();
+
+    // Forgotten: the relay given (as the environment of a shell may), the
+    // site address not.
+    let run = etl(&env, &smtp, &["import", n2]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("mail.site_url")
+            && run.stderr.contains("https://cpor.example.tw")
+            && run.stderr.contains("CPOR_CONFIG"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(env.current(), live, "nothing published");
+    let run = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now", "--today", &today_taipei()],
+        &[("CPOR_MAIL_REMINDER_DAYS", "7,1")],
+    );
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("mail.site_url"), "{}", run.stderr);
+    assert_eq!(items(), before, "nothing queued");
+    let outbox = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    let runs: i64 = outbox
+        .query_row("SELECT count(*) FROM reminder_runs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(runs, 0, "no day marked done");
+
+    // Given, it goes on; another address given is taken (the site moved).
+    let run = etl_with(&env, &smtp, &["import", n2], &site);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let moved = [("CPOR_MAIL_SITE_URL", "https://cpor2.example.tw")];
+    let run = etl_with(&env, &smtp, &["send", "--now"], &moved);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+fn today_taipei() -> String {
+    (chrono::Utc::now() + chrono::Duration::hours(8))
+        .format("%Y%m%d")
+        .to_string()
+}
+
 /// The admin walk (F3): a data directory whose mail goes through a relay,
 /// and a `send` run without the relay's settings (a forgotten `--config`,
 /// a hand run from another directory without `./cpor.toml`). It wrote the

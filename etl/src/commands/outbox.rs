@@ -96,6 +96,14 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     None => return Ok(crate::import::exit::LOCKED),
                 },
             };
+            if !dry_run {
+                mail::send::check_configured(
+                    &config.data_dir,
+                    &config.mail,
+                    false,
+                    chrono::Utc::now(),
+                )?;
+            }
             let snapshot = pending_named(&outbox, &snapshot)?;
             let from_file = match from.as_str() {
                 "none" => None,

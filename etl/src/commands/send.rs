@@ -66,6 +66,9 @@ pub fn run(
     let Some(_lock) = crate::commands::take(store.send_lock())? else {
         return Ok(exit::LOCKED);
     };
+    // Before anything is queued or marked: a run without its configuration
+    // (the site address, the relay) makes and sends nothing.
+    mail::send::check_configured(&config.data_dir, &config.mail, true, chrono::Utc::now())?;
     // An import that died after publishing left its mail unqueued: finish
     // it, unless an import is running right now (it will).
     // A night that cannot be queued (a damaged snapshot, a full disk) is

@@ -245,6 +245,31 @@ impl Outbox {
         Ok(())
     }
 
+    /// Records that mail is made here with the site address `site`
+    /// (outbox migration 23).
+    pub fn note_site(&self, site: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO site_urls (site_url, first_at, last_at) VALUES (?1, ?2, ?2)
+             ON CONFLICT (site_url) DO UPDATE SET last_at = excluded.last_at",
+            params![site, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    /// The site address this data directory's mail was made with last
+    /// (other than `but`), and when (in Taipei), if any.
+    pub fn last_site(&self, but: &str) -> Result<Option<(String, String)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT site_url, last_at FROM site_urls WHERE site_url <> ?1
+                 ORDER BY last_at DESC LIMIT 1",
+                [but],
+                |r| Ok((r.get(0)?, super::admin::shown_time(r.get(1)?))),
+            )
+            .optional()?)
+    }
+
     /// The relay this data directory's mail went through last, and when
     /// (outbox migration 13; in Taipei, as an administrator reads it), if
     /// any.
