@@ -34,20 +34,41 @@ pub struct Account {
 /// address typed with a Chinese input method in full-width mode
 /// (`ｌａｗｙｅｒ＠ｅｘａｍｐｌｅ．ｃｏｍ`, the ideographic space around it)
 /// is the ASCII address it looks like, at the website's login and in the
-/// court's applicant file alike (the import normalises with this).
+/// court's applicant file alike (the import normalises with this). A
+/// domain in Chinese (`chen@例子.台灣`, Taiwan's own `.台灣`; a full stop
+/// typed as `。`) is its ASCII form (IDNA, UTS 46: `xn--…`), the one mail
+/// programs send to (the mail review of the forty-ninth session: no mail
+/// could reach it). A mailbox name in Chinese stays as it is: no mail
+/// reaches it without SMTPUTF8 (`mail::mailable` names it).
+///
+/// ```
+/// use store::accounts::normalise_email;
+/// assert_eq!(normalise_email(" Chen@Example.COM "), "chen@example.com");
+/// assert_eq!(normalise_email("ｃｈｅｎ＠ｅｘａｍｐｌｅ．ｃｏｍ"), "chen@example.com");
+/// assert_eq!(normalise_email("chen@例子.台灣"), "chen@xn--fsqu00a.xn--kpry57d");
+/// assert_eq!(normalise_email("chen@gmail。com"), "chen@gmail.com");
+/// assert_eq!(normalise_email("陳@example.com"), "陳@example.com");
+/// ```
 pub fn normalise_email(email: &str) -> String {
     let email = email.trim();
     if email.is_ascii() {
         return email.to_ascii_lowercase();
     }
-    email
+    let email: String = email
         .chars()
         .map(|c| match c {
             '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
             c => c,
         })
         .flat_map(char::to_lowercase)
-        .collect()
+        .collect();
+    match email.rsplit_once('@') {
+        Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
+            Ok(ascii) => format!("{local}@{ascii}"),
+            Err(_) => email,
+        },
+        _ => email,
+    }
 }
 
 /// The id of `email`'s account, made (not activated) if it has none: for

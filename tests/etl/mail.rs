@@ -6002,13 +6002,19 @@ fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
         "TPD_applicant.csv",
         &[
             "TPD,民事,115,訴,100,原告,ｗｕ.ｘｉ@example.com,115/03/12,核准",
-            "TPD,民事,115,訴,100,原告,chen.yi@example。com,115/03/12,核准",
+            "TPD,民事,115,訴,100,原告,陳怡@example.com,115/03/12,核准",
             "TPD,民事,115,訴,100,被告,lee..x@example.com,115/03/12,核准",
+            // The mail review of the forty-ninth session: a domain in
+            // Chinese (Taiwan's own .台灣) was no address mail can reach;
+            // its ASCII form (IDNA) is, as a mail program sends it. So is
+            // a full stop a Chinese input method typed in the domain.
+            "TPD,民事,115,訴,100,原告,chen.dawen@例子.台灣,115/03/12,核准",
+            "TPD,民事,115,訴,100,被告,chen.yi@example。com,115/03/12,核准",
         ],
     );
     let run = import(&env, &smtp, &batch);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    for address in ["chen.yi@example。com", "lee..x@example.com"] {
+    for address in ["陳怡@example.com", "lee..x@example.com"] {
         let line = run
             .stdout
             .lines()
@@ -6022,7 +6028,7 @@ fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
     assert!(
         run.stdout.contains("addresses no mail can reach: 2")
             && run.stdout.contains(
-                "2 not queued: no mail can reach their address: `chen.yi@example。com`, `lee..x@example.com`"
+                "2 not queued: no mail can reach their address: `lee..x@example.com`, `陳怡@example.com`"
             ),
         "{}",
         run.stdout
@@ -6045,13 +6051,20 @@ fn an_address_no_mail_can_reach_is_named_for_the_clerk_and_fails_no_send() {
             )
             .unwrap()
     };
-    assert_eq!(granted("chen.yi@example。com"), 1);
+    assert_eq!(granted("陳怡@example.com"), 1);
     assert_eq!(granted("wu.xi@example.com"), 1);
     let sent = send(&env, &smtp);
     assert!(!sent.stdout.contains("cannot be read"), "{}", sent.stdout);
-    assert_eq!(state_of(&env, &smtp, "wu.xi@example.com"), "sent");
-    assert_eq!(smtp.accepted_for("wu.xi@example.com").len(), 1);
-    for address in ["chen.yi@example", "lee..x@example.com"] {
+    for address in [
+        "wu.xi@example.com",
+        "chen.dawen@xn--fsqu00a.xn--kpry57d",
+        "chen.yi@example.com",
+    ] {
+        assert_eq!(granted(address), 1, "{address}");
+        assert_eq!(state_of(&env, &smtp, address), "sent", "{address}");
+        assert_eq!(smtp.accepted_for(address).len(), 1, "{address}");
+    }
+    for address in ["陳怡@example", "lee..x@example.com"] {
         assert_eq!(state_of(&env, &smtp, address), "", "{address}");
     }
     // A court that is not imported tonight (over its limit of rejected
