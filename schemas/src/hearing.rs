@@ -192,8 +192,24 @@ fn may_change(text: &str) -> bool {
     let b = text.as_bytes();
     b.windows(3).enumerate().any(|(k, w)| {
         let i = usize::from(WHICH[usize::from(w[2])]);
-        i != 0 && w == ALL[i - 1] && (i <= N || after_a_stop(&b[..k]))
+        i != 0
+            && w == ALL[i - 1]
+            && (i <= N || after_a_stop(&b[..k]) && a_digit_follows(&text[k + 3..]))
     })
+}
+
+/// Whether a date may begin `rest`, after 於, 民國 and spaces: a digit
+/// (`，定期宣判` sets no date, and is not read further).
+fn a_digit_follows(rest: &str) -> bool {
+    let rest = rest
+        .strip_prefix('於')
+        .unwrap_or(rest)
+        .trim_start_matches(is_space);
+    let rest = rest
+        .strip_prefix(ERA)
+        .unwrap_or(rest)
+        .trim_start_matches(is_space);
+    rest.starts_with(|c: char| c.is_ascii_digit() || ('０'..='９').contains(&c))
 }
 
 /// Words that make a text a request, not a decision.
@@ -1406,12 +1422,14 @@ mod tests {
         }
         for (t, may) in [
             ("終結，定115/12/24", true),
-            ("終結,訂於", true),
-            ("。定", true),
-            ("；訂", true),
-            ("裁定", false),
-            ("定於", false),
-            ("，　定", false),
+            ("終結,訂於 115", true),
+            ("。定於民國１１５年", true),
+            ("；訂 115", true),
+            ("終結，定期宣判", false),
+            ("終結，定於", false),
+            ("裁定115", false),
+            ("定於115", false),
+            ("，　定115", false),
         ] {
             assert_eq!(may_change(t), may, "{t}");
         }
@@ -1420,10 +1438,27 @@ mod tests {
     /// What [`may_change`] finds, character by character.
     fn may_change_by_chars(text: &str) -> bool {
         let chars: Vec<char> = text.chars().collect();
+        let digit =
+            |c: Option<&char>| c.is_some_and(|c| c.is_ascii_digit() || ('０'..='９').contains(c));
         text.contains(CHANGE_CHARS)
-            || chars
-                .windows(2)
-                .any(|w| STOPS.contains(&w[0]) && SETS_FIRSTS.contains(&w[1]))
+            || (1..chars.len()).any(|i| {
+                STOPS.contains(&chars[i - 1]) && SETS_FIRSTS.contains(&chars[i]) && {
+                    let mut j = i + 1;
+                    if chars.get(j) == Some(&'於') {
+                        j += 1;
+                    }
+                    while chars.get(j).is_some_and(|c| is_space(*c)) {
+                        j += 1;
+                    }
+                    if chars.get(j) == Some(&'民') && chars.get(j + 1) == Some(&'國') {
+                        j += 2;
+                    }
+                    while chars.get(j).is_some_and(|c| is_space(*c)) {
+                        j += 1;
+                    }
+                    digit(chars.get(j))
+                }
+            })
     }
 
     use proptest::prelude::*;
@@ -1436,7 +1471,7 @@ mod tests {
         fn looking_for_change_characters_in_bytes_finds_what_characters_do(
             parts in proptest::collection::vec(
                 prop_oneof![
-                    proptest::sample::select(vec!['改', '延', '取', '撤', '變', '攺', '廷', '叔', '擷', '讋', '法', '庭', '1', ' ', '定', '訂', '宕', '計', '，', '；', '。', ',', ';', '、', '－']).prop_map(String::from),
+                    proptest::sample::select(vec!['改', '延', '取', '撤', '變', '攺', '廷', '叔', '擷', '讋', '法', '庭', '1', ' ', '定', '訂', '宕', '計', '，', '；', '。', ',', ';', '、', '－', '於', '民', '國', '1', '１', '　']).prop_map(String::from),
                     ".{0,4}",
                 ],
                 0..12,
