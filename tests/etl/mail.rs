@@ -5176,6 +5176,53 @@ fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
     );
 }
 
+/// The operator's runbook review (the forty-ninth session): after a relay
+/// outage, each address got its nights' digests newest first: an older
+/// digest backed off longer, and the due mail was sent in the order of
+/// its next try. An older night's news after a newer's is what `release`
+/// refuses for (a hearing's old date, with its calendar file, after the
+/// digest that moved it). A digest waits while its address's earlier one
+/// may still go; one run's next pass sends it.
+#[test]
+fn after_an_outage_an_addresses_digests_go_oldest_night_first() {
+    let env = Env::new();
+    let mut smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["a@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    smtp.stop();
+    let down = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[("CPOR_MAIL_RETRY_BASE_SECONDS", "3600")],
+    );
+    assert_eq!(down.code, 6, "{}{}", down.stdout, down.stderr);
+    let mut n3 = n2.clone();
+    n3.entries
+        .push((1, 3, "115/11/24", "115/12/27 10:00第一法庭言詞辯論".into()));
+    import(&env, &smtp, &n3.write(env.dir.path(), "20261125"));
+    smtp.restart();
+    let up = etl_with(
+        &env,
+        &smtp,
+        &["send", "--now"],
+        &[("CPOR_MAIL_SMTP_CONNECTIONS", "1")],
+    );
+    assert_eq!(up.code, 0, "{}{}", up.stdout, up.stderr);
+    let nights: Vec<&str> = smtp
+        .accepted_for("a@example.com")
+        .iter()
+        .filter_map(|m| {
+            ["20261124", "20261125"]
+                .into_iter()
+                .find(|n| m.contains(&format!("Message-ID: <{n}.digest.")))
+        })
+        .collect();
+    assert_eq!(nights, ["20261124", "20261125"]);
+}
+
 /// The operator's runbook review (the forty-ninth session): OPERATIONS
 /// writes its hand-run commands bare, and only the units set `CPOR_CONFIG`.
 /// A re-run by hand without it published and queued the night's mail with

@@ -168,6 +168,18 @@ const MAY_STILL_GO: [State; 5] = [
     State::Unknown,
 ];
 
+/// The states in which an address's earlier digest holds its later ones
+/// back ([`Outbox::due`]): those of [`MAY_STILL_GO`] but held (a held
+/// night's digests go only if released, and a later night gives them up).
+/// The partial index `items_digests_unsent` (outbox migration 24) holds
+/// exactly these.
+const DIGEST_BEFORE: [State; 4] = [
+    State::Queued,
+    State::Sending,
+    State::Retrying,
+    State::Unknown,
+];
+
 /// An expiry warning queued behind its night's activation or approval
 /// (`behind`, outbox migration 15) while that mail may still go out: not
 /// due, and not claimed ([`Event::Covered`] once it was sent). It waits
@@ -360,6 +372,12 @@ impl Outbox {
     /// Such warnings come after everything else due: one due with its
     /// grant mail (after two hours, or after an outage) is claimed after
     /// that mail, and so waits for its outcome (`Claimed::skipped`).
+    ///
+    /// A digest waits while its address's digest queued before it may
+    /// still go out (not held: [`DIGEST_BEFORE`]): after an outage, an
+    /// older one has backed off longer, and went after the newer (the
+    /// operator's runbook review of the forty-ninth session). A run's next
+    /// pass sends it.
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
@@ -368,12 +386,18 @@ impl Outbox {
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
                  AND e.kind = items.kind AND e.id < items.id AND e.state IN {}))
+             AND (items.kind <> '{digest}' OR NOT EXISTS (
+                 SELECT 1 FROM items d INDEXED BY items_digests_unsent
+                 WHERE d.email = items.email AND d.id < items.id
+                 AND d.kind = '{digest}' AND d.state IN {}))
              AND NOT {}
              ORDER BY behind IS NOT NULL, coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
             scope_sql(scope),
             sql_list(&MAY_STILL_GO),
-            waits_behind()
+            sql_list(&DIGEST_BEFORE),
+            waits_behind(),
+            digest = Kind::Digest.as_str(),
         ))?;
         let cutoff = (now - behind_for()).to_rfc3339();
         let rows = stmt.query_map(
