@@ -5020,15 +5020,20 @@ fn the_nightly_script_refuses_a_missing_inbox_or_a_misspelt_night_and_says_what_
     let (code, said) = script(&env.dir.path().join("inbx"), "20261123");
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("inbx: no such directory"), "{said}");
-    let (code, said) = script(&inbox, "2026-11-23");
+    let (code, said) = script(&inbox, "2026-11-31");
     assert_eq!(code, Some(1), "{said}");
-    assert!(said.contains("`2026-11-23` is not a night"), "{said}");
-    let (code, said) = script(&inbox, "20261123");
-    assert_eq!(code, Some(2), "{said}");
-    assert!(
-        said.contains("waiting up to 0 minutes for") && said.contains("20261123/MANIFEST.csv"),
-        "{said}"
-    );
+    assert!(said.contains("`2026-11-31` is not a night"), "{said}");
+    // The night as every cpor-etl command takes it, YYYYMMDD or YYYY-MM-DD
+    // (the operator's runbook review of the forty-ninth session: the
+    // script refused the second).
+    for night in ["20261123", "2026-11-23"] {
+        let (code, said) = script(&inbox, night);
+        assert_eq!(code, Some(2), "{said}");
+        assert!(
+            said.contains("waiting up to 0 minutes for") && said.contains("20261123/MANIFEST.csv"),
+            "{said}"
+        );
+    }
     assert!(!env.data().exists(), "nothing touched");
 }
 
