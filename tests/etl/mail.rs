@@ -5181,6 +5181,72 @@ fn send_piped_into_a_reader_that_closes_early_still_sends_and_does_not_panic() {
     );
 }
 
+/// The mail review of the forty-ninth session: on a first night, one
+/// `send` delivered an address's hearing reminder before its activation,
+/// the reminder telling the reader to open an activation mail not come
+/// yet, the first mail they ever had from the service. A reminder (or a
+/// digest) waits while its address's activation or approval queued
+/// before it has not gone: the run's next pass sends it.
+#[test]
+fn an_addresses_activation_comes_before_its_first_reminder() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // The first night: the nightly job at 00:31 (Asia/Taipei).
+    let night = sample("20261124");
+    let run = etl_at(
+        &env,
+        &smtp,
+        "2026-11-23 16:31:00",
+        &["import", night.to_str().unwrap()],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    // The nightly job's send after the import queues the day's reminders,
+    // spread from the window's opening as the night's activations are.
+    let run = etl_at_with(
+        &env,
+        &smtp,
+        "2026-11-23 16:32:00",
+        &["send"],
+        &[("CPOR_MAIL_REMINDER_DAYS", "7,1")],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("reminders for 2026-11-24: 2 queued"),
+        "{}",
+        run.stdout
+    );
+    let run = etl_at_with(
+        &env,
+        &smtp,
+        "2026-11-23 23:30:00",
+        &["send"],
+        &[
+            ("CPOR_MAIL_REMINDER_DAYS", "7,1"),
+            ("CPOR_MAIL_SMTP_CONNECTIONS", "1"),
+        ],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let accepted = smtp.accepted();
+    let first = |rcpt: &str, kind: &str| {
+        accepted.iter().position(|m| {
+            m.starts_with(&format!("To: {rcpt}\n")) && m.contains(&format!(".{kind}."))
+        })
+    };
+    let mut both = 0;
+    for m in &accepted {
+        let rcpt = m
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("To: ");
+        if let (Some(a), Some(r)) = (first(rcpt, "activation"), first(rcpt, "reminder")) {
+            both += 1;
+            assert!(a < r, "{rcpt}: the reminder came first");
+        }
+    }
+    assert!(both > 0, "no address got both");
+}
+
 /// The operator's runbook review (the forty-ninth session): after a relay
 /// outage, each address got its nights' digests newest first: an older
 /// digest backed off longer, and the due mail was sent in the order of

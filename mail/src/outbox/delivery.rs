@@ -235,6 +235,25 @@ pub(crate) const FLAGGED_WHY: &str = "address flagged";
 const COVERED_WHY: &str = "was sent and says each of its cases' last day and what that day \
      means: this expiry warning was not sent (two mails the same morning about one case)";
 
+/// What a data directory's mail used, recorded with when it was first and
+/// last (`relays`, outbox migration 13; `site_urls`, 23): a run without its
+/// configuration is told from them.
+#[derive(Debug, Clone, Copy)]
+enum Used {
+    Relays,
+    SiteUrls,
+}
+
+impl Used {
+    /// Its table and the column of what was used.
+    fn names(self) -> (&'static str, &'static str) {
+        match self {
+            Used::Relays => ("relays", "relay"),
+            Used::SiteUrls => ("site_urls", "site_url"),
+        }
+    }
+}
+
 /// How long a claim holds: longer than one message can take with every
 /// RFC 5321 timeout run out (5 min for the greeting and each command, 2 for
 /// DATA, 10 for its end: 32 min), so a live claimer is never overtaken:
@@ -249,48 +268,50 @@ pub fn lease() -> chrono::Duration {
 impl Outbox {
     /// Records that this run delivers through `relay` (host:port).
     pub fn note_relay(&self, relay: &str, now: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO relays (relay, first_at, last_at) VALUES (?1, ?2, ?2)
-             ON CONFLICT (relay) DO UPDATE SET last_at = excluded.last_at",
-            params![relay, now.to_rfc3339()],
-        )?;
-        Ok(())
+        self.note_used(Used::Relays, relay, now)
     }
 
     /// Records that mail is made here with the site address `site`
     /// (outbox migration 23).
     pub fn note_site(&self, site: &str, now: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
-            "INSERT INTO site_urls (site_url, first_at, last_at) VALUES (?1, ?2, ?2)
-             ON CONFLICT (site_url) DO UPDATE SET last_at = excluded.last_at",
-            params![site, now.to_rfc3339()],
-        )?;
-        Ok(())
+        self.note_used(Used::SiteUrls, site, now)
     }
 
     /// The site address this data directory's mail was made with last
     /// (other than `but`), and when (in Taipei), if any.
     pub fn last_site(&self, but: &str) -> Result<Option<(String, String)>> {
-        Ok(self
-            .conn
-            .query_row(
-                "SELECT site_url, last_at FROM site_urls WHERE site_url <> ?1
-                 ORDER BY last_at DESC LIMIT 1",
-                [but],
-                |r| Ok((r.get(0)?, super::admin::shown_time(r.get(1)?))),
-            )
-            .optional()?)
+        self.last_used(Used::SiteUrls, but)
     }
 
     /// The relay this data directory's mail went through last, and when
     /// (outbox migration 13; in Taipei, as an administrator reads it), if
     /// any.
     pub fn last_relay(&self) -> Result<Option<(String, String)>> {
+        self.last_used(Used::Relays, "")
+    }
+
+    fn note_used(&self, used: Used, value: &str, now: DateTime<Utc>) -> Result<()> {
+        let (table, column) = used.names();
+        self.conn.execute(
+            &format!(
+                "INSERT INTO {table} ({column}, first_at, last_at) VALUES (?1, ?2, ?2)
+                 ON CONFLICT ({column}) DO UPDATE SET last_at = excluded.last_at"
+            ),
+            params![value, now.to_rfc3339()],
+        )?;
+        Ok(())
+    }
+
+    fn last_used(&self, used: Used, but: &str) -> Result<Option<(String, String)>> {
+        let (table, column) = used.names();
         Ok(self
             .conn
             .query_row(
-                "SELECT relay, last_at FROM relays ORDER BY last_at DESC LIMIT 1",
-                [],
+                &format!(
+                    "SELECT {column}, last_at FROM {table} WHERE {column} <> ?1
+                     ORDER BY last_at DESC LIMIT 1"
+                ),
+                [but],
                 |r| Ok((r.get(0)?, super::admin::shown_time(r.get(1)?))),
             )
             .optional()?)
@@ -376,8 +397,12 @@ impl Outbox {
     /// A digest waits while its address's digest queued before it may
     /// still go out (not held: [`DIGEST_BEFORE`]): after an outage, an
     /// older one has backed off longer, and went after the newer (the
-    /// operator's runbook review of the forty-ninth session). A run's next
-    /// pass sends it.
+    /// operator's runbook review of the forty-ninth session). A digest or
+    /// a reminder waits while its address's activation or approval queued
+    /// before it is queued, not tried yet, and due within [`behind_for`],
+    /// for [`behind_for`] at most after its own time: a first night's reminder came before the
+    /// activation it tells the reader to open (the mail review of the
+    /// same session). A run's next pass sends it.
     pub fn due(&self, scope: Scope, now: DateTime<Utc>, now_flag: bool) -> Result<Vec<i64>> {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id FROM items WHERE state IN {} AND {}
@@ -390,6 +415,13 @@ impl Outbox {
                  SELECT 1 FROM items d INDEXED BY items_digests_unsent
                  WHERE d.email = items.email AND d.id < items.id
                  AND d.kind = '{digest}' AND d.state IN {}))
+             AND (items.kind NOT IN ('{digest}', '{reminder}') OR items.not_before <= :cutoff
+                 OR NOT EXISTS (
+                 SELECT 1 FROM items g INDEXED BY items_grant_mail
+                 WHERE g.email = items.email AND g.case_keys IS NOT NULL
+                 AND g.state IN ('queued', 'retrying', 'unknown') AND g.state = '{queued}'
+                 AND g.kind IN ('{activation}', '{approval}') AND g.id < items.id
+                 AND g.not_before <= :horizon))
              AND NOT {}
              ORDER BY behind IS NOT NULL, coalesce(next_try_at, not_before), id",
             sql_sources(Event::Claim),
@@ -398,10 +430,20 @@ impl Outbox {
             sql_list(&DIGEST_BEFORE),
             waits_behind(),
             digest = Kind::Digest.as_str(),
+            reminder = Kind::Reminder.as_str(),
+            activation = Kind::Activation.as_str(),
+            approval = Kind::Approval.as_str(),
+            queued = State::Queued.as_str(),
         ))?;
         let cutoff = (now - behind_for()).to_rfc3339();
+        let horizon = (now + behind_for()).to_rfc3339();
         let rows = stmt.query_map(
-            named_params! {":now_flag": now_flag, ":now": now.to_rfc3339(), ":cutoff": cutoff},
+            named_params! {
+                ":now_flag": now_flag,
+                ":now": now.to_rfc3339(),
+                ":cutoff": cutoff,
+                ":horizon": horizon,
+            },
             |r| r.get(0),
         )?;
         Ok(rows.collect::<Result<_, _>>()?)
