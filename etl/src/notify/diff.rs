@@ -64,6 +64,12 @@ pub struct CaseNews {
     /// passed, granted to an address told it had stopped
     /// (`super::back::find`).
     pub listed: Listed,
+    /// Its last queryable day, when that is within the expiry notice
+    /// period, told to a prosecutor (`super::prosecutors::add_news`): the
+    /// expiry warnings go to the addresses granted a case, and a
+    /// prosecutor's digest told a case archived without it (the mail
+    /// review of the forty-ninth session).
+    pub last_day: Option<NaiveDate>,
 }
 
 /// Why an address hears of a case's news, every reason it has: what it
@@ -119,6 +125,7 @@ impl CaseNews {
             corrections: Vec::new(),
             follow: Follow::GRANT,
             listed: Listed::News,
+            last_day: None,
         }
     }
 }

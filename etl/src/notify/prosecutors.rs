@@ -145,9 +145,18 @@ pub fn add_news(
     };
     let (then_assigned, now_assigned) = (by_case(&old)?, by_case(&new)?);
     // Tonight's queryable cases of theirs, by case.
+    // (with its last day, if it ends soon)
     #[allow(clippy::type_complexity)]
-    let mut tonight: HashMap<CaseRef, (i64, Vec<crate::model::EntryData>, &[usize], String)> =
-        HashMap::with_capacity(now_assigned.len());
+    let mut tonight: HashMap<
+        CaseRef,
+        (
+            i64,
+            Vec<crate::model::EntryData>,
+            &[usize],
+            String,
+            Option<chrono::NaiveDate>,
+        ),
+    > = HashMap::with_capacity(now_assigned.len());
     // A case left out of tonight's files is kept only for the next night's
     // comparison: no news of it tonight; and one left out of the older
     // snapshot's night is of that version's date (`diff::news`).
@@ -158,12 +167,16 @@ pub fn add_news(
         }
         if let Some((court, case)) = new.case_at(*id)? {
             if case.queryable {
+                let last_day = diff::expires_soon(&case, to.date);
                 let at = CaseRef {
                     court,
                     key: case.key,
                 };
                 // (its 股別 as the court wrote it: said only of a case with news)
-                tonight.insert(at, (*id, case.entries, who.as_slice(), case.division));
+                tonight.insert(
+                    at,
+                    (*id, case.entries, who.as_slice(), case.division, last_day),
+                );
             }
         }
     }
@@ -191,7 +204,7 @@ pub fn add_news(
         if !then.queryable {
             continue;
         }
-        let Some((now_id, now, who_now, division)) = tonight.get(&case) else {
+        let Some((now_id, now, who_now, division, last_day)) = tonight.get(&case) else {
             continue;
         };
         // Assigned to them in both snapshots.
@@ -218,6 +231,7 @@ pub fn add_news(
                 corrected,
                 division: division.clone(),
                 follow: recipients[i].2,
+                last_day: *last_day,
                 ..CaseNews::of(case.clone(), entries.clone())
             });
         }
@@ -232,7 +246,7 @@ pub fn add_news(
     // of a court with no assignments there (its optional prosecutor file
     // did not come): told so, every case of the court was "newly theirs".
     let mut court_known: HashMap<&str, bool> = HashMap::new();
-    for (case, (_, now, who_now, division)) in &tonight {
+    for (case, (_, now, who_now, division, last_day)) in &tonight {
         let before = had.get(case).copied().unwrap_or_default();
         let newly: Vec<usize> = who_now
             .iter()
@@ -274,6 +288,7 @@ pub fn add_news(
                 division: division.clone(),
                 follow: recipients[i].2,
                 listed: Listed::Assigned,
+                last_day: *last_day,
                 ..CaseNews::of(case.clone(), entries.clone())
             });
         }
@@ -291,7 +306,10 @@ pub fn add_news(
             match all.iter_mut().find(|a| a.case == n.case) {
                 // (a case the address follows as a party too is told as
                 // its news, not as newly assigned)
-                Some(a) => a.follow = a.follow.and(*follow),
+                Some(a) => {
+                    a.follow = a.follow.and(*follow);
+                    a.last_day = a.last_day.or(n.last_day);
+                }
                 None => all.push(n),
             }
         }

@@ -363,6 +363,7 @@ impl About<'_> {
                     v.hearings = n.corrections.iter().map(|c| c.line()).collect();
                     v.division = n.division.clone();
                     v.listed = n.listed;
+                    v.last_day = n.last_day.map(roc);
                     v
                 })
                 .collect(),

@@ -2238,6 +2238,40 @@ fn a_prosecutor_is_told_a_case_is_newly_theirs_only_when_it_is() {
     );
 }
 
+/// The mail review of the forty-ninth session: the parties of a case
+/// archived (歸檔) were warned it would stop being queryable after its
+/// last day; its prosecutor's digest told the 歸檔 and no last day, and
+/// the case was gone from their list after it without a word. The digest
+/// says the last day of a case of theirs that ends soon, as a grant's
+/// mail does.
+#[test]
+fn a_prosecutors_digest_says_the_last_day_of_a_case_that_ends_soon() {
+    const P: &str = "wu.cl@moj.example";
+    let env = Env::as_of(STORIES_CHECKED);
+    wu_with_the_digest(&env);
+    let two = wu_night(
+        &env,
+        "20261124",
+        &[
+            WU_FILED,
+            "TPD,刑事,115,訴,900,2,115/11/24,歸檔,115/11/24 09:00:00,N",
+        ],
+    );
+    let big5 = |s: &str| encoding_rs::BIG5.encode(s).0.into_owned();
+    crate::util::replace_bytes(
+        &two.join("TPD_case.csv"),
+        &big5("訴,900,孝股,審理中,"),
+        &big5("訴,900,孝股,歸檔,115/09/28"),
+    );
+    crate::util::rehash(&two, "TPD_case.csv");
+    imported(env.import(&two, &[]));
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let eml = env.data().join(format!("mail/20261124/digest-{P}.eml"));
+    let text = text_of(&eml);
+    assert!(text.contains("歸檔"), "{text}");
+    assert!(text.contains("最後可查詢日：115/11/28"), "{text}");
+}
+
 /// Night 20261123 imported with wu.cl's 訴 900 filed, and wu.cl known with
 /// the verified address `wu.cl@moj.example`, the digest on (reminders off).
 fn wu_with_the_digest(env: &Env) {
