@@ -489,11 +489,12 @@ fn viewer(app: &App, req: &Req) -> Result<Viewer, Failure> {
 fn cases(app: &App, req: &Req) -> Answer {
     let v = viewer(app, req)?;
     let live = app.live.get().ok_or(Failure::Unavailable(None))?;
-    // In the order `?sort=` asks for, as the page's list.
-    let (rows, _) = crate::routes::cases::listed(&live, &v, req)?;
+    // In the order `?sort=` asks for, found by `?q=`, as the page's list
+    // (all of them: an app pages as it likes).
+    let (rows, _, search) = crate::routes::cases::listed(&live, &v, req)?;
     // As the page: with none to show, those that left, so that an app can
-    // say why the list is empty.
-    let gone = if rows.is_empty() {
+    // say why the list is empty (not for a search that found none).
+    let gone = if rows.is_empty() && search.is_none() {
         v.gone(&live)?.iter().map(GoneCase::from_row).collect()
     } else {
         Vec::new()

@@ -50,6 +50,53 @@ impl Sort {
     }
 }
 
+/// A search of the list (`/cases?q=`): each of its words is in the case's
+/// court (name or code), category, number (`115年度訴字第100號`), 股別 or
+/// status. Full-width letters, digits and spaces, as a Chinese input method
+/// types them, are the ASCII ones; `115 訴 100` finds 115年度訴字第100號.
+#[derive(Debug, Clone)]
+pub struct Search {
+    typed: String,
+    words: Vec<String>,
+}
+
+impl Search {
+    /// `None` for a search of nothing.
+    pub fn new(typed: &str) -> Option<Search> {
+        let typed: String = typed.trim().chars().take(100).collect();
+        let ascii: String = typed
+            .chars()
+            .map(|c| match c {
+                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+                '\u{3000}' => ' ',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect();
+        let words: Vec<String> = ascii.split_whitespace().map(str::to_string).collect();
+        (!words.is_empty()).then_some(Search { typed, words })
+    }
+
+    /// As typed (trimmed): what the page's search box shows again.
+    pub fn as_typed(&self) -> &str {
+        &self.typed
+    }
+
+    /// Whether it finds `r`.
+    pub fn finds(&self, r: &CaseRow) -> bool {
+        let text = format!(
+            "{} {} {} {} {} {}",
+            schemas::text::clean(&r.court_name),
+            r.case.court,
+            r.case.key.category,
+            schemas::text::clean(&r.case.key.number_text()),
+            schemas::text::division(&r.division).unwrap_or_default(),
+            schemas::text::clean(&r.status),
+        )
+        .to_ascii_lowercase();
+        self.words.iter().all(|w| text.contains(w.as_str()))
+    }
+}
+
 /// A case's latest change, as YYYYMMDDHHMMSS: its entries' latest 異動時間
 /// or its status's date (at its start), whichever is later; 0 for none.
 pub fn latest_change(r: &CaseRow) -> i64 {

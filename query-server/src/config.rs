@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub reset_link_seconds: u64,
     /// How many days back a calendar feed lists hearings (0: from today).
     pub feed_past_days: u64,
+    /// How many cases a page of the list (`/cases`) shows.
+    pub cases_per_page: u64,
     /// How long a captcha can be answered.
     pub captcha_seconds: u64,
     /// Captchas one client address (an IPv6 /64 counts as one) may fetch
@@ -144,6 +146,7 @@ impl Default for ServerConfig {
             session_max_seconds: 12 * 3600,
             reset_link_seconds: 30 * 60,
             feed_past_days: 30,
+            cases_per_page: 200,
             captcha_seconds: 5 * 60,
             captcha_burst: 20,
             captcha_per_minute: 10,
@@ -193,6 +196,8 @@ pub struct ServerSettings {
     pub reset_link: Duration,
     /// `feed_past_days`.
     pub feed_past_days: i64,
+    /// `cases_per_page`.
+    pub cases_per_page: usize,
     pub captcha_ttl: StdDuration,
     pub captcha_limit: RateLimit,
     pub account_failures_per_hour: u64,
@@ -281,6 +286,10 @@ impl ServerSettings {
             feed_past_days: match c.feed_past_days {
                 d @ 0..=3660 => d as i64,
                 d => return Err(s.invalid("feed_past_days", d, "0 to 3660 days")),
+            },
+            cases_per_page: match c.cases_per_page {
+                n @ 1..=10_000 => n as usize,
+                n => return Err(s.invalid("cases_per_page", n, "1 to 10000 cases")),
             },
             captcha_ttl: secs("captcha_seconds", c.captcha_seconds)?,
             captcha_limit: RateLimit {

@@ -140,6 +140,15 @@ pub struct Cases {
     pub gone_rule: &'static str,
     /// How the list is ordered (`case`, `recent`, `ending`).
     pub sort: &'static str,
+    /// The search, as typed (empty: none), and as a query parameter to
+    /// keep in the page's links (`&q=…`, or nothing).
+    pub q: String,
+    pub q_param: String,
+    /// How many cases the list has (found by the search, if any), and which
+    /// page of how many this is.
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
     /// What an empty list says, in the reader's terms (an applicant's
     /// cases come with a clerk's approval, a prosecutor's with the export).
     pub empty: &'static str,

@@ -255,6 +255,13 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     b.go(&format!("{base}/login"));
     sign_in(b, LAWYER, PASSWORD);
     audit.check(b, "cases");
+    // Searched (the search box, and the pages' links, with it), and a
+    // search that finds none.
+    for (q, name) in [("%E8%A8%B4", "cases-search"), ("zzz", "cases-search-none")] {
+        b.go(&format!("{base}/cases?q={q}"));
+        b.wait_path(&format!("/cases?q={q}"));
+        audit.check(b, name);
+    }
     let last_day = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212";
     b.go(&format!("{base}{last_day}"));
     b.wait_path(last_day);

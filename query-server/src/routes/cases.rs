@@ -13,7 +13,7 @@ use warp::http::StatusCode;
 use schemas::{CaseKey, CaseRef};
 
 use crate::app::App;
-use crate::changes::Sort;
+use crate::changes::{Search, Sort};
 use crate::failure::{Answer, Failure};
 use crate::http::{Req, Resp};
 use crate::live::{CaseRow, HearingRow, Snap};
@@ -52,18 +52,43 @@ fn live(app: &App) -> Result<Arc<Snap>, Failure> {
 }
 
 /// The reader's cases in the order the query's `sort` asks for, and that
-/// order: the list page's and the API's alike.
-pub fn listed(snap: &Snap, v: &Viewer, req: &Req) -> Result<(Vec<CaseRow>, Sort), Failure> {
+/// order: the list page's and the API's alike. With `q`, those it finds
+/// ([`changes::Search`]), and the search.
+pub fn listed(
+    snap: &Snap,
+    v: &Viewer,
+    req: &Req,
+) -> Result<(Vec<CaseRow>, Sort, Option<Search>), Failure> {
     let mut rows = v.cases(snap)?;
-    let sort = Sort::parse(req.query_map().get("sort").map(String::as_str));
+    let query = req.query_map();
+    let sort = Sort::parse(query.get("sort").map(String::as_str));
+    let search = query.get("q").and_then(|q| Search::new(q));
+    if let Some(s) = &search {
+        rows.retain(|r| s.finds(r));
+    }
     sort.apply(&mut rows);
-    Ok((rows, sort))
+    Ok((rows, sort, search))
 }
 
 pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
     let snap = live(app)?;
-    let (rows, sort) = listed(&snap, v, req)?;
-    let gone = if rows.is_empty() {
+    let (rows, sort, search) = listed(&snap, v, req)?;
+    // A page of them (`server.cases_per_page`): past the last, the last.
+    let per_page = app.cfg.server.cases_per_page;
+    let pages = rows.len().div_ceil(per_page).max(1);
+    let page_n = req
+        .query_map()
+        .get("page")
+        .and_then(|p| p.parse::<usize>().ok())
+        .unwrap_or(1)
+        .clamp(1, pages);
+    let total = rows.len();
+    let rows: Vec<CaseRow> = rows
+        .into_iter()
+        .skip((page_n - 1) * per_page)
+        .take(per_page)
+        .collect();
+    let gone = if rows.is_empty() && search.is_none() {
         v.gone(&snap)?
             .iter()
             .map(pages::GoneItem::from_row)
@@ -75,6 +100,7 @@ pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
     let today = super::hearings::taipei_now().date();
     let mut carried: Vec<String> = rows.iter().filter_map(pages::carried_note).collect();
     carried.dedup();
+    let q = search.as_ref().map_or("", Search::as_typed);
     let page = pages::Cases {
         c: v.ctx(app, "我的案件"),
         cases: rows
@@ -85,6 +111,17 @@ pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
         gone,
         gone_rule: pages::GONE_RULE,
         sort: sort.as_str(),
+        q: q.to_string(),
+        q_param: match q {
+            "" => String::new(),
+            q => format!(
+                "&q={}",
+                percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
+            ),
+        },
+        total,
+        page: page_n,
+        pages,
         empty: match v {
             Viewer::Applicant(_) => pages::NO_CASE_YET,
             Viewer::Prosecutor(_) => pages::NO_CASE_ASSIGNED,
