@@ -1772,6 +1772,30 @@ mod tests {
             )],
             &["5 12/10 09:30 審理 scheduled 0 A"],
         );
+        // The review of the forty-ninth session's change: a session
+        // cancelled as the argument ended, and a 宣判 set, is cancelled,
+        // and the 宣判 a hearing of its own (version 6 as first written
+        // moved the cancelled 言詞辯論 into the 宣判).
+        check(
+            &[
+                argued.clone(),
+                (
+                    6,
+                    "115/11/12",
+                    "115/12/31 10:00第五法庭言詞辯論（追加庭期）".into(),
+                ),
+                (
+                    8,
+                    "115/12/10",
+                    "言詞辯論終結，原定115/12/31言詞辯論期日取消，定115/12/24 16:00宣判".into(),
+                ),
+            ],
+            &[
+                "5 12/10 10:00 言詞辯論 scheduled 0 A",
+                "6 12/31 10:00 言詞辯論 cancelled 1 by 8 B",
+                "8 12/24 16:00 宣判 scheduled 0 C",
+            ],
+        );
         // A hearing ended and another set: the one held stays as it was,
         // whether the clause says 另定 or 定, 定於 (the same review, left
         // then: a 宣判 set with 定 mid-text was no hearing).
