@@ -128,6 +128,8 @@ pub fn run(
         Ok(crate::notify::reminders::ReminderSummary {
             day,
             unsent: Some((n, now)),
+            skipped,
+            reminders,
             ..
         }) => {
             if now {
@@ -141,6 +143,9 @@ pub fn run(
                      their words are about {day} (明天, 7 天後), so they are failed as too late, \
                      not sent; their hearings are in the calendar feeds"
                 );
+            }
+            if skipped.is_none() && reminders > 0 {
+                say!("reminders for {day}: {reminders} more queued");
             }
         }
         Ok(r) if r.skipped.is_none() => say!(

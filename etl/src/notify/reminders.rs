@@ -577,14 +577,18 @@ pub fn queue_due(
         return Ok(summary);
     }
     let mut outbox = Outbox::open(&store.root)?;
+    // An operator's catch-up after the day's window: the reminders queued
+    // for it and not sent, whatever snapshot they were worked out from (a
+    // night re-run since works the day out again, and finds their
+    // addresses reminded).
+    let end = schemas::date::taipei_at(day, cfg.window.end);
+    if simulated && !as_if && now >= end {
+        let today = schemas::date::taipei_date(now) == day;
+        let n = outbox.unsent_reminders(day, end, today.then_some(now))?;
+        summary.unsent = (n > 0).then_some((n, today));
+    }
     if outbox.reminders_done(day, &name)? {
         summary.skipped = Some(format!("done already from {name}"));
-        let end = schemas::date::taipei_at(day, cfg.window.end);
-        if simulated && !as_if && now >= end {
-            let today = schemas::date::taipei_date(now) == day;
-            let n = outbox.unsent_reminders(day, end, today.then_some(now))?;
-            summary.unsent = (n > 0).then_some((n, today));
-        }
         return Ok(summary);
     }
     // A hearing must start after the reminders may go out: after now, but

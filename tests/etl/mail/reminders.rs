@@ -1124,6 +1124,45 @@ fn a_catch_up_sends_that_days_reminders_the_nightly_job_queued_and_none_sent() {
         };
         assert!(run.stdout.contains(said), "{at}: {}", run.stdout);
     }
+    // The review of the session's change: a snapshot published since they
+    // were queued (the night re-run at 19:00) worked the day out again,
+    // found every address reminded, and the catch-up failed them all.
+    let env = sample_env();
+    queue_sample_day_at(&env, "2026-11-23 16:31:00", &["send"]);
+    let rerun: Run = env
+        .command_at("2026-11-24 11:00:00")
+        .args(["import", "--force"])
+        .arg(crate::util::sample("20261124"))
+        .output()
+        .unwrap()
+        .into();
+    assert!(
+        [0, 3].contains(&rerun.code),
+        "{}{}",
+        rerun.stdout,
+        rerun.stderr
+    );
+    let run: Run = env
+        .command_at("2026-11-24 13:10:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
+        .args(["send", "--now", "--today", "2026-11-24"])
+        .output()
+        .unwrap()
+        .into();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        reminder_files(&env).len(),
+        2,
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("2 queued for its window and not sent go now"),
+        "{}",
+        run.stdout
+    );
 }
 
 /// The mail walk (session 27): a reminder of a hearing at 花蓮 (HLD, absent
