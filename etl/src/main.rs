@@ -39,7 +39,10 @@ Exit codes:
      mail; nothing changed
   6  send: mail was due and none of it could be delivered (the relay unreachable
      or refusing; the summary says why); it waits to be retried, at once with
-     send --now";
+     send --now
+  7  import: published, but the flood guard held the night's digests (DIGESTS
+     HELD): release them (outbox release) or leave them before the next night's
+     import, which gives them up; before 3 if both";
 
 /// An import stopped (SIGTERM, Ctrl-C, a closed terminal) ends at once, as
 /// a kill would: the next run removes what it left, and queues the mail of

@@ -528,11 +528,7 @@ fn through_the_shipped_nginx_every_answer_in_the_maintenance_window_is_the_sites
 #[test]
 fn the_shipped_crontab_imports_at_half_past_midnight_in_taipei_on_a_utc_machine() {
     let crontab = std::fs::read_to_string(repo_root().join("scripts/deploy/crontab")).unwrap();
-    let jobs: Vec<&str> = crontab
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#') && !l.contains('='))
-        .filter(|l| !l.trim().is_empty())
-        .collect();
+    let jobs = crontab_jobs(&crontab);
     assert!(
         !crontab
             .lines()
@@ -552,6 +548,62 @@ fn the_shipped_crontab_imports_at_half_past_midnight_in_taipei_on_a_utc_machine(
             .any(|l| l.starts_with("*/5 * * * *") && l.contains("cpor-etl send")),
         "send every five minutes: {crontab}"
     );
+}
+
+/// The crontab's jobs: its lines but comments, blank ones and settings
+/// (`CPOR_CONFIG=…`).
+fn crontab_jobs(crontab: &str) -> Vec<&str> {
+    crontab
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#') && !l.trim().is_empty())
+        .filter(|l| {
+            let name = l.split('=').next().unwrap_or_default();
+            !(l.contains('=') && name.chars().all(|c| c.is_ascii_uppercase() || c == '_'))
+        })
+        .collect()
+}
+
+/// The review of the forty-ninth session's change: under cron the nightly
+/// job's output went to its log alone, so an import's exit 7 (the night's
+/// digests held, a decision due before the next night) reached no one, as
+/// did a night not published. An exit other than 0 or 3 is said on
+/// stdout, which cron mails to the crontab's owner.
+#[test]
+fn the_shipped_crontab_says_a_nightly_exit_that_needs_someone() {
+    let crontab = std::fs::read_to_string(repo_root().join("scripts/deploy/crontab")).unwrap();
+    let nightly = crontab_jobs(&crontab)
+        .into_iter()
+        .find(|l| l.contains("scripts/nightly"))
+        .expect("the nightly job");
+    let command = nightly
+        .split_whitespace()
+        .skip(5)
+        .collect::<Vec<_>>()
+        .join(" ");
+    for (code, said) in [(0, false), (3, false), (7, true), (2, true)] {
+        let dir = tempfile::tempdir().unwrap();
+        let stub = dir.path().join("nightly");
+        std::fs::write(&stub, format!("#!/bin/sh\necho importing\nexit {code}\n")).unwrap();
+        std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let log = dir.path().join("nightly.log");
+        let run = Command::new("sh")
+            .arg("-c")
+            .arg(
+                command
+                    .replace("/opt/cpor/scripts/nightly", stub.to_str().unwrap())
+                    .replace("/var/log/cpor/nightly.log", log.to_str().unwrap()),
+            )
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            out.contains(&format!("exited {code}")),
+            said,
+            "{code}: {out}"
+        );
+        assert!(std::fs::read_to_string(&log).unwrap().contains("importing"));
+    }
 }
 
 /// The edge review (2026-12-06, its 3): a process told to stop (SIGTERM, a
