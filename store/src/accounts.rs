@@ -54,14 +54,7 @@ pub fn normalise_email(email: &str) -> String {
     if email.is_ascii() {
         return email.to_ascii_lowercase();
     }
-    let email: String = email
-        .chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            c => c,
-        })
-        .flat_map(char::to_lowercase)
-        .collect();
+    let email = as_typed_before(email);
     match email.rsplit_once('@') {
         Some((local, domain)) if !domain.is_ascii() => match idna::domain_to_ascii(domain) {
             Ok(ascii) => format!("{local}@{ascii}"),
@@ -69,6 +62,28 @@ pub fn normalise_email(email: &str) -> String {
         },
         _ => email,
     }
+}
+
+/// The form [`normalise_email`] gave `email` before it took a domain in
+/// Chinese to its ASCII form (the forty-ninth session), if that is another:
+/// what was kept of such an address then is under it (`forget-address`
+/// deletes both).
+pub fn earlier_form(email: &str) -> Option<String> {
+    let email = email.trim();
+    Some(as_typed_before(email)).filter(|e| !email.is_ascii() && *e != normalise_email(email))
+}
+
+/// Trimmed, full-width letters and digits made ASCII, lower-cased.
+fn as_typed_before(email: &str) -> String {
+    email
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            c => c,
+        })
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 /// The id of `email`'s account, made (not activated) if it has none: for

@@ -861,6 +861,39 @@ fn an_address_no_grant_names_can_be_forgotten() {
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The review of the forty-ninth session's change: an address with a
+/// domain in Chinese is kept in its ASCII form (IDNA) since; what was kept
+/// of it before, in the form it was typed (an account the website made for
+/// 忘記密碼), `forget-address` no longer found, and said it kept nothing.
+/// It forgets both forms.
+#[test]
+fn an_address_kept_before_in_its_chinese_form_is_forgotten_too() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute(
+            "INSERT INTO accounts (email, created_at) VALUES ('chen@例子.台灣', '2026-11-20T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    let run = env.etl(&["forget-address", "Chen@例子.台灣"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let left: i64 = accounts
+        .query_row(
+            "SELECT count(*) FROM accounts WHERE email LIKE 'chen@%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("chen@例子.台灣: deleted"),
+        "{}",
+        run.stdout
+    );
+}
+
 /// Every file under `dir`.
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();

@@ -18,12 +18,19 @@ use crate::snapshot::read::Snapshot;
 use store::layout::Store;
 
 pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i32> {
-    let email = store::accounts::normalise_email(typed);
+    // The address as kept now, and as kept before a domain in Chinese was
+    // taken to its ASCII form, if that is another (what was kept then is
+    // under it: the review of the forty-ninth session's change).
+    let forms: Vec<String> = std::iter::once(store::accounts::normalise_email(typed))
+        .chain(store::accounts::earlier_form(typed))
+        .collect();
     let Some(_lock) = crate::commands::take(store.lock())? else {
         return Ok(exit::LOCKED);
     };
-    if let Some(live) = store.live()? {
-        let granted = Snapshot::open(&live)?.granted_to(&email)?;
+    let live = store.live()?.map(|l| Snapshot::open(&l)).transpose()?;
+    for email in &forms {
+        let Some(live) = &live else { break };
+        let granted = live.granted_to(email)?;
         if !granted.is_empty() {
             let n = granted.len();
             let s = plural(n);
@@ -39,21 +46,81 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
             return Ok(exit::ERROR);
         }
     }
+    let mut outbox = mail::outbox::Outbox::open(&store.root)?;
+    let mut accounts = store::accounts::open(&store.root)?;
+    let mut code = EXIT_NOT_FOUND;
+    for (i, email) in forms.iter().enumerate() {
+        match forget(store, &mut outbox, &mut accounts, email, dry_run)? {
+            // (the earlier form is said only if something is kept of it)
+            Forgot::Nothing if i > 0 => {}
+            Forgot::Nothing => {
+                say!("{email}: cpor keeps nothing of it (no account, no mail, no flag)")
+            }
+            Forgot::Sending => return Ok(exit::LOCKED),
+            Forgot::Done => code = 0,
+        }
+    }
+    if code != 0 || dry_run {
+        return Ok(code);
+    }
+    if vacuum {
+        // Earlier writes (a state changed, a row deleted before
+        // `secure_delete`) can leave copies of the address in a page's free
+        // space; rebuilt, the files hold only their rows.
+        let started = std::time::Instant::now();
+        accounts.execute_batch("VACUUM")?;
+        outbox.vacuum()?;
+        say!(
+            "  both databases rebuilt (VACUUM, {:.1} s): no copy of it is left in their free space",
+            started.elapsed().as_secs_f64()
+        );
+    } else {
+        say!(
+            "  its rows' bytes are overwritten; copies earlier writes left in free space stay until \
+             the files are rebuilt (run again with --vacuum, outside the send window)"
+        );
+    }
+    say!(
+        "  not reached: the reports under {} that name it (an import's rejects, kept without \
+         end; send and bounce reports, for mail.keep_reports_days), and the kept snapshots \
+         that still grant it (read-only, pruned by the import after import.keep_snapshots \
+         nights)",
+        store.reports_dir().display()
+    );
+    Ok(0)
+}
+
+/// What [`forget`] did of one form of the address.
+enum Forgot {
+    /// Nothing is kept of it.
+    Nothing,
+    /// A `send` delivers its mail now: nothing deleted.
+    Sending,
+    /// Deleted, or, in a dry run, said what would be.
+    Done,
+}
+
+/// Deletes (or, `dry_run`, counts) what is kept of `email`, and says so.
+fn forget(
+    store: &Store,
+    outbox: &mut mail::outbox::Outbox,
+    accounts: &mut rusqlite::Connection,
+    email: &str,
+    dry_run: bool,
+) -> Result<Forgot> {
     // The outbox first: mail to it can go no more, whatever comes after.
     // Each store counts what it keeps and, unless a dry run, deletes it in
     // the same transaction (the outbox not while a `send` delivers to it).
-    let mut outbox = mail::outbox::Outbox::open(&store.root)?;
-    let mail = outbox.forget_address(&email, dry_run)?;
+    let mail = outbox.forget_address(email, dry_run)?;
     if mail.sending > 0 {
         eprintln!(
             "cpor-etl: {email}: a `send` is delivering {} of its mail now; run again when it is \
              done; nothing deleted",
             mail.sending
         );
-        return Ok(exit::LOCKED);
+        return Ok(Forgot::Sending);
     }
-    let mut accounts = store::accounts::open(&store.root)?;
-    let kept = store::accounts::forget(&mut accounts, &email, dry_run)?;
+    let kept = store::accounts::forget(accounts, email, dry_run)?;
     let files: Vec<std::path::PathBuf> = mail
         .items
         .iter()
@@ -62,15 +129,14 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
                 &store.root.join("mail"),
                 &i.night,
                 i.kind,
-                &email,
+                email,
                 &i.reference,
             )
         })
         .filter(|p| p.exists())
         .collect();
     if kept.is_empty() && mail.items.is_empty() && mail.warned + mail.reminded == 0 {
-        say!("{email}: cpor keeps nothing of it (no account, no mail, no flag)");
-        return Ok(EXIT_NOT_FOUND);
+        return Ok(Forgot::Nothing);
     }
     let what = format!(
         "{} account ({} link{}, {} session{}, {} case view{}, {} calendar feed{}), {} \
@@ -107,35 +173,11 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
     );
     if dry_run {
         say!("{email}: would delete {what}; nothing changed (--dry-run)");
-        return Ok(0);
+        return Ok(Forgot::Done);
     }
     for f in &files {
         std::fs::remove_file(f)?;
     }
     say!("{email}: deleted {what}");
-    if vacuum {
-        // Earlier writes (a state changed, a row deleted before
-        // `secure_delete`) can leave copies of the address in a page's free
-        // space; rebuilt, the files hold only their rows.
-        let started = std::time::Instant::now();
-        accounts.execute_batch("VACUUM")?;
-        outbox.vacuum()?;
-        say!(
-            "  both databases rebuilt (VACUUM, {:.1} s): no copy of it is left in their free space",
-            started.elapsed().as_secs_f64()
-        );
-    } else {
-        say!(
-            "  its rows' bytes are overwritten; copies earlier writes left in free space stay until \
-             the files are rebuilt (run again with --vacuum, outside the send window)"
-        );
-    }
-    say!(
-        "  not reached: the reports under {} that name it (an import's rejects, kept without \
-         end; send and bounce reports, for mail.keep_reports_days), and the kept snapshots \
-         that still grant it (read-only, pruned by the import after import.keep_snapshots \
-         nights)",
-        store.reports_dir().display()
-    );
-    Ok(0)
+    Ok(Forgot::Done)
 }
