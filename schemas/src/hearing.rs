@@ -165,11 +165,11 @@ const fn utf8<const N: usize>(chars: [char; N]) -> [[u8; 3]; N] {
 /// decoded characters: every entry of every case is looked at, and most
 /// hold none. A character's whole encoding can only be found where that
 /// character is (UTF-8 is self-synchronising), and three bytes are only
-/// compared where the last two are one of theirs: a bit each of the 65,536
-/// pairs (8 KB) says so; one in some 4,000 pairs of other characters'
-/// bytes passes it (the last byte alone let one in 64 of them through for
-/// each character: the setting characters cost a first night 0.3 % of
-/// its instructions so).
+/// compared where the last is one of theirs: no two of them end alike, so
+/// a table of 256 says which one (1 + its place in [`CHANGE_BYTES`], then
+/// [`SETS_BYTES`]; 0 none), and one comparison settles it. (A table of the
+/// last two bytes' 65,536 pairs let fewer through, and cost more: measured,
+/// BENCHMARKS.md.)
 fn may_change(text: &str) -> bool {
     const N: usize = CHANGE_BYTES.len();
     const ALL: [[u8; 3]; N + SETS_BYTES.len()] = {
@@ -185,23 +185,23 @@ fn may_change(text: &str) -> bool {
         }
         all
     };
-    const PAIRS: [u64; 1024] = {
-        let mut t = [0; 1024];
+    const WHICH: [u8; 256] = {
+        let mut t = [0; 256];
         let mut i = 0;
         while i < ALL.len() {
-            let pair = (ALL[i][1] as usize) << 8 | ALL[i][2] as usize;
-            t[pair >> 6] |= 1 << (pair & 63);
+            let end = ALL[i][2] as usize;
+            assert!(t[end] == 0, "no two characters end alike");
+            t[end] = i as u8 + 1;
             i += 1;
         }
         t
     };
     let b = text.as_bytes();
     b.windows(3).enumerate().any(|(k, w)| {
-        let pair = usize::from(w[1]) << 8 | usize::from(w[2]);
-        PAIRS[pair >> 6] & 1 << (pair & 63) != 0
-            && ALL.iter().position(|c| w == c).is_some_and(|i| {
-                i < N || clause_begins(&text[..k]) && a_digit_follows(&text[k + 3..])
-            })
+        let i = usize::from(WHICH[usize::from(w[2])]);
+        i != 0
+            && w == ALL[i - 1]
+            && (i <= N || clause_begins(&text[..k]) && a_digit_follows(&text[k + 3..]))
     })
 }
 
