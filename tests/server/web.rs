@@ -1541,17 +1541,20 @@ fn a_flagged_address_is_told_on_its_account_page_and_can_resume_its_mail() {
 /// 異動時間, or the status's date), newest first, and by the last day the
 /// case can be queried, soonest first; a case whose latest change is an
 /// entry revised after it was posted says so.
+/// The cases a list page shows, by their links, in its order.
+fn listed_cases(body: &str) -> Vec<String> {
+    body.split("data-label=\"案號\"><a href=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect()
+}
+
 #[test]
 fn the_list_orders_by_the_latest_change_or_the_last_day_as_asked() {
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, LAWYER);
-    let shown = |body: &str| -> Vec<String> {
-        body.split("data-label=\"案號\"><a href=\"")
-            .skip(1)
-            .map(|s| s.split('"').next().unwrap().to_string())
-            .collect()
-    };
+    let shown = listed_cases;
     let db = live_snapshot(&data);
     let path = |r: &rusqlite::Row| -> rusqlite::Result<String> {
         let enc = |s: String| {
@@ -1637,12 +1640,7 @@ fn a_long_list_comes_in_pages_and_a_search_finds_a_case() {
     let data = Data::sample();
     let server = Server::start(&data, &[("CPOR_SERVER_CASES_PER_PAGE", "2")]);
     let mut c = signed_in(&server, &data, LAWYER);
-    let shown = |body: &str| -> Vec<String> {
-        body.split("data-label=\"案號\"><a href=\"")
-            .skip(1)
-            .map(|s| s.split('"').next().unwrap().to_string())
-            .collect()
-    };
+    let shown = listed_cases;
     let all: Vec<String> = {
         let db = live_snapshot(&data);
         let n: i64 = db

@@ -1098,10 +1098,8 @@ fn a_catch_up_is_sent_on_the_day_it_is_run_or_not_at_all() {
 /// are not sent, and it says so.
 #[test]
 fn a_catch_up_sends_that_days_reminders_the_nightly_job_queued_and_none_sent() {
-    for (at, sent) in [("2026-11-24 13:10:00", 2), ("2026-11-24 16:10:00", 0)] {
-        let env = sample_env();
-        queue_sample_day_at(&env, "2026-11-23 16:31:00", &["send"]);
-        assert!(reminder_files(&env).is_empty());
+    // The operator's catch-up of the sample's day, at `at` (UTC).
+    let catch_up = |env: &Env, at: &str| -> Run {
         let run: Run = env
             .command_at(at)
             .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
@@ -1110,6 +1108,13 @@ fn a_catch_up_sends_that_days_reminders_the_nightly_job_queued_and_none_sent() {
             .unwrap()
             .into();
         assert_eq!(run.code, 0, "{at}: {}{}", run.stdout, run.stderr);
+        run
+    };
+    for (at, sent) in [("2026-11-24 13:10:00", 2), ("2026-11-24 16:10:00", 0)] {
+        let env = sample_env();
+        queue_sample_day_at(&env, "2026-11-23 16:31:00", &["send"]);
+        assert!(reminder_files(&env).is_empty());
+        let run = catch_up(&env, at);
         assert_eq!(
             reminder_files(&env).len(),
             sent,
@@ -1142,14 +1147,7 @@ fn a_catch_up_sends_that_days_reminders_the_nightly_job_queued_and_none_sent() {
         rerun.stdout,
         rerun.stderr
     );
-    let run: Run = env
-        .command_at("2026-11-24 13:10:00")
-        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
-        .args(["send", "--now", "--today", "2026-11-24"])
-        .output()
-        .unwrap()
-        .into();
-    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let run = catch_up(&env, "2026-11-24 13:10:00");
     assert_eq!(
         reminder_files(&env).len(),
         2,
