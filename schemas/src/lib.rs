@@ -154,7 +154,6 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(21, "outbox/0021_bounce_reports_and_flags.sql"),
     migration!(22, "outbox/0022_warned_at.sql"),
     migration!(23, "outbox/0023_site_urls.sql"),
-    migration!(24, "outbox/0024_digests_unsent.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

@@ -171,8 +171,6 @@ const MAY_STILL_GO: [State; 5] = [
 /// The states in which an address's earlier digest holds its later ones
 /// back ([`Outbox::due`]): those of [`MAY_STILL_GO`] but held (a held
 /// night's digests go only if released, and a later night gives them up).
-/// The partial index `items_digests_unsent` (outbox migration 24) holds
-/// exactly these.
 const DIGEST_BEFORE: [State; 4] = [
     State::Queued,
     State::Sending,
@@ -411,10 +409,6 @@ impl Outbox {
              AND (ref NOT LIKE 'build-%' OR NOT EXISTS (
                  SELECT 1 FROM items e WHERE e.night = items.night AND e.email = items.email
                  AND e.kind = items.kind AND e.id < items.id AND e.state IN {}))
-             AND (items.kind <> '{digest}' OR NOT EXISTS (
-                 SELECT 1 FROM items d INDEXED BY items_digests_unsent
-                 WHERE d.email = items.email AND d.id < items.id
-                 AND d.kind = '{digest}' AND d.state IN {}))
              AND (items.kind NOT IN ('{digest}', '{reminder}') OR items.not_before <= :cutoff
                  OR NOT EXISTS (
                  SELECT 1 FROM items g INDEXED BY items_grant_mail
@@ -427,7 +421,6 @@ impl Outbox {
             sql_sources(Event::Claim),
             scope_sql(scope),
             sql_list(&MAY_STILL_GO),
-            sql_list(&DIGEST_BEFORE),
             waits_behind(),
             digest = Kind::Digest.as_str(),
             reminder = Kind::Reminder.as_str(),
@@ -446,7 +439,37 @@ impl Outbox {
             },
             |r| r.get(0),
         )?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let due: Vec<i64> = rows.collect::<Result<_, _>>()?;
+        if scope == Scope::Website {
+            return Ok(due);
+        }
+        // A digest not its address's first that may still go waits: the
+        // digests not sent, by address, a pass over those not sent (an
+        // index of them by address cost each night's queueing more than
+        // this costs a run: callgrind, BENCHMARKS.md).
+        let mut stmt = self.conn.prepare(&format!(
+            "SELECT id, email FROM items WHERE state IN {} AND kind = ?1 AND {}",
+            sql_list(&DIGEST_BEFORE),
+            scope_sql(scope)
+        ))?;
+        let mut first: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut later = std::collections::HashSet::new();
+        for row in stmt.query_map([Kind::Digest.as_str()], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+        })? {
+            let (id, email) = row?;
+            match first.entry(email) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(id);
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    let f = *o.get();
+                    later.insert(id.max(f));
+                    o.insert(id.min(f));
+                }
+            }
+        }
+        Ok(due.into_iter().filter(|id| !later.contains(id)).collect())
     }
 
     /// Claims items in one commit: each is loaded and `plan` says whether
