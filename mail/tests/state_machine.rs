@@ -503,10 +503,45 @@ impl World {
 
     /// The model's items a sender of `scope` may claim now.
     fn due(&self, scope: Scope) -> Vec<i64> {
+        // Each address's first digest that may still go: its later ones
+        // wait (the forty-ninth session).
+        let mut first_digest: BTreeMap<usize, i64> = BTreeMap::new();
+        for (id, m) in &self.model {
+            if m.scope == Scope::Nightly
+                && m.kind == Kind::Digest
+                && matches!(
+                    m.state,
+                    State::Queued | State::Sending | State::Retrying | State::Unknown
+                )
+            {
+                first_digest.entry(self.email_of(*id)).or_insert(*id);
+            }
+        }
+        // A digest or reminder waits while its address's activation or
+        // approval queued before it is queued and due within
+        // `behind_for`, for `behind_for` at most after its own time.
+        let behind_grant_mail = |id: i64, m: &Model| {
+            matches!(m.kind, Kind::Digest | Kind::Reminder)
+                && m.not_before > self.now - outbox::behind_for()
+                && self.model.iter().any(|(g_id, g)| {
+                    *g_id < id
+                        && g.scope == Scope::Nightly
+                        && matches!(g.kind, Kind::Activation | Kind::Approval)
+                        && g.state == State::Queued
+                        && g.not_before <= self.now + outbox::behind_for()
+                        && self.email_of(*g_id) == self.email_of(id)
+                })
+        };
         self.model
             .iter()
-            .filter(|(_, m)| {
+            .filter(|(id, m)| {
                 m.scope == scope
+                    && !(m.scope == Scope::Nightly
+                        && (m.kind == Kind::Digest
+                            && first_digest
+                                .get(&self.email_of(**id))
+                                .is_some_and(|f| f < *id)
+                            || behind_grant_mail(**id, m)))
                     && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
                     && m.not_before <= self.now
                     && m.next_try.is_none_or(|t| t <= self.now)
