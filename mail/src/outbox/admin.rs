@@ -337,7 +337,13 @@ impl Outbox {
     /// nothing while a `send` is delivering to it (`Forgot::sending`).
     pub fn forget_address(&mut self, email: &str, dry_run: bool) -> Result<Forgot> {
         schemas::overwrite_deleted(&self.conn)?;
-        let tx = self.conn.transaction()?;
+        // The write lock first, as the accounts' side takes it: a read that
+        // then writes fails at once ("database is locked", not waited for)
+        // when a website mailer or the sweeper wrote meanwhile (scripts/test
+        // caught it, one run in three, beside a server starting).
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut items = Vec::new();
         let mut sending = 0;
         {
