@@ -538,14 +538,9 @@ impl<'a> Text<'a> {
     /// cancelled, or either names none. The kind cancelled is the one its
     /// clause names, else the text's first.
     fn same_kind(&self, date: usize, cancelled: usize) -> bool {
-        let stop = |k: usize| matches!(self.at(k), Some('，' | ',' | '；' | ';' | '。'));
-        let end = (date..self.chars.len())
-            .find(|&k| stop(k))
-            .unwrap_or(self.chars.len());
-        let start = (0..cancelled).rev().find(|&k| stop(k)).map_or(0, |k| k + 1);
-        let new = self.kind_in(date, end);
+        let new = self.kind_in(date, self.clause_end(date));
         let old = self
-            .kind_in(start, cancelled)
+            .kind_in(self.clause_start(cancelled), cancelled)
             .or_else(|| self.kind_in(0, cancelled.min(date)));
         match (new, old) {
             (Some(new), Some(old)) => new == old,
@@ -817,14 +812,7 @@ impl<'a> Text<'a> {
     /// `…言詞辯論，被告答辯期限延至…` move no hearing (the review of the
     /// forty-eighth session's change: each moved the case's hearing).
     fn about_a_session(&self, at: usize, date: usize) -> bool {
-        let stop = |c: Option<char>| matches!(c, Some('，' | ',' | '；' | ';' | '。'));
-        let start = (0..at)
-            .rev()
-            .find(|&k| stop(self.at(k)))
-            .map_or(0, |k| k + 1);
-        let end = (date..self.chars.len())
-            .find(|&k| stop(self.at(k)))
-            .unwrap_or(self.chars.len());
+        let (start, end) = (self.clause_start(at), self.clause_end(date));
         let not_a_session = ["期限", "時間"]
             .iter()
             .any(|w| self.find(w, start).is_some_and(|k| k < at));
@@ -833,6 +821,27 @@ impl<'a> Text<'a> {
                 .iter()
                 .any(|w| self.find(w, start).is_some_and(|k| k < end));
         session && !not_a_session
+    }
+
+    /// Where the clause that holds character `at` begins: after the last of
+    /// [`STOPS`] before it (line ends are spaces here), else the text's start.
+    fn clause_start(&self, at: usize) -> usize {
+        (0..at)
+            .rev()
+            .find(|&k| self.is_stop(k))
+            .map_or(0, |k| k + 1)
+    }
+
+    /// Where the clause that holds character `from` ends: at the first of
+    /// [`STOPS`] from it, else the text's end.
+    fn clause_end(&self, from: usize) -> usize {
+        (from..self.chars.len())
+            .find(|&k| self.is_stop(k))
+            .unwrap_or(self.chars.len())
+    }
+
+    fn is_stop(&self, k: usize) -> bool {
+        self.at(k).is_some_and(|c| STOPS.contains(&c))
     }
 
     /// Where the first of `words` begins that a date and a time follow
