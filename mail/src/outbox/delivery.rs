@@ -448,25 +448,18 @@ impl Outbox {
         // index of them by address cost each night's queueing more than
         // this costs a run: callgrind, BENCHMARKS.md).
         let mut stmt = self.conn.prepare(&format!(
-            "SELECT id, email FROM items WHERE state IN {} AND kind = ?1 AND {}",
+            "SELECT id, email FROM items WHERE state IN {} AND kind = ?1 AND {} ORDER BY id",
             sql_list(&DIGEST_BEFORE),
             scope_sql(scope)
         ))?;
-        let mut first: std::collections::HashMap<String, i64> = std::collections::HashMap::new();
+        let mut seen = std::collections::HashSet::new();
         let mut later = std::collections::HashSet::new();
         for row in stmt.query_map([Kind::Digest.as_str()], |r| {
             Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
         })? {
             let (id, email) = row?;
-            match first.entry(email) {
-                std::collections::hash_map::Entry::Vacant(v) => {
-                    v.insert(id);
-                }
-                std::collections::hash_map::Entry::Occupied(mut o) => {
-                    let f = *o.get();
-                    later.insert(id.max(f));
-                    o.insert(id.min(f));
-                }
+            if !seen.insert(email) {
+                later.insert(id);
             }
         }
         Ok(due.into_iter().filter(|id| !later.contains(id)).collect())
