@@ -64,13 +64,10 @@ impl Search {
     /// `None` for a search of nothing.
     pub fn new(typed: &str) -> Option<Search> {
         let typed: String = typed.trim().chars().take(100).collect();
+        // (an ideographic space splits words as any other: Unicode's)
         let ascii: String = typed
             .chars()
-            .map(|c| match c {
-                '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-                '\u{3000}' => ' ',
-                c => c.to_ascii_lowercase(),
-            })
+            .map(|c| schemas::text::half_width(c).to_ascii_lowercase())
             .collect();
         let words: Vec<String> = ascii.split_whitespace().map(str::to_string).collect();
         (!words.is_empty()).then_some(Search { typed, words })

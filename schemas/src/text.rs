@@ -28,6 +28,16 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
+/// A full-width letter, digit or sign (U+FF01–U+FF5E), as a Chinese input
+/// method types it in full-width mode, as the ASCII one it looks like; any
+/// other character as it is.
+pub fn half_width(c: char) -> char {
+    match c {
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        c => c,
+    }
+}
+
 /// A court division (股別) by its name alone, however the court wrote it:
 /// courts export `忠` or `孝股` (the contract allows 0–4 characters), the
 /// API says `忠` and `孝`; empty when the court gives none.

@@ -78,10 +78,7 @@ fn as_typed_before(email: &str) -> String {
     email
         .trim()
         .chars()
-        .map(|c| match c {
-            '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            c => c,
-        })
+        .map(schemas::text::half_width)
         .flat_map(char::to_lowercase)
         .collect()
 }

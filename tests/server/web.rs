@@ -1697,7 +1697,12 @@ fn a_long_list_comes_in_pages_and_a_search_finds_a_case() {
         seen
     };
     // 刑事 115 訴 100, searched as a party would write it.
-    for q in ["訴字第100號", "115 訴 100", "訴字第１００號"] {
+    for q in [
+        "訴字第100號",
+        "115 訴 100",
+        "訴字第１００號",
+        "ＴＰＤ　115 訴 100",
+    ] {
         let path = format!(
             "/cases?q={}",
             percent_encoding::utf8_percent_encode(q, percent_encoding::NON_ALPHANUMERIC)
