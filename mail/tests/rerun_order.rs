@@ -26,7 +26,11 @@ fn queue(ob: &mut Outbox, night: NaiveDate, reference: &str, emails: &[&str], no
     let tx = ob.begin_night(night, reference, now).unwrap();
     for e in emails {
         assert!(tx
-            .add(&digest(e, &format!("{reference}.{e}")), State::Queued, now)
+            .add(
+                &digest(e, &format!("{night}.{reference}.{e}")),
+                State::Queued,
+                now
+            )
             .unwrap());
     }
     tx.commit(None).unwrap();
@@ -111,4 +115,53 @@ fn a_reruns_digest_waits_for_the_same_addresss_earlier_digest_of_the_night() {
     assert!(!due(&ob, hour).contains(&a3));
     attempt(&mut ob, a2, Event::Refused, None, hour);
     assert!(due(&ob, hour).contains(&a3));
+}
+
+/// The review of the forty-ninth session's change: after a relay outage
+/// a digest waited for its address's earlier digest, and that one for its
+/// next try, hours off after backing off all night: the morning's news
+/// went in the afternoon. An address's earlier digest now goes as soon as
+/// a later one would have gone on its own (`send` without `--now`), the
+/// two still in their order; one whose time has come waits for nothing.
+#[test]
+fn a_digest_due_brings_its_addresss_earlier_digest_forward_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
+    let n1 = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let n2 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-23T18:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    queue(&mut ob, n1, "", &["a@example.com", "b@example.com"], now);
+    let (a1, b1) = (1, 2);
+    // The relay was down all night: a@'s digest of night 1 backed off
+    // until the afternoon; b@'s went before the outage.
+    let afternoon = now + Duration::hours(24);
+    attempt(&mut ob, a1, Event::Deferred, Some(afternoon), now);
+    attempt(&mut ob, b1, Event::Accepted, None, now);
+    // Night 2's digests, due in the morning, the relay back.
+    let morning = now + Duration::hours(20);
+    queue(
+        &mut ob,
+        n2,
+        "",
+        &["a@example.com", "b@example.com"],
+        morning,
+    );
+    let (a2, b2) = (3, 4);
+    assert_eq!(
+        due(&ob, morning),
+        [a1, b2],
+        "a@'s digests waited for night 1's next try in the afternoon"
+    );
+    // In their order: night 2's after night 1's.
+    let ids = ob.due(Scope::Nightly, morning, false).unwrap();
+    assert!(!ids.contains(&a2));
+    attempt(&mut ob, a1, Event::Accepted, None, morning);
+    assert_eq!(due(&ob, morning), [a2, b2]);
+    // Nothing due of the address: its earlier digest keeps its time.
+    queue(&mut ob, n2, "", &["c@example.com"], morning);
+    let c = 5;
+    attempt(&mut ob, c, Event::Deferred, Some(afternoon), morning);
+    assert!(!due(&ob, morning).contains(&c));
 }

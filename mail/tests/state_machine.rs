@@ -532,32 +532,55 @@ impl World {
                         && self.email_of(*g_id) == self.email_of(id)
                 })
         };
-        self.model
+        // Claimable now, its time aside.
+        let claimable = |id: i64, m: &Model| {
+            m.scope == scope
+                && !(m.scope == Scope::Nightly && behind_grant_mail(id, m))
+                && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
+                // A warning waits while its grant mail is with a
+                // relay, or may still go out and the warning's time is
+                // less than `behind_for` ago.
+                && !self.behind(m).is_some_and(|g| {
+                    g.state == State::Sending
+                        || (matches!(
+                            g.state,
+                            State::Queued | State::Held | State::Retrying | State::Unknown
+                        ) && m.not_before > self.now - outbox::behind_for())
+                })
+        };
+        let on_time =
+            |m: &Model| m.not_before <= self.now && m.next_try.is_none_or(|t| t <= self.now);
+        let later_digest = |id: i64, m: &Model| {
+            m.scope == Scope::Nightly
+                && m.kind == Kind::Digest
+                && first_digest
+                    .get(&self.email_of(id))
+                    .is_some_and(|f| *f < id)
+        };
+        let mut due: Vec<i64> = self
+            .model
             .iter()
-            .filter(|(id, m)| {
-                m.scope == scope
-                    && !(m.scope == Scope::Nightly
-                        && (m.kind == Kind::Digest
-                            && first_digest
-                                .get(&self.email_of(**id))
-                                .is_some_and(|f| f < *id)
-                            || behind_grant_mail(**id, m)))
-                    && matches!(m.state, State::Queued | State::Retrying | State::Unknown)
-                    && m.not_before <= self.now
-                    && m.next_try.is_none_or(|t| t <= self.now)
-                    // A warning waits while its grant mail is with a
-                    // relay, or may still go out and the warning's time is
-                    // less than `behind_for` ago.
-                    && !self.behind(m).is_some_and(|g| {
-                        g.state == State::Sending
-                            || (matches!(
-                                g.state,
-                                State::Queued | State::Held | State::Retrying | State::Unknown
-                            ) && m.not_before > self.now - outbox::behind_for())
-                    })
-            })
+            .filter(|(id, m)| !later_digest(**id, m) && claimable(**id, m) && on_time(m))
             .map(|(id, _)| *id)
-            .collect()
+            .collect();
+        // An address's first digest goes, its time not come, when a
+        // later one's has (the review of the forty-ninth session's change).
+        for (email, first) in &first_digest {
+            let f = &self.model[first];
+            if !due.contains(first)
+                && claimable(*first, f)
+                && self.model.iter().any(|(id, m)| {
+                    later_digest(*id, m)
+                        && self.email_of(*id) == *email
+                        && claimable(*id, m)
+                        && on_time(m)
+                })
+            {
+                due.push(*first);
+            }
+        }
+        due.sort_unstable();
+        due
     }
 
     /// The grant mail a warning waits behind, if it is in the outbox.

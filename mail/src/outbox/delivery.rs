@@ -447,22 +447,64 @@ impl Outbox {
         // digests not sent, by address, a pass over those not sent (an
         // index of them by address cost each night's queueing more than
         // this costs a run: callgrind, BENCHMARKS.md).
-        let mut stmt = self.conn.prepare(&format!(
-            "SELECT id, email FROM items WHERE state IN {} AND kind = ?1 AND {} ORDER BY id",
-            sql_list(&DIGEST_BEFORE),
-            scope_sql(scope)
-        ))?;
-        let mut seen = std::collections::HashSet::new();
-        let mut later = std::collections::HashSet::new();
-        for row in stmt.query_map([Kind::Digest.as_str()], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })? {
-            let (id, email) = row?;
-            if !seen.insert(email) {
-                later.insert(id);
+        let mut first_of = std::collections::HashMap::new();
+        let mut later = std::collections::HashMap::new();
+        {
+            let mut digests = self.conn.prepare(&format!(
+                "SELECT id, email FROM items WHERE state IN {} AND kind = ?1 AND {} ORDER BY id",
+                sql_list(&DIGEST_BEFORE),
+                scope_sql(scope)
+            ))?;
+            for row in digests.query_map([Kind::Digest.as_str()], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+            })? {
+                let (id, email) = row?;
+                match first_of.get(&email) {
+                    Some(&first) => {
+                        later.insert(id, first);
+                    }
+                    None => {
+                        first_of.insert(email, id);
+                    }
+                }
             }
         }
-        Ok(due.into_iter().filter(|id| !later.contains(id)).collect())
+        // Its earlier digest, not yet due (its next try after an outage
+        // hours off), goes in its place when a later one's time has come:
+        // the morning's news does not wait for the afternoon. Only one
+        // that could be claimed now but for its time (not `--now`: then
+        // time holds nothing back).
+        let ahead: Vec<i64> = due.iter().filter_map(|id| later.get(id).copied()).collect();
+        let on_time: std::collections::HashSet<i64> = due.iter().copied().collect();
+        let forward: std::collections::HashSet<i64> =
+            if now_flag || ahead.iter().all(|first| on_time.contains(first)) {
+                std::collections::HashSet::new()
+            } else {
+                let any_time: std::collections::HashSet<i64> = stmt
+                    .query_map(
+                        named_params! {
+                            ":now_flag": true,
+                            ":now": now.to_rfc3339(),
+                            ":cutoff": cutoff,
+                            ":horizon": horizon,
+                        },
+                        |r| r.get(0),
+                    )?
+                    .collect::<Result<_, _>>()?;
+                ahead
+                    .into_iter()
+                    .filter(|first| !on_time.contains(first) && any_time.contains(first))
+                    .collect()
+            };
+        let mut brought = std::collections::HashSet::new();
+        Ok(due
+            .into_iter()
+            .filter_map(|id| match later.get(&id) {
+                None => Some(id),
+                Some(first) if forward.contains(first) && brought.insert(*first) => Some(*first),
+                Some(_) => None,
+            })
+            .collect())
     }
 
     /// Claims items in one commit: each is loaded and `plan` says whether
