@@ -1046,7 +1046,9 @@ impl World {
                             .iter()
                             .filter(|(_, m)| m.kind == Kind::Digest && m.night == later)
                     };
-                    let waiting = |m: &Model| matches!(m.state, State::Queued | State::Retrying);
+                    let waiting = |m: &Model| {
+                        matches!(m.state, State::Queued | State::Retrying | State::Failed)
+                    };
                     let n_waiting = digests().filter(|(_, m)| waiting(m)).count() as u64;
                     let held = digests().filter(|(_, m)| m.state == State::Held).count() as u64;
                     let gone = digests()

@@ -859,6 +859,70 @@ fn a_rollback_holds_the_rolled_back_nights_digests_and_the_next_night_tells_its_
     );
 }
 
+/// The admin review of the fiftieth session: a night whose digests had
+/// all failed (the relay refused them, for good or after 72 hours) was
+/// not held by a rollback (nothing of it waiting), and the rollback said
+/// its mail "went out". `outbox retry --failed` then mailed its news and
+/// calendar files while the site showed the night rolled back to; the
+/// night imported again mailed nothing ("not mailed again"). Such a night
+/// is now held as one whose digests are queued: none of it reached
+/// anyone. Imported again, it tells its news once.
+#[test]
+fn a_rollback_holds_a_night_whose_digests_all_failed() {
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    const WHO: &str = FOLLOWS;
+    let before = smtp.accepted_for(WHO).len();
+    fs::write(smtp.dir.join("mode"), "spam").unwrap();
+    let refused = etl(&env, &smtp, &["send", "--now"]);
+    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    let failed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]);
+    assert!(failed.stdout.contains("digest"), "{}", failed.stdout);
+
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(!back.stdout.contains("went out"), "{}", back.stdout);
+    assert!(
+        back.stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held"),
+        "{}",
+        back.stdout
+    );
+    // Nothing failed is left to retry: the digest is held.
+    let retried = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert!(
+        retried.stderr.contains("no failed items"),
+        "{}{}",
+        retried.stdout,
+        retried.stderr
+    );
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(WHO).len(),
+        before,
+        "night 2's news went while night 1 is live"
+    );
+
+    let again = import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b2"), "20261124"),
+    );
+    assert!(
+        !again.stdout.contains("not mailed again"),
+        "{}",
+        again.stdout
+    );
+    send(&env, &smtp);
+    let night2: Vec<String> = smtp
+        .accepted_for(WHO)
+        .into_iter()
+        .filter(|m| m.contains("（115/11/24 資料）"))
+        .collect();
+    assert_eq!(night2.len(), 1, "{night2:#?}\n{}", again.stdout);
+    assert!(night2[0].contains("言詞辯論"), "{}", night2[0]);
+}
+
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 

@@ -571,7 +571,8 @@ impl Outbox {
     /// After a rollback to `night` (YYYYMMDD): holds the digests of each
     /// later night none of whose digests has gone or may have (sent,
     /// sending, unknown, or failed after an attempt that may have reached
-    /// a relay), and records the night as held, so that the next night's
+    /// a relay), those that failed too (the relay refused them, or 72
+    /// hours passed: none reached anyone), and records the night as held, so that the next night's
     /// mail is compared with the night rolled back to and tells what of
     /// the held news is still true (`queued_snapshots` passes a held night
     /// over). A night some of whose digests went is left as it is: its

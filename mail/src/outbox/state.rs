@@ -155,7 +155,10 @@ pub enum Event {
     WithdrawnUnknown,
     /// A rollback took the live snapshot back before the item's night,
     /// none of whose digests had gone: its digest waits, held, for an
-    /// administrator's release (`Outbox::hold_after_rollback`).
+    /// administrator's release (`Outbox::hold_after_rollback`). Also a
+    /// digest that failed: none of the night's reached anyone, and
+    /// `outbox retry --failed` would send news the site no longer shows
+    /// (the admin review of the fiftieth session).
     Hold,
     /// The night a rollback held is imported again: the new build's
     /// mail, compared with what people were last told, takes the held
@@ -237,6 +240,7 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Sending, E::WithdrawnUnknown, S::Unknown),
     (S::Queued, E::Hold, S::Held),
     (S::Retrying, E::Hold, S::Held),
+    (S::Failed, E::Hold, S::Held),
     (S::Held, E::Superseded, S::Suppressed),
     (S::Held, E::Release, S::Queued),
     (S::Failed, E::Retry, S::Queued),
