@@ -614,6 +614,13 @@ pub struct SendSummary {
     /// (deferred or unknown): each reason with how many it held back (a
     /// relay down gives one reason for all of them).
     pub not_delivered: BTreeMap<String, u64>,
+    /// Why items were given up this run, their `retry_hours` of tries
+    /// over (`Event::Expired`: failed, counted in `failed`), each reason
+    /// with how many; and how many of them found the relay unreachable
+    /// (counted in `unreachable` too). `outbox retry --failed` queues them
+    /// again; another `send` does not.
+    pub given_up: BTreeMap<String, u64>,
+    pub given_up_unreachable: u64,
     /// Why items were refused this run for a reason that does not say the
     /// address is bad (`Outcome::Rejected`: failed, no one flagged), each
     /// reason with how many; when nothing was sent and some were, the run
@@ -1357,10 +1364,13 @@ impl Run<'_> {
     /// Decides what an outcome makes of an item and records it.
     fn record(&self, item: &Item, outcome: Outcome) -> Result<(), SendError> {
         let unreachable = matches!(outcome, Outcome::Unreachable(_));
-        let (refused, undeliverable) = match &outcome {
-            Outcome::Rejected(e) => (Some(e.clone()), None),
-            Outcome::Undeliverable(e) => (None, Some(e.clone())),
-            _ => (None, None),
+        let (refused, undeliverable, tried_again) = match &outcome {
+            Outcome::Rejected(e) => (Some(e.clone()), None, None),
+            Outcome::Undeliverable(e) => (None, Some(e.clone()), None),
+            Outcome::Transient(e) | Outcome::Unreachable(e) | Outcome::Unknown(e) => {
+                (None, None, Some(e.clone()))
+            }
+            _ => (None, None, None),
         };
         let now = self.now();
         let d = decide(item, outcome, self.cfg, now, jitter());
@@ -1385,6 +1395,10 @@ impl Run<'_> {
         summary.unreachable += u64::from(unreachable);
         if let (Event::Deferred | Event::Uncertain, Some(e)) = (d.event, &recorded.error) {
             *summary.not_delivered.entry(e.clone()).or_default() += 1;
+        }
+        if let (Event::Expired, Some(e)) = (d.event, tried_again) {
+            *summary.given_up.entry(e).or_default() += 1;
+            summary.given_up_unreachable += u64::from(unreachable);
         }
         if let Some(e) = refused {
             *summary.refused.entry(e).or_default() += 1;

@@ -5311,6 +5311,47 @@ fn an_addresses_activation_comes_before_its_first_reminder() {
     assert!(both > 0, "no address got both");
 }
 
+/// The admin review of the fiftieth session: a relay down past
+/// `retry_hours` (72) failed the night's mail for good, and `send` told the
+/// operator it waited to be retried with `send --now`, which does nothing
+/// for failed mail, and gave no reason. It now says they were given up,
+/// why, and that `outbox retry --failed` sends them.
+#[test]
+fn mail_given_up_after_its_hours_of_tries_is_named_with_the_command_that_retries_it() {
+    let (env, smtp, _) = two_nights_the_first_mailed();
+    fs::write(smtp.dir.join("refuse-sender"), "").unwrap();
+    let hours = [("CPOR_MAIL_RETRY_HOURS", "0")];
+    let run = etl_with(&env, &smtp, &["send", "--now"], &hours);
+    assert_eq!(run.code, 6, "{}{}", run.stdout, run.stderr);
+    assert!(
+        !run.stderr.contains("wait to be retried"),
+        "{}{}",
+        run.stdout,
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("given up") && run.stderr.contains("outbox retry --failed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stdout
+            .contains("given up after 0 hours (failed: `cpor-etl outbox retry --failed`")
+            && run.stdout.contains("): 1 × relay")
+            && run.stdout.contains("553"),
+        "{}",
+        run.stdout
+    );
+    fs::remove_file(smtp.dir.join("refuse-sender")).unwrap();
+    let retried = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    send(&env, &smtp);
+    assert!(smtp
+        .accepted_for(FOLLOWS)
+        .iter()
+        .any(|m| m.contains("（115/11/24 資料）")));
+}
+
 /// The operator's runbook review (the forty-ninth session): after a relay
 /// outage, each address got its nights' digests newest first: an older
 /// digest backed off longer, and the due mail was sent in the order of

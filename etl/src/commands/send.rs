@@ -239,8 +239,13 @@ pub fn run(
     // Why what was not delivered waits (a relay down: one reason for all);
     // what the relay refused for another reason than a bad address
     // (failed, no one flagged: its words say what to fix).
+    let given_up = format!(
+        "given up after {} hours (failed: `cpor-etl outbox retry --failed` sends them again)",
+        config.mail.retry_for.num_hours()
+    );
     for (what, reasons, state) in [
         ("not delivered", &summary.not_delivered, "retrying"),
+        (given_up.as_str(), &summary.given_up, "failed"),
         ("refused (no one flagged)", &summary.refused, "failed"),
         (
             "refused by the recipient's mailbox (failed, no one flagged)",
@@ -385,11 +390,22 @@ pub fn run(
     }
     if relay_down {
         // A good run's exit would hide an outage from cron and monitoring.
-        if summary.unreachable > 0 {
+        let waiting = summary.unreachable - summary.given_up_unreachable;
+        if waiting > 0 {
             eprintln!(
-                "cpor-etl: none of the {} messages due could be delivered; they wait to be retried \
-                 (`cpor-etl send --now` once the relay is back)",
+                "cpor-etl: none of the {} messages due could be delivered; {waiting} wait to be \
+                 retried (`cpor-etl send --now` once the relay is back)",
                 tried
+            );
+        }
+        if summary.given_up_unreachable > 0 {
+            eprintln!(
+                "cpor-etl: none of the {} messages due could be delivered; {} were given up, \
+                 failed after {} hours of tries (see above): `cpor-etl outbox retry --failed` \
+                 once the relay is back, then `cpor-etl send --now`",
+                tried,
+                summary.given_up_unreachable,
+                config.mail.retry_for.num_hours()
             );
         }
         if refused > 0 {
