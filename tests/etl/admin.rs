@@ -861,6 +861,48 @@ fn an_address_no_grant_names_can_be_forgotten() {
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The admin review of the fiftieth session: after a rollback to night 1,
+/// an address night 2 granted (and mailed its activation) is granted by no
+/// live snapshot, and `forget-address` deleted its account. Night 2
+/// imported again is compared with night 2's first build, whose mail went
+/// (not with the live night 1): the grant is not new, so no activation was
+/// queued, and the party held a grant with no account and no mail. An
+/// address the snapshot the next import is compared with grants is
+/// refused as one the live snapshot grants.
+#[test]
+fn an_address_the_rolled_back_night_granted_is_not_forgotten_before_it_is_imported_again() {
+    const NEW: &str = "huang.zhiwei@example.net";
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    let back = env.etl(&["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(back.stdout.contains("went out"), "{}", back.stdout);
+    let accounts = || -> i64 {
+        rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM accounts WHERE email = ?1",
+                [NEW],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(accounts(), 1);
+    let run = env.etl(&["forget-address", NEW]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("20261124-1.sqlite")
+            && run.stderr.contains("grants it 1 case")
+            && run.stderr.contains("nothing deleted"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(accounts(), 1);
+}
+
 /// The review of the forty-ninth session's change: an address with a
 /// domain in Chinese is kept in its ASCII form (IDNA) since; what was kept
 /// of it before, in the form it was typed (an account the website made for

@@ -6,7 +6,8 @@
 //! and the warnings and reminders it was given (`Outbox::forget_address`),
 //! and its mail written as `.eml` files. Takes the import lock, so no
 //! import grants it and queues its mail meanwhile; refuses an address the
-//! live snapshot grants (the next import would make its account again).
+//! live snapshot grants (the next import would make its account again), or
+//! the snapshot the next import is compared with after a rollback does.
 //! What it cannot reach it says: the reports that name it, and the kept
 //! snapshots (read-only) until the import prunes them.
 
@@ -27,19 +28,44 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
     let Some(_lock) = crate::commands::take(store.lock())? else {
         return Ok(exit::LOCKED);
     };
-    let live = store.live()?.map(|l| Snapshot::open(&l)).transpose()?;
+    // The live snapshot, and, after a rollback, the later one the next
+    // import is compared with (`notify::mail_base`): a grant it holds is
+    // not new to that import, which would queue no activation for an
+    // account forgotten meanwhile (the admin review of the fiftieth
+    // session).
+    let live_file = store.live()?;
+    let base = crate::notify::mail_base(store, live_file.as_ref(), chrono::NaiveDate::MAX)?
+        .filter(|b| live_file.as_ref().is_some_and(|l| l.path != b.path));
+    let mut snapshots = Vec::new();
+    if let Some(live) = &live_file {
+        snapshots.push((
+            "the live snapshot".to_string(),
+            "the next import would make its account again",
+            Snapshot::open(live)?,
+        ));
+    }
+    if let Some(base) = &base {
+        snapshots.push((
+            format!("{} (rolled back from)", base.name()),
+            "the next import is compared with it, so takes the grant as told and would mail \
+             no activation to an account forgotten now",
+            Snapshot::open(base)?,
+        ));
+    }
     for email in &forms {
-        let Some(live) = &live else { break };
-        let granted = live.granted_to(email)?;
-        if !granted.is_empty() {
+        for (which, then, snapshot) in &snapshots {
+            let granted = snapshot.granted_to(email)?;
+            if granted.is_empty() {
+                continue;
+            }
             let n = granted.len();
             let s = plural(n);
             let courts: std::collections::BTreeSet<&str> =
                 granted.iter().map(|(court, _, _)| court.as_str()).collect();
             eprintln!(
-                "cpor-etl: {email}: the live snapshot grants it {n} case{s} ({}): the next \
-                 import would make its account again; ask the court's clerk to revoke the \
-                 grant{s}, and forget it once a night without {} is imported; nothing deleted",
+                "cpor-etl: {email}: {which} grants it {n} case{s} ({}): {then}; ask the \
+                 court's clerk to revoke the grant{s}, and forget it once a night without {} \
+                 is imported; nothing deleted",
                 courts.into_iter().collect::<Vec<_>>().join(", "),
                 if n == 1 { "it" } else { "them" }
             );
