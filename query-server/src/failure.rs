@@ -338,15 +338,17 @@ impl Failure {
                     || req.cookie(&app.cookie_name("sid")).is_some();
                 // A page asked for while signed out (a case's address from
                 // a mail or a bookmark) is where the login goes next.
-                // (with its query only the list in a mail's order, which
-                // `safe_next` knows)
-                let asked = format!("{}?{}", req.path, req.query);
-                let asked = match crate::routes::accounts::LIST_ORDERS.contains(&asked.as_str()) {
-                    true => asked.as_str(),
-                    false => req.path.as_str(),
+                // (with its query only the list's, which `safe_next` knows:
+                // its order, search and page)
+                let asked = match req.path == "/cases" && !req.query.is_empty() {
+                    true => format!("{}?{}", req.path, req.query),
+                    false => req.path.clone(),
                 };
                 let next = (req.method == Method::GET)
-                    .then(|| crate::routes::accounts::safe_next(asked))
+                    .then(|| {
+                        crate::routes::accounts::safe_next(&asked)
+                            .or_else(|| crate::routes::accounts::safe_next(&req.path))
+                    })
                     .flatten()
                     // The list is where a login goes anyway.
                     .filter(|p| p != "/cases")

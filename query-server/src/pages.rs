@@ -40,6 +40,16 @@ pub struct Ctx {
     pub captcha_for: String,
     /// How long a password link works (`30 分鐘`: `server.reset_link_seconds`).
     pub link_for: String,
+    /// How long a signed-in page's session lasts idle
+    /// (`server.session_idle_seconds`): the page warns before it ends
+    /// (`static/signed-in.js`), and says so in words (`30 分鐘`).
+    pub idle_seconds: u64,
+    pub idle_for: String,
+    /// The notice takes the focus as the page opens (it says what a button
+    /// just did: a screen reader reads it, and Tab goes on from there),
+    /// unless something else on the page should: a new calendar URL's
+    /// field, or the error summary.
+    pub focus_elsewhere: bool,
 }
 
 /// `mail.reminder_days` as the account page says it: `庭期前 7 天及前 1 天`;

@@ -605,3 +605,192 @@ impl Browser {
         panic!("Tab never reached {css} on {}", self.path());
     }
 }
+
+/// 王 activated and signed in, in a phone's browser, on the account page
+/// of a server started with `env`.
+fn wang_on_the_account_page(env: &[(&str, &str)]) -> (Data, Server, Browser) {
+    let data = Data::sample();
+    let server = Server::start(&data, env);
+    let mut c = Client::new(&server);
+    let r = c.activate(&data, WANG, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    let b = Browser::start(PHONE);
+    b.go(&format!("{}/login", server.base));
+    sign_in(&b, WANG, PASSWORD);
+    b.go(&format!("{}/account", server.base));
+    b.wait_path("/account");
+    (data, server, b)
+}
+
+/// Polls `f` for up to `secs` seconds (longer than `WAIT`: a session's
+/// idle time).
+fn wait_long(b: &Browser, what: &str, secs: u64, f: impl Fn(&Browser) -> bool) {
+    let until = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < until {
+        if f(b) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("{what} within {secs} s, on {}", b.path());
+}
+
+/// Whether the element `css` is on the page and shown.
+fn shown(b: &Browser, css: &str) -> bool {
+    b.script(
+        "const e = document.querySelector(arguments[0]); return !!e && !e.hidden",
+        json!([css]),
+    ) == json!(true)
+}
+
+/// The accessibility review of the fiftieth session (WCAG 2.2.1 Timing
+/// Adjustable, level A): a session idle for `server.session_idle_seconds`
+/// (30 minutes) ended with no warning, and a form sent after it (a half-
+/// typed password change) was lost. A signed-in page now warns before the
+/// end, in a dialog that takes the focus, and one press keeps the session;
+/// left alone, the page says the session ended and links to the login,
+/// which comes back to the page.
+#[test]
+fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_session() {
+    let _busy = crate::util::busy();
+    let (_data, server, b) =
+        wang_on_the_account_page(&[("CPOR_SERVER_SESSION_IDLE_SECONDS", "12")]);
+    let loaded = Instant::now();
+    assert!(!shown(&b, "#idle-warning"), "warned at once");
+    wait_long(&b, "the idle warning", 12, |b| shown(b, "#idle-warning"));
+    assert!(loaded.elapsed() < Duration::from_secs(12));
+    let dialog = b.find("#idle-warning");
+    assert_eq!(b.attribute(&dialog, "role"), "alertdialog");
+    assert!(b.text(&dialog).contains("繼續使用"), "{}", b.text(&dialog));
+    assert_eq!(
+        b.script("return document.activeElement.id", json!([])),
+        json!("idle-stay"),
+        "the warning's button has the focus"
+    );
+    b.keys("\u{E007}");
+    wait_long(&b, "the warning to close", 5, |b| {
+        !shown(b, "#idle-warning")
+    });
+    // Past the first deadline: still signed in.
+    let past = Duration::from_secs(14);
+    if let Some(rest) = past.checked_sub(loaded.elapsed()) {
+        std::thread::sleep(rest);
+    }
+    b.go(&format!("{}/account", server.base));
+    b.wait_path("/account");
+
+    // Left alone: the page says the session ended; its link signs in and
+    // comes back here.
+    wait_long(&b, "the session-ended notice", 16, |b| {
+        shown(b, "#idle-ended")
+    });
+    let link = b.find("#idle-ended a");
+    assert!(
+        b.attribute(&link, "href").contains("next=%2Faccount"),
+        "{}",
+        b.attribute(&link, "href")
+    );
+    assert_eq!(
+        b.script(
+            "return document.activeElement.closest('#idle-ended') !== null",
+            json!([])
+        ),
+        json!(true)
+    );
+    b.go(&format!("{}/account", server.base));
+    assert!(b.path().starts_with("/login"), "{}", b.path());
+}
+
+/// The idle warning counts the session's every tab: a person reading the
+/// list in a second tab keeps the session alive, and the first tab, left
+/// open on the account page, must not warn that it is ending (nor say it
+/// ended) while it is not; it warns when the session's last use, in
+/// either tab, is nearly the idle time ago.
+#[test]
+fn a_page_left_open_does_not_warn_while_another_tab_of_the_session_is_in_use() {
+    let _busy = crate::util::busy();
+    let (_data, server, b) =
+        wang_on_the_account_page(&[("CPOR_SERVER_SESSION_IDLE_SECONDS", "12")]);
+    let loaded = Instant::now();
+    let first = b.must("GET", "/window", None);
+    // Five seconds on, the list in a second tab (the session's idle time
+    // starts again on the server).
+    std::thread::sleep(Duration::from_secs(5));
+    let second = b.must("POST", "/window/new", Some(json!({ "type": "tab" })));
+    b.must(
+        "POST",
+        "/window",
+        Some(json!({ "handle": second["handle"] })),
+    );
+    b.go(&format!("{}/cases", server.base));
+    b.wait_path("/cases");
+    let used = Instant::now();
+    b.must("POST", "/window", Some(json!({ "handle": first })));
+    // The first tab alone would warn 9 s after it loaded (12 s less 3).
+    let quiet = Duration::from_millis(10_500);
+    while loaded.elapsed() < quiet {
+        assert!(
+            !shown(&b, "#idle-warning") && !shown(&b, "#idle-ended"),
+            "warned {:?} after the page loaded, {:?} after the other tab was used",
+            loaded.elapsed(),
+            used.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        used.elapsed() < Duration::from_secs(9),
+        "the machine was too slow to tell"
+    );
+    // Nearly the idle time after the second tab's page, it warns.
+    wait_long(&b, "the idle warning after the other tab's use", 12, |b| {
+        shown(b, "#idle-warning")
+    });
+    assert!(
+        used.elapsed() >= Duration::from_secs(8),
+        "{:?}",
+        used.elapsed()
+    );
+}
+
+/// The accessibility review of the fiftieth session (WCAG 4.1.3 and
+/// 2.4.3): after a button of the account page, the page came back with
+/// its confirmation already on it, which screen readers do not read, and
+/// the focus at the top; a new calendar URL, shown once, was a screen
+/// further down, where a blind reader might never find it. The
+/// confirmation now takes the focus, and a new URL's field does.
+#[test]
+fn after_an_account_pages_button_the_focus_is_on_what_it_did() {
+    let _busy = crate::util::busy();
+    let (_data, _server, b) = wang_on_the_account_page(&[]);
+    // In forced colours (Windows' high contrast) a button keeps its shape
+    // only by its border, drawn in the system's colour: one without (the
+    // same review) read as a line of text. Every button has one.
+    let borderless = b.script(
+        "return [...document.querySelectorAll('button')]
+           .filter(e => { const s = getComputedStyle(e);
+                          return s.borderTopStyle === 'none' || parseFloat(s.borderTopWidth) < 1; })
+           .map(e => e.textContent)",
+        json!([]),
+    );
+    assert_eq!(borderless, json!([]), "buttons without a border");
+    let focused = |b: &Browser| -> (String, String) {
+        let v = b.script(
+            "const e = document.activeElement; return [e.id || e.className, e.textContent || e.value]",
+            json!([]),
+        );
+        (
+            v[0].as_str().unwrap_or_default().to_string(),
+            v[1].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    b.click_button("建立訂閱網址");
+    b.wait_path("/account?m=feed-made");
+    let (id, value) = focused(&b);
+    assert_eq!(id, "feed-url");
+    assert!(value.contains("/calendar/"), "{value}");
+    b.click_button("停止訂閱網址");
+    b.wait_path("/account?m=feed-revoked");
+    let (class, text) = focused(&b);
+    assert_eq!(class, "notice");
+    assert_eq!(text, "行事曆訂閱網址已停止使用。");
+}

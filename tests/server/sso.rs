@@ -1059,7 +1059,7 @@ fn signing_out_ends_the_session_and_goes_to_the_providers_logout() {
     // tells the browser to drop what it cached.
     assert!(
         list.body
-            .contains("<script src=\"/static/signed-in.js\" defer>"),
+            .contains("<script src=\"/static/signed-in.js\" data-idle=\"1800\" defer>"),
         "{}",
         list.body
     );

@@ -338,7 +338,7 @@ fn the_deadline_notice_counts_from_the_readers_day() {
         assert_eq!(list.status, 200, "{}", list.body);
         let cell = list
             .body
-            .split(&format!("<a href=\"{PATH}\">"))
+            .split(&format!("<a href=\"{PATH}\""))
             .nth(1)
             .and_then(|row| row.split("<td data-label=\"查詢期限\">").nth(1))
             .and_then(|t| t.split("</td>").next())
@@ -422,7 +422,8 @@ fn signing_out_clears_what_the_browser_kept_and_signed_in_pages_carry_the_script
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, WANG);
-    let tag = "<script src=\"/static/signed-in.js\" defer></script>";
+    // (with the session's idle time, which its warning counts down)
+    let tag = "<script src=\"/static/signed-in.js\" data-idle=\"1800\" defer></script>";
     for path in ["/cases", CASE, "/account"] {
         let page = c.get(path);
         assert_eq!(page.status, 200, "{path}");
@@ -3081,8 +3082,9 @@ fn the_login_returns_to_the_page_asked_for_and_never_elsewhere() {
     let login_with = |c: &mut Client, next: &str| {
         let page = c.get(&format!("/login?next={}", enc(next)));
         assert_eq!(page.status, 200, "{}", page.body);
+        // (as the browser reads the field: the page writes `&` as `&#38;`)
         let kept = if page.body.contains("name=\"next\"") {
-            page.field("next")
+            page.field("next").replace("&#38;", "&")
         } else {
             String::new()
         };
@@ -3106,7 +3108,15 @@ fn the_login_returns_to_the_page_asked_for_and_never_elsewhere() {
     // The list in the order a digest's or warning's 「另有 N 件」 links to
     // (the review of the session's change, the forty-sixth: signed out, as
     // one mostly is when coming from a mail, the order was lost at login).
-    for list in ["/cases?sort=recent", "/cases?sort=ending"] {
+    // And a search, or a later page of the list (the accessibility review
+    // of the fiftieth session: a session ended on a searched list came
+    // back to the whole list at its first page).
+    for list in [
+        "/cases?sort=recent",
+        "/cases?sort=ending",
+        "/cases?q=TPD&page=2",
+        "/cases?sort=ending&q=115%20%E8%A8%B4%20100&page=1",
+    ] {
         let mut c = Client::new(&server);
         let r = c.get(list);
         assert_eq!(r.status, 303);
@@ -3196,4 +3206,41 @@ fn the_websites_mail_waits_rather_than_go_to_files_where_mail_went_through_a_rel
         )
         .unwrap();
     assert_eq!(state, "queued");
+}
+
+/// The accessibility review of the fiftieth session (WCAG 2.4.4): the
+/// list's links were named by the case number alone, and a lawyer's list
+/// held 「115年度訴字第100號」 twice (a 刑事 and a 民事 case): in a screen
+/// reader's list of links, or to a voice command, the two were the same.
+/// Each link is now named by court, category and number, its visible text
+/// first among them (2.5.3: the name holds what is seen).
+#[test]
+fn each_link_of_the_list_names_its_case_apart_from_the_others() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = signed_in(&server, &data, "lawyer.chen@example.com");
+    let page = c.get("/cases");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let mut names = Vec::new();
+    for row in page.body.split("<td data-label=\"案號\">").skip(1) {
+        let link = &row[..row.find("</a>").unwrap()];
+        let name = link
+            .split("aria-label=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_else(|| panic!("no name: {link}"))
+            .to_string();
+        let seen = &link[link.rfind('>').unwrap() + 1..];
+        assert!(name.contains(seen), "{name} lacks {seen}");
+        names.push(name);
+    }
+    assert!(names.len() >= 2, "{}", page.body);
+    let mut unique = names.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), names.len(), "{names:#?}");
+    assert!(
+        names.iter().any(|n| n.contains("刑事")) && names.iter().any(|n| n.contains("民事")),
+        "{names:#?}"
+    );
 }

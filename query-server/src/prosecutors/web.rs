@@ -338,6 +338,7 @@ pub fn account_page(
         .ok_or(Failure::Unauthorised)?;
     let mut c = prosecutor_ctx(app, "帳號設定", p);
     c.notice = notice;
+    c.focus_elsewhere = feed_url.is_some();
     if let Some(problem) = problem {
         c.add(problem);
     }

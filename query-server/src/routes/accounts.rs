@@ -60,6 +60,23 @@ pub fn safe_next(path: &str) -> Option<String> {
     if LIST_ORDERS.contains(&path) {
         return Some(path.to_string());
     }
+    // The list as it was shown: its own parameters only (order, search,
+    // page), each percent-encoded (a session that ended on a searched
+    // list comes back to it: the accessibility review of the fiftieth
+    // session).
+    if let Some(query) = path.strip_prefix("/cases?") {
+        let ok = path.len() <= 512
+            && query.split('&').all(|pair| {
+                pair.split_once('=').is_some_and(|(k, v)| {
+                    matches!(k, "sort" | "q" | "page")
+                        && v.bytes().all(|b| {
+                            b.is_ascii_alphanumeric()
+                                || matches!(b, b'%' | b'+' | b'-' | b'.' | b'_')
+                        })
+                })
+            });
+        return ok.then(|| path.to_string());
+    }
     let ok = path.len() <= 512
         && (path == "/cases" || path.starts_with("/cases/") || path == "/account")
         && !path.contains("//")
@@ -382,6 +399,7 @@ pub fn account_page_with(
     };
     let mut c = ctx(app, "帳號設定", Some(s), String::new());
     c.notice = notice;
+    c.focus_elsewhere = feed_url.is_some();
     let status = if problem.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {

@@ -129,6 +129,11 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
             .route("/cases/{key}/hearings")
         }
         (["calendar", file], true, _) => answer(hearings::feed(app, req, file)).route("/calendar"),
+        // What a signed-in page's "繼續使用" asks (its session's idle time
+        // starts again, as with any page): 204 while the session lives.
+        (["account", "alive"], true, _) => {
+            answer(with_viewer(app, req, |_| Ok(Resp::no_content()))).route("/account/alive")
+        }
         (["account", "mail"], _, true) => {
             answer(accounts::mail_resume(app, req)).route("/account/mail")
         }
@@ -203,7 +208,8 @@ pub fn form_action(app: &App) -> String {
 /// Headers every answer carries, whoever makes it (the routes, what the
 /// server refuses before them, a connection over the limits; those two
 /// pass `'self'` as `form_action`, having no forms). The site's own
-/// stylesheet, script, pictures and the captcha's sound only. Personal
+/// stylesheet, script, pictures and the captcha's sound only (and the
+/// script's own request, `/account/alive`). Personal
 /// pages are never cached; the referrer never leaves the site (activation
 /// and reset links carry tokens); over https, browsers are told to keep to
 /// https for a year (a first visit typed without it cannot be taken over
@@ -212,7 +218,7 @@ pub fn security_headers(https: bool, form_action: &str) -> Vec<(&'static str, St
     let mut h = vec![
         (
             "content-security-policy",
-            format!("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
+            format!("default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'"),
         ),
         ("x-content-type-options", "nosniff".into()),
         ("x-frame-options", "DENY".into()),
@@ -251,6 +257,11 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         maintenance: window(app),
         captcha_for: crate::failure::wait_words(app.cfg.server.captcha_ttl.as_secs()),
         link_for: crate::failure::wait_words(app.cfg.server.reset_link.num_seconds().max(0) as u64),
+        focus_elsewhere: false,
+        idle_seconds: app.cfg.server.session_idle.num_seconds().max(0) as u64,
+        idle_for: crate::failure::wait_words(
+            app.cfg.server.session_idle.num_seconds().max(0) as u64
+        ),
     }
 }
 
