@@ -294,6 +294,22 @@ fn unavailable(app: &App) -> Login {
 /// A new password typed twice, differently.
 pub const MISMATCH: &str = "兩次輸入的新密碼不一致。";
 
+/// Everything wrong with a new password typed twice, each said at once by
+/// its field (too weak, the two typings differ): a form that said one at a
+/// time was sent again only to be told the next, its passwords typed anew
+/// each time (the accessibility review of the fiftieth session, WCAG
+/// 3.3.1). Empty: it may be set.
+pub fn new_password_problems(new: &str, confirm: &str, email: &str) -> Vec<&'static str> {
+    let mut whys = Vec::new();
+    if let Err(why) = password::check_new(new, email) {
+        whys.push(why);
+    }
+    if new != confirm {
+        whys.push(MISMATCH);
+    }
+    whys
+}
+
 pub enum SetPassword {
     /// Set: the account's address, and after a reset a device cookie for
     /// the new password (the browser proved the mailbox).
@@ -307,8 +323,9 @@ pub enum SetPassword {
     },
     /// The link is unknown, used or expired.
     BadLink,
-    /// The new password is refused (the message to show).
-    Refused(&'static str),
+    /// The new password is refused (the messages to show, each of its
+    /// field).
+    Refused(Vec<&'static str>),
     /// Too many failures from this address: the seconds to wait.
     Throttled(u64),
     /// The database could not be read or written even after waiting: the
@@ -351,11 +368,9 @@ pub async fn set_password_by_link(
         }
         None => return SetPassword::Busy,
     };
-    if new != confirm {
-        return SetPassword::Refused(MISMATCH);
-    }
-    if let Err(why) = password::check_new(&new, &account.email) {
-        return SetPassword::Refused(why);
+    let whys = new_password_problems(&new, &confirm, &account.email);
+    if !whys.is_empty() {
+        return SetPassword::Refused(whys);
     }
     // The link opened an account: whoever holds it is no stranger.
     let Ok(hash) = app.hashers.run(Lane::Known, move |h| h.hash(&new)).await else {
@@ -438,8 +453,10 @@ pub enum Change {
     /// Changed: a device cookie for the new password (the browser proved
     /// the current one).
     Done(Option<String>),
-    WrongCurrent,
-    Refused(&'static str),
+    /// The current password is wrong; and what is wrong with the new one,
+    /// said with it.
+    WrongCurrent(Vec<&'static str>),
+    Refused(Vec<&'static str>),
     /// The session has had its wrong current passwords for the hour: not
     /// checked; seconds to wait.
     Throttled(u64),
@@ -462,8 +479,8 @@ pub enum Change {
 
 /// What the hashing thread decided about a password change.
 enum Checked {
-    Wrong,
-    Refused(&'static str),
+    Wrong(Vec<&'static str>),
+    Refused(Vec<&'static str>),
     Hashed(String),
 }
 
@@ -486,7 +503,7 @@ pub async fn change_password(
     let account = match account {
         Some(Ok(Some(account))) => account,
         // (the session outlived its account)
-        Some(Ok(None)) => return Change::WrongCurrent,
+        Some(Ok(None)) => return Change::WrongCurrent(Vec::new()),
         Some(Err(e)) => {
             tracing::error!("password change lookup: {e}");
             return Change::Unavailable;
@@ -510,24 +527,25 @@ pub async fn change_password(
     let checked = app
         .hashers
         .run(Lane::Known, move |h| {
+            // (the new one's rules are public: said with a wrong current
+            // one, they tell nothing; whether it is the current one is
+            // checked only once that is proved)
+            let whys = new_password_problems(&new, &confirm, &email);
             if !h.verify(&current, stored.as_deref()).right() {
-                return Checked::Wrong;
+                return Checked::Wrong(whys);
             }
-            if new != confirm {
-                return Checked::Refused(MISMATCH);
-            }
-            if let Err(why) = password::check_new(&new, &email) {
-                return Checked::Refused(why);
+            if !whys.is_empty() {
+                return Checked::Refused(whys);
             }
             if h.verify(&new, stored.as_deref()).right() {
-                return Checked::Refused("新密碼與目前的密碼相同。");
+                return Checked::Refused(vec!["新密碼與目前的密碼相同。"]);
             }
             Checked::Hashed(h.hash(&new))
         })
         .await;
     let hash = match checked {
         // (a wrong one stays counted)
-        Ok(Checked::Wrong) => return Change::WrongCurrent,
+        Ok(Checked::Wrong(whys)) => return Change::WrongCurrent(whys),
         Ok(Checked::Hashed(hash)) => {
             app.throttle.succeeded(attempt);
             hash

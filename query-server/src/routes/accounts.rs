@@ -374,10 +374,10 @@ fn account_page(
     app: &App,
     s: &Session,
     notice: Option<&'static str>,
-    problem: Option<Problem>,
+    problems: impl IntoIterator<Item = Problem>,
     strength: Option<&'static str>,
 ) -> Answer {
-    account_page_with(app, s, notice, problem, strength, None)
+    account_page_with(app, s, notice, problems, strength, None)
 }
 
 /// The account page; `feed_url`: a calendar feed URL just made, shown once.
@@ -385,10 +385,11 @@ pub fn account_page_with(
     app: &App,
     s: &Session,
     notice: Option<&'static str>,
-    problem: Option<Problem>,
+    problems: impl IntoIterator<Item = Problem>,
     strength: Option<&'static str>,
     feed_url: Option<String>,
 ) -> Answer {
+    let problems: Vec<Problem> = problems.into_iter().collect();
     let (digests, bounced) = {
         let conn = app.accounts.lock().expect("accounts");
         let digests = accounts::by_id(&conn, s.account_id)
@@ -400,12 +401,12 @@ pub fn account_page_with(
     let mut c = ctx(app, "帳號設定", Some(s), String::new());
     c.notice = notice;
     c.focus_elsewhere = feed_url.is_some();
-    let status = if problem.is_some() {
-        StatusCode::UNPROCESSABLE_ENTITY
-    } else {
+    let status = if problems.is_empty() {
         StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
     };
-    if let Some(p) = problem {
+    for p in problems {
         c.add(p);
     }
     let page = pages::Account {
@@ -441,13 +442,18 @@ pub async fn change_password(app: &Arc<App>, req: &Req) -> Answer {
             set_device_cookie(app, &mut r, device);
             Ok(r)
         }
-        Change::WrongCurrent => {
-            let p = Problem::Field("current", "目前的密碼不正確。".into());
-            account_page(app, &s, None, Some(p), None)
+        // Everything wrong is said at once, the current password first.
+        Change::WrongCurrent(whys) => {
+            let strength =
+                (!whys.is_empty()).then(|| password::strength(&f("password"), &s.email).label());
+            let wrong = Problem::Field("current", "目前的密碼不正確。".into());
+            let problems = std::iter::once(wrong).chain(whys.into_iter().map(password_problem));
+            account_page(app, &s, None, problems, strength)
         }
-        Change::Refused(why) => {
+        Change::Refused(whys) => {
             let strength = password::strength(&f("password"), &s.email).label();
-            account_page(app, &s, None, Some(password_problem(why)), Some(strength))
+            let problems = whys.into_iter().map(password_problem);
+            account_page(app, &s, None, problems, Some(strength))
         }
         Change::Throttled(wait) => {
             let p = Problem::Field("current", too_many_attempts(wait));

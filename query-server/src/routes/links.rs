@@ -103,7 +103,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     )
     .await;
     let refused = matches!(outcome, SetPassword::Refused(_));
-    let (valid, error, status) = match outcome {
+    let (valid, errors, status) = match outcome {
         SetPassword::Done {
             email,
             device,
@@ -128,18 +128,20 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
             super::accounts::set_device_cookie(app, &mut r, device);
             return Ok(r.route(action));
         }
-        SetPassword::BadLink => (false, None, StatusCode::NOT_FOUND),
+        SetPassword::BadLink => (false, Vec::new(), StatusCode::NOT_FOUND),
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait, Limit::Attempts)),
         SetPassword::Busy => (
             true,
-            Some(Problem::General(
+            vec![Problem::General(
                 "系統忙碌，密碼尚未設定。請稍後再送出一次；這個連結仍然有效。".to_string(),
-            )),
+            )],
             StatusCode::SERVICE_UNAVAILABLE,
         ),
-        SetPassword::Refused(why) => (
+        SetPassword::Refused(whys) => (
             true,
-            Some(super::accounts::password_problem(why)),
+            whys.into_iter()
+                .map(super::accounts::password_problem)
+                .collect(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
     };
@@ -158,7 +160,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
     });
     let heading = heading(purpose, valid);
     let mut c = link_ctx(app, heading, field(&form, "csrf"), valid);
-    if let Some(p) = error {
+    for p in errors {
         c.add(p);
     }
     let page = pages::PasswordForm {
