@@ -1051,6 +1051,7 @@ impl World {
                     };
                     let n_waiting = digests().filter(|(_, m)| waiting(m)).count() as u64;
                     let held = digests().filter(|(_, m)| m.state == State::Held).count() as u64;
+                    let failed = digests().filter(|(_, m)| m.state == State::Failed).count() as u64;
                     let gone = digests()
                         .filter(|(_, m)| {
                             matches!(m.state, State::Sent | State::Sending | State::Unknown)
@@ -1075,6 +1076,7 @@ impl World {
                         held: if gone == 0 { n_waiting + held } else { 0 },
                         not_held: if gone == 0 { 0 } else { n_waiting },
                         gone,
+                        failed: if gone == 0 { 0 } else { failed },
                     });
                 }
                 assert_eq!(got, want);

@@ -921,6 +921,89 @@ fn rollback_holds_night_2(env: &Env, smtp: &Smtp) {
     );
 }
 
+/// The admin review of the fiftieth session: a rollback past a night
+/// whose digests went out in part (one sent, one the relay refused) said
+/// the other was "not held and goes at the send window": a failed digest
+/// goes at no window, and its address was never told the night's news,
+/// which the next night, compared with this one, does not tell again. The
+/// rollback now names the failed ones and the command that sends them.
+#[test]
+fn a_rollback_past_a_night_sent_in_part_names_its_failed_digests() {
+    const OTHER: &str = "follows.two@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&[FOLLOWS, OTHER]);
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    // Both refused, for good; one of them tried again and sent.
+    fs::write(smtp.dir.join("mode"), "spam").unwrap();
+    let refused = etl(&env, &smtp, &["send", "--now"]);
+    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    let failed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]);
+    let id = failed
+        .stdout
+        .lines()
+        .find(|l| l.contains(OTHER) && l.contains("digest"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("{}", failed.stdout))
+        .to_string();
+    let retried = etl(&env, &smtp, &["outbox", "retry", &id]);
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(OTHER)
+            .iter()
+            .filter(|m| m.contains("有新進行事項"))
+            .count(),
+        1
+    );
+
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(
+        !back.stdout.contains("go at the send window"),
+        "{}",
+        back.stdout
+    );
+    assert!(
+        back.stdout.contains(
+            "note: 1 of night 20261124's digests went out (or may have), so its other 1 is \
+             not held: 1 failed, which `cpor-etl outbox retry --failed` sends again"
+        ),
+        "{}",
+        back.stdout
+    );
+    assert!(
+        back.stdout
+            .contains("note: the mail of 20261124-1.sqlite went out but for its failed digests"),
+        "{}",
+        back.stdout
+    );
+    // As it says: the failed one goes when retried, and only then.
+    send(&env, &smtp);
+    let told = |who: &str| {
+        smtp.accepted_for(who)
+            .iter()
+            .filter(|m| m.contains("有新進行事項"))
+            .count()
+    };
+    assert_eq!(told(FOLLOWS), 0);
+    let retried = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert_eq!(retried.code, 0, "{}{}", retried.stdout, retried.stderr);
+    send(&env, &smtp);
+    assert_eq!((told(FOLLOWS), told(OTHER)), (1, 1));
+}
+
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 

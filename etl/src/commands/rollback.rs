@@ -85,14 +85,27 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         before.as_deref().unwrap_or("nothing")
     );
     forget_later_grants(store, &target);
+    // Each later night's failed digests, not held (said by `after_hold`).
+    let failed: std::collections::HashMap<String, u64> = match &held {
+        Ok(Some(h)) => h
+            .rolled
+            .iter()
+            .map(|r| (r.night.clone(), r.failed))
+            .collect(),
+        _ => Default::default(),
+    };
     if !after_hold(store, &target, held) {
         return Ok(exit::ERROR);
     }
     // What the next night's mail is compared with (`notify::mail_base`).
     if let Ok(Some(base)) = crate::notify::mail_base(store, Some(&target), chrono::NaiveDate::MAX) {
         if base != target {
+            let went = match failed.get(&compact(base.date)).copied().unwrap_or(0) {
+                0 => "went out",
+                _ => "went out but for its failed digests (above)",
+            };
             say!(
-                "note: the mail of {} went out; the next night's mail is compared with it, \
+                "note: the mail of {} {went}; the next night's mail is compared with it, \
                  not with {}, so its news is not mailed again",
                 base.name(),
                 target.name()
@@ -202,11 +215,33 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
                 then.replace("{later}", later)
             );
         } else {
+            // (a failed one goes at no window: only retried, and the next
+            // night's mail, compared with this night, does not tell its
+            // news again; the admin review of the fiftieth session)
+            let waiting = r.not_held - r.failed;
+            let mut what = Vec::new();
+            if waiting > 0 {
+                what.push(format!("{waiting} go at the send window"));
+            }
+            if r.failed > 0 {
+                what.push(format!(
+                    "{} failed, which `cpor-etl outbox retry --failed` sends again (only so is \
+                     {} told the night's news)",
+                    r.failed,
+                    if r.failed == 1 {
+                        "its address"
+                    } else {
+                        "each address"
+                    }
+                ));
+            }
             say!(
-                "note: {} of night {later}'s digests went out (or may have), so its other {} are not held \
-                 and go at the send window; the next night's mail is compared with it",
+                "note: {} of night {later}'s digests went out (or may have), so its other {} {} \
+                 not held: {}; the next night's mail is compared with it",
                 r.gone,
-                r.not_held
+                r.not_held,
+                if r.not_held == 1 { "is" } else { "are" },
+                what.join(", and ")
             );
         }
     }

@@ -164,10 +164,13 @@ pub struct RolledBack {
     pub night: String,
     /// Its digests now held (none of them had gone).
     pub held: u64,
-    /// Its digests left queued or retrying, since `gone` of them went or
-    /// may have.
+    /// Its digests left queued, retrying or failed, since `gone` of them
+    /// went or may have.
     pub not_held: u64,
     pub gone: u64,
+    /// Of `not_held`, those that failed: they go at no send window, only
+    /// when retried (`outbox retry --failed`).
+    pub failed: u64,
 }
 
 /// Mail that told the cases of an item `retry` was asked for (or of such
@@ -585,11 +588,12 @@ impl Outbox {
     ) -> Result<Vec<RolledBack>> {
         let tx = self.conn.transaction()?;
         let digest = Kind::Digest.as_str();
-        let found: Vec<(String, u64, u64, u64)> = {
+        let found: Vec<(String, u64, u64, u64, u64)> = {
             let mut stmt = tx.prepare(&format!(
                 "SELECT night,
                      sum(state IN {}),
                      sum(state IN ('{}', '{}', '{}') OR may_have_gone),
+                     sum(state = '{}'),
                      sum(state = '{}')
                  FROM items WHERE kind = ?1 AND night > ?2 GROUP BY night ORDER BY night",
                 sql_sources(Event::Hold),
@@ -597,9 +601,10 @@ impl Outbox {
                 State::Sending.as_str(),
                 State::Unknown.as_str(),
                 State::Held.as_str(),
+                State::Failed.as_str(),
             ))?;
             let rows = stmt.query_map(params![digest, night], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
             })?;
             rows.collect::<std::result::Result<_, _>>()?
         };
@@ -607,7 +612,7 @@ impl Outbox {
         // (digests the flood guard held count as waiting: the night is
         // then held by the rollback, so that importing it again supersedes
         // them too)
-        for (later, waiting, gone, held_already) in found {
+        for (later, waiting, gone, held_already, failed) in found {
             if waiting + held_already == 0 {
                 continue;
             }
@@ -652,6 +657,7 @@ impl Outbox {
                 held,
                 not_held: if held == 0 { waiting } else { 0 },
                 gone,
+                failed: if held == 0 { failed } else { 0 },
             });
         }
         tx.commit()?;
