@@ -1004,6 +1004,61 @@ fn a_rollback_past_a_night_sent_in_part_names_its_failed_digests() {
     assert_eq!((told(FOLLOWS), told(OTHER)), (1, 1));
 }
 
+/// The admin review of the fiftieth session: `outbox retry --failed`
+/// said only how many it queued again (`queued 4 failed items again`),
+/// and its `--dry-run` the same, so an operator could not tell whether it
+/// would send a night's digests or the first night's activation links
+/// without listing the outbox. It now says how many of each kind and
+/// night.
+#[test]
+fn retry_of_every_failed_item_says_what_of_each_kind_and_night_it_queues() {
+    const OTHER: &str = "follows.two@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&[FOLLOWS, OTHER]);
+    fs::write(smtp.dir.join("mode"), "spam").unwrap();
+    for (night, n, dir) in [("20261123", &n1, "a"), ("20261124", &n2, "b")] {
+        import(&env, &smtp, &n.write(&env.dir.path().join(dir), night));
+        let refused = etl(&env, &smtp, &["send", "--now"]);
+        assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    }
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    let listed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]).stdout;
+    let count = |kind: &str, night: &str| {
+        listed
+            .lines()
+            .filter(|l| l.contains(kind) && l.contains(night))
+            .count()
+    };
+    let (activations, digests) = (count("activation", "20261123"), count("digest", "20261124"));
+    assert!(activations == 2 && digests > 0, "{listed}");
+    let said = [
+        format!("  {activations} × activation of night 20261123"),
+        format!("  {digests} × digest of night 20261124"),
+    ];
+    let dry = etl(&env, &smtp, &["outbox", "retry", "--failed", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+    for line in &said {
+        assert!(
+            dry.stdout.lines().any(|l| l == line),
+            "{line}\n{}",
+            dry.stdout
+        );
+    }
+    let run = etl(&env, &smtp, &["outbox", "retry", "--failed"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(&format!(
+            "queued {} failed items again:\n{}\n{}\n",
+            activations + digests,
+            said[0],
+            said[1]
+        )),
+        "{}",
+        run.stdout
+    );
+}
+
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 

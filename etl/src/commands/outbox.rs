@@ -418,7 +418,24 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     "item" => "item".to_string(),
                     _ => format!("failed item{}", plural(n)),
                 };
-                say!("{queued_again} {n} {what} again");
+                // How many of each kind and night (`2 × digest of night
+                // 20261124`): whose mail goes, before it goes.
+                let mut each = std::collections::BTreeMap::new();
+                for (kind, night) in &retried.queued {
+                    *each.entry((night.as_str(), kind.as_str())).or_insert(0) += 1;
+                }
+                match retried.queued.as_slice() {
+                    [_] => say!(
+                        "{queued_again} {n} {what} again ({})",
+                        by_kind_and_night(&each)[0]
+                    ),
+                    _ => {
+                        say!("{queued_again} {n} {what} again:");
+                        for line in by_kind_and_night(&each) {
+                            say!("  {line}");
+                        }
+                    }
+                }
             }
             for (id, told_by) in &retried.told {
                 let (night, reference) = mail::outbox::teller(told_by);
@@ -439,6 +456,14 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             Ok(0)
         }
     }
+}
+
+/// Counts of items by night and kind, each as `2 × digest of night
+/// 20261124`, in night order.
+fn by_kind_and_night(each: &std::collections::BTreeMap<(&str, &str), usize>) -> Vec<String> {
+    each.iter()
+        .map(|((night, kind), n)| format!("{n} × {kind} of night {night}"))
+        .collect()
 }
 
 /// A night's mail as people read it, by its night and reference:

@@ -80,6 +80,9 @@ pub struct Retried {
     /// The address of each item queued again, asked for or in its place
     /// (one per item).
     pub emails: Vec<String>,
+    /// The kind and night of each item asked for that is queued again
+    /// (what `retry` says of them, by kind and night).
+    pub queued: Vec<(Kind, String)>,
     /// The items asked for that are not queued again, as a later night's
     /// mail told their cases (`told_by`, which this gives): their ids.
     pub told: Vec<(i64, String)>,
@@ -870,6 +873,7 @@ impl Outbox {
                 } else if requeue.execute([item.id])? == 1 {
                     retried.asked += 1;
                     retried.emails.push(item.email);
+                    retried.queued.push((item.kind, item.night));
                 }
             }
             // The mail that told an item's cases: of the night (and build)
