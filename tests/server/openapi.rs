@@ -323,6 +323,37 @@ fn the_bearer_scheme_is_case_insensitive_and_an_ended_token_is_told_from_none() 
 /// "no such case or resource" (found by the walk of the API). The
 /// methods come from the spec itself, so the router and the spec are held
 /// to each other.
+/// The API review of the forty-ninth session: an account's settings stay
+/// the website's, and an app could link only to `/account` as a whole (a
+/// long page on a phone). Each section the spec names (`/account#feed`)
+/// is now an anchor on the page, which a browser scrolls to.
+#[test]
+fn each_account_section_the_spec_names_is_an_anchor_on_the_page() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut c = Client::new(&server);
+    let spec = c.get("/api/v1/openapi.yaml").body;
+    let anchors: Vec<&str> = spec
+        .split("`/account#")
+        .skip(1)
+        .filter_map(|rest| rest.split('`').next())
+        .collect();
+    assert!(anchors.len() >= 5, "{anchors:?}");
+    let r = c.activate(&data, LAWYER, PASSWORD);
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(c.login(LAWYER, PASSWORD).status, 303);
+    let page = c.get("/account");
+    assert_eq!(page.status, 200, "{}", page.body);
+    for anchor in anchors {
+        assert_eq!(
+            page.body.matches(&format!("id=\"{anchor}\"")).count(),
+            1,
+            "#{anchor}: {}",
+            page.body
+        );
+    }
+}
+
 #[test]
 fn a_method_a_route_does_not_take_is_405_with_the_methods_it_takes() {
     let data = Data::sample();
