@@ -1,5 +1,6 @@
 """What the benchmark scripts share: the cached national batch and one
-measured run of a command. (Imported by scripts/bench-import,
+measured run of a command, an earlier commit's build. (Imported by
+scripts/bench-import, scripts/bench-compare, scripts/bench-send,
 scripts/bench-hearings and scripts/bench-hearings-instructions; not a
 script itself.)"""
 
@@ -24,6 +25,22 @@ def build_etl(features, target):
     env = dict(os.environ, CARGO_TARGET_DIR=str(target))
     subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "etl", *features], cwd=ROOT, env=env, check=True)
     return target / "release" / "cpor-etl"
+
+
+def build_at(commit, work):
+    """cpor-etl at `commit`, built in a git worktree of its own under
+    `work` (`work/tree`, its target directory `work/target`); its path."""
+    tree = work / "tree"
+    if tree.exists():
+        subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=ROOT, check=False)
+        shutil.rmtree(tree, ignore_errors=True)
+    subprocess.run(["git", "worktree", "prune"], cwd=ROOT, check=True)
+    subprocess.run(["git", "worktree", "add", "--detach", "--force", str(tree), commit], cwd=ROOT, check=True,
+                   stdout=subprocess.DEVNULL)
+    env = dict(os.environ, CARGO_TARGET_DIR=str(work / "target"))
+    subprocess.run(["cargo", "build", "--release", "--locked", "-q", "-p", "etl", "--bin", "cpor-etl"], cwd=tree,
+                   env=env, check=True)
+    return work / "target" / "release" / "cpor-etl"
 
 
 def build_generator(target):
