@@ -21,6 +21,7 @@ pub mod hearing_list;
 pub mod hearing_store;
 pub mod text;
 
+use std::collections::BTreeSet;
 use std::path::Path;
 
 use rusqlite::{Connection, OpenFlags};
@@ -174,6 +175,20 @@ pub const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10)
 /// below one it has, another branch's merged later, is applied too).
 /// `user_version` is the greatest number applied: a build that does not
 /// know it (or any number the file records) refuses the file as newer.
+///
+/// Every transaction on the connection takes the write lock as it begins
+/// (`BEGIN IMMEDIATE`), the default `transaction()` and
+/// `unchecked_transaction()` too: in WAL mode SQLite refuses a read
+/// transaction's first write at once, without waiting, when another
+/// process writes meanwhile (a `send` records hundreds of outcomes a
+/// second), where a transaction that begins with the lock waits for it
+/// (the concurrency review of the fiftieth session: a rollback beside a
+/// `send` did not hold its digests, an import did not queue its mail). A
+/// transaction that only reads says so
+/// (`transaction_with_behavior(Deferred)`). With nothing to migrate (every
+/// open but the first after an upgrade) the check is a read, so opening
+/// waits for no writer: `outbox pending` answers while an import queues
+/// a night's mail.
 pub fn open_migrated(path: &Path, migrations: &[Migration]) -> Result<Connection, MigrateError> {
     let shown = path.display().to_string();
     let sqlite = |source| MigrateError::Sqlite {
@@ -186,41 +201,71 @@ pub fn open_migrated(path: &Path, migrations: &[Migration]) -> Result<Connection
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
     )
     .map_err(sqlite)?;
-    let tx = conn
-        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-        .map_err(sqlite)?;
-    let version: u32 = tx
-        .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
-        .map_err(sqlite)? as u32;
     let known = migrations.iter().map(|m| m.number).max().unwrap_or(0);
     let newer = |found: u32| MigrateError::Newer {
         path: shown.clone(),
         found: found as usize,
         known: known as usize,
     };
-    if version > known {
-        return Err(newer(version));
-    }
-    tx.execute_batch(MIGRATIONS_TABLE).map_err(sqlite)?;
-    let mut applied = std::collections::BTreeSet::new();
-    {
-        let mut st = tx
+    // What the file has applied, read as one snapshot (`None`: the
+    // runner's table is not there yet); a file newer than this build is
+    // refused.
+    let applied_of = |conn: &Connection| -> Result<Option<BTreeSet<u32>>, MigrateError> {
+        let version = conn
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .map_err(sqlite)? as u32;
+        if version > known {
+            return Err(newer(version));
+        }
+        let has_table: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'schema_migrations'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sqlite)?;
+        if !has_table {
+            return Ok(None);
+        }
+        let mut applied = BTreeSet::new();
+        let mut st = conn
             .prepare("SELECT number FROM schema_migrations")
             .map_err(sqlite)?;
         let rows = st.query_map([], |r| r.get::<_, u32>(0)).map_err(sqlite)?;
         for n in rows {
             applied.insert(n.map_err(sqlite)?);
         }
+        if applied.is_empty() {
+            applied.extend(1..=version);
+        }
+        if let Some(unknown) = applied
+            .iter()
+            .find(|n| !migrations.iter().any(|m| m.number == **n))
+        {
+            return Err(newer(*unknown));
+        }
+        Ok(Some(applied))
+    };
+    let up_to_date = {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)
+            .map_err(sqlite)?;
+        let applied = applied_of(&tx)?;
+        let version = tx
+            .query_row("PRAGMA user_version", [], |r| r.get::<_, i64>(0))
+            .map_err(sqlite)? as u32;
+        applied.is_some_and(|a| {
+            migrations.iter().all(|m| a.contains(&m.number))
+                && a.last().copied().unwrap_or(0) == version
+        })
+    };
+    conn.set_transaction_behavior(rusqlite::TransactionBehavior::Immediate);
+    if up_to_date {
+        return Ok(conn);
     }
-    if applied.is_empty() {
-        applied.extend(1..=version);
-    }
-    if let Some(unknown) = applied
-        .iter()
-        .find(|n| !migrations.iter().any(|m| m.number == **n))
-    {
-        return Err(newer(*unknown));
-    }
+    let tx = conn.transaction().map_err(sqlite)?;
+    tx.execute_batch(MIGRATIONS_TABLE).map_err(sqlite)?;
+    let mut applied = applied_of(&tx)?.unwrap_or_default();
     let mut sorted: Vec<&Migration> = migrations.iter().collect();
     sorted.sort_by_key(|m| m.number);
     for m in sorted {
@@ -336,12 +381,28 @@ pub fn overwrite_deleted(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "secure_delete", true)
 }
 
+/// How long [`checkpoint_log`] waits for readers: while it waits, no
+/// other process can write the database.
+pub const CHECKPOINT_WAIT: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Moves the write-ahead log into the file and empties it (`TRUNCATE`), so
 /// that older page images of deleted rows leave it too: at once unless a
-/// reader holds the log (the server's, say), else at the next checkpoint.
-/// Best effort: a log still held is no error.
-pub fn checkpoint_log(conn: &Connection) {
-    let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+/// reader holds the log (the server's, an administrator's `sqlite3`, a
+/// backup copying), else at a later checkpoint. Waits for readers
+/// [`CHECKPOINT_WAIT`] at most, not the connection's busy timeout: a
+/// `TRUNCATE` checkpoint keeps every writer out while it waits, and with a
+/// reader open for minutes it held the server's logins (503) and a `send`'s
+/// outcomes (which stopped it part-way) for 10 s at a time (the
+/// concurrency review of the fiftieth session). Best effort: returns
+/// whether the log was emptied; a log still held is no error.
+pub fn checkpoint_log(conn: &Connection) -> bool {
+    let _ = conn.busy_timeout(CHECKPOINT_WAIT);
+    // (busy, log pages, pages moved): emptied when not busy
+    let done = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+        r.get::<_, i64>(0)
+    });
+    let _ = conn.busy_timeout(BUSY_TIMEOUT);
+    matches!(done, Ok(0))
 }
 
 /// The value of a snapshot's `meta` row `key`, if it has one.
@@ -369,6 +430,46 @@ pub fn snapshot_version(conn: &Connection) -> rusqlite::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The concurrency review of the fiftieth session: with a reader on
+    /// the log, the checkpoint waited the connection's 10 s busy timeout,
+    /// keeping every writer out. It waits [`CHECKPOINT_WAIT`], says the
+    /// log is held, and the connection waits 10 s for writers again.
+    #[test]
+    fn a_checkpoint_beside_a_reader_waits_a_moment_and_says_the_log_is_held() {
+        let dir = tempfile_dir().join("checkpoint");
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("outbox.sqlite");
+        let conn = open_migrated(&path, OUTBOX_MIGRATIONS).unwrap();
+        conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        reader.execute_batch("BEGIN").unwrap();
+        let _: i64 = reader
+            .query_row("SELECT count(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        conn.execute("INSERT INTO t VALUES (2)", []).unwrap();
+        let started = std::time::Instant::now();
+        assert!(!checkpoint_log(&conn), "emptied under a reader");
+        assert!(
+            started.elapsed() < BUSY_TIMEOUT / 2,
+            "waited {:?}",
+            started.elapsed()
+        );
+        let busy_ms: i64 = conn
+            .query_row("PRAGMA busy_timeout", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(busy_ms, BUSY_TIMEOUT.as_millis() as i64);
+        reader.execute_batch("COMMIT").unwrap();
+        assert!(checkpoint_log(&conn));
+        assert_eq!(
+            std::fs::metadata(dir.join("outbox.sqlite-wal"))
+                .unwrap()
+                .len(),
+            0
+        );
+    }
 
     fn build(dir: &Path, app_id: i32, version: i32) -> std::path::PathBuf {
         let path = dir.join(format!("s-{app_id}-{version}.sqlite"));

@@ -497,11 +497,19 @@ pub struct Kept {
     /// Prosecutors' accounts that give it as their address (kept, the
     /// address and their digest and reminders taken off them).
     pub prosecutors: u64,
+    /// Deleted, but the write-ahead log could not be emptied (a reader
+    /// held it): older page images of the rows stay in
+    /// `accounts.sqlite-wal` until a later checkpoint empties it.
+    pub log_held: bool,
 }
 
 impl Kept {
+    /// Nothing kept of the address (whatever became of the log).
     pub fn is_empty(&self) -> bool {
-        *self == Kept::default()
+        Kept {
+            log_held: false,
+            ..*self
+        } == Kept::default()
     }
 }
 
@@ -528,6 +536,7 @@ pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Re
         feeds: count(&format!("SELECT count(*) FROM calendar_feeds WHERE {OF}"))?,
         flag: count("SELECT count(*) FROM flagged_addresses WHERE email = ?1")?,
         prosecutors: count("SELECT count(*) FROM prosecutor_accounts WHERE email = ?1")?,
+        log_held: false,
     };
     if dry_run {
         return Ok(kept);
@@ -554,8 +563,8 @@ pub fn forget(conn: &mut Connection, email: &str, dry_run: bool) -> rusqlite::Re
         [email],
     )?;
     tx.commit()?;
-    schemas::checkpoint_log(conn);
-    Ok(kept)
+    let log_held = !schemas::checkpoint_log(conn);
+    Ok(Kept { log_held, ..kept })
 }
 
 /// Deletes the link tokens (activation, reset) that expired before

@@ -861,6 +861,56 @@ fn an_address_no_grant_names_can_be_forgotten() {
     assert_eq!(again.code, 4, "{}{}", again.stdout, again.stderr);
 }
 
+/// The concurrency review of the fiftieth session (its 5): with a reader
+/// holding a database's log (an administrator's `sqlite3`, a backup
+/// copying), `forget-address`'s checkpoint waited 10 s for it per
+/// database, keeping every writer out meanwhile: the server's logins
+/// failed (503) and a delivering `send` stopped part-way and sent a
+/// message twice. It now waits a moment, goes on, and says the log still
+/// holds older copies of what it deleted, and how it is emptied.
+#[test]
+fn forgetting_an_address_beside_a_reader_says_the_log_keeps_copies_and_keeps_no_writer_out() {
+    const GONE: &str = "hld.victim@example.org";
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    assert_eq!(env.import(&sample("20261124"), &[]).code, 3);
+    assert_eq!(env.etl(&["send", "--now"]).code, 0);
+    // Readers on both databases, each inside a read transaction.
+    let readers: Vec<rusqlite::Connection> = ["accounts.sqlite", "outbox.sqlite"]
+        .iter()
+        .map(|db| {
+            let c = rusqlite::Connection::open(env.data().join(db)).unwrap();
+            c.execute_batch("BEGIN").unwrap();
+            let _: i64 = c
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .unwrap();
+            c
+        })
+        .collect();
+    let run = env.etl(&["forget-address", GONE]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "note: outbox.sqlite-wal and accounts.sqlite-wal still hold older copies of what \
+             was deleted"
+        ),
+        "{}",
+        run.stdout
+    );
+    // What it says empties them, once the readers are gone.
+    drop(readers);
+    for db in ["accounts.sqlite", "outbox.sqlite"] {
+        let c = rusqlite::Connection::open(env.data().join(db)).unwrap();
+        let busy: i64 = c
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(busy, 0);
+        let log = env.data().join(format!("{db}-wal"));
+        assert_eq!(std::fs::metadata(log).unwrap().len(), 0, "{db}");
+    }
+}
+
 /// The admin review of the fiftieth session: after a rollback to night 1,
 /// an address night 2 granted (and mailed its activation) is granted by no
 /// live snapshot, and `forget-address` deleted its account. Night 2

@@ -1059,6 +1059,78 @@ fn retry_of_every_failed_item_says_what_of_each_kind_and_night_it_queues() {
     );
 }
 
+/// The concurrency review of the fiftieth session (its 2): a rollback
+/// run while a `send` delivered (which writes the outbox hundreds of times
+/// a second) failed to hold the rolled-back night's digests in 3 of 6 runs
+/// ("could not be held (outbox: database is locked)"), and the running
+/// `send` delivered them, news of a snapshot no longer live. The hold read,
+/// then wrote, in a transaction begun without the write lock: a write by
+/// another process in between, and SQLite refuses the upgrade at once,
+/// without waiting. Here the other process writes exactly there.
+#[test]
+fn a_rollback_holds_the_digests_though_another_process_writes_the_outbox_meanwhile() {
+    let (env, smtp, _) = two_nights_the_first_mailed();
+    let mut cmd = env.command();
+    cmd.args(["rollback", "20261123"]);
+    let paused = Paused::spawn(
+        cmd,
+        env.dir.path().join("resume-rollback"),
+        "hold-after-read",
+    );
+    // (as a `send` records an outcome: its own short transaction)
+    let outbox = env.data().join("outbox.sqlite");
+    let writer = std::thread::spawn(move || {
+        let conn = rusqlite::Connection::open(outbox).unwrap();
+        conn.busy_timeout(std::time::Duration::from_secs(20))
+            .unwrap();
+        conn.execute_batch("BEGIN IMMEDIATE; CREATE TABLE probe (x); DROP TABLE probe; COMMIT;")
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let back = paused.resume();
+    writer.join().unwrap().unwrap();
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert!(
+        back.stdout
+            .contains("note: 1 digest of night 20261124, not sent yet, is held"),
+        "{}{}",
+        back.stdout,
+        back.stderr
+    );
+    let before = smtp.accepted_for(FOLLOWS).len();
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(FOLLOWS).len(),
+        before,
+        "the held digest went"
+    );
+}
+
+/// The concurrency review of the fiftieth session (its 3): while an import
+/// queued a night's mail (a national night: seconds), `outbox pending`,
+/// which ARCHITECTURE promises can be asked then, waited 10 s and failed
+/// "database is locked", and the commands that take the import lock
+/// (`outbox release`) failed so too instead of naming the import that
+/// holds it: opening the outbox took its write lock to check its
+/// migrations. It now checks them with a read, and writes only when one
+/// is to be applied.
+#[test]
+fn the_outbox_commands_answer_while_an_import_queues_a_nights_mail() {
+    let (env, smtp, _, n2) = first_night_mailed();
+    let batch = n2.write(&env.dir.path().join("b"), "20261124");
+    let queueing = Paused::import(&env, &batch, "mail-before-commit");
+    let pending = etl(&env, &smtp, &["outbox", "pending"]);
+    assert_eq!(pending.code, 0, "{}{}", pending.stdout, pending.stderr);
+    let release = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert_eq!(release.code, 5, "{}{}", release.stdout, release.stderr);
+    assert!(
+        release.stderr.contains("import"),
+        "the holder named: {}",
+        release.stderr
+    );
+    let run = queueing.resume();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 

@@ -205,5 +205,25 @@ fn forget(
         std::fs::remove_file(f)?;
     }
     say!("{email}: deleted {what}");
+    // (what was deleted is out of the files, but older page images of it
+    // stay in a log a reader held, an open `sqlite3` or a backup copying,
+    // until a later checkpoint empties it)
+    let held: Vec<&str> = [
+        (mail.log_held, "outbox.sqlite-wal"),
+        (kept.log_held, "accounts.sqlite-wal"),
+    ]
+    .into_iter()
+    .filter_map(|(held, log)| held.then_some(log))
+    .collect();
+    if !held.is_empty() {
+        say!(
+            "note: {} still hold{} older copies of what was deleted: a reader held the log (an \
+             open sqlite3, a backup copying), and it was not waited for, as waiting keeps every \
+             writer out; it is emptied when no reader holds it, by the daily purge of old data \
+             or at once by `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE)'`",
+            held.join(" and "),
+            if held.len() == 1 { "s" } else { "" }
+        );
+    }
     Ok(Forgot::Done)
 }

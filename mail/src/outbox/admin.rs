@@ -287,6 +287,10 @@ pub struct Forgot {
     pub reminded: u64,
     /// Items a `send` is delivering now: nothing was deleted.
     pub sending: u64,
+    /// Deleted, but the write-ahead log could not be emptied (a reader
+    /// held it): older page images of the rows stay in `outbox.sqlite-wal`
+    /// until a later checkpoint empties it (`schemas::checkpoint_log`).
+    pub log_held: bool,
 }
 
 /// An item of [`Forgot`]: its night, kind and reference (`send::eml_file`).
@@ -375,11 +379,12 @@ impl Outbox {
         };
         let warned = count("SELECT count(*) FROM expiry_warned WHERE email = ?1")?;
         let reminded = count("SELECT count(*) FROM reminded WHERE email = ?1")?;
-        let forgot = Forgot {
+        let mut forgot = Forgot {
             items,
             warned,
             reminded,
             sending,
+            log_held: false,
         };
         if dry_run || sending > 0 {
             return Ok(forgot);
@@ -394,7 +399,7 @@ impl Outbox {
             tx.execute(sql, [email])?;
         }
         tx.commit()?;
-        schemas::checkpoint_log(&self.conn);
+        forgot.log_held = !schemas::checkpoint_log(&self.conn);
         Ok(forgot)
     }
 
@@ -611,6 +616,8 @@ impl Outbox {
             })?;
             rows.collect::<std::result::Result<_, _>>()?
         };
+        // (a test writes the outbox from another process here)
+        store::failpoint::pause("hold-after-read");
         let mut out = Vec::new();
         // (digests the flood guard held count as waiting: the night is
         // then held by the rollback, so that importing it again supersedes
