@@ -864,10 +864,7 @@ fn a_rollback_holds_a_night_whose_digests_all_failed() {
     let (env, smtp, n2) = two_nights_the_first_mailed();
     const WHO: &str = FOLLOWS;
     let before = smtp.accepted_for(WHO).len();
-    fs::write(smtp.dir.join("mode"), "spam").unwrap();
-    let refused = etl(&env, &smtp, &["send", "--now"]);
-    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
-    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    send_refused_for_good(&env, &smtp);
     let failed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]);
     assert!(failed.stdout.contains("digest"), "{}", failed.stdout);
 
@@ -945,10 +942,7 @@ fn a_rollback_past_a_night_sent_in_part_names_its_failed_digests() {
         &n2.write(&env.dir.path().join("b"), "20261124"),
     );
     // Both refused, for good; one of them tried again and sent.
-    fs::write(smtp.dir.join("mode"), "spam").unwrap();
-    let refused = etl(&env, &smtp, &["send", "--now"]);
-    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
-    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    send_refused_for_good(&env, &smtp);
     let failed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]);
     let id = failed
         .stdout
@@ -1016,13 +1010,10 @@ fn retry_of_every_failed_item_says_what_of_each_kind_and_night_it_queues() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
     let (n1, n2) = scenario(&[FOLLOWS, OTHER]);
-    fs::write(smtp.dir.join("mode"), "spam").unwrap();
     for (night, n, dir) in [("20261123", &n1, "a"), ("20261124", &n2, "b")] {
         import(&env, &smtp, &n.write(&env.dir.path().join(dir), night));
-        let refused = etl(&env, &smtp, &["send", "--now"]);
-        assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+        send_refused_for_good(&env, &smtp);
     }
-    fs::remove_file(smtp.dir.join("mode")).unwrap();
     let listed = etl(&env, &smtp, &["outbox", "list", "--state", "failed"]).stdout;
     let count = |kind: &str, night: &str| {
         listed
@@ -1129,6 +1120,15 @@ fn the_outbox_commands_answer_while_an_import_queues_a_nights_mail() {
     );
     let run = queueing.resume();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+/// `send --now` with the relay refusing every message for good (as spam):
+/// what is due fails.
+fn send_refused_for_good(env: &Env, smtp: &Smtp) {
+    fs::write(smtp.dir.join("mode"), "spam").unwrap();
+    let refused = etl(env, smtp, &["send", "--now"]);
+    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
 }
 
 /// The one address of the rollback tests.

@@ -41,7 +41,7 @@ async def session(reader, writer):
 
 
 async def main(port):
-    server = await asyncio.start_server(session, "127.0.0.1", port, limit=1 << 22)
+    server = await asyncio.start_server(session, "127.0.0.1", port, limit=1 << 26)
     print(f"listening on {server.sockets[0].getsockname()[1]}", flush=True)
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
