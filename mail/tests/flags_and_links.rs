@@ -90,7 +90,13 @@ fn a_retry_of_every_failed_item_leaves_the_websites_password_links() {
     let none = BTreeSet::new();
     let never = |_: Kind, _: &str, _| None;
     let all = ob
-        .retry(RetryWhich::Failed { flagged: &none }, &never, false)
+        .retry(
+            RetryWhich::Failed {
+                flagged: &|| Ok(none.clone()),
+            },
+            &never,
+            false,
+        )
         .unwrap();
     assert_eq!(
         all.password_links,

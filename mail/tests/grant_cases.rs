@@ -538,7 +538,9 @@ fn retrying_a_grant_mail_queues_the_mail_that_told_its_cases_if_it_did_not_go() 
     let none = std::collections::BTreeSet::new();
     let retried = ob
         .retry(
-            RetryWhich::Failed { flagged: &none },
+            RetryWhich::Failed {
+                flagged: &|| Ok(none.clone()),
+            },
             &|_, _: &str, _| None,
             false,
         )

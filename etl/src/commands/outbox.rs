@@ -293,12 +293,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             dry_run,
         } => {
             let accounts = store::accounts::open(&config.data_dir)?;
-            // (Lower-cased, as `RetryWhich::Failed` compares them.)
-            let flagged: std::collections::BTreeSet<String> =
-                store::accounts::flagged_set(&accounts)?
-                    .into_iter()
-                    .map(|e| e.to_lowercase())
-                    .collect();
+            // (Lower-cased, as `RetryWhich::Failed` compares them; read once
+            // the retry holds the outbox's write lock.)
+            let flagged = || {
+                store::accounts::flagged_set(&accounts)
+                    .map(|set| set.into_iter().map(|e| e.to_lowercase()).collect())
+            };
             let (which, what) = match (id, failed) {
                 (Some(id), _) => (RetryWhich::Item(id), "item"),
                 (None, true) => (RetryWhich::Failed { flagged: &flagged }, "failed items"),

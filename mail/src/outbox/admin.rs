@@ -60,16 +60,23 @@ fn stored_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Which items `retry` queues again.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub enum RetryWhich<'a> {
     /// One item, if it is failed, unknown, retrying or suppressed: a
     /// decision to write to its address again, which clears its flag.
     Item(i64),
-    /// Every failed item but those to the addresses `flagged` names
-    /// (lower-cased; the accounts database's): a retry in bulk follows a
-    /// fault of the relay's or of policy, not a decision about addresses
-    /// whose mail server said they are bad.
-    Failed { flagged: &'a BTreeSet<String> },
+    /// Every failed item but those to flagged addresses: a retry in bulk
+    /// follows a fault of the relay's or of policy, not a decision about
+    /// addresses whose mail server said they are bad. `flagged` reads the
+    /// accounts database's (lower-cased); it is read once the retry holds
+    /// the outbox's write lock, and the flags a `send` recorded and has not
+    /// written there yet (`flags_to_write`) count too, so a `send` that
+    /// flags an address and fails its mail meanwhile is never undone (the
+    /// concurrency review of the fiftieth session: read before, it missed
+    /// such a flag, and the retry queued the mail and cleared the flag).
+    Failed {
+        flagged: &'a dyn Fn() -> rusqlite::Result<BTreeSet<String>>,
+    },
 }
 
 /// What `retry` did.
@@ -790,8 +797,7 @@ impl Outbox {
         dry_run: bool,
     ) -> Result<Retried> {
         let bulk = matches!(which, RetryWhich::Failed { .. });
-        let none = BTreeSet::new();
-        let (filter, id, flagged) = match which {
+        let (filter, id, read_flagged) = match which {
             // (not one withheld for naming a case no longer granted:
             // `withheld_at`, outbox migration 14; nor a digest superseded
             // by its night's new build, whose mail told the night)
@@ -802,16 +808,32 @@ impl Outbox {
                     State::Suppressed.as_str()
                 ),
                 Some(id),
-                &none,
+                None,
             ),
             RetryWhich::Failed { flagged } => (
                 format!("?1 IS NULL AND state = '{}'", State::Failed.as_str()),
                 None,
-                flagged,
+                Some(flagged),
             ),
         };
         let condition = format!("{filter} AND state IN {}", sql_sources(Event::Retry));
         let tx = self.conn.transaction()?;
+        // (under the write lock: a `send` settles no more failures
+        // meanwhile, and one settled before wrote its flag first, to the
+        // accounts database or, still to write, here)
+        let flagged: BTreeSet<String> = match read_flagged {
+            None => BTreeSet::new(),
+            Some(read) => {
+                let mut flagged = read()?;
+                let mut stmt =
+                    tx.prepare("SELECT lower(email) FROM flags_to_write WHERE reason IS NOT NULL")?;
+                let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+                for email in rows {
+                    flagged.insert(email?);
+                }
+                flagged
+            }
+        };
         let mut retried = Retried::default();
         {
             let mut requeue = tx.prepare(&format!(
