@@ -165,3 +165,40 @@ fn a_digest_due_brings_its_addresss_earlier_digest_forward_in_order() {
     attempt(&mut ob, c, Event::Deferred, Some(afternoon), morning);
     assert!(!due(&ob, morning).contains(&c));
 }
+
+/// The review of the fiftieth session's change: an earlier digest brought
+/// forward that failed again (the relay still down, a mailbox full) was
+/// brought forward again by every run while the later one stayed due,
+/// every five minutes for up to 72 hours, its backoff ignored. It is
+/// brought forward once for each time a later digest's comes: tried since,
+/// it keeps its own next try, and the later one waits for it.
+#[test]
+fn an_earlier_digest_brought_forward_and_failing_again_keeps_its_backoff() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
+    let n1 = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let n2 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-23T18:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    queue(&mut ob, n1, "", &["a@example.com"], now);
+    let a1 = 1;
+    let afternoon = now + Duration::hours(24);
+    attempt(&mut ob, a1, Event::Deferred, Some(afternoon), now);
+    let morning = now + Duration::hours(20);
+    queue(&mut ob, n2, "", &["a@example.com"], morning);
+    // Brought forward, and deferred again: its next try hours off.
+    assert_eq!(due(&ob, morning), [a1]);
+    let later_still = morning + Duration::hours(6);
+    attempt(&mut ob, a1, Event::Deferred, Some(later_still), morning);
+    for minutes in [5, 10, 60, 300] {
+        let run = morning + Duration::minutes(minutes);
+        assert_eq!(
+            due(&ob, run),
+            Vec::<i64>::new(),
+            "{minutes} minutes on: tried again before its time"
+        );
+    }
+    // Its own time come: it goes, then the later one.
+    assert_eq!(due(&ob, later_still), [a1]);
+}

@@ -316,6 +316,9 @@ struct Model {
     night: String,
     attempts: i64,
     first_try: Option<DateTime<Utc>>,
+    /// When it was last claimed (`tried_at`); `None` once a claim is
+    /// undone.
+    tried: Option<DateTime<Utc>>,
     next_try: Option<DateTime<Utc>>,
     not_before: DateTime<Utc>,
     /// A recorded outcome not settled yet: the state it leads to, by which
@@ -364,6 +367,7 @@ impl Model {
         };
         self.state = state;
         self.attempts -= 1;
+        self.tried = None;
         if self.attempts == 0 {
             self.first_try = None;
         }
@@ -386,6 +390,7 @@ impl Model {
             night,
             attempts: 0,
             first_try: None,
+            tried: None,
             next_try: None,
             not_before: now,
             recorded: None,
@@ -564,7 +569,9 @@ impl World {
             .map(|(id, _)| *id)
             .collect();
         // An address's first digest goes, its time not come, when a
-        // later one's has (the review of the forty-ninth session's change).
+        // later one's has (the review of the forty-ninth session's change),
+        // once for each such time: not if it was tried since (the review
+        // of the fiftieth session's).
         for (email, first) in &first_digest {
             let f = &self.model[first];
             if !due.contains(first)
@@ -574,6 +581,8 @@ impl World {
                         && self.email_of(*id) == *email
                         && claimable(*id, m)
                         && on_time(m)
+                        && f.tried
+                            .is_none_or(|t| t < m.next_try.unwrap_or(m.not_before))
                 })
             {
                 due.push(*first);
@@ -835,6 +844,7 @@ impl World {
                     m.state = State::Sending;
                     m.attempts += 1;
                     m.first_try = m.first_try.or(Some(self.now));
+                    m.tried = Some(self.now);
                     assert_eq!(item.attempts, m.attempts);
                     assert_eq!(Some(item.first_try_at), m.first_try);
                     events.insert(item.id, Event::Claim);
@@ -979,6 +989,7 @@ impl World {
                 m.untold = !m.told_by;
                 m.next_try = None;
                 m.attempts -= 1;
+                m.tried = None;
                 if m.attempts == 0 {
                     m.first_try = None;
                 }

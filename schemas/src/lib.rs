@@ -155,6 +155,7 @@ pub const OUTBOX_MIGRATIONS: &[Migration] = &[
     migration!(21, "outbox/0021_bounce_reports_and_flags.sql"),
     migration!(22, "outbox/0022_warned_at.sql"),
     migration!(23, "outbox/0023_site_urls.sql"),
+    migration!(24, "outbox/0024_tried_at.sql"),
 ];
 
 /// The runner's own record of what it applied: one row per migration

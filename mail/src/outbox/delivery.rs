@@ -473,8 +473,17 @@ impl Outbox {
         // hours off), goes in its place when a later one's time has come:
         // the morning's news does not wait for the afternoon. Only one
         // that could be claimed now but for its time (not `--now`: then
-        // time holds nothing back).
-        let ahead: Vec<i64> = due.iter().filter_map(|id| later.get(id).copied()).collect();
+        // time holds nothing back), and once for each later one's time:
+        // tried since (its claim's lease began after it), it failed again
+        // and keeps its own next try, or every run would try it while the
+        // later one stays due, its backoff ignored (the review of the
+        // fiftieth session's change).
+        let ahead: Vec<i64> = due
+            .iter()
+            .filter_map(|id| later.get(id).copied().map(|first| (*id, first)))
+            .filter(|&(id, first)| !self.tried_since_due(first, id).unwrap_or(false))
+            .map(|(_, first)| first)
+            .collect();
         let on_time: std::collections::HashSet<i64> = due.iter().copied().collect();
         let forward: std::collections::HashSet<i64> =
             if now_flag || ahead.iter().all(|first| on_time.contains(first)) {
@@ -505,6 +514,24 @@ impl Outbox {
                 Some(_) => None,
             })
             .collect())
+    }
+
+    /// Whether item `first` was claimed (`tried_at`, outbox migration 24)
+    /// at or after item `later`'s time came (its next try, or its
+    /// `not_before`): an earlier digest brought forward for `later` once
+    /// already.
+    fn tried_since_due(&self, first: i64, later: i64) -> Result<bool> {
+        let (tried, time): (Option<String>, String) = self.conn.query_row(
+            "SELECT (SELECT tried_at FROM items WHERE id = ?1),
+                    (SELECT coalesce(next_try_at, not_before) FROM items WHERE id = ?2)",
+            params![first, later],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let parse = |t: &str| DateTime::parse_from_rfc3339(t).map(|t| t.with_timezone(&Utc));
+        Ok(match (tried.as_deref().map(parse), parse(&time)) {
+            (Some(Ok(tried)), Ok(time)) => tried >= time,
+            _ => false,
+        })
     }
 
     /// Claims items in one commit: each is loaded and `plan` says whether
@@ -566,7 +593,7 @@ impl Outbox {
             ))?;
             let mut mark = tx.prepare(&format!(
                 "UPDATE items SET state = ?2, attempts = attempts + 1,
-                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4
+                 first_try_at = coalesce(first_try_at, ?3), lease_until = ?4, tried_at = ?3
                  WHERE id = ?1 AND state IN {}",
                 sql_sources(Event::Claim)
             ))?;

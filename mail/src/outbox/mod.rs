@@ -170,10 +170,10 @@ pub(crate) const UNTOLD_BY_SEND: &str = "CASE WHEN told_by IS NULL THEN case_key
 
 /// What undoes a claim of an item never handed over (`Outbox::withdraw`,
 /// `Outbox::recall`): its attempt uncounted, its first try forgotten if
-/// this was to be it, its lease gone.
+/// this was to be it, its lease and its time tried (`tried_at`) gone.
 pub(crate) const UNCLAIMED: &str = "attempts = attempts - 1,
      first_try_at = CASE WHEN attempts = 1 THEN NULL ELSE first_try_at END,
-     lease_until = NULL";
+     lease_until = NULL, tried_at = NULL";
 
 /// Item `?1` has no recorded outcome waiting to be settled (one that has
 /// was handed over: only `settle` moves it on).

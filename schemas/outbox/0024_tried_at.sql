@@ -1,0 +1,12 @@
+-- Outbox, migration 24: when an item was last claimed.
+--
+-- An address's earlier digest, its next try hours off after an outage, is
+-- sent in the place of a later one whose time has come (`Outbox::due`), so
+-- that the morning's news does not wait for the afternoon. Tried so and
+-- failed again, it must keep its own next try: without knowing when it was
+-- last tried, every run brought it forward again while the later digest
+-- stayed due, every five minutes for up to 72 hours (the review of the
+-- fiftieth session's change). Set by each claim to the claim's time;
+-- cleared when a claim is undone before anything was handed over. Nothing
+-- before this migration is known: an item is taken as not tried since.
+ALTER TABLE items ADD COLUMN tried_at TEXT;  -- RFC 3339 UTC; NULL: not known
