@@ -1098,6 +1098,10 @@ impl World {
                 for (id, m) in self.model.iter_mut() {
                     if m.night == night_text(*night) && m.state == State::Held {
                         m.state = State::Queued;
+                        m.attempts = 0;
+                        m.first_try = None;
+                        m.next_try = None;
+                        m.tried = None;
                         events.insert(*id, Event::Release);
                         want += 1;
                     }

@@ -1175,6 +1175,48 @@ fn retry_of_every_failed_item_leaves_an_address_a_send_flagged_and_has_not_writt
     );
 }
 
+/// The review of the fiftieth session's change: a night whose digests had
+/// failed is held by a rollback (`Failed → Held`), and released by the
+/// roll forward; released, they kept their attempts and their first try,
+/// days old, so the first deferral after gave them up at once as past
+/// their 72 hours. A release queues them as new, as a retry does.
+#[test]
+fn digests_released_after_a_rollback_get_their_hours_of_tries_again() {
+    let (env, smtp, _) = two_nights_the_first_mailed();
+    const WHO: &str = FOLLOWS;
+    let days_ago = (chrono::Utc::now() - chrono::Duration::days(4))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    fs::write(smtp.dir.join("mode"), "spam").unwrap();
+    let refused = etl_at(&env, &smtp, &days_ago, &["send", "--now"]);
+    assert_ne!(refused.code, 0, "{}{}", refused.stdout, refused.stderr);
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    assert_eq!(
+        state_of(&env, &smtp, WHO).split(',').next_back(),
+        Some("failed")
+    );
+    rollback_holds_night_2(&env, &smtp);
+    let forward = etl(&env, &smtp, &["rollback", "20261124"]);
+    assert_eq!(forward.code, 0, "{}{}", forward.stdout, forward.stderr);
+    assert!(forward.stdout.contains("released"), "{}", forward.stdout);
+    // The relay defers it now: it is tried again later, not given up.
+    fs::write(smtp.dir.join("mode"), "deferdigest").unwrap();
+    let deferred = etl(&env, &smtp, &["send", "--now"]);
+    fs::remove_file(smtp.dir.join("mode")).unwrap();
+    assert_eq!(
+        state_of(&env, &smtp, WHO).split(',').next_back(),
+        Some("retrying"),
+        "{}{}",
+        deferred.stdout,
+        deferred.stderr
+    );
+    send(&env, &smtp);
+    assert!(smtp
+        .accepted_for(WHO)
+        .iter()
+        .any(|m| m.contains("（115/11/24 資料）")));
+}
+
 /// The one address of the rollback tests.
 const FOLLOWS: &str = "follows.one@example.com";
 

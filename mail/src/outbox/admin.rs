@@ -744,12 +744,19 @@ impl Outbox {
         }
     }
 
-    /// Releases a night's held digests: they are queued. Returns how many.
+    /// Releases a night's held digests: they are queued, as new (no
+    /// attempts, no first try), as a retry queues an item: a digest a
+    /// rollback held after it had failed or waited (`Failed → Held`) kept
+    /// its first try, days old, and the first deferral after its release
+    /// gave it up as past its hours of tries (the review of the fiftieth
+    /// session's change). Returns how many.
     pub fn release(&mut self, night: &str, now: DateTime<Utc>) -> Result<u64> {
         let tx = self.conn.transaction()?;
         let n = tx.execute(
             &format!(
-                "UPDATE items SET state = ?2 WHERE night = ?1 AND state IN {}",
+                "UPDATE items SET state = ?2, attempts = 0, first_try_at = NULL,
+                     next_try_at = NULL, tried_at = NULL
+                 WHERE night = ?1 AND state IN {}",
                 sql_sources(Event::Release)
             ),
             params![night, target(Event::Release).as_str()],
