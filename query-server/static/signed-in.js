@@ -78,9 +78,18 @@
     warning.hidden = false;
     stay.focus();
   }
+  // The warning put away (kept alive elsewhere): the focus goes back
+  // where it was, if it was in the warning.
+  function putAway() {
+    var inside = warning.contains(document.activeElement);
+    warning.hidden = true;
+    if (inside && before && before !== document.body && document.contains(before)) {
+      before.focus();
+    }
+  }
   function end(known) {
     if (known !== true && latest() + idle * 1000 > Date.now() + 1000) {
-      warning.hidden = true;
+      putAway();
       arm();
       return;
     }
@@ -95,15 +104,18 @@
   stay.addEventListener('click', function () {
     fetch('/account/alive', { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' })
       .then(function (r) {
-        if (r.status !== 204) {
+        // Sent to the login (a redirect) or refused: the session ended.
+        // Anything else (a proxy's 502 while the server restarts, a 503,
+        // a 429) says nothing of it: the warning stays, to press again.
+        if (r.type === 'opaqueredirect' || r.status === 401) {
           end(true);
           return;
         }
-        note(Date.now());
-        warning.hidden = true;
-        if (before && before !== document.body && document.contains(before)) {
-          before.focus();
+        if (r.status !== 204) {
+          return;
         }
+        note(Date.now());
+        putAway();
         arm();
       })
       .catch(function () {
@@ -113,7 +125,7 @@
   // Another tab reached the server: a warning shown here is put away.
   window.addEventListener('storage', function (e) {
     if (e.key === KEY && ended.hidden) {
-      warning.hidden = true;
+      putAway();
       arm();
     }
   });

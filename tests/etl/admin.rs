@@ -869,7 +869,7 @@ fn an_address_no_grant_names_can_be_forgotten() {
 /// message twice. It now waits a moment, goes on, and says the log still
 /// holds older copies of what it deleted, and how it is emptied.
 #[test]
-fn forgetting_an_address_beside_a_reader_says_the_log_keeps_copies_and_keeps_no_writer_out() {
+fn forgetting_an_address_beside_a_reader_says_the_log_keeps_copies_of_what_it_deleted() {
     const GONE: &str = "hld.victim@example.org";
     let env = Env::new();
     assert_eq!(env.import(&sample("20261123"), &[]).code, 0);

@@ -667,6 +667,18 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
         json!("idle-stay"),
         "the warning's button has the focus"
     );
+    // A proxy's 502 (the server restarting) says nothing of the session:
+    // the warning stays, to press again, and says no end (the review of
+    // the session's change: it said the session ended).
+    b.script(
+        "window.realFetch = window.fetch;
+         window.fetch = () => Promise.resolve(new Response(null, { status: 502 }));",
+        json!([]),
+    );
+    b.keys("\u{E007}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(shown(&b, "#idle-warning") && !shown(&b, "#idle-ended"));
+    b.script("window.fetch = window.realFetch;", json!([]));
     b.keys("\u{E007}");
     wait_long(&b, "the warning to close", 5, |b| {
         !shown(b, "#idle-warning")

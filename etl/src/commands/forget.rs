@@ -219,8 +219,8 @@ fn forget(
         say!(
             "note: {} still hold{} older copies of what was deleted: a reader held the log (an \
              open sqlite3, a backup copying), and it was not waited for, as waiting keeps every \
-             writer out; it is emptied when no reader holds it, by the daily purge of old data \
-             or at once by `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE)'`",
+             writer out; it is emptied once no reader holds it, by the next `forget-address` or daily \
+             purge that deletes something, or at once by `sqlite3 <file> 'PRAGMA wal_checkpoint(TRUNCATE)'`",
             held.join(" and "),
             if held.len() == 1 { "s" } else { "" }
         );

@@ -225,8 +225,9 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
             }
             if r.failed > 0 {
                 what.push(format!(
-                    "{} failed, which `cpor-etl outbox retry --failed` sends again (only so is \
-                     {} told the night's news)",
+                    "{} failed, which `cpor-etl outbox retry --failed` sends again (to a \
+                     flagged address, `outbox retry <id>` only; only so is {} told the night's \
+                     news)",
                     r.failed,
                     if r.failed == 1 {
                         "its address"
