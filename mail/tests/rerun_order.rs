@@ -117,6 +117,19 @@ fn a_reruns_digest_waits_for_the_same_addresss_earlier_digest_of_the_night() {
     assert!(due(&ob, hour).contains(&a3));
 }
 
+/// An outbox for sending, nights 1 and 2 (20261123, 20261124), and the
+/// evening of night 1 (18:00 UTC).
+fn two_nights() -> (tempfile::TempDir, Outbox, [NaiveDate; 2], DateTime<Utc>) {
+    let dir = tempfile::tempdir().unwrap();
+    let ob = Outbox::open_for_sending(dir.path()).unwrap();
+    let n1 = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
+    let n2 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-23T18:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    (dir, ob, [n1, n2], now)
+}
+
 /// The review of the forty-ninth session's change: after a relay outage
 /// a digest waited for its address's earlier digest, and that one for its
 /// next try, hours off after backing off all night: the morning's news
@@ -125,13 +138,7 @@ fn a_reruns_digest_waits_for_the_same_addresss_earlier_digest_of_the_night() {
 /// two still in their order; one whose time has come waits for nothing.
 #[test]
 fn a_digest_due_brings_its_addresss_earlier_digest_forward_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
-    let n1 = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-    let n2 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    let now = DateTime::parse_from_rfc3339("2026-11-23T18:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
+    let (_dir, mut ob, [n1, n2], now) = two_nights();
     queue(&mut ob, n1, "", &["a@example.com", "b@example.com"], now);
     let (a1, b1) = (1, 2);
     // The relay was down all night: a@'s digest of night 1 backed off
@@ -174,13 +181,7 @@ fn a_digest_due_brings_its_addresss_earlier_digest_forward_in_order() {
 /// it keeps its own next try, and the later one waits for it.
 #[test]
 fn an_earlier_digest_brought_forward_and_failing_again_keeps_its_backoff() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut ob = Outbox::open_for_sending(dir.path()).unwrap();
-    let n1 = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-    let n2 = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
-    let now = DateTime::parse_from_rfc3339("2026-11-23T18:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
+    let (_dir, mut ob, [n1, n2], now) = two_nights();
     queue(&mut ob, n1, "", &["a@example.com"], now);
     let a1 = 1;
     let afternoon = now + Duration::hours(24);
