@@ -474,19 +474,17 @@ impl Outbox {
         // the morning's news does not wait for the afternoon. Only one
         // that could be claimed now but for its time (not `--now`: then
         // time holds nothing back), and once for each later one's time:
-        // tried since (its claim's lease began after it), it failed again
-        // and keeps its own next try, or every run would try it while the
-        // later one stays due, its backoff ignored (the review of the
-        // fiftieth session's change).
-        let ahead: Vec<i64> = due
+        // tried since (`tried_at`), it failed again and keeps its own next
+        // try, or every run would try it while the later one stays due,
+        // its backoff ignored (the review of the fiftieth session's
+        // change). (later, first) for each later digest due.
+        let ahead: Vec<(i64, i64)> = due
             .iter()
-            .filter_map(|id| later.get(id).copied().map(|first| (*id, first)))
-            .filter(|&(id, first)| !self.tried_since_due(first, id).unwrap_or(false))
-            .map(|(_, first)| first)
+            .filter_map(|id| later.get(id).map(|first| (*id, *first)))
             .collect();
         let on_time: std::collections::HashSet<i64> = due.iter().copied().collect();
         let forward: std::collections::HashSet<i64> =
-            if now_flag || ahead.iter().all(|first| on_time.contains(first)) {
+            if now_flag || ahead.iter().all(|(_, first)| on_time.contains(first)) {
                 std::collections::HashSet::new()
             } else {
                 let any_time: std::collections::HashSet<i64> = stmt
@@ -500,10 +498,18 @@ impl Outbox {
                         |r| r.get(0),
                     )?
                     .collect::<Result<_, _>>()?;
-                ahead
-                    .into_iter()
-                    .filter(|first| !on_time.contains(first) && any_time.contains(first))
-                    .collect()
+                // (when it was tried is read only for one that would go)
+                let mut forward = std::collections::HashSet::new();
+                for (id, first) in ahead {
+                    if !on_time.contains(&first)
+                        && any_time.contains(&first)
+                        && !forward.contains(&first)
+                        && !self.tried_since_due(first, id)?
+                    {
+                        forward.insert(first);
+                    }
+                }
+                forward
             };
         let mut brought = std::collections::HashSet::new();
         Ok(due
