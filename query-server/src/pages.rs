@@ -45,6 +45,19 @@ pub struct Ctx {
     /// (`static/signed-in.js`), and says so in words (`30 分鐘`).
     pub idle_seconds: u64,
     pub idle_for: String,
+    /// The session's absolute end, `server.session_max_seconds` after its
+    /// sign-in, which no use extends: the page warns before it too. The
+    /// limit (and in words, `12 小時`), the seconds from this page to the
+    /// end (0 when no one is signed in), and its time (`21:04`, Asia/
+    /// Taipei).
+    pub max_seconds: u64,
+    pub max_for: String,
+    pub ends_in: u64,
+    pub ends_at: String,
+    /// The seconds from this page to the nightly maintenance window, when
+    /// the site pauses (0 when there is none): a signed-in page warns
+    /// before it.
+    pub closes_in: u64,
     /// The notice takes the focus as the page opens (it says what a button
     /// just did: a screen reader reads it, and Tab goes on from there),
     /// unless something else on the page should: a new calendar URL's

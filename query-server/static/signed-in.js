@@ -32,27 +32,55 @@
 // ended, and its link signs in and comes back here (WCAG 2.2.1: a time
 // limit is warned of and can be extended; before, a form sent after it was
 // lost without a word).
+//
+// Two limits no press extends are warned of too, five minutes before (or
+// a quarter of a shorter limit), in a dialog whose 知道了 puts it away:
+// the session's absolute end, `server.session_max_seconds` (12 hours)
+// after the sign-in, and the nightly maintenance window, when the site
+// pauses. When each comes, the page says so, with a link back here.
+// The server gives each as seconds from the page (`data-ends`,
+// `data-closes`), so the computer's own clock, right or wrong, does not
+// matter.
 (function () {
   'use strict';
   var me = document.currentScript;
-  var idle = me ? Number(me.getAttribute('data-idle')) : 0;
-  var warning = document.getElementById('idle-warning');
-  var ended = document.getElementById('idle-ended');
-  var stay = document.getElementById('idle-stay');
+  function num(name) {
+    var n = me ? Number(me.getAttribute(name)) : 0;
+    return n > 0 ? n : 0;
+  }
+  function $(id) {
+    return document.getElementById(id);
+  }
+  var idle = num('data-idle');
+  var warning = $('idle-warning');
+  var ended = $('idle-ended');
+  var stay = $('idle-stay');
   if (!(idle > 0) || !warning || !ended || !stay) {
     return;
   }
-  // Two minutes' warning, or a quarter of a shorter idle time.
-  var lead = Math.min(120, idle / 4);
-  var warnAt = null;
-  var endAt = null;
+  var loaded = Date.now();
+  // The idle warning: two minutes, or a quarter of a shorter idle time.
+  var lead = Math.min(120, idle / 4) * 1000;
+  // The session's absolute end, and the maintenance window's start
+  // (Infinity: none), each with its warning's lead.
+  var ends = num('data-ends');
+  var maxAt = ends > 0 ? loaded + ends * 1000 : Infinity;
+  var maxLead = Math.min(300, num('data-max') / 4) * 1000;
+  var closes = num('data-closes');
+  var closing = $('closing-warning');
+  var closeAt = closes > 0 && closing ? loaded + closes * 1000 : Infinity;
+  var closeLead = 300 * 1000;
+  var dialogs = [warning, $('max-warning'), closing].filter(Boolean);
+  var told = {};
+  var timers = [];
+  var done = false;
   var before = null;
   // Another tab of the site keeps the same session alive: each page (and
   // each 繼續使用) notes when it last reached the server, and a timer that
   // fires finds the latest of them before it warns or says the session
   // ended (where the browser keeps no storage, each page counts alone).
   var KEY = 'cpor-session-seen';
-  var seen = Date.now();
+  var seen = loaded;
   function note(t) {
     seen = t;
     try { localStorage.setItem(KEY, String(t)); } catch (e) { /* none kept */ }
@@ -62,44 +90,82 @@
     try { t = Math.max(t, Number(localStorage.getItem(KEY)) || 0); } catch (e) { /* ours */ }
     return t;
   }
-  function arm() {
-    clearTimeout(warnAt);
-    clearTimeout(endAt);
-    var left = latest() + idle * 1000 - Date.now();
-    warnAt = setTimeout(warn, Math.max(0, left - lead * 1000));
-    endAt = setTimeout(end, Math.max(0, left));
+  function at(t, f) {
+    if (t < Infinity) {
+      timers.push(setTimeout(f, Math.max(0, t - Date.now())));
+    }
   }
-  function warn() {
-    if (latest() + (idle - lead) * 1000 > Date.now() + 1000) {
-      arm();
+  function arm() {
+    timers.forEach(clearTimeout);
+    timers = [];
+    if (done) {
       return;
     }
-    before = document.activeElement;
-    warning.hidden = false;
-    stay.focus();
+    var idleAt = latest() + idle * 1000;
+    var endAt = Math.min(idleAt, maxAt);
+    at(endAt, end);
+    // Warned of the end it is: the idle one only if it comes first.
+    if (idleAt < maxAt) {
+      at(idleAt - lead, warn);
+    }
+    if (!told.max) {
+      at(maxAt - maxLead, function () { tell('max'); });
+    }
+    if (closeAt < endAt) {
+      if (!told.closing) {
+        at(closeAt - closeLead, function () { tell('closing'); });
+      }
+      at(closeAt, function () { finish($('closed'), location.href); });
+    }
   }
-  // The warning put away (kept alive elsewhere): the focus goes back
-  // where it was, if it was in the warning.
-  function putAway() {
-    var inside = warning.contains(document.activeElement);
-    warning.hidden = true;
+  // A dialog shown, taking the focus (another shown is put away; the focus
+  // to go back to is where it was before the first).
+  function show(dialog, button) {
+    if (!dialogs.some(function (d) { return !d.hidden; })) {
+      before = document.activeElement;
+    }
+    dialogs.forEach(function (d) { d.hidden = d !== dialog; });
+    button.focus();
+  }
+  // A dialog put away: the focus goes back where it was, if it was in it.
+  function putAway(dialog) {
+    var inside = dialog.contains(document.activeElement);
+    dialog.hidden = true;
     if (inside && before && before !== document.body && document.contains(before)) {
       before.focus();
     }
   }
-  function end(known) {
-    if (known !== true && latest() + idle * 1000 > Date.now() + 1000) {
-      putAway();
+  function tell(which) {
+    told[which] = true;
+    var dialog = $(which + '-warning');
+    show(dialog, $(which + '-ok'));
+  }
+  function warn() {
+    if (latest() + (idle * 1000 - lead) > Date.now() + 1000) {
       arm();
       return;
     }
-    clearTimeout(warnAt);
-    warning.hidden = true;
-    var link = ended.querySelector('a');
-    link.href = '/login?m=expired&next=' +
-      encodeURIComponent(location.pathname + location.search);
-    ended.hidden = false;
+    show(warning, stay);
+  }
+  // The page's last word: what ended, and a link that comes back here.
+  function finish(notice, href) {
+    done = true;
+    timers.forEach(clearTimeout);
+    dialogs.forEach(function (d) { d.hidden = true; });
+    var link = notice.querySelector('a');
+    link.href = href;
+    notice.hidden = false;
     link.focus();
+  }
+  function end(known) {
+    var now = Date.now() + 1000;
+    if (known !== true && latest() + idle * 1000 > now && maxAt > now) {
+      putAway(warning);
+      arm();
+      return;
+    }
+    finish(maxAt <= now ? $('max-ended') : ended,
+      '/login?m=expired&next=' + encodeURIComponent(location.pathname + location.search));
   }
   stay.addEventListener('click', function () {
     fetch('/account/alive', { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' })
@@ -115,17 +181,26 @@
           return;
         }
         note(Date.now());
-        putAway();
+        putAway(warning);
         arm();
       })
       .catch(function () {
         // The server not reached: the warning stays, to press again.
       });
   });
-  // Another tab reached the server: a warning shown here is put away.
+  ['max', 'closing'].forEach(function (which) {
+    var ok = $(which + '-ok');
+    if (ok) {
+      ok.addEventListener('click', function () { putAway($(which + '-warning')); });
+    }
+  });
+  // Another tab reached the server: an idle warning shown here is put
+  // away.
   window.addEventListener('storage', function (e) {
-    if (e.key === KEY && ended.hidden) {
-      putAway();
+    if (e.key === KEY && !done) {
+      if (!warning.hidden) {
+        putAway(warning);
+      }
       arm();
     }
   });

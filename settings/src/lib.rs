@@ -65,6 +65,18 @@ impl Maintenance {
         Some((secs(end) - secs(t)).rem_euclid(24 * 3600).max(1) as u64)
     }
 
+    /// The seconds from `t` (a time of day in Asia/Taipei) to the window's
+    /// next start: a signed-in page warns before the site pauses. None
+    /// when there is no window, or when `t` is in it.
+    pub fn seconds_to_start(&self, t: NaiveTime) -> Option<u64> {
+        use chrono::Timelike;
+        if self.is_none() || self.seconds_left(t).is_some() {
+            return None;
+        }
+        let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
+        Some((secs(self.start) - secs(t)).rem_euclid(24 * 3600) as u64)
+    }
+
     /// A link's deadline people can meet: `at`, or, when the site is
     /// closed then, `at` moved by the window's length: past the window's
     /// end by as much of the link's time as the window took (an activation
@@ -542,6 +554,17 @@ mod tests {
         };
         assert_eq!(across.seconds_left(t(23, 30)), Some(90 * 60));
         assert_eq!(across.seconds_left(t(0, 30)), Some(30 * 60));
+        // A signed-in page warns before the next start.
+        assert_eq!(w.seconds_to_start(t(0, 25)), Some(5 * 60));
+        assert_eq!(w.seconds_to_start(t(3, 0)), Some(21 * 3600 + 30 * 60));
+        assert_eq!(w.seconds_to_start(t(1, 0)), None);
+        assert_eq!(across.seconds_to_start(t(22, 59)), Some(60));
+        assert_eq!(across.seconds_to_start(t(1, 0)), Some(22 * 3600));
+        let none = Maintenance {
+            start: t(0, 30),
+            end: t(0, 30),
+        };
+        assert_eq!(none.seconds_to_start(t(0, 29)), None);
         let at = |s: &str| {
             chrono::DateTime::parse_from_rfc3339(s)
                 .unwrap()

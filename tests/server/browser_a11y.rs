@@ -609,8 +609,17 @@ impl Browser {
 /// 王 activated and signed in, in a phone's browser, on the account page
 /// of a server started with `env`.
 fn wang_on_the_account_page(env: &[(&str, &str)]) -> (Data, Server, Browser) {
+    wang_on_the_account_page_at(None, env)
+}
+
+/// `wang_on_the_account_page`, the server's clock starting at `utc` if
+/// given (libfaketime).
+fn wang_on_the_account_page_at(utc: Option<&str>, env: &[(&str, &str)]) -> (Data, Server, Browser) {
     let data = Data::sample();
-    let server = Server::start(&data, env);
+    let server = match utc {
+        Some(utc) => Server::start_at(&data, utc, env),
+        None => Server::start(&data, env),
+    };
     let mut c = Client::new(&server);
     let r = c.activate(&data, WANG, PASSWORD);
     assert_eq!(r.status, 303, "{}", r.body);
@@ -711,6 +720,136 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
     );
     b.go(&format!("{}/account", server.base));
     assert!(b.path().starts_with("/login"), "{}", b.path());
+}
+
+/// The review of the fiftieth session's change (WCAG 2.2.1): a session
+/// ends `server.session_max_seconds` (12 hours) after its sign-in, however
+/// it is used, and that end came without a word, a form sent after it
+/// lost. A signed-in page now warns before it (five minutes, or a quarter
+/// of a shorter limit), saying when and that it cannot be extended, in a
+/// dialog that takes the focus and 知道了 puts away; when it comes, the
+/// page says the session ended, and its link signs in and comes back.
+#[test]
+fn a_signed_in_page_warns_before_the_sessions_absolute_end_and_says_when_it_came() {
+    let _busy = crate::util::busy();
+    let signed_in = Instant::now();
+    // A long idle time: the absolute end (24 s, warned of 6 s before)
+    // comes first.
+    let (_data, server, b) = wang_on_the_account_page(&[
+        ("CPOR_SERVER_SESSION_MAX_SECONDS", "24"),
+        ("CPOR_SERVER_SESSION_IDLE_SECONDS", "600"),
+    ]);
+    assert!(!shown(&b, "#max-warning"), "warned at once");
+    wait_long(&b, "the warning of the session's end", 24, |b| {
+        shown(b, "#max-warning")
+    });
+    assert!(
+        signed_in.elapsed() < Duration::from_secs(24),
+        "warned after the end"
+    );
+    assert!(!shown(&b, "#idle-warning") && !shown(&b, "#max-ended"));
+    let dialog = b.find("#max-warning");
+    assert_eq!(b.attribute(&dialog, "role"), "alertdialog");
+    let text = b.text(&dialog);
+    assert!(
+        text.contains("最長可使用 24 秒") && text.contains("無法延長"),
+        "{text}"
+    );
+    assert_eq!(
+        b.script("return document.activeElement.id", json!([])),
+        json!("max-ok"),
+        "the warning's button has the focus"
+    );
+    b.keys("\u{E007}");
+    wait_long(&b, "the warning to close", 5, |b| !shown(b, "#max-warning"));
+    // The end: said, with a link that signs in and comes back.
+    wait_long(&b, "the session-ended notice", 20, |b| {
+        shown(b, "#max-ended")
+    });
+    assert!(!shown(&b, "#idle-ended"));
+    let notice = b.find("#max-ended");
+    assert!(
+        b.text(&notice).contains("您已登入 24 秒"),
+        "{}",
+        b.text(&notice)
+    );
+    let link = b.find("#max-ended a");
+    assert!(
+        b.attribute(&link, "href").contains("next=%2Faccount"),
+        "{}",
+        b.attribute(&link, "href")
+    );
+    assert_eq!(
+        b.script(
+            "return document.activeElement.closest('#max-ended') !== null",
+            json!([])
+        ),
+        json!(true)
+    );
+    // It has ended on the server too.
+    b.go(&format!("{}/account", server.base));
+    assert!(b.path().starts_with("/login"), "{}", b.path());
+}
+
+/// The same review: the site pauses every night (the maintenance window,
+/// 00:30 to 03:00), and a form sent after the pause began is lost. A
+/// signed-in page warns five minutes before, and says when the site has
+/// paused. (The server's clock starts at 00:29:35 in Taipei.)
+#[test]
+fn a_signed_in_page_warns_before_the_nightly_pause_and_says_when_it_began() {
+    let _busy = crate::util::busy();
+    let started = Instant::now();
+    let (_data, server, b) = wang_on_the_account_page_at(
+        Some("2026-11-25 16:29:35"),
+        &[
+            ("CPOR_SERVER_MAINTENANCE_START", "00:30"),
+            ("CPOR_SERVER_MAINTENANCE_END", "03:00"),
+        ],
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "the machine was too slow to sign in before the window"
+    );
+    // Less than five minutes before: warned as the page opens.
+    wait_long(&b, "the warning of the pause", 5, |b| {
+        shown(b, "#closing-warning")
+    });
+    let dialog = b.find("#closing-warning");
+    assert_eq!(b.attribute(&dialog, "role"), "alertdialog");
+    assert!(
+        b.text(&dialog).contains("每日 00:30 至 03:00 整理資料"),
+        "{}",
+        b.text(&dialog)
+    );
+    assert_eq!(
+        b.script("return document.activeElement.id", json!([])),
+        json!("closing-ok")
+    );
+    b.keys("\u{E007}");
+    wait_long(&b, "the warning to close", 5, |b| {
+        !shown(b, "#closing-warning")
+    });
+    wait_long(&b, "the paused notice", 30, |b| shown(b, "#closed"));
+    let link = b.find("#closed a");
+    assert!(
+        b.attribute(&link, "href").ends_with("/account"),
+        "{}",
+        b.attribute(&link, "href")
+    );
+    assert_eq!(
+        b.script(
+            "return document.activeElement.closest('#closed') !== null",
+            json!([])
+        ),
+        json!(true)
+    );
+    // The site has paused indeed.
+    b.go(&format!("{}/account", server.base));
+    let body = b.script("return document.body.innerText", json!([]));
+    assert!(
+        body.as_str().unwrap_or_default().contains("03:00"),
+        "{body}"
+    );
 }
 
 /// The idle warning counts the session's every tab: a person reading the

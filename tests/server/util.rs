@@ -464,6 +464,17 @@ impl Resp {
         self.body[start..].split('"').next().unwrap().to_string()
     }
 
+    /// An attribute of a signed-in page's script tag (`<script
+    /// src="/static/signed-in.js" data-idle="1800" …>`); None when the page
+    /// has no such tag, or the tag no such attribute.
+    pub fn signed_in_script(&self, attribute: &str) -> Option<String> {
+        let start = self.body.find("<script src=\"/static/signed-in.js\"")?;
+        let tag = &self.body[start..start + self.body[start..].find('>')?];
+        let pat = format!(" {attribute}=\"");
+        let at = tag.find(&pat)? + pat.len();
+        Some(tag[at..].split('"').next()?.to_string())
+    }
+
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.body))
     }

@@ -422,12 +422,18 @@ fn signing_out_clears_what_the_browser_kept_and_signed_in_pages_carry_the_script
     let data = Data::sample();
     let server = Server::start(&data, &[]);
     let mut c = signed_in(&server, &data, WANG);
-    // (with the session's idle time, which its warning counts down)
-    let tag = "<script src=\"/static/signed-in.js\" data-idle=\"1800\" defer></script>";
+    // (with the session's idle time and its absolute end, which its
+    // warnings count down: signed in just now, nearly 12 hours left)
     for path in ["/cases", CASE, "/account"] {
         let page = c.get(path);
         assert_eq!(page.status, 200, "{path}");
-        assert!(page.body.contains(tag), "{path}: {}", page.body);
+        let data = |name| page.signed_in_script(name);
+        assert_eq!(data("data-idle").as_deref(), Some("1800"), "{path}");
+        assert_eq!(data("data-max").as_deref(), Some("43200"), "{path}");
+        let ends: u64 = data("data-ends").unwrap().parse().unwrap();
+        assert!((43_000..=43_200).contains(&ends), "{path}: {ends}");
+        // (the tests' servers have no maintenance window)
+        assert_eq!(data("data-closes").as_deref(), Some("0"), "{path}");
     }
     let js = c.get("/static/signed-in.js");
     assert_eq!(js.status, 200);

@@ -116,6 +116,7 @@ impl Viewer {
 pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
     let mut c = crate::routes::ctx(app, title, None, p.csrf.clone());
     c.user = Some(format!("{}（檢察官）", p.account));
+    crate::routes::signed_in_since(&mut c, app, p.created);
     c
 }
 

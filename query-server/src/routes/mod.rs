@@ -247,7 +247,7 @@ pub fn secure(r: &mut Resp, https: bool, form_action: &str) {
 /// What the base layout needs: the title, who is signed in, and the
 /// page's anti-forgery token (the session's, else `csrf`).
 pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> Ctx {
-    Ctx {
+    let mut c = Ctx {
         title: title.to_string(),
         user: session.map(|s| s.email.clone()),
         csrf: session.map_or(csrf, |s| s.csrf.clone()),
@@ -262,7 +262,35 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         idle_for: crate::failure::wait_words(
             app.cfg.server.session_idle.num_seconds().max(0) as u64
         ),
+        max_seconds: 0,
+        max_for: String::new(),
+        ends_in: 0,
+        ends_at: String::new(),
+        closes_in: 0,
+    };
+    if let Some(s) = session {
+        signed_in_since(&mut c, app, s.created);
     }
+    c
+}
+
+/// What a signed-in page needs to warn before its session's absolute end
+/// (`server.session_max_seconds` after `created`) and before the nightly
+/// maintenance window (`static/signed-in.js`), an applicant's session or
+/// a prosecutor's.
+pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
+    let now = Utc::now();
+    let max = app.cfg.server.session_max;
+    let end = created + max;
+    c.max_seconds = max.num_seconds().max(0) as u64;
+    c.max_for = crate::failure::wait_words(c.max_seconds);
+    // (rounded up: the page says the session ended once it has)
+    c.ends_in = ((end - now).num_milliseconds().max(1) as u64).div_ceil(1000);
+    c.ends_at = end.with_timezone(&taipei()).format("%H:%M").to_string();
+    c.closes_in = app
+        .maintenance
+        .seconds_to_start(now.with_timezone(&taipei()).time())
+        .unwrap_or(0);
 }
 
 /// A form's field, or empty.
