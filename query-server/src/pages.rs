@@ -55,9 +55,12 @@ pub struct Ctx {
     pub ends_in: u64,
     pub ends_at: String,
     /// The seconds from this page to the nightly maintenance window, when
-    /// the site pauses (0 when there is none): a signed-in page warns
-    /// before it.
+    /// the site pauses, and to its end (0 when there is none): a signed-in
+    /// page warns before it, and says when it began. When it begins
+    /// (`00:30`).
     pub closes_in: u64,
+    pub opens_in: u64,
+    pub closes_at: String,
     /// The notice takes the focus as the page opens (it says what a button
     /// just did: a screen reader reads it, and Tab goes on from there),
     /// unless something else on the page should: a new calendar URL's

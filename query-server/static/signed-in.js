@@ -34,13 +34,20 @@
 // lost without a word).
 //
 // Two limits no press extends are warned of too, five minutes before (or
-// a quarter of a shorter limit), in a dialog whose 知道了 puts it away:
-// the session's absolute end, `server.session_max_seconds` (12 hours)
-// after the sign-in, and the nightly maintenance window, when the site
-// pauses. When each comes, the page says so, with a link back here.
+// a quarter of a shorter session limit), in a dialog whose 知道了 puts it
+// away: the session's absolute end, `server.session_max_seconds` (12
+// hours) after the sign-in, and the nightly maintenance window, when the
+// site pauses. When each comes, the page says so, with a link back here.
 // The server gives each as seconds from the page (`data-ends`,
-// `data-closes`), so the computer's own clock, right or wrong, does not
-// matter.
+// `data-closes`, `data-opens`), so the computer's own clock, right or
+// wrong, does not matter.
+//
+// One dialog at a time: of those due, the idle warning first (it alone
+// needs a press to keep the session), then the others, each until its
+// 知道了, which the session's other pages remember (`localStorage`), so a
+// page opened after it does not ask again. Whatever is due is worked out
+// anew at each timer, press and other tab's use (`update`), so a timer
+// late after the computer slept finds the page as it now stands.
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -59,68 +66,118 @@
     return;
   }
   var loaded = Date.now();
+  function after(seconds) {
+    return seconds > 0 ? loaded + seconds * 1000 : Infinity;
+  }
   // The idle warning: two minutes, or a quarter of a shorter idle time.
   var lead = Math.min(120, idle / 4) * 1000;
-  // The session's absolute end, and the maintenance window's start
-  // (Infinity: none), each with its warning's lead.
-  var ends = num('data-ends');
-  var maxAt = ends > 0 ? loaded + ends * 1000 : Infinity;
+  // The session's absolute end, and the maintenance window's start and
+  // end (Infinity: none).
+  var maxAt = after(num('data-ends'));
   var maxLead = Math.min(300, num('data-max') / 4) * 1000;
-  var closes = num('data-closes');
   var closing = $('closing-warning');
-  var closeAt = closes > 0 && closing ? loaded + closes * 1000 : Infinity;
+  var closeAt = closing ? after(num('data-closes')) : Infinity;
+  var openAt = closing ? after(num('data-opens')) : Infinity;
   var closeLead = 300 * 1000;
-  var dialogs = [warning, $('max-warning'), closing].filter(Boolean);
-  var told = {};
-  var timers = [];
+  var limits = {
+    max: { at: maxAt, lead: maxLead, dialog: $('max-warning'), ok: $('max-ok') },
+    closing: { at: closeAt, lead: closeLead, dialog: closing, ok: $('closing-ok') }
+  };
+  var dialogs = [warning, limits.max.dialog, closing].filter(Boolean);
+  var timer = null;
   var done = false;
+  // The server said the session ended (a sign-out elsewhere, say).
+  var over = false;
   var before = null;
   // Another tab of the site keeps the same session alive: each page (and
-  // each 繼續使用) notes when it last reached the server, and a timer that
-  // fires finds the latest of them before it warns or says the session
-  // ended (where the browser keeps no storage, each page counts alone).
+  // each 繼續使用) notes when it last reached the server, and the page
+  // finds the latest of them before it warns or says the session ended
+  // (where the browser keeps no storage, each page counts alone).
   var KEY = 'cpor-session-seen';
   var seen = loaded;
+  function stored(key) {
+    try { return Number(localStorage.getItem(key)) || 0; } catch (e) { return 0; }
+  }
+  function store(key, value) {
+    try { localStorage.setItem(key, String(value)); } catch (e) { /* none kept */ }
+  }
   function note(t) {
     seen = t;
-    try { localStorage.setItem(KEY, String(t)); } catch (e) { /* none kept */ }
+    store(KEY, t);
   }
   function latest() {
-    var t = seen;
-    try { t = Math.max(t, Number(localStorage.getItem(KEY)) || 0); } catch (e) { /* ours */ }
-    return t;
+    return Math.max(seen, stored(KEY));
   }
-  function at(t, f) {
-    if (t < Infinity) {
-      timers.push(setTimeout(f, Math.max(0, t - Date.now())));
-    }
+  // A limit's 知道了, remembered by its time (another page's reckoning of
+  // the same end differs by its load's delay, a few seconds at most).
+  var acked = {};
+  function isAcked(name) {
+    return acked[name] || Math.abs(stored('cpor-acked-' + name) - limits[name].at) < 10000;
   }
-  function arm() {
-    timers.forEach(clearTimeout);
-    timers = [];
+  // What is due now: the page's last word, or the dialog to show.
+  function update() {
+    clearTimeout(timer);
     if (done) {
       return;
     }
+    var now = Date.now();
     var idleAt = latest() + idle * 1000;
+    var login = '/login?m=expired&next=' + encodeURIComponent(location.pathname + location.search);
+    if (now >= maxAt) {
+      finish($('max-ended'), login);
+      return;
+    }
+    if (over || now >= idleAt) {
+      finish(ended, login);
+      return;
+    }
+    if (now >= openAt) {
+      // The whole window passed (the computer asleep): nothing to say of it.
+      closeAt = openAt = Infinity;
+      limits.closing.at = Infinity;
+    }
+    if (now >= closeAt) {
+      finish($('closed'), location.href);
+      return;
+    }
     var endAt = Math.min(idleAt, maxAt);
-    at(endAt, end);
-    // Warned of the end it is: the idle one only if it comes first.
+    var due = null;
+    var next = [endAt, closeAt];
     if (idleAt < maxAt) {
-      at(idleAt - lead, warn);
-    }
-    if (!told.max) {
-      at(maxAt - maxLead, function () { tell('max'); });
-    }
-    if (closeAt < endAt) {
-      if (!told.closing) {
-        at(closeAt - closeLead, function () { tell('closing'); });
+      if (now >= idleAt - lead) {
+        due = [warning, stay];
       }
-      at(closeAt, function () { finish($('closed'), location.href); });
+      next.push(idleAt - lead);
+    }
+    ['max', 'closing'].forEach(function (name) {
+      var l = limits[name];
+      // (the window warned of only if the session lasts until it)
+      if (!l.dialog || (name === 'closing' && l.at >= endAt) || isAcked(name)) {
+        return;
+      }
+      if (now >= l.at - l.lead) {
+        due = due || [l.dialog, l.ok];
+      }
+      next.push(l.at - l.lead);
+    });
+    if (due) {
+      show(due[0], due[1]);
+    } else {
+      dialogs.forEach(function (d) { if (!d.hidden) { putAway(d); } });
+    }
+    var wake = Math.min.apply(null, next.filter(function (t) { return t > now; }));
+    if (wake < Infinity) {
+      // (setTimeout fires at once past 2^31 - 1 ms: a later time is
+      // reached in steps)
+      timer = setTimeout(update, Math.min(wake - now, 2147483647));
     }
   }
   // A dialog shown, taking the focus (another shown is put away; the focus
   // to go back to is where it was before the first).
   function show(dialog, button) {
+    if (!dialog.hidden) {
+      return;
+    }
     if (!dialogs.some(function (d) { return !d.hidden; })) {
       before = document.activeElement;
     }
@@ -135,37 +192,15 @@
       before.focus();
     }
   }
-  function tell(which) {
-    told[which] = true;
-    var dialog = $(which + '-warning');
-    show(dialog, $(which + '-ok'));
-  }
-  function warn() {
-    if (latest() + (idle * 1000 - lead) > Date.now() + 1000) {
-      arm();
-      return;
-    }
-    show(warning, stay);
-  }
   // The page's last word: what ended, and a link that comes back here.
   function finish(notice, href) {
     done = true;
-    timers.forEach(clearTimeout);
+    clearTimeout(timer);
     dialogs.forEach(function (d) { d.hidden = true; });
     var link = notice.querySelector('a');
     link.href = href;
     notice.hidden = false;
     link.focus();
-  }
-  function end(known) {
-    var now = Date.now() + 1000;
-    if (known !== true && latest() + idle * 1000 > now && maxAt > now) {
-      putAway(warning);
-      arm();
-      return;
-    }
-    finish(maxAt <= now ? $('max-ended') : ended,
-      '/login?m=expired&next=' + encodeURIComponent(location.pathname + location.search));
   }
   stay.addEventListener('click', function () {
     fetch('/account/alive', { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' })
@@ -174,7 +209,8 @@
         // Anything else (a proxy's 502 while the server restarts, a 503,
         // a 429) says nothing of it: the warning stays, to press again.
         if (r.type === 'opaqueredirect' || r.status === 401) {
-          end(true);
+          over = true;
+          update();
           return;
         }
         if (r.status !== 204) {
@@ -182,28 +218,29 @@
         }
         note(Date.now());
         putAway(warning);
-        arm();
+        update();
       })
       .catch(function () {
         // The server not reached: the warning stays, to press again.
       });
   });
-  ['max', 'closing'].forEach(function (which) {
-    var ok = $(which + '-ok');
-    if (ok) {
-      ok.addEventListener('click', function () { putAway($(which + '-warning')); });
+  ['max', 'closing'].forEach(function (name) {
+    var l = limits[name];
+    if (l.ok) {
+      l.ok.addEventListener('click', function () {
+        acked[name] = true;
+        store('cpor-acked-' + name, l.at);
+        putAway(l.dialog);
+        update();
+      });
     }
   });
-  // Another tab reached the server: an idle warning shown here is put
-  // away.
+  // Another tab reached the server, or said 知道了: worked out anew.
   window.addEventListener('storage', function (e) {
-    if (e.key === KEY && !done) {
-      if (!warning.hidden) {
-        putAway(warning);
-      }
-      arm();
+    if (e.key === KEY || (e.key || '').indexOf('cpor-acked-') === 0) {
+      update();
     }
   });
   note(seen);
-  arm();
+  update();
 })();

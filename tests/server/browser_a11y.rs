@@ -732,27 +732,29 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
 #[test]
 fn a_signed_in_page_warns_before_the_sessions_absolute_end_and_says_when_it_came() {
     let _busy = crate::util::busy();
-    let signed_in = Instant::now();
-    // A long idle time: the absolute end (24 s, warned of 6 s before)
+    let set_up = Instant::now();
+    // A long idle time: the absolute end (40 s, warned of 10 s before)
     // comes first.
     let (_data, server, b) = wang_on_the_account_page(&[
-        ("CPOR_SERVER_SESSION_MAX_SECONDS", "24"),
+        ("CPOR_SERVER_SESSION_MAX_SECONDS", "40"),
         ("CPOR_SERVER_SESSION_IDLE_SECONDS", "600"),
     ]);
-    assert!(!shown(&b, "#max-warning"), "warned at once");
-    wait_long(&b, "the warning of the session's end", 24, |b| {
+    // (the sign-in came after `set_up`: a slow set-up leaves less time)
+    if set_up.elapsed() < Duration::from_secs(25) {
+        assert!(!shown(&b, "#max-warning"), "warned at once");
+    }
+    wait_long(&b, "the warning of the session's end", 45, |b| {
         shown(b, "#max-warning")
     });
     assert!(
-        signed_in.elapsed() < Duration::from_secs(24),
+        !shown(&b, "#idle-warning") && !shown(&b, "#max-ended"),
         "warned after the end"
     );
-    assert!(!shown(&b, "#idle-warning") && !shown(&b, "#max-ended"));
     let dialog = b.find("#max-warning");
     assert_eq!(b.attribute(&dialog, "role"), "alertdialog");
     let text = b.text(&dialog);
     assert!(
-        text.contains("最長可使用 24 秒") && text.contains("無法延長"),
+        text.contains("最長可使用 40 秒") && text.contains("無法延長"),
         "{text}"
     );
     assert_eq!(
@@ -769,7 +771,7 @@ fn a_signed_in_page_warns_before_the_sessions_absolute_end_and_says_when_it_came
     assert!(!shown(&b, "#idle-ended"));
     let notice = b.find("#max-ended");
     assert!(
-        b.text(&notice).contains("您已登入 24 秒"),
+        b.text(&notice).contains("您已登入 40 秒"),
         "{}",
         b.text(&notice)
     );

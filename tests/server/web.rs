@@ -451,6 +451,88 @@ fn signing_out_clears_what_the_browser_kept_and_signed_in_pages_carry_the_script
     assert!(!login.body.contains("signed-in.js"), "{}", login.body);
 }
 
+/// What a signed-in page is told of its ends (the review of the fifty-
+/// first session's change: its tests loaded the page at the sign-in, so
+/// an end counted from the page would have passed, and read no time the
+/// page says). The server's clock at 09:00 in Taipei (01:00 UTC): the
+/// absolute end counts from the sign-in and is said in Taipei's time, and
+/// the window, 00:30 to 03:00, is 15.5 hours off.
+#[test]
+fn a_signed_in_page_is_told_its_ends_counted_from_the_sign_in_in_taipei_time() {
+    let data = Data::sample();
+    let server = Server::start_at(
+        &data,
+        "2026-11-25 01:00:00",
+        &[
+            ("CPOR_SERVER_MAINTENANCE_START", "00:30"),
+            ("CPOR_SERVER_MAINTENANCE_END", "03:00"),
+        ],
+    );
+    let started = Instant::now();
+    let mut c = signed_in(&server, &data, WANG);
+    let signed = Instant::now();
+    std::thread::sleep(Duration::from_secs(3));
+    let page = c.get("/account");
+    assert_eq!(page.status, 200);
+    let number = |name| -> u64 {
+        page.signed_in_script(name)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {}", page.body))
+    };
+    // Signed in at least 3 s ago, and at most as long as the sign-in took.
+    let ends = number("data-ends");
+    let since = signed.elapsed().as_secs();
+    let at_most = started.elapsed().as_secs() + 1;
+    assert!(
+        ends <= 43_200 - since && ends >= 43_200 - at_most,
+        "{ends}: {since} to {at_most} s after the sign-in"
+    );
+    assert!(
+        at_most < 60,
+        "the sign-in took a minute: the times below move"
+    );
+    assert!(
+        page.body.contains("本次登入將於 21:00 自動登出"),
+        "{}",
+        page.body
+    );
+    let closes = number("data-closes");
+    assert!((55_800 - at_most..=55_800).contains(&closes), "{closes}");
+    assert_eq!(number("data-opens"), closes + 150 * 60);
+    assert!(
+        page.body.contains("本系統將於 00:30 起暫停服務"),
+        "{}",
+        page.body
+    );
+}
+
+/// The review of the fifty-first session's change: the signed-in page's
+/// warnings of its three ends (idle, absolute, the nightly window), on a
+/// fake clock (`tests/support/signed_in_clock.js`, in node): an absolute
+/// end's warning hid the idle warning and its 知道了 left no 繼續使用
+/// (the idle end came with no press possible); the idle warning put the
+/// other away for good; a computer asleep through the window woke to
+/// "paused" with the site open again and the session ended unsaid; a
+/// limit past 2^31 ms warned at once on every page; every page opened
+/// after 知道了 asked again, taking the focus. Each scenario failed
+/// against the script before (a835532).
+#[test]
+fn the_signed_in_pages_warnings_come_in_turn_and_hold_on_a_fake_clock() {
+    let root = crate::util::repo_root();
+    let out = std::process::Command::new("node")
+        .arg(root.join("tests/support/signed_in_clock.js"))
+        .arg(root.join("query-server/static/signed-in.js"))
+        .output()
+        .expect("node (scripts/setup-test-deps installs it)");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(said.contains("every scenario holds"), "{said}");
+}
+
 #[test]
 fn a_case_not_granted_answers_exactly_like_a_case_that_does_not_exist() {
     let data = Data::sample();

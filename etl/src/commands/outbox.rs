@@ -86,7 +86,8 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
         } => {
             let store = Store::new(&config.data_dir);
             // A running import or catch-up may be queueing this night
-            // from the comparison it read: wait for it. A dry run changes
+            // from the comparison it read: refused while one holds the
+            // lock (`LOCKED`, to run again after it). A dry run changes
             // nothing and takes no lock (held for a national diff, it would
             // turn the nightly import away).
             let _lock = match dry_run {

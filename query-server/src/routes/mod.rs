@@ -267,6 +267,8 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         ends_in: 0,
         ends_at: String::new(),
         closes_in: 0,
+        opens_in: 0,
+        closes_at: String::new(),
     };
     if let Some(s) = session {
         signed_in_since(&mut c, app, s.created);
@@ -286,11 +288,27 @@ pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
     c.max_for = crate::failure::wait_words(c.max_seconds);
     // (rounded up: the page says the session ended once it has)
     c.ends_in = ((end - now).num_milliseconds().max(1) as u64).div_ceil(1000);
-    c.ends_at = end.with_timezone(&taipei()).format("%H:%M").to_string();
-    c.closes_in = app
-        .maintenance
-        .seconds_to_start(now.with_timezone(&taipei()).time())
-        .unwrap_or(0);
+    c.ends_at = hh_mm(end.with_timezone(&taipei()).time());
+    let window = &app.maintenance;
+    let t = now.with_timezone(&taipei()).time();
+    if let Some(to_start) = window.seconds_to_start(t) {
+        // (counted from the whole second `t` is in: less the fraction, so
+        // that the page does not say the site paused after it did)
+        use chrono::Timelike;
+        c.closes_in = match t.nanosecond() {
+            0 => to_start,
+            _ => to_start.saturating_sub(1).max(1),
+        };
+        c.opens_in = c.closes_in + window.seconds_left(window.start).unwrap_or(0);
+        c.closes_at = hh_mm(window.start);
+    }
+}
+
+/// `21:04` (chrono's `format` parses its pattern on every call: a case
+/// page's cost, measured by `scripts/bench-api-instructions --page`).
+fn hh_mm(t: chrono::NaiveTime) -> String {
+    use chrono::Timelike;
+    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 /// A form's field, or empty.
