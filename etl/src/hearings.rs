@@ -15,7 +15,10 @@
 //! in docs/HEARINGS.md:
 //!
 //! 1. **Announce.** An entry that begins with a date and a time schedules a
-//!    hearing: `scheduled`, a new UID, SEQUENCE 0.
+//!    hearing: `scheduled`, a new UID, SEQUENCE 0. After a semicolon,
+//!    each further date and time with a kind is another (a second of one
+//!    kind, `…審理；…審理`, a UID of its own: rules version 7), never the
+//!    new date of one the same entry set.
 //! 2. **Restated.** The same kind at the same time in the same courtroom (or
 //!    in none named) as any hearing still open is that hearing again: no
 //!    new row.
@@ -54,7 +57,8 @@
 //! [`carry_on`] raises above the one calendars were sent.
 //!
 //! The UID is derived from the case key, the kind and the 序號 of the entry
-//! that first announced the hearing (its `Origin`, stored): stable while
+//! that first announced the hearing, and its place among that entry's
+//! hearings of the kind (its `Origin`, stored): stable while
 //! that entry exists, the same for every date the hearing is moved to,
 //! and kept by [`carry_on`] when the entry is revised to another kind.
 
@@ -80,7 +84,7 @@ pub const EXTRACTED: bool = cfg!(feature = "hearings");
 /// and the case's entries are the same ([`Extractor::digest`]). Raise it
 /// with any change to what the entries give: `rules_fingerprint` below
 /// fails until it is raised.
-pub const RULES: u32 = 6;
+pub const RULES: u32 = 7;
 
 /// One existing entry of a case.
 #[derive(Debug, Clone, Copy)]
@@ -165,13 +169,13 @@ impl<'a> Extractor<'a> {
         self.book.clear();
         for e in oldest_first {
             if let Some(notice) = self.reader.read(e.text) {
-                let (mut next, first) = (notice.next, notice.slot.as_ref().map(|s| s.kind));
+                let mut next = notice.next;
                 self.book.apply(&e, notice);
-                // Further hearings the entry announces, after a semicolon:
-                // each of a kind of its own (its UID is the entry's and its
-                // kind's), announced without a change (rules version 5:
-                // version 4 read the first alone).
-                let mut kinds: Vec<&'static str> = first.into_iter().collect();
+                // Further hearings the entry announces, after a semicolon,
+                // announced without a change (rules version 5: version 4
+                // read the first alone), each a hearing of its own (rules
+                // version 7: version 5 read only one of each kind; a
+                // second of a kind has a UID of its own, `Origin::part`).
                 while let Some(at) = next {
                     let part = Entry {
                         text: &e.text[at..],
@@ -186,10 +190,8 @@ impl<'a> Extractor<'a> {
                             Some(s)
                                 if notice.change.is_none()
                                     && s.kind_named
-                                    && !part.text[s.after..].starts_with('前')
-                                    && !kinds.contains(&s.kind) =>
+                                    && !part.text[s.after..].starts_with('前') =>
                             {
-                                kinds.push(s.kind);
                                 next = notice.next.map(|n| at + n);
                                 self.book.apply(&part, notice);
                             }
@@ -604,7 +606,7 @@ impl<'a> Book<'a> {
                 let before = if moved {
                     self.marked_move(&notice.refers, &slot, e.posted)
                 } else {
-                    self.new_date(&slot, e.posted)
+                    self.new_date(&slot, e)
                 };
                 match before {
                     Before::Restated => {}
@@ -643,15 +645,22 @@ impl<'a> Book<'a> {
     /// 12/03, "改期" in its reminder, gone from calendars). A new date on
     /// the same day at another time keeps both, not sure which (two
     /// sessions, or a time changed).
-    fn new_date(&self, slot: &Slot, posted: NaiveDate) -> Before {
+    ///
+    /// A hearing the same entry set (`…審理；…審理`, rules version 7) is
+    /// another session, never one whose new date this is: it is looked at
+    /// for rule 2 only (the same session written twice).
+    fn new_date(&self, slot: &Slot, e: &Entry) -> Before {
+        let posted = e.posted;
         let same_kind = |after_the_day: bool| {
             self.open(true).filter(move |&c| {
-                self.head(c).slot.kind == slot.kind
+                let head = self.head(c);
+                head.slot.kind == slot.kind
                     && self.to_come(c, posted)
                     && (!after_the_day
-                        || slot.at.date() <= posted
-                        || self.awaiting(c)
-                        || self.head(c).slot.at.date() > posted)
+                        || ((head.seq, head.posted) != (e.seq, e.posted)
+                            && (slot.at.date() <= posted
+                                || self.awaiting(c)
+                                || head.slot.at.date() > posted)))
             })
         };
         if same_kind(false).any(|c| self.restates(c, slot)) {
@@ -801,16 +810,27 @@ impl<'a> Book<'a> {
     fn rows(&mut self, out: &mut Vec<Hearing<Cow<'a, str>>>) {
         out.clear();
         let (rows, chains) = (&mut self.rows, &self.chains);
-        // The hearing a row is a date of: its chain's first row.
-        let origin_of = |rows: &[Row<'a>], chain: usize| {
-            let first = &rows[chains[chain].origin];
-            Origin {
-                kind: first.slot.kind,
-                seq: first.seq,
-            }
-        };
+        // The hearing a row is a date of: its chain's first row, and which
+        // of the hearings of its kind that entry set first (0), second
+        // (1), … in the order read.
+        let origins: Vec<Origin> = (0..chains.len())
+            .map(|c| {
+                let first = &rows[chains[c].origin];
+                let same = |d: &usize| {
+                    let other = &rows[chains[*d].origin];
+                    other.seq == first.seq
+                        && other.posted == first.posted
+                        && other.slot.kind == first.slot.kind
+                };
+                Origin {
+                    kind: first.slot.kind,
+                    seq: first.seq,
+                    part: (0..c).filter(same).count().min(255) as u8,
+                }
+            })
+            .collect();
         for i in 0..rows.len() {
-            let origin = origin_of(rows, rows[i].chain);
+            let origin = origins[rows[i].chain];
             let r = &mut rows[i];
             out.push(Hearing {
                 seq: r.seq,
@@ -1750,9 +1770,7 @@ mod tests {
                 ],
             );
         }
-        // Two hearings in one entry: each is one, its UID its own kind's
-        // (two of one kind would share a UID: the second is left unread,
-        // as before).
+        // Two hearings in one entry: each is one, its UID its own kind's.
         check(
             &[(
                 5,
@@ -1770,7 +1788,52 @@ mod tests {
                 "115/11/10",
                 "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".into(),
             )],
+            &[
+                "5 12/10 09:30 審理 scheduled 0 A",
+                "5 12/17 09:30 審理 scheduled 0 B",
+            ],
+        );
+        // Two of one kind (rules version 7; the hearings review of the
+        // forty-eighth session, left until the fifty-first): two sessions
+        // set at once, each a hearing of its own with a UID of its own (the
+        // second was left unread: no reminder, no calendar file), neither
+        // taken for the other's new date; a third after them is read too,
+        // and the same session written twice is one.
+        check(
+            &[(
+                5,
+                "115/11/10",
+                "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理；115/12/24 09:30第五法庭言詞辯論"
+                    .into(),
+            )],
+            &[
+                "5 12/10 09:30 審理 scheduled 0 A",
+                "5 12/17 09:30 審理 scheduled 0 B",
+                "5 12/24 09:30 言詞辯論 scheduled 0 C",
+            ],
+        );
+        check(
+            &[(
+                5,
+                "115/11/10",
+                "115/12/10 09:30第五法庭審理；115/12/10 09:30第五法庭審理".into(),
+            )],
             &["5 12/10 09:30 審理 scheduled 0 A"],
+        );
+        // A later entry cancelling the second by its date leaves the first.
+        check(
+            &[
+                (
+                    5,
+                    "115/11/10",
+                    "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".into(),
+                ),
+                (7, "115/11/18", "原定115/12/17審理庭期取消".into()),
+            ],
+            &[
+                "5 12/10 09:30 審理 scheduled 0 A",
+                "5 12/17 09:30 審理 cancelled 1 by 7 B",
+            ],
         );
         // The review of the forty-ninth session's change: a session
         // cancelled as the argument ended, and a 宣判 set, is cancelled,
@@ -2005,12 +2068,27 @@ mod tests {
                         texts.push((seq, last.1, text));
                     }
                 }
+                // Two sessions of one kind set in one entry (rules
+                // version 7).
+                if let ([first, second, ..], Some(last)) = (raw.as_slice(), texts.last()) {
+                    if c % 5 == 3 && first.0.kind.is_some() {
+                        let again = Hearing {
+                            kind: first.0.kind,
+                            ..second.0
+                        };
+                        let text =
+                            format!("{}；{}", first.0.text(Form::Plain), again.text(Form::Plain));
+                        let seq = texts.iter().map(|e| e.0).max().unwrap_or(0) + 1;
+                        texts.push((seq, last.1, text));
+                    }
+                }
                 texts
             })
             .collect();
         let mut extractor = Extractor::default();
         let mut lists = Vec::new();
         let mut states = std::collections::BTreeSet::new();
+        let mut seconds = 0;
         for texts in &cases {
             let list = extractor
                 .pack(
@@ -2026,14 +2104,16 @@ mod tests {
             lists.push(0xff);
             for h in list.decode() {
                 states.insert(h.state);
+                seconds += usize::from(h.origin.part > 0);
             }
         }
-        // Every state is in it, so every rule is.
+        // Every state is in it, so every rule is; and seconds of a kind.
         assert_eq!(states.len(), State::ALL.len(), "{states:?}");
+        assert!(seconds > 0);
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (6, 0x8587_1b3f_a886_00c1),
+            (7, 0x28ac_09b3_7dfe_c8e3),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }

@@ -879,6 +879,7 @@ mod tests {
             origin: hearing_list::Origin {
                 kind: "言詞辯論",
                 seq: origin,
+                part: 0,
             },
             sequence,
             at: at(when),
@@ -998,7 +999,18 @@ mod tests {
         // announced it.
         assert_eq!(all[1].uid, all[2].uid);
         assert_ne!(all[0].uid, all[1].uid);
-        assert_eq!(all[2].uid, hearing_list::uid("TPD", &key(), "言詞辯論", 5));
+        assert_eq!(
+            all[2].uid,
+            hearing_list::uid(
+                "TPD",
+                &key(),
+                hearing_list::Origin {
+                    kind: "言詞辯論",
+                    seq: 5,
+                    part: 0,
+                },
+            )
+        );
         assert_eq!(all[1].state, State::Moved);
         assert_eq!(all[1].by, Some((7, day())));
         assert_eq!(all[2].at, at("2026-12-01 10:30"));

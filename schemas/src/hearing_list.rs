@@ -21,7 +21,7 @@
 //! ```text
 //! list    = FORMAT (one byte, 1) count record*
 //! record  = seq posted origin-kind origin-seq sequence day minute kind flags
-//!           [second] [courtroom] [by-seq by-day]
+//!           [second] [courtroom] [by-seq by-day] [origin-part]
 //! courtroom = 0 length bytes | n (the list's n-th courtroom so far, from 1)
 //! ```
 //!
@@ -32,7 +32,9 @@
 //! [`STORED_KINDS`] (one byte). `flags` holds the state (bits 0–1,
 //! [`State::ALL`]'s order), whether a courtroom follows (bit 2), whether
 //! the entry that changed it follows (bit 3) and whether `second` follows
-//! (bit 4). A courtroom is UTF-8, written out the first time the list names
+//! (bit 4), and whether `origin-part` follows (bit 5: an entry's second
+//! hearing of a kind, snapshot version 6; a first one's record is as
+//! before). A courtroom is UTF-8, written out the first time the list names
 //! it and referred to by its place after that (hearings of a case are
 //! mostly in one or two rooms). So a record is about 12 bytes, plus a
 //! courtroom's. Decoding checks everything and never panics: a list that
@@ -64,11 +66,15 @@ pub const STORED_KINDS: &[&str] = &[
 const FORMAT: u8 = 1;
 
 /// The hearing a row belongs to: the kind and 序號 of the entry that first
-/// announced it. The same for every date the hearing is moved to.
+/// announced it, and which hearing of that kind the entry announced (0:
+/// its first; 1: a second session of the kind set in the same entry,
+/// `…審理；…審理`, hearing rules version 7). The same for every date the
+/// hearing is moved to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Origin {
     pub kind: &'static str,
     pub seq: u32,
+    pub part: u8,
 }
 
 /// One row of a case's hearings: a hearing an entry schedules, and what
@@ -115,14 +121,17 @@ impl<R> Hearing<R> {
 
     /// Its calendar UID, in the case `key` of `court`.
     pub fn uid(&self, court: &str, key: &CaseKey) -> String {
-        uid(court, key, self.origin.kind, self.origin.seq)
+        uid(court, key, self.origin)
     }
 }
 
 /// A calendar UID: `<16 hex digits>@cpor`, the first 8 bytes of the SHA-256
 /// of `court|category|year|word|number|kind|seq` (the entry that first
-/// announced the hearing). Stable while that entry exists.
-pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
+/// announced the hearing), `|part` after it for an entry's second hearing
+/// of a kind (the first's is as it was before rules version 7, so no
+/// calendar's event changes its UID). Stable while that entry exists.
+pub fn uid(court: &str, key: &CaseKey, origin: Origin) -> String {
+    let Origin { kind, seq, part } = origin;
     use std::fmt::Write;
     // Hashed as it is formatted: no string in between.
     struct Hashing(Sha256);
@@ -138,6 +147,9 @@ pub fn uid(court: &str, key: &CaseKey, kind: &str, seq: u32) -> String {
         "{court}|{}|{}|{}|{}|{kind}|{seq}",
         key.category, key.year, key.word, key.number
     );
+    if part > 0 {
+        let _ = write!(h, "|{part}");
+    }
     let digest = h.0.finalize();
     let mut out = String::with_capacity(16 + 5);
     for b in &digest[..8] {
@@ -237,7 +249,8 @@ pub fn encode<R: AsRef<str>>(list: &[Hearing<R>], out: &mut Vec<u8>) -> Result<(
         let flags = state
             | if h.courtroom.is_some() { 4 } else { 0 }
             | if h.by.is_some() { 8 } else { 0 }
-            | if seconds % 60 != 0 { 16 } else { 0 };
+            | if seconds % 60 != 0 { 16 } else { 0 }
+            | if h.origin.part > 0 { 32 } else { 0 };
         out.push(flags);
         if seconds % 60 != 0 {
             put(out, seconds % 60);
@@ -257,6 +270,9 @@ pub fn encode<R: AsRef<str>>(list: &[Hearing<R>], out: &mut Vec<u8>) -> Result<(
         if let Some((seq, posted)) = h.by {
             put(out, seq);
             put(out, days_after(h.posted, posted));
+        }
+        if h.origin.part > 0 {
+            put(out, u32::from(h.origin.part));
         }
     }
     Ok(())
@@ -279,6 +295,7 @@ struct Raw<'a> {
     posted: i32,
     origin_kind: &'static str,
     origin_seq: u32,
+    origin_part: u8,
     sequence: u32,
     /// Days from the common era.
     day: i32,
@@ -399,7 +416,7 @@ impl<'a> Reader<'a> {
         let minute = self.int()?;
         let kind = self.kind()?;
         let flags = self.byte()?;
-        if flags & !0x1f != 0 {
+        if flags & !0x3f != 0 {
             return Err(self.bad("unknown flags"));
         }
         let second = if flags & 16 != 0 { self.int()? } else { 0 };
@@ -423,11 +440,19 @@ impl<'a> Reader<'a> {
         if (state == State::Scheduled) != by.is_none() {
             return Err(self.bad("a changed hearing names no entry, or a scheduled one does"));
         }
+        let origin_part = match flags & 32 {
+            0 => 0,
+            _ => u8::try_from(self.int()?)
+                .ok()
+                .filter(|p| *p > 0)
+                .ok_or_else(|| self.bad("a hearing's part is out of range"))?,
+        };
         Ok(Raw {
             seq,
             posted,
             origin_kind,
             origin_seq,
+            origin_part,
             sequence,
             day,
             seconds,
@@ -466,6 +491,7 @@ pub fn decode(bytes: &[u8]) -> Result<Vec<Hearing>, PackError> {
             origin: Origin {
                 kind: r.origin_kind,
                 seq: r.origin_seq,
+                part: r.origin_part,
             },
             sequence: r.sequence,
             at: date_of(r.day).and_time(time),
@@ -579,12 +605,17 @@ mod tests {
                 kind.clone(),
                 any::<u32>(),
                 any::<u32>(),
+                prop_oneof![4 => Just(0u8), 1 => 1u8..=255],
             ),
             (date.clone(), 0u32..86_400, room, kind, 0usize..4),
             (any::<u32>(), date),
         )
             .prop_map(
-                |((seq, posted, okind, oseq, sequence), (day, secs, courtroom, kind, st), by)| {
+                |(
+                    (seq, posted, okind, oseq, sequence, opart),
+                    (day, secs, courtroom, kind, st),
+                    by,
+                )| {
                     let state = State::ALL[st];
                     Hearing {
                         seq,
@@ -592,6 +623,7 @@ mod tests {
                         origin: Origin {
                             kind: okind,
                             seq: oseq,
+                            part: opart,
                         },
                         sequence,
                         at: day.and_time(
@@ -729,6 +761,7 @@ mod tests {
             origin: Origin {
                 kind: "言詞辯論",
                 seq: 3,
+                part: 0,
             },
             sequence: 0,
             at: day.and_hms_opt(10, 0, 0).unwrap(),
@@ -739,6 +772,17 @@ mod tests {
         };
         let mut bytes = Vec::new();
         encode(std::slice::from_ref(&h), &mut bytes).unwrap();
+        // An entry's second hearing of a kind: one byte more (bit 5 and
+        // the part); a first one's bytes are as before version 6, and a
+        // part written as 0 is refused (a first one has none written).
+        let mut second = h.clone();
+        second.origin.part = 1;
+        let mut two = Vec::new();
+        encode(std::slice::from_ref(&second), &mut two).unwrap();
+        assert_eq!(two.len(), bytes.len() + 1);
+        assert_eq!(decode(&two).unwrap(), vec![second]);
+        *two.last_mut().unwrap() = 0;
+        assert!(decode(&two).is_err());
         bytes[0] = 2;
         assert_eq!(decode(&bytes), Err(PackError::Format(2)));
         h.kind = "散步";
@@ -757,6 +801,7 @@ mod tests {
             origin: Origin {
                 kind: "調解",
                 seq: origin,
+                part: 0,
             },
             sequence,
             at: day.and_hms_opt(9, 30, 0).unwrap(),
@@ -771,6 +816,10 @@ mod tests {
         assert_eq!(got, vec![2, 6]);
     }
 
+    fn o(kind: &'static str, seq: u32, part: u8) -> Origin {
+        Origin { kind, seq, part }
+    }
+
     fn key() -> CaseKey {
         CaseKey {
             category: "民事".into(),
@@ -783,12 +832,19 @@ mod tests {
     #[test]
     fn uids_follow_the_case_the_kind_and_the_first_entry() {
         let key = key();
-        let u = uid("TPD", &key, "言詞辯論", 5);
-        assert_eq!(u, uid("TPD", &key, "言詞辯論", 5));
+        let u = uid("TPD", &key, o("言詞辯論", 5, 0));
+        assert_eq!(u, uid("TPD", &key, o("言詞辯論", 5, 0)));
         assert!(u.ends_with("@cpor") && u.len() == 16 + 5, "{u}");
-        assert_ne!(u, uid("TPD", &key, "言詞辯論", 6));
-        assert_ne!(u, uid("TPD", &key, "準備程序", 5));
-        assert_ne!(u, uid("PCD", &key, "言詞辯論", 5));
+        assert_ne!(u, uid("TPD", &key, o("言詞辯論", 6, 0)));
+        assert_ne!(u, uid("TPD", &key, o("準備程序", 5, 0)));
+        assert_ne!(u, uid("PCD", &key, o("言詞辯論", 5, 0)));
+        // An entry's second hearing of the kind has one of its own; its
+        // first keeps the UID it had before rules version 7.
+        assert_ne!(u, uid("TPD", &key, o("言詞辯論", 5, 1)));
+        assert_ne!(
+            uid("TPD", &key, o("言詞辯論", 5, 1)),
+            uid("TPD", &key, o("言詞辯論", 5, 2))
+        );
     }
 
     #[test]
@@ -796,7 +852,7 @@ mod tests {
         // The UID version 2 stored for this hearing: calendars that have
         // it keep updating the same event.
         let key = key();
-        let u = uid("TPD", &key, "言詞辯論", 7);
+        let u = uid("TPD", &key, o("言詞辯論", 7, 0));
         assert_eq!(u.len(), 21);
         assert!(u.ends_with("@cpor"));
         let mut h = Sha256::new();

@@ -46,8 +46,11 @@ pub const SNAPSHOT_APPLICATION_ID: i32 = 0x4350_4F52;
 /// row per hearing; 3 packs a case's hearings into one row
 /// (`hearing_list`); 4 adds `extracted`, what each case's hearings were
 /// worked out from, so the next night works out only the changed cases;
-/// 5 keeps both in `hearing_chunks`, 64 cases to a row (`hearing_store`).
-pub const SNAPSHOT_SCHEMA_VERSION: i32 = 5;
+/// 5 keeps both in `hearing_chunks`, 64 cases to a row (`hearing_store`);
+/// 6 has version 5's tables, and a list may name an entry's second
+/// hearing of a kind (`hearing_list::Origin::part`, a flag an older
+/// build's reader refuses: it refuses the snapshot instead).
+pub const SNAPSHOT_SCHEMA_VERSION: i32 = 6;
 
 /// The first version whose `hearings` this build reads. Version 2's table
 /// (never in a release) is not read: its hearings are treated as version
@@ -71,10 +74,10 @@ pub(crate) fn blob_error(
     rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Blob, Box::new(e))
 }
 
-/// Versions this build reads: the one it writes, and versions 1 to 4, so
+/// Versions this build reads: the one it writes, and versions 1 to 5, so
 /// the night after an upgrade still carries courts over from (and compares
 /// with) the snapshot before it, and the website serves it until then.
-pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3, 4, 5];
+pub const SNAPSHOT_READABLE_VERSIONS: &[i32] = &[1, 2, 3, 4, 5, 6];
 
 /// Snapshot tables, created before the bulk load.
 pub const SNAPSHOT_TABLES: &str = include_str!("../snapshot/v5-tables.sql");

@@ -132,6 +132,30 @@ fn the_night_after_the_upgrade_reads_and_carries_over_a_version_4_snapshot() {
     night_2_gives_the_golden_dump(&env, 4);
 }
 
+/// Version 5 had version 6's tables, and hearing rules 6, which left an
+/// entry's second hearing of a kind unread: read as it is, and the night
+/// after works every case out again and gives the golden dump.
+#[test]
+fn the_night_after_the_upgrade_reads_and_carries_over_a_version_5_snapshot() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let v6 = env.dump("20261123");
+    env.republish_live(|conn| {
+        conn.execute_batch(
+            "UPDATE meta SET value = '5' WHERE key = 'schema_version';
+             UPDATE meta SET value = '6' WHERE key = 'hearing_rules'",
+        )
+        .unwrap();
+        conn.pragma_update(None, "user_version", 5).unwrap();
+    });
+    assert_eq!(live_cases(&env).0, 5);
+    assert!(
+        env.dump("20261123") == v6,
+        "a version 5 snapshot reads otherwise than the version 6 it was made from"
+    );
+    night_2_gives_the_golden_dump(&env, 5);
+}
+
 fn upgrade_from(version: i32) {
     let env = Env::new();
     assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
@@ -422,6 +446,52 @@ pub const CORRECTIONS: [&str; 2] = [
     "TPD,民事,115,重訴,77,7,115/11/20,115/12/01 10:30第十二法庭言詞辯論（改期）,115/11/24 18:00:00,Y",
     "TPD,民事,115,重訴,77,8,115/11/21,115/11/25 14:00第十二法庭準備程序,115/11/24 18:05:00,N",
 ];
+
+/// Two sessions of one kind set in one entry (`…審理；…審理`): each is a
+/// hearing of its own in the snapshot, with a UID of its own, so each has
+/// its calendar file and its reminders (rules version 7; the second was
+/// left unread). The case's other hearings keep their UIDs.
+#[test]
+fn two_sessions_of_one_kind_set_in_one_entry_are_two_hearings() {
+    let env = Env::new();
+    assert_eq!(env.import(&sample("20261123"), &[]).code, 0);
+    let before = case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+    let night = env.copy_night("20261124");
+    crate::util::append_rows(
+        &night,
+        "TPD_progress.csv",
+        &["TPD,民事,115,重訴,77,9,115/11/24,115/12/15 09:30第十二法庭審理；115/12/22 09:30第十二法庭審理,115/11/24 18:10:00,N"],
+    );
+    let run = env.import(&night, &[]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let after = case_hearings(&env.live_dump(), "TPD", "重訴", 77);
+    let set: Vec<_> = after.iter().filter(|h| h["seq"] == 9).collect();
+    let said: Vec<(String, String, String)> = set
+        .iter()
+        .map(|h| {
+            (
+                h["at"].as_str().unwrap().to_string(),
+                h["kind"].as_str().unwrap().to_string(),
+                h["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("115/12/15 09:30".into(), "審理".into(), "scheduled".into()),
+            ("115/12/22 09:30".into(), "審理".into(), "scheduled".into()),
+        ],
+        "{after:?}"
+    );
+    assert_ne!(set[0]["uid"], set[1]["uid"]);
+    for h in &before {
+        assert!(
+            after.iter().any(|a| a["uid"] == h["uid"]),
+            "a hearing of the night before lost its UID: {h}"
+        );
+    }
+}
 
 /// A correction a court makes to what calendars already hold updates them
 /// instead of being ignored or making a second event. 民事 115 重訴 77

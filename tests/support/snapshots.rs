@@ -3,7 +3,7 @@
 //! import's and the website's tests can check they still read it. Shared
 //! by both test crates (`#[path]`).
 
-/// Makes a snapshot of this build's version (5) what a build of version 4
+/// Makes a snapshot of this build's version (6, with version 5's tables) what a build of version 4
 /// would have published from the same night: the lists and digests as rows
 /// of `hearings` and `extracted` (version 4's tables) instead of chunks.
 pub fn as_version_4(conn: &rusqlite::Connection) {

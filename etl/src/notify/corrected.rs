@@ -270,6 +270,7 @@ mod tests {
             origin: Origin {
                 kind: "言詞辯論",
                 seq: origin,
+                part: 0,
             },
             sequence,
             at: when,

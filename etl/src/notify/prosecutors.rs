@@ -414,6 +414,7 @@ mod tests {
             origin: Origin {
                 kind: "言詞辯論",
                 seq,
+                part: 0,
             },
             sequence: 0,
             at: date.and_hms_opt(10, 0, 0).unwrap(),

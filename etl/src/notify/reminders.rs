@@ -812,6 +812,7 @@ mod tests {
             origin: hearing_list::Origin {
                 kind: "言詞辯論",
                 seq: origin,
+                part: 0,
             },
             sequence,
             at: NaiveDate::from_ymd_opt(2026, 12, day)

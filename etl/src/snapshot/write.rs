@@ -516,6 +516,7 @@ mod tests {
                         origin: schemas::hearing_list::Origin {
                             kind: "言詞辯論",
                             seq: 1,
+                            part: 0,
                         },
                         sequence: 0,
                         at: (day + chrono::Days::new(7)).and_hms_opt(10, 0, 0).unwrap(),
