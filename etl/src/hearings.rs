@@ -168,9 +168,21 @@ impl<'a> Extractor<'a> {
     ) -> &[Hearing<Cow<'a, str>>] {
         self.book.clear();
         for e in oldest_first {
+            self.book.begin_entry();
             if let Some(notice) = self.reader.read(e.text) {
                 let mut next = notice.next;
-                self.book.apply(&e, notice);
+                // The kinds of the sessions the entry sets, in the text's
+                // order: a session's part is how many of its kind came
+                // before it (the text's, so that it stays the same
+                // whatever the rules make of the others).
+                let mut kinds: Vec<&'static str> = Vec::new();
+                let mut part_of = |kind: &'static str| {
+                    let part = kinds.iter().filter(|k| **k == kind).count();
+                    kinds.push(kind);
+                    part.min(255) as u8
+                };
+                let part = notice.slot.as_ref().map_or(0, |s| part_of(s.kind));
+                self.book.apply(&e, notice, part);
                 // Further hearings the entry announces, after a semicolon,
                 // announced without a change (rules version 5: version 4
                 // read the first alone), each a hearing of its own (rules
@@ -190,10 +202,11 @@ impl<'a> Extractor<'a> {
                             Some(s)
                                 if notice.change.is_none()
                                     && s.kind_named
-                                    && !part.text[s.after..].starts_with('前') =>
+                                    && sets_a_session(part.text, s) =>
                             {
                                 next = notice.next.map(|n| at + n);
-                                self.book.apply(&part, notice);
+                                let p = part_of(s.kind);
+                                self.book.apply(&part, notice, p);
                             }
                             _ => {}
                         }
@@ -447,6 +460,9 @@ pub fn carry_on<R: AsRef<str>>(previous: &[Hearing], rows: &mut [Hearing<R>]) ->
 struct Row<'a> {
     seq: u32,
     posted: NaiveDate,
+    /// Which of its entry's sessions of its kind it is, in the text's
+    /// order (`Origin::part`).
+    part: u8,
     slot: Slot<'a>,
     chain: usize,
     sequence: u32,
@@ -464,12 +480,40 @@ struct Chain {
     changes: u32,
 }
 
+/// Whether a further date and time after a semicolon set a session: its
+/// kind right after the time, its courtroom and a word that places it
+/// (`115/12/17 09:30第五法庭審理`, `115/12/17 09:30在本院第五法庭行審理`),
+/// not a deadline or an errand that names a kind
+/// (`115/12/03 12:00以前提出言詞辯論意旨狀`, `115/12/10 08:30提解被告到院審理`,
+/// `115/12/10 09:00審理前報到`). Rules version 7, which reads a second
+/// session of a kind: version 6 stopped at it, so such a text named the
+/// same kind and was not read.
+fn sets_a_session(text: &str, s: &Slot) -> bool {
+    let (kind_from, kind_to) = s.kind_at;
+    let placing = |a: usize, b: usize| {
+        text.get(a..b).is_some_and(|gap| {
+            gap.chars()
+                .all(|c| c.is_whitespace() || "在於本院行舉進，、".contains(c))
+        })
+    };
+    let gap_ok = match s.room_at {
+        Some((a, b)) if s.after <= a && b <= kind_from => {
+            placing(s.after, a) && placing(b, kind_from)
+        }
+        _ => placing(s.after, kind_from),
+    };
+    gap_ok
+        && !text
+            .get(kind_to..)
+            .is_some_and(|rest| rest.starts_with('前'))
+}
+
 /// What a new hearing is to the ones before it.
 enum Before {
     /// A hearing of its own.
     New,
-    /// The same hearing again.
-    Restated,
+    /// The same hearing again: this chain's.
+    Restated(usize),
     /// The new date of this chain.
     Joins(usize),
     /// Maybe these chains' new date, maybe not.
@@ -477,7 +521,7 @@ enum Before {
     /// This chain's hearing, at its time, with a kind or a courtroom it
     /// lacked (rules version 4); and maybe the new date of another chain
     /// (of the kind now named), which becomes `uncertain`.
-    Fills(usize, Option<usize>),
+    Fills(usize, Vec<usize>),
 }
 
 /// A slot that names no kind of session: none named, or 開庭.
@@ -489,12 +533,22 @@ fn bare(s: &Slot) -> bool {
 struct Book<'a> {
     rows: Vec<Row<'a>>,
     chains: Vec<Chain>,
+    /// The chains the entry being read has restated, filled in, doubted,
+    /// moved or begun: a later session it sets (`…審理；…審理`) is never
+    /// one of theirs' new date (rules version 7).
+    touched: Vec<usize>,
 }
 
 impl<'a> Book<'a> {
     fn clear(&mut self) {
         self.rows.clear();
         self.chains.clear();
+        self.touched.clear();
+    }
+
+    /// A new entry is read.
+    fn begin_entry(&mut self) {
+        self.touched.clear();
     }
 
     fn head(&self, c: usize) -> &Row<'a> {
@@ -526,6 +580,25 @@ impl<'a> Book<'a> {
         chains.max_by_key(|&c| (self.head(c).posted, self.head(c).seq))
     }
 
+    /// The latest announced of `chains`, all of them when one entry set
+    /// several (`…審理；…審理`: which one is meant is not known; rules
+    /// version 7).
+    fn latest_all(&self, chains: impl Iterator<Item = usize>) -> Vec<usize> {
+        let key = |c: usize| (self.head(c).posted, self.head(c).seq);
+        let mut out: Vec<usize> = Vec::new();
+        for c in chains {
+            match out.first().map(|&o| key(o).cmp(&key(c))) {
+                None | Some(std::cmp::Ordering::Equal) => out.push(c),
+                Some(std::cmp::Ordering::Less) => {
+                    out.clear();
+                    out.push(c);
+                }
+                Some(std::cmp::Ordering::Greater) => {}
+            }
+        }
+        out
+    }
+
     /// The chains a change is about: the hearing it names by date (and
     /// time, and kind); else the latest of the kind it names still to
     /// come; else every hearing still to come.
@@ -543,10 +616,7 @@ impl<'a> Book<'a> {
         }
         let to_come = self.open(awaiting).filter(|&c| self.to_come(c, posted));
         match r.kind {
-            Some(kind) => self
-                .latest(to_come.filter(|&c| self.head(c).slot.kind == kind))
-                .into_iter()
-                .collect(),
+            Some(kind) => self.latest_all(to_come.filter(|&c| self.head(c).slot.kind == kind)),
             None => to_come.collect(),
         }
     }
@@ -571,7 +641,9 @@ impl<'a> Book<'a> {
         .collect()
     }
 
-    fn apply(&mut self, e: &Entry<'a>, notice: Notice<'a>) {
+    /// The entry `e`'s notice; `part`: which of the entry's sessions of
+    /// its kind its slot is.
+    fn apply(&mut self, e: &Entry<'a>, notice: Notice<'a>, part: u8) {
         let by = (e.seq, e.posted);
         match notice.slot {
             None => {
@@ -599,6 +671,7 @@ impl<'a> Book<'a> {
                 };
                 for c in targets {
                     self.mark(c, state, by);
+                    self.touched.push(c);
                 }
             }
             Some(slot) => {
@@ -609,12 +682,17 @@ impl<'a> Book<'a> {
                     self.new_date(&slot, e)
                 };
                 match before {
-                    Before::Restated => {}
-                    Before::Joins(c) => self.join(e, slot, c, by),
+                    Before::Restated(c) => self.touched.push(c),
+                    Before::Joins(c) => {
+                        self.touched.push(c);
+                        self.join(e, slot, c, by, part);
+                    }
                     Before::Fills(c, doubt) => {
-                        if let Some(d) = doubt {
+                        for d in doubt {
                             self.mark(d, State::Uncertain, by);
+                            self.touched.push(d);
                         }
+                        self.touched.push(c);
                         let head = &self.head(c).slot;
                         let mut slot = slot;
                         if bare(&slot) {
@@ -623,15 +701,16 @@ impl<'a> Book<'a> {
                         if slot.courtroom.is_none() {
                             slot.courtroom = head.courtroom.clone();
                         }
-                        self.join(e, slot, c, by);
+                        self.join(e, slot, c, by, part);
                     }
                     Before::Doubts(cs) => {
                         for c in cs {
                             self.mark(c, State::Uncertain, by);
+                            self.touched.push(c);
                         }
-                        self.push_new(e, slot, u32::from(moved));
+                        self.push_new(e, slot, u32::from(moved), part);
                     }
-                    Before::New => self.push_new(e, slot, u32::from(moved)),
+                    Before::New => self.push_new(e, slot, u32::from(moved), part),
                 }
             }
         }
@@ -657,14 +736,14 @@ impl<'a> Book<'a> {
                 head.slot.kind == slot.kind
                     && self.to_come(c, posted)
                     && (!after_the_day
-                        || ((head.seq, head.posted) != (e.seq, e.posted)
+                        || (!self.touched.contains(&c)
                             && (slot.at.date() <= posted
                                 || self.awaiting(c)
                                 || head.slot.at.date() > posted)))
             })
         };
-        if same_kind(false).any(|c| self.restates(c, slot)) {
-            return Before::Restated;
+        if let Some(c) = same_kind(false).find(|&c| self.restates(c, slot)) {
+            return Before::Restated(c);
         }
         // A kind on one side only (none named, or 開庭, which names no
         // kind of session) at a hearing's time, in its courtroom, or with
@@ -692,13 +771,21 @@ impl<'a> Book<'a> {
             let names_kind = !bare(slot);
             let names_room = slot.courtroom.is_some() && h.courtroom.is_none();
             if !names_kind && !names_room {
-                return Before::Restated;
+                return Before::Restated(c);
             }
-            let doubt = names_kind.then(|| self.latest(same_kind(true))).flatten();
+            let doubt = match names_kind {
+                true => self.latest_all(same_kind(true)),
+                false => Vec::new(),
+            };
             return Before::Fills(c, doubt);
         }
-        let Some(c) = self.latest(same_kind(true)) else {
-            return Before::New;
+        let c = match self.latest_all(same_kind(true)).as_slice() {
+            [] => return Before::New,
+            [c] => *c,
+            // Sessions one entry set at once: which one this is the new
+            // date of (if any) is not known (rules version 7).
+            several if !slot.added() => return Before::Doubts(several.to_vec()),
+            _ => return Before::New,
         };
         let head = self.head(c);
         if self.awaiting(c) {
@@ -719,7 +806,7 @@ impl<'a> Book<'a> {
     }
 
     /// `slot`, posted by `e`, the new date of chain `c` (one more change).
-    fn join(&mut self, e: &Entry<'a>, slot: Slot<'a>, c: usize, by: (u32, NaiveDate)) {
+    fn join(&mut self, e: &Entry<'a>, slot: Slot<'a>, c: usize, by: (u32, NaiveDate), part: u8) {
         let old = self.chains[c].head;
         if self.rows[old].state != State::Moved {
             self.rows[old].state = State::Moved;
@@ -727,7 +814,7 @@ impl<'a> Book<'a> {
         }
         self.chains[c].changes += 1;
         let sequence = self.chains[c].changes;
-        self.push(e, slot, c, sequence);
+        self.push(e, slot, c, sequence, part);
     }
 
     /// Rule 5: a hearing announced with a move word.
@@ -753,7 +840,7 @@ impl<'a> Book<'a> {
 
     fn joins_unless_restated(&self, c: usize, slot: &Slot) -> Before {
         if self.restates(c, slot) {
-            Before::Restated
+            Before::Restated(c)
         } else {
             Before::Joins(c)
         }
@@ -782,11 +869,12 @@ impl<'a> Book<'a> {
         head.sequence = chain.changes;
     }
 
-    fn push(&mut self, e: &Entry<'a>, slot: Slot<'a>, chain: usize, sequence: u32) {
+    fn push(&mut self, e: &Entry<'a>, slot: Slot<'a>, chain: usize, sequence: u32, part: u8) {
         self.chains[chain].head = self.rows.len();
         self.rows.push(Row {
             seq: e.seq,
             posted: e.posted,
+            part,
             slot,
             chain,
             sequence,
@@ -795,14 +883,15 @@ impl<'a> Book<'a> {
         });
     }
 
-    fn push_new(&mut self, e: &Entry<'a>, slot: Slot<'a>, changes: u32) {
+    fn push_new(&mut self, e: &Entry<'a>, slot: Slot<'a>, changes: u32, part: u8) {
         let chain = self.chains.len();
         self.chains.push(Chain {
             origin: self.rows.len(),
             head: self.rows.len(),
             changes,
         });
-        self.push(e, slot, chain, changes);
+        self.touched.push(chain);
+        self.push(e, slot, chain, changes, part);
     }
 
     /// The rows worked out, into `out` (emptied first), sorted by 序號;
@@ -811,26 +900,17 @@ impl<'a> Book<'a> {
         out.clear();
         let (rows, chains) = (&mut self.rows, &self.chains);
         // The hearing a row is a date of: its chain's first row, and which
-        // of the hearings of its kind that entry set first (0), second
-        // (1), … in the order read.
-        let origins: Vec<Origin> = (0..chains.len())
-            .map(|c| {
-                let first = &rows[chains[c].origin];
-                let same = |d: &usize| {
-                    let other = &rows[chains[*d].origin];
-                    other.seq == first.seq
-                        && other.posted == first.posted
-                        && other.slot.kind == first.slot.kind
-                };
-                Origin {
-                    kind: first.slot.kind,
-                    seq: first.seq,
-                    part: (0..c).filter(same).count().min(255) as u8,
-                }
-            })
-            .collect();
+        // of that entry's sessions of its kind it is, by the text.
+        let origin_of = |rows: &[Row<'a>], chain: usize| {
+            let first = &rows[chains[chain].origin];
+            Origin {
+                kind: first.slot.kind,
+                seq: first.seq,
+                part: first.part,
+            }
+        };
         for i in 0..rows.len() {
-            let origin = origins[rows[i].chain];
+            let origin = origin_of(rows, rows[i].chain);
             let r = &mut rows[i];
             out.push(Hearing {
                 seq: r.seq,
@@ -1820,6 +1900,121 @@ mod tests {
             )],
             &["5 12/10 09:30 審理 scheduled 0 A"],
         );
+        // The review of the change (rules version 7 as first written): an
+        // entry that repeats a hearing and sets the next session took
+        // that session for the repeated one's new date (`moved`, gone
+        // from calendars, its reminder lost), and with the repeated one
+        // at another time, the hearing doubted and then moved.
+        check(
+            &[
+                (5, "115/11/01", "115/12/10 09:30第五法庭審理".into()),
+                (
+                    6,
+                    "115/11/10",
+                    "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".into(),
+                ),
+            ],
+            &[
+                "5 12/10 09:30 審理 scheduled 0 A",
+                "6 12/17 09:30 審理 scheduled 0 B",
+            ],
+        );
+        check(
+            &[
+                (5, "115/11/01", "115/12/10 10:00第五法庭審理".into()),
+                (
+                    6,
+                    "115/11/10",
+                    "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".into(),
+                ),
+            ],
+            &[
+                "5 12/10 10:00 審理 uncertain 1 by 6 A",
+                "6 12/10 09:30 審理 scheduled 0 B",
+                "6 12/17 09:30 審理 scheduled 0 C",
+            ],
+        );
+        // Its 2: a deadline or an errand after a semicolon that names the
+        // kind is no session.
+        for text in [
+            "115/12/10 09:30第五法庭審理；115/12/10 08:30提解被告到院審理",
+            "115/12/10 09:30第五法庭審理；115/12/10 09:00審理前報到",
+            "115/12/10 09:30第五法庭審理；115/12/03 12:00以前提出審理意旨狀",
+            "115/12/10 09:30第五法庭審理；115/12/05 17:00止具狀陳報審理意見",
+        ] {
+            check(
+                &[(5, "115/11/10", text.into())],
+                &["5 12/10 09:30 審理 scheduled 0 A"],
+            );
+        }
+        // A session placed in words is one.
+        check(
+            &[(
+                5,
+                "115/11/10",
+                "115/12/10 09:30第五法庭審理；115/12/17 09:30在本院第五法庭行審理".into(),
+            )],
+            &[
+                "5 12/10 09:30 審理 scheduled 0 A",
+                "5 12/17 09:30 審理 scheduled 0 B",
+            ],
+        );
+        // Its 3: a cancellation or move by the kind alone, of sessions one
+        // entry set at once, cancelled the last of them: which one is not
+        // known, so both are `uncertain`.
+        let both = (
+            5,
+            "115/11/10",
+            "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理".to_string(),
+        );
+        for text in ["審理庭期取消", "審理期日改期"] {
+            check(
+                &[both.clone(), (7, "115/11/18", text.into())],
+                &[
+                    "5 12/10 09:30 審理 uncertain 1 by 7 A",
+                    "5 12/17 09:30 審理 uncertain 1 by 7 B",
+                ],
+            );
+        }
+        // A later date of the kind is not the new date of one of them.
+        check(
+            &[
+                both.clone(),
+                (7, "115/11/18", "115/12/24 09:30第五法庭審理".into()),
+            ],
+            &[
+                "5 12/10 09:30 審理 uncertain 1 by 7 A",
+                "5 12/17 09:30 審理 uncertain 1 by 7 B",
+                "7 12/24 09:30 審理 scheduled 0 C",
+            ],
+        );
+        // Its 4: a session's part is its place in the text, whatever the
+        // rules made of the sessions before it (the one it repeats here
+        // gone, as a withdrawn or late-posted entry makes it): the same
+        // UID on both nights.
+        let second = |entries: &[(u32, &str, &str)]| {
+            let entries: Vec<Entry> = entries
+                .iter()
+                .map(|&(seq, posted, text)| Entry {
+                    seq,
+                    posted: day(posted),
+                    text,
+                })
+                .collect();
+            extract(entries)
+                .into_iter()
+                .find(|h| h.at.date() == day("115/12/17"))
+                .unwrap()
+                .origin
+        };
+        let set = "115/12/10 09:30第五法庭審理；115/12/17 09:30第五法庭審理";
+        assert_eq!(
+            second(&[(6, "115/11/10", set)]),
+            second(&[
+                (5, "115/11/01", "115/12/10 09:30第五法庭審理"),
+                (6, "115/11/10", set)
+            ])
+        );
         // A later entry cancelling the second by its date leaves the first.
         check(
             &[
@@ -2113,7 +2308,7 @@ mod tests {
         let fingerprint = xxhash_rust::xxh3::xxh3_64(&lists);
         assert_eq!(
             (RULES, fingerprint),
-            (7, 0x28ac_09b3_7dfe_c8e3),
+            (7, 0x63e0_b870_e374_1e50),
             "the rules give other lists ({fingerprint:#x}): raise RULES and pin this"
         );
     }

@@ -68,6 +68,51 @@ pub struct Ctx {
     pub focus_elsewhere: bool,
 }
 
+/// What every page says of the settings, in words, made once as the
+/// server starts: a case page made them anew on every request (about
+/// 3,300 instructions of a case page's 180,000 once the session's ends
+/// were said too; `scripts/bench-api-instructions --page`).
+#[derive(Debug, Clone)]
+pub struct Words {
+    /// `Ctx::maintenance`, and when the window begins (`00:30`; empty
+    /// when there is none).
+    pub maintenance: String,
+    pub closes_at: String,
+    pub captcha_for: String,
+    pub link_for: String,
+    pub idle_seconds: u64,
+    pub idle_for: String,
+    pub max_seconds: u64,
+    pub max_for: String,
+}
+
+impl Words {
+    pub fn new(server: &crate::config::ServerSettings) -> Words {
+        let seconds = |d: chrono::Duration| d.num_seconds().max(0) as u64;
+        let words = crate::failure::wait_words;
+        let window = &server.maintenance;
+        Words {
+            maintenance: window.said(),
+            closes_at: match window.is_none() {
+                true => String::new(),
+                false => hh_mm(window.start),
+            },
+            captcha_for: words(server.captcha_ttl.as_secs()),
+            link_for: words(seconds(server.reset_link)),
+            idle_seconds: seconds(server.session_idle),
+            idle_for: words(seconds(server.session_idle)),
+            max_seconds: seconds(server.session_max),
+            max_for: words(seconds(server.session_max)),
+        }
+    }
+}
+
+/// `21:04` (chrono's `format` parses its pattern on every call).
+pub fn hh_mm(t: chrono::NaiveTime) -> String {
+    use chrono::Timelike;
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
 /// `mail.reminder_days` as the account page says it: `庭期前 7 天及前 1 天`;
 /// empty when no reminders are sent.
 pub fn reminder_days_words(days: &[u32]) -> String {

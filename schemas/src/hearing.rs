@@ -248,6 +248,12 @@ pub struct Slot<'a> {
     /// Byte offset in the text just after the time: what the text says
     /// after it is `text[after..]`.
     pub after: usize,
+    /// Where in the text (byte offsets) the courtroom is written, and the
+    /// kind (`after` twice when none is named): what stands between the
+    /// time and the kind tells a session set from a deadline or an errand
+    /// that names one (`115/12/03 12:00以前提出言詞辯論意旨狀`).
+    pub room_at: Option<(usize, usize)>,
+    pub kind_at: (usize, usize),
 }
 
 impl Slot<'_> {
@@ -1094,6 +1100,12 @@ impl<'a> Text<'a> {
 
     /// The first kind named in `from..to`, courtrooms skipped.
     fn kind_in(&self, from: usize, to: usize) -> Option<&'static str> {
+        self.kind_span(from, to).map(|(kind, _, _)| kind)
+    }
+
+    /// [`Self::kind_in`], with where its word begins and ends
+    /// (characters).
+    fn kind_span(&self, from: usize, to: usize) -> Option<(&'static str, usize, usize)> {
         let mut i = from;
         while i < to {
             if let Some(end) = self.room(i).filter(|&e| e <= to) {
@@ -1104,11 +1116,11 @@ impl<'a> Text<'a> {
                 i += 1;
                 continue;
             }
-            if let Some((_, kind)) = KINDS
+            if let Some((w, kind)) = KINDS
                 .iter()
                 .find(|(w, _)| self.starts_with(i, w) && i + chars(w) <= to)
             {
-                return Some(kind);
+                return Some((kind, i, i + chars(w)));
             }
             i += 1;
         }
@@ -1123,7 +1135,8 @@ impl<'a> Text<'a> {
 
     /// [`Self::slot`], its courtroom and kind before `to`.
     fn slot_to(&self, date: NaiveDate, time: NaiveTime, end: usize, to: usize) -> Slot<'a> {
-        let courtroom = self.first_room(end, to).map(|(a, b)| {
+        let room = self.first_room(end, to);
+        let courtroom = room.map(|(a, b)| {
             let chars = &self.chars[a..b];
             let written = &self.text[self.byte(a)..self.byte(b)];
             // Only a digit in a room's number can have been made ASCII (one
@@ -1134,14 +1147,17 @@ impl<'a> Text<'a> {
                 Cow::Owned(chars.iter().map(|c| c.0).collect())
             }
         });
-        let kind = self.kind_in(end, to);
+        let kind = self.kind_span(end, to);
+        let after = self.byte(end);
         Slot {
             at: date.and_time(time),
             courtroom,
-            kind: kind.unwrap_or(UNNAMED),
+            kind: kind.map_or(UNNAMED, |k| k.0),
             kind_named: kind.is_some(),
             scope: &self.text[..self.byte(to)],
-            after: self.byte(end),
+            after,
+            room_at: room.map(|(a, b)| (self.byte(a), self.byte(b))),
+            kind_at: kind.map_or((after, after), |(_, a, b)| (self.byte(a), self.byte(b))),
         }
     }
 

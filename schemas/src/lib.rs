@@ -518,11 +518,15 @@ mod tests {
         assert_eq!(snapshot_version(&conn).unwrap(), 2);
         let new = build(&dir, SNAPSHOT_APPLICATION_ID, SNAPSHOT_SCHEMA_VERSION);
         let conn = open_snapshot_readonly(&new).unwrap();
-        assert_eq!(snapshot_version(&conn).unwrap(), 5);
+        assert_eq!(snapshot_version(&conn).unwrap(), 6);
         conn.query_row("SELECT count(*) FROM hearing_chunks", [], |r| {
             r.get::<_, i64>(0)
         })
         .unwrap();
+        // Version 5, whose tables version 6 has.
+        let five = build(&dir, SNAPSHOT_APPLICATION_ID, 5);
+        let conn = open_snapshot_readonly(&five).unwrap();
+        assert_eq!(snapshot_version(&conn).unwrap(), 5);
         // Version 4 (`hearings` and `extracted`) is read too.
         let four = build(&dir, SNAPSHOT_APPLICATION_ID, 4);
         let conn = open_snapshot_readonly(&four).unwrap();

@@ -192,7 +192,7 @@ fn is_prosecutors(app: &App, req: &Req) -> bool {
 
 /// The maintenance window as pages say it (`Maintenance::said`).
 pub fn window(app: &App) -> String {
-    app.maintenance.said()
+    app.words.maintenance.clone()
 }
 
 /// Where the site's forms may end: here, and with single sign-on also at
@@ -255,13 +255,11 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         error: None,
         errors: Vec::new(),
         maintenance: window(app),
-        captcha_for: crate::failure::wait_words(app.cfg.server.captcha_ttl.as_secs()),
-        link_for: crate::failure::wait_words(app.cfg.server.reset_link.num_seconds().max(0) as u64),
+        captcha_for: app.words.captcha_for.clone(),
+        link_for: app.words.link_for.clone(),
         focus_elsewhere: false,
-        idle_seconds: app.cfg.server.session_idle.num_seconds().max(0) as u64,
-        idle_for: crate::failure::wait_words(
-            app.cfg.server.session_idle.num_seconds().max(0) as u64
-        ),
+        idle_seconds: app.words.idle_seconds,
+        idle_for: app.words.idle_for.clone(),
         max_seconds: 0,
         max_for: String::new(),
         ends_in: 0,
@@ -282,13 +280,12 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
 /// a prosecutor's.
 pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
     let now = Utc::now();
-    let max = app.cfg.server.session_max;
-    let end = created + max;
-    c.max_seconds = max.num_seconds().max(0) as u64;
-    c.max_for = crate::failure::wait_words(c.max_seconds);
+    let end = created + app.cfg.server.session_max;
+    c.max_seconds = app.words.max_seconds;
+    c.max_for = app.words.max_for.clone();
     // (rounded up: the page says the session ended once it has)
     c.ends_in = ((end - now).num_milliseconds().max(1) as u64).div_ceil(1000);
-    c.ends_at = hh_mm(end.with_timezone(&taipei()).time());
+    c.ends_at = crate::pages::hh_mm(end.with_timezone(&taipei()).time());
     let window = &app.maintenance;
     let t = now.with_timezone(&taipei()).time();
     if let Some(to_start) = window.seconds_to_start(t) {
@@ -300,15 +297,8 @@ pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
             _ => to_start.saturating_sub(1).max(1),
         };
         c.opens_in = c.closes_in + window.seconds_left(window.start).unwrap_or(0);
-        c.closes_at = hh_mm(window.start);
+        c.closes_at = app.words.closes_at.clone();
     }
-}
-
-/// `21:04` (chrono's `format` parses its pattern on every call: a case
-/// page's cost, measured by `scripts/bench-api-instructions --page`).
-fn hh_mm(t: chrono::NaiveTime) -> String {
-    use chrono::Timelike;
-    format!("{:02}:{:02}", t.hour(), t.minute())
 }
 
 /// A form's field, or empty.
