@@ -116,6 +116,8 @@ pub struct Extractor<'a> {
     book: Book<'a>,
     out: Vec<Hearing<Cow<'a, str>>>,
     bytes: Vec<u8>,
+    /// The kinds of the sessions an entry sets, in the text's order.
+    kinds: Vec<&'static str>,
 }
 
 /// What [`Extractor::digest`] hashes of a case's entries, laid out in one
@@ -175,7 +177,8 @@ impl<'a> Extractor<'a> {
                 // order: a session's part is how many of its kind came
                 // before it (the text's, so that it stays the same
                 // whatever the rules make of the others).
-                let mut kinds: Vec<&'static str> = Vec::new();
+                let kinds = &mut self.kinds;
+                kinds.clear();
                 let mut part_of = |kind: &'static str| {
                     let part = kinds.iter().filter(|k| **k == kind).count();
                     kinds.push(kind);
