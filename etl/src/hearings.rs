@@ -831,7 +831,7 @@ impl<'a> Book<'a> {
             match self.referred(refers, posted, true).as_slice() {
                 [] => {}
                 [c] => return self.joins_unless_restated(*c, slot),
-                many => return self.among_sessions(many, slot),
+                many => return self.among(many, slot),
             }
         }
         let kind = refers.kind.or(slot.kind_named.then_some(slot.kind));
@@ -842,12 +842,27 @@ impl<'a> Book<'a> {
         match self.referred(&by_kind, posted, true).as_slice() {
             [] => Before::New,
             [c] => self.joins_unless_restated(*c, slot),
-            many => self.among_sessions(many, slot),
+            many => self.among(many, slot),
         }
     }
 
-    /// A new date for one of several hearings (sessions one entry set at
-    /// once, or hearings a change names alike): the one moved and
+    /// A marked move's new date for one of several hearings: of sessions
+    /// one entry set at once, as [`Self::among_sessions`] says; of others
+    /// (hearings the date names alike), all doubted, as rules version 6
+    /// did.
+    fn among(&self, several: &[usize], slot: &Slot) -> Before {
+        let first = |c: usize| {
+            let o = &self.rows[self.chains[c].origin];
+            (o.seq, o.posted, o.slot.kind)
+        };
+        match several.iter().all(|&c| first(c) == first(several[0])) {
+            true => self.among_sessions(several, slot),
+            false => Before::Doubts(several.to_vec()),
+        }
+    }
+
+    /// A new date for one of several sessions one entry set at once: the
+    /// one moved and
     /// awaiting its date takes it (rule 6), if one alone is; else which
     /// one it is the new date of, if any, is not known: the others
     /// `uncertain`, not one awaiting (that would bring it back), and the
