@@ -54,7 +54,7 @@ pub struct App {
     pub key: Vec<u8>,
     pub maintenance: Maintenance,
     /// What every page says of the settings, made once.
-    pub words: crate::pages::Words,
+    pub words: Arc<crate::pages::Words>,
     /// The argon2 threads (memory: 19 MiB each, kept and reused).
     pub hashers: Hashers,
     /// Connections open, in all and per client address.
@@ -185,7 +185,7 @@ impl App {
             metrics: Metrics::default(),
             key,
             maintenance,
-            words: crate::pages::Words::new(&cfg.server),
+            words: Arc::new(crate::pages::Words::new(&cfg.server)),
             hashers: Hashers::start(cfg.server.hashing_threads, cfg.server.hashing_queue, pepper),
             conns: Arc::new(
                 Conns::new(

@@ -33,34 +33,20 @@ pub struct Ctx {
     /// What is wrong with each field, in the form's order: listed in the
     /// error summary (each a link to its field) and said beside the field.
     pub errors: Vec<FieldError>,
-    /// `00:30 至 03:00`
-    pub maintenance: String,
-    /// How long a captcha works, as the captcha's hint says it (`5 分鐘`:
-    /// `server.captcha_seconds`).
-    pub captcha_for: String,
-    /// How long a password link works (`30 分鐘`: `server.reset_link_seconds`).
-    pub link_for: String,
-    /// How long a signed-in page's session lasts idle
-    /// (`server.session_idle_seconds`): the page warns before it ends
-    /// (`static/signed-in.js`), and says so in words (`30 分鐘`).
-    pub idle_seconds: u64,
-    pub idle_for: String,
+    /// What the page says of the settings (the window, how long a
+    /// captcha, a link and a session last), made once per process.
+    pub words: std::sync::Arc<Words>,
     /// The session's absolute end, `server.session_max_seconds` after its
     /// sign-in, which no use extends: the page warns before it too. The
-    /// limit (and in words, `12 小時`), the seconds from this page to the
-    /// end (0 when no one is signed in), and its time (`21:04`, Asia/
-    /// Taipei).
-    pub max_seconds: u64,
-    pub max_for: String,
+    /// seconds from this page to the end (0 when no one is signed in), and
+    /// its time (`21:04`, Asia/Taipei).
     pub ends_in: u64,
     pub ends_at: String,
     /// The seconds from this page to the nightly maintenance window, when
     /// the site pauses, and to its end (0 when there is none): a signed-in
-    /// page warns before it, and says when it began. When it begins
-    /// (`00:30`).
+    /// page warns before it, and says when it began.
     pub closes_in: u64,
     pub opens_in: u64,
-    pub closes_at: String,
     /// The notice takes the focus as the page opens (it says what a button
     /// just did: a screen reader reads it, and Tab goes on from there),
     /// unless something else on the page should: a new calendar URL's
@@ -74,14 +60,22 @@ pub struct Ctx {
 /// were said too; `scripts/bench-api-instructions --page`).
 #[derive(Debug, Clone)]
 pub struct Words {
-    /// `Ctx::maintenance`, and when the window begins (`00:30`; empty
-    /// when there is none).
+    /// The maintenance window, `00:30 至 03:00`, and when it begins
+    /// (`00:30`); both empty when there is none.
     pub maintenance: String,
     pub closes_at: String,
+    /// How long a captcha works, as the captcha's hint says it (`5 分鐘`:
+    /// `server.captcha_seconds`).
     pub captcha_for: String,
+    /// How long a password link works (`30 分鐘`: `server.reset_link_seconds`).
     pub link_for: String,
+    /// How long a signed-in page's session lasts idle
+    /// (`server.session_idle_seconds`): the page warns before it ends
+    /// (`static/signed-in.js`), and says so in words (`30 分鐘`).
     pub idle_seconds: u64,
     pub idle_for: String,
+    /// A session's absolute end after its sign-in
+    /// (`server.session_max_seconds`), and in words (`12 小時`).
     pub max_seconds: u64,
     pub max_for: String,
 }

@@ -705,7 +705,14 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
     wait_long(&b, "the session-ended notice", 16, |b| {
         shown(b, "#idle-ended")
     });
-    let link = b.find("#idle-ended a");
+    ended_and_says_so(&b, &server, "#idle-ended");
+}
+
+/// The page's last word, `notice` (`#idle-ended`, `#max-ended`), shown:
+/// the focus is in it, its link signs in and comes back to the account
+/// page, and the session has ended on the server too.
+fn ended_and_says_so(b: &Browser, server: &Server, notice: &str) {
+    let link = b.find(&format!("{notice} a"));
     assert!(
         b.attribute(&link, "href").contains("next=%2Faccount"),
         "{}",
@@ -713,8 +720,8 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
     );
     assert_eq!(
         b.script(
-            "return document.activeElement.closest('#idle-ended') !== null",
-            json!([])
+            "return document.activeElement.closest(arguments[0]) !== null",
+            json!([notice])
         ),
         json!(true)
     );
@@ -775,22 +782,7 @@ fn a_signed_in_page_warns_before_the_sessions_absolute_end_and_says_when_it_came
         "{}",
         b.text(&notice)
     );
-    let link = b.find("#max-ended a");
-    assert!(
-        b.attribute(&link, "href").contains("next=%2Faccount"),
-        "{}",
-        b.attribute(&link, "href")
-    );
-    assert_eq!(
-        b.script(
-            "return document.activeElement.closest('#max-ended') !== null",
-            json!([])
-        ),
-        json!(true)
-    );
-    // It has ended on the server too.
-    b.go(&format!("{}/account", server.base));
-    assert!(b.path().starts_with("/login"), "{}", b.path());
+    ended_and_says_so(&b, &server, "#max-ended");
 }
 
 /// The same review: the site pauses every night (the maintenance window,

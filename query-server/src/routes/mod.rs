@@ -254,19 +254,12 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         notice: None,
         error: None,
         errors: Vec::new(),
-        maintenance: window(app),
-        captcha_for: app.words.captcha_for.clone(),
-        link_for: app.words.link_for.clone(),
+        words: app.words.clone(),
         focus_elsewhere: false,
-        idle_seconds: app.words.idle_seconds,
-        idle_for: app.words.idle_for.clone(),
-        max_seconds: 0,
-        max_for: String::new(),
         ends_in: 0,
         ends_at: String::new(),
         closes_in: 0,
         opens_in: 0,
-        closes_at: String::new(),
     };
     if let Some(s) = session {
         signed_in_since(&mut c, app, s.created);
@@ -281,8 +274,6 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
 pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
     let now = Utc::now();
     let end = created + app.cfg.server.session_max;
-    c.max_seconds = app.words.max_seconds;
-    c.max_for = app.words.max_for.clone();
     // (rounded up: the page says the session ended once it has)
     c.ends_in = ((end - now).num_milliseconds().max(1) as u64).div_ceil(1000);
     c.ends_at = crate::pages::hh_mm(end.with_timezone(&taipei()).time());
@@ -297,7 +288,6 @@ pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
             _ => to_start.saturating_sub(1).max(1),
         };
         c.opens_in = c.closes_in + window.seconds_left(window.start).unwrap_or(0);
-        c.closes_at = app.words.closes_at.clone();
     }
 }
 
