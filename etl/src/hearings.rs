@@ -688,7 +688,7 @@ impl<'a> Book<'a> {
                 let before = if moved {
                     self.marked_move(&notice.refers, &slot, e.posted)
                 } else {
-                    self.new_date(&slot, e)
+                    self.new_date(&slot, e.posted)
                 };
                 match before {
                     Before::Restated(c) => self.touched.push(c),
@@ -737,8 +737,7 @@ impl<'a> Book<'a> {
     /// A hearing the same entry set (`…審理；…審理`, rules version 7) is
     /// another session, never one whose new date this is: it is looked at
     /// for rule 2 only (the same session written twice).
-    fn new_date(&self, slot: &Slot, e: &Entry) -> Before {
-        let posted = e.posted;
+    fn new_date(&self, slot: &Slot, posted: NaiveDate) -> Before {
         let same_kind = |after_the_day: bool| {
             self.open(true).filter(move |&c| {
                 let head = self.head(c);
@@ -851,23 +850,20 @@ impl<'a> Book<'a> {
     /// (hearings the date names alike), all doubted, as rules version 6
     /// did.
     fn among(&self, several: &[usize], slot: &Slot) -> Before {
-        let first = |c: usize| {
-            let o = &self.rows[self.chains[c].origin];
-            (o.seq, o.posted, o.slot.kind)
-        };
-        match several.iter().all(|&c| first(c) == first(several[0])) {
+        let first = self.set_by(several[0]);
+        match several.iter().all(|&c| self.set_by(c) == first) {
             true => self.among_sessions(several, slot),
             false => Before::Doubts(several.to_vec()),
         }
     }
 
     /// A new date for one of several sessions one entry set at once: the
-    /// one moved and
-    /// awaiting its date takes it (rule 6), if one alone is; else which
-    /// one it is the new date of, if any, is not known: the others
-    /// `uncertain`, not one awaiting (that would bring it back), and the
-    /// new date a hearing of its own (a session added, `（追加庭期）`, one
-    /// of its own and nothing doubted). (The review of rules version 7.)
+    /// one moved and awaiting its date takes it (rule 6), if one alone
+    /// is; else which one it is the new date of, if any, is not known:
+    /// the others `uncertain`, not one awaiting (that would bring it
+    /// back), and the new date a hearing of its own (a session added,
+    /// `（追加庭期）`, one of its own and nothing doubted). (The review of
+    /// rules version 7.)
     fn among_sessions(&self, several: &[usize], slot: &Slot) -> Before {
         let awaiting: Vec<usize> = several
             .iter()
@@ -893,14 +889,15 @@ impl<'a> Book<'a> {
     /// set at once (`…審理；…審理`): a later date of the kind may be the
     /// next session of the series, not its new date (rules version 7).
     fn in_series(&self, c: usize) -> bool {
+        let first = self.set_by(c);
+        (0..self.chains.len()).any(|d| d != c && self.set_by(d) == first)
+    }
+
+    /// The entry that set chain `c` and the kind it set: (序號, 登載日期,
+    /// kind) of its first row.
+    fn set_by(&self, c: usize) -> (u32, NaiveDate, &'static str) {
         let first = &self.rows[self.chains[c].origin];
-        (0..self.chains.len()).any(|d| {
-            let other = &self.rows[self.chains[d].origin];
-            d != c
-                && other.seq == first.seq
-                && other.posted == first.posted
-                && other.slot.kind == first.slot.kind
-        })
+        (first.seq, first.posted, first.slot.kind)
     }
 
     fn joins_unless_restated(&self, c: usize, slot: &Slot) -> Before {

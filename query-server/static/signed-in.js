@@ -76,12 +76,15 @@
   var maxAt = after(num('data-ends'));
   var maxLead = Math.min(300, num('data-max') / 4) * 1000;
   var closing = $('closing-warning');
-  var closeAt = closing ? after(num('data-closes')) : Infinity;
   var openAt = closing ? after(num('data-opens')) : Infinity;
-  var closeLead = 300 * 1000;
   var limits = {
     max: { at: maxAt, lead: maxLead, dialog: $('max-warning'), ok: $('max-ok') },
-    closing: { at: closeAt, lead: closeLead, dialog: closing, ok: $('closing-ok') }
+    closing: {
+      at: closing ? after(num('data-closes')) : Infinity,
+      lead: 300 * 1000,
+      dialog: closing,
+      ok: $('closing-ok')
+    }
   };
   var dialogs = [warning, limits.max.dialog, closing].filter(Boolean);
   var timer = null;
@@ -133,16 +136,15 @@
     }
     if (now >= openAt) {
       // The whole window passed (the computer asleep): nothing to say of it.
-      closeAt = openAt = Infinity;
-      limits.closing.at = Infinity;
+      limits.closing.at = openAt = Infinity;
     }
-    if (now >= closeAt) {
+    if (now >= limits.closing.at) {
       finish($('closed'), location.href);
       return;
     }
     var endAt = Math.min(idleAt, maxAt);
     var due = null;
-    var next = [endAt, closeAt];
+    var next = [endAt, limits.closing.at];
     if (idleAt < maxAt) {
       if (now >= idleAt - lead) {
         due = [warning, stay];

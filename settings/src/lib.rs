@@ -51,7 +51,6 @@ impl Maintenance {
     /// seconds from it to the window's end (at least 1; a window may span
     /// midnight).
     pub fn seconds_left(&self, t: NaiveTime) -> Option<u64> {
-        use chrono::Timelike;
         let (start, end) = (self.start, self.end);
         let inside = if start <= end {
             t >= start && t < end
@@ -61,20 +60,23 @@ impl Maintenance {
         if !inside {
             return None;
         }
-        let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
-        Some((secs(end) - secs(t)).rem_euclid(24 * 3600).max(1) as u64)
+        Some(seconds_from(t, end).max(1))
+    }
+
+    /// The window's whole length in seconds (what is left of it from its
+    /// first second); 0 when there is none.
+    pub fn length(&self) -> u64 {
+        self.seconds_left(self.start).unwrap_or_default()
     }
 
     /// The seconds from `t` (a time of day in Asia/Taipei) to the window's
     /// next start: a signed-in page warns before the site pauses. None
     /// when there is no window, or when `t` is in it.
     pub fn seconds_to_start(&self, t: NaiveTime) -> Option<u64> {
-        use chrono::Timelike;
         if self.is_none() || self.seconds_left(t).is_some() {
             return None;
         }
-        let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
-        Some((secs(self.start) - secs(t)).rem_euclid(24 * 3600) as u64)
+        Some(seconds_from(t, self.start))
     }
 
     /// A link's deadline people can meet: `at`, or, when the site is
@@ -88,10 +90,7 @@ impl Maintenance {
         match self.seconds_left(local) {
             // (the window's whole length: what is left of it from its
             // first second)
-            Some(_) => {
-                let length = self.seconds_left(self.start).unwrap_or_default();
-                at + chrono::Duration::seconds(length as i64)
-            }
+            Some(_) => at + chrono::Duration::seconds(self.length() as i64),
             None => at,
         }
     }
@@ -105,6 +104,14 @@ impl Maintenance {
             self.to_string()
         }
     }
+}
+
+/// The seconds from the time of day `from` to the next `to` (0 when they
+/// are the same second; across midnight when `to` is earlier).
+fn seconds_from(from: NaiveTime, to: NaiveTime) -> u64 {
+    use chrono::Timelike;
+    let secs = |t: NaiveTime| t.num_seconds_from_midnight() as i64;
+    (secs(to) - secs(from)).rem_euclid(24 * 3600) as u64
 }
 
 impl Default for Maintenance {

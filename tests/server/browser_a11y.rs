@@ -708,6 +708,14 @@ fn a_signed_in_page_warns_before_the_idle_timeout_and_one_press_keeps_the_sessio
     ended_and_says_so(&b, &server, "#idle-ended");
 }
 
+/// Whether the focus is in the element `css`.
+fn focus_within(b: &Browser, css: &str) -> bool {
+    b.script(
+        "return document.activeElement.closest(arguments[0]) !== null",
+        json!([css]),
+    ) == json!(true)
+}
+
 /// The page's last word, `notice` (`#idle-ended`, `#max-ended`), shown:
 /// the focus is in it, its link signs in and comes back to the account
 /// page, and the session has ended on the server too.
@@ -718,13 +726,7 @@ fn ended_and_says_so(b: &Browser, server: &Server, notice: &str) {
         "{}",
         b.attribute(&link, "href")
     );
-    assert_eq!(
-        b.script(
-            "return document.activeElement.closest(arguments[0]) !== null",
-            json!([notice])
-        ),
-        json!(true)
-    );
+    assert!(focus_within(b, notice), "the focus is not in {notice}");
     b.go(&format!("{}/account", server.base));
     assert!(b.path().starts_with("/login"), "{}", b.path());
 }
@@ -830,13 +832,7 @@ fn a_signed_in_page_warns_before_the_nightly_pause_and_says_when_it_began() {
         "{}",
         b.attribute(&link, "href")
     );
-    assert_eq!(
-        b.script(
-            "return document.activeElement.closest('#closed') !== null",
-            json!([])
-        ),
-        json!(true)
-    );
+    assert!(focus_within(&b, "#closed"));
     // The site has paused indeed.
     b.go(&format!("{}/account", server.base));
     let body = b.script("return document.body.innerText", json!([]));

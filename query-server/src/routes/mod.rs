@@ -287,7 +287,7 @@ pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
             0 => to_start,
             _ => to_start.saturating_sub(1).max(1),
         };
-        c.opens_in = c.closes_in + window.seconds_left(window.start).unwrap_or(0);
+        c.opens_in = c.closes_in + window.length();
     }
 }
 
