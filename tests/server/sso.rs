@@ -972,7 +972,11 @@ fn a_prosecutor_sees_and_ends_the_other_sessions_apps_included() {
         page.body
     );
     assert_eq!(page.body.matches("（目前這個）").count(), 1);
-    assert!(page.body.contains("<td>App</td>"), "{}", page.body);
+    assert!(
+        page.body.contains("<th scope=\"row\">App</th>"),
+        "{}",
+        page.body
+    );
     let csrf = page.field("csrf");
     assert_eq!(here.post("/sso/sessions", &[]).status, 403, "no form token");
     let r = here.post("/sso/sessions", &[("csrf", &csrf)]);

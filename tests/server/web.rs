@@ -222,20 +222,25 @@ fn a_case_page_shows_its_latest_three_entries_its_courts_date_and_a_calendar_fil
     ] {
         assert!(page.body.contains(want), "{want} missing:\n{}", page.body);
     }
-    assert_eq!(page.body.matches("<td class=\"date\">").count(), 3);
+    assert_eq!(
+        page.body
+            .matches("<th scope=\"row\" class=\"date\">")
+            .count(),
+        3
+    );
     // The newest entry schedules a hearing (115/12/10 10:00第一法庭言詞辯論):
     // listed with its courtroom and what it is apart, and a calendar link
     // that says, read alone (a screen reader's list of links), which
     // hearing it adds.
     let table = page
         .body
-        .split("<table class=\"hearings\">")
+        .split("<table class=\"hearings\" aria-labelledby=\"hearings-heading\">")
         .nth(1)
         .and_then(|t| t.split("</table>").next())
         .unwrap_or_else(|| panic!("no hearings table:\n{}", page.body));
     for want in [
         "<th scope=\"col\">日期時間</th><th scope=\"col\">法庭與程序</th><th scope=\"col\">行事曆</th>",
-        "<td class=\"when\"><span>115/12/10</span> <span>10:00</span></td><td class=\"what\"><span>第一法庭</span> <span>言詞辯論</span></td>",
+        "<th scope=\"row\" class=\"when\"><span>115/12/10</span> <span>10:00</span></th><td class=\"what\"><span>第一法庭</span> <span>言詞辯論</span></td>",
         "加入行事曆<span class=\"visually-hidden\">：115/12/10 10:00 言詞辯論</span></a>",
     ] {
         assert!(table.contains(want), "{want} missing:\n{table}");
@@ -301,7 +306,7 @@ fn a_cancelled_hearings_calendar_link_says_it_removes_it() {
     assert_eq!(page.status, 200, "{}", page.body);
     let table = page
         .body
-        .split("<table class=\"hearings\">")
+        .split("<table class=\"hearings\" aria-labelledby=\"hearings-heading\">")
         .nth(1)
         .and_then(|t| t.split("</table>").next())
         .unwrap_or_else(|| panic!("no hearings table:\n{}", page.body));
@@ -3421,7 +3426,11 @@ fn each_link_of_the_list_names_its_case_apart_from_the_others() {
     let page = c.get("/cases");
     assert_eq!(page.status, 200, "{}", page.body);
     let mut names = Vec::new();
-    for row in page.body.split("<td data-label=\"案號\">").skip(1) {
+    for row in page
+        .body
+        .split("<th scope=\"row\" data-label=\"案號\">")
+        .skip(1)
+    {
         let link = &row[..row.find("</a>").unwrap()];
         let name = link
             .split("aria-label=\"")
@@ -3441,5 +3450,71 @@ fn each_link_of_the_list_names_its_case_apart_from_the_others() {
     assert!(
         names.iter().any(|n| n.contains("刑事")) && names.iter().any(|n| n.contains("民事")),
         "{names:#?}"
+    );
+}
+
+/// Every table of the signed-in pages has a name a screen reader says on
+/// entering it (the case list's says its order and page), and each row a
+/// header: the case number, the entry's date, the hearing's day, the
+/// device, so that a cell read alone is said with its row's.
+#[test]
+fn every_table_is_named_and_each_of_its_rows_has_a_header() {
+    let data = Data::sample();
+    // The morning after night 2: the sample's hearings are to come.
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let mut seen = Vec::new();
+    for (path, name) in [
+        ("/cases", "案件清單，依案號排序"),
+        ("/cases?sort=recent", "案件清單，依最近異動排序，最近的在前"),
+        (
+            "/cases?sort=ending",
+            "案件清單，依最後可查詢日排序，最早到期的在前",
+        ),
+        (CASE, "即將到來的庭期"),
+        (CASE, "進行事項（最近三筆）"),
+        ("/account", "登入中的裝置"),
+    ] {
+        let page = c.get(path);
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        let tables: Vec<&str> = page
+            .body
+            .split("<table")
+            .skip(1)
+            .map(|t| t.split("</table>").next().unwrap())
+            .collect();
+        assert!(!tables.is_empty(), "{path}: no table\n{}", page.body);
+        let named = tables.iter().find(|t| {
+            let caption = t
+                .split("<caption class=\"visually-hidden\">")
+                .nth(1)
+                .and_then(|c| c.split("</caption>").next());
+            let labelled = t
+                .split("aria-labelledby=\"")
+                .nth(1)
+                .and_then(|id| id.split('"').next())
+                .and_then(|id| page.body.split(&format!(" id=\"{id}\">")).nth(1))
+                .and_then(|h| h.split('<').next());
+            caption == Some(name) || labelled == Some(name)
+        });
+        let table = named.unwrap_or_else(|| panic!("{path}: no table named {name}\n{}", page.body));
+        let body = table.split("<tbody>").nth(1).unwrap();
+        let rows: Vec<&str> = body.split("<tr").skip(1).collect();
+        assert!(!rows.is_empty(), "{path}: {name} has no rows");
+        for row in &rows {
+            assert_eq!(
+                row.matches("<th scope=\"row\"").count(),
+                1,
+                "{path}: a row of {name} without its one header: {row}"
+            );
+        }
+        seen.push((name, rows.len()));
+    }
+    // The lawyer's six cases, the case's hearing and three entries, this
+    // browser's session.
+    assert_eq!(
+        seen.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        [6, 6, 6, 1, 3, 1],
+        "{seen:?}"
     );
 }
