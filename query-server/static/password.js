@@ -50,7 +50,14 @@
     return 'very';
   }
 
+  // How long typing pauses before the strength is said to a screen reader.
+  var PAUSE_MS = 1000;
+
   // The meter: the server's, if it already said the strength, else new.
+  // It shows the strength at each key, and describes the field (read when
+  // it takes the focus); a screen reader is told it in a live region of
+  // its own once typing pauses, and only when it changed: a live meter
+  // spoke at every key over what was typed.
   function meter(input) {
     var form = input.form;
     var user = form && form.querySelector('input[autocomplete="username"]');
@@ -61,8 +68,22 @@
       out = document.createElement('span');
       out.id = id;
       out.className = 'strength';
-      out.setAttribute('aria-live', 'polite');
       input.parentNode.insertBefore(out, input.nextSibling);
+    }
+    out.removeAttribute('aria-live');
+    var said = document.createElement('span');
+    said.id = input.id + '-strength-said';
+    said.className = 'visually-hidden';
+    said.setAttribute('aria-live', 'polite');
+    out.parentNode.insertBefore(said, out.nextSibling);
+    var timer = null;
+    var last = '';
+    function speak() {
+      timer = null;
+      if (last !== out.textContent) {
+        last = out.textContent;
+        said.textContent = last;
+      }
     }
     input.setAttribute('aria-describedby',
       ((input.getAttribute('aria-describedby') || '') + ' ' + id).trim());
@@ -76,8 +97,14 @@
       out.textContent = '密碼強度：' + LABELS[s];
       out.className = 'strength s-' + s;
     }
-    input.addEventListener('input', update);
+    input.addEventListener('input', function () {
+      update();
+      clearTimeout(timer);
+      timer = setTimeout(speak, PAUSE_MS);
+    });
     update();
+    // (what the page came with is read with the field, not said again)
+    last = out.textContent;
   }
 
   // A switch after the field: shows what was typed, or hides it again.

@@ -1084,3 +1084,54 @@ fn after_an_account_pages_button_the_focus_is_on_what_it_did() {
     assert_eq!(class, "notice");
     assert_eq!(text, "行事曆訂閱網址已停止使用。");
 }
+
+/// The password meter shows the strength at each key, but a screen reader
+/// is told it once typing pauses, not at every key (the fortieth session's
+/// pages review: the live region spoke at each character, one
+/// 「密碼強度：太短」 after another over what the person typed).
+#[test]
+fn the_password_meter_speaks_once_typing_pauses_not_at_each_key() {
+    let _busy = crate::util::busy();
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let b = Browser::start(DESKTOP);
+    let link = data.link("activation", "huang.zhiwei@example.net");
+    b.go(&format!("{}{link}", server.base));
+    b.find("#password");
+    // Every text a live region is given, as a screen reader hears it.
+    b.script(
+        "window.said = [];
+         new MutationObserver(records => {
+             for (const r of records) {
+                 const t = r.target.nodeType === 1 ? r.target : r.target.parentElement;
+                 const live = t && t.closest('[aria-live]');
+                 if (live) { window.said.push(live.textContent); }
+             }
+         }).observe(document.body, {subtree: true, childList: true, characterData: true});",
+        json!([]),
+    );
+    b.type_into("#password", "correct horse battery staple");
+    // The meter shows it at once.
+    assert_eq!(b.text(&b.find("#password-strength")), "密碼強度：很強");
+    let said = |b: &Browser| -> Vec<String> {
+        serde_json::from_value(b.script("return window.said", json!([]))).unwrap()
+    };
+    b.wait("the strength said once typing paused", || {
+        said(&b).last().is_some_and(|s| s == "密碼強度：很強")
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    let heard = said(&b);
+    assert!(
+        heard.len() <= 2 && heard.iter().all(|s| !s.is_empty()),
+        "28 keys, said {} times: {heard:?}",
+        heard.len()
+    );
+    // Focused again, the field is described by the meter (its strength
+    // read with it), which no longer speaks by itself.
+    let meter = b.find("#password-strength");
+    assert_eq!(b.attribute(&meter, "aria-live"), "");
+    assert!(b
+        .attribute(&b.find("#password"), "aria-describedby")
+        .split_whitespace()
+        .any(|d| d == "password-strength"));
+}
