@@ -216,6 +216,12 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
     b.wait_path("/login");
     audit.proves_its_rules_run(b);
     audit.check(b, "login");
+    // Traditional Chinese as written in Taiwan: a screen reader given only
+    // zh-Hant may read it with a Cantonese voice.
+    assert_eq!(
+        b.script("return document.documentElement.lang", json!([])),
+        json!("zh-Hant-TW")
+    );
 
     // Sent empty: the site's own messages, one per field (no browser
     // bubble: the form is `novalidate`).

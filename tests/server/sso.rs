@@ -277,7 +277,7 @@ fn assert_refused(data: &Data, c: &mut Client, r: &Resp, status: u16, kind: &str
     assert_eq!(r.status, status, "{kind}: {}", r.body);
     assert_eq!(r.header("x-cpor-sso-refusal"), Some(kind), "{}", r.body);
     assert!(r.body.contains(words), "{kind}: {}", r.body);
-    assert!(r.body.contains("lang=\"zh-Hant\""));
+    assert!(r.body.contains("lang=\"zh-Hant-TW\""));
     // Its title says it failed: what a screen reader reads first (a
     // review of the pages, 2026-12-06: it was 「檢察官登入」).
     assert!(
