@@ -349,6 +349,10 @@ struct Model {
     /// later night's, whose own mail to the address (`Op::Tell`) `outbox
     /// retry` follows.
     told_night: Option<String>,
+    /// Queued by a night to tell another's cases ([`Op::Tell`]): it names
+    /// only the one case of its address that night's tellers name, where
+    /// the others name two.
+    teller: bool,
     kind: Kind,
     /// An attempt may have reached a relay, at any time in its life: no
     /// answer came to its data, or its sender died while sending it
@@ -405,6 +409,7 @@ impl Model {
             told_by: false,
             may_have_gone: false,
             told_night: None,
+            teller: false,
             kind,
         }
     }
@@ -1044,6 +1049,26 @@ impl World {
                     .outbox
                     .hold_after_rollback(&night_text(*night), self.now)
                     .unwrap();
+                // Grant mail a later night withheld and told: that night's
+                // telling is undone, its cases its own mail did not name
+                // wait for the next night to tell (of one queued to name
+                // two, one; a teller's one case its teller names).
+                let mut reopened = 0;
+                for m in self.model.values_mut() {
+                    let later = m
+                        .told_night
+                        .as_ref()
+                        .is_some_and(|t| t.as_str() > night_text(*night).as_str());
+                    if m.grant && m.withheld && m.told_by && later && !m.untold && !m.teller {
+                        m.untold = true;
+                        m.told_by = false;
+                        m.told_night = None;
+                        m.told -= 1;
+                        reopened += 1;
+                    }
+                }
+                assert_eq!(got.reopened, reopened);
+                let got = got.nights;
                 let mut want = Vec::new();
                 let later: BTreeSet<String> = self
                     .model
@@ -1363,18 +1388,17 @@ impl World {
                         .map(|&(_, k)| k)
                         .find(|k| message_id.contains(&format!(".{k}.")))
                         .unwrap();
-                    self.model.insert(
-                        id,
-                        Model::queued(
-                            state,
-                            Scope::Nightly,
-                            night.clone(),
-                            message_id,
-                            None,
-                            kind,
-                            self.now,
-                        ),
+                    let mut m = Model::queued(
+                        state,
+                        Scope::Nightly,
+                        night.clone(),
+                        message_id,
+                        None,
+                        kind,
+                        self.now,
                     );
+                    m.teller = true;
+                    self.model.insert(id, m);
                 }
             }
             Op::Wait { minutes } => self.now += Duration::minutes(*minutes),

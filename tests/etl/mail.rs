@@ -1788,6 +1788,72 @@ fn a_grant_mailed_by_a_night_rolled_back_and_withheld_tonight_is_told() {
     assert!(!told[0].contains("115年度訴字第1號"), "{}", told[0]);
 }
 
+/// The admin review of the fifty-second session (its S1): the recovery
+/// from a night published by mistake (a later night, or one that revoked
+/// a grant in error) is a rollback, then the right night imported. The
+/// mistaken night had withheld an earlier activation naming a case it no
+/// longer granted, and told its other cases in a mail of its own; once it
+/// was rolled back, the right night, compared with the night before it,
+/// found the grant not new, and the withheld mail stayed withheld: the
+/// case granted and queryable, never told. A rollback now leaves the cases
+/// of grant mail the later nights withheld for the next night's mail to
+/// tell, those still granted, and not those the later nights' own grant
+/// mail names; nor twice when the next night is after the mistaken one
+/// (compared with it, as its mail was not held: case 1 is a new grant).
+#[test]
+fn grant_mail_a_night_rolled_back_had_withheld_is_told_by_the_next_night() {
+    const A: &str = "a.party@example.com";
+    for (send_between, right) in [
+        (false, "20261124"),
+        (true, "20261124"),
+        (false, "20261126"),
+        (true, "20261126"),
+    ] {
+        let env = Env::new();
+        let smtp = Smtp::start(&env.dir.path().join("smtp"));
+        let mut n1 = Night {
+            cases: Vec::new(),
+            entries: Vec::new(),
+            grants: Vec::new(),
+        };
+        // One activation naming cases 1 and 2; not sent before night 2.
+        n1.new_case_granted(1, A);
+        n1.new_case_granted(2, A);
+        import(
+            &env,
+            &smtp,
+            &n1.write(&env.dir.path().join("a"), "20261123"),
+        );
+        // The mistaken night: case 1 no longer granted. It withholds night
+        // 1's activation and tells case 2 in one of its own.
+        let mut wrong = n1.clone();
+        wrong.grants.retain(|g| g.0 != 1);
+        let run = import(
+            &env,
+            &smtp,
+            &wrong.write(&env.dir.path().join("b"), "20261125"),
+        );
+        assert!(run.stdout.contains("withheld"), "{}", run.stdout);
+        if send_between {
+            send(&env, &smtp);
+        }
+        let back = etl(&env, &smtp, &["rollback", "20261123"]);
+        assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+        // The right night: both cases still granted.
+        let run = import(&env, &smtp, &n1.write(&env.dir.path().join("c"), right));
+        send(&env, &smtp);
+        let mails = smtp.accepted_for(A);
+        for case in ["115年度訴字第1號", "115年度訴字第2號"] {
+            let told = mails.iter().filter(|m| m.contains(case)).count();
+            assert_eq!(
+                told, 1,
+                "{case}, send between: {send_between}, the right night {right}\n{}\n{mails:#?}",
+                run.stdout
+            );
+        }
+    }
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

@@ -126,6 +126,8 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
 struct Held {
     outbox: mail::outbox::Outbox,
     rolled: Vec<mail::outbox::RolledBack>,
+    /// Grant mail a later night withheld, its cases left to tell again.
+    reopened: u64,
 }
 
 /// Holds the unsent digests of the nights after `to`'s
@@ -136,8 +138,12 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> anyhow::Result<Option
         return Ok(None);
     }
     let mut outbox = mail::outbox::Outbox::open(&store.root)?;
-    let rolled = outbox.hold_after_rollback(&compact(to.date), chrono::Utc::now())?;
-    Ok(Some(Held { outbox, rolled }))
+    let done = outbox.hold_after_rollback(&compact(to.date), chrono::Utc::now())?;
+    Ok(Some(Held {
+        outbox,
+        rolled: done.nights,
+        reopened: done.reopened,
+    }))
 }
 
 /// Once `to` is live: says what the hold did, and releases `to`'s own
@@ -145,7 +151,11 @@ fn hold_later_digests(store: &Store, to: &SnapshotFile) -> anyhow::Result<Option
 /// hold failed (the digests would go at the send window).
 fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held>>) -> bool {
     let night = compact(to.date);
-    let Held { mut outbox, rolled } = match held {
+    let Held {
+        mut outbox,
+        rolled,
+        reopened,
+    } = match held {
         Ok(None) => return true,
         Ok(Some(held)) => held,
         Err(e) => {
@@ -184,6 +194,15 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
                  released ({e}): `cpor-etl outbox release {night}`"
             ),
         },
+    }
+    if reopened > 0 {
+        say!(
+            "note: {reopened} activation, approval or expiry mail{} withheld by the nights after \
+             {night} (each naming a case such a night no longer granted): the next night's mail \
+             tells again the cases of {} it still grants, but for those another night's mail names",
+            crate::commands::plural(reopened),
+            if reopened == 1 { "it" } else { "them" }
+        );
     }
     // What the next night's mail is compared with, now (`notify::mail_base`).
     let base = crate::notify::mail_base(store, Some(to), chrono::NaiveDate::MAX)

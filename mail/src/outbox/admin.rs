@@ -167,6 +167,70 @@ pub enum Undone {
 /// (`items.last_error`), the snapshot whose mail superseded it after.
 pub const SUPERSEDED: &str = "superseded by the mail of ";
 
+/// Grant mail a night after `night` withheld (it named a case that night
+/// no longer granted its address), telling its cases still granted in
+/// mail of its own: the cases that mail does not name are left to tell
+/// again (`untold`), as `send` leaves those of one it withholds
+/// (`UNTOLD_BY_SEND`), for the next night's mail to tell those it still
+/// grants (`retell`). That night's grants are no longer the service's;
+/// left told, a case it no longer granted, granted again, was never told
+/// (the admin review of the fifty-second session: a night published by
+/// mistake, rolled back and imported right). What its own mail told is
+/// told (sent, or going). Returns how many items. One pass over the
+/// outbox, which a rollback can afford.
+fn reopen_withheld_after(tx: &rusqlite::Transaction<'_>, night: &str) -> Result<u64> {
+    let withheld: Vec<(i64, String, String, Option<String>, String)> = {
+        let mut stmt = tx.prepare(
+            "SELECT id, email, kind, case_keys, told_by FROM items
+             WHERE told_by IS NOT NULL AND substr(told_by, 1, 8) > ?1
+               AND withheld_at IS NOT NULL AND untold IS NULL AND case_keys IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([night], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+        rows.collect::<std::result::Result<_, _>>()?
+    };
+    let mut told_there = tx.prepare(
+        "SELECT kind, case_keys FROM items
+         WHERE night = ?2 AND email = ?1 AND ref = ?3 AND case_keys IS NOT NULL",
+    )?;
+    let mut reopen = tx.prepare("UPDATE items SET untold = ?2, told_by = NULL WHERE id = ?1")?;
+    let mut n = 0;
+    for (id, email, kind, keys, teller) in withheld {
+        let warning = parse_kind(id, &kind)? == Kind::Expiry;
+        let (told_night, reference) = super::teller(&teller);
+        // (an expiry warning's cases are told by the night's warnings, the
+        // others' by its activations and approvals)
+        let mut told = BTreeSet::new();
+        let mut rows = told_there.query(params![email, told_night, reference])?;
+        while let Some(r) = rows.next()? {
+            let k: String = r.get(0)?;
+            if (k == Kind::Expiry.as_str()) == warning {
+                told.extend(super::case_keys_of(r.get(1)?));
+            }
+        }
+        let untold: Vec<String> = super::case_keys_of(keys)
+            .into_iter()
+            .filter(|c| !told.contains(c))
+            .collect();
+        if !untold.is_empty() {
+            n += reopen.execute(params![id, untold.join("\n")])? as u64;
+        }
+    }
+    Ok(n)
+}
+
+/// What [`Outbox::hold_after_rollback`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rollback {
+    /// By later night with digests not yet sent.
+    pub nights: Vec<RolledBack>,
+    /// Grant mail (activations, approvals, expiry warnings) a later night
+    /// had withheld, whose cases the next night's mail now tells, those
+    /// still granted.
+    pub reopened: u64,
+}
+
 /// A night after the one a rollback went back to, with digests not yet
 /// sent ([`Outbox::hold_after_rollback`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -596,11 +660,7 @@ impl Outbox {
     /// over). A night some of whose digests went is left as it is: its
     /// news was told, and the next night is compared with it. Returns, by
     /// later night with digests not yet sent, what was done.
-    pub fn hold_after_rollback(
-        &mut self,
-        night: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<RolledBack>> {
+    pub fn hold_after_rollback(&mut self, night: &str, now: DateTime<Utc>) -> Result<Rollback> {
         let tx = self.conn.transaction()?;
         let digest = Kind::Digest.as_str();
         let found: Vec<(String, u64, u64, u64, u64)> = {
@@ -677,8 +737,12 @@ impl Outbox {
                 failed: if held == 0 { failed } else { 0 },
             });
         }
+        let reopened = reopen_withheld_after(&tx, night)?;
         tx.commit()?;
-        Ok(out)
+        Ok(Rollback {
+            nights: out,
+            reopened: reopened as u64,
+        })
     }
 
     /// Of a night whose digests are held: the first later night whose

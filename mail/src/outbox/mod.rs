@@ -32,8 +32,8 @@ use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use schemas::date::compact;
 
 pub use self::admin::{
-    Fate, Forgot, ForgotItem, Listed, Retried, RetryWhich, RolledBack, Shown, Stale, Teller,
-    Undone, ROLLED_BACK, SUPERSEDED,
+    Fate, Forgot, ForgotItem, Listed, Retried, RetryWhich, Rollback, RolledBack, Shown, Stale,
+    Teller, Undone, ROLLED_BACK, SUPERSEDED,
 };
 pub use self::bounces::{Bounced, Reported};
 pub use self::delivery::{
