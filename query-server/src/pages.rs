@@ -47,6 +47,10 @@ pub struct Ctx {
     /// page warns before it, and says when it began.
     pub closes_in: u64,
     pub opens_in: u64,
+    /// The session's page tag (`routes::page_tag`): what the page's script
+    /// keys its notes by and names to `/account/alive`; empty when no one
+    /// is signed in.
+    pub session_tag: String,
     /// The notice takes the focus as the page opens (it says what a button
     /// just did: a screen reader reads it, and Tab goes on from there),
     /// unless something else on the page should: a new calendar URL's

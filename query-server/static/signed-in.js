@@ -48,6 +48,16 @@
 // page opened after it does not ask again. Whatever is due is worked out
 // anew at each timer, press and other tab's use (`update`), so a timer
 // late after the computer slept finds the page as it now stands.
+//
+// A page whose session ended hides what it showed (the cases, the
+// address), leaving the notice and its link: on a shared computer the
+// next person need only switch tabs (a review of the website,
+// 2026-12-07). It learns of the end from its own reckoning, from 登出
+// pressed in another tab of the session (at once), and, as the tab is
+// shown again, from the server. What the page notes in the browser is
+// keyed by its session (`data-session`, a tag of it the server gives), so
+// another person's session, signed in since in the same browser, neither
+// keeps it alive nor is taken for it.
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -59,6 +69,8 @@
     return document.getElementById(id);
   }
   var idle = num('data-idle');
+  var tag = (me && me.getAttribute('data-session')) || '';
+  var mine = tag ? '-' + tag : '';
   var warning = $('idle-warning');
   var ended = $('idle-ended');
   var stay = $('idle-stay');
@@ -96,7 +108,10 @@
   // each 繼續使用) notes when it last reached the server, and the page
   // finds the latest of them before it warns or says the session ended
   // (where the browser keeps no storage, each page counts alone).
-  var KEY = 'cpor-session-seen';
+  var KEY = 'cpor-session-seen' + mine;
+  // 登出 pressed on another page of the session.
+  var OUT = 'cpor-signed-out' + mine;
+  var ALIVE = '/account/alive' + (tag ? '?s=' + encodeURIComponent(tag) : '');
   var seen = loaded;
   function stored(key) {
     try { return Number(localStorage.getItem(key)) || 0; } catch (e) { return 0; }
@@ -127,11 +142,15 @@
     var idleAt = latest() + idle * 1000;
     var login = '/login?m=expired&next=' + encodeURIComponent(location.pathname + location.search);
     if (now >= maxAt) {
-      finish($('max-ended'), login);
+      finish($('max-ended'), login, true);
       return;
     }
-    if (over || now >= idleAt) {
-      finish(ended, login);
+    if (over) {
+      finish($('signed-out') || ended, login, true);
+      return;
+    }
+    if (now >= idleAt) {
+      finish(ended, login, true);
       return;
     }
     if (now >= openAt) {
@@ -139,7 +158,8 @@
       limits.closing.at = openAt = Infinity;
     }
     if (now >= limits.closing.at) {
-      finish($('closed'), location.href);
+      // (the session may outlast the pause: the page stays)
+      finish($('closed'), location.href, false);
       return;
     }
     var endAt = Math.min(idleAt, maxAt);
@@ -194,22 +214,29 @@
       before.focus();
     }
   }
-  // The page's last word: what ended, and a link that comes back here.
-  function finish(notice, href) {
+  // The page's last word: what ended, and a link that comes back here;
+  // with the session ended, what the page showed hidden (`signed-out`).
+  function finish(notice, href, hide) {
     done = true;
     clearTimeout(timer);
     dialogs.forEach(function (d) { d.hidden = true; });
+    if (hide) {
+      document.documentElement.classList.add('signed-out');
+    }
     var link = notice.querySelector('a');
     link.href = href;
     notice.hidden = false;
     link.focus();
   }
-  stay.addEventListener('click', function () {
-    fetch('/account/alive', { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' })
+  // Asks the server whether the page's session lives (and, as any page
+  // does, starts its idle time again); then `then`, if it does.
+  function ask(then) {
+    fetch(ALIVE, { credentials: 'same-origin', cache: 'no-store', redirect: 'manual' })
       .then(function (r) {
-        // Sent to the login (a redirect) or refused: the session ended.
-        // Anything else (a proxy's 502 while the server restarts, a 503,
-        // a 429) says nothing of it: the warning stays, to press again.
+        // Sent to the login (a redirect) or refused: the session ended,
+        // or is not the browser's now. Anything else (a proxy's 502 while
+        // the server restarts, a 503, a 429) says nothing of it: the
+        // warning stays, to press again.
         if (r.type === 'opaqueredirect' || r.status === 401) {
           over = true;
           update();
@@ -219,12 +246,29 @@
           return;
         }
         note(Date.now());
-        putAway(warning);
+        then();
         update();
       })
       .catch(function () {
-        // The server not reached: the warning stays, to press again.
+        // The server not reached: as it was.
       });
+  }
+  stay.addEventListener('click', function () {
+    ask(function () { putAway(warning); });
+  });
+  // Shown again (another tab was in front, the computer woke): asked, at
+  // most once in ten seconds.
+  var shownAt = loaded;
+  document.addEventListener('visibilitychange', function () {
+    if (document.visibilityState !== 'visible' || done || Date.now() - shownAt < 10000) {
+      return;
+    }
+    shownAt = Date.now();
+    ask(function () {});
+  });
+  // 登出 here: the session's other pages are told.
+  Array.prototype.forEach.call(document.querySelectorAll('form[action$="logout"]'), function (f) {
+    f.addEventListener('submit', function () { store(OUT, Date.now()); });
   });
   ['max', 'closing'].forEach(function (name) {
     var l = limits[name];
@@ -237,12 +281,26 @@
       });
     }
   });
-  // Another tab reached the server, or said 知道了: worked out anew.
+  // Another tab reached the server, or said 知道了, or 登出: worked out
+  // anew.
   window.addEventListener('storage', function (e) {
-    if (e.key === KEY || (e.key || '').indexOf('cpor-acked-') === 0) {
+    if (e.key === OUT && e.newValue) {
+      over = true;
+    }
+    if (e.key === KEY || e.key === OUT || (e.key || '').indexOf('cpor-acked-') === 0) {
       update();
     }
   });
+  // What earlier sessions noted, a day old (a session lasts 12 hours at
+  // most), is let go: each note is a time.
+  try {
+    for (var i = localStorage.length - 1; i >= 0; i--) {
+      var k = localStorage.key(i);
+      if (k && k.indexOf('cpor-') === 0 && stored(k) < loaded - 86400000) {
+        localStorage.removeItem(k);
+      }
+    }
+  } catch (e) { /* none kept */ }
   note(seen);
   update();
 })();

@@ -1141,3 +1141,73 @@ fn the_password_meter_speaks_once_typing_pauses_not_at_each_key() {
         .split_whitespace()
         .any(|d| d == "password-strength"));
 }
+
+/// The review of the website of 2026-12-07 (its 1): signing out in one tab
+/// left the site's other tabs showing the cases, with no word; and when a
+/// page did say its session ended, the cases and the address stayed on
+/// screen under the notice, for whoever sat down next. A page of the
+/// session hears of the sign-out at once and hides what it showed; and a
+/// page whose session another person's sign-in in the same browser ended
+/// hides as it is shown again.
+#[test]
+fn a_page_left_open_hides_the_cases_when_its_session_ends_in_another_tab() {
+    let _busy = crate::util::busy();
+    let (_data, server, b) = wang_on_the_account_page(&[]);
+    let hidden = |b: &Browser| -> bool {
+        b.script(
+            "return ['main', 'header .who'].every(s =>
+                 getComputedStyle(document.querySelector(s)).visibility === 'hidden')",
+            json!([]),
+        ) == json!(true)
+    };
+    let tab = |b: &Browser, handle: &Value| {
+        b.must("POST", "/window", Some(json!({ "handle": handle })));
+    };
+    // Signed out in a second tab.
+    b.go(&format!("{}/cases", server.base));
+    b.wait_path("/cases");
+    assert!(!hidden(&b) && !shown(&b, "#signed-out"));
+    let first = b.must("GET", "/window", None);
+    let second = b.must("POST", "/window/new", Some(json!({ "type": "tab" })))["handle"].clone();
+    tab(&b, &second);
+    b.go(&format!("{}/account", server.base));
+    b.wait_path("/account");
+    b.click_button("登出");
+    b.wait_path("/login?m=logout");
+    tab(&b, &first);
+    b.wait("the first tab to say the session ended", || {
+        shown(&b, "#signed-out")
+    });
+    assert!(hidden(&b), "the cases still shown: {}", b.source());
+    let link = b.attribute(&b.find("#signed-out a"), "href");
+    assert!(link.contains("/login?m=expired&next=%2Fcases"), "{link}");
+
+    // Signed in again; then, from another device, 登出其他所有裝置 ends
+    // this browser's session: the page hides as it is shown again.
+    b.go(&format!("{}/login", server.base));
+    sign_in(&b, WANG, PASSWORD);
+    b.go(&format!("{}/cases", server.base));
+    b.wait_path("/cases");
+    assert!(!hidden(&b) && !shown(&b, "#signed-out"));
+    let mut elsewhere = Client::new(&server);
+    assert_eq!(
+        elsewhere.login(WANG, PASSWORD).header("location"),
+        Some("/cases")
+    );
+    let csrf = elsewhere.csrf();
+    assert_eq!(
+        elsewhere
+            .post("/account/sessions", &[("csrf", &csrf)])
+            .status,
+        303
+    );
+    tab(&b, &second);
+    // (shown again ten seconds at least after the load: the page asks at
+    // most so often)
+    std::thread::sleep(Duration::from_secs(10));
+    tab(&b, &first);
+    b.wait("the page to hide as it is shown again", || {
+        shown(&b, "#signed-out")
+    });
+    assert!(hidden(&b), "WANG's cases still shown: {}", b.source());
+}

@@ -511,6 +511,58 @@ fn a_signed_in_page_is_told_its_ends_counted_from_the_sign_in_in_taipei_time() {
     );
 }
 
+/// The review of the website of 2026-12-07 (its 1): once a second person
+/// signed in on a browser, the first's page left open in a tab was kept
+/// alive by the second's use and asked `/account/alive` with the second's
+/// cookie, which answered 204. A signed-in page names its session by a tag
+/// (`data-session`, the same on each of the session's pages, another for
+/// another session, nothing of the token in it), and `/account/alive?s=`
+/// answers 204 only to the browser's session of that tag.
+#[test]
+fn a_page_asks_after_its_own_session_not_whoever_signed_in_since() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let mut first = signed_in(&server, &data, WANG);
+    let tag = |c: &mut Client| -> String {
+        let page = c.get("/cases");
+        assert_eq!(page.status, 200, "{}", page.body);
+        page.signed_in_script("data-session")
+            .unwrap_or_else(|| panic!("no tag: {}", page.body))
+    };
+    let mine = tag(&mut first);
+    assert_eq!(mine.len(), 16, "{mine}");
+    assert_eq!(tag(&mut first), mine, "the session's pages share it");
+    let r = first.get(&format!("/account/alive?s={mine}"));
+    assert_eq!(r.status, 204, "{}", r.body);
+    // (an older page, without a tag, is answered as before)
+    assert_eq!(first.get("/account/alive").status, 204);
+    // Another session, of another person in the same browser: its own tag;
+    // the first's page asking with it is told its session is not this one.
+    let mut second = signed_in(&server, &data, LAWYER);
+    let theirs = tag(&mut second);
+    assert_ne!(theirs, mine);
+    let r = second.get(&format!("/account/alive?s={mine}"));
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert!(
+        r.header("location")
+            .is_some_and(|l| l.starts_with("/login")),
+        "{:?}",
+        r.header("location")
+    );
+    assert_eq!(
+        second.get(&format!("/account/alive?s={theirs}")).status,
+        204
+    );
+    // The page's notice for it, hidden until the script shows it.
+    let page = second.get("/cases");
+    assert!(
+        page.body
+            .contains("<div id=\"signed-out\" class=\"idle\" role=\"alert\" hidden>"),
+        "{}",
+        page.body
+    );
+}
+
 /// The review of the fifty-first session's change: the signed-in page's
 /// warnings of its three ends (idle, absolute, the nightly window), on a
 /// fake clock (`tests/support/signed_in_clock.js`, in node): an absolute

@@ -40,6 +40,7 @@ function page(attrs, opts = {}) {
   const notice = (id) => { const d = el(id, body); const a = el(id + ' a', d); a.tag = 'a'; a.hidden = false; };
   dialog('idle-warning', 'idle-stay');
   notice('idle-ended');
+  notice('signed-out');
   dialog('max-warning', 'max-ok');
   notice('max-ended');
   if (opts.window !== false) {
@@ -47,6 +48,12 @@ function page(attrs, opts = {}) {
     notice('closed');
   }
   let storageListener = null;
+  let visibilityListener = null;
+  const classes = new Set();
+  const asked = [];
+  // The header's 登出 form.
+  const logout = { action: 'http://cpor.test/logout', listeners: {},
+    addEventListener(type, f) { this.listeners[type] = f; } };
   const me = { attrs, getAttribute(n) { return n in this.attrs ? String(this.attrs[n]) : null; } };
   const g = {
     Date: { now: () => clock.now },
@@ -64,28 +71,53 @@ function page(attrs, opts = {}) {
       getElementById: (id) => els[id] || null,
       get activeElement() { return active; },
       contains: () => true,
-      documentElement: { classList: { add() {} } },
+      documentElement: { classList: { add(c) { classes.add(c); } } },
+      visibilityState: 'visible',
+      querySelectorAll: (css) => (css.includes('logout') ? [logout] : []),
+      addEventListener(type, f) { if (type === 'visibilitychange') visibilityListener = f; },
     },
     localStorage: {
       getItem: (k) => (k in shared.store ? shared.store[k] : null),
       setItem(k, v) {
         shared.store[k] = String(v);
         // (other pages hear of it, as browsers tell them)
-        for (const p of shared.pages) { if (p !== api) p.heard(k); }
+        for (const p of shared.pages) { if (p !== api) p.heard(k, String(v)); }
       },
+      removeItem(k) { delete shared.store[k]; },
+      get length() { return Object.keys(shared.store).length; },
+      key: (i) => Object.keys(shared.store)[i] || null,
     },
     addEventListener() {},
     window: { addEventListener(type, f) { if (type === 'storage') storageListener = f; } },
     location: { href: 'http://cpor.test/account', pathname: '/account', search: '' },
-    fetch: () => Promise.resolve(opts.alive ? opts.alive() : { type: 'basic', status: 204 }),
+    fetch: (url) => {
+      asked.push(url);
+      return Promise.resolve(opts.alive ? opts.alive() : { type: 'basic', status: 204 });
+    },
   };
   const api = {
     els,
-    heard(key) { if (storageListener) storageListener({ key }); },
+    heard(key, newValue) { if (storageListener) storageListener({ key, newValue }); },
+    // Whether the page's content is hidden (`signed-out` on the root).
+    hidden: () => classes.has('signed-out'),
+    // The addresses the page asked the server.
+    asked: () => asked.slice(),
+    // 登出 pressed on this page (the form is sent; the page goes).
+    signOut() { if (logout.listeners.submit) logout.listeners.submit(); },
+    // The tab hidden, then shown again `seconds` after the load.
+    async reshow(seconds) {
+      g.document.visibilityState = 'hidden';
+      if (visibilityListener) visibilityListener();
+      clock.now = t0 + seconds * 1000;
+      g.document.visibilityState = 'visible';
+      if (visibilityListener) visibilityListener();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setImmediate(r));
+    },
     // What is shown of the dialogs and notices.
     shown() {
       return Object.values(els)
-        .filter((e) => /warning|ended|closed/.test(e.id) && !e.hidden && e.tag !== 'a')
+        .filter((e) => /warning|ended|closed|signed-out/.test(e.id) && !e.hidden && e.tag !== 'a')
         .map((e) => e.id).join(',') || '-';
     },
     focus() { return active && active.id; },
@@ -235,7 +267,70 @@ async function main() {
       { alive: () => ({ type: 'opaqueredirect', status: 0 }) });
     p.run(28 * MIN + 10);
     await p.press('idle-stay');
-    expect('ended elsewhere: said', p.shown(), 'idle-ended');
+    expect('ended elsewhere: said', p.shown(), 'signed-out');
+    expect('ended elsewhere: hidden', p.hidden(), true);
+  }
+  // The review of the website of 2026-12-07, its 1: a page whose session
+  // ended kept its cases on screen, under a bar; a sign-out in another tab
+  // left the others as they were; and another person's use of the browser
+  // (their session's pages) kept the first's page from ever ending.
+  {
+    const p = page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'aa' });
+    p.run(30 * MIN + 1);
+    expect('ended: said', p.shown(), 'idle-ended');
+    expect('ended: the page\'s content hidden', p.hidden(), true);
+  }
+  {
+    const p = page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600,
+      'data-closes': 10 * MIN, 'data-opens': 160 * MIN, 'data-session': 'aa' });
+    p.run(10 * MIN + 1);
+    expect('paused: said', p.shown(), 'closed');
+    expect('paused: the session not over, the page stays', p.hidden(), false);
+  }
+  {
+    const shared = { store: {}, pages: [] };
+    const clock = { now: 1e12 };
+    const attrs = { 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'aa' };
+    const left = page(attrs, { shared, clock });
+    const other = page(attrs, { shared, clock });
+    left.run(MIN);
+    other.signOut();
+    expect('signed out in another tab: said here at once', left.shown(), 'signed-out');
+    expect('signed out in another tab: hidden here', left.hidden(), true);
+    expect('signed out in another tab: the focus on its link', left.focus(), 'signed-out a');
+  }
+  {
+    const shared = { store: {}, pages: [] };
+    const clock = { now: 1e12 };
+    const a = page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'aa' },
+      { shared, clock });
+    // Another person signs in and uses the browser every ten minutes.
+    for (let m = 5; m <= 55; m += 10) {
+      clock.now = 1e12 + m * MIN * 1000;
+      page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'bb' },
+        { shared, clock });
+    }
+    a.run(30 * MIN + 1);
+    expect('another session\'s pages do not keep this one', a.shown(), 'idle-ended');
+    expect('and it is hidden', a.hidden(), true);
+  }
+  {
+    // Shown again after the browser signed in as someone else: the server
+    // says this page's session is not the browser's.
+    const p = page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'aa' },
+      { alive: () => ({ type: 'basic', status: 401 }) });
+    await p.reshow(3 * MIN);
+    expect('shown again: the server asked of this session', p.asked().join(), '/account/alive?s=aa');
+    expect('shown again, ended: said', p.shown(), 'signed-out');
+    expect('shown again, ended: hidden', p.hidden(), true);
+  }
+  {
+    // Shown again while the session lives: it goes on, and counts as use.
+    const p = page({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600, 'data-session': 'aa' });
+    await p.reshow(20 * MIN);
+    p.run(45 * MIN);
+    expect('shown again, alive: no end 30 minutes after the load', p.shown(), '-');
+    expect('shown again, alive: not hidden', p.hidden(), false);
   }
   // No window configured: no dialog for it, nothing breaks.
   {

@@ -42,6 +42,15 @@ pub enum Viewer {
 }
 
 impl Viewer {
+    /// The session's hash (its row's key), an applicant's or a
+    /// prosecutor's.
+    pub fn session_hash(&self) -> &[u8; 32] {
+        match self {
+            Viewer::Applicant(s) => &s.hash,
+            Viewer::Prosecutor(p) => &p.hash,
+        }
+    }
+
     /// Every queryable case this viewer may see, in key order.
     pub fn cases(&self, snap: &Snap) -> Result<Vec<CaseRow>, live::Error> {
         match self {
@@ -116,7 +125,7 @@ impl Viewer {
 pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
     let mut c = crate::routes::ctx(app, title, None, p.csrf.clone());
     c.user = Some(format!("{}（檢察官）", p.account));
-    crate::routes::signed_in_since(&mut c, app, p.created);
+    crate::routes::signed_in_since(&mut c, app, p.created, &p.hash);
     c
 }
 

@@ -129,10 +129,16 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
             .route("/cases/{key}/hearings")
         }
         (["calendar", file], true, _) => answer(hearings::feed(app, req, file)).route("/calendar"),
-        // What a signed-in page's "繼續使用" asks (its session's idle time
-        // starts again, as with any page): 204 while the session lives.
+        // What a signed-in page's "繼續使用" asks, and the page as it is
+        // shown again (its session's idle time starts again, as with any
+        // page): 204 while the session the page names (`?s=`, its
+        // `page_tag`) lives and is the browser's; else as with no session.
         (["account", "alive"], true, _) => {
-            answer(with_viewer(app, req, |_| Ok(Resp::no_content()))).route("/account/alive")
+            answer(with_viewer(app, req, |v| match req.query_map().get("s") {
+                Some(s) if *s != page_tag(v.session_hash()) => Err(Failure::Unauthorised),
+                _ => Ok(Resp::no_content()),
+            }))
+            .route("/account/alive")
         }
         (["account", "mail"], _, true) => {
             answer(accounts::mail_resume(app, req)).route("/account/mail")
@@ -260,18 +266,42 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         ends_at: String::new(),
         closes_in: 0,
         opens_in: 0,
+        session_tag: String::new(),
     };
     if let Some(s) = session {
-        signed_in_since(&mut c, app, s.created);
+        signed_in_since(&mut c, app, s.created, &s.hash);
     }
     c
+}
+
+/// A session's page tag: what a signed-in page's script keys what it
+/// notes in the browser by (`localStorage`: when the session last reached
+/// the server, a sign-out), and names to `/account/alive`, which answers
+/// 204 only to the session it names. So the pages of one person's session
+/// neither count another's use of the browser as theirs nor are kept
+/// alive by it (a review of the website, 2026-12-07: once a second person
+/// signed in, every page they opened moved the first's idle end on, and
+/// the first's cases stayed on screen in a tab left open). 8 bytes of a
+/// hash of the session's own hash: it says nothing of the session's token.
+pub fn page_tag(session_hash: &[u8; 32]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"cpor page tag\0");
+    h.update(session_hash);
+    schemas::hex(&h.finalize()[..8])
 }
 
 /// What a signed-in page needs to warn before its session's absolute end
 /// (`server.session_max_seconds` after `created`) and before the nightly
 /// maintenance window (`static/signed-in.js`), an applicant's session or
-/// a prosecutor's.
-pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>) {
+/// a prosecutor's, whose hash is `session_hash` (`page_tag`).
+pub fn signed_in_since(
+    c: &mut Ctx,
+    app: &App,
+    created: chrono::DateTime<Utc>,
+    session_hash: &[u8; 32],
+) {
+    c.session_tag = page_tag(session_hash);
     let now = Utc::now();
     let end = created + app.cfg.server.session_max;
     // (rounded up: the page says the session ended once it has)
