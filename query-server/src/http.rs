@@ -96,6 +96,13 @@ pub fn percent_decode(bytes: &[u8]) -> String {
         .into_owned()
 }
 
+/// A path as a Location header and `routes::accounts::safe_next` take it:
+/// what is not ASCII percent-encoded (`/cases/TPD/%E5%88%91%E4%BA%8B/…`),
+/// the rest as it is.
+pub fn ascii_path(path: &str) -> String {
+    percent_encoding::utf8_percent_encode(path, &percent_encoding::AsciiSet::EMPTY).to_string()
+}
+
 /// An `application/x-www-form-urlencoded` body or a query string: `+` is a
 /// space, a `%` without two hex digits stays as it is, invalid UTF-8
 /// becomes U+FFFD; of a repeated name, the last value counts.
@@ -225,6 +232,15 @@ mod tests {
         assert_eq!(percent_decode("%E6%B0%91%E4%BA%8B".as_bytes()), "民事");
         assert_eq!(percent_decode(b"100%"), "100%");
         assert_eq!(percent_decode(b"a+b"), "a+b");
+    }
+
+    #[test]
+    fn a_path_is_ascii_for_the_location_header() {
+        assert_eq!(
+            ascii_path("/cases/TPD/刑事/115/訴/100"),
+            "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100"
+        );
+        assert_eq!(ascii_path("/cases?x=1"), "/cases?x=1");
         assert_eq!(encode("民事"), "%E6%B0%91%E4%BA%8B");
     }
 

@@ -247,15 +247,23 @@ pub async fn serve(
                     l.take(ip, Instant::now()).err()
                 });
                 let api = crate::http::is_api(req.uri().path());
+                // A target with no path (`CONNECT host:port`) is refused
+                // here: warp's path filter panics on one (the security
+                // review of 2026-12-07; `no_path`).
+                let pathless = req.uri().path_and_query().is_none();
                 let answer = match limited {
-                    None => Some(hyper::service::Service::call(&service, req)),
-                    Some(_) => None,
+                    None if !pathless => Some(hyper::service::Service::call(&service, req)),
+                    _ => None,
                 };
                 let site = Arc::clone(&site);
                 let stopping = stopping.clone();
                 async move {
                     let mut r = match (answer, limited) {
                         (Some(answer), _) => answer.await,
+                        (None, None) => {
+                            site.metrics.request("no-path", 405, Duration::ZERO);
+                            Ok(no_path(https))
+                        }
                         (None, limited) => {
                             let wait = limited.map_or(1, |l| l.retry_after);
                             site.metrics.request("rate-limited", 429, Duration::ZERO);
@@ -411,6 +419,24 @@ fn error(status: StatusCode, api: bool, code: &'static str, message: String) -> 
     } else {
         Resp::text(status, message)
     }
+}
+
+/// A request whose target has no path (`CONNECT host:port`, the only
+/// such form hyper passes on): 405, the site's methods named, the
+/// connection closed. warp's path filter would panic on it
+/// (`PathAndQuery::from_static("")`, which http refuses): no answer, and
+/// a panic in the log each time.
+fn no_path(https: bool) -> warp::reply::Response {
+    let mut resp = error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        false,
+        "method_not_allowed",
+        "本網站不支援這種請求。".to_string(),
+    );
+    crate::routes::secure(&mut resp, https, "'self'");
+    resp.header("allow", "GET, HEAD, POST, DELETE");
+    resp.header("connection", "close");
+    resp.into_response().into_response()
 }
 
 /// A request over its client's rate: 429, and the connection closed (a

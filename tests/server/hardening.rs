@@ -229,6 +229,39 @@ fn refused_requests_carry_the_security_headers() {
     check(&r, 400);
 }
 
+/// The security review of the website of 2026-12-07 (its 2): a request
+/// whose target has no path (`CONNECT host:port`, which hyper passes on)
+/// made warp's path filter panic: no answer at all, and a panic in the
+/// log each time (60 KB with backtraces on). It is answered 405, with the
+/// headers every refusal carries, from any client, and logs no panic.
+#[test]
+fn a_request_with_no_path_is_refused_not_a_panic() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    for source in ["127.0.0.2", "127.0.0.3"] {
+        let mut s = crate::util::connect_from(&server, source).unwrap();
+        std::io::Write::write_all(
+            &mut s,
+            b"CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example:443\r\n\r\n",
+        )
+        .unwrap();
+        let r = crate::util::read_response(&mut s)
+            .unwrap_or_else(|e| panic!("no answer to CONNECT: {e}\n{}", server.log()));
+        assert_eq!(r.status, 405, "{}", r.body);
+        assert_eq!(r.header("allow"), Some("GET, HEAD, POST, DELETE"));
+        for h in [
+            "content-security-policy",
+            "x-content-type-options",
+            "cache-control",
+        ] {
+            assert!(r.header(h).is_some(), "405 without {h}");
+        }
+    }
+    // The server goes on, and said nothing of a panic.
+    assert_eq!(Client::new(&server).get("/login").status, 200);
+    assert!(!server.log().contains("panicked"), "{}", server.log());
+}
+
 /// The finding: `/metrics` (request counts, login outcomes) answered
 /// anyone. It answers the configured addresses only (default: loopback),
 /// and looks like any unknown page to the rest.

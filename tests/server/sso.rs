@@ -627,6 +627,70 @@ fn a_sign_in_makes_a_new_session_id_and_ends_the_browsers_old_session() {
     assert_eq!(count(&data, "prosecutor_sessions"), 0);
 }
 
+/// The security review of the website of 2026-12-07 (its 3): applicants'
+/// and prosecutors' sessions share the cookie but not their store. An
+/// applicant's login from a login page opened before a prosecutor signed
+/// in replaced the cookie and left the prosecutor's session alive; and
+/// `/sso/logout` with an applicant's session cleared the cookie, said
+/// 登出, and ended nothing (no token checked). A login ends the browser's
+/// session of either kind; either sign-out ends either, its token checked.
+#[test]
+fn a_login_ends_a_prosecutors_session_and_either_sign_out_ends_either_kind() {
+    const LAWYER: &str = "lawyer.chen@example.com";
+    let data = Data::sample();
+    let op = Op::start(&[]);
+    let server = server(&data, &op, &[]);
+    assert_eq!(
+        Client::new(&server)
+            .activate(&data, LAWYER, crate::util::PASSWORD)
+            .status,
+        303
+    );
+    let mut c = Client::new(&server);
+    let page = c.get("/login");
+    let (csrf, id) = (page.field("csrf"), page.field("captcha_id"));
+    assert_eq!(sign_in(&mut c, "chen.wm").status, 303);
+    let prosecutor = c.cookies["sid"].clone();
+    let r = c.post(
+        "/login",
+        &[
+            ("csrf", &csrf),
+            ("captcha_id", &id),
+            ("captcha", CAPTCHA),
+            ("email", LAWYER),
+            ("password", crate::util::PASSWORD),
+        ],
+    );
+    assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
+    let mut old = Client::new(&server);
+    old.cookies.insert("sid".into(), prosecutor);
+    assert_eq!(
+        old.get("/cases").status,
+        303,
+        "the prosecutor's session lives on"
+    );
+    assert_eq!(count(&data, "prosecutor_sessions"), 0);
+    // The applicant's session, sent to the prosecutors' sign-out: its
+    // token is checked, and it ends.
+    let applicant = c.cookies["sid"].clone();
+    assert_eq!(c.post("/sso/logout", &[]).status, 403);
+    assert_eq!(
+        c.get("/cases").status,
+        200,
+        "a refused sign-out ends nothing"
+    );
+    let token = c.csrf();
+    let r = c.post("/sso/logout", &[("csrf", &token)]);
+    assert_eq!(r.header("location"), Some("/login?m=logout"), "{}", r.body);
+    let mut copy = Client::new(&server);
+    copy.cookies.insert("sid".into(), applicant);
+    assert_eq!(
+        copy.get("/cases").status,
+        303,
+        "the applicant's session lives on"
+    );
+}
+
 #[test]
 fn prosecutor_sessions_have_the_applicants_lifetimes() {
     let data = Data::sample();

@@ -3397,6 +3397,16 @@ fn the_login_returns_to_the_page_asked_for_and_never_elsewhere() {
         "/logout",
         "/cases?sort=recent&x=//evil.example",
         "/cases?next=//evil.example",
+        // Dot segments percent-encoded, which browsers resolve: out of
+        // /cases/ to any page of the site (the security review of
+        // 2026-12-07: an unsubscribe or activation form of another's
+        // choosing, after the login), and a query on a case's path.
+        "/cases/%2e%2e/unsubscribe?email=x@example.com&list=digests&token=0",
+        "/cases/%2E%2E/activate?token=0123",
+        "/cases/.%2e/account",
+        "/cases/%2e%2e%2flogout",
+        "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100?x=1",
+        "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/100#x",
     ] {
         let mut c = Client::new(&server);
         let (kept, went) = login_with(&mut c, evil);
@@ -3569,4 +3579,51 @@ fn every_table_is_named_and_each_of_its_rows_has_a_header() {
         [6, 6, 6, 1, 3, 1],
         "{seen:?}"
     );
+}
+
+/// The security review of the website of 2026-12-07 (its 5): in the
+/// nightly pause every request but the health check was answered 503,
+/// signing out included: on a shared computer at 00:40, 登出 said
+/// 資料整理中 and left the session alive, its cookie kept (a pause shorter
+/// than the idle time left it usable after). Signing out, from a page or
+/// an app, works in the pause; everything else still waits.
+#[test]
+fn signing_out_works_during_the_nightly_pause() {
+    let data = Data::sample();
+    let open = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
+    // The same data directory, its clock in a pause (09:00 Taipei by the
+    // same clock).
+    let closed = Server::start_at(
+        &data,
+        crate::util::SAMPLE_MORNING,
+        &[
+            ("CPOR_SERVER_MAINTENANCE_START", "08:59"),
+            ("CPOR_SERVER_MAINTENANCE_END", "09:30"),
+        ],
+    );
+    let mut c = signed_in(&open, &data, WANG);
+    let token = Client::new(&open).api_token(WANG, PASSWORD);
+    let csrf = c.csrf();
+    let sid = c.cookies.get("sid").cloned().expect("a session cookie");
+    c.base = closed.base.clone();
+    assert_eq!(c.get("/cases").status, 503, "the pause holds");
+    let out = c.post("/logout", &[("csrf", &csrf)]);
+    assert_eq!(out.status, 303, "{}", out.body);
+    assert!(
+        out.set_cookies().iter().any(|s| s.starts_with("sid=;")),
+        "{:?}",
+        out.set_cookies()
+    );
+    let gone = c.api("DELETE", "/api/v1/session", None, Some(&token));
+    assert_eq!(gone.status, 204, "{}", gone.body);
+    // Ended, as the open server finds (within `sessions::FRESH`).
+    let mut copy = Client::new(&open);
+    copy.cookies.insert("sid".into(), sid.clone());
+    crate::util::eventually("the sessions ended", || {
+        copy.get("/cases").status == 303
+            && Client::new(&open)
+                .api("GET", "/api/v1/cases", None, Some(&token))
+                .status
+                == 401
+    });
 }

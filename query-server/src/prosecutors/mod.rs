@@ -175,6 +175,21 @@ pub fn browser_viewer(app: &App, req: &Req) -> Result<Option<Viewer>, Failure> {
     })
 }
 
+/// Ends the session this browser had, an applicant's or a prosecutor's:
+/// someone else is signing in at it (a prosecutor through the sign-on,
+/// an applicant with a password), and neither a refusal page nor the new
+/// cookie must leave the last person's session behind it. (One that
+/// cannot be read idles out.) An applicant's login ended only an
+/// applicant's (the security review of 2026-12-07).
+pub fn end_browser_sessions(app: &App, req: &Req) {
+    if let Ok(Some(old)) = browser_prosecutor(app, req) {
+        end(app, &old);
+    }
+    if let Ok(Some(old)) = browser_session(app, req) {
+        crate::routes::accounts::end(app, &old);
+    }
+}
+
 /// Runs `f` for a signed-in browser; anyone else is sent to the login page.
 pub fn with_viewer(app: &App, req: &Req, f: impl FnOnce(Viewer) -> Answer) -> Answer {
     match browser_viewer(app, req)? {

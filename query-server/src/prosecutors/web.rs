@@ -28,7 +28,7 @@ use crate::http::{clear_cookie, set_cookie, Req, Resp};
 use crate::pages::{self, Problem};
 use crate::routes::accounts::NOT_SIGNED_OUT;
 use crate::routes::ctx;
-use crate::routes::guard::{browser_session, same, signed_out, unavailable};
+use crate::routes::guard::{same, signed_out, unavailable};
 use crate::routes::hearings::{account_hearings, AccountHearings};
 use crate::sessions::{CreateError, Kind};
 use crate::sso::{safe_return_path, Callback, Identity, SsoError, FLOW_COOKIE, FLOW_SECONDS};
@@ -109,7 +109,7 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
     let mut r = match finished {
         Ok(sign_in) => match start_session(app, req, &sign_in.identity, Kind::Browser, Via::Web)? {
             Ok((id, _)) => {
-                let mut r = Resp::redirect(&location(&safe_return_path(&sign_in.return_to)));
+                let mut r = Resp::redirect(&safe_return_path(&sign_in.return_to));
                 r.header(
                     "set-cookie",
                     &set_cookie(&app.cookie_name("sid"), &id, app.https, None),
@@ -123,7 +123,7 @@ async fn callback(app: &Arc<App>, req: &Req) -> Answer {
             // claims): someone else is at this browser, as in
             // `start_session`.
             if e.about_the_account() {
-                end_browser_sessions(app, req);
+                super::end_browser_sessions(app, req);
             }
             refusal(app, req, &e)?
         }
@@ -164,7 +164,7 @@ pub fn start_session(
     if kind == Kind::Browser {
         // First, whatever cpor then makes of the identity the provider
         // vouched for.
-        end_browser_sessions(app, req);
+        super::end_browser_sessions(app, req);
     }
     if !snap.knows_prosecutor(&identity.account)? {
         return Ok(Err(SsoError::UnknownAccount(identity.account.clone())));
@@ -221,41 +221,6 @@ pub fn start_session(
     Ok(Ok(created))
 }
 
-/// Ends the session this browser had, an applicant's or a prosecutor's:
-/// someone else is signing in at it, and a refusal page must not leave
-/// the last person's session behind it. (One that cannot be read idles
-/// out.)
-fn end_browser_sessions(app: &App, req: &Req) {
-    if let Ok(Some(old)) = browser_prosecutor(app, req) {
-        end(app, &old);
-    }
-    if let Ok(Some(old)) = browser_session(app, req) {
-        let ended = app
-            .sessions
-            .end(&app.accounts.lock().expect("accounts"), &old.hash);
-        if let Err(e) = ended {
-            tracing::error!("ending a session at a prosecutor's sign-in: {e}");
-        }
-    }
-}
-
-/// A path for the Location header: what is not ASCII percent-encoded
-/// (`/cases/TPD/刑事/…`); the path was checked to be this site's.
-fn location(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for ch in path.chars() {
-        if ch.is_ascii() {
-            out.push(ch);
-        } else {
-            let mut buf = [0u8; 4];
-            for b in ch.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
-}
-
 /// The refusal page: what went wrong in words, the refusal's status, no
 /// session. The detail goes to the log only.
 fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
@@ -293,23 +258,27 @@ fn refusal(app: &App, req: &Req, e: &SsoError) -> Answer {
 /// then, when the provider advertises it, its own logout.
 pub fn logout(app: &App, req: &Req) -> Answer {
     let mut to = "/login?m=logout".to_string();
-    if let Some(p) = browser_prosecutor(app, req)? {
-        let form = req.form();
-        if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
-            return Err(Failure::Forbidden);
-        }
-        if !end(app, &p) {
-            // Still signed in here: not on to the provider's logout.
-            let problem = Problem::General(NOT_SIGNED_OUT.into());
-            return account_page(app, &p, None, Some(problem), None).map(unavailable);
-        }
-        if let Some(url) = app
-            .sso
-            .as_ref()
-            .and_then(|sso| sso.logout_url(p.id_token.as_deref()))
-        {
-            to = url.to_string();
-        }
+    let Some(p) = browser_prosecutor(app, req)? else {
+        // An applicant's session sent here is signed out as at `/logout`,
+        // its token checked: it cleared the cookie, said 登出, and ended
+        // nothing (the security review of 2026-12-07).
+        return crate::routes::accounts::logout(app, req).map(|r| r.route("/sso/logout"));
+    };
+    let form = req.form();
+    if !form.get("csrf").is_some_and(|c| same(c, &p.csrf)) {
+        return Err(Failure::Forbidden);
+    }
+    if !end(app, &p) {
+        // Still signed in here: not on to the provider's logout.
+        let problem = Problem::General(NOT_SIGNED_OUT.into());
+        return account_page(app, &p, None, Some(problem), None).map(unavailable);
+    }
+    if let Some(url) = app
+        .sso
+        .as_ref()
+        .and_then(|sso| sso.logout_url(p.id_token.as_deref()))
+    {
+        to = url.to_string();
     }
     Ok(signed_out(app, &to).route("/sso/logout"))
 }
@@ -418,18 +387,4 @@ fn digests(app: &App, req: &Req) -> Answer {
     } else {
         "/account?m=digests-off"
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::location;
-
-    #[test]
-    fn a_return_path_is_ascii_for_the_location_header() {
-        assert_eq!(
-            location("/cases/TPD/刑事/115/訴/100"),
-            "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100"
-        );
-        assert_eq!(location("/cases?x=1"), "/cases?x=1");
-    }
 }

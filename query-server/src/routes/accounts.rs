@@ -77,11 +77,18 @@ pub fn safe_next(path: &str) -> Option<String> {
             });
         return ok.then(|| path.to_string());
     }
+    // A path alone: no query or fragment, and no dot, slash or backslash
+    // percent-encoded, which browsers resolve (`/cases/%2e%2e/…` left
+    // /cases/ for any page of the site: the security review of
+    // 2026-12-07).
+    let lower = path.to_ascii_lowercase();
     let ok = path.len() <= 512
         && (path == "/cases" || path.starts_with("/cases/") || path == "/account")
         && !path.contains("//")
         && !path.contains('\\')
         && !path.contains("..")
+        && !path.contains(['?', '#', ';'])
+        && !["%2e", "%2f", "%5c"].iter().any(|e| lower.contains(e))
         && path.bytes().all(|b| b.is_ascii_graphic());
     ok.then(|| path.to_string())
 }
@@ -228,12 +235,10 @@ pub async fn login_post(app: &Arc<App>, req: &Req) -> Answer {
     .await
     {
         Login::Ok { id, device, .. } => {
-            // A new id at every login; the old session, if any, ends.
-            // (Not ended, it idles out: this browser's cookie is replaced.)
-            // (One that cannot be read idles out.)
-            if let Ok(Some(old)) = browser_session(app, req) {
-                end(app, &old);
-            }
+            // A new id at every login; the old session, if any, of
+            // either kind, ends. (Not ended, it idles out: this
+            // browser's cookie is replaced.)
+            crate::prosecutors::end_browser_sessions(app, req);
             let mut r = Resp::redirect(next.as_deref().unwrap_or("/cases"));
             r.header(
                 "set-cookie",

@@ -48,6 +48,12 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
         } else if req.path == "/static/site.css" && reads_only(&req) {
             // The maintenance page is styled like every other.
             operations::stylesheet()
+        } else if signs_out(&req) && guard::same_origin(&app, &req) {
+            // (only the accounts database's sessions, which the night's
+            // import does not hold: on a shared computer at 00:40, 登出
+            // said 資料整理中 and left the session alive; the security
+            // review of 2026-12-07)
+            route(&app, &req).await
         } else {
             Failure::Maintenance(left).render(&app, &req)
         }
@@ -80,6 +86,16 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
 /// (`server.metrics_allow`); to the rest it is an unknown page.
 fn metrics_for(app: &App, req: &Req) -> bool {
     app.cfg.server.metrics_allow.contains(req.ip)
+}
+
+/// Signing out, from a page (an applicant's or a prosecutor's) or an app:
+/// answered in the maintenance window too.
+fn signs_out(req: &Req) -> bool {
+    match req.method {
+        Method::POST => req.path == "/logout" || req.path == "/sso/logout",
+        Method::DELETE => req.path == "/api/v1/session",
+        _ => false,
+    }
 }
 
 /// GET and HEAD change nothing (what `Origin` is not checked for).

@@ -159,21 +159,19 @@ fn from_hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Where to send the browser after signing in: a path on this site, or `/`.
-/// Anything that a browser could read as another origin (`//host`, `/\host`,
-/// a scheme, a backslash anywhere, control characters or spaces) becomes
-/// `/`: the callback is never an open redirect.
+/// Where to send the browser after signing in, as a Location header takes
+/// it (non-ASCII percent-encoded): a page that needs a sign-in, by the
+/// applicants' login's own rule (`routes::accounts::safe_next`: a case,
+/// the list, the account page), else `/`. Never another origin (`//host`,
+/// `/\host`, a scheme, a backslash, control characters or spaces), nor
+/// another page of this site (an unsubscribe or activation form of
+/// someone else's choosing, by path or by `%2e%2e`: the security review
+/// of 2026-12-07).
 pub fn safe_return_path(p: &str) -> String {
-    let ok = p.len() <= 1024
-        && p.starts_with('/')
-        && !p.starts_with("//")
-        && !p.contains('\\')
-        && !p.chars().any(|c| c.is_control() || c.is_whitespace());
-    if ok {
-        p.to_string()
-    } else {
-        "/".to_string()
-    }
+    let ok = !p.chars().any(|c| c.is_control() || c.is_whitespace());
+    ok.then(|| crate::routes::accounts::safe_next(&crate::http::ascii_path(p)))
+        .flatten()
+        .unwrap_or_else(|| "/".to_string())
 }
 
 /// The seeds of flows already finished, each until its flow would have
@@ -304,8 +302,16 @@ mod tests {
 
     #[test]
     fn return_paths_stay_on_this_site() {
-        for ok in ["/", "/cases/TPD/刑事/115/訴/100", "/cases?page=2#top"] {
-            assert_eq!(safe_return_path(ok), ok);
+        for (ok, to) in [
+            (
+                "/cases/TPD/刑事/115/訴/100",
+                "/cases/TPD/%E5%88%91%E4%BA%8B/115/%E8%A8%B4/100",
+            ),
+            ("/cases?page=2", "/cases?page=2"),
+            ("/cases", "/cases"),
+            ("/account", "/account"),
+        ] {
+            assert_eq!(safe_return_path(ok), to);
         }
         for evil in [
             "https://evil.example/",
@@ -318,6 +324,11 @@ mod tests {
             "/ evil",
             "",
             "cases",
+            "/",
+            "/cases?page=2#top",
+            "/unsubscribe?email=x@example.com&list=digests&token=0",
+            "/cases/%2e%2e/activate?token=0123",
+            "/cases/..\u{ff0f}account",
         ] {
             assert_eq!(safe_return_path(evil), "/", "{evil:?}");
         }
