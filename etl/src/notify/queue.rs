@@ -902,19 +902,21 @@ fn history(changes: &Changes, night: Night, cfg: &MailSettings) -> QueueSummary 
 }
 
 /// `Known::told_elsewhere`: of the addresses granted tonight, the cases an
-/// activation or approval of a night after `base` (not tonight's) names
-/// and told, or will: one that went or may have, or one still to go whose
-/// every case tonight's snapshot grants its address (`send` withholds any
-/// other). Not one withheld tonight (`retell` tells its cases still
-/// granted again).
+/// activation or approval of a night after `base` (not tonight's; of any
+/// night without one: `outbox rediff --from none`) names and told, or
+/// will: one that went or may have, or one still to go whose every case
+/// tonight's snapshot grants its address (`send` withholds any other).
+/// Not one withheld tonight (`retell` tells its cases still granted
+/// again).
 fn told_elsewhere(
     outbox: &Outbox,
-    base: &SnapshotFile,
+    base: Option<&SnapshotFile>,
     tonight: &SnapshotFile,
     changes: &Changes,
     retold: &Retold,
 ) -> Result<BTreeMap<String, BTreeSet<String>>, NotifyError> {
-    let mail = outbox.grants_told_after(&compact(base.date), &compact(tonight.date), |e| {
+    let after = base.map(|b| compact(b.date)).unwrap_or_default();
+    let mail = outbox.grants_told_after(&after, &compact(tonight.date), |e| {
         changes.new_grants.contains_key(e)
     })?;
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -965,9 +967,17 @@ fn planned<R>(
     let outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
-    if let Some(base) = calendars.before {
-        known.told_elsewhere = told_elsewhere(&outbox, base, calendars.tonight, changes, retold)?;
-    }
+    // (compared with no snapshot, `outbox rediff --from none`: every
+    // night's grant mail counts, night 1's activations still queued above
+    // all, which went with the rediff's: two links in one run, the admin
+    // review of the fifty-second session)
+    known.told_elsewhere = told_elsewhere(
+        &outbox,
+        calendars.before,
+        calendars.tonight,
+        changes,
+        retold,
+    )?;
     // Earlier mail withheld tonight told nothing: its expiry warnings are
     // given again, and it is no grant mail of the night. Only what it
     // recorded itself (its night's, under its reference) is given again:

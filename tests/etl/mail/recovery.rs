@@ -823,3 +823,52 @@ fn two_website_mailers_send_each_mail_once_though_a_pass_outlasts_its_lease() {
     );
     assert_eq!(state_of(&env, &smtp, "slow2@"), ["sent"; 6].join(","));
 }
+
+/// The admin review of the fifty-second session (its M3): night 1's
+/// activations still queued, night 1's snapshot damaged, night 2 compared
+/// with no snapshot (`outbox rediff --from none`): the rediff's
+/// activations named the same grants, and both went in one run: two
+/// mails with two links to 12 of 13 addresses. A grant another night's
+/// activation or approval names (sent, or still to go and granted) is not
+/// mailed again here either; the grants no such mail names are.
+#[test]
+fn a_rediff_as_a_first_load_does_not_mail_again_what_night_1s_activations_name() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    assert_eq!(import(&env, &smtp, &n1).code, 0);
+    damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
+    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    let rediff = etl(
+        &env,
+        &smtp,
+        &["outbox", "rediff", "20261124-1.sqlite", "--from", "none"],
+    );
+    assert_eq!(rediff.code, 0, "{}{}", rediff.stdout, rediff.stderr);
+    let sent = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(sent.code, 0, "{}{}", sent.stdout, sent.stderr);
+    // Each grant told once, in an activation or approval.
+    for (who, case) in [
+        ("a@example.com", 1),
+        ("b@example.com", 2),
+        ("b@example.com", 4),
+        ("c@example.com", 3),
+        ("d@example.com", 1),
+    ] {
+        let told: Vec<String> = smtp
+            .accepted_for(who)
+            .into_iter()
+            .filter(|m| {
+                m.contains(&format!("115年度訴字第{case}號"))
+                    && (m.contains("請啟用帳號") || m.contains("核准"))
+            })
+            .collect();
+        assert_eq!(
+            told.len(),
+            1,
+            "{who}, case {case}:\n{}\n{told:#?}",
+            rediff.stdout
+        );
+    }
+}
