@@ -756,8 +756,9 @@ enum BadQuote {
     /// field's closing quote.
     AfterClosing,
     /// A quoted field, opening at `open`, that holds a line beginning as
-    /// the file's rows do (its court's code and a comma): rows swallowed
-    /// by a stray quote, however its closing quote is followed.
+    /// the file's rows do (its court's code, a category, a year:
+    /// `row_like`): rows swallowed by a stray quote, however its closing
+    /// quote is followed.
     Swallows { open: usize },
 }
 
@@ -814,9 +815,7 @@ fn bad_quoting(record: &[u8], row_start: &[u8]) -> Option<(usize, usize, BadQuot
             }
             // (a field of one line, most, costs one `memchr`)
             let text = &record[open + 1..i - 1];
-            if memchr::memchr(b'\n', text).is_some()
-                && memchr::memmem::find(text, row_start).is_some()
-            {
+            if memchr::memchr(b'\n', text).is_some() && row_like(text, row_start) {
                 return Some((i, field, BadQuote::Swallows { open }));
             }
             if i < n && !matches!(record[i], b',' | b'\r' | b'\n') {
@@ -835,6 +834,32 @@ fn bad_quoting(record: &[u8], row_start: &[u8]) -> Option<(usize, usize, BadQuot
         i += 1;
         field += 1;
     }
+}
+
+/// Whether a quoted field's `text` holds a line that begins as a row does:
+/// `row_start` (a line break, the court's code, a comma), a category (a
+/// short field), then a year (digits, spaces around allowed) and a comma.
+/// A text may well hold a line beginning with the court's code and a
+/// comma (`IPC,G06F 16/00 …`, a patent class; `TPD,PCD,SLD 三院`): taken
+/// for swallowed rows, a valid row set its whole court aside (the import
+/// review of the fifty-second session).
+fn row_like(text: &[u8], row_start: &[u8]) -> bool {
+    memchr::memmem::find_iter(text, row_start).any(|at| {
+        let rest = &text[at + row_start.len()..];
+        let Some(comma) = rest.iter().take(25).position(|&b| b == b',') else {
+            return false;
+        };
+        let category = &rest[..comma];
+        if category.is_empty() || category.iter().any(|b| matches!(b, b'"' | b'\r' | b'\n')) {
+            return false;
+        }
+        let rest = &rest[comma + 1..];
+        let Some(end) = rest.iter().take(9).position(|&b| b == b',') else {
+            return false;
+        };
+        let year = rest[..end].trim_ascii();
+        (1..=4).contains(&year.len()) && year.iter().all(u8::is_ascii_digit)
+    })
 }
 
 /// Counts and lists a rejected record: (stats, line, column, reason).

@@ -266,6 +266,36 @@ fn quoting_that_breaks_rfc_4180_is_rejected_with_its_line_and_field() {
     assert!(whole.rows[1].contains("seq 4 "), "{}", whole.rows[1]);
 }
 
+/// The import review of the fifty-second session (its 1): a well-quoted
+/// text of several lines, one of which begins with the court's code and a
+/// comma (patent classes, `IPC,G06F 16/00`; a list of courts,
+/// `TPD,PCD,SLD 三院`), was taken for rows a stray quote swallowed, and
+/// its whole court set aside. Only a line that begins as a row does (the
+/// code, a category, a year) is; this is a text, and its row is read.
+#[test]
+fn a_text_line_that_begins_with_the_courts_code_is_not_taken_for_a_row() {
+    let row = |seq: u32, text: &str| {
+        format!("TPD,民事,115,訴,1,{seq},115/01/02,{text},115/01/02 10:00:00,N\r\n")
+    };
+    let whole = every_way(&format!(
+        "{}{}{}{}",
+        row(1, "分案"),
+        row(
+            2,
+            "\"函請說明系爭專利之分類：\r\nTPD,G06F 16/00 及 H04L 9/00\""
+        ),
+        row(3, "\"移送\r\nTPD,PCD,SLD 三院\r\nTPD,民事庭，115年\""),
+        row(4, "宣判"),
+    ));
+    assert_eq!((whole.records, whole.rejected), (4, 0), "{whole:#?}");
+    assert!(whole.swallowed.is_none(), "{whole:#?}");
+    assert!(
+        whole.rows[1].contains("TPD,G06F 16/00 及 H04L 9/00"),
+        "{}",
+        whole.rows[1]
+    );
+}
+
 /// A stray opening quote that a later row's quote closes, text after it:
 /// the rows between were read as one field (the forty-fourth session). It
 /// is rejected on the line where the quote opened, and the file cannot be
