@@ -233,7 +233,7 @@ fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Man
     // that creates the file before it writes it, caught between the two).
     let mut rows = text.lines();
     let header = rows.next().unwrap_or_default();
-    let fields: Vec<&str> = header.split(',').map(str::trim).collect();
+    let fields = manifest_fields(header);
     if fields != contract().batch.manifest_header {
         let empty = match text.trim().is_empty() {
             true => ": the file is empty (still being written?)",
@@ -248,10 +248,11 @@ fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Man
     let mut lines = Vec::new();
     for (i, line) in rows.enumerate() {
         let n = i as u64 + 2;
-        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
         if line.trim().is_empty() {
             continue;
         }
+        let fields = manifest_fields(line);
+        let fields: Vec<&str> = fields.iter().map(String::as_str).collect();
         let problem = |reason: String| format!("MANIFEST.csv:{n}: {reason}");
         let court_of = |file: &str| FileKind::from_file_name(file).map(|(c, _)| c);
         let (file, row_problem) = match fields[..] {
@@ -287,6 +288,24 @@ fn parse_manifest(bytes: &[u8], shown: &str, plan: &mut BatchPlan) -> Result<Man
         unusable,
         lines,
     })
+}
+
+/// A manifest line's fields, each trimmed, read as the CSV every file of
+/// the batch is (RFC 4180: any field may be quoted, as PowerShell's
+/// `Export-Csv` writes every one; the import review of the fifty-second
+/// session: split on commas, a quoted header published nothing). None of
+/// its fields holds a comma or a line break, so a line is a record.
+fn manifest_fields(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    match reader.records().next() {
+        Some(Ok(record)) => record.iter().map(|f| f.trim().to_string()).collect(),
+        // (a line the reader refuses, such as one not UTF-8, which the
+        // file is checked to be: as it is written)
+        _ => line.split(',').map(|f| f.trim().to_string()).collect(),
+    }
 }
 
 /// A manifest line's file, rows and hash taken into `listed`, or why not.

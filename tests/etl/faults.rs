@@ -436,6 +436,35 @@ fn the_reject_limit_is_configurable() {
     assert_eq!(run.code, 0, "9.5% is not more than 10%: {}", run.stdout);
 }
 
+/// The import review of the fifty-second session (its 2): `MANIFEST.csv`
+/// was split on commas, not read as the CSV every file of the batch is
+/// (RFC 4180, which lets any field be quoted): a manifest written with
+/// every field quoted (PowerShell's `Export-Csv` does so by default)
+/// published nothing, its quoted header "not the contract's", and quoted
+/// file names set their courts aside. It is read as the data files are.
+#[test]
+fn a_manifest_with_its_fields_quoted_is_read_as_csv() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let path = batch.join("MANIFEST.csv");
+    let quoted: String = fs::read_to_string(&path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let fields: Vec<String> = l.split(',').map(|f| format!("\"{f}\"")).collect();
+            fields.join(",") + "\r\n"
+        })
+        .collect();
+    assert!(quoted.starts_with("\"file\",\"rows\",\"sha256\"\r\n"), "{quoted}");
+    fs::write(&path, quoted).unwrap();
+    let run = env.import(&batch, &[]);
+    let plain = Env::new();
+    let want = plain.import(&sample("20261123"), &[]);
+    assert_eq!(run.code, want.code, "{}{}", run.stdout, run.stderr);
+    assert_eq!(env.dump("20261123"), plain.dump("20261123"));
+    assert!(!run.stdout.contains("MANIFEST.csv:"), "{}", run.stdout);
+}
+
 #[test]
 fn a_bad_manifest_header_publishes_nothing() {
     let env = Env::new();
