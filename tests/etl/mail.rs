@@ -5447,6 +5447,15 @@ fn the_nightly_script_refuses_a_missing_inbox_or_a_misspelt_night_and_says_what_
     let (code, said) = script(&inbox, "2026-11-31");
     assert_eq!(code, Some(1), "{said}");
     assert!(said.contains("`2026-11-31` is not a night"), "{said}");
+    // A night after today in Taipei (a mistyped year), which the import
+    // refuses: said at once, not after the two hours' wait for its
+    // manifest (the admin review of the fifty-second session).
+    let (code, said) = script(&inbox, "20991123");
+    assert_eq!(code, Some(1), "{said}");
+    assert!(
+        said.contains("20991123 is after today") && !said.contains("waiting up to"),
+        "{said}"
+    );
     // The night as every cpor-etl command takes it, YYYYMMDD or YYYY-MM-DD
     // (the operator's runbook review of the forty-ninth session: the
     // script refused the second).
