@@ -37,9 +37,10 @@ Exit codes:
      rediff, release and forget-address do not wait: run again when it is done);
      send: another send is running; forget-address: a send is delivering its
      mail; nothing changed
-  6  send: mail was due and none of it could be delivered (the relay unreachable
-     or refusing; the summary says why); it waits to be retried, at once with
-     send --now
+  6  send: mail was due and none of it could be delivered (the summary says
+     why): the relay unreachable: it waits to be retried, at once with send
+     --now; every message refused for a reason that flags no one (e.g. 5.7.1
+     relay access denied): failed, sent again only by outbox retry --failed
   7  import: published, but the flood guard held the night's digests (DIGESTS
      HELD): release them (outbox release) or leave them before the next night's
      import, which gives them up; before 3 if both";

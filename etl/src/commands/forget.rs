@@ -86,7 +86,10 @@ pub fn run(store: &Store, typed: &str, dry_run: bool, vacuum: bool) -> Result<i3
             Forgot::Done => code = 0,
         }
     }
-    if code != 0 || dry_run {
+    // (nothing left, and no rebuild asked: said, exit 4; asked, the files
+    // are rebuilt all the same: the run before, without --vacuum, says to
+    // run again with it, which found nothing to delete and rebuilt nothing)
+    if dry_run || (code != 0 && !vacuum) {
         return Ok(code);
     }
     if vacuum {
