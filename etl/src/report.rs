@@ -304,7 +304,7 @@ pub fn mail_lines(m: &crate::notify::queue::QueueSummary, would: bool) -> Vec<St
     if m.told_elsewhere > 0 {
         lines.push(format!(
             "  {} activation{} or approval{} not queued: another night's mail names {} grants \
-             (a night rolled back past, which this one's comparison finds again)",
+             (sent or still to go: a night rolled back past, or, compared with nothing, any)",
             m.told_elsewhere,
             if m.told_elsewhere == 1 { "" } else { "s" },
             if m.told_elsewhere == 1 { "" } else { "s" },

@@ -111,8 +111,11 @@ pub struct Store {
 /// message of [`Damaged`] says only what is wrong, since what to do
 /// depends on what the file was wanted for (for a night's comparison, its
 /// mail's remedies: `etl::notify`).
-pub const REPLACE_DAMAGED: &str = "Roll back to another kept snapshot (`cpor-etl snapshots`, \
-     `cpor-etl rollback <date>`), or re-import its night's batch with `cpor-etl import --force`";
+pub const REPLACE_DAMAGED: &str = "Restore it from a backup (check the copy against the checksum \
+     beside it, then rename it into place: docs/OPERATIONS.md, \"Restoring a snapshot from \
+     backup\"), roll back to another kept snapshot (`cpor-etl snapshots`, `cpor-etl rollback \
+     <date>`), or import its night's batch again (`cpor-etl import <batch>`; `--force` only for \
+     a night older than the live one)";
 
 /// What restoring a damaged snapshot means (each message that asks for it
 /// says this): a copy checked against the recorded checksum, renamed into
@@ -174,10 +177,28 @@ impl Store {
             .filter(|f| f.path.is_file())
             .map(Some)
             .ok_or_else(|| {
+                // (what to do said here, where every command meets it: each
+                // said only this, and none of the commands it named worked;
+                // the admin review of the fifty-second session)
                 io::Error::other(format!(
-                    "CURRENT names `{name}`, which is not a kept snapshot"
+                    "CURRENT names `{name}`, which is not a kept snapshot (missing from {}: \
+                     deleted or moved?). Restore it from backup under that name (check the copy \
+                     against {name}.sha256 beside it, then rename it into place: \
+                     docs/OPERATIONS.md, \"Restoring a snapshot from backup\"), or `cpor-etl \
+                     rollback <date>` to a kept one (`cpor-etl snapshots` lists them)",
+                    self.snapshots_dir().display()
                 ))
             })
+    }
+
+    /// The name `CURRENT` holds, whether or not that file is kept; `None`
+    /// without a `CURRENT`.
+    pub fn current_name(&self) -> io::Result<Option<String>> {
+        match fs::read_to_string(self.root.join(CURRENT)) {
+            Ok(s) => Ok(Some(s.trim().to_string())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// What `CURRENT` is now, from one `stat` (no read): whether it was

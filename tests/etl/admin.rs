@@ -194,6 +194,54 @@ fn snapshots_lists_and_rollback_switches() {
     );
 }
 
+/// The admin review of the fifty-second session (its M1): the live
+/// snapshot's file gone (deleted by hand, a restore under another name):
+/// `snapshots`, `rollback` and the import each said only "CURRENT names
+/// …, which is not a kept snapshot", the import then deleted the file's
+/// recorded checksum as if a run had left it (so the documented restore
+/// could not be checked, and the restored file was refused), and no
+/// command the messages named worked. Now the message says what to do,
+/// the checksum stays, `snapshots` lists the kept files, and a rollback
+/// past the missing file works.
+#[test]
+fn a_missing_live_snapshot_keeps_its_checksum_and_a_way_out() {
+    let env = two_nights();
+    let live = env.data().join("snapshots/20261124-1.sqlite");
+    let saved = env.dir.path().join("backup.sqlite");
+    std::fs::rename(&live, &saved).unwrap();
+    let checksum = env.data().join("snapshots/20261124-1.sqlite.sha256");
+    let night = env.copy_night_as("20261124", "20261125");
+    let run = env.import(&night, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    for want in ["Restore it from backup", "cpor-etl rollback"] {
+        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+    }
+    assert!(
+        checksum.exists(),
+        "the live snapshot's checksum was removed"
+    );
+    let listed = env.etl(&["snapshots"]);
+    assert_eq!(listed.code, 1, "{}{}", listed.stdout, listed.stderr);
+    assert!(
+        listed.stdout.contains("20261123   115/11/23"),
+        "{}",
+        listed.stdout
+    );
+    assert!(
+        listed.stderr.contains("20261124-1.sqlite") && listed.stderr.contains("missing"),
+        "{}",
+        listed.stderr
+    );
+    // Restored as OPERATIONS says: its checksum checks it, and it is live.
+    std::fs::rename(&saved, &live).unwrap();
+    assert_eq!(env.etl(&["snapshots"]).code, 0);
+    // Gone again, the way back to a kept night works.
+    std::fs::rename(&live, &saved).unwrap();
+    let back = env.etl(&["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    assert_eq!(env.current(), "20261123-1.sqlite");
+}
+
 /// Every command that names a night takes its date as `send --today`
 /// does, YYYYMMDD or YYYY-MM-DD (an admin review: `rollback 2026-11-23`
 /// was refused where `send --today 2026-11-23` was taken).

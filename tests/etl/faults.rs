@@ -455,7 +455,10 @@ fn a_manifest_with_its_fields_quoted_is_read_as_csv() {
             fields.join(",") + "\r\n"
         })
         .collect();
-    assert!(quoted.starts_with("\"file\",\"rows\",\"sha256\"\r\n"), "{quoted}");
+    assert!(
+        quoted.starts_with("\"file\",\"rows\",\"sha256\"\r\n"),
+        "{quoted}"
+    );
     fs::write(&path, quoted).unwrap();
     let run = env.import(&batch, &[]);
     let plain = Env::new();

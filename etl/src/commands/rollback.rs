@@ -41,7 +41,18 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
         .verify(&target)
         .map_err(|e| anyhow!("{e}. {}", store::layout::REPLACE_DAMAGED))?;
     Snapshot::open(&target)?;
-    let live = store.live()?;
+    // (`CURRENT` naming a file not kept, deleted or moved: rolled back
+    // past, as the message every command gives then says)
+    let live = match store.live() {
+        Ok(live) => live,
+        Err(e) => match store.current_name()? {
+            Some(name) => {
+                say!("note: CURRENT names {name}, which is missing: rolling back past it");
+                None
+            }
+            None => return Err(e.into()),
+        },
+    };
     // The later nights' digests are held before `CURRENT` moves: a
     // rollback killed between the two leaves them held, never sent with
     // the news of a snapshot no longer live (run again, it finishes).

@@ -23,7 +23,12 @@ struct Row {
 }
 
 pub fn run(store: &Store, json: bool) -> Result<i32> {
-    let live = store.live()?;
+    // (`CURRENT` naming a file not kept: the kept ones listed all the
+    // same, the one to roll back to among them, and said, exit 1)
+    let (live, missing) = match store.live() {
+        Ok(live) => (live, None),
+        Err(e) => (None, Some(e)),
+    };
     let mut rows = Vec::new();
     for f in store.kept()?.into_iter().rev() {
         let bytes = std::fs::metadata(&f.path).map(|m| m.len()).unwrap_or(0);
@@ -51,6 +56,10 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
     // A monitor running this sees an unusable live snapshot by the exit
     // code (1), as the site's /healthz does by its 503.
     let code = match rows.iter().find(|r| r.live && r.error.is_some()) {
+        _ if missing.is_some() => {
+            eprintln!("cpor-etl: {}", missing.expect("missing"));
+            crate::import::exit::ERROR
+        }
         Some(r) => {
             eprintln!(
                 "cpor-etl: the live snapshot {} is unusable (the site refuses it); {}",
@@ -70,7 +79,7 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
             "no snapshots in {}\n",
             store.snapshots_dir().display()
         ))?;
-        return Ok(0);
+        return Ok(code);
     }
     let mut text = format!(
         "{:<10} {:<10} {:>5} {:<4} {:>12} {:>10} {:>10}\n",

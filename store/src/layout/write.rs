@@ -180,6 +180,10 @@ impl Store {
             removed.push(tmp);
         }
         let snapshots = self.snapshots_dir();
+        // (never the checksum of the file `CURRENT` names, missing or not:
+        // what a restore from backup is checked against; taken for a run's
+        // leftover, it was removed, and the restored file then refused)
+        let live = self.current_name()?.map(|n| format!("{n}{CHECKSUM}"));
         for dir in [self.root.clone(), snapshots.clone(), self.reports_dir()] {
             let entries = match fs::read_dir(&dir) {
                 Ok(e) => e,
@@ -192,6 +196,7 @@ impl Store {
                 let stale = (dir == snapshots && name.starts_with(BUILDING))
                     || (dir == snapshots
                         && name.ends_with(CHECKSUM)
+                        && live.as_deref() != Some(name.as_str())
                         && !dir.join(name.trim_end_matches(CHECKSUM)).exists())
                     || temp_of_a_dead_process(&name);
                 if stale {
