@@ -34,7 +34,7 @@ struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080; env CPOR_SERVER_LISTEN; config `server.listen`]
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, global = true, value_name = "ADDR")]
     listen: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
@@ -68,7 +68,15 @@ fn main() -> ExitCode {
 }
 
 fn run() -> Result<()> {
-    let cli = Cli::parse();
+    // A usage error exits 1, as `cpor-etl`'s: 2 is the exit table's
+    // "nothing published" (clap's own is 2).
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { 1 } else { 0 });
+        }
+    };
     // Every setting is read and checked here, before the socket opens: a bad
     // value stops the server with its key, value and source.
     let mut layers = Layers::load(cli.config.as_deref())?;

@@ -998,3 +998,36 @@ fn the_servers_version_names_the_commit_it_was_built_from() {
         format!("cpor-server {} (commit {head})", env!("CARGO_PKG_VERSION"))
     );
 }
+
+/// The admin review of the fifty-second session (its m1): a mistyped
+/// option exited 2, which the exit table says is "nothing published" (a
+/// usage error is 1, as `cpor-etl`'s), and `--listen` was refused after
+/// `serve` (`cpor-server serve --listen …`), though `--data-dir` and
+/// `--config` are taken there.
+#[test]
+fn the_servers_usage_errors_exit_1_and_listen_is_taken_after_serve() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--bogus")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--bogus"));
+    // Taken after `serve`: refused as an address, not as an option.
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .args(["serve", "--listen", "not-an-address", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        !said.contains("unexpected argument") && said.contains("not-an-address"),
+        "{said}"
+    );
+    let help = Command::new(env!("CARGO_BIN_EXE_cpor-server"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(help.status.code(), Some(0));
+}
