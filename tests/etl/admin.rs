@@ -518,6 +518,17 @@ fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
         "{}",
         only_sent.stdout
     );
+    // Its last line counts the list it shows, the other states after it
+    // (the admin review of the fifty-second session: a filtered list's
+    // `total:` counted every state, a script reading it misled).
+    let total = only_sent.stdout.lines().last().unwrap_or_default();
+    assert!(
+        total.starts_with(&format!("total: sent {sent_rows} (every state: ")),
+        "{total}"
+    );
+    let none_failed = env.etl(&["outbox", "list", "--state", "failed"]);
+    let total = none_failed.stdout.lines().last().unwrap_or_default();
+    assert!(total.starts_with("total: failed 0 (every state: "), "{total}");
 }
 
 /// An administrator's typo is refused or explained, never answered with a

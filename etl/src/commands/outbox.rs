@@ -216,15 +216,19 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             let items = outbox.list(night.as_deref(), state.as_deref())?;
             say_part!("{}", list_table(&items));
             let counts = outbox.counts_by_state(night.as_deref())?;
-            let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
-            say!(
-                "total: {}",
-                if counts.is_empty() {
-                    "empty".into()
-                } else {
-                    counts.join(", ")
-                }
-            );
+            let all = if counts.is_empty() {
+                "empty".to_string()
+            } else {
+                let counts: Vec<String> =
+                    counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+                counts.join(", ")
+            };
+            // (a list of one state counts itself first: its last line is
+            // what a script reads)
+            match &state {
+                Some(s) => say!("total: {s} {} (every state: {all})", items.len()),
+                None => say!("total: {all}"),
+            }
             Ok(0)
         }
         Action::Show { id, raw } => {
