@@ -606,6 +606,56 @@ fn the_shipped_crontab_says_a_nightly_exit_that_needs_someone() {
     }
 }
 
+/// The admin review of the fifty-second session (its m9): the send and
+/// bounces jobs threw their exit codes away, so a relay down or refusing
+/// (`send` exit 6), a damaged live snapshot keeping mail waiting (1), or a
+/// Maildir that cannot be read reached no one under cron. Any exit but 0
+/// (and a send's 5: another send was running, which is routine) is said on
+/// stdout, which cron mails.
+#[test]
+fn the_shipped_crontab_says_a_send_or_bounces_exit_that_needs_someone() {
+    let crontab = std::fs::read_to_string(repo_root().join("scripts/deploy/crontab")).unwrap();
+    for (job, log, quiet, loud) in [
+        ("cpor-etl send", "/var/log/cpor/send.log", &[0, 5][..], &[1, 6][..]),
+        ("cpor-etl bounces", "/var/log/cpor/bounces.log", &[0][..], &[1][..]),
+    ] {
+        let line = crontab_jobs(&crontab)
+            .into_iter()
+            .find(|l| l.contains(job))
+            .unwrap_or_else(|| panic!("no {job} job: {crontab}"));
+        let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+        for (code, said) in quiet
+            .iter()
+            .map(|c| (*c, false))
+            .chain(loud.iter().map(|c| (*c, true)))
+        {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::create_dir_all(dir.path().join("Maildir/new")).unwrap();
+            let stub = dir.path().join("cpor-etl");
+            std::fs::write(&stub, format!("#!/bin/sh\necho working\nexit {code}\n")).unwrap();
+            std::fs::set_permissions(&stub, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+                .unwrap();
+            let logged = dir.path().join("job.log");
+            let run = Command::new("sh")
+                .arg("-c")
+                .arg(
+                    command
+                        .replace("/opt/cpor/bin/cpor-etl", stub.to_str().unwrap())
+                        .replace("/srv/cpor/Maildir", dir.path().join("Maildir").to_str().unwrap())
+                        .replace(log, logged.to_str().unwrap()),
+                )
+                .output()
+                .unwrap();
+            let out = String::from_utf8_lossy(&run.stdout);
+            assert_eq!(out.contains(&format!("exited {code}")), said, "{job} {code}: {out}");
+            assert!(
+                std::fs::read_to_string(&logged).unwrap().contains("working"),
+                "{job}: its output to its log"
+            );
+        }
+    }
+}
+
 /// The edge review (2026-12-06, its 3): a process told to stop (SIGTERM, a
 /// restart) closed the connections nginx keeps open to it (`keepalive`)
 /// at once, between requests. A request nginx had just written on one was
