@@ -565,6 +565,11 @@ fn outbox_commands_explain_a_typo_or_nothing_to_do() {
         "{}",
         run.stderr
     );
+    // Its dry run says the same, and no "does the above" over nothing (the
+    // admin review of the fifty-second session).
+    let dry = env.etl(&["outbox", "retry", "1", "--dry-run"]);
+    assert_eq!(dry.code, 4, "{}", dry.stdout);
+    assert!(!dry.stdout.contains("the above"), "{}", dry.stdout);
     let run = env.etl(&["outbox", "retry", "999999"]);
     assert_eq!(run.code, 4, "{}", run.stdout);
     assert!(

@@ -413,7 +413,12 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
                     "every failed item is to a flagged address (above); nothing queued again"
                         .to_string()
                 };
-                dry();
+                // (nothing above to do without --dry-run either: "it does
+                // the above" said over nothing, the admin review of the
+                // fifty-second session)
+                if left_something || !retried.flagged.is_empty() {
+                    dry();
+                }
                 eprintln!("cpor-etl: {why}");
                 return Ok(crate::commands::EXIT_NOT_FOUND);
             }
