@@ -528,7 +528,10 @@ fn outbox_list_refuses_an_unknown_state_and_aligns_its_columns() {
     );
     let none_failed = env.etl(&["outbox", "list", "--state", "failed"]);
     let total = none_failed.stdout.lines().last().unwrap_or_default();
-    assert!(total.starts_with("total: failed 0 (every state: "), "{total}");
+    assert!(
+        total.starts_with("total: failed 0 (every state: "),
+        "{total}"
+    );
 }
 
 /// An administrator's typo is refused or explained, never answered with a

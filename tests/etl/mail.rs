@@ -1267,7 +1267,11 @@ fn a_rollback_killed_as_it_points_current_back_has_held_the_nights_digests() {
             "20261124",
             "CURRENT now names 20261123",
         ),
-        ("rollback-after-current", "20261123", "is live already"),
+        (
+            "rollback-after-current",
+            "20261123",
+            "is live already: CURRENT is unchanged; the notes above say what is held",
+        ),
     ] {
         let (env, smtp, _) = two_nights_the_first_mailed();
         const WHO: &str = FOLLOWS;

@@ -616,14 +616,28 @@ fn the_shipped_crontab_says_a_nightly_exit_that_needs_someone() {
 fn the_shipped_crontab_says_a_send_or_bounces_exit_that_needs_someone() {
     let crontab = std::fs::read_to_string(repo_root().join("scripts/deploy/crontab")).unwrap();
     for (job, log, quiet, loud) in [
-        ("cpor-etl send", "/var/log/cpor/send.log", &[0, 5][..], &[1, 6][..]),
-        ("cpor-etl bounces", "/var/log/cpor/bounces.log", &[0][..], &[1][..]),
+        (
+            "cpor-etl send",
+            "/var/log/cpor/send.log",
+            &[0, 5][..],
+            &[1, 6][..],
+        ),
+        (
+            "cpor-etl bounces",
+            "/var/log/cpor/bounces.log",
+            &[0][..],
+            &[1][..],
+        ),
     ] {
         let line = crontab_jobs(&crontab)
             .into_iter()
             .find(|l| l.contains(job))
             .unwrap_or_else(|| panic!("no {job} job: {crontab}"));
-        let command = line.split_whitespace().skip(5).collect::<Vec<_>>().join(" ");
+        let command = line
+            .split_whitespace()
+            .skip(5)
+            .collect::<Vec<_>>()
+            .join(" ");
         for (code, said) in quiet
             .iter()
             .map(|c| (*c, false))
@@ -641,15 +655,24 @@ fn the_shipped_crontab_says_a_send_or_bounces_exit_that_needs_someone() {
                 .arg(
                     command
                         .replace("/opt/cpor/bin/cpor-etl", stub.to_str().unwrap())
-                        .replace("/srv/cpor/Maildir", dir.path().join("Maildir").to_str().unwrap())
+                        .replace(
+                            "/srv/cpor/Maildir",
+                            dir.path().join("Maildir").to_str().unwrap(),
+                        )
                         .replace(log, logged.to_str().unwrap()),
                 )
                 .output()
                 .unwrap();
             let out = String::from_utf8_lossy(&run.stdout);
-            assert_eq!(out.contains(&format!("exited {code}")), said, "{job} {code}: {out}");
+            assert_eq!(
+                out.contains(&format!("exited {code}")),
+                said,
+                "{job} {code}: {out}"
+            );
             assert!(
-                std::fs::read_to_string(&logged).unwrap().contains("working"),
+                std::fs::read_to_string(&logged)
+                    .unwrap()
+                    .contains("working"),
                 "{job}: its output to its log"
             );
         }

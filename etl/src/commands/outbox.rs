@@ -219,8 +219,7 @@ pub fn run(config: &Config, action: Action) -> Result<i32> {
             let all = if counts.is_empty() {
                 "empty".to_string()
             } else {
-                let counts: Vec<String> =
-                    counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
+                let counts: Vec<String> = counts.iter().map(|(s, n)| format!("{s} {n}")).collect();
                 counts.join(", ")
             };
             // (a list of one state counts itself first: its last line is

@@ -60,12 +60,25 @@ pub fn run(store: &Store, date: &str) -> Result<i32> {
     store::failpoint::pause("rollback-after-hold");
     if live.as_ref().is_some_and(|l| l.path == target.path) {
         // (what a rollback whose hold failed, or that was stopped, asks to
-        // run again: it holds them now)
+        // run again: it holds them now, and says so, not "nothing changed"
+        // after its notes of what it held: the admin review of the
+        // fifty-second session)
+        let did = match &held {
+            Ok(Some(h)) => h.rolled.iter().any(|r| r.held > 0) || h.reopened > 0,
+            _ => false,
+        };
         if !after_hold(store, &target, held) {
             return Ok(exit::ERROR);
         }
         forget_later_grants(store, &target);
-        say!("{} is live already; nothing changed", target.name());
+        if did {
+            say!(
+                "{} is live already: CURRENT is unchanged; the notes above say what is held",
+                target.name()
+            );
+        } else {
+            say!("{} is live already; nothing changed", target.name());
+        }
         return Ok(0);
     }
     let before = live.as_ref().map(|f| f.name());
