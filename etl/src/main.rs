@@ -365,7 +365,18 @@ fn main() -> ExitCode {
     let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("cpor-etl: {}", said(&e));
+            let text = said(&e);
+            eprintln!("cpor-etl: {text}");
+            if text.contains("database is locked") {
+                // (cpor's own processes wait for each other; this is another
+                // program: the admin review of the fifty-second session)
+                eprintln!(
+                    "cpor-etl: another program holds a database of the data directory in a \
+                     transaction (an sqlite3 shell, a backup tool): find it with `fuser \
+                     outbox.sqlite accounts.sqlite` there, end it, and run this again \
+                     (docs/OPERATIONS.md, \"held by another program\")"
+                );
+            }
             exit::ERROR
         }
     };

@@ -1078,3 +1078,25 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// The admin review of the fifty-second session (its m8): a database held
+/// by another program (an `sqlite3` shell left in a transaction) made a
+/// command wait its 10 s and end with `outbox: database is locked` alone:
+/// no word of what holds it or what to do, though the runbook has a row
+/// for it. The message now says.
+#[test]
+fn a_database_another_program_holds_is_said_with_how_to_find_it() {
+    let env = two_nights();
+    let holder = rusqlite::Connection::open(env.data().join("outbox.sqlite")).unwrap();
+    holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let run = env.etl(&["outbox", "retry", "--failed"]);
+    holder.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("database is locked")
+            && run.stderr.contains("another program holds a database")
+            && run.stderr.contains("fuser"),
+        "{}",
+        run.stderr
+    );
+}
