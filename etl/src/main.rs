@@ -1,5 +1,13 @@
 //! `cpor-etl`: parse the command line, run one command, exit with its code.
 
+/// `eprintln!` that never panics (`commands`' own says why).
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -1100,3 +1100,28 @@ fn a_database_another_program_holds_is_said_with_how_to_find_it() {
         run.stderr
     );
 }
+
+/// The admin review of the fifty-second session (its m11): with standard
+/// error's reader gone (`cpor-etl send --now 2>&1 | head -2`), a message
+/// to it panicked, exit 101, a code in no table; standard output was
+/// guarded already. Either gone, the command ends with its own code.
+#[test]
+fn a_reader_gone_from_standard_error_leaves_the_commands_own_exit_code() {
+    let env = Env::new();
+    let rc = env.dir.path().join("rc");
+    // (the reader, `true`, is gone before the command writes)
+    let script = format!(
+        "{{ sleep 0.3; '{}' --data-dir '{}' case XXX 民事 115 訴 100; echo $? > '{}'; }} 2>&1 | true",
+        env!("CARGO_BIN_EXE_cpor-etl"),
+        env.data().display(),
+        rc.display()
+    );
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let code = std::fs::read_to_string(&rc).unwrap();
+    assert_eq!(code.trim(), "1", "{out:?}");
+}

@@ -19,6 +19,18 @@ macro_rules! say {
     }};
 }
 
+/// `eprintln!` as `say!` writes standard output: standard error's reader
+/// gone (`2>&1 | head`), what is said is lost and the command ends with
+/// its own code (std's panics: exit 101, a code in no table; the admin
+/// review of the fifty-second session). Defined before the modules, it is
+/// the one they use.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// `print!` likewise ([`say`]).
 macro_rules! say_part {
     ($($arg:tt)*) => {{
