@@ -248,18 +248,30 @@ impl Report {
 /// (`QueueSummary::given_up`), a line each: said by the import that queued
 /// it, or by the run that finished an interrupted night's mail.
 pub fn given_up(m: &crate::notify::queue::QueueSummary) -> Vec<String> {
-    m.given_up
-        .iter()
-        .map(|(night, n)| {
-            format!(
-                "{n} digest{} of night {night}, held by the flood guard and not released, {} \
-                 given up: the news after it is told from that night on, so they never go \
-                 (their news is on the site; `cpor-etl outbox list --night {night}`)",
-                if *n == 1 { "" } else { "s" },
-                if *n == 1 { "is" } else { "are" },
-            )
-        })
-        .collect()
+    let said = |(night, n): &(String, u64), by: &str, then: &str| {
+        format!(
+            "{n} digest{} of night {night}, {by} and not released, {} given up: {then}, so \
+             they never go (their news is on the site; `cpor-etl outbox list --night {night}`)",
+            if *n == 1 { "" } else { "s" },
+            if *n == 1 { "is" } else { "are" },
+        )
+    };
+    let flood = m.given_up.iter().map(|g| {
+        said(
+            g,
+            "held by the flood guard",
+            "the news after it is told from that night on",
+        )
+    });
+    let rolled_back = m.given_up_rolled_back.iter().map(|g| {
+        said(
+            g,
+            "held by a rollback",
+            "this night's mail, made against the night rolled back to, tells what of it is still \
+             true",
+        )
+    });
+    flood.chain(rolled_back).collect()
 }
 
 /// What a night's mail summary says, a line each: as queued (the import),

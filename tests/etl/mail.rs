@@ -1248,6 +1248,43 @@ fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
     (env, smtp, n2)
 }
 
+/// The admin review of the fifty-second session (its m4): the digests a
+/// rollback held stayed `held` for good once the next night's mail was
+/// queued, though they could never go (released, they would tell its
+/// news twice: `outbox release` refuses): every `send` counted them held,
+/// awaiting a decision there was none to make. The next night's mail
+/// gives them up, as it does the flood guard's, and says so.
+#[test]
+fn digests_a_rollback_held_are_given_up_by_the_next_nights_mail() {
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert!(back.stdout.contains("is held"), "{}", back.stdout);
+    let held = || etl(&env, &smtp, &["outbox", "list", "--state", "held"]).stdout;
+    assert!(held().contains(FOLLOWS), "{}", held());
+    let mut n3 = n2.clone();
+    n3.entries.push((1, 3, "115/11/25", "通知補正".into()));
+    let run = import(
+        &env,
+        &smtp,
+        &n3.write(&env.dir.path().join("c"), "20261125"),
+    );
+    assert!(
+        run.stdout
+            .contains("1 digest of night 20261124, held by a rollback")
+            && run.stdout.contains("given up"),
+        "{}",
+        run.stdout
+    );
+    assert!(!held().contains(FOLLOWS), "{}", held());
+    let suppressed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]).stdout;
+    assert!(
+        suppressed
+            .lines()
+            .any(|l| l.contains("20261124") && l.contains(FOLLOWS)),
+        "{suppressed}"
+    );
+}
+
 /// A rollback killed as it points `CURRENT` back (a SIGKILL, the machine
 /// going down) has held the rolled-back night's digests already: the
 /// hold comes first. Before, it came after, and a rollback killed between

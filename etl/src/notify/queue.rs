@@ -62,6 +62,8 @@ pub struct QueueSummary {
     /// Earlier nights' digests the flood guard held and no one released,
     /// given up as this night's mail is queued: (night, how many).
     pub given_up: Vec<(String, u64)>,
+    /// The same of digests a rollback held (`Outbox::give_up_held_before`).
+    pub given_up_rolled_back: Vec<(String, u64)>,
     /// Of `activation` and `approval`: mail of its own to an address the
     /// night's grant mail of other runs reaches, for the grants that mail
     /// does not name ([`Known::not_named`]).
@@ -1427,7 +1429,12 @@ fn write(
     if superseding {
         summary.superseded = tx.supersede_held_by_rollback(&ids.tonight.name)?;
     }
-    summary.given_up = tx.give_up_held_before()?;
+    for (held, n, rolled_back) in tx.give_up_held_before()? {
+        match rolled_back {
+            true => summary.given_up_rolled_back.push((held, n)),
+            false => summary.given_up.push((held, n)),
+        }
+    }
     super::render_while_writing(jobs.into_iter(), render_one, |rendered| {
         for (i, rendered) in rendered.enumerate() {
             let (mut item, state, item_reference) = match rendered {

@@ -1102,30 +1102,42 @@ impl NightQueue<'_> {
         Ok(())
     }
 
-    /// Digests the flood guard held on an earlier night, that no one
-    /// released, given up as this night's mail is queued: that mail is
+    /// Digests held on an earlier night that no one released, given up as
+    /// this night's mail is queued. Held by the flood guard: that mail is
     /// compared with the held night or a later one, and released after it
     /// they would tell older news after newer (`Outbox::told_since_held`).
-    /// They never go: superseded, the reason in `last_error`, no longer
-    /// counted held (the operator's runbook review of the forty-ninth
-    /// session: they stayed held for good, each `send` counting them, and
-    /// the night that gave them up said nothing). A night held by a
-    /// rollback is not given up: importing it again supersedes its digests
+    /// Held by a rollback: that mail, compared with the night rolled back
+    /// to, tells what of their news is still true, and released after it
+    /// they would tell it twice (`outbox release` refuses them then). They
+    /// never go: superseded, the reason in `last_error`, no longer counted
+    /// held (the operator's runbook review of the forty-ninth session: they
+    /// stayed held for good, each `send` counting them, and the night that
+    /// gave them up said nothing; a rollback's, the admin review of the
+    /// fifty-second). The night held by a rollback imported again is this
+    /// night, not an earlier one: its new build supersedes them
     /// ([`NightTx::supersede_held_by_rollback`]). Returns each night given
-    /// up, with how many.
-    pub fn give_up_held_before(&self) -> Result<Vec<(String, u64)>> {
-        let nights: Vec<String> = {
+    /// up, with how many, and whether a rollback held it.
+    pub fn give_up_held_before(&self) -> Result<Vec<(String, u64, bool)>> {
+        let nights: Vec<(String, bool)> = {
             let mut stmt = self.tx.prepare(
-                "SELECT night FROM held_nights
-                 WHERE night < ?1 AND released_at IS NULL AND reason NOT LIKE ?2
+                "SELECT night, reason LIKE ?2 FROM held_nights
+                 WHERE night < ?1 AND released_at IS NULL
                  ORDER BY night",
             )?;
-            let rows =
-                stmt.query_map(params![self.night, format!("{ROLLED_BACK}%")], |r| r.get(0))?;
+            let rows = stmt.query_map(params![self.night, format!("{ROLLED_BACK}%")], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut out = Vec::new();
-        for night in nights {
+        for (night, rolled_back) in nights {
+            let why = if rolled_back {
+                "held by a rollback and not released before it, which, compared with the night \
+                 rolled back to, told what of their news is still true"
+            } else {
+                "held by the flood guard and not released before it, which was compared with \
+                 this night's news"
+            };
             let n = self.tx.execute(
                 &format!(
                     "UPDATE items SET state = ?2, last_error = ?3
@@ -1135,16 +1147,12 @@ impl NightQueue<'_> {
                 params![
                     night,
                     target(Event::Superseded).as_str(),
-                    format!(
-                        "{SUPERSEDED}{}: held by the flood guard and not released before it, \
-                         which was compared with this night's news",
-                        self.night
-                    ),
+                    format!("{SUPERSEDED}{}: {why}", self.night),
                     Kind::Digest.as_str(),
                 ],
             )?;
             if n > 0 {
-                out.push((night, n as u64));
+                out.push((night, n as u64, rolled_back));
             }
         }
         Ok(out)

@@ -164,8 +164,9 @@ pub enum Event {
     /// mail, compared with what people were last told, takes the held
     /// digests' place, and they never go (`NightQueue::supersede_held_by_rollback`).
     /// Or a later night's mail is queued, compared with a night whose
-    /// digests the flood guard held and no one released: they never go
-    /// (`NightTx::give_up_held_before`).
+    /// digests the flood guard held and no one released, or made against
+    /// the night a rollback went back to past a night whose digests it
+    /// held: they never go (`NightTx::give_up_held_before`).
     Superseded,
     /// An administrator released a held night.
     Release,
