@@ -1256,33 +1256,51 @@ fn two_nights_the_first_mailed() -> (Env, Smtp, Night) {
 /// gives them up, as it does the flood guard's, and says so.
 #[test]
 fn digests_a_rollback_held_are_given_up_by_the_next_nights_mail() {
-    let (env, smtp, n2) = two_nights_the_first_mailed();
-    let back = etl(&env, &smtp, &["rollback", "20261123"]);
-    assert!(back.stdout.contains("is held"), "{}", back.stdout);
-    let held = || etl(&env, &smtp, &["outbox", "list", "--state", "held"]).stdout;
-    assert!(held().contains(FOLLOWS), "{}", held());
-    let mut n3 = n2.clone();
-    n3.entries.push((1, 3, "115/11/25", "通知補正".into()));
-    let run = import(
-        &env,
-        &smtp,
-        &n3.write(&env.dir.path().join("c"), "20261125"),
-    );
-    assert!(
-        run.stdout
-            .contains("1 digest of night 20261124, held by a rollback")
-            && run.stdout.contains("given up"),
-        "{}",
-        run.stdout
-    );
-    assert!(!held().contains(FOLLOWS), "{}", held());
-    let suppressed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]).stdout;
-    assert!(
-        suppressed
-            .lines()
-            .any(|l| l.contains("20261124") && l.contains(FOLLOWS)),
-        "{suppressed}"
-    );
+    // The night held after the next one imported (the usual order), and
+    // before it: a night published under a later date by mistake, rolled
+    // back, then the right night imported, whose mail tells the same news
+    // (`release` allowed it then, and would have told it twice).
+    for (held_night, next_night) in [("20261124", "20261125"), ("20261224", "20261124")] {
+        let (env, smtp, _, n2) = first_night_mailed();
+        let batch = n2.write(&env.dir.path().join("b"), held_night);
+        // (--force: a night after today, the mistake)
+        let run = etl(&env, &smtp, &["import", "--force", batch.to_str().unwrap()]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let back = etl(&env, &smtp, &["rollback", "20261123"]);
+        assert!(back.stdout.contains("is held"), "{}", back.stdout);
+        let held = || etl(&env, &smtp, &["outbox", "list", "--state", "held"]).stdout;
+        assert!(held().contains(FOLLOWS), "{}", held());
+        let mut n3 = n2.clone();
+        n3.entries.push((1, 3, "115/11/24", "通知補正".into()));
+        let run = import(
+            &env,
+            &smtp,
+            &n3.write(&env.dir.path().join("c"), next_night),
+        );
+        assert!(
+            run.stdout.contains(&format!(
+                "1 digest of night {held_night}, held by a rollback"
+            )) && run.stdout.contains("given up"),
+            "{held_night} then {next_night}: {}",
+            run.stdout
+        );
+        assert!(!held().contains(FOLLOWS), "{}", held());
+        let suppressed = etl(&env, &smtp, &["outbox", "list", "--state", "suppressed"]).stdout;
+        assert!(
+            suppressed
+                .lines()
+                .any(|l| l.contains(held_night) && l.contains(FOLLOWS)),
+            "{suppressed}"
+        );
+        let late = etl(&env, &smtp, &["outbox", "release", held_night]);
+        assert_eq!(late.code, 1, "{}{}", late.stdout, late.stderr);
+        assert!(
+            late.stderr
+                .contains(&format!("night {next_night}'s mail, queued since")),
+            "{}",
+            late.stderr
+        );
+    }
 }
 
 /// A rollback killed as it points `CURRENT` back (a SIGKILL, the machine

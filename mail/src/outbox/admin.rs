@@ -745,11 +745,13 @@ impl Outbox {
         })
     }
 
-    /// Of a night whose digests are held: the first later night whose
-    /// mail was queued since they were held, if any. Released, they would
-    /// go after it. Held by a rollback, that mail, compared with the night
-    /// rolled back to, told what of the held news is still true: they
-    /// would tell it twice. Held by the flood guard, that mail was
+    /// Of a night whose digests are held: the first later night (held by a
+    /// rollback, the first other night: one published by mistake under a
+    /// later date, then the right one imported) whose mail was queued
+    /// since they were held, if any. Released, they would go after it.
+    /// Held by a rollback, that mail, compared with the night rolled back
+    /// to, told what of the held news is still true: they would tell it
+    /// twice. Held by the flood guard, that mail was
     /// compared with the held night: they would tell older news after
     /// newer (a hearing's date since moved, with its calendar file).
     pub fn told_since_held(&self, night: &str) -> Result<Option<String>> {
@@ -758,8 +760,9 @@ impl Outbox {
             .query_row(
                 "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
                  WHERE h.night = ?1 AND h.released_at IS NULL
-                   AND t.night > h.night AND t.sha256 <> '' AND t.queued_at >= h.held_at",
-                params![night],
+                   AND (t.night > h.night OR (t.night <> h.night AND h.reason LIKE ?2))
+                   AND t.sha256 <> '' AND t.queued_at >= h.held_at",
+                params![night, format!("{ROLLED_BACK}%")],
                 |r| r.get(0),
             )
             .optional()?
