@@ -185,6 +185,14 @@ pub fn plan(dir: &Path) -> Result<BatchPlan, BatchError> {
                 "{name} is listed in MANIFEST.csv (line {}) but absent",
                 l.line
             )),
+            // (`EUDC.csv` is the contract's, kept out of the manifest: read
+            // all the same, its line ignored; the import review of the
+            // fifty-second session: "not a file of the export contract")
+            None if *name == contract().batch.eudc => plan.warnings.push(format!(
+                "MANIFEST.csv:{}: `{name}` is listed, but the contract keeps it out of the \
+                 manifest: its line is ignored (the file is read as ever)",
+                l.line
+            )),
             None => plan.warnings.push(format!(
                 "MANIFEST.csv:{}: `{name}` is not a file of the export contract",
                 l.line

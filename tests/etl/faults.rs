@@ -468,6 +468,32 @@ fn a_manifest_with_its_fields_quoted_is_read_as_csv() {
     assert!(!run.stdout.contains("MANIFEST.csv:"), "{}", run.stdout);
 }
 
+/// The same review (its 6): `EUDC.csv` listed in the manifest, which the
+/// contract keeps out of it, drew "is not a file of the export contract",
+/// wrong words for the contract's own file: its line is ignored, and said
+/// so.
+#[test]
+fn eudc_listed_in_the_manifest_is_said_as_it_is() {
+    let env = Env::new();
+    let batch = env.copy_night("20261123");
+    let path = batch.join("MANIFEST.csv");
+    let mut manifest = fs::read_to_string(&path).unwrap();
+    manifest.push_str(&format!(
+        "EUDC.csv,4,{}\r\n",
+        "0".repeat(64)
+    ));
+    fs::write(&path, manifest).unwrap();
+    let run = env.import(&batch, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout
+            .contains("`EUDC.csv` is listed, but the contract keeps it out of the manifest"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("not a file of the export contract"), "{}", run.stdout);
+}
+
 #[test]
 fn a_bad_manifest_header_publishes_nothing() {
     let env = Env::new();
