@@ -478,10 +478,7 @@ fn eudc_listed_in_the_manifest_is_said_as_it_is() {
     let batch = env.copy_night("20261123");
     let path = batch.join("MANIFEST.csv");
     let mut manifest = fs::read_to_string(&path).unwrap();
-    manifest.push_str(&format!(
-        "EUDC.csv,4,{}\r\n",
-        "0".repeat(64)
-    ));
+    manifest.push_str(&format!("EUDC.csv,4,{}\r\n", "0".repeat(64)));
     fs::write(&path, manifest).unwrap();
     let run = env.import(&batch, &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -491,7 +488,11 @@ fn eudc_listed_in_the_manifest_is_said_as_it_is() {
         "{}",
         run.stdout
     );
-    assert!(!run.stdout.contains("not a file of the export contract"), "{}", run.stdout);
+    assert!(
+        !run.stdout.contains("not a file of the export contract"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]

@@ -42,12 +42,12 @@ pub enum Viewer {
 }
 
 impl Viewer {
-    /// The session's hash (its row's key), an applicant's or a
+    /// The session's page tag (`routes::page_tag`), an applicant's or a
     /// prosecutor's.
-    pub fn session_hash(&self) -> &[u8; 32] {
+    pub fn page_tag(&self) -> &str {
         match self {
-            Viewer::Applicant(s) => &s.hash,
-            Viewer::Prosecutor(p) => &p.hash,
+            Viewer::Applicant(s) => &s.tag,
+            Viewer::Prosecutor(p) => &p.tag,
         }
     }
 
@@ -125,7 +125,7 @@ impl Viewer {
 pub fn prosecutor_ctx(app: &App, title: &str, p: &ProsecutorSession) -> Ctx {
     let mut c = crate::routes::ctx(app, title, None, p.csrf.clone());
     c.user = Some(format!("{}（檢察官）", p.account));
-    crate::routes::signed_in_since(&mut c, app, p.created, &p.hash);
+    crate::routes::signed_in_since(&mut c, app, p.created, &p.tag);
     c
 }
 

@@ -25,6 +25,8 @@ pub const ID_PREFIX: &str = "p-";
 #[derive(Debug, Clone)]
 pub struct ProsecutorSession {
     pub hash: [u8; 32],
+    /// Its page tag (`routes::page_tag`), as an applicant's session's.
+    pub tag: String,
     pub prosecutor_id: i64,
     /// The MOJ account: the live snapshot's `prosecutors.account`.
     pub account: String,
@@ -98,6 +100,7 @@ impl ProsecutorSessions {
                 let last_seen = t(r.get(6)?);
                 Ok(ProsecutorSession {
                     hash: *h,
+                    tag: crate::routes::page_tag(h),
                     prosecutor_id: r.get(0)?,
                     account: r.get(1)?,
                     kind: if kind == "api" {
@@ -143,8 +146,10 @@ impl ProsecutorSessions {
         );
         let csrf = schemas::hex(&random_bytes::<16>().map_err(CreateError::Randomness)?);
         let now = Utc::now();
+        let hash = hash(&id);
         let s = ProsecutorSession {
-            hash: hash(&id),
+            hash,
+            tag: crate::routes::page_tag(&hash),
             prosecutor_id,
             account: account.to_string(),
             kind,

@@ -151,7 +151,7 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         // `page_tag`) lives and is the browser's; else as with no session.
         (["account", "alive"], true, _) => {
             answer(with_viewer(app, req, |v| match req.query_map().get("s") {
-                Some(s) if *s != page_tag(v.session_hash()) => Err(Failure::Unauthorised),
+                Some(s) if s != v.page_tag() => Err(Failure::Unauthorised),
                 _ => Ok(Resp::no_content()),
             }))
             .route("/account/alive")
@@ -285,7 +285,7 @@ pub fn ctx(app: &App, title: &str, session: Option<&Session>, csrf: String) -> C
         session_tag: String::new(),
     };
     if let Some(s) = session {
-        signed_in_since(&mut c, app, s.created, &s.hash);
+        signed_in_since(&mut c, app, s.created, &s.tag);
     }
     c
 }
@@ -310,14 +310,9 @@ pub fn page_tag(session_hash: &[u8; 32]) -> String {
 /// What a signed-in page needs to warn before its session's absolute end
 /// (`server.session_max_seconds` after `created`) and before the nightly
 /// maintenance window (`static/signed-in.js`), an applicant's session or
-/// a prosecutor's, whose hash is `session_hash` (`page_tag`).
-pub fn signed_in_since(
-    c: &mut Ctx,
-    app: &App,
-    created: chrono::DateTime<Utc>,
-    session_hash: &[u8; 32],
-) {
-    c.session_tag = page_tag(session_hash);
+/// a prosecutor's, whose page tag is `tag` (`page_tag`).
+pub fn signed_in_since(c: &mut Ctx, app: &App, created: chrono::DateTime<Utc>, tag: &str) {
+    c.session_tag = tag.to_string();
     let now = Utc::now();
     let end = created + app.cfg.server.session_max;
     // (rounded up: the page says the session ended once it has)
