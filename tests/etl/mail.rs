@@ -179,7 +179,7 @@ fn show_item(env: &Env, smtp: &Smtp, rcpt: &str) -> String {
 
 /// A one-court night (UTF-8 with a BOM): TPD 民事 115年度訴字第<n>號 cases,
 /// their entries and grants.
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Night {
     cases: Vec<(u32, &'static str, &'static str)>,
     entries: Vec<(u32, u32, &'static str, String)>,
@@ -218,11 +218,7 @@ impl Night {
 
 /// One case per address, each with a first entry; night 2 adds news.
 fn scenario(addresses: &[&str]) -> (Night, Night) {
-    let mut n1 = Night {
-        cases: Vec::new(),
-        entries: Vec::new(),
-        grants: Vec::new(),
-    };
+    let mut n1 = Night::default();
     for (i, email) in addresses.iter().enumerate() {
         let n = i as u32 + 1;
         n1.cases.push((n, "審理中", ""));
@@ -1368,11 +1364,7 @@ fn a_long_digest_lists_the_case_whose_hearing_moved() {
     const BUSY: &str = "busy.lawyer@example.com";
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let mut n1 = Night {
-        cases: Vec::new(),
-        entries: Vec::new(),
-        grants: Vec::new(),
-    };
+    let mut n1 = Night::default();
     for n in 1..=40 {
         n1.new_case_granted(n, BUSY);
     }
@@ -1793,11 +1785,7 @@ fn a_grant_mailed_by_a_night_rolled_back_and_withheld_tonight_is_told() {
     const B: &str = "b.party@example.com";
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let mut n1 = Night {
-        cases: Vec::new(),
-        entries: Vec::new(),
-        grants: Vec::new(),
-    };
+    let mut n1 = Night::default();
     n1.new_case_granted(1, A);
     n1.new_case_granted(3, B);
     n1.cases.push((2, "審理中", ""));
@@ -1870,11 +1858,7 @@ fn grant_mail_a_night_rolled_back_had_withheld_is_told_by_the_next_night() {
     ] {
         let env = Env::new();
         let smtp = Smtp::start(&env.dir.path().join("smtp"));
-        let mut n1 = Night {
-            cases: Vec::new(),
-            entries: Vec::new(),
-            grants: Vec::new(),
-        };
+        let mut n1 = Night::default();
         // One activation naming cases 1 and 2; not sent before night 2.
         n1.new_case_granted(1, A);
         n1.new_case_granted(2, A);
@@ -3320,11 +3304,7 @@ fn a_grant_told_again_does_not_clear_a_bounce_flag() {
 fn a_grant_mail_queued_while_send_runs_is_sent_to_the_address_the_grant_unflagged() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let mut n1 = Night {
-        cases: Vec::new(),
-        entries: Vec::new(),
-        grants: Vec::new(),
-    };
+    let mut n1 = Night::default();
     n1.new_case_granted(1, "one@example.com");
     import(
         &env,

@@ -246,7 +246,8 @@ mod tests {
 
     #[test]
     fn a_sealed_flow_opens_with_its_key_and_purpose_only() {
-        let f = Flow::new("/cases?x=1", 1_000).unwrap();
+        let f = Flow::new("/cases?page=2", 1_000).unwrap();
+        assert_eq!(f.return_to, "/cases?page=2");
         let sealed = f.seal(&KEY, Purpose::Web);
         assert_eq!(
             Flow::open(&KEY, Purpose::Web, &sealed, 1_100),
@@ -261,7 +262,12 @@ mod tests {
             Err(Unsealed::Forged)
         );
         // Any change to the body breaks the MAC: here, a later return path.
-        let evil = sealed.replacen(&schemas::hex(b"/cases?x=1"), &schemas::hex(b"/admin"), 1);
+        let evil = sealed.replacen(
+            &schemas::hex(b"/cases?page=2"),
+            &schemas::hex(b"/cases?page=3"),
+            1,
+        );
+        assert_ne!(evil, sealed);
         assert_eq!(
             Flow::open(&KEY, Purpose::Web, &evil, 1_100),
             Err(Unsealed::Forged)

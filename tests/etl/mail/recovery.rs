@@ -59,6 +59,19 @@ fn three_nights(root: &Path) -> [PathBuf; 3] {
     ]
 }
 
+/// `three_nights`' first imported (its mail not sent), its snapshot then
+/// damaged, and the second imported: published, its mail waiting (exit 1).
+fn night_2_waits_on_a_damaged_night_1() -> (Env, Smtp) {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let [n1, n2, _] = three_nights(env.dir.path());
+    assert_eq!(import(&env, &smtp, &n1).code, 0);
+    damage(&env.data().join("snapshots/20261123-1.sqlite"));
+    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
+    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    (env, smtp)
+}
+
 /// The outbox of running `nights` one after the other, undisturbed.
 fn undisturbed(nights: &[&Path]) -> Vec<String> {
     let env = Env::new();
@@ -305,20 +318,12 @@ fn a_damaged_previous_snapshot_never_blocks_what_is_already_queued() {
 /// An operator may give a pending night up instead.
 #[test]
 fn a_pending_night_can_be_given_up() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let [n1, n2, _] = three_nights(env.dir.path());
-    assert_eq!(import(&env, &smtp, &n1).code, 0);
-    damage(&env.data().join("snapshots/20261123-1.sqlite"));
-    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
-    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    let (env, smtp) = night_2_waits_on_a_damaged_night_1();
     let pending = etl(&env, &smtp, &["outbox", "pending"]);
     assert!(
         pending.stdout.contains("20261124-1.sqlite"),
-        "{}\n{}{}",
-        pending.stdout,
-        night2.stdout,
-        night2.stderr
+        "{}",
+        pending.stdout
     );
     let unknown = etl(&env, &smtp, &["outbox", "forget", "20991231-1.sqlite"]);
     assert_eq!(unknown.code, 4, "{}", unknown.stderr);
@@ -833,13 +838,7 @@ fn two_website_mailers_send_each_mail_once_though_a_pass_outlasts_its_lease() {
 /// mailed again here either; the grants no such mail names are.
 #[test]
 fn a_rediff_as_a_first_load_does_not_mail_again_what_night_1s_activations_name() {
-    let env = Env::new();
-    let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let [n1, n2, _] = three_nights(env.dir.path());
-    assert_eq!(import(&env, &smtp, &n1).code, 0);
-    damage(&env.data().join("snapshots/20261123-1.sqlite"));
-    let night2 = etl(&env, &smtp, &["import", n2.to_str().unwrap()]);
-    assert_eq!(night2.code, 1, "{}{}", night2.stdout, night2.stderr);
+    let (env, smtp) = night_2_waits_on_a_damaged_night_1();
     let rediff = etl(
         &env,
         &smtp,
