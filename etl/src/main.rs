@@ -1,19 +1,13 @@
 //! `cpor-etl`: parse the command line, run one command, exit with its code.
 
-/// `eprintln!` that never panics (`commands`' own says why).
-macro_rules! eprintln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use etl::commands;
+// (one that never panics: `etl::commands` says why)
 use etl::config::Config;
+use etl::eprintln;
 use etl::import::{self, exit, ImportOptions};
 use settings::Layers;
 use store::layout::Store;
@@ -39,7 +33,8 @@ Exit codes:
   3  published, but some courts were not imported tonight (carried over or unusable)
   4  case: no such case in the snapshot; outbox show, retry, release, rediff, forget:
      no such item or night, or nothing to do (retry: nothing to queue again;
-     release: nothing held); forget-address: nothing is kept of the address
+     release: nothing held); forget-address without --vacuum: nothing is kept of
+     the address
   5  another import, rollback or send's catch-up holds the import lock (import
      waits up to import.lock_wait_seconds first; rollback, outbox forget,
      rediff, release and forget-address do not wait: run again when it is done);

@@ -57,7 +57,9 @@
 // shown again, from the server. What the page notes in the browser is
 // keyed by its session (`data-session`, a tag of it the server gives), so
 // another person's session, signed in since in the same browser, neither
-// keeps it alive nor is taken for it.
+// keeps it alive nor is taken for it. The nightly pause's notice leaves
+// the page as it is (the session may outlast the window) until one of the
+// session's ends comes, or a sign-out in another tab: they still hide it.
 (function () {
   'use strict';
   var me = document.currentScript;
@@ -130,8 +132,12 @@
   // the same end differs by its load's delay, a few seconds at most).
   var acked = {};
   function isAcked(name) {
-    return acked[name] || Math.abs(stored('cpor-acked-' + name) - limits[name].at) < 10000;
+    return acked[name] || Math.abs(stored('cpor-acked-' + name + mine) - limits[name].at) < 10000;
   }
+  // The site paused (the nightly window): said once; the session's ends
+  // are still reckoned, and hide the page when one comes (sign-out works
+  // in the window).
+  var paused = false;
   // What is due now: the page's last word, or the dialog to show.
   function update() {
     clearTimeout(timer);
@@ -142,24 +148,31 @@
     var idleAt = latest() + idle * 1000;
     var login = '/login?m=expired&next=' + encodeURIComponent(location.pathname + location.search);
     if (now >= maxAt) {
-      finish($('max-ended'), login, true);
+      finish($('max-ended'), login);
       return;
     }
     if (over) {
-      finish($('signed-out') || ended, login, true);
+      finish($('signed-out') || ended, login);
       return;
     }
     if (now >= idleAt) {
-      finish(ended, login, true);
+      finish(ended, login);
       return;
     }
     if (now >= openAt) {
       // The whole window passed (the computer asleep): nothing to say of it.
       limits.closing.at = openAt = Infinity;
     }
-    if (now >= limits.closing.at) {
-      // (the session may outlast the pause: the page stays)
-      finish($('closed'), location.href, false);
+    if (paused || now >= limits.closing.at) {
+      // (the session may outlast the pause: the page stays, until an end)
+      if (!paused) {
+        paused = true;
+        say($('closed'), location.href);
+      }
+      var end = Math.min(idleAt, maxAt);
+      if (end < Infinity) {
+        timer = setTimeout(update, Math.min(end - now, 2147483647));
+      }
       return;
     }
     var endAt = Math.min(idleAt, maxAt);
@@ -214,19 +227,27 @@
       before.focus();
     }
   }
-  // The page's last word: what ended, and a link that comes back here;
-  // with the session ended, what the page showed hidden (`signed-out`).
-  function finish(notice, href, hide) {
-    done = true;
-    clearTimeout(timer);
+  // A notice shown in place of any dialog, its link set and focused.
+  function say(notice, href) {
     dialogs.forEach(function (d) { d.hidden = true; });
-    if (hide) {
-      document.documentElement.classList.add('signed-out');
-    }
     var link = notice.querySelector('a');
     link.href = href;
     notice.hidden = false;
     link.focus();
+  }
+  // The page's last word: the session ended, with a link that comes back
+  // here; what the page showed hidden (`signed-out`), its title too (a
+  // case's court and number in the tab strip and the history).
+  function finish(notice, href) {
+    done = true;
+    clearTimeout(timer);
+    var closed = $('closed');
+    if (closed) {
+      closed.hidden = true;
+    }
+    document.documentElement.classList.add('signed-out');
+    document.title = '案件進度線上查詢服務';
+    say(notice, href);
   }
   // Asks the server whether the page's session lives (and, as any page
   // does, starts its idle time again); then `then`, if it does.
@@ -275,7 +296,7 @@
     if (l.ok) {
       l.ok.addEventListener('click', function () {
         acked[name] = true;
-        store('cpor-acked-' + name, l.at);
+        store('cpor-acked-' + name + mine, l.at);
         putAway(l.dialog);
         update();
       });

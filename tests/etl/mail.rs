@@ -1897,6 +1897,94 @@ fn grant_mail_a_night_rolled_back_had_withheld_is_told_by_the_next_night() {
     }
 }
 
+/// The review of the fifty-second session's change (its 1): rolled back
+/// past two nights, grant mail the first had withheld was reopened for a
+/// case the second night's mail had told already (granted again, its
+/// activation sent): the next night mailed it a second time, a second
+/// link. A reopened case is not one any night after the one rolled back
+/// to told, whose mail went or goes.
+#[test]
+fn a_rollback_past_two_nights_does_not_mail_again_a_grant_the_second_told() {
+    const A: &str = "a.party@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night::default();
+    n1.new_case_granted(1, A);
+    n1.new_case_granted(2, A);
+    // Night 1's activation (cases 1 and 2) is not sent before night 2.
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    // Night 2 revokes case 2: withholds night 1's mail, tells case 1.
+    let mut n2 = n1.clone();
+    n2.grants.retain(|g| g.0 != 2);
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    // Night 3 grants case 2 again: told, and sent.
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("c"), "20261125"),
+    );
+    send(&env, &smtp);
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert_eq!(back.code, 0, "{}{}", back.stdout, back.stderr);
+    let run = import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("d"), "20261126"),
+    );
+    send(&env, &smtp);
+    let mails = smtp.accepted_for(A);
+    for case in ["115年度訴字第1號", "115年度訴字第2號"] {
+        let told = mails
+            .iter()
+            .filter(|m| m.contains(case) && m.contains("/activate?token="))
+            .count();
+        assert_eq!(told, 1, "{case}\n{}\n{mails:#?}", run.stdout);
+    }
+}
+
+/// The same review (its 2): the digests a rollback held were given up by
+/// the night rolled back to imported again (its new build, compared with
+/// its own first build, tells nothing of the held night), and the roll
+/// forward to the held night then lost them for good: `release` refused,
+/// saying their news was told. Only a night after the one rolled back to
+/// (other than the held one) gives them up.
+#[test]
+fn the_night_rolled_back_to_imported_again_leaves_the_held_digests_to_the_roll_forward() {
+    let (env, smtp, _) = two_nights_the_first_mailed();
+    let before = smtp.accepted_for(FOLLOWS).len();
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert!(back.stdout.contains("is held"), "{}", back.stdout);
+    let (n1, _) = scenario(&[FOLLOWS]);
+    let again = import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a2"), "20261123"),
+    );
+    assert!(!again.stdout.contains("given up"), "{}", again.stdout);
+    let forward = etl(&env, &smtp, &["rollback", "20261124"]);
+    assert_eq!(forward.code, 0, "{}{}", forward.stdout, forward.stderr);
+    assert!(
+        forward.stdout.contains("are released") || forward.stdout.contains("is released"),
+        "{}",
+        forward.stdout
+    );
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(FOLLOWS).len(),
+        before + 1,
+        "night 2's digest, released by the roll forward"
+    );
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

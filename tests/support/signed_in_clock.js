@@ -73,6 +73,7 @@ function page(attrs, opts = {}) {
       contains: () => true,
       documentElement: { classList: { add(c) { classes.add(c); } } },
       visibilityState: 'visible',
+      title: '臺灣臺北地方法院 民事 115年度訴字第100號｜案件進度線上查詢服務',
       querySelectorAll: (css) => (css.includes('logout') ? [logout] : []),
       addEventListener(type, f) { if (type === 'visibilitychange') visibilityListener = f; },
     },
@@ -100,6 +101,7 @@ function page(attrs, opts = {}) {
     heard(key, newValue) { if (storageListener) storageListener({ key, newValue }); },
     // Whether the page's content is hidden (`signed-out` on the root).
     hidden: () => classes.has('signed-out'),
+    title: () => g.document.title,
     // The addresses the page asked the server.
     asked: () => asked.slice(),
     // 登出 pressed on this page (the form is sent; the page goes).
@@ -331,6 +333,48 @@ async function main() {
     p.run(45 * MIN);
     expect('shown again, alive: no end 30 minutes after the load', p.shown(), '-');
     expect('shown again, alive: not hidden', p.hidden(), false);
+  }
+  // The review of the change (its 3, 4, 5): a page that had shown the
+  // pause notice stopped its reckoning, so it never hid, idle or signed
+  // out elsewhere (sign-out works in the pause now); a 知道了 was kept for
+  // the next session in the browser; a hidden page kept the case in its
+  // title.
+  {
+    const attrs = { 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600,
+      'data-closes': 10 * MIN, 'data-opens': 160 * MIN, 'data-session': 'aa' };
+    const p = page(attrs);
+    p.run(10 * MIN + 1);
+    expect('paused, then idle: the pause said', p.shown(), 'closed');
+    p.run(30 * MIN + 1);
+    expect('paused, then idle: the end said', p.shown(), 'idle-ended');
+    expect('paused, then idle: hidden', p.hidden(), true);
+    expect('hidden: the title the site\'s alone', p.title(), '案件進度線上查詢服務');
+  }
+  {
+    const shared = { store: {}, pages: [] };
+    const clock = { now: 1e12 };
+    const attrs = { 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600,
+      'data-closes': 10 * MIN, 'data-opens': 160 * MIN, 'data-session': 'aa' };
+    const left = page(attrs, { shared, clock });
+    const other = page(attrs, { shared, clock });
+    left.run(11 * MIN);
+    expect('paused: said', left.shown(), 'closed');
+    other.signOut();
+    expect('paused, signed out in another tab: said', left.shown(), 'signed-out');
+    expect('paused, signed out in another tab: hidden', left.hidden(), true);
+  }
+  {
+    const shared = { store: {}, pages: [] };
+    const clock = { now: 1e12 };
+    const attrs = (tag) => ({ 'data-idle': 30 * MIN, 'data-max': 12 * 3600, 'data-ends': 12 * 3600,
+      'data-closes': 10 * MIN, 'data-opens': 160 * MIN, 'data-session': tag });
+    const a = page(attrs('aa'), { shared, clock });
+    a.run(5 * MIN + 1);
+    expect('aa warned of the pause', a.shown(), 'closing-warning');
+    await a.press('closing-ok');
+    const b = page({ ...attrs('bb'), 'data-closes': 10 * MIN - (5 * 60 + 1) }, { shared, clock });
+    b.run(1);
+    expect('bb, another session, warned all the same', b.shown(), 'closing-warning');
   }
   // No window configured: no dialog for it, nothing breaks.
   {

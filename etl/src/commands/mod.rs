@@ -23,7 +23,8 @@ macro_rules! say {
 /// gone (`2>&1 | head`), what is said is lost and the command ends with
 /// its own code (std's panics: exit 101, a code in no table; the admin
 /// review of the fifty-second session). Defined before the modules, it is
-/// the one they use.
+/// the one they use; `cpor-etl`'s `main` imports it.
+#[macro_export]
 macro_rules! eprintln {
     ($($arg:tt)*) => {{
         use std::io::Write as _;

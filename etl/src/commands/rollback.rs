@@ -221,9 +221,9 @@ fn after_hold(store: &Store, to: &SnapshotFile, held: anyhow::Result<Option<Held
     }
     if reopened > 0 {
         say!(
-            "note: {reopened} activation, approval or expiry mail{} withheld by the nights after \
-             {night} (each naming a case such a night no longer granted): the next night's mail \
-             tells again the cases of {} it still grants, but for those another night's mail names",
+            "note: {reopened} activation or approval mail{} withheld by the nights after {night} \
+             (each naming a case such a night no longer granted): the next night's mail tells \
+             again the cases of {} it still grants that no mail of those nights names",
             crate::commands::plural(reopened),
             if reopened == 1 { "it" } else { "them" }
         );

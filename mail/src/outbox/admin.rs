@@ -167,57 +167,96 @@ pub enum Undone {
 /// (`items.last_error`), the snapshot whose mail superseded it after.
 pub const SUPERSEDED: &str = "superseded by the mail of ";
 
-/// Grant mail a night after `night` withheld (it named a case that night
-/// no longer granted its address), telling its cases still granted in
-/// mail of its own: the cases that mail does not name are left to tell
+/// An activation or approval a night after `night` withheld (it named a
+/// case that night no longer granted its address), telling its cases
+/// still granted in mail of its own: the cases no activation or approval
+/// of a night after `night` names, sent or still to go, are left to tell
 /// again (`untold`), as `send` leaves those of one it withholds
 /// (`UNTOLD_BY_SEND`), for the next night's mail to tell those it still
-/// grants (`retell`). That night's grants are no longer the service's;
-/// left told, a case it no longer granted, granted again, was never told
-/// (the admin review of the fifty-second session: a night published by
-/// mistake, rolled back and imported right). What its own mail told is
-/// told (sent, or going). Returns how many items. One pass over the
-/// outbox, which a rollback can afford.
+/// grants (`retell`). Those nights' grants are no longer the service's;
+/// left told, a case the withholding night no longer granted, granted
+/// again, was never told (the admin review of the fifty-second session: a
+/// night published by mistake, rolled back and imported right). What a
+/// later night's mail told is told (a case granted again the night after
+/// the one that withheld it: counted only that night's own mail, it was
+/// mailed twice; the review of the change). Expiry warnings are left as
+/// they are: the grant mail that tells a case again says its last day.
+/// Returns how many items. One pass over the outbox, which a rollback can
+/// afford.
 fn reopen_withheld_after(tx: &rusqlite::Transaction<'_>, night: &str) -> Result<u64> {
-    let withheld: Vec<(i64, String, String, Option<String>, String)> = {
+    let (activation, approval) = (Kind::Activation.as_str(), Kind::Approval.as_str());
+    let withheld: Vec<(i64, String, Option<String>)> = {
         let mut stmt = tx.prepare(
-            "SELECT id, email, kind, case_keys, told_by FROM items
+            "SELECT id, email, case_keys FROM items
              WHERE told_by IS NOT NULL AND substr(told_by, 1, 8) > ?1
-               AND withheld_at IS NOT NULL AND untold IS NULL AND case_keys IS NOT NULL",
+               AND withheld_at IS NOT NULL AND untold IS NULL AND case_keys IS NOT NULL
+               AND kind IN (?2, ?3)",
         )?;
-        let rows = stmt.query_map([night], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        let rows = stmt.query_map(params![night, activation, approval], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?;
         rows.collect::<std::result::Result<_, _>>()?
     };
-    let mut told_there = tx.prepare(
-        "SELECT kind, case_keys FROM items
-         WHERE night = ?2 AND email = ?1 AND ref = ?3 AND case_keys IS NOT NULL",
+    // (what went or may have, and what is still to go: a later night's
+    // that `send` withholds in its turn leaves its cases untold itself)
+    let mut told_later = tx.prepare(&format!(
+        "SELECT case_keys FROM items
+         WHERE email = ?1 AND night > ?2 AND kind IN (?3, ?4) AND case_keys IS NOT NULL
+           AND state IN ('{}', '{}', '{}', '{}', '{}')",
+        State::Sent.as_str(),
+        State::Sending.as_str(),
+        State::Unknown.as_str(),
+        State::Queued.as_str(),
+        State::Retrying.as_str(),
+    ))?;
+    // (its reason says so: it named the withholding night's mail as the
+    // one that told its cases)
+    let mut reopen = tx.prepare(
+        "UPDATE items SET untold = ?2, told_by = NULL,
+             last_error = coalesce(last_error || '; ', '') || ?3
+         WHERE id = ?1",
     )?;
-    let mut reopen = tx.prepare("UPDATE items SET untold = ?2, told_by = NULL WHERE id = ?1")?;
+    let undone = format!(
+        "a rollback to {night} undid the nights after it: the next night's mail tells its cases \
+         still granted that no later night's mail names"
+    );
     let mut n = 0;
-    for (id, email, kind, keys, teller) in withheld {
-        let warning = parse_kind(id, &kind)? == Kind::Expiry;
-        let (told_night, reference) = super::teller(&teller);
-        // (an expiry warning's cases are told by the night's warnings, the
-        // others' by its activations and approvals)
+    for (id, email, keys) in withheld {
         let mut told = BTreeSet::new();
-        let mut rows = told_there.query(params![email, told_night, reference])?;
+        let mut rows = told_later.query(params![email, night, activation, approval])?;
         while let Some(r) = rows.next()? {
-            let k: String = r.get(0)?;
-            if (k == Kind::Expiry.as_str()) == warning {
-                told.extend(super::case_keys_of(r.get(1)?));
-            }
+            told.extend(super::case_keys_of(r.get(0)?));
         }
         let untold: Vec<String> = super::case_keys_of(keys)
             .into_iter()
             .filter(|c| !told.contains(c))
             .collect();
         if !untold.is_empty() {
-            n += reopen.execute(params![id, untold.join("\n")])? as u64;
+            n += reopen.execute(params![id, untold.join("\n"), undone])? as u64;
         }
     }
     Ok(n)
+}
+
+/// Whether the mail of night `tonight`, queued after `held`'s digests were
+/// held for `reason`, makes them untellable (released, they would tell
+/// news twice, or older news after newer): an SQL condition on the three
+/// expressions given. Held by the flood guard: a later night's mail,
+/// compared with the held night or after it. Held by a rollback to a
+/// night (`ROLLED_BACK` and the night): the mail of any night after that
+/// one but the held night itself (made against the night rolled back to,
+/// it tells what of the held news is still true; a later night as a rule,
+/// an earlier one when the held night was published under a later date
+/// by mistake), not the night rolled back to imported again, nor an
+/// earlier night's (both told nothing of it: the review of the
+/// fifty-second session's change). The one rule of
+/// `NightTx::give_up_held_before` and `told_since_held`.
+pub(crate) fn told_over_held(tonight: &str, held: &str, reason: &str) -> String {
+    format!(
+        "({tonight} > {held} OR ({tonight} <> {held} AND {reason} LIKE '{ROLLED_BACK}%' \
+         AND {tonight} > substr({reason}, {start}, 8)))",
+        start = ROLLED_BACK.len() + 1
+    )
 }
 
 /// What [`Outbox::hold_after_rollback`] did.
@@ -225,9 +264,9 @@ fn reopen_withheld_after(tx: &rusqlite::Transaction<'_>, night: &str) -> Result<
 pub struct Rollback {
     /// By later night with digests not yet sent.
     pub nights: Vec<RolledBack>,
-    /// Grant mail (activations, approvals, expiry warnings) a later night
-    /// had withheld, whose cases the next night's mail now tells, those
-    /// still granted.
+    /// Activations and approvals a later night had withheld, whose cases
+    /// the next night's mail now tells, those still granted that no later
+    /// night's mail names.
     pub reopened: u64,
 }
 
@@ -745,10 +784,9 @@ impl Outbox {
         })
     }
 
-    /// Of a night whose digests are held: the first later night (held by a
-    /// rollback, the first other night: one published by mistake under a
-    /// later date, then the right one imported) whose mail was queued
-    /// since they were held, if any. Released, they would go after it.
+    /// Of a night whose digests are held: the first night whose mail,
+    /// queued since they were held, makes them untellable
+    /// (`told_over_held`), if any. Released, they would go after it.
     /// Held by a rollback, that mail, compared with the night rolled back
     /// to, told what of the held news is still true: they would tell it
     /// twice. Held by the flood guard, that mail was
@@ -758,11 +796,13 @@ impl Outbox {
         Ok(self
             .conn
             .query_row(
-                "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
-                 WHERE h.night = ?1 AND h.released_at IS NULL
-                   AND (t.night > h.night OR (t.night <> h.night AND h.reason LIKE ?2))
-                   AND t.sha256 <> '' AND t.queued_at >= h.held_at",
-                params![night, format!("{ROLLED_BACK}%")],
+                &format!(
+                    "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
+                     WHERE h.night = ?1 AND h.released_at IS NULL
+                       AND {} AND t.sha256 <> '' AND t.queued_at >= h.held_at",
+                    told_over_held("t.night", "h.night", "h.reason")
+                ),
+                params![night],
                 |r| r.get(0),
             )
             .optional()?

@@ -1106,10 +1106,10 @@ impl NightQueue<'_> {
     /// this night's mail is queued. Held by the flood guard: that mail is
     /// compared with the held night or a later one, and released after it
     /// they would tell older news after newer (`Outbox::told_since_held`).
-    /// Held by a rollback: that mail, of whatever night but the held one,
-    /// compared with the night rolled back to, tells what of their news
-    /// is still true, and released after it they would tell it twice
-    /// (`outbox release` refuses them then). They
+    /// Held by a rollback: that mail, of a night after the one rolled back
+    /// to (but the held one), made against it, tells what of their news is
+    /// still true, and released after it they would tell it twice
+    /// (`outbox release` refuses them then; `admin::told_over_held`). They
     /// never go: superseded, the reason in `last_error`, no longer counted
     /// held (the operator's runbook review of the forty-ninth session: they
     /// stayed held for good, each `send` counting them, and the night that
@@ -1120,15 +1120,12 @@ impl NightQueue<'_> {
     /// up, with how many, and whether a rollback held it.
     pub fn give_up_held_before(&self) -> Result<Vec<(String, u64, bool)>> {
         let nights: Vec<(String, bool)> = {
-            // (a rollback's of any other night: one published by mistake
-            // under a later date, then the right night imported, whose
-            // mail tells the same news; the flood guard's of an earlier one)
-            let mut stmt = self.tx.prepare(
+            let mut stmt = self.tx.prepare(&format!(
                 "SELECT night, reason LIKE ?2 FROM held_nights
-                 WHERE released_at IS NULL
-                   AND (night < ?1 OR (night > ?1 AND reason LIKE ?2))
+                 WHERE released_at IS NULL AND {}
                  ORDER BY night",
-            )?;
+                admin::told_over_held("?1", "night", "reason")
+            ))?;
             let rows = stmt.query_map(params![self.night, format!("{ROLLED_BACK}%")], |r| {
                 Ok((r.get(0)?, r.get(1)?))
             })?;
