@@ -1049,25 +1049,54 @@ impl World {
                     .outbox
                     .hold_after_rollback(&night_text(*night), self.now)
                     .unwrap();
-                // Grant mail a later night withheld and told: that night's
-                // telling is undone, its cases its own mail did not name
-                // wait for the next night to tell (of one queued to name
-                // two, one; a teller's one case its teller names).
-                let mut reopened = 0;
-                for m in self.model.values_mut() {
-                    let later = m
-                        .told_night
-                        .as_ref()
-                        .is_some_and(|t| t.as_str() > night_text(*night).as_str());
-                    if m.grant && m.withheld && m.told_by && later && !m.untold && !m.teller {
-                        m.untold = true;
-                        m.told_by = false;
-                        m.told_night = None;
-                        m.told -= 1;
-                        reopened += 1;
-                    }
+                // An activation or approval a later night withheld and
+                // told: that night's telling is undone, and the cases no
+                // activation or approval of a later night names (sent or
+                // still to go) wait for the next night to tell. A teller
+                // names its address's first case only; one queued by a
+                // night names both: of one queued so, the second case is
+                // left unless one queued so of a later night goes; of a
+                // teller, its case unless any such mail of a later night
+                // goes.
+                let back = night_text(*night);
+                let going = |m: &Model| {
+                    matches!(
+                        m.state,
+                        State::Sent
+                            | State::Sending
+                            | State::Unknown
+                            | State::Queued
+                            | State::Retrying
+                    )
+                };
+                let grant_kind = |k: Kind| matches!(k, Kind::Activation | Kind::Approval);
+                let candidates: Vec<i64> = self
+                    .model
+                    .iter()
+                    .filter(|(_, m)| {
+                        let later = m.told_night.as_ref().is_some_and(|t| *t > back);
+                        grant_kind(m.kind) && m.withheld && m.told_by && later && !m.untold
+                    })
+                    .map(|(id, _)| *id)
+                    .filter(|id| {
+                        let (e, teller) = (self.email_of(*id), self.model[id].teller);
+                        !self.model.iter().any(|(x, m)| {
+                            (teller || !m.teller)
+                                && grant_kind(m.kind)
+                                && m.night > back
+                                && going(m)
+                                && self.email_of(*x) == e
+                        })
+                    })
+                    .collect();
+                for id in &candidates {
+                    let m = self.model.get_mut(id).unwrap();
+                    m.untold = true;
+                    m.told_by = false;
+                    m.told_night = None;
+                    m.told -= 1;
                 }
-                assert_eq!(got.reopened, reopened);
+                assert_eq!(got.reopened, candidates.len() as u64);
                 let got = got.nights;
                 let mut want = Vec::new();
                 let later: BTreeSet<String> = self
