@@ -61,7 +61,9 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("cpor-server: {e:#}");
+            // (a reader gone from standard error loses the message, and
+            // the exit is still 1: `eprintln!` panicked, exit 101)
+            let _ = writeln!(std::io::stderr(), "cpor-server: {e:#}");
             ExitCode::FAILURE
         }
     }

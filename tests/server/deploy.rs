@@ -1104,3 +1104,23 @@ fn the_servers_usage_errors_exit_1_and_listen_is_taken_after_serve() {
         .unwrap();
     assert_eq!(help.status.code(), Some(0));
 }
+
+/// As `cpor-etl`'s (the admin review of the fifty-second session, its
+/// m11): with standard error's reader gone, an error said there panicked
+/// (exit 101, in no table). The server ends with its own code, 1.
+#[test]
+fn a_reader_gone_from_the_servers_standard_error_leaves_its_own_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let rc = dir.path().join("rc");
+    // (the reader, `true`, is gone before the server writes; the config
+    // file does not exist, an error said at once)
+    let script = format!(
+        "{{ sleep 0.3; '{}' --config '{}' stats; echo $? > '{}'; }} 2>&1 | true",
+        env!("CARGO_BIN_EXE_cpor-server"),
+        dir.path().join("missing.toml").display(),
+        rc.display()
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(std::fs::read_to_string(&rc).unwrap().trim(), "1", "{out:?}");
+}
