@@ -1985,6 +1985,47 @@ fn the_night_rolled_back_to_imported_again_leaves_the_held_digests_to_the_roll_f
     );
 }
 
+/// The review of the fixes (its F1): rolled back past a held night and a
+/// later one with no news (its mail queued, nothing to hold), the next
+/// night was compared with that later night, which holds the held night's
+/// changes, so its mail told nothing of them; yet it gave the held digests
+/// up, and `release` refused them, both saying that mail had told their
+/// news. Only the mail of a night compared with the night rolled back to,
+/// or an earlier one, gives them up; here they stay held, and `release`
+/// sends them.
+#[test]
+fn held_digests_stay_releasable_when_the_next_night_is_compared_past_the_night_rolled_back_to() {
+    let (env, smtp, n2) = two_nights_the_first_mailed();
+    let before = smtp.accepted_for(FOLLOWS).len();
+    // Night 3, the same data: no news, its mail queued (nothing to hold).
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("c"), "20261125"),
+    );
+    let back = etl(&env, &smtp, &["rollback", "20261123"]);
+    assert!(back.stdout.contains("is held"), "{}", back.stdout);
+    let run = import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("d"), "20261126"),
+    );
+    assert!(
+        run.stdout.contains("compared with 20261125"),
+        "{}",
+        run.stdout
+    );
+    assert!(!run.stdout.contains("given up"), "{}", run.stdout);
+    let released = etl(&env, &smtp, &["outbox", "release", "20261124"]);
+    assert_eq!(released.code, 0, "{}{}", released.stdout, released.stderr);
+    send(&env, &smtp);
+    assert_eq!(
+        smtp.accepted_for(FOLLOWS).len(),
+        before + 1,
+        "night 2's news, told once"
+    );
+}
+
 /// The admin review of the forty-fourth session (its 3): `outbox retry`
 /// queued a digest superseded by the night's new build again, so its
 /// reader got two digests of one night, the first telling news the court

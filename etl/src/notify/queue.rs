@@ -1429,7 +1429,8 @@ fn write(
     if superseding {
         summary.superseded = tx.supersede_held_by_rollback(&ids.tonight.name)?;
     }
-    for (held, n, rolled_back) in tx.give_up_held_before()? {
+    let base = ids.base.as_ref().map(|b| b.name.as_str());
+    for (held, n, rolled_back) in tx.give_up_held_before(base)? {
         match rolled_back {
             true => summary.given_up_rolled_back.push((held, n)),
             false => summary.given_up.push((held, n)),

@@ -238,23 +238,28 @@ fn reopen_withheld_after(tx: &rusqlite::Transaction<'_>, night: &str) -> Result<
     Ok(n)
 }
 
-/// Whether the mail of night `tonight`, queued after `held`'s digests were
-/// held for `reason`, makes them untellable (released, they would tell
-/// news twice, or older news after newer): an SQL condition on the three
-/// expressions given. Held by the flood guard: a later night's mail,
+/// Whether the mail of night `tonight`, compared with snapshot `base`
+/// (its file name; NULL: with none) and queued after `held`'s digests
+/// were held for `reason`, makes them untellable (released, they would
+/// tell news twice, or older news after newer): an SQL condition on the
+/// four expressions given. Held by the flood guard: a later night's mail,
 /// compared with the held night or after it. Held by a rollback to a
-/// night (`ROLLED_BACK` and the night): the mail of any night after that
-/// one but the held night itself (made against the night rolled back to,
-/// it tells what of the held news is still true; a later night as a rule,
-/// an earlier one when the held night was published under a later date
-/// by mistake), not the night rolled back to imported again, nor an
-/// earlier night's (both told nothing of it: the review of the
-/// fifty-second session's change). The one rule of
+/// night (`ROLLED_BACK` and the night): the mail of a night after that
+/// one, but the held night itself, compared with that night or an earlier
+/// one: it tells what of the held news is still true (a later night as a
+/// rule, an earlier one when the held night was published under a later
+/// date by mistake). Not the night rolled back to imported again, nor an
+/// earlier night's (they told nothing of it), nor one compared with a
+/// night after the one rolled back to (one with no news, whose mail held
+/// nothing, and has the held night's changes: it told none of them). The
+/// reviews of the fifty-second session's change. The one rule of
 /// `NightTx::give_up_held_before` and `told_since_held`.
-pub(crate) fn told_over_held(tonight: &str, held: &str, reason: &str) -> String {
+pub(crate) fn told_over_held(tonight: &str, base: &str, held: &str, reason: &str) -> String {
     format!(
-        "({tonight} > {held} OR ({tonight} <> {held} AND {reason} LIKE '{ROLLED_BACK}%' \
-         AND {tonight} > substr({reason}, {start}, 8)))",
+        "(CASE WHEN {reason} LIKE '{ROLLED_BACK}%' \
+         THEN {tonight} <> {held} AND {tonight} > substr({reason}, {start}, 8) \
+              AND coalesce(substr({base}, 1, 8), '') <= substr({reason}, {start}, 8) \
+         ELSE {tonight} > {held} END)",
         start = ROLLED_BACK.len() + 1
     )
 }
@@ -800,7 +805,7 @@ impl Outbox {
                     "SELECT min(t.night) FROM told_snapshots t JOIN held_nights h
                      WHERE h.night = ?1 AND h.released_at IS NULL
                        AND {} AND t.sha256 <> '' AND t.queued_at >= h.held_at",
-                    told_over_held("t.night", "h.night", "h.reason")
+                    told_over_held("t.night", "t.base", "h.night", "h.reason")
                 ),
                 params![night],
                 |r| r.get(0),

@@ -1118,17 +1118,20 @@ impl NightQueue<'_> {
     /// night, not an earlier one: its new build supersedes them
     /// ([`NightTx::supersede_held_by_rollback`]). Returns each night given
     /// up, with how many, and whether a rollback held it.
-    pub fn give_up_held_before(&self) -> Result<Vec<(String, u64, bool)>> {
+    /// `base`: the snapshot this night's mail is compared with (its file
+    /// name), if any.
+    pub fn give_up_held_before(&self, base: Option<&str>) -> Result<Vec<(String, u64, bool)>> {
         let nights: Vec<(String, bool)> = {
             let mut stmt = self.tx.prepare(&format!(
                 "SELECT night, reason LIKE ?2 FROM held_nights
                  WHERE released_at IS NULL AND {}
                  ORDER BY night",
-                admin::told_over_held("?1", "night", "reason")
+                admin::told_over_held("?1", "?3", "night", "reason")
             ))?;
-            let rows = stmt.query_map(params![self.night, format!("{ROLLED_BACK}%")], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })?;
+            let rows = stmt
+                .query_map(params![self.night, format!("{ROLLED_BACK}%"), base], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
             rows.collect::<rusqlite::Result<_>>()?
         };
         let mut out = Vec::new();
