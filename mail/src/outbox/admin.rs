@@ -202,12 +202,8 @@ fn reopen_withheld_after(tx: &rusqlite::Transaction<'_>, night: &str) -> Result<
     let mut told_later = tx.prepare(&format!(
         "SELECT case_keys FROM items
          WHERE email = ?1 AND night > ?2 AND kind IN (?3, ?4) AND case_keys IS NOT NULL
-           AND state IN ('{}', '{}', '{}', '{}', '{}')",
-        State::Sent.as_str(),
-        State::Sending.as_str(),
-        State::Unknown.as_str(),
-        State::Queued.as_str(),
-        State::Retrying.as_str(),
+           AND state IN {}",
+        super::state::sql_list(&super::state::TOLD_OR_GOING)
     ))?;
     // (its reason says so: it named the withholding night's mail as the
     // one that told its cases)

@@ -434,14 +434,10 @@ impl Outbox {
         let mut stmt = self.conn.prepare(&format!(
             "SELECT id, email, case_keys, state IN ('{}', '{}') FROM items
              WHERE night > ?1 AND night <> ?2 AND kind IN (?3, ?4) AND withheld_at IS NULL
-               AND state IN ('{}', '{}', '{}', '{}', '{}')",
+               AND state IN {}",
             State::Queued.as_str(),
             State::Retrying.as_str(),
-            State::Sent.as_str(),
-            State::Sending.as_str(),
-            State::Unknown.as_str(),
-            State::Queued.as_str(),
-            State::Retrying.as_str(),
+            state::sql_list(&state::TOLD_OR_GOING),
         ))?;
         let rows = stmt.query_map(
             params![

@@ -284,6 +284,17 @@ pub(crate) fn sql_sources(event: Event) -> String {
     sql_list(&sources(event))
 }
 
+/// A grant mail that told its cases or will: sent, or perhaps (being
+/// sent, unknown), or still to go (queued, retrying). What
+/// `Outbox::grants_told_after` and a rollback's reopening count as told.
+pub(crate) const TOLD_OR_GOING: [State; 5] = [
+    State::Sent,
+    State::Sending,
+    State::Unknown,
+    State::Queued,
+    State::Retrying,
+];
+
 /// `states` as an SQL list: `('queued', 'retrying')`.
 pub(crate) fn sql_list(states: &[State]) -> String {
     let names: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
