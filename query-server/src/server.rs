@@ -433,8 +433,14 @@ fn no_path(https: bool) -> warp::reply::Response {
         "method_not_allowed",
         "本網站不支援這種請求。".to_string(),
     );
-    crate::routes::secure(&mut resp, https, "'self'");
     resp.header("allow", "GET, HEAD, POST, DELETE");
+    closing(resp, https)
+}
+
+/// An answer the HTTP layer gives before routing, with the headers every
+/// answer carries, its connection closed.
+fn closing(mut resp: Resp, https: bool) -> warp::reply::Response {
+    crate::routes::secure(&mut resp, https, "'self'");
     resp.header("connection", "close");
     resp.into_response().into_response()
 }
@@ -451,10 +457,8 @@ fn too_many_requests(https: bool, wait: u64, api: bool) -> warp::reply::Response
             crate::failure::wait_words(wait)
         ),
     );
-    crate::routes::secure(&mut resp, https, "'self'");
     resp.header("retry-after", &wait.to_string());
-    resp.header("connection", "close");
-    resp.into_response().into_response()
+    closing(resp, https)
 }
 
 /// Answers a connection over the limits (503, or 429 over the rate) and

@@ -55,12 +55,12 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
     }
     // A monitor running this sees an unusable live snapshot by the exit
     // code (1), as the site's /healthz does by its 503.
-    let code = match rows.iter().find(|r| r.live && r.error.is_some()) {
-        _ if missing.is_some() => {
-            eprintln!("cpor-etl: {}", missing.expect("missing"));
+    let code = match (missing, rows.iter().find(|r| r.live && r.error.is_some())) {
+        (Some(e), _) => {
+            eprintln!("cpor-etl: {e}");
             crate::import::exit::ERROR
         }
-        Some(r) => {
+        (None, Some(r)) => {
             eprintln!(
                 "cpor-etl: the live snapshot {} is unusable (the site refuses it); {}",
                 r.file,
@@ -68,7 +68,7 @@ pub fn run(store: &Store, json: bool) -> Result<i32> {
             );
             crate::import::exit::ERROR
         }
-        None => 0,
+        (None, None) => 0,
     };
     if json {
         print(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
