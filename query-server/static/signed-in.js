@@ -131,8 +131,11 @@
   // A limit's 知道了, remembered by its time (another page's reckoning of
   // the same end differs by its load's delay, a few seconds at most).
   var acked = {};
+  function ackKey(name) {
+    return 'cpor-acked-' + name + mine;
+  }
   function isAcked(name) {
-    return acked[name] || Math.abs(stored('cpor-acked-' + name + mine) - limits[name].at) < 10000;
+    return acked[name] || Math.abs(stored(ackKey(name)) - limits[name].at) < 10000;
   }
   // The site paused (the nightly window): said once; the session's ends
   // are still reckoned, and hide the page when one comes (sign-out works
@@ -296,7 +299,7 @@
     if (l.ok) {
       l.ok.addEventListener('click', function () {
         acked[name] = true;
-        store('cpor-acked-' + name + mine, l.at);
+        store(ackKey(name), l.at);
         putAway(l.dialog);
         update();
       });
