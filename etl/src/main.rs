@@ -141,14 +141,14 @@ enum Command {
         /// Import this court even though it has far fewer cases or grants
         /// than the night before (it is carried over otherwise; config
         /// import.shrink_share, import.shrink_floor); repeatable
-        #[arg(long, value_name = "COURT")]
+        #[arg(long, value_name = "COURT", value_parser = court_arg)]
         accept_shrink: Vec<String>,
         /// Publish the night without this court when it can be neither
         /// imported nor carried over (the live snapshot damaged, no other
         /// verifying): its cases and grants leave the site until it is
         /// imported again, and its grants are then mailed as new. Nothing
         /// is published otherwise (exit 2); repeatable
-        #[arg(long, value_name = "COURT")]
+        #[arg(long, value_name = "COURT", value_parser = court_arg)]
         publish_without: Vec<String>,
         /// Check the batch as tonight's import would: the same summary and
         /// exit code, but nothing published and no mail queued; the report
@@ -160,6 +160,7 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     Case {
         /// Court code, e.g. TPD
+        #[arg(value_parser = court_arg)]
         court: String,
         /// 民事, 刑事, 家事 or 行政
         category: String,
@@ -339,6 +340,19 @@ fn night_arg(s: &str) -> Result<String, String> {
         })
 }
 
+/// A court's code as the contract lists it, in either case (made upper
+/// case): a typo is refused before anything is read, not taken for a
+/// court the night did not need.
+fn court_arg(s: &str) -> Result<String, String> {
+    let code = s.trim().to_ascii_uppercase();
+    match schemas::contract().court(&code) {
+        Some(_) => Ok(code),
+        None => Err(format!(
+            "{code} is not a court's code (e.g. TPD; the contract's list of courts)"
+        )),
+    }
+}
+
 /// A night or a kept snapshot as `outbox rediff` and `forget` take one: a
 /// date (either way, made YYYYMMDD) or anything else as it is (a
 /// snapshot's name, `none`), which the command answers.
@@ -464,9 +478,8 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let opts = ImportOptions {
                 batch_dir,
                 force,
-                // (a court's code in either case, as `case` takes it)
-                accept_shrink: accept_shrink.iter().map(|c| c.to_uppercase()).collect(),
-                publish_without: publish_without.iter().map(|c| c.to_uppercase()).collect(),
+                accept_shrink: accept_shrink.into_iter().collect(),
+                publish_without: publish_without.into_iter().collect(),
                 progress: Default::default(),
                 check,
             };

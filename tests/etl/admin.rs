@@ -116,7 +116,10 @@ fn case_not_in_the_snapshot_exits_4() {
         ),
         (["case", "TPD", "民", "115", "訴", "100"], "category `民`"),
         (["case", "TPS", "民事", "115", "台上", "1234"], "court TPS"),
-        (["case", "XYZ", "民事", "115", "訴", "100"], "court XYZ"),
+        (
+            ["case", "XYZ", "民事", "115", "訴", "100"],
+            "XYZ is not a court's code",
+        ),
     ] {
         let run = env.etl(&args);
         assert_eq!(run.code, 1, "{args:?}: {}", run.stderr);

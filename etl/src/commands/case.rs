@@ -66,17 +66,12 @@ pub fn run(store: &Store, args: &Args) -> Result<i32> {
         word,
         number,
     };
-    let court = args.court.trim().to_ascii_uppercase();
+    // (a court's code the contract lists, made upper case: `court_arg`)
+    let court = args.court.clone();
     // What can never be stored is said so, not answered "no case".
     let contract = schemas::contract();
-    match contract.court(&court) {
-        None => {
-            bail!("court {court}: not a court's code (e.g. TPD; the contract's list of courts)")
-        }
-        Some(c) if !c.fact_finding => {
-            bail!("court {court}: not one of the fact-finding courts the service keeps")
-        }
-        Some(_) => {}
+    if !contract.court(&court).is_some_and(|c| c.fact_finding) {
+        bail!("court {court}: not one of the fact-finding courts the service keeps")
     }
     if !contract.category_in_scope(&key.category) {
         bail!(
