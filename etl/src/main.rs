@@ -120,7 +120,8 @@ enum Command {
     /// Import one batch (a directory named YYYYMMDD) and publish its snapshot
     #[command(after_help = EXIT_CODES)]
     Import {
-        /// The batch directory, e.g. inbox/20261124
+        /// The batch directory, e.g. inbox/20261124 (or `.` inside it)
+        #[arg(value_parser = batch_arg)]
         batch_dir: PathBuf,
         /// Import even if the batch is older than the live snapshot (its news is not mailed), or
         /// dated after today (Asia/Taipei)
@@ -351,6 +352,17 @@ fn court_arg(s: &str) -> Result<String, String> {
             "{code} is not a court's code (e.g. TPD; the contract's list of courts)"
         )),
     }
+}
+
+/// A batch's directory as given; `.` or `..` (an import run from inside
+/// the batch or below it), which has no name of its own, as the directory
+/// it stands for, so that its name can be read as the night's date.
+fn batch_arg(s: &str) -> Result<PathBuf, String> {
+    let path = PathBuf::from(s);
+    Ok(match path.file_name() {
+        None => path.canonicalize().unwrap_or(path),
+        Some(_) => path,
+    })
 }
 
 /// A night or a kept snapshot as `outbox rediff` and `forget` take one: a

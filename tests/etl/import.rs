@@ -324,6 +324,36 @@ fn a_batch_directory_must_be_named_by_its_date() {
         "{}",
         run.stderr
     );
+
+    // The admin review of the fifty-second session (its m12): `import .`
+    // from inside a batch was refused for its name. `.` and `..` name the
+    // directory they stand for, checked by its own name.
+    let inside = env.copy_night("20261123");
+    for (cwd, arg) in [(renamed.clone(), "."), (inside.join("sub"), "..")] {
+        fs::create_dir_all(&cwd).unwrap();
+        let run: Run = env
+            .command()
+            .current_dir(&cwd)
+            .args(["import", arg])
+            .output()
+            .unwrap()
+            .into();
+        if cwd == renamed {
+            assert_eq!(run.code, 1, "{}", run.stderr);
+            assert!(
+                run.stderr
+                    .contains("tonight: the batch directory's name must be"),
+                "{}",
+                run.stderr
+            );
+        } else {
+            assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+            assert_eq!(
+                env.report("20261123")["batch_dir"],
+                inside.canonicalize().unwrap().display().to_string()
+            );
+        }
+    }
 }
 
 /// Another run holding the import lock is waited for, as long as
