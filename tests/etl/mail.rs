@@ -654,6 +654,15 @@ fn imported_while_damaged(env: &Env, smtp: &Smtp, batches: [(&Night, &str); 2], 
         let run = etl(env, smtp, &["import", dir.to_str().unwrap()]);
         let all = format!("{}{}", run.stdout, run.stderr);
         assert!(i > 0 || all.contains("MAIL NOT QUEUED"), "{all}");
+        // The admin review of the fifty-second session (its m12): the
+        // advice wrote `rediff <night>`; it names the night that waits.
+        assert!(
+            i > 0
+                || all.contains(&format!(
+                    "`cpor-etl outbox rediff {night} --from <kept snapshot>`"
+                )) && !all.contains("<night>"),
+            "{all}"
+        );
     }
     assert_eq!(env.current(), live);
     let run = etl(env, smtp, &["send", "--now"]);
@@ -661,6 +670,14 @@ fn imported_while_damaged(env: &Env, smtp: &Smtp, batches: [(&Night, &str); 2], 
         run.code, 1,
         "the night's mail is not queued: {}{}",
         run.stdout, run.stderr
+    );
+    let night = batches[0].1;
+    assert!(
+        run.stderr.contains(&format!(
+            "`cpor-etl outbox rediff {night} --from <kept snapshot>`"
+        )) && !run.stderr.contains("<night>"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -689,7 +689,7 @@ fn preview(
         [&to].into_iter().chain(from.filter(|_| !from_verified)),
     )
     .into_iter()
-    .map(|c| c.map_err(crate::notify::NotifyError::from));
+    .map(|c| c.map_err(|e| crate::notify::NotifyError::damaged(&to, e)));
     if let Some(Err(e)) = checked.next() {
         bail!(
             "what night {snapshot}'s mail would be cannot be worked out: {e}. No comparison can \

@@ -150,15 +150,20 @@ pub enum NotifyError {
         #[source]
         source: std::io::Error,
     },
-    /// A snapshot the diff needs fails its checksum: the night waits until
-    /// an operator restores it or names another one to compare with.
+    /// A snapshot the diff needs fails its checksum: the night (YYYYMMDD)
+    /// waits until an operator restores it or names another one to
+    /// compare with.
     #[error(
-        "{0}. The night's mail waits: {restore}; or compare \
-         with another kept snapshot: `cpor-etl outbox rediff <night> --from <kept snapshot>` \
-         (each by date; news since then may repeat), or give the night up: `cpor-etl outbox forget <night>`",
+        "{source}. The night's mail waits: {restore}; or compare \
+         with another kept snapshot: `cpor-etl outbox rediff {night} --from <kept snapshot>` \
+         (each by date; news since then may repeat), or give the night up: `cpor-etl outbox forget {night}`",
         restore = store::layout::RESTORE
     )]
-    Damaged(#[from] store::layout::Damaged),
+    Damaged {
+        night: String,
+        #[source]
+        source: store::layout::Damaged,
+    },
     /// The live snapshot fails its checksum when the day's reminders are
     /// looked up in it: they wait until it is whole or replaced.
     #[error("{0}. The day's reminders wait until the live snapshot is whole: {restore}; or replace it: {replace}", restore = store::layout::RESTORE, replace = store::layout::REPLACE_DAMAGED)]
@@ -242,7 +247,7 @@ fn queue_checked<'a>(
     pending: Option<&PendingNight>,
     now: DateTime<Utc>,
 ) -> Result<queue::QueueSummary, NotifyError> {
-    verify_all(store, check)?;
+    verify_all(store, check).map_err(|source| NotifyError::damaged(to, source))?;
     compared(store, from, to, now, |night, changes, retold, calendars| {
         let started = std::time::Instant::now();
         let summary = queue::queue(
@@ -283,11 +288,19 @@ pub fn preview(
 pub fn verify_all<'a>(
     store: &Store,
     check: impl IntoIterator<Item = &'a SnapshotFile>,
-) -> Result<(), NotifyError> {
-    verify_each(store, check)
-        .into_iter()
-        .collect::<Result<(), _>>()?;
-    Ok(())
+) -> Result<(), store::layout::Damaged> {
+    verify_each(store, check).into_iter().collect()
+}
+
+impl NotifyError {
+    /// `source`, a snapshot night `to`'s mail needs, is damaged: the
+    /// advice names that night.
+    pub fn damaged(to: &SnapshotFile, source: store::layout::Damaged) -> NotifyError {
+        NotifyError::Damaged {
+            night: schemas::date::compact(to.date),
+            source,
+        }
+    }
 }
 
 /// [`verify_all`]'s checks, each file's outcome in the order given.

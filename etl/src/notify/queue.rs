@@ -1027,9 +1027,10 @@ fn planned<R>(
     // A change the previous snapshot brought is taken as told only if its
     // files were (`Outbox::told`: its night's mail and every night's
     // before it queued, their digests not held); else it is told again.
+    let id = |file| known_as(file).map_err(|e| NotifyError::damaged(calendars.tonight, e));
     let ids = Ids {
-        tonight: known_as(calendars.tonight)?,
-        base: calendars.before.map(known_as).transpose()?,
+        tonight: id(calendars.tonight)?,
+        base: calendars.before.map(id).transpose()?,
     };
     let told_before = match (calendars.before, &ids.base) {
         (Some(f), Some(base)) => {
@@ -1080,7 +1081,7 @@ struct Ids {
 
 /// How `told_snapshots` knows `file`: its name and recorded SHA-256 (a
 /// name comes back once every build of its date is gone).
-fn known_as(file: &SnapshotFile) -> Result<SnapshotId, NotifyError> {
+fn known_as(file: &SnapshotFile) -> Result<SnapshotId, store::layout::Damaged> {
     Ok(SnapshotId {
         name: file.name(),
         sha256: file.recorded_checksum()?,
