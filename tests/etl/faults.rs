@@ -296,6 +296,48 @@ fn a_stray_quote_closed_rows_later_sets_the_court_aside_naming_where_it_opened()
     }
 }
 
+/// The import review of the fifty-second session (a gap it left): a stray
+/// quote whose closing quote is the next row's own, opening its quoted
+/// category (`TPD,"民事",…`, as a spreadsheet quoting every text writes
+/// it), swallowed the line end between them. That one record was rejected
+/// for text after a closing quote, named at the next row's line, and the
+/// row it swallowed gone without a word when the manifest counted as a
+/// lenient reader does. It is the stray quote's, as any other swallowing.
+#[test]
+fn a_stray_quote_closed_by_the_next_rows_quoted_category_sets_the_court_aside() {
+    let stray = |b: &Path| {
+        rewrite(
+            b,
+            "TPD_progress.csv",
+            b",\xa8\xe7\xacd,115/03/20 16:40",
+            b",\"\xa8\xe7\xacd,115/03/20 16:40",
+        );
+        rewrite(
+            b,
+            "TPD_progress.csv",
+            &big5("\r\nTPD,民事,115,訴,100,3,"),
+            &big5("\r\nTPD,\"民事\",115,訴,100,3,"),
+        );
+    };
+    let opened = "TPD_progress.csv:5: 登載事項 opens a quoted field that runs to line 6: \
+                  lines 5–6 were read as that one field, so the rows among them cannot be told \
+                  apart";
+    for lenient in [false, true] {
+        tpd_carried_over(
+            |b| {
+                stray(b);
+                if lenient {
+                    edit_manifest(b, "TPD_progress.csv", |rows, sha| {
+                        let rows: u64 = rows.parse().unwrap();
+                        Some(format!("TPD_progress.csv,{},{sha}", rows - 1))
+                    });
+                }
+            },
+            opened,
+        );
+    }
+}
+
 /// A quote left open in the last row alone swallows nothing but the line
 /// end after it: that row is rejected, naming the field, and the court
 /// imports.

@@ -842,10 +842,15 @@ fn bad_quoting(record: &[u8], row_start: &[u8]) -> Option<(usize, usize, BadQuot
 /// A text may well hold a line beginning with the court's code and a
 /// comma (`IPC,G06F 16/00 …`, a patent class; `TPD,PCD,SLD 三院`): taken
 /// for swallowed rows, a valid row set its whole court aside (the import
-/// review of the fifty-second session).
+/// review of the fifty-second session). A text that ends where a row's
+/// category or year would begin was closed by that row's own quote
+/// (`TPD,"民事",…`): it swallowed rows too.
 fn row_like(text: &[u8], row_start: &[u8]) -> bool {
     memchr::memmem::find_iter(text, row_start).any(|at| {
         let rest = &text[at + row_start.len()..];
+        if rest.is_empty() {
+            return true;
+        }
         let Some(comma) = rest.iter().take(25).position(|&b| b == b',') else {
             return false;
         };
@@ -854,6 +859,9 @@ fn row_like(text: &[u8], row_start: &[u8]) -> bool {
             return false;
         }
         let rest = &rest[comma + 1..];
+        if rest.is_empty() {
+            return true;
+        }
         let Some(end) = rest.iter().take(9).position(|&b| b == b',') else {
             return false;
         };

@@ -296,6 +296,32 @@ fn a_text_line_that_begins_with_the_courts_code_is_not_taken_for_a_row() {
     );
 }
 
+/// A stray quote closed by the next row's own quote, where that row quotes
+/// its category or its year (a spreadsheet quoting every text): the line
+/// end between was swallowed, and the record rejected for text after a
+/// closing quote on the next row's line, the row it swallowed gone. It is
+/// the stray quote's, as any other swallowing (the gap the import review
+/// of the fifty-second session left).
+#[test]
+fn a_stray_quote_closed_by_the_next_rows_quoted_category_or_year_swallowed_it() {
+    let stray = "TPD,民事,115,訴,1,2,115/01/02,\"函查,115/01/02 10:00:00,N\r\n";
+    for next in [
+        "TPD,\"民事\",115,訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
+        "TPD,民事,\"115\",訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
+    ] {
+        let before = "TPD,民事,115,訴,1,1,115/01/02,分案,115/01/02 10:00:00,N\r\n";
+        let whole = every_way(&format!("{before}{stray}{next}{before}"));
+        assert_eq!(
+            whole.swallowed.as_ref().map(ToString::to_string).as_deref(),
+            Some(
+                "TPD_progress.csv:3: 登載事項 opens a quoted field that runs to line 4: lines \
+                 3–4 were read as that one field, so the rows among them cannot be told apart"
+            ),
+            "{next}: {whole:#?}"
+        );
+    }
+}
+
 /// A stray opening quote that a later row's quote closes, text after it:
 /// the rows between were read as one field (the forty-fourth session). It
 /// is rejected on the line where the quote opened, and the file cannot be
