@@ -75,6 +75,9 @@ pub struct CaseView {
     /// they stand (not news), a case newly assigned to the prosecutor the
     /// digest goes to, or one back after its last day had passed.
     pub listed: Listed,
+    /// The calendar files a digest attaches for its news: attached only
+    /// while the case is listed in full ([`View::trim`]).
+    pub calendars: Vec<CalendarFile>,
 }
 
 /// Why a case an expiry mail lists had stopped being queryable before it
@@ -190,7 +193,45 @@ impl CaseView {
             hearing_news: HearingNews::None,
             ended: None,
             listed: Listed::News,
+            calendars: Vec::new(),
         }
+    }
+
+    /// Whether its news is a ruling (a word of [`RULINGS`] in an entry): a
+    /// time to appeal or to comply may run from it, so a cut list keeps it
+    /// before routine news and hearings announced.
+    pub fn rules(&self) -> bool {
+        self.listed == Listed::News
+            && self.entries.iter().any(|e| {
+                std::iter::once(&e.text)
+                    .chain(&e.more)
+                    .any(|t| RULINGS.iter().any(|w| t.contains(w)))
+            })
+    }
+
+    /// What the index of a cut list says beside its title
+    /// ([`View::index`]): its latest entry (the first: latest first) on one
+    /// line, cut to [`INDEX_TEXT`] characters, else its hearings'
+    /// correction, else its last day.
+    pub fn brief(&self) -> Option<String> {
+        if let Some(e) = self.entries.first() {
+            let text: String = std::iter::once(e.text.as_str())
+                .chain(e.more.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" ");
+            let cut = match text.chars().count() > INDEX_TEXT {
+                true => text.chars().take(INDEX_TEXT - 1).chain(['…']).collect(),
+                false => text,
+            };
+            return Some(format!("{} 登載：{cut}", e.posted));
+        }
+        if !self.hearings.is_empty() {
+            return Some("庭期更正".into());
+        }
+        self.last_day.as_ref().map(|d| match self.ended {
+            Some(_) => format!("最後可查詢日：{d}（已過）"),
+            None => format!("最後可查詢日：{d}"),
+        })
     }
 
     /// An entry; `was`, for one the court revised, is its date and text as
@@ -308,6 +349,14 @@ pub struct View {
     /// How many calendar files the mail attaches (a digest that announces
     /// hearings says what they are).
     pub calendars: usize,
+    /// The cases a long list names without listing them in full (after
+    /// the first [`MAX_LISTED`], up to [`MAX_INDEXED`]), each on a line of
+    /// its own ([`CaseView::brief`]); `more` counts those after them.
+    pub index: Vec<CaseView>,
+    /// The calendar files of a digest's hearings left unattached, their
+    /// cases not listed in full ([`View::trim`]): the digest says how many,
+    /// and where they are (each case's page, the account's feed).
+    pub calendars_left_out: usize,
     /// `trim` left the cases' entries out (a grant's mail naming more than
     /// `ENTRIES_UP_TO` cases): the mail says so.
     pub entries_left_out: bool,
@@ -326,6 +375,14 @@ pub struct View {
 
 /// At most this many cases are listed in one mail...
 pub const MAX_LISTED: usize = 30;
+/// ...and after them, at most this many named, a line each ([`View::index`]):
+/// a lawyer's digest of a busy night names every case with news (the
+/// many-cases review of the fifty-third session).
+pub const MAX_INDEXED: usize = 500;
+/// What an index line shows of a case's latest entry, in characters.
+pub const INDEX_TEXT: usize = 40;
+/// Words of an entry that make its news a ruling ([`CaseView::rules`]).
+pub const RULINGS: [&str; 3] = ["判決", "裁定", "宣判"];
 /// ...and their entries only when an activation or approval names at most
 /// this many (a lawyer's first mail can name hundreds of cases).
 pub const ENTRIES_UP_TO: usize = 3;
@@ -435,12 +492,15 @@ impl View {
 
     /// Cuts the list of cases to what a mail should carry. A long list
     /// keeps first the cases whose hearings were corrected without news
-    /// (`CaseView::hearings`) or changed by news, then those whose news
-    /// announces a hearing (`CaseView::hearing_news`), the others after
-    /// them, each part in its order: every calendar file is attached
-    /// whatever the cut, and the list is what says which hearing moved or
-    /// left the calendar, and why. (Before, one moved hearing among a
-    /// hundred cases of routine news was cut, seen only as an attachment.)
+    /// (`CaseView::hearings`) or changed by news, then those whose news is
+    /// a ruling (`CaseView::rules`), then those whose news announces a
+    /// hearing (`CaseView::hearing_news`), the others after them, each part
+    /// in its order: the list is what says which hearing moved or left the
+    /// calendar, and why. (Before, one moved hearing among a hundred cases
+    /// of routine news was cut, seen only as an attachment.) The cases
+    /// after the first [`MAX_LISTED`] are named in the index, and their
+    /// calendar files are not attached (`calendars_left_out`): before, a
+    /// lawyer's busy night attached thousands, past what relays take.
     pub fn trim(&mut self, keep_entries: bool) {
         if !keep_entries {
             self.entries_left_out = self.has_entries();
@@ -453,16 +513,42 @@ impl View {
             // that end soon first, so that up to MAX_LISTED of them each
             // show their last day, which `notify::queue` counts on)
             self.cases.sort_by_key(|c| {
-                let hearings = match c.hearings.is_empty() {
-                    true => c.hearing_news,
-                    false => HearingNews::Changed,
+                let rank = match (c.hearings.is_empty(), c.hearing_news) {
+                    (false, _) | (true, HearingNews::Changed) => 0,
+                    _ if c.rules() => 1,
+                    (true, HearingNews::Announced) => 2,
+                    (true, HearingNews::None) => 3,
                 };
                 // (an expiry mail's ended cases before those still to end)
-                (hearings, c.ended.is_none(), c.last_day.is_none())
+                (rank, c.ended.is_none(), c.last_day.is_none())
             });
-            self.more = self.cases.len() - MAX_LISTED;
-            self.cases.truncate(MAX_LISTED);
+            let mut cut = self.cases.split_off(MAX_LISTED);
+            self.calendars_left_out = cut.iter().map(|c| c.calendars.len()).sum();
+            self.more = cut.len().saturating_sub(MAX_INDEXED);
+            cut.truncate(MAX_INDEXED);
+            for c in &mut cut {
+                c.calendars = Vec::new();
+            }
+            self.index = cut;
         }
+    }
+
+    /// The calendar files of the cases listed in full, taken from them to
+    /// be attached; `calendars` counts them.
+    pub fn take_calendars(&mut self) -> Vec<CalendarFile> {
+        let files: Vec<CalendarFile> = self
+            .cases
+            .iter_mut()
+            .flat_map(|c| std::mem::take(&mut c.calendars))
+            .collect();
+        self.calendars = files.len();
+        files
+    }
+
+    /// Whether a case its index names shows an entry: the index's heading
+    /// says so.
+    pub fn index_has_entries(&self) -> bool {
+        self.index.iter().any(|c| !c.entries.is_empty())
     }
 }
 
@@ -657,6 +743,8 @@ mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            index: Vec::new(),
+            calendars_left_out: 0,
             entries_left_out: false,
             not_activated: false,
             hearings_changed: false,
@@ -682,9 +770,12 @@ mod tests {
         check_as(kind, kind.as_str(), v);
     }
 
-    /// [`check`] against the golden files `name`.txt and `name`.html.
+    /// [`check`] against the golden files `name`.txt and `name`.html (the
+    /// subject as `View::finish` made it, else of the cases given).
     fn check_as(kind: Kind, name: &str, mut v: View) {
-        v.subject = v.subject_as(kind);
+        if v.subject.is_empty() {
+            v.subject = v.subject_as(kind);
+        }
         let (text, html) = bodies(kind, &v).unwrap();
         golden(
             &format!("{name}.txt"),
@@ -975,7 +1066,7 @@ mod tests {
         let mut v = view(cases);
         v.trim(true);
         assert_eq!(v.cases.len(), MAX_LISTED);
-        assert_eq!(v.more, 5);
+        assert_eq!((v.index.len(), v.more), (5, 0));
         assert!(
             v.cases.iter().any(|c| c.title == corrected),
             "the corrected case was cut"
@@ -1003,12 +1094,85 @@ mod tests {
         let titles: Vec<String> = cases.iter().map(|c| c.title.clone()).collect();
         let mut v = view(cases);
         v.trim(true);
-        assert_eq!(v.more, 10);
+        assert_eq!(v.index.len(), 10);
         let kept: Vec<&str> = v.cases.iter().map(|c| c.title.as_str()).collect();
         assert_eq!(
             kept[..4],
             [&titles[n - 3], &titles[n - 1], &titles[n - 2], &titles[0]].map(String::as_str)
         );
+    }
+
+    /// The many-cases review of the fifty-third session (its 1 and 2): a cut
+    /// digest named only the cases it listed in full and "另有 N 件", a
+    /// judgment among them cut behind hearing announcements, and attached
+    /// every case's calendar files. A ruling is kept before hearings
+    /// announced, every other case is named with its latest entry, and only
+    /// the listed cases' calendar files are attached, the rest counted.
+    #[test]
+    fn a_cut_digest_keeps_rulings_and_names_the_rest_with_their_latest_entry() {
+        let file = |n: u32| CalendarFile {
+            filename: format!("hearing-{n}.ics"),
+            method: "REQUEST",
+            text: String::new(),
+        };
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 3)
+            .map(|n| {
+                let mut c = CaseView::new(&case("TPD", "民事", "訴", n))
+                    .entry(day(24), "120/06/10 10:00第一法庭準備程序", None)
+                    .entry(day(20), "收狀", None);
+                c.hearing_news = HearingNews::Announced;
+                c.calendars = vec![file(n)];
+                c
+            })
+            .collect();
+        let n = cases.len();
+        cases[n - 1] = CaseView::new(&case("TPD", "民事", "訴", n as u32)).entry(
+            day(24),
+            "本院於115年11月20日所為之判決，茲送達判決正本予原告",
+            None,
+        );
+        let ruling = cases[n - 1].title.clone();
+        let mut v = view(cases);
+        v.finish(Kind::Digest, true);
+        assert_eq!(v.cases[0].title, ruling);
+        assert_eq!((v.index.len(), v.more), (3, 0));
+        assert_eq!(v.calendars_left_out, 3);
+        assert!(v.index.iter().all(|c| c.calendars.is_empty()));
+        let files = v.take_calendars();
+        assert_eq!((files.len(), v.calendars), (MAX_LISTED - 1, MAX_LISTED - 1));
+        assert_eq!(
+            v.index[0].brief().as_deref(),
+            Some("115/11/24 登載：120/06/10 10:00第一法庭準備程序")
+        );
+        // Its long entry is cut to INDEX_TEXT characters.
+        let long =
+            CaseView::new(&case("TPD", "民事", "訴", 1)).entry(day(24), &"字".repeat(60), None);
+        let brief = long.brief().unwrap();
+        assert_eq!(
+            brief.chars().count(),
+            "115/11/24 登載：".chars().count() + INDEX_TEXT
+        );
+        assert!(brief.ends_with("字…"), "{brief}");
+        check_as(Kind::Digest, "digest-cut", v);
+    }
+
+    /// Past [`MAX_INDEXED`] the index stops, and the mail says how many
+    /// more there are.
+    #[test]
+    fn an_index_past_its_limit_says_how_many_more() {
+        let cases: Vec<CaseView> = (1..=(MAX_LISTED + MAX_INDEXED) as u32 + 7)
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", None))
+            .collect();
+        let mut v = view(cases);
+        v.finish(Kind::Digest, true);
+        assert_eq!(
+            (v.cases.len(), v.index.len(), v.more),
+            (MAX_LISTED, MAX_INDEXED, 7)
+        );
+        let (text, html) = bodies(Kind::Digest, &v).unwrap();
+        assert_eq!(text.matches("\n□ ").count(), MAX_INDEXED, "{text}");
+        assert!(text.contains("以下 500 件案件未逐一列出") && text.contains("另有 7 件案件"));
+        assert_eq!(html.matches("<li>").count(), MAX_INDEXED);
     }
 
     /// An activation cut to its first cases keeps those that end soon, each
@@ -1105,7 +1269,8 @@ mod tests {
 
     #[test]
     fn a_long_list_is_cut_and_says_how_many_more() {
-        let cases: Vec<CaseView> = (1..=40)
+        // (past the index: `an_index_past_its_limit_says_how_many_more`)
+        let cases: Vec<CaseView> = (1..=(MAX_LISTED + MAX_INDEXED) as u32 + 10)
             .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "分案", None))
             .collect();
         let mut v = view(cases);
@@ -1143,7 +1308,7 @@ mod tests {
         assert!(!text.contains("分案"), "no entries in a long list");
         // The subject counts every case, not the 30 listed (a review of
         // the mail, 2026-12-05: "已核准查詢 30 件案件" for 40).
-        assert_eq!(v.subject, "【案件進度查詢】已核准查詢 40 件案件");
+        assert_eq!(v.subject, "【案件進度查詢】已核准查詢 540 件案件");
     }
 
     /// A prosecutor's digest that lists a case newly assigned to them says

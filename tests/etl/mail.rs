@@ -1411,11 +1411,95 @@ fn a_long_digest_lists_the_case_whose_hearing_moved() {
         .into_iter()
         .find(|m| m.contains("（115/11/24 資料）"))
         .unwrap_or_else(|| panic!("no digest of night 2"));
-    assert!(digest.contains("另有 6 件案件"), "{digest}");
+    assert!(digest.contains("以下 6 件案件未逐一列出"), "{digest}");
     assert!(
         digest.contains("120/06/27 14:00第一法庭言詞辯論"),
         "the moved hearing's case was cut:\n{digest}"
     );
+}
+
+/// The many-cases review of the fifty-third session (its 1 and 2): a
+/// lawyer with news on 80 cases got a digest listing 30, hearing news
+/// first, and "另有 50 件案件": a judgment served on one of the others was
+/// cut (seen only by opening its case among the 50), while every case's
+/// calendar files were attached whatever the cut, so that a busy night
+/// (five hearings each on 1,455 cases) made a digest of 10.7 MB, which a
+/// relay refused (552) and the lawyer got nothing. Now a ruling's news is
+/// listed in full before hearing announcements, every other case with news
+/// is named on a line of its own with its latest entry, and the calendar
+/// files attached are those of the cases listed in full: the digest says
+/// how many were left to the site and the feed.
+#[test]
+fn a_busy_lawyers_digest_names_every_case_with_news_and_stays_small() {
+    const BUSY: &str = "busy.lawyer@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night::default();
+    for n in 1..=80 {
+        n1.new_case_granted(n, BUSY);
+    }
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut n2 = n1.clone();
+    for n in 1..=79 {
+        for (seq, day, kind) in [(3, 10, "準備程序"), (4, 17, "言詞辯論"), (5, 24, "調解")]
+        {
+            n2.entries.push((
+                n,
+                seq,
+                "115/11/23",
+                format!("120/06/{day} 10:{:02}第一法庭{kind}", n % 60),
+            ));
+        }
+    }
+    n2.entries.push((80, 3, "115/11/23", "送達判決正本".into()));
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let (k, digest) = smtp
+        .accepted()
+        .into_iter()
+        .enumerate()
+        .find(|(_, m)| m.starts_with(&format!("To: {BUSY}\n")) && m.contains("（115/11/24 資料）"))
+        .unwrap_or_else(|| panic!("no digest of night 2"));
+    // The judgment first, in full; every other case named.
+    let listed = digest
+        .find("以下 50 件案件未逐一列出")
+        .unwrap_or_else(|| panic!("{digest}"));
+    let judgment = digest
+        .find("115/11/23 登載：送達判決正本")
+        .unwrap_or_else(|| panic!("{digest}"));
+    assert!(judgment < listed, "{digest}");
+    assert!(
+        digest.contains(
+            "□ 臺灣臺北地方法院 民事 115年度訴字第30號　115/11/23 登載：120/06/24 10:30第一法庭調解\n  \
+             http://localhost:8080/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/30\n"
+        ),
+        "{digest}"
+    );
+    for n in 1..=80 {
+        assert!(
+            digest.contains(&format!("民事 115年度訴字第{n}號")),
+            "case {n} not named:\n{digest}"
+        );
+    }
+    assert!(!digest.contains("另有 50 件案件，請登入查看"), "{digest}");
+    // Three calendar files for each of the 29 hearing cases listed in full.
+    let raw =
+        fs::read_to_string(env.dir.path().join(format!("smtp/accepted/{}.eml", k + 1))).unwrap();
+    assert_eq!(raw.matches("Content-Type: text/calendar").count(), 87);
+    assert!(
+        digest.contains("另有 150 個庭期的行事曆檔未附上"),
+        "{digest}"
+    );
+    assert!(raw.len() < 600_000, "{}", raw.len());
 }
 
 /// The mail review of the forty-fourth session (its 4): a case whose

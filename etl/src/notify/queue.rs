@@ -1088,13 +1088,14 @@ fn known_as(file: &SnapshotFile) -> Result<SnapshotId, store::layout::Damaged> {
     })
 }
 
-/// The calendar files a digest to `email` attaches: one per hearing to
-/// come that its entries announce (REQUEST, or CANCEL once it no longer
-/// takes place at that time), and one per hearing the court corrected
-/// without news (`super::corrected`); and whether one of them changes a
-/// hearing already announced (moved, cancelled, its SEQUENCE raised).
-/// Marks each case of `cases` (the digest's, in `news` order) with what
-/// its news does to its hearings, for the order a cut list keeps.
+/// The calendar files of a digest to `email`, each on its case of `cases`
+/// (the digest's, in `news` order; attached while the case is listed in
+/// full, `View::trim`): one per hearing to come that its entries announce
+/// (REQUEST, or CANCEL once it no longer takes place at that time), and
+/// one per hearing the court corrected without news (`super::corrected`);
+/// and whether one of them changes a hearing already announced (moved,
+/// cancelled, its SEQUENCE raised). Marks each case with what its news
+/// does to its hearings, for the order a cut list keeps.
 fn digest_calendars(
     news: &[CaseNews],
     cases: &mut [render::CaseView],
@@ -1102,9 +1103,8 @@ fn digest_calendars(
     email: &str,
     cfg: &MailSettings,
     now: DateTime<Utc>,
-) -> (Vec<render::CalendarFile>, bool) {
+) -> bool {
     let mut uids = BTreeSet::new();
-    let mut files = Vec::new();
     let mut changed = false;
     for (n, view) in news.iter().zip(cases.iter_mut()) {
         for e in &n.entries {
@@ -1122,19 +1122,19 @@ fn digest_calendars(
                     true => render::HearingNews::Changed,
                     false => render::HearingNews::Announced,
                 });
-                files.push(h.calendar(&n.case, email, cfg, now));
+                view.calendars.push(h.calendar(&n.case, email, cfg, now));
             }
         }
         // Hearings the court corrected without news.
         for c in &n.corrections {
             if uids.insert(c.hearing.uid.clone()) {
                 changed = true;
-                files.push(c.hearing.calendar(&n.case, email, cfg, now));
+                view.calendars
+                    .push(c.hearing.calendar(&n.case, email, cfg, now));
             }
         }
     }
-    super::reminders::distinct_names(&mut files);
-    (files, changed)
+    changed
 }
 
 fn flood(cfg: &MailSettings) -> Flood {
@@ -1373,6 +1373,8 @@ fn write(
             for_reminders: job.for_reminders,
             hearings: Vec::new(),
             calendars: 0,
+            index: Vec::new(),
+            calendars_left_out: 0,
             entries_left_out: false,
             not_activated: job.not_activated,
             hearings_changed: false,
@@ -1382,7 +1384,7 @@ fn write(
             view.link = link;
             view.expires = expires;
         }
-        let (calendars, changed) = match &job.about {
+        view.hearings_changed = match &job.about {
             About::News(news) => digest_calendars(
                 news,
                 &mut view.cases,
@@ -1391,12 +1393,12 @@ fn write(
                 cfg,
                 now,
             ),
-            _ => (Vec::new(), false),
+            _ => false,
         };
-        view.calendars = calendars.len();
-        view.hearings_changed = changed;
         let keep_entries = !job.kind.is_grant() || view.cases.len() <= render::ENTRIES_UP_TO;
         view.finish(job.kind, keep_entries);
+        let mut calendars = view.take_calendars();
+        super::reminders::distinct_names(&mut calendars);
         let reference = job.reference.clone().unwrap_or_else(|| reference.clone());
         let id = message_ids.id(night, job.email, job.kind, &reference, from);
         let case_keys = job.about.grant_case_keys();

@@ -709,6 +709,8 @@ pub fn queue_due(
                 })
                 .collect(),
             calendars: d.hearings.len(),
+            index: Vec::new(),
+            calendars_left_out: 0,
             entries_left_out: false,
             not_activated: not_activated.contains(d.email),
             hearings_changed: false,

@@ -130,6 +130,8 @@ pub(crate) mod tests {
             for_reminders: false,
             hearings: Vec::new(),
             calendars: 0,
+            index: Vec::new(),
+            calendars_left_out: 0,
             entries_left_out: false,
             not_activated: false,
             hearings_changed: false,
