@@ -48,7 +48,7 @@ use rusqlite::Connection;
 use serde::Serialize;
 
 use schemas::date::{parse_batch_date, taipei_at};
-use store::secret::random_bytes;
+use store::secret::{random_bytes, Mailing};
 
 use crate::config::{MailSettings, Relay, Security, Timeouts, Window};
 use crate::outbox::{
@@ -554,6 +554,9 @@ pub struct SendSummary {
     /// approval they were queued behind, which says each of their cases'
     /// last day, was sent (`Event::Covered`).
     pub covered: u64,
+    /// Of `suppressed`: digests and reminders whose address turned that
+    /// mailing off since they were queued (`Event::Unsubscribed`).
+    pub unsubscribed: u64,
     /// Activations, approvals and expiry warnings not sent because the live
     /// snapshot could not tell whether the cases they name are still
     /// granted ([`Granted::CannotTell`]): left as they were at a claim;
@@ -840,7 +843,9 @@ impl Granted {
 }
 
 /// What to do with a due item at `now`: send it; or not, if its address
-/// is flagged (the nightly kinds, `Kind::held_back_by_flag`), or if it is an activation, approval or expiry warning that
+/// is flagged (the nightly kinds, `Kind::held_back_by_flag`), or if it is
+/// a digest or reminder whose mailing `off` says its address has turned
+/// off since ([`unsubscribed`]), or if it is an activation, approval or expiry warning that
 /// `grants` says names a case no longer granted; or, if it is a reminder
 /// whose day's send window (`window`, Asia/Taipei) ended after it was
 /// queued, fail it ([`past_its_day`]). `Err`: leave it as it is, for a
@@ -849,6 +854,7 @@ impl Granted {
 pub fn plan_claim(
     item: &Item,
     flagged: &BTreeSet<String>,
+    off: &mut dyn FnMut(&str, Mailing) -> bool,
     grants: &dyn GrantCheck,
     window: Window,
     now: DateTime<Utc>,
@@ -858,6 +864,8 @@ pub fn plan_claim(
             Event::Outdated
         } else if item.kind.held_back_by_flag() && flagged.contains(&item.email) {
             Event::Suppress
+        } else if unsubscribed(item, off) {
+            Event::Unsubscribed
         } else if GRANT_KINDS.contains(&item.kind) {
             let granted = grants.at_claim(item);
             if let Some(why) = granted.wait() {
@@ -872,6 +880,34 @@ pub fn plan_claim(
             Event::Claim
         },
     )
+}
+
+/// Whether a due digest or reminder belongs to a mailing its address has
+/// turned off (`off`, asked only of these kinds): a reminder to reminders;
+/// a digest to digests, but one that tells only hearing changes to an
+/// address that keeps reminders (its unsubscribe link says
+/// `list=reminders`: `render::View::for_reminders`) to reminders as well.
+/// Other kinds go whatever the switches.
+pub fn unsubscribed(item: &Item, off: &mut dyn FnMut(&str, Mailing) -> bool) -> bool {
+    match item.kind {
+        Kind::Reminder => off(&item.email, Mailing::Reminders),
+        Kind::Digest => {
+            off(&item.email, Mailing::Digests)
+                && (!for_reminders(&item.message) || off(&item.email, Mailing::Reminders))
+        }
+        _ => false,
+    }
+}
+
+/// Whether a digest's message is one for an address that keeps only
+/// reminders: its List-Unsubscribe link is the reminders'.
+fn for_reminders(message: &[u8]) -> bool {
+    let needle = format!("&list={}>", Mailing::Reminders.as_str());
+    let head = message
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(message, |end| &message[..end]);
+    head.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The kinds of mail only an address a grant names is sent: what
@@ -1014,6 +1050,10 @@ impl SendSummary {
                 self.suppressed += 1;
                 self.covered += 1;
             }
+            Event::Unsubscribed => {
+                self.suppressed += 1;
+                self.unsubscribed += 1;
+            }
             Event::Claim
             | Event::Interrupted
             | Event::Withdrawn
@@ -1149,33 +1189,53 @@ fn send_scope(
                 lock(&run.summary).flagged.extend(flagged(&rows));
             }
             // Claim the batch (sending, or suppressed) in one commit.
-            let (claimed, waiting) =
-                {
-                    // The flags as they are now, not as the run began: an
-                    // import beside it clears an address's flag with a clerk's
-                    // new grant, then queues that grant's mail, which a flag
-                    // read before would suppress (lost: nothing tells it
-                    // again). Every item of this batch was queued after its
-                    // address's flag was cleared.
-                    let mut flagged = lock(&run.flagged);
-                    let flagged = flagged.now(&lock(&run.accounts))?;
-                    // In order over the connections: after a crash, what they
-                    // cannot have taken goes back as it was (nightly: one
-                    // sender at a time, `Outbox::recover`).
-                    let connections = (scope == Scope::Nightly).then_some(transports.len());
-                    let mut waiting = 0;
-                    let claimed = lock(&run.outbox).claim_for(batch, now, connections, |item| {
-                        match plan_claim(item, flagged, grants, cfg.window, now) {
-                            Ok(event) => Some(event),
-                            Err(Wait::ForCase) => {
-                                waiting += 1;
-                                None
-                            }
-                            Err(Wait::Unchecked) => None,
+            let (claimed, waiting) = {
+                // The flags as they are now, not as the run began: an
+                // import beside it clears an address's flag with a clerk's
+                // new grant, then queues that grant's mail, which a flag
+                // read before would suppress (lost: nothing tells it
+                // again). Every item of this batch was queued after its
+                // address's flag was cleared.
+                let mut flagged = lock(&run.flagged);
+                let flagged = flagged.now(&lock(&run.accounts))?;
+                // In order over the connections: after a crash, what they
+                // cannot have taken goes back as it was (nightly: one
+                // sender at a time, `Outbox::recover`).
+                let connections = (scope == Scope::Nightly).then_some(transports.len());
+                let mut waiting = 0;
+                // (the outbox, then the accounts, as a sender recording
+                // an outcome takes them)
+                let mut outbox = lock(&run.outbox);
+                let accounts = lock(&run.accounts);
+                // The switches as they are now, not as the night's mail
+                // was queued: an unsubscribe since holds. (One that
+                // cannot be read leaves its item as it was, and the run
+                // stops, saying why, as for the flags above.)
+                let mut unread = None;
+                let claimed = outbox.claim_for(batch, now, connections, |item| {
+                    let mut off = |email: &str, mailing: Mailing| {
+                        store::accounts::mailing_off(&accounts, email, mailing)
+                            .map_err(|e| unread = Some(e))
+                            .unwrap_or(false)
+                    };
+                    let plan = plan_claim(item, flagged, &mut off, grants, cfg.window, now);
+                    if unread.is_some() {
+                        return None;
+                    }
+                    match plan {
+                        Ok(event) => Some(event),
+                        Err(Wait::ForCase) => {
+                            waiting += 1;
+                            None
                         }
-                    })?;
-                    (claimed, waiting)
-                };
+                        Err(Wait::Unchecked) => None,
+                    }
+                })?;
+                if let Some(e) = unread {
+                    return Err(SendError::Accounts(e));
+                }
+                (claimed, waiting)
+            };
             // What could not be claimed (an expiry warning whose grant mail
             // this claim took before it) may be taken by a later pass, once
             // that mail's outcome is known.
@@ -1188,6 +1248,9 @@ fn send_scope(
                 summary.suppressed += claimed.suppressed.len() as u64;
                 for _ in &claimed.covered {
                     summary.count(Event::Covered);
+                }
+                for _ in &claimed.unsubscribed {
+                    summary.count(Event::Unsubscribed);
                 }
                 summary.waits(Wait::ForCase, waiting);
                 summary.waits(Wait::Unchecked, claimed.left.len() as u64 - waiting);
@@ -1638,6 +1701,48 @@ pub(crate) mod tests {
         }
     }
 
+    /// Which switch holds a due item back (the mail-links review of the
+    /// fifty-third session): a reminder's, a digest's, and for a digest to
+    /// an address that keeps only reminders (its link `list=reminders`)
+    /// both; grant mail goes whatever they say.
+    #[test]
+    fn an_unsubscribe_since_queueing_holds_back_the_mailing_it_turned_off() {
+        let t = Utc::now();
+        let mail = |kind, list: &str| {
+            let mut i = item(State::Queued, 0, t);
+            i.kind = kind;
+            i.message = format!(
+                "To: a@example.com\r\nList-Unsubscribe: <http://x/unsubscribe?email=a&token=1{list}>\r\n\r\nbody &list=reminders>"
+            )
+            .into_bytes();
+            i
+        };
+        let digest = mail(Kind::Digest, "");
+        let for_reminders = mail(Kind::Digest, "&list=reminders");
+        let reminder = mail(Kind::Reminder, "&list=reminders");
+        let activation = mail(Kind::Activation, "");
+        for (digests_off, reminders_off, want) in [
+            (false, false, [false, false, false, false]),
+            (true, false, [true, false, false, false]),
+            (false, true, [false, false, true, false]),
+            (true, true, [true, true, true, false]),
+        ] {
+            let mut off = |email: &str, m: Mailing| {
+                assert_eq!(email, "a@example.com");
+                match m {
+                    Mailing::Digests => digests_off,
+                    Mailing::Reminders => reminders_off,
+                }
+            };
+            let got = [&digest, &for_reminders, &reminder, &activation]
+                .map(|i| unsubscribed(i, &mut off));
+            assert_eq!(
+                got, want,
+                "digests off {digests_off}, reminders off {reminders_off}"
+            );
+        }
+    }
+
     /// An error of `cleared` (a recall that could not be written) ends the
     /// run like one of `done`: the item it held back comes back with those
     /// never started, to be given back; every other item was handed over
@@ -1852,7 +1957,7 @@ pub(crate) mod tests {
         let now = at("2026-11-25T00:00:00Z");
         let yes = |_: &Item| Granted::Yes;
         assert_eq!(
-            plan_claim(&late, &none, &yes, w, now),
+            plan_claim(&late, &none, &mut |_, _| false, &yes, w, now),
             Ok(Event::Claim),
             "a digest"
         );
@@ -1870,34 +1975,43 @@ pub(crate) mod tests {
         let cannot_tell = |_: &Item| Granted::CannotTell;
         let later = |_: &Item| Granted::Later;
         for check in [&ungranted as &dyn GrantCheck, &cannot_tell, &later] {
-            assert_eq!(plan_claim(&late, &none, check, w, now), Ok(Event::Claim));
+            assert_eq!(
+                plan_claim(&late, &none, &mut |_, _| false, check, w, now),
+                Ok(Event::Claim)
+            );
         }
         for kind in GRANT_KINDS {
             late.kind = kind;
             assert_eq!(
-                plan_claim(&late, &none, &ungranted, w, now),
+                plan_claim(&late, &none, &mut |_, _| false, &ungranted, w, now),
                 Ok(Event::Ungranted),
                 "{kind:?}"
             );
             assert_eq!(
-                plan_claim(&late, &none, &cannot_tell, w, now),
+                plan_claim(&late, &none, &mut |_, _| false, &cannot_tell, w, now),
                 Err(Wait::Unchecked)
             );
-            assert_eq!(plan_claim(&late, &none, &later, w, now), Err(Wait::ForCase));
+            assert_eq!(
+                plan_claim(&late, &none, &mut |_, _| false, &later, w, now),
+                Err(Wait::ForCase)
+            );
             let flagged = BTreeSet::from([late.email.clone()]);
             for check in [&cannot_tell as &dyn GrantCheck, &later] {
                 assert_eq!(
-                    plan_claim(&late, &flagged, check, w, now),
+                    plan_claim(&late, &flagged, &mut |_, _| false, check, w, now),
                     Ok(Event::Suppress),
                     "a flagged address's mail is suppressed, checked or not"
                 );
             }
         }
         late.kind = crate::Kind::Reminder;
-        assert_eq!(plan_claim(&late, &none, &yes, w, now), Ok(Event::Outdated));
+        assert_eq!(
+            plan_claim(&late, &none, &mut |_, _| false, &yes, w, now),
+            Ok(Event::Outdated)
+        );
         let flagged = BTreeSet::from([late.email.clone()]);
         assert_eq!(
-            plan_claim(&late, &flagged, &yes, w, now),
+            plan_claim(&late, &flagged, &mut |_, _| false, &yes, w, now),
             Ok(Event::Outdated),
             "past before flagged"
         );

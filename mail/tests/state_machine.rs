@@ -68,6 +68,9 @@ enum Op {
         /// A nightly claim's connections, taking its items in order
         /// (`send`'s); `None`: claimed without an order.
         connections: Option<usize>,
+        /// Every address has turned its digests and reminders off since
+        /// they were queued: those due are not sent (`Event::Unsubscribed`).
+        unsubscribed: bool,
     },
     /// An attempt in flight ends; its outcome is recorded, and, if
     /// `settle`, the scope's recorded outcomes are settled.
@@ -163,6 +166,7 @@ fn steps(op: &Op) -> Vec<Op> {
                 readable: true,
                 revoked: false,
                 connections: Some(2),
+                unsubscribed: false,
             },
             Op::Withdraw { n: usize::MAX },
         ],
@@ -173,6 +177,7 @@ fn steps(op: &Op) -> Vec<Op> {
                 readable: true,
                 revoked,
                 connections: Some(1),
+                unsubscribed: false,
             };
             let mut steps = vec![Op::LookUp, claim(false), Op::Tell];
             steps.extend(match then {
@@ -193,6 +198,7 @@ fn steps(op: &Op) -> Vec<Op> {
                 readable: true,
                 revoked: false,
                 connections: Some(2),
+                unsubscribed: false,
             };
             let outcome = Op::Outcome {
                 pick: 0,
@@ -231,6 +237,7 @@ fn steps(op: &Op) -> Vec<Op> {
                     readable: true,
                     revoked: false,
                     connections: Some(*connections),
+                    unsubscribed: false,
                 },
             ];
             steps.extend(outcomes.iter().map(|&(pick, outcome)| Op::Outcome {
@@ -259,9 +266,10 @@ fn op() -> impl Strategy<Value = Op> {
             prop::bool::weighted(0.8),
             prop::bool::weighted(0.15),
             prop::option::weighted(0.7, 1usize..4),
+            prop::bool::weighted(0.1),
         )
-            .prop_map(|(website, max, readable, revoked, connections)| {
-                Op::Claim { website, max, readable, revoked, connections }
+            .prop_map(|(website, max, readable, revoked, connections, unsubscribed)| {
+                Op::Claim { website, max, readable, revoked, connections, unsubscribed }
             }),
         4 => (any::<usize>(), 0u8..6, any::<bool>())
             .prop_map(|(pick, outcome, settle)| Op::Outcome { pick, outcome, settle }),
@@ -744,6 +752,7 @@ impl World {
                 readable,
                 revoked,
                 connections,
+                unsubscribed,
             } => {
                 let scope = if *website {
                     Scope::Website
@@ -769,7 +778,16 @@ impl World {
                 let claimed = self
                     .outbox
                     .claim_for(&ids, self.now, connections, |item| {
-                        mail::send::plan_claim(item, &flagged, &check, always_open(), self.now).ok()
+                        let mut off = |_: &str, _| *unsubscribed;
+                        mail::send::plan_claim(
+                            item,
+                            &flagged,
+                            &mut off,
+                            &check,
+                            always_open(),
+                            self.now,
+                        )
+                        .ok()
                     })
                     .unwrap();
                 // Grant mail the snapshot cannot check: untouched, due
@@ -802,6 +820,18 @@ impl World {
                     m.state = State::Suppressed;
                     m.next_try = None;
                     events.insert(*id, Event::Covered);
+                }
+                // Digests and reminders their addresses turned off.
+                for id in &claimed.unsubscribed {
+                    let m = self.model.get_mut(id).unwrap();
+                    // (a digest: the model's nightly mail that names no case)
+                    assert!(
+                        *unsubscribed && !m.grant && m.scope == Scope::Nightly,
+                        "{id}"
+                    );
+                    m.state = State::Suppressed;
+                    m.next_try = None;
+                    events.insert(*id, Event::Unsubscribed);
                 }
                 // Skipped: warnings whose grant mail this claim took first.
                 for id in &claimed.skipped {
@@ -838,6 +868,10 @@ impl World {
                         "sent unchecked, or not granted: {item:?}"
                     );
                     assert!(
+                        !*unsubscribed || !matches!(item.kind, Kind::Digest | Kind::Reminder),
+                        "sent though unsubscribed: {item:?}"
+                    );
+                    assert!(
                         self.behind(&self.model[&item.id])
                             .is_none_or(|g| g.state != State::Sent),
                         "a warning sent beside its grant mail: {item:?}"
@@ -857,6 +891,7 @@ impl World {
                 assert_eq!(
                     claimed.items.len()
                         + claimed.covered.len()
+                        + claimed.unsubscribed.len()
                         + claimed.suppressed.len()
                         + claimed.unreadable.len()
                         + claimed.left.len()
@@ -1638,6 +1673,7 @@ proptest! {
                     readable: true,
                     revoked: false,
                     connections: Some(3),
+                    unsubscribed: false,
                 });
                 w.check(&before, &events);
                 while !w.in_flight.is_empty() {

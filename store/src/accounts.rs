@@ -10,7 +10,7 @@ use std::path::Path;
 use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::secret;
+use crate::secret::{self, Mailing};
 
 pub mod prosecutors;
 pub mod shared;
@@ -628,6 +628,25 @@ pub fn not_activated<'a>(
         }
     }
     Ok(out)
+}
+
+/// Whether `email` has turned `mailing` off: every account of it, of
+/// either kind, has that switch off (none: not off, as mail to an address
+/// no account holds yet goes). `send` asks it of a due digest or reminder,
+/// so that an unsubscribe made after its mail was queued holds.
+pub fn mailing_off(conn: &Connection, email: &str, mailing: Mailing) -> rusqlite::Result<bool> {
+    let sql = match mailing {
+        Mailing::Digests => {
+            "SELECT max(on_) FROM (SELECT digests AS on_ FROM accounts WHERE email = ?1
+             UNION ALL SELECT digests FROM prosecutor_accounts WHERE email = ?1)"
+        }
+        Mailing::Reminders => {
+            "SELECT max(on_) FROM (SELECT reminders AS on_ FROM accounts WHERE email = ?1
+             UNION ALL SELECT reminders FROM prosecutor_accounts WHERE email = ?1)"
+        }
+    };
+    let on: Option<i64> = conn.prepare_cached(sql)?.query_row([email], |r| r.get(0))?;
+    Ok(on == Some(0))
 }
 
 /// The flagged addresses.

@@ -5790,6 +5790,84 @@ fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
     );
 }
 
+/// The mail-links review of the fifty-third session (its 4): a digest
+/// queued by the 01:00 import went out at 07:00 though its reader pressed
+/// the one-click unsubscribe in between (the setting was read only when
+/// the next night's mail was queued; retries could carry it for 72 h). A
+/// digest or reminder whose mailing its address turned off since it was
+/// queued is not sent, said so; a digest that only tells hearing changes
+/// to an address that keeps reminders goes while reminders are on.
+#[test]
+fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    // Night 1 sets each case a hearing; night 2 cancels it (a change: a
+    // digest that keeps only reminders tells it too).
+    // (years ahead: a hearing past by the clock is told nothing)
+    let (mut n1, _) = scenario(&["quiet@example.com", "loud@example.com", "keeps@example.com"]);
+    for n in 1..=3 {
+        n1.entries.push((
+            n,
+            2,
+            "115/11/20",
+            format!("120/06/{n:02} 10:00第一法庭言詞辯論"),
+        ));
+    }
+    let mut n2 = n1.clone();
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    for n in 1..=3 {
+        n2.entries
+            .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
+    }
+    let accounts = || rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts()
+        .execute(
+            "UPDATE accounts SET digests = 0 WHERE email = 'keeps@example.com'",
+            [],
+        )
+        .unwrap();
+    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(run.stdout.contains("3 digest,"), "{}", run.stdout);
+    // Before the morning's send: the quiet address turns its digests off
+    // (what the website's one-click unsubscribe writes), and the one that
+    // kept only reminders turns those off too.
+    accounts()
+        .execute_batch(
+            "UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com';
+             UPDATE accounts SET reminders = 0 WHERE email = 'keeps@example.com';",
+        )
+        .unwrap();
+    let run = send(&env, &smtp);
+    let digests = |who: &str| {
+        smtp.accepted_for(who)
+            .iter()
+            .filter(|m| m.contains("Message-ID: <20261124.digest."))
+            .count()
+    };
+    assert_eq!(
+        (
+            digests("quiet@example.com"),
+            digests("keeps@example.com"),
+            digests("loud@example.com")
+        ),
+        (0, 0, 1),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("2 not sent: their address turned that mail off since it was queued"),
+        "{}",
+        run.stdout
+    );
+    let list = env.etl(&["outbox", "list", "--state", "suppressed"]).stdout;
+    assert!(
+        list.contains("quiet@example.com") && list.contains("keeps@example.com"),
+        "{list}"
+    );
+}
+
 #[test]
 fn a_message_whose_relay_timed_out_twice_is_delivered_not_failed() {
     let env = Env::new();

@@ -229,6 +229,13 @@ pub fn run(
             summary.waiting_for_cases
         );
     }
+    if summary.unsubscribed > 0 {
+        say!(
+            "  {} not sent: their address turned that mail off since it was queued (digests or \
+             reminders, by the one-click link or on the account page)",
+            summary.unsubscribed
+        );
+    }
     if summary.covered > 0 {
         say!(
             "  {} expiry warnings not sent: the activation or approval sent before each says its \

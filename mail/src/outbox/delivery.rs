@@ -105,6 +105,9 @@ pub struct Claimed {
     /// Now *suppressed*, by id: expiry warnings whose activation or
     /// approval, which they were queued behind, was sent (`Event::Covered`).
     pub covered: Vec<i64>,
+    /// Now *suppressed*, by id: digests and reminders whose address turned
+    /// that mailing off since they were queued (`Event::Unsubscribed`).
+    pub unsubscribed: Vec<i64>,
     /// Not claimed, left as they were: the plan could not decide (a grant
     /// mail whose cases cannot be checked). Due again in the next run.
     pub left: Vec<Item>,
@@ -227,6 +230,10 @@ pub fn may_wait_behind(not_before: DateTime<Utc>, window_end: chrono::NaiveTime)
 /// Why an item was not sent ([`Event::Suppress`]): its address is
 /// flagged.
 pub(crate) const FLAGGED_WHY: &str = "address flagged";
+
+/// Why a digest or reminder was not sent (`Event::Unsubscribed`).
+pub const UNSUBSCRIBED_WHY: &str =
+    "its address turned this mail off (unsubscribed) after it was queued; not sent";
 
 /// Why a warning was not sent ([`Event::Covered`]), after the id of the
 /// mail it was queued behind.
@@ -612,6 +619,7 @@ impl Outbox {
                 ))
             };
             let mut suppress = not_sent(Event::Suppress)?;
+            let mut unsubscribe = not_sent(Event::Unsubscribed)?;
             let mut cover = not_sent(Event::Covered)?;
             // (its cases are left for the next night's mail to tell those
             // still granted, unless a night's mail told them while a
@@ -733,6 +741,12 @@ impl Outbox {
                         let suppressed = target(Event::Suppress).as_str();
                         if suppress.execute(params![id, suppressed, FLAGGED_WHY])? == 1 {
                             claimed.suppressed.push(item);
+                        }
+                    }
+                    Event::Unsubscribed => {
+                        let suppressed = target(Event::Unsubscribed).as_str();
+                        if unsubscribe.execute(params![id, suppressed, UNSUBSCRIBED_WHY])? == 1 {
+                            claimed.unsubscribed.push(id);
                         }
                     }
                     Event::Ungranted => {

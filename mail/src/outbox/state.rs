@@ -112,6 +112,13 @@ pub enum Event {
     /// is sending, or may still go out within those two hours, the warning
     /// is not due (`Outbox::due`, `outbox::behind_for`).
     Covered,
+    /// A sender finds that a due digest's or reminder's address has turned
+    /// that mailing off since it was queued (a one-click unsubscribe, the
+    /// account page): it is not sent. (The setting was read only when the
+    /// next night's mail was queued: a digest queued at 01:00 went at 07:00
+    /// after its reader unsubscribed, the mail-links review of the
+    /// fifty-third session.)
+    Unsubscribed,
     /// A sender finds a due reminder past its day: the send window of the
     /// day it is about ("明天", "7 天後") has ended since it was queued. It
     /// fails, never sent late.
@@ -178,11 +185,12 @@ pub enum Event {
 }
 
 impl Event {
-    pub const ALL: [Event; 20] = [
+    pub const ALL: [Event; 21] = [
         Event::Claim,
         Event::Suppress,
         Event::Ungranted,
         Event::Covered,
+        Event::Unsubscribed,
         Event::Recalled,
         Event::Outdated,
         Event::Unreadable,
@@ -224,6 +232,9 @@ pub const TRANSITIONS: &[(State, Event, State)] = &[
     (S::Queued, E::Covered, S::Suppressed),
     (S::Retrying, E::Covered, S::Suppressed),
     (S::Unknown, E::Covered, S::Suppressed),
+    (S::Queued, E::Unsubscribed, S::Suppressed),
+    (S::Retrying, E::Unsubscribed, S::Suppressed),
+    (S::Unknown, E::Unsubscribed, S::Suppressed),
     (S::Queued, E::Outdated, S::Failed),
     (S::Retrying, E::Outdated, S::Failed),
     (S::Unknown, E::Outdated, S::Failed),
