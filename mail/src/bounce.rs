@@ -14,7 +14,12 @@
 //! MIME is mail-parser's job; the `message/delivery-status` body, a series
 //! of header blocks (one per message, then one per recipient), is read here.
 //! Older MTAs that send no DSN (Exim before 4.90, some appliances) still say
-//! `X-Failed-Recipients:`; those count as permanent failures without a code.
+//! `X-Failed-Recipients:`; those are failures without a Status, as is a
+//! report whose Status is missing or cannot be read (`5.7`, `permanent`).
+//! Such a report gets the mildest verdict its words support: it is read by
+//! the reply it quotes (the Diagnostic-Code, or the old bounce's text about
+//! the recipient) through the same rule, and flags only when that says the
+//! address is bad; without words, it fails the message alone.
 
 use mail_parser::{MessageParser, MimeHeaders, PartType};
 
@@ -34,9 +39,11 @@ pub struct Bounce {
     /// The address that failed, lower-cased.
     pub recipient: String,
     pub action: Action,
-    /// The enhanced status code (`5.1.1`), if given.
+    /// The enhanced status code (`5.1.1`), if given and readable.
     pub status: Option<String>,
-    /// The remote server's words (`smtp; 550 5.1.1 user unknown`).
+    /// The remote server's words (`smtp; 550 5.1.1 user unknown`); in an
+    /// old-style bounce, its text about the recipient from the reply it
+    /// quotes on (`550 5.1.1 User unknown`).
     pub diagnostic: Option<String>,
     /// The Message-ID of the message that bounced, with its angle brackets.
     pub message_id: Option<String>,
@@ -52,7 +59,9 @@ pub enum Fate {
     NotFailed,
     /// Not delivered, for a reason that says nothing of the address: a
     /// relay gave up after retrying (`failed` with the last 4.x.x), a
-    /// refusal for policy or content (5.7.1).
+    /// refusal for policy or content (5.7.1); or a report without a
+    /// readable Status whose words do not say the address is bad, or say
+    /// nothing.
     Failed,
     /// Not delivered because the address or its mailbox is bad: it should
     /// get no more mail ([`says_the_address_is_bad`]).
@@ -64,19 +73,26 @@ impl Bounce {
         if self.action != Action::Failed {
             return Fate::NotFailed;
         }
-        // An old MTA's X-Failed-Recipients: a failure without a code.
-        let Some(status) = self.status.as_deref() else {
-            return Fate::BadAddress;
-        };
-        // The remote server's reply code: `smtp; 550 5.1.1 …`.
-        let reply = self.diagnostic.as_deref().and_then(|d| {
-            let d = d.split_once(';').map_or(d, |(_, r)| r).trim_start();
-            d.get(..3).and_then(|c| c.parse().ok())
-        });
+        // The remote server's reply: `smtp; 550 5.1.1 …`.
         let words = self.diagnostic.as_deref().unwrap_or_default();
-        if status.starts_with('5')
-            && says_the_address_is_bad(Some(status), reply, words, Stage::Report)
-        {
+        let reply = smtp_reply(words);
+        let code = reply.map(|r| r.code);
+        let bad = match self.status.as_deref() {
+            Some(status) => {
+                status.starts_with('5')
+                    && says_the_address_is_bad(Some(status), code, words, Stage::Report)
+            }
+            // No Status, or none that can be read, or an old MTA's
+            // X-Failed-Recipients: only the words can say the address is
+            // bad, with the enhanced code that follows their reply; a
+            // permanent failure is no reason to flag by itself (a refusal
+            // as spam is one).
+            None => {
+                let enhanced = reply.and_then(|r| r.enhanced);
+                says_the_address_is_bad(enhanced, code, words, Stage::Report)
+            }
+        };
+        if bad {
             Fate::BadAddress
         } else {
             Fate::Failed
@@ -93,6 +109,91 @@ fn enhanced_code(code: &str) -> Option<(u16, u16, u16)> {
         }
         _ => None,
     }
+}
+
+/// An SMTP reply quoted in a report's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Reply<'a> {
+    /// Where in the words it starts.
+    at: usize,
+    /// `550`.
+    code: u16,
+    /// The enhanced code that follows it (`550 5.1.1`, `550-5.1.1`).
+    enhanced: Option<&'a str>,
+}
+
+/// The first SMTP reply (4xx or 5xx) in a report's words: `smtp; 550 5.1.1
+/// …`, `host mx.example.net said: 550-5.1.1 …`, `[192.0.2.45]: 550 User
+/// unknown`. A word of three digits alone, or followed by a hyphen (a
+/// reply of several lines).
+fn smtp_reply(words: &str) -> Option<Reply<'_>> {
+    let mut tokens = tokens(words).peekable();
+    while let Some((at, token)) = tokens.next() {
+        let (digits, rest) = token.split_at(token.len().min(3));
+        let is_code = digits.len() == 3
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && matches!(digits.as_bytes(), [b'4' | b'5', b'0'..=b'5', _])
+            && (rest.is_empty() || rest.starts_with('-'));
+        if !is_code {
+            continue;
+        }
+        let after = match rest.strip_prefix('-') {
+            Some(after) if !after.is_empty() => Some(after),
+            _ => tokens.peek().map(|(_, t)| *t),
+        };
+        return Some(Reply {
+            at,
+            code: digits.parse().ok()?,
+            enhanced: after.filter(|e| enhanced_code(e).is_some()),
+        });
+    }
+    None
+}
+
+/// The words of a text with where each starts (split at white space and
+/// at `;`, which ends a diagnostic's type: `smtp;550 …`).
+fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let apart = |c: char| c.is_whitespace() || c == ';';
+    let mut from = 0;
+    std::iter::from_fn(move || {
+        let start = from + text[from..].find(|c: char| !apart(c))?;
+        let end = text[start..].find(apart).map_or(text.len(), |e| start + e);
+        from = end;
+        Some((start, &text[start..end]))
+    })
+}
+
+/// What an old-style bounce's text (`X-Failed-Recipients`, no DSN) says of
+/// one of its failed recipients: the reply it quotes (`550 5.1.1 User
+/// unknown`) and its words to the end of the recipient's paragraph (a blank
+/// line, or a line naming another failed recipient, ends it), on one line.
+/// A text that does not name the recipient is read whole only when it
+/// names no one else (one recipient failed), since another's reply is no
+/// word about this one; none found, none given.
+fn quoted_reply(text: &str, recipient: &str, failed: &[String]) -> Option<String> {
+    let lower = text.to_ascii_lowercase();
+    let about = match lower.find(recipient) {
+        Some(at) => {
+            let start = lower[..at].rfind('\n').map_or(0, |i| i + 1);
+            let mut end = start;
+            for (i, line) in text[start..].split_inclusive('\n').enumerate() {
+                let l = line.trim().trim_start_matches('<').to_ascii_lowercase();
+                let another = failed
+                    .iter()
+                    .any(|f| f != recipient && l.starts_with(f.as_str()));
+                if i > 0 && (l.is_empty() || another) {
+                    break;
+                }
+                end += line.len();
+            }
+            &text[start..end]
+        }
+        None if failed.len() == 1 => text,
+        None => return None,
+    };
+    let one_line = about.split_whitespace().collect::<Vec<_>>().join(" ");
+    let reply = smtp_reply(&one_line)?;
+    Some(one_line[reply.at..].to_string())
 }
 
 /// Where a refusal was met: at RCPT (about the recipient, unless it says
@@ -295,7 +396,8 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
     }
 
     let Some(status_text) = status_text else {
-        // No DSN: an old-style bounce may still name its recipients.
+        // No DSN: an old-style bounce may still name its recipients, and
+        // its text what the remote server said of each.
         let failed: Vec<String> = message
             .header_values("X-Failed-Recipients")
             .filter_map(|v| v.as_text())
@@ -303,13 +405,14 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
             .map(clean_address)
             .filter(|a| a.contains('@'))
             .collect();
+        let text = plain_text(&message);
         return failed
-            .into_iter()
+            .iter()
             .map(|recipient| Bounce {
-                recipient,
+                recipient: recipient.clone(),
                 action: Action::Failed,
                 status: None,
-                diagnostic: None,
+                diagnostic: quoted_reply(&text, recipient, &failed),
                 message_id: original_id.clone(),
                 to: to.clone(),
             })
@@ -357,6 +460,7 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
                 "expanded" => Action::Expanded,
                 _ => return None,
             };
+            // (one that cannot be read, `5.7`, is none: its words decide)
             let status = lookup(fields, "Status").and_then(|s| {
                 let code = s.split_whitespace().next()?;
                 enhanced_code(code).map(|_| code.to_string())
@@ -371,6 +475,23 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
             })
         })
         .collect()
+}
+
+/// The plain text a message tells its reader in (an old-style bounce's
+/// explanation), its parts apart by a blank line; not a returned message's.
+fn plain_text(message: &mail_parser::Message) -> String {
+    let mut text = String::new();
+    for part in &message.parts {
+        let plain = part.content_type().is_none_or(|ct| {
+            ct.ctype().eq_ignore_ascii_case("text")
+                && ct.subtype().is_none_or(|s| s.eq_ignore_ascii_case("plain"))
+        });
+        if let (true, PartType::Text(t)) = (plain, &part.body) {
+            text.push_str(t);
+            text.push_str("\n\n");
+        }
+    }
+    text
 }
 
 /// The header blocks of a `message/delivery-status` body: fields separated
@@ -625,6 +746,102 @@ mod tests {
         assert_eq!(got.len(), 1, "{got:?}");
         assert_eq!(got[0].recipient, "nobody@example.net");
         assert_eq!(got[0].fate(), Fate::BadAddress);
+    }
+
+    /// The delivery-report review of the fifty-seventh session (its 1): a
+    /// report whose Status could not be read (`5.7`, `permanent`) or was
+    /// missing, and an old-style bounce (`X-Failed-Recipients` and a text),
+    /// flagged its address whatever its words said: a digest refused as
+    /// spam, or a full mailbox, stopped every later mail to the address
+    /// and told the clerks it was bad. Such a report is read by its words
+    /// (the Diagnostic-Code, or the reply the text quotes), by the one rule
+    /// (`says_the_address_is_bad`); words that do not say the address is
+    /// bad, or none, fail the message alone.
+    #[test]
+    fn a_report_without_a_readable_status_is_read_by_its_words() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/support/dsn");
+        let postfix = std::fs::read_to_string(dir.join("postfix.eml")).unwrap();
+        let (start, end) = (
+            postfix.find("Status: 5.1.1").unwrap(),
+            postfix.find("virtual mailbox table\r\n\r\n").unwrap() + "virtual mailbox table".len(),
+        );
+        let spam = "smtp; 550 5.7.1 Message rejected as spam by Content Filtering";
+        for (fields, fate) in [
+            (format!("Status: 5.7\r\nDiagnostic-Code: {spam}"), Fate::Failed),
+            (
+                "Status: permanent\r\nDiagnostic-Code: smtp; 552 5.2.2 Mailbox full".into(),
+                Fate::Failed,
+            ),
+            (format!("Diagnostic-Code: {spam}"), Fate::Failed),
+            ("Status: permanent".into(), Fate::Failed),
+            (
+                "Status: 5.1\r\nDiagnostic-Code: X-Postfix; delivery to mailbox failed".into(),
+                Fate::Failed,
+            ),
+            (
+                "Diagnostic-Code: smtp; 550 5.1.1 <nobody@example.net>: Recipient address\r\n    rejected: User unknown".into(),
+                Fate::BadAddress,
+            ),
+            (
+                "Status: 5.7\r\nDiagnostic-Code: smtp; 550 No such user here".into(),
+                Fate::BadAddress,
+            ),
+            (
+                "Status: 5\r\nDiagnostic-Code: smtp; host mx1.example.net said: 550-5.1.1 The email account that you tried to reach does not exist".into(),
+                Fate::BadAddress,
+            ),
+        ] {
+            let raw = format!("{}{fields}{}", &postfix[..start], &postfix[end..]);
+            let got = parse(raw.as_bytes());
+            assert_eq!(got.len(), 1, "{fields}: {got:?}");
+            assert_eq!(got[0].status, None, "{fields}");
+            assert_eq!(got[0].fate(), fate, "{fields}");
+        }
+
+        let legacy = std::fs::read_to_string(dir.join("exim-legacy.eml")).unwrap();
+        let reply = "550 5.1.1 User unknown";
+        assert!(legacy.contains(reply));
+        for (said, fate) in [
+            ("550 Message rejected as spam", Fate::Failed),
+            ("550 5.7.1 Message rejected as spam", Fate::Failed),
+            ("552 5.2.2 Mailbox full", Fate::Failed),
+            ("retry timeout exceeded", Fate::Failed),
+            (reply, Fate::BadAddress),
+            ("550 No such user here", Fate::BadAddress),
+            (
+                "550-5.1.1 The email account that you tried to reach does not exist",
+                Fate::BadAddress,
+            ),
+        ] {
+            let got = parse(legacy.replace(reply, said).as_bytes());
+            assert_eq!(got.len(), 1, "{said}: {got:?}");
+            assert_eq!(got[0].fate(), fate, "{said}");
+        }
+
+        // Two recipients in one old-style bounce: each is read by its own
+        // words, not the first reply in the text.
+        let two = legacy
+            .replace(
+                "X-Failed-Recipients: old@lawfirm.example.com",
+                "X-Failed-Recipients: spam@example.net, old@lawfirm.example.com",
+            )
+            .replace(
+                "failed:\r\n\r\n",
+                "failed:\r\n\r\n  spam@example.net\r\n    SMTP error from remote mail server after end of data:\r\n    host mx.example.net [192.0.2.46]: 550 Message rejected as spam\r\n\r\n",
+            );
+        let got = parse(two.as_bytes());
+        let fates: Vec<(&str, Fate)> = got
+            .iter()
+            .map(|b| (b.recipient.as_str(), b.fate()))
+            .collect();
+        assert_eq!(
+            fates,
+            [
+                ("spam@example.net", Fate::Failed),
+                ("old@lawfirm.example.com", Fate::BadAddress)
+            ],
+            "{got:?}"
+        );
     }
 
     #[test]

@@ -82,6 +82,9 @@ struct Line {
     file: String,
     recipient: String,
     status: Option<String>,
+    /// The remote server's words (an old-style bounce's: the reply its
+    /// text quotes).
+    diagnostic: Option<String>,
     verdict: Verdict,
     item: Option<i64>,
     /// The item's address (the report's recipient may be another).
@@ -140,6 +143,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             courts: courts_of(&email),
             recipient: email,
             status: Some(reason),
+            diagnostic: None,
             verdict: Verdict::Flagged,
             item: None,
             to: None,
@@ -199,6 +203,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 },
                 recipient: b.recipient.clone(),
                 status: b.status.clone(),
+                diagnostic: b.diagnostic.clone(),
                 verdict,
                 item: item.as_ref().map(|i| i.id),
                 to: item.as_ref().map(|i| i.email.clone()),
@@ -260,15 +265,25 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         counts.get("not_sent_now").unwrap_or(&0),
         counts.get("being_sent").unwrap_or(&0),
     );
+    let which = |l: &Line| match (l.item, l.kind, &l.night) {
+        (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),
+        _ => "recorded by another run, written by this one".into(),
+    };
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
-        let which = match (l.item, l.kind, &l.night) {
-            (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),
-            _ => "recorded by another run, written by this one".into(),
+        out += &format!("  flagged {} ({}): {}\n", l.recipient, which(l), said(l));
+    }
+    // Why each failed without flagging, for `outbox retry --failed` once
+    // the cause is fixed.
+    for l in lines.iter().filter(|l| l.verdict == Verdict::Failed) {
+        let words = match (&l.status, &l.diagnostic) {
+            (Some(_), Some(d)) => format!(" ({d})"),
+            _ => String::new(),
         };
         out += &format!(
-            "  flagged {} ({which}): {}\n",
+            "  failed, not flagged: {} ({}): {}{words}\n",
             l.recipient,
-            l.status.as_deref().unwrap_or("no status code"),
+            which(l),
+            said(l)
         );
     }
     for l in lines.iter().filter(|l| l.verdict == Verdict::Unverified) {
@@ -279,7 +294,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
              leave mail.bounce_address empty)\n",
             l.recipient,
             l.item.unwrap_or_default(),
-            l.status.as_deref().unwrap_or("no status code"),
+            said(l),
         );
     }
     for l in lines
@@ -291,7 +306,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             l.recipient,
             l.item.unwrap_or_default(),
             l.to.as_deref().unwrap_or(""),
-            l.status.as_deref().unwrap_or("no status code"),
+            said(l),
         );
     }
     for (court, addresses) in &flagged_by_court {
@@ -385,11 +400,25 @@ fn find_item(
 }
 
 fn reason_of(b: &Bounce) -> String {
-    let mut reason = format!("bounced later: {}", b.status.as_deref().unwrap_or("failed"));
+    let status = b
+        .status
+        .as_deref()
+        .unwrap_or("failed, no readable status code");
+    let mut reason = format!("bounced later: {status}");
     if let Some(d) = &b.diagnostic {
         reason += &format!(" ({d})");
     }
     reason
+}
+
+/// What a report said, for the summary: its status code; without a
+/// readable one, the words that decided (or that there were none).
+fn said(l: &Line) -> String {
+    match (&l.status, &l.diagnostic) {
+        (Some(status), _) => status.clone(),
+        (None, Some(words)) => format!("no readable status code, by its words: {words}"),
+        (None, None) => "no readable status code, and no words to say why".into(),
+    }
 }
 
 fn verdict_name(v: Verdict) -> &'static str {

@@ -478,6 +478,98 @@ fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
     assert_eq!(state_of(&env, &smtp, people[2]), "sent");
 }
 
+/// The delivery-report review of the fifty-seventh session (its 1): a
+/// report whose Status could not be read (`5.7`, `permanent`), and an old
+/// MTA's bounce (`X-Failed-Recipients` and a text), flagged the address
+/// whatever its words said (`flagged …: no status code`): a digest refused
+/// as spam, or a full mailbox, suppressed every later mail to the address
+/// and told the clerks it was bad. Such a report is read by its words (the
+/// Diagnostic-Code, or the reply the text quotes) by the rule a readable
+/// one is: it flags only when they say the address is bad, and otherwise
+/// fails the message, saying why.
+#[test]
+fn a_report_without_a_readable_status_flags_only_when_its_words_say_the_address_is_bad() {
+    let people = [
+        "filtered@example.net",
+        "quota@example.net",
+        "legacy@example.net",
+        "gone@example.net",
+        "keep@example.com",
+    ];
+    let (env, smtp) = sent(&people);
+    let maildir = env.dir.path().join("Maildir");
+    let fields = |rcpt: &str, status: &str, diagnostic: &str| {
+        let text = postfix_report(&smtp, rcpt);
+        let was = format!(
+            "Status: 5.1.1\r\nRemote-MTA: dns; mx1.example.net\r\nDiagnostic-Code: smtp; 550 5.1.1 <{rcpt}>: Recipient address\r\n    rejected: User unknown in virtual mailbox table"
+        );
+        assert!(text.contains(&was), "{text}");
+        text.replace(&was, &format!("{status}\r\nDiagnostic-Code: {diagnostic}"))
+    };
+    let spam = "smtp; 550 5.7.1 Message rejected as spam by Content Filtering";
+    deliver(
+        &maildir,
+        "1.filtered",
+        &fields(people[0], "Status: 5.7", spam),
+    );
+    deliver(
+        &maildir,
+        "2.quota",
+        &fields(
+            people[1],
+            "Status: permanent",
+            "smtp; 552 5.2.2 Mailbox full",
+        ),
+    );
+    let legacy = |rcpt: &str, reply: &str| {
+        report(
+            "exim-legacy.eml",
+            ("old@lawfirm.example.com", rcpt),
+            (
+                "bounces+1047.abcdefabcdefabcd@cpor.example.tw",
+                &sent_to(&smtp, rcpt).0,
+            ),
+            (
+                "<20261124.approval.aa55aa55aa55aa55aa55@cpor.example.tw>",
+                &sent_to(&smtp, rcpt).1,
+            ),
+        )
+        .replace("550 5.1.1 User unknown", reply)
+    };
+    deliver(
+        &maildir,
+        "3.legacy",
+        &legacy(people[2], "550 Message rejected as spam"),
+    );
+    deliver(
+        &maildir,
+        "4.legacy-gone",
+        &legacy(people[3], "550 5.1.1 User unknown"),
+    );
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("1 flagged, 3 failed, not flagged"),
+        "{}",
+        run.stdout
+    );
+    for p in &people[..4] {
+        assert_eq!(state_of(&env, &smtp, p), "failed", "{p}");
+        assert_eq!(flagged(&env, p), *p == people[3], "{p}: {}", run.stdout);
+    }
+    assert_eq!(state_of(&env, &smtp, people[4]), "sent");
+    for said in [
+        format!("failed, not flagged: {} (item ", people[0]),
+        format!("no readable status code, by its words: {spam}"),
+        "no readable status code, by its words: smtp; 552 5.2.2 Mailbox full".into(),
+        "no readable status code, by its words: 550 Message rejected as spam".into(),
+        format!("flagged {} (item ", people[3]),
+        "no readable status code, by its words: 550 5.1.1 User unknown".into(),
+    ] {
+        assert!(run.stdout.contains(&said), "{said}\n{}", run.stdout);
+    }
+}
+
 /// A review of the outbox (2026-12-06): cpor-server empties the text of
 /// mail sent more than `server.keep_sent_mail_days` ago. A report read after
 /// that (a relay's "gave up" after its five-day queue, or `bounces --all`
