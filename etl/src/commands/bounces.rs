@@ -13,7 +13,8 @@
 //! (`mail.bounce_address`, `bounces+<id>.<tag>@…`), whose tag only we can
 //! make, is authoritative. Without it, the original Message-ID is used, and
 //! only if the report's recipient is the item's own address: a report
-//! anyone can forge must not be able to silence someone else's mail.
+//! anyone can forge must not be able to silence someone else's mail. With
+//! VERP on, a report that came without its tag changes nothing at all.
 //!
 //! A message is moved from `new/` to `cur/` (flagged seen, `:2,S`) only
 //! after what it says is committed, so a killed run is simply run again.
@@ -70,10 +71,10 @@ enum Verdict {
     OtherRecipient,
     /// Names no item of ours, or a forged tag, or another recipient.
     Unmatched,
-    /// Says the address is bad, about one of our items, but with VERP on it
-    /// came to the plain bounce address: matched only by the Message-ID it
-    /// quotes, which anyone who saw the message (a forwarded digest) can
-    /// quote. Nothing done; listed.
+    /// A failure (the address bad or not), about one of our items, but
+    /// with VERP on it came to the plain bounce address: matched only by
+    /// the Message-ID it quotes, which anyone who saw the message (a
+    /// forwarded digest) can quote. Nothing done; listed.
     Unverified,
 }
 
@@ -170,11 +171,13 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
                 (Some((_, false, _)), _) => Verdict::OtherRecipient,
-                // With VERP on, a report its tag does not vouch for, which
-                // would flag the address, changes nothing: anyone who saw
-                // the message can quote its Message-ID, and a failed item
-                // would be sent again by `outbox retry --failed`.
-                (Some((_, true, false)), Fate::BadAddress) if verp.is_some() => Verdict::Unverified,
+                // With VERP on, a report its tag does not vouch for changes
+                // nothing, whether it would flag the address or only fail
+                // the item: anyone who saw the message can quote its
+                // Message-ID, a delivered item failed would be sent again
+                // by `outbox retry --failed`, and an unknown one would not
+                // be retried.
+                (Some((_, true, false)), _) if verp.is_some() => Verdict::Unverified,
                 (Some((item, true, _)), reported) => {
                     let flag = reported == Fate::BadAddress;
                     match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
@@ -252,7 +255,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} about another address, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread)\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} about another address, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread), {} not applied (no VERP tag)\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
@@ -264,6 +267,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         counts.get("read_before").unwrap_or(&0),
         counts.get("not_sent_now").unwrap_or(&0),
         counts.get("being_sent").unwrap_or(&0),
+        counts.get("unverified").unwrap_or(&0),
     );
     let which = |l: &Line| match (l.item, l.kind, &l.night) {
         (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),

@@ -336,6 +336,82 @@ fn with_verp_on_a_report_without_its_tag_flags_no_one() {
     }
 }
 
+/// The delivery-report review of the fifty-seventh session (its 2): with
+/// VERP on, a report that came to the plain bounce address, naming its
+/// message only by the Message-ID it quotes, was set aside only when it
+/// would flag the address. One that would fail the message alone (a
+/// refusal as spam, 5.7.1) failed a delivered activation (`1 failed, not
+/// flagged`), said nothing of coming untagged, and `outbox retry --failed`
+/// then offered to send it again, a second copy to its reader; and it
+/// failed an item whose outcome was unknown, which was not retried again.
+/// Anyone who saw the message can write such a report: it now changes
+/// nothing, and is listed as untagged.
+#[test]
+fn with_verp_on_a_report_without_its_tag_fails_nothing() {
+    let delivered = "keep@example.com";
+    // (the test server drops the first connection in the middle of its data)
+    let unsure = "dropdata@example.com";
+    let (env, smtp) = sent(&[delivered, unsure]);
+    assert_eq!(state_of(&env, &smtp, unsure), "unknown");
+    let unsure_id = {
+        let id: i64 = state_id(&env, &smtp, unsure).parse().unwrap();
+        let outbox = mail::outbox::Outbox::open(&env.data()).unwrap();
+        outbox.item(id).unwrap().unwrap().message_id
+    };
+    let maildir = env.dir.path().join("Maildir");
+    for (rcpt, message_id) in [
+        (delivered, sent_to(&smtp, delivered).1),
+        (unsure, unsure_id),
+    ] {
+        let forged = report(
+            "postfix.eml",
+            ("nobody@example.net", rcpt),
+            ("bounces+1042.6b1f0c2ad93e4a57@cpor.example.tw", BOUNCE),
+            (
+                "<20261124.digest.0f3a9c1b2d4e5f607182@cpor.example.tw>",
+                &message_id,
+            ),
+        )
+        .replace("Status: 5.1.1", "Status: 5.7.1")
+        .replace(
+            &format!("550 5.1.1 <{rcpt}>: Recipient address\r\n    rejected: User unknown in virtual mailbox table"),
+            "550 5.7.1 Message rejected as spam",
+        );
+        assert!(forged.contains("rejected as spam"));
+        deliver(&maildir, &format!("{rcpt}.forged"), &forged);
+    }
+    let run = etl(&env, &smtp, &["bounces", maildir.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("0 flagged, 0 failed, not flagged"),
+        "{}",
+        run.stdout
+    );
+    for rcpt in [delivered, unsure] {
+        assert!(
+            run.stdout
+                .contains(&format!("not applied, no VERP tag: {rcpt} (item ")),
+            "{rcpt}: {}",
+            run.stdout
+        );
+        assert!(!flagged(&env, rcpt), "{rcpt}");
+    }
+    assert_eq!(state_of(&env, &smtp, delivered), "sent");
+    assert_eq!(state_of(&env, &smtp, unsure), "unknown");
+    let dry = etl(&env, &smtp, &["outbox", "retry", "--failed", "--dry-run"]);
+    assert!(
+        !dry.stdout.contains("would queue"),
+        "{}{}",
+        dry.stdout,
+        dry.stderr
+    );
+    // Still retried, and delivered once.
+    send(&env, &smtp);
+    assert_eq!(state_of(&env, &smtp, unsure), "sent");
+    assert_eq!(smtp.accepted_for(unsure).len(), 1);
+    assert_eq!(smtp.accepted_for(delivered).len(), 1);
+}
+
 /// Night 1 (`scenario`) granting `people` a case each, imported and its
 /// mail sent, VERP on.
 fn sent(people: &[&str]) -> (Env, Smtp) {
