@@ -3,8 +3,13 @@
 //! outbox item 1042 is sent from `bounces+1042.<tag>@cpor.example.tw`, so a
 //! delivery report that comes back to that address names its item without
 //! reading anything else. The tag is an HMAC of the item id under the data
-//! directory's key: a forged report cannot name an item it was not sent
-//! for, and so cannot have someone's address flagged.
+//! directory's key: a report cannot name an item without its tag, which
+//! only the key makes and only that item's message carries. It proves that
+//! the report's writer saw the message, not that a relay wrote it: the
+//! tag is in the message as delivered (its Return-Path), and so in most
+//! copies forwarded from it. So a tagged report is believed only within
+//! `outbox::REPORTS_COME_WITHIN` (10 days) of the item's last attempt,
+//! when real reports come; later it changes nothing.
 
 use hmac::{Hmac, Mac};
 use lettre::Address;

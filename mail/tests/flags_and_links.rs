@@ -56,7 +56,7 @@ fn an_owners_resume_drops_the_flag_still_to_write() {
     q.commit(None).unwrap();
     let ids = tried(&mut ob, Scope::Nightly, Event::Accepted, now);
     let later = now + Duration::hours(1);
-    ob.bounced(ids[0], "5.1.1 user unknown", true, &[1; 16], later)
+    ob.bounced(ids[0], "5.1.1 user unknown", true, &[1; 16], later, later)
         .unwrap();
     let conn = mail::outbox::open(dir.path()).unwrap();
     mail::outbox::drop_flag_to_write(&conn, "a@example.com", std::time::Duration::from_secs(1))

@@ -103,8 +103,10 @@ enum Op {
     /// An administrator queues an item again (`told`: one whose cases a
     /// later night's mail told, if any, which random picks rarely meet).
     Retry { pick: usize, told: bool },
-    /// A delivery report comes back: the item bounced.
-    Bounce { pick: usize },
+    /// A delivery report comes back: the item bounced. `late`: it came
+    /// more than `REPORTS_COME_WITHIN` after any attempt (else at the
+    /// world's start, before any, which no attempt's age bars).
+    Bounce { pick: usize, late: bool },
     /// An item's stored message is damaged on disk (its zstd frame's magic
     /// number flipped): a nightly one can no longer be read (the website's
     /// are stored as sent, and left alone).
@@ -281,7 +283,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0u32..3).prop_map(|night| Op::RollBack { night }),
         1 => (0u32..3).prop_map(|night| Op::Release { night }),
         1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, told)| Op::Retry { pick, told }),
-        1 => any::<usize>().prop_map(|pick| Op::Bounce { pick }),
+        1 => (any::<usize>(), any::<bool>()).prop_map(|(pick, late)| Op::Bounce { pick, late }),
         1 => any::<usize>().prop_map(|pick| Op::Damage { pick }),
         1 => Just(Op::LookUp),
         1 => Just(Op::Tell),
@@ -475,6 +477,13 @@ fn night_text(n: u32) -> String {
 }
 
 impl World {
+    /// The world's clock when it begins.
+    fn start() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
     fn new() -> World {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open_for_sending(dir.path()).unwrap();
@@ -484,9 +493,7 @@ impl World {
             outbox,
             web,
             cfg: MailSettings::default(),
-            now: DateTime::parse_from_rfc3339("2026-11-24T00:00:00Z")
-                .unwrap()
-                .with_timezone(&Utc),
+            now: World::start(),
             model: BTreeMap::new(),
             flagged: BTreeSet::new(),
             in_flight: Vec::new(),
@@ -1294,7 +1301,7 @@ impl World {
                     events.insert(id, Event::Retry);
                 }
             }
-            Op::Bounce { pick } => {
+            Op::Bounce { pick, late } => {
                 if self.model.is_empty() {
                     return events;
                 }
@@ -1305,17 +1312,26 @@ impl World {
                 self.refs += 1;
                 let mut report = [0u8; 16];
                 report[..8].copy_from_slice(&self.refs.to_le_bytes());
+                let arrived = match *late {
+                    true => self.now + outbox::REPORTS_COME_WITHIN + Duration::days(1),
+                    false => World::start(),
+                };
                 let bounced = self
                     .outbox
-                    .bounced(id, "5.1.1 user unknown", true, &report, self.now)
+                    .bounced(id, "5.1.1 user unknown", true, &report, arrived, self.now)
                     .unwrap();
                 let again = self
                     .outbox
-                    .bounced(id, "5.1.1 user unknown", true, &report, self.now)
+                    .bounced(id, "5.1.1 user unknown", true, &report, arrived, self.now)
                     .unwrap();
                 let changed = bounced == outbox::Bounced::Failed;
                 let was = self.model[&id].state;
+                // Only a message a relay took (or may have taken) bounces,
+                // and only in the time reports come.
+                let would = matches!(was, State::Sent | State::Unknown)
+                    && self.model[&id].recorded.is_none();
                 let (first, second) = match was {
+                    _ if would && *late => (outbox::Bounced::TooOld, outbox::Bounced::ReadBefore),
                     _ if changed => (outbox::Bounced::Failed, outbox::Bounced::ReadBefore),
                     State::Sending => (outbox::Bounced::Sending, outbox::Bounced::Sending),
                     State::Failed => (outbox::Bounced::AlreadyFailed, outbox::Bounced::ReadBefore),
@@ -1323,9 +1339,7 @@ impl World {
                 };
                 assert_eq!((bounced, again), (first, second), "item {id} in {was}");
                 let m = self.model.get_mut(&id).unwrap();
-                // Only a message a relay took (or may have taken) bounces.
-                let bounces =
-                    matches!(m.state, State::Sent | State::Unknown) && m.recorded.is_none();
+                let bounces = would && !*late;
                 assert_eq!(changed, bounces, "item {id} in {}", m.state);
                 if bounces {
                     m.state = State::Failed;

@@ -85,7 +85,7 @@ fn an_unknown_item_given_back_unsent_stays_unknown_and_a_late_bounce_still_fails
     // A delivery report for the first attempt comes back: it failed for
     // good.
     assert_eq!(
-        ob.bounced(ids[0], "5.1.1 user unknown", true, &[1; 16], later)
+        ob.bounced(ids[0], "5.1.1 user unknown", true, &[1; 16], later, later)
             .unwrap(),
         mail::outbox::Bounced::Failed
     );

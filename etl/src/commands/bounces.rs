@@ -58,6 +58,10 @@ enum Verdict {
     AlreadyFailed,
     /// Read for its item before (`--all`): it did what it does then.
     ReadBefore,
+    /// Came more than `REPORTS_COME_WITHIN` (10 days) after its item was
+    /// last handed over: no relay was still trying it, and its VERP
+    /// address is known to whoever saw the message. Nothing done; listed.
+    TooOld,
     /// About mail not sent now (queued again, waiting, suppressed): an
     /// earlier attempt's; nothing changed.
     NotSentNow,
@@ -159,6 +163,11 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             .file_name()
             .map_or(String::new(), |n| n.to_string_lossy().into_owned());
         let key: [u8; 16] = Sha256::digest(&raw)[..16].try_into().expect("16 bytes");
+        // When it came: its file's time, which the MTA set as it delivered
+        // it (and the move to cur/ keeps), not when this run reads it.
+        let arrived = fs::metadata(path)
+            .and_then(|m| m.modified())
+            .map_or(now, |t| chrono::DateTime::<Utc>::from(t).min(now));
         let bounces = bounce::parse(&raw);
         if bounces.is_empty() {
             not_reports += 1;
@@ -180,7 +189,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 (Some((_, true, false)), _) if verp.is_some() => Verdict::Unverified,
                 (Some((item, true, _)), reported) => {
                     let flag = reported == Fate::BadAddress;
-                    match outbox.bounced(item.id, &reason_of(&b), flag, &key, now)? {
+                    match outbox.bounced(item.id, &reason_of(&b), flag, &key, arrived, now)? {
                         Bounced::Failed if flag => {
                             let flag = FlagsOf::Address(&item.email);
                             mail::send::write_flags(&mut outbox, &accounts, flag, now)?;
@@ -194,6 +203,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                             Verdict::Sending
                         }
                         Bounced::ReadBefore => Verdict::ReadBefore,
+                        Bounced::TooOld => Verdict::TooOld,
                     }
                 }
             };
@@ -255,7 +265,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         store.write_new_report("bounces", now, &serde_json::to_vec_pretty(&report)?)?;
 
     let mut out = format!(
-        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} about another address, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread), {} not applied (no VERP tag)\n",
+        "cpor-etl bounces: {} message(s) read, {} not a delivery report; {} flagged, {} failed, not flagged, {} already failed, {} not permanent, {} about another address, {} unmatched, {} read before, {} about mail not sent now, {} about mail being sent (left unread), {} not applied (no VERP tag), {} too old to trust\n",
         files.len(),
         not_reports,
         counts.get("flagged").unwrap_or(&0),
@@ -268,6 +278,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         counts.get("not_sent_now").unwrap_or(&0),
         counts.get("being_sent").unwrap_or(&0),
         counts.get("unverified").unwrap_or(&0),
+        counts.get("too_old").unwrap_or(&0),
     );
     let which = |l: &Line| match (l.item, l.kind, &l.night) {
         (Some(id), Some(kind), Some(night)) => format!("item {id}, {kind} of {night}"),
@@ -299,6 +310,17 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             l.recipient,
             l.item.unwrap_or_default(),
             said(l),
+        );
+    }
+    for l in lines.iter().filter(|l| l.verdict == Verdict::TooOld) {
+        out += &format!(
+            "  too old to trust: {} ({}, left as it was): {}; the report came more than {} days \
+             after the message was last handed over, when no relay still tries it, and its VERP \
+             address is known to whoever saw the message\n",
+            l.recipient,
+            which(l),
+            said(l),
+            mail::outbox::REPORTS_COME_WITHIN.num_days(),
         );
     }
     for l in lines
@@ -437,5 +459,6 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::NotSentNow => "not_sent_now",
         Verdict::Sending => "being_sent",
         Verdict::Unverified => "unverified",
+        Verdict::TooOld => "too_old",
     }
 }

@@ -1,13 +1,26 @@
 //! Delivery reports that come back after the relay accepted a message
 //! (`cpor-etl bounces`): finding the item a report is about, and marking it
-//! failed (`Event::Bounced`).
+//! failed (`Event::Bounced`), if the report came in the time real ones do
+//! ([`REPORTS_COME_WITHIN`]).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::state::{sql_sources, target, Event, State};
+use super::state::{next, sql_sources, target, Event, State};
 use super::{parse_kind, parse_state, Outbox, Result};
 use crate::kind::Kind;
+
+/// How long after an item was last handed over a report about it is
+/// believed. A relay that took a message and cannot deliver it gives up
+/// after about five days (Postfix's `maximal_queue_lifetime`, sendmail's
+/// `Timeout.queuereturn`; RFC 5321 4.5.4.1 asks at least four or five),
+/// and the report, mail like any other, may wait about as long again to
+/// reach the bounce address (our own MX down). A report that comes later
+/// is about no attempt a relay was still trying: its VERP address, or the
+/// Message-ID it quotes, is known to whoever saw the message (an address
+/// it is forwarded to reads its Return-Path), and believing it would let
+/// them flag the address at any time.
+pub const REPORTS_COME_WITHIN: Duration = Duration::days(10);
 
 /// What a delivery report did to its item ([`Outbox::bounced`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +37,9 @@ pub enum Bounced {
     Sending,
     /// Read before (outbox migration 21): it did what it does then.
     ReadBefore,
+    /// Left as it was: the report came more than [`REPORTS_COME_WITHIN`]
+    /// after the item was last handed over, too late to be a relay's.
+    TooOld,
 }
 
 /// An item a delivery report may be about.
@@ -84,7 +100,10 @@ impl Outbox {
     /// A report says the item failed for good after the relay took it: it
     /// is failed, with the report's words, and (if `flag`: the report says
     /// the address is bad) its address recorded to flag in the same commit
-    /// (`flags_to_write`), if it is *sent* or *unknown*.
+    /// (`flags_to_write`), if it is *sent* or *unknown*, and the report
+    /// came (`arrived`) within [`REPORTS_COME_WITHIN`] of the item's last
+    /// attempt (its time sent, or the latest it was tried; an item none of
+    /// whose times is known is believed, as before they were kept).
     /// The report (`report`: 16 bytes of the SHA-256 of the message as
     /// delivered) is recorded against the item whatever it did, and one
     /// read before changes nothing (outbox migration 21: read again after
@@ -97,6 +116,7 @@ impl Outbox {
         reason: &str,
         flag: bool,
         report: &[u8; 16],
+        arrived: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> Result<Bounced> {
         let tx = self
@@ -110,18 +130,40 @@ impl Outbox {
         if read {
             return Ok(Bounced::ReadBefore);
         }
-        let failed_now: Option<String> = tx
+        let item: Option<(String, [Option<String>; 3])> = tx
             .query_row(
-                &format!(
-                    "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
-                     WHERE id = ?1 AND state IN {} RETURNING email",
-                    sql_sources(Event::Bounced)
-                ),
-                params![id, target(Event::Bounced).as_str(), reason],
-                |r| r.get(0),
+                "SELECT state, sent_at, tried_at, first_try_at FROM items WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?])),
             )
             .optional()?;
+        let too_old = item.is_some_and(|(state, times)| {
+            let last = times
+                .iter()
+                .flatten()
+                .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
+                .map(|t| t.with_timezone(&Utc))
+                .max();
+            let would_fail =
+                State::parse(&state).is_some_and(|s| next(s, Event::Bounced).is_some());
+            would_fail && last.is_some_and(|last| arrived - last > REPORTS_COME_WITHIN)
+        });
+        let failed_now: Option<String> = match too_old {
+            true => None,
+            false => tx
+                .query_row(
+                    &format!(
+                        "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
+                         WHERE id = ?1 AND state IN {} RETURNING email",
+                        sql_sources(Event::Bounced)
+                    ),
+                    params![id, target(Event::Bounced).as_str(), reason],
+                    |r| r.get(0),
+                )
+                .optional()?,
+        };
         let outcome = match failed_now {
+            None if too_old => Bounced::TooOld,
             Some(email) => {
                 if flag {
                     super::delivery::to_flag(&tx, &email, Some(reason), now)?;

@@ -35,7 +35,7 @@ pub use self::admin::{
     Fate, Forgot, ForgotItem, Listed, Retried, RetryWhich, Rollback, RolledBack, Shown, Stale,
     Teller, Undone, ROLLED_BACK, SUPERSEDED,
 };
-pub use self::bounces::{Bounced, Reported};
+pub use self::bounces::{Bounced, Reported, REPORTS_COME_WITHIN};
 pub use self::delivery::{
     behind_for, drop_flag_to_write, lease, may_wait_behind, Claimed, FlagToWrite, FlagsOf, Item,
     Outcome, Recorded, Recovered, Unreadable, UNGRANTED_WHY, UNREADABLE_HELP,

@@ -412,6 +412,59 @@ fn with_verp_on_a_report_without_its_tag_fails_nothing() {
     assert_eq!(smtp.accepted_for(delivered).len(), 1);
 }
 
+/// The delivery-report review of the fifty-seventh session (its 3): a
+/// VERP tag never expired. Whoever sees a delivered message's headers (an
+/// address it is forwarded to: its Return-Path is the VERP address) could
+/// send a 5.1.1 report to that address weeks later and flag the address,
+/// its digests, warnings, approvals and reminders suppressed. A report
+/// that came more than 10 days after its message was last handed over
+/// (relays give up after about 5, and the report may take about as long
+/// again to reach us) now changes nothing, and is listed as too old to
+/// trust; one that came in time counts, though it is read later (the
+/// bounces job stopped a while): the time it came is its file's.
+#[test]
+fn a_report_long_after_its_message_is_too_old_to_trust() {
+    let (late, in_time) = ("late@example.net", "nobody@example.net");
+    let (env, smtp) = sent(&[late, in_time, "keep@example.com"]);
+    let maildir = env.dir.path().join("Maildir");
+    let now = chrono::Utc::now();
+    for (rcpt, days) in [(late, 11), (in_time, 9)] {
+        let name = format!("{rcpt}.postfix");
+        deliver(&maildir, &name, &postfix_report(&smtp, rcpt));
+        let came = std::time::SystemTime::from(now + chrono::Duration::days(days));
+        fs::File::options()
+            .write(true)
+            .open(maildir.join("new").join(&name))
+            .unwrap()
+            .set_modified(came)
+            .unwrap();
+    }
+    let at = (now + chrono::Duration::days(11))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string();
+    let run = super::etl_at_with(
+        &env,
+        &smtp,
+        &at,
+        &["bounces", maildir.to_str().unwrap()],
+        &[("CPOR_MAIL_BOUNCE_ADDRESS", BOUNCE)],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("1 flagged, 0 failed, not flagged")
+            && run.stdout.contains(", 1 too old to trust")
+            && run
+                .stdout
+                .contains(&format!("  too old to trust: {late} (item ")),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(state_of(&env, &smtp, late), "sent");
+    assert!(!flagged(&env, late));
+    assert_eq!(state_of(&env, &smtp, in_time), "failed");
+    assert!(flagged(&env, in_time));
+}
+
 /// Night 1 (`scenario`) granting `people` a case each, imported and its
 /// mail sent, VERP on.
 fn sent(people: &[&str]) -> (Env, Smtp) {
