@@ -748,7 +748,7 @@ mod tests {
         assert_eq!(got[0].fate(), Fate::BadAddress);
     }
 
-    /// The delivery-report review of the fifty-seventh session (its 1): a
+    /// The delivery-report review of the fifty-third session (its 1): a
     /// report whose Status could not be read (`5.7`, `permanent`) or was
     /// missing, and an old-style bounce (`X-Failed-Recipients` and a text),
     /// flagged its address whatever its words said: a digest refused as

@@ -336,7 +336,7 @@ fn with_verp_on_a_report_without_its_tag_flags_no_one() {
     }
 }
 
-/// The delivery-report review of the fifty-seventh session (its 2): with
+/// The delivery-report review of the fifty-third session (its 2): with
 /// VERP on, a report that came to the plain bounce address, naming its
 /// message only by the Message-ID it quotes, was set aside only when it
 /// would flag the address. One that would fail the message alone (a
@@ -412,7 +412,7 @@ fn with_verp_on_a_report_without_its_tag_fails_nothing() {
     assert_eq!(smtp.accepted_for(delivered).len(), 1);
 }
 
-/// The delivery-report review of the fifty-seventh session (its 3): a
+/// The delivery-report review of the fifty-third session (its 3): a
 /// VERP tag never expired. Whoever sees a delivered message's headers (an
 /// address it is forwarded to: its Return-Path is the VERP address) could
 /// send a 5.1.1 report to that address weeks later and flag the address,
@@ -607,7 +607,7 @@ fn a_report_of_mail_given_up_or_refused_for_policy_fails_it_without_flagging() {
     assert_eq!(state_of(&env, &smtp, people[2]), "sent");
 }
 
-/// The delivery-report review of the fifty-seventh session (its 1): a
+/// The delivery-report review of the fifty-third session (its 1): a
 /// report whose Status could not be read (`5.7`, `permanent`), and an old
 /// MTA's bounce (`X-Failed-Recipients` and a text), flagged the address
 /// whatever its words said (`flagged …: no status code`): a digest refused
