@@ -5827,7 +5827,15 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
             [],
         )
         .unwrap();
-    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    let run = etl_with(
+        &env,
+        &smtp,
+        &[
+            "import",
+            n2.write(env.dir.path(), "20261124").to_str().unwrap(),
+        ],
+        &[("CPOR_MAIL_REMINDER_DAYS", "7,1")],
+    );
     assert!(run.stdout.contains("3 digest,"), "{}", run.stdout);
     // Before the morning's send: the quiet address turns its digests off
     // (what the website's one-click unsubscribe writes), and the one that
@@ -5865,6 +5873,51 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
     assert!(
         list.contains("quiet@example.com") && list.contains("keeps@example.com"),
         "{list}"
+    );
+}
+
+/// The mail-links review of the fifty-third session (its 5): with
+/// reminders off for everyone (`mail.reminder_days = []`, the account page
+/// saying 本服務目前不寄送庭期提醒), an address that turned its digests
+/// off still got mail headed 庭期提醒 about its hearings' changes, as if it
+/// kept reminders. It gets none.
+#[test]
+fn with_reminders_off_for_everyone_a_digest_unsubscribed_address_gets_nothing() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (mut n1, _) = scenario(&["quiet@example.com", "loud@example.com"]);
+    for n in 1..=2 {
+        n1.entries.push((
+            n,
+            2,
+            "115/11/20",
+            format!("120/06/{n:02} 10:00第一法庭言詞辯論"),
+        ));
+    }
+    let mut n2 = n1.clone();
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    send(&env, &smtp);
+    for n in 1..=2 {
+        n2.entries
+            .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
+    }
+    rusqlite::Connection::open(env.data().join("accounts.sqlite"))
+        .unwrap()
+        .execute(
+            "UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com'",
+            [],
+        )
+        .unwrap();
+    // (the tests' environment: `CPOR_MAIL_REMINDER_DAYS` empty)
+    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(run.stdout.contains("1 digest,"), "{}", run.stdout);
+    send(&env, &smtp);
+    assert!(
+        smtp.accepted_for("quiet@example.com")
+            .iter()
+            .all(|m| !m.contains("Message-ID: <20261124.")),
+        "{:#?}",
+        smtp.accepted_for("quiet@example.com")
     );
 }
 

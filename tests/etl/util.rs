@@ -27,6 +27,8 @@ pub struct Env {
     days_back: i64,
     /// Seconds the binary's clock is set off (`Env::in_the_morning`).
     seconds_off: i64,
+    /// `mail.reminder_days` (`Env::with_reminders`; none by default).
+    reminder_days: &'static str,
 }
 
 /// What a run of the binary gave.
@@ -47,11 +49,20 @@ impl From<Output> for Run {
 }
 
 impl Env {
+    /// The same env with reminders 7 and 1 days before (`mail.reminder_days
+    /// = [7, 1]`): a story that needs addresses to keep reminders (with no
+    /// reminder days, no address does: `Known::no_reminders`).
+    pub fn with_reminders(mut self) -> Env {
+        self.reminder_days = "7,1";
+        self
+    }
+
     pub fn new() -> Env {
         Env {
             dir: tempfile::tempdir().unwrap(),
             days_back: 0,
             seconds_off: 0,
+            reminder_days: "",
         }
     }
 
@@ -145,7 +156,7 @@ impl Env {
         // Hearing reminders depend on the clock (the sample's hearings are
         // in late 2026): off unless a test turns them on
         // (tests/etl/mail/reminders.rs).
-        cmd.env("CPOR_MAIL_REMINDER_DAYS", "");
+        cmd.env("CPOR_MAIL_REMINDER_DAYS", self.reminder_days);
         cmd.arg("--data-dir").arg(self.data());
         cmd
     }

@@ -174,6 +174,9 @@ pub struct Known {
     /// Of those, the ones that turned reminders off too (what [`Tell`]
     /// asks of an address with digests on does not depend on it).
     pub reminders_off: BTreeSet<String>,
+    /// Reminders go to no one (`mail.reminder_days` empty): no address
+    /// keeps them, whatever its switch says.
+    pub no_reminders: bool,
     /// Expiry warnings given, and the day each (address, case) was
     /// warned of last.
     pub warned: mail::outbox::Warned,
@@ -406,10 +409,10 @@ impl Tell {
     pub fn of(news: &CaseNews, email: &str, known: &Known) -> Tell {
         let f = news.follow;
         let digests = !known.unsubscribed.contains(email);
-        let reminders = !known.reminders_off.contains(email);
+        let reminders = !known.no_reminders && !known.reminders_off.contains(email);
         if f.prosecutor_digest || (f.grant && digests) {
             Tell::All
-        } else if f.prosecutor_calendar || (f.grant && reminders) {
+        } else if (f.prosecutor_calendar && !known.no_reminders) || (f.grant && reminders) {
             Tell::Calendar
         } else {
             Tell::Nothing
@@ -969,6 +972,10 @@ fn planned<R>(
     let outbox = Outbox::open(data_dir)?;
     let mut known = read_known(&accounts, &outbox, night.date, changes)?;
     known.told_again_only = retold.only_again.clone();
+    // (the mail-links review of the fifty-third session: with reminders
+    // off for everyone, an address with digests off was still told its
+    // hearings' changes under 庭期提醒)
+    known.no_reminders = cfg.reminder_days.is_empty();
     // (compared with no snapshot, `outbox rediff --from none`: every
     // night's grant mail counts, night 1's activations still queued above
     // all, which went with the rediff's: two links in one run, the admin
@@ -1178,6 +1185,7 @@ fn read_known(
         told_again_only: BTreeSet::new(),
         unsubscribed,
         reminders_off,
+        no_reminders: false,
         warned: outbox.warned(
             changes
                 .expiring

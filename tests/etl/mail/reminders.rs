@@ -1885,7 +1885,7 @@ fn a_change_after_a_stand_in_is_sent_above_what_calendars_took() {
 fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change() {
     const A: &str = "a@example.com";
     const B: &str = "b@example.com";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let root = env.dir.path();
     let base = [
         (1, "1,115/11/02,分案,115/11/02 09:00:00,N"),
@@ -2017,7 +2017,7 @@ fn an_address_with_digests_off_and_reminders_on_is_told_when_its_hearings_change
 #[test]
 fn a_hearing_the_calendar_took_from_a_digest_is_cancelled_there_after_digests_went_off() {
     const A: &str = "a@example.com";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let root = env.dir.path();
     let base = [(1, "1,115/11/02,分案,115/11/02 09:00:00,N")];
     let grants = [(1, A)];
@@ -2070,7 +2070,7 @@ fn a_prosecutor_with_reminders_on_and_digests_off_hears_of_withdrawn_hearings() 
 
 fn prosecutor_with_reminders_only(granted_too: bool) {
     const P: &str = "chen.wm@moj.example";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let announce = [
         "TPD,刑事,115,訴,100,30,115/11/22,117/05/05 09:30第三法庭勘驗,115/11/22 09:00:00,N",
         "TPD,刑事,115,訴,100,31,115/11/22,117/06/02 09:30第三法庭審理,115/11/22 09:01:00,N",
@@ -2175,7 +2175,7 @@ fn prosecutor_with_reminders_only(granted_too: bool) {
 fn a_prosecutor_whose_calendar_took_a_hearing_from_the_digest_hears_it_withdrawn_after_the_digest_went_off(
 ) {
     const P: &str = "wu.cl@moj.example";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let (filed, announced, withdrawn) = (WU_FILED, WU_ANNOUNCED, WU_WITHDRAWN);
     let night = |name: &str, progress: &[&str]| wu_night(&env, name, progress);
     imported(env.import(&night("20261123", &[filed]), &[]));
@@ -2384,7 +2384,7 @@ fn digests_off(env: &Env, email: &str) {
 fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a_change() {
     const A: &str = "a@example.com";
     const B: &str = "b@example.com";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let root = env.dir.path();
     let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A), (1, B)];
@@ -2450,7 +2450,7 @@ fn an_entry_that_moved_a_hearing_revised_on_a_later_night_is_not_told_again_as_a
 /// it: night 2's digests were not queued.
 #[test]
 fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_night() {
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let two = moved_while_the_live_snapshot_is_damaged(&env);
     let waiting = env.etl(&["outbox", "pending"]);
     assert!(
@@ -2479,7 +2479,7 @@ fn a_change_whose_nights_mail_waits_is_told_when_its_entry_is_revised_the_next_n
 /// reminders is told it then.
 #[test]
 fn a_change_whose_nights_mail_was_forgotten_is_told_when_its_entry_is_revised_later() {
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let two = moved_while_the_live_snapshot_is_damaged(&env);
     let forgot = env.etl(&["outbox", "forget", "20261124-1.sqlite"]);
     assert_eq!(forgot.code, 0, "{}{}", forgot.stdout, forgot.stderr);
@@ -2589,7 +2589,7 @@ fn a_night_imported_with_mail_off_keeps_the_told_record_from_starting() {
 #[test]
 fn after_a_rollback_a_revised_entry_moves_back_the_hearing_the_calendar_took() {
     const A: &str = "a@example.com";
-    let env = Env::as_of(STORIES_CHECKED);
+    let env = Env::as_of(STORIES_CHECKED).with_reminders();
     let root = env.dir.path();
     let one = vec![FILED_1, SCHEDULED_1];
     let grants = [(1, A)];
