@@ -41,9 +41,10 @@ pub fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// What the programs are made of, without their tests: each member
 /// crate's `src/` (a file named `tests.rs` left out, and every other file
-/// up to its tests' module, `#[cfg(test)]` then `mod`, last by this
-/// workspace's habit: a `#[cfg(test)]` on a single item above it cut
-/// most of some files, the captcha's and the sign-on's, from the checks)
+/// up to its inline tests' module, `#[cfg(test)]` then `mod … {`, last by
+/// this workspace's habit: a `#[cfg(test)]` on a single item above it, or
+/// on `mod tests;` declaring a file of its own, cut most of some files,
+/// the captcha's and the sign-on's, from the checks)
 /// and the Python scripts of `scripts/`. With each file's path from the
 /// root.
 pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
@@ -79,8 +80,9 @@ pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// Where a file's tests' module begins: the first `#[cfg(test)]` followed
-/// (after other attributes, spaces and comments) by `mod`.
+/// Where a file's inline tests' module begins: the first `#[cfg(test)]`
+/// followed (after other attributes, spaces and comments) by `mod` and a
+/// body (`mod tests {`; `mod tests;` is in a file of its own).
 fn test_module(text: &str) -> Option<usize> {
     let mut from = 0;
     while let Some(found) = text[from..].find("#[cfg(test)]") {
@@ -90,7 +92,9 @@ fn test_module(text: &str) -> Option<usize> {
             .lines()
             .map(str::trim)
             .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"));
-        if next.is_some_and(|l| l.starts_with("mod ") || l.starts_with("pub mod ")) {
+        if next.is_some_and(|l| {
+            (l.starts_with("mod ") || l.starts_with("pub mod ")) && l.ends_with('{')
+        }) {
             return Some(at);
         }
         from = at + 1;
