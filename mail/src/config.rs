@@ -246,6 +246,9 @@ impl MailSettings {
                 format!("not a sender like `案件進度查詢 <noreply@example.tw>` ({e})"),
             )
         })?;
+        // (by the rule every message's addresses meet: lettre's parser
+        // takes a domain in Chinese, which no message could be sent from)
+        crate::mailable(from.email.as_ref()).map_err(|why| s.invalid("from", &c.from, why))?;
         let site_url = c.site_url.trim().trim_end_matches('/').to_string();
         let scheme_ok = site_url
             .strip_prefix("https://")
@@ -321,13 +324,16 @@ impl MailSettings {
         }
         let bounce_address = match c.bounce_address.trim() {
             "" => None,
-            b => Some(b.parse::<lettre::Address>().map_err(|e| {
-                s.invalid(
-                    "bounce_address",
-                    b,
-                    format!("not an address like bounces@cpor.example.tw ({e})"),
-                )
-            })?),
+            b => {
+                crate::mailable(b).map_err(|why| s.invalid("bounce_address", b, why))?;
+                Some(b.parse::<lettre::Address>().map_err(|e| {
+                    s.invalid(
+                        "bounce_address",
+                        b,
+                        format!("not an address like bounces@cpor.example.tw ({e})"),
+                    )
+                })?)
+            }
         };
         Ok(MailSettings {
             enabled: c.enabled,
@@ -451,6 +457,33 @@ mod tests {
             text.starts_with("mail.from = `not an address` (from environment variable CPOR_MAIL_FROM): not a sender"),
             "{text}"
         );
+    }
+
+    /// The architecture review of the fifty-third session (its M2): the
+    /// sender and the bounce address were checked by lettre's parser only,
+    /// which takes a domain in Chinese, while every message is sent from
+    /// ASCII addresses only (`mailable`): each would have failed. They
+    /// stop the program at start, naming the key.
+    #[test]
+    fn a_sender_or_bounce_address_mail_cannot_go_from_is_refused() {
+        for (var, value, key) in [
+            (
+                "CPOR_MAIL_FROM",
+                "案件進度查詢 <noreply@例子.台灣>",
+                "mail.from",
+            ),
+            (
+                "CPOR_MAIL_BOUNCE_ADDRESS",
+                "bounces@例子.台灣",
+                "mail.bounce_address",
+            ),
+        ] {
+            let err = with_env(var, value).unwrap_err().to_string();
+            assert!(
+                err.starts_with(&format!("{key} = `{value}`")) && err.contains("not ASCII"),
+                "{err}"
+            );
+        }
     }
 
     #[test]
