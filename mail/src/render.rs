@@ -989,6 +989,45 @@ mod tests {
         );
     }
 
+    /// A day's reminder, in full: the architecture review of the
+    /// fifty-third session found it the one kind without a golden file.
+    /// Tomorrow's hearing moved there by a later entry, one 7 days ahead
+    /// that a later entry may have changed, of a court carried over.
+    #[test]
+    fn reminder() {
+        let hearing = |when: &str, lead: &str, kind: &str, n: u32| HearingView {
+            when: when.into(),
+            lead: lead.into(),
+            kind: kind.into(),
+            case_title: clean(&case("TPD", "民事", "訴", n).title()),
+            division: Some("忠股".into()),
+            case_link: format!(
+                "http://localhost:8080{}",
+                crate::case_path(&case("TPD", "民事", "訴", n))
+            ),
+            place: "臺灣臺北地方法院 第一法庭".into(),
+            uncertain: false,
+            moved_from: None,
+            carried_over: None,
+        };
+        let mut moved = hearing("115/12/01（二）10:30", "明天", "言詞辯論", 100);
+        moved.moved_from = Some("115/11/24（二）10:30".into());
+        let mut uncertain = hearing("115/12/07（一）14:00", "7 天後", "準備程序", 212);
+        uncertain.uncertain = true;
+        uncertain.carried_over = Some(("臺灣臺北地方法院".into(), "115/11/23".into()));
+        // (its cases, one per hearing's, as `notify::reminders` gives them)
+        let mut v = view(
+            [100, 212]
+                .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)))
+                .to_vec(),
+        );
+        v.link = "http://localhost:8080/cases".into();
+        v.unsubscribe = "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12&list=reminders".into();
+        v.hearings = vec![moved, uncertain];
+        v.calendars = 2;
+        check(Kind::Reminder, v);
+    }
+
     #[test]
     fn approval() {
         let mut a = CaseView::new(&case("TPD", "民事", "訴", 1301)).entry(day(24), "分案", None);
