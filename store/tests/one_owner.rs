@@ -53,3 +53,31 @@ fn only_store_writes_the_accounts_database() {
         offenders.join("\n")
     );
 }
+
+/// An account is made in one place, `store::accounts::create_or_get`
+/// (ARCHITECTURE.md, "Invariants": the architecture review of the
+/// fifty-third session found it stated, not checked): no program inserts
+/// into `accounts` elsewhere, `store` included.
+#[test]
+fn an_account_is_made_in_one_place() {
+    let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
+    let makes: Vec<(String, usize)> = production(&root)
+        .iter()
+        .map(|(path, text)| {
+            let inserts = writes(text, "accounts")
+                .iter()
+                .filter(|w| w.starts_with("insert") || w.starts_with("replace"))
+                .count();
+            (path.display().to_string(), inserts)
+        })
+        .filter(|(_, n)| *n > 0)
+        .collect();
+    assert_eq!(makes, [("store/src/accounts.rs".to_string(), 1)]);
+    let accounts = std::fs::read_to_string(root.join("store/src/accounts.rs")).unwrap();
+    let made = accounts.find("INSERT OR IGNORE INTO accounts").unwrap();
+    let function = accounts[..made].rfind("pub fn ").unwrap();
+    assert!(
+        accounts[function..].starts_with("pub fn create_or_get("),
+        "accounts are made outside create_or_get"
+    );
+}
