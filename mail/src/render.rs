@@ -463,6 +463,13 @@ impl View {
         schemas::text::geta_note(cases.chain(hearings))
     }
 
+    /// How many other hearings a reminder tells of at the same time as
+    /// `h` (in another court, or another case): the reminder says so of
+    /// each, a clash the reader must resolve with the courts.
+    pub fn at_the_same_time(&self, h: &HearingView) -> usize {
+        self.hearings.iter().filter(|o| o.when == h.when).count() - 1
+    }
+
     /// Whether a case it lists has hearings the court corrected without
     /// news (`CaseView::hearings`).
     pub fn has_corrections(&self) -> bool {
@@ -991,8 +998,11 @@ mod tests {
 
     /// A day's reminder, in full: the architecture review of the
     /// fifty-third session found it the one kind without a golden file.
-    /// Tomorrow's hearing moved there by a later entry, one 7 days ahead
-    /// that a later entry may have changed, of a court carried over.
+    /// Tomorrow's hearing moved there by a later entry, another at the same
+    /// time in another court (said of both: the many-cases review of the
+    /// session found a lawyer's four hearings at one time unremarked), one 7
+    /// days ahead that a later entry may have changed, of a court carried
+    /// over.
     #[test]
     fn reminder() {
         let hearing = |when: &str, lead: &str, kind: &str, n: u32| HearingView {
@@ -1012,19 +1022,25 @@ mod tests {
         };
         let mut moved = hearing("115/12/01（二）10:30", "明天", "言詞辯論", 100);
         moved.moved_from = Some("115/11/24（二）10:30".into());
+        let mut same_time = hearing("115/12/01（二）10:30", "明天", "調解", 37);
+        same_time.place = "臺灣新北地方法院 調解室".into();
         let mut uncertain = hearing("115/12/07（一）14:00", "7 天後", "準備程序", 212);
         uncertain.uncertain = true;
         uncertain.carried_over = Some(("臺灣臺北地方法院".into(), "115/11/23".into()));
         // (its cases, one per hearing's, as `notify::reminders` gives them)
         let mut v = view(
-            [100, 212]
+            [100, 37, 212]
                 .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)))
                 .to_vec(),
         );
         v.link = "http://localhost:8080/cases".into();
         v.unsubscribe = "http://localhost:8080/unsubscribe?email=wang.ming%40example.com&token=ab12&list=reminders".into();
-        v.hearings = vec![moved, uncertain];
-        v.calendars = 2;
+        v.hearings = vec![moved, same_time, uncertain];
+        v.calendars = 3;
+        assert_eq!(
+            v.hearings.iter().map(|h| v.at_the_same_time(h)).collect::<Vec<_>>(),
+            [1, 1, 0]
+        );
         check(Kind::Reminder, v);
     }
 
