@@ -87,10 +87,19 @@ impl Bounce {
             // bad, with the enhanced code that follows their reply; a
             // permanent failure is no reason to flag by itself (a refusal
             // as spam is one).
-            None => {
-                let enhanced = reply.and_then(|r| r.enhanced);
-                says_the_address_is_bad(enhanced, code, words, Stage::Report)
-            }
+            None => match reply {
+                Some(r) => says_the_address_is_bad(r.enhanced, code, words, Stage::Report),
+                // Words with no reply code at all, as an old MTA says its
+                // own failure (Exim's `Unknown user`, `Unrouteable
+                // address`): they flag when they name an unknown mailbox
+                // or a domain mail cannot be routed to, not the relay's
+                // own refusal (`… (Sender verify failed)`).
+                None => {
+                    names_an_unknown_mailbox(words)
+                        || (outside_addresses(words).contains("unrouteable address")
+                            && !speaks_of_the_relay_besides_routing(words))
+                }
+            },
         };
         if bad {
             Fate::BadAddress
@@ -166,7 +175,8 @@ fn tokens(text: &str) -> impl Iterator<Item = (usize, &str)> {
 /// What an old-style bounce's text (`X-Failed-Recipients`, no DSN) says of
 /// one of its failed recipients: the reply it quotes (`550 5.1.1 User
 /// unknown`) and its words to the end of the recipient's paragraph (a blank
-/// line, or a line naming another failed recipient, ends it), on one line.
+/// line, or a line naming another failed recipient, ends it), on one line;
+/// with no reply quoted, the paragraph's words.
 /// A text that does not name the recipient is read whole only when it
 /// names no one else (one recipient failed), since another's reply is no
 /// word about this one; none found, none given.
@@ -192,8 +202,12 @@ fn quoted_reply(text: &str, recipient: &str, failed: &[String]) -> Option<String
         None => return None,
     };
     let one_line = about.split_whitespace().collect::<Vec<_>>().join(" ");
-    let reply = smtp_reply(&one_line)?;
-    Some(one_line[reply.at..].to_string())
+    // (no reply quoted: its words, as an old MTA says its own failure,
+    // `Unknown user`, for `Bounce::fate` to read)
+    Some(match smtp_reply(&one_line) {
+        Some(reply) => one_line[reply.at..].to_string(),
+        None => one_line,
+    })
 }
 
 /// Where a refusal was met: at RCPT (about the recipient, unless it says
@@ -318,6 +332,13 @@ const UNKNOWN_MAILBOX: &[&str] = &[
     "recipient unknown",
     "does not exist",
 ];
+
+/// Whether words that say an address is unrouteable also speak of the
+/// relay's own checks (Exim's `Unrouteable address (Sender verify
+/// failed)`: cpor's sender, not the recipient).
+fn speaks_of_the_relay_besides_routing(words: &str) -> bool {
+    outside_addresses(words).contains("sender verify")
+}
 
 /// Whether a refusal's words, addresses left out, name an unknown or bad
 /// mailbox (`User unknown`, `No such user here`).
@@ -812,6 +833,14 @@ mod tests {
                 "550-5.1.1 The email account that you tried to reach does not exist",
                 Fate::BadAddress,
             ),
+            // Words with no reply code at all, as Exim's own failures say
+            // them (the review of the session's change: before, every
+            // old-style bounce flagged; after the fix above, none of these).
+            ("Unknown user", Fate::BadAddress),
+            ("No Such User Here", Fate::BadAddress),
+            ("Unrouteable address", Fate::BadAddress),
+            ("Message rejected as spam", Fate::Failed),
+            ("Unrouteable address (Sender verify failed)", Fate::Failed),
         ] {
             let got = parse(legacy.replace(reply, said).as_bytes());
             assert_eq!(got.len(), 1, "{said}: {got:?}");

@@ -214,6 +214,12 @@ impl CaseView {
     /// line, cut to [`INDEX_TEXT`] characters, else its hearings'
     /// correction, else its last day.
     pub fn brief(&self) -> Option<String> {
+        // (a prosecutor's case listed for another reason than news says it)
+        let why = match self.listed {
+            Listed::News => "",
+            Listed::Assigned => "新列為您承辦；",
+            Listed::Back => "已恢復查詢；",
+        };
         if let Some(e) = self.entries.first() {
             let text: String = std::iter::once(e.text.as_str())
                 .chain(e.more.iter().map(String::as_str))
@@ -223,7 +229,7 @@ impl CaseView {
                 true => text.chars().take(INDEX_TEXT - 1).chain(['…']).collect(),
                 false => text,
             };
-            return Some(format!("{} 登載：{cut}", e.posted));
+            return Some(format!("{why}{} 登載：{cut}", e.posted));
         }
         if !self.hearings.is_empty() {
             return Some("庭期更正".into());
@@ -314,6 +320,29 @@ pub struct CalendarFile {
     pub text: String,
 }
 
+impl CalendarFile {
+    /// Whether it changes a hearing a calendar may hold
+    /// ([`changes_a_hearing`]).
+    pub fn changes(&self) -> bool {
+        changes_a_hearing(self.method, &self.text)
+    }
+}
+
+/// Whether a calendar file of `method` and `text` changes a hearing a
+/// calendar may hold: a cancellation (`CANCEL`), or an update (`SEQUENCE`
+/// above 0: moved, corrected, back on). A cut list attaches these whatever
+/// the cut ([`View::trim`]), and `send` does not hold back a digest that
+/// carries one from an address that keeps reminders
+/// (`send::unsubscribed`): one rule for both.
+pub fn changes_a_hearing(method: &str, text: &str) -> bool {
+    method.eq_ignore_ascii_case("CANCEL")
+        || text.lines().any(|l| {
+            l.strip_prefix("SEQUENCE:")
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .is_some_and(|n| n > 0)
+        })
+}
+
 /// Everything any template may show.
 #[derive(Debug, Clone)]
 pub struct View {
@@ -355,8 +384,14 @@ pub struct View {
     pub index: Vec<CaseView>,
     /// The calendar files of a digest's hearings left unattached, their
     /// cases not listed in full ([`View::trim`]): the digest says how many,
-    /// and where they are (each case's page, the account's feed).
+    /// and where they are (each case's page, the account's feed). Only
+    /// announcements: a file that changes a hearing is attached whatever
+    /// the cut (`cut_changes`), up to [`MAX_CUT_CHANGES`].
     pub calendars_left_out: usize,
+    /// The calendar files of the cases cut from the list that change a
+    /// hearing a calendar may hold ([`CalendarFile::changes`]): attached,
+    /// since no later mail tells those changes again.
+    pub cut_changes: Vec<CalendarFile>,
     /// `trim` left the cases' entries out (a grant's mail naming more than
     /// `ENTRIES_UP_TO` cases): the mail says so.
     pub entries_left_out: bool,
@@ -381,6 +416,10 @@ pub const MAX_LISTED: usize = 30;
 pub const MAX_INDEXED: usize = 500;
 /// What an index line shows of a case's latest entry, in characters.
 pub const INDEX_TEXT: usize = 40;
+/// At most this many calendar files that change a hearing are attached
+/// for the cases a list cuts (a typhoon day's cancellations for a lawyer
+/// of hundreds of cases): about 2 KB each, well within what relays take.
+pub const MAX_CUT_CHANGES: usize = 1000;
 /// Words of an entry that make its news a ruling ([`CaseView::rules`]).
 pub const RULINGS: [&str; 3] = ["判決", "裁定", "宣判"];
 /// ...and their entries only when an activation or approval names at most
@@ -441,7 +480,7 @@ impl View {
     /// encoding or its EUDC.csv could not give, as in a rare name), since
     /// it reads as broken data (`schemas::text::GETA_NOTE`).
     pub fn geta_note(&self) -> Option<&'static str> {
-        let cases = self.cases.iter().flat_map(|c| {
+        let cases = self.cases.iter().chain(&self.index).flat_map(|c| {
             let entries = c.entries.iter().flat_map(|e| {
                 [e.text.as_str()]
                     .into_iter()
@@ -530,23 +569,33 @@ impl View {
                 (rank, c.ended.is_none(), c.last_day.is_none())
             });
             let mut cut = self.cases.split_off(MAX_LISTED);
-            self.calendars_left_out = cut.iter().map(|c| c.calendars.len()).sum();
+            // (a cancellation or a move is attached whatever the cut: no
+            // later mail tells it again, the review of the session's change)
+            for file in cut
+                .iter_mut()
+                .flat_map(|c| std::mem::take(&mut c.calendars))
+            {
+                if file.changes() && self.cut_changes.len() < MAX_CUT_CHANGES {
+                    self.cut_changes.push(file);
+                } else {
+                    self.calendars_left_out += 1;
+                }
+            }
             self.more = cut.len().saturating_sub(MAX_INDEXED);
             cut.truncate(MAX_INDEXED);
-            for c in &mut cut {
-                c.calendars = Vec::new();
-            }
             self.index = cut;
         }
     }
 
-    /// The calendar files of the cases listed in full, taken from them to
-    /// be attached; `calendars` counts them.
+    /// The calendar files to attach, taken from the view: those of the
+    /// cases listed in full, and those of the cut ones that change a
+    /// hearing; `calendars` counts them.
     pub fn take_calendars(&mut self) -> Vec<CalendarFile> {
         let files: Vec<CalendarFile> = self
             .cases
             .iter_mut()
             .flat_map(|c| std::mem::take(&mut c.calendars))
+            .chain(std::mem::take(&mut self.cut_changes))
             .collect();
         self.calendars = files.len();
         files
@@ -752,6 +801,7 @@ mod tests {
             calendars: 0,
             index: Vec::new(),
             calendars_left_out: 0,
+            cut_changes: Vec::new(),
             entries_left_out: false,
             not_activated: false,
             hearings_changed: false,
@@ -1038,7 +1088,10 @@ mod tests {
         v.hearings = vec![moved, same_time, uncertain];
         v.calendars = 3;
         assert_eq!(
-            v.hearings.iter().map(|h| v.at_the_same_time(h)).collect::<Vec<_>>(),
+            v.hearings
+                .iter()
+                .map(|h| v.at_the_same_time(h))
+                .collect::<Vec<_>>(),
             [1, 1, 0]
         );
         check(Kind::Reminder, v);
@@ -1209,6 +1262,35 @@ mod tests {
         );
         assert!(brief.ends_with("字…"), "{brief}");
         check_as(Kind::Digest, "digest-cut", v);
+    }
+
+    /// The review of the session's change (its 2): the cut cases' files
+    /// that change a hearing are attached all the same; announcements are
+    /// counted as left out.
+    #[test]
+    fn a_cut_list_keeps_the_files_that_change_a_hearing() {
+        let file = |method: &'static str, sequence: u32| CalendarFile {
+            filename: "hearing.ics".into(),
+            method,
+            text: format!("BEGIN:VEVENT\r\nSEQUENCE:{sequence}\r\nEND:VEVENT\r\n"),
+        };
+        let mut cases: Vec<CaseView> = (1..=MAX_LISTED as u32 + 4)
+            .map(|n| CaseView::new(&case("TPD", "民事", "訴", n)).entry(day(24), "收狀", None))
+            .collect();
+        let n = cases.len();
+        cases[0].calendars = vec![file("REQUEST", 0)];
+        cases[n - 1].calendars = vec![file("CANCEL", 1), file("REQUEST", 0)];
+        cases[n - 2].calendars = vec![file("REQUEST", 2)];
+        cases[n - 3].calendars = vec![file("REQUEST", 0)];
+        let mut v = view(cases);
+        v.trim(true);
+        assert_eq!((v.cut_changes.len(), v.calendars_left_out), (2, 2));
+        let files = v.take_calendars();
+        assert_eq!(v.calendars, 3);
+        assert_eq!(
+            files.iter().map(|f| f.changes()).collect::<Vec<_>>(),
+            [false, true, true]
+        );
     }
 
     /// Past [`MAX_INDEXED`] the index stops, and the mail says how many

@@ -886,17 +886,49 @@ pub fn plan_claim(
 /// turned off (`off`, asked only of these kinds): a reminder to reminders;
 /// a digest to digests, but one that tells only hearing changes to an
 /// address that keeps reminders (its unsubscribe link says
-/// `list=reminders`: `render::View::for_reminders`) to reminders as well.
-/// Other kinds go whatever the switches.
+/// `list=reminders`: `render::View::for_reminders`) to reminders as well,
+/// and so does a digest that changes a hearing ([`changes_a_hearing`]): to
+/// an address that turned digests off but keeps reminders, the night's
+/// mail would have told that change (`notify::queue::Tell::Calendar`), and
+/// no later night tells it again. Other kinds go whatever the switches.
 pub fn unsubscribed(item: &Item, off: &mut dyn FnMut(&str, Mailing) -> bool) -> bool {
     match item.kind {
         Kind::Reminder => off(&item.email, Mailing::Reminders),
         Kind::Digest => {
             off(&item.email, Mailing::Digests)
-                && (!for_reminders(&item.message) || off(&item.email, Mailing::Reminders))
+                && (!(for_reminders(&item.message) || changes_a_hearing(&item.message))
+                    || off(&item.email, Mailing::Reminders))
         }
         _ => false,
     }
+}
+
+/// Whether a digest's message attaches a calendar file that changes a
+/// hearing a calendar may hold (`render::changes_a_hearing`: a CANCEL, or
+/// a SEQUENCE above 0). Parsed only for a digest whose address turned
+/// digests off since it was queued.
+pub fn changes_a_hearing(message: &[u8]) -> bool {
+    use mail_parser::MimeHeaders;
+    let Some(parsed) = mail_parser::MessageParser::default().parse(message) else {
+        return false;
+    };
+    let changes = parsed.attachments().any(|part| {
+        let Some(ct) = part.content_type() else {
+            return false;
+        };
+        if !ct.ctype().eq_ignore_ascii_case("text")
+            || !ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("calendar"))
+        {
+            return false;
+        }
+        crate::render::changes_a_hearing(
+            ct.attribute("method").unwrap_or_default(),
+            &String::from_utf8_lossy(part.contents()),
+        )
+    });
+    changes
 }
 
 /// Whether a digest's message is one for an address that keeps only
@@ -1213,10 +1245,12 @@ fn send_scope(
                 // stops, saying why, as for the flags above.)
                 let mut unread = None;
                 let claimed = outbox.claim_for(batch, now, connections, |item| {
+                    // (with no reminder days, no address keeps reminders)
                     let mut off = |email: &str, mailing: Mailing| {
-                        store::accounts::mailing_off(&accounts, email, mailing)
-                            .map_err(|e| unread = Some(e))
-                            .unwrap_or(false)
+                        (mailing == Mailing::Reminders && cfg.reminder_days.is_empty())
+                            || store::accounts::mailing_off(&accounts, email, mailing)
+                                .map_err(|e| unread = Some(e))
+                                .unwrap_or(false)
                     };
                     let plan = plan_claim(item, flagged, &mut off, grants, cfg.window, now);
                     if unread.is_some() {
@@ -1232,6 +1266,10 @@ fn send_scope(
                     }
                 })?;
                 if let Some(e) = unread {
+                    // What this claim took before the error goes back as
+                    // it was: no relay saw it (`recover` would make it
+                    // unknown, "may have gone" for life).
+                    outbox.withdraw(&claimed.items)?;
                     return Err(SendError::Accounts(e));
                 }
                 (claimed, waiting)
@@ -1721,11 +1759,32 @@ pub(crate) mod tests {
         let for_reminders = mail(Kind::Digest, "&list=reminders");
         let reminder = mail(Kind::Reminder, "&list=reminders");
         let activation = mail(Kind::Activation, "");
+        // A digest that cancels a hearing (the review of the session's
+        // change): to an address that keeps reminders it goes.
+        let with_ics = |method: &str, sequence: u32| {
+            let mut i = item(State::Queued, 0, t);
+            i.message = format!(
+                "To: a@example.com\r\nList-Unsubscribe: <http://x/unsubscribe?email=a&token=1>\r\n\
+                 MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b\"\r\n\r\n\
+                 --b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n消息\r\n\
+                 --b\r\nContent-Type: text/calendar; method={method}; charset=utf-8\r\n\
+                 Content-Disposition: attachment; filename=\"h.ics\"\r\n\r\n\
+                 BEGIN:VCALENDAR\r\nMETHOD:{method}\r\nBEGIN:VEVENT\r\nSEQUENCE:{sequence}\r\n\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n--b--\r\n"
+            )
+            .into_bytes();
+            i
+        };
+        let cancelling = with_ics("CANCEL", 1);
+        assert!(changes_a_hearing(&cancelling.message));
+        assert!(changes_a_hearing(&with_ics("REQUEST", 2).message));
+        assert!(!changes_a_hearing(&with_ics("REQUEST", 0).message));
+        assert!(!changes_a_hearing(&digest.message));
         for (digests_off, reminders_off, want) in [
-            (false, false, [false, false, false, false]),
-            (true, false, [true, false, false, false]),
-            (false, true, [false, false, true, false]),
-            (true, true, [true, true, true, false]),
+            (false, false, [false, false, false, false, false]),
+            (true, false, [true, false, false, false, false]),
+            (false, true, [false, false, true, false, false]),
+            (true, true, [true, true, true, false, true]),
         ] {
             let mut off = |email: &str, m: Mailing| {
                 assert_eq!(email, "a@example.com");
@@ -1734,7 +1793,7 @@ pub(crate) mod tests {
                     Mailing::Reminders => reminders_off,
                 }
             };
-            let got = [&digest, &for_reminders, &reminder, &activation]
+            let got = [&digest, &for_reminders, &reminder, &activation, &cancelling]
                 .map(|i| unsubscribed(i, &mut off));
             assert_eq!(
                 got, want,

@@ -70,6 +70,7 @@ pub fn view(
         calendars: 0,
         index: Vec::new(),
         calendars_left_out: 0,
+        cut_changes: Vec::new(),
         entries_left_out: false,
         not_activated: false,
         hearings_changed: false,

@@ -69,28 +69,41 @@ fn the_checks_find_what_they_look_for() {
 /// The architecture review of the fifty-third session (its M1): a file
 /// was cut at `#[cfg(test)] mod tests;`, a module declared in a file of its
 /// own, so the checks never read the rest of the file (the sign-on's 920
-/// lines, the captcha's 375). Only an inline test module is cut off: each
-/// file's kept text ends where one opens, or is the whole file.
+/// lines, the captcha's 375); and the review of the session's change: a
+/// file whose tests open `pub(crate) mod tests {` was read whole, tests and
+/// all. Each file's kept text ends where an inline test module opens, and
+/// holds none.
 #[test]
 fn the_checks_read_each_file_up_to_an_inline_test_module_only() {
     let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
+    // The line after each `#[cfg(test)]` (attributes and comments passed).
+    let after_cfg_test = |text: &str| -> Vec<String> {
+        text.match_indices("#[cfg(test)]")
+            .filter_map(|(at, _)| {
+                text[at + "#[cfg(test)]".len()..]
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"))
+                    .map(str::to_string)
+            })
+            .collect()
+    };
+    let opens = |l: &str| l.ends_with('{') && l.split_whitespace().take(2).any(|w| w == "mod");
     let mut cut = 0;
     for (path, kept) in workspace::production(&root) {
-        let whole = std::fs::read_to_string(root.join(&path)).unwrap();
-        if kept.len() == whole.len() {
-            continue;
+        if let Some(l) = after_cfg_test(&kept).into_iter().find(|l| opens(l)) {
+            panic!("{} keeps its test module `{l}`", path.display());
         }
-        cut += 1;
-        let rest = whole[kept.len()..]
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"))
-            .unwrap_or_default();
-        assert!(
-            rest.ends_with('{') && (rest.starts_with("mod ") || rest.starts_with("pub mod ")),
-            "{} is cut at `{rest}`",
-            path.display()
-        );
+        let whole = std::fs::read_to_string(root.join(&path)).unwrap();
+        if kept.len() < whole.len() {
+            cut += 1;
+            let rest = after_cfg_test(&whole[kept.len()..]);
+            assert!(
+                rest.first().is_some_and(|l| opens(l)),
+                "{} is cut at {rest:?}",
+                path.display()
+            );
+        }
     }
     assert!(cut > 10, "files with inline tests were cut: {cut}");
 }

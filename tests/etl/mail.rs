@@ -1502,6 +1502,57 @@ fn a_busy_lawyers_digest_names_every_case_with_news_and_stays_small() {
     assert!(raw.len() < 600_000, "{}", raw.len());
 }
 
+/// The review of the session's change (its 2): a digest cut to 30 cases
+/// attached the calendar files of those alone, cancellations included, so
+/// a night that cancelled the hearings of 36 cases left 6 in the reader's
+/// calendar for good (no later mail tells a change again). A file that
+/// changes a hearing is attached whatever the cut; only announcements are
+/// left to the pages and the feed.
+#[test]
+fn a_cut_digest_still_attaches_every_cancellation() {
+    const BUSY: &str = "busy.lawyer@example.com";
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let mut n1 = Night::default();
+    for n in 1..=36 {
+        n1.new_case_granted(n, BUSY);
+        n1.entries.push((
+            n,
+            2,
+            "115/11/20",
+            format!("120/06/{:02} 10:{:02}第一法庭言詞辯論", n % 28 + 1, n),
+        ));
+    }
+    import(
+        &env,
+        &smtp,
+        &n1.write(&env.dir.path().join("a"), "20261123"),
+    );
+    send(&env, &smtp);
+    let mut n2 = n1.clone();
+    for n in 1..=36 {
+        n2.entries
+            .push((n, 3, "115/11/23", "言詞辯論期日取消".into()));
+    }
+    import(
+        &env,
+        &smtp,
+        &n2.write(&env.dir.path().join("b"), "20261124"),
+    );
+    send(&env, &smtp);
+    let (k, digest) = smtp
+        .accepted()
+        .into_iter()
+        .enumerate()
+        .find(|(_, m)| m.starts_with(&format!("To: {BUSY}\n")) && m.contains("（115/11/24 資料）"))
+        .unwrap_or_else(|| panic!("no digest of night 2"));
+    let raw =
+        fs::read_to_string(env.dir.path().join(format!("smtp/accepted/{}.eml", k + 1))).unwrap();
+    assert_eq!(raw.matches("method=CANCEL").count(), 36, "{digest}");
+    assert!(digest.contains("以下 6 件案件未逐一列出"), "{digest}");
+    assert!(!digest.contains("未附上"), "{digest}");
+}
+
 /// The mail review of the forty-fourth session (its 4): a case whose
 /// status the court posted more than two months after its status date
 /// (上訴 on 115/09/01, first exported on 115/11/24) is past its last
@@ -5796,15 +5847,26 @@ fn an_unsubscribed_address_gets_no_digest_but_still_its_other_mail() {
 /// the next night's mail was queued; retries could carry it for 72 h). A
 /// digest or reminder whose mailing its address turned off since it was
 /// queued is not sent, said so; a digest that only tells hearing changes
-/// to an address that keeps reminders goes while reminders are on.
+/// to an address that keeps reminders goes while reminders are on. The
+/// review of the session's change: so does a digest that changes a
+/// hearing (a CANCEL attached) to an address that turned digests off but
+/// keeps reminders, since its reminders-only digest would have told the
+/// change, and no later night tells it again (its calendar would keep a
+/// hearing that will not take place).
 #[test]
 fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
-    let env = Env::new();
+    let env = Env::new().with_reminders();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    // Night 1 sets each case a hearing; night 2 cancels it (a change: a
-    // digest that keeps only reminders tells it too).
+    // Night 1 sets cases 1 to 3 a hearing; night 2 cancels them (a change:
+    // a digest that keeps only reminders tells it too); case 4 has routine
+    // news.
     // (years ahead: a hearing past by the clock is told nothing)
-    let (mut n1, _) = scenario(&["quiet@example.com", "loud@example.com", "keeps@example.com"]);
+    let (mut n1, _) = scenario(&[
+        "quiet@example.com",
+        "loud@example.com",
+        "keeps@example.com",
+        "calm@example.com",
+    ]);
     for n in 1..=3 {
         n1.entries.push((
             n,
@@ -5820,6 +5882,8 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
         n2.entries
             .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
     }
+    n2.entries
+        .push((4, 3, "115/11/23", "收原告準備書狀".to_string()));
     let accounts = || rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
     accounts()
         .execute(
@@ -5827,22 +5891,14 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
             [],
         )
         .unwrap();
-    let run = etl_with(
-        &env,
-        &smtp,
-        &[
-            "import",
-            n2.write(env.dir.path(), "20261124").to_str().unwrap(),
-        ],
-        &[("CPOR_MAIL_REMINDER_DAYS", "7,1")],
-    );
-    assert!(run.stdout.contains("3 digest,"), "{}", run.stdout);
-    // Before the morning's send: the quiet address turns its digests off
-    // (what the website's one-click unsubscribe writes), and the one that
-    // kept only reminders turns those off too.
+    let run = import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    assert!(run.stdout.contains("4 digest,"), "{}", run.stdout);
+    // Before the morning's send: the quiet and calm addresses turn their
+    // digests off (what the website's one-click unsubscribe writes), and
+    // the one that kept only reminders turns those off too.
     accounts()
         .execute_batch(
-            "UPDATE accounts SET digests = 0 WHERE email = 'quiet@example.com';
+            "UPDATE accounts SET digests = 0 WHERE email IN ('quiet@example.com', 'calm@example.com');
              UPDATE accounts SET reminders = 0 WHERE email = 'keeps@example.com';",
         )
         .unwrap();
@@ -5855,11 +5911,12 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
     };
     assert_eq!(
         (
-            digests("quiet@example.com"),
+            digests("calm@example.com"),
             digests("keeps@example.com"),
-            digests("loud@example.com")
+            digests("loud@example.com"),
+            digests("quiet@example.com"),
         ),
-        (0, 0, 1),
+        (0, 0, 1, 1),
         "{}",
         run.stdout
     );
@@ -5871,9 +5928,45 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
     );
     let list = env.etl(&["outbox", "list", "--state", "suppressed"]).stdout;
     assert!(
-        list.contains("quiet@example.com") && list.contains("keeps@example.com"),
+        list.contains("calm@example.com") && list.contains("keeps@example.com"),
         "{list}"
     );
+}
+
+/// The review of the session's change (its 3): an accounts database that
+/// could not be read mid-claim (the switches of a digest's address) ended
+/// the run with the items claimed before it left *sending*: the next run
+/// took them for mail that may have reached a relay ("an attempt may have
+/// reached a relay", for life). They are given back as they were.
+#[test]
+fn a_claim_whose_switches_cannot_be_read_gives_back_what_it_claimed() {
+    let env = Env::new();
+    let smtp = Smtp::start(&env.dir.path().join("smtp"));
+    let (n1, n2) = scenario(&["first@example.com", "second@example.com"]);
+    import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
+    import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
+    let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
+    accounts
+        .execute_batch("ALTER TABLE prosecutor_accounts RENAME TO away")
+        .unwrap();
+    let run = etl(&env, &smtp, &["send", "--now"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("accounts:"), "{}", run.stderr);
+    let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
+    assert!(!list.contains("sending"), "{list}");
+    accounts
+        .execute_batch("ALTER TABLE away RENAME TO prosecutor_accounts")
+        .unwrap();
+    send(&env, &smtp);
+    let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
+    assert!(
+        !list.contains("unknown") && !list.contains("queued"),
+        "{list}"
+    );
+    for id in 1..=4 {
+        let show = etl(&env, &smtp, &["outbox", "show", &id.to_string()]).stdout;
+        assert!(!show.contains("may have reached a relay"), "{show}");
+    }
 }
 
 /// The mail-links review of the fifty-third session (its 5): with

@@ -1383,6 +1383,7 @@ fn write(
             calendars: 0,
             index: Vec::new(),
             calendars_left_out: 0,
+            cut_changes: Vec::new(),
             entries_left_out: false,
             not_activated: job.not_activated,
             hearings_changed: false,

@@ -711,6 +711,7 @@ pub fn queue_due(
             calendars: d.hearings.len(),
             index: Vec::new(),
             calendars_left_out: 0,
+            cut_changes: Vec::new(),
             entries_left_out: false,
             not_activated: not_activated.contains(d.email),
             hearings_changed: false,

@@ -815,7 +815,9 @@ fn bad_quoting(record: &[u8], row_start: &[u8]) -> Option<(usize, usize, BadQuot
             }
             // (a field of one line, most, costs one `memchr`)
             let text = &record[open + 1..i - 1];
-            if memchr::memchr(b'\n', text).is_some() && row_like(text, row_start) {
+            if memchr::memchr(b'\n', text).is_some()
+                && (row_like(text, row_start) || quoted_row_after(text, &record[i..], row_start))
+            {
                 return Some((i, field, BadQuote::Swallows { open }));
             }
             if i < n && !matches!(record[i], b',' | b'\r' | b'\n') {
@@ -868,6 +870,19 @@ fn row_like(text: &[u8], row_start: &[u8]) -> bool {
         let year = rest[..end].trim_ascii();
         (1..=4).contains(&year.len()) && year.iter().all(u8::is_ascii_digit)
     })
+}
+
+/// Whether a quoted field's `text`, ending with a line break, was closed by
+/// the next row's quote around the court's code (`"TPD","民事",…`, every
+/// text quoted): `after`, what follows its closing quote, is the rest of
+/// that code and its own closing quote (the review of the fifty-third
+/// session's change; `row_like` sees the rows whose code is not quoted).
+fn quoted_row_after(text: &[u8], after: &[u8], row_start: &[u8]) -> bool {
+    let code = row_start
+        .trim_ascii_start()
+        .strip_suffix(b",")
+        .unwrap_or(row_start);
+    text.ends_with(b"\n") && after.starts_with(code) && after[code.len()..].starts_with(b"\",")
 }
 
 /// Counts and lists a rejected record: (stats, line, column, reason).

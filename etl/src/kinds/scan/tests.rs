@@ -308,6 +308,9 @@ fn a_stray_quote_closed_by_the_next_rows_quoted_category_or_year_swallowed_it() 
     for next in [
         "TPD,\"民事\",115,訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
         "TPD,民事,\"115\",訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
+        // (every text quoted, the court's code too: the review of the
+        // session's change)
+        "\"TPD\",\"民事\",115,訴,1,3,115/01/02,宣判,115/01/02 10:00:00,N\r\n",
     ] {
         let before = "TPD,民事,115,訴,1,1,115/01/02,分案,115/01/02 10:00:00,N\r\n";
         let whole = every_way(&format!("{before}{stray}{next}{before}"));
