@@ -237,6 +237,28 @@ fn scenario(addresses: &[&str]) -> (Night, Night) {
     (n1, n2)
 }
 
+/// `scenario`'s night 1, the first `hearings` cases with a hearing years
+/// ahead (one past by the clock is told nothing), and a night 2 that
+/// cancels them (`言詞辯論期日取消`): a change a digest tells, and one that
+/// keeps only reminders.
+fn hearings_then_cancelled(addresses: &[&str], hearings: u32) -> (Night, Night) {
+    let (mut n1, _) = scenario(addresses);
+    for n in 1..=hearings {
+        n1.entries.push((
+            n,
+            2,
+            "115/11/20",
+            format!("120/06/{n:02} 10:00第一法庭言詞辯論"),
+        ));
+    }
+    let mut n2 = n1.clone();
+    for n in 1..=hearings {
+        n2.entries
+            .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
+    }
+    (n1, n2)
+}
+
 /// A night (`night`) that grants `email` one case ending soon: 上訴 on
 /// 115/10/01, queryable through 115/12/01, within 14 days of the sample's
 /// nights.
@@ -5861,27 +5883,17 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
     // a digest that keeps only reminders tells it too); case 4 has routine
     // news.
     // (years ahead: a hearing past by the clock is told nothing)
-    let (mut n1, _) = scenario(&[
-        "quiet@example.com",
-        "loud@example.com",
-        "keeps@example.com",
-        "calm@example.com",
-    ]);
-    for n in 1..=3 {
-        n1.entries.push((
-            n,
-            2,
-            "115/11/20",
-            format!("120/06/{n:02} 10:00第一法庭言詞辯論"),
-        ));
-    }
-    let mut n2 = n1.clone();
+    let (n1, mut n2) = hearings_then_cancelled(
+        &[
+            "quiet@example.com",
+            "loud@example.com",
+            "keeps@example.com",
+            "calm@example.com",
+        ],
+        3,
+    );
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
     send(&env, &smtp);
-    for n in 1..=3 {
-        n2.entries
-            .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
-    }
     n2.entries
         .push((4, 3, "115/11/23", "收原告準備書狀".to_string()));
     let accounts = || rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
@@ -5978,22 +5990,9 @@ fn a_claim_whose_switches_cannot_be_read_gives_back_what_it_claimed() {
 fn with_reminders_off_for_everyone_a_digest_unsubscribed_address_gets_nothing() {
     let env = Env::new();
     let smtp = Smtp::start(&env.dir.path().join("smtp"));
-    let (mut n1, _) = scenario(&["quiet@example.com", "loud@example.com"]);
-    for n in 1..=2 {
-        n1.entries.push((
-            n,
-            2,
-            "115/11/20",
-            format!("120/06/{n:02} 10:00第一法庭言詞辯論"),
-        ));
-    }
-    let mut n2 = n1.clone();
+    let (n1, n2) = hearings_then_cancelled(&["quiet@example.com", "loud@example.com"], 2);
     import(&env, &smtp, &n1.write(env.dir.path(), "20261123"));
     send(&env, &smtp);
-    for n in 1..=2 {
-        n2.entries
-            .push((n, 3, "115/11/23", "言詞辯論期日取消".to_string()));
-    }
     rusqlite::Connection::open(env.data().join("accounts.sqlite"))
         .unwrap()
         .execute(
