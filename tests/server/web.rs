@@ -2889,11 +2889,9 @@ fn the_api_says_what_the_case_page_says_of_a_cases_division_and_last_day() {
     assert_eq!(with_last_day, 1);
 }
 
-#[test]
-fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on() {
-    let data = Data::sample();
-    let server = Server::start(&data, &[]);
-    // The List-Unsubscribe header of wang.ming's digest.
+/// The one-click unsubscribe link (path and query) of wang.ming's digest
+/// of night 2, from its List-Unsubscribe header.
+fn digest_unsubscribe(data: &Data) -> String {
     let night = data.path().join("mail/20261124");
     let eml = std::fs::read_to_string(night.join(format!("digest-{WANG}.eml"))).unwrap();
     let header = eml
@@ -2901,16 +2899,27 @@ fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on()
         .find(|l| l.starts_with("List-Unsubscribe:"))
         .unwrap();
     let url = header.split('<').nth(1).unwrap().split('>').next().unwrap();
-    let path = url.trim_start_matches("http://localhost:8080");
-    let digests = || -> i64 {
-        accounts(&data)
-            .query_row(
-                "SELECT digests FROM accounts WHERE email = ?1",
-                [WANG],
-                |r| r.get(0),
-            )
-            .unwrap()
-    };
+    url.trim_start_matches("http://localhost:8080").to_string()
+}
+
+/// Whether wang.ming's account gets digests (1) or not (0).
+fn wangs_digests(data: &Data) -> i64 {
+    accounts(data)
+        .query_row(
+            "SELECT digests FROM accounts WHERE email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+#[test]
+fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    // The List-Unsubscribe header of wang.ming's digest.
+    let path = &digest_unsubscribe(&data);
+    let digests = || wangs_digests(&data);
     let mut c = Client::new(&server);
     // GET only shows a button; a bad token changes nothing.
     assert_eq!(c.get(path).status, 200);
@@ -2928,6 +2937,41 @@ fn one_click_unsubscribe_stops_digests_and_the_account_page_turns_them_back_on()
     assert!(me.get("/account").body.contains("開啟進度通知"));
     me.post("/account/digests", &[("csrf", &csrf), ("on", "1")]);
     assert_eq!(digests(), 1);
+}
+
+/// The mail-links review of the fifty-third session (its 1): in the
+/// nightly pause (00:30–03:00) the one-click unsubscribe was answered 503
+/// like every page. A mail client's RFC 8058 POST is sent once: its reader
+/// was told unsubscribed, and the next night's digest came all the same.
+/// The link's page and its POST touch only the accounts database (and read
+/// the live snapshot), and are answered in the pause too; the pages still
+/// wait.
+#[test]
+fn one_click_unsubscribe_works_during_the_nightly_pause() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[
+            (
+                "CPOR_SERVER_MAINTENANCE_START",
+                &taipei_clock(chrono::Duration::minutes(-1)),
+            ),
+            (
+                "CPOR_SERVER_MAINTENANCE_END",
+                &taipei_clock(chrono::Duration::minutes(3)),
+            ),
+        ],
+    );
+    let path = digest_unsubscribe(&data);
+    let mut c = Client::new(&server);
+    assert_eq!(c.get("/login").status, 503, "the pause holds");
+    let page = c.get(&path);
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("取消案件進度通知"), "{}", page.body);
+    assert_eq!(wangs_digests(&data), 1);
+    let r = c.post(&path, &[("List-Unsubscribe", "One-Click")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(wangs_digests(&data), 0);
 }
 
 #[test]

@@ -54,6 +54,12 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
             // said 資料整理中 and left the session alive; the security
             // review of 2026-12-07)
             route(&app, &req).await
+        } else if unsubscribes(&req) && guard::same_origin(&app, &req) {
+            // (the accounts database and a read of the live snapshot: a
+            // mail client's one-click POST is sent once, and a 503 left
+            // the digests coming to a reader told they had stopped; the
+            // mail-links review of the fifty-third session)
+            route(&app, &req).await
         } else {
             Failure::Maintenance(left).render(&app, &req)
         }
@@ -96,6 +102,13 @@ fn signs_out(req: &Req) -> bool {
         Method::DELETE => req.path == "/api/v1/session",
         _ => false,
     }
+}
+
+/// A mailed unsubscribe link's page and its POST (the page's button, a
+/// mail client's RFC 8058 one-click): answered in the maintenance window
+/// too.
+fn unsubscribes(req: &Req) -> bool {
+    req.path == "/unsubscribe" && (reads_only(req) || req.method == Method::POST)
 }
 
 /// GET and HEAD change nothing (what `Origin` is not checked for).
