@@ -153,6 +153,78 @@ fn a_post_from_another_site_is_refused() {
     assert_eq!(own.login(WANG, PASSWORD).header("location"), Some("/cases"));
 }
 
+/// The mail-links review of the fifty-third session (its 2): a mail
+/// client's one-click unsubscribe (RFC 8058) posted from a web mail's page
+/// or a sandboxed frame names that page's origin, or `null`, and was
+/// refused 403 as another site's form: the reader pressed 取消訂閱 and the
+/// mail kept coming. The link's HMAC is its only authority and the POST
+/// does the same however often it comes, so that one route takes a POST
+/// from anywhere, in the nightly pause too; every other POST is still
+/// refused from another origin.
+#[test]
+fn a_one_click_unsubscribe_from_another_origin_is_answered_and_no_other_post_is() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    let paused = Server::start(
+        &data,
+        &[
+            (
+                "CPOR_SERVER_MAINTENANCE_START",
+                &crate::util::taipei_clock(chrono::Duration::minutes(-1)),
+            ),
+            (
+                "CPOR_SERVER_MAINTENANCE_END",
+                &crate::util::taipei_clock(chrono::Duration::minutes(3)),
+            ),
+        ],
+    );
+    Client::new(&server).activate(&data, WANG, PASSWORD);
+    let link = crate::util::unsubscribe_link(&crate::util::mail_text(&data.newest("digest", WANG)));
+    let digests = |on: Option<i64>| -> i64 {
+        let db = accounts(&data);
+        if let Some(on) = on {
+            db.execute(
+                "UPDATE accounts SET digests = ?1 WHERE email = ?2",
+                (on, WANG),
+            )
+            .unwrap();
+        }
+        db.query_row(
+            "SELECT digests FROM accounts WHERE email = ?1",
+            [WANG],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for (at, origin) in [
+        (&server, "null"),
+        (&server, "https://mail.example.net"),
+        (&paused, "null"),
+    ] {
+        assert_eq!(digests(Some(1)), 1);
+        let mut client = Source::new(at, "127.0.0.1");
+        client.headers = vec![("origin".into(), origin.into())];
+        let r = client.post(&link, &[("List-Unsubscribe", "One-Click")]);
+        assert_eq!(r.status, 200, "Origin {origin}: {}", r.body);
+        assert_eq!(digests(None), 0, "Origin {origin}");
+    }
+    // Any other POST from there is refused, whatever its tokens (a login,
+    // which from the site's own origin signs in).
+    for origin in ["null", "https://mail.example.net", server.base.as_str()] {
+        let mut other = Source::new(&server, "127.0.0.1");
+        other.headers = vec![("origin".into(), origin.into())];
+        let r = other.login(WANG, PASSWORD);
+        let signed_in = r.set_cookies().iter().any(|c| c.starts_with("sid="));
+        match origin == server.base {
+            true => assert!(signed_in, "{}", r.body),
+            false => {
+                assert_eq!(r.status, 403, "Origin {origin}: {}", r.body);
+                assert!(!signed_in);
+            }
+        }
+    }
+}
+
 /// The finding: "database is locked" during activation (2 in 45 under
 /// load) was shown as "this link is not valid". The link transaction read
 /// the token and then wrote, and SQLite does not wait for a lock to
