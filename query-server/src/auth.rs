@@ -323,6 +323,9 @@ pub enum SetPassword {
     },
     /// The link is unknown, used or expired.
     BadLink,
+    /// An activation link of an account with no password whose address no
+    /// live grant names (`activates_nothing`): nothing set, the link kept.
+    NoCase(String),
     /// The new password is refused (the messages to show, each of its
     /// field).
     Refused(Vec<&'static str>),
@@ -368,6 +371,9 @@ pub async fn set_password_by_link(
         }
         None => return SetPassword::Busy,
     };
+    if activates_nothing(app, purpose, &account) {
+        return SetPassword::NoCase(account.email);
+    }
     let whys = new_password_problems(&new, &confirm, &account.email);
     if !whys.is_empty() {
         return SetPassword::Refused(whys);
@@ -663,6 +669,17 @@ pub(crate) fn granted(app: &App, email: &str) -> bool {
         .get()
         .and_then(|s| s.cases_of(email).ok())
         .is_some_and(|cases| !cases.is_empty())
+}
+
+/// Whether a link would give a first password to an account whose address
+/// no live grant names (its only case past its last day, its grant
+/// revoked, the row an unsubscribe made): as "forgot password" mails such
+/// an address no activation link, its night's link opens no account (the
+/// mail-links review of the fifty-third session: it did, and its holder
+/// signed in to an account no grant names). An account with a password is
+/// not made by it: its link is a reset, as "forgot password" would mail.
+pub(crate) fn activates_nothing(app: &App, purpose: Purpose, account: &Account) -> bool {
+    purpose == Purpose::Activate && account.password_hash.is_none() && !granted(app, &account.email)
 }
 
 /// The link mailer's work for one address: a reset link to an activated

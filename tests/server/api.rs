@@ -147,11 +147,10 @@ fn an_app_is_told_of_an_older_entry_rewritten_as_the_website_is() {
 /// `url`, and the url answers the 410.
 #[test]
 fn a_gone_case_names_the_path_that_answers_410() {
-    let data = Data::sample();
+    let wu = "wu.jh@example.com";
+    let data = Data::sample_activated(&[wu]);
     let server = Server::start(&data, &[]);
     let mut c = Client::new(&server);
-    let wu = "wu.jh@example.com";
-    assert_eq!(c.activate(&data, wu, PASSWORD).status, 303);
     let token = c.api_token(wu, PASSWORD);
     let list = c.api("GET", "/api/v1/cases", None, Some(&token));
     assert_eq!(list.status, 200, "{}", list.body);

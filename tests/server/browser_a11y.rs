@@ -176,13 +176,15 @@ impl Audit {
 fn every_page_and_state_passes_axe_core_at_wcag_2_2_aa_and_best_practice_on_a_phone_and_a_desktop()
 {
     let _busy = crate::util::busy();
-    let data = Data::sample();
+    // GONE's and NONE's accounts made while their cases were open (no
+    // account is made for an address no live grant names).
+    let data = Data::sample_activated(&[GONE, NONE]);
     // The walk fetches some forty captchas in a few minutes, from one address.
     // The morning after night 2: the sample's hearings are to come, so the
     // case page has its hearings table whatever day the test runs.
     let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, PLENTY_OF_CAPTCHAS);
     let mut c = Client::new(&server);
-    for who in [WANG, LAWYER, CARRIED, GONE, NONE] {
+    for who in [WANG, LAWYER, CARRIED] {
         let r = c.activate(&data, who, PASSWORD);
         assert_eq!(r.status, 303, "activating {who}: {}", r.body);
     }

@@ -66,6 +66,27 @@ impl Data {
         d
     }
 
+    /// Both sample nights, with `emails` activated (password [`PASSWORD`])
+    /// through their night-1 activation links between the two, while
+    /// night 1's grants still named them: accounts that outlive their
+    /// cases (an activation link opens no account for an address no live
+    /// grant names).
+    pub fn sample_activated(emails: &[&str]) -> Data {
+        let d = Data::empty();
+        d.import("20261123");
+        d.send();
+        {
+            let server = Server::start(&d, &[]);
+            for email in emails {
+                let r = Client::new(&server).activate(&d, email, PASSWORD);
+                assert_eq!(r.status, 303, "{email}: {}", r.body);
+            }
+        }
+        d.import("20261124");
+        d.send();
+        d
+    }
+
     pub fn empty() -> Data {
         Data {
             dir: tempfile::tempdir().unwrap(),

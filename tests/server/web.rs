@@ -72,6 +72,14 @@ fn signed_in(server: &Server, data: &Data, email: &str) -> Client {
     c
 }
 
+/// A signed-in client for `email`, whose account is activated already
+/// (`Data::sample_activated`: an address no live grant names any more).
+fn logged_in(server: &Server, email: &str) -> Client {
+    let mut c = Client::new(server);
+    assert_eq!(c.login(email, PASSWORD).header("location"), Some("/cases"));
+    c
+}
+
 /// A page with its per-request tokens (captcha id, csrf) blanked, to
 /// compare two answers.
 fn comparable(body: &str) -> String {
@@ -724,7 +732,7 @@ fn login_answers_the_same_in_the_same_time_whether_or_not_the_account_exists() {
 /// minutes" that lasted 2. Each says the setting it runs with.
 #[test]
 fn the_pages_say_the_settings_the_site_runs_with() {
-    let data = Data::sample();
+    let data = Data::sample_activated(&["lin.shufen@example.com"]);
     let server = Server::start(
         &data,
         &[
@@ -776,7 +784,7 @@ fn the_pages_say_the_settings_the_site_runs_with() {
         "{}",
         sent.body
     );
-    let mut c = signed_in(&server, &data, "lin.shufen@example.com");
+    let mut c = logged_in(&server, "lin.shufen@example.com");
     let account = c.get("/account");
     assert!(
         account.body.contains("本服務目前不寄送庭期提醒")
@@ -1002,6 +1010,76 @@ fn forgot_password_gives_no_activation_link_to_an_address_no_live_grant_names() 
         before,
         "an activation link to an address with no case"
     );
+}
+
+/// The mail-links review of the fifty-third session (its 3): an address
+/// no live grant names any more (wu.jh's only case past its last day on
+/// night 2, lin.shufen's only grant revoked that night) opened its night-1
+/// activation link, set a password and signed in: an account for an
+/// address no grant names, where 忘記密碼 makes no activation link for
+/// one. The link's page says, kindly, that no case is open to the address
+/// now; its form posted all the same sets no password. An account the
+/// address had already (activated while its case was open) is unaffected.
+#[test]
+fn an_activation_link_makes_no_account_for_an_address_no_live_grant_names() {
+    let data = Data::sample();
+    let server = Server::start(&data, &[]);
+    for email in ["wu.jh@example.com", "lin.shufen@example.com"] {
+        let mut c = Client::new(&server);
+        let link = data.link("activation", email);
+        let page = c.get(&link);
+        assert!(
+            page.body.contains("目前沒有可以查詢的案件")
+                && page.body.contains("不會建立帳號")
+                && !page.body.contains("name=\"password\""),
+            "{email}: {}",
+            page.body
+        );
+        // The form, kept open in a tab from before, posted now.
+        let token = link.split("token=").nth(1).unwrap();
+        let csrf = c
+            .cookies
+            .get("csrf")
+            .cloned()
+            .expect("the pre-login cookie");
+        let r = c.post(
+            "/activate",
+            &[
+                ("csrf", &csrf),
+                ("token", token),
+                ("password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        );
+        assert!(
+            r.status == 200 && r.body.contains("目前沒有可以查詢的案件"),
+            "{email}: {} {}",
+            r.status,
+            r.body
+        );
+        let activated: i64 = accounts(&data)
+            .query_row(
+                "SELECT count(*) FROM accounts WHERE email = ?1 AND password_hash IS NOT NULL",
+                [email],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(activated, 0, "{email}");
+        assert_ne!(
+            Client::new(&server)
+                .login(email, PASSWORD)
+                .header("location"),
+            Some("/cases"),
+            "{email}"
+        );
+        // The link still opens its page: were a grant to name the address
+        // again before it expires, it would activate.
+        assert!(c.get(&link).body.contains("目前沒有可以查詢的案件"));
+    }
+    // Activated while the case was open: the account works on.
+    let before = Data::sample_activated(&["wu.jh@example.com"]);
+    let server = Server::start(&before, &[]);
+    signs_in(&server, "wu.jh@example.com", PASSWORD);
 }
 
 /// A review of the mail (2026-12-05): an address flagged after a bounce
@@ -2278,9 +2356,9 @@ fn an_accounts_password_changes_at_most_three_times_an_hour_and_a_strangers_rese
 fn a_case_of_the_readers_that_left_the_queryable_range_says_so() {
     const WU: &str = "wu.jh@example.com";
     const CASE: &str = "/cases/TPD/%E6%B0%91%E4%BA%8B/114/%E8%A8%B4/523";
-    let data = Data::sample();
+    let data = Data::sample_activated(&[WU, "lin.shufen@example.com"]);
     let server = Server::start(&data, &[]);
-    let mut c = signed_in(&server, &data, WU);
+    let mut c = logged_in(&server, WU);
     let page = c.get(CASE);
     assert_eq!(page.status, 410, "{}", page.body);
     assert!(
@@ -2300,7 +2378,7 @@ fn a_case_of_the_readers_that_left_the_queryable_range_says_so() {
     assert_eq!(body["case"]["number_text"], "114年度訴字第523號", "{body}");
 
     // Another reader: the same case is one that does not exist.
-    let mut other = signed_in(&server, &data, "lin.shufen@example.com");
+    let mut other = logged_in(&server, "lin.shufen@example.com");
     let page = other.get(CASE);
     assert_eq!(page.status, 404, "{}", page.body);
     let missing = other.get("/cases/TPD/%E6%B0%91%E4%BA%8B/114/%E8%A8%B4/524");
@@ -2315,9 +2393,9 @@ fn a_case_of_the_readers_that_left_the_queryable_range_says_so() {
 #[test]
 fn a_case_whose_grant_was_revoked_before_it_left_is_not_named_among_the_cases_that_left() {
     const WU: &str = "wu.jh@example.com";
-    let data = Data::sample();
+    let data = Data::sample_activated(&[WU]);
     let server = Server::start(&data, &[]);
-    let mut c = signed_in(&server, &data, WU);
+    let mut c = logged_in(&server, WU);
     // Its one case (TPD 民事 114 訴 523) left on night 2, granted to it
     // until then: named.
     let page = c.get("/cases");
@@ -2718,11 +2796,10 @@ fn during_maintenance_everything_but_healthz_and_metrics_answers_503_with_retry_
 /// same (`gone`), and nothing for an address that never had one.
 #[test]
 fn the_apis_empty_list_says_which_cases_left_it() {
-    let data = Data::sample();
+    let data = Data::sample_activated(&["wu.jh@example.com", "lin.shufen@example.com"]);
     let server = Server::start(&data, &[]);
     let gone = |email: &str| {
         let mut c = Client::new(&server);
-        c.activate(&data, email, PASSWORD);
         let token = c.api_token(email, PASSWORD);
         let list = c.api("GET", "/api/v1/cases", None, Some(&token));
         assert_eq!(list.status, 200, "{}", list.body);

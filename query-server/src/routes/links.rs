@@ -66,6 +66,12 @@ pub fn form(app: &App, req: &Req, purpose: Purpose) -> Answer {
     let (csrf, cookie) = anon_csrf(app, req)?;
     let token = req.query_map().get("token").cloned().unwrap_or_default();
     let account = token_account(app, &token, purpose)?;
+    if let Some(a) = account
+        .as_ref()
+        .filter(|a| auth::activates_nothing(app, purpose, a))
+    {
+        return Ok(with_cookie(no_case(app, &a.email)?, cookie));
+    }
     let valid = account.is_some();
     let (heading, (action, _)) = (heading(purpose, valid), link_page(purpose));
     let page = pages::PasswordForm {
@@ -129,6 +135,7 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
             return Ok(r.route(action));
         }
         SetPassword::BadLink => (false, Vec::new(), StatusCode::NOT_FOUND),
+        SetPassword::NoCase(email) => return no_case(app, &email),
         SetPassword::Throttled(wait) => return Err(Failure::Throttled(wait, Limit::Attempts)),
         SetPassword::Busy => (
             true,
@@ -177,6 +184,25 @@ pub async fn post(app: &Arc<App>, req: &Req, purpose: Purpose) -> Answer {
         r.header("retry-after", "10");
     }
     Ok(r)
+}
+
+/// An activation link's page for an address no live grant names
+/// (`auth::activates_nothing`): no form, and no account made; said kindly,
+/// as the list says it to one with no case. The link is not spent: a grant
+/// that names the address again before it expires (a revocation undone)
+/// makes it work.
+fn no_case(app: &App, email: &str) -> Answer {
+    let page = pages::Message {
+        c: ctx(app, "目前沒有可以查詢的案件", None, String::new()),
+        heading: "目前沒有可以查詢的案件",
+        text: format!(
+            "{email} 目前沒有可以查詢的案件，所以不需要啟用帳號，這個連結也不會建立帳號。\
+             先前核准的案件可能已停止提供查詢，或核准已經撤銷，請洽承辦股。\
+             法院核准您的聲請後，會以電子郵件通知您。"
+        ),
+        links: vec![("/", "回首頁")],
+    };
+    Ok(pages::html(StatusCode::OK, &page)?.route("/activate"))
 }
 
 /// Whether the link's HMAC is right, the address it names, and what it
