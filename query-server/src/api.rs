@@ -17,6 +17,7 @@ use crate::app::App;
 use crate::auth::{self, Login};
 use crate::captcha::Binding;
 use crate::changes;
+use crate::encoding::{revalidated, REVALIDATE};
 use crate::failure::{Answer, Failure, Limit};
 use crate::http::{Req, Resp};
 use crate::live::{CaseRow, EntryRow};
@@ -499,14 +500,15 @@ fn cases(app: &App, req: &Req) -> Answer {
     } else {
         Vec::new()
     };
-    Ok(Resp::json(
+    let list = Resp::json(
         StatusCode::OK,
         &CaseList {
             snapshot_date: roc(live.date),
             cases: rows.iter().map(summary).collect(),
             gone,
         },
-    ))
+    );
+    Ok(revalidated(req, list, REVALIDATE))
 }
 
 fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
@@ -532,14 +534,15 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
         .map(|h| hearing_body(&case, h))
         .collect();
     v.viewed(app, &case);
-    Ok(Resp::json(
+    let body = Resp::json(
         StatusCode::OK,
         &CaseBody {
             summary: summary(&r),
             entries: r.entries.iter().map(Entry::from_row).collect(),
             hearings,
         },
-    ))
+    );
+    Ok(revalidated(req, body, REVALIDATE))
 }
 
 /// `GET /api/v1/hearings`: the hearings to come of the user's cases, in
@@ -547,7 +550,7 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
 fn hearings(app: &App, req: &Req) -> Answer {
     let v = viewer(app, req)?;
     let (live, rows) = crate::routes::hearings::upcoming(app, &v)?;
-    Ok(Resp::json(
+    let list = Resp::json(
         StatusCode::OK,
         &HearingList {
             snapshot_date: roc(live.date),
@@ -569,5 +572,6 @@ fn hearings(app: &App, req: &Req) -> Answer {
                 })
                 .collect(),
         },
-    ))
+    );
+    Ok(revalidated(req, list, REVALIDATE))
 }

@@ -15,6 +15,7 @@ pub mod captcha;
 pub mod changes;
 pub mod config;
 pub mod device;
+pub mod encoding;
 pub mod failure;
 pub mod http;
 pub mod ics;

@@ -172,3 +172,182 @@ fn a_gone_case_names_the_path_that_answers_410() {
     assert_eq!(r.status, 410, "{}", r.body);
     assert_eq!(r.json()["case"], *left, "the 410 names the same case");
 }
+
+/// A body as sent: gunzipped if its Content-Encoding says gzip.
+pub(crate) fn decoded(r: &crate::util::Resp) -> Vec<u8> {
+    match r.header("content-encoding") {
+        Some("gzip") => {
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&r.bytes[..]), &mut out)
+                .expect("a gzip body");
+            out
+        }
+        None => r.bytes.clone(),
+        Some(other) => panic!("Content-Encoding: {other}"),
+    }
+}
+
+/// The many-cases review of the fifty-third session (its 4): for a lawyer
+/// of 1,908 cases the list was 873 KB and the hearings 800 KB, sent
+/// uncompressed and `no-store`, so an app fetched both whole at every
+/// refresh, where gzip would send a few tens of KB and an unchanged list
+/// nothing. Here a generated night's busiest lawyer: the lists come
+/// compressed to an app that asks (`Accept-Encoding: gzip`), the same JSON,
+/// with an ETag that a fetch naming it (`If-None-Match`) is answered 304
+/// for, without a body; `Cache-Control: private, no-cache` (the app's own
+/// cache may keep them, asking each time). A case has its ETag too, and
+/// goes as it is, small (under 8 KiB, the first round trip's); pages
+/// (their anti-forgery tokens beside what a request put in them) are never
+/// compressed, and never kept.
+#[test]
+fn the_apis_lists_come_compressed_to_an_app_that_asks_and_unchanged_are_answered_304() {
+    let (data, lawyer) = Data::generated(4000);
+    // The morning after the night: the lawyer's hearings are to come.
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
+    let (mut web, token) = browser_and_app(&server, &data, &lawyer);
+    let bearer = format!("Bearer {token}");
+    let fetch = |path: &str, extra: &[(&str, &str)]| {
+        let mut headers = vec![("authorization", bearer.as_str())];
+        headers.extend_from_slice(extra);
+        crate::util::request_from(&server, "127.0.0.1", "GET", path, &headers, b"").unwrap()
+    };
+    let case = first_case_url(&fetch("/api/v1/cases", &[]));
+    let mut lawyers = String::new();
+    for (path, big) in [
+        ("/api/v1/cases", true),
+        ("/api/v1/hearings", true),
+        (case.as_str(), false),
+    ] {
+        let plain = fetch(path, &[]);
+        assert_eq!(plain.status, 200, "{path}: {}", plain.body);
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        assert_eq!(
+            plain.bytes.len() > 8 * 1024,
+            big,
+            "{path}: {} bytes",
+            plain.bytes.len()
+        );
+        let etag = plain
+            .header("etag")
+            .unwrap_or_else(|| panic!("{path}: no ETag: {:?}", plain.headers))
+            .to_string();
+        assert_eq!(
+            plain.header("cache-control"),
+            Some("private, no-cache"),
+            "{path}"
+        );
+        assert!(
+            plain
+                .header("vary")
+                .is_some_and(|v| v.eq_ignore_ascii_case("accept-encoding")),
+            "{path}: {:?}",
+            plain.headers
+        );
+        let packed = fetch(path, &[("accept-encoding", "gzip, deflate, br")]);
+        assert_eq!(packed.status, 200, "{path}");
+        assert_eq!(decoded(&packed), plain.bytes, "{path}: the same JSON");
+        assert_eq!(packed.header("etag"), Some(etag.as_str()), "{path}");
+        if big {
+            assert_eq!(packed.header("content-encoding"), Some("gzip"), "{path}");
+            assert!(
+                packed.bytes.len() * 4 < plain.bytes.len(),
+                "{path}: {} bytes compressed of {}",
+                packed.bytes.len(),
+                plain.bytes.len()
+            );
+            // Not taken: `gzip;q=0`.
+            let refused = fetch(path, &[("accept-encoding", "gzip;q=0, identity")]);
+            assert_eq!(refused.header("content-encoding"), None, "{path}");
+        } else {
+            assert_eq!(packed.header("content-encoding"), None, "{path}: small");
+        }
+        // Unchanged: 304, no body, the same validators.
+        for named in [etag.clone(), format!("\"x\", {etag}"), "*".to_string()] {
+            let again = fetch(
+                path,
+                &[("if-none-match", &named), ("accept-encoding", "gzip")],
+            );
+            assert_eq!(again.status, 304, "{path}: If-None-Match: {named}");
+            assert!(again.bytes.is_empty(), "{path}");
+            assert_eq!(again.header("etag"), Some(etag.as_str()), "{path}");
+            assert_eq!(
+                again.header("cache-control"),
+                Some("private, no-cache"),
+                "{path}"
+            );
+        }
+        let stale = fetch(path, &[("if-none-match", "W/\"0123\"")]);
+        assert_eq!(stale.status, 200, "{path}");
+        assert_eq!(stale.bytes, plain.bytes, "{path}");
+        if path == "/api/v1/cases" {
+            lawyers = etag;
+        }
+    }
+    // Another reader's list, asked with the lawyer's ETag, is theirs; and
+    // a session that ended is 401, whatever ETag it names.
+    let other = first_other_address(&data, &lawyer);
+    let mut them = Client::new(&server);
+    assert_eq!(them.activate(&data, &other, PASSWORD).status, 303);
+    let theirs = format!("Bearer {}", them.api_token(&other, PASSWORD));
+    let ask = |bearer: &str| {
+        crate::util::request_from(
+            &server,
+            "127.0.0.1",
+            "GET",
+            "/api/v1/cases",
+            &[("authorization", bearer), ("if-none-match", &lawyers)],
+            b"",
+        )
+        .unwrap()
+    };
+    let answer = ask(&theirs);
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    assert_ne!(answer.header("etag"), Some(lawyers.as_str()));
+    assert_eq!(
+        Client::new(&server)
+            .api("DELETE", "/api/v1/session", None, Some(&token))
+            .status,
+        204
+    );
+    assert_eq!(ask(&bearer).status, 401);
+    // A page is never compressed, and never kept.
+    let cookie: Vec<String> = web
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let page = crate::util::request_from(
+        &server,
+        "127.0.0.1",
+        "GET",
+        "/cases",
+        &[("cookie", &cookie.join("; ")), ("accept-encoding", "gzip")],
+        b"",
+    )
+    .unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.bytes.len() > 8 * 1024, "{} bytes", page.bytes.len());
+    assert_eq!(page.header("content-encoding"), None);
+    assert_eq!(page.header("cache-control"), Some("no-store"));
+    assert_eq!(web.get("/cases").status, 200);
+}
+
+/// An address of the generated night, other than `not`, with a case.
+fn first_other_address(data: &Data, not: &str) -> String {
+    let name = std::fs::read_to_string(data.path().join("CURRENT")).unwrap();
+    rusqlite::Connection::open(data.path().join("snapshots").join(name.trim()))
+        .unwrap()
+        .query_row(
+            "SELECT g.email FROM grants g JOIN cases c ON c.id = g.case_id
+             WHERE c.queryable = 1 AND g.email <> ?1 ORDER BY g.email LIMIT 1",
+            [not],
+            |r| r.get(0),
+        )
+        .unwrap()
+}
+
+/// The API path of the first case an API list names.
+fn first_case_url(list: &crate::util::Resp) -> String {
+    let list: Value = serde_json::from_str(&list.body).unwrap();
+    list["cases"][0]["url"].as_str().unwrap().to_string()
+}

@@ -170,6 +170,48 @@ fn every_answer_an_app_can_get_is_one_openapi_yaml_lists_and_the_spec_is_valid()
     }
     let hearings = c.api("GET", "/api/v1/hearings", None, Some(&token));
     assert_eq!(a.add("GET", "/hearings", &hearings).status, 200);
+    // The many-cases review of the fifty-third session (its 4): an app
+    // that has the lists or a case is told they are unchanged (304, no
+    // body); what is large comes compressed to an app that asks (the
+    // spec, here; the lists of a lawyer of many cases,
+    // `api::the_apis_lists_come_compressed_…`).
+    let first = list.json()["cases"][0]["url"].as_str().unwrap().to_string();
+    let bearer = format!("Bearer {token}");
+    for (path, route) in [
+        ("/api/v1/cases", "/cases"),
+        ("/api/v1/hearings", "/hearings"),
+        (first.as_str(), case),
+    ] {
+        let plain = c.api("GET", path, None, Some(&token));
+        let etag = plain
+            .header("etag")
+            .unwrap_or_else(|| panic!("{path}: no ETag: {:?}", plain.headers));
+        let auth = ("authorization", bearer.as_str());
+        let same = [auth, ("if-none-match", etag)];
+        let r = request_from(&server, "127.0.0.1", "GET", path, &same, b"").unwrap();
+        assert_eq!(a.add("GET", route, &r).status, 304, "{path}");
+    }
+    let gzip = [("accept-encoding", "gzip")];
+    let packed = request_from(
+        &server,
+        "127.0.0.1",
+        "GET",
+        "/api/v1/openapi.yaml",
+        &gzip,
+        b"",
+    )
+    .unwrap();
+    assert_eq!(packed.header("content-encoding"), Some("gzip"));
+    // (the checker reads what the app decodes)
+    let bytes = crate::api::decoded(&packed);
+    assert_eq!(bytes, spec.bytes);
+    let read = Resp {
+        status: packed.status,
+        headers: packed.headers.clone(),
+        body: String::from_utf8(bytes.clone()).unwrap(),
+        bytes,
+    };
+    assert_eq!(a.add("GET", "/openapi.yaml", &read).status, 200);
     // No token, and a token that names no session.
     a.add("GET", "/cases", &c.api("GET", "/api/v1/cases", None, None));
     let ended = c.api("GET", "/api/v1/hearings", None, Some("no-such-session"));

@@ -87,6 +87,40 @@ impl Data {
         d
     }
 
+    /// A generated night of `cases` cases (`scripts/generator`, the
+    /// national shape: a few lawyers on many cases), imported, its mail
+    /// written; and the address granted the most queryable cases.
+    pub fn generated(cases: u64) -> (Data, String) {
+        let d = Data::empty();
+        let out = d.dir.path().join("generated");
+        let nights = generator::generate(
+            &out,
+            &generator::Params {
+                seed: 1,
+                cases,
+                first_night: chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+                nights: 1,
+                courts: Vec::new(),
+                news_share: 0.05,
+            },
+        )
+        .unwrap();
+        d.import_dir(&nights[0]);
+        d.send();
+        let name = std::fs::read_to_string(d.path().join("CURRENT")).unwrap();
+        let busiest: String =
+            rusqlite::Connection::open(d.path().join("snapshots").join(name.trim()))
+                .unwrap()
+                .query_row(
+                    "SELECT g.email FROM grants g JOIN cases c ON c.id = g.case_id
+                 WHERE c.queryable = 1 GROUP BY g.email ORDER BY count(*) DESC, g.email LIMIT 1",
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap();
+        (d, busiest)
+    }
+
     pub fn empty() -> Data {
         Data {
             dir: tempfile::tempdir().unwrap(),
@@ -241,7 +275,8 @@ impl Data {
     /// The link (path and query) in the newest mail of `kind` to `email`.
     pub fn link(&self, kind: &str, email: &str) -> String {
         let text = mail_text(&self.newest(kind, email));
-        // The mail's own link, not the links to each case it lists.
+        // The mail's own link, not the links to each case it lists nor to
+        // the list (a long activation mail's 「另有 N 件」).
         text.match_indices("http://localhost:8080/")
             .map(|(start, _)| {
                 text[start..]
@@ -250,7 +285,7 @@ impl Data {
                     .collect::<String>()
             })
             .map(|l| l.trim_start_matches("http://localhost:8080").to_string())
-            .find(|l| !l.starts_with("/cases/"))
+            .find(|l| !l.starts_with("/cases"))
             .unwrap_or_else(|| panic!("no link in the {kind} mail to {email}:\n{text}"))
     }
 

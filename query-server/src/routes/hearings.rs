@@ -36,7 +36,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{NaiveDate, NaiveDateTime, Utc};
-use sha2::{Digest, Sha256};
 use warp::http::StatusCode;
 
 use schemas::calendar::{Calendar, Method};
@@ -153,39 +152,15 @@ pub fn feed(app: &App, req: &Req, file: &str) -> Answer {
         tracing::warn!("a calendar feed's last fetch: {e}");
     }
     // The same snapshot gives the same feed: a calendar app that names
-    // it (If-None-Match) is told it is unchanged, without the body.
-    let etag = format!(
-        "\"{}\"",
-        schemas::hex(&Sha256::digest(body.as_bytes())[..16])
+    // it (If-None-Match) is told it is unchanged, without the body. (Sent
+    // compressed to one that asks: `encoding`.)
+    let mut r = Resp::new(
+        StatusCode::OK,
+        "text/calendar; charset=utf-8",
+        body.into_bytes(),
     );
-    let mut r = if names_etag(req.header("if-none-match"), &etag) {
-        Resp::new(
-            StatusCode::NOT_MODIFIED,
-            "text/calendar; charset=utf-8",
-            Vec::new(),
-        )
-    } else {
-        let mut r = Resp::new(
-            StatusCode::OK,
-            "text/calendar; charset=utf-8",
-            body.into_bytes(),
-        );
-        r.header("content-disposition", "inline; filename=\"cpor.ics\"");
-        r
-    };
-    r.header("etag", &etag);
-    r.header("cache-control", FEED_CACHE);
-    Ok(r)
-}
-
-/// Whether an If-None-Match header names `etag` (RFC 9110 §13.1.2: weak
-/// comparison, a list, or `*`).
-fn names_etag(header: Option<&str>, etag: &str) -> bool {
-    header.is_some_and(|h| {
-        h.split(',')
-            .map(str::trim)
-            .any(|t| t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag)
-    })
+    r.header("content-disposition", "inline; filename=\"cpor.ics\"");
+    Ok(crate::encoding::revalidated(req, r, FEED_CACHE))
 }
 
 /// The current row of each hearing of a case (the greatest SEQUENCE of its

@@ -1,7 +1,8 @@
 //! Every request goes through `handle`: the maintenance window, one match
-//! over (method, path) that dispatches to an area, security headers, no
-//! caching of personal pages, visits and metrics all sit here, so a new
-//! route cannot forget them. A handler returns an `Answer`; a `Failure` is
+//! over (method, path) that dispatches to an area, compression (what may
+//! be compressed, `encoding`), security headers, no caching of personal
+//! pages, visits and metrics all sit here, so a new route cannot forget
+//! them. A handler returns an `Answer`; a `Failure` is
 //! rendered by `failure` (a page here, JSON under `/api/`) and then named
 //! for the metrics like any other answer.
 //!
@@ -70,6 +71,8 @@ pub async fn handle(app: Arc<App>, req: Req) -> Resp {
     } else {
         route(&app, &req).await
     };
+    // (the API's, the feed's, the stylesheet's and scripts': never a page)
+    crate::encoding::compress(&req, &mut resp);
     secure(&mut resp, app.https, &form_action(&app));
     if req.method == Method::GET
         && resp.status == StatusCode::OK
