@@ -863,8 +863,11 @@ fn a_reminder_that_missed_its_days_window_is_failed_not_sent_late() {
     // Inside that day's window (08:00): both go.
     let on_time = sample_env();
     queue(&on_time);
+    // (sent with the reminder days they were queued with: with none, no
+    // address keeps reminders, and queued ones are not sent)
     let run: Run = on_time
         .command_at("2026-11-24 00:00:00")
+        .env("CPOR_MAIL_REMINDER_DAYS", "7,1")
         .arg("send")
         .output()
         .unwrap()
