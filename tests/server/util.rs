@@ -223,10 +223,16 @@ impl Data {
 
     /// Delivers the nightly mail as .eml files.
     pub fn send(&self) {
+        self.send_with(&self.config().mail);
+    }
+
+    /// The same with settings of its own (a reminder day's: with no
+    /// reminder days, no address keeps reminders, and none is sent).
+    pub fn send_with(&self, cfg: &mail::MailSettings) {
         let never = std::sync::atomic::AtomicBool::new(false);
         mail::send::send(
             &self.path(),
-            &self.config().mail,
+            cfg,
             true,
             chrono::Utc::now(),
             &never,
@@ -250,7 +256,7 @@ impl Data {
             false,
         )
         .expect("reminders");
-        self.send();
+        self.send_with(&cfg);
     }
 
     /// The newest message of `kind` to `email`, as it was delivered.
