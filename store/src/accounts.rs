@@ -635,18 +635,31 @@ pub fn not_activated<'a>(
 /// no account holds yet goes). `send` asks it of a due digest or reminder,
 /// so that an unsubscribe made after its mail was queued holds.
 pub fn mailing_off(conn: &Connection, email: &str, mailing: Mailing) -> rusqlite::Result<bool> {
-    let sql = match mailing {
-        Mailing::Digests => {
-            "SELECT max(on_) FROM (SELECT digests AS on_ FROM accounts WHERE email = ?1
-             UNION ALL SELECT digests FROM prosecutor_accounts WHERE email = ?1)"
-        }
-        Mailing::Reminders => {
-            "SELECT max(on_) FROM (SELECT reminders AS on_ FROM accounts WHERE email = ?1
-             UNION ALL SELECT reminders FROM prosecutor_accounts WHERE email = ?1)"
-        }
+    let (applicant, prosecutor) = match mailing {
+        Mailing::Digests => (
+            "SELECT digests FROM accounts WHERE email = ?1",
+            "SELECT max(digests) FROM prosecutor_accounts WHERE email = ?1",
+        ),
+        Mailing::Reminders => (
+            "SELECT reminders FROM accounts WHERE email = ?1",
+            "SELECT max(reminders) FROM prosecutor_accounts WHERE email = ?1",
+        ),
     };
-    let on: Option<i64> = conn.prepare_cached(sql)?.query_row([email], |r| r.get(0))?;
-    Ok(on == Some(0))
+    // (one look-up for most: an applicant's account with the mailing on)
+    let applicant: Option<bool> = conn
+        .prepare_cached(applicant)?
+        .query_row([email], |r| r.get(0))
+        .optional()?;
+    if applicant == Some(true) {
+        return Ok(false);
+    }
+    let prosecutor: Option<bool> = conn
+        .prepare_cached(prosecutor)?
+        .query_row([email], |r| r.get(0))?;
+    Ok(match (applicant, prosecutor) {
+        (_, Some(true)) | (None, None) => false,
+        _ => true,
+    })
 }
 
 /// The flagged addresses.

@@ -238,6 +238,41 @@ mod tests {
         (dir, conn)
     }
 
+    /// `accounts::mailing_off`: a mailing is off for an address only when
+    /// it has an account and none of its accounts has it on (an address
+    /// with none gets its grants' mail, as before any account).
+    #[test]
+    fn a_mailing_is_off_only_when_every_account_of_the_address_has_it_off() {
+        use crate::accounts::mailing_off;
+        use crate::secret::Mailing::{Digests, Reminders};
+        let (_d, c) = db();
+        let off = |email: &str| {
+            (
+                mailing_off(&c, email, Digests).unwrap(),
+                mailing_off(&c, email, Reminders).unwrap(),
+            )
+        };
+        assert_eq!(off("nobody@example.com"), (false, false));
+        crate::accounts::create_or_get(&c, "a@example.com", "x").unwrap();
+        assert_eq!(off("a@example.com"), (false, false));
+        c.execute(
+            "UPDATE accounts SET digests = 0 WHERE email = 'a@example.com'",
+            [],
+        )
+        .unwrap();
+        assert_eq!(off("a@example.com"), (true, false));
+        // A prosecutor's account of the same address with digests on.
+        c.execute(
+            "INSERT INTO prosecutor_accounts (account, subject, email, digests, reminders, created_at, last_sign_in_at)
+             VALUES ('chen.wm', 's', 'a@example.com', 1, 0, 'x', 'x'),
+                    ('wu.cl', 't', 'p@example.com', 0, 1, 'x', 'x')",
+            [],
+        )
+        .unwrap();
+        assert_eq!(off("a@example.com"), (false, false));
+        assert_eq!(off("p@example.com"), (true, false));
+    }
+
     #[test]
     fn a_digest_needs_a_verified_address_and_ends_without_one() {
         let (_d, mut c) = db();
