@@ -656,10 +656,10 @@ pub fn mailing_off(conn: &Connection, email: &str, mailing: Mailing) -> rusqlite
     let prosecutor: Option<bool> = conn
         .prepare_cached(prosecutor)?
         .query_row([email], |r| r.get(0))?;
-    Ok(match (applicant, prosecutor) {
-        (_, Some(true)) | (None, None) => false,
-        _ => true,
-    })
+    Ok(!matches!(
+        (applicant, prosecutor),
+        (_, Some(true)) | (None, None)
+    ))
 }
 
 /// The flagged addresses.

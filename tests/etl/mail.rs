@@ -5959,7 +5959,7 @@ fn a_claim_whose_switches_cannot_be_read_gives_back_what_it_claimed() {
     import(&env, &smtp, &n2.write(env.dir.path(), "20261124"));
     let accounts = rusqlite::Connection::open(env.data().join("accounts.sqlite")).unwrap();
     accounts
-        .execute_batch("ALTER TABLE prosecutor_accounts RENAME TO away")
+        .execute_batch("ALTER TABLE accounts RENAME TO away")
         .unwrap();
     let run = etl(&env, &smtp, &["send", "--now"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -5967,7 +5967,7 @@ fn a_claim_whose_switches_cannot_be_read_gives_back_what_it_claimed() {
     let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
     assert!(!list.contains("sending"), "{list}");
     accounts
-        .execute_batch("ALTER TABLE away RENAME TO prosecutor_accounts")
+        .execute_batch("ALTER TABLE away RENAME TO accounts")
         .unwrap();
     send(&env, &smtp);
     let list = etl(&env, &smtp, &["outbox", "list"]).stdout;
