@@ -1168,6 +1168,7 @@ fn send_scope(
 
     let run = Run {
         flagged: Mutex::new(Flagged::read(&accounts)?),
+        switches: Mutex::new(Switches::read(&accounts)?),
         outbox: Mutex::new(outbox),
         accounts: Mutex::new(accounts),
         summary: Mutex::new(summary),
@@ -1221,59 +1222,43 @@ fn send_scope(
                 lock(&run.summary).flagged.extend(flagged(&rows));
             }
             // Claim the batch (sending, or suppressed) in one commit.
-            let (claimed, waiting) = {
-                // The flags as they are now, not as the run began: an
-                // import beside it clears an address's flag with a clerk's
-                // new grant, then queues that grant's mail, which a flag
-                // read before would suppress (lost: nothing tells it
-                // again). Every item of this batch was queued after its
-                // address's flag was cleared.
-                let mut flagged = lock(&run.flagged);
-                let flagged = flagged.now(&lock(&run.accounts))?;
-                // In order over the connections: after a crash, what they
-                // cannot have taken goes back as it was (nightly: one
-                // sender at a time, `Outbox::recover`).
-                let connections = (scope == Scope::Nightly).then_some(transports.len());
-                let mut waiting = 0;
-                // (the outbox, then the accounts, as a sender recording
-                // an outcome takes them)
-                let mut outbox = lock(&run.outbox);
-                let accounts = lock(&run.accounts);
-                // The switches as they are now, not as the night's mail
-                // was queued: an unsubscribe since holds. (One that
-                // cannot be read leaves its item as it was, and the run
-                // stops, saying why, as for the flags above.)
-                let mut unread = None;
-                let claimed = outbox.claim_for(batch, now, connections, |item| {
+            let (claimed, waiting) =
+                {
+                    // The flags as they are now, not as the run began: an
+                    // import beside it clears an address's flag with a clerk's
+                    // new grant, then queues that grant's mail, which a flag
+                    // read before would suppress (lost: nothing tells it
+                    // again). Every item of this batch was queued after its
+                    // address's flag was cleared.
+                    let mut flagged = lock(&run.flagged);
+                    let flagged = flagged.now(&lock(&run.accounts))?;
+                    // The switches as they are now (at most half a minute
+                    // old), not as the night's mail was queued: an unsubscribe
+                    // since holds.
+                    let mut switches = lock(&run.switches);
+                    let switches = switches.now(&lock(&run.accounts))?;
+                    // In order over the connections: after a crash, what they
+                    // cannot have taken goes back as it was (nightly: one
+                    // sender at a time, `Outbox::recover`).
+                    let connections = (scope == Scope::Nightly).then_some(transports.len());
+                    let mut waiting = 0;
                     // (with no reminder days, no address keeps reminders)
                     let mut off = |email: &str, mailing: Mailing| {
                         (mailing == Mailing::Reminders && cfg.reminder_days.is_empty())
-                            || store::accounts::mailing_off(&accounts, email, mailing)
-                                .map_err(|e| unread = Some(e))
-                                .unwrap_or(false)
+                            || switches.get(email).is_some_and(|m| m.off(mailing))
                     };
-                    let plan = plan_claim(item, flagged, &mut off, grants, cfg.window, now);
-                    if unread.is_some() {
-                        return None;
-                    }
-                    match plan {
-                        Ok(event) => Some(event),
-                        Err(Wait::ForCase) => {
-                            waiting += 1;
-                            None
+                    let claimed = lock(&run.outbox).claim_for(batch, now, connections, |item| {
+                        match plan_claim(item, flagged, &mut off, grants, cfg.window, now) {
+                            Ok(event) => Some(event),
+                            Err(Wait::ForCase) => {
+                                waiting += 1;
+                                None
+                            }
+                            Err(Wait::Unchecked) => None,
                         }
-                        Err(Wait::Unchecked) => None,
-                    }
-                })?;
-                if let Some(e) = unread {
-                    // What this claim took before the error goes back as
-                    // it was: no relay saw it (`recover` would make it
-                    // unknown, "may have gone" for life).
-                    outbox.withdraw(&claimed.items)?;
-                    return Err(SendError::Accounts(e));
-                }
-                (claimed, waiting)
-            };
+                    })?;
+                    (claimed, waiting)
+                };
             // What could not be claimed (an expiry warning whose grant mail
             // this claim took before it) may be taken by a later pass, once
             // that mail's outcome is known.
@@ -1385,6 +1370,8 @@ struct Run<'a> {
     outbox: Mutex<Outbox>,
     accounts: Mutex<Connection>,
     flagged: Mutex<Flagged>,
+    /// Who turned a mailing off ([`Switches`]).
+    switches: Mutex<Switches>,
     summary: Mutex<SendSummary>,
     cfg: &'a MailSettings,
     /// The time the run was given as its start, and the moment it began:
@@ -1573,6 +1560,43 @@ impl Flagged {
             *self = Flagged::read(conn)?;
         }
         Ok(&self.set)
+    }
+}
+
+/// The addresses that turned a mailing off (`store::accounts::mailings_off`),
+/// read at the run's start and again when the accounts database has
+/// changed since, at most every [`SWITCHES_FRESH`]: one pass over the
+/// accounts, where a look-up for each digest claimed, inside the claim,
+/// made a national send about 4 % slower (BENCHMARKS, "Before and after
+/// the fifty-third session").
+struct Switches {
+    version: i64,
+    read_at: std::time::Instant,
+    off: std::collections::HashMap<String, store::accounts::Mailings>,
+}
+
+/// How old [`Switches`] may be when the accounts database has changed (a
+/// website writes it at every sign-in): an unsubscribe holds for mail
+/// claimed half a minute after it.
+const SWITCHES_FRESH: StdDuration = StdDuration::from_secs(30);
+
+impl Switches {
+    fn read(conn: &Connection) -> rusqlite::Result<Switches> {
+        Ok(Switches {
+            version: data_version(conn)?,
+            read_at: std::time::Instant::now(),
+            off: store::accounts::mailings_off(conn)?,
+        })
+    }
+
+    fn now(
+        &mut self,
+        conn: &Connection,
+    ) -> rusqlite::Result<&std::collections::HashMap<String, store::accounts::Mailings>> {
+        if self.read_at.elapsed() >= SWITCHES_FRESH && data_version(conn)? != self.version {
+            *self = Switches::read(conn)?;
+        }
+        Ok(&self.off)
     }
 }
 

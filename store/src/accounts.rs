@@ -630,36 +630,52 @@ pub fn not_activated<'a>(
     Ok(out)
 }
 
-/// Whether `email` has turned `mailing` off: every account of it, of
-/// either kind, has that switch off (none: not off, as mail to an address
-/// no account holds yet goes). `send` asks it of a due digest or reminder,
-/// so that an unsubscribe made after its mail was queued holds.
-pub fn mailing_off(conn: &Connection, email: &str, mailing: Mailing) -> rusqlite::Result<bool> {
-    let (applicant, prosecutor) = match mailing {
-        Mailing::Digests => (
-            "SELECT digests FROM accounts WHERE email = ?1",
-            "SELECT max(digests) FROM prosecutor_accounts WHERE email = ?1",
-        ),
-        Mailing::Reminders => (
-            "SELECT reminders FROM accounts WHERE email = ?1",
-            "SELECT max(reminders) FROM prosecutor_accounts WHERE email = ?1",
-        ),
-    };
-    // (one look-up for most: an applicant's account with the mailing on)
-    let applicant: Option<bool> = conn
-        .prepare_cached(applicant)?
-        .query_row([email], |r| r.get(0))
-        .optional()?;
-    if applicant == Some(true) {
-        return Ok(false);
+/// The addresses that have turned a mailing off, each with which: a
+/// mailing is off for an address when it has an account, of either kind,
+/// and none of its accounts has that switch on (an address no account
+/// holds yet gets its mail). `send` reads them once a run, and again when
+/// the accounts database has changed (at most every half minute), so that
+/// an unsubscribe made after a digest or reminder was queued holds: one
+/// pass over the accounts (a national table is about a million rows), not
+/// a look-up per message.
+pub fn mailings_off(
+    conn: &Connection,
+) -> rusqlite::Result<std::collections::HashMap<String, Mailings>> {
+    let mut st = conn.prepare(
+        "SELECT email, max(d) = 0, max(r) = 0 FROM (
+             SELECT email, digests AS d, reminders AS r FROM accounts
+              WHERE digests = 0 OR reminders = 0
+                 OR email IN (SELECT email FROM prosecutor_accounts WHERE email IS NOT NULL)
+             UNION ALL
+             SELECT email, digests, reminders FROM prosecutor_accounts WHERE email IS NOT NULL)
+         GROUP BY email HAVING max(d) = 0 OR max(r) = 0",
+    )?;
+    let rows = st.query_map([], |r| {
+        Ok((
+            r.get::<_, String>(0)?,
+            Mailings {
+                digests_off: r.get(1)?,
+                reminders_off: r.get(2)?,
+            },
+        ))
+    })?;
+    rows.collect()
+}
+
+/// Which mailings an address has turned off ([`mailings_off`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mailings {
+    pub digests_off: bool,
+    pub reminders_off: bool,
+}
+
+impl Mailings {
+    pub fn off(self, mailing: Mailing) -> bool {
+        match mailing {
+            Mailing::Digests => self.digests_off,
+            Mailing::Reminders => self.reminders_off,
+        }
     }
-    let prosecutor: Option<bool> = conn
-        .prepare_cached(prosecutor)?
-        .query_row([email], |r| r.get(0))?;
-    Ok(!matches!(
-        (applicant, prosecutor),
-        (_, Some(true)) | (None, None)
-    ))
 }
 
 /// The flagged addresses.

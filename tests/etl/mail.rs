@@ -5949,7 +5949,9 @@ fn a_digest_queued_before_its_reader_unsubscribed_is_not_sent() {
 /// could not be read mid-claim (the switches of a digest's address) ended
 /// the run with the items claimed before it left *sending*: the next run
 /// took them for mail that may have reached a relay ("an attempt may have
-/// reached a relay", for life). They are given back as they were.
+/// reached a relay", for life). They are given back as they were. (Since,
+/// the switches are read before a claim, once a run and when the accounts
+/// change: an error there claims nothing.)
 #[test]
 fn a_claim_whose_switches_cannot_be_read_gives_back_what_it_claimed() {
     let env = Env::new();

@@ -238,19 +238,18 @@ mod tests {
         (dir, conn)
     }
 
-    /// `accounts::mailing_off`: a mailing is off for an address only when
+    /// `accounts::mailings_off`: a mailing is off for an address only when
     /// it has an account and none of its accounts has it on (an address
     /// with none gets its grants' mail, as before any account).
     #[test]
     fn a_mailing_is_off_only_when_every_account_of_the_address_has_it_off() {
-        use crate::accounts::mailing_off;
+        use crate::accounts::mailings_off;
         use crate::secret::Mailing::{Digests, Reminders};
         let (_d, c) = db();
         let off = |email: &str| {
-            (
-                mailing_off(&c, email, Digests).unwrap(),
-                mailing_off(&c, email, Reminders).unwrap(),
-            )
+            let all = mailings_off(&c).unwrap();
+            all.get(email)
+                .map_or((false, false), |m| (m.off(Digests), m.off(Reminders)))
         };
         assert_eq!(off("nobody@example.com"), (false, false));
         crate::accounts::create_or_get(&c, "a@example.com", "x").unwrap();
