@@ -1167,8 +1167,16 @@ fn send_scope(
     }
 
     let run = Run {
-        flagged: Mutex::new(Flagged::read(&accounts)?),
-        switches: Mutex::new(Switches::read(&accounts)?),
+        flagged: Mutex::new(Reread::new(
+            &accounts,
+            StdDuration::ZERO,
+            store::accounts::flagged_set,
+        )?),
+        switches: Mutex::new(Reread::new(
+            &accounts,
+            SWITCHES_FRESH,
+            store::accounts::mailings_off,
+        )?),
         outbox: Mutex::new(outbox),
         accounts: Mutex::new(accounts),
         summary: Mutex::new(summary),
@@ -1218,7 +1226,7 @@ fn send_scope(
                     FlagsOf::All,
                     now,
                 )?;
-                lock(&run.flagged).apply(&rows);
+                apply_flags(&mut lock(&run.flagged).value, &rows);
                 lock(&run.summary).flagged.extend(flagged(&rows));
             }
             // Claim the batch (sending, or suppressed) in one commit.
@@ -1369,9 +1377,10 @@ const MAX_PASSES: usize = 8;
 struct Run<'a> {
     outbox: Mutex<Outbox>,
     accounts: Mutex<Connection>,
-    flagged: Mutex<Flagged>,
-    /// Who turned a mailing off ([`Switches`]).
-    switches: Mutex<Switches>,
+    /// The flagged addresses ([`Reread`]).
+    flagged: Mutex<Reread<BTreeSet<String>>>,
+    /// Who turned a mailing off ([`Reread`]).
+    switches: Mutex<Reread<std::collections::HashMap<String, store::accounts::Mailings>>>,
     summary: Mutex<SendSummary>,
     cfg: &'a MailSettings,
     /// The time the run was given as its start, and the moment it began:
@@ -1476,7 +1485,7 @@ impl Run<'_> {
                 FlagsOf::Address(&item.email),
                 now,
             )?;
-            lock(&self.flagged).apply(&rows);
+            apply_flags(&mut lock(&self.flagged).value, &rows);
         }
         let mut summary = lock(&self.summary);
         summary.count(d.event);
@@ -1529,76 +1538,61 @@ pub fn flagged(rows: &[FlagToWrite]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// The flagged addresses, read again whenever another connection has
-/// changed the accounts database since (`PRAGMA data_version`; this run's
-/// own flags are added as it writes them, which do not change it).
-struct Flagged {
-    version: i64,
-    set: BTreeSet<String>,
-}
-
-impl Flagged {
-    fn read(conn: &Connection) -> rusqlite::Result<Flagged> {
-        Ok(Flagged {
-            version: data_version(conn)?,
-            set: store::accounts::flagged_set(conn)?,
-        })
-    }
-
-    /// This run's own writes (which do not change `data_version`).
-    fn apply(&mut self, rows: &[FlagToWrite]) {
-        for row in rows {
-            match row.reason {
-                Some(_) => self.set.insert(row.email.clone()),
-                None => self.set.remove(&row.email),
-            };
-        }
-    }
-
-    fn now(&mut self, conn: &Connection) -> rusqlite::Result<&BTreeSet<String>> {
-        if data_version(conn)? != self.version {
-            *self = Flagged::read(conn)?;
-        }
-        Ok(&self.set)
-    }
-}
-
-/// The addresses that turned a mailing off (`store::accounts::mailings_off`),
-/// read at the run's start and again when the accounts database has
-/// changed since, at most every [`SWITCHES_FRESH`]: one pass over the
-/// accounts, where a look-up for each digest claimed, inside the claim,
-/// made a national send about 4 % slower (BENCHMARKS, "Before and after
-/// the fifty-third session").
-struct Switches {
+/// What a run reads from the accounts database, read again once another
+/// connection has changed it (`PRAGMA data_version`; this run's own writes
+/// do not change it) and `min_age` has passed since the last read: the
+/// flagged addresses at once (`min_age` zero; this run's own flags are
+/// added as it writes them, [`apply_flags`]); who turned a mailing off
+/// (`store::accounts::mailings_off`) at most every [`SWITCHES_FRESH`], one
+/// pass over the accounts, where a look-up for each digest claimed, inside
+/// the claim, made a national send about 4 % slower (BENCHMARKS, "Before
+/// and after the fifty-third session").
+struct Reread<T> {
     version: i64,
     read_at: std::time::Instant,
-    off: std::collections::HashMap<String, store::accounts::Mailings>,
+    min_age: StdDuration,
+    read: fn(&Connection) -> rusqlite::Result<T>,
+    value: T,
 }
 
-/// How old [`Switches`] may be when the accounts database has changed (a
-/// website writes it at every sign-in): an unsubscribe holds for mail
-/// claimed half a minute after it.
-const SWITCHES_FRESH: StdDuration = StdDuration::from_secs(30);
-
-impl Switches {
-    fn read(conn: &Connection) -> rusqlite::Result<Switches> {
-        Ok(Switches {
+impl<T> Reread<T> {
+    fn new(
+        conn: &Connection,
+        min_age: StdDuration,
+        read: fn(&Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<Reread<T>> {
+        Ok(Reread {
             version: data_version(conn)?,
             read_at: std::time::Instant::now(),
-            off: store::accounts::mailings_off(conn)?,
+            min_age,
+            read,
+            value: read(conn)?,
         })
     }
 
-    fn now(
-        &mut self,
-        conn: &Connection,
-    ) -> rusqlite::Result<&std::collections::HashMap<String, store::accounts::Mailings>> {
-        if self.read_at.elapsed() >= SWITCHES_FRESH && data_version(conn)? != self.version {
-            *self = Switches::read(conn)?;
+    fn now(&mut self, conn: &Connection) -> rusqlite::Result<&T> {
+        if self.read_at.elapsed() >= self.min_age && data_version(conn)? != self.version {
+            *self = Reread::new(conn, self.min_age, self.read)?;
         }
-        Ok(&self.off)
+        Ok(&self.value)
     }
 }
+
+/// This run's own flag writes, onto the flagged addresses it holds (they
+/// do not change `data_version`).
+fn apply_flags(flagged: &mut BTreeSet<String>, rows: &[FlagToWrite]) {
+    for row in rows {
+        match row.reason {
+            Some(_) => flagged.insert(row.email.clone()),
+            None => flagged.remove(&row.email),
+        };
+    }
+}
+
+/// How old who turned a mailing off may be when the accounts database has
+/// changed (a website writes it at every sign-in): an unsubscribe holds
+/// for mail claimed half a minute after it.
+const SWITCHES_FRESH: StdDuration = StdDuration::from_secs(30);
 
 fn data_version(conn: &Connection) -> rusqlite::Result<i64> {
     conn.pragma_query_value(None, "data_version", |r| r.get(0))
