@@ -166,6 +166,14 @@ impl Resp {
         Resp::new(status, "text/plain; charset=utf-8", body.into_bytes())
     }
 
+    /// 308 Permanent Redirect: what was asked lives at `to`, for good
+    /// (browsers and caches remember it; the method is kept).
+    pub fn moved(to: &str) -> Resp {
+        let mut r = Resp::redirect(to);
+        r.status = StatusCode::PERMANENT_REDIRECT;
+        r
+    }
+
     /// 303 See Other: after a form POST, the browser GETs `to`.
     pub fn redirect(to: &str) -> Resp {
         let mut r = Resp::new(

@@ -14,6 +14,17 @@ pub struct CaseKey {
 }
 
 impl CaseKey {
+    /// A key's year as the courts write it (`113`, `0113`), by the
+    /// contract's rule ([`key_number`]).
+    pub fn parse_year(text: &str) -> Result<u32, String> {
+        key_number(text, crate::contract().limits.year_digits)
+    }
+
+    /// A key's number (`100`, `0000100`), by the contract's rule.
+    pub fn parse_number(text: &str) -> Result<u32, String> {
+        key_number(text, crate::contract().limits.number_digits)
+    }
+
     /// `113年度訴字第100號`
     pub fn number_text(&self) -> String {
         format!("{}年度{}字第{}號", self.year, self.word, self.number)
@@ -29,6 +40,36 @@ impl fmt::Display for CaseKey {
             self.category, self.year, self.word, self.number
         )
     }
+}
+
+/// The one rule a case key's year and number are read by, wherever a key
+/// is read: the import's rows, the website's and the API's addresses, the
+/// outbox's case ids, the administrator's `case`. Read otherwise in one
+/// place, a key had a second address (`/cases/TPD/民事/0113/訴/100`, the
+/// architecture review of the fifty-third session).
+fn key_number(text: &str, max_digits: usize) -> Result<u32, String> {
+    debug_assert!(max_digits <= 9);
+    positive_decimal(text, max_digits).map(|n| n as u32)
+}
+
+/// A positive decimal of ASCII digits, at most `max_digits` (≤ 18) of them
+/// not counting leading zeros, which are taken (`0113`, as the courts'
+/// files write a year): no sign, no space, never 0.
+pub fn positive_decimal(text: &str, max_digits: usize) -> Result<u64, String> {
+    debug_assert!(max_digits <= 18);
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("`{text}` is not a number"));
+    }
+    let significant = text.trim_start_matches('0');
+    if significant.is_empty() {
+        return Err(format!("`{text}` must be positive"));
+    }
+    if significant.len() > max_digits {
+        return Err(format!("`{text}` has more than {max_digits} digits"));
+    }
+    Ok(significant
+        .parse()
+        .expect("at most 18 ASCII digits fit in u64"))
 }
 
 /// A case anywhere: its court and its key.
@@ -55,9 +96,9 @@ impl CaseRef {
             court: next()?.to_string(),
             key: CaseKey {
                 category: next()?.to_string(),
-                year: next()?.parse().ok()?,
+                year: CaseKey::parse_year(next()?).ok()?,
                 word: next()?.to_string(),
-                number: next()?.parse().ok()?,
+                number: CaseKey::parse_number(next()?).ok()?,
             },
         };
         parts.next().is_none().then_some(case)
@@ -196,6 +237,11 @@ mod tests {
             "TPD|民事|115|訴|100|1",
             "TPD|民事|x|訴|100",
             "TPD||115|訴|100",
+            // Read by the import's rule, as everywhere: no sign, not 0,
+            // the contract's digits.
+            "TPD|民事|+115|訴|100",
+            "TPD|民事|115|訴|0",
+            "TPD|民事|1150|訴|100",
         ] {
             assert_eq!(CaseRef::parse_id(not_one), None, "{not_one}");
         }

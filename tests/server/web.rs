@@ -389,6 +389,55 @@ fn the_deadline_notice_counts_from_the_readers_day() {
 /// it beside no entry's date as if it were that date's. "Not updated",
 /// not "not delivered": a court whose files came but were unusable is
 /// carried over alike.
+/// The architecture review of the fifty-third session: a case answered
+/// under a second address, its year or number written with leading zeros
+/// as the courts' files write them (`/cases/TPD/民事/0115/訴/100`), each a
+/// page of its own to a browser's history and a cache. One address: the
+/// others are sent to it for good (308), the rest of the path and the
+/// query kept, before anything is asked of the reader, so it says nothing
+/// of whether the case is anyone's; a key the contract's rule does not
+/// read (a sign, a year of four digits) is no case.
+#[test]
+fn a_case_has_one_address_and_its_leading_zeros_lead_there() {
+    let data = Data::sample();
+    let server = Server::start_at(&data, crate::util::SAMPLE_MORNING, &[]);
+    let mut c = signed_in(&server, &data, WANG);
+    let zeros = "/cases/TPD/%E6%B0%91%E4%BA%8B/0115/%E8%A8%B4/00100";
+    let r = c.get(zeros);
+    assert_eq!(r.status, 308, "{}", r.body);
+    assert_eq!(r.header("location"), Some(CASE));
+    assert_eq!(c.get(CASE).status, 200);
+    let r = c.get(&format!("{zeros}/hearing/1.ics?x=1"));
+    assert_eq!(r.status, 308);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{CASE}/hearing/1.ics?x=1").as_str())
+    );
+    let r = c.get(&format!("/api/v1{zeros}"));
+    assert_eq!(r.status, 308, "{}", r.body);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("/api/v1{CASE}").as_str())
+    );
+    // Signed out, the same: where it leads asks for the sign-in.
+    let mut out = Client::new(&server);
+    let r = out.get(zeros);
+    assert_eq!(r.status, 308);
+    assert_eq!(r.header("location"), Some(CASE));
+    // Not a key by the contract's rule: no case, and no redirect.
+    for not_a_key in ["1150", "+115", "0", "000"] {
+        let r = c.get(&format!(
+            "/cases/TPD/%E6%B0%91%E4%BA%8B/{not_a_key}/%E8%A8%B4/100"
+        ));
+        assert_eq!(r.status, 404, "{not_a_key}");
+    }
+    let r = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/012345678");
+    assert_eq!(r.status, 404, "a number of more than seven digits");
+    // However many zeros lead, the one address.
+    let r = c.get("/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/00000000100");
+    assert_eq!(r.header("location"), Some(CASE));
+}
+
 #[test]
 fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
     let data = Data::sample();

@@ -8,7 +8,7 @@ use anyhow::{anyhow, bail, Result};
 
 use super::dump::WithHearings;
 use super::{as_of_by_court, open_snapshot, print, EXIT_NOT_FOUND};
-use crate::kinds::{parse_int, CaseKey};
+use crate::kinds::CaseKey;
 use store::layout::Store;
 
 pub struct Args {
@@ -54,12 +54,9 @@ fn parts(given: &[String]) -> Result<(String, String, String)> {
 
 pub fn run(store: &Store, args: &Args) -> Result<i32> {
     let (year, word, number) = parts(&args.number)?;
-    // The contract's limits, as the import reads a case's key.
-    let limits = &schemas::contract().limits;
-    let year =
-        parse_int(&year, limits.year_digits).map_err(|e| anyhow!("the year: {e}; {FORMS}"))?;
-    let number = parse_int(&number, limits.number_digits)
-        .map_err(|e| anyhow!("the number: {e}; {FORMS}"))?;
+    // The contract's rule, as the import reads a case's key.
+    let year = CaseKey::parse_year(&year).map_err(|e| anyhow!("the year: {e}; {FORMS}"))?;
+    let number = CaseKey::parse_number(&number).map_err(|e| anyhow!("the number: {e}; {FORMS}"))?;
     let key = CaseKey {
         category: args.category.trim().to_string(),
         year,

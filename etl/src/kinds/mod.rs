@@ -112,7 +112,7 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
     if f[1].is_empty() {
         return Err(FieldError::at(1, "category is empty"));
     }
-    let year = parse_int(&f[2], limits.year_digits).map_err(|r| FieldError::at(2, r))?;
+    let year = CaseKey::parse_year(&f[2]).map_err(|r| FieldError::at(2, r))?;
     let words = f[3].chars().count();
     if words == 0 || words > limits.word_chars {
         return Err(FieldError::at(
@@ -136,7 +136,7 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
             ),
         ));
     }
-    let number = parse_int(&f[4], limits.number_digits).map_err(|r| FieldError::at(4, r))?;
+    let number = CaseKey::parse_number(&f[4]).map_err(|r| FieldError::at(4, r))?;
     Ok(CaseKey {
         category: f[1].clone(),
         year,
@@ -150,35 +150,13 @@ fn parse_key(court: &str, f: &[String; 5]) -> Result<CaseKey, FieldError> {
 /// 序號: a positive integer (the contract sets no number of digits), as
 /// large as cpor keeps one (`u32`).
 pub fn parse_seq(s: &str) -> Result<u32, String> {
-    let n = parse_int_wide(s, 10)?;
+    let n = schemas::case::positive_decimal(s, 10)?;
     u32::try_from(n).map_err(|_| {
         format!(
             "`{s}` is larger than {}, the largest 序號 cpor keeps",
             u32::MAX
         )
     })
-}
-
-pub fn parse_int(s: &str, max_digits: usize) -> Result<u32, String> {
-    debug_assert!(max_digits <= 9);
-    parse_int_wide(s, max_digits).map(|n| n as u32)
-}
-
-/// A positive decimal of at most `max_digits` significant digits (≤ 18).
-fn parse_int_wide(s: &str, max_digits: usize) -> Result<u64, String> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("`{s}` is not a number"));
-    }
-    let significant = s.trim_start_matches('0');
-    if significant.is_empty() {
-        return Err(format!("`{s}` must be positive"));
-    }
-    if significant.len() > max_digits {
-        return Err(format!("`{s}` has more than {max_digits} digits"));
-    }
-    Ok(significant
-        .parse()
-        .expect("at most 18 ASCII digits fit in u64"))
 }
 
 /// Parses a date column, naming the column on failure.

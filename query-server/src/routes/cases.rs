@@ -25,25 +25,49 @@ use crate::prosecutors::Viewer;
 pub use mail::case_path;
 
 /// A case from the five decoded segments after `/cases`; year and number
-/// are ASCII digits (leading zeros taken, as the courts' files write them;
-/// no sign, which Rust's parse would take), and never 0.
+/// by the contract's rule, as the import reads them (`CaseKey::parse_year`:
+/// ASCII digits, leading zeros taken, no sign, never 0, the contract's
+/// number of digits).
 pub fn parse_case(segments: &[String]) -> Option<CaseRef> {
     let [court, category, year, word, number] = segments else {
         return None;
-    };
-    let positive = |digits: &str| -> Option<u32> {
-        let ok = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
-        ok.then(|| digits.parse().ok()).flatten().filter(|n| *n > 0)
     };
     Some(CaseRef {
         court: court.clone(),
         key: CaseKey {
             category: category.clone(),
-            year: positive(year)?,
+            year: CaseKey::parse_year(year).ok()?,
             word: word.clone(),
-            number: positive(number)?,
+            number: CaseKey::parse_number(number).ok()?,
         },
     })
+}
+
+/// Where a request that names a case under another address than its one
+/// is sent for good (308): a year or number written with leading zeros,
+/// as the courts' files write them (`/cases/TPD/民事/0113/訴/100`, the
+/// architecture review of the fifty-third session: a second address of
+/// the case, a page of its own to a history and a cache). `at` is how
+/// many segments come before `cases` (0 for the pages, 2 for `/api/v1`);
+/// what follows the key and the query are kept. Asked of the path alone,
+/// before any reader is, so it says nothing of whose the case is. None for
+/// the case's own address and for a path that names no case.
+pub fn elsewhere(req: &Req, segments: &[String], at: usize) -> Option<String> {
+    let key = segments.get(at + 1..at + 6)?;
+    let case = parse_case(key)?;
+    let ours = [case.key.year.to_string(), case.key.number.to_string()];
+    if [&key[2], &key[4]] == [&ours[0], &ours[1]] {
+        return None;
+    }
+    // The raw segments before and after the key, as the client sent them.
+    let raw: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
+    let mut to: String = raw[..at].iter().map(|s| format!("/{s}")).collect();
+    to.push_str(&case_path(&case));
+    raw[at + 6..].iter().for_each(|s| to.extend(["/", s]));
+    if !req.query.is_empty() {
+        to.extend(["?", &req.query]);
+    }
+    Some(to)
 }
 
 /// The live snapshot, or unavailable until one is published.

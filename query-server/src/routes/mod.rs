@@ -140,6 +140,18 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
     let get = req.method == Method::GET || req.method == Method::HEAD;
     let post = req.method == Method::POST;
     let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
+    // A case's one address (`cases::elsewhere`), the pages' and the API's.
+    let key_at = match s.as_slice() {
+        ["cases", ..] => Some(0),
+        ["api", "v1", "cases", ..] => Some(2),
+        _ => None,
+    };
+    if let Some(to) = key_at
+        .filter(|_| get)
+        .and_then(|at| cases::elsewhere(req, &seg, at))
+    {
+        return Resp::moved(&to).route("/cases/{key}");
+    }
     match (s.as_slice(), get, post) {
         (["healthz"], true, _) => operations::healthz(app),
         (["metrics"], true, _) if metrics_for(app, req) => operations::metrics(app),
