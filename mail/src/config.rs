@@ -180,8 +180,8 @@ pub struct MailSettings {
     pub from: Mailbox,
     /// VERP bounces (`mail.bounce_address`), if set.
     pub bounce_address: Option<lettre::Address>,
-    /// The website's public address, without a trailing slash.
-    pub site_url: String,
+    /// The website's public address, read once ([`SiteUrl`]).
+    pub site_url: SiteUrl,
     /// `None`: .eml files under `<data>/mail/`.
     pub relay: Option<Relay>,
     pub window: Window,
@@ -249,18 +249,8 @@ impl MailSettings {
         // (by the rule every message's addresses meet: lettre's parser
         // takes a domain in Chinese, which no message could be sent from)
         crate::mailable(from.email.as_ref()).map_err(|why| s.invalid("from", &c.from, why))?;
-        let site_url = c.site_url.trim().trim_end_matches('/').to_string();
-        let scheme_ok = site_url
-            .strip_prefix("https://")
-            .or_else(|| site_url.strip_prefix("http://"))
-            .is_some_and(|rest| !rest.is_empty() && !rest.contains(char::is_whitespace));
-        if !scheme_ok {
-            return Err(s.invalid(
-                "site_url",
-                &c.site_url,
-                "not a web address (http:// or https://, e.g. https://cpor.example.tw)",
-            ));
-        }
+        let site_url =
+            SiteUrl::parse(&c.site_url).map_err(|why| s.invalid("site_url", &c.site_url, why))?;
         let relay = if c.smtp_host.trim().is_empty() {
             None
         } else {
@@ -379,7 +369,88 @@ impl MailSettings {
 
     /// Whether links in mail, and so the website, are served over HTTPS.
     pub fn https(&self) -> bool {
-        self.site_url.starts_with("https://")
+        self.site_url.https()
+    }
+}
+
+/// `mail.site_url`, read once: the website's public address, which every
+/// link in mail and on the site begins (`{site}{path}`), kept as written
+/// without its trailing slash; and its origin as a browser names it in
+/// `Origin` (scheme and host in lower case, a default port left out),
+/// which the website's form guard compares. Read elsewhere as text, a
+/// `site_url` written `https://CPOR.example.tw:443` was not the origin
+/// browsers send (the architecture review of the fifty-third session).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SiteUrl {
+    text: String,
+    origin: String,
+    https: bool,
+    loopback: bool,
+}
+
+impl SiteUrl {
+    /// An http or https address with a host; no user name, query or
+    /// fragment, which every link made by adding a path would carry
+    /// wrongly; no white space.
+    pub fn parse(given: &str) -> Result<SiteUrl, String> {
+        const NOT_ONE: &str =
+            "not a web address (http:// or https://, e.g. https://cpor.example.tw)";
+        let text = given.trim().trim_end_matches('/');
+        if text.contains(char::is_whitespace) {
+            return Err(NOT_ONE.into());
+        }
+        let url = url::Url::parse(text).map_err(|e| format!("{NOT_ONE}: {e}"))?;
+        let https = match url.scheme() {
+            "https" => true,
+            "http" => false,
+            _ => return Err(NOT_ONE.into()),
+        };
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d == "localhost",
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => return Err(NOT_ONE.into()),
+        };
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err("must not hold a user name or password".into());
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(
+                "must not have a ?query or #fragment: links are made by adding a path to it".into(),
+            );
+        }
+        Ok(SiteUrl {
+            text: text.to_string(),
+            origin: url.origin().ascii_serialization(),
+            https,
+            loopback,
+        })
+    }
+
+    /// As written, without its trailing slash: `https://cpor.example.tw`.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// `https://cpor.example.tw`, as a browser's `Origin` names the site.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    pub fn https(&self) -> bool {
+        self.https
+    }
+
+    /// Served to this machine only (`localhost`, 127.0.0.0/8, `::1`):
+    /// where plain http is allowed for what needs https (the sign-on).
+    pub fn loopback(&self) -> bool {
+        self.loopback
+    }
+}
+
+impl std::fmt::Display for SiteUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
     }
 }
 
@@ -510,6 +581,69 @@ mod tests {
             err,
             "mail.smtp_security = `ssl` (from file x.toml): one of none, starttls, tls"
         );
+    }
+
+    /// The site's address is read once, with its origin as browsers name
+    /// it, whatever the case or default port it is written with; what
+    /// could not begin a link is refused.
+    #[test]
+    fn the_site_url_is_read_once_with_the_origin_browsers_name() {
+        for (given, text, origin, https, loopback) in [
+            (
+                "https://cpor.example.tw/",
+                "https://cpor.example.tw",
+                "https://cpor.example.tw",
+                true,
+                false,
+            ),
+            (
+                " https://CPOR.example.tw:443 ",
+                "https://CPOR.example.tw:443",
+                "https://cpor.example.tw",
+                true,
+                false,
+            ),
+            (
+                "http://localhost:8080",
+                "http://localhost:8080",
+                "http://localhost:8080",
+                false,
+                true,
+            ),
+            (
+                "http://127.0.0.2/",
+                "http://127.0.0.2",
+                "http://127.0.0.2",
+                false,
+                true,
+            ),
+            (
+                "https://example.tw:8443/cpor/",
+                "https://example.tw:8443/cpor",
+                "https://example.tw:8443",
+                true,
+                false,
+            ),
+        ] {
+            let site = SiteUrl::parse(given).unwrap_or_else(|e| panic!("{given}: {e}"));
+            assert_eq!(
+                (site.as_str(), site.origin(), site.https(), site.loopback()),
+                (text, origin, https, loopback),
+                "{given}"
+            );
+            assert_eq!(site.to_string(), text);
+        }
+        for refused in [
+            "cpor.example.tw",
+            "https://",
+            "ftp://cpor.example.tw",
+            "https://user:pw@cpor.example.tw",
+            "https://cpor.example.tw/?a=1",
+            "https://cpor.example.tw/#top",
+            "https://cpor.example.tw/a b",
+        ] {
+            assert!(SiteUrl::parse(refused).is_err(), "{refused}");
+        }
     }
 
     /// RFC 5321 §4.5.3.2: the 220 greeting, MAIL and RCPT 5 minutes, DATA

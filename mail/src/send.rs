@@ -694,8 +694,8 @@ pub fn check_configured(
     now: DateTime<Utc>,
 ) -> Result<(), SendError> {
     let outbox = Outbox::open(data_dir)?;
-    if cfg.site_url == crate::config::DEFAULT_SITE_URL {
-        if let Some((site, last)) = outbox.last_site(&cfg.site_url)? {
+    if cfg.site_url.as_str() == crate::config::DEFAULT_SITE_URL {
+        if let Some((site, last)) = outbox.last_site(cfg.site_url.as_str())? {
             return Err(SendError::SiteForgotten {
                 default: crate::config::DEFAULT_SITE_URL,
                 site,
@@ -703,7 +703,7 @@ pub fn check_configured(
             });
         }
     } else {
-        outbox.note_site(&cfg.site_url, now)?;
+        outbox.note_site(cfg.site_url.as_str(), now)?;
     }
     if sending {
         relay_forgotten(&outbox, cfg, Scope::Nightly)?;

@@ -451,6 +451,37 @@ mod tests {
         Config::load(&layers)
     }
 
+    /// The architecture review of the fifty-third session: with an
+    /// `http://` site_url off loopback, the sign-on's callback made from it
+    /// was refused as `sso.redirect_url = ``` (from the built-in default),
+    /// a key the administrator never set. The key to change is named.
+    #[test]
+    fn a_sign_on_refused_for_the_sites_plain_http_names_mail_site_url() {
+        let env: &[(&str, &str)] = &[
+            ("CPOR_MAIL_SITE_URL", "http://cpor.example.tw"),
+            ("CPOR_SSO_ISSUER", "https://sso.moj.example"),
+            ("CPOR_SSO_CLIENT_ID", "cpor"),
+            ("CPOR_SSO_CLIENT_SECRET", "s3cret"),
+        ];
+        let layers = Layers::from_parts(
+            None,
+            Box::new(move |name| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }),
+        )
+        .unwrap();
+        let err = Config::load(&layers).unwrap_err().to_string();
+        assert!(
+            err.starts_with(
+                "mail.site_url = `http://cpor.example.tw` (from environment variable CPOR_MAIL_SITE_URL): \
+                 must be https:// when sso.issuer is set"
+            ),
+            "{err}"
+        );
+    }
+
     #[test]
     fn a_bad_listen_address_or_maintenance_time_names_its_key_and_source() {
         let err = with_env("CPOR_SERVER_LISTEN", "localhost")

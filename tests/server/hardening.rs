@@ -153,6 +153,29 @@ fn a_post_from_another_site_is_refused() {
     assert_eq!(own.login(WANG, PASSWORD).header("location"), Some("/cases"));
 }
 
+/// The architecture review of the fifty-third session (a doubt): the
+/// site's origin was cut out of `mail.site_url` as text, so a site_url
+/// written `https://CPOR.example.tw:443/` was not the origin a browser
+/// names (`https://cpor.example.tw`: lower-case, no default port), and
+/// behind a proxy (the Host the server sees is its own) every form was
+/// refused 403. The site's address is read once, its origin with it.
+#[test]
+fn the_sites_origin_is_the_one_a_browser_names_however_site_url_is_written() {
+    let data = Data::sample();
+    let server = Server::start(
+        &data,
+        &[("CPOR_MAIL_SITE_URL", "https://CPOR.example.tw:443/")],
+    );
+    Client::new(&server).activate(&data, WANG, PASSWORD);
+    let mut own = Source::new(&server, "127.0.0.1");
+    own.headers = vec![("origin".into(), "https://cpor.example.tw".into())];
+    let r = own.login(WANG, PASSWORD);
+    assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
+    let mut other = Source::new(&server, "127.0.0.1");
+    other.headers = vec![("origin".into(), "https://cpor.example.tw:8443".into())];
+    assert_eq!(other.login(WANG, PASSWORD).status, 403);
+}
+
 /// The mail-links review of the fifty-third session (its 2): a mail
 /// client's one-click unsubscribe (RFC 8058) posted from a web mail's page
 /// or a sandboxed frame names that page's origin, or `null`, and was

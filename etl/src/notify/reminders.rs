@@ -138,7 +138,7 @@ impl Standing {
             court_name: &self.court_name,
         }
         .event();
-        event.url = Some(case_url(&cfg.site_url, case));
+        event.url = Some(case_url(cfg.site_url.as_str(), case));
         let method = match self.state {
             HearingState::Moved | HearingState::Cancelled => Method::Cancel,
             HearingState::Scheduled | HearingState::Uncertain => Method::Request,

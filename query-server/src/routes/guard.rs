@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 
 use subtle::ConstantTimeEq;
+use url::{Origin, Url};
 use warp::http::StatusCode;
 
 use store::accounts::Record;
@@ -134,36 +135,20 @@ pub fn same_origin(app: &App, req: &Req) -> bool {
     let Some(origin) = req.header("origin") else {
         return true;
     };
-    let origin = origin.trim().trim_end_matches('/').to_ascii_lowercase();
-    if origin == site_origin(&app.cfg.mail.site_url) {
+    // Parsed, as `mail.site_url`'s was (`SiteUrl::origin`): however
+    // either is spelt (case, a default port), one origin reads the same.
+    let Ok(origin) = Url::parse(origin.trim()).map(|u| u.origin()) else {
+        return false;
+    };
+    if origin.ascii_serialization() == app.cfg.mail.site_url.origin() {
         return true;
     }
-    let authority = |o: &str| -> Option<String> {
-        let (scheme, rest) = o.split_once("://")?;
-        let default = match scheme {
-            "https" => ":443",
-            "http" => ":80",
-            _ => return None,
-        };
-        Some(rest.trim_end_matches(default).to_string())
+    let Origin::Tuple(scheme, ..) = &origin else {
+        return false;
     };
-    let host = req.header("host").map(|h| h.trim().to_ascii_lowercase());
-    match (authority(&origin), host) {
-        (Some(a), Some(h)) => a == h.trim_end_matches(":443").trim_end_matches(":80"),
-        _ => false,
-    }
-}
-
-/// `scheme://host[:port]` of a URL, lower-cased.
-fn site_origin(url: &str) -> String {
-    let url = url.trim().to_ascii_lowercase();
-    match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split('/').next().unwrap_or("");
-            format!("{scheme}://{host}")
-        }
-        None => url,
-    }
+    req.header("host")
+        .and_then(|host| Url::parse(&format!("{scheme}://{}", host.trim())).ok())
+        .is_some_and(|sent_to| sent_to.origin() == origin)
 }
 
 /// Whether a form's token is the expected one, in time that does not
@@ -206,19 +191,7 @@ pub fn signed_out(app: &App, to: &str) -> Resp {
 
 #[cfg(test)]
 mod tests {
-    use super::{same, site_origin};
-
-    #[test]
-    fn the_site_origin_is_scheme_and_authority() {
-        assert_eq!(
-            site_origin("https://CPOR.example.tw/"),
-            "https://cpor.example.tw"
-        );
-        assert_eq!(
-            site_origin("http://localhost:8080/x/y"),
-            "http://localhost:8080"
-        );
-    }
+    use super::same;
 
     #[test]
     fn tokens_match_only_whole() {

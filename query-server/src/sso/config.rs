@@ -7,9 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use openidconnect::url::{self, Url};
+use mail::config::SiteUrl;
 use serde::{Deserialize, Serialize};
 use settings::{ConfigError, Layers, Section};
+use url::Url;
 
 /// The path of the callback (the redirect URI registered with the provider)
 /// when `redirect_url` is left empty: `<mail.site_url>/sso/callback`.
@@ -102,10 +103,24 @@ pub struct SsoSettings {
 }
 
 impl SsoSettings {
-    /// Reads `[sso]`: `None` when no issuer is configured. `site_url` is
-    /// `mail.site_url` (validated, no trailing slash).
-    pub fn load(layers: &Layers, site_url: &str) -> Result<Option<SsoSettings>, ConfigError> {
-        SsoSettings::from_section(&layers.section("sso")?, site_url)
+    /// Reads `[sso]`: `None` when no issuer is configured. `site` is
+    /// `mail.site_url`, which must be https (or loopback, for tests) for
+    /// the sign-on: its cookies and tokens never travel in the clear. The
+    /// callback is made from it when not set, so a plain `http://` site was
+    /// refused as `sso.redirect_url = ```, a key never set (the
+    /// architecture review of the fifty-third session); the key to change
+    /// is named.
+    pub fn load(layers: &Layers, site: &SiteUrl) -> Result<Option<SsoSettings>, ConfigError> {
+        let s: Section<SsoConfig> = layers.section("sso")?;
+        if !s.raw.issuer.trim().is_empty() && !site.https() && !site.loopback() {
+            let mail: Section<mail::config::MailConfig> = layers.section("mail")?;
+            return Err(mail.invalid(
+                "site_url",
+                site,
+                "must be https:// when sso.issuer is set (plain http only to localhost, for tests)",
+            ));
+        }
+        SsoSettings::from_section(&s, site.as_str())
     }
 
     pub fn from_section(
@@ -266,7 +281,8 @@ mod tests {
             }),
         )
         .map_err(|e| e.to_string())?;
-        SsoSettings::load(&layers, "http://localhost:8080").map_err(|e| e.to_string())
+        SsoSettings::load(&layers, &SiteUrl::parse("http://localhost:8080").unwrap())
+            .map_err(|e| e.to_string())
     }
 
     #[test]
