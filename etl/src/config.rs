@@ -23,7 +23,8 @@ pub struct ImportConfig {
     pub shrink_floor: u64,
     /// Published snapshots to keep (by date).
     pub keep_snapshots: u64,
-    /// Worker threads; 0 means one per core.
+    /// Worker threads; 0 means one per core (resolved when checked:
+    /// [`ImportConfig::from_section`] never gives 0).
     pub threads: u64,
     /// Rejects listed in the report per court (all are counted).
     pub max_listed_rejects: u64,
@@ -56,7 +57,7 @@ impl ImportConfig {
     /// Checks `[import]`: the values are already numbers; their ranges are
     /// checked here.
     pub fn from_section(s: &Section<ImportConfig>) -> Result<ImportConfig, ConfigError> {
-        let c = s.raw.clone();
+        let mut c = s.raw.clone();
         s.share("reject_share", c.reject_share)?;
         s.share("shrink_share", c.shrink_share)?;
         if c.keep_snapshots == 0 {
@@ -78,6 +79,9 @@ impl ImportConfig {
                 c.threads,
                 "at most 256 (0: one per core; more than the cores only adds memory)",
             ));
+        }
+        if c.threads == 0 {
+            c.threads = std::thread::available_parallelism().map_or(1, |n| n.get() as u64);
         }
         Ok(c)
     }
@@ -127,10 +131,11 @@ mod tests {
             Box::new(|_| None),
         )
         .unwrap();
-        let c = Config::load(&layers).unwrap();
+        Config::load(&layers).unwrap();
+        let written: Section<ImportConfig> = layers.section("import").unwrap();
         let d = ImportConfig::default();
         assert_eq!(
-            toml::Value::try_from(&c.import).unwrap(),
+            toml::Value::try_from(&written.raw).unwrap(),
             toml::Value::try_from(&d).unwrap()
         );
         let table: toml::Table = toml::from_str(text).unwrap();
@@ -159,6 +164,24 @@ mod tests {
     /// A thread count no machine has is refused before any work, with the
     /// range, not met as the operating system's "Resource temporarily
     /// unavailable" when the pool is built (an operator's walk).
+    /// The architecture review of the fifty-third session: `threads = 0`
+    /// was kept as 0 and made "one per core" in `main`, one setting read
+    /// twice. It is resolved where it is checked.
+    #[test]
+    fn no_thread_count_means_one_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let with = |threads: &'static str| {
+            let layers = Layers::from_parts(
+                None,
+                Box::new(move |n| (n == "CPOR_IMPORT_THREADS").then(|| threads.to_string())),
+            )
+            .unwrap();
+            Config::load(&layers).unwrap().import.threads
+        };
+        assert_eq!(with("0"), cores);
+        assert_eq!(with("3"), 3);
+    }
+
     #[test]
     fn a_thread_count_beyond_any_machine_is_refused_with_its_range() {
         let layers = Layers::from_parts(

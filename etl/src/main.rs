@@ -483,10 +483,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             check,
             ..
         } => {
-            let threads = match config.import.threads as usize {
-                0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-                n => n,
-            };
+            let threads = config.import.threads as usize;
             let opts = ImportOptions {
                 batch_dir,
                 force,
