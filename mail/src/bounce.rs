@@ -41,6 +41,9 @@ pub struct Bounce {
     pub action: Action,
     /// The enhanced status code (`5.1.1`), if given and readable.
     pub status: Option<String>,
+    /// A `Status:` given but not readable (`5.7`, `permanent`), as it
+    /// was written (at most 40 characters), for the summary to quote.
+    pub unreadable_status: Option<String>,
     /// The remote server's words (`smtp; 550 5.1.1 user unknown`); in an
     /// old-style bounce, its text about the recipient from the reply it
     /// quotes on (`550 5.1.1 User unknown`).
@@ -433,6 +436,7 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
                 recipient: recipient.clone(),
                 action: Action::Failed,
                 status: None,
+                unreadable_status: None,
                 diagnostic: quoted_reply(&text, recipient, &failed),
                 message_id: original_id.clone(),
                 to: to.clone(),
@@ -482,14 +486,19 @@ pub fn parse(raw: &[u8]) -> Vec<Bounce> {
                 _ => return None,
             };
             // (one that cannot be read, `5.7`, is none: its words decide)
-            let status = lookup(fields, "Status").and_then(|s| {
+            let given = lookup(fields, "Status").map(str::trim);
+            let status = given.and_then(|s| {
                 let code = s.split_whitespace().next()?;
                 enhanced_code(code).map(|_| code.to_string())
             });
+            let unreadable_status = given
+                .filter(|s| status.is_none() && !s.is_empty())
+                .map(|s| s.chars().take(40).collect());
             Some(Bounce {
                 recipient,
                 action,
                 status,
+                unreadable_status,
                 diagnostic: lookup(fields, "Diagnostic-Code").map(|d| d.trim().to_string()),
                 message_id: message_id.clone(),
                 to: to.clone(),

@@ -1325,13 +1325,26 @@ impl World {
                     .bounced(id, "5.1.1 user unknown", true, &report, arrived, self.now)
                     .unwrap();
                 let changed = bounced == outbox::Bounced::Failed;
+                // (the model keeps no attempt's time: a report too old
+                // names one the window before it came, compared as any)
+                let some_time = chrono::DateTime::UNIX_EPOCH;
+                let bounced = match bounced {
+                    outbox::Bounced::TooOld { last } => {
+                        assert!(arrived - last > outbox::REPORTS_COME_WITHIN, "item {id}");
+                        outbox::Bounced::TooOld { last: some_time }
+                    }
+                    other => other,
+                };
                 let was = self.model[&id].state;
                 // Only a message a relay took (or may have taken) bounces,
                 // and only in the time reports come.
                 let would = matches!(was, State::Sent | State::Unknown)
                     && self.model[&id].recorded.is_none();
                 let (first, second) = match was {
-                    _ if would && *late => (outbox::Bounced::TooOld, outbox::Bounced::ReadBefore),
+                    _ if would && *late => (
+                        outbox::Bounced::TooOld { last: some_time },
+                        outbox::Bounced::ReadBefore,
+                    ),
                     _ if changed => (outbox::Bounced::Failed, outbox::Bounced::ReadBefore),
                     State::Sending => (outbox::Bounced::Sending, outbox::Bounced::Sending),
                     State::Failed => (outbox::Bounced::AlreadyFailed, outbox::Bounced::ReadBefore),

@@ -87,6 +87,9 @@ struct Line {
     file: String,
     recipient: String,
     status: Option<String>,
+    /// A `Status:` given that is not a status code (`5.7`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unreadable_status: Option<String>,
     /// The remote server's words (an old-style bounce's: the reply its
     /// text quotes).
     diagnostic: Option<String>,
@@ -97,6 +100,12 @@ struct Line {
     kind: Option<&'static str>,
     night: Option<String>,
     courts: Vec<String>,
+    /// A report too old to trust: when it came, and when its message was
+    /// last handed over (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    came: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_handed_over: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -148,12 +157,15 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             courts: courts_of(&email),
             recipient: email,
             status: Some(reason),
+            unreadable_status: None,
             diagnostic: None,
             verdict: Verdict::Flagged,
             item: None,
             to: None,
             kind: None,
             night: None,
+            came: None,
+            last_handed_over: None,
         })
         .collect();
     let mut not_reports = 0;
@@ -176,6 +188,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         let mut keep_unread = false;
         for b in bounces {
             let item = find_item(&outbox, verp.as_ref(), &b)?;
+            let mut too_old = None;
             let verdict = match (&item, b.fate()) {
                 (None, _) => Verdict::Unmatched,
                 (Some(_), Fate::NotFailed) => Verdict::NotPermanent,
@@ -203,7 +216,10 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                             Verdict::Sending
                         }
                         Bounced::ReadBefore => Verdict::ReadBefore,
-                        Bounced::TooOld => Verdict::TooOld,
+                        Bounced::TooOld { last } => {
+                            too_old = Some(last);
+                            Verdict::TooOld
+                        }
                     }
                 }
             };
@@ -216,12 +232,15 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
                 },
                 recipient: b.recipient.clone(),
                 status: b.status.clone(),
+                unreadable_status: b.unreadable_status.clone(),
                 diagnostic: b.diagnostic.clone(),
                 verdict,
                 item: item.as_ref().map(|i| i.id),
                 to: item.as_ref().map(|i| i.email.clone()),
                 kind: item.as_ref().map(|i| i.kind.as_str()),
                 night: item.map(|i| i.night),
+                came: too_old.map(|_| arrived.to_rfc3339()),
+                last_handed_over: too_old.map(|last| last.to_rfc3339()),
             });
         }
         // Committed above (each write is its own transaction): only now is
@@ -314,13 +333,15 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     }
     for l in lines.iter().filter(|l| l.verdict == Verdict::TooOld) {
         out += &format!(
-            "  too old to trust: {} ({}, left as it was): {}; the report came more than {} days \
-             after the message was last handed over, when no relay still tries it, and its VERP \
-             address is known to whoever saw the message\n",
+            "  too old to trust: {} ({}, left as it was): {}; the report came {} (Taipei), more \
+             than {} days after the message was last handed over, {}, when no relay still tries \
+             it, and its VERP address is known to whoever saw the message\n",
             l.recipient,
             which(l),
             said(l),
+            taipei(&l.came),
             mail::outbox::REPORTS_COME_WITHIN.num_days(),
+            taipei(&l.last_handed_over),
         );
     }
     for l in lines
@@ -437,13 +458,28 @@ fn reason_of(b: &Bounce) -> String {
     reason
 }
 
+/// An RFC 3339 time of a line as the summary says it, in Taipei.
+fn taipei(t: &Option<String>) -> String {
+    t.as_deref()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map_or_else(String::new, |t| {
+            t.with_timezone(&schemas::date::taipei())
+                .format("%Y-%m-%d %H:%M")
+                .to_string()
+        })
+}
+
 /// What a report said, for the summary: its status code; without a
 /// readable one, the words that decided (or that there were none).
 fn said(l: &Line) -> String {
+    let none = match &l.unreadable_status {
+        Some(given) => format!("Status `{given}` not a status code"),
+        None => "no readable status code".into(),
+    };
     match (&l.status, &l.diagnostic) {
         (Some(status), _) => status.clone(),
-        (None, Some(words)) => format!("no readable status code, by its words: {words}"),
-        (None, None) => "no readable status code, and no words to say why".into(),
+        (None, Some(words)) => format!("{none}, by its words: {words}"),
+        (None, None) => format!("{none}, and no words to say why"),
     }
 }
 

@@ -38,8 +38,9 @@ pub enum Bounced {
     /// Read before (outbox migration 21): it did what it does then.
     ReadBefore,
     /// Left as it was: the report came more than [`REPORTS_COME_WITHIN`]
-    /// after the item was last handed over, too late to be a relay's.
-    TooOld,
+    /// after the item was last handed over (`last`), too late to be a
+    /// relay's.
+    TooOld { last: DateTime<Utc> },
 }
 
 /// An item a delivery report may be about.
@@ -137,20 +138,21 @@ impl Outbox {
                 |r| Ok((r.get(0)?, [r.get(1)?, r.get(2)?, r.get(3)?])),
             )
             .optional()?;
-        let too_old = item.is_some_and(|(state, times)| {
+        // The item's last attempt, when the report came too long after it.
+        let too_old = item.and_then(|(state, times)| {
             let last = times
                 .iter()
                 .flatten()
                 .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
                 .map(|t| t.with_timezone(&Utc))
-                .max();
+                .max()?;
             let would_fail =
                 State::parse(&state).is_some_and(|s| next(s, Event::Bounced).is_some());
-            would_fail && last.is_some_and(|last| arrived - last > REPORTS_COME_WITHIN)
+            (would_fail && arrived - last > REPORTS_COME_WITHIN).then_some(last)
         });
         let failed_now: Option<String> = match too_old {
-            true => None,
-            false => tx
+            Some(_) => None,
+            None => tx
                 .query_row(
                     &format!(
                         "UPDATE items SET state = ?2, last_error = ?3, next_try_at = NULL
@@ -162,15 +164,15 @@ impl Outbox {
                 )
                 .optional()?,
         };
-        let outcome = match failed_now {
-            None if too_old => Bounced::TooOld,
-            Some(email) => {
+        let outcome = match (failed_now, too_old) {
+            (_, Some(last)) => Bounced::TooOld { last },
+            (Some(email), None) => {
                 if flag {
                     super::delivery::to_flag(&tx, &email, Some(reason), now)?;
                 }
                 Bounced::Failed
             }
-            None => {
+            (None, None) => {
                 let state: Option<String> = tx
                     .query_row("SELECT state FROM items WHERE id = ?1", [id], |r| r.get(0))
                     .optional()?;
