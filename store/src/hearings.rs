@@ -78,10 +78,10 @@ pub fn set_reminders(conn: &Connection, holder: Holder, on: bool) -> rusqlite::R
             "UPDATE accounts SET reminders = ?2 WHERE id = ?1",
             params![id, on as i64],
         )?,
-        Holder::Prosecutor(id) => conn.execute(
-            "UPDATE prosecutor_accounts SET reminders = (?2 AND email IS NOT NULL) WHERE id = ?1",
-            params![id, on as i64],
-        )?,
+        Holder::Prosecutor(id) => {
+            use crate::accounts::prosecutors::{set_mailing, Mailing};
+            return set_mailing(conn, id, Mailing::Reminders, on);
+        }
     };
     reminders_on(conn, holder)
 }

@@ -162,14 +162,48 @@ fn one(
     .optional()
 }
 
-/// Turns the digest on or off. On only with a verified address: returns
-/// whether it is on afterwards.
-pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<bool> {
+/// A prosecutor's two mailings, each off until turned on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mailing {
+    Digests,
+    Reminders,
+}
+
+impl Mailing {
+    fn column(self) -> &'static str {
+        match self {
+            Mailing::Digests => "digests",
+            Mailing::Reminders => "reminders",
+        }
+    }
+}
+
+/// Turns a mailing on or off: the one rule of a prosecutor's switches
+/// (with `record_sign_in`'s, which turns both off when the provider no
+/// longer gives a verified address): on only with a verified address.
+/// Returns whether it is on afterwards.
+pub fn set_mailing(
+    conn: &Connection,
+    id: i64,
+    mailing: Mailing,
+    on: bool,
+) -> rusqlite::Result<bool> {
+    let column = mailing.column();
     conn.execute(
-        "UPDATE prosecutor_accounts SET digests = (?2 AND email IS NOT NULL) WHERE id = ?1",
+        &format!(
+            "UPDATE prosecutor_accounts SET {column} = (?2 AND email IS NOT NULL) WHERE id = ?1"
+        ),
         params![id, on as i64],
     )?;
-    Ok(by_id(conn, id)?.is_some_and(|p| p.digests))
+    Ok(by_id(conn, id)?.is_some_and(|p| match mailing {
+        Mailing::Digests => p.digests,
+        Mailing::Reminders => p.reminders,
+    }))
+}
+
+/// Turns the digest on or off ([`set_mailing`]).
+pub fn set_digests(conn: &Connection, id: i64, on: bool) -> rusqlite::Result<bool> {
+    set_mailing(conn, id, Mailing::Digests, on)
 }
 
 /// Who gets tonight's digest of news on their cases: (account, address)
@@ -210,16 +244,17 @@ pub fn purge_activity(conn: &mut Connection, before_day: &str) -> rusqlite::Resu
 
 /// of every prosecutor who opted in with a verified address, by account.
 pub fn digest_recipients(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    opted_in(conn, "digests")
+    opted_in(conn, Mailing::Digests)
 }
 
 /// Who gets hearing reminders: (account, address) of every prosecutor who
 /// turned them on with a verified address, by account.
 pub fn reminder_recipients(conn: &Connection) -> rusqlite::Result<Vec<(String, String)>> {
-    opted_in(conn, "reminders")
+    opted_in(conn, Mailing::Reminders)
 }
 
-fn opted_in(conn: &Connection, column: &str) -> rusqlite::Result<Vec<(String, String)>> {
+fn opted_in(conn: &Connection, mailing: Mailing) -> rusqlite::Result<Vec<(String, String)>> {
+    let column = mailing.column();
     let mut st = conn.prepare(&format!(
         "SELECT account, email FROM prosecutor_accounts
          WHERE {column} = 1 AND email IS NOT NULL ORDER BY account"
