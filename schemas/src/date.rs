@@ -161,6 +161,28 @@ pub fn roc(date: NaiveDate) -> String {
     format!("{}/{:02}/{:02}", roc_year(date), date.month(), date.day())
 }
 
+/// `115/12/10（四）`: a day as hearings are told, with its weekday (the
+/// mail's reminders and digests, the website's list of hearings).
+pub fn roc_weekday(date: NaiveDate) -> String {
+    const DAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+    format!(
+        "{}（{}）",
+        roc(date),
+        DAYS[date.weekday().num_days_from_monday() as usize]
+    )
+}
+
+/// How far ahead a day is, `days` from the reader's (or the mail's) day:
+/// 今天, 明天, 後天, `N 天後`.
+pub fn days_ahead(days: i64) -> String {
+    match days {
+        0 => "今天".into(),
+        1 => "明天".into(),
+        2 => "後天".into(),
+        n => format!("{n} 天後"),
+    }
+}
+
 /// The Taipei date of a moment.
 pub fn taipei_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&taipei()).date_naive()
@@ -249,6 +271,15 @@ mod tests {
 
     fn ymd(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn a_day_is_told_with_its_weekday_and_how_far_ahead_it_is() {
+        assert_eq!(roc_weekday(ymd(2026, 12, 10)), "115/12/10（四）");
+        assert_eq!(roc_weekday(ymd(2026, 12, 13)), "115/12/13（日）");
+        assert_eq!(roc_weekday(ymd(2027, 3, 1)), "116/03/01（一）");
+        let said: Vec<String> = [0, 1, 2, 3, 15].into_iter().map(days_ahead).collect();
+        assert_eq!(said, ["今天", "明天", "後天", "3 天後", "15 天後"]);
     }
 
     #[test]

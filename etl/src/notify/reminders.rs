@@ -53,7 +53,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 use rusqlite::Connection;
 use serde::Serialize;
 
@@ -63,7 +63,9 @@ use mail::outbox::{Kind, NewItem, NewReminder, Outbox, Packed, Reminded, State};
 use mail::render::{self, CalendarFile, HearingView, View};
 use mail::{unsubscribe_url, url_encode, window_opening, MailSettings};
 use schemas::calendar::{Calendar, Hearing, Method};
-use schemas::date::{datetime_to_int, roc, taipei, taipei_at, taipei_date, to_int};
+use schemas::date::{
+    datetime_to_int, days_ahead, roc, roc_weekday, taipei, taipei_at, taipei_date, to_int,
+};
 use schemas::hearing::State as HearingState;
 use schemas::hearing_list::{self, Hearing as HearingData};
 use schemas::hearing_store::{Cursor, Layout};
@@ -520,23 +522,7 @@ pub fn case_url(site: &str, case: &CaseRef) -> String {
 
 /// `115/12/01（二）10:30`
 pub fn when(at: NaiveDateTime) -> String {
-    const DAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
-    format!(
-        "{}（{}）{}",
-        roc(at.date()),
-        DAYS[at.weekday().num_days_from_monday() as usize],
-        at.format("%H:%M")
-    )
-}
-
-/// How far ahead a hearing is, in days from the day the mail goes out.
-fn lead_text(lead: i64) -> String {
-    match lead {
-        0 => "今天".into(),
-        1 => "明天".into(),
-        2 => "後天".into(),
-        n => format!("{n} 天後"),
-    }
+    format!("{}{}", roc_weekday(at.date()), at.format("%H:%M"))
 }
 
 /// Queues the reminders due at `now` from the live snapshot, unless that
@@ -691,7 +677,7 @@ pub fn queue_due(
                 .iter()
                 .map(|(c, _)| HearingView {
                     when: when(c.hearing.at),
-                    lead: lead_text((c.hearing.at.date() - told_on).num_days()),
+                    lead: days_ahead((c.hearing.at.date() - told_on).num_days()),
                     kind: c.hearing.kind.clone(),
                     case_title: render::clean(&c.case.title()),
                     division: c.division.clone(),
@@ -799,7 +785,7 @@ pub fn distinct_names(files: &mut [CalendarFile]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::{NaiveTime, TimeZone};
+    use chrono::{Datelike, NaiveTime, TimeZone};
     use proptest::prelude::*;
     use schemas::CaseKey;
 
