@@ -338,9 +338,10 @@ impl Failure {
                     || req.cookie(&app.cookie_name("sid")).is_some();
                 // A page asked for while signed out (a case's address from
                 // a mail or a bookmark) is where the login goes next.
-                // (with its query only the list's, which `safe_next` knows:
-                // its order, search and page)
-                let asked = match req.path == "/cases" && !req.query.is_empty() {
+                // (with its query only the lists', which `safe_next` knows:
+                // the cases' order, search and page, 我的庭期's page)
+                let listed = req.path == "/cases" || req.path == "/hearings";
+                let asked = match listed && !req.query.is_empty() {
                     true => format!("{}?{}", req.path, req.query),
                     false => req.path.clone(),
                 };

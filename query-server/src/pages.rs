@@ -307,11 +307,16 @@ pub fn division(d: &str) -> String {
 /// and number (`臺灣臺北地方法院 民事 115年度訴字第100號`); two courts' cases
 /// of the same number are told apart.
 pub fn case_title(r: &CaseRow) -> String {
+    title_of(&r.court_name, &r.case)
+}
+
+/// [`case_title`] of `case`, whose court is named `court_name`.
+pub fn title_of(court_name: &str, case: &schemas::CaseRef) -> String {
     format!(
         "{} {} {}",
-        clean(&r.court_name),
-        r.case.key.category,
-        clean(&r.case.key.number_text())
+        clean(court_name),
+        case.key.category,
+        clean(&case.key.number_text())
     )
 }
 
@@ -319,12 +324,17 @@ pub fn case_title(r: &CaseRow) -> String {
 /// service saying so in words true on whatever day they are read:
 /// `臺灣花蓮地方法院 115/11/23 之後的資料尚未更新，以下為該日之資料`.
 pub fn carried_note(r: &CaseRow) -> Option<String> {
-    carried_as_of(r).map(|day| {
-        format!(
-            "{} {day} 之後的資料尚未更新，以下為該日之資料",
-            clean(&r.court_name)
-        )
-    })
+    r.carried_over
+        .then(|| court_carried_over(&r.court_name, r.as_of))
+}
+
+/// [`carried_note`] of the court `court_name`, its data of `as_of`.
+pub fn court_carried_over(court_name: &str, as_of: Option<chrono::NaiveDate>) -> String {
+    format!(
+        "{} {} 之後的資料尚未更新，以下為該日之資料",
+        clean(court_name),
+        as_of.map_or("—".into(), roc)
+    )
 }
 
 /// The day a carried-over court's data is of (ROC), if it is carried over.
@@ -401,6 +411,36 @@ impl Case {
                 .chain(hearings)
                 .chain(entries),
         )
+    }
+}
+
+/// 我的庭期: the hearings to come of the reader's cases, a page of them,
+/// by day.
+#[derive(Template)]
+#[template(path = "hearings.html")]
+pub struct Hearings {
+    pub c: Ctx,
+    pub days: Vec<crate::routes::hearings::HearingDay>,
+    /// The courts whose data tonight is an earlier night's, among the
+    /// hearings' ([`court_carried_over`]), once each.
+    pub carried: Vec<String>,
+    /// How many hearings are to come, and which page of how many this is.
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+}
+
+impl Hearings {
+    /// What the page says of 〓 if it shows one, as the case page does.
+    pub fn geta_note(&self) -> Option<&'static str> {
+        schemas::text::geta_note(self.days.iter().flat_map(|d| &d.hearings).flat_map(|h| {
+            [
+                h.title.as_str(),
+                h.courtroom.as_str(),
+                h.kind.as_str(),
+                h.note.as_str(),
+            ]
+        }))
     }
 }
 

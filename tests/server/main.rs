@@ -9,6 +9,7 @@ mod captcha;
 mod deploy;
 mod flood;
 mod hardening;
+mod hearing_page;
 mod hearings;
 mod openapi;
 mod sample;

@@ -158,6 +158,45 @@ impl Data {
     /// (read as UTF-8 where they are ASCII) kept only where `keep` says, the
     /// manifest counting and hashing what is left.
     pub fn import_without(&self, night: &str, file: &str, keep: impl Fn(&str) -> bool) {
+        self.import_rows(night, file, |r| {
+            keep(&String::from_utf8_lossy(r)).then(|| r.to_vec())
+        });
+    }
+
+    /// Imports the sample night `night` with each `(from, to)` of
+    /// `changes` written so in the one row of its CSV file `file` that
+    /// holds `from`, the manifest hashing the file so changed. Each ASCII
+    /// below `@` (digits, `/`, `:`, a space: a date and a time), which no
+    /// Big5 character's bytes hold.
+    pub fn import_changed(&self, night: &str, file: &str, changes: &[(&str, &str)]) {
+        let plain = |s: &str| s.bytes().all(|b| b < b'@');
+        let found: Vec<std::cell::Cell<usize>> = changes
+            .iter()
+            .map(|(from, to)| {
+                assert!(plain(from) && plain(to), "{from:?} → {to:?}");
+                std::cell::Cell::new(0)
+            })
+            .collect();
+        self.import_rows(night, file, |r| {
+            let mut row = r.to_vec();
+            for ((from, to), found) in changes.iter().zip(&found) {
+                let Some(at) = row.windows(from.len()).position(|w| w == from.as_bytes()) else {
+                    continue;
+                };
+                found.set(found.get() + 1);
+                row = [&row[..at], to.as_bytes(), &row[at + from.len()..]].concat();
+            }
+            Some(row)
+        });
+        for ((from, _), found) in changes.iter().zip(&found) {
+            assert_eq!(found.get(), 1, "rows of {night}/{file} holding {from:?}");
+        }
+    }
+
+    /// Imports the sample night `night` with each line of its CSV file
+    /// `file` after the header as `edit` gives it (`None`: left out, a
+    /// record of one line), the manifest counting and hashing what is left.
+    fn import_rows(&self, night: &str, file: &str, edit: impl Fn(&[u8]) -> Option<Vec<u8>>) {
         use sha2::Digest as _;
         let dir = self.dir.path().join("edited").join(night);
         std::fs::create_dir_all(&dir).unwrap();
@@ -172,15 +211,16 @@ impl Data {
             .map(|r| r.strip_suffix(b"\r").unwrap_or(r))
             .filter(|r| !r.is_empty())
             .collect();
-        let kept: Vec<&[u8]> = std::iter::once(rows[0])
-            .chain(
-                rows[1..]
-                    .iter()
-                    .copied()
-                    .filter(|r| keep(&String::from_utf8_lossy(r))),
-            )
+        let kept: Vec<Vec<u8>> = std::iter::once(rows[0].to_vec())
+            .chain(rows[1..].iter().filter_map(|r| edit(r)))
             .collect();
-        let bytes: Vec<u8> = kept.iter().flat_map(|r| [*r, b"\r\n"].concat()).collect();
+        // (a record may span lines, a quoted field's line break: the
+        // manifest's count less the lines left out, each a record)
+        let dropped = rows.len() - kept.len();
+        let bytes: Vec<u8> = kept
+            .iter()
+            .flat_map(|r| [r, &b"\r\n"[..]].concat())
+            .collect();
         std::fs::write(dir.join(file), &bytes).unwrap();
         let sha: String = sha2::Sha256::digest(&bytes)
             .iter()
@@ -190,7 +230,10 @@ impl Data {
         let manifest: String = manifest
             .split_inclusive("\r\n")
             .map(|l| match l.strip_prefix(&format!("{file},")) {
-                Some(_) => format!("{file},{},{sha}\r\n", kept.len() - 1),
+                Some(rest) => {
+                    let count: usize = rest.split(',').next().unwrap().parse().unwrap();
+                    format!("{file},{},{sha}\r\n", count - dropped)
+                }
                 None => l.to_string(),
             })
             .collect();

@@ -52,9 +52,9 @@ pub fn login_page(app: &App, req: &Req) -> Answer {
 pub const LIST_ORDERS: [&str; 2] = ["/cases?sort=recent", "/cases?sort=ending"];
 
 /// Where a login may go next: a page of this site's own that needs a
-/// login (a case, the list, the account page), as a path; never another
-/// site (`//host`, `\\host`, a scheme), never anything with spaces or
-/// control characters.
+/// login (a case, the list, 我的庭期, the account page), as a path; never
+/// another site (`//host`, `\\host`, a scheme), never anything with spaces
+/// or control characters.
 pub fn safe_next(path: &str) -> Option<String> {
     // The list in an order a mail links to (`changes::Sort`), exactly.
     if LIST_ORDERS.contains(&path) {
@@ -77,13 +77,21 @@ pub fn safe_next(path: &str) -> Option<String> {
             });
         return ok.then(|| path.to_string());
     }
+    // 我的庭期 as it was shown: a later page of it.
+    if let Some(page) = path.strip_prefix("/hearings?page=") {
+        let ok = (1..=6).contains(&page.len()) && page.bytes().all(|b| b.is_ascii_digit());
+        return ok.then(|| path.to_string());
+    }
     // A path alone: no query or fragment, and no dot, slash or backslash
     // percent-encoded, which browsers resolve (`/cases/%2e%2e/…` left
     // /cases/ for any page of the site: the security review of
     // 2026-12-07).
     let lower = path.to_ascii_lowercase();
     let ok = path.len() <= 512
-        && (path == "/cases" || path.starts_with("/cases/") || path == "/account")
+        && (path == "/cases"
+            || path.starts_with("/cases/")
+            || path == "/hearings"
+            || path == "/account")
         && !path.contains("//")
         && !path.contains('\\')
         && !path.contains("..")

@@ -94,18 +94,26 @@ pub fn listed(
     Ok((rows, sort, search))
 }
 
-pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
-    let snap = live(app)?;
-    let (rows, sort, search) = listed(&snap, v, req)?;
-    // A page of them (`server.cases_per_page`): past the last, the last.
-    let per_page = app.cfg.server.cases_per_page;
-    let pages = rows.len().div_ceil(per_page).max(1);
-    let page_n = req
+/// The page of a long list the query asks for (`?page=`, from 1), and
+/// how many pages `total` items make, `per_page` a page
+/// (`server.cases_per_page`): past the last, the last; none or not a
+/// number, the first. The list of cases and 我的庭期 alike.
+pub fn page_asked(req: &Req, total: usize, per_page: usize) -> (usize, usize) {
+    let pages = total.div_ceil(per_page).max(1);
+    let page = req
         .query_map()
         .get("page")
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(1)
         .clamp(1, pages);
+    (page, pages)
+}
+
+pub fn list(app: &App, v: &Viewer, req: &Req) -> Answer {
+    let snap = live(app)?;
+    let (rows, sort, search) = listed(&snap, v, req)?;
+    let per_page = app.cfg.server.cases_per_page;
+    let (page_n, pages) = page_asked(req, rows.len(), per_page);
     let total = rows.len();
     let rows: Vec<CaseRow> = rows
         .into_iter()

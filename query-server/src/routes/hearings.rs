@@ -1,7 +1,9 @@
 //! Hearings on the website: the case page's list of hearings to come (with
 //! a calendar file each, by UID, so calendar apps update rather than
-//! duplicate), the account's hearing reminders on or off, and its private
-//! calendar feed.
+//! duplicate), 我的庭期 (`/hearings`: those of every case the reader may
+//! query, by day, selected as the API's `/api/v1/hearings`, `upcoming`),
+//! the account's hearing reminders on or off, and its private calendar
+//! feed.
 //!
 //! The feed, `GET /calendar/<token>.ics`, is for calendar apps (Google
 //! Calendar, Outlook, Apple Calendar subscribe to a URL and fetch it every
@@ -39,11 +41,11 @@ use chrono::{NaiveDate, NaiveDateTime, Utc};
 use warp::http::StatusCode;
 
 use schemas::calendar::{Calendar, Method};
-use schemas::date::{roc, taipei};
+use schemas::date::{compact, days_ahead, roc, roc_weekday, taipei};
 use schemas::hearing::State;
 use store::hearings::{self as store_hearings, FeedOwner, Holder};
 
-use super::cases::{case_path, parse_case};
+use super::cases::{case_path, page_asked, parse_case};
 use super::guard::Form;
 use crate::app::App;
 use crate::failure::{Answer, Failure, Limit};
@@ -209,10 +211,130 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow], today: NaiveDate) -> 
                 State::Scheduled => String::new(),
                 other => format!("（{}）", other.label()),
             },
-            ics: format!("{}/hearings/{}.ics", case_path(case), h.uid),
+            ics: ics_path(case, &h.uid),
             takes_place: h.state.takes_place(),
         })
         .collect()
+}
+
+/// A hearing's calendar file on the site, by its UID (`case_hearing`):
+/// what the case page and 我的庭期 link. (A UID is hex digits and
+/// `@cpor`: a path segment as it is.)
+pub fn ics_path(case: &schemas::CaseRef, uid: &str) -> String {
+    format!("{}/hearings/{uid}.ics", case_path(case))
+}
+
+/// A day of 我的庭期, its hearings in time order.
+pub struct HearingDay {
+    /// `115/12/10（四）`
+    pub day: String,
+    /// How far ahead of the reader's day: 今天, 明天, 後天, `15 天後`.
+    pub ahead: String,
+    /// Its heading's id: `d-20261210`.
+    pub id: String,
+    pub hearings: Vec<DayHearing>,
+}
+
+/// A hearing as 我的庭期 lists it.
+pub struct DayHearing {
+    /// `10:30`
+    pub time: String,
+    /// Its courtroom, or a dash.
+    pub courtroom: String,
+    pub kind: String,
+    /// Empty, or `（可能已變更）`.
+    pub note: String,
+    /// Its case, as the case's page is headed (court, category, number),
+    /// and that page.
+    pub title: String,
+    pub url: String,
+    /// Its calendar file (`ics_path`).
+    pub ics: String,
+    /// How many other hearings of the reader's are at the same time: each
+    /// says so, as the day's reminder does.
+    pub clash: usize,
+}
+
+/// `rows` (in time order) from the `skip`-th, `take` of them, by day, for a
+/// reader on `today` (Asia/Taipei); each hearing's `clash` counts the
+/// hearings of all `rows` at its time, a page's own or not.
+pub fn agenda(
+    rows: &[UpcomingHearing],
+    today: NaiveDate,
+    skip: usize,
+    take: usize,
+) -> Vec<HearingDay> {
+    let mut at: HashMap<NaiveDateTime, usize> = HashMap::new();
+    for u in rows {
+        *at.entry(u.hearing.at).or_default() += 1;
+    }
+    let mut days: Vec<HearingDay> = Vec::new();
+    for u in rows.iter().skip(skip).take(take) {
+        let h = &u.hearing;
+        let date = h.at.date();
+        let id = format!("d-{}", compact(date));
+        if days.last().is_none_or(|d| d.id != id) {
+            days.push(HearingDay {
+                day: roc_weekday(date),
+                ahead: days_ahead((date - today).num_days()),
+                id,
+                hearings: Vec::new(),
+            });
+        }
+        let day = days.last_mut().expect("a day for each hearing");
+        day.hearings.push(DayHearing {
+            time: crate::pages::hh_mm(h.at.time()),
+            courtroom: h
+                .courtroom
+                .as_deref()
+                .map_or_else(|| "—".to_string(), schemas::text::clean),
+            kind: h.kind.clone(),
+            note: match h.state {
+                State::Scheduled => String::new(),
+                other => format!("（{}）", other.label()),
+            },
+            title: crate::pages::title_of(&u.court_name, &u.case),
+            url: case_path(&u.case),
+            ics: ics_path(&u.case, &h.uid),
+            clash: at[&h.at] - 1,
+        });
+    }
+    days
+}
+
+/// `GET /hearings`, 我的庭期: the hearings to come of every case the
+/// reader may query, an applicant's or a prosecutor's (`Viewer`), as the
+/// API's list selects them (`upcoming`), but only those that take place,
+/// a page of them (`server.cases_per_page`, as the list of cases) by day.
+pub fn page(app: &App, v: &Viewer, req: &Req) -> Answer {
+    let (_, mut rows) = upcoming(app, v)?;
+    // The API lists a cancelled hearing, or one moved to a day not known
+    // yet, with its state, for an app to show as it will; a list of where
+    // to be leaves them out (its case page still says 已取消), as calendars
+    // and reminders do (`takes_place`). One that may have changed stays,
+    // and says so.
+    rows.retain(|u| u.hearing.state.takes_place());
+    let per_page = app.cfg.server.cases_per_page;
+    let (page_n, pages) = page_asked(req, rows.len(), per_page);
+    let skip = (page_n - 1) * per_page;
+    let mut carried: Vec<String> = rows
+        .iter()
+        .skip(skip)
+        .take(per_page)
+        .filter(|u| u.carried_over)
+        .map(|u| crate::pages::court_carried_over(&u.court_name, u.as_of))
+        .collect();
+    carried.sort();
+    carried.dedup();
+    let page = crate::pages::Hearings {
+        c: v.ctx(app, "我的庭期"),
+        days: agenda(&rows, taipei_now().date(), skip, per_page),
+        carried,
+        total: rows.len(),
+        page: page_n,
+        pages,
+    };
+    crate::pages::html(StatusCode::OK, &page)
 }
 
 /// `GET /cases/{key}/hearings/{uid}.ics`: one hearing of a case the user
@@ -447,7 +569,8 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
 }
 
 /// The hearings to come of a viewer's cases (from now, Taipei), for the
-/// API: an address's, or a prosecutor's (the cases assigned to them).
+/// API and 我的庭期 (`page`) alike: an address's, or a prosecutor's (the
+/// cases assigned to them).
 pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
     let snap = live(app)?;
     let rows = match v {
@@ -455,4 +578,98 @@ pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing
         Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, taipei_now())?,
     };
     Ok((snap, rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::{CaseKey, CaseRef};
+
+    fn upcoming(number: u32, at: &str, kind: &str, state: State) -> UpcomingHearing {
+        let case = CaseRef {
+            court: "TPD".into(),
+            key: CaseKey {
+                category: "民事".into(),
+                year: 115,
+                word: "訴".into(),
+                number,
+            },
+        };
+        UpcomingHearing {
+            hearing: HearingRow {
+                seq: 1,
+                posted: NaiveDate::from_ymd_opt(2026, 11, 20).unwrap(),
+                uid: format!("{number:016x}@cpor"),
+                sequence: 0,
+                at: NaiveDateTime::parse_from_str(at, "%Y-%m-%d %H:%M").unwrap(),
+                courtroom: (number != 3).then(|| "第一法庭".into()),
+                kind: kind.into(),
+                state,
+                by: None,
+            },
+            case,
+            court_name: "臺灣臺北地方法院".into(),
+            as_of: None,
+            carried_over: false,
+        }
+    }
+
+    /// 我的庭期 by day, each day how far ahead of the reader's, and two
+    /// hearings at one time each saying so, counted over the whole list:
+    /// the one a page shows without the other too.
+    #[test]
+    fn hearings_to_come_are_listed_by_day_and_two_at_one_time_say_so() {
+        let rows = [
+            upcoming(1, "2026-11-25 14:00", "勘驗", State::Scheduled),
+            upcoming(2, "2026-12-10 10:00", "言詞辯論", State::Scheduled),
+            upcoming(3, "2026-12-10 10:00", "宣判", State::Uncertain),
+            upcoming(4, "2026-12-10 14:30", "調解", State::Scheduled),
+        ];
+        let today = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let days = agenda(&rows, today, 0, 10);
+        let said: Vec<(&str, &str, &str)> = days
+            .iter()
+            .map(|d| (d.id.as_str(), d.day.as_str(), d.ahead.as_str()))
+            .collect();
+        assert_eq!(
+            said,
+            [
+                ("d-20261125", "115/11/25（三）", "今天"),
+                ("d-20261210", "115/12/10（四）", "15 天後")
+            ]
+        );
+        let lines: Vec<(&str, &str, &str, usize)> = days
+            .iter()
+            .flat_map(|d| &d.hearings)
+            .map(|h| {
+                (
+                    h.time.as_str(),
+                    h.courtroom.as_str(),
+                    h.note.as_str(),
+                    h.clash,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                ("14:00", "第一法庭", "", 0),
+                ("10:00", "第一法庭", "", 1),
+                ("10:00", "—", "（可能已變更）", 1),
+                ("14:30", "第一法庭", "", 0),
+            ]
+        );
+        let h = &days[0].hearings[0];
+        assert_eq!(h.title, "臺灣臺北地方法院 民事 115年度訴字第1號");
+        assert_eq!(h.url, "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/1");
+        assert_eq!(
+            h.ics,
+            format!("{}/hearings/{}.ics", h.url, rows[0].hearing.uid)
+        );
+        // A page of the two after the first: the clash still counted.
+        let page = agenda(&rows, today, 2, 2);
+        assert_eq!(page.len(), 1);
+        let clash: Vec<usize> = page[0].hearings.iter().map(|h| h.clash).collect();
+        assert_eq!(clash, [1, 0]);
+    }
 }

@@ -9,6 +9,7 @@
 //! The areas: `accounts` (signing in and out, the account page, "forgot
 //! password"), `links` (the pages mailed links open: activation, reset,
 //! unsubscribe), `cases` (the list, a case, its calendar files),
+//! `hearings` (我的庭期, a hearing's calendar file, reminders, the feed),
 //! `operations` (health, metrics, the stylesheet, captcha pictures and sounds); `guard`
 //! is who is asking (the browser's session, the anti-forgery tokens). The
 //! JSON API is `api`.
@@ -169,6 +170,9 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
         (["sso", rest @ ..], _, _) => prosecutors::web::route(app, req, rest).await,
         (["cases"], true, _) => {
             answer(with_viewer(app, req, |v| cases::list(app, &v, req))).route("/cases")
+        }
+        (["hearings"], true, _) => {
+            answer(with_viewer(app, req, |v| hearings::page(app, &v, req))).route("/hearings")
         }
         (["cases", k @ ..], true, _) if k.len() == 5 => {
             answer(with_viewer(app, req, |v| cases::page(app, &v, &seg[1..]))).route("/cases/{key}")
