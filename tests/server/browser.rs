@@ -250,7 +250,7 @@ fn in_chromium_the_back_button_after_signing_out_shows_no_case() {
 /// (404 px) and its 加入行事曆 column went off screen: on the hearings a
 /// person most needs to read. The sample's cancelled 調解 (PCD 簡 33), the
 /// morning after night 2, 320 pixels wide (WCAG's reflow), and the pages
-/// on the way there.
+/// on the way there, and 我的庭期.
 #[test]
 fn in_chromium_a_cancelled_hearing_fits_a_small_phone() {
     const FISHMONGER: &str = "fishmonger@example.net";
@@ -296,6 +296,16 @@ fn in_chromium_a_cancelled_hearing_fits_a_small_phone() {
         .collect();
     assert_eq!(shown, want);
     screenshot(&b, &shots, "case-cancelled-hearing");
+    // 我的庭期 at 320 pixels too: the hearing to come, a card with labels;
+    // the cancelled one not among them.
+    b.go(&format!("{}/hearings", server.base));
+    b.wait_path("/hearings");
+    let agenda = b.text(&b.find("table.agenda"));
+    assert!(
+        agenda.contains("09:30") && !agenda.contains("調解"),
+        "{agenda}"
+    );
+    screenshot(&b, &shots, "hearings");
 }
 
 /// After Back from the signed-out page: the page asks to log in, and shows

@@ -362,6 +362,22 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
         b.wait_path(&format!("/cases?q={q}"));
         audit.check(b, name);
     }
+    // 我的庭期, from the header: the lawyer's hearings to come, a table a
+    // day under its heading.
+    b.click(&b.find("header nav a[href=\"/hearings\"]"));
+    b.wait_path("/hearings");
+    assert_eq!(
+        b.find_all("main h2").len(),
+        b.find_all("table.agenda").len(),
+        "{}",
+        b.source()
+    );
+    assert!(
+        b.find_all("table.agenda a.ics").len() >= 4,
+        "{}",
+        b.source()
+    );
+    audit.check(b, "hearings");
     let last_day = "/cases/TPD/%E6%B0%91%E4%BA%8B/115/%E8%A8%B4/212";
     b.go(&format!("{base}{last_day}"));
     b.wait_path(last_day);
@@ -510,6 +526,14 @@ fn walk(b: &Browser, data: &Data, server: &Server, closed: &Server, audit: &mut 
         b.source()
     );
     audit.check(b, "cases-empty-none");
+    b.go(&format!("{base}/hearings"));
+    b.wait_path("/hearings");
+    assert!(
+        b.text(&b.find("p.empty")).contains("目前沒有排定的庭期"),
+        "{}",
+        b.source()
+    );
+    audit.check(b, "hearings-empty");
     sign_out(b);
 
     // The unsubscribe page a reminder's link opens (7 days before WANG's
