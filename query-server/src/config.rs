@@ -34,7 +34,8 @@ pub struct ServerConfig {
     pub reset_link_seconds: u64,
     /// How many days back a calendar feed lists hearings (0: from today).
     pub feed_past_days: u64,
-    /// How many cases a page of the list (`/cases`) shows.
+    /// How many cases a page of the list (`/cases`) shows, and hearings a
+    /// page of 我的庭期 (`/hearings`).
     pub cases_per_page: u64,
     /// How long a captcha can be answered.
     pub captcha_seconds: u64,
