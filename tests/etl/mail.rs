@@ -365,6 +365,20 @@ fn two_sample_nights_deliver_the_right_mail_once() {
     ] {
         assert!(digest.contains(want), "digest lacks `{want}`:\n{digest}");
     }
+    // Its three parts, each under its heading, the moved 宣判 first (the
+    // review of the digest's layout: one run of cases,
+    // unlabelled).
+    let parts = [
+        "\n【庭期異動（1 件）】\n\n■ 臺灣臺北地方法院 刑事 115年度訴字第100號",
+        "\n【庭期通知（1 件）】\n\n■ 臺灣臺北地方法院 民事 115年度訴字第100號",
+        "\n【其他進度（1 件）】\n\n■ 臺灣臺北地方法院 民事 115年度訴字第212號",
+    ]
+    .map(|part| {
+        digest
+            .find(part)
+            .unwrap_or_else(|| panic!("digest lacks `{part}`:\n{digest}"))
+    });
+    assert!(parts.is_sorted(), "{digest}");
     // The address granted tonight gets its activation, not a digest.
     let huang = smtp.accepted_for("huang.zhiwei@example.net");
     assert_eq!(huang.len(), 1);
@@ -1433,7 +1447,10 @@ fn a_long_digest_lists_the_case_whose_hearing_moved() {
         .into_iter()
         .find(|m| m.contains("（115/11/24 資料）"))
         .unwrap_or_else(|| panic!("no digest of night 2"));
-    assert!(digest.contains("以下 6 件案件未逐一列出"), "{digest}");
+    assert!(
+        digest.contains("【其餘 6 件案件（僅列最新進度）】"),
+        "{digest}"
+    );
     assert!(
         digest.contains("120/06/27 14:00第一法庭言詞辯論"),
         "the moved hearing's case was cut:\n{digest}"
@@ -1493,7 +1510,7 @@ fn a_busy_lawyers_digest_names_every_case_with_news_and_stays_small() {
         .unwrap_or_else(|| panic!("no digest of night 2"));
     // The judgment first, in full; every other case named.
     let listed = digest
-        .find("以下 50 件案件未逐一列出")
+        .find("\n【其餘 50 件案件（僅列最新進度）】\n")
         .unwrap_or_else(|| panic!("{digest}"));
     let judgment = digest
         .find("115/11/23 登載：送達判決正本")
@@ -1571,7 +1588,10 @@ fn a_cut_digest_still_attaches_every_cancellation() {
     let raw =
         fs::read_to_string(env.dir.path().join(format!("smtp/accepted/{}.eml", k + 1))).unwrap();
     assert_eq!(raw.matches("method=CANCEL").count(), 36, "{digest}");
-    assert!(digest.contains("以下 6 件案件未逐一列出"), "{digest}");
+    assert!(
+        digest.contains("【其餘 6 件案件（僅列最新進度）】"),
+        "{digest}"
+    );
     assert!(!digest.contains("未附上"), "{digest}");
 }
 
