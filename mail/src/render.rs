@@ -199,15 +199,18 @@ impl CaseView {
         }
     }
 
-    /// Whether its news is a ruling (a word of [`RULINGS`] in an entry): a
-    /// time to appeal or to comply may run from it, so a cut list keeps it
-    /// before routine news and hearings announced.
+    /// Whether its news is a ruling (a word of [`RULINGS`] in an entry
+    /// that sets no hearing: `定115/12/24 16:00宣判` is a day set, from
+    /// which nothing runs yet): a time to appeal or to comply may run from
+    /// it, so a cut list keeps it before routine news and hearings
+    /// announced.
     pub fn rules(&self) -> bool {
         self.listed == Listed::News
             && self.entries.iter().any(|e| {
-                std::iter::once(&e.text)
-                    .chain(&e.more)
-                    .any(|t| RULINGS.iter().any(|w| t.contains(w)))
+                std::iter::once(&e.text).chain(&e.more).any(|t| {
+                    RULINGS.iter().any(|w| t.contains(w))
+                        && schemas::hearing::scheduled_slot(t).is_none()
+                })
             })
     }
 
@@ -1220,6 +1223,21 @@ mod tests {
             "{text}"
         );
         check_as(Kind::Digest, "digest-parts", v);
+    }
+
+    /// A day set for pronouncing judgment (`定115/12/24 16:00宣判`) is a
+    /// hearing announced, not a ruling: nothing runs from it yet, and
+    /// under 裁判 it read as a judgment given. A judgment served, or one
+    /// pronounced (`宣判` with no time set), is a ruling.
+    #[test]
+    fn a_day_set_for_judgment_is_a_hearing_announced_not_a_ruling() {
+        let news =
+            |text: &str| CaseView::new(&case("TPD", "刑事", "訴", 1)).entry(day(24), text, None);
+        assert!(!news("定115/12/24 16:00宣判").rules());
+        assert!(!news("115/12/24 16:00第五法庭宣判").rules());
+        assert!(news("本件業已宣判").rules());
+        assert!(news("送達判決正本").rules());
+        assert!(news("裁定駁回").rules());
     }
 
     /// Headings only where they tell something (`View::parts`): a digest of
