@@ -252,9 +252,15 @@ impl Store {
     }
 
     /// Checks a published snapshot's content against the checksum recorded
-    /// when it was published. Call before using it for anything.
+    /// when it was published. Call before using it for anything. One of
+    /// the first releases', which recorded none, is checked whole by
+    /// SQLite instead ([`Store::first_release`]).
     pub fn verify(&self, file: &SnapshotFile) -> Result<(), Damaged> {
-        let recorded = file.recorded_checksum()?;
+        let recorded = match file.recorded_checksum() {
+            Ok(recorded) => recorded,
+            Err(none @ Damaged::NoChecksum { .. }) => return self.first_release(file, none),
+            Err(other) => return Err(other),
+        };
         let found = sha256_file(&file.path).map_err(|source| Damaged::Unreadable {
             file: file.path.clone(),
             source,
@@ -265,6 +271,67 @@ impl Store {
                 recorded,
                 found,
             });
+        }
+        Ok(())
+    }
+}
+
+/// The snapshot schema version the releases before checksums wrote (they
+/// were recorded from 2026-11-30, a few hours before version 2).
+const BEFORE_CHECKSUMS: i32 = 1;
+
+impl Store {
+    /// A snapshot with no checksum file (`none`, the error to give
+    /// otherwise) that one of the first releases published: version 1,
+    /// which wrote none. An upgraded installation's snapshots are all such
+    /// (the upgrade review of the fifty-fourth session: refused, the site
+    /// served nothing and the next night published nothing). SQLite's full
+    /// check (`PRAGMA integrity_check`, every page and index) stands for
+    /// the checksum, once: `cpor-etl` (the writer) then records it beside
+    /// the file, as publishing does; `cpor-server`, which never writes
+    /// there, checks it whole when it loads it. A file whose checksum is
+    /// unreadable rather than missing, or of a later version, is refused.
+    fn first_release(&self, file: &SnapshotFile, none: Damaged) -> Result<(), Damaged> {
+        let missing = matches!(fs::metadata(file.checksum_path()), Err(e) if e.kind() == io::ErrorKind::NotFound);
+        let conn = match schemas::open_snapshot_readonly(&file.path) {
+            Ok(conn) if missing => conn,
+            _ => return Err(none),
+        };
+        if !matches!(schemas::snapshot_version(&conn), Ok(BEFORE_CHECKSUMS)) {
+            return Err(none);
+        }
+        let verdict: Vec<String> = conn
+            .prepare("PRAGMA integrity_check")
+            .and_then(|mut st| st.query_map([], |r| r.get(0))?.collect())
+            .unwrap_or_else(|e| vec![e.to_string()]);
+        drop(conn);
+        if verdict != ["ok"] {
+            let Damaged::NoChecksum {
+                file,
+                checksum,
+                reason,
+            } = none
+            else {
+                return Err(none);
+            };
+            return Err(Damaged::NoChecksum {
+                file,
+                checksum,
+                reason: format!(
+                    "{reason}; a first release's snapshot, which recorded none, and SQLite's \
+                     check of it fails: {}",
+                    verdict.join("; ")
+                ),
+            });
+        }
+        #[cfg(feature = "writer")]
+        {
+            // (recorded once; a copy that cannot be written is checked whole
+            // again next time)
+            if let Ok(sum) = sha256_file(&file.path) {
+                let line = format!("{sum}  {}\n", file.name());
+                let _ = Store::write_atomically(&file.checksum_path(), line.as_bytes());
+            }
         }
         Ok(())
     }
@@ -479,6 +546,60 @@ mod tests {
             store.verify(&f).unwrap_err(),
             Damaged::NoChecksum { .. }
         ));
+    }
+
+    /// The upgrade review of the fifty-fourth session (serious): the first
+    /// releases (schema version 1, before 2026-11-30) recorded no checksum,
+    /// and a build that refuses a snapshot without one refused all of
+    /// theirs after an upgrade: the site answered 503 and the next night
+    /// published nothing, with no remedy that worked. A snapshot of that
+    /// version with no checksum file is such a release's: SQLite's full
+    /// check of it stands for the checksum, which `cpor-etl` (the writer)
+    /// then records, as `sha256sum` would. A later version's with none is
+    /// refused as before, and so is an old one that fails SQLite's check.
+    #[test]
+    fn a_first_release_snapshot_without_a_checksum_is_checked_whole_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path());
+        store.create_dirs().unwrap();
+        let made = |name: &str, version: i32| {
+            let f = SnapshotFile::parse(&store.snapshots_dir(), name).unwrap();
+            let conn = rusqlite::Connection::open(&f.path).unwrap();
+            conn.pragma_update(None, "application_id", schemas::SNAPSHOT_APPLICATION_ID)
+                .unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE cases (id INTEGER PRIMARY KEY, text TEXT);
+                 INSERT INTO cases (text) VALUES ('法院 請求 entries');",
+            )
+            .unwrap();
+            drop(conn);
+            f
+        };
+        let old = made("20261124-1.sqlite", 1);
+        store.verify(&old).unwrap();
+        assert_eq!(
+            fs::read_to_string(old.checksum_path()).unwrap(),
+            format!("{}  20261124-1.sqlite\n", sha256_file(&old.path).unwrap()),
+            "recorded by the writer, as publishing records it"
+        );
+        store.verify(&old).unwrap();
+        let newer = made("20261125-1.sqlite", schemas::SNAPSHOT_SCHEMA_VERSION);
+        assert!(matches!(
+            store.verify(&newer).unwrap_err(),
+            Damaged::NoChecksum { .. }
+        ));
+        assert!(!newer.checksum_path().exists());
+        // An old one SQLite finds damaged: refused, nothing recorded.
+        let bad = made("20261123-1.sqlite", 1);
+        let mut bytes = fs::read(&bad.path).unwrap();
+        let at = bytes.len() - 4096 + 8;
+        bytes[at..at + 4].copy_from_slice(&[0xff; 4]);
+        fs::write(&bad.path, bytes).unwrap();
+        let err = store.verify(&bad).unwrap_err();
+        assert!(matches!(err, Damaged::NoChecksum { .. }), "{err}");
+        assert!(err.to_string().contains("SQLite"), "{err}");
+        assert!(!bad.checksum_path().exists());
     }
 
     #[test]

@@ -535,3 +535,38 @@ fn an_import_into_a_new_default_data_directory_says_so() {
     );
     assert!(!second.stdout.contains("is new"), "{}", second.stdout);
 }
+
+/// The upgrade review of the fifty-fourth session (serious): the first
+/// releases recorded no checksum beside a snapshot, and every later build
+/// refused a snapshot without one. After an upgrade from them the site
+/// served nothing and the next night published nothing ("HLD cannot be
+/// carried over: no other kept snapshot verifies"), and none of the
+/// remedies the error named worked. Their snapshots (schema version 1,
+/// `tests/fixtures/release-20261124`) are checked whole by SQLite instead,
+/// and their checksums recorded: listed as sound, carried over from and
+/// compared with.
+#[test]
+fn an_installation_of_the_first_release_upgrades_and_imports_its_next_night() {
+    let env = Env::as_of("2026-11-25");
+    let snapshots = env.data().join("snapshots");
+    fs::create_dir_all(&snapshots).unwrap();
+    let fixtures = crate::util::repo_root().join("tests/fixtures/release-20261124");
+    for name in ["20261123-1.sqlite", "20261124-1.sqlite"] {
+        fs::copy(fixtures.join(name), snapshots.join(name)).unwrap();
+        assert!(!snapshots.join(format!("{name}.sha256")).exists());
+    }
+    fs::write(env.data().join("CURRENT"), "20261124-1.sqlite\n").unwrap();
+    let listed = env.etl(&["snapshots"]);
+    assert_eq!(listed.code, 0, "{}{}", listed.stdout, listed.stderr);
+    assert!(!listed.stdout.contains("DAMAGED"), "{}", listed.stdout);
+    for name in ["20261123-1.sqlite", "20261124-1.sqlite"] {
+        let line = fs::read_to_string(snapshots.join(format!("{name}.sha256"))).unwrap();
+        assert!(line.ends_with(&format!("  {name}\n")), "{line}");
+    }
+    let night = env.copy_night_as("20261124", "20261125");
+    let run = env.import(&night, &[]);
+    // HLD, absent that night, is carried over from the first release's.
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("HLD   CARRIED OVER"), "{}", run.stdout);
+    assert_eq!(env.current(), "20261125-1.sqlite");
+}

@@ -1170,3 +1170,28 @@ fn a_reader_gone_from_the_servers_standard_error_leaves_its_own_exit_code() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(std::fs::read_to_string(&rc).unwrap().trim(), "1", "{out:?}");
 }
+
+/// The upgrade review of the fifty-fourth session (serious): after an
+/// upgrade from the first releases, which recorded no checksum beside a
+/// snapshot, the server refused theirs (`no checksum recorded`): /healthz
+/// and every page 503 until an import published a new one, which it could
+/// not. Such a snapshot (schema version 1,
+/// `tests/fixtures/release-20261124`) is checked whole by SQLite instead
+/// and served. (Built alone, the server writes nothing beside it, having
+/// no writer; the tests' build has `store`'s writer unified in, so whether
+/// it records the checksum is not asked here.)
+#[test]
+fn a_first_release_snapshot_is_served_after_an_upgrade() {
+    let data = Data::empty();
+    let snapshots = data.path().join("snapshots");
+    std::fs::create_dir_all(&snapshots).unwrap();
+    let fixture = repo_root().join("tests/fixtures/release-20261124/20261124-1.sqlite");
+    std::fs::copy(fixture, snapshots.join("20261124-1.sqlite")).unwrap();
+    std::fs::write(data.path().join("CURRENT"), "20261124-1.sqlite\n").unwrap();
+    let server = Server::start(&data, &[]);
+    let health = crate::util::Client::new(&server).get("/healthz");
+    assert_eq!(health.status, 200, "{}", health.body);
+    let body: serde_json::Value = serde_json::from_str(&health.body).unwrap();
+    assert_eq!(body["snapshot"], "20261124-1.sqlite", "{}", health.body);
+    assert_eq!(body["schema_version"], 1, "{}", health.body);
+}

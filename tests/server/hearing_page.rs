@@ -192,6 +192,27 @@ fn the_hearings_page_lists_the_readers_hearings_to_come_across_cases_by_day_and_
 /// The sample's 調解 of PCD 簡 33, cancelled by the court: the API lists
 /// it with its state and the case page says 已取消, but it is not a
 /// hearing to come. And a reader sees no one else's.
+/// The review of the fifty-fourth session's change: a hearing that had
+/// just begun (勘驗 14:00, read at 14:01) left 我的庭期 and the API's list
+/// while its case page still listed it, under a day headed 今天: the
+/// lawyer running late lost the courtroom from the page made for that
+/// moment. Today's hearings stay all day, as on the case page.
+#[test]
+fn a_hearing_under_way_stays_listed_until_its_day_ends() {
+    let data = Data::sample();
+    let server = Server::start_at(&data, "2026-11-25 06:01:00", &[]);
+    let mut c = signed_in(&server, &data, LAWYER);
+    let page = c.get("/hearings");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(days(&page.body)[0], "115/11/25（三）今天", "{}", page.body);
+    assert_eq!(times(&page.body)[0], "14:00", "{}", page.body);
+    assert!(page.body.contains("勘驗"), "{}", page.body);
+    let token = c.api_token(LAWYER, PASSWORD);
+    let api = api_listed(&mut c, &token, &["scheduled", "uncertain"]);
+    assert!(api[0].starts_with(CASE77), "{api:?}");
+    assert_eq!(api.len(), listed(&page.body).len(), "{api:?}");
+}
+
 #[test]
 fn a_cancelled_hearing_is_not_listed_and_no_reader_sees_anothers() {
     let data = Data::sample();
