@@ -545,11 +545,13 @@ fn case(app: &App, req: &Req, segments: &[String]) -> Answer {
     Ok(revalidated(req, body, REVALIDATE))
 }
 
-/// `GET /api/v1/hearings`: the hearings to come of the user's cases, in
-/// time order, as they now stand (cancelled and moved ones say so).
+/// `GET /api/v1/hearings`: the hearings of the user's cases from today
+/// (Taipei) on, in time order, as they now stand (cancelled and moved ones
+/// say so).
 fn hearings(app: &App, req: &Req) -> Answer {
     let v = viewer(app, req)?;
-    let (live, rows) = crate::routes::hearings::upcoming(app, &v)?;
+    let today = crate::routes::hearings::taipei_now().date();
+    let (live, rows) = crate::routes::hearings::upcoming(app, &v, today)?;
     let list = Resp::json(
         StatusCode::OK,
         &HearingList {

@@ -307,7 +307,9 @@ pub fn agenda(
 /// API's list selects them (`upcoming`), but only those that take place,
 /// a page of them (`server.cases_per_page`, as the list of cases) by day.
 pub fn page(app: &App, v: &Viewer, req: &Req) -> Answer {
-    let (_, mut rows) = upcoming(app, v)?;
+    // (one reading of the clock: the day selected is the day shown)
+    let today = taipei_now().date();
+    let (_, mut rows) = upcoming(app, v, today)?;
     // The API lists a cancelled hearing, or one moved to a day not known
     // yet, with its state, for an app to show as it will; a list of where
     // to be leaves them out (its case page still says 已取消), as calendars
@@ -328,7 +330,7 @@ pub fn page(app: &App, v: &Viewer, req: &Req) -> Answer {
     carried.dedup();
     let page = crate::pages::Hearings {
         c: v.ctx(app, "我的庭期"),
-        days: agenda(&rows, taipei_now().date(), skip, per_page),
+        days: agenda(&rows, today, skip, per_page),
         carried,
         total: rows.len(),
         page: page_n,
@@ -568,14 +570,22 @@ pub fn feed_post(app: &App, req: &Req) -> Answer {
     }
 }
 
-/// The hearings to come of a viewer's cases (from now, Taipei), for the
-/// API and 我的庭期 (`page`) alike: an address's, or a prosecutor's (the
-/// cases assigned to them).
-pub fn upcoming(app: &App, v: &Viewer) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
+/// The hearings of a viewer's cases from the start of `today` (Taipei)
+/// on, for the API and 我的庭期 (`page`) alike: an address's, or a
+/// prosecutor's (the cases assigned to them). Today's stay all day, as on
+/// the case page (`items`): one under way is where its reader should be
+/// (the review of the fifty-fourth session's change: from the minute it
+/// began it left the list).
+pub fn upcoming(
+    app: &App,
+    v: &Viewer,
+    today: NaiveDate,
+) -> Result<(Arc<Snap>, Vec<UpcomingHearing>), Failure> {
     let snap = live(app)?;
+    let from = today.and_time(chrono::NaiveTime::MIN);
     let rows = match v {
-        Viewer::Applicant(s) => snap.upcoming_hearings_for(&s.email, taipei_now())?,
-        Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, taipei_now())?,
+        Viewer::Applicant(s) => snap.upcoming_hearings_for(&s.email, from)?,
+        Viewer::Prosecutor(p) => snap.upcoming_hearings_for_prosecutor(&p.account, from)?,
     };
     Ok((snap, rows))
 }
