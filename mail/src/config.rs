@@ -405,12 +405,10 @@ impl SiteUrl {
             "http" => false,
             _ => return Err(NOT_ONE.into()),
         };
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d == "localhost",
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => return Err(NOT_ONE.into()),
-        };
+        if url.host().is_none() {
+            return Err(NOT_ONE.into());
+        }
+        let loopback = loopback(&url);
         if !url.username().is_empty() || url.password().is_some() {
             return Err("must not hold a user name or password".into());
         }
@@ -445,6 +443,17 @@ impl SiteUrl {
     /// where plain http is allowed for what needs https (the sign-on).
     pub fn loopback(&self) -> bool {
         self.loopback
+    }
+}
+
+/// Whether a web address is this machine's (`localhost`, 127.0.0.0/8,
+/// `::1`): where plain http is allowed for what needs https (tests).
+pub fn loopback(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 

@@ -1420,6 +1420,17 @@ mod tests {
             "115/11/24 登載：".chars().count() + INDEX_TEXT
         );
         assert!(brief.ends_with("字…"), "{brief}");
+        // A part some of whose cases went to the index says so: its count
+        // read as the part's whole (the review of the change: 29 said, 32
+        // with hearings announced).
+        let headings: Vec<Option<String>> = v.parts(true).into_iter().map(|g| g.heading).collect();
+        assert_eq!(
+            headings,
+            [
+                Some("裁判（1 件）".to_string()),
+                Some("庭期通知（列出 29 件，另 3 件見文末）".to_string())
+            ]
+        );
         check_as(Kind::Digest, "digest-cut", v);
     }
 

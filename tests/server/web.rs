@@ -413,6 +413,14 @@ fn a_case_has_one_address_and_its_leading_zeros_lead_there() {
         r.header("location"),
         Some(format!("{CASE}/hearing/1.ics?x=1").as_str())
     );
+    // What the client sent after the key goes as the Location's ASCII
+    // (raw UTF-8 in a path, which hyper takes, percent-encoded).
+    let r = c.get(&format!("{zeros}/hearings/日.ics"));
+    assert_eq!(r.status, 308);
+    assert_eq!(
+        r.header("location"),
+        Some(format!("{CASE}/hearings/%E6%97%A5.ics").as_str())
+    );
     let r = c.get(&format!("/api/v1{zeros}"));
     assert_eq!(r.status, 308, "{}", r.body);
     assert_eq!(

@@ -84,10 +84,20 @@ impl View {
         }
         parts.sort_by_key(|(part, _)| *part);
         if parts.len() > 1 && self.cases.len() >= HEADED_FROM {
+            // A part the cut sent cases of to the index says how many of
+            // its cases it lists: its count alone read as the part's whole.
+            let indexed = |part: Part| self.index.iter().filter(|c| Part::of(c) == part).count();
             return parts
                 .into_iter()
                 .map(|(part, cases)| Group {
-                    heading: Some(format!("{}（{} 件）", part.name(), cases.len())),
+                    heading: Some(match indexed(part) {
+                        0 => format!("{}（{} 件）", part.name(), cases.len()),
+                        k => format!(
+                            "{}（列出 {} 件，另 {k} 件見文末）",
+                            part.name(),
+                            cases.len()
+                        ),
+                    }),
                     cases,
                 })
                 .collect();

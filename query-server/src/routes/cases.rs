@@ -54,6 +54,11 @@ pub fn parse_case(segments: &[String]) -> Option<CaseRef> {
 /// the case's own address and for a path that names no case.
 pub fn elsewhere(req: &Req, segments: &[String], at: usize) -> Option<String> {
     let key = segments.get(at + 1..at + 6)?;
+    // (asked of every request for a case: only a leading zero writes a
+    // year or number otherwise, which two bytes tell, before any parsing)
+    if !key[2].starts_with('0') && !key[4].starts_with('0') {
+        return None;
+    }
     let case = parse_case(key)?;
     let ours = [case.key.year.to_string(), case.key.number.to_string()];
     if [&key[2], &key[4]] == [&ours[0], &ours[1]] {
@@ -67,7 +72,8 @@ pub fn elsewhere(req: &Req, segments: &[String], at: usize) -> Option<String> {
     if !req.query.is_empty() {
         to.extend(["?", &req.query]);
     }
-    Some(to)
+    // (a Location header is ASCII, as every redirect's: `ascii_path`)
+    Some(crate::http::ascii_path(&to))
 }
 
 /// The live snapshot, or unavailable until one is published.

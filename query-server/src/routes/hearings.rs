@@ -204,17 +204,23 @@ pub fn items(case: &schemas::CaseRef, rows: &[HearingRow], today: NaiveDate) -> 
         .filter(|h| h.at.date() >= today)
         .map(|h| HearingItem {
             day: roc(h.at.date()),
-            time: h.at.format("%H:%M").to_string(),
+            time: crate::pages::hh_mm(h.at.time()),
             kind: h.kind.clone(),
             courtroom: h.courtroom.clone().unwrap_or_default(),
-            note: match h.state {
-                State::Scheduled => String::new(),
-                other => format!("（{}）", other.label()),
-            },
+            note: state_note(h.state),
             ics: ics_path(case, &h.uid),
             takes_place: h.state.takes_place(),
         })
         .collect()
+}
+
+/// What a hearing's row says of its state beside it: nothing while it is
+/// scheduled, else `（已改期）`, `（已取消）`, `（可能已變更）`.
+fn state_note(state: State) -> String {
+    match state {
+        State::Scheduled => String::new(),
+        other => format!("（{}）", other.label()),
+    }
 }
 
 /// A hearing's calendar file on the site, by its UID (`case_hearing`):
@@ -232,6 +238,8 @@ pub struct HearingDay {
     pub ahead: String,
     /// Its heading's id: `d-20261210`.
     pub id: String,
+    /// Begun on the page before: its heading says （續前頁）.
+    pub continued: bool,
     pub hearings: Vec<DayHearing>,
 }
 
@@ -274,10 +282,16 @@ pub fn agenda(
         let date = h.at.date();
         let id = format!("d-{}", compact(date));
         if days.last().is_none_or(|d| d.id != id) {
+            let continued = days.is_empty()
+                && skip > 0
+                && rows
+                    .get(skip - 1)
+                    .is_some_and(|p| p.hearing.at.date() == date);
             days.push(HearingDay {
                 day: roc_weekday(date),
                 ahead: days_ahead((date - today).num_days()),
                 id,
+                continued,
                 hearings: Vec::new(),
             });
         }
@@ -289,10 +303,7 @@ pub fn agenda(
                 .as_deref()
                 .map_or_else(|| "—".to_string(), schemas::text::clean),
             kind: h.kind.clone(),
-            note: match h.state {
-                State::Scheduled => String::new(),
-                other => format!("（{}）", other.label()),
-            },
+            note: state_note(h.state),
             title: crate::pages::title_of(&u.court_name, &u.case),
             url: case_path(&u.case),
             ics: ics_path(&u.case, &h.uid),
@@ -676,9 +687,12 @@ mod tests {
             h.ics,
             format!("{}/hearings/{}.ics", h.url, rows[0].hearing.uid)
         );
-        // A page of the two after the first: the clash still counted.
+        // A page of the last two: the clash still counted, and its day,
+        // begun on the page before, says it goes on.
+        assert!(!days.iter().any(|d| d.continued));
         let page = agenda(&rows, today, 2, 2);
         assert_eq!(page.len(), 1);
+        assert!(page[0].continued);
         let clash: Vec<usize> = page[0].hearings.iter().map(|h| h.clash).collect();
         assert_eq!(clash, [1, 0]);
     }

@@ -143,15 +143,15 @@ async fn route(app: &Arc<App>, req: &Req) -> Resp {
     let answer = |a: Answer| a.unwrap_or_else(|f| f.page(app, req));
     // A case's one address (`cases::elsewhere`), the pages' and the API's.
     let key_at = match s.as_slice() {
-        ["cases", ..] => Some(0),
-        ["api", "v1", "cases", ..] => Some(2),
+        ["cases", ..] => Some((0, "/cases/{key}")),
+        ["api", "v1", "cases", ..] => Some((2, "/api/v1/cases/{key}")),
         _ => None,
     };
-    if let Some(to) = key_at
+    if let Some((to, route)) = key_at
         .filter(|_| get)
-        .and_then(|at| cases::elsewhere(req, &seg, at))
+        .and_then(|(at, route)| Some((cases::elsewhere(req, &seg, at)?, route)))
     {
-        return Resp::moved(&to).route("/cases/{key}");
+        return Resp::moved(&to).route(route);
     }
     match (s.as_slice(), get, post) {
         (["healthz"], true, _) => operations::healthz(app),

@@ -123,7 +123,8 @@ impl SsoSettings {
         SsoSettings::from_section(&s, site.as_str())
     }
 
-    pub fn from_section(
+    /// `[sso]` read with `site_url` already checked ([`SsoSettings::load`]).
+    fn from_section(
         s: &Section<SsoConfig>,
         site_url: &str,
     ) -> Result<Option<SsoSettings>, ConfigError> {
@@ -234,15 +235,9 @@ impl SsoSettings {
 fn web_url<T>(s: &Section<T>, key: &str, value: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(value)
         .map_err(|e| s.invalid(key, value, format!("not an absolute URL ({e})")))?;
-    let loopback = match url.host() {
-        Some(url::Host::Domain(d)) => d == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    };
     match url.scheme() {
         "https" => Ok(url),
-        "http" if loopback => Ok(url),
+        "http" if mail::config::loopback(&url) => Ok(url),
         "http" => Err(s.invalid(
             key,
             value,
