@@ -171,9 +171,18 @@ fn the_sites_origin_is_the_one_a_browser_names_however_site_url_is_written() {
     own.headers = vec![("origin".into(), "https://cpor.example.tw".into())];
     let r = own.login(WANG, PASSWORD);
     assert_eq!(r.header("location"), Some("/cases"), "{}", r.body);
-    let mut other = Source::new(&server, "127.0.0.1");
-    other.headers = vec![("origin".into(), "https://cpor.example.tw:8443".into())];
-    assert_eq!(other.login(WANG, PASSWORD).status, 403);
+    // Another port; and what no browser sends as an origin (a path, no
+    // slashes, capitals), which a parser would make the site's.
+    for origin in [
+        "https://cpor.example.tw:8443",
+        "https:cpor.example.tw",
+        "https://cpor.example.tw/cases",
+        "HTTPS://CPOR.EXAMPLE.TW",
+    ] {
+        let mut other = Source::new(&server, "127.0.0.1");
+        other.headers = vec![("origin".into(), origin.into())];
+        assert_eq!(other.login(WANG, PASSWORD).status, 403, "{origin}");
+    }
 }
 
 /// The mail-links review of the fifty-third session (its 2): a mail

@@ -382,13 +382,6 @@ fn the_deadline_notice_counts_from_the_readers_day() {
     }
 }
 
-/// A court whose data did not arrive with the last batch (the sample's
-/// Hualien court on night 2): the list and the case page say up to which
-/// day its data is, in words true on any day they are read, not
-/// 「今日資料尚未送達」, which read on 12/04 spoke of 12/04; and the list puts
-/// it beside no entry's date as if it were that date's. "Not updated",
-/// not "not delivered": a court whose files came but were unusable is
-/// carried over alike.
 /// The architecture review of the fifty-third session: a case answered
 /// under a second address, its year or number written with leading zeros
 /// as the courts' files write them (`/cases/TPD/民事/0115/訴/100`), each a
@@ -446,6 +439,13 @@ fn a_case_has_one_address_and_its_leading_zeros_lead_there() {
     assert_eq!(r.header("location"), Some(CASE));
 }
 
+/// A court whose data did not arrive with the last batch (the sample's
+/// Hualien court on night 2): the list and the case page say up to which
+/// day its data is, in words true on any day they are read, not
+/// 「今日資料尚未送達」, which read on 12/04 spoke of 12/04; and the list puts
+/// it beside no entry's date as if it were that date's. "Not updated",
+/// not "not delivered": a court whose files came but were unusable is
+/// carried over alike.
 #[test]
 fn a_court_whose_data_did_not_arrive_is_dated_on_the_list_and_the_case() {
     let data = Data::sample();

@@ -304,7 +304,12 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         _ => "recorded by another run, written by this one".into(),
     };
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
-        out += &format!("  flagged {} ({}): {}\n", l.recipient, which(l), said(l));
+        out += &format!(
+            "  flagged {} ({}): {}\n",
+            shown(&l.recipient),
+            which(l),
+            said(l)
+        );
     }
     // Why each failed without flagging, for `outbox retry --failed` once
     // the cause is fixed.
@@ -315,7 +320,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         };
         out += &format!(
             "  failed, not flagged: {} ({}): {}{words}\n",
-            l.recipient,
+            shown(&l.recipient),
             which(l),
             said(l)
         );
@@ -326,7 +331,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
              the plain bounce address and names the message only by its Message-ID, which anyone \
              who saw it can quote (a relay that rewrites the envelope sender defeats VERP: then \
              leave mail.bounce_address empty)\n",
-            l.recipient,
+            shown(&l.recipient),
             l.item.unwrap_or_default(),
             said(l),
         );
@@ -336,7 +341,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             "  too old to trust: {} ({}, left as it was): {}; the report came {} (Taipei), more \
              than {} days after the message was last handed over, {}, when no relay still tries \
              it, and its VERP address is known to whoever saw the message\n",
-            l.recipient,
+            shown(&l.recipient),
             which(l),
             said(l),
             taipei(&l.came),
@@ -350,7 +355,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     {
         out += &format!(
             "  about another address: {} (item {}, to {}): {}; nothing done\n",
-            l.recipient,
+            shown(&l.recipient),
             l.item.unwrap_or_default(),
             l.to.as_deref().unwrap_or(""),
             said(l),
@@ -473,14 +478,27 @@ fn taipei(t: &Option<String>) -> String {
 /// readable one, the words that decided (or that there were none).
 fn said(l: &Line) -> String {
     let none = match &l.unreadable_status {
-        Some(given) => format!("Status `{given}` not a status code"),
+        Some(given) => format!("Status `{}` not a status code", shown(given)),
         None => "no readable status code".into(),
     };
     match (&l.status, &l.diagnostic) {
-        (Some(status), _) => status.clone(),
-        (None, Some(words)) => format!("{none}, by its words: {words}"),
+        (Some(status), _) => shown(status),
+        (None, Some(words)) => format!("{none}, by its words: {}", shown(words)),
         (None, None) => format!("{none}, and no words to say why"),
     }
+}
+
+/// A report's text as the summary prints it to the operator's terminal:
+/// its control characters escaped (`\u{1b}`), so that a report cannot
+/// move the cursor, colour or hide lines (the review of the fifty-fourth
+/// session's change).
+fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| match c.is_control() {
+            true => c.escape_default().to_string(),
+            false => c.to_string(),
+        })
+        .collect()
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -496,5 +514,36 @@ fn verdict_name(v: Verdict) -> &'static str {
         Verdict::Sending => "being_sent",
         Verdict::Unverified => "unverified",
         Verdict::TooOld => "too_old",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a report says reaches the terminal with its control characters
+    /// escaped; its words in Chinese as they are.
+    #[test]
+    fn a_reports_words_cannot_drive_the_terminal() {
+        let line = Line {
+            file: "1.eml".into(),
+            recipient: "a@example.net\u{1b}[2K".into(),
+            status: None,
+            unreadable_status: Some("\u{1b}[31m5.7".into()),
+            diagnostic: Some("550 拒收\r\u{7}".into()),
+            verdict: Verdict::Failed,
+            item: None,
+            to: None,
+            kind: None,
+            night: None,
+            courts: Vec::new(),
+            came: None,
+            last_handed_over: None,
+        };
+        assert_eq!(
+            said(&line),
+            "Status `\\u{1b}[31m5.7` not a status code, by its words: 550 拒收\\r\\u{7}"
+        );
+        assert_eq!(shown(&line.recipient), "a@example.net\\u{1b}[2K");
     }
 }

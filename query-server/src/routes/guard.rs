@@ -135,9 +135,16 @@ pub fn same_origin(app: &App, req: &Req) -> bool {
     let Some(origin) = req.header("origin") else {
         return true;
     };
-    // Parsed, as `mail.site_url`'s was (`SiteUrl::origin`): however
-    // either is spelt (case, a default port), one origin reads the same.
-    let Ok(origin) = Url::parse(origin.trim()).map(|u| u.origin()) else {
+    // Parsed, as `mail.site_url`'s was (`SiteUrl::origin`), and only as a
+    // browser writes one (RFC 6454: its serialization, lower case, no
+    // default port, no path): what a parser would only make an origin of
+    // is none.
+    let sent = origin.trim();
+    let Some(origin) = Url::parse(sent)
+        .ok()
+        .map(|u| u.origin())
+        .filter(|o| o.ascii_serialization() == sent)
+    else {
         return false;
     };
     if origin.ascii_serialization() == app.cfg.mail.site_url.origin() {

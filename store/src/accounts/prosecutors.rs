@@ -179,7 +179,7 @@ impl Mailing {
 }
 
 /// Turns a mailing on or off: the one rule of a prosecutor's switches
-/// (with `record_sign_in`'s, which turns both off when the provider no
+/// (with `sign_in`'s, which turns both off when the provider no
 /// longer gives a verified address): on only with a verified address.
 /// Returns whether it is on afterwards.
 pub fn set_mailing(

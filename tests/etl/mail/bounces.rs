@@ -490,6 +490,19 @@ fn a_report_long_after_its_message_is_too_old_to_trust() {
         )),
         "{line}"
     );
+    // The JSON report says both, as RFC 3339; the one in time neither.
+    let report = super::reports(&env, "bounces-").pop().unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&fs::read(report).unwrap()).unwrap();
+    let lines = json["lines"].as_array().unwrap();
+    let of = |rcpt: &str| lines.iter().find(|l| l["recipient"] == rcpt).unwrap();
+    let time = |v: &serde_json::Value| {
+        chrono::DateTime::parse_from_rfc3339(v.as_str().unwrap())
+            .unwrap()
+            .with_timezone(&chrono::Utc)
+    };
+    assert_eq!(time(&of(late)["last_handed_over"]), handed_over);
+    assert!(time(&of(late)["came"]) - handed_over > chrono::Duration::days(10));
+    assert!(of(in_time).get("came").is_none(), "{}", of(in_time));
     assert_eq!(state_of(&env, &smtp, late), "sent");
     assert!(!flagged(&env, late));
     assert_eq!(state_of(&env, &smtp, in_time), "failed");
