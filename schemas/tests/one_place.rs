@@ -76,16 +76,12 @@ fn the_checks_find_what_they_look_for() {
 #[test]
 fn the_checks_read_each_file_up_to_an_inline_test_module_only() {
     let root = workspace::root(env!("CARGO_MANIFEST_DIR"));
-    // The line after each `#[cfg(test)]` (attributes and comments passed).
+    // The line after each test-only attribute (`#[cfg(test)]`, or
+    // `all(test, …)`; attributes and comments passed).
     let after_cfg_test = |text: &str| -> Vec<String> {
-        text.match_indices("#[cfg(test)]")
-            .filter_map(|(at, _)| {
-                text[at + "#[cfg(test)]".len()..]
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"))
-                    .map(str::to_string)
-            })
+        workspace::test_cfgs(text)
+            .into_iter()
+            .filter_map(|(_, next)| next)
             .collect()
     };
     let opens = |l: &str| l.ends_with('{') && l.split_whitespace().take(2).any(|w| w == "mod");

@@ -41,7 +41,8 @@ pub fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
 
 /// What the programs are made of, without their tests: each member
 /// crate's `src/` (a file named `tests.rs` left out, and every other file
-/// up to its inline tests' module, `#[cfg(test)]` then `mod … {`, last by
+/// up to its inline tests' module, `#[cfg(test)]` (or `all(test, …)`)
+/// then `mod … {`, last by
 /// this workspace's habit: a `#[cfg(test)]` on a single item above it, or
 /// on `mod tests;` declaring a file of its own, cut most of some files,
 /// the captcha's and the sign-on's, from the checks)
@@ -80,24 +81,39 @@ pub fn production(root: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
-/// Where a file's inline tests' module begins: the first `#[cfg(test)]`
-/// followed (after other attributes, spaces and comments) by `mod` and a
-/// body (`mod tests {`; `mod tests;` is in a file of its own).
+/// Where a file's inline tests' module begins: the first test-only
+/// attribute ([`test_cfgs`]) followed (after other attributes, spaces and
+/// comments) by `mod` and a body (`mod tests {`; `mod tests;` is in a
+/// file of its own).
 fn test_module(text: &str) -> Option<usize> {
-    let mut from = 0;
-    while let Some(found) = text[from..].find("#[cfg(test)]") {
-        let at = from + found;
-        let after = &text[at + "#[cfg(test)]".len()..];
-        let next = after
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"));
-        if next.is_some_and(inline_module) {
-            return Some(at);
+    test_cfgs(text)
+        .into_iter()
+        .find(|(_, next)| next.as_deref().is_some_and(inline_module))
+        .map(|(at, _)| at)
+}
+
+/// Each attribute of `text` that compiles what follows for tests only,
+/// `#[cfg(test)]` or `#[cfg(all(test, …))]` (a test module that needs a
+/// feature, as `store`'s writer's: read as production before the
+/// fifty-fourth session), in order: where it begins, and the line after
+/// it (other attributes, blank lines and comments passed).
+pub fn test_cfgs(text: &str) -> Vec<(usize, Option<String>)> {
+    let mut found: Vec<(usize, Option<String>)> = Vec::new();
+    for open in ["#[cfg(test)]", "#[cfg(all(test,"] {
+        for (at, _) in text.match_indices(open) {
+            let Some(end) = text[at..].find(']') else {
+                continue;
+            };
+            let next = text[at + end + 1..]
+                .lines()
+                .map(str::trim)
+                .find(|l| !l.is_empty() && !l.starts_with("#[") && !l.starts_with("//"))
+                .map(str::to_string);
+            found.push((at, next));
         }
-        from = at + 1;
     }
-    None
+    found.sort();
+    found
 }
 
 /// Whether a line opens an inline module, whatever its visibility (`mod
