@@ -304,12 +304,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         _ => "recorded by another run, written by this one".into(),
     };
     for l in lines.iter().filter(|l| l.verdict == Verdict::Flagged) {
-        out += &format!(
-            "  flagged {} ({}): {}\n",
-            shown(&l.recipient),
-            which(l),
-            said(l)
-        );
+        out += &format!("  flagged {} ({}): {}\n", l.recipient, which(l), said(l));
     }
     // Why each failed without flagging, for `outbox retry --failed` once
     // the cause is fixed.
@@ -320,7 +315,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
         };
         out += &format!(
             "  failed, not flagged: {} ({}): {}{words}\n",
-            shown(&l.recipient),
+            l.recipient,
             which(l),
             said(l)
         );
@@ -331,7 +326,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
              the plain bounce address and names the message only by its Message-ID, which anyone \
              who saw it can quote (a relay that rewrites the envelope sender defeats VERP: then \
              leave mail.bounce_address empty)\n",
-            shown(&l.recipient),
+            l.recipient,
             l.item.unwrap_or_default(),
             said(l),
         );
@@ -341,7 +336,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
             "  too old to trust: {} ({}, left as it was): {}; the report came {} (Taipei), more \
              than {} days after the message was last handed over, {}, when no relay still tries \
              it, and its VERP address is known to whoever saw the message\n",
-            shown(&l.recipient),
+            l.recipient,
             which(l),
             said(l),
             taipei(&l.came),
@@ -355,7 +350,7 @@ pub fn run(config: &Config, maildir: &Path, all: bool) -> Result<i32> {
     {
         out += &format!(
             "  about another address: {} (item {}, to {}): {}; nothing done\n",
-            shown(&l.recipient),
+            l.recipient,
             l.item.unwrap_or_default(),
             l.to.as_deref().unwrap_or(""),
             said(l),
@@ -478,27 +473,14 @@ fn taipei(t: &Option<String>) -> String {
 /// readable one, the words that decided (or that there were none).
 fn said(l: &Line) -> String {
     let none = match &l.unreadable_status {
-        Some(given) => format!("Status `{}` not a status code", shown(given)),
+        Some(given) => format!("Status `{given}` not a status code"),
         None => "no readable status code".into(),
     };
     match (&l.status, &l.diagnostic) {
-        (Some(status), _) => shown(status),
-        (None, Some(words)) => format!("{none}, by its words: {}", shown(words)),
+        (Some(status), _) => status.clone(),
+        (None, Some(words)) => format!("{none}, by its words: {words}"),
         (None, None) => format!("{none}, and no words to say why"),
     }
-}
-
-/// A report's text as the summary prints it to the operator's terminal:
-/// its control characters escaped (`\u{1b}`), so that a report cannot
-/// move the cursor, colour or hide lines (the review of the fifty-fourth
-/// session's change).
-fn shown(text: &str) -> String {
-    text.chars()
-        .map(|c| match c.is_control() {
-            true => c.escape_default().to_string(),
-            false => c.to_string(),
-        })
-        .collect()
 }
 
 fn verdict_name(v: Verdict) -> &'static str {
@@ -522,7 +504,8 @@ mod tests {
     use super::*;
 
     /// What a report says reaches the terminal with its control characters
-    /// escaped; its words in Chinese as they are.
+    /// escaped, by the printer every command's output goes through
+    /// (`commands::print`, `shown`); its words in Chinese as they are.
     #[test]
     fn a_reports_words_cannot_drive_the_terminal() {
         let line = Line {
@@ -540,10 +523,11 @@ mod tests {
             came: None,
             last_handed_over: None,
         };
+        let printed = format!("{}: {}", line.recipient, said(&line));
         assert_eq!(
-            said(&line),
-            "Status `\\u{1b}[31m5.7` not a status code, by its words: 550 拒收\\r\\u{7}"
+            crate::commands::shown(&printed),
+            "a@example.net\\u{1b}[2K: Status `\\u{1b}[31m5.7` not a status code, by its words: \
+             550 拒收\\u{d}\\u{7}"
         );
-        assert_eq!(shown(&line.recipient), "a@example.net\\u{1b}[2K");
     }
 }
