@@ -564,7 +564,8 @@ impl View {
             // (stable: the order within each part stays; a grant's cases
             // that end soon first, so that up to MAX_LISTED of them each
             // show their last day, which `notify::queue` counts on)
-            self.cases.sort_by_key(|c| {
+            // (cached: a case's part reads its entries' words, once)
+            self.cases.sort_by_cached_key(|c| {
                 // (an expiry mail's ended cases before those still to end)
                 (Part::of(c), c.ended.is_none(), c.last_day.is_none())
             });

@@ -333,13 +333,18 @@ pub fn court_carried_over(court_name: &str, as_of: Option<chrono::NaiveDate>) ->
     format!(
         "{} {} 之後的資料尚未更新，以下為該日之資料",
         clean(court_name),
-        as_of.map_or("—".into(), roc)
+        as_of_day(as_of)
     )
 }
 
 /// The day a carried-over court's data is of (ROC), if it is carried over.
 fn carried_as_of(r: &CaseRow) -> Option<String> {
-    r.carried_over.then(|| r.as_of.map_or("—".into(), roc))
+    r.carried_over.then(|| as_of_day(r.as_of))
+}
+
+/// A carried-over court's data day as pages say it (ROC), `—` if unknown.
+fn as_of_day(as_of: Option<chrono::NaiveDate>) -> String {
+    as_of.map_or("—".into(), roc)
 }
 
 /// The last day a case can be queried: for a status that starts the

@@ -86,7 +86,8 @@ impl View {
         if parts.len() > 1 && self.cases.len() >= HEADED_FROM {
             // A part the cut sent cases of to the index says how many of
             // its cases it lists: its count alone read as the part's whole.
-            let indexed = |part: Part| self.index.iter().filter(|c| Part::of(c) == part).count();
+            let index: Vec<Part> = self.index.iter().map(Part::of).collect();
+            let indexed = |part: Part| index.iter().filter(|p| **p == part).count();
             return parts
                 .into_iter()
                 .map(|(part, cases)| Group {

@@ -55,15 +55,13 @@ pub fn parse_case(segments: &[String]) -> Option<CaseRef> {
 pub fn elsewhere(req: &Req, segments: &[String], at: usize) -> Option<String> {
     let key = segments.get(at + 1..at + 6)?;
     // (asked of every request for a case: only a leading zero writes a
-    // year or number otherwise, which two bytes tell, before any parsing)
+    // year or number otherwise, which two bytes tell, before any parsing;
+    // a key that then reads is never its own address, `0` alone reading
+    // as none)
     if !key[2].starts_with('0') && !key[4].starts_with('0') {
         return None;
     }
     let case = parse_case(key)?;
-    let ours = [case.key.year.to_string(), case.key.number.to_string()];
-    if [&key[2], &key[4]] == [&ours[0], &ours[1]] {
-        return None;
-    }
     // The raw segments before and after the key, as the client sent them.
     let raw: Vec<&str> = req.path.split('/').filter(|s| !s.is_empty()).collect();
     let mut to: String = raw[..at].iter().map(|s| format!("/{s}")).collect();

@@ -147,7 +147,7 @@ pub fn same_origin(app: &App, req: &Req) -> bool {
     else {
         return false;
     };
-    if origin.ascii_serialization() == app.cfg.mail.site_url.origin() {
+    if sent == app.cfg.mail.site_url.origin() {
         return true;
     }
     let Origin::Tuple(scheme, ..) = &origin else {
